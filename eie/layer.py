@@ -1,0 +1,209 @@
+"""Layers as data: a dense layer (float weights) and a compressed layer (codebook + codes).
+
+Loading validates everything up front and raises :class:`eie.errors.InputError` naming the
+field and the fix.  Files are read with ``allow_pickle=False``: a pickle is never loaded.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["DenseLayer", "CompressedLayer", "load_layer", "load_activations", "save_npz"]
+
+
+def _finite(name: str, a: np.ndarray) -> None:
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise InputError(f"{name} must be finite, not {a[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
+
+
+def _float_array(name: str, value, ndim: int) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
+        raise InputError(f"{name} must be a numeric array, not dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise InputError(f"{name} must be {ndim}-D, not shape {a.shape}")
+    a = a.astype(np.float64)
+    _finite(name, a)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class DenseLayer:
+    """A fully-connected layer ``y = weight @ x + bias`` with float weights (out x in)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    activations: np.ndarray | None = None
+    name: str = "layer"
+
+    def __post_init__(self):
+        w = _float_array("weight", self.weight, 2)
+        if w.shape[0] < 1 or w.shape[1] < 1:
+            raise InputError(f"weight must have at least one row and one column, not shape {w.shape}")
+        object.__setattr__(self, "weight", w)
+        if self.bias is not None:
+            b = _float_array("bias", self.bias, 1)
+            if b.shape[0] != w.shape[0]:
+                raise InputError(f"bias must have one value per output row ({w.shape[0]}), not {b.shape[0]}")
+            object.__setattr__(self, "bias", b)
+        if self.activations is not None:
+            object.__setattr__(self, "activations", check_activations(self.activations, w.shape[1]))
+
+    @property
+    def shape(self):
+        return self.weight.shape
+
+
+@dataclass(frozen=True, eq=False)
+class CompressedLayer:
+    """A layer after pruning and weight sharing: ``W[i, j] = codebook[codes[i, j]]``.
+
+    ``codebook[0]`` is 0.0 (code 0 = pruned weight, also the padding code).  The bias, if
+    any, is coded with the same codebook (``bias_codes``), as in the authors' encoding.
+    """
+
+    codebook: np.ndarray
+    codes: np.ndarray
+    bias_codes: np.ndarray | None = None
+    activations: np.ndarray | None = None
+    name: str = "layer"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        cb = _float_array("codebook", self.codebook, 1)
+        if cb.size < 1 or cb.size > 256:
+            raise InputError(f"codebook must have 1 to 256 entries, not {cb.size}")
+        if cb[0] != 0.0:
+            raise InputError(f"codebook[0] must be 0.0 (code 0 is the pruned weight), not {cb[0]!r}")
+        object.__setattr__(self, "codebook", cb)
+        codes = self._codes("codes", self.codes, 2, cb.size)
+        if codes.shape[0] < 1 or codes.shape[1] < 1:
+            raise InputError(f"codes must have at least one row and one column, not shape {codes.shape}")
+        object.__setattr__(self, "codes", codes)
+        if self.bias_codes is not None:
+            bc = self._codes("bias_codes", self.bias_codes, 1, cb.size)
+            if bc.shape[0] != codes.shape[0]:
+                raise InputError(f"bias_codes must have one code per output row ({codes.shape[0]}), not {bc.shape[0]}")
+            object.__setattr__(self, "bias_codes", bc)
+        if self.activations is not None:
+            object.__setattr__(self, "activations", check_activations(self.activations, codes.shape[1]))
+
+    @staticmethod
+    def _codes(name, value, ndim, size):
+        a = np.asarray(value)
+        if a.dtype.kind not in "iu":
+            if a.dtype.kind == "f" and a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+                a = a.astype(np.int64)
+            else:
+                raise InputError(f"{name} must be an integer array, not dtype {a.dtype}")
+        if a.ndim != ndim:
+            raise InputError(f"{name} must be {ndim}-D, not shape {a.shape}")
+        if a.size:
+            lo, hi = int(a.min()), int(a.max())
+            if lo < 0 or hi >= size:
+                bad = lo if lo < 0 else hi
+                raise InputError(f"{name} must be in [0, {size - 1}] (the codebook has {size} entries), not {bad}")
+        return a.astype(np.uint8)
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    @property
+    def n_out(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def n_in(self) -> int:
+        return self.codes.shape[1]
+
+    def dense_weight(self) -> np.ndarray:
+        """The decoded float weight matrix (float64)."""
+        return self.codebook[self.codes]
+
+    def bias_values(self) -> np.ndarray:
+        if self.bias_codes is None:
+            return np.zeros(self.n_out)
+        return self.codebook[self.bias_codes]
+
+    def float_forward(self, x) -> np.ndarray:
+        """``W @ x + b`` in float64: the independent reference the fixed-point result is held to."""
+        x = check_activations(x, self.n_in)
+        return self.dense_weight() @ x + self.bias_values()
+
+
+def check_activations(value, n: int, name: str = "activations") -> np.ndarray:
+    a = _float_array(name, value, 1)
+    if a.shape[0] != n:
+        raise InputError(f"{name} must have one value per input column ({n}), not {a.shape[0]}")
+    return a
+
+
+def _open_npz(path: Path) -> dict:
+    if not path.exists():
+        raise InputError(f"layer file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise InputError(
+            f"layer file {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
+
+
+def load_layer(path) -> DenseLayer | CompressedLayer:
+    """Load a layer ``.npz``: dense (``weight`` [, ``bias``]) or compressed (``codebook``,
+    ``codes`` [, ``bias_codes`` | ``bias``] [, ``activations``])."""
+    path = Path(path)
+    d = _open_npz(path)
+    name = path.stem
+    acts = d.get("activations")
+    if "codes" in d or "codebook" in d:
+        for key in ("codebook", "codes"):
+            if key not in d:
+                raise InputError(f"layer file {str(path)!r}: compressed layer needs {key!r} next to "
+                                 f"{'codes' if key == 'codebook' else 'codebook'!r}")
+        if "bias" in d and "bias_codes" in d:
+            raise InputError(f"layer file {str(path)!r}: give either 'bias' or 'bias_codes', not both")
+        bias_codes = d.get("bias_codes")
+        if "bias" in d:
+            cb = _float_array("codebook", d["codebook"], 1)
+            b = _float_array("bias", d["bias"], 1)
+            # A float bias is coded with the layer's codebook (nearest value) [arch §2].
+            bias_codes = np.abs(b[:, None] - cb[None, :]).argmin(axis=1)
+        return CompressedLayer(d["codebook"], d["codes"], bias_codes, acts, name)
+    if "weight" in d:
+        return DenseLayer(d["weight"], d.get("bias"), acts, name)
+    raise InputError(f"layer file {str(path)!r} must hold 'weight' (dense) or 'codebook' and 'codes' "
+                     f"(compressed); it holds {sorted(d) or 'nothing'}")
+
+
+def load_activations(path, n: int) -> np.ndarray:
+    """Load an input vector from ``.npy`` (or the ``activations`` array of an ``.npz``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input file {str(path)!r} does not exist")
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise InputError(f"input file {str(path)!r} is not a readable .npy (truncated or corrupt?): {exc}") from None
+    if isinstance(obj, np.lib.npyio.NpzFile):
+        with obj:
+            if "activations" not in obj.files:
+                raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
+            obj = obj["activations"]
+    return check_activations(obj, n, name=f"input {path.name}")
+
+
+def save_npz(path, arrays: dict) -> None:
+    """Write an ``.npz`` atomically (a partial file is never left behind)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
