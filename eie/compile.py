@@ -1,0 +1,338 @@
+"""Compiler: a compressed layer + `EIEConfig` → per-PE memory images [arch §2, §3].
+
+Row i goes to PE i mod N (local row i div N).  Each PE stores its slice of every column in
+CSC form as 8-bit entries (4-bit code v, 4-bit relative row index z), padding entries for
+gaps longer than 15, column pointers split over even/odd banks and entries packed into
+64-bit SRAM lines.  The bias is an extra input column at index ``Cp = ceil(n_in/N)*N``.
+
+The whole compile is vectorised: the code matrix of a pass is viewed as
+``(local_row, pe, column)``, transposed to ``(pe, column, local_row)`` so that
+``np.nonzero`` yields the entries already in storage order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import EIEConfig
+from .errors import CapacityError, InputError
+from .layer import CompressedLayer
+
+__all__ = ["PassImage", "CompiledLayer", "compile_layer", "decode", "export_hex", "capacity_report"]
+
+
+@dataclass(eq=False)
+class PassImage:
+    """Memory images of one row pass, all PEs.
+
+    ``ptr[p]`` are the ``Cp + 2`` column pointers of PE p; the entries of PE p are
+    ``v[off[p]:off[p+1]]`` / ``z[...]`` (``off = pe_offsets``).  Derived per-entry arrays
+    (``col``, ``row``) and per-column summaries used by the model are filled by the compiler.
+    """
+
+    row_start: int
+    n_rows: int
+    ptr: np.ndarray            # (N, Cp+2) int64
+    v: np.ndarray              # (M,) uint8, all PEs concatenated
+    z: np.ndarray              # (M,) uint8
+    pe_offsets: np.ndarray     # (N+1,) int64
+    col: np.ndarray            # (M,) int64 column of each entry (bias column = Cp)
+    row: np.ndarray            # (M,) int64 local row of each entry (padding: the row it advances to)
+    first_row: np.ndarray      # (N, Cp+1) local row of a column's first entry, -1 if empty or padding
+    last_row: np.ndarray       # (N, Cp+1) local row of a column's last entry, -1 if empty
+    padding_per_col: np.ndarray  # (N, Cp+1) padding entries per column
+
+    @property
+    def pes(self) -> int:
+        return self.ptr.shape[0]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(N, Cp+1) entries per column per PE, padding included."""
+        return np.diff(self.ptr, axis=1)
+
+    def entries_per_pe(self) -> np.ndarray:
+        return np.diff(self.pe_offsets)
+
+    def pe_entries(self, p: int):
+        s = slice(int(self.pe_offsets[p]), int(self.pe_offsets[p + 1]))
+        return self.v[s], self.z[s]
+
+    def lines(self, p: int, config: EIEConfig) -> list[int]:
+        """SRAM line words of PE p (slot 0 in the least significant bits) [arch §3]."""
+        v, z = self.pe_entries(p)
+        epl, eb = config.entries_per_line, config.entry_bits
+        ent = (v.astype(np.int64) | (z.astype(np.int64) << config.weight_bits))
+        n_lines = -(-len(ent) // epl)
+        ent = np.concatenate([ent, np.zeros(n_lines * epl - len(ent), np.int64)]).reshape(n_lines, epl)
+        words = []
+        for line in ent.tolist():
+            w = 0
+            for s, e in enumerate(line):
+                w |= e << (s * eb)
+            words.append(w)
+        return words
+
+    def ptr_banks(self, p: int):
+        """(even, odd) pointer banks of PE p: even[m] = p_{2m}, odd[m] = p_{2m+1}."""
+        return self.ptr[p, 0::2].copy(), self.ptr[p, 1::2].copy()
+
+
+@dataclass(eq=False)
+class CompiledLayer:
+    config: EIEConfig
+    n_in: int
+    n_out: int
+    cp: int
+    codebook: np.ndarray
+    passes: list[PassImage]
+    name: str = "layer"
+    has_bias: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def bias_column(self) -> int:
+        return self.cp
+
+    def load_stats(self) -> dict:
+        """Per-PE load over all passes: entries, padding, real entries, lines, pointers."""
+        n = self.config.pes
+        entries = np.zeros(n, np.int64)
+        padding = np.zeros(n, np.int64)
+        lines = np.zeros(n, np.int64)
+        for ps in self.passes:
+            e = ps.entries_per_pe()
+            entries += e
+            padding += ps.padding_per_col.sum(axis=1)
+            lines += -(-e // self.config.entries_per_line)
+        real = entries - padding
+        return {
+            "entries": entries, "padding": padding, "nonzeros": real, "lines": lines,
+            "pointers": np.full(n, len(self.passes) * (self.cp + 2), np.int64),
+            "max_entries": int(entries.max()), "mean_entries": float(entries.mean()),
+            "padding_fraction": float(padding.sum() / max(1, entries.sum())),
+            "balance": float(entries.mean() / entries.max()) if entries.max() else 1.0,
+        }
+
+
+def capacity_report(compiled: CompiledLayer) -> list[str]:
+    """Every capacity violation as a message naming the PE, the memory, need and have."""
+    cfg = compiled.config
+    problems = []
+    st = compiled.load_stats()
+    need_lines = st["lines"]
+    p = int(np.argmax(need_lines))
+    if need_lines[p] > cfg.spmat_lines:
+        problems.append(
+            f"sparse-matrix SRAM of PE {p} needs {int(need_lines[p])} lines of {cfg.line_bits} bits "
+            f"({int(st['entries'][p])} entries, {need_lines[p] * cfg.line_bits / 8192:.1f} KiB) but has "
+            f"{cfg.spmat_lines} ({cfg.spmat_kb} KiB): raise spmat_kb or pes")
+    need_ptr = int(st["pointers"][0])
+    if need_ptr > cfg.ptr_capacity:
+        problems.append(
+            f"pointer SRAM of PE 0 (every PE alike) needs {need_ptr} pointers of {cfg.ptr_bits} bits "
+            f"({need_ptr * cfg.ptr_bits / 8192:.1f} KiB) but has {cfg.ptr_capacity} ({cfg.ptr_kb} KiB): "
+            f"raise ptr_kb")
+    maxptr = max(int(ps.ptr[:, -1].max()) for ps in compiled.passes)
+    if maxptr > cfg.max_pointer:
+        pe = int(np.argmax(np.max([ps.ptr[:, -1] for ps in compiled.passes], axis=0)))
+        problems.append(
+            f"column pointers of PE {pe} reach {maxptr} entries but {cfg.ptr_bits}-bit pointers address "
+            f"at most {cfg.max_pointer}: raise ptr_bits")
+    for what, n in (("input", compiled.n_in), ("output", compiled.n_out)):
+        per_pe = -(-n // cfg.pes)
+        if per_pe > cfg.act_sram_entries:
+            problems.append(
+                f"activation SRAM of PE 0 needs {per_pe} {what} activations but holds "
+                f"{cfg.act_sram_entries} ({cfg.act_sram_kb} KiB): raise act_sram_kb or pes")
+    return problems
+
+
+def _compile_pass(codes_pass: np.ndarray, bias_pass: np.ndarray | None, config: EIEConfig, cp: int,
+                  row_start: int) -> PassImage:
+    n = config.pes
+    n_rows, n_in = codes_pass.shape
+    rl = -(-n_rows // n)                     # local rows per PE
+    ncol = cp + 1                            # columns incl. the (possibly empty) gap and bias column
+    # (pe, column, local_row) view of the code matrix with the bias column appended at Cp
+    t = np.zeros((n, ncol, rl), dtype=np.uint8)
+    padded = np.zeros((rl * n, n_in), dtype=np.uint8)
+    padded[:n_rows] = codes_pass
+    t[:, :n_in, :] = padded.reshape(rl, n, n_in).transpose(1, 2, 0)
+    if bias_pass is not None:
+        b = np.zeros(rl * n, dtype=np.uint8)
+        b[:n_rows] = bias_pass
+        t[:, cp, :] = b.reshape(rl, n).T
+    del padded
+    pe, col, r = np.nonzero(t)
+    vals = t[pe, col, r]
+    del t
+    pe = pe.astype(np.int64)
+    col = col.astype(np.int64)
+    r = r.astype(np.int64)
+    nnz = len(r)
+    key = pe * ncol + col
+    # previous row in the same (pe, column), -1 at a column start
+    new_col = np.ones(nnz, dtype=bool)
+    new_col[1:] = key[1:] != key[:-1]
+    prev = np.empty(nnz, np.int64)
+    prev[0:1] = -1
+    prev[1:] = r[:-1]
+    prev[new_col] = -1
+    gap = r - prev - 1
+    span = 1 << config.index_bits
+    npad = gap // span
+    z_real = gap % span
+    # entry positions: each real entry is preceded by its padding entries
+    pos = np.arange(nnz, dtype=np.int64) + np.cumsum(npad)
+    m = nnz + int(npad.sum())
+    v = np.zeros(m, np.uint8)
+    z = np.full(m, span - 1, np.uint8)
+    v[pos] = vals
+    z[pos] = z_real
+    counts = np.bincount(key, weights=(1 + npad), minlength=n * ncol).astype(np.int64).reshape(n, ncol)
+    ptr = np.zeros((n, ncol + 1), np.int64)
+    np.cumsum(counts, axis=1, out=ptr[:, 1:])
+    pe_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(ptr[:, -1], out=pe_offsets[1:])
+    # per-entry column and row (rows of padding entries: the row position they advance to)
+    ent_key = np.repeat(np.arange(n * ncol, dtype=np.int64), counts.ravel())
+    ent_col = ent_key % ncol
+    is_real = v != 0
+    ent_row = np.empty(m, np.int64)
+    ent_row[pos] = r
+    if m > nnz:
+        # padding rows: walk back from the real entry they precede
+        pad_idx = np.nonzero(~is_real)[0]
+        owner = np.searchsorted(pos, pad_idx)          # the real entry this padding precedes
+        k_before = pos[owner] - pad_idx               # 1.. npad
+        ent_row[pad_idx] = r[owner] - z_real[owner] - 1 - (k_before - 1) * span
+    first_row = np.full((n, ncol), -1, np.int64)
+    last_row = np.full((n, ncol), -1, np.int64)
+    firsts = np.nonzero(counts.ravel())[0]
+    start = (ptr[:, :-1].ravel() + np.repeat(pe_offsets[:-1], ncol))[firsts]
+    end = start + counts.ravel()[firsts] - 1
+    fr = np.where(is_real[start], ent_row[start], -1)
+    first_row.ravel()[firsts] = fr
+    last_row.ravel()[firsts] = ent_row[end]
+    padding_per_col = np.bincount(key, weights=npad, minlength=n * ncol).astype(np.int64).reshape(n, ncol)
+    return PassImage(row_start, n_rows, ptr, v, z, pe_offsets, ent_col, ent_row, first_row, last_row,
+                     padding_per_col)
+
+
+def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True) -> CompiledLayer:
+    """Map a compressed layer onto ``config.pes`` PEs [arch §2-§3].
+
+    Raises :class:`CapacityError` (when ``check``) if the layer does not fit the SRAMs.
+    """
+    if not isinstance(layer, CompressedLayer):
+        raise InputError(f"compile_layer needs a CompressedLayer, not {type(layer).__name__}: compress it first")
+    if layer.codebook.size > config.codebook_size:
+        raise InputError(
+            f"codebook must have at most 2**weight_bits = {config.codebook_size} entries, not "
+            f"{layer.codebook.size}: recompress with bits={config.weight_bits} or raise weight_bits")
+    n = config.pes
+    cp = -(-layer.n_in // n) * n
+    r = config.rows_per_pass
+    passes = []
+    for start in range(0, layer.n_out, r):
+        stop = min(layer.n_out, start + r)
+        bias = None if layer.bias_codes is None else layer.bias_codes[start:stop]
+        passes.append(_compile_pass(layer.codes[start:stop], bias, config, cp, start))
+    compiled = CompiledLayer(config, layer.n_in, layer.n_out, cp, layer.codebook.copy(), passes, layer.name,
+                             layer.bias_codes is not None)
+    if check:
+        problems = capacity_report(compiled)
+        if problems:
+            raise CapacityError(f"layer {layer.name!r} ({layer.n_out}x{layer.n_in}) does not fit: " + problems[0]
+                                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return compiled
+
+
+def decode(compiled: CompiledLayer):
+    """Rebuild ``(codes, bias_codes)`` from the memory images alone (pointers, v, z).
+
+    Uses only the stored fields and the address-accumulation rule of [arch §3], not the
+    compiler's derived arrays, so that it checks the encoding independently.
+    """
+    n, cp = compiled.config.pes, compiled.cp
+    codes = np.zeros((compiled.n_out, compiled.n_in), np.uint8)
+    bias = np.zeros(compiled.n_out, np.uint8)
+    for ps in compiled.passes:
+        for p in range(n):
+            v, z = ps.pe_entries(p)
+            lengths = np.diff(ps.ptr[p])
+            col = np.repeat(np.arange(cp + 1), lengths)
+            step = z.astype(np.int64) + 1
+            csum = np.cumsum(step)
+            excl = csum - step                       # row position before each entry
+            firsts = ps.ptr[p, :-1][lengths > 0]
+            col_start = np.repeat(excl[firsts], lengths[lengths > 0])
+            local = csum - col_start - 1
+            real = v != 0
+            rows = ps.row_start + local[real] * n + p
+            cols = col[real]
+            if len(rows) and rows.max() >= ps.row_start + ps.n_rows:
+                raise InputError(f"decoded row {int(rows.max())} outside pass of PE {p}")
+            main = cols < compiled.n_in
+            codes[rows[main], cols[main]] = v[real][main]
+            bias[rows[cols == cp]] = v[real][cols == cp]
+    return codes, (bias if compiled.has_bias else None)
+
+
+def _hex_lines(values, width_bits: int) -> str:
+    digits = -(-width_bits // 4)
+    return "".join(f"{int(x) & ((1 << width_bits) - 1):0{digits}x}\n" for x in values)
+
+
+def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False) -> list[Path]:
+    """Write ``$readmemh`` files: per pass and PE the sparse-matrix lines and both pointer
+    banks, the quantised codebook and (if given) the quantised input placement per PE, plus
+    ``manifest.json`` describing them.  Refuses to overwrite existing files unless ``force``."""
+    cfg = compiled.config
+    outdir = Path(outdir)
+    files: dict[str, str] = {}
+    manifest = {"name": compiled.name, "pes": cfg.pes, "n_in": compiled.n_in, "n_out": compiled.n_out,
+                "cp": compiled.cp, "line_bits": cfg.line_bits, "ptr_bits": cfg.ptr_bits,
+                "passes": [], "config": cfg.to_dict()}
+    for t, ps in enumerate(compiled.passes):
+        entry = {"row_start": ps.row_start, "n_rows": ps.n_rows, "pes": []}
+        for p in range(cfg.pes):
+            even, odd = ps.ptr_banks(p)
+            names = {"spmat": f"pass{t}_pe{p}_spmat.hex", "ptr_even": f"pass{t}_pe{p}_ptr_even.hex",
+                     "ptr_odd": f"pass{t}_pe{p}_ptr_odd.hex"}
+            files[names["spmat"]] = _hex_lines(ps.lines(p, cfg), cfg.line_bits)
+            files[names["ptr_even"]] = _hex_lines(even, cfg.ptr_bits)
+            files[names["ptr_odd"]] = _hex_lines(odd, cfg.ptr_bits)
+            entry["pes"].append({**names, "entries": int(ps.pe_offsets[p + 1] - ps.pe_offsets[p])})
+        manifest["passes"].append(entry)
+    if codebook_q is not None:
+        files["codebook.hex"] = _hex_lines(codebook_q, cfg.codebook_bits)
+        manifest["codebook"] = "codebook.hex"
+    if act_q is not None:
+        act_q = np.asarray(act_q)
+        per_pe = -(-compiled.n_in // cfg.pes)
+        padded = np.zeros(per_pe * cfg.pes, np.int64)
+        padded[:len(act_q)] = act_q
+        grid = padded.reshape(per_pe, cfg.pes)
+        manifest["activations"] = []
+        for p in range(cfg.pes):
+            name = f"pe{p}_act.hex"
+            files[name] = _hex_lines(grid[:, p], cfg.act_bits)
+            manifest["activations"].append(name)
+    files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
+    existing = [name for name in files if (outdir / name).exists()]
+    if existing and not force:
+        raise InputError(f"output directory {str(outdir)!r} already holds {existing[0]!r}: use --force to overwrite")
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        tmp = outdir / (name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(outdir / name)
+        written.append(outdir / name)
+    return written

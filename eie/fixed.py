@@ -1,0 +1,109 @@
+"""Fixed-point rules of the datapath [arch §4].
+
+Everything here is plain integer numpy so that the rules can be read next to the contract.
+Values are two's-complement integers with a per-layer number of fraction bits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import EIEConfig
+from .errors import InputError
+
+__all__ = ["quantize", "choose_frac_bits", "round_shift", "wrap", "saturate", "QuantPlan", "plan_layer",
+           "MAX_FRAC_BITS"]
+
+MAX_FRAC_BITS = 40
+
+
+def quantize(x, frac: int, bits: int) -> np.ndarray:
+    """``clamp(floor(x * 2**frac + 1/2), -2**(bits-1), 2**(bits-1) - 1)`` as int64 (round half up)."""
+    x = np.asarray(x, dtype=np.float64)
+    q = np.floor(x * float(2.0 ** frac) + 0.5)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(q, lo, hi).astype(np.int64)
+
+
+def choose_frac_bits(max_abs: float, bits: int, headroom: int = 0, cap: int = MAX_FRAC_BITS) -> int:
+    """Largest f with ``max_abs * 2**f <= (2**(bits-1) - 1) / 2**headroom``, in ``[0, cap]``.
+
+    An all-zero input gets ``cap``.
+    """
+    limit = ((1 << (bits - 1)) - 1) / float(1 << headroom)
+    if not max_abs > 0:
+        return cap
+    f = math.floor(math.log2(limit / max_abs))
+    # guard the floating log against an off-by-one at exact powers of two
+    while f > 0 and max_abs * 2.0 ** f > limit:
+        f -= 1
+    while f + 1 <= cap and max_abs * 2.0 ** (f + 1) <= limit:
+        f += 1
+    return max(0, min(cap, f))
+
+
+def round_shift(p, s: int) -> np.ndarray:
+    """``(p + 2**(s-1)) >> s`` (arithmetic shift, round half up); ``p`` when ``s == 0``."""
+    p = np.asarray(p, dtype=np.int64)
+    if s == 0:
+        return p
+    return (p + (np.int64(1) << np.int64(s - 1))) >> np.int64(s)
+
+
+def wrap(x, bits: int) -> np.ndarray:
+    """Two's-complement wrap-around of int64 values to ``bits`` bits."""
+    x = np.asarray(x, dtype=np.int64)
+    if bits >= 64:
+        return x
+    m = np.int64(1) << np.int64(bits)
+    h = np.int64(1) << np.int64(bits - 1)
+    return ((x + h) & (m - 1)) - h
+
+
+def saturate(x, bits: int) -> np.ndarray:
+    return np.clip(np.asarray(x, dtype=np.int64), -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+
+@dataclass(frozen=True)
+class QuantPlan:
+    """Fraction bits of one layer: input ``fa``, codebook ``fw``, output ``fo`` [arch §4]."""
+
+    fa: int
+    fw: int
+    fo: int
+
+    @property
+    def shift(self) -> int:
+        return self.fa + self.fw - self.fo
+
+    def to_dict(self) -> dict:
+        return {"fa": self.fa, "fw": self.fw, "fo": self.fo, "shift": self.shift}
+
+    def check(self, config: EIEConfig) -> None:
+        if not 0 <= self.shift <= 62:
+            raise InputError(f"fraction bits must give 0 <= fa+fw-fo <= 62, not fa={self.fa} fw={self.fw} fo={self.fo}")
+        if self.fa > config.act_bits - 2:
+            raise InputError(f"fa must be <= act_bits-2 = {config.act_bits - 2} so that the bias activation 1.0 "
+                             f"is representable, not {self.fa}")
+
+
+def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, fo: int | None = None) -> QuantPlan:
+    """Choose fraction bits from the value ranges [arch §4].
+
+    ``fa`` from ``max|x|`` (capped at ``act_bits - 2``), ``fw`` from ``max|codebook|``,
+    ``fo`` from ``max|y_float|`` with one bit of headroom, then clamped so that the shift
+    ``fa + fw - fo`` is at least 0.  ``fa``/``fo`` may be forced (a stack passes the previous
+    layer's ``fo`` as this layer's ``fa``).
+    """
+    if fa is None:
+        fa = choose_frac_bits(float(np.max(np.abs(x), initial=0.0)), config.act_bits, cap=config.act_bits - 2)
+    fw = choose_frac_bits(float(np.max(np.abs(codebook), initial=0.0)), config.codebook_bits)
+    if fo is None:
+        fo = choose_frac_bits(float(np.max(np.abs(y_float), initial=0.0)), config.act_bits, headroom=1)
+    fo = min(fo, fa + fw)
+    plan = QuantPlan(int(fa), int(fw), int(fo))
+    plan.check(config)
+    return plan

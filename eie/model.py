@@ -1,0 +1,332 @@
+"""The cycle-accurate model of the PE array [arch §5].
+
+The model does not step every cycle.  It evaluates the contract's event recurrence over
+the K+1 broadcasts of a pass (K non-zero inputs plus the bias column), vectorised across
+PEs:
+
+* LNZD/CCU (``lnzd``, §5.1): find cycle ``f_k = b_{k-1} + gap_k``; broadcast
+  ``b_k = max(f_k, 1 + max_p P[p, k-D])`` (the stall on full queues).
+* activation queue + pointer read (``act_queue``, ``ptr_read``, §5.2-5.3): pop
+  ``P[p,k] = max(b_k + 1, P[p,k-1] + max(L[p,k-1], 1))``; entries issue in P+1..P+L.
+* sparse-matrix read (``spmat_read``, §5.4): distinct lines of the issued entries.
+* arithmetic (``arith``, §5.5): six stages, write at t+5; bypass across column boundaries.
+* end of pass (§5.7): ``cycles = 2 + max(P + (L > 0) * (L + 5))``.
+
+Values do not depend on timing (bypass makes the pipeline equal to in-order
+accumulation), so outputs are computed from the memory images in one vectorised pass:
+products rounded to the output format and summed with wrap-around [arch §4].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compile import CompiledLayer, compile_layer
+from .config import EIEConfig
+from .errors import InputError
+from .fixed import QuantPlan, plan_layer, quantize, round_shift, saturate, wrap
+from .layer import CompressedLayer, check_activations
+from .reference import error_bound, float_forward, outputs_match, sparse_weight
+
+__all__ = ["PassTiming", "SimResult", "simulate", "simulate_stack", "pass_timing", "ARITH_DRAIN"]
+
+#: cycles between the issue of an entry and its accumulator write [arch §5.5]
+ARITH_DRAIN = 5
+
+PE_STATS = ("entries", "padding", "useful", "empty_columns", "starved", "line_reads", "ptr_reads",
+            "pops", "bypasses", "busy")
+
+
+@dataclass(eq=False)
+class PassTiming:
+    """Per-broadcast timing of one pass: columns, find, broadcast and pop cycles."""
+
+    columns: np.ndarray   # (K1,) column index of each broadcast (bias last)
+    found: np.ndarray     # (K1,) f_k
+    broadcast: np.ndarray  # (K1,) b_k
+    pop: np.ndarray       # (N, K1) P[p, k]
+    lengths: np.ndarray   # (N, K1) L[p, k]
+    cycles: int
+
+
+def pass_timing(lengths_full: np.ndarray, columns: np.ndarray, pes: int, queue_depth: int) -> PassTiming:
+    """Evaluate the contract's recurrence for one pass [arch §5.1-§5.3, §5.7].
+
+    ``lengths_full`` is (N, Cp+1) entries per column per PE; ``columns`` the broadcast
+    columns in order (ascending, the bias column last).
+    """
+    n, d = pes, queue_depth
+    cols = np.asarray(columns, dtype=np.int64)
+    k1 = len(cols)
+    lengths = lengths_full[:, cols]
+    g = cols // n
+    q = cols % n
+    g_prev = np.concatenate([[-1], g[:-1]])
+    q_prev = np.concatenate([[n - 1], q[:-1]])
+    gap = np.where(g == g_prev, 1, (g - g_prev) + (q_prev != n - 1))
+    cost = np.maximum(lengths, 1)             # cycles a column holds the PE's issue slot
+    found = np.empty(k1, np.int64)
+    bcast = np.empty(k1, np.int64)
+    pop = np.empty((n, k1), np.int64)
+    maxpop = np.empty(k1, np.int64)
+    b = -1
+    prev = None
+    # Without any stall the pops are a max-plus scan; the loop is kept simple and exact.
+    for k in range(k1):
+        f = b + int(gap[k])
+        found[k] = f
+        if k >= d:
+            f = max(f, 1 + int(maxpop[k - d]))
+        b = f
+        bcast[k] = b
+        if prev is None:
+            cur = np.full(n, b + 1, np.int64)
+        else:
+            cur = np.maximum(prev + cost[:, k - 1], b + 1)
+        pop[:, k] = cur
+        maxpop[k] = cur.max()
+        prev = cur
+    end = pop + np.where(lengths > 0, lengths + ARITH_DRAIN, 0)
+    cycles = int(end.max()) + 2
+    return PassTiming(cols, found, bcast, pop, lengths, cycles)
+
+
+@dataclass(eq=False)
+class SimResult:
+    """Outputs and statistics of one layer run."""
+
+    config: EIEConfig
+    name: str
+    cycles: int
+    outputs_q: np.ndarray          # int64 (n_out,), fo fraction bits
+    plan: QuantPlan
+    relu: bool
+    pe: dict                       # per-PE statistics, arrays of length N (summed over passes)
+    totals: dict                   # global statistics
+    events: dict                   # event counts for the energy model [arch §7]
+    timings: list = field(default_factory=list)
+    reference: dict = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> np.ndarray:
+        return self.outputs_q / 2.0 ** self.plan.fo
+
+    @property
+    def time_us(self) -> float:
+        return self.cycles / self.config.clock_mhz
+
+    @property
+    def useful_macs(self) -> int:
+        return int(self.totals["useful_macs"])
+
+    @property
+    def load_efficiency(self) -> float:
+        return self.totals["load_efficiency"]
+
+    def summary(self) -> dict:
+        """JSON-ready scalars (per-PE arrays as lists)."""
+        out = {"name": self.name, "cycles": self.cycles, "time_us": self.time_us,
+               "useful_macs": self.useful_macs, "load_efficiency": self.load_efficiency,
+               "fraction_bits": self.plan.to_dict(), "relu": self.relu}
+        out.update({k: v for k, v in self.totals.items() if k not in out})
+        out["events"] = {k: int(v) for k, v in self.events.items()}
+        out["per_pe"] = {k: [int(x) for x in v] for k, v in self.pe.items()}
+        if self.reference:
+            out.update({k: v for k, v in self.reference.items()})
+        return out
+
+
+def _line_reads(ptr: np.ndarray, cols: np.ndarray, lengths: np.ndarray, epl: int) -> np.ndarray:
+    """Distinct SRAM lines holding the issued entries, per PE [arch §5.4]."""
+    start = ptr[:, cols]
+    nonempty = lengths > 0
+    first = start // epl
+    last = (start + lengths - 1) // epl
+    prev_last = np.where(nonempty, last, -1)
+    prev_last = np.maximum.accumulate(prev_last, axis=1)
+    prev_last = np.concatenate([np.full((ptr.shape[0], 1), -1), prev_last[:, :-1]], axis=1)
+    reads = (last - first + 1) - (first == prev_last)
+    return np.where(nonempty, reads, 0).sum(axis=1)
+
+
+def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
+    n = cfg.pes
+    t = pass_timing(ps.lengths, cols, n, cfg.queue_depth)
+    lengths = t.lengths
+    # --- arithmetic: every real entry of a broadcast column [arch §4] ----------------------
+    sel = (act_col[ps.col] != 0) & (ps.v != 0)
+    pe_of = np.repeat(np.arange(n, dtype=np.int64), ps.entries_per_pe())
+    rows = ps.row_start + ps.row[sel] * n + pe_of[sel]
+    prod = act_col[ps.col[sel]] * cb_q[ps.v[sel]]
+    r = round_shift(prod, plan.shift)
+    acc = np.zeros(n_out, np.int64)
+    if len(r):
+        if float(np.abs(r).max()) * len(r) < 2.0 ** 52:
+            acc += np.rint(np.bincount(rows, weights=r, minlength=n_out)).astype(np.int64)
+        else:
+            np.add.at(acc, rows, r)
+    # --- per-PE statistics [arch §6] -----------------------------------------------------
+    entries = lengths.sum(axis=1)
+    padding = ps.padding_per_col[:, cols].sum(axis=1)
+    empty = (lengths == 0).sum(axis=1)
+    nonempty = lengths > 0
+    adj = nonempty[:, :-1] & nonempty[:, 1:] & (t.pop[:, 1:] == t.pop[:, :-1] + lengths[:, :-1])
+    fr = ps.first_row[:, cols[1:]]
+    lr = ps.last_row[:, cols[:-1]]
+    bypasses = (adj & (fr >= 0) & (fr == lr)).sum(axis=1)
+    busy_end = t.pop + np.where(nonempty, lengths + ARITH_DRAIN, 0)
+    stats = {
+        "entries": entries, "padding": padding, "useful": entries - padding, "empty_columns": empty,
+        "starved": t.cycles - entries - empty,
+        "line_reads": _line_reads(ps.ptr, cols, lengths, cfg.entries_per_line),
+        "ptr_reads": np.full(n, len(cols)), "pops": np.full(n, len(cols)), "bypasses": bypasses,
+        "busy": busy_end.max(axis=1) - t.pop[:, 0] + 1,
+    }
+    totals = {"stall_cycles": int((t.broadcast - t.found).sum()),
+              "groups_scanned": int(t.found[-1] - (t.broadcast[:-1] - t.found[:-1]).sum() + 1),
+              "broadcasts": len(cols)}
+    return t, acc, stats, totals
+
+
+def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False, plan: QuantPlan | None = None,
+             fa: int | None = None, fo: int | None = None, keep_timing: bool = False,
+             check_reference: bool = True) -> SimResult:
+    """Run one layer through the model.
+
+    ``layer`` is a :class:`CompiledLayer` or a :class:`CompressedLayer` (compiled here with
+    ``config``).  ``x`` are float inputs (default: the layer's own ``activations``); they are
+    quantised with ``fa`` fraction bits.  Returns bit-exact fixed-point outputs and statistics.
+    """
+    if isinstance(layer, CompressedLayer):
+        src = layer
+        compiled = compile_layer(layer, config or EIEConfig())
+    elif isinstance(layer, CompiledLayer):
+        compiled, src = layer, None
+    else:
+        raise InputError(f"layer must be a CompressedLayer or CompiledLayer, not {type(layer).__name__}")
+    cfg = compiled.config
+    if config is not None and config != cfg:
+        raise InputError("config differs from the configuration the layer was compiled for: recompile it")
+    if x is None:
+        if src is None or src.activations is None:
+            raise InputError("activations are needed: pass x or give the layer an 'activations' array")
+        x = src.activations
+    x = check_activations(x, compiled.n_in)
+    if src is None:
+        from .compile import decode
+        codes, bias = decode(compiled)
+        src = CompressedLayer(compiled.codebook, codes, bias, None, compiled.name)
+    w = sparse_weight(src)
+    y_float = float_forward(src, x, w)
+    if plan is None:
+        plan = plan_layer(compiled.codebook, x, y_float, cfg, fa=fa, fo=fo)
+    plan.check(cfg)
+    a_q = quantize(x, plan.fa, cfg.act_bits)
+    cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
+    result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+    result.reference["lost_nonzeros"] = int(((x != 0) & (a_q == 0)).sum())
+    if check_reference:
+        bound = error_bound(src, x, plan.fa, plan.fw, plan.fo, w)
+        ok = outputs_match(result.outputs, y_float, bound, cfg.act_bits, plan.fo, relu)
+        result.reference.update({
+            "outputs_match_reference": bool(ok.all()), "mismatches": int((~ok).sum()),
+            "max_abs_error": float(np.max(np.abs(result.outputs - (np.maximum(y_float, 0) if relu else y_float)),
+                                          initial=0.0)),
+            "max_error_bound": float(bound.max(initial=0.0)),
+        })
+    return result
+
+
+def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan: QuantPlan, relu: bool,
+                keep_timing: bool = False) -> SimResult:
+    """The model on already-quantised inputs (int64, ``plan.fa`` fraction bits)."""
+    cfg = compiled.config
+    n = cfg.pes
+    nz = np.nonzero(a_q)[0].astype(np.int64)
+    cols = np.concatenate([nz, [compiled.cp]])
+    act_col = np.zeros(compiled.cp + 1, np.int64)
+    act_col[nz] = a_q[nz]
+    act_col[compiled.cp] = 1 << plan.fa           # the bias activation 1.0
+    acc = np.zeros(compiled.n_out, np.int64)
+    pe = {k: np.zeros(n, np.int64) for k in PE_STATS}
+    totals = {"stall_cycles": 0, "groups_scanned": 0, "broadcasts": 0}
+    cycles = 0
+    timings = []
+    for ps in compiled.passes:
+        t, acc_p, stats, tot = _run_pass(ps, cols, act_col, cb_q, plan, cfg, compiled.n_out)
+        acc += acc_p
+        for k in PE_STATS:
+            pe[k] += stats[k]
+        for k in totals:
+            totals[k] += tot[k]
+        cycles += t.cycles
+        if keep_timing:
+            timings.append(t)
+    acc = wrap(acc, cfg.acc_bits)
+    y = saturate(acc, cfg.act_bits)
+    if relu:
+        y = np.maximum(y, 0)
+    useful = int(pe["useful"].sum())
+    busy_slots = pe["entries"] + pe["empty_columns"]
+    groups = compiled.cp // n
+    totals.update({
+        "cycles": cycles, "passes": len(compiled.passes), "nonzero_inputs": len(nz),
+        "useful_macs": useful, "padding_entries": int(pe["padding"].sum()),
+        "load_efficiency": useful / (cycles * n) if cycles else 0.0,
+        "load_balance": float(busy_slots.mean() / busy_slots.max()) if busy_slots.max() else 1.0,
+        "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
+    })
+    events = {
+        "spmat_line_read": int(pe["line_reads"].sum()), "ptr_read": int(pe["ptr_reads"].sum()),
+        "codebook_read": int(pe["entries"].sum()), "mac": useful,
+        "dst_rf_read": useful - int(pe["bypasses"].sum()), "dst_rf_write": useful,
+        "src_rf_read": groups * n * len(compiled.passes), "queue_push": totals["broadcasts"] * n,
+        "queue_pop": int(pe["pops"].sum()), "broadcast": totals["broadcasts"],
+        "lnzd_search": totals["groups_scanned"],
+    }
+    return SimResult(cfg, compiled.name, cycles, y, plan, relu, pe, totals, events, timings)
+
+
+def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_timing: bool = False):
+    """Run FC layers back to back with ReLU between them; activations stay on chip [arch §8].
+
+    Layer L's quantised (ReLU'd) output is layer L+1's quantised input; ``fo`` of layer L
+    is ``fa`` of layer L+1.  Fraction bits come from a float calibration run of the stack.
+    Returns the list of per-layer :class:`SimResult`.
+    """
+    layers = list(layers)
+    if not layers:
+        raise InputError("a stack needs at least one layer")
+    compressed = []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, CompressedLayer):
+            raise InputError(f"layer {i} must be a CompressedLayer, not {type(layer).__name__}")
+        if i and layer.n_in != layers[i - 1].n_out:
+            raise InputError(f"layer {i} has {layer.n_in} inputs but layer {i - 1} has {layers[i - 1].n_out} outputs")
+        compressed.append(layer)
+    x = check_activations(x, layers[0].n_in)
+    # float calibration pass: value ranges of every layer's output
+    xs, ys = [x], []
+    for i, layer in enumerate(compressed):
+        y = float_forward(layer, xs[-1])
+        ys.append(y)
+        last = i == len(compressed) - 1
+        xs.append(np.maximum(y, 0) if (not last or relu_last) else y)
+    results = []
+    a_q = None
+    fa = None
+    for i, layer in enumerate(compressed):
+        compiled = compile_layer(layer, config)
+        last = i == len(compressed) - 1
+        relu = relu_last if last else True
+        plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa)
+        if a_q is None:
+            a_q = quantize(xs[0], plan.fa, config.act_bits)
+        cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
+        res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+        results.append(res)
+        a_q = res.outputs_q
+        fa = plan.fo
+    return results
