@@ -248,8 +248,8 @@ def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True)
     if check:
         problems = capacity_report(compiled)
         if problems:
-            raise CapacityError(f"layer {layer.name!r} ({layer.n_out}x{layer.n_in}) does not fit: " + problems[0]
-                                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+            raise CapacityError(f"layer {layer.name!r} ({layer.n_out}x{layer.n_in}) does not fit: "
+                                + "; ".join(problems))
     return compiled
 
 
