@@ -156,24 +156,26 @@ def _compile_pass(codes_pass: np.ndarray, bias_pass: np.ndarray | None, config: 
                   row_start: int) -> PassImage:
     n = config.pes
     n_rows, n_in = codes_pass.shape
-    rl = -(-n_rows // n)                     # local rows per PE
     ncol = cp + 1                            # columns incl. the (possibly empty) gap and bias column
-    # (pe, column, local_row) view of the code matrix with the bias column appended at Cp
-    t = np.zeros((n, ncol, rl), dtype=np.uint8)
-    padded = np.zeros((rl * n, n_in), dtype=np.uint8)
-    padded[:n_rows] = codes_pass
-    t[:, :n_in, :] = padded.reshape(rl, n, n_in).transpose(1, 2, 0)
-    if bias_pass is not None:
-        b = np.zeros(rl * n, dtype=np.uint8)
-        b[:n_rows] = bias_pass
-        t[:, cp, :] = b.reshape(rl, n).T
-    del padded
-    pe, col, r = np.nonzero(t)
-    vals = t[pe, col, r]
-    del t
-    pe = pe.astype(np.int64)
-    col = col.astype(np.int64)
-    r = r.astype(np.int64)
+    # column-major copy of the pass (bias appended as one more column), then a stable
+    # radix sort by PE: entries come out ordered by (pe, column, local row)
+    ct = np.empty((n_in + 1, n_rows), dtype=np.uint8)
+    ct[:n_in] = codes_pass.T
+    ct[n_in] = 0 if bias_pass is None else bias_pass
+    flat = np.flatnonzero(ct)
+    vals_all = ct.ravel()[flat]
+    del ct
+    j, i = np.divmod(flat, n_rows)
+    del flat
+    order = np.argsort((i % n).astype(np.uint16 if n <= 65535 else np.int64), kind="stable")
+    i = i[order]
+    col = j[order]
+    col[col == n_in] = cp
+    vals = vals_all[order]
+    del order, vals_all, j
+    pe = (i % n).astype(np.int64)
+    r = (i // n).astype(np.int64)
+    del i
     nnz = len(r)
     key = pe * ncol + col
     # previous row in the same (pe, column), -1 at a column start

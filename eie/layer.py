@@ -150,7 +150,8 @@ def _open_npz(path: Path) -> dict:
     if not path.exists():
         raise InputError(f"layer file {str(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # open the file ourselves so that a corrupt archive never leaks the handle
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise InputError(
@@ -190,14 +191,17 @@ def load_activations(path, n: int) -> np.ndarray:
     if not path.exists():
         raise InputError(f"input file {str(path)!r} does not exist")
     try:
-        obj = np.load(path, allow_pickle=False)
+        with open(path, "rb") as fh:
+            obj = np.load(fh, allow_pickle=False)
+            if isinstance(obj, np.lib.npyio.NpzFile):
+                with obj:
+                    if "activations" not in obj.files:
+                        raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
+                    obj = obj["activations"]
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"input file {str(path)!r} is not a readable .npy (truncated or corrupt?): {exc}") from None
-    if isinstance(obj, np.lib.npyio.NpzFile):
-        with obj:
-            if "activations" not in obj.files:
-                raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
-            obj = obj["activations"]
     return check_activations(obj, n, name=f"input {path.name}")
 
 

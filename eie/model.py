@@ -192,18 +192,20 @@ def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
 
 def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False, plan: QuantPlan | None = None,
              fa: int | None = None, fo: int | None = None, keep_timing: bool = False,
-             check_reference: bool = True) -> SimResult:
+             check_reference: bool = True, source: CompressedLayer | None = None) -> SimResult:
     """Run one layer through the model.
 
     ``layer`` is a :class:`CompiledLayer` or a :class:`CompressedLayer` (compiled here with
     ``config``).  ``x`` are float inputs (default: the layer's own ``activations``); they are
     quantised with ``fa`` fraction bits.  Returns bit-exact fixed-point outputs and statistics.
+    ``source`` is the compressed layer a :class:`CompiledLayer` came from (for the float
+    reference; without it the images are decoded).
     """
     if isinstance(layer, CompressedLayer):
         src = layer
         compiled = compile_layer(layer, config or EIEConfig())
     elif isinstance(layer, CompiledLayer):
-        compiled, src = layer, None
+        compiled, src = layer, source
     else:
         raise InputError(f"layer must be a CompressedLayer or CompiledLayer, not {type(layer).__name__}")
     cfg = compiled.config

@@ -1,0 +1,129 @@
+"""The EIE Table III/IV benchmark suite: specs, synthetic layers and the run [arch §2-§7].
+
+Layer specs live in ``models/table3.toml`` (also shipped as package data).  Each layer's
+weights are made the way Deep Compression makes them (magnitude pruning of a seeded Gaussian
+matrix, 4-bit weight sharing) and its input has the published activation density.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .config import EIEConfig
+from .errors import InputError
+
+__all__ = ["LayerSpec", "load_specs", "make_layer", "run_bench", "format_bench"]
+
+_FIELDS = {"name": str, "n_in": int, "n_out": int, "weight_density": float, "act_density": float,
+           "paper_actual_us": float, "paper_theoretical_us": float, "seed": int}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    n_in: int
+    n_out: int
+    weight_density: float
+    act_density: float
+    paper_actual_us: float | None = None
+    paper_theoretical_us: float | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        for f in ("n_in", "n_out"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"layer {self.name!r}: {f} must be an integer >= 1, not {v!r}")
+        for f in ("weight_density", "act_density"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                raise InputError(f"layer {self.name!r}: {f} must be in (0, 1], not {v!r}")
+
+
+def load_specs(path=None) -> list[LayerSpec]:
+    """Read a spec file (``[[layer]]`` tables); default: the built-in Table III."""
+    if path is None:
+        text = resources.files("eie").joinpath("data/table3.toml").read_text()
+        where = "built-in table3.toml"
+    else:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise InputError(f"spec file {str(path)!r} cannot be read: {exc.strerror}") from None
+        where = f"spec file {str(path)!r}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{where} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"layer"})
+    if unknown or not isinstance(data.get("layer"), list):
+        raise InputError(f"{where} must hold [[layer]] tables only" + (f", not {unknown[0]!r}" if unknown else ""))
+    specs = []
+    for i, entry in enumerate(data["layer"]):
+        bad = sorted(set(entry) - set(_FIELDS))
+        if bad:
+            raise InputError(f"{where}: layer {i}: unknown key {bad[0]!r}; known keys are {', '.join(_FIELDS)}")
+        for req in ("name", "n_in", "n_out", "weight_density", "act_density"):
+            if req not in entry:
+                raise InputError(f"{where}: layer {i} needs {req!r}")
+        specs.append(LayerSpec(**entry))
+    return specs
+
+
+def make_layer(spec: LayerSpec, bits: int = 4):
+    from .compress import synthetic_layer
+    return synthetic_layer(spec.n_out, spec.n_in, spec.weight_density, bits=bits, seed=spec.seed, bias=True,
+                           act_density=spec.act_density, name=spec.name)
+
+
+def run_bench(config: EIEConfig, specs=None, fc8: str | None = None, table=None, progress=None) -> list[dict]:
+    """Run every spec (and the real FC8 layer if a path is given) on ``config``."""
+    from .layer import CompressedLayer, load_layer
+    from .pipeline import run_layer
+
+    specs = load_specs() if specs is None else specs
+    rows = []
+    jobs = [("spec", s) for s in specs] + ([("fc8", fc8)] if fc8 else [])
+    for kind, item in jobs:
+        if kind == "spec":
+            layer = make_layer(item)
+            paper = (item.paper_actual_us, item.paper_theoretical_us)
+            name = item.name
+        else:
+            layer = load_layer(item)
+            if not isinstance(layer, CompressedLayer) or layer.activations is None:
+                raise InputError(f"--fc8 {item!r} must be a compressed layer with activations")
+            paper, name = (9.9, 8.9), "Alex-8 (real FC8)"
+        if progress:
+            progress(name)
+        rec, _ = run_layer(layer, config, table=table, check_capacity=False)
+        rec["name"] = name
+        rec["paper_actual_us"], rec["paper_theoretical_us"] = paper
+        if paper[0]:
+            rec["diff_vs_paper_pct"] = 100.0 * (rec["time_us"] - paper[0]) / paper[0]
+        rows.append(rec)
+    return rows
+
+
+def format_bench(rows: list[dict], config: EIEConfig) -> str:
+    head = (f"EIE benchmark: {config.pes} PEs, queue depth {config.queue_depth}, {config.clock_mhz:g} MHz\n"
+            f"{'layer':<18}{'cycles':>9}{'us':>8}{'paper us':>10}{'diff':>8}{'theo us':>9}{'load eff':>10}"
+            f"{'energy uJ':>11}{'DRAM uJ':>11}{'x less':>8}  fits\n")
+    lines = []
+    for r in rows:
+        e = r["energy_pj"]["total_pj"] / 1e6
+        d = r["dram_baselines"]["dense_dram_pj"] / 1e6
+        paper = r.get("paper_actual_us")
+        lines.append(
+            f"{r['name']:<18}{r['cycles']:>9}{r['time_us']:>8.2f}"
+            f"{(f'{paper:.1f}' if paper else '-'):>10}"
+            f"{(format(r['diff_vs_paper_pct'], '+.0f') + '%' if paper else '-'):>8}"
+            f"{r['theoretical_us']:>9.2f}{r['load_efficiency']:>10.1%}{e:>11.2f}{d:>11.1f}"
+            f"{d / e if e else 0:>8.0f}  {'yes' if r['fits'] else 'no'}")
+    notes = [f"  {r['name']}: {r['capacity_problems'][0]}" for r in rows if not r["fits"]]
+    tail = ("\nlayers that do not fit the SRAMs (simulated as if they did, as the paper does):\n" + "\n".join(notes)
+            if notes else "")
+    return head + "\n".join(lines) + tail

@@ -1,0 +1,263 @@
+"""`eie` command line: a thin shell over the Python API.
+
+Every bad input ends in one line ``eie: error: ...`` on stderr and exit code 2, with no
+output file written.  Existing files are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .config import EIEConfig
+from .errors import EIEError, InputError
+
+__all__ = ["main"]
+
+
+# ---- helpers -------------------------------------------------------------------------
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("configuration (defaults: the paper's design point)")
+    g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields (options below override it)")
+    for f in dataclasses.fields(EIEConfig):
+        flag = "--" + f.name.replace("_", "-")
+        typ = float if f.type in ("float", float) else int
+        g.add_argument(flag, dest="cfg_" + f.name, type=typ, default=None, metavar=typ.__name__.upper(),
+                       help=f"{f.name} (default {f.default})")
+
+
+def _config_from(args) -> EIEConfig:
+    cfg = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
+    changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
+               if getattr(args, "cfg_" + f.name, None) is not None}
+    return cfg.replace(**changes) if changes else cfg
+
+
+def _check_out(path, force: bool, what: str):
+    if path is None:
+        return None
+    path = Path(path)
+    if path.exists() and not force:
+        raise InputError(f"{what} {str(path)!r} exists: use --force to overwrite it")
+    if not path.parent.exists():
+        raise InputError(f"{what} {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_json(path: Path, obj) -> None:
+    _write_text(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _compressed(path, args):
+    """Load a layer file; a dense layer is compressed with --density/--bits first."""
+    from .layer import CompressedLayer, DenseLayer, load_layer
+    layer = load_layer(path)
+    if isinstance(layer, DenseLayer):
+        from .compress import compress_layer
+        layer, _ = compress_layer(layer, density=getattr(args, "density", None), bits=getattr(args, "bits", 4))
+    assert isinstance(layer, CompressedLayer)
+    return layer
+
+
+# ---- commands ------------------------------------------------------------------------
+def cmd_compress(args) -> int:
+    from .compress import compress_layer
+    from .layer import DenseLayer, load_layer, save_npz
+    out = _check_out(args.out, args.force, "output file")
+    js = _check_out(args.json, args.force, "JSON file")
+    if args.density is not None and not (0 < args.density <= 1):
+        raise InputError(f"--density must be in (0, 1], not {args.density!r}")
+    layer = load_layer(args.layer)
+    if not isinstance(layer, DenseLayer):
+        raise InputError(f"{args.layer!r} is already compressed (it holds 'codebook' and 'codes'): nothing to do")
+    comp, report = compress_layer(layer, density=args.density, bits=args.bits, index_bits=args.index_bits)
+    print(report.format_table())
+    if out:
+        arrays = {"codebook": comp.codebook, "codes": comp.codes}
+        if comp.bias_codes is not None:
+            arrays["bias_codes"] = comp.bias_codes
+        if comp.activations is not None:
+            arrays["activations"] = comp.activations
+        from .layer import save_npz as _save
+        _save(out, arrays)
+        print(f"wrote {out}")
+    if js:
+        _write_json(js, report.to_dict())
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .compile import compile_layer, export_hex
+    from .fixed import plan_layer, quantize
+    from .layer import load_activations
+    from .reference import float_forward
+    cfg = _config_from(args)
+    js = _check_out(args.json, args.force, "JSON file")
+    layer = _compressed(args.layer, args)
+    compiled = compile_layer(layer, cfg)
+    x = load_activations(args.input, layer.n_in) if args.input else layer.activations
+    cb_q = act_q = None
+    plan = None
+    if x is not None:
+        plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg)
+        act_q = quantize(x, plan.fa, cfg.act_bits)
+        cb_q = quantize(layer.codebook, plan.fw, cfg.codebook_bits)
+    st = compiled.load_stats()
+    print(f"layer {layer.name}: {layer.n_out}x{layer.n_in} on {cfg.pes} PEs, {len(compiled.passes)} pass(es)")
+    print(f"entries per PE: max {st['max_entries']}, mean {st['mean_entries']:.1f}, balance {st['balance']:.3f}, "
+          f"padding {st['padding_fraction']:.2%}; lines max {int(st['lines'].max())} of {cfg.spmat_lines}; "
+          f"pointers {int(st['pointers'][0])} of {cfg.ptr_capacity}")
+    if plan:
+        print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}")
+    if args.out:
+        files = export_hex(compiled, args.out, codebook_q=cb_q, act_q=act_q, force=args.force)
+        print(f"wrote {len(files)} files to {args.out}")
+    if js:
+        _write_json(js, {"name": layer.name, "passes": len(compiled.passes),
+                         "fraction_bits": plan.to_dict() if plan else None,
+                         **{k: v for k, v in st.items()}})
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .energy import EnergyTable
+    from .layer import load_activations
+    from .pipeline import run_layer
+    cfg = _config_from(args)
+    js = _check_out(args.json, args.force, "JSON file")
+    out = _check_out(args.output, args.force, "output file")
+    table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    layer = _compressed(args.layer, args)
+    x = load_activations(args.input, layer.n_in) if args.input else layer.activations
+    if x is None:
+        raise InputError(f"{args.layer!r} has no 'activations' array: give the input with --input ACT.npy")
+    rec, res = run_layer(layer, cfg, x=x, relu=args.relu, table=table, check_capacity=not args.no_capacity_check)
+    e = rec["energy_pj"]
+    print(f"layer {layer.name}: {layer.n_out}x{layer.n_in}, {rec['nonzero_inputs']} non-zero inputs, "
+          f"{cfg.pes} PEs, queue depth {cfg.queue_depth}, {cfg.clock_mhz:g} MHz")
+    print(f"  cycles            {rec['cycles']}  ({rec['time_us']:.3f} us; theoretical {rec['theoretical_us']:.3f} us)")
+    print(f"  useful MACs       {rec['useful_macs']}  load efficiency {rec['load_efficiency']:.1%}, "
+          f"balance {rec['load_balance']:.3f}, stall cycles {rec['stall_cycles']}")
+    print(f"  energy            {e['total_pj'] / 1e6:.3f} uJ, average power {e['avg_power_mw']:.1f} mW")
+    for k, v in e["by_component_pj"].items():
+        print(f"    {k:<15} {v / 1e6:10.4f} uJ")
+    d = rec["dram_baselines"]
+    print(f"  weights from DRAM: dense {d['dense_dram_pj'] / 1e6:.1f} uJ, compressed "
+          f"{d['compressed_dram_pj'] / 1e6:.2f} uJ")
+    print(f"  fixed point       fa={res.plan.fa} fw={res.plan.fw} fo={res.plan.fo}; outputs match reference: "
+          f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})")
+    if not rec["fits"]:
+        print(f"  does NOT fit: {rec['capacity_problems'][0]}")
+    if out:
+        tmp = out.with_name(out.name + ".tmp.npy")
+        np.save(tmp, res.outputs.astype(np.float64), allow_pickle=False)
+        tmp.replace(out)
+    if js:
+        _write_json(js, rec)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import format_bench, load_specs, run_bench
+    cfg = _config_from(args)
+    js = _check_out(args.json, args.force, "JSON file")
+    specs = load_specs(args.spec)
+    if args.layers:
+        wanted = [s.strip() for s in args.layers.split(",")]
+        names = {s.name for s in specs}
+        missing = [w for w in wanted if w not in names]
+        if missing:
+            raise InputError(f"--layers names {missing[0]!r}, not in the spec; choose from {', '.join(sorted(names))}")
+        specs = [s for s in specs if s.name in wanted]
+    rows = run_bench(cfg, specs, fc8=args.fc8,
+                     progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
+    print(format_bench(rows, cfg))
+    if js:
+        _write_json(js, rows)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="eie", description="EIE sparse-accelerator toolkit")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compress", help="prune + share weights of a dense layer; storage report")
+    p.add_argument("layer", help="dense .npz with 'weight' (out x in) and optional 'bias'")
+    p.add_argument("--density", type=float, default=None, help="fraction of weights kept (default: keep non-zeros)")
+    p.add_argument("--bits", type=int, default=4, help="weight-code bits (codebook 2**bits entries)")
+    p.add_argument("--index-bits", type=int, default=4, help="relative-index bits for storage accounting")
+    p.add_argument("--out", help="write the compressed layer .npz here")
+    p.add_argument("--json", help="write the storage report as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("compile", help="map a layer onto the PEs; $readmemh memory images")
+    p.add_argument("layer")
+    p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
+    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
+    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
+    p.add_argument("--out", help="directory for the hex files")
+    p.add_argument("--json")
+    p.add_argument("--force", action="store_true")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("simulate", help="cycle-accurate simulation of one layer, with energy")
+    p.add_argument("layer")
+    p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
+    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
+    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
+    p.add_argument("--energy-table", help="TOML file overriding per-event energies")
+    p.add_argument("--no-capacity-check", action="store_true",
+                   help="simulate a layer larger than the SRAMs as if it fitted")
+    p.add_argument("--json", help="write the full record as JSON")
+    p.add_argument("--output", help="write the output activations (float) as .npy")
+    p.add_argument("--force", action="store_true")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("bench", help="the nine EIE Table III layers vs the paper's Table IV")
+    p.add_argument("--spec", help="layer spec TOML (default: built-in Table III)")
+    p.add_argument("--layers", help="comma-separated subset of layer names")
+    p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--json")
+    p.add_argument("--force", action="store_true")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_bench)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except EIEError as exc:
+        print(f"eie: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
