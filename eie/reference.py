@@ -16,9 +16,10 @@ __all__ = ["sparse_weight", "float_forward", "error_bound", "outputs_match"]
 
 def sparse_weight(layer: CompressedLayer) -> sp.csr_matrix:
     """The decoded weights as a CSR matrix (float64)."""
-    rows, cols = np.nonzero(layer.codes)
-    vals = layer.codebook[layer.codes[rows, cols]]
-    return sp.csr_matrix((vals, (rows, cols)), shape=layer.shape)
+    m = sp.csr_matrix(layer.codes)
+    m.data = layer.codebook[m.data]
+    m.eliminate_zeros()          # codes whose codebook value is 0.0 are not weights
+    return m
 
 
 def float_forward(layer: CompressedLayer, x, w: sp.csr_matrix | None = None) -> np.ndarray:
