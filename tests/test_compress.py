@@ -68,6 +68,22 @@ def test_prune_float32_matches_reference(w, density):
     assert np.array_equal(prune(w32, density), _top_k_reference(w32, density))
 
 
+@FEW
+@given(matrices(max_side=40, levels=None), st.floats(0.001, 1.0), st.integers(1, 64), st.integers(1, 64),
+       st.booleans())
+def test_top_k_streaming_matches_reference(w, density, chunk, sample, ties):
+    # The streaming selection (small chunks and samples force every path: candidates,
+    # too few candidates, too many) equals the full sort.
+    from eie.compress import _top_k_indices
+    if ties:
+        w = np.round(w)
+    k = max(1, round(density * w.size))
+    ref = np.flatnonzero(_top_k_reference(w, density))
+    assert np.array_equal(_top_k_indices(w, k, chunk=chunk, sample=sample), ref)
+    assert np.array_equal(_top_k_indices(w.T, k, chunk=chunk, sample=sample),
+                          np.flatnonzero(_top_k_reference(np.ascontiguousarray(w.T), density)))
+
+
 def test_prune_exact_count_and_at_least_one():
     w = np.arange(1, 101, dtype=np.float64).reshape(10, 10)
     assert prune(w, 0.25).sum() == 25
