@@ -99,8 +99,7 @@ def cmd_compress(args) -> int:
             arrays["bias_codes"] = comp.bias_codes
         if comp.activations is not None:
             arrays["activations"] = comp.activations
-        from .layer import save_npz as _save
-        _save(out, arrays)
+        save_npz(out, arrays)
         print(f"wrote {out}")
     if js:
         _write_json(js, report.to_dict())
@@ -140,21 +139,9 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def cmd_simulate(args) -> int:
-    from .energy import EnergyTable
-    from .layer import load_activations
-    from .pipeline import run_layer
-    cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
-    out = _check_out(args.output, args.force, "output file")
-    table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
-    layer = _compressed(args.layer, args)
-    x = load_activations(args.input, layer.n_in) if args.input else layer.activations
-    if x is None:
-        raise InputError(f"{args.layer!r} has no 'activations' array: give the input with --input ACT.npy")
-    rec, res = run_layer(layer, cfg, x=x, relu=args.relu, table=table, check_capacity=not args.no_capacity_check)
+def _print_record(rec, cfg, title):
     e = rec["energy_pj"]
-    print(f"layer {layer.name}: {layer.n_out}x{layer.n_in}, {rec['nonzero_inputs']} non-zero inputs, "
+    print(f"{title}: {rec['n_out']}x{rec['n_in']}, {rec['nonzero_inputs']} non-zero inputs, "
           f"{cfg.pes} PEs, queue depth {cfg.queue_depth}, {cfg.clock_mhz:g} MHz")
     print(f"  cycles            {rec['cycles']}  ({rec['time_us']:.3f} us; theoretical {rec['theoretical_us']:.3f} us)")
     print(f"  useful MACs       {rec['useful_macs']}  load efficiency {rec['load_efficiency']:.1%}, "
@@ -165,16 +152,50 @@ def cmd_simulate(args) -> int:
     d = rec["dram_baselines"]
     print(f"  weights from DRAM: dense {d['dense_dram_pj'] / 1e6:.1f} uJ, compressed "
           f"{d['compressed_dram_pj'] / 1e6:.2f} uJ")
-    print(f"  fixed point       fa={res.plan.fa} fw={res.plan.fw} fo={res.plan.fo}; outputs match reference: "
+    fb = rec["fraction_bits"]
+    print(f"  fixed point       fa={fb['fa']} fw={fb['fw']} fo={fb['fo']}; outputs match reference: "
           f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})")
     if not rec["fits"]:
         print(f"  does NOT fit: {rec['capacity_problems'][0]}")
+
+
+def cmd_simulate(args) -> int:
+    from .energy import EnergyTable
+    from .layer import load_activations
+    from .pipeline import run_layer, run_stack
+    cfg = _config_from(args)
+    js = _check_out(args.json, args.force, "JSON file")
+    out = _check_out(args.output, args.force, "output file")
+    table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    layers = [_compressed(path, args) for path in args.layer]
+    first = layers[0]
+    x = load_activations(args.input, first.n_in) if args.input else first.activations
+    if x is None:
+        raise InputError(f"{args.layer[0]!r} has no 'activations' array: give the input with --input ACT.npy")
+    if len(layers) == 1:
+        rec, res = run_layer(first, cfg, x=x, relu=args.relu, table=table,
+                             check_capacity=not args.no_capacity_check)
+        _print_record(rec, cfg, f"layer {first.name}")
+        outputs, doc = res.outputs, rec
+    else:
+        for i in range(1, len(layers)):
+            if layers[i].n_in != layers[i - 1].n_out:
+                raise InputError(f"layer {args.layer[i]!r} has {layers[i].n_in} inputs but {args.layer[i - 1]!r} "
+                                 f"has {layers[i - 1].n_out} outputs: a stack chains outputs to inputs")
+        summary, records, results = run_stack(layers, cfg, x, relu_last=args.relu, table=table,
+                                              check_capacity=not args.no_capacity_check)
+        for i, (rec, layer) in enumerate(zip(records, layers, strict=True)):
+            _print_record(rec, cfg, f"layer {i} ({layer.name})")
+        print(f"stack of {len(layers)} layers: {summary['cycles']} cycles ({summary['time_us']:.3f} us), "
+              f"{summary['energy_pj']['total_pj'] / 1e6:.3f} uJ, load efficiency {summary['load_efficiency']:.1%}, "
+              f"outputs match reference: {summary['outputs_match_reference']}")
+        outputs, doc = results[-1].outputs, {**summary, "layers": records}
     if out:
         tmp = out.with_name(out.name + ".tmp.npy")
-        np.save(tmp, res.outputs.astype(np.float64), allow_pickle=False)
+        np.save(tmp, outputs.astype(np.float64), allow_pickle=False)
         tmp.replace(out)
     if js:
-        _write_json(js, rec)
+        _write_json(js, doc)
     return 0
 
 
@@ -223,10 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("simulate", help="cycle-accurate simulation of one layer, with energy")
-    p.add_argument("layer")
+    p = sub.add_parser("simulate", help="cycle-accurate simulation of a layer (or a stack), with energy")
+    p.add_argument("layer", nargs="+", help="layer .npz; several = a stack with ReLU between layers")
     p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
-    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
     p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
     p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
     p.add_argument("--energy-table", help="TOML file overriding per-event energies")

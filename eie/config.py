@@ -155,7 +155,7 @@ class EIEConfig:
         return 1e3 / self.clock_mhz
 
     # ---- construction -----------------------------------------------------------------
-    def replace(self, **changes) -> "EIEConfig":
+    def replace(self, **changes) -> EIEConfig:
         """A copy with some fields changed (checked like any other construction)."""
         self._check_keys(changes, "EIEConfig.replace")
         return dataclasses.replace(self, **changes)
@@ -173,14 +173,14 @@ class EIEConfig:
                 f"{', '.join(sorted(known))}")
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "configuration") -> "EIEConfig":
+    def from_dict(cls, data: dict, where: str = "configuration") -> EIEConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{where} must be a table of configuration keys, not {type(data).__name__}")
         cls._check_keys(data, where)
         return cls(**data)
 
     @classmethod
-    def from_file(cls, path) -> "EIEConfig":
+    def from_file(cls, path) -> EIEConfig:
         """Load a TOML (``.toml``) or JSON (``.json``) file of fields; unknown keys are errors.
 
         A TOML file may put the fields at top level or under an ``[eie]`` table.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compile import CompiledLayer, compile_layer
+from .compile import CompiledLayer, capacity_report, compile_layer
 from .config import EIEConfig
 from .errors import InputError
 from .fixed import QuantPlan, plan_layer, quantize, round_shift, saturate, wrap
@@ -108,6 +108,7 @@ class SimResult:
     events: dict                   # event counts for the energy model [arch §7]
     timings: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
+    capacity_problems: list = field(default_factory=list)   # [] when the layer fits the SRAMs
 
     @property
     def outputs(self) -> np.ndarray:
@@ -228,17 +229,24 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
     a_q = quantize(x, plan.fa, cfg.act_bits)
     cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
     result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+    result.capacity_problems = capacity_report(compiled)
     result.reference["lost_nonzeros"] = int(((x != 0) & (a_q == 0)).sum())
     if check_reference:
-        bound = error_bound(src, x, plan.fa, plan.fw, plan.fo, w)
-        ok = outputs_match(result.outputs, y_float, bound, cfg.act_bits, plan.fo, relu)
-        result.reference.update({
-            "outputs_match_reference": bool(ok.all()), "mismatches": int((~ok).sum()),
-            "max_abs_error": float(np.max(np.abs(result.outputs - (np.maximum(y_float, 0) if relu else y_float)),
-                                          initial=0.0)),
-            "max_error_bound": float(bound.max(initial=0.0)),
-        })
+        _check_reference(result, src, x, y_float, w)
     return result
+
+
+def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> None:
+    """Hold the fixed-point outputs to the float result within the error bound [arch §4]."""
+    plan, cfg = result.plan, result.config
+    bound = error_bound(src, x, plan.fa, plan.fw, plan.fo, w)
+    ok = outputs_match(result.outputs, y_float, bound, cfg.act_bits, plan.fo, result.relu)
+    ref = np.maximum(y_float, 0) if result.relu else y_float
+    result.reference.update({
+        "outputs_match_reference": bool(ok.all()), "mismatches": int((~ok).sum()),
+        "max_abs_error": float(np.max(np.abs(result.outputs - ref), initial=0.0)),
+        "max_error_bound": float(bound.max(initial=0.0)),
+    })
 
 
 def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan: QuantPlan, relu: bool,
@@ -291,11 +299,14 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     return SimResult(cfg, compiled.name, cycles, y, plan, relu, pe, totals, events, timings)
 
 
-def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_timing: bool = False):
+def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_timing: bool = False,
+                   check_capacity: bool = True, check_reference: bool = True):
     """Run FC layers back to back with ReLU between them; activations stay on chip [arch §8].
 
     Layer L's quantised (ReLU'd) output is layer L+1's quantised input; ``fo`` of layer L
     is ``fa`` of layer L+1.  Fraction bits come from a float calibration run of the stack.
+    Each layer is held to the float result *of the input it actually received* (the
+    previous layer's fixed-point output), within that layer's error bound.
     Returns the list of per-layer :class:`SimResult`.
     """
     layers = list(layers)
@@ -320,7 +331,7 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
     a_q = None
     fa = None
     for i, layer in enumerate(compressed):
-        compiled = compile_layer(layer, config)
+        compiled = compile_layer(layer, config, check=check_capacity)
         last = i == len(compressed) - 1
         relu = relu_last if last else True
         plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa)
@@ -328,6 +339,11 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
         res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+        res.capacity_problems = capacity_report(compiled)
+        if check_reference:
+            x_in = a_q / 2.0 ** plan.fa
+            w = sparse_weight(layer)
+            _check_reference(res, layer, x_in, float_forward(layer, x_in, w), w)
         results.append(res)
         a_q = res.outputs_q
         fa = plan.fo

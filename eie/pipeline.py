@@ -10,13 +10,13 @@ import time
 
 import numpy as np
 
-from .compile import capacity_report, compile_layer
+from .compile import compile_layer
 from .config import EIEConfig
 from .energy import EnergyTable, dram_baselines, estimate
 from .layer import CompressedLayer
-from .model import SimResult, simulate
+from .model import SimResult, simulate, simulate_stack
 
-__all__ = ["run_layer", "record_of"]
+__all__ = ["run_layer", "run_stack", "record_of"]
 
 
 def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = False,
@@ -33,20 +33,44 @@ def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = Fa
     result = simulate(compiled, layer.activations if x is None else x, relu=relu, fa=fa, fo=fo,
                       source=layer)
     t2 = time.perf_counter()
-    record = record_of(layer, compiled, result, table)
+    record = record_of(layer, result, table)
     record["wall_s"] = {"compile": t1 - t0, "simulate": t2 - t1}
     return record, result
 
 
-def record_of(layer: CompressedLayer, compiled, result: SimResult, table: EnergyTable | None = None) -> dict:
-    cfg = compiled.config
+def run_stack(layers, config: EIEConfig, x, relu_last: bool = False, table: EnergyTable | None = None,
+              check_capacity: bool = True):
+    """Simulate FC layers back to back (ReLU between them) and price each.
+
+    Returns ``(summary, records, results)``: the summary adds cycles, time and energy over
+    the layers and says whether every layer matched its reference.
+    """
+    t0 = time.perf_counter()
+    results = simulate_stack(layers, x, config, relu_last=relu_last, check_capacity=check_capacity)
+    wall = time.perf_counter() - t0
+    records = [record_of(layer, res, table) for layer, res in zip(layers, results, strict=True)]
+    cycles = sum(r["cycles"] for r in records)
+    summary = {
+        "layers": len(records), "cycles": cycles, "time_us": cycles / config.clock_mhz,
+        "useful_macs": sum(r["useful_macs"] for r in records),
+        "energy_pj": {"total_pj": sum(r["energy_pj"]["total_pj"] for r in records)},
+        "outputs_match_reference": all(r["outputs_match_reference"] for r in records),
+        "fits": all(r["fits"] for r in records), "wall_s": wall,
+    }
+    summary["load_efficiency"] = summary["useful_macs"] / (cycles * config.pes) if cycles else 0.0
+    return summary, records, results
+
+
+def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | None = None) -> dict:
+    """One JSON-ready record of a run: model statistics, energy, DRAM baselines, capacity."""
+    cfg = result.config
     table = table or EnergyTable.default(cfg)
     energy = estimate(result.events, result.cycles, cfg, table)
     nnz = int(np.count_nonzero(layer.codes)) + (0 if layer.bias_codes is None else int(np.count_nonzero(layer.bias_codes)))
     dram = dram_baselines(layer.n_out, layer.n_in, nnz, result.totals["nonzero_inputs"], cfg, table,
                           eie_total_pj=energy.total_pj)
     rec = result.summary()
-    problems = capacity_report(compiled)
+    problems = result.capacity_problems
     rec.update({
         "n_in": layer.n_in, "n_out": layer.n_out, "pes": cfg.pes, "queue_depth": cfg.queue_depth,
         "clock_mhz": cfg.clock_mhz, "weight_nonzeros": nnz,

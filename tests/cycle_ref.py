@@ -73,7 +73,7 @@ def step_simulate(codes, bias_codes, a_q, cb_q, shift, n_pes, depth, index_bits=
     while True:
         if c > max_cycles:
             raise RuntimeError("reference did not finish")
-        if finished and all(not q for q in queues) and all(not r and lw < c for r, lw in zip(rem, last_write)):
+        if finished and all(not q for q in queues) and all(not r and lw < c for r, lw in zip(rem, last_write, strict=True)):
             break
         counts = [len(q) for q in queues]
         stall = any(n >= depth for n in counts)

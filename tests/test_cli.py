@@ -164,3 +164,23 @@ def test_bench_json_subset(tmp_path, capsys):
     assert "NT-LSTM" in out
     code, _, err = run(["bench", "--layers", "Alex-9"], capsys)
     assert code == 2 and "Alex-9" in err
+
+
+def test_simulate_stack_of_two_layers(tmp_path, capsys):
+    rng = np.random.default_rng(21)
+    c1 = (rng.random((30, 20)) < 0.4) * rng.integers(1, 16, (30, 20))
+    c2 = (rng.random((12, 30)) < 0.4) * rng.integers(1, 16, (12, 30))
+    x = rng.random(20)
+    l1, l2 = tmp_path / "l1.npz", tmp_path / "l2.npz"
+    np.savez(l1, codebook=CB, codes=c1, activations=x)
+    np.savez(l2, codebook=CB, codes=c2)
+    js, npy = tmp_path / "s.json", tmp_path / "y.npy"
+    code, out, _ = run(["simulate", l1, l2, "--pes", 4, "--json", js, "--output", npy], capsys)
+    assert code == 0
+    doc = json.loads(js.read_text())
+    assert len(doc["layers"]) == 2 and doc["cycles"] == sum(r["cycles"] for r in doc["layers"])
+    assert doc["outputs_match_reference"] is True
+    ref = CB[c2] @ np.maximum(CB[c1] @ x, 0)            # float forward with ReLU between
+    assert np.allclose(np.load(npy), ref, atol=0.05)
+    code, _, err = run(["simulate", l2, l1, "--pes", 4, "--input", tmp_path / "nope.npy"], capsys)
+    assert code == 2

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from cycle_ref import encode_column
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cycle_ref import encode_column
 from eie.compile import compile_layer, decode, export_hex
 from eie.config import EIEConfig
 from eie.errors import CapacityError, InputError

@@ -3,10 +3,10 @@ and the authors' simulator."""
 
 import numpy as np
 import pytest
+from cycle_ref import step_simulate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cycle_ref import step_simulate
 from eie.config import EIEConfig
 from eie.fixed import quantize
 from eie.layer import CompressedLayer, load_layer
