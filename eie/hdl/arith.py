@@ -1,0 +1,147 @@
+"""Arithmetic unit (`arith`): codebook, row address accumulation, multiply, round-shift,
+wrap-around accumulate with bypass [arch §3, §4, §5.5].
+
+An entry issued in cycle t (its line read in t by :mod:`.spmat_read`) flows:
+
+====== ==================================================================================
+cycle  work (register at the end of the cycle)
+====== ==================================================================================
+t+1    entry select (``in_v``, ``in_z``); row = ``z`` for a column's first entry, else
+       ``row_prev + z + 1``; codebook read address = v                       → s2
+t+2    codebook value w; multiplier inputs a, w registered                   → s3
+t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact)         → s4
+t+4    ``r = (P + 2^(s−1)) >> s`` (``r = P`` for s = 0), kept to ``acc_bits``;
+       accumulator read of row; early bypass compare with the entry in s5     → s5
+t+5    ``acc[row] ← old + r`` (``acc_bits``, wrap-around); old = the value written in
+       t+4 on a bypass, else the register-file read; padding (v = 0) writes nothing
+====== ==================================================================================
+
+The round-shift is ``((P >>> (s−1)) + 1) >>> 1``, which equals ``(P + 2^(s−1)) >> s`` for
+every s ≥ 1 (also beyond the product width: both are 0) and needs no 63-bit adder.
+
+Bypass: the entry issued in t+1 reads the register file in t+5 while the entry issued in
+t writes it at the end of t+5 (a read-before-write BRAM), so when both are real and have
+the same row, the t+1 entry takes the value written in t+5.  Entries two or more cycles
+apart see each other's writes in the memory.
+
+Strobes (in the cycle noted): ``ev_entry``/``ev_padding`` (t+2), ``ev_bypass`` (t+5).
+``busy`` is high while any of stages t+2 .. t+5 holds an entry.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import HWConfig
+
+__all__ = ["Arith", "round_shift_ref"]
+
+
+def round_shift_ref(p: int, s: int) -> int:
+    """The contract's rounding shift on Python integers [arch §4]."""
+    return p if s == 0 else (p + (1 << (s - 1))) >> s
+
+
+class Arith(wiring.Component):
+    """Arithmetic pipeline of one PE, with its codebook memory.
+
+    The destination register file lives in :class:`eie.hdl.act_rw.ActRW`; this unit drives
+    its accumulate port (``acc_raddr``/``acc_ren`` in t+4, ``acc_rdata`` in t+5,
+    ``acc_waddr``/``acc_wdata``/``acc_we`` in t+5).
+    """
+
+    def __init__(self, hw: HWConfig, *, init_codebook=()):
+        self._hw = hw
+        c = hw.config
+        self._init = list(init_codebook)
+        if len(self._init) > c.codebook_size:
+            raise ValueError(f"init_codebook must have at most {c.codebook_size} values, not {len(self._init)}")
+        super().__init__({
+            "start": In(1),
+            "running": In(1),
+            "shift": In(6),
+            "in_valid": In(1),
+            "in_first": In(1),
+            "in_a": In(signed(c.act_bits)),
+            "in_v": In(c.weight_bits),
+            "in_z": In(c.index_bits),
+            "acc_raddr": Out(hw.row_bits),
+            "acc_ren": Out(1),
+            "acc_rdata": In(signed(c.acc_bits)),
+            "acc_waddr": Out(hw.row_bits),
+            "acc_wdata": Out(signed(c.acc_bits)),
+            "acc_we": Out(1),
+            "busy": Out(1),
+            "ev_entry": Out(1),
+            "ev_padding": Out(1),
+            "ev_bypass": Out(1),
+            "h_addr": In(c.weight_bits),
+            "h_wdata": In(signed(c.codebook_bits)),
+            "h_we": In(1),
+            "h_rdata": Out(signed(c.codebook_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        hw = self._hw
+        c = hw.config
+        rb = hw.row_bits
+        m.submodules.codebook = cb = Memory(shape=signed(c.codebook_bits), depth=c.codebook_size, init=self._init)
+        cb_w, cb_r = cb.write_port(), cb.read_port()
+        m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we),
+                     self.h_rdata.eq(cb_r.data)]
+
+        # ---- t+1: row address accumulation, codebook address --------------------------
+        row_prev = Signal(rb)
+        row = Signal(rb)
+        m.d.comb += [
+            row.eq(Mux(self.in_first, self.in_z, row_prev + self.in_z + 1)),
+            cb_r.addr.eq(Mux(self.running, self.in_v, self.h_addr)),
+        ]
+        with m.If(self.in_valid):
+            m.d.sync += row_prev.eq(row)
+        s2_valid, s2_real, s2_row = Signal(), Signal(), Signal(rb)
+        s2_a = Signal(signed(c.act_bits))
+        m.d.sync += [s2_valid.eq(self.in_valid & ~self.start), s2_real.eq(self.in_v != 0), s2_row.eq(row),
+                     s2_a.eq(self.in_a)]
+
+        # ---- t+2: codebook value, multiplier inputs -------------------------------------
+        s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
+        s3_a = Signal(signed(c.act_bits))
+        s3_w = Signal(signed(c.codebook_bits))
+        m.d.sync += [s3_valid.eq(s2_valid & ~self.start), s3_real.eq(s2_real), s3_row.eq(s2_row),
+                     s3_a.eq(s2_a), s3_w.eq(cb_r.data)]
+        m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
+
+        # ---- t+3: product ------------------------------------------------------------------
+        s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
+        s4_p = Signal(signed(hw.product_bits))
+        m.d.sync += [s4_valid.eq(s3_valid & ~self.start), s4_real.eq(s3_real), s4_row.eq(s3_row),
+                     s4_p.eq(s3_a * s3_w)]
+
+        # ---- t+4: round-shift, accumulator read, early bypass compare -----------------
+        half = Signal(signed(hw.product_bits))
+        m.d.comb += half.eq(s4_p >> (self.shift - 1)[:6])
+        r = Signal(signed(hw.product_bits + 1))
+        m.d.comb += r.eq(Mux(self.shift == 0, s4_p, (half + 1) >> 1))
+        s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
+        s5_r = Signal(signed(c.acc_bits))
+        m.d.comb += [self.acc_raddr.eq(s4_row), self.acc_ren.eq(s4_valid)]
+        m.d.sync += [
+            s5_valid.eq(s4_valid & ~self.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_r.eq(r),
+            s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
+        ]
+
+        # ---- t+5: add and write ----------------------------------------------------------
+        last_val = Signal(signed(c.acc_bits))      # the value written in the previous cycle
+        old = Mux(s5_bypass, last_val, self.acc_rdata)
+        new = Signal(signed(c.acc_bits))
+        m.d.comb += [
+            new.eq(old + s5_r),
+            self.acc_waddr.eq(s5_row), self.acc_wdata.eq(new), self.acc_we.eq(s5_valid & s5_real),
+            self.ev_bypass.eq(s5_valid & s5_bypass),
+            self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),
+        ]
+        m.d.sync += last_val.eq(new)
+        return m

@@ -1,0 +1,146 @@
+"""`HWConfig`: an `EIEConfig` plus the memory depths of one bitstream [arch §1].
+
+The contract sizes every SRAM in KiB (`spmat_kb`, `ptr_kb`, `act_sram_kb`); an FPGA build
+usually wants smaller memories than the paper's ASIC.  `HWConfig` keeps the `EIEConfig`
+(widths, N, queue depth, LNZD fan-in: everything that changes behaviour) and adds the
+depths of the per-PE memories, which only bound what fits.  Every RTL unit takes one.
+
+This module imports nothing from Amaranth so that host drivers can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import EIEConfig
+from ..errors import ConfigError
+
+__all__ = ["HWConfig", "bits_for", "COUNTER_BITS"]
+
+#: width of every statistics counter (per PE and global)
+COUNTER_BITS = 32
+
+
+def bits_for(n: int) -> int:
+    """Bits of an unsigned signal that holds every value in ``0 .. n`` (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+def _addr_bits(depth: int) -> int:
+    """Address bits of a memory of ``depth`` words (0 for a single word)."""
+    return max(0, (depth - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class HWConfig:
+    """The hardware parameters of one EIE array bitstream.
+
+    Parameters
+    ----------
+    config : the array (widths, PEs, queue depth, LNZD fan-in) [arch §1].
+    spmat_lines : sparse-matrix lines per PE (default: ``config.spmat_lines``).
+    ptr_words : words of *each* pointer bank per PE (default: half of ``config.ptr_capacity``,
+        rounded up).  A pass with ``Cp`` columns needs ``Cp // 2 + 1`` words.
+    act_depth : activations per PE in each of the two activation banks (default:
+        ``config.act_sram_entries``).  Holds ``G = Cp / N`` groups, so ``Cp <= act_depth * N``.
+    dst_depth : destination register-file entries per PE (default: ``config.regfile_entries``).
+        The row passes of the compiler use ``config.regfile_entries``; ``dst_depth`` must
+        not be smaller.
+    """
+
+    config: EIEConfig
+    spmat_lines: int | None = None
+    ptr_words: int | None = None
+    act_depth: int | None = None
+    dst_depth: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.config, EIEConfig):
+            raise ConfigError(f"config must be an EIEConfig, not {type(self.config).__name__}")
+        cfg = self.config
+        defaults = {"spmat_lines": cfg.spmat_lines, "ptr_words": -(-cfg.ptr_capacity // 2),
+                    "act_depth": cfg.act_sram_entries, "dst_depth": cfg.regfile_entries}
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, default)
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= (1 << 24):
+                raise ConfigError(f"{name} must be an integer in [1, {1 << 24}], not {value!r}")
+        if self.dst_depth < cfg.regfile_entries:
+            raise ConfigError(
+                f"dst_depth must be at least regfile_entries={cfg.regfile_entries} (a row pass fills "
+                f"that many outputs per PE), not {self.dst_depth!r}")
+
+    # ---- widths -------------------------------------------------------------------
+    @property
+    def pes(self) -> int:
+        return self.config.pes
+
+    @property
+    def max_groups(self) -> int:
+        """Largest G (the bias group's index) a pass may have."""
+        return self.act_depth
+
+    @property
+    def group_bits(self) -> int:
+        return bits_for(self.max_groups)
+
+    @property
+    def col_bits(self) -> int:
+        """Width of a column index j (0 .. Cp, the bias column included)."""
+        return bits_for(self.max_groups * self.pes)
+
+    @property
+    def pos_bits(self) -> int:
+        """Width of a position q inside a group (0 .. N-1), and of q+1."""
+        return bits_for(self.pes)
+
+    @property
+    def line_addr_bits(self) -> int:
+        return _addr_bits(self.spmat_lines)
+
+    @property
+    def ptr_addr_bits(self) -> int:
+        return _addr_bits(self.ptr_words)
+
+    @property
+    def act_addr_bits(self) -> int:
+        return _addr_bits(self.act_depth)
+
+    @property
+    def row_bits(self) -> int:
+        return max(1, _addr_bits(self.dst_depth))
+
+    @property
+    def product_bits(self) -> int:
+        return self.config.act_bits + self.config.codebook_bits
+
+    @property
+    def data_bits(self) -> int:
+        """Width of the host data bus: the widest word any memory or register holds."""
+        c = self.config
+        return max(32, c.line_bits, c.acc_bits, c.ptr_bits, c.codebook_bits, c.act_bits, COUNTER_BITS)
+
+    @property
+    def offset_bits(self) -> int:
+        """Host address bits of the offset inside one memory (the deepest one, or 16 registers)."""
+        c = self.config
+        return max(4, _addr_bits(self.spmat_lines), _addr_bits(self.ptr_words), _addr_bits(self.act_depth),
+                   _addr_bits(self.dst_depth), c.weight_bits)
+
+    @property
+    def pe_bits(self) -> int:
+        return _addr_bits(self.pes)
+
+    @property
+    def host_addr_bits(self) -> int:
+        return self.offset_bits + 3 + self.pe_bits + 2
+
+    def key(self) -> str:
+        """A stable text that names this hardware configuration (for build caches)."""
+        fields = self.config.to_dict()
+        fields.pop("clock_mhz")
+        fields.update(spmat_lines=self.spmat_lines, ptr_words=self.ptr_words, act_depth=self.act_depth,
+                      dst_depth=self.dst_depth)
+        return ",".join(f"{k}={fields[k]}" for k in sorted(fields))
