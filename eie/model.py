@@ -30,7 +30,7 @@ from .fixed import QuantPlan, plan_layer, quantize, round_shift, saturate, wrap
 from .layer import CompressedLayer, check_activations
 from .reference import error_bound, float_forward, outputs_match, sparse_weight
 
-__all__ = ["PassTiming", "SimResult", "simulate", "simulate_stack", "pass_timing", "ARITH_DRAIN"]
+__all__ = ["PassTiming", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "pass_timing", "ARITH_DRAIN"]
 
 #: cycles between the issue of an entry and its accumulator write [arch §5.5]
 ARITH_DRAIN = 5
@@ -233,6 +233,21 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
     result.reference["lost_nonzeros"] = int(((x != 0) & (a_q == 0)).sum())
     if check_reference:
         _check_reference(result, src, x, y_float, w)
+    return result
+
+
+def simulate_fixed(compiled: CompiledLayer, a_q, plan: QuantPlan, relu: bool = False,
+                   keep_timing: bool = False) -> SimResult:
+    """The model on integer inputs ``a_q`` (``plan.fa`` fraction bits), as the hardware sees
+    them: no float quantisation and no reference check.  What a co-simulation compares with."""
+    cfg = compiled.config
+    plan.check(cfg)
+    a_q = np.asarray(a_q)
+    if a_q.shape != (compiled.n_in,) or a_q.dtype.kind not in "iu":
+        raise InputError(f"a_q must be an integer vector of length {compiled.n_in}, not {a_q.dtype} {a_q.shape}")
+    cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
+    result = _simulate_q(compiled, a_q.astype(np.int64), cb_q, plan, relu, keep_timing)
+    result.capacity_problems = capacity_report(compiled)
     return result
 
 

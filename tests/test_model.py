@@ -150,3 +150,28 @@ def test_fc8_reproduces_the_authors_simulator(fc8_path):
     # the paper's Table IV: 9.9 us at 800 MHz; our 8-entry queue is within 1 %
     r8 = simulate(layer, config=EIEConfig(pes=64, queue_depth=8))
     assert abs(r8.cycles - 7926) / 7926 < 0.01
+
+
+def test_simulate_fixed_equals_simulate_on_integer_inputs(rng):
+    from eie.compile import compile_layer
+    from eie.model import simulate_fixed
+    layer = random_layer(rng, 30, 40, 0.3, 0.5)
+    cfg = EIEConfig(pes=4)
+    r = simulate(layer, config=cfg)
+    a_q = quantize(layer.activations, r.plan.fa, 16)
+    rf = simulate_fixed(compile_layer(layer, cfg), a_q, r.plan)
+    assert rf.cycles == r.cycles and np.array_equal(rf.outputs_q, r.outputs_q)
+    assert rf.events == r.events
+
+
+def test_dense_layer_file_is_compressed_then_simulated(tmp_path, capsys):
+    from eie.cli import main
+    rng = np.random.default_rng(4)
+    p = tmp_path / "dense.npz"
+    np.savez(p, weight=rng.normal(size=(16, 24)) * (rng.random((16, 24)) < 0.5), activations=rng.random(24))
+    assert main(["simulate", str(p), "--pes", "4", "--json", str(tmp_path / "o.json")]) == 0
+    import json
+    rec = json.loads((tmp_path / "o.json").read_text())
+    w = np.load(p)["weight"]
+    assert rec["weight_nonzeros"] == np.count_nonzero(w)       # density None keeps the existing non-zeros
+    assert rec["outputs_match_reference"]
