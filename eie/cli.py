@@ -219,6 +219,56 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .bench import load_specs
+    from .report import PaperSweeps, check_out_dir, run_paper_report
+    out = check_out_dir(args.out, args.force)
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
+    if args.fc8 is not None and not Path(args.fc8).is_file():
+        raise InputError(f"--fc8 {args.fc8!r} does not exist: give the path of alexnet_fc8.npz")
+    specs = load_specs(args.spec)
+    if args.layers:
+        wanted = [s.strip() for s in args.layers.split(",") if s.strip()]
+        names = {s.name for s in specs}
+        missing = [w for w in wanted if w not in names]
+        if missing or not wanted:
+            raise InputError(f"--layers names {(missing or [args.layers])[0]!r}, not in the spec; choose from "
+                             f"{', '.join(sorted(names))}")
+        specs = [s for s in specs if s.name in wanted]
+
+    def int_list(option, text, field):
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values:
+            raise InputError(f"{option} must be a comma-separated list of integers, not {text!r}")
+        for v in values:
+            try:
+                EIEConfig().replace(**{field: v})
+            except EIEError as exc:
+                raise InputError(f"{option}: {exc}") from None
+        return tuple(values)
+
+    default = PaperSweeps()
+    sweeps = PaperSweeps(
+        int_list("--queue-depths", args.queue_depths, "queue_depth") if args.queue_depths else default.queue_depths,
+        int_list("--line-widths", args.line_widths, "line_bits") if args.line_widths else default.line_bits,
+        int_list("--pe-counts", args.pe_counts, "pes") if args.pe_counts else default.pes)
+    command = " ".join(["eie report", args.which]
+                       + [f"{flag} {value}" for flag, value in (
+                           ("--fc8", args.fc8), ("--out", args.out), ("--spec", args.spec), ("--layers", args.layers),
+                           ("--queue-depths", args.queue_depths), ("--line-widths", args.line_widths),
+                           ("--pe-counts", args.pe_counts)) if value is not None]
+                       + ([f"--jobs {args.jobs}"] if args.jobs != 2 else [])
+                       + (["--no-timing"] if args.no_timing else []) + (["--force"] if args.force else []))
+    meta = run_paper_report(out, specs, fc8=args.fc8, sweeps=sweeps, jobs=args.jobs, force=args.force,
+                            timing=not args.no_timing, command=command)
+    print(f"wrote {len(meta['files'])} files to {out}/ (report.md, report.html) in {meta['wall_s']:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="eie", description="EIE sparse-accelerator toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -267,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     _add_config_options(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="reproduce the EIE paper: Table IV, Sec VI sweeps, energy (Markdown + HTML)")
+    p.add_argument("which", choices=["paper"], help="the report to make")
+    p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--out", default="reports/paper", help="output directory (default: reports/paper)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes for the sweeps (default 2)")
+    p.add_argument("--spec", help="layer spec TOML (default: built-in Table III)")
+    p.add_argument("--layers", help="comma-separated subset of layer names")
+    p.add_argument("--queue-depths", help="Fig 8 sweep, e.g. 1,2,4,8 (default 1..256, powers of 2)")
+    p.add_argument("--line-widths", help="Fig 9 sweep in bits (default 32,64,128,256,512)")
+    p.add_argument("--pe-counts", help="Figs 11-13 sweep (default 1..256, powers of 2)")
+    p.add_argument("--no-timing", action="store_true", help="skip timing numpy/scipy mat-vecs on this machine")
+    p.set_defaults(func=cmd_report)
     return ap
 
 

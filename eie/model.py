@@ -177,13 +177,12 @@ def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
     fr = ps.first_row[:, cols[1:]]
     lr = ps.last_row[:, cols[:-1]]
     bypasses = (adj & (fr >= 0) & (fr == lr)).sum(axis=1)
-    busy_end = t.pop + np.where(nonempty, lengths + ARITH_DRAIN, 0)
     stats = {
         "entries": entries, "padding": padding, "useful": entries - padding, "empty_columns": empty,
         "starved": t.cycles - entries - empty,
         "line_reads": _line_reads(ps.ptr, cols, lengths, cfg.entries_per_line),
         "ptr_reads": np.full(n, len(cols)), "pops": np.full(n, len(cols)), "bypasses": bypasses,
-        "busy": busy_end.max(axis=1) - t.pop[:, 0] + 1,
+        "busy": entries + empty,
     }
     totals = {"stall_cycles": int((t.broadcast - t.found).sum()),
               "groups_scanned": int(t.found[-1] - (t.broadcast[:-1] - t.found[:-1]).sum() + 1),
