@@ -301,6 +301,9 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
         "load_efficiency": useful / (cycles * n) if cycles else 0.0,
         "load_balance": float(busy_slots.mean() / busy_slots.max()) if busy_slots.max() else 1.0,
         "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
+        # what the layer occupies in the SRAMs (all passes, all PEs), for storage-based baselines
+        "stored_entries": int(sum(len(ps.v) for ps in compiled.passes)),
+        "stored_pointers": int(len(compiled.passes) * (compiled.cp + 2) * n),
     })
     events = {
         "spmat_line_read": int(pe["line_reads"].sum()), "ptr_read": int(pe["ptr_reads"].sum()),

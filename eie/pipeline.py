@@ -67,7 +67,12 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
     table = table or EnergyTable.default(cfg)
     energy = estimate(result.events, result.cycles, cfg, table)
     nnz = int(np.count_nonzero(layer.codes)) + (0 if layer.bias_codes is None else int(np.count_nonzero(layer.bias_codes)))
+    # the compressed baseline fetches exactly what the SRAMs hold: entries (padding
+    # included) and column pointers
+    stored_bits = (result.totals["stored_entries"] * cfg.entry_bits
+                   + result.totals["stored_pointers"] * cfg.ptr_bits)
     dram = dram_baselines(layer.n_out, layer.n_in, nnz, result.totals["nonzero_inputs"], cfg, table,
+                          compressed_bits=stored_bits, useful_macs=result.useful_macs,
                           eie_total_pj=energy.total_pj)
     rec = result.summary()
     problems = result.capacity_problems

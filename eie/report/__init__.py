@@ -1,0 +1,120 @@
+"""Reports generated from the model: ``eie report paper`` reproduces the EIE paper.
+
+:func:`run_paper_report` runs the sweeps (:mod:`eie.sweep`), builds the document
+(:mod:`eie.report.paper`), draws the figures (:mod:`eie.report.plots`) and writes
+
+* ``report.md`` and ``report.html`` (self-contained; figures by relative path),
+* one ``<figure>.png`` per figure,
+* ``data/<name>.json`` per table and figure, and ``data/manifest.json`` (every file
+  written, the run's wall time and settings).
+
+Output is built in a temporary directory beside ``out`` and moved into place only when
+complete, file by file (each move atomic), so a failed run leaves ``out`` as it was.  An
+existing non-empty ``out`` is only written with ``force``; files a previous report listed
+in its manifest and this one does not make are removed, anything else is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .doc import Column, Doc, Figure, Table
+from .paper import PaperSweeps, build_paper_report
+
+__all__ = ["run_paper_report", "check_out_dir", "write_report", "PaperSweeps", "Doc", "Table", "Figure", "Column"]
+
+MANIFEST = "data/manifest.json"
+
+
+def check_out_dir(out, force: bool) -> Path:
+    """The output directory, checked before any work: its parent exists; it is not a
+    file; it is empty or absent unless ``force``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} exists and is not a directory: choose a directory")
+    if not out.parent.exists():
+        raise InputError(f"--out {str(out)!r}: directory {str(out.parent)!r} does not exist")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"--out {str(out)!r} exists and is not empty: use --force to overwrite the report in it")
+    return out
+
+
+def write_report(doc: Doc, meta: dict, out, force: bool = False, before_text=None) -> list[str]:
+    """Draw the figures and write every file of ``doc`` into ``out``; returns the paths
+    written (relative to ``out``).  ``before_text(doc)``, if given, runs after the figures
+    are drawn and before the text is rendered (to state the total time)."""
+    from .plots import draw
+    out = check_out_dir(out, force)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)           # mkdtemp makes it private; it may become ``out`` itself
+    try:
+        (tmp / "data").mkdir()
+        for fig in doc.figures:
+            draw(fig, tmp / fig.png)
+        if before_text is not None:
+            before_text(doc)
+        files = {"report.md": doc.markdown(), "report.html": doc.html(), **doc.data_files()}
+        for rel, text in files.items():
+            (tmp / rel).write_text(text, encoding="utf-8")
+        written = sorted([*files, *(f.png for f in doc.figures), MANIFEST])
+        manifest = {**meta, "files": written, "tables": [t.name for t in doc.tables],
+                    "figures": [f.png for f in doc.figures]}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+        old = _old_manifest(out)
+        if not out.exists():
+            tmp.rename(out)
+            tmp = None
+        else:
+            (out / "data").mkdir(exist_ok=True)
+            for rel in written:
+                os.replace(tmp / rel, out / rel)
+            for rel in old:
+                if rel not in written and (out / rel).is_file() and _inside(out, out / rel):
+                    (out / rel).unlink()
+        return written
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _old_manifest(out: Path) -> list[str]:
+    try:
+        files = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+        return [f for f in files if isinstance(f, str)]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def run_paper_report(out, specs, fc8: str | None = None, sweeps: PaperSweeps | None = None, jobs: int = 2,
+                     force: bool = False, timing: bool = True, stream=None, command: str | None = None) -> dict:
+    """Reproduce the paper into directory ``out``; returns the manifest (with ``wall_s``)."""
+    t0 = time.perf_counter()
+    check_out_dir(out, force)
+    stream = sys.stderr if stream is None else stream
+    doc, meta, add_method = build_paper_report(specs, fc8=fc8, sweeps=sweeps, jobs=jobs, timing=timing,
+                                               stream=stream, command=command)
+
+    def before_text(doc):
+        meta["wall_s"] = time.perf_counter() - t0
+        add_method(doc, meta["wall_s"])
+
+    written = write_report(doc, meta, out, force, before_text)
+    meta["files"] = written
+    return meta
