@@ -331,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pe-counts", help="Figs 11-13 sweep (default 1..256, powers of 2)")
     p.add_argument("--no-timing", action="store_true", help="skip timing numpy/scipy mat-vecs on this machine")
     p.set_defaults(func=cmd_report)
+    # RTL commands live next to the RTL; each module adds its own subparser
+    from .hdl import generate, verify
+    for module in (generate, verify):
+        module.register(sub)
     return ap
 
 

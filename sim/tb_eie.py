@@ -38,7 +38,7 @@ async def run_case(dut):
     for i, layer in enumerate(case["layers"]):
         res = await drv.run_jobs(layer["jobs"], layer["n_out"], max_cycles=case["max_cycles"],
                                  preloaded=case["preload"] and i == 0, load_act=layer.get("load_act", True),
-                                 chain=layer.get("chain", False))
+                                 chain=layer.get("chain", False), resident=layer.get("resident", False))
         results.append(res.to_dict())
     with open(os.environ["EIE_RESULT"], "w") as f:
         json.dump(results, f)

@@ -47,26 +47,39 @@ def test_clear_writeback_swap():
             await ctx.tick()
         else:
             raise AssertionError("write-back never ended")
-        for r, v in enumerate(vals):
+        for r, v in enumerate(vals):                     # host reads: two cycles
             ctx.set(dut.h_addr, 3 + r)
+            await ctx.tick()
+            ctx.set(dut.h_addr, 0)
             await ctx.tick()
             assert ctx.get(dut.h_next) == write_out_ref(v, cfg.act_bits, True)
             assert ctx.get(dut.h_src) == 4 + r              # the source bank is untouched
-        # swap: the written bank becomes the source the LNZD reads
+        # swap: the written bank becomes the source; the prefetch reads it from address 0
         ctx.set(dut.src_sel, 1)
-        ctx.set(dut.lnzd_run, 1)
-        ctx.set(dut.src_addr, 4)
+        ctx.set(dut.pf_active, 1)
+        ctx.set(dut.arm, 1)
         await ctx.tick()
-        assert ctx.get(dut.src_data) == write_out_ref(vals[1], cfg.act_bits, True)
-        ctx.set(dut.lnzd_run, 0)
+        ctx.set(dut.arm, 0)
+        got = []
+        for c in range(8):
+            ctx.set(dut.rd_en, c < 5)
+            if c >= 2:
+                got.append(ctx.get(dut.src_data))
+            await ctx.tick()
+        assert got[:5] == [0, 0, 0] + [write_out_ref(v, cfg.act_bits, True) for v in vals[:2]]
+        ctx.set(dut.pf_active, 0)
         # start clears the destination file in one cycle
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
         for r in range(hw.dst_depth):
             ctx.set(dut.h_addr, r)
+            ctx.set(dut.acc_raddr, r)
             await ctx.tick()
             assert ctx.get(dut.acc_rdata) == 0
+            await ctx.tick()
+            await ctx.tick()
+            assert ctx.get(dut.h_out) == 0
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

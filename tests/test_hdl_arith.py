@@ -126,8 +126,9 @@ def test_arith_matches_formula(seed, shift):
             for r in range(depth):
                 ctx.set(rf.h_addr, r)
                 await ctx.tick()
-                assert ctx.get(rf.acc_rdata) == acc[r], f"row {r}"
-                assert ctx.get(rf.h_out) == write_out_ref(acc[r], cfg.act_bits, bool(relu))
+                await ctx.tick()
+                await ctx.tick()                         # the host's write-out: three cycles
+                assert ctx.get(rf.h_out) == write_out_ref(acc[r], cfg.act_bits, bool(relu)), f"row {r}"
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

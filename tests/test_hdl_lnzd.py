@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from eie.config import EIEConfig
 from eie.hdl.lnzd import CCU, LNZDTree, lnzd_levels, scan_ref
-from eie.hdl.params import HWConfig
+from eie.hdl.params import PREROLL, HWConfig
 
 
 @pytest.mark.parametrize("n,fanin", [(1, 2), (4, 4), (5, 2), (7, 3), (16, 4), (64, 4), (9, 16)])
@@ -65,48 +65,75 @@ def test_scan_ref_matches_gap_recurrence():
         assert [j for _, j, _ in bc] == [j for j, a in enumerate(acts) if a] + [groups * n]
 
 
+def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
+    """Drive the CCU as the array does: source banks with a two-cycle read behind ``rd_en``,
+    arm, PREROLL cycles, start (cycle −1), running.  Returns ``(broadcasts, searches,
+    stalls)`` with broadcasts ``(b_k, j_k, a_k)``: the strobe cycles paired in order with the
+    announced elements."""
+    n = hw.pes
+    dut = CCU(hw)
+    box = {}
+
+    async def bench(ctx):
+        ctx.set(dut.groups, groups)
+        ctx.set(dut.bias_act, bias_act)
+        ctx.set(dut.arm, 1)
+        ra = [0] * n
+        pipe = [[0] * n, [0] * n]                     # words read 1 and 2 cycles ago
+        anns, strobes, searches, stalls = [], [], 0, 0
+        c = -PREROLL - 1                              # the arm cycle
+        while True:
+            for p in range(n):
+                ctx.set(dut.src_data[p], pipe[1][p])
+                ctx.set(dut.room_push[p], room(c) if c >= 0 else 1)
+                ctx.set(dut.room_nopush[p], room(c) if c >= 0 else 1)
+            new = []
+            for p in range(n):
+                if ctx.get(dut.rd_en[p]):
+                    g = ra[p]
+                    new.append(acts[g * n + p] if g < groups else 0)
+                    ra[p] += 1
+                else:
+                    new.append(pipe[0][p])            # the array latch holds
+            if ctx.get(dut.ann_valid):
+                anns.append((ctx.get(dut.ann_j), ctx.get(dut.ann_a)))
+            if ctx.get(dut.bcast):
+                strobes.append(c)
+            searches += ctx.get(dut.ev_search)
+            stalls += ctx.get(dut.ev_stall)
+            assert not ctx.get(dut.fault), f"CCU fault in cycle {c}"
+            await ctx.tick()
+            pipe = [new, pipe[0]]
+            c += 1
+            ctx.set(dut.arm, 0)
+            ctx.set(dut.start, c == -1)
+            ctx.set(dut.running, c >= 0)
+            if ctx.get(dut.bias_sent):
+                break
+            assert c < max_cycles, "CCU never sent the bias element"
+        assert len(anns) >= len(strobes)
+        box["out"] = ([(b, j, a) for b, (j, a) in zip(strobes, anns, strict=False)], searches, stalls)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return box["out"]
+
+
 @pytest.mark.parametrize("n,fanin,seed", [(1, 2, 0), (4, 4, 1), (5, 3, 2), (8, 2, 3)])
 def test_ccu_matches_scan_ref(n, fanin, seed):
+    """Broadcast cycles, elements, searches and stalls equal the contract's scanner, with
+    random stalls, long runs of empty groups and the bias group."""
     rng = random.Random(seed)
     cfg = EIEConfig(pes=n, lnzd_fanin=fanin, regfile_entries=4)
-    hw = HWConfig(cfg, spmat_lines=4, ptr_words=8, act_depth=8)
-    for trial in range(6):
-        groups = rng.randrange(1, 8)
-        acts = [rng.choice([0, 0, rng.randrange(-300, 300)]) for _ in range(groups * n)]
-        stall_p = 0.0 if trial == 0 else 0.4
-        room = [rng.random() >= stall_p for _ in range(2000)]
-        bc_ref, _, searches_ref, stalls_ref = scan_ref(acts, n, groups, 1 << 10, room=room.__getitem__)
-        dut = CCU(hw)
-
-        async def bench(ctx, dut=dut, acts=acts, groups=groups, room=room, bc_ref=bc_ref,
-                        searches_ref=searches_ref, stalls_ref=stalls_ref):
-            ctx.set(dut.groups, groups)
-            ctx.set(dut.bias_act, 1 << 10)
-            ctx.set(dut.start, 1)
-            mem = {g: acts[g * n:(g + 1) * n] for g in range(groups)}
-            addr = ctx.get(dut.src_addr)
-            await ctx.tick()                                  # end of the start cycle (−1)
-            ctx.set(dut.start, 0)
-            ctx.set(dut.running, 1)
-            got, searches, stalls = [], 0, 0
-            for c in range(2000):
-                for q in range(n):                            # a registered read of last cycle's address
-                    ctx.set(dut.acts[q], mem.get(addr, [0] * n)[q])
-                ctx.set(dut.room, room[c])
-                if ctx.get(dut.bcast_valid):
-                    got.append((c, ctx.get(dut.bcast_j), ctx.get(dut.bcast_a)))
-                searches += ctx.get(dut.ev_search)
-                stalls += ctx.get(dut.ev_stall)
-                addr = ctx.get(dut.src_addr)
-                await ctx.tick()
-                if ctx.get(dut.bias_sent):
-                    break
-            else:
-                raise AssertionError("CCU never sent the bias element")
-            assert got == bc_ref
-            assert (searches, stalls) == (searches_ref, stalls_ref)
-
-        sim = Simulator(dut)
-        sim.add_clock(1e-8)
-        sim.add_testbench(bench)
-        sim.run()
+    hw = HWConfig(cfg, spmat_lines=4, ptr_words=8, act_depth=32)
+    for trial in range(5):
+        groups = rng.randrange(1, 24)
+        dens = rng.choice([0.0, 0.1, 0.5, 1.0])
+        acts = [rng.randrange(-300, 300) if rng.random() < dens else 0 for _ in range(groups * n)]
+        stall_p = 0.0 if trial == 0 else rng.choice([0.2, 0.6, 0.9])
+        room_l = [rng.random() >= stall_p for _ in range(3000)]
+        bc_ref, _, searches_ref, stalls_ref = scan_ref(acts, n, groups, 1 << 10, room=room_l.__getitem__)
+        got = run_ccu(hw, acts, groups, 1 << 10, room_l.__getitem__)
+        assert got == (bc_ref, searches_ref, stalls_ref)

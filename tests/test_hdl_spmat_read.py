@@ -35,6 +35,9 @@ def _lines(entries, cfg):
 
 @pytest.mark.parametrize("wb,ib,line_bits", [(4, 4, 64), (4, 4, 8), (3, 2, 40), (2, 3, 30)])
 def test_spmat_read_entries_and_line_reads(wb, ib, line_bits):
+    """Entries issued in increasing order (with gaps and idle cycles): the line of the entry
+    issued in t is presented in t-2 (registered, read in t-1, only when it changes), the
+    entry comes out in t+1."""
     rng = random.Random(wb * 7 + ib + line_bits)
     cfg = EIEConfig(pes=1, weight_bits=wb, index_bits=ib, line_bits=line_bits, regfile_entries=4)
     epl = cfg.entries_per_line
@@ -42,12 +45,14 @@ def test_spmat_read_entries_and_line_reads(wb, ib, line_bits):
     entries = [(rng.randrange(1 << wb), rng.randrange(1 << ib)) for _ in range(n)]
     lines = _lines(entries, cfg)
     hw = HWConfig(cfg, spmat_lines=len(lines), ptr_words=4, act_depth=4)
-    # issue runs of increasing entry addresses with gaps, as columns do
-    seq, e = [], 0
+    # issue runs of increasing entry addresses with gaps and idle cycles, as columns do
+    seq, e = [None, None], 0             # idle first: entry lines are presented two cycles early
     while e < n:
         run = rng.randrange(1, 6)
         seq += list(range(e, min(n, e + run)))
+        seq += [None] * rng.choice([0, 0, 1, 3])
         e += run + rng.choice([0, 0, 1, 9])
+    issued = [x for x in seq if x is not None]
     dut = SpmatRead(hw, init_lines=lines)
 
     async def bench(ctx):
@@ -55,22 +60,28 @@ def test_spmat_read_entries_and_line_reads(wb, ib, line_bits):
         await ctx.tick()
         ctx.set(dut.start, 0)
         ctx.set(dut.running, 1)
-        got, reads = [], 0
-        for c in range(len(seq) + 3):
-            if c < len(seq):
-                ctx.set(dut.issue_valid, 1)
-                ctx.set(dut.issue_e, seq[c])
+        got, reads, last = [], 0, None
+        for c in range(len(seq) + 4):
+            cur = seq[c] if c < len(seq) else None
+            nxt = seq[c + 2] if c + 2 < len(seq) else None
+            ctx.set(dut.issue_valid, cur is not None)
+            if cur is not None:
+                ctx.set(dut.issue_slot, cur % epl)
                 ctx.set(dut.issue_first, c % 2)
                 ctx.set(dut.issue_a, c)
-            else:
-                ctx.set(dut.issue_valid, 0)
-            reads += ctx.get(dut.ev_line)
+            need = nxt is not None and nxt // epl != last
+            ctx.set(dut.spec_line, 0 if nxt is None else nxt // epl)
+            ctx.set(dut.spec_ce, need)
+            if need:
+                last = nxt // epl
+                reads += 1
             if ctx.get(dut.out_valid):
                 got.append((ctx.get(dut.out_v), ctx.get(dut.out_z), ctx.get(dut.out_first), ctx.get(dut.out_a)))
+                assert seq[c - 1] is not None and ctx.get(dut.out_a) == c - 1
             await ctx.tick()
-        assert got == [(*entries[e], i % 2, i) for i, e in enumerate(seq)]
-        # line reads = distinct lines holding issued entries (issued in increasing order)
-        assert reads == len({e // epl for e in seq})
+        want = [(*entries[x], c % 2, c) for c, x in enumerate(seq) if x is not None]
+        assert got == want
+        assert reads == len({x // epl for x in issued})
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

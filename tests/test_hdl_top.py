@@ -9,7 +9,7 @@ from eie.compress import synthetic_layer
 from eie.config import EIEConfig
 from eie.fixed import plan_layer, quantize
 from eie.hdl.amsim import run_jobs_amaranth, run_layer_amaranth
-from eie.hdl.host import layer_jobs
+from eie.hdl.host import layer_jobs, resident_layout
 from eie.hdl.params import HWConfig
 from eie.model import simulate
 from eie.reference import float_forward
@@ -135,6 +135,37 @@ def test_two_layers_chained_on_chip():
     assert_matches(box["r2"], r2)
 
 
+RESIDENT = {
+    "n5_fanin3_passes": CASES["n5_fanin3_passes"],
+    "n3_pad_epl4_passes": (EIEConfig(pes=3, queue_depth=2, lnzd_fanin=2, index_bits=2, line_bits=24,
+                                     regfile_entries=4), 40, 20, 0.15, 0.6, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESIDENT))
+def test_resident_passes(name):
+    """All row passes loaded once side by side; between passes only ptr_base/spmat_base and
+    the pass registers are written.  Same outputs, cycles and counters as the model."""
+    cfg, n_out, n_in, dens, adens, relu = RESIDENT[name]
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=len(name), relu=relu)
+    assert len(compiled.passes) > 1
+    hw = hw_for(cfg, spmat_lines=256, ptr_words=128)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+    bases = resident_layout(hw, jobs)
+    assert bases[-1]["ptr_base"] > 0 and bases[-1]["spmat_base"] > 0
+    res = run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles=5000, resident=True)
+    assert_matches(res, ref)
+
+
+def test_resident_layout_checks_capacity():
+    cfg, n_out, n_in, dens, adens, relu = CASES["n5_fanin3_passes"]
+    compiled, a_q, cb_q, plan, _ = make_case(cfg, n_out, n_in, dens, adens, seed=1, relu=relu)
+    hw = hw_for(cfg, spmat_lines=256, ptr_words=20)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+    with pytest.raises(ValueError, match="resident passes need ptr_words >="):
+        resident_layout(hw, jobs)
+
+
 def test_pass_image_rejects_too_small_hardware():
     cfg = EIEConfig(pes=2, regfile_entries=8)
     compiled, a_q, cb_q, plan, _ = make_case(cfg, 8, 40, 0.5, 0.5, seed=0)
@@ -163,3 +194,49 @@ def test_cases_cover_the_corners():
         seen["stall_cycles"] += ref.totals["stall_cycles"]
         seen["passes"] = max(seen["passes"], len(compiled.passes))
     assert all(seen[k] > 0 for k in seen) and seen["passes"] > 1, seen
+
+
+def test_host_port_reads_back_every_memory():
+    """Every memory and register the host can write reads back through the port (all read
+    sources are aligned to READ_LATENCY), also with a pass's bases and ptr/spmat offsets."""
+    import random
+
+    from amaranth.sim import Simulator
+
+    from eie.hdl.amsim import AmaranthDriver
+    from eie.hdl.host import HW_VERSION, HostMap, to_signed
+    from eie.hdl.top import EIETop
+    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=8, line_bits=48)
+    hw = hw_for(cfg, spmat_lines=40, ptr_words=20, act_depth=16)
+    hm = HostMap(hw)
+    rng = random.Random(5)
+    dut = EIETop(hw)
+    words = []
+    for p in range(hw.pes):
+        for mem, depth, bits, signed in (("ptr_even", 20, 16, False), ("ptr_odd", 20, 16, False),
+                                         ("spmat", 40, 48, False), ("act", 16, 16, True), ("act_next", 16, 16, True)):
+            for i in rng.sample(range(depth), 5):
+                v = rng.randrange(1 << bits)
+                words.append((hm.pe(p, mem, i), v, to_signed(v, bits) if signed else v))
+    cb = [rng.randrange(-(1 << 15), 1 << 15) for _ in range(cfg.codebook_size)]
+    regs = {"groups": 5, "bias_act": 1 << 9, "shift": 7, "relu": 1, "wb_base": 3, "ptr_base": 4, "spmat_base": 9}
+
+    async def bench(ctx):
+        drv = AmaranthDriver(hw, dut, ctx)
+        mask = (1 << hw.data_bits) - 1
+        await drv.write_all([(a, v) for a, v, _ in words])
+        await drv.write_all([(hm.bcast("codebook", i), v & mask) for i, v in enumerate(cb)])
+        await drv.write_all([(hm.reg(k), v) for k, v in regs.items()])
+        got = await drv.read_many([a for a, _, _ in words])
+        # unsigned words read back as written, signed ones sign-extended to data_bits
+        assert got == [w & mask for _, _, w in words]
+        for p in range(hw.pes):
+            got = await drv.read_many([hm.pe(p, "codebook", i) for i in range(len(cb))])
+            assert [to_signed(g, hw.data_bits) for g in got] == cb
+        got = await drv.read_many([hm.reg(k) for k in regs] + [hm.reg("version"), hm.reg("pes")])
+        assert got == list(regs.values()) + [HW_VERSION, hw.pes]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()

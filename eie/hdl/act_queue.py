@@ -1,49 +1,85 @@
 """Activation queue (`act_queue`) of one PE [arch §5.2].
 
-A FIFO of ``D = queue_depth`` entries ``(j, a)``: the column index and the activation of a
-broadcast.
+The contract's queue holds the broadcasts ``(j, a)`` a PE has not popped yet, at most
+``D = queue_depth``.  Here it is split in two:
 
-Timing
-------
-* A push in cycle c is written at the end of c; a pop can take it from cycle c+1 on
-  (``pop.valid`` is the registered "count > 0").
-* Push and pop may happen in the same cycle (also on a full queue: the pop frees the slot
-  only for the next cycle, see below).
-* ``room`` is the *registered* "count < D" at the start of the cycle: it includes every
-  push and pop of earlier cycles and none of this cycle.  The CCU broadcasts only when
-  every PE's ``room`` is high [arch §5.1 stall rule], so a pop in cycle c frees a slot for
-  a broadcast in cycle c+1.  ``room`` is a flip-flop of its own (computed from the next
-  count), so the stall decision starts from flip-flops, not from a comparator.
-* The head ``pop.payload`` is read combinationally (a LUT RAM on FPGAs), because the
-  pointer read addresses its memories with ``j`` in the pop cycle itself [arch §5.3].
+* the **descriptor FIFO** holds, for every element the CCU has *announced* (in scan order,
+  up to ``ITEM_SLOTS`` elements ahead of the broadcast, see :mod:`.lnzd`) and the PE has not
+  popped, the column's prefetched descriptor (:func:`desc_layout`: first line and slot,
+  length − 1, activation, flags) written by :class:`~eie.hdl.ptr_read.PtrPrefetch`;
+* the **count** is the contract's queue: broadcasts received minus pops.  Only the count
+  decides anything; the FIFO head is always the next column to pop.
+
+Timing (exactly the contract's)
+-------------------------------
+* The CCU's strobe ``bcast`` of cycle c is registered here (``bc_r``, one copy per PE); the
+  element is poppable from cycle c+1 on: ``nonempty = cnt_nz | bc_r`` (both registered).
+* ``room_nopush`` / ``room_push`` (registered at the end of c): the count at the start of
+  c+1 without / with the CCU's push of cycle c is below D.  The CCU picks one with its own
+  registered strobe, so "room at the start of c+1" [arch §5.1] needs no logic across units.
+* ``count`` here excludes the push of the previous cycle (it is in ``bc_r``).
+
+``fault`` (sticky): a pop found no descriptor, a descriptor found the FIFO full, or this
+unit's copy of the pop decision differed from the Issue's (none can happen; the tests
+check).
 """
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .params import HWConfig
 
-__all__ = ["ActQueue", "queue_entry_layout"]
+__all__ = ["ActQueue", "desc_layout", "slot_bits"]
 
 
-def queue_entry_layout(hw: HWConfig) -> data.StructLayout:
-    """``(j, a)``: column index and signed activation."""
-    from amaranth.hdl import signed, unsigned
-    return data.StructLayout({"j": unsigned(hw.col_bits), "a": signed(hw.config.act_bits)})
+def slot_bits(hw: HWConfig) -> int:
+    """Width of a slot number inside a line (0 .. epl−1)."""
+    return max(1, (hw.config.entries_per_line - 1).bit_length())
+
+
+def desc_layout(hw: HWConfig) -> data.StructLayout:
+    """A column descriptor: everything the issue logic needs at the pop, precomputed."""
+    c = hw.config
+    lb = unsigned(max(1, hw.line_addr_bits))
+    return data.StructLayout({
+        "line0": lb,                                        # line of the first entry (spmat_base added)
+        "line1": lb,                                        # ... of the second entry (if any)
+        "line2": lb,                                        # ... of the third entry (if any)
+        "slot0": unsigned(slot_bits(hw)),                   # slot of the first entry
+        "slot2": unsigned(slot_bits(hw)),                   # slot of the third entry
+        "wrap0": unsigned(1),                               # line changes from entry 0 to 1
+        "wrap1": unsigned(1),                               # line changes from entry 1 to 2
+        "lm1": unsigned(hw.config.ptr_bits),                # L − 1 (entries, padding included)
+        "a": signed(hw.config.act_bits),                    # the column's activation
+        "z": unsigned(1),                                   # L == 0 (an empty column)
+        "one": unsigned(1),                                 # L == 1
+        "two": unsigned(1),                                 # L == 2
+        "ge3": unsigned(1),                                 # L >= 3
+        "ge4": unsigned(1),                                 # L >= 4
+        "newline": unsigned(1),                             # the first entry needs a line read
+    })
 
 
 class ActQueue(wiring.Component):
-    """FIFO of ``queue_depth`` broadcasts.
+    """Contract queue count with registered room flags, plus the descriptor FIFO.
 
     Members
     -------
-    push : In(stream)  ``ready`` is the registered ``room``; a push is ``valid & ready``.
-    pop  : Out(stream) ``valid`` is the registered "not empty"; a pop is ``valid & ready``.
-    room : Out(1)      registered ``count < D`` (same as ``push.ready``).
-    empty : Out(1)     registered ``count == 0``.
-    count : Out(range(D+1)) registered fill level.
+    arm : In(1)         reset the descriptor FIFO (the pass's first pre-roll cycle).
+    start : In(1)       reset the count (cycle −1).
+    bcast : In(1)       the CCU's broadcast strobe (registered here).
+    wr_valid, wr : In   a descriptor from the prefetcher.
+    pop : In(1)         the head column is popped this cycle.
+    running, ready : In(1)  the pass is running; the PE's issue logic is ready (a registered
+                        copy of its state: the count recomputes the pop from its own copies,
+                        so the pop's fan-out is split between the two units).
+    head, next : Out    the FIFO head and the descriptor behind it (combinational LUT-RAM reads).
+    head_ok, next_ok : Out(1)  registered: they are present.
+    nonempty : Out(1)   the contract queue is not empty at the start of this cycle.
+    room_nopush, room_push : Out(1)  registered room flags (see module docstring).
+    fault : Out(1)      sticky FIFO under/overflow.
     """
 
     def __init__(self, hw: HWConfig):
@@ -51,46 +87,83 @@ class ActQueue(wiring.Component):
             raise TypeError(f"hw must be an HWConfig, not {type(hw).__name__}")
         self._hw = hw
         self._depth = hw.config.queue_depth
-        layout = queue_entry_layout(hw)
+        layout = desc_layout(hw)
         super().__init__({
-            "push": In(stream.Signature(layout)),
-            "pop": Out(stream.Signature(layout)),
-            "room": Out(1, init=1),
-            "empty": Out(1, init=1),
-            "count": Out(range(self._depth + 1)),
+            "arm": In(1),
+            "start": In(1),
+            "bcast": In(1),
+            "wr_valid": In(1),
+            "wr": In(layout),
+            "pop": In(1),
+            "running": In(1),
+            "ready": In(1),
+            "head": Out(layout),
+            "next": Out(layout),
+            "head_ok": Out(1),
+            "next_ok": Out(1),
+            "nonempty": Out(1),
+            "room_nopush": Out(1, init=1),
+            "room_push": Out(1, init=int(self._depth > 1)),
+            "fault": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
+        hw = self._hw
         d = self._depth
-        m.submodules.mem = mem = Memory(shape=queue_entry_layout(self._hw), depth=d, init=[])
+        depth = hw.desc_depth
+        m.submodules.mem = mem = Memory(shape=desc_layout(hw), depth=depth, init=[])
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
+        rn = mem.read_port(domain="comb")
+        wptr = Signal(range(depth))
+        rptr = Signal(range(depth))
+        rptr1 = Signal(range(depth))            # rptr + 1 (mod depth), a register of its own
+        sc = Signal(range(depth + 1))
+        scw = Signal(range(depth + 2))          # sc + this cycle's write: the pop only picks below
+        pop = Signal()                          # this unit's copy of the pop decision (see below)
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid),
+                     rp.addr.eq(rptr), self.head.eq(rp.data), rn.addr.eq(rptr1), self.next.eq(rn.data),
+                     scw.eq(sc + self.wr_valid)]
 
-        wptr = Signal(range(d))
-        rptr = Signal(range(d))
+        def inc(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
 
-        def advance(ptr):
-            return Mux(ptr == d - 1, 0, ptr + 1)
+        with m.If(self.arm):
+            m.d.sync += [wptr.eq(0), rptr.eq(0), rptr1.eq(inc(Const(0, len(rptr)))), sc.eq(0), self.fault.eq(0),
+                         self.head_ok.eq(0), self.next_ok.eq(0)]
+        with m.Else():
+            m.d.sync += [
+                wptr.eq(Mux(self.wr_valid, inc(wptr), wptr)),
+                rptr.eq(Mux(pop, rptr1, rptr)), rptr1.eq(Mux(pop, inc(rptr1), rptr1)),
+                sc.eq(scw - pop),
+                self.head_ok.eq(Mux(pop, scw >= 2, scw >= 1)),
+                self.next_ok.eq(Mux(pop, scw >= 3, scw >= 2)),
+            ]
+            with m.If((self.pop & (sc == 0)) | (self.wr_valid & ~self.pop & (sc == depth)) | (pop != self.pop)):
+                m.d.sync += self.fault.eq(1)
 
-        do_push = self.push.valid & self.push.ready
-        do_pop = self.pop.valid & self.pop.ready
-
+        # ---- the contract's count -------------------------------------------------------
+        # base = the count at the start of this cycle (cnt excludes last cycle's push, bc_r);
+        # every flag is precomputed for "popped" and "not popped" from registers, and this
+        # unit's own pop (the same decision as the Issue's) only picks one.
+        bc_r = Signal(attrs={"keep": 1})
+        cnt = Signal(range(d + 1))
+        cnt_nz = Signal()
+        base = Signal(range(d + 2))
         m.d.comb += [
-            wp.addr.eq(wptr), wp.data.eq(self.push.payload), wp.en.eq(do_push),
-            rp.addr.eq(rptr), self.pop.payload.eq(rp.data),
-            self.push.ready.eq(self.room),
-            self.pop.valid.eq(~self.empty),
+            base.eq(cnt + bc_r),
+            self.nonempty.eq(cnt_nz | bc_r),
+            pop.eq((cnt_nz | bc_r) & self.ready),
         ]
-        count_next = Signal(range(d + 1))
-        m.d.comb += count_next.eq(self.count + do_push - do_pop)
-        m.d.sync += [
-            self.count.eq(count_next),
-            self.room.eq(count_next < d),
-            self.empty.eq(count_next == 0),
-        ]
-        with m.If(do_push):
-            m.d.sync += wptr.eq(advance(wptr))
-        with m.If(do_pop):
-            m.d.sync += rptr.eq(advance(rptr))
+        with m.If(self.start):
+            m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.room_nopush.eq(1), self.room_push.eq(int(d > 1))]
+        with m.Else():
+            m.d.sync += [
+                bc_r.eq(self.bcast),
+                cnt.eq(base - pop),
+                cnt_nz.eq(Mux(pop, base >= 2, base >= 1)),
+                self.room_nopush.eq(pop | (base < d)),           # the count never exceeds D
+                self.room_push.eq(Mux(pop, base < d, base + 1 < d)),
+            ]
         return m

@@ -15,13 +15,15 @@
 
 Ports and timing
 ----------------
-* ``src_addr`` → ``src_data``: one-cycle registered read of the source bank (the LNZD).
-  Used while ``lnzd_run``; otherwise the banks read ``h_addr``.
+* Source prefetch (:mod:`.lnzd`): ``rd_en`` in cycle c reads the next group of the source
+  bank (an address counter reset by ``arm``); the word is on ``src_data`` in c+2 (block RAM
+  with output register).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
 * Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc_raddr``/``acc_ren`` in cycle
   c → ``acc_rdata`` in c+1 (read-before-write); ``acc_we`` writes at the end of the cycle.
-  While not ``running`` the file reads ``wb`` addresses or ``h_addr``.
-* Host: ``h_we_src``/``h_we_next`` write a bank; ``h_src``, ``h_next``, ``h_out``
-  (write-out of the destination entry) one cycle after ``h_addr``.
+  The write-back and the host read the file through a second read port (``wb`` addresses
+  or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
+* Host: ``h_we_src``/``h_we_next`` write a bank; ``h_src``, ``h_next`` two cycles after
+  ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -29,6 +31,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import SyncBRAM
 from .params import HWConfig
 
 __all__ = ["ActRW", "write_out", "write_out_ref"]
@@ -59,12 +62,13 @@ class ActRW(wiring.Component):
         c = hw.config
         ab = max(1, hw.act_addr_bits)
         super().__init__({
+            "arm": In(1),
             "start": In(1),
             "running": In(1),
-            "lnzd_run": In(1),
+            "pf_active": In(1),
             "src_sel": In(1),
             "relu": In(1),
-            "src_addr": In(hw.group_bits),
+            "rd_en": In(1),
             "src_data": Out(signed(c.act_bits)),
             "acc_raddr": In(hw.row_bits),
             "acc_ren": In(1),
@@ -90,31 +94,36 @@ class ActRW(wiring.Component):
         c = hw.config
         # ---- destination register file with per-entry valid bits ---------------------
         m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
-        dst_w, dst_r = dst.write_port(), dst.read_port()
+        # two read ports, each addressed straight from its own registers: the accumulate
+        # port (the datapath) and the write-out port (write-back and host reads)
+        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
         valid = Signal(hw.dst_depth)
-        valid_q = Signal()
+        dp_valid, wo_valid = Signal(), Signal()
 
         wb_active = Signal()
         wb_pend = Signal()
+        wb_pend_early = Signal()                 # the write-back's first pipeline stage
         wb_cnt = Signal(range(hw.dst_depth + 1))
         wb_waddr = Signal(len(self.wb_base))
-        m.d.comb += self.wb_busy.eq(wb_active | wb_pend)
+        m.d.comb += self.wb_busy.eq(wb_active | wb_pend | wb_pend_early)
 
-        raddr = Signal(hw.row_bits)
-        m.d.comb += raddr.eq(Mux(self.running, self.acc_raddr, Mux(wb_active, wb_cnt, self.h_addr)))
+        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
+        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
         m.d.comb += [
-            dst_r.addr.eq(raddr),
+            dp_r.addr.eq(self.acc_raddr), wo_r.addr.eq(wo_addr),
             dst_w.addr.eq(self.acc_waddr), dst_w.data.eq(self.acc_wdata), dst_w.en.eq(self.acc_we),
         ]
-        m.d.sync += valid_q.eq(valid.bit_select(raddr, 1))
+        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc_raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
         with m.If(self.start):
             m.d.sync += valid.eq(0)
         with m.Elif(self.acc_we):
             m.d.sync += valid.bit_select(self.acc_waddr, 1).eq(1)
+        m.d.comb += self.acc_rdata.eq(Mux(dp_valid, dp_r.data, 0))
         acc = Signal(signed(c.acc_bits))
-        m.d.comb += [acc.eq(Mux(valid_q, dst_r.data, 0)), self.acc_rdata.eq(acc)]
+        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
         out = Signal(signed(c.act_bits))
-        m.d.comb += [out.eq(write_out(acc, c.act_bits, self.relu)), self.h_out.eq(out)]
+        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
+        m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
 
         # ---- write-back sequencer (the swap) ---------------------------------------------
         n_wb = c.regfile_entries                 # one row pass worth of outputs
@@ -123,26 +132,38 @@ class ActRW(wiring.Component):
         with m.If(self.wb_start & ~self.wb_busy):
             m.d.sync += [wb_active.eq(1), wb_cnt.eq(0)]
         with m.Elif(wb_active):
-            m.d.sync += [wb_cnt.eq(wb_cnt + 1), wb_waddr.eq(wb_full)]
+            m.d.sync += wb_cnt.eq(wb_cnt + 1)
             with m.If(wb_cnt == n_wb - 1):
                 m.d.sync += wb_active.eq(0)
-        # addresses past the bank are dropped rather than wrapped onto its start
-        m.d.sync += wb_pend.eq(wb_active & (wb_full < hw.act_depth))
+        # entry wb_cnt is read two cycles later (registered address, then the file), so its
+        # write into the next bank waits two cycles; addresses past the bank are dropped
+        # rather than wrapped onto its start
+        pend1 = wb_pend_early
+        waddr1 = Signal.like(wb_waddr)
+        m.d.sync += [pend1.eq(wb_active & (wb_full < hw.act_depth)), waddr1.eq(wb_full),
+                     wb_pend.eq(pend1), wb_waddr.eq(waddr1)]
 
         # ---- activation banks -------------------------------------------------------------
+        ra = Signal(max(1, hw.act_addr_bits), attrs={"keep": 1})     # source prefetch address
+        with m.If(self.arm):
+            m.d.sync += ra.eq(0)
+        with m.Elif(self.rd_en):
+            m.d.sync += ra.eq(ra + 1)
         banks = []
         for b in range(2):
-            mem = Memory(shape=signed(c.act_bits), depth=hw.act_depth, init=self._init_act if b == 0 else [])
+            mem = SyncBRAM(width=c.act_bits, depth=hw.act_depth, vendor=hw.vendor,
+                           init=[v & ((1 << c.act_bits) - 1) for v in self._init_act] if b == 0 else [])
             m.submodules[f"bank{b}"] = mem
-            w, r = mem.write_port(), mem.read_port()
             is_src = self.src_sel == b
+            pf = self.pf_active & is_src
             m.d.comb += [
-                r.addr.eq(Mux(self.lnzd_run & is_src, self.src_addr, self.h_addr)),
-                w.addr.eq(Mux(wb_pend, wb_waddr, self.h_addr)),
-                w.data.eq(Mux(wb_pend, out, self.h_wdata)),
-                w.en.eq(Mux(is_src, self.h_we_src, self.h_we_next | wb_pend)),
+                mem.r_addr.eq(Mux(pf, ra, self.h_addr)),
+                mem.r_en.eq(Mux(pf, self.rd_en, 1)),
+                mem.w_addr.eq(Mux(wb_pend, wb_waddr, self.h_addr)),
+                mem.w_data.eq(Mux(wb_pend, out, self.h_wdata)),
+                mem.w_en.eq(Mux(is_src, self.h_we_src, self.h_we_next | wb_pend)),
             ]
-            banks.append(r.data)
+            banks.append(mem.r_data.as_signed())
         m.d.comb += [
             self.src_data.eq(Mux(self.src_sel, banks[1], banks[0])),
             self.h_src.eq(Mux(self.src_sel, banks[1], banks[0])),

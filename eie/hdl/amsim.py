@@ -33,9 +33,10 @@ class AmaranthDriver(HostDriver):
 
 
 def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000, preload: bool = False,
-                      vcd: str | None = None) -> LayerResult:
+                      vcd: str | None = None, resident: bool = False) -> LayerResult:
     """Build ``EIETop(hw)`` (with job 0's image as init values if ``preload``) and run the
-    jobs (:func:`eie.hdl.host.layer_jobs`) through the host port."""
+    jobs (:func:`eie.hdl.host.layer_jobs`) through the host port (``resident``: every pass
+    loaded once, see :meth:`~eie.hdl.host.HostDriver.run_jobs`)."""
     dut = EIETop(hw, image=jobs[0]["image"] if preload else None)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -43,7 +44,8 @@ def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000,
 
     async def bench(ctx):
         drv = AmaranthDriver(hw, dut, ctx)
-        box["result"] = await drv.run_jobs(jobs, n_out, max_cycles=max_cycles, preloaded=preload)
+        box["result"] = await drv.run_jobs(jobs, n_out, max_cycles=max_cycles, preloaded=preload,
+                                           resident=resident)
 
     sim.add_testbench(bench)
     if vcd:
@@ -55,6 +57,7 @@ def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000,
 
 
 def run_layer_amaranth(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int,
-                       max_cycles: int = 200_000, preload: bool = False, vcd: str | None = None) -> LayerResult:
+                       max_cycles: int = 200_000, preload: bool = False, vcd: str | None = None,
+                       resident: bool = False) -> LayerResult:
     jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act)
-    return run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles, preload, vcd)
+    return run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles, preload, vcd, resident)

@@ -7,28 +7,36 @@ An entry issued in cycle t (its line read in t by :mod:`.spmat_read`) flows:
 cycle  work (register at the end of the cycle)
 ====== ==================================================================================
 t+1    entry select (``in_v``, ``in_z``); row = ``z`` for a column's first entry, else
-       ``row_prev + z + 1``; codebook read address = v                       → s2
-t+2    codebook value w; multiplier inputs a, w registered                   → s3
+       ``row_prev + z + 1``; the codebook address v registered               → s2
+t+2    codebook value w (LUT RAM read at v); multiplier inputs a, w registered → s3
 t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact)         → s4
-t+4    ``r = (P + 2^(s−1)) >> s`` (``r = P`` for s = 0), kept to ``acc_bits``;
-       accumulator read of row; early bypass compare with the entry in s5     → s5
-t+5    ``acc[row] ← old + r`` (``acc_bits``, wrap-around); old = the value written in
-       t+4 on a bypass, else the register-file read; padding (v = 0) writes nothing
+t+4    ``X = (2·P) >>> s`` (arithmetic, low ``acc_bits + 1`` bits kept); accumulator
+       read of row; early bypass compare with the entry in s5                  → s5
+t+5    ``acc[row] ← old + (X >> 1) + X[0]`` (``acc_bits``, wrap-around); old = the value
+       written in t+4 on a bypass, else the register-file read; padding (v = 0) writes
+       nothing
 ====== ==================================================================================
 
-The round-shift is ``((P >>> (s−1)) + 1) >>> 1``, which equals ``(P + 2^(s−1)) >> s`` for
-every s ≥ 1 (also beyond the product width: both are 0) and needs no 63-bit adder.
+The round-shift ``r = (P + 2^(s−1)) >> s`` (``r = P`` for s = 0) is split so that no stage
+holds a wide adder behind the barrel shifter: with ``X = (2P) >>> s = P >>> (s−1)``,
+``X >> 1 = floor(P / 2^s)`` and ``X[0]`` is bit s−1 of P, the rounding bit, so
+``r = (X >> 1) + X[0]`` (for s = 0, ``X = 2P`` is even and ``r = P``); the ``+ X[0]`` is the
+carry-in of the accumulate adder.  Only the low ``acc_bits + 1`` bits of X matter because
+the accumulator wraps.
 
 Bypass: the entry issued in t+1 reads the register file in t+5 while the entry issued in
 t writes it at the end of t+5 (a read-before-write BRAM), so when both are real and have
 the same row, the t+1 entry takes the value written in t+5.  Entries two or more cycles
 apart see each other's writes in the memory.
 
+With ``vendor="ecp5"`` the multiplier is a MULT18X18D whose input and output registers are
+s3 and s4.
+
 Strobes (in the cycle noted): ``ev_entry``/``ev_padding`` (t+2), ``ev_bypass`` (t+5).
 ``busy`` is high while any of stages t+2 .. t+5 holds an entry.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -88,48 +96,74 @@ class Arith(wiring.Component):
         c = hw.config
         rb = hw.row_bits
         m.submodules.codebook = cb = Memory(shape=signed(c.codebook_bits), depth=c.codebook_size, init=self._init)
-        cb_w, cb_r = cb.write_port(), cb.read_port()
-        m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we),
-                     self.h_rdata.eq(cb_r.data)]
+        cb_w, cb_r = cb.write_port(), cb.read_port(domain="comb")      # LUT RAM, read in t+2
+        h_cb = Signal(signed(c.codebook_bits))
+        m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we)]
+        m.d.sync += h_cb.eq(cb_r.data)
+        m.d.comb += self.h_rdata.eq(h_cb)
 
         # ---- t+1: row address accumulation, codebook address --------------------------
         row_prev = Signal(rb)
         row = Signal(rb)
-        m.d.comb += [
-            row.eq(Mux(self.in_first, self.in_z, row_prev + self.in_z + 1)),
-            cb_r.addr.eq(Mux(self.running, self.in_v, self.h_addr)),
-        ]
+        m.d.comb += row.eq(Mux(self.in_first, self.in_z, row_prev + self.in_z + 1))
         with m.If(self.in_valid):
             m.d.sync += row_prev.eq(row)
-        s2_valid, s2_real, s2_row = Signal(), Signal(), Signal(rb)
+        s2_valid, s2_real, s2_row, s2_v = Signal(), Signal(), Signal(rb), Signal(c.weight_bits)
         s2_a = Signal(signed(c.act_bits))
         m.d.sync += [s2_valid.eq(self.in_valid & ~self.start), s2_real.eq(self.in_v != 0), s2_row.eq(row),
-                     s2_a.eq(self.in_a)]
+                     s2_v.eq(self.in_v), s2_a.eq(self.in_a)]
 
         # ---- t+2: codebook value, multiplier inputs -------------------------------------
+        m.d.comb += cb_r.addr.eq(Mux(self.running, s2_v, self.h_addr))
         s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
-        s3_a = Signal(signed(c.act_bits))
-        s3_w = Signal(signed(c.codebook_bits))
-        m.d.sync += [s3_valid.eq(s2_valid & ~self.start), s3_real.eq(s2_real), s3_row.eq(s2_row),
-                     s3_a.eq(s2_a), s3_w.eq(cb_r.data)]
+        m.d.sync += [s3_valid.eq(s2_valid & ~self.start), s3_real.eq(s2_real), s3_row.eq(s2_row)]
         m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
 
         # ---- t+3: product ------------------------------------------------------------------
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
         s4_p = Signal(signed(hw.product_bits))
-        m.d.sync += [s4_valid.eq(s3_valid & ~self.start), s4_real.eq(s3_real), s4_row.eq(s3_row),
-                     s4_p.eq(s3_a * s3_w)]
+        m.d.sync += [s4_valid.eq(s3_valid & ~self.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
+        if hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18:
+            # MULT18X18D with its input registers (end of t+2) and output register (end of
+            # t+3): the same two registers as the behavioural version, inside the DSP
+            a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
+            m.d.comb += [a18.eq(s2_a), b18.eq(cb_r.data), s4_p.eq(p36[:hw.product_bits])]
+            ports = {}
+            for k in range(18):
+                ports[f"i_A{k}"] = a18[k]
+                ports[f"i_B{k}"] = b18[k]
+                ports[f"i_C{k}"] = Const(0, 1)
+            for k in range(36):
+                ports[f"o_P{k}"] = p36[k]
+            # unused clocks, enables and resets stay unconnected (as in yosys's own mapping)
+            ports.update(i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1))
+            m.submodules.mult = Instance(
+                "MULT18X18D",
+                p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+                p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
+                p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+                p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+                p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
+                p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
+                p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
+                i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
+                **ports,
+            )
+        else:
+            s3_a = Signal(signed(c.act_bits))
+            s3_w = Signal(signed(c.codebook_bits))
+            m.d.sync += [s3_a.eq(s2_a), s3_w.eq(cb_r.data), s4_p.eq(s3_a * s3_w)]
 
-        # ---- t+4: round-shift, accumulator read, early bypass compare -----------------
-        half = Signal(signed(hw.product_bits))
-        m.d.comb += half.eq(s4_p >> (self.shift - 1)[:6])
-        r = Signal(signed(hw.product_bits + 1))
-        m.d.comb += r.eq(Mux(self.shift == 0, s4_p, (half + 1) >> 1))
+        # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
+        twice = Signal(signed(hw.product_bits + 1))
+        m.d.comb += twice.eq(s4_p << 1)
+        x = Signal(c.acc_bits + 1)
+        m.d.comb += x.eq(twice >> self.shift)
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
-        s5_r = Signal(signed(c.acc_bits))
+        s5_x = Signal(c.acc_bits + 1)
         m.d.comb += [self.acc_raddr.eq(s4_row), self.acc_ren.eq(s4_valid)]
         m.d.sync += [
-            s5_valid.eq(s4_valid & ~self.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_r.eq(r),
+            s5_valid.eq(s4_valid & ~self.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
         ]
 
@@ -138,7 +172,7 @@ class Arith(wiring.Component):
         old = Mux(s5_bypass, last_val, self.acc_rdata)
         new = Signal(signed(c.acc_bits))
         m.d.comb += [
-            new.eq(old + s5_r),
+            new.eq(old + s5_x[1:] + s5_x[0]),
             self.acc_waddr.eq(s5_row), self.acc_wdata.eq(new), self.acc_we.eq(s5_valid & s5_real),
             self.ev_bypass.eq(s5_valid & s5_bypass),
             self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),

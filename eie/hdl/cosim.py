@@ -113,7 +113,10 @@ def build(hw: HWConfig, sim: str | None = None, image=None):
     (bdir / "hwconfig.txt").write_text(hw.key() + "\n")
     runner = get_runner(sim)
     build_args = ["-Wno-fatal"] if sim == "verilator" else []
-    runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=bdir, always=False, build_args=build_args,
+    sources = [vfile]
+    if hw.vendor == "ecp5":                      # DP16KD instances: behavioural model of the subset used
+        sources.append(SIM_DIR / "ecp5_cells.v")
+    runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=bdir, always=False, build_args=build_args,
                  timescale=("1ns", "1ps"),
                  log_file=bdir / "build.log")
     return runner, bdir, sim
@@ -121,13 +124,13 @@ def build(hw: HWConfig, sim: str | None = None, image=None):
 
 def _hw_to_dict(hw: HWConfig) -> dict:
     return {"config": hw.config.to_dict(), "spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words,
-            "act_depth": hw.act_depth, "dst_depth": hw.dst_depth}
+            "act_depth": hw.act_depth, "dst_depth": hw.dst_depth, "vendor": hw.vendor}
 
 
 def hw_from_dict(d: dict) -> HWConfig:
     from ..config import EIEConfig
     return HWConfig(EIEConfig.from_dict(d["config"]), d["spmat_lines"], d["ptr_words"], d["act_depth"],
-                    d["dst_depth"])
+                    d["dst_depth"], d.get("vendor", "generic"))
 
 
 def run_layers(hw: HWConfig, layers, sim: str | None = None, max_cycles: int = 1_000_000, preload: bool = False,
@@ -136,7 +139,8 @@ def run_layers(hw: HWConfig, layers, sim: str | None = None, max_cycles: int = 1
 
     ``layers`` is a list of dicts ``{"jobs", "n_out"}`` (jobs from
     :func:`eie.hdl.host.layer_jobs`) with optional ``"chain": True`` (write the outputs
-    back and swap banks after the layer) and ``"load_act": False`` (keep the source bank).
+    back and swap banks after the layer), ``"load_act": False`` (keep the source bank) and
+    ``"resident": True`` (load every pass once, then run them by setting the bases).
     ``preload`` builds the bitstream with the first job's image as memory init values.
     """
     layers = [dict(layer) for layer in layers]

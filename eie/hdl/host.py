@@ -4,7 +4,7 @@ runs compiled layers on any backend (Amaranth simulator, cocotb, a real board).
 Bus
 ---
 ``addr``, ``wdata`` (``data_bits`` = max(32, line_bits, acc_bits, ...) bits), ``we``,
-``re`` are sampled every cycle; ``rdata`` is valid with ``rvalid`` ``READ_LATENCY`` (4)
+``re`` are sampled every cycle; ``rdata`` is valid with ``rvalid`` ``READ_LATENCY`` (6)
 cycles after ``re``.  One access per cycle; reads can be issued back to back.  A write
 takes effect two cycles after it is on the bus, so a ``CTRL`` write right after memory
 writes sees them.  PE memories and registers must not be accessed while ``busy``
@@ -30,17 +30,25 @@ global               1         the global registers below (offset = register)
 ``OB = max(4, address bits of spmat_lines, ptr_words, act_depth, dst_depth, weight_bits)``.
 
 Global registers: 0 ``ctrl`` (W: bit0 start a pass, bit1 write-back), 1 ``status``
-(R: bit0 busy, bit1 done since last start, bit2 src_sel), 2 ``groups`` (G = Cp/N),
-3 ``bias_act`` (1 << fa), 4 ``shift`` (fa+fw−fo), 5 ``relu``, 6 ``wb_base``, 7 ``src_sel``,
-8 ``cycles``, 9 ``broadcasts``, 10 ``stall_cycles``, 11 ``groups_scanned``, 12 ``pes``,
-13 ``version``.  Counters are 32 bits and cleared by ``start``.
+(R: bit0 busy, bit1 done since last start, bit2 src_sel, bit3 fault: a prefetch FIFO under-
+or overflowed, never expected), 2 ``groups`` (G = Cp/N), 3 ``bias_act`` (1 << fa), 4 ``shift``
+(fa+fw−fo), 5 ``relu``, 6 ``wb_base``, 7 ``src_sel``, 8 ``cycles``, 9 ``broadcasts``,
+10 ``stall_cycles``, 11 ``groups_scanned``, 12 ``pes``, 13 ``version`` (2), 14 ``ptr_base``
+(pointer-bank word where the pass's ``p_0``/``p_1`` are), 15 ``spmat_base`` (line where the
+pass's entry 0 is).  Counters are 32 bits and cleared by ``start``.
 
 Running a pass
 --------------
 1. write the pass's images: pointer banks, sparse-matrix lines, codebook (broadcast),
    source activations (input i → PE i mod N, address i div N; zeros up to Cp);
-2. write ``groups``, ``bias_act``, ``shift``, ``relu``; write ``ctrl = 1``;
+2. write ``groups``, ``bias_act``, ``shift``, ``relu`` (and the bases); write ``ctrl = 1``;
 3. wait until ``busy`` falls; read ``cycles``, counters and the ``out`` words.
+A start takes effect like any write, then the array spends one arm cycle and ``PREROLL``
+pre-roll cycles prefetching (not part of the pass's cycles): the pass's cycle −1 is
+``START_DELAY`` cycles after the cycle the ``ctrl`` write takes effect.
+Resident passes: every pass's pointers and lines can stay loaded side by side (pass t at
+``ptr_base``/``spmat_base`` offsets, :func:`resident_layout`); between passes only the
+bases (and ``ctrl``) are written.
 For on-chip layer chaining: ``ctrl = 2`` with ``wb_base = t·regfile_entries`` after pass t
 copies the write-out into the next bank; then flip ``src_sel``.
 """
@@ -49,10 +57,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import HWConfig
+from .params import PREROLL, HWConfig
 
 __all__ = ["HostMap", "HostDriver", "LayerResult", "Timeout", "pass_image", "pass_writes", "layer_jobs", "to_signed",
-           "MEM", "PE_COUNTERS", "GLOBAL_REGS", "READ_LATENCY"]
+           "resident_layout", "MEM", "PE_COUNTERS", "GLOBAL_REGS", "READ_LATENCY", "START_DELAY", "HW_VERSION",
+           "STATUS_FAULT"]
 
 # Kept here (not imported from the Amaranth modules) so that a driver needs no Amaranth.
 MEM = {"ptr_even": 0, "ptr_odd": 1, "spmat": 2, "codebook": 3, "act": 4, "out": 5, "act_next": 6,
@@ -60,8 +69,14 @@ MEM = {"ptr_even": 0, "ptr_odd": 1, "spmat": 2, "codebook": 3, "act": 4, "out": 
 PE_COUNTERS = ("entries", "padding", "empty_columns", "line_reads", "pops", "bypasses")
 GLOBAL_REGS = {"ctrl": 0, "status": 1, "groups": 2, "bias_act": 3, "shift": 4, "relu": 5, "wb_base": 6,
                "src_sel": 7, "cycles": 8, "broadcasts": 9, "stall_cycles": 10, "groups_scanned": 11,
-               "pes": 12, "version": 13}
-READ_LATENCY = 4
+               "pes": 12, "version": 13, "ptr_base": 14, "spmat_base": 15}
+READ_LATENCY = 6
+#: cycles from the cycle a ``ctrl = start`` write takes effect to the pass's cycle −1
+START_DELAY = 1 + PREROLL
+#: value of the ``version`` register (bump when the host protocol changes)
+HW_VERSION = 2
+#: ``status`` bit of the sticky prefetch fault
+STATUS_FAULT = 3
 GLOBAL_COUNTERS = ("cycles", "broadcasts", "stall_cycles", "groups_scanned")
 
 
@@ -106,6 +121,31 @@ def _check_fits(hw: HWConfig, compiled, t: int):
                              f"{getattr(hw, name)}")
 
 
+def _image_sizes(image: dict) -> tuple[int, int]:
+    """(pointer words per bank, lines) an image occupies (the most of any PE)."""
+    words = max(max(len(pe["ptr_even"]), len(pe["ptr_odd"])) for pe in image["pes"])
+    lines = max(len(pe["lines"]) for pe in image["pes"])
+    return words, lines
+
+
+def resident_layout(hw: HWConfig, jobs) -> list[dict]:
+    """Bases that keep every pass of ``jobs`` loaded at once: ``[{"ptr_base", "spmat_base"}]``.
+
+    Pass t's pointers start at bank word ``Σ_{t'<t}`` (its pointer words) and its lines at
+    ``Σ_{t'<t}`` (its lines).  Raises :class:`ValueError` naming the memory that overflows.
+    """
+    out, pw, ln = [], 0, 0
+    for job in jobs:
+        out.append({"ptr_base": pw, "spmat_base": ln})
+        words, lines = _image_sizes(job["image"])
+        pw += words
+        ln += lines
+    for name, need in (("ptr_words", pw), ("spmat_lines", ln)):
+        if need > getattr(hw, name):
+            raise ValueError(f"resident passes need {name} >= {need}, the hardware has {getattr(hw, name)}")
+    return out
+
+
 def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool, bias_act: int) -> dict:
     """Memory and register contents for pass ``t`` (``EIETop(image=...)`` or :func:`pass_writes`)."""
     _check_fits(hw, compiled, t)
@@ -126,24 +166,33 @@ def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool
                                  "relu": int(bool(relu))}}
 
 
-def pass_writes(hw: HWConfig, image: dict, load_act: bool = True) -> list[tuple[int, int]]:
-    """Bus writes ``(addr, data)`` that load an image made by :func:`pass_image`."""
+def pass_writes(hw: HWConfig, image: dict, load_act: bool = True, ptr_base: int = 0, spmat_base: int = 0,
+                memories: bool = True, regs: bool = True) -> list[tuple[int, int]]:
+    """Bus writes ``(addr, data)`` that load an image made by :func:`pass_image`.
+
+    The pointer words go to bank words ``ptr_base ..`` and the lines to ``spmat_base ..``;
+    ``regs`` also writes the pass's registers and both bases.  ``memories=False`` writes
+    only the registers (a resident pass whose memories are already loaded).
+    """
     hm = HostMap(hw)
     ops = []
     pes = image["pes"]
     mask = (1 << hw.data_bits) - 1
-    same_cb = all(pe["codebook"] == pes[0]["codebook"] for pe in pes)
-    if same_cb:
-        ops += [(hm.bcast("codebook", i), v & mask) for i, v in enumerate(pes[0]["codebook"])]
-    for p, pe in enumerate(pes):
-        ops += [(hm.pe(p, "ptr_even", i), v) for i, v in enumerate(pe["ptr_even"])]
-        ops += [(hm.pe(p, "ptr_odd", i), v) for i, v in enumerate(pe["ptr_odd"])]
-        ops += [(hm.pe(p, "spmat", i), v) for i, v in enumerate(pe["lines"])]
-        if not same_cb:
-            ops += [(hm.pe(p, "codebook", i), v & mask) for i, v in enumerate(pe["codebook"])]
-        if load_act:
-            ops += [(hm.pe(p, "act", i), v & mask) for i, v in enumerate(pe["act"])]
-    ops += [(hm.reg(k), v & mask) for k, v in image["regs"].items()]
+    if memories:
+        same_cb = all(pe["codebook"] == pes[0]["codebook"] for pe in pes)
+        if same_cb:
+            ops += [(hm.bcast("codebook", i), v & mask) for i, v in enumerate(pes[0]["codebook"])]
+        for p, pe in enumerate(pes):
+            ops += [(hm.pe(p, "ptr_even", ptr_base + i), v) for i, v in enumerate(pe["ptr_even"])]
+            ops += [(hm.pe(p, "ptr_odd", ptr_base + i), v) for i, v in enumerate(pe["ptr_odd"])]
+            ops += [(hm.pe(p, "spmat", spmat_base + i), v) for i, v in enumerate(pe["lines"])]
+            if not same_cb:
+                ops += [(hm.pe(p, "codebook", i), v & mask) for i, v in enumerate(pe["codebook"])]
+            if load_act:
+                ops += [(hm.pe(p, "act", i), v & mask) for i, v in enumerate(pe["act"])]
+    if regs:
+        ops += [(hm.reg(k), v & mask) for k, v in image["regs"].items()]
+        ops += [(hm.reg("ptr_base"), ptr_base), (hm.reg("spmat_base"), spmat_base)]
     return ops
 
 
@@ -242,8 +291,9 @@ class HostDriver:
         """Write ``ctrl = start`` and wait for the end of the pass; returns ``c_done + 1``
         measured at the ``done`` port (cycle 0 = the cycle after the start cycle)."""
         _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), 1)
-        # after that edge the write sits in the top's bus register: this is cycle −1
-        cycle, done_at = -1, None
+        # after that edge the write sits in the top's bus register (it takes effect in this
+        # cycle); the arm cycle and the pre-roll follow, then cycle −1
+        cycle, done_at = -1 - START_DELAY, None
         while True:
             if done:
                 if done_at is not None:
@@ -273,8 +323,10 @@ class HostDriver:
     async def read_pass(self, row_start: int, n_rows: int) -> dict:
         hm, n = self.map, self.hw.pes
         res: dict = {}
-        vals = await self.read_many([hm.reg(k) for k in GLOBAL_COUNTERS])
-        res.update(zip(GLOBAL_COUNTERS, vals, strict=True))
+        vals = await self.read_many([hm.reg(k) for k in GLOBAL_COUNTERS + ("status",)])
+        if (vals[-1] >> STATUS_FAULT) & 1:
+            raise AssertionError("the array flagged a prefetch fault (status bit 3): a FIFO under- or overflowed")
+        res.update(zip(GLOBAL_COUNTERS, vals[:-1], strict=True))
         addrs = [hm.pe(p, "counters", i) for p in range(n) for i in range(len(PE_COUNTERS))]
         vals = await self.read_many(addrs)
         for i, k in enumerate(PE_COUNTERS):
@@ -296,17 +348,28 @@ class HostDriver:
         await self.write(self.map.reg("src_sel"), src_sel ^ 1)
 
     async def run_jobs(self, jobs, n_out: int, max_cycles: int = 1_000_000, preloaded: bool = False,
-                       load_act: bool = True, chain: bool = False) -> LayerResult:
+                       load_act: bool = True, chain: bool = False, resident: bool = False) -> LayerResult:
         """Run the passes of a layer (:func:`layer_jobs`).
 
         ``preloaded``: the bitstream was built with job 0's image, so it is not loaded
         through the port.  ``load_act=False`` keeps the source bank (a chained layer).
         ``chain``: write every pass's outputs back and swap the banks at the end, so that
         the next layer finds its input on chip [arch §5.6, §8].
+        ``resident``: load every pass's pointers and lines once, side by side
+        (:func:`resident_layout`), then run the passes writing only registers and bases.
         """
         out = LayerResult(n_out, self.hw.pes)
+        if resident:
+            if preloaded:
+                raise ValueError("resident=True loads every pass itself: it cannot be combined with preloaded")
+            bases = resident_layout(self.hw, jobs)
+            for t, job in enumerate(jobs):
+                await self.write_all(pass_writes(self.hw, job["image"], load_act=load_act and t == 0, regs=False,
+                                                 **bases[t]))
         for t, job in enumerate(jobs):
-            if not (preloaded and t == 0):
+            if resident:
+                await self.write_all(pass_writes(self.hw, job["image"], memories=False, **bases[t]))
+            elif not (preloaded and t == 0):
                 await self.write_all(pass_writes(self.hw, job["image"], load_act=load_act))
             out.done_cycles.append(await self.start_pass(max_cycles))
             if chain:
@@ -325,6 +388,6 @@ class HostDriver:
         return out
 
     async def run_layer(self, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int,
-                        max_cycles: int = 1_000_000, preloaded: bool = False) -> LayerResult:
+                        max_cycles: int = 1_000_000, preloaded: bool = False, resident: bool = False) -> LayerResult:
         jobs = layer_jobs(self.hw, compiled, a_q, cb_q, shift, relu, bias_act)
-        return await self.run_jobs(jobs, compiled.n_out, max_cycles, preloaded)
+        return await self.run_jobs(jobs, compiled.n_out, max_cycles, preloaded, resident=resident)

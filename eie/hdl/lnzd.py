@@ -1,40 +1,48 @@
-"""LNZD tree and CCU scanner (`lnzd`) [arch §5.1].
+"""LNZD tree and CCU (`lnzd`) [arch §5.1].
 
 * :class:`LNZDNode` — one leading-non-zero-detection node of fan-in ``f``: of ``f``
   children (each: found flag, position inside the child, value) it passes up the lowest
   child that found something.
 * :class:`LNZDTree` — nodes of fan-in ``lnzd_fanin`` over N positions, level by level until
   one node (the CCU's root) remains; combinational, one group per cycle.
-* :class:`CCU` — the scanner state machine: ``(g, q_last)`` plus the bias group, the stall
-  and the broadcast.
+* :class:`CCU` — source prefetch, the scanner (pre-scanner) and the broadcaster.
 
-CCU timing (cycle numbers as in the contract; ``start`` is in cycle −1)
------------------------------------------------------------------------
-* ``src_addr`` is the group the CCU will search in the *next* cycle (``g`` after this
-  cycle's update; 0 in the start cycle).  The PEs' source banks register it, so the
-  activations of group g are at ``acts`` in the cycle that searches g.
-* In a cycle that searches group g with ``q_from = q_last + 1``: eligible positions are
-  ``q >= q_from`` with a non-zero activation; the lowest one is found.  Group ``G``
-  (``groups``) is the bias group: position 0 with value ``bias_act`` is always found.
-* Found and every PE has ``room`` (registered, [arch §5.2]): broadcast this cycle
-  (``bcast.valid``); the state becomes ``(g+1, 0)`` if ``q = N−1`` else ``(g, q+1)``.
-  Found and some PE is full: stall.  The state is left as it is, so the next cycle finds
-  the same element again: this is the contract's *held* element (the source banks do not
-  change during a pass), and ``held`` marks such a repeat so that it is not counted as a
-  search.
-* Nothing found: the state becomes ``(g+1, 0)``.
-* After the bias element is broadcast (``bias_sent``) the CCU stops.
+The contract's scanner runs as two decoupled halves (see ``eie/hdl/README.md``, Pipelining):
 
-Statistics strobes: ``ev_search`` (an LNZD search that is not a repeat of a held element:
-``groups_scanned``), ``ev_stall`` (an element waits: ``stall_cycles = Σ b_k − f_k``),
-``bcast.valid`` (``broadcasts``).
+**Pre-scanner** (from the ``arm`` cycle on, ``LEAD`` cycles ahead).  The sequence the
+contract's scanner produces — one *item* per search: the element found, or nothing (a
+*bubble*: an empty group or the rest of a group) — does not depend on stalls, only on the
+activations.  The pre-scanner runs exactly the contract's search [arch §5.1] on groups
+prefetched from the PEs' source banks (``GROUP_SLOTS`` slots, non-zero flags in registers),
+one search per cycle with no stall, and pushes each item into a small FIFO (``ITEM_SLOTS``).
+Each element is also *announced* (registered ``ann_*``: column j, activation a) to every
+PE, which prefetches that column's pointers long before it is broadcast.  Group G is the
+bias group: the bias element is the last item.
+
+**Broadcaster** (the contract's timing, cycles 0 .. c_done).  Each running cycle it takes
+the FIFO head: a bubble is dropped (that cycle's search found nothing); an element is
+broadcast if ``room`` is high, else it is held (the search pauses) — the contract's stall
+rule.  So broadcast cycles are exactly those of the contract; ``bcast`` is a 1-bit strobe
+("the next announced element is in your queue now").  ``room`` comes from two registered
+flags per PE (room if this cycle's push is / is not counted, [arch §5.2]) selected by the
+registered strobe of the previous cycle: no comparator and no PE logic on this path.
+
+Source prefetch: ``rd_en`` (registered, one copy per PE) makes every PE read the next group
+of its source bank (each PE keeps its own address counter); the data (``src_data``) arrives
+``BRAM_LATENCY`` cycles later and fills a slot.  Reads are issued while slots are free.
+
+Statistics strobes: ``ev_search`` (an item taken that is not a held element's repeat:
+``groups_scanned``), ``ev_stall`` (``stall_cycles``), ``bcast`` (``broadcasts``).
+``fault`` (sticky) is set if the broadcaster ever finds the FIFO empty while running — it
+cannot happen with the sizes in :mod:`.params`, the tests check it.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import HWConfig, bits_for
+from .params import BRAM_LATENCY, GROUP_SLOTS, ITEM_SLOTS, HWConfig, bits_for
 
 __all__ = ["LNZDNode", "LNZDTree", "CCU", "lnzd_levels", "scan_ref"]
 
@@ -137,98 +145,200 @@ class LNZDTree(wiring.Component):
 
 
 class CCU(wiring.Component):
-    """Central control unit: LNZD scanner, stall and broadcast [arch §5.1].
+    """Central control unit: source prefetch, pre-scanner, broadcaster [arch §5.1].
 
     Members
     -------
-    start : In(1)      cycle −1 of a pass: state ``(0, q_from=0)``, nothing sent.
-    running : In(1)    the pass is running (cycles 0 .. c_done).
+    arm : In(1)        the pass's first pre-roll cycle: reset the prefetch and the pre-scanner
+                       (``groups`` and ``bias_act`` must not change from here to the end).
+    start : In(1)      cycle −1: reset the broadcaster.
+    running : In(1)    cycles 0 .. c_done.
     groups : In        G = Cp / N; group G is the bias group.
     bias_act : In      the bias activation (1.0 with ``fa`` fraction bits).
-    acts : In(act)[N]  activations of the searched group (from the PEs' source banks).
-    room : In(1)       every PE's queue has room (AND of the registered room flags).
-    src_addr : Out     group to read for the next cycle.
-    bcast_valid, bcast_j, bcast_a : Out   the broadcast of this cycle.
+    rd_en : Out(1)[N]  registered copies: PE p reads the next group of its source bank.
+    src_data : In(act)[N]  PE p's source word, ``BRAM_LATENCY`` cycles after ``rd_en``.
+    room_push, room_nopush : In(1)[N]  PE p's registered room flags [arch §5.2].
+    ann_valid, ann_j, ann_a : Out  registered: the next element in scan order.
+    bcast : Out(1)     the broadcast strobe of this cycle.
     bias_sent : Out(1) registered: the bias element has been broadcast.
     ev_search, ev_stall : Out(1)  statistics strobes.
+    fault : Out(1)     sticky: the broadcaster ran out of items (never expected).
     """
 
     def __init__(self, hw: HWConfig):
         self._hw = hw
         c = hw.config
+        n = c.pes
         super().__init__({
+            "arm": In(1),
             "start": In(1),
             "running": In(1),
             "groups": In(hw.group_bits),
             "bias_act": In(signed(c.act_bits)),
-            "acts": In(signed(c.act_bits)).array(c.pes),
-            "room": In(1),
-            "src_addr": Out(hw.group_bits),
-            "bcast_valid": Out(1),
-            "bcast_j": Out(hw.col_bits),
-            "bcast_a": Out(signed(c.act_bits)),
+            "rd_en": Out(1).array(n),
+            "src_data": In(signed(c.act_bits)).array(n),
+            "room_push": In(1).array(n),
+            "room_nopush": In(1).array(n),
+            "ann_valid": Out(1),
+            "ann_j": Out(hw.col_bits),
+            "ann_a": Out(signed(c.act_bits)),
+            "bcast": Out(1),
             "bias_sent": Out(1),
             "ev_search": Out(1),
             "ev_stall": Out(1),
+            "fault": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         hw = self._hw
+        c = hw.config
         n = hw.pes
-        m.submodules.tree = tree = LNZDTree(n=n, fanin=hw.config.lnzd_fanin, value_shape=signed(hw.config.act_bits))
+        ab = c.act_bits
+        slots = GROUP_SLOTS
+        sb = (slots - 1).bit_length()
+        m.submodules.tree = tree = LNZDTree(n=n, fanin=c.lnzd_fanin, value_shape=signed(ab))
 
+        # ---- source prefetch: read requests and the group slots ---------------------------
+        alloc = Signal(range(slots + 1))        # slots requested and not yet consumed
+        rd = Signal()                           # master copy of rd_en
+        inflight = [Signal(name=f"rd_d{i}") for i in range(1, BRAM_LATENCY + 1)]
+        consume_r = Signal()
+        wp = Signal(sb)
+        hp = Signal(sb)
+        fill = Signal(range(slots + 1))         # filled slots
+        h_valid = Signal()                      # registered fill != 0
+        nz = Array(Signal(n, name=f"nz{i}") for i in range(slots))
+        vals = Memory(shape=len(Cat(*self.src_data)), depth=slots, init=[])
+        m.submodules.vals = vals
+        vw, vr = vals.write_port(), vals.read_port(domain="comb")
+        cap = inflight[-1]
+        m.d.comb += [
+            vw.addr.eq(wp), vw.data.eq(Cat(*self.src_data)), vw.en.eq(cap),
+            vr.addr.eq(hp),
+        ]
+        with m.If(cap & ~self.arm):
+            m.d.sync += [nz[wp].eq(Cat(*[d != 0 for d in self.src_data])), wp.eq(wp + 1)]
+
+        # ---- pre-scanner --------------------------------------------------------------------
+        ps_live = Signal()
+        items_full = Signal()
+        at_bias = Signal()
         g = Signal(hw.group_bits)
-        q_from = Signal(hw.pos_bits)          # q_last + 1
-        jbase = Signal(hw.col_bits)           # g·N, kept incrementally (no multiplier)
-        held = Signal()                       # this cycle repeats a stalled find
-        g_next = Signal(hw.group_bits)
-
+        jbase = Signal(hw.col_bits)
+        mask = Signal(n, init=(1 << n) - 1)
+        head_nz = Signal(n)
+        elig = Signal(n)
+        m.d.comb += [head_nz.eq(nz[hp]), elig.eq(head_nz & mask)]
         for q in range(n):
-            m.d.comb += [
-                tree.found[q].eq((self.acts[q] != 0) & (q_from <= q)),
-                tree.val[q].eq(self.acts[q]),
-            ]
-        is_bias = g == self.groups
-        found = Signal()
-        q = Signal(range(n) if n > 1 else unsigned(1))
-        a = Signal(signed(hw.config.act_bits))
+            m.d.comb += [tree.found[q].eq(elig[q]), tree.val[q].eq(vr.data[q * ab:(q + 1) * ab])]
+        active = Signal()
+        advance = Signal()
+        item_elem = Signal()
+        low_any = elig[:n - 1].any() if n > 1 else Const(0, 1)
         m.d.comb += [
-            found.eq(is_bias | tree.o_found),
-            q.eq(Mux(is_bias, 0, tree.o_pos)),
-            a.eq(Mux(is_bias, self.bias_act, tree.o_val)),
+            active.eq(ps_live & ~items_full & (at_bias | h_valid)),
+            item_elem.eq(at_bias | tree.o_found),
+            advance.eq(active & ~at_bias & ~low_any),
         ]
-        search = self.running & ~self.bias_sent
-        m.d.comb += [
-            self.bcast_valid.eq(search & found & self.room),
-            self.bcast_j.eq(jbase + q),
-            self.bcast_a.eq(a),
-            self.ev_search.eq(search & ~held),
-            self.ev_stall.eq(search & found & ~self.room),
-            g_next.eq(g),
-            self.src_addr.eq(g_next),
-        ]
-        next_group = Signal()
-        with m.If(self.start):
-            m.d.comb += g_next.eq(0)
-            m.d.sync += [g.eq(0), q_from.eq(0), jbase.eq(0), self.bias_sent.eq(0), held.eq(0)]
-        with m.Elif(search):
-            with m.If(found & ~self.room):
-                m.d.sync += held.eq(1)
-            with m.Elif(found):
-                m.d.sync += held.eq(0)
-                with m.If(is_bias):
-                    m.d.sync += self.bias_sent.eq(1)
-                with m.If(q == n - 1):
-                    m.d.comb += next_group.eq(1)
+        # positions above the lowest eligible one: an eligible position strictly below
+        above = []
+        acc = Const(0, 1)
+        for q in range(n):
+            above.append(acc)
+            acc = acc | elig[q]
+        last_group = Signal()
+        m.d.comb += last_group.eq(g + 1 == self.groups)
+
+        with m.If(self.arm):
+            m.d.sync += [ps_live.eq(1), g.eq(0), jbase.eq(0), at_bias.eq(self.groups == 0), mask.eq((1 << n) - 1),
+                         hp.eq(0), wp.eq(0), consume_r.eq(0),
+                         self.ann_valid.eq(0)]
+        with m.Else():
+            m.d.sync += [consume_r.eq(advance), self.ann_valid.eq(active & item_elem)]
+            with m.If(active):
+                m.d.sync += [
+                    self.ann_j.eq(jbase + Mux(at_bias, 0, tree.o_pos)),
+                    self.ann_a.eq(Mux(at_bias, self.bias_act, tree.o_val)),
+                ]
+                with m.If(at_bias):
+                    m.d.sync += ps_live.eq(0)
+                with m.Elif(advance):
+                    m.d.sync += [hp.eq(hp + 1), g.eq(g + 1), jbase.eq(jbase + n), at_bias.eq(last_group),
+                                 mask.eq((1 << n) - 1)]
                 with m.Else():
-                    m.d.sync += q_from.eq(q + 1)
-            with m.Else():
-                m.d.sync += held.eq(0)
-                m.d.comb += next_group.eq(1)
-        with m.If(next_group):
-            m.d.comb += g_next.eq(g + 1)
-            m.d.sync += [g.eq(g + 1), q_from.eq(0), jbase.eq(jbase + n)]
+                    m.d.sync += mask.eq(Cat(*above))
+
+        # request / fill bookkeeping (consumption is seen one cycle late by the requests)
+        alloc_next = Signal.like(alloc)
+        fill_next = Signal.like(fill)
+        ps_live_next = Signal()
+        m.d.comb += [
+            ps_live_next.eq(Mux(self.arm, 1, ps_live & ~(active & at_bias))),
+            alloc_next.eq(Mux(self.arm, 0, alloc + rd - consume_r)),
+            fill_next.eq(Mux(self.arm, 0, fill + cap - advance)),
+        ]
+        rd_next = Signal()
+        m.d.comb += rd_next.eq(ps_live_next & (alloc_next < slots))
+        m.d.sync += [alloc.eq(alloc_next), fill.eq(fill_next), h_valid.eq(fill_next != 0), rd.eq(rd_next)]
+        prev = rd
+        for i, s in enumerate(inflight):
+            m.d.sync += s.eq(Mux(self.arm, 0, prev))
+            prev = s
+        for p in range(n):
+            copy = Signal(name=f"rd_en_{p}", attrs={"keep": 1})
+            m.d.sync += copy.eq(rd_next)
+            m.d.comb += self.rd_en[p].eq(copy)
+
+        # ---- item FIFO (collapsing: the head is slot 0, registered) ---------------------------
+        F = ITEM_SLOTS
+        iv = [Signal(name=f"item_v{i}") for i in range(F)]
+        ie = [Signal(name=f"item_e{i}") for i in range(F)]
+        ib = [Signal(name=f"item_b{i}") for i in range(F)]
+        occ = Signal(range(F + 1))
+        pop_item = Signal()
+        push_item = Signal()
+        m.d.comb += push_item.eq(active)
+        target = Signal(range(F + 1))
+        m.d.comb += target.eq(occ - pop_item)
+        occ_next = Signal.like(occ)
+        m.d.comb += occ_next.eq(occ + push_item - pop_item)
+        with m.If(self.arm):
+            m.d.sync += [occ.eq(0), items_full.eq(0)] + [v.eq(0) for v in iv]
+        with m.Else():
+            m.d.sync += [occ.eq(occ_next), items_full.eq(occ_next == F)]
+            for i in range(F):
+                nv = Mux(pop_item, iv[i + 1] if i + 1 < F else 0, iv[i])
+                ne = Mux(pop_item, ie[i + 1] if i + 1 < F else 0, ie[i])
+                nb = Mux(pop_item, ib[i + 1] if i + 1 < F else 0, ib[i])
+                with m.If(push_item & (target == i)):
+                    m.d.sync += [iv[i].eq(1), ie[i].eq(item_elem), ib[i].eq(at_bias)]
+                with m.Else():
+                    m.d.sync += [iv[i].eq(nv), ie[i].eq(ne), ib[i].eq(nb)]
+
+        # ---- broadcaster (contract timing) ---------------------------------------------------
+        push_r = Signal()
+        held = Signal()
+        room = Signal()
+        m.d.comb += room.eq(Mux(push_r, Cat(*self.room_push).all(), Cat(*self.room_nopush).all()))
+        live = Signal()
+        m.d.comb += [
+            live.eq(self.running & ~self.bias_sent),
+            self.bcast.eq(live & iv[0] & ie[0] & room),
+            pop_item.eq(live & iv[0] & (~ie[0] | room)),
+            self.ev_stall.eq(live & iv[0] & ie[0] & ~room),
+            self.ev_search.eq(live & iv[0] & ~held),
+        ]
+        with m.If(self.start):
+            m.d.sync += [push_r.eq(0), held.eq(0), self.bias_sent.eq(0)]
+        with m.Else():
+            m.d.sync += [push_r.eq(self.bcast), held.eq(self.ev_stall)]
+            with m.If(self.bcast & ib[0]):
+                m.d.sync += self.bias_sent.eq(1)
+        with m.If(self.arm):
+            m.d.sync += self.fault.eq(0)
+        with m.Elif(live & ~iv[0]):
+            m.d.sync += self.fault.eq(1)
         return m
 
 

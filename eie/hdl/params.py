@@ -15,10 +15,31 @@ from dataclasses import dataclass
 from ..config import EIEConfig
 from ..errors import ConfigError
 
-__all__ = ["HWConfig", "bits_for", "COUNTER_BITS"]
+__all__ = ["HWConfig", "bits_for", "COUNTER_BITS", "VENDORS", "BRAM_LATENCY", "GROUP_SLOTS", "LEAD", "ITEM_SLOTS",
+           "PREROLL"]
 
 #: width of every statistics counter (per PE and global)
 COUNTER_BITS = 32
+
+#: memory primitives the RTL can instantiate: ``generic`` (behavioural Amaranth ``Memory``,
+#: what simulation and every other flow use), ``ecp5`` (DP16KD with ``REGMODE=OUTREG``),
+#: ``ice40`` (behavioural; yosys infers SB_RAM40_4K plus a fabric output register)
+VENDORS = ("generic", "ecp5", "ice40")
+
+# ---- front-end prefetch (see eie/hdl/README.md, "Pipelining") -------------------------------
+#: every block RAM read: address in cycle c, data in cycle c+2 (array latch + output register)
+BRAM_LATENCY = 2
+#: group slots of the CCU's source prefetch buffer (a power of two; >= 5 sustains a group/cycle)
+GROUP_SLOTS = 8
+#: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 8 is needed for
+#: a column's pointer descriptor to be in the PE's FIFO the cycle before the column can first
+#: be popped (the line-memory look-ahead reads it then); one spare
+LEAD = 9
+#: items (one per search: an element or a bubble) the pre-scanner may run ahead
+ITEM_SLOTS = LEAD + 2
+#: cycles from the ``arm`` cycle (the host's start takes effect) to the pass's cycle −1:
+#: the source prefetch needs 3 before the pre-scanner's first search, then the lead
+PREROLL = 1 + BRAM_LATENCY + LEAD
 
 
 def bits_for(n: int) -> int:
@@ -46,6 +67,7 @@ class HWConfig:
     dst_depth : destination register-file entries per PE (default: ``config.regfile_entries``).
         The row passes of the compiler use ``config.regfile_entries``; ``dst_depth`` must
         not be smaller.
+    vendor : memory primitives (:data:`VENDORS`); changes the netlist, never the behaviour.
     """
 
     config: EIEConfig
@@ -53,6 +75,7 @@ class HWConfig:
     ptr_words: int | None = None
     act_depth: int | None = None
     dst_depth: int | None = None
+    vendor: str = "generic"
 
     def __post_init__(self):
         if not isinstance(self.config, EIEConfig):
@@ -67,6 +90,8 @@ class HWConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= (1 << 24):
                 raise ConfigError(f"{name} must be an integer in [1, {1 << 24}], not {value!r}")
+        if self.vendor not in VENDORS:
+            raise ConfigError(f"vendor must be one of {', '.join(VENDORS)}, not {self.vendor!r}")
         if self.dst_depth < cfg.regfile_entries:
             raise ConfigError(
                 f"dst_depth must be at least regfile_entries={cfg.regfile_entries} (a row pass fills "
@@ -130,6 +155,13 @@ class HWConfig:
                    _addr_bits(self.dst_depth), c.weight_bits)
 
     @property
+    def desc_depth(self) -> int:
+        """Column descriptors a PE holds (announced, not yet popped): the pre-scanner's items
+        plus a full queue, rounded up to a power of two."""
+        need = ITEM_SLOTS + self.config.queue_depth + 1
+        return 1 << (need - 1).bit_length()
+
+    @property
     def pe_bits(self) -> int:
         return _addr_bits(self.pes)
 
@@ -143,4 +175,6 @@ class HWConfig:
         fields.pop("clock_mhz")
         fields.update(spmat_lines=self.spmat_lines, ptr_words=self.ptr_words, act_depth=self.act_depth,
                       dst_depth=self.dst_depth)
+        if self.vendor != "generic":
+            fields["vendor"] = self.vendor
         return ",".join(f"{k}={fields[k]}" for k in sorted(fields))

