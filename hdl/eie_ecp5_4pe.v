@@ -9,52 +9,55 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire [32:0] \$10 ;
-  reg [31:0] \$100 ;
+  reg \$100 ;
   reg [31:0] \$101 ;
   reg [31:0] \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg [2:0] \$105 ;
-  reg [10:0] \$106 ;
-  reg [63:0] \$107 ;
-  reg \$108 ;
-  reg \$109 ;
+  reg [31:0] \$103 ;
+  reg [31:0] \$104 ;
+  reg [31:0] \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg [2:0] \$108 ;
+  reg [10:0] \$109 ;
   wire [32:0] \$11 ;
-  reg [2:0] \$110 ;
-  reg [10:0] \$111 ;
-  reg [63:0] \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg [2:0] \$115 ;
-  reg [10:0] \$116 ;
-  reg [63:0] \$117 ;
-  reg \$118 ;
-  reg \$119 ;
+  reg [63:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [2:0] \$113 ;
+  reg [10:0] \$114 ;
+  reg [63:0] \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [2:0] \$118 ;
+  reg [10:0] \$119 ;
   wire [32:0] \$12 ;
-  reg [2:0] \$120 ;
-  reg [10:0] \$121 ;
-  reg [63:0] \$122 ;
-  reg \$123 ;
-  reg [63:0] \$124 ;
-  reg \$125 ;
-  reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [63:0] \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg [1:0] \$130 ;
-  reg \$131 ;
-  reg [63:0] \$132 ;
-  reg \$133 ;
-  reg [1:0] \$134 ;
-  reg \$135 ;
-  reg [63:0] \$136 ;
-  reg \$137 ;
-  reg [1:0] \$138 ;
-  reg \$139 ;
-  wire \$14 ;
-  reg [63:0] \$140 ;
-  reg \$141 ;
+  reg [63:0] \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [2:0] \$123 ;
+  reg [10:0] \$124 ;
+  reg [63:0] \$125 ;
+  reg \$126 ;
+  reg [63:0] \$127 ;
+  reg \$128 ;
+  reg [1:0] \$129 ;
+  wire [32:0] \$13 ;
+  reg \$130 ;
+  reg [63:0] \$131 ;
+  reg \$132 ;
+  reg [1:0] \$133 ;
+  reg \$134 ;
+  reg [63:0] \$135 ;
+  reg \$136 ;
+  reg [1:0] \$137 ;
+  reg \$138 ;
+  reg [63:0] \$139 ;
+  wire [32:0] \$14 ;
+  reg \$140 ;
+  reg [1:0] \$141 ;
+  reg \$142 ;
+  reg [63:0] \$143 ;
+  reg \$144 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -75,11 +78,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$30 ;
   wire \$31 ;
   wire \$32 ;
-  reg [32:0] \$33 ;
-  reg [63:0] \$34 ;
-  wire [63:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
+  wire \$33 ;
+  wire \$34 ;
+  reg [32:0] \$35 ;
+  reg [63:0] \$36 ;
+  wire [63:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire [4:0] \$4 ;
@@ -103,33 +106,33 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire [1:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [1:0] \$60 ;
-  wire [3:0] \$61 ;
-  wire [3:0] \$62 ;
+  wire \$60 ;
+  wire [1:0] \$61 ;
+  wire [1:0] \$62 ;
   wire [3:0] \$63 ;
-  reg [17:0] \$64 ;
-  reg [63:0] \$65 ;
-  reg \$66 ;
-  reg \$67 ;
+  wire [3:0] \$64 ;
+  wire [3:0] \$65 ;
+  reg [17:0] \$66 ;
+  reg [63:0] \$67 ;
   reg \$68 ;
   reg \$69 ;
   wire \$7 ;
   reg \$70 ;
   reg \$71 ;
-  reg [3:0] \$72 ;
-  reg [10:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [5:0] \$75 ;
-  reg \$76 ;
-  reg [9:0] \$77 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [3:0] \$74 ;
+  reg [10:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [5:0] \$77 ;
   reg \$78 ;
   reg [9:0] \$79 ;
-  wire [32:0] \$8 ;
-  reg [10:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg [9:0] \$81 ;
+  reg [10:0] \$82 ;
   reg \$83 ;
   reg \$84 ;
   reg \$85 ;
@@ -137,7 +140,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$87 ;
   reg \$88 ;
   reg \$89 ;
-  wire [32:0] \$9 ;
+  wire \$9 ;
   reg \$90 ;
   reg \$91 ;
   reg \$92 ;
@@ -146,8 +149,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$95 ;
   reg \$96 ;
   reg \$97 ;
-  reg [31:0] \$98 ;
-  reg [31:0] \$99 ;
+  reg \$98 ;
+  reg \$99 ;
   reg \$signal  = 1'h0;
   reg \$signal$14  = 1'h0;
   wire \$signal$15 ;
@@ -161,34 +164,34 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   input [17:0] addr;
   wire [17:0] addr;
   wire [15:0] ann_a;
-  wire [15:0] \ann_a$134 ;
-  wire [15:0] \ann_a$157 ;
-  wire [15:0] \ann_a$180 ;
-  wire [15:0] \ann_a$203 ;
+  wire [15:0] \ann_a$136 ;
+  wire [15:0] \ann_a$159 ;
+  wire [15:0] \ann_a$182 ;
+  wire [15:0] \ann_a$205 ;
   wire [12:0] ann_j;
-  wire [12:0] \ann_j$132 ;
-  wire [12:0] \ann_j$156 ;
-  wire [12:0] \ann_j$179 ;
-  wire [12:0] \ann_j$202 ;
+  wire [12:0] \ann_j$134 ;
+  wire [12:0] \ann_j$158 ;
+  wire [12:0] \ann_j$181 ;
+  wire [12:0] \ann_j$204 ;
   wire ann_valid;
-  wire \ann_valid$130 ;
-  wire \ann_valid$155 ;
-  wire \ann_valid$178 ;
-  wire \ann_valid$201 ;
+  wire \ann_valid$132 ;
+  wire \ann_valid$157 ;
+  wire \ann_valid$180 ;
+  wire \ann_valid$203 ;
   (* init = 1'h0 *)
   wire arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$118 ;
+  wire \arm$120 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$144 ;
+  wire \arm$146 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$167 ;
+  wire \arm$169 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$190 ;
+  wire \arm$192 ;
   (* keep = 32'd1 *)
   reg arm_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -198,13 +201,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg arm_3 = 1'h0;
   wire bcast;
-  wire \bcast$135 ;
-  wire \bcast$158 ;
-  wire \bcast$181 ;
-  wire \bcast$204 ;
+  wire \bcast$137 ;
+  wire \bcast$160 ;
+  wire \bcast$183 ;
+  wire \bcast$206 ;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$111 ;
+  wire [15:0] \bias_act$113 ;
+  reg bias_prev = 1'h0;
   wire bias_sent;
   output busy;
   wire busy;
@@ -216,16 +220,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] d_q = 64'h0000000000000000;
   output done;
   wire done;
-  wire \done$56 ;
+  wire \done$58 ;
   reg done_flag = 1'h0;
   wire ev_search;
   wire ev_stall;
   wire fault;
-  wire \fault$59 ;
-  wire \fault$60 ;
   wire \fault$61 ;
   wire \fault$62 ;
-  reg \fault$63  = 1'h0;
+  wire \fault$63 ;
+  wire \fault$64 ;
+  reg \fault$65  = 1'h0;
   reg [63:0] g0 = 64'h0000000000000000;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
@@ -236,19 +240,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$110 ;
+  wire [10:0] \groups$112 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
   wire [2:0] h_mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$218 ;
+  wire [2:0] \h_mem$219 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$223 ;
+  wire [2:0] \h_mem$224 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$228 ;
+  wire [2:0] \h_mem$229 ;
   (* keep = 32'd1 *)
   reg [2:0] h_mem_0 = 3'h0;
   (* keep = 32'd1 *)
@@ -262,13 +266,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [10:0] h_off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$219 ;
+  wire [10:0] \h_off$220 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$224 ;
+  wire [10:0] \h_off$225 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$229 ;
+  wire [10:0] \h_off$230 ;
   (* keep = 32'd1 *)
   reg [10:0] h_off_0 = 11'h000;
   (* keep = 32'd1 *)
@@ -278,21 +282,21 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg [10:0] h_off_3 = 11'h000;
   wire [63:0] h_rdata;
-  wire [63:0] \h_rdata$102 ;
-  wire [63:0] \h_rdata$103 ;
   wire [63:0] \h_rdata$104 ;
+  wire [63:0] \h_rdata$105 ;
+  wire [63:0] \h_rdata$106 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire h_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$217 ;
+  wire \h_sel$218 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$222 ;
+  wire \h_sel$223 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$227 ;
+  wire \h_sel$228 ;
   (* keep = 32'd1 *)
   reg h_sel_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -306,13 +310,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] h_wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$220 ;
+  wire [63:0] \h_wdata$221 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$225 ;
+  wire [63:0] \h_wdata$226 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$230 ;
+  wire [63:0] \h_wdata$231 ;
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_0 = 64'h0000000000000000;
   (* keep = 32'd1 *)
@@ -322,9 +326,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_3 = 64'h0000000000000000;
   wire h_we;
-  wire \h_we$221 ;
-  wire \h_we$226 ;
-  wire \h_we$231 ;
+  wire \h_we$222 ;
+  wire \h_we$227 ;
+  wire \h_we$232 ;
   (* keep = 32'd1 *)
   reg h_we_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -334,9 +338,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg h_we_3 = 1'h0;
   wire idle;
-  wire \idle$209 ;
   wire \idle$210 ;
   wire \idle$211 ;
+  wire \idle$212 ;
   reg [31:0] n_bcast = 32'd0;
   reg [31:0] n_search = 32'd0;
   reg [31:0] n_stall = 32'd0;
@@ -349,13 +353,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$147 ;
+  wire \pf_active$149 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$170 ;
+  wire \pf_active$172 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$193 ;
+  wire \pf_active$195 ;
   (* keep = 32'd1 *)
   reg pf_active_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -367,17 +371,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [3:0] pre = 4'h0;
   reg [9:0] ptr_base = 10'h000;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$125 ;
+  wire [9:0] \ptr_base$127 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$151 ;
+  wire [9:0] \ptr_base$153 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$174 ;
+  wire [9:0] \ptr_base$176 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$197 ;
+  wire [9:0] \ptr_base$199 ;
   wire rd_en;
-  wire \rd_en$159 ;
-  wire \rd_en$182 ;
-  wire \rd_en$205 ;
+  wire \rd_en$161 ;
+  wire \rd_en$184 ;
+  wire \rd_en$207 ;
   wire rd_en__0;
   wire rd_en__1;
   wire rd_en__2;
@@ -393,25 +397,25 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg re_q3 = 1'h0;
   reg relu = 1'h0;
   (* init = 1'h0 *)
-  wire \relu$123 ;
+  wire \relu$125 ;
   (* init = 1'h0 *)
-  wire \relu$149 ;
+  wire \relu$151 ;
   (* init = 1'h0 *)
-  wire \relu$172 ;
+  wire \relu$174 ;
   (* init = 1'h0 *)
-  wire \relu$195 ;
+  wire \relu$197 ;
   wire room_nopush;
-  wire \room_nopush$143 ;
-  wire \room_nopush$166 ;
-  wire \room_nopush$189 ;
+  wire \room_nopush$145 ;
+  wire \room_nopush$168 ;
+  wire \room_nopush$191 ;
   wire room_nopush__0;
   wire room_nopush__1;
   wire room_nopush__2;
   wire room_nopush__3;
   wire room_push;
-  wire \room_push$141 ;
-  wire \room_push$164 ;
-  wire \room_push$187 ;
+  wire \room_push$143 ;
+  wire \room_push$166 ;
+  wire \room_push$189 ;
   wire room_push__0;
   wire room_push__1;
   wire room_push__2;
@@ -422,16 +426,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$120 ;
+  wire \running$122 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$146 ;
+  wire \running$148 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$169 ;
+  wire \running$171 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$192 ;
+  wire \running$194 ;
   (* keep = 32'd1 *)
   reg running_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -444,53 +448,53 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg rvalid = 1'h0;
   reg [5:0] shift = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] \shift$124 ;
+  wire [5:0] \shift$126 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$150 ;
+  wire [5:0] \shift$152 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$173 ;
+  wire [5:0] \shift$175 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$196 ;
+  wire [5:0] \shift$198 ;
   reg [10:0] spmat_base = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$126 ;
+  wire [10:0] \spmat_base$128 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$152 ;
+  wire [10:0] \spmat_base$154 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$175 ;
+  wire [10:0] \spmat_base$177 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$198 ;
+  wire [10:0] \spmat_base$200 ;
   wire [15:0] src_data;
-  wire [15:0] \src_data$139 ;
-  wire [15:0] \src_data$162 ;
-  wire [15:0] \src_data$185 ;
+  wire [15:0] \src_data$141 ;
+  wire [15:0] \src_data$164 ;
+  wire [15:0] \src_data$187 ;
   wire [15:0] src_data__0;
   wire [15:0] src_data__1;
   wire [15:0] src_data__2;
   wire [15:0] src_data__3;
   reg src_sel = 1'h0;
   (* init = 1'h0 *)
-  wire \src_sel$122 ;
+  wire \src_sel$124 ;
   (* init = 1'h0 *)
-  wire \src_sel$148 ;
+  wire \src_sel$150 ;
   (* init = 1'h0 *)
-  wire \src_sel$171 ;
+  wire \src_sel$173 ;
   (* init = 1'h0 *)
-  wire \src_sel$194 ;
+  wire \src_sel$196 ;
   (* init = 1'h0 *)
   wire start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$119 ;
+  wire \start$121 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$145 ;
+  wire \start$147 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$168 ;
+  wire \start$170 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$191 ;
+  wire \start$193 ;
   (* keep = 32'd1 *)
   reg start_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -502,19 +506,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [3:0] status;
   reg [9:0] wb_base = 10'h000;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$128 ;
+  wire [9:0] \wb_base$130 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$154 ;
+  wire [9:0] \wb_base$156 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$177 ;
+  wire [9:0] \wb_base$179 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$200 ;
+  wire [9:0] \wb_base$202 ;
   wire wb_busy;
   wire wb_start;
-  wire \wb_start$127 ;
-  wire \wb_start$153 ;
-  wire \wb_start$176 ;
-  wire \wb_start$199 ;
+  wire \wb_start$129 ;
+  wire \wb_start$155 ;
+  wire \wb_start$178 ;
+  wire \wb_start$201 ;
   input [63:0] wdata;
   wire [63:0] wdata;
   input we;
@@ -522,229 +526,233 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$1  = | pre;
   assign \$2  = pre - 1'h1;
   assign \$3  = \$1  ? \$2  : 5'h00;
-  assign \$4  = \$signal$15  ? 5'h0c : \$3 ;
+  assign \$4  = \$signal$15  ? 5'h0d : \$3 ;
   assign \$5  = \$signal  & a_q[17];
   assign \$6  = ~ busy;
   assign \$7  = \$5  & \$6 ;
-  assign \$8  = cyc + 1'h1;
-  assign \$9  = n_bcast + bcast;
-  assign \$10  = n_stall + ev_stall;
-  assign \$11  = n_search + ev_search;
-  assign \$12  = cyc + 1'h1;
-  assign \$13  = \fault$59  | \fault$60 ;
-  assign \$14  = \$13  | \fault$61 ;
-  assign \$15  = \$14  | \fault$62 ;
-  assign \$16  = fault | \$15 ;
-  assign \$17  = ~ addr[17];
-  assign \$18  = ! addr[15:14];
-  assign \$19  = addr[16] | \$18 ;
-  assign \$20  = \$17  & \$19 ;
-  assign \$21  = ~ addr[17];
-  assign \$22  = addr[15:14] == 1'h1;
-  assign \$23  = addr[16] | \$22 ;
-  assign \$24  = \$21  & \$23 ;
-  assign \$25  = ~ addr[17];
-  assign \$26  = addr[15:14] == 2'h2;
-  assign \$27  = addr[16] | \$26 ;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = ~ addr[17];
-  assign \$30  = addr[15:14] == 2'h3;
-  assign \$31  = addr[16] | \$30 ;
-  assign \$32  = \$29  & \$31 ;
-  assign \$35  = glob3 ? g3 : \$34 ;
+  assign \$8  = ~ \$signal$16 ;
+  assign \$9  = bias_sent & \$8 ;
+  assign \$10  = cyc + 1'h1;
+  assign \$11  = n_bcast + bcast;
+  assign \$12  = n_stall + ev_stall;
+  assign \$13  = n_search + ev_search;
+  assign \$14  = cyc + 1'h1;
+  assign \$15  = \fault$61  | \fault$62 ;
+  assign \$16  = \$15  | \fault$63 ;
+  assign \$17  = \$16  | \fault$64 ;
+  assign \$18  = fault | \$17 ;
+  assign \$19  = ~ addr[17];
+  assign \$20  = ! addr[15:14];
+  assign \$21  = addr[16] | \$20 ;
+  assign \$22  = \$19  & \$21 ;
+  assign \$23  = ~ addr[17];
+  assign \$24  = addr[15:14] == 1'h1;
+  assign \$25  = addr[16] | \$24 ;
+  assign \$26  = \$23  & \$25 ;
+  assign \$27  = ~ addr[17];
+  assign \$28  = addr[15:14] == 2'h2;
+  assign \$29  = addr[16] | \$28 ;
+  assign \$30  = \$27  & \$29 ;
+  assign \$31  = ~ addr[17];
+  assign \$32  = addr[15:14] == 2'h3;
+  assign \$33  = addr[16] | \$32 ;
+  assign \$34  = \$31  & \$33 ;
+  assign \$37  = glob3 ? g3 : \$36 ;
   assign busy = \$signal$20  | wb_busy;
-  assign \$36  = \$signal  & a_q[17];
-  assign \$37  = ! a_q[10:0];
-  assign \$38  = \$36  & \$37 ;
-  assign \$39  = \$38  & d_q[0];
-  assign \$40  = ~ busy;
-  assign \$signal$15  = \$39  & \$40 ;
-  assign \$41  = \$signal  & a_q[17];
-  assign \$42  = ! a_q[10:0];
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$43  & d_q[1];
-  assign \$45  = ~ busy;
-  assign wb_start = \$44  & \$45 ;
+  assign \$38  = \$signal  & a_q[17];
+  assign \$39  = ! a_q[10:0];
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = \$40  & d_q[0];
+  assign \$42  = ~ busy;
+  assign \$signal$15  = \$41  & \$42 ;
+  assign \$43  = \$signal  & a_q[17];
+  assign \$44  = ! a_q[10:0];
+  assign \$45  = \$43  & \$44 ;
+  assign \$46  = \$45  & d_q[1];
+  assign \$47  = ~ busy;
+  assign wb_start = \$46  & \$47 ;
   assign \$signal$17  = pre == 1'h1;
-  assign \$46  = ~ done;
-  assign \$47  = \$signal$18  & \$46 ;
-  assign \$signal$19  = \$signal$16  | \$47 ;
-  assign \$48  = \$signal$18  & done;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = \$signal$20  & \$49 ;
-  assign \$signal$21  = \$signal$15  | \$50 ;
-  assign \$51  = \$signal$18  & bias_sent;
-  assign \$52  = idle & \idle$209 ;
-  assign \$53  = \$52  & \idle$210 ;
-  assign \$54  = \$53  & \idle$211 ;
-  assign done = \$51  & \$54 ;
-  assign \$55  = ~ busy;
-  assign h_we = h_we_0 & \$55 ;
-  assign \$56  = ~ busy;
-  assign \h_we$221  = h_we_1 & \$56 ;
+  assign \$48  = ~ done;
+  assign \$49  = \$signal$18  & \$48 ;
+  assign \$signal$19  = \$signal$16  | \$49 ;
+  assign \$50  = \$signal$18  & done;
+  assign \$51  = ~ \$50 ;
+  assign \$52  = \$signal$20  & \$51 ;
+  assign \$signal$21  = \$signal$15  | \$52 ;
+  assign \$53  = \$signal$18  & bias_prev;
+  assign \$54  = idle & \idle$210 ;
+  assign \$55  = \$54  & \idle$211 ;
+  assign \$56  = \$55  & \idle$212 ;
+  assign done = \$53  & \$56 ;
   assign \$57  = ~ busy;
-  assign \h_we$226  = h_we_2 & \$57 ;
+  assign h_we = h_we_0 & \$57 ;
   assign \$58  = ~ busy;
-  assign \h_we$231  = h_we_3 & \$58 ;
-  assign \$60  = { 1'h0, busy } | \$59 ;
-  assign \$62  = { 2'h0, \$60  } | \$61 ;
-  assign status = \$62  | \$63 ;
+  assign \h_we$222  = h_we_1 & \$58 ;
+  assign \$59  = ~ busy;
+  assign \h_we$227  = h_we_2 & \$59 ;
+  assign \$60  = ~ busy;
+  assign \h_we$232  = h_we_3 & \$60 ;
+  assign \$62  = { 1'h0, busy } | \$61 ;
+  assign \$64  = { 2'h0, \$62  } | \$63 ;
+  assign status = \$64  | \$65 ;
   always @(posedge clk)
-    a_q <= \$64 ;
+    a_q <= \$66 ;
   always @(posedge clk)
-    d_q <= \$65 ;
+    d_q <= \$67 ;
   always @(posedge clk)
-    \$signal  <= \$66 ;
+    \$signal  <= \$68 ;
   always @(posedge clk)
-    re_q <= \$67 ;
+    re_q <= \$69 ;
   always @(posedge clk)
-    \$signal$14  <= \$68 ;
+    \$signal$14  <= \$70 ;
   always @(posedge clk)
-    \$signal$16  <= \$69 ;
+    \$signal$16  <= \$71 ;
   always @(posedge clk)
-    \$signal$18  <= \$70 ;
+    \$signal$18  <= \$72 ;
   always @(posedge clk)
-    \$signal$20  <= \$71 ;
+    \$signal$20  <= \$73 ;
   always @(posedge clk)
-    pre <= \$72 ;
+    pre <= \$74 ;
   always @(posedge clk)
-    groups <= \$73 ;
+    groups <= \$75 ;
   always @(posedge clk)
-    bias_act <= \$74 ;
+    bias_act <= \$76 ;
   always @(posedge clk)
-    shift <= \$75 ;
+    shift <= \$77 ;
   always @(posedge clk)
-    relu <= \$76 ;
+    relu <= \$78 ;
   always @(posedge clk)
-    wb_base <= \$77 ;
+    wb_base <= \$79 ;
   always @(posedge clk)
-    src_sel <= \$78 ;
+    src_sel <= \$80 ;
   always @(posedge clk)
-    ptr_base <= \$79 ;
+    ptr_base <= \$81 ;
   always @(posedge clk)
-    spmat_base <= \$80 ;
+    spmat_base <= \$82 ;
   always @(posedge clk)
-    arm_0 <= \$81 ;
+    arm_0 <= \$83 ;
   always @(posedge clk)
-    start_0 <= \$82 ;
+    start_0 <= \$84 ;
   always @(posedge clk)
-    running_0 <= \$83 ;
+    running_0 <= \$85 ;
   always @(posedge clk)
-    pf_active_0 <= \$84 ;
+    pf_active_0 <= \$86 ;
   always @(posedge clk)
-    arm_1 <= \$85 ;
+    arm_1 <= \$87 ;
   always @(posedge clk)
-    start_1 <= \$86 ;
+    start_1 <= \$88 ;
   always @(posedge clk)
-    running_1 <= \$87 ;
+    running_1 <= \$89 ;
   always @(posedge clk)
-    pf_active_1 <= \$88 ;
+    pf_active_1 <= \$90 ;
   always @(posedge clk)
-    arm_2 <= \$89 ;
+    arm_2 <= \$91 ;
   always @(posedge clk)
-    start_2 <= \$90 ;
+    start_2 <= \$92 ;
   always @(posedge clk)
-    running_2 <= \$91 ;
+    running_2 <= \$93 ;
   always @(posedge clk)
-    pf_active_2 <= \$92 ;
+    pf_active_2 <= \$94 ;
   always @(posedge clk)
-    arm_3 <= \$93 ;
+    arm_3 <= \$95 ;
   always @(posedge clk)
-    start_3 <= \$94 ;
+    start_3 <= \$96 ;
   always @(posedge clk)
-    running_3 <= \$95 ;
+    running_3 <= \$97 ;
   always @(posedge clk)
-    pf_active_3 <= \$96 ;
+    pf_active_3 <= \$98 ;
   always @(posedge clk)
-    done_flag <= \$97 ;
+    bias_prev <= \$99 ;
   always @(posedge clk)
-    cyc <= \$98 ;
+    done_flag <= \$100 ;
   always @(posedge clk)
-    n_bcast <= \$99 ;
+    cyc <= \$101 ;
   always @(posedge clk)
-    n_stall <= \$100 ;
+    n_bcast <= \$102 ;
   always @(posedge clk)
-    n_search <= \$101 ;
+    n_stall <= \$103 ;
   always @(posedge clk)
-    cycles <= \$102 ;
+    n_search <= \$104 ;
   always @(posedge clk)
-    \fault$63  <= \$103 ;
+    cycles <= \$105 ;
   always @(posedge clk)
-    h_sel_0 <= \$104 ;
+    \fault$65  <= \$106 ;
   always @(posedge clk)
-    h_mem_0 <= \$105 ;
+    h_sel_0 <= \$107 ;
   always @(posedge clk)
-    h_off_0 <= \$106 ;
+    h_mem_0 <= \$108 ;
   always @(posedge clk)
-    h_wdata_0 <= \$107 ;
+    h_off_0 <= \$109 ;
   always @(posedge clk)
-    h_we_0 <= \$108 ;
+    h_wdata_0 <= \$110 ;
   always @(posedge clk)
-    h_sel_1 <= \$109 ;
+    h_we_0 <= \$111 ;
   always @(posedge clk)
-    h_mem_1 <= \$110 ;
+    h_sel_1 <= \$112 ;
   always @(posedge clk)
-    h_off_1 <= \$111 ;
+    h_mem_1 <= \$113 ;
   always @(posedge clk)
-    h_wdata_1 <= \$112 ;
+    h_off_1 <= \$114 ;
   always @(posedge clk)
-    h_we_1 <= \$113 ;
+    h_wdata_1 <= \$115 ;
   always @(posedge clk)
-    h_sel_2 <= \$114 ;
+    h_we_1 <= \$116 ;
   always @(posedge clk)
-    h_mem_2 <= \$115 ;
+    h_sel_2 <= \$117 ;
   always @(posedge clk)
-    h_off_2 <= \$116 ;
+    h_mem_2 <= \$118 ;
   always @(posedge clk)
-    h_wdata_2 <= \$117 ;
+    h_off_2 <= \$119 ;
   always @(posedge clk)
-    h_we_2 <= \$118 ;
+    h_wdata_2 <= \$120 ;
   always @(posedge clk)
-    h_sel_3 <= \$119 ;
+    h_we_2 <= \$121 ;
   always @(posedge clk)
-    h_mem_3 <= \$120 ;
+    h_sel_3 <= \$122 ;
   always @(posedge clk)
-    h_off_3 <= \$121 ;
+    h_mem_3 <= \$123 ;
   always @(posedge clk)
-    h_wdata_3 <= \$122 ;
+    h_off_3 <= \$124 ;
   always @(posedge clk)
-    h_we_3 <= \$123 ;
+    h_wdata_3 <= \$125 ;
   always @(posedge clk)
-    g0 <= \$124 ;
+    h_we_3 <= \$126 ;
   always @(posedge clk)
-    glob0 <= \$125 ;
+    g0 <= \$127 ;
   always @(posedge clk)
-    pe_q0 <= \$126 ;
+    glob0 <= \$128 ;
   always @(posedge clk)
-    re_q0 <= \$127 ;
+    pe_q0 <= \$129 ;
   always @(posedge clk)
-    g1 <= \$128 ;
+    re_q0 <= \$130 ;
   always @(posedge clk)
-    glob1 <= \$129 ;
+    g1 <= \$131 ;
   always @(posedge clk)
-    pe_q1 <= \$130 ;
+    glob1 <= \$132 ;
   always @(posedge clk)
-    re_q1 <= \$131 ;
+    pe_q1 <= \$133 ;
   always @(posedge clk)
-    g2 <= \$132 ;
+    re_q1 <= \$134 ;
   always @(posedge clk)
-    glob2 <= \$133 ;
+    g2 <= \$135 ;
   always @(posedge clk)
-    pe_q2 <= \$134 ;
+    glob2 <= \$136 ;
   always @(posedge clk)
-    re_q2 <= \$135 ;
+    pe_q2 <= \$137 ;
   always @(posedge clk)
-    g3 <= \$136 ;
+    re_q2 <= \$138 ;
   always @(posedge clk)
-    glob3 <= \$137 ;
+    g3 <= \$139 ;
   always @(posedge clk)
-    pe_q3 <= \$138 ;
+    glob3 <= \$140 ;
   always @(posedge clk)
-    re_q3 <= \$139 ;
+    pe_q3 <= \$141 ;
   always @(posedge clk)
-    rdata <= \$140 ;
+    re_q3 <= \$142 ;
   always @(posedge clk)
-    rvalid <= \$141 ;
+    rdata <= \$143 ;
+  always @(posedge clk)
+    rvalid <= \$144 ;
   \eie_ecp5_4pe.ccu  ccu (
     .ann_a(ann_a),
     .ann_j(ann_j),
@@ -759,9 +767,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(fault),
     .groups(groups),
     .rd_en__0(rd_en),
-    .rd_en__1(\rd_en$159 ),
-    .rd_en__2(\rd_en$182 ),
-    .rd_en__3(\rd_en$205 ),
+    .rd_en__1(\rd_en$161 ),
+    .rd_en__2(\rd_en$184 ),
+    .rd_en__3(\rd_en$207 ),
     .room_nopush__0(room_nopush__0),
     .room_nopush__1(room_nopush__1),
     .room_nopush__2(room_nopush__2),
@@ -785,28 +793,28 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .arm(arm_0),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$59 ),
+    .fault(\fault$61 ),
     .h_mem(h_mem_0),
     .h_off(h_off_0),
-    .\h_rdata$174 (h_rdata),
+    .\h_rdata$176 (h_rdata),
     .h_sel(h_sel_0),
-    .\h_wdata$112 (h_wdata_0),
+    .\h_wdata$113 (h_wdata_0),
     .h_we(h_we),
     .idle(idle),
     .pf_active(pf_active_0),
-    .\ptr_base$149 (ptr_base),
+    .\ptr_base$151 (ptr_base),
     .rd_en(rd_en),
-    .\relu$147 (relu),
+    .\relu$149 (relu),
     .room_nopush(room_nopush__0),
     .room_push(room_push__0),
     .rst(rst),
     .running(running_0),
-    .\shift$148 (shift),
-    .\spmat_base$150 (spmat_base),
+    .\shift$150 (shift),
+    .\spmat_base$152 (spmat_base),
     .src_data(src_data__0),
-    .\src_sel$146 (src_sel),
+    .\src_sel$148 (src_sel),
     .start(start_0),
-    .\wb_base$151 (wb_base),
+    .\wb_base$153 (wb_base),
     .wb_busy(wb_busy),
     .wb_start(wb_start)
   );
@@ -817,28 +825,28 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .arm(arm_1),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$60 ),
+    .fault(\fault$62 ),
     .h_mem(h_mem_1),
     .h_off(h_off_1),
-    .\h_rdata$174 (\h_rdata$102 ),
+    .\h_rdata$176 (\h_rdata$104 ),
     .h_sel(h_sel_1),
-    .\h_wdata$112 (h_wdata_1),
-    .h_we(\h_we$221 ),
-    .idle(\idle$209 ),
+    .\h_wdata$113 (h_wdata_1),
+    .h_we(\h_we$222 ),
+    .idle(\idle$210 ),
     .pf_active(pf_active_1),
-    .\ptr_base$149 (ptr_base),
-    .rd_en(\rd_en$159 ),
-    .\relu$147 (relu),
+    .\ptr_base$151 (ptr_base),
+    .rd_en(\rd_en$161 ),
+    .\relu$149 (relu),
     .room_nopush(room_nopush__1),
     .room_push(room_push__1),
     .rst(rst),
     .running(running_1),
-    .\shift$148 (shift),
-    .\spmat_base$150 (spmat_base),
+    .\shift$150 (shift),
+    .\spmat_base$152 (spmat_base),
     .src_data(src_data__1),
-    .\src_sel$146 (src_sel),
+    .\src_sel$148 (src_sel),
     .start(start_1),
-    .\wb_base$151 (wb_base),
+    .\wb_base$153 (wb_base),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
@@ -848,28 +856,28 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .arm(arm_2),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$61 ),
+    .fault(\fault$63 ),
     .h_mem(h_mem_2),
     .h_off(h_off_2),
-    .\h_rdata$174 (\h_rdata$103 ),
+    .\h_rdata$176 (\h_rdata$105 ),
     .h_sel(h_sel_2),
-    .\h_wdata$112 (h_wdata_2),
-    .h_we(\h_we$226 ),
-    .idle(\idle$210 ),
+    .\h_wdata$113 (h_wdata_2),
+    .h_we(\h_we$227 ),
+    .idle(\idle$211 ),
     .pf_active(pf_active_2),
-    .\ptr_base$149 (ptr_base),
-    .rd_en(\rd_en$182 ),
-    .\relu$147 (relu),
+    .\ptr_base$151 (ptr_base),
+    .rd_en(\rd_en$184 ),
+    .\relu$149 (relu),
     .room_nopush(room_nopush__2),
     .room_push(room_push__2),
     .rst(rst),
     .running(running_2),
-    .\shift$148 (shift),
-    .\spmat_base$150 (spmat_base),
+    .\shift$150 (shift),
+    .\spmat_base$152 (spmat_base),
     .src_data(src_data__2),
-    .\src_sel$146 (src_sel),
+    .\src_sel$148 (src_sel),
     .start(start_2),
-    .\wb_base$151 (wb_base),
+    .\wb_base$153 (wb_base),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
@@ -879,28 +887,28 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .arm(arm_3),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$62 ),
+    .fault(\fault$64 ),
     .h_mem(h_mem_3),
     .h_off(h_off_3),
-    .\h_rdata$174 (\h_rdata$104 ),
+    .\h_rdata$176 (\h_rdata$106 ),
     .h_sel(h_sel_3),
-    .\h_wdata$112 (h_wdata_3),
-    .h_we(\h_we$231 ),
-    .idle(\idle$211 ),
+    .\h_wdata$113 (h_wdata_3),
+    .h_we(\h_we$232 ),
+    .idle(\idle$212 ),
     .pf_active(pf_active_3),
-    .\ptr_base$149 (ptr_base),
-    .rd_en(\rd_en$205 ),
-    .\relu$147 (relu),
+    .\ptr_base$151 (ptr_base),
+    .rd_en(\rd_en$207 ),
+    .\relu$149 (relu),
     .room_nopush(room_nopush__3),
     .room_push(room_push__3),
     .rst(rst),
     .running(running_3),
-    .\shift$148 (shift),
-    .\spmat_base$150 (spmat_base),
+    .\shift$150 (shift),
+    .\spmat_base$152 (spmat_base),
     .src_data(src_data__3),
-    .\src_sel$146 (src_sel),
+    .\src_sel$148 (src_sel),
     .start(start_3),
-    .\wb_base$151 (wb_base),
+    .\wb_base$153 (wb_base),
     .wb_start(wb_start)
   );
   always @* begin
@@ -908,37 +916,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (a_q[3:0])
       4'h0:
-          \$33  = 33'h000000000;
+          \$35  = 33'h000000000;
       4'h1:
-          \$33  = { 29'h00000000, status };
+          \$35  = { 29'h00000000, status };
       4'h2:
-          \$33  = { 22'h000000, groups };
+          \$35  = { 22'h000000, groups };
       4'h3:
-          \$33  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
+          \$35  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
       4'h4:
-          \$33  = { 27'h0000000, shift };
+          \$35  = { 27'h0000000, shift };
       4'h5:
-          \$33  = { 32'h00000000, relu };
+          \$35  = { 32'h00000000, relu };
       4'h6:
-          \$33  = { 23'h000000, wb_base };
+          \$35  = { 23'h000000, wb_base };
       4'h7:
-          \$33  = { 32'h00000000, src_sel };
+          \$35  = { 32'h00000000, src_sel };
       4'h8:
-          \$33  = { 1'h0, cycles };
+          \$35  = { 1'h0, cycles };
       4'h9:
-          \$33  = { 1'h0, n_bcast };
+          \$35  = { 1'h0, n_bcast };
       4'ha:
-          \$33  = { 1'h0, n_stall };
+          \$35  = { 1'h0, n_stall };
       4'hb:
-          \$33  = { 1'h0, n_search };
+          \$35  = { 1'h0, n_search };
       4'hc:
-          \$33  = 33'h000000004;
+          \$35  = 33'h000000004;
       4'hd:
-          \$33  = 33'h000000002;
+          \$35  = 33'h000000002;
       4'he:
-          \$33  = { 23'h000000, ptr_base };
+          \$35  = { 23'h000000, ptr_base };
       4'hf:
-          \$33  = { 22'h000000, spmat_base };
+          \$35  = { 22'h000000, spmat_base };
     endcase
   end
   always @* begin
@@ -946,109 +954,109 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_q3)
       2'h0:
-          \$34  = h_rdata;
+          \$36  = h_rdata;
       2'h1:
-          \$34  = \h_rdata$102 ;
+          \$36  = \h_rdata$104 ;
       2'h2:
-          \$34  = \h_rdata$103 ;
+          \$36  = \h_rdata$105 ;
       2'h3:
-          \$34  = \h_rdata$104 ;
+          \$36  = \h_rdata$106 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = addr;
+    \$66  = addr;
     if (rst) begin
-      \$64  = 18'h00000;
+      \$66  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = wdata;
+    \$67  = wdata;
     if (rst) begin
-      \$65  = 64'h0000000000000000;
+      \$67  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = we;
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = re;
-    if (rst) begin
-      \$67  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = \$signal$15 ;
+    \$68  = we;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = \$signal$17 ;
+    \$69  = re;
     if (rst) begin
       \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = \$signal$19 ;
+    \$70  = \$signal$15 ;
     if (rst) begin
       \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = \$signal$21 ;
+    \$71  = \$signal$17 ;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = \$4 [3:0];
+    \$72  = \$signal$19 ;
     if (rst) begin
-      \$72  = 4'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = groups;
+    \$73  = \$signal$21 ;
+    if (rst) begin
+      \$73  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = \$4 [3:0];
+    if (rst) begin
+      \$74  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = groups;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
-            \$73  = d_q[10:0];
+            \$75  = d_q[10:0];
       endcase
     end
     if (rst) begin
-      \$73  = 11'h000;
+      \$75  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = bias_act;
+    \$76  = bias_act;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
             /* empty */;
         11'h003:
-            \$74  = d_q[15:0];
+            \$76  = d_q[15:0];
       endcase
     end
     if (rst) begin
-      \$74  = 16'h0000;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = shift;
+    \$77  = shift;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1056,16 +1064,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h003:
             /* empty */;
         11'h004:
-            \$75  = d_q[5:0];
+            \$77  = d_q[5:0];
       endcase
     end
     if (rst) begin
-      \$75  = 6'h00;
+      \$77  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = relu;
+    \$78  = relu;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1075,16 +1083,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h004:
             /* empty */;
         11'h005:
-            \$76  = d_q[0];
+            \$78  = d_q[0];
       endcase
     end
     if (rst) begin
-      \$76  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = wb_base;
+    \$79  = wb_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1096,16 +1104,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h005:
             /* empty */;
         11'h006:
-            \$77  = d_q[9:0];
+            \$79  = d_q[9:0];
       endcase
     end
     if (rst) begin
-      \$77  = 10'h000;
+      \$79  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = src_sel;
+    \$80  = src_sel;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1119,16 +1127,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h006:
             /* empty */;
         11'h007:
-            \$78  = d_q[0];
+            \$80  = d_q[0];
       endcase
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = ptr_base;
+    \$81  = ptr_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1144,16 +1152,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h007:
             /* empty */;
         11'h00e:
-            \$79  = d_q[9:0];
+            \$81  = d_q[9:0];
       endcase
     end
     if (rst) begin
-      \$79  = 10'h000;
+      \$81  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = spmat_base;
+    \$82  = spmat_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1171,182 +1179,153 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h00e:
             /* empty */;
         11'h00f:
-            \$80  = d_q[10:0];
+            \$82  = d_q[10:0];
       endcase
     end
     if (rst) begin
-      \$80  = 11'h000;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = \$signal$15 ;
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = \$signal$17 ;
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = \$signal$19 ;
+    \$83  = \$signal$15 ;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = \$signal$21 ;
+    \$84  = \$signal$17 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$signal$15 ;
+    \$85  = \$signal$19 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = \$signal$17 ;
+    \$86  = \$signal$21 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$signal$19 ;
+    \$87  = \$signal$15 ;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = \$signal$21 ;
+    \$88  = \$signal$17 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$signal$15 ;
+    \$89  = \$signal$19 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = \$signal$17 ;
+    \$90  = \$signal$21 ;
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = \$signal$19 ;
+    \$91  = \$signal$15 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = \$signal$21 ;
+    \$92  = \$signal$17 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$signal$15 ;
+    \$93  = \$signal$19 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$signal$17 ;
+    \$94  = \$signal$21 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$signal$19 ;
+    \$95  = \$signal$15 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$signal$21 ;
+    \$96  = \$signal$17 ;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = done_flag;
-    if (\$signal$16 ) begin
+    \$97  = \$signal$19 ;
+    if (rst) begin
       \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = \$signal$21 ;
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = \$9 ;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = done_flag;
+    if (\$signal$16 ) begin
+      \$100  = 1'h0;
     end else if (\$signal$18 ) begin
       if (done) begin
-        \$97  = 1'h1;
+        \$100  = 1'h1;
       end
     end
     if (rst) begin
-      \$97  = 1'h0;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = cyc;
-    if (\$signal$16 ) begin
-      \$98  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$98  = \$8 [31:0];
-    end
-    if (rst) begin
-      \$98  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = n_bcast;
-    if (\$signal$16 ) begin
-      \$99  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$99  = \$9 [31:0];
-    end
-    if (rst) begin
-      \$99  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = n_stall;
-    if (\$signal$16 ) begin
-      \$100  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$100  = \$10 [31:0];
-    end
-    if (rst) begin
-      \$100  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = n_search;
+    \$101  = cyc;
     if (\$signal$16 ) begin
       \$101  = 32'd0;
     end else if (\$signal$18 ) begin
-      \$101  = \$11 [31:0];
+      \$101  = \$10 [31:0];
     end
     if (rst) begin
       \$101  = 32'd0;
@@ -1354,12 +1333,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = cycles;
+    \$102  = n_bcast;
     if (\$signal$16 ) begin
+      \$102  = 32'd0;
     end else if (\$signal$18 ) begin
-      if (done) begin
-        \$102  = \$12 [31:0];
-      end
+      \$102  = \$11 [31:0];
     end
     if (rst) begin
       \$102  = 32'd0;
@@ -1367,384 +1345,421 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \fault$63 ;
+    \$103  = n_stall;
+    if (\$signal$16 ) begin
+      \$103  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$103  = \$12 [31:0];
+    end
+    if (rst) begin
+      \$103  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = n_search;
+    if (\$signal$16 ) begin
+      \$104  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$104  = \$13 [31:0];
+    end
+    if (rst) begin
+      \$104  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = cycles;
+    if (\$signal$16 ) begin
+    end else if (\$signal$18 ) begin
+      if (done) begin
+        \$105  = \$14 [31:0];
+      end
+    end
+    if (rst) begin
+      \$105  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = \fault$65 ;
     if (\$signal$14 ) begin
-      \$103  = 1'h0;
-    end else if (\$16 ) begin
-      \$103  = 1'h1;
+      \$106  = 1'h0;
+    end else if (\$18 ) begin
+      \$106  = 1'h1;
     end
     if (rst) begin
-      \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$20 ;
-    if (rst) begin
-      \$104  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = addr[13:11];
+    \$107  = \$22 ;
     if (rst) begin
-      \$105  = 3'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = addr[10:0];
+    \$108  = addr[13:11];
     if (rst) begin
-      \$106  = 11'h000;
+      \$108  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = wdata;
+    \$109  = addr[10:0];
     if (rst) begin
-      \$107  = 64'h0000000000000000;
+      \$109  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = we;
+    \$110  = wdata;
     if (rst) begin
-      \$108  = 1'h0;
+      \$110  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$24 ;
+    \$111  = we;
     if (rst) begin
-      \$109  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = addr[13:11];
+    \$112  = \$26 ;
     if (rst) begin
-      \$110  = 3'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = addr[10:0];
+    \$113  = addr[13:11];
     if (rst) begin
-      \$111  = 11'h000;
+      \$113  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = wdata;
+    \$114  = addr[10:0];
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$114  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = we;
+    \$115  = wdata;
     if (rst) begin
-      \$113  = 1'h0;
+      \$115  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \$28 ;
+    \$116  = we;
     if (rst) begin
-      \$114  = 1'h0;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = addr[13:11];
+    \$117  = \$30 ;
     if (rst) begin
-      \$115  = 3'h0;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = addr[10:0];
+    \$118  = addr[13:11];
     if (rst) begin
-      \$116  = 11'h000;
+      \$118  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = wdata;
+    \$119  = addr[10:0];
     if (rst) begin
-      \$117  = 64'h0000000000000000;
+      \$119  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = we;
+    \$120  = wdata;
     if (rst) begin
-      \$118  = 1'h0;
+      \$120  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$32 ;
+    \$121  = we;
     if (rst) begin
-      \$119  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = addr[13:11];
+    \$122  = \$34 ;
     if (rst) begin
-      \$120  = 3'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = addr[10:0];
+    \$123  = addr[13:11];
     if (rst) begin
-      \$121  = 11'h000;
+      \$123  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = wdata;
+    \$124  = addr[10:0];
     if (rst) begin
-      \$122  = 64'h0000000000000000;
+      \$124  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = we;
+    \$125  = wdata;
     if (rst) begin
-      \$123  = 1'h0;
+      \$125  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = { \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33 [32], \$33  };
+    \$126  = we;
     if (rst) begin
-      \$124  = 64'h0000000000000000;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = a_q[17];
+    \$127  = { \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35  };
     if (rst) begin
-      \$125  = 1'h0;
+      \$127  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = a_q[15:14];
+    \$128  = a_q[17];
     if (rst) begin
-      \$126  = 2'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = re_q;
+    \$129  = a_q[15:14];
     if (rst) begin
-      \$127  = 1'h0;
+      \$129  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = g0;
+    \$130  = re_q;
     if (rst) begin
-      \$128  = 64'h0000000000000000;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = glob0;
+    \$131  = g0;
     if (rst) begin
-      \$129  = 1'h0;
+      \$131  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = pe_q0;
+    \$132  = glob0;
     if (rst) begin
-      \$130  = 2'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = re_q0;
+    \$133  = pe_q0;
     if (rst) begin
-      \$131  = 1'h0;
+      \$133  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = g1;
+    \$134  = re_q0;
     if (rst) begin
-      \$132  = 64'h0000000000000000;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = glob1;
+    \$135  = g1;
     if (rst) begin
-      \$133  = 1'h0;
+      \$135  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = pe_q1;
+    \$136  = glob1;
     if (rst) begin
-      \$134  = 2'h0;
+      \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = re_q1;
+    \$137  = pe_q1;
     if (rst) begin
-      \$135  = 1'h0;
+      \$137  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = g2;
+    \$138  = re_q1;
     if (rst) begin
-      \$136  = 64'h0000000000000000;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = glob2;
+    \$139  = g2;
     if (rst) begin
-      \$137  = 1'h0;
+      \$139  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = pe_q2;
+    \$140  = glob2;
     if (rst) begin
-      \$138  = 2'h0;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = re_q2;
+    \$141  = pe_q2;
     if (rst) begin
-      \$139  = 1'h0;
+      \$141  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = \$35 ;
+    \$142  = re_q2;
     if (rst) begin
-      \$140  = 64'h0000000000000000;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = re_q3;
+    \$143  = \$37 ;
     if (rst) begin
-      \$141  = 1'h0;
+      \$143  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = re_q3;
+    if (rst) begin
+      \$144  = 1'h0;
     end
   end
   assign \busy$23  = busy;
-  assign \done$56  = done;
+  assign \done$58  = done;
   assign arm = \$signal$14 ;
   assign start = \$signal$16 ;
   assign running = \$signal$18 ;
-  assign \groups$110  = groups;
-  assign \bias_act$111  = bias_act;
+  assign \groups$112  = groups;
+  assign \bias_act$113  = bias_act;
   assign src_data = src_data__0;
   assign room_push = room_push__0;
   assign room_nopush = room_nopush__0;
-  assign \arm$118  = arm_0;
-  assign \start$119  = start_0;
-  assign \running$120  = running_0;
+  assign \arm$120  = arm_0;
+  assign \start$121  = start_0;
+  assign \running$122  = running_0;
   assign pf_active = pf_active_0;
-  assign \src_sel$122  = src_sel;
-  assign \relu$123  = relu;
-  assign \shift$124  = shift;
-  assign \ptr_base$125  = ptr_base;
-  assign \spmat_base$126  = spmat_base;
-  assign \wb_start$127  = wb_start;
-  assign \wb_base$128  = wb_base;
-  assign \ann_valid$130  = ann_valid;
-  assign \ann_j$132  = ann_j;
-  assign \ann_a$134  = ann_a;
-  assign \bcast$135  = bcast;
+  assign \src_sel$124  = src_sel;
+  assign \relu$125  = relu;
+  assign \shift$126  = shift;
+  assign \ptr_base$127  = ptr_base;
+  assign \spmat_base$128  = spmat_base;
+  assign \wb_start$129  = wb_start;
+  assign \wb_base$130  = wb_base;
+  assign \ann_valid$132  = ann_valid;
+  assign \ann_j$134  = ann_j;
+  assign \ann_a$136  = ann_a;
+  assign \bcast$137  = bcast;
   assign rd_en__0 = rd_en;
-  assign \src_data$139  = src_data__1;
-  assign \room_push$141  = room_push__1;
-  assign \room_nopush$143  = room_nopush__1;
-  assign \arm$144  = arm_1;
-  assign \start$145  = start_1;
-  assign \running$146  = running_1;
-  assign \pf_active$147  = pf_active_1;
-  assign \src_sel$148  = src_sel;
-  assign \relu$149  = relu;
-  assign \shift$150  = shift;
-  assign \ptr_base$151  = ptr_base;
-  assign \spmat_base$152  = spmat_base;
-  assign \wb_start$153  = wb_start;
-  assign \wb_base$154  = wb_base;
-  assign \ann_valid$155  = ann_valid;
-  assign \ann_j$156  = ann_j;
-  assign \ann_a$157  = ann_a;
-  assign \bcast$158  = bcast;
-  assign rd_en__1 = \rd_en$159 ;
-  assign \src_data$162  = src_data__2;
-  assign \room_push$164  = room_push__2;
-  assign \room_nopush$166  = room_nopush__2;
-  assign \arm$167  = arm_2;
-  assign \start$168  = start_2;
-  assign \running$169  = running_2;
-  assign \pf_active$170  = pf_active_2;
-  assign \src_sel$171  = src_sel;
-  assign \relu$172  = relu;
-  assign \shift$173  = shift;
-  assign \ptr_base$174  = ptr_base;
-  assign \spmat_base$175  = spmat_base;
-  assign \wb_start$176  = wb_start;
-  assign \wb_base$177  = wb_base;
-  assign \ann_valid$178  = ann_valid;
-  assign \ann_j$179  = ann_j;
-  assign \ann_a$180  = ann_a;
-  assign \bcast$181  = bcast;
-  assign rd_en__2 = \rd_en$182 ;
-  assign \src_data$185  = src_data__3;
-  assign \room_push$187  = room_push__3;
-  assign \room_nopush$189  = room_nopush__3;
-  assign \arm$190  = arm_3;
-  assign \start$191  = start_3;
-  assign \running$192  = running_3;
-  assign \pf_active$193  = pf_active_3;
-  assign \src_sel$194  = src_sel;
-  assign \relu$195  = relu;
-  assign \shift$196  = shift;
-  assign \ptr_base$197  = ptr_base;
-  assign \spmat_base$198  = spmat_base;
-  assign \wb_start$199  = wb_start;
-  assign \wb_base$200  = wb_base;
-  assign \ann_valid$201  = ann_valid;
-  assign \ann_j$202  = ann_j;
-  assign \ann_a$203  = ann_a;
-  assign \bcast$204  = bcast;
-  assign rd_en__3 = \rd_en$205 ;
+  assign \src_data$141  = src_data__1;
+  assign \room_push$143  = room_push__1;
+  assign \room_nopush$145  = room_nopush__1;
+  assign \arm$146  = arm_1;
+  assign \start$147  = start_1;
+  assign \running$148  = running_1;
+  assign \pf_active$149  = pf_active_1;
+  assign \src_sel$150  = src_sel;
+  assign \relu$151  = relu;
+  assign \shift$152  = shift;
+  assign \ptr_base$153  = ptr_base;
+  assign \spmat_base$154  = spmat_base;
+  assign \wb_start$155  = wb_start;
+  assign \wb_base$156  = wb_base;
+  assign \ann_valid$157  = ann_valid;
+  assign \ann_j$158  = ann_j;
+  assign \ann_a$159  = ann_a;
+  assign \bcast$160  = bcast;
+  assign rd_en__1 = \rd_en$161 ;
+  assign \src_data$164  = src_data__2;
+  assign \room_push$166  = room_push__2;
+  assign \room_nopush$168  = room_nopush__2;
+  assign \arm$169  = arm_2;
+  assign \start$170  = start_2;
+  assign \running$171  = running_2;
+  assign \pf_active$172  = pf_active_2;
+  assign \src_sel$173  = src_sel;
+  assign \relu$174  = relu;
+  assign \shift$175  = shift;
+  assign \ptr_base$176  = ptr_base;
+  assign \spmat_base$177  = spmat_base;
+  assign \wb_start$178  = wb_start;
+  assign \wb_base$179  = wb_base;
+  assign \ann_valid$180  = ann_valid;
+  assign \ann_j$181  = ann_j;
+  assign \ann_a$182  = ann_a;
+  assign \bcast$183  = bcast;
+  assign rd_en__2 = \rd_en$184 ;
+  assign \src_data$187  = src_data__3;
+  assign \room_push$189  = room_push__3;
+  assign \room_nopush$191  = room_nopush__3;
+  assign \arm$192  = arm_3;
+  assign \start$193  = start_3;
+  assign \running$194  = running_3;
+  assign \pf_active$195  = pf_active_3;
+  assign \src_sel$196  = src_sel;
+  assign \relu$197  = relu;
+  assign \shift$198  = shift;
+  assign \ptr_base$199  = ptr_base;
+  assign \spmat_base$200  = spmat_base;
+  assign \wb_start$201  = wb_start;
+  assign \wb_base$202  = wb_base;
+  assign \ann_valid$203  = ann_valid;
+  assign \ann_j$204  = ann_j;
+  assign \ann_a$205  = ann_a;
+  assign \bcast$206  = bcast;
+  assign rd_en__3 = \rd_en$207 ;
   assign h_sel = h_sel_0;
   assign h_mem = h_mem_0;
   assign h_off = h_off_0;
   assign h_wdata = h_wdata_0;
-  assign \h_sel$217  = h_sel_1;
-  assign \h_mem$218  = h_mem_1;
-  assign \h_off$219  = h_off_1;
-  assign \h_wdata$220  = h_wdata_1;
-  assign \h_sel$222  = h_sel_2;
-  assign \h_mem$223  = h_mem_2;
-  assign \h_off$224  = h_off_2;
-  assign \h_wdata$225  = h_wdata_2;
-  assign \h_sel$227  = h_sel_3;
-  assign \h_mem$228  = h_mem_3;
-  assign \h_off$229  = h_off_3;
-  assign \h_wdata$230  = h_wdata_3;
-  assign \$59  = { done_flag, 1'h0 };
-  assign \$61  = { 1'h0, src_sel, 2'h0 };
-  assign \$63  = { \fault$63 , 3'h0 };
+  assign \h_sel$218  = h_sel_1;
+  assign \h_mem$219  = h_mem_1;
+  assign \h_off$220  = h_off_1;
+  assign \h_wdata$221  = h_wdata_1;
+  assign \h_sel$223  = h_sel_2;
+  assign \h_mem$224  = h_mem_2;
+  assign \h_off$225  = h_off_2;
+  assign \h_wdata$226  = h_wdata_2;
+  assign \h_sel$228  = h_sel_3;
+  assign \h_mem$229  = h_mem_3;
+  assign \h_off$230  = h_off_3;
+  assign \h_wdata$231  = h_wdata_3;
+  assign \$61  = { done_flag, 1'h0 };
+  assign \$63  = { 1'h0, src_sel, 2'h0 };
+  assign \$65  = { \fault$65 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1773,45 +1788,45 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
-  reg [3:0] \$118 ;
-  reg [3:0] \$119 ;
+  wire \$118 ;
+  wire \$119 ;
   wire [4:0] \$12 ;
-  reg [3:0] \$120 ;
-  reg [3:0] \$121 ;
-  reg [3:0] \$122 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
   reg [3:0] \$123 ;
   reg [3:0] \$124 ;
   reg [3:0] \$125 ;
-  reg [2:0] \$126 ;
-  reg \$127 ;
-  reg [10:0] \$128 ;
-  reg [12:0] \$129 ;
+  reg [3:0] \$126 ;
+  reg [3:0] \$127 ;
+  reg [3:0] \$128 ;
+  reg [3:0] \$129 ;
   wire [5:0] \$13 ;
-  reg \$130 ;
-  reg [3:0] \$131 ;
-  reg [2:0] \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [12:0] \$135 ;
-  reg [15:0] \$136 ;
-  reg [3:0] \$137 ;
-  reg [3:0] \$138 ;
+  reg [3:0] \$130 ;
+  reg [2:0] \$131 ;
+  reg \$132 ;
+  reg [10:0] \$133 ;
+  reg [12:0] \$134 ;
+  reg \$135 ;
+  reg [3:0] \$136 ;
+  reg [2:0] \$137 ;
+  reg \$138 ;
   reg \$139 ;
   wire [5:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
+  reg [12:0] \$140 ;
+  reg [15:0] \$141 ;
+  reg [3:0] \$142 ;
+  reg [3:0] \$143 ;
   reg \$144 ;
   reg \$145 ;
   reg \$146 ;
-  reg [3:0] \$147 ;
+  reg \$147 ;
   reg \$148 ;
   reg \$149 ;
   wire [4:0] \$15 ;
   reg \$150 ;
   reg \$151 ;
-  reg \$152 ;
+  reg [3:0] \$152 ;
   reg \$153 ;
   reg \$154 ;
   reg \$155 ;
@@ -1848,7 +1863,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg \$183 ;
   reg \$184 ;
   reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [4:0] \$19 ;
+  reg \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg \$193 ;
   wire \$2 ;
   wire [4:0] \$20 ;
   wire [5:0] \$21 ;
@@ -1986,6 +2009,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg item_b0 = 1'h0;
   reg item_b1 = 1'h0;
   reg item_b10 = 1'h0;
+  reg item_b11 = 1'h0;
   reg item_b2 = 1'h0;
   reg item_b3 = 1'h0;
   reg item_b4 = 1'h0;
@@ -1997,6 +2021,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg item_e0 = 1'h0;
   reg item_e1 = 1'h0;
   reg item_e10 = 1'h0;
+  reg item_e11 = 1'h0;
   reg item_e2 = 1'h0;
   reg item_e3 = 1'h0;
   reg item_e4 = 1'h0;
@@ -2009,6 +2034,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg item_v0 = 1'h0;
   reg item_v1 = 1'h0;
   reg item_v10 = 1'h0;
+  reg item_v11 = 1'h0;
   reg item_v2 = 1'h0;
   reg item_v3 = 1'h0;
   reg item_v4 = 1'h0;
@@ -2183,7 +2209,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   assign \$56  = | \$17 [3:0];
   assign \$57  = arm ? 1'h0 : rd;
   assign \$58  = arm ? 1'h0 : rd_d1;
-  assign \$59  = \$21 [3:0] == 4'hb;
+  assign \$59  = \$21 [3:0] == 4'hc;
   assign \$60  = ! \$19 [3:0];
   assign \$61  = active & \$60 ;
   assign \$62  = pop_item ? item_v1 : item_v0;
@@ -2236,154 +2262,165 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   assign \$109  = pop_item ? item_b10 : item_b9;
   assign \$110  = \$19 [3:0] == 4'ha;
   assign \$111  = active & \$110 ;
-  assign \$112  = pop_item ? 1'h0 : item_v10;
-  assign \$113  = pop_item ? 1'h0 : item_e10;
-  assign \$114  = pop_item ? 1'h0 : item_b10;
-  assign \$115  = bcast & item_b0;
-  assign \$116  = ~ item_v0;
-  assign \$117  = live & \$116 ;
+  assign \$112  = pop_item ? item_v11 : item_v10;
+  assign \$113  = pop_item ? item_e11 : item_e10;
+  assign \$114  = pop_item ? item_b11 : item_b10;
+  assign \$115  = \$19 [3:0] == 4'hb;
+  assign \$116  = active & \$115 ;
+  assign \$117  = pop_item ? 1'h0 : item_v11;
+  assign \$118  = pop_item ? 1'h0 : item_e11;
+  assign \$119  = pop_item ? 1'h0 : item_b11;
+  assign \$120  = bcast & item_b0;
+  assign \$121  = ~ item_v0;
+  assign \$122  = live & \$121 ;
   always @(posedge clk)
-    nz0 <= \$118 ;
+    nz0 <= \$123 ;
   always @(posedge clk)
-    nz1 <= \$119 ;
+    nz1 <= \$124 ;
   always @(posedge clk)
-    nz2 <= \$120 ;
+    nz2 <= \$125 ;
   always @(posedge clk)
-    nz3 <= \$121 ;
+    nz3 <= \$126 ;
   always @(posedge clk)
-    nz4 <= \$122 ;
+    nz4 <= \$127 ;
   always @(posedge clk)
-    nz5 <= \$123 ;
+    nz5 <= \$128 ;
   always @(posedge clk)
-    nz6 <= \$124 ;
+    nz6 <= \$129 ;
   always @(posedge clk)
-    nz7 <= \$125 ;
+    nz7 <= \$130 ;
   always @(posedge clk)
-    \$signature__addr  <= \$126 ;
+    \$signature__addr  <= \$131 ;
   always @(posedge clk)
-    ps_live <= \$127 ;
+    ps_live <= \$132 ;
   always @(posedge clk)
-    g <= \$128 ;
+    g <= \$133 ;
   always @(posedge clk)
-    jbase <= \$129 ;
+    jbase <= \$134 ;
   always @(posedge clk)
-    at_bias <= \$130 ;
+    at_bias <= \$135 ;
   always @(posedge clk)
-    mask <= \$131 ;
+    mask <= \$136 ;
   always @(posedge clk)
-    vr__addr <= \$132 ;
+    vr__addr <= \$137 ;
   always @(posedge clk)
-    consume_r <= \$133 ;
+    consume_r <= \$138 ;
   always @(posedge clk)
-    ann_valid <= \$134 ;
+    ann_valid <= \$139 ;
   always @(posedge clk)
-    ann_j <= \$135 ;
+    ann_j <= \$140 ;
   always @(posedge clk)
-    ann_a <= \$136 ;
+    ann_a <= \$141 ;
   always @(posedge clk)
-    alloc <= \$137 ;
+    alloc <= \$142 ;
   always @(posedge clk)
-    fill <= \$138 ;
+    fill <= \$143 ;
   always @(posedge clk)
-    h_valid <= \$139 ;
+    h_valid <= \$144 ;
   always @(posedge clk)
-    rd <= \$140 ;
+    rd <= \$145 ;
   always @(posedge clk)
-    rd_d1 <= \$141 ;
+    rd_d1 <= \$146 ;
   always @(posedge clk)
-    \$signature__en  <= \$142 ;
+    \$signature__en  <= \$147 ;
   always @(posedge clk)
-    rd_en__0 <= \$143 ;
+    rd_en__0 <= \$148 ;
   always @(posedge clk)
-    rd_en__1 <= \$144 ;
+    rd_en__1 <= \$149 ;
   always @(posedge clk)
-    rd_en__2 <= \$145 ;
+    rd_en__2 <= \$150 ;
   always @(posedge clk)
-    rd_en__3 <= \$146 ;
+    rd_en__3 <= \$151 ;
   always @(posedge clk)
-    occ <= \$147 ;
+    occ <= \$152 ;
   always @(posedge clk)
-    items_full <= \$148 ;
+    items_full <= \$153 ;
   always @(posedge clk)
-    item_v0 <= \$149 ;
+    item_v0 <= \$154 ;
   always @(posedge clk)
-    item_v1 <= \$150 ;
+    item_v1 <= \$155 ;
   always @(posedge clk)
-    item_v2 <= \$151 ;
+    item_v2 <= \$156 ;
   always @(posedge clk)
-    item_v3 <= \$152 ;
+    item_v3 <= \$157 ;
   always @(posedge clk)
-    item_v4 <= \$153 ;
+    item_v4 <= \$158 ;
   always @(posedge clk)
-    item_v5 <= \$154 ;
+    item_v5 <= \$159 ;
   always @(posedge clk)
-    item_v6 <= \$155 ;
+    item_v6 <= \$160 ;
   always @(posedge clk)
-    item_v7 <= \$156 ;
+    item_v7 <= \$161 ;
   always @(posedge clk)
-    item_v8 <= \$157 ;
+    item_v8 <= \$162 ;
   always @(posedge clk)
-    item_v9 <= \$158 ;
+    item_v9 <= \$163 ;
   always @(posedge clk)
-    item_v10 <= \$159 ;
+    item_v10 <= \$164 ;
   always @(posedge clk)
-    item_e0 <= \$160 ;
+    item_v11 <= \$165 ;
   always @(posedge clk)
-    item_b0 <= \$161 ;
+    item_e0 <= \$166 ;
   always @(posedge clk)
-    item_e1 <= \$162 ;
+    item_b0 <= \$167 ;
   always @(posedge clk)
-    item_b1 <= \$163 ;
+    item_e1 <= \$168 ;
   always @(posedge clk)
-    item_e2 <= \$164 ;
+    item_b1 <= \$169 ;
   always @(posedge clk)
-    item_b2 <= \$165 ;
+    item_e2 <= \$170 ;
   always @(posedge clk)
-    item_e3 <= \$166 ;
+    item_b2 <= \$171 ;
   always @(posedge clk)
-    item_b3 <= \$167 ;
+    item_e3 <= \$172 ;
   always @(posedge clk)
-    item_e4 <= \$168 ;
+    item_b3 <= \$173 ;
   always @(posedge clk)
-    item_b4 <= \$169 ;
+    item_e4 <= \$174 ;
   always @(posedge clk)
-    item_e5 <= \$170 ;
+    item_b4 <= \$175 ;
   always @(posedge clk)
-    item_b5 <= \$171 ;
+    item_e5 <= \$176 ;
   always @(posedge clk)
-    item_e6 <= \$172 ;
+    item_b5 <= \$177 ;
   always @(posedge clk)
-    item_b6 <= \$173 ;
+    item_e6 <= \$178 ;
   always @(posedge clk)
-    item_e7 <= \$174 ;
+    item_b6 <= \$179 ;
   always @(posedge clk)
-    item_b7 <= \$175 ;
+    item_e7 <= \$180 ;
   always @(posedge clk)
-    item_e8 <= \$176 ;
+    item_b7 <= \$181 ;
   always @(posedge clk)
-    item_b8 <= \$177 ;
+    item_e8 <= \$182 ;
   always @(posedge clk)
-    item_e9 <= \$178 ;
+    item_b8 <= \$183 ;
   always @(posedge clk)
-    item_b9 <= \$179 ;
+    item_e9 <= \$184 ;
   always @(posedge clk)
-    item_e10 <= \$180 ;
+    item_b9 <= \$185 ;
   always @(posedge clk)
-    item_b10 <= \$181 ;
+    item_e10 <= \$186 ;
   always @(posedge clk)
-    push_r <= \$182 ;
+    item_b10 <= \$187 ;
   always @(posedge clk)
-    held <= \$183 ;
+    item_e11 <= \$188 ;
   always @(posedge clk)
-    bias_sent <= \$184 ;
+    item_b11 <= \$189 ;
   always @(posedge clk)
-    fault <= \$185 ;
+    push_r <= \$190 ;
+  always @(posedge clk)
+    held <= \$191 ;
+  always @(posedge clk)
+    bias_sent <= \$192 ;
+  always @(posedge clk)
+    fault <= \$193 ;
   \eie_ecp5_4pe.ccu.tree  tree (
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$127$0 (elig),
-    .\port$323$0 (vr__data)
+    .\port$129$0 (elig),
+    .\port$332$0 (vr__data)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -2409,35 +2446,35 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$118  = nz0;
+    \$123  = nz0;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
-            \$118  = { \$40 , \$39 , \$38 , \$37  };
+            \$123  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$118  = 4'h0;
+      \$123  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$119  = nz1;
+    \$124  = nz1;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
-            \$119  = { \$40 , \$39 , \$38 , \$37  };
+            \$124  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$119  = 4'h0;
+      \$124  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$120  = nz2;
+    \$125  = nz2;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
@@ -2445,16 +2482,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h1:
             /* empty */;
         3'h2:
-            \$120  = { \$40 , \$39 , \$38 , \$37  };
+            \$125  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$120  = 4'h0;
+      \$125  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$121  = nz3;
+    \$126  = nz3;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
@@ -2464,16 +2501,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h2:
             /* empty */;
         3'h3:
-            \$121  = { \$40 , \$39 , \$38 , \$37  };
+            \$126  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$121  = 4'h0;
+      \$126  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$122  = nz4;
+    \$127  = nz4;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
@@ -2485,16 +2522,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h3:
             /* empty */;
         3'h4:
-            \$122  = { \$40 , \$39 , \$38 , \$37  };
+            \$127  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$122  = 4'h0;
+      \$127  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = nz5;
+    \$128  = nz5;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
@@ -2508,16 +2545,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h4:
             /* empty */;
         3'h5:
-            \$123  = { \$40 , \$39 , \$38 , \$37  };
+            \$128  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$123  = 4'h0;
+      \$128  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = nz6;
+    \$129  = nz6;
     if (\$36 ) begin
       casez (\$signature__addr )
         3'h0:
@@ -2533,16 +2570,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h5:
             /* empty */;
         3'h6:
-            \$124  = { \$40 , \$39 , \$38 , \$37  };
+            \$129  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$124  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = nz7;
+    \$130  = nz7;
     if (\$36 ) begin
       (* full_case = 32'd1 *)
       casez (\$signature__addr )
@@ -2561,240 +2598,205 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h6:
             /* empty */;
         3'h7:
-            \$125  = { \$40 , \$39 , \$38 , \$37  };
+            \$130  = { \$40 , \$39 , \$38 , \$37  };
       endcase
     end
     if (rst) begin
-      \$125  = 4'h0;
+      \$130  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = \$signature__addr ;
+    \$131  = \$signature__addr ;
     if (\$36 ) begin
-      \$126  = \$41 [2:0];
+      \$131  = \$41 [2:0];
     end
     if (arm) begin
-      \$126  = 3'h0;
+      \$131  = 3'h0;
     end
     if (rst) begin
-      \$126  = 3'h0;
+      \$131  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = ps_live;
+    \$132  = ps_live;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$127  = 1'h1;
+      \$132  = 1'h1;
     end else begin
       if (active) begin
         if (at_bias) begin
-          \$127  = 1'h0;
+          \$132  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = g;
+    \$133  = g;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$128  = 11'h000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$128  = \$48 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$128  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$129  = 13'h0000;
+      \$133  = 11'h000;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$129  = \$49 [12:0];
+          \$133  = \$48 [10:0];
         end
       end
     end
     if (rst) begin
-      \$129  = 13'h0000;
+      \$133  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = at_bias;
+    \$134  = jbase;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$130  = \$42 ;
+      \$134  = 13'h0000;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$130  = last_group;
+          \$134  = \$49 [12:0];
         end
       end
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$134  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = mask;
+    \$135  = at_bias;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$131  = 4'hf;
+      \$135  = \$42 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$135  = last_group;
+        end
+      end
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$136  = mask;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$136  = 4'hf;
     end else begin
       if (active) begin
         (* full_case = 32'd1 *)
         if (at_bias) begin
         end else if (advance) begin
-          \$131  = 4'hf;
+          \$136  = 4'hf;
         end else begin
-          \$131  = { \$55 , \$52 , \$50 , 1'h0 };
+          \$136  = { \$55 , \$52 , \$50 , 1'h0 };
         end
       end
     end
     if (rst) begin
-      \$131  = 4'hf;
+      \$136  = 4'hf;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = vr__addr;
+    \$137  = vr__addr;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$132  = 3'h0;
+      \$137  = 3'h0;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$132  = \$47 [2:0];
+          \$137  = \$47 [2:0];
         end
       end
     end
     if (rst) begin
-      \$132  = 3'h0;
+      \$137  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$133  = 1'h0;
+      \$138  = 1'h0;
     end else begin
-      \$133  = advance;
+      \$138  = advance;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$134  = 1'h0;
+      \$139  = 1'h0;
     end else begin
-      \$134  = \$43 ;
+      \$139  = \$43 ;
     end
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = ann_j;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$135  = \$45 [12:0];
-      end
-    end
-    if (rst) begin
-      \$135  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = ann_a;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$136  = \$46 ;
-      end
-    end
-    if (rst) begin
-      \$136  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = \$14 [3:0];
-    if (rst) begin
-      \$137  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = \$17 [3:0];
-    if (rst) begin
-      \$138  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = \$56 ;
     if (rst) begin
       \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = rd_next;
+    \$140  = ann_j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$140  = \$45 [12:0];
+      end
+    end
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = \$57 ;
+    \$141  = ann_a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$141  = \$46 ;
+      end
+    end
     if (rst) begin
-      \$141  = 1'h0;
+      \$141  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = \$58 ;
+    \$142  = \$14 [3:0];
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = rd_next;
+    \$143  = \$17 [3:0];
     if (rst) begin
-      \$143  = 1'h0;
+      \$143  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = rd_next;
+    \$144  = \$56 ;
     if (rst) begin
       \$144  = 1'h0;
     end
@@ -2808,233 +2810,183 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = rd_next;
+    \$146  = \$57 ;
     if (rst) begin
       \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$147  = 4'h0;
-    end else begin
-      \$147  = \$21 [3:0];
-    end
+    \$147  = \$58 ;
     if (rst) begin
-      \$147  = 4'h0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$148  = 1'h0;
-    end else begin
-      \$148  = \$59 ;
-    end
+    \$148  = rd_next;
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
+    \$149  = rd_next;
+    if (rst) begin
       \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$150  = rd_next;
+    if (rst) begin
+      \$150  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$151  = rd_next;
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$152  = 4'h0;
+    end else begin
+      \$152  = \$21 [3:0];
+    end
+    if (rst) begin
+      \$152  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$153  = 1'h0;
+    end else begin
+      \$153  = \$59 ;
+    end
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$154  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$61 ) begin
-        \$149  = 1'h1;
+        \$154  = 1'h1;
       end else begin
-        \$149  = \$62 ;
+        \$154  = \$62 ;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$150  = 1'h0;
+      \$155  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$66 ) begin
-        \$150  = 1'h1;
+        \$155  = 1'h1;
       end else begin
-        \$150  = \$67 ;
+        \$155  = \$67 ;
       end
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$151  = 1'h0;
+      \$156  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$71 ) begin
-        \$151  = 1'h1;
+        \$156  = 1'h1;
       end else begin
-        \$151  = \$72 ;
+        \$156  = \$72 ;
       end
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$152  = 1'h0;
+      \$157  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$76 ) begin
-        \$152  = 1'h1;
+        \$157  = 1'h1;
       end else begin
-        \$152  = \$77 ;
+        \$157  = \$77 ;
       end
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$153  = 1'h0;
+      \$158  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$81 ) begin
-        \$153  = 1'h1;
+        \$158  = 1'h1;
       end else begin
-        \$153  = \$82 ;
+        \$158  = \$82 ;
       end
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$154  = 1'h0;
+      \$159  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$86 ) begin
-        \$154  = 1'h1;
+        \$159  = 1'h1;
       end else begin
-        \$154  = \$87 ;
+        \$159  = \$87 ;
       end
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$155  = 1'h0;
+      \$160  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$91 ) begin
-        \$155  = 1'h1;
+        \$160  = 1'h1;
       end else begin
-        \$155  = \$92 ;
-      end
-    end
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$156  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$96 ) begin
-        \$156  = 1'h1;
-      end else begin
-        \$156  = \$97 ;
-      end
-    end
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$157  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$101 ) begin
-        \$157  = 1'h1;
-      end else begin
-        \$157  = \$102 ;
-      end
-    end
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$158  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$158  = 1'h1;
-      end else begin
-        \$158  = \$107 ;
-      end
-    end
-    if (rst) begin
-      \$158  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$159  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$111 ) begin
-        \$159  = 1'h1;
-      end else begin
-        \$159  = \$112 ;
-      end
-    end
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = item_e0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$61 ) begin
-        \$160  = item_elem;
-      end else begin
-        \$160  = \$63 ;
+        \$160  = \$92 ;
       end
     end
     if (rst) begin
@@ -3043,15 +2995,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$161  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$61 ) begin
-        \$161  = at_bias;
+      if (\$96 ) begin
+        \$161  = 1'h1;
       end else begin
-        \$161  = \$64 ;
+        \$161  = \$97 ;
       end
     end
     if (rst) begin
@@ -3060,15 +3012,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = item_e1;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$162  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$66 ) begin
-        \$162  = item_elem;
+      if (\$101 ) begin
+        \$162  = 1'h1;
       end else begin
-        \$162  = \$68 ;
+        \$162  = \$102 ;
       end
     end
     if (rst) begin
@@ -3077,15 +3029,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = item_b1;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$163  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$66 ) begin
-        \$163  = at_bias;
+      if (\$106 ) begin
+        \$163  = 1'h1;
       end else begin
-        \$163  = \$69 ;
+        \$163  = \$107 ;
       end
     end
     if (rst) begin
@@ -3094,15 +3046,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = item_e2;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$164  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$164  = item_elem;
+      if (\$111 ) begin
+        \$164  = 1'h1;
       end else begin
-        \$164  = \$73 ;
+        \$164  = \$112 ;
       end
     end
     if (rst) begin
@@ -3111,15 +3063,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = item_b2;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$165  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$165  = at_bias;
+      if (\$116 ) begin
+        \$165  = 1'h1;
       end else begin
-        \$165  = \$74 ;
+        \$165  = \$117 ;
       end
     end
     if (rst) begin
@@ -3128,15 +3080,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = item_e3;
+    \$166  = item_e0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$76 ) begin
+      if (\$61 ) begin
         \$166  = item_elem;
       end else begin
-        \$166  = \$78 ;
+        \$166  = \$63 ;
       end
     end
     if (rst) begin
@@ -3145,15 +3097,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = item_b3;
+    \$167  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$76 ) begin
+      if (\$61 ) begin
         \$167  = at_bias;
       end else begin
-        \$167  = \$79 ;
+        \$167  = \$64 ;
       end
     end
     if (rst) begin
@@ -3162,15 +3114,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = item_e4;
+    \$168  = item_e1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$81 ) begin
+      if (\$66 ) begin
         \$168  = item_elem;
       end else begin
-        \$168  = \$83 ;
+        \$168  = \$68 ;
       end
     end
     if (rst) begin
@@ -3179,15 +3131,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = item_b4;
+    \$169  = item_b1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$81 ) begin
+      if (\$66 ) begin
         \$169  = at_bias;
       end else begin
-        \$169  = \$84 ;
+        \$169  = \$69 ;
       end
     end
     if (rst) begin
@@ -3196,15 +3148,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = item_e5;
+    \$170  = item_e2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$86 ) begin
+      if (\$71 ) begin
         \$170  = item_elem;
       end else begin
-        \$170  = \$88 ;
+        \$170  = \$73 ;
       end
     end
     if (rst) begin
@@ -3213,15 +3165,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = item_b5;
+    \$171  = item_b2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$86 ) begin
+      if (\$71 ) begin
         \$171  = at_bias;
       end else begin
-        \$171  = \$89 ;
+        \$171  = \$74 ;
       end
     end
     if (rst) begin
@@ -3230,15 +3182,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = item_e6;
+    \$172  = item_e3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$91 ) begin
+      if (\$76 ) begin
         \$172  = item_elem;
       end else begin
-        \$172  = \$93 ;
+        \$172  = \$78 ;
       end
     end
     if (rst) begin
@@ -3247,15 +3199,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = item_b6;
+    \$173  = item_b3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$91 ) begin
+      if (\$76 ) begin
         \$173  = at_bias;
       end else begin
-        \$173  = \$94 ;
+        \$173  = \$79 ;
       end
     end
     if (rst) begin
@@ -3264,15 +3216,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = item_e7;
+    \$174  = item_e4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$96 ) begin
+      if (\$81 ) begin
         \$174  = item_elem;
       end else begin
-        \$174  = \$98 ;
+        \$174  = \$83 ;
       end
     end
     if (rst) begin
@@ -3281,15 +3233,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = item_b7;
+    \$175  = item_b4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$96 ) begin
+      if (\$81 ) begin
         \$175  = at_bias;
       end else begin
-        \$175  = \$99 ;
+        \$175  = \$84 ;
       end
     end
     if (rst) begin
@@ -3298,15 +3250,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = item_e8;
+    \$176  = item_e5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$101 ) begin
+      if (\$86 ) begin
         \$176  = item_elem;
       end else begin
-        \$176  = \$103 ;
+        \$176  = \$88 ;
       end
     end
     if (rst) begin
@@ -3315,15 +3267,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = item_b8;
+    \$177  = item_b5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$101 ) begin
+      if (\$86 ) begin
         \$177  = at_bias;
       end else begin
-        \$177  = \$104 ;
+        \$177  = \$89 ;
       end
     end
     if (rst) begin
@@ -3332,15 +3284,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = item_e9;
+    \$178  = item_e6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$106 ) begin
+      if (\$91 ) begin
         \$178  = item_elem;
       end else begin
-        \$178  = \$108 ;
+        \$178  = \$93 ;
       end
     end
     if (rst) begin
@@ -3349,15 +3301,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = item_b9;
+    \$179  = item_b6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$106 ) begin
+      if (\$91 ) begin
         \$179  = at_bias;
       end else begin
-        \$179  = \$109 ;
+        \$179  = \$94 ;
       end
     end
     if (rst) begin
@@ -3366,15 +3318,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = item_e10;
+    \$180  = item_e7;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$111 ) begin
+      if (\$96 ) begin
         \$180  = item_elem;
       end else begin
-        \$180  = \$113 ;
+        \$180  = \$98 ;
       end
     end
     if (rst) begin
@@ -3383,15 +3335,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = item_b10;
+    \$181  = item_b7;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$111 ) begin
+      if (\$96 ) begin
         \$181  = at_bias;
       end else begin
-        \$181  = \$114 ;
+        \$181  = \$99 ;
       end
     end
     if (rst) begin
@@ -3400,11 +3352,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$182  = item_e8;
     (* full_case = 32'd1 *)
-    if (start) begin
-      \$182  = 1'h0;
+    if (arm) begin
     end else begin
-      \$182  = bcast;
+      (* full_case = 32'd1 *)
+      if (\$101 ) begin
+        \$182  = item_elem;
+      end else begin
+        \$182  = \$103 ;
+      end
     end
     if (rst) begin
       \$182  = 1'h0;
@@ -3412,11 +3369,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$183  = item_b8;
     (* full_case = 32'd1 *)
-    if (start) begin
-      \$183  = 1'h0;
+    if (arm) begin
     end else begin
-      \$183  = ev_stall;
+      (* full_case = 32'd1 *)
+      if (\$101 ) begin
+        \$183  = at_bias;
+      end else begin
+        \$183  = \$104 ;
+      end
     end
     if (rst) begin
       \$183  = 1'h0;
@@ -3424,13 +3386,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = bias_sent;
+    \$184  = item_e9;
     (* full_case = 32'd1 *)
-    if (start) begin
-      \$184  = 1'h0;
+    if (arm) begin
     end else begin
-      if (\$115 ) begin
-        \$184  = 1'h1;
+      (* full_case = 32'd1 *)
+      if (\$106 ) begin
+        \$184  = item_elem;
+      end else begin
+        \$184  = \$108 ;
       end
     end
     if (rst) begin
@@ -3439,14 +3403,138 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = fault;
+    \$185  = item_b9;
+    (* full_case = 32'd1 *)
     if (arm) begin
-      \$185  = 1'h0;
-    end else if (\$117 ) begin
-      \$185  = 1'h1;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$106 ) begin
+        \$185  = at_bias;
+      end else begin
+        \$185  = \$109 ;
+      end
     end
     if (rst) begin
       \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$186  = item_e10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$111 ) begin
+        \$186  = item_elem;
+      end else begin
+        \$186  = \$113 ;
+      end
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$187  = item_b10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$111 ) begin
+        \$187  = at_bias;
+      end else begin
+        \$187  = \$114 ;
+      end
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$188  = item_e11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$116 ) begin
+        \$188  = item_elem;
+      end else begin
+        \$188  = \$118 ;
+      end
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = item_b11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$116 ) begin
+        \$189  = at_bias;
+      end else begin
+        \$189  = \$119 ;
+      end
+    end
+    if (rst) begin
+      \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (start) begin
+      \$190  = 1'h0;
+    end else begin
+      \$190  = bcast;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (start) begin
+      \$191  = 1'h0;
+    end else begin
+      \$191  = ev_stall;
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = bias_sent;
+    (* full_case = 32'd1 *)
+    if (start) begin
+      \$192  = 1'h0;
+    end else begin
+      if (\$120 ) begin
+        \$192  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$192  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$193  = fault;
+    if (arm) begin
+      \$193  = 1'h0;
+    end else if (\$122 ) begin
+      \$193  = 1'h1;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
     end
   end
   assign wp = \$signature__addr ;
@@ -3476,7 +3564,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (o_found, \port$323$0 , o_pos, o_val, \port$127$0 );
+module \eie_ecp5_4pe.ccu.tree (o_found, \port$332$0 , o_pos, o_val, \port$129$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -3494,10 +3582,10 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$323$0 , o_pos, o_val, \port$127$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$127$0 ;
-  wire [3:0] \port$127$0 ;
-  input [63:0] \port$323$0 ;
-  wire [63:0] \port$323$0 ;
+  input [3:0] \port$129$0 ;
+  wire [3:0] \port$129$0 ;
+  input [63:0] \port$332$0 ;
+  wire [63:0] \port$332$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -3510,32 +3598,32 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$323$0 , o_pos, o_val, \port$127$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$127$0 (\port$127$0 ),
-    .\port$323$0 (\port$323$0 )
+    .\port$129$0 (\port$129$0 ),
+    .\port$332$0 (\port$332$0 )
   );
-  assign found__0 = \port$127$0 [0];
-  assign \found__0$1  = \port$127$0 [0];
-  assign val__0 = \port$323$0 [15:0];
-  assign \val__0$3  = \port$323$0 [15:0];
-  assign found__1 = \port$127$0 [1];
-  assign \found__1$5  = \port$127$0 [1];
-  assign val__1 = \port$323$0 [31:16];
-  assign \val__1$7  = \port$323$0 [31:16];
-  assign found__2 = \port$127$0 [2];
-  assign \found__2$9  = \port$127$0 [2];
-  assign val__2 = \port$323$0 [47:32];
-  assign \val__2$11  = \port$323$0 [47:32];
-  assign found__3 = \port$127$0 [3];
-  assign \found__3$13  = \port$127$0 [3];
-  assign val__3 = \port$323$0 [63:48];
-  assign \val__3$15  = \port$323$0 [63:48];
+  assign found__0 = \port$129$0 [0];
+  assign \found__0$1  = \port$129$0 [0];
+  assign val__0 = \port$332$0 [15:0];
+  assign \val__0$3  = \port$332$0 [15:0];
+  assign found__1 = \port$129$0 [1];
+  assign \found__1$5  = \port$129$0 [1];
+  assign val__1 = \port$332$0 [31:16];
+  assign \val__1$7  = \port$332$0 [31:16];
+  assign found__2 = \port$129$0 [2];
+  assign \found__2$9  = \port$129$0 [2];
+  assign val__2 = \port$332$0 [47:32];
+  assign \val__2$11  = \port$332$0 [47:32];
+  assign found__3 = \port$129$0 [3];
+  assign \found__3$13  = \port$129$0 [3];
+  assign val__3 = \port$332$0 [63:48];
+  assign \val__3$15  = \port$332$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$323$0 , o_pos, o_val, \port$127$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$332$0 , o_pos, o_val, \port$129$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$3 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$3  = 1'h0;
   wire [2:0] \$1 ;
@@ -3554,10 +3642,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$323$0 , o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$127$0 ;
-  wire [3:0] \port$127$0 ;
-  input [63:0] \port$323$0 ;
-  wire [63:0] \port$323$0 ;
+  input [3:0] \port$129$0 ;
+  wire [3:0] \port$129$0 ;
+  input [63:0] \port$332$0 ;
+  wire [63:0] \port$332$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -3566,49 +3654,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$323$0 , o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$127$0 [0] | \port$127$0 [1];
-  assign \$6  = \$5  | \port$127$0 [2];
-  assign o_found = \$6  | \port$127$0 [3];
+  assign \$5  = \port$129$0 [0] | \port$129$0 [1];
+  assign \$6  = \$5  | \port$129$0 [2];
+  assign o_found = \$6  | \port$129$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     o_pos = 2'h0;
-    if (\port$127$0 [3]) begin
+    if (\port$129$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$127$0 [2]) begin
+    if (\port$129$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$127$0 [1]) begin
+    if (\port$129$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$127$0 [0]) begin
+    if (\port$129$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     o_val = 16'h0000;
-    if (\port$127$0 [3]) begin
-      o_val = \port$323$0 [63:48];
+    if (\port$129$0 [3]) begin
+      o_val = \port$332$0 [63:48];
     end
-    if (\port$127$0 [2]) begin
-      o_val = \port$323$0 [47:32];
+    if (\port$129$0 [2]) begin
+      o_val = \port$332$0 [47:32];
     end
-    if (\port$127$0 [1]) begin
-      o_val = \port$323$0 [31:16];
+    if (\port$129$0 [1]) begin
+      o_val = \port$332$0 [31:16];
     end
-    if (\port$127$0 [0]) begin
-      o_val = \port$323$0 [15:0];
+    if (\port$129$0 [0]) begin
+      o_val = \port$332$0 [15:0];
     end
   end
-  assign found__3 = \port$127$0 [3];
-  assign val__3 = \port$323$0 [63:48];
-  assign found__2 = \port$127$0 [2];
-  assign val__2 = \port$323$0 [47:32];
-  assign found__1 = \port$127$0 [1];
-  assign val__1 = \port$323$0 [31:16];
-  assign found__0 = \port$127$0 [0];
-  assign val__0 = \port$323$0 [15:0];
+  assign found__3 = \port$129$0 [3];
+  assign val__3 = \port$332$0 [63:48];
+  assign found__2 = \port$129$0 [2];
+  assign val__2 = \port$332$0 [47:32];
+  assign found__1 = \port$129$0 [1];
+  assign val__1 = \port$332$0 [31:16];
+  assign found__0 = \port$129$0 [0];
+  assign val__0 = \port$332$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -3616,8 +3704,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$323$0 , o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_data, \shift$148 , \relu$147 , \wb_base$151 , \src_sel$146 , \ptr_base$149 , \spmat_base$150 , arm, start, running, pf_active, h_sel, h_mem, h_off
-, \h_wdata$112 , ann_valid, ann_j, ann_a, rd_en, \h_rdata$174 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 
+, ann_valid, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -3629,16 +3717,16 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
+  wire [32:0] \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
+  reg [31:0] \$24 ;
+  reg [63:0] \$25 ;
+  reg \$26 ;
   reg \$27 ;
   reg \$28 ;
   reg [5:0] \$29 ;
@@ -3700,8 +3788,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   input bcast;
   wire bcast;
   wire \bcast$27 ;
-  wire busy;
-  wire \busy$105 ;
+  wire busy_next;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -3730,6 +3817,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \desc.wrap1 ;
   wire \desc.z ;
   wire desc_valid;
+  wire empty_next;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -3737,12 +3825,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$107 ;
   wire \fault$108 ;
+  wire \fault$109 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$118 ;
-  wire [3:0] \h_addr$121 ;
-  wire [9:0] \h_addr$124 ;
+  wire [10:0] \h_addr$119 ;
+  wire [3:0] \h_addr$122 ;
+  wire [9:0] \h_addr$125 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -3757,9 +3845,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$171 ;
-  output [63:0] \h_rdata$174 ;
-  reg [63:0] \h_rdata$174  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$173 ;
+  output [63:0] \h_rdata$176 ;
+  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -3773,15 +3861,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$119 ;
-  wire [15:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
+  input [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$120 ;
+  wire [15:0] \h_wdata$123 ;
+  wire [15:0] \h_wdata$126 ;
   input h_we;
   wire h_we;
-  wire \h_we$120 ;
-  wire \h_we$123 ;
+  wire \h_we$121 ;
+  wire \h_we$124 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -3821,7 +3909,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire head_ok;
   wire \head_ok$48 ;
   output idle;
-  wire idle;
+  reg idle = 1'h0;
+  wire idle_next;
   wire [15:0] in_a;
   wire in_first;
   wire [3:0] in_v;
@@ -3831,6 +3920,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire [15:0] \issue_a$62 ;
   wire issue_first;
   wire \issue_first$58 ;
+  wire issue_next;
   wire [2:0] issue_slot;
   wire [2:0] \issue_slot$60 ;
   wire issue_valid;
@@ -3887,8 +3977,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$149 ;
-  wire [9:0] \ptr_base$149 ;
+  input [9:0] \ptr_base$151 ;
+  wire [9:0] \ptr_base$151 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -3899,8 +3989,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$147 ;
-  wire \relu$147 ;
+  input \relu$149 ;
+  wire \relu$149 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -3921,8 +4011,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$148 ;
-  wire [5:0] \shift$148 ;
+  input [5:0] \shift$150 ;
+  wire [5:0] \shift$150 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -3932,8 +4022,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$150 ;
-  wire [10:0] \spmat_base$150 ;
+  input [10:0] \spmat_base$152 ;
+  wire [10:0] \spmat_base$152 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -3942,8 +4032,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$146 ;
-  wire \src_sel$146 ;
+  input \src_sel$148 ;
+  wire \src_sel$148 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -3956,8 +4046,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$151 ;
-  wire [9:0] \wb_base$151 ;
+  input [9:0] \wb_base$153 ;
+  wire [9:0] \wb_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
@@ -3984,6 +4074,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
+  always @(posedge clk)
+    cnt_entries <= \$33 ;
   always @(posedge clk)
     cnt_padding <= \$34 ;
   always @(posedge clk)
@@ -4019,39 +4111,40 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   always @(posedge clk)
     h_next_d0 <= \$50 ;
   always @(posedge clk)
-    \h_rdata$174  <= \$51 ;
-  assign \$1  = ~ nonempty;
-  assign \$2  = ~ issue_valid;
-  assign \$3  = \$1  & \$2 ;
-  assign \$4  = ~ in_valid;
-  assign \$5  = \$3  & \$4 ;
-  assign \$6  = ~ \busy$105 ;
-  assign idle = \$5  & \$6 ;
-  assign fault = \fault$107  | \fault$108 ;
-  assign \$7  = h_we & h_sel;
-  assign \$8  = ! h_mem;
-  assign h_we_even = \$7  & \$8 ;
-  assign \$9  = h_we & h_sel;
-  assign \$10  = h_mem == 1'h1;
-  assign h_we_odd = \$9  & \$10 ;
-  assign \$11  = h_we & h_sel;
-  assign \$12  = h_mem == 2'h2;
-  assign \h_we$120  = \$11  & \$12 ;
-  assign \$13  = h_we & h_sel;
-  assign \$14  = h_mem == 2'h3;
-  assign \h_we$123  = \$13  & \$14 ;
-  assign \$15  = h_we & h_sel;
-  assign \$16  = h_mem == 3'h4;
-  assign h_we_src = \$15  & \$16 ;
-  assign \$17  = h_we & h_sel;
-  assign \$18  = h_mem == 3'h6;
-  assign h_we_next = \$17  & \$18 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
+    \h_rdata$176  <= \$51 ;
+  assign \$1  = ~ issue_next;
+  assign \$2  = empty_next & \$1 ;
+  assign \$3  = ~ issue_valid;
+  assign \$4  = \$2  & \$3 ;
+  assign \$5  = ~ busy_next;
+  assign idle_next = \$4  & \$5 ;
+  assign fault = \fault$108  | \fault$109 ;
+  assign \$6  = h_we & h_sel;
+  assign \$7  = ! h_mem;
+  assign h_we_even = \$6  & \$7 ;
+  assign \$8  = h_we & h_sel;
+  assign \$9  = h_mem == 1'h1;
+  assign h_we_odd = \$8  & \$9 ;
+  assign \$10  = h_we & h_sel;
+  assign \$11  = h_mem == 2'h2;
+  assign \h_we$121  = \$10  & \$11 ;
+  assign \$12  = h_we & h_sel;
+  assign \$13  = h_mem == 2'h3;
+  assign \h_we$124  = \$12  & \$13 ;
+  assign \$14  = h_we & h_sel;
+  assign \$15  = h_mem == 3'h4;
+  assign h_we_src = \$14  & \$15 ;
+  assign \$16  = h_we & h_sel;
+  assign \$17  = h_mem == 3'h6;
+  assign h_we_next = \$16  & \$17 ;
+  assign \$18  = cnt_entries + 1'h1;
+  assign \$19  = cnt_padding + 1'h1;
+  assign \$20  = cnt_empty_columns + 1'h1;
+  assign \$21  = cnt_line_reads + 1'h1;
+  assign \$22  = cnt_pops + 1'h1;
+  assign \$23  = cnt_bypasses + 1'h1;
+  always @(posedge clk)
+    idle <= \$26 ;
   always @(posedge clk)
     src_sel <= \$27 ;
   always @(posedge clk)
@@ -4064,8 +4157,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     spmat_base <= \$31 ;
   always @(posedge clk)
     wb_base <= \$32 ;
-  always @(posedge clk)
-    cnt_entries <= \$33 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -4078,7 +4169,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$112 [15:0]),
+    .h_wdata(\h_wdata$113 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -4098,15 +4189,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .acc_ren(acc_ren),
     .acc_waddr(acc_waddr),
     .acc_we(acc_we),
-    .busy(\busy$105 ),
+    .busy_next(busy_next),
     .clk(clk),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$171 ),
-    .h_wdata(\h_wdata$112 [15:0]),
-    .h_we(\h_we$123 ),
+    .h_rdata(\h_rdata$173 ),
+    .h_wdata(\h_wdata$113 [15:0]),
+    .h_we(\h_we$124 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -4122,11 +4213,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$108 ),
+    .fault(\fault$109 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
     .issue_first(issue_first),
+    .issue_next(issue_next),
     .issue_slot(issue_slot),
     .issue_valid(issue_valid),
     .next(next),
@@ -4155,7 +4247,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$112 [15:0]),
+    .w_data(\h_wdata$113 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -4163,13 +4255,14 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .arm(arm),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$107 ),
+    .empty_next(empty_next),
+    .fault(\fault$108 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$29 (pop),
+    .\pop$33 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -4196,8 +4289,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$112 ),
-    .w_en(\h_we$120 )
+    .w_data(\h_wdata$113 ),
+    .w_en(\h_we$121 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
@@ -4205,7 +4298,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$34  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$20 [31:0];
+      \$34  = \$19 [31:0];
     end
     if (rst) begin
       \$34  = 32'd0;
@@ -4217,7 +4310,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$35  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$21 [31:0];
+      \$35  = \$20 [31:0];
     end
     if (rst) begin
       \$35  = 32'd0;
@@ -4229,7 +4322,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$36  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$22 [31:0];
+      \$36  = \$21 [31:0];
     end
     if (rst) begin
       \$36  = 32'd0;
@@ -4241,7 +4334,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$37  = 32'd0;
     end else if (pop) begin
-      \$37  = \$23 [31:0];
+      \$37  = \$22 [31:0];
     end
     if (rst) begin
       \$37  = 32'd0;
@@ -4253,7 +4346,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$38  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$24 [31:0];
+      \$38  = \$23 [31:0];
     end
     if (rst) begin
       \$38  = 32'd0;
@@ -4268,7 +4361,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = \$25 ;
+    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
@@ -4317,7 +4410,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = \h_rdata$171 ;
+    \$47  = \h_rdata$173 ;
     if (rst) begin
       \$47  = 16'h0000;
     end
@@ -4345,7 +4438,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = \$26 ;
+    \$51  = \$25 ;
     if (rst) begin
       \$51  = 64'h0000000000000000;
     end
@@ -4355,21 +4448,21 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     (* full_case = 32'd1 *)
     casez (h_off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$24  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$24  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$24  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$24  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$24  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$24  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
     endcase
   end
   always @* begin
@@ -4377,61 +4470,68 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     (* full_case = 32'd1 *)
     casez (mem_q2)
       3'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$25  = { 48'h000000000000, h_even_d0 };
       3'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$25  = { 48'h000000000000, h_odd_d0 };
       3'h2:
-          \$26  = h_src2_ext;
+          \$25  = h_src2_ext;
       3'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
       3'h4:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       3'h5:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       3'h6:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       3'h7:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$27  = \src_sel$146 ;
+    \$26  = idle_next;
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$27  = \src_sel$148 ;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$28  = \relu$147 ;
+    \$28  = \relu$149 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$29  = \shift$148 ;
+    \$29  = \shift$150 ;
     if (rst) begin
       \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = \ptr_base$149 ;
+    \$30  = \ptr_base$151 ;
     if (rst) begin
       \$30  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = \spmat_base$150 ;
+    \$31  = \spmat_base$152 ;
     if (rst) begin
       \$31  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = \wb_base$151 ;
+    \$32  = \wb_base$153 ;
     if (rst) begin
       \$32  = 10'h000;
     end
@@ -4442,7 +4542,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
     if (start) begin
       \$33  = 32'd0;
     end else if (ev_entry) begin
-      \$33  = \$19 [31:0];
+      \$33  = \$18 [31:0];
     end
     if (rst) begin
       \$33  = 32'd0;
@@ -4505,15 +4605,14 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, idle, fault, wb_busy, src_
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
-  assign busy = in_valid;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$112 [15:0];
-  assign \h_addr$118  = h_off;
-  assign \h_wdata$119  = \h_wdata$112 ;
-  assign \h_addr$121  = h_off[3:0];
-  assign \h_wdata$122  = \h_wdata$112 [15:0];
-  assign \h_addr$124  = h_off[9:0];
-  assign \h_wdata$125  = \h_wdata$112 [15:0];
+  assign h_wdata = \h_wdata$113 [15:0];
+  assign \h_addr$119  = h_off;
+  assign \h_wdata$120  = \h_wdata$113 ;
+  assign \h_addr$122  = h_off[3:0];
+  assign \h_wdata$123  = \h_wdata$113 [15:0];
+  assign \h_addr$125  = h_off[9:0];
+  assign \h_wdata$126  = \h_wdata$113 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -5201,7 +5300,7 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
 , acc_raddr, acc_waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$8  = 1'h0;
@@ -5214,39 +5313,41 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
+  wire \$18 ;
   wire \$19 ;
   wire [7:0] \$2 ;
-  wire \$20 ;
+  wire [31:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  reg [15:0] \$26 ;
-  reg [5:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$26 ;
+  wire \$27 ;
+  reg [15:0] \$28 ;
+  reg [5:0] \$29 ;
   wire [7:0] \$3 ;
-  reg [5:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg [5:0] \$35 ;
+  reg \$30 ;
+  reg \$31 ;
+  reg [5:0] \$32 ;
+  reg [3:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg \$35 ;
   reg \$36 ;
-  reg \$37 ;
-  reg [5:0] \$38 ;
-  reg [15:0] \$39 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg [5:0] \$44 ;
-  reg [16:0] \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
+  reg [5:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [16:0] \$47 ;
+  reg \$48 ;
+  reg [15:0] \$49 ;
   wire [32:0] \$5 ;
   wire [15:0] \$6 ;
   wire [17:0] \$7 ;
@@ -5264,9 +5365,9 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg \$signal$36  = 1'h0;
   reg \$signal$37  = 1'h0;
   reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$47  = 6'h00;
-  reg \$signal$50  = 1'h0;
-  reg \$signal$52  = 1'h0;
+  reg [5:0] \$signal$48  = 6'h00;
+  reg \$signal$51  = 1'h0;
+  reg \$signal$53  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -5281,8 +5382,9 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] acc_wdata;
   output acc_we;
   wire acc_we;
-  output busy;
   wire busy;
+  output busy_next;
+  wire busy_next;
   wire [3:0] cb_r__addr;
   wire [15:0] cb_r__data;
   input clk;
@@ -5343,31 +5445,35 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    s3_row <= \$35 ;
+    \$signal$40  <= \$35 ;
   always @(posedge clk)
-    acc_ren <= \$36 ;
+    \$signal$51  <= \$36 ;
   always @(posedge clk)
-    \$signal$52  <= \$37 ;
+    s3_row <= \$37 ;
   always @(posedge clk)
-    acc_raddr <= \$38 ;
+    acc_ren <= \$38 ;
   always @(posedge clk)
-    s3_a <= \$39 ;
+    \$signal$53  <= \$39 ;
   always @(posedge clk)
-    s3_w <= \$40 ;
+    acc_raddr <= \$40 ;
   always @(posedge clk)
-    s4_p <= \$41 ;
+    s3_a <= \$41 ;
   always @(posedge clk)
-    \$signal$36  <= \$42 ;
+    s3_w <= \$42 ;
   always @(posedge clk)
-    \$signal$37  <= \$43 ;
+    s4_p <= \$43 ;
   always @(posedge clk)
-    acc_waddr <= \$44 ;
+    \$signal$36  <= \$44 ;
   always @(posedge clk)
-    s5_x <= \$45 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    \$signal$28  <= \$46 ;
+    acc_waddr <= \$46 ;
   always @(posedge clk)
-    last_val <= \$47 ;
+    s5_x <= \$47 ;
+  always @(posedge clk)
+    \$signal$28  <= \$48 ;
+  always @(posedge clk)
+    last_val <= \$49 ;
   assign \$1  = row_prev + in_z;
   assign \$2  = \$1  + 1'h1;
   assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
@@ -5383,194 +5489,193 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign \$9  = ev_entry | \$signal$40 ;
   assign \$10  = \$9  | acc_ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = ~ start;
-  assign \$12  = in_valid & \$11 ;
-  assign \$13  = | in_v;
-  assign \$14  = ~ start;
-  assign \$15  = ev_entry & \$14 ;
+  assign \$11  = in_valid | ev_entry;
+  assign \$12  = \$11  | \$signal$40 ;
+  assign busy_next = \$12  | acc_ren;
+  assign \$13  = ~ start;
+  assign \$14  = in_valid & \$13 ;
+  assign \$15  = | in_v;
   assign \$16  = ~ start;
-  assign \$17  = \$signal$40  & \$16 ;
-  assign \$18  = $signed(s3_a) * $signed(s3_w);
-  assign \$19  = ~ start;
-  assign \$20  = acc_ren & \$19 ;
-  assign \$21  = acc_ren & \$signal$52 ;
-  assign \$22  = \$21  & \$signal$36 ;
-  assign \$23  = \$22  & \$signal$37 ;
-  assign \$24  = acc_raddr == acc_waddr;
-  assign \$25  = \$23  & \$24 ;
+  assign \$17  = ev_entry & \$16 ;
+  assign \$18  = ~ start;
+  assign \$19  = \$signal$40  & \$18 ;
+  assign \$20  = $signed(s3_a) * $signed(s3_w);
+  assign \$21  = ~ start;
+  assign \$22  = acc_ren & \$21 ;
+  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$24  = \$23  & \$signal$36 ;
+  assign \$25  = \$24  & \$signal$37 ;
+  assign \$26  = acc_raddr == acc_waddr;
+  assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
-    h_rdata <= \$26 ;
+    h_rdata <= \$28 ;
   always @(posedge clk)
-    row_prev <= \$27 ;
+    row_prev <= \$29 ;
   always @(posedge clk)
-    ev_entry <= \$28 ;
+    ev_entry <= \$30 ;
   always @(posedge clk)
-    \$signal$18  <= \$29 ;
+    \$signal$18  <= \$31 ;
   always @(posedge clk)
-    \$signal$47  <= \$30 ;
+    \$signal$48  <= \$32 ;
   always @(posedge clk)
-    \$signal  <= \$31 ;
+    \$signal  <= \$33 ;
   always @(posedge clk)
-    s2_a <= \$32 ;
-  always @(posedge clk)
-    \$signal$40  <= \$33 ;
-  always @(posedge clk)
-    \$signal$50  <= \$34 ;
+    s2_a <= \$34 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$36  = \$17 ;
+    \$35  = \$17 ;
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$37  = \$signal$50 ;
+    \$37  = \$signal$48 ;
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$38  = s3_row;
+    \$38  = \$19 ;
     if (rst) begin
-      \$38  = 6'h00;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$39  = s2_a;
+    \$39  = \$signal$51 ;
     if (rst) begin
-      \$39  = 16'h0000;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$40  = cb_r__data;
+    \$40  = s3_row;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$40  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$41  = \$18 ;
+    \$41  = s2_a;
     if (rst) begin
-      \$41  = 32'd0;
+      \$41  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$42  = \$20 ;
+    \$42  = cb_r__data;
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$43  = \$signal$52 ;
+    \$43  = \$20 ;
     if (rst) begin
-      \$43  = 1'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$44  = acc_raddr;
+    \$44  = \$22 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$45  = \$5 [16:0];
+    \$45  = \$signal$53 ;
     if (rst) begin
-      \$45  = 17'h00000;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$46  = \$25 ;
+    \$46  = acc_raddr;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$47  = \$8 [15:0];
+    \$47  = \$5 [16:0];
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$26  = cb_r__data;
+    \$48  = \$27 ;
     if (rst) begin
-      \$26  = 16'h0000;
+      \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$27  = row_prev;
+    \$49  = \$8 [15:0];
+    if (rst) begin
+      \$49  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$28  = cb_r__data;
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$29  = row_prev;
     if (in_valid) begin
-      \$27  = \$3 [5:0];
+      \$29  = \$3 [5:0];
     end
     if (rst) begin
-      \$27  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$28  = \$12 ;
-    if (rst) begin
-      \$28  = 1'h0;
+      \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$29  = \$13 ;
+    \$30  = \$14 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$30  = \$3 [5:0];
+    \$31  = \$15 ;
     if (rst) begin
-      \$30  = 6'h00;
+      \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$31  = in_v;
+    \$32  = \$3 [5:0];
     if (rst) begin
-      \$31  = 4'h0;
+      \$32  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$32  = in_a;
+    \$33  = in_v;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$33  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$33  = \$15 ;
+    \$34  = in_a;
     if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$34  = \$signal$18 ;
-    if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$35  = \$signal$47 ;
-    if (rst) begin
-      \$35  = 6'h00;
+      \$34  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -5589,7 +5694,8 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_line, spec_line, spec_ce, start, running, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk);
+module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$9 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$9  = 1'h0;
   wire \$1 ;
@@ -5651,12 +5757,12 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
-  reg \$signal$13  = 1'h0;
-  reg [10:0] \$signal$14  = 11'h000;
-  reg \$signal$17  = 1'h0;
-  wire [10:0] \$signal$18 ;
-  reg \$signal$30  = 1'h0;
-  reg [10:0] \$signal$33  = 11'h000;
+  reg \$signal$14  = 1'h0;
+  reg [10:0] \$signal$15  = 11'h000;
+  reg \$signal$18  = 1'h0;
+  wire [10:0] \$signal$19 ;
+  reg \$signal$31  = 1'h0;
+  reg [10:0] \$signal$34  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -5693,6 +5799,8 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   reg [15:0] issue_a = 16'h0000;
   output issue_first;
   reg issue_first = 1'h0;
+  output issue_next;
+  wire issue_next;
   output [2:0] issue_slot;
   reg [2:0] issue_slot = 3'h0;
   output issue_valid;
@@ -5745,6 +5853,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   input start;
   wire start;
   reg w1 = 1'h0;
+  assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
   assign \$32  = s2 + 1'h1;
   assign \$33  = \$31  ? 4'h0 : \$32 ;
@@ -5772,21 +5881,21 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   always @(posedge clk)
     cur_last <= \$47 ;
   always @(posedge clk)
-    \$signal$33  <= \$48 ;
+    \$signal$34  <= \$48 ;
   always @(posedge clk)
     w1 <= \$49 ;
   always @(posedge clk)
     s1 <= \$50 ;
   always @(posedge clk)
-    \$signal$14  <= \$51 ;
+    \$signal$15  <= \$51 ;
   always @(posedge clk)
-    \$signal$17  <= \$52 ;
+    \$signal$18  <= \$52 ;
   always @(posedge clk)
     s2 <= \$53 ;
   always @(posedge clk)
-    \$signal$30  <= \$54 ;
+    \$signal$31  <= \$54 ;
   always @(posedge clk)
-    \$signal$13  <= \$55 ;
+    \$signal$14  <= \$55 ;
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
@@ -5798,42 +5907,42 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   assign cont = issue_valid & \$1 ;
   assign \$2  = ~ head[73];
   assign \new  = pop & \$2 ;
+  assign issue_next = cont | \new ;
   assign ev_empty = pop & head[73];
   assign \$3  = \new  & head[78];
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = running & \$4 ;
-  assign \$5  = cont & \$signal$13 ;
-  assign \$signal  = \$5  ? \$signal$14  : head[10:0];
-  assign \$6  = cont & \$signal$13 ;
+  assign \$5  = cont & \$signal$14 ;
+  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$6  = cont & \$signal$14 ;
   assign \$7  = ~ head[73];
   assign \$8  = head[78] & \$7 ;
   assign \$9  = \$8  & head_ok;
-  assign np_ce = \$6  ? \$signal$17  : \$9 ;
+  assign np_ce = \$6  ? \$signal$18  : \$9 ;
   assign \$10  = head[73] | head[74];
-  assign \$signal$18  = \$10  ? next[10:0] : head[21:11];
+  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
   assign \$11  = head[73] | head[74];
   assign \$12  = ~ next[73];
   assign \$13  = next[78] & \$12 ;
   assign \$14  = \$13  & next_ok;
   assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$18  : \$signal ;
+  assign spec_line = pop ? \$signal$19  : \$signal ;
   assign spec_ce = pop ? p_ce : np_ce;
   assign \$15  = pop ? next_ok : head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$30  : head[74];
+  assign \$18  = cont ? \$signal$31  : head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$30  : head[74];
+  assign \$22  = cont ? \$signal$31  : head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
   assign \$26  = pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$14  + \$28 ;
-  assign \$30  = s2 == 3'h7;
+  assign \$29  = \$signal$15  + \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$39  = \$15 ;
@@ -5896,7 +6005,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$33 ;
+      \$44  = \$signal$34 ;
     end else begin
       \$44  = head[10:0];
     end
@@ -5932,7 +6041,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$30 ;
+      \$47  = \$signal$31 ;
     end else begin
       \$47  = head[74];
     end
@@ -5944,7 +6053,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$signal$14 ;
+      \$48  = \$signal$15 ;
     end else begin
       \$48  = head[21:11];
     end
@@ -5956,7 +6065,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$17 ;
+      \$49  = \$signal$18 ;
     end else begin
       \$49  = head[39];
     end
@@ -6870,60 +6979,69 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm, start, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$13  = 1'h0;
-  wire [6:0] \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$11 ;
+  wire [4:0] \$1 ;
+  wire [6:0] \$10 ;
+  wire \$11 ;
   wire \$12 ;
-  wire [5:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [5:0] \$15 ;
-  wire [6:0] \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
+  wire [5:0] \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [5:0] \$22 ;
+  wire [5:0] \$23 ;
+  wire [5:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [4:0] \$32 ;
+  wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [4:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg [4:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  wire [5:0] \$5 ;
-  reg [3:0] \$50 ;
-  reg \$51 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [4:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  reg [78:0] \$48 ;
+  reg [78:0] \$49 ;
+  wire \$5 ;
+  reg [4:0] \$50 ;
+  reg [4:0] \$51 ;
   reg \$52 ;
   reg \$53 ;
+  reg \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg \$58 ;
+  reg [3:0] \$59 ;
   wire [5:0] \$6 ;
-  wire \$7 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [5:0] \$9 ;
   input arm;
@@ -6937,10 +7055,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  output empty_next;
+  wire empty_next;
   output fault;
   reg fault = 1'h0;
   output [78:0] head;
-  wire [78:0] head;
+  reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
   wire \head.ge3 ;
   wire \head.ge4 ;
@@ -6959,7 +7079,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output head_ok;
   reg head_ok = 1'h0;
   output [78:0] next;
-  wire [78:0] next;
+  reg [78:0] next = 79'h00000000000000000000;
   wire [15:0] \next.a ;
   wire \next.ge3 ;
   wire \next.ge4 ;
@@ -6980,32 +7100,20 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output nonempty;
   wire nonempty;
   wire pop;
-  input \pop$29 ;
-  wire \pop$29 ;
+  input \pop$33 ;
+  wire \pop$33 ;
   input ready;
   wire ready;
-  reg [4:0] rn__addr = 5'h00;
-  wire [78:0] rn__data;
-  wire [15:0] \rn__data.a ;
-  wire \rn__data.ge3 ;
-  wire \rn__data.ge4 ;
+  wire [4:0] rn__addr;
+  wire [12:0] rn__data;
   wire [10:0] \rn__data.line0 ;
-  wire [10:0] \rn__data.line1 ;
-  wire [10:0] \rn__data.line2 ;
-  wire [15:0] \rn__data.lm1 ;
   wire \rn__data.newline ;
-  wire \rn__data.one ;
-  wire [2:0] \rn__data.slot0 ;
-  wire [2:0] \rn__data.slot2 ;
-  wire \rn__data.two ;
-  wire \rn__data.wrap0 ;
-  wire \rn__data.wrap1 ;
   wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  reg [4:0] rp__addr = 5'h00;
+  wire [4:0] rp__addr;
   wire [78:0] rp__data;
   wire [15:0] \rp__data.a ;
   wire \rp__data.ge3 ;
@@ -7022,14 +7130,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \rp__data.wrap0 ;
   wire \rp__data.wrap1 ;
   wire \rp__data.z ;
-  (* init = 5'h00 *)
-  wire [4:0] rptr;
-  (* init = 5'h00 *)
-  wire [4:0] rptr1;
+  reg [4:0] rptr0 = 5'h00;
+  reg [4:0] rptr1 = 5'h00;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
-  reg [5:0] sc = 6'h00;
-  wire [5:0] scw;
+  reg [4:0] sc = 5'h00;
   input start;
   wire start;
   reg [4:0] wp__addr = 5'h00;
@@ -7053,6 +7159,13 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
+  wire [4:0] wpn__addr;
+  wire [12:0] wpn__data;
+  wire [10:0] \wpn__data.line0 ;
+  wire \wpn__data.newline ;
+  wire \wpn__data.z ;
+  wire wpn__en;
+  (* init = 5'h00 *)
   wire [4:0] wptr;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
@@ -7071,233 +7184,282 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
-  reg [78:0] mem [31:0];
+  reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign next = mem[rn__addr];
-  assign head = mem[rp__addr];
+  assign rp__data = mem[rp__addr];
+  reg [12:0] mem_next [20:0];
+  always @(posedge clk) begin
+    if (wp__en)
+      mem_next[wp__addr] <= wpn__data;
+  end
+  assign rn__data = mem_next[rn__addr];
+  assign \$33  = sc == 5'h15;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$30  | \$34 ;
+  assign \$36  = pop != \pop$33 ;
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \$1 [3:0] - pop;
+  assign \$39  = \$1 [3:0] >= 2'h2;
+  assign \$40  = \$1 [3:0] >= 1'h1;
+  assign \$41  = pop ? \$39  : \$40 ;
+  assign \$42  = \$1 [3:0] < 4'h8;
+  assign \$43  = pop | \$42 ;
+  assign \$44  = \$1 [3:0] < 4'h8;
+  assign \$45  = \$1 [3:0] + 1'h1;
+  assign \$46  = \$45  < 4'h8;
+  assign \$47  = pop ? \$44  : \$46 ;
   always @(posedge clk)
-    wp__addr <= \$42 ;
+    head <= \$48 ;
   always @(posedge clk)
-    rp__addr <= \$43 ;
+    next <= \$49 ;
   always @(posedge clk)
-    rn__addr <= \$44 ;
+    wp__addr <= \$50 ;
   always @(posedge clk)
-    sc <= \$45 ;
+    sc <= \$51 ;
   always @(posedge clk)
-    fault <= \$46 ;
+    fault <= \$52 ;
   always @(posedge clk)
-    head_ok <= \$47 ;
+    head_ok <= \$53 ;
   always @(posedge clk)
-    next_ok <= \$48 ;
+    next_ok <= \$54 ;
   always @(posedge clk)
-    bc_r <= \$49 ;
+    rptr0 <= \$55 ;
   always @(posedge clk)
-    cnt <= \$50 ;
+    rptr1 <= \$56 ;
   always @(posedge clk)
-    cnt_nz <= \$51 ;
+    rptr2 <= \$57 ;
   always @(posedge clk)
-    room_nopush <= \$52 ;
+    bc_r <= \$58 ;
   always @(posedge clk)
-    room_push <= \$53 ;
-  assign \$1  = sc + wp__en;
-  assign \$2  = cnt + bc_r;
+    cnt <= \$59 ;
+  always @(posedge clk)
+    cnt_nz <= \$60 ;
+  always @(posedge clk)
+    room_nopush <= \$61 ;
+  always @(posedge clk)
+    room_push <= \$62 ;
+  assign rp__addr = pop ? rptr1 : rptr0;
+  assign rn__addr = pop ? rptr2 : rptr1;
+  assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
-  assign \$3  = cnt_nz | bc_r;
-  assign pop = \$3  & ready;
-  assign \$7  = wp__addr == 5'h1f;
-  assign \$8  = wp__addr + 1'h1;
-  assign \$9  = \$7  ? 6'h00 : \$8 ;
-  assign \$10  = wp__en ? \$9  : { 1'h0, wp__addr };
-  assign \$11  = pop ? rn__addr : rp__addr;
-  assign \$12  = rn__addr == 5'h1f;
-  assign \$13  = rn__addr + 1'h1;
-  assign \$14  = \$12  ? 6'h00 : \$13 ;
-  assign \$15  = pop ? \$14  : { 1'h0, rn__addr };
-  assign \$16  = \$1 [5:0] - pop;
-  assign \$17  = \$1 [5:0] >= 2'h2;
-  assign \$18  = \$1 [5:0] >= 1'h1;
-  assign \$19  = pop ? \$17  : \$18 ;
-  assign \$20  = \$1 [5:0] >= 2'h3;
-  assign \$21  = \$1 [5:0] >= 2'h2;
-  assign \$22  = pop ? \$20  : \$21 ;
-  assign \$23  = ! sc;
-  assign \$24  = \pop$29  & \$23 ;
-  assign \$25  = ~ \pop$29 ;
-  assign \$26  = wp__en & \$25 ;
-  assign \$27  = sc == 6'h20;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = \$24  | \$28 ;
-  assign \$30  = pop != \pop$29 ;
-  assign \$31  = \$29  | \$30 ;
-  assign \$32  = \$2 [3:0] - pop;
-  assign \$33  = \$2 [3:0] >= 2'h2;
-  assign \$34  = \$2 [3:0] >= 1'h1;
-  assign \$35  = pop ? \$33  : \$34 ;
-  assign \$36  = \$2 [3:0] < 4'h8;
-  assign \$37  = pop | \$36 ;
-  assign \$38  = \$2 [3:0] < 4'h8;
-  assign \$39  = \$2 [3:0] + 1'h1;
-  assign \$40  = \$39  < 4'h8;
-  assign \$41  = pop ? \$38  : \$40 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & ready;
+  assign \$3  = \$1 [3:0] < 2'h2;
+  assign \$4  = \$1 [3:0] < 1'h1;
+  assign empty_next = pop ? \$3  : \$4 ;
+  assign \$5  = wp__addr == 5'h14;
+  assign \$6  = wp__addr + 1'h1;
+  assign \$7  = \$5  ? 6'h00 : \$6 ;
+  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
+  assign \$9  = sc + wp__en;
+  assign \$10  = \$9  - pop;
+  assign \$11  = sc >= 2'h2;
+  assign \$12  = sc >= 1'h1;
+  assign \$13  = pop ? \$11  : \$12 ;
+  assign \$14  = sc >= 2'h3;
+  assign \$15  = sc >= 2'h2;
+  assign \$16  = pop ? \$14  : \$15 ;
+  assign \$17  = rptr0 == 5'h14;
+  assign \$18  = rptr0 + 1'h1;
+  assign \$19  = \$17  ? 6'h00 : \$18 ;
+  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
+  assign \$21  = rptr1 == 5'h14;
+  assign \$22  = rptr1 + 1'h1;
+  assign \$23  = \$21  ? 6'h00 : \$22 ;
+  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
+  assign \$25  = rptr2 == 5'h14;
+  assign \$26  = rptr2 + 1'h1;
+  assign \$27  = \$25  ? 6'h00 : \$26 ;
+  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
+  assign \$29  = ~ head_ok;
+  assign \$30  = \pop$33  & \$29 ;
+  assign \$31  = ~ \pop$33 ;
+  assign \$32  = wp__en & \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$42  = 5'h00;
-    end else begin
-      \$42  = \$10 [4:0];
-    end
+    \$48  = rp__data;
     if (rst) begin
-      \$42  = 5'h00;
+      \$48  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
+    \$49 [10:0] = rn__data[10:0];
+    \$49 [78] = rn__data[11];
+    \$49 [73] = rn__data[12];
+    if (rst) begin
+      \$49  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end else begin
-      \$43  = \$11 ;
+      \$50  = \$8 [4:0];
     end
     if (rst) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$44  = \$6 [4:0];
+      \$51  = 5'h00;
     end else begin
-      \$44  = \$15 [4:0];
+      \$51  = \$10 [4:0];
     end
     if (rst) begin
-      \$44  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$45  = 6'h00;
+      \$52  = 1'h0;
     end else begin
-      \$45  = \$16 [5:0];
-    end
-    if (rst) begin
-      \$45  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$46  = fault;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$46  = 1'h0;
-    end else begin
-      if (\$31 ) begin
-        \$46  = 1'h1;
+      if (\$37 ) begin
+        \$52  = 1'h1;
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end else begin
-      \$47  = \$19 ;
+      \$53  = \$13 ;
     end
     if (rst) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
     end else begin
-      \$48  = \$22 ;
+      \$54  = \$16 ;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$55  = 5'h00;
+    end else begin
+      \$55  = \$20 [4:0];
+    end
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$56  = 5'h01;
+    end else begin
+      \$56  = \$24 [4:0];
+    end
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = 5'h02;
+    end else begin
+      \$57  = \$28 [4:0];
+    end
+    if (rst) begin
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end else begin
-      \$49  = bcast;
+      \$58  = bcast;
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end else begin
-      \$50  = \$32 [3:0];
+      \$59  = \$38 [3:0];
     end
     if (rst) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end else begin
-      \$51  = \$35 ;
+      \$60  = \$41 ;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end else begin
-      \$52  = \$37 ;
+      \$61  = \$43 ;
     end
     if (rst) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end else begin
-      \$53  = \$41 ;
+      \$62  = \$47 ;
     end
     if (rst) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign rptr = rp__addr;
-  assign rp__data = head;
-  assign rptr1 = rn__addr;
-  assign rn__data = next;
-  assign scw = \$1 [5:0];
-  assign base = \$2 [3:0];
+  assign wpn__addr = wp__addr;
+  assign wpn__en = wp__en;
+  assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
   assign \wp__data.line2  = wp__data[32:22];
@@ -7328,6 +7490,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \wpn__data.line0  = wpn__data[10:0];
+  assign \wpn__data.newline  = wpn__data[11];
+  assign \wpn__data.z  = wpn__data[12];
   assign \head.line0  = head[10:0];
   assign \head.line1  = head[21:11];
   assign \head.line2  = head[32:22];
@@ -7343,21 +7508,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \rp__data.line0  = head[10:0];
-  assign \rp__data.line1  = head[21:11];
-  assign \rp__data.line2  = head[32:22];
-  assign \rp__data.slot0  = head[35:33];
-  assign \rp__data.slot2  = head[38:36];
-  assign \rp__data.wrap0  = head[39];
-  assign \rp__data.wrap1  = head[40];
-  assign \rp__data.lm1  = head[56:41];
-  assign \rp__data.a  = head[72:57];
-  assign \rp__data.z  = head[73];
-  assign \rp__data.one  = head[74];
-  assign \rp__data.two  = head[75];
-  assign \rp__data.ge3  = head[76];
-  assign \rp__data.ge4  = head[77];
-  assign \rp__data.newline  = head[78];
+  assign \rp__data.line0  = rp__data[10:0];
+  assign \rp__data.line1  = rp__data[21:11];
+  assign \rp__data.line2  = rp__data[32:22];
+  assign \rp__data.slot0  = rp__data[35:33];
+  assign \rp__data.slot2  = rp__data[38:36];
+  assign \rp__data.wrap0  = rp__data[39];
+  assign \rp__data.wrap1  = rp__data[40];
+  assign \rp__data.lm1  = rp__data[56:41];
+  assign \rp__data.a  = rp__data[72:57];
+  assign \rp__data.z  = rp__data[73];
+  assign \rp__data.one  = rp__data[74];
+  assign \rp__data.two  = rp__data[75];
+  assign \rp__data.ge3  = rp__data[76];
+  assign \rp__data.ge4  = rp__data[77];
+  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -7373,24 +7538,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = next[10:0];
-  assign \rn__data.line1  = next[21:11];
-  assign \rn__data.line2  = next[32:22];
-  assign \rn__data.slot0  = next[35:33];
-  assign \rn__data.slot2  = next[38:36];
-  assign \rn__data.wrap0  = next[39];
-  assign \rn__data.wrap1  = next[40];
-  assign \rn__data.lm1  = next[56:41];
-  assign \rn__data.a  = next[72:57];
-  assign \rn__data.z  = next[73];
-  assign \rn__data.one  = next[74];
-  assign \rn__data.two  = next[75];
-  assign \rn__data.ge3  = next[76];
-  assign \rn__data.ge4  = next[77];
-  assign \rn__data.newline  = next[78];
-  assign \$4  = 1'h0;
-  assign \$5  = 6'h01;
-  assign \$6  = 6'h01;
+  assign \rn__data.line0  = rn__data[10:0];
+  assign \rn__data.newline  = rn__data[11];
+  assign \rn__data.z  = rn__data[12];
+  assign wpn__data[12] = wp__data[73];
+  assign wpn__data[11] = wp__data[78];
+  assign wpn__data[10:0] = wp__data[10:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7601,8 +7754,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \shift$148 , \relu$147 , \wb_base$151 , \src_sel$146 , \ptr_base$149 , \spmat_base$150 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$112 
-, ann_valid, ann_j, ann_a, rd_en, \h_rdata$174 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
+, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$16  = 1'h0;
   wire \$1 ;
@@ -7614,16 +7767,16 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
+  wire [32:0] \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
+  reg [31:0] \$24 ;
+  reg [63:0] \$25 ;
+  reg \$26 ;
   reg \$27 ;
   reg \$28 ;
   reg [5:0] \$29 ;
@@ -7685,8 +7838,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   input bcast;
   wire bcast;
   wire \bcast$27 ;
-  wire busy;
-  wire \busy$105 ;
+  wire busy_next;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -7715,6 +7867,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \desc.wrap1 ;
   wire \desc.z ;
   wire desc_valid;
+  wire empty_next;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -7722,12 +7875,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$107 ;
   wire \fault$108 ;
+  wire \fault$109 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$118 ;
-  wire [3:0] \h_addr$121 ;
-  wire [9:0] \h_addr$124 ;
+  wire [10:0] \h_addr$119 ;
+  wire [3:0] \h_addr$122 ;
+  wire [9:0] \h_addr$125 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -7742,9 +7895,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$171 ;
-  output [63:0] \h_rdata$174 ;
-  reg [63:0] \h_rdata$174  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$173 ;
+  output [63:0] \h_rdata$176 ;
+  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -7758,15 +7911,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$119 ;
-  wire [15:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
+  input [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$120 ;
+  wire [15:0] \h_wdata$123 ;
+  wire [15:0] \h_wdata$126 ;
   input h_we;
   wire h_we;
-  wire \h_we$120 ;
-  wire \h_we$123 ;
+  wire \h_we$121 ;
+  wire \h_we$124 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -7806,7 +7959,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire head_ok;
   wire \head_ok$48 ;
   output idle;
-  wire idle;
+  reg idle = 1'h0;
+  wire idle_next;
   wire [15:0] in_a;
   wire in_first;
   wire [3:0] in_v;
@@ -7816,6 +7970,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \issue_a$62 ;
   wire issue_first;
   wire \issue_first$58 ;
+  wire issue_next;
   wire [2:0] issue_slot;
   wire [2:0] \issue_slot$60 ;
   wire issue_valid;
@@ -7872,8 +8027,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$149 ;
-  wire [9:0] \ptr_base$149 ;
+  input [9:0] \ptr_base$151 ;
+  wire [9:0] \ptr_base$151 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -7884,8 +8039,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$147 ;
-  wire \relu$147 ;
+  input \relu$149 ;
+  wire \relu$149 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -7906,8 +8061,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$148 ;
-  wire [5:0] \shift$148 ;
+  input [5:0] \shift$150 ;
+  wire [5:0] \shift$150 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -7917,8 +8072,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$150 ;
-  wire [10:0] \spmat_base$150 ;
+  input [10:0] \spmat_base$152 ;
+  wire [10:0] \spmat_base$152 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -7927,8 +8082,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$146 ;
-  wire \src_sel$146 ;
+  input \src_sel$148 ;
+  wire \src_sel$148 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -7941,8 +8096,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$151 ;
-  wire [9:0] \wb_base$151 ;
+  input [9:0] \wb_base$153 ;
+  wire [9:0] \wb_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
@@ -7968,6 +8123,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
+  always @(posedge clk)
+    cnt_entries <= \$33 ;
   always @(posedge clk)
     cnt_padding <= \$34 ;
   always @(posedge clk)
@@ -8003,39 +8160,40 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   always @(posedge clk)
     h_next_d0 <= \$50 ;
   always @(posedge clk)
-    \h_rdata$174  <= \$51 ;
-  assign \$1  = ~ nonempty;
-  assign \$2  = ~ issue_valid;
-  assign \$3  = \$1  & \$2 ;
-  assign \$4  = ~ in_valid;
-  assign \$5  = \$3  & \$4 ;
-  assign \$6  = ~ \busy$105 ;
-  assign idle = \$5  & \$6 ;
-  assign fault = \fault$107  | \fault$108 ;
-  assign \$7  = h_we & h_sel;
-  assign \$8  = ! h_mem;
-  assign h_we_even = \$7  & \$8 ;
-  assign \$9  = h_we & h_sel;
-  assign \$10  = h_mem == 1'h1;
-  assign h_we_odd = \$9  & \$10 ;
-  assign \$11  = h_we & h_sel;
-  assign \$12  = h_mem == 2'h2;
-  assign \h_we$120  = \$11  & \$12 ;
-  assign \$13  = h_we & h_sel;
-  assign \$14  = h_mem == 2'h3;
-  assign \h_we$123  = \$13  & \$14 ;
-  assign \$15  = h_we & h_sel;
-  assign \$16  = h_mem == 3'h4;
-  assign h_we_src = \$15  & \$16 ;
-  assign \$17  = h_we & h_sel;
-  assign \$18  = h_mem == 3'h6;
-  assign h_we_next = \$17  & \$18 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
+    \h_rdata$176  <= \$51 ;
+  assign \$1  = ~ issue_next;
+  assign \$2  = empty_next & \$1 ;
+  assign \$3  = ~ issue_valid;
+  assign \$4  = \$2  & \$3 ;
+  assign \$5  = ~ busy_next;
+  assign idle_next = \$4  & \$5 ;
+  assign fault = \fault$108  | \fault$109 ;
+  assign \$6  = h_we & h_sel;
+  assign \$7  = ! h_mem;
+  assign h_we_even = \$6  & \$7 ;
+  assign \$8  = h_we & h_sel;
+  assign \$9  = h_mem == 1'h1;
+  assign h_we_odd = \$8  & \$9 ;
+  assign \$10  = h_we & h_sel;
+  assign \$11  = h_mem == 2'h2;
+  assign \h_we$121  = \$10  & \$11 ;
+  assign \$12  = h_we & h_sel;
+  assign \$13  = h_mem == 2'h3;
+  assign \h_we$124  = \$12  & \$13 ;
+  assign \$14  = h_we & h_sel;
+  assign \$15  = h_mem == 3'h4;
+  assign h_we_src = \$14  & \$15 ;
+  assign \$16  = h_we & h_sel;
+  assign \$17  = h_mem == 3'h6;
+  assign h_we_next = \$16  & \$17 ;
+  assign \$18  = cnt_entries + 1'h1;
+  assign \$19  = cnt_padding + 1'h1;
+  assign \$20  = cnt_empty_columns + 1'h1;
+  assign \$21  = cnt_line_reads + 1'h1;
+  assign \$22  = cnt_pops + 1'h1;
+  assign \$23  = cnt_bypasses + 1'h1;
+  always @(posedge clk)
+    idle <= \$26 ;
   always @(posedge clk)
     src_sel <= \$27 ;
   always @(posedge clk)
@@ -8048,8 +8206,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     spmat_base <= \$31 ;
   always @(posedge clk)
     wb_base <= \$32 ;
-  always @(posedge clk)
-    cnt_entries <= \$33 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -8062,7 +8218,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$112 [15:0]),
+    .h_wdata(\h_wdata$113 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -8082,15 +8238,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .acc_ren(acc_ren),
     .acc_waddr(acc_waddr),
     .acc_we(acc_we),
-    .busy(\busy$105 ),
+    .busy_next(busy_next),
     .clk(clk),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$171 ),
-    .h_wdata(\h_wdata$112 [15:0]),
-    .h_we(\h_we$123 ),
+    .h_rdata(\h_rdata$173 ),
+    .h_wdata(\h_wdata$113 [15:0]),
+    .h_we(\h_we$124 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -8106,11 +8262,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$108 ),
+    .fault(\fault$109 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
     .issue_first(issue_first),
+    .issue_next(issue_next),
     .issue_slot(issue_slot),
     .issue_valid(issue_valid),
     .next(next),
@@ -8139,7 +8296,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$112 [15:0]),
+    .w_data(\h_wdata$113 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -8147,13 +8304,14 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .arm(arm),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$107 ),
+    .empty_next(empty_next),
+    .fault(\fault$108 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$29 (pop),
+    .\pop$33 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -8180,8 +8338,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$112 ),
-    .w_en(\h_we$120 )
+    .w_data(\h_wdata$113 ),
+    .w_en(\h_we$121 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
@@ -8189,7 +8347,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$34  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$20 [31:0];
+      \$34  = \$19 [31:0];
     end
     if (rst) begin
       \$34  = 32'd0;
@@ -8201,7 +8359,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$35  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$21 [31:0];
+      \$35  = \$20 [31:0];
     end
     if (rst) begin
       \$35  = 32'd0;
@@ -8213,7 +8371,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$36  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$22 [31:0];
+      \$36  = \$21 [31:0];
     end
     if (rst) begin
       \$36  = 32'd0;
@@ -8225,7 +8383,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$37  = 32'd0;
     end else if (pop) begin
-      \$37  = \$23 [31:0];
+      \$37  = \$22 [31:0];
     end
     if (rst) begin
       \$37  = 32'd0;
@@ -8237,7 +8395,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$38  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$24 [31:0];
+      \$38  = \$23 [31:0];
     end
     if (rst) begin
       \$38  = 32'd0;
@@ -8252,7 +8410,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$40  = \$25 ;
+    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
@@ -8301,7 +8459,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$47  = \h_rdata$171 ;
+    \$47  = \h_rdata$173 ;
     if (rst) begin
       \$47  = 16'h0000;
     end
@@ -8329,7 +8487,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$51  = \$26 ;
+    \$51  = \$25 ;
     if (rst) begin
       \$51  = 64'h0000000000000000;
     end
@@ -8339,21 +8497,21 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (h_off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$24  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$24  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$24  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$24  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$24  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$24  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
     endcase
   end
   always @* begin
@@ -8361,61 +8519,68 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (mem_q2)
       3'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$25  = { 48'h000000000000, h_even_d0 };
       3'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$25  = { 48'h000000000000, h_odd_d0 };
       3'h2:
-          \$26  = h_src2_ext;
+          \$25  = h_src2_ext;
       3'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
       3'h4:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       3'h5:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       3'h6:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       3'h7:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$27  = \src_sel$146 ;
+    \$26  = idle_next;
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$27  = \src_sel$148 ;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$28  = \relu$147 ;
+    \$28  = \relu$149 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$29  = \shift$148 ;
+    \$29  = \shift$150 ;
     if (rst) begin
       \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$30  = \ptr_base$149 ;
+    \$30  = \ptr_base$151 ;
     if (rst) begin
       \$30  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$31  = \spmat_base$150 ;
+    \$31  = \spmat_base$152 ;
     if (rst) begin
       \$31  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$32  = \wb_base$151 ;
+    \$32  = \wb_base$153 ;
     if (rst) begin
       \$32  = 10'h000;
     end
@@ -8426,7 +8591,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$33  = 32'd0;
     end else if (ev_entry) begin
-      \$33  = \$19 [31:0];
+      \$33  = \$18 [31:0];
     end
     if (rst) begin
       \$33  = 32'd0;
@@ -8489,15 +8654,14 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
-  assign busy = in_valid;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$112 [15:0];
-  assign \h_addr$118  = h_off;
-  assign \h_wdata$119  = \h_wdata$112 ;
-  assign \h_addr$121  = h_off[3:0];
-  assign \h_wdata$122  = \h_wdata$112 [15:0];
-  assign \h_addr$124  = h_off[9:0];
-  assign \h_wdata$125  = \h_wdata$112 [15:0];
+  assign h_wdata = \h_wdata$113 [15:0];
+  assign \h_addr$119  = h_off;
+  assign \h_wdata$120  = \h_wdata$113 ;
+  assign \h_addr$122  = h_off[3:0];
+  assign \h_wdata$123  = \h_wdata$113 [15:0];
+  assign \h_addr$125  = h_off[9:0];
+  assign \h_wdata$126  = \h_wdata$113 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -9185,7 +9349,7 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
 , acc_raddr, acc_waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$20  = 1'h0;
@@ -9198,39 +9362,41 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
+  wire \$18 ;
   wire \$19 ;
   wire [7:0] \$2 ;
-  wire \$20 ;
+  wire [31:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  reg [15:0] \$26 ;
-  reg [5:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$26 ;
+  wire \$27 ;
+  reg [15:0] \$28 ;
+  reg [5:0] \$29 ;
   wire [7:0] \$3 ;
-  reg [5:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg [5:0] \$35 ;
+  reg \$30 ;
+  reg \$31 ;
+  reg [5:0] \$32 ;
+  reg [3:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg \$35 ;
   reg \$36 ;
-  reg \$37 ;
-  reg [5:0] \$38 ;
-  reg [15:0] \$39 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg [5:0] \$44 ;
-  reg [16:0] \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
+  reg [5:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [16:0] \$47 ;
+  reg \$48 ;
+  reg [15:0] \$49 ;
   wire [32:0] \$5 ;
   wire [15:0] \$6 ;
   wire [17:0] \$7 ;
@@ -9248,9 +9414,9 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg \$signal$36  = 1'h0;
   reg \$signal$37  = 1'h0;
   reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$47  = 6'h00;
-  reg \$signal$50  = 1'h0;
-  reg \$signal$52  = 1'h0;
+  reg [5:0] \$signal$48  = 6'h00;
+  reg \$signal$51  = 1'h0;
+  reg \$signal$53  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -9265,8 +9431,9 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] acc_wdata;
   output acc_we;
   wire acc_we;
-  output busy;
   wire busy;
+  output busy_next;
+  wire busy_next;
   wire [3:0] cb_r__addr;
   wire [15:0] cb_r__data;
   input clk;
@@ -9327,31 +9494,35 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    s3_row <= \$35 ;
+    \$signal$40  <= \$35 ;
   always @(posedge clk)
-    acc_ren <= \$36 ;
+    \$signal$51  <= \$36 ;
   always @(posedge clk)
-    \$signal$52  <= \$37 ;
+    s3_row <= \$37 ;
   always @(posedge clk)
-    acc_raddr <= \$38 ;
+    acc_ren <= \$38 ;
   always @(posedge clk)
-    s3_a <= \$39 ;
+    \$signal$53  <= \$39 ;
   always @(posedge clk)
-    s3_w <= \$40 ;
+    acc_raddr <= \$40 ;
   always @(posedge clk)
-    s4_p <= \$41 ;
+    s3_a <= \$41 ;
   always @(posedge clk)
-    \$signal$36  <= \$42 ;
+    s3_w <= \$42 ;
   always @(posedge clk)
-    \$signal$37  <= \$43 ;
+    s4_p <= \$43 ;
   always @(posedge clk)
-    acc_waddr <= \$44 ;
+    \$signal$36  <= \$44 ;
   always @(posedge clk)
-    s5_x <= \$45 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    \$signal$28  <= \$46 ;
+    acc_waddr <= \$46 ;
   always @(posedge clk)
-    last_val <= \$47 ;
+    s5_x <= \$47 ;
+  always @(posedge clk)
+    \$signal$28  <= \$48 ;
+  always @(posedge clk)
+    last_val <= \$49 ;
   assign \$1  = row_prev + in_z;
   assign \$2  = \$1  + 1'h1;
   assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
@@ -9367,194 +9538,193 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign \$9  = ev_entry | \$signal$40 ;
   assign \$10  = \$9  | acc_ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = ~ start;
-  assign \$12  = in_valid & \$11 ;
-  assign \$13  = | in_v;
-  assign \$14  = ~ start;
-  assign \$15  = ev_entry & \$14 ;
+  assign \$11  = in_valid | ev_entry;
+  assign \$12  = \$11  | \$signal$40 ;
+  assign busy_next = \$12  | acc_ren;
+  assign \$13  = ~ start;
+  assign \$14  = in_valid & \$13 ;
+  assign \$15  = | in_v;
   assign \$16  = ~ start;
-  assign \$17  = \$signal$40  & \$16 ;
-  assign \$18  = $signed(s3_a) * $signed(s3_w);
-  assign \$19  = ~ start;
-  assign \$20  = acc_ren & \$19 ;
-  assign \$21  = acc_ren & \$signal$52 ;
-  assign \$22  = \$21  & \$signal$36 ;
-  assign \$23  = \$22  & \$signal$37 ;
-  assign \$24  = acc_raddr == acc_waddr;
-  assign \$25  = \$23  & \$24 ;
+  assign \$17  = ev_entry & \$16 ;
+  assign \$18  = ~ start;
+  assign \$19  = \$signal$40  & \$18 ;
+  assign \$20  = $signed(s3_a) * $signed(s3_w);
+  assign \$21  = ~ start;
+  assign \$22  = acc_ren & \$21 ;
+  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$24  = \$23  & \$signal$36 ;
+  assign \$25  = \$24  & \$signal$37 ;
+  assign \$26  = acc_raddr == acc_waddr;
+  assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
-    h_rdata <= \$26 ;
+    h_rdata <= \$28 ;
   always @(posedge clk)
-    row_prev <= \$27 ;
+    row_prev <= \$29 ;
   always @(posedge clk)
-    ev_entry <= \$28 ;
+    ev_entry <= \$30 ;
   always @(posedge clk)
-    \$signal$18  <= \$29 ;
+    \$signal$18  <= \$31 ;
   always @(posedge clk)
-    \$signal$47  <= \$30 ;
+    \$signal$48  <= \$32 ;
   always @(posedge clk)
-    \$signal  <= \$31 ;
+    \$signal  <= \$33 ;
   always @(posedge clk)
-    s2_a <= \$32 ;
-  always @(posedge clk)
-    \$signal$40  <= \$33 ;
-  always @(posedge clk)
-    \$signal$50  <= \$34 ;
+    s2_a <= \$34 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$36  = \$17 ;
+    \$35  = \$17 ;
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$37  = \$signal$50 ;
+    \$37  = \$signal$48 ;
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$38  = s3_row;
+    \$38  = \$19 ;
     if (rst) begin
-      \$38  = 6'h00;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$39  = s2_a;
+    \$39  = \$signal$51 ;
     if (rst) begin
-      \$39  = 16'h0000;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$40  = cb_r__data;
+    \$40  = s3_row;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$40  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$41  = \$18 ;
+    \$41  = s2_a;
     if (rst) begin
-      \$41  = 32'd0;
+      \$41  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$42  = \$20 ;
+    \$42  = cb_r__data;
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$43  = \$signal$52 ;
+    \$43  = \$20 ;
     if (rst) begin
-      \$43  = 1'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$44  = acc_raddr;
+    \$44  = \$22 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$45  = \$5 [16:0];
+    \$45  = \$signal$53 ;
     if (rst) begin
-      \$45  = 17'h00000;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$46  = \$25 ;
+    \$46  = acc_raddr;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$47  = \$8 [15:0];
+    \$47  = \$5 [16:0];
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$26  = cb_r__data;
+    \$48  = \$27 ;
     if (rst) begin
-      \$26  = 16'h0000;
+      \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$27  = row_prev;
+    \$49  = \$8 [15:0];
+    if (rst) begin
+      \$49  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    \$28  = cb_r__data;
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    \$29  = row_prev;
     if (in_valid) begin
-      \$27  = \$3 [5:0];
+      \$29  = \$3 [5:0];
     end
     if (rst) begin
-      \$27  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$28  = \$12 ;
-    if (rst) begin
-      \$28  = 1'h0;
+      \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$29  = \$13 ;
+    \$30  = \$14 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$30  = \$3 [5:0];
+    \$31  = \$15 ;
     if (rst) begin
-      \$30  = 6'h00;
+      \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$31  = in_v;
+    \$32  = \$3 [5:0];
     if (rst) begin
-      \$31  = 4'h0;
+      \$32  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$32  = in_a;
+    \$33  = in_v;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$33  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$33  = \$15 ;
+    \$34  = in_a;
     if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$34  = \$signal$18 ;
-    if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$35  = \$signal$47 ;
-    if (rst) begin
-      \$35  = 6'h00;
+      \$34  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -9573,7 +9743,8 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_line, spec_line, spec_ce, start, running, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk);
+module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$21 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$21  = 1'h0;
   wire \$1 ;
@@ -9635,12 +9806,12 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
-  reg \$signal$13  = 1'h0;
-  reg [10:0] \$signal$14  = 11'h000;
-  reg \$signal$17  = 1'h0;
-  wire [10:0] \$signal$18 ;
-  reg \$signal$30  = 1'h0;
-  reg [10:0] \$signal$33  = 11'h000;
+  reg \$signal$14  = 1'h0;
+  reg [10:0] \$signal$15  = 11'h000;
+  reg \$signal$18  = 1'h0;
+  wire [10:0] \$signal$19 ;
+  reg \$signal$31  = 1'h0;
+  reg [10:0] \$signal$34  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -9677,6 +9848,8 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   reg [15:0] issue_a = 16'h0000;
   output issue_first;
   reg issue_first = 1'h0;
+  output issue_next;
+  wire issue_next;
   output [2:0] issue_slot;
   reg [2:0] issue_slot = 3'h0;
   output issue_valid;
@@ -9729,6 +9902,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   input start;
   wire start;
   reg w1 = 1'h0;
+  assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
   assign \$32  = s2 + 1'h1;
   assign \$33  = \$31  ? 4'h0 : \$32 ;
@@ -9756,21 +9930,21 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   always @(posedge clk)
     cur_last <= \$47 ;
   always @(posedge clk)
-    \$signal$33  <= \$48 ;
+    \$signal$34  <= \$48 ;
   always @(posedge clk)
     w1 <= \$49 ;
   always @(posedge clk)
     s1 <= \$50 ;
   always @(posedge clk)
-    \$signal$14  <= \$51 ;
+    \$signal$15  <= \$51 ;
   always @(posedge clk)
-    \$signal$17  <= \$52 ;
+    \$signal$18  <= \$52 ;
   always @(posedge clk)
     s2 <= \$53 ;
   always @(posedge clk)
-    \$signal$30  <= \$54 ;
+    \$signal$31  <= \$54 ;
   always @(posedge clk)
-    \$signal$13  <= \$55 ;
+    \$signal$14  <= \$55 ;
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
@@ -9782,42 +9956,42 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   assign cont = issue_valid & \$1 ;
   assign \$2  = ~ head[73];
   assign \new  = pop & \$2 ;
+  assign issue_next = cont | \new ;
   assign ev_empty = pop & head[73];
   assign \$3  = \new  & head[78];
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = running & \$4 ;
-  assign \$5  = cont & \$signal$13 ;
-  assign \$signal  = \$5  ? \$signal$14  : head[10:0];
-  assign \$6  = cont & \$signal$13 ;
+  assign \$5  = cont & \$signal$14 ;
+  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$6  = cont & \$signal$14 ;
   assign \$7  = ~ head[73];
   assign \$8  = head[78] & \$7 ;
   assign \$9  = \$8  & head_ok;
-  assign np_ce = \$6  ? \$signal$17  : \$9 ;
+  assign np_ce = \$6  ? \$signal$18  : \$9 ;
   assign \$10  = head[73] | head[74];
-  assign \$signal$18  = \$10  ? next[10:0] : head[21:11];
+  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
   assign \$11  = head[73] | head[74];
   assign \$12  = ~ next[73];
   assign \$13  = next[78] & \$12 ;
   assign \$14  = \$13  & next_ok;
   assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$18  : \$signal ;
+  assign spec_line = pop ? \$signal$19  : \$signal ;
   assign spec_ce = pop ? p_ce : np_ce;
   assign \$15  = pop ? next_ok : head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$30  : head[74];
+  assign \$18  = cont ? \$signal$31  : head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$30  : head[74];
+  assign \$22  = cont ? \$signal$31  : head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
   assign \$26  = pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$14  + \$28 ;
-  assign \$30  = s2 == 3'h7;
+  assign \$29  = \$signal$15  + \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     \$39  = \$15 ;
@@ -9880,7 +10054,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$33 ;
+      \$44  = \$signal$34 ;
     end else begin
       \$44  = head[10:0];
     end
@@ -9916,7 +10090,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$30 ;
+      \$47  = \$signal$31 ;
     end else begin
       \$47  = head[74];
     end
@@ -9928,7 +10102,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$signal$14 ;
+      \$48  = \$signal$15 ;
     end else begin
       \$48  = head[21:11];
     end
@@ -9940,7 +10114,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$17 ;
+      \$49  = \$signal$18 ;
     end else begin
       \$49  = head[39];
     end
@@ -10854,60 +11028,69 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm, start, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$25 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$25  = 1'h0;
-  wire [6:0] \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$11 ;
+  wire [4:0] \$1 ;
+  wire [6:0] \$10 ;
+  wire \$11 ;
   wire \$12 ;
-  wire [5:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [5:0] \$15 ;
-  wire [6:0] \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
+  wire [5:0] \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [5:0] \$22 ;
+  wire [5:0] \$23 ;
+  wire [5:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [4:0] \$32 ;
+  wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [4:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg [4:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  wire [5:0] \$5 ;
-  reg [3:0] \$50 ;
-  reg \$51 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [4:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  reg [78:0] \$48 ;
+  reg [78:0] \$49 ;
+  wire \$5 ;
+  reg [4:0] \$50 ;
+  reg [4:0] \$51 ;
   reg \$52 ;
   reg \$53 ;
+  reg \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg \$58 ;
+  reg [3:0] \$59 ;
   wire [5:0] \$6 ;
-  wire \$7 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [5:0] \$9 ;
   input arm;
@@ -10921,10 +11104,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  output empty_next;
+  wire empty_next;
   output fault;
   reg fault = 1'h0;
   output [78:0] head;
-  wire [78:0] head;
+  reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
   wire \head.ge3 ;
   wire \head.ge4 ;
@@ -10943,7 +11128,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output head_ok;
   reg head_ok = 1'h0;
   output [78:0] next;
-  wire [78:0] next;
+  reg [78:0] next = 79'h00000000000000000000;
   wire [15:0] \next.a ;
   wire \next.ge3 ;
   wire \next.ge4 ;
@@ -10964,32 +11149,20 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output nonempty;
   wire nonempty;
   wire pop;
-  input \pop$29 ;
-  wire \pop$29 ;
+  input \pop$33 ;
+  wire \pop$33 ;
   input ready;
   wire ready;
-  reg [4:0] rn__addr = 5'h00;
-  wire [78:0] rn__data;
-  wire [15:0] \rn__data.a ;
-  wire \rn__data.ge3 ;
-  wire \rn__data.ge4 ;
+  wire [4:0] rn__addr;
+  wire [12:0] rn__data;
   wire [10:0] \rn__data.line0 ;
-  wire [10:0] \rn__data.line1 ;
-  wire [10:0] \rn__data.line2 ;
-  wire [15:0] \rn__data.lm1 ;
   wire \rn__data.newline ;
-  wire \rn__data.one ;
-  wire [2:0] \rn__data.slot0 ;
-  wire [2:0] \rn__data.slot2 ;
-  wire \rn__data.two ;
-  wire \rn__data.wrap0 ;
-  wire \rn__data.wrap1 ;
   wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  reg [4:0] rp__addr = 5'h00;
+  wire [4:0] rp__addr;
   wire [78:0] rp__data;
   wire [15:0] \rp__data.a ;
   wire \rp__data.ge3 ;
@@ -11006,14 +11179,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \rp__data.wrap0 ;
   wire \rp__data.wrap1 ;
   wire \rp__data.z ;
-  (* init = 5'h00 *)
-  wire [4:0] rptr;
-  (* init = 5'h00 *)
-  wire [4:0] rptr1;
+  reg [4:0] rptr0 = 5'h00;
+  reg [4:0] rptr1 = 5'h00;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
-  reg [5:0] sc = 6'h00;
-  wire [5:0] scw;
+  reg [4:0] sc = 5'h00;
   input start;
   wire start;
   reg [4:0] wp__addr = 5'h00;
@@ -11037,6 +11208,13 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
+  wire [4:0] wpn__addr;
+  wire [12:0] wpn__data;
+  wire [10:0] \wpn__data.line0 ;
+  wire \wpn__data.newline ;
+  wire \wpn__data.z ;
+  wire wpn__en;
+  (* init = 5'h00 *)
   wire [4:0] wptr;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
@@ -11055,233 +11233,282 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
-  reg [78:0] mem [31:0];
+  reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign next = mem[rn__addr];
-  assign head = mem[rp__addr];
+  assign rp__data = mem[rp__addr];
+  reg [12:0] mem_next [20:0];
+  always @(posedge clk) begin
+    if (wp__en)
+      mem_next[wp__addr] <= wpn__data;
+  end
+  assign rn__data = mem_next[rn__addr];
+  assign \$33  = sc == 5'h15;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$30  | \$34 ;
+  assign \$36  = pop != \pop$33 ;
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \$1 [3:0] - pop;
+  assign \$39  = \$1 [3:0] >= 2'h2;
+  assign \$40  = \$1 [3:0] >= 1'h1;
+  assign \$41  = pop ? \$39  : \$40 ;
+  assign \$42  = \$1 [3:0] < 4'h8;
+  assign \$43  = pop | \$42 ;
+  assign \$44  = \$1 [3:0] < 4'h8;
+  assign \$45  = \$1 [3:0] + 1'h1;
+  assign \$46  = \$45  < 4'h8;
+  assign \$47  = pop ? \$44  : \$46 ;
   always @(posedge clk)
-    wp__addr <= \$42 ;
+    head <= \$48 ;
   always @(posedge clk)
-    rp__addr <= \$43 ;
+    next <= \$49 ;
   always @(posedge clk)
-    rn__addr <= \$44 ;
+    wp__addr <= \$50 ;
   always @(posedge clk)
-    sc <= \$45 ;
+    sc <= \$51 ;
   always @(posedge clk)
-    fault <= \$46 ;
+    fault <= \$52 ;
   always @(posedge clk)
-    head_ok <= \$47 ;
+    head_ok <= \$53 ;
   always @(posedge clk)
-    next_ok <= \$48 ;
+    next_ok <= \$54 ;
   always @(posedge clk)
-    bc_r <= \$49 ;
+    rptr0 <= \$55 ;
   always @(posedge clk)
-    cnt <= \$50 ;
+    rptr1 <= \$56 ;
   always @(posedge clk)
-    cnt_nz <= \$51 ;
+    rptr2 <= \$57 ;
   always @(posedge clk)
-    room_nopush <= \$52 ;
+    bc_r <= \$58 ;
   always @(posedge clk)
-    room_push <= \$53 ;
-  assign \$1  = sc + wp__en;
-  assign \$2  = cnt + bc_r;
+    cnt <= \$59 ;
+  always @(posedge clk)
+    cnt_nz <= \$60 ;
+  always @(posedge clk)
+    room_nopush <= \$61 ;
+  always @(posedge clk)
+    room_push <= \$62 ;
+  assign rp__addr = pop ? rptr1 : rptr0;
+  assign rn__addr = pop ? rptr2 : rptr1;
+  assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
-  assign \$3  = cnt_nz | bc_r;
-  assign pop = \$3  & ready;
-  assign \$7  = wp__addr == 5'h1f;
-  assign \$8  = wp__addr + 1'h1;
-  assign \$9  = \$7  ? 6'h00 : \$8 ;
-  assign \$10  = wp__en ? \$9  : { 1'h0, wp__addr };
-  assign \$11  = pop ? rn__addr : rp__addr;
-  assign \$12  = rn__addr == 5'h1f;
-  assign \$13  = rn__addr + 1'h1;
-  assign \$14  = \$12  ? 6'h00 : \$13 ;
-  assign \$15  = pop ? \$14  : { 1'h0, rn__addr };
-  assign \$16  = \$1 [5:0] - pop;
-  assign \$17  = \$1 [5:0] >= 2'h2;
-  assign \$18  = \$1 [5:0] >= 1'h1;
-  assign \$19  = pop ? \$17  : \$18 ;
-  assign \$20  = \$1 [5:0] >= 2'h3;
-  assign \$21  = \$1 [5:0] >= 2'h2;
-  assign \$22  = pop ? \$20  : \$21 ;
-  assign \$23  = ! sc;
-  assign \$24  = \pop$29  & \$23 ;
-  assign \$25  = ~ \pop$29 ;
-  assign \$26  = wp__en & \$25 ;
-  assign \$27  = sc == 6'h20;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = \$24  | \$28 ;
-  assign \$30  = pop != \pop$29 ;
-  assign \$31  = \$29  | \$30 ;
-  assign \$32  = \$2 [3:0] - pop;
-  assign \$33  = \$2 [3:0] >= 2'h2;
-  assign \$34  = \$2 [3:0] >= 1'h1;
-  assign \$35  = pop ? \$33  : \$34 ;
-  assign \$36  = \$2 [3:0] < 4'h8;
-  assign \$37  = pop | \$36 ;
-  assign \$38  = \$2 [3:0] < 4'h8;
-  assign \$39  = \$2 [3:0] + 1'h1;
-  assign \$40  = \$39  < 4'h8;
-  assign \$41  = pop ? \$38  : \$40 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & ready;
+  assign \$3  = \$1 [3:0] < 2'h2;
+  assign \$4  = \$1 [3:0] < 1'h1;
+  assign empty_next = pop ? \$3  : \$4 ;
+  assign \$5  = wp__addr == 5'h14;
+  assign \$6  = wp__addr + 1'h1;
+  assign \$7  = \$5  ? 6'h00 : \$6 ;
+  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
+  assign \$9  = sc + wp__en;
+  assign \$10  = \$9  - pop;
+  assign \$11  = sc >= 2'h2;
+  assign \$12  = sc >= 1'h1;
+  assign \$13  = pop ? \$11  : \$12 ;
+  assign \$14  = sc >= 2'h3;
+  assign \$15  = sc >= 2'h2;
+  assign \$16  = pop ? \$14  : \$15 ;
+  assign \$17  = rptr0 == 5'h14;
+  assign \$18  = rptr0 + 1'h1;
+  assign \$19  = \$17  ? 6'h00 : \$18 ;
+  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
+  assign \$21  = rptr1 == 5'h14;
+  assign \$22  = rptr1 + 1'h1;
+  assign \$23  = \$21  ? 6'h00 : \$22 ;
+  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
+  assign \$25  = rptr2 == 5'h14;
+  assign \$26  = rptr2 + 1'h1;
+  assign \$27  = \$25  ? 6'h00 : \$26 ;
+  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
+  assign \$29  = ~ head_ok;
+  assign \$30  = \pop$33  & \$29 ;
+  assign \$31  = ~ \pop$33 ;
+  assign \$32  = wp__en & \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$42  = 5'h00;
-    end else begin
-      \$42  = \$10 [4:0];
-    end
+    \$48  = rp__data;
     if (rst) begin
-      \$42  = 5'h00;
+      \$48  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
+    \$49 [10:0] = rn__data[10:0];
+    \$49 [78] = rn__data[11];
+    \$49 [73] = rn__data[12];
+    if (rst) begin
+      \$49  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end else begin
-      \$43  = \$11 ;
+      \$50  = \$8 [4:0];
     end
     if (rst) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$44  = \$6 [4:0];
+      \$51  = 5'h00;
     end else begin
-      \$44  = \$15 [4:0];
+      \$51  = \$10 [4:0];
     end
     if (rst) begin
-      \$44  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$45  = 6'h00;
+      \$52  = 1'h0;
     end else begin
-      \$45  = \$16 [5:0];
-    end
-    if (rst) begin
-      \$45  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$46  = fault;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$46  = 1'h0;
-    end else begin
-      if (\$31 ) begin
-        \$46  = 1'h1;
+      if (\$37 ) begin
+        \$52  = 1'h1;
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end else begin
-      \$47  = \$19 ;
+      \$53  = \$13 ;
     end
     if (rst) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
     end else begin
-      \$48  = \$22 ;
+      \$54  = \$16 ;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$55  = 5'h00;
+    end else begin
+      \$55  = \$20 [4:0];
+    end
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$56  = 5'h01;
+    end else begin
+      \$56  = \$24 [4:0];
+    end
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = 5'h02;
+    end else begin
+      \$57  = \$28 [4:0];
+    end
+    if (rst) begin
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end else begin
-      \$49  = bcast;
+      \$58  = bcast;
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end else begin
-      \$50  = \$32 [3:0];
+      \$59  = \$38 [3:0];
     end
     if (rst) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end else begin
-      \$51  = \$35 ;
+      \$60  = \$41 ;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end else begin
-      \$52  = \$37 ;
+      \$61  = \$43 ;
     end
     if (rst) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end else begin
-      \$53  = \$41 ;
+      \$62  = \$47 ;
     end
     if (rst) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign rptr = rp__addr;
-  assign rp__data = head;
-  assign rptr1 = rn__addr;
-  assign rn__data = next;
-  assign scw = \$1 [5:0];
-  assign base = \$2 [3:0];
+  assign wpn__addr = wp__addr;
+  assign wpn__en = wp__en;
+  assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
   assign \wp__data.line2  = wp__data[32:22];
@@ -11312,6 +11539,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \wpn__data.line0  = wpn__data[10:0];
+  assign \wpn__data.newline  = wpn__data[11];
+  assign \wpn__data.z  = wpn__data[12];
   assign \head.line0  = head[10:0];
   assign \head.line1  = head[21:11];
   assign \head.line2  = head[32:22];
@@ -11327,21 +11557,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \rp__data.line0  = head[10:0];
-  assign \rp__data.line1  = head[21:11];
-  assign \rp__data.line2  = head[32:22];
-  assign \rp__data.slot0  = head[35:33];
-  assign \rp__data.slot2  = head[38:36];
-  assign \rp__data.wrap0  = head[39];
-  assign \rp__data.wrap1  = head[40];
-  assign \rp__data.lm1  = head[56:41];
-  assign \rp__data.a  = head[72:57];
-  assign \rp__data.z  = head[73];
-  assign \rp__data.one  = head[74];
-  assign \rp__data.two  = head[75];
-  assign \rp__data.ge3  = head[76];
-  assign \rp__data.ge4  = head[77];
-  assign \rp__data.newline  = head[78];
+  assign \rp__data.line0  = rp__data[10:0];
+  assign \rp__data.line1  = rp__data[21:11];
+  assign \rp__data.line2  = rp__data[32:22];
+  assign \rp__data.slot0  = rp__data[35:33];
+  assign \rp__data.slot2  = rp__data[38:36];
+  assign \rp__data.wrap0  = rp__data[39];
+  assign \rp__data.wrap1  = rp__data[40];
+  assign \rp__data.lm1  = rp__data[56:41];
+  assign \rp__data.a  = rp__data[72:57];
+  assign \rp__data.z  = rp__data[73];
+  assign \rp__data.one  = rp__data[74];
+  assign \rp__data.two  = rp__data[75];
+  assign \rp__data.ge3  = rp__data[76];
+  assign \rp__data.ge4  = rp__data[77];
+  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -11357,24 +11587,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = next[10:0];
-  assign \rn__data.line1  = next[21:11];
-  assign \rn__data.line2  = next[32:22];
-  assign \rn__data.slot0  = next[35:33];
-  assign \rn__data.slot2  = next[38:36];
-  assign \rn__data.wrap0  = next[39];
-  assign \rn__data.wrap1  = next[40];
-  assign \rn__data.lm1  = next[56:41];
-  assign \rn__data.a  = next[72:57];
-  assign \rn__data.z  = next[73];
-  assign \rn__data.one  = next[74];
-  assign \rn__data.two  = next[75];
-  assign \rn__data.ge3  = next[76];
-  assign \rn__data.ge4  = next[77];
-  assign \rn__data.newline  = next[78];
-  assign \$4  = 1'h0;
-  assign \$5  = 6'h01;
-  assign \$6  = 6'h01;
+  assign \rn__data.line0  = rn__data[10:0];
+  assign \rn__data.newline  = rn__data[11];
+  assign \rn__data.z  = rn__data[12];
+  assign wpn__data[12] = wp__data[73];
+  assign wpn__data[11] = wp__data[78];
+  assign wpn__data[10:0] = wp__data[10:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -11585,8 +11803,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \shift$148 , \relu$147 , \wb_base$151 , \src_sel$146 , \ptr_base$149 , \spmat_base$150 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$112 
-, ann_valid, ann_j, ann_a, rd_en, \h_rdata$174 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
+, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$28 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$28  = 1'h0;
   wire \$1 ;
@@ -11598,16 +11816,16 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
+  wire [32:0] \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
+  reg [31:0] \$24 ;
+  reg [63:0] \$25 ;
+  reg \$26 ;
   reg \$27 ;
   reg \$28 ;
   reg [5:0] \$29 ;
@@ -11669,8 +11887,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   input bcast;
   wire bcast;
   wire \bcast$27 ;
-  wire busy;
-  wire \busy$105 ;
+  wire busy_next;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -11699,6 +11916,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \desc.wrap1 ;
   wire \desc.z ;
   wire desc_valid;
+  wire empty_next;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -11706,12 +11924,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$107 ;
   wire \fault$108 ;
+  wire \fault$109 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$118 ;
-  wire [3:0] \h_addr$121 ;
-  wire [9:0] \h_addr$124 ;
+  wire [10:0] \h_addr$119 ;
+  wire [3:0] \h_addr$122 ;
+  wire [9:0] \h_addr$125 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -11726,9 +11944,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$171 ;
-  output [63:0] \h_rdata$174 ;
-  reg [63:0] \h_rdata$174  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$173 ;
+  output [63:0] \h_rdata$176 ;
+  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -11742,15 +11960,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$119 ;
-  wire [15:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
+  input [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$120 ;
+  wire [15:0] \h_wdata$123 ;
+  wire [15:0] \h_wdata$126 ;
   input h_we;
   wire h_we;
-  wire \h_we$120 ;
-  wire \h_we$123 ;
+  wire \h_we$121 ;
+  wire \h_we$124 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -11790,7 +12008,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire head_ok;
   wire \head_ok$48 ;
   output idle;
-  wire idle;
+  reg idle = 1'h0;
+  wire idle_next;
   wire [15:0] in_a;
   wire in_first;
   wire [3:0] in_v;
@@ -11800,6 +12019,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \issue_a$62 ;
   wire issue_first;
   wire \issue_first$58 ;
+  wire issue_next;
   wire [2:0] issue_slot;
   wire [2:0] \issue_slot$60 ;
   wire issue_valid;
@@ -11856,8 +12076,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$149 ;
-  wire [9:0] \ptr_base$149 ;
+  input [9:0] \ptr_base$151 ;
+  wire [9:0] \ptr_base$151 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -11868,8 +12088,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$147 ;
-  wire \relu$147 ;
+  input \relu$149 ;
+  wire \relu$149 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -11890,8 +12110,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$148 ;
-  wire [5:0] \shift$148 ;
+  input [5:0] \shift$150 ;
+  wire [5:0] \shift$150 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -11901,8 +12121,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$150 ;
-  wire [10:0] \spmat_base$150 ;
+  input [10:0] \spmat_base$152 ;
+  wire [10:0] \spmat_base$152 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -11911,8 +12131,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$146 ;
-  wire \src_sel$146 ;
+  input \src_sel$148 ;
+  wire \src_sel$148 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -11925,8 +12145,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$151 ;
-  wire [9:0] \wb_base$151 ;
+  input [9:0] \wb_base$153 ;
+  wire [9:0] \wb_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
@@ -11952,6 +12172,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
+  always @(posedge clk)
+    cnt_entries <= \$33 ;
   always @(posedge clk)
     cnt_padding <= \$34 ;
   always @(posedge clk)
@@ -11987,39 +12209,40 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   always @(posedge clk)
     h_next_d0 <= \$50 ;
   always @(posedge clk)
-    \h_rdata$174  <= \$51 ;
-  assign \$1  = ~ nonempty;
-  assign \$2  = ~ issue_valid;
-  assign \$3  = \$1  & \$2 ;
-  assign \$4  = ~ in_valid;
-  assign \$5  = \$3  & \$4 ;
-  assign \$6  = ~ \busy$105 ;
-  assign idle = \$5  & \$6 ;
-  assign fault = \fault$107  | \fault$108 ;
-  assign \$7  = h_we & h_sel;
-  assign \$8  = ! h_mem;
-  assign h_we_even = \$7  & \$8 ;
-  assign \$9  = h_we & h_sel;
-  assign \$10  = h_mem == 1'h1;
-  assign h_we_odd = \$9  & \$10 ;
-  assign \$11  = h_we & h_sel;
-  assign \$12  = h_mem == 2'h2;
-  assign \h_we$120  = \$11  & \$12 ;
-  assign \$13  = h_we & h_sel;
-  assign \$14  = h_mem == 2'h3;
-  assign \h_we$123  = \$13  & \$14 ;
-  assign \$15  = h_we & h_sel;
-  assign \$16  = h_mem == 3'h4;
-  assign h_we_src = \$15  & \$16 ;
-  assign \$17  = h_we & h_sel;
-  assign \$18  = h_mem == 3'h6;
-  assign h_we_next = \$17  & \$18 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
+    \h_rdata$176  <= \$51 ;
+  assign \$1  = ~ issue_next;
+  assign \$2  = empty_next & \$1 ;
+  assign \$3  = ~ issue_valid;
+  assign \$4  = \$2  & \$3 ;
+  assign \$5  = ~ busy_next;
+  assign idle_next = \$4  & \$5 ;
+  assign fault = \fault$108  | \fault$109 ;
+  assign \$6  = h_we & h_sel;
+  assign \$7  = ! h_mem;
+  assign h_we_even = \$6  & \$7 ;
+  assign \$8  = h_we & h_sel;
+  assign \$9  = h_mem == 1'h1;
+  assign h_we_odd = \$8  & \$9 ;
+  assign \$10  = h_we & h_sel;
+  assign \$11  = h_mem == 2'h2;
+  assign \h_we$121  = \$10  & \$11 ;
+  assign \$12  = h_we & h_sel;
+  assign \$13  = h_mem == 2'h3;
+  assign \h_we$124  = \$12  & \$13 ;
+  assign \$14  = h_we & h_sel;
+  assign \$15  = h_mem == 3'h4;
+  assign h_we_src = \$14  & \$15 ;
+  assign \$16  = h_we & h_sel;
+  assign \$17  = h_mem == 3'h6;
+  assign h_we_next = \$16  & \$17 ;
+  assign \$18  = cnt_entries + 1'h1;
+  assign \$19  = cnt_padding + 1'h1;
+  assign \$20  = cnt_empty_columns + 1'h1;
+  assign \$21  = cnt_line_reads + 1'h1;
+  assign \$22  = cnt_pops + 1'h1;
+  assign \$23  = cnt_bypasses + 1'h1;
+  always @(posedge clk)
+    idle <= \$26 ;
   always @(posedge clk)
     src_sel <= \$27 ;
   always @(posedge clk)
@@ -12032,8 +12255,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     spmat_base <= \$31 ;
   always @(posedge clk)
     wb_base <= \$32 ;
-  always @(posedge clk)
-    cnt_entries <= \$33 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -12046,7 +12267,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$112 [15:0]),
+    .h_wdata(\h_wdata$113 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -12066,15 +12287,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .acc_ren(acc_ren),
     .acc_waddr(acc_waddr),
     .acc_we(acc_we),
-    .busy(\busy$105 ),
+    .busy_next(busy_next),
     .clk(clk),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$171 ),
-    .h_wdata(\h_wdata$112 [15:0]),
-    .h_we(\h_we$123 ),
+    .h_rdata(\h_rdata$173 ),
+    .h_wdata(\h_wdata$113 [15:0]),
+    .h_we(\h_we$124 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -12090,11 +12311,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$108 ),
+    .fault(\fault$109 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
     .issue_first(issue_first),
+    .issue_next(issue_next),
     .issue_slot(issue_slot),
     .issue_valid(issue_valid),
     .next(next),
@@ -12123,7 +12345,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$112 [15:0]),
+    .w_data(\h_wdata$113 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -12131,13 +12353,14 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .arm(arm),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$107 ),
+    .empty_next(empty_next),
+    .fault(\fault$108 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$29 (pop),
+    .\pop$33 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -12164,8 +12387,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$112 ),
-    .w_en(\h_we$120 )
+    .w_data(\h_wdata$113 ),
+    .w_en(\h_we$121 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
@@ -12173,7 +12396,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$34  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$20 [31:0];
+      \$34  = \$19 [31:0];
     end
     if (rst) begin
       \$34  = 32'd0;
@@ -12185,7 +12408,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$35  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$21 [31:0];
+      \$35  = \$20 [31:0];
     end
     if (rst) begin
       \$35  = 32'd0;
@@ -12197,7 +12420,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$36  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$22 [31:0];
+      \$36  = \$21 [31:0];
     end
     if (rst) begin
       \$36  = 32'd0;
@@ -12209,7 +12432,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$37  = 32'd0;
     end else if (pop) begin
-      \$37  = \$23 [31:0];
+      \$37  = \$22 [31:0];
     end
     if (rst) begin
       \$37  = 32'd0;
@@ -12221,7 +12444,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$38  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$24 [31:0];
+      \$38  = \$23 [31:0];
     end
     if (rst) begin
       \$38  = 32'd0;
@@ -12236,7 +12459,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$40  = \$25 ;
+    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
@@ -12285,7 +12508,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$47  = \h_rdata$171 ;
+    \$47  = \h_rdata$173 ;
     if (rst) begin
       \$47  = 16'h0000;
     end
@@ -12313,7 +12536,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$51  = \$26 ;
+    \$51  = \$25 ;
     if (rst) begin
       \$51  = 64'h0000000000000000;
     end
@@ -12323,21 +12546,21 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (h_off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$24  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$24  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$24  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$24  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$24  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$24  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
     endcase
   end
   always @* begin
@@ -12345,61 +12568,68 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (mem_q2)
       3'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$25  = { 48'h000000000000, h_even_d0 };
       3'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$25  = { 48'h000000000000, h_odd_d0 };
       3'h2:
-          \$26  = h_src2_ext;
+          \$25  = h_src2_ext;
       3'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
       3'h4:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       3'h5:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       3'h6:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       3'h7:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$27  = \src_sel$146 ;
+    \$26  = idle_next;
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$27  = \src_sel$148 ;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$28  = \relu$147 ;
+    \$28  = \relu$149 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$29  = \shift$148 ;
+    \$29  = \shift$150 ;
     if (rst) begin
       \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$30  = \ptr_base$149 ;
+    \$30  = \ptr_base$151 ;
     if (rst) begin
       \$30  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$31  = \spmat_base$150 ;
+    \$31  = \spmat_base$152 ;
     if (rst) begin
       \$31  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$32  = \wb_base$151 ;
+    \$32  = \wb_base$153 ;
     if (rst) begin
       \$32  = 10'h000;
     end
@@ -12410,7 +12640,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$33  = 32'd0;
     end else if (ev_entry) begin
-      \$33  = \$19 [31:0];
+      \$33  = \$18 [31:0];
     end
     if (rst) begin
       \$33  = 32'd0;
@@ -12473,15 +12703,14 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
-  assign busy = in_valid;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$112 [15:0];
-  assign \h_addr$118  = h_off;
-  assign \h_wdata$119  = \h_wdata$112 ;
-  assign \h_addr$121  = h_off[3:0];
-  assign \h_wdata$122  = \h_wdata$112 [15:0];
-  assign \h_addr$124  = h_off[9:0];
-  assign \h_wdata$125  = \h_wdata$112 [15:0];
+  assign h_wdata = \h_wdata$113 [15:0];
+  assign \h_addr$119  = h_off;
+  assign \h_wdata$120  = \h_wdata$113 ;
+  assign \h_addr$122  = h_off[3:0];
+  assign \h_wdata$123  = \h_wdata$113 [15:0];
+  assign \h_addr$125  = h_off[9:0];
+  assign \h_wdata$126  = \h_wdata$113 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -13169,7 +13398,7 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
 , acc_raddr, acc_waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$32 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$32  = 1'h0;
@@ -13182,39 +13411,41 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
+  wire \$18 ;
   wire \$19 ;
   wire [7:0] \$2 ;
-  wire \$20 ;
+  wire [31:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  reg [15:0] \$26 ;
-  reg [5:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$26 ;
+  wire \$27 ;
+  reg [15:0] \$28 ;
+  reg [5:0] \$29 ;
   wire [7:0] \$3 ;
-  reg [5:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg [5:0] \$35 ;
+  reg \$30 ;
+  reg \$31 ;
+  reg [5:0] \$32 ;
+  reg [3:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg \$35 ;
   reg \$36 ;
-  reg \$37 ;
-  reg [5:0] \$38 ;
-  reg [15:0] \$39 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg [5:0] \$44 ;
-  reg [16:0] \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
+  reg [5:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [16:0] \$47 ;
+  reg \$48 ;
+  reg [15:0] \$49 ;
   wire [32:0] \$5 ;
   wire [15:0] \$6 ;
   wire [17:0] \$7 ;
@@ -13232,9 +13463,9 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg \$signal$36  = 1'h0;
   reg \$signal$37  = 1'h0;
   reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$47  = 6'h00;
-  reg \$signal$50  = 1'h0;
-  reg \$signal$52  = 1'h0;
+  reg [5:0] \$signal$48  = 6'h00;
+  reg \$signal$51  = 1'h0;
+  reg \$signal$53  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -13249,8 +13480,9 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] acc_wdata;
   output acc_we;
   wire acc_we;
-  output busy;
   wire busy;
+  output busy_next;
+  wire busy_next;
   wire [3:0] cb_r__addr;
   wire [15:0] cb_r__data;
   input clk;
@@ -13311,31 +13543,35 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    s3_row <= \$35 ;
+    \$signal$40  <= \$35 ;
   always @(posedge clk)
-    acc_ren <= \$36 ;
+    \$signal$51  <= \$36 ;
   always @(posedge clk)
-    \$signal$52  <= \$37 ;
+    s3_row <= \$37 ;
   always @(posedge clk)
-    acc_raddr <= \$38 ;
+    acc_ren <= \$38 ;
   always @(posedge clk)
-    s3_a <= \$39 ;
+    \$signal$53  <= \$39 ;
   always @(posedge clk)
-    s3_w <= \$40 ;
+    acc_raddr <= \$40 ;
   always @(posedge clk)
-    s4_p <= \$41 ;
+    s3_a <= \$41 ;
   always @(posedge clk)
-    \$signal$36  <= \$42 ;
+    s3_w <= \$42 ;
   always @(posedge clk)
-    \$signal$37  <= \$43 ;
+    s4_p <= \$43 ;
   always @(posedge clk)
-    acc_waddr <= \$44 ;
+    \$signal$36  <= \$44 ;
   always @(posedge clk)
-    s5_x <= \$45 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    \$signal$28  <= \$46 ;
+    acc_waddr <= \$46 ;
   always @(posedge clk)
-    last_val <= \$47 ;
+    s5_x <= \$47 ;
+  always @(posedge clk)
+    \$signal$28  <= \$48 ;
+  always @(posedge clk)
+    last_val <= \$49 ;
   assign \$1  = row_prev + in_z;
   assign \$2  = \$1  + 1'h1;
   assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
@@ -13351,194 +13587,193 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign \$9  = ev_entry | \$signal$40 ;
   assign \$10  = \$9  | acc_ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = ~ start;
-  assign \$12  = in_valid & \$11 ;
-  assign \$13  = | in_v;
-  assign \$14  = ~ start;
-  assign \$15  = ev_entry & \$14 ;
+  assign \$11  = in_valid | ev_entry;
+  assign \$12  = \$11  | \$signal$40 ;
+  assign busy_next = \$12  | acc_ren;
+  assign \$13  = ~ start;
+  assign \$14  = in_valid & \$13 ;
+  assign \$15  = | in_v;
   assign \$16  = ~ start;
-  assign \$17  = \$signal$40  & \$16 ;
-  assign \$18  = $signed(s3_a) * $signed(s3_w);
-  assign \$19  = ~ start;
-  assign \$20  = acc_ren & \$19 ;
-  assign \$21  = acc_ren & \$signal$52 ;
-  assign \$22  = \$21  & \$signal$36 ;
-  assign \$23  = \$22  & \$signal$37 ;
-  assign \$24  = acc_raddr == acc_waddr;
-  assign \$25  = \$23  & \$24 ;
+  assign \$17  = ev_entry & \$16 ;
+  assign \$18  = ~ start;
+  assign \$19  = \$signal$40  & \$18 ;
+  assign \$20  = $signed(s3_a) * $signed(s3_w);
+  assign \$21  = ~ start;
+  assign \$22  = acc_ren & \$21 ;
+  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$24  = \$23  & \$signal$36 ;
+  assign \$25  = \$24  & \$signal$37 ;
+  assign \$26  = acc_raddr == acc_waddr;
+  assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
-    h_rdata <= \$26 ;
+    h_rdata <= \$28 ;
   always @(posedge clk)
-    row_prev <= \$27 ;
+    row_prev <= \$29 ;
   always @(posedge clk)
-    ev_entry <= \$28 ;
+    ev_entry <= \$30 ;
   always @(posedge clk)
-    \$signal$18  <= \$29 ;
+    \$signal$18  <= \$31 ;
   always @(posedge clk)
-    \$signal$47  <= \$30 ;
+    \$signal$48  <= \$32 ;
   always @(posedge clk)
-    \$signal  <= \$31 ;
+    \$signal  <= \$33 ;
   always @(posedge clk)
-    s2_a <= \$32 ;
-  always @(posedge clk)
-    \$signal$40  <= \$33 ;
-  always @(posedge clk)
-    \$signal$50  <= \$34 ;
+    s2_a <= \$34 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$36  = \$17 ;
+    \$35  = \$17 ;
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$37  = \$signal$50 ;
+    \$37  = \$signal$48 ;
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$38  = s3_row;
+    \$38  = \$19 ;
     if (rst) begin
-      \$38  = 6'h00;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$39  = s2_a;
+    \$39  = \$signal$51 ;
     if (rst) begin
-      \$39  = 16'h0000;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$40  = cb_r__data;
+    \$40  = s3_row;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$40  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$41  = \$18 ;
+    \$41  = s2_a;
     if (rst) begin
-      \$41  = 32'd0;
+      \$41  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$42  = \$20 ;
+    \$42  = cb_r__data;
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$43  = \$signal$52 ;
+    \$43  = \$20 ;
     if (rst) begin
-      \$43  = 1'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$44  = acc_raddr;
+    \$44  = \$22 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$45  = \$5 [16:0];
+    \$45  = \$signal$53 ;
     if (rst) begin
-      \$45  = 17'h00000;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$46  = \$25 ;
+    \$46  = acc_raddr;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$47  = \$8 [15:0];
+    \$47  = \$5 [16:0];
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$26  = cb_r__data;
+    \$48  = \$27 ;
     if (rst) begin
-      \$26  = 16'h0000;
+      \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$27  = row_prev;
+    \$49  = \$8 [15:0];
+    if (rst) begin
+      \$49  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    \$28  = cb_r__data;
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    \$29  = row_prev;
     if (in_valid) begin
-      \$27  = \$3 [5:0];
+      \$29  = \$3 [5:0];
     end
     if (rst) begin
-      \$27  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$28  = \$12 ;
-    if (rst) begin
-      \$28  = 1'h0;
+      \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$29  = \$13 ;
+    \$30  = \$14 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$30  = \$3 [5:0];
+    \$31  = \$15 ;
     if (rst) begin
-      \$30  = 6'h00;
+      \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$31  = in_v;
+    \$32  = \$3 [5:0];
     if (rst) begin
-      \$31  = 4'h0;
+      \$32  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$32  = in_a;
+    \$33  = in_v;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$33  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$33  = \$15 ;
+    \$34  = in_a;
     if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$34  = \$signal$18 ;
-    if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$35  = \$signal$47 ;
-    if (rst) begin
-      \$35  = 6'h00;
+      \$34  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -13557,7 +13792,8 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_line, spec_line, spec_ce, start, running, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk);
+module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$33 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$33  = 1'h0;
   wire \$1 ;
@@ -13619,12 +13855,12 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
-  reg \$signal$13  = 1'h0;
-  reg [10:0] \$signal$14  = 11'h000;
-  reg \$signal$17  = 1'h0;
-  wire [10:0] \$signal$18 ;
-  reg \$signal$30  = 1'h0;
-  reg [10:0] \$signal$33  = 11'h000;
+  reg \$signal$14  = 1'h0;
+  reg [10:0] \$signal$15  = 11'h000;
+  reg \$signal$18  = 1'h0;
+  wire [10:0] \$signal$19 ;
+  reg \$signal$31  = 1'h0;
+  reg [10:0] \$signal$34  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -13661,6 +13897,8 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   reg [15:0] issue_a = 16'h0000;
   output issue_first;
   reg issue_first = 1'h0;
+  output issue_next;
+  wire issue_next;
   output [2:0] issue_slot;
   reg [2:0] issue_slot = 3'h0;
   output issue_valid;
@@ -13713,6 +13951,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   input start;
   wire start;
   reg w1 = 1'h0;
+  assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
   assign \$32  = s2 + 1'h1;
   assign \$33  = \$31  ? 4'h0 : \$32 ;
@@ -13740,21 +13979,21 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   always @(posedge clk)
     cur_last <= \$47 ;
   always @(posedge clk)
-    \$signal$33  <= \$48 ;
+    \$signal$34  <= \$48 ;
   always @(posedge clk)
     w1 <= \$49 ;
   always @(posedge clk)
     s1 <= \$50 ;
   always @(posedge clk)
-    \$signal$14  <= \$51 ;
+    \$signal$15  <= \$51 ;
   always @(posedge clk)
-    \$signal$17  <= \$52 ;
+    \$signal$18  <= \$52 ;
   always @(posedge clk)
     s2 <= \$53 ;
   always @(posedge clk)
-    \$signal$30  <= \$54 ;
+    \$signal$31  <= \$54 ;
   always @(posedge clk)
-    \$signal$13  <= \$55 ;
+    \$signal$14  <= \$55 ;
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
@@ -13766,42 +14005,42 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   assign cont = issue_valid & \$1 ;
   assign \$2  = ~ head[73];
   assign \new  = pop & \$2 ;
+  assign issue_next = cont | \new ;
   assign ev_empty = pop & head[73];
   assign \$3  = \new  & head[78];
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = running & \$4 ;
-  assign \$5  = cont & \$signal$13 ;
-  assign \$signal  = \$5  ? \$signal$14  : head[10:0];
-  assign \$6  = cont & \$signal$13 ;
+  assign \$5  = cont & \$signal$14 ;
+  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$6  = cont & \$signal$14 ;
   assign \$7  = ~ head[73];
   assign \$8  = head[78] & \$7 ;
   assign \$9  = \$8  & head_ok;
-  assign np_ce = \$6  ? \$signal$17  : \$9 ;
+  assign np_ce = \$6  ? \$signal$18  : \$9 ;
   assign \$10  = head[73] | head[74];
-  assign \$signal$18  = \$10  ? next[10:0] : head[21:11];
+  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
   assign \$11  = head[73] | head[74];
   assign \$12  = ~ next[73];
   assign \$13  = next[78] & \$12 ;
   assign \$14  = \$13  & next_ok;
   assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$18  : \$signal ;
+  assign spec_line = pop ? \$signal$19  : \$signal ;
   assign spec_ce = pop ? p_ce : np_ce;
   assign \$15  = pop ? next_ok : head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$30  : head[74];
+  assign \$18  = cont ? \$signal$31  : head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$30  : head[74];
+  assign \$22  = cont ? \$signal$31  : head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
   assign \$26  = pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$14  + \$28 ;
-  assign \$30  = s2 == 3'h7;
+  assign \$29  = \$signal$15  + \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     \$39  = \$15 ;
@@ -13864,7 +14103,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$33 ;
+      \$44  = \$signal$34 ;
     end else begin
       \$44  = head[10:0];
     end
@@ -13900,7 +14139,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$30 ;
+      \$47  = \$signal$31 ;
     end else begin
       \$47  = head[74];
     end
@@ -13912,7 +14151,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$signal$14 ;
+      \$48  = \$signal$15 ;
     end else begin
       \$48  = head[21:11];
     end
@@ -13924,7 +14163,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$17 ;
+      \$49  = \$signal$18 ;
     end else begin
       \$49  = head[39];
     end
@@ -14838,60 +15077,69 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm, start, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$37 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$37  = 1'h0;
-  wire [6:0] \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$11 ;
+  wire [4:0] \$1 ;
+  wire [6:0] \$10 ;
+  wire \$11 ;
   wire \$12 ;
-  wire [5:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [5:0] \$15 ;
-  wire [6:0] \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
+  wire [5:0] \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [5:0] \$22 ;
+  wire [5:0] \$23 ;
+  wire [5:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [4:0] \$32 ;
+  wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [4:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg [4:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  wire [5:0] \$5 ;
-  reg [3:0] \$50 ;
-  reg \$51 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [4:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  reg [78:0] \$48 ;
+  reg [78:0] \$49 ;
+  wire \$5 ;
+  reg [4:0] \$50 ;
+  reg [4:0] \$51 ;
   reg \$52 ;
   reg \$53 ;
+  reg \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg \$58 ;
+  reg [3:0] \$59 ;
   wire [5:0] \$6 ;
-  wire \$7 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [5:0] \$9 ;
   input arm;
@@ -14905,10 +15153,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  output empty_next;
+  wire empty_next;
   output fault;
   reg fault = 1'h0;
   output [78:0] head;
-  wire [78:0] head;
+  reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
   wire \head.ge3 ;
   wire \head.ge4 ;
@@ -14927,7 +15177,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output head_ok;
   reg head_ok = 1'h0;
   output [78:0] next;
-  wire [78:0] next;
+  reg [78:0] next = 79'h00000000000000000000;
   wire [15:0] \next.a ;
   wire \next.ge3 ;
   wire \next.ge4 ;
@@ -14948,32 +15198,20 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output nonempty;
   wire nonempty;
   wire pop;
-  input \pop$29 ;
-  wire \pop$29 ;
+  input \pop$33 ;
+  wire \pop$33 ;
   input ready;
   wire ready;
-  reg [4:0] rn__addr = 5'h00;
-  wire [78:0] rn__data;
-  wire [15:0] \rn__data.a ;
-  wire \rn__data.ge3 ;
-  wire \rn__data.ge4 ;
+  wire [4:0] rn__addr;
+  wire [12:0] rn__data;
   wire [10:0] \rn__data.line0 ;
-  wire [10:0] \rn__data.line1 ;
-  wire [10:0] \rn__data.line2 ;
-  wire [15:0] \rn__data.lm1 ;
   wire \rn__data.newline ;
-  wire \rn__data.one ;
-  wire [2:0] \rn__data.slot0 ;
-  wire [2:0] \rn__data.slot2 ;
-  wire \rn__data.two ;
-  wire \rn__data.wrap0 ;
-  wire \rn__data.wrap1 ;
   wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  reg [4:0] rp__addr = 5'h00;
+  wire [4:0] rp__addr;
   wire [78:0] rp__data;
   wire [15:0] \rp__data.a ;
   wire \rp__data.ge3 ;
@@ -14990,14 +15228,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \rp__data.wrap0 ;
   wire \rp__data.wrap1 ;
   wire \rp__data.z ;
-  (* init = 5'h00 *)
-  wire [4:0] rptr;
-  (* init = 5'h00 *)
-  wire [4:0] rptr1;
+  reg [4:0] rptr0 = 5'h00;
+  reg [4:0] rptr1 = 5'h00;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
-  reg [5:0] sc = 6'h00;
-  wire [5:0] scw;
+  reg [4:0] sc = 5'h00;
   input start;
   wire start;
   reg [4:0] wp__addr = 5'h00;
@@ -15021,6 +15257,13 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
+  wire [4:0] wpn__addr;
+  wire [12:0] wpn__data;
+  wire [10:0] \wpn__data.line0 ;
+  wire \wpn__data.newline ;
+  wire \wpn__data.z ;
+  wire wpn__en;
+  (* init = 5'h00 *)
   wire [4:0] wptr;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
@@ -15039,233 +15282,282 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
-  reg [78:0] mem [31:0];
+  reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign next = mem[rn__addr];
-  assign head = mem[rp__addr];
+  assign rp__data = mem[rp__addr];
+  reg [12:0] mem_next [20:0];
+  always @(posedge clk) begin
+    if (wp__en)
+      mem_next[wp__addr] <= wpn__data;
+  end
+  assign rn__data = mem_next[rn__addr];
+  assign \$33  = sc == 5'h15;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$30  | \$34 ;
+  assign \$36  = pop != \pop$33 ;
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \$1 [3:0] - pop;
+  assign \$39  = \$1 [3:0] >= 2'h2;
+  assign \$40  = \$1 [3:0] >= 1'h1;
+  assign \$41  = pop ? \$39  : \$40 ;
+  assign \$42  = \$1 [3:0] < 4'h8;
+  assign \$43  = pop | \$42 ;
+  assign \$44  = \$1 [3:0] < 4'h8;
+  assign \$45  = \$1 [3:0] + 1'h1;
+  assign \$46  = \$45  < 4'h8;
+  assign \$47  = pop ? \$44  : \$46 ;
   always @(posedge clk)
-    wp__addr <= \$42 ;
+    head <= \$48 ;
   always @(posedge clk)
-    rp__addr <= \$43 ;
+    next <= \$49 ;
   always @(posedge clk)
-    rn__addr <= \$44 ;
+    wp__addr <= \$50 ;
   always @(posedge clk)
-    sc <= \$45 ;
+    sc <= \$51 ;
   always @(posedge clk)
-    fault <= \$46 ;
+    fault <= \$52 ;
   always @(posedge clk)
-    head_ok <= \$47 ;
+    head_ok <= \$53 ;
   always @(posedge clk)
-    next_ok <= \$48 ;
+    next_ok <= \$54 ;
   always @(posedge clk)
-    bc_r <= \$49 ;
+    rptr0 <= \$55 ;
   always @(posedge clk)
-    cnt <= \$50 ;
+    rptr1 <= \$56 ;
   always @(posedge clk)
-    cnt_nz <= \$51 ;
+    rptr2 <= \$57 ;
   always @(posedge clk)
-    room_nopush <= \$52 ;
+    bc_r <= \$58 ;
   always @(posedge clk)
-    room_push <= \$53 ;
-  assign \$1  = sc + wp__en;
-  assign \$2  = cnt + bc_r;
+    cnt <= \$59 ;
+  always @(posedge clk)
+    cnt_nz <= \$60 ;
+  always @(posedge clk)
+    room_nopush <= \$61 ;
+  always @(posedge clk)
+    room_push <= \$62 ;
+  assign rp__addr = pop ? rptr1 : rptr0;
+  assign rn__addr = pop ? rptr2 : rptr1;
+  assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
-  assign \$3  = cnt_nz | bc_r;
-  assign pop = \$3  & ready;
-  assign \$7  = wp__addr == 5'h1f;
-  assign \$8  = wp__addr + 1'h1;
-  assign \$9  = \$7  ? 6'h00 : \$8 ;
-  assign \$10  = wp__en ? \$9  : { 1'h0, wp__addr };
-  assign \$11  = pop ? rn__addr : rp__addr;
-  assign \$12  = rn__addr == 5'h1f;
-  assign \$13  = rn__addr + 1'h1;
-  assign \$14  = \$12  ? 6'h00 : \$13 ;
-  assign \$15  = pop ? \$14  : { 1'h0, rn__addr };
-  assign \$16  = \$1 [5:0] - pop;
-  assign \$17  = \$1 [5:0] >= 2'h2;
-  assign \$18  = \$1 [5:0] >= 1'h1;
-  assign \$19  = pop ? \$17  : \$18 ;
-  assign \$20  = \$1 [5:0] >= 2'h3;
-  assign \$21  = \$1 [5:0] >= 2'h2;
-  assign \$22  = pop ? \$20  : \$21 ;
-  assign \$23  = ! sc;
-  assign \$24  = \pop$29  & \$23 ;
-  assign \$25  = ~ \pop$29 ;
-  assign \$26  = wp__en & \$25 ;
-  assign \$27  = sc == 6'h20;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = \$24  | \$28 ;
-  assign \$30  = pop != \pop$29 ;
-  assign \$31  = \$29  | \$30 ;
-  assign \$32  = \$2 [3:0] - pop;
-  assign \$33  = \$2 [3:0] >= 2'h2;
-  assign \$34  = \$2 [3:0] >= 1'h1;
-  assign \$35  = pop ? \$33  : \$34 ;
-  assign \$36  = \$2 [3:0] < 4'h8;
-  assign \$37  = pop | \$36 ;
-  assign \$38  = \$2 [3:0] < 4'h8;
-  assign \$39  = \$2 [3:0] + 1'h1;
-  assign \$40  = \$39  < 4'h8;
-  assign \$41  = pop ? \$38  : \$40 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & ready;
+  assign \$3  = \$1 [3:0] < 2'h2;
+  assign \$4  = \$1 [3:0] < 1'h1;
+  assign empty_next = pop ? \$3  : \$4 ;
+  assign \$5  = wp__addr == 5'h14;
+  assign \$6  = wp__addr + 1'h1;
+  assign \$7  = \$5  ? 6'h00 : \$6 ;
+  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
+  assign \$9  = sc + wp__en;
+  assign \$10  = \$9  - pop;
+  assign \$11  = sc >= 2'h2;
+  assign \$12  = sc >= 1'h1;
+  assign \$13  = pop ? \$11  : \$12 ;
+  assign \$14  = sc >= 2'h3;
+  assign \$15  = sc >= 2'h2;
+  assign \$16  = pop ? \$14  : \$15 ;
+  assign \$17  = rptr0 == 5'h14;
+  assign \$18  = rptr0 + 1'h1;
+  assign \$19  = \$17  ? 6'h00 : \$18 ;
+  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
+  assign \$21  = rptr1 == 5'h14;
+  assign \$22  = rptr1 + 1'h1;
+  assign \$23  = \$21  ? 6'h00 : \$22 ;
+  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
+  assign \$25  = rptr2 == 5'h14;
+  assign \$26  = rptr2 + 1'h1;
+  assign \$27  = \$25  ? 6'h00 : \$26 ;
+  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
+  assign \$29  = ~ head_ok;
+  assign \$30  = \pop$33  & \$29 ;
+  assign \$31  = ~ \pop$33 ;
+  assign \$32  = wp__en & \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$42  = 5'h00;
-    end else begin
-      \$42  = \$10 [4:0];
-    end
+    \$48  = rp__data;
     if (rst) begin
-      \$42  = 5'h00;
+      \$48  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
+    \$49 [10:0] = rn__data[10:0];
+    \$49 [78] = rn__data[11];
+    \$49 [73] = rn__data[12];
+    if (rst) begin
+      \$49  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end else begin
-      \$43  = \$11 ;
+      \$50  = \$8 [4:0];
     end
     if (rst) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$44  = \$6 [4:0];
+      \$51  = 5'h00;
     end else begin
-      \$44  = \$15 [4:0];
+      \$51  = \$10 [4:0];
     end
     if (rst) begin
-      \$44  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$45  = 6'h00;
+      \$52  = 1'h0;
     end else begin
-      \$45  = \$16 [5:0];
-    end
-    if (rst) begin
-      \$45  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$46  = fault;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$46  = 1'h0;
-    end else begin
-      if (\$31 ) begin
-        \$46  = 1'h1;
+      if (\$37 ) begin
+        \$52  = 1'h1;
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end else begin
-      \$47  = \$19 ;
+      \$53  = \$13 ;
     end
     if (rst) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
     end else begin
-      \$48  = \$22 ;
+      \$54  = \$16 ;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$55  = 5'h00;
+    end else begin
+      \$55  = \$20 [4:0];
+    end
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$56  = 5'h01;
+    end else begin
+      \$56  = \$24 [4:0];
+    end
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = 5'h02;
+    end else begin
+      \$57  = \$28 [4:0];
+    end
+    if (rst) begin
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end else begin
-      \$49  = bcast;
+      \$58  = bcast;
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end else begin
-      \$50  = \$32 [3:0];
+      \$59  = \$38 [3:0];
     end
     if (rst) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end else begin
-      \$51  = \$35 ;
+      \$60  = \$41 ;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end else begin
-      \$52  = \$37 ;
+      \$61  = \$43 ;
     end
     if (rst) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end else begin
-      \$53  = \$41 ;
+      \$62  = \$47 ;
     end
     if (rst) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign rptr = rp__addr;
-  assign rp__data = head;
-  assign rptr1 = rn__addr;
-  assign rn__data = next;
-  assign scw = \$1 [5:0];
-  assign base = \$2 [3:0];
+  assign wpn__addr = wp__addr;
+  assign wpn__en = wp__en;
+  assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
   assign \wp__data.line2  = wp__data[32:22];
@@ -15296,6 +15588,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \wpn__data.line0  = wpn__data[10:0];
+  assign \wpn__data.newline  = wpn__data[11];
+  assign \wpn__data.z  = wpn__data[12];
   assign \head.line0  = head[10:0];
   assign \head.line1  = head[21:11];
   assign \head.line2  = head[32:22];
@@ -15311,21 +15606,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \rp__data.line0  = head[10:0];
-  assign \rp__data.line1  = head[21:11];
-  assign \rp__data.line2  = head[32:22];
-  assign \rp__data.slot0  = head[35:33];
-  assign \rp__data.slot2  = head[38:36];
-  assign \rp__data.wrap0  = head[39];
-  assign \rp__data.wrap1  = head[40];
-  assign \rp__data.lm1  = head[56:41];
-  assign \rp__data.a  = head[72:57];
-  assign \rp__data.z  = head[73];
-  assign \rp__data.one  = head[74];
-  assign \rp__data.two  = head[75];
-  assign \rp__data.ge3  = head[76];
-  assign \rp__data.ge4  = head[77];
-  assign \rp__data.newline  = head[78];
+  assign \rp__data.line0  = rp__data[10:0];
+  assign \rp__data.line1  = rp__data[21:11];
+  assign \rp__data.line2  = rp__data[32:22];
+  assign \rp__data.slot0  = rp__data[35:33];
+  assign \rp__data.slot2  = rp__data[38:36];
+  assign \rp__data.wrap0  = rp__data[39];
+  assign \rp__data.wrap1  = rp__data[40];
+  assign \rp__data.lm1  = rp__data[56:41];
+  assign \rp__data.a  = rp__data[72:57];
+  assign \rp__data.z  = rp__data[73];
+  assign \rp__data.one  = rp__data[74];
+  assign \rp__data.two  = rp__data[75];
+  assign \rp__data.ge3  = rp__data[76];
+  assign \rp__data.ge4  = rp__data[77];
+  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -15341,24 +15636,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = next[10:0];
-  assign \rn__data.line1  = next[21:11];
-  assign \rn__data.line2  = next[32:22];
-  assign \rn__data.slot0  = next[35:33];
-  assign \rn__data.slot2  = next[38:36];
-  assign \rn__data.wrap0  = next[39];
-  assign \rn__data.wrap1  = next[40];
-  assign \rn__data.lm1  = next[56:41];
-  assign \rn__data.a  = next[72:57];
-  assign \rn__data.z  = next[73];
-  assign \rn__data.one  = next[74];
-  assign \rn__data.two  = next[75];
-  assign \rn__data.ge3  = next[76];
-  assign \rn__data.ge4  = next[77];
-  assign \rn__data.newline  = next[78];
-  assign \$4  = 1'h0;
-  assign \$5  = 6'h01;
-  assign \$6  = 6'h01;
+  assign \rn__data.line0  = rn__data[10:0];
+  assign \rn__data.newline  = rn__data[11];
+  assign \rn__data.z  = rn__data[12];
+  assign wpn__data[12] = wp__data[73];
+  assign wpn__data[11] = wp__data[78];
+  assign wpn__data[10:0] = wp__data[10:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15569,8 +15852,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \shift$148 , \relu$147 , \wb_base$151 , \src_sel$146 , \ptr_base$149 , \spmat_base$150 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$112 
-, ann_valid, ann_j, ann_a, rd_en, \h_rdata$174 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
+, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$40 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$40  = 1'h0;
   wire \$1 ;
@@ -15582,16 +15865,16 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
+  wire [32:0] \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
+  reg [31:0] \$24 ;
+  reg [63:0] \$25 ;
+  reg \$26 ;
   reg \$27 ;
   reg \$28 ;
   reg [5:0] \$29 ;
@@ -15653,8 +15936,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   input bcast;
   wire bcast;
   wire \bcast$27 ;
-  wire busy;
-  wire \busy$105 ;
+  wire busy_next;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -15683,6 +15965,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \desc.wrap1 ;
   wire \desc.z ;
   wire desc_valid;
+  wire empty_next;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -15690,12 +15973,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$107 ;
   wire \fault$108 ;
+  wire \fault$109 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$118 ;
-  wire [3:0] \h_addr$121 ;
-  wire [9:0] \h_addr$124 ;
+  wire [10:0] \h_addr$119 ;
+  wire [3:0] \h_addr$122 ;
+  wire [9:0] \h_addr$125 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -15710,9 +15993,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$171 ;
-  output [63:0] \h_rdata$174 ;
-  reg [63:0] \h_rdata$174  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$173 ;
+  output [63:0] \h_rdata$176 ;
+  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -15726,15 +16009,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$112 ;
-  wire [63:0] \h_wdata$119 ;
-  wire [15:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
+  input [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$113 ;
+  wire [63:0] \h_wdata$120 ;
+  wire [15:0] \h_wdata$123 ;
+  wire [15:0] \h_wdata$126 ;
   input h_we;
   wire h_we;
-  wire \h_we$120 ;
-  wire \h_we$123 ;
+  wire \h_we$121 ;
+  wire \h_we$124 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -15774,7 +16057,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire head_ok;
   wire \head_ok$48 ;
   output idle;
-  wire idle;
+  reg idle = 1'h0;
+  wire idle_next;
   wire [15:0] in_a;
   wire in_first;
   wire [3:0] in_v;
@@ -15784,6 +16068,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \issue_a$62 ;
   wire issue_first;
   wire \issue_first$58 ;
+  wire issue_next;
   wire [2:0] issue_slot;
   wire [2:0] \issue_slot$60 ;
   wire issue_valid;
@@ -15840,8 +16125,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$149 ;
-  wire [9:0] \ptr_base$149 ;
+  input [9:0] \ptr_base$151 ;
+  wire [9:0] \ptr_base$151 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -15852,8 +16137,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$147 ;
-  wire \relu$147 ;
+  input \relu$149 ;
+  wire \relu$149 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -15874,8 +16159,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$148 ;
-  wire [5:0] \shift$148 ;
+  input [5:0] \shift$150 ;
+  wire [5:0] \shift$150 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -15885,8 +16170,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$150 ;
-  wire [10:0] \spmat_base$150 ;
+  input [10:0] \spmat_base$152 ;
+  wire [10:0] \spmat_base$152 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -15895,8 +16180,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$146 ;
-  wire \src_sel$146 ;
+  input \src_sel$148 ;
+  wire \src_sel$148 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -15909,8 +16194,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$151 ;
-  wire [9:0] \wb_base$151 ;
+  input [9:0] \wb_base$153 ;
+  wire [9:0] \wb_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
@@ -15936,6 +16221,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
+  always @(posedge clk)
+    cnt_entries <= \$33 ;
   always @(posedge clk)
     cnt_padding <= \$34 ;
   always @(posedge clk)
@@ -15971,39 +16258,40 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   always @(posedge clk)
     h_next_d0 <= \$50 ;
   always @(posedge clk)
-    \h_rdata$174  <= \$51 ;
-  assign \$1  = ~ nonempty;
-  assign \$2  = ~ issue_valid;
-  assign \$3  = \$1  & \$2 ;
-  assign \$4  = ~ in_valid;
-  assign \$5  = \$3  & \$4 ;
-  assign \$6  = ~ \busy$105 ;
-  assign idle = \$5  & \$6 ;
-  assign fault = \fault$107  | \fault$108 ;
-  assign \$7  = h_we & h_sel;
-  assign \$8  = ! h_mem;
-  assign h_we_even = \$7  & \$8 ;
-  assign \$9  = h_we & h_sel;
-  assign \$10  = h_mem == 1'h1;
-  assign h_we_odd = \$9  & \$10 ;
-  assign \$11  = h_we & h_sel;
-  assign \$12  = h_mem == 2'h2;
-  assign \h_we$120  = \$11  & \$12 ;
-  assign \$13  = h_we & h_sel;
-  assign \$14  = h_mem == 2'h3;
-  assign \h_we$123  = \$13  & \$14 ;
-  assign \$15  = h_we & h_sel;
-  assign \$16  = h_mem == 3'h4;
-  assign h_we_src = \$15  & \$16 ;
-  assign \$17  = h_we & h_sel;
-  assign \$18  = h_mem == 3'h6;
-  assign h_we_next = \$17  & \$18 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
+    \h_rdata$176  <= \$51 ;
+  assign \$1  = ~ issue_next;
+  assign \$2  = empty_next & \$1 ;
+  assign \$3  = ~ issue_valid;
+  assign \$4  = \$2  & \$3 ;
+  assign \$5  = ~ busy_next;
+  assign idle_next = \$4  & \$5 ;
+  assign fault = \fault$108  | \fault$109 ;
+  assign \$6  = h_we & h_sel;
+  assign \$7  = ! h_mem;
+  assign h_we_even = \$6  & \$7 ;
+  assign \$8  = h_we & h_sel;
+  assign \$9  = h_mem == 1'h1;
+  assign h_we_odd = \$8  & \$9 ;
+  assign \$10  = h_we & h_sel;
+  assign \$11  = h_mem == 2'h2;
+  assign \h_we$121  = \$10  & \$11 ;
+  assign \$12  = h_we & h_sel;
+  assign \$13  = h_mem == 2'h3;
+  assign \h_we$124  = \$12  & \$13 ;
+  assign \$14  = h_we & h_sel;
+  assign \$15  = h_mem == 3'h4;
+  assign h_we_src = \$14  & \$15 ;
+  assign \$16  = h_we & h_sel;
+  assign \$17  = h_mem == 3'h6;
+  assign h_we_next = \$16  & \$17 ;
+  assign \$18  = cnt_entries + 1'h1;
+  assign \$19  = cnt_padding + 1'h1;
+  assign \$20  = cnt_empty_columns + 1'h1;
+  assign \$21  = cnt_line_reads + 1'h1;
+  assign \$22  = cnt_pops + 1'h1;
+  assign \$23  = cnt_bypasses + 1'h1;
+  always @(posedge clk)
+    idle <= \$26 ;
   always @(posedge clk)
     src_sel <= \$27 ;
   always @(posedge clk)
@@ -16016,8 +16304,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     spmat_base <= \$31 ;
   always @(posedge clk)
     wb_base <= \$32 ;
-  always @(posedge clk)
-    cnt_entries <= \$33 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -16030,7 +16316,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$112 [15:0]),
+    .h_wdata(\h_wdata$113 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -16050,15 +16336,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .acc_ren(acc_ren),
     .acc_waddr(acc_waddr),
     .acc_we(acc_we),
-    .busy(\busy$105 ),
+    .busy_next(busy_next),
     .clk(clk),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$171 ),
-    .h_wdata(\h_wdata$112 [15:0]),
-    .h_we(\h_we$123 ),
+    .h_rdata(\h_rdata$173 ),
+    .h_wdata(\h_wdata$113 [15:0]),
+    .h_we(\h_we$124 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -16074,11 +16360,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$108 ),
+    .fault(\fault$109 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
     .issue_first(issue_first),
+    .issue_next(issue_next),
     .issue_slot(issue_slot),
     .issue_valid(issue_valid),
     .next(next),
@@ -16107,7 +16394,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$112 [15:0]),
+    .w_data(\h_wdata$113 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -16115,13 +16402,14 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .arm(arm),
     .bcast(bcast),
     .clk(clk),
-    .fault(\fault$107 ),
+    .empty_next(empty_next),
+    .fault(\fault$108 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$29 (pop),
+    .\pop$33 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -16148,8 +16436,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$112 ),
-    .w_en(\h_we$120 )
+    .w_data(\h_wdata$113 ),
+    .w_en(\h_we$121 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
@@ -16157,7 +16445,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$34  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$20 [31:0];
+      \$34  = \$19 [31:0];
     end
     if (rst) begin
       \$34  = 32'd0;
@@ -16169,7 +16457,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$35  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$21 [31:0];
+      \$35  = \$20 [31:0];
     end
     if (rst) begin
       \$35  = 32'd0;
@@ -16181,7 +16469,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$36  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$22 [31:0];
+      \$36  = \$21 [31:0];
     end
     if (rst) begin
       \$36  = 32'd0;
@@ -16193,7 +16481,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$37  = 32'd0;
     end else if (pop) begin
-      \$37  = \$23 [31:0];
+      \$37  = \$22 [31:0];
     end
     if (rst) begin
       \$37  = 32'd0;
@@ -16205,7 +16493,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$38  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$24 [31:0];
+      \$38  = \$23 [31:0];
     end
     if (rst) begin
       \$38  = 32'd0;
@@ -16220,7 +16508,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$40  = \$25 ;
+    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
@@ -16269,7 +16557,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$47  = \h_rdata$171 ;
+    \$47  = \h_rdata$173 ;
     if (rst) begin
       \$47  = 16'h0000;
     end
@@ -16297,7 +16585,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$51  = \$26 ;
+    \$51  = \$25 ;
     if (rst) begin
       \$51  = 64'h0000000000000000;
     end
@@ -16307,21 +16595,21 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (h_off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$24  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$24  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$24  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$24  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$24  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$24  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$24  = 32'd0;
     endcase
   end
   always @* begin
@@ -16329,61 +16617,68 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     (* full_case = 32'd1 *)
     casez (mem_q2)
       3'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$25  = { 48'h000000000000, h_even_d0 };
       3'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$25  = { 48'h000000000000, h_odd_d0 };
       3'h2:
-          \$26  = h_src2_ext;
+          \$25  = h_src2_ext;
       3'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
       3'h4:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       3'h5:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       3'h6:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       3'h7:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$27  = \src_sel$146 ;
+    \$26  = idle_next;
+    if (rst) begin
+      \$26  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$27  = \src_sel$148 ;
     if (rst) begin
       \$27  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$28  = \relu$147 ;
+    \$28  = \relu$149 ;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$29  = \shift$148 ;
+    \$29  = \shift$150 ;
     if (rst) begin
       \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$30  = \ptr_base$149 ;
+    \$30  = \ptr_base$151 ;
     if (rst) begin
       \$30  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$31  = \spmat_base$150 ;
+    \$31  = \spmat_base$152 ;
     if (rst) begin
       \$31  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$32  = \wb_base$151 ;
+    \$32  = \wb_base$153 ;
     if (rst) begin
       \$32  = 10'h000;
     end
@@ -16394,7 +16689,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
     if (start) begin
       \$33  = 32'd0;
     end else if (ev_entry) begin
-      \$33  = \$19 [31:0];
+      \$33  = \$18 [31:0];
     end
     if (rst) begin
       \$33  = 32'd0;
@@ -16457,15 +16752,14 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, idle, fault, src_data, \sh
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
-  assign busy = in_valid;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$112 [15:0];
-  assign \h_addr$118  = h_off;
-  assign \h_wdata$119  = \h_wdata$112 ;
-  assign \h_addr$121  = h_off[3:0];
-  assign \h_wdata$122  = \h_wdata$112 [15:0];
-  assign \h_addr$124  = h_off[9:0];
-  assign \h_wdata$125  = \h_wdata$112 [15:0];
+  assign h_wdata = \h_wdata$113 [15:0];
+  assign \h_addr$119  = h_off;
+  assign \h_wdata$120  = \h_wdata$113 ;
+  assign \h_addr$122  = h_off[3:0];
+  assign \h_wdata$123  = \h_wdata$113 [15:0];
+  assign \h_addr$125  = h_off[9:0];
+  assign \h_wdata$126  = \h_wdata$113 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -17153,7 +17447,7 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
 , acc_raddr, acc_waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$44 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$44  = 1'h0;
@@ -17166,39 +17460,41 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [31:0] \$18 ;
+  wire \$18 ;
   wire \$19 ;
   wire [7:0] \$2 ;
-  wire \$20 ;
+  wire [31:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
-  reg [15:0] \$26 ;
-  reg [5:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$26 ;
+  wire \$27 ;
+  reg [15:0] \$28 ;
+  reg [5:0] \$29 ;
   wire [7:0] \$3 ;
-  reg [5:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg [15:0] \$32 ;
-  reg \$33 ;
-  reg \$34 ;
-  reg [5:0] \$35 ;
+  reg \$30 ;
+  reg \$31 ;
+  reg [5:0] \$32 ;
+  reg [3:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg \$35 ;
   reg \$36 ;
-  reg \$37 ;
-  reg [5:0] \$38 ;
-  reg [15:0] \$39 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [15:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg [5:0] \$44 ;
-  reg [16:0] \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
+  reg [5:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [16:0] \$47 ;
+  reg \$48 ;
+  reg [15:0] \$49 ;
   wire [32:0] \$5 ;
   wire [15:0] \$6 ;
   wire [17:0] \$7 ;
@@ -17216,9 +17512,9 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg \$signal$36  = 1'h0;
   reg \$signal$37  = 1'h0;
   reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$47  = 6'h00;
-  reg \$signal$50  = 1'h0;
-  reg \$signal$52  = 1'h0;
+  reg [5:0] \$signal$48  = 6'h00;
+  reg \$signal$51  = 1'h0;
+  reg \$signal$53  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -17233,8 +17529,9 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] acc_wdata;
   output acc_we;
   wire acc_we;
-  output busy;
   wire busy;
+  output busy_next;
+  wire busy_next;
   wire [3:0] cb_r__addr;
   wire [15:0] cb_r__data;
   input clk;
@@ -17295,31 +17592,35 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    s3_row <= \$35 ;
+    \$signal$40  <= \$35 ;
   always @(posedge clk)
-    acc_ren <= \$36 ;
+    \$signal$51  <= \$36 ;
   always @(posedge clk)
-    \$signal$52  <= \$37 ;
+    s3_row <= \$37 ;
   always @(posedge clk)
-    acc_raddr <= \$38 ;
+    acc_ren <= \$38 ;
   always @(posedge clk)
-    s3_a <= \$39 ;
+    \$signal$53  <= \$39 ;
   always @(posedge clk)
-    s3_w <= \$40 ;
+    acc_raddr <= \$40 ;
   always @(posedge clk)
-    s4_p <= \$41 ;
+    s3_a <= \$41 ;
   always @(posedge clk)
-    \$signal$36  <= \$42 ;
+    s3_w <= \$42 ;
   always @(posedge clk)
-    \$signal$37  <= \$43 ;
+    s4_p <= \$43 ;
   always @(posedge clk)
-    acc_waddr <= \$44 ;
+    \$signal$36  <= \$44 ;
   always @(posedge clk)
-    s5_x <= \$45 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    \$signal$28  <= \$46 ;
+    acc_waddr <= \$46 ;
   always @(posedge clk)
-    last_val <= \$47 ;
+    s5_x <= \$47 ;
+  always @(posedge clk)
+    \$signal$28  <= \$48 ;
+  always @(posedge clk)
+    last_val <= \$49 ;
   assign \$1  = row_prev + in_z;
   assign \$2  = \$1  + 1'h1;
   assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
@@ -17335,194 +17636,193 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign \$9  = ev_entry | \$signal$40 ;
   assign \$10  = \$9  | acc_ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = ~ start;
-  assign \$12  = in_valid & \$11 ;
-  assign \$13  = | in_v;
-  assign \$14  = ~ start;
-  assign \$15  = ev_entry & \$14 ;
+  assign \$11  = in_valid | ev_entry;
+  assign \$12  = \$11  | \$signal$40 ;
+  assign busy_next = \$12  | acc_ren;
+  assign \$13  = ~ start;
+  assign \$14  = in_valid & \$13 ;
+  assign \$15  = | in_v;
   assign \$16  = ~ start;
-  assign \$17  = \$signal$40  & \$16 ;
-  assign \$18  = $signed(s3_a) * $signed(s3_w);
-  assign \$19  = ~ start;
-  assign \$20  = acc_ren & \$19 ;
-  assign \$21  = acc_ren & \$signal$52 ;
-  assign \$22  = \$21  & \$signal$36 ;
-  assign \$23  = \$22  & \$signal$37 ;
-  assign \$24  = acc_raddr == acc_waddr;
-  assign \$25  = \$23  & \$24 ;
+  assign \$17  = ev_entry & \$16 ;
+  assign \$18  = ~ start;
+  assign \$19  = \$signal$40  & \$18 ;
+  assign \$20  = $signed(s3_a) * $signed(s3_w);
+  assign \$21  = ~ start;
+  assign \$22  = acc_ren & \$21 ;
+  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$24  = \$23  & \$signal$36 ;
+  assign \$25  = \$24  & \$signal$37 ;
+  assign \$26  = acc_raddr == acc_waddr;
+  assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
-    h_rdata <= \$26 ;
+    h_rdata <= \$28 ;
   always @(posedge clk)
-    row_prev <= \$27 ;
+    row_prev <= \$29 ;
   always @(posedge clk)
-    ev_entry <= \$28 ;
+    ev_entry <= \$30 ;
   always @(posedge clk)
-    \$signal$18  <= \$29 ;
+    \$signal$18  <= \$31 ;
   always @(posedge clk)
-    \$signal$47  <= \$30 ;
+    \$signal$48  <= \$32 ;
   always @(posedge clk)
-    \$signal  <= \$31 ;
+    \$signal  <= \$33 ;
   always @(posedge clk)
-    s2_a <= \$32 ;
-  always @(posedge clk)
-    \$signal$40  <= \$33 ;
-  always @(posedge clk)
-    \$signal$50  <= \$34 ;
+    s2_a <= \$34 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$36  = \$17 ;
+    \$35  = \$17 ;
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$37  = \$signal$50 ;
+    \$37  = \$signal$48 ;
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$38  = s3_row;
+    \$38  = \$19 ;
     if (rst) begin
-      \$38  = 6'h00;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$39  = s2_a;
+    \$39  = \$signal$51 ;
     if (rst) begin
-      \$39  = 16'h0000;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$40  = cb_r__data;
+    \$40  = s3_row;
     if (rst) begin
-      \$40  = 16'h0000;
+      \$40  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$41  = \$18 ;
+    \$41  = s2_a;
     if (rst) begin
-      \$41  = 32'd0;
+      \$41  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$42  = \$20 ;
+    \$42  = cb_r__data;
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$43  = \$signal$52 ;
+    \$43  = \$20 ;
     if (rst) begin
-      \$43  = 1'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$44  = acc_raddr;
+    \$44  = \$22 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$45  = \$5 [16:0];
+    \$45  = \$signal$53 ;
     if (rst) begin
-      \$45  = 17'h00000;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$46  = \$25 ;
+    \$46  = acc_raddr;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$47  = \$8 [15:0];
+    \$47  = \$5 [16:0];
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$26  = cb_r__data;
+    \$48  = \$27 ;
     if (rst) begin
-      \$26  = 16'h0000;
+      \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$27  = row_prev;
+    \$49  = \$8 [15:0];
+    if (rst) begin
+      \$49  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$28  = cb_r__data;
+    if (rst) begin
+      \$28  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$29  = row_prev;
     if (in_valid) begin
-      \$27  = \$3 [5:0];
+      \$29  = \$3 [5:0];
     end
     if (rst) begin
-      \$27  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$28  = \$12 ;
-    if (rst) begin
-      \$28  = 1'h0;
+      \$29  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$29  = \$13 ;
+    \$30  = \$14 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$30  = \$3 [5:0];
+    \$31  = \$15 ;
     if (rst) begin
-      \$30  = 6'h00;
+      \$31  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$31  = in_v;
+    \$32  = \$3 [5:0];
     if (rst) begin
-      \$31  = 4'h0;
+      \$32  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$32  = in_a;
+    \$33  = in_v;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$33  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$33  = \$15 ;
+    \$34  = in_a;
     if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$34  = \$signal$18 ;
-    if (rst) begin
-      \$34  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$35  = \$signal$47 ;
-    if (rst) begin
-      \$35  = 6'h00;
+      \$34  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -17541,7 +17841,8 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_line, spec_line, spec_ce, start, running, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk);
+module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$45 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$45  = 1'h0;
   wire \$1 ;
@@ -17603,12 +17904,12 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
-  reg \$signal$13  = 1'h0;
-  reg [10:0] \$signal$14  = 11'h000;
-  reg \$signal$17  = 1'h0;
-  wire [10:0] \$signal$18 ;
-  reg \$signal$30  = 1'h0;
-  reg [10:0] \$signal$33  = 11'h000;
+  reg \$signal$14  = 1'h0;
+  reg [10:0] \$signal$15  = 11'h000;
+  reg \$signal$18  = 1'h0;
+  wire [10:0] \$signal$19 ;
+  reg \$signal$31  = 1'h0;
+  reg [10:0] \$signal$34  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -17645,6 +17946,8 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   reg [15:0] issue_a = 16'h0000;
   output issue_first;
   reg issue_first = 1'h0;
+  output issue_next;
+  wire issue_next;
   output [2:0] issue_slot;
   reg [2:0] issue_slot = 3'h0;
   output issue_valid;
@@ -17697,6 +18000,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   input start;
   wire start;
   reg w1 = 1'h0;
+  assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
   assign \$32  = s2 + 1'h1;
   assign \$33  = \$31  ? 4'h0 : \$32 ;
@@ -17724,21 +18028,21 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   always @(posedge clk)
     cur_last <= \$47 ;
   always @(posedge clk)
-    \$signal$33  <= \$48 ;
+    \$signal$34  <= \$48 ;
   always @(posedge clk)
     w1 <= \$49 ;
   always @(posedge clk)
     s1 <= \$50 ;
   always @(posedge clk)
-    \$signal$14  <= \$51 ;
+    \$signal$15  <= \$51 ;
   always @(posedge clk)
-    \$signal$17  <= \$52 ;
+    \$signal$18  <= \$52 ;
   always @(posedge clk)
     s2 <= \$53 ;
   always @(posedge clk)
-    \$signal$30  <= \$54 ;
+    \$signal$31  <= \$54 ;
   always @(posedge clk)
-    \$signal$13  <= \$55 ;
+    \$signal$14  <= \$55 ;
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
@@ -17750,42 +18054,42 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
   assign cont = issue_valid & \$1 ;
   assign \$2  = ~ head[73];
   assign \new  = pop & \$2 ;
+  assign issue_next = cont | \new ;
   assign ev_empty = pop & head[73];
   assign \$3  = \new  & head[78];
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = running & \$4 ;
-  assign \$5  = cont & \$signal$13 ;
-  assign \$signal  = \$5  ? \$signal$14  : head[10:0];
-  assign \$6  = cont & \$signal$13 ;
+  assign \$5  = cont & \$signal$14 ;
+  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$6  = cont & \$signal$14 ;
   assign \$7  = ~ head[73];
   assign \$8  = head[78] & \$7 ;
   assign \$9  = \$8  & head_ok;
-  assign np_ce = \$6  ? \$signal$17  : \$9 ;
+  assign np_ce = \$6  ? \$signal$18  : \$9 ;
   assign \$10  = head[73] | head[74];
-  assign \$signal$18  = \$10  ? next[10:0] : head[21:11];
+  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
   assign \$11  = head[73] | head[74];
   assign \$12  = ~ next[73];
   assign \$13  = next[78] & \$12 ;
   assign \$14  = \$13  & next_ok;
   assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$18  : \$signal ;
+  assign spec_line = pop ? \$signal$19  : \$signal ;
   assign spec_ce = pop ? p_ce : np_ce;
   assign \$15  = pop ? next_ok : head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$30  : head[74];
+  assign \$18  = cont ? \$signal$31  : head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$30  : head[74];
+  assign \$22  = cont ? \$signal$31  : head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
   assign \$26  = pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$14  + \$28 ;
-  assign \$30  = s2 == 3'h7;
+  assign \$29  = \$signal$15  + \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     \$39  = \$15 ;
@@ -17848,7 +18152,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$33 ;
+      \$44  = \$signal$34 ;
     end else begin
       \$44  = head[10:0];
     end
@@ -17884,7 +18188,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$30 ;
+      \$47  = \$signal$31 ;
     end else begin
       \$47  = head[74];
     end
@@ -17896,7 +18200,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$signal$14 ;
+      \$48  = \$signal$15 ;
     end else begin
       \$48  = head[21:11];
     end
@@ -17908,7 +18212,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, head, next, pop, ev_empty, ev_lin
     if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$17 ;
+      \$49  = \$signal$18 ;
     end else begin
       \$49  = head[39];
     end
@@ -18822,60 +19126,69 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm, start, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$49 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$49  = 1'h0;
-  wire [6:0] \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$11 ;
+  wire [4:0] \$1 ;
+  wire [6:0] \$10 ;
+  wire \$11 ;
   wire \$12 ;
-  wire [5:0] \$13 ;
-  wire [5:0] \$14 ;
-  wire [5:0] \$15 ;
-  wire [6:0] \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [4:0] \$2 ;
-  wire \$20 ;
+  wire [5:0] \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [5:0] \$22 ;
+  wire [5:0] \$23 ;
+  wire [5:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [4:0] \$32 ;
+  wire \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire [4:0] \$39 ;
+  wire [4:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  reg [4:0] \$42 ;
-  reg [4:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
-  wire [5:0] \$5 ;
-  reg [3:0] \$50 ;
-  reg \$51 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [4:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  reg [78:0] \$48 ;
+  reg [78:0] \$49 ;
+  wire \$5 ;
+  reg [4:0] \$50 ;
+  reg [4:0] \$51 ;
   reg \$52 ;
   reg \$53 ;
+  reg \$54 ;
+  reg [4:0] \$55 ;
+  reg [4:0] \$56 ;
+  reg [4:0] \$57 ;
+  reg \$58 ;
+  reg [3:0] \$59 ;
   wire [5:0] \$6 ;
-  wire \$7 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [5:0] \$9 ;
   input arm;
@@ -18889,10 +19202,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  output empty_next;
+  wire empty_next;
   output fault;
   reg fault = 1'h0;
   output [78:0] head;
-  wire [78:0] head;
+  reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
   wire \head.ge3 ;
   wire \head.ge4 ;
@@ -18911,7 +19226,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output head_ok;
   reg head_ok = 1'h0;
   output [78:0] next;
-  wire [78:0] next;
+  reg [78:0] next = 79'h00000000000000000000;
   wire [15:0] \next.a ;
   wire \next.ge3 ;
   wire \next.ge4 ;
@@ -18932,32 +19247,20 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   output nonempty;
   wire nonempty;
   wire pop;
-  input \pop$29 ;
-  wire \pop$29 ;
+  input \pop$33 ;
+  wire \pop$33 ;
   input ready;
   wire ready;
-  reg [4:0] rn__addr = 5'h00;
-  wire [78:0] rn__data;
-  wire [15:0] \rn__data.a ;
-  wire \rn__data.ge3 ;
-  wire \rn__data.ge4 ;
+  wire [4:0] rn__addr;
+  wire [12:0] rn__data;
   wire [10:0] \rn__data.line0 ;
-  wire [10:0] \rn__data.line1 ;
-  wire [10:0] \rn__data.line2 ;
-  wire [15:0] \rn__data.lm1 ;
   wire \rn__data.newline ;
-  wire \rn__data.one ;
-  wire [2:0] \rn__data.slot0 ;
-  wire [2:0] \rn__data.slot2 ;
-  wire \rn__data.two ;
-  wire \rn__data.wrap0 ;
-  wire \rn__data.wrap1 ;
   wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  reg [4:0] rp__addr = 5'h00;
+  wire [4:0] rp__addr;
   wire [78:0] rp__data;
   wire [15:0] \rp__data.a ;
   wire \rp__data.ge3 ;
@@ -18974,14 +19277,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \rp__data.wrap0 ;
   wire \rp__data.wrap1 ;
   wire \rp__data.z ;
-  (* init = 5'h00 *)
-  wire [4:0] rptr;
-  (* init = 5'h00 *)
-  wire [4:0] rptr1;
+  reg [4:0] rptr0 = 5'h00;
+  reg [4:0] rptr1 = 5'h00;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
-  reg [5:0] sc = 6'h00;
-  wire [5:0] scw;
+  reg [4:0] sc = 5'h00;
   input start;
   wire start;
   reg [4:0] wp__addr = 5'h00;
@@ -19005,6 +19306,13 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
+  wire [4:0] wpn__addr;
+  wire [12:0] wpn__data;
+  wire [10:0] \wpn__data.line0 ;
+  wire \wpn__data.newline ;
+  wire \wpn__data.z ;
+  wire wpn__en;
+  (* init = 5'h00 *)
   wire [4:0] wptr;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
@@ -19023,233 +19331,282 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   wire \wr.wrap1 ;
   wire \wr.z ;
   wire wr_valid;
-  reg [78:0] mem [31:0];
+  reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign next = mem[rn__addr];
-  assign head = mem[rp__addr];
+  assign rp__data = mem[rp__addr];
+  reg [12:0] mem_next [20:0];
+  always @(posedge clk) begin
+    if (wp__en)
+      mem_next[wp__addr] <= wpn__data;
+  end
+  assign rn__data = mem_next[rn__addr];
+  assign \$33  = sc == 5'h15;
+  assign \$34  = \$32  & \$33 ;
+  assign \$35  = \$30  | \$34 ;
+  assign \$36  = pop != \pop$33 ;
+  assign \$37  = \$35  | \$36 ;
+  assign \$38  = \$1 [3:0] - pop;
+  assign \$39  = \$1 [3:0] >= 2'h2;
+  assign \$40  = \$1 [3:0] >= 1'h1;
+  assign \$41  = pop ? \$39  : \$40 ;
+  assign \$42  = \$1 [3:0] < 4'h8;
+  assign \$43  = pop | \$42 ;
+  assign \$44  = \$1 [3:0] < 4'h8;
+  assign \$45  = \$1 [3:0] + 1'h1;
+  assign \$46  = \$45  < 4'h8;
+  assign \$47  = pop ? \$44  : \$46 ;
   always @(posedge clk)
-    wp__addr <= \$42 ;
+    head <= \$48 ;
   always @(posedge clk)
-    rp__addr <= \$43 ;
+    next <= \$49 ;
   always @(posedge clk)
-    rn__addr <= \$44 ;
+    wp__addr <= \$50 ;
   always @(posedge clk)
-    sc <= \$45 ;
+    sc <= \$51 ;
   always @(posedge clk)
-    fault <= \$46 ;
+    fault <= \$52 ;
   always @(posedge clk)
-    head_ok <= \$47 ;
+    head_ok <= \$53 ;
   always @(posedge clk)
-    next_ok <= \$48 ;
+    next_ok <= \$54 ;
   always @(posedge clk)
-    bc_r <= \$49 ;
+    rptr0 <= \$55 ;
   always @(posedge clk)
-    cnt <= \$50 ;
+    rptr1 <= \$56 ;
   always @(posedge clk)
-    cnt_nz <= \$51 ;
+    rptr2 <= \$57 ;
   always @(posedge clk)
-    room_nopush <= \$52 ;
+    bc_r <= \$58 ;
   always @(posedge clk)
-    room_push <= \$53 ;
-  assign \$1  = sc + wp__en;
-  assign \$2  = cnt + bc_r;
+    cnt <= \$59 ;
+  always @(posedge clk)
+    cnt_nz <= \$60 ;
+  always @(posedge clk)
+    room_nopush <= \$61 ;
+  always @(posedge clk)
+    room_push <= \$62 ;
+  assign rp__addr = pop ? rptr1 : rptr0;
+  assign rn__addr = pop ? rptr2 : rptr1;
+  assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
-  assign \$3  = cnt_nz | bc_r;
-  assign pop = \$3  & ready;
-  assign \$7  = wp__addr == 5'h1f;
-  assign \$8  = wp__addr + 1'h1;
-  assign \$9  = \$7  ? 6'h00 : \$8 ;
-  assign \$10  = wp__en ? \$9  : { 1'h0, wp__addr };
-  assign \$11  = pop ? rn__addr : rp__addr;
-  assign \$12  = rn__addr == 5'h1f;
-  assign \$13  = rn__addr + 1'h1;
-  assign \$14  = \$12  ? 6'h00 : \$13 ;
-  assign \$15  = pop ? \$14  : { 1'h0, rn__addr };
-  assign \$16  = \$1 [5:0] - pop;
-  assign \$17  = \$1 [5:0] >= 2'h2;
-  assign \$18  = \$1 [5:0] >= 1'h1;
-  assign \$19  = pop ? \$17  : \$18 ;
-  assign \$20  = \$1 [5:0] >= 2'h3;
-  assign \$21  = \$1 [5:0] >= 2'h2;
-  assign \$22  = pop ? \$20  : \$21 ;
-  assign \$23  = ! sc;
-  assign \$24  = \pop$29  & \$23 ;
-  assign \$25  = ~ \pop$29 ;
-  assign \$26  = wp__en & \$25 ;
-  assign \$27  = sc == 6'h20;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = \$24  | \$28 ;
-  assign \$30  = pop != \pop$29 ;
-  assign \$31  = \$29  | \$30 ;
-  assign \$32  = \$2 [3:0] - pop;
-  assign \$33  = \$2 [3:0] >= 2'h2;
-  assign \$34  = \$2 [3:0] >= 1'h1;
-  assign \$35  = pop ? \$33  : \$34 ;
-  assign \$36  = \$2 [3:0] < 4'h8;
-  assign \$37  = pop | \$36 ;
-  assign \$38  = \$2 [3:0] < 4'h8;
-  assign \$39  = \$2 [3:0] + 1'h1;
-  assign \$40  = \$39  < 4'h8;
-  assign \$41  = pop ? \$38  : \$40 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & ready;
+  assign \$3  = \$1 [3:0] < 2'h2;
+  assign \$4  = \$1 [3:0] < 1'h1;
+  assign empty_next = pop ? \$3  : \$4 ;
+  assign \$5  = wp__addr == 5'h14;
+  assign \$6  = wp__addr + 1'h1;
+  assign \$7  = \$5  ? 6'h00 : \$6 ;
+  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
+  assign \$9  = sc + wp__en;
+  assign \$10  = \$9  - pop;
+  assign \$11  = sc >= 2'h2;
+  assign \$12  = sc >= 1'h1;
+  assign \$13  = pop ? \$11  : \$12 ;
+  assign \$14  = sc >= 2'h3;
+  assign \$15  = sc >= 2'h2;
+  assign \$16  = pop ? \$14  : \$15 ;
+  assign \$17  = rptr0 == 5'h14;
+  assign \$18  = rptr0 + 1'h1;
+  assign \$19  = \$17  ? 6'h00 : \$18 ;
+  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
+  assign \$21  = rptr1 == 5'h14;
+  assign \$22  = rptr1 + 1'h1;
+  assign \$23  = \$21  ? 6'h00 : \$22 ;
+  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
+  assign \$25  = rptr2 == 5'h14;
+  assign \$26  = rptr2 + 1'h1;
+  assign \$27  = \$25  ? 6'h00 : \$26 ;
+  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
+  assign \$29  = ~ head_ok;
+  assign \$30  = \pop$33  & \$29 ;
+  assign \$31  = ~ \pop$33 ;
+  assign \$32  = wp__en & \$31 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$42  = 5'h00;
-    end else begin
-      \$42  = \$10 [4:0];
-    end
+    \$48  = rp__data;
     if (rst) begin
-      \$42  = 5'h00;
+      \$48  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
+    \$49 [10:0] = rn__data[10:0];
+    \$49 [78] = rn__data[11];
+    \$49 [73] = rn__data[12];
+    if (rst) begin
+      \$49  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end else begin
-      \$43  = \$11 ;
+      \$50  = \$8 [4:0];
     end
     if (rst) begin
-      \$43  = 5'h00;
+      \$50  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$44  = \$6 [4:0];
+      \$51  = 5'h00;
     end else begin
-      \$44  = \$15 [4:0];
+      \$51  = \$10 [4:0];
     end
     if (rst) begin
-      \$44  = 5'h00;
+      \$51  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$45  = 6'h00;
+      \$52  = 1'h0;
     end else begin
-      \$45  = \$16 [5:0];
-    end
-    if (rst) begin
-      \$45  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$46  = fault;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$46  = 1'h0;
-    end else begin
-      if (\$31 ) begin
-        \$46  = 1'h1;
+      if (\$37 ) begin
+        \$52  = 1'h1;
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end else begin
-      \$47  = \$19 ;
+      \$53  = \$13 ;
     end
     if (rst) begin
-      \$47  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
     end else begin
-      \$48  = \$22 ;
+      \$54  = \$16 ;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$55  = 5'h00;
+    end else begin
+      \$55  = \$20 [4:0];
+    end
+    if (rst) begin
+      \$55  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$56  = 5'h01;
+    end else begin
+      \$56  = \$24 [4:0];
+    end
+    if (rst) begin
+      \$56  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = 5'h02;
+    end else begin
+      \$57  = \$28 [4:0];
+    end
+    if (rst) begin
+      \$57  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end else begin
-      \$49  = bcast;
+      \$58  = bcast;
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end else begin
-      \$50  = \$32 [3:0];
+      \$59  = \$38 [3:0];
     end
     if (rst) begin
-      \$50  = 4'h0;
+      \$59  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end else begin
-      \$51  = \$35 ;
+      \$60  = \$41 ;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end else begin
-      \$52  = \$37 ;
+      \$61  = \$43 ;
     end
     if (rst) begin
-      \$52  = 1'h1;
+      \$61  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end else begin
-      \$53  = \$41 ;
+      \$62  = \$47 ;
     end
     if (rst) begin
-      \$53  = 1'h1;
+      \$62  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign rptr = rp__addr;
-  assign rp__data = head;
-  assign rptr1 = rn__addr;
-  assign rn__data = next;
-  assign scw = \$1 [5:0];
-  assign base = \$2 [3:0];
+  assign wpn__addr = wp__addr;
+  assign wpn__en = wp__en;
+  assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
   assign \wp__data.line2  = wp__data[32:22];
@@ -19280,6 +19637,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \wpn__data.line0  = wpn__data[10:0];
+  assign \wpn__data.newline  = wpn__data[11];
+  assign \wpn__data.z  = wpn__data[12];
   assign \head.line0  = head[10:0];
   assign \head.line1  = head[21:11];
   assign \head.line2  = head[32:22];
@@ -19295,21 +19655,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \rp__data.line0  = head[10:0];
-  assign \rp__data.line1  = head[21:11];
-  assign \rp__data.line2  = head[32:22];
-  assign \rp__data.slot0  = head[35:33];
-  assign \rp__data.slot2  = head[38:36];
-  assign \rp__data.wrap0  = head[39];
-  assign \rp__data.wrap1  = head[40];
-  assign \rp__data.lm1  = head[56:41];
-  assign \rp__data.a  = head[72:57];
-  assign \rp__data.z  = head[73];
-  assign \rp__data.one  = head[74];
-  assign \rp__data.two  = head[75];
-  assign \rp__data.ge3  = head[76];
-  assign \rp__data.ge4  = head[77];
-  assign \rp__data.newline  = head[78];
+  assign \rp__data.line0  = rp__data[10:0];
+  assign \rp__data.line1  = rp__data[21:11];
+  assign \rp__data.line2  = rp__data[32:22];
+  assign \rp__data.slot0  = rp__data[35:33];
+  assign \rp__data.slot2  = rp__data[38:36];
+  assign \rp__data.wrap0  = rp__data[39];
+  assign \rp__data.wrap1  = rp__data[40];
+  assign \rp__data.lm1  = rp__data[56:41];
+  assign \rp__data.a  = rp__data[72:57];
+  assign \rp__data.z  = rp__data[73];
+  assign \rp__data.one  = rp__data[74];
+  assign \rp__data.two  = rp__data[75];
+  assign \rp__data.ge3  = rp__data[76];
+  assign \rp__data.ge4  = rp__data[77];
+  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -19325,24 +19685,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, head, next, \pop$29 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = next[10:0];
-  assign \rn__data.line1  = next[21:11];
-  assign \rn__data.line2  = next[32:22];
-  assign \rn__data.slot0  = next[35:33];
-  assign \rn__data.slot2  = next[38:36];
-  assign \rn__data.wrap0  = next[39];
-  assign \rn__data.wrap1  = next[40];
-  assign \rn__data.lm1  = next[56:41];
-  assign \rn__data.a  = next[72:57];
-  assign \rn__data.z  = next[73];
-  assign \rn__data.one  = next[74];
-  assign \rn__data.two  = next[75];
-  assign \rn__data.ge3  = next[76];
-  assign \rn__data.ge4  = next[77];
-  assign \rn__data.newline  = next[78];
-  assign \$4  = 1'h0;
-  assign \$5  = 6'h01;
-  assign \$6  = 6'h01;
+  assign \rn__data.line0  = rn__data[10:0];
+  assign \rn__data.newline  = rn__data[11];
+  assign \rn__data.z  = rn__data[12];
+  assign wpn__data[12] = wp__data[73];
+  assign wpn__data[11] = wp__data[78];
+  assign wpn__data[10:0] = wp__data[10:0];
 endmodule
 
 (* generator = "Amaranth" *)

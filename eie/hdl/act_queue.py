@@ -75,9 +75,13 @@ class ActQueue(wiring.Component):
     running, ready : In(1)  the pass is running; the PE's issue logic is ready (a registered
                         copy of its state: the count recomputes the pop from its own copies,
                         so the pop's fan-out is split between the two units).
-    head, next : Out    the FIFO head and the descriptor behind it (combinational LUT-RAM reads).
+    head, next : Out    registered: the FIFO head and the descriptor behind it (a
+                        descriptor is visible here from the second cycle after its write;
+                        of ``next`` only ``line0``, ``newline`` and ``z`` are kept).
     head_ok, next_ok : Out(1)  registered: they are present.
     nonempty : Out(1)   the contract queue is not empty at the start of this cycle.
+    empty_next : Out(1) the queue will be empty at the start of the next cycle if no
+                        broadcast arrives in this one (for the registered end-of-pass test).
     room_nopush, room_push : Out(1)  registered room flags (see module docstring).
     fault : Out(1)      sticky FIFO under/overflow.
     """
@@ -102,6 +106,7 @@ class ActQueue(wiring.Component):
             "head_ok": Out(1),
             "next_ok": Out(1),
             "nonempty": Out(1),
+            "empty_next": Out(1),
             "room_nopush": Out(1, init=1),
             "room_push": Out(1, init=int(self._depth > 1)),
             "fault": Out(1),
@@ -113,34 +118,44 @@ class ActQueue(wiring.Component):
         d = self._depth
         depth = hw.desc_depth
         m.submodules.mem = mem = Memory(shape=desc_layout(hw), depth=depth, init=[])
+        # the descriptor behind the head is only needed for its first line: a narrow copy
+        # (LUT RAM is the scarce resource: one read port of the full width only)
+        nlay = data.StructLayout({"line0": desc_layout(hw)["line0"].shape, "newline": unsigned(1),
+                                  "z": unsigned(1)})
+        m.submodules.mem_next = mem_n = Memory(shape=nlay, depth=depth, init=[])
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
-        rn = mem.read_port(domain="comb")
+        wpn = mem_n.write_port()
+        rn = mem_n.read_port(domain="comb")
         wptr = Signal(range(depth))
-        rptr = Signal(range(depth))
-        rptr1 = Signal(range(depth))            # rptr + 1 (mod depth), a register of its own
-        sc = Signal(range(depth + 1))
-        scw = Signal(range(depth + 2))          # sc + this cycle's write: the pop only picks below
+        rptr = [Signal(range(depth), name=f"rptr{i}") for i in range(3)]   # head index + 0, 1, 2
+        sc = Signal(range(depth + 1))           # descriptors written before this cycle, not popped
         pop = Signal()                          # this unit's copy of the pop decision (see below)
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid),
-                     rp.addr.eq(rptr), self.head.eq(rp.data), rn.addr.eq(rptr1), self.next.eq(rn.data),
-                     scw.eq(sc + self.wr_valid)]
 
         def inc(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
+        # the head and the descriptor behind it are registers, loaded from the LUT RAM at the
+        # indices they will have after this cycle's pop (a descriptor is visible here one
+        # cycle after it is written)
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid),
+                     wpn.addr.eq(wptr), wpn.en.eq(self.wr_valid),
+                     wpn.data.line0.eq(self.wr.line0), wpn.data.newline.eq(self.wr.newline), wpn.data.z.eq(self.wr.z),
+                     rp.addr.eq(Mux(pop, rptr[1], rptr[0])), rn.addr.eq(Mux(pop, rptr[2], rptr[1]))]
+        m.d.sync += [self.head.eq(rp.data), self.next.line0.eq(rn.data.line0),
+                     self.next.newline.eq(rn.data.newline), self.next.z.eq(rn.data.z)]
         with m.If(self.arm):
-            m.d.sync += [wptr.eq(0), rptr.eq(0), rptr1.eq(inc(Const(0, len(rptr)))), sc.eq(0), self.fault.eq(0),
-                         self.head_ok.eq(0), self.next_ok.eq(0)]
+            m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.head_ok.eq(0), self.next_ok.eq(0)]
+            m.d.sync += [r.eq(i % depth) for i, r in enumerate(rptr)]
         with m.Else():
             m.d.sync += [
                 wptr.eq(Mux(self.wr_valid, inc(wptr), wptr)),
-                rptr.eq(Mux(pop, rptr1, rptr)), rptr1.eq(Mux(pop, inc(rptr1), rptr1)),
-                sc.eq(scw - pop),
-                self.head_ok.eq(Mux(pop, scw >= 2, scw >= 1)),
-                self.next_ok.eq(Mux(pop, scw >= 3, scw >= 2)),
+                sc.eq(sc + self.wr_valid - pop),
+                self.head_ok.eq(Mux(pop, sc >= 2, sc >= 1)),
+                self.next_ok.eq(Mux(pop, sc >= 3, sc >= 2)),
             ]
-            with m.If((self.pop & (sc == 0)) | (self.wr_valid & ~self.pop & (sc == depth)) | (pop != self.pop)):
+            m.d.sync += [r.eq(Mux(pop, inc(r), r)) for r in rptr]
+            with m.If((self.pop & ~self.head_ok) | (self.wr_valid & ~self.pop & (sc == depth)) | (pop != self.pop)):
                 m.d.sync += self.fault.eq(1)
 
         # ---- the contract's count -------------------------------------------------------
@@ -156,6 +171,7 @@ class ActQueue(wiring.Component):
             self.nonempty.eq(cnt_nz | bc_r),
             pop.eq((cnt_nz | bc_r) & self.ready),
         ]
+        m.d.comb += self.empty_next.eq(Mux(pop, base < 2, base < 1))
         with m.If(self.start):
             m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.room_nopush.eq(1), self.room_push.eq(int(d > 1))]
         with m.Else():

@@ -33,7 +33,8 @@ With ``vendor="ecp5"`` the multiplier is a MULT18X18D whose input and output reg
 s3 and s4.
 
 Strobes (in the cycle noted): ``ev_entry``/``ev_padding`` (t+2), ``ev_bypass`` (t+5).
-``busy`` is high while any of stages t+2 .. t+5 holds an entry.
+``busy`` is high while any of stages t+2 .. t+5 holds an entry; ``busy_next``: one will
+in the next cycle (an entry now in t+1 .. t+4).
 """
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, Signal, signed
@@ -81,6 +82,7 @@ class Arith(wiring.Component):
             "acc_wdata": Out(signed(c.acc_bits)),
             "acc_we": Out(1),
             "busy": Out(1),
+            "busy_next": Out(1),
             "ev_entry": Out(1),
             "ev_padding": Out(1),
             "ev_bypass": Out(1),
@@ -176,6 +178,7 @@ class Arith(wiring.Component):
             self.acc_waddr.eq(s5_row), self.acc_wdata.eq(new), self.acc_we.eq(s5_valid & s5_real),
             self.ev_bypass.eq(s5_valid & s5_bypass),
             self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),
+            self.busy_next.eq(self.in_valid | s2_valid | s3_valid | s4_valid),
         ]
         m.d.sync += last_val.eq(new)
         return m

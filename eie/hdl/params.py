@@ -31,10 +31,10 @@ VENDORS = ("generic", "ecp5", "ice40")
 BRAM_LATENCY = 2
 #: group slots of the CCU's source prefetch buffer (a power of two; >= 5 sustains a group/cycle)
 GROUP_SLOTS = 8
-#: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 8 is needed for
-#: a column's pointer descriptor to be in the PE's FIFO the cycle before the column can first
-#: be popped (the line-memory look-ahead reads it then); one spare
-LEAD = 9
+#: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 9 is needed for
+#: a column's pointer descriptor to be at the PE's (registered) FIFO head the cycle before the
+#: column can first be popped (the line-memory look-ahead reads it then); one spare
+LEAD = 10
 #: items (one per search: an element or a bubble) the pre-scanner may run ahead
 ITEM_SLOTS = LEAD + 2
 #: cycles from the ``arm`` cycle (the host's start takes effect) to the pass's cycle −1:
@@ -157,9 +157,8 @@ class HWConfig:
     @property
     def desc_depth(self) -> int:
         """Column descriptors a PE holds (announced, not yet popped): the pre-scanner's items
-        plus a full queue, rounded up to a power of two."""
-        need = ITEM_SLOTS + self.config.queue_depth + 1
-        return 1 << (need - 1).bit_length()
+        plus a full queue (one spare)."""
+        return ITEM_SLOTS + self.config.queue_depth + 1
 
     @property
     def pe_bits(self) -> int:

@@ -9,7 +9,10 @@ counters and its slice of the host port.
 ``idle`` is the PE's part of the end-of-pass rule [arch §5.7]: the queue is empty at the
 start of the cycle, no entry is issued in the cycle and no entry issued earlier is still in
 the pipeline.  A PE that popped an empty column in cycle P is idle in P+1; one whose last
-entry issued in t is busy through t+5.  Every term is a register, so ``idle`` is one LUT.
+entry issued in t is busy through t+5.  ``idle`` is a *register*: computed in the previous
+cycle on the assumption that no broadcast arrives in it.  That is exact where it is used —
+once the bias element has been broadcast (before the previous cycle) no broadcast follows —
+and it keeps the array-wide AND of the end-of-pass test free of PE logic.
 
 Host port (already registered once by the top level; see :mod:`eie.hdl.host` for the map):
 ``h_sel`` (this PE is addressed), ``h_mem``, ``h_off``, ``h_wdata``, ``h_we``.
@@ -89,6 +92,8 @@ class PE(wiring.Component):
 
         for unit in (issue, spmat, arith, act):
             m.d.comb += [unit.start.eq(self.start), unit.running.eq(self.running)]
+        idle_next = Signal()
+        m.d.sync += self.idle.eq(idle_next)
         # this PE's copies of the static pass registers (written by the host before a start,
         # so a copy one cycle late is settled long before the arm cycle)
         stat = {}
@@ -117,7 +122,8 @@ class PE(wiring.Component):
             act.arm.eq(self.arm), act.pf_active.eq(self.pf_active), act.rd_en.eq(self.rd_en),
             act.src_sel.eq(stat["src_sel"]), act.relu.eq(stat["relu"]), self.src_data.eq(act.src_data),
             act.wb_start.eq(self.wb_start), act.wb_base.eq(stat["wb_base"]), self.wb_busy.eq(act.wb_busy),
-            self.idle.eq(~queue.nonempty & ~issue.issue_valid & ~spmat.busy & ~arith.busy),
+            # idle in the next cycle if no broadcast arrives now: registered, see module docstring
+            idle_next.eq(queue.empty_next & ~issue.issue_next & ~issue.issue_valid & ~arith.busy_next),
             self.fault.eq(queue.fault | issue.fault),
         ]
 

@@ -194,6 +194,7 @@ class Issue(wiring.Component):
             "head_ok": In(1),
             "next_ok": In(1),
             "pop": Out(1),
+            "issue_next": Out(1),
             "ready_copy": Out(1),
             "ev_empty": Out(1),
             "ev_line": Out(1),
@@ -241,6 +242,7 @@ class Issue(wiring.Component):
             self.pop.eq(self.nonempty & ready),
             cont.eq(self.issue_valid & ~cur_last),
             new.eq(self.pop & ~h.z),
+            self.issue_next.eq(cont | new),
             self.ev_empty.eq(self.pop & h.z),
             self.ev_line.eq(self.running & Mux(cont, w1, new & h.newline)),
         ]

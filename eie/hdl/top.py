@@ -163,7 +163,13 @@ class EIETop(wiring.Component):
             ]
 
         # ---- end of pass [arch §5.7] and counters ------------------------------------------
-        m.d.comb += [done.eq(running & ccu.bias_sent & _all([pe.idle for pe in pes])), self.done.eq(done)]
+        # c_done: bias broadcast before this cycle and every PE idle [arch §5.7].  The PEs'
+        # idle flags are registers computed last cycle assuming no broadcast; that holds when
+        # the bias had already been broadcast last cycle (bias_prev), which done requires
+        # anyway (a bias broadcast in the previous cycle fills every queue in this one)
+        bias_prev = Signal()
+        m.d.sync += bias_prev.eq(ccu.bias_sent & ~start)
+        m.d.comb += [done.eq(running & bias_prev & _all([pe.idle for pe in pes])), self.done.eq(done)]
         with m.If(start):
             m.d.sync += [done_flag.eq(0), cyc.eq(0), n_bcast.eq(0), n_stall.eq(0), n_search.eq(0)]
         with m.Elif(running):
