@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from .config import EIEConfig
 from .errors import EIEError, InputError
+from .fileio import check_out, write_json, write_text
 
 __all__ = ["main"]
 
@@ -38,35 +38,10 @@ def _config_from(args) -> EIEConfig:
     return cfg.replace(**changes) if changes else cfg
 
 
-def _check_out(path, force: bool, what: str):
-    if path is None:
-        return None
-    path = Path(path)
-    if path.exists() and not force:
-        raise InputError(f"{what} {str(path)!r} exists: use --force to overwrite it")
-    if not path.parent.exists():
-        raise InputError(f"{what} {str(path)!r}: directory {str(path.parent)!r} does not exist")
-    return path
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _write_json(path: Path, obj) -> None:
-    _write_text(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+# output files: the --force rule, atomic writes, JSON of numpy values (eie.fileio)
+_check_out = check_out
+_write_text = write_text
+_write_json = write_json
 
 
 def _compressed(path, args):
@@ -258,13 +233,17 @@ def cmd_report(args) -> int:
         int_list("--pe-counts", args.pe_counts, "pes") if args.pe_counts else default.pes)
     command = " ".join(["eie report", args.which]
                        + [f"{flag} {value}" for flag, value in (
-                           ("--fc8", args.fc8), ("--out", args.out), ("--spec", args.spec), ("--layers", args.layers),
+                           ("--fc8", args.fc8), ("--fpga", args.fpga), ("--out", args.out), ("--spec", args.spec), ("--layers", args.layers),
                            ("--queue-depths", args.queue_depths), ("--line-widths", args.line_widths),
                            ("--pe-counts", args.pe_counts)) if value is not None]
                        + ([f"--jobs {args.jobs}"] if args.jobs != 2 else [])
                        + (["--no-timing"] if args.no_timing else []) + (["--force"] if args.force else []))
+    fpga = None
+    if args.fpga is not None:
+        from .hdl.synth import load_records
+        fpga = load_records(args.fpga)          # checked before the long run
     meta = run_paper_report(out, specs, fc8=args.fc8, sweeps=sweeps, jobs=args.jobs, force=args.force,
-                            timing=not args.no_timing, command=command)
+                            timing=not args.no_timing, command=command, fpga=fpga)
     print(f"wrote {len(meta['files'])} files to {out}/ (report.md, report.html) in {meta['wall_s']:.0f} s")
     return 0
 
@@ -321,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="reproduce the EIE paper: Table IV, Sec VI sweeps, energy (Markdown + HTML)")
     p.add_argument("which", choices=["paper"], help="the report to make")
     p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--fpga", metavar="DIR", help="add the FPGA results in DIR (eie synth --json records, as "
+                                                "bench/synth.py --out DIR writes them; e.g. reports/fpga)")
     p.add_argument("--out", default="reports/paper", help="output directory (default: reports/paper)")
     p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for the sweeps (default 2)")
@@ -332,8 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-timing", action="store_true", help="skip timing numpy/scipy mat-vecs on this machine")
     p.set_defaults(func=cmd_report)
     # RTL commands live next to the RTL; each module adds its own subparser
-    from .hdl import generate, verify
-    for module in (generate, verify):
+    from .hdl import generate, synth, verify
+    for module in (generate, verify, synth):
         module.register(sub)
     return ap
 

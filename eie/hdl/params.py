@@ -29,7 +29,10 @@ VENDORS = ("generic", "ecp5", "ice40")
 # ---- front-end prefetch (see eie/hdl/README.md, "Pipelining") -------------------------------
 #: every block RAM read: address in cycle c, data in cycle c+2 (array latch + output register)
 BRAM_LATENCY = 2
-#: group slots of the CCU's source prefetch buffer (a power of two; >= 5 sustains a group/cycle)
+#: source prefetch: ``rd_en`` in cycle c, the PE's source word registered on ``src_data`` in
+#: c+3 (block RAM, then the bank multiplexer into a register: no compare behind a block RAM)
+SRC_LATENCY = BRAM_LATENCY + 1
+#: group slots of the CCU's source prefetch buffer (a power of two; >= 6 sustains a group/cycle)
 GROUP_SLOTS = 8
 #: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 9 is needed for
 #: a column's pointer descriptor to be at the PE's (registered) FIFO head the cycle before the
@@ -38,8 +41,8 @@ LEAD = 10
 #: items (one per search: an element or a bubble) the pre-scanner may run ahead
 ITEM_SLOTS = LEAD + 2
 #: cycles from the ``arm`` cycle (the host's start takes effect) to the pass's cycle −1:
-#: the source prefetch needs 3 before the pre-scanner's first search, then the lead
-PREROLL = 1 + BRAM_LATENCY + LEAD
+#: the source prefetch needs 4 before the pre-scanner's first search, then the lead
+PREROLL = 1 + SRC_LATENCY + LEAD
 
 
 def bits_for(n: int) -> int:

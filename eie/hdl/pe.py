@@ -16,12 +16,13 @@ and it keeps the array-wide AND of the end-of-pass test free of PE logic.
 
 Host port (already registered once by the top level; see :mod:`eie.hdl.host` for the map):
 ``h_sel`` (this PE is addressed), ``h_mem``, ``h_off``, ``h_wdata``, ``h_we``.
-``h_rdata`` holds the word addressed four cycles earlier (the line memory reads in three
-cycles, every other source is delayed to match; reads have no side effect).  Signed quantities
+``h_rdata`` holds the word addressed five cycles earlier (the line memory reads in three
+cycles, every other source is delayed to match, then a two-step 8:1 choice; reads have no
+side effect).  Signed quantities
 (activations, codebook values, outputs) are sign-extended to ``data_bits``.
 """
 
-from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,6 +62,7 @@ class PE(wiring.Component):
             "wb_start": In(1),
             "wb_base": In(max(1, hw.act_addr_bits)),
             "wb_busy": Out(1),
+            "wb_busy_next": Out(1),
             "ann_valid": In(1),
             "ann_j": In(hw.col_bits),
             "ann_a": In(signed(c.act_bits)),
@@ -122,6 +124,7 @@ class PE(wiring.Component):
             act.arm.eq(self.arm), act.pf_active.eq(self.pf_active), act.rd_en.eq(self.rd_en),
             act.src_sel.eq(stat["src_sel"]), act.relu.eq(stat["relu"]), self.src_data.eq(act.src_data),
             act.wb_start.eq(self.wb_start), act.wb_base.eq(stat["wb_base"]), self.wb_busy.eq(act.wb_busy),
+            self.wb_busy_next.eq(act.wb_busy_next),
             # idle in the next cycle if no broadcast arrives now: registered, see module docstring
             idle_next.eq(queue.empty_next & ~issue.issue_next & ~issue.issue_valid & ~arith.busy_next),
             self.fault.eq(queue.fault | issue.fault),
@@ -178,5 +181,10 @@ class PE(wiring.Component):
             e = Signal(hw.data_bits, name=f"h_src{i}_ext")
             m.d.comb += e.eq(src)
             ext.append(e)
-        m.d.sync += self.h_rdata.eq(Array(ext)[mem_q[-1]])
+        # an 8:1 choice of data_bits-wide words in two registered steps (4:1 then 2:1): one
+        # select register fanned out to every bit behind two LUT levels was a critical path
+        half = [Signal(hw.data_bits, name=f"h_half{i}") for i in range(2)]
+        hsel = Signal()
+        m.d.sync += [half[0].eq(Array(ext[:4])[mem_q[-1][:2]]), half[1].eq(Array(ext[4:])[mem_q[-1][:2]]),
+                     hsel.eq(mem_q[-1][2]), self.h_rdata.eq(Mux(hsel, half[1], half[0]))]
         return m

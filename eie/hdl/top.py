@@ -189,6 +189,10 @@ class EIETop(wiring.Component):
             hoff = Signal(ob, name=f"h_off_{p}", attrs={"keep": 1})
             hdat = Signal(hw.data_bits, name=f"h_wdata_{p}", attrs={"keep": 1})
             hwe = Signal(name=f"h_we_{p}", attrs={"keep": 1})
+            # this PE's copy of busy (a register loaded with the next cycle's busy): the host
+            # writes it gates reach every block RAM's write enable
+            pbusy = Signal(name=f"busy_{p}", attrs={"keep": 1})
+            m.d.sync += pbusy.eq(pf_next | pes[0].wb_busy_next)
             addr_pe = self.addr[ob + 3:ob + 3 + pb]
             m.d.sync += [
                 sel.eq(~self.addr[ob + 4 + pb] & (self.addr[ob + 3 + pb] | (addr_pe == p))),
@@ -196,7 +200,7 @@ class EIETop(wiring.Component):
                 hwe.eq(self.we),
             ]
             m.d.comb += [pe.h_sel.eq(sel), pe.h_mem.eq(hmem), pe.h_off.eq(hoff), pe.h_wdata.eq(hdat),
-                         pe.h_we.eq(hwe & ~busy)]
+                         pe.h_we.eq(hwe & ~pbusy)]
 
         # ---- read path: c1 → PE (three cycles) → PE h_rdata → top rdata, valid in c0 + READ_LATENCY ---
         status = Signal(4)

@@ -46,7 +46,7 @@ SIMULATORS = ("verilator", "icarus", "amaranth")
 #: the waveform format each simulator writes
 WAVES_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 TOTALS = ("broadcasts", "stall_cycles", "groups_scanned")
-TESTBENCH = "tb_verify"          # sim/tb_verify.py
+TESTBENCH = "tb_eie"              # sim/tb_eie.py
 _HDL_DIR = Path(__file__).resolve().parent
 
 
@@ -181,17 +181,20 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
 @dataclass
 class RunOutput:
     results: list[LayerResult]
-    wall: dict                     # per phase (sim/tb_verify.py) + "process" (the simulator run)
+    wall: dict                     # per phase (sim/tb_eie.py) + "process" (the simulator run)
     cycles: dict                   # clock cycles per phase
 
 
-def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case") -> RunOutput:
+def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case",
+        preload: bool = False) -> RunOutput:
     """Run layers (dicts ``{"jobs", "n_out"}`` [+ ``"chain"``, ``"load_act"``, ``"resident"``], jobs from
     :func:`eie.hdl.host.layer_jobs`) in one simulation of build ``b``, in order.
 
     ``max_cycles`` guards every pass.  ``waves``: file to write (needs a ``waves`` build).
     ``random_init`` (Verilator): every storage element without an initial value (the
     memories) powers up random, ``+verilator+rand+reset+2``.
+    ``preload``: the build's Verilog holds the first job's image as memory init values
+    (:func:`eie.hdl.cosim.build` with ``image``), so the first pass is not loaded.
     """
     from . import cosim
     if waves and not b.waves:
@@ -202,8 +205,8 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     tag = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:12]
     case = cases / f"{name}-{tag}-{os.getpid()}.json"
     result, log, xml = case.with_suffix(".result.json"), case.with_suffix(".log"), case.with_suffix(".xml")
-    case.write_text(json.dumps({"hw": cosim._hw_to_dict(b.hw), "layers": layers, "max_cycles": int(max_cycles),
-                                "preload": False}))
+    case.write_text(json.dumps({"hw": cosim.hw_to_dict(b.hw), "layers": layers, "max_cycles": int(max_cycles),
+                                "preload": bool(preload)}))
     result.unlink(missing_ok=True)
     test_args, plusargs = [], []
     if waves and b.sim == "verilator":

@@ -103,13 +103,15 @@ def _inside(root: Path, path: Path) -> bool:
 
 
 def run_paper_report(out, specs, fc8: str | None = None, sweeps: PaperSweeps | None = None, jobs: int = 2,
-                     force: bool = False, timing: bool = True, stream=None, command: str | None = None) -> dict:
-    """Reproduce the paper into directory ``out``; returns the manifest (with ``wall_s``)."""
+                     force: bool = False, timing: bool = True, stream=None, command: str | None = None,
+                     fpga: list | None = None) -> dict:
+    """Reproduce the paper into directory ``out``; returns the manifest (with ``wall_s``).
+    ``fpga``: ``eie synth --json`` records (:func:`eie.hdl.synth.load_records`) to report."""
     t0 = time.perf_counter()
     check_out_dir(out, force)
     stream = sys.stderr if stream is None else stream
     doc, meta, add_method = build_paper_report(specs, fc8=fc8, sweeps=sweeps, jobs=jobs, timing=timing,
-                                               stream=stream, command=command)
+                                               stream=stream, command=command, fpga=fpga)
 
     def before_text(doc):
         meta["wall_s"] = time.perf_counter() - t0

