@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from eie.cli import main
 from eie.config import EIEConfig
 from eie.hdl import synth
 from eie.hdl.params import HWConfig
@@ -60,7 +61,7 @@ def test_bram_estimate_reference_and_paper():
     est = synth.bram_estimate(synth.reference_hw("ecp5", "25k"), "ecp5")
     assert est["per_memory"] == {"spmat": 8, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1}
     assert est["total"] == 48
-    # iCE40 (no LUT RAM): 256 x 64-bit lines = 4 EBR (256 x 16 each), pointer and activation
+    # iCE40 (no LUT RAM): 128 x 64-bit lines = 4 EBR (x16 each), pointer and activation
     # banks 1 each, and the small memories with registered reads: codebook (1), destination
     # file (16 b, two read ports: 2)
     ice = synth.bram_estimate(synth.reference_hw("ice40", "hx8k"), "ice40")
@@ -73,7 +74,7 @@ def test_bram_estimate_reference_and_paper():
 
 
 def _main(argv, capsys):
-    code = synth.main(argv)
+    code = main(["synth", *argv])
     return code, capsys.readouterr().err
 
 
@@ -88,7 +89,7 @@ def _main(argv, capsys):
 def test_argument_errors_exit_2(argv, message, capsys):
     if message is None:                        # unknown option: argparse's own exit 2
         with pytest.raises(SystemExit) as exc:
-            synth.main(argv)
+            main(["synth", *argv])
         assert exc.value.code == 2
         return
     code, err = _main(argv, capsys)
@@ -132,7 +133,7 @@ def test_register_adds_the_synth_command():
 def test_tiny_synthesis_ice40(tmp_path, capsys):
     """One real yosys + nextpnr run: 1 PE with small memories on iCE40-HX8K (about 30 s)."""
     out = tmp_path / "tiny.json"
-    code = synth.main(["--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
+    code = main(["synth", "--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
                        "--act-sram-kb", "0.5", "--regfile-entries", "16", "--queue-depth", "4",
                        "--json", str(out)])
     printed = capsys.readouterr().out

@@ -7,6 +7,8 @@ import io
 import json
 import math
 import re
+import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +53,8 @@ act_density = 0.5
 seed = 3
 """
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# a captured eie synth --json record (ECP5-25k reference configuration, bench/synth.py)
+FPGA = Path(__file__).parent / "data" / "synth" / "records"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,7 @@ def report(tmp_path_factory):
     fc8 = shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
     if fc8.exists():
         args += ["--fc8", fc8]
+    args += ["--fpga", FPGA]
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = main([str(a) for a in args])
@@ -279,3 +284,22 @@ def test_cell_format_rounding_matches_python():
     assert format_cell(Column("n", "n", "int"), 7926) == "7,926"
     assert format_cell(Column("n", "n", "num", 2), None) == "–"
     assert math.isclose(float(format_cell(Column("n", "n", "num", 3), np.float64(0.1234)).replace(",", "")), 0.123)
+
+
+def test_fpga_section_recomputed_from_the_records(report):
+    rows = json.loads((report["out"] / "data" / "fpga.json").read_text())["rows"]
+    recs = [r for r in (json.loads(f.read_text()) for f in FPGA.glob("*.json")) if "fmax_mhz" in r]
+    assert len(rows) == len(recs) >= 1
+    for row, rec in zip(rows, sorted(recs, key=lambda r: (r["target"], r["config"]["pes"], r["device"])), strict=True):
+        fmax = [s["fmax_mhz"] for s in rec["seeds"]]
+        assert row["fmax_median"] == pytest.approx(statistics.median(fmax))
+        assert (row["fmax_worst"], row["fmax_best"]) == (min(fmax), max(fmax))
+        assert row["gmacs"] == pytest.approx(rec["config"]["pes"] * statistics.median(fmax) / 1000)
+        assert row["luts"] == rec["resources"]["luts"]["used"] and row["brams"] == rec["resources"]["brams"]["used"]
+    md = (report["out"] / "report.md").read_text()
+    assert "4. The RTL on FPGAs" in md and "No FPGA results" not in md
+
+
+def test_fpga_directory_errors_exit_2_before_running(tmp_path, capsys):
+    code = main(["report", "paper", "--fpga", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "FPGA results directory" in capsys.readouterr().err and not (tmp_path / "o").exists()

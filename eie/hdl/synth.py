@@ -94,10 +94,13 @@ REFERENCE = {
     ("ecp5", "25k"): dict(pes=4, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
     ("ecp5", "45k"): dict(pes=8, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
     ("ecp5", "85k"): dict(pes=16, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
-    # 1 PE x 2 KB lines, 2 x 256 pointers, 2 x 256 activations: 8 EBR, plus 15 for the small
-    # memories (iCE40 has no LUT RAM, see bram_estimate) = 23 of 32; a second PE needs 46
-    ("ice40", "hx8k"): dict(pes=1, spmat_kb=2, ptr_kb=1, act_sram_kb=0.5, queue_depth=8, line_bits=64),
-    ("ice40", "up5k"): dict(pes=1, spmat_kb=2, ptr_kb=1, act_sram_kb=0.5, queue_depth=8, line_bits=64),
+    # iCE40 has no LUT RAM: the descriptor FIFO (ITEM_SLOTS + queue_depth + 1 descriptors of
+    # ~80 bits) becomes flip-flops and multiplexers and decides the size.  One PE with a
+    # 4-entry queue and 16 accumulators: 1 KB lines, 2 x 128 pointers, 2 x 256 activations
+    ("ice40", "hx8k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4,
+                            line_bits=64),
+    ("ice40", "up5k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4,
+                            line_bits=64),
 }
 
 
@@ -522,7 +525,7 @@ def summary_row(rec: dict) -> dict:
         "fmax_best": fm[-1], "fmax_median": med, "fmax_worst": fm[0], "seeds": len(fm),
         "target_mhz": rec.get("freq_target_mhz"),
         "gmacs": c["pes"] * med / 1000.0,
-        "critical_path": (f"{cp.get('from')} -> {cp.get('to')} ({cp.get('total_ns', 0):.2f} ns, "
+        "critical_path": (f"seed {rec.get('seed')}: {cp.get('from')} -> {cp.get('to')} ({cp.get('total_ns', 0):.2f} ns, "
                           f"{cp.get('routing_ns')} ns routing)") if cp else None,
     }
 
@@ -530,7 +533,7 @@ def summary_row(rec: dict) -> dict:
 def markdown_summary(records: list[dict]) -> str:
     """A Markdown table of :func:`summary_row` for reports/fpga/."""
     head = ("| device | PEs | memories per PE | LUT4 | FF | block RAM | DSP | Fmax median (worst-best) | "
-            "MAC rate at the median | critical path (best seed) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+            "MAC rate at the median | critical path (first seed) |\n|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for rec in records:
         s = summary_row(rec)
@@ -615,20 +618,3 @@ def cmd_synth(args) -> int:
     if js:
         _write_json(js, res)
     return 0
-
-
-def main(argv=None) -> int:
-    """``python -m eie.hdl.synth ...`` (the same as ``eie synth ...``)."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="eie")
-    register(ap.add_subparsers(dest="command", required=True))
-    args = ap.parse_args(["synth", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except EIEError as exc:
-        print(f"eie: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
