@@ -64,27 +64,6 @@ def test_rtl_matches_model(sim):
         _assert_matches(res, ref)
 
 
-def test_verilator_chains_layers_on_chip():
-    l1 = synthetic_layer(40, 30, 0.4, bits=4, seed=7, act_density=0.6)
-    l2 = synthetic_layer(12, 40, 0.4, bits=4, seed=8)
-    c1, c2 = compile_layer(l1, CFG), compile_layer(l2, CFG)
-    x = l1.activations
-    p1 = plan_layer(l1.codebook, x, float_forward(l1, x), CFG)
-    r1 = simulate(c1, x, plan=p1, relu=True, check_reference=False)
-    x2 = r1.outputs_q / 2.0 ** p1.fo
-    p2 = plan_layer(l2.codebook, x2, float_forward(l2, x2), CFG, fa=p1.fo)
-    r2 = simulate(c2, x2, plan=p2, check_reference=False)
-    j1 = layer_jobs(HW, c1, quantize(x, p1.fa, CFG.act_bits), quantize(l1.codebook, p1.fw, CFG.codebook_bits),
-                    p1.shift, True, 1 << p1.fa)
-    j2 = layer_jobs(HW, c2, np.zeros(l2.n_in, np.int64), quantize(l2.codebook, p2.fw, CFG.codebook_bits),
-                    p2.shift, False, 1 << p2.fa)
-    res = cosim.run_layers(HW, [{"jobs": j1, "n_out": 40, "chain": True},
-                                {"jobs": j2, "n_out": 12, "load_act": False}], sim="verilator", max_cycles=20_000,
-                           name="chain")
-    _assert_matches(res[0], r1)
-    _assert_matches(res[1], r2)
-
-
 def test_ecp5_primitives_and_resident_passes():
     """The ECP5 netlist — block RAMs as DP16KD primitives with output registers (x9 and x18
     modes; sim/ecp5_cells.v models them) — under Verilator, every layer run with all its
