@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import EIEConfig
 from .errors import EIEError, InputError
-from .fileio import check_out, write_json, write_text
+from .fileio import check_out, write_json
 
 __all__ = ["main"]
 
@@ -31,17 +31,16 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                        help=f"{f.name} (default {f.default})")
 
 
-def _config_from(args) -> EIEConfig:
-    cfg = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
+def _config_from(args, base: EIEConfig | None = None) -> EIEConfig:
+    """``base`` (default: ``--config FILE``, else the paper's design point) with every
+    ``--<field>`` option given applied."""
+    if base is not None:
+        cfg = base
+    else:
+        cfg = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
     changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
                if getattr(args, "cfg_" + f.name, None) is not None}
     return cfg.replace(**changes) if changes else cfg
-
-
-# output files: the --force rule, atomic writes, JSON of numpy values (eie.fileio)
-_check_out = check_out
-_write_text = write_text
-_write_json = write_json
 
 
 def _compressed(path, args):
@@ -59,8 +58,8 @@ def _compressed(path, args):
 def cmd_compress(args) -> int:
     from .compress import compress_layer
     from .layer import DenseLayer, load_layer, save_npz
-    out = _check_out(args.out, args.force, "output file")
-    js = _check_out(args.json, args.force, "JSON file")
+    out = check_out(args.out, args.force, "output file")
+    js = check_out(args.json, args.force, "JSON file")
     if args.density is not None and not (0 < args.density <= 1):
         raise InputError(f"--density must be in (0, 1], not {args.density!r}")
     layer = load_layer(args.layer)
@@ -77,7 +76,7 @@ def cmd_compress(args) -> int:
         save_npz(out, arrays)
         print(f"wrote {out}")
     if js:
-        _write_json(js, report.to_dict())
+        write_json(js, report.to_dict())
     return 0
 
 
@@ -87,7 +86,7 @@ def cmd_compile(args) -> int:
     from .layer import load_activations
     from .reference import float_forward
     cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
+    js = check_out(args.json, args.force, "JSON file")
     layer = _compressed(args.layer, args)
     compiled = compile_layer(layer, cfg)
     x = load_activations(args.input, layer.n_in) if args.input else layer.activations
@@ -108,7 +107,7 @@ def cmd_compile(args) -> int:
         files = export_hex(compiled, args.out, codebook_q=cb_q, act_q=act_q, force=args.force)
         print(f"wrote {len(files)} files to {args.out}")
     if js:
-        _write_json(js, {"name": layer.name, "passes": len(compiled.passes),
+        write_json(js, {"name": layer.name, "passes": len(compiled.passes),
                          "fraction_bits": plan.to_dict() if plan else None,
                          **{k: v for k, v in st.items()}})
     return 0
@@ -139,8 +138,8 @@ def cmd_simulate(args) -> int:
     from .layer import load_activations
     from .pipeline import run_layer, run_stack
     cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
-    out = _check_out(args.output, args.force, "output file")
+    js = check_out(args.json, args.force, "JSON file")
+    out = check_out(args.output, args.force, "output file")
     table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     layers = [_compressed(path, args) for path in args.layer]
     first = layers[0]
@@ -170,14 +169,14 @@ def cmd_simulate(args) -> int:
         np.save(tmp, outputs.astype(np.float64), allow_pickle=False)
         tmp.replace(out)
     if js:
-        _write_json(js, doc)
+        write_json(js, doc)
     return 0
 
 
 def cmd_bench(args) -> int:
     from .bench import format_bench, load_specs, run_bench
     cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
+    js = check_out(args.json, args.force, "JSON file")
     specs = load_specs(args.spec)
     if args.layers:
         wanted = [s.strip() for s in args.layers.split(",")]
@@ -190,7 +189,7 @@ def cmd_bench(args) -> int:
                      progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
     print(format_bench(rows, cfg))
     if js:
-        _write_json(js, rows)
+        write_json(js, rows)
     return 0
 
 

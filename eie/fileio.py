@@ -2,7 +2,8 @@
 
 * :func:`check_out` — an output path is refused (:class:`~eie.errors.InputError`, exit 2)
   when it exists and ``force`` is not given, or when its directory does not exist.
-* :func:`write_text` — write to ``<name>.tmp`` and rename, so a reader never sees half a file.
+* :func:`write_text` — write to a temporary file and rename, so a reader never sees half a
+  file; ``if_changed`` leaves an identical file untouched (its time stamp too).
 * :func:`json_default` / :func:`dumps_json` / :func:`write_json` — JSON with numpy scalars and
   arrays turned into plain numbers and lists.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .errors import InputError
@@ -29,12 +31,17 @@ def check_out(path, force: bool, what: str) -> Path | None:
     return path
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (temporary file in the same directory, then rename)."""
+def write_text(path: Path, text: str, if_changed: bool = False) -> bool:
+    """Write ``text`` atomically (a temporary file of this process in the same directory,
+    then rename); with ``if_changed``, not at all when the file already holds ``text``.
+    Returns whether the file was written."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    if if_changed and path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+    return True
 
 
 def json_default(o):

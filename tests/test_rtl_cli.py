@@ -47,20 +47,20 @@ def run(args, capsys):
     return code, out, err
 
 
-@pytest.fixture
-def layer_file(tmp_path):
-    lay = synthetic_layer(26, 20, 0.4, bits=4, seed=5, act_density=0.6)
-    path = tmp_path / "l.npz"
+def _save_layer(path, n_out, n_in, density, bits, seed, act_density):
+    lay = synthetic_layer(n_out, n_in, density, bits=bits, seed=seed, act_density=act_density)
     np.savez(path, codebook=lay.codebook, codes=lay.codes, bias_codes=lay.bias_codes, activations=lay.activations)
     return path
+
+
+@pytest.fixture
+def layer_file(tmp_path):
+    return _save_layer(tmp_path / "l.npz", 26, 20, 0.4, 4, 5, 0.6)
 
 
 @pytest.fixture
 def narrow_file(tmp_path):
-    lay = synthetic_layer(40, 30, 0.5, bits=3, seed=6, act_density=0.5)
-    path = tmp_path / "n.npz"
-    np.savez(path, codebook=lay.codebook, codes=lay.codes, bias_codes=lay.bias_codes, activations=lay.activations)
-    return path
+    return _save_layer(tmp_path / "n.npz", 40, 30, 0.5, 3, 6, 0.5)
 
 
 # ---- hdl/ ---------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from ..config import EIEConfig
 from ..errors import CapacityError, EIEError, InputError
-from ..fileio import write_text as _write_text
+from ..fileio import check_out, write_json, write_text
 from . import params
 from .params import HWConfig
 
@@ -291,12 +291,7 @@ def write_reference(directory, force: bool = False, progress=None) -> list[tuple
     directory.mkdir(exist_ok=True)
     out = []
     for name, text in files.items():
-        path = directory / name
-        if path.exists() and path.read_text() == text:
-            out.append((name, "unchanged"))
-            continue
-        _write_text(path, text)
-        out.append((name, "wrote"))
+        out.append((name, "wrote" if write_text(directory / name, text, if_changed=True) else "unchanged"))
     return out
 
 
@@ -352,7 +347,7 @@ def register(subparsers) -> None:
 
 
 def cmd_rtl(args) -> int:
-    from ..cli import _check_out, _config_from, _write_json
+    from ..cli import _config_from
     if args.reference is not None:
         given = [f for f in ("out", "layer", "input", "json") if getattr(args, f, None)]
         given += ["--" + k.replace("_", "-") for k in _DEPTHS if getattr(args, "hw_" + k, None) is not None]
@@ -371,7 +366,7 @@ def cmd_rtl(args) -> int:
     if not args.out:
         raise InputError("--out DIR is required (or --reference [DIR] for the reference designs)")
     cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
+    js = check_out(args.json, args.force, "JSON file")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file, not a directory")
@@ -404,10 +399,10 @@ def cmd_rtl(args) -> int:
     out.mkdir(exist_ok=True)
     if prepared:
         manifest["layer"] = _write_layer(out / "images", prepared, jobs, args)
-    _write_text(out / verilog_name, text)
-    _write_json(out / "manifest.json", manifest)
+    write_text(out / verilog_name, text)
+    write_json(out / "manifest.json", manifest)
     if js:
-        _write_json(js, manifest)
+        write_json(js, manifest)
     print(f"wrote {out / verilog_name} ({manifest['bytes'] / 1e6:.2f} MB, {hw.pes} PEs, {hw.key()})")
     if prepared:
         lay = manifest["layer"]
@@ -461,7 +456,7 @@ def _write_layer(img_dir: Path, prepared: dict, jobs, args) -> dict:
         res = simulate(compiled, prepared["x"], plan=prepared["plan"], relu=args.relu, keep_timing=True,
                        check_reference=False, source=prepared["layer"])
         name = "expected_outputs.hex"
-        _write_text(img_dir / name, _hex_lines(res.outputs_q, cfg.act_bits))
+        write_text(img_dir / name, _hex_lines(res.outputs_q, cfg.act_bits))
         files.append(img_dir / name)
         info["expected"] = {"outputs": f"images/{name}", "cycles": res.cycles,
                             "pass_cycles": [t.cycles for t in res.timings],

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..config import EIEConfig
 from ..errors import EIEError, InputError
+from .generate import _DEPTHS
 from .params import HWConfig
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "REFERENCE", "reference_hw",
@@ -546,9 +547,6 @@ def markdown_summary(records: list[dict]) -> str:
 
 
 # ---- CLI ---------------------------------------------------------------------------------------
-_DEPTHS = ("spmat_lines", "ptr_words", "act_depth", "dst_depth")
-
-
 def register(subparsers) -> None:
     """Add ``eie synth`` to the CLI's sub-parsers (``sub = ap.add_subparsers(...)``)."""
     p = subparsers.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
@@ -587,10 +585,7 @@ def _hw_from_args(args) -> HWConfig:
             raise InputError(f"--reference: no reference configuration for {target} {device}")
         if args.config:
             raise InputError("--reference and --config exclude each other: give one starting point")
-        cfg = EIEConfig(**REFERENCE[(target, device)])
-        changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
-                   if getattr(args, "cfg_" + f.name, None) is not None}
-        cfg = cfg.replace(**changes) if changes else cfg
+        cfg = _config_from(args, EIEConfig(**REFERENCE[(target, device)]))
     else:
         cfg = _config_from(args)
     depths = {k: getattr(args, "hw_" + k) for k in _DEPTHS if getattr(args, "hw_" + k, None) is not None}
@@ -601,7 +596,7 @@ def _hw_from_args(args) -> HWConfig:
 
 
 def cmd_synth(args) -> int:
-    from ..cli import _check_out, _write_json
+    from ..fileio import check_out, write_json
     if args.target not in DEVICES:
         raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {args.target!r}")
     if args.device is not None and args.device not in DEVICES[args.target]:
@@ -609,12 +604,12 @@ def cmd_synth(args) -> int:
                          f"not {args.device!r}")
     if args.seed < 0:
         raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
-    js = _check_out(args.json, args.force, "JSON file")
+    js = check_out(args.json, args.force, "JSON file")
     hw = _hw_from_args(args)
     res = run_synth(hw, args.target, args.device, args.freq, args.seed, args.workdir, args.io,
                     router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight)
     print(format_result(res))
     if js:
-        _write_json(js, res)
+        write_json(js, res)
     return 0

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CapacityError, EIEError, InputError
+from ..fileio import check_out, write_json, write_text
 from .generate import TOPLEVEL, add_depth_options, hw_from_args, verilog_text
 from .host import PE_COUNTERS, LayerResult, layer_jobs
 from .params import HWConfig
@@ -93,15 +94,6 @@ def _source_digest(hw: HWConfig, top: str) -> str:
     return h.hexdigest()[:24]
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    """Write atomically, and not at all when unchanged (keeps the time stamp for make)."""
-    if path.exists() and path.read_text() == text:
-        return
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
     """``(text, digest, seconds)``: the Verilog of ``hw``, generated only when the sources
     changed since the last generation (index ``rtl-src/<source digest>``)."""
@@ -120,7 +112,7 @@ def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     for path, content in ((root / "rtl-verilog" / f"{digest}.v", text), (index, digest + "\n")):
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_if_changed(path, content)
+        write_text(path, content, if_changed=True)
     return text, digest, time.perf_counter() - t0
 
 
@@ -157,8 +149,8 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     bdir = cosim.cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
     bdir.mkdir(parents=True, exist_ok=True)
     vfile = bdir / f"{top}.v"
-    _write_if_changed(vfile, text)
-    _write_if_changed(bdir / "hwconfig.txt", hw.key() + "\n")
+    write_text(vfile, text, if_changed=True)
+    write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
     t1 = time.perf_counter()
     runner = get_runner(sim)
     ok = bdir / "build.ok"
@@ -439,12 +431,12 @@ def register(subparsers) -> None:
 
 def cmd_verify(args) -> int:
     """Exit code 0: RTL == model; 1: any difference or a failed RTL run; EIEError → 2."""
-    from ..cli import _check_out, _compressed, _config_from, _write_json
+    from ..cli import _compressed, _config_from
     from ..compile import compile_layer
     from ..layer import load_activations
     cfg = _config_from(args)
-    js = _check_out(args.json, args.force, "JSON file")
-    waves = _check_out(args.waves, args.force, "waves file")
+    js = check_out(args.json, args.force, "JSON file")
+    waves = check_out(args.waves, args.force, "waves file")
     if args.max_cycles is not None and args.max_cycles < 1:
         raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
     if args.random_init and args.sim != "verilator":
@@ -457,5 +449,5 @@ def cmd_verify(args) -> int:
                        progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
     print(format_report(rep))
     if js:
-        _write_json(js, rep)
+        write_json(js, rep)
     return 0 if rep["equal"] and not rep["rtl_error"] else 1
