@@ -4538,7 +4538,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$31 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -7313,7 +7313,7 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$13  = 1'h0;
   wire [4:0] \$1 ;
@@ -7451,9 +7451,26 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$31 ;
-  wire \pop$31 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
   output room_nopush;
@@ -7571,13 +7588,13 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
   assign \$42  = ~ head_ok;
-  assign \$43  = \pop$31  & \$42 ;
-  assign \$44  = ~ \pop$31 ;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$31 ;
+  assign \$49  = pop != \pop$32 ;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -7844,6 +7861,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign wr = wp__data;
   assign wr_valid = wp__en;
   assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -7875,6 +7893,36 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \next.line0  = next[10:0];
+  assign \next.line1  = next[21:11];
+  assign \next.line2  = next[32:22];
+  assign \next.slot0  = next[35:33];
+  assign \next.slot2  = next[38:36];
+  assign \next.wrap0  = next[39];
+  assign \next.wrap1  = next[40];
+  assign \next.lm1  = next[56:41];
+  assign \next.a  = next[72:57];
+  assign \next.z  = next[73];
+  assign \next.one  = next[74];
+  assign \next.two  = next[75];
+  assign \next.ge3  = next[76];
+  assign \next.ge4  = next[77];
+  assign \next.newline  = next[78];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -7905,21 +7953,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -8720,7 +8753,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$31 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -11495,7 +11528,7 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$25 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$25  = 1'h0;
   wire [4:0] \$1 ;
@@ -11633,9 +11666,26 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$31 ;
-  wire \pop$31 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
   output room_nopush;
@@ -11753,13 +11803,13 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
   assign \$42  = ~ head_ok;
-  assign \$43  = \pop$31  & \$42 ;
-  assign \$44  = ~ \pop$31 ;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$31 ;
+  assign \$49  = pop != \pop$32 ;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -12026,6 +12076,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign wr = wp__data;
   assign wr_valid = wp__en;
   assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -12057,6 +12108,36 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \next.line0  = next[10:0];
+  assign \next.line1  = next[21:11];
+  assign \next.line2  = next[32:22];
+  assign \next.slot0  = next[35:33];
+  assign \next.slot2  = next[38:36];
+  assign \next.wrap0  = next[39];
+  assign \next.wrap1  = next[40];
+  assign \next.lm1  = next[56:41];
+  assign \next.a  = next[72:57];
+  assign \next.z  = next[73];
+  assign \next.one  = next[74];
+  assign \next.two  = next[75];
+  assign \next.ge3  = next[76];
+  assign \next.ge4  = next[77];
+  assign \next.newline  = next[78];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -12087,21 +12168,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -12902,7 +12968,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$31 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -15677,7 +15743,7 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$37 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$37  = 1'h0;
   wire [4:0] \$1 ;
@@ -15815,9 +15881,26 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$31 ;
-  wire \pop$31 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
   output room_nopush;
@@ -15935,13 +16018,13 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
   assign \$42  = ~ head_ok;
-  assign \$43  = \pop$31  & \$42 ;
-  assign \$44  = ~ \pop$31 ;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$31 ;
+  assign \$49  = pop != \pop$32 ;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -16208,6 +16291,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign wr = wp__data;
   assign wr_valid = wp__en;
   assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -16239,6 +16323,36 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \next.line0  = next[10:0];
+  assign \next.line1  = next[21:11];
+  assign \next.line2  = next[32:22];
+  assign \next.slot0  = next[35:33];
+  assign \next.slot2  = next[38:36];
+  assign \next.wrap0  = next[39];
+  assign \next.wrap1  = next[40];
+  assign \next.lm1  = next[56:41];
+  assign \next.a  = next[72:57];
+  assign \next.z  = next[73];
+  assign \next.one  = next[74];
+  assign \next.two  = next[75];
+  assign \next.ge3  = next[76];
+  assign \next.ge4  = next[77];
+  assign \next.newline  = next[78];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -16269,21 +16383,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -17084,7 +17183,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     .next(next),
     .next_ok(next_ok),
     .nonempty(nonempty),
-    .\pop$31 (pop),
+    .\pop$32 (pop),
     .ready(ready),
     .room_nopush(room_nopush),
     .room_push(room_push),
@@ -19859,7 +19958,7 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$49 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$49  = 1'h0;
   wire [4:0] \$1 ;
@@ -19997,9 +20096,26 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   reg next_ok = 1'h0;
   output nonempty;
   wire nonempty;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
+  wire [15:0] \nxt.a ;
+  wire \nxt.ge3 ;
+  wire \nxt.ge4 ;
+  wire [10:0] \nxt.line0 ;
+  wire [10:0] \nxt.line1 ;
+  wire [10:0] \nxt.line2 ;
+  wire [15:0] \nxt.lm1 ;
+  wire \nxt.newline ;
+  wire \nxt.one ;
+  wire [2:0] \nxt.slot0 ;
+  wire [2:0] \nxt.slot2 ;
+  wire \nxt.two ;
+  wire \nxt.wrap0 ;
+  wire \nxt.wrap1 ;
+  wire \nxt.z ;
   wire pop;
-  input \pop$31 ;
-  wire \pop$31 ;
+  input \pop$32 ;
+  wire \pop$32 ;
   input ready;
   wire ready;
   output room_nopush;
@@ -20117,13 +20233,13 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
   assign \$42  = ~ head_ok;
-  assign \$43  = \pop$31  & \$42 ;
-  assign \$44  = ~ \pop$31 ;
+  assign \$43  = \pop$32  & \$42 ;
+  assign \$44  = ~ \pop$32 ;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$31 ;
+  assign \$49  = pop != \pop$32 ;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -20390,6 +20506,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign wr = wp__data;
   assign wr_valid = wp__en;
   assign rptr2 = rp2__addr;
+  assign nxt = next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -20421,6 +20538,36 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \wr.ge3  = wp__data[76];
   assign \wr.ge4  = wp__data[77];
   assign \wr.newline  = wp__data[78];
+  assign \next.line0  = next[10:0];
+  assign \next.line1  = next[21:11];
+  assign \next.line2  = next[32:22];
+  assign \next.slot0  = next[35:33];
+  assign \next.slot2  = next[38:36];
+  assign \next.wrap0  = next[39];
+  assign \next.wrap1  = next[40];
+  assign \next.lm1  = next[56:41];
+  assign \next.a  = next[72:57];
+  assign \next.z  = next[73];
+  assign \next.one  = next[74];
+  assign \next.two  = next[75];
+  assign \next.ge3  = next[76];
+  assign \next.ge4  = next[77];
+  assign \next.newline  = next[78];
+  assign \nxt.line0  = next[10:0];
+  assign \nxt.line1  = next[21:11];
+  assign \nxt.line2  = next[32:22];
+  assign \nxt.slot0  = next[35:33];
+  assign \nxt.slot2  = next[38:36];
+  assign \nxt.wrap0  = next[39];
+  assign \nxt.wrap1  = next[40];
+  assign \nxt.lm1  = next[56:41];
+  assign \nxt.a  = next[72:57];
+  assign \nxt.z  = next[73];
+  assign \nxt.one  = next[74];
+  assign \nxt.two  = next[75];
+  assign \nxt.ge3  = next[76];
+  assign \nxt.ge4  = next[77];
+  assign \nxt.newline  = next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -20451,21 +20598,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$31 , arm,
   assign \head.ge3  = head[76];
   assign \head.ge4  = head[77];
   assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];

@@ -134,14 +134,16 @@ class ActQueue(wiring.Component):
         pop = Signal()                          # this unit's copy of the pop decision (see below)
         wq = Signal(lay)                        # last cycle's write data
         fresh0, fresh1 = Signal(), Signal()     # entry rptr0 / rptr1 was written last cycle
+        nxt = Signal(lay)
 
         def inc(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
         x0 = Mux(fresh0, wq.as_value(), self.head.as_value())
-        x1 = Mux(fresh1, wq.as_value(), self.next.as_value())
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid), rp2.addr.eq(rptr[2])]
-        m.d.sync += [wq.eq(self.wr), self.head.eq(Mux(pop, x1, x0)), self.next.eq(Mux(pop, rp2.data.as_value(), x1)),
+        x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid), rp2.addr.eq(rptr[2]),
+                     self.next.eq(nxt)]
+        m.d.sync += [wq.eq(self.wr), self.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
                      fresh0.eq(self.wr_valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
                      fresh1.eq(self.wr_valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
         with m.If(self.arm):
