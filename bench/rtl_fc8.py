@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/rtl_fc8.py [--fc8 PATH] [--queue-depth D] [--sim verilator|icarus] [--json OUT]
 
-Default design: the committed ``hdl/eie_paper_64pe.v`` (the paper's design point: 64 PEs,
-queue depth 8, every SRAM at its paper size), co-simulated as it is in the repository.
+Default design: the reference design ``eie_paper_64pe`` (the paper's design point: 64 PEs,
+queue depth 8, every SRAM at its paper size).  Its 7.6 MB of Verilog is not in git: it is
+generated on demand (``eie rtl --reference hdl --design eie_paper_64pe`` writes it into
+hdl/) and must have the SHA-256 that ``hdl/manifest.json`` records, so the text run here is
+the reference text.
 ``--queue-depth D`` instead generates a 64-PE design with queue depth D and memories as deep
 as FC8 needs (``--queue-depth 7`` is the authors' simulator, 7,926 cycles [arch §9]).
 
 Checks that the RTL's outputs are bit-identical to the model's, that its cycles and every
 counter are identical (exit code 1 otherwise), and prints the wall times: the build
-(Verilog generation and Verilator compile, cached in .eie-cache/ or $EIE_CACHE; excluded
+(Verilog generation and Verilator compile, cached in the per-user cache, `eie cache`; excluded
 from the comparison, printed separately), the model (compile + simulate, best of
 ``--repeat``), and the RTL run, split into the simulator process, loading the layer through
 the host port, the pass itself and reading the results back.  The layer file is read from
@@ -43,9 +46,10 @@ def main(argv=None) -> int:
     from eie.compile import compile_layer
     from eie.config import EIEConfig
     from eie.fixed import plan_layer, quantize
-    from eie.hdl import verify
-    from eie.hdl.generate import REFERENCES, REPO_HDL, hw_for_layer
-    from eie.hdl.host import layer_jobs
+    from eie.flow import verify
+    from eie.flow.generate import hw_for_layer
+    from eie.flow.host import layer_jobs
+    from eie.flow.references import reference, reference_text
     from eie.layer import load_layer
     from eie.model import simulate
     from eie.reference import float_forward
@@ -56,11 +60,21 @@ def main(argv=None) -> int:
     layer = load_layer(args.fc8)
     x = layer.activations
     if args.queue_depth is None:
-        ref_design = next(r for r in REFERENCES if r.hw.pes == 64)
+        import hashlib
+        ref_design = reference("eie_paper_64pe")
         cfg, top, hw = ref_design.hw.config, ref_design.name, ref_design.hw
-        vfile = REPO_HDL / f"{top}.v"
-        verilog = vfile.read_text()
-        design = f"{vfile.relative_to(REPO)} (as committed)"
+        vfile = REPO / "hdl" / f"{top}.v"
+        if vfile.is_file():
+            verilog = vfile.read_text()
+        else:
+            print(f"  generating {top} (not in git; `eie rtl --reference hdl --design {top}` keeps it) ...",
+                  file=sys.stderr, flush=True)
+            verilog = reference_text(ref_design)
+        recorded = {d["file"]: d["sha256"] for d in json.loads((REPO / "hdl" / "manifest.json").read_text())["designs"]}
+        if hashlib.sha256(verilog.encode()).hexdigest() != recorded[f"{top}.v"]:
+            print(f"error: the {top} text differs from hdl/manifest.json's hash: regenerate hdl/", file=sys.stderr)
+            return 1
+        design = f"{top} (hash as in hdl/manifest.json)"
     else:
         cfg = EIEConfig(queue_depth=args.queue_depth)
         top, verilog = "eie_top", None

@@ -24,8 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from eie.config import EIEConfig  # noqa: E402
 from eie.fileio import write_json, write_text  # noqa: E402
-from eie.hdl.params import HWConfig  # noqa: E402
-from eie.hdl.synth import (  # noqa: E402
+from eie.flow.synth import (  # noqa: E402
     REFERENCE,
     bram_estimate,
     format_result,
@@ -34,6 +33,7 @@ from eie.hdl.synth import (  # noqa: E402
     reference_hw,
     run_synth,
 )
+from eie.hdl.params import HWConfig  # noqa: E402
 
 CONFIGS = {
     "ecp5": [("ecp5", "25k")],

@@ -20,9 +20,11 @@ import numpy as np
 
 from .config import EIEConfig
 from .errors import CapacityError, InputError
+from .fileio import OutputPlan
 from .layer import CompressedLayer
 
-__all__ = ["PassImage", "CompiledLayer", "compile_layer", "decode", "export_hex", "capacity_report"]
+__all__ = ["PassImage", "CompiledLayer", "compile_layer", "decode", "MemoryNeeds", "memory_needs", "capacity_report",
+           "hex_lines", "hex_images", "export_hex"]
 
 
 @dataclass(eq=False)
@@ -99,56 +101,98 @@ class CompiledLayer:
         return self.cp
 
     def load_stats(self) -> dict:
-        """Per-PE load over all passes: entries, padding, real entries, lines, pointers."""
+        """Per-PE load over all passes: entries, padding, real entries, lines, pointers
+        (lines and pointers as :func:`memory_needs` counts them)."""
+        need = memory_needs(self)
         n = self.config.pes
-        entries = np.zeros(n, np.int64)
+        entries = need.entries
         padding = np.zeros(n, np.int64)
-        lines = np.zeros(n, np.int64)
         for ps in self.passes:
-            e = ps.entries_per_pe()
-            entries += e
             padding += ps.padding_per_col.sum(axis=1)
-            lines += -(-e // self.config.entries_per_line)
         real = entries - padding
         return {
-            "entries": entries, "padding": padding, "nonzeros": real, "lines": lines,
-            "pointers": np.full(n, len(self.passes) * (self.cp + 2), np.int64),
+            "entries": entries, "padding": padding, "nonzeros": real, "lines": need.lines,
+            "pointers": np.full(n, need.pointers, np.int64),
             "max_entries": int(entries.max()), "mean_entries": float(entries.mean()),
             "padding_fraction": float(padding.sum() / max(1, entries.sum())),
             "balance": float(entries.mean() / entries.max()) if entries.max() else 1.0,
         }
 
 
-def capacity_report(compiled: CompiledLayer) -> list[str]:
-    """Every capacity violation as a message naming the PE, the memory, need and have."""
+@dataclass(frozen=True, eq=False)
+class MemoryNeeds:
+    """What a compiled layer needs of each per-PE memory [arch §3]: the one owner of these
+    numbers (the capacity check, the RTL's memory depths and the host driver's fit check).
+
+    ``lines`` / ``pointers`` count every pass resident at once (the contract's SRAM
+    capacity); ``pass_lines`` / ``ptr_words`` are what one pass needs loaded (an RTL build
+    loads one pass at a time).
+    """
+
+    entries: np.ndarray          # per PE, every pass (padding included)
+    lines: np.ndarray            # per PE, every pass resident
+    pass_lines: tuple            # per pass: the most lines of any PE
+    pointers: int                # per PE, every pass resident: passes x (Cp + 2)
+    ptr_words: int               # words of each pointer bank one pass needs: (Cp + 1) // 2 + 1
+    max_pointer: int             # largest pointer value of any pass
+    max_pointer_pe: int          # the PE that holds it
+    act_groups: int              # source words per PE: G = Cp / N
+    in_per_pe: int               # input activations per PE: ceil(n_in / N)
+    out_per_pe: int              # output activations per PE: ceil(n_out / N)
+    regfile_entries: int         # destination entries a pass fills per PE
+
+    @property
+    def max_lines(self) -> int:
+        """The most lines one pass needs in any PE."""
+        return max(self.pass_lines)
+
+
+def memory_needs(compiled: CompiledLayer) -> MemoryNeeds:
+    """The memory needs of ``compiled`` (see :class:`MemoryNeeds`)."""
     cfg = compiled.config
+    n, epl = cfg.pes, cfg.entries_per_line
+    entries = np.zeros(n, np.int64)
+    lines = np.zeros(n, np.int64)
+    pass_lines = []
+    for ps in compiled.passes:
+        e = ps.entries_per_pe()
+        entries += e
+        lines += -(-e // epl)
+        pass_lines.append(int(-(-e.max() // epl)))
+    last = np.max([ps.ptr[:, -1] for ps in compiled.passes], axis=0)
+    return MemoryNeeds(entries=entries, lines=lines, pass_lines=tuple(pass_lines),
+                       pointers=len(compiled.passes) * (compiled.cp + 2), ptr_words=(compiled.cp + 1) // 2 + 1,
+                       max_pointer=int(last.max()), max_pointer_pe=int(np.argmax(last)),
+                       act_groups=compiled.cp // n, in_per_pe=-(-compiled.n_in // n),
+                       out_per_pe=-(-compiled.n_out // n), regfile_entries=cfg.regfile_entries)
+
+
+def capacity_report(compiled: CompiledLayer) -> list[str]:
+    """Every capacity violation as a message naming the PE, the memory, need and have, and the
+    option that raises it."""
+    cfg = compiled.config
+    need = memory_needs(compiled)
     problems = []
-    st = compiled.load_stats()
-    need_lines = st["lines"]
-    p = int(np.argmax(need_lines))
-    if need_lines[p] > cfg.spmat_lines:
+    p = int(np.argmax(need.lines))
+    if need.lines[p] > cfg.spmat_lines:
         problems.append(
-            f"sparse-matrix SRAM of PE {p} needs {int(need_lines[p])} lines of {cfg.line_bits} bits "
-            f"({int(st['entries'][p])} entries, {need_lines[p] * cfg.line_bits / 8192:.1f} KiB) but has "
-            f"{cfg.spmat_lines} ({cfg.spmat_kb} KiB): raise spmat_kb or pes")
-    need_ptr = int(st["pointers"][0])
-    if need_ptr > cfg.ptr_capacity:
+            f"sparse-matrix SRAM of PE {p} needs {int(need.lines[p])} lines of {cfg.line_bits} bits "
+            f"({int(need.entries[p])} entries, {need.lines[p] * cfg.line_bits / 8192:.1f} KiB) but has "
+            f"{cfg.spmat_lines} ({cfg.spmat_kb:g} KiB): raise --spmat-kb or --pes")
+    if need.pointers > cfg.ptr_capacity:
         problems.append(
-            f"pointer SRAM of PE 0 (every PE alike) needs {need_ptr} pointers of {cfg.ptr_bits} bits "
-            f"({need_ptr * cfg.ptr_bits / 8192:.1f} KiB) but has {cfg.ptr_capacity} ({cfg.ptr_kb} KiB): "
-            f"raise ptr_kb")
-    maxptr = max(int(ps.ptr[:, -1].max()) for ps in compiled.passes)
-    if maxptr > cfg.max_pointer:
-        pe = int(np.argmax(np.max([ps.ptr[:, -1] for ps in compiled.passes], axis=0)))
+            f"pointer SRAM of PE 0 (every PE alike) needs {need.pointers} pointers of {cfg.ptr_bits} bits "
+            f"({need.pointers * cfg.ptr_bits / 8192:.1f} KiB) but has {cfg.ptr_capacity} ({cfg.ptr_kb:g} KiB): "
+            f"raise --ptr-kb")
+    if need.max_pointer > cfg.max_pointer:
         problems.append(
-            f"column pointers of PE {pe} reach {maxptr} entries but {cfg.ptr_bits}-bit pointers address "
-            f"at most {cfg.max_pointer}: raise ptr_bits")
-    for what, n in (("input", compiled.n_in), ("output", compiled.n_out)):
-        per_pe = -(-n // cfg.pes)
+            f"column pointers of PE {need.max_pointer_pe} reach {need.max_pointer} entries but {cfg.ptr_bits}-bit "
+            f"pointers address at most {cfg.max_pointer}: raise --ptr-bits")
+    for what, per_pe in (("input", need.in_per_pe), ("output", need.out_per_pe)):
         if per_pe > cfg.act_sram_entries:
             problems.append(
                 f"activation SRAM of PE 0 needs {per_pe} {what} activations but holds "
-                f"{cfg.act_sram_entries} ({cfg.act_sram_kb} KiB): raise act_sram_kb or pes")
+                f"{cfg.act_sram_entries} ({cfg.act_sram_kb:g} KiB): raise --act-sram-kb or --pes")
     return problems
 
 
@@ -286,17 +330,16 @@ def decode(compiled: CompiledLayer):
     return codes, (bias if compiled.has_bias else None)
 
 
-def _hex_lines(values, width_bits: int) -> str:
+def hex_lines(values, width_bits: int) -> str:
     digits = -(-width_bits // 4)
     return "".join(f"{int(x) & ((1 << width_bits) - 1):0{digits}x}\n" for x in values)
 
 
-def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False) -> list[Path]:
-    """Write ``$readmemh`` files: per pass and PE the sparse-matrix lines and both pointer
-    banks, the quantised codebook and (if given) the quantised input placement per PE, plus
-    ``manifest.json`` describing them.  Refuses to overwrite existing files unless ``force``."""
+def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None) -> dict[str, str]:
+    """``{file name: text}`` of the ``$readmemh`` images: per pass and PE the sparse-matrix
+    lines and both pointer banks, the quantised codebook and (if given) the quantised input
+    placement per PE, plus ``manifest.json`` describing them."""
     cfg = compiled.config
-    outdir = Path(outdir)
     files: dict[str, str] = {}
     manifest = {"name": compiled.name, "pes": cfg.pes, "n_in": compiled.n_in, "n_out": compiled.n_out,
                 "cp": compiled.cp, "line_bits": cfg.line_bits, "ptr_bits": cfg.ptr_bits,
@@ -307,13 +350,13 @@ def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, for
             even, odd = ps.ptr_banks(p)
             names = {"spmat": f"pass{t}_pe{p}_spmat.hex", "ptr_even": f"pass{t}_pe{p}_ptr_even.hex",
                      "ptr_odd": f"pass{t}_pe{p}_ptr_odd.hex"}
-            files[names["spmat"]] = _hex_lines(ps.lines(p, cfg), cfg.line_bits)
-            files[names["ptr_even"]] = _hex_lines(even, cfg.ptr_bits)
-            files[names["ptr_odd"]] = _hex_lines(odd, cfg.ptr_bits)
+            files[names["spmat"]] = hex_lines(ps.lines(p, cfg), cfg.line_bits)
+            files[names["ptr_even"]] = hex_lines(even, cfg.ptr_bits)
+            files[names["ptr_odd"]] = hex_lines(odd, cfg.ptr_bits)
             entry["pes"].append({**names, "entries": int(ps.pe_offsets[p + 1] - ps.pe_offsets[p])})
         manifest["passes"].append(entry)
     if codebook_q is not None:
-        files["codebook.hex"] = _hex_lines(codebook_q, cfg.codebook_bits)
+        files["codebook.hex"] = hex_lines(codebook_q, cfg.codebook_bits)
         manifest["codebook"] = "codebook.hex"
     if act_q is not None:
         act_q = np.asarray(act_q)
@@ -324,17 +367,18 @@ def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, for
         manifest["activations"] = []
         for p in range(cfg.pes):
             name = f"pe{p}_act.hex"
-            files[name] = _hex_lines(grid[:, p], cfg.act_bits)
+            files[name] = hex_lines(grid[:, p], cfg.act_bits)
             manifest["activations"].append(name)
+    manifest["files"] = sorted([*files, "manifest.json"])
     files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
-    existing = [name for name in files if (outdir / name).exists()]
-    if existing and not force:
-        raise InputError(f"output directory {str(outdir)!r} already holds {existing[0]!r}: use --force to overwrite")
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        tmp = outdir / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(outdir / name)
-        written.append(outdir / name)
-    return written
+    return files
+
+
+def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False) -> list[Path]:
+    """Write :func:`hex_images` into ``outdir`` (:class:`eie.fileio.OutputPlan`: every file
+    checked before any is written; existing files only replaced with ``force``, and then the
+    files of an earlier run that this one does not write are removed)."""
+    plan = OutputPlan(outdir, force=force, what="output directory")
+    for name, text in hex_images(compiled, codebook_q, act_q).items():
+        plan.add(name, text)
+    return plan.commit()

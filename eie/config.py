@@ -16,7 +16,26 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["EIEConfig"]
+__all__ = ["EIEConfig", "FIELD_DOCS", "to_toml"]
+
+#: what each field means, its unit and whether it is per PE (the CLI's help text, ``eie config``)
+FIELD_DOCS = {
+    "pes": "processing elements N (row i lives in PE i mod N)",
+    "clock_mhz": "clock in MHz (turns cycles into time and energy into power)",
+    "weight_bits": "bits of a weight code; the codebook has 2**weight_bits entries",
+    "index_bits": "bits of the relative row index z; longer gaps are padded",
+    "act_bits": "bits of an activation (two's complement)",
+    "codebook_bits": "bits of a decoded codebook value",
+    "acc_bits": "bits of an accumulator (destination register-file entry), >= act_bits",
+    "ptr_bits": "bits of a column pointer",
+    "line_bits": "bits of a sparse-matrix SRAM line (a multiple of weight_bits+index_bits)",
+    "spmat_kb": "KiB of sparse-matrix SRAM per PE",
+    "ptr_kb": "KiB of pointer SRAM per PE (both banks together)",
+    "regfile_entries": "entries of the source and of the destination register file, per PE",
+    "act_sram_kb": "KiB of activation SRAM per PE",
+    "queue_depth": "entries the activation queue of each PE holds",
+    "lnzd_fanin": "fan-in of a leading-non-zero-detection node",
+}
 
 
 def _check_int(name, value, lo, hi, extra=""):
@@ -200,3 +219,13 @@ class EIEConfig:
         if isinstance(data, dict) and set(data) == {"eie"}:
             data = data["eie"]
         return cls.from_dict(data, where=f"config file {str(path)!r}")
+
+
+def to_toml(config: EIEConfig) -> str:
+    """``config`` as a TOML file that :meth:`EIEConfig.from_file` reads back, one commented
+    line per field."""
+    lines = ["# EIE array configuration (eie --config FILE); the defaults are the paper's design point", "[eie]"]
+    for f in fields(EIEConfig):
+        v = getattr(config, f.name)
+        lines.append(f"{f.name} = {v!r}  # {FIELD_DOCS[f.name]}")
+    return "\n".join(lines) + "\n"

@@ -1,46 +1,127 @@
 """Output files shared by every command: the ``--force`` rule, atomic writes, JSON of numpy values.
 
-* :func:`check_out` — an output path is refused (:class:`~eie.errors.InputError`, exit 2)
-  when it exists and ``force`` is not given, or when its directory does not exist.
-* :func:`write_text` — write to a temporary file and rename, so a reader never sees half a
-  file; ``if_changed`` leaves an identical file untouched (its time stamp too).
-* :func:`json_default` / :func:`dumps_json` / :func:`write_json` — JSON with numpy scalars and
-  arrays turned into plain numbers and lists.
+The rules (every command follows them; docs/cli.md "Output files"):
+
+* An output is refused (:class:`~eie.errors.InputError`, exit 2, nothing written) when it
+  exists and ``--force`` is not given; when it exists and is not a regular file (a
+  directory, a symbolic link, a device: eie never replaces anything but a regular file,
+  with or without ``--force``); when its directory does not exist (eie does not create
+  parent directories: create them first); and when two outputs of one command name the same
+  file (:func:`check_distinct`).
+* ``-`` as a JSON output (``--json -``) writes to standard output.
+* Files are written to a temporary file of this process in the same directory and renamed,
+  so a reader never sees half a file and a failed write leaves nothing behind; a place that
+  cannot be written is one clear error, not a traceback.
+* An output *directory* (``--out DIR``) is created when its parent exists.  All its files
+  are checked before the first is written (:class:`OutputPlan`); with ``--force`` the files
+  that an earlier run listed in its ``manifest.json`` and this run does not write again are
+  removed, so the directory holds one run's files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import sys
 from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["check_out", "write_text", "json_default", "dumps_json", "write_json"]
+__all__ = ["STDOUT", "check_out", "check_distinct", "write_text", "write_bytes", "json_default", "dumps_json",
+           "write_json", "OutputPlan"]
+
+#: the path that means standard output (``--json -``)
+STDOUT = "-"
 
 
-def check_out(path, force: bool, what: str) -> Path | None:
-    """``Path(path)`` if it may be written (``None`` stays ``None``)."""
+def _kind(path: Path) -> str | None:
+    """None for a missing path or a regular file, else what it is."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"not accessible ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path | None:
+    """``Path(path)`` if it may be written (``None`` stays ``None``; ``-`` with ``stdout_ok``
+    stays ``Path('-')``, standard output)."""
     if path is None:
         return None
+    if str(path) == STDOUT:
+        if stdout_ok:
+            return Path(STDOUT)
+        raise InputError(f"{what} '-' (standard output) is only possible for JSON: give a file name")
     path = Path(path)
+    kind = _kind(path)
+    if kind:
+        raise InputError(f"{what} {str(path)!r} is {kind}: eie only replaces regular files; give a file path")
     if path.exists() and not force:
         raise InputError(f"{what} {str(path)!r} exists: use --force to overwrite it")
-    if not path.parent.exists():
-        raise InputError(f"{what} {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"{what} {str(path)!r}: directory {str(parent)!r} does not exist (create it first)")
     return path
 
 
-def write_text(path: Path, text: str, if_changed: bool = False) -> bool:
-    """Write ``text`` atomically (a temporary file of this process in the same directory,
-    then rename); with ``if_changed``, not at all when the file already holds ``text``.
-    Returns whether the file was written."""
+def check_distinct(**outputs) -> None:
+    """Refuse two outputs (``name=path``; None ignored) that are the same file."""
+    seen: dict[str, str] = {}
+    for name, path in outputs.items():
+        if path is None or str(path) == STDOUT:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InputError(f"{seen[key]} and {name} name the same file {str(path)!r}: give each output its own file")
+        seen[key] = name
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` atomically (see the module docstring); ``-`` is standard output."""
+    if str(path) == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
     path = Path(path)
-    if if_changed and path.exists() and path.read_text() == text:
-        return False
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    kind = _kind(path)
+    if kind:
+        raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
+    _atomic(path, data)
+
+
+def write_text(path, text: str, if_changed: bool = False) -> bool:
+    """Write ``text`` atomically; with ``if_changed``, not at all when the file already holds
+    ``text`` (its time stamp stays).  Returns whether the file was written."""
+    if if_changed and str(path) != STDOUT:
+        p = Path(path)
+        try:
+            if p.is_file() and not p.is_symlink() and p.read_text() == text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            pass
+    write_bytes(path, text.encode())
     return True
 
 
@@ -51,8 +132,12 @@ def json_default(o):
         return int(o)
     if isinstance(o, np.floating):
         return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
     if isinstance(o, np.ndarray):
         return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
@@ -60,5 +145,96 @@ def dumps_json(obj) -> str:
     return json.dumps(obj, indent=1, default=json_default) + "\n"
 
 
-def write_json(path: Path, obj) -> None:
+def write_json(path, obj) -> None:
+    """Write ``obj`` as JSON (atomically; ``-`` is standard output)."""
     write_text(path, dumps_json(obj))
+
+
+class OutputPlan:
+    """The files of one output directory, checked together and then written.
+
+    ``add(name, content)`` (text, bytes, or a JSON-ready dict for ``*.json``) collects;
+    :meth:`commit` checks everything first (the directory, every existing file, the
+    ``--force`` rule) and only then writes.  The manifest (``manifest`` name, a dict) gets a
+    ``files`` list of every file of the run; with ``force``, the files the previous run's
+    manifest listed that this run does not write are removed.
+    """
+
+    def __init__(self, directory, *, force: bool, what: str = "output directory", manifest: str = "manifest.json"):
+        self.directory = Path(directory)
+        self.force = force
+        self.what = what
+        self.manifest = manifest
+        self._files: dict[str, object] = {}
+
+    def add(self, name: str, content) -> None:
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"file name must be relative inside the directory, not {name!r}")
+        self._files[rel.as_posix()] = content
+
+    def _previous(self) -> list[str]:
+        """Files the previous run's manifest lists (relative, inside the directory)."""
+        try:
+            old = json.loads((self.directory / self.manifest).read_text())
+        except (OSError, ValueError):
+            return []
+        names = old.get("files") if isinstance(old, dict) else None
+        if not isinstance(names, list):
+            return []
+        out = []
+        for n in names:
+            if isinstance(n, str) and not Path(n).is_absolute() and ".." not in Path(n).parts:
+                out.append(n)
+        return out
+
+    def check(self) -> None:
+        d = self.directory
+        kind = _kind(d)
+        if kind and kind != "a directory":
+            raise InputError(f"{self.what} {str(d)!r} is {kind}: give a directory")
+        if not d.parent.is_dir():
+            raise InputError(f"{self.what} {str(d)!r}: its parent {str(d.parent)!r} does not exist (create it first)")
+        for name in self._files:
+            path = d / name
+            kind = _kind(path)
+            if kind:
+                raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
+            if path.exists() and not self.force:
+                raise InputError(f"{self.what} {str(d)!r} already holds {name!r}: use --force to overwrite")
+        for sub in {Path(n).parent for n in self._files}:
+            kind = _kind(d / sub) if str(sub) != "." else None
+            if kind and kind != "a directory":
+                raise InputError(f"{str(d / sub)!r} is {kind}: it must be a directory")
+
+    def commit(self) -> list[Path]:
+        """Check, then write every file (the manifest last); returns the paths written."""
+        self.check()
+        d = self.directory
+        names = list(self._files)
+        if self.manifest in self._files and isinstance(self._files[self.manifest], dict):
+            self._files[self.manifest] = {**self._files[self.manifest], "files": sorted(names)}
+        stale = [n for n in self._previous() if n not in self._files] if self.force else []
+        try:
+            d.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {self.what} {str(d)!r}: {exc.strerror or exc}") from None
+        written = []
+        order = [n for n in names if n != self.manifest] + ([self.manifest] if self.manifest in self._files else [])
+        for name in order:
+            path = d / name
+            if not path.parent.is_dir():
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InputError(f"cannot create {str(path.parent)!r}: {exc.strerror or exc}") from None
+            content = self._files[name]
+            if isinstance(content, dict):
+                content = dumps_json(content)
+            write_bytes(path, content.encode() if isinstance(content, str) else content)
+            written.append(path)
+        for name in stale:
+            path = d / name
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        return written

@@ -6,6 +6,7 @@ field and the fix.  Files are read with ``allow_pickle=False``: a pickle is neve
 
 from __future__ import annotations
 
+import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .fileio import write_bytes
 
-__all__ = ["DenseLayer", "CompressedLayer", "load_layer", "load_activations", "save_npz"]
+__all__ = ["DenseLayer", "CompressedLayer", "load_layer", "load_activations", "save_npz", "save_npy"]
 
 
 def _finite(name: str, a: np.ndarray) -> None:
@@ -205,9 +207,19 @@ def load_activations(path, n: int) -> np.ndarray:
     return check_activations(obj, n, name=f"input {path.name}")
 
 
+def _npy_bytes(array) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
 def save_npz(path, arrays: dict) -> None:
-    """Write an ``.npz`` atomically (a partial file is never left behind)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    """Write an ``.npz`` atomically (:func:`eie.fileio.write_bytes`: nothing half-written)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_bytes(path, buf.getvalue())
+
+
+def save_npy(path, array) -> None:
+    """Write one array as ``.npy`` atomically."""
+    write_bytes(path, _npy_bytes(array))

@@ -8,6 +8,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 REPO = Path(__file__).resolve().parents[1]
+#: the committed reference designs of this checkout
+REPO_HDL = REPO / "hdl"
 
 
 def shared_dir() -> Path:
@@ -25,3 +27,17 @@ def fc8_path():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# Marks by module, so that `pytest -m "not slow"` is the fast part (see pyproject.toml).
+_RTL_MODULES = ("test_rtl_cli", "test_rtl_cosim", "test_rtl_corners")
+_SLOW_MODULES = _RTL_MODULES + ("test_hdl_top",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        mod = item.module.__name__.rpartition(".")[2]
+        if mod in _RTL_MODULES:
+            item.add_marker(pytest.mark.rtl)
+        if mod in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -16,8 +16,8 @@ from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
 from eie.fixed import QuantPlan, plan_layer, quantize
-from eie.hdl import cosim
-from eie.hdl.host import layer_jobs
+from eie.flow.host import layer_jobs
+from eie.flow.simulators import available_simulators
 from eie.hdl.params import HWConfig
 from eie.layer import CompressedLayer
 from eie.model import simulate
@@ -35,7 +35,7 @@ N1 = HWConfig(EIEConfig(pes=1, queue_depth=2, act_bits=8, codebook_bits=6, acc_b
               spmat_lines=512, ptr_words=64, act_depth=128)
 
 # every usable Verilog simulator; none at all gives "none", which fails (never skips)
-SIMS = cosim.available_simulators() or ["none"]
+SIMS = available_simulators() or ["none"]
 
 
 @dataclass

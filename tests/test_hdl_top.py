@@ -8,8 +8,8 @@ from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
 from eie.fixed import plan_layer, quantize
-from eie.hdl.amsim import run_jobs_amaranth, run_layer_amaranth
-from eie.hdl.host import layer_jobs, resident_layout
+from eie.flow.amsim import run_jobs_amaranth, run_layer_amaranth
+from eie.flow.host import layer_jobs, resident_layout
 from eie.hdl.params import HWConfig
 from eie.model import simulate
 from eie.reference import float_forward
@@ -103,7 +103,7 @@ def test_layers_chained_on_chip():
     from amaranth.sim import Simulator
     from rtl_cases import chain_cases, cycle_guard
 
-    from eie.hdl.amsim import AmaranthDriver
+    from eie.flow.amsim import AmaranthDriver
     from eie.hdl.top import EIETop
     cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
     hw = hw_for(cfg)
@@ -166,7 +166,7 @@ def test_pass_image_rejects_too_small_hardware():
 
 def test_run_jobs_guard_catches_a_hang():
     """A pass that cannot finish in max_cycles fails (it is never silently cut short)."""
-    from eie.hdl.host import Timeout
+    from eie.flow.host import Timeout
     cfg = EIEConfig(pes=2, queue_depth=2, regfile_entries=8)
     compiled, a_q, cb_q, plan, _ = make_case(cfg, 8, 8, 0.5, 1.0, seed=0)
     jobs = layer_jobs(hw_for(cfg), compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa)
@@ -194,8 +194,9 @@ def test_host_port_reads_back_every_memory():
 
     from amaranth.sim import Simulator
 
-    from eie.hdl.amsim import AmaranthDriver
-    from eie.hdl.host import HW_VERSION, HostMap, to_signed
+    from eie.flow.amsim import AmaranthDriver
+    from eie.flow.host import to_signed
+    from eie.hdl.regmap import HW_VERSION, HostMap
     from eie.hdl.top import EIETop
     cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=8, line_bits=48)
     hw = hw_for(cfg, spmat_lines=40, ptr_words=20, act_depth=16)

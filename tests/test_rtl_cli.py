@@ -3,7 +3,6 @@
 the error of each bad input.  The simulator runs reuse the cached builds of
 tests/rtl_cases.py (N1, N3)."""
 
-import argparse
 import json
 import os
 import subprocess
@@ -11,14 +10,16 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO_HDL
 from rtl_cases import N1, N3, SIMS
 
 from eie import cli
+from eie.cli.options import config_from, hw_from_args
 from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
-from eie.hdl import generate, verify
-from eie.hdl.generate import REFERENCES, REGENERATE, REPO_HDL
+from eie.flow import generate, references, verify
+from eie.flow.references import REFERENCES, REGENERATE
 from eie.layer import load_layer
 
 # the options that select the N3 / N1 builds of tests/rtl_cases.py
@@ -30,19 +31,8 @@ N1_OPTS = ["--pes", 1, "--queue-depth", 2, "--act-bits", 8, "--codebook-bits", 6
 
 
 def run(args, capsys):
-    """`eie ARGS` with the rtl and verify subcommands registered the way eie.cli will."""
-    ap = cli.build_parser()
-    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
-    if "rtl" not in sub.choices:
-        generate.register(sub)
-    if "verify" not in sub.choices:
-        verify.register(sub)
-    args = ap.parse_args([str(a) for a in args])
-    try:
-        code = args.func(args)
-    except cli.EIEError as exc:
-        print(f"eie: error: {exc}", file=sys.stderr)
-        code = 2
+    """`eie ARGS`: exit code, stdout, stderr."""
+    code = cli.main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -65,14 +55,16 @@ def narrow_file(tmp_path):
 
 # ---- hdl/ ---------------------------------------------------------------------------------------
 def test_reference_hdl_is_fresh():
-    """hdl/ holds exactly what `python -m eie.hdl.generate` writes now (byte for byte)."""
-    files = generate.reference_files()
-    assert set(files) == {f"{r.name}.v" for r in REFERENCES} | {"manifest.json"}
-    problems = []
-    for name, text in files.items():
-        path = REPO_HDL / name
-        if not path.exists() or path.read_bytes() != text.encode():
-            problems += generate.stale_reference(REPO_HDL, {name: text})
+    """hdl/ holds exactly what `eie rtl --reference hdl` writes now: the committed design byte
+    for byte, and its hash in the manifest."""
+    problems = references.stale_reference(REPO_HDL, committed_only=True)
+    assert not problems, "\n".join(problems) + f"\n(run `{REGENERATE}` and commit hdl/)"
+
+
+@pytest.mark.slow
+def test_reference_manifest_is_fresh():
+    """The manifest is exactly a fresh one: every design's hash, the 64-PE one (not in git) too."""
+    problems = references.stale_reference(REPO_HDL)
     assert not problems, "\n".join(problems) + f"\n(run `{REGENERATE}` and commit hdl/)"
 
 
@@ -81,7 +73,11 @@ def test_reference_designs_are_moderate_and_uninitialised():
     size; the configurations are the ones hdl/README.md describes."""
     man = json.loads((REPO_HDL / "manifest.json").read_text())
     by = {d["file"]: d for d in man["designs"]}
+    assert {d["file"]: d["committed"] for d in man["designs"]} == {f"{r.name}.v": r.committed for r in REFERENCES}
     for d in man["designs"]:
+        if not d["committed"]:
+            assert not (REPO_HDL / d["file"]).exists() or d["sha256"]      # generated on demand
+            continue
         text = (REPO_HDL / d["file"]).read_text()
         # with memory initialisers the 64-PE text would be > 70 MB
         assert d["bytes"] == len(text.encode()) and d["bytes"] < 15e6
@@ -99,7 +95,7 @@ def test_reference_designs_are_moderate_and_uninitialised():
 
 def test_generation_is_deterministic(tmp_path):
     """Another process (another hash seed) writes the same text."""
-    code = ("import sys; from eie.hdl.generate import REFERENCES, verilog_text; "
+    code = ("import sys; from eie.flow.references import REFERENCES; from eie.flow.generate import verilog_text; "
             "sys.stdout.write(verilog_text(REFERENCES[0].hw, top=REFERENCES[0].name))")
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
@@ -114,23 +110,26 @@ def test_rtl_reference_option(tmp_path, capsys):
 
 
 def test_reference_write_and_check(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(generate, "REFERENCES", REFERENCES[:1])
-    files = generate.reference_files()                     # generated once (it takes seconds)
-    monkeypatch.setattr(generate, "reference_files", lambda progress=None: dict(files))
+    small = references.REFERENCES[:1]
+    texts = {r.name: references.reference_text(r) for r in small}      # generated once (it takes seconds)
+    monkeypatch.setattr(references, "REFERENCES", small)
+    monkeypatch.setattr(references, "reference_text", lambda ref: texts[ref.name])
     d = tmp_path / "hdl"
     code, out, _ = run(["rtl", "--reference", d], capsys)
     assert code == 0 and (d / "eie_ecp5_4pe.v").exists() and "wrote" in out
     code, out, _ = run(["rtl", "--reference", d], capsys)            # unchanged files need no --force
     assert code == 0 and "unchanged" in out
     (d / "eie_ecp5_4pe.v").write_text("// edited\n")
-    problems = generate.stale_reference(d)
-    assert len(problems) == 1 and "eie_ecp5_4pe.v is stale" in problems[0] and REGENERATE in problems[0]
+    problems = references.stale_reference(d)
+    assert "eie_ecp5_4pe.v is stale" in problems[0] and REGENERATE in problems[0]
     code, _, err = run(["rtl", "--reference", d], capsys)
     assert code == 2 and "--force" in err
-    assert generate.main(["--check", "--out", str(d)]) == 1
+    code, out, _ = run(["rtl", "--reference", d, "--check"], capsys)
+    assert code == 1 and "is stale" in out
     code, _, _ = run(["rtl", "--reference", d, "--force"], capsys)
-    assert code == 0 and not generate.stale_reference(d)
-    assert generate.main(["--check", "--out", str(d)]) == 0
+    assert code == 0 and not references.stale_reference(d)
+    code, out, _ = run(["rtl", "--reference", d, "--check"], capsys)
+    assert code == 0 and "up to date" in out
 
 
 # ---- eie rtl --------------------------------------------------------------------------------------
@@ -283,8 +282,8 @@ def test_verify_without_activations_or_simulator(tmp_path, capsys, monkeypatch):
     np.savez(path, codebook=lay.codebook, codes=lay.codes)
     code, _, err = run(["verify", path], capsys)
     assert code == 2 and "--input ACT.npy" in err
-    from eie.hdl import cosim
-    monkeypatch.setattr(cosim, "available_simulators", lambda: [])
+    from eie.flow import simulators
+    monkeypatch.setattr(simulators, "available_simulators", lambda: [])
     np.save(tmp_path / "x.npy", np.ones(8))
     code, _, err = run(["verify", path, "--input", tmp_path / "x.npy"], capsys)
     assert code == 2 and "simulator 'verilator' is not usable" in err
@@ -300,9 +299,7 @@ def test_verify_json_is_never_overwritten(layer_file, tmp_path, capsys):
 def test_option_sets_select_the_shared_builds():
     """N3_OPTS / N1_OPTS describe exactly the configurations of tests/rtl_cases.py, so the
     CLI runs above reuse those builds instead of compiling their own."""
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers()
-    verify.register(sub)
+    ap = cli.build_parser()
     for opts, hw in ((N3_OPTS, N3), (N1_OPTS, N1)):
         args = ap.parse_args(["verify", "x.npz", *[str(o) for o in opts], "--depths", "config"])
-        assert generate.hw_from_args(cli._config_from(args), args) == hw
+        assert hw_from_args(config_from(args), args).key() == hw.key()

@@ -10,6 +10,7 @@ configuration is loaded through the host port in one simulation.
 
 import numpy as np
 import pytest
+from conftest import REPO_HDL
 from rtl_cases import (
     N1,
     N3,
@@ -23,8 +24,8 @@ from rtl_cases import (
     wrap_case,
 )
 
-from eie.hdl import verify
-from eie.hdl.generate import REFERENCES, REPO_HDL
+from eie.flow import verify
+from eie.flow.references import REFERENCES
 
 HWS = {"n3_q1": N3, "n1_narrow": N1}
 SEEDS = {"n3_q1": range(100, 106), "n1_narrow": range(200, 204)}

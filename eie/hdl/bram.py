@@ -28,10 +28,12 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SyncBRAM", "dp16kd_plan"]
+__all__ = ["SyncBRAM", "dp16kd_plan", "DP16KD_MODES", "SB_RAM40_MODES"]
 
-#: DP16KD data width → words per block (true dual port modes)
+#: (width, depth) aspect ratios of an ECP5 DP16KD block RAM (18 Kbit)
 DP16KD_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
+#: (width, depth) aspect ratios of an iCE40 SB_RAM40_4K block RAM (4 Kbit)
+SB_RAM40_MODES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
 #: lowest address bit used by each width (ADx[13:s] is the word address)
 _ADDR_SHIFT = {1: 0, 2: 1, 4: 2, 9: 3, 18: 4}
 

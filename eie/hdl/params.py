@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from ..config import EIEConfig
 from ..errors import ConfigError
 
-__all__ = ["HWConfig", "bits_for", "COUNTER_BITS", "VENDORS", "BRAM_LATENCY", "GROUP_SLOTS", "LEAD", "ITEM_SLOTS",
+__all__ = ["HWConfig", "bits_for", "DEPTHS", "COUNTER_BITS", "VENDORS", "BRAM_LATENCY", "GROUP_SLOTS", "LEAD", "ITEM_SLOTS",
            "PREROLL"]
+
+#: the memory depths of one build (per PE), each an :class:`HWConfig` field, with its unit
+DEPTHS = {"spmat_lines": "sparse-matrix lines (of line_bits bits)",
+          "ptr_words": "words of each pointer bank (of ptr_bits bits)",
+          "act_depth": "activations in each of the two activation banks",
+          "dst_depth": "destination register-file entries"}
 
 #: width of every statistics counter (per PE and global)
 COUNTER_BITS = 32
@@ -171,10 +177,23 @@ class HWConfig:
     def host_addr_bits(self) -> int:
         return self.offset_bits + 3 + self.pe_bits + 2
 
+    def to_dict(self) -> dict:
+        """JSON-ready fields (:meth:`from_dict` reads them back)."""
+        return {"config": self.config.to_dict(), "spmat_lines": self.spmat_lines, "ptr_words": self.ptr_words,
+                "act_depth": self.act_depth, "dst_depth": self.dst_depth, "vendor": self.vendor}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HWConfig:
+        return cls(EIEConfig.from_dict(d["config"]), d["spmat_lines"], d["ptr_words"], d["act_depth"],
+                   d["dst_depth"], d.get("vendor", "generic"))
+
     def key(self) -> str:
-        """A stable text that names this hardware configuration (for build caches)."""
+        """A stable text that names this hardware: everything the netlist depends on (for build
+        caches).  The clock and the SRAM sizes in KiB are left out: the clock only scales time,
+        and the KiB only give the depths' defaults, which are in the key themselves."""
         fields = self.config.to_dict()
-        fields.pop("clock_mhz")
+        for name in ("clock_mhz", "spmat_kb", "ptr_kb", "act_sram_kb"):
+            fields.pop(name)
         fields.update(spmat_lines=self.spmat_lines, ptr_words=self.ptr_words, act_depth=self.act_depth,
                       dst_depth=self.dst_depth)
         if self.vendor != "generic":

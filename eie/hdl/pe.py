@@ -29,9 +29,9 @@ from amaranth.lib.wiring import In, Out
 from .act_queue import ActQueue
 from .act_rw import ActRW
 from .arith import Arith
-from .host import MEM, PE_COUNTERS
 from .params import COUNTER_BITS, HWConfig
 from .ptr_read import Issue, PtrPrefetch
+from .regmap import MEM, PE_COUNTERS
 from .spmat_read import SpmatRead
 
 __all__ = ["PE"]

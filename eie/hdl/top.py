@@ -29,15 +29,21 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .host import GLOBAL_REGS, HW_VERSION, READ_LATENCY, STATUS_FAULT
 from .lnzd import CCU
 from .params import COUNTER_BITS, PREROLL, HWConfig
 from .pe import PE
+from .regmap import (
+    CTRL_START,
+    CTRL_WRITEBACK,
+    GLOBAL_REGS,
+    HW_VERSION,
+    READ_LATENCY,
+    STATUS_DONE,
+    STATUS_FAULT,
+    STATUS_SRC_SEL,
+)
 
-__all__ = ["EIETop", "SerialTop", "READ_LATENCY", "GLOBAL_REGS", "CTRL_START", "CTRL_WRITEBACK", "HW_VERSION"]
-
-CTRL_START = 1
-CTRL_WRITEBACK = 2
+__all__ = ["EIETop", "SerialTop"]
 
 
 class EIETop(wiring.Component):
@@ -124,8 +130,8 @@ class EIETop(wiring.Component):
         wb_start = Signal()
         done = Signal()
         m.d.comb += [
-            arm_next.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[0] & ~busy),
-            wb_start.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[1] & ~busy),
+            arm_next.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[CTRL_START] & ~busy),
+            wb_start.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[CTRL_WRITEBACK] & ~busy),
             start_next.eq(pre == 1),
             running_next.eq(start | (running & ~done)),
             pf_next.eq(arm_next | (pf_active & ~(running & done))),
@@ -204,7 +210,8 @@ class EIETop(wiring.Component):
 
         # ---- read path: c1 → PE (three cycles) → PE h_rdata → top rdata, valid in c0 + READ_LATENCY ---
         status = Signal(4)
-        m.d.comb += status.eq(busy | (done_flag << 1) | (src_sel << 2) | (fault << STATUS_FAULT))
+        m.d.comb += status.eq(busy | (done_flag << STATUS_DONE) | (src_sel << STATUS_SRC_SEL)
+                                | (fault << STATUS_FAULT))   # busy is bit STATUS_BUSY = 0
         gregs = {"status": status, "groups": groups, "bias_act": bias_act, "shift": shift, "relu": relu,
                  "wb_base": wb_base, "src_sel": src_sel, "cycles": cycles, "broadcasts": n_bcast,
                  "stall_cycles": n_stall, "groups_scanned": n_search, "pes": n, "version": HW_VERSION,

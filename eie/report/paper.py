@@ -801,7 +801,7 @@ def _blas_name() -> str:
 
 
 def _fpga(doc: Doc, fpga: list | None) -> None:
-    from ..hdl.synth import summary_row
+    from ..flow.synth import summary_row
     if not fpga:
         doc.para("No FPGA results were given (`eie report paper --fpga reports/fpga` adds the records that "
                  "`python bench/synth.py --out reports/fpga` writes).")

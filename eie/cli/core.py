@@ -1,65 +1,31 @@
-"""`eie` command line: a thin shell over the Python API.
+"""The core commands: ``compress``, ``compile``, ``simulate``, ``bench``, ``report``, ``config``.
 
-Every bad input ends in one line ``eie: error: ...`` on stderr and exit code 2, with no
-output file written.  Existing files are never overwritten without ``--force``.
+Each is a thin shell over the library: parse, check the outputs, call, print.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .config import EIEConfig
-from .errors import EIEError, InputError
-from .fileio import check_out, write_json
+from ..config import EIEConfig, to_toml
+from ..errors import EIEError, InputError
+from ..fileio import check_distinct, check_out, write_json, write_text
+from ..layer import save_npy
+from ..prepare import load_compressed
+from .options import add_config_options, add_dense_options, config_from
 
-__all__ = ["main"]
-
-
-# ---- helpers -------------------------------------------------------------------------
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("configuration (defaults: the paper's design point)")
-    g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields (options below override it)")
-    for f in dataclasses.fields(EIEConfig):
-        flag = "--" + f.name.replace("_", "-")
-        typ = float if f.type in ("float", float) else int
-        g.add_argument(flag, dest="cfg_" + f.name, type=typ, default=None, metavar=typ.__name__.upper(),
-                       help=f"{f.name} (default {f.default})")
-
-
-def _config_from(args, base: EIEConfig | None = None) -> EIEConfig:
-    """``base`` (default: ``--config FILE``, else the paper's design point) with every
-    ``--<field>`` option given applied."""
-    if base is not None:
-        cfg = base
-    else:
-        cfg = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
-    changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
-               if getattr(args, "cfg_" + f.name, None) is not None}
-    return cfg.replace(**changes) if changes else cfg
-
-
-def _compressed(path, args):
-    """Load a layer file; a dense layer is compressed with --density/--bits first."""
-    from .layer import CompressedLayer, DenseLayer, load_layer
-    layer = load_layer(path)
-    if isinstance(layer, DenseLayer):
-        from .compress import compress_layer
-        layer, _ = compress_layer(layer, density=getattr(args, "density", None), bits=getattr(args, "bits", 4))
-    assert isinstance(layer, CompressedLayer)
-    return layer
+__all__ = ["register"]
 
 
 # ---- commands ------------------------------------------------------------------------
 def cmd_compress(args) -> int:
-    from .compress import compress_layer
-    from .layer import DenseLayer, load_layer, save_npz
+    from ..compress import compress_layer
+    from ..layer import DenseLayer, load_layer, save_npz
     out = check_out(args.out, args.force, "output file")
-    js = check_out(args.json, args.force, "JSON file")
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     if args.density is not None and not (0 < args.density <= 1):
         raise InputError(f"--density must be in (0, 1], not {args.density!r}")
     layer = load_layer(args.layer)
@@ -81,21 +47,15 @@ def cmd_compress(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .compile import compile_layer, export_hex
-    from .fixed import plan_layer, quantize
-    from .layer import load_activations
-    from .reference import float_forward
-    cfg = _config_from(args)
-    js = check_out(args.json, args.force, "JSON file")
-    layer = _compressed(args.layer, args)
-    compiled = compile_layer(layer, cfg)
-    x = load_activations(args.input, layer.n_in) if args.input else layer.activations
-    cb_q = act_q = None
-    plan = None
-    if x is not None:
-        plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg)
-        act_q = quantize(x, plan.fa, cfg.act_bits)
-        cb_q = quantize(layer.codebook, plan.fw, cfg.codebook_bits)
+    from ..compile import export_hex
+    from ..layer import load_activations
+    from ..prepare import prepare_layer
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+    x = load_activations(args.input, layer.n_in) if args.input else None
+    prep = prepare_layer(layer, cfg, x)
+    compiled, plan = prep.compiled, prep.plan
     st = compiled.load_stats()
     print(f"layer {layer.name}: {layer.n_out}x{layer.n_in} on {cfg.pes} PEs, {len(compiled.passes)} pass(es)")
     print(f"entries per PE: max {st['max_entries']}, mean {st['mean_entries']:.1f}, balance {st['balance']:.3f}, "
@@ -104,7 +64,7 @@ def cmd_compile(args) -> int:
     if plan:
         print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}")
     if args.out:
-        files = export_hex(compiled, args.out, codebook_q=cb_q, act_q=act_q, force=args.force)
+        files = export_hex(compiled, args.out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force)
         print(f"wrote {len(files)} files to {args.out}")
     if js:
         write_json(js, {"name": layer.name, "passes": len(compiled.passes),
@@ -134,14 +94,15 @@ def _print_record(rec, cfg, title):
 
 
 def cmd_simulate(args) -> int:
-    from .energy import EnergyTable
-    from .layer import load_activations
-    from .pipeline import run_layer, run_stack
-    cfg = _config_from(args)
-    js = check_out(args.json, args.force, "JSON file")
+    from ..energy import EnergyTable
+    from ..layer import load_activations
+    from ..pipeline import run_layer, run_stack
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out(args.output, args.force, "output file")
+    check_distinct(**{"--json": js, "--output": out})
     table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
-    layers = [_compressed(path, args) for path in args.layer]
+    layers = [load_compressed(path, density=args.density, bits=args.bits) for path in args.layer]
     first = layers[0]
     x = load_activations(args.input, first.n_in) if args.input else first.activations
     if x is None:
@@ -165,18 +126,16 @@ def cmd_simulate(args) -> int:
               f"outputs match reference: {summary['outputs_match_reference']}")
         outputs, doc = results[-1].outputs, {**summary, "layers": records}
     if out:
-        tmp = out.with_name(out.name + ".tmp.npy")
-        np.save(tmp, outputs.astype(np.float64), allow_pickle=False)
-        tmp.replace(out)
+        save_npy(out, outputs.astype(np.float64))
     if js:
         write_json(js, doc)
     return 0
 
 
 def cmd_bench(args) -> int:
-    from .bench import format_bench, load_specs, run_bench
-    cfg = _config_from(args)
-    js = check_out(args.json, args.force, "JSON file")
+    from ..bench import format_bench, load_specs, run_bench
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     specs = load_specs(args.spec)
     if args.layers:
         wanted = [s.strip() for s in args.layers.split(",")]
@@ -194,8 +153,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .bench import load_specs
-    from .report import PaperSweeps, check_out_dir, run_paper_report
+    from ..bench import load_specs
+    from ..report import PaperSweeps, check_out_dir, run_paper_report
     out = check_out_dir(args.out, args.force)
     if args.jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
@@ -239,7 +198,7 @@ def cmd_report(args) -> int:
                        + (["--no-timing"] if args.no_timing else []) + (["--force"] if args.force else []))
     fpga = None
     if args.fpga is not None:
-        from .hdl.synth import load_records
+        from ..flow.synth import load_records
         fpga = load_records(args.fpga)          # checked before the long run
     meta = run_paper_report(out, specs, fc8=args.fc8, sweeps=sweeps, jobs=args.jobs, force=args.force,
                             timing=not args.no_timing, command=command, fpga=fpga)
@@ -247,9 +206,8 @@ def cmd_report(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="eie", description="EIE sparse-accelerator toolkit")
-    sub = ap.add_subparsers(dest="command", required=True)
+def register(sub) -> None:
+    """Add the core commands to the sub-parsers of ``eie``."""
 
     p = sub.add_parser("compress", help="prune + share weights of a dense layer; storage report")
     p.add_argument("layer", help="dense .npz with 'weight' (out x in) and optional 'bias'")
@@ -264,27 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="map a layer onto the PEs; $readmemh memory images")
     p.add_argument("layer")
     p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
-    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
-    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
+    add_dense_options(p)
     p.add_argument("--out", help="directory for the hex files")
     p.add_argument("--json")
     p.add_argument("--force", action="store_true")
-    _add_config_options(p)
+    add_config_options(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("simulate", help="cycle-accurate simulation of a layer (or a stack), with energy")
     p.add_argument("layer", nargs="+", help="layer .npz; several = a stack with ReLU between layers")
     p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
-    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
-    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
+    add_dense_options(p)
     p.add_argument("--energy-table", help="TOML file overriding per-event energies")
     p.add_argument("--no-capacity-check", action="store_true",
                    help="simulate a layer larger than the SRAMs as if it fitted")
     p.add_argument("--json", help="write the full record as JSON")
     p.add_argument("--output", help="write the output activations (float) as .npy")
     p.add_argument("--force", action="store_true")
-    _add_config_options(p)
+    add_config_options(p)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("bench", help="the nine EIE Table III layers vs the paper's Table IV")
@@ -293,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
     p.add_argument("--json")
     p.add_argument("--force", action="store_true")
-    _add_config_options(p)
+    add_config_options(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="reproduce the EIE paper: Table IV, Sec VI sweeps, energy (Markdown + HTML)")
@@ -311,22 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pe-counts", help="Figs 11-13 sweep (default 1..256, powers of 2)")
     p.add_argument("--no-timing", action="store_true", help="skip timing numpy/scipy mat-vecs on this machine")
     p.set_defaults(func=cmd_report)
-    # RTL commands live next to the RTL; each module adds its own subparser
-    from .hdl import generate, synth, verify
-    for module in (generate, verify, synth):
-        module.register(sub)
-    return ap
+
+    p = sub.add_parser("config", help="print a configuration as TOML (default: the paper's design point)")
+    p.add_argument("-o", "--out", metavar="FILE", help="write it to FILE instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    add_config_options(p)
+    p.set_defaults(func=cmd_config)
 
 
-def main(argv=None) -> int:
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except EIEError as exc:
-        print(f"eie: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def cmd_config(args) -> int:
+    """Print (or write) the configuration the options describe, as a TOML file ``--config`` reads."""
+    out = check_out(args.out, args.force, "output file")
+    text = to_toml(config_from(args))
+    if out:
+        write_text(out, text)
+        print(f"wrote {out}")
+    else:
+        print(text, end="")
+    return 0

@@ -1,41 +1,8 @@
-"""Host interface of :class:`eie.hdl.top.EIETop`: address map, protocol and a driver that
-runs compiled layers on any backend (Amaranth simulator, cocotb, a real board).
+"""Host protocol of :class:`eie.hdl.top.EIETop`: images of a compiled layer, the bus writes
+that load them, and a driver that runs layers on any backend (Amaranth simulator, cocotb,
+a real board).
 
-Bus
----
-``addr``, ``wdata`` (``data_bits`` = max(32, line_bits, acc_bits, ...) bits), ``we``,
-``re`` are sampled every cycle; ``rdata`` is valid with ``rvalid`` ``READ_LATENCY`` (7)
-cycles after ``re``.  One access per cycle; reads can be issued back to back.  A write
-takes effect two cycles after it is on the bus, so a ``CTRL`` write right after memory
-writes sees them.  PE memories and registers must not be accessed while ``busy``
-(writes are dropped, reads return datapath traffic).  Outputs: ``busy`` (a pass or a
-write-back is running) and ``done`` (high in the pass's last cycle c_done).
-
-Address (LSB first; widths from :class:`~eie.hdl.params.HWConfig`)
--------------------------------------------------------------------
-===================  ========  =============================================================
-field                bits      meaning
-===================  ========  =============================================================
-offset               OB        word inside the memory / register number
-mem                  3         0 ptr_even, 1 ptr_odd, 2 spmat (lines), 3 codebook,
-                               4 act (source bank), 5 out (read: write-out of the
-                               destination entry), 6 act_next (the other bank),
-                               7 counters (read, per PE: 0 entries, 1 padding,
-                               2 empty_columns, 3 line_reads, 4 pops, 5 bypasses)
-pe                   PB        PE index (PB = ceil(log2 N) bits, 0 for N = 1)
-bcast                1         write every PE (reads return PE ``pe``)
-global               1         the global registers below (offset = register)
-===================  ========  =============================================================
-
-``OB = max(4, address bits of spmat_lines, ptr_words, act_depth, dst_depth, weight_bits)``.
-
-Global registers: 0 ``ctrl`` (W: bit0 start a pass, bit1 write-back), 1 ``status``
-(R: bit0 busy, bit1 done since last start, bit2 src_sel, bit3 fault: a prefetch FIFO under-
-or overflowed, never expected), 2 ``groups`` (G = Cp/N), 3 ``bias_act`` (1 << fa), 4 ``shift``
-(fa+fw−fo), 5 ``relu``, 6 ``wb_base``, 7 ``src_sel``, 8 ``cycles``, 9 ``broadcasts``,
-10 ``stall_cycles``, 11 ``groups_scanned``, 12 ``pes``, 13 ``version`` (2), 14 ``ptr_base``
-(pointer-bank word where the pass's ``p_0``/``p_1`` are), 15 ``spmat_base`` (line where the
-pass's entry 0 is).  Counters are 32 bits and cleared by ``start``.
+The bus, the address map and every register are defined in :mod:`eie.hdl.regmap`.
 
 Running a pass
 --------------
@@ -57,65 +24,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import PREROLL, HWConfig
+from ..compile import memory_needs
+from ..hdl.params import HWConfig
+from ..hdl.regmap import (
+    CTRL_BITS,
+    GLOBAL_COUNTERS,
+    PE_COUNTERS,
+    READ_LATENCY,
+    START_DELAY,
+    STATUS_FAULT,
+    HostMap,
+)
 
-__all__ = ["HostMap", "HostDriver", "LayerResult", "Timeout", "pass_image", "pass_writes", "layer_jobs", "to_signed",
-           "resident_layout", "MEM", "PE_COUNTERS", "GLOBAL_REGS", "READ_LATENCY", "START_DELAY", "HW_VERSION",
-           "STATUS_FAULT"]
-
-# Kept here (not imported from the Amaranth modules) so that a driver needs no Amaranth.
-MEM = {"ptr_even": 0, "ptr_odd": 1, "spmat": 2, "codebook": 3, "act": 4, "out": 5, "act_next": 6,
-       "counters": 7}
-PE_COUNTERS = ("entries", "padding", "empty_columns", "line_reads", "pops", "bypasses")
-GLOBAL_REGS = {"ctrl": 0, "status": 1, "groups": 2, "bias_act": 3, "shift": 4, "relu": 5, "wb_base": 6,
-               "src_sel": 7, "cycles": 8, "broadcasts": 9, "stall_cycles": 10, "groups_scanned": 11,
-               "pes": 12, "version": 13, "ptr_base": 14, "spmat_base": 15}
-READ_LATENCY = 7
-#: cycles from the cycle a ``ctrl = start`` write takes effect to the pass's cycle −1
-START_DELAY = 1 + PREROLL
-#: value of the ``version`` register (bump when the host protocol changes)
-HW_VERSION = 3
-#: ``status`` bit of the sticky prefetch fault
-STATUS_FAULT = 3
-GLOBAL_COUNTERS = ("cycles", "broadcasts", "stall_cycles", "groups_scanned")
-
+__all__ = ["HostDriver", "LayerResult", "Timeout", "pass_image", "pass_writes", "layer_jobs", "to_signed",
+           "resident_layout", "check_pass_fits"]
 
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-class HostMap:
-    """Addresses of :class:`EIETop`'s host port for one :class:`HWConfig`."""
-
-    def __init__(self, hw: HWConfig):
-        self.hw = hw
-        self.ob = hw.offset_bits
-        self.pb = hw.pe_bits
-
-    def pe(self, p: int, mem: str, offset: int) -> int:
-        if not 0 <= p < self.hw.pes:
-            raise ValueError(f"PE index must be in [0, {self.hw.pes - 1}], not {p!r}")
-        if not 0 <= offset < (1 << self.ob):
-            raise ValueError(f"offset must be in [0, {(1 << self.ob) - 1}], not {offset!r}")
-        return offset | (MEM[mem] << self.ob) | (p << (self.ob + 3))
-
-    def bcast(self, mem: str, offset: int) -> int:
-        return offset | (MEM[mem] << self.ob) | (1 << (self.ob + 3 + self.pb))
-
-    def reg(self, name: str) -> int:
-        return GLOBAL_REGS[name] | (1 << (self.ob + 4 + self.pb))
-
-
-def _check_fits(hw: HWConfig, compiled, t: int):
-    cfg = hw.config
-    if compiled.config != cfg:
+def check_pass_fits(hw: HWConfig, compiled, t: int) -> None:
+    """Raise :class:`ValueError` naming the depth that pass ``t`` of ``compiled`` needs beyond ``hw``
+    (the needs are :func:`eie.compile.memory_needs`)."""
+    if compiled.config != hw.config:
         raise ValueError("the layer was compiled for another EIEConfig than the hardware's")
-    ps = compiled.passes[t]
-    groups = compiled.cp // cfg.pes
-    need = {"act_depth": groups, "ptr_words": (compiled.cp + 1) // 2 + 1,
-            "spmat_lines": int(-(-ps.entries_per_pe().max() // cfg.entries_per_line))}
-    for name, value in need.items():
+    need = memory_needs(compiled)
+    for name, value in (("act_depth", need.act_groups), ("ptr_words", need.ptr_words),
+                        ("spmat_lines", need.pass_lines[t])):
         if value > getattr(hw, name):
             raise ValueError(f"pass {t} of layer {compiled.name!r} needs {name} >= {value}, the hardware has "
                              f"{getattr(hw, name)}")
@@ -148,7 +84,7 @@ def resident_layout(hw: HWConfig, jobs) -> list[dict]:
 
 def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool, bias_act: int) -> dict:
     """Memory and register contents for pass ``t`` (``EIETop(image=...)`` or :func:`pass_writes`)."""
-    _check_fits(hw, compiled, t)
+    check_pass_fits(hw, compiled, t)
     cfg = hw.config
     n = cfg.pes
     ps = compiled.passes[t]
@@ -290,7 +226,7 @@ class HostDriver:
     async def start_pass(self, max_cycles: int) -> int:
         """Write ``ctrl = start`` and wait for the end of the pass; returns ``c_done + 1``
         measured at the ``done`` port (cycle 0 = the cycle after the start cycle)."""
-        _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), 1)
+        _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), CTRL_BITS["start"])
         # after that edge the write sits in the top's bus register (it takes effect in this
         # cycle); the arm cycle and the pre-roll follow, then cycle −1
         cycle, done_at = -1 - START_DELAY, None
@@ -339,7 +275,7 @@ class HostDriver:
     async def write_back(self, t: int, max_cycles: int = 100_000):
         """Copy the write-out of pass ``t`` into the next bank (its rows' input addresses)."""
         await self.write(self.map.reg("wb_base"), t * self.hw.config.regfile_entries)
-        await self.write(self.map.reg("ctrl"), 2)
+        await self.write(self.map.reg("ctrl"), CTRL_BITS["writeback"])
         await self.wait_idle(max_cycles)
 
     async def swap(self):

@@ -1,10 +1,10 @@
 """cocotb testbench: run host-port jobs on the generated EIE array (``eie verify``, the
-co-simulation tests, ``bench/rtl_fc8.py``; see :func:`eie.hdl.verify.run`).
+co-simulation tests, ``bench/rtl_fc8.py``; see :func:`eie.flow.verify.run`).
 
 The case file (``$EIE_CASE``, JSON) holds the hardware configuration and a list of layers
-(jobs made by :func:`eie.hdl.host.layer_jobs`, run in order in one simulation).  The same
+(jobs made by :func:`eie.flow.host.layer_jobs`, run in order in one simulation).  The same
 protocol code as the Amaranth-simulator backend drives the bus
-(:class:`eie.hdl.host.HostDriver`), so a difference between them is a difference of the
+(:class:`eie.flow.host.HostDriver`), so a difference between them is a difference of the
 simulated hardware, not of the test.  Every pass has a max-cycles guard.  The result
 also holds what a benchmark needs: the wall time and the clock cycles spent
 in each phase (``load`` = writing images through the host port, ``compute`` = start to end
@@ -21,11 +21,35 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from eie.hdl.cosim import CocotbDriver, hw_from_dict
+from eie.flow.host import HostDriver
+from eie.hdl.params import HWConfig
 
 PHASES = ("reset", "load", "compute", "readback", "writeback", "other")
+
+
+class CocotbDriver(HostDriver):
+    """The :class:`~eie.flow.host.HostDriver` backend inside cocotb: inputs change at the
+    falling edge, outputs are sampled in the read-only phase after the rising edge."""
+
+    def __init__(self, hw, dut):
+        super().__init__(hw)
+        self.dut = dut
+
+    async def cycle(self, addr=0, wdata=0, we=0, re=0):
+        dut = self.dut
+        await FallingEdge(dut.clk)
+        dut.addr.value = addr
+        dut.wdata.value = wdata
+        dut.we.value = we
+        dut.re.value = re
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        rvalid = int(dut.rvalid.value)
+        # rdata is only defined with rvalid (Icarus shows X for never-written memory words)
+        rdata = dut.rdata.value.to_unsigned() if rvalid else 0
+        return rvalid, rdata, int(dut.busy.value), int(dut.done.value)
 
 
 class PhaseDriver(CocotbDriver):
@@ -67,7 +91,7 @@ class PhaseDriver(CocotbDriver):
 @cocotb.test()
 async def run_case(dut):
     case = json.loads(Path(os.environ["EIE_CASE"]).read_text())
-    hw = hw_from_dict(case["hw"])
+    hw = HWConfig.from_dict(case["hw"])
     drv = PhaseDriver(hw, dut)
     results, error = [], None
     t0 = time.perf_counter()

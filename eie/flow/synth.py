@@ -26,14 +26,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import EIEConfig
 from ..errors import EIEError, InputError
-from .generate import _DEPTHS
-from .params import HWConfig
+from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
+from ..hdl.params import HWConfig
 
-__all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "REFERENCE", "reference_hw",
-           "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat", "parse_nextpnr_log", "synthesize", "place_and_route", "run_synth",
-           "register", "cmd_synth", "format_result", "load_records", "summary_row", "markdown_summary"]
+__all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES",
+           "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
+           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "format_result", "load_records", "summary_row", "markdown_summary"]
 
 
 class SynthError(EIEError):
@@ -89,31 +88,7 @@ DEFAULT_FREQ = {"ecp5": 150.0, "ice40": 60.0}
 #: the same mean, less spread (reports/fpga/README.md)
 DEFAULT_TIMING_WEIGHT = {"ecp5": 40, "ice40": None}
 
-#: reference configurations (``eie synth --reference``): what fits each device
-REFERENCE = {
-    # 4 PEs, 16 KB sparse matrix (2048 x 64-bit lines), 2 x 1 K pointers, 2 x 1 K activations
-    ("ecp5", "25k"): dict(pes=4, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
-    ("ecp5", "45k"): dict(pes=8, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
-    ("ecp5", "85k"): dict(pes=16, spmat_kb=16, ptr_kb=4, act_sram_kb=2, queue_depth=8, line_bits=64),
-    # iCE40 has no LUT RAM: the descriptor FIFO (ITEM_SLOTS + queue_depth + 1 descriptors of
-    # ~80 bits) becomes flip-flops and multiplexers and decides the size.  One PE with a
-    # 4-entry queue and 16 accumulators: 1 KB lines, 2 x 128 pointers, 2 x 256 activations
-    ("ice40", "hx8k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4,
-                            line_bits=64),
-    ("ice40", "up5k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4,
-                            line_bits=64),
-}
-
-
-def reference_hw(target: str, device: str, **overrides) -> HWConfig:
-    """The reference :class:`HWConfig` of a device (memory depths from the config's KiB)."""
-    cfg = EIEConfig(**{**REFERENCE[(target, device)], **overrides})
-    return HWConfig(cfg, vendor=target)
-
-
 # ---- block RAM estimate ------------------------------------------------------------------
-_ICE40_MODES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
-_DP16KD_MODES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
 
 
 def _blocks(width: int, depth: int, modes) -> int:
@@ -131,7 +106,7 @@ def bram_estimate(hw: HWConfig, target: str) -> dict:
     A memory takes ``read ports x min over the block's aspect ratios of the blocks needed``.
     """
     c = hw.config
-    modes = _DP16KD_MODES if target == "ecp5" else _ICE40_MODES
+    modes = DP16KD_MODES if target == "ecp5" else SB_RAM40_MODES
     mems = {"spmat": (c.line_bits, hw.spmat_lines, 1), "ptr_even": (c.ptr_bits, hw.ptr_words, 1),
             "ptr_odd": (c.ptr_bits, hw.ptr_words, 1), "act0": (c.act_bits, hw.act_depth, 1),
             "act1": (c.act_bits, hw.act_depth, 1)}
@@ -236,7 +211,7 @@ def parse_nextpnr_log(text: str) -> dict:
 
 
 # ---- running the tools ---------------------------------------------------------------------
-def _venv_bin() -> Path:
+def venv_bin() -> Path:
     """The running interpreter's script directory (where pip puts yowasp-* in a venv)."""
     return Path(sys.executable).parent
 
@@ -244,7 +219,7 @@ def _venv_bin() -> Path:
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
-        cand = _venv_bin() / name
+        cand = venv_bin() / name
         if cand.exists():
             exe = str(cand)
     if exe is None:
@@ -279,7 +254,7 @@ def _check_fit(dev: Device, need: dict):
                              f"{have}{hint}")
 
 
-def _yosys_needs(dev: Device, cells: dict, io: int) -> dict:
+def yosys_needs(dev: Device, cells: dict, io: int) -> dict:
     if dev.target == "ecp5":
         luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 4 * cells.get("TRELLIS_DPR16X4", 0)
         return {"brams": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
@@ -292,7 +267,7 @@ def _yosys_needs(dev: Device, cells: dict, io: int) -> dict:
 
 def pins_for(hw: HWConfig, io: str) -> int:
     """I/O pins of the top level (``parallel``: the host bus; ``serial``: the 8-pin wrapper), + clk, rst."""
-    from .top import EIETop, SerialTop
+    from ..hdl.top import EIETop, SerialTop
     dut = SerialTop(hw) if io == "serial" else EIETop(hw)
     dut._MustUse__silence = True                            # only its signature is needed
     return 2 + sum(len(getattr(dut, k)) for k in dut.signature.members)
@@ -302,8 +277,8 @@ def verilog_for(hw: HWConfig, io: str) -> tuple[str, str, int]:
     """``(verilog, top name, I/O pin count)`` of the array (``io``: ``parallel`` or ``serial``)."""
     from amaranth.back import verilog
 
+    from ..hdl.top import SerialTop
     from .generate import verilog_text
-    from .top import SerialTop
     if io == "serial":
         return verilog.convert(SerialTop(hw), name="eie_serial", emit_src=False), "eie_serial", pins_for(hw, io)
     # the text eie rtl writes (no zero-fill loops for the memories)
@@ -342,7 +317,7 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> di
     script = f"read_verilog top.v; proc; {keep_ffs}; {synth_cmd}; tee -q -o stat.txt stat"
     _, wall = _run([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", workdir / "yosys.log")
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
-    need = _yosys_needs(dev, cells, pins)
+    need = yosys_needs(dev, cells, pins)
     _check_fit(dev, need)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
             "yosys_s": round(wall, 1)}
@@ -376,7 +351,7 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
     return res
 
 
-def _resources(dev: Device, syn: dict, pnr: dict) -> dict:
+def resources(dev: Device, syn: dict, pnr: dict) -> dict:
     util = pnr["utilisation"]
     names = ({"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD", "dsps": "MULT18X18D",
               "io": "TRELLIS_IO"} if dev.target == "ecp5" else
@@ -432,7 +407,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
                                   timing_weight=timing_weight)
             runs.append({"seed": s, "fmax_mhz": pnr["fmax_mhz"], "timing_met": pnr.get("timing_met"),
                          "critical_path": pnr["critical_path"], "nextpnr_s": pnr["nextpnr_s"],
-                         "resources": _resources(dev, syn, pnr)})
+                         "resources": resources(dev, syn, pnr)})
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -544,72 +519,3 @@ def markdown_summary(records: list[dict]) -> str:
                     f"{s['fmax_median']:.1f} MHz ({s['fmax_worst']:.1f}-{s['fmax_best']:.1f}, {s['seeds']} seeds) | "
                     f"{s['gmacs']:.2f} GMAC/s | {s['critical_path'] or '–'} |")
     return head + "\n".join(rows) + "\n"
-
-
-# ---- CLI ---------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    """Add ``eie synth`` to the CLI's sub-parsers (``sub = ap.add_subparsers(...)``)."""
-    p = subparsers.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
-    p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
-    p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
-    p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--router", choices=list(ROUTERS), default="router2",
-                   help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
-    p.add_argument("--timing-weight", type=int, default=None,
-                   help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
-    p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
-                   help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
-                        "does not fit the package)")
-    p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
-    p.add_argument("--json", help="write the results as JSON")
-    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
-    p.add_argument("--reference", action="store_true",
-                   help="start from the device's reference configuration (reports/fpga/README.md); "
-                        "the options below override it")
-    from ..cli import _add_config_options
-    _add_config_options(p)
-    g = p.add_argument_group("memory depths of the hardware (per PE; default: from the configuration's KiB)")
-    for name in _DEPTHS:
-        g.add_argument("--" + name.replace("_", "-"), dest="hw_" + name, type=int, default=None, metavar="INT",
-                       help=name)
-    p.set_defaults(func=cmd_synth)
-
-
-def _hw_from_args(args) -> HWConfig:
-    from ..cli import _config_from
-    target = args.target
-    device = args.device or DEFAULT_DEVICE.get(target)
-    if args.reference:
-        if (target, device) not in REFERENCE:
-            raise InputError(f"--reference: no reference configuration for {target} {device}")
-        if args.config:
-            raise InputError("--reference and --config exclude each other: give one starting point")
-        cfg = _config_from(args, EIEConfig(**REFERENCE[(target, device)]))
-    else:
-        cfg = _config_from(args)
-    depths = {k: getattr(args, "hw_" + k) for k in _DEPTHS if getattr(args, "hw_" + k, None) is not None}
-    for k, v in depths.items():
-        if v < 1:
-            raise InputError(f"--{k.replace('_', '-')} must be an integer >= 1, not {v}")
-    return HWConfig(cfg, vendor=target, **depths)
-
-
-def cmd_synth(args) -> int:
-    from ..fileio import check_out, write_json
-    if args.target not in DEVICES:
-        raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {args.target!r}")
-    if args.device is not None and args.device not in DEVICES[args.target]:
-        raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
-                         f"not {args.device!r}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
-    js = check_out(args.json, args.force, "JSON file")
-    hw = _hw_from_args(args)
-    res = run_synth(hw, args.target, args.device, args.freq, args.seed, args.workdir, args.io,
-                    router=args.router,
-                    timing_weight="default" if args.timing_weight is None else args.timing_weight)
-    print(format_result(res))
-    if js:
-        write_json(js, res)
-    return 0

