@@ -23,6 +23,7 @@ from ..energy import COMPONENTS, EnergyTable, fixed16_mac_pj
 from ..errors import ConfigError, InputError
 from ..sweep import BLAS_ENV, LayerRef, Point, Progress, count_distinct, run_points, time_matvec
 from .doc import Column, Doc, Figure, Table
+from .fpga import summary_row
 
 __all__ = ["PaperSweeps", "build_paper_report", "PAPER_PLATFORMS_US", "PLATFORMS", "HEADLINES",
            "PAPER_CHIP_MW", "PAPER_SAVING", "AUTHORS_FC8_CYCLES", "WITHIN_PCT"]
@@ -801,7 +802,6 @@ def _blas_name() -> str:
 
 
 def _fpga(doc: Doc, fpga: list | None) -> None:
-    from ..hdl.synth import summary_row
     if not fpga:
         doc.para("No FPGA results were given (`eie report paper --fpga reports/fpga` adds the records that "
                  "`python bench/synth.py --out reports/fpga` writes).")
