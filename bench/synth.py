@@ -24,16 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from eie.config import EIEConfig  # noqa: E402
 from eie.fileio import write_json, write_text  # noqa: E402
-from eie.flow.synth import (  # noqa: E402
-    REFERENCE,
-    bram_estimate,
-    format_result,
-    load_records,
-    markdown_summary,
-    reference_hw,
-    run_synth,
-)
+from eie.flow.references import DEVICE_REFERENCES, device_reference  # noqa: E402
+from eie.flow.synth import bram_estimate, format_result, run_synth  # noqa: E402
 from eie.hdl.params import HWConfig  # noqa: E402
+from eie.report.fpga import load_records, markdown_summary  # noqa: E402
 
 CONFIGS = {
     "ecp5": [("ecp5", "25k")],
@@ -67,12 +61,12 @@ def main(argv=None) -> int:
     fams = [args.only] if args.only else sorted(CONFIGS)
     for fam in fams:
         for target, device in CONFIGS[fam]:
-            hw = tiny_hw(target) if args.tiny else reference_hw(target, device)
+            hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router)
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
-                res["reference"] = REFERENCE[(target, device)]
+                res["reference"] = DEVICE_REFERENCES[(target, device)]
             print(format_result(res))
             print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
             if out:

@@ -14,9 +14,11 @@ import pytest
 
 from eie.cli import main
 from eie.config import EIEConfig
+from eie.errors import InputError
 from eie.flow import synth
 from eie.flow.references import device_reference
 from eie.hdl.params import HWConfig
+from eie.report import fpga
 
 DATA = Path(__file__).parent / "data" / "synth"
 
@@ -172,22 +174,22 @@ def _record(tmp_path, seeds_fmax):
 def test_records_summary_and_markdown(tmp_path):
     rec = _record(tmp_path, [101.0, 120.0, 95.5])
     (tmp_path / "paper-estimate.json").write_text("{}")          # not a record: ignored
-    recs = synth.load_records(tmp_path)
+    recs = fpga.load_records(tmp_path)
     assert [r["_file"] for r in recs] == ["ecp5-25k.json"]
-    row = synth.summary_row(recs[0])
+    row = fpga.summary_row(recs[0])
     assert (row["fmax_worst"], row["fmax_median"], row["fmax_best"]) == (95.5, 101.0, 120.0)
     assert row["gmacs"] == pytest.approx(4 * 101.0 / 1000)
     assert row["brams"] == 48 and row["brams_total"] == 56 and row["dsps"] == 4 and row["pes"] == 4
     assert row["luts"] == rec["resources"]["luts"]["used"] > 1000
-    md = synth.markdown_summary(recs)
+    md = fpga.markdown_summary(recs)
     assert "| ECP5 25k | 4 |" in md and "101.0 MHz (95.5-120.0, 3 seeds)" in md and "48/56" in md
 
 
 def test_records_errors(tmp_path):
-    with pytest.raises(synth.InputError, match="does not exist"):
-        synth.load_records(tmp_path / "nope")
-    with pytest.raises(synth.InputError, match="holds no"):
-        synth.load_records(tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        fpga.load_records(tmp_path / "nope")
+    with pytest.raises(InputError, match="holds no"):
+        fpga.load_records(tmp_path)
     (tmp_path / "bad.json").write_text('{"fmax_mhz": 100}')
-    with pytest.raises(synth.InputError, match="bad.json: an 'eie synth --json' record needs target"):
-        synth.load_records(tmp_path)
+    with pytest.raises(InputError, match="bad.json: an 'eie synth --json' record needs target"):
+        fpga.load_records(tmp_path)

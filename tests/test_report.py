@@ -2,6 +2,7 @@
 the HTML references every figure the report claims, Table IV's arithmetic holds when
 recomputed here, and bad arguments end in exit 2 with nothing written."""
 
+import ast
 import contextlib
 import io
 import json
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import shared_dir
 
+import eie.report
 from eie.bench import load_specs, make_layer
 from eie.cli import main
 from eie.config import EIEConfig
@@ -303,3 +305,45 @@ def test_fpga_section_recomputed_from_the_records(report):
 def test_fpga_directory_errors_exit_2_before_running(tmp_path, capsys):
     code = main(["report", "paper", "--fpga", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert code == 2 and "FPGA results directory" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_report_layer_does_not_import_the_hardware_flow():
+    # eie.report sits below eie.hdl (synth imports eie.report.fpga): no module of the report
+    # may import the RTL flow, not even inside a function.
+    report_dir = Path(eie.report.__file__).parent
+    found = []
+    for f in sorted(report_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [("eie." if node.level == 2 else "eie.report." if node.level == 1 else "")
+                         + (node.module or "")]
+            else:
+                continue
+            found += [f"{f.name}: {n}" for n in names if n == "eie.hdl" or n.startswith("eie.hdl.")]
+    assert found == []
+
+
+def test_alpha_window_hand_worked():
+    from eie.report.metrics import alpha_common, alpha_inside, alpha_window
+    # reads 10, 6, 4 at 32, 64, 128 bits: 64 is cheapest for log(6/4)/log 2 < α < log(10/6)/log 2
+    row = alpha_window("L", [32, 64, 128], [10, 6, 4])
+    assert row["r32"] == pytest.approx(10 / 6) and row["r128"] == pytest.approx(4 / 6)
+    assert row["alpha_low"] == pytest.approx(math.log2(1.5)) and row["alpha_high"] == pytest.approx(math.log2(10 / 6))
+    assert row["window"] and alpha_inside(0.6, row) and not alpha_inside(1.0, row)
+    # halving reads exactly at every doubling (dense inputs): the window is empty
+    flat = alpha_window("D", [32, 64, 128], [8, 4, 2])
+    assert not flat["window"] and not alpha_common([row, flat])
+
+
+def test_published_numbers_are_read_only():
+    from eie.report.energy_metrics import implied_platform_w, paper_saving_row
+    from eie.report.published import HEADLINES, PAPER_PLATFORMS_US, PAPER_SAVING
+    with pytest.raises(TypeError):
+        PAPER_SAVING["sparsity"] = 1.0
+    with pytest.raises(TypeError):
+        PAPER_PLATFORMS_US["Alex-8"]["cpu"] = (1.0, 1.0)
+    assert paper_saving_row()["total"] == pytest.approx(120 * 10 * 8 * 3)
+    # 24,000x less energy at 189x the speed: the i7 draws 24000 / 189 x 590 mW
+    assert implied_platform_w()["cpu"] == pytest.approx(0.59 * 24000 / 189) and HEADLINES["cpu"] == (189, 24000)

@@ -198,7 +198,7 @@ def cmd_report(args) -> int:
                        + (["--no-timing"] if args.no_timing else []) + (["--force"] if args.force else []))
     fpga = None
     if args.fpga is not None:
-        from ..flow.synth import load_records
+        from ..report.fpga import load_records
         fpga = load_records(args.fpga)          # checked before the long run
     meta = run_paper_report(out, specs, fc8=args.fc8, sweeps=sweeps, jobs=args.jobs, force=args.force,
                             timing=not args.no_timing, command=command, fpga=fpga)

@@ -1,7 +1,11 @@
 """Reports generated from the model: ``eie report paper`` reproduces the EIE paper.
 
-:func:`run_paper_report` runs the sweeps (:mod:`eie.sweep`), builds the document
-(:mod:`eie.report.paper`), draws the figures (:mod:`eie.report.plots`) and writes
+:func:`run_paper_report` runs the sweeps (:mod:`eie.report.runs` over :mod:`eie.sweep`),
+builds the document (:mod:`eie.report.paper`: published numbers in
+:mod:`eie.report.published`, the numbers computed from the runs in
+:mod:`eie.report.metrics` and :mod:`eie.report.energy_metrics`, the text in
+:mod:`eie.report.performance_text` and :mod:`eie.report.energy_text`; FPGA records in
+:mod:`eie.report.fpga`), draws the figures (:mod:`eie.report.plots`) and writes
 
 * ``report.md`` and ``report.html`` (self-contained; figures by relative path),
 * one ``<figure>.png`` per figure,
@@ -26,7 +30,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .doc import Column, Doc, Figure, Table
-from .paper import PaperSweeps, build_paper_report
+from .paper import build_paper_report
+from .runs import PaperSweeps
 
 __all__ = ["run_paper_report", "check_out_dir", "write_report", "PaperSweeps", "Doc", "Table", "Figure", "Column"]
 
@@ -106,7 +111,7 @@ def run_paper_report(out, specs, fc8: str | None = None, sweeps: PaperSweeps | N
                      force: bool = False, timing: bool = True, stream=None, command: str | None = None,
                      fpga: list | None = None) -> dict:
     """Reproduce the paper into directory ``out``; returns the manifest (with ``wall_s``).
-    ``fpga``: ``eie synth --json`` records (:func:`eie.hdl.synth.load_records`) to report."""
+    ``fpga``: ``eie synth --json`` records (:func:`eie.report.fpga.load_records`) to report."""
     t0 = time.perf_counter()
     check_out_dir(out, force)
     stream = sys.stderr if stream is None else stream

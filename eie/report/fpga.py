@@ -1,0 +1,90 @@
+"""FPGA results as data: the ``eie synth --json`` records and their summary rows.
+
+:func:`load_records` reads the records that ``python bench/synth.py --out DIR`` (or
+``eie synth --json``) writes, :func:`summary_row` turns one into a table row (resources,
+Fmax over the placement seeds, MAC rate) and :func:`markdown_summary` makes the table of
+``reports/fpga/summary.md``.  Plain JSON logic with nothing from :mod:`eie.hdl`, so the
+report reads FPGA results without importing the hardware flow: :mod:`eie.hdl.synth`
+(above the report) re-exports these names for its own users.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = ["load_records", "summary_row", "markdown_summary"]
+
+# The keys every ``eie synth --json`` record has; a JSON file with ``fmax_mhz`` but not all of them is stale.
+_RECORD_KEYS = ("target", "device", "part", "fmax_mhz", "resources", "config", "hw", "seeds")
+
+
+def load_records(directory) -> list[dict]:
+    """The ``eie synth --json`` records in ``directory`` (``*.json`` with a ``fmax_mhz``),
+    sorted by family, PE count and device; other JSON files there are ignored."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(f"FPGA results directory {str(d)!r} does not exist: run 'python bench/synth.py --out {d}'")
+    out = []
+    for f in sorted(d.glob("*.json")):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{f}: not a JSON file ({exc})") from None
+        if not isinstance(rec, dict) or "fmax_mhz" not in rec:
+            continue
+        missing = [k for k in _RECORD_KEYS if k not in rec]
+        if missing:
+            raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it with "
+                             f"'python bench/synth.py --out {d}'")
+        rec["_file"] = f.name
+        out.append(rec)
+    if not out:
+        raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
+                         f"run 'python bench/synth.py --out {d}'")
+    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"]))
+
+
+def summary_row(rec: dict) -> dict:
+    """One table row of a record: resources, Fmax over the seeds, MAC rate, critical path."""
+    fm = sorted(s["fmax_mhz"] for s in rec["seeds"])
+    r = rec["resources"]
+    c, hw = rec["config"], rec["hw"]
+    cp = rec.get("critical_path") or {}
+
+    def used(key):
+        return r[key]["used"] if key in r else None
+
+    def pct(key):
+        return r[key]["pct"] if key in r else None
+    med = fm[len(fm) // 2] if len(fm) % 2 else 0.5 * (fm[len(fm) // 2 - 1] + fm[len(fm) // 2])
+    return {
+        "device": f"{rec['target'].upper() if rec['target'] == 'ecp5' else 'iCE40'} {rec['device']}",
+        "part": rec["part"], "pes": c["pes"],
+        "memories": (f"{hw['spmat_lines']}x{c['line_bits']} b lines, 2x{hw['ptr_words']} ptr, "
+                     f"2x{hw['act_depth']} act"),
+        "luts": used("luts"), "luts_pct": pct("luts"), "ffs": used("ffs"), "brams": used("brams"),
+        "brams_total": r["brams"]["total"] if "brams" in r else None, "dsps": used("dsps"),
+        "fmax_best": fm[-1], "fmax_median": med, "fmax_worst": fm[0], "seeds": len(fm),
+        "target_mhz": rec.get("freq_target_mhz"),
+        "gmacs": c["pes"] * med / 1000.0,
+        "critical_path": (f"seed {rec.get('seed')}: {cp.get('from')} -> {cp.get('to')} ({cp.get('total_ns', 0):.2f} ns, "
+                          f"{cp.get('routing_ns')} ns routing)") if cp else None,
+    }
+
+
+def markdown_summary(records: list[dict]) -> str:
+    """A Markdown table of :func:`summary_row` for reports/fpga/."""
+    head = ("| device | PEs | memories per PE | LUT4 | FF | block RAM | DSP | Fmax median (worst-best) | "
+            "MAC rate at the median | critical path (first seed) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for rec in records:
+        s = summary_row(rec)
+        bram = f"{s['brams']}/{s['brams_total']}" if s["brams"] is not None else "–"
+        rows.append(f"| {s['device']} | {s['pes']} | {s['memories']} | {s['luts']} ({s['luts_pct']} %) | "
+                    f"{s['ffs']} | {bram} | {s['dsps'] if s['dsps'] is not None else '–'} | "
+                    f"{s['fmax_median']:.1f} MHz ({s['fmax_worst']:.1f}-{s['fmax_best']:.1f}, {s['seeds']} seeds) | "
+                    f"{s['gmacs']:.2f} GMAC/s | {s['critical_path'] or '–'} |")
+    return head + "\n".join(rows) + "\n"
