@@ -213,7 +213,7 @@ class OutputPlan:
         d = self.directory
         names = list(self._files)
         if self.manifest in self._files and isinstance(self._files[self.manifest], dict):
-            self._files[self.manifest] = {**self._files[self.manifest], "files": sorted(names)}
+            self._files[self.manifest]["files"] = sorted(names)      # the caller's dict sees it too
         stale = [n for n in self._previous() if n not in self._files] if self.force else []
         try:
             d.mkdir(exist_ok=True)
