@@ -4,12 +4,17 @@ The model does not step every cycle.  It evaluates the contract's event recurren
 the K+1 broadcasts of a pass (K non-zero inputs plus the bias column), vectorised across
 PEs:
 
-* LNZD/CCU (``lnzd``, §5.1): find cycle ``f_k = b_{k-1} + gap_k``; broadcast
-  ``b_k = max(f_k, 1 + max_p P[p, k-D])`` (the stall on full queues).
-* activation queue + pointer read (``act_queue``, ``ptr_read``, §5.2-5.3): pop
+* LNZD/CCU (:func:`lnzd_gaps`, :func:`ccu_broadcast_and_queue_pop`; RTL ``eie/hdl/lnzd.py``,
+  §5.1): find cycle ``f_k = b_{k-1} + gap_k``; broadcast ``b_k = max(f_k, 1 + max_p P[p, k-D])``
+  (the stall on full queues).
+* activation queue + pointer read (:func:`ccu_broadcast_and_queue_pop`, :func:`ptr_read_slots`;
+  RTL ``act_queue.py``, ``ptr_read.py``, §5.2-5.3): pop
   ``P[p,k] = max(b_k + 1, P[p,k-1] + max(L[p,k-1], 1))``; entries issue in P+1..P+L.
-* sparse-matrix read (``spmat_read``, §5.4): distinct lines of the issued entries.
-* arithmetic (``arith``, §5.5): six stages, write at t+5; bypass across column boundaries.
+* sparse-matrix read (:func:`spmat_read_lines`; RTL ``spmat_read.py``, §5.4): distinct lines of
+  the issued entries.
+* arithmetic (:func:`arith_accumulate`, :func:`arith_bypasses`, :func:`arith_pass_end`; RTL
+  ``arith.py``, §5.5): six stages, write at t+5; bypass across column boundaries.
+* activation R/W (:func:`act_rw_write_out`; RTL ``act_rw.py``, §5.6): saturate, ReLU.
 * end of pass (§5.7): ``cycles = 2 + max(P + (L > 0) * (L + 5))``.
 
 Values do not depend on timing (bypass makes the pipeline equal to in-order
@@ -30,7 +35,9 @@ from .fixed import QuantPlan, plan_layer, quantize, round_shift, saturate, wrap
 from .layer import CompressedLayer, check_activations
 from .reference import error_bound, float_forward, outputs_match, sparse_weight
 
-__all__ = ["PassTiming", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "pass_timing", "ARITH_DRAIN"]
+__all__ = ["PassTiming", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "pass_timing", "ARITH_DRAIN",
+           "lnzd_gaps", "ptr_read_slots", "ccu_broadcast_and_queue_pop", "arith_pass_end", "spmat_read_lines",
+           "arith_accumulate", "arith_bypasses", "act_rw_write_out"]
 
 #: cycles between the issue of an entry and its accumulator write [arch §5.5]
 ARITH_DRAIN = 5
@@ -51,22 +58,35 @@ class PassTiming:
     cycles: int
 
 
-def pass_timing(lengths_full: np.ndarray, columns: np.ndarray, pes: int, queue_depth: int) -> PassTiming:
-    """Evaluate the contract's recurrence for one pass [arch §5.1-§5.3, §5.7].
+def lnzd_gaps(columns: np.ndarray, pes: int) -> np.ndarray:
+    """LNZD/CCU scanner [arch §5.1]: cycles from one broadcast's find to the next one's.
 
-    ``lengths_full`` is (N, Cp+1) entries per column per PE; ``columns`` the broadcast
-    columns in order (ascending, the bias column last).
-    """
-    n, d = pes, queue_depth
-    cols = np.asarray(columns, dtype=np.int64)
-    k1 = len(cols)
-    lengths = lengths_full[:, cols]
-    g = cols // n
-    q = cols % n
+    Within a group of N (one local row across the PEs) the next non-zero is found one cycle
+    later; moving on costs the groups skipped, plus one unless the last element found sat
+    in PE N-1.  A virtual element in group -1, PE N-1 starts the scan."""
+    n = pes
+    g = columns // n
+    q = columns % n
     g_prev = np.concatenate([[-1], g[:-1]])
     q_prev = np.concatenate([[n - 1], q[:-1]])
-    gap = np.where(g == g_prev, 1, (g - g_prev) + (q_prev != n - 1))
-    cost = np.maximum(lengths, 1)             # cycles a column holds the PE's issue slot
+    return np.where(g == g_prev, 1, (g - g_prev) + (q_prev != n - 1))
+
+
+def ptr_read_slots(lengths: np.ndarray) -> np.ndarray:
+    """Pointer read [arch §5.3]: cycles a column holds a PE's issue slot (an empty column
+    costs its one bubble cycle)."""
+    return np.maximum(lengths, 1)
+
+
+def ccu_broadcast_and_queue_pop(gaps: np.ndarray, slots: np.ndarray, queue_depth: int):
+    """CCU broadcast and activation-queue pop [arch §5.1-§5.3]: ``(found, broadcast, pop)``.
+
+    ``b_k = max(f_k, 1 + max_p P[p, k-D])`` stalls the broadcast while a queue is full
+    (a pop in cycle c frees the slot for the broadcast of cycle c+1);
+    ``P[p,k] = max(b_k + 1, P[p,k-1] + slots[p,k-1])`` pops a column when it has arrived
+    and the PE's previous column has issued."""
+    n, k1 = slots.shape
+    d = queue_depth
     found = np.empty(k1, np.int64)
     bcast = np.empty(k1, np.int64)
     pop = np.empty((n, k1), np.int64)
@@ -75,7 +95,7 @@ def pass_timing(lengths_full: np.ndarray, columns: np.ndarray, pes: int, queue_d
     prev = None
     # Without any stall the pops are a max-plus scan; the loop is kept simple and exact.
     for k in range(k1):
-        f = b + int(gap[k])
+        f = b + int(gaps[k])
         found[k] = f
         if k >= d:
             f = max(f, 1 + int(maxpop[k - d]))
@@ -84,13 +104,30 @@ def pass_timing(lengths_full: np.ndarray, columns: np.ndarray, pes: int, queue_d
         if prev is None:
             cur = np.full(n, b + 1, np.int64)
         else:
-            cur = np.maximum(prev + cost[:, k - 1], b + 1)
+            cur = np.maximum(prev + slots[:, k - 1], b + 1)
         pop[:, k] = cur
         maxpop[k] = cur.max()
         prev = cur
+    return found, bcast, pop
+
+
+def arith_pass_end(pop: np.ndarray, lengths: np.ndarray) -> int:
+    """Arithmetic drain and end of pass [arch §5.5, §5.7]: a PE is busy through
+    ``P + L + ARITH_DRAIN`` for a non-empty column; ``cycles = 2 + max`` of that."""
     end = pop + np.where(lengths > 0, lengths + ARITH_DRAIN, 0)
-    cycles = int(end.max()) + 2
-    return PassTiming(cols, found, bcast, pop, lengths, cycles)
+    return int(end.max()) + 2
+
+
+def pass_timing(lengths_full: np.ndarray, columns: np.ndarray, pes: int, queue_depth: int) -> PassTiming:
+    """Evaluate the contract's recurrence for one pass [arch §5.1-§5.3, §5.7].
+
+    ``lengths_full`` is (N, Cp+1) entries per column per PE; ``columns`` the broadcast
+    columns in order (ascending, the bias column last).
+    """
+    cols = np.asarray(columns, dtype=np.int64)
+    lengths = lengths_full[:, cols]
+    found, bcast, pop = ccu_broadcast_and_queue_pop(lnzd_gaps(cols, pes), ptr_read_slots(lengths), queue_depth)
+    return PassTiming(cols, found, bcast, pop, lengths, arith_pass_end(pop, lengths))
 
 
 @dataclass(eq=False)
@@ -139,7 +176,7 @@ class SimResult:
         return out
 
 
-def _line_reads(ptr: np.ndarray, cols: np.ndarray, lengths: np.ndarray, epl: int) -> np.ndarray:
+def spmat_read_lines(ptr: np.ndarray, cols: np.ndarray, lengths: np.ndarray, epl: int) -> np.ndarray:
     """Distinct SRAM lines holding the issued entries, per PE [arch §5.4]."""
     start = ptr[:, cols]
     nonempty = lengths > 0
@@ -152,35 +189,50 @@ def _line_reads(ptr: np.ndarray, cols: np.ndarray, lengths: np.ndarray, epl: int
     return np.where(nonempty, reads, 0).sum(axis=1)
 
 
-def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
-    n = cfg.pes
-    t = pass_timing(ps.lengths, cols, n, cfg.queue_depth)
-    lengths = t.lengths
-    # --- arithmetic: every real entry of a broadcast column [arch §4] ----------------------
+def arith_accumulate(ps, act_col: np.ndarray, cb_q: np.ndarray, shift: int, pes: int, n_out: int) -> np.ndarray:
+    """Arithmetic unit [arch §4, §5.5]: every real entry of a broadcast column, codebook
+    decode, multiply, round-shift and wrap-around accumulate, in one vectorised step (with
+    the bypass the pipeline equals in-order accumulation)."""
+    n = pes
     sel = (act_col[ps.col] != 0) & (ps.v != 0)
     pe_of = np.repeat(np.arange(n, dtype=np.int64), ps.entries_per_pe())
     rows = ps.row_start + ps.row[sel] * n + pe_of[sel]
     prod = act_col[ps.col[sel]] * cb_q[ps.v[sel]]
-    r = round_shift(prod, plan.shift)
+    r = round_shift(prod, shift)
     acc = np.zeros(n_out, np.int64)
     if len(r):
         if float(np.abs(r).max()) * len(r) < 2.0 ** 52:
             acc += np.rint(np.bincount(rows, weights=r, minlength=n_out)).astype(np.int64)
         else:
             np.add.at(acc, rows, r)
-    # --- per-PE statistics [arch §6] -----------------------------------------------------
-    entries = lengths.sum(axis=1)
-    padding = ps.padding_per_col[:, cols].sum(axis=1)
-    empty = (lengths == 0).sum(axis=1)
+    return acc
+
+
+def arith_bypasses(ps, t: PassTiming) -> np.ndarray:
+    """Arithmetic bypass [arch §5.5], per PE: a column's first entry writes the row its
+    previous column's last entry wrote, issued back to back."""
+    cols, lengths = t.columns, t.lengths
     nonempty = lengths > 0
     adj = nonempty[:, :-1] & nonempty[:, 1:] & (t.pop[:, 1:] == t.pop[:, :-1] + lengths[:, :-1])
     fr = ps.first_row[:, cols[1:]]
     lr = ps.last_row[:, cols[:-1]]
-    bypasses = (adj & (fr >= 0) & (fr == lr)).sum(axis=1)
+    return (adj & (fr >= 0) & (fr == lr)).sum(axis=1)
+
+
+def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
+    n = cfg.pes
+    t = pass_timing(ps.lengths, cols, n, cfg.queue_depth)
+    lengths = t.lengths
+    acc = arith_accumulate(ps, act_col, cb_q, plan.shift, n, n_out)
+    # --- per-PE statistics [arch §6] -----------------------------------------------------
+    entries = lengths.sum(axis=1)
+    padding = ps.padding_per_col[:, cols].sum(axis=1)
+    empty = (lengths == 0).sum(axis=1)
+    bypasses = arith_bypasses(ps, t)
     stats = {
         "entries": entries, "padding": padding, "useful": entries - padding, "empty_columns": empty,
         "starved": t.cycles - entries - empty,
-        "line_reads": _line_reads(ps.ptr, cols, lengths, cfg.entries_per_line),
+        "line_reads": spmat_read_lines(ps.ptr, cols, lengths, cfg.entries_per_line),
         "ptr_reads": np.full(n, len(cols)), "pops": np.full(n, len(cols)), "bypasses": bypasses,
         "busy": entries + empty,
     }
@@ -263,6 +315,13 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
     })
 
 
+def act_rw_write_out(acc: np.ndarray, act_bits: int, relu: bool) -> np.ndarray:
+    """Activation R/W write-out [arch §4, §5.6]: saturate the accumulators to the activation
+    width, then ReLU if the layer has one."""
+    y = saturate(acc, act_bits)
+    return np.maximum(y, 0) if relu else y
+
+
 def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan: QuantPlan, relu: bool,
                 keep_timing: bool = False) -> SimResult:
     """The model on already-quantised inputs (int64, ``plan.fa`` fraction bits)."""
@@ -289,9 +348,7 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
         if keep_timing:
             timings.append(t)
     acc = wrap(acc, cfg.acc_bits)
-    y = saturate(acc, cfg.act_bits)
-    if relu:
-        y = np.maximum(y, 0)
+    y = act_rw_write_out(acc, cfg.act_bits, relu)
     useful = int(pe["useful"].sum())
     busy_slots = pe["entries"] + pe["empty_columns"]
     groups = compiled.cp // n
