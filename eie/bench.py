@@ -1,6 +1,7 @@
 """The EIE Table III/IV benchmark suite: specs, synthetic layers and the run [arch §2-§7].
 
-Layer specs live in ``models/table3.toml`` (also shipped as package data).  Each layer's
+The built-in layer specs are ``eie/data/table3.toml`` (package data); ``--spec FILE`` reads
+another file of the same layout.  Each layer's
 weights are made the way Deep Compression makes them (magnitude pruning of a seeded Gaussian
 matrix, 4-bit weight sharing) and its input has the published activation density.
 """

