@@ -30,7 +30,7 @@ def rng():
 
 
 # Marks by module, so that `pytest -m "not slow"` is the fast part (see pyproject.toml).
-_RTL_MODULES = ("test_rtl_cli", "test_rtl_cosim", "test_rtl_corners")
+_RTL_MODULES = ("test_rtl_cli", "test_rtl_cosim", "test_rtl_corners", "test_install", "test_sim_makefile")
 _SLOW_MODULES = _RTL_MODULES + ("test_hdl_top",)
 
 
