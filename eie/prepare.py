@@ -71,9 +71,11 @@ class PreparedLayer:
         return 1 << self.plan.fa
 
 
-def prepare_layer(layer: CompressedLayer, config: EIEConfig, x=None, *, need_input: bool = False) -> PreparedLayer:
+def prepare_layer(layer: CompressedLayer, config: EIEConfig, x=None, *, plan: QuantPlan | None = None,
+                  need_input: bool = False) -> PreparedLayer:
     """Compile ``layer`` for ``config`` and quantise it for input ``x`` (default: the layer's
-    own ``activations``).  ``need_input``: no input at all is an error naming ``--input``."""
+    own ``activations``) with the fraction bits of ``plan`` (default: :func:`eie.fixed.plan_layer`
+    from the float result).  ``need_input``: no input at all is an error naming ``--input``."""
     compiled = compile_layer(layer, config)
     if x is None:
         x = layer.activations
@@ -82,6 +84,7 @@ def prepare_layer(layer: CompressedLayer, config: EIEConfig, x=None, *, need_inp
             raise InputError(f"layer {layer.name!r} has no 'activations' array: give the input with --input ACT.npy")
         fw = choose_frac_bits(float(abs(layer.codebook).max(initial=0.0)), config.codebook_bits)
         return PreparedLayer(layer, compiled, None, None, fw, quantize(layer.codebook, fw, config.codebook_bits), None)
-    plan = plan_layer(layer.codebook, x, float_forward(layer, x), config)
+    if plan is None:
+        plan = plan_layer(layer.codebook, x, float_forward(layer, x), config)
     return PreparedLayer(layer, compiled, x, plan, plan.fw, quantize(layer.codebook, plan.fw, config.codebook_bits),
                          quantize(x, plan.fa, config.act_bits))

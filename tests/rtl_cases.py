@@ -16,11 +16,12 @@ from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
 from eie.fixed import QuantPlan, plan_layer, quantize
-from eie.flow.host import layer_jobs
+from eie.flow.host import layer_jobs, prepared_jobs
 from eie.flow.simulators import available_simulators
 from eie.hdl.params import HWConfig
 from eie.layer import CompressedLayer
 from eie.model import simulate
+from eie.prepare import prepare_layer
 from eie.reference import float_forward
 
 # N = 3 (not a power of two, rows and inputs that N does not divide), queue depth 1 (a full
@@ -139,15 +140,11 @@ def wrap_case(hw: HWConfig) -> Case:
 
 def job(hw: HWConfig, case: Case):
     """``({"jobs", "n_out"}, model result)`` of one case on ``hw``."""
-    cfg = hw.config
-    compiled = compile_layer(case.layer, cfg)
-    plan = case.plan or plan_layer(case.layer.codebook, case.x, float_forward(case.layer, case.x), cfg)
-    a_q = quantize(case.x, plan.fa, cfg.act_bits)
-    cb_q = quantize(case.layer.codebook, plan.fw, cfg.codebook_bits)
-    ref = simulate(compiled, a_q / 2.0 ** plan.fa, plan=plan, relu=case.relu, keep_timing=True,
+    prep = prepare_layer(case.layer, hw.config, case.x, plan=case.plan)
+    # the model on exactly the quantised input the hardware gets
+    ref = simulate(prep.compiled, prep.a_q / 2.0 ** prep.plan.fa, plan=prep.plan, relu=case.relu, keep_timing=True,
                    check_reference=False, source=case.layer)
-    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, case.relu, 1 << plan.fa)
-    return {"jobs": jobs, "n_out": compiled.n_out}, ref
+    return {"jobs": prepared_jobs(hw, prep, case.relu), "n_out": prep.compiled.n_out}, ref
 
 
 def chain_cases(hw: HWConfig, seed: int = 11):

@@ -4,28 +4,23 @@ every output bit, the total cycles (also as seen at the ``done`` port) and every
 import numpy as np
 import pytest
 
-from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
-from eie.fixed import plan_layer, quantize
 from eie.flow.amsim import run_jobs_amaranth, run_layer_amaranth
 from eie.flow.host import layer_jobs, resident_layout
 from eie.hdl.params import HWConfig
+from eie.hdl.regmap import PE_COUNTERS
 from eie.model import simulate
-from eie.reference import float_forward
+from eie.prepare import prepare_layer
 
-COUNTERS = ("entries", "padding", "empty_columns", "line_reads", "pops", "bypasses")
+COUNTERS = PE_COUNTERS            # every counter the hardware has (a new one is checked too)
 
 
 def make_case(cfg, n_out, n_in, density, act_density, seed, relu=False):
     layer = synthetic_layer(n_out, n_in, density, bits=cfg.weight_bits, seed=seed, act_density=act_density)
-    compiled = compile_layer(layer, cfg)
-    x = layer.activations
-    plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg)
-    ref = simulate(compiled, x, plan=plan, relu=relu, check_reference=False, source=layer)
-    a_q = quantize(x, plan.fa, cfg.act_bits)
-    cb_q = quantize(layer.codebook, plan.fw, cfg.codebook_bits)
-    return compiled, a_q, cb_q, plan, ref
+    prep = prepare_layer(layer, cfg)
+    ref = simulate(prep.compiled, prep.x, plan=prep.plan, relu=relu, check_reference=False, source=layer)
+    return prep.compiled, prep.a_q, prep.cb_q, prep.plan, ref
 
 
 def assert_matches(res, ref):

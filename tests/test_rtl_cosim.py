@@ -7,19 +7,16 @@ below is loaded through the host port at run time.  No simulator is a failure, n
 
 import numpy as np
 import pytest
+from rtl_cases import Case, job
 
-from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
-from eie.fixed import plan_layer, quantize
 from eie.flow import cosim, simulators
 from eie.flow.generate import verilog_text
-from eie.flow.host import layer_jobs
 from eie.hdl.params import HWConfig
-from eie.model import simulate
-from eie.reference import float_forward
+from eie.hdl.regmap import PE_COUNTERS
 
-COUNTERS = ("entries", "padding", "empty_columns", "line_reads", "pops", "bypasses")
+COUNTERS = PE_COUNTERS            # every counter the hardware has (a new one is checked too)
 
 CFG = EIEConfig(pes=4, queue_depth=2, lnzd_fanin=2, index_bits=3, line_bits=42, regfile_entries=8)
 HW = HWConfig(CFG, spmat_lines=128, ptr_words=128, act_depth=64)
@@ -31,14 +28,8 @@ LAYERS = [(30, 40, 0.3, 0.5, False, 1), (64, 64, 0.1, 0.3, True, 2), (8, 150, 0.
 
 def _case(cfg, hw, n_out, n_in, dens, adens, relu, seed):
     layer = synthetic_layer(n_out, n_in, dens, bits=cfg.weight_bits, seed=seed, act_density=adens)
-    compiled = compile_layer(layer, cfg)
-    x = layer.activations
-    plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg)
-    ref = simulate(compiled, x, plan=plan, relu=relu, check_reference=False, source=layer)
-    a_q = quantize(x, plan.fa, cfg.act_bits)
-    cb_q = quantize(layer.codebook, plan.fw, cfg.codebook_bits)
-    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
-    return {"jobs": jobs, "n_out": n_out}, ref
+    assert hw.config == cfg
+    return job(hw, Case(f"l{seed}", layer, layer.activations, relu))
 
 
 def _assert_matches(res, ref):

@@ -104,10 +104,9 @@ def cmd_rtl(args) -> int:
 # ---- eie verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     """Exit code 0: RTL == model; 1: any difference or a failed RTL run; bad input: 2."""
-    from ..compile import compile_layer
-    from ..flow.verify import format_report, verify_layer
+    from ..flow.verify import format_report, verify_prepared
     from ..layer import load_activations
-    from ..prepare import load_compressed
+    from ..prepare import load_compressed, prepare_layer
     if args.sim != "amaranth":
         require_extra("rtl", "eie verify")
     cfg = _rtl_config(args)
@@ -120,9 +119,10 @@ def cmd_verify(args) -> int:
         raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
     layer = load_compressed(args.layer, density=args.density, bits=args.bits)
     x = load_activations(args.input, layer.n_in) if args.input else None
-    hw = hw_from_args(cfg, args, compile_layer(layer, cfg) if args.depths == "layer" else None)
-    rep = verify_layer(layer, cfg, x, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
-                       random_init=args.random_init, progress=_progress)
+    prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
+    hw = hw_from_args(cfg, args, prep.compiled)
+    rep = verify_prepared(prep, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
+                          random_init=args.random_init, progress=_progress)
     print(format_report(rep), file=sys.stderr if str(js) == "-" else sys.stdout)
     if js:
         write_json(js, rep)

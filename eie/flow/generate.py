@@ -211,13 +211,12 @@ def write_design(out, hw: HWConfig, *, top: str = TOPLEVEL, prepared=None, relu:
     ``force`` (and only when it is a regular file); files that an earlier run listed in its
     manifest and this run does not write are removed with ``force``.
     """
-    from .host import layer_jobs
+    from .host import prepared_jobs
     out = Path(out)
     jobs = None
     if prepared is not None and prepared.a_q is not None:
         try:
-            jobs = layer_jobs(hw, prepared.compiled, prepared.a_q, prepared.cb_q, prepared.plan.shift, relu,
-                              prepared.bias_act)
+            jobs = prepared_jobs(hw, prepared, relu)
         except ValueError as exc:
             raise CapacityError(f"{exc}: raise the depth (e.g. --depths layer)") from None
     elif prepared is not None:

@@ -37,7 +37,7 @@ from ..hdl.regmap import (
 )
 
 __all__ = ["HostDriver", "LayerResult", "Timeout", "pass_image", "pass_writes", "layer_jobs", "to_signed",
-           "resident_layout", "check_pass_fits"]
+           "resident_layout", "check_pass_fits", "prepared_jobs"]
 
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
@@ -137,6 +137,13 @@ def layer_jobs(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_a
     return [{"image": pass_image(hw, compiled, t, a_q, cb_q, shift, relu, bias_act),
              "row_start": int(ps.row_start), "n_rows": int(ps.n_rows)}
             for t, ps in enumerate(compiled.passes)]
+
+
+def prepared_jobs(hw: HWConfig, prepared, relu: bool = False) -> list[dict]:
+    """:func:`layer_jobs` of a :class:`eie.prepare.PreparedLayer` (it must have an input)."""
+    if prepared.a_q is None:
+        raise ValueError(f"layer {prepared.layer.name!r} has no input: the jobs need its activations")
+    return layer_jobs(hw, prepared.compiled, prepared.a_q, prepared.cb_q, prepared.plan.shift, relu, prepared.bias_act)
 
 
 class LayerResult:

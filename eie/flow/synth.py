@@ -277,11 +277,11 @@ def verilog_for(hw: HWConfig, io: str) -> tuple[str, str, int]:
     from amaranth.back import verilog
 
     from ..hdl.top import SerialTop
-    from .generate import verilog_text
+    from .generate import TOPLEVEL, verilog_text
     if io == "serial":
         return verilog.convert(SerialTop(hw), name="eie_serial", emit_src=False), "eie_serial", pins_for(hw, io)
     # the text eie rtl writes (no zero-fill loops for the memories)
-    return verilog_text(hw, top="eie_top"), "eie_top", pins_for(hw, io)
+    return verilog_text(hw, top=TOPLEVEL), TOPLEVEL, pins_for(hw, io)
 
 
 def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> dict:

@@ -40,11 +40,11 @@ from ..hdl.params import HWConfig
 from ..hdl.regmap import PE_COUNTERS
 from ..prepare import prepare_layer
 from .generate import TOPLEVEL, hw_for_layer, verilog_text
-from .host import LayerResult, layer_jobs
+from .host import LayerResult, prepared_jobs
 from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
 __all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "build", "run", "compare",
-           "verify_layer", "format_report"]
+           "verify_layer", "verify_prepared", "format_report"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
 #: the waveform format each simulator writes
@@ -270,10 +270,16 @@ def compare(res: LayerResult | None, ref) -> dict:
 
 
 # ---- one layer --------------------------------------------------------------------------------------
-def verify_layer(layer, config, x=None, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
-                 waves=None, max_cycles: int | None = None, random_init: bool = False, progress=None) -> dict:
-    """Run ``layer`` (a :class:`~eie.layer.CompressedLayer`) on input ``x`` (default: its
-    ``activations``) through the RTL and the model; returns the JSON-ready report
+def verify_layer(layer, config, x=None, **options) -> dict:
+    """:func:`verify_prepared` of ``layer`` (a :class:`~eie.layer.CompressedLayer`) compiled for
+    ``config`` on input ``x`` (default: its ``activations``)."""
+    return verify_prepared(prepare_layer(layer, config, x, need_input=True), **options)
+
+
+def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
+                    waves=None, max_cycles: int | None = None, random_init: bool = False, progress=None) -> dict:
+    """Run a prepared layer (:func:`eie.prepare.prepare_layer`, with an input) through the RTL
+    and the model; returns the JSON-ready report
     (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
     input; an RTL run that fails is reported (``rtl_error``), not raised."""
     from ..model import simulate
@@ -284,14 +290,16 @@ def verify_layer(layer, config, x=None, *, relu: bool = False, sim: str = "veril
                          f"not {str(waves)!r}")
     if sim != "amaranth":
         pick_simulator(sim)
+    if prep.a_q is None:
+        raise InputError(f"layer {prep.layer.name!r} has no 'activations' array: give the input with --input ACT.npy")
+    layer = prep.layer
     t0 = time.perf_counter()
-    prep = prepare_layer(layer, config, x, need_input=True)
     compiled, plan = prep.compiled, prep.plan
     ref = simulate(compiled, prep.x, plan=plan, relu=relu, keep_timing=True, source=layer)
     model_s = time.perf_counter() - t0
     hw = hw or hw_for_layer(compiled)
     try:
-        jobs = layer_jobs(hw, compiled, prep.a_q, prep.cb_q, plan.shift, relu, prep.bias_act)
+        jobs = prepared_jobs(hw, prep, relu)
     except ValueError as exc:
         raise CapacityError(f"{exc}: raise the depth or use --depths layer") from None
     guard = max_cycles or 2 * max(t.cycles for t in ref.timings) + 1000
