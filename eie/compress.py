@@ -45,6 +45,7 @@ __all__ = [
     "encode_relative",
     "huffman_code_lengths",
     "StorageReport",
+    "BiasReport",
     "synthetic_layer",
 ]
 
@@ -593,6 +594,54 @@ class StorageReport:
             f"dense {self.dense_bytes:,} B, compressed {self.compressed_bytes:,} B (P+Q), "
             f"{self.compressed_bytes_huffman:,} B (P+Q+H), codebook {self.codebook_bits // 8:,} B")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BiasReport:
+    """How far a float bias moved when it was coded with the weight codebook [arch §2].
+
+    The bias is stored as codes into the *weight* codebook (the authors' encoding), so each
+    value becomes its nearest codebook entry, code 0 (the value 0.0) included.  A bias much
+    smaller than the kept weights (a trained layer's usual case) mostly becomes 0.
+
+    - ``values``: bias values (``n_out``); ``nonzero``: those that are not 0.0.
+    - ``max_abs_change`` / ``mean_abs_change``: ``|coded - bias|`` over all values.
+    - ``max_abs_bias``: the largest ``|bias|``, the scale to read the changes against.
+    - ``zeroed``: non-zero values coded as 0.0; ``zeroed_fraction = zeroed / nonzero``
+      (0.0 when no value is non-zero).
+    """
+
+    values: int
+    nonzero: int
+    max_abs_bias: float
+    max_abs_change: float
+    mean_abs_change: float
+    zeroed: int
+    zeroed_fraction: float
+
+    @classmethod
+    def of(cls, bias, coded) -> BiasReport:
+        """The report of a float ``bias`` and its decoded ``coded`` values (same length)."""
+        b = np.asarray(bias, dtype=np.float64)
+        c = np.asarray(coded, dtype=np.float64)
+        if b.shape != c.shape or b.ndim != 1 or b.size == 0:
+            raise InputError(f"bias and coded bias must be 1-D of one length, not shapes {b.shape} and {c.shape}")
+        change = np.abs(c - b)
+        nonzero = b != 0
+        zeroed = int(np.count_nonzero(nonzero & (c == 0)))
+        n_nz = int(np.count_nonzero(nonzero))
+        return cls(values=int(b.size), nonzero=n_nz, max_abs_bias=float(np.abs(b).max()),
+                   max_abs_change=float(change.max()), mean_abs_change=float(change.mean()),
+                   zeroed=zeroed, zeroed_fraction=zeroed / n_nz if n_nz else 0.0)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def format_line(self) -> str:
+        return (f"bias coded with the weight codebook: max |change| {self.max_abs_change:.3g} "
+                f"(largest |bias| {self.max_abs_bias:.3g}), mean |change| {self.mean_abs_change:.3g}; "
+                f"{self.zeroed:,} of {self.nonzero:,} non-zero bias values became 0 "
+                f"({self.zeroed_fraction:.0%})")
 
 
 # ---- 4. the pipeline ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["STDOUT", "check_out", "check_distinct", "write_text", "write_bytes", "json_default", "dumps_json",
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_distinct", "write_text", "write_bytes", "json_default", "dumps_json",
            "write_json", "OutputPlan"]
 
 #: the path that means standard output (``--json -``)
@@ -53,9 +53,29 @@ def _kind(path: Path) -> str | None:
     return "not a regular file"
 
 
+def _tmp_name(path: Path) -> Path:
+    """This process's temporary file for ``path`` (same directory, hidden, removed on failure)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _probe(path: Path, label: str) -> None:
+    """Create and remove the temporary file of ``path``: a place that cannot be written is
+    refused before any work (``/proc``, a read-only mount, a full disk's inode table)."""
+    tmp = _tmp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputError(f"{label} cannot be written ({exc.strerror or exc}): "
+                         f"choose a writable directory") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
 def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path | None:
     """``Path(path)`` if it may be written (``None`` stays ``None``; ``-`` with ``stdout_ok``
-    stays ``Path('-')``, standard output)."""
+    stays ``Path('-')``, standard output).  Checked here, before any work: the ``--force``
+    rule, regular files only, the directory exists, and the place can be written."""
     if path is None:
         return None
     if str(path) == STDOUT:
@@ -71,7 +91,23 @@ def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path 
     parent = path.parent
     if not parent.is_dir():
         raise InputError(f"{what} {str(path)!r}: directory {str(parent)!r} does not exist (create it first)")
+    _probe(path, f"{what} {str(path)!r}")
     return path
+
+
+def check_out_dir(path, what: str = "output directory") -> Path:
+    """``Path(path)`` if it may be an output directory: absent (it will be created) or a
+    directory, and its parent exists.  The files in it are checked by :class:`OutputPlan`."""
+    d = Path(path)
+    kind = _kind(d)
+    if kind is None and d.exists():
+        kind = "a regular file"
+    if kind and kind != "a directory":
+        raise InputError(f"{what} {str(d)!r} is not a directory (it is {kind}): give a directory; eie never "
+                         f"replaces a file by a directory")
+    if not d.parent.is_dir():
+        raise InputError(f"{what} {str(d)!r}: its parent {str(d.parent)!r} does not exist (create it first)")
+    return d
 
 
 def check_distinct(**outputs) -> None:
@@ -87,15 +123,17 @@ def check_distinct(**outputs) -> None:
 
 
 def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:            # an interrupt too: never leave the temporary file
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise
 
 
 def write_bytes(path, data: bytes) -> None:
@@ -189,12 +227,7 @@ class OutputPlan:
         return out
 
     def check(self) -> None:
-        d = self.directory
-        kind = _kind(d)
-        if kind and kind != "a directory":
-            raise InputError(f"{self.what} {str(d)!r} is {kind}: give a directory")
-        if not d.parent.is_dir():
-            raise InputError(f"{self.what} {str(d)!r}: its parent {str(d.parent)!r} does not exist (create it first)")
+        d = check_out_dir(self.directory, self.what)
         for name in self._files:
             path = d / name
             kind = _kind(path)
@@ -206,6 +239,8 @@ class OutputPlan:
             kind = _kind(d / sub) if str(sub) != "." else None
             if kind and kind != "a directory":
                 raise InputError(f"{str(d / sub)!r} is {kind}: it must be a directory")
+        if d.is_dir() and self._files:
+            _probe(d / self.manifest, f"{self.what} {str(d)!r}")
 
     def commit(self) -> list[Path]:
         """Check, then write every file (the manifest last); returns the paths written."""

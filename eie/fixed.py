@@ -14,7 +14,7 @@ import numpy as np
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["quantize", "choose_frac_bits", "round_shift", "wrap", "saturate", "QuantPlan", "plan_layer",
+__all__ = ["quantize", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "QuantPlan", "plan_layer",
            "MAX_FRAC_BITS"]
 
 MAX_FRAC_BITS = 40
@@ -26,6 +26,12 @@ def quantize(x, frac: int, bits: int) -> np.ndarray:
     q = np.floor(x * float(2.0 ** frac) + 0.5)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return np.clip(q, lo, hi).astype(np.int64)
+
+
+def saturated_count(x, frac: int, bits: int) -> int:
+    """How many values of ``x`` :func:`quantize` clamps to the ``bits``-bit range."""
+    q = np.floor(np.asarray(x, dtype=np.float64) * float(2.0 ** frac) + 0.5)
+    return int(np.count_nonzero((q < -(1 << (bits - 1))) | (q > (1 << (bits - 1)) - 1)))
 
 
 def choose_frac_bits(max_abs: float, bits: int, headroom: int = 0, cap: int = MAX_FRAC_BITS) -> int:

@@ -2,11 +2,18 @@
 
 Loading validates everything up front and raises :class:`eie.errors.InputError` naming the
 field and the fix.  Files are read with ``allow_pickle=False``: a pickle is never loaded.
+
+Before any array is decompressed, the ``.npy`` header of every array that will be loaded is
+read (its shape and dtype; the zip member is opened but only its first bytes are
+inflated) and refused when it is not a numeric array, when it declares more than
+:data:`MAX_ELEMENTS` elements, or when the member is too short for the data it declares.
+So a small archive that declares a huge matrix costs nothing.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +23,19 @@ import numpy as np
 from .errors import InputError
 from .fileio import write_bytes
 
-__all__ = ["DenseLayer", "CompressedLayer", "load_layer", "load_activations", "save_npz", "save_npy"]
+__all__ = ["MAX_ELEMENTS", "LAYER_ARRAYS", "DenseLayer", "CompressedLayer", "load_layer", "load_activations",
+           "save_npz", "save_npy"]
+
+#: most elements one array of a layer or input file may declare: 2**28 = 268,435,456, 2.6
+#: times the weights of the paper's largest layer (VGG-6, 4096 x 25088).  A 2**28-weight
+#: float64 matrix is 2 GiB before compression; the check runs on the file's headers, before
+#: anything is decompressed.
+MAX_ELEMENTS = 1 << 28
+
+#: the arrays a layer ``.npz`` may hold (others are ignored and never decompressed)
+LAYER_ARRAYS = ("weight", "bias", "codebook", "codes", "bias_codes", "activations")
+
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _finite(name: str, a: np.ndarray) -> None:
@@ -148,14 +167,73 @@ def check_activations(value, n: int, name: str = "activations") -> np.ndarray:
     return a
 
 
-def _open_npz(path: Path) -> dict:
+def _read_npy_header(fp) -> tuple[tuple, np.dtype, int]:
+    """``(shape, dtype, header_bytes)`` of the ``.npy`` stream ``fp``, reading only its header."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    # 3.0 differs from 2.0 only in the header's text encoding (UTF-8), ASCII for a numeric dtype
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _fortran, dtype = read(fp)
+    return tuple(int(n) for n in shape), dtype, fp.tell()
+
+
+def check_array_header(where: str, shape: tuple, dtype: np.dtype, data_bytes: int | None = None) -> None:
+    """Refuse, from its header alone, an array that is not numeric, declares more than
+    :data:`MAX_ELEMENTS` elements, or (``data_bytes``: what the file holds after the header)
+    is too short for what it declares."""
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputError(f"{where} must be a numeric array, not dtype {dtype}")
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise InputError(f"{where} declares shape {shape} ({count:,} elements), more than the limit of "
+                         f"{MAX_ELEMENTS:,} elements per array (eie.layer.MAX_ELEMENTS): refused before "
+                         f"reading it; split the layer")
+    need = count * dtype.itemsize
+    if data_bytes is not None and data_bytes < need:
+        raise InputError(f"{where} declares shape {shape} of {dtype} ({need:,} bytes) but holds only "
+                         f"{data_bytes:,}: the file is truncated or corrupt")
+
+
+def _npz_headers(path: Path, fh) -> dict:
+    """``{array name: ZipInfo}`` of the ``.npz`` open as ``fh``, every array of
+    :data:`LAYER_ARRAYS` checked from its header (:func:`check_array_header`)."""
+    members = {}
+    with zipfile.ZipFile(fh) as zf:
+        for info in zf.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            members[key] = info
+            if key not in LAYER_ARRAYS:
+                continue
+            where = f"{key!r} in {str(path)!r}"
+            with zf.open(info) as member:
+                try:
+                    shape, dtype, offset = _read_npy_header(member)
+                except (ValueError, EOFError, SyntaxError) as exc:
+                    raise InputError(f"{where} is not a readable .npy array: {exc}") from None
+            check_array_header(where, shape, dtype, info.file_size - offset)
+    return members
+
+
+def _open_npz(path: Path) -> tuple[dict, list[str]]:
+    """The arrays of :data:`LAYER_ARRAYS` a layer file holds, and the names of all it holds."""
     if not path.exists():
         raise InputError(f"layer file {str(path)!r} does not exist")
     try:
         # open the file ourselves so that a corrupt archive never leaks the handle
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        with open(path, "rb") as fh:
+            head = fh.read(len(_NPY_MAGIC))
+            if head == _NPY_MAGIC:
+                raise InputError(f"layer file {str(path)!r} is a single array (.npy), not a layer archive: "
+                                 f"save the layer with numpy.savez as 'weight' [and 'bias'] (dense) or "
+                                 f"'codebook' and 'codes' (compressed)")
+            fh.seek(0)
+            members = _npz_headers(path, fh)
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as f:
+                return {k: f[k] for k in LAYER_ARRAYS if k in members}, sorted(members)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(
             f"layer file {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
 
@@ -164,7 +242,7 @@ def load_layer(path) -> DenseLayer | CompressedLayer:
     """Load a layer ``.npz``: dense (``weight`` [, ``bias``]) or compressed (``codebook``,
     ``codes`` [, ``bias_codes`` | ``bias``] [, ``activations``])."""
     path = Path(path)
-    d = _open_npz(path)
+    d, held = _open_npz(path)
     name = path.stem
     acts = d.get("activations")
     if "codes" in d or "codebook" in d:
@@ -184,27 +262,45 @@ def load_layer(path) -> DenseLayer | CompressedLayer:
     if "weight" in d:
         return DenseLayer(d["weight"], d.get("bias"), acts, name)
     raise InputError(f"layer file {str(path)!r} must hold 'weight' (dense) or 'codebook' and 'codes' "
-                     f"(compressed); it holds {sorted(d) or 'nothing'}")
+                     f"(compressed); it holds {held or 'nothing'}")
 
 
 def load_activations(path, n: int) -> np.ndarray:
-    """Load an input vector from ``.npy`` (or the ``activations`` array of an ``.npz``)."""
+    """Load an input vector from ``.npy`` (or the ``activations`` array of an ``.npz``); its
+    shape is checked from the header before the data is read."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"input file {str(path)!r} does not exist")
+    name = f"input {path.name}"
     try:
         with open(path, "rb") as fh:
-            obj = np.load(fh, allow_pickle=False)
-            if isinstance(obj, np.lib.npyio.NpzFile):
-                with obj:
-                    if "activations" not in obj.files:
-                        raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
-                    obj = obj["activations"]
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            if fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+                fh.seek(0)
+                shape, dtype, offset = _read_npy_header(fh)
+                check_array_header(f"input file {str(path)!r}", shape, dtype, path.stat().st_size - offset)
+                _check_vector_shape(name, shape, n)
+                fh.seek(0)
+                obj = np.load(fh, allow_pickle=False)
+            else:
+                fh.seek(0)
+                if "activations" not in _npz_headers(path, fh):
+                    raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
+                fh.seek(0)
+                with np.load(fh, allow_pickle=False) as f:
+                    obj = f["activations"]
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, SyntaxError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"input file {str(path)!r} is not a readable .npy (truncated or corrupt?): {exc}") from None
-    return check_activations(obj, n, name=f"input {path.name}")
+    return check_activations(obj, n, name=name)
+
+
+def _check_vector_shape(name: str, shape: tuple, n: int) -> None:
+    """The shape rules of :func:`check_activations`, on a header's shape."""
+    if len(shape) != 1:
+        raise InputError(f"{name} must be 1-D, not shape {shape}")
+    if shape[0] != n:
+        raise InputError(f"{name} must have one value per input column ({n}), not {shape[0]}")
 
 
 def _npy_bytes(array) -> bytes:

@@ -13,10 +13,12 @@ import numpy as np
 from .compile import compile_layer
 from .config import EIEConfig
 from .energy import EnergyTable, dram_baselines, estimate
+from .fixed import saturated_count
 from .layer import CompressedLayer
 from .model import SimResult, simulate, simulate_stack
+from .reference import float_forward
 
-__all__ = ["run_layer", "run_stack", "record_of"]
+__all__ = ["run_layer", "run_stack", "record_of", "input_saturation"]
 
 
 def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = False,
@@ -30,10 +32,11 @@ def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = Fa
     t0 = time.perf_counter()
     compiled = compile_layer(layer, config, check=check_capacity)
     t1 = time.perf_counter()
-    result = simulate(compiled, layer.activations if x is None else x, relu=relu, fa=fa, fo=fo,
-                      source=layer)
+    x = layer.activations if x is None else x
+    result = simulate(compiled, x, relu=relu, fa=fa, fo=fo, source=layer)
     t2 = time.perf_counter()
     record = record_of(layer, result, table)
+    record.update(input_saturation(layer, x, result.plan.fa, config.act_bits))
     record["wall_s"] = {"compile": t1 - t0, "simulate": t2 - t1}
     return record, result
 
@@ -49,12 +52,17 @@ def run_stack(layers, config: EIEConfig, x, relu_last: bool = False, table: Ener
     results = simulate_stack(layers, x, config, relu_last=relu_last, check_capacity=check_capacity)
     wall = time.perf_counter() - t0
     records = [record_of(layer, res, table) for layer, res in zip(layers, results, strict=True)]
+    records[0].update(input_saturation(layers[0], x, results[0].plan.fa, config.act_bits))
+    for rec, prev in zip(records[1:], results, strict=False):
+        # a later layer's input is the previous layer's fixed-point output: nothing to clamp
+        rec.update(saturated_inputs=0, input_scale=1, max_abs_input=float(np.max(np.abs(prev.outputs), initial=0.0)))
     cycles = sum(r["cycles"] for r in records)
     summary = {
         "layers": len(records), "cycles": cycles, "time_us": cycles / config.clock_mhz,
         "useful_macs": sum(r["useful_macs"] for r in records),
         "energy_pj": {"total_pj": sum(r["energy_pj"]["total_pj"] for r in records)},
         "outputs_match_reference": all(r["outputs_match_reference"] for r in records),
+        "saturated_inputs": records[0]["saturated_inputs"], "input_scale": records[0]["input_scale"],
         "fits": all(r["fits"] for r in records), "wall_s": wall,
     }
     summary["load_efficiency"] = summary["useful_macs"] / (cycles * config.pes) if cycles else 0.0
@@ -66,7 +74,10 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
     cfg = result.config
     table = table or EnergyTable.default(cfg)
     energy = estimate(result.events, result.cycles, cfg, table)
-    nnz = int(np.count_nonzero(layer.codes)) + (0 if layer.bias_codes is None else int(np.count_nonzero(layer.bias_codes)))
+    # the bias is the extra column of the matrix in the SRAMs [arch §3], not a weight: the
+    # density and the DRAM baselines count the n_out x n_in weights only
+    nnz = int(np.count_nonzero(layer.codes))
+    bias_nnz = 0 if layer.bias_codes is None else int(np.count_nonzero(layer.bias_codes))
     # the compressed baseline fetches exactly what the SRAMs hold: entries (padding
     # included) and column pointers
     stored_bits = (result.totals["stored_entries"] * cfg.entry_bits
@@ -78,9 +89,36 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
     problems = result.capacity_problems
     rec.update({
         "n_in": layer.n_in, "n_out": layer.n_out, "pes": cfg.pes, "queue_depth": cfg.queue_depth,
-        "clock_mhz": cfg.clock_mhz, "weight_nonzeros": nnz,
+        "clock_mhz": cfg.clock_mhz, "weight_nonzeros": nnz, "bias_nonzeros": bias_nnz,
         "theoretical_us": result.useful_macs / (cfg.pes * cfg.clock_mhz),
         "energy_pj": energy.to_dict(), "dram_baselines": dram,
         "fits": not problems, "capacity_problems": problems,
     })
     return rec
+
+
+def input_saturation(layer: CompressedLayer, x, fa: int, act_bits: int) -> dict:
+    """How the input fits the activations [arch §4].
+
+    ``saturated_inputs``: the inputs that quantising to ``fa`` fraction bits clamps to the
+    ``act_bits``-bit range (the fixed-point result then differs from the float one);
+    ``max_abs_input``: the largest ``|x|``; ``input_scale``: 1 when nothing saturates, else
+    the smallest power of two K such that ``x / K`` fits the activations *and* the float
+    outputs ``W x / K + b`` keep the output's bit of headroom (plan_layer's rule), so
+    that dividing the input by K is a fix and not a move of the overflow to the outputs.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.max(np.abs(x), initial=0.0))
+    n = saturated_count(x, fa, act_bits)
+    k = 1
+    if n:
+        limit = ((1 << (act_bits - 1)) - 1) / 2.0 ** fa
+        bias = float(np.max(np.abs(layer.bias_values()), initial=0.0))
+        wx = float(np.max(np.abs(float_forward(layer, x) - layer.bias_values()), initial=0.0))
+        out_limit = ((1 << (act_bits - 1)) - 1) / 2.0
+
+        def fits(k):
+            return top / k <= limit and (bias >= out_limit or wx / k + bias <= out_limit)
+        while not fits(k) and k < 1 << 62:
+            k *= 2
+    return {"saturated_inputs": n, "input_scale": k, "max_abs_input": top}

@@ -8,6 +8,7 @@ output file written.  Existing files are never overwritten without ``--force``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -35,3 +36,8 @@ def main(argv=None) -> int:
     except EIEError as exc:
         print(f"eie: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of standard output went away (`eie ... | head`): stop quietly, and keep
+        # Python from reporting the failed flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

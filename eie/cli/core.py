@@ -11,28 +11,33 @@ from pathlib import Path
 import numpy as np
 
 from ..config import EIEConfig, to_toml
-from ..errors import EIEError, InputError
-from ..fileio import check_distinct, check_out, write_json, write_text
+from ..errors import CapacityError, EIEError, InputError
+from ..fileio import check_distinct, check_out, check_out_dir, write_json, write_text
 from ..layer import save_npy
 from ..prepare import load_compressed
-from .options import add_config_options, add_dense_options, config_from
+from .options import add_config_options, add_dense_options, config_from, human_stream
 
-__all__ = ["register"]
+__all__ = ["register", "format_record", "saturation_warning"]
 
 
 # ---- commands ------------------------------------------------------------------------
 def cmd_compress(args) -> int:
-    from ..compress import compress_layer
+    from ..compress import BiasReport, compress_layer
     from ..layer import DenseLayer, load_layer, save_npz
     out = check_out(args.out, args.force, "output file")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    check_distinct(**{"--out": out, "--json": js})
+    say = human_stream(js)
     if args.density is not None and not (0 < args.density <= 1):
         raise InputError(f"--density must be in (0, 1], not {args.density!r}")
     layer = load_layer(args.layer)
     if not isinstance(layer, DenseLayer):
         raise InputError(f"{args.layer!r} is already compressed (it holds 'codebook' and 'codes'): nothing to do")
     comp, report = compress_layer(layer, density=args.density, bits=args.bits, index_bits=args.index_bits)
-    print(report.format_table())
+    print(report.format_table(), file=say)
+    bias = None if layer.bias is None else BiasReport.of(layer.bias, comp.bias_values())
+    if bias:
+        print(bias.format_line(), file=say)
     if out:
         arrays = {"codebook": comp.codebook, "codes": comp.codes}
         if comp.bias_codes is not None:
@@ -40,9 +45,9 @@ def cmd_compress(args) -> int:
         if comp.activations is not None:
             arrays["activations"] = comp.activations
         save_npz(out, arrays)
-        print(f"wrote {out}")
+        print(f"wrote {out}", file=say)
     if js:
-        write_json(js, report.to_dict())
+        write_json(js, {**report.to_dict(), "bias": bias.to_dict() if bias else None})
     return 0
 
 
@@ -52,20 +57,25 @@ def cmd_compile(args) -> int:
     from ..prepare import prepare_layer
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    out = check_out_dir(args.out) if args.out else None
+    if out is not None:
+        check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
+    say = human_stream(js)
     layer = load_compressed(args.layer, density=args.density, bits=args.bits)
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x)
     compiled, plan = prep.compiled, prep.plan
     st = compiled.load_stats()
-    print(f"layer {layer.name}: {layer.n_out}x{layer.n_in} on {cfg.pes} PEs, {len(compiled.passes)} pass(es)")
+    print(f"layer {layer.name}: {layer.n_out}x{layer.n_in} on {cfg.pes} PEs, {len(compiled.passes)} pass(es)",
+          file=say)
     print(f"entries per PE: max {st['max_entries']}, mean {st['mean_entries']:.1f}, balance {st['balance']:.3f}, "
           f"padding {st['padding_fraction']:.2%}; lines max {int(st['lines'].max())} of {cfg.spmat_lines}; "
-          f"pointers {int(st['pointers'][0])} of {cfg.ptr_capacity}")
+          f"pointers {int(st['pointers'][0])} of {cfg.ptr_capacity}", file=say)
     if plan:
-        print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}")
-    if args.out:
-        files = export_hex(compiled, args.out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force)
-        print(f"wrote {len(files)} files to {args.out}")
+        print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}", file=say)
+    if out is not None:
+        files = export_hex(compiled, out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force)
+        print(f"wrote {len(files)} files to {out}", file=say)
     if js:
         write_json(js, {"name": layer.name, "passes": len(compiled.passes),
                          "fraction_bits": plan.to_dict() if plan else None,
@@ -73,63 +83,90 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def _print_record(rec, cfg, title):
+def format_record(rec, cfg, title) -> str:
+    """The lines ``eie simulate`` prints for one layer (docs/cli.md, "Reading the output")."""
     e = rec["energy_pj"]
-    print(f"{title}: {rec['n_out']}x{rec['n_in']}, {rec['nonzero_inputs']} non-zero inputs, "
-          f"{cfg.pes} PEs, queue depth {cfg.queue_depth}, {cfg.clock_mhz:g} MHz")
-    print(f"  cycles            {rec['cycles']}  ({rec['time_us']:.3f} us; theoretical {rec['theoretical_us']:.3f} us)")
-    print(f"  useful MACs       {rec['useful_macs']}  load efficiency {rec['load_efficiency']:.1%}, "
-          f"balance {rec['load_balance']:.3f}, stall cycles {rec['stall_cycles']}")
-    print(f"  energy            {e['total_pj'] / 1e6:.3f} uJ, average power {e['avg_power_mw']:.1f} mW")
-    for k, v in e["by_component_pj"].items():
-        print(f"    {k:<15} {v / 1e6:10.4f} uJ")
+    lines = [
+        f"{title}: {rec['n_out']}x{rec['n_in']}, {rec['nonzero_inputs']} non-zero inputs, "
+        f"{cfg.pes} PEs, queue depth {cfg.queue_depth}, {cfg.clock_mhz:g} MHz",
+        f"  cycles            {rec['cycles']}  ({rec['time_us']:.3f} us; theoretical {rec['theoretical_us']:.3f} us)",
+        f"  useful MACs       {rec['useful_macs']}  load efficiency {rec['load_efficiency']:.1%}, "
+        f"balance {rec['load_balance']:.3f}, stall cycles {rec['stall_cycles']}",
+        f"  energy            {e['total_pj'] / 1e6:.3f} uJ, average power {e['avg_power_mw']:.1f} mW",
+    ]
+    lines += [f"    {k:<15} {v / 1e6:10.4f} uJ" for k, v in e["by_component_pj"].items()]
     d = rec["dram_baselines"]
-    print(f"  weights from DRAM: dense {d['dense_dram_pj'] / 1e6:.1f} uJ, compressed "
-          f"{d['compressed_dram_pj'] / 1e6:.2f} uJ")
     fb = rec["fraction_bits"]
-    print(f"  fixed point       fa={fb['fa']} fw={fb['fw']} fo={fb['fo']}; outputs match reference: "
-          f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})")
+    lines += [
+        f"  weights from DRAM: dense {d['dense_dram_pj'] / 1e6:.1f} uJ, compressed "
+        f"{d['compressed_dram_pj'] / 1e6:.2f} uJ",
+        f"  fixed point       fa={fb['fa']} fw={fb['fw']} fo={fb['fo']}; outputs match reference: "
+        f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})",
+    ]
+    if rec.get("saturated_inputs"):
+        lines.append(saturation_warning(rec, cfg))
     if not rec["fits"]:
-        print(f"  does NOT fit: {rec['capacity_problems'][0]}")
+        lines.append(f"  does NOT fit: {rec['capacity_problems'][0]}")
+    return "\n".join(lines)
+
+
+def saturation_warning(rec, cfg) -> str:
+    """The line that says how many inputs were clamped to the activation range, and the fix."""
+    fa = rec["fraction_bits"]["fa"]
+    top = ((1 << (cfg.act_bits - 1)) - 1) / 2.0 ** fa
+    k = rec["input_scale"]
+    return (f"  warning: {rec['saturated_inputs']} of {rec['n_in']} inputs saturated (the {cfg.act_bits}-bit "
+            f"activations with fa={fa} hold |x| <= {top:g}; the largest is {rec['max_abs_input']:g}), so the "
+            f"outputs cannot match the reference: "
+            f"scale the input by 1/{k} (the outputs then scale by 1/{k}, apart from the bias)")
 
 
 def cmd_simulate(args) -> int:
     from ..energy import EnergyTable
     from ..layer import load_activations
-    from ..pipeline import run_layer, run_stack
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out(args.output, args.force, "output file")
     check_distinct(**{"--json": js, "--output": out})
+    say = human_stream(js)
     table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     layers = [load_compressed(path, density=args.density, bits=args.bits) for path in args.layer]
     first = layers[0]
     x = load_activations(args.input, first.n_in) if args.input else first.activations
     if x is None:
         raise InputError(f"{args.layer[0]!r} has no 'activations' array: give the input with --input ACT.npy")
-    if len(layers) == 1:
-        rec, res = run_layer(first, cfg, x=x, relu=args.relu, table=table,
-                             check_capacity=not args.no_capacity_check)
-        _print_record(rec, cfg, f"layer {first.name}")
-        outputs, doc = res.outputs, rec
-    else:
-        for i in range(1, len(layers)):
-            if layers[i].n_in != layers[i - 1].n_out:
-                raise InputError(f"layer {args.layer[i]!r} has {layers[i].n_in} inputs but {args.layer[i - 1]!r} "
-                                 f"has {layers[i - 1].n_out} outputs: a stack chains outputs to inputs")
-        summary, records, results = run_stack(layers, cfg, x, relu_last=args.relu, table=table,
-                                              check_capacity=not args.no_capacity_check)
-        for i, (rec, layer) in enumerate(zip(records, layers, strict=True)):
-            _print_record(rec, cfg, f"layer {i} ({layer.name})")
-        print(f"stack of {len(layers)} layers: {summary['cycles']} cycles ({summary['time_us']:.3f} us), "
-              f"{summary['energy_pj']['total_pj'] / 1e6:.3f} uJ, load efficiency {summary['load_efficiency']:.1%}, "
-              f"outputs match reference: {summary['outputs_match_reference']}")
-        outputs, doc = results[-1].outputs, {**summary, "layers": records}
+    try:
+        outputs, doc = _simulate(args, cfg, layers, x, table, say)
+    except CapacityError as exc:
+        raise CapacityError(f"{exc}; or give --no-capacity-check to simulate it as if it fitted") from None
     if out:
         save_npy(out, outputs.astype(np.float64))
     if js:
         write_json(js, doc)
     return 0
+
+
+def _simulate(args, cfg, layers, x, table, say):
+    """Run one layer or a stack and print it; returns (outputs, JSON document)."""
+    from ..pipeline import run_layer, run_stack
+    first = layers[0]
+    if len(layers) == 1:
+        rec, res = run_layer(first, cfg, x=x, relu=args.relu, table=table,
+                             check_capacity=not args.no_capacity_check)
+        print(format_record(rec, cfg, f"layer {first.name}"), file=say)
+        return res.outputs, rec
+    for i in range(1, len(layers)):
+        if layers[i].n_in != layers[i - 1].n_out:
+            raise InputError(f"layer {args.layer[i]!r} has {layers[i].n_in} inputs but {args.layer[i - 1]!r} "
+                             f"has {layers[i - 1].n_out} outputs: a stack chains outputs to inputs")
+    summary, records, results = run_stack(layers, cfg, x, relu_last=args.relu, table=table,
+                                          check_capacity=not args.no_capacity_check)
+    for i, (rec, layer) in enumerate(zip(records, layers, strict=True)):
+        print(format_record(rec, cfg, f"layer {i} ({layer.name})"), file=say)
+    print(f"stack of {len(layers)} layers: {summary['cycles']} cycles ({summary['time_us']:.3f} us), "
+          f"{summary['energy_pj']['total_pj'] / 1e6:.3f} uJ, load efficiency {summary['load_efficiency']:.1%}, "
+          f"outputs match reference: {summary['outputs_match_reference']}", file=say)
+    return results[-1].outputs, {**summary, "layers": records}
 
 
 def cmd_bench(args) -> int:
@@ -146,7 +183,7 @@ def cmd_bench(args) -> int:
         specs = [s for s in specs if s.name in wanted]
     rows = run_bench(cfg, specs, fc8=args.fc8,
                      progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
-    print(format_bench(rows, cfg))
+    print(format_bench(rows, cfg), file=human_stream(js))
     if js:
         write_json(js, rows)
     return 0
@@ -154,8 +191,9 @@ def cmd_bench(args) -> int:
 
 def cmd_report(args) -> int:
     from ..bench import load_specs
-    from ..report import PaperSweeps, check_out_dir, run_paper_report
-    out = check_out_dir(args.out, args.force)
+    from ..report import PaperSweeps, run_paper_report
+    from ..report import check_out_dir as check_report_dir
+    out = check_report_dir(check_out_dir(args.out), args.force)
     if args.jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
     if args.fc8 is not None and not Path(args.fc8).is_file():
@@ -211,60 +249,72 @@ def register(sub) -> None:
 
     p = sub.add_parser("compress", help="prune + share weights of a dense layer; storage report")
     p.add_argument("layer", help="dense .npz with 'weight' (out x in) and optional 'bias'")
-    p.add_argument("--density", type=float, default=None, help="fraction of weights kept (default: keep non-zeros)")
-    p.add_argument("--bits", type=int, default=4, help="weight-code bits (codebook 2**bits entries)")
-    p.add_argument("--index-bits", type=int, default=4, help="relative-index bits for storage accounting")
-    p.add_argument("--out", help="write the compressed layer .npz here")
-    p.add_argument("--json", help="write the storage report as JSON")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--density", type=float, default=None,
+                   help="fraction of the weights kept, in (0, 1] (default: keep the non-zero weights)")
+    p.add_argument("--bits", type=int, default=4,
+                   help="bits of a weight code, 1..8: the codebook has 2**bits entries (default 4)")
+    p.add_argument("--index-bits", type=int, default=4,
+                   help="bits of a relative row index in the storage report, 1..8 (default 4; the array's own "
+                        "width is --index-bits of compile/simulate)")
+    p.add_argument("-o", "--out", metavar="FILE", help="write the compressed layer .npz here")
+    p.add_argument("--json", metavar="FILE", help="write the storage and bias report as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files (regular files only)")
     p.set_defaults(func=cmd_compress)
 
     p = sub.add_parser("compile", help="map a layer onto the PEs; $readmemh memory images")
-    p.add_argument("layer")
-    p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
+    p.add_argument("layer", help="layer .npz (compressed, or dense: compressed first)")
+    p.add_argument("--input", metavar="ACT.npy",
+                   help="input activations .npy (default: the layer's 'activations'); sets the fraction bits")
     add_dense_options(p)
-    p.add_argument("--out", help="directory for the hex files")
-    p.add_argument("--json")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("-o", "--out", metavar="DIR", help="directory for the hex files and manifest.json (created if "
+                                                      "its parent exists; files in it are only replaced with --force)")
+    p.add_argument("--json", metavar="FILE", help="write the mapping statistics as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite existing output files; in --out, also remove the files of the earlier run")
     add_config_options(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("simulate", help="cycle-accurate simulation of a layer (or a stack), with energy")
     p.add_argument("layer", nargs="+", help="layer .npz; several = a stack with ReLU between layers")
-    p.add_argument("--input", help="input activations .npy (default: the layer's 'activations')")
+    p.add_argument("--input", metavar="ACT.npy", help="input activations .npy (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
     add_dense_options(p)
-    p.add_argument("--energy-table", help="TOML file overriding per-event energies")
+    p.add_argument("--energy-table", metavar="FILE",
+                   help="TOML file of per-event energies in pJ overriding the default table (docs/energy.md)")
     p.add_argument("--no-capacity-check", action="store_true",
                    help="simulate a layer larger than the SRAMs as if it fitted")
-    p.add_argument("--json", help="write the full record as JSON")
-    p.add_argument("--output", help="write the output activations (float) as .npy")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--json", metavar="FILE", help="write the full record as JSON ('-': standard output)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the output activations (float64) as .npy")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files (regular files only)")
     add_config_options(p)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("bench", help="the nine EIE Table III layers vs the paper's Table IV")
-    p.add_argument("--spec", help="layer spec TOML (default: built-in Table III)")
+    p.add_argument("--spec", metavar="FILE", help="layer spec TOML (default: built-in Table III)")
     p.add_argument("--layers", help="comma-separated subset of layer names")
-    p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
-    p.add_argument("--json")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--fc8", metavar="FILE", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--json", metavar="FILE", help="write one record per layer as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file (regular files only)")
     add_config_options(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="reproduce the EIE paper: Table IV, Sec VI sweeps, energy (Markdown + HTML)")
     p.add_argument("which", choices=["paper"], help="the report to make")
-    p.add_argument("--fc8", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--fc8", metavar="FILE", help="also run the real AlexNet FC8 layer from this .npz")
     p.add_argument("--fpga", metavar="DIR", help="add the FPGA results in DIR (eie synth --json records, as "
                                                 "bench/synth.py --out DIR writes them; e.g. reports/fpga)")
-    p.add_argument("--out", default="reports/paper", help="output directory (default: reports/paper)")
+    p.add_argument("-o", "--out", metavar="DIR", default="reports/paper",
+                   help="output directory, created if its parent exists (default: reports/paper)")
     p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes for the sweeps (default 2)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="worker processes for the sweeps, an integer >= 1 (default 2)")
     p.add_argument("--spec", help="layer spec TOML (default: built-in Table III)")
     p.add_argument("--layers", help="comma-separated subset of layer names")
-    p.add_argument("--queue-depths", help="Fig 8 sweep, e.g. 1,2,4,8 (default 1..256, powers of 2)")
-    p.add_argument("--line-widths", help="Fig 9 sweep in bits (default 32,64,128,256,512)")
-    p.add_argument("--pe-counts", help="Figs 11-13 sweep (default 1..256, powers of 2)")
+    p.add_argument("--queue-depths", help="Fig 8 sweep of the activation-queue depth, entries per PE, e.g. 1,2,4,8 "
+                                          "(default 1..256, powers of 2)")
+    p.add_argument("--line-widths", help="Fig 9 sweep of the sparse-matrix SRAM line, bits per PE "
+                                         "(default 32,64,128,256,512)")
+    p.add_argument("--pe-counts", help="Figs 11-13 sweep of the number of PEs (default 1..256, powers of 2)")
     p.add_argument("--no-timing", action="store_true", help="skip timing numpy/scipy mat-vecs on this machine")
     p.set_defaults(func=cmd_report)
 

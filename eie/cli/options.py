@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import sys
 
 from ..config import FIELD_DOCS, EIEConfig
 from ..errors import InputError
+from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, VENDORS, HWConfig
 
 __all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "add_depth_options", "hw_from_args",
-           "EXTRAS", "require_extra"]
+           "EXTRAS", "require_extra", "human_stream"]
 
 
 def flag(field: str) -> str:
@@ -67,7 +69,7 @@ def add_depth_options(p: argparse.ArgumentParser, default_from: str) -> None:
                         f"(needs a layer; default {default_from})")
     for name, what in DEPTHS.items():
         g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT",
-                       help=f"{what} (overrides --depths)")
+                       help=f"{what}, per PE (overrides --depths)")
     g.add_argument("--vendor", choices=VENDORS, default="generic",
                    help="memory primitives: " + ", ".join(VENDORS) + " (changes the netlist, never the behaviour)")
 
@@ -107,3 +109,9 @@ def require_extra(extra: str, command: str) -> None:
     if missing:
         raise InputError(f"{command} needs the {extra!r} extra for {what} (module {missing[0]!r} is missing): "
                          f"pip install 'eie[{extra}]'")
+
+
+def human_stream(js):
+    """Where a command's human-readable text goes: standard error when its JSON goes to
+    standard output (``--json -``), so that standard output is the JSON document alone."""
+    return sys.stderr if js is not None and str(js) == STDOUT else sys.stdout

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_distinct, check_out, write_json
+from ..fileio import check_distinct, check_out, check_out_dir, write_json
 from .options import (
     add_config_options,
     add_dense_options,
@@ -21,6 +21,7 @@ from .options import (
     config_given,
     depth_overrides,
     flag,
+    human_stream,
     hw_from_args,
     require_extra,
 )
@@ -79,7 +80,8 @@ def cmd_rtl(args) -> int:
         raise InputError("--input needs --layer")
     cfg = _rtl_config(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    out = Path(args.out)
+    out = check_out_dir(args.out)
+    say = human_stream(js)
     if js is not None and str(js) != "-" and Path(js).resolve().parent == out.resolve():
         check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
     prepared = None
@@ -92,12 +94,12 @@ def cmd_rtl(args) -> int:
     man = design.manifest
     if js:
         write_json(js, man)
-    print(f"wrote {design.verilog} ({man['bytes'] / 1e6:.2f} MB, {hw.pes} PEs, {hw.key()})")
+    print(f"wrote {design.verilog} ({man['bytes'] / 1e6:.2f} MB, {hw.pes} PEs, {hw.key()})", file=say)
     if prepared:
         lay = man["layer"]
         print(f"wrote {lay['files']} image files to {out / 'images'} (layer {lay['name']}, {lay['passes']} pass(es)"
               + (f", model: {lay['expected']['cycles']} cycles)" if lay.get("expected") else ", no input: no "
-                 "activations or expected outputs)"))
+                 "activations or expected outputs)"), file=say)
     return 0
 
 
@@ -123,7 +125,7 @@ def cmd_verify(args) -> int:
     hw = hw_from_args(cfg, args, prep.compiled)
     rep = verify_prepared(prep, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
                           random_init=args.random_init, progress=_progress)
-    print(format_report(rep), file=sys.stderr if str(js) == "-" else sys.stdout)
+    print(format_report(rep), file=human_stream(js))
     if js:
         write_json(js, rep)
     return 0 if rep["equal"] and not rep["rtl_error"] else 1
@@ -160,7 +162,7 @@ def cmd_synth(args) -> int:
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight)
-    print(format_result(res), file=sys.stderr if str(js) == "-" else sys.stdout)
+    print(format_result(res), file=human_stream(js))
     if js:
         write_json(js, res)
     return 0
@@ -252,7 +254,7 @@ def register(sub) -> None:
     g = p.add_argument_group("memory depths of the hardware, per PE (default: from the configuration's KiB)")
     from ..hdl.params import DEPTHS
     for name, what in DEPTHS.items():
-        g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT", help=what)
+        g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT", help=f"{what}, per PE")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")

@@ -1,0 +1,334 @@
+"""The defects a first trial of the command line found, one test each (docs/cli.md, "Output
+files"): every bad case is exit 2, one line ``eie: error: ...`` naming the file or option and
+the fix, and nothing written (no partial file, no temporary file)."""
+
+import io
+import json
+import os
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+from eie.cli import main
+from eie.layer import MAX_ELEMENTS
+from eie.prepare import load_compressed
+
+CB = np.concatenate([[0.0], np.linspace(-1, 1, 15)])
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(code, err, *needles):
+    """Exit 2 and exactly one ``eie: error:`` line on stderr holding every needle."""
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("eie: error: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def listing(d):
+    """Every path under ``d`` (temporary files included), to show nothing was written."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(3)
+    f = {}
+    f["x"] = tmp_path / "x.npy"
+    np.save(f["x"], rng.random(48))
+    codes = (rng.random((32, 48)) < 0.4) * rng.integers(1, 16, (32, 48))
+    f["comp"] = tmp_path / "comp.npz"
+    np.savez(f["comp"], codebook=CB, codes=codes, activations=rng.random(48))
+    f["dense"] = tmp_path / "dense.npz"           # every weight non-zero, and a bias
+    np.savez(f["dense"], weight=rng.normal(size=(32, 48)), bias=rng.normal(size=32))
+    return f
+
+
+# ---- 1. a .npy where a layer .npz is expected --------------------------------------------
+NPY_AS_LAYER = [
+    ["compress", "{x}"],
+    ["compile", "{x}", "--pes", "4"],
+    ["simulate", "{x}", "--pes", "4"],
+    ["verify", "{x}", "--sim", "amaranth"],
+    ["rtl", "--layer", "{x}", "-o", "{tmp}/rtl"],
+]
+
+
+@pytest.mark.parametrize("argv", NPY_AS_LAYER, ids=[a[0] for a in NPY_AS_LAYER])
+def test_npy_given_as_layer_is_one_error(argv, files, tmp_path, capsys):
+    before = listing(tmp_path)
+    code, _, err = run([a.format(tmp=tmp_path, **files) for a in argv], capsys)
+    refused(code, err, "x.npy", "single array (.npy), not a layer archive", "numpy.savez")
+    assert listing(tmp_path) == before
+
+
+# ---- 2. a dense layer with a bias runs; the bias is not counted as weights ---------------
+def test_dense_layer_with_bias_simulates(files, tmp_path, capsys):
+    js = tmp_path / "r.json"
+    code, _, err = run(["simulate", files["dense"], "--input", files["x"], "--pes", 4, "--json", js], capsys)
+    assert code == 0, err
+    rec = json.loads(js.read_text())
+    assert rec["weight_nonzeros"] == 32 * 48                  # all weights; was 32*48 + bias > n_out*n_in
+    assert rec["bias_nonzeros"] == np.count_nonzero(load_compressed(files["dense"]).bias_codes) > 0
+    assert rec["outputs_match_reference"] is True
+    comp = tmp_path / "c.npz"
+    assert run(["compress", files["dense"], "-o", comp], capsys)[0] == 0
+    code, _, err = run(["simulate", comp, "--input", files["x"], "--pes", 4], capsys)
+    assert code == 0, err
+
+
+# ---- 3. --out FILE --force where FILE is a regular file ----------------------------------
+def test_compile_out_regular_file_is_refused(files, tmp_path, capsys):
+    target = tmp_path / "F"
+    target.write_text("precious")
+    before = listing(tmp_path)
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "--out", target, "--force"], capsys)
+    refused(code, err, repr(str(target)), "is not a directory", "give a directory")
+    assert target.read_text() == "precious" and listing(tmp_path) == before
+
+
+# ---- 4. --json DIR --force where DIR is a directory -------------------------------------
+@pytest.mark.parametrize("command", ["simulate", "compile", "compress"])
+def test_json_directory_is_refused_and_leaves_no_temp_file(command, files, tmp_path, capsys):
+    d = tmp_path / "D"
+    d.mkdir()
+    layer = files["dense"] if command == "compress" else files["comp"]
+    before = listing(tmp_path)
+    for _ in range(2):                              # every try used to leave a D.<pid>.tmp
+        code, _, err = run([command, layer, "--json", d, "--force"]
+                           + (["--pes", 4] if command != "compress" else []), capsys)
+        refused(code, err, repr(str(d)), "is a directory", "regular files")
+    assert listing(tmp_path) == before
+
+
+# ---- 5. a place that cannot be written ---------------------------------------------------
+UNWRITABLE = [
+    ["simulate", "{comp}", "--pes", "4", "--output", "/proc/eie-y.npy"],
+    ["simulate", "{comp}", "--pes", "4", "--json", "/proc/eie-y.json"],
+    ["compress", "{dense}", "-o", "/proc/eie-c.npz"],
+    ["config", "-o", "/proc/eie.toml"],
+]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, a directory nobody can write into")
+@pytest.mark.parametrize("argv", UNWRITABLE, ids=[a[0] + "-" + a[-2] for a in UNWRITABLE])
+def test_unwritable_output_is_one_error(argv, files, capsys):
+    code, out, err = run([a.format(**files) for a in argv], capsys)
+    refused(code, err, "/proc/eie", "cannot be written", "choose a writable directory")
+    assert out == ""                                # refused before any work
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_unwritable_output_directory_is_one_error(files, capsys):
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", "/proc/eie-images"], capsys)
+    refused(code, err, "/proc/eie-images")
+    assert not os.path.exists("/proc/eie-images")
+
+
+# ---- 6. never replace anything but a regular file; --json - is standard output -----------
+def test_force_never_replaces_a_symlink(files, tmp_path, capsys):
+    target = tmp_path / "target.txt"
+    target.write_text("precious")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    code, _, err = run(["simulate", files["comp"], "--pes", 4, "--json", link, "--force"], capsys)
+    refused(code, err, "symbolic link", "only replaces regular files")
+    assert link.is_symlink() and target.read_text() == "precious"
+
+
+@pytest.mark.skipif(not os.path.islink("/dev/stdout"), reason="/dev/stdout is not a symbolic link here")
+def test_force_never_replaces_dev_stdout(files, capsys):
+    code, _, err = run(["simulate", files["comp"], "--pes", 4, "--json", "/dev/stdout", "--force"], capsys)
+    refused(code, err, "/dev/stdout", "symbolic link", "give a file path")
+    assert os.path.islink("/dev/stdout")
+
+
+JSON_TO_STDOUT = [
+    (["simulate", "{comp}", "--pes", "4"], "cycles", "layer comp"),
+    (["compile", "{comp}", "--pes", "4"], "passes", "entries per PE"),
+    (["compress", "{dense}", "--density", "0.5"], "compression_rate", "Compress rate"),
+    (["bench", "--layers", "NT-LSTM", "--pes", "16"], None, "EIE benchmark"),
+    (["rtl", "-o", "{tmp}/rtl", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "1"], "bytes", "wrote"),
+]
+
+
+@pytest.mark.parametrize("argv,key,human", JSON_TO_STDOUT, ids=[a[0][0] for a in JSON_TO_STDOUT])
+def test_json_dash_is_json_alone_on_stdout(argv, key, human, files, tmp_path, capsys):
+    code, out, err = run([a.format(tmp=tmp_path, **files) for a in argv] + ["--json", "-"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)                               # standard output is the JSON document alone
+    if key:
+        assert key in doc
+    else:
+        assert isinstance(doc, list) and doc[0]["name"] == "NT-LSTM"
+    assert human in err                                 # the human text went to standard error
+
+
+# ---- 7. one path for two outputs --------------------------------------------------------
+def test_two_outputs_one_file_is_refused(files, tmp_path, capsys):
+    a = tmp_path / "a.json"
+    same = tmp_path / "sub" / ".." / "a.json"
+    (tmp_path / "sub").mkdir()
+    before = listing(tmp_path)
+    code, _, err = run(["simulate", files["comp"], "--pes", 4, "--json", a, "--output", same], capsys)
+    refused(code, err, "--json and --output name the same file", "give each output its own file")
+    code, _, err = run(["compress", files["dense"], "-o", a, "--json", a], capsys)
+    refused(code, err, "--out and --json name the same file")
+    out = tmp_path / "img"
+    out.mkdir()
+    before = listing(tmp_path)
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", out, "--json", out / "manifest.json"], capsys)
+    refused(code, err, "--json and --out manifest name the same file")
+    assert listing(tmp_path) == before
+
+
+# ---- 8. inputs that overflow the activation range -----------------------------------------
+def test_saturated_inputs_are_counted_and_the_fix_is_given(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    codes = (rng.random((24, 40)) < 0.5) * rng.integers(1, 16, (24, 40))
+    layer = tmp_path / "l.npz"
+    np.savez(layer, codebook=CB, codes=codes)
+    x = rng.random(40) * 1e6
+    x[:5] = 100.0                                  # these fit 16 bits at fa=0
+    big = tmp_path / "big.npy"
+    np.save(big, x)
+    js = tmp_path / "r.json"
+    code, out, _ = run(["simulate", layer, "--pes", 4, "--input", big, "--json", js], capsys)
+    assert code == 0
+    rec = json.loads(js.read_text())
+    n_sat = int(np.count_nonzero(x > 32767.5))
+    assert rec["saturated_inputs"] == n_sat and n_sat > 0
+    assert rec["outputs_match_reference"] is False
+    k = rec["input_scale"]
+    assert k >= 2 ** int(np.ceil(np.log2(x.max() / 32767)))     # the input fits, and the outputs too
+    warning = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warning) == 1
+    assert f"{n_sat} of 40 inputs saturated" in warning[0] and f"scale the input by 1/{k}" in warning[0]
+    # the fix works: the scaled input saturates nowhere and matches the reference
+    scaled = tmp_path / "scaled.npy"
+    np.save(scaled, x / k)
+    code, out, _ = run(["simulate", layer, "--pes", 4, "--input", scaled, "--json", js, "--force"], capsys)
+    rec = json.loads(js.read_text())
+    assert code == 0 and rec["saturated_inputs"] == 0 and rec["outputs_match_reference"] is True
+    assert "warning" not in out
+
+
+def test_saturated_inputs_in_a_stack(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    l1, l2 = tmp_path / "l1.npz", tmp_path / "l2.npz"
+    np.savez(l1, codebook=CB, codes=(rng.random((16, 20)) < 0.5) * rng.integers(1, 16, (16, 20)),
+             activations=np.full(20, 1e5))
+    np.savez(l2, codebook=CB, codes=(rng.random((8, 16)) < 0.5) * rng.integers(1, 16, (8, 16)))
+    js = tmp_path / "s.json"
+    code, out, _ = run(["simulate", l1, l2, "--pes", 4, "--json", js], capsys)
+    doc = json.loads(js.read_text())
+    assert code == 0 and doc["saturated_inputs"] == 20 and doc["layers"][0]["saturated_inputs"] == 20
+    assert doc["layers"][1]["saturated_inputs"] == 0
+    k = doc["input_scale"]
+    assert k >= 4 and "20 of 20 inputs saturated" in out and f"scale the input by 1/{k} " in out
+
+
+# ---- 9. --density/--bits with a compressed layer -----------------------------------------
+ALREADY_COMPRESSED = [
+    ["compile", "{comp}", "--pes", "4", "--density", "0.5"],
+    ["simulate", "{comp}", "--pes", "4", "--bits", "3"],
+    ["rtl", "--layer", "{comp}", "-o", "{tmp}/rtl", "--density", "0.5"],
+    ["verify", "{comp}", "--sim", "amaranth", "--bits", "3"],
+]
+
+
+@pytest.mark.parametrize("argv", ALREADY_COMPRESSED, ids=[a[0] for a in ALREADY_COMPRESSED])
+def test_density_bits_refused_for_a_compressed_layer(argv, files, tmp_path, capsys):
+    before = listing(tmp_path)
+    code, _, err = run([a.format(tmp=tmp_path, **files) for a in argv], capsys)
+    flag = "--density" if "--density" in argv else "--bits"
+    refused(code, err, "comp.npz", "already compressed", f"{flag} applies only to a dense layer; drop it")
+    assert listing(tmp_path) == before
+
+
+# ---- 10. a directory rewritten with --force holds one run's files -------------------------
+def test_compile_force_removes_the_earlier_runs_files(files, tmp_path, capsys):
+    out = tmp_path / "img"
+    code, _, err = run(["compile", files["comp"], "--pes", 8, "--regfile-entries", 2, "-o", out], capsys)
+    assert code == 0, err
+    first = set(listing(out))
+    (out / "notes.txt").write_text("mine")          # not listed by a manifest: never removed
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", out, "--force"], capsys)
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    second = set(manifest["files"])
+    assert len(second) < len(first) and any(n.startswith("pass1_") for n in first)
+    assert set(listing(out)) == second | {"notes.txt"}
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", out], capsys)
+    refused(code, err, "already holds", "--force")
+
+
+# ---- 11. shapes and dtypes come from the headers, before anything is decompressed --------
+def _npy_header(shape, descr="|u1") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _crafted(path, shape, data_bytes):
+    """A small compressed archive whose 'codes' header declares ``shape`` (the data: zeros)."""
+    cb = io.BytesIO()
+    np.save(cb, CB)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("codebook.npy", cb.getvalue())
+        zf.writestr("codes.npy", _npy_header(shape) + bytes(data_bytes))
+
+
+def test_huge_declared_shape_is_refused_from_the_header(tmp_path, capsys, monkeypatch):
+    layer = tmp_path / "huge.npz"
+    _crafted(layer, (40000, 50000), 1 << 20)       # 2e9 elements declared, 1 MiB of zeros held
+    assert layer.stat().st_size < 10_000
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("an array was decompressed")
+    monkeypatch.setattr(np.lib.format, "read_array", no_read)
+    tracemalloc.start()
+    try:
+        code, _, err = run(["simulate", layer, "--pes", 4], capsys)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    refused(code, err, "'codes' in", "(40000, 50000)", "2,000,000,000 elements", f"{MAX_ELEMENTS:,}",
+            "eie.layer.MAX_ELEMENTS")
+    assert peak < 32 << 20
+
+
+def test_declared_shape_larger_than_the_data_is_refused(tmp_path, capsys, monkeypatch):
+    layer = tmp_path / "short.npz"
+    _crafted(layer, (1000, 4096), 100)
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *a, **k: pytest.fail("decompressed"))
+    code, _, err = run(["compile", layer, "--pes", 4], capsys)
+    refused(code, err, "'codes' in", "(1000, 4096)", "4,096,000 bytes", "holds only 100", "truncated")
+
+
+def test_input_shape_is_checked_from_the_header(files, tmp_path, capsys):
+    big = tmp_path / "big.npy"
+    big.write_bytes(_npy_header((1 << 30,), "<f8") + bytes(64))
+    code, _, err = run(["simulate", files["comp"], "--pes", 4, "--input", big], capsys)
+    refused(code, err, "big.npy", "declares shape (1073741824,)")
+    wrong = tmp_path / "wrong.npy"
+    wrong.write_bytes(_npy_header((1000,), "<f8") + bytes(8000))
+    code, _, err = run(["simulate", files["comp"], "--pes", 4, "--input", wrong], capsys)
+    refused(code, err, "input wrong.npy must have one value per input column (48), not 1000")
+
+
+def test_object_array_in_a_layer_is_refused(tmp_path, capsys):
+    layer = tmp_path / "obj.npz"
+    with zipfile.ZipFile(layer, "w") as zf:
+        zf.writestr("weight.npy", _npy_header((2, 2), "|O") + bytes(32))
+    code, _, err = run(["compress", layer], capsys)
+    refused(code, err, "'weight' in", "must be a numeric array, not dtype object")
