@@ -23,7 +23,7 @@ import numpy as np
 from .errors import InputError
 from .fileio import write_bytes
 
-__all__ = ["MAX_ELEMENTS", "LAYER_ARRAYS", "DenseLayer", "CompressedLayer", "load_layer", "load_activations",
+__all__ = ["MAX_ELEMENTS", "LAYER_ARRAYS", "DenseLayer", "CompressedLayer", "load_layer", "layer_shape", "load_activations",
            "save_npz", "save_npy"]
 
 #: most elements one array of a layer or input file may declare: 2**28 = 268,435,456, 2.6
@@ -236,6 +236,30 @@ def _open_npz(path: Path) -> tuple[dict, list[str]]:
             raise
         raise InputError(
             f"layer file {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
+
+
+def layer_shape(path) -> tuple[int, int]:
+    """``(out, in)`` of a layer file, read from the archive's headers (nothing decompressed)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"layer file {str(path)!r} does not exist")
+    try:
+        with open(path, "rb") as fh:
+            members = _npz_headers(path, fh)
+            key = "codes" if "codes" in members else "weight" if "weight" in members else None
+            if key is None:
+                raise InputError(f"layer file {str(path)!r} must hold 'weight' (dense) or 'codebook' and 'codes' "
+                                 f"(compressed)")
+            fh.seek(0)
+            with zipfile.ZipFile(fh) as zf, zf.open(members[key]) as member:
+                shape, _, _ = _read_npy_header(member)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"layer file {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
+    if len(shape) != 2:
+        raise InputError(f"{key!r} in {str(path)!r} must be 2-D (out x in), not shape {shape}")
+    return shape[0], shape[1]
 
 
 def load_layer(path) -> DenseLayer | CompressedLayer:
