@@ -94,43 +94,23 @@ class ActRW(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        hw = self._hw
-        c = hw.config
-        # ---- destination register file with per-entry valid bits ---------------------
-        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
-        # two read ports, each addressed straight from its own registers: the accumulate
-        # port (the datapath) and the write-out port (write-back and host reads)
-        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
-        valid = Signal(hw.dst_depth)
-        dp_valid, wo_valid = Signal(), Signal()
+        wb_active, wb_cnt, wb_pend, wb_waddr = self._writeback(m)
+        out = self._dst_file(m, wb_active, wb_cnt)
+        self._banks(m, wb_pend, wb_waddr, out)
+        return m
 
+    def _writeback(self, m):
+        """The write-back sequencer (the swap): entry ``wb_cnt`` of the destination file is
+        read while ``wb_active`` and written into the next bank two cycles later
+        (``wb_pend``, at ``wb_waddr``)."""
+        hw = self._hw
+        n_wb = hw.config.regfile_entries         # one row pass worth of outputs
         wb_active = Signal()
         wb_pend = Signal()
         wb_pend_early = Signal()                 # the write-back's first pipeline stage
         wb_cnt = Signal(range(hw.dst_depth + 1))
         wb_waddr = Signal(len(self.wb_base))
         m.d.comb += self.wb.busy.eq(wb_active | wb_pend | wb_pend_early)
-
-        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
-        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
-        m.d.comb += [
-            dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(self.acc.waddr), dst_w.data.eq(self.acc.wdata), dst_w.en.eq(self.acc.we),
-        ]
-        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc.raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
-        with m.If(self.ctl.start):
-            m.d.sync += valid.eq(0)
-        with m.Elif(self.acc.we):
-            m.d.sync += valid.bit_select(self.acc.waddr, 1).eq(1)
-        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
-        acc = Signal(signed(c.acc_bits))
-        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
-        out = Signal(signed(c.act_bits))
-        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
-        m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
-
-        # ---- write-back sequencer (the swap) ---------------------------------------------
-        n_wb = c.regfile_entries                 # one row pass worth of outputs
         wb_full = Signal(len(self.wb_base) + 1)
         m.d.comb += wb_full.eq(self.wb_base + wb_cnt)
         with m.If(self.wb.start & ~self.wb.busy):
@@ -149,8 +129,43 @@ class ActRW(wiring.Component):
         # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
         m.d.comb += self.wb.busy_next.eq((self.wb.start & ~self.wb.busy) | (wb_active & (wb_cnt != n_wb - 1))
                                          | (wb_active & (wb_full < hw.act_depth)) | pend1)
+        return wb_active, wb_cnt, wb_pend, wb_waddr
 
-        # ---- activation banks -------------------------------------------------------------
+    def _dst_file(self, m, wb_active, wb_cnt):
+        """The destination register file with per-entry valid bits; returns the write-out of
+        the entry at the write-out port (``wb_cnt`` while ``wb_active``, else ``h_addr``)."""
+        hw = self._hw
+        c = hw.config
+        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
+        # two read ports, each addressed straight from its own registers: the accumulate
+        # port (the datapath) and the write-out port (write-back and host reads)
+        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
+        valid = Signal(hw.dst_depth)
+        dp_valid, wo_valid = Signal(), Signal()
+        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
+        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
+        m.d.comb += [
+            dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
+            dst_w.addr.eq(self.acc.waddr), dst_w.data.eq(self.acc.wdata), dst_w.en.eq(self.acc.we),
+        ]
+        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc.raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
+        with m.If(self.ctl.start):
+            m.d.sync += valid.eq(0)
+        with m.Elif(self.acc.we):
+            m.d.sync += valid.bit_select(self.acc.waddr, 1).eq(1)
+        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
+        acc = Signal(signed(c.acc_bits))
+        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
+        out = Signal(signed(c.act_bits))
+        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
+        m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
+        return out
+
+    def _banks(self, m, wb_pend, wb_waddr, out):
+        """The two activation banks: the source prefetch reads the source bank, the
+        write-back writes ``out`` into the next one, the host reads and writes both."""
+        hw = self._hw
+        c = hw.config
         ra = Signal(max(1, hw.act_addr_bits), attrs={"keep": 1})     # source prefetch address
         with m.If(self.ctl.arm):
             m.d.sync += ra.eq(0)
@@ -176,4 +191,3 @@ class ActRW(wiring.Component):
             self.h_src.eq(Mux(self.src_sel, banks[1], banks[0])),
             self.h_next.eq(Mux(self.src_sel, banks[0], banks[1])),
         ]
-        return m

@@ -124,36 +124,7 @@ class Arith(wiring.Component):
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
         s4_p = Signal(signed(hw.product_bits))
         m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
-        if hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18:
-            # MULT18X18D with its input registers (end of t+2) and output register (end of
-            # t+3): the same two registers as the behavioural version, inside the DSP
-            a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
-            m.d.comb += [a18.eq(s2_a), b18.eq(cb_r.data), s4_p.eq(p36[:hw.product_bits])]
-            ports = {}
-            for k in range(18):
-                ports[f"i_A{k}"] = a18[k]
-                ports[f"i_B{k}"] = b18[k]
-                ports[f"i_C{k}"] = Const(0, 1)
-            for k in range(36):
-                ports[f"o_P{k}"] = p36[k]
-            # unused clocks, enables and resets stay unconnected (as in yosys's own mapping)
-            ports.update(i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1))
-            m.submodules.mult = Instance(
-                "MULT18X18D",
-                p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
-                p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
-                p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-                p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
-                p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
-                p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
-                p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
-                i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
-                **ports,
-            )
-        else:
-            s3_a = Signal(signed(c.act_bits))
-            s3_w = Signal(signed(c.codebook_bits))
-            m.d.sync += [s3_a.eq(s2_a), s3_w.eq(cb_r.data), s4_p.eq(s3_a * s3_w)]
+        self._multiply(m, s2_a, cb_r.data, s4_p)
 
         # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
         twice = Signal(signed(hw.product_bits + 1))
@@ -181,3 +152,38 @@ class Arith(wiring.Component):
         ]
         m.d.sync += last_val.eq(new)
         return m
+
+    def _multiply(self, m, a, w, p):
+        """``p = a·w`` with two registers: the inputs (end of t+2) and the product (end of
+        t+3).  On ECP5 a MULT18X18D with its input and output registers (yosys 0.70 infers
+        neither), else behavioural."""
+        hw = self._hw
+        c = hw.config
+        if not (hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18):
+            a_q = Signal(signed(c.act_bits), name="s3_a")
+            w_q = Signal(signed(c.codebook_bits), name="s3_w")
+            m.d.sync += [a_q.eq(a), w_q.eq(w), p.eq(a_q * w_q)]
+            return
+        a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
+        m.d.comb += [a18.eq(a), b18.eq(w), p.eq(p36[:hw.product_bits])]
+        ports = {}
+        for k in range(18):
+            ports[f"i_A{k}"] = a18[k]
+            ports[f"i_B{k}"] = b18[k]
+            ports[f"i_C{k}"] = Const(0, 1)
+        for k in range(36):
+            ports[f"o_P{k}"] = p36[k]
+        # unused clocks, enables and resets stay unconnected (as in yosys's own mapping)
+        ports.update(i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1))
+        m.submodules.mult = Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+            p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
+            p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+            p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
+            p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
+            p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
+            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
+            **ports,
+        )

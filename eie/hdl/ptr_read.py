@@ -85,14 +85,7 @@ class PtrPrefetch(wiring.Component):
         pb = c.ptr_bits
         ab = max(1, hw.ptr_addr_bits)
         epl = c.entries_per_line
-        arm, pf_active = self.ctl.arm, self.ctl.pf_active
-        m.submodules.even = even = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_even, vendor=hw.vendor)
-        m.submodules.odd = odd = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_odd, vendor=hw.vendor)
-        m.d.comb += [
-            even.w_addr.eq(self.h_addr), even.w_data.eq(self.h_wdata), even.w_en.eq(self.h_we_even),
-            odd.w_addr.eq(self.h_addr), odd.w_data.eq(self.h_wdata), odd.w_en.eq(self.h_we_odd),
-            self.h_even.eq(even.r_data), self.h_odd.eq(odd.r_data),
-        ]
+        arm = self.ctl.arm
 
         def stage(name, shape=1, keep=False):
             return Signal(shape, name=name, attrs={"keep": 1} if keep else {})
@@ -127,14 +120,9 @@ class PtrPrefetch(wiring.Component):
             v2.eq(v1 & ~arm), a2.eq(a1), par2.eq(par1),
             v3.eq(v2 & ~arm), a3.eq(a2), par3.eq(par2),
         ]
-        m.d.comb += [
-            even.r_addr.eq(Mux(pf_active, ea1, self.h_addr)),
-            odd.r_addr.eq(Mux(pf_active, oa1, self.h_addr)),
-            even.r_en.eq(Mux(pf_active, v1, 1)),
-            odd.r_en.eq(Mux(pf_active, v1, 1)),
-        ]
-        lo = Mux(par3, odd.r_data, even.r_data)
-        hi = Mux(par3, even.r_data, odd.r_data)
+        even, odd = self._banks(m, ea1, oa1, v1)
+        lo = Mux(par3, odd, even)
+        hi = Mux(par3, even, odd)
         m.d.sync += [v4.eq(v3 & ~arm), a4.eq(a3), lo4.eq(lo), lo4_1.eq(lo + 1), lo4_2.eq(lo + 2),
                      len4.eq(hi - lo), hm1_4.eq(hi - 1)]
 
@@ -164,6 +152,26 @@ class PtrPrefetch(wiring.Component):
             d.ge4.eq(ge4_5), d.newline.eq(newline),
         ]
         return m
+
+    def _banks(self, m, even_addr, odd_addr, en):
+        """The two pointer banks: read at ``even_addr``/``odd_addr`` when ``en`` while
+        ``pf_active``, else at ``h_addr``; written by the host.  Returns their data (two
+        cycles after the address)."""
+        hw = self._hw
+        pb = hw.config.ptr_bits
+        pf_active = self.ctl.pf_active
+        m.submodules.even = even = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_even, vendor=hw.vendor)
+        m.submodules.odd = odd = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_odd, vendor=hw.vendor)
+        m.d.comb += [
+            even.w_addr.eq(self.h_addr), even.w_data.eq(self.h_wdata), even.w_en.eq(self.h_we_even),
+            odd.w_addr.eq(self.h_addr), odd.w_data.eq(self.h_wdata), odd.w_en.eq(self.h_we_odd),
+            self.h_even.eq(even.r_data), self.h_odd.eq(odd.r_data),
+            even.r_addr.eq(Mux(pf_active, even_addr, self.h_addr)),
+            odd.r_addr.eq(Mux(pf_active, odd_addr, self.h_addr)),
+            even.r_en.eq(Mux(pf_active, en, 1)),
+            odd.r_en.eq(Mux(pf_active, en, 1)),
+        ]
+        return even.r_data, odd.r_data
 
 
 class Issue(wiring.Component):
