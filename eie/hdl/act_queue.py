@@ -12,7 +12,7 @@ The contract's queue holds the broadcasts ``(j, a)`` a PE has not popped yet, at
 
 Timing (exactly the contract's)
 -------------------------------
-* The CCU's strobe ``bcast`` of cycle c is registered here (``bc_r``, one copy per PE); the
+* The CCU's strobe ``bc.strobe`` of cycle c is registered here (``bc_r``, one copy per PE); the
   element is poppable from cycle c+1 on: ``nonempty = cnt_nz | bc_r`` (both registered).
 * ``room_nopush`` / ``room_push`` (registered at the end of c): the count at the start of
   c+1 without / with the CCU's push of cycle c is below D.  The CCU picks one with its own

@@ -6,7 +6,7 @@ An entry issued in cycle t (its line read in t by :mod:`.spmat_read`) flows:
 ====== ==================================================================================
 cycle  work (register at the end of the cycle)
 ====== ==================================================================================
-t+1    entry select (``in_v``, ``in_z``); row = ``z`` for a column's first entry, else
+t+1    entry select (``entry.v``, ``entry.z``); row = ``z`` for a column's first entry, else
        ``row_prev + z + 1``; the codebook address v registered               → s2
 t+2    codebook value w (LUT RAM read at v); multiplier inputs a, w registered → s3
 t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact)         → s4

@@ -18,8 +18,8 @@ Pipeline: X0 announce copy → X1 bank addresses (registers, one per bank) → X
 
 * cycle P (pop): the queue is not empty at the start of P and the PE is *ready*: nothing is
   issued in P, or the entry issued in P is its column's last;
-* entries ``p_j .. p_{j+1}−1`` are issued in cycles P+1 .. P+L (``issue_valid``,
-  ``issue_first``, ``issue_slot``, ``issue_a``); an empty column costs its pop cycle:
+* entries ``p_j .. p_{j+1}−1`` are issued in cycles P+1 .. P+L (``entry.valid``,
+  ``entry.first``, ``entry.slot``, ``entry.a``); an empty column costs its pop cycle:
   ``P_k = max(b_k + 1, P_{k−1} + max(L_{k−1}, 1))``.
 
 Everything the decision needs is a register or the FIFO head, so "ready" is one LUT level.
@@ -177,7 +177,7 @@ class PtrPrefetch(wiring.Component):
 class Issue(wiring.Component):
     """The contract's pop / issue state machine, plus the line-memory look-ahead.
 
-    The registers describe the entry issued in this cycle (``issue_*``).  ``spec_line`` /
+    The registers describe the entry issued in this cycle (``entry.*``).  ``spec_line`` /
     ``spec_ce`` are the line memory's read for the *next* cycle, i.e. the line of the entry
     issued in the cycle after (registered in the memory, one copy per block RAM, see
     :mod:`.spmat_read`).  That entry is known now except in one case: when the PE will be

@@ -15,7 +15,7 @@ Timing [arch §5.4, §5.5]
   one cycle early, in t−1; its address and enable come from registers, one copy per block
   RAM (``addr_reg``), loaded in t−2 with the Issue's look-ahead (``spec_line``,
   ``spec_ce``).  Every address and enable pin is driven by a flip-flop next to it.
-* Cycle t+1: ``out_valid``, ``out_first``, ``out_a`` (registered) and ``out_v``/``out_z``
+* Cycle t+1: ``entry.valid``, ``entry.first``, ``entry.a`` (registered) and ``entry.v``/``entry.z``
   (selected from the line by the registered slot) — the contract's entry select.
 
 ``e div epl`` uses a multiply by a reciprocal when ``epl`` is not a power of two
