@@ -8,9 +8,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$auto$verilog_backend.cc:2355:dump_module$1 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
+  wire \$10 ;
+  reg [10:0] \$100 ;
+  reg [63:0] \$101 ;
   reg \$102 ;
   reg \$103 ;
   reg \$104 ;
@@ -19,119 +19,95 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] \$107 ;
   reg [31:0] \$108 ;
   reg [31:0] \$109 ;
-  wire [32:0] \$11 ;
+  wire \$11 ;
   reg \$110 ;
-  reg \$111 ;
+  reg [63:0] \$111 ;
   reg \$112 ;
-  reg [2:0] \$113 ;
-  reg [10:0] \$114 ;
+  reg [1:0] \$113 ;
+  reg \$114 ;
   reg [63:0] \$115 ;
   reg \$116 ;
-  reg \$117 ;
+  reg [1:0] \$117 ;
   reg \$118 ;
-  reg [2:0] \$119 ;
-  wire [32:0] \$12 ;
-  reg [10:0] \$120 ;
-  reg [63:0] \$121 ;
+  reg [63:0] \$119 ;
+  wire \$12 ;
+  reg \$120 ;
+  reg [1:0] \$121 ;
   reg \$122 ;
-  reg \$123 ;
+  reg [63:0] \$123 ;
   reg \$124 ;
-  reg [2:0] \$125 ;
-  reg [10:0] \$126 ;
+  reg [1:0] \$125 ;
+  reg \$126 ;
   reg [63:0] \$127 ;
   reg \$128 ;
-  reg \$129 ;
-  wire [32:0] \$13 ;
+  reg [1:0] \$129 ;
+  wire \$13 ;
   reg \$130 ;
-  reg [2:0] \$131 ;
-  reg [10:0] \$132 ;
-  reg [63:0] \$133 ;
-  reg \$134 ;
-  reg [63:0] \$135 ;
-  reg \$136 ;
-  reg [1:0] \$137 ;
-  reg \$138 ;
-  reg [63:0] \$139 ;
-  wire [32:0] \$14 ;
-  reg \$140 ;
-  reg [1:0] \$141 ;
-  reg \$142 ;
-  reg [63:0] \$143 ;
-  reg \$144 ;
-  reg [1:0] \$145 ;
-  reg \$146 ;
-  reg [63:0] \$147 ;
-  reg \$148 ;
-  reg [1:0] \$149 ;
+  reg [63:0] \$131 ;
+  reg \$132 ;
+  wire \$14 ;
   wire \$15 ;
-  reg \$150 ;
-  reg [63:0] \$151 ;
-  reg \$152 ;
-  reg [1:0] \$153 ;
-  reg \$154 ;
-  reg [63:0] \$155 ;
-  reg \$156 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
-  wire [4:0] \$2 ;
+  wire \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  wire [32:0] \$24 ;
+  wire [32:0] \$25 ;
+  wire [32:0] \$26 ;
+  wire [32:0] \$27 ;
+  wire [32:0] \$28 ;
   wire \$29 ;
-  wire [4:0] \$3 ;
+  wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  reg [32:0] \$31 ;
+  reg [63:0] \$32 ;
+  wire [63:0] \$33 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  reg [32:0] \$39 ;
-  wire [4:0] \$4 ;
-  reg [63:0] \$40 ;
-  wire [63:0] \$41 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [1:0] \$46 ;
+  wire [1:0] \$47 ;
+  wire [1:0] \$48 ;
+  wire [3:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [3:0] \$50 ;
+  wire [3:0] \$51 ;
+  reg [17:0] \$52 ;
+  reg [63:0] \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  reg [10:0] \$56 ;
+  reg [15:0] \$57 ;
+  reg [5:0] \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire [1:0] \$65 ;
-  wire [1:0] \$66 ;
-  wire [3:0] \$67 ;
-  wire [3:0] \$68 ;
-  wire [3:0] \$69 ;
+  reg [9:0] \$60 ;
+  reg \$61 ;
+  reg [9:0] \$62 ;
+  reg [10:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [17:0] \$70 ;
+  reg [10:0] \$70 ;
   reg [63:0] \$71 ;
   reg \$72 ;
   reg \$73 ;
@@ -139,22 +115,22 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$75 ;
   reg \$76 ;
   reg \$77 ;
-  reg [3:0] \$78 ;
-  reg [10:0] \$79 ;
+  reg \$78 ;
+  reg [2:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [5:0] \$81 ;
+  reg [10:0] \$80 ;
+  reg [63:0] \$81 ;
   reg \$82 ;
-  reg [9:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
-  reg [9:0] \$85 ;
-  reg [10:0] \$86 ;
+  reg \$85 ;
+  reg \$86 ;
   reg \$87 ;
   reg \$88 ;
-  reg \$89 ;
+  reg [2:0] \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
+  reg [10:0] \$90 ;
+  reg [63:0] \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
@@ -162,94 +138,162 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$96 ;
   reg \$97 ;
   reg \$98 ;
-  reg \$99 ;
+  reg [2:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$14  = 1'h0;
-  wire \$signal$15 ;
-  reg \$signal$16  = 1'h0;
-  wire \$signal$17 ;
-  reg \$signal$18  = 1'h0;
-  wire \$signal$19 ;
-  reg \$signal$20  = 1'h0;
-  wire \$signal$21 ;
-  reg [17:0] a_q = 18'h00000;
   input [17:0] addr;
   wire [17:0] addr;
-  wire [15:0] ann_a;
-  wire [15:0] \ann_a$145 ;
-  wire [15:0] \ann_a$168 ;
-  wire [15:0] \ann_a$191 ;
-  wire [15:0] \ann_a$214 ;
-  wire [12:0] ann_j;
-  wire [12:0] \ann_j$143 ;
-  wire [12:0] \ann_j$167 ;
-  wire [12:0] \ann_j$190 ;
-  wire [12:0] \ann_j$213 ;
-  wire ann_valid;
-  wire \ann_valid$141 ;
-  wire \ann_valid$166 ;
-  wire \ann_valid$189 ;
-  wire \ann_valid$212 ;
-  (* init = 1'h0 *)
-  wire arm;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \arm$129 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \arm$155 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \arm$178 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \arm$201 ;
-  (* keep = 32'd1 *)
-  reg arm_0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg arm_1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg arm_2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg arm_3 = 1'h0;
+  reg [17:0] \addr$10  = 18'h00000;
   wire bcast;
-  wire \bcast$146 ;
-  wire \bcast$169 ;
-  wire \bcast$192 ;
-  wire \bcast$215 ;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$122 ;
-  reg bias_prev = 1'h0;
+  wire [15:0] \bias_act$124 ;
   wire bias_sent;
+  wire \bias_sent$116 ;
+  reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
-  wire \busy$23 ;
-  (* keep = 32'd1 *)
-  reg busy_0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg busy_1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg busy_2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg busy_3 = 1'h0;
+  wire \busy$14 ;
+  wire [15:0] ccu__ann__a;
+  wire [15:0] \ccu__ann__a$196 ;
+  wire [15:0] \ccu__ann__a$228 ;
+  wire [15:0] \ccu__ann__a$260 ;
+  wire [12:0] ccu__ann__j;
+  wire [12:0] \ccu__ann__j$198 ;
+  wire [12:0] \ccu__ann__j$230 ;
+  wire [12:0] \ccu__ann__j$262 ;
+  wire ccu__ann__valid;
+  wire \ccu__ann__valid$200 ;
+  wire \ccu__ann__valid$232 ;
+  wire \ccu__ann__valid$264 ;
+  wire ccu__bc__room_nopush;
+  wire \ccu__bc__room_nopush$203 ;
+  wire \ccu__bc__room_nopush$235 ;
+  wire \ccu__bc__room_nopush$267 ;
+  wire ccu__bc__room_push;
+  wire \ccu__bc__room_push$205 ;
+  wire \ccu__bc__room_push$237 ;
+  wire \ccu__bc__room_push$269 ;
+  wire ccu__bc__strobe;
+  wire \ccu__bc__strobe$206 ;
+  wire \ccu__bc__strobe$238 ;
+  wire \ccu__bc__strobe$270 ;
+  wire [15:0] ccu__src__data;
+  wire [15:0] \ccu__src__data$209 ;
+  wire [15:0] \ccu__src__data$241 ;
+  wire [15:0] \ccu__src__data$273 ;
+  wire ccu__src__rd_en;
+  wire \ccu__src__rd_en$210 ;
+  wire \ccu__src__rd_en$242 ;
+  wire \ccu__src__rd_en$274 ;
   input clk;
   wire clk;
+  wire cmd_start;
+  (* keep = 32'd1 *)
+  reg ctl_0_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_0_pf_active = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_0_running = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_0_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_1_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_1_pf_active = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_1_running = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_1_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_2_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_2_pf_active = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_2_running = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_2_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_3_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_3_pf_active = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_3_running = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_3_start = 1'h0;
+  wire ctl__arm;
+  wire \ctl__arm$125 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$160 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$192 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$224 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$256 ;
+  wire ctl__pf_active;
+  wire \ctl__pf_active$127 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__pf_active$161 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__pf_active$193 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__pf_active$225 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__pf_active$257 ;
+  wire ctl__running;
+  wire \ctl__running$128 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$162 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$194 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$226 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$258 ;
+  wire ctl__start;
+  wire \ctl__start$129 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$163 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$195 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$227 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$259 ;
+  wire ctl_next__arm;
+  wire ctl_next__pf_active;
+  wire ctl_next__running;
+  wire ctl_next__start;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
-  reg [63:0] d_q = 64'h0000000000000000;
   output done;
   wire done;
-  wire \done$58 ;
+  wire \done$78 ;
   reg done_flag = 1'h0;
   wire ev_search;
   wire ev_stall;
   wire fault;
-  wire \fault$61 ;
-  wire \fault$62 ;
-  wire \fault$63 ;
-  wire \fault$64 ;
-  reg \fault$65  = 1'h0;
+  wire \fault$82 ;
+  wire \fault$83 ;
+  wire \fault$84 ;
+  wire \fault$85 ;
+  reg \fault$86  = 1'h0;
   reg [63:0] g0 = 64'h0000000000000000;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
@@ -262,19 +306,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$121 ;
-  (* init = 3'h0 *)
+  wire [10:0] \groups$123 ;
+  reg [31:0] groups_scanned = 32'd0;
   (* keep = 32'd1 *)
-  wire [2:0] h_mem;
-  (* init = 3'h0 *)
+  reg h_busy_0 = 1'h0;
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$228 ;
-  (* init = 3'h0 *)
+  reg h_busy_1 = 1'h0;
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$233 ;
-  (* init = 3'h0 *)
+  reg h_busy_2 = 1'h0;
   (* keep = 32'd1 *)
-  wire [2:0] \h_mem$238 ;
+  reg h_busy_3 = 1'h0;
   (* keep = 32'd1 *)
   reg [2:0] h_mem_0 = 3'h0;
   (* keep = 32'd1 *)
@@ -283,18 +324,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [2:0] h_mem_2 = 3'h0;
   (* keep = 32'd1 *)
   reg [2:0] h_mem_3 = 3'h0;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] h_off;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \h_off$229 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \h_off$234 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \h_off$239 ;
   (* keep = 32'd1 *)
   reg [10:0] h_off_0 = 11'h000;
   (* keep = 32'd1 *)
@@ -303,22 +332,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [10:0] h_off_2 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] h_off_3 = 11'h000;
-  wire [63:0] h_rdata;
-  wire [63:0] \h_rdata$113 ;
-  wire [63:0] \h_rdata$114 ;
-  wire [63:0] \h_rdata$115 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire h_sel;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \h_sel$227 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \h_sel$232 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \h_sel$237 ;
   (* keep = 32'd1 *)
   reg h_sel_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -327,18 +340,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg h_sel_2 = 1'h0;
   (* keep = 32'd1 *)
   reg h_sel_3 = 1'h0;
-  (* init = 64'h0000000000000000 *)
-  (* keep = 32'd1 *)
-  wire [63:0] h_wdata;
-  (* init = 64'h0000000000000000 *)
-  (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$230 ;
-  (* init = 64'h0000000000000000 *)
-  (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$235 ;
-  (* init = 64'h0000000000000000 *)
-  (* keep = 32'd1 *)
-  wire [63:0] \h_wdata$240 ;
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_0 = 64'h0000000000000000;
   (* keep = 32'd1 *)
@@ -347,10 +348,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] h_wdata_2 = 64'h0000000000000000;
   (* keep = 32'd1 *)
   reg [63:0] h_wdata_3 = 64'h0000000000000000;
-  wire h_we;
-  wire \h_we$231 ;
-  wire \h_we$236 ;
-  wire \h_we$241 ;
   (* keep = 32'd1 *)
   reg h_we_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -359,640 +356,683 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg h_we_2 = 1'h0;
   (* keep = 32'd1 *)
   reg h_we_3 = 1'h0;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] host_0__mem;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_0__off;
+  wire [63:0] host_0__rdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host_0__sel;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] host_0__wdata;
+  wire host_0__we;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] host_1__mem;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_1__off;
+  wire [63:0] host_1__rdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host_1__sel;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] host_1__wdata;
+  wire host_1__we;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] host_2__mem;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_2__off;
+  wire [63:0] host_2__rdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host_2__sel;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] host_2__wdata;
+  wire host_2__we;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] host_3__mem;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_3__off;
+  wire [63:0] host_3__rdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host_3__sel;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] host_3__wdata;
+  wire host_3__we;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] host__mem;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] \host__mem$217 ;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] \host__mem$249 ;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] \host__mem$281 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off$218 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off$250 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off$282 ;
+  wire [63:0] host__rdata;
+  wire [63:0] \host__rdata$109 ;
+  wire [63:0] \host__rdata$110 ;
+  wire [63:0] \host__rdata$111 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host__sel;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__sel$220 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__sel$252 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__sel$284 ;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] host__wdata;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] \host__wdata$221 ;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] \host__wdata$253 ;
+  (* init = 64'h0000000000000000 *)
+  (* keep = 32'd1 *)
+  wire [63:0] \host__wdata$285 ;
+  wire host__we;
+  wire \host__we$222 ;
+  wire \host__we$254 ;
+  wire \host__we$286 ;
   wire idle;
-  wire \idle$219 ;
-  wire \idle$220 ;
-  wire \idle$221 ;
-  reg [31:0] n_bcast = 32'd0;
-  reg [31:0] n_search = 32'd0;
-  reg [31:0] n_stall = 32'd0;
+  wire \idle$119 ;
+  wire \idle$120 ;
+  wire \idle$121 ;
+  (* init = 10'h000 *)
+  wire [9:0] pass_regs__ptr_base;
+  (* init = 1'h0 *)
+  wire pass_regs__relu;
+  (* init = 6'h00 *)
+  wire [5:0] pass_regs__shift;
+  (* init = 11'h000 *)
+  wire [10:0] pass_regs__spmat_base;
+  (* init = 1'h0 *)
+  wire pass_regs__src_sel;
+  (* init = 10'h000 *)
+  wire [9:0] pass_regs__wb_base;
   reg [1:0] pe_q0 = 2'h0;
   reg [1:0] pe_q1 = 2'h0;
   reg [1:0] pe_q2 = 2'h0;
   reg [1:0] pe_q3 = 2'h0;
   reg [1:0] pe_q4 = 2'h0;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire pf_active;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \pf_active$158 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \pf_active$181 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \pf_active$204 ;
-  (* keep = 32'd1 *)
-  reg pf_active_0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg pf_active_1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg pf_active_2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg pf_active_3 = 1'h0;
-  reg [3:0] pre = 4'h0;
+  wire [15:0] pes__0__ann__a;
+  wire [12:0] pes__0__ann__j;
+  wire pes__0__ann__valid;
+  wire pes__0__bc__room_nopush;
+  wire pes__0__bc__room_push;
+  wire pes__0__bc__strobe;
+  wire [15:0] pes__0__src__data;
+  wire pes__0__src__rd_en;
+  wire [15:0] pes__1__ann__a;
+  wire [12:0] pes__1__ann__j;
+  wire pes__1__ann__valid;
+  wire pes__1__bc__room_nopush;
+  wire pes__1__bc__room_push;
+  wire pes__1__bc__strobe;
+  wire [15:0] pes__1__src__data;
+  wire pes__1__src__rd_en;
+  wire [15:0] pes__2__ann__a;
+  wire [12:0] pes__2__ann__j;
+  wire pes__2__ann__valid;
+  wire pes__2__bc__room_nopush;
+  wire pes__2__bc__room_push;
+  wire pes__2__bc__strobe;
+  wire [15:0] pes__2__src__data;
+  wire pes__2__src__rd_en;
+  wire [15:0] pes__3__ann__a;
+  wire [12:0] pes__3__ann__j;
+  wire pes__3__ann__valid;
+  wire pes__3__bc__room_nopush;
+  wire pes__3__bc__room_push;
+  wire pes__3__bc__strobe;
+  wire [15:0] pes__3__src__data;
+  wire pes__3__src__rd_en;
+  wire pes_idle;
   reg [9:0] ptr_base = 10'h000;
-  (* init = 10'h000 *)
-  wire [9:0] \ptr_base$136 ;
-  (* init = 10'h000 *)
-  wire [9:0] \ptr_base$162 ;
-  (* init = 10'h000 *)
-  wire [9:0] \ptr_base$185 ;
-  (* init = 10'h000 *)
-  wire [9:0] \ptr_base$208 ;
-  wire rd_en;
-  wire \rd_en$170 ;
-  wire \rd_en$193 ;
-  wire \rd_en$216 ;
-  wire rd_en__0;
-  wire rd_en__1;
-  wire rd_en__2;
-  wire rd_en__3;
   output [63:0] rdata;
   reg [63:0] rdata = 64'h0000000000000000;
   input re;
   wire re;
-  reg re_q = 1'h0;
+  reg \re$13  = 1'h0;
   reg re_q0 = 1'h0;
   reg re_q1 = 1'h0;
   reg re_q2 = 1'h0;
   reg re_q3 = 1'h0;
   reg re_q4 = 1'h0;
+  (* init = 10'h000 *)
+  wire [9:0] regs__ptr_base;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__ptr_base$137 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__ptr_base$138 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__ptr_base$139 ;
+  (* init = 1'h0 *)
+  wire regs__relu;
+  (* init = 1'h0 *)
+  wire \regs__relu$141 ;
+  (* init = 1'h0 *)
+  wire \regs__relu$142 ;
+  (* init = 1'h0 *)
+  wire \regs__relu$143 ;
+  (* init = 6'h00 *)
+  wire [5:0] regs__shift;
+  (* init = 6'h00 *)
+  wire [5:0] \regs__shift$145 ;
+  (* init = 6'h00 *)
+  wire [5:0] \regs__shift$146 ;
+  (* init = 6'h00 *)
+  wire [5:0] \regs__shift$147 ;
+  (* init = 11'h000 *)
+  wire [10:0] regs__spmat_base;
+  (* init = 11'h000 *)
+  wire [10:0] \regs__spmat_base$149 ;
+  (* init = 11'h000 *)
+  wire [10:0] \regs__spmat_base$150 ;
+  (* init = 11'h000 *)
+  wire [10:0] \regs__spmat_base$151 ;
+  (* init = 1'h0 *)
+  wire regs__src_sel;
+  (* init = 1'h0 *)
+  wire \regs__src_sel$153 ;
+  (* init = 1'h0 *)
+  wire \regs__src_sel$154 ;
+  (* init = 1'h0 *)
+  wire \regs__src_sel$155 ;
+  (* init = 10'h000 *)
+  wire [9:0] regs__wb_base;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__wb_base$157 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__wb_base$158 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__wb_base$159 ;
   reg relu = 1'h0;
-  (* init = 1'h0 *)
-  wire \relu$134 ;
-  (* init = 1'h0 *)
-  wire \relu$160 ;
-  (* init = 1'h0 *)
-  wire \relu$183 ;
-  (* init = 1'h0 *)
-  wire \relu$206 ;
-  wire room_nopush;
-  wire \room_nopush$154 ;
-  wire \room_nopush$177 ;
-  wire \room_nopush$200 ;
-  wire room_nopush__0;
-  wire room_nopush__1;
-  wire room_nopush__2;
-  wire room_nopush__3;
-  wire room_push;
-  wire \room_push$152 ;
-  wire \room_push$175 ;
-  wire \room_push$198 ;
-  wire room_push__0;
-  wire room_push__1;
-  wire room_push__2;
-  wire room_push__3;
   input rst;
   wire rst;
-  (* init = 1'h0 *)
-  wire running;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \running$131 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \running$157 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \running$180 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \running$203 ;
-  (* keep = 32'd1 *)
-  reg running_0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg running_1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg running_2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg running_3 = 1'h0;
   output rvalid;
   reg rvalid = 1'h0;
   reg [5:0] shift = 6'h00;
-  (* init = 6'h00 *)
-  wire [5:0] \shift$135 ;
-  (* init = 6'h00 *)
-  wire [5:0] \shift$161 ;
-  (* init = 6'h00 *)
-  wire [5:0] \shift$184 ;
-  (* init = 6'h00 *)
-  wire [5:0] \shift$207 ;
   reg [10:0] spmat_base = 11'h000;
-  (* init = 11'h000 *)
-  wire [10:0] \spmat_base$137 ;
-  (* init = 11'h000 *)
-  wire [10:0] \spmat_base$163 ;
-  (* init = 11'h000 *)
-  wire [10:0] \spmat_base$186 ;
-  (* init = 11'h000 *)
-  wire [10:0] \spmat_base$209 ;
-  wire [15:0] src_data;
-  wire [15:0] \src_data$150 ;
-  wire [15:0] \src_data$173 ;
-  wire [15:0] \src_data$196 ;
-  wire [15:0] src_data__0;
-  wire [15:0] src_data__1;
-  wire [15:0] src_data__2;
-  wire [15:0] src_data__3;
   reg src_sel = 1'h0;
-  (* init = 1'h0 *)
-  wire \src_sel$133 ;
-  (* init = 1'h0 *)
-  wire \src_sel$159 ;
-  (* init = 1'h0 *)
-  wire \src_sel$182 ;
-  (* init = 1'h0 *)
-  wire \src_sel$205 ;
-  (* init = 1'h0 *)
-  wire start;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \start$130 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \start$156 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \start$179 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \start$202 ;
-  (* keep = 32'd1 *)
-  reg start_0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg start_1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg start_2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg start_3 = 1'h0;
+  reg [31:0] stall_cycles = 32'd0;
   wire [3:0] status;
+  wire wb__busy;
+  wire wb__busy_next;
+  wire wb__start;
+  wire \wb__start$223 ;
+  wire \wb__start$255 ;
+  wire \wb__start$287 ;
   reg [9:0] wb_base = 10'h000;
-  (* init = 10'h000 *)
-  wire [9:0] \wb_base$139 ;
-  (* init = 10'h000 *)
-  wire [9:0] \wb_base$165 ;
-  (* init = 10'h000 *)
-  wire [9:0] \wb_base$188 ;
-  (* init = 10'h000 *)
-  wire [9:0] \wb_base$211 ;
   wire wb_busy;
-  wire wb_busy_next;
   wire wb_start;
-  wire \wb_start$138 ;
-  wire \wb_start$164 ;
-  wire \wb_start$187 ;
-  wire \wb_start$210 ;
   input [63:0] wdata;
   wire [63:0] wdata;
+  reg [63:0] \wdata$11  = 64'h0000000000000000;
   input we;
   wire we;
-  assign \$1  = | pre;
-  assign \$2  = pre - 1'h1;
-  assign \$3  = \$1  ? \$2  : 5'h00;
-  assign \$4  = \$signal$15  ? 5'h0e : \$3 ;
-  assign \$5  = \$signal  & a_q[17];
-  assign \$6  = ~ busy;
-  assign \$7  = \$5  & \$6 ;
-  assign \$8  = ~ \$signal$16 ;
-  assign \$9  = bias_sent & \$8 ;
-  assign \$10  = cyc + 1'h1;
-  assign \$11  = n_bcast + bcast;
-  assign \$12  = n_stall + ev_stall;
-  assign \$13  = n_search + ev_search;
-  assign \$14  = cyc + 1'h1;
-  assign \$15  = \fault$61  | \fault$62 ;
-  assign \$16  = \$15  | \fault$63 ;
-  assign \$17  = \$16  | \fault$64 ;
-  assign \$18  = fault | \$17 ;
-  assign \$19  = \$signal$21  | wb_busy_next;
-  assign \$20  = ~ addr[17];
-  assign \$21  = ! addr[15:14];
-  assign \$22  = addr[16] | \$21 ;
-  assign \$23  = \$20  & \$22 ;
-  assign \$24  = \$signal$21  | wb_busy_next;
-  assign \$25  = ~ addr[17];
-  assign \$26  = addr[15:14] == 1'h1;
-  assign \$27  = addr[16] | \$26 ;
-  assign \$28  = \$25  & \$27 ;
-  assign \$29  = \$signal$21  | wb_busy_next;
-  assign \$30  = ~ addr[17];
-  assign \$31  = addr[15:14] == 2'h2;
-  assign \$32  = addr[16] | \$31 ;
-  assign \$33  = \$30  & \$32 ;
-  assign \$34  = \$signal$21  | wb_busy_next;
-  assign \$35  = ~ addr[17];
-  assign \$36  = addr[15:14] == 2'h3;
-  assign \$37  = addr[16] | \$36 ;
-  assign \$38  = \$35  & \$37 ;
-  assign \$41  = glob4 ? g4 : \$40 ;
-  assign busy = \$signal$20  | wb_busy;
-  assign \$42  = \$signal  & a_q[17];
-  assign \$43  = ! a_q[10:0];
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = \$44  & d_q[0];
-  assign \$46  = ~ busy;
-  assign \$signal$15  = \$45  & \$46 ;
-  assign \$47  = \$signal  & a_q[17];
-  assign \$48  = ! a_q[10:0];
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = \$49  & d_q[1];
-  assign \$51  = ~ busy;
-  assign wb_start = \$50  & \$51 ;
-  assign \$signal$17  = pre == 1'h1;
-  assign \$52  = ~ done;
-  assign \$53  = \$signal$18  & \$52 ;
-  assign \$signal$19  = \$signal$16  | \$53 ;
-  assign \$54  = \$signal$18  & done;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$signal$20  & \$55 ;
-  assign \$signal$21  = \$signal$15  | \$56 ;
-  assign \$57  = \$signal$18  & bias_prev;
-  assign \$58  = idle & \idle$219 ;
-  assign \$59  = \$58  & \idle$220 ;
-  assign \$60  = \$59  & \idle$221 ;
-  assign done = \$57  & \$60 ;
-  assign \$61  = ~ busy_0;
-  assign h_we = h_we_0 & \$61 ;
-  assign \$62  = ~ busy_1;
-  assign \h_we$231  = h_we_1 & \$62 ;
-  assign \$63  = ~ busy_2;
-  assign \h_we$236  = h_we_2 & \$63 ;
-  assign \$64  = ~ busy_3;
-  assign \h_we$241  = h_we_3 & \$64 ;
-  assign \$66  = { 1'h0, busy } | \$65 ;
-  assign \$68  = { 2'h0, \$66  } | \$67 ;
-  assign status = \$68  | \$69 ;
+  assign \$1  = \$signal  & \addr$10 [17];
+  assign \$2  = ~ busy;
+  assign \$3  = \$1  & \$2 ;
+  assign \$4  = ~ addr[17];
+  assign \$5  = ! addr[15:14];
+  assign \$6  = addr[16] | \$5 ;
+  assign \$7  = \$4  & \$6 ;
+  assign \$8  = ctl_next__pf_active | wb__busy_next;
+  assign \$9  = ~ addr[17];
+  assign \$10  = addr[15:14] == 1'h1;
+  assign \$11  = addr[16] | \$10 ;
+  assign \$12  = \$9  & \$11 ;
+  assign \$13  = ctl_next__pf_active | wb__busy_next;
+  assign \$14  = ~ addr[17];
+  assign \$15  = addr[15:14] == 2'h2;
+  assign \$16  = addr[16] | \$15 ;
+  assign \$17  = \$14  & \$16 ;
+  assign \$18  = ctl_next__pf_active | wb__busy_next;
+  assign \$19  = ~ addr[17];
+  assign \$20  = addr[15:14] == 2'h3;
+  assign \$21  = addr[16] | \$20 ;
+  assign \$22  = \$19  & \$21 ;
+  assign \$23  = ctl_next__pf_active | wb__busy_next;
+  assign \$24  = cyc + 1'h1;
+  assign \$25  = broadcasts + bcast;
+  assign \$26  = stall_cycles + ev_stall;
+  assign \$27  = groups_scanned + ev_search;
+  assign \$28  = cyc + 1'h1;
+  assign \$29  = | { \fault$85 , \fault$84 , \fault$83 , \fault$82  };
+  assign \$30  = fault | \$29 ;
+  assign \$33  = glob4 ? g4 : \$32 ;
+  assign \$34  = \$signal  & \addr$10 [17];
+  assign \$35  = ! \addr$10 [10:0];
+  assign \$36  = \$34  & \$35 ;
+  assign cmd_start = \$36  & \wdata$11 [0];
+  assign pes_idle = & { \idle$121 , \idle$120 , \idle$119 , idle };
+  assign \$37  = \$signal  & \addr$10 [17];
+  assign \$38  = ! \addr$10 [10:0];
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = \$39  & \wdata$11 [1];
+  assign \$41  = ~ busy;
+  assign wb_start = \$40  & \$41 ;
+  assign \$42  = ~ h_busy_0;
+  assign host_0__we = h_we_0 & \$42 ;
+  assign \$43  = ~ h_busy_1;
+  assign host_1__we = h_we_1 & \$43 ;
+  assign \$44  = ~ h_busy_2;
+  assign host_2__we = h_we_2 & \$44 ;
+  assign \$45  = ~ h_busy_3;
+  assign host_3__we = h_we_3 & \$45 ;
+  assign \$48  = \$46  | \$47 ;
+  assign \$50  = { 2'h0, \$48  } | \$49 ;
+  assign status = \$50  | \$51 ;
   always @(posedge clk)
-    a_q <= \$70 ;
+    \addr$10  <= \$52 ;
   always @(posedge clk)
-    d_q <= \$71 ;
+    \wdata$11  <= \$53 ;
   always @(posedge clk)
-    \$signal  <= \$72 ;
+    \$signal  <= \$54 ;
   always @(posedge clk)
-    re_q <= \$73 ;
+    \re$13  <= \$55 ;
   always @(posedge clk)
-    \$signal$14  <= \$74 ;
+    groups <= \$56 ;
   always @(posedge clk)
-    \$signal$16  <= \$75 ;
+    bias_act <= \$57 ;
   always @(posedge clk)
-    \$signal$18  <= \$76 ;
+    shift <= \$58 ;
   always @(posedge clk)
-    \$signal$20  <= \$77 ;
+    relu <= \$59 ;
   always @(posedge clk)
-    pre <= \$78 ;
+    wb_base <= \$60 ;
   always @(posedge clk)
-    groups <= \$79 ;
+    src_sel <= \$61 ;
   always @(posedge clk)
-    bias_act <= \$80 ;
+    ptr_base <= \$62 ;
   always @(posedge clk)
-    shift <= \$81 ;
+    spmat_base <= \$63 ;
   always @(posedge clk)
-    relu <= \$82 ;
+    ctl_0_arm <= \$64 ;
   always @(posedge clk)
-    wb_base <= \$83 ;
+    ctl_0_start <= \$65 ;
   always @(posedge clk)
-    src_sel <= \$84 ;
+    ctl_0_running <= \$66 ;
   always @(posedge clk)
-    ptr_base <= \$85 ;
+    ctl_0_pf_active <= \$67 ;
   always @(posedge clk)
-    spmat_base <= \$86 ;
+    h_sel_0 <= \$68 ;
   always @(posedge clk)
-    arm_0 <= \$87 ;
+    h_mem_0 <= \$69 ;
   always @(posedge clk)
-    start_0 <= \$88 ;
+    h_off_0 <= \$70 ;
   always @(posedge clk)
-    running_0 <= \$89 ;
+    h_wdata_0 <= \$71 ;
   always @(posedge clk)
-    pf_active_0 <= \$90 ;
+    h_we_0 <= \$72 ;
   always @(posedge clk)
-    arm_1 <= \$91 ;
+    h_busy_0 <= \$73 ;
   always @(posedge clk)
-    start_1 <= \$92 ;
+    ctl_1_arm <= \$74 ;
   always @(posedge clk)
-    running_1 <= \$93 ;
+    ctl_1_start <= \$75 ;
   always @(posedge clk)
-    pf_active_1 <= \$94 ;
+    ctl_1_running <= \$76 ;
   always @(posedge clk)
-    arm_2 <= \$95 ;
+    ctl_1_pf_active <= \$77 ;
   always @(posedge clk)
-    start_2 <= \$96 ;
+    h_sel_1 <= \$78 ;
   always @(posedge clk)
-    running_2 <= \$97 ;
+    h_mem_1 <= \$79 ;
   always @(posedge clk)
-    pf_active_2 <= \$98 ;
+    h_off_1 <= \$80 ;
   always @(posedge clk)
-    arm_3 <= \$99 ;
+    h_wdata_1 <= \$81 ;
   always @(posedge clk)
-    start_3 <= \$100 ;
+    h_we_1 <= \$82 ;
   always @(posedge clk)
-    running_3 <= \$101 ;
+    h_busy_1 <= \$83 ;
   always @(posedge clk)
-    pf_active_3 <= \$102 ;
+    ctl_2_arm <= \$84 ;
   always @(posedge clk)
-    bias_prev <= \$103 ;
+    ctl_2_start <= \$85 ;
+  always @(posedge clk)
+    ctl_2_running <= \$86 ;
+  always @(posedge clk)
+    ctl_2_pf_active <= \$87 ;
+  always @(posedge clk)
+    h_sel_2 <= \$88 ;
+  always @(posedge clk)
+    h_mem_2 <= \$89 ;
+  always @(posedge clk)
+    h_off_2 <= \$90 ;
+  always @(posedge clk)
+    h_wdata_2 <= \$91 ;
+  always @(posedge clk)
+    h_we_2 <= \$92 ;
+  always @(posedge clk)
+    h_busy_2 <= \$93 ;
+  always @(posedge clk)
+    ctl_3_arm <= \$94 ;
+  always @(posedge clk)
+    ctl_3_start <= \$95 ;
+  always @(posedge clk)
+    ctl_3_running <= \$96 ;
+  always @(posedge clk)
+    ctl_3_pf_active <= \$97 ;
+  always @(posedge clk)
+    h_sel_3 <= \$98 ;
+  always @(posedge clk)
+    h_mem_3 <= \$99 ;
+  always @(posedge clk)
+    h_off_3 <= \$100 ;
+  always @(posedge clk)
+    h_wdata_3 <= \$101 ;
+  always @(posedge clk)
+    h_we_3 <= \$102 ;
+  always @(posedge clk)
+    h_busy_3 <= \$103 ;
   always @(posedge clk)
     done_flag <= \$104 ;
   always @(posedge clk)
     cyc <= \$105 ;
   always @(posedge clk)
-    n_bcast <= \$106 ;
+    broadcasts <= \$106 ;
   always @(posedge clk)
-    n_stall <= \$107 ;
+    stall_cycles <= \$107 ;
   always @(posedge clk)
-    n_search <= \$108 ;
+    groups_scanned <= \$108 ;
   always @(posedge clk)
     cycles <= \$109 ;
   always @(posedge clk)
-    \fault$65  <= \$110 ;
+    \fault$86  <= \$110 ;
   always @(posedge clk)
-    busy_0 <= \$111 ;
+    g0 <= \$111 ;
   always @(posedge clk)
-    h_sel_0 <= \$112 ;
+    glob0 <= \$112 ;
   always @(posedge clk)
-    h_mem_0 <= \$113 ;
+    pe_q0 <= \$113 ;
   always @(posedge clk)
-    h_off_0 <= \$114 ;
+    re_q0 <= \$114 ;
   always @(posedge clk)
-    h_wdata_0 <= \$115 ;
+    g1 <= \$115 ;
   always @(posedge clk)
-    h_we_0 <= \$116 ;
+    glob1 <= \$116 ;
   always @(posedge clk)
-    busy_1 <= \$117 ;
+    pe_q1 <= \$117 ;
   always @(posedge clk)
-    h_sel_1 <= \$118 ;
+    re_q1 <= \$118 ;
   always @(posedge clk)
-    h_mem_1 <= \$119 ;
+    g2 <= \$119 ;
   always @(posedge clk)
-    h_off_1 <= \$120 ;
+    glob2 <= \$120 ;
   always @(posedge clk)
-    h_wdata_1 <= \$121 ;
+    pe_q2 <= \$121 ;
   always @(posedge clk)
-    h_we_1 <= \$122 ;
+    re_q2 <= \$122 ;
   always @(posedge clk)
-    busy_2 <= \$123 ;
+    g3 <= \$123 ;
   always @(posedge clk)
-    h_sel_2 <= \$124 ;
+    glob3 <= \$124 ;
   always @(posedge clk)
-    h_mem_2 <= \$125 ;
+    pe_q3 <= \$125 ;
   always @(posedge clk)
-    h_off_2 <= \$126 ;
+    re_q3 <= \$126 ;
   always @(posedge clk)
-    h_wdata_2 <= \$127 ;
+    g4 <= \$127 ;
   always @(posedge clk)
-    h_we_2 <= \$128 ;
+    glob4 <= \$128 ;
   always @(posedge clk)
-    busy_3 <= \$129 ;
+    pe_q4 <= \$129 ;
   always @(posedge clk)
-    h_sel_3 <= \$130 ;
+    re_q4 <= \$130 ;
   always @(posedge clk)
-    h_mem_3 <= \$131 ;
+    rdata <= \$131 ;
   always @(posedge clk)
-    h_off_3 <= \$132 ;
-  always @(posedge clk)
-    h_wdata_3 <= \$133 ;
-  always @(posedge clk)
-    h_we_3 <= \$134 ;
-  always @(posedge clk)
-    g0 <= \$135 ;
-  always @(posedge clk)
-    glob0 <= \$136 ;
-  always @(posedge clk)
-    pe_q0 <= \$137 ;
-  always @(posedge clk)
-    re_q0 <= \$138 ;
-  always @(posedge clk)
-    g1 <= \$139 ;
-  always @(posedge clk)
-    glob1 <= \$140 ;
-  always @(posedge clk)
-    pe_q1 <= \$141 ;
-  always @(posedge clk)
-    re_q1 <= \$142 ;
-  always @(posedge clk)
-    g2 <= \$143 ;
-  always @(posedge clk)
-    glob2 <= \$144 ;
-  always @(posedge clk)
-    pe_q2 <= \$145 ;
-  always @(posedge clk)
-    re_q2 <= \$146 ;
-  always @(posedge clk)
-    g3 <= \$147 ;
-  always @(posedge clk)
-    glob3 <= \$148 ;
-  always @(posedge clk)
-    pe_q3 <= \$149 ;
-  always @(posedge clk)
-    re_q3 <= \$150 ;
-  always @(posedge clk)
-    g4 <= \$151 ;
-  always @(posedge clk)
-    glob4 <= \$152 ;
-  always @(posedge clk)
-    pe_q4 <= \$153 ;
-  always @(posedge clk)
-    re_q4 <= \$154 ;
-  always @(posedge clk)
-    rdata <= \$155 ;
-  always @(posedge clk)
-    rvalid <= \$156 ;
+    rvalid <= \$132 ;
   \eie_ecp5_4pe.ccu  ccu (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(\$signal$14 ),
+    .arm(ctl__arm),
     .bcast(bcast),
     .bias_act(bias_act),
     .bias_sent(bias_sent),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
     .ev_search(ev_search),
     .ev_stall(ev_stall),
     .fault(fault),
     .groups(groups),
-    .rd_en__0(rd_en),
-    .rd_en__1(\rd_en$170 ),
-    .rd_en__2(\rd_en$193 ),
-    .rd_en__3(\rd_en$216 ),
-    .room_nopush__0(room_nopush__0),
-    .room_nopush__1(room_nopush__1),
-    .room_nopush__2(room_nopush__2),
-    .room_nopush__3(room_nopush__3),
-    .room_push__0(room_push__0),
-    .room_push__1(room_push__1),
-    .room_push__2(room_push__2),
-    .room_push__3(room_push__3),
+    .pes__0__ann__a(ccu__ann__a),
+    .pes__0__ann__j(ccu__ann__j),
+    .pes__0__ann__valid(ccu__ann__valid),
+    .pes__0__bc__room_nopush(pes__0__bc__room_nopush),
+    .pes__0__bc__room_push(pes__0__bc__room_push),
+    .pes__0__src__rd_en(ccu__src__rd_en),
+    .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
+    .pes__1__bc__room_push(pes__1__bc__room_push),
+    .pes__1__src__rd_en(\ccu__src__rd_en$210 ),
+    .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
+    .pes__2__bc__room_push(pes__2__bc__room_push),
+    .pes__2__src__rd_en(\ccu__src__rd_en$242 ),
+    .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
+    .pes__3__bc__room_push(pes__3__bc__room_push),
+    .pes__3__src__rd_en(\ccu__src__rd_en$274 ),
     .rst(rst),
-    .running(\$signal$18 ),
-    .src_data__0(src_data__0),
-    .src_data__1(src_data__1),
-    .src_data__2(src_data__2),
-    .src_data__3(src_data__3),
-    .start(\$signal$16 )
+    .src__0__data(pes__0__src__data),
+    .src__1__data(pes__1__src__data),
+    .src__2__data(pes__2__src__data),
+    .src__3__data(pes__3__src__data)
   );
   \eie_ecp5_4pe.pe0  pe0 (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm_0),
-    .bcast(bcast),
+    .ann__a(ccu__ann__a),
+    .ann__j(ccu__ann__j),
+    .ann__valid(ccu__ann__valid),
+    .bc__strobe(bcast),
+    .ccu__bc__room_nopush(pes__0__bc__room_nopush),
+    .ccu__bc__room_push(pes__0__bc__room_push),
+    .ccu__src__data(pes__0__src__data),
     .clk(clk),
-    .fault(\fault$61 ),
-    .h_mem(h_mem_0),
-    .h_off(h_off_0),
-    .\h_rdata$181 (h_rdata),
-    .h_sel(h_sel_0),
-    .\h_wdata$115 (h_wdata_0),
-    .h_we(h_we),
+    .ctl__arm(ctl_0_arm),
+    .ctl__pf_active(ctl_0_pf_active),
+    .ctl__running(ctl_0_running),
+    .ctl__start(ctl_0_start),
+    .fault(\fault$82 ),
+    .host__mem(h_mem_0),
+    .host__off(h_off_0),
+    .host__rdata(host__rdata),
+    .host__sel(h_sel_0),
+    .host__wdata(h_wdata_0),
+    .host__we(host_0__we),
     .idle(idle),
-    .pf_active(pf_active_0),
-    .\ptr_base$153 (ptr_base),
-    .rd_en(rd_en),
-    .\relu$151 (relu),
-    .room_nopush(room_nopush__0),
-    .room_push(room_push__0),
+    .regs__ptr_base(ptr_base),
+    .regs__relu(relu),
+    .regs__shift(shift),
+    .regs__spmat_base(spmat_base),
+    .regs__src_sel(src_sel),
+    .regs__wb_base(wb_base),
     .rst(rst),
-    .running(running_0),
-    .\shift$152 (shift),
-    .\spmat_base$154 (spmat_base),
-    .src_data(src_data__0),
-    .\src_sel$150 (src_sel),
-    .start(start_0),
-    .\wb_base$155 (wb_base),
-    .wb_busy(wb_busy),
-    .wb_busy_next(wb_busy_next),
-    .wb_start(wb_start)
+    .src__rd_en(ccu__src__rd_en),
+    .wb__busy(wb_busy),
+    .wb__busy_next(wb__busy_next),
+    .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe1  pe1 (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm_1),
-    .bcast(bcast),
+    .ann__a(ccu__ann__a),
+    .ann__j(ccu__ann__j),
+    .ann__valid(ccu__ann__valid),
+    .bc__strobe(bcast),
+    .ccu__bc__room_nopush(pes__1__bc__room_nopush),
+    .ccu__bc__room_push(pes__1__bc__room_push),
+    .ccu__src__data(pes__1__src__data),
     .clk(clk),
-    .fault(\fault$62 ),
-    .h_mem(h_mem_1),
-    .h_off(h_off_1),
-    .\h_rdata$181 (\h_rdata$113 ),
-    .h_sel(h_sel_1),
-    .\h_wdata$115 (h_wdata_1),
-    .h_we(\h_we$231 ),
-    .idle(\idle$219 ),
-    .pf_active(pf_active_1),
-    .\ptr_base$153 (ptr_base),
-    .rd_en(\rd_en$170 ),
-    .\relu$151 (relu),
-    .room_nopush(room_nopush__1),
-    .room_push(room_push__1),
+    .ctl__arm(ctl_1_arm),
+    .ctl__pf_active(ctl_1_pf_active),
+    .ctl__running(ctl_1_running),
+    .ctl__start(ctl_1_start),
+    .fault(\fault$83 ),
+    .host__mem(h_mem_1),
+    .host__off(h_off_1),
+    .host__rdata(\host__rdata$109 ),
+    .host__sel(h_sel_1),
+    .host__wdata(h_wdata_1),
+    .host__we(host_1__we),
+    .idle(\idle$119 ),
+    .regs__ptr_base(ptr_base),
+    .regs__relu(relu),
+    .regs__shift(shift),
+    .regs__spmat_base(spmat_base),
+    .regs__src_sel(src_sel),
+    .regs__wb_base(wb_base),
     .rst(rst),
-    .running(running_1),
-    .\shift$152 (shift),
-    .\spmat_base$154 (spmat_base),
-    .src_data(src_data__1),
-    .\src_sel$150 (src_sel),
-    .start(start_1),
-    .\wb_base$155 (wb_base),
-    .wb_start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$210 ),
+    .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm_2),
-    .bcast(bcast),
+    .ann__a(ccu__ann__a),
+    .ann__j(ccu__ann__j),
+    .ann__valid(ccu__ann__valid),
+    .bc__strobe(bcast),
+    .ccu__bc__room_nopush(pes__2__bc__room_nopush),
+    .ccu__bc__room_push(pes__2__bc__room_push),
+    .ccu__src__data(pes__2__src__data),
     .clk(clk),
-    .fault(\fault$63 ),
-    .h_mem(h_mem_2),
-    .h_off(h_off_2),
-    .\h_rdata$181 (\h_rdata$114 ),
-    .h_sel(h_sel_2),
-    .\h_wdata$115 (h_wdata_2),
-    .h_we(\h_we$236 ),
-    .idle(\idle$220 ),
-    .pf_active(pf_active_2),
-    .\ptr_base$153 (ptr_base),
-    .rd_en(\rd_en$193 ),
-    .\relu$151 (relu),
-    .room_nopush(room_nopush__2),
-    .room_push(room_push__2),
+    .ctl__arm(ctl_2_arm),
+    .ctl__pf_active(ctl_2_pf_active),
+    .ctl__running(ctl_2_running),
+    .ctl__start(ctl_2_start),
+    .fault(\fault$84 ),
+    .host__mem(h_mem_2),
+    .host__off(h_off_2),
+    .host__rdata(\host__rdata$110 ),
+    .host__sel(h_sel_2),
+    .host__wdata(h_wdata_2),
+    .host__we(host_2__we),
+    .idle(\idle$120 ),
+    .regs__ptr_base(ptr_base),
+    .regs__relu(relu),
+    .regs__shift(shift),
+    .regs__spmat_base(spmat_base),
+    .regs__src_sel(src_sel),
+    .regs__wb_base(wb_base),
     .rst(rst),
-    .running(running_2),
-    .\shift$152 (shift),
-    .\spmat_base$154 (spmat_base),
-    .src_data(src_data__2),
-    .\src_sel$150 (src_sel),
-    .start(start_2),
-    .\wb_base$155 (wb_base),
-    .wb_start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$242 ),
+    .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm_3),
-    .bcast(bcast),
+    .ann__a(ccu__ann__a),
+    .ann__j(ccu__ann__j),
+    .ann__valid(ccu__ann__valid),
+    .bc__strobe(bcast),
+    .ccu__bc__room_nopush(pes__3__bc__room_nopush),
+    .ccu__bc__room_push(pes__3__bc__room_push),
+    .ccu__src__data(pes__3__src__data),
     .clk(clk),
-    .fault(\fault$64 ),
-    .h_mem(h_mem_3),
-    .h_off(h_off_3),
-    .\h_rdata$181 (\h_rdata$115 ),
-    .h_sel(h_sel_3),
-    .\h_wdata$115 (h_wdata_3),
-    .h_we(\h_we$241 ),
-    .idle(\idle$221 ),
-    .pf_active(pf_active_3),
-    .\ptr_base$153 (ptr_base),
-    .rd_en(\rd_en$216 ),
-    .\relu$151 (relu),
-    .room_nopush(room_nopush__3),
-    .room_push(room_push__3),
+    .ctl__arm(ctl_3_arm),
+    .ctl__pf_active(ctl_3_pf_active),
+    .ctl__running(ctl_3_running),
+    .ctl__start(ctl_3_start),
+    .fault(\fault$85 ),
+    .host__mem(h_mem_3),
+    .host__off(h_off_3),
+    .host__rdata(\host__rdata$111 ),
+    .host__sel(h_sel_3),
+    .host__wdata(h_wdata_3),
+    .host__we(host_3__we),
+    .idle(\idle$121 ),
+    .regs__ptr_base(ptr_base),
+    .regs__relu(relu),
+    .regs__shift(shift),
+    .regs__spmat_base(spmat_base),
+    .regs__src_sel(src_sel),
+    .regs__wb_base(wb_base),
     .rst(rst),
-    .running(running_3),
-    .\shift$152 (shift),
-    .\spmat_base$154 (spmat_base),
-    .src_data(src_data__3),
-    .\src_sel$150 (src_sel),
-    .start(start_3),
-    .\wb_base$155 (wb_base),
-    .wb_start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$274 ),
+    .wb__start(wb_start)
+  );
+  \eie_ecp5_4pe.seq  seq (
+    .bias_sent(bias_sent),
+    .busy(busy),
+    .clk(clk),
+    .cmd_start(cmd_start),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .ctl_next__arm(ctl_next__arm),
+    .ctl_next__pf_active(ctl_next__pf_active),
+    .ctl_next__running(ctl_next__running),
+    .ctl_next__start(ctl_next__start),
+    .done(done),
+    .pes_idle(pes_idle),
+    .rst(rst),
+    .wb_busy(wb_busy)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (a_q[3:0])
+    casez (\addr$10 [3:0])
       4'h0:
-          \$39  = 33'h000000000;
+          \$31  = 33'h000000000;
       4'h1:
-          \$39  = { 29'h00000000, status };
+          \$31  = { 29'h00000000, status };
       4'h2:
-          \$39  = { 22'h000000, groups };
+          \$31  = { 22'h000000, groups };
       4'h3:
-          \$39  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
+          \$31  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
       4'h4:
-          \$39  = { 27'h0000000, shift };
+          \$31  = { 27'h0000000, shift };
       4'h5:
-          \$39  = { 32'h00000000, relu };
+          \$31  = { 32'h00000000, relu };
       4'h6:
-          \$39  = { 23'h000000, wb_base };
+          \$31  = { 23'h000000, wb_base };
       4'h7:
-          \$39  = { 32'h00000000, src_sel };
+          \$31  = { 32'h00000000, src_sel };
       4'h8:
-          \$39  = { 1'h0, cycles };
+          \$31  = { 1'h0, cycles };
       4'h9:
-          \$39  = { 1'h0, n_bcast };
+          \$31  = { 1'h0, broadcasts };
       4'ha:
-          \$39  = { 1'h0, n_stall };
+          \$31  = { 1'h0, stall_cycles };
       4'hb:
-          \$39  = { 1'h0, n_search };
+          \$31  = { 1'h0, groups_scanned };
       4'hc:
-          \$39  = 33'h000000004;
+          \$31  = 33'h000000004;
       4'hd:
-          \$39  = 33'h000000003;
+          \$31  = 33'h000000003;
       4'he:
-          \$39  = { 23'h000000, ptr_base };
+          \$31  = { 23'h000000, ptr_base };
       4'hf:
-          \$39  = { 22'h000000, spmat_base };
+          \$31  = { 22'h000000, spmat_base };
     endcase
   end
   always @* begin
@@ -1000,20 +1040,250 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_q4)
       2'h0:
-          \$40  = h_rdata;
+          \$32  = host__rdata;
       2'h1:
-          \$40  = \h_rdata$113 ;
+          \$32  = \host__rdata$109 ;
       2'h2:
-          \$40  = \h_rdata$114 ;
+          \$32  = \host__rdata$110 ;
       2'h3:
-          \$40  = \h_rdata$115 ;
+          \$32  = \host__rdata$111 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = addr;
+    \$52  = addr;
     if (rst) begin
-      \$70  = 18'h00000;
+      \$52  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = wdata;
+    if (rst) begin
+      \$53  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = we;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = re;
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = groups;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            \$56  = \wdata$11 [10:0];
+      endcase
+    end
+    if (rst) begin
+      \$56  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = bias_act;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            \$57  = \wdata$11 [15:0];
+      endcase
+    end
+    if (rst) begin
+      \$57  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = shift;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            \$58  = \wdata$11 [5:0];
+      endcase
+    end
+    if (rst) begin
+      \$58  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = relu;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            /* empty */;
+        11'h005:
+            \$59  = \wdata$11 [0];
+      endcase
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = wb_base;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            /* empty */;
+        11'h005:
+            /* empty */;
+        11'h006:
+            \$60  = \wdata$11 [9:0];
+      endcase
+    end
+    if (rst) begin
+      \$60  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = src_sel;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            /* empty */;
+        11'h005:
+            /* empty */;
+        11'h006:
+            /* empty */;
+        11'h007:
+            \$61  = \wdata$11 [0];
+      endcase
+    end
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = ptr_base;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            /* empty */;
+        11'h005:
+            /* empty */;
+        11'h006:
+            /* empty */;
+        11'h007:
+            /* empty */;
+        11'h00e:
+            \$62  = \wdata$11 [9:0];
+      endcase
+    end
+    if (rst) begin
+      \$62  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = spmat_base;
+    if (\$3 ) begin
+      casez (\addr$10 [10:0])
+        11'h002:
+            /* empty */;
+        11'h003:
+            /* empty */;
+        11'h004:
+            /* empty */;
+        11'h005:
+            /* empty */;
+        11'h006:
+            /* empty */;
+        11'h007:
+            /* empty */;
+        11'h00e:
+            /* empty */;
+        11'h00f:
+            \$63  = \wdata$11 [10:0];
+      endcase
+    end
+    if (rst) begin
+      \$63  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = ctl_next__arm;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = ctl_next__start;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = ctl_next__running;
+    if (rst) begin
+      \$66  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = ctl_next__pf_active;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = \$7 ;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = addr[13:11];
+    if (rst) begin
+      \$69  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = addr[10:0];
+    if (rst) begin
+      \$70  = 11'h000;
     end
   end
   always @* begin
@@ -1032,321 +1302,217 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = re;
+    \$73  = \$8 ;
     if (rst) begin
       \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = \$signal$15 ;
+    \$74  = ctl_next__arm;
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = \$signal$17 ;
+    \$75  = ctl_next__start;
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = \$signal$19 ;
+    \$76  = ctl_next__running;
     if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = \$signal$21 ;
+    \$77  = ctl_next__pf_active;
     if (rst) begin
       \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = \$4 [3:0];
+    \$78  = \$12 ;
     if (rst) begin
-      \$78  = 4'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = groups;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            \$79  = d_q[10:0];
-      endcase
-    end
+    \$79  = addr[13:11];
     if (rst) begin
-      \$79  = 11'h000;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = bias_act;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            \$80  = d_q[15:0];
-      endcase
-    end
+    \$80  = addr[10:0];
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = shift;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            \$81  = d_q[5:0];
-      endcase
-    end
+    \$81  = wdata;
     if (rst) begin
-      \$81  = 6'h00;
+      \$81  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = relu;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            \$82  = d_q[0];
-      endcase
-    end
+    \$82  = we;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = wb_base;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            \$83  = d_q[9:0];
-      endcase
-    end
+    \$83  = \$13 ;
     if (rst) begin
-      \$83  = 10'h000;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = src_sel;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            \$84  = d_q[0];
-      endcase
-    end
+    \$84  = ctl_next__arm;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = ptr_base;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            /* empty */;
-        11'h00e:
-            \$85  = d_q[9:0];
-      endcase
-    end
+    \$85  = ctl_next__start;
     if (rst) begin
-      \$85  = 10'h000;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = spmat_base;
-    if (\$7 ) begin
-      casez (a_q[10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            /* empty */;
-        11'h00e:
-            /* empty */;
-        11'h00f:
-            \$86  = d_q[10:0];
-      endcase
-    end
+    \$86  = ctl_next__running;
     if (rst) begin
-      \$86  = 11'h000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$signal$15 ;
+    \$87  = ctl_next__pf_active;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = \$signal$17 ;
+    \$88  = \$17 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$signal$19 ;
+    \$89  = addr[13:11];
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = \$signal$21 ;
+    \$90  = addr[10:0];
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = \$signal$15 ;
+    \$91  = wdata;
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = \$signal$17 ;
+    \$92  = we;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$signal$19 ;
+    \$93  = \$18 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$signal$21 ;
+    \$94  = ctl_next__arm;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = \$signal$15 ;
+    \$95  = ctl_next__start;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$signal$17 ;
+    \$96  = ctl_next__running;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$signal$19 ;
+    \$97  = ctl_next__pf_active;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$signal$21 ;
+    \$98  = \$22 ;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$signal$15 ;
+    \$99  = addr[13:11];
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$signal$17 ;
+    \$100  = addr[10:0];
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = \$signal$19 ;
+    \$101  = wdata;
     if (rst) begin
-      \$101  = 1'h0;
+      \$101  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$signal$21 ;
+    \$102  = we;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$9 ;
+    \$103  = \$23 ;
     if (rst) begin
       \$103  = 1'h0;
     end
@@ -1354,9 +1520,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$104  = done_flag;
-    if (\$signal$16 ) begin
+    if (ctl__start) begin
       \$104  = 1'h0;
-    end else if (\$signal$18 ) begin
+    end else if (ctl__running) begin
       if (done) begin
         \$104  = 1'h1;
       end
@@ -1368,10 +1534,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$105  = cyc;
-    if (\$signal$16 ) begin
+    if (ctl__start) begin
       \$105  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$105  = \$10 [31:0];
+    end else if (ctl__running) begin
+      \$105  = \$24 [31:0];
     end
     if (rst) begin
       \$105  = 32'd0;
@@ -1379,11 +1545,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = n_bcast;
-    if (\$signal$16 ) begin
+    \$106  = broadcasts;
+    if (ctl__start) begin
       \$106  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$106  = \$11 [31:0];
+    end else if (ctl__running) begin
+      \$106  = \$25 [31:0];
     end
     if (rst) begin
       \$106  = 32'd0;
@@ -1391,11 +1557,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = n_stall;
-    if (\$signal$16 ) begin
+    \$107  = stall_cycles;
+    if (ctl__start) begin
       \$107  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$107  = \$12 [31:0];
+    end else if (ctl__running) begin
+      \$107  = \$26 [31:0];
     end
     if (rst) begin
       \$107  = 32'd0;
@@ -1403,11 +1569,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = n_search;
-    if (\$signal$16 ) begin
+    \$108  = groups_scanned;
+    if (ctl__start) begin
       \$108  = 32'd0;
-    end else if (\$signal$18 ) begin
-      \$108  = \$13 [31:0];
+    end else if (ctl__running) begin
+      \$108  = \$27 [31:0];
     end
     if (rst) begin
       \$108  = 32'd0;
@@ -1416,10 +1582,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$109  = cycles;
-    if (\$signal$16 ) begin
-    end else if (\$signal$18 ) begin
+    if (ctl__start) begin
+    end else if (ctl__running) begin
       if (done) begin
-        \$109  = \$14 [31:0];
+        \$109  = \$28 [31:0];
       end
     end
     if (rst) begin
@@ -1428,10 +1594,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \fault$65 ;
-    if (\$signal$14 ) begin
+    \$110  = \fault$86 ;
+    if (ctl__arm) begin
       \$110  = 1'h0;
-    end else if (\$18 ) begin
+    end else if (\$30 ) begin
       \$110  = 1'h1;
     end
     if (rst) begin
@@ -1440,436 +1606,861 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \$19 ;
+    \$111  = { \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31  };
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \$23 ;
+    \$112  = \addr$10 [17];
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = addr[13:11];
+    \$113  = \addr$10 [15:14];
     if (rst) begin
-      \$113  = 3'h0;
+      \$113  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = addr[10:0];
+    \$114  = \re$13 ;
     if (rst) begin
-      \$114  = 11'h000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = wdata;
+    \$115  = g0;
     if (rst) begin
       \$115  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = we;
+    \$116  = glob0;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$24 ;
+    \$117  = pe_q0;
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$28 ;
+    \$118  = re_q0;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = addr[13:11];
+    \$119  = g1;
     if (rst) begin
-      \$119  = 3'h0;
+      \$119  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = addr[10:0];
+    \$120  = glob1;
     if (rst) begin
-      \$120  = 11'h000;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = wdata;
+    \$121  = pe_q1;
     if (rst) begin
-      \$121  = 64'h0000000000000000;
+      \$121  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = we;
+    \$122  = re_q1;
     if (rst) begin
       \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$29 ;
+    \$123  = g2;
     if (rst) begin
-      \$123  = 1'h0;
+      \$123  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$33 ;
+    \$124  = glob2;
     if (rst) begin
       \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = addr[13:11];
+    \$125  = pe_q2;
     if (rst) begin
-      \$125  = 3'h0;
+      \$125  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = addr[10:0];
+    \$126  = re_q2;
     if (rst) begin
-      \$126  = 11'h000;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = wdata;
+    \$127  = g3;
     if (rst) begin
       \$127  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = we;
+    \$128  = glob3;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$34 ;
+    \$129  = pe_q3;
     if (rst) begin
-      \$129  = 1'h0;
+      \$129  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$38 ;
+    \$130  = re_q3;
     if (rst) begin
       \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = addr[13:11];
+    \$131  = \$33 ;
     if (rst) begin
-      \$131  = 3'h0;
+      \$131  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = addr[10:0];
+    \$132  = re_q4;
     if (rst) begin
-      \$132  = 11'h000;
+      \$132  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = wdata;
-    if (rst) begin
-      \$133  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = we;
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = { \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39 [32], \$39  };
-    if (rst) begin
-      \$135  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = a_q[17];
-    if (rst) begin
-      \$136  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = a_q[15:14];
-    if (rst) begin
-      \$137  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = re_q;
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = g0;
-    if (rst) begin
-      \$139  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = glob0;
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = pe_q0;
-    if (rst) begin
-      \$141  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = re_q0;
-    if (rst) begin
-      \$142  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = g1;
-    if (rst) begin
-      \$143  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = glob1;
-    if (rst) begin
-      \$144  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = pe_q1;
-    if (rst) begin
-      \$145  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = re_q1;
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = g2;
-    if (rst) begin
-      \$147  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = glob2;
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = pe_q2;
-    if (rst) begin
-      \$149  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = re_q2;
-    if (rst) begin
-      \$150  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = g3;
-    if (rst) begin
-      \$151  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = glob3;
-    if (rst) begin
-      \$152  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = pe_q3;
-    if (rst) begin
-      \$153  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = re_q3;
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = \$41 ;
-    if (rst) begin
-      \$155  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = re_q4;
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  assign \busy$23  = busy;
-  assign \done$58  = done;
-  assign arm = \$signal$14 ;
-  assign start = \$signal$16 ;
-  assign running = \$signal$18 ;
-  assign \groups$121  = groups;
-  assign \bias_act$122  = bias_act;
-  assign src_data = src_data__0;
-  assign room_push = room_push__0;
-  assign room_nopush = room_nopush__0;
-  assign \arm$129  = arm_0;
-  assign \start$130  = start_0;
-  assign \running$131  = running_0;
-  assign pf_active = pf_active_0;
-  assign \src_sel$133  = src_sel;
-  assign \relu$134  = relu;
-  assign \shift$135  = shift;
-  assign \ptr_base$136  = ptr_base;
-  assign \spmat_base$137  = spmat_base;
-  assign \wb_start$138  = wb_start;
-  assign \wb_base$139  = wb_base;
-  assign \ann_valid$141  = ann_valid;
-  assign \ann_j$143  = ann_j;
-  assign \ann_a$145  = ann_a;
-  assign \bcast$146  = bcast;
-  assign rd_en__0 = rd_en;
-  assign \src_data$150  = src_data__1;
-  assign \room_push$152  = room_push__1;
-  assign \room_nopush$154  = room_nopush__1;
-  assign \arm$155  = arm_1;
-  assign \start$156  = start_1;
-  assign \running$157  = running_1;
-  assign \pf_active$158  = pf_active_1;
-  assign \src_sel$159  = src_sel;
-  assign \relu$160  = relu;
-  assign \shift$161  = shift;
-  assign \ptr_base$162  = ptr_base;
-  assign \spmat_base$163  = spmat_base;
-  assign \wb_start$164  = wb_start;
-  assign \wb_base$165  = wb_base;
-  assign \ann_valid$166  = ann_valid;
-  assign \ann_j$167  = ann_j;
-  assign \ann_a$168  = ann_a;
-  assign \bcast$169  = bcast;
-  assign rd_en__1 = \rd_en$170 ;
-  assign \src_data$173  = src_data__2;
-  assign \room_push$175  = room_push__2;
-  assign \room_nopush$177  = room_nopush__2;
-  assign \arm$178  = arm_2;
-  assign \start$179  = start_2;
-  assign \running$180  = running_2;
-  assign \pf_active$181  = pf_active_2;
-  assign \src_sel$182  = src_sel;
-  assign \relu$183  = relu;
-  assign \shift$184  = shift;
-  assign \ptr_base$185  = ptr_base;
-  assign \spmat_base$186  = spmat_base;
-  assign \wb_start$187  = wb_start;
-  assign \wb_base$188  = wb_base;
-  assign \ann_valid$189  = ann_valid;
-  assign \ann_j$190  = ann_j;
-  assign \ann_a$191  = ann_a;
-  assign \bcast$192  = bcast;
-  assign rd_en__2 = \rd_en$193 ;
-  assign \src_data$196  = src_data__3;
-  assign \room_push$198  = room_push__3;
-  assign \room_nopush$200  = room_nopush__3;
-  assign \arm$201  = arm_3;
-  assign \start$202  = start_3;
-  assign \running$203  = running_3;
-  assign \pf_active$204  = pf_active_3;
-  assign \src_sel$205  = src_sel;
-  assign \relu$206  = relu;
-  assign \shift$207  = shift;
-  assign \ptr_base$208  = ptr_base;
-  assign \spmat_base$209  = spmat_base;
-  assign \wb_start$210  = wb_start;
-  assign \wb_base$211  = wb_base;
-  assign \ann_valid$212  = ann_valid;
-  assign \ann_j$213  = ann_j;
-  assign \ann_a$214  = ann_a;
-  assign \bcast$215  = bcast;
-  assign rd_en__3 = \rd_en$216 ;
-  assign h_sel = h_sel_0;
-  assign h_mem = h_mem_0;
-  assign h_off = h_off_0;
-  assign h_wdata = h_wdata_0;
-  assign \h_sel$227  = h_sel_1;
-  assign \h_mem$228  = h_mem_1;
-  assign \h_off$229  = h_off_1;
-  assign \h_wdata$230  = h_wdata_1;
-  assign \h_sel$232  = h_sel_2;
-  assign \h_mem$233  = h_mem_2;
-  assign \h_off$234  = h_off_2;
-  assign \h_wdata$235  = h_wdata_2;
-  assign \h_sel$237  = h_sel_3;
-  assign \h_mem$238  = h_mem_3;
-  assign \h_off$239  = h_off_3;
-  assign \h_wdata$240  = h_wdata_3;
-  assign \$65  = { done_flag, 1'h0 };
-  assign \$67  = { 1'h0, src_sel, 2'h0 };
-  assign \$69  = { \fault$65 , 3'h0 };
+  assign \busy$14  = busy;
+  assign \done$78  = done;
+  assign wb__busy = wb_busy;
+  assign \bias_sent$116  = bias_sent;
+  assign \groups$123  = groups;
+  assign \bias_act$124  = bias_act;
+  assign \ctl__arm$125  = ctl__arm;
+  assign \ctl__pf_active$127  = ctl__pf_active;
+  assign \ctl__running$128  = ctl__running;
+  assign \ctl__start$129  = ctl__start;
+  assign pass_regs__src_sel = src_sel;
+  assign pass_regs__relu = relu;
+  assign pass_regs__shift = shift;
+  assign pass_regs__ptr_base = ptr_base;
+  assign pass_regs__spmat_base = spmat_base;
+  assign pass_regs__wb_base = wb_base;
+  assign regs__ptr_base = ptr_base;
+  assign \regs__ptr_base$137  = ptr_base;
+  assign \regs__ptr_base$138  = ptr_base;
+  assign \regs__ptr_base$139  = ptr_base;
+  assign regs__relu = relu;
+  assign \regs__relu$141  = relu;
+  assign \regs__relu$142  = relu;
+  assign \regs__relu$143  = relu;
+  assign regs__shift = shift;
+  assign \regs__shift$145  = shift;
+  assign \regs__shift$146  = shift;
+  assign \regs__shift$147  = shift;
+  assign regs__spmat_base = spmat_base;
+  assign \regs__spmat_base$149  = spmat_base;
+  assign \regs__spmat_base$150  = spmat_base;
+  assign \regs__spmat_base$151  = spmat_base;
+  assign regs__src_sel = src_sel;
+  assign \regs__src_sel$153  = src_sel;
+  assign \regs__src_sel$154  = src_sel;
+  assign \regs__src_sel$155  = src_sel;
+  assign regs__wb_base = wb_base;
+  assign \regs__wb_base$157  = wb_base;
+  assign \regs__wb_base$158  = wb_base;
+  assign \regs__wb_base$159  = wb_base;
+  assign \ctl__arm$160  = ctl_0_arm;
+  assign \ctl__pf_active$161  = ctl_0_pf_active;
+  assign \ctl__running$162  = ctl_0_running;
+  assign \ctl__start$163  = ctl_0_start;
+  assign pes__0__ann__a = ccu__ann__a;
+  assign pes__0__ann__j = ccu__ann__j;
+  assign pes__0__ann__valid = ccu__ann__valid;
+  assign ccu__bc__room_nopush = pes__0__bc__room_nopush;
+  assign ccu__bc__room_push = pes__0__bc__room_push;
+  assign ccu__bc__strobe = bcast;
+  assign pes__0__bc__strobe = bcast;
+  assign ccu__src__data = pes__0__src__data;
+  assign pes__0__src__rd_en = ccu__src__rd_en;
+  assign host_0__sel = h_sel_0;
+  assign host_0__mem = h_mem_0;
+  assign host_0__off = h_off_0;
+  assign host_0__wdata = h_wdata_0;
+  assign host__mem = h_mem_0;
+  assign host__off = h_off_0;
+  assign host_0__rdata = host__rdata;
+  assign host__sel = h_sel_0;
+  assign host__wdata = h_wdata_0;
+  assign host__we = host_0__we;
+  assign wb__start = wb_start;
+  assign \ctl__arm$192  = ctl_1_arm;
+  assign \ctl__pf_active$193  = ctl_1_pf_active;
+  assign \ctl__running$194  = ctl_1_running;
+  assign \ctl__start$195  = ctl_1_start;
+  assign \ccu__ann__a$196  = ccu__ann__a;
+  assign pes__1__ann__a = ccu__ann__a;
+  assign \ccu__ann__j$198  = ccu__ann__j;
+  assign pes__1__ann__j = ccu__ann__j;
+  assign \ccu__ann__valid$200  = ccu__ann__valid;
+  assign pes__1__ann__valid = ccu__ann__valid;
+  assign \ccu__bc__room_nopush$203  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$205  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$206  = bcast;
+  assign pes__1__bc__strobe = bcast;
+  assign \ccu__src__data$209  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$210 ;
+  assign host_1__sel = h_sel_1;
+  assign host_1__mem = h_mem_1;
+  assign host_1__off = h_off_1;
+  assign host_1__wdata = h_wdata_1;
+  assign \host__mem$217  = h_mem_1;
+  assign \host__off$218  = h_off_1;
+  assign host_1__rdata = \host__rdata$109 ;
+  assign \host__sel$220  = h_sel_1;
+  assign \host__wdata$221  = h_wdata_1;
+  assign \host__we$222  = host_1__we;
+  assign \wb__start$223  = wb_start;
+  assign \ctl__arm$224  = ctl_2_arm;
+  assign \ctl__pf_active$225  = ctl_2_pf_active;
+  assign \ctl__running$226  = ctl_2_running;
+  assign \ctl__start$227  = ctl_2_start;
+  assign \ccu__ann__a$228  = ccu__ann__a;
+  assign pes__2__ann__a = ccu__ann__a;
+  assign \ccu__ann__j$230  = ccu__ann__j;
+  assign pes__2__ann__j = ccu__ann__j;
+  assign \ccu__ann__valid$232  = ccu__ann__valid;
+  assign pes__2__ann__valid = ccu__ann__valid;
+  assign \ccu__bc__room_nopush$235  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$237  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$238  = bcast;
+  assign pes__2__bc__strobe = bcast;
+  assign \ccu__src__data$241  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$242 ;
+  assign host_2__sel = h_sel_2;
+  assign host_2__mem = h_mem_2;
+  assign host_2__off = h_off_2;
+  assign host_2__wdata = h_wdata_2;
+  assign \host__mem$249  = h_mem_2;
+  assign \host__off$250  = h_off_2;
+  assign host_2__rdata = \host__rdata$110 ;
+  assign \host__sel$252  = h_sel_2;
+  assign \host__wdata$253  = h_wdata_2;
+  assign \host__we$254  = host_2__we;
+  assign \wb__start$255  = wb_start;
+  assign \ctl__arm$256  = ctl_3_arm;
+  assign \ctl__pf_active$257  = ctl_3_pf_active;
+  assign \ctl__running$258  = ctl_3_running;
+  assign \ctl__start$259  = ctl_3_start;
+  assign \ccu__ann__a$260  = ccu__ann__a;
+  assign pes__3__ann__a = ccu__ann__a;
+  assign \ccu__ann__j$262  = ccu__ann__j;
+  assign pes__3__ann__j = ccu__ann__j;
+  assign \ccu__ann__valid$264  = ccu__ann__valid;
+  assign pes__3__ann__valid = ccu__ann__valid;
+  assign \ccu__bc__room_nopush$267  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$269  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$270  = bcast;
+  assign pes__3__bc__strobe = bcast;
+  assign \ccu__src__data$273  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$274 ;
+  assign host_3__sel = h_sel_3;
+  assign host_3__mem = h_mem_3;
+  assign host_3__off = h_off_3;
+  assign host_3__wdata = h_wdata_3;
+  assign \host__mem$281  = h_mem_3;
+  assign \host__off$282  = h_off_3;
+  assign host_3__rdata = \host__rdata$111 ;
+  assign \host__sel$284  = h_sel_3;
+  assign \host__wdata$285  = h_wdata_3;
+  assign \host__we$286  = host_3__we;
+  assign \wb__start$287  = wb_start;
+  assign \$46  = { 1'h0, busy };
+  assign \$47  = { done_flag, 1'h0 };
+  assign \$49  = { 1'h0, src_sel, 2'h0 };
+  assign \$51  = { \fault$86 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, groups, bias_act, ann_valid, ann_j, ann_a, rd_en__0, rd_en__1, rd_en__2, rd_en__3, bias_sent, fault, room_nopush__0, room_push__0, src_data__0
-, room_nopush__1, room_push__1, src_data__1, room_nopush__2, room_push__2, src_data__2, room_nopush__3, room_push__3, src_data__3, clk);
+module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm, ctl__start, ctl__running, pes__0__ann__valid, pes__0__ann__j, pes__0__ann__a, bias_sent, fault, pes__0__src__rd_en, pes__1__src__rd_en, pes__2__src__rd_en, pes__3__src__rd_en, pes__0__bc__room_nopush, pes__0__bc__room_push, src__0__data
+, pes__1__bc__room_nopush, pes__1__bc__room_push, src__1__data, pes__2__bc__room_nopush, pes__2__bc__room_push, src__2__data, pes__3__bc__room_nopush, pes__3__bc__room_push, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire [1:0] \$25 ;
+  wire [13:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [11:0] \$28 ;
+  wire [13:0] \$29 ;
+  wire \$3 ;
+  wire [11:0] \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  reg \$43 ;
+  reg [10:0] \$44 ;
+  reg [12:0] \$45 ;
+  reg \$46 ;
+  reg [3:0] \$47 ;
+  reg \$48 ;
+  reg [12:0] \$49 ;
+  wire \$5 ;
+  reg [15:0] \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  wire [63:0] \$56 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  wire active;
+  wire advance;
+  wire \advance$43 ;
+  (* init = 16'h0000 *)
+  wire [15:0] ann__a;
+  (* init = 13'h0000 *)
+  wire [12:0] ann__j;
+  (* init = 1'h0 *)
+  wire ann__valid;
+  input arm;
+  wire arm;
+  wire \arm$2 ;
+  reg at_bias = 1'h0;
+  output bcast;
+  wire bcast;
+  input [15:0] bias_act;
+  wire [15:0] bias_act;
+  wire bias_next;
+  output bias_sent;
+  reg bias_sent = 1'h0;
+  input clk;
+  wire clk;
+  wire ctl__arm;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  wire [3:0] elig;
+  output ev_search;
+  wire ev_search;
+  output ev_stall;
+  wire ev_stall;
+  output fault;
+  reg fault = 1'h0;
+  wire found__0;
+  wire found__1;
+  wire found__2;
+  wire found__3;
+  reg [10:0] g = 11'h000;
+  input [10:0] groups;
+  wire [10:0] groups;
+  wire [3:0] head_nz;
+  wire [15:0] head_val__0;
+  wire [15:0] head_val__1;
+  wire [15:0] head_val__2;
+  wire [15:0] head_val__3;
+  wire head_valid;
+  reg held = 1'h0;
+  reg [12:0] jbase = 13'h0000;
+  wire live;
+  reg \live$75  = 1'h0;
+  reg [3:0] mask = 4'hf;
+  wire o_found;
+  wire [1:0] o_pos;
+  wire [15:0] o_val;
+  output [15:0] pes__0__ann__a;
+  reg [15:0] pes__0__ann__a = 16'h0000;
+  output [12:0] pes__0__ann__j;
+  reg [12:0] pes__0__ann__j = 13'h0000;
+  output pes__0__ann__valid;
+  reg pes__0__ann__valid = 1'h0;
+  input pes__0__bc__room_nopush;
+  wire pes__0__bc__room_nopush;
+  input pes__0__bc__room_push;
+  wire pes__0__bc__room_push;
+  wire pes__0__bc__strobe;
+  wire [15:0] pes__0__src__data;
+  output pes__0__src__rd_en;
+  wire pes__0__src__rd_en;
+  (* init = 16'h0000 *)
+  wire [15:0] pes__1__ann__a;
+  (* init = 13'h0000 *)
+  wire [12:0] pes__1__ann__j;
+  (* init = 1'h0 *)
+  wire pes__1__ann__valid;
+  input pes__1__bc__room_nopush;
+  wire pes__1__bc__room_nopush;
+  input pes__1__bc__room_push;
+  wire pes__1__bc__room_push;
+  wire pes__1__bc__strobe;
+  wire [15:0] pes__1__src__data;
+  output pes__1__src__rd_en;
+  wire pes__1__src__rd_en;
+  (* init = 16'h0000 *)
+  wire [15:0] pes__2__ann__a;
+  (* init = 13'h0000 *)
+  wire [12:0] pes__2__ann__j;
+  (* init = 1'h0 *)
+  wire pes__2__ann__valid;
+  input pes__2__bc__room_nopush;
+  wire pes__2__bc__room_nopush;
+  input pes__2__bc__room_push;
+  wire pes__2__bc__room_push;
+  wire pes__2__bc__strobe;
+  wire [15:0] pes__2__src__data;
+  output pes__2__src__rd_en;
+  wire pes__2__src__rd_en;
+  (* init = 16'h0000 *)
+  wire [15:0] pes__3__ann__a;
+  (* init = 13'h0000 *)
+  wire [12:0] pes__3__ann__j;
+  (* init = 1'h0 *)
+  wire pes__3__ann__valid;
+  input pes__3__bc__room_nopush;
+  wire pes__3__bc__room_nopush;
+  input pes__3__bc__room_push;
+  wire pes__3__bc__room_push;
+  wire pes__3__bc__strobe;
+  wire [15:0] pes__3__src__data;
+  output pes__3__src__rd_en;
+  wire pes__3__src__rd_en;
+  wire [1:0] pop__payload;
+  wire \pop__payload.bias ;
+  wire \pop__payload.elem ;
+  wire pop__ready;
+  wire pop__valid;
+  reg ps_live = 1'h0;
+  wire [1:0] push__payload;
+  wire \push__payload.bias ;
+  wire \push__payload.elem ;
+  wire push__ready;
+  wire push__valid;
+  reg push_r = 1'h0;
+  wire room;
+  input rst;
+  wire rst;
+  input [15:0] src__0__data;
+  wire [15:0] src__0__data;
+  wire src__0__rd_en;
+  input [15:0] src__1__data;
+  wire [15:0] src__1__data;
+  wire src__1__rd_en;
+  input [15:0] src__2__data;
+  wire [15:0] src__2__data;
+  wire src__2__rd_en;
+  input [15:0] src__3__data;
+  wire [15:0] src__3__data;
+  wire src__3__rd_en;
+  wire [15:0] val__0;
+  wire [15:0] val__1;
+  wire [15:0] val__2;
+  wire [15:0] val__3;
+  assign \$34  = \$33  | elig[1];
+  assign \$36  = \$35  | elig[1];
+  assign \$37  = \$36  | elig[2];
+  assign \$38  = ctl__start | ctl__running;
+  assign \$39  = ~ bias_next;
+  assign \$40  = \$38  & \$39 ;
+  assign \$41  = ~ pop__valid;
+  assign \$42  = \live$75  & \$41 ;
+  always @(posedge clk)
+    ps_live <= \$43 ;
+  always @(posedge clk)
+    g <= \$44 ;
+  always @(posedge clk)
+    jbase <= \$45 ;
+  always @(posedge clk)
+    at_bias <= \$46 ;
+  always @(posedge clk)
+    mask <= \$47 ;
+  always @(posedge clk)
+    pes__0__ann__valid <= \$48 ;
+  always @(posedge clk)
+    pes__0__ann__j <= \$49 ;
+  always @(posedge clk)
+    pes__0__ann__a <= \$50 ;
+  always @(posedge clk)
+    \live$75  <= \$51 ;
+  always @(posedge clk)
+    bias_sent <= \$52 ;
+  always @(posedge clk)
+    push_r <= \$53 ;
+  always @(posedge clk)
+    held <= \$54 ;
+  always @(posedge clk)
+    fault <= \$55 ;
+  assign elig = head_nz & mask;
+  assign \$1  = at_bias | head_valid;
+  assign push__valid = ps_live & \$1 ;
+  assign \$2  = at_bias | o_found;
+  assign active = push__valid & push__ready;
+  assign \$3  = ~ at_bias;
+  assign \$4  = active & \$3 ;
+  assign \$5  = | elig[2:0];
+  assign \$6  = ~ \$5 ;
+  assign advance = \$4  & \$6 ;
+  assign \$7  = active & at_bias;
+  assign \$8  = ~ \$7 ;
+  assign \$9  = ps_live & \$8 ;
+  assign live = arm ? 1'h1 : \$9 ;
+  assign \$10  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$11  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign room = push_r ? \$10  : \$11 ;
+  assign \$12  = bcast & pop__payload[1];
+  assign \$13  = bias_sent | \$12 ;
+  assign bias_next = ctl__start ? 1'h0 : \$13 ;
+  assign \$14  = \live$75  & pop__valid;
+  assign \$15  = \$14  & pop__payload[0];
+  assign bcast = \$15  & room;
+  assign \$16  = ~ pop__payload[0];
+  assign \$17  = \$16  | room;
+  assign pop__ready = \live$75  & \$17 ;
+  assign \$18  = \live$75  & pop__valid;
+  assign \$19  = \$18  & pop__payload[0];
+  assign \$20  = ~ room;
+  assign ev_stall = \$19  & \$20 ;
+  assign \$21  = \live$75  & pop__valid;
+  assign \$22  = ~ held;
+  assign ev_search = \$21  & \$22 ;
+  assign \$23  = ! groups;
+  assign \$24  = active & push__payload[0];
+  assign \$25  = at_bias ? 2'h0 : o_pos;
+  assign \$26  = jbase + \$25 ;
+  assign \$27  = at_bias ? bias_act : o_val;
+  assign \$28  = g + 1'h1;
+  assign \$29  = jbase + 3'h4;
+  assign \$30  = g + 1'h1;
+  assign \$31  = \$30  == groups;
+  \eie_ecp5_4pe.ccu.items  items (
+    .arm(arm),
+    .clk(clk),
+    .pop__payload(pop__payload),
+    .pop__ready(pop__ready),
+    .pop__valid(pop__valid),
+    .push__payload(push__payload),
+    .push__ready(push__ready),
+    .push__valid(push__valid),
+    .rst(rst)
+  );
+  \eie_ecp5_4pe.ccu.prefetch  prefetch (
+    .advance(advance),
+    .arm(arm),
+    .clk(clk),
+    .head_nz(head_nz),
+    .head_valid(head_valid),
+    .live(live),
+    .\port$242$0 (\$56 ),
+    .rst(rst),
+    .src__0__data(src__0__data),
+    .src__0__rd_en(pes__0__src__rd_en),
+    .src__1__data(src__1__data),
+    .src__1__rd_en(pes__1__src__rd_en),
+    .src__2__data(src__2__data),
+    .src__2__rd_en(pes__2__src__rd_en),
+    .src__3__data(src__3__data),
+    .src__3__rd_en(pes__3__src__rd_en)
+  );
+  \eie_ecp5_4pe.ccu.tree  tree (
+    .o_found(o_found),
+    .o_pos(o_pos),
+    .o_val(o_val),
+    .\port$120$0 (elig),
+    .\port$242$0 (\$56 )
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$43  = ps_live;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$43  = 1'h1;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+          \$43  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$44  = g;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$44  = 11'h000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$44  = \$28 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$44  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$45  = jbase;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$45  = 13'h0000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$45  = \$29 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$45  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$46  = at_bias;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$46  = \$23 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$46  = \$31 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$47  = mask;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$47  = 4'hf;
+    end else begin
+      if (active) begin
+        (* full_case = 32'd1 *)
+        if (at_bias) begin
+        end else if (advance) begin
+          \$47  = 4'hf;
+        end else begin
+          \$47  = { \$37 , \$34 , \$32 , 1'h0 };
+        end
+      end
+    end
+    if (rst) begin
+      \$47  = 4'hf;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$48  = 1'h0;
+    end else begin
+      \$48  = \$24 ;
+    end
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$49  = pes__0__ann__j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$49  = \$26 [12:0];
+      end
+    end
+    if (rst) begin
+      \$49  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$50  = pes__0__ann__a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$50  = \$27 ;
+      end
+    end
+    if (rst) begin
+      \$50  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$51  = \$40 ;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$52  = bias_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$53  = 1'h0;
+    end else begin
+      \$53  = bcast;
+    end
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$54  = 1'h0;
+    end else begin
+      \$54  = ev_stall;
+    end
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$55  = fault;
+    if (arm) begin
+      \$55  = 1'h0;
+    end else if (\$42 ) begin
+      \$55  = 1'h1;
+    end
+    if (rst) begin
+      \$55  = 1'h0;
+    end
+  end
+  assign ctl__arm = arm;
+  assign \arm$2  = arm;
+  assign pes__0__src__data = src__0__data;
+  assign src__0__rd_en = pes__0__src__rd_en;
+  assign pes__1__src__data = src__1__data;
+  assign src__1__rd_en = pes__1__src__rd_en;
+  assign pes__2__src__data = src__2__data;
+  assign src__2__rd_en = pes__2__src__rd_en;
+  assign pes__3__src__data = src__3__data;
+  assign src__3__rd_en = pes__3__src__rd_en;
+  assign found__0 = elig[0];
+  assign found__1 = elig[1];
+  assign found__2 = elig[2];
+  assign found__3 = elig[3];
+  assign val__0 = \$56 [15:0];
+  assign head_val__0 = \$56 [15:0];
+  assign val__1 = \$56 [31:16];
+  assign head_val__1 = \$56 [31:16];
+  assign val__2 = \$56 [47:32];
+  assign head_val__2 = \$56 [47:32];
+  assign val__3 = \$56 [63:48];
+  assign head_val__3 = \$56 [63:48];
+  assign \advance$43  = advance;
+  assign ann__a = pes__0__ann__a;
+  assign pes__1__ann__a = pes__0__ann__a;
+  assign pes__2__ann__a = pes__0__ann__a;
+  assign pes__3__ann__a = pes__0__ann__a;
+  assign ann__j = pes__0__ann__j;
+  assign pes__1__ann__j = pes__0__ann__j;
+  assign pes__2__ann__j = pes__0__ann__j;
+  assign pes__3__ann__j = pes__0__ann__j;
+  assign ann__valid = pes__0__ann__valid;
+  assign pes__1__ann__valid = pes__0__ann__valid;
+  assign pes__2__ann__valid = pes__0__ann__valid;
+  assign pes__3__ann__valid = pes__0__ann__valid;
+  assign pes__0__bc__strobe = bcast;
+  assign pes__1__bc__strobe = bcast;
+  assign pes__2__bc__strobe = bcast;
+  assign pes__3__bc__strobe = bcast;
+  assign \push__payload.elem  = push__payload[0];
+  assign \push__payload.bias  = push__payload[1];
+  assign \pop__payload.elem  = pop__payload[0];
+  assign \pop__payload.bias  = pop__payload[1];
+  assign push__payload[1] = at_bias;
+  assign push__payload[0] = \$2 ;
+  assign \$32  = elig[0];
+  assign \$33  = elig[0];
+  assign \$35  = elig[0];
+endmodule
+
+(* generator = "Amaranth" *)
+module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, push__payload, pop__payload, pop__valid, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$3  = 1'h0;
+  wire [4:0] \$1 ;
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
@@ -1880,165 +2471,61 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  reg [3:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire \$126 ;
-  wire \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  wire [11:0] \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
+  reg \$137 ;
+  reg \$138 ;
+  reg \$139 ;
+  wire \$14 ;
+  reg \$140 ;
+  reg \$141 ;
+  reg \$142 ;
+  reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  reg [3:0] \$176 ;
-  reg [3:0] \$177 ;
-  reg [3:0] \$178 ;
-  reg [3:0] \$179 ;
-  wire [4:0] \$18 ;
-  reg [3:0] \$180 ;
-  reg [3:0] \$181 ;
-  reg [3:0] \$182 ;
-  reg [3:0] \$183 ;
-  reg [2:0] \$184 ;
-  reg [2:0] \$185 ;
-  reg [3:0] \$186 ;
-  reg \$187 ;
-  reg [10:0] \$188 ;
-  reg [12:0] \$189 ;
-  wire [5:0] \$19 ;
-  reg \$190 ;
-  reg [3:0] \$191 ;
-  reg [2:0] \$192 ;
-  reg \$193 ;
-  reg \$194 ;
-  reg [12:0] \$195 ;
-  reg [15:0] \$196 ;
-  reg [3:0] \$197 ;
-  reg [3:0] \$198 ;
-  reg \$199 ;
-  wire \$2 ;
-  wire [5:0] \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg \$207 ;
-  reg [3:0] \$208 ;
-  reg \$209 ;
-  wire [4:0] \$21 ;
-  reg \$210 ;
-  reg \$211 ;
-  reg \$212 ;
-  reg \$213 ;
-  reg \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
-  wire [5:0] \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg \$225 ;
-  reg \$226 ;
-  reg \$227 ;
-  reg \$228 ;
-  reg \$229 ;
-  wire [5:0] \$23 ;
-  reg \$230 ;
-  reg \$231 ;
-  reg \$232 ;
-  reg \$233 ;
-  reg \$234 ;
-  reg \$235 ;
-  reg \$236 ;
-  reg \$237 ;
-  reg \$238 ;
-  reg \$239 ;
+  wire \$18 ;
+  wire \$19 ;
+  wire [5:0] \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
-  reg \$240 ;
-  reg \$241 ;
-  reg \$242 ;
-  reg \$243 ;
-  reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg \$247 ;
-  reg \$248 ;
-  reg \$249 ;
-  wire [4:0] \$25 ;
-  reg \$250 ;
-  wire [5:0] \$26 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
@@ -2057,19 +2544,19 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [3:0] \$43 ;
-  wire [3:0] \$44 ;
-  reg [3:0] \$45 ;
-  wire [3:0] \$46 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [1:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [13:0] \$50 ;
-  wire [15:0] \$51 ;
-  wire [3:0] \$52 ;
-  wire [11:0] \$53 ;
-  wire [13:0] \$54 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -2119,56 +2606,12 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [2:0] \$signature__addr  = 3'h0;
-  wire [63:0] \$signature__data ;
-  reg \$signature__en  = 1'h0;
-  wire active;
-  wire advance;
-  reg [3:0] alloc = 4'h0;
-  wire [3:0] alloc_next;
-  output [15:0] ann_a;
-  reg [15:0] ann_a = 16'h0000;
-  output [12:0] ann_j;
-  reg [12:0] ann_j = 13'h0000;
-  output ann_valid;
-  reg ann_valid = 1'h0;
+  wire \$signal ;
   input arm;
   wire arm;
-  reg at_bias = 1'h0;
-  output bcast;
-  wire bcast;
-  input [15:0] bias_act;
-  wire [15:0] bias_act;
-  wire bias_next;
-  output bias_sent;
-  reg bias_sent = 1'h0;
-  wire cap_hp;
-  wire cap_hp1;
   input clk;
   wire clk;
-  reg consume_r = 1'h0;
-  wire [3:0] elig;
-  output ev_search;
-  wire ev_search;
-  output ev_stall;
-  wire ev_stall;
-  output fault;
-  reg fault = 1'h0;
-  reg [3:0] fill = 4'h0;
-  wire [3:0] fill_next;
-  wire found__0;
-  wire found__1;
-  wire found__2;
-  wire found__3;
-  reg [10:0] g = 11'h000;
-  input [10:0] groups;
-  wire [10:0] groups;
-  reg h_valid = 1'h0;
-  reg [3:0] head_nz = 4'h0;
-  reg held = 1'h0;
-  (* init = 3'h0 *)
-  wire [2:0] hp;
-  reg [2:0] hp1 = 3'h0;
+  reg full = 1'h0;
   reg item_b0 = 1'h0;
   reg item_b1 = 1'h0;
   reg item_b10 = 1'h0;
@@ -2193,8 +2636,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   reg item_e7 = 1'h0;
   reg item_e8 = 1'h0;
   reg item_e9 = 1'h0;
-  wire item_elem;
-  reg item_v0 = 1'h0;
+  (* init = 1'h0 *)
+  wire item_v0;
   reg item_v1 = 1'h0;
   reg item_v10 = 1'h0;
   reg item_v11 = 1'h0;
@@ -2206,11 +2649,944 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   reg item_v7 = 1'h0;
   reg item_v8 = 1'h0;
   reg item_v9 = 1'h0;
-  reg items_full = 1'h0;
-  reg [12:0] jbase = 13'h0000;
-  wire last_group;
-  reg live = 1'h0;
-  reg [3:0] mask = 4'hf;
+  reg [3:0] occ = 4'h0;
+  wire [3:0] occ_next;
+  wire pop;
+  output [1:0] pop__payload;
+  wire [1:0] pop__payload;
+  wire \pop__payload.bias ;
+  wire \pop__payload.elem ;
+  input pop__ready;
+  wire pop__ready;
+  output pop__valid;
+  reg pop__valid = 1'h0;
+  input [1:0] push__payload;
+  wire [1:0] push__payload;
+  wire \push__payload.bias ;
+  wire \push__payload.elem ;
+  output push__ready;
+  wire push__ready;
+  input push__valid;
+  wire push__valid;
+  input rst;
+  wire rst;
+  assign \$signal  = push__valid & push__ready;
+  assign pop = pop__valid & pop__ready;
+  assign push__ready = ~ full;
+  assign \$1  = occ + \$signal ;
+  assign \$2  = \$1  - pop;
+  assign \$3  = \$2 [3:0] == 4'hc;
+  assign \$4  = ~ item_v1;
+  assign \$5  = pop__valid & \$4 ;
+  assign \$6  = ~ pop__valid;
+  assign \$7  = pop ? \$5  : \$6 ;
+  assign \$8  = \$signal  & \$7 ;
+  assign \$9  = pop ? item_v1 : pop__valid;
+  assign \$10  = pop ? item_e1 : item_e0;
+  assign \$11  = pop ? item_b1 : item_b0;
+  assign \$12  = ~ item_v2;
+  assign \$13  = item_v1 & \$12 ;
+  assign \$14  = ~ item_v1;
+  assign \$15  = \$14  & pop__valid;
+  assign \$16  = pop ? \$13  : \$15 ;
+  assign \$17  = \$signal  & \$16 ;
+  assign \$18  = pop ? item_v2 : item_v1;
+  assign \$19  = pop ? item_e2 : item_e1;
+  assign \$20  = pop ? item_b2 : item_b1;
+  assign \$21  = ~ item_v3;
+  assign \$22  = item_v2 & \$21 ;
+  assign \$23  = ~ item_v2;
+  assign \$24  = \$23  & item_v1;
+  assign \$25  = pop ? \$22  : \$24 ;
+  assign \$26  = \$signal  & \$25 ;
+  assign \$27  = pop ? item_v3 : item_v2;
+  assign \$28  = pop ? item_e3 : item_e2;
+  assign \$29  = pop ? item_b3 : item_b2;
+  assign \$30  = ~ item_v4;
+  assign \$31  = item_v3 & \$30 ;
+  assign \$32  = ~ item_v3;
+  assign \$33  = \$32  & item_v2;
+  assign \$34  = pop ? \$31  : \$33 ;
+  assign \$35  = \$signal  & \$34 ;
+  assign \$36  = pop ? item_v4 : item_v3;
+  assign \$37  = pop ? item_e4 : item_e3;
+  assign \$38  = pop ? item_b4 : item_b3;
+  assign \$39  = ~ item_v5;
+  assign \$40  = item_v4 & \$39 ;
+  assign \$41  = ~ item_v4;
+  assign \$42  = \$41  & item_v3;
+  assign \$43  = pop ? \$40  : \$42 ;
+  assign \$44  = \$signal  & \$43 ;
+  assign \$45  = pop ? item_v5 : item_v4;
+  assign \$46  = pop ? item_e5 : item_e4;
+  assign \$47  = pop ? item_b5 : item_b4;
+  assign \$48  = ~ item_v6;
+  assign \$49  = item_v5 & \$48 ;
+  assign \$50  = ~ item_v5;
+  assign \$51  = \$50  & item_v4;
+  assign \$52  = pop ? \$49  : \$51 ;
+  assign \$53  = \$signal  & \$52 ;
+  assign \$54  = pop ? item_v6 : item_v5;
+  assign \$55  = pop ? item_e6 : item_e5;
+  assign \$56  = pop ? item_b6 : item_b5;
+  assign \$57  = ~ item_v7;
+  assign \$58  = item_v6 & \$57 ;
+  assign \$59  = ~ item_v6;
+  assign \$60  = \$59  & item_v5;
+  assign \$61  = pop ? \$58  : \$60 ;
+  assign \$62  = \$signal  & \$61 ;
+  assign \$63  = pop ? item_v7 : item_v6;
+  assign \$64  = pop ? item_e7 : item_e6;
+  assign \$65  = pop ? item_b7 : item_b6;
+  assign \$66  = ~ item_v8;
+  assign \$67  = item_v7 & \$66 ;
+  assign \$68  = ~ item_v7;
+  assign \$69  = \$68  & item_v6;
+  assign \$70  = pop ? \$67  : \$69 ;
+  assign \$71  = \$signal  & \$70 ;
+  assign \$72  = pop ? item_v8 : item_v7;
+  assign \$73  = pop ? item_e8 : item_e7;
+  assign \$74  = pop ? item_b8 : item_b7;
+  assign \$75  = ~ item_v9;
+  assign \$76  = item_v8 & \$75 ;
+  assign \$77  = ~ item_v8;
+  assign \$78  = \$77  & item_v7;
+  assign \$79  = pop ? \$76  : \$78 ;
+  assign \$80  = \$signal  & \$79 ;
+  assign \$81  = pop ? item_v9 : item_v8;
+  assign \$82  = pop ? item_e9 : item_e8;
+  assign \$83  = pop ? item_b9 : item_b8;
+  assign \$84  = ~ item_v10;
+  assign \$85  = item_v9 & \$84 ;
+  assign \$86  = ~ item_v9;
+  assign \$87  = \$86  & item_v8;
+  assign \$88  = pop ? \$85  : \$87 ;
+  assign \$89  = \$signal  & \$88 ;
+  assign \$90  = pop ? item_v10 : item_v9;
+  assign \$91  = pop ? item_e10 : item_e9;
+  assign \$92  = pop ? item_b10 : item_b9;
+  assign \$93  = ~ item_v11;
+  assign \$94  = item_v10 & \$93 ;
+  assign \$95  = ~ item_v10;
+  assign \$96  = \$95  & item_v9;
+  assign \$97  = pop ? \$94  : \$96 ;
+  assign \$98  = \$signal  & \$97 ;
+  assign \$99  = pop ? item_v11 : item_v10;
+  assign \$100  = pop ? item_e11 : item_e10;
+  assign \$101  = pop ? item_b11 : item_b10;
+  assign \$102  = ~ item_v11;
+  assign \$103  = \$102  & item_v10;
+  assign \$104  = pop ? item_v11 : \$103 ;
+  assign \$105  = \$signal  & \$104 ;
+  assign \$106  = pop ? 1'h0 : item_v11;
+  assign \$107  = pop ? 1'h0 : item_e11;
+  assign \$108  = pop ? 1'h0 : item_b11;
+  always @(posedge clk)
+    occ <= \$109 ;
+  always @(posedge clk)
+    full <= \$110 ;
+  always @(posedge clk)
+    pop__valid <= \$111 ;
+  always @(posedge clk)
+    item_v1 <= \$112 ;
+  always @(posedge clk)
+    item_v2 <= \$113 ;
+  always @(posedge clk)
+    item_v3 <= \$114 ;
+  always @(posedge clk)
+    item_v4 <= \$115 ;
+  always @(posedge clk)
+    item_v5 <= \$116 ;
+  always @(posedge clk)
+    item_v6 <= \$117 ;
+  always @(posedge clk)
+    item_v7 <= \$118 ;
+  always @(posedge clk)
+    item_v8 <= \$119 ;
+  always @(posedge clk)
+    item_v9 <= \$120 ;
+  always @(posedge clk)
+    item_v10 <= \$121 ;
+  always @(posedge clk)
+    item_v11 <= \$122 ;
+  always @(posedge clk)
+    item_e0 <= \$123 ;
+  always @(posedge clk)
+    item_b0 <= \$124 ;
+  always @(posedge clk)
+    item_e1 <= \$125 ;
+  always @(posedge clk)
+    item_b1 <= \$126 ;
+  always @(posedge clk)
+    item_e2 <= \$127 ;
+  always @(posedge clk)
+    item_b2 <= \$128 ;
+  always @(posedge clk)
+    item_e3 <= \$129 ;
+  always @(posedge clk)
+    item_b3 <= \$130 ;
+  always @(posedge clk)
+    item_e4 <= \$131 ;
+  always @(posedge clk)
+    item_b4 <= \$132 ;
+  always @(posedge clk)
+    item_e5 <= \$133 ;
+  always @(posedge clk)
+    item_b5 <= \$134 ;
+  always @(posedge clk)
+    item_e6 <= \$135 ;
+  always @(posedge clk)
+    item_b6 <= \$136 ;
+  always @(posedge clk)
+    item_e7 <= \$137 ;
+  always @(posedge clk)
+    item_b7 <= \$138 ;
+  always @(posedge clk)
+    item_e8 <= \$139 ;
+  always @(posedge clk)
+    item_b8 <= \$140 ;
+  always @(posedge clk)
+    item_e9 <= \$141 ;
+  always @(posedge clk)
+    item_b9 <= \$142 ;
+  always @(posedge clk)
+    item_e10 <= \$143 ;
+  always @(posedge clk)
+    item_b10 <= \$144 ;
+  always @(posedge clk)
+    item_e11 <= \$145 ;
+  always @(posedge clk)
+    item_b11 <= \$146 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$109  = 4'h0;
+    end else begin
+      \$109  = \$2 [3:0];
+    end
+    if (rst) begin
+      \$109  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$110  = 1'h0;
+    end else begin
+      \$110  = \$3 ;
+    end
+    if (rst) begin
+      \$110  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$111  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$8 ) begin
+        \$111  = 1'h1;
+      end else begin
+        \$111  = \$9 ;
+      end
+    end
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$112  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$17 ) begin
+        \$112  = 1'h1;
+      end else begin
+        \$112  = \$18 ;
+      end
+    end
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$113  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$26 ) begin
+        \$113  = 1'h1;
+      end else begin
+        \$113  = \$27 ;
+      end
+    end
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$114  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$35 ) begin
+        \$114  = 1'h1;
+      end else begin
+        \$114  = \$36 ;
+      end
+    end
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$115  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$44 ) begin
+        \$115  = 1'h1;
+      end else begin
+        \$115  = \$45 ;
+      end
+    end
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$116  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$53 ) begin
+        \$116  = 1'h1;
+      end else begin
+        \$116  = \$54 ;
+      end
+    end
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$117  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$62 ) begin
+        \$117  = 1'h1;
+      end else begin
+        \$117  = \$63 ;
+      end
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$118  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+        \$118  = 1'h1;
+      end else begin
+        \$118  = \$72 ;
+      end
+    end
+    if (rst) begin
+      \$118  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$119  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$80 ) begin
+        \$119  = 1'h1;
+      end else begin
+        \$119  = \$81 ;
+      end
+    end
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$120  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$89 ) begin
+        \$120  = 1'h1;
+      end else begin
+        \$120  = \$90 ;
+      end
+    end
+    if (rst) begin
+      \$120  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$121  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$98 ) begin
+        \$121  = 1'h1;
+      end else begin
+        \$121  = \$99 ;
+      end
+    end
+    if (rst) begin
+      \$121  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$122  = 1'h0;
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$105 ) begin
+        \$122  = 1'h1;
+      end else begin
+        \$122  = \$106 ;
+      end
+    end
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$123  = item_e0;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$8 ) begin
+        \$123  = push__payload[0];
+      end else begin
+        \$123  = \$10 ;
+      end
+    end
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$124  = item_b0;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$8 ) begin
+        \$124  = push__payload[1];
+      end else begin
+        \$124  = \$11 ;
+      end
+    end
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$125  = item_e1;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$17 ) begin
+        \$125  = push__payload[0];
+      end else begin
+        \$125  = \$19 ;
+      end
+    end
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$126  = item_b1;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$17 ) begin
+        \$126  = push__payload[1];
+      end else begin
+        \$126  = \$20 ;
+      end
+    end
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$127  = item_e2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$26 ) begin
+        \$127  = push__payload[0];
+      end else begin
+        \$127  = \$28 ;
+      end
+    end
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$128  = item_b2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$26 ) begin
+        \$128  = push__payload[1];
+      end else begin
+        \$128  = \$29 ;
+      end
+    end
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$129  = item_e3;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$35 ) begin
+        \$129  = push__payload[0];
+      end else begin
+        \$129  = \$37 ;
+      end
+    end
+    if (rst) begin
+      \$129  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$130  = item_b3;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$35 ) begin
+        \$130  = push__payload[1];
+      end else begin
+        \$130  = \$38 ;
+      end
+    end
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$131  = item_e4;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$44 ) begin
+        \$131  = push__payload[0];
+      end else begin
+        \$131  = \$46 ;
+      end
+    end
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$132  = item_b4;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$44 ) begin
+        \$132  = push__payload[1];
+      end else begin
+        \$132  = \$47 ;
+      end
+    end
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$133  = item_e5;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$53 ) begin
+        \$133  = push__payload[0];
+      end else begin
+        \$133  = \$55 ;
+      end
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$134  = item_b5;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$53 ) begin
+        \$134  = push__payload[1];
+      end else begin
+        \$134  = \$56 ;
+      end
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$135  = item_e6;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$62 ) begin
+        \$135  = push__payload[0];
+      end else begin
+        \$135  = \$64 ;
+      end
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$136  = item_b6;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$62 ) begin
+        \$136  = push__payload[1];
+      end else begin
+        \$136  = \$65 ;
+      end
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$137  = item_e7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+        \$137  = push__payload[0];
+      end else begin
+        \$137  = \$73 ;
+      end
+    end
+    if (rst) begin
+      \$137  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$138  = item_b7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+        \$138  = push__payload[1];
+      end else begin
+        \$138  = \$74 ;
+      end
+    end
+    if (rst) begin
+      \$138  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$139  = item_e8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$80 ) begin
+        \$139  = push__payload[0];
+      end else begin
+        \$139  = \$82 ;
+      end
+    end
+    if (rst) begin
+      \$139  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$140  = item_b8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$80 ) begin
+        \$140  = push__payload[1];
+      end else begin
+        \$140  = \$83 ;
+      end
+    end
+    if (rst) begin
+      \$140  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$141  = item_e9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$89 ) begin
+        \$141  = push__payload[0];
+      end else begin
+        \$141  = \$91 ;
+      end
+    end
+    if (rst) begin
+      \$141  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$142  = item_b9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$89 ) begin
+        \$142  = push__payload[1];
+      end else begin
+        \$142  = \$92 ;
+      end
+    end
+    if (rst) begin
+      \$142  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$143  = item_e10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$98 ) begin
+        \$143  = push__payload[0];
+      end else begin
+        \$143  = \$100 ;
+      end
+    end
+    if (rst) begin
+      \$143  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$144  = item_b10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$98 ) begin
+        \$144  = push__payload[1];
+      end else begin
+        \$144  = \$101 ;
+      end
+    end
+    if (rst) begin
+      \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$145  = item_e11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$105 ) begin
+        \$145  = push__payload[0];
+      end else begin
+        \$145  = \$107 ;
+      end
+    end
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$146  = item_b11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$105 ) begin
+        \$146  = push__payload[1];
+      end else begin
+        \$146  = \$108 ;
+      end
+    end
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  assign item_v0 = pop__valid;
+  assign occ_next = \$2 [3:0];
+  assign \pop__payload.elem  = pop__payload[0];
+  assign \pop__payload.bias  = pop__payload[1];
+  assign \push__payload.elem  = push__payload[0];
+  assign \push__payload.bias  = push__payload[1];
+  assign pop__payload[1] = item_b0;
+  assign pop__payload[0] = item_e0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$242$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
+  wire \$1 ;
+  wire [5:0] \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire [3:0] \$14 ;
+  wire [3:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [3:0] \$18 ;
+  wire \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  reg [3:0] \$21 ;
+  wire [3:0] \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  reg [3:0] \$28 ;
+  reg [3:0] \$29 ;
+  wire \$3 ;
+  reg [3:0] \$30 ;
+  reg [3:0] \$31 ;
+  reg [3:0] \$32 ;
+  reg [3:0] \$33 ;
+  reg [3:0] \$34 ;
+  reg [3:0] \$35 ;
+  reg [2:0] \$36 ;
+  reg [2:0] \$37 ;
+  reg [2:0] \$38 ;
+  reg [3:0] \$39 ;
+  wire \$4 ;
+  reg [3:0] \$40 ;
+  reg [3:0] \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg \$46 ;
+  reg \$47 ;
+  reg \$48 ;
+  reg \$49 ;
+  wire [4:0] \$5 ;
+  reg \$50 ;
+  reg \$51 ;
+  wire [5:0] \$6 ;
+  wire [5:0] \$7 ;
+  wire [4:0] \$8 ;
+  wire [5:0] \$9 ;
+  reg [2:0] \$signature__addr  = 3'h0;
+  reg [2:0] \$signature__addr$9  = 3'h0;
+  wire [63:0] \$signature__data ;
+  wire [63:0] \$signature__data$13 ;
+  reg \$signature__en  = 1'h0;
+  input advance;
+  wire advance;
+  reg [3:0] alloc = 4'h0;
+  wire [3:0] alloc_next;
+  input arm;
+  wire arm;
+  input clk;
+  wire clk;
+  reg consume_r = 1'h0;
+  reg [3:0] fill = 4'h0;
+  wire [3:0] fill_next;
+  output [3:0] head_nz;
+  reg [3:0] head_nz = 4'h0;
+  wire [15:0] head_val__0;
+  wire [15:0] head_val__1;
+  wire [15:0] head_val__2;
+  wire [15:0] head_val__3;
+  output head_valid;
+  reg head_valid = 1'h0;
+  (* init = 3'h0 *)
+  wire [2:0] hp;
+  reg [2:0] hp1 = 3'h0;
+  input live;
+  wire live;
   wire [3:0] new_nz;
   reg [3:0] nz0 = 4'h0;
   reg [3:0] nz1 = 4'h0;
@@ -2220,16 +3596,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  wire o_found;
-  wire [1:0] o_pos;
-  wire [15:0] o_val;
-  reg [3:0] occ = 4'h0;
-  wire [3:0] occ_next;
-  wire pop_item;
-  reg ps_live = 1'h0;
-  wire ps_live_next;
-  wire push_item;
-  reg push_r = 1'h0;
+  output [63:0] \port$242$0 ;
+  wire [63:0] \port$242$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -2247,478 +3615,304 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire rd_en_3;
-  (* keep = 32'd1 *)
-  output rd_en__0;
-  reg rd_en__0 = 1'h0;
-  (* keep = 32'd1 *)
-  output rd_en__1;
-  reg rd_en__1 = 1'h0;
-  (* keep = 32'd1 *)
-  output rd_en__2;
-  reg rd_en__2 = 1'h0;
-  (* keep = 32'd1 *)
-  output rd_en__3;
-  reg rd_en__3 = 1'h0;
   wire rd_next;
-  wire room;
-  input room_nopush__0;
-  wire room_nopush__0;
-  input room_nopush__1;
-  wire room_nopush__1;
-  input room_nopush__2;
-  wire room_nopush__2;
-  input room_nopush__3;
-  wire room_nopush__3;
-  input room_push__0;
-  wire room_push__0;
-  input room_push__1;
-  wire room_push__1;
-  input room_push__2;
-  wire room_push__2;
-  input room_push__3;
-  wire room_push__3;
   input rst;
   wire rst;
-  input running;
-  wire running;
-  input [15:0] src_data__0;
-  wire [15:0] src_data__0;
-  input [15:0] src_data__1;
-  wire [15:0] src_data__1;
-  input [15:0] src_data__2;
-  wire [15:0] src_data__2;
-  input [15:0] src_data__3;
-  wire [15:0] src_data__3;
-  input start;
-  wire start;
-  wire [15:0] val__0;
-  wire [15:0] val__1;
-  wire [15:0] val__2;
-  wire [15:0] val__3;
-  reg [2:0] vr__addr = 3'h0;
-  wire [63:0] vr__data;
+  input [15:0] src__0__data;
+  wire [15:0] src__0__data;
+  (* keep = 32'd1 *)
+  output src__0__rd_en;
+  reg src__0__rd_en = 1'h0;
+  input [15:0] src__1__data;
+  wire [15:0] src__1__data;
+  (* keep = 32'd1 *)
+  output src__1__rd_en;
+  reg src__1__rd_en = 1'h0;
+  input [15:0] src__2__data;
+  wire [15:0] src__2__data;
+  (* keep = 32'd1 *)
+  output src__2__rd_en;
+  reg src__2__rd_en = 1'h0;
+  input [15:0] src__3__data;
+  wire [15:0] src__3__data;
+  (* keep = 32'd1 *)
+  output src__3__rd_en;
+  reg src__3__rd_en = 1'h0;
   (* init = 3'h0 *)
   wire [2:0] wp;
   reg [63:0] vals [7:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      vals[\$signature__addr ] <= { src_data__3, src_data__2, src_data__1, src_data__0 };
+      vals[\$signature__addr ] <= { src__3__data, src__2__data, src__1__data, src__0__data };
   end
-  assign vr__data = vals[vr__addr];
-  assign \$1  = | src_data__0;
-  assign \$2  = | src_data__1;
-  assign \$3  = | src_data__2;
-  assign \$4  = | src_data__3;
-  assign elig = head_nz & mask;
-  assign \$5  = \$signature__addr  == vr__addr;
-  assign cap_hp = \$signature__en  & \$5 ;
-  assign \$6  = \$signature__addr  == hp1;
-  assign cap_hp1 = \$signature__en  & \$6 ;
-  assign \$7  = ~ items_full;
-  assign \$8  = ps_live & \$7 ;
-  assign \$9  = at_bias | h_valid;
-  assign active = \$8  & \$9 ;
-  assign item_elem = at_bias | o_found;
-  assign \$10  = ~ at_bias;
-  assign \$11  = active & \$10 ;
-  assign \$12  = | elig[2:0];
-  assign \$13  = ~ \$12 ;
-  assign advance = \$11  & \$13 ;
-  assign \$14  = g + 1'h1;
-  assign last_group = \$14  == groups;
-  assign \$15  = active & at_bias;
-  assign \$16  = ~ \$15 ;
-  assign \$17  = ps_live & \$16 ;
-  assign ps_live_next = arm ? 1'h1 : \$17 ;
-  assign \$18  = alloc + rd;
-  assign \$19  = \$18  - consume_r;
-  assign \$20  = arm ? 6'h00 : \$19 ;
-  assign \$21  = fill + \$signature__en ;
-  assign \$22  = \$21  - advance;
-  assign \$23  = arm ? 6'h00 : \$22 ;
-  assign \$24  = \$20 [3:0] < 4'h8;
-  assign rd_next = ps_live_next & \$24 ;
-  assign \$25  = occ + active;
-  assign \$26  = \$25  - pop_item;
-  assign \$27  = & { room_push__3, room_push__2, room_push__1, room_push__0 };
-  assign \$28  = & { room_nopush__3, room_nopush__2, room_nopush__1, room_nopush__0 };
-  assign room = push_r ? \$27  : \$28 ;
-  assign \$29  = bcast & item_b0;
-  assign \$30  = bias_sent | \$29 ;
-  assign bias_next = start ? 1'h0 : \$30 ;
-  assign \$31  = live & item_v0;
-  assign \$32  = \$31  & item_e0;
-  assign bcast = \$32  & room;
-  assign \$33  = live & item_v0;
-  assign \$34  = ~ item_e0;
-  assign \$35  = \$34  | room;
-  assign pop_item = \$33  & \$35 ;
-  assign \$36  = live & item_v0;
-  assign \$37  = \$36  & item_e0;
-  assign \$38  = ~ room;
-  assign ev_stall = \$37  & \$38 ;
-  assign \$39  = live & item_v0;
-  assign \$40  = ~ held;
-  assign ev_search = \$39  & \$40 ;
-  assign \$41  = ~ arm;
-  assign \$42  = \$signature__en  & \$41 ;
-  assign \$43  = \$signature__addr  + 1'h1;
-  assign \$44  = hp1 + 1'h1;
-  assign \$46  = cap_hp1 ? { \$4 , \$3 , \$2 , \$1  } : \$45 ;
-  assign \$47  = ! groups;
-  assign \$48  = active & item_elem;
-  assign \$49  = at_bias ? 2'h0 : o_pos;
-  assign \$50  = jbase + \$49 ;
-  assign \$51  = at_bias ? bias_act : o_val;
-  assign \$52  = vr__addr + 1'h1;
-  assign \$53  = g + 1'h1;
-  assign \$54  = jbase + 3'h4;
-  assign \$57  = \$56  | elig[1];
-  assign \$59  = \$58  | elig[1];
-  assign \$60  = \$59  | elig[2];
-  assign \$61  = | \$23 [3:0];
-  assign \$62  = arm ? 1'h0 : rd;
-  assign \$63  = arm ? 1'h0 : rd_d1;
-  assign \$64  = arm ? 1'h0 : rd_d2;
-  assign \$65  = \$26 [3:0] == 4'hc;
-  assign \$66  = ~ item_v1;
-  assign \$67  = item_v0 & \$66 ;
-  assign \$68  = ~ item_v0;
-  assign \$69  = pop_item ? \$67  : \$68 ;
-  assign \$70  = active & \$69 ;
-  assign \$71  = pop_item ? item_v1 : item_v0;
-  assign \$72  = pop_item ? item_e1 : item_e0;
-  assign \$73  = pop_item ? item_b1 : item_b0;
-  assign \$74  = ~ item_v2;
-  assign \$75  = item_v1 & \$74 ;
-  assign \$76  = ~ item_v1;
-  assign \$77  = \$76  & item_v0;
-  assign \$78  = pop_item ? \$75  : \$77 ;
-  assign \$79  = active & \$78 ;
-  assign \$80  = pop_item ? item_v2 : item_v1;
-  assign \$81  = pop_item ? item_e2 : item_e1;
-  assign \$82  = pop_item ? item_b2 : item_b1;
-  assign \$83  = ~ item_v3;
-  assign \$84  = item_v2 & \$83 ;
-  assign \$85  = ~ item_v2;
-  assign \$86  = \$85  & item_v1;
-  assign \$87  = pop_item ? \$84  : \$86 ;
-  assign \$88  = active & \$87 ;
-  assign \$89  = pop_item ? item_v3 : item_v2;
-  assign \$90  = pop_item ? item_e3 : item_e2;
-  assign \$91  = pop_item ? item_b3 : item_b2;
-  assign \$92  = ~ item_v4;
-  assign \$93  = item_v3 & \$92 ;
-  assign \$94  = ~ item_v3;
-  assign \$95  = \$94  & item_v2;
-  assign \$96  = pop_item ? \$93  : \$95 ;
-  assign \$97  = active & \$96 ;
-  assign \$98  = pop_item ? item_v4 : item_v3;
-  assign \$99  = pop_item ? item_e4 : item_e3;
-  assign \$100  = pop_item ? item_b4 : item_b3;
-  assign \$101  = ~ item_v5;
-  assign \$102  = item_v4 & \$101 ;
-  assign \$103  = ~ item_v4;
-  assign \$104  = \$103  & item_v3;
-  assign \$105  = pop_item ? \$102  : \$104 ;
-  assign \$106  = active & \$105 ;
-  assign \$107  = pop_item ? item_v5 : item_v4;
-  assign \$108  = pop_item ? item_e5 : item_e4;
-  assign \$109  = pop_item ? item_b5 : item_b4;
-  assign \$110  = ~ item_v6;
-  assign \$111  = item_v5 & \$110 ;
-  assign \$112  = ~ item_v5;
-  assign \$113  = \$112  & item_v4;
-  assign \$114  = pop_item ? \$111  : \$113 ;
-  assign \$115  = active & \$114 ;
-  assign \$116  = pop_item ? item_v6 : item_v5;
-  assign \$117  = pop_item ? item_e6 : item_e5;
-  assign \$118  = pop_item ? item_b6 : item_b5;
-  assign \$119  = ~ item_v7;
-  assign \$120  = item_v6 & \$119 ;
-  assign \$121  = ~ item_v6;
-  assign \$122  = \$121  & item_v5;
-  assign \$123  = pop_item ? \$120  : \$122 ;
-  assign \$124  = active & \$123 ;
-  assign \$125  = pop_item ? item_v7 : item_v6;
-  assign \$126  = pop_item ? item_e7 : item_e6;
-  assign \$127  = pop_item ? item_b7 : item_b6;
-  assign \$128  = ~ item_v8;
-  assign \$129  = item_v7 & \$128 ;
-  assign \$130  = ~ item_v7;
-  assign \$131  = \$130  & item_v6;
-  assign \$132  = pop_item ? \$129  : \$131 ;
-  assign \$133  = active & \$132 ;
-  assign \$134  = pop_item ? item_v8 : item_v7;
-  assign \$135  = pop_item ? item_e8 : item_e7;
-  assign \$136  = pop_item ? item_b8 : item_b7;
-  assign \$137  = ~ item_v9;
-  assign \$138  = item_v8 & \$137 ;
-  assign \$139  = ~ item_v8;
-  assign \$140  = \$139  & item_v7;
-  assign \$141  = pop_item ? \$138  : \$140 ;
-  assign \$142  = active & \$141 ;
-  assign \$143  = pop_item ? item_v9 : item_v8;
-  assign \$144  = pop_item ? item_e9 : item_e8;
-  assign \$145  = pop_item ? item_b9 : item_b8;
-  assign \$146  = ~ item_v10;
-  assign \$147  = item_v9 & \$146 ;
-  assign \$148  = ~ item_v9;
-  assign \$149  = \$148  & item_v8;
-  assign \$150  = pop_item ? \$147  : \$149 ;
-  assign \$151  = active & \$150 ;
-  assign \$152  = pop_item ? item_v10 : item_v9;
-  assign \$153  = pop_item ? item_e10 : item_e9;
-  assign \$154  = pop_item ? item_b10 : item_b9;
-  assign \$155  = ~ item_v11;
-  assign \$156  = item_v10 & \$155 ;
-  assign \$157  = ~ item_v10;
-  assign \$158  = \$157  & item_v9;
-  assign \$159  = pop_item ? \$156  : \$158 ;
-  assign \$160  = active & \$159 ;
-  assign \$161  = pop_item ? item_v11 : item_v10;
-  assign \$162  = pop_item ? item_e11 : item_e10;
-  assign \$163  = pop_item ? item_b11 : item_b10;
-  assign \$164  = ~ item_v11;
-  assign \$165  = \$164  & item_v10;
-  assign \$166  = pop_item ? item_v11 : \$165 ;
-  assign \$167  = active & \$166 ;
-  assign \$168  = pop_item ? 1'h0 : item_v11;
-  assign \$169  = pop_item ? 1'h0 : item_e11;
-  assign \$170  = pop_item ? 1'h0 : item_b11;
-  assign \$171  = start | running;
-  assign \$172  = ~ bias_next;
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = ~ item_v0;
-  assign \$175  = live & \$174 ;
+  assign \$signature__data$13  = vals[\$signature__addr$9 ];
   always @(posedge clk)
-    nz0 <= \$176 ;
+    \$signature__addr$9  <= \$37 ;
   always @(posedge clk)
-    nz1 <= \$177 ;
+    hp1 <= \$38 ;
   always @(posedge clk)
-    nz2 <= \$178 ;
+    head_nz <= \$39 ;
   always @(posedge clk)
-    nz3 <= \$179 ;
+    alloc <= \$40 ;
   always @(posedge clk)
-    nz4 <= \$180 ;
+    fill <= \$41 ;
   always @(posedge clk)
-    nz5 <= \$181 ;
+    head_valid <= \$42 ;
   always @(posedge clk)
-    nz6 <= \$182 ;
+    rd <= \$43 ;
   always @(posedge clk)
-    nz7 <= \$183 ;
+    consume_r <= \$44 ;
   always @(posedge clk)
-    \$signature__addr  <= \$184 ;
+    rd_d1 <= \$45 ;
   always @(posedge clk)
-    hp1 <= \$185 ;
+    rd_d2 <= \$46 ;
   always @(posedge clk)
-    head_nz <= \$186 ;
+    \$signature__en  <= \$47 ;
   always @(posedge clk)
-    ps_live <= \$187 ;
+    src__0__rd_en <= \$48 ;
   always @(posedge clk)
-    g <= \$188 ;
+    src__1__rd_en <= \$49 ;
   always @(posedge clk)
-    jbase <= \$189 ;
+    src__2__rd_en <= \$50 ;
   always @(posedge clk)
-    at_bias <= \$190 ;
+    src__3__rd_en <= \$51 ;
+  assign \$1  = | src__0__data;
+  assign \$2  = | src__1__data;
+  assign \$3  = | src__2__data;
+  assign \$4  = | src__3__data;
+  assign \$5  = alloc + rd;
+  assign \$6  = \$5  - consume_r;
+  assign \$7  = arm ? 6'h00 : \$6 ;
+  assign \$8  = fill + \$signature__en ;
+  assign \$9  = \$8  - advance;
+  assign \$10  = arm ? 6'h00 : \$9 ;
+  assign \$11  = \$7 [3:0] < 4'h8;
+  assign rd_next = live & \$11 ;
+  assign \$12  = ~ arm;
+  assign \$13  = \$signature__en  & \$12 ;
+  assign \$14  = \$signature__addr  + 1'h1;
+  assign \$15  = \$signature__addr$9  + 1'h1;
+  assign \$16  = \$signature__addr  == \$signature__addr$9 ;
+  assign \$17  = \$signature__en  & \$16 ;
+  assign \$18  = hp1 + 1'h1;
+  assign \$19  = \$signature__addr  == hp1;
+  assign \$20  = \$signature__en  & \$19 ;
+  assign \$22  = \$20  ? { \$4 , \$3 , \$2 , \$1  } : \$21 ;
+  assign \$23  = | \$10 [3:0];
+  assign \$24  = arm ? 1'h0 : advance;
+  assign \$25  = arm ? 1'h0 : rd;
+  assign \$26  = arm ? 1'h0 : rd_d1;
+  assign \$27  = arm ? 1'h0 : rd_d2;
   always @(posedge clk)
-    mask <= \$191 ;
+    nz0 <= \$28 ;
   always @(posedge clk)
-    vr__addr <= \$192 ;
+    nz1 <= \$29 ;
   always @(posedge clk)
-    consume_r <= \$193 ;
+    nz2 <= \$30 ;
   always @(posedge clk)
-    ann_valid <= \$194 ;
+    nz3 <= \$31 ;
   always @(posedge clk)
-    ann_j <= \$195 ;
+    nz4 <= \$32 ;
   always @(posedge clk)
-    ann_a <= \$196 ;
+    nz5 <= \$33 ;
   always @(posedge clk)
-    alloc <= \$197 ;
+    nz6 <= \$34 ;
   always @(posedge clk)
-    fill <= \$198 ;
+    nz7 <= \$35 ;
   always @(posedge clk)
-    h_valid <= \$199 ;
-  always @(posedge clk)
-    rd <= \$200 ;
-  always @(posedge clk)
-    rd_d1 <= \$201 ;
-  always @(posedge clk)
-    rd_d2 <= \$202 ;
-  always @(posedge clk)
-    \$signature__en  <= \$203 ;
-  always @(posedge clk)
-    rd_en__0 <= \$204 ;
-  always @(posedge clk)
-    rd_en__1 <= \$205 ;
-  always @(posedge clk)
-    rd_en__2 <= \$206 ;
-  always @(posedge clk)
-    rd_en__3 <= \$207 ;
-  always @(posedge clk)
-    occ <= \$208 ;
-  always @(posedge clk)
-    items_full <= \$209 ;
-  always @(posedge clk)
-    item_v0 <= \$210 ;
-  always @(posedge clk)
-    item_v1 <= \$211 ;
-  always @(posedge clk)
-    item_v2 <= \$212 ;
-  always @(posedge clk)
-    item_v3 <= \$213 ;
-  always @(posedge clk)
-    item_v4 <= \$214 ;
-  always @(posedge clk)
-    item_v5 <= \$215 ;
-  always @(posedge clk)
-    item_v6 <= \$216 ;
-  always @(posedge clk)
-    item_v7 <= \$217 ;
-  always @(posedge clk)
-    item_v8 <= \$218 ;
-  always @(posedge clk)
-    item_v9 <= \$219 ;
-  always @(posedge clk)
-    item_v10 <= \$220 ;
-  always @(posedge clk)
-    item_v11 <= \$221 ;
-  always @(posedge clk)
-    item_e0 <= \$222 ;
-  always @(posedge clk)
-    item_b0 <= \$223 ;
-  always @(posedge clk)
-    item_e1 <= \$224 ;
-  always @(posedge clk)
-    item_b1 <= \$225 ;
-  always @(posedge clk)
-    item_e2 <= \$226 ;
-  always @(posedge clk)
-    item_b2 <= \$227 ;
-  always @(posedge clk)
-    item_e3 <= \$228 ;
-  always @(posedge clk)
-    item_b3 <= \$229 ;
-  always @(posedge clk)
-    item_e4 <= \$230 ;
-  always @(posedge clk)
-    item_b4 <= \$231 ;
-  always @(posedge clk)
-    item_e5 <= \$232 ;
-  always @(posedge clk)
-    item_b5 <= \$233 ;
-  always @(posedge clk)
-    item_e6 <= \$234 ;
-  always @(posedge clk)
-    item_b6 <= \$235 ;
-  always @(posedge clk)
-    item_e7 <= \$236 ;
-  always @(posedge clk)
-    item_b7 <= \$237 ;
-  always @(posedge clk)
-    item_e8 <= \$238 ;
-  always @(posedge clk)
-    item_b8 <= \$239 ;
-  always @(posedge clk)
-    item_e9 <= \$240 ;
-  always @(posedge clk)
-    item_b9 <= \$241 ;
-  always @(posedge clk)
-    item_e10 <= \$242 ;
-  always @(posedge clk)
-    item_b10 <= \$243 ;
-  always @(posedge clk)
-    item_e11 <= \$244 ;
-  always @(posedge clk)
-    item_b11 <= \$245 ;
-  always @(posedge clk)
-    live <= \$246 ;
-  always @(posedge clk)
-    bias_sent <= \$247 ;
-  always @(posedge clk)
-    push_r <= \$248 ;
-  always @(posedge clk)
-    held <= \$249 ;
-  always @(posedge clk)
-    fault <= \$250 ;
-  \eie_ecp5_4pe.ccu.tree  tree (
-    .o_found(o_found),
-    .o_pos(o_pos),
-    .o_val(o_val),
-    .\port$127$0 (elig),
-    .\port$392$0 (vr__data)
-  );
+    \$signature__addr  <= \$36 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$37  = \$signature__addr$9 ;
+    if (arm) begin
+      \$37  = 3'h0;
+    end else if (advance) begin
+      \$37  = \$15 [2:0];
+    end
+    if (rst) begin
+      \$37  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$38  = hp1;
+    if (arm) begin
+      \$38  = 3'h1;
+    end else if (advance) begin
+      \$38  = \$18 [2:0];
+    end
+    if (rst) begin
+      \$38  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$39  = head_nz;
+    if (arm) begin
+    end else if (advance) begin
+      \$39  = \$22 ;
+    end else if (\$17 ) begin
+      \$39  = { \$4 , \$3 , \$2 , \$1  };
+    end
+    if (rst) begin
+      \$39  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$40  = \$7 [3:0];
+    if (rst) begin
+      \$40  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$41  = \$10 [3:0];
+    if (rst) begin
+      \$41  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$42  = \$23 ;
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$43  = rd_next;
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$44  = \$24 ;
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$45  = \$25 ;
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$46  = \$26 ;
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$47  = \$27 ;
+    if (rst) begin
+      \$47  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$48  = rd_next;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$49  = rd_next;
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$50  = rd_next;
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$51  = rd_next;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
     casez (hp1)
       3'h0:
-          \$45  = nz0;
+          \$21  = nz0;
       3'h1:
-          \$45  = nz1;
+          \$21  = nz1;
       3'h2:
-          \$45  = nz2;
+          \$21  = nz2;
       3'h3:
-          \$45  = nz3;
+          \$21  = nz3;
       3'h4:
-          \$45  = nz4;
+          \$21  = nz4;
       3'h5:
-          \$45  = nz5;
+          \$21  = nz5;
       3'h6:
-          \$45  = nz6;
+          \$21  = nz6;
       3'h7:
-          \$45  = nz7;
+          \$21  = nz7;
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = nz0;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$28  = nz0;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
-            \$176  = { \$4 , \$3 , \$2 , \$1  };
+            \$28  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$176  = 4'h0;
+      \$28  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = nz1;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$29  = nz1;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
-            \$177  = { \$4 , \$3 , \$2 , \$1  };
+            \$29  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$177  = 4'h0;
+      \$29  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = nz2;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$30  = nz2;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
             /* empty */;
         3'h2:
-            \$178  = { \$4 , \$3 , \$2 , \$1  };
+            \$30  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$178  = 4'h0;
+      \$30  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = nz3;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$31  = nz3;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2727,17 +3921,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
         3'h2:
             /* empty */;
         3'h3:
-            \$179  = { \$4 , \$3 , \$2 , \$1  };
+            \$31  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$179  = 4'h0;
+      \$31  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = nz4;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$32  = nz4;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2748,17 +3942,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
         3'h3:
             /* empty */;
         3'h4:
-            \$180  = { \$4 , \$3 , \$2 , \$1  };
+            \$32  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$180  = 4'h0;
+      \$32  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = nz5;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$33  = nz5;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2771,17 +3965,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
         3'h4:
             /* empty */;
         3'h5:
-            \$181  = { \$4 , \$3 , \$2 , \$1  };
+            \$33  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$181  = 4'h0;
+      \$33  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = nz6;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$34  = nz6;
+    if (\$13 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -2796,17 +3990,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
         3'h5:
             /* empty */;
         3'h6:
-            \$182  = { \$4 , \$3 , \$2 , \$1  };
+            \$34  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$182  = 4'h0;
+      \$34  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = nz7;
-    if (\$42 ) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$35  = nz7;
+    if (\$13 ) begin
       (* full_case = 32'd1 *)
       casez (\$signature__addr )
         3'h0:
@@ -2824,1004 +4018,46 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, arm, start, running, 
         3'h6:
             /* empty */;
         3'h7:
-            \$183  = { \$4 , \$3 , \$2 , \$1  };
+            \$35  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$183  = 4'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = \$signature__addr ;
-    if (\$42 ) begin
-      \$184  = \$43 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$36  = \$signature__addr ;
+    if (\$13 ) begin
+      \$36  = \$14 [2:0];
     end
     if (arm) begin
-      \$184  = 3'h0;
+      \$36  = 3'h0;
     end
     if (rst) begin
-      \$184  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = hp1;
-    if (arm) begin
-      \$185  = 3'h1;
-    end else if (advance) begin
-      \$185  = \$44 [2:0];
-    end
-    if (rst) begin
-      \$185  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = head_nz;
-    if (arm) begin
-    end else if (advance) begin
-      \$186  = \$46 ;
-    end else if (cap_hp) begin
-      \$186  = { \$4 , \$3 , \$2 , \$1  };
-    end
-    if (rst) begin
-      \$186  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = ps_live;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$187  = 1'h1;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-          \$187  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = g;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$188  = 11'h000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$188  = \$53 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$188  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$189  = 13'h0000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$189  = \$54 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$189  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = at_bias;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$190  = \$47 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$190  = last_group;
-        end
-      end
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = mask;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$191  = 4'hf;
-    end else begin
-      if (active) begin
-        (* full_case = 32'd1 *)
-        if (at_bias) begin
-        end else if (advance) begin
-          \$191  = 4'hf;
-        end else begin
-          \$191  = { \$60 , \$57 , \$55 , 1'h0 };
-        end
-      end
-    end
-    if (rst) begin
-      \$191  = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = vr__addr;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$192  = 3'h0;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$192  = \$52 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$192  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$193  = 1'h0;
-    end else begin
-      \$193  = advance;
-    end
-    if (rst) begin
-      \$193  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$194  = 1'h0;
-    end else begin
-      \$194  = \$48 ;
-    end
-    if (rst) begin
-      \$194  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = ann_j;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$195  = \$50 [12:0];
-      end
-    end
-    if (rst) begin
-      \$195  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = ann_a;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$196  = \$51 ;
-      end
-    end
-    if (rst) begin
-      \$196  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = \$20 [3:0];
-    if (rst) begin
-      \$197  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = \$23 [3:0];
-    if (rst) begin
-      \$198  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = \$61 ;
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = rd_next;
-    if (rst) begin
-      \$200  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = \$62 ;
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = \$63 ;
-    if (rst) begin
-      \$202  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = \$64 ;
-    if (rst) begin
-      \$203  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = rd_next;
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = rd_next;
-    if (rst) begin
-      \$205  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = rd_next;
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = rd_next;
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$208  = 4'h0;
-    end else begin
-      \$208  = \$26 [3:0];
-    end
-    if (rst) begin
-      \$208  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$209  = 1'h0;
-    end else begin
-      \$209  = \$65 ;
-    end
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$210  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$70 ) begin
-        \$210  = 1'h1;
-      end else begin
-        \$210  = \$71 ;
-      end
-    end
-    if (rst) begin
-      \$210  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$211  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-        \$211  = 1'h1;
-      end else begin
-        \$211  = \$80 ;
-      end
-    end
-    if (rst) begin
-      \$211  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$212  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$88 ) begin
-        \$212  = 1'h1;
-      end else begin
-        \$212  = \$89 ;
-      end
-    end
-    if (rst) begin
-      \$212  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$213  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$97 ) begin
-        \$213  = 1'h1;
-      end else begin
-        \$213  = \$98 ;
-      end
-    end
-    if (rst) begin
-      \$213  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$214  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$214  = 1'h1;
-      end else begin
-        \$214  = \$107 ;
-      end
-    end
-    if (rst) begin
-      \$214  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$215  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$115 ) begin
-        \$215  = 1'h1;
-      end else begin
-        \$215  = \$116 ;
-      end
-    end
-    if (rst) begin
-      \$215  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$216  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$124 ) begin
-        \$216  = 1'h1;
-      end else begin
-        \$216  = \$125 ;
-      end
-    end
-    if (rst) begin
-      \$216  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$217  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$133 ) begin
-        \$217  = 1'h1;
-      end else begin
-        \$217  = \$134 ;
-      end
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$218  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$142 ) begin
-        \$218  = 1'h1;
-      end else begin
-        \$218  = \$143 ;
-      end
-    end
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$219  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$151 ) begin
-        \$219  = 1'h1;
-      end else begin
-        \$219  = \$152 ;
-      end
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$220  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$160 ) begin
-        \$220  = 1'h1;
-      end else begin
-        \$220  = \$161 ;
-      end
-    end
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$221  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$221  = 1'h1;
-      end else begin
-        \$221  = \$168 ;
-      end
-    end
-    if (rst) begin
-      \$221  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = item_e0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$70 ) begin
-        \$222  = item_elem;
-      end else begin
-        \$222  = \$72 ;
-      end
-    end
-    if (rst) begin
-      \$222  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = item_b0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$70 ) begin
-        \$223  = at_bias;
-      end else begin
-        \$223  = \$73 ;
-      end
-    end
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = item_e1;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-        \$224  = item_elem;
-      end else begin
-        \$224  = \$81 ;
-      end
-    end
-    if (rst) begin
-      \$224  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = item_b1;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$79 ) begin
-        \$225  = at_bias;
-      end else begin
-        \$225  = \$82 ;
-      end
-    end
-    if (rst) begin
-      \$225  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = item_e2;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$88 ) begin
-        \$226  = item_elem;
-      end else begin
-        \$226  = \$90 ;
-      end
-    end
-    if (rst) begin
-      \$226  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = item_b2;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$88 ) begin
-        \$227  = at_bias;
-      end else begin
-        \$227  = \$91 ;
-      end
-    end
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = item_e3;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$97 ) begin
-        \$228  = item_elem;
-      end else begin
-        \$228  = \$99 ;
-      end
-    end
-    if (rst) begin
-      \$228  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = item_b3;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$97 ) begin
-        \$229  = at_bias;
-      end else begin
-        \$229  = \$100 ;
-      end
-    end
-    if (rst) begin
-      \$229  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = item_e4;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$230  = item_elem;
-      end else begin
-        \$230  = \$108 ;
-      end
-    end
-    if (rst) begin
-      \$230  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = item_b4;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$106 ) begin
-        \$231  = at_bias;
-      end else begin
-        \$231  = \$109 ;
-      end
-    end
-    if (rst) begin
-      \$231  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = item_e5;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$115 ) begin
-        \$232  = item_elem;
-      end else begin
-        \$232  = \$117 ;
-      end
-    end
-    if (rst) begin
-      \$232  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = item_b5;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$115 ) begin
-        \$233  = at_bias;
-      end else begin
-        \$233  = \$118 ;
-      end
-    end
-    if (rst) begin
-      \$233  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = item_e6;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$124 ) begin
-        \$234  = item_elem;
-      end else begin
-        \$234  = \$126 ;
-      end
-    end
-    if (rst) begin
-      \$234  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = item_b6;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$124 ) begin
-        \$235  = at_bias;
-      end else begin
-        \$235  = \$127 ;
-      end
-    end
-    if (rst) begin
-      \$235  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = item_e7;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$133 ) begin
-        \$236  = item_elem;
-      end else begin
-        \$236  = \$135 ;
-      end
-    end
-    if (rst) begin
-      \$236  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = item_b7;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$133 ) begin
-        \$237  = at_bias;
-      end else begin
-        \$237  = \$136 ;
-      end
-    end
-    if (rst) begin
-      \$237  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = item_e8;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$142 ) begin
-        \$238  = item_elem;
-      end else begin
-        \$238  = \$144 ;
-      end
-    end
-    if (rst) begin
-      \$238  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = item_b8;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$142 ) begin
-        \$239  = at_bias;
-      end else begin
-        \$239  = \$145 ;
-      end
-    end
-    if (rst) begin
-      \$239  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = item_e9;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$151 ) begin
-        \$240  = item_elem;
-      end else begin
-        \$240  = \$153 ;
-      end
-    end
-    if (rst) begin
-      \$240  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = item_b9;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$151 ) begin
-        \$241  = at_bias;
-      end else begin
-        \$241  = \$154 ;
-      end
-    end
-    if (rst) begin
-      \$241  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = item_e10;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$160 ) begin
-        \$242  = item_elem;
-      end else begin
-        \$242  = \$162 ;
-      end
-    end
-    if (rst) begin
-      \$242  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = item_b10;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$160 ) begin
-        \$243  = at_bias;
-      end else begin
-        \$243  = \$163 ;
-      end
-    end
-    if (rst) begin
-      \$243  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = item_e11;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$244  = item_elem;
-      end else begin
-        \$244  = \$169 ;
-      end
-    end
-    if (rst) begin
-      \$244  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = item_b11;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$245  = at_bias;
-      end else begin
-        \$245  = \$170 ;
-      end
-    end
-    if (rst) begin
-      \$245  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = \$173 ;
-    if (rst) begin
-      \$246  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = bias_next;
-    if (rst) begin
-      \$247  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (start) begin
-      \$248  = 1'h0;
-    end else begin
-      \$248  = bcast;
-    end
-    if (rst) begin
-      \$248  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (start) begin
-      \$249  = 1'h0;
-    end else begin
-      \$249  = ev_stall;
-    end
-    if (rst) begin
-      \$249  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = fault;
-    if (arm) begin
-      \$250  = 1'h0;
-    end else if (\$175 ) begin
-      \$250  = 1'h1;
-    end
-    if (rst) begin
-      \$250  = 1'h0;
+      \$36  = 3'h0;
     end
   end
   assign wp = \$signature__addr ;
-  assign \$signature__data  = { src_data__3, src_data__2, src_data__1, src_data__0 };
+  assign \$signature__data  = { src__3__data, src__2__data, src__1__data, src__0__data };
   assign rd_d3 = \$signature__en ;
-  assign hp = vr__addr;
+  assign hp = \$signature__addr$9 ;
   assign new_nz = { \$4 , \$3 , \$2 , \$1  };
-  assign found__0 = elig[0];
-  assign val__0 = vr__data[15:0];
-  assign found__1 = elig[1];
-  assign val__1 = vr__data[31:16];
-  assign found__2 = elig[2];
-  assign val__2 = vr__data[47:32];
-  assign found__3 = elig[3];
-  assign val__3 = vr__data[63:48];
-  assign alloc_next = \$20 [3:0];
-  assign fill_next = \$23 [3:0];
-  assign rd_en_0 = rd_en__0;
-  assign rd_en_1 = rd_en__1;
-  assign rd_en_2 = rd_en__2;
-  assign rd_en_3 = rd_en__3;
-  assign push_item = active;
-  assign occ_next = \$26 [3:0];
-  assign \$55  = elig[0];
-  assign \$56  = elig[0];
-  assign \$58  = elig[0];
+  assign head_val__0 = \$signature__data$13 [15:0];
+  assign head_val__1 = \$signature__data$13 [31:16];
+  assign head_val__2 = \$signature__data$13 [47:32];
+  assign head_val__3 = \$signature__data$13 [63:48];
+  assign alloc_next = \$7 [3:0];
+  assign fill_next = \$10 [3:0];
+  assign rd_en_0 = src__0__rd_en;
+  assign rd_en_1 = src__1__rd_en;
+  assign rd_en_2 = src__2__rd_en;
+  assign rd_en_3 = src__3__rd_en;
+  assign \port$242$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (o_found, \port$392$0 , o_pos, o_val, \port$127$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$242$0 , o_found, o_pos, o_val, \port$120$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -3839,10 +4075,10 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$392$0 , o_pos, o_val, \port$127$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$127$0 ;
-  wire [3:0] \port$127$0 ;
-  input [63:0] \port$392$0 ;
-  wire [63:0] \port$392$0 ;
+  input [3:0] \port$120$0 ;
+  wire [3:0] \port$120$0 ;
+  input [63:0] \port$242$0 ;
+  wire [63:0] \port$242$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -3855,34 +4091,34 @@ module \eie_ecp5_4pe.ccu.tree (o_found, \port$392$0 , o_pos, o_val, \port$127$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$127$0 (\port$127$0 ),
-    .\port$392$0 (\port$392$0 )
+    .\port$120$0 (\port$120$0 ),
+    .\port$242$0 (\port$242$0 )
   );
-  assign found__0 = \port$127$0 [0];
-  assign \found__0$1  = \port$127$0 [0];
-  assign val__0 = \port$392$0 [15:0];
-  assign \val__0$3  = \port$392$0 [15:0];
-  assign found__1 = \port$127$0 [1];
-  assign \found__1$5  = \port$127$0 [1];
-  assign val__1 = \port$392$0 [31:16];
-  assign \val__1$7  = \port$392$0 [31:16];
-  assign found__2 = \port$127$0 [2];
-  assign \found__2$9  = \port$127$0 [2];
-  assign val__2 = \port$392$0 [47:32];
-  assign \val__2$11  = \port$392$0 [47:32];
-  assign found__3 = \port$127$0 [3];
-  assign \found__3$13  = \port$127$0 [3];
-  assign val__3 = \port$392$0 [63:48];
-  assign \val__3$15  = \port$392$0 [63:48];
+  assign found__0 = \port$120$0 [0];
+  assign \found__0$1  = \port$120$0 [0];
+  assign val__0 = \port$242$0 [15:0];
+  assign \val__0$3  = \port$242$0 [15:0];
+  assign found__1 = \port$120$0 [1];
+  assign \found__1$5  = \port$120$0 [1];
+  assign val__1 = \port$242$0 [31:16];
+  assign \val__1$7  = \port$242$0 [31:16];
+  assign found__2 = \port$120$0 [2];
+  assign \found__2$9  = \port$120$0 [2];
+  assign val__2 = \port$242$0 [47:32];
+  assign \val__2$11  = \port$242$0 [47:32];
+  assign found__3 = \port$120$0 [3];
+  assign \found__3$13  = \port$120$0 [3];
+  assign val__3 = \port$242$0 [63:48];
+  assign \val__3$15  = \port$242$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$392$0 , o_pos, o_val, \port$127$0 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$3 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$3  = 1'h0;
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$242$0 , o_found, o_pos, o_val, \port$120$0 );
+  reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
   wire [2:0] \$2 ;
   wire [1:0] \$3 ;
@@ -3899,10 +4135,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$392$0 , o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$127$0 ;
-  wire [3:0] \port$127$0 ;
-  input [63:0] \port$392$0 ;
-  wire [63:0] \port$392$0 ;
+  input [3:0] \port$120$0 ;
+  wire [3:0] \port$120$0 ;
+  input [63:0] \port$242$0 ;
+  wire [63:0] \port$242$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -3911,49 +4147,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$392$0 , o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$127$0 [0] | \port$127$0 [1];
-  assign \$6  = \$5  | \port$127$0 [2];
-  assign o_found = \$6  | \port$127$0 [3];
+  assign \$5  = \port$120$0 [0] | \port$120$0 [1];
+  assign \$6  = \$5  | \port$120$0 [2];
+  assign o_found = \$6  | \port$120$0 [3];
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$127$0 [3]) begin
+    if (\port$120$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$127$0 [2]) begin
+    if (\port$120$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$127$0 [1]) begin
+    if (\port$120$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$127$0 [0]) begin
+    if (\port$120$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$127$0 [3]) begin
-      o_val = \port$392$0 [63:48];
+    if (\port$120$0 [3]) begin
+      o_val = \port$242$0 [63:48];
     end
-    if (\port$127$0 [2]) begin
-      o_val = \port$392$0 [47:32];
+    if (\port$120$0 [2]) begin
+      o_val = \port$242$0 [47:32];
     end
-    if (\port$127$0 [1]) begin
-      o_val = \port$392$0 [31:16];
+    if (\port$120$0 [1]) begin
+      o_val = \port$242$0 [31:16];
     end
-    if (\port$127$0 [0]) begin
-      o_val = \port$392$0 [15:0];
+    if (\port$120$0 [0]) begin
+      o_val = \port$242$0 [15:0];
     end
   end
-  assign found__3 = \port$127$0 [3];
-  assign val__3 = \port$392$0 [63:48];
-  assign found__2 = \port$127$0 [2];
-  assign val__2 = \port$392$0 [47:32];
-  assign found__1 = \port$127$0 [1];
-  assign val__1 = \port$392$0 [31:16];
-  assign found__0 = \port$127$0 [0];
-  assign val__0 = \port$392$0 [15:0];
+  assign found__3 = \port$120$0 [3];
+  assign val__3 = \port$242$0 [63:48];
+  assign found__2 = \port$120$0 [2];
+  assign val__2 = \port$242$0 [47:32];
+  assign found__1 = \port$120$0 [1];
+  assign val__1 = \port$242$0 [31:16];
+  assign found__0 = \port$120$0 [0];
+  assign val__0 = \port$242$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -3961,10 +4197,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, \port$392$0 , o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_next, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 
-, ann_valid, ann_j, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
+module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata
+, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -3974,18 +4210,18 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [32:0] \$18 ;
+  wire \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [63:0] \$25 ;
+  wire [32:0] \$24 ;
+  reg [31:0] \$25 ;
   reg [63:0] \$26 ;
-  wire [63:0] \$27 ;
-  reg \$28 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
@@ -3993,64 +4229,69 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   reg [9:0] \$32 ;
   reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [31:0] \$35 ;
+  reg \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [15:0] \$47 ;
+  reg [31:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg [2:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
+  reg [31:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
-  reg [63:0] \$53 ;
+  reg [15:0] \$53 ;
   reg [63:0] \$54 ;
-  reg \$55 ;
-  reg [63:0] \$56 ;
+  reg [63:0] \$55 ;
+  reg \$56 ;
+  reg [63:0] \$57 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  wire [5:0] acc_raddr;
-  wire [5:0] \acc_raddr$76 ;
-  wire [15:0] acc_rdata;
-  wire [15:0] \acc_rdata$80 ;
-  wire acc_ren;
-  wire \acc_ren$78 ;
-  wire [5:0] acc_waddr;
-  wire [5:0] \acc_waddr$82 ;
-  wire [15:0] acc_wdata;
-  wire [15:0] \acc_wdata$84 ;
-  wire acc_we;
-  wire \acc_we$86 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  wire [15:0] \ann_a$19 ;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  wire [12:0] \ann_j$17 ;
-  input ann_valid;
-  wire ann_valid;
-  wire \ann_valid$15 ;
-  input arm;
-  wire arm;
-  wire \arm$11 ;
-  wire \arm$24 ;
-  wire \arm$87 ;
-  input bcast;
-  wire bcast;
-  wire \bcast$27 ;
+  wire [5:0] acc__raddr;
+  wire [5:0] \acc__raddr$85 ;
+  wire [15:0] acc__rdata;
+  wire [15:0] \acc__rdata$87 ;
+  wire acc__ren;
+  wire \acc__ren$89 ;
+  wire [5:0] acc__waddr;
+  wire [5:0] \acc__waddr$91 ;
+  wire [15:0] acc__wdata;
+  wire [15:0] \acc__wdata$93 ;
+  wire acc__we;
+  wire \acc__we$95 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
+  wire bc__room_nopush;
+  wire bc__room_push;
+  input bc__strobe;
+  wire bc__strobe;
   wire busy_next;
+  wire [15:0] ccu__ann__a;
+  wire [12:0] ccu__ann__j;
+  wire ccu__ann__valid;
+  output ccu__bc__room_nopush;
+  wire ccu__bc__room_nopush;
+  output ccu__bc__room_push;
+  wire ccu__bc__room_push;
+  wire ccu__bc__strobe;
+  output [15:0] ccu__src__data;
+  wire [15:0] ccu__src__data;
+  wire ccu__src__rd_en;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -4062,24 +4303,72 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  wire desc_valid;
+  input ctl__arm;
+  wire ctl__arm;
+  wire \ctl__arm$1 ;
+  wire \ctl__arm$2 ;
+  wire \ctl__arm$3 ;
+  wire \ctl__arm$4 ;
+  wire \ctl__arm$5 ;
+  wire \ctl__arm$6 ;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  wire \ctl__pf_active$10 ;
+  wire \ctl__pf_active$11 ;
+  wire \ctl__pf_active$12 ;
+  wire \ctl__pf_active$13 ;
+  wire \ctl__pf_active$8 ;
+  wire \ctl__pf_active$9 ;
+  input ctl__running;
+  wire ctl__running;
+  wire \ctl__running$15 ;
+  wire \ctl__running$16 ;
+  wire \ctl__running$17 ;
+  wire \ctl__running$18 ;
+  wire \ctl__running$19 ;
+  wire \ctl__running$20 ;
+  input ctl__start;
+  wire ctl__start;
+  wire \ctl__start$22 ;
+  wire \ctl__start$23 ;
+  wire \ctl__start$24 ;
+  wire \ctl__start$25 ;
+  wire \ctl__start$26 ;
+  wire \ctl__start$27 ;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  wire desc__valid;
   wire empty_next;
+  wire [15:0] entry__a;
+  wire [15:0] \entry__a$74 ;
+  wire [15:0] \entry__a$75 ;
+  wire entry__first;
+  wire \entry__first$76 ;
+  wire \entry__first$77 ;
+  wire [2:0] entry__slot;
+  wire entry__spec_ce;
+  wire [10:0] entry__spec_line;
+  wire [3:0] entry__v;
+  wire [3:0] \entry__v$79 ;
+  wire entry__valid;
+  wire \entry__valid$80 ;
+  wire \entry__valid$81 ;
+  wire [3:0] entry__z;
+  wire [3:0] \entry__z$83 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -4087,33 +4376,25 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$110 ;
-  wire \fault$111 ;
+  wire \fault$115 ;
+  wire \fault$116 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$121 ;
-  wire [3:0] \h_addr$124 ;
-  wire [9:0] \h_addr$127 ;
+  wire [10:0] \h_addr$126 ;
+  wire [3:0] \h_addr$129 ;
+  wire [9:0] \h_addr$132 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
   reg [63:0] h_half1 = 64'h0000000000000000;
-  input [2:0] h_mem;
-  wire [2:0] h_mem;
   wire [15:0] h_next;
   reg [15:0] h_next_d0 = 16'h0000;
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
-  input [10:0] h_off;
-  wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$175 ;
-  output [63:0] \h_rdata$181 ;
-  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
-  input h_sel;
-  wire h_sel;
+  wire [15:0] \h_rdata$183 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -4125,223 +4406,187 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
-  wire [15:0] \h_wdata$128 ;
-  input h_we;
+  wire [63:0] \h_wdata$127 ;
+  wire [15:0] \h_wdata$130 ;
+  wire [15:0] \h_wdata$133 ;
   wire h_we;
-  wire \h_we$123 ;
-  wire \h_we$126 ;
+  wire \h_we$131 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
   wire h_we_src;
-  wire [78:0] head;
-  wire [78:0] \head$39 ;
-  wire [15:0] \head$39.a ;
-  wire \head$39.ge3 ;
-  wire \head$39.ge4 ;
-  wire [10:0] \head$39.line0 ;
-  wire [10:0] \head$39.line1 ;
-  wire [10:0] \head$39.line2 ;
-  wire [15:0] \head$39.lm1 ;
-  wire \head$39.newline ;
-  wire \head$39.one ;
-  wire [2:0] \head$39.slot0 ;
-  wire [2:0] \head$39.slot2 ;
-  wire \head$39.two ;
-  wire \head$39.wrap0 ;
-  wire \head$39.wrap1 ;
-  wire \head$39.z ;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  wire head_ok;
-  wire \head_ok$48 ;
+  input [2:0] host__mem;
+  wire [2:0] host__mem;
+  input [10:0] host__off;
+  wire [10:0] host__off;
+  output [63:0] host__rdata;
+  reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__sel;
+  wire host__sel;
+  input [63:0] host__wdata;
+  wire [63:0] host__wdata;
+  input host__we;
+  wire host__we;
   reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
-  wire idle_next;
-  wire [15:0] in_a;
-  wire in_first;
-  wire [3:0] in_v;
-  wire in_valid;
-  wire [3:0] in_z;
-  wire [15:0] issue_a;
-  wire [15:0] \issue_a$62 ;
-  wire issue_first;
-  wire \issue_first$58 ;
+  wire [15:0] issue__a;
+  wire issue__first;
+  wire [78:0] issue__head;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  wire issue__head_ok;
+  wire [78:0] issue__next;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  wire issue__next_ok;
+  wire issue__nonempty;
+  wire issue__pop;
+  wire issue__ready;
+  wire [2:0] issue__slot;
+  wire issue__spec_ce;
+  wire [10:0] issue__spec_line;
+  wire issue__valid;
   wire issue_next;
-  wire [2:0] issue_slot;
-  wire [2:0] \issue_slot$60 ;
-  wire issue_valid;
-  wire \issue_valid$56 ;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
-  wire [78:0] next;
-  wire [78:0] \next$46 ;
-  wire [15:0] \next$46.a ;
-  wire \next$46.ge3 ;
-  wire \next$46.ge4 ;
-  wire [10:0] \next$46.line0 ;
-  wire [10:0] \next$46.line1 ;
-  wire [10:0] \next$46.line2 ;
-  wire [15:0] \next$46.lm1 ;
-  wire \next$46.newline ;
-  wire \next$46.one ;
-  wire [2:0] \next$46.slot0 ;
-  wire [2:0] \next$46.slot2 ;
-  wire \next$46.two ;
-  wire \next$46.wrap0 ;
-  wire \next$46.wrap1 ;
-  wire \next$46.z ;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  wire next_ok;
-  wire \next_ok$50 ;
-  wire nonempty;
-  wire \nonempty$37 ;
-  wire [15:0] out_a;
-  wire out_first;
-  wire [3:0] out_v;
-  wire out_valid;
-  wire [3:0] out_z;
-  input pf_active;
-  wire pf_active;
-  wire \pf_active$13 ;
-  wire \pf_active$88 ;
-  wire pop;
-  wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$153 ;
-  wire [9:0] \ptr_base$153 ;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  wire queue__head_ok;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  wire queue__next_ok;
+  wire queue__nonempty;
+  wire queue__pop;
+  wire queue__ready;
+  input [9:0] regs__ptr_base;
+  wire [9:0] regs__ptr_base;
+  input regs__relu;
+  wire regs__relu;
+  input [5:0] regs__shift;
+  wire [5:0] regs__shift;
+  input [10:0] regs__spmat_base;
+  wire [10:0] regs__spmat_base;
+  input regs__src_sel;
+  wire regs__src_sel;
+  input [9:0] regs__wb_base;
+  wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] ptr_base_q;
-  input rd_en;
-  wire rd_en;
-  wire \rd_en$90 ;
-  wire ready;
-  wire ready_copy;
-  (* keep = 32'd1 *)
-  reg relu = 1'h0;
-  input \relu$151 ;
-  wire \relu$151 ;
+  wire [9:0] regs_q_ptr_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire relu_q;
-  output room_nopush;
-  wire room_nopush;
-  wire \room_nopush$35 ;
-  output room_push;
-  wire room_push;
-  wire \room_push$33 ;
-  input rst;
-  wire rst;
-  input running;
-  wire running;
-  wire \running$3 ;
-  wire \running$42 ;
-  wire \running$5 ;
-  wire \running$7 ;
-  wire \running$9 ;
-  (* keep = 32'd1 *)
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$152 ;
-  wire [5:0] \shift$152 ;
+  wire regs_q_relu;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] shift_q;
-  wire spec_ce;
-  wire \spec_ce$54 ;
-  wire [10:0] spec_line;
-  wire [10:0] \spec_line$52 ;
-  (* keep = 32'd1 *)
-  reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$154 ;
-  wire [10:0] \spmat_base$154 ;
+  wire [5:0] regs_q_shift;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] spmat_base_q;
-  output [15:0] src_data;
-  wire [15:0] src_data;
-  wire [15:0] \src_data$96 ;
-  (* keep = 32'd1 *)
-  reg src_sel = 1'h0;
-  input \src_sel$150 ;
-  wire \src_sel$150 ;
+  wire [10:0] regs_q_spmat_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire src_sel_q;
-  input start;
-  wire start;
-  wire \start$1 ;
-  wire \start$25 ;
-  wire \start$4 ;
-  wire \start$6 ;
-  wire \start$8 ;
-  (* keep = 32'd1 *)
-  reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$155 ;
-  wire [9:0] \wb_base$155 ;
+  wire regs_q_src_sel;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] wb_base_q;
-  output wb_busy;
-  wire wb_busy;
-  wire \wb_busy$102 ;
-  output wb_busy_next;
-  wire wb_busy_next;
-  wire \wb_busy_next$104 ;
-  input wb_start;
-  wire wb_start;
-  wire \wb_start$98 ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [9:0] regs_q_wb_base;
+  (* keep = 32'd1 *)
+  reg relu = 1'h0;
+  input rst;
+  wire rst;
+  (* keep = 32'd1 *)
+  reg [5:0] shift = 6'h00;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base = 11'h000;
+  wire [15:0] src__data;
+  input src__rd_en;
+  wire src__rd_en;
+  (* keep = 32'd1 *)
+  reg src_sel = 1'h0;
+  output wb__busy;
+  wire wb__busy;
+  wire \wb__busy$97 ;
+  output wb__busy_next;
+  wire wb__busy_next;
+  wire \wb__busy_next$99 ;
+  input wb__start;
+  wire wb__start;
+  wire \wb__start$101 ;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base = 10'h000;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   always @(posedge clk)
     ptr_base <= \$32 ;
   always @(posedge clk)
@@ -4349,83 +4594,83 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   always @(posedge clk)
     wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$35 ;
+    idle <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$36 ;
+    cnt_entries <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$37 ;
+    cnt_padding <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$38 ;
+    cnt_empty_columns <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$39 ;
+    cnt_line_reads <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$40 ;
+    cnt_pops <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$41 ;
+    cnt_bypasses <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$42 ;
+    mem_q0 <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$43 ;
+    cnt_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$44 ;
+    mem_q1 <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$46 ;
+    mem_q2 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$47 ;
+    cnt_q2 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$48 ;
+    h_even_d0 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$49 ;
+    h_odd_d0 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$50 ;
+    h_cb_d0 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$51 ;
+    h_cb_d1 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$52 ;
+    h_src_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$53 ;
+    h_next_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$54 ;
+    h_half0 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$55 ;
+    h_half1 <= \$55 ;
   always @(posedge clk)
-    \h_rdata$181  <= \$56 ;
-  assign \$1  = ~ issue_next;
-  assign \$2  = empty_next & \$1 ;
-  assign \$3  = ~ issue_valid;
-  assign \$4  = \$2  & \$3 ;
-  assign \$5  = ~ busy_next;
-  assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$110  | \fault$111 ;
-  assign \$6  = h_we & h_sel;
-  assign \$7  = ! h_mem;
-  assign h_we_even = \$6  & \$7 ;
-  assign \$8  = h_we & h_sel;
-  assign \$9  = h_mem == 1'h1;
-  assign h_we_odd = \$8  & \$9 ;
-  assign \$10  = h_we & h_sel;
-  assign \$11  = h_mem == 2'h2;
-  assign \h_we$123  = \$10  & \$11 ;
-  assign \$12  = h_we & h_sel;
-  assign \$13  = h_mem == 2'h3;
-  assign \h_we$126  = \$12  & \$13 ;
-  assign \$14  = h_we & h_sel;
-  assign \$15  = h_mem == 3'h4;
-  assign h_we_src = \$14  & \$15 ;
-  assign \$16  = h_we & h_sel;
-  assign \$17  = h_mem == 3'h6;
-  assign h_we_next = \$16  & \$17 ;
-  assign \$18  = cnt_entries + 1'h1;
-  assign \$19  = cnt_padding + 1'h1;
-  assign \$20  = cnt_empty_columns + 1'h1;
-  assign \$21  = cnt_line_reads + 1'h1;
-  assign \$22  = cnt_pops + 1'h1;
-  assign \$23  = cnt_bypasses + 1'h1;
-  assign \$27  = hsel ? h_half1 : h_half0;
+    hsel <= \$56 ;
   always @(posedge clk)
-    idle <= \$28 ;
+    host__rdata <= \$57 ;
+  assign fault = \fault$115  | \fault$116 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$131  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
+  assign \$13  = ~ issue_next;
+  assign \$14  = empty_next & \$13 ;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ busy_next;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
     src_sel <= \$29 ;
   always @(posedge clk)
@@ -4433,180 +4678,168 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   always @(posedge clk)
     shift <= \$31 ;
   \eie_ecp5_4pe.pe0.act  act (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_waddr(acc_waddr),
-    .acc_wdata(acc_wdata),
-    .acc_we(acc_we),
-    .arm(arm),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__waddr(acc__waddr),
+    .acc__wdata(acc__wdata),
+    .acc__we(acc__we),
     .clk(clk),
-    .h_addr(h_off[9:0]),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .ctl__start(ctl__start),
+    .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$115 [15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
-    .pf_active(pf_active),
-    .rd_en(rd_en),
     .relu(relu),
     .rst(rst),
-    .src_data(src_data),
+    .src__data(ccu__src__data),
+    .src__rd_en(src__rd_en),
     .src_sel(src_sel),
-    .start(start),
-    .wb_base(wb_base),
-    .wb_busy(wb_busy),
-    .wb_busy_next(wb_busy_next),
-    .wb_start(wb_start)
+    .wb__busy(wb__busy),
+    .wb__busy_next(wb__busy_next),
+    .wb__start(wb__start),
+    .wb_base(wb_base)
   );
   \eie_ecp5_4pe.pe0.arith  arith (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_ren(acc_ren),
-    .acc_waddr(acc_waddr),
-    .acc_we(acc_we),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__ren(acc__ren),
+    .acc__waddr(acc__waddr),
+    .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__valid(\entry__valid$80 ),
+    .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
-    .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$175 ),
-    .h_wdata(\h_wdata$115 [15:0]),
-    .h_we(\h_we$126 ),
-    .in_a(in_a),
-    .in_first(in_first),
-    .in_v(in_v),
-    .in_valid(in_valid),
-    .in_z(in_z),
-    .\new (acc_wdata),
+    .h_addr(host__off[3:0]),
+    .h_rdata(\h_rdata$183 ),
+    .h_wdata(host__wdata[15:0]),
+    .h_we(\h_we$131 ),
+    .\new (acc__wdata),
     .rst(rst),
-    .running(running),
-    .shift(shift),
-    .start(start)
+    .shift(shift)
   );
   \eie_ecp5_4pe.pe0.issue  issue (
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(issue__a),
+    .entry__first(issue__first),
+    .entry__slot(issue__slot),
+    .entry__spec_ce(issue__spec_ce),
+    .entry__spec_line(issue__spec_line),
+    .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$111 ),
-    .head(head),
-    .head_ok(head_ok),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
+    .fault(\fault$116 ),
     .issue_next(issue_next),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .pop(pop),
-    .ready_copy(ready),
-    .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start)
+    .queue__head(queue__head),
+    .queue__head_ok(queue__head_ok),
+    .queue__next(queue__next),
+    .queue__next_ok(queue__next_ok),
+    .queue__nonempty(queue__nonempty),
+    .queue__pop(issue__pop),
+    .queue__ready(issue__ready),
+    .rst(rst)
   );
   \eie_ecp5_4pe.pe0.ptr  ptr (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm),
+    .ann__a(ann__a),
+    .ann__j(ann__j),
+    .ann__valid(ann__valid),
     .clk(clk),
-    .desc(wr),
-    .desc_valid(wr_valid),
-    .h_even(h_even),
-    .h_odd(h_odd),
-    .pf_active(pf_active),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .desc__data(wr__data),
     .ptr_base(ptr_base),
+    .r_data(h_even),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
-    .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$115 [15:0]),
+    .w_addr(host__off[9:0]),
+    .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$8 (h_we_odd)
+    .\w_en$54 (h_we_odd),
+    .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe0.queue  queue (
-    .arm(arm),
-    .bcast(bcast),
+    .bc__room_nopush(ccu__bc__room_nopush),
+    .bc__room_push(ccu__bc__room_push),
+    .bc__strobe(bc__strobe),
     .clk(clk),
+    .ctl__arm(ctl__arm),
+    .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$110 ),
-    .head(head),
-    .head_ok(head_ok),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .\pop$32 (pop),
-    .ready(ready),
-    .room_nopush(room_nopush),
-    .room_push(room_push),
+    .fault(\fault$115 ),
+    .issue__head(queue__head),
+    .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
+    .issue__next_ok(queue__next_ok),
+    .issue__nonempty(queue__nonempty),
+    .issue__pop(issue__pop),
+    .issue__ready(issue__ready),
     .rst(rst),
-    .start(start),
-    .wp__data(wr),
-    .wp__en(wr_valid)
+    .wp__data(wr__data),
+    .wp__en(wr__valid)
   );
   \eie_ecp5_4pe.pe0.spmat  spmat (
-    .busy(in_valid),
+    .busy(\entry__valid$80 ),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__z(entry__z),
     .h_rdata(h_src2_ext),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .out_a(in_a),
-    .out_first(in_first),
-    .out_v(in_v),
-    .out_z(in_z),
+    .issue__a(issue__a),
+    .issue__first(issue__first),
+    .issue__slot(issue__slot),
+    .issue__spec_ce(issue__spec_ce),
+    .issue__spec_line(issue__spec_line),
+    .issue__valid(issue__valid),
     .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start),
-    .w_addr(h_off),
-    .w_data(\h_wdata$115 ),
-    .w_en(\h_we$123 )
+    .w_addr(host__off),
+    .w_data(host__wdata),
+    .w_en(h_we)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = \ptr_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = \spmat_base$154 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$33  = regs__spmat_base;
     if (rst) begin
       \$33  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$34  = \wb_base$155 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$35  = cnt_entries;
-    if (start) begin
-      \$35  = 32'd0;
-    end else if (ev_entry) begin
-      \$35  = \$18 [31:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$35  = \$18 ;
     if (rst) begin
-      \$35  = 32'd0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$36  = cnt_padding;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$36  = cnt_entries;
+    if (ctl__start) begin
       \$36  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_entry) begin
       \$36  = \$19 [31:0];
     end
     if (rst) begin
@@ -4614,11 +4847,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$37  = cnt_empty_columns;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$37  = cnt_padding;
+    if (ctl__start) begin
       \$37  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (ev_padding) begin
       \$37  = \$20 [31:0];
     end
     if (rst) begin
@@ -4626,11 +4859,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = cnt_line_reads;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$38  = cnt_empty_columns;
+    if (ctl__start) begin
       \$38  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_empty) begin
       \$38  = \$21 [31:0];
     end
     if (rst) begin
@@ -4638,11 +4871,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = cnt_pops;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$39  = cnt_line_reads;
+    if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (pop) begin
+    end else if (ev_line) begin
       \$39  = \$22 [31:0];
     end
     if (rst) begin
@@ -4650,11 +4883,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = cnt_bypasses;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$40  = cnt_pops;
+    if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_bypass) begin
+    end else if (issue__pop) begin
       \$40  = \$23 [31:0];
     end
     if (rst) begin
@@ -4662,261 +4895,282 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = h_mem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$41  = cnt_bypasses;
+    if (ctl__start) begin
+      \$41  = 32'd0;
+    end else if (ev_bypass) begin
+      \$41  = \$24 [31:0];
+    end
     if (rst) begin
-      \$41  = 3'h0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = \$24 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$42  = host__mem;
     if (rst) begin
-      \$42  = 32'd0;
+      \$42  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = mem_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$43  = \$25 ;
     if (rst) begin
-      \$43  = 3'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = cnt_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$44  = mem_q0;
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = mem_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$45  = cnt_q0;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = cnt_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$46  = mem_q1;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = h_even;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$47  = cnt_q1;
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = h_odd;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$48  = h_even;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = \h_rdata$175 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$49  = h_odd;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = h_cb_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$50  = \h_rdata$183 ;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = h_src;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$51  = h_cb_d0;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = h_next;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$52  = h_src;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$53  = h_next;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$54  = \$26 ;
     if (rst) begin
       \$54  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$55  = mem_q2[2];
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$55  = \$27 ;
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$56  = \$27 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$56  = mem_q2[2];
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$57  = \$28 ;
+    if (rst) begin
+      \$57  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (h_off[2:0])
+    casez (host__off[2:0])
       3'h0:
-          \$24  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$24  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$24  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$24  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$24  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$24  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$25  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$25  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$25  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$28  = idle_next;
-    if (rst) begin
-      \$28  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$29  = \src_sel$150 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$29  = regs__src_sel;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = \relu$151 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$30  = regs__relu;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = \shift$152 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$31  = regs__shift;
     if (rst) begin
       \$31  = 6'h00;
     end
   end
-  assign \start$1  = start;
-  assign \running$3  = running;
-  assign \start$4  = start;
-  assign \running$5  = running;
-  assign \start$6  = start;
-  assign \running$7  = running;
-  assign \start$8  = start;
-  assign \running$9  = running;
-  assign \arm$11  = arm;
-  assign \pf_active$13  = pf_active;
-  assign \ann_valid$15  = ann_valid;
-  assign \ann_j$17  = ann_j;
-  assign \ann_a$19  = ann_a;
-  assign ptr_base_q = ptr_base;
-  assign spmat_base_q = spmat_base;
-  assign \arm$24  = arm;
-  assign \start$25  = start;
-  assign \bcast$27  = bcast;
-  assign desc_valid = wr_valid;
-  assign desc = wr;
-  assign \room_push$33  = room_push;
-  assign \room_nopush$35  = room_nopush;
-  assign \nonempty$37  = nonempty;
-  assign \head$39  = head;
-  assign \pop$41  = pop;
-  assign \running$42  = running;
-  assign ready_copy = ready;
-  assign \next$46  = next;
-  assign \head_ok$48  = head_ok;
-  assign \next_ok$50  = next_ok;
-  assign \spec_line$52  = spec_line;
-  assign \spec_ce$54  = spec_ce;
-  assign \issue_valid$56  = issue_valid;
-  assign \issue_first$58  = issue_first;
-  assign \issue_slot$60  = issue_slot;
-  assign \issue_a$62  = issue_a;
-  assign out_valid = in_valid;
-  assign out_first = in_first;
-  assign out_a = in_a;
-  assign out_v = in_v;
-  assign out_z = in_z;
-  assign shift_q = shift;
-  assign \acc_raddr$76  = acc_raddr;
-  assign \acc_ren$78  = acc_ren;
-  assign \acc_rdata$80  = acc_rdata;
-  assign \acc_waddr$82  = acc_waddr;
-  assign \acc_wdata$84  = acc_wdata;
-  assign \acc_we$86  = acc_we;
-  assign \arm$87  = arm;
-  assign \pf_active$88  = pf_active;
-  assign \rd_en$90  = rd_en;
-  assign src_sel_q = src_sel;
-  assign relu_q = relu;
-  assign \src_data$96  = src_data;
-  assign \wb_start$98  = wb_start;
-  assign wb_base_q = wb_base;
-  assign \wb_busy$102  = wb_busy;
-  assign \wb_busy_next$104  = wb_busy_next;
-  assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$115 [15:0];
-  assign \h_addr$121  = h_off;
-  assign \h_wdata$122  = \h_wdata$115 ;
-  assign \h_addr$124  = h_off[3:0];
-  assign \h_wdata$125  = \h_wdata$115 [15:0];
-  assign \h_addr$127  = h_off[9:0];
-  assign \h_wdata$128  = \h_wdata$115 [15:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$32  = regs__ptr_base;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  assign \ctl__arm$1  = ctl__arm;
+  assign \ctl__arm$2  = ctl__arm;
+  assign \ctl__arm$3  = ctl__arm;
+  assign \ctl__arm$4  = ctl__arm;
+  assign \ctl__arm$5  = ctl__arm;
+  assign \ctl__arm$6  = ctl__arm;
+  assign \ctl__pf_active$8  = ctl__pf_active;
+  assign \ctl__pf_active$9  = ctl__pf_active;
+  assign \ctl__pf_active$10  = ctl__pf_active;
+  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__pf_active$12  = ctl__pf_active;
+  assign \ctl__pf_active$13  = ctl__pf_active;
+  assign \ctl__running$15  = ctl__running;
+  assign \ctl__running$16  = ctl__running;
+  assign \ctl__running$17  = ctl__running;
+  assign \ctl__running$18  = ctl__running;
+  assign \ctl__running$19  = ctl__running;
+  assign \ctl__running$20  = ctl__running;
+  assign \ctl__start$22  = ctl__start;
+  assign \ctl__start$23  = ctl__start;
+  assign \ctl__start$24  = ctl__start;
+  assign \ctl__start$25  = ctl__start;
+  assign \ctl__start$26  = ctl__start;
+  assign \ctl__start$27  = ctl__start;
+  assign ccu__ann__a = ann__a;
+  assign ccu__ann__j = ann__j;
+  assign ccu__ann__valid = ann__valid;
+  assign bc__room_nopush = ccu__bc__room_nopush;
+  assign bc__room_push = ccu__bc__room_push;
+  assign ccu__bc__strobe = bc__strobe;
+  assign src__data = ccu__src__data;
+  assign ccu__src__rd_en = src__rd_en;
+  assign desc__data = wr__data;
+  assign desc__valid = wr__valid;
+  assign issue__head = queue__head;
+  assign issue__head_ok = queue__head_ok;
+  assign issue__next = queue__next;
+  assign issue__next_ok = queue__next_ok;
+  assign issue__nonempty = queue__nonempty;
+  assign queue__pop = issue__pop;
+  assign queue__ready = issue__ready;
+  assign entry__a = issue__a;
+  assign entry__first = issue__first;
+  assign entry__slot = issue__slot;
+  assign entry__spec_ce = issue__spec_ce;
+  assign entry__spec_line = issue__spec_line;
+  assign entry__valid = issue__valid;
+  assign \entry__a$75  = \entry__a$74 ;
+  assign \entry__first$77  = \entry__first$76 ;
+  assign \entry__v$79  = entry__v;
+  assign \entry__valid$81  = \entry__valid$80 ;
+  assign \entry__z$83  = entry__z;
+  assign \acc__raddr$85  = acc__raddr;
+  assign \acc__rdata$87  = acc__rdata;
+  assign \acc__ren$89  = acc__ren;
+  assign \acc__waddr$91  = acc__waddr;
+  assign \acc__wdata$93  = acc__wdata;
+  assign \acc__we$95  = acc__we;
+  assign \wb__busy$97  = wb__busy;
+  assign \wb__busy_next$99  = wb__busy_next;
+  assign \wb__start$101  = wb__start;
+  assign regs_q_ptr_base = ptr_base;
+  assign regs_q_spmat_base = spmat_base;
+  assign regs_q_shift = shift;
+  assign regs_q_src_sel = src_sel;
+  assign regs_q_relu = relu;
+  assign regs_q_wb_base = wb_base;
+  assign h_addr = host__off[9:0];
+  assign h_wdata = host__wdata[15:0];
+  assign \h_addr$126  = host__off;
+  assign \h_wdata$127  = host__wdata;
+  assign \h_addr$129  = host__off[3:0];
+  assign \h_wdata$130  = host__wdata[15:0];
+  assign \h_addr$132  = host__off[9:0];
+  assign \h_wdata$133  = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -4925,110 +5179,110 @@ module \eie_ecp5_4pe.pe0 (rst, wb_start, h_we, bcast, fault, wb_busy, wb_busy_ne
   assign h_src5_ext = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
   assign h_src6_ext = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
   assign h_src7_ext = { 32'h00000000, cnt_q2 };
-  assign \wr.line0  = wr[10:0];
-  assign \wr.line1  = wr[21:11];
-  assign \wr.line2  = wr[32:22];
-  assign \wr.slot0  = wr[35:33];
-  assign \wr.slot2  = wr[38:36];
-  assign \wr.wrap0  = wr[39];
-  assign \wr.wrap1  = wr[40];
-  assign \wr.lm1  = wr[56:41];
-  assign \wr.a  = wr[72:57];
-  assign \wr.z  = wr[73];
-  assign \wr.one  = wr[74];
-  assign \wr.two  = wr[75];
-  assign \wr.ge3  = wr[76];
-  assign \wr.ge4  = wr[77];
-  assign \wr.newline  = wr[78];
-  assign \desc.line0  = wr[10:0];
-  assign \desc.line1  = wr[21:11];
-  assign \desc.line2  = wr[32:22];
-  assign \desc.slot0  = wr[35:33];
-  assign \desc.slot2  = wr[38:36];
-  assign \desc.wrap0  = wr[39];
-  assign \desc.wrap1  = wr[40];
-  assign \desc.lm1  = wr[56:41];
-  assign \desc.a  = wr[72:57];
-  assign \desc.z  = wr[73];
-  assign \desc.one  = wr[74];
-  assign \desc.two  = wr[75];
-  assign \desc.ge3  = wr[76];
-  assign \desc.ge4  = wr[77];
-  assign \desc.newline  = wr[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \head$39.line0  = head[10:0];
-  assign \head$39.line1  = head[21:11];
-  assign \head$39.line2  = head[32:22];
-  assign \head$39.slot0  = head[35:33];
-  assign \head$39.slot2  = head[38:36];
-  assign \head$39.wrap0  = head[39];
-  assign \head$39.wrap1  = head[40];
-  assign \head$39.lm1  = head[56:41];
-  assign \head$39.a  = head[72:57];
-  assign \head$39.z  = head[73];
-  assign \head$39.one  = head[74];
-  assign \head$39.two  = head[75];
-  assign \head$39.ge3  = head[76];
-  assign \head$39.ge4  = head[77];
-  assign \head$39.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \next$46.line0  = next[10:0];
-  assign \next$46.line1  = next[21:11];
-  assign \next$46.line2  = next[32:22];
-  assign \next$46.slot0  = next[35:33];
-  assign \next$46.slot2  = next[38:36];
-  assign \next$46.wrap0  = next[39];
-  assign \next$46.wrap1  = next[40];
-  assign \next$46.lm1  = next[56:41];
-  assign \next$46.a  = next[72:57];
-  assign \next$46.z  = next[73];
-  assign \next$46.one  = next[74];
-  assign \next$46.two  = next[75];
-  assign \next$46.ge3  = next[76];
-  assign \next$46.ge4  = next[77];
-  assign \next$46.newline  = next[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \desc__data.line0  = wr__data[10:0];
+  assign \desc__data.line1  = wr__data[21:11];
+  assign \desc__data.line2  = wr__data[32:22];
+  assign \desc__data.slot0  = wr__data[35:33];
+  assign \desc__data.slot2  = wr__data[38:36];
+  assign \desc__data.wrap0  = wr__data[39];
+  assign \desc__data.wrap1  = wr__data[40];
+  assign \desc__data.lm1  = wr__data[56:41];
+  assign \desc__data.a  = wr__data[72:57];
+  assign \desc__data.z  = wr__data[73];
+  assign \desc__data.one  = wr__data[74];
+  assign \desc__data.two  = wr__data[75];
+  assign \desc__data.ge3  = wr__data[76];
+  assign \desc__data.ge4  = wr__data[77];
+  assign \desc__data.newline  = wr__data[78];
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \issue__head.line0  = queue__head[10:0];
+  assign \issue__head.line1  = queue__head[21:11];
+  assign \issue__head.line2  = queue__head[32:22];
+  assign \issue__head.slot0  = queue__head[35:33];
+  assign \issue__head.slot2  = queue__head[38:36];
+  assign \issue__head.wrap0  = queue__head[39];
+  assign \issue__head.wrap1  = queue__head[40];
+  assign \issue__head.lm1  = queue__head[56:41];
+  assign \issue__head.a  = queue__head[72:57];
+  assign \issue__head.z  = queue__head[73];
+  assign \issue__head.one  = queue__head[74];
+  assign \issue__head.two  = queue__head[75];
+  assign \issue__head.ge3  = queue__head[76];
+  assign \issue__head.ge4  = queue__head[77];
+  assign \issue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
+  assign \issue__next.line0  = queue__next[10:0];
+  assign \issue__next.line1  = queue__next[21:11];
+  assign \issue__next.line2  = queue__next[32:22];
+  assign \issue__next.slot0  = queue__next[35:33];
+  assign \issue__next.slot2  = queue__next[38:36];
+  assign \issue__next.wrap0  = queue__next[39];
+  assign \issue__next.wrap1  = queue__next[40];
+  assign \issue__next.lm1  = queue__next[56:41];
+  assign \issue__next.a  = queue__next[72:57];
+  assign \issue__next.z  = queue__next[73];
+  assign \issue__next.one  = queue__next[74];
+  assign \issue__next.two  = queue__next[75];
+  assign \issue__next.ge3  = queue__next[76];
+  assign \issue__next.ge4  = queue__next[77];
+  assign \issue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
+module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
+, acc__waddr, h_out, src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$14 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -5042,58 +5296,62 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire [9:0] \$28 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [7:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire [10:0] \$37 ;
   wire [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  reg [6:0] \$40 ;
   reg \$41 ;
-  reg [63:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg \$44 ;
-  reg [6:0] \$45 ;
+  reg [9:0] \$42 ;
+  reg \$43 ;
+  reg [9:0] \$44 ;
+  reg [5:0] \$45 ;
   reg \$46 ;
-  reg [9:0] \$47 ;
-  reg \$48 ;
-  reg [9:0] \$49 ;
+  reg \$47 ;
+  reg [63:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
   reg [9:0] \$50 ;
   reg [15:0] \$51 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
+  wire \$6 ;
+  wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$8 ;
+  wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$16 ;
+  wire [15:0] \$signature__data$21 ;
   wire \$signature__en ;
   wire [15:0] acc;
-  input [5:0] acc_raddr;
-  wire [5:0] acc_raddr;
-  output [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  input [5:0] acc_waddr;
-  wire [5:0] acc_waddr;
-  input [15:0] acc_wdata;
-  wire [15:0] acc_wdata;
-  input acc_we;
-  wire acc_we;
-  input arm;
-  wire arm;
+  input [5:0] acc__raddr;
+  wire [5:0] acc__raddr;
+  output [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  input [5:0] acc__waddr;
+  wire [5:0] acc__waddr;
+  input [15:0] acc__wdata;
+  wire [15:0] acc__wdata;
+  input acc__we;
+  wire acc__we;
   input clk;
   wire clk;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  input ctl__start;
+  wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   output [15:0] h_next;
@@ -5109,8 +5367,6 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input h_we_src;
   wire h_we_src;
   wire [15:0] out;
-  input pf_active;
-  wire pf_active;
   wire [9:0] r_addr;
   wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
@@ -5119,18 +5375,16 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
-  input rd_en;
-  wire rd_en;
   input relu;
   wire relu;
   input rst;
   wire rst;
-  output [15:0] src_data;
-  reg [15:0] src_data = 16'h0000;
+  output [15:0] src__data;
+  reg [15:0] src__data = 16'h0000;
+  input src__rd_en;
+  wire src__rd_en;
   input src_sel;
   wire src_sel;
-  input start;
-  wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
   wire [9:0] \w_addr$43 ;
@@ -5139,19 +5393,19 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire w_en;
   wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
+  output wb__busy;
+  wire wb__busy;
+  output wb__busy_next;
+  wire wb__busy_next;
+  input wb__start;
+  wire wb__start;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
-  output wb_busy;
-  wire wb_busy;
-  output wb_busy_next;
-  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
-  input wb_start;
-  wire wb_start;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -5160,96 +5414,96 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc_we)
-      dst[acc_waddr] <= acc_wdata;
+    if (acc__we)
+      dst[acc__waddr] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc_raddr];
+    _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$16  = _1_;
-  assign \$31  = ~ wb_busy;
-  assign \$32  = wb_start & \$31 ;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_cnt == 6'h3f;
-  assign \$35  = wb_full < 11'h400;
-  assign \$36  = wb_active & \$35 ;
+  assign \$signature__data$21  = _1_;
+  assign \$31  = wb_cnt == 6'h3f;
+  assign \$32  = wb_full < 11'h400;
+  assign \$33  = wb_active & \$32 ;
+  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$35  = valid >> acc__raddr;
+  assign \$36  = valid >> wo_r__addr;
   assign \$37  = ra + 1'h1;
   assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    wo_r__addr <= \$39 ;
+    wb_active <= \$39 ;
   always @(posedge clk)
-    \$signal  <= \$40 ;
+    wb_cnt <= \$40 ;
   always @(posedge clk)
-    wo_valid <= \$41 ;
+    wb_pend_early <= \$41 ;
   always @(posedge clk)
-    valid <= \$42 ;
+    waddr1 <= \$42 ;
   always @(posedge clk)
-    h_out <= \$43 ;
+    wb_pend <= \$43 ;
   always @(posedge clk)
-    wb_active <= \$44 ;
+    wb_waddr <= \$44 ;
   always @(posedge clk)
-    wb_cnt <= \$45 ;
+    wo_r__addr <= \$45 ;
   always @(posedge clk)
-    wb_pend_early <= \$46 ;
+    \$signal  <= \$46 ;
   always @(posedge clk)
-    waddr1 <= \$47 ;
+    wo_valid <= \$47 ;
   always @(posedge clk)
-    wb_pend <= \$48 ;
+    valid <= \$48 ;
   always @(posedge clk)
-    wb_waddr <= \$49 ;
+    h_out <= \$49 ;
   always @(posedge clk)
     ra <= \$50 ;
   always @(posedge clk)
-    src_data <= \$51 ;
+    src__data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb_busy = \$1  | wb_pend_early;
-  assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$2  = $signed(acc) < $signed(1'h0);
-  assign \$3  = relu & \$2 ;
-  assign \$4  = $signed(acc) < $signed(16'h8000);
-  assign \$5  = $signed(acc) > $signed(16'h7fff);
-  assign \$6  = \$5  ? 16'h7fff : acc;
-  assign \$7  = \$4  ? 16'h8000 : \$6 ;
-  assign out = \$3  ? 16'h0000 : \$7 ;
+  assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ~ wb_busy;
-  assign \$9  = wb_start & \$8 ;
-  assign \$10  = wb_cnt != 6'h3f;
-  assign \$11  = wb_active & \$10 ;
-  assign \$12  = \$9  | \$11 ;
-  assign \$13  = wb_full < 11'h400;
-  assign \$14  = wb_active & \$13 ;
-  assign \$15  = \$12  | \$14 ;
-  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = wb_cnt != 6'h3f;
+  assign \$5  = wb_active & \$4 ;
+  assign \$6  = \$3  | \$5 ;
+  assign \$7  = wb_full < 11'h400;
+  assign \$8  = wb_active & \$7 ;
+  assign \$9  = \$6  | \$8 ;
+  assign wb__busy_next = \$9  | wb_pend_early;
+  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign acc = wo_valid ? wo_r__data : 16'h0000;
+  assign \$10  = $signed(acc) < $signed(1'h0);
+  assign \$11  = relu & \$10 ;
+  assign \$12  = $signed(acc) < $signed(16'h8000);
+  assign \$13  = $signed(acc) > $signed(16'h7fff);
+  assign \$14  = \$13  ? 16'h7fff : acc;
+  assign \$15  = \$12  ? 16'h8000 : \$14 ;
+  assign out = \$11  ? 16'h0000 : \$15 ;
   assign \$16  = ! src_sel;
-  assign \$17  = pf_active & \$16 ;
+  assign \$17  = ctl__pf_active & \$16 ;
   assign r_addr = \$17  ? ra : h_addr;
   assign \$18  = ! src_sel;
-  assign \$19  = pf_active & \$18 ;
-  assign r_en = \$19  ? rd_en : 1'h1;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = pf_active & \$22 ;
+  assign \$23  = ctl__pf_active & \$22 ;
   assign \r_addr$41  = \$23  ? ra : h_addr;
-  assign \$25  = pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
   assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
   assign \w_data$44  = wb_pend ? out : h_wdata;
   assign \$27  = h_we_next | wb_pend;
   assign \w_en$45  = \$26  ? h_we_src : \$27 ;
   assign h_src = src_sel ? \r_data$48  : r_data;
   assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$29  = valid >> acc_raddr;
-  assign \$30  = valid >> wo_r__addr;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5271,235 +5525,235 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     .w_en(\w_en$45 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$39  = \$28 [5:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$39  = wb_active;
+    if (\$29 ) begin
+      \$39  = 1'h1;
+    end else if (wb_active) begin
+      if (\$31 ) begin
+        \$39  = 1'h0;
+      end
+    end
     if (rst) begin
-      \$39  = 6'h00;
+      \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$40  = \$29 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$40  = wb_cnt;
+    if (\$29 ) begin
+      \$40  = 7'h00;
+    end else if (wb_active) begin
+      \$40  = \$30 [6:0];
+    end
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$41  = \$30 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$42  = valid;
-    if (start) begin
-      \$42  = 64'h0000000000000000;
-    end else if (acc_we) begin
-      (* full_case = 32'd1 *)
-      casez (acc_waddr)
-        6'h00:
-            \$42 [0] = 1'h1;
-        6'h01:
-            \$42 [1] = 1'h1;
-        6'h02:
-            \$42 [2] = 1'h1;
-        6'h03:
-            \$42 [3] = 1'h1;
-        6'h04:
-            \$42 [4] = 1'h1;
-        6'h05:
-            \$42 [5] = 1'h1;
-        6'h06:
-            \$42 [6] = 1'h1;
-        6'h07:
-            \$42 [7] = 1'h1;
-        6'h08:
-            \$42 [8] = 1'h1;
-        6'h09:
-            \$42 [9] = 1'h1;
-        6'h0a:
-            \$42 [10] = 1'h1;
-        6'h0b:
-            \$42 [11] = 1'h1;
-        6'h0c:
-            \$42 [12] = 1'h1;
-        6'h0d:
-            \$42 [13] = 1'h1;
-        6'h0e:
-            \$42 [14] = 1'h1;
-        6'h0f:
-            \$42 [15] = 1'h1;
-        6'h10:
-            \$42 [16] = 1'h1;
-        6'h11:
-            \$42 [17] = 1'h1;
-        6'h12:
-            \$42 [18] = 1'h1;
-        6'h13:
-            \$42 [19] = 1'h1;
-        6'h14:
-            \$42 [20] = 1'h1;
-        6'h15:
-            \$42 [21] = 1'h1;
-        6'h16:
-            \$42 [22] = 1'h1;
-        6'h17:
-            \$42 [23] = 1'h1;
-        6'h18:
-            \$42 [24] = 1'h1;
-        6'h19:
-            \$42 [25] = 1'h1;
-        6'h1a:
-            \$42 [26] = 1'h1;
-        6'h1b:
-            \$42 [27] = 1'h1;
-        6'h1c:
-            \$42 [28] = 1'h1;
-        6'h1d:
-            \$42 [29] = 1'h1;
-        6'h1e:
-            \$42 [30] = 1'h1;
-        6'h1f:
-            \$42 [31] = 1'h1;
-        6'h20:
-            \$42 [32] = 1'h1;
-        6'h21:
-            \$42 [33] = 1'h1;
-        6'h22:
-            \$42 [34] = 1'h1;
-        6'h23:
-            \$42 [35] = 1'h1;
-        6'h24:
-            \$42 [36] = 1'h1;
-        6'h25:
-            \$42 [37] = 1'h1;
-        6'h26:
-            \$42 [38] = 1'h1;
-        6'h27:
-            \$42 [39] = 1'h1;
-        6'h28:
-            \$42 [40] = 1'h1;
-        6'h29:
-            \$42 [41] = 1'h1;
-        6'h2a:
-            \$42 [42] = 1'h1;
-        6'h2b:
-            \$42 [43] = 1'h1;
-        6'h2c:
-            \$42 [44] = 1'h1;
-        6'h2d:
-            \$42 [45] = 1'h1;
-        6'h2e:
-            \$42 [46] = 1'h1;
-        6'h2f:
-            \$42 [47] = 1'h1;
-        6'h30:
-            \$42 [48] = 1'h1;
-        6'h31:
-            \$42 [49] = 1'h1;
-        6'h32:
-            \$42 [50] = 1'h1;
-        6'h33:
-            \$42 [51] = 1'h1;
-        6'h34:
-            \$42 [52] = 1'h1;
-        6'h35:
-            \$42 [53] = 1'h1;
-        6'h36:
-            \$42 [54] = 1'h1;
-        6'h37:
-            \$42 [55] = 1'h1;
-        6'h38:
-            \$42 [56] = 1'h1;
-        6'h39:
-            \$42 [57] = 1'h1;
-        6'h3a:
-            \$42 [58] = 1'h1;
-        6'h3b:
-            \$42 [59] = 1'h1;
-        6'h3c:
-            \$42 [60] = 1'h1;
-        6'h3d:
-            \$42 [61] = 1'h1;
-        6'h3e:
-            \$42 [62] = 1'h1;
-        6'h3f:
-            \$42 [63] = 1'h1;
-      endcase
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$42  = wb_full[9:0];
     if (rst) begin
-      \$42  = 64'h0000000000000000;
+      \$42  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$43  = out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$43  = wb_pend_early;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$43  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$44  = wb_active;
-    if (\$32 ) begin
-      \$44  = 1'h1;
-    end else if (wb_active) begin
-      if (\$34 ) begin
-        \$44  = 1'h0;
-      end
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$44  = waddr1;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$45  = wb_cnt;
-    if (\$32 ) begin
-      \$45  = 7'h00;
-    end else if (wb_active) begin
-      \$45  = \$33 [6:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$45  = \$34 [5:0];
     if (rst) begin
-      \$45  = 7'h00;
+      \$45  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$46  = \$36 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$46  = \$35 ;
     if (rst) begin
       \$46  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$47  = wb_full[9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$47  = \$36 ;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$48  = wb_pend_early;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$48  = valid;
+    if (ctl__start) begin
+      \$48  = 64'h0000000000000000;
+    end else if (acc__we) begin
+      (* full_case = 32'd1 *)
+      casez (acc__waddr)
+        6'h00:
+            \$48 [0] = 1'h1;
+        6'h01:
+            \$48 [1] = 1'h1;
+        6'h02:
+            \$48 [2] = 1'h1;
+        6'h03:
+            \$48 [3] = 1'h1;
+        6'h04:
+            \$48 [4] = 1'h1;
+        6'h05:
+            \$48 [5] = 1'h1;
+        6'h06:
+            \$48 [6] = 1'h1;
+        6'h07:
+            \$48 [7] = 1'h1;
+        6'h08:
+            \$48 [8] = 1'h1;
+        6'h09:
+            \$48 [9] = 1'h1;
+        6'h0a:
+            \$48 [10] = 1'h1;
+        6'h0b:
+            \$48 [11] = 1'h1;
+        6'h0c:
+            \$48 [12] = 1'h1;
+        6'h0d:
+            \$48 [13] = 1'h1;
+        6'h0e:
+            \$48 [14] = 1'h1;
+        6'h0f:
+            \$48 [15] = 1'h1;
+        6'h10:
+            \$48 [16] = 1'h1;
+        6'h11:
+            \$48 [17] = 1'h1;
+        6'h12:
+            \$48 [18] = 1'h1;
+        6'h13:
+            \$48 [19] = 1'h1;
+        6'h14:
+            \$48 [20] = 1'h1;
+        6'h15:
+            \$48 [21] = 1'h1;
+        6'h16:
+            \$48 [22] = 1'h1;
+        6'h17:
+            \$48 [23] = 1'h1;
+        6'h18:
+            \$48 [24] = 1'h1;
+        6'h19:
+            \$48 [25] = 1'h1;
+        6'h1a:
+            \$48 [26] = 1'h1;
+        6'h1b:
+            \$48 [27] = 1'h1;
+        6'h1c:
+            \$48 [28] = 1'h1;
+        6'h1d:
+            \$48 [29] = 1'h1;
+        6'h1e:
+            \$48 [30] = 1'h1;
+        6'h1f:
+            \$48 [31] = 1'h1;
+        6'h20:
+            \$48 [32] = 1'h1;
+        6'h21:
+            \$48 [33] = 1'h1;
+        6'h22:
+            \$48 [34] = 1'h1;
+        6'h23:
+            \$48 [35] = 1'h1;
+        6'h24:
+            \$48 [36] = 1'h1;
+        6'h25:
+            \$48 [37] = 1'h1;
+        6'h26:
+            \$48 [38] = 1'h1;
+        6'h27:
+            \$48 [39] = 1'h1;
+        6'h28:
+            \$48 [40] = 1'h1;
+        6'h29:
+            \$48 [41] = 1'h1;
+        6'h2a:
+            \$48 [42] = 1'h1;
+        6'h2b:
+            \$48 [43] = 1'h1;
+        6'h2c:
+            \$48 [44] = 1'h1;
+        6'h2d:
+            \$48 [45] = 1'h1;
+        6'h2e:
+            \$48 [46] = 1'h1;
+        6'h2f:
+            \$48 [47] = 1'h1;
+        6'h30:
+            \$48 [48] = 1'h1;
+        6'h31:
+            \$48 [49] = 1'h1;
+        6'h32:
+            \$48 [50] = 1'h1;
+        6'h33:
+            \$48 [51] = 1'h1;
+        6'h34:
+            \$48 [52] = 1'h1;
+        6'h35:
+            \$48 [53] = 1'h1;
+        6'h36:
+            \$48 [54] = 1'h1;
+        6'h37:
+            \$48 [55] = 1'h1;
+        6'h38:
+            \$48 [56] = 1'h1;
+        6'h39:
+            \$48 [57] = 1'h1;
+        6'h3a:
+            \$48 [58] = 1'h1;
+        6'h3b:
+            \$48 [59] = 1'h1;
+        6'h3c:
+            \$48 [60] = 1'h1;
+        6'h3d:
+            \$48 [61] = 1'h1;
+        6'h3e:
+            \$48 [62] = 1'h1;
+        6'h3f:
+            \$48 [63] = 1'h1;
+      endcase
+    end
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$49  = waddr1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$49  = out;
     if (rst) begin
-      \$49  = 10'h000;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$50  = ra;
-    if (arm) begin
+    if (ctl__arm) begin
       \$50  = 10'h000;
-    end else if (rd_en) begin
+    end else if (src__rd_en) begin
       \$50  = \$37 [9:0];
     end
     if (rst) begin
@@ -5507,17 +5761,17 @@ module \eie_ecp5_4pe.pe0.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$51  = \$38 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc_raddr;
+  assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$8  = acc_waddr;
-  assign \$signature__data  = acc_wdata;
-  assign \$signature__en  = acc_we;
+  assign \$signature__addr$13  = acc__waddr;
+  assign \$signature__data  = acc__wdata;
+  assign \$signature__en  = acc__we;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -5525,8 +5779,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$8 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$8  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -5565,7 +5819,7 @@ module \eie_ecp5_4pe.pe0.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -5580,8 +5834,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$9 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$9  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -5620,7 +5874,7 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -5634,10 +5888,10 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
-, acc_raddr, acc_waddr, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$8  = 1'h0;
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+, acc__raddr, acc__waddr, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
   wire [6:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -5705,17 +5959,17 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
-  output [5:0] acc_raddr;
-  reg [5:0] acc_raddr = 6'h00;
-  input [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  output acc_ren;
-  reg acc_ren = 1'h0;
-  output [5:0] acc_waddr;
-  reg [5:0] acc_waddr = 6'h00;
-  wire [15:0] acc_wdata;
-  output acc_we;
-  wire acc_we;
+  output [5:0] acc__raddr;
+  reg [5:0] acc__raddr = 6'h00;
+  input [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  output acc__ren;
+  reg acc__ren = 1'h0;
+  output [5:0] acc__waddr;
+  reg [5:0] acc__waddr = 6'h00;
+  wire [15:0] acc__wdata;
+  output acc__we;
+  wire acc__we;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -5723,6 +5977,20 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  input [15:0] entry__a;
+  wire [15:0] entry__a;
+  input entry__first;
+  wire entry__first;
+  input [3:0] entry__v;
+  wire [3:0] entry__v;
+  input entry__valid;
+  wire entry__valid;
+  input [3:0] entry__z;
+  wire [3:0] entry__z;
   output ev_bypass;
   wire ev_bypass;
   output ev_entry;
@@ -5739,16 +6007,6 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] h_wdata;
   input h_we;
   wire h_we;
-  input [15:0] in_a;
-  wire [15:0] in_a;
-  input in_first;
-  wire in_first;
-  input [3:0] in_v;
-  wire [3:0] in_v;
-  input in_valid;
-  wire in_valid;
-  input [3:0] in_z;
-  wire [3:0] in_z;
   reg [15:0] last_val = 16'h0000;
   output [15:0] \new ;
   wire [15:0] \new ;
@@ -5756,8 +6014,6 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [5:0] row_prev = 6'h00;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [15:0] s2_a = 16'h0000;
   reg [15:0] s3_a = 16'h0000;
   reg [5:0] s3_row = 6'h00;
@@ -5768,8 +6024,6 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
-  input start;
-  wire start;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -5785,11 +6039,11 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s3_row <= \$37 ;
   always @(posedge clk)
-    acc_ren <= \$38 ;
+    acc__ren <= \$38 ;
   always @(posedge clk)
     \$signal$53  <= \$39 ;
   always @(posedge clk)
-    acc_raddr <= \$40 ;
+    acc__raddr <= \$40 ;
   always @(posedge clk)
     s3_a <= \$41 ;
   always @(posedge clk)
@@ -5801,45 +6055,45 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     \$signal$37  <= \$45 ;
   always @(posedge clk)
-    acc_waddr <= \$46 ;
+    acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
     \$signal$28  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + in_z;
+  assign \$1  = row_prev + entry__z;
   assign \$2  = \$1  + 1'h1;
-  assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
-  assign cb_r__addr = running ? \$signal  : h_addr;
+  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$4  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$4 ;
   assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc_rdata;
+  assign \$6  = \$signal$28  ? last_val : acc__rdata;
   assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
   assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc_we = \$signal$36  & \$signal$37 ;
+  assign acc__we = \$signal$36  & \$signal$37 ;
   assign ev_bypass = \$signal$36  & \$signal$28 ;
   assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc_ren;
+  assign \$10  = \$9  | acc__ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = in_valid | ev_entry;
+  assign \$11  = entry__valid | ev_entry;
   assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc_ren;
-  assign \$13  = ~ start;
-  assign \$14  = in_valid & \$13 ;
-  assign \$15  = | in_v;
-  assign \$16  = ~ start;
+  assign busy_next = \$12  | acc__ren;
+  assign \$13  = ~ ctl__start;
+  assign \$14  = entry__valid & \$13 ;
+  assign \$15  = | entry__v;
+  assign \$16  = ~ ctl__start;
   assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ start;
+  assign \$18  = ~ ctl__start;
   assign \$19  = \$signal$40  & \$18 ;
   assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ start;
-  assign \$22  = acc_ren & \$21 ;
-  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = acc__ren & \$21 ;
+  assign \$23  = acc__ren & \$signal$53 ;
   assign \$24  = \$23  & \$signal$36 ;
   assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc_raddr == acc_waddr;
+  assign \$26  = acc__raddr == acc__waddr;
   assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
     h_rdata <= \$28 ;
@@ -5856,121 +6110,121 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s2_a <= \$34 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$35  = \$17 ;
     if (rst) begin
       \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$37  = \$signal$48 ;
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$38  = \$19 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$39  = \$signal$51 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$40  = s3_row;
     if (rst) begin
       \$40  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$41  = s2_a;
     if (rst) begin
       \$41  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$43  = \$20 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$44  = \$22 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$45  = \$signal$53 ;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$46  = acc_raddr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$46  = acc__raddr;
     if (rst) begin
       \$46  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$47  = \$5 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$48  = \$27 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$49  = \$8 [15:0];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$28  = cb_r__data;
     if (rst) begin
       \$28  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$29  = row_prev;
-    if (in_valid) begin
+    if (entry__valid) begin
       \$29  = \$3 [5:0];
     end
     if (rst) begin
@@ -5978,36 +6232,36 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$30  = \$14 ;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$31  = \$15 ;
     if (rst) begin
       \$31  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$32  = \$3 [5:0];
     if (rst) begin
       \$32  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$33  = in_v;
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$33  = entry__v;
     if (rst) begin
       \$33  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$34  = in_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$34  = entry__a;
     if (rst) begin
       \$34  = 16'h0000;
     end
@@ -6019,19 +6273,19 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign row = \$3 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$5 [16:0];
-  assign s4_row = acc_raddr;
-  assign \$signal$26  = acc_ren;
-  assign \$signal$33  = acc_waddr;
-  assign acc_wdata = \$8 [15:0];
+  assign s4_row = acc__raddr;
+  assign \$signal$26  = acc__ren;
+  assign \$signal$33  = acc__waddr;
+  assign acc__wdata = \$8 [15:0];
   assign \new  = \$8 [15:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$9 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$9  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$11 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$11  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -6101,91 +6355,91 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   input clk;
   wire clk;
   wire cont;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
   reg cur_last = 1'h0;
   reg [10:0] cur_line = 11'h000;
   reg [15:0] cur_rem = 16'h0000;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [2:0] entry__slot;
+  reg [2:0] entry__slot = 3'h0;
+  output entry__spec_ce;
+  wire entry__spec_ce;
+  output [10:0] entry__spec_line;
+  wire [10:0] entry__spec_line;
+  output entry__valid;
+  reg entry__valid = 1'h0;
   output ev_empty;
   wire ev_empty;
   output ev_line;
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  input [78:0] head;
-  wire [78:0] head;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  input head_ok;
-  wire head_ok;
-  output [15:0] issue_a;
-  reg [15:0] issue_a = 16'h0000;
-  output issue_first;
-  reg issue_first = 1'h0;
   output issue_next;
   wire issue_next;
-  output [2:0] issue_slot;
-  reg [2:0] issue_slot = 3'h0;
-  output issue_valid;
-  reg issue_valid = 1'h0;
   wire \new ;
-  input [78:0] next;
-  wire [78:0] next;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  input next_ok;
-  wire next_ok;
-  input nonempty;
-  wire nonempty;
   wire np_ce;
   wire p_ce;
-  output pop;
-  wire pop;
+  input [78:0] queue__head;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  input queue__head_ok;
+  wire queue__head_ok;
+  input [78:0] queue__next;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  input queue__next_ok;
+  wire queue__next_ok;
+  input queue__nonempty;
+  wire queue__nonempty;
+  output queue__pop;
+  wire queue__pop;
+  (* keep = 32'd1 *)
+  output queue__ready;
+  reg queue__ready = 1'h0;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
-  (* keep = 32'd1 *)
-  output ready_copy;
-  reg ready_copy = 1'h0;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
-  output spec_ce;
-  wire spec_ce;
-  output [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   reg w1 = 1'h0;
   assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
@@ -6193,23 +6447,23 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   assign \$33  = \$31  ? 4'h0 : \$32 ;
   assign \$34  = cur_rem == 2'h2;
   assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = head[35:33] == 3'h7;
-  assign \$37  = head[35:33] + 1'h1;
+  assign \$36  = queue__head[35:33] == 3'h7;
+  assign \$37  = queue__head[35:33] + 1'h1;
   assign \$38  = \$36  ? 4'h0 : \$37 ;
   always @(posedge clk)
     ahead_ok <= \$39 ;
   always @(posedge clk)
-    ready_copy <= \$40 ;
+    queue__ready <= \$40 ;
   always @(posedge clk)
     ready <= \$41 ;
   always @(posedge clk)
-    issue_valid <= \$42 ;
+    entry__valid <= \$42 ;
   always @(posedge clk)
     fault <= \$43 ;
   always @(posedge clk)
     cur_line <= \$44 ;
   always @(posedge clk)
-    issue_slot <= \$45 ;
+    entry__slot <= \$45 ;
   always @(posedge clk)
     cur_rem <= \$46 ;
   always @(posedge clk)
@@ -6233,61 +6487,61 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
-    issue_first <= \$57 ;
+    entry__first <= \$57 ;
   always @(posedge clk)
-    issue_a <= \$58 ;
-  assign pop = nonempty & ready;
+    entry__a <= \$58 ;
+  assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
-  assign cont = issue_valid & \$1 ;
-  assign \$2  = ~ head[73];
-  assign \new  = pop & \$2 ;
+  assign cont = entry__valid & \$1 ;
+  assign \$2  = ~ queue__head[73];
+  assign \new  = queue__pop & \$2 ;
   assign issue_next = cont | \new ;
-  assign ev_empty = pop & head[73];
-  assign \$3  = \new  & head[78];
+  assign ev_empty = queue__pop & queue__head[73];
+  assign \$3  = \new  & queue__head[78];
   assign \$4  = cont ? w1 : \$3 ;
-  assign ev_line = running & \$4 ;
+  assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
   assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ head[73];
-  assign \$8  = head[78] & \$7 ;
-  assign \$9  = \$8  & head_ok;
+  assign \$7  = ~ queue__head[73];
+  assign \$8  = queue__head[78] & \$7 ;
+  assign \$9  = \$8  & queue__head_ok;
   assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = head[73] | head[74];
-  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
-  assign \$11  = head[73] | head[74];
-  assign \$12  = ~ next[73];
-  assign \$13  = next[78] & \$12 ;
-  assign \$14  = \$13  & next_ok;
-  assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$19  : \$signal ;
-  assign spec_ce = pop ? p_ce : np_ce;
-  assign \$15  = pop ? next_ok : head_ok;
+  assign \$10  = queue__head[73] | queue__head[74];
+  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
+  assign \$11  = queue__head[73] | queue__head[74];
+  assign \$12  = ~ queue__next[73];
+  assign \$13  = queue__next[78] & \$12 ;
+  assign \$14  = \$13  & queue__next_ok;
+  assign p_ce = \$11  ? \$14  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign entry__spec_ce = queue__pop ? p_ce : np_ce;
+  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : head[74];
+  assign \$18  = cont ? \$signal$31  : queue__head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : head[74];
+  assign \$22  = cont ? \$signal$31  : queue__head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
-  assign \$26  = pop & \$25 ;
+  assign \$26  = queue__pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
   assign \$29  = \$signal$15  + \$28 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$39  = \$15 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$40  = 1'h1;
     end else begin
       \$40  = \$19 ;
@@ -6297,9 +6551,9 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$41  = 1'h1;
     end else begin
       \$41  = \$23 ;
@@ -6309,9 +6563,9 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$42  = 1'h0;
     end else begin
       \$42  = \$24 ;
@@ -6321,10 +6575,10 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$43  = fault;
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$43  = 1'h0;
     end else begin
       if (\$26 ) begin
@@ -6336,79 +6590,79 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$44  = \$signal$34 ;
     end else begin
-      \$44  = head[10:0];
+      \$44  = queue__head[10:0];
     end
     if (rst) begin
       \$44  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$45  = s1;
     end else begin
-      \$45  = head[35:33];
+      \$45  = queue__head[35:33];
     end
     if (rst) begin
       \$45  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$46  = \$27 [15:0];
     end else begin
-      \$46  = head[56:41];
+      \$46  = queue__head[56:41];
     end
     if (rst) begin
       \$46  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$47  = \$signal$31 ;
     end else begin
-      \$47  = head[74];
+      \$47  = queue__head[74];
     end
     if (rst) begin
       \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$48  = \$signal$15 ;
     end else begin
-      \$48  = head[21:11];
+      \$48  = queue__head[21:11];
     end
     if (rst) begin
       \$48  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$49  = \$signal$18 ;
     end else begin
-      \$49  = head[39];
+      \$49  = queue__head[39];
     end
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$50  = s2;
@@ -6420,79 +6674,79 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$51  = \$29 [10:0];
     end else begin
-      \$51  = head[32:22];
+      \$51  = queue__head[32:22];
     end
     if (rst) begin
       \$51  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$52  = \$30 ;
     end else begin
-      \$52  = head[40];
+      \$52  = queue__head[40];
     end
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$53  = \$33 [2:0];
     end else begin
-      \$53  = head[38:36];
+      \$53  = queue__head[38:36];
     end
     if (rst) begin
       \$53  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$54  = \$34 ;
     end else begin
-      \$54  = head[75];
+      \$54  = queue__head[75];
     end
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$55  = rem_ge3;
     end else begin
-      \$55  = head[76];
+      \$55  = queue__head[76];
     end
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$56  = \$35 ;
     end else begin
-      \$56  = head[77];
+      \$56  = queue__head[77];
     end
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$57  = 1'h0;
@@ -6504,99 +6758,99 @@ module \eie_ecp5_4pe.pe0.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$58  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$58  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = head[72:57];
+      \$58  = queue__head[72:57];
     end
     if (rst) begin
       \$58  = 16'h0000;
     end
   end
-  assign ready_copy_q = ready_copy;
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
+  assign ready_copy_q = queue__ready;
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_data, ann_valid, ann_j, ann_a, ptr_base, spmat_base, desc, desc_valid, h_even, h_odd, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
-  wire [16:0] \$1 ;
+module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$12 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$12  = 1'h0;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [12:0] \$15 ;
-  wire [13:0] \$16 ;
-  wire [14:0] \$17 ;
-  wire [12:0] \$18 ;
-  wire [13:0] \$19 ;
-  wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [15:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
+  wire \$15 ;
+  wire [15:0] \$16 ;
+  wire [15:0] \$17 ;
+  wire [16:0] \$18 ;
+  wire [15:0] \$19 ;
+  wire \$2 ;
+  wire [16:0] \$20 ;
+  wire [15:0] \$21 ;
+  wire [15:0] \$22 ;
+  wire [16:0] \$23 ;
+  wire [15:0] \$24 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire [15:0] \$28 ;
   wire [15:0] \$29 ;
-  wire [16:0] \$3 ;
-  wire [16:0] \$30 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [16:0] \$33 ;
-  wire [15:0] \$34 ;
-  wire [16:0] \$35 ;
+  wire [15:0] \$33 ;
+  wire [16:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
+  wire \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [16:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire \$5 ;
+  wire [12:0] \$5 ;
   wire \$50 ;
   reg \$51 ;
   reg [12:0] \$52 ;
@@ -6607,7 +6861,7 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [9:0] \$57 ;
   reg [9:0] \$58 ;
   reg \$59 ;
-  wire \$6 ;
+  wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
   reg \$62 ;
@@ -6618,7 +6872,7 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [15:0] \$67 ;
   reg [15:0] \$68 ;
   reg [15:0] \$69 ;
-  wire \$7 ;
+  wire [14:0] \$7 ;
   reg [15:0] \$70 ;
   reg [15:0] \$71 ;
   reg \$72 ;
@@ -6629,7 +6883,7 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
   reg [15:0] \$79 ;
-  wire \$8 ;
+  wire [12:0] \$8 ;
   reg [15:0] \$80 ;
   reg \$81 ;
   reg \$82 ;
@@ -6638,70 +6892,70 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg \$85 ;
   reg \$86 ;
   reg [15:0] \$87 ;
-  wire \$9 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  input ann_valid;
-  wire ann_valid;
-  input arm;
-  wire arm;
+  wire [13:0] \$9 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
   input clk;
   wire clk;
-  output [78:0] desc;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  output desc_valid;
-  reg desc_valid = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  output [78:0] desc__data;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  (* init = 1'h0 *)
+  wire desc__valid;
   wire [9:0] h_addr;
-  output [15:0] h_even;
   wire [15:0] h_even;
-  output [15:0] h_odd;
   wire [15:0] h_odd;
   wire [15:0] h_wdata;
   wire h_we_even;
   wire h_we_odd;
   reg have = 1'h0;
-  input pf_active;
-  wire pf_active;
   reg [15:0] prev_last = 16'h0000;
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$17 ;
+  wire [9:0] \r_addr$60 ;
+  output [15:0] r_data;
   wire [15:0] r_data;
-  wire [15:0] \r_data$13 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$21 ;
+  wire \r_en$62 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$6 ;
+  wire [9:0] \w_addr$52 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$7 ;
+  wire [15:0] \w_data$53 ;
   input w_en;
   wire w_en;
-  input \w_en$8 ;
-  wire \w_en$8 ;
+  input \w_en$54 ;
+  wire \w_en$54 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -6741,42 +6995,44 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] x5_slot = 3'h0;
   reg [2:0] x5_slot2 = 3'h0;
   reg x5_two = 1'h0;
-  (* init = 1'h0 *)
-  wire x5_v;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = x5_nz & \$9 ;
-  assign \$11  = ~ arm;
-  assign \$12  = ann_valid & \$11 ;
-  assign \$13  = ~ arm;
-  assign \$14  = x0_v & \$13 ;
-  assign \$16  = ptr_base + \$15 ;
-  assign \$17  = \$16  + x0_j[0];
-  assign \$19  = ptr_base + \$18 ;
-  assign \$20  = ~ arm;
-  assign \$21  = x1_v & \$20 ;
-  assign \$22  = ~ arm;
-  assign \$23  = x2_v & \$22 ;
-  assign \$24  = ~ arm;
-  assign \$25  = x3_v & \$24 ;
-  assign \$26  = x3_par ? h_odd : h_even;
-  assign \$27  = x3_par ? h_odd : h_even;
-  assign \$28  = \$27  + 1'h1;
-  assign \$29  = x3_par ? h_odd : h_even;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = x3_par ? h_even : h_odd;
-  assign \$32  = x3_par ? h_odd : h_even;
-  assign \$33  = \$31  - \$32 ;
-  assign \$34  = x3_par ? h_even : h_odd;
-  assign \$35  = \$34  - 1'h1;
-  assign \$36  = ~ arm;
-  assign \$37  = x4_v & \$36 ;
-  assign \$44  = x4_len - 1'h1;
-  assign \$45  = | x4_len;
-  assign \$46  = x4_len == 1'h1;
-  assign \$47  = x4_len == 2'h2;
-  assign \$48  = x4_len >= 2'h3;
-  assign \$49  = x4_len >= 3'h4;
-  assign \$50  = desc_valid & x5_nz;
+  output x5_v;
+  reg x5_v = 1'h0;
+  assign \$13  = x2_v & \$12 ;
+  assign \$14  = ~ ctl__arm;
+  assign \$15  = x3_v & \$14 ;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$18  = \$17  + 1'h1;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$20  = \$19  + 2'h2;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$23  = \$21  - \$22 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$25  = \$24  - 1'h1;
+  assign \$26  = ~ ctl__arm;
+  assign \$27  = x4_v & \$26 ;
+  assign \$34  = x4_len - 1'h1;
+  assign \$35  = | x4_len;
+  assign \$36  = x4_len == 1'h1;
+  assign \$37  = x4_len == 2'h2;
+  assign \$38  = x4_len >= 2'h3;
+  assign \$39  = x4_len >= 3'h4;
+  assign \$40  = x5_v & x5_nz;
+  assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
+  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign r_en = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$41  = spmat_base + x5_line;
+  assign \$42  = spmat_base + x5_line1;
+  assign \$43  = spmat_base + x5_line2;
+  assign \$44  = x5_line1 != x5_line;
+  assign \$45  = x5_line2 != x5_line1;
+  assign \$46  = ~ x5_nz;
+  assign \$47  = ~ have;
+  assign \$48  = x5_line != prev_last;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = x5_nz & \$49 ;
   always @(posedge clk)
     x0_v <= \$51 ;
   always @(posedge clk)
@@ -6820,7 +7076,7 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   always @(posedge clk)
     x4_hm1 <= \$71 ;
   always @(posedge clk)
-    desc_valid <= \$72 ;
+    x5_v <= \$72 ;
   always @(posedge clk)
     x5_a <= \$73 ;
   always @(posedge clk)
@@ -6851,21 +7107,19 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     have <= \$86 ;
   always @(posedge clk)
     prev_last <= \$87 ;
-  assign r_addr = pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$17  = pf_active ? x1_odd_addr : w_addr;
-  assign r_en = pf_active ? x1_v : 1'h1;
-  assign \r_en$21  = pf_active ? x1_v : 1'h1;
-  assign \$1  = spmat_base + x5_line;
-  assign \$2  = spmat_base + x5_line1;
-  assign \$3  = spmat_base + x5_line2;
-  assign \$4  = x5_line1 != x5_line;
-  assign \$5  = x5_line2 != x5_line1;
-  assign \$6  = ~ x5_nz;
-  assign \$7  = ~ have;
-  assign \$8  = x5_line != prev_last;
+  assign \$1  = ~ ctl__arm;
+  assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe0.ptr.even  even (
     .clk(clk),
-    .r_data(h_even),
+    .r_data(r_data),
     .rp__addr(r_addr),
     .rp__en(r_en),
     .rst(rst),
@@ -6875,265 +7129,265 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   );
   \eie_ecp5_4pe.pe0.ptr.odd  odd (
     .clk(clk),
-    .r_data(h_odd),
-    .rp__addr(\r_addr$17 ),
-    .rp__en(\r_en$21 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$62 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$8 )
+    .w_en(\w_en$54 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = \$12 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$51  = \$2 ;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$52  = ann_j;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$52  = ann__j;
     if (rst) begin
       \$52  = 13'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = ann_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$53  = ann__a;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = \$14 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$54  = \$4 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$55  = x0_a;
     if (rst) begin
       \$55  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$56  = x0_j[0];
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = \$17 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$57  = \$7 [9:0];
     if (rst) begin
       \$57  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = \$19 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$58  = \$9 [9:0];
     if (rst) begin
       \$58  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$59  = \$21 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$59  = \$11 ;
     if (rst) begin
       \$59  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$60  = x1_a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$61  = x1_par;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$62  = \$23 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$62  = \$13 ;
     if (rst) begin
       \$62  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$63  = x2_a;
     if (rst) begin
       \$63  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$64  = x2_par;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$65  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$65  = \$15 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$66  = x3_a;
     if (rst) begin
       \$66  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$67  = \$26 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$67  = \$16 ;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$68  = \$28 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$68  = \$18 [15:0];
     if (rst) begin
       \$68  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$69  = \$30 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$69  = \$20 [15:0];
     if (rst) begin
       \$69  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$70  = \$33 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$70  = \$23 [15:0];
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$71  = \$35 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$71  = \$25 [15:0];
     if (rst) begin
       \$71  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$72  = \$37 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$72  = \$27 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$73  = x4_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$74  = \$38 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$74  = \$28 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$75  = \$39 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$75  = \$29 ;
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$76  = \$40 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$76  = \$30 ;
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$77  = \$41 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$77  = \$31 [2:0];
     if (rst) begin
       \$77  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$78  = \$42 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$78  = \$32 [2:0];
     if (rst) begin
       \$78  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$79  = \$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$79  = \$33 ;
     if (rst) begin
       \$79  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$80  = \$44 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$80  = \$34 [15:0];
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$81  = \$45 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$81  = \$35 ;
     if (rst) begin
       \$81  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$82  = \$46 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$82  = \$36 ;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$83  = \$47 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$83  = \$37 ;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$84  = \$48 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$84  = \$38 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$85  = \$49 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$86  = have;
-    if (arm) begin
+    if (ctl__arm) begin
       \$86  = 1'h0;
-    end else if (\$50 ) begin
+    end else if (\$40 ) begin
       \$86  = 1'h1;
     end
     if (rst) begin
@@ -7141,10 +7395,10 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     \$87  = prev_last;
-    if (arm) begin
-    end else if (\$50 ) begin
+    if (ctl__arm) begin
+    end else if (\$40 ) begin
       \$87  = x5_lastline;
     end
     if (rst) begin
@@ -7154,58 +7408,58 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$6  = w_addr;
-  assign \w_data$7  = w_data;
-  assign h_we_odd = \w_en$8 ;
-  assign r_data = h_even;
-  assign \r_data$13  = h_odd;
-  assign x5_v = desc_valid;
-  assign \desc.line0  = desc[10:0];
-  assign \desc.line1  = desc[21:11];
-  assign \desc.line2  = desc[32:22];
-  assign \desc.slot0  = desc[35:33];
-  assign \desc.slot2  = desc[38:36];
-  assign \desc.wrap0  = desc[39];
-  assign \desc.wrap1  = desc[40];
-  assign \desc.lm1  = desc[56:41];
-  assign \desc.a  = desc[72:57];
-  assign \desc.z  = desc[73];
-  assign \desc.one  = desc[74];
-  assign \desc.two  = desc[75];
-  assign \desc.ge3  = desc[76];
-  assign \desc.ge4  = desc[77];
-  assign \desc.newline  = desc[78];
-  assign desc[78] = \$10 ;
-  assign desc[77] = x5_ge4;
-  assign desc[76] = x5_ge3;
-  assign desc[75] = x5_two;
-  assign desc[74] = x5_one;
-  assign desc[73] = \$6 ;
-  assign desc[72:57] = x5_a;
-  assign desc[56:41] = x5_lm1;
-  assign desc[40] = \$5 ;
-  assign desc[39] = \$4 ;
-  assign desc[38:36] = x5_slot2;
-  assign desc[35:33] = x5_slot;
-  assign desc[32:22] = \$3 [10:0];
-  assign desc[21:11] = \$2 [10:0];
-  assign desc[10:0] = \$1 [10:0];
-  assign \$15  = { 1'h0, x0_j[12:1] };
-  assign \$18  = { 1'h0, x0_j[12:1] };
-  assign \$38  = { 3'h0, x4_lo[15:3] };
-  assign \$39  = { 3'h0, x4_lo1[15:3] };
-  assign \$40  = { 3'h0, x4_lo2[15:3] };
-  assign \$41 [15:3] = 13'h0000;
-  assign \$41 [2:0] = x4_lo[2:0];
-  assign \$42 [15:3] = 13'h0000;
-  assign \$42 [2:0] = x4_lo2[2:0];
-  assign \$43  = { 3'h0, x4_hm1[15:3] };
+  assign \w_addr$52  = w_addr;
+  assign \w_data$53  = w_data;
+  assign h_we_odd = \w_en$54 ;
+  assign h_even = r_data;
+  assign h_odd = \r_data$25 ;
+  assign desc__valid = x5_v;
+  assign \desc__data.line0  = desc__data[10:0];
+  assign \desc__data.line1  = desc__data[21:11];
+  assign \desc__data.line2  = desc__data[32:22];
+  assign \desc__data.slot0  = desc__data[35:33];
+  assign \desc__data.slot2  = desc__data[38:36];
+  assign \desc__data.wrap0  = desc__data[39];
+  assign \desc__data.wrap1  = desc__data[40];
+  assign \desc__data.lm1  = desc__data[56:41];
+  assign \desc__data.a  = desc__data[72:57];
+  assign \desc__data.z  = desc__data[73];
+  assign \desc__data.one  = desc__data[74];
+  assign \desc__data.two  = desc__data[75];
+  assign \desc__data.ge3  = desc__data[76];
+  assign \desc__data.ge4  = desc__data[77];
+  assign \desc__data.newline  = desc__data[78];
+  assign desc__data[78] = \$50 ;
+  assign desc__data[77] = x5_ge4;
+  assign desc__data[76] = x5_ge3;
+  assign desc__data[75] = x5_two;
+  assign desc__data[74] = x5_one;
+  assign desc__data[73] = \$46 ;
+  assign desc__data[72:57] = x5_a;
+  assign desc__data[56:41] = x5_lm1;
+  assign desc__data[40] = \$45 ;
+  assign desc__data[39] = \$44 ;
+  assign desc__data[38:36] = x5_slot2;
+  assign desc__data[35:33] = x5_slot;
+  assign desc__data[32:22] = \$43 [10:0];
+  assign desc__data[21:11] = \$42 [10:0];
+  assign desc__data[10:0] = \$41 [10:0];
+  assign \$5  = { 1'h0, x0_j[12:1] };
+  assign \$8  = { 1'h0, x0_j[12:1] };
+  assign \$28  = { 3'h0, x4_lo[15:3] };
+  assign \$29  = { 3'h0, x4_lo1[15:3] };
+  assign \$30  = { 3'h0, x4_lo2[15:3] };
+  assign \$31 [15:3] = 13'h0000;
+  assign \$31 [2:0] = x4_lo[2:0];
+  assign \$32 [15:3] = 13'h0000;
+  assign \$32 [2:0] = x4_lo2[2:0];
+  assign \$33  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$11  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$13  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -7244,7 +7498,7 @@ module \eie_ecp5_4pe.pe0.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, 
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -7259,8 +7513,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$12  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$14 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$14  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -7299,7 +7553,7 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -7313,9 +7567,9 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$13  = 1'h0;
+module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -7395,62 +7649,72 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire [78:0] \$8 ;
   wire [78:0] \$9 ;
   reg \$signal  = 1'h0;
-  input arm;
-  wire arm;
   wire [3:0] base;
+  output bc__room_nopush;
+  reg bc__room_nopush = 1'h1;
+  output bc__room_push;
+  reg bc__room_push = 1'h1;
+  input bc__strobe;
+  wire bc__strobe;
   (* keep = 32'd1 *)
   reg bc_r = 1'h0;
-  input bcast;
-  wire bcast;
   input clk;
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__start;
+  wire ctl__start;
   output empty_next;
   wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
-  output [78:0] head;
-  reg [78:0] head = 79'h00000000000000000000;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  output head_ok;
-  reg head_ok = 1'h0;
-  output [78:0] next;
-  reg [78:0] next = 79'h00000000000000000000;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  output next_ok;
-  reg next_ok = 1'h0;
-  output nonempty;
-  wire nonempty;
+  output [78:0] issue__head;
+  reg [78:0] issue__head = 79'h00000000000000000000;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  output issue__head_ok;
+  reg issue__head_ok = 1'h0;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  output issue__next_ok;
+  reg issue__next_ok = 1'h0;
+  output issue__nonempty;
+  wire issue__nonempty;
+  input issue__pop;
+  wire issue__pop;
+  input issue__ready;
+  wire issue__ready;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -7469,14 +7733,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
-  input \pop$32 ;
-  wire \pop$32 ;
-  input ready;
-  wire ready;
-  output room_nopush;
-  reg room_nopush = 1'h1;
-  output room_push;
-  reg room_push = 1'h1;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -7501,8 +7757,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  input start;
-  wire start;
   reg [4:0] wp__addr = 5'h00;
   input [78:0] wp__data;
   wire [78:0] wp__data;
@@ -7541,23 +7795,23 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
@@ -7587,14 +7841,14 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$39  = rp2__addr + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ head_ok;
-  assign \$43  = \pop$32  & \$42 ;
-  assign \$44  = ~ \pop$32 ;
+  assign \$42  = ~ issue__head_ok;
+  assign \$43  = issue__pop & \$42 ;
+  assign \$44  = ~ issue__pop;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$32 ;
+  assign \$49  = pop != issue__pop;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -7609,9 +7863,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     wq <= \$61 ;
   always @(posedge clk)
-    head <= \$62 ;
+    issue__head <= \$62 ;
   always @(posedge clk)
-    next <= \$63 ;
+    issue__next <= \$63 ;
   always @(posedge clk)
     \$signal  <= \$64 ;
   always @(posedge clk)
@@ -7623,9 +7877,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     fault <= \$68 ;
   always @(posedge clk)
-    head_ok <= \$69 ;
+    issue__head_ok <= \$69 ;
   always @(posedge clk)
-    next_ok <= \$70 ;
+    issue__next_ok <= \$70 ;
   always @(posedge clk)
     rptr0 <= \$71 ;
   always @(posedge clk)
@@ -7639,20 +7893,20 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     cnt_nz <= \$76 ;
   always @(posedge clk)
-    room_nopush <= \$77 ;
+    bc__room_nopush <= \$77 ;
   always @(posedge clk)
-    room_push <= \$78 ;
+    bc__room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
-  assign nonempty = cnt_nz | bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & ready;
+  assign pop = \$2  & issue__ready;
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : next;
-  assign \$6  = \$signal  ? wq : head;
+  assign \$5  = fresh1 ? wq : issue__next;
+  assign \$6  = \$signal  ? wq : issue__head;
   assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : next;
+  assign \$8  = fresh1 ? wq : issue__next;
   assign \$9  = pop ? rp2__data : \$8 ;
   assign \$10  = wp__addr == rptr1;
   assign \$11  = wp__addr == rptr0;
@@ -7664,44 +7918,44 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$17  = wp__en & \$16 ;
   assign \$18  = wp__addr == 5'h14;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$61  = wp__data;
     if (rst) begin
       \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$62  = \$7 ;
     if (rst) begin
       \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$63  = \$9 ;
     if (rst) begin
       \$63  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$64  = \$13 ;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$65  = \$17 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$66  = 5'h00;
     end else begin
       \$66  = \$21 [4:0];
@@ -7711,9 +7965,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$67  = 5'h00;
     end else begin
       \$67  = \$23 [4:0];
@@ -7723,10 +7977,10 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$68  = fault;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$68  = 1'h0;
     end else begin
       if (\$50 ) begin
@@ -7738,9 +7992,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$69  = 1'h0;
     end else begin
       \$69  = \$26 ;
@@ -7750,9 +8004,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$70  = 1'h0;
     end else begin
       \$70  = \$29 ;
@@ -7762,9 +8016,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$71  = 5'h00;
     end else begin
       \$71  = \$33 [4:0];
@@ -7774,9 +8028,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$72  = 5'h01;
     end else begin
       \$72  = \$37 [4:0];
@@ -7786,9 +8040,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$73  = 5'h02;
     end else begin
       \$73  = \$41 [4:0];
@@ -7798,21 +8052,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$74  = 1'h0;
     end else begin
-      \$74  = bcast;
+      \$74  = bc__strobe;
     end
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$75  = 4'h0;
     end else begin
       \$75  = \$51 [3:0];
@@ -7822,9 +8076,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$76  = 1'h0;
     end else begin
       \$76  = \$54 ;
@@ -7834,9 +8088,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$77  = 1'h1;
     end else begin
       \$77  = \$56 ;
@@ -7846,9 +8100,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$78  = 1'h1;
     end else begin
       \$78  = \$60 ;
@@ -7858,10 +8112,10 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   assign wptr = wp__addr;
-  assign wr = wp__data;
-  assign wr_valid = wp__en;
+  assign wr__data = wp__data;
+  assign wr__valid = wp__en;
   assign rptr2 = rp2__addr;
-  assign nxt = next;
+  assign nxt = issue__next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -7878,51 +8132,51 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wp__data.ge3  = wp__data[76];
   assign \wp__data.ge4  = wp__data[77];
   assign \wp__data.newline  = wp__data[78];
-  assign \wr.line0  = wp__data[10:0];
-  assign \wr.line1  = wp__data[21:11];
-  assign \wr.line2  = wp__data[32:22];
-  assign \wr.slot0  = wp__data[35:33];
-  assign \wr.slot2  = wp__data[38:36];
-  assign \wr.wrap0  = wp__data[39];
-  assign \wr.wrap1  = wp__data[40];
-  assign \wr.lm1  = wp__data[56:41];
-  assign \wr.a  = wp__data[72:57];
-  assign \wr.z  = wp__data[73];
-  assign \wr.one  = wp__data[74];
-  assign \wr.two  = wp__data[75];
-  assign \wr.ge3  = wp__data[76];
-  assign \wr.ge4  = wp__data[77];
-  assign \wr.newline  = wp__data[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \nxt.line0  = next[10:0];
-  assign \nxt.line1  = next[21:11];
-  assign \nxt.line2  = next[32:22];
-  assign \nxt.slot0  = next[35:33];
-  assign \nxt.slot2  = next[38:36];
-  assign \nxt.wrap0  = next[39];
-  assign \nxt.wrap1  = next[40];
-  assign \nxt.lm1  = next[56:41];
-  assign \nxt.a  = next[72:57];
-  assign \nxt.z  = next[73];
-  assign \nxt.one  = next[74];
-  assign \nxt.two  = next[75];
-  assign \nxt.ge3  = next[76];
-  assign \nxt.ge4  = next[77];
-  assign \nxt.newline  = next[78];
+  assign \wr__data.line0  = wp__data[10:0];
+  assign \wr__data.line1  = wp__data[21:11];
+  assign \wr__data.line2  = wp__data[32:22];
+  assign \wr__data.slot0  = wp__data[35:33];
+  assign \wr__data.slot2  = wp__data[38:36];
+  assign \wr__data.wrap0  = wp__data[39];
+  assign \wr__data.wrap1  = wp__data[40];
+  assign \wr__data.lm1  = wp__data[56:41];
+  assign \wr__data.a  = wp__data[72:57];
+  assign \wr__data.z  = wp__data[73];
+  assign \wr__data.one  = wp__data[74];
+  assign \wr__data.two  = wp__data[75];
+  assign \wr__data.ge3  = wp__data[76];
+  assign \wr__data.ge4  = wp__data[77];
+  assign \wr__data.newline  = wp__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -7938,21 +8192,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -7971,9 +8225,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, start, running, w_addr, w_data, issue_valid, issue_slot, issue_first, issue_a, busy, out_first, out_a, h_rdata, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$14  = 1'h0;
+module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$16 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$16  = 1'h0;
   wire [7:0] \$1 ;
   wire [6:0] \$11 ;
   wire [6:0] \$14 ;
@@ -7988,65 +8242,65 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   reg busy = 1'h0;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [3:0] entry__v;
+  wire [3:0] entry__v;
+  (* init = 1'h0 *)
+  wire entry__valid;
+  output [3:0] entry__z;
+  wire [3:0] entry__z;
   wire [10:0] h_addr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
   wire h_we;
-  input [15:0] issue_a;
-  wire [15:0] issue_a;
-  input issue_first;
-  wire issue_first;
-  input [2:0] issue_slot;
-  wire [2:0] issue_slot;
-  input issue_valid;
-  wire issue_valid;
-  output [15:0] out_a;
-  reg [15:0] out_a = 16'h0000;
-  output out_first;
-  reg out_first = 1'h0;
-  output [3:0] out_v;
-  wire [3:0] out_v;
-  (* init = 1'h0 *)
-  wire out_valid;
-  output [3:0] out_z;
-  wire [3:0] out_z;
+  input [15:0] issue__a;
+  wire [15:0] issue__a;
+  input issue__first;
+  wire issue__first;
+  input [2:0] issue__slot;
+  wire [2:0] issue__slot;
+  input issue__spec_ce;
+  wire issue__spec_ce;
+  input [10:0] issue__spec_line;
+  wire [10:0] issue__spec_line;
+  input issue__valid;
+  wire issue__valid;
   wire [10:0] r_addr;
   wire [63:0] r_data;
   wire r_en;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s_slot = 3'h0;
-  input spec_ce;
-  wire spec_ce;
-  input [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   input [10:0] w_addr;
   wire [10:0] w_addr;
   input [63:0] w_data;
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = running ? spec_ce : 1'h1;
+  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
   assign \$11  = s_slot * 4'h8;
   assign \$1  = h_rdata >> \$11 ;
   assign \$14  = s_slot * 4'h8;
   assign \$2  = h_rdata >> \$14 ;
-  assign \$3  = ~ start;
-  assign \$4  = issue_valid & \$3 ;
+  assign \$3  = ~ ctl__start;
+  assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
     busy <= \$5 ;
   always @(posedge clk)
-    out_first <= \$6 ;
+    entry__first <= \$6 ;
   always @(posedge clk)
-    out_a <= \$7 ;
+    entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = running ? spec_line : w_addr;
+  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe0.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -8058,29 +8312,29 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
     .w_en(w_en)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$5  = \$4 ;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$6  = issue_first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$6  = issue__first;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$7  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$7  = issue__a;
     if (rst) begin
       \$7  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$8  = issue_slot;
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$8  = issue__slot;
     if (rst) begin
       \$8  = 3'h0;
     end
@@ -8089,15 +8343,15 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
-  assign out_valid = busy;
-  assign out_v = \$1 [3:0];
-  assign out_z = \$2 [7:4];
+  assign entry__valid = busy;
+  assign entry__v = \$1 [3:0];
+  assign entry__z = \$2 [7:4];
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$17 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$17  = 1'h0;
   reg [10:0] \$1 ;
   reg \$2 ;
   reg [63:0] \$3 ;
@@ -8150,21 +8404,21 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
   always @(posedge clk)
     r_en_q <= \$2 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$3  = rp__data;
     if (rst) begin
       \$3  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$1  = r_addr;
     if (rst) begin
       \$1  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     \$2  = r_en;
     if (rst) begin
       \$2  = 1'h0;
@@ -8178,10 +8432,10 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
-, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$16  = 1'h0;
+module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
+, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -8191,18 +8445,18 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [32:0] \$18 ;
+  wire \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [63:0] \$25 ;
+  wire [32:0] \$24 ;
+  reg [31:0] \$25 ;
   reg [63:0] \$26 ;
-  wire [63:0] \$27 ;
-  reg \$28 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
@@ -8210,64 +8464,69 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [9:0] \$32 ;
   reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [31:0] \$35 ;
+  reg \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [15:0] \$47 ;
+  reg [31:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg [2:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
+  reg [31:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
-  reg [63:0] \$53 ;
+  reg [15:0] \$53 ;
   reg [63:0] \$54 ;
-  reg \$55 ;
-  reg [63:0] \$56 ;
+  reg [63:0] \$55 ;
+  reg \$56 ;
+  reg [63:0] \$57 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  wire [5:0] acc_raddr;
-  wire [5:0] \acc_raddr$76 ;
-  wire [15:0] acc_rdata;
-  wire [15:0] \acc_rdata$80 ;
-  wire acc_ren;
-  wire \acc_ren$78 ;
-  wire [5:0] acc_waddr;
-  wire [5:0] \acc_waddr$82 ;
-  wire [15:0] acc_wdata;
-  wire [15:0] \acc_wdata$84 ;
-  wire acc_we;
-  wire \acc_we$86 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  wire [15:0] \ann_a$19 ;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  wire [12:0] \ann_j$17 ;
-  input ann_valid;
-  wire ann_valid;
-  wire \ann_valid$15 ;
-  input arm;
-  wire arm;
-  wire \arm$11 ;
-  wire \arm$24 ;
-  wire \arm$87 ;
-  input bcast;
-  wire bcast;
-  wire \bcast$27 ;
+  wire [5:0] acc__raddr;
+  wire [5:0] \acc__raddr$85 ;
+  wire [15:0] acc__rdata;
+  wire [15:0] \acc__rdata$87 ;
+  wire acc__ren;
+  wire \acc__ren$89 ;
+  wire [5:0] acc__waddr;
+  wire [5:0] \acc__waddr$91 ;
+  wire [15:0] acc__wdata;
+  wire [15:0] \acc__wdata$93 ;
+  wire acc__we;
+  wire \acc__we$95 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
+  wire bc__room_nopush;
+  wire bc__room_push;
+  input bc__strobe;
+  wire bc__strobe;
   wire busy_next;
+  wire [15:0] ccu__ann__a;
+  wire [12:0] ccu__ann__j;
+  wire ccu__ann__valid;
+  output ccu__bc__room_nopush;
+  wire ccu__bc__room_nopush;
+  output ccu__bc__room_push;
+  wire ccu__bc__room_push;
+  wire ccu__bc__strobe;
+  output [15:0] ccu__src__data;
+  wire [15:0] ccu__src__data;
+  wire ccu__src__rd_en;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -8279,24 +8538,72 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  wire desc_valid;
+  input ctl__arm;
+  wire ctl__arm;
+  wire \ctl__arm$1 ;
+  wire \ctl__arm$2 ;
+  wire \ctl__arm$3 ;
+  wire \ctl__arm$4 ;
+  wire \ctl__arm$5 ;
+  wire \ctl__arm$6 ;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  wire \ctl__pf_active$10 ;
+  wire \ctl__pf_active$11 ;
+  wire \ctl__pf_active$12 ;
+  wire \ctl__pf_active$13 ;
+  wire \ctl__pf_active$8 ;
+  wire \ctl__pf_active$9 ;
+  input ctl__running;
+  wire ctl__running;
+  wire \ctl__running$15 ;
+  wire \ctl__running$16 ;
+  wire \ctl__running$17 ;
+  wire \ctl__running$18 ;
+  wire \ctl__running$19 ;
+  wire \ctl__running$20 ;
+  input ctl__start;
+  wire ctl__start;
+  wire \ctl__start$22 ;
+  wire \ctl__start$23 ;
+  wire \ctl__start$24 ;
+  wire \ctl__start$25 ;
+  wire \ctl__start$26 ;
+  wire \ctl__start$27 ;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  wire desc__valid;
   wire empty_next;
+  wire [15:0] entry__a;
+  wire [15:0] \entry__a$74 ;
+  wire [15:0] \entry__a$75 ;
+  wire entry__first;
+  wire \entry__first$76 ;
+  wire \entry__first$77 ;
+  wire [2:0] entry__slot;
+  wire entry__spec_ce;
+  wire [10:0] entry__spec_line;
+  wire [3:0] entry__v;
+  wire [3:0] \entry__v$79 ;
+  wire entry__valid;
+  wire \entry__valid$80 ;
+  wire \entry__valid$81 ;
+  wire [3:0] entry__z;
+  wire [3:0] \entry__z$83 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -8304,33 +8611,25 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$110 ;
-  wire \fault$111 ;
+  wire \fault$115 ;
+  wire \fault$116 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$121 ;
-  wire [3:0] \h_addr$124 ;
-  wire [9:0] \h_addr$127 ;
+  wire [10:0] \h_addr$126 ;
+  wire [3:0] \h_addr$129 ;
+  wire [9:0] \h_addr$132 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
   reg [63:0] h_half1 = 64'h0000000000000000;
-  input [2:0] h_mem;
-  wire [2:0] h_mem;
   wire [15:0] h_next;
   reg [15:0] h_next_d0 = 16'h0000;
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
-  input [10:0] h_off;
-  wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$175 ;
-  output [63:0] \h_rdata$181 ;
-  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
-  input h_sel;
-  wire h_sel;
+  wire [15:0] \h_rdata$183 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -8342,221 +8641,185 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
-  wire [15:0] \h_wdata$128 ;
-  input h_we;
+  wire [63:0] \h_wdata$127 ;
+  wire [15:0] \h_wdata$130 ;
+  wire [15:0] \h_wdata$133 ;
   wire h_we;
-  wire \h_we$123 ;
-  wire \h_we$126 ;
+  wire \h_we$131 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
   wire h_we_src;
-  wire [78:0] head;
-  wire [78:0] \head$39 ;
-  wire [15:0] \head$39.a ;
-  wire \head$39.ge3 ;
-  wire \head$39.ge4 ;
-  wire [10:0] \head$39.line0 ;
-  wire [10:0] \head$39.line1 ;
-  wire [10:0] \head$39.line2 ;
-  wire [15:0] \head$39.lm1 ;
-  wire \head$39.newline ;
-  wire \head$39.one ;
-  wire [2:0] \head$39.slot0 ;
-  wire [2:0] \head$39.slot2 ;
-  wire \head$39.two ;
-  wire \head$39.wrap0 ;
-  wire \head$39.wrap1 ;
-  wire \head$39.z ;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  wire head_ok;
-  wire \head_ok$48 ;
+  input [2:0] host__mem;
+  wire [2:0] host__mem;
+  input [10:0] host__off;
+  wire [10:0] host__off;
+  output [63:0] host__rdata;
+  reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__sel;
+  wire host__sel;
+  input [63:0] host__wdata;
+  wire [63:0] host__wdata;
+  input host__we;
+  wire host__we;
   reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
-  wire idle_next;
-  wire [15:0] in_a;
-  wire in_first;
-  wire [3:0] in_v;
-  wire in_valid;
-  wire [3:0] in_z;
-  wire [15:0] issue_a;
-  wire [15:0] \issue_a$62 ;
-  wire issue_first;
-  wire \issue_first$58 ;
+  wire [15:0] issue__a;
+  wire issue__first;
+  wire [78:0] issue__head;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  wire issue__head_ok;
+  wire [78:0] issue__next;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  wire issue__next_ok;
+  wire issue__nonempty;
+  wire issue__pop;
+  wire issue__ready;
+  wire [2:0] issue__slot;
+  wire issue__spec_ce;
+  wire [10:0] issue__spec_line;
+  wire issue__valid;
   wire issue_next;
-  wire [2:0] issue_slot;
-  wire [2:0] \issue_slot$60 ;
-  wire issue_valid;
-  wire \issue_valid$56 ;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
-  wire [78:0] next;
-  wire [78:0] \next$46 ;
-  wire [15:0] \next$46.a ;
-  wire \next$46.ge3 ;
-  wire \next$46.ge4 ;
-  wire [10:0] \next$46.line0 ;
-  wire [10:0] \next$46.line1 ;
-  wire [10:0] \next$46.line2 ;
-  wire [15:0] \next$46.lm1 ;
-  wire \next$46.newline ;
-  wire \next$46.one ;
-  wire [2:0] \next$46.slot0 ;
-  wire [2:0] \next$46.slot2 ;
-  wire \next$46.two ;
-  wire \next$46.wrap0 ;
-  wire \next$46.wrap1 ;
-  wire \next$46.z ;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  wire next_ok;
-  wire \next_ok$50 ;
-  wire nonempty;
-  wire \nonempty$37 ;
-  wire [15:0] out_a;
-  wire out_first;
-  wire [3:0] out_v;
-  wire out_valid;
-  wire [3:0] out_z;
-  input pf_active;
-  wire pf_active;
-  wire \pf_active$13 ;
-  wire \pf_active$88 ;
-  wire pop;
-  wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$153 ;
-  wire [9:0] \ptr_base$153 ;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  wire queue__head_ok;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  wire queue__next_ok;
+  wire queue__nonempty;
+  wire queue__pop;
+  wire queue__ready;
+  input [9:0] regs__ptr_base;
+  wire [9:0] regs__ptr_base;
+  input regs__relu;
+  wire regs__relu;
+  input [5:0] regs__shift;
+  wire [5:0] regs__shift;
+  input [10:0] regs__spmat_base;
+  wire [10:0] regs__spmat_base;
+  input regs__src_sel;
+  wire regs__src_sel;
+  input [9:0] regs__wb_base;
+  wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] ptr_base_q;
-  input rd_en;
-  wire rd_en;
-  wire \rd_en$90 ;
-  wire ready;
-  wire ready_copy;
-  (* keep = 32'd1 *)
-  reg relu = 1'h0;
-  input \relu$151 ;
-  wire \relu$151 ;
+  wire [9:0] regs_q_ptr_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire relu_q;
-  output room_nopush;
-  wire room_nopush;
-  wire \room_nopush$35 ;
-  output room_push;
-  wire room_push;
-  wire \room_push$33 ;
-  input rst;
-  wire rst;
-  input running;
-  wire running;
-  wire \running$3 ;
-  wire \running$42 ;
-  wire \running$5 ;
-  wire \running$7 ;
-  wire \running$9 ;
-  (* keep = 32'd1 *)
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$152 ;
-  wire [5:0] \shift$152 ;
+  wire regs_q_relu;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] shift_q;
-  wire spec_ce;
-  wire \spec_ce$54 ;
-  wire [10:0] spec_line;
-  wire [10:0] \spec_line$52 ;
-  (* keep = 32'd1 *)
-  reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$154 ;
-  wire [10:0] \spmat_base$154 ;
+  wire [5:0] regs_q_shift;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] spmat_base_q;
-  output [15:0] src_data;
-  wire [15:0] src_data;
-  wire [15:0] \src_data$96 ;
-  (* keep = 32'd1 *)
-  reg src_sel = 1'h0;
-  input \src_sel$150 ;
-  wire \src_sel$150 ;
+  wire [10:0] regs_q_spmat_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire src_sel_q;
-  input start;
-  wire start;
-  wire \start$1 ;
-  wire \start$25 ;
-  wire \start$4 ;
-  wire \start$6 ;
-  wire \start$8 ;
-  (* keep = 32'd1 *)
-  reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$155 ;
-  wire [9:0] \wb_base$155 ;
+  wire regs_q_src_sel;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] wb_base_q;
-  wire wb_busy;
-  wire \wb_busy$102 ;
-  wire wb_busy_next;
-  wire \wb_busy_next$104 ;
-  input wb_start;
-  wire wb_start;
-  wire \wb_start$98 ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [9:0] regs_q_wb_base;
+  (* keep = 32'd1 *)
+  reg relu = 1'h0;
+  input rst;
+  wire rst;
+  (* keep = 32'd1 *)
+  reg [5:0] shift = 6'h00;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base = 11'h000;
+  wire [15:0] src__data;
+  input src__rd_en;
+  wire src__rd_en;
+  (* keep = 32'd1 *)
+  reg src_sel = 1'h0;
+  wire wb__busy;
+  wire \wb__busy$97 ;
+  wire wb__busy_next;
+  wire \wb__busy_next$99 ;
+  input wb__start;
+  wire wb__start;
+  wire \wb__start$101 ;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base = 10'h000;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   always @(posedge clk)
     ptr_base <= \$32 ;
   always @(posedge clk)
@@ -8564,83 +8827,83 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$35 ;
+    idle <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$36 ;
+    cnt_entries <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$37 ;
+    cnt_padding <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$38 ;
+    cnt_empty_columns <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$39 ;
+    cnt_line_reads <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$40 ;
+    cnt_pops <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$41 ;
+    cnt_bypasses <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$42 ;
+    mem_q0 <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$43 ;
+    cnt_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$44 ;
+    mem_q1 <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$46 ;
+    mem_q2 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$47 ;
+    cnt_q2 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$48 ;
+    h_even_d0 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$49 ;
+    h_odd_d0 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$50 ;
+    h_cb_d0 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$51 ;
+    h_cb_d1 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$52 ;
+    h_src_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$53 ;
+    h_next_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$54 ;
+    h_half0 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$55 ;
+    h_half1 <= \$55 ;
   always @(posedge clk)
-    \h_rdata$181  <= \$56 ;
-  assign \$1  = ~ issue_next;
-  assign \$2  = empty_next & \$1 ;
-  assign \$3  = ~ issue_valid;
-  assign \$4  = \$2  & \$3 ;
-  assign \$5  = ~ busy_next;
-  assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$110  | \fault$111 ;
-  assign \$6  = h_we & h_sel;
-  assign \$7  = ! h_mem;
-  assign h_we_even = \$6  & \$7 ;
-  assign \$8  = h_we & h_sel;
-  assign \$9  = h_mem == 1'h1;
-  assign h_we_odd = \$8  & \$9 ;
-  assign \$10  = h_we & h_sel;
-  assign \$11  = h_mem == 2'h2;
-  assign \h_we$123  = \$10  & \$11 ;
-  assign \$12  = h_we & h_sel;
-  assign \$13  = h_mem == 2'h3;
-  assign \h_we$126  = \$12  & \$13 ;
-  assign \$14  = h_we & h_sel;
-  assign \$15  = h_mem == 3'h4;
-  assign h_we_src = \$14  & \$15 ;
-  assign \$16  = h_we & h_sel;
-  assign \$17  = h_mem == 3'h6;
-  assign h_we_next = \$16  & \$17 ;
-  assign \$18  = cnt_entries + 1'h1;
-  assign \$19  = cnt_padding + 1'h1;
-  assign \$20  = cnt_empty_columns + 1'h1;
-  assign \$21  = cnt_line_reads + 1'h1;
-  assign \$22  = cnt_pops + 1'h1;
-  assign \$23  = cnt_bypasses + 1'h1;
-  assign \$27  = hsel ? h_half1 : h_half0;
+    hsel <= \$56 ;
   always @(posedge clk)
-    idle <= \$28 ;
+    host__rdata <= \$57 ;
+  assign fault = \fault$115  | \fault$116 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$131  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
+  assign \$13  = ~ issue_next;
+  assign \$14  = empty_next & \$13 ;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ busy_next;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
     src_sel <= \$29 ;
   always @(posedge clk)
@@ -8648,180 +8911,168 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     shift <= \$31 ;
   \eie_ecp5_4pe.pe1.act  act (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_waddr(acc_waddr),
-    .acc_wdata(acc_wdata),
-    .acc_we(acc_we),
-    .arm(arm),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__waddr(acc__waddr),
+    .acc__wdata(acc__wdata),
+    .acc__we(acc__we),
     .clk(clk),
-    .h_addr(h_off[9:0]),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .ctl__start(ctl__start),
+    .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$115 [15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
-    .pf_active(pf_active),
-    .rd_en(rd_en),
     .relu(relu),
     .rst(rst),
-    .src_data(src_data),
+    .src__data(ccu__src__data),
+    .src__rd_en(src__rd_en),
     .src_sel(src_sel),
-    .start(start),
-    .wb_base(wb_base),
-    .wb_busy(wb_busy),
-    .wb_busy_next(wb_busy_next),
-    .wb_start(wb_start)
+    .wb__busy(wb__busy),
+    .wb__busy_next(wb__busy_next),
+    .wb__start(wb__start),
+    .wb_base(wb_base)
   );
   \eie_ecp5_4pe.pe1.arith  arith (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_ren(acc_ren),
-    .acc_waddr(acc_waddr),
-    .acc_we(acc_we),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__ren(acc__ren),
+    .acc__waddr(acc__waddr),
+    .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__valid(\entry__valid$80 ),
+    .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
-    .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$175 ),
-    .h_wdata(\h_wdata$115 [15:0]),
-    .h_we(\h_we$126 ),
-    .in_a(in_a),
-    .in_first(in_first),
-    .in_v(in_v),
-    .in_valid(in_valid),
-    .in_z(in_z),
-    .\new (acc_wdata),
+    .h_addr(host__off[3:0]),
+    .h_rdata(\h_rdata$183 ),
+    .h_wdata(host__wdata[15:0]),
+    .h_we(\h_we$131 ),
+    .\new (acc__wdata),
     .rst(rst),
-    .running(running),
-    .shift(shift),
-    .start(start)
+    .shift(shift)
   );
   \eie_ecp5_4pe.pe1.issue  issue (
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(issue__a),
+    .entry__first(issue__first),
+    .entry__slot(issue__slot),
+    .entry__spec_ce(issue__spec_ce),
+    .entry__spec_line(issue__spec_line),
+    .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$111 ),
-    .head(head),
-    .head_ok(head_ok),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
+    .fault(\fault$116 ),
     .issue_next(issue_next),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .pop(pop),
-    .ready_copy(ready),
-    .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start)
+    .queue__head(queue__head),
+    .queue__head_ok(queue__head_ok),
+    .queue__next(queue__next),
+    .queue__next_ok(queue__next_ok),
+    .queue__nonempty(queue__nonempty),
+    .queue__pop(issue__pop),
+    .queue__ready(issue__ready),
+    .rst(rst)
   );
   \eie_ecp5_4pe.pe1.ptr  ptr (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm),
+    .ann__a(ann__a),
+    .ann__j(ann__j),
+    .ann__valid(ann__valid),
     .clk(clk),
-    .desc(wr),
-    .desc_valid(wr_valid),
-    .h_even(h_even),
-    .h_odd(h_odd),
-    .pf_active(pf_active),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .desc__data(wr__data),
     .ptr_base(ptr_base),
+    .r_data(h_even),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
-    .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$115 [15:0]),
+    .w_addr(host__off[9:0]),
+    .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$8 (h_we_odd)
+    .\w_en$54 (h_we_odd),
+    .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe1.queue  queue (
-    .arm(arm),
-    .bcast(bcast),
+    .bc__room_nopush(ccu__bc__room_nopush),
+    .bc__room_push(ccu__bc__room_push),
+    .bc__strobe(bc__strobe),
     .clk(clk),
+    .ctl__arm(ctl__arm),
+    .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$110 ),
-    .head(head),
-    .head_ok(head_ok),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .\pop$32 (pop),
-    .ready(ready),
-    .room_nopush(room_nopush),
-    .room_push(room_push),
+    .fault(\fault$115 ),
+    .issue__head(queue__head),
+    .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
+    .issue__next_ok(queue__next_ok),
+    .issue__nonempty(queue__nonempty),
+    .issue__pop(issue__pop),
+    .issue__ready(issue__ready),
     .rst(rst),
-    .start(start),
-    .wp__data(wr),
-    .wp__en(wr_valid)
+    .wp__data(wr__data),
+    .wp__en(wr__valid)
   );
   \eie_ecp5_4pe.pe1.spmat  spmat (
-    .busy(in_valid),
+    .busy(\entry__valid$80 ),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__z(entry__z),
     .h_rdata(h_src2_ext),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .out_a(in_a),
-    .out_first(in_first),
-    .out_v(in_v),
-    .out_z(in_z),
+    .issue__a(issue__a),
+    .issue__first(issue__first),
+    .issue__slot(issue__slot),
+    .issue__spec_ce(issue__spec_ce),
+    .issue__spec_line(issue__spec_line),
+    .issue__valid(issue__valid),
     .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start),
-    .w_addr(h_off),
-    .w_data(\h_wdata$115 ),
-    .w_en(\h_we$123 )
+    .w_addr(host__off),
+    .w_data(host__wdata),
+    .w_en(h_we)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$32  = \ptr_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$33  = \spmat_base$154 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$33  = regs__spmat_base;
     if (rst) begin
       \$33  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$34  = \wb_base$155 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$35  = cnt_entries;
-    if (start) begin
-      \$35  = 32'd0;
-    end else if (ev_entry) begin
-      \$35  = \$18 [31:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$35  = \$18 ;
     if (rst) begin
-      \$35  = 32'd0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$36  = cnt_padding;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$36  = cnt_entries;
+    if (ctl__start) begin
       \$36  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_entry) begin
       \$36  = \$19 [31:0];
     end
     if (rst) begin
@@ -8829,11 +9080,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$37  = cnt_empty_columns;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$37  = cnt_padding;
+    if (ctl__start) begin
       \$37  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (ev_padding) begin
       \$37  = \$20 [31:0];
     end
     if (rst) begin
@@ -8841,11 +9092,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$38  = cnt_line_reads;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$38  = cnt_empty_columns;
+    if (ctl__start) begin
       \$38  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_empty) begin
       \$38  = \$21 [31:0];
     end
     if (rst) begin
@@ -8853,11 +9104,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$39  = cnt_pops;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$39  = cnt_line_reads;
+    if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (pop) begin
+    end else if (ev_line) begin
       \$39  = \$22 [31:0];
     end
     if (rst) begin
@@ -8865,11 +9116,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$40  = cnt_bypasses;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$40  = cnt_pops;
+    if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_bypass) begin
+    end else if (issue__pop) begin
       \$40  = \$23 [31:0];
     end
     if (rst) begin
@@ -8877,261 +9128,282 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$41  = h_mem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$41  = cnt_bypasses;
+    if (ctl__start) begin
+      \$41  = 32'd0;
+    end else if (ev_bypass) begin
+      \$41  = \$24 [31:0];
+    end
     if (rst) begin
-      \$41  = 3'h0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$42  = \$24 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$42  = host__mem;
     if (rst) begin
-      \$42  = 32'd0;
+      \$42  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$43  = mem_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$43  = \$25 ;
     if (rst) begin
-      \$43  = 3'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$44  = cnt_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$44  = mem_q0;
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$45  = mem_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$45  = cnt_q0;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$46  = cnt_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$46  = mem_q1;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$47  = h_even;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$47  = cnt_q1;
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$48  = h_odd;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$48  = h_even;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$49  = \h_rdata$175 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$49  = h_odd;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$50  = h_cb_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$50  = \h_rdata$183 ;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$51  = h_src;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$51  = h_cb_d0;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$52  = h_next;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$52  = h_src;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$53  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$53  = h_next;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     \$54  = \$26 ;
     if (rst) begin
       \$54  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$55  = mem_q2[2];
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$55  = \$27 ;
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$56  = \$27 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$56  = mem_q2[2];
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$57  = \$28 ;
+    if (rst) begin
+      \$57  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (h_off[2:0])
+    casez (host__off[2:0])
       3'h0:
-          \$24  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$24  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$24  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$24  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$24  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$24  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$25  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$25  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$25  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$28  = idle_next;
-    if (rst) begin
-      \$28  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$29  = \src_sel$150 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$29  = regs__src_sel;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$30  = \relu$151 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$30  = regs__relu;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$31  = \shift$152 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$31  = regs__shift;
     if (rst) begin
       \$31  = 6'h00;
     end
   end
-  assign \start$1  = start;
-  assign \running$3  = running;
-  assign \start$4  = start;
-  assign \running$5  = running;
-  assign \start$6  = start;
-  assign \running$7  = running;
-  assign \start$8  = start;
-  assign \running$9  = running;
-  assign \arm$11  = arm;
-  assign \pf_active$13  = pf_active;
-  assign \ann_valid$15  = ann_valid;
-  assign \ann_j$17  = ann_j;
-  assign \ann_a$19  = ann_a;
-  assign ptr_base_q = ptr_base;
-  assign spmat_base_q = spmat_base;
-  assign \arm$24  = arm;
-  assign \start$25  = start;
-  assign \bcast$27  = bcast;
-  assign desc_valid = wr_valid;
-  assign desc = wr;
-  assign \room_push$33  = room_push;
-  assign \room_nopush$35  = room_nopush;
-  assign \nonempty$37  = nonempty;
-  assign \head$39  = head;
-  assign \pop$41  = pop;
-  assign \running$42  = running;
-  assign ready_copy = ready;
-  assign \next$46  = next;
-  assign \head_ok$48  = head_ok;
-  assign \next_ok$50  = next_ok;
-  assign \spec_line$52  = spec_line;
-  assign \spec_ce$54  = spec_ce;
-  assign \issue_valid$56  = issue_valid;
-  assign \issue_first$58  = issue_first;
-  assign \issue_slot$60  = issue_slot;
-  assign \issue_a$62  = issue_a;
-  assign out_valid = in_valid;
-  assign out_first = in_first;
-  assign out_a = in_a;
-  assign out_v = in_v;
-  assign out_z = in_z;
-  assign shift_q = shift;
-  assign \acc_raddr$76  = acc_raddr;
-  assign \acc_ren$78  = acc_ren;
-  assign \acc_rdata$80  = acc_rdata;
-  assign \acc_waddr$82  = acc_waddr;
-  assign \acc_wdata$84  = acc_wdata;
-  assign \acc_we$86  = acc_we;
-  assign \arm$87  = arm;
-  assign \pf_active$88  = pf_active;
-  assign \rd_en$90  = rd_en;
-  assign src_sel_q = src_sel;
-  assign relu_q = relu;
-  assign \src_data$96  = src_data;
-  assign \wb_start$98  = wb_start;
-  assign wb_base_q = wb_base;
-  assign \wb_busy$102  = wb_busy;
-  assign \wb_busy_next$104  = wb_busy_next;
-  assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$115 [15:0];
-  assign \h_addr$121  = h_off;
-  assign \h_wdata$122  = \h_wdata$115 ;
-  assign \h_addr$124  = h_off[3:0];
-  assign \h_wdata$125  = \h_wdata$115 [15:0];
-  assign \h_addr$127  = h_off[9:0];
-  assign \h_wdata$128  = \h_wdata$115 [15:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$32  = regs__ptr_base;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  assign \ctl__arm$1  = ctl__arm;
+  assign \ctl__arm$2  = ctl__arm;
+  assign \ctl__arm$3  = ctl__arm;
+  assign \ctl__arm$4  = ctl__arm;
+  assign \ctl__arm$5  = ctl__arm;
+  assign \ctl__arm$6  = ctl__arm;
+  assign \ctl__pf_active$8  = ctl__pf_active;
+  assign \ctl__pf_active$9  = ctl__pf_active;
+  assign \ctl__pf_active$10  = ctl__pf_active;
+  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__pf_active$12  = ctl__pf_active;
+  assign \ctl__pf_active$13  = ctl__pf_active;
+  assign \ctl__running$15  = ctl__running;
+  assign \ctl__running$16  = ctl__running;
+  assign \ctl__running$17  = ctl__running;
+  assign \ctl__running$18  = ctl__running;
+  assign \ctl__running$19  = ctl__running;
+  assign \ctl__running$20  = ctl__running;
+  assign \ctl__start$22  = ctl__start;
+  assign \ctl__start$23  = ctl__start;
+  assign \ctl__start$24  = ctl__start;
+  assign \ctl__start$25  = ctl__start;
+  assign \ctl__start$26  = ctl__start;
+  assign \ctl__start$27  = ctl__start;
+  assign ccu__ann__a = ann__a;
+  assign ccu__ann__j = ann__j;
+  assign ccu__ann__valid = ann__valid;
+  assign bc__room_nopush = ccu__bc__room_nopush;
+  assign bc__room_push = ccu__bc__room_push;
+  assign ccu__bc__strobe = bc__strobe;
+  assign src__data = ccu__src__data;
+  assign ccu__src__rd_en = src__rd_en;
+  assign desc__data = wr__data;
+  assign desc__valid = wr__valid;
+  assign issue__head = queue__head;
+  assign issue__head_ok = queue__head_ok;
+  assign issue__next = queue__next;
+  assign issue__next_ok = queue__next_ok;
+  assign issue__nonempty = queue__nonempty;
+  assign queue__pop = issue__pop;
+  assign queue__ready = issue__ready;
+  assign entry__a = issue__a;
+  assign entry__first = issue__first;
+  assign entry__slot = issue__slot;
+  assign entry__spec_ce = issue__spec_ce;
+  assign entry__spec_line = issue__spec_line;
+  assign entry__valid = issue__valid;
+  assign \entry__a$75  = \entry__a$74 ;
+  assign \entry__first$77  = \entry__first$76 ;
+  assign \entry__v$79  = entry__v;
+  assign \entry__valid$81  = \entry__valid$80 ;
+  assign \entry__z$83  = entry__z;
+  assign \acc__raddr$85  = acc__raddr;
+  assign \acc__rdata$87  = acc__rdata;
+  assign \acc__ren$89  = acc__ren;
+  assign \acc__waddr$91  = acc__waddr;
+  assign \acc__wdata$93  = acc__wdata;
+  assign \acc__we$95  = acc__we;
+  assign \wb__busy$97  = wb__busy;
+  assign \wb__busy_next$99  = wb__busy_next;
+  assign \wb__start$101  = wb__start;
+  assign regs_q_ptr_base = ptr_base;
+  assign regs_q_spmat_base = spmat_base;
+  assign regs_q_shift = shift;
+  assign regs_q_src_sel = src_sel;
+  assign regs_q_relu = relu;
+  assign regs_q_wb_base = wb_base;
+  assign h_addr = host__off[9:0];
+  assign h_wdata = host__wdata[15:0];
+  assign \h_addr$126  = host__off;
+  assign \h_wdata$127  = host__wdata;
+  assign \h_addr$129  = host__off[3:0];
+  assign \h_wdata$130  = host__wdata[15:0];
+  assign \h_addr$132  = host__off[9:0];
+  assign \h_wdata$133  = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -9140,110 +9412,110 @@ module \eie_ecp5_4pe.pe1 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   assign h_src5_ext = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
   assign h_src6_ext = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
   assign h_src7_ext = { 32'h00000000, cnt_q2 };
-  assign \wr.line0  = wr[10:0];
-  assign \wr.line1  = wr[21:11];
-  assign \wr.line2  = wr[32:22];
-  assign \wr.slot0  = wr[35:33];
-  assign \wr.slot2  = wr[38:36];
-  assign \wr.wrap0  = wr[39];
-  assign \wr.wrap1  = wr[40];
-  assign \wr.lm1  = wr[56:41];
-  assign \wr.a  = wr[72:57];
-  assign \wr.z  = wr[73];
-  assign \wr.one  = wr[74];
-  assign \wr.two  = wr[75];
-  assign \wr.ge3  = wr[76];
-  assign \wr.ge4  = wr[77];
-  assign \wr.newline  = wr[78];
-  assign \desc.line0  = wr[10:0];
-  assign \desc.line1  = wr[21:11];
-  assign \desc.line2  = wr[32:22];
-  assign \desc.slot0  = wr[35:33];
-  assign \desc.slot2  = wr[38:36];
-  assign \desc.wrap0  = wr[39];
-  assign \desc.wrap1  = wr[40];
-  assign \desc.lm1  = wr[56:41];
-  assign \desc.a  = wr[72:57];
-  assign \desc.z  = wr[73];
-  assign \desc.one  = wr[74];
-  assign \desc.two  = wr[75];
-  assign \desc.ge3  = wr[76];
-  assign \desc.ge4  = wr[77];
-  assign \desc.newline  = wr[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \head$39.line0  = head[10:0];
-  assign \head$39.line1  = head[21:11];
-  assign \head$39.line2  = head[32:22];
-  assign \head$39.slot0  = head[35:33];
-  assign \head$39.slot2  = head[38:36];
-  assign \head$39.wrap0  = head[39];
-  assign \head$39.wrap1  = head[40];
-  assign \head$39.lm1  = head[56:41];
-  assign \head$39.a  = head[72:57];
-  assign \head$39.z  = head[73];
-  assign \head$39.one  = head[74];
-  assign \head$39.two  = head[75];
-  assign \head$39.ge3  = head[76];
-  assign \head$39.ge4  = head[77];
-  assign \head$39.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \next$46.line0  = next[10:0];
-  assign \next$46.line1  = next[21:11];
-  assign \next$46.line2  = next[32:22];
-  assign \next$46.slot0  = next[35:33];
-  assign \next$46.slot2  = next[38:36];
-  assign \next$46.wrap0  = next[39];
-  assign \next$46.wrap1  = next[40];
-  assign \next$46.lm1  = next[56:41];
-  assign \next$46.a  = next[72:57];
-  assign \next$46.z  = next[73];
-  assign \next$46.one  = next[74];
-  assign \next$46.two  = next[75];
-  assign \next$46.ge3  = next[76];
-  assign \next$46.ge4  = next[77];
-  assign \next$46.newline  = next[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \desc__data.line0  = wr__data[10:0];
+  assign \desc__data.line1  = wr__data[21:11];
+  assign \desc__data.line2  = wr__data[32:22];
+  assign \desc__data.slot0  = wr__data[35:33];
+  assign \desc__data.slot2  = wr__data[38:36];
+  assign \desc__data.wrap0  = wr__data[39];
+  assign \desc__data.wrap1  = wr__data[40];
+  assign \desc__data.lm1  = wr__data[56:41];
+  assign \desc__data.a  = wr__data[72:57];
+  assign \desc__data.z  = wr__data[73];
+  assign \desc__data.one  = wr__data[74];
+  assign \desc__data.two  = wr__data[75];
+  assign \desc__data.ge3  = wr__data[76];
+  assign \desc__data.ge4  = wr__data[77];
+  assign \desc__data.newline  = wr__data[78];
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \issue__head.line0  = queue__head[10:0];
+  assign \issue__head.line1  = queue__head[21:11];
+  assign \issue__head.line2  = queue__head[32:22];
+  assign \issue__head.slot0  = queue__head[35:33];
+  assign \issue__head.slot2  = queue__head[38:36];
+  assign \issue__head.wrap0  = queue__head[39];
+  assign \issue__head.wrap1  = queue__head[40];
+  assign \issue__head.lm1  = queue__head[56:41];
+  assign \issue__head.a  = queue__head[72:57];
+  assign \issue__head.z  = queue__head[73];
+  assign \issue__head.one  = queue__head[74];
+  assign \issue__head.two  = queue__head[75];
+  assign \issue__head.ge3  = queue__head[76];
+  assign \issue__head.ge4  = queue__head[77];
+  assign \issue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
+  assign \issue__next.line0  = queue__next[10:0];
+  assign \issue__next.line1  = queue__next[21:11];
+  assign \issue__next.line2  = queue__next[32:22];
+  assign \issue__next.slot0  = queue__next[35:33];
+  assign \issue__next.slot2  = queue__next[38:36];
+  assign \issue__next.wrap0  = queue__next[39];
+  assign \issue__next.wrap1  = queue__next[40];
+  assign \issue__next.lm1  = queue__next[56:41];
+  assign \issue__next.a  = queue__next[72:57];
+  assign \issue__next.z  = queue__next[73];
+  assign \issue__next.one  = queue__next[74];
+  assign \issue__next.two  = queue__next[75];
+  assign \issue__next.ge3  = queue__next[76];
+  assign \issue__next.ge4  = queue__next[77];
+  assign \issue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$17  = 1'h0;
+module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
+, acc__waddr, h_out, src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$14 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -9257,58 +9529,62 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire [9:0] \$28 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [7:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire [10:0] \$37 ;
   wire [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  reg [6:0] \$40 ;
   reg \$41 ;
-  reg [63:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg \$44 ;
-  reg [6:0] \$45 ;
+  reg [9:0] \$42 ;
+  reg \$43 ;
+  reg [9:0] \$44 ;
+  reg [5:0] \$45 ;
   reg \$46 ;
-  reg [9:0] \$47 ;
-  reg \$48 ;
-  reg [9:0] \$49 ;
+  reg \$47 ;
+  reg [63:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
   reg [9:0] \$50 ;
   reg [15:0] \$51 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
+  wire \$6 ;
+  wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$8 ;
+  wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$16 ;
+  wire [15:0] \$signature__data$21 ;
   wire \$signature__en ;
   wire [15:0] acc;
-  input [5:0] acc_raddr;
-  wire [5:0] acc_raddr;
-  output [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  input [5:0] acc_waddr;
-  wire [5:0] acc_waddr;
-  input [15:0] acc_wdata;
-  wire [15:0] acc_wdata;
-  input acc_we;
-  wire acc_we;
-  input arm;
-  wire arm;
+  input [5:0] acc__raddr;
+  wire [5:0] acc__raddr;
+  output [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  input [5:0] acc__waddr;
+  wire [5:0] acc__waddr;
+  input [15:0] acc__wdata;
+  wire [15:0] acc__wdata;
+  input acc__we;
+  wire acc__we;
   input clk;
   wire clk;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  input ctl__start;
+  wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   output [15:0] h_next;
@@ -9324,8 +9600,6 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input h_we_src;
   wire h_we_src;
   wire [15:0] out;
-  input pf_active;
-  wire pf_active;
   wire [9:0] r_addr;
   wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
@@ -9334,18 +9608,16 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
-  input rd_en;
-  wire rd_en;
   input relu;
   wire relu;
   input rst;
   wire rst;
-  output [15:0] src_data;
-  reg [15:0] src_data = 16'h0000;
+  output [15:0] src__data;
+  reg [15:0] src__data = 16'h0000;
+  input src__rd_en;
+  wire src__rd_en;
   input src_sel;
   wire src_sel;
-  input start;
-  wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
   wire [9:0] \w_addr$43 ;
@@ -9354,19 +9626,19 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire w_en;
   wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
+  output wb__busy;
+  wire wb__busy;
+  output wb__busy_next;
+  wire wb__busy_next;
+  input wb__start;
+  wire wb__start;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
-  output wb_busy;
-  wire wb_busy;
-  output wb_busy_next;
-  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
-  input wb_start;
-  wire wb_start;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -9375,96 +9647,96 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc_we)
-      dst[acc_waddr] <= acc_wdata;
+    if (acc__we)
+      dst[acc__waddr] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc_raddr];
+    _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$16  = _1_;
-  assign \$31  = ~ wb_busy;
-  assign \$32  = wb_start & \$31 ;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_cnt == 6'h3f;
-  assign \$35  = wb_full < 11'h400;
-  assign \$36  = wb_active & \$35 ;
+  assign \$signature__data$21  = _1_;
+  assign \$31  = wb_cnt == 6'h3f;
+  assign \$32  = wb_full < 11'h400;
+  assign \$33  = wb_active & \$32 ;
+  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$35  = valid >> acc__raddr;
+  assign \$36  = valid >> wo_r__addr;
   assign \$37  = ra + 1'h1;
   assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    wo_r__addr <= \$39 ;
+    wb_active <= \$39 ;
   always @(posedge clk)
-    \$signal  <= \$40 ;
+    wb_cnt <= \$40 ;
   always @(posedge clk)
-    wo_valid <= \$41 ;
+    wb_pend_early <= \$41 ;
   always @(posedge clk)
-    valid <= \$42 ;
+    waddr1 <= \$42 ;
   always @(posedge clk)
-    h_out <= \$43 ;
+    wb_pend <= \$43 ;
   always @(posedge clk)
-    wb_active <= \$44 ;
+    wb_waddr <= \$44 ;
   always @(posedge clk)
-    wb_cnt <= \$45 ;
+    wo_r__addr <= \$45 ;
   always @(posedge clk)
-    wb_pend_early <= \$46 ;
+    \$signal  <= \$46 ;
   always @(posedge clk)
-    waddr1 <= \$47 ;
+    wo_valid <= \$47 ;
   always @(posedge clk)
-    wb_pend <= \$48 ;
+    valid <= \$48 ;
   always @(posedge clk)
-    wb_waddr <= \$49 ;
+    h_out <= \$49 ;
   always @(posedge clk)
     ra <= \$50 ;
   always @(posedge clk)
-    src_data <= \$51 ;
+    src__data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb_busy = \$1  | wb_pend_early;
-  assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$2  = $signed(acc) < $signed(1'h0);
-  assign \$3  = relu & \$2 ;
-  assign \$4  = $signed(acc) < $signed(16'h8000);
-  assign \$5  = $signed(acc) > $signed(16'h7fff);
-  assign \$6  = \$5  ? 16'h7fff : acc;
-  assign \$7  = \$4  ? 16'h8000 : \$6 ;
-  assign out = \$3  ? 16'h0000 : \$7 ;
+  assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ~ wb_busy;
-  assign \$9  = wb_start & \$8 ;
-  assign \$10  = wb_cnt != 6'h3f;
-  assign \$11  = wb_active & \$10 ;
-  assign \$12  = \$9  | \$11 ;
-  assign \$13  = wb_full < 11'h400;
-  assign \$14  = wb_active & \$13 ;
-  assign \$15  = \$12  | \$14 ;
-  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = wb_cnt != 6'h3f;
+  assign \$5  = wb_active & \$4 ;
+  assign \$6  = \$3  | \$5 ;
+  assign \$7  = wb_full < 11'h400;
+  assign \$8  = wb_active & \$7 ;
+  assign \$9  = \$6  | \$8 ;
+  assign wb__busy_next = \$9  | wb_pend_early;
+  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign acc = wo_valid ? wo_r__data : 16'h0000;
+  assign \$10  = $signed(acc) < $signed(1'h0);
+  assign \$11  = relu & \$10 ;
+  assign \$12  = $signed(acc) < $signed(16'h8000);
+  assign \$13  = $signed(acc) > $signed(16'h7fff);
+  assign \$14  = \$13  ? 16'h7fff : acc;
+  assign \$15  = \$12  ? 16'h8000 : \$14 ;
+  assign out = \$11  ? 16'h0000 : \$15 ;
   assign \$16  = ! src_sel;
-  assign \$17  = pf_active & \$16 ;
+  assign \$17  = ctl__pf_active & \$16 ;
   assign r_addr = \$17  ? ra : h_addr;
   assign \$18  = ! src_sel;
-  assign \$19  = pf_active & \$18 ;
-  assign r_en = \$19  ? rd_en : 1'h1;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = pf_active & \$22 ;
+  assign \$23  = ctl__pf_active & \$22 ;
   assign \r_addr$41  = \$23  ? ra : h_addr;
-  assign \$25  = pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
   assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
   assign \w_data$44  = wb_pend ? out : h_wdata;
   assign \$27  = h_we_next | wb_pend;
   assign \w_en$45  = \$26  ? h_we_src : \$27 ;
   assign h_src = src_sel ? \r_data$48  : r_data;
   assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$29  = valid >> acc_raddr;
-  assign \$30  = valid >> wo_r__addr;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -9486,235 +9758,235 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     .w_en(\w_en$45 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$39  = \$28 [5:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$39  = wb_active;
+    if (\$29 ) begin
+      \$39  = 1'h1;
+    end else if (wb_active) begin
+      if (\$31 ) begin
+        \$39  = 1'h0;
+      end
+    end
     if (rst) begin
-      \$39  = 6'h00;
+      \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$40  = \$29 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$40  = wb_cnt;
+    if (\$29 ) begin
+      \$40  = 7'h00;
+    end else if (wb_active) begin
+      \$40  = \$30 [6:0];
+    end
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$41  = \$30 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$42  = valid;
-    if (start) begin
-      \$42  = 64'h0000000000000000;
-    end else if (acc_we) begin
-      (* full_case = 32'd1 *)
-      casez (acc_waddr)
-        6'h00:
-            \$42 [0] = 1'h1;
-        6'h01:
-            \$42 [1] = 1'h1;
-        6'h02:
-            \$42 [2] = 1'h1;
-        6'h03:
-            \$42 [3] = 1'h1;
-        6'h04:
-            \$42 [4] = 1'h1;
-        6'h05:
-            \$42 [5] = 1'h1;
-        6'h06:
-            \$42 [6] = 1'h1;
-        6'h07:
-            \$42 [7] = 1'h1;
-        6'h08:
-            \$42 [8] = 1'h1;
-        6'h09:
-            \$42 [9] = 1'h1;
-        6'h0a:
-            \$42 [10] = 1'h1;
-        6'h0b:
-            \$42 [11] = 1'h1;
-        6'h0c:
-            \$42 [12] = 1'h1;
-        6'h0d:
-            \$42 [13] = 1'h1;
-        6'h0e:
-            \$42 [14] = 1'h1;
-        6'h0f:
-            \$42 [15] = 1'h1;
-        6'h10:
-            \$42 [16] = 1'h1;
-        6'h11:
-            \$42 [17] = 1'h1;
-        6'h12:
-            \$42 [18] = 1'h1;
-        6'h13:
-            \$42 [19] = 1'h1;
-        6'h14:
-            \$42 [20] = 1'h1;
-        6'h15:
-            \$42 [21] = 1'h1;
-        6'h16:
-            \$42 [22] = 1'h1;
-        6'h17:
-            \$42 [23] = 1'h1;
-        6'h18:
-            \$42 [24] = 1'h1;
-        6'h19:
-            \$42 [25] = 1'h1;
-        6'h1a:
-            \$42 [26] = 1'h1;
-        6'h1b:
-            \$42 [27] = 1'h1;
-        6'h1c:
-            \$42 [28] = 1'h1;
-        6'h1d:
-            \$42 [29] = 1'h1;
-        6'h1e:
-            \$42 [30] = 1'h1;
-        6'h1f:
-            \$42 [31] = 1'h1;
-        6'h20:
-            \$42 [32] = 1'h1;
-        6'h21:
-            \$42 [33] = 1'h1;
-        6'h22:
-            \$42 [34] = 1'h1;
-        6'h23:
-            \$42 [35] = 1'h1;
-        6'h24:
-            \$42 [36] = 1'h1;
-        6'h25:
-            \$42 [37] = 1'h1;
-        6'h26:
-            \$42 [38] = 1'h1;
-        6'h27:
-            \$42 [39] = 1'h1;
-        6'h28:
-            \$42 [40] = 1'h1;
-        6'h29:
-            \$42 [41] = 1'h1;
-        6'h2a:
-            \$42 [42] = 1'h1;
-        6'h2b:
-            \$42 [43] = 1'h1;
-        6'h2c:
-            \$42 [44] = 1'h1;
-        6'h2d:
-            \$42 [45] = 1'h1;
-        6'h2e:
-            \$42 [46] = 1'h1;
-        6'h2f:
-            \$42 [47] = 1'h1;
-        6'h30:
-            \$42 [48] = 1'h1;
-        6'h31:
-            \$42 [49] = 1'h1;
-        6'h32:
-            \$42 [50] = 1'h1;
-        6'h33:
-            \$42 [51] = 1'h1;
-        6'h34:
-            \$42 [52] = 1'h1;
-        6'h35:
-            \$42 [53] = 1'h1;
-        6'h36:
-            \$42 [54] = 1'h1;
-        6'h37:
-            \$42 [55] = 1'h1;
-        6'h38:
-            \$42 [56] = 1'h1;
-        6'h39:
-            \$42 [57] = 1'h1;
-        6'h3a:
-            \$42 [58] = 1'h1;
-        6'h3b:
-            \$42 [59] = 1'h1;
-        6'h3c:
-            \$42 [60] = 1'h1;
-        6'h3d:
-            \$42 [61] = 1'h1;
-        6'h3e:
-            \$42 [62] = 1'h1;
-        6'h3f:
-            \$42 [63] = 1'h1;
-      endcase
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$42  = wb_full[9:0];
     if (rst) begin
-      \$42  = 64'h0000000000000000;
+      \$42  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$43  = out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$43  = wb_pend_early;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$43  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$44  = wb_active;
-    if (\$32 ) begin
-      \$44  = 1'h1;
-    end else if (wb_active) begin
-      if (\$34 ) begin
-        \$44  = 1'h0;
-      end
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$44  = waddr1;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$45  = wb_cnt;
-    if (\$32 ) begin
-      \$45  = 7'h00;
-    end else if (wb_active) begin
-      \$45  = \$33 [6:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$45  = \$34 [5:0];
     if (rst) begin
-      \$45  = 7'h00;
+      \$45  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$46  = \$36 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$46  = \$35 ;
     if (rst) begin
       \$46  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$47  = wb_full[9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$47  = \$36 ;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$48  = wb_pend_early;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$48  = valid;
+    if (ctl__start) begin
+      \$48  = 64'h0000000000000000;
+    end else if (acc__we) begin
+      (* full_case = 32'd1 *)
+      casez (acc__waddr)
+        6'h00:
+            \$48 [0] = 1'h1;
+        6'h01:
+            \$48 [1] = 1'h1;
+        6'h02:
+            \$48 [2] = 1'h1;
+        6'h03:
+            \$48 [3] = 1'h1;
+        6'h04:
+            \$48 [4] = 1'h1;
+        6'h05:
+            \$48 [5] = 1'h1;
+        6'h06:
+            \$48 [6] = 1'h1;
+        6'h07:
+            \$48 [7] = 1'h1;
+        6'h08:
+            \$48 [8] = 1'h1;
+        6'h09:
+            \$48 [9] = 1'h1;
+        6'h0a:
+            \$48 [10] = 1'h1;
+        6'h0b:
+            \$48 [11] = 1'h1;
+        6'h0c:
+            \$48 [12] = 1'h1;
+        6'h0d:
+            \$48 [13] = 1'h1;
+        6'h0e:
+            \$48 [14] = 1'h1;
+        6'h0f:
+            \$48 [15] = 1'h1;
+        6'h10:
+            \$48 [16] = 1'h1;
+        6'h11:
+            \$48 [17] = 1'h1;
+        6'h12:
+            \$48 [18] = 1'h1;
+        6'h13:
+            \$48 [19] = 1'h1;
+        6'h14:
+            \$48 [20] = 1'h1;
+        6'h15:
+            \$48 [21] = 1'h1;
+        6'h16:
+            \$48 [22] = 1'h1;
+        6'h17:
+            \$48 [23] = 1'h1;
+        6'h18:
+            \$48 [24] = 1'h1;
+        6'h19:
+            \$48 [25] = 1'h1;
+        6'h1a:
+            \$48 [26] = 1'h1;
+        6'h1b:
+            \$48 [27] = 1'h1;
+        6'h1c:
+            \$48 [28] = 1'h1;
+        6'h1d:
+            \$48 [29] = 1'h1;
+        6'h1e:
+            \$48 [30] = 1'h1;
+        6'h1f:
+            \$48 [31] = 1'h1;
+        6'h20:
+            \$48 [32] = 1'h1;
+        6'h21:
+            \$48 [33] = 1'h1;
+        6'h22:
+            \$48 [34] = 1'h1;
+        6'h23:
+            \$48 [35] = 1'h1;
+        6'h24:
+            \$48 [36] = 1'h1;
+        6'h25:
+            \$48 [37] = 1'h1;
+        6'h26:
+            \$48 [38] = 1'h1;
+        6'h27:
+            \$48 [39] = 1'h1;
+        6'h28:
+            \$48 [40] = 1'h1;
+        6'h29:
+            \$48 [41] = 1'h1;
+        6'h2a:
+            \$48 [42] = 1'h1;
+        6'h2b:
+            \$48 [43] = 1'h1;
+        6'h2c:
+            \$48 [44] = 1'h1;
+        6'h2d:
+            \$48 [45] = 1'h1;
+        6'h2e:
+            \$48 [46] = 1'h1;
+        6'h2f:
+            \$48 [47] = 1'h1;
+        6'h30:
+            \$48 [48] = 1'h1;
+        6'h31:
+            \$48 [49] = 1'h1;
+        6'h32:
+            \$48 [50] = 1'h1;
+        6'h33:
+            \$48 [51] = 1'h1;
+        6'h34:
+            \$48 [52] = 1'h1;
+        6'h35:
+            \$48 [53] = 1'h1;
+        6'h36:
+            \$48 [54] = 1'h1;
+        6'h37:
+            \$48 [55] = 1'h1;
+        6'h38:
+            \$48 [56] = 1'h1;
+        6'h39:
+            \$48 [57] = 1'h1;
+        6'h3a:
+            \$48 [58] = 1'h1;
+        6'h3b:
+            \$48 [59] = 1'h1;
+        6'h3c:
+            \$48 [60] = 1'h1;
+        6'h3d:
+            \$48 [61] = 1'h1;
+        6'h3e:
+            \$48 [62] = 1'h1;
+        6'h3f:
+            \$48 [63] = 1'h1;
+      endcase
+    end
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$49  = waddr1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$49  = out;
     if (rst) begin
-      \$49  = 10'h000;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     \$50  = ra;
-    if (arm) begin
+    if (ctl__arm) begin
       \$50  = 10'h000;
-    end else if (rd_en) begin
+    end else if (src__rd_en) begin
       \$50  = \$37 [9:0];
     end
     if (rst) begin
@@ -9722,17 +9994,17 @@ module \eie_ecp5_4pe.pe1.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     \$51  = \$38 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc_raddr;
+  assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$8  = acc_waddr;
-  assign \$signature__data  = acc_wdata;
-  assign \$signature__en  = acc_we;
+  assign \$signature__addr$13  = acc__waddr;
+  assign \$signature__data  = acc__wdata;
+  assign \$signature__en  = acc__we;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -9740,8 +10012,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$20 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$20  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -9780,7 +10052,7 @@ module \eie_ecp5_4pe.pe1.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -9795,8 +10067,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$21 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$21  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -9835,7 +10107,7 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -9849,10 +10121,10 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
-, acc_raddr, acc_waddr, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$20 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$20  = 1'h0;
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+, acc__raddr, acc__waddr, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
   wire [6:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -9920,17 +10192,17 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
-  output [5:0] acc_raddr;
-  reg [5:0] acc_raddr = 6'h00;
-  input [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  output acc_ren;
-  reg acc_ren = 1'h0;
-  output [5:0] acc_waddr;
-  reg [5:0] acc_waddr = 6'h00;
-  wire [15:0] acc_wdata;
-  output acc_we;
-  wire acc_we;
+  output [5:0] acc__raddr;
+  reg [5:0] acc__raddr = 6'h00;
+  input [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  output acc__ren;
+  reg acc__ren = 1'h0;
+  output [5:0] acc__waddr;
+  reg [5:0] acc__waddr = 6'h00;
+  wire [15:0] acc__wdata;
+  output acc__we;
+  wire acc__we;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -9938,6 +10210,20 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  input [15:0] entry__a;
+  wire [15:0] entry__a;
+  input entry__first;
+  wire entry__first;
+  input [3:0] entry__v;
+  wire [3:0] entry__v;
+  input entry__valid;
+  wire entry__valid;
+  input [3:0] entry__z;
+  wire [3:0] entry__z;
   output ev_bypass;
   wire ev_bypass;
   output ev_entry;
@@ -9954,16 +10240,6 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] h_wdata;
   input h_we;
   wire h_we;
-  input [15:0] in_a;
-  wire [15:0] in_a;
-  input in_first;
-  wire in_first;
-  input [3:0] in_v;
-  wire [3:0] in_v;
-  input in_valid;
-  wire in_valid;
-  input [3:0] in_z;
-  wire [3:0] in_z;
   reg [15:0] last_val = 16'h0000;
   output [15:0] \new ;
   wire [15:0] \new ;
@@ -9971,8 +10247,6 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [5:0] row_prev = 6'h00;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [15:0] s2_a = 16'h0000;
   reg [15:0] s3_a = 16'h0000;
   reg [5:0] s3_row = 6'h00;
@@ -9983,8 +10257,6 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
-  input start;
-  wire start;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -10000,11 +10272,11 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s3_row <= \$37 ;
   always @(posedge clk)
-    acc_ren <= \$38 ;
+    acc__ren <= \$38 ;
   always @(posedge clk)
     \$signal$53  <= \$39 ;
   always @(posedge clk)
-    acc_raddr <= \$40 ;
+    acc__raddr <= \$40 ;
   always @(posedge clk)
     s3_a <= \$41 ;
   always @(posedge clk)
@@ -10016,45 +10288,45 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     \$signal$37  <= \$45 ;
   always @(posedge clk)
-    acc_waddr <= \$46 ;
+    acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
     \$signal$28  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + in_z;
+  assign \$1  = row_prev + entry__z;
   assign \$2  = \$1  + 1'h1;
-  assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
-  assign cb_r__addr = running ? \$signal  : h_addr;
+  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$4  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$4 ;
   assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc_rdata;
+  assign \$6  = \$signal$28  ? last_val : acc__rdata;
   assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
   assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc_we = \$signal$36  & \$signal$37 ;
+  assign acc__we = \$signal$36  & \$signal$37 ;
   assign ev_bypass = \$signal$36  & \$signal$28 ;
   assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc_ren;
+  assign \$10  = \$9  | acc__ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = in_valid | ev_entry;
+  assign \$11  = entry__valid | ev_entry;
   assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc_ren;
-  assign \$13  = ~ start;
-  assign \$14  = in_valid & \$13 ;
-  assign \$15  = | in_v;
-  assign \$16  = ~ start;
+  assign busy_next = \$12  | acc__ren;
+  assign \$13  = ~ ctl__start;
+  assign \$14  = entry__valid & \$13 ;
+  assign \$15  = | entry__v;
+  assign \$16  = ~ ctl__start;
   assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ start;
+  assign \$18  = ~ ctl__start;
   assign \$19  = \$signal$40  & \$18 ;
   assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ start;
-  assign \$22  = acc_ren & \$21 ;
-  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = acc__ren & \$21 ;
+  assign \$23  = acc__ren & \$signal$53 ;
   assign \$24  = \$23  & \$signal$36 ;
   assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc_raddr == acc_waddr;
+  assign \$26  = acc__raddr == acc__waddr;
   assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
     h_rdata <= \$28 ;
@@ -10071,121 +10343,121 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s2_a <= \$34 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$35  = \$17 ;
     if (rst) begin
       \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$37  = \$signal$48 ;
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$38  = \$19 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$39  = \$signal$51 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$40  = s3_row;
     if (rst) begin
       \$40  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$41  = s2_a;
     if (rst) begin
       \$41  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$43  = \$20 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$44  = \$22 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$45  = \$signal$53 ;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$46  = acc_raddr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$46  = acc__raddr;
     if (rst) begin
       \$46  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$47  = \$5 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$48  = \$27 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$49  = \$8 [15:0];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$28  = cb_r__data;
     if (rst) begin
       \$28  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$29  = row_prev;
-    if (in_valid) begin
+    if (entry__valid) begin
       \$29  = \$3 [5:0];
     end
     if (rst) begin
@@ -10193,36 +10465,36 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$30  = \$14 ;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$31  = \$15 ;
     if (rst) begin
       \$31  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$32  = \$3 [5:0];
     if (rst) begin
       \$32  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$33  = in_v;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$33  = entry__v;
     if (rst) begin
       \$33  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$20 ) begin end
-    \$34  = in_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$34  = entry__a;
     if (rst) begin
       \$34  = 16'h0000;
     end
@@ -10234,19 +10506,19 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign row = \$3 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$5 [16:0];
-  assign s4_row = acc_raddr;
-  assign \$signal$26  = acc_ren;
-  assign \$signal$33  = acc_waddr;
-  assign acc_wdata = \$8 [15:0];
+  assign s4_row = acc__raddr;
+  assign \$signal$26  = acc__ren;
+  assign \$signal$33  = acc__waddr;
+  assign acc__wdata = \$8 [15:0];
   assign \new  = \$8 [15:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$21 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$21  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$23 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$23  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -10316,91 +10588,91 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   input clk;
   wire clk;
   wire cont;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
   reg cur_last = 1'h0;
   reg [10:0] cur_line = 11'h000;
   reg [15:0] cur_rem = 16'h0000;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [2:0] entry__slot;
+  reg [2:0] entry__slot = 3'h0;
+  output entry__spec_ce;
+  wire entry__spec_ce;
+  output [10:0] entry__spec_line;
+  wire [10:0] entry__spec_line;
+  output entry__valid;
+  reg entry__valid = 1'h0;
   output ev_empty;
   wire ev_empty;
   output ev_line;
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  input [78:0] head;
-  wire [78:0] head;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  input head_ok;
-  wire head_ok;
-  output [15:0] issue_a;
-  reg [15:0] issue_a = 16'h0000;
-  output issue_first;
-  reg issue_first = 1'h0;
   output issue_next;
   wire issue_next;
-  output [2:0] issue_slot;
-  reg [2:0] issue_slot = 3'h0;
-  output issue_valid;
-  reg issue_valid = 1'h0;
   wire \new ;
-  input [78:0] next;
-  wire [78:0] next;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  input next_ok;
-  wire next_ok;
-  input nonempty;
-  wire nonempty;
   wire np_ce;
   wire p_ce;
-  output pop;
-  wire pop;
+  input [78:0] queue__head;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  input queue__head_ok;
+  wire queue__head_ok;
+  input [78:0] queue__next;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  input queue__next_ok;
+  wire queue__next_ok;
+  input queue__nonempty;
+  wire queue__nonempty;
+  output queue__pop;
+  wire queue__pop;
+  (* keep = 32'd1 *)
+  output queue__ready;
+  reg queue__ready = 1'h0;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
-  (* keep = 32'd1 *)
-  output ready_copy;
-  reg ready_copy = 1'h0;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
-  output spec_ce;
-  wire spec_ce;
-  output [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   reg w1 = 1'h0;
   assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
@@ -10408,23 +10680,23 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   assign \$33  = \$31  ? 4'h0 : \$32 ;
   assign \$34  = cur_rem == 2'h2;
   assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = head[35:33] == 3'h7;
-  assign \$37  = head[35:33] + 1'h1;
+  assign \$36  = queue__head[35:33] == 3'h7;
+  assign \$37  = queue__head[35:33] + 1'h1;
   assign \$38  = \$36  ? 4'h0 : \$37 ;
   always @(posedge clk)
     ahead_ok <= \$39 ;
   always @(posedge clk)
-    ready_copy <= \$40 ;
+    queue__ready <= \$40 ;
   always @(posedge clk)
     ready <= \$41 ;
   always @(posedge clk)
-    issue_valid <= \$42 ;
+    entry__valid <= \$42 ;
   always @(posedge clk)
     fault <= \$43 ;
   always @(posedge clk)
     cur_line <= \$44 ;
   always @(posedge clk)
-    issue_slot <= \$45 ;
+    entry__slot <= \$45 ;
   always @(posedge clk)
     cur_rem <= \$46 ;
   always @(posedge clk)
@@ -10448,61 +10720,61 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
-    issue_first <= \$57 ;
+    entry__first <= \$57 ;
   always @(posedge clk)
-    issue_a <= \$58 ;
-  assign pop = nonempty & ready;
+    entry__a <= \$58 ;
+  assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
-  assign cont = issue_valid & \$1 ;
-  assign \$2  = ~ head[73];
-  assign \new  = pop & \$2 ;
+  assign cont = entry__valid & \$1 ;
+  assign \$2  = ~ queue__head[73];
+  assign \new  = queue__pop & \$2 ;
   assign issue_next = cont | \new ;
-  assign ev_empty = pop & head[73];
-  assign \$3  = \new  & head[78];
+  assign ev_empty = queue__pop & queue__head[73];
+  assign \$3  = \new  & queue__head[78];
   assign \$4  = cont ? w1 : \$3 ;
-  assign ev_line = running & \$4 ;
+  assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
   assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ head[73];
-  assign \$8  = head[78] & \$7 ;
-  assign \$9  = \$8  & head_ok;
+  assign \$7  = ~ queue__head[73];
+  assign \$8  = queue__head[78] & \$7 ;
+  assign \$9  = \$8  & queue__head_ok;
   assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = head[73] | head[74];
-  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
-  assign \$11  = head[73] | head[74];
-  assign \$12  = ~ next[73];
-  assign \$13  = next[78] & \$12 ;
-  assign \$14  = \$13  & next_ok;
-  assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$19  : \$signal ;
-  assign spec_ce = pop ? p_ce : np_ce;
-  assign \$15  = pop ? next_ok : head_ok;
+  assign \$10  = queue__head[73] | queue__head[74];
+  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
+  assign \$11  = queue__head[73] | queue__head[74];
+  assign \$12  = ~ queue__next[73];
+  assign \$13  = queue__next[78] & \$12 ;
+  assign \$14  = \$13  & queue__next_ok;
+  assign p_ce = \$11  ? \$14  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign entry__spec_ce = queue__pop ? p_ce : np_ce;
+  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : head[74];
+  assign \$18  = cont ? \$signal$31  : queue__head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : head[74];
+  assign \$22  = cont ? \$signal$31  : queue__head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
-  assign \$26  = pop & \$25 ;
+  assign \$26  = queue__pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
   assign \$29  = \$signal$15  + \$28 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     \$39  = \$15 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$40  = 1'h1;
     end else begin
       \$40  = \$19 ;
@@ -10512,9 +10784,9 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$41  = 1'h1;
     end else begin
       \$41  = \$23 ;
@@ -10524,9 +10796,9 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$42  = 1'h0;
     end else begin
       \$42  = \$24 ;
@@ -10536,10 +10808,10 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     \$43  = fault;
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$43  = 1'h0;
     end else begin
       if (\$26 ) begin
@@ -10551,79 +10823,79 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$44  = \$signal$34 ;
     end else begin
-      \$44  = head[10:0];
+      \$44  = queue__head[10:0];
     end
     if (rst) begin
       \$44  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$45  = s1;
     end else begin
-      \$45  = head[35:33];
+      \$45  = queue__head[35:33];
     end
     if (rst) begin
       \$45  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$46  = \$27 [15:0];
     end else begin
-      \$46  = head[56:41];
+      \$46  = queue__head[56:41];
     end
     if (rst) begin
       \$46  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$47  = \$signal$31 ;
     end else begin
-      \$47  = head[74];
+      \$47  = queue__head[74];
     end
     if (rst) begin
       \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$48  = \$signal$15 ;
     end else begin
-      \$48  = head[21:11];
+      \$48  = queue__head[21:11];
     end
     if (rst) begin
       \$48  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$49  = \$signal$18 ;
     end else begin
-      \$49  = head[39];
+      \$49  = queue__head[39];
     end
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$50  = s2;
@@ -10635,79 +10907,79 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$51  = \$29 [10:0];
     end else begin
-      \$51  = head[32:22];
+      \$51  = queue__head[32:22];
     end
     if (rst) begin
       \$51  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$52  = \$30 ;
     end else begin
-      \$52  = head[40];
+      \$52  = queue__head[40];
     end
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$53  = \$33 [2:0];
     end else begin
-      \$53  = head[38:36];
+      \$53  = queue__head[38:36];
     end
     if (rst) begin
       \$53  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$54  = \$34 ;
     end else begin
-      \$54  = head[75];
+      \$54  = queue__head[75];
     end
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$55  = rem_ge3;
     end else begin
-      \$55  = head[76];
+      \$55  = queue__head[76];
     end
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$56  = \$35 ;
     end else begin
-      \$56  = head[77];
+      \$56  = queue__head[77];
     end
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$57  = 1'h0;
@@ -10719,99 +10991,99 @@ module \eie_ecp5_4pe.pe1.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$21 ) begin end
-    \$58  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$58  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = head[72:57];
+      \$58  = queue__head[72:57];
     end
     if (rst) begin
       \$58  = 16'h0000;
     end
   end
-  assign ready_copy_q = ready_copy;
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
+  assign ready_copy_q = queue__ready;
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_data, ann_valid, ann_j, ann_a, ptr_base, spmat_base, desc, desc_valid, h_even, h_odd, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
-  wire [16:0] \$1 ;
+module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$24 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$24  = 1'h0;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [12:0] \$15 ;
-  wire [13:0] \$16 ;
-  wire [14:0] \$17 ;
-  wire [12:0] \$18 ;
-  wire [13:0] \$19 ;
-  wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [15:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
+  wire \$15 ;
+  wire [15:0] \$16 ;
+  wire [15:0] \$17 ;
+  wire [16:0] \$18 ;
+  wire [15:0] \$19 ;
+  wire \$2 ;
+  wire [16:0] \$20 ;
+  wire [15:0] \$21 ;
+  wire [15:0] \$22 ;
+  wire [16:0] \$23 ;
+  wire [15:0] \$24 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire [15:0] \$28 ;
   wire [15:0] \$29 ;
-  wire [16:0] \$3 ;
-  wire [16:0] \$30 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [16:0] \$33 ;
-  wire [15:0] \$34 ;
-  wire [16:0] \$35 ;
+  wire [15:0] \$33 ;
+  wire [16:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
+  wire \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [16:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire \$5 ;
+  wire [12:0] \$5 ;
   wire \$50 ;
   reg \$51 ;
   reg [12:0] \$52 ;
@@ -10822,7 +11094,7 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [9:0] \$57 ;
   reg [9:0] \$58 ;
   reg \$59 ;
-  wire \$6 ;
+  wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
   reg \$62 ;
@@ -10833,7 +11105,7 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [15:0] \$67 ;
   reg [15:0] \$68 ;
   reg [15:0] \$69 ;
-  wire \$7 ;
+  wire [14:0] \$7 ;
   reg [15:0] \$70 ;
   reg [15:0] \$71 ;
   reg \$72 ;
@@ -10844,7 +11116,7 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
   reg [15:0] \$79 ;
-  wire \$8 ;
+  wire [12:0] \$8 ;
   reg [15:0] \$80 ;
   reg \$81 ;
   reg \$82 ;
@@ -10853,70 +11125,70 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg \$85 ;
   reg \$86 ;
   reg [15:0] \$87 ;
-  wire \$9 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  input ann_valid;
-  wire ann_valid;
-  input arm;
-  wire arm;
+  wire [13:0] \$9 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
   input clk;
   wire clk;
-  output [78:0] desc;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  output desc_valid;
-  reg desc_valid = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  output [78:0] desc__data;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  (* init = 1'h0 *)
+  wire desc__valid;
   wire [9:0] h_addr;
-  output [15:0] h_even;
   wire [15:0] h_even;
-  output [15:0] h_odd;
   wire [15:0] h_odd;
   wire [15:0] h_wdata;
   wire h_we_even;
   wire h_we_odd;
   reg have = 1'h0;
-  input pf_active;
-  wire pf_active;
   reg [15:0] prev_last = 16'h0000;
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$17 ;
+  wire [9:0] \r_addr$60 ;
+  output [15:0] r_data;
   wire [15:0] r_data;
-  wire [15:0] \r_data$13 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$21 ;
+  wire \r_en$62 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$6 ;
+  wire [9:0] \w_addr$52 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$7 ;
+  wire [15:0] \w_data$53 ;
   input w_en;
   wire w_en;
-  input \w_en$8 ;
-  wire \w_en$8 ;
+  input \w_en$54 ;
+  wire \w_en$54 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -10956,42 +11228,44 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] x5_slot = 3'h0;
   reg [2:0] x5_slot2 = 3'h0;
   reg x5_two = 1'h0;
-  (* init = 1'h0 *)
-  wire x5_v;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = x5_nz & \$9 ;
-  assign \$11  = ~ arm;
-  assign \$12  = ann_valid & \$11 ;
-  assign \$13  = ~ arm;
-  assign \$14  = x0_v & \$13 ;
-  assign \$16  = ptr_base + \$15 ;
-  assign \$17  = \$16  + x0_j[0];
-  assign \$19  = ptr_base + \$18 ;
-  assign \$20  = ~ arm;
-  assign \$21  = x1_v & \$20 ;
-  assign \$22  = ~ arm;
-  assign \$23  = x2_v & \$22 ;
-  assign \$24  = ~ arm;
-  assign \$25  = x3_v & \$24 ;
-  assign \$26  = x3_par ? h_odd : h_even;
-  assign \$27  = x3_par ? h_odd : h_even;
-  assign \$28  = \$27  + 1'h1;
-  assign \$29  = x3_par ? h_odd : h_even;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = x3_par ? h_even : h_odd;
-  assign \$32  = x3_par ? h_odd : h_even;
-  assign \$33  = \$31  - \$32 ;
-  assign \$34  = x3_par ? h_even : h_odd;
-  assign \$35  = \$34  - 1'h1;
-  assign \$36  = ~ arm;
-  assign \$37  = x4_v & \$36 ;
-  assign \$44  = x4_len - 1'h1;
-  assign \$45  = | x4_len;
-  assign \$46  = x4_len == 1'h1;
-  assign \$47  = x4_len == 2'h2;
-  assign \$48  = x4_len >= 2'h3;
-  assign \$49  = x4_len >= 3'h4;
-  assign \$50  = desc_valid & x5_nz;
+  output x5_v;
+  reg x5_v = 1'h0;
+  assign \$13  = x2_v & \$12 ;
+  assign \$14  = ~ ctl__arm;
+  assign \$15  = x3_v & \$14 ;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$18  = \$17  + 1'h1;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$20  = \$19  + 2'h2;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$23  = \$21  - \$22 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$25  = \$24  - 1'h1;
+  assign \$26  = ~ ctl__arm;
+  assign \$27  = x4_v & \$26 ;
+  assign \$34  = x4_len - 1'h1;
+  assign \$35  = | x4_len;
+  assign \$36  = x4_len == 1'h1;
+  assign \$37  = x4_len == 2'h2;
+  assign \$38  = x4_len >= 2'h3;
+  assign \$39  = x4_len >= 3'h4;
+  assign \$40  = x5_v & x5_nz;
+  assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
+  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign r_en = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$41  = spmat_base + x5_line;
+  assign \$42  = spmat_base + x5_line1;
+  assign \$43  = spmat_base + x5_line2;
+  assign \$44  = x5_line1 != x5_line;
+  assign \$45  = x5_line2 != x5_line1;
+  assign \$46  = ~ x5_nz;
+  assign \$47  = ~ have;
+  assign \$48  = x5_line != prev_last;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = x5_nz & \$49 ;
   always @(posedge clk)
     x0_v <= \$51 ;
   always @(posedge clk)
@@ -11035,7 +11309,7 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   always @(posedge clk)
     x4_hm1 <= \$71 ;
   always @(posedge clk)
-    desc_valid <= \$72 ;
+    x5_v <= \$72 ;
   always @(posedge clk)
     x5_a <= \$73 ;
   always @(posedge clk)
@@ -11066,21 +11340,19 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     have <= \$86 ;
   always @(posedge clk)
     prev_last <= \$87 ;
-  assign r_addr = pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$17  = pf_active ? x1_odd_addr : w_addr;
-  assign r_en = pf_active ? x1_v : 1'h1;
-  assign \r_en$21  = pf_active ? x1_v : 1'h1;
-  assign \$1  = spmat_base + x5_line;
-  assign \$2  = spmat_base + x5_line1;
-  assign \$3  = spmat_base + x5_line2;
-  assign \$4  = x5_line1 != x5_line;
-  assign \$5  = x5_line2 != x5_line1;
-  assign \$6  = ~ x5_nz;
-  assign \$7  = ~ have;
-  assign \$8  = x5_line != prev_last;
+  assign \$1  = ~ ctl__arm;
+  assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe1.ptr.even  even (
     .clk(clk),
-    .r_data(h_even),
+    .r_data(r_data),
     .rp__addr(r_addr),
     .rp__en(r_en),
     .rst(rst),
@@ -11090,265 +11362,265 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   );
   \eie_ecp5_4pe.pe1.ptr.odd  odd (
     .clk(clk),
-    .r_data(h_odd),
-    .rp__addr(\r_addr$17 ),
-    .rp__en(\r_en$21 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$62 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$8 )
+    .w_en(\w_en$54 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$51  = \$12 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$51  = \$2 ;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$52  = ann_j;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$52  = ann__j;
     if (rst) begin
       \$52  = 13'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$53  = ann_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$53  = ann__a;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$54  = \$14 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$54  = \$4 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$55  = x0_a;
     if (rst) begin
       \$55  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$56  = x0_j[0];
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$57  = \$17 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$57  = \$7 [9:0];
     if (rst) begin
       \$57  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$58  = \$19 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$58  = \$9 [9:0];
     if (rst) begin
       \$58  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$59  = \$21 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$59  = \$11 ;
     if (rst) begin
       \$59  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$60  = x1_a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$61  = x1_par;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$62  = \$23 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$62  = \$13 ;
     if (rst) begin
       \$62  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$63  = x2_a;
     if (rst) begin
       \$63  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$64  = x2_par;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$65  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$65  = \$15 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$66  = x3_a;
     if (rst) begin
       \$66  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$67  = \$26 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$67  = \$16 ;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$68  = \$28 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$68  = \$18 [15:0];
     if (rst) begin
       \$68  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$69  = \$30 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$69  = \$20 [15:0];
     if (rst) begin
       \$69  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$70  = \$33 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$70  = \$23 [15:0];
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$71  = \$35 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$71  = \$25 [15:0];
     if (rst) begin
       \$71  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$72  = \$37 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$72  = \$27 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$73  = x4_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$74  = \$38 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$74  = \$28 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$75  = \$39 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$75  = \$29 ;
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$76  = \$40 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$76  = \$30 ;
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$77  = \$41 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$77  = \$31 [2:0];
     if (rst) begin
       \$77  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$78  = \$42 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$78  = \$32 [2:0];
     if (rst) begin
       \$78  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$79  = \$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$79  = \$33 ;
     if (rst) begin
       \$79  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$80  = \$44 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$80  = \$34 [15:0];
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$81  = \$45 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$81  = \$35 ;
     if (rst) begin
       \$81  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$82  = \$46 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$82  = \$36 ;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$83  = \$47 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$83  = \$37 ;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$84  = \$48 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$84  = \$38 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$85  = \$49 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$86  = have;
-    if (arm) begin
+    if (ctl__arm) begin
       \$86  = 1'h0;
-    end else if (\$50 ) begin
+    end else if (\$40 ) begin
       \$86  = 1'h1;
     end
     if (rst) begin
@@ -11356,10 +11628,10 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$87  = prev_last;
-    if (arm) begin
-    end else if (\$50 ) begin
+    if (ctl__arm) begin
+    end else if (\$40 ) begin
       \$87  = x5_lastline;
     end
     if (rst) begin
@@ -11369,58 +11641,58 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$6  = w_addr;
-  assign \w_data$7  = w_data;
-  assign h_we_odd = \w_en$8 ;
-  assign r_data = h_even;
-  assign \r_data$13  = h_odd;
-  assign x5_v = desc_valid;
-  assign \desc.line0  = desc[10:0];
-  assign \desc.line1  = desc[21:11];
-  assign \desc.line2  = desc[32:22];
-  assign \desc.slot0  = desc[35:33];
-  assign \desc.slot2  = desc[38:36];
-  assign \desc.wrap0  = desc[39];
-  assign \desc.wrap1  = desc[40];
-  assign \desc.lm1  = desc[56:41];
-  assign \desc.a  = desc[72:57];
-  assign \desc.z  = desc[73];
-  assign \desc.one  = desc[74];
-  assign \desc.two  = desc[75];
-  assign \desc.ge3  = desc[76];
-  assign \desc.ge4  = desc[77];
-  assign \desc.newline  = desc[78];
-  assign desc[78] = \$10 ;
-  assign desc[77] = x5_ge4;
-  assign desc[76] = x5_ge3;
-  assign desc[75] = x5_two;
-  assign desc[74] = x5_one;
-  assign desc[73] = \$6 ;
-  assign desc[72:57] = x5_a;
-  assign desc[56:41] = x5_lm1;
-  assign desc[40] = \$5 ;
-  assign desc[39] = \$4 ;
-  assign desc[38:36] = x5_slot2;
-  assign desc[35:33] = x5_slot;
-  assign desc[32:22] = \$3 [10:0];
-  assign desc[21:11] = \$2 [10:0];
-  assign desc[10:0] = \$1 [10:0];
-  assign \$15  = { 1'h0, x0_j[12:1] };
-  assign \$18  = { 1'h0, x0_j[12:1] };
-  assign \$38  = { 3'h0, x4_lo[15:3] };
-  assign \$39  = { 3'h0, x4_lo1[15:3] };
-  assign \$40  = { 3'h0, x4_lo2[15:3] };
-  assign \$41 [15:3] = 13'h0000;
-  assign \$41 [2:0] = x4_lo[2:0];
-  assign \$42 [15:3] = 13'h0000;
-  assign \$42 [2:0] = x4_lo2[2:0];
-  assign \$43  = { 3'h0, x4_hm1[15:3] };
+  assign \w_addr$52  = w_addr;
+  assign \w_data$53  = w_data;
+  assign h_we_odd = \w_en$54 ;
+  assign h_even = r_data;
+  assign h_odd = \r_data$25 ;
+  assign desc__valid = x5_v;
+  assign \desc__data.line0  = desc__data[10:0];
+  assign \desc__data.line1  = desc__data[21:11];
+  assign \desc__data.line2  = desc__data[32:22];
+  assign \desc__data.slot0  = desc__data[35:33];
+  assign \desc__data.slot2  = desc__data[38:36];
+  assign \desc__data.wrap0  = desc__data[39];
+  assign \desc__data.wrap1  = desc__data[40];
+  assign \desc__data.lm1  = desc__data[56:41];
+  assign \desc__data.a  = desc__data[72:57];
+  assign \desc__data.z  = desc__data[73];
+  assign \desc__data.one  = desc__data[74];
+  assign \desc__data.two  = desc__data[75];
+  assign \desc__data.ge3  = desc__data[76];
+  assign \desc__data.ge4  = desc__data[77];
+  assign \desc__data.newline  = desc__data[78];
+  assign desc__data[78] = \$50 ;
+  assign desc__data[77] = x5_ge4;
+  assign desc__data[76] = x5_ge3;
+  assign desc__data[75] = x5_two;
+  assign desc__data[74] = x5_one;
+  assign desc__data[73] = \$46 ;
+  assign desc__data[72:57] = x5_a;
+  assign desc__data[56:41] = x5_lm1;
+  assign desc__data[40] = \$45 ;
+  assign desc__data[39] = \$44 ;
+  assign desc__data[38:36] = x5_slot2;
+  assign desc__data[35:33] = x5_slot;
+  assign desc__data[32:22] = \$43 [10:0];
+  assign desc__data[21:11] = \$42 [10:0];
+  assign desc__data[10:0] = \$41 [10:0];
+  assign \$5  = { 1'h0, x0_j[12:1] };
+  assign \$8  = { 1'h0, x0_j[12:1] };
+  assign \$28  = { 3'h0, x4_lo[15:3] };
+  assign \$29  = { 3'h0, x4_lo1[15:3] };
+  assign \$30  = { 3'h0, x4_lo2[15:3] };
+  assign \$31 [15:3] = 13'h0000;
+  assign \$31 [2:0] = x4_lo[2:0];
+  assign \$32 [15:3] = 13'h0000;
+  assign \$32 [2:0] = x4_lo2[2:0];
+  assign \$33  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$23  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$25 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$25  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -11459,7 +11731,7 @@ module \eie_ecp5_4pe.pe1.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, 
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -11474,8 +11746,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$24  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$26 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$26  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -11514,7 +11786,7 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -11528,9 +11800,9 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$25  = 1'h0;
+module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -11610,62 +11882,72 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire [78:0] \$8 ;
   wire [78:0] \$9 ;
   reg \$signal  = 1'h0;
-  input arm;
-  wire arm;
   wire [3:0] base;
+  output bc__room_nopush;
+  reg bc__room_nopush = 1'h1;
+  output bc__room_push;
+  reg bc__room_push = 1'h1;
+  input bc__strobe;
+  wire bc__strobe;
   (* keep = 32'd1 *)
   reg bc_r = 1'h0;
-  input bcast;
-  wire bcast;
   input clk;
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__start;
+  wire ctl__start;
   output empty_next;
   wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
-  output [78:0] head;
-  reg [78:0] head = 79'h00000000000000000000;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  output head_ok;
-  reg head_ok = 1'h0;
-  output [78:0] next;
-  reg [78:0] next = 79'h00000000000000000000;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  output next_ok;
-  reg next_ok = 1'h0;
-  output nonempty;
-  wire nonempty;
+  output [78:0] issue__head;
+  reg [78:0] issue__head = 79'h00000000000000000000;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  output issue__head_ok;
+  reg issue__head_ok = 1'h0;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  output issue__next_ok;
+  reg issue__next_ok = 1'h0;
+  output issue__nonempty;
+  wire issue__nonempty;
+  input issue__pop;
+  wire issue__pop;
+  input issue__ready;
+  wire issue__ready;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -11684,14 +11966,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
-  input \pop$32 ;
-  wire \pop$32 ;
-  input ready;
-  wire ready;
-  output room_nopush;
-  reg room_nopush = 1'h1;
-  output room_push;
-  reg room_push = 1'h1;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -11716,8 +11990,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  input start;
-  wire start;
   reg [4:0] wp__addr = 5'h00;
   input [78:0] wp__data;
   wire [78:0] wp__data;
@@ -11756,23 +12028,23 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
@@ -11802,14 +12074,14 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$39  = rp2__addr + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ head_ok;
-  assign \$43  = \pop$32  & \$42 ;
-  assign \$44  = ~ \pop$32 ;
+  assign \$42  = ~ issue__head_ok;
+  assign \$43  = issue__pop & \$42 ;
+  assign \$44  = ~ issue__pop;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$32 ;
+  assign \$49  = pop != issue__pop;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -11824,9 +12096,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     wq <= \$61 ;
   always @(posedge clk)
-    head <= \$62 ;
+    issue__head <= \$62 ;
   always @(posedge clk)
-    next <= \$63 ;
+    issue__next <= \$63 ;
   always @(posedge clk)
     \$signal  <= \$64 ;
   always @(posedge clk)
@@ -11838,9 +12110,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     fault <= \$68 ;
   always @(posedge clk)
-    head_ok <= \$69 ;
+    issue__head_ok <= \$69 ;
   always @(posedge clk)
-    next_ok <= \$70 ;
+    issue__next_ok <= \$70 ;
   always @(posedge clk)
     rptr0 <= \$71 ;
   always @(posedge clk)
@@ -11854,20 +12126,20 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     cnt_nz <= \$76 ;
   always @(posedge clk)
-    room_nopush <= \$77 ;
+    bc__room_nopush <= \$77 ;
   always @(posedge clk)
-    room_push <= \$78 ;
+    bc__room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
-  assign nonempty = cnt_nz | bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & ready;
+  assign pop = \$2  & issue__ready;
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : next;
-  assign \$6  = \$signal  ? wq : head;
+  assign \$5  = fresh1 ? wq : issue__next;
+  assign \$6  = \$signal  ? wq : issue__head;
   assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : next;
+  assign \$8  = fresh1 ? wq : issue__next;
   assign \$9  = pop ? rp2__data : \$8 ;
   assign \$10  = wp__addr == rptr1;
   assign \$11  = wp__addr == rptr0;
@@ -11879,44 +12151,44 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$17  = wp__en & \$16 ;
   assign \$18  = wp__addr == 5'h14;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$61  = wp__data;
     if (rst) begin
       \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$62  = \$7 ;
     if (rst) begin
       \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$63  = \$9 ;
     if (rst) begin
       \$63  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$64  = \$13 ;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$65  = \$17 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$66  = 5'h00;
     end else begin
       \$66  = \$21 [4:0];
@@ -11926,9 +12198,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$67  = 5'h00;
     end else begin
       \$67  = \$23 [4:0];
@@ -11938,10 +12210,10 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$68  = fault;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$68  = 1'h0;
     end else begin
       if (\$50 ) begin
@@ -11953,9 +12225,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$69  = 1'h0;
     end else begin
       \$69  = \$26 ;
@@ -11965,9 +12237,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$70  = 1'h0;
     end else begin
       \$70  = \$29 ;
@@ -11977,9 +12249,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$71  = 5'h00;
     end else begin
       \$71  = \$33 [4:0];
@@ -11989,9 +12261,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$72  = 5'h01;
     end else begin
       \$72  = \$37 [4:0];
@@ -12001,9 +12273,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$73  = 5'h02;
     end else begin
       \$73  = \$41 [4:0];
@@ -12013,21 +12285,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$74  = 1'h0;
     end else begin
-      \$74  = bcast;
+      \$74  = bc__strobe;
     end
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$75  = 4'h0;
     end else begin
       \$75  = \$51 [3:0];
@@ -12037,9 +12309,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$76  = 1'h0;
     end else begin
       \$76  = \$54 ;
@@ -12049,9 +12321,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$77  = 1'h1;
     end else begin
       \$77  = \$56 ;
@@ -12061,9 +12333,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$78  = 1'h1;
     end else begin
       \$78  = \$60 ;
@@ -12073,10 +12345,10 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   assign wptr = wp__addr;
-  assign wr = wp__data;
-  assign wr_valid = wp__en;
+  assign wr__data = wp__data;
+  assign wr__valid = wp__en;
   assign rptr2 = rp2__addr;
-  assign nxt = next;
+  assign nxt = issue__next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -12093,51 +12365,51 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wp__data.ge3  = wp__data[76];
   assign \wp__data.ge4  = wp__data[77];
   assign \wp__data.newline  = wp__data[78];
-  assign \wr.line0  = wp__data[10:0];
-  assign \wr.line1  = wp__data[21:11];
-  assign \wr.line2  = wp__data[32:22];
-  assign \wr.slot0  = wp__data[35:33];
-  assign \wr.slot2  = wp__data[38:36];
-  assign \wr.wrap0  = wp__data[39];
-  assign \wr.wrap1  = wp__data[40];
-  assign \wr.lm1  = wp__data[56:41];
-  assign \wr.a  = wp__data[72:57];
-  assign \wr.z  = wp__data[73];
-  assign \wr.one  = wp__data[74];
-  assign \wr.two  = wp__data[75];
-  assign \wr.ge3  = wp__data[76];
-  assign \wr.ge4  = wp__data[77];
-  assign \wr.newline  = wp__data[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \nxt.line0  = next[10:0];
-  assign \nxt.line1  = next[21:11];
-  assign \nxt.line2  = next[32:22];
-  assign \nxt.slot0  = next[35:33];
-  assign \nxt.slot2  = next[38:36];
-  assign \nxt.wrap0  = next[39];
-  assign \nxt.wrap1  = next[40];
-  assign \nxt.lm1  = next[56:41];
-  assign \nxt.a  = next[72:57];
-  assign \nxt.z  = next[73];
-  assign \nxt.one  = next[74];
-  assign \nxt.two  = next[75];
-  assign \nxt.ge3  = next[76];
-  assign \nxt.ge4  = next[77];
-  assign \nxt.newline  = next[78];
+  assign \wr__data.line0  = wp__data[10:0];
+  assign \wr__data.line1  = wp__data[21:11];
+  assign \wr__data.line2  = wp__data[32:22];
+  assign \wr__data.slot0  = wp__data[35:33];
+  assign \wr__data.slot2  = wp__data[38:36];
+  assign \wr__data.wrap0  = wp__data[39];
+  assign \wr__data.wrap1  = wp__data[40];
+  assign \wr__data.lm1  = wp__data[56:41];
+  assign \wr__data.a  = wp__data[72:57];
+  assign \wr__data.z  = wp__data[73];
+  assign \wr__data.one  = wp__data[74];
+  assign \wr__data.two  = wp__data[75];
+  assign \wr__data.ge3  = wp__data[76];
+  assign \wr__data.ge4  = wp__data[77];
+  assign \wr__data.newline  = wp__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -12153,21 +12425,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -12186,9 +12458,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, start, running, w_addr, w_data, issue_valid, issue_slot, issue_first, issue_a, busy, out_first, out_a, h_rdata, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$26  = 1'h0;
+module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$28 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$28  = 1'h0;
   wire [7:0] \$1 ;
   wire [6:0] \$11 ;
   wire [6:0] \$14 ;
@@ -12203,65 +12475,65 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   reg busy = 1'h0;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [3:0] entry__v;
+  wire [3:0] entry__v;
+  (* init = 1'h0 *)
+  wire entry__valid;
+  output [3:0] entry__z;
+  wire [3:0] entry__z;
   wire [10:0] h_addr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
   wire h_we;
-  input [15:0] issue_a;
-  wire [15:0] issue_a;
-  input issue_first;
-  wire issue_first;
-  input [2:0] issue_slot;
-  wire [2:0] issue_slot;
-  input issue_valid;
-  wire issue_valid;
-  output [15:0] out_a;
-  reg [15:0] out_a = 16'h0000;
-  output out_first;
-  reg out_first = 1'h0;
-  output [3:0] out_v;
-  wire [3:0] out_v;
-  (* init = 1'h0 *)
-  wire out_valid;
-  output [3:0] out_z;
-  wire [3:0] out_z;
+  input [15:0] issue__a;
+  wire [15:0] issue__a;
+  input issue__first;
+  wire issue__first;
+  input [2:0] issue__slot;
+  wire [2:0] issue__slot;
+  input issue__spec_ce;
+  wire issue__spec_ce;
+  input [10:0] issue__spec_line;
+  wire [10:0] issue__spec_line;
+  input issue__valid;
+  wire issue__valid;
   wire [10:0] r_addr;
   wire [63:0] r_data;
   wire r_en;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s_slot = 3'h0;
-  input spec_ce;
-  wire spec_ce;
-  input [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   input [10:0] w_addr;
   wire [10:0] w_addr;
   input [63:0] w_data;
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = running ? spec_ce : 1'h1;
+  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
   assign \$11  = s_slot * 4'h8;
   assign \$1  = h_rdata >> \$11 ;
   assign \$14  = s_slot * 4'h8;
   assign \$2  = h_rdata >> \$14 ;
-  assign \$3  = ~ start;
-  assign \$4  = issue_valid & \$3 ;
+  assign \$3  = ~ ctl__start;
+  assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
     busy <= \$5 ;
   always @(posedge clk)
-    out_first <= \$6 ;
+    entry__first <= \$6 ;
   always @(posedge clk)
-    out_a <= \$7 ;
+    entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = running ? spec_line : w_addr;
+  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe1.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -12273,29 +12545,29 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
     .w_en(w_en)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     \$5  = \$4 ;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$6  = issue_first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$6  = issue__first;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$7  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$7  = issue__a;
     if (rst) begin
       \$7  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$8  = issue_slot;
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$8  = issue__slot;
     if (rst) begin
       \$8  = 3'h0;
     end
@@ -12304,15 +12576,15 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
-  assign out_valid = busy;
-  assign out_v = \$1 [3:0];
-  assign out_z = \$2 [7:4];
+  assign entry__valid = busy;
+  assign entry__v = \$1 [3:0];
+  assign entry__z = \$2 [7:4];
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$29 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$29  = 1'h0;
   reg [10:0] \$1 ;
   reg \$2 ;
   reg [63:0] \$3 ;
@@ -12365,21 +12637,21 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
   always @(posedge clk)
     r_en_q <= \$2 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     \$3  = rp__data;
     if (rst) begin
       \$3  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     \$1  = r_addr;
     if (rst) begin
       \$1  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
     \$2  = r_en;
     if (rst) begin
       \$2  = 1'h0;
@@ -12393,10 +12665,10 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
-, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$28  = 1'h0;
+module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
+, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -12406,18 +12678,18 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [32:0] \$18 ;
+  wire \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [63:0] \$25 ;
+  wire [32:0] \$24 ;
+  reg [31:0] \$25 ;
   reg [63:0] \$26 ;
-  wire [63:0] \$27 ;
-  reg \$28 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
@@ -12425,64 +12697,69 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [9:0] \$32 ;
   reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [31:0] \$35 ;
+  reg \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [15:0] \$47 ;
+  reg [31:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg [2:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
+  reg [31:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
-  reg [63:0] \$53 ;
+  reg [15:0] \$53 ;
   reg [63:0] \$54 ;
-  reg \$55 ;
-  reg [63:0] \$56 ;
+  reg [63:0] \$55 ;
+  reg \$56 ;
+  reg [63:0] \$57 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  wire [5:0] acc_raddr;
-  wire [5:0] \acc_raddr$76 ;
-  wire [15:0] acc_rdata;
-  wire [15:0] \acc_rdata$80 ;
-  wire acc_ren;
-  wire \acc_ren$78 ;
-  wire [5:0] acc_waddr;
-  wire [5:0] \acc_waddr$82 ;
-  wire [15:0] acc_wdata;
-  wire [15:0] \acc_wdata$84 ;
-  wire acc_we;
-  wire \acc_we$86 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  wire [15:0] \ann_a$19 ;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  wire [12:0] \ann_j$17 ;
-  input ann_valid;
-  wire ann_valid;
-  wire \ann_valid$15 ;
-  input arm;
-  wire arm;
-  wire \arm$11 ;
-  wire \arm$24 ;
-  wire \arm$87 ;
-  input bcast;
-  wire bcast;
-  wire \bcast$27 ;
+  wire [5:0] acc__raddr;
+  wire [5:0] \acc__raddr$85 ;
+  wire [15:0] acc__rdata;
+  wire [15:0] \acc__rdata$87 ;
+  wire acc__ren;
+  wire \acc__ren$89 ;
+  wire [5:0] acc__waddr;
+  wire [5:0] \acc__waddr$91 ;
+  wire [15:0] acc__wdata;
+  wire [15:0] \acc__wdata$93 ;
+  wire acc__we;
+  wire \acc__we$95 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
+  wire bc__room_nopush;
+  wire bc__room_push;
+  input bc__strobe;
+  wire bc__strobe;
   wire busy_next;
+  wire [15:0] ccu__ann__a;
+  wire [12:0] ccu__ann__j;
+  wire ccu__ann__valid;
+  output ccu__bc__room_nopush;
+  wire ccu__bc__room_nopush;
+  output ccu__bc__room_push;
+  wire ccu__bc__room_push;
+  wire ccu__bc__strobe;
+  output [15:0] ccu__src__data;
+  wire [15:0] ccu__src__data;
+  wire ccu__src__rd_en;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -12494,24 +12771,72 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  wire desc_valid;
+  input ctl__arm;
+  wire ctl__arm;
+  wire \ctl__arm$1 ;
+  wire \ctl__arm$2 ;
+  wire \ctl__arm$3 ;
+  wire \ctl__arm$4 ;
+  wire \ctl__arm$5 ;
+  wire \ctl__arm$6 ;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  wire \ctl__pf_active$10 ;
+  wire \ctl__pf_active$11 ;
+  wire \ctl__pf_active$12 ;
+  wire \ctl__pf_active$13 ;
+  wire \ctl__pf_active$8 ;
+  wire \ctl__pf_active$9 ;
+  input ctl__running;
+  wire ctl__running;
+  wire \ctl__running$15 ;
+  wire \ctl__running$16 ;
+  wire \ctl__running$17 ;
+  wire \ctl__running$18 ;
+  wire \ctl__running$19 ;
+  wire \ctl__running$20 ;
+  input ctl__start;
+  wire ctl__start;
+  wire \ctl__start$22 ;
+  wire \ctl__start$23 ;
+  wire \ctl__start$24 ;
+  wire \ctl__start$25 ;
+  wire \ctl__start$26 ;
+  wire \ctl__start$27 ;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  wire desc__valid;
   wire empty_next;
+  wire [15:0] entry__a;
+  wire [15:0] \entry__a$74 ;
+  wire [15:0] \entry__a$75 ;
+  wire entry__first;
+  wire \entry__first$76 ;
+  wire \entry__first$77 ;
+  wire [2:0] entry__slot;
+  wire entry__spec_ce;
+  wire [10:0] entry__spec_line;
+  wire [3:0] entry__v;
+  wire [3:0] \entry__v$79 ;
+  wire entry__valid;
+  wire \entry__valid$80 ;
+  wire \entry__valid$81 ;
+  wire [3:0] entry__z;
+  wire [3:0] \entry__z$83 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -12519,33 +12844,25 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$110 ;
-  wire \fault$111 ;
+  wire \fault$115 ;
+  wire \fault$116 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$121 ;
-  wire [3:0] \h_addr$124 ;
-  wire [9:0] \h_addr$127 ;
+  wire [10:0] \h_addr$126 ;
+  wire [3:0] \h_addr$129 ;
+  wire [9:0] \h_addr$132 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
   reg [63:0] h_half1 = 64'h0000000000000000;
-  input [2:0] h_mem;
-  wire [2:0] h_mem;
   wire [15:0] h_next;
   reg [15:0] h_next_d0 = 16'h0000;
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
-  input [10:0] h_off;
-  wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$175 ;
-  output [63:0] \h_rdata$181 ;
-  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
-  input h_sel;
-  wire h_sel;
+  wire [15:0] \h_rdata$183 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -12557,221 +12874,185 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
-  wire [15:0] \h_wdata$128 ;
-  input h_we;
+  wire [63:0] \h_wdata$127 ;
+  wire [15:0] \h_wdata$130 ;
+  wire [15:0] \h_wdata$133 ;
   wire h_we;
-  wire \h_we$123 ;
-  wire \h_we$126 ;
+  wire \h_we$131 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
   wire h_we_src;
-  wire [78:0] head;
-  wire [78:0] \head$39 ;
-  wire [15:0] \head$39.a ;
-  wire \head$39.ge3 ;
-  wire \head$39.ge4 ;
-  wire [10:0] \head$39.line0 ;
-  wire [10:0] \head$39.line1 ;
-  wire [10:0] \head$39.line2 ;
-  wire [15:0] \head$39.lm1 ;
-  wire \head$39.newline ;
-  wire \head$39.one ;
-  wire [2:0] \head$39.slot0 ;
-  wire [2:0] \head$39.slot2 ;
-  wire \head$39.two ;
-  wire \head$39.wrap0 ;
-  wire \head$39.wrap1 ;
-  wire \head$39.z ;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  wire head_ok;
-  wire \head_ok$48 ;
+  input [2:0] host__mem;
+  wire [2:0] host__mem;
+  input [10:0] host__off;
+  wire [10:0] host__off;
+  output [63:0] host__rdata;
+  reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__sel;
+  wire host__sel;
+  input [63:0] host__wdata;
+  wire [63:0] host__wdata;
+  input host__we;
+  wire host__we;
   reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
-  wire idle_next;
-  wire [15:0] in_a;
-  wire in_first;
-  wire [3:0] in_v;
-  wire in_valid;
-  wire [3:0] in_z;
-  wire [15:0] issue_a;
-  wire [15:0] \issue_a$62 ;
-  wire issue_first;
-  wire \issue_first$58 ;
+  wire [15:0] issue__a;
+  wire issue__first;
+  wire [78:0] issue__head;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  wire issue__head_ok;
+  wire [78:0] issue__next;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  wire issue__next_ok;
+  wire issue__nonempty;
+  wire issue__pop;
+  wire issue__ready;
+  wire [2:0] issue__slot;
+  wire issue__spec_ce;
+  wire [10:0] issue__spec_line;
+  wire issue__valid;
   wire issue_next;
-  wire [2:0] issue_slot;
-  wire [2:0] \issue_slot$60 ;
-  wire issue_valid;
-  wire \issue_valid$56 ;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
-  wire [78:0] next;
-  wire [78:0] \next$46 ;
-  wire [15:0] \next$46.a ;
-  wire \next$46.ge3 ;
-  wire \next$46.ge4 ;
-  wire [10:0] \next$46.line0 ;
-  wire [10:0] \next$46.line1 ;
-  wire [10:0] \next$46.line2 ;
-  wire [15:0] \next$46.lm1 ;
-  wire \next$46.newline ;
-  wire \next$46.one ;
-  wire [2:0] \next$46.slot0 ;
-  wire [2:0] \next$46.slot2 ;
-  wire \next$46.two ;
-  wire \next$46.wrap0 ;
-  wire \next$46.wrap1 ;
-  wire \next$46.z ;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  wire next_ok;
-  wire \next_ok$50 ;
-  wire nonempty;
-  wire \nonempty$37 ;
-  wire [15:0] out_a;
-  wire out_first;
-  wire [3:0] out_v;
-  wire out_valid;
-  wire [3:0] out_z;
-  input pf_active;
-  wire pf_active;
-  wire \pf_active$13 ;
-  wire \pf_active$88 ;
-  wire pop;
-  wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$153 ;
-  wire [9:0] \ptr_base$153 ;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  wire queue__head_ok;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  wire queue__next_ok;
+  wire queue__nonempty;
+  wire queue__pop;
+  wire queue__ready;
+  input [9:0] regs__ptr_base;
+  wire [9:0] regs__ptr_base;
+  input regs__relu;
+  wire regs__relu;
+  input [5:0] regs__shift;
+  wire [5:0] regs__shift;
+  input [10:0] regs__spmat_base;
+  wire [10:0] regs__spmat_base;
+  input regs__src_sel;
+  wire regs__src_sel;
+  input [9:0] regs__wb_base;
+  wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] ptr_base_q;
-  input rd_en;
-  wire rd_en;
-  wire \rd_en$90 ;
-  wire ready;
-  wire ready_copy;
-  (* keep = 32'd1 *)
-  reg relu = 1'h0;
-  input \relu$151 ;
-  wire \relu$151 ;
+  wire [9:0] regs_q_ptr_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire relu_q;
-  output room_nopush;
-  wire room_nopush;
-  wire \room_nopush$35 ;
-  output room_push;
-  wire room_push;
-  wire \room_push$33 ;
-  input rst;
-  wire rst;
-  input running;
-  wire running;
-  wire \running$3 ;
-  wire \running$42 ;
-  wire \running$5 ;
-  wire \running$7 ;
-  wire \running$9 ;
-  (* keep = 32'd1 *)
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$152 ;
-  wire [5:0] \shift$152 ;
+  wire regs_q_relu;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] shift_q;
-  wire spec_ce;
-  wire \spec_ce$54 ;
-  wire [10:0] spec_line;
-  wire [10:0] \spec_line$52 ;
-  (* keep = 32'd1 *)
-  reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$154 ;
-  wire [10:0] \spmat_base$154 ;
+  wire [5:0] regs_q_shift;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] spmat_base_q;
-  output [15:0] src_data;
-  wire [15:0] src_data;
-  wire [15:0] \src_data$96 ;
-  (* keep = 32'd1 *)
-  reg src_sel = 1'h0;
-  input \src_sel$150 ;
-  wire \src_sel$150 ;
+  wire [10:0] regs_q_spmat_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire src_sel_q;
-  input start;
-  wire start;
-  wire \start$1 ;
-  wire \start$25 ;
-  wire \start$4 ;
-  wire \start$6 ;
-  wire \start$8 ;
-  (* keep = 32'd1 *)
-  reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$155 ;
-  wire [9:0] \wb_base$155 ;
+  wire regs_q_src_sel;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] wb_base_q;
-  wire wb_busy;
-  wire \wb_busy$102 ;
-  wire wb_busy_next;
-  wire \wb_busy_next$104 ;
-  input wb_start;
-  wire wb_start;
-  wire \wb_start$98 ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [9:0] regs_q_wb_base;
+  (* keep = 32'd1 *)
+  reg relu = 1'h0;
+  input rst;
+  wire rst;
+  (* keep = 32'd1 *)
+  reg [5:0] shift = 6'h00;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base = 11'h000;
+  wire [15:0] src__data;
+  input src__rd_en;
+  wire src__rd_en;
+  (* keep = 32'd1 *)
+  reg src_sel = 1'h0;
+  wire wb__busy;
+  wire \wb__busy$97 ;
+  wire wb__busy_next;
+  wire \wb__busy_next$99 ;
+  input wb__start;
+  wire wb__start;
+  wire \wb__start$101 ;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base = 10'h000;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   always @(posedge clk)
     ptr_base <= \$32 ;
   always @(posedge clk)
@@ -12779,83 +13060,83 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$35 ;
+    idle <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$36 ;
+    cnt_entries <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$37 ;
+    cnt_padding <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$38 ;
+    cnt_empty_columns <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$39 ;
+    cnt_line_reads <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$40 ;
+    cnt_pops <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$41 ;
+    cnt_bypasses <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$42 ;
+    mem_q0 <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$43 ;
+    cnt_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$44 ;
+    mem_q1 <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$46 ;
+    mem_q2 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$47 ;
+    cnt_q2 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$48 ;
+    h_even_d0 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$49 ;
+    h_odd_d0 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$50 ;
+    h_cb_d0 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$51 ;
+    h_cb_d1 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$52 ;
+    h_src_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$53 ;
+    h_next_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$54 ;
+    h_half0 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$55 ;
+    h_half1 <= \$55 ;
   always @(posedge clk)
-    \h_rdata$181  <= \$56 ;
-  assign \$1  = ~ issue_next;
-  assign \$2  = empty_next & \$1 ;
-  assign \$3  = ~ issue_valid;
-  assign \$4  = \$2  & \$3 ;
-  assign \$5  = ~ busy_next;
-  assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$110  | \fault$111 ;
-  assign \$6  = h_we & h_sel;
-  assign \$7  = ! h_mem;
-  assign h_we_even = \$6  & \$7 ;
-  assign \$8  = h_we & h_sel;
-  assign \$9  = h_mem == 1'h1;
-  assign h_we_odd = \$8  & \$9 ;
-  assign \$10  = h_we & h_sel;
-  assign \$11  = h_mem == 2'h2;
-  assign \h_we$123  = \$10  & \$11 ;
-  assign \$12  = h_we & h_sel;
-  assign \$13  = h_mem == 2'h3;
-  assign \h_we$126  = \$12  & \$13 ;
-  assign \$14  = h_we & h_sel;
-  assign \$15  = h_mem == 3'h4;
-  assign h_we_src = \$14  & \$15 ;
-  assign \$16  = h_we & h_sel;
-  assign \$17  = h_mem == 3'h6;
-  assign h_we_next = \$16  & \$17 ;
-  assign \$18  = cnt_entries + 1'h1;
-  assign \$19  = cnt_padding + 1'h1;
-  assign \$20  = cnt_empty_columns + 1'h1;
-  assign \$21  = cnt_line_reads + 1'h1;
-  assign \$22  = cnt_pops + 1'h1;
-  assign \$23  = cnt_bypasses + 1'h1;
-  assign \$27  = hsel ? h_half1 : h_half0;
+    hsel <= \$56 ;
   always @(posedge clk)
-    idle <= \$28 ;
+    host__rdata <= \$57 ;
+  assign fault = \fault$115  | \fault$116 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$131  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
+  assign \$13  = ~ issue_next;
+  assign \$14  = empty_next & \$13 ;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ busy_next;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
     src_sel <= \$29 ;
   always @(posedge clk)
@@ -12863,180 +13144,168 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     shift <= \$31 ;
   \eie_ecp5_4pe.pe2.act  act (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_waddr(acc_waddr),
-    .acc_wdata(acc_wdata),
-    .acc_we(acc_we),
-    .arm(arm),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__waddr(acc__waddr),
+    .acc__wdata(acc__wdata),
+    .acc__we(acc__we),
     .clk(clk),
-    .h_addr(h_off[9:0]),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .ctl__start(ctl__start),
+    .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$115 [15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
-    .pf_active(pf_active),
-    .rd_en(rd_en),
     .relu(relu),
     .rst(rst),
-    .src_data(src_data),
+    .src__data(ccu__src__data),
+    .src__rd_en(src__rd_en),
     .src_sel(src_sel),
-    .start(start),
-    .wb_base(wb_base),
-    .wb_busy(wb_busy),
-    .wb_busy_next(wb_busy_next),
-    .wb_start(wb_start)
+    .wb__busy(wb__busy),
+    .wb__busy_next(wb__busy_next),
+    .wb__start(wb__start),
+    .wb_base(wb_base)
   );
   \eie_ecp5_4pe.pe2.arith  arith (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_ren(acc_ren),
-    .acc_waddr(acc_waddr),
-    .acc_we(acc_we),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__ren(acc__ren),
+    .acc__waddr(acc__waddr),
+    .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__valid(\entry__valid$80 ),
+    .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
-    .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$175 ),
-    .h_wdata(\h_wdata$115 [15:0]),
-    .h_we(\h_we$126 ),
-    .in_a(in_a),
-    .in_first(in_first),
-    .in_v(in_v),
-    .in_valid(in_valid),
-    .in_z(in_z),
-    .\new (acc_wdata),
+    .h_addr(host__off[3:0]),
+    .h_rdata(\h_rdata$183 ),
+    .h_wdata(host__wdata[15:0]),
+    .h_we(\h_we$131 ),
+    .\new (acc__wdata),
     .rst(rst),
-    .running(running),
-    .shift(shift),
-    .start(start)
+    .shift(shift)
   );
   \eie_ecp5_4pe.pe2.issue  issue (
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(issue__a),
+    .entry__first(issue__first),
+    .entry__slot(issue__slot),
+    .entry__spec_ce(issue__spec_ce),
+    .entry__spec_line(issue__spec_line),
+    .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$111 ),
-    .head(head),
-    .head_ok(head_ok),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
+    .fault(\fault$116 ),
     .issue_next(issue_next),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .pop(pop),
-    .ready_copy(ready),
-    .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start)
+    .queue__head(queue__head),
+    .queue__head_ok(queue__head_ok),
+    .queue__next(queue__next),
+    .queue__next_ok(queue__next_ok),
+    .queue__nonempty(queue__nonempty),
+    .queue__pop(issue__pop),
+    .queue__ready(issue__ready),
+    .rst(rst)
   );
   \eie_ecp5_4pe.pe2.ptr  ptr (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm),
+    .ann__a(ann__a),
+    .ann__j(ann__j),
+    .ann__valid(ann__valid),
     .clk(clk),
-    .desc(wr),
-    .desc_valid(wr_valid),
-    .h_even(h_even),
-    .h_odd(h_odd),
-    .pf_active(pf_active),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .desc__data(wr__data),
     .ptr_base(ptr_base),
+    .r_data(h_even),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
-    .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$115 [15:0]),
+    .w_addr(host__off[9:0]),
+    .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$8 (h_we_odd)
+    .\w_en$54 (h_we_odd),
+    .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe2.queue  queue (
-    .arm(arm),
-    .bcast(bcast),
+    .bc__room_nopush(ccu__bc__room_nopush),
+    .bc__room_push(ccu__bc__room_push),
+    .bc__strobe(bc__strobe),
     .clk(clk),
+    .ctl__arm(ctl__arm),
+    .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$110 ),
-    .head(head),
-    .head_ok(head_ok),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .\pop$32 (pop),
-    .ready(ready),
-    .room_nopush(room_nopush),
-    .room_push(room_push),
+    .fault(\fault$115 ),
+    .issue__head(queue__head),
+    .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
+    .issue__next_ok(queue__next_ok),
+    .issue__nonempty(queue__nonempty),
+    .issue__pop(issue__pop),
+    .issue__ready(issue__ready),
     .rst(rst),
-    .start(start),
-    .wp__data(wr),
-    .wp__en(wr_valid)
+    .wp__data(wr__data),
+    .wp__en(wr__valid)
   );
   \eie_ecp5_4pe.pe2.spmat  spmat (
-    .busy(in_valid),
+    .busy(\entry__valid$80 ),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__z(entry__z),
     .h_rdata(h_src2_ext),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .out_a(in_a),
-    .out_first(in_first),
-    .out_v(in_v),
-    .out_z(in_z),
+    .issue__a(issue__a),
+    .issue__first(issue__first),
+    .issue__slot(issue__slot),
+    .issue__spec_ce(issue__spec_ce),
+    .issue__spec_line(issue__spec_line),
+    .issue__valid(issue__valid),
     .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start),
-    .w_addr(h_off),
-    .w_data(\h_wdata$115 ),
-    .w_en(\h_we$123 )
+    .w_addr(host__off),
+    .w_data(host__wdata),
+    .w_en(h_we)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$32  = \ptr_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$33  = \spmat_base$154 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$33  = regs__spmat_base;
     if (rst) begin
       \$33  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$34  = \wb_base$155 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$35  = cnt_entries;
-    if (start) begin
-      \$35  = 32'd0;
-    end else if (ev_entry) begin
-      \$35  = \$18 [31:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$35  = \$18 ;
     if (rst) begin
-      \$35  = 32'd0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$36  = cnt_padding;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$36  = cnt_entries;
+    if (ctl__start) begin
       \$36  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_entry) begin
       \$36  = \$19 [31:0];
     end
     if (rst) begin
@@ -13044,11 +13313,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$37  = cnt_empty_columns;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$37  = cnt_padding;
+    if (ctl__start) begin
       \$37  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (ev_padding) begin
       \$37  = \$20 [31:0];
     end
     if (rst) begin
@@ -13056,11 +13325,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$38  = cnt_line_reads;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$38  = cnt_empty_columns;
+    if (ctl__start) begin
       \$38  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_empty) begin
       \$38  = \$21 [31:0];
     end
     if (rst) begin
@@ -13068,11 +13337,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$39  = cnt_pops;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$39  = cnt_line_reads;
+    if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (pop) begin
+    end else if (ev_line) begin
       \$39  = \$22 [31:0];
     end
     if (rst) begin
@@ -13080,11 +13349,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$40  = cnt_bypasses;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$40  = cnt_pops;
+    if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_bypass) begin
+    end else if (issue__pop) begin
       \$40  = \$23 [31:0];
     end
     if (rst) begin
@@ -13092,261 +13361,282 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$41  = h_mem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$41  = cnt_bypasses;
+    if (ctl__start) begin
+      \$41  = 32'd0;
+    end else if (ev_bypass) begin
+      \$41  = \$24 [31:0];
+    end
     if (rst) begin
-      \$41  = 3'h0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$42  = \$24 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$42  = host__mem;
     if (rst) begin
-      \$42  = 32'd0;
+      \$42  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$43  = mem_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$43  = \$25 ;
     if (rst) begin
-      \$43  = 3'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$44  = cnt_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$44  = mem_q0;
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$45  = mem_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$45  = cnt_q0;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$46  = cnt_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$46  = mem_q1;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$47  = h_even;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$47  = cnt_q1;
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$48  = h_odd;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$48  = h_even;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$49  = \h_rdata$175 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$49  = h_odd;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$50  = h_cb_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$50  = \h_rdata$183 ;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$51  = h_src;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$51  = h_cb_d0;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$52  = h_next;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$52  = h_src;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$53  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$53  = h_next;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     \$54  = \$26 ;
     if (rst) begin
       \$54  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$55  = mem_q2[2];
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$55  = \$27 ;
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$56  = \$27 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$56  = mem_q2[2];
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$57  = \$28 ;
+    if (rst) begin
+      \$57  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (h_off[2:0])
+    casez (host__off[2:0])
       3'h0:
-          \$24  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$24  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$24  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$24  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$24  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$24  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$25  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$25  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$25  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$28  = idle_next;
-    if (rst) begin
-      \$28  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$29  = \src_sel$150 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$29  = regs__src_sel;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$30  = \relu$151 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$30  = regs__relu;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
-    \$31  = \shift$152 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$31  = regs__shift;
     if (rst) begin
       \$31  = 6'h00;
     end
   end
-  assign \start$1  = start;
-  assign \running$3  = running;
-  assign \start$4  = start;
-  assign \running$5  = running;
-  assign \start$6  = start;
-  assign \running$7  = running;
-  assign \start$8  = start;
-  assign \running$9  = running;
-  assign \arm$11  = arm;
-  assign \pf_active$13  = pf_active;
-  assign \ann_valid$15  = ann_valid;
-  assign \ann_j$17  = ann_j;
-  assign \ann_a$19  = ann_a;
-  assign ptr_base_q = ptr_base;
-  assign spmat_base_q = spmat_base;
-  assign \arm$24  = arm;
-  assign \start$25  = start;
-  assign \bcast$27  = bcast;
-  assign desc_valid = wr_valid;
-  assign desc = wr;
-  assign \room_push$33  = room_push;
-  assign \room_nopush$35  = room_nopush;
-  assign \nonempty$37  = nonempty;
-  assign \head$39  = head;
-  assign \pop$41  = pop;
-  assign \running$42  = running;
-  assign ready_copy = ready;
-  assign \next$46  = next;
-  assign \head_ok$48  = head_ok;
-  assign \next_ok$50  = next_ok;
-  assign \spec_line$52  = spec_line;
-  assign \spec_ce$54  = spec_ce;
-  assign \issue_valid$56  = issue_valid;
-  assign \issue_first$58  = issue_first;
-  assign \issue_slot$60  = issue_slot;
-  assign \issue_a$62  = issue_a;
-  assign out_valid = in_valid;
-  assign out_first = in_first;
-  assign out_a = in_a;
-  assign out_v = in_v;
-  assign out_z = in_z;
-  assign shift_q = shift;
-  assign \acc_raddr$76  = acc_raddr;
-  assign \acc_ren$78  = acc_ren;
-  assign \acc_rdata$80  = acc_rdata;
-  assign \acc_waddr$82  = acc_waddr;
-  assign \acc_wdata$84  = acc_wdata;
-  assign \acc_we$86  = acc_we;
-  assign \arm$87  = arm;
-  assign \pf_active$88  = pf_active;
-  assign \rd_en$90  = rd_en;
-  assign src_sel_q = src_sel;
-  assign relu_q = relu;
-  assign \src_data$96  = src_data;
-  assign \wb_start$98  = wb_start;
-  assign wb_base_q = wb_base;
-  assign \wb_busy$102  = wb_busy;
-  assign \wb_busy_next$104  = wb_busy_next;
-  assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$115 [15:0];
-  assign \h_addr$121  = h_off;
-  assign \h_wdata$122  = \h_wdata$115 ;
-  assign \h_addr$124  = h_off[3:0];
-  assign \h_wdata$125  = \h_wdata$115 [15:0];
-  assign \h_addr$127  = h_off[9:0];
-  assign \h_wdata$128  = \h_wdata$115 [15:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$32  = regs__ptr_base;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  assign \ctl__arm$1  = ctl__arm;
+  assign \ctl__arm$2  = ctl__arm;
+  assign \ctl__arm$3  = ctl__arm;
+  assign \ctl__arm$4  = ctl__arm;
+  assign \ctl__arm$5  = ctl__arm;
+  assign \ctl__arm$6  = ctl__arm;
+  assign \ctl__pf_active$8  = ctl__pf_active;
+  assign \ctl__pf_active$9  = ctl__pf_active;
+  assign \ctl__pf_active$10  = ctl__pf_active;
+  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__pf_active$12  = ctl__pf_active;
+  assign \ctl__pf_active$13  = ctl__pf_active;
+  assign \ctl__running$15  = ctl__running;
+  assign \ctl__running$16  = ctl__running;
+  assign \ctl__running$17  = ctl__running;
+  assign \ctl__running$18  = ctl__running;
+  assign \ctl__running$19  = ctl__running;
+  assign \ctl__running$20  = ctl__running;
+  assign \ctl__start$22  = ctl__start;
+  assign \ctl__start$23  = ctl__start;
+  assign \ctl__start$24  = ctl__start;
+  assign \ctl__start$25  = ctl__start;
+  assign \ctl__start$26  = ctl__start;
+  assign \ctl__start$27  = ctl__start;
+  assign ccu__ann__a = ann__a;
+  assign ccu__ann__j = ann__j;
+  assign ccu__ann__valid = ann__valid;
+  assign bc__room_nopush = ccu__bc__room_nopush;
+  assign bc__room_push = ccu__bc__room_push;
+  assign ccu__bc__strobe = bc__strobe;
+  assign src__data = ccu__src__data;
+  assign ccu__src__rd_en = src__rd_en;
+  assign desc__data = wr__data;
+  assign desc__valid = wr__valid;
+  assign issue__head = queue__head;
+  assign issue__head_ok = queue__head_ok;
+  assign issue__next = queue__next;
+  assign issue__next_ok = queue__next_ok;
+  assign issue__nonempty = queue__nonempty;
+  assign queue__pop = issue__pop;
+  assign queue__ready = issue__ready;
+  assign entry__a = issue__a;
+  assign entry__first = issue__first;
+  assign entry__slot = issue__slot;
+  assign entry__spec_ce = issue__spec_ce;
+  assign entry__spec_line = issue__spec_line;
+  assign entry__valid = issue__valid;
+  assign \entry__a$75  = \entry__a$74 ;
+  assign \entry__first$77  = \entry__first$76 ;
+  assign \entry__v$79  = entry__v;
+  assign \entry__valid$81  = \entry__valid$80 ;
+  assign \entry__z$83  = entry__z;
+  assign \acc__raddr$85  = acc__raddr;
+  assign \acc__rdata$87  = acc__rdata;
+  assign \acc__ren$89  = acc__ren;
+  assign \acc__waddr$91  = acc__waddr;
+  assign \acc__wdata$93  = acc__wdata;
+  assign \acc__we$95  = acc__we;
+  assign \wb__busy$97  = wb__busy;
+  assign \wb__busy_next$99  = wb__busy_next;
+  assign \wb__start$101  = wb__start;
+  assign regs_q_ptr_base = ptr_base;
+  assign regs_q_spmat_base = spmat_base;
+  assign regs_q_shift = shift;
+  assign regs_q_src_sel = src_sel;
+  assign regs_q_relu = relu;
+  assign regs_q_wb_base = wb_base;
+  assign h_addr = host__off[9:0];
+  assign h_wdata = host__wdata[15:0];
+  assign \h_addr$126  = host__off;
+  assign \h_wdata$127  = host__wdata;
+  assign \h_addr$129  = host__off[3:0];
+  assign \h_wdata$130  = host__wdata[15:0];
+  assign \h_addr$132  = host__off[9:0];
+  assign \h_wdata$133  = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -13355,110 +13645,110 @@ module \eie_ecp5_4pe.pe2 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   assign h_src5_ext = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
   assign h_src6_ext = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
   assign h_src7_ext = { 32'h00000000, cnt_q2 };
-  assign \wr.line0  = wr[10:0];
-  assign \wr.line1  = wr[21:11];
-  assign \wr.line2  = wr[32:22];
-  assign \wr.slot0  = wr[35:33];
-  assign \wr.slot2  = wr[38:36];
-  assign \wr.wrap0  = wr[39];
-  assign \wr.wrap1  = wr[40];
-  assign \wr.lm1  = wr[56:41];
-  assign \wr.a  = wr[72:57];
-  assign \wr.z  = wr[73];
-  assign \wr.one  = wr[74];
-  assign \wr.two  = wr[75];
-  assign \wr.ge3  = wr[76];
-  assign \wr.ge4  = wr[77];
-  assign \wr.newline  = wr[78];
-  assign \desc.line0  = wr[10:0];
-  assign \desc.line1  = wr[21:11];
-  assign \desc.line2  = wr[32:22];
-  assign \desc.slot0  = wr[35:33];
-  assign \desc.slot2  = wr[38:36];
-  assign \desc.wrap0  = wr[39];
-  assign \desc.wrap1  = wr[40];
-  assign \desc.lm1  = wr[56:41];
-  assign \desc.a  = wr[72:57];
-  assign \desc.z  = wr[73];
-  assign \desc.one  = wr[74];
-  assign \desc.two  = wr[75];
-  assign \desc.ge3  = wr[76];
-  assign \desc.ge4  = wr[77];
-  assign \desc.newline  = wr[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \head$39.line0  = head[10:0];
-  assign \head$39.line1  = head[21:11];
-  assign \head$39.line2  = head[32:22];
-  assign \head$39.slot0  = head[35:33];
-  assign \head$39.slot2  = head[38:36];
-  assign \head$39.wrap0  = head[39];
-  assign \head$39.wrap1  = head[40];
-  assign \head$39.lm1  = head[56:41];
-  assign \head$39.a  = head[72:57];
-  assign \head$39.z  = head[73];
-  assign \head$39.one  = head[74];
-  assign \head$39.two  = head[75];
-  assign \head$39.ge3  = head[76];
-  assign \head$39.ge4  = head[77];
-  assign \head$39.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \next$46.line0  = next[10:0];
-  assign \next$46.line1  = next[21:11];
-  assign \next$46.line2  = next[32:22];
-  assign \next$46.slot0  = next[35:33];
-  assign \next$46.slot2  = next[38:36];
-  assign \next$46.wrap0  = next[39];
-  assign \next$46.wrap1  = next[40];
-  assign \next$46.lm1  = next[56:41];
-  assign \next$46.a  = next[72:57];
-  assign \next$46.z  = next[73];
-  assign \next$46.one  = next[74];
-  assign \next$46.two  = next[75];
-  assign \next$46.ge3  = next[76];
-  assign \next$46.ge4  = next[77];
-  assign \next$46.newline  = next[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \desc__data.line0  = wr__data[10:0];
+  assign \desc__data.line1  = wr__data[21:11];
+  assign \desc__data.line2  = wr__data[32:22];
+  assign \desc__data.slot0  = wr__data[35:33];
+  assign \desc__data.slot2  = wr__data[38:36];
+  assign \desc__data.wrap0  = wr__data[39];
+  assign \desc__data.wrap1  = wr__data[40];
+  assign \desc__data.lm1  = wr__data[56:41];
+  assign \desc__data.a  = wr__data[72:57];
+  assign \desc__data.z  = wr__data[73];
+  assign \desc__data.one  = wr__data[74];
+  assign \desc__data.two  = wr__data[75];
+  assign \desc__data.ge3  = wr__data[76];
+  assign \desc__data.ge4  = wr__data[77];
+  assign \desc__data.newline  = wr__data[78];
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \issue__head.line0  = queue__head[10:0];
+  assign \issue__head.line1  = queue__head[21:11];
+  assign \issue__head.line2  = queue__head[32:22];
+  assign \issue__head.slot0  = queue__head[35:33];
+  assign \issue__head.slot2  = queue__head[38:36];
+  assign \issue__head.wrap0  = queue__head[39];
+  assign \issue__head.wrap1  = queue__head[40];
+  assign \issue__head.lm1  = queue__head[56:41];
+  assign \issue__head.a  = queue__head[72:57];
+  assign \issue__head.z  = queue__head[73];
+  assign \issue__head.one  = queue__head[74];
+  assign \issue__head.two  = queue__head[75];
+  assign \issue__head.ge3  = queue__head[76];
+  assign \issue__head.ge4  = queue__head[77];
+  assign \issue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
+  assign \issue__next.line0  = queue__next[10:0];
+  assign \issue__next.line1  = queue__next[21:11];
+  assign \issue__next.line2  = queue__next[32:22];
+  assign \issue__next.slot0  = queue__next[35:33];
+  assign \issue__next.slot2  = queue__next[38:36];
+  assign \issue__next.wrap0  = queue__next[39];
+  assign \issue__next.wrap1  = queue__next[40];
+  assign \issue__next.lm1  = queue__next[56:41];
+  assign \issue__next.a  = queue__next[72:57];
+  assign \issue__next.z  = queue__next[73];
+  assign \issue__next.one  = queue__next[74];
+  assign \issue__next.two  = queue__next[75];
+  assign \issue__next.ge3  = queue__next[76];
+  assign \issue__next.ge4  = queue__next[77];
+  assign \issue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$29 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$29  = 1'h0;
+module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
+, acc__waddr, h_out, src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$14 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -13472,58 +13762,62 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire [9:0] \$28 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [7:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire [10:0] \$37 ;
   wire [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  reg [6:0] \$40 ;
   reg \$41 ;
-  reg [63:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg \$44 ;
-  reg [6:0] \$45 ;
+  reg [9:0] \$42 ;
+  reg \$43 ;
+  reg [9:0] \$44 ;
+  reg [5:0] \$45 ;
   reg \$46 ;
-  reg [9:0] \$47 ;
-  reg \$48 ;
-  reg [9:0] \$49 ;
+  reg \$47 ;
+  reg [63:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
   reg [9:0] \$50 ;
   reg [15:0] \$51 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
+  wire \$6 ;
+  wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$8 ;
+  wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$16 ;
+  wire [15:0] \$signature__data$21 ;
   wire \$signature__en ;
   wire [15:0] acc;
-  input [5:0] acc_raddr;
-  wire [5:0] acc_raddr;
-  output [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  input [5:0] acc_waddr;
-  wire [5:0] acc_waddr;
-  input [15:0] acc_wdata;
-  wire [15:0] acc_wdata;
-  input acc_we;
-  wire acc_we;
-  input arm;
-  wire arm;
+  input [5:0] acc__raddr;
+  wire [5:0] acc__raddr;
+  output [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  input [5:0] acc__waddr;
+  wire [5:0] acc__waddr;
+  input [15:0] acc__wdata;
+  wire [15:0] acc__wdata;
+  input acc__we;
+  wire acc__we;
   input clk;
   wire clk;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  input ctl__start;
+  wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   output [15:0] h_next;
@@ -13539,8 +13833,6 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input h_we_src;
   wire h_we_src;
   wire [15:0] out;
-  input pf_active;
-  wire pf_active;
   wire [9:0] r_addr;
   wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
@@ -13549,18 +13841,16 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
-  input rd_en;
-  wire rd_en;
   input relu;
   wire relu;
   input rst;
   wire rst;
-  output [15:0] src_data;
-  reg [15:0] src_data = 16'h0000;
+  output [15:0] src__data;
+  reg [15:0] src__data = 16'h0000;
+  input src__rd_en;
+  wire src__rd_en;
   input src_sel;
   wire src_sel;
-  input start;
-  wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
   wire [9:0] \w_addr$43 ;
@@ -13569,19 +13859,19 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire w_en;
   wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
+  output wb__busy;
+  wire wb__busy;
+  output wb__busy_next;
+  wire wb__busy_next;
+  input wb__start;
+  wire wb__start;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
-  output wb_busy;
-  wire wb_busy;
-  output wb_busy_next;
-  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
-  input wb_start;
-  wire wb_start;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -13590,96 +13880,96 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc_we)
-      dst[acc_waddr] <= acc_wdata;
+    if (acc__we)
+      dst[acc__waddr] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc_raddr];
+    _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$16  = _1_;
-  assign \$31  = ~ wb_busy;
-  assign \$32  = wb_start & \$31 ;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_cnt == 6'h3f;
-  assign \$35  = wb_full < 11'h400;
-  assign \$36  = wb_active & \$35 ;
+  assign \$signature__data$21  = _1_;
+  assign \$31  = wb_cnt == 6'h3f;
+  assign \$32  = wb_full < 11'h400;
+  assign \$33  = wb_active & \$32 ;
+  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$35  = valid >> acc__raddr;
+  assign \$36  = valid >> wo_r__addr;
   assign \$37  = ra + 1'h1;
   assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    wo_r__addr <= \$39 ;
+    wb_active <= \$39 ;
   always @(posedge clk)
-    \$signal  <= \$40 ;
+    wb_cnt <= \$40 ;
   always @(posedge clk)
-    wo_valid <= \$41 ;
+    wb_pend_early <= \$41 ;
   always @(posedge clk)
-    valid <= \$42 ;
+    waddr1 <= \$42 ;
   always @(posedge clk)
-    h_out <= \$43 ;
+    wb_pend <= \$43 ;
   always @(posedge clk)
-    wb_active <= \$44 ;
+    wb_waddr <= \$44 ;
   always @(posedge clk)
-    wb_cnt <= \$45 ;
+    wo_r__addr <= \$45 ;
   always @(posedge clk)
-    wb_pend_early <= \$46 ;
+    \$signal  <= \$46 ;
   always @(posedge clk)
-    waddr1 <= \$47 ;
+    wo_valid <= \$47 ;
   always @(posedge clk)
-    wb_pend <= \$48 ;
+    valid <= \$48 ;
   always @(posedge clk)
-    wb_waddr <= \$49 ;
+    h_out <= \$49 ;
   always @(posedge clk)
     ra <= \$50 ;
   always @(posedge clk)
-    src_data <= \$51 ;
+    src__data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb_busy = \$1  | wb_pend_early;
-  assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$2  = $signed(acc) < $signed(1'h0);
-  assign \$3  = relu & \$2 ;
-  assign \$4  = $signed(acc) < $signed(16'h8000);
-  assign \$5  = $signed(acc) > $signed(16'h7fff);
-  assign \$6  = \$5  ? 16'h7fff : acc;
-  assign \$7  = \$4  ? 16'h8000 : \$6 ;
-  assign out = \$3  ? 16'h0000 : \$7 ;
+  assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ~ wb_busy;
-  assign \$9  = wb_start & \$8 ;
-  assign \$10  = wb_cnt != 6'h3f;
-  assign \$11  = wb_active & \$10 ;
-  assign \$12  = \$9  | \$11 ;
-  assign \$13  = wb_full < 11'h400;
-  assign \$14  = wb_active & \$13 ;
-  assign \$15  = \$12  | \$14 ;
-  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = wb_cnt != 6'h3f;
+  assign \$5  = wb_active & \$4 ;
+  assign \$6  = \$3  | \$5 ;
+  assign \$7  = wb_full < 11'h400;
+  assign \$8  = wb_active & \$7 ;
+  assign \$9  = \$6  | \$8 ;
+  assign wb__busy_next = \$9  | wb_pend_early;
+  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign acc = wo_valid ? wo_r__data : 16'h0000;
+  assign \$10  = $signed(acc) < $signed(1'h0);
+  assign \$11  = relu & \$10 ;
+  assign \$12  = $signed(acc) < $signed(16'h8000);
+  assign \$13  = $signed(acc) > $signed(16'h7fff);
+  assign \$14  = \$13  ? 16'h7fff : acc;
+  assign \$15  = \$12  ? 16'h8000 : \$14 ;
+  assign out = \$11  ? 16'h0000 : \$15 ;
   assign \$16  = ! src_sel;
-  assign \$17  = pf_active & \$16 ;
+  assign \$17  = ctl__pf_active & \$16 ;
   assign r_addr = \$17  ? ra : h_addr;
   assign \$18  = ! src_sel;
-  assign \$19  = pf_active & \$18 ;
-  assign r_en = \$19  ? rd_en : 1'h1;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = pf_active & \$22 ;
+  assign \$23  = ctl__pf_active & \$22 ;
   assign \r_addr$41  = \$23  ? ra : h_addr;
-  assign \$25  = pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
   assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
   assign \w_data$44  = wb_pend ? out : h_wdata;
   assign \$27  = h_we_next | wb_pend;
   assign \w_en$45  = \$26  ? h_we_src : \$27 ;
   assign h_src = src_sel ? \r_data$48  : r_data;
   assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$29  = valid >> acc_raddr;
-  assign \$30  = valid >> wo_r__addr;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -13701,235 +13991,235 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     .w_en(\w_en$45 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$39  = \$28 [5:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$39  = wb_active;
+    if (\$29 ) begin
+      \$39  = 1'h1;
+    end else if (wb_active) begin
+      if (\$31 ) begin
+        \$39  = 1'h0;
+      end
+    end
     if (rst) begin
-      \$39  = 6'h00;
+      \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$40  = \$29 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$40  = wb_cnt;
+    if (\$29 ) begin
+      \$40  = 7'h00;
+    end else if (wb_active) begin
+      \$40  = \$30 [6:0];
+    end
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$41  = \$30 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$42  = valid;
-    if (start) begin
-      \$42  = 64'h0000000000000000;
-    end else if (acc_we) begin
-      (* full_case = 32'd1 *)
-      casez (acc_waddr)
-        6'h00:
-            \$42 [0] = 1'h1;
-        6'h01:
-            \$42 [1] = 1'h1;
-        6'h02:
-            \$42 [2] = 1'h1;
-        6'h03:
-            \$42 [3] = 1'h1;
-        6'h04:
-            \$42 [4] = 1'h1;
-        6'h05:
-            \$42 [5] = 1'h1;
-        6'h06:
-            \$42 [6] = 1'h1;
-        6'h07:
-            \$42 [7] = 1'h1;
-        6'h08:
-            \$42 [8] = 1'h1;
-        6'h09:
-            \$42 [9] = 1'h1;
-        6'h0a:
-            \$42 [10] = 1'h1;
-        6'h0b:
-            \$42 [11] = 1'h1;
-        6'h0c:
-            \$42 [12] = 1'h1;
-        6'h0d:
-            \$42 [13] = 1'h1;
-        6'h0e:
-            \$42 [14] = 1'h1;
-        6'h0f:
-            \$42 [15] = 1'h1;
-        6'h10:
-            \$42 [16] = 1'h1;
-        6'h11:
-            \$42 [17] = 1'h1;
-        6'h12:
-            \$42 [18] = 1'h1;
-        6'h13:
-            \$42 [19] = 1'h1;
-        6'h14:
-            \$42 [20] = 1'h1;
-        6'h15:
-            \$42 [21] = 1'h1;
-        6'h16:
-            \$42 [22] = 1'h1;
-        6'h17:
-            \$42 [23] = 1'h1;
-        6'h18:
-            \$42 [24] = 1'h1;
-        6'h19:
-            \$42 [25] = 1'h1;
-        6'h1a:
-            \$42 [26] = 1'h1;
-        6'h1b:
-            \$42 [27] = 1'h1;
-        6'h1c:
-            \$42 [28] = 1'h1;
-        6'h1d:
-            \$42 [29] = 1'h1;
-        6'h1e:
-            \$42 [30] = 1'h1;
-        6'h1f:
-            \$42 [31] = 1'h1;
-        6'h20:
-            \$42 [32] = 1'h1;
-        6'h21:
-            \$42 [33] = 1'h1;
-        6'h22:
-            \$42 [34] = 1'h1;
-        6'h23:
-            \$42 [35] = 1'h1;
-        6'h24:
-            \$42 [36] = 1'h1;
-        6'h25:
-            \$42 [37] = 1'h1;
-        6'h26:
-            \$42 [38] = 1'h1;
-        6'h27:
-            \$42 [39] = 1'h1;
-        6'h28:
-            \$42 [40] = 1'h1;
-        6'h29:
-            \$42 [41] = 1'h1;
-        6'h2a:
-            \$42 [42] = 1'h1;
-        6'h2b:
-            \$42 [43] = 1'h1;
-        6'h2c:
-            \$42 [44] = 1'h1;
-        6'h2d:
-            \$42 [45] = 1'h1;
-        6'h2e:
-            \$42 [46] = 1'h1;
-        6'h2f:
-            \$42 [47] = 1'h1;
-        6'h30:
-            \$42 [48] = 1'h1;
-        6'h31:
-            \$42 [49] = 1'h1;
-        6'h32:
-            \$42 [50] = 1'h1;
-        6'h33:
-            \$42 [51] = 1'h1;
-        6'h34:
-            \$42 [52] = 1'h1;
-        6'h35:
-            \$42 [53] = 1'h1;
-        6'h36:
-            \$42 [54] = 1'h1;
-        6'h37:
-            \$42 [55] = 1'h1;
-        6'h38:
-            \$42 [56] = 1'h1;
-        6'h39:
-            \$42 [57] = 1'h1;
-        6'h3a:
-            \$42 [58] = 1'h1;
-        6'h3b:
-            \$42 [59] = 1'h1;
-        6'h3c:
-            \$42 [60] = 1'h1;
-        6'h3d:
-            \$42 [61] = 1'h1;
-        6'h3e:
-            \$42 [62] = 1'h1;
-        6'h3f:
-            \$42 [63] = 1'h1;
-      endcase
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$42  = wb_full[9:0];
     if (rst) begin
-      \$42  = 64'h0000000000000000;
+      \$42  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$43  = out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$43  = wb_pend_early;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$43  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$44  = wb_active;
-    if (\$32 ) begin
-      \$44  = 1'h1;
-    end else if (wb_active) begin
-      if (\$34 ) begin
-        \$44  = 1'h0;
-      end
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$44  = waddr1;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$45  = wb_cnt;
-    if (\$32 ) begin
-      \$45  = 7'h00;
-    end else if (wb_active) begin
-      \$45  = \$33 [6:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$45  = \$34 [5:0];
     if (rst) begin
-      \$45  = 7'h00;
+      \$45  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$46  = \$36 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$46  = \$35 ;
     if (rst) begin
       \$46  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$47  = wb_full[9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$47  = \$36 ;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$48  = wb_pend_early;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$48  = valid;
+    if (ctl__start) begin
+      \$48  = 64'h0000000000000000;
+    end else if (acc__we) begin
+      (* full_case = 32'd1 *)
+      casez (acc__waddr)
+        6'h00:
+            \$48 [0] = 1'h1;
+        6'h01:
+            \$48 [1] = 1'h1;
+        6'h02:
+            \$48 [2] = 1'h1;
+        6'h03:
+            \$48 [3] = 1'h1;
+        6'h04:
+            \$48 [4] = 1'h1;
+        6'h05:
+            \$48 [5] = 1'h1;
+        6'h06:
+            \$48 [6] = 1'h1;
+        6'h07:
+            \$48 [7] = 1'h1;
+        6'h08:
+            \$48 [8] = 1'h1;
+        6'h09:
+            \$48 [9] = 1'h1;
+        6'h0a:
+            \$48 [10] = 1'h1;
+        6'h0b:
+            \$48 [11] = 1'h1;
+        6'h0c:
+            \$48 [12] = 1'h1;
+        6'h0d:
+            \$48 [13] = 1'h1;
+        6'h0e:
+            \$48 [14] = 1'h1;
+        6'h0f:
+            \$48 [15] = 1'h1;
+        6'h10:
+            \$48 [16] = 1'h1;
+        6'h11:
+            \$48 [17] = 1'h1;
+        6'h12:
+            \$48 [18] = 1'h1;
+        6'h13:
+            \$48 [19] = 1'h1;
+        6'h14:
+            \$48 [20] = 1'h1;
+        6'h15:
+            \$48 [21] = 1'h1;
+        6'h16:
+            \$48 [22] = 1'h1;
+        6'h17:
+            \$48 [23] = 1'h1;
+        6'h18:
+            \$48 [24] = 1'h1;
+        6'h19:
+            \$48 [25] = 1'h1;
+        6'h1a:
+            \$48 [26] = 1'h1;
+        6'h1b:
+            \$48 [27] = 1'h1;
+        6'h1c:
+            \$48 [28] = 1'h1;
+        6'h1d:
+            \$48 [29] = 1'h1;
+        6'h1e:
+            \$48 [30] = 1'h1;
+        6'h1f:
+            \$48 [31] = 1'h1;
+        6'h20:
+            \$48 [32] = 1'h1;
+        6'h21:
+            \$48 [33] = 1'h1;
+        6'h22:
+            \$48 [34] = 1'h1;
+        6'h23:
+            \$48 [35] = 1'h1;
+        6'h24:
+            \$48 [36] = 1'h1;
+        6'h25:
+            \$48 [37] = 1'h1;
+        6'h26:
+            \$48 [38] = 1'h1;
+        6'h27:
+            \$48 [39] = 1'h1;
+        6'h28:
+            \$48 [40] = 1'h1;
+        6'h29:
+            \$48 [41] = 1'h1;
+        6'h2a:
+            \$48 [42] = 1'h1;
+        6'h2b:
+            \$48 [43] = 1'h1;
+        6'h2c:
+            \$48 [44] = 1'h1;
+        6'h2d:
+            \$48 [45] = 1'h1;
+        6'h2e:
+            \$48 [46] = 1'h1;
+        6'h2f:
+            \$48 [47] = 1'h1;
+        6'h30:
+            \$48 [48] = 1'h1;
+        6'h31:
+            \$48 [49] = 1'h1;
+        6'h32:
+            \$48 [50] = 1'h1;
+        6'h33:
+            \$48 [51] = 1'h1;
+        6'h34:
+            \$48 [52] = 1'h1;
+        6'h35:
+            \$48 [53] = 1'h1;
+        6'h36:
+            \$48 [54] = 1'h1;
+        6'h37:
+            \$48 [55] = 1'h1;
+        6'h38:
+            \$48 [56] = 1'h1;
+        6'h39:
+            \$48 [57] = 1'h1;
+        6'h3a:
+            \$48 [58] = 1'h1;
+        6'h3b:
+            \$48 [59] = 1'h1;
+        6'h3c:
+            \$48 [60] = 1'h1;
+        6'h3d:
+            \$48 [61] = 1'h1;
+        6'h3e:
+            \$48 [62] = 1'h1;
+        6'h3f:
+            \$48 [63] = 1'h1;
+      endcase
+    end
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
-    \$49  = waddr1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$49  = out;
     if (rst) begin
-      \$49  = 10'h000;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     \$50  = ra;
-    if (arm) begin
+    if (ctl__arm) begin
       \$50  = 10'h000;
-    end else if (rd_en) begin
+    end else if (src__rd_en) begin
       \$50  = \$37 [9:0];
     end
     if (rst) begin
@@ -13937,17 +14227,17 @@ module \eie_ecp5_4pe.pe2.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$29 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     \$51  = \$38 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc_raddr;
+  assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$8  = acc_waddr;
-  assign \$signature__data  = acc_wdata;
-  assign \$signature__en  = acc_we;
+  assign \$signature__addr$13  = acc__waddr;
+  assign \$signature__data  = acc__wdata;
+  assign \$signature__en  = acc__we;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -13955,8 +14245,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$32 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$32  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -13995,7 +14285,7 @@ module \eie_ecp5_4pe.pe2.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -14010,8 +14300,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$33 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$33  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -14050,7 +14340,7 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -14064,10 +14354,10 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
-, acc_raddr, acc_waddr, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$32 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$32  = 1'h0;
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+, acc__raddr, acc__waddr, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
   wire [6:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -14135,17 +14425,17 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
-  output [5:0] acc_raddr;
-  reg [5:0] acc_raddr = 6'h00;
-  input [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  output acc_ren;
-  reg acc_ren = 1'h0;
-  output [5:0] acc_waddr;
-  reg [5:0] acc_waddr = 6'h00;
-  wire [15:0] acc_wdata;
-  output acc_we;
-  wire acc_we;
+  output [5:0] acc__raddr;
+  reg [5:0] acc__raddr = 6'h00;
+  input [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  output acc__ren;
+  reg acc__ren = 1'h0;
+  output [5:0] acc__waddr;
+  reg [5:0] acc__waddr = 6'h00;
+  wire [15:0] acc__wdata;
+  output acc__we;
+  wire acc__we;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -14153,6 +14443,20 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  input [15:0] entry__a;
+  wire [15:0] entry__a;
+  input entry__first;
+  wire entry__first;
+  input [3:0] entry__v;
+  wire [3:0] entry__v;
+  input entry__valid;
+  wire entry__valid;
+  input [3:0] entry__z;
+  wire [3:0] entry__z;
   output ev_bypass;
   wire ev_bypass;
   output ev_entry;
@@ -14169,16 +14473,6 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] h_wdata;
   input h_we;
   wire h_we;
-  input [15:0] in_a;
-  wire [15:0] in_a;
-  input in_first;
-  wire in_first;
-  input [3:0] in_v;
-  wire [3:0] in_v;
-  input in_valid;
-  wire in_valid;
-  input [3:0] in_z;
-  wire [3:0] in_z;
   reg [15:0] last_val = 16'h0000;
   output [15:0] \new ;
   wire [15:0] \new ;
@@ -14186,8 +14480,6 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [5:0] row_prev = 6'h00;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [15:0] s2_a = 16'h0000;
   reg [15:0] s3_a = 16'h0000;
   reg [5:0] s3_row = 6'h00;
@@ -14198,8 +14490,6 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
-  input start;
-  wire start;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -14215,11 +14505,11 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s3_row <= \$37 ;
   always @(posedge clk)
-    acc_ren <= \$38 ;
+    acc__ren <= \$38 ;
   always @(posedge clk)
     \$signal$53  <= \$39 ;
   always @(posedge clk)
-    acc_raddr <= \$40 ;
+    acc__raddr <= \$40 ;
   always @(posedge clk)
     s3_a <= \$41 ;
   always @(posedge clk)
@@ -14231,45 +14521,45 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     \$signal$37  <= \$45 ;
   always @(posedge clk)
-    acc_waddr <= \$46 ;
+    acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
     \$signal$28  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + in_z;
+  assign \$1  = row_prev + entry__z;
   assign \$2  = \$1  + 1'h1;
-  assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
-  assign cb_r__addr = running ? \$signal  : h_addr;
+  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$4  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$4 ;
   assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc_rdata;
+  assign \$6  = \$signal$28  ? last_val : acc__rdata;
   assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
   assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc_we = \$signal$36  & \$signal$37 ;
+  assign acc__we = \$signal$36  & \$signal$37 ;
   assign ev_bypass = \$signal$36  & \$signal$28 ;
   assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc_ren;
+  assign \$10  = \$9  | acc__ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = in_valid | ev_entry;
+  assign \$11  = entry__valid | ev_entry;
   assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc_ren;
-  assign \$13  = ~ start;
-  assign \$14  = in_valid & \$13 ;
-  assign \$15  = | in_v;
-  assign \$16  = ~ start;
+  assign busy_next = \$12  | acc__ren;
+  assign \$13  = ~ ctl__start;
+  assign \$14  = entry__valid & \$13 ;
+  assign \$15  = | entry__v;
+  assign \$16  = ~ ctl__start;
   assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ start;
+  assign \$18  = ~ ctl__start;
   assign \$19  = \$signal$40  & \$18 ;
   assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ start;
-  assign \$22  = acc_ren & \$21 ;
-  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = acc__ren & \$21 ;
+  assign \$23  = acc__ren & \$signal$53 ;
   assign \$24  = \$23  & \$signal$36 ;
   assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc_raddr == acc_waddr;
+  assign \$26  = acc__raddr == acc__waddr;
   assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
     h_rdata <= \$28 ;
@@ -14286,121 +14576,121 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s2_a <= \$34 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$35  = \$17 ;
     if (rst) begin
       \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$37  = \$signal$48 ;
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$38  = \$19 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$39  = \$signal$51 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$40  = s3_row;
     if (rst) begin
       \$40  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$41  = s2_a;
     if (rst) begin
       \$41  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$43  = \$20 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$44  = \$22 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$45  = \$signal$53 ;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$46  = acc_raddr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$46  = acc__raddr;
     if (rst) begin
       \$46  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$47  = \$5 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$48  = \$27 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$49  = \$8 [15:0];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$28  = cb_r__data;
     if (rst) begin
       \$28  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$29  = row_prev;
-    if (in_valid) begin
+    if (entry__valid) begin
       \$29  = \$3 [5:0];
     end
     if (rst) begin
@@ -14408,36 +14698,36 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$30  = \$14 ;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$31  = \$15 ;
     if (rst) begin
       \$31  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$32  = \$3 [5:0];
     if (rst) begin
       \$32  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$33  = in_v;
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$33  = entry__v;
     if (rst) begin
       \$33  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$32 ) begin end
-    \$34  = in_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$34  = entry__a;
     if (rst) begin
       \$34  = 16'h0000;
     end
@@ -14449,19 +14739,19 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign row = \$3 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$5 [16:0];
-  assign s4_row = acc_raddr;
-  assign \$signal$26  = acc_ren;
-  assign \$signal$33  = acc_waddr;
-  assign acc_wdata = \$8 [15:0];
+  assign s4_row = acc__raddr;
+  assign \$signal$26  = acc__ren;
+  assign \$signal$33  = acc__waddr;
+  assign acc__wdata = \$8 [15:0];
   assign \new  = \$8 [15:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$33 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$33  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$35 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$35  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -14531,91 +14821,91 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   input clk;
   wire clk;
   wire cont;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
   reg cur_last = 1'h0;
   reg [10:0] cur_line = 11'h000;
   reg [15:0] cur_rem = 16'h0000;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [2:0] entry__slot;
+  reg [2:0] entry__slot = 3'h0;
+  output entry__spec_ce;
+  wire entry__spec_ce;
+  output [10:0] entry__spec_line;
+  wire [10:0] entry__spec_line;
+  output entry__valid;
+  reg entry__valid = 1'h0;
   output ev_empty;
   wire ev_empty;
   output ev_line;
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  input [78:0] head;
-  wire [78:0] head;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  input head_ok;
-  wire head_ok;
-  output [15:0] issue_a;
-  reg [15:0] issue_a = 16'h0000;
-  output issue_first;
-  reg issue_first = 1'h0;
   output issue_next;
   wire issue_next;
-  output [2:0] issue_slot;
-  reg [2:0] issue_slot = 3'h0;
-  output issue_valid;
-  reg issue_valid = 1'h0;
   wire \new ;
-  input [78:0] next;
-  wire [78:0] next;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  input next_ok;
-  wire next_ok;
-  input nonempty;
-  wire nonempty;
   wire np_ce;
   wire p_ce;
-  output pop;
-  wire pop;
+  input [78:0] queue__head;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  input queue__head_ok;
+  wire queue__head_ok;
+  input [78:0] queue__next;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  input queue__next_ok;
+  wire queue__next_ok;
+  input queue__nonempty;
+  wire queue__nonempty;
+  output queue__pop;
+  wire queue__pop;
+  (* keep = 32'd1 *)
+  output queue__ready;
+  reg queue__ready = 1'h0;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
-  (* keep = 32'd1 *)
-  output ready_copy;
-  reg ready_copy = 1'h0;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
-  output spec_ce;
-  wire spec_ce;
-  output [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   reg w1 = 1'h0;
   assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
@@ -14623,23 +14913,23 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   assign \$33  = \$31  ? 4'h0 : \$32 ;
   assign \$34  = cur_rem == 2'h2;
   assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = head[35:33] == 3'h7;
-  assign \$37  = head[35:33] + 1'h1;
+  assign \$36  = queue__head[35:33] == 3'h7;
+  assign \$37  = queue__head[35:33] + 1'h1;
   assign \$38  = \$36  ? 4'h0 : \$37 ;
   always @(posedge clk)
     ahead_ok <= \$39 ;
   always @(posedge clk)
-    ready_copy <= \$40 ;
+    queue__ready <= \$40 ;
   always @(posedge clk)
     ready <= \$41 ;
   always @(posedge clk)
-    issue_valid <= \$42 ;
+    entry__valid <= \$42 ;
   always @(posedge clk)
     fault <= \$43 ;
   always @(posedge clk)
     cur_line <= \$44 ;
   always @(posedge clk)
-    issue_slot <= \$45 ;
+    entry__slot <= \$45 ;
   always @(posedge clk)
     cur_rem <= \$46 ;
   always @(posedge clk)
@@ -14663,61 +14953,61 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
-    issue_first <= \$57 ;
+    entry__first <= \$57 ;
   always @(posedge clk)
-    issue_a <= \$58 ;
-  assign pop = nonempty & ready;
+    entry__a <= \$58 ;
+  assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
-  assign cont = issue_valid & \$1 ;
-  assign \$2  = ~ head[73];
-  assign \new  = pop & \$2 ;
+  assign cont = entry__valid & \$1 ;
+  assign \$2  = ~ queue__head[73];
+  assign \new  = queue__pop & \$2 ;
   assign issue_next = cont | \new ;
-  assign ev_empty = pop & head[73];
-  assign \$3  = \new  & head[78];
+  assign ev_empty = queue__pop & queue__head[73];
+  assign \$3  = \new  & queue__head[78];
   assign \$4  = cont ? w1 : \$3 ;
-  assign ev_line = running & \$4 ;
+  assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
   assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ head[73];
-  assign \$8  = head[78] & \$7 ;
-  assign \$9  = \$8  & head_ok;
+  assign \$7  = ~ queue__head[73];
+  assign \$8  = queue__head[78] & \$7 ;
+  assign \$9  = \$8  & queue__head_ok;
   assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = head[73] | head[74];
-  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
-  assign \$11  = head[73] | head[74];
-  assign \$12  = ~ next[73];
-  assign \$13  = next[78] & \$12 ;
-  assign \$14  = \$13  & next_ok;
-  assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$19  : \$signal ;
-  assign spec_ce = pop ? p_ce : np_ce;
-  assign \$15  = pop ? next_ok : head_ok;
+  assign \$10  = queue__head[73] | queue__head[74];
+  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
+  assign \$11  = queue__head[73] | queue__head[74];
+  assign \$12  = ~ queue__next[73];
+  assign \$13  = queue__next[78] & \$12 ;
+  assign \$14  = \$13  & queue__next_ok;
+  assign p_ce = \$11  ? \$14  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign entry__spec_ce = queue__pop ? p_ce : np_ce;
+  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : head[74];
+  assign \$18  = cont ? \$signal$31  : queue__head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : head[74];
+  assign \$22  = cont ? \$signal$31  : queue__head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
-  assign \$26  = pop & \$25 ;
+  assign \$26  = queue__pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
   assign \$29  = \$signal$15  + \$28 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     \$39  = \$15 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$40  = 1'h1;
     end else begin
       \$40  = \$19 ;
@@ -14727,9 +15017,9 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$41  = 1'h1;
     end else begin
       \$41  = \$23 ;
@@ -14739,9 +15029,9 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$42  = 1'h0;
     end else begin
       \$42  = \$24 ;
@@ -14751,10 +15041,10 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     \$43  = fault;
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$43  = 1'h0;
     end else begin
       if (\$26 ) begin
@@ -14766,79 +15056,79 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$44  = \$signal$34 ;
     end else begin
-      \$44  = head[10:0];
+      \$44  = queue__head[10:0];
     end
     if (rst) begin
       \$44  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$45  = s1;
     end else begin
-      \$45  = head[35:33];
+      \$45  = queue__head[35:33];
     end
     if (rst) begin
       \$45  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$46  = \$27 [15:0];
     end else begin
-      \$46  = head[56:41];
+      \$46  = queue__head[56:41];
     end
     if (rst) begin
       \$46  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$47  = \$signal$31 ;
     end else begin
-      \$47  = head[74];
+      \$47  = queue__head[74];
     end
     if (rst) begin
       \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$48  = \$signal$15 ;
     end else begin
-      \$48  = head[21:11];
+      \$48  = queue__head[21:11];
     end
     if (rst) begin
       \$48  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$49  = \$signal$18 ;
     end else begin
-      \$49  = head[39];
+      \$49  = queue__head[39];
     end
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$50  = s2;
@@ -14850,79 +15140,79 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$51  = \$29 [10:0];
     end else begin
-      \$51  = head[32:22];
+      \$51  = queue__head[32:22];
     end
     if (rst) begin
       \$51  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$52  = \$30 ;
     end else begin
-      \$52  = head[40];
+      \$52  = queue__head[40];
     end
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$53  = \$33 [2:0];
     end else begin
-      \$53  = head[38:36];
+      \$53  = queue__head[38:36];
     end
     if (rst) begin
       \$53  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$54  = \$34 ;
     end else begin
-      \$54  = head[75];
+      \$54  = queue__head[75];
     end
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$55  = rem_ge3;
     end else begin
-      \$55  = head[76];
+      \$55  = queue__head[76];
     end
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$56  = \$35 ;
     end else begin
-      \$56  = head[77];
+      \$56  = queue__head[77];
     end
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$57  = 1'h0;
@@ -14934,99 +15224,99 @@ module \eie_ecp5_4pe.pe2.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$58  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$58  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = head[72:57];
+      \$58  = queue__head[72:57];
     end
     if (rst) begin
       \$58  = 16'h0000;
     end
   end
-  assign ready_copy_q = ready_copy;
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
+  assign ready_copy_q = queue__ready;
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_data, ann_valid, ann_j, ann_a, ptr_base, spmat_base, desc, desc_valid, h_even, h_odd, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
-  wire [16:0] \$1 ;
+module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$36 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$36  = 1'h0;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [12:0] \$15 ;
-  wire [13:0] \$16 ;
-  wire [14:0] \$17 ;
-  wire [12:0] \$18 ;
-  wire [13:0] \$19 ;
-  wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [15:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
+  wire \$15 ;
+  wire [15:0] \$16 ;
+  wire [15:0] \$17 ;
+  wire [16:0] \$18 ;
+  wire [15:0] \$19 ;
+  wire \$2 ;
+  wire [16:0] \$20 ;
+  wire [15:0] \$21 ;
+  wire [15:0] \$22 ;
+  wire [16:0] \$23 ;
+  wire [15:0] \$24 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire [15:0] \$28 ;
   wire [15:0] \$29 ;
-  wire [16:0] \$3 ;
-  wire [16:0] \$30 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [16:0] \$33 ;
-  wire [15:0] \$34 ;
-  wire [16:0] \$35 ;
+  wire [15:0] \$33 ;
+  wire [16:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
+  wire \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [16:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire \$5 ;
+  wire [12:0] \$5 ;
   wire \$50 ;
   reg \$51 ;
   reg [12:0] \$52 ;
@@ -15037,7 +15327,7 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [9:0] \$57 ;
   reg [9:0] \$58 ;
   reg \$59 ;
-  wire \$6 ;
+  wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
   reg \$62 ;
@@ -15048,7 +15338,7 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [15:0] \$67 ;
   reg [15:0] \$68 ;
   reg [15:0] \$69 ;
-  wire \$7 ;
+  wire [14:0] \$7 ;
   reg [15:0] \$70 ;
   reg [15:0] \$71 ;
   reg \$72 ;
@@ -15059,7 +15349,7 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
   reg [15:0] \$79 ;
-  wire \$8 ;
+  wire [12:0] \$8 ;
   reg [15:0] \$80 ;
   reg \$81 ;
   reg \$82 ;
@@ -15068,70 +15358,70 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg \$85 ;
   reg \$86 ;
   reg [15:0] \$87 ;
-  wire \$9 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  input ann_valid;
-  wire ann_valid;
-  input arm;
-  wire arm;
+  wire [13:0] \$9 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
   input clk;
   wire clk;
-  output [78:0] desc;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  output desc_valid;
-  reg desc_valid = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  output [78:0] desc__data;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  (* init = 1'h0 *)
+  wire desc__valid;
   wire [9:0] h_addr;
-  output [15:0] h_even;
   wire [15:0] h_even;
-  output [15:0] h_odd;
   wire [15:0] h_odd;
   wire [15:0] h_wdata;
   wire h_we_even;
   wire h_we_odd;
   reg have = 1'h0;
-  input pf_active;
-  wire pf_active;
   reg [15:0] prev_last = 16'h0000;
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$17 ;
+  wire [9:0] \r_addr$60 ;
+  output [15:0] r_data;
   wire [15:0] r_data;
-  wire [15:0] \r_data$13 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$21 ;
+  wire \r_en$62 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$6 ;
+  wire [9:0] \w_addr$52 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$7 ;
+  wire [15:0] \w_data$53 ;
   input w_en;
   wire w_en;
-  input \w_en$8 ;
-  wire \w_en$8 ;
+  input \w_en$54 ;
+  wire \w_en$54 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -15171,42 +15461,44 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] x5_slot = 3'h0;
   reg [2:0] x5_slot2 = 3'h0;
   reg x5_two = 1'h0;
-  (* init = 1'h0 *)
-  wire x5_v;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = x5_nz & \$9 ;
-  assign \$11  = ~ arm;
-  assign \$12  = ann_valid & \$11 ;
-  assign \$13  = ~ arm;
-  assign \$14  = x0_v & \$13 ;
-  assign \$16  = ptr_base + \$15 ;
-  assign \$17  = \$16  + x0_j[0];
-  assign \$19  = ptr_base + \$18 ;
-  assign \$20  = ~ arm;
-  assign \$21  = x1_v & \$20 ;
-  assign \$22  = ~ arm;
-  assign \$23  = x2_v & \$22 ;
-  assign \$24  = ~ arm;
-  assign \$25  = x3_v & \$24 ;
-  assign \$26  = x3_par ? h_odd : h_even;
-  assign \$27  = x3_par ? h_odd : h_even;
-  assign \$28  = \$27  + 1'h1;
-  assign \$29  = x3_par ? h_odd : h_even;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = x3_par ? h_even : h_odd;
-  assign \$32  = x3_par ? h_odd : h_even;
-  assign \$33  = \$31  - \$32 ;
-  assign \$34  = x3_par ? h_even : h_odd;
-  assign \$35  = \$34  - 1'h1;
-  assign \$36  = ~ arm;
-  assign \$37  = x4_v & \$36 ;
-  assign \$44  = x4_len - 1'h1;
-  assign \$45  = | x4_len;
-  assign \$46  = x4_len == 1'h1;
-  assign \$47  = x4_len == 2'h2;
-  assign \$48  = x4_len >= 2'h3;
-  assign \$49  = x4_len >= 3'h4;
-  assign \$50  = desc_valid & x5_nz;
+  output x5_v;
+  reg x5_v = 1'h0;
+  assign \$13  = x2_v & \$12 ;
+  assign \$14  = ~ ctl__arm;
+  assign \$15  = x3_v & \$14 ;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$18  = \$17  + 1'h1;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$20  = \$19  + 2'h2;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$23  = \$21  - \$22 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$25  = \$24  - 1'h1;
+  assign \$26  = ~ ctl__arm;
+  assign \$27  = x4_v & \$26 ;
+  assign \$34  = x4_len - 1'h1;
+  assign \$35  = | x4_len;
+  assign \$36  = x4_len == 1'h1;
+  assign \$37  = x4_len == 2'h2;
+  assign \$38  = x4_len >= 2'h3;
+  assign \$39  = x4_len >= 3'h4;
+  assign \$40  = x5_v & x5_nz;
+  assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
+  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign r_en = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$41  = spmat_base + x5_line;
+  assign \$42  = spmat_base + x5_line1;
+  assign \$43  = spmat_base + x5_line2;
+  assign \$44  = x5_line1 != x5_line;
+  assign \$45  = x5_line2 != x5_line1;
+  assign \$46  = ~ x5_nz;
+  assign \$47  = ~ have;
+  assign \$48  = x5_line != prev_last;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = x5_nz & \$49 ;
   always @(posedge clk)
     x0_v <= \$51 ;
   always @(posedge clk)
@@ -15250,7 +15542,7 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   always @(posedge clk)
     x4_hm1 <= \$71 ;
   always @(posedge clk)
-    desc_valid <= \$72 ;
+    x5_v <= \$72 ;
   always @(posedge clk)
     x5_a <= \$73 ;
   always @(posedge clk)
@@ -15281,21 +15573,19 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     have <= \$86 ;
   always @(posedge clk)
     prev_last <= \$87 ;
-  assign r_addr = pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$17  = pf_active ? x1_odd_addr : w_addr;
-  assign r_en = pf_active ? x1_v : 1'h1;
-  assign \r_en$21  = pf_active ? x1_v : 1'h1;
-  assign \$1  = spmat_base + x5_line;
-  assign \$2  = spmat_base + x5_line1;
-  assign \$3  = spmat_base + x5_line2;
-  assign \$4  = x5_line1 != x5_line;
-  assign \$5  = x5_line2 != x5_line1;
-  assign \$6  = ~ x5_nz;
-  assign \$7  = ~ have;
-  assign \$8  = x5_line != prev_last;
+  assign \$1  = ~ ctl__arm;
+  assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe2.ptr.even  even (
     .clk(clk),
-    .r_data(h_even),
+    .r_data(r_data),
     .rp__addr(r_addr),
     .rp__en(r_en),
     .rst(rst),
@@ -15305,265 +15595,265 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   );
   \eie_ecp5_4pe.pe2.ptr.odd  odd (
     .clk(clk),
-    .r_data(h_odd),
-    .rp__addr(\r_addr$17 ),
-    .rp__en(\r_en$21 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$62 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$8 )
+    .w_en(\w_en$54 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$51  = \$12 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$51  = \$2 ;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$52  = ann_j;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$52  = ann__j;
     if (rst) begin
       \$52  = 13'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$53  = ann_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$53  = ann__a;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$54  = \$14 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$54  = \$4 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$55  = x0_a;
     if (rst) begin
       \$55  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$56  = x0_j[0];
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$57  = \$17 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$57  = \$7 [9:0];
     if (rst) begin
       \$57  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$58  = \$19 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$58  = \$9 [9:0];
     if (rst) begin
       \$58  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$59  = \$21 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$59  = \$11 ;
     if (rst) begin
       \$59  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$60  = x1_a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$61  = x1_par;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$62  = \$23 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$62  = \$13 ;
     if (rst) begin
       \$62  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$63  = x2_a;
     if (rst) begin
       \$63  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$64  = x2_par;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$65  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$65  = \$15 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$66  = x3_a;
     if (rst) begin
       \$66  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$67  = \$26 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$67  = \$16 ;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$68  = \$28 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$68  = \$18 [15:0];
     if (rst) begin
       \$68  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$69  = \$30 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$69  = \$20 [15:0];
     if (rst) begin
       \$69  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$70  = \$33 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$70  = \$23 [15:0];
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$71  = \$35 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$71  = \$25 [15:0];
     if (rst) begin
       \$71  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$72  = \$37 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$72  = \$27 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$73  = x4_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$74  = \$38 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$74  = \$28 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$75  = \$39 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$75  = \$29 ;
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$76  = \$40 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$76  = \$30 ;
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$77  = \$41 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$77  = \$31 [2:0];
     if (rst) begin
       \$77  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$78  = \$42 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$78  = \$32 [2:0];
     if (rst) begin
       \$78  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$79  = \$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$79  = \$33 ;
     if (rst) begin
       \$79  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$80  = \$44 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$80  = \$34 [15:0];
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$81  = \$45 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$81  = \$35 ;
     if (rst) begin
       \$81  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$82  = \$46 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$82  = \$36 ;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$83  = \$47 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$83  = \$37 ;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$84  = \$48 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$84  = \$38 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$85  = \$49 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$86  = have;
-    if (arm) begin
+    if (ctl__arm) begin
       \$86  = 1'h0;
-    end else if (\$50 ) begin
+    end else if (\$40 ) begin
       \$86  = 1'h1;
     end
     if (rst) begin
@@ -15571,10 +15861,10 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
     \$87  = prev_last;
-    if (arm) begin
-    end else if (\$50 ) begin
+    if (ctl__arm) begin
+    end else if (\$40 ) begin
       \$87  = x5_lastline;
     end
     if (rst) begin
@@ -15584,58 +15874,58 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$6  = w_addr;
-  assign \w_data$7  = w_data;
-  assign h_we_odd = \w_en$8 ;
-  assign r_data = h_even;
-  assign \r_data$13  = h_odd;
-  assign x5_v = desc_valid;
-  assign \desc.line0  = desc[10:0];
-  assign \desc.line1  = desc[21:11];
-  assign \desc.line2  = desc[32:22];
-  assign \desc.slot0  = desc[35:33];
-  assign \desc.slot2  = desc[38:36];
-  assign \desc.wrap0  = desc[39];
-  assign \desc.wrap1  = desc[40];
-  assign \desc.lm1  = desc[56:41];
-  assign \desc.a  = desc[72:57];
-  assign \desc.z  = desc[73];
-  assign \desc.one  = desc[74];
-  assign \desc.two  = desc[75];
-  assign \desc.ge3  = desc[76];
-  assign \desc.ge4  = desc[77];
-  assign \desc.newline  = desc[78];
-  assign desc[78] = \$10 ;
-  assign desc[77] = x5_ge4;
-  assign desc[76] = x5_ge3;
-  assign desc[75] = x5_two;
-  assign desc[74] = x5_one;
-  assign desc[73] = \$6 ;
-  assign desc[72:57] = x5_a;
-  assign desc[56:41] = x5_lm1;
-  assign desc[40] = \$5 ;
-  assign desc[39] = \$4 ;
-  assign desc[38:36] = x5_slot2;
-  assign desc[35:33] = x5_slot;
-  assign desc[32:22] = \$3 [10:0];
-  assign desc[21:11] = \$2 [10:0];
-  assign desc[10:0] = \$1 [10:0];
-  assign \$15  = { 1'h0, x0_j[12:1] };
-  assign \$18  = { 1'h0, x0_j[12:1] };
-  assign \$38  = { 3'h0, x4_lo[15:3] };
-  assign \$39  = { 3'h0, x4_lo1[15:3] };
-  assign \$40  = { 3'h0, x4_lo2[15:3] };
-  assign \$41 [15:3] = 13'h0000;
-  assign \$41 [2:0] = x4_lo[2:0];
-  assign \$42 [15:3] = 13'h0000;
-  assign \$42 [2:0] = x4_lo2[2:0];
-  assign \$43  = { 3'h0, x4_hm1[15:3] };
+  assign \w_addr$52  = w_addr;
+  assign \w_data$53  = w_data;
+  assign h_we_odd = \w_en$54 ;
+  assign h_even = r_data;
+  assign h_odd = \r_data$25 ;
+  assign desc__valid = x5_v;
+  assign \desc__data.line0  = desc__data[10:0];
+  assign \desc__data.line1  = desc__data[21:11];
+  assign \desc__data.line2  = desc__data[32:22];
+  assign \desc__data.slot0  = desc__data[35:33];
+  assign \desc__data.slot2  = desc__data[38:36];
+  assign \desc__data.wrap0  = desc__data[39];
+  assign \desc__data.wrap1  = desc__data[40];
+  assign \desc__data.lm1  = desc__data[56:41];
+  assign \desc__data.a  = desc__data[72:57];
+  assign \desc__data.z  = desc__data[73];
+  assign \desc__data.one  = desc__data[74];
+  assign \desc__data.two  = desc__data[75];
+  assign \desc__data.ge3  = desc__data[76];
+  assign \desc__data.ge4  = desc__data[77];
+  assign \desc__data.newline  = desc__data[78];
+  assign desc__data[78] = \$50 ;
+  assign desc__data[77] = x5_ge4;
+  assign desc__data[76] = x5_ge3;
+  assign desc__data[75] = x5_two;
+  assign desc__data[74] = x5_one;
+  assign desc__data[73] = \$46 ;
+  assign desc__data[72:57] = x5_a;
+  assign desc__data[56:41] = x5_lm1;
+  assign desc__data[40] = \$45 ;
+  assign desc__data[39] = \$44 ;
+  assign desc__data[38:36] = x5_slot2;
+  assign desc__data[35:33] = x5_slot;
+  assign desc__data[32:22] = \$43 [10:0];
+  assign desc__data[21:11] = \$42 [10:0];
+  assign desc__data[10:0] = \$41 [10:0];
+  assign \$5  = { 1'h0, x0_j[12:1] };
+  assign \$8  = { 1'h0, x0_j[12:1] };
+  assign \$28  = { 3'h0, x4_lo[15:3] };
+  assign \$29  = { 3'h0, x4_lo1[15:3] };
+  assign \$30  = { 3'h0, x4_lo2[15:3] };
+  assign \$31 [15:3] = 13'h0000;
+  assign \$31 [2:0] = x4_lo[2:0];
+  assign \$32 [15:3] = 13'h0000;
+  assign \$32 [2:0] = x4_lo2[2:0];
+  assign \$33  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$35 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$35  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$37 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$37  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -15674,7 +15964,7 @@ module \eie_ecp5_4pe.pe2.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, 
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -15689,8 +15979,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$36 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$36  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$38 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$38  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -15729,7 +16019,7 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -15743,9 +16033,9 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$37 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$37  = 1'h0;
+module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -15825,62 +16115,72 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire [78:0] \$8 ;
   wire [78:0] \$9 ;
   reg \$signal  = 1'h0;
-  input arm;
-  wire arm;
   wire [3:0] base;
+  output bc__room_nopush;
+  reg bc__room_nopush = 1'h1;
+  output bc__room_push;
+  reg bc__room_push = 1'h1;
+  input bc__strobe;
+  wire bc__strobe;
   (* keep = 32'd1 *)
   reg bc_r = 1'h0;
-  input bcast;
-  wire bcast;
   input clk;
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__start;
+  wire ctl__start;
   output empty_next;
   wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
-  output [78:0] head;
-  reg [78:0] head = 79'h00000000000000000000;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  output head_ok;
-  reg head_ok = 1'h0;
-  output [78:0] next;
-  reg [78:0] next = 79'h00000000000000000000;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  output next_ok;
-  reg next_ok = 1'h0;
-  output nonempty;
-  wire nonempty;
+  output [78:0] issue__head;
+  reg [78:0] issue__head = 79'h00000000000000000000;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  output issue__head_ok;
+  reg issue__head_ok = 1'h0;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  output issue__next_ok;
+  reg issue__next_ok = 1'h0;
+  output issue__nonempty;
+  wire issue__nonempty;
+  input issue__pop;
+  wire issue__pop;
+  input issue__ready;
+  wire issue__ready;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -15899,14 +16199,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
-  input \pop$32 ;
-  wire \pop$32 ;
-  input ready;
-  wire ready;
-  output room_nopush;
-  reg room_nopush = 1'h1;
-  output room_push;
-  reg room_push = 1'h1;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -15931,8 +16223,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  input start;
-  wire start;
   reg [4:0] wp__addr = 5'h00;
   input [78:0] wp__data;
   wire [78:0] wp__data;
@@ -15971,23 +16261,23 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
@@ -16017,14 +16307,14 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$39  = rp2__addr + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ head_ok;
-  assign \$43  = \pop$32  & \$42 ;
-  assign \$44  = ~ \pop$32 ;
+  assign \$42  = ~ issue__head_ok;
+  assign \$43  = issue__pop & \$42 ;
+  assign \$44  = ~ issue__pop;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$32 ;
+  assign \$49  = pop != issue__pop;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -16039,9 +16329,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     wq <= \$61 ;
   always @(posedge clk)
-    head <= \$62 ;
+    issue__head <= \$62 ;
   always @(posedge clk)
-    next <= \$63 ;
+    issue__next <= \$63 ;
   always @(posedge clk)
     \$signal  <= \$64 ;
   always @(posedge clk)
@@ -16053,9 +16343,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     fault <= \$68 ;
   always @(posedge clk)
-    head_ok <= \$69 ;
+    issue__head_ok <= \$69 ;
   always @(posedge clk)
-    next_ok <= \$70 ;
+    issue__next_ok <= \$70 ;
   always @(posedge clk)
     rptr0 <= \$71 ;
   always @(posedge clk)
@@ -16069,20 +16359,20 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     cnt_nz <= \$76 ;
   always @(posedge clk)
-    room_nopush <= \$77 ;
+    bc__room_nopush <= \$77 ;
   always @(posedge clk)
-    room_push <= \$78 ;
+    bc__room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
-  assign nonempty = cnt_nz | bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & ready;
+  assign pop = \$2  & issue__ready;
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : next;
-  assign \$6  = \$signal  ? wq : head;
+  assign \$5  = fresh1 ? wq : issue__next;
+  assign \$6  = \$signal  ? wq : issue__head;
   assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : next;
+  assign \$8  = fresh1 ? wq : issue__next;
   assign \$9  = pop ? rp2__data : \$8 ;
   assign \$10  = wp__addr == rptr1;
   assign \$11  = wp__addr == rptr0;
@@ -16094,44 +16384,44 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$17  = wp__en & \$16 ;
   assign \$18  = wp__addr == 5'h14;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$61  = wp__data;
     if (rst) begin
       \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$62  = \$7 ;
     if (rst) begin
       \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$63  = \$9 ;
     if (rst) begin
       \$63  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$64  = \$13 ;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$65  = \$17 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$66  = 5'h00;
     end else begin
       \$66  = \$21 [4:0];
@@ -16141,9 +16431,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$67  = 5'h00;
     end else begin
       \$67  = \$23 [4:0];
@@ -16153,10 +16443,10 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     \$68  = fault;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$68  = 1'h0;
     end else begin
       if (\$50 ) begin
@@ -16168,9 +16458,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$69  = 1'h0;
     end else begin
       \$69  = \$26 ;
@@ -16180,9 +16470,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$70  = 1'h0;
     end else begin
       \$70  = \$29 ;
@@ -16192,9 +16482,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$71  = 5'h00;
     end else begin
       \$71  = \$33 [4:0];
@@ -16204,9 +16494,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$72  = 5'h01;
     end else begin
       \$72  = \$37 [4:0];
@@ -16216,9 +16506,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$73  = 5'h02;
     end else begin
       \$73  = \$41 [4:0];
@@ -16228,21 +16518,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$74  = 1'h0;
     end else begin
-      \$74  = bcast;
+      \$74  = bc__strobe;
     end
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$75  = 4'h0;
     end else begin
       \$75  = \$51 [3:0];
@@ -16252,9 +16542,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$76  = 1'h0;
     end else begin
       \$76  = \$54 ;
@@ -16264,9 +16554,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$77  = 1'h1;
     end else begin
       \$77  = \$56 ;
@@ -16276,9 +16566,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$78  = 1'h1;
     end else begin
       \$78  = \$60 ;
@@ -16288,10 +16578,10 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   assign wptr = wp__addr;
-  assign wr = wp__data;
-  assign wr_valid = wp__en;
+  assign wr__data = wp__data;
+  assign wr__valid = wp__en;
   assign rptr2 = rp2__addr;
-  assign nxt = next;
+  assign nxt = issue__next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -16308,51 +16598,51 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wp__data.ge3  = wp__data[76];
   assign \wp__data.ge4  = wp__data[77];
   assign \wp__data.newline  = wp__data[78];
-  assign \wr.line0  = wp__data[10:0];
-  assign \wr.line1  = wp__data[21:11];
-  assign \wr.line2  = wp__data[32:22];
-  assign \wr.slot0  = wp__data[35:33];
-  assign \wr.slot2  = wp__data[38:36];
-  assign \wr.wrap0  = wp__data[39];
-  assign \wr.wrap1  = wp__data[40];
-  assign \wr.lm1  = wp__data[56:41];
-  assign \wr.a  = wp__data[72:57];
-  assign \wr.z  = wp__data[73];
-  assign \wr.one  = wp__data[74];
-  assign \wr.two  = wp__data[75];
-  assign \wr.ge3  = wp__data[76];
-  assign \wr.ge4  = wp__data[77];
-  assign \wr.newline  = wp__data[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \nxt.line0  = next[10:0];
-  assign \nxt.line1  = next[21:11];
-  assign \nxt.line2  = next[32:22];
-  assign \nxt.slot0  = next[35:33];
-  assign \nxt.slot2  = next[38:36];
-  assign \nxt.wrap0  = next[39];
-  assign \nxt.wrap1  = next[40];
-  assign \nxt.lm1  = next[56:41];
-  assign \nxt.a  = next[72:57];
-  assign \nxt.z  = next[73];
-  assign \nxt.one  = next[74];
-  assign \nxt.two  = next[75];
-  assign \nxt.ge3  = next[76];
-  assign \nxt.ge4  = next[77];
-  assign \nxt.newline  = next[78];
+  assign \wr__data.line0  = wp__data[10:0];
+  assign \wr__data.line1  = wp__data[21:11];
+  assign \wr__data.line2  = wp__data[32:22];
+  assign \wr__data.slot0  = wp__data[35:33];
+  assign \wr__data.slot2  = wp__data[38:36];
+  assign \wr__data.wrap0  = wp__data[39];
+  assign \wr__data.wrap1  = wp__data[40];
+  assign \wr__data.lm1  = wp__data[56:41];
+  assign \wr__data.a  = wp__data[72:57];
+  assign \wr__data.z  = wp__data[73];
+  assign \wr__data.one  = wp__data[74];
+  assign \wr__data.two  = wp__data[75];
+  assign \wr__data.ge3  = wp__data[76];
+  assign \wr__data.ge4  = wp__data[77];
+  assign \wr__data.newline  = wp__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -16368,21 +16658,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -16401,9 +16691,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, start, running, w_addr, w_data, issue_valid, issue_slot, issue_first, issue_a, busy, out_first, out_a, h_rdata, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$38 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$38  = 1'h0;
+module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$40 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$40  = 1'h0;
   wire [7:0] \$1 ;
   wire [6:0] \$11 ;
   wire [6:0] \$14 ;
@@ -16418,65 +16708,65 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   reg busy = 1'h0;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [3:0] entry__v;
+  wire [3:0] entry__v;
+  (* init = 1'h0 *)
+  wire entry__valid;
+  output [3:0] entry__z;
+  wire [3:0] entry__z;
   wire [10:0] h_addr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
   wire h_we;
-  input [15:0] issue_a;
-  wire [15:0] issue_a;
-  input issue_first;
-  wire issue_first;
-  input [2:0] issue_slot;
-  wire [2:0] issue_slot;
-  input issue_valid;
-  wire issue_valid;
-  output [15:0] out_a;
-  reg [15:0] out_a = 16'h0000;
-  output out_first;
-  reg out_first = 1'h0;
-  output [3:0] out_v;
-  wire [3:0] out_v;
-  (* init = 1'h0 *)
-  wire out_valid;
-  output [3:0] out_z;
-  wire [3:0] out_z;
+  input [15:0] issue__a;
+  wire [15:0] issue__a;
+  input issue__first;
+  wire issue__first;
+  input [2:0] issue__slot;
+  wire [2:0] issue__slot;
+  input issue__spec_ce;
+  wire issue__spec_ce;
+  input [10:0] issue__spec_line;
+  wire [10:0] issue__spec_line;
+  input issue__valid;
+  wire issue__valid;
   wire [10:0] r_addr;
   wire [63:0] r_data;
   wire r_en;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s_slot = 3'h0;
-  input spec_ce;
-  wire spec_ce;
-  input [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   input [10:0] w_addr;
   wire [10:0] w_addr;
   input [63:0] w_data;
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = running ? spec_ce : 1'h1;
+  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
   assign \$11  = s_slot * 4'h8;
   assign \$1  = h_rdata >> \$11 ;
   assign \$14  = s_slot * 4'h8;
   assign \$2  = h_rdata >> \$14 ;
-  assign \$3  = ~ start;
-  assign \$4  = issue_valid & \$3 ;
+  assign \$3  = ~ ctl__start;
+  assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
     busy <= \$5 ;
   always @(posedge clk)
-    out_first <= \$6 ;
+    entry__first <= \$6 ;
   always @(posedge clk)
-    out_a <= \$7 ;
+    entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = running ? spec_line : w_addr;
+  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe2.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -16488,29 +16778,29 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
     .w_en(w_en)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
     \$5  = \$4 ;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$6  = issue_first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$6  = issue__first;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$7  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$7  = issue__a;
     if (rst) begin
       \$7  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
-    \$8  = issue_slot;
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$8  = issue__slot;
     if (rst) begin
       \$8  = 3'h0;
     end
@@ -16519,15 +16809,15 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
-  assign out_valid = busy;
-  assign out_v = \$1 [3:0];
-  assign out_z = \$2 [7:4];
+  assign entry__valid = busy;
+  assign entry__v = \$1 [3:0];
+  assign entry__z = \$2 [7:4];
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$41 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$41  = 1'h0;
   reg [10:0] \$1 ;
   reg \$2 ;
   reg [63:0] \$3 ;
@@ -16580,21 +16870,21 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
   always @(posedge clk)
     r_en_q <= \$2 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     \$3  = rp__data;
     if (rst) begin
       \$3  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     \$1  = r_addr;
     if (rst) begin
       \$1  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
     \$2  = r_en;
     if (rst) begin
       \$2  = 1'h0;
@@ -16608,10 +16898,10 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$151 , \wb_base$155 , \src_sel$150 , \ptr_base$153 , \spmat_base$154 , arm, start, running, pf_active, h_sel, h_mem, h_off, \h_wdata$115 , ann_valid, ann_j
-, ann_a, rd_en, idle, \h_rdata$181 , room_nopush, room_push, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$40 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$40  = 1'h0;
+module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
+, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -16621,18 +16911,18 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [32:0] \$18 ;
+  wire \$18 ;
   wire [32:0] \$19 ;
   wire \$2 ;
   wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
-  reg [31:0] \$24 ;
-  reg [63:0] \$25 ;
+  wire [32:0] \$24 ;
+  reg [31:0] \$25 ;
   reg [63:0] \$26 ;
-  wire [63:0] \$27 ;
-  reg \$28 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
   reg \$29 ;
   wire \$3 ;
   reg \$30 ;
@@ -16640,64 +16930,69 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [9:0] \$32 ;
   reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [31:0] \$35 ;
+  reg \$35 ;
   reg [31:0] \$36 ;
   reg [31:0] \$37 ;
   reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [15:0] \$47 ;
+  reg [31:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg [2:0] \$44 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
+  reg [31:0] \$47 ;
   reg [15:0] \$48 ;
   reg [15:0] \$49 ;
   wire \$5 ;
   reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
-  reg [63:0] \$53 ;
+  reg [15:0] \$53 ;
   reg [63:0] \$54 ;
-  reg \$55 ;
-  reg [63:0] \$56 ;
+  reg [63:0] \$55 ;
+  reg \$56 ;
+  reg [63:0] \$57 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  wire [5:0] acc_raddr;
-  wire [5:0] \acc_raddr$76 ;
-  wire [15:0] acc_rdata;
-  wire [15:0] \acc_rdata$80 ;
-  wire acc_ren;
-  wire \acc_ren$78 ;
-  wire [5:0] acc_waddr;
-  wire [5:0] \acc_waddr$82 ;
-  wire [15:0] acc_wdata;
-  wire [15:0] \acc_wdata$84 ;
-  wire acc_we;
-  wire \acc_we$86 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  wire [15:0] \ann_a$19 ;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  wire [12:0] \ann_j$17 ;
-  input ann_valid;
-  wire ann_valid;
-  wire \ann_valid$15 ;
-  input arm;
-  wire arm;
-  wire \arm$11 ;
-  wire \arm$24 ;
-  wire \arm$87 ;
-  input bcast;
-  wire bcast;
-  wire \bcast$27 ;
+  wire [5:0] acc__raddr;
+  wire [5:0] \acc__raddr$85 ;
+  wire [15:0] acc__rdata;
+  wire [15:0] \acc__rdata$87 ;
+  wire acc__ren;
+  wire \acc__ren$89 ;
+  wire [5:0] acc__waddr;
+  wire [5:0] \acc__waddr$91 ;
+  wire [15:0] acc__wdata;
+  wire [15:0] \acc__wdata$93 ;
+  wire acc__we;
+  wire \acc__we$95 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
+  wire bc__room_nopush;
+  wire bc__room_push;
+  input bc__strobe;
+  wire bc__strobe;
   wire busy_next;
+  wire [15:0] ccu__ann__a;
+  wire [12:0] ccu__ann__j;
+  wire ccu__ann__valid;
+  output ccu__bc__room_nopush;
+  wire ccu__bc__room_nopush;
+  output ccu__bc__room_push;
+  wire ccu__bc__room_push;
+  wire ccu__bc__strobe;
+  output [15:0] ccu__src__data;
+  wire [15:0] ccu__src__data;
+  wire ccu__src__rd_en;
   input clk;
   wire clk;
   reg [31:0] cnt_bypasses = 32'd0;
@@ -16709,24 +17004,72 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  wire desc_valid;
+  input ctl__arm;
+  wire ctl__arm;
+  wire \ctl__arm$1 ;
+  wire \ctl__arm$2 ;
+  wire \ctl__arm$3 ;
+  wire \ctl__arm$4 ;
+  wire \ctl__arm$5 ;
+  wire \ctl__arm$6 ;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  wire \ctl__pf_active$10 ;
+  wire \ctl__pf_active$11 ;
+  wire \ctl__pf_active$12 ;
+  wire \ctl__pf_active$13 ;
+  wire \ctl__pf_active$8 ;
+  wire \ctl__pf_active$9 ;
+  input ctl__running;
+  wire ctl__running;
+  wire \ctl__running$15 ;
+  wire \ctl__running$16 ;
+  wire \ctl__running$17 ;
+  wire \ctl__running$18 ;
+  wire \ctl__running$19 ;
+  wire \ctl__running$20 ;
+  input ctl__start;
+  wire ctl__start;
+  wire \ctl__start$22 ;
+  wire \ctl__start$23 ;
+  wire \ctl__start$24 ;
+  wire \ctl__start$25 ;
+  wire \ctl__start$26 ;
+  wire \ctl__start$27 ;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  wire desc__valid;
   wire empty_next;
+  wire [15:0] entry__a;
+  wire [15:0] \entry__a$74 ;
+  wire [15:0] \entry__a$75 ;
+  wire entry__first;
+  wire \entry__first$76 ;
+  wire \entry__first$77 ;
+  wire [2:0] entry__slot;
+  wire entry__spec_ce;
+  wire [10:0] entry__spec_line;
+  wire [3:0] entry__v;
+  wire [3:0] \entry__v$79 ;
+  wire entry__valid;
+  wire \entry__valid$80 ;
+  wire \entry__valid$81 ;
+  wire [3:0] entry__z;
+  wire [3:0] \entry__z$83 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -16734,33 +17077,25 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$110 ;
-  wire \fault$111 ;
+  wire \fault$115 ;
+  wire \fault$116 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$121 ;
-  wire [3:0] \h_addr$124 ;
-  wire [9:0] \h_addr$127 ;
+  wire [10:0] \h_addr$126 ;
+  wire [3:0] \h_addr$129 ;
+  wire [9:0] \h_addr$132 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
   reg [63:0] h_half1 = 64'h0000000000000000;
-  input [2:0] h_mem;
-  wire [2:0] h_mem;
   wire [15:0] h_next;
   reg [15:0] h_next_d0 = 16'h0000;
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
-  input [10:0] h_off;
-  wire [10:0] h_off;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$175 ;
-  output [63:0] \h_rdata$181 ;
-  reg [63:0] \h_rdata$181  = 64'h0000000000000000;
-  input h_sel;
-  wire h_sel;
+  wire [15:0] \h_rdata$183 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -16772,221 +17107,185 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wdata;
-  input [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$115 ;
-  wire [63:0] \h_wdata$122 ;
-  wire [15:0] \h_wdata$125 ;
-  wire [15:0] \h_wdata$128 ;
-  input h_we;
+  wire [63:0] \h_wdata$127 ;
+  wire [15:0] \h_wdata$130 ;
+  wire [15:0] \h_wdata$133 ;
   wire h_we;
-  wire \h_we$123 ;
-  wire \h_we$126 ;
+  wire \h_we$131 ;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
   wire h_we_src;
-  wire [78:0] head;
-  wire [78:0] \head$39 ;
-  wire [15:0] \head$39.a ;
-  wire \head$39.ge3 ;
-  wire \head$39.ge4 ;
-  wire [10:0] \head$39.line0 ;
-  wire [10:0] \head$39.line1 ;
-  wire [10:0] \head$39.line2 ;
-  wire [15:0] \head$39.lm1 ;
-  wire \head$39.newline ;
-  wire \head$39.one ;
-  wire [2:0] \head$39.slot0 ;
-  wire [2:0] \head$39.slot2 ;
-  wire \head$39.two ;
-  wire \head$39.wrap0 ;
-  wire \head$39.wrap1 ;
-  wire \head$39.z ;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  wire head_ok;
-  wire \head_ok$48 ;
+  input [2:0] host__mem;
+  wire [2:0] host__mem;
+  input [10:0] host__off;
+  wire [10:0] host__off;
+  output [63:0] host__rdata;
+  reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__sel;
+  wire host__sel;
+  input [63:0] host__wdata;
+  wire [63:0] host__wdata;
+  input host__we;
+  wire host__we;
   reg hsel = 1'h0;
   output idle;
   reg idle = 1'h0;
-  wire idle_next;
-  wire [15:0] in_a;
-  wire in_first;
-  wire [3:0] in_v;
-  wire in_valid;
-  wire [3:0] in_z;
-  wire [15:0] issue_a;
-  wire [15:0] \issue_a$62 ;
-  wire issue_first;
-  wire \issue_first$58 ;
+  wire [15:0] issue__a;
+  wire issue__first;
+  wire [78:0] issue__head;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  wire issue__head_ok;
+  wire [78:0] issue__next;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  wire issue__next_ok;
+  wire issue__nonempty;
+  wire issue__pop;
+  wire issue__ready;
+  wire [2:0] issue__slot;
+  wire issue__spec_ce;
+  wire [10:0] issue__spec_line;
+  wire issue__valid;
   wire issue_next;
-  wire [2:0] issue_slot;
-  wire [2:0] \issue_slot$60 ;
-  wire issue_valid;
-  wire \issue_valid$56 ;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
-  wire [78:0] next;
-  wire [78:0] \next$46 ;
-  wire [15:0] \next$46.a ;
-  wire \next$46.ge3 ;
-  wire \next$46.ge4 ;
-  wire [10:0] \next$46.line0 ;
-  wire [10:0] \next$46.line1 ;
-  wire [10:0] \next$46.line2 ;
-  wire [15:0] \next$46.lm1 ;
-  wire \next$46.newline ;
-  wire \next$46.one ;
-  wire [2:0] \next$46.slot0 ;
-  wire [2:0] \next$46.slot2 ;
-  wire \next$46.two ;
-  wire \next$46.wrap0 ;
-  wire \next$46.wrap1 ;
-  wire \next$46.z ;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  wire next_ok;
-  wire \next_ok$50 ;
-  wire nonempty;
-  wire \nonempty$37 ;
-  wire [15:0] out_a;
-  wire out_first;
-  wire [3:0] out_v;
-  wire out_valid;
-  wire [3:0] out_z;
-  input pf_active;
-  wire pf_active;
-  wire \pf_active$13 ;
-  wire \pf_active$88 ;
-  wire pop;
-  wire \pop$41 ;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
-  input [9:0] \ptr_base$153 ;
-  wire [9:0] \ptr_base$153 ;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  wire queue__head_ok;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  wire queue__next_ok;
+  wire queue__nonempty;
+  wire queue__pop;
+  wire queue__ready;
+  input [9:0] regs__ptr_base;
+  wire [9:0] regs__ptr_base;
+  input regs__relu;
+  wire regs__relu;
+  input [5:0] regs__shift;
+  wire [5:0] regs__shift;
+  input [10:0] regs__spmat_base;
+  wire [10:0] regs__spmat_base;
+  input regs__src_sel;
+  wire regs__src_sel;
+  input [9:0] regs__wb_base;
+  wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] ptr_base_q;
-  input rd_en;
-  wire rd_en;
-  wire \rd_en$90 ;
-  wire ready;
-  wire ready_copy;
-  (* keep = 32'd1 *)
-  reg relu = 1'h0;
-  input \relu$151 ;
-  wire \relu$151 ;
+  wire [9:0] regs_q_ptr_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire relu_q;
-  output room_nopush;
-  wire room_nopush;
-  wire \room_nopush$35 ;
-  output room_push;
-  wire room_push;
-  wire \room_push$33 ;
-  input rst;
-  wire rst;
-  input running;
-  wire running;
-  wire \running$3 ;
-  wire \running$42 ;
-  wire \running$5 ;
-  wire \running$7 ;
-  wire \running$9 ;
-  (* keep = 32'd1 *)
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$152 ;
-  wire [5:0] \shift$152 ;
+  wire regs_q_relu;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] shift_q;
-  wire spec_ce;
-  wire \spec_ce$54 ;
-  wire [10:0] spec_line;
-  wire [10:0] \spec_line$52 ;
-  (* keep = 32'd1 *)
-  reg [10:0] spmat_base = 11'h000;
-  input [10:0] \spmat_base$154 ;
-  wire [10:0] \spmat_base$154 ;
+  wire [5:0] regs_q_shift;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] spmat_base_q;
-  output [15:0] src_data;
-  wire [15:0] src_data;
-  wire [15:0] \src_data$96 ;
-  (* keep = 32'd1 *)
-  reg src_sel = 1'h0;
-  input \src_sel$150 ;
-  wire \src_sel$150 ;
+  wire [10:0] regs_q_spmat_base;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire src_sel_q;
-  input start;
-  wire start;
-  wire \start$1 ;
-  wire \start$25 ;
-  wire \start$4 ;
-  wire \start$6 ;
-  wire \start$8 ;
-  (* keep = 32'd1 *)
-  reg [9:0] wb_base = 10'h000;
-  input [9:0] \wb_base$155 ;
-  wire [9:0] \wb_base$155 ;
+  wire regs_q_src_sel;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] wb_base_q;
-  wire wb_busy;
-  wire \wb_busy$102 ;
-  wire wb_busy_next;
-  wire \wb_busy_next$104 ;
-  input wb_start;
-  wire wb_start;
-  wire \wb_start$98 ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [9:0] regs_q_wb_base;
+  (* keep = 32'd1 *)
+  reg relu = 1'h0;
+  input rst;
+  wire rst;
+  (* keep = 32'd1 *)
+  reg [5:0] shift = 6'h00;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base = 11'h000;
+  wire [15:0] src__data;
+  input src__rd_en;
+  wire src__rd_en;
+  (* keep = 32'd1 *)
+  reg src_sel = 1'h0;
+  wire wb__busy;
+  wire \wb__busy$97 ;
+  wire wb__busy_next;
+  wire \wb__busy_next$99 ;
+  input wb__start;
+  wire wb__start;
+  wire \wb__start$101 ;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base = 10'h000;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   always @(posedge clk)
     ptr_base <= \$32 ;
   always @(posedge clk)
@@ -16994,83 +17293,83 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     wb_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$35 ;
+    idle <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$36 ;
+    cnt_entries <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$37 ;
+    cnt_padding <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$38 ;
+    cnt_empty_columns <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$39 ;
+    cnt_line_reads <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$40 ;
+    cnt_pops <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$41 ;
+    cnt_bypasses <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$42 ;
+    mem_q0 <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$43 ;
+    cnt_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$44 ;
+    mem_q1 <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$46 ;
+    mem_q2 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$47 ;
+    cnt_q2 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$48 ;
+    h_even_d0 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$49 ;
+    h_odd_d0 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$50 ;
+    h_cb_d0 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$51 ;
+    h_cb_d1 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$52 ;
+    h_src_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$53 ;
+    h_next_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$54 ;
+    h_half0 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$55 ;
+    h_half1 <= \$55 ;
   always @(posedge clk)
-    \h_rdata$181  <= \$56 ;
-  assign \$1  = ~ issue_next;
-  assign \$2  = empty_next & \$1 ;
-  assign \$3  = ~ issue_valid;
-  assign \$4  = \$2  & \$3 ;
-  assign \$5  = ~ busy_next;
-  assign idle_next = \$4  & \$5 ;
-  assign fault = \fault$110  | \fault$111 ;
-  assign \$6  = h_we & h_sel;
-  assign \$7  = ! h_mem;
-  assign h_we_even = \$6  & \$7 ;
-  assign \$8  = h_we & h_sel;
-  assign \$9  = h_mem == 1'h1;
-  assign h_we_odd = \$8  & \$9 ;
-  assign \$10  = h_we & h_sel;
-  assign \$11  = h_mem == 2'h2;
-  assign \h_we$123  = \$10  & \$11 ;
-  assign \$12  = h_we & h_sel;
-  assign \$13  = h_mem == 2'h3;
-  assign \h_we$126  = \$12  & \$13 ;
-  assign \$14  = h_we & h_sel;
-  assign \$15  = h_mem == 3'h4;
-  assign h_we_src = \$14  & \$15 ;
-  assign \$16  = h_we & h_sel;
-  assign \$17  = h_mem == 3'h6;
-  assign h_we_next = \$16  & \$17 ;
-  assign \$18  = cnt_entries + 1'h1;
-  assign \$19  = cnt_padding + 1'h1;
-  assign \$20  = cnt_empty_columns + 1'h1;
-  assign \$21  = cnt_line_reads + 1'h1;
-  assign \$22  = cnt_pops + 1'h1;
-  assign \$23  = cnt_bypasses + 1'h1;
-  assign \$27  = hsel ? h_half1 : h_half0;
+    hsel <= \$56 ;
   always @(posedge clk)
-    idle <= \$28 ;
+    host__rdata <= \$57 ;
+  assign fault = \fault$115  | \fault$116 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$131  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
+  assign \$13  = ~ issue_next;
+  assign \$14  = empty_next & \$13 ;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = ~ busy_next;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
     src_sel <= \$29 ;
   always @(posedge clk)
@@ -17078,180 +17377,168 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   always @(posedge clk)
     shift <= \$31 ;
   \eie_ecp5_4pe.pe3.act  act (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_waddr(acc_waddr),
-    .acc_wdata(acc_wdata),
-    .acc_we(acc_we),
-    .arm(arm),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__waddr(acc__waddr),
+    .acc__wdata(acc__wdata),
+    .acc__we(acc__we),
     .clk(clk),
-    .h_addr(h_off[9:0]),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .ctl__start(ctl__start),
+    .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(\h_wdata$115 [15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
-    .pf_active(pf_active),
-    .rd_en(rd_en),
     .relu(relu),
     .rst(rst),
-    .src_data(src_data),
+    .src__data(ccu__src__data),
+    .src__rd_en(src__rd_en),
     .src_sel(src_sel),
-    .start(start),
-    .wb_base(wb_base),
-    .wb_busy(wb_busy),
-    .wb_busy_next(wb_busy_next),
-    .wb_start(wb_start)
+    .wb__busy(wb__busy),
+    .wb__busy_next(wb__busy_next),
+    .wb__start(wb__start),
+    .wb_base(wb_base)
   );
   \eie_ecp5_4pe.pe3.arith  arith (
-    .acc_raddr(acc_raddr),
-    .acc_rdata(acc_rdata),
-    .acc_ren(acc_ren),
-    .acc_waddr(acc_waddr),
-    .acc_we(acc_we),
+    .acc__raddr(acc__raddr),
+    .acc__rdata(acc__rdata),
+    .acc__ren(acc__ren),
+    .acc__waddr(acc__waddr),
+    .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__valid(\entry__valid$80 ),
+    .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
-    .h_addr(h_off[3:0]),
-    .h_rdata(\h_rdata$175 ),
-    .h_wdata(\h_wdata$115 [15:0]),
-    .h_we(\h_we$126 ),
-    .in_a(in_a),
-    .in_first(in_first),
-    .in_v(in_v),
-    .in_valid(in_valid),
-    .in_z(in_z),
-    .\new (acc_wdata),
+    .h_addr(host__off[3:0]),
+    .h_rdata(\h_rdata$183 ),
+    .h_wdata(host__wdata[15:0]),
+    .h_we(\h_we$131 ),
+    .\new (acc__wdata),
     .rst(rst),
-    .running(running),
-    .shift(shift),
-    .start(start)
+    .shift(shift)
   );
   \eie_ecp5_4pe.pe3.issue  issue (
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(issue__a),
+    .entry__first(issue__first),
+    .entry__slot(issue__slot),
+    .entry__spec_ce(issue__spec_ce),
+    .entry__spec_line(issue__spec_line),
+    .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$111 ),
-    .head(head),
-    .head_ok(head_ok),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
+    .fault(\fault$116 ),
     .issue_next(issue_next),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .pop(pop),
-    .ready_copy(ready),
-    .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start)
+    .queue__head(queue__head),
+    .queue__head_ok(queue__head_ok),
+    .queue__next(queue__next),
+    .queue__next_ok(queue__next_ok),
+    .queue__nonempty(queue__nonempty),
+    .queue__pop(issue__pop),
+    .queue__ready(issue__ready),
+    .rst(rst)
   );
   \eie_ecp5_4pe.pe3.ptr  ptr (
-    .ann_a(ann_a),
-    .ann_j(ann_j),
-    .ann_valid(ann_valid),
-    .arm(arm),
+    .ann__a(ann__a),
+    .ann__j(ann__j),
+    .ann__valid(ann__valid),
     .clk(clk),
-    .desc(wr),
-    .desc_valid(wr_valid),
-    .h_even(h_even),
-    .h_odd(h_odd),
-    .pf_active(pf_active),
+    .ctl__arm(ctl__arm),
+    .ctl__pf_active(ctl__pf_active),
+    .desc__data(wr__data),
     .ptr_base(ptr_base),
+    .r_data(h_even),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
-    .w_addr(h_off[9:0]),
-    .w_data(\h_wdata$115 [15:0]),
+    .w_addr(host__off[9:0]),
+    .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$8 (h_we_odd)
+    .\w_en$54 (h_we_odd),
+    .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe3.queue  queue (
-    .arm(arm),
-    .bcast(bcast),
+    .bc__room_nopush(ccu__bc__room_nopush),
+    .bc__room_push(ccu__bc__room_push),
+    .bc__strobe(bc__strobe),
     .clk(clk),
+    .ctl__arm(ctl__arm),
+    .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$110 ),
-    .head(head),
-    .head_ok(head_ok),
-    .next(next),
-    .next_ok(next_ok),
-    .nonempty(nonempty),
-    .\pop$32 (pop),
-    .ready(ready),
-    .room_nopush(room_nopush),
-    .room_push(room_push),
+    .fault(\fault$115 ),
+    .issue__head(queue__head),
+    .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
+    .issue__next_ok(queue__next_ok),
+    .issue__nonempty(queue__nonempty),
+    .issue__pop(issue__pop),
+    .issue__ready(issue__ready),
     .rst(rst),
-    .start(start),
-    .wp__data(wr),
-    .wp__en(wr_valid)
+    .wp__data(wr__data),
+    .wp__en(wr__valid)
   );
   \eie_ecp5_4pe.pe3.spmat  spmat (
-    .busy(in_valid),
+    .busy(\entry__valid$80 ),
     .clk(clk),
+    .ctl__running(ctl__running),
+    .ctl__start(ctl__start),
+    .entry__a(\entry__a$74 ),
+    .entry__first(\entry__first$76 ),
+    .entry__v(entry__v),
+    .entry__z(entry__z),
     .h_rdata(h_src2_ext),
-    .issue_a(issue_a),
-    .issue_first(issue_first),
-    .issue_slot(issue_slot),
-    .issue_valid(issue_valid),
-    .out_a(in_a),
-    .out_first(in_first),
-    .out_v(in_v),
-    .out_z(in_z),
+    .issue__a(issue__a),
+    .issue__first(issue__first),
+    .issue__slot(issue__slot),
+    .issue__spec_ce(issue__spec_ce),
+    .issue__spec_line(issue__spec_line),
+    .issue__valid(issue__valid),
     .rst(rst),
-    .running(running),
-    .spec_ce(spec_ce),
-    .spec_line(spec_line),
-    .start(start),
-    .w_addr(h_off),
-    .w_data(\h_wdata$115 ),
-    .w_en(\h_we$123 )
+    .w_addr(host__off),
+    .w_data(host__wdata),
+    .w_en(h_we)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$32  = \ptr_base$153 ;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$33  = \spmat_base$154 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$33  = regs__spmat_base;
     if (rst) begin
       \$33  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$34  = \wb_base$155 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$35  = cnt_entries;
-    if (start) begin
-      \$35  = 32'd0;
-    end else if (ev_entry) begin
-      \$35  = \$18 [31:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$35  = \$18 ;
     if (rst) begin
-      \$35  = 32'd0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$36  = cnt_padding;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$36  = cnt_entries;
+    if (ctl__start) begin
       \$36  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_entry) begin
       \$36  = \$19 [31:0];
     end
     if (rst) begin
@@ -17259,11 +17546,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$37  = cnt_empty_columns;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$37  = cnt_padding;
+    if (ctl__start) begin
       \$37  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (ev_padding) begin
       \$37  = \$20 [31:0];
     end
     if (rst) begin
@@ -17271,11 +17558,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$38  = cnt_line_reads;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$38  = cnt_empty_columns;
+    if (ctl__start) begin
       \$38  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_empty) begin
       \$38  = \$21 [31:0];
     end
     if (rst) begin
@@ -17283,11 +17570,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$39  = cnt_pops;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$39  = cnt_line_reads;
+    if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (pop) begin
+    end else if (ev_line) begin
       \$39  = \$22 [31:0];
     end
     if (rst) begin
@@ -17295,11 +17582,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$40  = cnt_bypasses;
-    if (start) begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$40  = cnt_pops;
+    if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_bypass) begin
+    end else if (issue__pop) begin
       \$40  = \$23 [31:0];
     end
     if (rst) begin
@@ -17307,261 +17594,282 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$41  = h_mem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$41  = cnt_bypasses;
+    if (ctl__start) begin
+      \$41  = 32'd0;
+    end else if (ev_bypass) begin
+      \$41  = \$24 [31:0];
+    end
     if (rst) begin
-      \$41  = 3'h0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$42  = \$24 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$42  = host__mem;
     if (rst) begin
-      \$42  = 32'd0;
+      \$42  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$43  = mem_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$43  = \$25 ;
     if (rst) begin
-      \$43  = 3'h0;
+      \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$44  = cnt_q0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$44  = mem_q0;
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$45  = mem_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$45  = cnt_q0;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$46  = cnt_q1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$46  = mem_q1;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$47  = h_even;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$47  = cnt_q1;
     if (rst) begin
-      \$47  = 16'h0000;
+      \$47  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$48  = h_odd;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$48  = h_even;
     if (rst) begin
       \$48  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$49  = \h_rdata$175 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$49  = h_odd;
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$50  = h_cb_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$50  = \h_rdata$183 ;
     if (rst) begin
       \$50  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$51  = h_src;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$51  = h_cb_d0;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$52  = h_next;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$52  = h_src;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$53  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$53  = h_next;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     \$54  = \$26 ;
     if (rst) begin
       \$54  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$55  = mem_q2[2];
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$55  = \$27 ;
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$56  = \$27 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$56  = mem_q2[2];
     if (rst) begin
-      \$56  = 64'h0000000000000000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$57  = \$28 ;
+    if (rst) begin
+      \$57  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (h_off[2:0])
+    casez (host__off[2:0])
       3'h0:
-          \$24  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$24  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$24  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$24  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$24  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$24  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$24  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$25  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$25  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$25  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$25  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$26  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$26  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$26  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$28  = idle_next;
-    if (rst) begin
-      \$28  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$29  = \src_sel$150 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$29  = regs__src_sel;
     if (rst) begin
       \$29  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$30  = \relu$151 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$30  = regs__relu;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
-    \$31  = \shift$152 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$31  = regs__shift;
     if (rst) begin
       \$31  = 6'h00;
     end
   end
-  assign \start$1  = start;
-  assign \running$3  = running;
-  assign \start$4  = start;
-  assign \running$5  = running;
-  assign \start$6  = start;
-  assign \running$7  = running;
-  assign \start$8  = start;
-  assign \running$9  = running;
-  assign \arm$11  = arm;
-  assign \pf_active$13  = pf_active;
-  assign \ann_valid$15  = ann_valid;
-  assign \ann_j$17  = ann_j;
-  assign \ann_a$19  = ann_a;
-  assign ptr_base_q = ptr_base;
-  assign spmat_base_q = spmat_base;
-  assign \arm$24  = arm;
-  assign \start$25  = start;
-  assign \bcast$27  = bcast;
-  assign desc_valid = wr_valid;
-  assign desc = wr;
-  assign \room_push$33  = room_push;
-  assign \room_nopush$35  = room_nopush;
-  assign \nonempty$37  = nonempty;
-  assign \head$39  = head;
-  assign \pop$41  = pop;
-  assign \running$42  = running;
-  assign ready_copy = ready;
-  assign \next$46  = next;
-  assign \head_ok$48  = head_ok;
-  assign \next_ok$50  = next_ok;
-  assign \spec_line$52  = spec_line;
-  assign \spec_ce$54  = spec_ce;
-  assign \issue_valid$56  = issue_valid;
-  assign \issue_first$58  = issue_first;
-  assign \issue_slot$60  = issue_slot;
-  assign \issue_a$62  = issue_a;
-  assign out_valid = in_valid;
-  assign out_first = in_first;
-  assign out_a = in_a;
-  assign out_v = in_v;
-  assign out_z = in_z;
-  assign shift_q = shift;
-  assign \acc_raddr$76  = acc_raddr;
-  assign \acc_ren$78  = acc_ren;
-  assign \acc_rdata$80  = acc_rdata;
-  assign \acc_waddr$82  = acc_waddr;
-  assign \acc_wdata$84  = acc_wdata;
-  assign \acc_we$86  = acc_we;
-  assign \arm$87  = arm;
-  assign \pf_active$88  = pf_active;
-  assign \rd_en$90  = rd_en;
-  assign src_sel_q = src_sel;
-  assign relu_q = relu;
-  assign \src_data$96  = src_data;
-  assign \wb_start$98  = wb_start;
-  assign wb_base_q = wb_base;
-  assign \wb_busy$102  = wb_busy;
-  assign \wb_busy_next$104  = wb_busy_next;
-  assign h_addr = h_off[9:0];
-  assign h_wdata = \h_wdata$115 [15:0];
-  assign \h_addr$121  = h_off;
-  assign \h_wdata$122  = \h_wdata$115 ;
-  assign \h_addr$124  = h_off[3:0];
-  assign \h_wdata$125  = \h_wdata$115 [15:0];
-  assign \h_addr$127  = h_off[9:0];
-  assign \h_wdata$128  = \h_wdata$115 [15:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$32  = regs__ptr_base;
+    if (rst) begin
+      \$32  = 10'h000;
+    end
+  end
+  assign \ctl__arm$1  = ctl__arm;
+  assign \ctl__arm$2  = ctl__arm;
+  assign \ctl__arm$3  = ctl__arm;
+  assign \ctl__arm$4  = ctl__arm;
+  assign \ctl__arm$5  = ctl__arm;
+  assign \ctl__arm$6  = ctl__arm;
+  assign \ctl__pf_active$8  = ctl__pf_active;
+  assign \ctl__pf_active$9  = ctl__pf_active;
+  assign \ctl__pf_active$10  = ctl__pf_active;
+  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__pf_active$12  = ctl__pf_active;
+  assign \ctl__pf_active$13  = ctl__pf_active;
+  assign \ctl__running$15  = ctl__running;
+  assign \ctl__running$16  = ctl__running;
+  assign \ctl__running$17  = ctl__running;
+  assign \ctl__running$18  = ctl__running;
+  assign \ctl__running$19  = ctl__running;
+  assign \ctl__running$20  = ctl__running;
+  assign \ctl__start$22  = ctl__start;
+  assign \ctl__start$23  = ctl__start;
+  assign \ctl__start$24  = ctl__start;
+  assign \ctl__start$25  = ctl__start;
+  assign \ctl__start$26  = ctl__start;
+  assign \ctl__start$27  = ctl__start;
+  assign ccu__ann__a = ann__a;
+  assign ccu__ann__j = ann__j;
+  assign ccu__ann__valid = ann__valid;
+  assign bc__room_nopush = ccu__bc__room_nopush;
+  assign bc__room_push = ccu__bc__room_push;
+  assign ccu__bc__strobe = bc__strobe;
+  assign src__data = ccu__src__data;
+  assign ccu__src__rd_en = src__rd_en;
+  assign desc__data = wr__data;
+  assign desc__valid = wr__valid;
+  assign issue__head = queue__head;
+  assign issue__head_ok = queue__head_ok;
+  assign issue__next = queue__next;
+  assign issue__next_ok = queue__next_ok;
+  assign issue__nonempty = queue__nonempty;
+  assign queue__pop = issue__pop;
+  assign queue__ready = issue__ready;
+  assign entry__a = issue__a;
+  assign entry__first = issue__first;
+  assign entry__slot = issue__slot;
+  assign entry__spec_ce = issue__spec_ce;
+  assign entry__spec_line = issue__spec_line;
+  assign entry__valid = issue__valid;
+  assign \entry__a$75  = \entry__a$74 ;
+  assign \entry__first$77  = \entry__first$76 ;
+  assign \entry__v$79  = entry__v;
+  assign \entry__valid$81  = \entry__valid$80 ;
+  assign \entry__z$83  = entry__z;
+  assign \acc__raddr$85  = acc__raddr;
+  assign \acc__rdata$87  = acc__rdata;
+  assign \acc__ren$89  = acc__ren;
+  assign \acc__waddr$91  = acc__waddr;
+  assign \acc__wdata$93  = acc__wdata;
+  assign \acc__we$95  = acc__we;
+  assign \wb__busy$97  = wb__busy;
+  assign \wb__busy_next$99  = wb__busy_next;
+  assign \wb__start$101  = wb__start;
+  assign regs_q_ptr_base = ptr_base;
+  assign regs_q_spmat_base = spmat_base;
+  assign regs_q_shift = shift;
+  assign regs_q_src_sel = src_sel;
+  assign regs_q_relu = relu;
+  assign regs_q_wb_base = wb_base;
+  assign h_addr = host__off[9:0];
+  assign h_wdata = host__wdata[15:0];
+  assign \h_addr$126  = host__off;
+  assign \h_wdata$127  = host__wdata;
+  assign \h_addr$129  = host__off[3:0];
+  assign \h_wdata$130  = host__wdata[15:0];
+  assign \h_addr$132  = host__off[9:0];
+  assign \h_wdata$133  = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -17570,110 +17878,110 @@ module \eie_ecp5_4pe.pe3 (rst, wb_start, h_we, bcast, fault, \shift$152 , \relu$
   assign h_src5_ext = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
   assign h_src6_ext = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
   assign h_src7_ext = { 32'h00000000, cnt_q2 };
-  assign \wr.line0  = wr[10:0];
-  assign \wr.line1  = wr[21:11];
-  assign \wr.line2  = wr[32:22];
-  assign \wr.slot0  = wr[35:33];
-  assign \wr.slot2  = wr[38:36];
-  assign \wr.wrap0  = wr[39];
-  assign \wr.wrap1  = wr[40];
-  assign \wr.lm1  = wr[56:41];
-  assign \wr.a  = wr[72:57];
-  assign \wr.z  = wr[73];
-  assign \wr.one  = wr[74];
-  assign \wr.two  = wr[75];
-  assign \wr.ge3  = wr[76];
-  assign \wr.ge4  = wr[77];
-  assign \wr.newline  = wr[78];
-  assign \desc.line0  = wr[10:0];
-  assign \desc.line1  = wr[21:11];
-  assign \desc.line2  = wr[32:22];
-  assign \desc.slot0  = wr[35:33];
-  assign \desc.slot2  = wr[38:36];
-  assign \desc.wrap0  = wr[39];
-  assign \desc.wrap1  = wr[40];
-  assign \desc.lm1  = wr[56:41];
-  assign \desc.a  = wr[72:57];
-  assign \desc.z  = wr[73];
-  assign \desc.one  = wr[74];
-  assign \desc.two  = wr[75];
-  assign \desc.ge3  = wr[76];
-  assign \desc.ge4  = wr[77];
-  assign \desc.newline  = wr[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \head$39.line0  = head[10:0];
-  assign \head$39.line1  = head[21:11];
-  assign \head$39.line2  = head[32:22];
-  assign \head$39.slot0  = head[35:33];
-  assign \head$39.slot2  = head[38:36];
-  assign \head$39.wrap0  = head[39];
-  assign \head$39.wrap1  = head[40];
-  assign \head$39.lm1  = head[56:41];
-  assign \head$39.a  = head[72:57];
-  assign \head$39.z  = head[73];
-  assign \head$39.one  = head[74];
-  assign \head$39.two  = head[75];
-  assign \head$39.ge3  = head[76];
-  assign \head$39.ge4  = head[77];
-  assign \head$39.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \next$46.line0  = next[10:0];
-  assign \next$46.line1  = next[21:11];
-  assign \next$46.line2  = next[32:22];
-  assign \next$46.slot0  = next[35:33];
-  assign \next$46.slot2  = next[38:36];
-  assign \next$46.wrap0  = next[39];
-  assign \next$46.wrap1  = next[40];
-  assign \next$46.lm1  = next[56:41];
-  assign \next$46.a  = next[72:57];
-  assign \next$46.z  = next[73];
-  assign \next$46.one  = next[74];
-  assign \next$46.two  = next[75];
-  assign \next$46.ge3  = next[76];
-  assign \next$46.ge4  = next[77];
-  assign \next$46.newline  = next[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \desc__data.line0  = wr__data[10:0];
+  assign \desc__data.line1  = wr__data[21:11];
+  assign \desc__data.line2  = wr__data[32:22];
+  assign \desc__data.slot0  = wr__data[35:33];
+  assign \desc__data.slot2  = wr__data[38:36];
+  assign \desc__data.wrap0  = wr__data[39];
+  assign \desc__data.wrap1  = wr__data[40];
+  assign \desc__data.lm1  = wr__data[56:41];
+  assign \desc__data.a  = wr__data[72:57];
+  assign \desc__data.z  = wr__data[73];
+  assign \desc__data.one  = wr__data[74];
+  assign \desc__data.two  = wr__data[75];
+  assign \desc__data.ge3  = wr__data[76];
+  assign \desc__data.ge4  = wr__data[77];
+  assign \desc__data.newline  = wr__data[78];
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \issue__head.line0  = queue__head[10:0];
+  assign \issue__head.line1  = queue__head[21:11];
+  assign \issue__head.line2  = queue__head[32:22];
+  assign \issue__head.slot0  = queue__head[35:33];
+  assign \issue__head.slot2  = queue__head[38:36];
+  assign \issue__head.wrap0  = queue__head[39];
+  assign \issue__head.wrap1  = queue__head[40];
+  assign \issue__head.lm1  = queue__head[56:41];
+  assign \issue__head.a  = queue__head[72:57];
+  assign \issue__head.z  = queue__head[73];
+  assign \issue__head.one  = queue__head[74];
+  assign \issue__head.two  = queue__head[75];
+  assign \issue__head.ge3  = queue__head[76];
+  assign \issue__head.ge4  = queue__head[77];
+  assign \issue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
+  assign \issue__next.line0  = queue__next[10:0];
+  assign \issue__next.line1  = queue__next[21:11];
+  assign \issue__next.line2  = queue__next[32:22];
+  assign \issue__next.slot0  = queue__next[35:33];
+  assign \issue__next.slot2  = queue__next[38:36];
+  assign \issue__next.wrap0  = queue__next[39];
+  assign \issue__next.wrap1  = queue__next[40];
+  assign \issue__next.lm1  = queue__next[56:41];
+  assign \issue__next.a  = queue__next[72:57];
+  assign \issue__next.z  = queue__next[73];
+  assign \issue__next.one  = queue__next[74];
+  assign \issue__next.two  = queue__next[75];
+  assign \issue__next.ge3  = queue__next[76];
+  assign \issue__next.ge4  = queue__next[77];
+  assign \issue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc_we, wb_busy, acc_rdata, wb_busy_next, h_src, h_next, arm, start, pf_active, h_addr, h_wdata, rd_en, src_sel, relu, wb_base, acc_raddr
-, acc_waddr, h_out, src_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$41 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$41  = 1'h0;
+module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
+, acc__waddr, h_out, src__data, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$14 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -17687,58 +17995,62 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  wire [9:0] \$28 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [7:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
+  wire \$33 ;
+  wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire [10:0] \$37 ;
   wire [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  reg [6:0] \$40 ;
   reg \$41 ;
-  reg [63:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg \$44 ;
-  reg [6:0] \$45 ;
+  reg [9:0] \$42 ;
+  reg \$43 ;
+  reg [9:0] \$44 ;
+  reg [5:0] \$45 ;
   reg \$46 ;
-  reg [9:0] \$47 ;
-  reg \$48 ;
-  reg [9:0] \$49 ;
+  reg \$47 ;
+  reg [63:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
   reg [9:0] \$50 ;
   reg [15:0] \$51 ;
-  wire [15:0] \$6 ;
-  wire [15:0] \$7 ;
+  wire \$6 ;
+  wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$8 ;
+  wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$16 ;
+  wire [15:0] \$signature__data$21 ;
   wire \$signature__en ;
   wire [15:0] acc;
-  input [5:0] acc_raddr;
-  wire [5:0] acc_raddr;
-  output [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  input [5:0] acc_waddr;
-  wire [5:0] acc_waddr;
-  input [15:0] acc_wdata;
-  wire [15:0] acc_wdata;
-  input acc_we;
-  wire acc_we;
-  input arm;
-  wire arm;
+  input [5:0] acc__raddr;
+  wire [5:0] acc__raddr;
+  output [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  input [5:0] acc__waddr;
+  wire [5:0] acc__waddr;
+  input [15:0] acc__wdata;
+  wire [15:0] acc__wdata;
+  input acc__we;
+  wire acc__we;
   input clk;
   wire clk;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  input ctl__start;
+  wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   output [15:0] h_next;
@@ -17754,8 +18066,6 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   input h_we_src;
   wire h_we_src;
   wire [15:0] out;
-  input pf_active;
-  wire pf_active;
   wire [9:0] r_addr;
   wire [9:0] \r_addr$41 ;
   wire [15:0] r_data;
@@ -17764,18 +18074,16 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire \r_en$42 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
-  input rd_en;
-  wire rd_en;
   input relu;
   wire relu;
   input rst;
   wire rst;
-  output [15:0] src_data;
-  reg [15:0] src_data = 16'h0000;
+  output [15:0] src__data;
+  reg [15:0] src__data = 16'h0000;
+  input src__rd_en;
+  wire src__rd_en;
   input src_sel;
   wire src_sel;
-  input start;
-  wire start;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
   wire [9:0] \w_addr$43 ;
@@ -17784,19 +18092,19 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   wire w_en;
   wire \w_en$45 ;
   reg [9:0] waddr1 = 10'h000;
+  output wb__busy;
+  wire wb__busy;
+  output wb__busy_next;
+  wire wb__busy_next;
+  input wb__start;
+  wire wb__start;
   reg wb_active = 1'h0;
   input [9:0] wb_base;
   wire [9:0] wb_base;
-  output wb_busy;
-  wire wb_busy;
-  output wb_busy_next;
-  wire wb_busy_next;
   reg [6:0] wb_cnt = 7'h00;
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
-  input wb_start;
-  wire wb_start;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -17805,96 +18113,96 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc_we)
-      dst[acc_waddr] <= acc_wdata;
+    if (acc__we)
+      dst[acc__waddr] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc_raddr];
+    _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$16  = _1_;
-  assign \$31  = ~ wb_busy;
-  assign \$32  = wb_start & \$31 ;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_cnt == 6'h3f;
-  assign \$35  = wb_full < 11'h400;
-  assign \$36  = wb_active & \$35 ;
+  assign \$signature__data$21  = _1_;
+  assign \$31  = wb_cnt == 6'h3f;
+  assign \$32  = wb_full < 11'h400;
+  assign \$33  = wb_active & \$32 ;
+  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$35  = valid >> acc__raddr;
+  assign \$36  = valid >> wo_r__addr;
   assign \$37  = ra + 1'h1;
   assign \$38  = src_sel ? \r_data$48  : r_data;
   always @(posedge clk)
-    wo_r__addr <= \$39 ;
+    wb_active <= \$39 ;
   always @(posedge clk)
-    \$signal  <= \$40 ;
+    wb_cnt <= \$40 ;
   always @(posedge clk)
-    wo_valid <= \$41 ;
+    wb_pend_early <= \$41 ;
   always @(posedge clk)
-    valid <= \$42 ;
+    waddr1 <= \$42 ;
   always @(posedge clk)
-    h_out <= \$43 ;
+    wb_pend <= \$43 ;
   always @(posedge clk)
-    wb_active <= \$44 ;
+    wb_waddr <= \$44 ;
   always @(posedge clk)
-    wb_cnt <= \$45 ;
+    wo_r__addr <= \$45 ;
   always @(posedge clk)
-    wb_pend_early <= \$46 ;
+    \$signal  <= \$46 ;
   always @(posedge clk)
-    waddr1 <= \$47 ;
+    wo_valid <= \$47 ;
   always @(posedge clk)
-    wb_pend <= \$48 ;
+    valid <= \$48 ;
   always @(posedge clk)
-    wb_waddr <= \$49 ;
+    h_out <= \$49 ;
   always @(posedge clk)
     ra <= \$50 ;
   always @(posedge clk)
-    src_data <= \$51 ;
+    src__data <= \$51 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb_busy = \$1  | wb_pend_early;
-  assign acc_rdata = \$signal  ? \$signature__data$16  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$2  = $signed(acc) < $signed(1'h0);
-  assign \$3  = relu & \$2 ;
-  assign \$4  = $signed(acc) < $signed(16'h8000);
-  assign \$5  = $signed(acc) > $signed(16'h7fff);
-  assign \$6  = \$5  ? 16'h7fff : acc;
-  assign \$7  = \$4  ? 16'h8000 : \$6 ;
-  assign out = \$3  ? 16'h0000 : \$7 ;
+  assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
-  assign \$8  = ~ wb_busy;
-  assign \$9  = wb_start & \$8 ;
-  assign \$10  = wb_cnt != 6'h3f;
-  assign \$11  = wb_active & \$10 ;
-  assign \$12  = \$9  | \$11 ;
-  assign \$13  = wb_full < 11'h400;
-  assign \$14  = wb_active & \$13 ;
-  assign \$15  = \$12  | \$14 ;
-  assign wb_busy_next = \$15  | wb_pend_early;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = wb_cnt != 6'h3f;
+  assign \$5  = wb_active & \$4 ;
+  assign \$6  = \$3  | \$5 ;
+  assign \$7  = wb_full < 11'h400;
+  assign \$8  = wb_active & \$7 ;
+  assign \$9  = \$6  | \$8 ;
+  assign wb__busy_next = \$9  | wb_pend_early;
+  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign acc = wo_valid ? wo_r__data : 16'h0000;
+  assign \$10  = $signed(acc) < $signed(1'h0);
+  assign \$11  = relu & \$10 ;
+  assign \$12  = $signed(acc) < $signed(16'h8000);
+  assign \$13  = $signed(acc) > $signed(16'h7fff);
+  assign \$14  = \$13  ? 16'h7fff : acc;
+  assign \$15  = \$12  ? 16'h8000 : \$14 ;
+  assign out = \$11  ? 16'h0000 : \$15 ;
   assign \$16  = ! src_sel;
-  assign \$17  = pf_active & \$16 ;
+  assign \$17  = ctl__pf_active & \$16 ;
   assign r_addr = \$17  ? ra : h_addr;
   assign \$18  = ! src_sel;
-  assign \$19  = pf_active & \$18 ;
-  assign r_en = \$19  ? rd_en : 1'h1;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? out : h_wdata;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = pf_active & \$22 ;
+  assign \$23  = ctl__pf_active & \$22 ;
   assign \r_addr$41  = \$23  ? ra : h_addr;
-  assign \$25  = pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? rd_en : 1'h1;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
   assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
   assign \w_data$44  = wb_pend ? out : h_wdata;
   assign \$27  = h_we_next | wb_pend;
   assign \w_en$45  = \$26  ? h_we_src : \$27 ;
   assign h_src = src_sel ? \r_data$48  : r_data;
   assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$29  = valid >> acc_raddr;
-  assign \$30  = valid >> wo_r__addr;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -17916,235 +18224,235 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     .w_en(\w_en$45 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$39  = \$28 [5:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$39  = wb_active;
+    if (\$29 ) begin
+      \$39  = 1'h1;
+    end else if (wb_active) begin
+      if (\$31 ) begin
+        \$39  = 1'h0;
+      end
+    end
     if (rst) begin
-      \$39  = 6'h00;
+      \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$40  = \$29 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$40  = wb_cnt;
+    if (\$29 ) begin
+      \$40  = 7'h00;
+    end else if (wb_active) begin
+      \$40  = \$30 [6:0];
+    end
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$41  = \$30 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$42  = valid;
-    if (start) begin
-      \$42  = 64'h0000000000000000;
-    end else if (acc_we) begin
-      (* full_case = 32'd1 *)
-      casez (acc_waddr)
-        6'h00:
-            \$42 [0] = 1'h1;
-        6'h01:
-            \$42 [1] = 1'h1;
-        6'h02:
-            \$42 [2] = 1'h1;
-        6'h03:
-            \$42 [3] = 1'h1;
-        6'h04:
-            \$42 [4] = 1'h1;
-        6'h05:
-            \$42 [5] = 1'h1;
-        6'h06:
-            \$42 [6] = 1'h1;
-        6'h07:
-            \$42 [7] = 1'h1;
-        6'h08:
-            \$42 [8] = 1'h1;
-        6'h09:
-            \$42 [9] = 1'h1;
-        6'h0a:
-            \$42 [10] = 1'h1;
-        6'h0b:
-            \$42 [11] = 1'h1;
-        6'h0c:
-            \$42 [12] = 1'h1;
-        6'h0d:
-            \$42 [13] = 1'h1;
-        6'h0e:
-            \$42 [14] = 1'h1;
-        6'h0f:
-            \$42 [15] = 1'h1;
-        6'h10:
-            \$42 [16] = 1'h1;
-        6'h11:
-            \$42 [17] = 1'h1;
-        6'h12:
-            \$42 [18] = 1'h1;
-        6'h13:
-            \$42 [19] = 1'h1;
-        6'h14:
-            \$42 [20] = 1'h1;
-        6'h15:
-            \$42 [21] = 1'h1;
-        6'h16:
-            \$42 [22] = 1'h1;
-        6'h17:
-            \$42 [23] = 1'h1;
-        6'h18:
-            \$42 [24] = 1'h1;
-        6'h19:
-            \$42 [25] = 1'h1;
-        6'h1a:
-            \$42 [26] = 1'h1;
-        6'h1b:
-            \$42 [27] = 1'h1;
-        6'h1c:
-            \$42 [28] = 1'h1;
-        6'h1d:
-            \$42 [29] = 1'h1;
-        6'h1e:
-            \$42 [30] = 1'h1;
-        6'h1f:
-            \$42 [31] = 1'h1;
-        6'h20:
-            \$42 [32] = 1'h1;
-        6'h21:
-            \$42 [33] = 1'h1;
-        6'h22:
-            \$42 [34] = 1'h1;
-        6'h23:
-            \$42 [35] = 1'h1;
-        6'h24:
-            \$42 [36] = 1'h1;
-        6'h25:
-            \$42 [37] = 1'h1;
-        6'h26:
-            \$42 [38] = 1'h1;
-        6'h27:
-            \$42 [39] = 1'h1;
-        6'h28:
-            \$42 [40] = 1'h1;
-        6'h29:
-            \$42 [41] = 1'h1;
-        6'h2a:
-            \$42 [42] = 1'h1;
-        6'h2b:
-            \$42 [43] = 1'h1;
-        6'h2c:
-            \$42 [44] = 1'h1;
-        6'h2d:
-            \$42 [45] = 1'h1;
-        6'h2e:
-            \$42 [46] = 1'h1;
-        6'h2f:
-            \$42 [47] = 1'h1;
-        6'h30:
-            \$42 [48] = 1'h1;
-        6'h31:
-            \$42 [49] = 1'h1;
-        6'h32:
-            \$42 [50] = 1'h1;
-        6'h33:
-            \$42 [51] = 1'h1;
-        6'h34:
-            \$42 [52] = 1'h1;
-        6'h35:
-            \$42 [53] = 1'h1;
-        6'h36:
-            \$42 [54] = 1'h1;
-        6'h37:
-            \$42 [55] = 1'h1;
-        6'h38:
-            \$42 [56] = 1'h1;
-        6'h39:
-            \$42 [57] = 1'h1;
-        6'h3a:
-            \$42 [58] = 1'h1;
-        6'h3b:
-            \$42 [59] = 1'h1;
-        6'h3c:
-            \$42 [60] = 1'h1;
-        6'h3d:
-            \$42 [61] = 1'h1;
-        6'h3e:
-            \$42 [62] = 1'h1;
-        6'h3f:
-            \$42 [63] = 1'h1;
-      endcase
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$42  = wb_full[9:0];
     if (rst) begin
-      \$42  = 64'h0000000000000000;
+      \$42  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$43  = out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$43  = wb_pend_early;
     if (rst) begin
-      \$43  = 16'h0000;
+      \$43  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$44  = wb_active;
-    if (\$32 ) begin
-      \$44  = 1'h1;
-    end else if (wb_active) begin
-      if (\$34 ) begin
-        \$44  = 1'h0;
-      end
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$44  = waddr1;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$45  = wb_cnt;
-    if (\$32 ) begin
-      \$45  = 7'h00;
-    end else if (wb_active) begin
-      \$45  = \$33 [6:0];
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$45  = \$34 [5:0];
     if (rst) begin
-      \$45  = 7'h00;
+      \$45  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$46  = \$36 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$46  = \$35 ;
     if (rst) begin
       \$46  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$47  = wb_full[9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$47  = \$36 ;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$48  = wb_pend_early;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$48  = valid;
+    if (ctl__start) begin
+      \$48  = 64'h0000000000000000;
+    end else if (acc__we) begin
+      (* full_case = 32'd1 *)
+      casez (acc__waddr)
+        6'h00:
+            \$48 [0] = 1'h1;
+        6'h01:
+            \$48 [1] = 1'h1;
+        6'h02:
+            \$48 [2] = 1'h1;
+        6'h03:
+            \$48 [3] = 1'h1;
+        6'h04:
+            \$48 [4] = 1'h1;
+        6'h05:
+            \$48 [5] = 1'h1;
+        6'h06:
+            \$48 [6] = 1'h1;
+        6'h07:
+            \$48 [7] = 1'h1;
+        6'h08:
+            \$48 [8] = 1'h1;
+        6'h09:
+            \$48 [9] = 1'h1;
+        6'h0a:
+            \$48 [10] = 1'h1;
+        6'h0b:
+            \$48 [11] = 1'h1;
+        6'h0c:
+            \$48 [12] = 1'h1;
+        6'h0d:
+            \$48 [13] = 1'h1;
+        6'h0e:
+            \$48 [14] = 1'h1;
+        6'h0f:
+            \$48 [15] = 1'h1;
+        6'h10:
+            \$48 [16] = 1'h1;
+        6'h11:
+            \$48 [17] = 1'h1;
+        6'h12:
+            \$48 [18] = 1'h1;
+        6'h13:
+            \$48 [19] = 1'h1;
+        6'h14:
+            \$48 [20] = 1'h1;
+        6'h15:
+            \$48 [21] = 1'h1;
+        6'h16:
+            \$48 [22] = 1'h1;
+        6'h17:
+            \$48 [23] = 1'h1;
+        6'h18:
+            \$48 [24] = 1'h1;
+        6'h19:
+            \$48 [25] = 1'h1;
+        6'h1a:
+            \$48 [26] = 1'h1;
+        6'h1b:
+            \$48 [27] = 1'h1;
+        6'h1c:
+            \$48 [28] = 1'h1;
+        6'h1d:
+            \$48 [29] = 1'h1;
+        6'h1e:
+            \$48 [30] = 1'h1;
+        6'h1f:
+            \$48 [31] = 1'h1;
+        6'h20:
+            \$48 [32] = 1'h1;
+        6'h21:
+            \$48 [33] = 1'h1;
+        6'h22:
+            \$48 [34] = 1'h1;
+        6'h23:
+            \$48 [35] = 1'h1;
+        6'h24:
+            \$48 [36] = 1'h1;
+        6'h25:
+            \$48 [37] = 1'h1;
+        6'h26:
+            \$48 [38] = 1'h1;
+        6'h27:
+            \$48 [39] = 1'h1;
+        6'h28:
+            \$48 [40] = 1'h1;
+        6'h29:
+            \$48 [41] = 1'h1;
+        6'h2a:
+            \$48 [42] = 1'h1;
+        6'h2b:
+            \$48 [43] = 1'h1;
+        6'h2c:
+            \$48 [44] = 1'h1;
+        6'h2d:
+            \$48 [45] = 1'h1;
+        6'h2e:
+            \$48 [46] = 1'h1;
+        6'h2f:
+            \$48 [47] = 1'h1;
+        6'h30:
+            \$48 [48] = 1'h1;
+        6'h31:
+            \$48 [49] = 1'h1;
+        6'h32:
+            \$48 [50] = 1'h1;
+        6'h33:
+            \$48 [51] = 1'h1;
+        6'h34:
+            \$48 [52] = 1'h1;
+        6'h35:
+            \$48 [53] = 1'h1;
+        6'h36:
+            \$48 [54] = 1'h1;
+        6'h37:
+            \$48 [55] = 1'h1;
+        6'h38:
+            \$48 [56] = 1'h1;
+        6'h39:
+            \$48 [57] = 1'h1;
+        6'h3a:
+            \$48 [58] = 1'h1;
+        6'h3b:
+            \$48 [59] = 1'h1;
+        6'h3c:
+            \$48 [60] = 1'h1;
+        6'h3d:
+            \$48 [61] = 1'h1;
+        6'h3e:
+            \$48 [62] = 1'h1;
+        6'h3f:
+            \$48 [63] = 1'h1;
+      endcase
+    end
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
-    \$49  = waddr1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$49  = out;
     if (rst) begin
-      \$49  = 10'h000;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     \$50  = ra;
-    if (arm) begin
+    if (ctl__arm) begin
       \$50  = 10'h000;
-    end else if (rd_en) begin
+    end else if (src__rd_en) begin
       \$50  = \$37 [9:0];
     end
     if (rst) begin
@@ -18152,17 +18460,17 @@ module \eie_ecp5_4pe.pe3.act (rst, wb_start, h_we_src, h_we_next, acc_wdata, acc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     \$51  = \$38 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc_raddr;
+  assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$8  = acc_waddr;
-  assign \$signature__data  = acc_wdata;
-  assign \$signature__en  = acc_we;
+  assign \$signature__addr$13  = acc__waddr;
+  assign \$signature__data  = acc__wdata;
+  assign \$signature__en  = acc__we;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -18170,8 +18478,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$44 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$44  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -18210,7 +18518,7 @@ module \eie_ecp5_4pe.pe3.act.bank0 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -18225,8 +18533,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$45 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$45  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -18265,7 +18573,7 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -18279,10 +18587,10 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we, ev_bypass, busy_next, acc_rdata, start, running, h_addr, h_wdata, shift, in_valid, in_first, in_a, h_rdata, ev_entry, acc_ren
-, acc_raddr, acc_waddr, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$44 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$44  = 1'h0;
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+, acc__raddr, acc__waddr, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
   wire [6:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -18350,17 +18658,17 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
-  output [5:0] acc_raddr;
-  reg [5:0] acc_raddr = 6'h00;
-  input [15:0] acc_rdata;
-  wire [15:0] acc_rdata;
-  output acc_ren;
-  reg acc_ren = 1'h0;
-  output [5:0] acc_waddr;
-  reg [5:0] acc_waddr = 6'h00;
-  wire [15:0] acc_wdata;
-  output acc_we;
-  wire acc_we;
+  output [5:0] acc__raddr;
+  reg [5:0] acc__raddr = 6'h00;
+  input [15:0] acc__rdata;
+  wire [15:0] acc__rdata;
+  output acc__ren;
+  reg acc__ren = 1'h0;
+  output [5:0] acc__waddr;
+  reg [5:0] acc__waddr = 6'h00;
+  wire [15:0] acc__wdata;
+  output acc__we;
+  wire acc__we;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -18368,6 +18676,20 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  input [15:0] entry__a;
+  wire [15:0] entry__a;
+  input entry__first;
+  wire entry__first;
+  input [3:0] entry__v;
+  wire [3:0] entry__v;
+  input entry__valid;
+  wire entry__valid;
+  input [3:0] entry__z;
+  wire [3:0] entry__z;
   output ev_bypass;
   wire ev_bypass;
   output ev_entry;
@@ -18384,16 +18706,6 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   wire [15:0] h_wdata;
   input h_we;
   wire h_we;
-  input [15:0] in_a;
-  wire [15:0] in_a;
-  input in_first;
-  wire in_first;
-  input [3:0] in_v;
-  wire [3:0] in_v;
-  input in_valid;
-  wire in_valid;
-  input [3:0] in_z;
-  wire [3:0] in_z;
   reg [15:0] last_val = 16'h0000;
   output [15:0] \new ;
   wire [15:0] \new ;
@@ -18401,8 +18713,6 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [5:0] row_prev = 6'h00;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [15:0] s2_a = 16'h0000;
   reg [15:0] s3_a = 16'h0000;
   reg [5:0] s3_row = 6'h00;
@@ -18413,8 +18723,6 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
-  input start;
-  wire start;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -18430,11 +18738,11 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s3_row <= \$37 ;
   always @(posedge clk)
-    acc_ren <= \$38 ;
+    acc__ren <= \$38 ;
   always @(posedge clk)
     \$signal$53  <= \$39 ;
   always @(posedge clk)
-    acc_raddr <= \$40 ;
+    acc__raddr <= \$40 ;
   always @(posedge clk)
     s3_a <= \$41 ;
   always @(posedge clk)
@@ -18446,45 +18754,45 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     \$signal$37  <= \$45 ;
   always @(posedge clk)
-    acc_waddr <= \$46 ;
+    acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
     \$signal$28  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + in_z;
+  assign \$1  = row_prev + entry__z;
   assign \$2  = \$1  + 1'h1;
-  assign \$3  = in_first ? { 4'h0, in_z } : \$2 ;
-  assign cb_r__addr = running ? \$signal  : h_addr;
+  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$4  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$4 ;
   assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc_rdata;
+  assign \$6  = \$signal$28  ? last_val : acc__rdata;
   assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
   assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc_we = \$signal$36  & \$signal$37 ;
+  assign acc__we = \$signal$36  & \$signal$37 ;
   assign ev_bypass = \$signal$36  & \$signal$28 ;
   assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc_ren;
+  assign \$10  = \$9  | acc__ren;
   assign busy = \$10  | \$signal$36 ;
-  assign \$11  = in_valid | ev_entry;
+  assign \$11  = entry__valid | ev_entry;
   assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc_ren;
-  assign \$13  = ~ start;
-  assign \$14  = in_valid & \$13 ;
-  assign \$15  = | in_v;
-  assign \$16  = ~ start;
+  assign busy_next = \$12  | acc__ren;
+  assign \$13  = ~ ctl__start;
+  assign \$14  = entry__valid & \$13 ;
+  assign \$15  = | entry__v;
+  assign \$16  = ~ ctl__start;
   assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ start;
+  assign \$18  = ~ ctl__start;
   assign \$19  = \$signal$40  & \$18 ;
   assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ start;
-  assign \$22  = acc_ren & \$21 ;
-  assign \$23  = acc_ren & \$signal$53 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = acc__ren & \$21 ;
+  assign \$23  = acc__ren & \$signal$53 ;
   assign \$24  = \$23  & \$signal$36 ;
   assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc_raddr == acc_waddr;
+  assign \$26  = acc__raddr == acc__waddr;
   assign \$27  = \$25  & \$26 ;
   always @(posedge clk)
     h_rdata <= \$28 ;
@@ -18501,121 +18809,121 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   always @(posedge clk)
     s2_a <= \$34 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$35  = \$17 ;
     if (rst) begin
       \$35  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$36  = \$signal$18 ;
     if (rst) begin
       \$36  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$37  = \$signal$48 ;
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$38  = \$19 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$39  = \$signal$51 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$40  = s3_row;
     if (rst) begin
       \$40  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$41  = s2_a;
     if (rst) begin
       \$41  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$43  = \$20 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$44  = \$22 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$45  = \$signal$53 ;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$46  = acc_raddr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$46  = acc__raddr;
     if (rst) begin
       \$46  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$47  = \$5 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$48  = \$27 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$49  = \$8 [15:0];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$28  = cb_r__data;
     if (rst) begin
       \$28  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$29  = row_prev;
-    if (in_valid) begin
+    if (entry__valid) begin
       \$29  = \$3 [5:0];
     end
     if (rst) begin
@@ -18623,36 +18931,36 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$30  = \$14 ;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$31  = \$15 ;
     if (rst) begin
       \$31  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$32  = \$3 [5:0];
     if (rst) begin
       \$32  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$33  = in_v;
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$33  = entry__v;
     if (rst) begin
       \$33  = 4'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
-    \$34  = in_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$34  = entry__a;
     if (rst) begin
       \$34  = 16'h0000;
     end
@@ -18664,19 +18972,19 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, in_v, in_z, ev_padding, \new , acc_we
   assign row = \$3 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$5 [16:0];
-  assign s4_row = acc_raddr;
-  assign \$signal$26  = acc_ren;
-  assign \$signal$33  = acc_waddr;
-  assign acc_wdata = \$8 [15:0];
+  assign s4_row = acc__raddr;
+  assign \$signal$26  = acc__ren;
+  assign \$signal$33  = acc__waddr;
+  assign acc__wdata = \$8 [15:0];
   assign \new  = \$8 [15:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_line, spec_line, spec_ce, start, running, head, next, head_ok, next_ok, ready_copy, issue_valid, fault, issue_slot, issue_first, issue_a, clk
+module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$45 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$45  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$47 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$47  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -18746,91 +19054,91 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   input clk;
   wire clk;
   wire cont;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
   reg cur_last = 1'h0;
   reg [10:0] cur_line = 11'h000;
   reg [15:0] cur_rem = 16'h0000;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [2:0] entry__slot;
+  reg [2:0] entry__slot = 3'h0;
+  output entry__spec_ce;
+  wire entry__spec_ce;
+  output [10:0] entry__spec_line;
+  wire [10:0] entry__spec_line;
+  output entry__valid;
+  reg entry__valid = 1'h0;
   output ev_empty;
   wire ev_empty;
   output ev_line;
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  input [78:0] head;
-  wire [78:0] head;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  input head_ok;
-  wire head_ok;
-  output [15:0] issue_a;
-  reg [15:0] issue_a = 16'h0000;
-  output issue_first;
-  reg issue_first = 1'h0;
   output issue_next;
   wire issue_next;
-  output [2:0] issue_slot;
-  reg [2:0] issue_slot = 3'h0;
-  output issue_valid;
-  reg issue_valid = 1'h0;
   wire \new ;
-  input [78:0] next;
-  wire [78:0] next;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  input next_ok;
-  wire next_ok;
-  input nonempty;
-  wire nonempty;
   wire np_ce;
   wire p_ce;
-  output pop;
-  wire pop;
+  input [78:0] queue__head;
+  wire [78:0] queue__head;
+  wire [15:0] \queue__head.a ;
+  wire \queue__head.ge3 ;
+  wire \queue__head.ge4 ;
+  wire [10:0] \queue__head.line0 ;
+  wire [10:0] \queue__head.line1 ;
+  wire [10:0] \queue__head.line2 ;
+  wire [15:0] \queue__head.lm1 ;
+  wire \queue__head.newline ;
+  wire \queue__head.one ;
+  wire [2:0] \queue__head.slot0 ;
+  wire [2:0] \queue__head.slot2 ;
+  wire \queue__head.two ;
+  wire \queue__head.wrap0 ;
+  wire \queue__head.wrap1 ;
+  wire \queue__head.z ;
+  input queue__head_ok;
+  wire queue__head_ok;
+  input [78:0] queue__next;
+  wire [78:0] queue__next;
+  wire [15:0] \queue__next.a ;
+  wire \queue__next.ge3 ;
+  wire \queue__next.ge4 ;
+  wire [10:0] \queue__next.line0 ;
+  wire [10:0] \queue__next.line1 ;
+  wire [10:0] \queue__next.line2 ;
+  wire [15:0] \queue__next.lm1 ;
+  wire \queue__next.newline ;
+  wire \queue__next.one ;
+  wire [2:0] \queue__next.slot0 ;
+  wire [2:0] \queue__next.slot2 ;
+  wire \queue__next.two ;
+  wire \queue__next.wrap0 ;
+  wire \queue__next.wrap1 ;
+  wire \queue__next.z ;
+  input queue__next_ok;
+  wire queue__next_ok;
+  input queue__nonempty;
+  wire queue__nonempty;
+  output queue__pop;
+  wire queue__pop;
+  (* keep = 32'd1 *)
+  output queue__ready;
+  reg queue__ready = 1'h0;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
-  (* keep = 32'd1 *)
-  output ready_copy;
-  reg ready_copy = 1'h0;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
-  output spec_ce;
-  wire spec_ce;
-  output [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   reg w1 = 1'h0;
   assign \$30  = s2 == 3'h7;
   assign \$31  = s2 == 3'h7;
@@ -18838,23 +19146,23 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   assign \$33  = \$31  ? 4'h0 : \$32 ;
   assign \$34  = cur_rem == 2'h2;
   assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = head[35:33] == 3'h7;
-  assign \$37  = head[35:33] + 1'h1;
+  assign \$36  = queue__head[35:33] == 3'h7;
+  assign \$37  = queue__head[35:33] + 1'h1;
   assign \$38  = \$36  ? 4'h0 : \$37 ;
   always @(posedge clk)
     ahead_ok <= \$39 ;
   always @(posedge clk)
-    ready_copy <= \$40 ;
+    queue__ready <= \$40 ;
   always @(posedge clk)
     ready <= \$41 ;
   always @(posedge clk)
-    issue_valid <= \$42 ;
+    entry__valid <= \$42 ;
   always @(posedge clk)
     fault <= \$43 ;
   always @(posedge clk)
     cur_line <= \$44 ;
   always @(posedge clk)
-    issue_slot <= \$45 ;
+    entry__slot <= \$45 ;
   always @(posedge clk)
     cur_rem <= \$46 ;
   always @(posedge clk)
@@ -18878,61 +19186,61 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
   always @(posedge clk)
     rem_ge3 <= \$56 ;
   always @(posedge clk)
-    issue_first <= \$57 ;
+    entry__first <= \$57 ;
   always @(posedge clk)
-    issue_a <= \$58 ;
-  assign pop = nonempty & ready;
+    entry__a <= \$58 ;
+  assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
-  assign cont = issue_valid & \$1 ;
-  assign \$2  = ~ head[73];
-  assign \new  = pop & \$2 ;
+  assign cont = entry__valid & \$1 ;
+  assign \$2  = ~ queue__head[73];
+  assign \new  = queue__pop & \$2 ;
   assign issue_next = cont | \new ;
-  assign ev_empty = pop & head[73];
-  assign \$3  = \new  & head[78];
+  assign ev_empty = queue__pop & queue__head[73];
+  assign \$3  = \new  & queue__head[78];
   assign \$4  = cont ? w1 : \$3 ;
-  assign ev_line = running & \$4 ;
+  assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : head[10:0];
+  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
   assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ head[73];
-  assign \$8  = head[78] & \$7 ;
-  assign \$9  = \$8  & head_ok;
+  assign \$7  = ~ queue__head[73];
+  assign \$8  = queue__head[78] & \$7 ;
+  assign \$9  = \$8  & queue__head_ok;
   assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = head[73] | head[74];
-  assign \$signal$19  = \$10  ? next[10:0] : head[21:11];
-  assign \$11  = head[73] | head[74];
-  assign \$12  = ~ next[73];
-  assign \$13  = next[78] & \$12 ;
-  assign \$14  = \$13  & next_ok;
-  assign p_ce = \$11  ? \$14  : head[39];
-  assign spec_line = pop ? \$signal$19  : \$signal ;
-  assign spec_ce = pop ? p_ce : np_ce;
-  assign \$15  = pop ? next_ok : head_ok;
+  assign \$10  = queue__head[73] | queue__head[74];
+  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
+  assign \$11  = queue__head[73] | queue__head[74];
+  assign \$12  = ~ queue__next[73];
+  assign \$13  = queue__next[78] & \$12 ;
+  assign \$14  = \$13  & queue__next_ok;
+  assign p_ce = \$11  ? \$14  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign entry__spec_ce = queue__pop ? p_ce : np_ce;
+  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
   assign \$16  = cont | \new ;
   assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : head[74];
+  assign \$18  = cont ? \$signal$31  : queue__head[74];
   assign \$19  = \$17  | \$18 ;
   assign \$20  = cont | \new ;
   assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : head[74];
+  assign \$22  = cont ? \$signal$31  : queue__head[74];
   assign \$23  = \$21  | \$22 ;
   assign \$24  = cont | \new ;
   assign \$25  = ~ ahead_ok;
-  assign \$26  = pop & \$25 ;
+  assign \$26  = queue__pop & \$25 ;
   assign \$27  = cur_rem - 1'h1;
   assign \$28  = s2 == 3'h7;
   assign \$29  = \$signal$15  + \$28 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     \$39  = \$15 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$40  = 1'h1;
     end else begin
       \$40  = \$19 ;
@@ -18942,9 +19250,9 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$41  = 1'h1;
     end else begin
       \$41  = \$23 ;
@@ -18954,9 +19262,9 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$42  = 1'h0;
     end else begin
       \$42  = \$24 ;
@@ -18966,10 +19274,10 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     \$43  = fault;
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$43  = 1'h0;
     end else begin
       if (\$26 ) begin
@@ -18981,79 +19289,79 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$44  = \$signal$34 ;
     end else begin
-      \$44  = head[10:0];
+      \$44  = queue__head[10:0];
     end
     if (rst) begin
       \$44  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$45  = s1;
     end else begin
-      \$45  = head[35:33];
+      \$45  = queue__head[35:33];
     end
     if (rst) begin
       \$45  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$46  = \$27 [15:0];
     end else begin
-      \$46  = head[56:41];
+      \$46  = queue__head[56:41];
     end
     if (rst) begin
       \$46  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$47  = \$signal$31 ;
     end else begin
-      \$47  = head[74];
+      \$47  = queue__head[74];
     end
     if (rst) begin
       \$47  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$48  = \$signal$15 ;
     end else begin
-      \$48  = head[21:11];
+      \$48  = queue__head[21:11];
     end
     if (rst) begin
       \$48  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$49  = \$signal$18 ;
     end else begin
-      \$49  = head[39];
+      \$49  = queue__head[39];
     end
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$50  = s2;
@@ -19065,79 +19373,79 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$51  = \$29 [10:0];
     end else begin
-      \$51  = head[32:22];
+      \$51  = queue__head[32:22];
     end
     if (rst) begin
       \$51  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$52  = \$30 ;
     end else begin
-      \$52  = head[40];
+      \$52  = queue__head[40];
     end
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$53  = \$33 [2:0];
     end else begin
-      \$53  = head[38:36];
+      \$53  = queue__head[38:36];
     end
     if (rst) begin
       \$53  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$54  = \$34 ;
     end else begin
-      \$54  = head[75];
+      \$54  = queue__head[75];
     end
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$55  = rem_ge3;
     end else begin
-      \$55  = head[76];
+      \$55  = queue__head[76];
     end
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$56  = \$35 ;
     end else begin
-      \$56  = head[77];
+      \$56  = queue__head[77];
     end
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
       \$57  = 1'h0;
@@ -19149,99 +19457,99 @@ module \eie_ecp5_4pe.pe3.issue (rst, nonempty, pop, issue_next, ev_empty, ev_lin
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
-    \$58  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$58  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = head[72:57];
+      \$58  = queue__head[72:57];
     end
     if (rst) begin
       \$58  = 16'h0000;
     end
   end
-  assign ready_copy_q = ready_copy;
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
+  assign ready_copy_q = queue__ready;
+  assign \queue__head.line0  = queue__head[10:0];
+  assign \queue__head.line1  = queue__head[21:11];
+  assign \queue__head.line2  = queue__head[32:22];
+  assign \queue__head.slot0  = queue__head[35:33];
+  assign \queue__head.slot2  = queue__head[38:36];
+  assign \queue__head.wrap0  = queue__head[39];
+  assign \queue__head.wrap1  = queue__head[40];
+  assign \queue__head.lm1  = queue__head[56:41];
+  assign \queue__head.a  = queue__head[72:57];
+  assign \queue__head.z  = queue__head[73];
+  assign \queue__head.one  = queue__head[74];
+  assign \queue__head.two  = queue__head[75];
+  assign \queue__head.ge3  = queue__head[76];
+  assign \queue__head.ge4  = queue__head[77];
+  assign \queue__head.newline  = queue__head[78];
+  assign \queue__next.line0  = queue__next[10:0];
+  assign \queue__next.line1  = queue__next[21:11];
+  assign \queue__next.line2  = queue__next[32:22];
+  assign \queue__next.slot0  = queue__next[35:33];
+  assign \queue__next.slot2  = queue__next[38:36];
+  assign \queue__next.wrap0  = queue__next[39];
+  assign \queue__next.wrap1  = queue__next[40];
+  assign \queue__next.lm1  = queue__next[56:41];
+  assign \queue__next.a  = queue__next[72:57];
+  assign \queue__next.z  = queue__next[73];
+  assign \queue__next.one  = queue__next[74];
+  assign \queue__next.two  = queue__next[75];
+  assign \queue__next.ge3  = queue__next[76];
+  assign \queue__next.ge4  = queue__next[77];
+  assign \queue__next.newline  = queue__next[78];
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_data, ann_valid, ann_j, ann_a, ptr_base, spmat_base, desc, desc_valid, h_even, h_odd, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
-  wire [16:0] \$1 ;
+module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$48 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$48  = 1'h0;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [12:0] \$15 ;
-  wire [13:0] \$16 ;
-  wire [14:0] \$17 ;
-  wire [12:0] \$18 ;
-  wire [13:0] \$19 ;
-  wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire [15:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
+  wire \$15 ;
+  wire [15:0] \$16 ;
+  wire [15:0] \$17 ;
+  wire [16:0] \$18 ;
+  wire [15:0] \$19 ;
+  wire \$2 ;
+  wire [16:0] \$20 ;
+  wire [15:0] \$21 ;
+  wire [15:0] \$22 ;
+  wire [16:0] \$23 ;
+  wire [15:0] \$24 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire [15:0] \$28 ;
   wire [15:0] \$29 ;
-  wire [16:0] \$3 ;
-  wire [16:0] \$30 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [16:0] \$33 ;
-  wire [15:0] \$34 ;
-  wire [16:0] \$35 ;
+  wire [15:0] \$33 ;
+  wire [16:0] \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
+  wire \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [16:0] \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire \$5 ;
+  wire [12:0] \$5 ;
   wire \$50 ;
   reg \$51 ;
   reg [12:0] \$52 ;
@@ -19252,7 +19560,7 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [9:0] \$57 ;
   reg [9:0] \$58 ;
   reg \$59 ;
-  wire \$6 ;
+  wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
   reg \$62 ;
@@ -19263,7 +19571,7 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [15:0] \$67 ;
   reg [15:0] \$68 ;
   reg [15:0] \$69 ;
-  wire \$7 ;
+  wire [14:0] \$7 ;
   reg [15:0] \$70 ;
   reg [15:0] \$71 ;
   reg \$72 ;
@@ -19274,7 +19582,7 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] \$77 ;
   reg [2:0] \$78 ;
   reg [15:0] \$79 ;
-  wire \$8 ;
+  wire [12:0] \$8 ;
   reg [15:0] \$80 ;
   reg \$81 ;
   reg \$82 ;
@@ -19283,70 +19591,70 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg \$85 ;
   reg \$86 ;
   reg [15:0] \$87 ;
-  wire \$9 ;
-  input [15:0] ann_a;
-  wire [15:0] ann_a;
-  input [12:0] ann_j;
-  wire [12:0] ann_j;
-  input ann_valid;
-  wire ann_valid;
-  input arm;
-  wire arm;
+  wire [13:0] \$9 ;
+  input [15:0] ann__a;
+  wire [15:0] ann__a;
+  input [12:0] ann__j;
+  wire [12:0] ann__j;
+  input ann__valid;
+  wire ann__valid;
   input clk;
   wire clk;
-  output [78:0] desc;
-  wire [78:0] desc;
-  wire [15:0] \desc.a ;
-  wire \desc.ge3 ;
-  wire \desc.ge4 ;
-  wire [10:0] \desc.line0 ;
-  wire [10:0] \desc.line1 ;
-  wire [10:0] \desc.line2 ;
-  wire [15:0] \desc.lm1 ;
-  wire \desc.newline ;
-  wire \desc.one ;
-  wire [2:0] \desc.slot0 ;
-  wire [2:0] \desc.slot2 ;
-  wire \desc.two ;
-  wire \desc.wrap0 ;
-  wire \desc.wrap1 ;
-  wire \desc.z ;
-  output desc_valid;
-  reg desc_valid = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__pf_active;
+  wire ctl__pf_active;
+  output [78:0] desc__data;
+  wire [78:0] desc__data;
+  wire [15:0] \desc__data.a ;
+  wire \desc__data.ge3 ;
+  wire \desc__data.ge4 ;
+  wire [10:0] \desc__data.line0 ;
+  wire [10:0] \desc__data.line1 ;
+  wire [10:0] \desc__data.line2 ;
+  wire [15:0] \desc__data.lm1 ;
+  wire \desc__data.newline ;
+  wire \desc__data.one ;
+  wire [2:0] \desc__data.slot0 ;
+  wire [2:0] \desc__data.slot2 ;
+  wire \desc__data.two ;
+  wire \desc__data.wrap0 ;
+  wire \desc__data.wrap1 ;
+  wire \desc__data.z ;
+  (* init = 1'h0 *)
+  wire desc__valid;
   wire [9:0] h_addr;
-  output [15:0] h_even;
   wire [15:0] h_even;
-  output [15:0] h_odd;
   wire [15:0] h_odd;
   wire [15:0] h_wdata;
   wire h_we_even;
   wire h_we_odd;
   reg have = 1'h0;
-  input pf_active;
-  wire pf_active;
   reg [15:0] prev_last = 16'h0000;
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$17 ;
+  wire [9:0] \r_addr$60 ;
+  output [15:0] r_data;
   wire [15:0] r_data;
-  wire [15:0] \r_data$13 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$21 ;
+  wire \r_en$62 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$6 ;
+  wire [9:0] \w_addr$52 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$7 ;
+  wire [15:0] \w_data$53 ;
   input w_en;
   wire w_en;
-  input \w_en$8 ;
-  wire \w_en$8 ;
+  input \w_en$54 ;
+  wire \w_en$54 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -19386,42 +19694,44 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   reg [2:0] x5_slot = 3'h0;
   reg [2:0] x5_slot2 = 3'h0;
   reg x5_two = 1'h0;
-  (* init = 1'h0 *)
-  wire x5_v;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = x5_nz & \$9 ;
-  assign \$11  = ~ arm;
-  assign \$12  = ann_valid & \$11 ;
-  assign \$13  = ~ arm;
-  assign \$14  = x0_v & \$13 ;
-  assign \$16  = ptr_base + \$15 ;
-  assign \$17  = \$16  + x0_j[0];
-  assign \$19  = ptr_base + \$18 ;
-  assign \$20  = ~ arm;
-  assign \$21  = x1_v & \$20 ;
-  assign \$22  = ~ arm;
-  assign \$23  = x2_v & \$22 ;
-  assign \$24  = ~ arm;
-  assign \$25  = x3_v & \$24 ;
-  assign \$26  = x3_par ? h_odd : h_even;
-  assign \$27  = x3_par ? h_odd : h_even;
-  assign \$28  = \$27  + 1'h1;
-  assign \$29  = x3_par ? h_odd : h_even;
-  assign \$30  = \$29  + 2'h2;
-  assign \$31  = x3_par ? h_even : h_odd;
-  assign \$32  = x3_par ? h_odd : h_even;
-  assign \$33  = \$31  - \$32 ;
-  assign \$34  = x3_par ? h_even : h_odd;
-  assign \$35  = \$34  - 1'h1;
-  assign \$36  = ~ arm;
-  assign \$37  = x4_v & \$36 ;
-  assign \$44  = x4_len - 1'h1;
-  assign \$45  = | x4_len;
-  assign \$46  = x4_len == 1'h1;
-  assign \$47  = x4_len == 2'h2;
-  assign \$48  = x4_len >= 2'h3;
-  assign \$49  = x4_len >= 3'h4;
-  assign \$50  = desc_valid & x5_nz;
+  output x5_v;
+  reg x5_v = 1'h0;
+  assign \$13  = x2_v & \$12 ;
+  assign \$14  = ~ ctl__arm;
+  assign \$15  = x3_v & \$14 ;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$18  = \$17  + 1'h1;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$20  = \$19  + 2'h2;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$23  = \$21  - \$22 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$25  = \$24  - 1'h1;
+  assign \$26  = ~ ctl__arm;
+  assign \$27  = x4_v & \$26 ;
+  assign \$34  = x4_len - 1'h1;
+  assign \$35  = | x4_len;
+  assign \$36  = x4_len == 1'h1;
+  assign \$37  = x4_len == 2'h2;
+  assign \$38  = x4_len >= 2'h3;
+  assign \$39  = x4_len >= 3'h4;
+  assign \$40  = x5_v & x5_nz;
+  assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
+  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign r_en = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$41  = spmat_base + x5_line;
+  assign \$42  = spmat_base + x5_line1;
+  assign \$43  = spmat_base + x5_line2;
+  assign \$44  = x5_line1 != x5_line;
+  assign \$45  = x5_line2 != x5_line1;
+  assign \$46  = ~ x5_nz;
+  assign \$47  = ~ have;
+  assign \$48  = x5_line != prev_last;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = x5_nz & \$49 ;
   always @(posedge clk)
     x0_v <= \$51 ;
   always @(posedge clk)
@@ -19465,7 +19775,7 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   always @(posedge clk)
     x4_hm1 <= \$71 ;
   always @(posedge clk)
-    desc_valid <= \$72 ;
+    x5_v <= \$72 ;
   always @(posedge clk)
     x5_a <= \$73 ;
   always @(posedge clk)
@@ -19496,21 +19806,19 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     have <= \$86 ;
   always @(posedge clk)
     prev_last <= \$87 ;
-  assign r_addr = pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$17  = pf_active ? x1_odd_addr : w_addr;
-  assign r_en = pf_active ? x1_v : 1'h1;
-  assign \r_en$21  = pf_active ? x1_v : 1'h1;
-  assign \$1  = spmat_base + x5_line;
-  assign \$2  = spmat_base + x5_line1;
-  assign \$3  = spmat_base + x5_line2;
-  assign \$4  = x5_line1 != x5_line;
-  assign \$5  = x5_line2 != x5_line1;
-  assign \$6  = ~ x5_nz;
-  assign \$7  = ~ have;
-  assign \$8  = x5_line != prev_last;
+  assign \$1  = ~ ctl__arm;
+  assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe3.ptr.even  even (
     .clk(clk),
-    .r_data(h_even),
+    .r_data(r_data),
     .rp__addr(r_addr),
     .rp__en(r_en),
     .rst(rst),
@@ -19520,265 +19828,265 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   );
   \eie_ecp5_4pe.pe3.ptr.odd  odd (
     .clk(clk),
-    .r_data(h_odd),
-    .rp__addr(\r_addr$17 ),
-    .rp__en(\r_en$21 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$62 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$8 )
+    .w_en(\w_en$54 )
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$51  = \$12 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$51  = \$2 ;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$52  = ann_j;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$52  = ann__j;
     if (rst) begin
       \$52  = 13'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$53  = ann_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$53  = ann__a;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$54  = \$14 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$54  = \$4 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$55  = x0_a;
     if (rst) begin
       \$55  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$56  = x0_j[0];
     if (rst) begin
       \$56  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$57  = \$17 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$57  = \$7 [9:0];
     if (rst) begin
       \$57  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$58  = \$19 [9:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$58  = \$9 [9:0];
     if (rst) begin
       \$58  = 10'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$59  = \$21 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$59  = \$11 ;
     if (rst) begin
       \$59  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$60  = x1_a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$61  = x1_par;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$62  = \$23 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$62  = \$13 ;
     if (rst) begin
       \$62  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$63  = x2_a;
     if (rst) begin
       \$63  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$64  = x2_par;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$65  = \$25 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$65  = \$15 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$66  = x3_a;
     if (rst) begin
       \$66  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$67  = \$26 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$67  = \$16 ;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$68  = \$28 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$68  = \$18 [15:0];
     if (rst) begin
       \$68  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$69  = \$30 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$69  = \$20 [15:0];
     if (rst) begin
       \$69  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$70  = \$33 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$70  = \$23 [15:0];
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$71  = \$35 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$71  = \$25 [15:0];
     if (rst) begin
       \$71  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$72  = \$37 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$72  = \$27 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$73  = x4_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$74  = \$38 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$74  = \$28 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$75  = \$39 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$75  = \$29 ;
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$76  = \$40 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$76  = \$30 ;
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$77  = \$41 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$77  = \$31 [2:0];
     if (rst) begin
       \$77  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$78  = \$42 [2:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$78  = \$32 [2:0];
     if (rst) begin
       \$78  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$79  = \$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$79  = \$33 ;
     if (rst) begin
       \$79  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$80  = \$44 [15:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$80  = \$34 [15:0];
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$81  = \$45 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$81  = \$35 ;
     if (rst) begin
       \$81  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$82  = \$46 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$82  = \$36 ;
     if (rst) begin
       \$82  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$83  = \$47 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$83  = \$37 ;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$84  = \$48 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$84  = \$38 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$85  = \$49 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$86  = have;
-    if (arm) begin
+    if (ctl__arm) begin
       \$86  = 1'h0;
-    end else if (\$50 ) begin
+    end else if (\$40 ) begin
       \$86  = 1'h1;
     end
     if (rst) begin
@@ -19786,10 +20094,10 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
     \$87  = prev_last;
-    if (arm) begin
-    end else if (\$50 ) begin
+    if (ctl__arm) begin
+    end else if (\$40 ) begin
       \$87  = x5_lastline;
     end
     if (rst) begin
@@ -19799,58 +20107,58 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$8 , arm, pf_active, w_addr, w_dat
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$6  = w_addr;
-  assign \w_data$7  = w_data;
-  assign h_we_odd = \w_en$8 ;
-  assign r_data = h_even;
-  assign \r_data$13  = h_odd;
-  assign x5_v = desc_valid;
-  assign \desc.line0  = desc[10:0];
-  assign \desc.line1  = desc[21:11];
-  assign \desc.line2  = desc[32:22];
-  assign \desc.slot0  = desc[35:33];
-  assign \desc.slot2  = desc[38:36];
-  assign \desc.wrap0  = desc[39];
-  assign \desc.wrap1  = desc[40];
-  assign \desc.lm1  = desc[56:41];
-  assign \desc.a  = desc[72:57];
-  assign \desc.z  = desc[73];
-  assign \desc.one  = desc[74];
-  assign \desc.two  = desc[75];
-  assign \desc.ge3  = desc[76];
-  assign \desc.ge4  = desc[77];
-  assign \desc.newline  = desc[78];
-  assign desc[78] = \$10 ;
-  assign desc[77] = x5_ge4;
-  assign desc[76] = x5_ge3;
-  assign desc[75] = x5_two;
-  assign desc[74] = x5_one;
-  assign desc[73] = \$6 ;
-  assign desc[72:57] = x5_a;
-  assign desc[56:41] = x5_lm1;
-  assign desc[40] = \$5 ;
-  assign desc[39] = \$4 ;
-  assign desc[38:36] = x5_slot2;
-  assign desc[35:33] = x5_slot;
-  assign desc[32:22] = \$3 [10:0];
-  assign desc[21:11] = \$2 [10:0];
-  assign desc[10:0] = \$1 [10:0];
-  assign \$15  = { 1'h0, x0_j[12:1] };
-  assign \$18  = { 1'h0, x0_j[12:1] };
-  assign \$38  = { 3'h0, x4_lo[15:3] };
-  assign \$39  = { 3'h0, x4_lo1[15:3] };
-  assign \$40  = { 3'h0, x4_lo2[15:3] };
-  assign \$41 [15:3] = 13'h0000;
-  assign \$41 [2:0] = x4_lo[2:0];
-  assign \$42 [15:3] = 13'h0000;
-  assign \$42 [2:0] = x4_lo2[2:0];
-  assign \$43  = { 3'h0, x4_hm1[15:3] };
+  assign \w_addr$52  = w_addr;
+  assign \w_data$53  = w_data;
+  assign h_we_odd = \w_en$54 ;
+  assign h_even = r_data;
+  assign h_odd = \r_data$25 ;
+  assign desc__valid = x5_v;
+  assign \desc__data.line0  = desc__data[10:0];
+  assign \desc__data.line1  = desc__data[21:11];
+  assign \desc__data.line2  = desc__data[32:22];
+  assign \desc__data.slot0  = desc__data[35:33];
+  assign \desc__data.slot2  = desc__data[38:36];
+  assign \desc__data.wrap0  = desc__data[39];
+  assign \desc__data.wrap1  = desc__data[40];
+  assign \desc__data.lm1  = desc__data[56:41];
+  assign \desc__data.a  = desc__data[72:57];
+  assign \desc__data.z  = desc__data[73];
+  assign \desc__data.one  = desc__data[74];
+  assign \desc__data.two  = desc__data[75];
+  assign \desc__data.ge3  = desc__data[76];
+  assign \desc__data.ge4  = desc__data[77];
+  assign \desc__data.newline  = desc__data[78];
+  assign desc__data[78] = \$50 ;
+  assign desc__data[77] = x5_ge4;
+  assign desc__data[76] = x5_ge3;
+  assign desc__data[75] = x5_two;
+  assign desc__data[74] = x5_one;
+  assign desc__data[73] = \$46 ;
+  assign desc__data[72:57] = x5_a;
+  assign desc__data[56:41] = x5_lm1;
+  assign desc__data[40] = \$45 ;
+  assign desc__data[39] = \$44 ;
+  assign desc__data[38:36] = x5_slot2;
+  assign desc__data[35:33] = x5_slot;
+  assign desc__data[32:22] = \$43 [10:0];
+  assign desc__data[21:11] = \$42 [10:0];
+  assign desc__data[10:0] = \$41 [10:0];
+  assign \$5  = { 1'h0, x0_j[12:1] };
+  assign \$8  = { 1'h0, x0_j[12:1] };
+  assign \$28  = { 3'h0, x4_lo[15:3] };
+  assign \$29  = { 3'h0, x4_lo1[15:3] };
+  assign \$30  = { 3'h0, x4_lo2[15:3] };
+  assign \$31 [15:3] = 13'h0000;
+  assign \$31 [2:0] = x4_lo[2:0];
+  assign \$32 [15:3] = 13'h0000;
+  assign \$32 [2:0] = x4_lo2[2:0];
+  assign \$33  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$47 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$47  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$49 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$49  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -19889,7 +20197,7 @@ module \eie_ecp5_4pe.pe3.ptr.even (rst, w_en, rp__addr, rp__en, w_addr, w_data, 
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -19904,8 +20212,8 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$48 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$48  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$50 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$50  = 1'h0;
   reg [15:0] \$1 ;
   wire [9:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
@@ -19944,7 +20252,7 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
   always @(posedge clk)
     r_data <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
     \$1  = rp__data;
     if (rst) begin
       \$1  = 16'h0000;
@@ -19958,9 +20266,9 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm, start, head, next, fault, head_ok, next_ok, room_nopush, room_push, wp__data, wp__en, ready, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$49 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$49  = 1'h0;
+module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -20040,62 +20348,72 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire [78:0] \$8 ;
   wire [78:0] \$9 ;
   reg \$signal  = 1'h0;
-  input arm;
-  wire arm;
   wire [3:0] base;
+  output bc__room_nopush;
+  reg bc__room_nopush = 1'h1;
+  output bc__room_push;
+  reg bc__room_push = 1'h1;
+  input bc__strobe;
+  wire bc__strobe;
   (* keep = 32'd1 *)
   reg bc_r = 1'h0;
-  input bcast;
-  wire bcast;
   input clk;
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  input ctl__arm;
+  wire ctl__arm;
+  input ctl__start;
+  wire ctl__start;
   output empty_next;
   wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
-  output [78:0] head;
-  reg [78:0] head = 79'h00000000000000000000;
-  wire [15:0] \head.a ;
-  wire \head.ge3 ;
-  wire \head.ge4 ;
-  wire [10:0] \head.line0 ;
-  wire [10:0] \head.line1 ;
-  wire [10:0] \head.line2 ;
-  wire [15:0] \head.lm1 ;
-  wire \head.newline ;
-  wire \head.one ;
-  wire [2:0] \head.slot0 ;
-  wire [2:0] \head.slot2 ;
-  wire \head.two ;
-  wire \head.wrap0 ;
-  wire \head.wrap1 ;
-  wire \head.z ;
-  output head_ok;
-  reg head_ok = 1'h0;
-  output [78:0] next;
-  reg [78:0] next = 79'h00000000000000000000;
-  wire [15:0] \next.a ;
-  wire \next.ge3 ;
-  wire \next.ge4 ;
-  wire [10:0] \next.line0 ;
-  wire [10:0] \next.line1 ;
-  wire [10:0] \next.line2 ;
-  wire [15:0] \next.lm1 ;
-  wire \next.newline ;
-  wire \next.one ;
-  wire [2:0] \next.slot0 ;
-  wire [2:0] \next.slot2 ;
-  wire \next.two ;
-  wire \next.wrap0 ;
-  wire \next.wrap1 ;
-  wire \next.z ;
-  output next_ok;
-  reg next_ok = 1'h0;
-  output nonempty;
-  wire nonempty;
+  output [78:0] issue__head;
+  reg [78:0] issue__head = 79'h00000000000000000000;
+  wire [15:0] \issue__head.a ;
+  wire \issue__head.ge3 ;
+  wire \issue__head.ge4 ;
+  wire [10:0] \issue__head.line0 ;
+  wire [10:0] \issue__head.line1 ;
+  wire [10:0] \issue__head.line2 ;
+  wire [15:0] \issue__head.lm1 ;
+  wire \issue__head.newline ;
+  wire \issue__head.one ;
+  wire [2:0] \issue__head.slot0 ;
+  wire [2:0] \issue__head.slot2 ;
+  wire \issue__head.two ;
+  wire \issue__head.wrap0 ;
+  wire \issue__head.wrap1 ;
+  wire \issue__head.z ;
+  output issue__head_ok;
+  reg issue__head_ok = 1'h0;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
+  wire [15:0] \issue__next.a ;
+  wire \issue__next.ge3 ;
+  wire \issue__next.ge4 ;
+  wire [10:0] \issue__next.line0 ;
+  wire [10:0] \issue__next.line1 ;
+  wire [10:0] \issue__next.line2 ;
+  wire [15:0] \issue__next.lm1 ;
+  wire \issue__next.newline ;
+  wire \issue__next.one ;
+  wire [2:0] \issue__next.slot0 ;
+  wire [2:0] \issue__next.slot2 ;
+  wire \issue__next.two ;
+  wire \issue__next.wrap0 ;
+  wire \issue__next.wrap1 ;
+  wire \issue__next.z ;
+  output issue__next_ok;
+  reg issue__next_ok = 1'h0;
+  output issue__nonempty;
+  wire issue__nonempty;
+  input issue__pop;
+  wire issue__pop;
+  input issue__ready;
+  wire issue__ready;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -20114,14 +20432,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
-  input \pop$32 ;
-  wire \pop$32 ;
-  input ready;
-  wire ready;
-  output room_nopush;
-  reg room_nopush = 1'h1;
-  output room_push;
-  reg room_push = 1'h1;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -20146,8 +20456,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  input start;
-  wire start;
   reg [4:0] wp__addr = 5'h00;
   input [78:0] wp__data;
   wire [78:0] wp__data;
@@ -20186,23 +20494,23 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
-  wire [78:0] wr;
-  wire [15:0] \wr.a ;
-  wire \wr.ge3 ;
-  wire \wr.ge4 ;
-  wire [10:0] \wr.line0 ;
-  wire [10:0] \wr.line1 ;
-  wire [10:0] \wr.line2 ;
-  wire [15:0] \wr.lm1 ;
-  wire \wr.newline ;
-  wire \wr.one ;
-  wire [2:0] \wr.slot0 ;
-  wire [2:0] \wr.slot2 ;
-  wire \wr.two ;
-  wire \wr.wrap0 ;
-  wire \wr.wrap1 ;
-  wire \wr.z ;
-  wire wr_valid;
+  wire [78:0] wr__data;
+  wire [15:0] \wr__data.a ;
+  wire \wr__data.ge3 ;
+  wire \wr__data.ge4 ;
+  wire [10:0] \wr__data.line0 ;
+  wire [10:0] \wr__data.line1 ;
+  wire [10:0] \wr__data.line2 ;
+  wire [15:0] \wr__data.lm1 ;
+  wire \wr__data.newline ;
+  wire \wr__data.one ;
+  wire [2:0] \wr__data.slot0 ;
+  wire [2:0] \wr__data.slot2 ;
+  wire \wr__data.two ;
+  wire \wr__data.wrap0 ;
+  wire \wr__data.wrap1 ;
+  wire \wr__data.z ;
+  wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
     if (wp__en)
@@ -20232,14 +20540,14 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$39  = rp2__addr + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ head_ok;
-  assign \$43  = \pop$32  & \$42 ;
-  assign \$44  = ~ \pop$32 ;
+  assign \$42  = ~ issue__head_ok;
+  assign \$43  = issue__pop & \$42 ;
+  assign \$44  = ~ issue__pop;
   assign \$45  = wp__en & \$44 ;
   assign \$46  = sc == 5'h15;
   assign \$47  = \$45  & \$46 ;
   assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != \pop$32 ;
+  assign \$49  = pop != issue__pop;
   assign \$50  = \$48  | \$49 ;
   assign \$51  = \$1 [3:0] - pop;
   assign \$52  = \$1 [3:0] >= 2'h2;
@@ -20254,9 +20562,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     wq <= \$61 ;
   always @(posedge clk)
-    head <= \$62 ;
+    issue__head <= \$62 ;
   always @(posedge clk)
-    next <= \$63 ;
+    issue__next <= \$63 ;
   always @(posedge clk)
     \$signal  <= \$64 ;
   always @(posedge clk)
@@ -20268,9 +20576,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     fault <= \$68 ;
   always @(posedge clk)
-    head_ok <= \$69 ;
+    issue__head_ok <= \$69 ;
   always @(posedge clk)
-    next_ok <= \$70 ;
+    issue__next_ok <= \$70 ;
   always @(posedge clk)
     rptr0 <= \$71 ;
   always @(posedge clk)
@@ -20284,20 +20592,20 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   always @(posedge clk)
     cnt_nz <= \$76 ;
   always @(posedge clk)
-    room_nopush <= \$77 ;
+    bc__room_nopush <= \$77 ;
   always @(posedge clk)
-    room_push <= \$78 ;
+    bc__room_push <= \$78 ;
   assign \$1  = cnt + bc_r;
-  assign nonempty = cnt_nz | bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & ready;
+  assign pop = \$2  & issue__ready;
   assign \$3  = \$1 [3:0] < 2'h2;
   assign \$4  = \$1 [3:0] < 1'h1;
   assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : next;
-  assign \$6  = \$signal  ? wq : head;
+  assign \$5  = fresh1 ? wq : issue__next;
+  assign \$6  = \$signal  ? wq : issue__head;
   assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : next;
+  assign \$8  = fresh1 ? wq : issue__next;
   assign \$9  = pop ? rp2__data : \$8 ;
   assign \$10  = wp__addr == rptr1;
   assign \$11  = wp__addr == rptr0;
@@ -20309,44 +20617,44 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \$17  = wp__en & \$16 ;
   assign \$18  = wp__addr == 5'h14;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$61  = wp__data;
     if (rst) begin
       \$61  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$62  = \$7 ;
     if (rst) begin
       \$62  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$63  = \$9 ;
     if (rst) begin
       \$63  = 79'h00000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$64  = \$13 ;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$65  = \$17 ;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$66  = 5'h00;
     end else begin
       \$66  = \$21 [4:0];
@@ -20356,9 +20664,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$67  = 5'h00;
     end else begin
       \$67  = \$23 [4:0];
@@ -20368,10 +20676,10 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     \$68  = fault;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$68  = 1'h0;
     end else begin
       if (\$50 ) begin
@@ -20383,9 +20691,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$69  = 1'h0;
     end else begin
       \$69  = \$26 ;
@@ -20395,9 +20703,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$70  = 1'h0;
     end else begin
       \$70  = \$29 ;
@@ -20407,9 +20715,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$71  = 5'h00;
     end else begin
       \$71  = \$33 [4:0];
@@ -20419,9 +20727,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$72  = 5'h01;
     end else begin
       \$72  = \$37 [4:0];
@@ -20431,9 +20739,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (ctl__arm) begin
       \$73  = 5'h02;
     end else begin
       \$73  = \$41 [4:0];
@@ -20443,21 +20751,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$74  = 1'h0;
     end else begin
-      \$74  = bcast;
+      \$74  = bc__strobe;
     end
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$75  = 4'h0;
     end else begin
       \$75  = \$51 [3:0];
@@ -20467,9 +20775,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$76  = 1'h0;
     end else begin
       \$76  = \$54 ;
@@ -20479,9 +20787,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$77  = 1'h1;
     end else begin
       \$77  = \$56 ;
@@ -20491,9 +20799,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (start) begin
+    if (ctl__start) begin
       \$78  = 1'h1;
     end else begin
       \$78  = \$60 ;
@@ -20503,10 +20811,10 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
     end
   end
   assign wptr = wp__addr;
-  assign wr = wp__data;
-  assign wr_valid = wp__en;
+  assign wr__data = wp__data;
+  assign wr__valid = wp__en;
   assign rptr2 = rp2__addr;
-  assign nxt = next;
+  assign nxt = issue__next;
   assign base = \$1 [3:0];
   assign \wp__data.line0  = wp__data[10:0];
   assign \wp__data.line1  = wp__data[21:11];
@@ -20523,51 +20831,51 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wp__data.ge3  = wp__data[76];
   assign \wp__data.ge4  = wp__data[77];
   assign \wp__data.newline  = wp__data[78];
-  assign \wr.line0  = wp__data[10:0];
-  assign \wr.line1  = wp__data[21:11];
-  assign \wr.line2  = wp__data[32:22];
-  assign \wr.slot0  = wp__data[35:33];
-  assign \wr.slot2  = wp__data[38:36];
-  assign \wr.wrap0  = wp__data[39];
-  assign \wr.wrap1  = wp__data[40];
-  assign \wr.lm1  = wp__data[56:41];
-  assign \wr.a  = wp__data[72:57];
-  assign \wr.z  = wp__data[73];
-  assign \wr.one  = wp__data[74];
-  assign \wr.two  = wp__data[75];
-  assign \wr.ge3  = wp__data[76];
-  assign \wr.ge4  = wp__data[77];
-  assign \wr.newline  = wp__data[78];
-  assign \next.line0  = next[10:0];
-  assign \next.line1  = next[21:11];
-  assign \next.line2  = next[32:22];
-  assign \next.slot0  = next[35:33];
-  assign \next.slot2  = next[38:36];
-  assign \next.wrap0  = next[39];
-  assign \next.wrap1  = next[40];
-  assign \next.lm1  = next[56:41];
-  assign \next.a  = next[72:57];
-  assign \next.z  = next[73];
-  assign \next.one  = next[74];
-  assign \next.two  = next[75];
-  assign \next.ge3  = next[76];
-  assign \next.ge4  = next[77];
-  assign \next.newline  = next[78];
-  assign \nxt.line0  = next[10:0];
-  assign \nxt.line1  = next[21:11];
-  assign \nxt.line2  = next[32:22];
-  assign \nxt.slot0  = next[35:33];
-  assign \nxt.slot2  = next[38:36];
-  assign \nxt.wrap0  = next[39];
-  assign \nxt.wrap1  = next[40];
-  assign \nxt.lm1  = next[56:41];
-  assign \nxt.a  = next[72:57];
-  assign \nxt.z  = next[73];
-  assign \nxt.one  = next[74];
-  assign \nxt.two  = next[75];
-  assign \nxt.ge3  = next[76];
-  assign \nxt.ge4  = next[77];
-  assign \nxt.newline  = next[78];
+  assign \wr__data.line0  = wp__data[10:0];
+  assign \wr__data.line1  = wp__data[21:11];
+  assign \wr__data.line2  = wp__data[32:22];
+  assign \wr__data.slot0  = wp__data[35:33];
+  assign \wr__data.slot2  = wp__data[38:36];
+  assign \wr__data.wrap0  = wp__data[39];
+  assign \wr__data.wrap1  = wp__data[40];
+  assign \wr__data.lm1  = wp__data[56:41];
+  assign \wr__data.a  = wp__data[72:57];
+  assign \wr__data.z  = wp__data[73];
+  assign \wr__data.one  = wp__data[74];
+  assign \wr__data.two  = wp__data[75];
+  assign \wr__data.ge3  = wp__data[76];
+  assign \wr__data.ge4  = wp__data[77];
+  assign \wr__data.newline  = wp__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -20583,21 +20891,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \head.line0  = head[10:0];
-  assign \head.line1  = head[21:11];
-  assign \head.line2  = head[32:22];
-  assign \head.slot0  = head[35:33];
-  assign \head.slot2  = head[38:36];
-  assign \head.wrap0  = head[39];
-  assign \head.wrap1  = head[40];
-  assign \head.lm1  = head[56:41];
-  assign \head.a  = head[72:57];
-  assign \head.z  = head[73];
-  assign \head.one  = head[74];
-  assign \head.two  = head[75];
-  assign \head.ge3  = head[76];
-  assign \head.ge4  = head[77];
-  assign \head.newline  = head[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -20616,9 +20924,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bcast, nonempty, empty_next, \pop$32 , arm,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, start, running, w_addr, w_data, issue_valid, issue_slot, issue_first, issue_a, busy, out_first, out_a, h_rdata, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$50 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$50  = 1'h0;
+module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$52 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$52  = 1'h0;
   wire [7:0] \$1 ;
   wire [6:0] \$11 ;
   wire [6:0] \$14 ;
@@ -20633,65 +20941,65 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   reg busy = 1'h0;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
+  input ctl__start;
+  wire ctl__start;
+  output [15:0] entry__a;
+  reg [15:0] entry__a = 16'h0000;
+  output entry__first;
+  reg entry__first = 1'h0;
+  output [3:0] entry__v;
+  wire [3:0] entry__v;
+  (* init = 1'h0 *)
+  wire entry__valid;
+  output [3:0] entry__z;
+  wire [3:0] entry__z;
   wire [10:0] h_addr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
   wire h_we;
-  input [15:0] issue_a;
-  wire [15:0] issue_a;
-  input issue_first;
-  wire issue_first;
-  input [2:0] issue_slot;
-  wire [2:0] issue_slot;
-  input issue_valid;
-  wire issue_valid;
-  output [15:0] out_a;
-  reg [15:0] out_a = 16'h0000;
-  output out_first;
-  reg out_first = 1'h0;
-  output [3:0] out_v;
-  wire [3:0] out_v;
-  (* init = 1'h0 *)
-  wire out_valid;
-  output [3:0] out_z;
-  wire [3:0] out_z;
+  input [15:0] issue__a;
+  wire [15:0] issue__a;
+  input issue__first;
+  wire issue__first;
+  input [2:0] issue__slot;
+  wire [2:0] issue__slot;
+  input issue__spec_ce;
+  wire issue__spec_ce;
+  input [10:0] issue__spec_line;
+  wire [10:0] issue__spec_line;
+  input issue__valid;
+  wire issue__valid;
   wire [10:0] r_addr;
   wire [63:0] r_data;
   wire r_en;
   input rst;
   wire rst;
-  input running;
-  wire running;
   reg [2:0] s_slot = 3'h0;
-  input spec_ce;
-  wire spec_ce;
-  input [10:0] spec_line;
-  wire [10:0] spec_line;
-  input start;
-  wire start;
   input [10:0] w_addr;
   wire [10:0] w_addr;
   input [63:0] w_data;
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = running ? spec_ce : 1'h1;
+  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
   assign \$11  = s_slot * 4'h8;
   assign \$1  = h_rdata >> \$11 ;
   assign \$14  = s_slot * 4'h8;
   assign \$2  = h_rdata >> \$14 ;
-  assign \$3  = ~ start;
-  assign \$4  = issue_valid & \$3 ;
+  assign \$3  = ~ ctl__start;
+  assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
     busy <= \$5 ;
   always @(posedge clk)
-    out_first <= \$6 ;
+    entry__first <= \$6 ;
   always @(posedge clk)
-    out_a <= \$7 ;
+    entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = running ? spec_line : w_addr;
+  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe3.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -20703,29 +21011,29 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
     .w_en(w_en)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
     \$5  = \$4 ;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$6  = issue_first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
+    \$6  = issue__first;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$7  = issue_a;
+    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
+    \$7  = issue__a;
     if (rst) begin
       \$7  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$50 ) begin end
-    \$8  = issue_slot;
+    if (\$auto$verilog_backend.cc:2355:dump_module$52 ) begin end
+    \$8  = issue__slot;
     if (rst) begin
       \$8  = 3'h0;
     end
@@ -20734,15 +21042,15 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, spec_line, spec_ce, out_v, out_z, sta
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
-  assign out_valid = busy;
-  assign out_v = \$1 [3:0];
-  assign out_z = \$2 [7:4];
+  assign entry__valid = busy;
+  assign entry__v = \$1 [3:0];
+  assign entry__z = \$2 [7:4];
 endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_data, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
-  initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$53 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$53  = 1'h0;
   reg [10:0] \$1 ;
   reg \$2 ;
   reg [63:0] \$3 ;
@@ -20795,21 +21103,21 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
   always @(posedge clk)
     r_en_q <= \$2 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     \$3  = rp__data;
     if (rst) begin
       \$3  = 64'h0000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     \$1  = r_addr;
     if (rst) begin
       \$1  = 11'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$53 ) begin end
     \$2  = r_en;
     if (rst) begin
       \$2  = 1'h0;
@@ -20820,4 +21128,136 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
   assign \$signature__en  = w_en;
   assign rp__addr = r_addr_q;
   assign rp__en = r_en_q;
+endmodule
+
+(* generator = "Amaranth" *)
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, bias_sent, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
+  initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
+  wire \$1 ;
+  wire [4:0] \$10 ;
+  wire [4:0] \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  reg \$14 ;
+  reg \$15 ;
+  reg \$16 ;
+  reg \$17 ;
+  reg [3:0] \$18 ;
+  reg \$19 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [4:0] \$9 ;
+  reg bias_prev = 1'h0;
+  input bias_sent;
+  wire bias_sent;
+  output busy;
+  wire busy;
+  input clk;
+  wire clk;
+  input cmd_start;
+  wire cmd_start;
+  output ctl__arm;
+  reg ctl__arm = 1'h0;
+  output ctl__pf_active;
+  reg ctl__pf_active = 1'h0;
+  output ctl__running;
+  reg ctl__running = 1'h0;
+  output ctl__start;
+  reg ctl__start = 1'h0;
+  output ctl_next__arm;
+  wire ctl_next__arm;
+  output ctl_next__pf_active;
+  wire ctl_next__pf_active;
+  output ctl_next__running;
+  wire ctl_next__running;
+  output ctl_next__start;
+  wire ctl_next__start;
+  output done;
+  wire done;
+  input pes_idle;
+  wire pes_idle;
+  reg [3:0] pre = 4'h0;
+  input rst;
+  wire rst;
+  input wb_busy;
+  wire wb_busy;
+  assign busy = ctl__pf_active | wb_busy;
+  assign \$1  = ~ busy;
+  assign ctl_next__arm = cmd_start & \$1 ;
+  assign ctl_next__start = pre == 1'h1;
+  assign \$2  = ~ done;
+  assign \$3  = ctl__running & \$2 ;
+  assign ctl_next__running = ctl__start | \$3 ;
+  assign \$4  = ctl__running & done;
+  assign \$5  = ~ \$4 ;
+  assign \$6  = ctl__pf_active & \$5 ;
+  assign ctl_next__pf_active = ctl_next__arm | \$6 ;
+  assign \$7  = ctl__running & bias_prev;
+  assign done = \$7  & pes_idle;
+  assign \$8  = | pre;
+  assign \$9  = pre - 1'h1;
+  assign \$10  = \$8  ? \$9  : 5'h00;
+  assign \$11  = ctl_next__arm ? 5'h0e : \$10 ;
+  assign \$12  = ~ ctl__start;
+  assign \$13  = bias_sent & \$12 ;
+  always @(posedge clk)
+    ctl__arm <= \$14 ;
+  always @(posedge clk)
+    ctl__start <= \$15 ;
+  always @(posedge clk)
+    ctl__running <= \$16 ;
+  always @(posedge clk)
+    ctl__pf_active <= \$17 ;
+  always @(posedge clk)
+    pre <= \$18 ;
+  always @(posedge clk)
+    bias_prev <= \$19 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$14  = ctl_next__arm;
+    if (rst) begin
+      \$14  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$15  = ctl_next__start;
+    if (rst) begin
+      \$15  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$16  = ctl_next__running;
+    if (rst) begin
+      \$16  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$17  = ctl_next__pf_active;
+    if (rst) begin
+      \$17  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$18  = \$11 [3:0];
+    if (rst) begin
+      \$18  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$19  = \$13 ;
+    if (rst) begin
+      \$19  = 1'h0;
+    end
+  end
 endmodule

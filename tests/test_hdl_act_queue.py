@@ -28,34 +28,34 @@ def test_queue_matches_deque(depth, seed):
     cycles = 400
 
     async def bench(ctx):
-        ctx.set(dut.arm, 1)
+        ctx.set(dut.ctl.arm, 1)
         await ctx.tick()
-        ctx.set(dut.arm, 0)
-        ctx.set(dut.start, 1)
+        ctx.set(dut.ctl.arm, 0)
+        ctx.set(dut.ctl.start, 1)
         await ctx.tick()
-        ctx.set(dut.start, 0)
-        ctx.set(dut.running, 1)
+        ctx.set(dut.ctl.start, 0)
+        ctx.set(dut.ctl.running, 1)
         ref = collections.deque()          # contract queue: descriptor ids
         announced = collections.deque()    # written descriptors not yet broadcast
         nxt_wr = nxt_bc = 0
         push_prev = False
         for _ in range(cycles):
             # the state at the start of the cycle
-            room = ctx.get(dut.room_push) if push_prev else ctx.get(dut.room_nopush)
+            room = ctx.get(dut.bc.room_push) if push_prev else ctx.get(dut.bc.room_nopush)
             assert room == (len(ref) < depth)
-            assert ctx.get(dut.nonempty) == (len(ref) > 0)
+            assert ctx.get(dut.issue.nonempty) == (len(ref) > 0)
             if ref:
-                assert ctx.get(dut.head.line0) == ref[0] % 64
+                assert ctx.get(dut.issue.head.line0) == ref[0] % 64
             # prefetch: descriptors are written ahead of the broadcasts (bounded lead)
             wr = len(announced) < ITEM_SLOTS and rng.random() < 0.7
-            ctx.set(dut.wr_valid, wr)
-            ctx.set(dut.wr, {"line0": nxt_wr % 64, "slot0": 0, "lm1": 0, "a": 0, "z": 0, "one": 0, "newline": 0})
+            ctx.set(dut.wr.valid, wr)
+            ctx.set(dut.wr.data, {"line0": nxt_wr % 64, "slot0": 0, "lm1": 0, "a": 0, "z": 0, "one": 0, "newline": 0})
             push = room and len(announced) > 0 and rng.random() < 0.6
             ready = rng.random() < 0.5
             pop = len(ref) > 0 and ready                  # the Issue's decision, and the queue's copy
-            ctx.set(dut.bcast, push)
-            ctx.set(dut.ready, ready)
-            ctx.set(dut.pop, pop)
+            ctx.set(dut.bc.strobe, push)
+            ctx.set(dut.issue.ready, ready)
+            ctx.set(dut.issue.pop, pop)
             if pop:
                 ref.popleft()
             if push:
@@ -78,12 +78,12 @@ def test_fault_on_pop_without_descriptor():
     dut = ActQueue(_hw(2))
 
     async def bench(ctx):
-        ctx.set(dut.arm, 1)
+        ctx.set(dut.ctl.arm, 1)
         await ctx.tick()
-        ctx.set(dut.arm, 0)
-        ctx.set(dut.pop, 1)                               # a pop although nothing was broadcast
+        ctx.set(dut.ctl.arm, 0)
+        ctx.set(dut.issue.pop, 1)                               # a pop although nothing was broadcast
         await ctx.tick()
-        ctx.set(dut.pop, 0)
+        ctx.set(dut.issue.pop, 0)
         await ctx.tick()
         assert ctx.get(dut.fault)
 

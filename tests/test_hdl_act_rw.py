@@ -27,32 +27,32 @@ def test_clear_writeback_swap():
 
     async def bench(ctx):
         # fill the destination through the accumulate port
-        ctx.set(dut.running, 1)
+        ctx.set(dut.ctl.running, 1)
         for r, v in enumerate(vals):
-            ctx.set(dut.acc_waddr, r)
-            ctx.set(dut.acc_wdata, v)
-            ctx.set(dut.acc_we, 1)
+            ctx.set(dut.acc.waddr, r)
+            ctx.set(dut.acc.wdata, v)
+            ctx.set(dut.acc.we, 1)
             await ctx.tick()
-        ctx.set(dut.acc_we, 0)
-        ctx.set(dut.running, 0)
+        ctx.set(dut.acc.we, 0)
+        ctx.set(dut.ctl.running, 0)
         ctx.set(dut.relu, 1)
         # write-back to next-bank addresses 3 ..
         ctx.set(dut.wb_base, 3)
         # wb_busy_next must equal the next cycle's wb_busy in every cycle (the top registers
         # its per-PE busy copies from it); a start while busy is ignored
-        assert not ctx.get(dut.wb_busy) and not ctx.get(dut.wb_busy_next)
+        assert not ctx.get(dut.wb.busy) and not ctx.get(dut.wb.busy_next)
         busy_cycles = 0
         for i in range(40):
-            ctx.set(dut.wb_start, int(i in (0, 3)))
-            nxt, busy = ctx.get(dut.wb_busy_next), ctx.get(dut.wb_busy)
+            ctx.set(dut.wb.start, int(i in (0, 3)))
+            nxt, busy = ctx.get(dut.wb.busy_next), ctx.get(dut.wb.busy)
             await ctx.tick()
-            assert ctx.get(dut.wb_busy) == nxt, i
+            assert ctx.get(dut.wb.busy) == nxt, i
             busy_cycles += busy
             if i > 0 and not busy:
                 break
         else:
             raise AssertionError("write-back never ended")
-        ctx.set(dut.wb_start, 0)
+        ctx.set(dut.wb.start, 0)
         assert busy_cycles == cfg.regfile_entries + 2      # active for each entry, two pending stages
         for r, v in enumerate(vals):                     # host reads: two cycles
             ctx.set(dut.h_addr, 3 + r)
@@ -63,27 +63,27 @@ def test_clear_writeback_swap():
             assert ctx.get(dut.h_src) == 4 + r              # the source bank is untouched
         # swap: the written bank becomes the source; the prefetch reads it from address 0
         ctx.set(dut.src_sel, 1)
-        ctx.set(dut.pf_active, 1)
-        ctx.set(dut.arm, 1)
+        ctx.set(dut.ctl.pf_active, 1)
+        ctx.set(dut.ctl.arm, 1)
         await ctx.tick()
-        ctx.set(dut.arm, 0)
+        ctx.set(dut.ctl.arm, 0)
         got = []
         for c in range(8):
-            ctx.set(dut.rd_en, c < 5)
+            ctx.set(dut.src.rd_en, c < 5)
             if c >= 3:                                  # SRC_LATENCY
-                got.append(ctx.get(dut.src_data))
+                got.append(ctx.get(dut.src.data))
             await ctx.tick()
         assert got[:5] == [0, 0, 0] + [write_out_ref(v, cfg.act_bits, True) for v in vals[:2]]
-        ctx.set(dut.pf_active, 0)
+        ctx.set(dut.ctl.pf_active, 0)
         # start clears the destination file in one cycle
-        ctx.set(dut.start, 1)
+        ctx.set(dut.ctl.start, 1)
         await ctx.tick()
-        ctx.set(dut.start, 0)
+        ctx.set(dut.ctl.start, 0)
         for r in range(hw.dst_depth):
             ctx.set(dut.h_addr, r)
-            ctx.set(dut.acc_raddr, r)
+            ctx.set(dut.acc.raddr, r)
             await ctx.tick()
-            assert ctx.get(dut.acc_rdata) == 0
+            assert ctx.get(dut.acc.rdata) == 0
             await ctx.tick()
             await ctx.tick()
             assert ctx.get(dut.h_out) == 0

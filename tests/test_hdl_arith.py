@@ -6,6 +6,7 @@ import random
 
 import pytest
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
 from eie.config import EIEConfig
@@ -22,11 +23,8 @@ class ArithWithRF(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.arith, m.submodules.act = a, r = self.arith, self.act
-        m.d.comb += [
-            r.acc_raddr.eq(a.acc_raddr), r.acc_ren.eq(a.acc_ren), a.acc_rdata.eq(r.acc_rdata),
-            r.acc_waddr.eq(a.acc_waddr), r.acc_wdata.eq(a.acc_wdata), r.acc_we.eq(a.acc_we),
-            r.start.eq(a.start), r.running.eq(a.running),
-        ]
+        connect(m, a.acc, r.acc)
+        m.d.comb += [r.ctl.start.eq(a.ctl.start), r.ctl.running.eq(a.ctl.running)]
         return m
 
 
@@ -97,21 +95,21 @@ def test_arith_matches_formula(seed, shift):
     ar, rf = dut.arith, dut.act
 
     async def bench(ctx):
-        ctx.set(ar.start, 1)
+        ctx.set(ar.ctl.start, 1)
         await ctx.tick()
-        ctx.set(ar.start, 0)
-        ctx.set(ar.running, 1)
+        ctx.set(ar.ctl.start, 0)
+        ctx.set(ar.ctl.running, 1)
         ctx.set(ar.shift, shift)
         bypasses = entries = padding = 0
         for c in range(len(sched) + 8):
             s = sched[c] if c < len(sched) else None
-            ctx.set(ar.in_valid, s is not None)
+            ctx.set(ar.entry.valid, s is not None)
             if s is not None:
                 a, v, z, first = s
-                ctx.set(ar.in_a, a)
-                ctx.set(ar.in_v, v)
-                ctx.set(ar.in_z, z)
-                ctx.set(ar.in_first, first)
+                ctx.set(ar.entry.a, a)
+                ctx.set(ar.entry.v, v)
+                ctx.set(ar.entry.z, z)
+                ctx.set(ar.entry.first, first)
             bypasses += ctx.get(ar.ev_bypass)
             entries += ctx.get(ar.ev_entry)
             padding += ctx.get(ar.ev_padding)
@@ -120,7 +118,7 @@ def test_arith_matches_formula(seed, shift):
         assert entries == sum(s is not None for s in sched)
         assert padding == sum(s is not None and s[1] == 0 for s in sched)
         assert bypasses == bypass_ref
-        ctx.set(ar.running, 0)
+        ctx.set(ar.ctl.running, 0)
         for relu in (0, 1):
             ctx.set(rf.relu, relu)
             for r in range(depth):

@@ -77,37 +77,40 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
     async def bench(ctx):
         ctx.set(dut.groups, groups)
         ctx.set(dut.bias_act, bias_act)
-        ctx.set(dut.arm, 1)
+        ctx.set(dut.ctl.arm, 1)
         ra = [0] * n
         pipe = [[0] * n for _ in range(SRC_LATENCY)]  # words read 1 .. SRC_LATENCY cycles ago
         anns, strobes, searches, stalls = [], [], 0, 0
         c = -PREROLL - 1                              # the arm cycle
         while True:
             for p in range(n):
-                ctx.set(dut.src_data[p], pipe[-1][p])
-                ctx.set(dut.room_push[p], room(c) if c >= 0 else 1)
-                ctx.set(dut.room_nopush[p], room(c) if c >= 0 else 1)
+                ctx.set(dut.pes[p].src.data, pipe[-1][p])
+                ctx.set(dut.pes[p].bc.room_push, room(c) if c >= 0 else 1)
+                ctx.set(dut.pes[p].bc.room_nopush, room(c) if c >= 0 else 1)
             new = []
             for p in range(n):
-                if ctx.get(dut.rd_en[p]):
+                if ctx.get(dut.pes[p].src.rd_en):
                     g = ra[p]
                     new.append(acts[g * n + p] if g < groups else 0)
                     ra[p] += 1
                 else:
                     new.append(pipe[0][p])            # the array latch holds
-            if ctx.get(dut.ann_valid):
-                anns.append((ctx.get(dut.ann_j), ctx.get(dut.ann_a)))
+            if ctx.get(dut.pes[0].ann.valid):
+                anns.append((ctx.get(dut.pes[0].ann.j), ctx.get(dut.pes[0].ann.a)))
             if ctx.get(dut.bcast):
                 strobes.append(c)
+            for link in dut.pes:                      # every PE sees the same bus and strobe
+                assert ctx.get(link.bc.strobe) == ctx.get(dut.bcast)
+                assert ctx.get(link.ann.valid) == ctx.get(dut.pes[0].ann.valid)
             searches += ctx.get(dut.ev_search)
             stalls += ctx.get(dut.ev_stall)
             assert not ctx.get(dut.fault), f"CCU fault in cycle {c}"
             await ctx.tick()
             pipe = [new] + pipe[:-1]
             c += 1
-            ctx.set(dut.arm, 0)
-            ctx.set(dut.start, c == -1)
-            ctx.set(dut.running, c >= 0)
+            ctx.set(dut.ctl.arm, 0)
+            ctx.set(dut.ctl.start, c == -1)
+            ctx.set(dut.ctl.running, c >= 0)
             if ctx.get(dut.bias_sent):
                 break
             assert c < max_cycles, "CCU never sent the bias element"

@@ -66,10 +66,10 @@ def test_issue_matches_contract(seed):
     dut = Issue(hw)
 
     async def bench(ctx):
-        ctx.set(dut.start, 1)
+        ctx.set(dut.ctl.start, 1)
         await ctx.tick()
-        ctx.set(dut.start, 0)
-        ctx.set(dut.running, 1)
+        ctx.set(dut.ctl.start, 0)
+        ctx.set(dut.ctl.running, 1)
         k = 0
         pops, issues, slots, firsts, iacts, empties, line_reads = [], [], [], [], [], 0, 0
         latch = {}                  # cycle -> line in the memory's output register after reading in it
@@ -77,25 +77,25 @@ def test_issue_matches_contract(seed):
         last = max(issues_ref + pops_ref)
         for c in range(last + 4):
             # descriptors are all in the FIFO (written well ahead, as the prefetch does)
-            ctx.set(dut.nonempty, k < len(cols) and avail[k] <= c)
-            ctx.set(dut.head_ok, k < len(cols))
-            ctx.set(dut.next_ok, k + 1 < len(cols))
+            ctx.set(dut.queue.nonempty, k < len(cols) and avail[k] <= c)
+            ctx.set(dut.queue.head_ok, k < len(cols))
+            ctx.set(dut.queue.next_ok, k + 1 < len(cols))
             if k < len(cols):
-                ctx.set(dut.head, desc[k])
+                ctx.set(dut.queue.head, desc[k])
             if k + 1 < len(cols):
-                ctx.set(dut.next, desc[k + 1])
+                ctx.set(dut.queue.next, desc[k + 1])
             if pending is not None:                   # the registered read happens in this cycle
                 cur = pending
             latch[c] = cur
-            if ctx.get(dut.pop):
+            if ctx.get(dut.queue.pop):
                 pops.append(c)
                 k += 1
-            if ctx.get(dut.issue_valid):
+            if ctx.get(dut.entry.valid):
                 issues.append(c)
-                slots.append(ctx.get(dut.issue_slot))
-                firsts.append(bool(ctx.get(dut.issue_first)))
-                iacts.append(ctx.get(dut.issue_a))
-            pending = ctx.get(dut.spec_line) if ctx.get(dut.spec_ce) else None
+                slots.append(ctx.get(dut.entry.slot))
+                firsts.append(bool(ctx.get(dut.entry.first)))
+                iacts.append(ctx.get(dut.entry.a))
+            pending = ctx.get(dut.entry.spec_line) if ctx.get(dut.entry.spec_ce) else None
             line_reads += ctx.get(dut.ev_line)
             empties += ctx.get(dut.ev_empty)
             assert not ctx.get(dut.fault)
@@ -141,20 +141,20 @@ def test_prefetch_descriptors(seed):
     async def bench(ctx):
         ctx.set(dut.ptr_base, ptr_base)
         ctx.set(dut.spmat_base, spmat_base)
-        ctx.set(dut.pf_active, 1)
-        ctx.set(dut.arm, 1)
+        ctx.set(dut.ctl.pf_active, 1)
+        ctx.set(dut.ctl.arm, 1)
         await ctx.tick()
-        ctx.set(dut.arm, 0)
+        ctx.set(dut.ctl.arm, 0)
         got, k = [], 0
         for _ in range(4 * len(cols) + 20):
             send = k < len(cols) and rng.random() < 0.6
-            ctx.set(dut.ann_valid, send)
+            ctx.set(dut.ann.valid, send)
             if send:
-                ctx.set(dut.ann_j, cols[k])
-                ctx.set(dut.ann_a, acts[k])
+                ctx.set(dut.ann.j, cols[k])
+                ctx.set(dut.ann.a, acts[k])
                 k += 1
-            if ctx.get(dut.desc_valid):
-                d = ctx.get(dut.desc)
+            if ctx.get(dut.desc.valid):
+                d = ctx.get(dut.desc.data)
                 got.append({f: int(getattr(d, f)) for f in want[0]})
 
             await ctx.tick()

@@ -56,28 +56,28 @@ def test_spmat_read_entries_and_line_reads(wb, ib, line_bits):
     dut = SpmatRead(hw, init_lines=lines)
 
     async def bench(ctx):
-        ctx.set(dut.start, 1)
+        ctx.set(dut.ctl.start, 1)
         await ctx.tick()
-        ctx.set(dut.start, 0)
-        ctx.set(dut.running, 1)
+        ctx.set(dut.ctl.start, 0)
+        ctx.set(dut.ctl.running, 1)
         got, reads, last = [], 0, None
         for c in range(len(seq) + 4):
             cur = seq[c] if c < len(seq) else None
             nxt = seq[c + 2] if c + 2 < len(seq) else None
-            ctx.set(dut.issue_valid, cur is not None)
+            ctx.set(dut.issue.valid, cur is not None)
             if cur is not None:
-                ctx.set(dut.issue_slot, cur % epl)
-                ctx.set(dut.issue_first, c % 2)
-                ctx.set(dut.issue_a, c)
+                ctx.set(dut.issue.slot, cur % epl)
+                ctx.set(dut.issue.first, c % 2)
+                ctx.set(dut.issue.a, c)
             need = nxt is not None and nxt // epl != last
-            ctx.set(dut.spec_line, 0 if nxt is None else nxt // epl)
-            ctx.set(dut.spec_ce, need)
+            ctx.set(dut.issue.spec_line, 0 if nxt is None else nxt // epl)
+            ctx.set(dut.issue.spec_ce, need)
             if need:
                 last = nxt // epl
                 reads += 1
-            if ctx.get(dut.out_valid):
-                got.append((ctx.get(dut.out_v), ctx.get(dut.out_z), ctx.get(dut.out_first), ctx.get(dut.out_a)))
-                assert seq[c - 1] is not None and ctx.get(dut.out_a) == c - 1
+            if ctx.get(dut.entry.valid):
+                got.append((ctx.get(dut.entry.v), ctx.get(dut.entry.z), ctx.get(dut.entry.first), ctx.get(dut.entry.a)))
+                assert seq[c - 1] is not None and ctx.get(dut.entry.a) == c - 1
             await ctx.tick()
         want = [(*entries[x], c % 2, c) for c, x in enumerate(seq) if x is not None]
         assert got == want

@@ -12,7 +12,7 @@ The contract's queue holds the broadcasts ``(j, a)`` a PE has not popped yet, at
 
 Timing (exactly the contract's)
 -------------------------------
-* The CCU's strobe ``bcast`` of cycle c is registered here (``bc_r``, one copy per PE); the
+* The CCU's strobe ``bc.strobe`` of cycle c is registered here (``bc_r``, one copy per PE); the
   element is poppable from cycle c+1 on: ``nonempty = cnt_nz | bc_r`` (both registered).
 * ``room_nopush`` / ``room_push`` (registered at the end of c): the count at the start of
   c+1 without / with the CCU's push of cycle c is below D.  The CCU picks one with its own
@@ -24,41 +24,15 @@ unit's copy of the pop decision differed from the Issue's (none can happen; the 
 check).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .interfaces import Broadcast, DescWrite, PassControl, QueueIssue, desc_layout, slot_bits
 from .params import HWConfig
 
-__all__ = ["ActQueue", "desc_layout", "slot_bits"]
-
-
-def slot_bits(hw: HWConfig) -> int:
-    """Width of a slot number inside a line (0 .. epl−1)."""
-    return max(1, (hw.config.entries_per_line - 1).bit_length())
-
-
-def desc_layout(hw: HWConfig) -> data.StructLayout:
-    """A column descriptor: everything the issue logic needs at the pop, precomputed."""
-    lb = unsigned(max(1, hw.line_addr_bits))
-    return data.StructLayout({
-        "line0": lb,                                        # line of the first entry (spmat_base added)
-        "line1": lb,                                        # ... of the second entry (if any)
-        "line2": lb,                                        # ... of the third entry (if any)
-        "slot0": unsigned(slot_bits(hw)),                   # slot of the first entry
-        "slot2": unsigned(slot_bits(hw)),                   # slot of the third entry
-        "wrap0": unsigned(1),                               # line changes from entry 0 to 1
-        "wrap1": unsigned(1),                               # line changes from entry 1 to 2
-        "lm1": unsigned(hw.config.ptr_bits),                # L − 1 (entries, padding included)
-        "a": signed(hw.config.act_bits),                    # the column's activation
-        "z": unsigned(1),                                   # L == 0 (an empty column)
-        "one": unsigned(1),                                 # L == 1
-        "two": unsigned(1),                                 # L == 2
-        "ge3": unsigned(1),                                 # L >= 3
-        "ge4": unsigned(1),                                 # L >= 4
-        "newline": unsigned(1),                             # the first entry needs a line read
-    })
+__all__ = ["ActQueue", "desc_layout", "slot_bits"]   # the layout lives in .interfaces
 
 
 class ActQueue(wiring.Component):
@@ -66,21 +40,21 @@ class ActQueue(wiring.Component):
 
     Members
     -------
-    arm : In(1)         reset the descriptor FIFO (the pass's first pre-roll cycle).
-    start : In(1)       reset the count (cycle −1).
-    bcast : In(1)       the CCU's broadcast strobe (registered here).
-    wr_valid, wr : In   a descriptor from the prefetcher.
-    pop : In(1)         the head column is popped this cycle.
-    running, ready : In(1)  the pass is running; the PE's issue logic is ready (a registered
-                        copy of its state: the count recomputes the pop from its own copies,
-                        so the pop's fan-out is split between the two units).
-    head, next : Out    registered: the FIFO head and the descriptor behind it (a
-                        descriptor is visible here from the second cycle after its write).
-    head_ok, next_ok : Out(1)  registered: they are present.
-    nonempty : Out(1)   the contract queue is not empty at the start of this cycle.
+    ctl : In(PassControl)  ``arm`` resets the descriptor FIFO (the pass's first pre-roll
+                        cycle), ``start`` the count (cycle −1).
+    bc : In(Broadcast)  the CCU's broadcast strobe (registered here); the registered room
+                        flags ``room_nopush``, ``room_push`` (see module docstring).
+    wr : In(DescWrite)  a descriptor from the prefetcher.
+    issue : Out(QueueIssue)  to the PE's issue logic: ``head``, ``next`` (registered: the FIFO
+                        head and the descriptor behind it; a descriptor is visible here from
+                        the second cycle after its write), ``head_ok``, ``next_ok``
+                        (registered: they are present), ``nonempty`` (the contract queue is
+                        not empty at the start of this cycle); ``pop`` (In: the head column
+                        is popped this cycle), ``ready`` (In: the issue logic is ready, a
+                        registered copy of its state: the count recomputes the pop from its
+                        own copies, so the pop's fan-out is split between the two units).
     empty_next : Out(1) the queue will be empty at the start of the next cycle if no
                         broadcast arrives in this one (for the registered end-of-pass test).
-    room_nopush, room_push : Out(1)  registered room flags (see module docstring).
     fault : Out(1)      sticky FIFO under/overflow.
     """
 
@@ -89,24 +63,12 @@ class ActQueue(wiring.Component):
             raise TypeError(f"hw must be an HWConfig, not {type(hw).__name__}")
         self._hw = hw
         self._depth = hw.config.queue_depth
-        layout = desc_layout(hw)
         super().__init__({
-            "arm": In(1),
-            "start": In(1),
-            "bcast": In(1),
-            "wr_valid": In(1),
-            "wr": In(layout),
-            "pop": In(1),
-            "running": In(1),
-            "ready": In(1),
-            "head": Out(layout),
-            "next": Out(layout),
-            "head_ok": Out(1),
-            "next_ok": Out(1),
-            "nonempty": Out(1),
+            "ctl": In(PassControl()),
+            "bc": In(Broadcast(hw)),
+            "wr": In(DescWrite(hw)),
+            "issue": Out(QueueIssue(hw)),
             "empty_next": Out(1),
-            "room_nopush": Out(1, init=1),
-            "room_push": Out(1, init=int(self._depth > 1)),
             "fault": Out(1),
         })
 
@@ -139,25 +101,27 @@ class ActQueue(wiring.Component):
         def inc(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
-        x0 = Mux(fresh0, wq.as_value(), self.head.as_value())
+        x0 = Mux(fresh0, wq.as_value(), self.issue.head.as_value())
         x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr), wp.en.eq(self.wr_valid), rp2.addr.eq(rptr[2]),
-                     self.next.eq(nxt)]
-        m.d.sync += [wq.eq(self.wr), self.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
-                     fresh0.eq(self.wr_valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
-                     fresh1.eq(self.wr_valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
-        with m.If(self.arm):
-            m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.head_ok.eq(0), self.next_ok.eq(0)]
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid), rp2.addr.eq(rptr[2]),
+                     self.issue.next.eq(nxt)]
+        m.d.sync += [wq.eq(self.wr.data), self.issue.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
+                     fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
+                     fresh1.eq(self.wr.valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
+        with m.If(self.ctl.arm):
+            m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.issue.head_ok.eq(0), self.issue.next_ok.eq(0)]
             m.d.sync += [r.eq(i % depth) for i, r in enumerate(rptr)]
         with m.Else():
             m.d.sync += [
-                wptr.eq(Mux(self.wr_valid, inc(wptr), wptr)),
-                sc.eq(sc + self.wr_valid - pop),
-                self.head_ok.eq(Mux(pop, sc >= 2, sc >= 1)),
-                self.next_ok.eq(Mux(pop, sc >= 3, sc >= 2)),
+                wptr.eq(Mux(self.wr.valid, inc(wptr), wptr)),
+                sc.eq(sc + self.wr.valid - pop),
+                self.issue.head_ok.eq(Mux(pop, sc >= 2, sc >= 1)),
+                self.issue.next_ok.eq(Mux(pop, sc >= 3, sc >= 2)),
             ]
             m.d.sync += [r.eq(Mux(pop, inc(r), r)) for r in rptr]
-            with m.If((self.pop & ~self.head_ok) | (self.wr_valid & ~self.pop & (sc == depth)) | (pop != self.pop)):
+            issue_pop = self.issue.pop
+            with m.If((issue_pop & ~self.issue.head_ok) | (self.wr.valid & ~issue_pop & (sc == depth))
+                      | (pop != issue_pop)):
                 m.d.sync += self.fault.eq(1)
 
         # ---- the contract's count -------------------------------------------------------
@@ -170,18 +134,18 @@ class ActQueue(wiring.Component):
         base = Signal(range(d + 2))
         m.d.comb += [
             base.eq(cnt + bc_r),
-            self.nonempty.eq(cnt_nz | bc_r),
-            pop.eq((cnt_nz | bc_r) & self.ready),
+            self.issue.nonempty.eq(cnt_nz | bc_r),
+            pop.eq((cnt_nz | bc_r) & self.issue.ready),
         ]
         m.d.comb += self.empty_next.eq(Mux(pop, base < 2, base < 1))
-        with m.If(self.start):
-            m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.room_nopush.eq(1), self.room_push.eq(int(d > 1))]
+        with m.If(self.ctl.start):
+            m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.bc.room_nopush.eq(1), self.bc.room_push.eq(int(d > 1))]
         with m.Else():
             m.d.sync += [
-                bc_r.eq(self.bcast),
+                bc_r.eq(self.bc.strobe),
                 cnt.eq(base - pop),
                 cnt_nz.eq(Mux(pop, base >= 2, base >= 1)),
-                self.room_nopush.eq(pop | (base < d)),           # the count never exceeds D
-                self.room_push.eq(Mux(pop, base < d, base + 1 < d)),
+                self.bc.room_nopush.eq(pop | (base < d)),           # the count never exceeds D
+                self.bc.room_push.eq(Mux(pop, base < d, base + 1 < d)),
             ]
         return m

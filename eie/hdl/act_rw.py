@@ -8,18 +8,19 @@
   bit is off reads as 0 and the first write sets it).
 * Write-out [arch §4]: ``y = clamp(acc, −2^(act_bits−1), 2^(act_bits−1) − 1)``, then
   ``max(y, 0)`` if ``relu``.
-* Swap [arch §5.6]: ``wb_start`` copies the write-out of every destination entry r to
-  address ``wb_base + r`` of the next bank (``dst_depth`` + 1 cycles, ``wb_busy``; pass t
+* Swap [arch §5.6]: ``wb.start`` copies the write-out of every destination entry r to
+  address ``wb_base + r`` of the next bank (``dst_depth`` + 1 cycles, ``wb.busy``; pass t
   of a multi-pass layer uses ``wb_base = t·regfile_entries``); the host then flips
   ``src_sel``.  Neither costs a cycle of the pass [arch §5.7].
 
 Ports and timing
 ----------------
-* Source prefetch (:mod:`.lnzd`): ``rd_en`` in cycle c reads the next group of the source
-  bank (an address counter reset by ``arm``); the word is on ``src_data`` in c+3 (block RAM
-  with output register, then a register behind the bank multiplexer: ``SRC_LATENCY``).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
-* Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc_raddr``/``acc_ren`` in cycle
-  c → ``acc_rdata`` in c+1 (read-before-write); ``acc_we`` writes at the end of the cycle.
+* Source prefetch (:mod:`.src_prefetch`): ``src.rd_en`` in cycle c reads the next group of
+  the source bank (an address counter reset by ``arm``); the word is on ``src.data`` in c+3
+  (block RAM with output register, then a register behind the bank multiplexer:
+  ``SRC_LATENCY``).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
+* Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc.raddr``/``acc.ren`` in cycle
+  c → ``acc.rdata`` in c+1 (read-before-write); ``acc.we`` writes at the end of the cycle.
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
 * Host: ``h_we_src``/``h_we_next`` write a bank; ``h_src``, ``h_next`` two cycles after
@@ -32,6 +33,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .bram import SyncBRAM
+from .interfaces import AccPort, PassControl, SrcRead, WriteBack
 from .params import HWConfig
 
 __all__ = ["ActRW", "write_out", "write_out_ref"]
@@ -52,7 +54,19 @@ def write_out(acc, act_bits: int, relu):
 
 
 class ActRW(wiring.Component):
-    """Activation banks, destination register file, write-out and swap of one PE."""
+    """Activation banks, destination register file, write-out and swap of one PE.
+
+    Members
+    -------
+    ctl : In(PassControl)  ``arm`` resets the source prefetch address; ``start`` clears the
+                       destination's valid bits; ``pf_active``: the source bank reads for
+                       the prefetch (else for the host).
+    src_sel, relu, wb_base : In  the pass's static registers.
+    src : In(SrcRead)  the CCU's source prefetch read (``data`` registered, ``SRC_LATENCY``).
+    acc : In(AccPort)  the accumulate port (from :class:`eie.hdl.arith.Arith`).
+    wb : In(WriteBack) the write-back command; ``busy``, ``busy_next``.
+    h_* :              host port (see module docstring).
+    """
 
     def __init__(self, hw: HWConfig, *, init_act=()):
         self._hw = hw
@@ -62,24 +76,13 @@ class ActRW(wiring.Component):
         c = hw.config
         ab = max(1, hw.act_addr_bits)
         super().__init__({
-            "arm": In(1),
-            "start": In(1),
-            "running": In(1),
-            "pf_active": In(1),
+            "ctl": In(PassControl()),
             "src_sel": In(1),
             "relu": In(1),
-            "rd_en": In(1),
-            "src_data": Out(signed(c.act_bits)),
-            "acc_raddr": In(hw.row_bits),
-            "acc_ren": In(1),
-            "acc_rdata": Out(signed(c.acc_bits)),
-            "acc_waddr": In(hw.row_bits),
-            "acc_wdata": In(signed(c.acc_bits)),
-            "acc_we": In(1),
-            "wb_start": In(1),
             "wb_base": In(ab),
-            "wb_busy": Out(1),
-            "wb_busy_next": Out(1),
+            "src": In(SrcRead(hw)),
+            "acc": In(AccPort(hw)),
+            "wb": In(WriteBack()),
             "h_addr": In(max(ab, hw.row_bits)),
             "h_wdata": In(signed(c.act_bits)),
             "h_we_src": In(1),
@@ -91,46 +94,26 @@ class ActRW(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        hw = self._hw
-        c = hw.config
-        # ---- destination register file with per-entry valid bits ---------------------
-        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
-        # two read ports, each addressed straight from its own registers: the accumulate
-        # port (the datapath) and the write-out port (write-back and host reads)
-        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
-        valid = Signal(hw.dst_depth)
-        dp_valid, wo_valid = Signal(), Signal()
+        wb_active, wb_cnt, wb_pend, wb_waddr = self._writeback(m)
+        out = self._dst_file(m, wb_active, wb_cnt)
+        self._banks(m, wb_pend, wb_waddr, out)
+        return m
 
+    def _writeback(self, m):
+        """The write-back sequencer (the swap): entry ``wb_cnt`` of the destination file is
+        read while ``wb_active`` and written into the next bank two cycles later
+        (``wb_pend``, at ``wb_waddr``)."""
+        hw = self._hw
+        n_wb = hw.config.regfile_entries         # one row pass worth of outputs
         wb_active = Signal()
         wb_pend = Signal()
         wb_pend_early = Signal()                 # the write-back's first pipeline stage
         wb_cnt = Signal(range(hw.dst_depth + 1))
         wb_waddr = Signal(len(self.wb_base))
-        m.d.comb += self.wb_busy.eq(wb_active | wb_pend | wb_pend_early)
-
-        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
-        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
-        m.d.comb += [
-            dp_r.addr.eq(self.acc_raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(self.acc_waddr), dst_w.data.eq(self.acc_wdata), dst_w.en.eq(self.acc_we),
-        ]
-        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc_raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
-        with m.If(self.start):
-            m.d.sync += valid.eq(0)
-        with m.Elif(self.acc_we):
-            m.d.sync += valid.bit_select(self.acc_waddr, 1).eq(1)
-        m.d.comb += self.acc_rdata.eq(Mux(dp_valid, dp_r.data, 0))
-        acc = Signal(signed(c.acc_bits))
-        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
-        out = Signal(signed(c.act_bits))
-        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
-        m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
-
-        # ---- write-back sequencer (the swap) ---------------------------------------------
-        n_wb = c.regfile_entries                 # one row pass worth of outputs
+        m.d.comb += self.wb.busy.eq(wb_active | wb_pend | wb_pend_early)
         wb_full = Signal(len(self.wb_base) + 1)
         m.d.comb += wb_full.eq(self.wb_base + wb_cnt)
-        with m.If(self.wb_start & ~self.wb_busy):
+        with m.If(self.wb.start & ~self.wb.busy):
             m.d.sync += [wb_active.eq(1), wb_cnt.eq(0)]
         with m.Elif(wb_active):
             m.d.sync += wb_cnt.eq(wb_cnt + 1)
@@ -144,14 +127,49 @@ class ActRW(wiring.Component):
         m.d.sync += [pend1.eq(wb_active & (wb_full < hw.act_depth)), waddr1.eq(wb_full),
                      wb_pend.eq(pend1), wb_waddr.eq(waddr1)]
         # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
-        m.d.comb += self.wb_busy_next.eq((self.wb_start & ~self.wb_busy) | (wb_active & (wb_cnt != n_wb - 1))
+        m.d.comb += self.wb.busy_next.eq((self.wb.start & ~self.wb.busy) | (wb_active & (wb_cnt != n_wb - 1))
                                          | (wb_active & (wb_full < hw.act_depth)) | pend1)
+        return wb_active, wb_cnt, wb_pend, wb_waddr
 
-        # ---- activation banks -------------------------------------------------------------
+    def _dst_file(self, m, wb_active, wb_cnt):
+        """The destination register file with per-entry valid bits; returns the write-out of
+        the entry at the write-out port (``wb_cnt`` while ``wb_active``, else ``h_addr``)."""
+        hw = self._hw
+        c = hw.config
+        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
+        # two read ports, each addressed straight from its own registers: the accumulate
+        # port (the datapath) and the write-out port (write-back and host reads)
+        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
+        valid = Signal(hw.dst_depth)
+        dp_valid, wo_valid = Signal(), Signal()
+        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
+        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
+        m.d.comb += [
+            dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
+            dst_w.addr.eq(self.acc.waddr), dst_w.data.eq(self.acc.wdata), dst_w.en.eq(self.acc.we),
+        ]
+        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc.raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
+        with m.If(self.ctl.start):
+            m.d.sync += valid.eq(0)
+        with m.Elif(self.acc.we):
+            m.d.sync += valid.bit_select(self.acc.waddr, 1).eq(1)
+        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
+        acc = Signal(signed(c.acc_bits))
+        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
+        out = Signal(signed(c.act_bits))
+        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
+        m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
+        return out
+
+    def _banks(self, m, wb_pend, wb_waddr, out):
+        """The two activation banks: the source prefetch reads the source bank, the
+        write-back writes ``out`` into the next one, the host reads and writes both."""
+        hw = self._hw
+        c = hw.config
         ra = Signal(max(1, hw.act_addr_bits), attrs={"keep": 1})     # source prefetch address
-        with m.If(self.arm):
+        with m.If(self.ctl.arm):
             m.d.sync += ra.eq(0)
-        with m.Elif(self.rd_en):
+        with m.Elif(self.src.rd_en):
             m.d.sync += ra.eq(ra + 1)
         banks = []
         for b in range(2):
@@ -159,18 +177,17 @@ class ActRW(wiring.Component):
                            init=[v & ((1 << c.act_bits) - 1) for v in self._init_act] if b == 0 else [])
             m.submodules[f"bank{b}"] = mem
             is_src = self.src_sel == b
-            pf = self.pf_active & is_src
+            pf = self.ctl.pf_active & is_src
             m.d.comb += [
                 mem.r_addr.eq(Mux(pf, ra, self.h_addr)),
-                mem.r_en.eq(Mux(pf, self.rd_en, 1)),
+                mem.r_en.eq(Mux(pf, self.src.rd_en, 1)),
                 mem.w_addr.eq(Mux(wb_pend, wb_waddr, self.h_addr)),
                 mem.w_data.eq(Mux(wb_pend, out, self.h_wdata)),
                 mem.w_en.eq(Mux(is_src, self.h_we_src, self.h_we_next | wb_pend)),
             ]
             banks.append(mem.r_data.as_signed())
-        m.d.sync += self.src_data.eq(Mux(self.src_sel, banks[1], banks[0]))       # registered
+        m.d.sync += self.src.data.eq(Mux(self.src_sel, banks[1], banks[0]))       # registered
         m.d.comb += [
             self.h_src.eq(Mux(self.src_sel, banks[1], banks[0])),
             self.h_next.eq(Mux(self.src_sel, banks[0], banks[1])),
         ]
-        return m

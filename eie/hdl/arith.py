@@ -6,7 +6,7 @@ An entry issued in cycle t (its line read in t by :mod:`.spmat_read`) flows:
 ====== ==================================================================================
 cycle  work (register at the end of the cycle)
 ====== ==================================================================================
-t+1    entry select (``in_v``, ``in_z``); row = ``z`` for a column's first entry, else
+t+1    entry select (``entry.v``, ``entry.z``); row = ``z`` for a column's first entry, else
        ``row_prev + z + 1``; the codebook address v registered               → s2
 t+2    codebook value w (LUT RAM read at v); multiplier inputs a, w registered → s3
 t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact)         → s4
@@ -42,6 +42,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl
 from .params import HWConfig
 
 __all__ = ["Arith", "round_shift_ref"]
@@ -55,9 +56,17 @@ def round_shift_ref(p: int, s: int) -> int:
 class Arith(wiring.Component):
     """Arithmetic pipeline of one PE, with its codebook memory.
 
-    The destination register file lives in :class:`eie.hdl.act_rw.ActRW`; this unit drives
-    its accumulate port (``acc_raddr``/``acc_ren`` in t+4, ``acc_rdata`` in t+5,
-    ``acc_waddr``/``acc_wdata``/``acc_we`` in t+5).
+    Members
+    -------
+    ctl : In(PassControl)  ``start`` (cycle −1) drops entries in flight; ``running``: the
+                       codebook's read port belongs to the datapath (else to the host).
+    shift : In         the pass's ``shift`` (fa + fw − fo).
+    entry : In(Entry)  the entry selected in t+1 (:class:`~eie.hdl.spmat_read.SpmatRead`).
+    acc : Out(AccPort) the destination register file's accumulate port (the file lives in
+                       :class:`eie.hdl.act_rw.ActRW`): ``raddr``/``ren`` in t+4, ``rdata``
+                       in t+5, ``waddr``/``wdata``/``we`` in t+5.
+    busy, busy_next, ev_* : Out(1)  see module docstring.
+    h_* :              host port: the codebook (``h_rdata`` one cycle after ``h_addr``).
     """
 
     def __init__(self, hw: HWConfig, *, init_codebook=()):
@@ -67,20 +76,10 @@ class Arith(wiring.Component):
         if len(self._init) > c.codebook_size:
             raise ValueError(f"init_codebook must have at most {c.codebook_size} values, not {len(self._init)}")
         super().__init__({
-            "start": In(1),
-            "running": In(1),
-            "shift": In(6),
-            "in_valid": In(1),
-            "in_first": In(1),
-            "in_a": In(signed(c.act_bits)),
-            "in_v": In(c.weight_bits),
-            "in_z": In(c.index_bits),
-            "acc_raddr": Out(hw.row_bits),
-            "acc_ren": Out(1),
-            "acc_rdata": In(signed(c.acc_bits)),
-            "acc_waddr": Out(hw.row_bits),
-            "acc_wdata": Out(signed(c.acc_bits)),
-            "acc_we": Out(1),
+            "ctl": In(PassControl()),
+            "shift": In(SHIFT_BITS),
+            "entry": In(Entry(hw)),
+            "acc": Out(AccPort(hw)),
             "busy": Out(1),
             "busy_next": Out(1),
             "ev_entry": Out(1),
@@ -107,54 +106,25 @@ class Arith(wiring.Component):
         # ---- t+1: row address accumulation, codebook address --------------------------
         row_prev = Signal(rb)
         row = Signal(rb)
-        m.d.comb += row.eq(Mux(self.in_first, self.in_z, row_prev + self.in_z + 1))
-        with m.If(self.in_valid):
+        m.d.comb += row.eq(Mux(self.entry.first, self.entry.z, row_prev + self.entry.z + 1))
+        with m.If(self.entry.valid):
             m.d.sync += row_prev.eq(row)
         s2_valid, s2_real, s2_row, s2_v = Signal(), Signal(), Signal(rb), Signal(c.weight_bits)
         s2_a = Signal(signed(c.act_bits))
-        m.d.sync += [s2_valid.eq(self.in_valid & ~self.start), s2_real.eq(self.in_v != 0), s2_row.eq(row),
-                     s2_v.eq(self.in_v), s2_a.eq(self.in_a)]
+        m.d.sync += [s2_valid.eq(self.entry.valid & ~self.ctl.start), s2_real.eq(self.entry.v != 0), s2_row.eq(row),
+                     s2_v.eq(self.entry.v), s2_a.eq(self.entry.a)]
 
         # ---- t+2: codebook value, multiplier inputs -------------------------------------
-        m.d.comb += cb_r.addr.eq(Mux(self.running, s2_v, self.h_addr))
+        m.d.comb += cb_r.addr.eq(Mux(self.ctl.running, s2_v, self.h_addr))
         s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
-        m.d.sync += [s3_valid.eq(s2_valid & ~self.start), s3_real.eq(s2_real), s3_row.eq(s2_row)]
+        m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(s2_row)]
         m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
 
         # ---- t+3: product ------------------------------------------------------------------
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
         s4_p = Signal(signed(hw.product_bits))
-        m.d.sync += [s4_valid.eq(s3_valid & ~self.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
-        if hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18:
-            # MULT18X18D with its input registers (end of t+2) and output register (end of
-            # t+3): the same two registers as the behavioural version, inside the DSP
-            a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
-            m.d.comb += [a18.eq(s2_a), b18.eq(cb_r.data), s4_p.eq(p36[:hw.product_bits])]
-            ports = {}
-            for k in range(18):
-                ports[f"i_A{k}"] = a18[k]
-                ports[f"i_B{k}"] = b18[k]
-                ports[f"i_C{k}"] = Const(0, 1)
-            for k in range(36):
-                ports[f"o_P{k}"] = p36[k]
-            # unused clocks, enables and resets stay unconnected (as in yosys's own mapping)
-            ports.update(i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1))
-            m.submodules.mult = Instance(
-                "MULT18X18D",
-                p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
-                p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
-                p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-                p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
-                p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
-                p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
-                p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
-                i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
-                **ports,
-            )
-        else:
-            s3_a = Signal(signed(c.act_bits))
-            s3_w = Signal(signed(c.codebook_bits))
-            m.d.sync += [s3_a.eq(s2_a), s3_w.eq(cb_r.data), s4_p.eq(s3_a * s3_w)]
+        m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
+        self._multiply(m, s2_a, cb_r.data, s4_p)
 
         # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
         twice = Signal(signed(hw.product_bits + 1))
@@ -163,22 +133,57 @@ class Arith(wiring.Component):
         m.d.comb += x.eq(twice >> self.shift)
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
-        m.d.comb += [self.acc_raddr.eq(s4_row), self.acc_ren.eq(s4_valid)]
+        m.d.comb += [self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid)]
         m.d.sync += [
-            s5_valid.eq(s4_valid & ~self.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
+            s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
         ]
 
         # ---- t+5: add and write ----------------------------------------------------------
         last_val = Signal(signed(c.acc_bits))      # the value written in the previous cycle
-        old = Mux(s5_bypass, last_val, self.acc_rdata)
+        old = Mux(s5_bypass, last_val, self.acc.rdata)
         new = Signal(signed(c.acc_bits))
         m.d.comb += [
             new.eq(old + s5_x[1:] + s5_x[0]),
-            self.acc_waddr.eq(s5_row), self.acc_wdata.eq(new), self.acc_we.eq(s5_valid & s5_real),
+            self.acc.waddr.eq(s5_row), self.acc.wdata.eq(new), self.acc.we.eq(s5_valid & s5_real),
             self.ev_bypass.eq(s5_valid & s5_bypass),
             self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),
-            self.busy_next.eq(self.in_valid | s2_valid | s3_valid | s4_valid),
+            self.busy_next.eq(self.entry.valid | s2_valid | s3_valid | s4_valid),
         ]
         m.d.sync += last_val.eq(new)
         return m
+
+    def _multiply(self, m, a, w, p):
+        """``p = a·w`` with two registers: the inputs (end of t+2) and the product (end of
+        t+3).  On ECP5 a MULT18X18D with its input and output registers (yosys 0.70 infers
+        neither), else behavioural."""
+        hw = self._hw
+        c = hw.config
+        if not (hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18):
+            a_q = Signal(signed(c.act_bits), name="s3_a")
+            w_q = Signal(signed(c.codebook_bits), name="s3_w")
+            m.d.sync += [a_q.eq(a), w_q.eq(w), p.eq(a_q * w_q)]
+            return
+        a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
+        m.d.comb += [a18.eq(a), b18.eq(w), p.eq(p36[:hw.product_bits])]
+        ports = {}
+        for k in range(18):
+            ports[f"i_A{k}"] = a18[k]
+            ports[f"i_B{k}"] = b18[k]
+            ports[f"i_C{k}"] = Const(0, 1)
+        for k in range(36):
+            ports[f"o_P{k}"] = p36[k]
+        # unused clocks, enables and resets stay unconnected (as in yosys's own mapping)
+        ports.update(i_CLK0=ClockSignal("sync"), i_CE0=Const(1, 1), i_RST0=Const(0, 1))
+        m.submodules.mult = Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+            p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
+            p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+            p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
+            p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
+            p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
+            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1), i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
+            **ports,
+        )

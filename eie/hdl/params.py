@@ -35,7 +35,7 @@ VENDORS = ("generic", "ecp5", "ice40")
 # ---- front-end prefetch (see eie/hdl/README.md, "Pipelining") -------------------------------
 #: every block RAM read: address in cycle c, data in cycle c+2 (array latch + output register)
 BRAM_LATENCY = 2
-#: source prefetch: ``rd_en`` in cycle c, the PE's source word registered on ``src_data`` in
+#: source prefetch: ``rd_en`` in cycle c, the PE's source word registered on ``data`` in
 #: c+3 (block RAM, then the bank multiplexer into a register: no compare behind a block RAM)
 SRC_LATENCY = BRAM_LATENCY + 1
 #: group slots of the CCU's source prefetch buffer (a power of two; >= 6 sustains a group/cycle)

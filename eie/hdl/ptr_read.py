@@ -7,7 +7,7 @@ Storage [arch §3]: even bank word m holds ``p_{2m}``, odd bank word m holds ``p
 
 :class:`PtrPrefetch` — reads the pointers of every *announced* column (the CCU announces
 elements in scan order, ``LEAD`` cycles or more before their broadcast, see :mod:`.lnzd`)
-and turns them into a descriptor for the PE's FIFO (:func:`~eie.hdl.act_queue.desc_layout`):
+and turns them into a descriptor for the PE's FIFO (:func:`~eie.hdl.interfaces.desc_layout`):
 ``L = p_{j+1} − p_j``, the line and slot of the first entry, and whether that line must be
 read (it differs from the line of the last entry of the previous non-empty column: the
 contract's last-line buffer [arch §5.4], tracked here in scan order, which is issue order).
@@ -18,8 +18,8 @@ Pipeline: X0 announce copy → X1 bank addresses (registers, one per bank) → X
 
 * cycle P (pop): the queue is not empty at the start of P and the PE is *ready*: nothing is
   issued in P, or the entry issued in P is its column's last;
-* entries ``p_j .. p_{j+1}−1`` are issued in cycles P+1 .. P+L (``issue_valid``,
-  ``issue_first``, ``issue_slot``, ``issue_a``); an empty column costs its pop cycle:
+* entries ``p_j .. p_{j+1}−1`` are issued in cycles P+1 .. P+L (``entry.valid``,
+  ``entry.first``, ``entry.slot``, ``entry.a``); an empty column costs its pop cycle:
   ``P_k = max(b_k + 1, P_{k−1} + max(L_{k−1}, 1))``.
 
 Everything the decision needs is a register or the FIFO head, so "ready" is one LUT level.
@@ -36,8 +36,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .act_queue import desc_layout, slot_bits
 from .bram import SyncBRAM
+from .interfaces import Announce, DescWrite, IssueEntry, PassControl, QueueIssue, slot_bits
 from .params import HWConfig
 from .spmat_read import divmod_const
 
@@ -45,7 +45,17 @@ __all__ = ["PtrPrefetch", "Issue", "pop_ref"]
 
 
 class PtrPrefetch(wiring.Component):
-    """Even/odd pointer banks of one PE and the column-descriptor pipeline."""
+    """Even/odd pointer banks of one PE and the column-descriptor pipeline.
+
+    Members
+    -------
+    ctl : In(PassControl)  ``arm`` empties the pipeline; ``pf_active``: the banks' read
+                       ports belong to the prefetch (else to the host).
+    ann : In(Announce)     the CCU's announce bus (registered again here, X0).
+    ptr_base, spmat_base : In  the pass's static registers.
+    desc : Out(DescWrite)  the column's descriptor, five cycles after its announce (X5).
+    h_* :              host port (see module docstring).
+    """
 
     def __init__(self, hw: HWConfig, *, init_even=(), init_odd=()):
         self._hw = hw
@@ -55,15 +65,11 @@ class PtrPrefetch(wiring.Component):
                 raise ValueError(f"{name} must have at most ptr_words={hw.ptr_words} words, not {len(init)}")
         c = hw.config
         super().__init__({
-            "arm": In(1),
-            "pf_active": In(1),
-            "ann_valid": In(1),
-            "ann_j": In(hw.col_bits),
-            "ann_a": In(signed(c.act_bits)),
+            "ctl": In(PassControl()),
+            "ann": In(Announce(hw)),
             "ptr_base": In(max(1, hw.ptr_addr_bits)),
             "spmat_base": In(max(1, hw.line_addr_bits)),
-            "desc_valid": Out(1),
-            "desc": Out(desc_layout(hw)),
+            "desc": Out(DescWrite(hw)),
             "h_addr": In(max(1, hw.ptr_addr_bits)),
             "h_wdata": In(c.ptr_bits),
             "h_we_even": In(1),
@@ -79,13 +85,7 @@ class PtrPrefetch(wiring.Component):
         pb = c.ptr_bits
         ab = max(1, hw.ptr_addr_bits)
         epl = c.entries_per_line
-        m.submodules.even = even = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_even, vendor=hw.vendor)
-        m.submodules.odd = odd = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_odd, vendor=hw.vendor)
-        m.d.comb += [
-            even.w_addr.eq(self.h_addr), even.w_data.eq(self.h_wdata), even.w_en.eq(self.h_we_even),
-            odd.w_addr.eq(self.h_addr), odd.w_data.eq(self.h_wdata), odd.w_en.eq(self.h_we_odd),
-            self.h_even.eq(even.r_data), self.h_odd.eq(odd.r_data),
-        ]
+        arm = self.ctl.arm
 
         def stage(name, shape=1, keep=False):
             return Signal(shape, name=name, attrs={"keep": 1} if keep else {})
@@ -114,21 +114,16 @@ class PtrPrefetch(wiring.Component):
 
         half = j0 >> 1
         m.d.sync += [
-            v0.eq(self.ann_valid & ~self.arm), j0.eq(self.ann_j), a0.eq(self.ann_a),
-            v1.eq(v0 & ~self.arm), a1.eq(a0), par1.eq(j0[0]),
+            v0.eq(self.ann.valid & ~arm), j0.eq(self.ann.j), a0.eq(self.ann.a),
+            v1.eq(v0 & ~arm), a1.eq(a0), par1.eq(j0[0]),
             ea1.eq(self.ptr_base + half + j0[0]), oa1.eq(self.ptr_base + half),
-            v2.eq(v1 & ~self.arm), a2.eq(a1), par2.eq(par1),
-            v3.eq(v2 & ~self.arm), a3.eq(a2), par3.eq(par2),
+            v2.eq(v1 & ~arm), a2.eq(a1), par2.eq(par1),
+            v3.eq(v2 & ~arm), a3.eq(a2), par3.eq(par2),
         ]
-        m.d.comb += [
-            even.r_addr.eq(Mux(self.pf_active, ea1, self.h_addr)),
-            odd.r_addr.eq(Mux(self.pf_active, oa1, self.h_addr)),
-            even.r_en.eq(Mux(self.pf_active, v1, 1)),
-            odd.r_en.eq(Mux(self.pf_active, v1, 1)),
-        ]
-        lo = Mux(par3, odd.r_data, even.r_data)
-        hi = Mux(par3, even.r_data, odd.r_data)
-        m.d.sync += [v4.eq(v3 & ~self.arm), a4.eq(a3), lo4.eq(lo), lo4_1.eq(lo + 1), lo4_2.eq(lo + 2),
+        even, odd = self._banks(m, ea1, oa1, v1)
+        lo = Mux(par3, odd, even)
+        hi = Mux(par3, even, odd)
+        m.d.sync += [v4.eq(v3 & ~arm), a4.eq(a3), lo4.eq(lo), lo4_1.eq(lo + 1), lo4_2.eq(lo + 2),
                      len4.eq(hi - lo), hm1_4.eq(hi - 1)]
 
         line_lo, slot_lo = divmod_const(lo4, pb, epl)
@@ -136,20 +131,20 @@ class PtrPrefetch(wiring.Component):
         line_lo2, slot_lo2 = divmod_const(lo4_2, pb, epl)
         line_hm1, _ = divmod_const(hm1_4, pb, epl)
         m.d.sync += [
-            v5.eq(v4 & ~self.arm), a5.eq(a4), line5.eq(line_lo), line5_1.eq(line_lo1), line5_2.eq(line_lo2),
+            v5.eq(v4 & ~arm), a5.eq(a4), line5.eq(line_lo), line5_1.eq(line_lo1), line5_2.eq(line_lo2),
             slot5.eq(slot_lo), slot5_2.eq(slot_lo2), last5.eq(line_hm1),
             lm1_5.eq(len4 - 1), nz5.eq(len4 != 0), one5.eq(len4 == 1), two5.eq(len4 == 2), ge3_5.eq(len4 >= 3),
             ge4_5.eq(len4 >= 4),
         ]
 
         newline = nz5 & (~have | (line5 != prev_last))
-        with m.If(self.arm):
+        with m.If(arm):
             m.d.sync += have.eq(0)
         with m.Elif(v5 & nz5):
             m.d.sync += [have.eq(1), prev_last.eq(last5)]
-        d = self.desc
+        d = self.desc.data
         m.d.comb += [
-            self.desc_valid.eq(v5),
+            self.desc.valid.eq(v5),
             d.line0.eq(self.spmat_base + line5), d.line1.eq(self.spmat_base + line5_1),
             d.line2.eq(self.spmat_base + line5_2), d.slot0.eq(slot5), d.slot2.eq(slot5_2),
             d.wrap0.eq(line5_1 != line5), d.wrap1.eq(line5_2 != line5_1),
@@ -158,11 +153,31 @@ class PtrPrefetch(wiring.Component):
         ]
         return m
 
+    def _banks(self, m, even_addr, odd_addr, en):
+        """The two pointer banks: read at ``even_addr``/``odd_addr`` when ``en`` while
+        ``pf_active``, else at ``h_addr``; written by the host.  Returns their data (two
+        cycles after the address)."""
+        hw = self._hw
+        pb = hw.config.ptr_bits
+        pf_active = self.ctl.pf_active
+        m.submodules.even = even = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_even, vendor=hw.vendor)
+        m.submodules.odd = odd = SyncBRAM(width=pb, depth=hw.ptr_words, init=self._init_odd, vendor=hw.vendor)
+        m.d.comb += [
+            even.w_addr.eq(self.h_addr), even.w_data.eq(self.h_wdata), even.w_en.eq(self.h_we_even),
+            odd.w_addr.eq(self.h_addr), odd.w_data.eq(self.h_wdata), odd.w_en.eq(self.h_we_odd),
+            self.h_even.eq(even.r_data), self.h_odd.eq(odd.r_data),
+            even.r_addr.eq(Mux(pf_active, even_addr, self.h_addr)),
+            odd.r_addr.eq(Mux(pf_active, odd_addr, self.h_addr)),
+            even.r_en.eq(Mux(pf_active, en, 1)),
+            odd.r_en.eq(Mux(pf_active, en, 1)),
+        ]
+        return even.r_data, odd.r_data
+
 
 class Issue(wiring.Component):
     """The contract's pop / issue state machine, plus the line-memory look-ahead.
 
-    The registers describe the entry issued in this cycle (``issue_*``).  ``spec_line`` /
+    The registers describe the entry issued in this cycle (``entry.*``).  ``spec_line`` /
     ``spec_ce`` are the line memory's read for the *next* cycle, i.e. the line of the entry
     issued in the cycle after (registered in the memory, one copy per block RAM, see
     :mod:`.spmat_read`).  That entry is known now except in one case: when the PE will be
@@ -174,8 +189,17 @@ class Issue(wiring.Component):
     contract's line reads (an entry whose line differs from the last one read), not the
     speculative ones.
 
-    ``ready_copy`` is a second register of "ready" (nothing issued, or the column's last
-    entry issued, in this cycle) for the queue's own copy of the pop decision.
+    Members
+    -------
+    ctl : In(PassControl)  ``start`` (cycle −1) resets the state; ``running``.
+    queue : In(QueueIssue)  the activation queue's head; ``pop`` (Out here) is the contract's
+                        pop; ``ready`` (Out here) a second register of "ready" (nothing
+                        issued, or the column's last entry issued, in this cycle) for the
+                        queue's own copy of the pop decision.
+    entry : Out(IssueEntry)  registered: the entry issued in this cycle; the look-ahead
+                        ``spec_line``/``spec_ce`` (see above).
+    issue_next : Out(1) an entry is issued in the next cycle.
+    ev_empty, ev_line : Out(1)  statistics strobes (an empty column popped; a line read).
 
     ``fault`` (sticky): a column was popped whose descriptor was not in the FIFO in the
     previous cycle (the look-ahead needs it; ``LEAD`` guarantees it).
@@ -183,27 +207,13 @@ class Issue(wiring.Component):
 
     def __init__(self, hw: HWConfig):
         self._hw = hw
-        c = hw.config
-        layout = desc_layout(hw)
         super().__init__({
-            "start": In(1),
-            "running": In(1),
-            "nonempty": In(1),
-            "head": In(layout),
-            "next": In(layout),
-            "head_ok": In(1),
-            "next_ok": In(1),
-            "pop": Out(1),
+            "ctl": In(PassControl()),
+            "queue": In(QueueIssue(hw)),
+            "entry": Out(IssueEntry(hw)),
             "issue_next": Out(1),
-            "ready_copy": Out(1),
             "ev_empty": Out(1),
             "ev_line": Out(1),
-            "spec_line": Out(max(1, hw.line_addr_bits)),
-            "spec_ce": Out(1),
-            "issue_valid": Out(1),
-            "issue_first": Out(1),
-            "issue_slot": Out(slot_bits(hw)),
-            "issue_a": Out(signed(c.act_bits)),
             "fault": Out(1),
         })
 
@@ -212,9 +222,10 @@ class Issue(wiring.Component):
         hw = self._hw
         c = hw.config
         epl = c.entries_per_line
-        h, nx = self.head, self.next
-        lb = len(self.spec_line)
-        sb = len(self.issue_slot)
+        q = self.queue
+        h, nx = q.head, q.next
+        lb = len(self.entry.spec_line)
+        sb = len(self.entry.slot)
 
         def wrap_inc(slot):
             return Mux(slot == epl - 1, 0, slot + 1)
@@ -225,7 +236,7 @@ class Issue(wiring.Component):
         cur_last = Signal()                  # step 0 is its column's last
         cur_rem = Signal(c.ptr_bits)         # entries after step 0
         cur_line = Signal(lb)
-        cur_slot = self.issue_slot
+        cur_slot = self.entry.slot
         l1, w1 = Signal(lb), Signal()        # step 1: line, line change from step 0
         s1 = Signal(sb)
         l2, w2, s2 = Signal(lb), Signal(), Signal(sb)   # step 2: line, line change from step 1, slot
@@ -239,42 +250,42 @@ class Issue(wiring.Component):
         cont = Signal()
         new = Signal()
         m.d.comb += [
-            self.pop.eq(self.nonempty & ready),
-            cont.eq(self.issue_valid & ~cur_last),
-            new.eq(self.pop & ~h.z),
+            q.pop.eq(q.nonempty & ready),
+            cont.eq(self.entry.valid & ~cur_last),
+            new.eq(q.pop & ~h.z),
             self.issue_next.eq(cont | new),
-            self.ev_empty.eq(self.pop & h.z),
-            self.ev_line.eq(self.running & Mux(cont, w1, new & h.newline)),
+            self.ev_empty.eq(q.pop & h.z),
+            self.ev_line.eq(self.ctl.running & Mux(cont, w1, new & h.newline)),
         ]
         # the line read next cycle, for the entry issued the cycle after: both alternatives
         # (a pop now or not; a pop implies the current column has ended) are made from
         # registers and FIFO reads, and the pop picks one
-        head_spec = h.newline & ~h.z & self.head_ok
+        head_spec = h.newline & ~h.z & q.head_ok
         np_line, np_ce = Signal(lb), Signal()            # no pop in this cycle
         p_line, p_ce = Signal(lb), Signal()              # the head column is popped now
         m.d.comb += [
             np_line.eq(Mux(cont & rem_ge2, l2, h.line0)),
             np_ce.eq(Mux(cont & rem_ge2, w2, head_spec)),
             p_line.eq(Mux(h.z | h.one, nx.line0, h.line1)),
-            p_ce.eq(Mux(h.z | h.one, nx.newline & ~nx.z & self.next_ok, h.wrap0)),
-            self.spec_line.eq(Mux(self.pop, p_line, np_line)),
-            self.spec_ce.eq(Mux(self.pop, p_ce, np_ce)),
+            p_ce.eq(Mux(h.z | h.one, nx.newline & ~nx.z & q.next_ok, h.wrap0)),
+            self.entry.spec_line.eq(Mux(q.pop, p_line, np_line)),
+            self.entry.spec_ce.eq(Mux(q.pop, p_ce, np_ce)),
         ]
 
-        m.d.sync += ahead_ok.eq(Mux(self.pop, self.next_ok, self.head_ok))
+        m.d.sync += ahead_ok.eq(Mux(q.pop, q.next_ok, q.head_ok))
         # a second register of "ready" for the queue's own copy of the pop decision
         ready_q = Signal(name="ready_copy_q", attrs={"keep": 1})
-        m.d.comb += self.ready_copy.eq(ready_q)
+        m.d.comb += q.ready.eq(ready_q)
         ready_next = ~(cont | new) | Mux(cont, rem_eq1, h.one)
-        with m.If(self.start):
+        with m.If(self.ctl.start):
             m.d.sync += [ready_q.eq(1), ready.eq(1)]
         with m.Else():
             m.d.sync += [ready_q.eq(ready_next), ready.eq(ready_next)]
-        with m.If(self.start):
-            m.d.sync += [self.issue_valid.eq(0), self.fault.eq(0)]
+        with m.If(self.ctl.start):
+            m.d.sync += [self.entry.valid.eq(0), self.fault.eq(0)]
         with m.Else():
-            m.d.sync += self.issue_valid.eq(cont | new)
-            with m.If(self.pop & ~ahead_ok):
+            m.d.sync += self.entry.valid.eq(cont | new)
+            with m.If(q.pop & ~ahead_ok):
                 m.d.sync += self.fault.eq(1)
         with m.If(cont):                     # advance one entry in the column
             w3 = s2 == epl - 1
@@ -282,7 +293,7 @@ class Issue(wiring.Component):
                 cur_line.eq(l1), cur_slot.eq(s1), cur_rem.eq(cur_rem - 1), cur_last.eq(rem_eq1),
                 l1.eq(l2), w1.eq(w2), s1.eq(s2), l2.eq(l2 + w3), w2.eq(w3), s2.eq(wrap_inc(s2)),
                 rem_eq1.eq(cur_rem == 2), rem_ge2.eq(rem_ge3), rem_ge3.eq(cur_rem >= 4),
-                self.issue_first.eq(0),
+                self.entry.first.eq(0),
             ]
         with m.Else():                       # the head column's first entry (if popped)
             m.d.sync += [
@@ -290,7 +301,7 @@ class Issue(wiring.Component):
                 l1.eq(h.line1), w1.eq(h.wrap0), s1.eq(wrap_inc(h.slot0)), l2.eq(h.line2), w2.eq(h.wrap1),
                 s2.eq(h.slot2),
                 rem_eq1.eq(h.two), rem_ge2.eq(h.ge3), rem_ge3.eq(h.ge4),
-                self.issue_first.eq(1), self.issue_a.eq(h.a),
+                self.entry.first.eq(1), self.entry.a.eq(h.a),
             ]
         return m
 

@@ -93,12 +93,21 @@ HW_VERSION = 3
 
 
 class HostMap:
-    """Addresses of the host port for one :class:`~eie.hdl.params.HWConfig`."""
+    """Addresses of the host port for one :class:`~eie.hdl.params.HWConfig`.
+
+    The fields' positions (the RTL's decoders use them too): ``offset`` is bits
+    ``0 .. ob−1``, ``mem`` starts at :attr:`mem_lsb`, ``pe`` at :attr:`pe_lsb` (``pb`` bits),
+    then the :attr:`bcast_bit` and the :attr:`global_bit`.
+    """
 
     def __init__(self, hw):
         self.hw = hw
         self.ob = hw.offset_bits
         self.pb = hw.pe_bits
+        self.mem_lsb = self.ob
+        self.pe_lsb = self.mem_lsb + MEM_BITS
+        self.bcast_bit = self.pe_lsb + self.pb
+        self.global_bit = self.bcast_bit + 1
 
     def pe(self, p: int, mem: str, offset: int) -> int:
         """Word ``offset`` of memory ``mem`` of PE ``p``."""
@@ -106,12 +115,12 @@ class HostMap:
             raise ValueError(f"PE index must be in [0, {self.hw.pes - 1}], not {p!r}")
         if not 0 <= offset < (1 << self.ob):
             raise ValueError(f"offset must be in [0, {(1 << self.ob) - 1}], not {offset!r}")
-        return offset | (MEM[mem] << self.ob) | (p << (self.ob + MEM_BITS))
+        return offset | (MEM[mem] << self.mem_lsb) | (p << self.pe_lsb)
 
     def bcast(self, mem: str, offset: int) -> int:
         """Word ``offset`` of memory ``mem`` of every PE (writes only)."""
-        return offset | (MEM[mem] << self.ob) | (1 << (self.ob + MEM_BITS + self.pb))
+        return offset | (MEM[mem] << self.mem_lsb) | (1 << self.bcast_bit)
 
     def reg(self, name: str) -> int:
         """Global register ``name`` (:data:`GLOBAL_REGS`)."""
-        return GLOBAL_REGS[name] | (1 << (self.ob + MEM_BITS + 1 + self.pb))
+        return GLOBAL_REGS[name] | (1 << self.global_bit)

@@ -15,7 +15,7 @@ Timing [arch §5.4, §5.5]
   one cycle early, in t−1; its address and enable come from registers, one copy per block
   RAM (``addr_reg``), loaded in t−2 with the Issue's look-ahead (``spec_line``,
   ``spec_ce``).  Every address and enable pin is driven by a flip-flop next to it.
-* Cycle t+1: ``out_valid``, ``out_first``, ``out_a`` (registered) and ``out_v``/``out_z``
+* Cycle t+1: ``entry.valid``, ``entry.first``, ``entry.a`` (registered) and ``entry.v``/``entry.z``
   (selected from the line by the registered slot) — the contract's entry select.
 
 ``e div epl`` uses a multiply by a reciprocal when ``epl`` is not a power of two
@@ -26,11 +26,12 @@ Host port: ``h_we`` writes line ``h_addr``; when not ``running`` the memory read
 ``h_addr`` (``h_rdata``, three cycles later).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .bram import SyncBRAM
+from .interfaces import Entry, IssueEntry, PassControl
 from .params import HWConfig
 
 __all__ = ["SpmatRead", "divmod_const", "divmod_const_params"]
@@ -59,7 +60,18 @@ def divmod_const(x, width: int, d: int):
 
 
 class SpmatRead(wiring.Component):
-    """Sparse-matrix SRAM of one PE with its last-line buffer and entry select."""
+    """Sparse-matrix SRAM of one PE with its last-line buffer and entry select.
+
+    Members
+    -------
+    ctl : In(PassControl)  ``start`` (cycle −1) drops an entry in flight; ``running``: the
+                       memory's read port belongs to the issue logic (else to the host).
+    issue : In(IssueEntry)  the entry issued in t and the look-ahead read for t+1.
+    entry : Out(Entry)  the entry selected in t+1 (``valid``, ``first``, ``a``
+                       registered; ``v``, ``z`` from the line by the registered slot).
+    busy : Out(1)      an entry is selected in this cycle.
+    h_* :              host port (see module docstring).
+    """
 
     def __init__(self, hw: HWConfig, *, init_lines=()):
         self._hw = hw
@@ -67,22 +79,11 @@ class SpmatRead(wiring.Component):
         if len(self._init) > hw.spmat_lines:
             raise ValueError(f"init_lines must have at most spmat_lines={hw.spmat_lines} lines, not {len(self._init)}")
         c = hw.config
-        sbits = max(1, (c.entries_per_line - 1).bit_length())
         super().__init__({
-            "start": In(1),
-            "running": In(1),
-            "spec_line": In(max(1, hw.line_addr_bits)),
-            "spec_ce": In(1),
-            "issue_valid": In(1),
-            "issue_first": In(1),
-            "issue_slot": In(sbits),
-            "issue_a": In(signed(c.act_bits)),
+            "ctl": In(PassControl()),
+            "issue": In(IssueEntry(hw)),
+            "entry": Out(Entry(hw)),
             "busy": Out(1),
-            "out_valid": Out(1),
-            "out_first": Out(1),
-            "out_a": Out(signed(c.act_bits)),
-            "out_v": Out(c.weight_bits),
-            "out_z": Out(c.index_bits),
             "h_addr": In(max(1, hw.line_addr_bits)),
             "h_wdata": In(c.line_bits),
             "h_we": In(1),
@@ -99,15 +100,15 @@ class SpmatRead(wiring.Component):
         m.d.comb += [
             mem.w_addr.eq(self.h_addr), mem.w_data.eq(self.h_wdata), mem.w_en.eq(self.h_we),
             self.h_rdata.eq(mem.r_data),
-            mem.r_addr.eq(Mux(self.running, self.spec_line, self.h_addr)),
-            mem.r_en.eq(Mux(self.running, self.spec_ce, 1)),
+            mem.r_addr.eq(Mux(self.ctl.running, self.issue.spec_line, self.h_addr)),
+            mem.r_en.eq(Mux(self.ctl.running, self.issue.spec_ce, 1)),
         ]
-        s_slot = Signal.like(self.issue_slot)
+        s_slot = Signal.like(self.issue.slot)
         m.d.sync += [
-            self.out_valid.eq(self.issue_valid & ~self.start), self.out_first.eq(self.issue_first),
-            self.out_a.eq(self.issue_a), s_slot.eq(self.issue_slot),
+            self.entry.valid.eq(self.issue.valid & ~self.ctl.start), self.entry.first.eq(self.issue.first),
+            self.entry.a.eq(self.issue.a), s_slot.eq(self.issue.slot),
         ]
-        m.d.comb += self.busy.eq(self.out_valid)
+        m.d.comb += self.busy.eq(self.entry.valid)
         entry = mem.r_data.word_select(s_slot, eb) if epl > 1 else mem.r_data[:eb]
-        m.d.comb += [self.out_v.eq(entry[:c.weight_bits]), self.out_z.eq(entry[c.weight_bits:eb])]
+        m.d.comb += [self.entry.v.eq(entry[:c.weight_bits]), self.entry.z.eq(entry[c.weight_bits:eb])]
         return m

@@ -16,19 +16,22 @@ Pass timing (exactly the contract's, [arch §5.1-§5.7]):
 
 Global control (arm, start, running, the prefetch-active flag) is registered once per PE
 (``keep`` copies), as are the host bus fields, the announce bus and the broadcast strobe:
-the fan-out to N PEs is one flip-flop per PE [FPGA-NOTES].
+the fan-out to N PEs is one flip-flop per PE (``eie/hdl/README.md``, Fan-out).
 
-The host interface is described in :mod:`eie.hdl.host` (address map, protocol, driver).
-Bus timing: ``addr``/``wdata``/``we``/``re`` are registered once at the top (cycle c0 →
+The host interface is described in :mod:`eie.hdl.regmap` (address map, protocol; the
+driver is :mod:`eie.flow.host`).  Bus timing: ``addr``/``wdata``/``we``/``re`` are registered once at the top (cycle c0 →
 c1) and once more per PE; a write takes effect at the end of c1; read data is on
 ``rdata`` with ``rvalid`` in cycle ``c0 + READ_LATENCY``.  Host accesses to PE memories
 while ``busy`` are not allowed (the memories' ports belong to the datapath then).
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Out, connect
 
+from .interfaces import SHIFT_BITS, PassControl, PassRegs, PEHost, registered_copy
 from .lnzd import CCU
 from .params import COUNTER_BITS, PREROLL, HWConfig
 from .pe import PE
@@ -37,13 +40,74 @@ from .regmap import (
     CTRL_WRITEBACK,
     GLOBAL_REGS,
     HW_VERSION,
+    MEM_BITS,
     READ_LATENCY,
+    STATUS_BUSY,
     STATUS_DONE,
     STATUS_FAULT,
     STATUS_SRC_SEL,
+    HostMap,
 )
 
-__all__ = ["EIETop", "SerialTop"]
+__all__ = ["EIETop", "PassSequencer", "SerialTop"]
+
+#: the global registers the image may preset
+IMAGE_REGS = ("groups", "bias_act", "shift", "relu")
+
+
+class PassSequencer(wiring.Component):
+    """arm → pre-roll → start (cycle −1) → running → done [arch §5.7].
+
+    Members
+    -------
+    cmd_start : In(1)  the host's ``ctrl`` start write takes effect in this cycle (ignored
+                       while ``busy``); the next cycle is the arm cycle.
+    wb_busy : In(1)    a write-back runs.
+    bias_sent : In(1)  the CCU's register: the bias element has been broadcast.
+    pes_idle : In(1)   every PE's registered ``idle`` flag.
+    busy : Out(1)      a pass (arm .. c_done) or a write-back runs.
+    ctl : Out(PassControl)       registered: ``arm`` (one cycle), ``start`` (``PREROLL``
+                       cycles after arm), ``running`` (from the cycle after start to
+                       c_done), ``pf_active`` (arm .. c_done).
+    ctl_next : Out(PassControl)  ``ctl`` of the next cycle (the per-PE copies load it).
+    done : Out(1)      c_done: running, the bias was broadcast before the previous cycle
+                       and every PE is idle.
+
+    The PEs' idle flags are registers computed last cycle assuming no broadcast; that holds
+    when the bias had already been broadcast last cycle (a bias broadcast in the previous
+    cycle fills every queue in this one), which ``done`` requires anyway.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "cmd_start": In(1),
+            "wb_busy": In(1),
+            "bias_sent": In(1),
+            "pes_idle": In(1),
+            "busy": Out(1),
+            "ctl": Out(PassControl()),
+            "ctl_next": Out(PassControl()),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ctl, nxt = self.ctl, self.ctl_next
+        pre = Signal(range(PREROLL + 1))
+        bias_prev = Signal()
+        m.d.comb += [
+            self.busy.eq(ctl.pf_active | self.wb_busy),
+            nxt.arm.eq(self.cmd_start & ~self.busy),
+            nxt.start.eq(pre == 1),
+            nxt.running.eq(ctl.start | (ctl.running & ~self.done)),
+            nxt.pf_active.eq(nxt.arm | (ctl.pf_active & ~(ctl.running & self.done))),
+            self.done.eq(ctl.running & bias_prev & self.pes_idle),
+        ]
+        m.d.sync += [ctl.arm.eq(nxt.arm), ctl.start.eq(nxt.start), ctl.running.eq(nxt.running),
+                     ctl.pf_active.eq(nxt.pf_active),
+                     pre.eq(Mux(nxt.arm, PREROLL, Mux(pre != 0, pre - 1, 0))),
+                     bias_prev.eq(self.bias_sent & ~ctl.start)]
+        return m
 
 
 class EIETop(wiring.Component):
@@ -53,8 +117,13 @@ class EIETop(wiring.Component):
     ----------
     hw : HWConfig
     image : optional initial contents: ``{"pes": [per-PE init dicts, see PE], "regs": {name: value}}``
-        (registers ``groups``, ``bias_act``, ``shift``, ``relu``).  :func:`eie.hdl.host.pass_image`
+        (registers ``groups``, ``bias_act``, ``shift``, ``relu``).  :func:`eie.flow.host.pass_image`
         makes one from a compiled layer.
+
+    Units: :class:`PassSequencer`, :class:`~eie.hdl.lnzd.CCU`, N :class:`~eie.hdl.pe.PE`;
+    here the host register file (:meth:`_bus`, :meth:`_global_regs`), the per-PE copies
+    (:meth:`_pe_host`), the pass statistics (:meth:`_statistics`) and the read path
+    (:meth:`_read_path`).
     """
 
     def __init__(self, hw: HWConfig, *, image=None):
@@ -66,9 +135,9 @@ class EIETop(wiring.Component):
         if len(self._pe_init) != hw.pes:
             raise ValueError(f"image['pes'] must have one entry per PE ({hw.pes}), not {len(self._pe_init)}")
         self._reg_init = dict(image.get("regs", {}))
-        unknown = set(self._reg_init) - {"groups", "bias_act", "shift", "relu"}
+        unknown = set(self._reg_init) - set(IMAGE_REGS)
         if unknown:
-            raise ValueError(f"image['regs'] may set groups, bias_act, shift, relu; not {sorted(unknown)!r}")
+            raise ValueError(f"image['regs'] may set {', '.join(IMAGE_REGS)}; not {sorted(unknown)!r}")
         super().__init__({
             "addr": In(hw.host_addr_bits),
             "wdata": In(hw.data_bits),
@@ -83,167 +152,144 @@ class EIETop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         hw = self._hw
-        c = hw.config
-        n = hw.pes
-        ob, pb = hw.offset_bits, hw.pe_bits
-
-        # ---- bus registers ----------------------------------------------------------------
-        a_q = Signal(hw.host_addr_bits)
-        d_q = Signal(hw.data_bits)
-        we_q, re_q = Signal(), Signal()
-        m.d.sync += [a_q.eq(self.addr), d_q.eq(self.wdata), we_q.eq(self.we), re_q.eq(self.re)]
-        off = a_q[:ob]
-        pe_idx = a_q[ob + 3:ob + 3 + pb]
-        glob = a_q[ob + 4 + pb]
-
-        # ---- global registers ---------------------------------------------------------------
-        ri = self._reg_init
-        groups = Signal(hw.group_bits, init=ri.get("groups", 0))
-        bias_act = Signal(signed(c.act_bits), init=ri.get("bias_act", 0))
-        shift = Signal(6, init=ri.get("shift", 0))
-        relu = Signal(1, init=int(bool(ri.get("relu", 0))))
-        wb_base = Signal(max(1, hw.act_addr_bits))
-        ptr_base = Signal(max(1, hw.ptr_addr_bits))
-        spmat_base = Signal(max(1, hw.line_addr_bits))
-        src_sel = Signal()
-        done_flag = Signal()
-        fault = Signal()
-        cyc = Signal(COUNTER_BITS)
-        cycles = Signal(COUNTER_BITS)
-        n_bcast, n_stall, n_search = (Signal(COUNTER_BITS, name=x) for x in ("n_bcast", "n_stall", "n_search"))
-
+        m.submodules.seq = seq = PassSequencer()
         m.submodules.ccu = ccu = CCU(hw)
         pes = []
-        for p in range(n):
-            pe = PE(hw, init=self._pe_init[p])
-            m.submodules[f"pe{p}"] = pe
+        for p in range(hw.pes):
+            m.submodules[f"pe{p}"] = pe = PE(hw, init=self._pe_init[p])
             pes.append(pe)
-        wb_busy = pes[0].wb_busy                 # the PEs write back in lockstep
+        wb = pes[0].wb                            # the PEs write back in lockstep
 
-        # ---- pass sequencer: arm → pre-roll → start (cycle −1) → running ------------------------
-        arm, start, running, pf_active = Signal(), Signal(), Signal(), Signal()
-        pre = Signal(range(PREROLL + 1))
-        gw = we_q & glob
-        busy = Signal()
-        m.d.comb += [busy.eq(pf_active | wb_busy), self.busy.eq(busy)]
-        arm_next, start_next, running_next, pf_next = Signal(), Signal(), Signal(), Signal()
+        bus = self._bus(m)
+        regs = self._global_regs(m, bus, seq.busy)
+        ctrl = bus.gw & (bus.off == GLOBAL_REGS["ctrl"])
         wb_start = Signal()
-        done = Signal()
         m.d.comb += [
-            arm_next.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[CTRL_START] & ~busy),
-            wb_start.eq(gw & (off == GLOBAL_REGS["ctrl"]) & d_q[CTRL_WRITEBACK] & ~busy),
-            start_next.eq(pre == 1),
-            running_next.eq(start | (running & ~done)),
-            pf_next.eq(arm_next | (pf_active & ~(running & done))),
+            seq.cmd_start.eq(ctrl & bus.wdata[CTRL_START]), seq.wb_busy.eq(wb.busy),
+            seq.bias_sent.eq(ccu.bias_sent), seq.pes_idle.eq(Cat(*[pe.idle for pe in pes]).all()),
+            wb_start.eq(ctrl & bus.wdata[CTRL_WRITEBACK] & ~seq.busy),
+            self.busy.eq(seq.busy), self.done.eq(seq.done),
+            ccu.groups.eq(regs["groups"]), ccu.bias_act.eq(regs["bias_act"]),
         ]
-        m.d.sync += [arm.eq(arm_next), start.eq(start_next), running.eq(running_next), pf_active.eq(pf_next),
-                     pre.eq(Mux(arm_next, PREROLL, Mux(pre != 0, pre - 1, 0)))]
-        with m.If(gw & ~busy), m.Switch(off):
-            for name, sig in (("groups", groups), ("bias_act", bias_act), ("shift", shift), ("relu", relu),
-                              ("wb_base", wb_base), ("src_sel", src_sel), ("ptr_base", ptr_base),
-                              ("spmat_base", spmat_base)):
+        connect(m, seq.ctl, ccu.ctl)
+
+        # every PE: the pass registers (a PE registers its own copies), a registered copy of
+        # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
+        pass_regs = PassRegs(hw).create(path=("pass_regs",))
+        m.d.comb += [getattr(pass_regs, name).eq(regs[name]) for name in pass_regs.signature.members]
+        connect(m, pass_regs, *[pe.regs for pe in pes])
+        for p, pe in enumerate(pes):
+            connect(m, registered_copy(m, PassControl(), seq.ctl_next, name=f"ctl_{p}"), pe.ctl)
+            connect(m, ccu.pes[p], pe.ccu)
+            connect(m, self._pe_host(m, p, seq.ctl_next.pf_active | wb.busy_next), pe.host)
+            m.d.comb += pe.wb.start.eq(wb_start)
+
+        stats = self._statistics(m, seq, ccu, pes)
+        status = Signal(max(STATUS_BUSY, STATUS_DONE, STATUS_SRC_SEL, STATUS_FAULT) + 1)
+        m.d.comb += status.eq((seq.busy << STATUS_BUSY) | (stats["done_flag"] << STATUS_DONE)
+                              | (regs["src_sel"] << STATUS_SRC_SEL) | (stats["fault"] << STATUS_FAULT))
+        readable = {**regs, **stats, "status": status, "pes": hw.pes, "version": HW_VERSION}
+        self._read_path(m, bus, {name: readable[name] for name in GLOBAL_REGS if name != "ctrl"}, pes)
+        return m
+
+    def _bus(self, m):
+        """The host bus, registered once (cycle c0 → c1): its fields (``off``, ``pe``,
+        ``glob``), ``wdata``, ``re`` and ``gw`` (a global register write)."""
+        hw = self._hw
+        amap = HostMap(hw)
+        addr = Signal(hw.host_addr_bits)
+        wdata = Signal(hw.data_bits)
+        we, re = Signal(), Signal()
+        m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re)]
+        glob = addr[amap.global_bit]
+        return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
+                               wdata=wdata, re=re, gw=we & glob)
+
+    def _global_regs(self, m, bus, busy):
+        """The host-written global registers (:data:`~.regmap.GLOBAL_REGS`): a write takes
+        effect at the end of c1 (``WRITE_LATENCY`` after the bus), ignored while ``busy``."""
+        hw = self._hw
+        ri = self._reg_init
+        regs = {
+            "groups": Signal(hw.group_bits, init=ri.get("groups", 0), name="groups"),
+            "bias_act": Signal(signed(hw.config.act_bits), init=ri.get("bias_act", 0), name="bias_act"),
+            "shift": Signal(SHIFT_BITS, init=ri.get("shift", 0), name="shift"),
+            "relu": Signal(1, init=int(bool(ri.get("relu", 0))), name="relu"),
+            "wb_base": Signal(max(1, hw.act_addr_bits), name="wb_base"),
+            "src_sel": Signal(name="src_sel"),
+            "ptr_base": Signal(max(1, hw.ptr_addr_bits), name="ptr_base"),
+            "spmat_base": Signal(max(1, hw.line_addr_bits), name="spmat_base"),
+        }
+        with m.If(bus.gw & ~busy), m.Switch(bus.off):
+            for name, sig in regs.items():
                 with m.Case(GLOBAL_REGS[name]):
-                    m.d.sync += sig.eq(d_q)
+                    m.d.sync += sig.eq(bus.wdata)
+        return regs
 
-        # ---- CCU and the per-PE copies -----------------------------------------------------------
-        m.d.comb += [
-            ccu.arm.eq(arm), ccu.start.eq(start), ccu.running.eq(running), ccu.groups.eq(groups),
-            ccu.bias_act.eq(bias_act),
+    def _pe_host(self, m, p, busy_next):
+        """PE p's copy of the host bus (a :class:`~.interfaces.PEHost`): registered straight
+        from the pins, in parallel with the top's own bus register, so it is in the PE in c1
+        too.  The write enable is gated by PE p's copy of ``busy`` (a register loaded with
+        the next cycle's busy), so host writes never reach a block RAM the datapath owns."""
+        hw = self._hw
+        amap = HostMap(hw)
+
+        def keep(name, shape=1):
+            return Signal(shape, name=f"h_{name}_{p}", attrs={"keep": 1})
+
+        sel, hmem, hoff, hdat, hwe, pbusy = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
+                                             keep("wdata", hw.data_bits), keep("we"), keep("busy"))
+        addr_pe = self.addr[amap.pe_lsb:amap.pe_lsb + amap.pb]
+        m.d.sync += [
+            sel.eq(~self.addr[amap.global_bit] & (self.addr[amap.bcast_bit] | (addr_pe == p))),
+            hmem.eq(self.addr[amap.mem_lsb:amap.mem_lsb + MEM_BITS]), hoff.eq(self.addr[:amap.ob]),
+            hdat.eq(self.wdata), hwe.eq(self.we), pbusy.eq(busy_next),
         ]
-        for p, pe in enumerate(pes):
-            ctl = {}
-            for name, nxt in (("arm", arm_next), ("start", start_next), ("running", running_next),
-                              ("pf_active", pf_next)):
-                ctl[name] = Signal(name=f"{name}_{p}", attrs={"keep": 1})
-                m.d.sync += ctl[name].eq(nxt)
-            m.d.comb += [
-                ccu.src_data[p].eq(pe.src_data), ccu.room_push[p].eq(pe.room_push),
-                ccu.room_nopush[p].eq(pe.room_nopush),
-                pe.arm.eq(ctl["arm"]), pe.start.eq(ctl["start"]), pe.running.eq(ctl["running"]),
-                pe.pf_active.eq(ctl["pf_active"]),
-                pe.src_sel.eq(src_sel), pe.relu.eq(relu), pe.shift.eq(shift),
-                pe.ptr_base.eq(ptr_base), pe.spmat_base.eq(spmat_base),
-                pe.wb_start.eq(wb_start), pe.wb_base.eq(wb_base),
-                pe.ann_valid.eq(ccu.ann_valid), pe.ann_j.eq(ccu.ann_j), pe.ann_a.eq(ccu.ann_a),
-                pe.bcast.eq(ccu.bcast), pe.rd_en.eq(ccu.rd_en[p]),
-            ]
+        host = PEHost(hw).create(path=(f"host_{p}",))
+        m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.wdata.eq(hdat),
+                     host.we.eq(hwe & ~pbusy)]
+        return host
 
-        # ---- end of pass [arch §5.7] and counters ------------------------------------------
-        # c_done: bias broadcast before this cycle and every PE idle [arch §5.7].  The PEs'
-        # idle flags are registers computed last cycle assuming no broadcast; that holds when
-        # the bias had already been broadcast last cycle (bias_prev), which done requires
-        # anyway (a bias broadcast in the previous cycle fills every queue in this one)
-        bias_prev = Signal()
-        m.d.sync += bias_prev.eq(ccu.bias_sent & ~start)
-        m.d.comb += [done.eq(running & bias_prev & _all([pe.idle for pe in pes])), self.done.eq(done)]
-        with m.If(start):
-            m.d.sync += [done_flag.eq(0), cyc.eq(0), n_bcast.eq(0), n_stall.eq(0), n_search.eq(0)]
-        with m.Elif(running):
-            m.d.sync += [cyc.eq(cyc + 1), n_bcast.eq(n_bcast + ccu.bcast), n_stall.eq(n_stall + ccu.ev_stall),
-                         n_search.eq(n_search + ccu.ev_search)]
-            with m.If(done):
-                m.d.sync += [done_flag.eq(1), cycles.eq(cyc + 1)]
-        with m.If(arm):
-            m.d.sync += fault.eq(0)
-        with m.Elif(ccu.fault | _any([pe.fault for pe in pes])):
-            m.d.sync += fault.eq(1)
+    def _statistics(self, m, seq, ccu, pes):
+        """The pass's counters (cleared at start, counted while running), ``cycles``
+        (c_done + 1), ``done_flag`` (done since start) and the sticky ``fault``."""
+        cyc = Signal(COUNTER_BITS)
+        stats = {name: Signal(COUNTER_BITS, name=name) for name in ("cycles", "broadcasts", "stall_cycles",
+                                                                    "groups_scanned")}
+        stats["done_flag"], stats["fault"] = Signal(name="done_flag"), Signal(name="fault")
+        events = {"broadcasts": ccu.bcast, "stall_cycles": ccu.ev_stall, "groups_scanned": ccu.ev_search}
+        ctl = seq.ctl
+        with m.If(ctl.start):
+            m.d.sync += [stats["done_flag"].eq(0), cyc.eq(0)] + [stats[name].eq(0) for name in events]
+        with m.Elif(ctl.running):
+            m.d.sync += [cyc.eq(cyc + 1)] + [stats[name].eq(stats[name] + ev) for name, ev in events.items()]
+            with m.If(seq.done):
+                m.d.sync += [stats["done_flag"].eq(1), stats["cycles"].eq(cyc + 1)]
+        with m.If(ctl.arm):
+            m.d.sync += stats["fault"].eq(0)
+        with m.Elif(ccu.fault | Cat(*[pe.fault for pe in pes]).any()):
+            m.d.sync += stats["fault"].eq(1)
+        return stats
 
-        # ---- per-PE host bus copies -------------------------------------------------------------
-        for p, pe in enumerate(pes):
-            sel = Signal(name=f"h_sel_{p}", attrs={"keep": 1})
-            hmem = Signal(3, name=f"h_mem_{p}", attrs={"keep": 1})
-            hoff = Signal(ob, name=f"h_off_{p}", attrs={"keep": 1})
-            hdat = Signal(hw.data_bits, name=f"h_wdata_{p}", attrs={"keep": 1})
-            hwe = Signal(name=f"h_we_{p}", attrs={"keep": 1})
-            # this PE's copy of busy (a register loaded with the next cycle's busy): the host
-            # writes it gates reach every block RAM's write enable
-            pbusy = Signal(name=f"busy_{p}", attrs={"keep": 1})
-            m.d.sync += pbusy.eq(pf_next | pes[0].wb_busy_next)
-            addr_pe = self.addr[ob + 3:ob + 3 + pb]
-            m.d.sync += [
-                sel.eq(~self.addr[ob + 4 + pb] & (self.addr[ob + 3 + pb] | (addr_pe == p))),
-                hmem.eq(self.addr[ob:ob + 3]), hoff.eq(self.addr[:ob]), hdat.eq(self.wdata),
-                hwe.eq(self.we),
-            ]
-            m.d.comb += [pe.h_sel.eq(sel), pe.h_mem.eq(hmem), pe.h_off.eq(hoff), pe.h_wdata.eq(hdat),
-                         pe.h_we.eq(hwe & ~pbusy)]
-
-        # ---- read path: c1 → PE (three cycles) → PE h_rdata → top rdata, valid in c0 + READ_LATENCY ---
-        status = Signal(4)
-        m.d.comb += status.eq(busy | (done_flag << STATUS_DONE) | (src_sel << STATUS_SRC_SEL)
-                                | (fault << STATUS_FAULT))   # busy is bit STATUS_BUSY = 0
-        gregs = {"status": status, "groups": groups, "bias_act": bias_act, "shift": shift, "relu": relu,
-                 "wb_base": wb_base, "src_sel": src_sel, "cycles": cycles, "broadcasts": n_bcast,
-                 "stall_cycles": n_stall, "groups_scanned": n_search, "pes": n, "version": HW_VERSION,
-                 "ptr_base": ptr_base, "spmat_base": spmat_base}
-        table = [0] * 16
+    def _read_path(self, m, bus, gregs, pes):
+        """c1 → PE (``host.rdata``, five cycles) or the global register → ``rdata`` with
+        ``rvalid`` in c0 + ``READ_LATENCY``."""
+        hw = self._hw
+        reg_bits = (len(GLOBAL_REGS) - 1).bit_length()   # the decoder reads this many offset bits
+        table = [0] * (1 << reg_bits)
         for name, value in gregs.items():
             table[GLOBAL_REGS[name]] = value
         lat = READ_LATENCY - 2                   # register stages between c1 and rdata
         g = [Signal(hw.data_bits, name=f"g{i}") for i in range(lat)]
         gl = [Signal(name=f"glob{i}") for i in range(lat)]
-        pq = [Signal(max(1, pb), name=f"pe_q{i}") for i in range(lat)]
+        pq = [Signal(max(1, hw.pe_bits), name=f"pe_q{i}") for i in range(lat)]
         rq = [Signal(name=f"re_q{i}") for i in range(lat)]
-        m.d.sync += [g[0].eq(Array(table)[off[:4]]), gl[0].eq(glob), pq[0].eq(pe_idx), rq[0].eq(re_q)]
+        m.d.sync += [g[0].eq(Array(table)[bus.off[:reg_bits]]), gl[0].eq(bus.glob), pq[0].eq(bus.pe),
+                     rq[0].eq(bus.re)]
         for i in range(1, lat):
             m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1]), pq[i].eq(pq[i - 1]), rq[i].eq(rq[i - 1])]
-        pe_data = Array([pe.h_rdata for pe in pes])
+        pe_data = Array([pe.host.rdata for pe in pes])
         m.d.sync += [self.rdata.eq(Mux(gl[-1], g[-1], pe_data[pq[-1]])), self.rvalid.eq(rq[-1])]
-        return m
-
-
-def _any(signals):
-    out = signals[0]
-    for s in signals[1:]:
-        out = out | s
-    return out
-
-
-def _all(signals):
-    out = signals[0]
-    for s in signals[1:]:
-        out = out & s
-    return out
 
 
 class SerialTop(wiring.Component):
