@@ -14,10 +14,10 @@ Every large memory of the array (pointer banks, sparse-matrix lines, activation 
 
 The second cycle is the block RAM's own output register: on ECP5 (``vendor="ecp5"``) the
 memory is built from ``DP16KD`` primitives with ``REGMODE_B="OUTREG"`` (0.97 ns clock-to-out
-instead of 5.6 ns for the unregistered array output, [FPGA-NOTES]); yosys 0.70 only infers
+instead of 5.6 ns for the unregistered array output, docs/fpga.md); yosys 0.70 only infers
 ``NOREG``.  Elsewhere (``generic``, ``ice40``) it is an Amaranth ``Memory`` with a fabric
 register behind its read port, which is exactly the behaviour of the primitive and what
-simulation uses.  ``sim/ecp5_cells.v`` models the subset of ``DP16KD`` used here so the
+simulation uses.  ``eie/flow/tb/ecp5_cells.v`` models the subset of ``DP16KD`` used here so the
 ECP5 netlist can be co-simulated too.
 """
 
