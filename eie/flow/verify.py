@@ -44,7 +44,7 @@ from .host import LayerResult, prepared_jobs
 from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
 __all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "build", "run", "compare",
-           "verify_layer", "verify_prepared", "format_report"]
+           "verify_layer", "verify_prepared", "format_report", "install_paths"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
 #: the waveform format each simulator writes
@@ -80,6 +80,16 @@ def _versions(*pkgs) -> str:
             out.append(f"{pkg}={version(pkg)}")
         except PackageNotFoundError:
             out.append(f"{pkg}=none")
+    return ";".join(out)
+
+
+def install_paths(*modules) -> str:
+    """Where the modules are installed (their package directories), for build-cache keys."""
+    import importlib.util
+    out = []
+    for mod in modules:
+        spec = importlib.util.find_spec(mod)
+        out.append(f"{mod}@{Path(spec.origin).resolve().parent if spec and spec.origin else 'none'}")
     return ";".join(out)
 
 
@@ -131,7 +141,10 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
         text, digest, gen_s = _verilog(hw, top, progress)
     else:
         text, digest, gen_s = verilog, hashlib.sha256(verilog.encode()).hexdigest()[:16], 0.0
-    tools = hashlib.sha256(_versions("cocotb", "verilator").encode() + top.encode()).hexdigest()[:6]
+    # the build's makefiles name the cocotb and Verilator installations by path: a build is
+    # only reused by the environment that made it (two venvs share the per-user cache)
+    tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
+                           + top.encode()).hexdigest()[:6]
     bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
     bdir.mkdir(parents=True, exist_ok=True)
     vfile = bdir / f"{top}.v"
