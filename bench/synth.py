@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         for target, device in CONFIGS[fam]:
             hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
-            res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router)
+            res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router).to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]

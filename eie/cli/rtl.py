@@ -106,7 +106,7 @@ def cmd_rtl(args) -> int:
 # ---- eie verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     """Exit code 0: RTL == model; 1: any difference or a failed RTL run; bad input: 2."""
-    from ..flow.verify import format_report, verify_prepared
+    from ..flow.verify import verify_prepared
     from ..layer import load_activations
     from ..prepare import load_compressed, prepare_layer
     if args.sim != "amaranth":
@@ -125,10 +125,10 @@ def cmd_verify(args) -> int:
     hw = hw_from_args(cfg, args, prep.compiled)
     rep = verify_prepared(prep, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
                           random_init=args.random_init, progress=_progress)
-    print(format_report(rep), file=human_stream(js))
+    print(rep.format(), file=human_stream(js))
     if js:
-        write_json(js, rep)
-    return 0 if rep["equal"] and not rep["rtl_error"] else 1
+        write_json(js, rep.to_dict())
+    return 0 if rep.equal else 1
 
 
 # ---- eie synth -------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, format_result, run_synth
+    from ..flow.synth import DEVICES, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
@@ -162,9 +162,9 @@ def cmd_synth(args) -> int:
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight)
-    print(format_result(res), file=human_stream(js))
+    print(res.format(), file=human_stream(js))
     if js:
-        write_json(js, res)
+        write_json(js, res.to_dict())
     return 0
 
 

@@ -31,7 +31,7 @@ from ..hdl.params import HWConfig
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
-           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "format_result"]
+           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result"]
 
 
 class SynthError(EIEError):
@@ -367,9 +367,45 @@ def resources(dev: Device, syn: dict, pnr: dict) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class SynthResult:
+    """The answer of :func:`run_synth`: post-route Fmax, resources and critical path of the
+    first seed, and the full record (``record``: JSON-ready, what ``eie synth --json`` writes
+    and :func:`eie.report.fpga.load_records` reads)."""
+
+    record: dict
+
+    @property
+    def fmax_mhz(self) -> float | None:
+        return self.record["fmax_mhz"]
+
+    @property
+    def timing_met(self) -> bool | None:
+        return self.record["timing_met"]
+
+    @property
+    def resources(self) -> dict:
+        return self.record["resources"]
+
+    @property
+    def critical_path(self) -> dict | None:
+        return self.record["critical_path"]
+
+    @property
+    def seeds(self) -> list[dict]:
+        """Per seed: ``seed``, ``fmax_mhz``, ``timing_met``, ``nextpnr_s``."""
+        return list(self.record["seeds"])
+
+    def to_dict(self) -> dict:
+        return self.record
+
+    def format(self) -> str:
+        return format_result(self.record)
+
+
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
-              timing_weight: int | None | str = "default") -> dict:
+              timing_weight: int | None | str = "default") -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``)."""
     if router not in ROUTERS:
@@ -412,7 +448,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
             tmp.cleanup()
     best = runs[0]
     c = hw.config
-    return {
+    return SynthResult({
         "target": target, "device": device, "part": dev.part, "io": syn["io"], "pins": syn["pins"],
         "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
@@ -424,7 +460,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
                "dst_depth": hw.dst_depth, "vendor": hw.vendor},
         "wall_s": {"yosys": syn["yosys_s"], "nextpnr": sum(r["nextpnr_s"] for r in runs)},
         "workdir": str(wd) if tmp is None else None,
-    }
+    })
 
 
 def format_result(res: dict) -> str:

@@ -43,7 +43,7 @@ from .generate import TOPLEVEL, hw_for_layer, verilog_text
 from .host import LayerResult, prepared_jobs
 from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
-__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "build", "run", "compare",
+__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
            "verify_layer", "verify_prepared", "format_report", "install_paths"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
@@ -283,14 +283,51 @@ def compare(res: LayerResult | None, ref) -> dict:
 
 
 # ---- one layer --------------------------------------------------------------------------------------
-def verify_layer(layer, config, x=None, **options) -> dict:
+@dataclass(frozen=True)
+class VerifyResult:
+    """The answer of :func:`verify_prepared`: whether RTL and model agree, and the full report
+    (``report``: JSON-ready, :func:`compare` plus layer, hardware and wall times)."""
+
+    report: dict
+
+    @property
+    def equal(self) -> bool:
+        """Outputs bit-identical, cycles and every counter equal, and the RTL run finished."""
+        return bool(self.report["equal"]) and not self.report["rtl_error"]
+
+    @property
+    def rtl_cycles(self) -> int | None:
+        return self.report["rtl_cycles"]
+
+    @property
+    def model_cycles(self) -> int:
+        return self.report["model_cycles"]
+
+    @property
+    def differences(self) -> list[str]:
+        """What differs (``outputs``, ``cycles``, ``per_pe.<counter>``, ``rtl_run`` ...)."""
+        return list(self.report["differences"])
+
+    @property
+    def rtl_error(self) -> str | None:
+        return self.report["rtl_error"]
+
+    def to_dict(self) -> dict:
+        return self.report
+
+    def format(self) -> str:
+        return format_report(self.report)
+
+
+def verify_layer(layer, config, x=None, **options) -> VerifyResult:
     """:func:`verify_prepared` of ``layer`` (a :class:`~eie.layer.CompressedLayer`) compiled for
     ``config`` on input ``x`` (default: its ``activations``)."""
     return verify_prepared(prepare_layer(layer, config, x, need_input=True), **options)
 
 
 def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
-                    waves=None, max_cycles: int | None = None, random_init: bool = False, progress=None) -> dict:
+                    waves=None, max_cycles: int | None = None, random_init: bool = False,
+                    progress=None) -> VerifyResult:
     """Run a prepared layer (:func:`eie.prepare.prepare_layer`, with an input) through the RTL
     and the model; returns the JSON-ready report
     (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
@@ -355,7 +392,7 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
         "model_matches_reference": ref.reference.get("outputs_match_reference"),
         "wall_s": wall,
     })
-    return report
+    return VerifyResult(report)
 
 
 def format_report(rep: dict) -> str:
