@@ -1,0 +1,212 @@
+"""Caffe deploy prototxt: the layer shapes a Deep Compression release file leaves out.
+
+The prototxt is protobuf text format (``name: "AlexNet"``, ``layer { ... }``); it is
+parsed here without protobuf or Caffe.  The input shape (``input_dim`` x4,
+``input_shape { dim }`` or an ``Input`` layer) is carried through the layers to give each
+convolution and inner-product layer its weight shape:
+
+* ``Convolution``: ``num_output x (C/group) x kh x kw``; output
+  ``(H + 2 pad - dilation (k - 1) - 1) div stride + 1``;
+* ``Pooling``: output ``ceil((H + 2 pad - k) / stride) + 1``, one less when the last window
+  would start in the padding (Caffe's rule); ``global_pooling``: 1 x 1;
+* ``InnerProduct``: ``num_output x (C H W)``;
+* ``Concat`` adds channels, ``Flatten`` flattens, every other layer keeps its input shape.
+
+Both the current (``layer { type: "Convolution" }``) and the V1 (``layers { type:
+CONVOLUTION }``) spellings are read.  The function after a layer is the first later layer
+that reads its output: ``ReLU``, ``Sigmoid``, ``TanH`` or ``Softmax``, else none.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+__all__ = ["parse_text_proto", "CaffeLayer", "caffe_layers"]
+
+_TOKEN = re.compile(r'\s+|#[^\n]*|"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[{}:\[\],;<>]|[^\s{}:\[\],;<>"\'#]+')
+
+
+def parse_text_proto(text: str, where: str) -> dict:
+    """Protobuf text format as nested dicts; every field maps to the list of its values."""
+    tokens = [t for t in _TOKEN.findall(text) if t.strip() and not t.startswith("#")]
+    pos = 0
+
+    def scalar(tok: str):
+        if tok[0] in "\"'":
+            return tok[1:-1].encode().decode("unicode_escape")
+        try:
+            return int(tok)
+        except ValueError:
+            pass
+        try:
+            return float(tok)
+        except ValueError:
+            return tok                             # an enum (MAX) or a bool (true)
+
+    def message(end: str | None) -> dict:
+        nonlocal pos
+        msg: dict = {}
+        while pos < len(tokens):
+            tok = tokens[pos]
+            if tok == end:
+                pos += 1
+                return msg
+            if tok in "{}:[],;<>":
+                raise InputError(f"{where}: unexpected {tok!r} in the prototxt (token {pos})")
+            name = tok
+            pos += 1
+            if pos < len(tokens) and tokens[pos] == ":":
+                pos += 1
+            if pos >= len(tokens):
+                raise InputError(f"{where}: the prototxt ends after {name!r}")
+            tok = tokens[pos]
+            if tok in ("{", "<"):
+                pos += 1
+                msg.setdefault(name, []).append(message("}" if tok == "{" else ">"))
+            elif tok == "[":
+                pos += 1
+                while pos < len(tokens) and tokens[pos] != "]":
+                    if tokens[pos] != ",":
+                        msg.setdefault(name, []).append(scalar(tokens[pos]))
+                    pos += 1
+                pos += 1
+            else:
+                msg.setdefault(name, []).append(scalar(tok))
+                pos += 1
+            if pos < len(tokens) and tokens[pos] in ",;":
+                pos += 1
+        if end is not None:
+            raise InputError(f"{where}: the prototxt ends inside a {{ ... }} block (a missing '}}')")
+        return msg
+
+    return message(None)
+
+
+def _one(msg: dict, key: str, default=None):
+    v = msg.get(key)
+    return v[0] if v else default
+
+
+@dataclass(frozen=True)
+class CaffeLayer:
+    """A convolution or inner-product layer of the prototxt and its weight's shape."""
+
+    name: str
+    kind: str                     # "conv" | "fc"
+    weight_shape: tuple[int, ...]
+    function: str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The weight as eie stores it: out x (everything else)."""
+        return self.weight_shape[0], math.prod(self.weight_shape[1:])
+
+
+def _norm(t) -> str:
+    return str(t).lower().replace("_", "")
+
+
+def _pair(p: dict, key: str, default: int, where: str) -> tuple[int, int]:
+    """A kernel/stride/pad value: ``key`` (once or per axis) or ``key_h``/``key_w``."""
+    h, w = _one(p, key + "_h"), _one(p, key + "_w")
+    vals = p.get(key, [])
+    if h is not None or w is not None:
+        return int(h if h is not None else default), int(w if w is not None else default)
+    if not vals:
+        return default, default
+    if not all(isinstance(v, int) and v >= 0 for v in vals):
+        raise InputError(f"{where}: {key} must be integers >= 0, not {vals}")
+    return (vals[0], vals[0]) if len(vals) == 1 else (vals[0], vals[1])
+
+
+_FUNCS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+
+
+def caffe_layers(text: str, where: str) -> tuple[str | None, list[CaffeLayer]]:
+    """(network name, its convolution and inner-product layers in order, with weight shapes)."""
+    net = parse_text_proto(text, where)
+    layers = net.get("layer", []) + net.get("layers", [])
+    if not layers:
+        raise InputError(f"{where} has no layer {{ ... }} block: not a Caffe prototxt")
+    blobs: dict[str, tuple[int, ...] | None] = {}
+    dims = net.get("input_dim") or [d for s in net.get("input_shape", []) for d in s.get("dim", [])]
+    for name in net.get("input", []):
+        if len(dims) >= 4:
+            blobs[name] = tuple(int(d) for d in dims[1:4])
+        elif len(dims) >= 2:
+            blobs[name] = tuple(int(d) for d in dims[1:]) + (1,) * (4 - len(dims))
+    out: list[tuple[CaffeLayer, str]] = []
+    order = []
+    for i, layer in enumerate(layers):
+        name, typ = str(_one(layer, "name", f"layer{i}")), _norm(_one(layer, "type", ""))
+        bottoms, tops = layer.get("bottom", []), layer.get("top", [])
+        order.append((name, typ, bottoms, tops))
+        w = f"{where}: layer {name!r}"
+        src = blobs.get(bottoms[0]) if bottoms else None
+        shape: tuple[int, ...] | None = src
+        if typ == "input":
+            d = [int(x) for s in _one(layer, "input_param", {}).get("shape", []) for x in s.get("dim", [])]
+            shape = tuple(d[1:4]) + (1,) * (3 - len(d[1:4])) if len(d) >= 2 else None
+        elif typ in ("convolution", "innerproduct"):
+            key = "convolution_param" if typ == "convolution" else "inner_product_param"
+            p = _one(layer, key, {})
+            n = _one(p, "num_output")
+            if not isinstance(n, int) or n < 1:
+                raise InputError(f"{w} needs {key} {{ num_output: N }} with N >= 1, not {n!r}")
+            if src is None:
+                raise InputError(f"{w}: the shape of its input {bottoms[:1]} is unknown (give the input shape "
+                                 f"with input_dim, or the layers with --layer NAME:OUTxIN)")
+            if typ == "convolution":
+                kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 0, w)
+                sh, sw = _pair(p, "stride", 1, w)
+                ph, pw = _pair(p, "pad", 0, w)
+                dh, dw = _pair(p, "dilation", 1, w)
+                group = int(_one(p, "group", 1))
+                if kh < 1 or kw < 1 or sh < 1 or sw < 1 or group < 1 or src[0] % group or n % group:
+                    raise InputError(f"{w}: kernel {kh}x{kw}, stride {sh}x{sw}, group {group} with {src[0]} input "
+                                     f"and {n} output channels is not a valid convolution")
+                wshape = (n, src[0] // group, kh, kw)
+                shape = (n, (src[1] + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (src[2] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+                kind = "conv"
+            else:
+                wshape = (n, math.prod(src))
+                shape, kind = (n, 1, 1), "fc"
+            if min(shape) < 1:
+                raise InputError(f"{w}: its output shape {shape} is empty: check the input shape")
+            if re.search("conv|fc|ip", name):
+                out.append((CaffeLayer(name, kind, wshape, "none"), tops[0] if tops else name))
+        elif typ == "pooling":
+            p = _one(layer, "pooling_param", {})
+            if src is not None:
+                if str(_one(p, "global_pooling", "false")).lower() == "true":
+                    shape = (src[0], 1, 1)
+                else:
+                    kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 1, w)
+                    sh, sw = _pair(p, "stride", 1, w)
+                    ph, pw = _pair(p, "pad", 0, w)
+                    shape = (src[0], _pool(src[1], kh, sh, ph), _pool(src[2], kw, sw, pw))
+        elif typ == "concat" and bottoms:
+            parts = [blobs.get(b) for b in bottoms]
+            shape = None if any(s is None for s in parts) else (sum(s[0] for s in parts),) + parts[0][1:]
+        elif typ == "flatten" and src is not None:
+            shape = (math.prod(src), 1, 1)
+        for t in tops:
+            blobs[t] = shape
+    result = []
+    for layer, top in out:
+        idx = next(i for i, o in enumerate(order) if o[0] == layer.name)
+        func = next((_FUNCS.get(typ, "none") for _, typ, bottoms, _ in order[idx + 1:] if top in bottoms), "none")
+        result.append(CaffeLayer(layer.name, layer.kind, layer.weight_shape, func))
+    name = _one(net, "name")
+    return (str(name) if name is not None else None), result
+
+
+def _pool(n: int, k: int, s: int, p: int) -> int:
+    out = math.ceil((n + 2 * p - k) / s) + 1
+    if p > 0 and (out - 1) * s >= n + p:
+        out -= 1
+    return out
