@@ -5,6 +5,7 @@ from its ``.npy`` header before its data is read."""
 from __future__ import annotations
 
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,16 @@ def read_npz(path) -> dict[str, TensorInfo]:
             for name in zf.namelist():
                 shape, dtype = _header(zf, name)
                 key = name[: -len(".npy")]
-                infos[key] = TensorInfo(shape, str(dtype), lambda key=key: _load(path, key))
+                infos[key] = TensorInfo(shape, str(dtype), partial(_load, path, key, dtype))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, SyntaxError) as exc:
         raise InputError(f"{where} is not a readable .npz (truncated or corrupt?): {exc}") from None
     return infos
 
 
-def _load(path: Path, key: str) -> np.ndarray:
+def _load(path: Path, key: str, dtype: np.dtype) -> np.ndarray:
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputError(f"{str(path)!r}: array {key!r} must be numeric, not dtype {dtype} (a pickled object array "
+                         f"is never loaded)")
     try:
         with np.load(path, allow_pickle=False) as f:
             return f[key]
