@@ -1,4 +1,4 @@
-"""What every importer returns, and how it becomes a network directory [arch §8, §12].
+"""What every importer returns, and how it becomes a network directory (docs/networks.md §2-3).
 
 An importer reads one file and returns an :class:`ImportedNetwork`: the layers eie can hold
 (fully-connected, LSTM, convolution), in the order the file implies, each as an
