@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from model_writers import dc_entries, dc_release, pack_nibbles, random_compressed
 
 from eie.cli import main
@@ -199,3 +201,35 @@ def test_layers_and_prototxt_are_for_deep_compression_only(tmp_path, capsys):
     assert rc == 2 and "--layer and --prototxt describe a Deep Compression file" in err
     rc, _, err = run(["import", tmp_path / "m.npz", "--format", "deep-compression", "-o", tmp_path / "o"], capsys)
     assert rc == 2 and "needs its layers: give --layer" in err
+
+
+def test_v1_prototxt_and_input_layer():
+    """The V1 spelling (layers { type: CONVOLUTION }) of Caffe's LeNet, and an Input layer."""
+    lenet = """name: "LeNet" input: "data" input_shape { dim: 64 dim: 1 dim: 28 dim: 28 }
+    layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1" convolution_param { num_output: 20 kernel_size: 5 } }
+    layers { name: "pool1" type: POOLING bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layers { name: "conv2" type: CONVOLUTION bottom: "pool1" top: "conv2" convolution_param { num_output: 50 kernel_size: 5 } }
+    layers { name: "pool2" type: POOLING bottom: "conv2" top: "pool2" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layers { name: "ip1" type: INNER_PRODUCT bottom: "pool2" top: "ip1" inner_product_param { num_output: 500 } }
+    layers { name: "relu1" type: RELU bottom: "ip1" top: "ip1" }
+    layers { name: "ip2" type: INNER_PRODUCT bottom: "ip1" top: "ip2" inner_product_param { num_output: 10 } }
+    layers { name: "prob" type: SOFTMAX bottom: "ip2" top: "prob" }"""
+    _, found = caffe_layers(lenet, "lenet")
+    assert [(c.name, c.kind, c.shape, c.function) for c in found] == [
+        ("conv1", "conv", (20, 25), "none"), ("conv2", "conv", (50, 500), "none"), ("ip1", "fc", (500, 800), "relu"),
+        ("ip2", "fc", (10, 500), "softmax")]
+    net = ('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+           'layer { name: "fc1" type: "InnerProduct" bottom: "data" top: "fc1" inner_product_param { num_output: 7 } }')
+    assert caffe_layers(net, "x")[1][0].shape == (7, 192)
+    with pytest.raises(InputError, match="layer 'fc1': the shape of its input is unknown"):
+        caffe_layers(net.replace('bottom: "data"', 'bottom: "nope"'), "x")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 70), st.floats(0, 1), st.sampled_from([4, 8]), st.integers(0, 2**32 - 1))
+def test_decode_round_trips_random_layers(tmp_path_factory, n_out, n_in, density, bits, seed):
+    codes, codebook, bias = random_compressed(np.random.default_rng(seed), n_out, n_in, density, bits)
+    path = tmp_path_factory.mktemp("dc") / "r.net"
+    path.write_bytes(dc_release([(codes, codebook, bias, bits)]))
+    (got,) = read_release(path, [LayerSpec("fc", n_out, n_in, bits)]).layers
+    assert np.array_equal(got.codes, codes) and np.array_equal(got.bias, bias)

@@ -126,80 +126,90 @@ def _pair(p: dict, key: str, default: int, where: str) -> tuple[int, int]:
 _FUNCS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
 
 
+def _input_blobs(net: dict) -> dict:
+    """The shapes (C, H, W) of the net-level inputs (``input`` with ``input_dim`` or ``input_shape``)."""
+    blobs = {}
+    dims = net.get("input_dim") or [d for s in net.get("input_shape", []) for d in s.get("dim", [])]
+    for name in net.get("input", []):
+        if len(dims) >= 2:
+            blobs[name] = tuple(int(d) for d in dims[1:4]) + (1,) * max(0, 4 - len(dims))
+    return blobs
+
+
+def _weighted(layer: dict, typ: str, src, w: str) -> tuple[str, tuple, tuple]:
+    """(kind, weight shape, output shape) of a convolution or inner-product layer."""
+    key = "convolution_param" if typ == "convolution" else "inner_product_param"
+    p = _one(layer, key, {})
+    n = _one(p, "num_output")
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"{w} needs {key} {{ num_output: N }} with N >= 1, not {n!r}")
+    if src is None:
+        raise InputError(f"{w}: the shape of its input is unknown (give the input shape with input_dim, or the "
+                         f"layers with --layer NAME:OUTxIN)")
+    if typ == "innerproduct":
+        return "fc", (n, math.prod(src)), (n, 1, 1)
+    kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 0, w)
+    sh, sw = _pair(p, "stride", 1, w)
+    ph, pw = _pair(p, "pad", 0, w)
+    dh, dw = _pair(p, "dilation", 1, w)
+    group = int(_one(p, "group", 1))
+    if kh < 1 or kw < 1 or sh < 1 or sw < 1 or group < 1 or src[0] % group or n % group:
+        raise InputError(f"{w}: kernel {kh}x{kw}, stride {sh}x{sw}, group {group} with {src[0]} input and {n} "
+                         f"output channels is not a valid convolution")
+    shape = (n, (src[1] + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (src[2] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+    if min(shape) < 1:
+        raise InputError(f"{w}: its output shape {shape} is empty: check the input shape")
+    return "conv", (n, src[0] // group, kh, kw), shape
+
+
+def _shape_after(typ: str, layer: dict, src, parts: list, w: str):
+    """The output shape of a layer without weights (None when unknown)."""
+    if typ == "input":
+        d = [int(x) for s in _one(layer, "input_param", {}).get("shape", []) for x in s.get("dim", [])]
+        return tuple(d[1:4]) + (1,) * (3 - len(d[1:4])) if len(d) >= 2 else None
+    if src is None:
+        return None
+    if typ == "pooling":
+        p = _one(layer, "pooling_param", {})
+        if str(_one(p, "global_pooling", "false")).lower() == "true":
+            return (src[0], 1, 1)
+        kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 1, w)
+        sh, sw = _pair(p, "stride", 1, w)
+        ph, pw = _pair(p, "pad", 0, w)
+        return (src[0], _pool(src[1], kh, sh, ph), _pool(src[2], kw, sw, pw))
+    if typ == "concat":
+        return None if any(s is None for s in parts) else (sum(s[0] for s in parts),) + parts[0][1:]
+    if typ == "flatten":
+        return (math.prod(src), 1, 1)
+    return src                                   # ReLU, LRN, Dropout, BatchNorm, Scale, Softmax...
+
+
 def caffe_layers(text: str, where: str) -> tuple[str | None, list[CaffeLayer]]:
     """(network name, its convolution and inner-product layers in order, with weight shapes)."""
     net = parse_text_proto(text, where)
     layers = net.get("layer", []) + net.get("layers", [])
     if not layers:
         raise InputError(f"{where} has no layer {{ ... }} block: not a Caffe prototxt")
-    blobs: dict[str, tuple[int, ...] | None] = {}
-    dims = net.get("input_dim") or [d for s in net.get("input_shape", []) for d in s.get("dim", [])]
-    for name in net.get("input", []):
-        if len(dims) >= 4:
-            blobs[name] = tuple(int(d) for d in dims[1:4])
-        elif len(dims) >= 2:
-            blobs[name] = tuple(int(d) for d in dims[1:]) + (1,) * (4 - len(dims))
-    out: list[tuple[CaffeLayer, str]] = []
+    blobs = _input_blobs(net)
+    found: list[tuple[int, CaffeLayer, str]] = []
     order = []
     for i, layer in enumerate(layers):
         name, typ = str(_one(layer, "name", f"layer{i}")), _norm(_one(layer, "type", ""))
         bottoms, tops = layer.get("bottom", []), layer.get("top", [])
-        order.append((name, typ, bottoms, tops))
+        order.append((typ, bottoms))
         w = f"{where}: layer {name!r}"
         src = blobs.get(bottoms[0]) if bottoms else None
-        shape: tuple[int, ...] | None = src
-        if typ == "input":
-            d = [int(x) for s in _one(layer, "input_param", {}).get("shape", []) for x in s.get("dim", [])]
-            shape = tuple(d[1:4]) + (1,) * (3 - len(d[1:4])) if len(d) >= 2 else None
-        elif typ in ("convolution", "innerproduct"):
-            key = "convolution_param" if typ == "convolution" else "inner_product_param"
-            p = _one(layer, key, {})
-            n = _one(p, "num_output")
-            if not isinstance(n, int) or n < 1:
-                raise InputError(f"{w} needs {key} {{ num_output: N }} with N >= 1, not {n!r}")
-            if src is None:
-                raise InputError(f"{w}: the shape of its input {bottoms[:1]} is unknown (give the input shape "
-                                 f"with input_dim, or the layers with --layer NAME:OUTxIN)")
-            if typ == "convolution":
-                kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 0, w)
-                sh, sw = _pair(p, "stride", 1, w)
-                ph, pw = _pair(p, "pad", 0, w)
-                dh, dw = _pair(p, "dilation", 1, w)
-                group = int(_one(p, "group", 1))
-                if kh < 1 or kw < 1 or sh < 1 or sw < 1 or group < 1 or src[0] % group or n % group:
-                    raise InputError(f"{w}: kernel {kh}x{kw}, stride {sh}x{sw}, group {group} with {src[0]} input "
-                                     f"and {n} output channels is not a valid convolution")
-                wshape = (n, src[0] // group, kh, kw)
-                shape = (n, (src[1] + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (src[2] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
-                kind = "conv"
-            else:
-                wshape = (n, math.prod(src))
-                shape, kind = (n, 1, 1), "fc"
-            if min(shape) < 1:
-                raise InputError(f"{w}: its output shape {shape} is empty: check the input shape")
+        if typ in ("convolution", "innerproduct"):
+            kind, wshape, shape = _weighted(layer, typ, src, w)
             if re.search("conv|fc|ip", name):
-                out.append((CaffeLayer(name, kind, wshape, "none"), tops[0] if tops else name))
-        elif typ == "pooling":
-            p = _one(layer, "pooling_param", {})
-            if src is not None:
-                if str(_one(p, "global_pooling", "false")).lower() == "true":
-                    shape = (src[0], 1, 1)
-                else:
-                    kh, kw = _pair(p, "kernel_size" if "kernel_size" in p else "kernel", 1, w)
-                    sh, sw = _pair(p, "stride", 1, w)
-                    ph, pw = _pair(p, "pad", 0, w)
-                    shape = (src[0], _pool(src[1], kh, sh, ph), _pool(src[2], kw, sw, pw))
-        elif typ == "concat" and bottoms:
-            parts = [blobs.get(b) for b in bottoms]
-            shape = None if any(s is None for s in parts) else (sum(s[0] for s in parts),) + parts[0][1:]
-        elif typ == "flatten" and src is not None:
-            shape = (math.prod(src), 1, 1)
+                found.append((i, CaffeLayer(name, kind, wshape, "none"), tops[0] if tops else name))
+        else:
+            shape = _shape_after(typ, layer, src, [blobs.get(b) for b in bottoms], w)
         for t in tops:
             blobs[t] = shape
     result = []
-    for layer, top in out:
-        idx = next(i for i, o in enumerate(order) if o[0] == layer.name)
-        func = next((_FUNCS.get(typ, "none") for _, typ, bottoms, _ in order[idx + 1:] if top in bottoms), "none")
+    for i, layer, top in found:
+        func = next((_FUNCS.get(typ, "none") for typ, bottoms in order[i + 1:] if top in bottoms), "none")
         result.append(CaffeLayer(layer.name, layer.kind, layer.weight_shape, func))
     name = _one(net, "name")
     return (str(name) if name is not None else None), result
