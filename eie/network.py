@@ -16,7 +16,8 @@ A network directory holds ``network.toml`` and one layer file per layer::
     # direction = "forward" | "reverse"
 
 Layers run in file order; a layer's input is the previous runnable layer's output.  Paths
-are relative to the directory.  :func:`load_network` checks everything up front (the file
+are relative to the directory.  ``eie import`` also writes ``manifest.json`` (the files of the
+import, for the ``--force`` rule of output directories); it is not read here.  :func:`load_network` checks everything up front (the file
 exists, the shapes chain, each layer file's shape equals ``shape``) and raises
 :class:`~eie.errors.InputError` naming the layer, the field and the fix.
 """

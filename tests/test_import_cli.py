@@ -200,3 +200,11 @@ def test_real_silero_lstm_cell(tmp_path, capsys):
     assert rc == 0, err
     lstm = [x for x in load_network(tmp_path / "s").layers if x.kind == "lstm"]
     assert [(x.name, x.shape, x.hidden, x.input, x.gates) for x in lstm] == [("lstm_cell", (512, 256), 128, 128, "ifgo")]
+
+
+def test_an_empty_existing_directory_is_used(npz_model, tmp_path, capsys):
+    """Only files the import would replace need --force (as for every output directory)."""
+    (tmp_path / "empty").mkdir()
+    rc, _, err = run(["import", npz_model, "-o", tmp_path / "empty"], capsys)
+    assert rc == 0, err
+    assert len(load_network(tmp_path / "empty").layers) == 2

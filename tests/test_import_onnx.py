@@ -148,9 +148,9 @@ def test_lstm_maps_onto_eies_gates(tmp_path, rng, direction, bias):
         assert np.allclose(run_lstm(layer, xs), want[:, d, 0, :], atol=1e-5)
 
 
-def test_unsupported_lstm_features_are_errors(tmp_path, rng):
+def test_unsupported_lstm_features_are_left_out_with_the_reason(tmp_path, rng, capsys):
     path, _ = lstm_model(tmp_path, rng, "forward", extra=["", "", "", "p"])
-    with pytest.raises(InputError, match="LSTM 'rnn' has peepholes"):
+    with pytest.raises(InputError, match="holds no layer eie can import .*; left out: LSTM 'rnn': it has peepholes"):
         import_file(path)
 
 

@@ -12,8 +12,8 @@ The graph's nodes are read in order; a layer is a node whose weights are constan
 * ``LSTM`` with constant ``W`` (dirs x 4H x X), ``R`` (dirs x 4H x H) and optional ``B``
   (dirs x 8H): one layer per direction, the stacked ``[W | R]`` (4H x (X+H)) with bias
   ``Wb + Rb``; ONNX orders the gate blocks i, o, f, c, which is ``gates = "iofg"`` in eie's
-  letters (c, the cell candidate, is eie's g).  Peepholes, ``input_forget`` and gate
-  functions other than sigmoid/tanh/tanh are refused (eie's LSTM has none of them);
+  letters (c, the cell candidate, is eie's g).  An LSTM with peepholes, ``input_forget`` or
+  gate functions other than sigmoid/tanh/tanh is left out (eie's LSTM has none of them);
 * ``Conv`` with a constant weight (out x in/group x k...): kind ``conv``, flattened.
 
 The function after a layer is the node that alone consumes its output (through
@@ -39,6 +39,8 @@ _FUNCTIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "
 _OTHER_ACTIVATIONS = {"Clip", "LeakyRelu", "Elu", "Selu", "Gelu", "HardSigmoid", "HardSwish", "Softplus", "PRelu",
                       "Mish", "Erf", "Celu", "ThresholdedRelu", "LogSoftmax"}
 _PASS = {"Identity", "Dropout"}
+_QUANTISED = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "QGemm", "DynamicQuantizeLSTM",
+              "DynamicQuantizeMatMul", "MatMulNBits"}
 
 
 class _Graph:
@@ -165,20 +167,23 @@ def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
     return ImportedLayer(_name(node, wname), "fc", function, weight=w, bias=bias, origin=origin, note=note)
 
 
+class _Unsupported(Exception):
+    """A node eie cannot hold: left out, with the reason, in ``ImportedNetwork.skipped``."""
+
+
 def _lstm(g: _Graph, node, where: str) -> list[ImportedLayer]:
     ins = list(node.input) + [""] * (8 - len(node.input))
     at = _attrs(node)
-    label = f"LSTM {node.name!r}"
     if ins[7]:
-        raise InputError(f"{where}: {label} has peepholes (input P): eie's LSTM has none; leave the layer out "
-                         f"with --select")
+        raise _Unsupported("it has peepholes (input P), which eie's LSTM has not")
     if at.get("input_forget", 0):
-        raise InputError(f"{where}: {label} couples the input and forget gates (input_forget=1): not supported")
+        raise _Unsupported("it couples the input and forget gates (input_forget=1)")
     acts = [a.decode() if isinstance(a, bytes) else a for a in at.get("activations", [])]
     if acts and any(a != b for a, b in zip(acts, ["Sigmoid", "Tanh", "Tanh"] * 2, strict=False)):
-        raise InputError(f"{where}: {label} uses gate functions {acts}: eie's LSTM has sigmoid, tanh, tanh")
+        raise _Unsupported(f"its gate functions are {acts}; eie's LSTM has Sigmoid, Tanh, Tanh")
     if at.get("layout", 0):
-        raise InputError(f"{where}: {label} has layout=1 (batch first): not supported; export with layout 0")
+        raise _Unsupported("it has layout=1 (batch first)")
+    label = f"LSTM {node.name!r}"
     w, r = g.const(ins[1]), g.const(ins[2])
     if w is None or r is None:
         return []
@@ -237,7 +242,11 @@ def read_onnx(path) -> ImportedNetwork:
             if layer is None and (g.is_const(node.input[0]) or g.is_const(node.input[1])):
                 skipped.append(f"{node.op_type} {node.name!r}: its constant operand is not a 2-D matrix")
         elif node.op_type == "LSTM":
-            found = _lstm(g, node, where)
+            try:
+                found = _lstm(g, node, where)
+            except _Unsupported as exc:
+                skipped.append(f"LSTM {node.name!r}: {exc}")
+                continue
             layers += found
             if not found:
                 skipped.append(f"LSTM {node.name!r}: its weights are computed in the graph, not constants")
@@ -247,6 +256,9 @@ def read_onnx(path) -> ImportedNetwork:
         else:
             if any(a.type in (5, 10) for a in node.attribute):       # GRAPH, GRAPHS
                 skipped.append(f"{node.op_type} {node.name!r}: sub-graphs are not searched")
+            elif node.op_type in _QUANTISED:
+                skipped.append(f"{node.op_type} {node.name!r}: quantised operators are not read (import the float "
+                               f"model)")
             continue
         if layer is not None:
             layers.append(layer)
