@@ -16,7 +16,8 @@ A network directory holds ``network.toml`` and one layer file per layer::
     # direction = "forward" | "reverse"
 
 Layers run in file order; a layer's input is the previous runnable layer's output.  Paths
-are relative to the directory.  :func:`load_network` checks everything up front (the file
+are relative to the directory.  ``eie import`` also writes ``manifest.json`` (the files of the
+import, for the ``--force`` rule of output directories); it is not read here.  :func:`load_network` checks everything up front (the file
 exists, the shapes chain, each layer file's shape equals ``shape``) and raises
 :class:`~eie.errors.InputError` naming the layer, the field and the fix.
 """
@@ -29,14 +30,17 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["KINDS", "FUNCTIONS", "NetworkLayer", "Network", "load_network", "network_toml"]
+__all__ = ["KINDS", "FUNCTIONS", "GATES", "NetworkLayer", "Network", "check_layers", "load_network",
+           "network_toml"]
 
 #: layer kinds: ``fc`` runs on the array; ``lstm`` runs its stacked 4H x (X+H) matrix on the
 #: array and the gates off it; ``conv`` is stored (flattened) for storage accounting only
 KINDS = ("fc", "lstm", "conv")
 #: functions applied after a layer
 FUNCTIONS = ("relu", "none", "sigmoid", "tanh", "softmax")
-_GATES = "ifgo"
+#: the gate letters of an LSTM layer's row blocks, in eie's default order (``gates`` names the order
+#: of a file's blocks: input, forget, cell candidate g, output)
+GATES = "ifgo"
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,8 @@ def _layer(i: int, d, where: str) -> NetworkLayer:
         if shape != [4 * extra["hidden"], extra["input"] + extra["hidden"]]:
             raise InputError(f"{w}: an lstm layer's shape must be [4*hidden, input+hidden] = "
                              f"[{4 * extra['hidden']}, {extra['input'] + extra['hidden']}], not {shape!r}")
-        gates = d.get("gates", _GATES)
-        if not isinstance(gates, str) or sorted(gates) != sorted(_GATES):
+        gates = d.get("gates", GATES)
+        if not isinstance(gates, str) or sorted(gates) != sorted(GATES):
             raise InputError(f"{w}: gates must be an order of the letters i, f, g, o (e.g. 'ifgo'), not {gates!r}")
         direction = d.get("direction", "forward")
         if direction not in ("forward", "reverse"):
@@ -148,6 +152,24 @@ def _layer(i: int, d, where: str) -> NetworkLayer:
             if key in d:
                 raise InputError(f"{w}: {key!r} is only for an lstm layer")
     return NetworkLayer(name, file, kind, (shape[0], shape[1]), function, **extra)
+
+
+def check_layers(layers, where: str) -> None:
+    """The rules that bind the layers of a network together (each layer alone is checked when
+    it is made): unique names, at least one layer that runs on the array, and consecutive
+    runnable fully-connected layers chain (out of one = in of the next).  ``where`` starts
+    each message.  :func:`load_network` and ``eie import`` (before it writes anything) use it."""
+    names = [layer.name for layer in layers]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise InputError(f"{where}: two layers are named {dup!r}: names must be unique")
+    run = [layer for layer in layers if layer.runs]
+    if not run:
+        raise InputError(f"{where} has no fully-connected or LSTM layer: nothing runs on the array")
+    for prev, cur in zip(run, run[1:], strict=False):
+        if cur.kind == "fc" and prev.kind == "fc" and cur.n_in != prev.n_out:
+            raise InputError(f"{where}: layer {cur.name!r} has {cur.n_in} inputs but {prev.name!r} has "
+                             f"{prev.n_out} outputs: the layers must chain")
 
 
 def load_network(directory, *, check_files: bool = True) -> Network:
@@ -174,17 +196,7 @@ def load_network(directory, *, check_files: bool = True) -> Network:
     if not isinstance(layers, list) or not layers:
         raise InputError(f"{where} lists no [[layer]]: a network needs at least one layer")
     parsed = tuple(_layer(i, ld, where) for i, ld in enumerate(layers))
-    names = [layer.name for layer in parsed]
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup:
-        raise InputError(f"{where}: two layers are named {dup!r}: names must be unique")
-    run = [layer for layer in parsed if layer.runs]
-    if not run:
-        raise InputError(f"{where} has no fully-connected or LSTM layer: nothing runs on the array")
-    for prev, cur in zip(run, run[1:], strict=False):
-        if cur.kind == "fc" and prev.kind == "fc" and cur.n_in != prev.n_out:
-            raise InputError(f"{where}: layer {cur.name!r} has {cur.n_in} inputs but {prev.name!r} has "
-                             f"{prev.n_out} outputs: the layers must chain")
+    check_layers(parsed, where)
     net = Network(str(head.get("name", d.name)), parsed, d, head.get("source"))
     if check_files:
         from .layer import layer_shape

@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EIEError
-from . import core, rtl
+from . import core, networks, rtl
 
 __all__ = ["main", "build_parser"]
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"eie {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     core.register(sub)
+    networks.register(sub)
     rtl.register(sub)
     return ap
 

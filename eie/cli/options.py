@@ -104,9 +104,11 @@ EXTRAS = {
 }
 
 
-def require_extra(extra: str, command: str) -> None:
-    """Raise one clear error when a module of the optional extra ``extra`` is not installed."""
-    what, modules = EXTRAS[extra]
+def require_extra(extra: str, command: str, modules: tuple[str, ...] | None = None) -> None:
+    """Raise one clear error when a module of the optional extra ``extra`` is not installed
+    (``modules``: only these of its modules are needed)."""
+    what, all_modules = EXTRAS[extra]
+    modules = all_modules if modules is None else modules
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(f"{command} needs the {extra!r} extra for {what} (module {missing[0]!r} is missing): "

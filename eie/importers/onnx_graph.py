@@ -1,0 +1,273 @@
+"""ONNX models (the ``onnx`` package; never onnxruntime: nothing is run).
+
+The graph's nodes are read in order; a layer is a node whose weights are constants
+(initializers or ``Constant`` nodes):
+
+* ``Gemm`` ``Y = alpha * A' @ B' + beta * C`` (``A'`` = ``A`` transposed when ``transA``,
+  ``B'`` likewise): with a constant ``B`` the weight is ``alpha * B'^T`` (out x in), with a
+  constant ``A`` it is ``alpha * A'``; the bias is ``beta * C`` (one value per output, or
+  one value broadcast), or a following ``Add`` when ``C`` is absent;
+* ``MatMul`` with a constant 2-D ``B`` (in x out: the weight is ``B^T``) or ``A`` (out x
+  in), and a following ``Add`` of a constant with one value per output as its bias;
+* ``LSTM`` with constant ``W`` (dirs x 4H x X), ``R`` (dirs x 4H x H) and optional ``B``
+  (dirs x 8H): one layer per direction, the stacked ``[W | R]`` (4H x (X+H)) with bias
+  ``Wb + Rb``; ONNX orders the gate blocks i, o, f, c, which is ``gates = "iofg"`` in eie's
+  letters (c, the cell candidate, is eie's g).  An LSTM with peepholes, ``input_forget`` or
+  gate functions other than sigmoid/tanh/tanh is left out (eie's LSTM has none of them);
+* ``Conv`` with a constant weight (out x in/group x k...): kind ``conv``, flattened.
+
+The function after a layer is the node that alone consumes its output (through
+``Identity``/``Dropout``): ``Relu``, ``Sigmoid``, ``Tanh`` or ``Softmax``; anything else is
+``none`` (an activation eie does not have, such as ``Clip`` or ``Gelu``, is named in the
+layer's note).  LSTM layers: ``none`` (their gate functions are part of the layer).
+Sub-graphs (``If``, ``Loop``, ``Scan``) are not searched; nodes left out are listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .result import ImportedLayer, ImportedNetwork, as_float
+
+__all__ = ["read_onnx"]
+
+_FUNCTIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax"}
+_OTHER_ACTIVATIONS = {"Clip", "LeakyRelu", "Elu", "Selu", "Gelu", "HardSigmoid", "HardSwish", "Softplus", "PRelu",
+                      "Mish", "Erf", "Celu", "ThresholdedRelu", "LogSoftmax"}
+_PASS = {"Identity", "Dropout"}
+_QUANTISED = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "QGemm", "DynamicQuantizeLSTM",
+              "DynamicQuantizeMatMul", "MatMulNBits"}
+
+
+class _Graph:
+    """Constants, producers and consumers of one ONNX graph."""
+
+    def __init__(self, graph):
+        from onnx import numpy_helper
+        self.to_array = numpy_helper.to_array
+        self.consts = {t.name: t for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant" and node.output:
+                for a in node.attribute:
+                    if a.name == "value":
+                        self.consts[node.output[0]] = a.t
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                if name:
+                    self.consumers.setdefault(name, []).append(node)
+        self.outputs = {o.name for o in graph.output}
+
+    def const(self, name: str) -> np.ndarray | None:
+        t = self.consts.get(name)
+        if t is None:
+            return None
+        a = self.to_array(t)
+        if a.dtype.kind not in "fiu" and a.dtype.name != "bfloat16":
+            return None
+        a = as_float(a)
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"constant {name!r} holds a value that is not finite (NaN or infinity)")
+        return a
+
+    def is_const(self, name: str) -> bool:
+        return name in self.consts
+
+    def sole_consumer(self, name: str):
+        """The one node that reads ``name`` (through Identity/Dropout), or None."""
+        while True:
+            users = self.consumers.get(name, [])
+            if len(users) != 1 or name in self.outputs:
+                return None
+            node = users[0]
+            if node.op_type not in _PASS:
+                return node
+            name = node.output[0]
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _function(g: _Graph, out: str) -> tuple[str, str]:
+    node = g.sole_consumer(out)
+    if node is None:
+        return "none", ""
+    if node.op_type in _FUNCTIONS:
+        return _FUNCTIONS[node.op_type], ""
+    if node.op_type in _OTHER_ACTIVATIONS:
+        return "none", f"followed by {node.op_type} (not an eie function: recorded as none)"
+    return "none", ""
+
+
+def _per_output(c: np.ndarray, n_out: int, column: bool) -> bool:
+    """Whether constant ``c`` adds one value per output (or one value to all) to a result
+    whose outputs run along the last axis (``column`` False) or down the rows (True)."""
+    if c.size == 1:
+        return True
+    axis = -2 if column else -1
+    return (c.size == n_out and c.ndim >= -axis and c.shape[axis] == n_out)
+
+
+def _following_bias(g: _Graph, out: str, n_out: int, column: bool) -> tuple[np.ndarray | None, str, str]:
+    """A following ``Add`` of a constant with one value per output: (bias, its name, the
+    output after it)."""
+    node = g.sole_consumer(out)
+    if node is None or node.op_type != "Add" or len(node.input) != 2:
+        return None, "", out
+    other = node.input[1] if node.input[0] == out else node.input[0]
+    b = g.const(other)
+    if b is None or not _per_output(b, n_out, column):
+        return None, "", out
+    return np.broadcast_to(b.reshape(-1), (n_out,)).astype(b.dtype), other, node.output[0]
+
+
+def _name(node, weight: str) -> str:
+    if weight.endswith(".weight"):
+        return weight[: -len(".weight")]
+    return node.name or node.output[0]
+
+
+def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
+    a_name, b_name = node.input[0], node.input[1]
+    at = _attrs(node) if node.op_type == "Gemm" else {}
+    alpha, beta = float(at.get("alpha", 1.0)), float(at.get("beta", 1.0))
+    const_a, const_b = g.is_const(a_name), g.is_const(b_name)
+    if const_a == const_b:
+        return None                                       # no weight, or constant folding
+    m = g.const(b_name if const_b else a_name)
+    if m is None or m.ndim != 2:
+        return None
+    if const_b:
+        m = m if at.get("transB", 0) else m.T            # B' is in x out: the weight is B'^T
+        wname = b_name
+    else:
+        m = m.T if at.get("transA", 0) else m            # A' is out x in
+        wname = a_name
+    w = (alpha * m).astype(m.dtype) if alpha != 1.0 else m
+    n_out = w.shape[0]
+    bias, bname, out = None, "", node.output[0]
+    if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
+        c = g.const(node.input[2])
+        if c is None:
+            raise InputError(f"{where}: Gemm {node.name!r} has a bias C ({node.input[2]!r}) that is not a constant")
+        if not _per_output(c, n_out, column=not const_b):
+            raise InputError(f"{where}: Gemm {node.name!r}: bias C has shape {c.shape}, not one value per output "
+                             f"({n_out}) or one value")
+        bias, bname = np.broadcast_to(beta * c.reshape(-1), (n_out,)).astype(c.dtype), node.input[2]
+    else:
+        bias, bname, out = _following_bias(g, out, n_out, column=not const_b)
+    function, note = _function(g, out)
+    origin = f"{node.op_type} {node.name or node.output[0]} ({wname}" + (f" + {bname})" if bname else ")")
+    return ImportedLayer(_name(node, wname), "fc", function, weight=w, bias=bias, origin=origin, note=note)
+
+
+class _Unsupported(Exception):
+    """A node eie cannot hold: left out, with the reason, in ``ImportedNetwork.skipped``."""
+
+
+def _lstm(g: _Graph, node, where: str) -> list[ImportedLayer]:
+    ins = list(node.input) + [""] * (8 - len(node.input))
+    at = _attrs(node)
+    if ins[7]:
+        raise _Unsupported("it has peepholes (input P), which eie's LSTM has not")
+    if at.get("input_forget", 0):
+        raise _Unsupported("it couples the input and forget gates (input_forget=1)")
+    acts = [a.decode() if isinstance(a, bytes) else a for a in at.get("activations", [])]
+    if acts and any(a != b for a, b in zip(acts, ["Sigmoid", "Tanh", "Tanh"] * 2, strict=False)):
+        raise _Unsupported(f"its gate functions are {acts}; eie's LSTM has Sigmoid, Tanh, Tanh")
+    if at.get("layout", 0):
+        raise _Unsupported("it has layout=1 (batch first)")
+    label = f"LSTM {node.name!r}"
+    w, r = g.const(ins[1]), g.const(ins[2])
+    if w is None or r is None:
+        return []
+    b = g.const(ins[3]) if ins[3] else None
+    direction = at.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    dirs = 2 if direction == "bidirectional" else 1
+    hidden = int(at.get("hidden_size", r.shape[-1]))
+    if w.ndim != 3 or r.ndim != 3 or w.shape[:2] != (dirs, 4 * hidden) or r.shape != (dirs, 4 * hidden, hidden):
+        raise InputError(f"{where}: {label} has W {w.shape} and R {r.shape}; with {dirs} direction(s) and "
+                         f"hidden_size {hidden} they must be ({dirs}, {4 * hidden}, X) and ({dirs}, {4 * hidden}, "
+                         f"{hidden})")
+    if b is not None and b.shape != (dirs, 8 * hidden):
+        raise InputError(f"{where}: {label} has B {b.shape}, not ({dirs}, {8 * hidden})")
+    base = node.name or node.output[0]
+    names = {"bidirectional": ["forward", "reverse"], "reverse": ["reverse"]}.get(direction, ["forward"])
+    out = []
+    for d, dname in enumerate(names):
+        m = np.concatenate([w[d], r[d]], axis=1)
+        bias = None if b is None else b[d, : 4 * hidden] + b[d, 4 * hidden:]
+        out.append(ImportedLayer(f"{base}.{dname}" if dirs == 2 else base, "lstm", "none", weight=m, bias=bias,
+                                 hidden=hidden, input=w.shape[2], gates="iofg", direction=dname,
+                                 origin=f"LSTM {base} direction {d} ({ins[1]} | {ins[2]}"
+                                        + (f" + {ins[3]})" if b is not None else ")")))
+    return out
+
+
+def _conv(g: _Graph, node) -> ImportedLayer | None:
+    w = g.const(node.input[1]) if len(node.input) > 1 else None
+    if w is None or w.ndim < 3:
+        return None
+    bias = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if bias is not None and bias.shape != (w.shape[0],):
+        bias = None
+    function, note = _function(g, node.output[0])
+    return ImportedLayer(_name(node, node.input[1]), "conv", function, weight=w.reshape(w.shape[0], -1), bias=bias,
+                         origin=f"Conv {node.name or node.output[0]} ({node.input[1]}, {'x'.join(map(str, w.shape))})",
+                         note=note)
+
+
+def read_onnx(path) -> ImportedNetwork:
+    """The layers of an ONNX model (see the module docstring)."""
+    import onnx
+    path = Path(path)
+    where = repr(str(path))
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:                  # protobuf's DecodeError, a missing external-data file...
+        raise InputError(f"{where} is not a readable ONNX model (truncated or corrupt?): "
+                         f"{type(exc).__name__}: {exc}") from None
+    g = _Graph(model.graph)
+    layers, skipped = [], []
+    for node in model.graph.node:
+        if node.op_type in ("Gemm", "MatMul") and len(node.input) >= 2:
+            layer = _gemm_like(g, node, where)
+            if layer is None and (g.is_const(node.input[0]) or g.is_const(node.input[1])):
+                skipped.append(f"{node.op_type} {node.name!r}: its constant operand is not a 2-D matrix")
+        elif node.op_type == "LSTM":
+            try:
+                found = _lstm(g, node, where)
+            except _Unsupported as exc:
+                skipped.append(f"LSTM {node.name!r}: {exc}")
+                continue
+            layers += found
+            if not found:
+                skipped.append(f"LSTM {node.name!r}: its weights are computed in the graph, not constants")
+            continue
+        elif node.op_type == "Conv":
+            layer = _conv(g, node)
+        else:
+            if any(a.type in (5, 10) for a in node.attribute):       # GRAPH, GRAPHS
+                skipped.append(f"{node.op_type} {node.name!r}: sub-graphs are not searched")
+            elif node.op_type in _QUANTISED:
+                skipped.append(f"{node.op_type} {node.name!r}: quantised operators are not read (import the float "
+                               f"model)")
+            continue
+        if layer is not None:
+            layers.append(layer)
+    seen: dict[str, int] = {}
+    unique = []
+    for layer in layers:
+        k = seen.get(layer.name, 0)
+        seen[layer.name] = k + 1
+        unique.append(layer if k == 0 else replace(layer, name=f"{layer.name}_{k + 1}"))
+    return ImportedNetwork(path.stem, path.name, "onnx", tuple(unique), tuple(skipped))
+
+

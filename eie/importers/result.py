@@ -1,0 +1,205 @@
+"""What every importer returns, and how it becomes a network directory (docs/networks.md §2-3).
+
+An importer reads one file and returns an :class:`ImportedNetwork`: the layers eie can hold
+(fully-connected, LSTM, convolution), in the order the file implies, each as an
+:class:`ImportedLayer` with its arrays already converted to eie's conventions (weight rows
+are outputs, an LSTM is one stacked ``4H x (X+H)`` matrix, a convolution is flattened to
+``out x (in*kh*kw)``).  :func:`network_plan` checks the whole network with
+:func:`eie.network.check_layers` and collects its files in an
+:class:`~eie.fileio.OutputPlan`, so nothing is written unless everything is right.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import InputError
+from ..fileio import OutputPlan
+from ..network import FUNCTIONS, GATES, KINDS, Network, NetworkLayer, check_layers, network_toml
+
+__all__ = ["ImportedLayer", "ImportedNetwork", "file_names", "select_layers", "npz_bytes", "network_plan",
+           "as_float"]
+
+
+def as_float(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 when it is a half, bfloat16-converted or integer array; float32 and
+    float64 stay as they are (a layer file keeps the source's precision)."""
+    a = np.asarray(a)
+    if a.dtype in (np.float32, np.float64):
+        return a
+    return a.astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class ImportedLayer:
+    """One layer read from a file.
+
+    Either dense (``weight``, out x in, float) or compressed (``codebook`` + ``codes``, as in
+    Deep Compression's release); ``bias`` is a float vector (one value per output row) or
+    None.  ``origin`` says where the layer came from in the file (node or tensor names) and
+    ``note`` anything the user should know (an activation eie does not have).
+    """
+
+    name: str
+    kind: str
+    function: str = "none"
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    codebook: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    origin: str = ""
+    note: str = ""
+    hidden: int | None = None
+    input: int | None = None
+    gates: str | None = None
+    direction: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        if self.function not in FUNCTIONS:
+            raise ValueError(f"function must be one of {FUNCTIONS}, not {self.function!r}")
+        if (self.weight is None) == (self.codes is None):
+            raise ValueError("give either weight (dense) or codebook and codes (compressed)")
+        m = self.weight if self.weight is not None else self.codes
+        if m.ndim != 2:
+            raise ValueError(f"the matrix of layer {self.name!r} must be 2-D, not shape {m.shape}")
+        if self.bias is not None and self.bias.shape != (m.shape[0],):
+            raise InputError(f"layer {self.name!r}: the bias has shape {self.bias.shape}, not one value per "
+                             f"output row ({m.shape[0]})")
+        if self.kind == "lstm":
+            if self.hidden is None or self.input is None or sorted(self.gates or "") != sorted(GATES):
+                raise ValueError("an lstm layer needs hidden, input and gates")
+            if m.shape != (4 * self.hidden, self.input + self.hidden):
+                raise ValueError(f"an lstm matrix must be 4H x (X+H), not {m.shape}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        m = self.weight if self.weight is not None else self.codes
+        return int(m.shape[0]), int(m.shape[1])
+
+    @property
+    def compressed(self) -> bool:
+        return self.codes is not None
+
+    @property
+    def runs(self) -> bool:
+        return self.kind != "conv"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the layer file: ``codebook``, ``codes`` [, ``bias``] or ``weight``
+        [, ``bias``] (a float ``bias``, never ``bias_codes``: [arch §2])."""
+        out = ({"codebook": self.codebook, "codes": self.codes} if self.compressed else {"weight": self.weight})
+        if self.bias is not None:
+            out["bias"] = self.bias
+        return out
+
+    def entry(self, file: str) -> NetworkLayer:
+        """Its ``[[layer]]`` of ``network.toml``, stored in ``file``."""
+        lstm = {"hidden": self.hidden, "input": self.input, "gates": self.gates,
+                "direction": self.direction or "forward"} if self.kind == "lstm" else {}
+        return NetworkLayer(self.name, file, self.kind, self.shape, self.function, **lstm)
+
+
+@dataclass(frozen=True, eq=False)
+class ImportedNetwork:
+    """The layers of one imported file, in order."""
+
+    name: str
+    source: str
+    format: str
+    layers: tuple[ImportedLayer, ...]
+    #: what the importer saw but could not take, one line each (printed by ``--list``)
+    skipped: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The table ``eie import --list`` prints."""
+        rows = [("#", "name", "kind", "shape", "function", "stored", "from")]
+        for i, layer in enumerate(self.layers):
+            shape = f"{layer.shape[0]}x{layer.shape[1]}"
+            if layer.kind == "lstm":
+                shape += f" (H={layer.hidden}, X={layer.input}, {layer.gates}, {layer.direction})"
+            stored = (f"compressed {len(layer.codebook)}-entry codebook" if layer.compressed else "dense")
+            stored += ", bias" if layer.bias is not None else ""
+            origin = layer.origin + (f"; {layer.note}" if layer.note else "")
+            rows.append((str(i), layer.name, layer.kind, shape, layer.function, stored, origin))
+        widths = [max(len(r[k]) for r in rows) for k in range(6)]
+        lines = [f"{self.name}: {len(self.layers)} layer(s) from {self.source} ({self.format})"]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6]
+                  for r in rows]
+        lines += [f"  left out: {s}" for s in self.skipped]
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def select_layers(net: ImportedNetwork, pattern: str | None) -> ImportedNetwork:
+    """The layers whose name matches the regular expression ``pattern`` (``re.search``)."""
+    if pattern is None:
+        return net
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise InputError(f"--select must be a regular expression, not {pattern!r} ({exc})") from None
+    kept = tuple(layer for layer in net.layers if rx.search(layer.name))
+    if not kept:
+        raise InputError(f"--select {pattern!r} matches none of the {len(net.layers)} layers of {net.source} "
+                         f"({', '.join(layer.name for layer in net.layers[:8])}"
+                         f"{', ...' if len(net.layers) > 8 else ''}): see eie import --list")
+    return replace(net, layers=kept)
+
+
+def file_names(names) -> list[str]:
+    """One distinct, portable ``.npz`` file name per layer name (characters other than letters,
+    digits, ``-``, ``_`` and ``.`` become ``_``; a repeated name gets ``_2``, ``_3``...)."""
+    out, seen = [], set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip(".") or "layer"
+        stem, k = base, 2
+        while stem.lower() in seen:
+            stem, k = f"{base}_{k}", k + 1
+        seen.add(stem.lower())
+        out.append(stem + ".npz")
+    return out
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """An ``.npz`` (what ``numpy.load`` reads) of ``arrays``.  Integer arrays (codes: mostly 0)
+    are deflated at level 1, 5x smaller at ~60 MB/s; float arrays are stored as they are:
+    trained weights hardly compress (7 % on a real model) and level 6, numpy's, deflates
+    only ~15 MB/s, which would dominate an import."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compresslevel=1) as zf:
+        for name, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            zf.compression = zipfile.ZIP_DEFLATED if a.dtype.kind in "iub" else zipfile.ZIP_STORED
+            with zf.open(f"{name}.npy", "w", force_zip64=a.nbytes > (1 << 31) - (1 << 20)) as fh:
+                np.lib.format.write_array(fh, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[OutputPlan, Network]:
+    """Check ``net`` as a network (:func:`eie.network.check_layers`) and collect its files:
+    one ``.npz`` per layer, ``network.toml``, and ``manifest.json`` (the files of this import,
+    so that ``--force`` removes those of an earlier one).  Nothing is written yet: call
+    ``plan.commit()``."""
+    files = file_names(layer.name for layer in net.layers)
+    entries = tuple(layer.entry(f) for layer, f in zip(net.layers, files, strict=True))
+    try:
+        check_layers(entries, repr(net.source))
+    except InputError as exc:
+        if "nothing runs" in str(exc):
+            hint = f"; left out: {'; '.join(net.skipped[:3])}" if net.skipped else ""
+        else:
+            hint = "; import a chain of them with --select REGEX (eie import --list shows the layers)"
+        raise InputError(f"{exc}{hint}") from None
+    network = Network(net.name, entries, source=net.source)
+    plan = OutputPlan(directory, force=force, what="network directory")
+    for layer, f in zip(net.layers, files, strict=True):
+        plan.add(f, npz_bytes(layer.arrays()))
+    plan.add("network.toml", network_toml(network))
+    plan.add("manifest.json", {"source": net.source, "format": net.format, "layers": len(entries)})
+    return plan, network
