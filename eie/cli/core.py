@@ -115,6 +115,11 @@ def format_record(rec, cfg, title) -> str:
         f"  fixed point       fa={fb['fa']} fw={fb['fw']} fo={fb['fo']}; outputs match reference: "
         f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})",
     ]
+    if rec.get("bias_kind") == "full":
+        lines.append(f"  bias              full precision: {rec['preloaded_accumulators']} accumulators start from it"
+                     + (f" ({rec['saturated_bias']} clamped to acc_bits)" if rec.get("saturated_bias") else ""))
+    elif rec.get("bias_kind") == "coded":
+        lines.append(f"  bias              coded with the codebook: {rec['bias_nonzeros']} non-zero codes in the bias column")
     if rec.get("saturated_inputs"):
         lines.append(saturation_warning(rec, cfg))
     if not rec["fits"]:
