@@ -15,6 +15,10 @@ consumes [arch §2, §3]:
 4. :func:`synthetic_layer` -- a seeded layer made the same way from a Gaussian matrix, for
    benchmarks of the paper's shapes (VGG-6 is 4096 x 25088 at 4 %).
 
+A dense layer's bias is kept at full precision (``bias_mode="full"``, the accumulators start
+from it) unless it is asked to be coded with the weight codebook (``"coded"``, the authors'
+encoding) [arch §2].
+
 Everything is deterministic; every random draw takes a seed.  The functions are written
 for large layers: float32 stays float32, the pruning threshold comes from a partition (not
 a full sort) and k-means runs on the kept values only, sorted once.
@@ -620,9 +624,10 @@ class StorageReport:
 class BiasReport:
     """How far a float bias moved when it was coded with the weight codebook [arch §2].
 
-    The bias is stored as codes into the *weight* codebook (the authors' encoding), so each
-    value becomes its nearest codebook entry, code 0 (the value 0.0) included.  A bias much
-    smaller than the kept weights (a trained layer's usual case) mostly becomes 0.
+    With ``bias_mode="coded"`` the bias is stored as codes into the *weight* codebook (the
+    authors' encoding), so each value becomes its nearest codebook entry, code 0 (the value
+    0.0) included.  A bias much smaller than the kept weights (a trained layer's usual case)
+    mostly becomes 0 (the reason the default is ``"full"``).
 
     - ``values``: bias values (``n_out``); ``nonzero``: those that are not 0.0.
     - ``max_abs_change`` / ``mean_abs_change``: ``|coded - bias|`` over all values.

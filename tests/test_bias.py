@@ -296,3 +296,20 @@ def test_host_jobs_preload_the_rows_of_each_pass(rng):
         pass_image(hw, prep.compiled, 0, prep.a_q, prep.cb_q, plan.shift, False, prep.bias_act)
     with pytest.raises(ValueError, match="has no full-precision bias: bias_q must be None"):
         pass_image(hw, coded.compiled, 0, coded.a_q, coded.cb_q, 0, False, 1, np.zeros(13, int))
+
+
+def test_cli_compile_writes_the_preload_images(tmp_path, capsys):
+    from eie.cli import main
+    rng = np.random.default_rng(3)
+    layer = layer_with(rng, 20, 12, 0.5, 0.6, "full")
+    path = tmp_path / "l.npz"
+    save_layer(path, layer)
+    assert main(["compile", str(path), "--pes", "4", "--regfile-entries", "4", "--out", str(tmp_path / "img")]) == 0
+    names = sorted(f.name for f in (tmp_path / "img").glob("*_bias.hex"))
+    assert names == sorted(f"pass{t}_pe{p}_bias.hex" for t in range(2) for p in range(4))
+    prep = prepare_layer(layer, EIEConfig(pes=4, regfile_entries=4))
+    words = [int(w, 16) for w in (tmp_path / "img" / "pass1_pe1_bias.hex").read_text().split()]
+    assert words == [int(prep.bias_q[i]) & 0xFFFF if i < 20 else 0 for i in (17, 21, 25, 29)]
+    # --bias applies to a dense file only
+    assert main(["compile", str(path), "--bias", "coded"]) == 2
+    assert "--bias applies only to a dense layer; drop it" in capsys.readouterr().err
