@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from eie.compile import compile_layer
     from eie.config import EIEConfig
-    from eie.fixed import plan_layer, quantize
+    from eie.fixed import acc_preload, plan_layer, quantize
     from eie.flow import verify
     from eie.flow.generate import hw_for_layer
     from eie.flow.host import layer_jobs
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         compiled = compile_layer(layer, cfg)
         t1 = time.perf_counter()
-        plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg)
+        plan = plan_layer(layer.codebook, x, float_forward(layer, x), cfg, bias=layer.bias)
         ref = simulate(compiled, x, plan=plan, keep_timing=True, check_reference=False, source=layer)
         t2 = time.perf_counter()
         if best is None or t2 - t0 < best[0] + best[1]:
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
     build_s = time.perf_counter() - t0
     a_q = quantize(x, plan.fa, cfg.act_bits)
     cb_q = quantize(layer.codebook, plan.fw, cfg.codebook_bits)
-    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa,
+                      acc_preload(layer.bias, plan.fo, cfg.acc_bits))
     t0 = time.perf_counter()
     out = verify.run(b, [{"jobs": jobs, "n_out": layer.n_out}], max_cycles=2 * ref.cycles + 1000, name="fc8")
     rtl_s = time.perf_counter() - t0

@@ -76,6 +76,10 @@ def load_specs(path=None) -> list[LayerSpec]:
 
 
 def make_layer(spec: LayerSpec, bits: int = 4):
+    """The seeded synthetic layer of ``spec``.  Its bias stays *coded* (synthetic_layer's
+    default, the authors' encoding the published comparison has always run): carried at full
+    precision instead, the bias column would be empty and the cycles would drop by up to the
+    coded bias's entries per PE at the end of a pass, so the Table IV numbers would move."""
     from .compress import synthetic_layer
     return synthetic_layer(spec.n_out, spec.n_in, spec.weight_density, bits=bits, seed=spec.seed, bias=True,
                            act_density=spec.act_density, name=spec.name)

@@ -3,7 +3,9 @@
 Row i goes to PE i mod N (local row i div N).  Each PE stores its slice of every column in
 CSC form as 8-bit entries (4-bit code v, 4-bit relative row index z), padding entries for
 gaps longer than 15, column pointers split over even/odd banks and entries packed into
-64-bit SRAM lines.  The bias is an extra input column at index ``Cp = ceil(n_in/N)*N``.
+64-bit SRAM lines.  The bias is an extra input column at index ``Cp = ceil(n_in/N)*N``:
+it holds a coded bias, and is empty (but still broadcast) for a full-precision bias, which
+the accumulators start from instead [arch §2].
 
 The whole compile is vectorised: the code matrix of a pass is viewed as
 ``(local_row, pe, column)``, transposed to ``(pe, column, local_row)`` so that
@@ -83,9 +85,27 @@ class PassImage:
         """(even, odd) pointer banks of PE p: even[m] = p_{2m}, odd[m] = p_{2m+1}."""
         return self.ptr[p, 0::2].copy(), self.ptr[p, 1::2].copy()
 
+    def preload_words(self, p: int, bias_q, entries: int) -> np.ndarray:
+        """The destination-file preload of PE p in this pass [arch §2]: entry r (``r <
+        entries``) holds ``bias_q`` of output ``row_start + r·N + p`` (``bias_q``: the whole
+        layer's ``q_acc(bias)``, :func:`eie.fixed.acc_preload`), 0 past the pass's rows."""
+        rows = self.row_start + np.arange(entries, dtype=np.int64) * self.pes + p
+        words = np.zeros(entries, np.int64)
+        inside = rows < self.row_start + self.n_rows
+        words[inside] = np.asarray(bias_q, np.int64)[rows[inside]]
+        return words
+
 
 @dataclass(eq=False)
 class CompiledLayer:
+    """The memory images of a layer, every row pass.
+
+    ``has_bias``: the layer has a coded bias (entries in the bias column); ``bias``: its
+    full-precision bias (float64, ``n_out``; the bias column is then empty and the
+    accumulators start from ``q_acc(bias)``, which needs ``fo``: :func:`eie.fixed.acc_preload`)
+    [arch §2].
+    """
+
     config: EIEConfig
     n_in: int
     n_out: int
@@ -95,6 +115,7 @@ class CompiledLayer:
     name: str = "layer"
     has_bias: bool = False
     meta: dict = field(default_factory=dict)
+    bias: np.ndarray | None = None
 
     @property
     def bias_column(self) -> int:
@@ -273,6 +294,9 @@ def _compile_pass(codes_pass: np.ndarray, bias_pass: np.ndarray | None, config: 
 def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True) -> CompiledLayer:
     """Map a compressed layer onto ``config.pes`` PEs [arch §2-§3].
 
+    A coded bias fills the bias column; a full-precision bias leaves it empty (it is kept
+    as ``CompiledLayer.bias`` for the accumulator preload).
+
     Raises :class:`CapacityError` (when ``check``) if the layer does not fit the SRAMs.
     """
     if not isinstance(layer, CompressedLayer):
@@ -290,7 +314,8 @@ def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True)
         bias = None if layer.bias_codes is None else layer.bias_codes[start:stop]
         passes.append(_compile_pass(layer.codes[start:stop], bias, config, cp, start))
     compiled = CompiledLayer(config, layer.n_in, layer.n_out, cp, layer.codebook.copy(), passes, layer.name,
-                             layer.bias_codes is not None)
+                             layer.bias_codes is not None,
+                             bias=None if layer.bias is None else layer.bias.copy())
     if check:
         problems = capacity_report(compiled)
         if problems:
@@ -335,14 +360,22 @@ def hex_lines(values, width_bits: int) -> str:
     return "".join(f"{int(x) & ((1 << width_bits) - 1):0{digits}x}\n" for x in values)
 
 
-def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None) -> dict[str, str]:
+def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None, bias_q=None) -> dict[str, str]:
     """``{file name: text}`` of the ``$readmemh`` images: per pass and PE the sparse-matrix
     lines and both pointer banks, the quantised codebook and (if given) the quantised input
-    placement per PE, plus ``manifest.json`` describing them."""
+    placement per PE, plus ``manifest.json`` describing them.
+
+    A layer with a full-precision bias also gets, per pass and PE, the destination-file
+    preload (``pass<t>_pe<p>_bias.hex``: ``regfile_entries`` words of ``acc_bits``,
+    :meth:`PassImage.preload_words`) when ``bias_q`` (``q_acc(bias)``, which needs ``fo``:
+    the input) is given."""
     cfg = compiled.config
+    if bias_q is not None and compiled.bias is None:
+        raise InputError(f"layer {compiled.name!r} has no full-precision bias: bias_q must be None")
     files: dict[str, str] = {}
     manifest = {"name": compiled.name, "pes": cfg.pes, "n_in": compiled.n_in, "n_out": compiled.n_out,
-                "cp": compiled.cp, "line_bits": cfg.line_bits, "ptr_bits": cfg.ptr_bits,
+                "cp": compiled.cp, "line_bits": cfg.line_bits, "ptr_bits": cfg.ptr_bits, "acc_bits": cfg.acc_bits,
+                "bias": "full" if compiled.bias is not None else "coded" if compiled.has_bias else None,
                 "passes": [], "config": cfg.to_dict()}
     for t, ps in enumerate(compiled.passes):
         entry = {"row_start": ps.row_start, "n_rows": ps.n_rows, "pes": []}
@@ -353,6 +386,9 @@ def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None) -> dict[str
             files[names["spmat"]] = hex_lines(ps.lines(p, cfg), cfg.line_bits)
             files[names["ptr_even"]] = hex_lines(even, cfg.ptr_bits)
             files[names["ptr_odd"]] = hex_lines(odd, cfg.ptr_bits)
+            if bias_q is not None:
+                names["bias"] = f"pass{t}_pe{p}_bias.hex"
+                files[names["bias"]] = hex_lines(ps.preload_words(p, bias_q, cfg.regfile_entries), cfg.acc_bits)
             entry["pes"].append({**names, "entries": int(ps.pe_offsets[p + 1] - ps.pe_offsets[p])})
         manifest["passes"].append(entry)
     if codebook_q is not None:
@@ -374,11 +410,12 @@ def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None) -> dict[str
     return files
 
 
-def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False) -> list[Path]:
+def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False,
+               bias_q=None) -> list[Path]:
     """Write :func:`hex_images` into ``outdir`` (:class:`eie.fileio.OutputPlan`: every file
     checked before any is written; existing files only replaced with ``force``, and then the
     files of an earlier run that this one does not write are removed)."""
     plan = OutputPlan(outdir, force=force, what="output directory")
-    for name, text in hex_images(compiled, codebook_q, act_q).items():
+    for name, text in hex_images(compiled, codebook_q, act_q, bias_q).items():
         plan.add(name, text)
     return plan.commit()

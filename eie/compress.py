@@ -15,6 +15,10 @@ consumes [arch §2, §3]:
 4. :func:`synthetic_layer` -- a seeded layer made the same way from a Gaussian matrix, for
    benchmarks of the paper's shapes (VGG-6 is 4096 x 25088 at 4 %).
 
+A dense layer's bias is kept at full precision (``bias_mode="full"``, the accumulators start
+from it) unless it is asked to be coded with the weight codebook (``"coded"``, the authors'
+encoding) [arch §2].
+
 Everything is deterministic; every random draw takes a seed.  The functions are written
 for large layers: float32 stays float32, the pruning threshold comes from a partition (not
 a full sort) and k-means runs on the kept values only, sorted once.
@@ -46,8 +50,13 @@ __all__ = [
     "huffman_code_lengths",
     "StorageReport",
     "BiasReport",
+    "BIAS_MODES",
     "synthetic_layer",
 ]
+
+#: how a dense layer's float bias is carried [arch §2]: ``"full"`` (full precision, the
+#: accumulators start from it) or ``"coded"`` (codes into the weight codebook)
+BIAS_MODES = ("full", "coded")
 
 # Width of a float in the dense model and of a codebook entry in the release format.
 FLOAT_BITS = 32
@@ -375,6 +384,21 @@ def _nearest_code(codebook: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.abs(values[:, None] - codebook[None, :]).argmin(axis=1).astype(np.uint8)
 
 
+def _check_bias_mode(value) -> str:
+    if value not in BIAS_MODES:
+        raise InputError(f"bias_mode must be one of {', '.join(map(repr, BIAS_MODES))}, not {value!r}")
+    return value
+
+
+def _with_bias(codebook, codes, bias, mode: str, activations, name: str) -> CompressedLayer:
+    """The compressed layer with ``bias`` (float or None) carried as ``mode`` [arch §2]."""
+    if bias is None:
+        return CompressedLayer(codebook, codes, None, activations, name)
+    if mode == "coded":
+        return CompressedLayer(codebook, codes, _nearest_code(codebook, bias), activations, name)
+    return CompressedLayer(codebook, codes, None, activations, name, bias=bias)
+
+
 # ---- 3. storage accounting ------------------------------------------------------------
 
 def encode_relative(codes, index_bits: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -600,9 +624,10 @@ class StorageReport:
 class BiasReport:
     """How far a float bias moved when it was coded with the weight codebook [arch §2].
 
-    The bias is stored as codes into the *weight* codebook (the authors' encoding), so each
-    value becomes its nearest codebook entry, code 0 (the value 0.0) included.  A bias much
-    smaller than the kept weights (a trained layer's usual case) mostly becomes 0.
+    With ``bias_mode="coded"`` the bias is stored as codes into the *weight* codebook (the
+    authors' encoding), so each value becomes its nearest codebook entry, code 0 (the value
+    0.0) included.  A bias much smaller than the kept weights (a trained layer's usual case)
+    mostly becomes 0 (the reason the default is ``"full"``).
 
     - ``values``: bias values (``n_out``); ``nonzero``: those that are not 0.0.
     - ``max_abs_change`` / ``mean_abs_change``: ``|coded - bias|`` over all values.
@@ -647,7 +672,7 @@ class BiasReport:
 # ---- 4. the pipeline ------------------------------------------------------------------
 
 def compress_layer(dense: DenseLayer, density: float | None = None, bits: int = 4, index_bits: int = 4,
-                   name: str | None = None) -> tuple[CompressedLayer, StorageReport]:
+                   name: str | None = None, bias_mode: str = "full") -> tuple[CompressedLayer, StorageReport]:
     """Prune, share weights and account storage for one dense layer.
 
     Parameters
@@ -662,28 +687,32 @@ def compress_layer(dense: DenseLayer, density: float | None = None, bits: int = 
         own ``index_bits`` from :class:`~eie.config.EIEConfig`).
     name : str, optional
         Name of the result; defaults to ``dense.name``.
+    bias_mode : ``"full"`` (default) or ``"coded"``
+        How the bias, if any, is carried [arch §2]: ``"full"`` keeps it at full precision
+        (``CompressedLayer.bias``: the accumulators start from it); ``"coded"`` codes it with
+        the layer's weight codebook as its nearest entry, code 0 included (``bias_codes``,
+        the authors' encoding; :class:`BiasReport` says how far it moved).
 
     Returns
     -------
     (CompressedLayer, StorageReport)
-        The bias, if any, is coded with the layer's codebook as its nearest entry (code 0
-        included) [arch §2], as :func:`eie.layer.load_layer` does; ``activations`` are kept.
+        ``activations`` are kept.
     """
     if not isinstance(dense, DenseLayer):
         raise InputError(f"dense must be a DenseLayer, not {type(dense).__name__}")
     bits = _check_int("bits", bits, 1, 8)
     index_bits = _check_int("index_bits", index_bits, 1, 8)
+    bias_mode = _check_bias_mode(bias_mode)
     name = dense.name if name is None else name
     mask = prune(dense.weight, density)
     codebook, codes = share_weights(dense.weight, mask, bits)
-    bias_codes = None if dense.bias is None else _nearest_code(codebook, dense.bias)
-    layer = CompressedLayer(codebook, codes, bias_codes, dense.activations, name)
+    layer = _with_bias(codebook, codes, dense.bias, bias_mode, dense.activations, name)
     return layer, StorageReport.from_codes(codes, bits, index_bits, name)
 
 
 def synthetic_layer(n_out: int, n_in: int, weight_density: float, bits: int = 4, seed: int = 0,
                     bias: bool = True, act_density: float | None = None,
-                    name: str = "layer") -> CompressedLayer:
+                    name: str = "layer", bias_mode: str = "coded") -> CompressedLayer:
     """A seeded compressed layer made the way Deep Compression makes one.
 
     A dense float32 Gaussian matrix with He scale ``sqrt(2 / n_in)`` (the scale of a
@@ -703,8 +732,13 @@ def synthetic_layer(n_out: int, n_in: int, weight_density: float, bits: int = 4,
         change with ``bias`` or ``act_density``.
     bias : bool
         Draw a bias ``N(0, (sqrt(2 / n_in))**2)`` (float64, the weights' scale, so it is
-        small next to the kept weights) and code it with the codebook (nearest entry, code
-        0 included).
+        small next to the kept weights).
+    bias_mode : ``"coded"`` (default) or ``"full"``
+        ``"coded"`` codes the bias with the codebook (nearest entry, code 0 included: the
+        authors' encoding, what the benchmarks and the paper report have always run, so
+        their published-comparison numbers stay put); ``"full"`` keeps it at full
+        precision [arch §2].  The cycles are the same either way (the bias column is
+        broadcast in both); a coded bias adds its non-zero codes as entries.
     act_density : float in (0, 1], optional
         Attach ``activations``: ReLU-like, exactly ``max(1, round(act_density * n_in))``
         non-zeros at seeded random positions, half-normal magnitudes ``|N(0, 1)|``.  A
@@ -726,6 +760,7 @@ def synthetic_layer(n_out: int, n_in: int, weight_density: float, bits: int = 4,
     bits = _check_int("bits", bits, 1, 8)
     if act_density is not None:
         act_density = _check_density("act_density", act_density)
+    bias_mode = _check_bias_mode(bias_mode)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be an integer >= 0, not {seed!r}")
     rng_w, rng_b, rng_a = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
@@ -736,14 +771,11 @@ def synthetic_layer(n_out: int, n_in: int, weight_density: float, bits: int = 4,
     kept = _top_k_indices(w, max(1, round(weight_density * w.size)))
     codebook, codes = _share(w, kept, bits)
     del w, kept
-    bias_codes = None
-    if bias:
-        b = rng_b.standard_normal(n_out) * float(scale)
-        bias_codes = _nearest_code(codebook, b)
+    b = rng_b.standard_normal(n_out) * float(scale) if bias else None
     acts = None
     if act_density is not None:
         n_act = max(1, round(act_density * n_in))
         acts = np.zeros(n_in)
         where = rng_a.choice(n_in, size=n_act, replace=False)
         acts[where] = np.maximum(np.abs(rng_a.standard_normal(n_act)), _ACT_FLOOR)
-    return CompressedLayer(codebook, codes, bias_codes, acts, name)
+    return _with_bias(codebook, codes, b, bias_mode, acts, name)

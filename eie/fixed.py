@@ -14,8 +14,8 @@ import numpy as np
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["quantize", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "QuantPlan", "plan_layer",
-           "MAX_FRAC_BITS"]
+__all__ = ["quantize", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "acc_preload",
+           "QuantPlan", "plan_layer", "MAX_FRAC_BITS"]
 
 MAX_FRAC_BITS = 40
 
@@ -73,6 +73,16 @@ def saturate(x, bits: int) -> np.ndarray:
     return np.clip(np.asarray(x, dtype=np.int64), -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
 
+def acc_preload(bias, fo: int, acc_bits: int) -> np.ndarray | None:
+    """The accumulators' start values of a full-precision bias [arch §2, §4]:
+    ``q_acc(bias_i) = clamp(floor(bias_i * 2**fo + 1/2), -2**(acc_bits-1), 2**(acc_bits-1) - 1)``
+    (int64, ``fo`` fraction bits); None without a bias.  What the host loads into the
+    destination register file before a pass, and where the model's accumulators start."""
+    if bias is None:
+        return None
+    return quantize(bias, fo, acc_bits)
+
+
 @dataclass(frozen=True)
 class QuantPlan:
     """Fraction bits of one layer: input ``fa``, codebook ``fw``, output ``fo`` [arch §4]."""
@@ -96,19 +106,25 @@ class QuantPlan:
                              f"is representable, not {self.fa}")
 
 
-def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, fo: int | None = None) -> QuantPlan:
+def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, fo: int | None = None,
+               bias=None) -> QuantPlan:
     """Choose fraction bits from the value ranges [arch §4].
 
     ``fa`` from ``max|x|`` (capped at ``act_bits - 2``), ``fw`` from ``max|codebook|``,
-    ``fo`` from ``max|y_float|`` with one bit of headroom, then clamped so that the shift
+    ``fo`` from ``max|y_float|`` with one bit of headroom; with a full-precision ``bias``
+    [arch §2] ``fo`` is also capped so that its preload ``q_acc(bias)`` does not saturate
+    (``max|bias| * 2**fo <= 2**(acc_bits-1) - 1``: a saturated start value, unlike a
+    wrapped partial sum, would not come back); then clamped so that the shift
     ``fa + fw - fo`` is at least 0.  ``fa``/``fo`` may be forced (a stack passes the previous
-    layer's ``fo`` as this layer's ``fa``).
+    layer's ``fo`` as this layer's ``fa``); a forced ``fo`` is not capped.
     """
     if fa is None:
         fa = choose_frac_bits(float(np.max(np.abs(x), initial=0.0)), config.act_bits, cap=config.act_bits - 2)
     fw = choose_frac_bits(float(np.max(np.abs(codebook), initial=0.0)), config.codebook_bits)
     if fo is None:
         fo = choose_frac_bits(float(np.max(np.abs(y_float), initial=0.0)), config.act_bits, headroom=1)
+        if bias is not None:
+            fo = min(fo, choose_frac_bits(float(np.max(np.abs(bias), initial=0.0)), config.acc_bits))
     fo = min(fo, fa + fw)
     plan = QuantPlan(int(fa), int(fw), int(fo))
     plan.check(config)

@@ -24,7 +24,7 @@ from .errors import InputError
 from .fileio import write_bytes
 
 __all__ = ["MAX_ELEMENTS", "LAYER_ARRAYS", "DenseLayer", "CompressedLayer", "load_layer", "layer_shape", "load_activations",
-           "save_npz", "save_npy"]
+           "save_layer", "save_npz", "save_npy"]
 
 #: most elements one array of a layer or input file may declare: 2**28 = 268,435,456, 2.6
 #: times the weights of the paper's largest layer (VGG-6, 4096 x 25088).  A 2**28-weight
@@ -86,8 +86,14 @@ class DenseLayer:
 class CompressedLayer:
     """A layer after pruning and weight sharing: ``W[i, j] = codebook[codes[i, j]]``.
 
-    ``codebook[0]`` is 0.0 (code 0 = pruned weight, also the padding code).  The bias, if
-    any, is coded with the same codebook (``bias_codes``), as in the authors' encoding.
+    ``codebook[0]`` is 0.0 (code 0 = pruned weight, also the padding code).  A layer carries
+    at most one of two biases [arch §2]:
+
+    - ``bias_codes``: the authors' *coded bias*, codes into the same codebook, stored in
+      the bias column of the sparse matrix (their AlexNet FC8 layer);
+    - ``bias``: a *full-precision bias* (float64, one value per output row): the bias
+      column stays empty and every destination accumulator starts from
+      ``q_acc(bias_i)`` (``eie.fixed.acc_preload``).
     """
 
     codebook: np.ndarray
@@ -96,6 +102,7 @@ class CompressedLayer:
     activations: np.ndarray | None = None
     name: str = "layer"
     extra: dict = field(default_factory=dict)
+    bias: np.ndarray | None = None
 
     def __post_init__(self):
         cb = _float_array("codebook", self.codebook, 1)
@@ -113,6 +120,14 @@ class CompressedLayer:
             if bc.shape[0] != codes.shape[0]:
                 raise InputError(f"bias_codes must have one code per output row ({codes.shape[0]}), not {bc.shape[0]}")
             object.__setattr__(self, "bias_codes", bc)
+        if self.bias is not None:
+            if self.bias_codes is not None:
+                raise InputError("a layer carries bias (full precision) or bias_codes (coded with the codebook), "
+                                 "not both: drop one")
+            b = _float_array("bias", self.bias, 1)
+            if b.shape[0] != codes.shape[0]:
+                raise InputError(f"bias must have one value per output row ({codes.shape[0]}), not {b.shape[0]}")
+            object.__setattr__(self, "bias", b)
         if self.activations is not None:
             object.__setattr__(self, "activations", check_activations(self.activations, codes.shape[1]))
 
@@ -149,10 +164,29 @@ class CompressedLayer:
         """The decoded float weight matrix (float64)."""
         return self.codebook[self.codes]
 
+    @property
+    def bias_kind(self) -> str | None:
+        """``"full"`` (``bias``), ``"coded"`` (``bias_codes``) or None (no bias) [arch §2]."""
+        if self.bias is not None:
+            return "full"
+        return None if self.bias_codes is None else "coded"
+
     def bias_values(self) -> np.ndarray:
+        """The bias as float64 values (zeros without one): ``bias``, or ``codebook[bias_codes]``."""
+        if self.bias is not None:
+            return self.bias
         if self.bias_codes is None:
             return np.zeros(self.n_out)
         return self.codebook[self.bias_codes]
+
+    def arrays(self) -> dict:
+        """The arrays of the layer file (:func:`save_layer`, read back by :func:`load_layer`):
+        ``codebook``, ``codes`` and those of ``bias`` / ``bias_codes`` / ``activations`` it has."""
+        out = {"codebook": self.codebook, "codes": self.codes}
+        for key in ("bias", "bias_codes", "activations"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
     def float_forward(self, x) -> np.ndarray:
         """``W @ x + b`` in float64: the independent reference the fixed-point result is held to."""
@@ -264,7 +298,8 @@ def layer_shape(path) -> tuple[int, int]:
 
 def load_layer(path) -> DenseLayer | CompressedLayer:
     """Load a layer ``.npz``: dense (``weight`` [, ``bias``]) or compressed (``codebook``,
-    ``codes`` [, ``bias_codes`` | ``bias``] [, ``activations``])."""
+    ``codes`` [, ``bias`` | ``bias_codes``] [, ``activations``]).  A compressed layer's
+    float ``bias`` is kept at full precision, ``bias_codes`` is the coded bias [arch §2]."""
     path = Path(path)
     d, held = _open_npz(path)
     name = path.stem
@@ -276,13 +311,9 @@ def load_layer(path) -> DenseLayer | CompressedLayer:
                                  f"{'codes' if key == 'codebook' else 'codebook'!r}")
         if "bias" in d and "bias_codes" in d:
             raise InputError(f"layer file {str(path)!r}: give either 'bias' or 'bias_codes', not both")
-        bias_codes = d.get("bias_codes")
-        if "bias" in d:
-            cb = _float_array("codebook", d["codebook"], 1)
-            b = _float_array("bias", d["bias"], 1)
-            # A float bias is coded with the layer's codebook (nearest value) [arch §2].
-            bias_codes = np.abs(b[:, None] - cb[None, :]).argmin(axis=1)
-        return CompressedLayer(d["codebook"], d["codes"], bias_codes, acts, name)
+        # a float bias stays full precision (the accumulators start from it), bias_codes are
+        # the authors' coded bias [arch §2]
+        return CompressedLayer(d["codebook"], d["codes"], d.get("bias_codes"), acts, name, bias=d.get("bias"))
     if "weight" in d:
         return DenseLayer(d["weight"], d.get("bias"), acts, name)
     raise InputError(f"layer file {str(path)!r} must hold 'weight' (dense) or 'codebook' and 'codes' "
@@ -331,6 +362,18 @@ def _npy_bytes(array) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
     return buf.getvalue()
+
+
+def save_layer(path, layer: DenseLayer | CompressedLayer) -> None:
+    """Write a layer file that :func:`load_layer` reads back as the same layer (atomically)."""
+    if isinstance(layer, CompressedLayer):
+        arrays = layer.arrays()
+    else:
+        arrays = {"weight": layer.weight}
+        for key in ("bias", "activations"):
+            if getattr(layer, key) is not None:
+                arrays[key] = getattr(layer, key)
+    save_npz(path, arrays)
 
 
 def save_npz(path, arrays: dict) -> None:

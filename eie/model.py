@@ -14,7 +14,9 @@ PEs:
   the issued entries.
 * arithmetic (:func:`arith_accumulate`, :func:`arith_bypasses`, :func:`arith_pass_end`; RTL
   ``arith.py``, §5.5): six stages, write at t+5; bypass across column boundaries.
-* activation R/W (:func:`act_rw_write_out`; RTL ``act_rw.py``, §5.6): saturate, ReLU.
+* activation R/W (:func:`act_rw_preload`, :func:`act_rw_write_out`; RTL ``act_rw.py``, §2,
+  §5.6): the accumulators start from a full-precision bias, ``q_acc(bias)`` (else 0); write-out
+  saturates, ReLU.
 * end of pass (§5.7): ``cycles = 2 + max(P + (L > 0) * (L + 5))``.
 
 Values do not depend on timing (bypass makes the pipeline equal to in-order
@@ -31,13 +33,13 @@ import numpy as np
 from .compile import CompiledLayer, capacity_report, compile_layer
 from .config import EIEConfig
 from .errors import InputError
-from .fixed import QuantPlan, plan_layer, quantize, round_shift, saturate, wrap
+from .fixed import QuantPlan, acc_preload, plan_layer, quantize, round_shift, saturate, saturated_count, wrap
 from .layer import CompressedLayer, check_activations
 from .reference import error_bound, float_forward, outputs_match, sparse_weight
 
 __all__ = ["PassTiming", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "pass_timing", "ARITH_DRAIN",
            "lnzd_gaps", "ptr_read_slots", "ccu_broadcast_and_queue_pop", "arith_pass_end", "spmat_read_lines",
-           "arith_accumulate", "arith_bypasses", "act_rw_write_out"]
+           "arith_accumulate", "arith_bypasses", "act_rw_preload", "act_rw_write_out"]
 
 #: cycles between the issue of an entry and its accumulator write [arch §5.5]
 ARITH_DRAIN = 5
@@ -271,11 +273,11 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
     if src is None:
         from .compile import decode
         codes, bias = decode(compiled)
-        src = CompressedLayer(compiled.codebook, codes, bias, None, compiled.name)
+        src = CompressedLayer(compiled.codebook, codes, bias, None, compiled.name, bias=compiled.bias)
     w = sparse_weight(src)
     y_float = float_forward(src, x, w)
     if plan is None:
-        plan = plan_layer(compiled.codebook, x, y_float, cfg, fa=fa, fo=fo)
+        plan = plan_layer(compiled.codebook, x, y_float, cfg, fa=fa, fo=fo, bias=compiled.bias)
     plan.check(cfg)
     a_q = quantize(x, plan.fa, cfg.act_bits)
     cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
@@ -290,7 +292,8 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
 def simulate_fixed(compiled: CompiledLayer, a_q, plan: QuantPlan, relu: bool = False,
                    keep_timing: bool = False) -> SimResult:
     """The model on integer inputs ``a_q`` (``plan.fa`` fraction bits), as the hardware sees
-    them: no float quantisation and no reference check.  What a co-simulation compares with."""
+    them: no float quantisation and no reference check.  What a co-simulation compares with.
+    A full-precision bias (``compiled.bias``) is preloaded as ``q_acc(bias)`` with ``plan.fo``."""
     cfg = compiled.config
     plan.check(cfg)
     a_q = np.asarray(a_q)
@@ -315,6 +318,14 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
     })
 
 
+def act_rw_preload(compiled: CompiledLayer, fo: int) -> np.ndarray:
+    """Activation R/W, destination register file before a pass [arch §2, §4, §5.6]: every
+    accumulator starts from ``q_acc(bias_i)`` (``fo`` fraction bits, saturated to
+    ``acc_bits``) for a layer with a full-precision bias, else from 0."""
+    pre = acc_preload(compiled.bias, fo, compiled.config.acc_bits)
+    return np.zeros(compiled.n_out, np.int64) if pre is None else pre
+
+
 def act_rw_write_out(acc: np.ndarray, act_bits: int, relu: bool) -> np.ndarray:
     """Activation R/W write-out [arch §4, §5.6]: saturate the accumulators to the activation
     width, then ReLU if the layer has one."""
@@ -332,7 +343,8 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     act_col = np.zeros(compiled.cp + 1, np.int64)
     act_col[nz] = a_q[nz]
     act_col[compiled.cp] = 1 << plan.fa           # the bias activation 1.0
-    acc = np.zeros(compiled.n_out, np.int64)
+    acc = act_rw_preload(compiled, plan.fo)
+    preloads = compiled.n_out if compiled.bias is not None else 0
     pe = {k: np.zeros(n, np.int64) for k in PE_STATS}
     totals = {"stall_cycles": 0, "groups_scanned": 0, "broadcasts": 0}
     cycles = 0
@@ -358,6 +370,9 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
         "load_efficiency": useful / (cycles * n) if cycles else 0.0,
         "load_balance": float(busy_slots.mean() / busy_slots.max()) if busy_slots.max() else 1.0,
         "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
+        # full-precision bias: accumulators preloaded, and those whose q_acc(bias) clamped
+        "preloaded_accumulators": preloads,
+        "saturated_bias": 0 if compiled.bias is None else saturated_count(compiled.bias, plan.fo, cfg.acc_bits),
         # what the layer occupies in the SRAMs (all passes, all PEs), for storage-based baselines
         "stored_entries": int(sum(len(ps.v) for ps in compiled.passes)),
         "stored_pointers": int(len(compiled.passes) * (compiled.cp + 2) * n),
@@ -365,7 +380,8 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     events = {
         "spmat_line_read": int(pe["line_reads"].sum()), "ptr_read": int(pe["ptr_reads"].sum()),
         "codebook_read": int(pe["entries"].sum()), "mac": useful,
-        "dst_rf_read": useful - int(pe["bypasses"].sum()), "dst_rf_write": useful,
+        # the preload of a full-precision bias is one destination write per output [arch §7]
+        "dst_rf_read": useful - int(pe["bypasses"].sum()), "dst_rf_write": useful + preloads,
         "src_rf_read": groups * n * len(compiled.passes), "queue_push": totals["broadcasts"] * n,
         "queue_pop": int(pe["pops"].sum()), "broadcast": totals["broadcasts"],
         "lnzd_search": totals["groups_scanned"],
@@ -408,7 +424,7 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
         compiled = compile_layer(layer, config, check=check_capacity)
         last = i == len(compressed) - 1
         relu = relu_last if last else True
-        plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa)
+        plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, bias=layer.bias)
         if a_q is None:
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)

@@ -74,8 +74,9 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
     cfg = result.config
     table = table or EnergyTable.default(cfg)
     energy = estimate(result.events, result.cycles, cfg, table)
-    # the bias is the extra column of the matrix in the SRAMs [arch §3], not a weight: the
-    # density and the DRAM baselines count the n_out x n_in weights only
+    # a coded bias is the extra column of the matrix in the SRAMs [arch §3], not a weight: the
+    # density and the DRAM baselines count the n_out x n_in weights only (a full-precision
+    # bias is preloaded into the accumulators and stored nowhere in the matrix [arch §2])
     nnz = int(np.count_nonzero(layer.codes))
     bias_nnz = 0 if layer.bias_codes is None else int(np.count_nonzero(layer.bias_codes))
     # the compressed baseline fetches exactly what the SRAMs hold: entries (padding
@@ -90,6 +91,7 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
     rec.update({
         "n_in": layer.n_in, "n_out": layer.n_out, "pes": cfg.pes, "queue_depth": cfg.queue_depth,
         "clock_mhz": cfg.clock_mhz, "weight_nonzeros": nnz, "bias_nonzeros": bias_nnz,
+        "bias_kind": layer.bias_kind,
         "theoretical_us": result.useful_macs / (cfg.pes * cfg.clock_mhz),
         "energy_pj": energy.to_dict(), "dram_baselines": dram,
         "fits": not problems, "capacity_problems": problems,

@@ -23,7 +23,7 @@ def sparse_weight(layer: CompressedLayer) -> sp.csr_matrix:
 
 
 def float_forward(layer: CompressedLayer, x, w: sp.csr_matrix | None = None) -> np.ndarray:
-    """``W @ x + b`` in float64."""
+    """``W @ x + b`` in float64 (``b``: the full-precision or the decoded coded bias)."""
     x = check_activations(x, layer.n_in)
     w = sparse_weight(layer) if w is None else w
     return w @ x + layer.bias_values()
@@ -33,7 +33,9 @@ def error_bound(layer: CompressedLayer, x, fa: int, fw: int, fo: int, w: sp.csr_
     """Per-output bound on ``|y_fixed - y_float|`` when nothing saturates [arch §4].
 
     ``Σ_j (|c_ij| εa + |x_j| εw + εa εw) + n_i 2^-(fo+1) + 2^-(fo+1)`` over the non-zero
-    weights of row i (the bias with x = 1 and εa = 0).
+    weights of row i (a coded bias with x = 1 and εa = 0); a full-precision bias adds the
+    rounding of its preload ``q_acc(bias_i)``, ``2^-(fo+1)`` (on the rows whose bias is not 0:
+    a zero bias is preloaded exactly).
     """
     x = check_activations(x, layer.n_in)
     w = sparse_weight(layer) if w is None else w
@@ -46,6 +48,8 @@ def error_bound(layer: CompressedLayer, x, fa: int, fw: int, fo: int, w: sp.csr_
     if layer.bias_codes is not None:
         has_b = layer.bias_codes != 0
         bound = bound + has_b * (ew + eo)
+    if layer.bias is not None:
+        bound = bound + (layer.bias != 0) * eo
     return bound
 
 

@@ -9,42 +9,43 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg [10:0] \$100 ;
-  reg [63:0] \$101 ;
-  reg \$102 ;
+  reg [2:0] \$100 ;
+  reg [10:0] \$101 ;
+  reg [63:0] \$102 ;
   reg \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
+  reg \$105 ;
   reg [31:0] \$106 ;
   reg [31:0] \$107 ;
   reg [31:0] \$108 ;
   reg [31:0] \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [63:0] \$111 ;
-  reg \$112 ;
-  reg [1:0] \$113 ;
-  reg \$114 ;
-  reg [63:0] \$115 ;
-  reg \$116 ;
-  reg [1:0] \$117 ;
-  reg \$118 ;
-  reg [63:0] \$119 ;
+  reg [31:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [63:0] \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg \$120 ;
-  reg [1:0] \$121 ;
-  reg \$122 ;
-  reg [63:0] \$123 ;
-  reg \$124 ;
-  reg [1:0] \$125 ;
-  reg \$126 ;
-  reg [63:0] \$127 ;
-  reg \$128 ;
-  reg [1:0] \$129 ;
+  reg [63:0] \$120 ;
+  reg \$121 ;
+  reg [1:0] \$122 ;
+  reg \$123 ;
+  reg [63:0] \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [63:0] \$128 ;
+  reg \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg [63:0] \$131 ;
-  reg \$132 ;
+  reg [1:0] \$130 ;
+  reg \$131 ;
+  reg [63:0] \$132 ;
+  reg \$133 ;
   wire \$14 ;
   wire \$15 ;
   wire \$16 ;
@@ -105,40 +106,40 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$66 ;
   reg \$67 ;
   reg \$68 ;
-  reg [2:0] \$69 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [10:0] \$70 ;
-  reg [63:0] \$71 ;
-  reg \$72 ;
+  reg [2:0] \$70 ;
+  reg [10:0] \$71 ;
+  reg [63:0] \$72 ;
   reg \$73 ;
   reg \$74 ;
   reg \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  reg [2:0] \$79 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [10:0] \$80 ;
-  reg [63:0] \$81 ;
-  reg \$82 ;
+  reg [2:0] \$80 ;
+  reg [10:0] \$81 ;
+  reg [63:0] \$82 ;
   reg \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
   reg \$87 ;
   reg \$88 ;
-  reg [2:0] \$89 ;
+  reg \$89 ;
   wire \$9 ;
-  reg [10:0] \$90 ;
-  reg [63:0] \$91 ;
-  reg \$92 ;
+  reg [2:0] \$90 ;
+  reg [10:0] \$91 ;
+  reg [63:0] \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
   reg \$96 ;
   reg \$97 ;
   reg \$98 ;
-  reg [2:0] \$99 ;
+  reg \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
@@ -146,45 +147,45 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$124 ;
+  wire [15:0] \bias_act$125 ;
   wire bias_sent;
-  wire \bias_sent$116 ;
+  wire \bias_sent$117 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
   wire \busy$14 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$196 ;
-  wire [15:0] \ccu__ann__a$228 ;
-  wire [15:0] \ccu__ann__a$260 ;
+  wire [15:0] \ccu__ann__a$202 ;
+  wire [15:0] \ccu__ann__a$234 ;
+  wire [15:0] \ccu__ann__a$266 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$198 ;
-  wire [12:0] \ccu__ann__j$230 ;
-  wire [12:0] \ccu__ann__j$262 ;
+  wire [12:0] \ccu__ann__j$204 ;
+  wire [12:0] \ccu__ann__j$236 ;
+  wire [12:0] \ccu__ann__j$268 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$200 ;
-  wire \ccu__ann__valid$232 ;
-  wire \ccu__ann__valid$264 ;
+  wire \ccu__ann__valid$206 ;
+  wire \ccu__ann__valid$238 ;
+  wire \ccu__ann__valid$270 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$203 ;
-  wire \ccu__bc__room_nopush$235 ;
-  wire \ccu__bc__room_nopush$267 ;
+  wire \ccu__bc__room_nopush$209 ;
+  wire \ccu__bc__room_nopush$241 ;
+  wire \ccu__bc__room_nopush$273 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$205 ;
-  wire \ccu__bc__room_push$237 ;
-  wire \ccu__bc__room_push$269 ;
+  wire \ccu__bc__room_push$211 ;
+  wire \ccu__bc__room_push$243 ;
+  wire \ccu__bc__room_push$275 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$206 ;
-  wire \ccu__bc__strobe$238 ;
-  wire \ccu__bc__strobe$270 ;
+  wire \ccu__bc__strobe$212 ;
+  wire \ccu__bc__strobe$244 ;
+  wire \ccu__bc__strobe$276 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$209 ;
-  wire [15:0] \ccu__src__data$241 ;
-  wire [15:0] \ccu__src__data$273 ;
+  wire [15:0] \ccu__src__data$215 ;
+  wire [15:0] \ccu__src__data$247 ;
+  wire [15:0] \ccu__src__data$279 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$210 ;
-  wire \ccu__src__rd_en$242 ;
-  wire \ccu__src__rd_en$274 ;
+  wire \ccu__src__rd_en$216 ;
+  wire \ccu__src__rd_en$248 ;
+  wire \ccu__src__rd_en$280 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -221,61 +222,61 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_3_start = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$125 ;
+  wire \ctl__arm$126 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$160 ;
+  wire \ctl__arm$166 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$192 ;
+  wire \ctl__arm$198 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$224 ;
+  wire \ctl__arm$230 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$256 ;
+  wire \ctl__arm$262 ;
   wire ctl__pf_active;
-  wire \ctl__pf_active$127 ;
+  wire \ctl__pf_active$128 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$161 ;
+  wire \ctl__pf_active$167 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$193 ;
+  wire \ctl__pf_active$199 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$225 ;
+  wire \ctl__pf_active$231 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$257 ;
+  wire \ctl__pf_active$263 ;
   wire ctl__running;
-  wire \ctl__running$128 ;
+  wire \ctl__running$129 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$162 ;
+  wire \ctl__running$168 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$194 ;
+  wire \ctl__running$200 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$226 ;
+  wire \ctl__running$232 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$258 ;
+  wire \ctl__running$264 ;
   wire ctl__start;
-  wire \ctl__start$129 ;
+  wire \ctl__start$130 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$163 ;
+  wire \ctl__start$169 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$195 ;
+  wire \ctl__start$201 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$227 ;
+  wire \ctl__start$233 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$259 ;
+  wire \ctl__start$265 ;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
@@ -284,16 +285,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$78 ;
+  wire \done$79 ;
   reg done_flag = 1'h0;
   wire ev_search;
   wire ev_stall;
   wire fault;
-  wire \fault$82 ;
   wire \fault$83 ;
   wire \fault$84 ;
   wire \fault$85 ;
-  reg \fault$86  = 1'h0;
+  wire \fault$86 ;
+  reg \fault$87  = 1'h0;
   reg [63:0] g0 = 64'h0000000000000000;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
@@ -306,7 +307,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$123 ;
+  wire [10:0] \groups$124 ;
   reg [31:0] groups_scanned = 32'd0;
   (* keep = 32'd1 *)
   reg h_busy_0 = 1'h0;
@@ -417,61 +418,64 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$217 ;
+  wire [2:0] \host__mem$223 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$249 ;
+  wire [2:0] \host__mem$255 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$281 ;
+  wire [2:0] \host__mem$287 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$218 ;
+  wire [10:0] \host__off$224 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$250 ;
+  wire [10:0] \host__off$256 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$282 ;
+  wire [10:0] \host__off$288 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$109 ;
   wire [63:0] \host__rdata$110 ;
   wire [63:0] \host__rdata$111 ;
+  wire [63:0] \host__rdata$112 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$220 ;
+  wire \host__sel$226 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$252 ;
+  wire \host__sel$258 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$284 ;
+  wire \host__sel$290 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$221 ;
+  wire [63:0] \host__wdata$227 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$253 ;
+  wire [63:0] \host__wdata$259 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$285 ;
+  wire [63:0] \host__wdata$291 ;
   wire host__we;
-  wire \host__we$222 ;
-  wire \host__we$254 ;
-  wire \host__we$286 ;
+  wire \host__we$228 ;
+  wire \host__we$260 ;
+  wire \host__we$292 ;
   wire idle;
-  wire \idle$119 ;
   wire \idle$120 ;
   wire \idle$121 ;
+  wire \idle$122 ;
+  reg keep_acc = 1'h0;
+  (* init = 1'h0 *)
+  wire pass_regs__keep_acc;
   (* init = 10'h000 *)
   wire [9:0] pass_regs__ptr_base;
   (* init = 1'h0 *)
@@ -533,54 +537,62 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg re_q2 = 1'h0;
   reg re_q3 = 1'h0;
   reg re_q4 = 1'h0;
+  (* init = 1'h0 *)
+  wire regs__keep_acc;
+  (* init = 1'h0 *)
+  wire \regs__keep_acc$139 ;
+  (* init = 1'h0 *)
+  wire \regs__keep_acc$140 ;
+  (* init = 1'h0 *)
+  wire \regs__keep_acc$141 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$137 ;
+  wire [9:0] \regs__ptr_base$143 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$138 ;
+  wire [9:0] \regs__ptr_base$144 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$139 ;
+  wire [9:0] \regs__ptr_base$145 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$141 ;
+  wire \regs__relu$147 ;
   (* init = 1'h0 *)
-  wire \regs__relu$142 ;
+  wire \regs__relu$148 ;
   (* init = 1'h0 *)
-  wire \regs__relu$143 ;
+  wire \regs__relu$149 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$145 ;
+  wire [5:0] \regs__shift$151 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$146 ;
+  wire [5:0] \regs__shift$152 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$147 ;
+  wire [5:0] \regs__shift$153 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$149 ;
+  wire [10:0] \regs__spmat_base$155 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$150 ;
+  wire [10:0] \regs__spmat_base$156 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$151 ;
+  wire [10:0] \regs__spmat_base$157 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$153 ;
+  wire \regs__src_sel$159 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$154 ;
+  wire \regs__src_sel$160 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$155 ;
+  wire \regs__src_sel$161 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$157 ;
+  wire [9:0] \regs__wb_base$163 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$158 ;
+  wire [9:0] \regs__wb_base$164 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$159 ;
+  wire [9:0] \regs__wb_base$165 ;
   reg relu = 1'h0;
   input rst;
   wire rst;
@@ -594,9 +606,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$223 ;
-  wire \wb__start$255 ;
-  wire \wb__start$287 ;
+  wire \wb__start$229 ;
+  wire \wb__start$261 ;
+  wire \wb__start$293 ;
   reg [9:0] wb_base = 10'h000;
   wire wb_busy;
   wire wb_start;
@@ -633,14 +645,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$26  = stall_cycles + ev_stall;
   assign \$27  = groups_scanned + ev_search;
   assign \$28  = cyc + 1'h1;
-  assign \$29  = | { \fault$85 , \fault$84 , \fault$83 , \fault$82  };
+  assign \$29  = | { \fault$86 , \fault$85 , \fault$84 , \fault$83  };
   assign \$30  = fault | \$29 ;
   assign \$33  = glob4 ? g4 : \$32 ;
   assign \$34  = \$signal  & \addr$10 [17];
   assign \$35  = ! \addr$10 [10:0];
   assign \$36  = \$34  & \$35 ;
   assign cmd_start = \$36  & \wdata$11 [0];
-  assign pes_idle = & { \idle$121 , \idle$120 , \idle$119 , idle };
+  assign pes_idle = & { \idle$122 , \idle$121 , \idle$120 , idle };
   assign \$37  = \$signal  & \addr$10 [17];
   assign \$38  = ! \addr$10 [10:0];
   assign \$39  = \$37  & \$38 ;
@@ -683,143 +695,145 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @(posedge clk)
     spmat_base <= \$63 ;
   always @(posedge clk)
-    ctl_0_arm <= \$64 ;
+    keep_acc <= \$64 ;
   always @(posedge clk)
-    ctl_0_start <= \$65 ;
+    ctl_0_arm <= \$65 ;
   always @(posedge clk)
-    ctl_0_running <= \$66 ;
+    ctl_0_start <= \$66 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$67 ;
+    ctl_0_running <= \$67 ;
   always @(posedge clk)
-    h_sel_0 <= \$68 ;
+    ctl_0_pf_active <= \$68 ;
   always @(posedge clk)
-    h_mem_0 <= \$69 ;
+    h_sel_0 <= \$69 ;
   always @(posedge clk)
-    h_off_0 <= \$70 ;
+    h_mem_0 <= \$70 ;
   always @(posedge clk)
-    h_wdata_0 <= \$71 ;
+    h_off_0 <= \$71 ;
   always @(posedge clk)
-    h_we_0 <= \$72 ;
+    h_wdata_0 <= \$72 ;
   always @(posedge clk)
-    h_busy_0 <= \$73 ;
+    h_we_0 <= \$73 ;
   always @(posedge clk)
-    ctl_1_arm <= \$74 ;
+    h_busy_0 <= \$74 ;
   always @(posedge clk)
-    ctl_1_start <= \$75 ;
+    ctl_1_arm <= \$75 ;
   always @(posedge clk)
-    ctl_1_running <= \$76 ;
+    ctl_1_start <= \$76 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$77 ;
+    ctl_1_running <= \$77 ;
   always @(posedge clk)
-    h_sel_1 <= \$78 ;
+    ctl_1_pf_active <= \$78 ;
   always @(posedge clk)
-    h_mem_1 <= \$79 ;
+    h_sel_1 <= \$79 ;
   always @(posedge clk)
-    h_off_1 <= \$80 ;
+    h_mem_1 <= \$80 ;
   always @(posedge clk)
-    h_wdata_1 <= \$81 ;
+    h_off_1 <= \$81 ;
   always @(posedge clk)
-    h_we_1 <= \$82 ;
+    h_wdata_1 <= \$82 ;
   always @(posedge clk)
-    h_busy_1 <= \$83 ;
+    h_we_1 <= \$83 ;
   always @(posedge clk)
-    ctl_2_arm <= \$84 ;
+    h_busy_1 <= \$84 ;
   always @(posedge clk)
-    ctl_2_start <= \$85 ;
+    ctl_2_arm <= \$85 ;
   always @(posedge clk)
-    ctl_2_running <= \$86 ;
+    ctl_2_start <= \$86 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$87 ;
+    ctl_2_running <= \$87 ;
   always @(posedge clk)
-    h_sel_2 <= \$88 ;
+    ctl_2_pf_active <= \$88 ;
   always @(posedge clk)
-    h_mem_2 <= \$89 ;
+    h_sel_2 <= \$89 ;
   always @(posedge clk)
-    h_off_2 <= \$90 ;
+    h_mem_2 <= \$90 ;
   always @(posedge clk)
-    h_wdata_2 <= \$91 ;
+    h_off_2 <= \$91 ;
   always @(posedge clk)
-    h_we_2 <= \$92 ;
+    h_wdata_2 <= \$92 ;
   always @(posedge clk)
-    h_busy_2 <= \$93 ;
+    h_we_2 <= \$93 ;
   always @(posedge clk)
-    ctl_3_arm <= \$94 ;
+    h_busy_2 <= \$94 ;
   always @(posedge clk)
-    ctl_3_start <= \$95 ;
+    ctl_3_arm <= \$95 ;
   always @(posedge clk)
-    ctl_3_running <= \$96 ;
+    ctl_3_start <= \$96 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$97 ;
+    ctl_3_running <= \$97 ;
   always @(posedge clk)
-    h_sel_3 <= \$98 ;
+    ctl_3_pf_active <= \$98 ;
   always @(posedge clk)
-    h_mem_3 <= \$99 ;
+    h_sel_3 <= \$99 ;
   always @(posedge clk)
-    h_off_3 <= \$100 ;
+    h_mem_3 <= \$100 ;
   always @(posedge clk)
-    h_wdata_3 <= \$101 ;
+    h_off_3 <= \$101 ;
   always @(posedge clk)
-    h_we_3 <= \$102 ;
+    h_wdata_3 <= \$102 ;
   always @(posedge clk)
-    h_busy_3 <= \$103 ;
+    h_we_3 <= \$103 ;
   always @(posedge clk)
-    done_flag <= \$104 ;
+    h_busy_3 <= \$104 ;
   always @(posedge clk)
-    cyc <= \$105 ;
+    done_flag <= \$105 ;
   always @(posedge clk)
-    broadcasts <= \$106 ;
+    cyc <= \$106 ;
   always @(posedge clk)
-    stall_cycles <= \$107 ;
+    broadcasts <= \$107 ;
   always @(posedge clk)
-    groups_scanned <= \$108 ;
+    stall_cycles <= \$108 ;
   always @(posedge clk)
-    cycles <= \$109 ;
+    groups_scanned <= \$109 ;
   always @(posedge clk)
-    \fault$86  <= \$110 ;
+    cycles <= \$110 ;
   always @(posedge clk)
-    g0 <= \$111 ;
+    \fault$87  <= \$111 ;
   always @(posedge clk)
-    glob0 <= \$112 ;
+    g0 <= \$112 ;
   always @(posedge clk)
-    pe_q0 <= \$113 ;
+    glob0 <= \$113 ;
   always @(posedge clk)
-    re_q0 <= \$114 ;
+    pe_q0 <= \$114 ;
   always @(posedge clk)
-    g1 <= \$115 ;
+    re_q0 <= \$115 ;
   always @(posedge clk)
-    glob1 <= \$116 ;
+    g1 <= \$116 ;
   always @(posedge clk)
-    pe_q1 <= \$117 ;
+    glob1 <= \$117 ;
   always @(posedge clk)
-    re_q1 <= \$118 ;
+    pe_q1 <= \$118 ;
   always @(posedge clk)
-    g2 <= \$119 ;
+    re_q1 <= \$119 ;
   always @(posedge clk)
-    glob2 <= \$120 ;
+    g2 <= \$120 ;
   always @(posedge clk)
-    pe_q2 <= \$121 ;
+    glob2 <= \$121 ;
   always @(posedge clk)
-    re_q2 <= \$122 ;
+    pe_q2 <= \$122 ;
   always @(posedge clk)
-    g3 <= \$123 ;
+    re_q2 <= \$123 ;
   always @(posedge clk)
-    glob3 <= \$124 ;
+    g3 <= \$124 ;
   always @(posedge clk)
-    pe_q3 <= \$125 ;
+    glob3 <= \$125 ;
   always @(posedge clk)
-    re_q3 <= \$126 ;
+    pe_q3 <= \$126 ;
   always @(posedge clk)
-    g4 <= \$127 ;
+    re_q3 <= \$127 ;
   always @(posedge clk)
-    glob4 <= \$128 ;
+    g4 <= \$128 ;
   always @(posedge clk)
-    pe_q4 <= \$129 ;
+    glob4 <= \$129 ;
   always @(posedge clk)
-    re_q4 <= \$130 ;
+    pe_q4 <= \$130 ;
   always @(posedge clk)
-    rdata <= \$131 ;
+    re_q4 <= \$131 ;
   always @(posedge clk)
-    rvalid <= \$132 ;
+    rdata <= \$132 ;
+  always @(posedge clk)
+    rvalid <= \$133 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl__arm),
     .bcast(bcast),
@@ -840,13 +854,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$210 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$216 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$242 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$248 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$274 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$280 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -866,7 +880,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_0_pf_active),
     .ctl__running(ctl_0_running),
     .ctl__start(ctl_0_start),
-    .fault(\fault$82 ),
+    .fault(\fault$83 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__rdata(host__rdata),
@@ -874,6 +888,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .host__wdata(h_wdata_0),
     .host__we(host_0__we),
     .idle(idle),
+    .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
     .regs__shift(shift),
@@ -899,14 +914,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_1_pf_active),
     .ctl__running(ctl_1_running),
     .ctl__start(ctl_1_start),
-    .fault(\fault$83 ),
+    .fault(\fault$84 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
-    .host__rdata(\host__rdata$109 ),
+    .host__rdata(\host__rdata$110 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(host_1__we),
-    .idle(\idle$119 ),
+    .idle(\idle$120 ),
+    .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
     .regs__shift(shift),
@@ -914,7 +930,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$210 ),
+    .src__rd_en(\ccu__src__rd_en$216 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
@@ -930,14 +946,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_2_pf_active),
     .ctl__running(ctl_2_running),
     .ctl__start(ctl_2_start),
-    .fault(\fault$84 ),
+    .fault(\fault$85 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
-    .host__rdata(\host__rdata$110 ),
+    .host__rdata(\host__rdata$111 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(host_2__we),
-    .idle(\idle$120 ),
+    .idle(\idle$121 ),
+    .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
     .regs__shift(shift),
@@ -945,7 +962,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$242 ),
+    .src__rd_en(\ccu__src__rd_en$248 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
@@ -961,14 +978,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_3_pf_active),
     .ctl__running(ctl_3_running),
     .ctl__start(ctl_3_start),
-    .fault(\fault$85 ),
+    .fault(\fault$86 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
-    .host__rdata(\host__rdata$111 ),
+    .host__rdata(\host__rdata$112 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(host_3__we),
-    .idle(\idle$121 ),
+    .idle(\idle$122 ),
+    .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
     .regs__shift(shift),
@@ -976,7 +994,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$274 ),
+    .src__rd_en(\ccu__src__rd_en$280 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1028,7 +1046,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       4'hc:
           \$31  = 33'h000000004;
       4'hd:
-          \$31  = 33'h000000003;
+          \$31  = 33'h000000004;
       4'he:
           \$31  = { 23'h000000, ptr_base };
       4'hf:
@@ -1042,11 +1060,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$32  = host__rdata;
       2'h1:
-          \$32  = \host__rdata$109 ;
-      2'h2:
           \$32  = \host__rdata$110 ;
-      2'h3:
+      2'h2:
           \$32  = \host__rdata$111 ;
+      2'h3:
+          \$32  = \host__rdata$112 ;
     endcase
   end
   always @* begin
@@ -1239,317 +1257,315 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = ctl_next__arm;
+    \$64  = keep_acc;
+    if (ctl_next__arm) begin
+      \$64  = \wdata$11 [2];
+    end
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = ctl_next__start;
+    \$65  = ctl_next__arm;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = ctl_next__running;
+    \$66  = ctl_next__start;
     if (rst) begin
       \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = ctl_next__pf_active;
+    \$67  = ctl_next__running;
     if (rst) begin
       \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = \$7 ;
+    \$68  = ctl_next__pf_active;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = addr[13:11];
+    \$69  = \$7 ;
     if (rst) begin
-      \$69  = 3'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = addr[10:0];
+    \$70  = addr[13:11];
     if (rst) begin
-      \$70  = 11'h000;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = wdata;
+    \$71  = addr[10:0];
     if (rst) begin
-      \$71  = 64'h0000000000000000;
+      \$71  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = we;
+    \$72  = wdata;
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = \$8 ;
+    \$73  = we;
     if (rst) begin
       \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = ctl_next__arm;
+    \$74  = \$8 ;
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = ctl_next__start;
+    \$75  = ctl_next__arm;
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = ctl_next__running;
+    \$76  = ctl_next__start;
     if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = ctl_next__pf_active;
+    \$77  = ctl_next__running;
     if (rst) begin
       \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = \$12 ;
+    \$78  = ctl_next__pf_active;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = addr[13:11];
+    \$79  = \$12 ;
     if (rst) begin
-      \$79  = 3'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = addr[10:0];
+    \$80  = addr[13:11];
     if (rst) begin
-      \$80  = 11'h000;
+      \$80  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = wdata;
+    \$81  = addr[10:0];
     if (rst) begin
-      \$81  = 64'h0000000000000000;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = we;
+    \$82  = wdata;
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = \$13 ;
+    \$83  = we;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = ctl_next__arm;
+    \$84  = \$13 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = ctl_next__start;
+    \$85  = ctl_next__arm;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = ctl_next__running;
+    \$86  = ctl_next__start;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = ctl_next__pf_active;
+    \$87  = ctl_next__running;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = \$17 ;
+    \$88  = ctl_next__pf_active;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = addr[13:11];
+    \$89  = \$17 ;
     if (rst) begin
-      \$89  = 3'h0;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = addr[10:0];
+    \$90  = addr[13:11];
     if (rst) begin
-      \$90  = 11'h000;
+      \$90  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = wdata;
+    \$91  = addr[10:0];
     if (rst) begin
-      \$91  = 64'h0000000000000000;
+      \$91  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = we;
+    \$92  = wdata;
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = \$18 ;
+    \$93  = we;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = ctl_next__arm;
+    \$94  = \$18 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = ctl_next__start;
+    \$95  = ctl_next__arm;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = ctl_next__running;
+    \$96  = ctl_next__start;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = ctl_next__pf_active;
+    \$97  = ctl_next__running;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$22 ;
+    \$98  = ctl_next__pf_active;
     if (rst) begin
       \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = addr[13:11];
+    \$99  = \$22 ;
     if (rst) begin
-      \$99  = 3'h0;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = addr[10:0];
+    \$100  = addr[13:11];
     if (rst) begin
-      \$100  = 11'h000;
+      \$100  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = wdata;
+    \$101  = addr[10:0];
     if (rst) begin
-      \$101  = 64'h0000000000000000;
+      \$101  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = we;
+    \$102  = wdata;
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$23 ;
+    \$103  = we;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = done_flag;
-    if (ctl__start) begin
+    \$104  = \$23 ;
+    if (rst) begin
       \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = done_flag;
+    if (ctl__start) begin
+      \$105  = 1'h0;
     end else if (ctl__running) begin
       if (done) begin
-        \$104  = 1'h1;
+        \$105  = 1'h1;
       end
     end
     if (rst) begin
-      \$104  = 1'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = cyc;
-    if (ctl__start) begin
-      \$105  = 32'd0;
-    end else if (ctl__running) begin
-      \$105  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$105  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = broadcasts;
+    \$106  = cyc;
     if (ctl__start) begin
       \$106  = 32'd0;
     end else if (ctl__running) begin
-      \$106  = \$25 [31:0];
+      \$106  = \$24 [31:0];
     end
     if (rst) begin
       \$106  = 32'd0;
@@ -1557,11 +1573,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = stall_cycles;
+    \$107  = broadcasts;
     if (ctl__start) begin
       \$107  = 32'd0;
     end else if (ctl__running) begin
-      \$107  = \$26 [31:0];
+      \$107  = \$25 [31:0];
     end
     if (rst) begin
       \$107  = 32'd0;
@@ -1569,11 +1585,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = groups_scanned;
+    \$108  = stall_cycles;
     if (ctl__start) begin
       \$108  = 32'd0;
     end else if (ctl__running) begin
-      \$108  = \$27 [31:0];
+      \$108  = \$26 [31:0];
     end
     if (rst) begin
       \$108  = 32'd0;
@@ -1581,12 +1597,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = cycles;
+    \$109  = groups_scanned;
     if (ctl__start) begin
+      \$109  = 32'd0;
     end else if (ctl__running) begin
-      if (done) begin
-        \$109  = \$28 [31:0];
-      end
+      \$109  = \$27 [31:0];
     end
     if (rst) begin
       \$109  = 32'd0;
@@ -1594,214 +1609,232 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = \fault$86 ;
+    \$110  = cycles;
+    if (ctl__start) begin
+    end else if (ctl__running) begin
+      if (done) begin
+        \$110  = \$28 [31:0];
+      end
+    end
+    if (rst) begin
+      \$110  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = \fault$87 ;
     if (ctl__arm) begin
-      \$110  = 1'h0;
+      \$111  = 1'h0;
     end else if (\$30 ) begin
-      \$110  = 1'h1;
+      \$111  = 1'h1;
     end
     if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = { \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31  };
-    if (rst) begin
-      \$111  = 64'h0000000000000000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \addr$10 [17];
+    \$112  = { \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31  };
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \addr$10 [15:14];
+    \$113  = \addr$10 [17];
     if (rst) begin
-      \$113  = 2'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \re$13 ;
+    \$114  = \addr$10 [15:14];
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = g0;
+    \$115  = \re$13 ;
     if (rst) begin
-      \$115  = 64'h0000000000000000;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = glob0;
+    \$116  = g0;
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = pe_q0;
+    \$117  = glob0;
     if (rst) begin
-      \$117  = 2'h0;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = re_q0;
+    \$118  = pe_q0;
     if (rst) begin
-      \$118  = 1'h0;
+      \$118  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = g1;
+    \$119  = re_q0;
     if (rst) begin
-      \$119  = 64'h0000000000000000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = glob1;
+    \$120  = g1;
     if (rst) begin
-      \$120  = 1'h0;
+      \$120  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = pe_q1;
+    \$121  = glob1;
     if (rst) begin
-      \$121  = 2'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = re_q1;
+    \$122  = pe_q1;
     if (rst) begin
-      \$122  = 1'h0;
+      \$122  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = g2;
+    \$123  = re_q1;
     if (rst) begin
-      \$123  = 64'h0000000000000000;
+      \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = glob2;
+    \$124  = g2;
     if (rst) begin
-      \$124  = 1'h0;
+      \$124  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = pe_q2;
+    \$125  = glob2;
     if (rst) begin
-      \$125  = 2'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = re_q2;
+    \$126  = pe_q2;
     if (rst) begin
-      \$126  = 1'h0;
+      \$126  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = g3;
+    \$127  = re_q2;
     if (rst) begin
-      \$127  = 64'h0000000000000000;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = glob3;
+    \$128  = g3;
     if (rst) begin
-      \$128  = 1'h0;
+      \$128  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = pe_q3;
+    \$129  = glob3;
     if (rst) begin
-      \$129  = 2'h0;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = re_q3;
+    \$130  = pe_q3;
     if (rst) begin
-      \$130  = 1'h0;
+      \$130  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = \$33 ;
+    \$131  = re_q3;
     if (rst) begin
-      \$131  = 64'h0000000000000000;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = re_q4;
+    \$132  = \$33 ;
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = re_q4;
+    if (rst) begin
+      \$133  = 1'h0;
     end
   end
   assign \busy$14  = busy;
-  assign \done$78  = done;
+  assign \done$79  = done;
   assign wb__busy = wb_busy;
-  assign \bias_sent$116  = bias_sent;
-  assign \groups$123  = groups;
-  assign \bias_act$124  = bias_act;
-  assign \ctl__arm$125  = ctl__arm;
-  assign \ctl__pf_active$127  = ctl__pf_active;
-  assign \ctl__running$128  = ctl__running;
-  assign \ctl__start$129  = ctl__start;
+  assign \bias_sent$117  = bias_sent;
+  assign \groups$124  = groups;
+  assign \bias_act$125  = bias_act;
+  assign \ctl__arm$126  = ctl__arm;
+  assign \ctl__pf_active$128  = ctl__pf_active;
+  assign \ctl__running$129  = ctl__running;
+  assign \ctl__start$130  = ctl__start;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
   assign pass_regs__ptr_base = ptr_base;
   assign pass_regs__spmat_base = spmat_base;
   assign pass_regs__wb_base = wb_base;
+  assign pass_regs__keep_acc = keep_acc;
+  assign regs__keep_acc = keep_acc;
+  assign \regs__keep_acc$139  = keep_acc;
+  assign \regs__keep_acc$140  = keep_acc;
+  assign \regs__keep_acc$141  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$137  = ptr_base;
-  assign \regs__ptr_base$138  = ptr_base;
-  assign \regs__ptr_base$139  = ptr_base;
+  assign \regs__ptr_base$143  = ptr_base;
+  assign \regs__ptr_base$144  = ptr_base;
+  assign \regs__ptr_base$145  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$141  = relu;
-  assign \regs__relu$142  = relu;
-  assign \regs__relu$143  = relu;
+  assign \regs__relu$147  = relu;
+  assign \regs__relu$148  = relu;
+  assign \regs__relu$149  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$145  = shift;
-  assign \regs__shift$146  = shift;
-  assign \regs__shift$147  = shift;
+  assign \regs__shift$151  = shift;
+  assign \regs__shift$152  = shift;
+  assign \regs__shift$153  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$149  = spmat_base;
-  assign \regs__spmat_base$150  = spmat_base;
-  assign \regs__spmat_base$151  = spmat_base;
+  assign \regs__spmat_base$155  = spmat_base;
+  assign \regs__spmat_base$156  = spmat_base;
+  assign \regs__spmat_base$157  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$153  = src_sel;
-  assign \regs__src_sel$154  = src_sel;
-  assign \regs__src_sel$155  = src_sel;
+  assign \regs__src_sel$159  = src_sel;
+  assign \regs__src_sel$160  = src_sel;
+  assign \regs__src_sel$161  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$157  = wb_base;
-  assign \regs__wb_base$158  = wb_base;
-  assign \regs__wb_base$159  = wb_base;
-  assign \ctl__arm$160  = ctl_0_arm;
-  assign \ctl__pf_active$161  = ctl_0_pf_active;
-  assign \ctl__running$162  = ctl_0_running;
-  assign \ctl__start$163  = ctl_0_start;
+  assign \regs__wb_base$163  = wb_base;
+  assign \regs__wb_base$164  = wb_base;
+  assign \regs__wb_base$165  = wb_base;
+  assign \ctl__arm$166  = ctl_0_arm;
+  assign \ctl__pf_active$167  = ctl_0_pf_active;
+  assign \ctl__running$168  = ctl_0_running;
+  assign \ctl__start$169  = ctl_0_start;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -1822,91 +1855,91 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = host_0__we;
   assign wb__start = wb_start;
-  assign \ctl__arm$192  = ctl_1_arm;
-  assign \ctl__pf_active$193  = ctl_1_pf_active;
-  assign \ctl__running$194  = ctl_1_running;
-  assign \ctl__start$195  = ctl_1_start;
-  assign \ccu__ann__a$196  = ccu__ann__a;
+  assign \ctl__arm$198  = ctl_1_arm;
+  assign \ctl__pf_active$199  = ctl_1_pf_active;
+  assign \ctl__running$200  = ctl_1_running;
+  assign \ctl__start$201  = ctl_1_start;
+  assign \ccu__ann__a$202  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$198  = ccu__ann__j;
+  assign \ccu__ann__j$204  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$200  = ccu__ann__valid;
+  assign \ccu__ann__valid$206  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$203  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$205  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$206  = bcast;
+  assign \ccu__bc__room_nopush$209  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$211  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$212  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$209  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$210 ;
+  assign \ccu__src__data$215  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$216 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$217  = h_mem_1;
-  assign \host__off$218  = h_off_1;
-  assign host_1__rdata = \host__rdata$109 ;
-  assign \host__sel$220  = h_sel_1;
-  assign \host__wdata$221  = h_wdata_1;
-  assign \host__we$222  = host_1__we;
-  assign \wb__start$223  = wb_start;
-  assign \ctl__arm$224  = ctl_2_arm;
-  assign \ctl__pf_active$225  = ctl_2_pf_active;
-  assign \ctl__running$226  = ctl_2_running;
-  assign \ctl__start$227  = ctl_2_start;
-  assign \ccu__ann__a$228  = ccu__ann__a;
+  assign \host__mem$223  = h_mem_1;
+  assign \host__off$224  = h_off_1;
+  assign host_1__rdata = \host__rdata$110 ;
+  assign \host__sel$226  = h_sel_1;
+  assign \host__wdata$227  = h_wdata_1;
+  assign \host__we$228  = host_1__we;
+  assign \wb__start$229  = wb_start;
+  assign \ctl__arm$230  = ctl_2_arm;
+  assign \ctl__pf_active$231  = ctl_2_pf_active;
+  assign \ctl__running$232  = ctl_2_running;
+  assign \ctl__start$233  = ctl_2_start;
+  assign \ccu__ann__a$234  = ccu__ann__a;
   assign pes__2__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$230  = ccu__ann__j;
+  assign \ccu__ann__j$236  = ccu__ann__j;
   assign pes__2__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$232  = ccu__ann__valid;
+  assign \ccu__ann__valid$238  = ccu__ann__valid;
   assign pes__2__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$235  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$237  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$238  = bcast;
+  assign \ccu__bc__room_nopush$241  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$243  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$244  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$241  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$242 ;
+  assign \ccu__src__data$247  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$248 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$249  = h_mem_2;
-  assign \host__off$250  = h_off_2;
-  assign host_2__rdata = \host__rdata$110 ;
-  assign \host__sel$252  = h_sel_2;
-  assign \host__wdata$253  = h_wdata_2;
-  assign \host__we$254  = host_2__we;
-  assign \wb__start$255  = wb_start;
-  assign \ctl__arm$256  = ctl_3_arm;
-  assign \ctl__pf_active$257  = ctl_3_pf_active;
-  assign \ctl__running$258  = ctl_3_running;
-  assign \ctl__start$259  = ctl_3_start;
-  assign \ccu__ann__a$260  = ccu__ann__a;
+  assign \host__mem$255  = h_mem_2;
+  assign \host__off$256  = h_off_2;
+  assign host_2__rdata = \host__rdata$111 ;
+  assign \host__sel$258  = h_sel_2;
+  assign \host__wdata$259  = h_wdata_2;
+  assign \host__we$260  = host_2__we;
+  assign \wb__start$261  = wb_start;
+  assign \ctl__arm$262  = ctl_3_arm;
+  assign \ctl__pf_active$263  = ctl_3_pf_active;
+  assign \ctl__running$264  = ctl_3_running;
+  assign \ctl__start$265  = ctl_3_start;
+  assign \ccu__ann__a$266  = ccu__ann__a;
   assign pes__3__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$262  = ccu__ann__j;
+  assign \ccu__ann__j$268  = ccu__ann__j;
   assign pes__3__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$264  = ccu__ann__valid;
+  assign \ccu__ann__valid$270  = ccu__ann__valid;
   assign pes__3__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$267  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$269  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$270  = bcast;
+  assign \ccu__bc__room_nopush$273  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$275  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$276  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$273  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$274 ;
+  assign \ccu__src__data$279  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$280 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$281  = h_mem_3;
-  assign \host__off$282  = h_off_3;
-  assign host_3__rdata = \host__rdata$111 ;
-  assign \host__sel$284  = h_sel_3;
-  assign \host__wdata$285  = h_wdata_3;
-  assign \host__we$286  = host_3__we;
-  assign \wb__start$287  = wb_start;
+  assign \host__mem$287  = h_mem_3;
+  assign \host__off$288  = h_off_3;
+  assign host_3__rdata = \host__rdata$112 ;
+  assign \host__sel$290  = h_sel_3;
+  assign \host__wdata$291  = h_wdata_3;
+  assign \host__we$292  = host_3__we;
+  assign \wb__start$293  = wb_start;
   assign \$46  = { 1'h0, busy };
   assign \$47  = { done_flag, 1'h0 };
   assign \$49  = { 1'h0, src_sel, 2'h0 };
-  assign \$51  = { \fault$86 , 3'h0 };
+  assign \$51  = { \fault$87 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2206,7 +2239,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$242$0 (\$56 ),
+    .\port$244$0 (\$56 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2221,8 +2254,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$120$0 (elig),
-    .\port$242$0 (\$56 )
+    .\port$122$0 (elig),
+    .\port$244$0 (\$56 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -3504,7 +3537,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$242$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$244$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -3596,8 +3629,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$242$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$242$0 ;
-  wire [63:0] \port$242$0 ;
+  output [63:0] \port$244$0 ;
+  wire [63:0] \port$244$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -4053,11 +4086,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$242$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$242$0  = \$signature__data$13 ;
+  assign \port$244$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$242$0 , o_found, o_pos, o_val, \port$120$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$244$0 , o_found, o_pos, o_val, \port$122$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -4075,10 +4108,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$242$0 , o_found, o_pos, o_val, \port$120$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$120$0 ;
-  wire [3:0] \port$120$0 ;
-  input [63:0] \port$242$0 ;
-  wire [63:0] \port$242$0 ;
+  input [3:0] \port$122$0 ;
+  wire [3:0] \port$122$0 ;
+  input [63:0] \port$244$0 ;
+  wire [63:0] \port$244$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -4091,32 +4124,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$242$0 , o_found, o_pos, o_val, \port$120$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$120$0 (\port$120$0 ),
-    .\port$242$0 (\port$242$0 )
+    .\port$122$0 (\port$122$0 ),
+    .\port$244$0 (\port$244$0 )
   );
-  assign found__0 = \port$120$0 [0];
-  assign \found__0$1  = \port$120$0 [0];
-  assign val__0 = \port$242$0 [15:0];
-  assign \val__0$3  = \port$242$0 [15:0];
-  assign found__1 = \port$120$0 [1];
-  assign \found__1$5  = \port$120$0 [1];
-  assign val__1 = \port$242$0 [31:16];
-  assign \val__1$7  = \port$242$0 [31:16];
-  assign found__2 = \port$120$0 [2];
-  assign \found__2$9  = \port$120$0 [2];
-  assign val__2 = \port$242$0 [47:32];
-  assign \val__2$11  = \port$242$0 [47:32];
-  assign found__3 = \port$120$0 [3];
-  assign \found__3$13  = \port$120$0 [3];
-  assign val__3 = \port$242$0 [63:48];
-  assign \val__3$15  = \port$242$0 [63:48];
+  assign found__0 = \port$122$0 [0];
+  assign \found__0$1  = \port$122$0 [0];
+  assign val__0 = \port$244$0 [15:0];
+  assign \val__0$3  = \port$244$0 [15:0];
+  assign found__1 = \port$122$0 [1];
+  assign \found__1$5  = \port$122$0 [1];
+  assign val__1 = \port$244$0 [31:16];
+  assign \val__1$7  = \port$244$0 [31:16];
+  assign found__2 = \port$122$0 [2];
+  assign \found__2$9  = \port$122$0 [2];
+  assign val__2 = \port$244$0 [47:32];
+  assign \val__2$11  = \port$244$0 [47:32];
+  assign found__3 = \port$122$0 [3];
+  assign \found__3$13  = \port$122$0 [3];
+  assign val__3 = \port$244$0 [63:48];
+  assign \val__3$15  = \port$244$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$242$0 , o_found, o_pos, o_val, \port$120$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$244$0 , o_found, o_pos, o_val, \port$122$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -4135,10 +4168,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$242$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$120$0 ;
-  wire [3:0] \port$120$0 ;
-  input [63:0] \port$242$0 ;
-  wire [63:0] \port$242$0 ;
+  input [3:0] \port$122$0 ;
+  wire [3:0] \port$122$0 ;
+  input [63:0] \port$244$0 ;
+  wire [63:0] \port$244$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -4147,49 +4180,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$242$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$120$0 [0] | \port$120$0 [1];
-  assign \$6  = \$5  | \port$120$0 [2];
-  assign o_found = \$6  | \port$120$0 [3];
+  assign \$5  = \port$122$0 [0] | \port$122$0 [1];
+  assign \$6  = \$5  | \port$122$0 [2];
+  assign o_found = \$6  | \port$122$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$120$0 [3]) begin
+    if (\port$122$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$120$0 [2]) begin
+    if (\port$122$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$120$0 [1]) begin
+    if (\port$122$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$120$0 [0]) begin
+    if (\port$122$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$120$0 [3]) begin
-      o_val = \port$242$0 [63:48];
+    if (\port$122$0 [3]) begin
+      o_val = \port$244$0 [63:48];
     end
-    if (\port$120$0 [2]) begin
-      o_val = \port$242$0 [47:32];
+    if (\port$122$0 [2]) begin
+      o_val = \port$244$0 [47:32];
     end
-    if (\port$120$0 [1]) begin
-      o_val = \port$242$0 [31:16];
+    if (\port$122$0 [1]) begin
+      o_val = \port$244$0 [31:16];
     end
-    if (\port$120$0 [0]) begin
-      o_val = \port$242$0 [15:0];
+    if (\port$122$0 [0]) begin
+      o_val = \port$244$0 [15:0];
     end
   end
-  assign found__3 = \port$120$0 [3];
-  assign val__3 = \port$242$0 [63:48];
-  assign found__2 = \port$120$0 [2];
-  assign val__2 = \port$242$0 [47:32];
-  assign found__1 = \port$120$0 [1];
-  assign val__1 = \port$242$0 [31:16];
-  assign found__0 = \port$120$0 [0];
-  assign val__0 = \port$242$0 [15:0];
+  assign found__3 = \port$122$0 [3];
+  assign val__3 = \port$244$0 [63:48];
+  assign found__2 = \port$122$0 [2];
+  assign val__2 = \port$244$0 [47:32];
+  assign found__1 = \port$122$0 [1];
+  assign val__1 = \port$244$0 [31:16];
+  assign found__0 = \port$122$0 [0];
+  assign val__0 = \port$244$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -4197,8 +4230,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$242$0 , o_found, o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata
-, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off
+, host__wdata, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
@@ -4211,50 +4244,53 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [32:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [32:0] \$20 ;
+  wire \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  wire [32:0] \$25 ;
+  wire [32:0] \$26 ;
+  reg [31:0] \$27 ;
+  reg [63:0] \$28 ;
+  reg [63:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
+  wire [63:0] \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg [5:0] \$33 ;
   reg [9:0] \$34 ;
-  reg \$35 ;
-  reg [31:0] \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
+  reg [10:0] \$35 ;
+  reg [9:0] \$36 ;
+  reg \$37 ;
+  reg \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
-  reg [2:0] \$42 ;
+  reg [31:0] \$42 ;
   reg [31:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [31:0] \$47 ;
-  reg [15:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg [31:0] \$44 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [2:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
-  reg [63:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg \$56 ;
+  reg [15:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [15:0] \$56 ;
   reg [63:0] \$57 ;
+  reg [63:0] \$58 ;
+  reg \$59 ;
   wire \$6 ;
+  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4376,12 +4412,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$115 ;
-  wire \fault$116 ;
+  wire \fault$117 ;
+  wire \fault$118 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$126 ;
-  wire [3:0] \h_addr$129 ;
-  wire [9:0] \h_addr$132 ;
+  wire [10:0] \h_addr$128 ;
+  wire [3:0] \h_addr$131 ;
+  wire [9:0] \h_addr$134 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -4394,7 +4430,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$183 ;
+  wire [15:0] \h_rdata$188 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -4405,12 +4441,14 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [63:0] h_src6_ext;
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$127 ;
-  wire [15:0] \h_wdata$130 ;
-  wire [15:0] \h_wdata$133 ;
+  wire [63:0] \h_wdata$129 ;
+  wire [15:0] \h_wdata$132 ;
+  wire [15:0] \h_wdata$135 ;
   wire h_we;
-  wire \h_we$131 ;
+  wire \h_we$133 ;
+  wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -4474,6 +4512,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [10:0] issue__spec_line;
   wire issue__valid;
   wire issue_next;
+  (* keep = 32'd1 *)
+  reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
@@ -4516,6 +4556,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  input regs__keep_acc;
+  wire regs__keep_acc;
   input [9:0] regs__ptr_base;
   wire [9:0] regs__ptr_base;
   input regs__relu;
@@ -4528,6 +4570,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire regs__src_sel;
   input [9:0] regs__wb_base;
   wire [9:0] regs__wb_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire regs_q_keep_acc;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs_q_ptr_base;
@@ -4588,58 +4633,66 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    ptr_base <= \$32 ;
+    src_sel <= \$31 ;
   always @(posedge clk)
-    spmat_base <= \$33 ;
+    relu <= \$32 ;
   always @(posedge clk)
-    wb_base <= \$34 ;
+    shift <= \$33 ;
   always @(posedge clk)
-    idle <= \$35 ;
+    ptr_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$36 ;
+    spmat_base <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$37 ;
+    wb_base <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$38 ;
+    keep_acc <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$39 ;
+    idle <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$40 ;
+    cnt_entries <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$41 ;
+    cnt_padding <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$42 ;
+    cnt_empty_columns <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$43 ;
+    cnt_line_reads <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$44 ;
+    cnt_pops <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$45 ;
+    cnt_bypasses <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$46 ;
+    mem_q0 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$47 ;
+    cnt_q0 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$48 ;
+    mem_q1 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$49 ;
+    cnt_q1 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$50 ;
+    mem_q2 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$51 ;
+    cnt_q2 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$52 ;
+    h_even_d0 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$53 ;
+    h_odd_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$54 ;
+    h_cb_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$55 ;
+    h_cb_d1 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$56 ;
+    h_src_d0 <= \$55 ;
   always @(posedge clk)
-    host__rdata <= \$57 ;
-  assign fault = \fault$115  | \fault$116 ;
+    h_next_d0 <= \$56 ;
+  always @(posedge clk)
+    h_half0 <= \$57 ;
+  always @(posedge clk)
+    h_half1 <= \$58 ;
+  always @(posedge clk)
+    hsel <= \$59 ;
+  always @(posedge clk)
+    host__rdata <= \$60 ;
+  assign fault = \fault$117  | \fault$118 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -4651,32 +4704,29 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$131  = \$7  & \$8 ;
+  assign \h_we$133  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
   assign h_we_next = \$11  & \$12 ;
-  assign \$13  = ~ issue_next;
-  assign \$14  = empty_next & \$13 ;
-  assign \$15  = ~ issue__valid;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ busy_next;
+  assign \$13  = host__we & host__sel;
+  assign \$14  = host__mem == 3'h5;
+  assign h_we_dst = \$13  & \$14 ;
+  assign \$15  = ~ issue_next;
+  assign \$16  = empty_next & \$15 ;
+  assign \$17  = ~ issue__valid;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
-  always @(posedge clk)
-    src_sel <= \$29 ;
-  always @(posedge clk)
-    relu <= \$30 ;
-  always @(posedge clk)
-    shift <= \$31 ;
+  assign \$19  = ~ busy_next;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = cnt_entries + 1'h1;
+  assign \$22  = cnt_padding + 1'h1;
+  assign \$23  = cnt_empty_columns + 1'h1;
+  assign \$24  = cnt_line_reads + 1'h1;
+  assign \$25  = cnt_pops + 1'h1;
+  assign \$26  = cnt_bypasses + 1'h1;
+  assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
     .acc__rdata(acc__rdata),
@@ -4691,9 +4741,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(host__wdata[15:0]),
+    .h_wacc(host__wdata[15:0]),
+    .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
+    .keep_acc(keep_acc),
     .relu(relu),
     .rst(rst),
     .src__data(ccu__src__data),
@@ -4723,9 +4775,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$183 ),
+    .h_rdata(\h_rdata$188 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$131 ),
+    .h_we(\h_we$133 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -4742,7 +4794,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$116 ),
+    .fault(\fault$118 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -4780,7 +4832,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$115 ),
+    .fault(\fault$117 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -4815,200 +4867,207 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$33  = regs__spmat_base;
+    \$32  = regs__relu;
     if (rst) begin
-      \$33  = 11'h000;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$34  = regs__wb_base;
+    \$33  = regs__shift;
+    if (rst) begin
+      \$33  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$34  = regs__ptr_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$35  = \$18 ;
+    \$35  = regs__spmat_base;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$36  = cnt_entries;
+    \$36  = regs__wb_base;
+    if (rst) begin
+      \$36  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$37  = regs__keep_acc;
+    if (rst) begin
+      \$37  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$39  = cnt_entries;
     if (ctl__start) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end else if (ev_entry) begin
-      \$36  = \$19 [31:0];
+      \$39  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$37  = cnt_padding;
+    \$40  = cnt_padding;
     if (ctl__start) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_padding) begin
-      \$37  = \$20 [31:0];
+      \$40  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$38  = cnt_empty_columns;
+    \$41  = cnt_empty_columns;
     if (ctl__start) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end else if (ev_empty) begin
-      \$38  = \$21 [31:0];
+      \$41  = \$23 [31:0];
     end
     if (rst) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$39  = cnt_line_reads;
+    \$42  = cnt_line_reads;
     if (ctl__start) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end else if (ev_line) begin
-      \$39  = \$22 [31:0];
+      \$42  = \$24 [31:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$40  = cnt_pops;
+    \$43  = cnt_pops;
     if (ctl__start) begin
-      \$40  = 32'd0;
+      \$43  = 32'd0;
     end else if (issue__pop) begin
-      \$40  = \$23 [31:0];
+      \$43  = \$25 [31:0];
     end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$41  = cnt_bypasses;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (ev_bypass) begin
-      \$41  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = host__mem;
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = \$25 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = mem_q0;
+    \$44  = cnt_bypasses;
+    if (ctl__start) begin
+      \$44  = 32'd0;
+    end else if (ev_bypass) begin
+      \$44  = \$26 [31:0];
+    end
     if (rst) begin
-      \$44  = 3'h0;
+      \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = cnt_q0;
+    \$45  = host__mem;
     if (rst) begin
-      \$45  = 32'd0;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = mem_q1;
+    \$46  = \$27 ;
     if (rst) begin
-      \$46  = 3'h0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = cnt_q1;
+    \$47  = mem_q0;
     if (rst) begin
-      \$47  = 32'd0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = h_even;
+    \$48  = cnt_q0;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = h_odd;
+    \$49  = mem_q1;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = \h_rdata$183 ;
+    \$50  = cnt_q1;
     if (rst) begin
-      \$50  = 16'h0000;
+      \$50  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = h_cb_d0;
+    \$51  = h_even;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = h_src;
+    \$52  = h_odd;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = h_next;
+    \$53  = \h_rdata$188 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = \$26 ;
+    \$54  = h_cb_d0;
     if (rst) begin
-      \$54  = 64'h0000000000000000;
+      \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = \$27 ;
+    \$55  = h_src;
     if (rst) begin
-      \$55  = 64'h0000000000000000;
+      \$55  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = mem_q2[2];
+    \$56  = h_next;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
@@ -5020,24 +5079,45 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$58  = \$29 ;
+    if (rst) begin
+      \$58  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$59  = mem_q2[2];
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$60  = \$30 ;
+    if (rst) begin
+      \$60  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
     casez (host__off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$27  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$27  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$27  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$27  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$27  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$27  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
     endcase
   end
   always @* begin
@@ -5045,13 +5125,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$28  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$28  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$26  = h_src2_ext;
+          \$28  = h_src2_ext;
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -5059,41 +5139,20 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$29  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$29  = regs__src_sel;
+    \$31  = regs__src_sel;
     if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$30  = regs__relu;
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$31  = regs__shift;
-    if (rst) begin
-      \$31  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
+      \$31  = 1'h0;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -5163,14 +5222,16 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign regs_q_src_sel = src_sel;
   assign regs_q_relu = relu;
   assign regs_q_wb_base = wb_base;
+  assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$126  = host__off;
-  assign \h_wdata$127  = host__wdata;
-  assign \h_addr$129  = host__off[3:0];
-  assign \h_wdata$130  = host__wdata[15:0];
-  assign \h_addr$132  = host__off[9:0];
-  assign \h_wdata$133  = host__wdata[15:0];
+  assign \h_addr$128  = host__off;
+  assign \h_wdata$129  = host__wdata;
+  assign \h_addr$131  = host__off[3:0];
+  assign \h_wdata$132  = host__wdata[15:0];
+  assign \h_addr$134  = host__off[9:0];
+  assign \h_wdata$135  = host__wdata[15:0];
+  assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -5272,8 +5333,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
-, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
@@ -5306,23 +5367,25 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [10:0] \$37 ;
-  wire [15:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [10:0] \$39 ;
   wire \$4 ;
-  reg [6:0] \$40 ;
+  wire [15:0] \$40 ;
   reg \$41 ;
-  reg [9:0] \$42 ;
+  reg [6:0] \$42 ;
   reg \$43 ;
   reg [9:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [63:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$45 ;
+  reg [9:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  reg [9:0] \$50 ;
+  reg [63:0] \$50 ;
   reg [15:0] \$51 ;
+  reg [9:0] \$52 ;
+  reg [15:0] \$53 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -5331,7 +5394,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$21 ;
+  wire [15:0] \$signature__data$24 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -5360,19 +5423,24 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wdata;
+  input [15:0] h_wacc;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
+  input h_we_dst;
+  wire h_we_dst;
   input h_we_next;
   wire h_we_next;
   input h_we_src;
   wire h_we_src;
+  input keep_acc;
+  wire keep_acc;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$41 ;
+  wire [9:0] \r_addr$43 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$48 ;
+  wire [15:0] \r_data$50 ;
   wire r_en;
-  wire \r_en$42 ;
+  wire \r_en$44 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -5387,11 +5455,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$43 ;
+  wire [9:0] \w_addr$45 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$44 ;
+  wire [15:0] \w_data$46 ;
   wire w_en;
-  wire \w_en$45 ;
+  wire \w_en$47 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -5414,8 +5482,8 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc__we)
-      dst[acc__waddr] <= acc__wdata;
+    if (\$signature__en )
+      dst[\$signature__addr$13 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -5424,41 +5492,48 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$21  = _1_;
+  assign \$signature__data$24  = _1_;
+  assign h_src = src_sel ? \r_data$50  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$50 ;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   assign \$31  = wb_cnt == 6'h3f;
   assign \$32  = wb_full < 11'h400;
   assign \$33  = wb_active & \$32 ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$35  = valid >> acc__raddr;
   assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ra + 1'h1;
-  assign \$38  = src_sel ? \r_data$48  : r_data;
+  assign \$37  = ~ keep_acc;
+  assign \$38  = ctl__start & \$37 ;
+  assign \$39  = ra + 1'h1;
+  assign \$40  = src_sel ? \r_data$50  : r_data;
   always @(posedge clk)
-    wb_active <= \$39 ;
+    wb_active <= \$41 ;
   always @(posedge clk)
-    wb_cnt <= \$40 ;
+    wb_cnt <= \$42 ;
   always @(posedge clk)
-    wb_pend_early <= \$41 ;
+    wb_pend_early <= \$43 ;
   always @(posedge clk)
-    waddr1 <= \$42 ;
+    waddr1 <= \$44 ;
   always @(posedge clk)
-    wb_pend <= \$43 ;
+    wb_pend <= \$45 ;
   always @(posedge clk)
-    wb_waddr <= \$44 ;
+    wb_waddr <= \$46 ;
   always @(posedge clk)
-    wo_r__addr <= \$45 ;
+    wo_r__addr <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$46 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    wo_valid <= \$47 ;
+    wo_valid <= \$49 ;
   always @(posedge clk)
-    valid <= \$48 ;
+    valid <= \$50 ;
   always @(posedge clk)
-    h_out <= \$49 ;
+    h_out <= \$51 ;
   always @(posedge clk)
-    ra <= \$50 ;
+    ra <= \$52 ;
   always @(posedge clk)
-    src__data <= \$51 ;
+    src__data <= \$53 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
@@ -5471,7 +5546,10 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$8  = wb_active & \$7 ;
   assign \$9  = \$6  | \$8 ;
   assign wb__busy_next = \$9  | wb_pend_early;
-  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
+  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | h_we_dst;
+  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
   assign \$10  = $signed(acc) < $signed(1'h0);
   assign \$11  = relu & \$10 ;
@@ -5487,23 +5565,18 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$19  = ctl__pf_active & \$18 ;
   assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign w_data = wb_pend ? out : h_wacc;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
   assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \r_addr$43  = \$23  ? ra : h_addr;
   assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
+  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$46  = wb_pend ? out : h_wacc;
   assign \$27  = h_we_next | wb_pend;
-  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
-  assign h_src = src_sel ? \r_data$48  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
+  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5516,262 +5589,260 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$48 ),
-    .rp__addr(\r_addr$41 ),
-    .rp__en(\r_en$42 ),
+    .r_data(\r_data$50 ),
+    .rp__addr(\r_addr$43 ),
+    .rp__en(\r_en$44 ),
     .rst(rst),
-    .w_addr(\w_addr$43 ),
-    .w_data(\w_data$44 ),
-    .w_en(\w_en$45 )
+    .w_addr(\w_addr$45 ),
+    .w_data(\w_data$46 ),
+    .w_en(\w_en$47 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$39  = wb_active;
+    \$41  = wb_active;
     if (\$29 ) begin
-      \$39  = 1'h1;
+      \$41  = 1'h1;
     end else if (wb_active) begin
       if (\$31 ) begin
-        \$39  = 1'h0;
+        \$41  = 1'h0;
       end
     end
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$40  = wb_cnt;
-    if (\$29 ) begin
-      \$40  = 7'h00;
-    end else if (wb_active) begin
-      \$40  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$40  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$42  = wb_full[9:0];
+    \$42  = wb_cnt;
+    if (\$29 ) begin
+      \$42  = 7'h00;
+    end else if (wb_active) begin
+      \$42  = \$30 [6:0];
+    end
     if (rst) begin
-      \$42  = 10'h000;
+      \$42  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$43  = wb_pend_early;
+    \$43  = \$33 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$44  = waddr1;
+    \$44  = wb_full[9:0];
     if (rst) begin
       \$44  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$45  = \$34 [5:0];
+    \$45  = wb_pend_early;
     if (rst) begin
-      \$45  = 6'h00;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$46  = \$35 ;
+    \$46  = waddr1;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$47  = \$36 ;
+    \$47  = \$34 [5:0];
     if (rst) begin
-      \$47  = 1'h0;
+      \$47  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$48  = valid;
-    if (ctl__start) begin
-      \$48  = 64'h0000000000000000;
-    end else if (acc__we) begin
+    \$48  = \$35 ;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$49  = \$36 ;
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$50  = valid;
+    if (\$38 ) begin
+      \$50  = 64'h0000000000000000;
+    end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (acc__waddr)
+      casez (\$signature__addr$13 )
         6'h00:
-            \$48 [0] = 1'h1;
+            \$50 [0] = 1'h1;
         6'h01:
-            \$48 [1] = 1'h1;
+            \$50 [1] = 1'h1;
         6'h02:
-            \$48 [2] = 1'h1;
+            \$50 [2] = 1'h1;
         6'h03:
-            \$48 [3] = 1'h1;
+            \$50 [3] = 1'h1;
         6'h04:
-            \$48 [4] = 1'h1;
+            \$50 [4] = 1'h1;
         6'h05:
-            \$48 [5] = 1'h1;
+            \$50 [5] = 1'h1;
         6'h06:
-            \$48 [6] = 1'h1;
+            \$50 [6] = 1'h1;
         6'h07:
-            \$48 [7] = 1'h1;
+            \$50 [7] = 1'h1;
         6'h08:
-            \$48 [8] = 1'h1;
+            \$50 [8] = 1'h1;
         6'h09:
-            \$48 [9] = 1'h1;
+            \$50 [9] = 1'h1;
         6'h0a:
-            \$48 [10] = 1'h1;
+            \$50 [10] = 1'h1;
         6'h0b:
-            \$48 [11] = 1'h1;
+            \$50 [11] = 1'h1;
         6'h0c:
-            \$48 [12] = 1'h1;
+            \$50 [12] = 1'h1;
         6'h0d:
-            \$48 [13] = 1'h1;
+            \$50 [13] = 1'h1;
         6'h0e:
-            \$48 [14] = 1'h1;
+            \$50 [14] = 1'h1;
         6'h0f:
-            \$48 [15] = 1'h1;
+            \$50 [15] = 1'h1;
         6'h10:
-            \$48 [16] = 1'h1;
+            \$50 [16] = 1'h1;
         6'h11:
-            \$48 [17] = 1'h1;
+            \$50 [17] = 1'h1;
         6'h12:
-            \$48 [18] = 1'h1;
+            \$50 [18] = 1'h1;
         6'h13:
-            \$48 [19] = 1'h1;
+            \$50 [19] = 1'h1;
         6'h14:
-            \$48 [20] = 1'h1;
+            \$50 [20] = 1'h1;
         6'h15:
-            \$48 [21] = 1'h1;
+            \$50 [21] = 1'h1;
         6'h16:
-            \$48 [22] = 1'h1;
+            \$50 [22] = 1'h1;
         6'h17:
-            \$48 [23] = 1'h1;
+            \$50 [23] = 1'h1;
         6'h18:
-            \$48 [24] = 1'h1;
+            \$50 [24] = 1'h1;
         6'h19:
-            \$48 [25] = 1'h1;
+            \$50 [25] = 1'h1;
         6'h1a:
-            \$48 [26] = 1'h1;
+            \$50 [26] = 1'h1;
         6'h1b:
-            \$48 [27] = 1'h1;
+            \$50 [27] = 1'h1;
         6'h1c:
-            \$48 [28] = 1'h1;
+            \$50 [28] = 1'h1;
         6'h1d:
-            \$48 [29] = 1'h1;
+            \$50 [29] = 1'h1;
         6'h1e:
-            \$48 [30] = 1'h1;
+            \$50 [30] = 1'h1;
         6'h1f:
-            \$48 [31] = 1'h1;
+            \$50 [31] = 1'h1;
         6'h20:
-            \$48 [32] = 1'h1;
+            \$50 [32] = 1'h1;
         6'h21:
-            \$48 [33] = 1'h1;
+            \$50 [33] = 1'h1;
         6'h22:
-            \$48 [34] = 1'h1;
+            \$50 [34] = 1'h1;
         6'h23:
-            \$48 [35] = 1'h1;
+            \$50 [35] = 1'h1;
         6'h24:
-            \$48 [36] = 1'h1;
+            \$50 [36] = 1'h1;
         6'h25:
-            \$48 [37] = 1'h1;
+            \$50 [37] = 1'h1;
         6'h26:
-            \$48 [38] = 1'h1;
+            \$50 [38] = 1'h1;
         6'h27:
-            \$48 [39] = 1'h1;
+            \$50 [39] = 1'h1;
         6'h28:
-            \$48 [40] = 1'h1;
+            \$50 [40] = 1'h1;
         6'h29:
-            \$48 [41] = 1'h1;
+            \$50 [41] = 1'h1;
         6'h2a:
-            \$48 [42] = 1'h1;
+            \$50 [42] = 1'h1;
         6'h2b:
-            \$48 [43] = 1'h1;
+            \$50 [43] = 1'h1;
         6'h2c:
-            \$48 [44] = 1'h1;
+            \$50 [44] = 1'h1;
         6'h2d:
-            \$48 [45] = 1'h1;
+            \$50 [45] = 1'h1;
         6'h2e:
-            \$48 [46] = 1'h1;
+            \$50 [46] = 1'h1;
         6'h2f:
-            \$48 [47] = 1'h1;
+            \$50 [47] = 1'h1;
         6'h30:
-            \$48 [48] = 1'h1;
+            \$50 [48] = 1'h1;
         6'h31:
-            \$48 [49] = 1'h1;
+            \$50 [49] = 1'h1;
         6'h32:
-            \$48 [50] = 1'h1;
+            \$50 [50] = 1'h1;
         6'h33:
-            \$48 [51] = 1'h1;
+            \$50 [51] = 1'h1;
         6'h34:
-            \$48 [52] = 1'h1;
+            \$50 [52] = 1'h1;
         6'h35:
-            \$48 [53] = 1'h1;
+            \$50 [53] = 1'h1;
         6'h36:
-            \$48 [54] = 1'h1;
+            \$50 [54] = 1'h1;
         6'h37:
-            \$48 [55] = 1'h1;
+            \$50 [55] = 1'h1;
         6'h38:
-            \$48 [56] = 1'h1;
+            \$50 [56] = 1'h1;
         6'h39:
-            \$48 [57] = 1'h1;
+            \$50 [57] = 1'h1;
         6'h3a:
-            \$48 [58] = 1'h1;
+            \$50 [58] = 1'h1;
         6'h3b:
-            \$48 [59] = 1'h1;
+            \$50 [59] = 1'h1;
         6'h3c:
-            \$48 [60] = 1'h1;
+            \$50 [60] = 1'h1;
         6'h3d:
-            \$48 [61] = 1'h1;
+            \$50 [61] = 1'h1;
         6'h3e:
-            \$48 [62] = 1'h1;
+            \$50 [62] = 1'h1;
         6'h3f:
-            \$48 [63] = 1'h1;
+            \$50 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$48  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$49  = out;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$50  = ra;
-    if (ctl__arm) begin
-      \$50  = 10'h000;
-    end else if (src__rd_en) begin
-      \$50  = \$37 [9:0];
-    end
-    if (rst) begin
-      \$50  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$51  = \$38 ;
+    \$51  = out;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$52  = ra;
+    if (ctl__arm) begin
+      \$52  = 10'h000;
+    end else if (src__rd_en) begin
+      \$52  = \$39 [9:0];
+    end
+    if (rst) begin
+      \$52  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$53  = \$40 ;
+    if (rst) begin
+      \$53  = 16'h0000;
+    end
+  end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$13  = acc__waddr;
-  assign \$signature__data  = acc__wdata;
-  assign \$signature__en  = acc__we;
+  assign h_wdata = h_wacc;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -8432,8 +8503,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
-, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
+, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
@@ -8446,50 +8517,53 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [32:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [32:0] \$20 ;
+  wire \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  wire [32:0] \$25 ;
+  wire [32:0] \$26 ;
+  reg [31:0] \$27 ;
+  reg [63:0] \$28 ;
+  reg [63:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
+  wire [63:0] \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg [5:0] \$33 ;
   reg [9:0] \$34 ;
-  reg \$35 ;
-  reg [31:0] \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
+  reg [10:0] \$35 ;
+  reg [9:0] \$36 ;
+  reg \$37 ;
+  reg \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
-  reg [2:0] \$42 ;
+  reg [31:0] \$42 ;
   reg [31:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [31:0] \$47 ;
-  reg [15:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg [31:0] \$44 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [2:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
-  reg [63:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg \$56 ;
+  reg [15:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [15:0] \$56 ;
   reg [63:0] \$57 ;
+  reg [63:0] \$58 ;
+  reg \$59 ;
   wire \$6 ;
+  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8611,12 +8685,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$115 ;
-  wire \fault$116 ;
+  wire \fault$117 ;
+  wire \fault$118 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$126 ;
-  wire [3:0] \h_addr$129 ;
-  wire [9:0] \h_addr$132 ;
+  wire [10:0] \h_addr$128 ;
+  wire [3:0] \h_addr$131 ;
+  wire [9:0] \h_addr$134 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -8629,7 +8703,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$183 ;
+  wire [15:0] \h_rdata$188 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -8640,12 +8714,14 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] h_src6_ext;
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$127 ;
-  wire [15:0] \h_wdata$130 ;
-  wire [15:0] \h_wdata$133 ;
+  wire [63:0] \h_wdata$129 ;
+  wire [15:0] \h_wdata$132 ;
+  wire [15:0] \h_wdata$135 ;
   wire h_we;
-  wire \h_we$131 ;
+  wire \h_we$133 ;
+  wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -8709,6 +8785,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [10:0] issue__spec_line;
   wire issue__valid;
   wire issue_next;
+  (* keep = 32'd1 *)
+  reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
@@ -8751,6 +8829,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  input regs__keep_acc;
+  wire regs__keep_acc;
   input [9:0] regs__ptr_base;
   wire [9:0] regs__ptr_base;
   input regs__relu;
@@ -8763,6 +8843,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire regs__src_sel;
   input [9:0] regs__wb_base;
   wire [9:0] regs__wb_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire regs_q_keep_acc;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs_q_ptr_base;
@@ -8821,58 +8904,66 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    ptr_base <= \$32 ;
+    src_sel <= \$31 ;
   always @(posedge clk)
-    spmat_base <= \$33 ;
+    relu <= \$32 ;
   always @(posedge clk)
-    wb_base <= \$34 ;
+    shift <= \$33 ;
   always @(posedge clk)
-    idle <= \$35 ;
+    ptr_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$36 ;
+    spmat_base <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$37 ;
+    wb_base <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$38 ;
+    keep_acc <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$39 ;
+    idle <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$40 ;
+    cnt_entries <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$41 ;
+    cnt_padding <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$42 ;
+    cnt_empty_columns <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$43 ;
+    cnt_line_reads <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$44 ;
+    cnt_pops <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$45 ;
+    cnt_bypasses <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$46 ;
+    mem_q0 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$47 ;
+    cnt_q0 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$48 ;
+    mem_q1 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$49 ;
+    cnt_q1 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$50 ;
+    mem_q2 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$51 ;
+    cnt_q2 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$52 ;
+    h_even_d0 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$53 ;
+    h_odd_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$54 ;
+    h_cb_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$55 ;
+    h_cb_d1 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$56 ;
+    h_src_d0 <= \$55 ;
   always @(posedge clk)
-    host__rdata <= \$57 ;
-  assign fault = \fault$115  | \fault$116 ;
+    h_next_d0 <= \$56 ;
+  always @(posedge clk)
+    h_half0 <= \$57 ;
+  always @(posedge clk)
+    h_half1 <= \$58 ;
+  always @(posedge clk)
+    hsel <= \$59 ;
+  always @(posedge clk)
+    host__rdata <= \$60 ;
+  assign fault = \fault$117  | \fault$118 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -8884,32 +8975,29 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$131  = \$7  & \$8 ;
+  assign \h_we$133  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
   assign h_we_next = \$11  & \$12 ;
-  assign \$13  = ~ issue_next;
-  assign \$14  = empty_next & \$13 ;
-  assign \$15  = ~ issue__valid;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ busy_next;
+  assign \$13  = host__we & host__sel;
+  assign \$14  = host__mem == 3'h5;
+  assign h_we_dst = \$13  & \$14 ;
+  assign \$15  = ~ issue_next;
+  assign \$16  = empty_next & \$15 ;
+  assign \$17  = ~ issue__valid;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
-  always @(posedge clk)
-    src_sel <= \$29 ;
-  always @(posedge clk)
-    relu <= \$30 ;
-  always @(posedge clk)
-    shift <= \$31 ;
+  assign \$19  = ~ busy_next;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = cnt_entries + 1'h1;
+  assign \$22  = cnt_padding + 1'h1;
+  assign \$23  = cnt_empty_columns + 1'h1;
+  assign \$24  = cnt_line_reads + 1'h1;
+  assign \$25  = cnt_pops + 1'h1;
+  assign \$26  = cnt_bypasses + 1'h1;
+  assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
     .acc__rdata(acc__rdata),
@@ -8924,9 +9012,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(host__wdata[15:0]),
+    .h_wacc(host__wdata[15:0]),
+    .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
+    .keep_acc(keep_acc),
     .relu(relu),
     .rst(rst),
     .src__data(ccu__src__data),
@@ -8956,9 +9046,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$183 ),
+    .h_rdata(\h_rdata$188 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$131 ),
+    .h_we(\h_we$133 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -8975,7 +9065,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$116 ),
+    .fault(\fault$118 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -9013,7 +9103,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$115 ),
+    .fault(\fault$117 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -9048,200 +9138,207 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$33  = regs__spmat_base;
+    \$32  = regs__relu;
     if (rst) begin
-      \$33  = 11'h000;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$34  = regs__wb_base;
+    \$33  = regs__shift;
+    if (rst) begin
+      \$33  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$34  = regs__ptr_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$35  = \$18 ;
+    \$35  = regs__spmat_base;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$36  = cnt_entries;
+    \$36  = regs__wb_base;
+    if (rst) begin
+      \$36  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$37  = regs__keep_acc;
+    if (rst) begin
+      \$37  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$39  = cnt_entries;
     if (ctl__start) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end else if (ev_entry) begin
-      \$36  = \$19 [31:0];
+      \$39  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$37  = cnt_padding;
+    \$40  = cnt_padding;
     if (ctl__start) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_padding) begin
-      \$37  = \$20 [31:0];
+      \$40  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$38  = cnt_empty_columns;
+    \$41  = cnt_empty_columns;
     if (ctl__start) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end else if (ev_empty) begin
-      \$38  = \$21 [31:0];
+      \$41  = \$23 [31:0];
     end
     if (rst) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$39  = cnt_line_reads;
+    \$42  = cnt_line_reads;
     if (ctl__start) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end else if (ev_line) begin
-      \$39  = \$22 [31:0];
+      \$42  = \$24 [31:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$40  = cnt_pops;
+    \$43  = cnt_pops;
     if (ctl__start) begin
-      \$40  = 32'd0;
+      \$43  = 32'd0;
     end else if (issue__pop) begin
-      \$40  = \$23 [31:0];
+      \$43  = \$25 [31:0];
     end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$41  = cnt_bypasses;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (ev_bypass) begin
-      \$41  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$42  = host__mem;
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$43  = \$25 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = mem_q0;
+    \$44  = cnt_bypasses;
+    if (ctl__start) begin
+      \$44  = 32'd0;
+    end else if (ev_bypass) begin
+      \$44  = \$26 [31:0];
+    end
     if (rst) begin
-      \$44  = 3'h0;
+      \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$45  = cnt_q0;
+    \$45  = host__mem;
     if (rst) begin
-      \$45  = 32'd0;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$46  = mem_q1;
+    \$46  = \$27 ;
     if (rst) begin
-      \$46  = 3'h0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$47  = cnt_q1;
+    \$47  = mem_q0;
     if (rst) begin
-      \$47  = 32'd0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$48  = h_even;
+    \$48  = cnt_q0;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$49  = h_odd;
+    \$49  = mem_q1;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$50  = \h_rdata$183 ;
+    \$50  = cnt_q1;
     if (rst) begin
-      \$50  = 16'h0000;
+      \$50  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$51  = h_cb_d0;
+    \$51  = h_even;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$52  = h_src;
+    \$52  = h_odd;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = h_next;
+    \$53  = \h_rdata$188 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$54  = \$26 ;
+    \$54  = h_cb_d0;
     if (rst) begin
-      \$54  = 64'h0000000000000000;
+      \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$55  = \$27 ;
+    \$55  = h_src;
     if (rst) begin
-      \$55  = 64'h0000000000000000;
+      \$55  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$56  = mem_q2[2];
+    \$56  = h_next;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
@@ -9253,24 +9350,45 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$58  = \$29 ;
+    if (rst) begin
+      \$58  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$59  = mem_q2[2];
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$60  = \$30 ;
+    if (rst) begin
+      \$60  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
     casez (host__off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$27  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$27  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$27  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$27  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$27  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$27  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
     endcase
   end
   always @* begin
@@ -9278,13 +9396,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$28  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$28  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$26  = h_src2_ext;
+          \$28  = h_src2_ext;
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -9292,41 +9410,20 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$29  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$29  = regs__src_sel;
+    \$31  = regs__src_sel;
     if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$30  = regs__relu;
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$31  = regs__shift;
-    if (rst) begin
-      \$31  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
+      \$31  = 1'h0;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -9396,14 +9493,16 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_src_sel = src_sel;
   assign regs_q_relu = relu;
   assign regs_q_wb_base = wb_base;
+  assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$126  = host__off;
-  assign \h_wdata$127  = host__wdata;
-  assign \h_addr$129  = host__off[3:0];
-  assign \h_wdata$130  = host__wdata[15:0];
-  assign \h_addr$132  = host__off[9:0];
-  assign \h_wdata$133  = host__wdata[15:0];
+  assign \h_addr$128  = host__off;
+  assign \h_wdata$129  = host__wdata;
+  assign \h_addr$131  = host__off[3:0];
+  assign \h_wdata$132  = host__wdata[15:0];
+  assign \h_addr$134  = host__off[9:0];
+  assign \h_wdata$135  = host__wdata[15:0];
+  assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -9505,8 +9604,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
-, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
@@ -9539,23 +9638,25 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [10:0] \$37 ;
-  wire [15:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [10:0] \$39 ;
   wire \$4 ;
-  reg [6:0] \$40 ;
+  wire [15:0] \$40 ;
   reg \$41 ;
-  reg [9:0] \$42 ;
+  reg [6:0] \$42 ;
   reg \$43 ;
   reg [9:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [63:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$45 ;
+  reg [9:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  reg [9:0] \$50 ;
+  reg [63:0] \$50 ;
   reg [15:0] \$51 ;
+  reg [9:0] \$52 ;
+  reg [15:0] \$53 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -9564,7 +9665,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$21 ;
+  wire [15:0] \$signature__data$24 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -9593,19 +9694,24 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wdata;
+  input [15:0] h_wacc;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
+  input h_we_dst;
+  wire h_we_dst;
   input h_we_next;
   wire h_we_next;
   input h_we_src;
   wire h_we_src;
+  input keep_acc;
+  wire keep_acc;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$41 ;
+  wire [9:0] \r_addr$43 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$48 ;
+  wire [15:0] \r_data$50 ;
   wire r_en;
-  wire \r_en$42 ;
+  wire \r_en$44 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -9620,11 +9726,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$43 ;
+  wire [9:0] \w_addr$45 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$44 ;
+  wire [15:0] \w_data$46 ;
   wire w_en;
-  wire \w_en$45 ;
+  wire \w_en$47 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -9647,8 +9753,8 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc__we)
-      dst[acc__waddr] <= acc__wdata;
+    if (\$signature__en )
+      dst[\$signature__addr$13 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -9657,41 +9763,48 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$21  = _1_;
+  assign \$signature__data$24  = _1_;
+  assign h_src = src_sel ? \r_data$50  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$50 ;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   assign \$31  = wb_cnt == 6'h3f;
   assign \$32  = wb_full < 11'h400;
   assign \$33  = wb_active & \$32 ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$35  = valid >> acc__raddr;
   assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ra + 1'h1;
-  assign \$38  = src_sel ? \r_data$48  : r_data;
+  assign \$37  = ~ keep_acc;
+  assign \$38  = ctl__start & \$37 ;
+  assign \$39  = ra + 1'h1;
+  assign \$40  = src_sel ? \r_data$50  : r_data;
   always @(posedge clk)
-    wb_active <= \$39 ;
+    wb_active <= \$41 ;
   always @(posedge clk)
-    wb_cnt <= \$40 ;
+    wb_cnt <= \$42 ;
   always @(posedge clk)
-    wb_pend_early <= \$41 ;
+    wb_pend_early <= \$43 ;
   always @(posedge clk)
-    waddr1 <= \$42 ;
+    waddr1 <= \$44 ;
   always @(posedge clk)
-    wb_pend <= \$43 ;
+    wb_pend <= \$45 ;
   always @(posedge clk)
-    wb_waddr <= \$44 ;
+    wb_waddr <= \$46 ;
   always @(posedge clk)
-    wo_r__addr <= \$45 ;
+    wo_r__addr <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$46 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    wo_valid <= \$47 ;
+    wo_valid <= \$49 ;
   always @(posedge clk)
-    valid <= \$48 ;
+    valid <= \$50 ;
   always @(posedge clk)
-    h_out <= \$49 ;
+    h_out <= \$51 ;
   always @(posedge clk)
-    ra <= \$50 ;
+    ra <= \$52 ;
   always @(posedge clk)
-    src__data <= \$51 ;
+    src__data <= \$53 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
@@ -9704,7 +9817,10 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$8  = wb_active & \$7 ;
   assign \$9  = \$6  | \$8 ;
   assign wb__busy_next = \$9  | wb_pend_early;
-  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
+  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | h_we_dst;
+  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
   assign \$10  = $signed(acc) < $signed(1'h0);
   assign \$11  = relu & \$10 ;
@@ -9720,23 +9836,18 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$19  = ctl__pf_active & \$18 ;
   assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign w_data = wb_pend ? out : h_wacc;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
   assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \r_addr$43  = \$23  ? ra : h_addr;
   assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
+  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$46  = wb_pend ? out : h_wacc;
   assign \$27  = h_we_next | wb_pend;
-  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
-  assign h_src = src_sel ? \r_data$48  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
+  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -9749,262 +9860,260 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$48 ),
-    .rp__addr(\r_addr$41 ),
-    .rp__en(\r_en$42 ),
+    .r_data(\r_data$50 ),
+    .rp__addr(\r_addr$43 ),
+    .rp__en(\r_en$44 ),
     .rst(rst),
-    .w_addr(\w_addr$43 ),
-    .w_data(\w_data$44 ),
-    .w_en(\w_en$45 )
+    .w_addr(\w_addr$45 ),
+    .w_data(\w_data$46 ),
+    .w_en(\w_en$47 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$39  = wb_active;
+    \$41  = wb_active;
     if (\$29 ) begin
-      \$39  = 1'h1;
+      \$41  = 1'h1;
     end else if (wb_active) begin
       if (\$31 ) begin
-        \$39  = 1'h0;
+        \$41  = 1'h0;
       end
     end
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$40  = wb_cnt;
-    if (\$29 ) begin
-      \$40  = 7'h00;
-    end else if (wb_active) begin
-      \$40  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$40  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$42  = wb_full[9:0];
+    \$42  = wb_cnt;
+    if (\$29 ) begin
+      \$42  = 7'h00;
+    end else if (wb_active) begin
+      \$42  = \$30 [6:0];
+    end
     if (rst) begin
-      \$42  = 10'h000;
+      \$42  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$43  = wb_pend_early;
+    \$43  = \$33 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$44  = waddr1;
+    \$44  = wb_full[9:0];
     if (rst) begin
       \$44  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$45  = \$34 [5:0];
+    \$45  = wb_pend_early;
     if (rst) begin
-      \$45  = 6'h00;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$46  = \$35 ;
+    \$46  = waddr1;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$47  = \$36 ;
+    \$47  = \$34 [5:0];
     if (rst) begin
-      \$47  = 1'h0;
+      \$47  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$48  = valid;
-    if (ctl__start) begin
-      \$48  = 64'h0000000000000000;
-    end else if (acc__we) begin
+    \$48  = \$35 ;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$49  = \$36 ;
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$50  = valid;
+    if (\$38 ) begin
+      \$50  = 64'h0000000000000000;
+    end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (acc__waddr)
+      casez (\$signature__addr$13 )
         6'h00:
-            \$48 [0] = 1'h1;
+            \$50 [0] = 1'h1;
         6'h01:
-            \$48 [1] = 1'h1;
+            \$50 [1] = 1'h1;
         6'h02:
-            \$48 [2] = 1'h1;
+            \$50 [2] = 1'h1;
         6'h03:
-            \$48 [3] = 1'h1;
+            \$50 [3] = 1'h1;
         6'h04:
-            \$48 [4] = 1'h1;
+            \$50 [4] = 1'h1;
         6'h05:
-            \$48 [5] = 1'h1;
+            \$50 [5] = 1'h1;
         6'h06:
-            \$48 [6] = 1'h1;
+            \$50 [6] = 1'h1;
         6'h07:
-            \$48 [7] = 1'h1;
+            \$50 [7] = 1'h1;
         6'h08:
-            \$48 [8] = 1'h1;
+            \$50 [8] = 1'h1;
         6'h09:
-            \$48 [9] = 1'h1;
+            \$50 [9] = 1'h1;
         6'h0a:
-            \$48 [10] = 1'h1;
+            \$50 [10] = 1'h1;
         6'h0b:
-            \$48 [11] = 1'h1;
+            \$50 [11] = 1'h1;
         6'h0c:
-            \$48 [12] = 1'h1;
+            \$50 [12] = 1'h1;
         6'h0d:
-            \$48 [13] = 1'h1;
+            \$50 [13] = 1'h1;
         6'h0e:
-            \$48 [14] = 1'h1;
+            \$50 [14] = 1'h1;
         6'h0f:
-            \$48 [15] = 1'h1;
+            \$50 [15] = 1'h1;
         6'h10:
-            \$48 [16] = 1'h1;
+            \$50 [16] = 1'h1;
         6'h11:
-            \$48 [17] = 1'h1;
+            \$50 [17] = 1'h1;
         6'h12:
-            \$48 [18] = 1'h1;
+            \$50 [18] = 1'h1;
         6'h13:
-            \$48 [19] = 1'h1;
+            \$50 [19] = 1'h1;
         6'h14:
-            \$48 [20] = 1'h1;
+            \$50 [20] = 1'h1;
         6'h15:
-            \$48 [21] = 1'h1;
+            \$50 [21] = 1'h1;
         6'h16:
-            \$48 [22] = 1'h1;
+            \$50 [22] = 1'h1;
         6'h17:
-            \$48 [23] = 1'h1;
+            \$50 [23] = 1'h1;
         6'h18:
-            \$48 [24] = 1'h1;
+            \$50 [24] = 1'h1;
         6'h19:
-            \$48 [25] = 1'h1;
+            \$50 [25] = 1'h1;
         6'h1a:
-            \$48 [26] = 1'h1;
+            \$50 [26] = 1'h1;
         6'h1b:
-            \$48 [27] = 1'h1;
+            \$50 [27] = 1'h1;
         6'h1c:
-            \$48 [28] = 1'h1;
+            \$50 [28] = 1'h1;
         6'h1d:
-            \$48 [29] = 1'h1;
+            \$50 [29] = 1'h1;
         6'h1e:
-            \$48 [30] = 1'h1;
+            \$50 [30] = 1'h1;
         6'h1f:
-            \$48 [31] = 1'h1;
+            \$50 [31] = 1'h1;
         6'h20:
-            \$48 [32] = 1'h1;
+            \$50 [32] = 1'h1;
         6'h21:
-            \$48 [33] = 1'h1;
+            \$50 [33] = 1'h1;
         6'h22:
-            \$48 [34] = 1'h1;
+            \$50 [34] = 1'h1;
         6'h23:
-            \$48 [35] = 1'h1;
+            \$50 [35] = 1'h1;
         6'h24:
-            \$48 [36] = 1'h1;
+            \$50 [36] = 1'h1;
         6'h25:
-            \$48 [37] = 1'h1;
+            \$50 [37] = 1'h1;
         6'h26:
-            \$48 [38] = 1'h1;
+            \$50 [38] = 1'h1;
         6'h27:
-            \$48 [39] = 1'h1;
+            \$50 [39] = 1'h1;
         6'h28:
-            \$48 [40] = 1'h1;
+            \$50 [40] = 1'h1;
         6'h29:
-            \$48 [41] = 1'h1;
+            \$50 [41] = 1'h1;
         6'h2a:
-            \$48 [42] = 1'h1;
+            \$50 [42] = 1'h1;
         6'h2b:
-            \$48 [43] = 1'h1;
+            \$50 [43] = 1'h1;
         6'h2c:
-            \$48 [44] = 1'h1;
+            \$50 [44] = 1'h1;
         6'h2d:
-            \$48 [45] = 1'h1;
+            \$50 [45] = 1'h1;
         6'h2e:
-            \$48 [46] = 1'h1;
+            \$50 [46] = 1'h1;
         6'h2f:
-            \$48 [47] = 1'h1;
+            \$50 [47] = 1'h1;
         6'h30:
-            \$48 [48] = 1'h1;
+            \$50 [48] = 1'h1;
         6'h31:
-            \$48 [49] = 1'h1;
+            \$50 [49] = 1'h1;
         6'h32:
-            \$48 [50] = 1'h1;
+            \$50 [50] = 1'h1;
         6'h33:
-            \$48 [51] = 1'h1;
+            \$50 [51] = 1'h1;
         6'h34:
-            \$48 [52] = 1'h1;
+            \$50 [52] = 1'h1;
         6'h35:
-            \$48 [53] = 1'h1;
+            \$50 [53] = 1'h1;
         6'h36:
-            \$48 [54] = 1'h1;
+            \$50 [54] = 1'h1;
         6'h37:
-            \$48 [55] = 1'h1;
+            \$50 [55] = 1'h1;
         6'h38:
-            \$48 [56] = 1'h1;
+            \$50 [56] = 1'h1;
         6'h39:
-            \$48 [57] = 1'h1;
+            \$50 [57] = 1'h1;
         6'h3a:
-            \$48 [58] = 1'h1;
+            \$50 [58] = 1'h1;
         6'h3b:
-            \$48 [59] = 1'h1;
+            \$50 [59] = 1'h1;
         6'h3c:
-            \$48 [60] = 1'h1;
+            \$50 [60] = 1'h1;
         6'h3d:
-            \$48 [61] = 1'h1;
+            \$50 [61] = 1'h1;
         6'h3e:
-            \$48 [62] = 1'h1;
+            \$50 [62] = 1'h1;
         6'h3f:
-            \$48 [63] = 1'h1;
+            \$50 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$48  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$49  = out;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$50  = ra;
-    if (ctl__arm) begin
-      \$50  = 10'h000;
-    end else if (src__rd_en) begin
-      \$50  = \$37 [9:0];
-    end
-    if (rst) begin
-      \$50  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$51  = \$38 ;
+    \$51  = out;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$52  = ra;
+    if (ctl__arm) begin
+      \$52  = 10'h000;
+    end else if (src__rd_en) begin
+      \$52  = \$39 [9:0];
+    end
+    if (rst) begin
+      \$52  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$53  = \$40 ;
+    if (rst) begin
+      \$53  = 16'h0000;
+    end
+  end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$13  = acc__waddr;
-  assign \$signature__data  = acc__wdata;
-  assign \$signature__en  = acc__we;
+  assign h_wdata = h_wacc;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -12665,8 +12774,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
-, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
+, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
@@ -12679,50 +12788,53 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [32:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [32:0] \$20 ;
+  wire \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  wire [32:0] \$25 ;
+  wire [32:0] \$26 ;
+  reg [31:0] \$27 ;
+  reg [63:0] \$28 ;
+  reg [63:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
+  wire [63:0] \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg [5:0] \$33 ;
   reg [9:0] \$34 ;
-  reg \$35 ;
-  reg [31:0] \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
+  reg [10:0] \$35 ;
+  reg [9:0] \$36 ;
+  reg \$37 ;
+  reg \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
-  reg [2:0] \$42 ;
+  reg [31:0] \$42 ;
   reg [31:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [31:0] \$47 ;
-  reg [15:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg [31:0] \$44 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [2:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
-  reg [63:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg \$56 ;
+  reg [15:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [15:0] \$56 ;
   reg [63:0] \$57 ;
+  reg [63:0] \$58 ;
+  reg \$59 ;
   wire \$6 ;
+  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -12844,12 +12956,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$115 ;
-  wire \fault$116 ;
+  wire \fault$117 ;
+  wire \fault$118 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$126 ;
-  wire [3:0] \h_addr$129 ;
-  wire [9:0] \h_addr$132 ;
+  wire [10:0] \h_addr$128 ;
+  wire [3:0] \h_addr$131 ;
+  wire [9:0] \h_addr$134 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -12862,7 +12974,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$183 ;
+  wire [15:0] \h_rdata$188 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -12873,12 +12985,14 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] h_src6_ext;
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$127 ;
-  wire [15:0] \h_wdata$130 ;
-  wire [15:0] \h_wdata$133 ;
+  wire [63:0] \h_wdata$129 ;
+  wire [15:0] \h_wdata$132 ;
+  wire [15:0] \h_wdata$135 ;
   wire h_we;
-  wire \h_we$131 ;
+  wire \h_we$133 ;
+  wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -12942,6 +13056,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [10:0] issue__spec_line;
   wire issue__valid;
   wire issue_next;
+  (* keep = 32'd1 *)
+  reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
@@ -12984,6 +13100,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  input regs__keep_acc;
+  wire regs__keep_acc;
   input [9:0] regs__ptr_base;
   wire [9:0] regs__ptr_base;
   input regs__relu;
@@ -12996,6 +13114,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire regs__src_sel;
   input [9:0] regs__wb_base;
   wire [9:0] regs__wb_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire regs_q_keep_acc;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs_q_ptr_base;
@@ -13054,58 +13175,66 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    ptr_base <= \$32 ;
+    src_sel <= \$31 ;
   always @(posedge clk)
-    spmat_base <= \$33 ;
+    relu <= \$32 ;
   always @(posedge clk)
-    wb_base <= \$34 ;
+    shift <= \$33 ;
   always @(posedge clk)
-    idle <= \$35 ;
+    ptr_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$36 ;
+    spmat_base <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$37 ;
+    wb_base <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$38 ;
+    keep_acc <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$39 ;
+    idle <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$40 ;
+    cnt_entries <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$41 ;
+    cnt_padding <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$42 ;
+    cnt_empty_columns <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$43 ;
+    cnt_line_reads <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$44 ;
+    cnt_pops <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$45 ;
+    cnt_bypasses <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$46 ;
+    mem_q0 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$47 ;
+    cnt_q0 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$48 ;
+    mem_q1 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$49 ;
+    cnt_q1 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$50 ;
+    mem_q2 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$51 ;
+    cnt_q2 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$52 ;
+    h_even_d0 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$53 ;
+    h_odd_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$54 ;
+    h_cb_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$55 ;
+    h_cb_d1 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$56 ;
+    h_src_d0 <= \$55 ;
   always @(posedge clk)
-    host__rdata <= \$57 ;
-  assign fault = \fault$115  | \fault$116 ;
+    h_next_d0 <= \$56 ;
+  always @(posedge clk)
+    h_half0 <= \$57 ;
+  always @(posedge clk)
+    h_half1 <= \$58 ;
+  always @(posedge clk)
+    hsel <= \$59 ;
+  always @(posedge clk)
+    host__rdata <= \$60 ;
+  assign fault = \fault$117  | \fault$118 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -13117,32 +13246,29 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$131  = \$7  & \$8 ;
+  assign \h_we$133  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
   assign h_we_next = \$11  & \$12 ;
-  assign \$13  = ~ issue_next;
-  assign \$14  = empty_next & \$13 ;
-  assign \$15  = ~ issue__valid;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ busy_next;
+  assign \$13  = host__we & host__sel;
+  assign \$14  = host__mem == 3'h5;
+  assign h_we_dst = \$13  & \$14 ;
+  assign \$15  = ~ issue_next;
+  assign \$16  = empty_next & \$15 ;
+  assign \$17  = ~ issue__valid;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
-  always @(posedge clk)
-    src_sel <= \$29 ;
-  always @(posedge clk)
-    relu <= \$30 ;
-  always @(posedge clk)
-    shift <= \$31 ;
+  assign \$19  = ~ busy_next;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = cnt_entries + 1'h1;
+  assign \$22  = cnt_padding + 1'h1;
+  assign \$23  = cnt_empty_columns + 1'h1;
+  assign \$24  = cnt_line_reads + 1'h1;
+  assign \$25  = cnt_pops + 1'h1;
+  assign \$26  = cnt_bypasses + 1'h1;
+  assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
     .acc__rdata(acc__rdata),
@@ -13157,9 +13283,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(host__wdata[15:0]),
+    .h_wacc(host__wdata[15:0]),
+    .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
+    .keep_acc(keep_acc),
     .relu(relu),
     .rst(rst),
     .src__data(ccu__src__data),
@@ -13189,9 +13317,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$183 ),
+    .h_rdata(\h_rdata$188 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$131 ),
+    .h_we(\h_we$133 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -13208,7 +13336,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$116 ),
+    .fault(\fault$118 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -13246,7 +13374,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$115 ),
+    .fault(\fault$117 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -13281,200 +13409,207 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$33  = regs__spmat_base;
+    \$32  = regs__relu;
     if (rst) begin
-      \$33  = 11'h000;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$34  = regs__wb_base;
+    \$33  = regs__shift;
+    if (rst) begin
+      \$33  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$34  = regs__ptr_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$35  = \$18 ;
+    \$35  = regs__spmat_base;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$36  = cnt_entries;
+    \$36  = regs__wb_base;
+    if (rst) begin
+      \$36  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$37  = regs__keep_acc;
+    if (rst) begin
+      \$37  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$39  = cnt_entries;
     if (ctl__start) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end else if (ev_entry) begin
-      \$36  = \$19 [31:0];
+      \$39  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$37  = cnt_padding;
+    \$40  = cnt_padding;
     if (ctl__start) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_padding) begin
-      \$37  = \$20 [31:0];
+      \$40  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$38  = cnt_empty_columns;
+    \$41  = cnt_empty_columns;
     if (ctl__start) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end else if (ev_empty) begin
-      \$38  = \$21 [31:0];
+      \$41  = \$23 [31:0];
     end
     if (rst) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$39  = cnt_line_reads;
+    \$42  = cnt_line_reads;
     if (ctl__start) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end else if (ev_line) begin
-      \$39  = \$22 [31:0];
+      \$42  = \$24 [31:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$40  = cnt_pops;
+    \$43  = cnt_pops;
     if (ctl__start) begin
-      \$40  = 32'd0;
+      \$43  = 32'd0;
     end else if (issue__pop) begin
-      \$40  = \$23 [31:0];
+      \$43  = \$25 [31:0];
     end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$41  = cnt_bypasses;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (ev_bypass) begin
-      \$41  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$42  = host__mem;
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$43  = \$25 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = mem_q0;
+    \$44  = cnt_bypasses;
+    if (ctl__start) begin
+      \$44  = 32'd0;
+    end else if (ev_bypass) begin
+      \$44  = \$26 [31:0];
+    end
     if (rst) begin
-      \$44  = 3'h0;
+      \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$45  = cnt_q0;
+    \$45  = host__mem;
     if (rst) begin
-      \$45  = 32'd0;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$46  = mem_q1;
+    \$46  = \$27 ;
     if (rst) begin
-      \$46  = 3'h0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$47  = cnt_q1;
+    \$47  = mem_q0;
     if (rst) begin
-      \$47  = 32'd0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$48  = h_even;
+    \$48  = cnt_q0;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$49  = h_odd;
+    \$49  = mem_q1;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$50  = \h_rdata$183 ;
+    \$50  = cnt_q1;
     if (rst) begin
-      \$50  = 16'h0000;
+      \$50  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$51  = h_cb_d0;
+    \$51  = h_even;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$52  = h_src;
+    \$52  = h_odd;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = h_next;
+    \$53  = \h_rdata$188 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$54  = \$26 ;
+    \$54  = h_cb_d0;
     if (rst) begin
-      \$54  = 64'h0000000000000000;
+      \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$55  = \$27 ;
+    \$55  = h_src;
     if (rst) begin
-      \$55  = 64'h0000000000000000;
+      \$55  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$56  = mem_q2[2];
+    \$56  = h_next;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
@@ -13486,24 +13621,45 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$58  = \$29 ;
+    if (rst) begin
+      \$58  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$59  = mem_q2[2];
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$60  = \$30 ;
+    if (rst) begin
+      \$60  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
     casez (host__off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$27  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$27  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$27  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$27  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$27  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$27  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
     endcase
   end
   always @* begin
@@ -13511,13 +13667,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$28  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$28  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$26  = h_src2_ext;
+          \$28  = h_src2_ext;
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -13525,41 +13681,20 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$29  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$29  = regs__src_sel;
+    \$31  = regs__src_sel;
     if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$30  = regs__relu;
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$31  = regs__shift;
-    if (rst) begin
-      \$31  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
+      \$31  = 1'h0;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -13629,14 +13764,16 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_src_sel = src_sel;
   assign regs_q_relu = relu;
   assign regs_q_wb_base = wb_base;
+  assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$126  = host__off;
-  assign \h_wdata$127  = host__wdata;
-  assign \h_addr$129  = host__off[3:0];
-  assign \h_wdata$130  = host__wdata[15:0];
-  assign \h_addr$132  = host__off[9:0];
-  assign \h_wdata$133  = host__wdata[15:0];
+  assign \h_addr$128  = host__off;
+  assign \h_wdata$129  = host__wdata;
+  assign \h_addr$131  = host__off[3:0];
+  assign \h_wdata$132  = host__wdata[15:0];
+  assign \h_addr$134  = host__off[9:0];
+  assign \h_wdata$135  = host__wdata[15:0];
+  assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -13738,8 +13875,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
-, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
@@ -13772,23 +13909,25 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [10:0] \$37 ;
-  wire [15:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [10:0] \$39 ;
   wire \$4 ;
-  reg [6:0] \$40 ;
+  wire [15:0] \$40 ;
   reg \$41 ;
-  reg [9:0] \$42 ;
+  reg [6:0] \$42 ;
   reg \$43 ;
   reg [9:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [63:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$45 ;
+  reg [9:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  reg [9:0] \$50 ;
+  reg [63:0] \$50 ;
   reg [15:0] \$51 ;
+  reg [9:0] \$52 ;
+  reg [15:0] \$53 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -13797,7 +13936,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$21 ;
+  wire [15:0] \$signature__data$24 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -13826,19 +13965,24 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wdata;
+  input [15:0] h_wacc;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
+  input h_we_dst;
+  wire h_we_dst;
   input h_we_next;
   wire h_we_next;
   input h_we_src;
   wire h_we_src;
+  input keep_acc;
+  wire keep_acc;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$41 ;
+  wire [9:0] \r_addr$43 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$48 ;
+  wire [15:0] \r_data$50 ;
   wire r_en;
-  wire \r_en$42 ;
+  wire \r_en$44 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -13853,11 +13997,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$43 ;
+  wire [9:0] \w_addr$45 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$44 ;
+  wire [15:0] \w_data$46 ;
   wire w_en;
-  wire \w_en$45 ;
+  wire \w_en$47 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -13880,8 +14024,8 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc__we)
-      dst[acc__waddr] <= acc__wdata;
+    if (\$signature__en )
+      dst[\$signature__addr$13 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -13890,41 +14034,48 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$21  = _1_;
+  assign \$signature__data$24  = _1_;
+  assign h_src = src_sel ? \r_data$50  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$50 ;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   assign \$31  = wb_cnt == 6'h3f;
   assign \$32  = wb_full < 11'h400;
   assign \$33  = wb_active & \$32 ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$35  = valid >> acc__raddr;
   assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ra + 1'h1;
-  assign \$38  = src_sel ? \r_data$48  : r_data;
+  assign \$37  = ~ keep_acc;
+  assign \$38  = ctl__start & \$37 ;
+  assign \$39  = ra + 1'h1;
+  assign \$40  = src_sel ? \r_data$50  : r_data;
   always @(posedge clk)
-    wb_active <= \$39 ;
+    wb_active <= \$41 ;
   always @(posedge clk)
-    wb_cnt <= \$40 ;
+    wb_cnt <= \$42 ;
   always @(posedge clk)
-    wb_pend_early <= \$41 ;
+    wb_pend_early <= \$43 ;
   always @(posedge clk)
-    waddr1 <= \$42 ;
+    waddr1 <= \$44 ;
   always @(posedge clk)
-    wb_pend <= \$43 ;
+    wb_pend <= \$45 ;
   always @(posedge clk)
-    wb_waddr <= \$44 ;
+    wb_waddr <= \$46 ;
   always @(posedge clk)
-    wo_r__addr <= \$45 ;
+    wo_r__addr <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$46 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    wo_valid <= \$47 ;
+    wo_valid <= \$49 ;
   always @(posedge clk)
-    valid <= \$48 ;
+    valid <= \$50 ;
   always @(posedge clk)
-    h_out <= \$49 ;
+    h_out <= \$51 ;
   always @(posedge clk)
-    ra <= \$50 ;
+    ra <= \$52 ;
   always @(posedge clk)
-    src__data <= \$51 ;
+    src__data <= \$53 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
@@ -13937,7 +14088,10 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$8  = wb_active & \$7 ;
   assign \$9  = \$6  | \$8 ;
   assign wb__busy_next = \$9  | wb_pend_early;
-  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
+  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | h_we_dst;
+  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
   assign \$10  = $signed(acc) < $signed(1'h0);
   assign \$11  = relu & \$10 ;
@@ -13953,23 +14107,18 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$19  = ctl__pf_active & \$18 ;
   assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign w_data = wb_pend ? out : h_wacc;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
   assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \r_addr$43  = \$23  ? ra : h_addr;
   assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
+  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$46  = wb_pend ? out : h_wacc;
   assign \$27  = h_we_next | wb_pend;
-  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
-  assign h_src = src_sel ? \r_data$48  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
+  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -13982,262 +14131,260 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$48 ),
-    .rp__addr(\r_addr$41 ),
-    .rp__en(\r_en$42 ),
+    .r_data(\r_data$50 ),
+    .rp__addr(\r_addr$43 ),
+    .rp__en(\r_en$44 ),
     .rst(rst),
-    .w_addr(\w_addr$43 ),
-    .w_data(\w_data$44 ),
-    .w_en(\w_en$45 )
+    .w_addr(\w_addr$45 ),
+    .w_data(\w_data$46 ),
+    .w_en(\w_en$47 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$39  = wb_active;
+    \$41  = wb_active;
     if (\$29 ) begin
-      \$39  = 1'h1;
+      \$41  = 1'h1;
     end else if (wb_active) begin
       if (\$31 ) begin
-        \$39  = 1'h0;
+        \$41  = 1'h0;
       end
     end
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$40  = wb_cnt;
-    if (\$29 ) begin
-      \$40  = 7'h00;
-    end else if (wb_active) begin
-      \$40  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$40  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$42  = wb_full[9:0];
+    \$42  = wb_cnt;
+    if (\$29 ) begin
+      \$42  = 7'h00;
+    end else if (wb_active) begin
+      \$42  = \$30 [6:0];
+    end
     if (rst) begin
-      \$42  = 10'h000;
+      \$42  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$43  = wb_pend_early;
+    \$43  = \$33 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$44  = waddr1;
+    \$44  = wb_full[9:0];
     if (rst) begin
       \$44  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$45  = \$34 [5:0];
+    \$45  = wb_pend_early;
     if (rst) begin
-      \$45  = 6'h00;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$46  = \$35 ;
+    \$46  = waddr1;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$47  = \$36 ;
+    \$47  = \$34 [5:0];
     if (rst) begin
-      \$47  = 1'h0;
+      \$47  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$48  = valid;
-    if (ctl__start) begin
-      \$48  = 64'h0000000000000000;
-    end else if (acc__we) begin
+    \$48  = \$35 ;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$49  = \$36 ;
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$50  = valid;
+    if (\$38 ) begin
+      \$50  = 64'h0000000000000000;
+    end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (acc__waddr)
+      casez (\$signature__addr$13 )
         6'h00:
-            \$48 [0] = 1'h1;
+            \$50 [0] = 1'h1;
         6'h01:
-            \$48 [1] = 1'h1;
+            \$50 [1] = 1'h1;
         6'h02:
-            \$48 [2] = 1'h1;
+            \$50 [2] = 1'h1;
         6'h03:
-            \$48 [3] = 1'h1;
+            \$50 [3] = 1'h1;
         6'h04:
-            \$48 [4] = 1'h1;
+            \$50 [4] = 1'h1;
         6'h05:
-            \$48 [5] = 1'h1;
+            \$50 [5] = 1'h1;
         6'h06:
-            \$48 [6] = 1'h1;
+            \$50 [6] = 1'h1;
         6'h07:
-            \$48 [7] = 1'h1;
+            \$50 [7] = 1'h1;
         6'h08:
-            \$48 [8] = 1'h1;
+            \$50 [8] = 1'h1;
         6'h09:
-            \$48 [9] = 1'h1;
+            \$50 [9] = 1'h1;
         6'h0a:
-            \$48 [10] = 1'h1;
+            \$50 [10] = 1'h1;
         6'h0b:
-            \$48 [11] = 1'h1;
+            \$50 [11] = 1'h1;
         6'h0c:
-            \$48 [12] = 1'h1;
+            \$50 [12] = 1'h1;
         6'h0d:
-            \$48 [13] = 1'h1;
+            \$50 [13] = 1'h1;
         6'h0e:
-            \$48 [14] = 1'h1;
+            \$50 [14] = 1'h1;
         6'h0f:
-            \$48 [15] = 1'h1;
+            \$50 [15] = 1'h1;
         6'h10:
-            \$48 [16] = 1'h1;
+            \$50 [16] = 1'h1;
         6'h11:
-            \$48 [17] = 1'h1;
+            \$50 [17] = 1'h1;
         6'h12:
-            \$48 [18] = 1'h1;
+            \$50 [18] = 1'h1;
         6'h13:
-            \$48 [19] = 1'h1;
+            \$50 [19] = 1'h1;
         6'h14:
-            \$48 [20] = 1'h1;
+            \$50 [20] = 1'h1;
         6'h15:
-            \$48 [21] = 1'h1;
+            \$50 [21] = 1'h1;
         6'h16:
-            \$48 [22] = 1'h1;
+            \$50 [22] = 1'h1;
         6'h17:
-            \$48 [23] = 1'h1;
+            \$50 [23] = 1'h1;
         6'h18:
-            \$48 [24] = 1'h1;
+            \$50 [24] = 1'h1;
         6'h19:
-            \$48 [25] = 1'h1;
+            \$50 [25] = 1'h1;
         6'h1a:
-            \$48 [26] = 1'h1;
+            \$50 [26] = 1'h1;
         6'h1b:
-            \$48 [27] = 1'h1;
+            \$50 [27] = 1'h1;
         6'h1c:
-            \$48 [28] = 1'h1;
+            \$50 [28] = 1'h1;
         6'h1d:
-            \$48 [29] = 1'h1;
+            \$50 [29] = 1'h1;
         6'h1e:
-            \$48 [30] = 1'h1;
+            \$50 [30] = 1'h1;
         6'h1f:
-            \$48 [31] = 1'h1;
+            \$50 [31] = 1'h1;
         6'h20:
-            \$48 [32] = 1'h1;
+            \$50 [32] = 1'h1;
         6'h21:
-            \$48 [33] = 1'h1;
+            \$50 [33] = 1'h1;
         6'h22:
-            \$48 [34] = 1'h1;
+            \$50 [34] = 1'h1;
         6'h23:
-            \$48 [35] = 1'h1;
+            \$50 [35] = 1'h1;
         6'h24:
-            \$48 [36] = 1'h1;
+            \$50 [36] = 1'h1;
         6'h25:
-            \$48 [37] = 1'h1;
+            \$50 [37] = 1'h1;
         6'h26:
-            \$48 [38] = 1'h1;
+            \$50 [38] = 1'h1;
         6'h27:
-            \$48 [39] = 1'h1;
+            \$50 [39] = 1'h1;
         6'h28:
-            \$48 [40] = 1'h1;
+            \$50 [40] = 1'h1;
         6'h29:
-            \$48 [41] = 1'h1;
+            \$50 [41] = 1'h1;
         6'h2a:
-            \$48 [42] = 1'h1;
+            \$50 [42] = 1'h1;
         6'h2b:
-            \$48 [43] = 1'h1;
+            \$50 [43] = 1'h1;
         6'h2c:
-            \$48 [44] = 1'h1;
+            \$50 [44] = 1'h1;
         6'h2d:
-            \$48 [45] = 1'h1;
+            \$50 [45] = 1'h1;
         6'h2e:
-            \$48 [46] = 1'h1;
+            \$50 [46] = 1'h1;
         6'h2f:
-            \$48 [47] = 1'h1;
+            \$50 [47] = 1'h1;
         6'h30:
-            \$48 [48] = 1'h1;
+            \$50 [48] = 1'h1;
         6'h31:
-            \$48 [49] = 1'h1;
+            \$50 [49] = 1'h1;
         6'h32:
-            \$48 [50] = 1'h1;
+            \$50 [50] = 1'h1;
         6'h33:
-            \$48 [51] = 1'h1;
+            \$50 [51] = 1'h1;
         6'h34:
-            \$48 [52] = 1'h1;
+            \$50 [52] = 1'h1;
         6'h35:
-            \$48 [53] = 1'h1;
+            \$50 [53] = 1'h1;
         6'h36:
-            \$48 [54] = 1'h1;
+            \$50 [54] = 1'h1;
         6'h37:
-            \$48 [55] = 1'h1;
+            \$50 [55] = 1'h1;
         6'h38:
-            \$48 [56] = 1'h1;
+            \$50 [56] = 1'h1;
         6'h39:
-            \$48 [57] = 1'h1;
+            \$50 [57] = 1'h1;
         6'h3a:
-            \$48 [58] = 1'h1;
+            \$50 [58] = 1'h1;
         6'h3b:
-            \$48 [59] = 1'h1;
+            \$50 [59] = 1'h1;
         6'h3c:
-            \$48 [60] = 1'h1;
+            \$50 [60] = 1'h1;
         6'h3d:
-            \$48 [61] = 1'h1;
+            \$50 [61] = 1'h1;
         6'h3e:
-            \$48 [62] = 1'h1;
+            \$50 [62] = 1'h1;
         6'h3f:
-            \$48 [63] = 1'h1;
+            \$50 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$48  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$49  = out;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$50  = ra;
-    if (ctl__arm) begin
-      \$50  = 10'h000;
-    end else if (src__rd_en) begin
-      \$50  = \$37 [9:0];
-    end
-    if (rst) begin
-      \$50  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$51  = \$38 ;
+    \$51  = out;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$52  = ra;
+    if (ctl__arm) begin
+      \$52  = 10'h000;
+    end else if (src__rd_en) begin
+      \$52  = \$39 [9:0];
+    end
+    if (rst) begin
+      \$52  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$53  = \$40 ;
+    if (rst) begin
+      \$53  = 16'h0000;
+    end
+  end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$13  = acc__waddr;
-  assign \$signature__data  = acc__wdata;
-  assign \$signature__en  = acc__we;
+  assign h_wdata = h_wacc;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;
@@ -16898,8 +17045,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid, ann__j
-, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
+, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
@@ -16912,50 +17059,53 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [32:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [32:0] \$20 ;
+  wire \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  wire [32:0] \$25 ;
+  wire [32:0] \$26 ;
+  reg [31:0] \$27 ;
+  reg [63:0] \$28 ;
+  reg [63:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
+  wire [63:0] \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg [5:0] \$33 ;
   reg [9:0] \$34 ;
-  reg \$35 ;
-  reg [31:0] \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
+  reg [10:0] \$35 ;
+  reg [9:0] \$36 ;
+  reg \$37 ;
+  reg \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
-  reg [2:0] \$42 ;
+  reg [31:0] \$42 ;
   reg [31:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [31:0] \$47 ;
-  reg [15:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg [31:0] \$44 ;
+  reg [2:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [2:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
-  reg [63:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg \$56 ;
+  reg [15:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [15:0] \$56 ;
   reg [63:0] \$57 ;
+  reg [63:0] \$58 ;
+  reg \$59 ;
   wire \$6 ;
+  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -17077,12 +17227,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$115 ;
-  wire \fault$116 ;
+  wire \fault$117 ;
+  wire \fault$118 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$126 ;
-  wire [3:0] \h_addr$129 ;
-  wire [9:0] \h_addr$132 ;
+  wire [10:0] \h_addr$128 ;
+  wire [3:0] \h_addr$131 ;
+  wire [9:0] \h_addr$134 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -17095,7 +17245,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$183 ;
+  wire [15:0] \h_rdata$188 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -17106,12 +17256,14 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] h_src6_ext;
   wire [63:0] h_src7_ext;
   reg [15:0] h_src_d0 = 16'h0000;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$127 ;
-  wire [15:0] \h_wdata$130 ;
-  wire [15:0] \h_wdata$133 ;
+  wire [63:0] \h_wdata$129 ;
+  wire [15:0] \h_wdata$132 ;
+  wire [15:0] \h_wdata$135 ;
   wire h_we;
-  wire \h_we$131 ;
+  wire \h_we$133 ;
+  wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
   wire h_we_odd;
@@ -17175,6 +17327,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [10:0] issue__spec_line;
   wire issue__valid;
   wire issue_next;
+  (* keep = 32'd1 *)
+  reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
   reg [2:0] mem_q2 = 3'h0;
@@ -17217,6 +17371,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  input regs__keep_acc;
+  wire regs__keep_acc;
   input [9:0] regs__ptr_base;
   wire [9:0] regs__ptr_base;
   input regs__relu;
@@ -17229,6 +17385,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire regs__src_sel;
   input [9:0] regs__wb_base;
   wire [9:0] regs__wb_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire regs_q_keep_acc;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs_q_ptr_base;
@@ -17287,58 +17446,66 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    ptr_base <= \$32 ;
+    src_sel <= \$31 ;
   always @(posedge clk)
-    spmat_base <= \$33 ;
+    relu <= \$32 ;
   always @(posedge clk)
-    wb_base <= \$34 ;
+    shift <= \$33 ;
   always @(posedge clk)
-    idle <= \$35 ;
+    ptr_base <= \$34 ;
   always @(posedge clk)
-    cnt_entries <= \$36 ;
+    spmat_base <= \$35 ;
   always @(posedge clk)
-    cnt_padding <= \$37 ;
+    wb_base <= \$36 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$38 ;
+    keep_acc <= \$37 ;
   always @(posedge clk)
-    cnt_line_reads <= \$39 ;
+    idle <= \$38 ;
   always @(posedge clk)
-    cnt_pops <= \$40 ;
+    cnt_entries <= \$39 ;
   always @(posedge clk)
-    cnt_bypasses <= \$41 ;
+    cnt_padding <= \$40 ;
   always @(posedge clk)
-    mem_q0 <= \$42 ;
+    cnt_empty_columns <= \$41 ;
   always @(posedge clk)
-    cnt_q0 <= \$43 ;
+    cnt_line_reads <= \$42 ;
   always @(posedge clk)
-    mem_q1 <= \$44 ;
+    cnt_pops <= \$43 ;
   always @(posedge clk)
-    cnt_q1 <= \$45 ;
+    cnt_bypasses <= \$44 ;
   always @(posedge clk)
-    mem_q2 <= \$46 ;
+    mem_q0 <= \$45 ;
   always @(posedge clk)
-    cnt_q2 <= \$47 ;
+    cnt_q0 <= \$46 ;
   always @(posedge clk)
-    h_even_d0 <= \$48 ;
+    mem_q1 <= \$47 ;
   always @(posedge clk)
-    h_odd_d0 <= \$49 ;
+    cnt_q1 <= \$48 ;
   always @(posedge clk)
-    h_cb_d0 <= \$50 ;
+    mem_q2 <= \$49 ;
   always @(posedge clk)
-    h_cb_d1 <= \$51 ;
+    cnt_q2 <= \$50 ;
   always @(posedge clk)
-    h_src_d0 <= \$52 ;
+    h_even_d0 <= \$51 ;
   always @(posedge clk)
-    h_next_d0 <= \$53 ;
+    h_odd_d0 <= \$52 ;
   always @(posedge clk)
-    h_half0 <= \$54 ;
+    h_cb_d0 <= \$53 ;
   always @(posedge clk)
-    h_half1 <= \$55 ;
+    h_cb_d1 <= \$54 ;
   always @(posedge clk)
-    hsel <= \$56 ;
+    h_src_d0 <= \$55 ;
   always @(posedge clk)
-    host__rdata <= \$57 ;
-  assign fault = \fault$115  | \fault$116 ;
+    h_next_d0 <= \$56 ;
+  always @(posedge clk)
+    h_half0 <= \$57 ;
+  always @(posedge clk)
+    h_half1 <= \$58 ;
+  always @(posedge clk)
+    hsel <= \$59 ;
+  always @(posedge clk)
+    host__rdata <= \$60 ;
+  assign fault = \fault$117  | \fault$118 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -17350,32 +17517,29 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$131  = \$7  & \$8 ;
+  assign \h_we$133  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
   assign h_we_next = \$11  & \$12 ;
-  assign \$13  = ~ issue_next;
-  assign \$14  = empty_next & \$13 ;
-  assign \$15  = ~ issue__valid;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = ~ busy_next;
+  assign \$13  = host__we & host__sel;
+  assign \$14  = host__mem == 3'h5;
+  assign h_we_dst = \$13  & \$14 ;
+  assign \$15  = ~ issue_next;
+  assign \$16  = empty_next & \$15 ;
+  assign \$17  = ~ issue__valid;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = cnt_entries + 1'h1;
-  assign \$20  = cnt_padding + 1'h1;
-  assign \$21  = cnt_empty_columns + 1'h1;
-  assign \$22  = cnt_line_reads + 1'h1;
-  assign \$23  = cnt_pops + 1'h1;
-  assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
-  always @(posedge clk)
-    src_sel <= \$29 ;
-  always @(posedge clk)
-    relu <= \$30 ;
-  always @(posedge clk)
-    shift <= \$31 ;
+  assign \$19  = ~ busy_next;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = cnt_entries + 1'h1;
+  assign \$22  = cnt_padding + 1'h1;
+  assign \$23  = cnt_empty_columns + 1'h1;
+  assign \$24  = cnt_line_reads + 1'h1;
+  assign \$25  = cnt_pops + 1'h1;
+  assign \$26  = cnt_bypasses + 1'h1;
+  assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
     .acc__rdata(acc__rdata),
@@ -17390,9 +17554,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wdata(host__wdata[15:0]),
+    .h_wacc(host__wdata[15:0]),
+    .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
+    .keep_acc(keep_acc),
     .relu(relu),
     .rst(rst),
     .src__data(ccu__src__data),
@@ -17422,9 +17588,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$183 ),
+    .h_rdata(\h_rdata$188 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$131 ),
+    .h_we(\h_we$133 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -17441,7 +17607,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$116 ),
+    .fault(\fault$118 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -17479,7 +17645,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$115 ),
+    .fault(\fault$117 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -17514,200 +17680,207 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$33  = regs__spmat_base;
+    \$32  = regs__relu;
     if (rst) begin
-      \$33  = 11'h000;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$34  = regs__wb_base;
+    \$33  = regs__shift;
+    if (rst) begin
+      \$33  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$34  = regs__ptr_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$35  = \$18 ;
+    \$35  = regs__spmat_base;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$36  = cnt_entries;
+    \$36  = regs__wb_base;
+    if (rst) begin
+      \$36  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$37  = regs__keep_acc;
+    if (rst) begin
+      \$37  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$39  = cnt_entries;
     if (ctl__start) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end else if (ev_entry) begin
-      \$36  = \$19 [31:0];
+      \$39  = \$21 [31:0];
     end
     if (rst) begin
-      \$36  = 32'd0;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$37  = cnt_padding;
+    \$40  = cnt_padding;
     if (ctl__start) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end else if (ev_padding) begin
-      \$37  = \$20 [31:0];
+      \$40  = \$22 [31:0];
     end
     if (rst) begin
-      \$37  = 32'd0;
+      \$40  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$38  = cnt_empty_columns;
+    \$41  = cnt_empty_columns;
     if (ctl__start) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end else if (ev_empty) begin
-      \$38  = \$21 [31:0];
+      \$41  = \$23 [31:0];
     end
     if (rst) begin
-      \$38  = 32'd0;
+      \$41  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$39  = cnt_line_reads;
+    \$42  = cnt_line_reads;
     if (ctl__start) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end else if (ev_line) begin
-      \$39  = \$22 [31:0];
+      \$42  = \$24 [31:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$40  = cnt_pops;
+    \$43  = cnt_pops;
     if (ctl__start) begin
-      \$40  = 32'd0;
+      \$43  = 32'd0;
     end else if (issue__pop) begin
-      \$40  = \$23 [31:0];
+      \$43  = \$25 [31:0];
     end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$41  = cnt_bypasses;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (ev_bypass) begin
-      \$41  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$42  = host__mem;
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$43  = \$25 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = mem_q0;
+    \$44  = cnt_bypasses;
+    if (ctl__start) begin
+      \$44  = 32'd0;
+    end else if (ev_bypass) begin
+      \$44  = \$26 [31:0];
+    end
     if (rst) begin
-      \$44  = 3'h0;
+      \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$45  = cnt_q0;
+    \$45  = host__mem;
     if (rst) begin
-      \$45  = 32'd0;
+      \$45  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$46  = mem_q1;
+    \$46  = \$27 ;
     if (rst) begin
-      \$46  = 3'h0;
+      \$46  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$47  = cnt_q1;
+    \$47  = mem_q0;
     if (rst) begin
-      \$47  = 32'd0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$48  = h_even;
+    \$48  = cnt_q0;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$49  = h_odd;
+    \$49  = mem_q1;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$50  = \h_rdata$183 ;
+    \$50  = cnt_q1;
     if (rst) begin
-      \$50  = 16'h0000;
+      \$50  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$51  = h_cb_d0;
+    \$51  = h_even;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$52  = h_src;
+    \$52  = h_odd;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = h_next;
+    \$53  = \h_rdata$188 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$54  = \$26 ;
+    \$54  = h_cb_d0;
     if (rst) begin
-      \$54  = 64'h0000000000000000;
+      \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$55  = \$27 ;
+    \$55  = h_src;
     if (rst) begin
-      \$55  = 64'h0000000000000000;
+      \$55  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$56  = mem_q2[2];
+    \$56  = h_next;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 16'h0000;
     end
   end
   always @* begin
@@ -17719,24 +17892,45 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$58  = \$29 ;
+    if (rst) begin
+      \$58  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$59  = mem_q2[2];
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$60  = \$30 ;
+    if (rst) begin
+      \$60  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
     casez (host__off[2:0])
       3'h0:
-          \$25  = cnt_entries;
+          \$27  = cnt_entries;
       3'h1:
-          \$25  = cnt_padding;
+          \$27  = cnt_padding;
       3'h2:
-          \$25  = cnt_empty_columns;
+          \$27  = cnt_empty_columns;
       3'h3:
-          \$25  = cnt_line_reads;
+          \$27  = cnt_line_reads;
       3'h4:
-          \$25  = cnt_pops;
+          \$27  = cnt_pops;
       3'h5:
-          \$25  = cnt_bypasses;
+          \$27  = cnt_bypasses;
       3'h6:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
       3'h7:
-          \$25  = 32'd0;
+          \$27  = 32'd0;
     endcase
   end
   always @* begin
@@ -17744,13 +17938,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$28  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$28  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$26  = h_src2_ext;
+          \$28  = h_src2_ext;
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -17758,41 +17952,20 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$29  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$29  = regs__src_sel;
+    \$31  = regs__src_sel;
     if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$30  = regs__relu;
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$31  = regs__shift;
-    if (rst) begin
-      \$31  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
+      \$31  = 1'h0;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -17862,14 +18035,16 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_src_sel = src_sel;
   assign regs_q_relu = relu;
   assign regs_q_wb_base = wb_base;
+  assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$126  = host__off;
-  assign \h_wdata$127  = host__wdata;
-  assign \h_addr$129  = host__off[3:0];
-  assign \h_wdata$130  = host__wdata[15:0];
-  assign \h_addr$132  = host__off[9:0];
-  assign \h_wdata$133  = host__wdata[15:0];
+  assign \h_addr$128  = host__off;
+  assign \h_wdata$129  = host__wdata;
+  assign \h_addr$131  = host__off[3:0];
+  assign \h_wdata$132  = host__wdata[15:0];
+  assign \h_addr$134  = host__off[9:0];
+  assign \h_wdata$135  = host__wdata[15:0];
+  assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
   assign h_rdata = h_src2_ext;
@@ -17971,8 +18146,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base, acc__raddr
-, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
@@ -18005,23 +18180,25 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [9:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [10:0] \$37 ;
-  wire [15:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [10:0] \$39 ;
   wire \$4 ;
-  reg [6:0] \$40 ;
+  wire [15:0] \$40 ;
   reg \$41 ;
-  reg [9:0] \$42 ;
+  reg [6:0] \$42 ;
   reg \$43 ;
   reg [9:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [63:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$45 ;
+  reg [9:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  reg [9:0] \$50 ;
+  reg [63:0] \$50 ;
   reg [15:0] \$51 ;
+  reg [9:0] \$52 ;
+  reg [15:0] \$53 ;
   wire \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -18030,7 +18207,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$13 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$21 ;
+  wire [15:0] \$signature__data$24 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -18059,19 +18236,24 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wdata;
+  input [15:0] h_wacc;
+  wire [15:0] h_wacc;
   wire [15:0] h_wdata;
+  input h_we_dst;
+  wire h_we_dst;
   input h_we_next;
   wire h_we_next;
   input h_we_src;
   wire h_we_src;
+  input keep_acc;
+  wire keep_acc;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$41 ;
+  wire [9:0] \r_addr$43 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$48 ;
+  wire [15:0] \r_data$50 ;
   wire r_en;
-  wire \r_en$42 ;
+  wire \r_en$44 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -18086,11 +18268,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$43 ;
+  wire [9:0] \w_addr$45 ;
   wire [15:0] w_data;
-  wire [15:0] \w_data$44 ;
+  wire [15:0] \w_data$46 ;
   wire w_en;
-  wire \w_en$45 ;
+  wire \w_en$47 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -18113,8 +18295,8 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
-    if (acc__we)
-      dst[acc__waddr] <= acc__wdata;
+    if (\$signature__en )
+      dst[\$signature__addr$13 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -18123,41 +18305,48 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$21  = _1_;
+  assign \$signature__data$24  = _1_;
+  assign h_src = src_sel ? \r_data$50  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$50 ;
+  assign \$28  = ~ wb__busy;
+  assign \$29  = wb__start & \$28 ;
+  assign \$30  = wb_cnt + 1'h1;
   assign \$31  = wb_cnt == 6'h3f;
   assign \$32  = wb_full < 11'h400;
   assign \$33  = wb_active & \$32 ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$35  = valid >> acc__raddr;
   assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ra + 1'h1;
-  assign \$38  = src_sel ? \r_data$48  : r_data;
+  assign \$37  = ~ keep_acc;
+  assign \$38  = ctl__start & \$37 ;
+  assign \$39  = ra + 1'h1;
+  assign \$40  = src_sel ? \r_data$50  : r_data;
   always @(posedge clk)
-    wb_active <= \$39 ;
+    wb_active <= \$41 ;
   always @(posedge clk)
-    wb_cnt <= \$40 ;
+    wb_cnt <= \$42 ;
   always @(posedge clk)
-    wb_pend_early <= \$41 ;
+    wb_pend_early <= \$43 ;
   always @(posedge clk)
-    waddr1 <= \$42 ;
+    waddr1 <= \$44 ;
   always @(posedge clk)
-    wb_pend <= \$43 ;
+    wb_pend <= \$45 ;
   always @(posedge clk)
-    wb_waddr <= \$44 ;
+    wb_waddr <= \$46 ;
   always @(posedge clk)
-    wo_r__addr <= \$45 ;
+    wo_r__addr <= \$47 ;
   always @(posedge clk)
-    \$signal  <= \$46 ;
+    \$signal  <= \$48 ;
   always @(posedge clk)
-    wo_valid <= \$47 ;
+    wo_valid <= \$49 ;
   always @(posedge clk)
-    valid <= \$48 ;
+    valid <= \$50 ;
   always @(posedge clk)
-    h_out <= \$49 ;
+    h_out <= \$51 ;
   always @(posedge clk)
-    ra <= \$50 ;
+    ra <= \$52 ;
   always @(posedge clk)
-    src__data <= \$51 ;
+    src__data <= \$53 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
@@ -18170,7 +18359,10 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$8  = wb_active & \$7 ;
   assign \$9  = \$6  | \$8 ;
   assign wb__busy_next = \$9  | wb_pend_early;
-  assign acc__rdata = \$signal  ? \$signature__data$21  : 16'h0000;
+  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
+  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | h_we_dst;
+  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
   assign \$10  = $signed(acc) < $signed(1'h0);
   assign \$11  = relu & \$10 ;
@@ -18186,23 +18378,18 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   assign \$19  = ctl__pf_active & \$18 ;
   assign r_en = \$19  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign w_data = wb_pend ? out : h_wacc;
   assign \$20  = ! src_sel;
   assign \$21  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$21  : h_we_src;
   assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$41  = \$23  ? ra : h_addr;
+  assign \r_addr$43  = \$23  ? ra : h_addr;
   assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$42  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$43  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$44  = wb_pend ? out : h_wdata;
+  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
+  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$46  = wb_pend ? out : h_wacc;
   assign \$27  = h_we_next | wb_pend;
-  assign \w_en$45  = \$26  ? h_we_src : \$27 ;
-  assign h_src = src_sel ? \r_data$48  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$48 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
+  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -18215,262 +18402,260 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, acc__wdata, a
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$48 ),
-    .rp__addr(\r_addr$41 ),
-    .rp__en(\r_en$42 ),
+    .r_data(\r_data$50 ),
+    .rp__addr(\r_addr$43 ),
+    .rp__en(\r_en$44 ),
     .rst(rst),
-    .w_addr(\w_addr$43 ),
-    .w_data(\w_data$44 ),
-    .w_en(\w_en$45 )
+    .w_addr(\w_addr$45 ),
+    .w_data(\w_data$46 ),
+    .w_en(\w_en$47 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$39  = wb_active;
+    \$41  = wb_active;
     if (\$29 ) begin
-      \$39  = 1'h1;
+      \$41  = 1'h1;
     end else if (wb_active) begin
       if (\$31 ) begin
-        \$39  = 1'h0;
+        \$41  = 1'h0;
       end
     end
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$40  = wb_cnt;
-    if (\$29 ) begin
-      \$40  = 7'h00;
-    end else if (wb_active) begin
-      \$40  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$40  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$41  = \$33 ;
     if (rst) begin
       \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$42  = wb_full[9:0];
+    \$42  = wb_cnt;
+    if (\$29 ) begin
+      \$42  = 7'h00;
+    end else if (wb_active) begin
+      \$42  = \$30 [6:0];
+    end
     if (rst) begin
-      \$42  = 10'h000;
+      \$42  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$43  = wb_pend_early;
+    \$43  = \$33 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$44  = waddr1;
+    \$44  = wb_full[9:0];
     if (rst) begin
       \$44  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$45  = \$34 [5:0];
+    \$45  = wb_pend_early;
     if (rst) begin
-      \$45  = 6'h00;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$46  = \$35 ;
+    \$46  = waddr1;
     if (rst) begin
-      \$46  = 1'h0;
+      \$46  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$47  = \$36 ;
+    \$47  = \$34 [5:0];
     if (rst) begin
-      \$47  = 1'h0;
+      \$47  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$48  = valid;
-    if (ctl__start) begin
-      \$48  = 64'h0000000000000000;
-    end else if (acc__we) begin
+    \$48  = \$35 ;
+    if (rst) begin
+      \$48  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$49  = \$36 ;
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$50  = valid;
+    if (\$38 ) begin
+      \$50  = 64'h0000000000000000;
+    end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (acc__waddr)
+      casez (\$signature__addr$13 )
         6'h00:
-            \$48 [0] = 1'h1;
+            \$50 [0] = 1'h1;
         6'h01:
-            \$48 [1] = 1'h1;
+            \$50 [1] = 1'h1;
         6'h02:
-            \$48 [2] = 1'h1;
+            \$50 [2] = 1'h1;
         6'h03:
-            \$48 [3] = 1'h1;
+            \$50 [3] = 1'h1;
         6'h04:
-            \$48 [4] = 1'h1;
+            \$50 [4] = 1'h1;
         6'h05:
-            \$48 [5] = 1'h1;
+            \$50 [5] = 1'h1;
         6'h06:
-            \$48 [6] = 1'h1;
+            \$50 [6] = 1'h1;
         6'h07:
-            \$48 [7] = 1'h1;
+            \$50 [7] = 1'h1;
         6'h08:
-            \$48 [8] = 1'h1;
+            \$50 [8] = 1'h1;
         6'h09:
-            \$48 [9] = 1'h1;
+            \$50 [9] = 1'h1;
         6'h0a:
-            \$48 [10] = 1'h1;
+            \$50 [10] = 1'h1;
         6'h0b:
-            \$48 [11] = 1'h1;
+            \$50 [11] = 1'h1;
         6'h0c:
-            \$48 [12] = 1'h1;
+            \$50 [12] = 1'h1;
         6'h0d:
-            \$48 [13] = 1'h1;
+            \$50 [13] = 1'h1;
         6'h0e:
-            \$48 [14] = 1'h1;
+            \$50 [14] = 1'h1;
         6'h0f:
-            \$48 [15] = 1'h1;
+            \$50 [15] = 1'h1;
         6'h10:
-            \$48 [16] = 1'h1;
+            \$50 [16] = 1'h1;
         6'h11:
-            \$48 [17] = 1'h1;
+            \$50 [17] = 1'h1;
         6'h12:
-            \$48 [18] = 1'h1;
+            \$50 [18] = 1'h1;
         6'h13:
-            \$48 [19] = 1'h1;
+            \$50 [19] = 1'h1;
         6'h14:
-            \$48 [20] = 1'h1;
+            \$50 [20] = 1'h1;
         6'h15:
-            \$48 [21] = 1'h1;
+            \$50 [21] = 1'h1;
         6'h16:
-            \$48 [22] = 1'h1;
+            \$50 [22] = 1'h1;
         6'h17:
-            \$48 [23] = 1'h1;
+            \$50 [23] = 1'h1;
         6'h18:
-            \$48 [24] = 1'h1;
+            \$50 [24] = 1'h1;
         6'h19:
-            \$48 [25] = 1'h1;
+            \$50 [25] = 1'h1;
         6'h1a:
-            \$48 [26] = 1'h1;
+            \$50 [26] = 1'h1;
         6'h1b:
-            \$48 [27] = 1'h1;
+            \$50 [27] = 1'h1;
         6'h1c:
-            \$48 [28] = 1'h1;
+            \$50 [28] = 1'h1;
         6'h1d:
-            \$48 [29] = 1'h1;
+            \$50 [29] = 1'h1;
         6'h1e:
-            \$48 [30] = 1'h1;
+            \$50 [30] = 1'h1;
         6'h1f:
-            \$48 [31] = 1'h1;
+            \$50 [31] = 1'h1;
         6'h20:
-            \$48 [32] = 1'h1;
+            \$50 [32] = 1'h1;
         6'h21:
-            \$48 [33] = 1'h1;
+            \$50 [33] = 1'h1;
         6'h22:
-            \$48 [34] = 1'h1;
+            \$50 [34] = 1'h1;
         6'h23:
-            \$48 [35] = 1'h1;
+            \$50 [35] = 1'h1;
         6'h24:
-            \$48 [36] = 1'h1;
+            \$50 [36] = 1'h1;
         6'h25:
-            \$48 [37] = 1'h1;
+            \$50 [37] = 1'h1;
         6'h26:
-            \$48 [38] = 1'h1;
+            \$50 [38] = 1'h1;
         6'h27:
-            \$48 [39] = 1'h1;
+            \$50 [39] = 1'h1;
         6'h28:
-            \$48 [40] = 1'h1;
+            \$50 [40] = 1'h1;
         6'h29:
-            \$48 [41] = 1'h1;
+            \$50 [41] = 1'h1;
         6'h2a:
-            \$48 [42] = 1'h1;
+            \$50 [42] = 1'h1;
         6'h2b:
-            \$48 [43] = 1'h1;
+            \$50 [43] = 1'h1;
         6'h2c:
-            \$48 [44] = 1'h1;
+            \$50 [44] = 1'h1;
         6'h2d:
-            \$48 [45] = 1'h1;
+            \$50 [45] = 1'h1;
         6'h2e:
-            \$48 [46] = 1'h1;
+            \$50 [46] = 1'h1;
         6'h2f:
-            \$48 [47] = 1'h1;
+            \$50 [47] = 1'h1;
         6'h30:
-            \$48 [48] = 1'h1;
+            \$50 [48] = 1'h1;
         6'h31:
-            \$48 [49] = 1'h1;
+            \$50 [49] = 1'h1;
         6'h32:
-            \$48 [50] = 1'h1;
+            \$50 [50] = 1'h1;
         6'h33:
-            \$48 [51] = 1'h1;
+            \$50 [51] = 1'h1;
         6'h34:
-            \$48 [52] = 1'h1;
+            \$50 [52] = 1'h1;
         6'h35:
-            \$48 [53] = 1'h1;
+            \$50 [53] = 1'h1;
         6'h36:
-            \$48 [54] = 1'h1;
+            \$50 [54] = 1'h1;
         6'h37:
-            \$48 [55] = 1'h1;
+            \$50 [55] = 1'h1;
         6'h38:
-            \$48 [56] = 1'h1;
+            \$50 [56] = 1'h1;
         6'h39:
-            \$48 [57] = 1'h1;
+            \$50 [57] = 1'h1;
         6'h3a:
-            \$48 [58] = 1'h1;
+            \$50 [58] = 1'h1;
         6'h3b:
-            \$48 [59] = 1'h1;
+            \$50 [59] = 1'h1;
         6'h3c:
-            \$48 [60] = 1'h1;
+            \$50 [60] = 1'h1;
         6'h3d:
-            \$48 [61] = 1'h1;
+            \$50 [61] = 1'h1;
         6'h3e:
-            \$48 [62] = 1'h1;
+            \$50 [62] = 1'h1;
         6'h3f:
-            \$48 [63] = 1'h1;
+            \$50 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$48  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$49  = out;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$50  = ra;
-    if (ctl__arm) begin
-      \$50  = 10'h000;
-    end else if (src__rd_en) begin
-      \$50  = \$37 [9:0];
-    end
-    if (rst) begin
-      \$50  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$51  = \$38 ;
+    \$51  = out;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$52  = ra;
+    if (ctl__arm) begin
+      \$52  = 10'h000;
+    end else if (src__rd_en) begin
+      \$52  = \$39 [9:0];
+    end
+    if (rst) begin
+      \$52  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$53  = \$40 ;
+    if (rst) begin
+      \$53  = 16'h0000;
+    end
+  end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \$signature__addr$13  = acc__waddr;
-  assign \$signature__data  = acc__wdata;
-  assign \$signature__en  = acc__we;
+  assign h_wdata = h_wacc;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
   assign \$26  = src_sel;

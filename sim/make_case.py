@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from eie.flow.host import layer_jobs
+from eie.flow.host import prepared_jobs
 from eie.flow.references import reference
 from eie.model import simulate
 from eie.prepare import load_compressed, prepare_layer
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
         from eie.compress import synthetic_layer
         layer = synthetic_layer(40, 48, 0.3, seed=3, act_density=0.5)
     prep = prepare_layer(layer, cfg, need_input=True)
-    jobs = layer_jobs(hw, prep.compiled, prep.a_q, prep.cb_q, prep.plan.shift, False, prep.bias_act)
+    jobs = prepared_jobs(hw, prep, relu=False)           # a full-precision bias: its preload too
     model = simulate(prep.compiled, prep.x, plan=prep.plan, check_reference=False, source=layer)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

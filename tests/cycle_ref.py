@@ -35,8 +35,11 @@ def wrap(x, bits):
 
 
 def step_simulate(codes, bias_codes, a_q, cb_q, shift, n_pes, depth, index_bits=4, epl=8, acc_bits=16,
-                  act_bits=16, fa=11, relu=False, max_cycles=10**6):
-    """Return (cycles, outputs, stats) for one pass (n_out <= regfile capacity)."""
+                  act_bits=16, fa=11, relu=False, max_cycles=10**6, acc_init=None):
+    """Return (cycles, outputs, stats) for one pass (n_out <= regfile capacity).
+
+    ``acc_init``: the destination register file before the pass (a full-precision bias
+    preloaded as q_acc(bias) [arch §2]); zeros when None."""
     n_out, n_in = len(codes), len(codes[0])
     cp = -(-n_in // n_pes) * n_pes
     # per-PE column slices, entries laid out column after column
@@ -66,7 +69,7 @@ def step_simulate(codes, bias_codes, a_q, cb_q, shift, n_pes, depth, index_bits=
     last_write = [-1] * n_pes
     last_line = [None] * n_pes
     last_issue = [(-10, None)] * n_pes
-    acc = [0] * n_out
+    acc = [0] * n_out if acc_init is None else [int(v) for v in acc_init]
     st = {"line_reads": [0] * n_pes, "bypasses": [0] * n_pes, "entries": [0] * n_pes, "padding": [0] * n_pes,
           "empty_columns": [0] * n_pes, "pops": [0] * n_pes, "stall_cycles": 0, "broadcasts": 0}
     c = 0

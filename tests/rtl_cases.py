@@ -15,7 +15,7 @@ import numpy as np
 from eie.compile import compile_layer
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
-from eie.fixed import QuantPlan, plan_layer, quantize
+from eie.fixed import QuantPlan, acc_preload, plan_layer, quantize
 from eie.flow.host import layer_jobs, prepared_jobs
 from eie.flow.simulators import available_simulators
 from eie.hdl.params import HWConfig
@@ -124,6 +124,39 @@ def corner_cases(hw: HWConfig) -> list[Case]:
     return cases
 
 
+def with_bias(layer: CompressedLayer, bias, name: str) -> CompressedLayer:
+    """``layer`` with the full-precision bias ``bias`` [arch §2] instead of its own."""
+    return CompressedLayer(layer.codebook, layer.codes, None, layer.activations, name, bias=bias)
+
+
+def bias_cases(hw: HWConfig) -> list[Case]:
+    """Full-precision biases [arch §2]: the host preloads the destination file before every
+    pass and starts with ``keep_acc``.  Several passes (each preloads its own rows, zeros
+    past the last row), all-negative biases, biases that clamp to the accumulator at the
+    preload and outputs that saturate, an all-zero input (the outputs are the bias), and
+    last a layer with no bias at all: its plain start must clear what the preloads left."""
+    cfg = hw.config
+    n, bits, r = cfg.pes, cfg.weight_bits, cfg.rows_per_pass
+    cases = []
+    lay = synthetic_layer(2 * r + n // 2 + 1, 3 * n + 2, 0.4, bits=bits, seed=21, act_density=0.6,
+                          bias_mode="full", name="bias_passes")
+    cases.append(Case("bias_passes", lay, lay.activations, relu=True))
+    lay = synthetic_layer(r + 1, 2 * n + 1, 0.5, bits=bits, seed=22, act_density=0.3, bias_mode="full")
+    cases.append(Case("bias_negative", with_bias(lay, -4 * np.abs(lay.bias) - 0.01, "bias_negative"), lay.activations))
+    # saturation: the plan of the layer with small biases, then biases of 3x the accumulator
+    # range at that fo on every third row (both signs)
+    lay = synthetic_layer(r - 1, 2 * n, 0.6, bits=bits, seed=23, act_density=0.8, bias_mode="full")
+    plan = plan_layer(lay.codebook, lay.activations, float_forward(lay, lay.activations), cfg, bias=lay.bias)
+    big = lay.bias.copy()
+    big[::3] = 3.0 * 2.0 ** (cfg.acc_bits - 1 - plan.fo) * np.where(np.arange(len(big))[::3] % 2, -1, 1)
+    cases.append(Case("bias_saturate", with_bias(lay, big, "bias_saturate"), lay.activations, plan=plan))
+    lay = synthetic_layer(n + 2, 2 * n + 1, 0.5, bits=bits, seed=24, bias_mode="full", name="bias_zero_input")
+    cases.append(Case("bias_zero_input", lay, np.zeros(lay.n_in)))
+    lay = synthetic_layer(r - 1, 3 * n, 0.5, bits=bits, seed=25, act_density=0.5, bias=False, name="no_bias")
+    cases.append(Case("no_bias", lay, lay.activations))
+    return cases
+
+
 def bypass_columns(cfg) -> int:
     """Columns of the bypass case: local rows k, k+1 must fit one pass and need no padding."""
     return min(4 * cfg.pes, cfg.regfile_entries - 1, cfg.max_gap + 1)
@@ -147,27 +180,30 @@ def job(hw: HWConfig, case: Case):
     return {"jobs": prepared_jobs(hw, prep, case.relu), "n_out": prep.compiled.n_out}, ref
 
 
-def chain_cases(hw: HWConfig, seed: int = 11):
+def chain_cases(hw: HWConfig, seed: int = 11, bias_mode: str = "coded"):
     """Three layers chained on chip (write-back of every row pass, register-file swap):
-    ``([layer dicts], [model results])``; layer 1 needs several passes."""
+    ``([layer dicts], [model results])``; layer 1 needs several passes.  ``bias_mode="full"``:
+    every layer has a full-precision bias (the write-back copies the preloaded file, zeros
+    past the last row included)."""
     cfg = hw.config
     sizes = [5 * cfg.pes + 2, 2 * cfg.rows_per_pass + 1, cfg.rows_per_pass + 2, 7]
     layers = [synthetic_layer(sizes[i + 1], sizes[i], 0.45, bits=cfg.weight_bits, seed=seed + i,
-                              act_density=0.8 if i == 0 else None, name=f"chain{i}") for i in range(3)]
+                              act_density=0.8 if i == 0 else None, name=f"chain{i}", bias_mode=bias_mode)
+              for i in range(3)]
     x = layers[0].activations
     dicts, refs, fa = [], [], None
     a_q = None
     for i, lay in enumerate(layers):
         last = i == len(layers) - 1
         xf = x if i == 0 else refs[-1].outputs_q / 2.0 ** fa
-        plan = plan_layer(lay.codebook, xf, float_forward(lay, xf), cfg, fa=fa)
+        plan = plan_layer(lay.codebook, xf, float_forward(lay, xf), cfg, fa=fa, bias=lay.bias)
         compiled = compile_layer(lay, cfg)
         a_q = quantize(xf, plan.fa, cfg.act_bits)
         ref = simulate(compiled, a_q / 2.0 ** plan.fa, plan=plan, relu=not last, keep_timing=True,
                        check_reference=False, source=lay)
         cb_q = quantize(lay.codebook, plan.fw, cfg.codebook_bits)
         jobs = layer_jobs(hw, compiled, a_q if i == 0 else np.zeros(lay.n_in, np.int64), cb_q, plan.shift,
-                          not last, 1 << plan.fa)
+                          not last, 1 << plan.fa, acc_preload(lay.bias, plan.fo, cfg.acc_bits))
         dicts.append({"jobs": jobs, "n_out": lay.n_out, "chain": not last, "load_act": i == 0})
         refs.append(ref)
         fa = plan.fo

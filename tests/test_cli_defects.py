@@ -78,8 +78,15 @@ def test_dense_layer_with_bias_simulates(files, tmp_path, capsys):
     assert code == 0, err
     rec = json.loads(js.read_text())
     assert rec["weight_nonzeros"] == 32 * 48                  # all weights; was 32*48 + bias > n_out*n_in
-    assert rec["bias_nonzeros"] == np.count_nonzero(load_compressed(files["dense"]).bias_codes) > 0
+    # the bias is kept at full precision (the accumulators start from it): no bias entries
+    assert rec["bias_kind"] == "full" and rec["bias_nonzeros"] == 0
     assert rec["outputs_match_reference"] is True
+    code, _, err = run(["simulate", files["dense"], "--input", files["x"], "--pes", 4, "--bias", "coded", "--json",
+                        js, "--force"], capsys)
+    assert code == 0, err
+    rec = json.loads(js.read_text())
+    assert rec["bias_kind"] == "coded"
+    assert rec["bias_nonzeros"] == np.count_nonzero(load_compressed(files["dense"], bias_mode="coded").bias_codes) > 0
     comp = tmp_path / "c.npz"
     assert run(["compress", files["dense"], "-o", comp], capsys)[0] == 0
     code, _, err = run(["simulate", comp, "--input", files["x"], "--pes", 4], capsys)

@@ -191,11 +191,13 @@ def test_compress_reports_the_bias_change(tmp_path, capsys):
     dense = tmp_path / "d.npz"
     np.savez(dense, weight=rng.normal(size=(32, 48)), bias=bias)
     out, js = tmp_path / "c.npz", tmp_path / "c.json"
-    code, text, _ = run(["compress", dense, "--density", 0.25, "-o", out, "--json", js], capsys)
+    code, text, _ = run(["compress", dense, "--density", 0.25, "--bias", "coded", "-o", out, "--json", js], capsys)
     assert code == 0
     c = np.load(out)
+    assert "bias" not in c
     coded = c["codebook"][c["bias_codes"]]
     rep = json.loads(js.read_text())["bias"]
+    assert rep["mode"] == "coded"
     zeroed = int(np.count_nonzero((bias != 0) & (coded == 0)))
     assert rep["nonzero"] == 29 and rep["zeroed"] == zeroed > 0
     assert rep["zeroed_fraction"] == pytest.approx(zeroed / 29)
@@ -203,6 +205,14 @@ def test_compress_reports_the_bias_change(tmp_path, capsys):
     assert rep["mean_abs_change"] == pytest.approx(np.mean(np.abs(coded - bias)))
     line = [x for x in text.splitlines() if x.startswith("bias coded with the weight codebook")]
     assert len(line) == 1 and f"{zeroed} of 29 non-zero bias values became 0" in line[0]
+    # the default keeps the bias at full precision: written as 'bias', every value kept
+    code, text, _ = run(["compress", dense, "--density", 0.25, "-o", out, "--json", js, "--force"], capsys)
+    assert code == 0
+    c = np.load(out)
+    assert "bias_codes" not in c and np.array_equal(c["bias"], bias)
+    assert json.loads(js.read_text())["bias"] == {"mode": "full", "values": 32, "nonzero": 29,
+                                                  "max_abs_bias": pytest.approx(np.abs(bias).max())}
+    assert "bias kept at full precision: 32 values (29 non-zero)" in text and "became 0" not in text
     np.savez(dense, weight=rng.normal(size=(32, 48)))
     code, text, _ = run(["compress", dense, "--json", js, "--force"], capsys)
     assert code == 0 and json.loads(js.read_text())["bias"] is None and "bias" not in text

@@ -444,9 +444,14 @@ def test_compress_layer_pipeline():
     assert np.count_nonzero(layer.codes) == round(0.25 * w.size)
     assert np.array_equal(layer.codes != 0, prune(w, 0.25))
     assert layer.codebook.shape == (8,)
-    # The bias takes the nearest codebook entry, 0 included.
-    assert np.array_equal(layer.codebook[layer.bias_codes],
-                          layer.codebook[np.abs(b[:, None] - layer.codebook).argmin(axis=1)])
+    # The bias is kept at full precision by default [arch §2] ...
+    assert layer.bias_kind == "full" and layer.bias_codes is None and np.array_equal(layer.bias, b)
+    # ... or, coded, takes the nearest codebook entry, 0 included.
+    coded, _ = compress_layer(DenseLayer(w, b, acts, name="fc"), density=0.25, bits=3, bias_mode="coded")
+    assert coded.bias_kind == "coded" and coded.bias is None
+    assert np.array_equal(coded.codes, layer.codes) and np.array_equal(coded.codebook, layer.codebook)
+    assert np.array_equal(coded.codebook[coded.bias_codes],
+                          coded.codebook[np.abs(b[:, None] - coded.codebook).argmin(axis=1)])
     assert np.array_equal(layer.activations, acts)
     assert report == StorageReport.from_codes(layer.codes, 3, 2, "fc")
     assert compress_layer(DenseLayer(w), density=0.25, name="other")[0].name == "other"
@@ -464,6 +469,10 @@ def test_compress_layer_bad_arguments():
         compress_layer(np.ones((2, 2)))
     with pytest.raises(InputError, match=_message("index_bits must be an integer in [1, 8], not 9")):
         compress_layer(DenseLayer(np.ones((2, 2))), index_bits=9)
+    with pytest.raises(InputError, match=_message("bias_mode must be one of 'full', 'coded', not 'exact'")):
+        compress_layer(DenseLayer(np.ones((2, 2))), bias_mode="exact")
+    with pytest.raises(InputError, match=_message("bias_mode must be one of 'full', 'coded', not 'float'")):
+        synthetic_layer(2, 2, 0.5, bias_mode="float")
 
 
 # ---- synthetic_layer ------------------------------------------------------------------
@@ -492,6 +501,11 @@ def test_synthetic_layer_deterministic_per_seed():
     d = synthetic_layer(64, 96, 0.1, seed=5, bias=False)
     assert np.array_equal(a.codes, d.codes) and np.array_equal(a.codebook, d.codebook)
     assert d.bias_codes is None and d.activations is None and a.name == "x"
+    # bias_mode="full" keeps the very bias that "coded" (the default) codes
+    f = synthetic_layer(64, 96, 0.1, seed=5, act_density=0.3, name="x", bias_mode="full")
+    assert a.bias_kind == "coded" and f.bias_kind == "full" and f.bias_codes is None
+    assert np.array_equal(a.codes, f.codes) and np.array_equal(a.activations, f.activations)
+    assert np.array_equal(a.bias_codes, np.abs(f.bias[:, None] - a.codebook).argmin(axis=1))
 
 
 def test_synthetic_layer_is_magnitude_pruned_gaussian():

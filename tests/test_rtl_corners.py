@@ -15,6 +15,7 @@ from rtl_cases import (
     N1,
     N3,
     SIMS,
+    bias_cases,
     bypass_columns,
     chain_cases,
     corner_cases,
@@ -33,8 +34,8 @@ SEEDS = {"n3_q1": range(100, 106), "n1_narrow": range(200, 204)}
 
 def cases_of(name):
     hw = HWS[name]
-    return corner_cases(hw) + [random_case(hw, s) for s in SEEDS[name]] + ([wrap_case(hw)] if name == "n1_narrow"
-                                                                            else [])
+    return (corner_cases(hw) + [random_case(hw, s) for s in SEEDS[name]] + ([wrap_case(hw)] if name == "n1_narrow"
+                                                                             else []) + bias_cases(hw))
 
 
 def _need(sim):
@@ -57,16 +58,20 @@ def _check(results, refs, names):
 def test_corners_and_random_layers_match_model(hwname, sim):
     """All-zero input, empty columns, padding, bypass, full queues with skewed loads, rows
     and inputs N does not divide, several passes, (N1) wrap-around and saturation, random
-    layers from seeds, and a three-layer chain with write-back and register-file swap —
-    all in one simulation, in that order."""
+    layers from seeds, full-precision biases (several passes, negative, saturating, zero
+    input, then a layer without a bias), and two three-layer chains with write-back and
+    register-file swap (coded, then full-precision biases) — all in one simulation, in that
+    order."""
     _need(sim)
     hw = HWS[hwname]
     cases = cases_of(hwname)
     pairs = [job(hw, c) for c in cases]
     chain, chain_refs = chain_cases(hw)
-    layers = [p[0] for p in pairs] + chain
-    refs = [p[1] for p in pairs] + chain_refs
-    names = [c.name for c in cases] + [f"chain{i}" for i in range(len(chain))]
+    chain_full, chain_full_refs = chain_cases(hw, seed=31, bias_mode="full")
+    layers = [p[0] for p in pairs] + chain + chain_full
+    refs = [p[1] for p in pairs] + chain_refs + chain_full_refs
+    names = ([c.name for c in cases] + [f"chain{i}" for i in range(len(chain))]
+             + [f"chain_full{i}" for i in range(len(chain_full))])
     b = verify.build(hw, sim)
     out = verify.run(b, layers, max_cycles=cycle_guard(refs), random_init=True, name=f"corners-{hwname}")
     _check(out.results, refs, names)
@@ -93,8 +98,19 @@ def test_the_corners_occur(hwname):
         assert len(rag.outputs_q) % n and cases_of(hwname)[5].layer.n_in % n
     if hwname == "n1_narrow":
         assert refs["wrap_saturate"].totals["saturated_outputs"] > 0
+    assert refs["bias_passes"].totals["passes"] > 1 and refs["bias_passes"].totals["preloaded_accumulators"] > 0
+    assert refs["bias_negative"].outputs_q.min() < 0
+    sat = refs["bias_saturate"]
+    assert sat.totals["saturated_bias"] > 0
+    if hw.config.acc_bits > hw.config.act_bits:           # (N1) the write-out saturates them too
+        assert sat.totals["saturated_outputs"] > 0
+    zero = refs["bias_zero_input"]
+    assert zero.totals["broadcasts"] == 1 and np.count_nonzero(zero.outputs_q) > 0
+    assert refs["no_bias"].totals["preloaded_accumulators"] == 0
     _, chain_refs = chain_cases(hw)
     assert chain_refs[0].totals["passes"] > 1 and chain_refs[1].totals["passes"] > 1
+    _, chain_full_refs = chain_cases(hw, seed=31, bias_mode="full")
+    assert all(r.totals["preloaded_accumulators"] for r in chain_full_refs)
     seen = {k: sum(int(np.sum(r.pe[k])) for r in refs.values()) for k in ("padding", "bypasses", "empty_columns")}
     assert all(seen.values()), seen
 
@@ -102,7 +118,8 @@ def test_the_corners_occur(hwname):
 @pytest.mark.parametrize("sim", SIMS)
 def test_committed_fpga_verilog_runs_layers(sim):
     """hdl/eie_ecp5_4pe.v itself (the committed text, not a regeneration), co-simulated on
-    layers of a realistic size: one and two row passes, an all-zero input."""
+    layers of a realistic size: one and two row passes, an all-zero input, a full-precision
+    bias."""
     _need(sim)
     ref = REFERENCES[0]
     hw = ref.hw
@@ -117,6 +134,8 @@ def test_committed_fpga_verilog_runs_layers(sim):
         lay = synthetic_layer(n_out, n_in, dens, seed=seed, act_density=adens, name=f"fpga{seed}")
         cases.append(Case(lay.name, lay, lay.activations, relu=bool(seed % 2)))
     cases.append(Case("fpga_zero", cases[0].layer, np.zeros(cases[0].layer.n_in)))
+    lay = synthetic_layer(300, 96, 0.2, seed=4, act_density=0.5, name="fpga_bias", bias_mode="full")
+    cases.append(Case(lay.name, lay, lay.activations))             # a full-precision bias, two passes
     pairs = [job(hw, c) for c in cases]
     assert pairs[1][1].totals["passes"] == 2
     out = verify.run(b, [p[0] for p in pairs], max_cycles=cycle_guard([p[1] for p in pairs]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_cases import Case, job
+from rtl_cases import Case, bias_cases, job
 
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
@@ -58,14 +58,29 @@ def test_rtl_matches_model(sim):
         _assert_matches(res, ref)
 
 
+@pytest.mark.parametrize("sim", SIMS)
+def test_rtl_full_precision_bias(sim):
+    """Layers with a full-precision bias (tests/rtl_cases.bias_cases: several passes, negative
+    biases, biases that clamp at the preload, an all-zero input, then a layer with no bias
+    whose plain start clears the preloaded file): the host preloads the destination file of
+    every pass, the RTL equals the model."""
+    cases = [job(HW, c) for c in bias_cases(HW)]
+    assert len(cases[0][0]["jobs"]) > 1 and cases[2][1].totals["saturated_bias"] > 0
+    results = cosim.run_layers(HW, [c for c, _ in cases], sim=None if sim == "none" else sim, max_cycles=20_000,
+                               name="bias")
+    for res, (_, ref) in zip(results, cases, strict=True):
+        _assert_matches(res, ref)
+
+
 def test_ecp5_primitives_and_resident_passes():
     """The ECP5 netlist — block RAMs as DP16KD primitives with output registers (x9 and x18
     modes; eie/flow/tb/ecp5_cells.v models them) — under Verilator, every layer run with all its
-    row passes resident (ptr_base/spmat_base): same outputs, cycles and counters."""
+    row passes resident (ptr_base/spmat_base; a full-precision bias preloaded before every
+    pass): same outputs, cycles and counters."""
     hw = HWConfig(CFG, spmat_lines=2048, ptr_words=1024, act_depth=64, vendor="ecp5")
     text = verilog_text(hw)
     assert text.count("DP16KD") >= 4 * 5 and "OUTREG" in text and "MULT18X18D" in text
-    cases = [_case(CFG, hw, *spec) for spec in LAYERS]
+    cases = [_case(CFG, hw, *spec) for spec in LAYERS] + [job(hw, bias_cases(hw)[0])]
     results = cosim.run_layers(hw, [dict(c, resident=True) for c, _ in cases], sim="verilator", max_cycles=20_000,
                                name="ecp5")
     for res, (_, ref) in zip(results, cases, strict=True):

@@ -10,12 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compress import BIAS_MODES
 from ..config import EIEConfig, to_toml
 from ..errors import CapacityError, EIEError, InputError
 from ..fileio import check_distinct, check_out, check_out_dir, write_json, write_text
 from ..layer import save_npy
 from ..prepare import load_compressed
-from .options import add_config_options, add_dense_options, config_from, human_stream
+from .options import (
+    BIAS_HELP,
+    add_config_options,
+    add_dense_options,
+    config_from,
+    dense_options,
+    human_stream,
+)
 
 __all__ = ["register", "format_record", "saturation_warning"]
 
@@ -23,7 +31,7 @@ __all__ = ["register", "format_record", "saturation_warning"]
 # ---- commands ------------------------------------------------------------------------
 def cmd_compress(args) -> int:
     from ..compress import BiasReport, compress_layer
-    from ..layer import DenseLayer, load_layer, save_npz
+    from ..layer import DenseLayer, load_layer, save_layer
     out = check_out(args.out, args.force, "output file")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     check_distinct(**{"--out": out, "--json": js})
@@ -33,21 +41,25 @@ def cmd_compress(args) -> int:
     layer = load_layer(args.layer)
     if not isinstance(layer, DenseLayer):
         raise InputError(f"{args.layer!r} is already compressed (it holds 'codebook' and 'codes'): nothing to do")
-    comp, report = compress_layer(layer, density=args.density, bits=args.bits, index_bits=args.index_bits)
+    comp, report = compress_layer(layer, density=args.density, bits=args.bits, index_bits=args.index_bits,
+                                  bias_mode=args.bias)
     print(report.format_table(), file=say)
-    bias = None if layer.bias is None else BiasReport.of(layer.bias, comp.bias_values())
-    if bias:
-        print(bias.format_line(), file=say)
+    bias = None
+    if layer.bias is not None and args.bias == "coded":
+        coded = BiasReport.of(layer.bias, comp.bias_values())
+        print(coded.format_line(), file=say)
+        bias = {"mode": "coded", **coded.to_dict()}
+    elif layer.bias is not None:
+        nz = int(np.count_nonzero(layer.bias))
+        print(f"bias kept at full precision: {layer.bias.size:,} values ({nz:,} non-zero), largest |bias| "
+              f"{float(np.abs(layer.bias).max()):.3g}; the accumulators start from it", file=say)
+        bias = {"mode": "full", "values": int(layer.bias.size), "nonzero": nz,
+                "max_abs_bias": float(np.abs(layer.bias).max())}
     if out:
-        arrays = {"codebook": comp.codebook, "codes": comp.codes}
-        if comp.bias_codes is not None:
-            arrays["bias_codes"] = comp.bias_codes
-        if comp.activations is not None:
-            arrays["activations"] = comp.activations
-        save_npz(out, arrays)
+        save_layer(out, comp)
         print(f"wrote {out}", file=say)
     if js:
-        write_json(js, {**report.to_dict(), "bias": bias.to_dict() if bias else None})
+        write_json(js, {**report.to_dict(), "bias": bias})
     return 0
 
 
@@ -61,7 +73,7 @@ def cmd_compile(args) -> int:
     if out is not None:
         check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
     say = human_stream(js)
-    layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+    layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x)
     compiled, plan = prep.compiled, prep.plan
@@ -74,7 +86,7 @@ def cmd_compile(args) -> int:
     if plan:
         print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}", file=say)
     if out is not None:
-        files = export_hex(compiled, out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force)
+        files = export_hex(compiled, out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force, bias_q=prep.bias_q)
         print(f"wrote {len(files)} files to {out}", file=say)
     if js:
         write_json(js, {"name": layer.name, "passes": len(compiled.passes),
@@ -103,6 +115,11 @@ def format_record(rec, cfg, title) -> str:
         f"  fixed point       fa={fb['fa']} fw={fb['fw']} fo={fb['fo']}; outputs match reference: "
         f"{rec['outputs_match_reference']} (max error {rec['max_abs_error']:.3g}, bound {rec['max_error_bound']:.3g})",
     ]
+    if rec.get("bias_kind") == "full":
+        lines.append(f"  bias              full precision: {rec['preloaded_accumulators']} accumulators start from it"
+                     + (f" ({rec['saturated_bias']} clamped to acc_bits)" if rec.get("saturated_bias") else ""))
+    elif rec.get("bias_kind") == "coded":
+        lines.append(f"  bias              coded with the codebook: {rec['bias_nonzeros']} non-zero codes in the bias column")
     if rec.get("saturated_inputs"):
         lines.append(saturation_warning(rec, cfg))
     if not rec["fits"]:
@@ -130,7 +147,7 @@ def cmd_simulate(args) -> int:
     check_distinct(**{"--json": js, "--output": out})
     say = human_stream(js)
     table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
-    layers = [load_compressed(path, density=args.density, bits=args.bits) for path in args.layer]
+    layers = [load_compressed(path, **dense_options(args)) for path in args.layer]
     first = layers[0]
     x = load_activations(args.input, first.n_in) if args.input else first.activations
     if x is None:
@@ -256,7 +273,9 @@ def register(sub) -> None:
     p.add_argument("--index-bits", type=int, default=4,
                    help="bits of a relative row index in the storage report, 1..8 (default 4; the array's own "
                         "width is --index-bits of compile/simulate)")
-    p.add_argument("-o", "--out", metavar="FILE", help="write the compressed layer .npz here")
+    p.add_argument("--bias", choices=BIAS_MODES, default="full", help=BIAS_HELP)
+    p.add_argument("-o", "--out", metavar="FILE", help="write the compressed layer .npz here ('bias' or "
+                                                       "'bias_codes' beside 'codebook' and 'codes')")
     p.add_argument("--json", metavar="FILE", help="write the storage and bias report as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files (regular files only)")
     p.set_defaults(func=cmd_compress)

@@ -12,13 +12,14 @@ import dataclasses
 import importlib.util
 import sys
 
+from ..compress import BIAS_MODES
 from ..config import FIELD_DOCS, EIEConfig
 from ..errors import InputError
 from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, VENDORS, HWConfig
 
-__all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "add_depth_options", "hw_from_args",
-           "EXTRAS", "require_extra", "human_stream"]
+__all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "dense_options", "BIAS_HELP",
+           "add_depth_options", "hw_from_args", "EXTRAS", "require_extra", "human_stream"]
 
 
 def flag(field: str) -> str:
@@ -52,12 +53,24 @@ def config_given(args) -> list[str]:
     return (["--config"] if getattr(args, "config", None) else []) + given
 
 
+#: ``--bias`` (``eie compress`` and a dense layer compressed on the way in) [arch §2]
+BIAS_HELP = ("how a dense layer's bias is carried: 'full' (default) keeps it at full precision, the accumulators "
+             "start from it; 'coded' codes it with the weight codebook (the authors' encoding; small biases "
+             "mostly become 0)")
+
+
 def add_dense_options(p: argparse.ArgumentParser) -> None:
-    """``--density``/``--bits``: how a dense layer file is compressed on the way in."""
+    """``--density``/``--bits``/``--bias``: how a dense layer file is compressed on the way in."""
     g = p.add_argument_group("a dense layer file is compressed first (refused for a compressed layer)")
     g.add_argument("--density", type=float, default=None,
                    help="fraction of weights kept, in (0, 1] (default: keep the non-zero weights)")
     g.add_argument("--bits", type=int, default=None, help="weight-code bits (codebook of 2**bits entries; default 4)")
+    g.add_argument("--bias", dest="bias_mode", choices=BIAS_MODES, default=None, help=BIAS_HELP)
+
+
+def dense_options(args) -> dict:
+    """The keyword arguments of :func:`eie.prepare.load_compressed` that :func:`add_dense_options` declared."""
+    return {"density": args.density, "bits": args.bits, "bias_mode": args.bias_mode}
 
 
 def add_depth_options(p: argparse.ArgumentParser, default_from: str) -> None:

@@ -19,6 +19,7 @@ from .options import (
     add_depth_options,
     config_from,
     config_given,
+    dense_options,
     depth_overrides,
     flag,
     human_stream,
@@ -86,7 +87,7 @@ def cmd_rtl(args) -> int:
         check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
     prepared = None
     if args.layer:
-        layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+        layer = load_compressed(args.layer, **dense_options(args))
         x = load_activations(args.input, layer.n_in) if args.input else None
         prepared = prepare_layer(layer, cfg, x)
     hw = hw_from_args(cfg, args, prepared.compiled if prepared else None)
@@ -119,7 +120,7 @@ def cmd_verify(args) -> int:
         raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
     if args.random_init and args.sim != "verilator":
         raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
-    layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+    layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
     hw = hw_from_args(cfg, args, prep.compiled)

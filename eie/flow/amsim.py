@@ -58,6 +58,8 @@ def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000,
 
 def run_layer_amaranth(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int,
                        max_cycles: int = 200_000, preload: bool = False, vcd: str | None = None,
-                       resident: bool = False) -> LayerResult:
-    jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act)
+                       resident: bool = False, bias_q=None) -> LayerResult:
+    """:func:`run_jobs_amaranth` of :func:`eie.flow.host.layer_jobs` (``bias_q``: the preload of a
+    full-precision bias)."""
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act, bias_q)
     return run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles, preload, vcd, resident)

@@ -55,7 +55,7 @@ def run_jobs(hw: HWConfig, jobs, n_out: int, sim: str | None = None, max_cycles:
 
 
 def run_layer(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int, sim: str | None = None,
-              max_cycles: int = 1_000_000, preload: bool = False) -> LayerResult:
+              max_cycles: int = 1_000_000, preload: bool = False, bias_q=None) -> LayerResult:
     """Run a compiled layer with quantised inputs (see :func:`eie.flow.host.layer_jobs`)."""
-    jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act, bias_q)
     return run_jobs(hw, jobs, compiled.n_out, sim, max_cycles, preload, name=compiled.name)

@@ -6,7 +6,8 @@
 * :func:`layer_depths` / :func:`hw_for_layer` — the memory depths one layer needs, so that a
   build for one layer is as small as the layer (used by ``eie verify``).
 * :func:`write_design` — a design directory: Verilog, manifest and, for a layer, its
-  ``$readmemh`` images with the registers and the model's expected outputs.
+  ``$readmemh`` images (a full-precision bias: the destination preload of every pass and
+  PE too) with the registers and the model's expected outputs.
 * The reference designs of ``hdl/`` are :mod:`eie.flow.references`.
 
 Memory initialisation
@@ -237,18 +238,22 @@ def _layer_files(plan, prepared, jobs, relu: bool) -> dict:
     """Add the layer's images (``images/...``) to ``plan``; returns the manifest's ``layer`` entry."""
     from ..compile import hex_images
     from ..model import simulate
+    from .host import start_ctrl
     compiled = prepared.compiled
     cfg = compiled.config
-    images = hex_images(compiled, codebook_q=prepared.cb_q, act_q=prepared.a_q)
+    images = hex_images(compiled, codebook_q=prepared.cb_q, act_q=prepared.a_q, bias_q=prepared.bias_q)
     for name, text in images.items():
         plan.add(f"images/{name}", text)
     info = {"name": compiled.name, "n_out": compiled.n_out, "n_in": compiled.n_in, "cp": compiled.cp,
             "passes": len(compiled.passes), "images": "images/manifest.json", "relu": bool(relu),
+            "bias": prepared.layer.bias_kind,
             "fraction_bits": prepared.plan.to_dict() if prepared.plan else {"fw": prepared.fw}}
     n_files = len(images)
     if jobs is not None:
-        info["registers"] = [{**job["image"]["regs"], "row_start": job["row_start"], "n_rows": job["n_rows"]}
-                             for job in jobs]
+        # ctrl: the start word of each pass (start | keep_acc with a full-precision bias, whose
+        # preload is images/pass<t>_pe<p>_bias.hex)
+        info["registers"] = [{**job["image"]["regs"], "ctrl": start_ctrl(job["image"]), "row_start": job["row_start"],
+                              "n_rows": job["n_rows"]} for job in jobs]
         res = simulate(compiled, prepared.x, plan=prepared.plan, relu=relu, keep_timing=True,
                        check_reference=False, source=prepared.layer)
         plan.add("images/expected_outputs.hex", hex_lines(res.outputs_q, cfg.act_bits))

@@ -8,7 +8,11 @@ Running a pass
 --------------
 1. write the pass's images: pointer banks, sparse-matrix lines, codebook (broadcast),
    source activations (input i → PE i mod N, address i div N; zeros up to Cp);
-2. write ``groups``, ``bias_act``, ``shift``, ``relu`` (and the bases); write ``ctrl = 1``;
+2. write ``groups``, ``bias_act``, ``shift``, ``relu`` (and the bases); for a layer with a
+   full-precision bias [arch §2] write every destination entry r < ``regfile_entries`` of
+   every PE (``out`` words: ``q_acc`` of the bias of the pass's output at that entry, 0 where
+   the pass has no output) and start with ``ctrl = start | keep_acc`` (5), else
+   ``ctrl = start`` (1), which clears the destination file;
 3. wait until ``busy`` falls; read ``cycles``, counters and the ``out`` words.
 A start takes effect like any write, then the array spends one arm cycle and ``PREROLL``
 pre-roll cycles prefetching (not part of the pass's cycles): the pass's cycle −1 is
@@ -37,7 +41,8 @@ from ..hdl.regmap import (
 )
 
 __all__ = ["HostDriver", "LayerResult", "Timeout", "pass_image", "pass_writes", "layer_jobs", "to_signed",
-           "resident_layout", "check_pass_fits", "prepared_jobs"]
+           "resident_layout", "check_pass_fits", "prepared_jobs", "start_ctrl"]
+
 
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
@@ -82,9 +87,37 @@ def resident_layout(hw: HWConfig, jobs) -> list[dict]:
     return out
 
 
-def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool, bias_act: int) -> dict:
-    """Memory and register contents for pass ``t`` (``EIETop(image=...)`` or :func:`pass_writes`)."""
+def _check_bias_q(compiled, bias_q):
+    """``bias_q`` as int64 (``n_out``), present exactly when the layer has a full-precision bias."""
+    if compiled.bias is None:
+        if bias_q is not None:
+            raise ValueError(f"layer {compiled.name!r} has no full-precision bias: bias_q must be None")
+        return None
+    if bias_q is None:
+        raise ValueError(f"layer {compiled.name!r} has a full-precision bias: give bias_q, its accumulator preload "
+                         f"q_acc(bias) (eie.fixed.acc_preload(bias, fo, acc_bits))")
+    bias_q = np.asarray(bias_q, np.int64)
+    if bias_q.shape != (compiled.n_out,):
+        raise ValueError(f"bias_q must have one value per output ({compiled.n_out}), not shape {bias_q.shape}")
+    return bias_q
+
+
+def start_ctrl(image: dict) -> int:
+    """The ``ctrl`` word that starts the pass of ``image``: ``start``, plus ``keep_acc`` when
+    the image preloads the destination file (a full-precision bias, ``"bias"`` words)."""
+    return CTRL_BITS["start"] | (CTRL_BITS["keep_acc"] if "bias" in image["pes"][0] else 0)
+
+
+def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool, bias_act: int,
+               bias_q=None) -> dict:
+    """Memory and register contents for pass ``t`` (``EIETop(image=...)`` or :func:`pass_writes`).
+
+    ``bias_q`` (``q_acc(bias)`` of the whole layer, :func:`eie.fixed.acc_preload`; required
+    exactly when the layer has a full-precision bias) gives each PE's ``"bias"`` words: the
+    destination file before the pass, ``regfile_entries`` words, entry r = output
+    ``t·R + r·N + p`` (:meth:`eie.compile.PassImage.preload_words`) [arch §2]."""
     check_pass_fits(hw, compiled, t)
+    bias_q = _check_bias_q(compiled, bias_q)
     cfg = hw.config
     n = cfg.pes
     ps = compiled.passes[t]
@@ -98,6 +131,8 @@ def pass_image(hw: HWConfig, compiled, t: int, a_q, cb_q, shift: int, relu: bool
         pes.append({"ptr_even": [int(x) for x in even], "ptr_odd": [int(x) for x in odd],
                     "lines": [int(x) for x in ps.lines(p, cfg)], "codebook": [int(x) for x in cb_q],
                     "act": [int(x) for x in grid[:, p]]})
+        if bias_q is not None:
+            pes[-1]["bias"] = [int(x) for x in ps.preload_words(p, bias_q, cfg.regfile_entries)]
     return {"pes": pes, "regs": {"groups": groups, "bias_act": int(bias_act), "shift": int(shift),
                                  "relu": int(bool(relu))}}
 
@@ -107,8 +142,9 @@ def pass_writes(hw: HWConfig, image: dict, load_act: bool = True, ptr_base: int 
     """Bus writes ``(addr, data)`` that load an image made by :func:`pass_image`.
 
     The pointer words go to bank words ``ptr_base ..`` and the lines to ``spmat_base ..``;
-    ``regs`` also writes the pass's registers and both bases.  ``memories=False`` writes
-    only the registers (a resident pass whose memories are already loaded).
+    ``regs`` also writes the pass's registers and both bases, and the destination preload
+    (``"bias"`` words: the pass consumes them, so they belong with the registers).
+    ``memories=False`` writes only those (a resident pass whose memories are already loaded).
     """
     hm = HostMap(hw)
     ops = []
@@ -127,14 +163,18 @@ def pass_writes(hw: HWConfig, image: dict, load_act: bool = True, ptr_base: int 
             if load_act:
                 ops += [(hm.pe(p, "act", i), v & mask) for i, v in enumerate(pe["act"])]
     if regs:
+        for p, pe in enumerate(pes):
+            ops += [(hm.pe(p, "out", r), v & mask) for r, v in enumerate(pe.get("bias", ()))]
         ops += [(hm.reg(k), v & mask) for k, v in image["regs"].items()]
         ops += [(hm.reg("ptr_base"), ptr_base), (hm.reg("spmat_base"), spmat_base)]
     return ops
 
 
-def layer_jobs(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int) -> list[dict]:
-    """One job per row pass: ``{"image", "row_start", "n_rows"}`` (plain ints: JSON-ready)."""
-    return [{"image": pass_image(hw, compiled, t, a_q, cb_q, shift, relu, bias_act),
+def layer_jobs(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int,
+               bias_q=None) -> list[dict]:
+    """One job per row pass: ``{"image", "row_start", "n_rows"}`` (plain ints: JSON-ready);
+    ``bias_q`` as in :func:`pass_image` (pass t preloads rows ``t·R ..``)."""
+    return [{"image": pass_image(hw, compiled, t, a_q, cb_q, shift, relu, bias_act, bias_q),
              "row_start": int(ps.row_start), "n_rows": int(ps.n_rows)}
             for t, ps in enumerate(compiled.passes)]
 
@@ -143,7 +183,8 @@ def prepared_jobs(hw: HWConfig, prepared, relu: bool = False) -> list[dict]:
     """:func:`layer_jobs` of a :class:`eie.prepare.PreparedLayer` (it must have an input)."""
     if prepared.a_q is None:
         raise ValueError(f"layer {prepared.layer.name!r} has no input: the jobs need its activations")
-    return layer_jobs(hw, prepared.compiled, prepared.a_q, prepared.cb_q, prepared.plan.shift, relu, prepared.bias_act)
+    return layer_jobs(hw, prepared.compiled, prepared.a_q, prepared.cb_q, prepared.plan.shift, relu, prepared.bias_act,
+                      prepared.bias_q)
 
 
 class LayerResult:
@@ -230,10 +271,11 @@ class HostDriver:
     async def read(self, addr: int) -> int:
         return (await self.read_many([addr]))[0]
 
-    async def start_pass(self, max_cycles: int) -> int:
-        """Write ``ctrl = start`` and wait for the end of the pass; returns ``c_done + 1``
-        measured at the ``done`` port (cycle 0 = the cycle after the start cycle)."""
-        _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), CTRL_BITS["start"])
+    async def start_pass(self, max_cycles: int, ctrl: int = CTRL_BITS["start"]) -> int:
+        """Write ``ctrl`` (a start; :func:`start_ctrl` of the pass's image) and wait for the end
+        of the pass; returns ``c_done + 1`` measured at the ``done`` port (cycle 0 = the cycle
+        after the start cycle)."""
+        _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), ctrl)
         # after that edge the write sits in the top's bus register (it takes effect in this
         # cycle); the arm cycle and the pre-roll follow, then cycle −1
         cycle, done_at = -1 - START_DELAY, None
@@ -314,7 +356,7 @@ class HostDriver:
                 await self.write_all(pass_writes(self.hw, job["image"], memories=False, **bases[t]))
             elif not (preloaded and t == 0):
                 await self.write_all(pass_writes(self.hw, job["image"], load_act=load_act))
-            out.done_cycles.append(await self.start_pass(max_cycles))
+            out.done_cycles.append(await self.start_pass(max_cycles, start_ctrl(job["image"])))
             if chain:
                 await self.write_back(t)
             res = await self.read_pass(job["row_start"], job["n_rows"])
@@ -331,6 +373,7 @@ class HostDriver:
         return out
 
     async def run_layer(self, compiled, a_q, cb_q, shift: int, relu: bool, bias_act: int,
-                        max_cycles: int = 1_000_000, preloaded: bool = False, resident: bool = False) -> LayerResult:
-        jobs = layer_jobs(self.hw, compiled, a_q, cb_q, shift, relu, bias_act)
+                        max_cycles: int = 1_000_000, preloaded: bool = False, resident: bool = False,
+                        bias_q=None) -> LayerResult:
+        jobs = layer_jobs(self.hw, compiled, a_q, cb_q, shift, relu, bias_act, bias_q)
         return await self.run_jobs(jobs, compiled.n_out, max_cycles, preloaded, resident=resident)

@@ -5,7 +5,10 @@
   write-out.  Input i of a layer sits in PE i mod N at address i div N.
 * The destination register file: ``dst_depth`` × ``acc_bits``.  It is cleared at
   ``start`` by a valid bit per entry (one cycle for the whole file; an entry whose valid
-  bit is off reads as 0 and the first write sets it).
+  bit is off reads as 0 and the first write sets it), unless ``keep_acc``: then the pass
+  accumulates onto the entries the host preloaded (a full-precision bias: each accumulator
+  starts from ``q_acc(bias)`` [arch §2]).  A host write (``h_we_dst``) sets an entry and
+  its valid bit.
 * Write-out [arch §4]: ``y = clamp(acc, −2^(act_bits−1), 2^(act_bits−1) − 1)``, then
   ``max(y, 0)`` if ``relu``.
 * Swap [arch §5.6]: ``wb.start`` copies the write-out of every destination entry r to
@@ -23,7 +26,9 @@ Ports and timing
   c → ``acc.rdata`` in c+1 (read-before-write); ``acc.we`` writes at the end of the cycle.
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
-* Host: ``h_we_src``/``h_we_next`` write a bank; ``h_src``, ``h_next`` two cycles after
+* Host: ``h_we_src``/``h_we_next`` write a bank (``h_wdata``); ``h_we_dst`` writes destination
+  entry ``h_addr`` (``h_wacc``) through the accumulate port's write port (the host writes
+  only while no pass runs, so the two never meet); ``h_src``, ``h_next`` two cycles after
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
@@ -59,20 +64,24 @@ class ActRW(wiring.Component):
     Members
     -------
     ctl : In(PassControl)  ``arm`` resets the source prefetch address; ``start`` clears the
-                       destination's valid bits; ``pf_active``: the source bank reads for
-                       the prefetch (else for the host).
-    src_sel, relu, wb_base : In  the pass's static registers.
+                       destination's valid bits (not with ``keep_acc``); ``pf_active``: the
+                       source bank reads for the prefetch (else for the host).
+    src_sel, relu, wb_base, keep_acc : In  the pass's static registers.
     src : In(SrcRead)  the CCU's source prefetch read (``data`` registered, ``SRC_LATENCY``).
     acc : In(AccPort)  the accumulate port (from :class:`eie.hdl.arith.Arith`).
     wb : In(WriteBack) the write-back command; ``busy``, ``busy_next``.
     h_* :              host port (see module docstring).
     """
 
-    def __init__(self, hw: HWConfig, *, init_act=()):
+    def __init__(self, hw: HWConfig, *, init_act=(), init_acc=()):
         self._hw = hw
         self._init_act = list(init_act)
         if len(self._init_act) > hw.act_depth:
             raise ValueError(f"init_act must have at most act_depth={hw.act_depth} values, not {len(self._init_act)}")
+        # a preloaded destination file (valid from power-up; the first pass keeps it)
+        self._init_acc = list(init_acc)
+        if len(self._init_acc) > hw.dst_depth:
+            raise ValueError(f"init_acc must have at most dst_depth={hw.dst_depth} values, not {len(self._init_acc)}")
         c = hw.config
         ab = max(1, hw.act_addr_bits)
         super().__init__({
@@ -80,13 +89,16 @@ class ActRW(wiring.Component):
             "src_sel": In(1),
             "relu": In(1),
             "wb_base": In(ab),
+            "keep_acc": In(1),
             "src": In(SrcRead(hw)),
             "acc": In(AccPort(hw)),
             "wb": In(WriteBack()),
             "h_addr": In(max(ab, hw.row_bits)),
             "h_wdata": In(signed(c.act_bits)),
+            "h_wacc": In(signed(c.acc_bits)),
             "h_we_src": In(1),
             "h_we_next": In(1),
+            "h_we_dst": In(1),
             "h_src": Out(signed(c.act_bits)),
             "h_next": Out(signed(c.act_bits)),
             "h_out": Out(signed(c.act_bits)),
@@ -136,23 +148,28 @@ class ActRW(wiring.Component):
         the entry at the write-out port (``wb_cnt`` while ``wb_active``, else ``h_addr``)."""
         hw = self._hw
         c = hw.config
-        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=[])
+        m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=self._init_acc)
         # two read ports, each addressed straight from its own registers: the accumulate
         # port (the datapath) and the write-out port (write-back and host reads)
         dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
-        valid = Signal(hw.dst_depth)
+        # an entry preloaded with 0 may stay invalid (it reads as 0 either way), so the
+        # generator may drop an all-zero initialiser (eie.flow.generate)
+        valid = Signal(hw.dst_depth, init=sum(1 << r for r, v in enumerate(self._init_acc) if v))
         dp_valid, wo_valid = Signal(), Signal()
         wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
         m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
+        # one write port: the accumulate port, or the host's preload (only while no pass runs)
         m.d.comb += [
             dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(self.acc.waddr), dst_w.data.eq(self.acc.wdata), dst_w.en.eq(self.acc.we),
+            dst_w.addr.eq(Mux(self.h_we_dst, self.h_addr[:hw.row_bits], self.acc.waddr)),
+            dst_w.data.eq(Mux(self.h_we_dst, self.h_wacc, self.acc.wdata)),
+            dst_w.en.eq(self.acc.we | self.h_we_dst),
         ]
         m.d.sync += [dp_valid.eq(valid.bit_select(self.acc.raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
-        with m.If(self.ctl.start):
+        with m.If(self.ctl.start & ~self.keep_acc):
             m.d.sync += valid.eq(0)
-        with m.Elif(self.acc.we):
-            m.d.sync += valid.bit_select(self.acc.waddr, 1).eq(1)
+        with m.Elif(dst_w.en):
+            m.d.sync += valid.bit_select(dst_w.addr, 1).eq(1)
         m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
         acc = Signal(signed(c.acc_bits))
         m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))

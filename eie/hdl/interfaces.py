@@ -88,7 +88,8 @@ class PassControl(wiring.Signature):
 class PassRegs(wiring.Signature):
     """The pass's static registers (written by the host before a start, unchanged during a
     pass): ``src_sel`` (the source bank), ``relu``, ``shift``, ``ptr_base`` (pointer-bank word
-    of ``p_0``/``p_1``), ``spmat_base`` (line of entry 0), ``wb_base`` (write-back address)."""
+    of ``p_0``/``p_1``), ``spmat_base`` (line of entry 0), ``wb_base`` (write-back address),
+    ``keep_acc`` (the start's ``ctrl`` bit: keep the preloaded destination file)."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({
@@ -98,6 +99,7 @@ class PassRegs(wiring.Signature):
             "ptr_base": Out(max(1, hw.ptr_addr_bits)),
             "spmat_base": Out(max(1, hw.line_addr_bits)),
             "wb_base": Out(max(1, hw.act_addr_bits)),
+            "keep_acc": Out(1),
         })
 
 

@@ -50,7 +50,7 @@ class PE(wiring.Component):
     ----------
     hw : HWConfig
     init : optional initial memory contents: a dict with any of ``ptr_even``, ``ptr_odd``,
-        ``lines``, ``codebook``, ``act``.
+        ``lines``, ``codebook``, ``act``, ``bias`` (the destination file, preloaded and valid).
 
     Members
     -------
@@ -67,9 +67,9 @@ class PE(wiring.Component):
     def __init__(self, hw: HWConfig, *, init=None):
         self._hw = hw
         init = dict(init or {})
-        unknown = set(init) - {"ptr_even", "ptr_odd", "lines", "codebook", "act"}
+        unknown = set(init) - {"ptr_even", "ptr_odd", "lines", "codebook", "act", "bias"}
         if unknown:
-            raise ValueError(f"init keys must be ptr_even, ptr_odd, lines, codebook, act; not {sorted(unknown)!r}")
+            raise ValueError(f"init keys must be ptr_even, ptr_odd, lines, codebook, act, bias; not {sorted(unknown)!r}")
         self._init = init
         super().__init__({
             "ctl": In(PassControl()),
@@ -90,7 +90,7 @@ class PE(wiring.Component):
         m.submodules.issue = issue = Issue(hw)
         m.submodules.spmat = spmat = SpmatRead(hw, init_lines=init.get("lines", ()))
         m.submodules.arith = arith = Arith(hw, init_codebook=init.get("codebook", ()))
-        m.submodules.act = act = ActRW(hw, init_act=init.get("act", ()))
+        m.submodules.act = act = ActRW(hw, init_act=init.get("act", ()), init_acc=init.get("bias", ()))
 
         # announce → descriptor → queue → issue → line → arithmetic ↔ register file
         connect(m, flipped(self.ctl), ptr.ctl, queue.ctl, issue.ctl, spmat.ctl, arith.ctl, act.ctl)
@@ -109,6 +109,7 @@ class PE(wiring.Component):
         m.d.comb += [
             ptr.ptr_base.eq(regs.ptr_base), ptr.spmat_base.eq(regs.spmat_base), arith.shift.eq(regs.shift),
             act.src_sel.eq(regs.src_sel), act.relu.eq(regs.relu), act.wb_base.eq(regs.wb_base),
+            act.keep_acc.eq(regs.keep_acc),
         ]
         # idle in the next cycle if no broadcast arrives now: registered, see module docstring
         m.d.sync += self.idle.eq(queue.empty_next & ~issue.issue_next & ~issue.entry.valid & ~arith.busy_next)
@@ -147,8 +148,8 @@ class PE(wiring.Component):
             ptr.h_we_even.eq(we_mem("ptr_even")), ptr.h_we_odd.eq(we_mem("ptr_odd")),
             spmat.h_addr.eq(host.off), spmat.h_wdata.eq(host.wdata), spmat.h_we.eq(we_mem("spmat")),
             arith.h_addr.eq(host.off), arith.h_wdata.eq(host.wdata), arith.h_we.eq(we_mem("codebook")),
-            act.h_addr.eq(host.off), act.h_wdata.eq(host.wdata),
-            act.h_we_src.eq(we_mem("act")), act.h_we_next.eq(we_mem("act_next")),
+            act.h_addr.eq(host.off), act.h_wdata.eq(host.wdata), act.h_wacc.eq(host.wdata),
+            act.h_we_src.eq(we_mem("act")), act.h_we_next.eq(we_mem("act_next")), act.h_we_dst.eq(we_mem("out")),
         ]
 
     def _host_reads(self, m, ptr, spmat, arith, act, counters):

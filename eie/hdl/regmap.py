@@ -23,8 +23,9 @@ field                bits      meaning
 offset               OB        word inside the memory / register number
 mem                  3         :data:`MEM`: 0 ptr_even, 1 ptr_odd, 2 spmat (lines),
                                3 codebook, 4 act (source bank), 5 out (read: write-out of
-                               the destination entry), 6 act_next (the other bank),
-                               7 counters (read, per PE, in the order of :data:`PE_COUNTERS`)
+                               the destination entry; write: preload the entry, see below),
+                               6 act_next (the other bank), 7 counters (read, per PE, in
+                               the order of :data:`PE_COUNTERS`)
 pe                   PB        PE index (PB = ceil(log2 N) bits, 0 for N = 1)
 bcast                1         write every PE (reads return PE ``pe``)
 global               1         the global registers :data:`GLOBAL_REGS` (offset = register)
@@ -33,7 +34,15 @@ global               1         the global registers :data:`GLOBAL_REGS` (offset 
 ``OB = max(4, address bits of spmat_lines, ptr_words, act_depth, dst_depth, weight_bits)``
 (:attr:`~eie.hdl.params.HWConfig.offset_bits`).
 
+Destination preload (a full-precision bias [arch §2]): a write to ``out`` entry r sets that
+accumulator to the written ``acc_bits`` word (signed, the low bits of ``wdata``) and marks it
+valid.  A start clears the destination file (every valid bit off: entries read as 0) unless
+the ``ctrl`` word that starts it also has :data:`CTRL_KEEP_ACC`; then the pass accumulates
+onto the file as it is, so the host writes every entry r < ``regfile_entries`` of every PE
+before such a start (0 where the pass has no output: the write-back copies them all).
+
 Global registers (:data:`GLOBAL_REGS`): ``ctrl`` (W: :data:`CTRL_START` starts a pass,
+with :data:`CTRL_KEEP_ACC` keeping the preloaded destination file,
 :data:`CTRL_WRITEBACK` copies the write-out into the next bank), ``status`` (R:
 :data:`STATUS_BUSY`, :data:`STATUS_DONE` since the last start, :data:`STATUS_SRC_SEL`,
 :data:`STATUS_FAULT`: a prefetch FIFO under- or overflowed, never expected), ``groups``
@@ -47,7 +56,8 @@ from __future__ import annotations
 
 from .params import COUNTER_BITS, PREROLL
 
-__all__ = ["MEM", "PE_COUNTERS", "GLOBAL_REGS", "GLOBAL_COUNTERS", "CTRL_START", "CTRL_WRITEBACK", "CTRL_BITS",
+__all__ = ["MEM", "PE_COUNTERS", "GLOBAL_REGS", "GLOBAL_COUNTERS", "CTRL_START", "CTRL_WRITEBACK", "CTRL_KEEP_ACC",
+           "CTRL_BITS",
            "STATUS_BUSY", "STATUS_DONE", "STATUS_SRC_SEL", "STATUS_FAULT", "READ_LATENCY", "WRITE_LATENCY",
            "START_DELAY", "HW_VERSION", "COUNTER_BITS", "MEM_BITS", "HostMap"]
 
@@ -70,8 +80,12 @@ GLOBAL_COUNTERS = ("cycles", "broadcasts", "stall_cycles", "groups_scanned")
 CTRL_START = 0
 #: ``ctrl`` bit 1: write-back, copy the destination file's write-out into the next bank
 CTRL_WRITEBACK = 1
-#: the value of each control action, ``ctrl = CTRL_BITS[name]``
-CTRL_BITS = {"start": 1 << CTRL_START, "writeback": 1 << CTRL_WRITEBACK}
+#: ``ctrl`` bit 2, with a start: keep the destination file (the accumulators start from what
+#: the host preloaded through ``out``, a full-precision bias) instead of clearing it
+CTRL_KEEP_ACC = 2
+#: the value of each control action, ``ctrl = CTRL_BITS[name]`` (``start | keep_acc`` starts a
+#: pass on a preloaded destination file)
+CTRL_BITS = {"start": 1 << CTRL_START, "writeback": 1 << CTRL_WRITEBACK, "keep_acc": 1 << CTRL_KEEP_ACC}
 
 # ---- status (read) --------------------------------------------------------------------------
 STATUS_BUSY = 0
@@ -88,8 +102,9 @@ WRITE_LATENCY = 2
 #: cycles from the cycle a ``ctrl`` start takes effect to the pass's cycle −1: one arm
 #: cycle, then the pre-roll (``PREROLL``: the source prefetch and the pre-scanner's lead)
 START_DELAY = 1 + PREROLL
-#: value of the ``version`` register (bump when the host protocol changes)
-HW_VERSION = 3
+#: value of the ``version`` register (bump when the host protocol changes; 4: ``out`` writes
+#: preload the destination file, ``ctrl`` bit :data:`CTRL_KEEP_ACC`)
+HW_VERSION = 4
 
 
 class HostMap:

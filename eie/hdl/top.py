@@ -36,6 +36,7 @@ from .lnzd import CCU
 from .params import COUNTER_BITS, PREROLL, HWConfig
 from .pe import PE
 from .regmap import (
+    CTRL_KEEP_ACC,
     CTRL_START,
     CTRL_WRITEBACK,
     GLOBAL_REGS,
@@ -163,6 +164,10 @@ class EIETop(wiring.Component):
         bus = self._bus(m)
         regs = self._global_regs(m, bus, seq.busy)
         ctrl = bus.gw & (bus.off == GLOBAL_REGS["ctrl"])
+        # the start's keep_acc bit, held for the pass (the PEs' destination files look at it
+        # at cycle −1, START_DELAY cycles later)
+        with m.If(seq.ctl_next.arm):
+            m.d.sync += regs["keep_acc"].eq(bus.wdata[CTRL_KEEP_ACC])
         wb_start = Signal()
         m.d.comb += [
             seq.cmd_start.eq(ctrl & bus.wdata[CTRL_START]), seq.wb_busy.eq(wb.busy),
@@ -224,6 +229,8 @@ class EIETop(wiring.Component):
             for name, sig in regs.items():
                 with m.Case(GLOBAL_REGS[name]):
                     m.d.sync += sig.eq(bus.wdata)
+        # not addressable: loaded from the ctrl word of a start (see elaborate)
+        regs["keep_acc"] = Signal(name="keep_acc")
         return regs
 
     def _pe_host(self, m, p, busy_next):

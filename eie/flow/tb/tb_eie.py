@@ -25,6 +25,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from eie.flow.host import HostDriver
 from eie.hdl.params import HWConfig
+from eie.hdl.regmap import CTRL_BITS
 
 PHASES = ("reset", "load", "compute", "readback", "writeback", "other")
 
@@ -78,8 +79,8 @@ class PhaseDriver(CocotbDriver):
     async def write_all(self, ops):
         return await self._in("load", super().write_all(ops))
 
-    async def start_pass(self, max_cycles):
-        return await self._in("compute", super().start_pass(max_cycles))
+    async def start_pass(self, max_cycles, ctrl=CTRL_BITS["start"]):
+        return await self._in("compute", super().start_pass(max_cycles, ctrl))
 
     async def read_pass(self, row_start, n_rows):
         return await self._in("readback", super().read_pass(row_start, n_rows))
