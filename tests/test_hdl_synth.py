@@ -140,8 +140,9 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
     code = main(["synth", "--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
                        "--act-sram-kb", "0.5", "--regfile-entries", "16", "--queue-depth", "4",
                        "--json", str(out)])
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert code == 0, printed + captured.err
     res = json.loads(out.read_text())
     r = res["resources"]
     assert res["fmax_mhz"] > 0 and "Fmax (seed 1)" in printed
