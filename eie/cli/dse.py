@@ -25,8 +25,10 @@ def _outputs(args):
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     csv = check_out(args.csv, args.force, "CSV file")
     report = check_report_dir(check_out_dir(args.report, "--report directory"), args.force) if args.report else None
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be an integer >= 1, not {args.workers}")
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers must be an integer >= 0 (0: in this process), not {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise InputError("--workers and --scheduler exclude each other: the cluster has its own workers")
     limits = {"area mm²": _limit("--max-area", args.max_area), "power mW": _limit("--max-power", args.max_power),
               "latency µs": _limit("--max-latency", args.max_latency)}
     if args.scheduler:
@@ -36,11 +38,12 @@ def _outputs(args):
     return js, csv, report, limits
 
 
-def _table(designs, spec) -> list[str]:
-    lines = [f"  {'design':<40}{'energy uJ':>11}{'latency us':>12}{'area mm2':>10}{'power mW':>10}"]
-    for d in designs:
-        label = d.label if d.target == "asic" else f"{d.label} ({d.target})"
-        lines.append(f"  {label[:39]:<40}{d.energy_pj / 1e6:>11.3f}{d.time_us:>12.3f}{d.area_mm2:>10.3f}"
+def _table(designs) -> list[str]:
+    labels = [d.label for d in designs]
+    w = min(72, max([len("design"), *map(len, labels)]) + 2)
+    lines = [f"  {'design':<{w}}{'energy uJ':>11}{'latency us':>12}{'area mm2':>10}{'power mW':>10}"]
+    for d, label in zip(designs, labels, strict=True):
+        lines.append(f"  {label[:w - 2]:<{w}}{d.energy_pj / 1e6:>11.3f}{d.time_us:>12.3f}{d.area_mm2:>10.3f}"
                      f"{d.power_mw:>10.1f}")
     return lines
 
@@ -49,16 +52,21 @@ def _summary(spec, counts, db, designs, fr, best, limits, sens) -> str:
     lines = [f"eie dse {spec.name}: {spec.n_designs:,} designs x {len(spec.workloads)} workloads = "
              f"{spec.n_points:,} points: {counts.computed:,} computed ({counts.failed:,} failed), "
              f"{counts.reused:,} reused; database {db}"]
-    lines.append(f"Pareto front (energy, latency, area over all workloads): {len(fr)} of "
-                 f"{sum(d.complete and d.fits for d in designs)} designs that fit")
-    lines += _table(fr[:20], spec) + ([f"  ... {len(fr) - 20} more (--report, --json)"] if len(fr) > 20 else [])
+    fr, fitted = fr
+    if fitted:
+        lines.append(f"Pareto front (energy, latency, area over all workloads): {len(fr)} of "
+                     f"{sum(d.complete and d.fits for d in designs)} designs that fit their memories")
+    else:
+        lines.append(f"no design fits the memories with every workload: Pareto front of all "
+                     f"{sum(d.complete for d in designs)} complete designs, memory sizes ignored: {len(fr)}")
+    lines += _table(fr[:20]) + ([f"  ... {len(fr) - 20} more (--report, --json)"] if len(fr) > 20 else [])
     d, n_ok = best
     given = ", ".join(f"{k.split()[0]} <= {v:g} {k.split()[1]}" for k, v in limits.items() if v is not None)
     if d is None:
         lines.append(f"best: no design that fits meets {given or 'the limits'}")
     else:
-        lines.append(f"best (lowest {spec.objective}{', ' + given if given else ''}; {n_ok:,} qualify): {d.label}"
-                     f"{'' if d.target == 'asic' else ' on ' + d.target}: {d.energy_pj / 1e6:.3f} uJ, "
+        lines.append(f"best (lowest {spec.objective}{', ' + given if given else ''}; {n_ok:,} qualify): {d.label}: "
+                     f"{d.energy_pj / 1e6:.3f} uJ, "
                      f"{d.time_us:.3f} us, {d.area_mm2:.2f} mm2, {d.power_mw:.1f} mW")
     moved = []
     for m in ("energy", "latency", "area", "power"):
@@ -78,7 +86,7 @@ def cmd_dse(args) -> int:
         best_under,
         collect,
         csv_chunks,
-        front,
+        fitting_front,
         joined,
         json_chunks,
         load_spec,
@@ -101,7 +109,7 @@ def cmd_dse(args) -> int:
                   f"to resume", file=sys.stderr)
             return 130
         designs = collect(joined(store, points))
-        fr = front(designs)
+        fr = fitting_front(designs)
         area, power, latency = limits.values()
         best = best_under(designs, spec.objective, area, power, latency)
         sens = sensitivity(designs, list(spec.axis_names))
@@ -112,7 +120,7 @@ def cmd_dse(args) -> int:
                   "axes": {a.name: list(a.values) for a in spec.axes},
                   "workloads": [w.to_dict() for w in spec.workloads], "energy_table": spec.energy_table,
                   "objective": spec.objective}
-        trailer = {"pareto": [d.summary() for d in fr],
+        trailer = {"pareto": [d.summary() for d in fr[0]], "pareto_requires_fit": fr[1],
                    "best": None if best[0] is None else {**best[0].summary(), "qualifying": best[1],
                                                          "limits": limits},
                    "sensitivity": sens}
@@ -143,7 +151,7 @@ def register(sub) -> None:
                                                  "sensitivity as JSON ('-': standard output)")
     p.add_argument("--csv", metavar="OUT", help="write one row per point as CSV")
     p.add_argument("--report", metavar="DIR", help="write report.md, report.html, plots and data/*.json into DIR")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: every core)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: every core; 0: run in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at tcp://HOST:PORT (needs the "
                                                           "'dask' extra; workers need eie and the files)")
     p.add_argument("--max-area", type=float, metavar="MM2", help="best design: chip area at most MM2 mm²")

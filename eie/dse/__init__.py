@@ -11,7 +11,7 @@ under limits and a sensitivity table; :mod:`~eie.dse.export` (JSON, CSV) and
 :mod:`~eie.dse.report` (Markdown + HTML) write them out.
 """
 
-from .analysis import Design, best_under, collect, front, pareto_mask, sensitivity
+from .analysis import Design, best_under, collect, fitting_front, front, pareto_mask, sensitivity
 from .evaluate import Point, Task, make_points, make_tasks, point_key, run_task
 from .export import csv_chunks, joined, json_chunks
 from .run import Interrupted, SweepCounts, check_scheduler, run_sweep
@@ -19,5 +19,5 @@ from .spec import Spec, load_spec
 from .store import Store
 
 __all__ = ["Spec", "load_spec", "Point", "Task", "make_points", "make_tasks", "point_key", "run_task", "Store",
-           "run_sweep", "SweepCounts", "Interrupted", "check_scheduler", "Design", "collect", "front", "pareto_mask",
+           "run_sweep", "SweepCounts", "Interrupted", "check_scheduler", "Design", "collect", "front", "fitting_front", "pareto_mask",
            "best_under", "sensitivity", "joined", "json_chunks", "csv_chunks"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["METRICS", "Design", "collect", "pareto_mask", "front", "best_under", "sensitivity", "objective_value"]
+__all__ = ["METRICS", "Design", "collect", "pareto_mask", "front", "fitting_front", "best_under", "sensitivity",
+           "objective_value"]
 
 #: metric name -> (record / design attribute, unit, what "lower" means)
 METRICS = {
@@ -108,10 +109,12 @@ def pareto_mask(values) -> np.ndarray:
     return keep
 
 
-def front(designs: list[Design], metrics=("energy", "latency", "area"), workload: str | None = None) -> list[Design]:
-    """The complete designs that fit their memories and are Pareto-optimal in ``metrics``
-    (over all workloads, or over one ``workload``), sorted by the first metric."""
-    cand = [d for d in designs if d.complete and d.fits]
+def front(designs: list[Design], metrics=("energy", "latency", "area"), workload: str | None = None,
+          require_fit: bool = True) -> list[Design]:
+    """The complete designs (that fit their memories, with ``require_fit``) that are
+    Pareto-optimal in ``metrics`` (over all workloads, or over one ``workload``), sorted by
+    the first metric."""
+    cand = [d for d in designs if d.complete and (d.fits or not require_fit)]
     if workload is not None:
         cand = [d for d in cand if workload in d.workloads]
         vals = [[_workload_metric(d, workload, m) for m in metrics] for d in cand]
@@ -122,6 +125,15 @@ def front(designs: list[Design], metrics=("energy", "latency", "area"), workload
     mask = pareto_mask(vals)
     chosen = [(v, d) for v, d, k in zip(vals, cand, mask, strict=True) if k]
     return [d for _, d in sorted(chosen, key=lambda t: t[0])]
+
+
+def fitting_front(designs: list[Design], **kw) -> tuple[list[Design], bool]:
+    """:func:`front` of the designs that fit; when none fits, of all complete designs.
+    Returns the front and whether it required the fit."""
+    fr = front(designs, **kw)
+    if fr or not any(d.complete for d in designs):
+        return fr, True
+    return front(designs, require_fit=False, **kw), False
 
 
 def _workload_metric(d: Design, workload: str, metric: str) -> float:

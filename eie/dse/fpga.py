@@ -11,7 +11,9 @@ with other parameters, priced by proportion:
 * block RAMs per PE: each memory's blocks in the record times the ratio of its bits
   (sparse matrix ``spmat_kb``, each pointer bank ``ptr_kb / 2``, each activation bank
   ``act_sram_kb``; on iCE40 also the codebook and the destination register file), rounded
-  up; times the PEs;
+  up; times the PEs.  The record's block shapes are kept, so a memory that grows in depth
+  inside blocks the record filled only partly (a 64-bit line memory in 16-bit-wide iCE40
+  EBRs) is over-estimated, up to 2x; ``eie synth`` counts exactly;
 * Fmax: the median over the record's seeds; the point fits its device when every
   resource is within the device's totals.
 """

@@ -4,7 +4,7 @@ their JSON (docs/dse.md §6), built on :mod:`eie.report.doc`."""
 from __future__ import annotations
 
 from ..report.doc import Column, Doc, Figure, Table
-from .analysis import METRICS, Design, front
+from .analysis import METRICS, Design, fitting_front
 
 __all__ = ["build_report", "SCALE"]
 
@@ -29,8 +29,9 @@ def _row(d: Design, workload: str | None = None) -> dict:
     return row
 
 
-def _scatter(name: str, caption: str, designs: list[Design], fr: list[Design], x: str, y: str) -> Figure:
-    done = [d for d in designs if d.complete and d.fits]
+def _scatter(name: str, caption: str, designs: list[Design], fr: list[Design], x: str, y: str,
+             fitted: bool) -> Figure:
+    done = [d for d in designs if d.complete and (d.fits or not fitted)]
     series = [{"label": "designs", "x": [d.metric(x) / SCALE[x][0] for d in done],
                "y": [d.metric(y) / SCALE[y][0] for d in done]}]
     pts = sorted((d.metric(x) / SCALE[x][0], d.metric(y) / SCALE[y][0]) for d in fr)
@@ -52,31 +53,36 @@ def build_report(spec, designs: list[Design], counts, best, constraints: dict, s
              f"`{spec.energy_table if spec.energy_table in ('fc8', 'steady') else 'file'}` table (docs/energy.md); "
              f"area: the 45 nm model calibrated on EIE Table II (docs/area.md). Over the workloads a design's energy "
              f"and latency add up (run one after the other); power = energy / latency.")
-    fr = front(designs)
+    fr, fitted = fitting_front(designs)
     doc.heading(1, "Best design")
     limits = ", ".join(f"{k} ≤ {v:g}" for k, v in constraints.items() if v is not None) or "no limits"
     d, n_ok = best
     if d is None:
         doc.para(f"No complete design that fits its memories meets the limits ({limits}).")
     else:
-        doc.para(f"Lowest {spec.objective} under {limits} ({n_ok:,} designs qualify): **{d.label}**"
-                 f"{'' if d.target == 'asic' else f' on {d.target}'}.")
+        doc.para(f"Lowest {spec.objective} under {limits} ({n_ok:,} designs qualify): **{d.label}**.")
         doc.table(Table("best", "Best design per workload", [Column("workload", "workload", "text")]
                         + _cols(("energy", "latency", "power")) + [Column("fits", "fits", "bool")],
                         [{"workload": w, **_row(d, w)} for w in d.workloads]))
     doc.heading(1, "Pareto front")
-    doc.para(f"{len(fr)} of {sum(x.complete and x.fits for x in designs)} complete designs that fit their memories "
-             f"are Pareto-optimal in energy, latency and area (no other is as good in all three and better in one).")
+    if fitted:
+        doc.para(f"{len(fr)} of {sum(x.complete and x.fits for x in designs)} complete designs that fit their "
+                 f"memories are Pareto-optimal in energy, latency and area (no other is as good in all three and "
+                 f"better in one).")
+    else:
+        doc.para(f"No design fits the memories with every workload (`fit_problems` of each point says why), so the "
+                 f"front below ignores the memory sizes: {len(fr)} of {sum(x.complete for x in designs)} complete "
+                 f"designs are Pareto-optimal in energy, latency and area.")
     design_cols = [Column("design", "design", "text"), Column("target", "target", "text")]
     doc.table(Table("pareto", "Pareto front over all workloads (sorted by energy)", design_cols + _cols(),
                     [_row(x) for x in fr]))
     doc.figure(_scatter("energy_latency", "Energy vs latency, all workloads (log scales)", designs, fr,
-                        "latency", "energy"))
-    doc.figure(_scatter("area_latency", "Area vs latency, all workloads (log scales)", designs, fr, "latency", "area"))
-    doc.figure(_scatter("energy_area", "Energy vs area, all workloads (log scales)", designs, fr, "area", "energy"))
+                        "latency", "energy", fitted))
+    doc.figure(_scatter("area_latency", "Area vs latency, all workloads (log scales)", designs, fr, "latency", "area", fitted))
+    doc.figure(_scatter("energy_area", "Energy vs area, all workloads (log scales)", designs, fr, "area", "energy", fitted))
     if len(spec.workloads) > 1:
         for i, w in enumerate(spec.workloads):
-            wf = front(designs, workload=w.name)
+            wf, _ = fitting_front(designs, workload=w.name)
             doc.table(Table(f"pareto_{i}", f"Pareto front of {w.name}", design_cols + _cols(),
                             [_row(x, w.name) for x in wf]))
     doc.heading(1, "Sensitivity")

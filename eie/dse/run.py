@@ -2,7 +2,8 @@
 streamed into the database (docs/dse.md §3, §5).
 
 * **Local** (default): ``workers`` spawned processes (default: every core), one BLAS thread
-  each (:data:`eie.sweep.BLAS_ENV`).
+  each (:data:`eie.sweep.BLAS_ENV`); ``workers=0`` runs the tasks in this process, one
+  after the other (debugging, tests).
 * **Dask** (``scheduler="tcp://host:port"``): the same tasks on a ``distributed`` cluster;
   its workers need eie installed and the workload files at the same paths.
 
@@ -147,6 +148,9 @@ def run_sweep(spec: Spec, store: Store, points: list[Point], *, workers: int | N
     try:
         if scheduler:
             _run_dask(tasks, scheduler, done)
+        elif workers == 0:
+            for task in tasks:
+                done(run_task(task))
         elif tasks:
             _run_local(tasks, workers or os.cpu_count() or 1, done)
     except KeyboardInterrupt:
