@@ -14,6 +14,7 @@ sweep (Ctrl-C, a lost machine) resumes where it stopped.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -101,10 +102,10 @@ def _run_dask(tasks, address: str, done) -> None:
     try:
         inflight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
         todo = iter(tasks)
-        queue = as_completed()
-        for task in (next(todo, None) for _ in range(inflight)):
-            if task is not None:
-                queue.add(client.submit(run_task, task, pure=False))
+        first = [client.submit(run_task, task, pure=False) for task in itertools.islice(todo, inflight)]
+        if not first:
+            return
+        queue = as_completed(first, loop=client.loop)
         for fut in queue:
             done(fut.result())
             fut.release()

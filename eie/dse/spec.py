@@ -157,7 +157,10 @@ def _range(field: str, start, stop, step) -> tuple:
     return tuple(start + i * step if exact else round(start + i * step, 12) for i in range(n))
 
 
-def _check_axis(name: str, values: tuple, base: EIEConfig, where: str, fpga: dict) -> tuple:
+def _check_axis(name: str, values: tuple, base: EIEConfig, where: str, fpga: dict, others: dict) -> tuple:
+    """Each value must make a valid configuration with the base, or with some combination of
+    the other axes' values (``weight_bits = 3`` needs a line width from another axis); a
+    combination that does not is a failed point, not a spec error."""
     if name == TARGET_AXIS:
         known = (ASIC, *sorted(fpga))
         for v in values:
@@ -170,6 +173,7 @@ def _check_axis(name: str, values: tuple, base: EIEConfig, where: str, fpga: dic
     if name not in fields:
         raise InputError(f"{where}: axes.{name} is not a configuration field; axes are target and the "
                          f"EIEConfig fields: {', '.join(fields)}")
+    rest = {k: v for k, v in others.items() if k != name and k in fields}
     out = []
     for v in values:
         if fields[name].type in ("int", int) and _number(v) and float(v).is_integer() and not isinstance(v, int):
@@ -177,9 +181,21 @@ def _check_axis(name: str, values: tuple, base: EIEConfig, where: str, fpga: dic
         try:
             base.replace(**{name: v})
         except EIEError as exc:
-            raise InputError(f"{where}: axes.{name} = {v!r}: {exc}; fix the axis") from None
+            if not _valid_with_others(base, name, v, rest):
+                raise InputError(f"{where}: axes.{name} = {v!r}: {exc}; fix the axis") from None
         out.append(v)
     return tuple(out)
+
+
+def _valid_with_others(base: EIEConfig, name: str, value, others: dict, limit: int = 4096) -> bool:
+    combos = itertools.islice(itertools.product(*others.values()), limit)
+    for combo in combos:
+        try:
+            base.replace(**dict(zip(others, combo, strict=True)), **{name: value})
+            return True
+        except (EIEError, TypeError):
+            continue
+    return False
 
 
 def _read(path: Path) -> dict:
@@ -287,8 +303,8 @@ def load_spec(path) -> Spec:
     raw_axes = data.get("axes")
     if not isinstance(raw_axes, dict) or not raw_axes:
         raise InputError(f"{where} needs [axes] with at least one axis, e.g. pes = [16, 32, 64]")
-    axes = tuple(Axis(name, _check_axis(name, axis_values(name, raw, where), opts["base"], where, fpga))
-                 for name, raw in raw_axes.items())
+    values = {name: axis_values(name, raw, where) for name, raw in raw_axes.items()}
+    axes = tuple(Axis(name, _check_axis(name, vals, opts["base"], where, fpga, values)) for name, vals in values.items())
     workloads = _workloads(data, path)
     spec = Spec(path.resolve(), opts["name"], opts["base"], axes, workloads, opts["energy_table"],
                 opts["reference_check"], opts["objective"], fpga)
