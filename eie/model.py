@@ -108,45 +108,57 @@ def ccu_broadcast_and_queue_pop(gaps: np.ndarray, slots: np.ndarray, queue_depth
     outweighs the blocks and the recurrence is stepped one broadcast at a time.
     """
     n, k1 = slots.shape
-    d = queue_depth
+    if queue_depth < CCU_BLOCK_MIN_DEPTH or 8 * queue_depth < n:
+        return _ccu_stepped(gaps, slots, queue_depth)
+    return _ccu_blocks(gaps, slots, queue_depth)
+
+
+def _ccu_stepped(gaps: np.ndarray, slots: np.ndarray, d: int):
+    """:func:`ccu_broadcast_and_queue_pop` one broadcast at a time."""
+    n, k1 = slots.shape
     found = np.empty(k1, np.int64)
     bcast = np.empty(k1, np.int64)
     pop = np.empty((n, k1), np.int64)
-    if d < CCU_BLOCK_MIN_DEPTH or 8 * d < n:
-        maxpop = np.empty(k1, np.int64)
-        b = -1
-        prev = None
-        for k in range(k1):
-            f = b + int(gaps[k])
-            found[k] = f
-            if k >= d:
-                f = max(f, 1 + int(maxpop[k - d]))
-            b = f
-            bcast[k] = b
-            if prev is None:
-                cur = np.full(n, b + 1, np.int64)
-            else:
-                cur = np.maximum(prev + slots[:, k - 1], b + 1)
-            pop[:, k] = cur
-            maxpop[k] = cur.max()
-            prev = cur
-        return found, bcast, pop
+    maxpop = np.empty(k1, np.int64)
+    b = -1
+    prev = None
+    for k in range(k1):
+        f = b + int(gaps[k])
+        found[k] = f
+        if k >= d:
+            f = max(f, 1 + int(maxpop[k - d]))
+        b = f
+        bcast[k] = b
+        if prev is None:
+            cur = np.full(n, b + 1, np.int64)
+        else:
+            cur = np.maximum(prev + slots[:, k - 1], b + 1)
+        pop[:, k] = cur
+        maxpop[k] = cur.max()
+        prev = cur
+    return found, bcast, pop
+
+
+def _ccu_blocks(gaps: np.ndarray, slots: np.ndarray, d: int):
+    """:func:`ccu_broadcast_and_queue_pop` D broadcasts at a time (see its docstring)."""
+    n, k1 = slots.shape
+    pop = np.empty((n, k1), np.int64)
     before = np.full((n, k1), -1, np.int64)           # S[p, k] - 1
     np.cumsum(slots[:, :-1], axis=1, out=before[:, 1:])
     before[:, 1:] -= 1
     gap = gaps.tolist()
-    found_l, bcast_l, maxpop = [0] * k1, [0] * k1, []
+    found, bcast, maxpop = [0] * k1, [0] * k1, []
     b = -1
     run = np.full((n, 1), -(1 << 62), np.int64)       # running maximum of b_m + 1 - S[p, m]
     for t in range(0, k1, d):
         u = min(t + d, k1)
         for k in range(t, u):
             f = b + gap[k]
-            found_l[k] = f
+            found[k] = f
             b = max(f, 1 + maxpop[k - d]) if k >= d else f
-            bcast_l[k] = b
+            bcast[k] = b
         s_blk = before[:, t:u]
-        x = np.array(bcast_l[t:u], np.int64) - s_blk
+        x = np.array(bcast[t:u], np.int64) - s_blk
         np.maximum.accumulate(x, axis=1, out=x)
         np.maximum(x, run, out=x)
         run = x[:, -1:]
@@ -154,9 +166,7 @@ def ccu_broadcast_and_queue_pop(gaps: np.ndarray, slots: np.ndarray, queue_depth
         np.add(x, s_blk, out=blk)
         blk += 1
         maxpop.extend(blk.max(axis=0).tolist())
-    found[:] = found_l
-    bcast[:] = bcast_l
-    return found, bcast, pop
+    return np.array(found, np.int64), np.array(bcast, np.int64), pop
 
 
 def arith_pass_end(pop: np.ndarray, lengths: np.ndarray) -> int:

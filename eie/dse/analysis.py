@@ -28,6 +28,10 @@ METRICS = {
 }
 
 
+#: what a design keeps of each workload's record (the rest stays in the database)
+KEPT = ("energy_pj", "time_us", "power_mw", "edp", "fits")
+
+
 @dataclass
 class Design:
     """One design over the workloads (see the module docstring)."""
@@ -37,7 +41,7 @@ class Design:
     axes: dict
     config: dict
     area_mm2: float = 0.0
-    workloads: dict = field(default_factory=dict)     # name -> record (ok points)
+    workloads: dict = field(default_factory=dict)     # name -> the metrics of its ok point (KEPT)
     errors: dict = field(default_factory=dict)        # name -> error message
 
     @property
@@ -91,7 +95,7 @@ def collect(pairs) -> list[Design]:
             d.errors[point.workload.name] = row["error"] if row is not None else "not evaluated"
             continue
         d.config, d.area_mm2 = rec["config"], rec["area_mm2"]
-        d.workloads[point.workload.name] = rec
+        d.workloads[point.workload.name] = {k: rec[k] for k in KEPT}
     return list(designs.values())
 
 

@@ -42,6 +42,25 @@ def _scatter(name: str, caption: str, designs: list[Design], fr: list[Design], x
                                   "width": 6.5, "height": 4.6})
 
 
+def _sensitivity(doc: Doc, sens: list[dict]) -> None:
+    doc.heading(1, "Sensitivity")
+    doc.para("Median over the lines of designs that differ in one axis only of max / min of the metric along the "
+             "line (1.00 = the axis does not move it); ↑ the metric rises from the axis's first value to its last "
+             "(in spec order), ↓ it falls. The largest of each column is the axis that moves that metric most.")
+    rows = []
+    for r in sens:
+        row = {"axis": r["axis"]}
+        for m in SCALE:
+            v = r[m]
+            arrow = {1: " ↑", -1: " ↓"}.get(r[f"{m}_dir"], "")
+            row[m] = None if v is None else f"×{v:.2f}{arrow}"
+        rows.append(row)
+    most = {m: max((r for r in sens if r[m] is not None), key=lambda r: r[m], default=None) for m in SCALE}
+    doc.table(Table("sensitivity", "Which axis moves which metric", [Column("axis", "axis", "text")]
+                    + [Column(m, m, "text") for m in SCALE], rows,
+                    notes=["Moves most: " + "; ".join(f"{m}: {r['axis']}" for m, r in most.items() if r)]))
+
+
 def build_report(spec, designs: list[Design], counts, best, constraints: dict, sens: list[dict],
                  failures: list[dict]) -> Doc:
     """The report of one sweep (``best``: ``(design, qualifying count)``)."""
@@ -85,22 +104,7 @@ def build_report(spec, designs: list[Design], counts, best, constraints: dict, s
             wf, _ = fitting_front(designs, workload=w.name)
             doc.table(Table(f"pareto_{i}", f"Pareto front of {w.name}", design_cols + _cols(),
                             [_row(x, w.name) for x in wf]))
-    doc.heading(1, "Sensitivity")
-    doc.para("Median over the lines of designs that differ in one axis only of max / min of the metric along the "
-             "line (1.00 = the axis does not move it); ↑ the metric rises from the axis's first value to its last "
-             "(in spec order), ↓ it falls. The largest of each column is the axis that moves that metric most.")
-    rows = []
-    for r in sens:
-        row = {"axis": r["axis"]}
-        for m in SCALE:
-            v = r[m]
-            arrow = {1: " ↑", -1: " ↓"}.get(r[f"{m}_dir"], "")
-            row[m] = None if v is None else f"×{v:.2f}{arrow}"
-        rows.append(row)
-    most = {m: max((r for r in sens if r[m] is not None), key=lambda r: r[m], default=None) for m in SCALE}
-    doc.table(Table("sensitivity", "Which axis moves which metric", [Column("axis", "axis", "text")]
-                    + [Column(m, m, "text") for m in SCALE], rows,
-                    notes=["Moves most: " + "; ".join(f"{m}: {r['axis']}" for m, r in most.items() if r)]))
+    _sensitivity(doc, sens)
     if failures:
         doc.heading(1, "Failed points")
         doc.table(Table("failures", f"Failed points ({len(failures)}; the first 50)",
