@@ -204,8 +204,8 @@ class SimResult:
     timings: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
     capacity_problems: list = field(default_factory=list)   # [] when the layer fits the SRAMs
-    compiled: CompiledLayer | None = field(default=None, repr=False)   # what ran (for retime)
-    work: list = field(default_factory=list, repr=False)   # PassWork of each pass (for retime)
+    compiled: CompiledLayer | None = field(default=None, repr=False)   # what ran (keep_work: for retime)
+    work: list = field(default_factory=list, repr=False)   # PassWork of each pass (keep_work: for retime)
 
     @property
     def outputs(self) -> np.ndarray:
@@ -342,14 +342,17 @@ def _pass_time(w: PassWork, cfg: EIEConfig):
 
 def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False, plan: QuantPlan | None = None,
              fa: int | None = None, fo: int | None = None, keep_timing: bool = False,
-             check_reference: bool = True, source: CompressedLayer | None = None) -> SimResult:
+             check_reference: bool = True, source: CompressedLayer | None = None, *,
+             keep_work: bool = False) -> SimResult:
     """Run one layer through the model.
 
     ``layer`` is a :class:`CompiledLayer` or a :class:`CompressedLayer` (compiled here with
     ``config``).  ``x`` are float inputs (default: the layer's own ``activations``); they are
     quantised with ``fa`` fraction bits.  Returns bit-exact fixed-point outputs and statistics.
     ``source`` is the compressed layer a :class:`CompiledLayer` came from (for the float
-    reference; without it the images are decoded).
+    reference; without it the images are decoded).  ``keep_work``: the result keeps the
+    compiled layer and each pass's :class:`PassWork`, so that :func:`retime` can move it
+    to another queue depth, clock, line width or SRAM size.
     """
     if isinstance(layer, CompressedLayer):
         src = layer
@@ -379,7 +382,7 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
     plan.check(cfg)
     a_q = quantize(x, plan.fa, cfg.act_bits)
     cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
-    result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+    result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing, keep_work)
     result.capacity_problems = capacity_report(compiled)
     result.reference["lost_nonzeros"] = int(((x != 0) & (a_q == 0)).sum())
     if check_reference:
@@ -423,7 +426,7 @@ def act_rw_write_out(acc: np.ndarray, act_bits: int, relu: bool) -> np.ndarray:
 
 
 def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan: QuantPlan, relu: bool,
-                keep_timing: bool = False) -> SimResult:
+                keep_timing: bool = False, keep_work: bool = False) -> SimResult:
     """The model on already-quantised inputs (int64, ``plan.fa`` fraction bits)."""
     cfg = compiled.config
     nz = np.nonzero(a_q)[0].astype(np.int64)
@@ -438,11 +441,11 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     acc = wrap(acc, cfg.acc_bits)
     y = act_rw_write_out(acc, cfg.act_bits, relu)
     values = {"nonzero_inputs": len(nz), "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum())}
-    return _timed(compiled, works, y, plan, relu, values, keep_timing)
+    return _timed(compiled, works, y, plan, relu, values, keep_timing, keep_work)
 
 
 def _timed(compiled: CompiledLayer, works: list, y: np.ndarray, plan: QuantPlan, relu: bool, values: dict,
-           keep_timing: bool) -> SimResult:
+           keep_timing: bool, keep_work: bool) -> SimResult:
     """Time the passes' work on ``compiled.config`` and count statistics and events [arch §6, §7]."""
     cfg = compiled.config
     n = cfg.pes
@@ -481,7 +484,7 @@ def _timed(compiled: CompiledLayer, works: list, y: np.ndarray, plan: QuantPlan,
         "lnzd_search": totals["groups_scanned"],
     }
     return SimResult(cfg, compiled.name, cycles, y, plan, relu, pe, totals, events, timings,
-                     compiled=compiled, work=works)
+                     compiled=compiled if keep_work else None, work=works if keep_work else [])
 
 
 def retime(result: SimResult, config: EIEConfig, keep_timing: bool = False) -> SimResult:
@@ -494,7 +497,7 @@ def retime(result: SimResult, config: EIEConfig, keep_timing: bool = False) -> S
     event); the reference check, if the first run made one, is carried over.
     """
     if not isinstance(result, SimResult) or result.compiled is None:
-        raise InputError("retime needs a SimResult of simulate, simulate_fixed or simulate_stack")
+        raise InputError("retime needs a SimResult of simulate or simulate_stack run with keep_work=True")
     if not isinstance(config, EIEConfig):
         raise InputError(f"config must be an EIEConfig, not {type(config).__name__}")
     old = result.config
@@ -508,14 +511,14 @@ def retime(result: SimResult, config: EIEConfig, keep_timing: bool = False) -> S
     if compiled.config != config:
         compiled = dataclasses.replace(compiled, config=config)
     values = {k: result.totals[k] for k in ("nonzero_inputs", "saturated_outputs")}
-    out = _timed(compiled, result.work, result.outputs_q, result.plan, result.relu, values, keep_timing)
+    out = _timed(compiled, result.work, result.outputs_q, result.plan, result.relu, values, keep_timing, True)
     out.capacity_problems = capacity_report(compiled)
     out.reference = dict(result.reference)
     return out
 
 
 def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_timing: bool = False,
-                   check_capacity: bool = True, check_reference: bool = True):
+                   check_capacity: bool = True, check_reference: bool = True, *, keep_work: bool = False):
     """Run FC layers back to back with ReLU between them; activations stay on chip [arch §8].
 
     Layer L's quantised (ReLU'd) output is layer L+1's quantised input; ``fo`` of layer L
@@ -553,7 +556,7 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
         if a_q is None:
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
-        res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+        res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing, keep_work)
         res.capacity_problems = capacity_report(compiled)
         if check_reference:
             x_in = a_q / 2.0 ** plan.fa

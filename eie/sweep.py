@@ -156,7 +156,8 @@ def simulate_points(points: Sequence[Point], base: EIEConfig) -> list[dict]:
         if first is not None and first.compiled is not None and _same_images(first.config, cfg):
             result = retime(first, cfg)
         else:
-            result = first = simulate(_compiled(pt.layer, layer, cfg), layer.activations, source=layer)
+            result = first = simulate(_compiled(pt.layer, layer, cfg), layer.activations, source=layer,
+                                      keep_work=True)
         rec = record_of(layer, result)
         for key in _DROP:
             rec.pop(key, None)

@@ -214,7 +214,7 @@ def run_task(task: Task) -> list[dict]:
                 try:
                     if base is None:
                         base = res = simulate(dataclasses.replace(compiled, config=cfg), wl.x, source=wl.layer,
-                                              check_reference=task.reference_check)
+                                              check_reference=task.reference_check, keep_work=True)
                     else:
                         res = retime(base, cfg)
                     sums[i].add(wl.name, res, estimate(res.events, res.cycles, cfg, table(cfg)))
