@@ -21,10 +21,9 @@ def sparse_weight(layer: CompressedLayer) -> sp.csr_matrix:
     codes = layer.codes
     n_out, n_in = codes.shape
     flat = np.flatnonzero(codes.ravel() != 0)
-    per_row = np.count_nonzero(codes, axis=1)
-    indptr = np.zeros(n_out + 1, np.int64)
-    np.cumsum(per_row, out=indptr[1:])
-    cols = flat - np.repeat(np.arange(0, n_out * n_in, n_in, dtype=np.int64), per_row)
+    row_starts = np.arange(0, (n_out + 1) * n_in, n_in, dtype=np.int64)
+    indptr = np.searchsorted(flat, row_starts)
+    cols = flat - np.repeat(row_starts[:-1], np.diff(indptr))
     index = np.int32 if len(flat) < 2**31 and n_in < 2**31 else np.int64
     m = sp.csr_matrix((layer.codebook[codes.ravel()[flat]], cols.astype(index), indptr.astype(index)),
                       shape=(n_out, n_in))
