@@ -227,22 +227,23 @@ def _compile_pass(codes_pass: np.ndarray, bias_pass: np.ndarray | None, config: 
     if rloc & (rloc - 1):
         key, r = np.divmod(flat, rloc)       # key = pe * ncol + column; r = local row
     else:
-        shift = rloc.bit_length() - 1
-        key, r = flat >> shift, flat & (rloc - 1)
+        r = flat & (rloc - 1)
+        flat >>= rloc.bit_length() - 1
+        key = flat
     del flat
     nnz = len(r)
     counts = np.bincount(key, minlength=n * ncol)
-    col = key - np.repeat(np.arange(0, n * ncol, ncol, dtype=np.int64), counts.reshape(n, ncol).sum(axis=1))
-    # first and last entry of each non-empty (pe, column); the previous row in the same
-    # (pe, column), -1 at a column start
+    col = np.repeat(np.arange(0, n * ncol, ncol, dtype=np.int64), counts.reshape(n, ncol).sum(axis=1))
+    np.subtract(key, col, out=col)
+    # first and last entry of each non-empty (pe, column); the zeros before each entry
+    # since the previous one of its (pe, column), or since local row 0 for the first
     filled = np.flatnonzero(counts)          # keys of the non-empty (pe, column)s
     ends = np.cumsum(counts[filled]) - 1
     starts = ends - counts[filled] + 1
-    prev = np.empty(nnz, np.int64)
-    prev[0:1] = -1
-    prev[1:] = r[:-1]
-    prev[starts] = -1
-    gap = r - prev - 1
+    gap = np.empty(nnz, np.int64)
+    np.subtract(r[1:], r[:-1], out=gap[1:])
+    gap -= 1
+    gap[starts] = r[starts]
     span = 1 << config.index_bits
     padding_per_col = np.zeros(n * ncol, np.int64)
     if rloc <= span:

@@ -260,7 +260,9 @@ def arith_accumulate(ps, act_col: np.ndarray, cb_q: np.ndarray, shift: int, pes:
     prods = round_shift(act_col[:, None] * cb_q[None, :], shift)
     acc = np.zeros(n_out, np.int64)
     if len(ps.v):
-        r = prods.ravel()[ps.col * len(cb_q) + ps.v]
+        index = ps.col * len(cb_q)
+        index += ps.v
+        r = prods.ravel()[index]
         rows = ps.out_rows
         if float(np.abs(prods).max()) * len(r) < 2.0 ** 52:
             acc += np.rint(np.bincount(rows, weights=r, minlength=n_out)).astype(np.int64)
