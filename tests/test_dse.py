@@ -405,3 +405,29 @@ def test_fpga_target_scales_the_record(tmp_path):
         (_, row), = joined(store, pts)
     assert not row["record"]["fits"]
     assert any(p.startswith("device: brams") and "of 56 on LFE5U-25F" in p for p in row["record"]["fit_problems"])
+
+
+def test_shipped_example_specs_load():
+    ex = load_spec(REPO / "models" / "dse" / "example.toml")
+    assert len(ex.axes) >= 2 and len(ex.workloads) >= 2 and ex.n_points == 144
+    fp = load_spec(REPO / "models" / "dse" / "fpga.toml")
+    assert set(fp.fpga) >= {"ecp5-25k", "ice40-hx8k"} and fp.axes[0].values == ("ecp5-25k", "ice40-hx8k")
+
+
+def test_cli_json_to_stdout_and_interrupt(tmp_path, capsys, monkeypatch):
+    import eie.dse.run as run
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4]"}, ["l.npz"])
+    assert main(["dse", str(s), "--json", "-", "--workers", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["computed"] == 2 and "eie dse s:" in err          # the summary goes to stderr
+    assert (tmp_path / "s.db").is_file()                                       # the default database
+
+    def interrupted(task):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run, "run_task", interrupted)
+    s2 = spec_file(tmp_path, {"pes": "[8]"}, ["l.npz"], name="s2.toml")
+    assert main(["dse", str(s2), "--workers", "0"]) == 130
+    assert "interrupted after 0 of 1 points; the database s2.db keeps every finished point" in capsys.readouterr().err
