@@ -118,6 +118,9 @@ def test_points_and_keys(tmp_path, monkeypatch):
     # a task: one workload and one image; image, value and retime fields partition EIEConfig
     tasks = make_tasks(spec, pts)
     assert sorted(len(t.points) for t in tasks) == [2, 2, 2, 2]
+    # one image, 40 points: cut into tasks of at most 32
+    many = load_spec(spec_file(tmp_path, {"queue_depth": "{start = 1, stop = 40, step = 1}"}, ["l.npz"], name="m.toml"))
+    assert sorted(len(t.points) for t in make_tasks(many, make_points(many))) == [8, 32]
     fields = {f for f in EIEConfig().to_dict()}
     assert set(IMAGE_FIELDS) | set(VALUE_FIELDS) | set(RETIME_FIELDS) == fields
     assert len(IMAGE_FIELDS) + len(VALUE_FIELDS) + len(RETIME_FIELDS) == len(fields)

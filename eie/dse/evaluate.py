@@ -25,7 +25,7 @@ from ..config import EIEConfig
 from .spec import ASIC, TARGET_AXIS, Spec
 from .workload import Workload, load_layers
 
-__all__ = ["IMAGE_FIELDS", "VALUE_FIELDS", "RECORD_VERSION", "Point", "Task", "point_key", "make_points",
+__all__ = ["IMAGE_FIELDS", "VALUE_FIELDS", "RECORD_VERSION", "TASK_POINTS", "Point", "Task", "point_key", "make_points",
            "make_tasks", "run_task", "design_label"]
 
 #: EIEConfig fields a compiled image depends on [arch §2-§3] (weight_bits: the codebook
@@ -105,14 +105,20 @@ def make_points(spec: Spec) -> list[Point]:
             for w in spec.workloads for axes, target, cfg, d, error in designs]
 
 
+#: most points in one task: a group sharing an image is cut into tasks of this many, so
+#: that a sweep of one image still spreads over the workers (each task compiles again)
+TASK_POINTS = 32
+
+
 def make_tasks(spec: Spec, points) -> list[Task]:
-    """Group ``points`` (valid ones) into tasks by workload and image, the largest first."""
+    """Group ``points`` (valid ones) into tasks by workload and image (at most
+    :data:`TASK_POINTS` each), the largest first."""
     groups: dict = {}
     for p in points:
         groups.setdefault((p.workload, tuple(getattr(p.config, f) for f in IMAGE_FIELDS)), []).append(p)
-    tasks = [Task(w, tuple(ps), spec.energy_table, spec.reference_check,
-                  {p.target: spec.fpga[p.target] for p in ps if p.target != ASIC})
-             for (w, _), ps in groups.items()]
+    tasks = [Task(w, tuple(ps[i:i + TASK_POINTS]), spec.energy_table, spec.reference_check,
+                  {p.target: spec.fpga[p.target] for p in ps[i:i + TASK_POINTS] if p.target != ASIC})
+             for (w, _), ps in groups.items() for i in range(0, len(ps), TASK_POINTS)]
     # fewer PEs: more passes and longer runs; the estimate only orders the queue
     return sorted(tasks, key=lambda t: -t.workload.weight * (1 + 8 / t.points[0].config.pes) * (len(t.points) + 2))
 
