@@ -2,9 +2,9 @@
 
 The package's floors, bottom to top (docs/architecture.md, "Package layout"): ``errors``,
 ``config``, ``fileio``, ``layer``; ``compress``, ``fixed``, ``reference``, ``compile``,
-``model``, ``energy``, ``prepare``; ``pipeline``, ``bench``, ``sweep``, ``report``; the
-hardware ``hdl`` (Amaranth, what is synthesised) and its flow ``flow`` (Verilog, host
-driver, co-simulation, verification, synthesis); the command line ``cli``.
+``model``, ``energy``, ``area``, ``prepare``; ``pipeline``, ``bench``, ``sweep``, ``report``,
+``dse``; the hardware ``hdl`` (Amaranth, what is synthesised) and its flow ``flow``
+(Verilog, host driver, co-simulation, verification, synthesis); the command line ``cli``.
 """
 
 from importlib.metadata import PackageNotFoundError, version

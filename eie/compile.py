@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,13 @@ class PassImage:
 
     def entries_per_pe(self) -> np.ndarray:
         return np.diff(self.pe_offsets)
+
+    @cached_property
+    def out_rows(self) -> np.ndarray:
+        """(M,) output row of each entry, ``row_start + row * N + pe`` [arch §2] (padding: of
+        the row it advances to); computed once per image, for the model's arithmetic."""
+        pe = np.repeat(np.arange(self.pes, dtype=np.int64), self.entries_per_pe())
+        return self.row_start + self.row * self.pes + pe
 
     def pe_entries(self, p: int):
         s = slice(int(self.pe_offsets[p]), int(self.pe_offsets[p + 1]))
@@ -222,73 +230,81 @@ def _compile_pass(codes_pass: np.ndarray, bias_pass: np.ndarray | None, config: 
     n = config.pes
     n_rows, n_in = codes_pass.shape
     ncol = cp + 1                            # columns incl. the (possibly empty) gap and bias column
-    # column-major copy of the pass (bias appended as one more column), then a stable
-    # radix sort by PE: entries come out ordered by (pe, column, local row)
-    ct = np.empty((n_in + 1, n_rows), dtype=np.uint8)
-    ct[:n_in] = codes_pass.T
-    ct[n_in] = 0 if bias_pass is None else bias_pass
-    flat = np.flatnonzero(ct)
-    vals_all = ct.ravel()[flat]
-    del ct
-    j, i = np.divmod(flat, n_rows)
+    rloc = -(-n_rows // n)                   # local rows of the pass in each PE
+    # the pass as a (pe, column, local row) grid, the bias as column Cp: a flat scan of the
+    # grid meets the entries in storage order [arch §3], with no sort
+    grid = np.zeros((n, ncol, rloc), np.uint8)
+    full, rest = divmod(n_rows, n)           # complete local rows, rows of the last one
+    grid[:, :n_in, :full] = codes_pass[:full * n].reshape(full, n, n_in).transpose(1, 2, 0)
+    if rest:
+        grid[:rest, :n_in, full] = codes_pass[full * n:]
+    if bias_pass is not None:
+        grid[:, cp, :full] = bias_pass[:full * n].reshape(full, n).T
+        if rest:
+            grid[:rest, cp, full] = bias_pass[full * n:]
+    flat = np.flatnonzero(grid.ravel() != 0)
+    vals = grid.ravel()[flat]
+    del grid
+    if rloc & (rloc - 1):
+        key, r = np.divmod(flat, rloc)       # key = pe * ncol + column; r = local row
+    else:
+        r = flat & (rloc - 1)
+        flat >>= rloc.bit_length() - 1
+        key = flat
     del flat
-    order = np.argsort((i % n).astype(np.uint16 if n <= 65535 else np.int64), kind="stable")
-    i = i[order]
-    col = j[order]
-    col[col == n_in] = cp
-    vals = vals_all[order]
-    del order, vals_all, j
-    pe = (i % n).astype(np.int64)
-    r = (i // n).astype(np.int64)
-    del i
     nnz = len(r)
-    key = pe * ncol + col
-    # previous row in the same (pe, column), -1 at a column start
-    new_col = np.ones(nnz, dtype=bool)
-    new_col[1:] = key[1:] != key[:-1]
-    prev = np.empty(nnz, np.int64)
-    prev[0:1] = -1
-    prev[1:] = r[:-1]
-    prev[new_col] = -1
-    gap = r - prev - 1
+    counts = np.bincount(key, minlength=n * ncol)
+    col = np.repeat(np.arange(0, n * ncol, ncol, dtype=np.int64), counts.reshape(n, ncol).sum(axis=1))
+    np.subtract(key, col, out=col)
+    # first and last entry of each non-empty (pe, column); the zeros before each entry
+    # since the previous one of its (pe, column), or since local row 0 for the first
+    filled = np.flatnonzero(counts)          # keys of the non-empty (pe, column)s
+    ends = np.cumsum(counts[filled]) - 1
+    starts = ends - counts[filled] + 1
+    gap = np.empty(nnz, np.int64)
+    np.subtract(r[1:], r[:-1], out=gap[1:])
+    gap -= 1
+    gap[starts] = r[starts]
     span = 1 << config.index_bits
-    npad = gap // span
-    z_real = gap % span
-    # entry positions: each real entry is preceded by its padding entries
-    pos = np.arange(nnz, dtype=np.int64) + np.cumsum(npad)
-    m = nnz + int(npad.sum())
-    v = np.zeros(m, np.uint8)
-    z = np.full(m, span - 1, np.uint8)
-    v[pos] = vals
-    z[pos] = z_real
-    counts = np.bincount(key, weights=(1 + npad), minlength=n * ncol).astype(np.int64).reshape(n, ncol)
+    padding_per_col = np.zeros(n * ncol, np.int64)
+    if rloc <= span:
+        # no gap reaches 2**index_bits: no padding entry, the entries are the non-zeros
+        m = nnz
+        v, z = vals, gap.astype(np.uint8)
+        ent_col, ent_row = col, r
+        first = r[starts]
+    else:
+        npad = gap // span
+        z_real = gap % span
+        # entry positions: each real entry is preceded by its padding entries
+        pos = np.arange(nnz, dtype=np.int64) + np.cumsum(npad)
+        m = nnz + int(npad.sum())
+        v = np.zeros(m, np.uint8)
+        z = np.full(m, span - 1, np.uint8)
+        v[pos] = vals
+        z[pos] = z_real
+        ent_col = np.repeat(col, 1 + npad)
+        ent_row = np.empty(m, np.int64)
+        ent_row[pos] = r
+        if m > nnz:
+            # padding rows: walk back from the real entry they precede
+            pad_idx = np.nonzero(v == 0)[0]
+            owner = np.searchsorted(pos, pad_idx)          # the real entry this padding precedes
+            k_before = pos[owner] - pad_idx               # 1.. npad
+            ent_row[pad_idx] = r[owner] - z_real[owner] - 1 - (k_before - 1) * span
+            padding_per_col = np.bincount(key, weights=npad, minlength=n * ncol).astype(np.int64)
+            counts = counts + padding_per_col
+        first = np.where(npad[starts] > 0, -1, r[starts])
     ptr = np.zeros((n, ncol + 1), np.int64)
-    np.cumsum(counts, axis=1, out=ptr[:, 1:])
+    np.cumsum(counts.reshape(n, ncol), axis=1, out=ptr[:, 1:])
     pe_offsets = np.zeros(n + 1, np.int64)
     np.cumsum(ptr[:, -1], out=pe_offsets[1:])
-    # per-entry column and row (rows of padding entries: the row position they advance to)
-    ent_key = np.repeat(np.arange(n * ncol, dtype=np.int64), counts.ravel())
-    ent_col = ent_key % ncol
-    is_real = v != 0
-    ent_row = np.empty(m, np.int64)
-    ent_row[pos] = r
-    if m > nnz:
-        # padding rows: walk back from the real entry they precede
-        pad_idx = np.nonzero(~is_real)[0]
-        owner = np.searchsorted(pos, pad_idx)          # the real entry this padding precedes
-        k_before = pos[owner] - pad_idx               # 1.. npad
-        ent_row[pad_idx] = r[owner] - z_real[owner] - 1 - (k_before - 1) * span
-    first_row = np.full((n, ncol), -1, np.int64)
-    last_row = np.full((n, ncol), -1, np.int64)
-    firsts = np.nonzero(counts.ravel())[0]
-    start = (ptr[:, :-1].ravel() + np.repeat(pe_offsets[:-1], ncol))[firsts]
-    end = start + counts.ravel()[firsts] - 1
-    fr = np.where(is_real[start], ent_row[start], -1)
-    first_row.ravel()[firsts] = fr
-    last_row.ravel()[firsts] = ent_row[end]
-    padding_per_col = np.bincount(key, weights=npad, minlength=n * ncol).astype(np.int64).reshape(n, ncol)
-    return PassImage(row_start, n_rows, ptr, v, z, pe_offsets, ent_col, ent_row, first_row, last_row,
-                     padding_per_col)
+    first_row = np.full(n * ncol, -1, np.int64)
+    last_row = np.full(n * ncol, -1, np.int64)
+    first_row[filled] = first
+    last_row[filled] = r[ends]
+    return PassImage(row_start, n_rows, ptr, v, z, pe_offsets, ent_col, ent_row, first_row.reshape(n, ncol),
+                     last_row.reshape(n, ncol), padding_per_col.reshape(n, ncol))
 
 
 def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True) -> CompiledLayer:

@@ -1,10 +1,17 @@
 """Per-event energy model of an EIE array, calibrated on EIE Table II [arch §7].
 
 The cycle-accurate model counts events (sparse-matrix line reads, pointer reads, MACs, ...);
-this module prices each event in pJ and groups them into the modules of EIE Table II.  The
-default table (``eie/data/energy_45nm.toml``) is calibrated so that the paper's design point
-at *steady state* draws exactly the Table II power of each module; ``docs/energy.md`` gives
-the derivation, :func:`calibrate_table2` computes it, and a test pins that the two agree.
+this module prices each event in pJ and groups them into the modules of EIE Table II.  Two
+calibrations reproduce Table II's power of each module, at two sets of event rates
+(:data:`CALIBRATIONS`, docs/energy.md §3):
+
+* ``"fc8"`` (the default, ``eie/data/energy_45nm.toml``): the rates the model measures on the
+  real AlexNet FC8 layer at the paper's design point (:data:`FC8_RUN`), the layer the paper
+  reports 590 mW on; :func:`calibrate_fc8`.
+* ``"steady"`` (``eie/data/energy_45nm_steady.toml``): an idealised steady state (one useful
+  entry per PE-cycle, full lines, 4 entries per column); :func:`calibrate_table2`.
+
+Tests pin that each shipped file equals its calibration function.
 
 Energies are in pJ, powers in mW, times in µs (1 mW for 1 µs = 1 nJ = 1000 pJ).
 """
@@ -26,8 +33,9 @@ from .errors import ConfigError, InputError
 __all__ = [
     "EVENTS", "COMPONENTS", "TABLE2_MW", "TABLE2_TOTAL_MW", "TABLE2_CLOCK_MHZ",
     "STEADY_ENTRIES_PER_COLUMN", "FIXED16_MULT_SAVING", "LINE_WIDTH_EXPONENT",
-    "SRAM_CAPACITY_EXPONENT", "EnergyTable", "EnergyReport", "calibrate_table2",
-    "steady_state_events", "sram_access_scale", "fixed16_mac_pj", "estimate", "dram_baselines",
+    "SRAM_CAPACITY_EXPONENT", "CALIBRATIONS", "DEFAULT_CALIBRATION", "FC8_RUN", "EnergyTable", "EnergyReport",
+    "calibrate_rates", "calibrate_table2", "calibrate_fc8", "fc8_rates", "steady_state_events",
+    "sram_access_scale", "fixed16_mac_pj", "estimate", "dram_baselines",
 ]
 
 #: Event counts the cycle model hands over [arch §7]; totals over all PEs.
@@ -69,6 +77,25 @@ SRAM_CAPACITY_EXPONENT = 0.5
 
 # The design point Table II describes; default() scales the calibrated table from it.
 _REFERENCE = EIEConfig()
+
+#: The calibrations: name -> (table file in eie/data, what its event rates are).
+CALIBRATIONS = {
+    "fc8": ("energy_45nm.toml", "the real AlexNet FC8 layer at the design point (FC8_RUN)"),
+    "steady": ("energy_45nm_steady.toml", "steady state: one useful entry per PE-cycle, full lines, "
+                                          "4 entries per column"),
+}
+DEFAULT_CALIBRATION = "fc8"
+
+#: The model on the real AlexNet FC8 layer (the authors' alexnet_fc8.npz: 1000 x 4096, 25 %
+#: weights, 1,759 non-zero inputs) at the paper's design point (EIEConfig(): 64 PEs, queue
+#: depth 8): its cycles and event totals [arch §7].  tests/test_energy.py pins them against
+#: the model on the file.
+FC8_RUN = {
+    "cycles": 7896, "pes": 64,
+    "events": {"spmat_line_read": 100900, "ptr_read": 112640, "codebook_read": 453748, "mac": 453748,
+               "dst_rf_read": 452614, "dst_rf_write": 453748, "src_rf_read": 4096, "queue_push": 112640,
+               "queue_pop": 112640, "broadcast": 1760, "lnzd_search": 1806},
+}
 
 # Split of ArithmUnit power between `mac` and `codebook_read` (Horowitz 45 nm figures):
 # a 16-bit fixed multiply (32-bit float multiply 3.7 pJ / 6.2) plus a 16-bit add
@@ -135,8 +162,9 @@ class EnergyTable:
             object.__setattr__(self, key, value)
 
     @classmethod
-    def default(cls, config: EIEConfig | None = None) -> EnergyTable:
-        """The calibrated 45 nm table (``eie/data/energy_45nm.toml``) for ``config``.
+    def default(cls, config: EIEConfig | None = None, calibration: str = DEFAULT_CALIBRATION) -> EnergyTable:
+        """The calibrated 45 nm table of ``calibration`` (:data:`CALIBRATIONS`; default the
+        FC8 one, ``eie/data/energy_45nm.toml``) for ``config``.
 
         The file describes the paper's design point (``EIEConfig()``).  For another
         configuration one SRAM access scales with :func:`sram_access_scale`:
@@ -145,7 +173,9 @@ class EnergyTable:
         independent of the configuration (the clock changes power, not energy per event).
         """
         config = _REFERENCE if config is None else config
-        values = dict(_reference_values())
+        if calibration not in CALIBRATIONS:
+            raise ConfigError(f"energy calibration must be one of {', '.join(CALIBRATIONS)}, not {calibration!r}")
+        values = dict(_reference_values(calibration))
         values["spmat_line_read"] *= sram_access_scale(config.line_bits, config.spmat_kb,
                                                        _REFERENCE.line_bits, _REFERENCE.spmat_kb)
         values["ptr_read"] *= sram_access_scale(config.ptr_bits, config.ptr_kb,
@@ -174,6 +204,14 @@ class EnergyTable:
             raise ConfigError(f"{where} is not valid TOML: {exc}") from None
         return cls.default(config)._with(data, where)
 
+    @classmethod
+    def load(cls, name_or_path, config: EIEConfig | None = None) -> EnergyTable:
+        """A calibration by name (:data:`CALIBRATIONS`: ``"fc8"``, ``"steady"``) or a TOML file
+        (:meth:`from_toml`): what ``--energy-table`` takes."""
+        if str(name_or_path) in CALIBRATIONS:
+            return cls.default(config, str(name_or_path))
+        return cls.from_toml(name_or_path, config)
+
     def replace(self, **changes) -> EnergyTable:
         """A copy with some fields changed (checked: known names, numbers >= 0)."""
         return self._with(changes, None)
@@ -188,10 +226,11 @@ class EnergyTable:
 
 
 @cache
-def _reference_values() -> tuple:
-    """The shipped table, read once.  It must set every field (a test pins it)."""
-    where = "energy file 'eie/data/energy_45nm.toml'"
-    text = resources.files("eie").joinpath("data", "energy_45nm.toml").read_text(encoding="utf-8")
+def _reference_values(calibration: str = DEFAULT_CALIBRATION) -> tuple:
+    """A shipped table, read once.  It must set every field (a test pins it)."""
+    name = CALIBRATIONS[calibration][0]
+    where = f"energy file 'eie/data/{name}'"
+    text = resources.files("eie").joinpath("data", name).read_text(encoding="utf-8")
     data = _check_table_values(tomllib.loads(text), where)
     missing = [f.name for f in fields(EnergyTable) if f.name not in data]
     if missing:
@@ -257,41 +296,75 @@ def steady_state_events(config: EIEConfig, cycles: float,
             for event, rate in rates.items()}
 
 
-def calibrate_table2(config: EIEConfig | None = None,
-                     entries_per_column: float = STEADY_ENTRIES_PER_COLUMN, *,
-                     entries_per_line_read: float | None = None) -> dict:
-    """Per-event energies (pJ) that make ``config`` draw the Table II power at steady state.
+def calibrate_rates(rates: Mapping) -> dict:
+    """Per-event energies (pJ) that make a PE draw exactly the Table II power of each module
+    at the given event ``rates`` (events per PE per cycle; ``broadcast`` and ``lnzd_search``
+    per cycle of the array).  mW convert to pJ per cycle at Table II's 800 MHz (T = 1.25 ns);
+    with P a module's power:
 
-    ``config`` is the design Table II is taken to describe (default: the paper's); only its
-    ``entries_per_line`` enters, and mW convert to pJ per cycle at Table II's 800 MHz.
-    ``entries_per_line_read`` (default ``entries_per_line``) is the useful entries per line
-    read at steady state (docs/energy.md, "Line reads on real layers").  With P the module
-    power and T = 1.25 ns the cycle:
-
-    - ``spmat_line_read`` = P_SpmatRead · T · entries_per_line_read (default 8);
-    - ``ptr_read`` = P_PtrRead · T · entries_per_column;
-    - ``mac`` + ``codebook_read`` = P_ArithmUnit · T, split by Horowitz energies (16-bit
-      fixed multiply-add 0.6468 pJ : 16 x 16-bit codebook read 0.15625 pJ);
-    - ``dst_rf_read`` = ``dst_rf_write`` = ``src_rf_read`` = P_ActRW · T / (2 + 1/epc);
-    - ``queue_push`` = ``queue_pop`` = P_queue · T · epc / 2;
+    - ``spmat_line_read`` = P_SpmatRead · T / line-read rate;
+    - ``ptr_read`` = P_PtrRead · T / pointer-read rate;
+    - ``mac``, ``codebook_read``: P_ArithmUnit · T shared in the ratio of Horowitz's energies
+      (16-bit fixed multiply-add 0.6468 pJ : 16 x 16-bit codebook read 0.15625 pJ) at their
+      rates;
+    - ``dst_rf_read`` = ``dst_rf_write`` = ``src_rf_read``: P_ActRW · T over the three
+      register-file access rates, equal energy per access;
+    - ``queue_push`` = ``queue_pop``: P_queue · T over the push and pop rates;
     - ``broadcast`` = ``lnzd_search`` = 0: the CCU is not in Table II (docs/energy.md).
     """
-    config = _REFERENCE if config is None else config
-    rate = _steady_rates(config, entries_per_column, entries_per_line_read)
+    for name in EVENTS:
+        value = rates.get(name)
+        if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+                and value >= 0):
+            raise ConfigError(f"rates[{name!r}] must be a number >= 0, not {value!r}")
+    for name in ("spmat_line_read", "ptr_read", "mac", "dst_rf_write", "queue_push"):
+        if rates[name] <= 0:
+            raise ConfigError(f"rates[{name!r}] must be > 0 to calibrate its module, not {rates[name]!r}")
     pj_per_cycle = {name: mw * 1e3 / TABLE2_CLOCK_MHZ for name, mw in TABLE2_MW.items()}
-    arith = pj_per_cycle["arith"]
-    act = pj_per_cycle["act_rw"] / (rate["dst_rf_read"] + rate["dst_rf_write"] + rate["src_rf_read"])
-    queue = pj_per_cycle["act_queue"] / (rate["queue_push"] + rate["queue_pop"])
-    mac_share = _MAC_HOROWITZ_PJ / (_MAC_HOROWITZ_PJ + _CODEBOOK_HOROWITZ_PJ)
+    arith = pj_per_cycle["arith"] / (rates["mac"] * _MAC_HOROWITZ_PJ + rates["codebook_read"] * _CODEBOOK_HOROWITZ_PJ)
+    act = pj_per_cycle["act_rw"] / (rates["dst_rf_read"] + rates["dst_rf_write"] + rates["src_rf_read"])
+    queue = pj_per_cycle["act_queue"] / (rates["queue_push"] + rates["queue_pop"])
     return {
-        "spmat_line_read": pj_per_cycle["spmat_read"] / rate["spmat_line_read"],
-        "ptr_read": pj_per_cycle["ptr_read"] / rate["ptr_read"],
-        "codebook_read": arith * (1 - mac_share),
-        "mac": arith * mac_share,
+        "spmat_line_read": pj_per_cycle["spmat_read"] / rates["spmat_line_read"],
+        "ptr_read": pj_per_cycle["ptr_read"] / rates["ptr_read"],
+        "codebook_read": arith * _CODEBOOK_HOROWITZ_PJ,
+        "mac": arith * _MAC_HOROWITZ_PJ,
         "dst_rf_read": act, "dst_rf_write": act, "src_rf_read": act,
         "queue_push": queue, "queue_pop": queue,
         "broadcast": 0.0, "lnzd_search": 0.0,
     }
+
+
+def calibrate_table2(config: EIEConfig | None = None,
+                     entries_per_column: float = STEADY_ENTRIES_PER_COLUMN, *,
+                     entries_per_line_read: float | None = None) -> dict:
+    """The ``"steady"`` calibration: per-event energies (pJ) that make ``config`` draw the
+    Table II power at steady state (:func:`steady_state_events`; :func:`calibrate_rates`).
+
+    ``config`` is the design Table II is taken to describe (default: the paper's); only its
+    ``entries_per_line`` enters.  ``entries_per_line_read`` (default ``entries_per_line``) is
+    the useful entries per line read at steady state (docs/energy.md, "Line reads on real
+    layers").  At the design point: ``spmat_line_read`` = 4.955 mW · 1.25 ns · 8,
+    ``ptr_read`` = 1.807 · 1.25 · 4, register-file accesses 1.122 · 1.25 / (2 + 1/4), queue
+    accesses 0.112 · 1.25 · 4 / 2.
+    """
+    config = _REFERENCE if config is None else config
+    return calibrate_rates(_steady_rates(config, entries_per_column, entries_per_line_read))
+
+
+def fc8_rates() -> dict:
+    """The event rates of :data:`FC8_RUN`: per PE per cycle (the CCU's per cycle)."""
+    cycles, pes = FC8_RUN["cycles"], FC8_RUN["pes"]
+    return {name: count / (cycles * (1 if name in ("broadcast", "lnzd_search") else pes))
+            for name, count in FC8_RUN["events"].items()}
+
+
+def calibrate_fc8() -> dict:
+    """The ``"fc8"`` calibration (the default table): per-event energies (pJ) that make the
+    real FC8 layer at the design point draw exactly the Table II power of each module
+    (:func:`calibrate_rates` at :func:`fc8_rates`), so its average power is Table II's
+    9.158 mW per PE, 586.1 mW for 64 PEs (the paper: 590 mW for the chip)."""
+    return calibrate_rates(fc8_rates())
 
 
 @dataclass(frozen=True)

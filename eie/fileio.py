@@ -29,8 +29,8 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["STDOUT", "check_out", "check_out_dir", "check_distinct", "write_text", "write_bytes", "json_default", "dumps_json",
-           "write_json", "OutputPlan"]
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_distinct", "write_text", "write_bytes", "write_stream",
+           "json_default", "dumps_json", "write_json", "OutputPlan"]
 
 #: the path that means standard output (``--json -``)
 STDOUT = "-"
@@ -147,6 +147,33 @@ def write_bytes(path, data: bytes) -> None:
     if kind:
         raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
     _atomic(path, data)
+
+
+def write_stream(path, chunks) -> None:
+    """Write the text ``chunks`` one after the other, atomically like :func:`write_bytes`
+    (a temporary file renamed into place; ``-`` is standard output), without holding the
+    whole text in memory."""
+    if str(path) == STDOUT:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    path = Path(path)
+    kind = _kind(path)
+    if kind:
+        raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        os.replace(tmp, path)
+    except BaseException as exc:            # an interrupt too: never leave the temporary file
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise
 
 
 def write_text(path, text: str, if_changed: bool = False) -> bool:

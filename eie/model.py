@@ -26,23 +26,37 @@ products rounded to the output format and summed with wrap-around [arch §4].
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compile import CompiledLayer, capacity_report, compile_layer
+from .compile import CompiledLayer, PassImage, capacity_report, compile_layer
 from .config import EIEConfig
 from .errors import InputError
 from .fixed import QuantPlan, acc_preload, plan_layer, quantize, round_shift, saturate, saturated_count, wrap
 from .layer import CompressedLayer, check_activations
 from .reference import error_bound, float_forward, outputs_match, sparse_weight
 
-__all__ = ["PassTiming", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "pass_timing", "ARITH_DRAIN",
-           "lnzd_gaps", "ptr_read_slots", "ccu_broadcast_and_queue_pop", "arith_pass_end", "spmat_read_lines",
-           "arith_accumulate", "arith_bypasses", "act_rw_preload", "act_rw_write_out"]
+__all__ = ["PassTiming", "PassWork", "SimResult", "simulate", "simulate_fixed", "simulate_stack", "retime",
+           "pass_timing", "pass_work", "ARITH_DRAIN", "RETIME_FIELDS", "CCU_BLOCK_MIN_DEPTH", "lnzd_gaps",
+           "ptr_read_slots", "ccu_broadcast_and_queue_pop", "arith_pass_end", "spmat_read_lines",
+           "arith_accumulate", "arith_same_row", "arith_bypasses", "act_rw_preload", "act_rw_write_out"]
+
+#: EIEConfig fields :func:`retime` may change: they change neither the memory images nor
+#: the values [arch §1-§4], only timing (queue depth), line reads (line width), time (clock)
+#: and the capacity check (SRAM sizes, pointer width); the LNZD tree takes one cycle
+#: whatever its fan-in (§5.1)
+RETIME_FIELDS = ("queue_depth", "clock_mhz", "line_bits", "lnzd_fanin", "spmat_kb", "ptr_kb", "ptr_bits",
+                 "act_sram_kb")
 
 #: cycles between the issue of an entry and its accumulator write [arch §5.5]
 ARITH_DRAIN = 5
+
+#: :func:`ccu_broadcast_and_queue_pop` evaluates D broadcasts at a time when the queue depth
+#: D is at least this and at least N / 8 (measured on FC8 at 1, 64 and 256 PEs: below that,
+#: one block costs more than D single steps)
+CCU_BLOCK_MIN_DEPTH = 8
 
 PE_STATS = ("entries", "padding", "useful", "empty_columns", "starved", "line_reads", "ptr_reads",
             "pops", "bypasses", "busy")
@@ -86,16 +100,30 @@ def ccu_broadcast_and_queue_pop(gaps: np.ndarray, slots: np.ndarray, queue_depth
     ``b_k = max(f_k, 1 + max_p P[p, k-D])`` stalls the broadcast while a queue is full
     (a pop in cycle c frees the slot for the broadcast of cycle c+1);
     ``P[p,k] = max(b_k + 1, P[p,k-1] + slots[p,k-1])`` pops a column when it has arrived
-    and the PE's previous column has issued."""
+    and the PE's previous column has issued.
+
+    Evaluation (the values are those of the recurrence as written): with ``S[p,k]`` the
+    slots of PE p before column k, ``P[p,k] - S[p,k]`` is the running maximum of
+    ``b_m + 1 - S[p,m]`` over m <= k, and broadcast k's stall depends only on pops D
+    broadcasts earlier, so D broadcasts at a time are a few array operations across PEs
+    and columns.  For shallow queues (:data:`CCU_BLOCK_MIN_DEPTH`) the per-block overhead
+    outweighs the blocks and the recurrence is stepped one broadcast at a time.
+    """
     n, k1 = slots.shape
-    d = queue_depth
+    if queue_depth < CCU_BLOCK_MIN_DEPTH or 8 * queue_depth < n:
+        return _ccu_stepped(gaps, slots, queue_depth)
+    return _ccu_blocks(gaps, slots, queue_depth)
+
+
+def _ccu_stepped(gaps: np.ndarray, slots: np.ndarray, d: int):
+    """:func:`ccu_broadcast_and_queue_pop` one broadcast at a time."""
+    n, k1 = slots.shape
     found = np.empty(k1, np.int64)
     bcast = np.empty(k1, np.int64)
     pop = np.empty((n, k1), np.int64)
     maxpop = np.empty(k1, np.int64)
     b = -1
     prev = None
-    # Without any stall the pops are a max-plus scan; the loop is kept simple and exact.
     for k in range(k1):
         f = b + int(gaps[k])
         found[k] = f
@@ -111,6 +139,36 @@ def ccu_broadcast_and_queue_pop(gaps: np.ndarray, slots: np.ndarray, queue_depth
         maxpop[k] = cur.max()
         prev = cur
     return found, bcast, pop
+
+
+def _ccu_blocks(gaps: np.ndarray, slots: np.ndarray, d: int):
+    """:func:`ccu_broadcast_and_queue_pop` D broadcasts at a time (see its docstring)."""
+    n, k1 = slots.shape
+    pop = np.empty((n, k1), np.int64)
+    before = np.full((n, k1), -1, np.int64)           # S[p, k] - 1
+    np.cumsum(slots[:, :-1], axis=1, out=before[:, 1:])
+    before[:, 1:] -= 1
+    gap = gaps.tolist()
+    found, bcast, maxpop = [0] * k1, [0] * k1, []
+    b = -1
+    run = np.full((n, 1), -(1 << 62), np.int64)       # running maximum of b_m + 1 - S[p, m]
+    for t in range(0, k1, d):
+        u = min(t + d, k1)
+        for k in range(t, u):
+            f = b + gap[k]
+            found[k] = f
+            b = max(f, 1 + maxpop[k - d]) if k >= d else f
+            bcast[k] = b
+        s_blk = before[:, t:u]
+        x = np.array(bcast[t:u], np.int64) - s_blk
+        np.maximum.accumulate(x, axis=1, out=x)
+        np.maximum(x, run, out=x)
+        run = x[:, -1:]
+        blk = pop[:, t:u]
+        np.add(x, s_blk, out=blk)
+        blk += 1
+        maxpop.extend(blk.max(axis=0).tolist())
+    return np.array(found, np.int64), np.array(bcast, np.int64), pop
 
 
 def arith_pass_end(pop: np.ndarray, lengths: np.ndarray) -> int:
@@ -148,6 +206,8 @@ class SimResult:
     timings: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)
     capacity_problems: list = field(default_factory=list)   # [] when the layer fits the SRAMs
+    compiled: CompiledLayer | None = field(default=None, repr=False)   # what ran (keep_work: for retime)
+    work: list = field(default_factory=list, repr=False)   # PassWork of each pass (keep_work: for retime)
 
     @property
     def outputs(self) -> np.ndarray:
@@ -194,66 +254,109 @@ def spmat_read_lines(ptr: np.ndarray, cols: np.ndarray, lengths: np.ndarray, epl
 def arith_accumulate(ps, act_col: np.ndarray, cb_q: np.ndarray, shift: int, pes: int, n_out: int) -> np.ndarray:
     """Arithmetic unit [arch §4, §5.5]: every real entry of a broadcast column, codebook
     decode, multiply, round-shift and wrap-around accumulate, in one vectorised step (with
-    the bypass the pipeline equals in-order accumulation)."""
-    n = pes
-    sel = (act_col[ps.col] != 0) & (ps.v != 0)
-    pe_of = np.repeat(np.arange(n, dtype=np.int64), ps.entries_per_pe())
-    rows = ps.row_start + ps.row[sel] * n + pe_of[sel]
-    prod = act_col[ps.col[sel]] * cb_q[ps.v[sel]]
-    r = round_shift(prod, shift)
+    the bypass the pipeline equals in-order accumulation).
+
+    Each (column value, codebook value) product is rounded once, in a table of
+    ``(Cp+1) x codebook`` products, and each entry picks its own; the columns that are not
+    broadcast (value 0), code 0 and padding entries pick a 0, which adds nothing."""
+    prods = round_shift(act_col[:, None] * cb_q[None, :], shift)
     acc = np.zeros(n_out, np.int64)
-    if len(r):
-        if float(np.abs(r).max()) * len(r) < 2.0 ** 52:
+    if len(ps.v):
+        index = ps.col * len(cb_q)
+        index += ps.v
+        r = prods.ravel()[index]
+        rows = ps.out_rows
+        if float(np.abs(prods).max()) * len(r) < 2.0 ** 52:
             acc += np.rint(np.bincount(rows, weights=r, minlength=n_out)).astype(np.int64)
         else:
             np.add.at(acc, rows, r)
     return acc
 
 
-def arith_bypasses(ps, t: PassTiming) -> np.ndarray:
-    """Arithmetic bypass [arch §5.5], per PE: a column's first entry writes the row its
-    previous column's last entry wrote, issued back to back."""
-    cols, lengths = t.columns, t.lengths
+def arith_same_row(ps, cols: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(N, K1-1): broadcast column k+1's first entry writes the row that column k's last
+    entry wrote, in PE p (a bypass if the two are issued back to back) [arch §5.5]."""
     nonempty = lengths > 0
-    adj = nonempty[:, :-1] & nonempty[:, 1:] & (t.pop[:, 1:] == t.pop[:, :-1] + lengths[:, :-1])
     fr = ps.first_row[:, cols[1:]]
     lr = ps.last_row[:, cols[:-1]]
-    return (adj & (fr >= 0) & (fr == lr)).sum(axis=1)
+    return nonempty[:, :-1] & nonempty[:, 1:] & (fr >= 0) & (fr == lr)
 
 
-def _run_pass(ps, cols, act_col, cb_q, plan, cfg, n_out):
-    n = cfg.pes
-    t = pass_timing(ps.lengths, cols, n, cfg.queue_depth)
-    lengths = t.lengths
-    acc = arith_accumulate(ps, act_col, cb_q, plan.shift, n, n_out)
-    # --- per-PE statistics [arch §6] -----------------------------------------------------
+def arith_bypasses(ps, t: PassTiming, same_row: np.ndarray | None = None) -> np.ndarray:
+    """Arithmetic bypass [arch §5.5], per PE: a column's first entry writes the row its
+    previous column's last entry wrote, issued back to back (``same_row``: the
+    :func:`arith_same_row` of the pass, if already known)."""
+    if same_row is None:
+        same_row = arith_same_row(ps, t.columns, t.lengths)
+    adj = t.pop[:, 1:] == t.pop[:, :-1] + t.lengths[:, :-1]
+    return (adj & same_row).sum(axis=1)
+
+
+@dataclass(eq=False)
+class PassWork:
+    """What one pass does with one input whatever the queue depth [arch §5.3-§5.5]: the
+    broadcast columns and the entries each PE issues for them, the products they add up
+    and the per-PE counts that do not depend on timing.  :func:`retime` times it again
+    for another queue depth or line width without touching the values."""
+
+    image: PassImage
+    columns: np.ndarray    # (K1,) broadcast columns (the bias column last)
+    gaps: np.ndarray       # (K1,) LNZD cycles from one find to the next
+    lengths: np.ndarray    # (N, K1) entries (padding included) of each broadcast column per PE
+    slots: np.ndarray      # (N, K1) issue-slot cycles of each column (an empty one costs 1)
+    same_row: np.ndarray   # (N, K1-1) bypass candidates (arith_same_row)
+    acc: np.ndarray        # (n_out,) int64 products of this pass, before wrap-around
+    stats: dict            # per-PE entries, padding, useful, empty_columns, ptr_reads, pops
+    line_reads: dict = field(default_factory=dict)   # entries per line -> per-PE line reads
+
+
+def pass_work(ps, cols: np.ndarray, act_col: np.ndarray, cb_q: np.ndarray, shift: int, n_out: int) -> PassWork:
+    """The queue-independent part of one pass (see :class:`PassWork`)."""
+    n = ps.pes
+    lengths = np.ascontiguousarray(ps.lengths[:, cols])
     entries = lengths.sum(axis=1)
     padding = ps.padding_per_col[:, cols].sum(axis=1)
     empty = (lengths == 0).sum(axis=1)
-    bypasses = arith_bypasses(ps, t)
+    stats = {"entries": entries, "padding": padding, "useful": entries - padding, "empty_columns": empty,
+             "ptr_reads": np.full(n, len(cols)), "pops": np.full(n, len(cols))}
+    return PassWork(ps, cols, lnzd_gaps(cols, n), lengths, ptr_read_slots(lengths),
+                    arith_same_row(ps, cols, lengths), arith_accumulate(ps, act_col, cb_q, shift, n, n_out), stats)
+
+
+def _pass_time(w: PassWork, cfg: EIEConfig):
+    """Time one pass's work on ``cfg`` (queue depth, line width) [arch §5.1-§5.4, §5.7]."""
+    found, bcast, pop = ccu_broadcast_and_queue_pop(w.gaps, w.slots, cfg.queue_depth)
+    t = PassTiming(w.columns, found, bcast, pop, w.lengths, arith_pass_end(pop, w.lengths))
+    epl = cfg.entries_per_line
+    if epl not in w.line_reads:
+        w.line_reads[epl] = spmat_read_lines(w.image.ptr, w.columns, w.lengths, epl)
+    st = w.stats
+    # --- per-PE statistics [arch §6] -----------------------------------------------------
     stats = {
-        "entries": entries, "padding": padding, "useful": entries - padding, "empty_columns": empty,
-        "starved": t.cycles - entries - empty,
-        "line_reads": spmat_read_lines(ps.ptr, cols, lengths, cfg.entries_per_line),
-        "ptr_reads": np.full(n, len(cols)), "pops": np.full(n, len(cols)), "bypasses": bypasses,
-        "busy": entries + empty,
+        "entries": st["entries"], "padding": st["padding"], "useful": st["useful"],
+        "empty_columns": st["empty_columns"], "starved": t.cycles - st["entries"] - st["empty_columns"],
+        "line_reads": w.line_reads[epl], "ptr_reads": st["ptr_reads"], "pops": st["pops"],
+        "bypasses": arith_bypasses(w.image, t, w.same_row), "busy": st["entries"] + st["empty_columns"],
     }
     totals = {"stall_cycles": int((t.broadcast - t.found).sum()),
               "groups_scanned": int(t.found[-1] - (t.broadcast[:-1] - t.found[:-1]).sum() + 1),
-              "broadcasts": len(cols)}
-    return t, acc, stats, totals
+              "broadcasts": len(w.columns)}
+    return t, stats, totals
 
 
 def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False, plan: QuantPlan | None = None,
              fa: int | None = None, fo: int | None = None, keep_timing: bool = False,
-             check_reference: bool = True, source: CompressedLayer | None = None) -> SimResult:
+             check_reference: bool = True, source: CompressedLayer | None = None, *,
+             keep_work: bool = False) -> SimResult:
     """Run one layer through the model.
 
     ``layer`` is a :class:`CompiledLayer` or a :class:`CompressedLayer` (compiled here with
     ``config``).  ``x`` are float inputs (default: the layer's own ``activations``); they are
     quantised with ``fa`` fraction bits.  Returns bit-exact fixed-point outputs and statistics.
     ``source`` is the compressed layer a :class:`CompiledLayer` came from (for the float
-    reference; without it the images are decoded).
+    reference; without it the images are decoded).  ``keep_work``: the result keeps the
+    compiled layer and each pass's :class:`PassWork`, so that :func:`retime` can move it
+    to another queue depth, clock, line width or SRAM size.
     """
     if isinstance(layer, CompressedLayer):
         src = layer
@@ -270,18 +373,20 @@ def simulate(layer, x=None, config: EIEConfig | None = None, relu: bool = False,
             raise InputError("activations are needed: pass x or give the layer an 'activations' array")
         x = src.activations
     x = check_activations(x, compiled.n_in)
-    if src is None:
-        from .compile import decode
-        codes, bias = decode(compiled)
-        src = CompressedLayer(compiled.codebook, codes, bias, None, compiled.name, bias=compiled.bias)
-    w = sparse_weight(src)
-    y_float = float_forward(src, x, w)
+    if plan is None or check_reference:
+        # the float result sets the output's fraction bits and is the reference [arch §4]
+        if src is None:
+            from .compile import decode
+            codes, bias = decode(compiled)
+            src = CompressedLayer(compiled.codebook, codes, bias, None, compiled.name, bias=compiled.bias)
+        w = sparse_weight(src)
+        y_float = float_forward(src, x, w)
     if plan is None:
         plan = plan_layer(compiled.codebook, x, y_float, cfg, fa=fa, fo=fo, bias=compiled.bias)
     plan.check(cfg)
     a_q = quantize(x, plan.fa, cfg.act_bits)
     cb_q = quantize(compiled.codebook, plan.fw, cfg.codebook_bits)
-    result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+    result = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing, keep_work)
     result.capacity_problems = capacity_report(compiled)
     result.reference["lost_nonzeros"] = int(((x != 0) & (a_q == 0)).sum())
     if check_reference:
@@ -334,24 +439,39 @@ def act_rw_write_out(acc: np.ndarray, act_bits: int, relu: bool) -> np.ndarray:
 
 
 def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan: QuantPlan, relu: bool,
-                keep_timing: bool = False) -> SimResult:
+                keep_timing: bool = False, keep_work: bool = False) -> SimResult:
     """The model on already-quantised inputs (int64, ``plan.fa`` fraction bits)."""
     cfg = compiled.config
-    n = cfg.pes
     nz = np.nonzero(a_q)[0].astype(np.int64)
     cols = np.concatenate([nz, [compiled.cp]])
     act_col = np.zeros(compiled.cp + 1, np.int64)
     act_col[nz] = a_q[nz]
     act_col[compiled.cp] = 1 << plan.fa           # the bias activation 1.0
+    works = [pass_work(ps, cols, act_col, cb_q, plan.shift, compiled.n_out) for ps in compiled.passes]
     acc = act_rw_preload(compiled, plan.fo)
-    preloads = compiled.n_out if compiled.bias is not None else 0
+    for w in works:
+        acc += w.acc
+    acc = wrap(acc, cfg.acc_bits)
+    y = act_rw_write_out(acc, cfg.act_bits, relu)
+    values = {"nonzero_inputs": len(nz), "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
+              # full-precision bias: accumulators preloaded, and those whose q_acc(bias) clamped
+              "preloaded_accumulators": compiled.n_out if compiled.bias is not None else 0,
+              "saturated_bias": 0 if compiled.bias is None else saturated_count(compiled.bias, plan.fo,
+                                                                                cfg.acc_bits)}
+    return _timed(compiled, works, y, plan, relu, values, keep_timing, keep_work)
+
+
+def _timed(compiled: CompiledLayer, works: list, y: np.ndarray, plan: QuantPlan, relu: bool, values: dict,
+           keep_timing: bool, keep_work: bool) -> SimResult:
+    """Time the passes' work on ``compiled.config`` and count statistics and events [arch §6, §7]."""
+    cfg = compiled.config
+    n = cfg.pes
     pe = {k: np.zeros(n, np.int64) for k in PE_STATS}
     totals = {"stall_cycles": 0, "groups_scanned": 0, "broadcasts": 0}
     cycles = 0
     timings = []
-    for ps in compiled.passes:
-        t, acc_p, stats, tot = _run_pass(ps, cols, act_col, cb_q, plan, cfg, compiled.n_out)
-        acc += acc_p
+    for w in works:
+        t, stats, tot = _pass_time(w, cfg)
         for k in PE_STATS:
             pe[k] += stats[k]
         for k in totals:
@@ -359,20 +479,17 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
         cycles += t.cycles
         if keep_timing:
             timings.append(t)
-    acc = wrap(acc, cfg.acc_bits)
-    y = act_rw_write_out(acc, cfg.act_bits, relu)
     useful = int(pe["useful"].sum())
     busy_slots = pe["entries"] + pe["empty_columns"]
     groups = compiled.cp // n
     totals.update({
-        "cycles": cycles, "passes": len(compiled.passes), "nonzero_inputs": len(nz),
+        "cycles": cycles, "passes": len(compiled.passes), "nonzero_inputs": values["nonzero_inputs"],
         "useful_macs": useful, "padding_entries": int(pe["padding"].sum()),
         "load_efficiency": useful / (cycles * n) if cycles else 0.0,
         "load_balance": float(busy_slots.mean() / busy_slots.max()) if busy_slots.max() else 1.0,
-        "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
-        # full-precision bias: accumulators preloaded, and those whose q_acc(bias) clamped
-        "preloaded_accumulators": preloads,
-        "saturated_bias": 0 if compiled.bias is None else saturated_count(compiled.bias, plan.fo, cfg.acc_bits),
+        "saturated_outputs": values["saturated_outputs"],
+        "preloaded_accumulators": values["preloaded_accumulators"],
+        "saturated_bias": values["saturated_bias"],
         # what the layer occupies in the SRAMs (all passes, all PEs), for storage-based baselines
         "stored_entries": int(sum(len(ps.v) for ps in compiled.passes)),
         "stored_pointers": int(len(compiled.passes) * (compiled.cp + 2) * n),
@@ -381,16 +498,48 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
         "spmat_line_read": int(pe["line_reads"].sum()), "ptr_read": int(pe["ptr_reads"].sum()),
         "codebook_read": int(pe["entries"].sum()), "mac": useful,
         # the preload of a full-precision bias is one destination write per output [arch §7]
-        "dst_rf_read": useful - int(pe["bypasses"].sum()), "dst_rf_write": useful + preloads,
+        "dst_rf_read": useful - int(pe["bypasses"].sum()), "dst_rf_write": useful + values["preloaded_accumulators"],
         "src_rf_read": groups * n * len(compiled.passes), "queue_push": totals["broadcasts"] * n,
         "queue_pop": int(pe["pops"].sum()), "broadcast": totals["broadcasts"],
         "lnzd_search": totals["groups_scanned"],
     }
-    return SimResult(cfg, compiled.name, cycles, y, plan, relu, pe, totals, events, timings)
+    return SimResult(cfg, compiled.name, cycles, y, plan, relu, pe, totals, events, timings,
+                     compiled=compiled if keep_work else None, work=works if keep_work else [])
+
+
+def retime(result: SimResult, config: EIEConfig, keep_timing: bool = False) -> SimResult:
+    """``result``'s run on ``config`` without computing the values again.
+
+    ``config`` may differ from ``result.config`` only in :data:`RETIME_FIELDS` (queue depth,
+    clock, line width, LNZD fan-in, SRAM sizes, pointer width): these change neither the
+    memory images nor the values, only the timing, the line reads and the capacity check.
+    The result equals ``simulate`` on ``config`` (outputs, cycles, every statistic and
+    event); the reference check, if the first run made one, is carried over.
+    """
+    if not isinstance(result, SimResult) or result.compiled is None:
+        raise InputError("retime needs a SimResult of simulate or simulate_stack run with keep_work=True")
+    if not isinstance(config, EIEConfig):
+        raise InputError(f"config must be an EIEConfig, not {type(config).__name__}")
+    old = result.config
+    changed = [f.name for f in dataclasses.fields(EIEConfig)
+               if f.name not in RETIME_FIELDS and getattr(old, f.name) != getattr(config, f.name)]
+    if changed:
+        raise InputError(f"retime cannot change {changed[0]} ({getattr(old, changed[0])!r} -> "
+                         f"{getattr(config, changed[0])!r}): it changes the memory images or the values; "
+                         f"compile and simulate again")
+    compiled = result.compiled
+    if compiled.config != config:
+        compiled = dataclasses.replace(compiled, config=config)
+    values = {k: result.totals[k] for k in ("nonzero_inputs", "saturated_outputs", "preloaded_accumulators",
+                                            "saturated_bias")}
+    out = _timed(compiled, result.work, result.outputs_q, result.plan, result.relu, values, keep_timing, True)
+    out.capacity_problems = capacity_report(compiled)
+    out.reference = dict(result.reference)
+    return out
 
 
 def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_timing: bool = False,
-                   check_capacity: bool = True, check_reference: bool = True):
+                   check_capacity: bool = True, check_reference: bool = True, *, keep_work: bool = False):
     """Run FC layers back to back with ReLU between them; activations stay on chip [arch §8].
 
     Layer L's quantised (ReLU'd) output is layer L+1's quantised input; ``fo`` of layer L
@@ -428,7 +577,7 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
         if a_q is None:
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)
-        res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing)
+        res = _simulate_q(compiled, a_q, cb_q, plan, relu, keep_timing, keep_work)
         res.capacity_problems = capacity_report(compiled)
         if check_reference:
             x_in = a_q / 2.0 ** plan.fa

@@ -15,10 +15,21 @@ __all__ = ["sparse_weight", "float_forward", "error_bound", "outputs_match"]
 
 
 def sparse_weight(layer: CompressedLayer) -> sp.csr_matrix:
-    """The decoded weights as a CSR matrix (float64)."""
-    m = sp.csr_matrix(layer.codes)
-    m.data = layer.codebook[m.data]
-    m.eliminate_zeros()          # codes whose codebook value is 0.0 are not weights
+    """The decoded weights as a CSR matrix (float64), built straight from the non-zero codes
+    in row-major order (what ``scipy.sparse.csr_matrix(codes)`` builds, without its COO
+    detour)."""
+    codes = layer.codes
+    n_out, n_in = codes.shape
+    flat = np.flatnonzero(codes.ravel() != 0)
+    row_starts = np.arange(0, (n_out + 1) * n_in, n_in, dtype=np.int64)
+    indptr = np.searchsorted(flat, row_starts)
+    cols = flat - np.repeat(row_starts[:-1], np.diff(indptr))
+    index = np.int32 if len(flat) < 2**31 and n_in < 2**31 else np.int64
+    m = sp.csr_matrix((layer.codebook[codes.ravel()[flat]], cols.astype(index), indptr.astype(index)),
+                      shape=(n_out, n_in))
+    m.has_sorted_indices = True
+    if np.any(layer.codebook[1:] == 0.0):
+        m.eliminate_zeros()      # codes whose codebook value is 0.0 are not weights
     return m
 
 

@@ -11,8 +11,12 @@ import pytest
 
 from eie.config import EIEConfig
 from eie.energy import (
+    CALIBRATIONS,
     EVENTS,
+    FC8_RUN,
     EnergyTable,
+    calibrate_fc8,
+    calibrate_rates,
     calibrate_table2,
     dram_baselines,
     estimate,
@@ -36,10 +40,16 @@ def write(tmp_path, text, name="table.toml"):
     return path
 
 
+# The real FC8 layer on the design point (64 PEs, queue depth 8): 7,896 cycles x 64 PEs =
+# 505,344 PE-cycles with 100,900 line reads, 112,640 pointer reads, 453,748 MACs (no padding),
+# 452,614 destination reads (1,134 bypasses), 4,096 source reads.
+FC8_PE_CYCLES = 7896 * 64
+FC8_LINE_PJ = 4.955 * 1.25 * FC8_PE_CYCLES / 100900          # 31.02 pJ
+
 # ---- calibration against Table II ----------------------------------------------------------
 
 def test_steady_state_power_per_module_is_table2():
-    t = EnergyTable.default()
+    t = EnergyTable.default(calibration="steady")
     # power (mW) = energy per event (pJ) x events per cycle / cycle time (ns)
     # SpmatRead: one 64-bit line of 8 entries every 8 cycles.
     assert t.spmat_line_read / 8 / CYCLE_NS == pytest.approx(SPMAT_MW, rel=1e-9)
@@ -54,7 +64,7 @@ def test_steady_state_power_per_module_is_table2():
 
 
 def test_calibrated_energies_by_hand():
-    t = EnergyTable.default()
+    t = EnergyTable.default(calibration="steady")
     assert t.spmat_line_read == pytest.approx(4.955 * 1.25 * 8, rel=1e-12)    # 49.55 pJ
     assert t.ptr_read == pytest.approx(1.807 * 1.25 * 4, rel=1e-12)           # 9.035 pJ
     act = 1.122 * 1.25 / 2.25                                                  # 0.6233 pJ
@@ -69,7 +79,7 @@ def test_calibrated_energies_by_hand():
 
 
 def test_shipped_toml_agrees_with_calibration():
-    t = EnergyTable.default()
+    t = EnergyTable.default(calibration="steady")
     for event, pj in calibrate_table2(EIEConfig()).items():
         assert getattr(t, event) == pytest.approx(pj, rel=1e-12, abs=0), event
 
@@ -92,6 +102,55 @@ def test_calibration_with_partly_used_lines():
         calibrate_table2(EIEConfig(), entries_per_line_read=0.5)
 
 
+def test_fc8_calibration_by_hand():
+    t = EnergyTable.default()                                   # "fc8" is the default
+    assert t == EnergyTable.default(calibration="fc8") == EnergyTable.load("fc8")
+    assert t.spmat_line_read == pytest.approx(FC8_LINE_PJ, rel=1e-12)
+    assert t.ptr_read == pytest.approx(1.807 * 1.25 * FC8_PE_CYCLES / 112640, rel=1e-12)   # 10.13 pJ
+    act = 1.122 * 1.25 * FC8_PE_CYCLES / (452614 + 453748 + 4096)                          # 0.778 pJ
+    assert (t.dst_rf_read, t.dst_rf_write, t.src_rf_read) == pytest.approx((act, act, act), rel=1e-12)
+    assert t.queue_push == pytest.approx(0.112 * 1.25 * FC8_PE_CYCLES / (2 * 112640), rel=1e-12)
+    mac_ref, cb_ref = 3.7 / 6.2 + 0.05, 0.15625
+    k = 1.4525 * FC8_PE_CYCLES / (453748 * (mac_ref + cb_ref))
+    assert (t.mac, t.codebook_read) == pytest.approx((k * mac_ref, k * cb_ref), rel=1e-12)
+    assert t.broadcast == t.lnzd_search == t.static_mw_per_pe == 0.0
+    for event, pj in calibrate_fc8().items():
+        assert getattr(t, event) == pytest.approx(pj, rel=1e-12, abs=0), event
+
+
+def test_fc8_run_is_the_model_on_the_real_layer(fc8_path):
+    from eie.layer import load_layer
+    from eie.model import simulate
+    r = simulate(load_layer(fc8_path), config=EIEConfig(), check_reference=False)
+    assert r.cycles == FC8_RUN["cycles"] and r.config.pes == FC8_RUN["pes"]
+    assert {k: r.events[k] for k in EVENTS} == FC8_RUN["events"]
+    # the "fc8" table draws Table II's power per module on it, 586.1 mW in all
+    e = estimate(r.events, r.cycles, r.config)
+    for comp, mw in (("spmat_read", SPMAT_MW), ("ptr_read", PTR_MW), ("arith", ARITH_MW),
+                     ("act_rw", ACT_MW), ("act_queue", QUEUE_MW)):
+        assert getattr(e, comp) / e.time_us / 1e3 == pytest.approx(64 * mw, rel=1e-9), comp
+    assert e.avg_power_mw == pytest.approx(64 * 9.158, rel=1e-9)
+    assert abs(e.avg_power_mw - 590) / 590 < 0.05                       # the paper: 590 mW
+    # the "steady" table prices the same run 26 % above the paper
+    s = estimate(r.events, r.cycles, r.config, EnergyTable.default(calibration="steady"))
+    assert s.avg_power_mw == pytest.approx(740.3, abs=0.05)
+
+
+def test_calibration_names_and_rates_errors(tmp_path):
+    assert set(CALIBRATIONS) == {"fc8", "steady"}
+    assert EnergyTable.load("steady") == EnergyTable.default(calibration="steady")
+    with pytest.raises(ConfigError, match="energy calibration must be one of fc8, steady, not 'fc9'"):
+        EnergyTable.default(calibration="fc9")
+    with pytest.raises(ConfigError, match="energy file 'fc9' cannot be read"):
+        EnergyTable.load("fc9")
+    assert EnergyTable.load(write(tmp_path, "mac = 2.5\n")).mac == 2.5
+    rates = {e: 1.0 for e in EVENTS}
+    with pytest.raises(ConfigError, match=r"rates\['mac'\] must be > 0 to calibrate its module, not 0"):
+        calibrate_rates({**rates, "mac": 0})
+    with pytest.raises(ConfigError, match=r"rates\['ptr_read'\] must be a number >= 0, not -1"):
+        calibrate_rates({**rates, "ptr_read": -1})
+
+
 def test_table1_primitives():
     t = EnergyTable.default()
     assert (t.int_add_32_pj, t.float_add_32_pj, t.int_mult_32_pj, t.float_mult_32_pj,
@@ -105,7 +164,7 @@ def test_steady_state_run_of_the_array():
           "spmat_line_read": 64 * 100, "ptr_read": 64 * 200, "src_rf_read": 64 * 200,
           "queue_push": 64 * 200, "queue_pop": 64 * 200, "broadcast": 200, "lnzd_search": 200}
     assert steady_state_events(cfg, cycles) == pytest.approx(ev)
-    r = estimate(ev, cycles, cfg)
+    r = estimate(ev, cycles, cfg, EnergyTable.default(cfg, "steady"))
     assert r.time_us == pytest.approx(1.0)
     # over 1 us, pJ / 1000 = mW; 64 PEs
     for comp, mw in (("spmat_read", SPMAT_MW), ("ptr_read", PTR_MW), ("arith", ARITH_MW),
@@ -209,24 +268,27 @@ def test_table_checks_itself():
 
 def test_line_read_scales_linearly_with_line_bits():
     widths = (32, 64, 128, 256, 512)
-    energies = [EnergyTable.default(EIEConfig(line_bits=w)).spmat_line_read for w in widths]
+    energies = [EnergyTable.default(EIEConfig(line_bits=w), "steady").spmat_line_read for w in widths]
     assert all(a < b for a, b in zip(energies, energies[1:], strict=False))
     for w, e in zip(widths, energies, strict=True):
         assert e == pytest.approx(49.55 * w / 64, rel=1e-12)     # stated rule: ~ line_bits
     # same energy per bit read, so 8 entries cost the same in any line width
     t = EnergyTable.default(EIEConfig(line_bits=128))
     assert t.mac == EnergyTable.default().mac
+    assert t.spmat_line_read == pytest.approx(2 * FC8_LINE_PJ, rel=1e-12)
 
 
 def test_sram_size_scales_with_square_root_of_capacity():
-    t = EnergyTable.default(EIEConfig(spmat_kb=512, ptr_kb=8))
+    t = EnergyTable.default(EIEConfig(spmat_kb=512, ptr_kb=8), "steady")
     assert t.spmat_line_read == pytest.approx(49.55 * math.sqrt(4))
     assert t.ptr_read == pytest.approx(9.035 * math.sqrt(1 / 4))
-    assert EnergyTable.default(EIEConfig(ptr_bits=32)).ptr_read == pytest.approx(9.035 * 2)
+    assert EnergyTable.default(EIEConfig(ptr_bits=32), "steady").ptr_read == pytest.approx(9.035 * 2)
 
 
 def test_toml_override_is_not_scaled(tmp_path):
     t = EnergyTable.from_toml(write(tmp_path, "spmat_line_read = 30.0\n"), config=EIEConfig(line_bits=128))
+    assert t.mac == EnergyTable.default().mac          # the rest: the default (fc8) table
+    t = EnergyTable.default(EIEConfig(line_bits=128), "steady").replace(spmat_line_read=30.0)
     assert t.spmat_line_read == 30.0
     assert t.ptr_read == pytest.approx(9.035)
 

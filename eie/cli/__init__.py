@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EIEError
-from . import core, networks, rtl
+from . import core, dse, networks, rtl
 
 __all__ = ["main", "build_parser"]
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     core.register(sub)
     networks.register(sub)
     rtl.register(sub)
+    dse.register(sub)
     return ap
 
 

@@ -146,7 +146,7 @@ def cmd_simulate(args) -> int:
     out = check_out(args.output, args.force, "output file")
     check_distinct(**{"--json": js, "--output": out})
     say = human_stream(js)
-    table = EnergyTable.from_toml(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     layers = [load_compressed(path, **dense_options(args)) for path in args.layer]
     first = layers[0]
     x = load_activations(args.input, first.n_in) if args.input else first.activations
@@ -298,8 +298,9 @@ def register(sub) -> None:
     p.add_argument("--input", metavar="ACT.npy", help="input activations .npy (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
     add_dense_options(p)
-    p.add_argument("--energy-table", metavar="FILE",
-                   help="TOML file of per-event energies in pJ overriding the default table (docs/energy.md)")
+    p.add_argument("--energy-table", metavar="NAME|FILE",
+                   help="per-event energies: a calibration (fc8, the default; steady) or a TOML file of energies "
+                        "in pJ overriding the default table (docs/energy.md)")
     p.add_argument("--no-capacity-check", action="store_true",
                    help="simulate a layer larger than the SRAMs as if it fitted")
     p.add_argument("--json", metavar="FILE", help="write the full record as JSON ('-': standard output)")

@@ -48,8 +48,9 @@ def breakdown(doc: Doc, runs: Runs) -> dict:
         Column("total_uj", "total µJ", "num", 3), Column("power_mw", "avg. power mW", "num", 1),
         Column("spmat_share_pct", "spmat share", "num", 1, " %")]
     doc.table(Table("energy_breakdown", "Energy per layer by component (64 PEs, queue depth 8)", cols, rows, notes=[
-        "Per-event energies calibrated on EIE Table II at steady state (docs/energy.md §3); idle cycles cost "
-        "nothing (static = 0); ccu = broadcast + LNZD, not in Table II, priced 0."]))
+        "Per-event energies calibrated on EIE Table II at the event rates of the real FC8 layer (the 'fc8' "
+        "table, docs/energy.md §3); idle cycles cost nothing (static = 0); ccu = broadcast + LNZD, not in "
+        "Table II, priced 0."]))
     doc.figure(Figure("energy_breakdown_shares", "Energy per layer by component (share of the layer's total)", {
         "panels": [{"type": "bar", "stacked": True, "categories": [r["layer"] for r in rows],
                     "ylabel": "share of layer energy %",
@@ -61,8 +62,9 @@ def breakdown(doc: Doc, runs: Runs) -> dict:
              f"the chip; Table II, {TABLE2_PE_MW:g} mW per PE = {PAPER_PES * TABLE2_PE_MW:.0f} mW). The "
              f"sparse-matrix SRAM takes "
              f"{min(r['spmat_share_pct'] for r in rows):.0f}–{max(r['spmat_share_pct'] for r in rows):.0f} % of the "
-             f"energy (Table II: {100 * TABLE2_SPMAT_MW / TABLE2_PE_MW:.0f} %). Skipped columns leave lines partly "
-             f"used, so a line read serves fewer than the 8 useful entries of the steady state (docs/energy.md §3); "
+             f"energy (Table II: {100 * TABLE2_SPMAT_MW / TABLE2_PE_MW:.0f} %). The table reproduces Table II's "
+             f"modules exactly on the real FC8 layer (586 mW); a layer with other rates (more entries per line "
+             f"read, fewer per column, idle PEs) shifts the shares (docs/energy.md §3); "
              f"layers with few entries per column spend relatively more on pointer reads.")
     return {r["layer"]: r for r in rows}
 

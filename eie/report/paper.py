@@ -147,10 +147,11 @@ def _model_items(runs: Runs, spec_rows: list[dict], fpga: list | None) -> list[s
         "**End of a layer and the bias.** The model always broadcasts the bias column and drains the pipeline; the "
         "authors' simulator can drop the bias after a long run of zero inputs and stops early for ≤ 4 PEs "
         "[arch §9]. This changes a few cycles per layer.",
-        f"**Energy.** The model prices events (Table II calibrated at steady state); the paper prices time × "
-        f"{PAPER_CHIP_MW:g} mW. Idle PE-cycles cost nothing here, and a line read on a real layer serves fewer useful "
-        f"entries than at steady state, so SpmatRead's share differs from Table II's "
-        f"{100 * TABLE2_SPMAT_MW / TABLE2_PE_MW:.0f} % (docs/energy.md §3).",
+        f"**Energy.** The model prices events (Table II calibrated at the event rates of the real FC8 layer, "
+        f"which it then draws at 586 mW); the paper prices time × {PAPER_CHIP_MW:g} mW. Idle PE-cycles cost "
+        f"nothing here, and layers whose event rates differ from FC8's (entries per line read, per column) move "
+        f"SpmatRead's share away from Table II's {100 * TABLE2_SPMAT_MW / TABLE2_PE_MW:.0f} % "
+        f"(docs/energy.md §3; the 'steady' table, calibrated at an idealised steady state, prices FC8 at 740 mW).",
         "**Fig 9.** Energy per SRAM read scales with width × √capacity (docs/energy.md §4), not with CACTI's "
         "per-width figures the paper used, so the read-energy minimum moves (see Fig 9).",
         "**Platform energies.** The paper publishes platform times, not platform energies; we use the powers its "

@@ -7,6 +7,9 @@ by the JSON (labels, scales, series), so the PNG can be redrawn from ``data/<nam
   "xscale": "linear" | "log2", "yscale": "linear" | "log", "ideal": [...] (optional)}``
 * ``{"type": "bar", "categories": [...], "series": [{"label", "values"}], "ylabel", "title",
   "yscale", "stacked": bool}``
+* ``{"type": "scatter", "series": [{"label", "x": [...], "y": [...], "line": bool}], "xlabel",
+  "ylabel", "title", "xscale", "yscale": "linear" | "log"}`` (``line``: join the points in
+  order, e.g. a Pareto front)
 
 Series of all panels share one legend below the figure (a label appears once).
 """
@@ -62,6 +65,24 @@ def _bar(ax, panel):
         ax.set_yscale("log")
 
 
+def _scatter(ax, panel):
+    from matplotlib.ticker import FuncFormatter
+    for i, s in enumerate(panel["series"]):
+        # the first series is the cloud (grey), the next ones are highlighted on top of it
+        style = ({"marker": "o", "markersize": 3, "color": "0.6", "alpha": 0.7} if i == 0 else
+                 {"marker": "D", "markersize": 5, "color": f"C{(i + 2) % 10}"})
+        ax.plot(s["x"], s["y"], linestyle="-" if s.get("line") else "none", label=s["label"], **style)
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    for axis in ("x", "y"):
+        if panel.get(f"{axis}scale") == "log":
+            getattr(ax, f"set_{axis}scale")("log")
+            getattr(ax, f"{axis}axis").set_major_formatter(plain)
+            getattr(ax, f"{axis}axis").set_minor_formatter(plain)
+
+
+_PANELS = {"line": _line, "bar": _bar, "scatter": _scatter}
+
+
 def draw(fig, path: Path) -> None:
     """Write ``fig`` (a :class:`~eie.report.doc.Figure`) as a PNG at ``path``."""
     import matplotlib
@@ -76,7 +97,7 @@ def draw(fig, path: Path) -> None:
     try:
         handles, labels = [], []
         for ax, panel in zip(axes[0], panels, strict=True):
-            (_bar if panel["type"] == "bar" else _line)(ax, panel)
+            _PANELS[panel["type"]](ax, panel)
             ax.set_xlabel(panel.get("xlabel", ""))
             ax.set_ylabel(panel.get("ylabel", ""))
             if panel.get("title"):

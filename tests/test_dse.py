@@ -1,0 +1,436 @@
+"""eie dse: spec checks, keys, records against direct runs, resume, failures, exports, the
+Dask cluster against the local pool, and the answers (Pareto, limits, sensitivity) against
+hand-computed sets."""
+
+import csv
+import json
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from eie.compress import synthetic_layer
+from eie.config import EIEConfig
+from eie.dse import Store, best_under, collect, front, joined, load_spec, make_points, pareto_mask, run_sweep
+from eie.dse.analysis import Design, fitting_front, sensitivity
+from eie.dse.evaluate import IMAGE_FIELDS, VALUE_FIELDS, make_tasks
+from eie.dse.run import Interrupted
+from eie.dse.spec import axis_values
+from eie.errors import InputError
+from eie.layer import load_layer, save_npz
+from eie.model import RETIME_FIELDS
+from eie.network import Network, NetworkLayer, network_toml
+
+
+def layer_file(path, n_out=48, n_in=64, density=0.3, seed=1, act_density=0.5):
+    lay = synthetic_layer(n_out, n_in, density, seed=seed, act_density=act_density)
+    save_npz(path, {"codebook": lay.codebook, "codes": lay.codes, "bias_codes": lay.bias_codes,
+                    "activations": lay.activations})
+    return path
+
+
+def spec_file(tmp_path, axes, layers, extra="", name="s.toml"):
+    text = "[axes]\n" + "".join(f"{k} = {v}\n" for k, v in axes.items())
+    text += f"[workloads]\nlayers = {json.dumps(layers)}\n" + extra
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def stored(db):
+    with sqlite3.connect(db) as c:
+        return {k: (s, json.loads(r) if r else None, e)
+                for k, s, r, e in c.execute("SELECT key, status, record, error FROM points")}
+
+
+# ---- the spec ------------------------------------------------------------------------------
+
+def test_axis_ranges_and_lists():
+    assert axis_values("pes", {"start": 16, "stop": 64, "step": "x2"}, "w") == (16, 32, 64)
+    assert axis_values("pes", {"start": 16, "stop": 100, "step": "x2"}, "w") == (16, 32, 64)
+    assert axis_values("clock_mhz", {"start": 400, "stop": 800, "step": 200}, "w") == (400, 600, 800)
+    assert axis_values("spmat_kb", {"start": 0.5, "stop": 2, "step": 0.5}, "w") == (0.5, 1.0, 1.5, 2.0)
+    assert axis_values("queue_depth", [8, 4, 16], "w") == (8, 4, 16)
+
+
+@pytest.mark.parametrize("axes, message", [
+    ({"pes": "[]"}, r"axes.pes must list at least one value, not \[\]"),
+    ({"pes": "[4, 4]"}, "axes.pes lists 4 twice"),
+    ({"pes": "{start = 4, stop = 16, step = \"y2\"}"}, r"step must be a number > 0 or \"xK\" with K > 1"),
+    ({"pes": "{start = 4, stop = 16}"}, "missing 'step'"),
+    ({"pes": "{start = 16, stop = 4, step = 2}"}, "start and stop must be numbers with start <= stop"),
+    ({"pes": "[0, 4]"}, r"axes.pes = 0: pes must be an integer in \[1, 4096\], not 0; fix the axis"),
+    ({"pe": "[4]"}, "axes.pe is not a configuration field; axes are target and the EIEConfig fields"),
+    ({"target": '["ecp5-25k"]'}, r"'ecp5-25k' is not a target: add \[fpga\] records = DIR"),
+    ({"pes": "'many'"}, "axes.pes must be a list of values or a range table"),
+])
+def test_axis_errors(tmp_path, axes, message):
+    layer_file(tmp_path / "l.npz")
+    with pytest.raises(InputError, match=message):
+        load_spec(spec_file(tmp_path, axes, ["l.npz"]))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[axes]\npes = [4]\n", r"needs \[workloads\] layers"),
+    ("[workloads]\nlayers = ['l.npz']\n", r"needs \[axes\] with at least one axis"),
+    ("[axes]\npes = [4]\n[workloads]\nlayers = ['Alex-9']\n",
+     r"workloads.layers\[0\]: 'Alex-9' is neither a benchmark layer \(Alex-6, .*\) nor a layer file"),
+    ("[axes]\npes = [4]\n[workloads]\nlayers = ['l.npz', 'l.npz']\n", "names 'l' twice"),
+    ("[axes]\npes = [4]\n[workloads]\nlayers = ['l.npz']\n[sweep]\nx = 1\n", r"unknown table \[sweep\]"),
+    ("[dse]\nobjectiv = 'edp'\n[axes]\npes = [4]\n[workloads]\nlayers = ['l.npz']\n", "dse.objectiv is not"),
+    ("[dse]\nobjective = 'speed'\n[axes]\npes = [4]\n[workloads]\nlayers = ['l.npz']\n",
+     "dse.objective must be one of edp, energy, latency, area, power, not 'speed'"),
+    ("[dse]\nbase = 'nope.toml'\n[axes]\npes = [4]\n[workloads]\nlayers = ['l.npz']\n",
+     "dse.base: config file .*nope.toml' cannot be read"),
+    ("[axes]\npes = [4]\n[workloads]\nlayers = ['noact.npz']\n", "has no 'activations' array"),
+    ("[axes]\npes = [4]\n[workloads]\nlayers = 'l.npz'\n", "workloads.layers must be a non-empty list"),
+    ("[axes\n", "is not valid TOML"),
+])
+def test_spec_errors(tmp_path, text, message):
+    layer_file(tmp_path / "l.npz")
+    lay = synthetic_layer(8, 8, 0.5, seed=1)
+    save_npz(tmp_path / "noact.npz", {"codebook": lay.codebook, "codes": lay.codes})
+    (tmp_path / "s.toml").write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_spec(tmp_path / "s.toml")
+
+
+def test_points_and_keys(tmp_path, monkeypatch):
+    layer_file(tmp_path / "l.npz")
+    spec = load_spec(spec_file(tmp_path, {"pes": "[2, 4]", "queue_depth": "[4, 8]"}, ["l.npz", "NT-We"]))
+    pts = make_points(spec)
+    assert spec.n_designs == 4 and len(pts) == 8 == len({p.key for p in pts})
+    assert [p.workload.name for p in pts] == ["l"] * 4 + ["NT-We"] * 4
+    assert [dict(p.axes) for p in pts[:4]] == [{"pes": 2, "queue_depth": 4}, {"pes": 2, "queue_depth": 8},
+                                               {"pes": 4, "queue_depth": 4}, {"pes": 4, "queue_depth": 8}]
+    assert make_points(load_spec(spec.path))[0].key == pts[0].key          # deterministic
+    # the key follows the workload's content, the energy table and the eie version
+    layer_file(tmp_path / "l.npz", seed=2)
+    assert make_points(load_spec(spec.path))[0].key != pts[0].key
+    steady = spec_file(tmp_path, {"pes": "[2, 4]", "queue_depth": "[4, 8]"}, ["l.npz", "NT-We"],
+                       "[dse]\nenergy_table = 'steady'\n")
+    assert make_points(load_spec(steady))[4].key != pts[4].key
+    import eie
+    monkeypatch.setattr(eie, "__version__", "9.9.9")
+    assert make_points(load_spec(spec.path))[4].key != pts[4].key
+    # a task: one workload and one image; image, value and retime fields partition EIEConfig
+    tasks = make_tasks(spec, pts)
+    assert sorted(len(t.points) for t in tasks) == [2, 2, 2, 2]
+    # one image, 40 points: cut into tasks of at most 32
+    many = load_spec(spec_file(tmp_path, {"queue_depth": "{start = 1, stop = 40, step = 1}"}, ["l.npz"], name="m.toml"))
+    assert sorted(len(t.points) for t in make_tasks(many, make_points(many))) == [8, 32]
+    fields = {f for f in EIEConfig().to_dict()}
+    assert set(IMAGE_FIELDS) | set(VALUE_FIELDS) | set(RETIME_FIELDS) == fields
+    assert len(IMAGE_FIELDS) + len(VALUE_FIELDS) + len(RETIME_FIELDS) == len(fields)
+
+
+# ---- records against direct runs -------------------------------------------------------------
+
+def test_fc8_points_equal_direct_runs(tmp_path, fc8_path):
+    from eie.area import estimate_area
+    from eie.pipeline import run_layer
+    spec = load_spec(spec_file(tmp_path, {"queue_depth": "[8, 7]", "clock_mhz": "[800.0, 400.0]"}, [str(fc8_path)]))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        counts = run_sweep(spec, store, pts, workers=0, progress=False)
+        rows = [r for _, r in joined(store, pts)]
+    assert (counts.computed, counts.reused, counts.failed) == (4, 0, 0)
+    recs = [r["record"] for r in rows]
+    assert [r["cycles"] for r in recs] == [7896, 7896, 7926, 7926]        # the authors' 7,926 at our depth 7
+    direct, _ = run_layer(load_layer(fc8_path), EIEConfig(), check_capacity=False)
+    r = recs[0]
+    assert r["energy_pj"] == pytest.approx(direct["energy_pj"]["total_pj"], rel=1e-12)
+    assert r["power_mw"] == pytest.approx(586.11, abs=0.01)                  # the fc8 calibration
+    assert r["time_us"] == pytest.approx(7896 / 800)
+    assert r["edp"] == pytest.approx(r["energy_pj"] * r["time_us"])
+    assert r["area_mm2"] == pytest.approx(estimate_area(EIEConfig()).chip_mm2) and round(r["area_mm2"], 1) == 40.8
+    assert r["load_efficiency"] == pytest.approx(453748 / (7896 * 64))
+    assert r["fits"] and r["fit_problems"] == [] and r["outputs_match_reference"] is None
+    # half the clock: same energy, twice the time, half the power
+    assert recs[1]["energy_pj"] == pytest.approx(r["energy_pj"]) and recs[1]["time_us"] == pytest.approx(2 * r["time_us"])
+
+
+def test_dense_file_and_network_directory(tmp_path):
+    from eie.reference import float_forward
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(24, 40)) * (rng.random((24, 40)) < 0.4)
+    save_npz(tmp_path / "dense.npz", {"weight": w, "activations": np.maximum(rng.normal(size=40), 0)})
+    net = tmp_path / "net"
+    net.mkdir()
+    layer_file(net / "a.npz", 32, 40, seed=4)
+    lay_b = synthetic_layer(16, 32, 0.4, seed=5)
+    save_npz(net / "b.npz", {"codebook": lay_b.codebook, "codes": lay_b.codes})   # no input: a's output
+    (net / "network.toml").write_text(network_toml(Network("tiny", (
+        NetworkLayer("a", "a.npz", "fc", (32, 40), "relu"), NetworkLayer("b", "b.npz", "fc", (16, 32), "none")))))
+    spec = load_spec(spec_file(tmp_path, {"pes": "[4]"}, ["dense.npz", "net"]))
+    assert [w.kind for w in spec.workloads] == ["layer", "network"]
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        dense, netrec = (r["record"] for _, r in joined(store, pts))
+    assert dense["fits"] and len(dense["layers"]) == 1
+    assert [x["name"] for x in netrec["layers"]] == ["tiny/a", "tiny/b"]
+    from eie.model import simulate
+    a = load_layer(net / "a.npz")
+    x_b = np.maximum(float_forward(a, a.activations), 0.0)
+    rb = simulate(load_layer(net / "b.npz"), x_b, config=EIEConfig(pes=4), check_reference=False)
+    assert netrec["layers"][1]["cycles"] == rb.cycles
+    assert netrec["cycles"] == sum(x["cycles"] for x in netrec["layers"])
+
+
+def test_network_without_first_input_is_refused(tmp_path):
+    net = tmp_path / "net"
+    net.mkdir()
+    lay = synthetic_layer(8, 8, 0.5, seed=1)
+    save_npz(net / "a.npz", {"codebook": lay.codebook, "codes": lay.codes})
+    (net / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("a", "a.npz", "fc", (8, 8)),))))
+    with pytest.raises(InputError, match=r"layer 'a' needs an 'activations' array in a.npz \(the first layer"):
+        load_spec(spec_file(tmp_path, {"pes": "[4]"}, ["net"]))
+
+
+# ---- results that last ------------------------------------------------------------------------
+
+def test_failing_points_are_stored_and_the_sweep_goes_on(tmp_path):
+    layer_file(tmp_path / "l.npz")                      # a 16-entry codebook
+    # weight_bits 2: 2 + 4 = 6-bit entries fill 48-bit lines but not 64-bit ones (an invalid
+    # configuration); with 48-bit lines valid, but the layer's codebook does not fit 2 bits
+    spec = load_spec(spec_file(tmp_path, {"weight_bits": "[4, 2]", "line_bits": "[64, 48]"}, ["l.npz"]))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        counts = run_sweep(spec, store, pts, workers=0, progress=False)
+        rows = [r for _, r in joined(store, pts)]
+    assert (counts.computed, counts.failed) == (4, 2)
+    assert [r["status"] for r in rows] == ["ok", "ok", "error", "error"]
+    assert "line_bits must be a multiple of the entry width weight_bits+index_bits=6, not 64" in rows[2]["error"]
+    assert "codebook must have at most 2**weight_bits = 4 entries, not 16" in rows[3]["error"]
+    with Store(tmp_path / "r.db") as store:               # failed points are kept, unless retried
+        assert run_sweep(spec, store, pts, workers=0, progress=False).reused == 4
+        again = run_sweep(spec, store, pts, workers=0, progress=False, retry_failed=True)
+        assert (again.computed, again.reused, again.failed) == (2, 2, 2)
+    # a value no combination makes valid is a spec error
+    with pytest.raises(InputError, match=r"axes.weight_bits = 3: line_bits must be a multiple of the entry"):
+        load_spec(spec_file(tmp_path, {"weight_bits": "[4, 3]", "line_bits": "[64, 48]"}, ["l.npz"]))
+
+
+def test_resumed_sweep_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    import eie.dse.run as run
+    layer_file(tmp_path / "l.npz")
+    spec = load_spec(spec_file(tmp_path, {"pes": "[2, 4, 8]", "queue_depth": "[2, 8]"}, ["l.npz", "NT-We"]))
+    pts = make_points(spec)
+    with Store(tmp_path / "whole.db") as store:
+        whole = run_sweep(spec, store, pts, workers=0, progress=False)
+    assert (whole.computed, whole.reused) == (12, 0)
+    real, calls = run.run_task, []
+
+    def interrupting(task):
+        calls.append(task)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(task)
+    monkeypatch.setattr(run, "run_task", interrupting)
+    with Store(tmp_path / "part.db") as store, pytest.raises(Interrupted) as info:
+        run_sweep(spec, store, pts, workers=0, progress=False)
+    assert info.value.counts.computed == 4 and len(stored(tmp_path / "part.db")) == 4
+    monkeypatch.setattr(run, "run_task", real)
+    with Store(tmp_path / "part.db") as store:
+        resumed = run_sweep(spec, store, pts, workers=0, progress=False)
+        assert (resumed.computed, resumed.reused) == (8, 4)
+        assert run_sweep(spec, store, pts, workers=0, progress=False).computed == 0   # nothing recomputed
+    a, b = stored(tmp_path / "whole.db"), stored(tmp_path / "part.db")
+    for d in (a, b):
+        for _, rec, _ in d.values():
+            rec.pop("wall_s", None)
+    assert a == b
+
+
+def test_local_pool_and_dask_cluster_equal_in_process(tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+    layer_file(tmp_path / "l.npz")
+    spec = load_spec(spec_file(tmp_path, {"pes": "[2, 4]", "queue_depth": "[2, 8]"}, ["l.npz"]))
+    pts = make_points(spec)
+    with Store(tmp_path / "serial.db") as store:
+        run_sweep(spec, store, pts, workers=0, progress=False)
+    with Store(tmp_path / "pool.db") as store:
+        assert run_sweep(spec, store, pts, workers=2, progress=False).computed == 4
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Store(tmp_path / "dask.db") as store:
+        assert run_sweep(spec, store, pts, scheduler=cluster.scheduler_address, progress=False).computed == 4
+    serial = stored(tmp_path / "serial.db")
+    assert set(serial) == {p.key for p in pts}
+    for db in ("pool.db", "dask.db"):
+        other = stored(tmp_path / db)
+        assert set(other) == set(serial)
+        for k, (status, rec, _) in other.items():
+            assert status == serial[k][0] == "ok"
+            assert {x: v for x, v in rec.items()} == serial[k][1], db
+
+
+# ---- answers against hand-computed sets -------------------------------------------------------
+
+def test_pareto_mask_by_hand():
+    pts = [(1, 9, 1), (2, 2, 2), (3, 3, 3), (2, 2, 2), (9, 1, 1), (1, 9, 2), (5, 5, 0)]
+    # (3,3,3) is dominated by (2,2,2); (1,9,2) by (1,9,1); both copies of (2,2,2) stay
+    assert pareto_mask(pts).tolist() == [True, True, False, True, True, False, True]
+    assert pareto_mask([(1.0, 1.0)]).tolist() == [True]
+    rng = np.random.default_rng(0)
+    v = rng.random((600, 3))
+    brute = [not any(all(v[j] <= v[i]) and any(v[j] < v[i]) for j in range(600)) for i in range(600)]
+    assert pareto_mask(v).tolist() == brute
+
+
+def design(label, energy, time, area, fits=True, **axes):
+    d = Design(label, "asic", axes or {"x": label}, {}, area)
+    d.workloads["w"] = {"energy_pj": energy, "time_us": time, "power_mw": energy / time * 1e-3, "fits": fits}
+    return d
+
+
+def test_front_best_and_sensitivity_by_hand():
+    ds = [design("a", 10, 10, 1), design("b", 5, 20, 1), design("c", 20, 5, 4), design("d", 12, 12, 2),
+          design("e", 1, 1, 1, fits=False)]
+    assert [d.label for d in front(ds)] == ["b", "a", "c"]           # d is dominated by a; e does not fit
+    assert [d.label for d in front(ds, require_fit=False)] == ["e"]
+    assert fitting_front([design("e", 1, 1, 1, fits=False)])[1] is False
+    # EDP: a 100, b 100, c 100, d 144 -> a (first by label among equals)
+    assert best_under(ds, "edp")[0].label == "a"
+    assert best_under(ds, "edp", max_area=1)[1] == 2                  # a and b
+    assert best_under(ds, "energy", max_latency=15)[0].label == "a"   # b is too slow
+    assert best_under(ds, "latency", max_power=0.002)[0].label == "a"  # c draws 0.004 mW, a 0.001
+    assert best_under(ds, "edp", max_area=0.5) == (None, 0)
+    # two axes: p scales the time by 1, 2, 4; q leaves everything alone
+    grid = [design(f"p{p}q{q}", 10, 8 / p, p, p=p, q=q) for p in (1, 2, 4) for q in (0, 1)]
+    rows = {r["axis"]: r for r in sensitivity(grid, ["p", "q"])}
+    assert rows["p"]["latency"] == pytest.approx(4.0) and rows["p"]["latency_dir"] == -1
+    assert rows["p"]["area"] == pytest.approx(4.0) and rows["p"]["area_dir"] == 1
+    assert rows["q"]["latency"] == pytest.approx(1.0) and rows["q"]["latency_dir"] == 0
+    assert rows["p"]["energy"] == pytest.approx(1.0)
+
+
+def test_collect_marks_incomplete_designs(tmp_path):
+    layer_file(tmp_path / "l.npz")
+    spec = load_spec(spec_file(tmp_path, {"weight_bits": "[4, 2]", "line_bits": "[64, 48]"}, ["l.npz"]))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        ds = collect(joined(store, pts))
+    assert [d.complete for d in ds] == [True, True, False, False]
+    assert "ConfigError" in ds[2].errors["l"] and "InputError: " in ds[3].errors["l"]
+
+
+# ---- the command -------------------------------------------------------------------------------
+
+def test_cli_sweep_exports_and_report(tmp_path, capsys):
+    from eie.cli import main
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4]", "weight_bits": "[4, 2]", "line_bits": "[64, 48]"}, ["l.npz", "NT-We"])
+    db, js, cs, rep = tmp_path / "r.db", tmp_path / "o.json", tmp_path / "o.csv", tmp_path / "rep"
+    args = ["dse", str(s), "--db", str(db), "--json", str(js), "--csv", str(cs), "--report", str(rep),
+            "--workers", "0", "--max-area", "5"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # failed: weight_bits 2 with 64-bit lines (2 designs x 2 workloads), and l.npz's 16 codes in 2 bits (2)
+    assert "16 points: 16 computed (6 failed), 0 reused" in out and "best (lowest edp, area <= 5 mm²" in out
+    doc = json.loads(js.read_text())
+    assert (doc["computed"], doc["reused"], doc["failed"]) == (16, 0, 6)
+    assert len(doc["points"]) == 16
+    ok = [p for p in doc["points"] if p["status"] == "ok"]
+    for key in ("workload", "config", "cycles", "time_us", "energy_pj", "power_mw", "area_mm2", "edp", "fits"):
+        assert all(key in p for p in ok), key
+    assert all("error" in p for p in doc["points"] if p["status"] == "error")
+    assert doc["best"]["area_mm2"] <= 5 and doc["pareto"]
+    rows = list(csv.DictReader(cs.read_text().splitlines()))
+    assert len(rows) == 16 and rows[0]["pes"] == "2" and rows[0]["line_bits"] == "64"
+    assert {"report.md", "report.html", "energy_latency.png"} <= {p.name for p in rep.iterdir()}
+    assert "Pareto front" in (rep / "report.md").read_text()
+    # again: every point reused, nothing recomputed; existing outputs need --force
+    assert main(args + ["--force"]) == 0
+    assert "0 computed (0 failed), 16 reused" in capsys.readouterr().out
+    assert json.loads(js.read_text())["reused"] == 16
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith("eie: error: JSON file")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "-1"], "--workers must be an integer >= 0"),
+    (["--max-area", "-3"], "--max-area must be a number > 0, not -3.0"),
+    (["--max-power", "nan"], "--max-power must be a number > 0, not nan"),
+    (["--scheduler", "localhost:8786"], "--scheduler must be a Dask scheduler address tcp://HOST:PORT"),
+    (["--csv", "nodir/o.csv"], "directory 'nodir' does not exist"),
+])
+def test_cli_bad_input_writes_nothing(tmp_path, capsys, monkeypatch, extra, message):
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2]"}, ["l.npz"])
+    before = set(tmp_path.iterdir())
+    assert main(["dse", str(s), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("eie: error: ") and message in err
+    assert set(tmp_path.iterdir()) == before                     # no database, no output
+
+
+def test_cli_bad_spec_names_the_field(tmp_path, capsys, monkeypatch):
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"queue_depth": "[0]"}, ["l.npz"])
+    assert main(["dse", str(s)]) == 2
+    err = capsys.readouterr().err
+    assert "axes.queue_depth = 0: queue_depth must be an integer in [1, 4096], not 0; fix the axis" in err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_fpga_target_scales_the_record(tmp_path):
+    records = REPO / "reports" / "fpga"
+    layer_file(tmp_path / "l.npz")
+    axes = {"target": '["asic", "ecp5-25k"]', "pes": "[2]", "spmat_kb": "[32]", "ptr_kb": "[4]"}
+    spec = load_spec(spec_file(tmp_path, axes, ["l.npz"], f"[fpga]\nrecords = '{records}'\n"))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        asic, fpga = (r["record"] for _, r in joined(store, pts))
+    assert asic["fpga"] is None and asic["config"]["clock_mhz"] == 800.0
+    f = fpga["fpga"]
+    rec = json.loads((records / "ecp5-25k.json").read_text())
+    fmax = sorted(s["fmax_mhz"] for s in rec["seeds"])[1]            # the median of three seeds
+    assert fpga["config"]["clock_mhz"] == f["fmax_mhz"] == fmax
+    # the record: 4 PEs, 16 KiB sparse matrix (8 blocks), 4 KiB pointers (1 + 1), 2 KiB activations (1 + 1)
+    assert f["brams_per_pe"] == 16 + 1 + 1 + 1 + 1 and f["need"]["brams"] == 40
+    assert f["need"]["luts"] == math.ceil(rec["resources"]["luts"]["used"] * 2 / 4)
+    assert f["fits_device"] and fpga["time_us"] == pytest.approx(fpga["cycles"] / fmax)
+    big = load_spec(spec_file(tmp_path, {"target": '["ecp5-25k"]', "pes": "[8]"}, ["l.npz"],
+                              f"[fpga]\nrecords = '{records}'\n", name="big.toml"))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(big)
+        run_sweep(big, store, pts, workers=0, progress=False)
+        (_, row), = joined(store, pts)
+    assert not row["record"]["fits"]
+    assert any(p.startswith("device: brams") and "of 56 on LFE5U-25F" in p for p in row["record"]["fit_problems"])
+
+
+def test_shipped_example_specs_load():
+    ex = load_spec(REPO / "models" / "dse" / "example.toml")
+    assert len(ex.axes) >= 2 and len(ex.workloads) >= 2 and ex.n_points == 144
+    fp = load_spec(REPO / "models" / "dse" / "fpga.toml")
+    assert set(fp.fpga) >= {"ecp5-25k", "ice40-hx8k"} and fp.axes[0].values == ("ecp5-25k", "ice40-hx8k")
+
+
+def test_cli_json_to_stdout_and_interrupt(tmp_path, capsys, monkeypatch):
+    import eie.dse.run as run
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4]"}, ["l.npz"])
+    assert main(["dse", str(s), "--json", "-", "--workers", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["computed"] == 2 and "eie dse s:" in err          # the summary goes to stderr
+    assert (tmp_path / "s.db").is_file()                                       # the default database
+
+    def interrupted(task):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run, "run_task", interrupted)
+    s2 = spec_file(tmp_path, {"pes": "[8]"}, ["l.npz"], name="s2.toml")
+    assert main(["dse", str(s2), "--workers", "0"]) == 130
+    assert "interrupted after 0 of 1 points; the database s2.db keeps every finished point" in capsys.readouterr().err
