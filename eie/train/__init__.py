@@ -1,0 +1,1 @@
+"""Deep Compression with retraining (placeholder)."""
