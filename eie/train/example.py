@@ -185,9 +185,19 @@ class DeepCompressionRun:
     accelerator: AcceleratorRun
     times: StageTimes
     sizes: list[int]
+    #: test images the dense network classifies right and the fixed-point one wrong, and the
+    #: reverse: the images that make the difference between the two accuracies (paired)
+    dense_only: int = 0
+    compressed_only: int = 0
+    #: training, validation and test images
+    images: tuple[int, int, int] = (0, 0, 0)
 
     def to_dict(self) -> dict:
-        return {"seed": self.seed, "dataset": self.dataset, "test": self.test.to_dict(), "val": self.val.to_dict(),
+        return {"seed": self.seed, "dataset": self.dataset, "images": dict(zip(("train", "val", "test"), self.images,
+                                                                             strict=True)),
+                "test": self.test.to_dict(), "val": self.val.to_dict(),
+                "paired_test": {"dense_right_compressed_wrong": self.dense_only,
+                                "dense_wrong_compressed_right": self.compressed_only},
                 "storage": [r.to_dict() for r in self.storage], "total": self.total,
                 "accelerator": self.accelerator.to_dict(), "times_s": self.times.to_dict()}
 
@@ -219,7 +229,8 @@ def run_deep_compression(data: Dataset, config: TrainConfig | None = None, seed:
     train_dense(model, x, y, epochs=config.dense_epochs, batch=config.batch,
                 optimizer=make_optimizer(config.optimizer, config.lr), rng=r_dense,
                 weight_decay=config.weight_decay, decay=config.lr_decay)
-    acc_dense = (model.accuracy(data.x_test, data.y_test), model.accuracy(data.x_val, data.y_val))
+    dense_right = model.logits(data.x_test).argmax(axis=1) == data.y_test
+    acc_dense = (float(dense_right.mean()), model.accuracy(data.x_val, data.y_val))
     t1 = clock()
     masks = prune_and_retrain(model, x, y, targets=config.densities, steps=config.prune_steps,
                               epochs=config.retrain_epochs, batch=config.batch,
@@ -247,5 +258,8 @@ def run_deep_compression(data: Dataset, config: TrainConfig | None = None, seed:
     val = StageAccuracy(acc_dense[1], acc_pruned[1], acc_shared[1], acc_fine[1],
                         accelerator_accuracy(run_val, data.y_val))
     times = StageTimes(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
+    fixed_right = run_test.outputs_q.argmax(axis=1) == data.y_test
     return DeepCompressionRun(seed, data.name, data.split, config, cfg, test, val, reports, total, net, run_test,
-                              times, sizes)
+                              times, sizes, int(np.count_nonzero(dense_right & ~fixed_right)),
+                              int(np.count_nonzero(~dense_right & fixed_right)),
+                              (len(data.y_train), len(data.y_val), len(data.y_test)))
