@@ -3,7 +3,7 @@
 The package's floors, bottom to top (docs/architecture.md, "Package layout"): ``errors``,
 ``config``, ``fileio``, ``layer``; ``compress``, ``fixed``, ``reference``, ``compile``,
 ``model``, ``energy``, ``area``, ``prepare``; ``pipeline``, ``bench``, ``sweep``, ``report``,
-``dse``; the hardware ``hdl`` (Amaranth, what is synthesised) and its flow ``flow``
+``dse``, ``train``; the hardware ``hdl`` (Amaranth, what is synthesised) and its flow ``flow``
 (Verilog, host driver, co-simulation, verification, synthesis); the command line ``cli``.
 """
 

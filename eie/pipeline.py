@@ -13,12 +13,14 @@ import numpy as np
 from .compile import compile_layer
 from .config import EIEConfig
 from .energy import EnergyTable, dram_baselines, estimate
-from .fixed import saturated_count
+from .errors import InputError
+from .evaluate import OFF_ARRAY, apply_function, calibrate_plans, check_functions
+from .fixed import quantize, saturated_count
 from .layer import CompressedLayer
 from .model import SimResult, simulate, simulate_stack
 from .reference import float_forward
 
-__all__ = ["run_layer", "run_stack", "record_of", "input_saturation"]
+__all__ = ["run_layer", "run_stack", "run_network", "record_of", "input_saturation"]
 
 
 def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = False,
@@ -67,6 +69,69 @@ def run_stack(layers, config: EIEConfig, x, relu_last: bool = False, table: Ener
     }
     summary["load_efficiency"] = summary["useful_macs"] / (cycles * config.pes) if cycles else 0.0
     return summary, records, results
+
+
+def run_network(layers, functions, config: EIEConfig, x, plans=None, table: EnergyTable | None = None,
+                check_capacity: bool = True, names=None):
+    """Run a network's FC layers one image at a time on the model, the function named after
+    each layer applied between layers [arch §8], and price each layer.
+
+    ``relu`` is the array's write-out ReLU and ``none`` leaves the write-out as it is: the
+    outputs stay on chip as the next layer's input (``fa`` = the previous ``fo``).  A host
+    function (sigmoid, tanh, softmax) dequantises the 16-bit outputs, runs in float64 and is
+    quantised to the next layer's ``fa = act_bits - 2`` (:mod:`eie.evaluate`).  ``plans``:
+    the fraction bits of every layer (default: :func:`eie.evaluate.calibrate_plans` on this
+    one image).  Each layer is held to the float result of the input it actually received.
+
+    Returns ``(summary, records, results, outputs)``: ``outputs`` are the network's float
+    outputs (after the last function).
+    """
+    layers = list(layers)
+    if not layers:
+        raise InputError("a network needs at least one layer")
+    functions = check_functions(functions, len(layers))
+    names = list(names) if names is not None else [layer.name for layer in layers]
+    for i in range(1, len(layers)):
+        if layers[i].n_in != layers[i - 1].n_out:
+            raise InputError(f"layer {names[i]!r} has {layers[i].n_in} inputs but {names[i - 1]!r} has "
+                             f"{layers[i - 1].n_out} outputs: the layers must chain")
+    x = np.asarray(x, dtype=np.float64)
+    if plans is None:
+        plans = calibrate_plans(layers, x[None, :], config, functions)
+    t0 = time.perf_counter()
+    results, records = [], []
+    h = x
+    for i, (layer, plan, f) in enumerate(zip(layers, plans, functions, strict=True)):
+        compiled = compile_layer(layer, config, check=check_capacity)
+        res = simulate(compiled, h, plan=plan, relu=f == "relu", source=layer)
+        rec = record_of(layer, res, table)
+        if i == 0:
+            rec.update(input_saturation(layer, h, plan.fa, config.act_bits))
+        else:
+            rec.update(saturated_inputs=0, input_scale=1, max_abs_input=float(np.max(np.abs(h), initial=0.0)))
+        rec.update(function=f, function_on="host" if f in OFF_ARRAY else "array")
+        results.append(res)
+        records.append(rec)
+        y = res.outputs
+        if f in OFF_ARRAY:
+            y = apply_function(f, y)
+            if i < len(layers) - 1:
+                # back onto the chip: the next layer's inputs in its fa fraction bits (exactly
+                # what simulate quantises again, so it sees these integers)
+                y = quantize(y, plans[i + 1].fa, config.act_bits) / 2.0 ** plans[i + 1].fa
+        h = y
+    wall = time.perf_counter() - t0
+    cycles = sum(r["cycles"] for r in records)
+    useful = sum(r["useful_macs"] for r in records)
+    summary = {
+        "layers": len(records), "cycles": cycles, "time_us": cycles / config.clock_mhz, "useful_macs": useful,
+        "energy_pj": sum(r["energy_pj"]["total_pj"] for r in records),
+        "load_efficiency": useful / (cycles * config.pes) if cycles else 0.0,
+        "outputs_match_reference": all(r["outputs_match_reference"] for r in records),
+        "saturated_inputs": records[0]["saturated_inputs"], "fits": all(r["fits"] for r in records),
+        "wall_s": wall,
+    }
+    return summary, records, results, h
 
 
 def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | None = None) -> dict:

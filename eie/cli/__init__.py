@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EIEError
-from . import core, dse, networks, rtl
+from . import core, dse, networks, rtl, train
 
 __all__ = ["main", "build_parser"]
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     networks.register(sub)
     rtl.register(sub)
     dse.register(sub)
+    train.register(sub)
     return ap
 
 

@@ -141,6 +141,9 @@ def saturation_warning(rec, cfg) -> str:
 def cmd_simulate(args) -> int:
     from ..energy import EnergyTable
     from ..layer import load_activations
+    if Path(args.layer[0]).is_dir():
+        from .networks import cmd_simulate_network
+        return cmd_simulate_network(args)
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out(args.output, args.force, "output file")
@@ -294,7 +297,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("simulate", help="cycle-accurate simulation of a layer (or a stack), with energy")
-    p.add_argument("layer", nargs="+", help="layer .npz; several = a stack with ReLU between layers")
+    p.add_argument("layer", nargs="+", help="layer .npz; several = a stack with ReLU between layers; or one network "
+                                            "directory (network.toml: its functions between layers)")
     p.add_argument("--input", metavar="ACT.npy", help="input activations .npy (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
     add_dense_options(p)

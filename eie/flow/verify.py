@@ -44,7 +44,7 @@ from .host import LayerResult, prepared_jobs
 from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
 __all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
-           "verify_layer", "verify_prepared", "format_report", "install_paths"]
+           "verify_layer", "verify_prepared", "verify_network", "format_report", "install_paths"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
 #: the waveform format each simulator writes
@@ -432,3 +432,80 @@ def format_report(rep: dict) -> str:
     lines.append("RESULT: RTL == model (bit- and cycle-exact)" if rep["equal"] and not rep["rtl_error"]
                  else "RESULT: MISMATCH (" + ", ".join(rep["differences"]) + ")")
     return "\n".join(lines)
+
+
+# ---- a network --------------------------------------------------------------------------------------
+def verify_network(layers, functions, x, plans, hw: HWConfig, *, sim: str = "verilator", max_cycles: int | None = None,
+                   names=None, progress=None) -> dict:
+    """Run a network's FC layers (relu or none between them) through the RTL in one simulation,
+    chained on chip [arch §8, §9]: layer 0's input is loaded, every later layer reads the
+    previous layer's outputs written back into the source bank (``chain``, as
+    :func:`eie.flow.host.Host.run_jobs` does), and each layer is compared with the model
+    (:func:`eie.model.simulate` on the integers the previous model layer wrote, with the
+    fixed fraction bits ``plans``).  Returns a JSON-ready report (``equal``, ``layers``: one
+    :func:`compare` per layer, ``text``: the lines to print)."""
+    from ..compile import compile_layer
+    from ..fixed import acc_preload, quantize
+    from ..model import simulate
+    from .host import layer_jobs
+    if sim not in ("verilator", "icarus"):
+        raise InputError(f"a network is verified on verilator or icarus, not {sim!r} (the Amaranth simulator runs "
+                         f"one layer)")
+    if any(f not in ("relu", "none") for f in functions):
+        raise InputError("the array applies relu or nothing between layers; a host function cannot be verified")
+    pick_simulator(sim)
+    names = list(names) if names is not None else [lay.name for lay in layers]
+    cfg = hw.config
+    dicts, refs = [], []
+    t0 = time.perf_counter()
+    a_q = quantize(np.asarray(x, np.float64), plans[0].fa, cfg.act_bits)
+    for i, (lay, plan, f) in enumerate(zip(layers, plans, functions, strict=True)):
+        last = i == len(layers) - 1
+        compiled = compile_layer(lay, cfg)
+        ref = simulate(compiled, a_q / 2.0 ** plan.fa, plan=plan, relu=f == "relu", keep_timing=True,
+                       check_reference=False, source=lay)
+        cb_q = quantize(lay.codebook, plan.fw, cfg.codebook_bits)
+        try:
+            jobs = layer_jobs(hw, compiled, a_q if i == 0 else np.zeros(lay.n_in, np.int64), cb_q, plan.shift,
+                              f == "relu", 1 << plan.fa, acc_preload(lay.bias, plan.fo, cfg.acc_bits))
+        except ValueError as exc:
+            raise CapacityError(f"layer {names[i]!r}: {exc}") from None
+        dicts.append({"jobs": jobs, "n_out": lay.n_out, "chain": not last, "load_act": i == 0})
+        refs.append(ref)
+        a_q = ref.outputs_q
+    model_s = time.perf_counter() - t0
+    guard = max_cycles or 2 * max(t.cycles for r in refs for t in r.timings) + 1000
+    b = build(hw, sim, progress=progress)
+    if progress:
+        progress(f"running {len(layers)} layers chained on {sim} ...")
+    t1 = time.perf_counter()
+    err, results = None, [None] * len(layers)
+    try:
+        results = run(b, dicts, max_cycles=guard, name="network").results
+    except RTLRunError as exc:
+        err = str(exc)
+    rtl_s = time.perf_counter() - t1
+    reports = [compare(res, ref) for res, ref in zip(results, refs, strict=True)]
+    equal = err is None and all(r["equal"] for r in reports)
+    lines = [f"network of {len(layers)} layers on {sim}: {hw.pes} PEs, queue depth {cfg.queue_depth}, depths spmat "
+             f"{hw.spmat_lines} / ptr {hw.ptr_words} / act {hw.act_depth} / dst {hw.dst_depth}; layers chained "
+             f"on chip"]
+    if err:
+        lines.append(f"  RTL run failed: {err}")
+    for name, lay, f, plan, rep in zip(names, layers, functions, plans, reports, strict=True):
+        state = "identical" if rep["equal"] else "MISMATCH (" + ", ".join(rep["differences"]) + ")"
+        lines.append(f"  {name:<14} {lay.n_out}x{lay.n_in} {f:<5} fa/fw/fo {plan.fa}/{plan.fw}/{plan.fo}: cycles rtl "
+                     f"{rep['rtl_cycles']}, model {rep['model_cycles']}; outputs, cycles, counters {state}")
+    lines.append(f"  wall      model {model_s:.3g} s, verilog {b.generate_s:.3g} s, build {b.build_s:.3g} s, "
+                 f"rtl run {rtl_s:.3g} s")
+    lines.append("RESULT: RTL == model (bit- and cycle-exact, every layer)" if equal
+                 else "RESULT: MISMATCH")
+    return {"equal": equal, "rtl_error": err, "sim": sim,
+            "layers": [{"name": n, "function": f, "fraction_bits": p.to_dict(), **r}
+                       for n, f, p, r in zip(names, functions, plans, reports, strict=True)],
+            "cycles": {"rtl": None if err else sum(r["rtl_cycles"] for r in reports),
+                       "model": sum(r["model_cycles"] for r in reports)},
+            "hardware": {"pes": hw.pes, "spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words,
+                         "act_depth": hw.act_depth, "dst_depth": hw.dst_depth, "config": cfg.to_dict()},
+            "wall_s": {"model": model_s, "generate": b.generate_s, "build": b.build_s, "rtl": rtl_s},
+            "text": "\n".join(lines)}

