@@ -142,6 +142,7 @@ def cmd_verify_network(args) -> int:
     from ..errors import CapacityError
     from ..evaluate import OFF_ARRAY, calibrate_plans, load_network_layers
     from ..flow.verify import verify_network
+    from ..hdl.params import HWConfig
     from ..layer import load_activations
     from .networks import _fc_segment, _functions
     if args.sim != "amaranth":
@@ -170,11 +171,9 @@ def cmd_verify_network(args) -> int:
         raise InputError(f"layer {run[0].spec.name!r} has no 'activations' array: give the network's input with "
                          f"--input ACT.npy ({layers[0].n_in} values)")
     plans = calibrate_plans(layers, np.asarray(x, np.float64)[None, :], cfg, functions)
-    if args.depths == "layer":
-        raise InputError("--depths layer is for one layer file; a network runs on the configuration's depths "
-                         "(--depths config, or the --<depth> flags)")
-    from .options import hw_from_args
-    hw = hw_from_args(cfg, args)
+    # a network runs on the configuration's depths (--depths layer sizes one layer; a chained
+    # write-back into activation banks sized for one layer's input came out wrong: not supported)
+    hw = HWConfig(cfg, vendor=getattr(args, "vendor", "generic"), **depth_overrides(args))
     try:
         rep = verify_network(layers, functions, x, plans, hw, sim=args.sim, max_cycles=args.max_cycles,
                              names=[item.spec.name for item in run], progress=_progress)
