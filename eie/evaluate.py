@@ -214,8 +214,10 @@ def accelerator_outputs(layers: Sequence, x: np.ndarray, plans: Sequence[QuantPl
     for i, (layer, plan) in enumerate(zip(layers, plans, strict=True)):
         plan.check(config)
         if i and plan.fa != next_fa(functions[i - 1], plans[i - 1].fo, config):
-            raise InputError(f"layer {i}: fa must be {next_fa(functions[i - 1], plans[i - 1].fo, config)} after "
-                             f"{functions[i - 1]}, not {plan.fa}")
+            want = next_fa(functions[i - 1], plans[i - 1].fo, config)
+            rule = ("fa must equal the previous layer's fo" if functions[i - 1] not in OFF_ARRAY
+                    else f"fa must be act_bits - 2 after {functions[i - 1]}")
+            raise InputError(f"layer {i}: {rule} ({want}), not {plan.fa}")
         cb, codes, bias, bias_codes = _layer_arrays(layer)
         if codes.shape[1] != width:
             raise InputError(f"layer {i} has {codes.shape[1]} inputs but gets {width}: the layers do not chain")
