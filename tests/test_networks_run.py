@@ -145,6 +145,7 @@ def test_verify_refuses_host_function(tmp_path, capsys):
 
 
 @pytest.mark.rtl
+@pytest.mark.slow
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
 def test_verify_dir_rtl(tmp_path, capsys, sim):
     import shutil
