@@ -269,3 +269,19 @@ def test_host_port_reads_back_every_memory():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_chained_layer_whose_outputs_do_not_fit_is_refused():
+    """The write-back drops outputs past the next bank (act_depth); a chained layer that
+    needs more is refused before anything runs instead of feeding the next layer zeros."""
+    import asyncio
+
+    from eie.flow.host import HostDriver
+    hw = HWConfig(EIEConfig(pes=2, queue_depth=2, regfile_entries=8), spmat_lines=64, ptr_words=32, act_depth=4)
+
+    class NoBus(HostDriver):
+        async def cycle(self, addr=0, wdata=0, we=0, re=0):
+            raise AssertionError("no bus cycle may happen")
+
+    with pytest.raises(ValueError, match="act_depth >= 5"):
+        asyncio.run(NoBus(hw).run_jobs([], n_out=10, chain=True))

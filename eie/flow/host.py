@@ -344,6 +344,10 @@ class HostDriver:
         (:func:`resident_layout`), then run the passes writing only registers and bases.
         """
         out = LayerResult(n_out, self.hw.pes)
+        if chain and -(-n_out // self.hw.pes) > self.hw.act_depth:
+            # the write-back drops addresses past the bank: the next layer would read zeros
+            raise ValueError(f"chaining a layer of {n_out} outputs needs act_depth >= {-(-n_out // self.hw.pes)}, "
+                             f"the hardware has {self.hw.act_depth}")
         if resident:
             if preloaded:
                 raise ValueError("resident=True loads every pass itself: it cannot be combined with preloaded")
