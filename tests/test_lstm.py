@@ -278,6 +278,6 @@ def test_an_imported_onnx_bilstm_against_onnx_reference(tmp_path, capsys):
         assert layer.gates == "iofg" and layer.direction == ("forward", "reverse")[d]
         dense = load_layer(net.path(layer))
         comp, _ = compress_layer(dense, bits=8)
-        res = run_lstm_layer(comp, layer, xs, CFG, dense=dense)
+        res = run_lstm_layer(comp, layer, xs, CFG.replace(weight_bits=8, line_bits=96), dense=dense)
         assert np.allclose(res.h_dense, want[:, d, 0, :], atol=1e-5)
         assert np.abs(res.h - want[:, d, 0, :]).max() < 0.05     # 8-bit sharing + 16-bit fixed point
