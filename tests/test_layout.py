@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1] / "eie"
 FLOORS = [
     ("eie.errors", "eie.config", "eie.fileio", "eie.layer", "eie.network"),
     ("eie.compress", "eie.fixed", "eie.reference", "eie.compile", "eie.model", "eie.energy", "eie.area", "eie.prepare"),
-    ("eie.pipeline", "eie.evaluate", "eie.bench", "eie.sweep", "eie.report", "eie.importers", "eie.dse", "eie.train"),
+    ("eie.pipeline", "eie.evaluate", "eie.lstm", "eie.bench", "eie.sweep", "eie.report", "eie.importers", "eie.dse",
+     "eie.train"),
     ("eie.hdl",),
     ("eie.flow",),
     ("eie.cli", "eie.__main__"),

@@ -125,17 +125,16 @@ def test_missing_extra(tmp_path, capsys, monkeypatch):
     assert "networks" in _bad(capsys, ["eval", str(d), "--data", "mnist-5k"])
 
 
-def test_lstm_layer_refused_without_eie_lstm(tmp_path, capsys):
-    import importlib.util
-    if importlib.util.find_spec("eie.lstm") is not None:
-        pytest.skip("this build has eie.lstm")
+def test_lstm_layer_in_a_network_names_eie_lstm(tmp_path, capsys):
+    """simulate DIR runs the fully-connected layers; an lstm layer is refused, naming the
+    command that steps it over a sequence."""
     d = _net_dir(tmp_path, [8, 8], ["none"])
     lstm = synthetic_layer(8, 4, 0.5, seed=0)
     save_layer(d / "l.npz", lstm)
     (d / "network.toml").write_text((d / "network.toml").read_text()
                                     + '\n[[layer]]\nname = "l"\nfile = "l.npz"\nkind = "lstm"\nshape = [8, 4]\n'
                                       'hidden = 2\ninput = 2\n')
-    assert "lstm" in _bad(capsys, ["simulate", str(d)])
+    assert "eie lstm DIR --layer l" in _bad(capsys, ["simulate", str(d)])
 
 
 def test_verify_refuses_host_function(tmp_path, capsys):

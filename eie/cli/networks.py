@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +19,6 @@ from .options import (
 
 __all__ = ["register", "cmd_import", "cmd_simulate_network", "cmd_eval"]
 
-#: the module branch ``lstm`` adds; ``eie simulate DIR`` calls its ``run_lstm_layer`` when present
-LSTM_MODULE = "eie.lstm"
-
-
-def _lstm_runner(spec):
-    """``eie.lstm.run_lstm_layer`` (compressed layer, NetworkLayer, input sequence, EIEConfig), or
-    the error that says this build cannot run an LSTM layer.  The hook of docs/architecture.md §8."""
-    if importlib.util.find_spec(LSTM_MODULE) is None:
-        raise InputError(f"layer {spec.name!r} is an lstm layer, and this build of eie has no LSTM support "
-                         f"({LSTM_MODULE} is missing): run the network's fc layers only, or use a build with "
-                         f"LSTM layers")
-    return importlib.import_module(LSTM_MODULE).run_lstm_layer
-
-
 def _fc_segment(loaded, command: str):
     """The fc layers of a loaded network that run on the array, with the lines saying what is
     skipped; refuses an lstm layer (``command`` names who refuses)."""
@@ -44,10 +28,9 @@ def _fc_segment(loaded, command: str):
             notes.append(f"layer {item.spec.name}: conv, stored only: skipped (eie runs fully-connected and LSTM "
                          f"layers on the array)")
         elif item.spec.kind == "lstm":
-            if command == "simulate":
-                _lstm_runner(item.spec)
-            raise InputError(f"{command}: layer {item.spec.name!r} is an lstm layer: {command} of a network runs its "
-                             f"fully-connected layers only")
+            raise InputError(f"{command}: layer {item.spec.name!r} is an lstm layer, stepped over a sequence: run it "
+                             f"with `eie lstm DIR --layer {item.spec.name}` ({command} of a network runs its "
+                             f"fully-connected layers)")
         else:
             run.append(item)
     return run, notes
@@ -76,9 +59,6 @@ def cmd_simulate_network(args) -> int:
     say = human_stream(js)
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     net, loaded = load_network_layers(args.layer[0], **dense_options(args))
-    for item in loaded:
-        if item.spec.kind == "lstm":
-            _lstm_runner(item.spec)         # the hook; on this branch, the clear refusal
     run, notes = _fc_segment(loaded, "simulate")
     layers = [item.compressed for item in run]
     x = load_activations(args.input, layers[0].n_in) if args.input else layers[0].activations
