@@ -186,34 +186,6 @@ def cmd_verify_network(args) -> int:
     return 0 if rep["equal"] else 1
 
 
-def cmd_import(args) -> int:
-    from ..errors import InputError
-    from ..importers import FORMATS, MODULES, detect_format, import_file, network_plan
-    if not args.list and args.out is None:
-        raise InputError("eie import needs -o/--out DIR (the network directory to write) or --list")
-    out = check_out_dir(args.out, "network directory") if args.out else None
-    src = Path(args.src)
-    if not src.is_file():
-        raise InputError(f"model file {str(src)!r} does not exist" if not src.exists()
-                         else f"model file {str(src)!r} is not a regular file")
-    if args.format is not None and args.format not in FORMATS:
-        raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {args.format!r}")
-    fmt = args.format or detect_format(src, has_layout=bool(args.layer or args.prototxt))
-    if fmt in MODULES:
-        require_extra("networks", f"eie import --format {fmt}", MODULES[fmt])
-    net = import_file(src, fmt, layers=args.layer or (), prototxt=args.prototxt, select=args.select)
-    if args.list:
-        print(net.describe())
-        return 0
-    plan, network = network_plan(net, out, force=args.force)
-    plan.commit()
-    runs = sum(layer.runs for layer in network.layers)
-    print(net.describe())
-    print(f"wrote {out}/network.toml and {len(network.layers)} layer file(s) ({runs} run on the array, "
-          f"{len(network.layers) - runs} stored only)")
-    return 0
-
-
 # ---- eie synth -------------------------------------------------------------------------------
 def synth_hw(args):
     """The hardware ``eie synth`` builds: ``--reference`` (the device's reference
