@@ -430,11 +430,15 @@ def test_example_refuses_before_the_run(tmp_path, capsys):
 @pytest.mark.slow
 @needs_mnist
 def test_lenet_300_100_full_pipeline():
-    """One seed of the default pipeline (the report's seed 0): accuracy and compression in the
-    ranges docs/training.md states for the full runs."""
-    from eie.train import load_dataset
-    run = run_deep_compression(load_dataset("mnist-5k"), seed=0)
-    assert run.test.dense > 0.93
-    assert run.test.fixed_point > run.test.dense - 0.015
+    """One seed of the default pipeline (seed 0 of reports/deep-compression: dense 96.0 %, fixed
+    point 95.5 %, 43.4x on this machine's BLAS), held to ranges that another BLAS's rounding
+    cannot leave: the pipeline works, not one machine's digits."""
+    from eie.train import blas_threads, load_dataset
+    with blas_threads(1):
+        run = run_deep_compression(load_dataset("mnist-5k"), seed=0)
+    assert run.test.dense > 0.95
+    assert run.test.fixed_point > run.test.dense - 0.01
     assert abs(run.test.fixed_point - run.test.finetuned) <= 0.002
-    assert run.total["compression_rate_huffman"] > 30
+    assert [round(r.density, 2) for r in run.storage] == [0.08, 0.09, 0.26]
+    assert 40 < run.total["compression_rate_huffman"] < 47
+    assert run.accelerator.saturated_inputs == 0
