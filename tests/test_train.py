@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eie.cli import main
 from eie.compress import synthetic_layer
@@ -281,6 +283,30 @@ def test_accelerator_equals_model_when_wrapping_and_saturating(acc_bits):
         assert sum(run.saturated_outputs) > 0
     for i, x in enumerate(xs):
         ref = simulate(lay, x, cfg, relu=True, plan=plan, check_reference=False)
+        assert np.array_equal(run.outputs_q[i], ref.outputs_q)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_out=st.integers(1, 30), n_in=st.integers(1, 30), density=st.floats(0.05, 1), images=st.integers(1, 4),
+       fa=st.integers(0, 14), fw=st.integers(0, 20), fo=st.integers(0, 20), acc_bits=st.sampled_from([16, 24]),
+       relu=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_accelerator_equals_model_on_random_layers_and_plans(n_out, n_in, density, images, fa, fw, fo, acc_bits,
+                                                             relu, seed):
+    """Any layer, input and plan (wrap-around and saturation included): the batched path
+    gives, image by image, the integers of ``eie.model.simulate`` on the same plan."""
+    fo = min(fo, fa + fw)
+    rng = np.random.default_rng(seed)
+    codes = np.where(rng.random((n_out, n_in)) < density, rng.integers(1, 16, (n_out, n_in)), 0)
+    codes[0, 0] = codes[0, 0] or 1
+    codebook = np.concatenate([[0.0], rng.uniform(-2, 2, 15)])
+    xs = np.where(rng.random((images, n_in)) < 0.6, rng.uniform(0, 4, (images, n_in)), 0.0)
+    cfg = EIEConfig(pes=int(rng.integers(1, 9)), acc_bits=acc_bits)
+    plan = QuantPlan(fa, fw, fo)
+    run = accelerator_outputs([SharedLayer("r", codebook, codes.astype(np.uint8), np.zeros(n_out))], xs, [plan], cfg,
+                              relu_last=relu)
+    layer = CompressedLayer(codebook, codes, None, None, "r")
+    for i, x in enumerate(xs):
+        ref = simulate(layer, x, cfg, relu=relu, plan=plan, check_reference=False)
         assert np.array_equal(run.outputs_q[i], ref.outputs_q)
 
 

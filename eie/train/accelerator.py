@@ -113,8 +113,9 @@ def accelerator_outputs(layers: Sequence, x: np.ndarray, plans: Sequence[QuantPl
 
     Because a shifted product depends only on the input value and the code, each batch
     builds the table ``round_shift(a_j * c_k, s)`` for every input j and code k and adds the
-    entries each output uses with one sparse product (integer arithmetic throughout: int64
-    wraps modulo 2**64, which the final wrap to ``acc_bits`` does not see).
+    entries each output uses with one sparse product, in int64 throughout (with 16-bit
+    activations and codebook values a shifted product is below 2**30 in magnitude, so no sum
+    over the inputs of a layer eie accepts comes near 2**63 before the wrap to ``acc_bits``).
     """
     layers = list(layers)
     plans = list(plans)
