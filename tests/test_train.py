@@ -439,6 +439,19 @@ def test_example_end_to_end_on_a_tiny_budget(tmp_path, capsys):
 
 
 @needs_mnist
+def test_example_takes_the_array_widths(tmp_path, capsys):
+    """--weight-bits and --index-bits set the codebook and the storage account, and the
+    command line the report records names them."""
+    js = tmp_path / "d.json"
+    code, _, _ = run_cli(["deep-compress", "--epochs", 1, "--train-images", 100, "--test-images", 50,
+                          "--weight-bits", 3, "--index-bits", 5, "--json", js], capsys)
+    assert code == 0
+    doc = json.loads(js.read_text())
+    assert doc["command"].endswith("--weight-bits 3 --index-bits 5")
+    assert {(s["weight_bits"], s["index_bits"]) for s in doc["runs"][0]["storage"]} == {(3, 5)}
+
+
+@needs_mnist
 def test_example_refuses_before_the_run(tmp_path, capsys):
     out = tmp_path / "dc"
     out.mkdir()
