@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eie.cli import main
 from eie.compress import synthetic_layer
@@ -284,6 +286,30 @@ def test_accelerator_equals_model_when_wrapping_and_saturating(acc_bits):
         assert np.array_equal(run.outputs_q[i], ref.outputs_q)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n_out=st.integers(1, 30), n_in=st.integers(1, 30), density=st.floats(0.05, 1), images=st.integers(1, 4),
+       fa=st.integers(0, 14), fw=st.integers(0, 20), fo=st.integers(0, 20), acc_bits=st.sampled_from([16, 24]),
+       relu=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_accelerator_equals_model_on_random_layers_and_plans(n_out, n_in, density, images, fa, fw, fo, acc_bits,
+                                                             relu, seed):
+    """Any layer, input and plan (wrap-around and saturation included): the batched path
+    gives, image by image, the integers of ``eie.model.simulate`` on the same plan."""
+    fo = min(fo, fa + fw)
+    rng = np.random.default_rng(seed)
+    codes = np.where(rng.random((n_out, n_in)) < density, rng.integers(1, 16, (n_out, n_in)), 0)
+    codes[0, 0] = codes[0, 0] or 1
+    codebook = np.concatenate([[0.0], rng.uniform(-2, 2, 15)])
+    xs = np.where(rng.random((images, n_in)) < 0.6, rng.uniform(0, 4, (images, n_in)), 0.0)
+    cfg = EIEConfig(pes=int(rng.integers(1, 9)), acc_bits=acc_bits)
+    plan = QuantPlan(fa, fw, fo)
+    run = accelerator_outputs([SharedLayer("r", codebook, codes.astype(np.uint8), np.zeros(n_out))], xs, [plan], cfg,
+                              relu_last=relu)
+    layer = CompressedLayer(codebook, codes, None, None, "r")
+    for i, x in enumerate(xs):
+        ref = simulate(layer, x, cfg, relu=relu, plan=plan, check_reference=False)
+        assert np.array_equal(run.outputs_q[i], ref.outputs_q)
+
+
 def test_full_precision_bias_preloads_the_accumulator():
     """[arch §2, §4]: acc_i starts at clamp(floor(bias_i * 2**fo + 1/2)); with no weight the
     output is that value, saturated to the activation width."""
@@ -413,6 +439,19 @@ def test_example_end_to_end_on_a_tiny_budget(tmp_path, capsys):
 
 
 @needs_mnist
+def test_example_takes_the_array_widths(tmp_path, capsys):
+    """--weight-bits and --index-bits set the codebook and the storage account, and the
+    command line the report records names them."""
+    js = tmp_path / "d.json"
+    code, _, _ = run_cli(["deep-compress", "--epochs", 1, "--train-images", 100, "--test-images", 50,
+                          "--weight-bits", 3, "--index-bits", 5, "--json", js], capsys)
+    assert code == 0
+    doc = json.loads(js.read_text())
+    assert doc["command"].endswith("--weight-bits 3 --index-bits 5")
+    assert {(s["weight_bits"], s["index_bits"]) for s in doc["runs"][0]["storage"]} == {(3, 5)}
+
+
+@needs_mnist
 def test_example_refuses_before_the_run(tmp_path, capsys):
     out = tmp_path / "dc"
     out.mkdir()
@@ -430,11 +469,15 @@ def test_example_refuses_before_the_run(tmp_path, capsys):
 @pytest.mark.slow
 @needs_mnist
 def test_lenet_300_100_full_pipeline():
-    """One seed of the default pipeline (the report's seed 0): accuracy and compression in the
-    ranges docs/training.md states for the full runs."""
-    from eie.train import load_dataset
-    run = run_deep_compression(load_dataset("mnist-5k"), seed=0)
-    assert run.test.dense > 0.93
-    assert run.test.fixed_point > run.test.dense - 0.015
+    """One seed of the default pipeline (seed 0 of reports/deep-compression: dense 96.0 %, fixed
+    point 95.5 %, 43.4x on this machine's BLAS), held to ranges that another BLAS's rounding
+    cannot leave: the pipeline works, not one machine's digits."""
+    from eie.train import blas_threads, load_dataset
+    with blas_threads(1):
+        run = run_deep_compression(load_dataset("mnist-5k"), seed=0)
+    assert run.test.dense > 0.95
+    assert run.test.fixed_point > run.test.dense - 0.01
     assert abs(run.test.fixed_point - run.test.finetuned) <= 0.002
-    assert run.total["compression_rate_huffman"] > 30
+    assert [round(r.density, 2) for r in run.storage] == [0.08, 0.09, 0.26]
+    assert 40 < run.total["compression_rate_huffman"] < 47
+    assert run.accelerator.saturated_inputs == 0

@@ -6,9 +6,12 @@ summary, write the report and the network directory.
 
 from __future__ import annotations
 
+import dataclasses
+
+from ..config import EIEConfig
 from ..errors import InputError
 from ..fileio import OutputPlan, check_distinct, check_out, check_out_dir, write_json
-from .options import add_config_options, config_from, human_stream, require_extra
+from .options import add_config_options, config_from, flag, human_stream, require_extra
 
 __all__ = ["register"]
 
@@ -24,6 +27,12 @@ def _command_line(args) -> str:
         v = getattr(args, opt)
         if v is not None:
             parts += ["--" + opt.replace("_", "-"), str(v)]
+    if getattr(args, "config", None):
+        parts += ["--config", str(args.config)]
+    for f in dataclasses.fields(EIEConfig):
+        v = getattr(args, "cfg_" + f.name, None)
+        if v is not None:
+            parts += [flag(f.name), f"{v:g}" if isinstance(v, float) else str(v)]
     if args.out:
         parts += ["-o", str(args.out)]
     return " ".join(parts)
@@ -31,6 +40,7 @@ def _command_line(args) -> str:
 
 def cmd_deep_compress(args) -> int:
     from ..train import EXAMPLES, TrainConfig, blas_threads, load_dataset, run_deep_compression
+    from ..train.example import layer_names
     from ..train.report import report_files, summarize
     if args.dataset == "mnist-5k":
         require_extra("networks", "eie deep-compress --dataset mnist-5k")
@@ -56,7 +66,7 @@ def cmd_deep_compress(args) -> int:
         out = check_out_dir(args.out)
         check_distinct(**{"--json": js, "--out report.json": out / "report.json"})
         names = ["report.md", "report.json", "network/network.toml"]
-        names += [f"network/ip{i + 1}.npz" for i in range(len(train.hidden) + 1)]
+        names += [f"network/{name}.npz" for name in layer_names(len(train.hidden) + 1)]
         plan = OutputPlan(out, force=args.force)
         for name in names:
             plan.add(name, "")

@@ -64,16 +64,16 @@ class TrainConfig:
     hidden: tuple[int, ...] = (300, 100)
     batch: int = 64
     optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
+    lr: float = 4e-3
+    weight_decay: float = 1e-3
     lr_decay: bool = True
-    dense_epochs: int = 20
+    dense_epochs: int = 40
     densities: tuple[float, ...] = (0.08, 0.09, 0.26)
     prune_steps: int = 4
-    retrain_epochs: int = 4
-    retrain_lr: float = 5e-4
+    retrain_epochs: int = 12
+    retrain_lr: float = 2e-3
     finetune_epochs: int = 4
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 3e-4
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))

@@ -114,7 +114,7 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
         Called after every optimiser step, with stage ``"retrain"`` or ``"finetune"``.
     """
     torch = _torch()
-    layers = linear_layers(model)
+    names, layers = zip(*linear_layers(model), strict=True)
     if len(densities) != len(layers):
         raise InputError(f"densities must give one density per nn.Linear layer ({len(layers)}), not {len(densities)}")
     schedule = density_schedule(list(densities), prune_steps)
@@ -124,50 +124,60 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
     if make_finetune_optimizer is None:
         def make_finetune_optimizer(params):
             return torch.optim.Adam(params, lr=1e-4)
+    step = {stage: (None if on_step is None else (lambda stage=stage: on_step(stage, model)))
+            for stage in ("retrain", "finetune")}
+    masks = _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, retrain_epochs,
+                          step["retrain"])
+    shared = [share_weights(m.weight.detach().cpu().numpy(), mask.cpu().numpy(), bits) for m, mask in
+              zip(layers, masks, strict=True)]
+    centroids = _finetune(torch, model, layers, shared, batches, loss_fn, make_finetune_optimizer, finetune_epochs,
+                          step["finetune"])
+    out = []
+    for name, m, c, (_, code) in zip(names, layers, centroids, shared, strict=True):
+        bias = (np.zeros(m.out_features, np.float32) if m.bias is None
+                else m.bias.detach().cpu().numpy().astype(np.float32))
+        out.append(SharedLayer(name, c.detach().cpu().numpy().astype(np.float32), code, bias))
+    reports = storage_reports(SharedMLP(out), index_bits)
+    return TorchCompression(out, reports, total_storage(reports, sum(layer.bias.size for layer in out)))
 
-    # ---- stage 1: iterative pruning with masked retraining
-    masks = [torch.ones_like(m.weight, dtype=torch.bool) for _, m in layers]
+
+def _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, epochs, after_step):
+    """Stage 1: per round, prune every layer to its density among the weights still kept,
+    zero the pruned weights, mask their gradient with a tensor hook, retrain with a fresh
+    optimiser.  Returns the final masks (bool tensors)."""
+    masks = [torch.ones_like(m.weight, dtype=torch.bool) for m in layers]
     hooks = []
     for round_densities in schedule:
         for h in hooks:
             h.remove()
         hooks = []
-        for i, ((_, m), d) in enumerate(zip(layers, round_densities, strict=True)):
-            w = m.weight.detach().cpu().numpy()
-            masks[i] = torch.from_numpy(prune(w, d)).to(m.weight.device) & masks[i]
+        for i, (m, d) in enumerate(zip(layers, round_densities, strict=True)):
+            masks[i] = torch.from_numpy(prune(m.weight.detach().cpu().numpy(), d)).to(m.weight.device) & masks[i]
             with torch.no_grad():
                 m.weight.mul_(masks[i])
             keep = masks[i].to(m.weight.dtype)
             hooks.append(m.weight.register_hook(lambda g, keep=keep: g * keep))
-        optimizer = make_optimizer(model.parameters())
-        _run_epochs(model, batches, loss_fn, optimizer, retrain_epochs, None,
-                    None if on_step is None else lambda: on_step("retrain", model))
+        _run_epochs(model, batches, loss_fn, make_optimizer(model.parameters()), epochs, None, after_step)
     for h in hooks:
         h.remove()
+    return masks
 
-    # ---- stage 2: weight sharing
-    shared = []
-    for (_, m), mask in zip(layers, masks, strict=True):
-        codebook, codes = share_weights(m.weight.detach().cpu().numpy(), mask.cpu().numpy(), bits)
-        shared.append((codebook.astype(np.float32), codes))
-    centroids = [torch.tensor(cb, dtype=m.weight.dtype, device=m.weight.device, requires_grad=True)
-                 for (cb, _), (_, m) in zip(shared, layers, strict=True)]
-    index = [torch.from_numpy(codes.astype(np.int64)).to(m.weight.device)
-             for (_, codes), (_, m) in zip(shared, layers, strict=True)]
+
+def _finetune(torch, model, layers, shared, batches, loss_fn, make_optimizer, epochs, after_step):
+    """Stage 3: the centroids of each layer (``shared``: per layer ``(codebook, codes)``) become
+    tensors the optimiser steps with the summed weight gradients; the weights are rewritten
+    as ``centroids[codes]`` after every step.  Returns the centroid tensors."""
+    centroids = [torch.tensor(cb.astype(np.float32), dtype=m.weight.dtype, device=m.weight.device,
+                              requires_grad=True) for (cb, _), m in zip(shared, layers, strict=True)]
+    index = [torch.from_numpy(c.astype(np.int64)).to(m.weight.device) for (_, c), m in zip(shared, layers, strict=True)]
 
     def write_weights():
         with torch.no_grad():
-            for (_, m), c, idx in zip(layers, centroids, index, strict=True):
+            for m, c, idx in zip(layers, centroids, index, strict=True):
                 m.weight.copy_(c[idx])
 
-    write_weights()
-
-    # ---- stage 3: centroid fine-tuning
-    weight_ids = {id(m.weight) for _, m in layers}
-    others = [p for p in model.parameters() if p.requires_grad and id(p) not in weight_ids]
-
     def centroid_grads():
-        for (_, m), c, idx in zip(layers, centroids, index, strict=True):
+        for m, c, idx in zip(layers, centroids, index, strict=True):
             g = torch.zeros_like(c)
             if m.weight.grad is not None:
                 g.index_add_(0, idx.reshape(-1), m.weight.grad.reshape(-1))
@@ -177,20 +187,11 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
 
     def after():
         write_weights()
-        if on_step is not None:
-            on_step("finetune", model)
+        if after_step is not None:
+            after_step()
 
-    optimizer = make_finetune_optimizer(centroids + others)
-    _run_epochs(model, batches, loss_fn, optimizer, finetune_epochs, centroid_grads, after)
-    with torch.no_grad():
-        for c in centroids:
-            c[0] = 0.0
-
-    out = []
-    for (name, m), c, (_, codes) in zip(layers, centroids, shared, strict=True):
-        bias = (np.zeros(m.out_features, np.float32) if m.bias is None
-                else m.bias.detach().cpu().numpy().astype(np.float32))
-        out.append(SharedLayer(name, c.detach().cpu().numpy().astype(np.float32), codes, bias))
-    net = SharedMLP(out)
-    reports = storage_reports(net, index_bits)
-    return TorchCompression(out, reports, total_storage(reports, sum(layer.bias.size for layer in out)))
+    write_weights()
+    weight_ids = {id(m.weight) for m in layers}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in weight_ids]
+    _run_epochs(model, batches, loss_fn, make_optimizer(centroids + others), epochs, centroid_grads, after)
+    return centroids
