@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EIEError
-from . import core, rtl
+from . import board, core, rtl
 
 __all__ = ["main", "build_parser"]
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     core.register(sub)
     rtl.register(sub)
+    board.register(sub)
     return ap
 
 

@@ -170,9 +170,9 @@ class UARTBridge(wiring.Component):
         # the header, bytes shifted in from the top: after eight, byte 0 is bits 7 .. 0
         hdr = Signal(UART_HEADER_BYTES * 8)
         nhdr = Signal(range(UART_HEADER_BYTES + 1))
-        cmd, width = hdr[:8], hdr[8:12]
-        left = Signal(16)                          # items left − 1
-        addr = Signal(32)                          # host address of the current item
+        # the header's fields are the frame's state: the count and the address are counted
+        # down and up in place (items left − 1, host address of the current item)
+        cmd, width, left, addr = hdr[:8], hdr[8:12], hdr[16:32], hdr[32:64]
         word = Signal(4)                           # word of the item being moved
         nbyte = Signal(2)                          # byte of the word
         data = Signal(WB_DATA_BITS)
@@ -202,7 +202,7 @@ class UARTBridge(wiring.Component):
                 with m.If(quiet):
                     m.next = "idle"
                 with m.If(nhdr == UART_HEADER_BYTES):
-                    m.d.sync += [left.eq(hdr[16:32]), addr.eq(hdr[32:64]), nbyte.eq(0), data.eq(0)]
+                    m.d.sync += [nbyte.eq(0), data.eq(0)]
                     ok = (width <= self._words)
                     with m.If((cmd == UART_WRITE) & ok):
                         m.d.sync += word.eq(Mux(half, 0, width - 1))
