@@ -85,11 +85,14 @@ def cmd_run_board(args) -> int:
         raise InputError(f"--baud must be a positive integer, not {baud}")
     layer = load_compressed(args.layer, density=args.density, bits=args.bits)
     x = load_activations(args.input, layer.n_in) if args.input else None
-    prep = prepare_layer(layer, hw.config, x, need_input=True)
+    hint = f" (the board's build {str(args.build)!r} fixes the array: rebuild it with `eie board` and larger memories)"
     try:
+        prep = prepare_layer(layer, hw.config, x, need_input=True)
         jobs = prepared_jobs(hw, prep, args.relu)
+    except CapacityError as exc:
+        raise CapacityError(f"{exc}{hint}") from None
     except ValueError as exc:
-        raise CapacityError(f"{exc}: the layer does not fit the board's build {args.build!r}") from None
+        raise CapacityError(f"{exc}{hint}") from None
     t0 = time.perf_counter()
     ref = simulate(prep.compiled, prep.x, plan=prep.plan, relu=args.relu, keep_timing=True, source=layer)
     model_s = time.perf_counter() - t0

@@ -83,16 +83,18 @@ BOARDS = {
     "ulx3s": Board("ulx3s", "Radiona ULX3S (LFE5U-85F)", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5", "85k",
                    "6", 25.0, 50.0, 1_000_000,
                    dict(pes=4, clock_mhz=50.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2)),
-    # iCE40UP5K has 5,280 logic cells and no LUT RAM: one PE with a narrow datapath (8-bit
-    # activations and codebook, 12-bit pointers, 32-bit lines, queue depth 1, 8 accumulators:
-    # the column-descriptor FIFO is flip-flops there) fits with the bridge.  The 12 MHz
-    # oscillator is used directly (no PLL needed: the 1-PE array reaches ~50 MHz on iCE40);
-    # 1 Mbaud = 12 cycles per bit.
+    # iCE40UP5K: 5,280 logic cells and no LUT RAM, so the column-descriptor FIFO (14 entries
+    # here) is flip-flops and multiplexers.  Measured with the bridge (placement fails above
+    # ~90 %): the ice40 reference PE (reports/fpga) needs 5,229 cells (99 %); 8-bit
+    # activations and codebook, 10-bit accumulators, 9-bit pointers, 16-bit lines (2 entries),
+    # 256 B of lines, 128 activations per bank, queue depth 1 and 8 accumulators need 4,626
+    # (87.6 %, places and routes).  The 12 MHz oscillator is used directly (no PLL needed:
+    # that array reaches 39 MHz); 1 Mbaud = 12 cycles per bit.
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40UP5K)",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", "up5k", "", 12.0, 12.0, 1_000_000,
-                        dict(pes=1, clock_mhz=12.0, act_bits=8, codebook_bits=8, acc_bits=16, ptr_bits=12,
-                             line_bits=32, regfile_entries=8, queue_depth=1, spmat_kb=1, ptr_kb=0.5,
-                             act_sram_kb=0.25)),
+                        dict(pes=1, clock_mhz=12.0, act_bits=8, codebook_bits=8, acc_bits=10, ptr_bits=9,
+                             line_bits=16, regfile_entries=8, queue_depth=1, spmat_kb=0.25, ptr_kb=0.25,
+                             act_sram_kb=0.125)),
 }
 
 

