@@ -30,6 +30,8 @@ def cmd_board(args) -> int:
     from ..flow.board import BOARDS, build_board
     from ..hdl.params import HWConfig
     require_extra("fpga", "eie board")
+    if args.target not in BOARDS:
+        raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {args.target!r}")
     board = BOARDS[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     if args.seed < 0:
@@ -142,14 +144,14 @@ def register(sub) -> None:
     from ..flow.board import BOARDS
     p = sub.add_parser("board", help="build a bitstream for a real board: the array behind a UART-to-Wishbone "
                                      "bridge (yowasp yosys + nextpnr + pack)")
-    p.add_argument("target", metavar="TARGET", choices=sorted(BOARDS),
+    p.add_argument("target", metavar="TARGET",
                    help="the board: " + "; ".join(f"{k} = {b.title}" for k, b in BOARDS.items()))
     p.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="build directory (design files, logs, bitstream, board.json for eie run-board)")
     p.add_argument("--clock", type=float, default=None, metavar="MHZ",
-                   help="design clock: the oscillator's, or a PLL output (default: "
+                   help="design clock in MHz: the oscillator's, or a PLL output (default: "
                         + ", ".join(f"{k} {b.clock_mhz:g}" for k, b in BOARDS.items()) + ")")
-    p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: "
+    p.add_argument("--baud", type=int, default=None, help="UART baud rate in bits per second (default: "
                    + ", ".join(f"{k} {b.baud}" for k, b in BOARDS.items()) + ")")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-': standard output)")
@@ -164,7 +166,7 @@ def register(sub) -> None:
     p.add_argument("--port", required=True, metavar="SERIAL", help="the board's serial port (e.g. /dev/ttyUSB0)")
     p.add_argument("--build", required=True, metavar="DIR", help="the `eie board --out` directory of the bitstream "
                                                                    "on the board (its board.json)")
-    p.add_argument("--baud", type=int, default=None, help="baud rate (default: the build's)")
+    p.add_argument("--baud", type=int, default=None, help="baud rate in bits per second (default: the build's)")
     p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer (default 5)")
