@@ -65,7 +65,7 @@ def test_board_clock_and_divisor():
         uart_divisor(25, 3_000_000)
     with pytest.raises(InputError, match="at least 4 clock cycles per bit"):
         uart_divisor(12, 6_000_000)
-    with pytest.raises(InputError, match="--clock 10: the iCE40 PLL output must be in"):
+    with pytest.raises(InputError, match="--clock-mhz 10: the iCE40 PLL output must be in"):
         board_clock(BOARDS["icebreaker"], 10)
 
 
@@ -85,8 +85,11 @@ def test_cli_refusals(tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     assert "is not empty" in run("board", "icebreaker", "-o", tmp_path / "full")
-    assert "--clock must be in [1, 500] MHz" in run("board", "ulx3s", "--clock", 900, "-o", tmp_path / "e")
-    assert not any((tmp_path / n).exists() for n in "abcde")
+    assert "--clock-mhz must be in [1, 500] MHz for a board" in run("board", "ulx3s", "--clock-mhz", 900, "-o",
+                                                                    tmp_path / "e")
+    assert "--clock-mhz 10: the iCE40 PLL output must be in" in run("board", "icebreaker", "--clock-mhz", 10, "-o",
+                                                                     tmp_path / "f")
+    assert not any((tmp_path / n).exists() for n in "abcdef")
 
 
 def test_wrong_vendor_is_refused(tmp_path):

@@ -38,12 +38,10 @@ def cmd_board(args) -> int:
         raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
     base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
     cfg = config_from(args, base)
-    if args.clock is not None and not 1 <= args.clock <= 500:
-        raise InputError(f"--clock must be in [1, 500] MHz, not {args.clock!r}")
-    if args.clock is not None:
-        cfg = cfg.replace(clock_mhz=args.clock)
+    if not 1 <= cfg.clock_mhz <= 500:
+        raise InputError(f"--clock-mhz must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}")
     hw = HWConfig(cfg, vendor=board.family)
-    res = build_board(args.target, hw, args.out, clock_mhz=args.clock, baud=args.baud, seed=args.seed,
+    res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
                       force=args.force, progress=_progress)
     print(res.format(), file=human_stream(js))
     if js:
@@ -148,16 +146,14 @@ def register(sub) -> None:
                    help="the board: " + "; ".join(f"{k} = {b.title}" for k, b in BOARDS.items()))
     p.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="build directory (design files, logs, bitstream, board.json for eie run-board)")
-    p.add_argument("--clock", type=float, default=None, metavar="MHZ",
-                   help="design clock in MHz: the oscillator's, or a PLL output (default: "
-                        + ", ".join(f"{k} {b.clock_mhz:g}" for k, b in BOARDS.items()) + ")")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate in bits per second (default: "
                    + ", ".join(f"{k} {b.baud}" for k, b in BOARDS.items()) + ")")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="build into a non-empty directory; overwrite the JSON file")
-    add_config_options(p, "the board's default array: " + "; ".join(
-        f"{k} {b.config.get('pes')} PE(s)" for k, b in BOARDS.items()))
+    add_config_options(p, "the board's default array and clock: " + "; ".join(
+        f"{k} {b.config.get('pes')} PE(s) at {b.clock_mhz:g} MHz" for k, b in BOARDS.items())
+        + "; --clock-mhz is the design clock: the oscillator's, or a PLL output")
     p.set_defaults(func=cmd_board)
 
     p = sub.add_parser("run-board", help="run a layer on a board built by `eie board` (over its serial port) and "

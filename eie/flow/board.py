@@ -12,7 +12,7 @@ Refused with :class:`~eie.flow.synth.DoesNotFit` (``eie: error:``, exit 2), nami
 reason: memories beyond the device's block RAM (before anything runs), any resource beyond
 the device after synthesis or placement, and an Fmax below the board clock (after routing;
 no bitstream is packed then).  A baud rate the clock cannot divide within 2 %, or a clock
-no PLL setting reaches within 1 %, is an :class:`~eie.errors.InputError`.
+no PLL setting reaches within 1 % (``--clock-mhz``), is an :class:`~eie.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def uart_divisor(clock_mhz: float, baud: int) -> int:
     div = round(clock_mhz * 1e6 / baud)
     if div < 4:
         raise InputError(f"--baud {baud} needs at least 4 clock cycles per bit: at most {int(clock_mhz * 1e6 // 4)} "
-                         f"at {clock_mhz:g} MHz (raise --clock or lower --baud)")
+                         f"at {clock_mhz:g} MHz (raise --clock-mhz or lower --baud)")
     err = abs(clock_mhz * 1e6 / div - baud) / baud
     if err > MAX_BAUD_ERROR:
         raise InputError(f"--baud {baud} is {err:.1%} off at {clock_mhz:g} MHz ({div} cycles per bit): choose a baud "
@@ -123,9 +123,9 @@ def board_clock(board: Board, clock_mhz: float | None):
     try:
         pll = (ecp5_pll if board.family == "ecp5" else ice40_pll)(board.osc_mhz, f)
     except ValueError as exc:
-        raise InputError(f"--clock {f:g}: {exc}") from None
+        raise InputError(f"--clock-mhz {f:g}: {exc}") from None
     if abs(pll.f_out - f) / f > MAX_CLOCK_ERROR:
-        raise InputError(f"--clock {f:g}: the nearest PLL output from {board.osc_mhz:g} MHz is {pll.f_out:.4g} MHz "
+        raise InputError(f"--clock-mhz {f:g}: the nearest PLL output from {board.osc_mhz:g} MHz is {pll.f_out:.4g} MHz "
                          f"(ask for that, or the oscillator's {board.osc_mhz:g})")
     return pll.f_out, pll
 
@@ -290,7 +290,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
     if fmax < f_clk:
         raise DoesNotFit(f"the design does not meet the board clock: Fmax {fmax:.1f} MHz < {f_clk:g} MHz on "
-                         f"{board.title} (lower --clock, or --pes); report in {out / 'report.json'}")
+                         f"{board.title} (lower --clock-mhz, or --pes); report in {out / 'report.json'}")
 
     if progress:
         progress("packing the bitstream ...")

@@ -131,9 +131,12 @@ class HostMap:
         register's name), ``"pe"`` or ``"bcast"`` (pe None)."""
         offset = addr & ((1 << self.ob) - 1)
         if (addr >> self.global_bit) & 1:
-            names = {v: k for k, v in GLOBAL_REGS.items()}
-            return "reg", None, names.get(offset), offset
-        mem = {v: k for k, v in MEM.items()}[(addr >> self.mem_lsb) & ((1 << MEM_BITS) - 1)]
+            return "reg", None, _REG_NAMES.get(offset), offset
+        mem = _MEM_NAMES[(addr >> self.mem_lsb) & ((1 << MEM_BITS) - 1)]
         if (addr >> self.bcast_bit) & 1:
             return "bcast", None, mem, offset
         return "pe", (addr >> self.pe_lsb) & ((1 << self.pb) - 1), mem, offset
+
+
+_MEM_NAMES = {v: k for k, v in MEM.items()}
+_REG_NAMES = {v: k for k, v in GLOBAL_REGS.items()}
