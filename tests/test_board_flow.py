@@ -10,7 +10,6 @@ from eie import cli
 from eie.config import EIEConfig
 from eie.errors import InputError
 from eie.flow.board import BOARDS, board_clock, build_board, uart_divisor
-from eie.flow.synth import DoesNotFit
 from eie.hdl.params import HWConfig
 from eie.hdl.pll import ecp5_pll, ice40_pll
 
