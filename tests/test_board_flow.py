@@ -10,6 +10,7 @@ from eie import cli
 from eie.config import EIEConfig
 from eie.errors import InputError
 from eie.flow.board import BOARDS, board_clock, build_board, uart_divisor
+from eie.flow.synth import DoesNotFit
 from eie.hdl.params import HWConfig
 from eie.hdl.pll import ecp5_pll, ice40_pll
 
@@ -125,3 +126,50 @@ def test_hostmap_decode_round_trip():
     assert hm.decode(hm.bcast("codebook", 7)) == ("bcast", None, "codebook", 7)
     for name, off in GLOBAL_REGS.items():
         assert hm.decode(hm.reg(name)) == ("reg", None, name, off)
+
+
+STAT = """
+     7000 cells
+     3000   SB_LUT4
+     2700   SB_DFF
+        6   SB_RAM40_4K
+        1   SB_MAC16
+"""
+PNR = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    4626/   5280    87%
+Info: \t        ICESTORM_RAM:       6/     30    20%
+Info: Max frequency for clock 'clk12_0__io': {fmax:.2f} MHz ({verdict} at 12.00 MHz)
+"""
+
+
+@pytest.mark.parametrize("fmax", [9.5, 39.0])
+def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
+    """With yosys and nextpnr replaced by stand-ins that write their reports: an Fmax below
+    the board clock is refused (DoesNotFit, exit 2) and nothing is packed; above it, the
+    packer runs and board.json records bitstream, Fmax, clock and resources."""
+    import eie.flow.board as fb
+    calls = []
+
+    def fake_run(cmd, cwd, what, log):
+        calls.append(what)
+        if what == "yosys":
+            (cwd / "stat.txt").write_text(STAT)
+        elif what == "nextpnr":
+            (cwd / "eie_board.tim").write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
+        else:
+            (cwd / "eie_board.bin").write_bytes(b"\0" * 16)
+        return 0.1
+
+    monkeypatch.setattr(fb, "_run", fake_run)
+    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    hw = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
+    if fmax < 12:
+        with pytest.raises(DoesNotFit, match=r"does not meet the board clock: Fmax 9.5 MHz < 12 MHz"):
+            build_board("icebreaker", hw, tmp_path / "b")
+        assert calls == ["yosys", "nextpnr"] and not (tmp_path / "b" / "board.json").exists()
+    else:
+        rec = build_board("icebreaker", hw, tmp_path / "b").to_dict()
+        assert calls == ["yosys", "nextpnr", "icepack"]
+        saved = json.loads((tmp_path / "b" / "board.json").read_text())
+        assert saved["fmax_mhz"] == rec["fmax_mhz"] == 39.0 and saved["clock_mhz"] == 12.0
+        assert saved["bitstream"].endswith("eie_board.bin") and saved["resources"]["luts"]["used"] == 4626

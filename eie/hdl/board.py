@@ -9,7 +9,7 @@ UART pins and LEDs, for an ``amaranth-boards`` platform; :mod:`eie.flow.board` b
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out, connect
 
@@ -56,7 +56,7 @@ class BoardCore(wiring.Component):
 
 class BoardTop(Elaboratable):
     """:class:`BoardCore` on a board: the ``sync`` clock is the board's oscillator, or a PLL's
-    output when ``pll`` is given (ECP5 ``EHXPLLL``, iCE40 ``SB_PLL40_CORE``); reset is held
+    output when ``pll`` is given (ECP5 ``EHXPLLL``, iCE40 ``SB_PLL40_PAD`` on the clock pad); reset is held
     until the PLL locks (and for the synchroniser's stages after power-up).  LED 0 shows
     ``busy``, LED 1 toggles at every ``done``.
     """
@@ -66,10 +66,17 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        clk_in = platform.request(platform.default_clk, 0).i
+        pll = self._pll
+        # the iCE40 PLL takes the oscillator straight from its pad (SB_PLL40_PAD): on the
+        # iCEBreaker the clock pin is the PLL's own input and cannot also feed an SB_IO
+        pad = pll is not None and pll.family == "ice40"
+        clk = platform.request(platform.default_clk, 0, dir="-")
+        clk_in = None
+        if not pad:
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", clk)
+            clk_in = clk_buf.i
         m.domains.sync = ClockDomain("sync")
         locked = Signal(init=1)
-        pll = self._pll
         if pll is None:
             m.d.comb += ClockSignal("sync").eq(clk_in)
         else:
@@ -92,26 +99,23 @@ class BoardTop(Elaboratable):
             else:
                 p = pll.params
                 m.submodules.pll = Instance(
-                    "SB_PLL40_CORE",
+                    "SB_PLL40_PAD",
                     p_FEEDBACK_PATH=p["FEEDBACK_PATH"], p_DIVR=p["DIVR"], p_DIVF=p["DIVF"], p_DIVQ=p["DIVQ"],
                     p_FILTER_RANGE=p["FILTER_RANGE"],
-                    i_REFERENCECLK=clk_in, o_PLLOUTGLOBAL=clk_out, i_RESETB=1, i_BYPASS=0, o_LOCK=locked)
+                    i_PACKAGEPIN=clk.io, o_PLLOUTGLOBAL=clk_out, i_RESETB=1, i_BYPASS=0, o_LOCK=locked)
             m.d.comb += ClockSignal("sync").eq(clk_out)
             platform.add_clock_constraint(clk_out, pll.f_out * 1e6)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
 
         m.submodules.core = core = BoardCore(self._hw, divisor=self._divisor, resync=self._resync)
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
-        leds = []
-        for i in range(2):
-            try:
-                leds.append(platform.request("led", i).o)
-            except Exception:                    # a board with fewer LEDs
-                break
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         toggle = Signal()
         with m.If(core.done):
             m.d.sync += toggle.eq(~toggle)
-        for led, sig in zip(leds, (core.busy, toggle), strict=False):
-            m.d.comb += led.eq(sig)
+        for i, sig in enumerate((core.busy, toggle)):
+            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
+            m.d.comb += led.o.eq(sig)
         return m

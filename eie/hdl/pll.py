@@ -1,4 +1,4 @@
-"""PLL settings of the board builds (`pll`): ECP5 ``EHXPLLL`` and iCE40 ``SB_PLL40_CORE``.
+"""PLL settings of the board builds (`pll`): ECP5 ``EHXPLLL`` and iCE40 ``SB_PLL40_PAD``.
 
 Plain Python: :func:`ecp5_pll` and :func:`ice40_pll` search the dividers that bring an
 oscillator's frequency closest to the one asked for, within the ranges of the vendors'
@@ -72,7 +72,7 @@ def _ice40_filter(pfd: float) -> int:
 
 
 def ice40_pll(f_in: float, f_out: float) -> PLLSettings:
-    """``SB_PLL40_CORE`` settings for ``f_out`` MHz from ``f_in`` MHz (closest reachable)."""
+    """``SB_PLL40_PAD``/``_CORE`` settings for ``f_out`` MHz from ``f_in`` MHz (closest reachable)."""
     if not 10 <= f_in <= 133:
         raise ValueError(f"the iCE40 PLL input must be in [10, 133] MHz, not {f_in!r}")
     if not 16 <= f_out <= 275:
