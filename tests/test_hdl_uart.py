@@ -184,13 +184,16 @@ def test_bridge_frames_reach_every_kind_of_word():
 
 
 def test_bridge_nak_and_resynchronisation():
-    """An unknown command is NAKed and the rest of its frame ignored; a frame that stops
+    """An unknown command or width is NAKed and the rest of its frame ignored; a frame that stops
     half-way is dropped after the idle time; the next frame is served."""
     hm, wmap = HostMap(HW), WishboneMap(HW)
 
     async def body(link):
         await link.send(b"\x99" + bytes(7))
         nak = await link.recv(1)
+        await link.idle(RESYNC + 10)
+        await link.send(bytes([0x52, 0x12]) + bytes(6))                 # width 0x12: more than K = 2
+        nak += await link.recv(1)
         await link.idle(RESYNC + 10)
         await link.send(write_frame(hm.reg("shift"), 1, [9], wmap.split)[:6])      # cut short
         await link.idle(RESYNC + 10)
@@ -201,7 +204,7 @@ def test_bridge_nak_and_resynchronisation():
         return nak, ack, regs[1:]
 
     nak, ack, regs = run_board(body)
-    assert nak == bytes([UART_NAK]) and ack == bytes([UART_ACK])
+    assert nak == bytes([UART_NAK] * 2) and ack == bytes([UART_ACK])
     assert int.from_bytes(regs[:4], "little") == 0          # the cut frame wrote nothing
     assert int.from_bytes(regs[4:], "little") == 1
 

@@ -40,8 +40,9 @@ Board → host: after a write frame, one byte :data:`UART_ACK` once its last wor
 after a read frame, :data:`UART_ACK` and then the items' words, per item word 0 first, 4 bytes
 each (half: 2).  An
 unknown command or width is answered with :data:`UART_NAK`; the bridge then ignores the
-line until it has been idle for its resynchronisation time (as it does with a frame that
-stops half-way), so a host recovers by waiting that long.  Rules for the host: write
+line until it has been idle for its resynchronisation time (:data:`UART_RESYNC_S`), so a
+host recovers by waiting that long.  A frame that stops half-way for that long ends
+without an answer (the words it completed are written).  Rules for the host: write
 frames may follow each other without waiting for their ACKs (the bridge writes a word in
 two cycles, long before the next byte arrives); after a read frame, wait for its whole
 answer before sending anything (the bridge does not receive while it answers).

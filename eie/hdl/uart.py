@@ -203,7 +203,7 @@ class UARTBridge(wiring.Component):
                     m.next = "idle"
                 with m.If(nhdr == UART_HEADER_BYTES):
                     m.d.sync += [nbyte.eq(0), data.eq(0)]
-                    ok = (width <= self._words)
+                    ok = hdr[8:16] <= self._words          # the whole width byte
                     with m.If((cmd == UART_WRITE) & ok):
                         m.d.sync += word.eq(Mux(half, 0, width - 1))
                         m.next = "wdata"
