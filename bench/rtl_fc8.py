@@ -1,6 +1,7 @@
 """The real AlexNet FC8 layer on the 64-PE RTL under Verilator, against the model.
 
-    .venv/bin/python bench/rtl_fc8.py [--fc8 PATH] [--queue-depth D] [--sim verilator|icarus] [--json OUT]
+    .venv/bin/python bench/rtl_fc8.py [--fc8 PATH] [--queue-depth D] [--sim verilator|icarus]
+                                      [--load backdoor|port] [--json OUT]
 
 Default design: the reference design ``eie_paper_64pe`` (the paper's design point: 64 PEs,
 queue depth 8, every SRAM at its paper size).  Its 7.6 MB of Verilog is not in git: it is
@@ -9,6 +10,11 @@ hdl/) and must have the SHA-256 that ``hdl/manifest.json`` records, so the text 
 the reference text.
 ``--queue-depth D`` instead generates a 64-PE design with queue depth D and memories as deep
 as FC8 needs (``--queue-depth 7`` is the authors' simulator, 7,926 cycles [arch §9]).
+
+The layer's memories are loaded by back door (``--load backdoor``, the default:
+``$readmemh`` images through the test-bench wrapper, eie/flow/backdoor.py) or word by word
+through the host port (``--load port``: 397,917 cycles, about 5 minutes on 64 PEs); the
+registers, the pass and the read-back always use the port.
 
 Checks that the RTL's outputs are bit-identical to the model's, that its cycles and every
 counter are identical (exit code 1 otherwise), and prints the wall times: the build
@@ -38,6 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--queue-depth", type=int, default=None,
                     help="generate a 64-PE design with this queue depth instead of using hdl/eie_paper_64pe.v")
     ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    ap.add_argument("--load", choices=("backdoor", "port"), default="backdoor",
+                    help="how the memories are loaded (default backdoor: $readmemh images)")
     ap.add_argument("--repeat", type=int, default=3, help="model timing: best of this many runs")
     ap.add_argument("--json", help="write the figures as JSON")
     args = ap.parse_args(argv)
@@ -107,7 +115,8 @@ def main(argv=None) -> int:
     jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa,
                       acc_preload(layer.bias, plan.fo, cfg.acc_bits))
     t0 = time.perf_counter()
-    out = verify.run(b, [{"jobs": jobs, "n_out": layer.n_out}], max_cycles=2 * ref.cycles + 1000, name="fc8")
+    out = verify.run(b, [{"jobs": jobs, "n_out": layer.n_out}], max_cycles=2 * ref.cycles + 1000, name="fc8",
+                     load=args.load)
     rtl_s = time.perf_counter() - t0
     rep = verify.compare(out.results[0], ref)
 
@@ -117,7 +126,7 @@ def main(argv=None) -> int:
                  "readback": ph["readback"]}
     figures = {
         "layer": {"n_out": layer.n_out, "n_in": layer.n_in, "nonzero_inputs": int(ref.totals["nonzero_inputs"])},
-        "design": design, "sim": args.sim, "pes": cfg.pes, "queue_depth": cfg.queue_depth,
+        "design": design, "sim": args.sim, "load": args.load, "pes": cfg.pes, "queue_depth": cfg.queue_depth,
         "depths": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
                    "dst_depth": hw.dst_depth},
         "rtl_cycles": rep["rtl_cycles"], "model_cycles": rep["model_cycles"], "outputs_equal": rep["outputs_equal"],
@@ -136,7 +145,8 @@ def main(argv=None) -> int:
     print(f"  model             {model_s:8.3f} s  (compile {model_compile:.3f} s + simulate {model_sim:.3f} s, "
           f"best of {args.repeat})")
     print(f"  RTL run           {rtl_s:8.2f} s  (simulator start-up {rtl_parts['startup']:.2f} s, reset "
-          f"{ph['reset']:.2f} s, load through the host port {ph['load']:.2f} s / {cy['load']:,} cycles, pass "
+          f"{ph['reset']:.2f} s, load ({'back door' if args.load == 'backdoor' else 'host port'}) "
+          f"{ph['load']:.2f} s / {cy['load']:,} cycles, pass "
           f"{ph['compute']:.2f} s / {cy['compute']:,} cycles, read-back {ph['readback']:.2f} s / "
           f"{cy['readback']:,} cycles)")
     print(f"  cycles            RTL {rep['rtl_cycles']}, model {rep['model_cycles']}: {cyc}; outputs "

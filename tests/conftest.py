@@ -30,8 +30,9 @@ def rng():
 
 
 # Marks by module, so that `pytest -m "not slow"` is the fast part (see pyproject.toml).
-_RTL_MODULES = ("test_rtl_cli", "test_rtl_cosim", "test_rtl_corners", "test_install", "test_sim_makefile")
-_SLOW_MODULES = _RTL_MODULES + ("test_hdl_top",)
+_RTL_MODULES = ("test_rtl_cli", "test_rtl_cosim", "test_rtl_corners", "test_install", "test_sim_makefile",
+                "test_rtl_backdoor", "test_rtl_wishbone", "test_rtl_board")
+_SLOW_MODULES = _RTL_MODULES + ("test_hdl_top", "test_hdl_wishbone")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -121,6 +121,9 @@ MISSING = [
     ["config", "-o", "{nodir}/c.toml"],
     ["verify", "{layer}", "--sim", "amaranth", "--json", "{nodir}/v.json"],
     ["verify", "{layer}", "--sim", "amaranth", "--waves", "{nodir}/w.vcd"],
+    ["board", "icebreaker", "-o", "{nodir}/b"],
+    ["board", "icebreaker", "-o", "{tmp}/b", "--json", "{nodir}/b.json"],
+    ["run-board", "{layer}", "--port", "x", "--build", "{tmp}", "--json", "{nodir}/r.json"],
 ]
 
 

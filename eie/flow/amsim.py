@@ -9,10 +9,12 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 from ..hdl.params import HWConfig
+from ..hdl.regmap import CTRL_BITS, READ_LATENCY, START_DELAY
 from ..hdl.top import EIETop
-from .host import HostDriver, LayerResult, layer_jobs
+from .host import HostDriver, LayerResult, Timeout, WordDriver, layer_jobs
 
-__all__ = ["AmaranthDriver", "run_jobs_amaranth", "run_layer_amaranth"]
+__all__ = ["AmaranthDriver", "run_jobs_amaranth", "run_layer_amaranth", "AmaranthWishboneDriver",
+           "run_jobs_amaranth_wishbone"]
 
 
 class AmaranthDriver(HostDriver):
@@ -63,3 +65,126 @@ def run_layer_amaranth(hw: HWConfig, compiled, a_q, cb_q, shift: int, relu: bool
     full-precision bias)."""
     jobs = layer_jobs(hw, compiled, a_q, cb_q, shift, relu, bias_act, bias_q)
     return run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles, preload, vcd, resident)
+
+
+# ---- the Wishbone slave (eie.hdl.wishbone) in the Amaranth simulator ------------------------------
+class AmaranthWishboneDriver(WordDriver):
+    """A Wishbone B4 master (classic, or pipelined when the slave is) on
+    :class:`eie.hdl.wishbone.EIEWishbone`, from an Amaranth testbench context.
+
+    :meth:`start_pass` watches the slave's ``busy`` and ``done`` pins cycle by cycle, like
+    :meth:`HostDriver.start_pass` on the parallel port (the array sees a request in the
+    cycle it is accepted), so ``done_cycles`` is measured, not read back.
+    """
+
+    def __init__(self, hw: HWConfig, dut, ctx):
+        super().__init__(hw)
+        self.dut, self.ctx = dut, ctx
+        self.pipelined = hasattr(dut.bus, "stall")
+
+    def _idle(self):
+        for name in ("cyc", "stb", "we"):
+            self.ctx.set(getattr(self.dut.bus, name), 0)
+
+    async def _transfers(self, reqs) -> list[int]:
+        """Bus requests ``(adr, we, dat_w)`` in order; returns the read data of every request
+        (in order).  Classic: one at a time; pipelined: one per cycle while not stalled."""
+        ctx, bus = self.ctx, self.dut.bus
+        out, issued, acked = [], 0, 0
+        guard = 4 * len(reqs) * (READ_LATENCY + 2) + 100
+        ctx.set(bus.cyc, 1)
+        ctx.set(bus.sel, 0xF)
+        while acked < len(reqs):
+            presenting = issued < len(reqs) and (self.pipelined or issued == acked)
+            if presenting:
+                adr, we, dat = reqs[issued]
+                ctx.set(bus.stb, 1)
+                ctx.set(bus.adr, adr)
+                ctx.set(bus.we, we)
+                ctx.set(bus.dat_w, dat)
+            else:
+                ctx.set(bus.stb, 0)
+            taken = presenting and not (self.pipelined and ctx.get(bus.stall))
+            ack, dat_r = ctx.get(bus.ack), ctx.get(bus.dat_r)
+            await ctx.tick()
+            if ack:
+                out.append(dat_r)
+                acked += 1
+            if taken and (self.pipelined or ack):
+                issued += 1              # classic: the request is done when it is acknowledged
+            guard -= 1
+            if guard < 0:
+                raise Timeout("the Wishbone slave stopped acknowledging")
+        self._idle()
+        return out
+
+    def _item_requests(self, addr, width, items):
+        from ..hdl.busmap import UART_HALF
+        reqs = []
+        for i, value in enumerate(items):
+            words = [value & 0xFFFF] if width == UART_HALF else self.wmap.split(value)[:width]
+            for j in reversed(range(len(words))):           # high words first, word 0 commits
+                reqs.append((self.wmap.adr(addr + i, j), 1, words[j]))
+        return reqs
+
+    async def write_items(self, addr, width, items):
+        await self._transfers(self._item_requests(addr, width, items))
+
+    async def read_items(self, addr, width, count):
+        reqs = [(self.wmap.adr(addr + i, j), 0, 0) for i in range(count) for j in range(width)]
+        words = await self._transfers(reqs)
+        return [self.wmap.join(words[i * width:(i + 1) * width]) for i in range(count)]
+
+    async def start_pass(self, max_cycles: int) -> int:
+        ctx, bus, dut = self.ctx, self.dut.bus, self.dut
+        ctx.set(bus.cyc, 1)
+        ctx.set(bus.stb, 1)
+        ctx.set(bus.we, 1)
+        ctx.set(bus.sel, 0xF)
+        ctx.set(bus.adr, self.wmap.adr(self.map.reg("ctrl")))
+        ctx.set(bus.dat_w, CTRL_BITS["start"])
+        if self.pipelined and ctx.get(bus.stall):
+            raise AssertionError("the start write was stalled (a read still in flight)")
+        await ctx.tick()                 # accepted in that cycle: the array saw the write
+        busy, done = ctx.get(dut.busy), ctx.get(dut.done)
+        ack = ctx.get(bus.ack)
+        if not ack:
+            raise AssertionError("the start write was not accepted in its first cycle")
+        if self.pipelined:
+            ctx.set(bus.stb, 0)          # taken; cyc stays up until the acknowledgement
+        cycle, done_at = -1 - START_DELAY, None
+        while True:
+            if done:
+                if done_at is not None:
+                    raise AssertionError(f"done raised twice (cycles {done_at} and {cycle})")
+                done_at = cycle
+            if cycle >= 0 and not busy:
+                break
+            if cycle > max_cycles:
+                raise Timeout(f"pass did not finish within {max_cycles} cycles")
+            await ctx.tick()             # classic: the request stays up through its ack cycle
+            self._idle()
+            busy, done = ctx.get(dut.busy), ctx.get(dut.done)
+            cycle += 1
+        if done_at is None:
+            raise AssertionError("busy fell without done")
+        return done_at + 1
+
+
+def run_jobs_amaranth_wishbone(hw: HWConfig, jobs, n_out: int, *, pipelined: bool = False,
+                               max_cycles: int = 200_000, **options) -> LayerResult:
+    """Run jobs through :class:`eie.hdl.wishbone.EIEWishbone` in the Amaranth simulator
+    (``options``: :meth:`HostDriver.run_jobs`'s ``resident``, ``chain``, ``load_act``)."""
+    from ..hdl.wishbone import EIEWishbone
+    dut = EIEWishbone(hw, pipelined=pipelined)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    box = {}
+
+    async def bench(ctx):
+        drv = AmaranthWishboneDriver(hw, dut, ctx)
+        box["result"] = await drv.run_jobs(jobs, n_out, max_cycles=max_cycles, **options)
+
+    sim.add_testbench(bench)
+    sim.run()
+    return box["result"]

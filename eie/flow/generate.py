@@ -45,7 +45,7 @@ from ..fileio import OutputPlan
 from ..hdl import regmap
 from ..hdl.params import DEPTHS, HWConfig
 
-__all__ = ["TOPLEVEL", "verilog_text", "header", "design_info", "generator_versions", "layer_depths",
+__all__ = ["TOPLEVEL", "BUSES", "verilog_text", "header", "design_info", "generator_versions", "layer_depths",
            "hw_for_layer", "check_layer_fits", "RTLDesign", "write_design"]
 
 #: top-level module name of ``eie rtl`` and of the co-simulated design
@@ -87,15 +87,27 @@ def _omit_zero_meminit():
         emitter.emit_memory = original
 
 
-def verilog_text(hw: HWConfig, *, top: str = TOPLEVEL, image=None) -> str:
-    """The Verilog of ``EIETop(hw, image=image)`` with top-level module ``top``."""
+#: the host interfaces of the top level: the parallel port, or the Wishbone slave
+#: (:class:`eie.hdl.wishbone.EIEWishbone`, classic or pipelined)
+BUSES = ("parallel", "wishbone", "wishbone-pipelined")
+
+
+def verilog_text(hw: HWConfig, *, top: str = TOPLEVEL, image=None, bus: str = "parallel") -> str:
+    """The Verilog of ``EIETop(hw, image=image)`` (``bus="parallel"``) or of the Wishbone
+    slave around it, with top-level module ``top``."""
     from amaranth.back import verilog
 
     from ..hdl.top import EIETop
+    from ..hdl.wishbone import EIEWishbone
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
         raise InputError(f"top must be a Verilog identifier, not {top!r}")
+    if bus not in BUSES:
+        raise InputError(f"bus must be one of {', '.join(BUSES)}, not {bus!r}")
+    if bus != "parallel" and image is not None:
+        raise InputError("an initial memory image goes with the parallel port only")
+    dut = EIETop(hw, image=image) if bus == "parallel" else EIEWishbone(hw, pipelined=bus == "wishbone-pipelined")
     with _omit_zero_meminit() as hooked:
-        text = verilog.convert(EIETop(hw, image=image), name=top, emit_src=False)
+        text = verilog.convert(dut, name=top, emit_src=False)
     if not hooked:
         text = _ZERO_INIT_BLOCK.sub("", text)
     return _TRIGGER_DECL.sub(r"\1reg \2;\n\1initial \2 = 1'h0;", text)

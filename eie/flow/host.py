@@ -381,3 +381,115 @@ class HostDriver:
                         bias_q=None) -> LayerResult:
         jobs = layer_jobs(self.hw, compiled, a_q, cb_q, shift, relu, bias_act, bias_q)
         return await self.run_jobs(jobs, compiled.n_out, max_cycles, preloaded, resident=resident)
+
+
+# ---- 32-bit word buses: Wishbone, the UART bridge ----------------------------------------------------
+#: memories whose words are signed (read back sign-extended to data_bits) [eie/hdl/README.md]
+SIGNED_MEMS = ("codebook", "act", "out", "act_next")
+
+
+class WordDriver(HostDriver):
+    """:class:`HostDriver` over the 32-bit word map (:mod:`eie.hdl.busmap`): the same protocol
+    code (:meth:`run_jobs`, :meth:`read_pass`, :meth:`write_back` ...) with bursts of host
+    words instead of bus cycles.
+
+    A transport implements :meth:`write_items` and :meth:`read_items` (consecutive host
+    addresses, ``width`` bus words per item or ``UART_HALF``); :meth:`wait_done` may be
+    replaced by one that watches the ``done`` pin.  Host words go out as narrow as their
+    memory allows: a pointer, activation or codebook word that fits 16 bits as a half-word,
+    a sparse-matrix line as all its bus words, everything else as word 0.  Reads take word 0
+    (sign-extended for the signed memories), lines all their words.
+    """
+
+    def __init__(self, hw: HWConfig):
+        super().__init__(hw)
+        from ..hdl.busmap import WishboneMap
+        self.wmap = WishboneMap(hw)
+        c = hw.config
+        self._mem_bits = {"ptr_even": c.ptr_bits, "ptr_odd": c.ptr_bits, "codebook": c.codebook_bits,
+                          "act": c.act_bits, "act_next": c.act_bits}
+
+    async def cycle(self, addr: int = 0, wdata: int = 0, we: int = 0, re: int = 0):
+        raise TypeError("a word-bus driver has no host-port cycle: use its bursts")
+
+    async def write_items(self, addr: int, width: int, items: list[int]):
+        raise NotImplementedError
+
+    async def read_items(self, addr: int, width: int, count: int) -> list[int]:
+        raise NotImplementedError
+
+    def _kind(self, addr: int) -> tuple[str, int | None]:
+        """``(memory name or "reg", its bits or None)`` of a host address."""
+        kind, _, mem, _ = self.map.decode(addr)
+        return ("reg", None) if kind == "reg" else (mem, self._mem_bits.get(mem))
+
+    def _width(self, mem: str, bits, values) -> int:
+        from ..hdl.busmap import UART_HALF
+        if mem == "spmat":
+            return self.wmap.words
+        if bits is not None and bits <= 16 and all(0 <= v < 1 << 16 for v in values):
+            return UART_HALF
+        return 1
+
+    def _runs(self, addrs):
+        """Consecutive host addresses of one memory, as ``(start index, length, mem, bits)``."""
+        from ..hdl.busmap import UART_MAX_COUNT
+        i = 0
+        while i < len(addrs):
+            mem, bits = self._kind(addrs[i])
+            j = i + 1
+            while (j < len(addrs) and j - i < UART_MAX_COUNT and addrs[j] == addrs[j - 1] + 1
+                   and self._kind(addrs[j])[0] == mem):
+                j += 1
+            yield i, j - i, mem, bits
+            i = j
+
+    async def write(self, addr: int, data: int):
+        await self.write_all([(addr, data)])
+
+    async def write_all(self, ops):
+        ops = list(ops)
+        addrs = [a for a, _ in ops]
+        for i, n, mem, bits in self._runs(addrs):
+            vals = [d & self._mask for _, d in ops[i:i + n]]
+            if bits is not None:                 # the memory keeps only its own bits
+                vals = [v & ((1 << bits) - 1) for v in vals]
+            await self.write_items(addrs[i], self._width(mem, bits, vals), vals)
+
+    async def read_many(self, addrs) -> list[int]:
+        addrs = list(addrs)
+        out: list[int] = []
+        for i, n, mem, _ in self._runs(addrs):
+            width = self.wmap.words if mem == "spmat" else 1
+            vals = await self.read_items(addrs[i], width, n)
+            if mem in SIGNED_MEMS:
+                vals = [to_signed(v, 32) & self._mask for v in vals]
+            out += vals
+        return out
+
+    async def wait_done(self, max_cycles: int) -> int:
+        """Wait for the end of the pass just started; returns ``c_done + 1``.  Here: poll
+        ``status`` until ``busy`` is low and read the ``cycles`` register (a serial link
+        cannot see the ``done`` pin's cycle)."""
+        from ..hdl.regmap import STATUS_BUSY, STATUS_DONE
+        for _ in range(max_cycles + 1):          # a poll takes more than one cycle
+            status = await self.read(self.map.reg("status"))
+            if not (status >> STATUS_BUSY) & 1:
+                if not (status >> STATUS_DONE) & 1:
+                    raise AssertionError("busy fell without done")
+                return await self.read(self.map.reg("cycles"))
+        raise Timeout(f"pass did not finish within {max_cycles} cycles")
+
+    async def start_pass(self, max_cycles: int) -> int:
+        await self.write(self.map.reg("ctrl"), CTRL_BITS["start"])
+        return await self.wait_done(max_cycles)
+
+    async def wait_idle(self, max_cycles: int) -> int:
+        from ..hdl.regmap import STATUS_BUSY
+        for n in range(max_cycles):
+            if not (await self.read(self.map.reg("status")) >> STATUS_BUSY) & 1:
+                return n
+        raise Timeout(f"still busy after {max_cycles} polls")
+
+
+__all__ += ["WordDriver", "SIGNED_MEMS"]

@@ -29,7 +29,7 @@ from ..errors import EIEError, InputError
 from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
 
-__all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES",
+__all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result"]
 
@@ -86,6 +86,13 @@ DEFAULT_FREQ = {"ecp5": 150.0, "ice40": 60.0}
 #: array, 40 gave 100.8 / 100.6 MHz on seeds 1 / 2 against 104.0 / 95.2 with the default:
 #: the same mean, less spread (reports/fpga/README.md)
 DEFAULT_TIMING_WEIGHT = {"ecp5": 40, "ice40": None}
+
+#: yosys command (after ``proc``): Amaranth puts ``keep`` on a register's wire; yosys's
+#: opt_merge would still merge the flip-flop cells of identical copies (one per PE / per
+#: block RAM), so the attribute is copied onto the cells that drive kept wires
+KEEP_FFS = ("setattr -set keep 1 a:keep w:* %i %ci1:+[Q] "
+            + " ".join(f"t:${t}" for t in ("dff", "dffe", "sdff", "sdffe", "sdffce", "adff", "adffe"))
+            + " " + "%u " * 6 + "%i")
 
 # ---- block RAM estimate ------------------------------------------------------------------
 
@@ -308,12 +315,7 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> di
         synth_cmd = f"synth_ecp5 -top {top} -json top.json"
     else:
         synth_cmd = f"synth_ice40 {'-dsp ' if dev.dsps else ''}-top {top} -json top.json"
-    # Amaranth puts ``keep`` on the register's wire; yosys's opt_merge would still merge the
-    # flip-flop cells of identical copies (one per PE / per block RAM), so the attribute is
-    # copied onto the cells that drive kept wires before synthesis
-    ff_types = " ".join(f"t:${t}" for t in ("dff", "dffe", "sdff", "sdffe", "sdffce", "adff", "adffe"))
-    keep_ffs = f"setattr -set keep 1 a:keep w:* %i %ci1:+[Q] {ff_types} {'%u ' * 6}%i"
-    script = f"read_verilog top.v; proc; {keep_ffs}; {synth_cmd}; tee -q -o stat.txt stat"
+    script = f"read_verilog top.v; proc; {KEEP_FFS}; {synth_cmd}; tee -q -o stat.txt stat"
     _, wall = _run([yosys, "-q", "-l", "yosys.log", "-p", script], workdir, "yosys", workdir / "yosys.log")
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
     need = yosys_needs(dev, cells, pins)

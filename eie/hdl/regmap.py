@@ -3,7 +3,8 @@ address, control bit, status bit, latency and the version number.
 
 Plain Python (no Amaranth import): the RTL (``top.py``, ``pe.py``) builds its decoders from
 these names and the host driver (:mod:`eie.flow.host`) its bus cycles, so a driver for a
-board needs neither Amaranth nor a simulator.
+board needs neither Amaranth nor a simulator.  On a 32-bit bus (the Wishbone slave, the UART
+bridge of the board builds) each host word is split into 32-bit words: :mod:`.busmap`.
 
 Bus
 ---
@@ -139,3 +140,18 @@ class HostMap:
     def reg(self, name: str) -> int:
         """Global register ``name`` (:data:`GLOBAL_REGS`)."""
         return GLOBAL_REGS[name] | (1 << self.global_bit)
+
+    def decode(self, addr: int) -> tuple[str, int | None, str | None, int]:
+        """``(kind, pe, mem, offset)`` of a host address: kind ``"reg"`` (mem is the
+        register's name), ``"pe"`` or ``"bcast"`` (pe None)."""
+        offset = addr & ((1 << self.ob) - 1)
+        if (addr >> self.global_bit) & 1:
+            return "reg", None, _REG_NAMES.get(offset), offset
+        mem = _MEM_NAMES[(addr >> self.mem_lsb) & ((1 << MEM_BITS) - 1)]
+        if (addr >> self.bcast_bit) & 1:
+            return "bcast", None, mem, offset
+        return "pe", (addr >> self.pe_lsb) & ((1 << self.pb) - 1), mem, offset
+
+
+_MEM_NAMES = {v: k for k, v in MEM.items()}
+_REG_NAMES = {v: k for k, v in GLOBAL_REGS.items()}

@@ -12,6 +12,14 @@ of a pass, ``readback`` = counters and outputs, ``writeback`` = on-chip chaining
 error message in the result instead of a missing file when the run fails (a hang caught by
 the max-cycles guard, a fault flag).  Result (``$EIE_RESULT``, JSON):
 ``{"layers": [LayerResult.to_dict()], "wall": {phase: s}, "cycles": {phase: n}, "error": str|None}``.
+
+The case also names the bus (``"bus"``: ``parallel``, or ``wishbone``/``wishbone-pipelined``
+for :class:`eie.hdl.wishbone.EIEWishbone`, driven by :mod:`wishbone_master`) and how the
+memories are loaded (``"load"``: ``port``, or ``backdoor``: ``$readmemh`` images through
+the wrapper's ``bd_load``, :mod:`eie.flow.backdoor`, directory ``$EIE_BACKDOOR_DIR``).
+``eie verify`` and the tests simulate the test-bench wrapper of
+:func:`eie.flow.backdoor.wrapper_text`; sim/Makefile drives the committed design itself (no
+back door there).
 """
 
 import json
@@ -22,7 +30,9 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from wishbone_master import CocotbWishboneDriver
 
+from eie.flow.backdoor import BACKDOOR_PORT, split_writes, write_images
 from eie.flow.host import HostDriver
 from eie.hdl.params import HWConfig
 from eie.hdl.regmap import CTRL_BITS
@@ -53,8 +63,8 @@ class CocotbDriver(HostDriver):
         return rvalid, rdata, int(dut.busy.value), int(dut.done.value)
 
 
-class PhaseDriver(CocotbDriver):
-    """:class:`CocotbDriver` that books every clock cycle and its wall time to a phase."""
+class Phases:
+    """Mixin: books the wall time (and, on the parallel port, every clock cycle) to a phase."""
 
     def __init__(self, hw, dut):
         super().__init__(hw, dut)
@@ -89,19 +99,70 @@ class PhaseDriver(CocotbDriver):
         return await self._in("writeback", super().write_back(t, max_cycles))
 
 
+class PhaseDriver(Phases, CocotbDriver):
+    """The parallel port, phases booked."""
+
+
+class WishbonePhaseDriver(Phases, CocotbWishboneDriver):
+    """The Wishbone slave, phases booked (wall time only)."""
+
+
+class BackdoorDriver(PhaseDriver):
+    """The parallel port, but the memory words of every load go in by back door: written as
+    ``$readmemh`` images, loaded by one pulse of the wrapper's ``bd_load`` (two clock cycles);
+    the registers still go through the port."""
+
+    def __init__(self, hw, dut, directory):
+        super().__init__(hw, dut)
+        self.directory = directory
+
+    async def _backdoor(self, ops):
+        ops = list(ops)
+        mems = [self.map.decode(a)[2] for a, _ in ops]
+        src_sel = 0
+        if any(m in ("act", "act_next") for m in mems):
+            src_sel = (await self.read(self.map.reg("src_sel"))) & 1
+        images, port = split_writes(self.hw, ops, src_sel)
+        if images:
+            write_images(self.directory, images, self.hw)
+            bd = getattr(self.dut, BACKDOOR_PORT)
+            await FallingEdge(self.dut.clk)
+            bd.value = 1
+            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.dut.clk)
+            bd.value = 0
+            self.cycles[self.phase] += 1
+        await CocotbDriver.write_all(self, port)
+
+    async def write_all(self, ops):
+        return await self._in("load", self._backdoor(ops))
+
+
 @cocotb.test()
 async def run_case(dut):
     case = json.loads(Path(os.environ["EIE_CASE"]).read_text())
     hw = HWConfig.from_dict(case["hw"])
-    drv = PhaseDriver(hw, dut)
+    bus, load = case.get("bus", "parallel"), case.get("load", "port")
+    if bus != "parallel":
+        drv = WishbonePhaseDriver(hw, dut)
+    elif load == "backdoor":
+        drv = BackdoorDriver(hw, dut, os.environ["EIE_BACKDOOR_DIR"])
+    else:
+        drv = PhaseDriver(hw, dut)
     results, error = [], None
     t0 = time.perf_counter()
     try:
         Clock(dut.clk, 10, unit="ns").start()
-        dut.addr.value = 0
-        dut.wdata.value = 0
-        dut.we.value = 0
-        dut.re.value = 0
+        if bus == "parallel":
+            dut.addr.value = 0
+            dut.wdata.value = 0
+            dut.we.value = 0
+            dut.re.value = 0
+        else:
+            drv.master.idle()
+        bd = getattr(dut, BACKDOOR_PORT, None)          # absent when a design is driven without the wrapper
+        if bd is not None:
+            bd.value = 0
         dut.rst.value = 1
         for _ in range(3):
             await RisingEdge(dut.clk)

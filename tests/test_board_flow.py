@@ -1,0 +1,175 @@
+"""`eie board`: PLL settings against the vendors' published ranges and IceStorm's own
+answer, UART divisors, the refusals (exit 2, one line naming the fix) before any tool
+runs, and one real build per board (slow; marked synth)."""
+
+import json
+
+import pytest
+
+from eie import cli
+from eie.config import EIEConfig
+from eie.errors import InputError
+from eie.flow.board import BOARDS, board_clock, build_board, uart_divisor
+from eie.flow.synth import DoesNotFit
+from eie.hdl.params import HWConfig
+from eie.hdl.pll import ecp5_pll, ice40_pll
+
+
+def one_error(code, err):
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("eie: error: "), err
+    return lines[0]
+
+
+# ---- PLLs ---------------------------------------------------------------------------------------
+def test_ice40_pll_matches_icepll():
+    # `icepll -i 12 -o 48`: DIVR 0, DIVF 63, DIVQ 4, FILTER_RANGE 1 (the iCEBreaker's 48 MHz)
+    pll = ice40_pll(12, 48)
+    assert pll.f_out == 48 and pll.params == {"FEEDBACK_PATH": "SIMPLE", "DIVR": 0, "DIVF": 63, "DIVQ": 4,
+                                              "FILTER_RANGE": 1}
+
+
+@pytest.mark.parametrize("f_out", [16, 24, 30, 36.5, 50, 66, 100])
+def test_ice40_pll_within_ranges(f_out):
+    pll = ice40_pll(12, f_out)
+    p = pll.params
+    pfd = 12 / (p["DIVR"] + 1)
+    assert 10 <= pfd <= 133 and 533 <= pll.f_vco <= 1066 and pll.f_vco == pytest.approx(pfd * (p["DIVF"] + 1))
+    assert pll.f_out == pytest.approx(pll.f_vco / 2 ** p["DIVQ"]) and abs(pll.f_out - f_out) / f_out < 0.02
+
+
+@pytest.mark.parametrize("f_out", [25, 40, 50, 62.5, 75, 100, 125, 150])
+def test_ecp5_pll_within_ranges(f_out):
+    pll = ecp5_pll(25, f_out)
+    p = pll.params
+    pfd = 25 / p["CLKI_DIV"]
+    assert 3.125 <= pfd <= 400 and 400 <= pll.f_vco <= 800
+    assert pll.f_out == pytest.approx(pfd * p["CLKFB_DIV"]) and pll.f_vco == pytest.approx(pll.f_out * p["CLKOP_DIV"])
+    assert pll.f_out == pytest.approx(f_out)
+
+
+def test_pll_ranges_are_checked():
+    with pytest.raises(ValueError, match=r"iCE40 PLL output must be in \[16, 275\] MHz, not 12"):
+        ice40_pll(12, 12)
+    with pytest.raises(ValueError, match=r"ECP5 PLL input must be in \[8, 400\] MHz, not 5"):
+        ecp5_pll(5, 50)
+
+
+# ---- clocks and baud rates ------------------------------------------------------------------------
+def test_board_clock_and_divisor():
+    assert board_clock(BOARDS["icebreaker"], None) == (12.0, None)
+    f, pll = board_clock(BOARDS["ulx3s"], None)
+    assert f == 50 and pll.family == "ecp5"
+    assert uart_divisor(12, 1_000_000) == 12 and uart_divisor(50, 115_200) == 434
+    with pytest.raises(InputError, match=r"--baud 3000000 is 4.2% off at 25 MHz \(8 cycles per bit\): .* \(e.g. 3125000\)"):
+        uart_divisor(25, 3_000_000)
+    with pytest.raises(InputError, match="at least 4 clock cycles per bit"):
+        uart_divisor(12, 6_000_000)
+    with pytest.raises(InputError, match="--clock-mhz 10: the iCE40 PLL output must be in"):
+        board_clock(BOARDS["icebreaker"], 10)
+
+
+# ---- refusals before any tool runs --------------------------------------------------------------
+def test_cli_refusals(tmp_path, capsys):
+    def run(*args):
+        code = cli.main([str(a) for a in args])
+        return one_error(code, capsys.readouterr().err)
+
+    assert "TARGET must be one of ulx3s, icebreaker, not 'arty'" in run("board", "arty", "-o", tmp_path / "a")
+    msg = run("board", "icebreaker", "--pes", 4, "-o", tmp_path / "b")
+    assert "does not fit" in msg and "reduce --pes" in msg
+    msg = run("board", "ulx3s", "--pes", 32, "-o", tmp_path / "c")
+    assert "does not fit Radiona ULX3S" in msg and "DP16KD" in msg
+    assert "--baud 7000000 needs at least 4 clock cycles per bit" in run("board", "icebreaker", "--baud", 7_000_000,
+                                                                          "-o", tmp_path / "d")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert "is not empty" in run("board", "icebreaker", "-o", tmp_path / "full")
+    assert "--clock-mhz must be in [1, 500] MHz for a board" in run("board", "ulx3s", "--clock-mhz", 900, "-o",
+                                                                    tmp_path / "e")
+    assert "--clock-mhz 10: the iCE40 PLL output must be in" in run("board", "icebreaker", "--clock-mhz", 10, "-o",
+                                                                     tmp_path / "f")
+    assert not any((tmp_path / n).exists() for n in "abcdef")
+
+
+def test_wrong_vendor_is_refused(tmp_path):
+    with pytest.raises(InputError, match="must use the ecp5 primitives"):
+        build_board("ulx3s", HWConfig(EIEConfig(pes=1)), tmp_path / "x")
+
+
+# ---- one real build per board --------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.synth
+@pytest.mark.parametrize("target", ["icebreaker", "ulx3s"])
+def test_real_board_build(target, tmp_path, capsys):
+    """The default build of each board: a bitstream, Fmax above the board clock, JSON with
+    the bitstream path, fmax_mhz, the clock and resources (ULX3S: 4 PEs through the PLL at
+    50 MHz, a few minutes of nextpnr; iCEBreaker: 1 PE at the 12 MHz oscillator)."""
+    out = tmp_path / "build"
+    code = cli.main(["board", target, "-o", str(out), "--json", str(tmp_path / "b.json")])
+    assert code == 0, capsys.readouterr().err
+    rec = json.loads((tmp_path / "b.json").read_text())
+    assert rec["bitstream"] and (out / rec["bitstream"].rsplit("/", 1)[1]).stat().st_size > 10_000
+    assert rec["fmax_mhz"] >= rec["clock_mhz"] == BOARDS[target].clock_mhz and rec["timing_met"]
+    assert rec["resources"]["luts"]["used"] > 0 and rec["resources"]["brams"]["used"] > 0
+    assert (rec["pll"] is not None) == (target == "ulx3s")
+    assert json.loads((out / "board.json").read_text())["hw"] == rec["hw"]
+
+
+def test_hostmap_decode_round_trip():
+    from eie.hdl.regmap import GLOBAL_REGS, MEM, HostMap
+    hw = HWConfig(EIEConfig(pes=5, regfile_entries=8), spmat_lines=64, ptr_words=32, act_depth=32)
+    hm = HostMap(hw)
+    for p in range(5):
+        for mem in MEM:
+            assert hm.decode(hm.pe(p, mem, 13)) == ("pe", p, mem, 13)
+    assert hm.decode(hm.bcast("codebook", 7)) == ("bcast", None, "codebook", 7)
+    for name, off in GLOBAL_REGS.items():
+        assert hm.decode(hm.reg(name)) == ("reg", None, name, off)
+
+
+STAT = """
+     7000 cells
+     3000   SB_LUT4
+     2700   SB_DFF
+        6   SB_RAM40_4K
+        1   SB_MAC16
+"""
+PNR = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    4626/   5280    87%
+Info: \t        ICESTORM_RAM:       6/     30    20%
+Info: Max frequency for clock 'clk12_0__io': {fmax:.2f} MHz ({verdict} at 12.00 MHz)
+"""
+
+
+@pytest.mark.parametrize("fmax", [9.5, 39.0])
+def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
+    """With yosys and nextpnr replaced by stand-ins that write their reports: an Fmax below
+    the board clock is refused (DoesNotFit, exit 2) and nothing is packed; above it, the
+    packer runs and board.json records bitstream, Fmax, clock and resources."""
+    import eie.flow.board as fb
+    calls = []
+
+    def fake_run(cmd, cwd, what, log):
+        calls.append(what)
+        if what == "yosys":
+            (cwd / "stat.txt").write_text(STAT)
+        elif what == "nextpnr":
+            (cwd / "eie_board.tim").write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
+        else:
+            (cwd / "eie_board.bin").write_bytes(b"\0" * 16)
+        return 0.1
+
+    monkeypatch.setattr(fb, "_run", fake_run)
+    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    hw = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
+    if fmax < 12:
+        with pytest.raises(DoesNotFit, match=r"does not meet the board clock: Fmax 9.5 MHz < 12 MHz"):
+            build_board("icebreaker", hw, tmp_path / "b")
+        assert calls == ["yosys", "nextpnr"] and not (tmp_path / "b" / "board.json").exists()
+    else:
+        rec = build_board("icebreaker", hw, tmp_path / "b").to_dict()
+        assert calls == ["yosys", "nextpnr", "icepack"]
+        saved = json.loads((tmp_path / "b" / "board.json").read_text())
+        assert saved["fmax_mhz"] == rec["fmax_mhz"] == 39.0 and saved["clock_mhz"] == 12.0
+        assert saved["bitstream"].endswith("eie_board.bin") and saved["resources"]["luts"]["used"] == 4626

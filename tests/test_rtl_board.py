@@ -1,0 +1,84 @@
+"""`eie run-board` against the simulated board: the board top (UART bridge, Wishbone slave,
+array; eie.hdl.board.BoardCore) under cocotb, its serial line on a pseudo-terminal
+(eie.flow.board_sim), the CLI talking to it through pyserial exactly as to a board.  The
+board's configuration is the iCEBreaker build's (eie.flow.board.BOARDS).  No simulator is a
+failure, never a skip."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eie import cli
+from eie.compress import synthetic_layer
+from eie.config import EIEConfig
+from eie.flow.board import BOARDS
+from eie.flow.board_host import load_traffic
+from eie.flow.board_sim import SimulatedBoard
+from eie.flow.host import prepared_jobs
+from eie.hdl.params import HWConfig
+from eie.prepare import prepare_layer
+
+HW = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
+
+
+def _save(path, n_out, n_in, density, seed):
+    lay = synthetic_layer(n_out, n_in, density, bits=HW.config.weight_bits, seed=seed, act_density=0.6)
+    np.savez(path, codebook=lay.codebook, codes=lay.codes, bias_codes=lay.bias_codes, activations=lay.activations)
+    return path, lay
+
+
+def test_run_board_over_a_pseudo_terminal(tmp_path, capsys, monkeypatch):
+    """A two-pass layer: exit 0 and every comparison equal; the bytes sent are the load's
+    frames plus the runs' register writes and reads.  Then the same run with a model that
+    disagrees (one output changed): exit 1."""
+    path, lay = _save(tmp_path / "l.npz", 12, 24, 0.3, 7)
+    prep = prepare_layer(lay, HW.config, need_input=True)
+    jobs = prepared_jobs(HW, prep)
+    assert len(jobs) == 2
+    with SimulatedBoard(HW, divisor=8) as board:
+        args = ["run-board", str(path), "--port", board.port, "--build", board.build_dir, "--timeout", "120"]
+        code = cli.main(args + ["--json", str(tmp_path / "r.json")])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        rep = json.loads((tmp_path / "r.json").read_text())
+        assert rep["equal"] and rep["outputs_equal"] and rep["cycles_equal"] and rep["counters_equal"]
+        assert "RESULT: RTL == model" in out
+        assert rep["uart"]["bytes_sent"] > load_traffic(HW, jobs, 115_200).bytes_out
+
+        import eie.model
+        real = eie.model.simulate
+
+        def wrong(*a, **k):
+            res = real(*a, **k)
+            res.outputs_q[3] += 1
+            return res
+
+        monkeypatch.setattr(eie.model, "simulate", wrong)
+        code = cli.main(args)
+        out, err = capsys.readouterr()
+        assert code == 1 and "MISMATCH (outputs)" in out
+
+
+def test_run_board_errors(tmp_path, capsys):
+    path, _ = _save(tmp_path / "l.npz", 12, 24, 0.3, 7)
+    code = cli.main(["run-board", str(path), "--port", "/dev/null", "--build", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("eie: error: --build") and "board.json" in err
+    big, _ = _save(tmp_path / "big.npz", 8, 400, 0.3, 1)
+    (tmp_path / "b").mkdir()
+    from eie.flow.board_sim import write_manifest
+    write_manifest(tmp_path / "b", HW, baud=115_200, divisor=8)
+    code = cli.main(["run-board", str(big), "--port", "/dev/null", "--build", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not fit" in err and "rebuild it with `eie board`" in err and err.count("\n") == 1
+    code = cli.main(["run-board", str(path), "--port", str(tmp_path / "nope"), "--build", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot open serial port" in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_run_board_timeout_must_be_positive(tmp_path, capsys, timeout):
+    path, _ = _save(tmp_path / "l.npz", 4, 4, 0.5, 1)
+    code = cli.main(["run-board", str(path), "--port", "x", "--build", str(tmp_path), "--timeout", timeout])
+    assert code == 2 and "--timeout must be a number of seconds > 0" in capsys.readouterr().err
