@@ -107,3 +107,24 @@ def test_signature_and_argument_errors():
         WishboneSignature(addr_width=0)
     with pytest.raises(TypeError, match="hw must be an HWConfig, not dict"):
         EIEWishbone({})
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["classic", "pipelined"])
+def test_full_precision_bias_over_wishbone_matches_model(pipelined):
+    """The bias preload (signed accumulator words written to the destination file, then a
+    start with keep_acc) goes through the 32-bit word map like every other write; two passes,
+    a negative and a large bias among them."""
+    from eie.compress import synthetic_layer
+    from eie.model import simulate
+    from eie.prepare import prepare_layer
+    cfg = EIEConfig(pes=4, queue_depth=2, regfile_entries=8)
+    layer = synthetic_layer(40, 30, 0.3, bits=cfg.weight_bits, seed=9, act_density=0.5, bias_mode="full")
+    assert layer.bias is not None and (layer.bias < 0).any()
+    prep = prepare_layer(layer, cfg)
+    ref = simulate(prep.compiled, prep.x, plan=prep.plan, check_reference=False, source=layer)
+    hw = hw_for(cfg)
+    jobs = layer_jobs(hw, prep.compiled, prep.a_q, prep.cb_q, prep.plan.shift, False, prep.bias_act,
+                      bias_q=prep.bias_q)
+    assert len(jobs) == 2
+    res = run_jobs_amaranth_wishbone(hw, jobs, prep.compiled.n_out, pipelined=pipelined, max_cycles=5000)
+    assert_matches(res, ref)

@@ -135,14 +135,14 @@ class AmaranthWishboneDriver(WordDriver):
         words = await self._transfers(reqs)
         return [self.wmap.join(words[i * width:(i + 1) * width]) for i in range(count)]
 
-    async def start_pass(self, max_cycles: int) -> int:
+    async def start_pass(self, max_cycles: int, ctrl: int = CTRL_BITS["start"]) -> int:
         ctx, bus, dut = self.ctx, self.dut.bus, self.dut
         ctx.set(bus.cyc, 1)
         ctx.set(bus.stb, 1)
         ctx.set(bus.we, 1)
         ctx.set(bus.sel, 0xF)
         ctx.set(bus.adr, self.wmap.adr(self.map.reg("ctrl")))
-        ctx.set(bus.dat_w, CTRL_BITS["start"])
+        ctx.set(bus.dat_w, ctrl)
         if self.pipelined and ctx.get(bus.stall):
             raise AssertionError("the start write was stalled (a read still in flight)")
         await ctx.tick()                 # accepted in that cycle: the array saw the write

@@ -480,8 +480,8 @@ class WordDriver(HostDriver):
                 return await self.read(self.map.reg("cycles"))
         raise Timeout(f"pass did not finish within {max_cycles} cycles")
 
-    async def start_pass(self, max_cycles: int) -> int:
-        await self.write(self.map.reg("ctrl"), CTRL_BITS["start"])
+    async def start_pass(self, max_cycles: int, ctrl: int = CTRL_BITS["start"]) -> int:
+        await self.write(self.map.reg("ctrl"), ctrl)
         return await self.wait_done(max_cycles)
 
     async def wait_idle(self, max_cycles: int) -> int:

@@ -96,11 +96,11 @@ class CocotbWishboneDriver(WordDriver):
                                              for i in range(count) for j in range(width)])
         return [self.wmap.join(words[i * width:(i + 1) * width]) for i in range(count)]
 
-    async def start_pass(self, max_cycles: int) -> int:
+    async def start_pass(self, max_cycles: int, ctrl: int = CTRL_BITS["start"]) -> int:
         dut, m = self.dut, self.master
         clk = dut.clk
         await FallingEdge(clk)
-        m.present(self.wmap.adr(self.map.reg("ctrl")), 1, CTRL_BITS["start"])
+        m.present(self.wmap.adr(self.map.reg("ctrl")), 1, ctrl)
         await ReadOnly()
         if m.pipelined and int(m.stall.value):
             raise AssertionError("the start write was stalled (a read still in flight)")
