@@ -108,7 +108,10 @@ class BoardTop(Elaboratable):
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
 
         m.submodules.core = core = BoardCore(self._hw, divisor=self._divisor, resync=self._resync)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        # every line of the board's UART resource is requested raw (some have rts/dtr too);
+        # only rx and tx are used
+        lines = [sub.name for sub in platform.lookup("uart", 0).ios if hasattr(sub, "name")]
+        uart = platform.request("uart", 0, dir=dict.fromkeys(lines, "-"))
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
