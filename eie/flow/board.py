@@ -87,13 +87,14 @@ BOARDS = {
     # here) is flip-flops and multiplexers.  Measured with the bridge (placement fails above
     # ~90 %): the ice40 reference PE (reports/fpga) needs 5,229 cells (99 %); 8-bit
     # activations and codebook, 10-bit accumulators, 9-bit pointers, 16-bit lines (2 entries),
-    # 256 B of lines, 128 activations per bank, queue depth 1 and 8 accumulators need 4,626
-    # (87.6 %, places and routes).  The 12 MHz oscillator is used directly (no PLL needed:
+    # 256 B of lines, 128 activations per bank, queue depth 1 and 8 accumulators needed 4,626
+    # (87.6 %) and placed; the full-precision-bias preload (HW 4) made it 4,653 (88.1 %), which
+    # failed to place on seed 1, so the default keeps 4 accumulators: 4,514 (85.5 %).  The 12 MHz oscillator is used directly (no PLL needed:
     # that array reaches 39 MHz); 1 Mbaud = 12 cycles per bit.
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40UP5K)",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", "up5k", "", 12.0, 12.0, 1_000_000,
                         dict(pes=1, clock_mhz=12.0, act_bits=8, codebook_bits=8, acc_bits=10, ptr_bits=9,
-                             line_bits=16, regfile_entries=8, queue_depth=1, spmat_kb=0.25, ptr_kb=0.25,
+                             line_bits=16, regfile_entries=4, queue_depth=1, spmat_kb=0.25, ptr_kb=0.25,
                              act_sram_kb=0.125)),
 }
 
