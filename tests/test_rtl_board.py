@@ -32,7 +32,8 @@ def test_run_board_over_a_pseudo_terminal(tmp_path, capsys, monkeypatch):
     """A two-pass layer: exit 0 and every comparison equal; the bytes sent are the load's
     frames plus the runs' register writes and reads.  Then the same run with a model that
     disagrees (one output changed): exit 1."""
-    path, lay = _save(tmp_path / "l.npz", 12, 24, 0.3, 7)
+    rows = HW.config.rows_per_pass + 3                     # two row passes on the board's array
+    path, lay = _save(tmp_path / "l.npz", rows, 24, 0.3, 7)
     prep = prepare_layer(lay, HW.config, need_input=True)
     jobs = prepared_jobs(HW, prep)
     assert len(jobs) == 2
