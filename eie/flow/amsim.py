@@ -9,9 +9,9 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 from ..hdl.params import HWConfig
-from ..hdl.regmap import CTRL_BITS, READ_LATENCY, START_DELAY
+from ..hdl.regmap import CTRL_BITS, READ_LATENCY
 from ..hdl.top import EIETop
-from .host import HostDriver, LayerResult, Timeout, WordDriver, layer_jobs
+from .host import HostDriver, LayerResult, Timeout, WordDriver, layer_jobs, watch_pass
 
 __all__ = ["AmaranthDriver", "run_jobs_amaranth", "run_layer_amaranth", "AmaranthWishboneDriver",
            "run_jobs_amaranth_wishbone"]
@@ -152,23 +152,13 @@ class AmaranthWishboneDriver(WordDriver):
             raise AssertionError("the start write was not accepted in its first cycle")
         if self.pipelined:
             ctx.set(bus.stb, 0)          # taken; cyc stays up until the acknowledgement
-        cycle, done_at = -1 - START_DELAY, None
-        while True:
-            if done:
-                if done_at is not None:
-                    raise AssertionError(f"done raised twice (cycles {done_at} and {cycle})")
-                done_at = cycle
-            if cycle >= 0 and not busy:
-                break
-            if cycle > max_cycles:
-                raise Timeout(f"pass did not finish within {max_cycles} cycles")
+
+        async def step():
             await ctx.tick()             # classic: the request stays up through its ack cycle
             self._idle()
-            busy, done = ctx.get(dut.busy), ctx.get(dut.done)
-            cycle += 1
-        if done_at is None:
-            raise AssertionError("busy fell without done")
-        return done_at + 1
+            return ctx.get(dut.busy), ctx.get(dut.done)
+
+        return await watch_pass(busy, done, max_cycles, step)
 
 
 def run_jobs_amaranth_wishbone(hw: HWConfig, jobs, n_out: int, *, pipelined: bool = False,

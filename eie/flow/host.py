@@ -187,6 +187,29 @@ def prepared_jobs(hw: HWConfig, prepared, relu: bool = False) -> list[dict]:
                       prepared.bias_q)
 
 
+async def watch_pass(busy: int, done: int, max_cycles: int, step) -> int:
+    """Follow a pass from the cycle after its start write to its end; returns ``c_done + 1``
+    as seen at the ``done`` port.  ``busy``/``done`` are the outputs right after the start
+    write's edge; ``step()`` lets one more clock edge pass and returns them again.  The arm
+    cycle and the pre-roll (``START_DELAY``) come before the pass's cycle 0; ``done`` must rise
+    exactly once and ``busy`` fall after it, within ``max_cycles`` (else :class:`Timeout`)."""
+    cycle, done_at = -1 - START_DELAY, None
+    while True:
+        if done:
+            if done_at is not None:
+                raise AssertionError(f"done raised twice (cycles {done_at} and {cycle})")
+            done_at = cycle
+        if cycle >= 0 and not busy:
+            break
+        if cycle > max_cycles:
+            raise Timeout(f"pass did not finish within {max_cycles} cycles")
+        busy, done = await step()
+        cycle += 1
+    if done_at is None:
+        raise AssertionError("busy fell without done")
+    return done_at + 1
+
+
 class LayerResult:
     """Outputs (int64, ``fo`` fraction bits) and statistics of a layer, summed over passes.
 
@@ -278,21 +301,11 @@ class HostDriver:
         _, _, busy, done = await self.write_and_sample(self.map.reg("ctrl"), ctrl)
         # after that edge the write sits in the top's bus register (it takes effect in this
         # cycle); the arm cycle and the pre-roll follow, then cycle −1
-        cycle, done_at = -1 - START_DELAY, None
-        while True:
-            if done:
-                if done_at is not None:
-                    raise AssertionError(f"done raised twice (cycles {done_at} and {cycle})")
-                done_at = cycle
-            if cycle >= 0 and not busy:
-                break
-            if cycle > max_cycles:
-                raise Timeout(f"pass did not finish within {max_cycles} cycles")
-            _, _, busy, done = await self.cycle()
-            cycle += 1
-        if done_at is None:
-            raise AssertionError("busy fell without done")
-        return done_at + 1
+        async def step():
+            _, _, b, d = await self.cycle()
+            return b, d
+
+        return await watch_pass(busy, done, max_cycles, step)
 
     async def write_and_sample(self, addr, data):
         return await self.cycle(addr=addr, wdata=data & self._mask, we=1)

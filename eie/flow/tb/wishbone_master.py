@@ -14,9 +14,9 @@ is accepted, so the pass's cycles are measured exactly as on the parallel port).
 
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from eie.flow.host import Timeout, WordDriver
+from eie.flow.host import Timeout, WordDriver, watch_pass
 from eie.hdl.busmap import UART_HALF
-from eie.hdl.regmap import CTRL_BITS, READ_LATENCY, START_DELAY
+from eie.hdl.regmap import CTRL_BITS, READ_LATENCY
 
 __all__ = ["WishboneMaster", "CocotbWishboneDriver"]
 
@@ -112,22 +112,12 @@ class CocotbWishboneDriver(WordDriver):
         if not int(m.sig["ack"].value):
             raise AssertionError("the start write was not accepted in its first cycle")
         busy, done = int(dut.busy.value), int(dut.done.value)
-        cycle, done_at = -1 - START_DELAY, None
-        while True:
-            if done:
-                if done_at is not None:
-                    raise AssertionError(f"done raised twice (cycles {done_at} and {cycle})")
-                done_at = cycle
-            if cycle >= 0 and not busy:
-                break
-            if cycle > max_cycles:
-                raise Timeout(f"pass did not finish within {max_cycles} cycles")
+
+        async def step():
             await RisingEdge(clk)                # classic: the request stays up through its ack cycle
             await FallingEdge(clk)
             m.idle()
             await ReadOnly()
-            busy, done = int(dut.busy.value), int(dut.done.value)
-            cycle += 1
-        if done_at is None:
-            raise AssertionError("busy fell without done")
-        return done_at + 1
+            return int(dut.busy.value), int(dut.done.value)
+
+        return await watch_pass(busy, done, max_cycles, step)
