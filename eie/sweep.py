@@ -38,7 +38,7 @@ from .bench import LayerSpec, make_layer
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["LayerRef", "Point", "Progress", "IMAGE_FREE_FIELDS", "BLAS_ENV", "count_distinct", "group_points",
+__all__ = ["LayerRef", "Point", "Progress", "IMAGE_FREE_FIELDS", "BLAS_ENV", "worker_env", "count_distinct", "group_points",
            "run_points", "run_tasks", "simulate_points", "time_matvec"]
 
 #: EIEConfig fields the compiled memory images do not depend on [arch §3, §5].
@@ -248,7 +248,7 @@ class Progress:
 
 
 @contextmanager
-def _worker_env():
+def worker_env():
     """Set :data:`BLAS_ENV` while workers are spawned (they copy the environment)."""
     saved = {k: os.environ.get(k) for k in BLAS_ENV}
     os.environ.update(BLAS_ENV)
@@ -281,7 +281,7 @@ def run_tasks(tasks: Iterable[tuple[Callable, tuple, int, str]], jobs: int = 2, 
     tasks, sequential = list(tasks), list(sequential)
     results: list = [None] * len(tasks)
     seq_results: list = []
-    with _worker_env(), ProcessPoolExecutor(max_workers=jobs,
+    with worker_env(), ProcessPoolExecutor(max_workers=jobs,
                                             mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
             pending = {pool.submit(fn, *args): (i, weight, label)

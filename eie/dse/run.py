@@ -18,11 +18,10 @@ import itertools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..sweep import BLAS_ENV, Progress
+from ..sweep import Progress, worker_env
 from .evaluate import Point, make_tasks, run_task
 from .spec import Spec
 from .store import Store
@@ -57,23 +56,9 @@ def check_scheduler(address: str) -> str:
     return address
 
 
-@contextmanager
-def _worker_env():
-    saved = {k: os.environ.get(k) for k in BLAS_ENV}
-    os.environ.update(BLAS_ENV)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _run_local(tasks, workers: int, done) -> None:
     ctx = multiprocessing.get_context("spawn")
-    with _worker_env(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with worker_env(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         todo = iter(tasks)
         pending = set()
         try:
