@@ -23,6 +23,7 @@ from .options import (
     config_from,
     dense_options,
     human_stream,
+    simulate_setup,
 )
 
 __all__ = ["register", "format_record", "saturation_warning"]
@@ -139,17 +140,11 @@ def saturation_warning(rec, cfg) -> str:
 
 
 def cmd_simulate(args) -> int:
-    from ..energy import EnergyTable
     from ..layer import load_activations
     if Path(args.layer[0]).is_dir():
         from .networks import cmd_simulate_network
         return cmd_simulate_network(args)
-    cfg = config_from(args)
-    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    out = check_out(args.output, args.force, "output file")
-    check_distinct(**{"--json": js, "--output": out})
-    say = human_stream(js)
-    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    cfg, js, out, say, table = simulate_setup(args)
     layers = [load_compressed(path, **dense_options(args)) for path in args.layer]
     first = layers[0]
     x = load_activations(args.input, first.n_in) if args.input else first.activations

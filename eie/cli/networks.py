@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import check_distinct, check_out, check_out_dir, write_json
+from ..fileio import check_out, check_out_dir, write_json
 from .options import (
     add_config_options,
     add_dense_options,
@@ -15,6 +15,7 @@ from .options import (
     dense_options,
     human_stream,
     require_extra,
+    simulate_setup,
 )
 
 __all__ = ["register", "cmd_import", "cmd_simulate_network", "cmd_eval"]
@@ -43,7 +44,6 @@ def _functions(run) -> list[str]:
 # ---- eie simulate DIR -------------------------------------------------------------------------------
 def cmd_simulate_network(args) -> int:
     """``eie simulate DIR``: the network layer after layer on the model, with energy."""
-    from ..energy import EnergyTable
     from ..errors import CapacityError
     from ..evaluate import load_network_layers
     from ..layer import load_activations, save_npy
@@ -52,12 +52,7 @@ def cmd_simulate_network(args) -> int:
         raise InputError(f"{args.layer[0]!r} is a network directory: give it alone (not with {args.layer[1]!r})")
     if args.relu:
         raise InputError("--relu does not apply to a network directory: network.toml names each layer's function")
-    cfg = config_from(args)
-    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    out = check_out(args.output, args.force, "output file")
-    check_distinct(**{"--json": js, "--output": out})
-    say = human_stream(js)
-    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    cfg, js, out, say, table = simulate_setup(args)
     net, loaded = load_network_layers(args.layer[0], **dense_options(args))
     run, notes = _fc_segment(loaded, "simulate")
     layers = [item.compressed for item in run]

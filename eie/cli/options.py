@@ -19,7 +19,7 @@ from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, VENDORS, HWConfig
 
 __all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "dense_options", "BIAS_HELP",
-           "add_depth_options", "hw_from_args", "EXTRAS", "require_extra", "human_stream"]
+           "add_depth_options", "hw_from_args", "EXTRAS", "require_extra", "human_stream", "simulate_setup"]
 
 
 def flag(field: str) -> str:
@@ -133,3 +133,17 @@ def human_stream(js):
     """Where a command's human-readable text goes: standard error when its JSON goes to
     standard output (``--json -``), so that standard output is the JSON document alone."""
     return sys.stderr if js is not None and str(js) == STDOUT else sys.stdout
+
+
+def simulate_setup(args):
+    """``(config, json path, output path, stream for human text, energy table)`` of ``eie
+    simulate`` (one layer, a stack or a network directory): the outputs checked before any
+    work (``--json``/``--output`` distinct), the table from ``--energy-table`` or the default."""
+    from ..energy import EnergyTable
+    from ..fileio import check_distinct, check_out
+    cfg = config_from(args)
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    out = check_out(args.output, args.force, "output file")
+    check_distinct(**{"--json": js, "--output": out})
+    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
+    return cfg, js, out, human_stream(js), table
