@@ -9,43 +9,41 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg [2:0] \$100 ;
-  reg [10:0] \$101 ;
-  reg [63:0] \$102 ;
+  reg [63:0] \$100 ;
+  reg \$101 ;
+  reg \$102 ;
   reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
+  reg [31:0] \$104 ;
+  reg [31:0] \$105 ;
   reg [31:0] \$106 ;
   reg [31:0] \$107 ;
   reg [31:0] \$108 ;
-  reg [31:0] \$109 ;
+  reg \$109 ;
   wire \$11 ;
-  reg [31:0] \$110 ;
+  reg [63:0] \$110 ;
   reg \$111 ;
-  reg [63:0] \$112 ;
+  reg [1:0] \$112 ;
   reg \$113 ;
-  reg [1:0] \$114 ;
+  reg [63:0] \$114 ;
   reg \$115 ;
-  reg [63:0] \$116 ;
+  reg [1:0] \$116 ;
   reg \$117 ;
-  reg [1:0] \$118 ;
+  reg [63:0] \$118 ;
   reg \$119 ;
   wire \$12 ;
-  reg [63:0] \$120 ;
+  reg [1:0] \$120 ;
   reg \$121 ;
-  reg [1:0] \$122 ;
+  reg [63:0] \$122 ;
   reg \$123 ;
-  reg [63:0] \$124 ;
+  reg [1:0] \$124 ;
   reg \$125 ;
-  reg [1:0] \$126 ;
+  reg [63:0] \$126 ;
   reg \$127 ;
-  reg [63:0] \$128 ;
+  reg [1:0] \$128 ;
   reg \$129 ;
   wire \$13 ;
-  reg [1:0] \$130 ;
+  reg [63:0] \$130 ;
   reg \$131 ;
-  reg [63:0] \$132 ;
-  reg \$133 ;
   wire \$14 ;
   wire \$15 ;
   wire \$16 ;
@@ -57,20 +55,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire [32:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire [32:0] \$26 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire [32:0] \$27 ;
   wire [32:0] \$28 ;
-  wire \$29 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [32:0] \$31 ;
-  reg [63:0] \$32 ;
-  wire [63:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
+  wire [32:0] \$30 ;
+  wire [32:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  reg [32:0] \$34 ;
+  reg [63:0] \$35 ;
+  wire [63:0] \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
@@ -78,68 +76,68 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [1:0] \$46 ;
-  wire [1:0] \$47 ;
-  wire [1:0] \$48 ;
-  wire [3:0] \$49 ;
+  wire [1:0] \$43 ;
+  wire [1:0] \$44 ;
+  wire [1:0] \$45 ;
+  wire [3:0] \$46 ;
+  wire [3:0] \$47 ;
+  wire [3:0] \$48 ;
+  reg [17:0] \$49 ;
   wire \$5 ;
-  wire [3:0] \$50 ;
-  wire [3:0] \$51 ;
-  reg [17:0] \$52 ;
-  reg [63:0] \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg [10:0] \$56 ;
-  reg [15:0] \$57 ;
-  reg [5:0] \$58 ;
+  reg [63:0] \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg [10:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg [5:0] \$56 ;
+  reg \$57 ;
+  reg [9:0] \$58 ;
   reg \$59 ;
   wire \$6 ;
   reg [9:0] \$60 ;
-  reg \$61 ;
-  reg [9:0] \$62 ;
-  reg [10:0] \$63 ;
+  reg [10:0] \$61 ;
+  reg \$62 ;
+  reg \$63 ;
   reg \$64 ;
   reg \$65 ;
   reg \$66 ;
   reg \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  reg [2:0] \$68 ;
+  reg [10:0] \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [10:0] \$71 ;
-  reg [63:0] \$72 ;
+  reg [63:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
   reg \$73 ;
   reg \$74 ;
   reg \$75 ;
   reg \$76 ;
   reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  reg [2:0] \$80 ;
-  reg [10:0] \$81 ;
-  reg [63:0] \$82 ;
+  reg [63:0] \$80 ;
+  reg \$81 ;
+  reg \$82 ;
   reg \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
   reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  reg [2:0] \$88 ;
+  reg [10:0] \$89 ;
   wire \$9 ;
-  reg [2:0] \$90 ;
-  reg [10:0] \$91 ;
-  reg [63:0] \$92 ;
+  reg [63:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
   reg \$96 ;
   reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  reg [2:0] \$98 ;
+  reg [10:0] \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
@@ -147,45 +145,45 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$125 ;
+  wire [15:0] \bias_act$126 ;
   wire bias_sent;
-  wire \bias_sent$117 ;
+  wire \bias_sent$118 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
-  wire \busy$14 ;
+  wire \busy$15 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$202 ;
-  wire [15:0] \ccu__ann__a$234 ;
-  wire [15:0] \ccu__ann__a$266 ;
+  wire [15:0] \ccu__ann__a$203 ;
+  wire [15:0] \ccu__ann__a$235 ;
+  wire [15:0] \ccu__ann__a$267 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$204 ;
-  wire [12:0] \ccu__ann__j$236 ;
-  wire [12:0] \ccu__ann__j$268 ;
+  wire [12:0] \ccu__ann__j$205 ;
+  wire [12:0] \ccu__ann__j$237 ;
+  wire [12:0] \ccu__ann__j$269 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$206 ;
-  wire \ccu__ann__valid$238 ;
-  wire \ccu__ann__valid$270 ;
+  wire \ccu__ann__valid$207 ;
+  wire \ccu__ann__valid$239 ;
+  wire \ccu__ann__valid$271 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$209 ;
-  wire \ccu__bc__room_nopush$241 ;
-  wire \ccu__bc__room_nopush$273 ;
+  wire \ccu__bc__room_nopush$210 ;
+  wire \ccu__bc__room_nopush$242 ;
+  wire \ccu__bc__room_nopush$274 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$211 ;
-  wire \ccu__bc__room_push$243 ;
-  wire \ccu__bc__room_push$275 ;
+  wire \ccu__bc__room_push$212 ;
+  wire \ccu__bc__room_push$244 ;
+  wire \ccu__bc__room_push$276 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$212 ;
-  wire \ccu__bc__strobe$244 ;
-  wire \ccu__bc__strobe$276 ;
+  wire \ccu__bc__strobe$213 ;
+  wire \ccu__bc__strobe$245 ;
+  wire \ccu__bc__strobe$277 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$215 ;
-  wire [15:0] \ccu__src__data$247 ;
-  wire [15:0] \ccu__src__data$279 ;
+  wire [15:0] \ccu__src__data$216 ;
+  wire [15:0] \ccu__src__data$248 ;
+  wire [15:0] \ccu__src__data$280 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$216 ;
-  wire \ccu__src__rd_en$248 ;
-  wire \ccu__src__rd_en$280 ;
+  wire \ccu__src__rd_en$217 ;
+  wire \ccu__src__rd_en$249 ;
+  wire \ccu__src__rd_en$281 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -222,79 +220,80 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_3_start = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$126 ;
+  wire \ctl__arm$127 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$166 ;
+  wire \ctl__arm$167 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$198 ;
+  wire \ctl__arm$199 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$230 ;
+  wire \ctl__arm$231 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$262 ;
+  wire \ctl__arm$263 ;
   wire ctl__pf_active;
-  wire \ctl__pf_active$128 ;
+  wire \ctl__pf_active$129 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$167 ;
+  wire \ctl__pf_active$168 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$199 ;
+  wire \ctl__pf_active$200 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$231 ;
+  wire \ctl__pf_active$232 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$263 ;
+  wire \ctl__pf_active$264 ;
   wire ctl__running;
-  wire \ctl__running$129 ;
+  wire \ctl__running$130 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$168 ;
+  wire \ctl__running$169 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$200 ;
+  wire \ctl__running$201 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$232 ;
+  wire \ctl__running$233 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$264 ;
+  wire \ctl__running$265 ;
   wire ctl__start;
-  wire \ctl__start$130 ;
+  wire \ctl__start$131 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$169 ;
+  wire \ctl__start$170 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$201 ;
+  wire \ctl__start$202 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$233 ;
+  wire \ctl__start$234 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$265 ;
+  wire \ctl__start$266 ;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
   wire ctl_next__start;
+  reg ctrl_w = 1'h0;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$79 ;
+  wire \done$80 ;
   reg done_flag = 1'h0;
   wire ev_search;
   wire ev_stall;
   wire fault;
-  wire \fault$83 ;
   wire \fault$84 ;
   wire \fault$85 ;
   wire \fault$86 ;
-  reg \fault$87  = 1'h0;
+  wire \fault$87 ;
+  reg \fault$88  = 1'h0;
   reg [63:0] g0 = 64'h0000000000000000;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
@@ -307,7 +306,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$124 ;
+  wire [10:0] \groups$125 ;
   reg [31:0] groups_scanned = 32'd0;
   (* keep = 32'd1 *)
   reg h_busy_0 = 1'h0;
@@ -418,61 +417,61 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$223 ;
+  wire [2:0] \host__mem$224 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$255 ;
+  wire [2:0] \host__mem$256 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$287 ;
+  wire [2:0] \host__mem$288 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$224 ;
+  wire [10:0] \host__off$225 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$256 ;
+  wire [10:0] \host__off$257 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$288 ;
+  wire [10:0] \host__off$289 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$110 ;
   wire [63:0] \host__rdata$111 ;
   wire [63:0] \host__rdata$112 ;
+  wire [63:0] \host__rdata$113 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$226 ;
+  wire \host__sel$227 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$258 ;
+  wire \host__sel$259 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$290 ;
+  wire \host__sel$291 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$227 ;
+  wire [63:0] \host__wdata$228 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$259 ;
+  wire [63:0] \host__wdata$260 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$291 ;
+  wire [63:0] \host__wdata$292 ;
   wire host__we;
-  wire \host__we$228 ;
-  wire \host__we$260 ;
-  wire \host__we$292 ;
+  wire \host__we$229 ;
+  wire \host__we$261 ;
+  wire \host__we$293 ;
   wire idle;
-  wire \idle$120 ;
   wire \idle$121 ;
   wire \idle$122 ;
+  wire \idle$123 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -540,59 +539,59 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$139 ;
-  (* init = 1'h0 *)
   wire \regs__keep_acc$140 ;
   (* init = 1'h0 *)
   wire \regs__keep_acc$141 ;
+  (* init = 1'h0 *)
+  wire \regs__keep_acc$142 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
-  (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$143 ;
   (* init = 10'h000 *)
   wire [9:0] \regs__ptr_base$144 ;
   (* init = 10'h000 *)
   wire [9:0] \regs__ptr_base$145 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__ptr_base$146 ;
   (* init = 1'h0 *)
   wire regs__relu;
-  (* init = 1'h0 *)
-  wire \regs__relu$147 ;
   (* init = 1'h0 *)
   wire \regs__relu$148 ;
   (* init = 1'h0 *)
   wire \regs__relu$149 ;
+  (* init = 1'h0 *)
+  wire \regs__relu$150 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
-  (* init = 6'h00 *)
-  wire [5:0] \regs__shift$151 ;
   (* init = 6'h00 *)
   wire [5:0] \regs__shift$152 ;
   (* init = 6'h00 *)
   wire [5:0] \regs__shift$153 ;
+  (* init = 6'h00 *)
+  wire [5:0] \regs__shift$154 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
-  (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$155 ;
   (* init = 11'h000 *)
   wire [10:0] \regs__spmat_base$156 ;
   (* init = 11'h000 *)
   wire [10:0] \regs__spmat_base$157 ;
+  (* init = 11'h000 *)
+  wire [10:0] \regs__spmat_base$158 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
-  (* init = 1'h0 *)
-  wire \regs__src_sel$159 ;
   (* init = 1'h0 *)
   wire \regs__src_sel$160 ;
   (* init = 1'h0 *)
   wire \regs__src_sel$161 ;
+  (* init = 1'h0 *)
+  wire \regs__src_sel$162 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
-  (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$163 ;
   (* init = 10'h000 *)
   wire [9:0] \regs__wb_base$164 ;
   (* init = 10'h000 *)
   wire [9:0] \regs__wb_base$165 ;
+  (* init = 10'h000 *)
+  wire [9:0] \regs__wb_base$166 ;
   reg relu = 1'h0;
   input rst;
   wire rst;
@@ -606,9 +605,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$229 ;
-  wire \wb__start$261 ;
-  wire \wb__start$293 ;
+  wire \wb__start$230 ;
+  wire \wb__start$262 ;
+  wire \wb__start$294 ;
   reg [9:0] wb_base = 10'h000;
   wire wb_busy;
   wire wb_start;
@@ -617,223 +616,222 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] \wdata$11  = 64'h0000000000000000;
   input we;
   wire we;
-  assign \$1  = \$signal  & \addr$10 [17];
-  assign \$2  = ~ busy;
+  assign \$1  = we & addr[17];
+  assign \$2  = ! addr[10:0];
   assign \$3  = \$1  & \$2 ;
-  assign \$4  = ~ addr[17];
-  assign \$5  = ! addr[15:14];
-  assign \$6  = addr[16] | \$5 ;
-  assign \$7  = \$4  & \$6 ;
-  assign \$8  = ctl_next__pf_active | wb__busy_next;
-  assign \$9  = ~ addr[17];
-  assign \$10  = addr[15:14] == 1'h1;
-  assign \$11  = addr[16] | \$10 ;
-  assign \$12  = \$9  & \$11 ;
-  assign \$13  = ctl_next__pf_active | wb__busy_next;
-  assign \$14  = ~ addr[17];
-  assign \$15  = addr[15:14] == 2'h2;
-  assign \$16  = addr[16] | \$15 ;
-  assign \$17  = \$14  & \$16 ;
-  assign \$18  = ctl_next__pf_active | wb__busy_next;
-  assign \$19  = ~ addr[17];
-  assign \$20  = addr[15:14] == 2'h3;
-  assign \$21  = addr[16] | \$20 ;
-  assign \$22  = \$19  & \$21 ;
-  assign \$23  = ctl_next__pf_active | wb__busy_next;
-  assign \$24  = cyc + 1'h1;
-  assign \$25  = broadcasts + bcast;
-  assign \$26  = stall_cycles + ev_stall;
-  assign \$27  = groups_scanned + ev_search;
-  assign \$28  = cyc + 1'h1;
-  assign \$29  = | { \fault$86 , \fault$85 , \fault$84 , \fault$83  };
-  assign \$30  = fault | \$29 ;
-  assign \$33  = glob4 ? g4 : \$32 ;
-  assign \$34  = \$signal  & \addr$10 [17];
-  assign \$35  = ! \addr$10 [10:0];
-  assign \$36  = \$34  & \$35 ;
-  assign cmd_start = \$36  & \wdata$11 [0];
-  assign pes_idle = & { \idle$122 , \idle$121 , \idle$120 , idle };
-  assign \$37  = \$signal  & \addr$10 [17];
-  assign \$38  = ! \addr$10 [10:0];
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = \$39  & \wdata$11 [1];
-  assign \$41  = ~ busy;
-  assign wb_start = \$40  & \$41 ;
-  assign \$42  = ~ h_busy_0;
-  assign host_0__we = h_we_0 & \$42 ;
-  assign \$43  = ~ h_busy_1;
-  assign host_1__we = h_we_1 & \$43 ;
-  assign \$44  = ~ h_busy_2;
-  assign host_2__we = h_we_2 & \$44 ;
-  assign \$45  = ~ h_busy_3;
-  assign host_3__we = h_we_3 & \$45 ;
-  assign \$48  = \$46  | \$47 ;
-  assign \$50  = { 2'h0, \$48  } | \$49 ;
-  assign status = \$50  | \$51 ;
+  assign \$4  = \$signal  & \addr$10 [17];
+  assign \$5  = ~ busy;
+  assign \$6  = \$4  & \$5 ;
+  assign \$7  = ~ addr[17];
+  assign \$8  = ! addr[15:14];
+  assign \$9  = addr[16] | \$8 ;
+  assign \$10  = \$7  & \$9 ;
+  assign \$11  = ctl_next__pf_active | wb__busy_next;
+  assign \$12  = ~ addr[17];
+  assign \$13  = addr[15:14] == 1'h1;
+  assign \$14  = addr[16] | \$13 ;
+  assign \$15  = \$12  & \$14 ;
+  assign \$16  = ctl_next__pf_active | wb__busy_next;
+  assign \$17  = ~ addr[17];
+  assign \$18  = addr[15:14] == 2'h2;
+  assign \$19  = addr[16] | \$18 ;
+  assign \$20  = \$17  & \$19 ;
+  assign \$21  = ctl_next__pf_active | wb__busy_next;
+  assign \$22  = ~ addr[17];
+  assign \$23  = addr[15:14] == 2'h3;
+  assign \$24  = addr[16] | \$23 ;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = ctl_next__pf_active | wb__busy_next;
+  assign \$27  = cyc + 1'h1;
+  assign \$28  = broadcasts + bcast;
+  assign \$29  = stall_cycles + ev_stall;
+  assign \$30  = groups_scanned + ev_search;
+  assign \$31  = cyc + 1'h1;
+  assign \$32  = | { \fault$87 , \fault$86 , \fault$85 , \fault$84  };
+  assign \$33  = fault | \$32 ;
+  assign \$36  = glob4 ? g4 : \$35 ;
+  assign cmd_start = ctrl_w & \wdata$11 [0];
+  assign pes_idle = & { \idle$123 , \idle$122 , \idle$121 , idle };
+  assign \$37  = ctrl_w & \wdata$11 [1];
+  assign \$38  = ~ busy;
+  assign wb_start = \$37  & \$38 ;
+  assign \$39  = ~ h_busy_0;
+  assign host_0__we = h_we_0 & \$39 ;
+  assign \$40  = ~ h_busy_1;
+  assign host_1__we = h_we_1 & \$40 ;
+  assign \$41  = ~ h_busy_2;
+  assign host_2__we = h_we_2 & \$41 ;
+  assign \$42  = ~ h_busy_3;
+  assign host_3__we = h_we_3 & \$42 ;
+  assign \$45  = \$43  | \$44 ;
+  assign \$47  = { 2'h0, \$45  } | \$46 ;
+  assign status = \$47  | \$48 ;
   always @(posedge clk)
-    \addr$10  <= \$52 ;
+    \addr$10  <= \$49 ;
   always @(posedge clk)
-    \wdata$11  <= \$53 ;
+    \wdata$11  <= \$50 ;
   always @(posedge clk)
-    \$signal  <= \$54 ;
+    \$signal  <= \$51 ;
   always @(posedge clk)
-    \re$13  <= \$55 ;
+    \re$13  <= \$52 ;
   always @(posedge clk)
-    groups <= \$56 ;
+    ctrl_w <= \$53 ;
   always @(posedge clk)
-    bias_act <= \$57 ;
+    groups <= \$54 ;
   always @(posedge clk)
-    shift <= \$58 ;
+    bias_act <= \$55 ;
   always @(posedge clk)
-    relu <= \$59 ;
+    shift <= \$56 ;
   always @(posedge clk)
-    wb_base <= \$60 ;
+    relu <= \$57 ;
   always @(posedge clk)
-    src_sel <= \$61 ;
+    wb_base <= \$58 ;
   always @(posedge clk)
-    ptr_base <= \$62 ;
+    src_sel <= \$59 ;
   always @(posedge clk)
-    spmat_base <= \$63 ;
+    ptr_base <= \$60 ;
   always @(posedge clk)
-    keep_acc <= \$64 ;
+    spmat_base <= \$61 ;
   always @(posedge clk)
-    ctl_0_arm <= \$65 ;
+    keep_acc <= \$62 ;
   always @(posedge clk)
-    ctl_0_start <= \$66 ;
+    ctl_0_arm <= \$63 ;
   always @(posedge clk)
-    ctl_0_running <= \$67 ;
+    ctl_0_start <= \$64 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$68 ;
+    ctl_0_running <= \$65 ;
   always @(posedge clk)
-    h_sel_0 <= \$69 ;
+    ctl_0_pf_active <= \$66 ;
   always @(posedge clk)
-    h_mem_0 <= \$70 ;
+    h_sel_0 <= \$67 ;
   always @(posedge clk)
-    h_off_0 <= \$71 ;
+    h_mem_0 <= \$68 ;
   always @(posedge clk)
-    h_wdata_0 <= \$72 ;
+    h_off_0 <= \$69 ;
   always @(posedge clk)
-    h_we_0 <= \$73 ;
+    h_wdata_0 <= \$70 ;
   always @(posedge clk)
-    h_busy_0 <= \$74 ;
+    h_we_0 <= \$71 ;
   always @(posedge clk)
-    ctl_1_arm <= \$75 ;
+    h_busy_0 <= \$72 ;
   always @(posedge clk)
-    ctl_1_start <= \$76 ;
+    ctl_1_arm <= \$73 ;
   always @(posedge clk)
-    ctl_1_running <= \$77 ;
+    ctl_1_start <= \$74 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$78 ;
+    ctl_1_running <= \$75 ;
   always @(posedge clk)
-    h_sel_1 <= \$79 ;
+    ctl_1_pf_active <= \$76 ;
   always @(posedge clk)
-    h_mem_1 <= \$80 ;
+    h_sel_1 <= \$77 ;
   always @(posedge clk)
-    h_off_1 <= \$81 ;
+    h_mem_1 <= \$78 ;
   always @(posedge clk)
-    h_wdata_1 <= \$82 ;
+    h_off_1 <= \$79 ;
   always @(posedge clk)
-    h_we_1 <= \$83 ;
+    h_wdata_1 <= \$80 ;
   always @(posedge clk)
-    h_busy_1 <= \$84 ;
+    h_we_1 <= \$81 ;
   always @(posedge clk)
-    ctl_2_arm <= \$85 ;
+    h_busy_1 <= \$82 ;
   always @(posedge clk)
-    ctl_2_start <= \$86 ;
+    ctl_2_arm <= \$83 ;
   always @(posedge clk)
-    ctl_2_running <= \$87 ;
+    ctl_2_start <= \$84 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$88 ;
+    ctl_2_running <= \$85 ;
   always @(posedge clk)
-    h_sel_2 <= \$89 ;
+    ctl_2_pf_active <= \$86 ;
   always @(posedge clk)
-    h_mem_2 <= \$90 ;
+    h_sel_2 <= \$87 ;
   always @(posedge clk)
-    h_off_2 <= \$91 ;
+    h_mem_2 <= \$88 ;
   always @(posedge clk)
-    h_wdata_2 <= \$92 ;
+    h_off_2 <= \$89 ;
   always @(posedge clk)
-    h_we_2 <= \$93 ;
+    h_wdata_2 <= \$90 ;
   always @(posedge clk)
-    h_busy_2 <= \$94 ;
+    h_we_2 <= \$91 ;
   always @(posedge clk)
-    ctl_3_arm <= \$95 ;
+    h_busy_2 <= \$92 ;
   always @(posedge clk)
-    ctl_3_start <= \$96 ;
+    ctl_3_arm <= \$93 ;
   always @(posedge clk)
-    ctl_3_running <= \$97 ;
+    ctl_3_start <= \$94 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$98 ;
+    ctl_3_running <= \$95 ;
   always @(posedge clk)
-    h_sel_3 <= \$99 ;
+    ctl_3_pf_active <= \$96 ;
   always @(posedge clk)
-    h_mem_3 <= \$100 ;
+    h_sel_3 <= \$97 ;
   always @(posedge clk)
-    h_off_3 <= \$101 ;
+    h_mem_3 <= \$98 ;
   always @(posedge clk)
-    h_wdata_3 <= \$102 ;
+    h_off_3 <= \$99 ;
   always @(posedge clk)
-    h_we_3 <= \$103 ;
+    h_wdata_3 <= \$100 ;
   always @(posedge clk)
-    h_busy_3 <= \$104 ;
+    h_we_3 <= \$101 ;
   always @(posedge clk)
-    done_flag <= \$105 ;
+    h_busy_3 <= \$102 ;
   always @(posedge clk)
-    cyc <= \$106 ;
+    done_flag <= \$103 ;
   always @(posedge clk)
-    broadcasts <= \$107 ;
+    cyc <= \$104 ;
   always @(posedge clk)
-    stall_cycles <= \$108 ;
+    broadcasts <= \$105 ;
   always @(posedge clk)
-    groups_scanned <= \$109 ;
+    stall_cycles <= \$106 ;
   always @(posedge clk)
-    cycles <= \$110 ;
+    groups_scanned <= \$107 ;
   always @(posedge clk)
-    \fault$87  <= \$111 ;
+    cycles <= \$108 ;
   always @(posedge clk)
-    g0 <= \$112 ;
+    \fault$88  <= \$109 ;
   always @(posedge clk)
-    glob0 <= \$113 ;
+    g0 <= \$110 ;
   always @(posedge clk)
-    pe_q0 <= \$114 ;
+    glob0 <= \$111 ;
   always @(posedge clk)
-    re_q0 <= \$115 ;
+    pe_q0 <= \$112 ;
   always @(posedge clk)
-    g1 <= \$116 ;
+    re_q0 <= \$113 ;
   always @(posedge clk)
-    glob1 <= \$117 ;
+    g1 <= \$114 ;
   always @(posedge clk)
-    pe_q1 <= \$118 ;
+    glob1 <= \$115 ;
   always @(posedge clk)
-    re_q1 <= \$119 ;
+    pe_q1 <= \$116 ;
   always @(posedge clk)
-    g2 <= \$120 ;
+    re_q1 <= \$117 ;
   always @(posedge clk)
-    glob2 <= \$121 ;
+    g2 <= \$118 ;
   always @(posedge clk)
-    pe_q2 <= \$122 ;
+    glob2 <= \$119 ;
   always @(posedge clk)
-    re_q2 <= \$123 ;
+    pe_q2 <= \$120 ;
   always @(posedge clk)
-    g3 <= \$124 ;
+    re_q2 <= \$121 ;
   always @(posedge clk)
-    glob3 <= \$125 ;
+    g3 <= \$122 ;
   always @(posedge clk)
-    pe_q3 <= \$126 ;
+    glob3 <= \$123 ;
   always @(posedge clk)
-    re_q3 <= \$127 ;
+    pe_q3 <= \$124 ;
   always @(posedge clk)
-    g4 <= \$128 ;
+    re_q3 <= \$125 ;
   always @(posedge clk)
-    glob4 <= \$129 ;
+    g4 <= \$126 ;
   always @(posedge clk)
-    pe_q4 <= \$130 ;
+    glob4 <= \$127 ;
   always @(posedge clk)
-    re_q4 <= \$131 ;
+    pe_q4 <= \$128 ;
   always @(posedge clk)
-    rdata <= \$132 ;
+    re_q4 <= \$129 ;
   always @(posedge clk)
-    rvalid <= \$133 ;
+    rdata <= \$130 ;
+  always @(posedge clk)
+    rvalid <= \$131 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl__arm),
     .bcast(bcast),
@@ -854,13 +852,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$216 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$217 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$248 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$249 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$280 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$281 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -880,7 +878,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_0_pf_active),
     .ctl__running(ctl_0_running),
     .ctl__start(ctl_0_start),
-    .fault(\fault$83 ),
+    .fault(\fault$84 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__rdata(host__rdata),
@@ -914,14 +912,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_1_pf_active),
     .ctl__running(ctl_1_running),
     .ctl__start(ctl_1_start),
-    .fault(\fault$84 ),
+    .fault(\fault$85 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
-    .host__rdata(\host__rdata$110 ),
+    .host__rdata(\host__rdata$111 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(host_1__we),
-    .idle(\idle$120 ),
+    .idle(\idle$121 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -930,7 +928,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$216 ),
+    .src__rd_en(\ccu__src__rd_en$217 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
@@ -946,14 +944,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_2_pf_active),
     .ctl__running(ctl_2_running),
     .ctl__start(ctl_2_start),
-    .fault(\fault$85 ),
+    .fault(\fault$86 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
-    .host__rdata(\host__rdata$111 ),
+    .host__rdata(\host__rdata$112 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(host_2__we),
-    .idle(\idle$121 ),
+    .idle(\idle$122 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -962,7 +960,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$248 ),
+    .src__rd_en(\ccu__src__rd_en$249 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
@@ -978,14 +976,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl_3_pf_active),
     .ctl__running(ctl_3_running),
     .ctl__start(ctl_3_start),
-    .fault(\fault$86 ),
+    .fault(\fault$87 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
-    .host__rdata(\host__rdata$112 ),
+    .host__rdata(\host__rdata$113 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(host_3__we),
-    .idle(\idle$122 ),
+    .idle(\idle$123 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -994,7 +992,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$280 ),
+    .src__rd_en(\ccu__src__rd_en$281 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1020,37 +1018,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (\addr$10 [3:0])
       4'h0:
-          \$31  = 33'h000000000;
+          \$34  = 33'h000000000;
       4'h1:
-          \$31  = { 29'h00000000, status };
+          \$34  = { 29'h00000000, status };
       4'h2:
-          \$31  = { 22'h000000, groups };
+          \$34  = { 22'h000000, groups };
       4'h3:
-          \$31  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
+          \$34  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
       4'h4:
-          \$31  = { 27'h0000000, shift };
+          \$34  = { 27'h0000000, shift };
       4'h5:
-          \$31  = { 32'h00000000, relu };
+          \$34  = { 32'h00000000, relu };
       4'h6:
-          \$31  = { 23'h000000, wb_base };
+          \$34  = { 23'h000000, wb_base };
       4'h7:
-          \$31  = { 32'h00000000, src_sel };
+          \$34  = { 32'h00000000, src_sel };
       4'h8:
-          \$31  = { 1'h0, cycles };
+          \$34  = { 1'h0, cycles };
       4'h9:
-          \$31  = { 1'h0, broadcasts };
+          \$34  = { 1'h0, broadcasts };
       4'ha:
-          \$31  = { 1'h0, stall_cycles };
+          \$34  = { 1'h0, stall_cycles };
       4'hb:
-          \$31  = { 1'h0, groups_scanned };
+          \$34  = { 1'h0, groups_scanned };
       4'hc:
-          \$31  = 33'h000000004;
+          \$34  = 33'h000000004;
       4'hd:
-          \$31  = 33'h000000004;
+          \$34  = 33'h000000004;
       4'he:
-          \$31  = { 23'h000000, ptr_base };
+          \$34  = { 23'h000000, ptr_base };
       4'hf:
-          \$31  = { 22'h000000, spmat_base };
+          \$34  = { 22'h000000, spmat_base };
     endcase
   end
   always @* begin
@@ -1058,92 +1056,99 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_q4)
       2'h0:
-          \$32  = host__rdata;
+          \$35  = host__rdata;
       2'h1:
-          \$32  = \host__rdata$110 ;
+          \$35  = \host__rdata$111 ;
       2'h2:
-          \$32  = \host__rdata$111 ;
+          \$35  = \host__rdata$112 ;
       2'h3:
-          \$32  = \host__rdata$112 ;
+          \$35  = \host__rdata$113 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = addr;
+    \$49  = addr;
     if (rst) begin
-      \$52  = 18'h00000;
+      \$49  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = wdata;
+    \$50  = wdata;
     if (rst) begin
-      \$53  = 64'h0000000000000000;
+      \$50  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = we;
+    \$51  = we;
     if (rst) begin
-      \$54  = 1'h0;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = re;
+    \$52  = re;
     if (rst) begin
-      \$55  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = groups;
-    if (\$3 ) begin
+    \$53  = \$3 ;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = groups;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
-            \$56  = \wdata$11 [10:0];
+            \$54  = \wdata$11 [10:0];
       endcase
     end
     if (rst) begin
-      \$56  = 11'h000;
+      \$54  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = bias_act;
-    if (\$3 ) begin
+    \$55  = bias_act;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
         11'h003:
-            \$57  = \wdata$11 [15:0];
+            \$55  = \wdata$11 [15:0];
       endcase
     end
     if (rst) begin
-      \$57  = 16'h0000;
+      \$55  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = shift;
-    if (\$3 ) begin
+    \$56  = shift;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
         11'h003:
             /* empty */;
         11'h004:
-            \$58  = \wdata$11 [5:0];
+            \$56  = \wdata$11 [5:0];
       endcase
     end
     if (rst) begin
-      \$58  = 6'h00;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = relu;
-    if (\$3 ) begin
+    \$57  = relu;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
@@ -1152,17 +1157,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h004:
             /* empty */;
         11'h005:
-            \$59  = \wdata$11 [0];
+            \$57  = \wdata$11 [0];
       endcase
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = wb_base;
-    if (\$3 ) begin
+    \$58  = wb_base;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
@@ -1173,17 +1178,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h005:
             /* empty */;
         11'h006:
-            \$60  = \wdata$11 [9:0];
+            \$58  = \wdata$11 [9:0];
       endcase
     end
     if (rst) begin
-      \$60  = 10'h000;
+      \$58  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = src_sel;
-    if (\$3 ) begin
+    \$59  = src_sel;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
@@ -1196,17 +1201,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h006:
             /* empty */;
         11'h007:
-            \$61  = \wdata$11 [0];
+            \$59  = \wdata$11 [0];
       endcase
     end
     if (rst) begin
-      \$61  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = ptr_base;
-    if (\$3 ) begin
+    \$60  = ptr_base;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
@@ -1221,17 +1226,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h007:
             /* empty */;
         11'h00e:
-            \$62  = \wdata$11 [9:0];
+            \$60  = \wdata$11 [9:0];
       endcase
     end
     if (rst) begin
-      \$62  = 10'h000;
+      \$60  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = spmat_base;
-    if (\$3 ) begin
+    \$61  = spmat_base;
+    if (\$6 ) begin
       casez (\addr$10 [10:0])
         11'h002:
             /* empty */;
@@ -1248,324 +1253,348 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
         11'h00e:
             /* empty */;
         11'h00f:
-            \$63  = \wdata$11 [10:0];
+            \$61  = \wdata$11 [10:0];
       endcase
     end
     if (rst) begin
-      \$63  = 11'h000;
+      \$61  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = keep_acc;
+    \$62  = keep_acc;
     if (ctl_next__arm) begin
-      \$64  = \wdata$11 [2];
+      \$62  = \wdata$11 [2];
     end
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = ctl_next__arm;
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = ctl_next__start;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = ctl_next__arm;
+    \$65  = ctl_next__running;
     if (rst) begin
       \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = ctl_next__start;
+    \$66  = ctl_next__pf_active;
     if (rst) begin
       \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = ctl_next__running;
+    \$67  = \$10 ;
     if (rst) begin
       \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = ctl_next__pf_active;
+    \$68  = addr[13:11];
     if (rst) begin
-      \$68  = 1'h0;
+      \$68  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = \$7 ;
+    \$69  = addr[10:0];
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = addr[13:11];
+    \$70  = wdata;
     if (rst) begin
-      \$70  = 3'h0;
+      \$70  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = addr[10:0];
+    \$71  = we;
     if (rst) begin
-      \$71  = 11'h000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = wdata;
+    \$72  = \$11 ;
     if (rst) begin
-      \$72  = 64'h0000000000000000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = we;
+    \$73  = ctl_next__arm;
     if (rst) begin
       \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = \$8 ;
+    \$74  = ctl_next__start;
     if (rst) begin
       \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = ctl_next__arm;
+    \$75  = ctl_next__running;
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = ctl_next__start;
+    \$76  = ctl_next__pf_active;
     if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = ctl_next__running;
+    \$77  = \$15 ;
     if (rst) begin
       \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = ctl_next__pf_active;
+    \$78  = addr[13:11];
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = \$12 ;
+    \$79  = addr[10:0];
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = addr[13:11];
+    \$80  = wdata;
     if (rst) begin
-      \$80  = 3'h0;
+      \$80  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = addr[10:0];
+    \$81  = we;
     if (rst) begin
-      \$81  = 11'h000;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = wdata;
+    \$82  = \$16 ;
     if (rst) begin
-      \$82  = 64'h0000000000000000;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = we;
+    \$83  = ctl_next__arm;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = \$13 ;
+    \$84  = ctl_next__start;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = ctl_next__arm;
+    \$85  = ctl_next__running;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = ctl_next__start;
+    \$86  = ctl_next__pf_active;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = ctl_next__running;
+    \$87  = \$20 ;
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = ctl_next__pf_active;
+    \$88  = addr[13:11];
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = \$17 ;
+    \$89  = addr[10:0];
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = addr[13:11];
+    \$90  = wdata;
     if (rst) begin
-      \$90  = 3'h0;
+      \$90  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = addr[10:0];
+    \$91  = we;
     if (rst) begin
-      \$91  = 11'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = wdata;
+    \$92  = \$21 ;
     if (rst) begin
-      \$92  = 64'h0000000000000000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = we;
+    \$93  = ctl_next__arm;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = \$18 ;
+    \$94  = ctl_next__start;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = ctl_next__arm;
+    \$95  = ctl_next__running;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = ctl_next__start;
+    \$96  = ctl_next__pf_active;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = ctl_next__running;
+    \$97  = \$25 ;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = ctl_next__pf_active;
+    \$98  = addr[13:11];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$22 ;
+    \$99  = addr[10:0];
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = addr[13:11];
+    \$100  = wdata;
     if (rst) begin
-      \$100  = 3'h0;
+      \$100  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = addr[10:0];
+    \$101  = we;
     if (rst) begin
-      \$101  = 11'h000;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = wdata;
+    \$102  = \$26 ;
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = we;
+    \$103  = done_flag;
+    if (ctl__start) begin
+      \$103  = 1'h0;
+    end else if (ctl__running) begin
+      if (done) begin
+        \$103  = 1'h1;
+      end
+    end
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$23 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = done_flag;
+    \$104  = cyc;
     if (ctl__start) begin
-      \$105  = 1'h0;
+      \$104  = 32'd0;
     end else if (ctl__running) begin
-      if (done) begin
-        \$105  = 1'h1;
-      end
+      \$104  = \$27 [31:0];
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$104  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = cyc;
+    \$105  = broadcasts;
+    if (ctl__start) begin
+      \$105  = 32'd0;
+    end else if (ctl__running) begin
+      \$105  = \$28 [31:0];
+    end
+    if (rst) begin
+      \$105  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = stall_cycles;
     if (ctl__start) begin
       \$106  = 32'd0;
     end else if (ctl__running) begin
-      \$106  = \$24 [31:0];
+      \$106  = \$29 [31:0];
     end
     if (rst) begin
       \$106  = 32'd0;
@@ -1573,11 +1602,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = broadcasts;
+    \$107  = groups_scanned;
     if (ctl__start) begin
       \$107  = 32'd0;
     end else if (ctl__running) begin
-      \$107  = \$25 [31:0];
+      \$107  = \$30 [31:0];
     end
     if (rst) begin
       \$107  = 32'd0;
@@ -1585,217 +1614,193 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = stall_cycles;
-    if (ctl__start) begin
-      \$108  = 32'd0;
-    end else if (ctl__running) begin
-      \$108  = \$26 [31:0];
-    end
-    if (rst) begin
-      \$108  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = groups_scanned;
-    if (ctl__start) begin
-      \$109  = 32'd0;
-    end else if (ctl__running) begin
-      \$109  = \$27 [31:0];
-    end
-    if (rst) begin
-      \$109  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = cycles;
+    \$108  = cycles;
     if (ctl__start) begin
     end else if (ctl__running) begin
       if (done) begin
-        \$110  = \$28 [31:0];
+        \$108  = \$31 [31:0];
       end
     end
     if (rst) begin
-      \$110  = 32'd0;
+      \$108  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \fault$87 ;
+    \$109  = \fault$88 ;
     if (ctl__arm) begin
-      \$111  = 1'h0;
-    end else if (\$30 ) begin
-      \$111  = 1'h1;
+      \$109  = 1'h0;
+    end else if (\$33 ) begin
+      \$109  = 1'h1;
     end
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$110  = { \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34  };
+    if (rst) begin
+      \$110  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$111  = \addr$10 [17];
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = { \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31 [32], \$31  };
+    \$112  = \addr$10 [15:14];
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$112  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \addr$10 [17];
+    \$113  = \re$13 ;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = \addr$10 [15:14];
+    \$114  = g0;
     if (rst) begin
-      \$114  = 2'h0;
+      \$114  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = \re$13 ;
+    \$115  = glob0;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = g0;
+    \$116  = pe_q0;
     if (rst) begin
-      \$116  = 64'h0000000000000000;
+      \$116  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = glob0;
+    \$117  = re_q0;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = pe_q0;
+    \$118  = g1;
     if (rst) begin
-      \$118  = 2'h0;
+      \$118  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = re_q0;
+    \$119  = glob1;
     if (rst) begin
       \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = g1;
+    \$120  = pe_q1;
     if (rst) begin
-      \$120  = 64'h0000000000000000;
+      \$120  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = glob1;
+    \$121  = re_q1;
     if (rst) begin
       \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = pe_q1;
+    \$122  = g2;
     if (rst) begin
-      \$122  = 2'h0;
+      \$122  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = re_q1;
+    \$123  = glob2;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = g2;
+    \$124  = pe_q2;
     if (rst) begin
-      \$124  = 64'h0000000000000000;
+      \$124  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = glob2;
+    \$125  = re_q2;
     if (rst) begin
       \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = pe_q2;
+    \$126  = g3;
     if (rst) begin
-      \$126  = 2'h0;
+      \$126  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = re_q2;
+    \$127  = glob3;
     if (rst) begin
       \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = g3;
+    \$128  = pe_q3;
     if (rst) begin
-      \$128  = 64'h0000000000000000;
+      \$128  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = glob3;
+    \$129  = re_q3;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = pe_q3;
+    \$130  = \$36 ;
     if (rst) begin
-      \$130  = 2'h0;
+      \$130  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = re_q3;
+    \$131  = re_q4;
     if (rst) begin
       \$131  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = \$33 ;
-    if (rst) begin
-      \$132  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = re_q4;
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  assign \busy$14  = busy;
-  assign \done$79  = done;
+  assign \busy$15  = busy;
+  assign \done$80  = done;
   assign wb__busy = wb_busy;
-  assign \bias_sent$117  = bias_sent;
-  assign \groups$124  = groups;
-  assign \bias_act$125  = bias_act;
-  assign \ctl__arm$126  = ctl__arm;
-  assign \ctl__pf_active$128  = ctl__pf_active;
-  assign \ctl__running$129  = ctl__running;
-  assign \ctl__start$130  = ctl__start;
+  assign \bias_sent$118  = bias_sent;
+  assign \groups$125  = groups;
+  assign \bias_act$126  = bias_act;
+  assign \ctl__arm$127  = ctl__arm;
+  assign \ctl__pf_active$129  = ctl__pf_active;
+  assign \ctl__running$130  = ctl__running;
+  assign \ctl__start$131  = ctl__start;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
@@ -1804,37 +1809,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$139  = keep_acc;
   assign \regs__keep_acc$140  = keep_acc;
   assign \regs__keep_acc$141  = keep_acc;
+  assign \regs__keep_acc$142  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$143  = ptr_base;
   assign \regs__ptr_base$144  = ptr_base;
   assign \regs__ptr_base$145  = ptr_base;
+  assign \regs__ptr_base$146  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$147  = relu;
   assign \regs__relu$148  = relu;
   assign \regs__relu$149  = relu;
+  assign \regs__relu$150  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$151  = shift;
   assign \regs__shift$152  = shift;
   assign \regs__shift$153  = shift;
+  assign \regs__shift$154  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$155  = spmat_base;
   assign \regs__spmat_base$156  = spmat_base;
   assign \regs__spmat_base$157  = spmat_base;
+  assign \regs__spmat_base$158  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$159  = src_sel;
   assign \regs__src_sel$160  = src_sel;
   assign \regs__src_sel$161  = src_sel;
+  assign \regs__src_sel$162  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$163  = wb_base;
   assign \regs__wb_base$164  = wb_base;
   assign \regs__wb_base$165  = wb_base;
-  assign \ctl__arm$166  = ctl_0_arm;
-  assign \ctl__pf_active$167  = ctl_0_pf_active;
-  assign \ctl__running$168  = ctl_0_running;
-  assign \ctl__start$169  = ctl_0_start;
+  assign \regs__wb_base$166  = wb_base;
+  assign \ctl__arm$167  = ctl_0_arm;
+  assign \ctl__pf_active$168  = ctl_0_pf_active;
+  assign \ctl__running$169  = ctl_0_running;
+  assign \ctl__start$170  = ctl_0_start;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -1855,91 +1860,91 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = host_0__we;
   assign wb__start = wb_start;
-  assign \ctl__arm$198  = ctl_1_arm;
-  assign \ctl__pf_active$199  = ctl_1_pf_active;
-  assign \ctl__running$200  = ctl_1_running;
-  assign \ctl__start$201  = ctl_1_start;
-  assign \ccu__ann__a$202  = ccu__ann__a;
+  assign \ctl__arm$199  = ctl_1_arm;
+  assign \ctl__pf_active$200  = ctl_1_pf_active;
+  assign \ctl__running$201  = ctl_1_running;
+  assign \ctl__start$202  = ctl_1_start;
+  assign \ccu__ann__a$203  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$204  = ccu__ann__j;
+  assign \ccu__ann__j$205  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$206  = ccu__ann__valid;
+  assign \ccu__ann__valid$207  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$209  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$211  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$212  = bcast;
+  assign \ccu__bc__room_nopush$210  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$212  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$213  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$215  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$216 ;
+  assign \ccu__src__data$216  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$217 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$223  = h_mem_1;
-  assign \host__off$224  = h_off_1;
-  assign host_1__rdata = \host__rdata$110 ;
-  assign \host__sel$226  = h_sel_1;
-  assign \host__wdata$227  = h_wdata_1;
-  assign \host__we$228  = host_1__we;
-  assign \wb__start$229  = wb_start;
-  assign \ctl__arm$230  = ctl_2_arm;
-  assign \ctl__pf_active$231  = ctl_2_pf_active;
-  assign \ctl__running$232  = ctl_2_running;
-  assign \ctl__start$233  = ctl_2_start;
-  assign \ccu__ann__a$234  = ccu__ann__a;
+  assign \host__mem$224  = h_mem_1;
+  assign \host__off$225  = h_off_1;
+  assign host_1__rdata = \host__rdata$111 ;
+  assign \host__sel$227  = h_sel_1;
+  assign \host__wdata$228  = h_wdata_1;
+  assign \host__we$229  = host_1__we;
+  assign \wb__start$230  = wb_start;
+  assign \ctl__arm$231  = ctl_2_arm;
+  assign \ctl__pf_active$232  = ctl_2_pf_active;
+  assign \ctl__running$233  = ctl_2_running;
+  assign \ctl__start$234  = ctl_2_start;
+  assign \ccu__ann__a$235  = ccu__ann__a;
   assign pes__2__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$236  = ccu__ann__j;
+  assign \ccu__ann__j$237  = ccu__ann__j;
   assign pes__2__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$238  = ccu__ann__valid;
+  assign \ccu__ann__valid$239  = ccu__ann__valid;
   assign pes__2__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$241  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$243  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$244  = bcast;
+  assign \ccu__bc__room_nopush$242  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$244  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$245  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$247  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$248 ;
+  assign \ccu__src__data$248  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$249 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$255  = h_mem_2;
-  assign \host__off$256  = h_off_2;
-  assign host_2__rdata = \host__rdata$111 ;
-  assign \host__sel$258  = h_sel_2;
-  assign \host__wdata$259  = h_wdata_2;
-  assign \host__we$260  = host_2__we;
-  assign \wb__start$261  = wb_start;
-  assign \ctl__arm$262  = ctl_3_arm;
-  assign \ctl__pf_active$263  = ctl_3_pf_active;
-  assign \ctl__running$264  = ctl_3_running;
-  assign \ctl__start$265  = ctl_3_start;
-  assign \ccu__ann__a$266  = ccu__ann__a;
+  assign \host__mem$256  = h_mem_2;
+  assign \host__off$257  = h_off_2;
+  assign host_2__rdata = \host__rdata$112 ;
+  assign \host__sel$259  = h_sel_2;
+  assign \host__wdata$260  = h_wdata_2;
+  assign \host__we$261  = host_2__we;
+  assign \wb__start$262  = wb_start;
+  assign \ctl__arm$263  = ctl_3_arm;
+  assign \ctl__pf_active$264  = ctl_3_pf_active;
+  assign \ctl__running$265  = ctl_3_running;
+  assign \ctl__start$266  = ctl_3_start;
+  assign \ccu__ann__a$267  = ccu__ann__a;
   assign pes__3__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$268  = ccu__ann__j;
+  assign \ccu__ann__j$269  = ccu__ann__j;
   assign pes__3__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$270  = ccu__ann__valid;
+  assign \ccu__ann__valid$271  = ccu__ann__valid;
   assign pes__3__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$273  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$275  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$276  = bcast;
+  assign \ccu__bc__room_nopush$274  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$276  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$277  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$279  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$280 ;
+  assign \ccu__src__data$280  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$281 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$287  = h_mem_3;
-  assign \host__off$288  = h_off_3;
-  assign host_3__rdata = \host__rdata$112 ;
-  assign \host__sel$290  = h_sel_3;
-  assign \host__wdata$291  = h_wdata_3;
-  assign \host__we$292  = host_3__we;
-  assign \wb__start$293  = wb_start;
-  assign \$46  = { 1'h0, busy };
-  assign \$47  = { done_flag, 1'h0 };
-  assign \$49  = { 1'h0, src_sel, 2'h0 };
-  assign \$51  = { \fault$87 , 3'h0 };
+  assign \host__mem$288  = h_mem_3;
+  assign \host__off$289  = h_off_3;
+  assign host_3__rdata = \host__rdata$113 ;
+  assign \host__sel$291  = h_sel_3;
+  assign \host__wdata$292  = h_wdata_3;
+  assign \host__we$293  = host_3__we;
+  assign \wb__start$294  = wb_start;
+  assign \$43  = { 1'h0, busy };
+  assign \$44  = { done_flag, 1'h0 };
+  assign \$46  = { 1'h0, src_sel, 2'h0 };
+  assign \$48  = { \fault$88 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2239,7 +2244,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$244$0 (\$56 ),
+    .\port$241$0 (\$56 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2254,8 +2259,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$122$0 (elig),
-    .\port$244$0 (\$56 )
+    .\port$119$0 (elig),
+    .\port$241$0 (\$56 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -3537,7 +3542,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$244$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$241$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -3629,8 +3634,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$244$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$244$0 ;
-  wire [63:0] \port$244$0 ;
+  output [63:0] \port$241$0 ;
+  wire [63:0] \port$241$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -4086,11 +4091,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$244$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$244$0  = \$signature__data$13 ;
+  assign \port$241$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$244$0 , o_found, o_pos, o_val, \port$122$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$241$0 , o_found, o_pos, o_val, \port$119$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -4108,10 +4113,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$244$0 , o_found, o_pos, o_val, \port$122$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$122$0 ;
-  wire [3:0] \port$122$0 ;
-  input [63:0] \port$244$0 ;
-  wire [63:0] \port$244$0 ;
+  input [3:0] \port$119$0 ;
+  wire [3:0] \port$119$0 ;
+  input [63:0] \port$241$0 ;
+  wire [63:0] \port$241$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -4124,32 +4129,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$244$0 , o_found, o_pos, o_val, \port$122$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$122$0 (\port$122$0 ),
-    .\port$244$0 (\port$244$0 )
+    .\port$119$0 (\port$119$0 ),
+    .\port$241$0 (\port$241$0 )
   );
-  assign found__0 = \port$122$0 [0];
-  assign \found__0$1  = \port$122$0 [0];
-  assign val__0 = \port$244$0 [15:0];
-  assign \val__0$3  = \port$244$0 [15:0];
-  assign found__1 = \port$122$0 [1];
-  assign \found__1$5  = \port$122$0 [1];
-  assign val__1 = \port$244$0 [31:16];
-  assign \val__1$7  = \port$244$0 [31:16];
-  assign found__2 = \port$122$0 [2];
-  assign \found__2$9  = \port$122$0 [2];
-  assign val__2 = \port$244$0 [47:32];
-  assign \val__2$11  = \port$244$0 [47:32];
-  assign found__3 = \port$122$0 [3];
-  assign \found__3$13  = \port$122$0 [3];
-  assign val__3 = \port$244$0 [63:48];
-  assign \val__3$15  = \port$244$0 [63:48];
+  assign found__0 = \port$119$0 [0];
+  assign \found__0$1  = \port$119$0 [0];
+  assign val__0 = \port$241$0 [15:0];
+  assign \val__0$3  = \port$241$0 [15:0];
+  assign found__1 = \port$119$0 [1];
+  assign \found__1$5  = \port$119$0 [1];
+  assign val__1 = \port$241$0 [31:16];
+  assign \val__1$7  = \port$241$0 [31:16];
+  assign found__2 = \port$119$0 [2];
+  assign \found__2$9  = \port$119$0 [2];
+  assign val__2 = \port$241$0 [47:32];
+  assign \val__2$11  = \port$241$0 [47:32];
+  assign found__3 = \port$119$0 [3];
+  assign \found__3$13  = \port$119$0 [3];
+  assign val__3 = \port$241$0 [63:48];
+  assign \val__3$15  = \port$241$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$244$0 , o_found, o_pos, o_val, \port$122$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$241$0 , o_found, o_pos, o_val, \port$119$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -4168,10 +4173,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$244$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$122$0 ;
-  wire [3:0] \port$122$0 ;
-  input [63:0] \port$244$0 ;
-  wire [63:0] \port$244$0 ;
+  input [3:0] \port$119$0 ;
+  wire [3:0] \port$119$0 ;
+  input [63:0] \port$241$0 ;
+  wire [63:0] \port$241$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -4180,49 +4185,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$244$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$122$0 [0] | \port$122$0 [1];
-  assign \$6  = \$5  | \port$122$0 [2];
-  assign o_found = \$6  | \port$122$0 [3];
+  assign \$5  = \port$119$0 [0] | \port$119$0 [1];
+  assign \$6  = \$5  | \port$119$0 [2];
+  assign o_found = \$6  | \port$119$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$122$0 [3]) begin
+    if (\port$119$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$122$0 [2]) begin
+    if (\port$119$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$122$0 [1]) begin
+    if (\port$119$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$122$0 [0]) begin
+    if (\port$119$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$122$0 [3]) begin
-      o_val = \port$244$0 [63:48];
+    if (\port$119$0 [3]) begin
+      o_val = \port$241$0 [63:48];
     end
-    if (\port$122$0 [2]) begin
-      o_val = \port$244$0 [47:32];
+    if (\port$119$0 [2]) begin
+      o_val = \port$241$0 [47:32];
     end
-    if (\port$122$0 [1]) begin
-      o_val = \port$244$0 [31:16];
+    if (\port$119$0 [1]) begin
+      o_val = \port$241$0 [31:16];
     end
-    if (\port$122$0 [0]) begin
-      o_val = \port$244$0 [15:0];
+    if (\port$119$0 [0]) begin
+      o_val = \port$241$0 [15:0];
     end
   end
-  assign found__3 = \port$122$0 [3];
-  assign val__3 = \port$244$0 [63:48];
-  assign found__2 = \port$122$0 [2];
-  assign val__2 = \port$244$0 [47:32];
-  assign found__1 = \port$122$0 [1];
-  assign val__1 = \port$244$0 [31:16];
-  assign found__0 = \port$122$0 [0];
-  assign val__0 = \port$244$0 [15:0];
+  assign found__3 = \port$119$0 [3];
+  assign val__3 = \port$241$0 [63:48];
+  assign found__2 = \port$119$0 [2];
+  assign val__2 = \port$241$0 [47:32];
+  assign found__1 = \port$119$0 [1];
+  assign val__1 = \port$241$0 [31:16];
+  assign found__0 = \port$119$0 [0];
+  assign val__0 = \port$241$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -4296,16 +4301,18 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$85 ;
+  wire [5:0] acc__raddr_next;
+  wire [5:0] \acc__raddr_next$87 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$87 ;
+  wire [15:0] \acc__rdata$89 ;
   wire acc__ren;
-  wire \acc__ren$89 ;
+  wire \acc__ren$91 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$91 ;
+  wire [5:0] \acc__waddr$93 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$93 ;
+  wire [15:0] \acc__wdata$95 ;
   wire acc__we;
-  wire \acc__we$95 ;
+  wire \acc__we$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -4412,12 +4419,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$117 ;
-  wire \fault$118 ;
+  wire \fault$119 ;
+  wire \fault$120 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$128 ;
-  wire [3:0] \h_addr$131 ;
-  wire [9:0] \h_addr$134 ;
+  wire [10:0] \h_addr$130 ;
+  wire [3:0] \h_addr$133 ;
+  wire [9:0] \h_addr$136 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -4430,7 +4437,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$188 ;
+  wire [15:0] \h_rdata$190 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -4443,11 +4450,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$129 ;
-  wire [15:0] \h_wdata$132 ;
-  wire [15:0] \h_wdata$135 ;
+  wire [63:0] \h_wdata$131 ;
+  wire [15:0] \h_wdata$134 ;
+  wire [15:0] \h_wdata$137 ;
   wire h_we;
-  wire \h_we$133 ;
+  wire \h_we$135 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -4606,13 +4613,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg src_sel = 1'h0;
   output wb__busy;
   wire wb__busy;
-  wire \wb__busy$97 ;
+  wire \wb__busy$99 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$99 ;
+  wire \wb__busy_next$101 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$101 ;
+  wire \wb__start$103 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -4692,7 +4699,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     hsel <= \$59 ;
   always @(posedge clk)
     host__rdata <= \$60 ;
-  assign fault = \fault$117  | \fault$118 ;
+  assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -4704,7 +4711,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$133  = \$7  & \$8 ;
+  assign \h_we$135  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -4729,6 +4736,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__waddr(acc__waddr),
     .acc__wdata(acc__wdata),
@@ -4741,7 +4749,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wacc(host__wdata[15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
@@ -4758,13 +4766,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   );
   \eie_ecp5_4pe.pe0.arith  arith (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
-    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -4775,9 +4783,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$188 ),
+    .h_rdata(\h_rdata$190 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$133 ),
+    .h_we(\h_we$135 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -4794,7 +4802,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$118 ),
+    .fault(\fault$120 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -4832,7 +4840,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$117 ),
+    .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -5044,7 +5052,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = \h_rdata$188 ;
+    \$53  = \h_rdata$190 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
@@ -5208,14 +5216,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \entry__valid$81  = \entry__valid$80 ;
   assign \entry__z$83  = entry__z;
   assign \acc__raddr$85  = acc__raddr;
-  assign \acc__rdata$87  = acc__rdata;
-  assign \acc__ren$89  = acc__ren;
-  assign \acc__waddr$91  = acc__waddr;
-  assign \acc__wdata$93  = acc__wdata;
-  assign \acc__we$95  = acc__we;
-  assign \wb__busy$97  = wb__busy;
-  assign \wb__busy_next$99  = wb__busy_next;
-  assign \wb__start$101  = wb__start;
+  assign \acc__raddr_next$87  = acc__raddr_next;
+  assign \acc__rdata$89  = acc__rdata;
+  assign \acc__ren$91  = acc__ren;
+  assign \acc__waddr$93  = acc__waddr;
+  assign \acc__wdata$95  = acc__wdata;
+  assign \acc__we$97  = acc__we;
+  assign \wb__busy$99  = wb__busy;
+  assign \wb__busy_next$101  = wb__busy_next;
+  assign \wb__start$103  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -5225,12 +5234,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$128  = host__off;
-  assign \h_wdata$129  = host__wdata;
-  assign \h_addr$131  = host__off[3:0];
-  assign \h_wdata$132  = host__wdata[15:0];
-  assign \h_addr$134  = host__off[9:0];
-  assign \h_wdata$135  = host__wdata[15:0];
+  assign \h_addr$130  = host__off;
+  assign \h_wdata$131  = host__wdata;
+  assign \h_addr$133  = host__off[3:0];
+  assign \h_wdata$134  = host__wdata[15:0];
+  assign \h_addr$136  = host__off[9:0];
+  assign \h_wdata$137  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -5333,17 +5342,17 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [15:0] \$15 ;
+  wire [15:0] \$12 ;
+  wire [15:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -5358,9 +5367,9 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [7:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -5369,36 +5378,62 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [10:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  reg \$41 ;
-  reg [6:0] \$42 ;
-  reg \$43 ;
-  reg [9:0] \$44 ;
-  reg \$45 ;
-  reg [9:0] \$46 ;
-  reg [5:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [63:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [9:0] \$52 ;
-  reg [15:0] \$53 ;
+  wire [10:0] \$50 ;
+  wire [15:0] \$51 ;
+  reg \$52 ;
+  reg [6:0] \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  reg \$56 ;
+  reg [9:0] \$57 ;
+  reg \$58 ;
+  reg [9:0] \$59 ;
   wire \$6 ;
+  reg [5:0] \$60 ;
+  reg \$61 ;
+  reg [5:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [5:0] \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg [63:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [9:0] \$71 ;
+  reg [15:0] \$72 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
+  reg \$signal$16  = 1'h0;
+  reg [5:0] \$signal$18  = 6'h00;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$13 ;
+  wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
+  wire [15:0] \$signature__data$26 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
+  input [5:0] acc__raddr_next;
+  wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   input [5:0] acc__waddr;
@@ -5423,8 +5458,9 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wacc;
-  wire [15:0] h_wacc;
+  reg [15:0] h_wacc = 16'h0000;
+  wire [15:0] \h_wacc$59 ;
+  input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
   wire h_we_dst;
@@ -5434,13 +5470,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire h_we_src;
   input keep_acc;
   wire keep_acc;
+  reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$43 ;
+  wire [9:0] \r_addr$46 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$50 ;
+  wire [15:0] \r_data$53 ;
   wire r_en;
-  wire \r_en$44 ;
+  wire \r_en$47 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -5455,11 +5492,12 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$45 ;
+  wire [9:0] \w_addr$48 ;
+  reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$46 ;
+  wire [15:0] \w_data$49 ;
   wire w_en;
-  wire \w_en$47 ;
+  wire \w_en$50 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -5483,7 +5521,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$13 ] <= \$signature__data ;
+      dst[\$signature__addr$15 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -5492,91 +5530,118 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
-  assign h_src = src_sel ? \r_data$50  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$50 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_cnt == 6'h3f;
-  assign \$32  = wb_full < 11'h400;
-  assign \$33  = wb_active & \$32 ;
+  assign \$signature__data$26  = _1_;
+  assign r_en = \$17  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$18  = ! src_sel;
+  assign \$19  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$19  : h_we_src;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign \r_addr$46  = \$21  ? ra : h_addr;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
+  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$49  = wb_pend ? out : h_wdata;
+  assign \$25  = h_we_next | wb_pend;
+  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
+  assign h_src = src_sel ? \r_data$53  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$53 ;
+  assign \$26  = ~ wb__busy;
+  assign \$27  = wb__start & \$26 ;
+  assign \$28  = wb_base < 11'h400;
+  assign \$29  = wb_cnt + 1'h1;
+  assign \$30  = wb_full + 1'h1;
+  assign \$31  = \$30  < 11'h400;
+  assign \$32  = wb_cnt == 6'h3e;
+  assign \$33  = wb_active & \$signal ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr;
-  assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ~ keep_acc;
-  assign \$38  = ctl__start & \$37 ;
-  assign \$39  = ra + 1'h1;
-  assign \$40  = src_sel ? \r_data$50  : r_data;
+  assign \$35  = valid >> acc__raddr_next;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$35  & \$38 ;
+  assign \$40  = ~ keep_acc;
+  assign \$41  = ctl__start & \$40 ;
+  assign \$42  = ~ \$41 ;
+  assign \$43  = \$signature__en  & \$42 ;
+  assign \$44  = w_addr_q == acc__raddr;
+  assign \$45  = \$signal$65  & \$44 ;
+  assign \$46  = \$signal$60  | \$45 ;
+  assign \$47  = valid >> wo_r__addr;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = ra + 1'h1;
+  assign \$51  = src_sel ? \r_data$53  : r_data;
   always @(posedge clk)
-    wb_active <= \$41 ;
+    wb_active <= \$52 ;
   always @(posedge clk)
-    wb_cnt <= \$42 ;
+    wb_cnt <= \$53 ;
   always @(posedge clk)
-    wb_pend_early <= \$43 ;
+    \$signal  <= \$54 ;
   always @(posedge clk)
-    waddr1 <= \$44 ;
+    last <= \$55 ;
   always @(posedge clk)
-    wb_pend <= \$45 ;
+    wb_pend_early <= \$56 ;
   always @(posedge clk)
-    wb_waddr <= \$46 ;
+    waddr1 <= \$57 ;
   always @(posedge clk)
-    wo_r__addr <= \$47 ;
+    wb_pend <= \$58 ;
   always @(posedge clk)
-    \$signal  <= \$48 ;
+    wb_waddr <= \$59 ;
   always @(posedge clk)
-    wo_valid <= \$49 ;
+    wo_r__addr <= \$60 ;
   always @(posedge clk)
-    valid <= \$50 ;
+    \$signal$16  <= \$61 ;
   always @(posedge clk)
-    h_out <= \$51 ;
+    \$signal$18  <= \$62 ;
   always @(posedge clk)
-    ra <= \$52 ;
+    h_wacc <= \$63 ;
   always @(posedge clk)
-    src__data <= \$53 ;
+    \$signal$60  <= \$64 ;
+  always @(posedge clk)
+    \$signal$65  <= \$65 ;
+  always @(posedge clk)
+    w_addr_q <= \$66 ;
+  always @(posedge clk)
+    \$signal$25  <= \$67 ;
+  always @(posedge clk)
+    wo_valid <= \$68 ;
+  always @(posedge clk)
+    valid <= \$69 ;
+  always @(posedge clk)
+    h_out <= \$70 ;
+  always @(posedge clk)
+    ra <= \$71 ;
+  always @(posedge clk)
+    src__data <= \$72 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
   assign \$2  = ~ wb__busy;
   assign \$3  = wb__start & \$2 ;
-  assign \$4  = wb_cnt != 6'h3f;
-  assign \$5  = wb_active & \$4 ;
-  assign \$6  = \$3  | \$5 ;
-  assign \$7  = wb_full < 11'h400;
-  assign \$8  = wb_active & \$7 ;
-  assign \$9  = \$6  | \$8 ;
-  assign wb__busy_next = \$9  | wb_pend_early;
-  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
-  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | h_we_dst;
-  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
+  assign \$6  = wb_active & \$5 ;
+  assign \$7  = \$3  | \$6 ;
+  assign wb__busy_next = \$7  | wb_pend_early;
+  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
+  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$16 ;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$10  = $signed(acc) < $signed(1'h0);
-  assign \$11  = relu & \$10 ;
-  assign \$12  = $signed(acc) < $signed(16'h8000);
-  assign \$13  = $signed(acc) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 16'h7fff : acc;
-  assign \$15  = \$12  ? 16'h8000 : \$14 ;
-  assign out = \$11  ? 16'h0000 : \$15 ;
+  assign \$8  = $signed(acc) < $signed(1'h0);
+  assign \$9  = relu & \$8 ;
+  assign \$10  = $signed(acc) < $signed(16'h8000);
+  assign \$11  = $signed(acc) > $signed(16'h7fff);
+  assign \$12  = \$11  ? 16'h7fff : acc;
+  assign \$13  = \$10  ? 16'h8000 : \$12 ;
+  assign out = \$9  ? 16'h0000 : \$13 ;
+  assign \$14  = ! src_sel;
+  assign \$15  = ctl__pf_active & \$14 ;
+  assign r_addr = \$15  ? ra : h_addr;
   assign \$16  = ! src_sel;
   assign \$17  = ctl__pf_active & \$16 ;
-  assign r_addr = \$17  ? ra : h_addr;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_en = \$19  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wacc;
-  assign \$20  = ! src_sel;
-  assign \$21  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$43  = \$23  ? ra : h_addr;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$46  = wb_pend ? out : h_wacc;
-  assign \$27  = h_we_next | wb_pend;
-  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5589,263 +5654,329 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$50 ),
-    .rp__addr(\r_addr$43 ),
-    .rp__en(\r_en$44 ),
+    .r_data(\r_data$53 ),
+    .rp__addr(\r_addr$46 ),
+    .rp__en(\r_en$47 ),
     .rst(rst),
-    .w_addr(\w_addr$45 ),
-    .w_data(\w_data$46 ),
-    .w_en(\w_en$47 )
+    .w_addr(\w_addr$48 ),
+    .w_data(\w_data$49 ),
+    .w_en(\w_en$50 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$41  = wb_active;
-    if (\$29 ) begin
-      \$41  = 1'h1;
+    \$52  = wb_active;
+    if (\$27 ) begin
+      \$52  = 1'h1;
     end else if (wb_active) begin
-      if (\$31 ) begin
-        \$41  = 1'h0;
+      if (last) begin
+        \$52  = 1'h0;
       end
     end
     if (rst) begin
-      \$41  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$42  = wb_cnt;
-    if (\$29 ) begin
-      \$42  = 7'h00;
+    \$53  = wb_cnt;
+    if (\$27 ) begin
+      \$53  = 7'h00;
     end else if (wb_active) begin
-      \$42  = \$30 [6:0];
+      \$53  = \$29 [6:0];
     end
     if (rst) begin
-      \$42  = 7'h00;
+      \$53  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$43  = \$33 ;
+    \$54  = \$signal ;
+    if (\$27 ) begin
+      \$54  = \$28 ;
+    end else if (wb_active) begin
+      \$54  = \$31 ;
+    end
     if (rst) begin
-      \$43  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$44  = wb_full[9:0];
+    \$55  = last;
+    if (\$27 ) begin
+      \$55  = 1'h0;
+    end else if (wb_active) begin
+      \$55  = \$32 ;
+    end
     if (rst) begin
-      \$44  = 10'h000;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$45  = wb_pend_early;
+    \$56  = \$33 ;
     if (rst) begin
-      \$45  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$46  = waddr1;
+    \$57  = wb_full[9:0];
     if (rst) begin
-      \$46  = 10'h000;
+      \$57  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$47  = \$34 [5:0];
+    \$58  = wb_pend_early;
     if (rst) begin
-      \$47  = 6'h00;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$48  = \$35 ;
+    \$59  = waddr1;
     if (rst) begin
-      \$48  = 1'h0;
+      \$59  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$49  = \$36 ;
+    \$60  = \$34 [5:0];
     if (rst) begin
-      \$49  = 1'h0;
+      \$60  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$50  = valid;
-    if (\$38 ) begin
-      \$50  = 64'h0000000000000000;
+    \$61  = h_we_dst;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$62  = h_addr[5:0];
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$63  = h_wdata;
+    if (rst) begin
+      \$63  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$64  = \$39 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$65  = \$43 ;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$66  = \$signature__addr$15 ;
+    if (rst) begin
+      \$66  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$67  = \$46 ;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$68  = \$47 ;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$69  = valid;
+    if (\$49 ) begin
+      \$69  = 64'h0000000000000000;
     end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (\$signature__addr$13 )
+      casez (\$signature__addr$15 )
         6'h00:
-            \$50 [0] = 1'h1;
+            \$69 [0] = 1'h1;
         6'h01:
-            \$50 [1] = 1'h1;
+            \$69 [1] = 1'h1;
         6'h02:
-            \$50 [2] = 1'h1;
+            \$69 [2] = 1'h1;
         6'h03:
-            \$50 [3] = 1'h1;
+            \$69 [3] = 1'h1;
         6'h04:
-            \$50 [4] = 1'h1;
+            \$69 [4] = 1'h1;
         6'h05:
-            \$50 [5] = 1'h1;
+            \$69 [5] = 1'h1;
         6'h06:
-            \$50 [6] = 1'h1;
+            \$69 [6] = 1'h1;
         6'h07:
-            \$50 [7] = 1'h1;
+            \$69 [7] = 1'h1;
         6'h08:
-            \$50 [8] = 1'h1;
+            \$69 [8] = 1'h1;
         6'h09:
-            \$50 [9] = 1'h1;
+            \$69 [9] = 1'h1;
         6'h0a:
-            \$50 [10] = 1'h1;
+            \$69 [10] = 1'h1;
         6'h0b:
-            \$50 [11] = 1'h1;
+            \$69 [11] = 1'h1;
         6'h0c:
-            \$50 [12] = 1'h1;
+            \$69 [12] = 1'h1;
         6'h0d:
-            \$50 [13] = 1'h1;
+            \$69 [13] = 1'h1;
         6'h0e:
-            \$50 [14] = 1'h1;
+            \$69 [14] = 1'h1;
         6'h0f:
-            \$50 [15] = 1'h1;
+            \$69 [15] = 1'h1;
         6'h10:
-            \$50 [16] = 1'h1;
+            \$69 [16] = 1'h1;
         6'h11:
-            \$50 [17] = 1'h1;
+            \$69 [17] = 1'h1;
         6'h12:
-            \$50 [18] = 1'h1;
+            \$69 [18] = 1'h1;
         6'h13:
-            \$50 [19] = 1'h1;
+            \$69 [19] = 1'h1;
         6'h14:
-            \$50 [20] = 1'h1;
+            \$69 [20] = 1'h1;
         6'h15:
-            \$50 [21] = 1'h1;
+            \$69 [21] = 1'h1;
         6'h16:
-            \$50 [22] = 1'h1;
+            \$69 [22] = 1'h1;
         6'h17:
-            \$50 [23] = 1'h1;
+            \$69 [23] = 1'h1;
         6'h18:
-            \$50 [24] = 1'h1;
+            \$69 [24] = 1'h1;
         6'h19:
-            \$50 [25] = 1'h1;
+            \$69 [25] = 1'h1;
         6'h1a:
-            \$50 [26] = 1'h1;
+            \$69 [26] = 1'h1;
         6'h1b:
-            \$50 [27] = 1'h1;
+            \$69 [27] = 1'h1;
         6'h1c:
-            \$50 [28] = 1'h1;
+            \$69 [28] = 1'h1;
         6'h1d:
-            \$50 [29] = 1'h1;
+            \$69 [29] = 1'h1;
         6'h1e:
-            \$50 [30] = 1'h1;
+            \$69 [30] = 1'h1;
         6'h1f:
-            \$50 [31] = 1'h1;
+            \$69 [31] = 1'h1;
         6'h20:
-            \$50 [32] = 1'h1;
+            \$69 [32] = 1'h1;
         6'h21:
-            \$50 [33] = 1'h1;
+            \$69 [33] = 1'h1;
         6'h22:
-            \$50 [34] = 1'h1;
+            \$69 [34] = 1'h1;
         6'h23:
-            \$50 [35] = 1'h1;
+            \$69 [35] = 1'h1;
         6'h24:
-            \$50 [36] = 1'h1;
+            \$69 [36] = 1'h1;
         6'h25:
-            \$50 [37] = 1'h1;
+            \$69 [37] = 1'h1;
         6'h26:
-            \$50 [38] = 1'h1;
+            \$69 [38] = 1'h1;
         6'h27:
-            \$50 [39] = 1'h1;
+            \$69 [39] = 1'h1;
         6'h28:
-            \$50 [40] = 1'h1;
+            \$69 [40] = 1'h1;
         6'h29:
-            \$50 [41] = 1'h1;
+            \$69 [41] = 1'h1;
         6'h2a:
-            \$50 [42] = 1'h1;
+            \$69 [42] = 1'h1;
         6'h2b:
-            \$50 [43] = 1'h1;
+            \$69 [43] = 1'h1;
         6'h2c:
-            \$50 [44] = 1'h1;
+            \$69 [44] = 1'h1;
         6'h2d:
-            \$50 [45] = 1'h1;
+            \$69 [45] = 1'h1;
         6'h2e:
-            \$50 [46] = 1'h1;
+            \$69 [46] = 1'h1;
         6'h2f:
-            \$50 [47] = 1'h1;
+            \$69 [47] = 1'h1;
         6'h30:
-            \$50 [48] = 1'h1;
+            \$69 [48] = 1'h1;
         6'h31:
-            \$50 [49] = 1'h1;
+            \$69 [49] = 1'h1;
         6'h32:
-            \$50 [50] = 1'h1;
+            \$69 [50] = 1'h1;
         6'h33:
-            \$50 [51] = 1'h1;
+            \$69 [51] = 1'h1;
         6'h34:
-            \$50 [52] = 1'h1;
+            \$69 [52] = 1'h1;
         6'h35:
-            \$50 [53] = 1'h1;
+            \$69 [53] = 1'h1;
         6'h36:
-            \$50 [54] = 1'h1;
+            \$69 [54] = 1'h1;
         6'h37:
-            \$50 [55] = 1'h1;
+            \$69 [55] = 1'h1;
         6'h38:
-            \$50 [56] = 1'h1;
+            \$69 [56] = 1'h1;
         6'h39:
-            \$50 [57] = 1'h1;
+            \$69 [57] = 1'h1;
         6'h3a:
-            \$50 [58] = 1'h1;
+            \$69 [58] = 1'h1;
         6'h3b:
-            \$50 [59] = 1'h1;
+            \$69 [59] = 1'h1;
         6'h3c:
-            \$50 [60] = 1'h1;
+            \$69 [60] = 1'h1;
         6'h3d:
-            \$50 [61] = 1'h1;
+            \$69 [61] = 1'h1;
         6'h3e:
-            \$50 [62] = 1'h1;
+            \$69 [62] = 1'h1;
         6'h3f:
-            \$50 [63] = 1'h1;
+            \$69 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$50  = 64'h0000000000000000;
+      \$69  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$51  = out;
+    \$70  = out;
     if (rst) begin
-      \$51  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$52  = ra;
+    \$71  = ra;
     if (ctl__arm) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end else if (src__rd_en) begin
-      \$52  = \$39 [9:0];
+      \$71  = \$50 [9:0];
     end
     if (rst) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$53  = \$40 ;
+    \$72  = \$51 ;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$72  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign h_wdata = h_wacc;
+  assign \h_wacc$59  = h_wdata;
+  assign \$20  = src_sel;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
-  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5959,7 +6090,7 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
 , acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
@@ -5968,35 +6099,35 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
+  wire [6:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
-  wire [7:0] \$2 ;
-  wire [31:0] \$20 ;
+  wire [31:0] \$19 ;
+  wire [6:0] \$2 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  reg [15:0] \$28 ;
-  reg [5:0] \$29 ;
-  wire [7:0] \$3 ;
+  reg [15:0] \$27 ;
+  reg \$28 ;
+  reg \$29 ;
+  wire \$3 ;
   reg \$30 ;
-  reg \$31 ;
-  reg [5:0] \$32 ;
-  reg [3:0] \$33 ;
-  reg [15:0] \$34 ;
+  reg [3:0] \$31 ;
+  reg [3:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [5:0] \$34 ;
   reg \$35 ;
   reg \$36 ;
   reg [5:0] \$37 ;
   reg \$38 ;
   reg \$39 ;
-  wire \$4 ;
+  wire [32:0] \$4 ;
   reg [5:0] \$40 ;
   reg [15:0] \$41 ;
   reg [15:0] \$42 ;
@@ -6007,31 +6138,36 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [16:0] \$47 ;
   reg \$48 ;
   reg [15:0] \$49 ;
-  wire [32:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [17:0] \$7 ;
-  wire [18:0] \$8 ;
+  wire [15:0] \$5 ;
+  wire [17:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   wire \$9 ;
-  reg [3:0] \$signal  = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] \$signal ;
+  reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$26 ;
-  reg \$signal$28  = 1'h0;
+  wire \$signal$28 ;
+  reg \$signal$30  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$33 ;
-  reg \$signal$36  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$48  = 6'h00;
-  reg \$signal$51  = 1'h0;
-  reg \$signal$53  = 1'h0;
+  wire [5:0] \$signal$35 ;
+  reg \$signal$38  = 1'h0;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$42  = 1'h0;
+  reg \$signal$54  = 1'h0;
+  reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
+  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  output [5:0] acc__raddr_next;
+  reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   output acc__ren;
@@ -6044,12 +6180,10 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_r__addr;
-  wire [15:0] cb_r__data;
+  wire [3:0] cb_h__addr;
+  wire [15:0] cb_h__data;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -6082,12 +6216,14 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   output [15:0] \new ;
   wire [15:0] \new ;
   wire [5:0] row;
-  reg [5:0] row_prev = 6'h00;
+  reg [5:0] row_next = 6'h00;
   input rst;
   wire rst;
   reg [15:0] s2_a = 16'h0000;
+  reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
-  reg [5:0] s3_row = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
@@ -6102,17 +6238,20 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_r__data = codebook[cb_r__addr];
+  assign cb_h__data = codebook[h_addr];
+  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
   always @(posedge clk)
-    \$signal$40  <= \$35 ;
+    row_next <= \$34 ;
   always @(posedge clk)
-    \$signal$51  <= \$36 ;
+    \$signal$42  <= \$35 ;
   always @(posedge clk)
-    s3_row <= \$37 ;
+    \$signal$54  <= \$36 ;
+  always @(posedge clk)
+    acc__raddr_next <= \$37 ;
   always @(posedge clk)
     acc__ren <= \$38 ;
   always @(posedge clk)
-    \$signal$53  <= \$39 ;
+    \$signal$55  <= \$39 ;
   always @(posedge clk)
     acc__raddr <= \$40 ;
   always @(posedge clk)
@@ -6122,67 +6261,65 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     s4_p <= \$43 ;
   always @(posedge clk)
-    \$signal$36  <= \$44 ;
+    \$signal$38  <= \$44 ;
   always @(posedge clk)
-    \$signal$37  <= \$45 ;
+    \$signal$39  <= \$45 ;
   always @(posedge clk)
     acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
-    \$signal$28  <= \$48 ;
+    \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + entry__z;
-  assign \$2  = \$1  + 1'h1;
-  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
-  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
-  assign \$4  = ~ \$signal$18 ;
-  assign ev_padding = ev_entry & \$4 ;
-  assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc__rdata;
-  assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
-  assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc__we = \$signal$36  & \$signal$37 ;
-  assign ev_bypass = \$signal$36  & \$signal$28 ;
-  assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc__ren;
-  assign busy = \$10  | \$signal$36 ;
-  assign \$11  = entry__valid | ev_entry;
-  assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc__ren;
-  assign \$13  = ~ ctl__start;
-  assign \$14  = entry__valid & \$13 ;
-  assign \$15  = | entry__v;
-  assign \$16  = ~ ctl__start;
-  assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ ctl__start;
-  assign \$19  = \$signal$40  & \$18 ;
-  assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ ctl__start;
-  assign \$22  = acc__ren & \$21 ;
-  assign \$23  = acc__ren & \$signal$53 ;
-  assign \$24  = \$23  & \$signal$36 ;
-  assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc__raddr == acc__waddr;
-  assign \$27  = \$25  & \$26 ;
+  assign \$1  = row_next + \$signal$14 ;
+  assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
+  assign \$3  = ~ \$signal$18 ;
+  assign ev_padding = ev_entry & \$3 ;
+  assign \$4  = $signed(twice) >>> shift;
+  assign \$5  = \$signal$30  ? last_val : acc__rdata;
+  assign \$6  = { \$5 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$38  & \$signal$39 ;
+  assign ev_bypass = \$signal$38  & \$signal$30 ;
+  assign \$7  = ev_entry | \$signal$42 ;
+  assign \$8  = \$7  | acc__ren;
+  assign busy = \$8  | \$signal$38 ;
+  assign \$9  = entry__valid | ev_entry;
+  assign \$10  = \$9  | \$signal$42 ;
+  assign busy_next = \$10  | acc__ren;
+  assign \$11  = ~ ctl__start;
+  assign \$12  = entry__valid & \$11 ;
+  assign \$13  = | entry__v;
+  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$15  = ~ ctl__start;
+  assign \$16  = ev_entry & \$15 ;
+  assign \$17  = ~ ctl__start;
+  assign \$18  = \$signal$42  & \$17 ;
+  assign \$19  = $signed(s3_a) * $signed(s3_w);
+  assign \$20  = ~ ctl__start;
+  assign \$21  = acc__ren & \$20 ;
+  assign \$22  = acc__ren & \$signal$55 ;
+  assign \$23  = \$22  & \$signal$38 ;
+  assign \$24  = \$23  & \$signal$39 ;
+  assign \$25  = acc__raddr == acc__waddr;
+  assign \$26  = \$24  & \$25 ;
   always @(posedge clk)
-    h_rdata <= \$28 ;
+    h_rdata <= \$27 ;
   always @(posedge clk)
-    row_prev <= \$29 ;
+    ev_entry <= \$28 ;
   always @(posedge clk)
-    ev_entry <= \$30 ;
+    \$signal$18  <= \$29 ;
   always @(posedge clk)
-    \$signal$18  <= \$31 ;
+    s2_first <= \$30 ;
   always @(posedge clk)
-    \$signal$48  <= \$32 ;
+    \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signal  <= \$33 ;
+    \$signature__addr$9  <= \$32 ;
   always @(posedge clk)
-    s2_a <= \$34 ;
+    s2_a <= \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = \$17 ;
+    \$35  = \$16 ;
     if (rst) begin
       \$35  = 1'h0;
     end
@@ -6196,28 +6333,28 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = \$signal$48 ;
+    \$37  = \$2 [5:0];
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = \$19 ;
+    \$38  = \$18 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = \$signal$51 ;
+    \$39  = \$signal$54 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = s3_row;
+    \$40  = acc__raddr_next;
     if (rst) begin
       \$40  = 6'h00;
     end
@@ -6231,28 +6368,28 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$signature__data$58 ;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$20 ;
+    \$43  = \$19 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = \$22 ;
+    \$44  = \$21 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$45  = \$signal$53 ;
+    \$45  = \$signal$55 ;
     if (rst) begin
       \$45  = 1'h0;
     end
@@ -6266,89 +6403,99 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = \$5 [16:0];
+    \$47  = \$4 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = \$27 ;
+    \$48  = \$26 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = \$8 [15:0];
+    \$49  = \$6 [16:1];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$28  = cb_r__data;
+    \$27  = cb_h__data;
     if (rst) begin
-      \$28  = 16'h0000;
+      \$27  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$29  = row_prev;
-    if (entry__valid) begin
-      \$29  = \$3 [5:0];
-    end
+    \$28  = \$12 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$30  = \$14 ;
+    \$29  = \$13 ;
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$30  = entry__first;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = \$15 ;
+    \$31  = entry__z;
     if (rst) begin
-      \$31  = 1'h0;
+      \$31  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = \$3 [5:0];
+    \$32  = entry__v;
     if (rst) begin
-      \$32  = 6'h00;
+      \$32  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = entry__v;
+    \$33  = entry__a;
     if (rst) begin
-      \$33  = 4'h0;
+      \$33  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = entry__a;
+    \$34  = row_next;
+    if (ev_entry) begin
+      \$34  = \$14 [5:0];
+    end
     if (rst) begin
-      \$34  = 16'h0000;
+      \$34  = 6'h00;
     end
   end
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
+  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign row = \$3 [5:0];
+  assign \$signal  = \$signature__addr$9 ;
+  assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$5 [16:0];
+  assign x = \$4 [16:0];
+  assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$26  = acc__ren;
-  assign \$signal$33  = acc__waddr;
-  assign acc__wdata = \$8 [15:0];
-  assign \new  = \$8 [15:0];
+  assign \$signal$28  = acc__ren;
+  assign \$signal$35  = acc__waddr;
+  assign acc__wdata = \$6 [16:1];
+  assign \new  = \$6 [16:1];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
@@ -8569,16 +8716,18 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$85 ;
+  wire [5:0] acc__raddr_next;
+  wire [5:0] \acc__raddr_next$87 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$87 ;
+  wire [15:0] \acc__rdata$89 ;
   wire acc__ren;
-  wire \acc__ren$89 ;
+  wire \acc__ren$91 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$91 ;
+  wire [5:0] \acc__waddr$93 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$93 ;
+  wire [15:0] \acc__wdata$95 ;
   wire acc__we;
-  wire \acc__we$95 ;
+  wire \acc__we$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -8685,12 +8834,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$117 ;
-  wire \fault$118 ;
+  wire \fault$119 ;
+  wire \fault$120 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$128 ;
-  wire [3:0] \h_addr$131 ;
-  wire [9:0] \h_addr$134 ;
+  wire [10:0] \h_addr$130 ;
+  wire [3:0] \h_addr$133 ;
+  wire [9:0] \h_addr$136 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -8703,7 +8852,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$188 ;
+  wire [15:0] \h_rdata$190 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -8716,11 +8865,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$129 ;
-  wire [15:0] \h_wdata$132 ;
-  wire [15:0] \h_wdata$135 ;
+  wire [63:0] \h_wdata$131 ;
+  wire [15:0] \h_wdata$134 ;
+  wire [15:0] \h_wdata$137 ;
   wire h_we;
-  wire \h_we$133 ;
+  wire \h_we$135 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -8878,12 +9027,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
   wire wb__busy;
-  wire \wb__busy$97 ;
+  wire \wb__busy$99 ;
   wire wb__busy_next;
-  wire \wb__busy_next$99 ;
+  wire \wb__busy_next$101 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$101 ;
+  wire \wb__start$103 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -8963,7 +9112,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     hsel <= \$59 ;
   always @(posedge clk)
     host__rdata <= \$60 ;
-  assign fault = \fault$117  | \fault$118 ;
+  assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -8975,7 +9124,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$133  = \$7  & \$8 ;
+  assign \h_we$135  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -9000,6 +9149,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__waddr(acc__waddr),
     .acc__wdata(acc__wdata),
@@ -9012,7 +9162,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wacc(host__wdata[15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
@@ -9029,13 +9179,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   \eie_ecp5_4pe.pe1.arith  arith (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
-    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -9046,9 +9196,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$188 ),
+    .h_rdata(\h_rdata$190 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$133 ),
+    .h_we(\h_we$135 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -9065,7 +9215,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$118 ),
+    .fault(\fault$120 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -9103,7 +9253,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$117 ),
+    .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -9315,7 +9465,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = \h_rdata$188 ;
+    \$53  = \h_rdata$190 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
@@ -9479,14 +9629,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \entry__valid$81  = \entry__valid$80 ;
   assign \entry__z$83  = entry__z;
   assign \acc__raddr$85  = acc__raddr;
-  assign \acc__rdata$87  = acc__rdata;
-  assign \acc__ren$89  = acc__ren;
-  assign \acc__waddr$91  = acc__waddr;
-  assign \acc__wdata$93  = acc__wdata;
-  assign \acc__we$95  = acc__we;
-  assign \wb__busy$97  = wb__busy;
-  assign \wb__busy_next$99  = wb__busy_next;
-  assign \wb__start$101  = wb__start;
+  assign \acc__raddr_next$87  = acc__raddr_next;
+  assign \acc__rdata$89  = acc__rdata;
+  assign \acc__ren$91  = acc__ren;
+  assign \acc__waddr$93  = acc__waddr;
+  assign \acc__wdata$95  = acc__wdata;
+  assign \acc__we$97  = acc__we;
+  assign \wb__busy$99  = wb__busy;
+  assign \wb__busy_next$101  = wb__busy_next;
+  assign \wb__start$103  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -9496,12 +9647,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$128  = host__off;
-  assign \h_wdata$129  = host__wdata;
-  assign \h_addr$131  = host__off[3:0];
-  assign \h_wdata$132  = host__wdata[15:0];
-  assign \h_addr$134  = host__off[9:0];
-  assign \h_wdata$135  = host__wdata[15:0];
+  assign \h_addr$130  = host__off;
+  assign \h_wdata$131  = host__wdata;
+  assign \h_addr$133  = host__off[3:0];
+  assign \h_wdata$134  = host__wdata[15:0];
+  assign \h_addr$136  = host__off[9:0];
+  assign \h_wdata$137  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -9604,17 +9755,17 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [15:0] \$15 ;
+  wire [15:0] \$12 ;
+  wire [15:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -9629,9 +9780,9 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [7:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -9640,36 +9791,62 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [10:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  reg \$41 ;
-  reg [6:0] \$42 ;
-  reg \$43 ;
-  reg [9:0] \$44 ;
-  reg \$45 ;
-  reg [9:0] \$46 ;
-  reg [5:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [63:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [9:0] \$52 ;
-  reg [15:0] \$53 ;
+  wire [10:0] \$50 ;
+  wire [15:0] \$51 ;
+  reg \$52 ;
+  reg [6:0] \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  reg \$56 ;
+  reg [9:0] \$57 ;
+  reg \$58 ;
+  reg [9:0] \$59 ;
   wire \$6 ;
+  reg [5:0] \$60 ;
+  reg \$61 ;
+  reg [5:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [5:0] \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg [63:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [9:0] \$71 ;
+  reg [15:0] \$72 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
+  reg \$signal$16  = 1'h0;
+  reg [5:0] \$signal$18  = 6'h00;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$13 ;
+  wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
+  wire [15:0] \$signature__data$26 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
+  input [5:0] acc__raddr_next;
+  wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   input [5:0] acc__waddr;
@@ -9694,8 +9871,9 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wacc;
-  wire [15:0] h_wacc;
+  reg [15:0] h_wacc = 16'h0000;
+  wire [15:0] \h_wacc$59 ;
+  input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
   wire h_we_dst;
@@ -9705,13 +9883,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire h_we_src;
   input keep_acc;
   wire keep_acc;
+  reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$43 ;
+  wire [9:0] \r_addr$46 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$50 ;
+  wire [15:0] \r_data$53 ;
   wire r_en;
-  wire \r_en$44 ;
+  wire \r_en$47 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -9726,11 +9905,12 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$45 ;
+  wire [9:0] \w_addr$48 ;
+  reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$46 ;
+  wire [15:0] \w_data$49 ;
   wire w_en;
-  wire \w_en$47 ;
+  wire \w_en$50 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -9754,7 +9934,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$13 ] <= \$signature__data ;
+      dst[\$signature__addr$15 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -9763,91 +9943,118 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
-  assign h_src = src_sel ? \r_data$50  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$50 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_cnt == 6'h3f;
-  assign \$32  = wb_full < 11'h400;
-  assign \$33  = wb_active & \$32 ;
+  assign \$signature__data$26  = _1_;
+  assign r_en = \$17  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$18  = ! src_sel;
+  assign \$19  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$19  : h_we_src;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign \r_addr$46  = \$21  ? ra : h_addr;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
+  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$49  = wb_pend ? out : h_wdata;
+  assign \$25  = h_we_next | wb_pend;
+  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
+  assign h_src = src_sel ? \r_data$53  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$53 ;
+  assign \$26  = ~ wb__busy;
+  assign \$27  = wb__start & \$26 ;
+  assign \$28  = wb_base < 11'h400;
+  assign \$29  = wb_cnt + 1'h1;
+  assign \$30  = wb_full + 1'h1;
+  assign \$31  = \$30  < 11'h400;
+  assign \$32  = wb_cnt == 6'h3e;
+  assign \$33  = wb_active & \$signal ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr;
-  assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ~ keep_acc;
-  assign \$38  = ctl__start & \$37 ;
-  assign \$39  = ra + 1'h1;
-  assign \$40  = src_sel ? \r_data$50  : r_data;
+  assign \$35  = valid >> acc__raddr_next;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$35  & \$38 ;
+  assign \$40  = ~ keep_acc;
+  assign \$41  = ctl__start & \$40 ;
+  assign \$42  = ~ \$41 ;
+  assign \$43  = \$signature__en  & \$42 ;
+  assign \$44  = w_addr_q == acc__raddr;
+  assign \$45  = \$signal$65  & \$44 ;
+  assign \$46  = \$signal$60  | \$45 ;
+  assign \$47  = valid >> wo_r__addr;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = ra + 1'h1;
+  assign \$51  = src_sel ? \r_data$53  : r_data;
   always @(posedge clk)
-    wb_active <= \$41 ;
+    wb_active <= \$52 ;
   always @(posedge clk)
-    wb_cnt <= \$42 ;
+    wb_cnt <= \$53 ;
   always @(posedge clk)
-    wb_pend_early <= \$43 ;
+    \$signal  <= \$54 ;
   always @(posedge clk)
-    waddr1 <= \$44 ;
+    last <= \$55 ;
   always @(posedge clk)
-    wb_pend <= \$45 ;
+    wb_pend_early <= \$56 ;
   always @(posedge clk)
-    wb_waddr <= \$46 ;
+    waddr1 <= \$57 ;
   always @(posedge clk)
-    wo_r__addr <= \$47 ;
+    wb_pend <= \$58 ;
   always @(posedge clk)
-    \$signal  <= \$48 ;
+    wb_waddr <= \$59 ;
   always @(posedge clk)
-    wo_valid <= \$49 ;
+    wo_r__addr <= \$60 ;
   always @(posedge clk)
-    valid <= \$50 ;
+    \$signal$16  <= \$61 ;
   always @(posedge clk)
-    h_out <= \$51 ;
+    \$signal$18  <= \$62 ;
   always @(posedge clk)
-    ra <= \$52 ;
+    h_wacc <= \$63 ;
   always @(posedge clk)
-    src__data <= \$53 ;
+    \$signal$60  <= \$64 ;
+  always @(posedge clk)
+    \$signal$65  <= \$65 ;
+  always @(posedge clk)
+    w_addr_q <= \$66 ;
+  always @(posedge clk)
+    \$signal$25  <= \$67 ;
+  always @(posedge clk)
+    wo_valid <= \$68 ;
+  always @(posedge clk)
+    valid <= \$69 ;
+  always @(posedge clk)
+    h_out <= \$70 ;
+  always @(posedge clk)
+    ra <= \$71 ;
+  always @(posedge clk)
+    src__data <= \$72 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
   assign \$2  = ~ wb__busy;
   assign \$3  = wb__start & \$2 ;
-  assign \$4  = wb_cnt != 6'h3f;
-  assign \$5  = wb_active & \$4 ;
-  assign \$6  = \$3  | \$5 ;
-  assign \$7  = wb_full < 11'h400;
-  assign \$8  = wb_active & \$7 ;
-  assign \$9  = \$6  | \$8 ;
-  assign wb__busy_next = \$9  | wb_pend_early;
-  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
-  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | h_we_dst;
-  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
+  assign \$6  = wb_active & \$5 ;
+  assign \$7  = \$3  | \$6 ;
+  assign wb__busy_next = \$7  | wb_pend_early;
+  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
+  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$16 ;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$10  = $signed(acc) < $signed(1'h0);
-  assign \$11  = relu & \$10 ;
-  assign \$12  = $signed(acc) < $signed(16'h8000);
-  assign \$13  = $signed(acc) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 16'h7fff : acc;
-  assign \$15  = \$12  ? 16'h8000 : \$14 ;
-  assign out = \$11  ? 16'h0000 : \$15 ;
+  assign \$8  = $signed(acc) < $signed(1'h0);
+  assign \$9  = relu & \$8 ;
+  assign \$10  = $signed(acc) < $signed(16'h8000);
+  assign \$11  = $signed(acc) > $signed(16'h7fff);
+  assign \$12  = \$11  ? 16'h7fff : acc;
+  assign \$13  = \$10  ? 16'h8000 : \$12 ;
+  assign out = \$9  ? 16'h0000 : \$13 ;
+  assign \$14  = ! src_sel;
+  assign \$15  = ctl__pf_active & \$14 ;
+  assign r_addr = \$15  ? ra : h_addr;
   assign \$16  = ! src_sel;
   assign \$17  = ctl__pf_active & \$16 ;
-  assign r_addr = \$17  ? ra : h_addr;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_en = \$19  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wacc;
-  assign \$20  = ! src_sel;
-  assign \$21  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$43  = \$23  ? ra : h_addr;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$46  = wb_pend ? out : h_wacc;
-  assign \$27  = h_we_next | wb_pend;
-  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -9860,263 +10067,329 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$50 ),
-    .rp__addr(\r_addr$43 ),
-    .rp__en(\r_en$44 ),
+    .r_data(\r_data$53 ),
+    .rp__addr(\r_addr$46 ),
+    .rp__en(\r_en$47 ),
     .rst(rst),
-    .w_addr(\w_addr$45 ),
-    .w_data(\w_data$46 ),
-    .w_en(\w_en$47 )
+    .w_addr(\w_addr$48 ),
+    .w_data(\w_data$49 ),
+    .w_en(\w_en$50 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$41  = wb_active;
-    if (\$29 ) begin
-      \$41  = 1'h1;
+    \$52  = wb_active;
+    if (\$27 ) begin
+      \$52  = 1'h1;
     end else if (wb_active) begin
-      if (\$31 ) begin
-        \$41  = 1'h0;
+      if (last) begin
+        \$52  = 1'h0;
       end
     end
     if (rst) begin
-      \$41  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$42  = wb_cnt;
-    if (\$29 ) begin
-      \$42  = 7'h00;
+    \$53  = wb_cnt;
+    if (\$27 ) begin
+      \$53  = 7'h00;
     end else if (wb_active) begin
-      \$42  = \$30 [6:0];
+      \$53  = \$29 [6:0];
     end
     if (rst) begin
-      \$42  = 7'h00;
+      \$53  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$43  = \$33 ;
+    \$54  = \$signal ;
+    if (\$27 ) begin
+      \$54  = \$28 ;
+    end else if (wb_active) begin
+      \$54  = \$31 ;
+    end
     if (rst) begin
-      \$43  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$44  = wb_full[9:0];
+    \$55  = last;
+    if (\$27 ) begin
+      \$55  = 1'h0;
+    end else if (wb_active) begin
+      \$55  = \$32 ;
+    end
     if (rst) begin
-      \$44  = 10'h000;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$45  = wb_pend_early;
+    \$56  = \$33 ;
     if (rst) begin
-      \$45  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$46  = waddr1;
+    \$57  = wb_full[9:0];
     if (rst) begin
-      \$46  = 10'h000;
+      \$57  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$47  = \$34 [5:0];
+    \$58  = wb_pend_early;
     if (rst) begin
-      \$47  = 6'h00;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$48  = \$35 ;
+    \$59  = waddr1;
     if (rst) begin
-      \$48  = 1'h0;
+      \$59  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$49  = \$36 ;
+    \$60  = \$34 [5:0];
     if (rst) begin
-      \$49  = 1'h0;
+      \$60  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$50  = valid;
-    if (\$38 ) begin
-      \$50  = 64'h0000000000000000;
+    \$61  = h_we_dst;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$62  = h_addr[5:0];
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$63  = h_wdata;
+    if (rst) begin
+      \$63  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$64  = \$39 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$65  = \$43 ;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$66  = \$signature__addr$15 ;
+    if (rst) begin
+      \$66  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$67  = \$46 ;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$68  = \$47 ;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$69  = valid;
+    if (\$49 ) begin
+      \$69  = 64'h0000000000000000;
     end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (\$signature__addr$13 )
+      casez (\$signature__addr$15 )
         6'h00:
-            \$50 [0] = 1'h1;
+            \$69 [0] = 1'h1;
         6'h01:
-            \$50 [1] = 1'h1;
+            \$69 [1] = 1'h1;
         6'h02:
-            \$50 [2] = 1'h1;
+            \$69 [2] = 1'h1;
         6'h03:
-            \$50 [3] = 1'h1;
+            \$69 [3] = 1'h1;
         6'h04:
-            \$50 [4] = 1'h1;
+            \$69 [4] = 1'h1;
         6'h05:
-            \$50 [5] = 1'h1;
+            \$69 [5] = 1'h1;
         6'h06:
-            \$50 [6] = 1'h1;
+            \$69 [6] = 1'h1;
         6'h07:
-            \$50 [7] = 1'h1;
+            \$69 [7] = 1'h1;
         6'h08:
-            \$50 [8] = 1'h1;
+            \$69 [8] = 1'h1;
         6'h09:
-            \$50 [9] = 1'h1;
+            \$69 [9] = 1'h1;
         6'h0a:
-            \$50 [10] = 1'h1;
+            \$69 [10] = 1'h1;
         6'h0b:
-            \$50 [11] = 1'h1;
+            \$69 [11] = 1'h1;
         6'h0c:
-            \$50 [12] = 1'h1;
+            \$69 [12] = 1'h1;
         6'h0d:
-            \$50 [13] = 1'h1;
+            \$69 [13] = 1'h1;
         6'h0e:
-            \$50 [14] = 1'h1;
+            \$69 [14] = 1'h1;
         6'h0f:
-            \$50 [15] = 1'h1;
+            \$69 [15] = 1'h1;
         6'h10:
-            \$50 [16] = 1'h1;
+            \$69 [16] = 1'h1;
         6'h11:
-            \$50 [17] = 1'h1;
+            \$69 [17] = 1'h1;
         6'h12:
-            \$50 [18] = 1'h1;
+            \$69 [18] = 1'h1;
         6'h13:
-            \$50 [19] = 1'h1;
+            \$69 [19] = 1'h1;
         6'h14:
-            \$50 [20] = 1'h1;
+            \$69 [20] = 1'h1;
         6'h15:
-            \$50 [21] = 1'h1;
+            \$69 [21] = 1'h1;
         6'h16:
-            \$50 [22] = 1'h1;
+            \$69 [22] = 1'h1;
         6'h17:
-            \$50 [23] = 1'h1;
+            \$69 [23] = 1'h1;
         6'h18:
-            \$50 [24] = 1'h1;
+            \$69 [24] = 1'h1;
         6'h19:
-            \$50 [25] = 1'h1;
+            \$69 [25] = 1'h1;
         6'h1a:
-            \$50 [26] = 1'h1;
+            \$69 [26] = 1'h1;
         6'h1b:
-            \$50 [27] = 1'h1;
+            \$69 [27] = 1'h1;
         6'h1c:
-            \$50 [28] = 1'h1;
+            \$69 [28] = 1'h1;
         6'h1d:
-            \$50 [29] = 1'h1;
+            \$69 [29] = 1'h1;
         6'h1e:
-            \$50 [30] = 1'h1;
+            \$69 [30] = 1'h1;
         6'h1f:
-            \$50 [31] = 1'h1;
+            \$69 [31] = 1'h1;
         6'h20:
-            \$50 [32] = 1'h1;
+            \$69 [32] = 1'h1;
         6'h21:
-            \$50 [33] = 1'h1;
+            \$69 [33] = 1'h1;
         6'h22:
-            \$50 [34] = 1'h1;
+            \$69 [34] = 1'h1;
         6'h23:
-            \$50 [35] = 1'h1;
+            \$69 [35] = 1'h1;
         6'h24:
-            \$50 [36] = 1'h1;
+            \$69 [36] = 1'h1;
         6'h25:
-            \$50 [37] = 1'h1;
+            \$69 [37] = 1'h1;
         6'h26:
-            \$50 [38] = 1'h1;
+            \$69 [38] = 1'h1;
         6'h27:
-            \$50 [39] = 1'h1;
+            \$69 [39] = 1'h1;
         6'h28:
-            \$50 [40] = 1'h1;
+            \$69 [40] = 1'h1;
         6'h29:
-            \$50 [41] = 1'h1;
+            \$69 [41] = 1'h1;
         6'h2a:
-            \$50 [42] = 1'h1;
+            \$69 [42] = 1'h1;
         6'h2b:
-            \$50 [43] = 1'h1;
+            \$69 [43] = 1'h1;
         6'h2c:
-            \$50 [44] = 1'h1;
+            \$69 [44] = 1'h1;
         6'h2d:
-            \$50 [45] = 1'h1;
+            \$69 [45] = 1'h1;
         6'h2e:
-            \$50 [46] = 1'h1;
+            \$69 [46] = 1'h1;
         6'h2f:
-            \$50 [47] = 1'h1;
+            \$69 [47] = 1'h1;
         6'h30:
-            \$50 [48] = 1'h1;
+            \$69 [48] = 1'h1;
         6'h31:
-            \$50 [49] = 1'h1;
+            \$69 [49] = 1'h1;
         6'h32:
-            \$50 [50] = 1'h1;
+            \$69 [50] = 1'h1;
         6'h33:
-            \$50 [51] = 1'h1;
+            \$69 [51] = 1'h1;
         6'h34:
-            \$50 [52] = 1'h1;
+            \$69 [52] = 1'h1;
         6'h35:
-            \$50 [53] = 1'h1;
+            \$69 [53] = 1'h1;
         6'h36:
-            \$50 [54] = 1'h1;
+            \$69 [54] = 1'h1;
         6'h37:
-            \$50 [55] = 1'h1;
+            \$69 [55] = 1'h1;
         6'h38:
-            \$50 [56] = 1'h1;
+            \$69 [56] = 1'h1;
         6'h39:
-            \$50 [57] = 1'h1;
+            \$69 [57] = 1'h1;
         6'h3a:
-            \$50 [58] = 1'h1;
+            \$69 [58] = 1'h1;
         6'h3b:
-            \$50 [59] = 1'h1;
+            \$69 [59] = 1'h1;
         6'h3c:
-            \$50 [60] = 1'h1;
+            \$69 [60] = 1'h1;
         6'h3d:
-            \$50 [61] = 1'h1;
+            \$69 [61] = 1'h1;
         6'h3e:
-            \$50 [62] = 1'h1;
+            \$69 [62] = 1'h1;
         6'h3f:
-            \$50 [63] = 1'h1;
+            \$69 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$50  = 64'h0000000000000000;
+      \$69  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$51  = out;
+    \$70  = out;
     if (rst) begin
-      \$51  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$52  = ra;
+    \$71  = ra;
     if (ctl__arm) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end else if (src__rd_en) begin
-      \$52  = \$39 [9:0];
+      \$71  = \$50 [9:0];
     end
     if (rst) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$53  = \$40 ;
+    \$72  = \$51 ;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$72  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign h_wdata = h_wacc;
+  assign \h_wacc$59  = h_wdata;
+  assign \$20  = src_sel;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
-  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10230,7 +10503,7 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
 , acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
@@ -10239,35 +10512,35 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
+  wire [6:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
-  wire [7:0] \$2 ;
-  wire [31:0] \$20 ;
+  wire [31:0] \$19 ;
+  wire [6:0] \$2 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  reg [15:0] \$28 ;
-  reg [5:0] \$29 ;
-  wire [7:0] \$3 ;
+  reg [15:0] \$27 ;
+  reg \$28 ;
+  reg \$29 ;
+  wire \$3 ;
   reg \$30 ;
-  reg \$31 ;
-  reg [5:0] \$32 ;
-  reg [3:0] \$33 ;
-  reg [15:0] \$34 ;
+  reg [3:0] \$31 ;
+  reg [3:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [5:0] \$34 ;
   reg \$35 ;
   reg \$36 ;
   reg [5:0] \$37 ;
   reg \$38 ;
   reg \$39 ;
-  wire \$4 ;
+  wire [32:0] \$4 ;
   reg [5:0] \$40 ;
   reg [15:0] \$41 ;
   reg [15:0] \$42 ;
@@ -10278,31 +10551,36 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [16:0] \$47 ;
   reg \$48 ;
   reg [15:0] \$49 ;
-  wire [32:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [17:0] \$7 ;
-  wire [18:0] \$8 ;
+  wire [15:0] \$5 ;
+  wire [17:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   wire \$9 ;
-  reg [3:0] \$signal  = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] \$signal ;
+  reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$26 ;
-  reg \$signal$28  = 1'h0;
+  wire \$signal$28 ;
+  reg \$signal$30  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$33 ;
-  reg \$signal$36  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$48  = 6'h00;
-  reg \$signal$51  = 1'h0;
-  reg \$signal$53  = 1'h0;
+  wire [5:0] \$signal$35 ;
+  reg \$signal$38  = 1'h0;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$42  = 1'h0;
+  reg \$signal$54  = 1'h0;
+  reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
+  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  output [5:0] acc__raddr_next;
+  reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   output acc__ren;
@@ -10315,12 +10593,10 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_r__addr;
-  wire [15:0] cb_r__data;
+  wire [3:0] cb_h__addr;
+  wire [15:0] cb_h__data;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -10353,12 +10629,14 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   output [15:0] \new ;
   wire [15:0] \new ;
   wire [5:0] row;
-  reg [5:0] row_prev = 6'h00;
+  reg [5:0] row_next = 6'h00;
   input rst;
   wire rst;
   reg [15:0] s2_a = 16'h0000;
+  reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
-  reg [5:0] s3_row = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
@@ -10373,17 +10651,20 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_r__data = codebook[cb_r__addr];
+  assign cb_h__data = codebook[h_addr];
+  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
   always @(posedge clk)
-    \$signal$40  <= \$35 ;
+    row_next <= \$34 ;
   always @(posedge clk)
-    \$signal$51  <= \$36 ;
+    \$signal$42  <= \$35 ;
   always @(posedge clk)
-    s3_row <= \$37 ;
+    \$signal$54  <= \$36 ;
+  always @(posedge clk)
+    acc__raddr_next <= \$37 ;
   always @(posedge clk)
     acc__ren <= \$38 ;
   always @(posedge clk)
-    \$signal$53  <= \$39 ;
+    \$signal$55  <= \$39 ;
   always @(posedge clk)
     acc__raddr <= \$40 ;
   always @(posedge clk)
@@ -10393,67 +10674,65 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     s4_p <= \$43 ;
   always @(posedge clk)
-    \$signal$36  <= \$44 ;
+    \$signal$38  <= \$44 ;
   always @(posedge clk)
-    \$signal$37  <= \$45 ;
+    \$signal$39  <= \$45 ;
   always @(posedge clk)
     acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
-    \$signal$28  <= \$48 ;
+    \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + entry__z;
-  assign \$2  = \$1  + 1'h1;
-  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
-  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
-  assign \$4  = ~ \$signal$18 ;
-  assign ev_padding = ev_entry & \$4 ;
-  assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc__rdata;
-  assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
-  assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc__we = \$signal$36  & \$signal$37 ;
-  assign ev_bypass = \$signal$36  & \$signal$28 ;
-  assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc__ren;
-  assign busy = \$10  | \$signal$36 ;
-  assign \$11  = entry__valid | ev_entry;
-  assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc__ren;
-  assign \$13  = ~ ctl__start;
-  assign \$14  = entry__valid & \$13 ;
-  assign \$15  = | entry__v;
-  assign \$16  = ~ ctl__start;
-  assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ ctl__start;
-  assign \$19  = \$signal$40  & \$18 ;
-  assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ ctl__start;
-  assign \$22  = acc__ren & \$21 ;
-  assign \$23  = acc__ren & \$signal$53 ;
-  assign \$24  = \$23  & \$signal$36 ;
-  assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc__raddr == acc__waddr;
-  assign \$27  = \$25  & \$26 ;
+  assign \$1  = row_next + \$signal$14 ;
+  assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
+  assign \$3  = ~ \$signal$18 ;
+  assign ev_padding = ev_entry & \$3 ;
+  assign \$4  = $signed(twice) >>> shift;
+  assign \$5  = \$signal$30  ? last_val : acc__rdata;
+  assign \$6  = { \$5 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$38  & \$signal$39 ;
+  assign ev_bypass = \$signal$38  & \$signal$30 ;
+  assign \$7  = ev_entry | \$signal$42 ;
+  assign \$8  = \$7  | acc__ren;
+  assign busy = \$8  | \$signal$38 ;
+  assign \$9  = entry__valid | ev_entry;
+  assign \$10  = \$9  | \$signal$42 ;
+  assign busy_next = \$10  | acc__ren;
+  assign \$11  = ~ ctl__start;
+  assign \$12  = entry__valid & \$11 ;
+  assign \$13  = | entry__v;
+  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$15  = ~ ctl__start;
+  assign \$16  = ev_entry & \$15 ;
+  assign \$17  = ~ ctl__start;
+  assign \$18  = \$signal$42  & \$17 ;
+  assign \$19  = $signed(s3_a) * $signed(s3_w);
+  assign \$20  = ~ ctl__start;
+  assign \$21  = acc__ren & \$20 ;
+  assign \$22  = acc__ren & \$signal$55 ;
+  assign \$23  = \$22  & \$signal$38 ;
+  assign \$24  = \$23  & \$signal$39 ;
+  assign \$25  = acc__raddr == acc__waddr;
+  assign \$26  = \$24  & \$25 ;
   always @(posedge clk)
-    h_rdata <= \$28 ;
+    h_rdata <= \$27 ;
   always @(posedge clk)
-    row_prev <= \$29 ;
+    ev_entry <= \$28 ;
   always @(posedge clk)
-    ev_entry <= \$30 ;
+    \$signal$18  <= \$29 ;
   always @(posedge clk)
-    \$signal$18  <= \$31 ;
+    s2_first <= \$30 ;
   always @(posedge clk)
-    \$signal$48  <= \$32 ;
+    \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signal  <= \$33 ;
+    \$signature__addr$9  <= \$32 ;
   always @(posedge clk)
-    s2_a <= \$34 ;
+    s2_a <= \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = \$17 ;
+    \$35  = \$16 ;
     if (rst) begin
       \$35  = 1'h0;
     end
@@ -10467,28 +10746,28 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$37  = \$signal$48 ;
+    \$37  = \$2 [5:0];
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$38  = \$19 ;
+    \$38  = \$18 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$39  = \$signal$51 ;
+    \$39  = \$signal$54 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$40  = s3_row;
+    \$40  = acc__raddr_next;
     if (rst) begin
       \$40  = 6'h00;
     end
@@ -10502,28 +10781,28 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$signature__data$58 ;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$20 ;
+    \$43  = \$19 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = \$22 ;
+    \$44  = \$21 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$45  = \$signal$53 ;
+    \$45  = \$signal$55 ;
     if (rst) begin
       \$45  = 1'h0;
     end
@@ -10537,89 +10816,99 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = \$5 [16:0];
+    \$47  = \$4 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = \$27 ;
+    \$48  = \$26 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$49  = \$8 [15:0];
+    \$49  = \$6 [16:1];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$28  = cb_r__data;
+    \$27  = cb_h__data;
     if (rst) begin
-      \$28  = 16'h0000;
+      \$27  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$29  = row_prev;
-    if (entry__valid) begin
-      \$29  = \$3 [5:0];
-    end
+    \$28  = \$12 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$30  = \$14 ;
+    \$29  = \$13 ;
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$30  = entry__first;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$31  = \$15 ;
+    \$31  = entry__z;
     if (rst) begin
-      \$31  = 1'h0;
+      \$31  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = \$3 [5:0];
+    \$32  = entry__v;
     if (rst) begin
-      \$32  = 6'h00;
+      \$32  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = entry__v;
+    \$33  = entry__a;
     if (rst) begin
-      \$33  = 4'h0;
+      \$33  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = entry__a;
+    \$34  = row_next;
+    if (ev_entry) begin
+      \$34  = \$14 [5:0];
+    end
     if (rst) begin
-      \$34  = 16'h0000;
+      \$34  = 6'h00;
     end
   end
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
+  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign row = \$3 [5:0];
+  assign \$signal  = \$signature__addr$9 ;
+  assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$5 [16:0];
+  assign x = \$4 [16:0];
+  assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$26  = acc__ren;
-  assign \$signal$33  = acc__waddr;
-  assign acc__wdata = \$8 [15:0];
-  assign \new  = \$8 [15:0];
+  assign \$signal$28  = acc__ren;
+  assign \$signal$35  = acc__waddr;
+  assign acc__wdata = \$6 [16:1];
+  assign \new  = \$6 [16:1];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
@@ -12840,16 +13129,18 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$85 ;
+  wire [5:0] acc__raddr_next;
+  wire [5:0] \acc__raddr_next$87 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$87 ;
+  wire [15:0] \acc__rdata$89 ;
   wire acc__ren;
-  wire \acc__ren$89 ;
+  wire \acc__ren$91 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$91 ;
+  wire [5:0] \acc__waddr$93 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$93 ;
+  wire [15:0] \acc__wdata$95 ;
   wire acc__we;
-  wire \acc__we$95 ;
+  wire \acc__we$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -12956,12 +13247,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$117 ;
-  wire \fault$118 ;
+  wire \fault$119 ;
+  wire \fault$120 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$128 ;
-  wire [3:0] \h_addr$131 ;
-  wire [9:0] \h_addr$134 ;
+  wire [10:0] \h_addr$130 ;
+  wire [3:0] \h_addr$133 ;
+  wire [9:0] \h_addr$136 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -12974,7 +13265,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$188 ;
+  wire [15:0] \h_rdata$190 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -12987,11 +13278,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$129 ;
-  wire [15:0] \h_wdata$132 ;
-  wire [15:0] \h_wdata$135 ;
+  wire [63:0] \h_wdata$131 ;
+  wire [15:0] \h_wdata$134 ;
+  wire [15:0] \h_wdata$137 ;
   wire h_we;
-  wire \h_we$133 ;
+  wire \h_we$135 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -13149,12 +13440,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
   wire wb__busy;
-  wire \wb__busy$97 ;
+  wire \wb__busy$99 ;
   wire wb__busy_next;
-  wire \wb__busy_next$99 ;
+  wire \wb__busy_next$101 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$101 ;
+  wire \wb__start$103 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -13234,7 +13525,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     hsel <= \$59 ;
   always @(posedge clk)
     host__rdata <= \$60 ;
-  assign fault = \fault$117  | \fault$118 ;
+  assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -13246,7 +13537,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$133  = \$7  & \$8 ;
+  assign \h_we$135  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -13271,6 +13562,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__waddr(acc__waddr),
     .acc__wdata(acc__wdata),
@@ -13283,7 +13575,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wacc(host__wdata[15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
@@ -13300,13 +13592,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   \eie_ecp5_4pe.pe2.arith  arith (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
-    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -13317,9 +13609,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$188 ),
+    .h_rdata(\h_rdata$190 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$133 ),
+    .h_we(\h_we$135 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -13336,7 +13628,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$118 ),
+    .fault(\fault$120 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -13374,7 +13666,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$117 ),
+    .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -13586,7 +13878,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = \h_rdata$188 ;
+    \$53  = \h_rdata$190 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
@@ -13750,14 +14042,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \entry__valid$81  = \entry__valid$80 ;
   assign \entry__z$83  = entry__z;
   assign \acc__raddr$85  = acc__raddr;
-  assign \acc__rdata$87  = acc__rdata;
-  assign \acc__ren$89  = acc__ren;
-  assign \acc__waddr$91  = acc__waddr;
-  assign \acc__wdata$93  = acc__wdata;
-  assign \acc__we$95  = acc__we;
-  assign \wb__busy$97  = wb__busy;
-  assign \wb__busy_next$99  = wb__busy_next;
-  assign \wb__start$101  = wb__start;
+  assign \acc__raddr_next$87  = acc__raddr_next;
+  assign \acc__rdata$89  = acc__rdata;
+  assign \acc__ren$91  = acc__ren;
+  assign \acc__waddr$93  = acc__waddr;
+  assign \acc__wdata$95  = acc__wdata;
+  assign \acc__we$97  = acc__we;
+  assign \wb__busy$99  = wb__busy;
+  assign \wb__busy_next$101  = wb__busy_next;
+  assign \wb__start$103  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -13767,12 +14060,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$128  = host__off;
-  assign \h_wdata$129  = host__wdata;
-  assign \h_addr$131  = host__off[3:0];
-  assign \h_wdata$132  = host__wdata[15:0];
-  assign \h_addr$134  = host__off[9:0];
-  assign \h_wdata$135  = host__wdata[15:0];
+  assign \h_addr$130  = host__off;
+  assign \h_wdata$131  = host__wdata;
+  assign \h_addr$133  = host__off[3:0];
+  assign \h_wdata$134  = host__wdata[15:0];
+  assign \h_addr$136  = host__off[9:0];
+  assign \h_wdata$137  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -13875,17 +14168,17 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [15:0] \$15 ;
+  wire [15:0] \$12 ;
+  wire [15:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -13900,9 +14193,9 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [7:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -13911,36 +14204,62 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [10:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  reg \$41 ;
-  reg [6:0] \$42 ;
-  reg \$43 ;
-  reg [9:0] \$44 ;
-  reg \$45 ;
-  reg [9:0] \$46 ;
-  reg [5:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [63:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [9:0] \$52 ;
-  reg [15:0] \$53 ;
+  wire [10:0] \$50 ;
+  wire [15:0] \$51 ;
+  reg \$52 ;
+  reg [6:0] \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  reg \$56 ;
+  reg [9:0] \$57 ;
+  reg \$58 ;
+  reg [9:0] \$59 ;
   wire \$6 ;
+  reg [5:0] \$60 ;
+  reg \$61 ;
+  reg [5:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [5:0] \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg [63:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [9:0] \$71 ;
+  reg [15:0] \$72 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
+  reg \$signal$16  = 1'h0;
+  reg [5:0] \$signal$18  = 6'h00;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$13 ;
+  wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
+  wire [15:0] \$signature__data$26 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
+  input [5:0] acc__raddr_next;
+  wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   input [5:0] acc__waddr;
@@ -13965,8 +14284,9 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wacc;
-  wire [15:0] h_wacc;
+  reg [15:0] h_wacc = 16'h0000;
+  wire [15:0] \h_wacc$59 ;
+  input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
   wire h_we_dst;
@@ -13976,13 +14296,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire h_we_src;
   input keep_acc;
   wire keep_acc;
+  reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$43 ;
+  wire [9:0] \r_addr$46 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$50 ;
+  wire [15:0] \r_data$53 ;
   wire r_en;
-  wire \r_en$44 ;
+  wire \r_en$47 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -13997,11 +14318,12 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$45 ;
+  wire [9:0] \w_addr$48 ;
+  reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$46 ;
+  wire [15:0] \w_data$49 ;
   wire w_en;
-  wire \w_en$47 ;
+  wire \w_en$50 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -14025,7 +14347,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$13 ] <= \$signature__data ;
+      dst[\$signature__addr$15 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -14034,91 +14356,118 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
-  assign h_src = src_sel ? \r_data$50  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$50 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_cnt == 6'h3f;
-  assign \$32  = wb_full < 11'h400;
-  assign \$33  = wb_active & \$32 ;
+  assign \$signature__data$26  = _1_;
+  assign r_en = \$17  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$18  = ! src_sel;
+  assign \$19  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$19  : h_we_src;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign \r_addr$46  = \$21  ? ra : h_addr;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
+  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$49  = wb_pend ? out : h_wdata;
+  assign \$25  = h_we_next | wb_pend;
+  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
+  assign h_src = src_sel ? \r_data$53  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$53 ;
+  assign \$26  = ~ wb__busy;
+  assign \$27  = wb__start & \$26 ;
+  assign \$28  = wb_base < 11'h400;
+  assign \$29  = wb_cnt + 1'h1;
+  assign \$30  = wb_full + 1'h1;
+  assign \$31  = \$30  < 11'h400;
+  assign \$32  = wb_cnt == 6'h3e;
+  assign \$33  = wb_active & \$signal ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr;
-  assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ~ keep_acc;
-  assign \$38  = ctl__start & \$37 ;
-  assign \$39  = ra + 1'h1;
-  assign \$40  = src_sel ? \r_data$50  : r_data;
+  assign \$35  = valid >> acc__raddr_next;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$35  & \$38 ;
+  assign \$40  = ~ keep_acc;
+  assign \$41  = ctl__start & \$40 ;
+  assign \$42  = ~ \$41 ;
+  assign \$43  = \$signature__en  & \$42 ;
+  assign \$44  = w_addr_q == acc__raddr;
+  assign \$45  = \$signal$65  & \$44 ;
+  assign \$46  = \$signal$60  | \$45 ;
+  assign \$47  = valid >> wo_r__addr;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = ra + 1'h1;
+  assign \$51  = src_sel ? \r_data$53  : r_data;
   always @(posedge clk)
-    wb_active <= \$41 ;
+    wb_active <= \$52 ;
   always @(posedge clk)
-    wb_cnt <= \$42 ;
+    wb_cnt <= \$53 ;
   always @(posedge clk)
-    wb_pend_early <= \$43 ;
+    \$signal  <= \$54 ;
   always @(posedge clk)
-    waddr1 <= \$44 ;
+    last <= \$55 ;
   always @(posedge clk)
-    wb_pend <= \$45 ;
+    wb_pend_early <= \$56 ;
   always @(posedge clk)
-    wb_waddr <= \$46 ;
+    waddr1 <= \$57 ;
   always @(posedge clk)
-    wo_r__addr <= \$47 ;
+    wb_pend <= \$58 ;
   always @(posedge clk)
-    \$signal  <= \$48 ;
+    wb_waddr <= \$59 ;
   always @(posedge clk)
-    wo_valid <= \$49 ;
+    wo_r__addr <= \$60 ;
   always @(posedge clk)
-    valid <= \$50 ;
+    \$signal$16  <= \$61 ;
   always @(posedge clk)
-    h_out <= \$51 ;
+    \$signal$18  <= \$62 ;
   always @(posedge clk)
-    ra <= \$52 ;
+    h_wacc <= \$63 ;
   always @(posedge clk)
-    src__data <= \$53 ;
+    \$signal$60  <= \$64 ;
+  always @(posedge clk)
+    \$signal$65  <= \$65 ;
+  always @(posedge clk)
+    w_addr_q <= \$66 ;
+  always @(posedge clk)
+    \$signal$25  <= \$67 ;
+  always @(posedge clk)
+    wo_valid <= \$68 ;
+  always @(posedge clk)
+    valid <= \$69 ;
+  always @(posedge clk)
+    h_out <= \$70 ;
+  always @(posedge clk)
+    ra <= \$71 ;
+  always @(posedge clk)
+    src__data <= \$72 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
   assign \$2  = ~ wb__busy;
   assign \$3  = wb__start & \$2 ;
-  assign \$4  = wb_cnt != 6'h3f;
-  assign \$5  = wb_active & \$4 ;
-  assign \$6  = \$3  | \$5 ;
-  assign \$7  = wb_full < 11'h400;
-  assign \$8  = wb_active & \$7 ;
-  assign \$9  = \$6  | \$8 ;
-  assign wb__busy_next = \$9  | wb_pend_early;
-  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
-  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | h_we_dst;
-  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
+  assign \$6  = wb_active & \$5 ;
+  assign \$7  = \$3  | \$6 ;
+  assign wb__busy_next = \$7  | wb_pend_early;
+  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
+  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$16 ;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$10  = $signed(acc) < $signed(1'h0);
-  assign \$11  = relu & \$10 ;
-  assign \$12  = $signed(acc) < $signed(16'h8000);
-  assign \$13  = $signed(acc) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 16'h7fff : acc;
-  assign \$15  = \$12  ? 16'h8000 : \$14 ;
-  assign out = \$11  ? 16'h0000 : \$15 ;
+  assign \$8  = $signed(acc) < $signed(1'h0);
+  assign \$9  = relu & \$8 ;
+  assign \$10  = $signed(acc) < $signed(16'h8000);
+  assign \$11  = $signed(acc) > $signed(16'h7fff);
+  assign \$12  = \$11  ? 16'h7fff : acc;
+  assign \$13  = \$10  ? 16'h8000 : \$12 ;
+  assign out = \$9  ? 16'h0000 : \$13 ;
+  assign \$14  = ! src_sel;
+  assign \$15  = ctl__pf_active & \$14 ;
+  assign r_addr = \$15  ? ra : h_addr;
   assign \$16  = ! src_sel;
   assign \$17  = ctl__pf_active & \$16 ;
-  assign r_addr = \$17  ? ra : h_addr;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_en = \$19  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wacc;
-  assign \$20  = ! src_sel;
-  assign \$21  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$43  = \$23  ? ra : h_addr;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$46  = wb_pend ? out : h_wacc;
-  assign \$27  = h_we_next | wb_pend;
-  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -14131,263 +14480,329 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$50 ),
-    .rp__addr(\r_addr$43 ),
-    .rp__en(\r_en$44 ),
+    .r_data(\r_data$53 ),
+    .rp__addr(\r_addr$46 ),
+    .rp__en(\r_en$47 ),
     .rst(rst),
-    .w_addr(\w_addr$45 ),
-    .w_data(\w_data$46 ),
-    .w_en(\w_en$47 )
+    .w_addr(\w_addr$48 ),
+    .w_data(\w_data$49 ),
+    .w_en(\w_en$50 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$41  = wb_active;
-    if (\$29 ) begin
-      \$41  = 1'h1;
+    \$52  = wb_active;
+    if (\$27 ) begin
+      \$52  = 1'h1;
     end else if (wb_active) begin
-      if (\$31 ) begin
-        \$41  = 1'h0;
+      if (last) begin
+        \$52  = 1'h0;
       end
     end
     if (rst) begin
-      \$41  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$42  = wb_cnt;
-    if (\$29 ) begin
-      \$42  = 7'h00;
+    \$53  = wb_cnt;
+    if (\$27 ) begin
+      \$53  = 7'h00;
     end else if (wb_active) begin
-      \$42  = \$30 [6:0];
+      \$53  = \$29 [6:0];
     end
     if (rst) begin
-      \$42  = 7'h00;
+      \$53  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$43  = \$33 ;
+    \$54  = \$signal ;
+    if (\$27 ) begin
+      \$54  = \$28 ;
+    end else if (wb_active) begin
+      \$54  = \$31 ;
+    end
     if (rst) begin
-      \$43  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$44  = wb_full[9:0];
+    \$55  = last;
+    if (\$27 ) begin
+      \$55  = 1'h0;
+    end else if (wb_active) begin
+      \$55  = \$32 ;
+    end
     if (rst) begin
-      \$44  = 10'h000;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$45  = wb_pend_early;
+    \$56  = \$33 ;
     if (rst) begin
-      \$45  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$46  = waddr1;
+    \$57  = wb_full[9:0];
     if (rst) begin
-      \$46  = 10'h000;
+      \$57  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$47  = \$34 [5:0];
+    \$58  = wb_pend_early;
     if (rst) begin
-      \$47  = 6'h00;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$48  = \$35 ;
+    \$59  = waddr1;
     if (rst) begin
-      \$48  = 1'h0;
+      \$59  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$49  = \$36 ;
+    \$60  = \$34 [5:0];
     if (rst) begin
-      \$49  = 1'h0;
+      \$60  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$50  = valid;
-    if (\$38 ) begin
-      \$50  = 64'h0000000000000000;
+    \$61  = h_we_dst;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$62  = h_addr[5:0];
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$63  = h_wdata;
+    if (rst) begin
+      \$63  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$64  = \$39 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$65  = \$43 ;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$66  = \$signature__addr$15 ;
+    if (rst) begin
+      \$66  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$67  = \$46 ;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$68  = \$47 ;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$69  = valid;
+    if (\$49 ) begin
+      \$69  = 64'h0000000000000000;
     end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (\$signature__addr$13 )
+      casez (\$signature__addr$15 )
         6'h00:
-            \$50 [0] = 1'h1;
+            \$69 [0] = 1'h1;
         6'h01:
-            \$50 [1] = 1'h1;
+            \$69 [1] = 1'h1;
         6'h02:
-            \$50 [2] = 1'h1;
+            \$69 [2] = 1'h1;
         6'h03:
-            \$50 [3] = 1'h1;
+            \$69 [3] = 1'h1;
         6'h04:
-            \$50 [4] = 1'h1;
+            \$69 [4] = 1'h1;
         6'h05:
-            \$50 [5] = 1'h1;
+            \$69 [5] = 1'h1;
         6'h06:
-            \$50 [6] = 1'h1;
+            \$69 [6] = 1'h1;
         6'h07:
-            \$50 [7] = 1'h1;
+            \$69 [7] = 1'h1;
         6'h08:
-            \$50 [8] = 1'h1;
+            \$69 [8] = 1'h1;
         6'h09:
-            \$50 [9] = 1'h1;
+            \$69 [9] = 1'h1;
         6'h0a:
-            \$50 [10] = 1'h1;
+            \$69 [10] = 1'h1;
         6'h0b:
-            \$50 [11] = 1'h1;
+            \$69 [11] = 1'h1;
         6'h0c:
-            \$50 [12] = 1'h1;
+            \$69 [12] = 1'h1;
         6'h0d:
-            \$50 [13] = 1'h1;
+            \$69 [13] = 1'h1;
         6'h0e:
-            \$50 [14] = 1'h1;
+            \$69 [14] = 1'h1;
         6'h0f:
-            \$50 [15] = 1'h1;
+            \$69 [15] = 1'h1;
         6'h10:
-            \$50 [16] = 1'h1;
+            \$69 [16] = 1'h1;
         6'h11:
-            \$50 [17] = 1'h1;
+            \$69 [17] = 1'h1;
         6'h12:
-            \$50 [18] = 1'h1;
+            \$69 [18] = 1'h1;
         6'h13:
-            \$50 [19] = 1'h1;
+            \$69 [19] = 1'h1;
         6'h14:
-            \$50 [20] = 1'h1;
+            \$69 [20] = 1'h1;
         6'h15:
-            \$50 [21] = 1'h1;
+            \$69 [21] = 1'h1;
         6'h16:
-            \$50 [22] = 1'h1;
+            \$69 [22] = 1'h1;
         6'h17:
-            \$50 [23] = 1'h1;
+            \$69 [23] = 1'h1;
         6'h18:
-            \$50 [24] = 1'h1;
+            \$69 [24] = 1'h1;
         6'h19:
-            \$50 [25] = 1'h1;
+            \$69 [25] = 1'h1;
         6'h1a:
-            \$50 [26] = 1'h1;
+            \$69 [26] = 1'h1;
         6'h1b:
-            \$50 [27] = 1'h1;
+            \$69 [27] = 1'h1;
         6'h1c:
-            \$50 [28] = 1'h1;
+            \$69 [28] = 1'h1;
         6'h1d:
-            \$50 [29] = 1'h1;
+            \$69 [29] = 1'h1;
         6'h1e:
-            \$50 [30] = 1'h1;
+            \$69 [30] = 1'h1;
         6'h1f:
-            \$50 [31] = 1'h1;
+            \$69 [31] = 1'h1;
         6'h20:
-            \$50 [32] = 1'h1;
+            \$69 [32] = 1'h1;
         6'h21:
-            \$50 [33] = 1'h1;
+            \$69 [33] = 1'h1;
         6'h22:
-            \$50 [34] = 1'h1;
+            \$69 [34] = 1'h1;
         6'h23:
-            \$50 [35] = 1'h1;
+            \$69 [35] = 1'h1;
         6'h24:
-            \$50 [36] = 1'h1;
+            \$69 [36] = 1'h1;
         6'h25:
-            \$50 [37] = 1'h1;
+            \$69 [37] = 1'h1;
         6'h26:
-            \$50 [38] = 1'h1;
+            \$69 [38] = 1'h1;
         6'h27:
-            \$50 [39] = 1'h1;
+            \$69 [39] = 1'h1;
         6'h28:
-            \$50 [40] = 1'h1;
+            \$69 [40] = 1'h1;
         6'h29:
-            \$50 [41] = 1'h1;
+            \$69 [41] = 1'h1;
         6'h2a:
-            \$50 [42] = 1'h1;
+            \$69 [42] = 1'h1;
         6'h2b:
-            \$50 [43] = 1'h1;
+            \$69 [43] = 1'h1;
         6'h2c:
-            \$50 [44] = 1'h1;
+            \$69 [44] = 1'h1;
         6'h2d:
-            \$50 [45] = 1'h1;
+            \$69 [45] = 1'h1;
         6'h2e:
-            \$50 [46] = 1'h1;
+            \$69 [46] = 1'h1;
         6'h2f:
-            \$50 [47] = 1'h1;
+            \$69 [47] = 1'h1;
         6'h30:
-            \$50 [48] = 1'h1;
+            \$69 [48] = 1'h1;
         6'h31:
-            \$50 [49] = 1'h1;
+            \$69 [49] = 1'h1;
         6'h32:
-            \$50 [50] = 1'h1;
+            \$69 [50] = 1'h1;
         6'h33:
-            \$50 [51] = 1'h1;
+            \$69 [51] = 1'h1;
         6'h34:
-            \$50 [52] = 1'h1;
+            \$69 [52] = 1'h1;
         6'h35:
-            \$50 [53] = 1'h1;
+            \$69 [53] = 1'h1;
         6'h36:
-            \$50 [54] = 1'h1;
+            \$69 [54] = 1'h1;
         6'h37:
-            \$50 [55] = 1'h1;
+            \$69 [55] = 1'h1;
         6'h38:
-            \$50 [56] = 1'h1;
+            \$69 [56] = 1'h1;
         6'h39:
-            \$50 [57] = 1'h1;
+            \$69 [57] = 1'h1;
         6'h3a:
-            \$50 [58] = 1'h1;
+            \$69 [58] = 1'h1;
         6'h3b:
-            \$50 [59] = 1'h1;
+            \$69 [59] = 1'h1;
         6'h3c:
-            \$50 [60] = 1'h1;
+            \$69 [60] = 1'h1;
         6'h3d:
-            \$50 [61] = 1'h1;
+            \$69 [61] = 1'h1;
         6'h3e:
-            \$50 [62] = 1'h1;
+            \$69 [62] = 1'h1;
         6'h3f:
-            \$50 [63] = 1'h1;
+            \$69 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$50  = 64'h0000000000000000;
+      \$69  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$51  = out;
+    \$70  = out;
     if (rst) begin
-      \$51  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$52  = ra;
+    \$71  = ra;
     if (ctl__arm) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end else if (src__rd_en) begin
-      \$52  = \$39 [9:0];
+      \$71  = \$50 [9:0];
     end
     if (rst) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$53  = \$40 ;
+    \$72  = \$51 ;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$72  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign h_wdata = h_wacc;
+  assign \h_wacc$59  = h_wdata;
+  assign \$20  = src_sel;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
-  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14501,7 +14916,7 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
 , acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
@@ -14510,35 +14925,35 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
+  wire [6:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
-  wire [7:0] \$2 ;
-  wire [31:0] \$20 ;
+  wire [31:0] \$19 ;
+  wire [6:0] \$2 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  reg [15:0] \$28 ;
-  reg [5:0] \$29 ;
-  wire [7:0] \$3 ;
+  reg [15:0] \$27 ;
+  reg \$28 ;
+  reg \$29 ;
+  wire \$3 ;
   reg \$30 ;
-  reg \$31 ;
-  reg [5:0] \$32 ;
-  reg [3:0] \$33 ;
-  reg [15:0] \$34 ;
+  reg [3:0] \$31 ;
+  reg [3:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [5:0] \$34 ;
   reg \$35 ;
   reg \$36 ;
   reg [5:0] \$37 ;
   reg \$38 ;
   reg \$39 ;
-  wire \$4 ;
+  wire [32:0] \$4 ;
   reg [5:0] \$40 ;
   reg [15:0] \$41 ;
   reg [15:0] \$42 ;
@@ -14549,31 +14964,36 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [16:0] \$47 ;
   reg \$48 ;
   reg [15:0] \$49 ;
-  wire [32:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [17:0] \$7 ;
-  wire [18:0] \$8 ;
+  wire [15:0] \$5 ;
+  wire [17:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   wire \$9 ;
-  reg [3:0] \$signal  = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] \$signal ;
+  reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$26 ;
-  reg \$signal$28  = 1'h0;
+  wire \$signal$28 ;
+  reg \$signal$30  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$33 ;
-  reg \$signal$36  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$48  = 6'h00;
-  reg \$signal$51  = 1'h0;
-  reg \$signal$53  = 1'h0;
+  wire [5:0] \$signal$35 ;
+  reg \$signal$38  = 1'h0;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$42  = 1'h0;
+  reg \$signal$54  = 1'h0;
+  reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
+  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  output [5:0] acc__raddr_next;
+  reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   output acc__ren;
@@ -14586,12 +15006,10 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_r__addr;
-  wire [15:0] cb_r__data;
+  wire [3:0] cb_h__addr;
+  wire [15:0] cb_h__data;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -14624,12 +15042,14 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   output [15:0] \new ;
   wire [15:0] \new ;
   wire [5:0] row;
-  reg [5:0] row_prev = 6'h00;
+  reg [5:0] row_next = 6'h00;
   input rst;
   wire rst;
   reg [15:0] s2_a = 16'h0000;
+  reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
-  reg [5:0] s3_row = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
@@ -14644,17 +15064,20 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_r__data = codebook[cb_r__addr];
+  assign cb_h__data = codebook[h_addr];
+  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
   always @(posedge clk)
-    \$signal$40  <= \$35 ;
+    row_next <= \$34 ;
   always @(posedge clk)
-    \$signal$51  <= \$36 ;
+    \$signal$42  <= \$35 ;
   always @(posedge clk)
-    s3_row <= \$37 ;
+    \$signal$54  <= \$36 ;
+  always @(posedge clk)
+    acc__raddr_next <= \$37 ;
   always @(posedge clk)
     acc__ren <= \$38 ;
   always @(posedge clk)
-    \$signal$53  <= \$39 ;
+    \$signal$55  <= \$39 ;
   always @(posedge clk)
     acc__raddr <= \$40 ;
   always @(posedge clk)
@@ -14664,67 +15087,65 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     s4_p <= \$43 ;
   always @(posedge clk)
-    \$signal$36  <= \$44 ;
+    \$signal$38  <= \$44 ;
   always @(posedge clk)
-    \$signal$37  <= \$45 ;
+    \$signal$39  <= \$45 ;
   always @(posedge clk)
     acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
-    \$signal$28  <= \$48 ;
+    \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + entry__z;
-  assign \$2  = \$1  + 1'h1;
-  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
-  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
-  assign \$4  = ~ \$signal$18 ;
-  assign ev_padding = ev_entry & \$4 ;
-  assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc__rdata;
-  assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
-  assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc__we = \$signal$36  & \$signal$37 ;
-  assign ev_bypass = \$signal$36  & \$signal$28 ;
-  assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc__ren;
-  assign busy = \$10  | \$signal$36 ;
-  assign \$11  = entry__valid | ev_entry;
-  assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc__ren;
-  assign \$13  = ~ ctl__start;
-  assign \$14  = entry__valid & \$13 ;
-  assign \$15  = | entry__v;
-  assign \$16  = ~ ctl__start;
-  assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ ctl__start;
-  assign \$19  = \$signal$40  & \$18 ;
-  assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ ctl__start;
-  assign \$22  = acc__ren & \$21 ;
-  assign \$23  = acc__ren & \$signal$53 ;
-  assign \$24  = \$23  & \$signal$36 ;
-  assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc__raddr == acc__waddr;
-  assign \$27  = \$25  & \$26 ;
+  assign \$1  = row_next + \$signal$14 ;
+  assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
+  assign \$3  = ~ \$signal$18 ;
+  assign ev_padding = ev_entry & \$3 ;
+  assign \$4  = $signed(twice) >>> shift;
+  assign \$5  = \$signal$30  ? last_val : acc__rdata;
+  assign \$6  = { \$5 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$38  & \$signal$39 ;
+  assign ev_bypass = \$signal$38  & \$signal$30 ;
+  assign \$7  = ev_entry | \$signal$42 ;
+  assign \$8  = \$7  | acc__ren;
+  assign busy = \$8  | \$signal$38 ;
+  assign \$9  = entry__valid | ev_entry;
+  assign \$10  = \$9  | \$signal$42 ;
+  assign busy_next = \$10  | acc__ren;
+  assign \$11  = ~ ctl__start;
+  assign \$12  = entry__valid & \$11 ;
+  assign \$13  = | entry__v;
+  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$15  = ~ ctl__start;
+  assign \$16  = ev_entry & \$15 ;
+  assign \$17  = ~ ctl__start;
+  assign \$18  = \$signal$42  & \$17 ;
+  assign \$19  = $signed(s3_a) * $signed(s3_w);
+  assign \$20  = ~ ctl__start;
+  assign \$21  = acc__ren & \$20 ;
+  assign \$22  = acc__ren & \$signal$55 ;
+  assign \$23  = \$22  & \$signal$38 ;
+  assign \$24  = \$23  & \$signal$39 ;
+  assign \$25  = acc__raddr == acc__waddr;
+  assign \$26  = \$24  & \$25 ;
   always @(posedge clk)
-    h_rdata <= \$28 ;
+    h_rdata <= \$27 ;
   always @(posedge clk)
-    row_prev <= \$29 ;
+    ev_entry <= \$28 ;
   always @(posedge clk)
-    ev_entry <= \$30 ;
+    \$signal$18  <= \$29 ;
   always @(posedge clk)
-    \$signal$18  <= \$31 ;
+    s2_first <= \$30 ;
   always @(posedge clk)
-    \$signal$48  <= \$32 ;
+    \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signal  <= \$33 ;
+    \$signature__addr$9  <= \$32 ;
   always @(posedge clk)
-    s2_a <= \$34 ;
+    s2_a <= \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$35  = \$17 ;
+    \$35  = \$16 ;
     if (rst) begin
       \$35  = 1'h0;
     end
@@ -14738,28 +15159,28 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$37  = \$signal$48 ;
+    \$37  = \$2 [5:0];
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$38  = \$19 ;
+    \$38  = \$18 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$39  = \$signal$51 ;
+    \$39  = \$signal$54 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$40  = s3_row;
+    \$40  = acc__raddr_next;
     if (rst) begin
       \$40  = 6'h00;
     end
@@ -14773,28 +15194,28 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$signature__data$58 ;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$20 ;
+    \$43  = \$19 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = \$22 ;
+    \$44  = \$21 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$45  = \$signal$53 ;
+    \$45  = \$signal$55 ;
     if (rst) begin
       \$45  = 1'h0;
     end
@@ -14808,89 +15229,99 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = \$5 [16:0];
+    \$47  = \$4 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = \$27 ;
+    \$48  = \$26 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$49  = \$8 [15:0];
+    \$49  = \$6 [16:1];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$28  = cb_r__data;
+    \$27  = cb_h__data;
     if (rst) begin
-      \$28  = 16'h0000;
+      \$27  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$29  = row_prev;
-    if (entry__valid) begin
-      \$29  = \$3 [5:0];
-    end
+    \$28  = \$12 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$30  = \$14 ;
+    \$29  = \$13 ;
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$30  = entry__first;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$31  = \$15 ;
+    \$31  = entry__z;
     if (rst) begin
-      \$31  = 1'h0;
+      \$31  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$32  = \$3 [5:0];
+    \$32  = entry__v;
     if (rst) begin
-      \$32  = 6'h00;
+      \$32  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$33  = entry__v;
+    \$33  = entry__a;
     if (rst) begin
-      \$33  = 4'h0;
+      \$33  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$34  = entry__a;
+    \$34  = row_next;
+    if (ev_entry) begin
+      \$34  = \$14 [5:0];
+    end
     if (rst) begin
-      \$34  = 16'h0000;
+      \$34  = 6'h00;
     end
   end
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
+  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign row = \$3 [5:0];
+  assign \$signal  = \$signature__addr$9 ;
+  assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$5 [16:0];
+  assign x = \$4 [16:0];
+  assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$26  = acc__ren;
-  assign \$signal$33  = acc__waddr;
-  assign acc__wdata = \$8 [15:0];
-  assign \new  = \$8 [15:0];
+  assign \$signal$28  = acc__ren;
+  assign \$signal$35  = acc__waddr;
+  assign acc__wdata = \$6 [16:1];
+  assign \new  = \$6 [16:1];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
@@ -17111,16 +17542,18 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$85 ;
+  wire [5:0] acc__raddr_next;
+  wire [5:0] \acc__raddr_next$87 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$87 ;
+  wire [15:0] \acc__rdata$89 ;
   wire acc__ren;
-  wire \acc__ren$89 ;
+  wire \acc__ren$91 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$91 ;
+  wire [5:0] \acc__waddr$93 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$93 ;
+  wire [15:0] \acc__wdata$95 ;
   wire acc__we;
-  wire \acc__we$95 ;
+  wire \acc__we$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -17227,12 +17660,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$117 ;
-  wire \fault$118 ;
+  wire \fault$119 ;
+  wire \fault$120 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$128 ;
-  wire [3:0] \h_addr$131 ;
-  wire [9:0] \h_addr$134 ;
+  wire [10:0] \h_addr$130 ;
+  wire [3:0] \h_addr$133 ;
+  wire [9:0] \h_addr$136 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -17245,7 +17678,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$188 ;
+  wire [15:0] \h_rdata$190 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -17258,11 +17691,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$129 ;
-  wire [15:0] \h_wdata$132 ;
-  wire [15:0] \h_wdata$135 ;
+  wire [63:0] \h_wdata$131 ;
+  wire [15:0] \h_wdata$134 ;
+  wire [15:0] \h_wdata$137 ;
   wire h_we;
-  wire \h_we$133 ;
+  wire \h_we$135 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -17420,12 +17853,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
   wire wb__busy;
-  wire \wb__busy$97 ;
+  wire \wb__busy$99 ;
   wire wb__busy_next;
-  wire \wb__busy_next$99 ;
+  wire \wb__busy_next$101 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$101 ;
+  wire \wb__start$103 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -17505,7 +17938,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     hsel <= \$59 ;
   always @(posedge clk)
     host__rdata <= \$60 ;
-  assign fault = \fault$117  | \fault$118 ;
+  assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -17517,7 +17950,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$133  = \$7  & \$8 ;
+  assign \h_we$135  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -17542,6 +17975,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$30  = hsel ? h_half1 : h_half0;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__waddr(acc__waddr),
     .acc__wdata(acc__wdata),
@@ -17554,7 +17988,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
-    .h_wacc(host__wdata[15:0]),
+    .h_wdata(host__wdata[15:0]),
     .h_we_dst(h_we_dst),
     .h_we_next(h_we_next),
     .h_we_src(h_we_src),
@@ -17571,13 +18005,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   \eie_ecp5_4pe.pe3.arith  arith (
     .acc__raddr(acc__raddr),
+    .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
-    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -17588,9 +18022,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$188 ),
+    .h_rdata(\h_rdata$190 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$133 ),
+    .h_we(\h_we$135 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -17607,7 +18041,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$118 ),
+    .fault(\fault$120 ),
     .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
@@ -17645,7 +18079,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
     .empty_next(empty_next),
-    .fault(\fault$117 ),
+    .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -17857,7 +18291,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = \h_rdata$188 ;
+    \$53  = \h_rdata$190 ;
     if (rst) begin
       \$53  = 16'h0000;
     end
@@ -18021,14 +18455,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \entry__valid$81  = \entry__valid$80 ;
   assign \entry__z$83  = entry__z;
   assign \acc__raddr$85  = acc__raddr;
-  assign \acc__rdata$87  = acc__rdata;
-  assign \acc__ren$89  = acc__ren;
-  assign \acc__waddr$91  = acc__waddr;
-  assign \acc__wdata$93  = acc__wdata;
-  assign \acc__we$95  = acc__we;
-  assign \wb__busy$97  = wb__busy;
-  assign \wb__busy_next$99  = wb__busy_next;
-  assign \wb__start$101  = wb__start;
+  assign \acc__raddr_next$87  = acc__raddr_next;
+  assign \acc__rdata$89  = acc__rdata;
+  assign \acc__ren$91  = acc__ren;
+  assign \acc__waddr$93  = acc__waddr;
+  assign \acc__wdata$95  = acc__wdata;
+  assign \acc__we$97  = acc__we;
+  assign \wb__busy$99  = wb__busy;
+  assign \wb__busy_next$101  = wb__busy_next;
+  assign \wb__start$103  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -18038,12 +18473,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$128  = host__off;
-  assign \h_wdata$129  = host__wdata;
-  assign \h_addr$131  = host__off[3:0];
-  assign \h_wdata$132  = host__wdata[15:0];
-  assign \h_addr$134  = host__off[9:0];
-  assign \h_wdata$135  = host__wdata[15:0];
+  assign \h_addr$130  = host__off;
+  assign \h_wdata$131  = host__wdata;
+  assign \h_addr$133  = host__off[3:0];
+  assign \h_wdata$134  = host__wdata[15:0];
+  assign \h_addr$136  = host__off[9:0];
+  assign \h_wdata$137  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -18146,17 +18581,17 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wacc, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire [15:0] \$14 ;
-  wire [15:0] \$15 ;
+  wire [15:0] \$12 ;
+  wire [15:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -18171,9 +18606,9 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [7:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [11:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -18182,36 +18617,62 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [10:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  reg \$41 ;
-  reg [6:0] \$42 ;
-  reg \$43 ;
-  reg [9:0] \$44 ;
-  reg \$45 ;
-  reg [9:0] \$46 ;
-  reg [5:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [63:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [9:0] \$52 ;
-  reg [15:0] \$53 ;
+  wire [10:0] \$50 ;
+  wire [15:0] \$51 ;
+  reg \$52 ;
+  reg [6:0] \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  reg \$56 ;
+  reg [9:0] \$57 ;
+  reg \$58 ;
+  reg [9:0] \$59 ;
   wire \$6 ;
+  reg [5:0] \$60 ;
+  reg \$61 ;
+  reg [5:0] \$62 ;
+  reg [15:0] \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  reg [5:0] \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg [63:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [9:0] \$71 ;
+  reg [15:0] \$72 ;
   wire \$8 ;
   wire \$9 ;
   reg \$signal  = 1'h0;
+  reg \$signal$16  = 1'h0;
+  reg [5:0] \$signal$18  = 6'h00;
+  reg \$signal$25  = 1'h0;
+  reg \$signal$60  = 1'h0;
+  reg \$signal$65  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$13 ;
+  wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
+  wire [15:0] \$signature__data$26 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
+  input [5:0] acc__raddr_next;
+  wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   input [5:0] acc__waddr;
@@ -18236,8 +18697,9 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] h_out = 16'h0000;
   output [15:0] h_src;
   wire [15:0] h_src;
-  input [15:0] h_wacc;
-  wire [15:0] h_wacc;
+  reg [15:0] h_wacc = 16'h0000;
+  wire [15:0] \h_wacc$59 ;
+  input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
   wire h_we_dst;
@@ -18247,13 +18709,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire h_we_src;
   input keep_acc;
   wire keep_acc;
+  reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$43 ;
+  wire [9:0] \r_addr$46 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$50 ;
+  wire [15:0] \r_data$53 ;
   wire r_en;
-  wire \r_en$44 ;
+  wire \r_en$47 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -18268,11 +18731,12 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$45 ;
+  wire [9:0] \w_addr$48 ;
+  reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$46 ;
+  wire [15:0] \w_data$49 ;
   wire w_en;
-  wire \w_en$47 ;
+  wire \w_en$50 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -18296,7 +18760,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$13 ] <= \$signature__data ;
+      dst[\$signature__addr$15 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -18305,91 +18769,118 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
-  assign h_src = src_sel ? \r_data$50  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$50 ;
-  assign \$28  = ~ wb__busy;
-  assign \$29  = wb__start & \$28 ;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_cnt == 6'h3f;
-  assign \$32  = wb_full < 11'h400;
-  assign \$33  = wb_active & \$32 ;
+  assign \$signature__data$26  = _1_;
+  assign r_en = \$17  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$18  = ! src_sel;
+  assign \$19  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$19  : h_we_src;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign \r_addr$46  = \$21  ? ra : h_addr;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
+  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$49  = wb_pend ? out : h_wdata;
+  assign \$25  = h_we_next | wb_pend;
+  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
+  assign h_src = src_sel ? \r_data$53  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$53 ;
+  assign \$26  = ~ wb__busy;
+  assign \$27  = wb__start & \$26 ;
+  assign \$28  = wb_base < 11'h400;
+  assign \$29  = wb_cnt + 1'h1;
+  assign \$30  = wb_full + 1'h1;
+  assign \$31  = \$30  < 11'h400;
+  assign \$32  = wb_cnt == 6'h3e;
+  assign \$33  = wb_active & \$signal ;
   assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr;
-  assign \$36  = valid >> wo_r__addr;
-  assign \$37  = ~ keep_acc;
-  assign \$38  = ctl__start & \$37 ;
-  assign \$39  = ra + 1'h1;
-  assign \$40  = src_sel ? \r_data$50  : r_data;
+  assign \$35  = valid >> acc__raddr_next;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$35  & \$38 ;
+  assign \$40  = ~ keep_acc;
+  assign \$41  = ctl__start & \$40 ;
+  assign \$42  = ~ \$41 ;
+  assign \$43  = \$signature__en  & \$42 ;
+  assign \$44  = w_addr_q == acc__raddr;
+  assign \$45  = \$signal$65  & \$44 ;
+  assign \$46  = \$signal$60  | \$45 ;
+  assign \$47  = valid >> wo_r__addr;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = ra + 1'h1;
+  assign \$51  = src_sel ? \r_data$53  : r_data;
   always @(posedge clk)
-    wb_active <= \$41 ;
+    wb_active <= \$52 ;
   always @(posedge clk)
-    wb_cnt <= \$42 ;
+    wb_cnt <= \$53 ;
   always @(posedge clk)
-    wb_pend_early <= \$43 ;
+    \$signal  <= \$54 ;
   always @(posedge clk)
-    waddr1 <= \$44 ;
+    last <= \$55 ;
   always @(posedge clk)
-    wb_pend <= \$45 ;
+    wb_pend_early <= \$56 ;
   always @(posedge clk)
-    wb_waddr <= \$46 ;
+    waddr1 <= \$57 ;
   always @(posedge clk)
-    wo_r__addr <= \$47 ;
+    wb_pend <= \$58 ;
   always @(posedge clk)
-    \$signal  <= \$48 ;
+    wb_waddr <= \$59 ;
   always @(posedge clk)
-    wo_valid <= \$49 ;
+    wo_r__addr <= \$60 ;
   always @(posedge clk)
-    valid <= \$50 ;
+    \$signal$16  <= \$61 ;
   always @(posedge clk)
-    h_out <= \$51 ;
+    \$signal$18  <= \$62 ;
   always @(posedge clk)
-    ra <= \$52 ;
+    h_wacc <= \$63 ;
   always @(posedge clk)
-    src__data <= \$53 ;
+    \$signal$60  <= \$64 ;
+  always @(posedge clk)
+    \$signal$65  <= \$65 ;
+  always @(posedge clk)
+    w_addr_q <= \$66 ;
+  always @(posedge clk)
+    \$signal$25  <= \$67 ;
+  always @(posedge clk)
+    wo_valid <= \$68 ;
+  always @(posedge clk)
+    valid <= \$69 ;
+  always @(posedge clk)
+    h_out <= \$70 ;
+  always @(posedge clk)
+    ra <= \$71 ;
+  always @(posedge clk)
+    src__data <= \$72 ;
   assign \$1  = wb_active | wb_pend;
   assign wb__busy = \$1  | wb_pend_early;
   assign wb_full = wb_base + wb_cnt;
   assign \$2  = ~ wb__busy;
   assign \$3  = wb__start & \$2 ;
-  assign \$4  = wb_cnt != 6'h3f;
-  assign \$5  = wb_active & \$4 ;
-  assign \$6  = \$3  | \$5 ;
-  assign \$7  = wb_full < 11'h400;
-  assign \$8  = wb_active & \$7 ;
-  assign \$9  = \$6  | \$8 ;
-  assign wb__busy_next = \$9  | wb_pend_early;
-  assign \$signature__addr$13  = h_we_dst ? h_addr[5:0] : acc__waddr;
-  assign \$signature__data  = h_we_dst ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | h_we_dst;
-  assign acc__rdata = \$signal  ? \$signature__data$24  : 16'h0000;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
+  assign \$6  = wb_active & \$5 ;
+  assign \$7  = \$3  | \$6 ;
+  assign wb__busy_next = \$7  | wb_pend_early;
+  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
+  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$16 ;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$10  = $signed(acc) < $signed(1'h0);
-  assign \$11  = relu & \$10 ;
-  assign \$12  = $signed(acc) < $signed(16'h8000);
-  assign \$13  = $signed(acc) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 16'h7fff : acc;
-  assign \$15  = \$12  ? 16'h8000 : \$14 ;
-  assign out = \$11  ? 16'h0000 : \$15 ;
+  assign \$8  = $signed(acc) < $signed(1'h0);
+  assign \$9  = relu & \$8 ;
+  assign \$10  = $signed(acc) < $signed(16'h8000);
+  assign \$11  = $signed(acc) > $signed(16'h7fff);
+  assign \$12  = \$11  ? 16'h7fff : acc;
+  assign \$13  = \$10  ? 16'h8000 : \$12 ;
+  assign out = \$9  ? 16'h0000 : \$13 ;
+  assign \$14  = ! src_sel;
+  assign \$15  = ctl__pf_active & \$14 ;
+  assign r_addr = \$15  ? ra : h_addr;
   assign \$16  = ! src_sel;
   assign \$17  = ctl__pf_active & \$16 ;
-  assign r_addr = \$17  ? ra : h_addr;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_en = \$19  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wacc;
-  assign \$20  = ! src_sel;
-  assign \$21  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$21  : h_we_src;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_addr$43  = \$23  ? ra : h_addr;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_en$44  = \$25  ? src__rd_en : 1'h1;
-  assign \w_addr$45  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$46  = wb_pend ? out : h_wacc;
-  assign \$27  = h_we_next | wb_pend;
-  assign \w_en$47  = \$26  ? h_we_src : \$27 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -18402,263 +18893,329 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$50 ),
-    .rp__addr(\r_addr$43 ),
-    .rp__en(\r_en$44 ),
+    .r_data(\r_data$53 ),
+    .rp__addr(\r_addr$46 ),
+    .rp__en(\r_en$47 ),
     .rst(rst),
-    .w_addr(\w_addr$45 ),
-    .w_data(\w_data$46 ),
-    .w_en(\w_en$47 )
+    .w_addr(\w_addr$48 ),
+    .w_data(\w_data$49 ),
+    .w_en(\w_en$50 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$41  = wb_active;
-    if (\$29 ) begin
-      \$41  = 1'h1;
+    \$52  = wb_active;
+    if (\$27 ) begin
+      \$52  = 1'h1;
     end else if (wb_active) begin
-      if (\$31 ) begin
-        \$41  = 1'h0;
+      if (last) begin
+        \$52  = 1'h0;
       end
     end
     if (rst) begin
-      \$41  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$42  = wb_cnt;
-    if (\$29 ) begin
-      \$42  = 7'h00;
+    \$53  = wb_cnt;
+    if (\$27 ) begin
+      \$53  = 7'h00;
     end else if (wb_active) begin
-      \$42  = \$30 [6:0];
+      \$53  = \$29 [6:0];
     end
     if (rst) begin
-      \$42  = 7'h00;
+      \$53  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$43  = \$33 ;
+    \$54  = \$signal ;
+    if (\$27 ) begin
+      \$54  = \$28 ;
+    end else if (wb_active) begin
+      \$54  = \$31 ;
+    end
     if (rst) begin
-      \$43  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$44  = wb_full[9:0];
+    \$55  = last;
+    if (\$27 ) begin
+      \$55  = 1'h0;
+    end else if (wb_active) begin
+      \$55  = \$32 ;
+    end
     if (rst) begin
-      \$44  = 10'h000;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$45  = wb_pend_early;
+    \$56  = \$33 ;
     if (rst) begin
-      \$45  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$46  = waddr1;
+    \$57  = wb_full[9:0];
     if (rst) begin
-      \$46  = 10'h000;
+      \$57  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$47  = \$34 [5:0];
+    \$58  = wb_pend_early;
     if (rst) begin
-      \$47  = 6'h00;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$48  = \$35 ;
+    \$59  = waddr1;
     if (rst) begin
-      \$48  = 1'h0;
+      \$59  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$49  = \$36 ;
+    \$60  = \$34 [5:0];
     if (rst) begin
-      \$49  = 1'h0;
+      \$60  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$50  = valid;
-    if (\$38 ) begin
-      \$50  = 64'h0000000000000000;
+    \$61  = h_we_dst;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$62  = h_addr[5:0];
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$63  = h_wdata;
+    if (rst) begin
+      \$63  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$64  = \$39 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$65  = \$43 ;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$66  = \$signature__addr$15 ;
+    if (rst) begin
+      \$66  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$67  = \$46 ;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$68  = \$47 ;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$69  = valid;
+    if (\$49 ) begin
+      \$69  = 64'h0000000000000000;
     end else if (\$signature__en ) begin
       (* full_case = 32'd1 *)
-      casez (\$signature__addr$13 )
+      casez (\$signature__addr$15 )
         6'h00:
-            \$50 [0] = 1'h1;
+            \$69 [0] = 1'h1;
         6'h01:
-            \$50 [1] = 1'h1;
+            \$69 [1] = 1'h1;
         6'h02:
-            \$50 [2] = 1'h1;
+            \$69 [2] = 1'h1;
         6'h03:
-            \$50 [3] = 1'h1;
+            \$69 [3] = 1'h1;
         6'h04:
-            \$50 [4] = 1'h1;
+            \$69 [4] = 1'h1;
         6'h05:
-            \$50 [5] = 1'h1;
+            \$69 [5] = 1'h1;
         6'h06:
-            \$50 [6] = 1'h1;
+            \$69 [6] = 1'h1;
         6'h07:
-            \$50 [7] = 1'h1;
+            \$69 [7] = 1'h1;
         6'h08:
-            \$50 [8] = 1'h1;
+            \$69 [8] = 1'h1;
         6'h09:
-            \$50 [9] = 1'h1;
+            \$69 [9] = 1'h1;
         6'h0a:
-            \$50 [10] = 1'h1;
+            \$69 [10] = 1'h1;
         6'h0b:
-            \$50 [11] = 1'h1;
+            \$69 [11] = 1'h1;
         6'h0c:
-            \$50 [12] = 1'h1;
+            \$69 [12] = 1'h1;
         6'h0d:
-            \$50 [13] = 1'h1;
+            \$69 [13] = 1'h1;
         6'h0e:
-            \$50 [14] = 1'h1;
+            \$69 [14] = 1'h1;
         6'h0f:
-            \$50 [15] = 1'h1;
+            \$69 [15] = 1'h1;
         6'h10:
-            \$50 [16] = 1'h1;
+            \$69 [16] = 1'h1;
         6'h11:
-            \$50 [17] = 1'h1;
+            \$69 [17] = 1'h1;
         6'h12:
-            \$50 [18] = 1'h1;
+            \$69 [18] = 1'h1;
         6'h13:
-            \$50 [19] = 1'h1;
+            \$69 [19] = 1'h1;
         6'h14:
-            \$50 [20] = 1'h1;
+            \$69 [20] = 1'h1;
         6'h15:
-            \$50 [21] = 1'h1;
+            \$69 [21] = 1'h1;
         6'h16:
-            \$50 [22] = 1'h1;
+            \$69 [22] = 1'h1;
         6'h17:
-            \$50 [23] = 1'h1;
+            \$69 [23] = 1'h1;
         6'h18:
-            \$50 [24] = 1'h1;
+            \$69 [24] = 1'h1;
         6'h19:
-            \$50 [25] = 1'h1;
+            \$69 [25] = 1'h1;
         6'h1a:
-            \$50 [26] = 1'h1;
+            \$69 [26] = 1'h1;
         6'h1b:
-            \$50 [27] = 1'h1;
+            \$69 [27] = 1'h1;
         6'h1c:
-            \$50 [28] = 1'h1;
+            \$69 [28] = 1'h1;
         6'h1d:
-            \$50 [29] = 1'h1;
+            \$69 [29] = 1'h1;
         6'h1e:
-            \$50 [30] = 1'h1;
+            \$69 [30] = 1'h1;
         6'h1f:
-            \$50 [31] = 1'h1;
+            \$69 [31] = 1'h1;
         6'h20:
-            \$50 [32] = 1'h1;
+            \$69 [32] = 1'h1;
         6'h21:
-            \$50 [33] = 1'h1;
+            \$69 [33] = 1'h1;
         6'h22:
-            \$50 [34] = 1'h1;
+            \$69 [34] = 1'h1;
         6'h23:
-            \$50 [35] = 1'h1;
+            \$69 [35] = 1'h1;
         6'h24:
-            \$50 [36] = 1'h1;
+            \$69 [36] = 1'h1;
         6'h25:
-            \$50 [37] = 1'h1;
+            \$69 [37] = 1'h1;
         6'h26:
-            \$50 [38] = 1'h1;
+            \$69 [38] = 1'h1;
         6'h27:
-            \$50 [39] = 1'h1;
+            \$69 [39] = 1'h1;
         6'h28:
-            \$50 [40] = 1'h1;
+            \$69 [40] = 1'h1;
         6'h29:
-            \$50 [41] = 1'h1;
+            \$69 [41] = 1'h1;
         6'h2a:
-            \$50 [42] = 1'h1;
+            \$69 [42] = 1'h1;
         6'h2b:
-            \$50 [43] = 1'h1;
+            \$69 [43] = 1'h1;
         6'h2c:
-            \$50 [44] = 1'h1;
+            \$69 [44] = 1'h1;
         6'h2d:
-            \$50 [45] = 1'h1;
+            \$69 [45] = 1'h1;
         6'h2e:
-            \$50 [46] = 1'h1;
+            \$69 [46] = 1'h1;
         6'h2f:
-            \$50 [47] = 1'h1;
+            \$69 [47] = 1'h1;
         6'h30:
-            \$50 [48] = 1'h1;
+            \$69 [48] = 1'h1;
         6'h31:
-            \$50 [49] = 1'h1;
+            \$69 [49] = 1'h1;
         6'h32:
-            \$50 [50] = 1'h1;
+            \$69 [50] = 1'h1;
         6'h33:
-            \$50 [51] = 1'h1;
+            \$69 [51] = 1'h1;
         6'h34:
-            \$50 [52] = 1'h1;
+            \$69 [52] = 1'h1;
         6'h35:
-            \$50 [53] = 1'h1;
+            \$69 [53] = 1'h1;
         6'h36:
-            \$50 [54] = 1'h1;
+            \$69 [54] = 1'h1;
         6'h37:
-            \$50 [55] = 1'h1;
+            \$69 [55] = 1'h1;
         6'h38:
-            \$50 [56] = 1'h1;
+            \$69 [56] = 1'h1;
         6'h39:
-            \$50 [57] = 1'h1;
+            \$69 [57] = 1'h1;
         6'h3a:
-            \$50 [58] = 1'h1;
+            \$69 [58] = 1'h1;
         6'h3b:
-            \$50 [59] = 1'h1;
+            \$69 [59] = 1'h1;
         6'h3c:
-            \$50 [60] = 1'h1;
+            \$69 [60] = 1'h1;
         6'h3d:
-            \$50 [61] = 1'h1;
+            \$69 [61] = 1'h1;
         6'h3e:
-            \$50 [62] = 1'h1;
+            \$69 [62] = 1'h1;
         6'h3f:
-            \$50 [63] = 1'h1;
+            \$69 [63] = 1'h1;
       endcase
     end
     if (rst) begin
-      \$50  = 64'h0000000000000000;
+      \$69  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$51  = out;
+    \$70  = out;
     if (rst) begin
-      \$51  = 16'h0000;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$52  = ra;
+    \$71  = ra;
     if (ctl__arm) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end else if (src__rd_en) begin
-      \$52  = \$39 [9:0];
+      \$71  = \$50 [9:0];
     end
     if (rst) begin
-      \$52  = 10'h000;
+      \$71  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$53  = \$40 ;
+    \$72  = \$51 ;
     if (rst) begin
-      \$53  = 16'h0000;
+      \$72  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign h_wdata = h_wacc;
+  assign \h_wacc$59  = h_wdata;
+  assign \$20  = src_sel;
   assign \$22  = src_sel;
   assign \$24  = src_sel;
-  assign \$26  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -18772,7 +19329,7 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__ren
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
 , acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
@@ -18781,35 +19338,35 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
+  wire [6:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
-  wire [7:0] \$2 ;
-  wire [31:0] \$20 ;
+  wire [31:0] \$19 ;
+  wire [6:0] \$2 ;
+  wire \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  reg [15:0] \$28 ;
-  reg [5:0] \$29 ;
-  wire [7:0] \$3 ;
+  reg [15:0] \$27 ;
+  reg \$28 ;
+  reg \$29 ;
+  wire \$3 ;
   reg \$30 ;
-  reg \$31 ;
-  reg [5:0] \$32 ;
-  reg [3:0] \$33 ;
-  reg [15:0] \$34 ;
+  reg [3:0] \$31 ;
+  reg [3:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [5:0] \$34 ;
   reg \$35 ;
   reg \$36 ;
   reg [5:0] \$37 ;
   reg \$38 ;
   reg \$39 ;
-  wire \$4 ;
+  wire [32:0] \$4 ;
   reg [5:0] \$40 ;
   reg [15:0] \$41 ;
   reg [15:0] \$42 ;
@@ -18820,31 +19377,36 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [16:0] \$47 ;
   reg \$48 ;
   reg [15:0] \$49 ;
-  wire [32:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [17:0] \$7 ;
-  wire [18:0] \$8 ;
+  wire [15:0] \$5 ;
+  wire [17:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
   wire \$9 ;
-  reg [3:0] \$signal  = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] \$signal ;
+  reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$26 ;
-  reg \$signal$28  = 1'h0;
+  wire \$signal$28 ;
+  reg \$signal$30  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$33 ;
-  reg \$signal$36  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$40  = 1'h0;
-  reg [5:0] \$signal$48  = 6'h00;
-  reg \$signal$51  = 1'h0;
-  reg \$signal$53  = 1'h0;
+  wire [5:0] \$signal$35 ;
+  reg \$signal$38  = 1'h0;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$42  = 1'h0;
+  reg \$signal$54  = 1'h0;
+  reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
+  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  output [5:0] acc__raddr_next;
+  reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
   wire [15:0] acc__rdata;
   output acc__ren;
@@ -18857,12 +19419,10 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_r__addr;
-  wire [15:0] cb_r__data;
+  wire [3:0] cb_h__addr;
+  wire [15:0] cb_h__data;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -18895,12 +19455,14 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   output [15:0] \new ;
   wire [15:0] \new ;
   wire [5:0] row;
-  reg [5:0] row_prev = 6'h00;
+  reg [5:0] row_next = 6'h00;
   input rst;
   wire rst;
   reg [15:0] s2_a = 16'h0000;
+  reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
-  reg [5:0] s3_row = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
@@ -18915,17 +19477,20 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_r__data = codebook[cb_r__addr];
+  assign cb_h__data = codebook[h_addr];
+  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
   always @(posedge clk)
-    \$signal$40  <= \$35 ;
+    row_next <= \$34 ;
   always @(posedge clk)
-    \$signal$51  <= \$36 ;
+    \$signal$42  <= \$35 ;
   always @(posedge clk)
-    s3_row <= \$37 ;
+    \$signal$54  <= \$36 ;
+  always @(posedge clk)
+    acc__raddr_next <= \$37 ;
   always @(posedge clk)
     acc__ren <= \$38 ;
   always @(posedge clk)
-    \$signal$53  <= \$39 ;
+    \$signal$55  <= \$39 ;
   always @(posedge clk)
     acc__raddr <= \$40 ;
   always @(posedge clk)
@@ -18935,67 +19500,65 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     s4_p <= \$43 ;
   always @(posedge clk)
-    \$signal$36  <= \$44 ;
+    \$signal$38  <= \$44 ;
   always @(posedge clk)
-    \$signal$37  <= \$45 ;
+    \$signal$39  <= \$45 ;
   always @(posedge clk)
     acc__waddr <= \$46 ;
   always @(posedge clk)
     s5_x <= \$47 ;
   always @(posedge clk)
-    \$signal$28  <= \$48 ;
+    \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
-  assign \$1  = row_prev + entry__z;
-  assign \$2  = \$1  + 1'h1;
-  assign \$3  = entry__first ? { 4'h0, entry__z } : \$2 ;
-  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
-  assign \$4  = ~ \$signal$18 ;
-  assign ev_padding = ev_entry & \$4 ;
-  assign \$5  = $signed(twice) >>> shift;
-  assign \$6  = \$signal$28  ? last_val : acc__rdata;
-  assign \$7  = $signed(\$6 ) + $signed({ 1'h0, s5_x[16:1] });
-  assign \$8  = $signed(\$7 ) + $signed({ 1'h0, s5_x[0] });
-  assign acc__we = \$signal$36  & \$signal$37 ;
-  assign ev_bypass = \$signal$36  & \$signal$28 ;
-  assign \$9  = ev_entry | \$signal$40 ;
-  assign \$10  = \$9  | acc__ren;
-  assign busy = \$10  | \$signal$36 ;
-  assign \$11  = entry__valid | ev_entry;
-  assign \$12  = \$11  | \$signal$40 ;
-  assign busy_next = \$12  | acc__ren;
-  assign \$13  = ~ ctl__start;
-  assign \$14  = entry__valid & \$13 ;
-  assign \$15  = | entry__v;
-  assign \$16  = ~ ctl__start;
-  assign \$17  = ev_entry & \$16 ;
-  assign \$18  = ~ ctl__start;
-  assign \$19  = \$signal$40  & \$18 ;
-  assign \$20  = $signed(s3_a) * $signed(s3_w);
-  assign \$21  = ~ ctl__start;
-  assign \$22  = acc__ren & \$21 ;
-  assign \$23  = acc__ren & \$signal$53 ;
-  assign \$24  = \$23  & \$signal$36 ;
-  assign \$25  = \$24  & \$signal$37 ;
-  assign \$26  = acc__raddr == acc__waddr;
-  assign \$27  = \$25  & \$26 ;
+  assign \$1  = row_next + \$signal$14 ;
+  assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
+  assign \$3  = ~ \$signal$18 ;
+  assign ev_padding = ev_entry & \$3 ;
+  assign \$4  = $signed(twice) >>> shift;
+  assign \$5  = \$signal$30  ? last_val : acc__rdata;
+  assign \$6  = { \$5 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$38  & \$signal$39 ;
+  assign ev_bypass = \$signal$38  & \$signal$30 ;
+  assign \$7  = ev_entry | \$signal$42 ;
+  assign \$8  = \$7  | acc__ren;
+  assign busy = \$8  | \$signal$38 ;
+  assign \$9  = entry__valid | ev_entry;
+  assign \$10  = \$9  | \$signal$42 ;
+  assign busy_next = \$10  | acc__ren;
+  assign \$11  = ~ ctl__start;
+  assign \$12  = entry__valid & \$11 ;
+  assign \$13  = | entry__v;
+  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$15  = ~ ctl__start;
+  assign \$16  = ev_entry & \$15 ;
+  assign \$17  = ~ ctl__start;
+  assign \$18  = \$signal$42  & \$17 ;
+  assign \$19  = $signed(s3_a) * $signed(s3_w);
+  assign \$20  = ~ ctl__start;
+  assign \$21  = acc__ren & \$20 ;
+  assign \$22  = acc__ren & \$signal$55 ;
+  assign \$23  = \$22  & \$signal$38 ;
+  assign \$24  = \$23  & \$signal$39 ;
+  assign \$25  = acc__raddr == acc__waddr;
+  assign \$26  = \$24  & \$25 ;
   always @(posedge clk)
-    h_rdata <= \$28 ;
+    h_rdata <= \$27 ;
   always @(posedge clk)
-    row_prev <= \$29 ;
+    ev_entry <= \$28 ;
   always @(posedge clk)
-    ev_entry <= \$30 ;
+    \$signal$18  <= \$29 ;
   always @(posedge clk)
-    \$signal$18  <= \$31 ;
+    s2_first <= \$30 ;
   always @(posedge clk)
-    \$signal$48  <= \$32 ;
+    \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signal  <= \$33 ;
+    \$signature__addr$9  <= \$32 ;
   always @(posedge clk)
-    s2_a <= \$34 ;
+    s2_a <= \$33 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$35  = \$17 ;
+    \$35  = \$16 ;
     if (rst) begin
       \$35  = 1'h0;
     end
@@ -19009,28 +19572,28 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$37  = \$signal$48 ;
+    \$37  = \$2 [5:0];
     if (rst) begin
       \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$38  = \$19 ;
+    \$38  = \$18 ;
     if (rst) begin
       \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$39  = \$signal$51 ;
+    \$39  = \$signal$54 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$40  = s3_row;
+    \$40  = acc__raddr_next;
     if (rst) begin
       \$40  = 6'h00;
     end
@@ -19044,28 +19607,28 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$signature__data$58 ;
     if (rst) begin
       \$42  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$20 ;
+    \$43  = \$19 ;
     if (rst) begin
       \$43  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = \$22 ;
+    \$44  = \$21 ;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$45  = \$signal$53 ;
+    \$45  = \$signal$55 ;
     if (rst) begin
       \$45  = 1'h0;
     end
@@ -19079,89 +19642,99 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = \$5 [16:0];
+    \$47  = \$4 [16:0];
     if (rst) begin
       \$47  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = \$27 ;
+    \$48  = \$26 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$49  = \$8 [15:0];
+    \$49  = \$6 [16:1];
     if (rst) begin
       \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$28  = cb_r__data;
+    \$27  = cb_h__data;
     if (rst) begin
-      \$28  = 16'h0000;
+      \$27  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$29  = row_prev;
-    if (entry__valid) begin
-      \$29  = \$3 [5:0];
-    end
+    \$28  = \$12 ;
     if (rst) begin
-      \$29  = 6'h00;
+      \$28  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$30  = \$14 ;
+    \$29  = \$13 ;
+    if (rst) begin
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$30  = entry__first;
     if (rst) begin
       \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$31  = \$15 ;
+    \$31  = entry__z;
     if (rst) begin
-      \$31  = 1'h0;
+      \$31  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$32  = \$3 [5:0];
+    \$32  = entry__v;
     if (rst) begin
-      \$32  = 6'h00;
+      \$32  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$33  = entry__v;
+    \$33  = entry__a;
     if (rst) begin
-      \$33  = 4'h0;
+      \$33  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$34  = entry__a;
+    \$34  = row_next;
+    if (ev_entry) begin
+      \$34  = \$14 [5:0];
+    end
     if (rst) begin
-      \$34  = 16'h0000;
+      \$34  = 6'h00;
     end
   end
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
+  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign row = \$3 [5:0];
+  assign \$signal  = \$signature__addr$9 ;
+  assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$5 [16:0];
+  assign x = \$4 [16:0];
+  assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$26  = acc__ren;
-  assign \$signal$33  = acc__waddr;
-  assign acc__wdata = \$8 [15:0];
-  assign \new  = \$8 [15:0];
+  assign \$signal$28  = acc__ren;
+  assign \$signal$35  = acc__waddr;
+  assign acc__wdata = \$6 [16:1];
+  assign \new  = \$6 [16:1];
   assign twice = { s4_p, 1'h0 };
 endmodule
 

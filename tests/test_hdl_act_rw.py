@@ -81,10 +81,11 @@ def test_clear_writeback_swap():
         ctx.set(dut.ctl.start, 0)
         for r in range(hw.dst_depth):
             ctx.set(dut.h_addr, r)
+            ctx.set(dut.acc.raddr_next, r)              # the row is announced a cycle early
+            await ctx.tick()
             ctx.set(dut.acc.raddr, r)
             await ctx.tick()
             assert ctx.get(dut.acc.rdata) == 0
-            await ctx.tick()
             await ctx.tick()
             assert ctx.get(dut.h_out) == 0
 
@@ -108,10 +109,11 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         acc, out = [], []
         for r in range(hw.dst_depth):
             ctx.set(dut.h_addr, r)
+            ctx.set(dut.acc.raddr_next, r)              # the row is announced a cycle early
+            await ctx.tick()
             ctx.set(dut.acc.raddr, r)
             await ctx.tick()
             acc.append(ctx.get(dut.acc.rdata))
-            await ctx.tick()
             await ctx.tick()
             out.append(ctx.get(dut.h_out))
         return acc, out
@@ -141,6 +143,8 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         assert out[:2] == [127, -128]
         # the datapath accumulates onto a preloaded entry (read-before-write, then write)
         ctx.set(dut.ctl.running, 1)
+        ctx.set(dut.acc.raddr_next, 2)
+        await ctx.tick()
         ctx.set(dut.acc.raddr, 2)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 5
@@ -163,6 +167,49 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         await host_write(ctx, [1, 2])
         await start(ctx, keep=1)
         assert (await read_dst(ctx))[0] == [1, 2] + [0] * (hw.dst_depth - 2)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
+    """The datapath's valid bit is looked up a cycle before the read (at ``raddr_next``):
+    a write to the same entry in that cycle -- an entry issued two cycles earlier, with the
+    same row -- must still be seen, and a plain start in that cycle must still clear it."""
+    cfg = EIEConfig(pes=1, act_bits=8, acc_bits=12, regfile_entries=6)
+    hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
+    dut = ActRW(hw)
+
+    async def bench(ctx):
+        ctx.set(dut.ctl.start, 1)                          # cleared: every entry reads 0
+        await ctx.tick()
+        ctx.set(dut.ctl.start, 0)
+        ctx.set(dut.ctl.running, 1)
+        # cycle c: entry 3 written (first write: its valid bit is off until the end of c)
+        # while the lookup for the read in c+1 of entry 3 happens
+        ctx.set(dut.acc.waddr, 3)
+        ctx.set(dut.acc.wdata, -77)
+        ctx.set(dut.acc.we, 1)
+        ctx.set(dut.acc.raddr_next, 3)
+        await ctx.tick()
+        ctx.set(dut.acc.we, 0)
+        ctx.set(dut.acc.raddr, 3)
+        ctx.set(dut.acc.raddr_next, 4)
+        await ctx.tick()
+        assert ctx.get(dut.acc.rdata) == -77
+        ctx.set(dut.acc.raddr, 4)                          # never written: 0
+        ctx.set(dut.acc.raddr_next, 3)
+        await ctx.tick()
+        assert ctx.get(dut.acc.rdata) == 0
+        # a plain start in the lookup's cycle: the read after it sees the cleared file
+        ctx.set(dut.ctl.start, 1)
+        await ctx.tick()
+        ctx.set(dut.ctl.start, 0)
+        ctx.set(dut.acc.raddr, 3)
+        await ctx.tick()
+        assert ctx.get(dut.acc.rdata) == 0
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -27,8 +27,9 @@ Ports and timing
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
 * Host: ``h_we_src``/``h_we_next`` write a bank (``h_wdata``); ``h_we_dst`` writes destination
-  entry ``h_addr`` (``h_wacc``) through the accumulate port's write port (the host writes
-  only while no pass runs, so the two never meet); ``h_src``, ``h_next`` two cycles after
+  entry ``h_addr`` (``h_wacc``) through the accumulate port's write port, one cycle after
+  the other host writes (registered first; the host writes only while no pass runs, so the
+  two never meet); ``h_src``, ``h_next`` two cycles after
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
@@ -125,22 +126,27 @@ class ActRW(wiring.Component):
         m.d.comb += self.wb.busy.eq(wb_active | wb_pend | wb_pend_early)
         wb_full = Signal(len(self.wb_base) + 1)
         m.d.comb += wb_full.eq(self.wb_base + wb_cnt)
-        with m.If(self.wb.start & ~self.wb.busy):
-            m.d.sync += [wb_active.eq(1), wb_cnt.eq(0)]
+        # registers: wb_full < act_depth (the entry lands in the bank) and wb_cnt is the
+        # last, each computed a cycle early, so busy_next is a few gates of flip-flops
+        in_range, last = Signal(), Signal()
+        start = self.wb.start & ~self.wb.busy
+        with m.If(start):
+            m.d.sync += [wb_active.eq(1), wb_cnt.eq(0), in_range.eq(self.wb_base < hw.act_depth),
+                         last.eq(n_wb == 1)]
         with m.Elif(wb_active):
-            m.d.sync += wb_cnt.eq(wb_cnt + 1)
-            with m.If(wb_cnt == n_wb - 1):
+            m.d.sync += [wb_cnt.eq(wb_cnt + 1), in_range.eq(wb_full + 1 < hw.act_depth),
+                         last.eq(wb_cnt == n_wb - 2)]
+            with m.If(last):
                 m.d.sync += wb_active.eq(0)
         # entry wb_cnt is read two cycles later (registered address, then the file), so its
         # write into the next bank waits two cycles; addresses past the bank are dropped
         # rather than wrapped onto its start
         pend1 = wb_pend_early
         waddr1 = Signal.like(wb_waddr)
-        m.d.sync += [pend1.eq(wb_active & (wb_full < hw.act_depth)), waddr1.eq(wb_full),
+        m.d.sync += [pend1.eq(wb_active & in_range), waddr1.eq(wb_full),
                      wb_pend.eq(pend1), wb_waddr.eq(waddr1)]
         # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
-        m.d.comb += self.wb.busy_next.eq((self.wb.start & ~self.wb.busy) | (wb_active & (wb_cnt != n_wb - 1))
-                                         | (wb_active & (wb_full < hw.act_depth)) | pend1)
+        m.d.comb += self.wb.busy_next.eq(start | (wb_active & (~last | in_range)) | pend1)
         return wb_active, wb_cnt, wb_pend, wb_waddr
 
     def _dst_file(self, m, wb_active, wb_cnt):
@@ -158,15 +164,27 @@ class ActRW(wiring.Component):
         dp_valid, wo_valid = Signal(), Signal()
         wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
         m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
-        # one write port: the accumulate port, or the host's preload (only while no pass runs)
+        # one write port: the accumulate port, or the host's preload (only while no pass
+        # runs).  The host's write is registered first (it lands one cycle later than the
+        # other memories' host writes, long before any pass can start), so the decode of
+        # the host bus never sits in front of the file's write port and valid bits.
+        h_we, h_waddr, h_wacc = Signal(), Signal(hw.row_bits), Signal(signed(c.acc_bits))
+        m.d.sync += [h_we.eq(self.h_we_dst), h_waddr.eq(self.h_addr[:hw.row_bits]), h_wacc.eq(self.h_wacc)]
         m.d.comb += [
             dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(Mux(self.h_we_dst, self.h_addr[:hw.row_bits], self.acc.waddr)),
-            dst_w.data.eq(Mux(self.h_we_dst, self.h_wacc, self.acc.wdata)),
-            dst_w.en.eq(self.acc.we | self.h_we_dst),
+            dst_w.addr.eq(Mux(h_we, h_waddr, self.acc.waddr)),
+            dst_w.data.eq(Mux(h_we, h_wacc, self.acc.wdata)),
+            dst_w.en.eq(self.acc.we | h_we),
         ]
-        m.d.sync += [dp_valid.eq(valid.bit_select(self.acc.raddr, 1)), wo_valid.eq(valid.bit_select(wo_addr, 1))]
-        with m.If(self.ctl.start & ~self.keep_acc):
+        # the datapath's valid bit: looked up a cycle early at raddr_next (the 64:1 multiplexer
+        # is then a cycle of its own), corrected by the file's write of that cycle
+        pre_valid, w_en_q, w_addr_q = Signal(), Signal(), Signal(hw.row_bits)
+        clear = self.ctl.start & ~self.keep_acc
+        m.d.sync += [pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
+                     w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
+                     dp_valid.eq(pre_valid | (w_en_q & (w_addr_q == self.acc.raddr)))]
+        m.d.sync += wo_valid.eq(valid.bit_select(wo_addr, 1))
+        with m.If(clear):
             m.d.sync += valid.eq(0)
         with m.Elif(dst_w.en):
             m.d.sync += valid.bit_select(dst_w.addr, 1).eq(1)

@@ -6,16 +6,23 @@ An entry issued in cycle t (its line read in t by :mod:`.spmat_read`) flows:
 ====== ==================================================================================
 cycle  work (register at the end of the cycle)
 ====== ==================================================================================
-t+1    entry select (``entry.v``, ``entry.z``); row = ``z`` for a column's first entry, else
-       ``row_prev + z + 1``; the codebook address v registered               → s2
-t+2    codebook value w (LUT RAM read at v); multiplier inputs a, w registered → s3
-t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact)         → s4
+t+1    entry select (``entry.v``, ``entry.z``)                                  → s2
+t+2    codebook value w (LUT RAM read at v); multiplier inputs a, w registered; row = ``z``
+       for a column's first entry, else ``row_prev + z + 1``                    → s3
+t+3    product ``P = a·w`` (``act_bits + codebook_bits`` bits, exact), registered in the
+       fabric                                                                   → s4
 t+4    ``X = (2·P) >>> s`` (arithmetic, low ``acc_bits + 1`` bits kept); accumulator
        read of row; early bypass compare with the entry in s5                  → s5
 t+5    ``acc[row] ← old + (X >> 1) + X[0]`` (``acc_bits``, wrap-around); old = the value
        written in t+4 on a bypass, else the register-file read; padding (v = 0) writes
        nothing
 ====== ==================================================================================
+
+The product register is a fabric flip-flop, not the multiplier's output register: on ECP5
+the multiplier tiles sit in fixed rows away from the PE's logic, and the flip-flop placed
+next to the tile keeps the route out of it and the barrel shifter in different cycles.
+The row address accumulation runs in t+2 from registers (no block-RAM output in front of
+its adder).
 
 The round-shift ``r = (P + 2^(s−1)) >> s`` (``r = P`` for s = 0) is split so that no stage
 holds a wide adder behind the barrel shifter: with ``X = (2P) >>> s = P >>> (s−1)``,
@@ -29,15 +36,15 @@ t writes it at the end of t+5 (a read-before-write BRAM), so when both are real 
 the same row, the t+1 entry takes the value written in t+5.  Entries two or more cycles
 apart see each other's writes in the memory.
 
-With ``vendor="ecp5"`` the multiplier is a MULT18X18D whose input and output registers are
-s3 and s4.
+With ``vendor="ecp5"`` the multiplier is a MULT18X18D with its input registers (s3); its
+output is registered in the fabric (s4).
 
 Strobes (in the cycle noted): ``ev_entry``/``ev_padding`` (t+2), ``ev_bypass`` (t+5).
 ``busy`` is high while any of stages t+2 .. t+5 holds an entry; ``busy_next``: one will
 in the next cycle (an entry now in t+1 .. t+4).
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -97,30 +104,36 @@ class Arith(wiring.Component):
         c = hw.config
         rb = hw.row_bits
         m.submodules.codebook = cb = Memory(shape=signed(c.codebook_bits), depth=c.codebook_size, init=self._init)
-        cb_w, cb_r = cb.write_port(), cb.read_port(domain="comb")      # LUT RAM, read in t+2
+        # two LUT-RAM copies: the datapath's (read at the selected entry's v, no multiplexer
+        # in front of its address) and the host's
+        cb_w, cb_r, cb_h = cb.write_port(), cb.read_port(domain="comb"), cb.read_port(domain="comb")
         h_cb = Signal(signed(c.codebook_bits))
-        m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we)]
-        m.d.sync += h_cb.eq(cb_r.data)
+        m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we),
+                     cb_h.addr.eq(self.h_addr)]
+        m.d.sync += h_cb.eq(cb_h.data)
         m.d.comb += self.h_rdata.eq(h_cb)
 
-        # ---- t+1: row address accumulation, codebook address --------------------------
-        row_prev = Signal(rb)
-        row = Signal(rb)
-        m.d.comb += row.eq(Mux(self.entry.first, self.entry.z, row_prev + self.entry.z + 1))
-        with m.If(self.entry.valid):
-            m.d.sync += row_prev.eq(row)
-        s2_valid, s2_real, s2_row, s2_v = Signal(), Signal(), Signal(rb), Signal(c.weight_bits)
-        s2_a = Signal(signed(c.act_bits))
-        m.d.sync += [s2_valid.eq(self.entry.valid & ~self.ctl.start), s2_real.eq(self.entry.v != 0), s2_row.eq(row),
-                     s2_v.eq(self.entry.v), s2_a.eq(self.entry.a)]
+        # ---- t+1: the selected entry registered ------------------------------------------
+        s2_valid, s2_real, s2_first = Signal(), Signal(), Signal()
+        s2_z, s2_v, s2_a = Signal(len(self.entry.z)), Signal(c.weight_bits), Signal(signed(c.act_bits))
+        m.d.sync += [s2_valid.eq(self.entry.valid & ~self.ctl.start), s2_real.eq(self.entry.v != 0),
+                     s2_first.eq(self.entry.first), s2_z.eq(self.entry.z), s2_v.eq(self.entry.v),
+                     s2_a.eq(self.entry.a)]
 
-        # ---- t+2: codebook value, multiplier inputs -------------------------------------
-        m.d.comb += cb_r.addr.eq(Mux(self.ctl.running, s2_v, self.h_addr))
+        # ---- t+2: codebook value, multiplier inputs; row address accumulation ---------------
+        # row = z for a column's first entry, else row_prev + z + 1 (row_prev + 1 kept in a
+        # register, so one adder from registers)
+        m.d.comb += cb_r.addr.eq(s2_v)
+        row_next = Signal(rb)                    # row_prev + 1
+        row = Signal(rb)
+        m.d.comb += row.eq(Mux(s2_first, s2_z, row_next + s2_z))
+        with m.If(s2_valid):
+            m.d.sync += row_next.eq(row + 1)
         s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
-        m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(s2_row)]
+        m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(row)]
         m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
 
-        # ---- t+3: product ------------------------------------------------------------------
+        # ---- t+3: product, registered in the fabric -----------------------------------------
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
         s4_p = Signal(signed(hw.product_bits))
         m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
@@ -133,7 +146,7 @@ class Arith(wiring.Component):
         m.d.comb += x.eq(twice >> self.shift)
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
-        m.d.comb += [self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid)]
+        m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid)]
         m.d.sync += [
             s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
@@ -144,7 +157,8 @@ class Arith(wiring.Component):
         old = Mux(s5_bypass, last_val, self.acc.rdata)
         new = Signal(signed(c.acc_bits))
         m.d.comb += [
-            new.eq(old + s5_x[1:] + s5_x[0]),
+            # old + (X >> 1) + X[0] as one adder: (2·old + 1) + X, the low bit dropped
+            new.eq((Cat(Const(1, 1), old) + s5_x)[1:]),
             self.acc.waddr.eq(s5_row), self.acc.wdata.eq(new), self.acc.we.eq(s5_valid & s5_real),
             self.ev_bypass.eq(s5_valid & s5_bypass),
             self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),
@@ -155,8 +169,8 @@ class Arith(wiring.Component):
 
     def _multiply(self, m, a, w, p):
         """``p = a·w`` with two registers: the inputs (end of t+2) and the product (end of
-        t+3).  On ECP5 a MULT18X18D with its input and output registers (yosys 0.70 infers
-        neither), else behavioural."""
+        t+3).  On ECP5 a MULT18X18D with its input registers (yosys 0.70 infers none) and
+        the product in fabric flip-flops, else behavioural."""
         hw = self._hw
         c = hw.config
         if not (hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18):
@@ -165,7 +179,8 @@ class Arith(wiring.Component):
             m.d.sync += [a_q.eq(a), w_q.eq(w), p.eq(a_q * w_q)]
             return
         a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
-        m.d.comb += [a18.eq(a), b18.eq(w), p.eq(p36[:hw.product_bits])]
+        m.d.comb += [a18.eq(a), b18.eq(w)]
+        m.d.sync += p.eq(p36[:hw.product_bits])          # the fabric register behind the tile
         ports = {}
         for k in range(18):
             ports[f"i_A{k}"] = a18[k]
@@ -180,7 +195,7 @@ class Arith(wiring.Component):
             p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
             p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
             p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
-            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+            p_REG_OUTPUT_CLK="NONE",
             p_CLK0_DIV="ENABLED", p_CLK1_DIV="ENABLED", p_CLK2_DIV="ENABLED", p_CLK3_DIV="ENABLED",
             p_HIGHSPEED_CLK="NONE", p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
             p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",

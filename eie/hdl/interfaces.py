@@ -219,10 +219,12 @@ class Entry(wiring.Signature):
 class AccPort(wiring.Signature):
     """The destination register file's accumulate port [arch §5.5]: ``raddr``/``ren`` in
     cycle c → ``rdata`` (In) in c+1 (read-before-write); ``waddr``/``wdata``/``we`` write at
-    the end of the cycle."""
+    the end of the cycle; ``raddr_next`` is the row read in the next cycle (the file looks up
+    its valid bit a cycle early)."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({
+            "raddr_next": Out(hw.row_bits),
             "raddr": Out(hw.row_bits),
             "ren": Out(1),
             "rdata": In(signed(hw.config.acc_bits)),

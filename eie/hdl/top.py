@@ -163,7 +163,7 @@ class EIETop(wiring.Component):
 
         bus = self._bus(m)
         regs = self._global_regs(m, bus, seq.busy)
-        ctrl = bus.gw & (bus.off == GLOBAL_REGS["ctrl"])
+        ctrl = bus.ctrl_w                         # a write of ctrl, decoded from the pins
         # the start's keep_acc bit, held for the pass (the PEs' destination files look at it
         # at cycle −1, START_DELAY cycles later)
         with m.If(seq.ctl_next.arm):
@@ -199,16 +199,21 @@ class EIETop(wiring.Component):
 
     def _bus(self, m):
         """The host bus, registered once (cycle c0 → c1): its fields (``off``, ``pe``,
-        ``glob``), ``wdata``, ``re`` and ``gw`` (a global register write)."""
+        ``glob``), ``wdata``, ``re``, ``gw`` (a global register write) and ``ctrl_w`` (a
+        write of ``ctrl``)."""
         hw = self._hw
         amap = HostMap(hw)
         addr = Signal(hw.host_addr_bits)
         wdata = Signal(hw.data_bits)
         we, re = Signal(), Signal()
-        m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re)]
+        # a write of ctrl, decoded before the register: start and write-back commands, and
+        # from them every PE's copy of busy, start from one flip-flop
+        ctrl_w = Signal(name="ctrl_w")
+        m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re),
+                     ctrl_w.eq(self.we & self.addr[amap.global_bit] & (self.addr[:amap.ob] == GLOBAL_REGS["ctrl"]))]
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
-                               wdata=wdata, re=re, gw=we & glob)
+                               wdata=wdata, re=re, gw=we & glob, ctrl_w=ctrl_w)
 
     def _global_regs(self, m, bus, busy):
         """The host-written global registers (:data:`~.regmap.GLOBAL_REGS`): a write takes
