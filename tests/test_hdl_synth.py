@@ -6,6 +6,7 @@ The fixtures in tests/data/synth/ are unedited outputs of ``eie synth --target e
 configurations themselves take minutes: ``bench/synth.py`` runs them.
 """
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -66,11 +67,15 @@ def test_bram_estimate_reference_and_paper():
     assert est["total"] == 48
     # iCE40 (no LUT RAM): 128 x 64-bit lines = 4 EBR (x16 each), pointer and activation
     # banks 1 each, and the small memories with registered reads: codebook (1), destination
-    # file (16 b, two read ports: 2)
-    ice = synth.bram_estimate(device_reference("ice40", "hx8k"), "ice40")
+    # file (16 b, two read ports: 2), the descriptor FIFO (17 x 67 b: 5 EBR of 16 b)
+    ice_hw = device_reference("ice40", "hx8k")
+    assert ice_hw.desc_depth == 17
+    ice = synth.bram_estimate(ice_hw, "ice40")
     assert ice["per_memory"] == {"spmat": 4, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1,
-                                 "codebook": 1, "dst": 2}
-    assert ice["total"] == 11
+                                 "codebook": 1, "dst": 2, "desc_fifo": 5}
+    assert ice["total"] == 16
+    # the FIFO as flip-flops (desc_fifo="lutram" on iCE40) takes no EBR
+    assert synth.bram_estimate(dataclasses.replace(ice_hw, desc_fifo="lutram"), "ice40")["total"] == 11
     assert synth.bram_estimate(device_reference("ice40", "hx8k", pes=3), "ice40")["total"] > 32
     paper = synth.bram_estimate(HWConfig(EIEConfig(), vendor="ecp5"), "ecp5")
     assert paper["per_pe"] == 64 + 2 * 8 + 2 and paper["total"] > max(d.brams for d in synth.DEVICES["ecp5"].values())
@@ -130,6 +135,11 @@ def test_synth_options_make_the_hardware():
     assert args.func is cmd_synth
     hw = synth_hw(args)
     assert hw.pes == 2 and hw.spmat_lines == 512 and hw.vendor == "ecp5" and hw.config.spmat_kb == 16
+    assert hw.desc_fifo_ram == "lutram"
+    ice = synth_hw(build_parser().parse_args(["synth", "--target", "ice40", "--reference"]))
+    assert ice.vendor == "ice40" and ice.desc_fifo_ram == "bram"
+    ice = synth_hw(build_parser().parse_args(["synth", "--target", "ice40", "--reference", "--desc-fifo", "lutram"]))
+    assert ice.desc_fifo_ram == "lutram"
 
 
 @pytest.mark.slow
@@ -149,9 +159,11 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
     assert 300 < r["luts"]["used"] < r["luts"]["total"]
     assert 100 < r["ffs"]["used"] < 5000
     # line memory 128 x 64 b = 4 EBR, pointer banks 2 x 128 x 16 b, activations 2 x 256 x 16 b: 1 each,
-    # codebook 1, destination file 2 (yosys's own mapping must agree)
+    # codebook 1, destination file 2, descriptor FIFO 5 (yosys's own mapping must agree)
+    assert res["hw"]["desc_fifo"] == "bram"
     assert r["brams"]["used"] == synth.bram_estimate(HWConfig(EIEConfig(
-        pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4)), "ice40")["total"]
+        pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4), vendor="ice40"),
+        "ice40")["total"] == 16
     assert res["critical_path"]["total_ns"] > 0
 
 

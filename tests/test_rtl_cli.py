@@ -362,3 +362,20 @@ def test_option_sets_select_the_shared_builds():
     for opts, hw in ((N3_OPTS, N3), (N1_OPTS, N1)):
         args = ap.parse_args(["verify", "x.npz", *[str(o) for o in opts], "--depths", "config"])
         assert hw_from_args(config_from(args), args).key() == hw.key()
+
+
+def test_desc_fifo_option_reaches_the_hardware(layer_file):
+    """--desc-fifo picks the descriptor FIFO's form for eie rtl and eie verify (both depth
+    modes); without it the vendor decides (bram on ice40)."""
+    from eie.prepare import load_compressed, prepare_layer
+    ap = cli.build_parser()
+    for argv, want in ((["verify", "x.npz", "--depths", "config"], "lutram"),
+                       (["verify", "x.npz", "--depths", "config", "--vendor", "ice40"], "bram"),
+                       (["verify", "x.npz", "--depths", "config", "--desc-fifo", "bram"], "bram"),
+                       (["rtl", "--vendor", "ice40", "--desc-fifo", "lutram"], "lutram")):
+        args = ap.parse_args(argv)
+        assert hw_from_args(config_from(args), args).desc_fifo_ram == want, argv
+    args = ap.parse_args(["verify", "x.npz", "--desc-fifo", "bram"])
+    cfg = config_from(args)
+    compiled = prepare_layer(load_compressed(layer_file), cfg, need_input=False).compiled
+    assert hw_from_args(cfg, args, compiled).desc_fifo_ram == "bram"

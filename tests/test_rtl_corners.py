@@ -8,6 +8,8 @@ One build per hardware configuration (cached; tests/rtl_cases.py): every case of
 configuration is loaded through the host port in one simulation.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import REPO_HDL
@@ -26,7 +28,8 @@ from rtl_cases import (
 )
 
 from eie.flow import verify
-from eie.flow.references import REFERENCES
+from eie.flow.generate import verilog_text
+from eie.flow.references import REFERENCES, device_reference
 
 HWS = {"n3_q1": N3, "n1_narrow": N1}
 SEEDS = {"n3_q1": range(100, 106), "n1_narrow": range(200, 204)}
@@ -141,3 +144,39 @@ def test_committed_fpga_verilog_runs_layers(sim):
     out = verify.run(b, [p[0] for p in pairs], max_cycles=cycle_guard([p[1] for p in pairs]),
                      random_init=True, name="fpga")
     _check(out.results, [p[1] for p in pairs], [c.name for c in cases])
+
+
+# the descriptor FIFO in block RAM (HWConfig.desc_fifo="bram": a synchronous, write-transparent
+# read addressed one cycle early): N = 3 with a depth-1 queue (every broadcast can fill a
+# queue), and the iCE40-HX8K reference itself (1 PE, queue 4; bram is the iCE40 default)
+EBR_HWS = {"n3_q1_bram": dataclasses.replace(N3, desc_fifo="bram"), "ice40_hx8k": device_reference("ice40", "hx8k")}
+EBR_SEEDS = {"n3_q1_bram": range(300, 308), "ice40_hx8k": range(400, 408)}
+
+
+@pytest.mark.parametrize("hwname", sorted(EBR_HWS))
+def test_block_ram_descriptor_fifo_matches_model(hwname):
+    """The block-RAM form of the descriptor FIFO under Verilator (random power-up): the
+    named corners (full queues with skewed loads, stalls, several passes ...), random layers,
+    full-precision biases and two three-layer chains; outputs, cycles of every pass and every
+    counter equal the model's."""
+    hw = EBR_HWS[hwname]
+    assert hw.desc_fifo_ram == "bram"
+    text = verilog_text(hw)
+    assert '(* ram_style = "block" *)' in text and text != verilog_text(dataclasses.replace(hw, desc_fifo="lutram"))
+    if hw.vendor == "ice40":            # the iCE40 netlist is the generic one with the block-RAM FIFO
+        assert text == verilog_text(dataclasses.replace(hw, vendor="generic", desc_fifo="bram"))
+    cases = corner_cases(hw) + [random_case(hw, s) for s in EBR_SEEDS[hwname]] + bias_cases(hw)
+    pairs = [job(hw, c) for c in cases]
+    refs = {c.name: p[1] for c, p in zip(cases, pairs, strict=True)}
+    # full queues stall the broadcast (in the named case with 3 PEs; among the random layers with 1 PE)
+    assert sum(r.totals["stall_cycles"] for r in refs.values()) > 0 and refs["ragged_passes"].totals["passes"] > 1
+    assert hw.pes == 1 or refs["skewed_stalls"].totals["stall_cycles"] > 0
+    chain, chain_refs = chain_cases(hw)
+    chain_full, chain_full_refs = chain_cases(hw, seed=31, bias_mode="full")
+    layers = [p[0] for p in pairs] + chain + chain_full
+    all_refs = [p[1] for p in pairs] + chain_refs + chain_full_refs
+    names = ([c.name for c in cases] + [f"chain{i}" for i in range(len(chain))]
+             + [f"chain_full{i}" for i in range(len(chain_full))])
+    b = verify.build(hw, "verilator")
+    out = verify.run(b, layers, max_cycles=cycle_guard(all_refs), random_init=True, name=f"ebr-{hwname}")
+    _check(out.results, all_refs, names)

@@ -16,10 +16,11 @@ from ..compress import BIAS_MODES
 from ..config import FIELD_DOCS, EIEConfig
 from ..errors import InputError
 from ..fileio import STDOUT
-from ..hdl.params import DEPTHS, VENDORS, HWConfig
+from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
 __all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "dense_options", "BIAS_HELP",
-           "add_depth_options", "hw_from_args", "EXTRAS", "require_extra", "human_stream", "simulate_setup"]
+           "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra", "human_stream",
+           "simulate_setup"]
 
 
 def flag(field: str) -> str:
@@ -85,6 +86,15 @@ def add_depth_options(p: argparse.ArgumentParser, default_from: str) -> None:
                        help=f"{what}, per PE (overrides --depths)")
     g.add_argument("--vendor", choices=VENDORS, default="generic",
                    help="memory primitives: " + ", ".join(VENDORS) + " (changes the netlist, never the behaviour)")
+    add_desc_fifo_option(g)
+
+
+def add_desc_fifo_option(g) -> None:
+    """``--desc-fifo``: the form of the column-descriptor FIFOs (:attr:`HWConfig.desc_fifo`)."""
+    g.add_argument("--desc-fifo", choices=DESC_FIFOS, default=None,
+                   help="column-descriptor FIFO: lutram (combinational read) or bram (synchronous read, block "
+                        "RAM); default: the vendor's (bram on ice40, else lutram); changes the netlist, never "
+                        "the behaviour")
 
 
 def depth_overrides(args) -> dict:
@@ -97,15 +107,16 @@ def depth_overrides(args) -> dict:
 
 
 def hw_from_args(cfg: EIEConfig, args, compiled=None) -> HWConfig:
-    """The hardware of ``--depths``/``--<depth>``/``--vendor`` for configuration ``cfg``."""
+    """The hardware of ``--depths``/``--<depth>``/``--vendor``/``--desc-fifo`` for configuration ``cfg``."""
     from ..flow.generate import hw_for_layer
     overrides = depth_overrides(args)
     vendor = getattr(args, "vendor", "generic")
+    desc_fifo = getattr(args, "desc_fifo", None)
     if getattr(args, "depths", "config") == "layer":
         if compiled is None:
             raise InputError("--depths layer needs a layer (give --layer L.npz) or use --depths config")
-        return hw_for_layer(compiled, vendor=vendor, **overrides)
-    return HWConfig(cfg, vendor=vendor, **overrides)
+        return hw_for_layer(compiled, vendor=vendor, desc_fifo=desc_fifo, **overrides)
+    return HWConfig(cfg, vendor=vendor, desc_fifo=desc_fifo, **overrides)
 
 
 #: optional extras: name -> (what needs it, the modules it brings)

@@ -19,6 +19,7 @@ from .options import (
     add_config_options,
     add_dense_options,
     add_depth_options,
+    add_desc_fifo_option,
     config_from,
     config_given,
     dense_options,
@@ -60,6 +61,7 @@ def cmd_rtl(args) -> int:
         given = [f"--{f}" for f in ("out", "layer", "input", "json") if getattr(args, f, None)]
         given += [flag(k) for k in depth_overrides(args)] + config_given(args)
         given += ["--vendor"] if args.vendor != "generic" else []
+        given += ["--desc-fifo"] if args.desc_fifo is not None else []
         if given:
             raise InputError(f"--reference writes the fixed reference designs; it takes no {given[0]} option "
                              f"(to generate another configuration use --out DIR)")
@@ -173,7 +175,8 @@ def cmd_verify_network(args) -> int:
     plans = calibrate_plans(layers, np.asarray(x, np.float64)[None, :], cfg, functions)
     # a network runs on the configuration's depths (--depths layer sizes one layer; a chained
     # write-back into activation banks sized for one layer's input came out wrong: not supported)
-    hw = HWConfig(cfg, vendor=getattr(args, "vendor", "generic"), **depth_overrides(args))
+    hw = HWConfig(cfg, vendor=getattr(args, "vendor", "generic"), desc_fifo=getattr(args, "desc_fifo", None),
+                  **depth_overrides(args))
     try:
         rep = verify_network(layers, functions, x, plans, hw, sim=args.sim, max_cycles=args.max_cycles,
                              names=[item.spec.name for item in run], progress=_progress)
@@ -200,7 +203,7 @@ def synth_hw(args):
         cfg = config_from(args, device_reference(args.target, device).config)
     else:
         cfg = config_from(args)
-    return HWConfig(cfg, vendor=args.target, **depth_overrides(args))
+    return HWConfig(cfg, vendor=args.target, desc_fifo=args.desc_fifo, **depth_overrides(args))
 
 
 def cmd_synth(args) -> int:
@@ -315,6 +318,7 @@ def register(sub) -> None:
     from ..hdl.params import DEPTHS
     for name, what in DEPTHS.items():
         g.add_argument(flag(name), dest="hw_" + name, type=int, default=None, metavar="INT", help=f"{what}, per PE")
+    add_desc_fifo_option(g)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")

@@ -83,19 +83,20 @@ BOARDS = {
     "ulx3s": Board("ulx3s", "Radiona ULX3S (LFE5U-85F)", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5", "85k",
                    "6", 25.0, 50.0, 1_000_000,
                    dict(pes=4, clock_mhz=50.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2)),
-    # iCE40UP5K: 5,280 logic cells and no LUT RAM, so the column-descriptor FIFO (14 entries
-    # here) is flip-flops and multiplexers.  Measured with the bridge (placement fails above
-    # ~90 %): the ice40 reference PE (reports/fpga) needs 5,229 cells (99 %); 8-bit
-    # activations and codebook, 10-bit accumulators, 9-bit pointers, 16-bit lines (2 entries),
-    # 256 B of lines, 128 activations per bank, queue depth 1 and 8 accumulators needed 4,626
-    # (87.6 %) and placed; the full-precision-bias preload (HW 4) made it 4,653 (88.1 %), which
-    # failed to place on seed 1, so the default keeps 4 accumulators: 4,514 (85.5 %).  The 12 MHz oscillator is used directly (no PLL needed:
-    # that array reaches 39 MHz); 1 Mbaud = 12 cycles per bit.
+    # iCE40UP5K: 5,280 logic cells and no LUT RAM; placement failed above ~88-90 % of the
+    # cells.  With the column-descriptor FIFO in block RAM (HWConfig.desc_fifo, the iCE40
+    # default) the default is the iCE40-HX8K reference PE (16-bit activations, codebook,
+    # accumulators and pointers, 1 KiB of lines, 16 accumulators, queue depth 4) with 32-bit
+    # lines instead of 64 (a 32-bit host word: narrower bridge and host path): 4,344 cells
+    # (82.3 %), 14 EBR, 35 MHz (reports/fpga/boards).  The reference PE itself (64-bit lines)
+    # needs 4,754 (90.0 %) and placed on seeds 1 and 2, too close to the limit for a default.
+    # (With the FIFO in flip-flops it needed 99 % and did not place; the default was an
+    # 8-bit datapath with 4 accumulators at 85.5 %.)  The 12 MHz oscillator is used directly
+    # (no PLL needed: the array reaches 35 MHz); 1 Mbaud = 12 cycles per bit.
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker (iCE40UP5K)",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", "up5k", "", 12.0, 12.0, 1_000_000,
-                        dict(pes=1, clock_mhz=12.0, act_bits=8, codebook_bits=8, acc_bits=10, ptr_bits=9,
-                             line_bits=16, regfile_entries=4, queue_depth=1, spmat_kb=0.25, ptr_kb=0.25,
-                             act_sram_kb=0.125)),
+                        dict(pes=1, clock_mhz=12.0, line_bits=32, regfile_entries=16, queue_depth=4, spmat_kb=1,
+                             ptr_kb=0.5, act_sram_kb=0.5)),
 }
 
 

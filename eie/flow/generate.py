@@ -172,7 +172,7 @@ def layer_depths(compiled) -> dict:
             "act_depth": max(need.act_groups, need.out_per_pe, 1), "dst_depth": need.regfile_entries}
 
 
-def hw_for_layer(compiled, vendor: str = "generic", **overrides) -> HWConfig:
+def hw_for_layer(compiled, vendor: str = "generic", desc_fifo: str | None = None, **overrides) -> HWConfig:
     """An :class:`HWConfig` just big enough for ``compiled``: each depth is the layer's need
     rounded up to a power of two (address bits are what a depth costs, and similar layers
     then share one build) but never above the configuration's SRAM size unless the layer
@@ -187,7 +187,7 @@ def hw_for_layer(compiled, vendor: str = "generic", **overrides) -> HWConfig:
         cap = getattr(default, name)
         # a layer beyond the SRAM size gets exactly its need (the capacity check decides)
         depths[name] = need if need > cap else min(_pow2(need), cap)
-    return HWConfig(cfg, vendor=vendor, **depths)
+    return HWConfig(cfg, vendor=vendor, desc_fifo=desc_fifo, **depths)
 
 
 def check_layer_fits(hw: HWConfig, compiled) -> None:

@@ -38,8 +38,9 @@ DEVICE_REFERENCES = {
     ("ecp5", "45k"): dict(pes=8, clock_mhz=125.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2),
     ("ecp5", "85k"): dict(pes=16, clock_mhz=125.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2),
     # iCE40 has no LUT RAM: the descriptor FIFO (ITEM_SLOTS + queue_depth + 1 descriptors of
-    # ~80 bits) becomes flip-flops and multiplexers and decides the size.  One PE with a
-    # 4-entry queue and 16 accumulators: 1 KiB lines, 2 x 128 pointers, 2 x 256 activations
+    # ~70 bits) is block RAM there (HWConfig.desc_fifo, 5 EBR per PE); as flip-flops it filled
+    # 89 % of the HX8K.  One PE with a 4-entry queue and 16 accumulators: 1 KiB lines,
+    # 2 x 128 pointers, 2 x 256 activations
     ("ice40", "hx8k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,
                             queue_depth=4),
     ("ice40", "up5k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,

@@ -106,11 +106,13 @@ def bram_estimate(hw: HWConfig, target: str) -> dict:
 
     Always counted: pointer banks, sparse-matrix lines and both activation banks.  On iCE40,
     which has no LUT RAM, yosys also puts the small memories whose reads are registered
-    into EBR: the codebook and the destination register file (two read ports: two copies);
-    the descriptor FIFOs (read combinationally, :mod:`eie.hdl.act_queue`) become logic.  On
-    ECP5 all of those go to LUT RAM.
+    into EBR: the codebook and the destination register file (two read ports: two copies).
+    The descriptor FIFO (:mod:`eie.hdl.act_queue`) is counted when it is built in block RAM
+    (``hw.desc_fifo_ram == "bram"``, the default on iCE40; else it is LUT RAM on ECP5 and
+    logic on iCE40).  On ECP5 the codebook and destination file go to LUT RAM.
     A memory takes ``read ports x min over the block's aspect ratios of the blocks needed``.
     """
+    from ..hdl.interfaces import desc_layout
     c = hw.config
     modes = DP16KD_MODES if target == "ecp5" else SB_RAM40_MODES
     mems = {"spmat": (c.line_bits, hw.spmat_lines, 1), "ptr_even": (c.ptr_bits, hw.ptr_words, 1),
@@ -119,6 +121,8 @@ def bram_estimate(hw: HWConfig, target: str) -> dict:
     if target == "ice40":
         mems.update({"codebook": (c.codebook_bits, c.codebook_size, 1),
                      "dst": (c.acc_bits, hw.dst_depth, 2)})
+    if hw.desc_fifo_ram == "bram":
+        mems["desc_fifo"] = (desc_layout(hw).size, hw.desc_depth, 1)
     per = {k: ports * _blocks(w, d, modes) for k, (w, d, ports) in mems.items()}
     pe = sum(per.values())
     return {"per_memory": per, "per_pe": pe, "total": pe * hw.pes}
@@ -459,7 +463,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"],
         "config": c.to_dict(),
         "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
-               "dst_depth": hw.dst_depth, "vendor": hw.vendor},
+               "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
         "wall_s": {"yosys": syn["yosys_s"], "nextpnr": sum(r["nextpnr_s"] for r in runs)},
         "workdir": str(wd) if tmp is None else None,
     })

@@ -19,6 +19,15 @@ Timing (exactly the contract's)
   registered strobe, so "room at the start of c+1" [arch §5.1] needs no logic across units.
 * ``count`` here excludes the push of the previous cycle (it is in ``bc_r``).
 
+Memory
+------
+The FIFO's head and the descriptor behind it are registers; the memory is read at one
+address, the entry after them.  ``HWConfig.desc_fifo`` picks the memory's form, never its
+behaviour: ``lutram`` (ECP5, generic) reads it combinationally at a registered address
+(distributed RAM); ``bram`` (the default on iCE40, which has no LUT RAM: there the ~80-bit
+descriptors became flip-flops and multiplexers) reads it synchronously, transparent for the
+write port, at the address one cycle early, forced into block RAM (``ram_style``).
+
 ``fault`` (sticky): a pop found no descriptor, a descriptor found the FIFO full, or this
 unit's copy of the pop decision differed from the Issue's (none can happen; the tests
 check).
@@ -86,10 +95,20 @@ class ActQueue(wiring.Component):
         # PE's latest signal -- only picks between registers and a RAM output: one 2:1 LUT,
         # no RAM address multiplexer (yosys's resource sharing would turn two read ports
         # behind a pop multiplexer into exactly that).
+        #
+        # ``hw.desc_fifo_ram == "bram"`` (iCE40, which has no LUT RAM): the same FIFO in block
+        # RAM.  A block RAM reads synchronously, so the read port is addressed one cycle early
+        # with the value rptr2 will have in the next cycle, and is transparent for the write
+        # port: its data in cycle c is entry rptr2(c) with every write up to the end of c−1,
+        # exactly what the combinational read at rptr2 sees in c.  The pop then reaches the
+        # block RAM's read address (a 2:1 choice behind it), where the LUT-RAM form keeps it off
+        # any address: fine at iCE40 clock rates, and the LUT-RAM form stays on ECP5.
         lay = desc_layout(hw)
-        m.submodules.mem = mem = Memory(shape=lay, depth=depth, init=[])
+        bram = hw.desc_fifo_ram == "bram"
+        attrs = {"ram_style": "block"} if bram else {}      # small: yosys would map it to logic by cost
+        m.submodules.mem = mem = Memory(shape=lay, depth=depth, init=[], attrs=attrs)
         wp = mem.write_port()
-        rp2 = mem.read_port(domain="comb")
+        rp2 = mem.read_port(transparent_for=(wp,)) if bram else mem.read_port(domain="comb")
         wptr = Signal(range(depth))
         rptr = [Signal(range(depth), name=f"rptr{i}") for i in range(3)]   # head index + 0, 1, 2
         sc = Signal(range(depth + 1))           # descriptors written before this cycle, not popped
@@ -103,8 +122,10 @@ class ActQueue(wiring.Component):
 
         x0 = Mux(fresh0, wq.as_value(), self.issue.head.as_value())
         x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid), rp2.addr.eq(rptr[2]),
-                     self.issue.next.eq(nxt)]
+        # rptr2 of the next cycle (the updates below), for the block RAM's early address
+        rptr2_next = Mux(self.ctl.arm, 2 % depth, Mux(pop, inc(rptr[2]), rptr[2]))
+        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid),
+                     rp2.addr.eq(rptr2_next if bram else rptr[2]), self.issue.next.eq(nxt)]
         m.d.sync += [wq.eq(self.wr.data), self.issue.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
                      fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
                      fresh1.eq(self.wr.valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]

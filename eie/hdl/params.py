@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from ..config import EIEConfig
 from ..errors import ConfigError
 
-__all__ = ["HWConfig", "bits_for", "DEPTHS", "COUNTER_BITS", "VENDORS", "BRAM_LATENCY", "GROUP_SLOTS", "LEAD", "ITEM_SLOTS",
-           "PREROLL"]
+__all__ = ["HWConfig", "bits_for", "DEPTHS", "COUNTER_BITS", "VENDORS", "DESC_FIFOS", "DESC_FIFO_DEFAULT", "BRAM_LATENCY",
+           "GROUP_SLOTS", "LEAD", "ITEM_SLOTS", "PREROLL"]
 
 #: the memory depths of one build (per PE), each an :class:`HWConfig` field, with its unit
 DEPTHS = {"spmat_lines": "sparse-matrix lines (of line_bits bits)",
@@ -31,6 +31,14 @@ COUNTER_BITS = 32
 #: what simulation and every other flow use), ``ecp5`` (DP16KD with ``REGMODE=OUTREG``),
 #: ``ice40`` (behavioural; yosys infers SB_RAM40_4K plus a fabric output register)
 VENDORS = ("generic", "ecp5", "ice40")
+
+#: how each PE's column-descriptor FIFO (:mod:`eie.hdl.act_queue`) is built: ``lutram`` (a
+#: combinational read at a registered address: distributed RAM on ECP5, the fastest form) or
+#: ``bram`` (a synchronous, write-transparent read addressed one cycle early, forced into
+#: block RAM: SB_RAM40_4K on iCE40, which has no LUT RAM).  Same behaviour, other netlist.
+DESC_FIFOS = ("lutram", "bram")
+#: the descriptor FIFO of each vendor when :attr:`HWConfig.desc_fifo` is not given
+DESC_FIFO_DEFAULT = {"generic": "lutram", "ecp5": "lutram", "ice40": "bram"}
 
 # ---- front-end prefetch (see eie/hdl/README.md, "Pipelining") -------------------------------
 #: every block RAM read: address in cycle c, data in cycle c+2 (array latch + output register)
@@ -77,6 +85,11 @@ class HWConfig:
         The row passes of the compiler use ``config.regfile_entries``; ``dst_depth`` must
         not be smaller.
     vendor : memory primitives (:data:`VENDORS`); changes the netlist, never the behaviour.
+    desc_fifo : how the column-descriptor FIFOs are built (:data:`DESC_FIFOS`; default, and
+        ``None``: the vendor's, :data:`DESC_FIFO_DEFAULT`); changes the netlist, never the
+        behaviour.  Stored as ``None`` when it is the vendor's default (so equal hardware
+        compares equal, and ``dataclasses.replace(hw, vendor=...)`` takes the new vendor's);
+        :attr:`desc_fifo_ram` is the form used.
     """
 
     config: EIEConfig
@@ -85,6 +98,7 @@ class HWConfig:
     act_depth: int | None = None
     dst_depth: int | None = None
     vendor: str = "generic"
+    desc_fifo: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.config, EIEConfig):
@@ -101,6 +115,10 @@ class HWConfig:
                 raise ConfigError(f"{name} must be an integer in [1, {1 << 24}], not {value!r}")
         if self.vendor not in VENDORS:
             raise ConfigError(f"vendor must be one of {', '.join(VENDORS)}, not {self.vendor!r}")
+        if self.desc_fifo is not None and self.desc_fifo not in DESC_FIFOS:
+            raise ConfigError(f"desc_fifo must be one of {', '.join(DESC_FIFOS)}, not {self.desc_fifo!r}")
+        if self.desc_fifo == DESC_FIFO_DEFAULT[self.vendor]:
+            object.__setattr__(self, "desc_fifo", None)
         if self.dst_depth < cfg.regfile_entries:
             raise ConfigError(
                 f"dst_depth must be at least regfile_entries={cfg.regfile_entries} (a row pass fills "
@@ -170,6 +188,11 @@ class HWConfig:
         return ITEM_SLOTS + self.config.queue_depth + 1
 
     @property
+    def desc_fifo_ram(self) -> str:
+        """The descriptor FIFO's form (:data:`DESC_FIFOS`): ``desc_fifo`` or the vendor's default."""
+        return self.desc_fifo or DESC_FIFO_DEFAULT[self.vendor]
+
+    @property
     def pe_bits(self) -> int:
         return _addr_bits(self.pes)
 
@@ -180,12 +203,13 @@ class HWConfig:
     def to_dict(self) -> dict:
         """JSON-ready fields (:meth:`from_dict` reads them back)."""
         return {"config": self.config.to_dict(), "spmat_lines": self.spmat_lines, "ptr_words": self.ptr_words,
-                "act_depth": self.act_depth, "dst_depth": self.dst_depth, "vendor": self.vendor}
+                "act_depth": self.act_depth, "dst_depth": self.dst_depth, "vendor": self.vendor,
+                "desc_fifo": self.desc_fifo_ram}
 
     @classmethod
     def from_dict(cls, d: dict) -> HWConfig:
         return cls(EIEConfig.from_dict(d["config"]), d["spmat_lines"], d["ptr_words"], d["act_depth"],
-                   d["dst_depth"], d.get("vendor", "generic"))
+                   d["dst_depth"], d.get("vendor", "generic"), d.get("desc_fifo"))
 
     def key(self) -> str:
         """A stable text that names this hardware: everything the netlist depends on (for build
@@ -198,4 +222,6 @@ class HWConfig:
                       dst_depth=self.dst_depth)
         if self.vendor != "generic":
             fields["vendor"] = self.vendor
+        if self.desc_fifo is not None:                  # not the vendor's default
+            fields["desc_fifo"] = self.desc_fifo
         return ",".join(f"{k}={fields[k]}" for k in sorted(fields))
