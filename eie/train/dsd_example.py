@@ -1,0 +1,188 @@
+"""The DSD example end to end: LeNet-300-100 trained dense-sparse-dense on real data, against
+dense baselines, then compressed for the array and run on its model.
+
+:func:`run_dsd` is one seeded run:
+
+- **DSD** (:func:`eie.train.dsd.dsd_train`): the dense step (``train.dense_epochs``), the
+  sparse step and the re-dense step; the accuracy after each (``dense``, ``sparse``,
+  ``dsd``).
+- **Baselines** with the same number of epochs as DSD in total (the comparison the DSD paper
+  makes): ``dense_same_epochs``, trained from the same initial weights in one run of
+  ``dense_epochs + sparse_epochs + redense_epochs`` epochs; and ``dense_continued``, the
+  dense step's network trained on through the sparse and re-dense steps' schedule (learning
+  rates, epochs, even minibatch order) without pruning, so that pruning is the only
+  difference from DSD.
+- **On the array** (``compress``): Deep Compression (:func:`eie.train.run_deep_compression`,
+  the committed hyper-parameters) of the same-epochs dense baseline (``dc``) and of the DSD
+  network (``dsd_dc``), and the two dense networks weight-shared for the array with every
+  weight kept (``dense_same_epochs``, ``dsd``: 4-bit codes, fine-tuned, no pruning): the
+  accuracy in float and on the array's 16-bit fixed point, the storage (Table 2 account)
+  and the cycles, latency and energy per inference on the cycle-accurate model
+  (:func:`eie.train.accelerator.array_speed`).
+
+Random streams: ``np.random.SeedSequence(seed).spawn(8)``; children 0..3 are those of
+:func:`~eie.train.example.run_deep_compression` (initial weights, dense, pruning and
+fine-tuning minibatches), so the dense step of seed s is the dense network of Deep
+Compression's seed s; 4 and 5 order the sparse and re-dense steps (and, again, the continued
+baseline's two phases); 6 the same-epochs baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import EIEConfig
+from ..errors import InputError
+from .accelerator import ArraySpeed, array_speed
+from .data import Dataset
+from .dsd import DSDConfig, EpochLog, dense_step, redense_step, sparse_step
+from .example import DeepCompressionRun, TrainConfig, run_deep_compression
+from .mlp import MLP
+
+__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "sizes_of"]
+
+#: the networks trained, in the order the report shows them
+VARIANTS = ("dense", "sparse", "dsd", "dense_same_epochs", "dense_continued")
+#: the networks put on the array (part 3), in the order the report shows them
+ARRAY_VARIANTS = ("dense_same_epochs", "dsd", "dc", "dsd_dc")
+#: which trained network each array variant starts from
+ARRAY_SOURCE = {"dense_same_epochs": "dense_same_epochs", "dsd": "dsd", "dc": "dense_same_epochs",
+                "dsd_dc": "dsd"}
+
+
+@dataclass(eq=False)
+class OnArray:
+    """One network prepared for the array: the Deep Compression run that prepared it (its
+    ``test``/``val`` accuracies, storage and fixed point; for an unpruned variant every
+    density is 1) and its simulated speed."""
+
+    variant: str
+    run: DeepCompressionRun
+    speed: ArraySpeed
+
+    def to_dict(self) -> dict:
+        r = self.run
+        return {"variant": self.variant, "source": ARRAY_SOURCE[self.variant],
+                "pruned": self.variant in ("dc", "dsd_dc"),
+                "test": r.test.to_dict(), "val": r.val.to_dict(), "total": r.total,
+                "storage": [s.to_dict() for s in r.storage], "accelerator": r.accelerator.to_dict(),
+                "speed": self.speed.to_dict(), "times_s": r.times.to_dict()}
+
+
+@dataclass(eq=False)
+class DSDRun:
+    """Everything one seeded run produced; ``test``/``val``: top-1 accuracy of each of
+    :data:`VARIANTS`; ``log``: every epoch of every network trained."""
+
+    seed: int
+    dataset: str
+    split: str
+    train: TrainConfig
+    dsd: DSDConfig
+    eie_config: EIEConfig
+    sizes: list[int]
+    images: tuple[int, int, int]
+    test: dict[str, float]
+    val: dict[str, float]
+    kept: list[float]                 # fraction of each layer's weights the sparse step kept
+    restored_nonzero: float           # fraction of the pruned weights non-zero after re-dense
+    #: test images DSD gets right and the same-epochs baseline wrong, and the reverse
+    dsd_only: int
+    baseline_only: int
+    log: list[EpochLog]
+    times: dict[str, float]
+    on_array: list[OnArray]
+    model: MLP                        # the DSD network
+
+    def to_dict(self) -> dict:
+        return {"seed": self.seed, "dataset": self.dataset, "split": self.split, "sizes": self.sizes,
+                "images": dict(zip(("train", "val", "test"), self.images, strict=True)),
+                "train_config": self.train.to_dict(), "dsd_config": self.dsd.to_dict(),
+                "eie_config": self.eie_config.to_dict(),
+                "test": self.test, "val": self.val, "kept": self.kept, "restored_nonzero": self.restored_nonzero,
+                "paired_test": {"dsd_right_baseline_wrong": self.dsd_only, "dsd_wrong_baseline_right": self.baseline_only},
+                "on_array": [a.to_dict() for a in self.on_array], "times_s": self.times,
+                "log": [e.to_dict() for e in self.log]}
+
+
+def sizes_of(data: Dataset, train: TrainConfig) -> list[int]:
+    return [data.n_features, *train.hidden, data.n_classes]
+
+
+def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | None = None, seed: int = 0,
+            eie_config: EIEConfig | None = None, *, compress: bool = True, sim_images: int = 100,
+            on_epoch: Callable | None = None) -> DSDRun:
+    """One seeded run (see the module docstring).  ``compress=False`` skips the array part;
+    ``sim_images``: the first that many test images run on the cycle-accurate model for
+    the speed and energy (the accuracy uses them all).  ``on_epoch(EpochLog)`` is called
+    after every epoch of every network trained (a progress bar)."""
+    train = TrainConfig() if train is None else train
+    dsd = DSDConfig() if dsd is None else dsd
+    cfg = EIEConfig() if eie_config is None else eie_config
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, not {seed!r}")
+    if isinstance(sim_images, bool) or not isinstance(sim_images, int) or sim_images < 1:
+        raise InputError(f"sim_images must be an integer >= 1, not {sim_images!r}")
+    children = np.random.SeedSequence(seed).spawn(8)
+
+    def rng(i: int) -> np.random.Generator:
+        return np.random.default_rng(children[i])
+
+    x, y, val = data.x_train, data.y_train, (data.x_val, data.y_val)
+    kw = {"train": train, "val": val, "on_epoch": on_epoch}
+    clock = time.perf_counter
+    times = {}
+    log: list[EpochLog] = []
+    t = clock()
+    init = MLP.init(sizes_of(data, train), rng(0))
+    model = init.copy()
+    dense_step(model, x, y, rng=rng(1), log=log, **kw)
+    nets = {"dense": model.copy()}
+    times["dense"], t = clock() - t, clock()
+    masks = sparse_step(model, x, y, dsd=dsd, rng=rng(4), log=log, **kw)
+    nets["sparse"] = model.copy()
+    times["sparse"], t = clock() - t, clock()
+    redense_step(model, x, y, dsd=dsd, rng=rng(5), log=log, **kw)
+    nets["dsd"] = model
+    times["redense"], t = clock() - t, clock()
+
+    same = init.copy()
+    dense_step(same, x, y, rng=rng(6), log=log, epochs=train.dense_epochs + dsd.epochs, step_name="dense_same_epochs",
+               **kw)
+    nets["dense_same_epochs"] = same
+    times["dense_same_epochs"], t = clock() - t, clock()
+    cont = nets["dense"].copy()
+    sparse_lr, _ = dsd.lrs(train)
+    dense_step(cont, x, y, rng=rng(4), log=log, epochs=dsd.sparse_epochs, step_name="dense_continued",
+               **{**kw, "train": train.replace(lr=sparse_lr)})
+    redense_step(cont, x, y, dsd=dsd, rng=rng(5), log=log, step_name="dense_continued", **kw)
+    nets["dense_continued"] = cont
+    times["dense_continued"], t = clock() - t, clock()
+
+    test = {k: nets[k].accuracy(data.x_test, data.y_test) for k in VARIANTS}
+    vals = {k: nets[k].accuracy(*val) for k in VARIANTS}
+    right_dsd = nets["dsd"].logits(data.x_test).argmax(axis=1) == data.y_test
+    right_base = nets["dense_same_epochs"].logits(data.x_test).argmax(axis=1) == data.y_test
+    pruned = [~m for m in masks]
+    n_pruned = sum(int(p.sum()) for p in pruned)
+    restored = (sum(int(np.count_nonzero(w[p])) for w, p in zip(nets["dsd"].weights, pruned, strict=True))
+                / n_pruned if n_pruned else 0.0)
+
+    on_array = []
+    if compress:
+        unpruned = train.replace(densities=(1.0,) * len(train.densities), prune_steps=1, retrain_epochs=0)
+        x_sim = data.x_test[:sim_images]
+        for variant in ARRAY_VARIANTS:
+            run = run_deep_compression(data, train if variant in ("dc", "dsd_dc") else unpruned, seed, cfg,
+                                       dense=nets[ARRAY_SOURCE[variant]])
+            on_array.append(OnArray(variant, run, array_speed(run.net.layers, x_sim, run.accelerator.plans, cfg)))
+        times["on_array"] = clock() - t
+    return DSDRun(seed, data.name, data.split, train, dsd, cfg, sizes_of(data, train),
+                  (len(data.y_train), len(data.y_val), len(data.y_test)), test, vals,
+                  [float(m.mean()) for m in masks], float(restored),
+                  int(np.count_nonzero(right_dsd & ~right_base)), int(np.count_nonzero(~right_dsd & right_base)),
+                  log, times, on_array, nets["dsd"])
