@@ -15,6 +15,7 @@ import pytest
 from test_train import blobs, needs_mnist, run_cli, tiny_dataset
 
 from eie.errors import InputError
+from eie.fileio import dumps_json
 from eie.train import (
     MLP,
     DSDConfig,
@@ -26,7 +27,7 @@ from eie.train import (
     run_dsd,
     sparse_step,
 )
-from eie.train.dsd_report import paired_se, verdict
+from eie.train.dsd_report import paired_se, rebuild_files, verdict
 from eie.train.mlp import minibatches
 
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "dsd"
@@ -266,6 +267,7 @@ def test_eie_dsd_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     assert seed1["seed"] == 1 and len(seed1["log"]) == 3 + 3 + 2          # DSD, same epochs, continued
     assert (out / "dsd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     check_report_consistency(out)
+    assert_fresh(out)
     # refused before any training, and nothing changed
     before = (out / "report.md").read_text()
     t = time.perf_counter()
@@ -340,6 +342,26 @@ def check_report_consistency(out: Path):
             assert stats["cycles"]["mean"] == pytest.approx(np.mean(cycles))
 
 
+def first_difference(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False)):
+        if x != y:
+            return f"line {i + 1}: committed {x[:100]!r}, rebuilt {y[:100]!r}"
+    return f"lengths differ: {len(a.splitlines())} vs {len(b.splitlines())} lines"
+
+
+def assert_fresh(out: Path):
+    """The committed text is what the code makes of the committed per-seed records today."""
+    for name, content in rebuild_files(out).items():
+        if name.endswith(".png"):
+            assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        elif isinstance(content, dict):
+            assert json.loads((out / name).read_text()) == json.loads(dumps_json(content)), name
+        else:
+            committed = (out / name).read_text()
+            assert committed == content, f"{out / name} is stale ({first_difference(committed, content)}): " \
+                                         f"rebuild it (docs/dsd.md)"
+
+
 @pytest.mark.parametrize("where, dataset", [("", "mnist-5k"), ("fashion-mnist", "fashion-mnist")])
 def test_committed_report_is_consistent(where, dataset):
     out = REPORT / where
@@ -353,6 +375,7 @@ def test_committed_report_is_consistent(where, dataset):
     present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert [f for f in present if not f.startswith(("validation.", "fashion-mnist/"))] == manifest["files"]
     assert DSDConfig.from_mapping(doc["dsd_config"]) == DSDConfig()        # made with the defaults
+    assert_fresh(out)
     if dataset == "mnist-5k":
         assert len(doc["seeds"]) >= 5 and doc["test_images"] == 1000 and "on_array" in doc
         val = json.loads((out / "validation.json").read_text())

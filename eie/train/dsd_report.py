@@ -1,6 +1,7 @@
 """The report of `eie dsd`: per-seed JSON, a summary document, Markdown and HTML, a figure.
 
-:func:`summarize` turns the seeded :class:`~eie.train.dsd_example.DSDRun` s into one
+:func:`summarize` turns the seeded :class:`~eie.train.dsd_example.DSDRun` s (or their
+per-seed JSON records, so a committed report can be rebuilt and checked) into one
 JSON-ready document (mean / standard deviation / range over the seeds, the paired gains,
 the array figures); :func:`build_doc` renders it as an :class:`eie.report.doc.Doc` (the
 Markdown and HTML renderer of the paper report, whose tables are written as
@@ -11,16 +12,17 @@ computed from the numbers by :func:`verdict`, never written by hand.
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..report.doc import Column, Doc, Figure, Table
-from .dsd_example import ARRAY_VARIANTS, VARIANTS, DSDRun
+from .dsd_example import ARRAY_VARIANTS, VARIANTS
 from .report import summary_stats
 
-__all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "summarize", "verdict", "build_doc", "report_files"]
+__all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "records", "summarize", "baseline_note", "rebuild_files", "verdict", "build_doc", "report_files"]
 
 TITLES = {"dense": "dense ({e} epochs)", "sparse": "sparse (S)", "dsd": "DSD",
           "dense_same_epochs": "dense, same epochs ({t})", "dense_continued": "dense continued (no pruning)",
@@ -40,54 +42,64 @@ def variant_titles(doc: dict) -> dict:
     return {k: v.format(e=e, t=total) for k, v in TITLES.items()}
 
 
-def summarize(runs: Sequence[DSDRun], command: str = "", threads: int | None = None) -> dict:
-    """The JSON document of the runs (one dataset and configuration); ``threads``: the BLAS
-    threads they ran with (None: not limited)."""
+def records(runs: Sequence) -> list[dict]:
+    """The runs as their JSON records (``DSDRun.to_dict()``; records, e.g. the committed
+    ``seed-<s>.json``, pass through), so a report can be rebuilt from its per-seed files."""
+    return [r if isinstance(r, dict) else r.to_dict() for r in runs]
+
+
+def summarize(runs: Sequence, command: str = "", threads: int | None = None) -> dict:
+    """The JSON document of the runs (:class:`DSDRun` s or their records; one dataset and
+    configuration); ``threads``: the BLAS threads they ran with (None: not limited)."""
+    runs = records(runs)
     first = runs[0]
-    n_train, n_val, n_test = first.images
-    gains = {f"dsd_vs_{k}": summary_stats(r.test["dsd"] - r.test[k] for r in runs)
+    n_test = first["images"]["test"]
+
+    def stats(f):
+        return summary_stats(f(r) for r in runs)
+
+    gains = {f"dsd_vs_{k}": stats(lambda r, k=k: r["test"]["dsd"] - r["test"][k])
              for k in ("dense_same_epochs", "dense_continued", "dense")}
-    gains["sparse_vs_dense"] = summary_stats(r.test["sparse"] - r.test["dense"] for r in runs)
-    gains["val_dsd_vs_dense_same_epochs"] = summary_stats(r.val["dsd"] - r.val["dense_same_epochs"] for r in runs)
+    gains["sparse_vs_dense"] = stats(lambda r: r["test"]["sparse"] - r["test"]["dense"])
+    gains["val_dsd_vs_dense_same_epochs"] = stats(lambda r: r["val"]["dsd"] - r["val"]["dense_same_epochs"])
     doc = {
-        "command": command, "dataset": first.dataset, "split": first.split, "sizes": first.sizes,
-        "train_images": n_train, "val_images": n_val, "test_images": n_test, "blas_threads": threads,
-        "seeds": [r.seed for r in runs], "train_config": first.train.to_dict(), "dsd_config": first.dsd.to_dict(),
-        "eie_config": first.eie_config.to_dict(),
-        "test_accuracy": {k: summary_stats(r.test[k] for r in runs) for k in VARIANTS},
-        "val_accuracy": {k: summary_stats(r.val[k] for r in runs) for k in VARIANTS},
+        "command": command, "dataset": first["dataset"], "split": first["split"], "sizes": first["sizes"],
+        "train_images": first["images"]["train"], "val_images": first["images"]["val"], "test_images": n_test,
+        "blas_threads": threads, "seeds": [r["seed"] for r in runs], "train_config": first["train_config"],
+        "dsd_config": first["dsd_config"], "eie_config": first["eie_config"],
+        "test_accuracy": {k: stats(lambda r, k=k: r["test"][k]) for k in VARIANTS},
+        "val_accuracy": {k: stats(lambda r, k=k: r["val"][k]) for k in VARIANTS},
         "gain": gains,
-        "paired_test": {"dsd_right_baseline_wrong": sum(r.dsd_only for r in runs),
-                        "dsd_wrong_baseline_right": sum(r.baseline_only for r in runs),
-                        "image_runs": n_test * len(runs)},
-        "restored_nonzero": summary_stats(r.restored_nonzero for r in runs),
-        "times_s": {k: summary_stats(r.times[k] for r in runs) for k in first.times},
-        "runs": [{k: v for k, v in r.to_dict().items() if k != "log"} for r in runs],
+        "paired_test": {k: sum(r["paired_test"][k] for r in runs)
+                        for k in ("dsd_right_baseline_wrong", "dsd_wrong_baseline_right")} | {
+                            "image_runs": n_test * len(runs)},
+        "restored_nonzero": stats(lambda r: r["restored_nonzero"]),
+        "times_s": {k: stats(lambda r, k=k: r["times_s"][k]) for k in first["times_s"]},
+        "runs": [{k: v for k, v in r.items() if k != "log"} for r in runs],
         "curves": curves(first),
         "paper": PAPER_DSD,
     }
-    if first.on_array:
-        doc["on_array"] = {v: _array_stats([a for r in runs for a in r.on_array if a.variant == v])
+    if first["on_array"]:
+        doc["on_array"] = {v: _array_stats([a for r in runs for a in r["on_array"] if a["variant"] == v])
                            for v in ARRAY_VARIANTS}
-        doc["sim_images"] = first.on_array[0].speed.images
+        doc["sim_images"] = first["on_array"][0]["speed"]["images"]
     doc["verdict"] = verdict(doc)
     return doc
 
 
-def _array_stats(items) -> dict:
+def _array_stats(items: list[dict]) -> dict:
+    def stats(f):
+        return summary_stats(f(a) for a in items)
     return {
-        "float": summary_stats(a.run.test.dense for a in items),
-        "compressed_float": summary_stats(a.run.test.finetuned for a in items),
-        "fixed_point": summary_stats(a.run.test.fixed_point for a in items),
-        "density": summary_stats(a.run.total["density"] for a in items),
-        "rate": summary_stats(a.run.total["compression_rate_huffman"] for a in items),
-        "bytes": summary_stats(a.run.total["compressed_bytes_huffman"] for a in items),
-        "cycles": summary_stats(a.speed.cycles for a in items),
-        "time_us": summary_stats(a.speed.time_us for a in items),
-        "energy_pj": summary_stats(a.speed.energy_pj for a in items),
-        "load_efficiency": summary_stats(a.speed.load_efficiency for a in items),
-        "fits": all(a.speed.fits for a in items),
-        "outputs_match_reference": all(a.speed.outputs_match_reference for a in items),
+        "float": stats(lambda a: a["test"]["dense"]),
+        "compressed_float": stats(lambda a: a["test"]["finetuned"]),
+        "fixed_point": stats(lambda a: a["test"]["fixed_point"]),
+        "density": stats(lambda a: a["total"]["density"]),
+        "rate": stats(lambda a: a["total"]["compression_rate_huffman"]),
+        "bytes": stats(lambda a: a["total"]["compressed_bytes_huffman"]),
+        **{k: stats(lambda a, k=k: a["speed"][k]) for k in ("cycles", "time_us", "energy_pj", "load_efficiency")},
+        "fits": all(a["speed"]["fits"] for a in items),
+        "outputs_match_reference": all(a["speed"]["outputs_match_reference"] for a in items),
     }
 
 
@@ -117,6 +129,20 @@ def verdict(doc: dict) -> str:
             f"({count}; paired standard error {se:.2f} points).")
 
 
+def baseline_note(doc: dict) -> str:
+    """Whether the same-epochs baseline gained or lost by its longer training (validation
+    images, which chose nothing of it), and DSD against the shorter dense network."""
+    va, g = doc["val_accuracy"], doc["gain"]["dsd_vs_dense"]
+    e = doc["train_config"]["dense_epochs"]
+    total = e + doc["dsd_config"]["sparse_epochs"] + doc["dsd_config"]["redense_epochs"]
+    short, long_ = 100 * va["dense"]["mean"], 100 * va["dense_same_epochs"]["mean"]
+    trend = ("lowers" if long_ < short else "raises") + " the validation accuracy"
+    return (f"Training the dense network for {total} epochs instead of {e} {trend} ({short:.2f} -> {long_:.2f} % on "
+            f"the validation images){', so part of the gain is the baseline losing by its longer training' if long_ < short else ''}; "
+            f"against the {e}-epoch dense network (DSD's own dense step, the best dense length the validation search "
+            f"found) DSD gains {_pm(g)} points on the test images (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f}).")
+
+
 def _pm(s: dict, scale: float = 100.0, digits: int = 2) -> str:
     return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f}"
 
@@ -134,7 +160,7 @@ def _head(d: Doc, doc: dict) -> None:
     sparse_lr = tc["lr"] if dc["sparse_lr"] is None else dc["sparse_lr"]
     if doc["command"]:
         d.para(f"Made by `{doc['command']}` (regenerate with the same command and `--force`; `eie dsd --help`).")
-    d.para(f"**Verdict.** {doc['verdict']} For scale: {doc['paper']}.")
+    d.para(f"**Verdict.** {doc['verdict']} {baseline_note(doc)} For scale: {doc['paper']}.")
     d.para(f"**Data.** {doc['split']}. Pixels scaled to [0, 1]. The DSD hyper-parameters were chosen on the "
            f"validation images only (`validation.md`, `bench/dsd_tune.py`), the dense ones for the dense network by "
            f"Deep Compression's search (reports/deep-compression/validation.md); the test images are scored once per "
@@ -279,26 +305,38 @@ def _files(d: Doc, doc: dict) -> None:
              "`manifest.json`: the command and every file it wrote."])
 
 
-def curves(run: DSDRun) -> dict[str, list[float]]:
-    """Validation accuracy after every epoch: DSD's three steps end to end and the two
-    baselines (the continued one from its start at the dense step's end)."""
+def curves(run: dict) -> dict[str, list[float]]:
+    """Validation accuracy after every epoch of one run's record: DSD's three steps end to
+    end and the two baselines (the continued one from its start at the dense step's end)."""
     by_step: dict[str, list[float]] = {}
-    for e in run.log:
-        by_step.setdefault(e.step, []).append(e.val_accuracy)
+    for e in run["log"]:
+        by_step.setdefault(e["step"], []).append(e["val_accuracy"])
     dense = by_step.get("dense", [])
     return {"dsd": dense + by_step.get("sparse", []) + by_step.get("redense", []),
             "dense_same_epochs": by_step.get("dense_same_epochs", []),
             "dense_continued": dense + by_step.get("dense_continued", [])}
 
 
-def report_files(runs: Sequence[DSDRun], doc: dict) -> dict[str, object]:
+def rebuild_files(directory) -> dict[str, object]:
+    """The files :func:`report_files` makes, rebuilt from a report directory's ``seed-<s>.json``
+    and the command and thread count its ``report.json`` records (no training): a committed
+    report is fresh if this reproduces it."""
+    directory = Path(directory)
+    doc = json.loads((directory / "report.json").read_text())
+    runs = [json.loads((directory / f"seed-{s}.json").read_text()) for s in doc["seeds"]]
+    return report_files(runs, summarize(runs, command=doc["command"], threads=doc["blas_threads"]))
+
+
+def report_files(runs: Sequence, doc: dict) -> dict[str, object]:
     """Every file of the output directory but the manifest: ``report.md``, ``report.html``,
-    ``report.json``, ``seed-<s>.json`` per seed, ``dsd.png`` and ``data/<name>.json``."""
+    ``report.json``, ``seed-<s>.json`` per seed (``runs``: :class:`DSDRun` s or their
+    records), ``dsd.png`` and ``data/<name>.json``."""
+    runs = records(runs)
     from ..report.plots import draw
     rendered = build_doc(doc)
     files: dict[str, object] = {"report.md": rendered.markdown(), "report.html": rendered.html(), "report.json": doc}
     files.update(rendered.data_files())
-    files.update({f"seed-{r.seed}.json": r.to_dict() for r in runs})
+    files.update({f"seed-{r['seed']}.json": r for r in runs})
     with tempfile.TemporaryDirectory() as tmp:
         for fig in rendered.figures:
             path = Path(tmp) / fig.png
