@@ -133,8 +133,8 @@ def write(out, seeds, rows, best, is_default, wall, dense_val, data, train):
     for i, r in enumerate(rows):
         mark = "**" if i == best else ""
         lines.append(f"| {r['sparsity']:g} | {r['sparse_epochs']} | {lr(r['sparse_lr'])} | {r['lr_drop']:g} | "
-                     f"{100 * r['sparse_val']:.2f} | {mark}{100 * r['dsd_val']:.2f}{mark} | {100 * r['dsd_val_sd']:.2f} | "
-                     f"{100 * r['baseline_val']:.2f} |")
+                     f"{100 * r['sparse_val']:.2f} | {mark}{100 * r['dsd_val']:.2f}{mark} | "
+                     f"{100 * r['dsd_val_sd']:.2f} | {100 * r['baseline_val']:.2f} |")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "validation.md", "\n".join(lines) + "\n")
     write_text(out / "validation.json", dumps_json({"seeds": seeds, "dataset": data.name, "wall_s": wall,

@@ -36,7 +36,8 @@ def _configs(args):
         for key, value in data.items():
             if key not in ("train", "dsd"):
                 raise InputError(f"{where}: {key!r} is neither the [train] nor the [dsd] table; put "
-                                 f"eie.train.TrainConfig fields under [train] and eie.train.DSDConfig fields under [dsd]")
+                                 f"eie.train.TrainConfig fields under [train] and eie.train.DSDConfig fields "
+                                 f"under [dsd]")
             if not isinstance(value, dict):
                 raise InputError(f"{where}: {key} must be a table ([{key}]), not {value!r}")
         train = train.replace(**data.get("train", {}))
@@ -196,8 +197,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="DIR",
                    help="write the report here: report.md, report.html, report.json, dsd.png, seed-<s>.json, data/")
     p.add_argument("--report", action="store_true",
-                   help=f"the committed multi-seed run: --seeds {REPORT_SEEDS} -o {REPORT_DIR['mnist-5k']} (fashion-mnist: "
-                        f"{REPORT_DIR['fashion-mnist']}) unless given")
+                   help=f"the committed multi-seed run: --seeds {REPORT_SEEDS} -o {REPORT_DIR['mnist-5k']} "
+                        f"(fashion-mnist: {REPORT_DIR['fashion-mnist']}) unless given")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite the files of an earlier run in --out")
     add_config_options(p, default="the paper's design point; weight_bits and index_bits set the codebook and "

@@ -77,7 +77,8 @@ class DSDConfig:
     def replace(self, **changes) -> DSDConfig:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
-            raise InputError(f"unknown DSD key {unknown[0]!r}; known keys are {', '.join(f.name for f in fields(self))}")
+            known = ", ".join(f.name for f in fields(self))
+            raise InputError(f"unknown DSD key {unknown[0]!r}; known keys are {known}")
         return dataclasses.replace(self, **changes)
 
     @classmethod

@@ -43,7 +43,7 @@ from .dsd import DSDConfig, EpochLog, dense_step, redense_step, sparse_step
 from .example import DeepCompressionRun, TrainConfig, run_deep_compression
 from .mlp import MLP
 
-__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "sizes_of"]
+__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "put_on_array", "sizes_of"]
 
 #: the networks trained, in the order the report shows them
 VARIANTS = ("dense", "sparse", "dsd", "dense_same_epochs", "dense_continued")
@@ -104,7 +104,8 @@ class DSDRun:
                 "train_config": self.train.to_dict(), "dsd_config": self.dsd.to_dict(),
                 "eie_config": self.eie_config.to_dict(),
                 "test": self.test, "val": self.val, "kept": self.kept, "restored_nonzero": self.restored_nonzero,
-                "paired_test": {"dsd_right_baseline_wrong": self.dsd_only, "dsd_wrong_baseline_right": self.baseline_only},
+                "paired_test": {"dsd_right_baseline_wrong": self.dsd_only,
+                                "dsd_wrong_baseline_right": self.baseline_only},
                 "on_array": [a.to_dict() for a in self.on_array], "times_s": self.times,
                 "log": [e.to_dict() for e in self.log]}
 
@@ -174,15 +175,26 @@ def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | No
 
     on_array = []
     if compress:
-        unpruned = train.replace(densities=(1.0,) * len(train.densities), prune_steps=1, retrain_epochs=0)
-        x_sim = data.x_test[:sim_images]
-        for variant in ARRAY_VARIANTS:
-            run = run_deep_compression(data, train if variant in ("dc", "dsd_dc") else unpruned, seed, cfg,
-                                       dense=nets[ARRAY_SOURCE[variant]])
-            on_array.append(OnArray(variant, run, array_speed(run.net.layers, x_sim, run.accelerator.plans, cfg)))
+        on_array = put_on_array(data, train, nets, seed, cfg, sim_images)
         times["on_array"] = clock() - t
     return DSDRun(seed, data.name, data.split, train, dsd, cfg, sizes_of(data, train),
                   (len(data.y_train), len(data.y_val), len(data.y_test)), test, vals,
                   [float(m.mean()) for m in masks], float(restored),
                   int(np.count_nonzero(right_dsd & ~right_base)), int(np.count_nonzero(~right_dsd & right_base)),
                   log, times, on_array, nets["dsd"])
+
+
+def put_on_array(data: Dataset, train: TrainConfig, nets: dict[str, MLP], seed: int, config: EIEConfig,
+                 sim_images: int) -> list[OnArray]:
+    """Each of :data:`ARRAY_VARIANTS` prepared for the array from its trained network in
+    ``nets`` (Deep Compression with ``train``'s stages, or only the weight sharing and
+    fine-tuning with every weight kept) and run on the model over the first ``sim_images``
+    test images."""
+    unpruned = train.replace(densities=(1.0,) * len(train.densities), prune_steps=1, retrain_epochs=0)
+    x_sim = data.x_test[:sim_images]
+    out = []
+    for variant in ARRAY_VARIANTS:
+        run = run_deep_compression(data, train if variant in ("dc", "dsd_dc") else unpruned, seed, config,
+                                   dense=nets[ARRAY_SOURCE[variant]])
+        out.append(OnArray(variant, run, array_speed(run.net.layers, x_sim, run.accelerator.plans, config)))
+    return out

@@ -22,7 +22,8 @@ from ..report.doc import Column, Doc, Figure, Table
 from .dsd_example import ARRAY_VARIANTS, VARIANTS
 from .report import summary_stats
 
-__all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "records", "summarize", "baseline_note", "rebuild_files", "verdict", "build_doc", "report_files"]
+__all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "records", "summarize", "baseline_note",
+           "rebuild_files", "verdict", "build_doc", "report_files"]
 
 TITLES = {"dense": "dense ({e} epochs)", "sparse": "sparse (S)", "dsd": "DSD",
           "dense_same_epochs": "dense, same epochs ({t})", "dense_continued": "dense continued (no pruning)",
@@ -137,9 +138,10 @@ def baseline_note(doc: dict) -> str:
     total = e + doc["dsd_config"]["sparse_epochs"] + doc["dsd_config"]["redense_epochs"]
     short, long_ = 100 * va["dense"]["mean"], 100 * va["dense_same_epochs"]["mean"]
     trend = ("lowers" if long_ < short else "raises") + " the validation accuracy"
+    lost = ", so part of the gain is the baseline losing by its longer training" if long_ < short else ""
     return (f"Training the dense network for {total} epochs instead of {e} {trend} ({short:.2f} -> {long_:.2f} % on "
-            f"the validation images){', so part of the gain is the baseline losing by its longer training' if long_ < short else ''}; "
-            f"against the {e}-epoch dense network (DSD's own dense step) DSD gains {_pm(g)} points on the test images (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f}).")
+            f"the validation images){lost}; against the {e}-epoch dense network (DSD's own dense step) DSD gains "
+            f"{_pm(g)} points on the test images (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f}).")
 
 
 def _pm(s: dict, scale: float = 100.0, digits: int = 2) -> str:
@@ -244,16 +246,19 @@ def _on_array(d: Doc, doc: dict) -> None:
     d.table(Table("on_array", f"Mean over the {len(doc['runs'])} seeds; cycles, latency and energy per inference, "
                   f"the mean over the first {doc['sim_images']} test images", cols, rows))
     fits = all(s["fits"] for s in oa.values())
+    fit_text = ("Every layer fits the memories of the configuration" if fits else
+                "Some layers do NOT fit the memories of the configuration (they were simulated anyway)")
     match = all(s["outputs_match_reference"] for s in oa.values())
     d.para(f"Every network goes through the same path (`eie.train.run_deep_compression` from the trained network, "
            f"`eie.train.accelerator`): {ec['weight_bits']}-bit weight sharing with fine-tuned centroids (the "
-           f"unpruned rows keep every non-zero weight; DSD leaves some exactly 0, see above), the accuracy on the array's fixed point for all test images "
+           f"unpruned rows keep every non-zero weight; DSD leaves some exactly 0, see above), the accuracy on the "
+           f"array's fixed point for all test images "
            f"(bit-exact with `eie.model`), the storage in Deep Compression's Table 2 account ({ec['index_bits']}-bit "
            f"relative indices, Huffman-coded; 32-bit float weights = 1x), and cycles, latency and energy per "
            f"inference from the cycle-accurate model and the energy table of `eie.energy` ({ec['pes']} PEs at "
            f"{ec['clock_mhz']:g} MHz), image by image, with the fraction bits calibrated on the training images. "
            f"Deep Compression uses the committed hyper-parameters (reports/deep-compression; not re-tuned for "
-           f"DSD's network). {'Every layer fits the memories of the configuration' if fits else 'Some layers do NOT fit the memories of the configuration (they were simulated anyway)'}; "
+           f"DSD's network). {fit_text}; "
            f"the model {'agreed' if match else 'did NOT agree'} with its reference on every simulated image.")
     a, b = oa["dsd_dc"], oa["dc"]
     d.para(f"DSD then Deep Compression against Deep Compression of the same-epochs baseline: "
@@ -289,8 +294,8 @@ def _time(d: Doc, doc: dict) -> None:
     d.heading(1, "Time per seed")
     rows = [{"part": k.replace("_", " "), "mean": s["mean"], "min": s["min"], "max": s["max"]}
             for k, s in doc["times_s"].items()]
-    d.table(Table("times", f"Seconds per seed on this machine ({'BLAS threads not limited' if threads is None else f'{threads} BLAS thread(s)'}; "
-                  f"shared with other jobs)",
+    limit = "BLAS threads not limited" if threads is None else f"{threads} BLAS thread(s)"
+    d.table(Table("times", f"Seconds per seed on this machine ({limit}; shared with other jobs)",
                   [Column("part", "part", "text"), Column("mean", "mean", decimals=1), Column("min", "min", decimals=1),
                    Column("max", "max", decimals=1)], rows))
 
