@@ -27,6 +27,7 @@ from eie.train import (
     run_dsd,
     sparse_step,
 )
+from eie.train.dsd_example import silent_weights
 from eie.train.dsd_report import paired_se, rebuild_files, verdict
 from eie.train.mlp import minibatches
 
@@ -198,6 +199,19 @@ def test_array_speed_is_the_mean_over_images():
     assert three.energy_pj == pytest.approx(sum(s.energy_pj for s in one) / 3)
     with pytest.raises(InputError, match="at least one image"):
         array_speed(layers, x[:0], plans, EIEConfig())
+
+
+def test_silent_weights_by_hand():
+    """Unit 1 of the hidden layer never fires on non-negative inputs and input 2 is always 0:
+    their weights get no gradient, in both layers; nothing else is silent."""
+    w0 = np.array([[1.0, 0.5, 0.2], [-1.0, -1.0, -1.0]], np.float32)
+    model = MLP([w0, np.array([[1.0, 2.0], [0.5, -1.0]], np.float32)],
+                [np.array([0.0, -1.0], np.float32), np.zeros(2, np.float32)])
+    x = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]], np.float32)
+    weights, units = silent_weights(model, x)
+    assert weights[0].tolist() == [[False, False, True], [True, True, True]]
+    assert weights[1].tolist() == [[False, True], [False, True]]
+    assert [u.tolist() for u in units] == [[False, True]]
 
 
 # ---- configuration -------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from .dsd import DSDConfig, EpochLog, dense_step, redense_step, sparse_step
 from .example import DeepCompressionRun, TrainConfig, run_deep_compression
 from .mlp import MLP
 
-__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "put_on_array", "sizes_of"]
+__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "put_on_array", "silent_weights", "sizes_of"]
 
 #: the networks trained, in the order the report shows them
 VARIANTS = ("dense", "sparse", "dsd", "dense_same_epochs", "dense_continued")
@@ -90,6 +90,13 @@ class DSDRun:
     val: dict[str, float]
     kept: list[float]                 # fraction of each layer's weights the sparse step kept
     restored_nonzero: float           # fraction of the pruned weights non-zero after re-dense
+    #: fraction of the pruned weights with no gradient in the re-dense step's network
+    #: (:func:`silent_weights`), and the fraction of the others that are non-zero after it
+    silent_pruned: float
+    restored_other: float
+    #: per variant, the fraction of each hidden layer's units that ReLU keeps at 0 on every
+    #: training image
+    silent_units: dict[str, list[float]]
     #: test images DSD gets right and the same-epochs baseline wrong, and the reverse
     dsd_only: int
     baseline_only: int
@@ -104,10 +111,31 @@ class DSDRun:
                 "train_config": self.train.to_dict(), "dsd_config": self.dsd.to_dict(),
                 "eie_config": self.eie_config.to_dict(),
                 "test": self.test, "val": self.val, "kept": self.kept, "restored_nonzero": self.restored_nonzero,
+                "silent_pruned": self.silent_pruned, "restored_other": self.restored_other,
+                "silent_units": self.silent_units,
                 "paired_test": {"dsd_right_baseline_wrong": self.dsd_only,
                                 "dsd_wrong_baseline_right": self.baseline_only},
                 "on_array": [a.to_dict() for a in self.on_array], "times_s": self.times,
                 "log": [e.to_dict() for e in self.log]}
+
+
+def silent_weights(model: MLP, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(weights, units)``: per layer, the weights whose gradient is 0 for every image of
+    ``x`` because their input is 0 on every image (a pixel that is always 0, or a unit
+    below) or their unit is (a hidden unit that ReLU keeps at 0 on every image); and per
+    hidden layer, those silent units."""
+    weights, units = [], []
+    h = x
+    active_in = (h != 0).any(axis=0)
+    last = len(model.weights) - 1
+    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+        h = np.maximum(h @ w.T + b, 0) if i < last else h
+        alive = (h > 0).any(axis=0) if i < last else np.ones(w.shape[0], bool)
+        if i < last:
+            units.append(~alive)
+        weights.append(~(alive[:, None] & active_in[None, :]))
+        active_in = alive
+    return weights, units
 
 
 def sizes_of(data: Dataset, train: TrainConfig) -> list[int]:
@@ -172,6 +200,13 @@ def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | No
     n_pruned = sum(int(p.sum()) for p in pruned)
     restored = (sum(int(np.count_nonzero(w[p])) for w, p in zip(nets["dsd"].weights, pruned, strict=True))
                 / n_pruned if n_pruned else 0.0)
+    silent, _ = silent_weights(nets["dsd"], x)
+    n_silent = sum(int((p & q).sum()) for p, q in zip(pruned, silent, strict=True))
+    other = [p & ~q for p, q in zip(pruned, silent, strict=True)]
+    n_other = sum(int(o.sum()) for o in other)
+    restored_other = (sum(int(np.count_nonzero(w[o])) for w, o in zip(nets["dsd"].weights, other, strict=True))
+                      / n_other if n_other else 0.0)
+    silent_units = {k: [float(u.mean()) for u in silent_weights(nets[k], x)[1]] for k in VARIANTS}
 
     on_array = []
     if compress:
@@ -179,7 +214,8 @@ def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | No
         times["on_array"] = clock() - t
     return DSDRun(seed, data.name, data.split, train, dsd, cfg, sizes_of(data, train),
                   (len(data.y_train), len(data.y_val), len(data.y_test)), test, vals,
-                  [float(m.mean()) for m in masks], float(restored),
+                  [float(m.mean()) for m in masks], float(restored), n_silent / n_pruned if n_pruned else 0.0,
+                  float(restored_other), silent_units,
                   int(np.count_nonzero(right_dsd & ~right_base)), int(np.count_nonzero(~right_dsd & right_base)),
                   log, times, on_array, nets["dsd"])
 

@@ -75,6 +75,10 @@ def summarize(runs: Sequence, command: str = "", threads: int | None = None) -> 
                         for k in ("dsd_right_baseline_wrong", "dsd_wrong_baseline_right")} | {
                             "image_runs": n_test * len(runs)},
         "restored_nonzero": stats(lambda r: r["restored_nonzero"]),
+        "silent_pruned": stats(lambda r: r["silent_pruned"]),
+        "restored_other": stats(lambda r: r["restored_other"]),
+        "silent_units": {k: [summary_stats(r["silent_units"][k][i] for r in runs)
+                             for i in range(len(first["silent_units"][k]))] for k in VARIANTS},
         "times_s": {k: stats(lambda r, k=k: r["times_s"][k]) for k in first["times_s"]},
         "runs": [{k: v for k, v in r.items() if k != "log"} for r in runs],
         "curves": curves(first),
@@ -141,11 +145,11 @@ def baseline_note(doc: dict) -> str:
     lost = ", so part of the gain is the baseline losing by its longer training" if long_ < short else ""
     return (f"Training the dense network for {total} epochs instead of {e} {trend} ({short:.2f} -> {long_:.2f} % on "
             f"the validation images){lost}; against the {e}-epoch dense network (DSD's own dense step) DSD gains "
-            f"{_pm(g)} points on the test images (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f}).")
+            f"{_pm(g, sign='+')} points on the test images (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f}).")
 
 
-def _pm(s: dict, scale: float = 100.0, digits: int = 2) -> str:
-    return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f}"
+def _pm(s: dict, scale: float = 100.0, digits: int = 2, sign: str = "") -> str:
+    return f"{scale * s['mean']:{sign}.{digits}f} ± {scale * s['sd']:.{digits}f}"
 
 
 def build_doc(doc: dict) -> Doc:
@@ -194,17 +198,23 @@ def _accuracy(d: Doc, doc: dict) -> None:
                   [Column("variant", "network", "text"), Column("mean", "mean"), Column("sd", "sd"),
                    Column("min", "min"), Column("max", "max"), Column("val", "validation mean")], stats))
     g = doc["gain"]
-    d.items([f"DSD − dense, same epochs: **{_pm(g['dsd_vs_dense_same_epochs'])} points** "
+    d.items([f"DSD − dense, same epochs: **{_pm(g['dsd_vs_dense_same_epochs'], sign='+')} points** "
              f"(range {100 * g['dsd_vs_dense_same_epochs']['min']:+.2f} .. "
              f"{100 * g['dsd_vs_dense_same_epochs']['max']:+.2f}); on the validation images "
-             f"{_pm(g['val_dsd_vs_dense_same_epochs'])}.",
-             f"DSD − dense continued without pruning: {_pm(g['dsd_vs_dense_continued'])} points (what pruning adds).",
-             f"DSD − its own dense step ({doc['train_config']['dense_epochs']} epochs): {_pm(g['dsd_vs_dense'])} "
+             f"{_pm(g['val_dsd_vs_dense_same_epochs'], sign='+')}.",
+             f"DSD − dense continued without pruning: {_pm(g['dsd_vs_dense_continued'], sign='+')} points (what pruning adds).",
+             f"DSD − its own dense step ({doc['train_config']['dense_epochs']} epochs): {_pm(g['dsd_vs_dense'], sign='+')} "
              f"points (the DSD paper's 'baseline' column, which has fewer epochs).",
-             f"Sparse (S) − dense step: {_pm(g['sparse_vs_dense'])} points, with half the weights.",
+             f"Sparse (S) − dense step: {_pm(g['sparse_vs_dense'], sign='+')} points, with {100 * (1 - doc['dsd_config']['sparsity']):g} % of the weights.",
              f"After the re-dense step {_pm(doc['restored_nonzero'], 100, 1)} % of the pruned weights are non-zero "
-             f"again: the rest are weights of input pixels that are 0 in every training image (and of units no "
-             f"image activates), whose gradient is 0, so they stay where the sparse step left them."])
+             f"again. {_pm(doc['silent_pruned'], 100, 1)} % of them get no gradient: their input is 0 on every "
+             f"training image (a blank pixel, or a silent unit below) or their unit is silent (ReLU keeps it at 0 on "
+             f"every training image), so they stay at the sparse step's 0.0; of the others "
+             f"{_pm(doc['restored_other'], 100, 1)} % are non-zero again.",
+             "Silent hidden units (ReLU at 0 on every training image), per hidden layer: "
+             + "; ".join(f"{t[k]} " + ", ".join(f"{100 * u['mean']:.0f} %" for u in doc["silent_units"][k])
+                         for k in VARIANTS)
+             + ". Adam at this rate with L2 weight decay leaves many units silent, in DSD and the baselines alike."])
     d.figure(_figure(doc, t))
 
 
