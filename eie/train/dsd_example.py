@@ -43,7 +43,8 @@ from .dsd import DSDConfig, EpochLog, dense_step, redense_step, sparse_step
 from .example import DeepCompressionRun, TrainConfig, run_deep_compression
 from .mlp import MLP
 
-__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "put_on_array", "silent_weights", "sizes_of"]
+__all__ = ["VARIANTS", "ARRAY_VARIANTS", "OnArray", "DSDRun", "run_dsd", "train_networks", "pruned_weight_stats", "put_on_array",
+           "silent_weights", "sizes_of"]
 
 #: the networks trained, in the order the report shows them
 VARIANTS = ("dense", "sparse", "dsd", "dense_same_epochs", "dense_continued")
@@ -156,13 +157,38 @@ def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | No
         raise InputError(f"seed must be an integer >= 0, not {seed!r}")
     if isinstance(sim_images, bool) or not isinstance(sim_images, int) or sim_images < 1:
         raise InputError(f"sim_images must be an integer >= 1, not {sim_images!r}")
+    nets, masks, log, times = train_networks(data, train, dsd, seed, on_epoch)
+    x = data.x_train
+    t = time.perf_counter()
+    test = {k: nets[k].accuracy(data.x_test, data.y_test) for k in VARIANTS}
+    vals = {k: nets[k].accuracy(data.x_val, data.y_val) for k in VARIANTS}
+    right_dsd = nets["dsd"].logits(data.x_test).argmax(axis=1) == data.y_test
+    right_base = nets["dense_same_epochs"].logits(data.x_test).argmax(axis=1) == data.y_test
+    restored, silent_pruned, restored_other = pruned_weight_stats(nets["dsd"], masks, x)
+    silent_units = {k: [float(u.mean()) for u in silent_weights(nets[k], x)[1]] for k in VARIANTS}
+
+    on_array = []
+    if compress:
+        on_array = put_on_array(data, train, nets, seed, cfg, sim_images)
+        times["on_array"] = time.perf_counter() - t
+    return DSDRun(seed, data.name, data.split, train, dsd, cfg, sizes_of(data, train),
+                  (len(data.y_train), len(data.y_val), len(data.y_test)), test, vals,
+                  [float(m.mean()) for m in masks], restored, silent_pruned, restored_other, silent_units,
+                  int(np.count_nonzero(right_dsd & ~right_base)), int(np.count_nonzero(~right_dsd & right_base)),
+                  log, times, on_array, nets["dsd"])
+
+
+def train_networks(data: Dataset, train: TrainConfig, dsd: DSDConfig, seed: int, on_epoch: Callable | None = None):
+    """``(nets, masks, log, times)``: the networks of :data:`VARIANTS` trained on ``data``
+    from the streams of ``seed`` (see the module docstring), the sparse step's masks, the
+    per-epoch log and the seconds each took."""
     children = np.random.SeedSequence(seed).spawn(8)
 
     def rng(i: int) -> np.random.Generator:
         return np.random.default_rng(children[i])
 
-    x, y, val = data.x_train, data.y_train, (data.x_val, data.y_val)
-    kw = {"train": train, "val": val, "on_epoch": on_epoch}
+    x, y = data.x_train, data.y_train
+    kw = {"train": train, "val": (data.x_val, data.y_val), "on_epoch": on_epoch}
     clock = time.perf_counter
     times = {}
     log: list[EpochLog] = []
@@ -178,46 +204,39 @@ def run_dsd(data: Dataset, train: TrainConfig | None = None, dsd: DSDConfig | No
     redense_step(model, x, y, dsd=dsd, rng=rng(5), log=log, **kw)
     nets["dsd"] = model
     times["redense"], t = clock() - t, clock()
-
     same = init.copy()
     dense_step(same, x, y, rng=rng(6), log=log, epochs=train.dense_epochs + dsd.epochs, step_name="dense_same_epochs",
                **kw)
     nets["dense_same_epochs"] = same
     times["dense_same_epochs"], t = clock() - t, clock()
+    # the sparse and re-dense steps' schedule and minibatch order (streams 4 and 5 again), no pruning
     cont = nets["dense"].copy()
     sparse_lr, _ = dsd.lrs(train)
     dense_step(cont, x, y, rng=rng(4), log=log, epochs=dsd.sparse_epochs, step_name="dense_continued",
                **{**kw, "train": train.replace(lr=sparse_lr)})
     redense_step(cont, x, y, dsd=dsd, rng=rng(5), log=log, step_name="dense_continued", **kw)
     nets["dense_continued"] = cont
-    times["dense_continued"], t = clock() - t, clock()
+    times["dense_continued"] = clock() - t
+    return nets, masks, log, times
 
-    test = {k: nets[k].accuracy(data.x_test, data.y_test) for k in VARIANTS}
-    vals = {k: nets[k].accuracy(*val) for k in VARIANTS}
-    right_dsd = nets["dsd"].logits(data.x_test).argmax(axis=1) == data.y_test
-    right_base = nets["dense_same_epochs"].logits(data.x_test).argmax(axis=1) == data.y_test
+
+def pruned_weight_stats(model: MLP, masks: list[np.ndarray], x: np.ndarray) -> tuple[float, float, float]:
+    """Of the weights the sparse step pruned, in ``model`` after the re-dense step: the
+    fraction non-zero, the fraction :func:`silent_weights` on ``x``, and the fraction of the
+    others that are non-zero."""
     pruned = [~m for m in masks]
-    n_pruned = sum(int(p.sum()) for p in pruned)
-    restored = (sum(int(np.count_nonzero(w[p])) for w, p in zip(nets["dsd"].weights, pruned, strict=True))
-                / n_pruned if n_pruned else 0.0)
-    silent, _ = silent_weights(nets["dsd"], x)
-    n_silent = sum(int((p & q).sum()) for p, q in zip(pruned, silent, strict=True))
+    silent, _ = silent_weights(model, x)
     other = [p & ~q for p, q in zip(pruned, silent, strict=True)]
-    n_other = sum(int(o.sum()) for o in other)
-    restored_other = (sum(int(np.count_nonzero(w[o])) for w, o in zip(nets["dsd"].weights, other, strict=True))
-                      / n_other if n_other else 0.0)
-    silent_units = {k: [float(u.mean()) for u in silent_weights(nets[k], x)[1]] for k in VARIANTS}
 
-    on_array = []
-    if compress:
-        on_array = put_on_array(data, train, nets, seed, cfg, sim_images)
-        times["on_array"] = clock() - t
-    return DSDRun(seed, data.name, data.split, train, dsd, cfg, sizes_of(data, train),
-                  (len(data.y_train), len(data.y_val), len(data.y_test)), test, vals,
-                  [float(m.mean()) for m in masks], float(restored), n_silent / n_pruned if n_pruned else 0.0,
-                  float(restored_other), silent_units,
-                  int(np.count_nonzero(right_dsd & ~right_base)), int(np.count_nonzero(~right_dsd & right_base)),
-                  log, times, on_array, nets["dsd"])
+    def nonzero(parts):
+        return sum(int(np.count_nonzero(w[p])) for w, p in zip(model.weights, parts, strict=True))
+
+    n_pruned = sum(int(p.sum()) for p in pruned)
+    n_other = sum(int(o.sum()) for o in other)
+    if not n_pruned:
+        return 0.0, 0.0, 0.0
+    return (nonzero(pruned) / n_pruned, (n_pruned - n_other) / n_pruned,
+            nonzero(other) / n_other if n_other else 0.0)
 
 
 def put_on_array(data: Dataset, train: TrainConfig, nets: dict[str, MLP], seed: int, config: EIEConfig,
