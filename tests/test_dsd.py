@@ -27,7 +27,7 @@ from eie.train import (
     run_dsd,
     sparse_step,
 )
-from eie.train.dsd_example import silent_weights
+from eie.train.dsd_example import pruned_weight_stats, silent_weights
 from eie.train.dsd_report import paired_se, rebuild_files, verdict
 from eie.train.mlp import minibatches
 
@@ -212,6 +212,11 @@ def test_silent_weights_by_hand():
     assert weights[0].tolist() == [[False, False, True], [True, True, True]]
     assert weights[1].tolist() == [[False, True], [False, True]]
     assert [u.tolist() for u in units] == [[False, True]]
+    # prune w0[0, 1] (live), w0[0, 2] (blank input) and w0[1, 0] (silent unit); w0[0, 1] is then non-zero again
+    masks = [np.array([[True, False, False], [False, True, True]]), np.ones((2, 2), bool)]
+    w0[0, 2] = w0[1, 0] = 0.0
+    restored, silent, other = pruned_weight_stats(model, masks, x)
+    assert (restored, silent, other) == (pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0)
 
 
 # ---- configuration -------------------------------------------------------------------------------------------------
