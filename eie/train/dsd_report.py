@@ -214,7 +214,7 @@ def _accuracy(d: Doc, doc: dict) -> None:
              "Silent hidden units (ReLU at 0 on every training image), per hidden layer: "
              + "; ".join(f"{t[k]} " + ", ".join(f"{100 * u['mean']:.0f} %" for u in doc["silent_units"][k])
                          for k in VARIANTS)
-             + ". Adam at this rate with L2 weight decay leaves many units silent, in DSD and the baselines alike."])
+             + ". A silent unit gets no gradient, so it stays silent: it is capacity the network has lost."])
     d.figure(_figure(doc, t))
 
 
