@@ -263,6 +263,17 @@ def test_verdict_says_helps_only_beyond_the_noise():
     assert verdict(worse).startswith("DSD hurts here, by -1.00")
 
 
+def test_warning_when_most_units_are_silent():
+    from eie.train.dsd_example import VARIANTS
+    from eie.train.dsd_report import silent_warning
+    doc = {"dataset": "d", "train_config": TrainConfig().to_dict(), "dsd_config": DSDConfig().to_dict(),
+           "silent_units": {k: [{"mean": 0.2}, {"mean": 0.1}] for k in VARIANTS}}
+    assert silent_warning(doc) == []
+    doc["silent_units"]["dsd"][1] = {"mean": 0.51}
+    assert silent_warning(doc)[0].startswith("**Warning: most of the network is silent.** Up to 51 % of hidden "
+                                              "layer 2's units never fire on a training image (DSD)")
+
+
 # ---- the command line --------------------------------------------------------------------------------------------
 
 @needs_mnist

@@ -23,7 +23,7 @@ from .dsd_example import ARRAY_VARIANTS, VARIANTS
 from .report import summary_stats
 
 __all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "records", "summarize", "baseline_note",
-           "rebuild_files", "verdict", "build_doc", "report_files"]
+           "rebuild_files", "verdict", "silent_warning", "build_doc", "report_files"]
 
 TITLES = {"dense": "dense ({e} epochs)", "sparse": "sparse (S)", "dsd": "DSD",
           "dense_same_epochs": "dense, same epochs ({t})", "dense_continued": "dense continued (no pruning)",
@@ -214,8 +214,21 @@ def _accuracy(d: Doc, doc: dict) -> None:
              "Silent hidden units (ReLU at 0 on every training image), per hidden layer: "
              + "; ".join(f"{t[k]} " + ", ".join(f"{100 * u['mean']:.0f} %" for u in doc["silent_units"][k])
                          for k in VARIANTS)
-             + ". A silent unit gets no gradient, so it stays silent: it is capacity the network has lost."])
+             + ". A silent unit gets no gradient, so it stays silent: it is capacity the network has lost."]
+            + silent_warning(doc))
     d.figure(_figure(doc, t))
+
+
+def silent_warning(doc: dict) -> list[str]:
+    """A warning when most of a hidden layer is silent in some network (the training has
+    lost most of its width, and DSD has little left to prune and restore)."""
+    worst = max((u["mean"], k, i) for k, layers in doc["silent_units"].items() for i, u in enumerate(layers))
+    if worst[0] <= 0.5:
+        return []
+    return [f"**Warning: most of the network is silent.** Up to {100 * worst[0]:.0f} % of hidden layer {worst[2] + 1}'s "
+            f"units never fire on a training image ({variant_titles(doc)[worst[1]]}): the networks compared here run on "
+            f"a fraction of their width, the sparse step prunes mostly weights that no longer matter, and these numbers "
+            f"say more about the training recipe on {doc['dataset']} than about DSD."]
 
 
 def _figure(doc: dict, t: dict) -> Figure:
