@@ -124,7 +124,8 @@ def verdict(doc: dict) -> str:
     se = paired_se(doc)
     seeds = [r["test"]["dsd"] - r["test"]["dense_same_epochs"] for r in doc["runs"]]
     up, down = sum(d > 0 for d in seeds), sum(d < 0 for d in seeds)
-    spread = f"{mean:+.2f} ± {100 * g['sd']:.2f} points (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f})"
+    spread = (f"{mean:+.2f} ± {100 * g['sd']:.2f} points (range {100 * g['min']:+.2f} .. {100 * g['max']:+.2f})"
+              if len(seeds) > 1 else f"{mean:+.2f} points (one seed)")
     count = f"DSD ahead in {up} of {len(seeds)} seeds, behind in {down}"
     if abs(mean) < 2 * se or (up and down):
         return (f"DSD does not measurably help here: {spread} against the dense network trained for the same "
