@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EIEError
-from . import board, core, dse, lstm, networks, rtl, train
+from . import board, core, dsd, dse, lstm, networks, rtl, train
 
 __all__ = ["main", "build_parser"]
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     rtl.register(sub)
     dse.register(sub)
     train.register(sub)
+    dsd.register(sub)
     board.register(sub)
     return ap
 

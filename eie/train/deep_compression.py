@@ -113,20 +113,24 @@ def _steps(n: int, batch: int, epochs: int) -> int:
 
 
 def train_dense(model: MLP, x: np.ndarray, y: np.ndarray, *, epochs: int, batch: int, optimizer,
-                rng: np.random.Generator, weight_decay: float = 0.0, decay: bool = True) -> list[float]:
+                rng: np.random.Generator, weight_decay: float = 0.0, decay: bool = True,
+                on_epoch: Callable | None = None, wrap_step: Callable | None = None) -> list[float]:
     """The dense baseline, in place: minibatch training with L2 weight decay and (``decay``)
     the learning rate falling to 0 along a half cosine (:func:`eie.train.optim.cosine_decay`).
-    Returns the loss of each epoch."""
+    Returns the loss of each epoch; ``on_epoch(epoch, loss)`` is called after each, and
+    ``wrap_step(step)`` may wrap the training step (tests watch the weights with it)."""
     step = masked_step(model, None, optimizer, weight_decay)
     if decay:
         step = cosine_decay(optimizer, _steps(len(x), batch, epochs), step)
-    return train_epochs(model, x, y, epochs=epochs, batch=batch, step=step, rng=rng)
+    if wrap_step is not None:
+        step = wrap_step(step)
+    return train_epochs(model, x, y, epochs=epochs, batch=batch, step=step, rng=rng, on_epoch=on_epoch)
 
 
 def prune_and_retrain(model: MLP, x: np.ndarray, y: np.ndarray, *, targets: Sequence[float], steps: int,
                       epochs: int, batch: int, make_optimizer: Callable, rng: np.random.Generator,
                       weight_decay: float = 0.0, decay: bool = True, on_round: Callable | None = None,
-                      wrap_step: Callable | None = None) -> list[np.ndarray]:
+                      wrap_step: Callable | None = None, on_epoch: Callable | None = None) -> list[np.ndarray]:
     """Stage 1, in place on ``model``: prune and retrain ``steps`` times; returns the masks.
 
     Each round prunes every layer to its scheduled density (:func:`density_schedule`; the
@@ -136,7 +140,8 @@ def prune_and_retrain(model: MLP, x: np.ndarray, y: np.ndarray, *, targets: Sequ
     retrains for ``epochs`` with :func:`masked_step` (``decay``: the learning rate of each
     round falls to 0 along a half cosine).  ``on_round(t, masks)`` is called after
     each round's retraining; ``wrap_step(step, masks)`` may wrap the training step (tests
-    check the masks after every step with it).
+    check the masks after every step with it); ``on_epoch(epoch, loss)`` is called after
+    every epoch of every round.
     """
     if len(targets) != len(model.weights):
         raise InputError(f"targets must give one density per layer ({len(model.weights)}), not {len(targets)}")
@@ -151,7 +156,7 @@ def prune_and_retrain(model: MLP, x: np.ndarray, y: np.ndarray, *, targets: Sequ
             step = cosine_decay(optimizer, _steps(len(x), batch, epochs), step)
         if wrap_step is not None:
             step = wrap_step(step, masks)
-        train_epochs(model, x, y, epochs=epochs, batch=batch, step=step, rng=rng)
+        train_epochs(model, x, y, epochs=epochs, batch=batch, step=step, rng=rng, on_epoch=on_epoch)
         if on_round is not None:
             on_round(t, masks)
     return masks

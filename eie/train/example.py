@@ -42,7 +42,7 @@ from .mlp import MLP
 from .optim import OPTIMIZERS, make_optimizer
 
 __all__ = ["EXAMPLES", "TrainConfig", "StageAccuracy", "StageTimes", "DeepCompressionRun", "run_deep_compression",
-           "layer_names"]
+           "layer_names", "read_training_toml"]
 
 #: the built-in examples: name -> hidden layer widths
 EXAMPLES = {"lenet-300-100": (300, 100)}
@@ -120,16 +120,22 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path) -> TrainConfig:
         """A TOML file of fields (top level or under ``[train]``); unknown keys are errors."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except OSError as exc:
-            raise InputError(f"training config {str(path)!r} cannot be read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"training config {str(path)!r} is not valid TOML: {exc}") from None
+        data = read_training_toml(path)
         if set(data) == {"train"} and isinstance(data["train"], dict):
             data = data["train"]
         return cls().replace(**data)
+
+
+def read_training_toml(path) -> dict:
+    """The contents of a training configuration file (TOML); a missing or broken file is an
+    :class:`~eie.errors.InputError` naming it."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"training config {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"training config {str(path)!r} is not valid TOML: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -208,11 +214,14 @@ def layer_names(n: int) -> list[str]:
 
 
 def run_deep_compression(data: Dataset, config: TrainConfig | None = None, seed: int = 0,
-                         eie_config: EIEConfig | None = None) -> DeepCompressionRun:
+                         eie_config: EIEConfig | None = None, dense: MLP | None = None) -> DeepCompressionRun:
     """One seeded run of the whole pipeline on ``data`` (see the module docstring).
 
     Four independent random streams are spawned from ``np.random.SeedSequence(seed)``: the
     initial weights, and the minibatch order of the dense, pruning and fine-tuning stages.
+    ``dense``: compress this trained network (a copy; the dense stage is skipped, its time
+    is 0 and its accuracy is this network's) instead of training one, e.g. a DSD-trained
+    one (eie.train.dsd_example).
     """
     config = TrainConfig() if config is None else config
     cfg = EIEConfig() if eie_config is None else eie_config
@@ -225,10 +234,15 @@ def run_deep_compression(data: Dataset, config: TrainConfig | None = None, seed:
     clock = time.perf_counter
 
     t0 = clock()
-    model = MLP.init(sizes, r_init)
-    train_dense(model, x, y, epochs=config.dense_epochs, batch=config.batch,
-                optimizer=make_optimizer(config.optimizer, config.lr), rng=r_dense,
-                weight_decay=config.weight_decay, decay=config.lr_decay)
+    if dense is None:
+        model = MLP.init(sizes, r_init)
+        train_dense(model, x, y, epochs=config.dense_epochs, batch=config.batch,
+                    optimizer=make_optimizer(config.optimizer, config.lr), rng=r_dense,
+                    weight_decay=config.weight_decay, decay=config.lr_decay)
+    elif dense.sizes != sizes:
+        raise InputError(f"the dense network to compress must have sizes {sizes}, not {dense.sizes}")
+    else:
+        model = dense.copy()
     dense_right = model.logits(data.x_test).argmax(axis=1) == data.y_test
     acc_dense = (float(dense_right.mean()), model.accuracy(data.x_val, data.y_val))
     t1 = clock()

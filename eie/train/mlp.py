@@ -115,16 +115,19 @@ def minibatches(n: int, batch: int, rng: np.random.Generator) -> list[np.ndarray
 
 
 def train_epochs(model: MLP, x: np.ndarray, y: np.ndarray, *, epochs: int, batch: int, step: Callable,
-                 rng: np.random.Generator) -> list[float]:
+                 rng: np.random.Generator, on_epoch: Callable | None = None) -> list[float]:
     """Minibatch training: for every batch, ``step(dW, db)`` applies the gradients (the
     caller's optimiser, gradient mask or centroid update).  Returns the mean loss of each
-    epoch."""
+    epoch; ``on_epoch(epoch, loss)`` (epoch = 1, 2, ...) is called after each (a log, a
+    progress bar: it draws nothing from ``rng``, so it cannot change the run)."""
     losses = []
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         total = 0.0
         for idx in minibatches(len(x), batch, rng):
             loss, gw, gb = model.loss_and_grads(x[idx], y[idx])
             step(gw, gb)
             total += loss * len(idx)
         losses.append(total / len(x))
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
     return losses

@@ -17,7 +17,7 @@ import numpy as np
 from ..network import Network, NetworkLayer, network_toml
 from .example import DeepCompressionRun
 
-__all__ = ["PAPER_LENET_300_100", "summarize", "markdown", "network_files", "report_files"]
+__all__ = ["PAPER_LENET_300_100", "summary_stats", "summarize", "markdown", "network_files", "report_files"]
 
 #: Deep Compression (ICLR 2016) Table 2, LeNet-300-100 on the full MNIST (60,000 training
 #: images): per layer weights and % kept (P), and the totals (docs/training.md quotes it)
@@ -33,7 +33,7 @@ STAGE_TITLES = {"dense": "dense", "pruned": "pruned", "shared": "pruned + shared
                 "finetuned": "pruned + shared, fine-tuned", "fixed_point": "fixed point (array)"}
 
 
-def _stats(values) -> dict:
+def summary_stats(values) -> dict:
     v = np.asarray(list(values), dtype=np.float64)
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
             "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
@@ -44,9 +44,9 @@ def summarize(runs: Sequence[DeepCompressionRun], command: str = "", threads: in
     the BLAS threads they ran with (None: not limited), for the timing table."""
     first = runs[0]
     n_train, n_val, n_test = first.images
-    acc = {s: _stats(getattr(r.test, s) for r in runs) for s in STAGES}
-    val = {s: _stats(getattr(r.val, s) for r in runs) for s in STAGES}
-    loss = {s: _stats(r.test.dense - getattr(r.test, s) for r in runs) for s in STAGES[1:]}
+    acc = {s: summary_stats(getattr(r.test, s) for r in runs) for s in STAGES}
+    val = {s: summary_stats(getattr(r.val, s) for r in runs) for s in STAGES}
+    loss = {s: summary_stats(r.test.dense - getattr(r.test, s) for r in runs) for s in STAGES[1:]}
     p = acc["dense"]["mean"]
     return {
         "command": command,
@@ -57,11 +57,11 @@ def summarize(runs: Sequence[DeepCompressionRun], command: str = "", threads: in
         "train_config": first.config.to_dict(), "eie_config": first.eie_config.to_dict(),
         "test_accuracy": acc, "val_accuracy": val,
         "test_loss_vs_dense": loss,
-        "compression_rate": _stats(r.total["compression_rate"] for r in runs),
-        "compression_rate_huffman": _stats(r.total["compression_rate_huffman"] for r in runs),
-        "compression_rate_huffman_with_bias": _stats(r.total["compression_rate_huffman_with_bias"] for r in runs),
+        "compression_rate": summary_stats(r.total["compression_rate"] for r in runs),
+        "compression_rate_huffman": summary_stats(r.total["compression_rate_huffman"] for r in runs),
+        "compression_rate_huffman_with_bias": summary_stats(r.total["compression_rate_huffman_with_bias"] for r in runs),
         "binomial_se_points": 100 * math.sqrt(p * (1 - p) / n_test) if n_test else None,
-        "times_s": {k: _stats(r.times.to_dict()[k] for r in runs) for k in first.times.to_dict()},
+        "times_s": {k: summary_stats(r.times.to_dict()[k] for r in runs) for k in first.times.to_dict()},
         "runs": [r.to_dict() for r in runs],
         "paper": PAPER_LENET_300_100,
     }

@@ -15,6 +15,11 @@ training loop PyTorch owns:
    steps the centroids, and the weights are rewritten as ``centroids[codes]``; the codes
    never change.  Biases and every parameter that is not a Linear weight keep training.
 
+:func:`dsd_torch` runs DSD's sparse and re-dense steps (eie.train.dsd) on the same layers:
+one pruning round to one sparsity ratio with the gradient hook of stage 1, then the hook
+removed and every parameter retrained by a fresh optimiser at a lower rate, the restored
+weights starting from the 0.0 the sparse step left them at.
+
 torch is imported by the functions, never by ``import eie.train``: eie does not depend on
 it (``pip install torch``).  Random draws are the caller's (seed torch and the data
 loader); the stages themselves draw nothing.  The result is a list of
@@ -33,8 +38,9 @@ import numpy as np
 from ..compress import StorageReport, prune, share_weights
 from ..errors import InputError
 from .deep_compression import SharedLayer, SharedMLP, density_schedule, storage_reports, total_storage
+from .dsd import DSDConfig
 
-__all__ = ["TorchCompression", "linear_layers", "deep_compress_torch"]
+__all__ = ["TorchCompression", "linear_layers", "deep_compress_torch", "dsd_torch"]
 
 
 def _torch():
@@ -43,6 +49,11 @@ def _torch():
     except ImportError:
         raise InputError("the PyTorch path needs torch (not an eie dependency): pip install torch") from None
     return torch
+
+
+def _adam(torch, lr: float) -> Callable:
+    """A default optimiser factory: Adam at ``lr`` over the parameters it is given."""
+    return lambda params: torch.optim.Adam(params, lr=lr)
 
 
 def linear_layers(model) -> list[tuple[str, object]]:
@@ -69,9 +80,9 @@ class TorchCompression:
 
 
 def _run_epochs(model, batches: Iterable, loss_fn: Callable, optimizer, epochs: int,
-                before_step: Callable | None, after_step: Callable | None) -> None:
+                before_step: Callable | None, after_step: Callable | None, on_epoch: Callable | None = None) -> None:
     model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         for x, y in batches:
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x), y).backward()
@@ -80,6 +91,8 @@ def _run_epochs(model, batches: Iterable, loss_fn: Callable, optimizer, epochs: 
             optimizer.step()
             if after_step is not None:
                 after_step()
+        if on_epoch is not None:
+            on_epoch(epoch)
 
 
 def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densities: Sequence[float],
@@ -118,12 +131,8 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
     if len(densities) != len(layers):
         raise InputError(f"densities must give one density per nn.Linear layer ({len(layers)}), not {len(densities)}")
     schedule = density_schedule(list(densities), prune_steps)
-    if make_optimizer is None:
-        def make_optimizer(params):
-            return torch.optim.Adam(params, lr=5e-4)
-    if make_finetune_optimizer is None:
-        def make_finetune_optimizer(params):
-            return torch.optim.Adam(params, lr=1e-4)
+    make_optimizer = make_optimizer or _adam(torch, 5e-4)
+    make_finetune_optimizer = make_finetune_optimizer or _adam(torch, 1e-4)
     step = {stage: (None if on_step is None else (lambda stage=stage: on_step(stage, model)))
             for stage in ("retrain", "finetune")}
     masks = _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, retrain_epochs,
@@ -141,7 +150,8 @@ def deep_compress_torch(model, batches: Iterable, loss_fn: Callable, *, densitie
     return TorchCompression(out, reports, total_storage(reports, sum(layer.bias.size for layer in out)))
 
 
-def _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, epochs, after_step):
+def _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimizer, epochs, after_step,
+                  on_epoch=None):
     """Stage 1: per round, prune every layer to its density among the weights still kept,
     zero the pruned weights, mask their gradient with a tensor hook, retrain with a fresh
     optimiser.  Returns the final masks (bool tensors)."""
@@ -157,7 +167,7 @@ def _prune_rounds(torch, model, layers, schedule, batches, loss_fn, make_optimiz
                 m.weight.mul_(masks[i])
             keep = masks[i].to(m.weight.dtype)
             hooks.append(m.weight.register_hook(lambda g, keep=keep: g * keep))
-        _run_epochs(model, batches, loss_fn, make_optimizer(model.parameters()), epochs, None, after_step)
+        _run_epochs(model, batches, loss_fn, make_optimizer(model.parameters()), epochs, None, after_step, on_epoch)
     for h in hooks:
         h.remove()
     return masks
@@ -195,3 +205,45 @@ def _finetune(torch, model, layers, shared, batches, loss_fn, make_optimizer, ep
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in weight_ids]
     _run_epochs(model, batches, loss_fn, make_optimizer(centroids + others), epochs, centroid_grads, after)
     return centroids
+
+
+def dsd_torch(model, batches: Iterable, loss_fn: Callable, *, sparsity: float = 0.5, sparse_epochs: int = 2,
+              redense_epochs: int = 2, make_optimizer: Callable | None = None,
+              make_redense_optimizer: Callable | None = None, on_step: Callable | None = None,
+              on_epoch: Callable | None = None) -> list[np.ndarray]:
+    """DSD's sparse and re-dense steps on the Linear weights of a trained ``model``, in place
+    (the dense step is the caller's training).  Returns the sparse step's masks (numpy bool,
+    True = kept, in :func:`linear_layers` order).
+
+    Parameters
+    ----------
+    model, batches, loss_fn
+        As :func:`deep_compress_torch`.
+    sparsity : float in [0, 1)
+        The fraction of every Linear weight pruned in the sparse step (its smallest ``|w|``,
+        :func:`eie.compress.prune`, the same choice as the numpy path).
+    sparse_epochs, redense_epochs : int
+        Epochs of the sparse step (gradient of the pruned weights masked by a tensor hook,
+        so they stay exactly 0.0) and of the re-dense step (no mask, every parameter).
+    make_optimizer, make_redense_optimizer : callable(params) -> torch.optim.Optimizer
+        Fresh optimisers for the two steps (defaults: Adam at 1e-3, and at 1e-4: DSD's
+        lower learning rate for the final dense step).
+    on_step : callable(stage, model), optional
+        Called after every optimiser step, with stage ``"sparse"`` or ``"redense"``.
+    on_epoch : callable(stage, epoch), optional
+        Called after every epoch (a log, a progress bar).
+    """
+    torch = _torch()
+    DSDConfig(sparsity=sparsity, sparse_epochs=sparse_epochs, redense_epochs=redense_epochs)   # checks them
+    _, layers = zip(*linear_layers(model), strict=True)
+    make_optimizer = make_optimizer or _adam(torch, 1e-3)
+    make_redense_optimizer = make_redense_optimizer or _adam(torch, 1e-4)
+    step = {stage: (None if on_step is None else (lambda stage=stage: on_step(stage, model)))
+            for stage in ("sparse", "redense")}
+    epoch = {stage: (None if on_epoch is None else (lambda e, stage=stage: on_epoch(stage, e)))
+             for stage in ("sparse", "redense")}
+    masks = _prune_rounds(torch, model, layers, [[1.0 - sparsity] * len(layers)], batches, loss_fn, make_optimizer,
+                          sparse_epochs, step["sparse"], epoch["sparse"])
+    _run_epochs(model, batches, loss_fn, make_redense_optimizer(model.parameters()), redense_epochs, None,
+                step["redense"], epoch["redense"])
+    return [m.cpu().numpy() for m in masks]
