@@ -113,8 +113,14 @@ def test_prune_bad_weight():
 # ---- kmeans_1d ------------------------------------------------------------------------
 
 def _lloyd_reference(values, k, iters=1000):
-    """Plain Lloyd: linear init, argmin assignment (lower centroid on ties), empty clusters
-    keep their position, stop when the assignment repeats."""
+    """Plain Lloyd: linear init, nearest centroid by the midpoints between neighbouring
+    centroids (a value on a midpoint goes to the lower centroid: the documented tie rule),
+    empty clusters keep their position, stop when the assignment repeats.
+
+    The midpoints, not |x - c| compares: with a linear start that is not exact in binary
+    (e.g. linspace(-1, 7, 4) = [-1, 5/3, 13/3, 7]) a value on an exact tie (3) has two
+    float distances that differ in the last bit, and argmin would break the tie by
+    rounding rather than by the rule."""
     x = np.asarray(values, dtype=np.float64)
     distinct = np.unique(x)
     if k == 1:
@@ -124,7 +130,8 @@ def _lloyd_reference(values, k, iters=1000):
     c = np.linspace(x.min(), x.max(), k)
     prev = None
     for _ in range(iters):
-        assign = np.abs(x[:, None] - c[None, :]).argmin(axis=1)
+        mids = (c[:-1] + c[1:]) / 2
+        assign = (x[:, None] > mids[None, :]).sum(axis=1)
         if prev is not None and np.array_equal(assign, prev):
             break
         prev = assign
