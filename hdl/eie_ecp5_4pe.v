@@ -44,6 +44,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$13 ;
   reg [63:0] \$130 ;
   reg \$131 ;
+  reg [1:0] \$132 ;
+  reg \$133 ;
+  reg [63:0] \$134 ;
+  reg [63:0] \$135 ;
+  reg \$136 ;
   wire \$14 ;
   wire \$15 ;
   wire \$16 ;
@@ -145,45 +150,45 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$126 ;
+  wire [15:0] \bias_act$131 ;
   wire bias_sent;
-  wire \bias_sent$118 ;
+  wire \bias_sent$123 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
   wire \busy$15 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$203 ;
-  wire [15:0] \ccu__ann__a$235 ;
-  wire [15:0] \ccu__ann__a$267 ;
+  wire [15:0] \ccu__ann__a$208 ;
+  wire [15:0] \ccu__ann__a$240 ;
+  wire [15:0] \ccu__ann__a$272 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$205 ;
-  wire [12:0] \ccu__ann__j$237 ;
-  wire [12:0] \ccu__ann__j$269 ;
+  wire [12:0] \ccu__ann__j$210 ;
+  wire [12:0] \ccu__ann__j$242 ;
+  wire [12:0] \ccu__ann__j$274 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$207 ;
-  wire \ccu__ann__valid$239 ;
-  wire \ccu__ann__valid$271 ;
+  wire \ccu__ann__valid$212 ;
+  wire \ccu__ann__valid$244 ;
+  wire \ccu__ann__valid$276 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$210 ;
-  wire \ccu__bc__room_nopush$242 ;
-  wire \ccu__bc__room_nopush$274 ;
+  wire \ccu__bc__room_nopush$215 ;
+  wire \ccu__bc__room_nopush$247 ;
+  wire \ccu__bc__room_nopush$279 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$212 ;
-  wire \ccu__bc__room_push$244 ;
-  wire \ccu__bc__room_push$276 ;
+  wire \ccu__bc__room_push$217 ;
+  wire \ccu__bc__room_push$249 ;
+  wire \ccu__bc__room_push$281 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$213 ;
-  wire \ccu__bc__strobe$245 ;
-  wire \ccu__bc__strobe$277 ;
+  wire \ccu__bc__strobe$218 ;
+  wire \ccu__bc__strobe$250 ;
+  wire \ccu__bc__strobe$282 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$216 ;
-  wire [15:0] \ccu__src__data$248 ;
-  wire [15:0] \ccu__src__data$280 ;
+  wire [15:0] \ccu__src__data$221 ;
+  wire [15:0] \ccu__src__data$253 ;
+  wire [15:0] \ccu__src__data$285 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$217 ;
-  wire \ccu__src__rd_en$249 ;
-  wire \ccu__src__rd_en$281 ;
+  wire \ccu__src__rd_en$222 ;
+  wire \ccu__src__rd_en$254 ;
+  wire \ccu__src__rd_en$286 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -220,61 +225,61 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_3_start = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$127 ;
+  wire \ctl__arm$132 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$167 ;
+  wire \ctl__arm$172 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$199 ;
+  wire \ctl__arm$204 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$231 ;
+  wire \ctl__arm$236 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$263 ;
+  wire \ctl__arm$268 ;
   wire ctl__pf_active;
-  wire \ctl__pf_active$129 ;
+  wire \ctl__pf_active$134 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$168 ;
+  wire \ctl__pf_active$173 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$200 ;
+  wire \ctl__pf_active$205 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$232 ;
+  wire \ctl__pf_active$237 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$264 ;
+  wire \ctl__pf_active$269 ;
   wire ctl__running;
-  wire \ctl__running$130 ;
+  wire \ctl__running$135 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$169 ;
+  wire \ctl__running$174 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$201 ;
+  wire \ctl__running$206 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$233 ;
+  wire \ctl__running$238 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$265 ;
+  wire \ctl__running$270 ;
   wire ctl__start;
-  wire \ctl__start$131 ;
+  wire \ctl__start$136 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$170 ;
+  wire \ctl__start$175 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$202 ;
+  wire \ctl__start$207 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$234 ;
+  wire \ctl__start$239 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$266 ;
+  wire \ctl__start$271 ;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
@@ -299,14 +304,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
   reg [63:0] g4 = 64'h0000000000000000;
+  reg [63:0] g5 = 64'h0000000000000000;
   reg glob0 = 1'h0;
   reg glob1 = 1'h0;
   reg glob2 = 1'h0;
   reg glob3 = 1'h0;
   reg glob4 = 1'h0;
+  reg glob5 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$125 ;
+  wire [10:0] \groups$130 ;
   reg [31:0] groups_scanned = 32'd0;
   (* keep = 32'd1 *)
   reg h_busy_0 = 1'h0;
@@ -417,61 +424,61 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$224 ;
+  wire [2:0] \host__mem$229 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$256 ;
+  wire [2:0] \host__mem$261 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$288 ;
+  wire [2:0] \host__mem$293 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$225 ;
+  wire [10:0] \host__off$230 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$257 ;
+  wire [10:0] \host__off$262 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$289 ;
+  wire [10:0] \host__off$294 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$111 ;
-  wire [63:0] \host__rdata$112 ;
-  wire [63:0] \host__rdata$113 ;
+  wire [63:0] \host__rdata$116 ;
+  wire [63:0] \host__rdata$117 ;
+  wire [63:0] \host__rdata$118 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$227 ;
+  wire \host__sel$232 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$259 ;
+  wire \host__sel$264 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$291 ;
+  wire \host__sel$296 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$228 ;
+  wire [63:0] \host__wdata$233 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$260 ;
+  wire [63:0] \host__wdata$265 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$292 ;
+  wire [63:0] \host__wdata$297 ;
   wire host__we;
-  wire \host__we$229 ;
-  wire \host__we$261 ;
-  wire \host__we$293 ;
+  wire \host__we$234 ;
+  wire \host__we$266 ;
+  wire \host__we$298 ;
   wire idle;
-  wire \idle$121 ;
-  wire \idle$122 ;
-  wire \idle$123 ;
+  wire \idle$126 ;
+  wire \idle$127 ;
+  wire \idle$128 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -492,6 +499,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [1:0] pe_q2 = 2'h0;
   reg [1:0] pe_q3 = 2'h0;
   reg [1:0] pe_q4 = 2'h0;
+  reg [1:0] pe_q5 = 2'h0;
+  reg [63:0] pe_word = 64'h0000000000000000;
   wire [15:0] pes__0__ann__a;
   wire [12:0] pes__0__ann__j;
   wire pes__0__ann__valid;
@@ -536,62 +545,63 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg re_q2 = 1'h0;
   reg re_q3 = 1'h0;
   reg re_q4 = 1'h0;
+  reg re_q5 = 1'h0;
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$140 ;
+  wire \regs__keep_acc$145 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$141 ;
+  wire \regs__keep_acc$146 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$142 ;
+  wire \regs__keep_acc$147 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$144 ;
+  wire [9:0] \regs__ptr_base$149 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$145 ;
+  wire [9:0] \regs__ptr_base$150 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$146 ;
+  wire [9:0] \regs__ptr_base$151 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$148 ;
+  wire \regs__relu$153 ;
   (* init = 1'h0 *)
-  wire \regs__relu$149 ;
+  wire \regs__relu$154 ;
   (* init = 1'h0 *)
-  wire \regs__relu$150 ;
+  wire \regs__relu$155 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$152 ;
+  wire [5:0] \regs__shift$157 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$153 ;
+  wire [5:0] \regs__shift$158 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$154 ;
+  wire [5:0] \regs__shift$159 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$156 ;
+  wire [10:0] \regs__spmat_base$161 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$157 ;
+  wire [10:0] \regs__spmat_base$162 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$158 ;
+  wire [10:0] \regs__spmat_base$163 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$160 ;
+  wire \regs__src_sel$165 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$161 ;
+  wire \regs__src_sel$166 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$162 ;
+  wire \regs__src_sel$167 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$164 ;
+  wire [9:0] \regs__wb_base$169 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$165 ;
+  wire [9:0] \regs__wb_base$170 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$166 ;
+  wire [9:0] \regs__wb_base$171 ;
   reg relu = 1'h0;
   input rst;
   wire rst;
@@ -605,9 +615,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$230 ;
-  wire \wb__start$262 ;
-  wire \wb__start$294 ;
+  wire \wb__start$235 ;
+  wire \wb__start$267 ;
+  wire \wb__start$299 ;
   reg [9:0] wb_base = 10'h000;
   wire wb_busy;
   wire wb_start;
@@ -649,9 +659,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$31  = cyc + 1'h1;
   assign \$32  = | { \fault$87 , \fault$86 , \fault$85 , \fault$84  };
   assign \$33  = fault | \$32 ;
-  assign \$36  = glob4 ? g4 : \$35 ;
+  assign \$36  = glob5 ? g5 : pe_word;
   assign cmd_start = ctrl_w & \wdata$11 [0];
-  assign pes_idle = & { \idle$123 , \idle$122 , \idle$121 , idle };
+  assign pes_idle = & { \idle$128 , \idle$127 , \idle$126 , idle };
   assign \$37  = ctrl_w & \wdata$11 [1];
   assign \$38  = ~ busy;
   assign wb_start = \$37  & \$38 ;
@@ -829,9 +839,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @(posedge clk)
     re_q4 <= \$129 ;
   always @(posedge clk)
-    rdata <= \$130 ;
+    g5 <= \$130 ;
   always @(posedge clk)
-    rvalid <= \$131 ;
+    glob5 <= \$131 ;
+  always @(posedge clk)
+    pe_q5 <= \$132 ;
+  always @(posedge clk)
+    re_q5 <= \$133 ;
+  always @(posedge clk)
+    pe_word <= \$134 ;
+  always @(posedge clk)
+    rdata <= \$135 ;
+  always @(posedge clk)
+    rvalid <= \$136 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl__arm),
     .bcast(bcast),
@@ -852,13 +872,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$217 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$222 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$249 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$254 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$281 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$286 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -915,11 +935,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$85 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
-    .host__rdata(\host__rdata$111 ),
+    .host__rdata(\host__rdata$116 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(host_1__we),
-    .idle(\idle$121 ),
+    .idle(\idle$126 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -928,7 +948,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$217 ),
+    .src__rd_en(\ccu__src__rd_en$222 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
@@ -947,11 +967,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$86 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
-    .host__rdata(\host__rdata$112 ),
+    .host__rdata(\host__rdata$117 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(host_2__we),
-    .idle(\idle$122 ),
+    .idle(\idle$127 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -960,7 +980,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$249 ),
+    .src__rd_en(\ccu__src__rd_en$254 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
@@ -979,11 +999,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .fault(\fault$87 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
-    .host__rdata(\host__rdata$113 ),
+    .host__rdata(\host__rdata$118 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(host_3__we),
-    .idle(\idle$123 ),
+    .idle(\idle$128 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -992,7 +1012,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$281 ),
+    .src__rd_en(\ccu__src__rd_en$286 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1044,7 +1064,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       4'hc:
           \$34  = 33'h000000004;
       4'hd:
-          \$34  = 33'h000000004;
+          \$34  = 33'h000000005;
       4'he:
           \$34  = { 23'h000000, ptr_base };
       4'hf:
@@ -1058,11 +1078,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$35  = host__rdata;
       2'h1:
-          \$35  = \host__rdata$111 ;
+          \$35  = \host__rdata$116 ;
       2'h2:
-          \$35  = \host__rdata$112 ;
+          \$35  = \host__rdata$117 ;
       2'h3:
-          \$35  = \host__rdata$113 ;
+          \$35  = \host__rdata$118 ;
     endcase
   end
   always @* begin
@@ -1779,28 +1799,63 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$36 ;
+    \$130  = g4;
     if (rst) begin
       \$130  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = re_q4;
+    \$131  = glob4;
     if (rst) begin
       \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = pe_q4;
+    if (rst) begin
+      \$132  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = re_q4;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = \$35 ;
+    if (rst) begin
+      \$134  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = \$36 ;
+    if (rst) begin
+      \$135  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = re_q5;
+    if (rst) begin
+      \$136  = 1'h0;
     end
   end
   assign \busy$15  = busy;
   assign \done$80  = done;
   assign wb__busy = wb_busy;
-  assign \bias_sent$118  = bias_sent;
-  assign \groups$125  = groups;
-  assign \bias_act$126  = bias_act;
-  assign \ctl__arm$127  = ctl__arm;
-  assign \ctl__pf_active$129  = ctl__pf_active;
-  assign \ctl__running$130  = ctl__running;
-  assign \ctl__start$131  = ctl__start;
+  assign \bias_sent$123  = bias_sent;
+  assign \groups$130  = groups;
+  assign \bias_act$131  = bias_act;
+  assign \ctl__arm$132  = ctl__arm;
+  assign \ctl__pf_active$134  = ctl__pf_active;
+  assign \ctl__running$135  = ctl__running;
+  assign \ctl__start$136  = ctl__start;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
@@ -1809,37 +1864,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$140  = keep_acc;
-  assign \regs__keep_acc$141  = keep_acc;
-  assign \regs__keep_acc$142  = keep_acc;
+  assign \regs__keep_acc$145  = keep_acc;
+  assign \regs__keep_acc$146  = keep_acc;
+  assign \regs__keep_acc$147  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$144  = ptr_base;
-  assign \regs__ptr_base$145  = ptr_base;
-  assign \regs__ptr_base$146  = ptr_base;
+  assign \regs__ptr_base$149  = ptr_base;
+  assign \regs__ptr_base$150  = ptr_base;
+  assign \regs__ptr_base$151  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$148  = relu;
-  assign \regs__relu$149  = relu;
-  assign \regs__relu$150  = relu;
+  assign \regs__relu$153  = relu;
+  assign \regs__relu$154  = relu;
+  assign \regs__relu$155  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$152  = shift;
-  assign \regs__shift$153  = shift;
-  assign \regs__shift$154  = shift;
+  assign \regs__shift$157  = shift;
+  assign \regs__shift$158  = shift;
+  assign \regs__shift$159  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$156  = spmat_base;
-  assign \regs__spmat_base$157  = spmat_base;
-  assign \regs__spmat_base$158  = spmat_base;
+  assign \regs__spmat_base$161  = spmat_base;
+  assign \regs__spmat_base$162  = spmat_base;
+  assign \regs__spmat_base$163  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$160  = src_sel;
-  assign \regs__src_sel$161  = src_sel;
-  assign \regs__src_sel$162  = src_sel;
+  assign \regs__src_sel$165  = src_sel;
+  assign \regs__src_sel$166  = src_sel;
+  assign \regs__src_sel$167  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$164  = wb_base;
-  assign \regs__wb_base$165  = wb_base;
-  assign \regs__wb_base$166  = wb_base;
-  assign \ctl__arm$167  = ctl_0_arm;
-  assign \ctl__pf_active$168  = ctl_0_pf_active;
-  assign \ctl__running$169  = ctl_0_running;
-  assign \ctl__start$170  = ctl_0_start;
+  assign \regs__wb_base$169  = wb_base;
+  assign \regs__wb_base$170  = wb_base;
+  assign \regs__wb_base$171  = wb_base;
+  assign \ctl__arm$172  = ctl_0_arm;
+  assign \ctl__pf_active$173  = ctl_0_pf_active;
+  assign \ctl__running$174  = ctl_0_running;
+  assign \ctl__start$175  = ctl_0_start;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -1860,87 +1915,87 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = host_0__we;
   assign wb__start = wb_start;
-  assign \ctl__arm$199  = ctl_1_arm;
-  assign \ctl__pf_active$200  = ctl_1_pf_active;
-  assign \ctl__running$201  = ctl_1_running;
-  assign \ctl__start$202  = ctl_1_start;
-  assign \ccu__ann__a$203  = ccu__ann__a;
+  assign \ctl__arm$204  = ctl_1_arm;
+  assign \ctl__pf_active$205  = ctl_1_pf_active;
+  assign \ctl__running$206  = ctl_1_running;
+  assign \ctl__start$207  = ctl_1_start;
+  assign \ccu__ann__a$208  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$205  = ccu__ann__j;
+  assign \ccu__ann__j$210  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$207  = ccu__ann__valid;
+  assign \ccu__ann__valid$212  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$210  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$212  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$213  = bcast;
+  assign \ccu__bc__room_nopush$215  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$217  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$218  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$216  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$217 ;
+  assign \ccu__src__data$221  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$222 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$224  = h_mem_1;
-  assign \host__off$225  = h_off_1;
-  assign host_1__rdata = \host__rdata$111 ;
-  assign \host__sel$227  = h_sel_1;
-  assign \host__wdata$228  = h_wdata_1;
-  assign \host__we$229  = host_1__we;
-  assign \wb__start$230  = wb_start;
-  assign \ctl__arm$231  = ctl_2_arm;
-  assign \ctl__pf_active$232  = ctl_2_pf_active;
-  assign \ctl__running$233  = ctl_2_running;
-  assign \ctl__start$234  = ctl_2_start;
-  assign \ccu__ann__a$235  = ccu__ann__a;
+  assign \host__mem$229  = h_mem_1;
+  assign \host__off$230  = h_off_1;
+  assign host_1__rdata = \host__rdata$116 ;
+  assign \host__sel$232  = h_sel_1;
+  assign \host__wdata$233  = h_wdata_1;
+  assign \host__we$234  = host_1__we;
+  assign \wb__start$235  = wb_start;
+  assign \ctl__arm$236  = ctl_2_arm;
+  assign \ctl__pf_active$237  = ctl_2_pf_active;
+  assign \ctl__running$238  = ctl_2_running;
+  assign \ctl__start$239  = ctl_2_start;
+  assign \ccu__ann__a$240  = ccu__ann__a;
   assign pes__2__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$237  = ccu__ann__j;
+  assign \ccu__ann__j$242  = ccu__ann__j;
   assign pes__2__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$239  = ccu__ann__valid;
+  assign \ccu__ann__valid$244  = ccu__ann__valid;
   assign pes__2__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$242  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$244  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$245  = bcast;
+  assign \ccu__bc__room_nopush$247  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$249  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$250  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$248  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$249 ;
+  assign \ccu__src__data$253  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$254 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$256  = h_mem_2;
-  assign \host__off$257  = h_off_2;
-  assign host_2__rdata = \host__rdata$112 ;
-  assign \host__sel$259  = h_sel_2;
-  assign \host__wdata$260  = h_wdata_2;
-  assign \host__we$261  = host_2__we;
-  assign \wb__start$262  = wb_start;
-  assign \ctl__arm$263  = ctl_3_arm;
-  assign \ctl__pf_active$264  = ctl_3_pf_active;
-  assign \ctl__running$265  = ctl_3_running;
-  assign \ctl__start$266  = ctl_3_start;
-  assign \ccu__ann__a$267  = ccu__ann__a;
+  assign \host__mem$261  = h_mem_2;
+  assign \host__off$262  = h_off_2;
+  assign host_2__rdata = \host__rdata$117 ;
+  assign \host__sel$264  = h_sel_2;
+  assign \host__wdata$265  = h_wdata_2;
+  assign \host__we$266  = host_2__we;
+  assign \wb__start$267  = wb_start;
+  assign \ctl__arm$268  = ctl_3_arm;
+  assign \ctl__pf_active$269  = ctl_3_pf_active;
+  assign \ctl__running$270  = ctl_3_running;
+  assign \ctl__start$271  = ctl_3_start;
+  assign \ccu__ann__a$272  = ccu__ann__a;
   assign pes__3__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$269  = ccu__ann__j;
+  assign \ccu__ann__j$274  = ccu__ann__j;
   assign pes__3__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$271  = ccu__ann__valid;
+  assign \ccu__ann__valid$276  = ccu__ann__valid;
   assign pes__3__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$274  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$276  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$277  = bcast;
+  assign \ccu__bc__room_nopush$279  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$281  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$282  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$280  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$281 ;
+  assign \ccu__src__data$285  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$286 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$288  = h_mem_3;
-  assign \host__off$289  = h_off_3;
-  assign host_3__rdata = \host__rdata$113 ;
-  assign \host__sel$291  = h_sel_3;
-  assign \host__wdata$292  = h_wdata_3;
-  assign \host__we$293  = host_3__we;
-  assign \wb__start$294  = wb_start;
+  assign \host__mem$293  = h_mem_3;
+  assign \host__off$294  = h_off_3;
+  assign host_3__rdata = \host__rdata$118 ;
+  assign \host__sel$296  = h_sel_3;
+  assign \host__wdata$297  = h_wdata_3;
+  assign \host__we$298  = host_3__we;
+  assign \wb__start$299  = wb_start;
   assign \$43  = { 1'h0, busy };
   assign \$44  = { done_flag, 1'h0 };
   assign \$46  = { 1'h0, src_sel, 2'h0 };
@@ -4249,53 +4304,51 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [32:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire [32:0] \$26 ;
-  reg [31:0] \$27 ;
-  reg [63:0] \$28 ;
-  reg [63:0] \$29 ;
+  reg [31:0] \$25 ;
+  reg [63:0] \$26 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
+  reg \$29 ;
   wire \$3 ;
-  wire [63:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [5:0] \$33 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
+  reg [9:0] \$32 ;
+  reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [10:0] \$35 ;
-  reg [9:0] \$36 ;
-  reg \$37 ;
-  reg \$38 ;
+  reg \$35 ;
+  reg \$36 ;
+  reg [31:0] \$37 ;
+  reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
+  reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
   reg [2:0] \$47 ;
   reg [31:0] \$48 ;
-  reg [2:0] \$49 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
+  reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
   reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [63:0] \$57 ;
+  reg [63:0] \$55 ;
+  reg [63:0] \$56 ;
+  reg \$57 ;
   reg [63:0] \$58 ;
-  reg \$59 ;
   wire \$6 ;
-  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -4395,7 +4448,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \desc__data.wrap1 ;
   wire \desc__data.z ;
   wire desc__valid;
-  wire empty_next;
   wire [15:0] entry__a;
   wire [15:0] \entry__a$74 ;
   wire [15:0] \entry__a$75 ;
@@ -4437,7 +4489,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$190 ;
+  wire [15:0] \h_rdata$189 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -4518,7 +4570,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
   wire issue__valid;
-  wire issue_next;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
@@ -4563,6 +4614,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
   input [9:0] regs__ptr_base;
@@ -4640,65 +4692,61 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    src_sel <= \$31 ;
+    shift <= \$31 ;
   always @(posedge clk)
-    relu <= \$32 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    shift <= \$33 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    ptr_base <= \$34 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    spmat_base <= \$35 ;
+    keep_acc <= \$35 ;
   always @(posedge clk)
-    wb_base <= \$36 ;
+    idle <= \$36 ;
   always @(posedge clk)
-    keep_acc <= \$37 ;
+    cnt_entries <= \$37 ;
   always @(posedge clk)
-    idle <= \$38 ;
+    cnt_padding <= \$38 ;
   always @(posedge clk)
-    cnt_entries <= \$39 ;
+    cnt_empty_columns <= \$39 ;
   always @(posedge clk)
-    cnt_padding <= \$40 ;
+    cnt_line_reads <= \$40 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$41 ;
+    cnt_pops <= \$41 ;
   always @(posedge clk)
-    cnt_line_reads <= \$42 ;
+    cnt_bypasses <= \$42 ;
   always @(posedge clk)
-    cnt_pops <= \$43 ;
+    mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_bypasses <= \$44 ;
+    cnt_q0 <= \$44 ;
   always @(posedge clk)
-    mem_q0 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q0 <= \$46 ;
+    mem_q1 <= \$46 ;
   always @(posedge clk)
-    mem_q1 <= \$47 ;
+    mem_q2 <= \$47 ;
   always @(posedge clk)
-    cnt_q1 <= \$48 ;
+    cnt_q2 <= \$48 ;
   always @(posedge clk)
-    mem_q2 <= \$49 ;
+    h_even_d0 <= \$49 ;
   always @(posedge clk)
-    cnt_q2 <= \$50 ;
+    h_odd_d0 <= \$50 ;
   always @(posedge clk)
-    h_even_d0 <= \$51 ;
+    h_cb_d0 <= \$51 ;
   always @(posedge clk)
-    h_odd_d0 <= \$52 ;
+    h_cb_d1 <= \$52 ;
   always @(posedge clk)
-    h_cb_d0 <= \$53 ;
+    h_src_d0 <= \$53 ;
   always @(posedge clk)
-    h_cb_d1 <= \$54 ;
+    h_next_d0 <= \$54 ;
   always @(posedge clk)
-    h_src_d0 <= \$55 ;
+    h_half0 <= \$55 ;
   always @(posedge clk)
-    h_next_d0 <= \$56 ;
+    h_half1 <= \$56 ;
   always @(posedge clk)
-    h_half0 <= \$57 ;
+    hsel <= \$57 ;
   always @(posedge clk)
-    h_half1 <= \$58 ;
-  always @(posedge clk)
-    hsel <= \$59 ;
-  always @(posedge clk)
-    host__rdata <= \$60 ;
+    host__rdata <= \$58 ;
   assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
@@ -4721,19 +4769,21 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
-  assign \$15  = ~ issue_next;
-  assign \$16  = empty_next & \$15 ;
-  assign \$17  = ~ issue__valid;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = quiet_next & \$15 ;
+  assign \$17  = ~ busy_next;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ busy_next;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = cnt_entries + 1'h1;
-  assign \$22  = cnt_padding + 1'h1;
-  assign \$23  = cnt_empty_columns + 1'h1;
-  assign \$24  = cnt_line_reads + 1'h1;
-  assign \$25  = cnt_pops + 1'h1;
-  assign \$26  = cnt_bypasses + 1'h1;
-  assign \$30  = hsel ? h_half1 : h_half0;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
+  always @(posedge clk)
+    src_sel <= \$29 ;
+  always @(posedge clk)
+    relu <= \$30 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -4773,6 +4823,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -4783,7 +4834,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$190 ),
+    .h_rdata(\h_rdata$189 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$135 ),
     .\new (acc__wdata),
@@ -4803,7 +4854,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ev_empty(ev_empty),
     .ev_line(ev_line),
     .fault(\fault$120 ),
-    .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -4839,7 +4889,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
-    .empty_next(empty_next),
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
@@ -4848,6 +4897,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .quiet_next(quiet_next),
     .rst(rst),
     .wp__data(wr__data),
     .wp__en(wr__valid)
@@ -4875,59 +4925,69 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$32  = regs__relu;
+    \$32  = regs__ptr_base;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$33  = regs__shift;
+    \$33  = regs__spmat_base;
     if (rst) begin
-      \$33  = 6'h00;
+      \$33  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$34  = regs__ptr_base;
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$35  = regs__spmat_base;
+    \$35  = regs__keep_acc;
     if (rst) begin
-      \$35  = 11'h000;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$36  = regs__wb_base;
+    \$36  = \$18 ;
     if (rst) begin
-      \$36  = 10'h000;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$37  = regs__keep_acc;
+    \$37  = cnt_entries;
+    if (ctl__start) begin
+      \$37  = 32'd0;
+    end else if (ev_entry) begin
+      \$37  = \$19 [31:0];
+    end
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$38  = \$20 ;
+    \$38  = cnt_padding;
+    if (ctl__start) begin
+      \$38  = 32'd0;
+    end else if (ev_padding) begin
+      \$38  = \$20 [31:0];
+    end
     if (rst) begin
-      \$38  = 1'h0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$39  = cnt_entries;
+    \$39  = cnt_empty_columns;
     if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (ev_entry) begin
+    end else if (ev_empty) begin
       \$39  = \$21 [31:0];
     end
     if (rst) begin
@@ -4936,10 +4996,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$40  = cnt_padding;
+    \$40  = cnt_line_reads;
     if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_line) begin
       \$40  = \$22 [31:0];
     end
     if (rst) begin
@@ -4948,10 +5008,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$41  = cnt_empty_columns;
+    \$41  = cnt_pops;
     if (ctl__start) begin
       \$41  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (issue__pop) begin
       \$41  = \$23 [31:0];
     end
     if (rst) begin
@@ -4960,10 +5020,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = cnt_line_reads;
+    \$42  = cnt_bypasses;
     if (ctl__start) begin
       \$42  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_bypass) begin
       \$42  = \$24 [31:0];
     end
     if (rst) begin
@@ -4972,160 +5032,136 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = cnt_pops;
-    if (ctl__start) begin
-      \$43  = 32'd0;
-    end else if (issue__pop) begin
-      \$43  = \$25 [31:0];
-    end
+    \$43  = host__mem;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = cnt_bypasses;
-    if (ctl__start) begin
-      \$44  = 32'd0;
-    end else if (ev_bypass) begin
-      \$44  = \$26 [31:0];
-    end
+    \$44  = { 29'h00000000, host__off[2:0] };
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = host__mem;
+    \$45  = \$25 ;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = \$27 ;
+    \$46  = mem_q0;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = mem_q0;
+    \$47  = mem_q1;
     if (rst) begin
       \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = cnt_q0;
+    \$48  = cnt_q1;
     if (rst) begin
       \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = mem_q1;
+    \$49  = h_even;
     if (rst) begin
-      \$49  = 3'h0;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = cnt_q1;
+    \$50  = h_odd;
     if (rst) begin
-      \$50  = 32'd0;
+      \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = h_even;
+    \$51  = \h_rdata$189 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = h_odd;
+    \$52  = h_cb_d0;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = \h_rdata$190 ;
+    \$53  = h_src;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = h_cb_d0;
+    \$54  = h_next;
     if (rst) begin
       \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = h_src;
+    \$55  = \$26 ;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = h_next;
+    \$56  = \$27 ;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = \$28 ;
+    \$57  = mem_q2[2];
     if (rst) begin
-      \$57  = 64'h0000000000000000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = \$29 ;
+    \$58  = \$28 ;
     if (rst) begin
       \$58  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$59  = mem_q2[2];
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$60  = \$30 ;
-    if (rst) begin
-      \$60  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (host__off[2:0])
+    casez (cnt_q0[2:0])
       3'h0:
-          \$27  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$27  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$27  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$27  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$27  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$27  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
@@ -5133,13 +5169,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$28  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$28  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$28  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -5147,20 +5183,34 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$29  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$31  = regs__src_sel;
+    \$29  = regs__src_sel;
     if (rst) begin
-      \$31  = 1'h0;
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$30  = regs__relu;
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$31  = regs__shift;
+    if (rst) begin
+      \$31  = 6'h00;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -5349,9 +5399,9 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire [15:0] \$12 ;
+  wire \$12 ;
   wire [15:0] \$13 ;
-  wire \$14 ;
+  wire [15:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -5367,21 +5417,21 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$30 ;
+  wire [11:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
+  wire \$34 ;
+  wire [9:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [126:0] \$40 ;
+  wire [126:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -5391,39 +5441,60 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [10:0] \$50 ;
-  wire [15:0] \$51 ;
-  reg \$52 ;
-  reg [6:0] \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg \$58 ;
-  reg [9:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [5:0] \$60 ;
-  reg \$61 ;
-  reg [5:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [5:0] \$66 ;
-  reg \$67 ;
-  reg \$68 ;
-  reg [63:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [63:0] \$65 ;
+  wire [63:0] \$66 ;
+  wire [10:0] \$67 ;
+  wire [15:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [9:0] \$71 ;
-  reg [15:0] \$72 ;
+  reg [6:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [9:0] \$74 ;
+  reg \$75 ;
+  reg [9:0] \$76 ;
+  reg [5:0] \$77 ;
+  reg \$78 ;
+  reg [5:0] \$79 ;
   wire \$8 ;
+  reg [15:0] \$80 ;
+  reg [63:0] \$81 ;
+  reg \$82 ;
+  reg [5:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [63:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [9:0] \$91 ;
+  reg [15:0] \$92 ;
   reg \$signal  = 1'h0;
   reg \$signal$16  = 1'h0;
   reg [5:0] \$signal$18  = 6'h00;
   reg \$signal$25  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  reg \$signal$64  = 1'h0;
+  reg \$signal$66  = 1'h0;
+  reg \$signal$69  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
@@ -5459,7 +5530,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$59 ;
+  wire [15:0] \h_wacc$60 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -5473,17 +5544,18 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$46 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$53 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$47 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
   wire relu;
   input rst;
   wire rst;
+  reg [63:0] set_q = 64'h0000000000000000;
   output [15:0] src__data;
   reg [15:0] src__data = 16'h0000;
   input src__rd_en;
@@ -5492,12 +5564,12 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$48 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$49 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$50 ;
+  wire \w_en$51 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -5517,6 +5589,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] wo_addr;
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
+  reg wo_set = 1'h0;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -5531,97 +5604,6 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$26  = _1_;
-  assign r_en = \$17  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
-  assign \$18  = ! src_sel;
-  assign \$19  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$19  : h_we_src;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign \r_addr$46  = \$21  ? ra : h_addr;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
-  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$49  = wb_pend ? out : h_wdata;
-  assign \$25  = h_we_next | wb_pend;
-  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
-  assign h_src = src_sel ? \r_data$53  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$53 ;
-  assign \$26  = ~ wb__busy;
-  assign \$27  = wb__start & \$26 ;
-  assign \$28  = wb_base < 11'h400;
-  assign \$29  = wb_cnt + 1'h1;
-  assign \$30  = wb_full + 1'h1;
-  assign \$31  = \$30  < 11'h400;
-  assign \$32  = wb_cnt == 6'h3e;
-  assign \$33  = wb_active & \$signal ;
-  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr_next;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$35  & \$38 ;
-  assign \$40  = ~ keep_acc;
-  assign \$41  = ctl__start & \$40 ;
-  assign \$42  = ~ \$41 ;
-  assign \$43  = \$signature__en  & \$42 ;
-  assign \$44  = w_addr_q == acc__raddr;
-  assign \$45  = \$signal$65  & \$44 ;
-  assign \$46  = \$signal$60  | \$45 ;
-  assign \$47  = valid >> wo_r__addr;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = ra + 1'h1;
-  assign \$51  = src_sel ? \r_data$53  : r_data;
-  always @(posedge clk)
-    wb_active <= \$52 ;
-  always @(posedge clk)
-    wb_cnt <= \$53 ;
-  always @(posedge clk)
-    \$signal  <= \$54 ;
-  always @(posedge clk)
-    last <= \$55 ;
-  always @(posedge clk)
-    wb_pend_early <= \$56 ;
-  always @(posedge clk)
-    waddr1 <= \$57 ;
-  always @(posedge clk)
-    wb_pend <= \$58 ;
-  always @(posedge clk)
-    wb_waddr <= \$59 ;
-  always @(posedge clk)
-    wo_r__addr <= \$60 ;
-  always @(posedge clk)
-    \$signal$16  <= \$61 ;
-  always @(posedge clk)
-    \$signal$18  <= \$62 ;
-  always @(posedge clk)
-    h_wacc <= \$63 ;
-  always @(posedge clk)
-    \$signal$60  <= \$64 ;
-  always @(posedge clk)
-    \$signal$65  <= \$65 ;
-  always @(posedge clk)
-    w_addr_q <= \$66 ;
-  always @(posedge clk)
-    \$signal$25  <= \$67 ;
-  always @(posedge clk)
-    wo_valid <= \$68 ;
-  always @(posedge clk)
-    valid <= \$69 ;
-  always @(posedge clk)
-    h_out <= \$70 ;
-  always @(posedge clk)
-    ra <= \$71 ;
-  always @(posedge clk)
-    src__data <= \$72 ;
-  assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   assign \$6  = wb_active & \$5 ;
   assign \$7  = \$3  | \$6 ;
   assign wb__busy_next = \$7  | wb_pend_early;
@@ -5629,19 +5611,133 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
   assign \$signature__en  = acc__we | \$signal$16 ;
   assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$8  = $signed(acc) < $signed(1'h0);
-  assign \$9  = relu & \$8 ;
-  assign \$10  = $signed(acc) < $signed(16'h8000);
-  assign \$11  = $signed(acc) > $signed(16'h7fff);
-  assign \$12  = \$11  ? 16'h7fff : acc;
-  assign \$13  = \$10  ? 16'h8000 : \$12 ;
-  assign out = \$9  ? 16'h0000 : \$13 ;
-  assign \$14  = ! src_sel;
-  assign \$15  = ctl__pf_active & \$14 ;
-  assign r_addr = \$15  ? ra : h_addr;
-  assign \$16  = ! src_sel;
-  assign \$17  = ctl__pf_active & \$16 ;
+  assign \$8  = wo_valid | wo_set;
+  assign acc = \$8  ? wo_r__data : 16'h0000;
+  assign \$9  = $signed(acc) < $signed(1'h0);
+  assign \$10  = relu & \$9 ;
+  assign \$11  = $signed(acc) < $signed(16'h8000);
+  assign \$12  = $signed(acc) > $signed(16'h7fff);
+  assign \$13  = \$12  ? 16'h7fff : acc;
+  assign \$14  = \$11  ? 16'h8000 : \$13 ;
+  assign out = \$10  ? 16'h0000 : \$14 ;
+  assign \$15  = ! src_sel;
+  assign \$16  = ctl__pf_active & \$15 ;
+  assign r_addr = \$16  ? ra : h_addr;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_en = \$18  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$19  = ! src_sel;
+  assign \$20  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$20  : h_we_src;
+  assign \$22  = ctl__pf_active & \$21 ;
+  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? out : h_wdata;
+  assign \$26  = h_we_next | wb_pend;
+  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$27  = ~ wb__busy;
+  assign \$28  = wb__start & \$27 ;
+  assign \$29  = wb_base < 11'h400;
+  assign \$30  = wb_cnt + 1'h1;
+  assign \$31  = wb_full + 1'h1;
+  assign \$32  = \$31  < 11'h400;
+  assign \$33  = wb_cnt == 6'h3e;
+  assign \$34  = wb_active & \$signal ;
+  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$signature__en  & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$15 ;
+  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \$42  = ~ keep_acc;
+  assign \$43  = ctl__start & \$42 ;
+  assign \$44  = ~ \$43 ;
+  assign \$45  = \$signature__en  & \$44 ;
+  assign \$46  = valid >> acc__raddr_next;
+  assign \$47  = ~ keep_acc;
+  assign \$48  = ctl__start & \$47 ;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = \$46  & \$49 ;
+  assign \$51  = w_addr_q == acc__raddr_next;
+  assign \$52  = \$signal$64  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$52  & \$55 ;
+  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$58  = w_addr_q == acc__raddr;
+  assign \$59  = \$signal$64  & \$58 ;
+  assign \$60  = \$57  | \$59 ;
+  assign \$61  = valid >> wo_r__addr;
+  assign \$62  = set_q >> wo_r__addr;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = valid | set_q;
+  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
+  assign \$67  = ra + 1'h1;
+  assign \$68  = src_sel ? \r_data$54  : r_data;
+  always @(posedge clk)
+    wb_active <= \$69 ;
+  always @(posedge clk)
+    wb_cnt <= \$70 ;
+  always @(posedge clk)
+    \$signal  <= \$71 ;
+  always @(posedge clk)
+    last <= \$72 ;
+  always @(posedge clk)
+    wb_pend_early <= \$73 ;
+  always @(posedge clk)
+    waddr1 <= \$74 ;
+  always @(posedge clk)
+    wb_pend <= \$75 ;
+  always @(posedge clk)
+    wb_waddr <= \$76 ;
+  always @(posedge clk)
+    wo_r__addr <= \$77 ;
+  always @(posedge clk)
+    \$signal$16  <= \$78 ;
+  always @(posedge clk)
+    \$signal$18  <= \$79 ;
+  always @(posedge clk)
+    h_wacc <= \$80 ;
+  always @(posedge clk)
+    set_q <= \$81 ;
+  always @(posedge clk)
+    \$signal$64  <= \$82 ;
+  always @(posedge clk)
+    w_addr_q <= \$83 ;
+  always @(posedge clk)
+    \$signal$66  <= \$84 ;
+  always @(posedge clk)
+    \$signal$69  <= \$85 ;
+  always @(posedge clk)
+    \$signal$25  <= \$86 ;
+  always @(posedge clk)
+    wo_valid <= \$87 ;
+  always @(posedge clk)
+    wo_set <= \$88 ;
+  always @(posedge clk)
+    valid <= \$89 ;
+  always @(posedge clk)
+    h_out <= \$90 ;
+  always @(posedge clk)
+    ra <= \$91 ;
+  always @(posedge clk)
+    src__data <= \$92 ;
+  assign \$1  = wb_active | wb_pend;
+  assign wb__busy = \$1  | wb_pend_early;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5654,329 +5750,215 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$53 ),
-    .rp__addr(\r_addr$46 ),
-    .rp__en(\r_en$47 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$48 ),
-    .w_data(\w_data$49 ),
-    .w_en(\w_en$50 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$52  = wb_active;
-    if (\$27 ) begin
-      \$52  = 1'h1;
+    \$69  = wb_active;
+    if (\$28 ) begin
+      \$69  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$52  = 1'h0;
+        \$69  = 1'h0;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$53  = wb_cnt;
-    if (\$27 ) begin
-      \$53  = 7'h00;
+    \$70  = wb_cnt;
+    if (\$28 ) begin
+      \$70  = 7'h00;
     end else if (wb_active) begin
-      \$53  = \$29 [6:0];
+      \$70  = \$30 [6:0];
     end
     if (rst) begin
-      \$53  = 7'h00;
+      \$70  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$54  = \$signal ;
-    if (\$27 ) begin
-      \$54  = \$28 ;
+    \$71  = \$signal ;
+    if (\$28 ) begin
+      \$71  = \$29 ;
     end else if (wb_active) begin
-      \$54  = \$31 ;
+      \$71  = \$32 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$55  = last;
-    if (\$27 ) begin
-      \$55  = 1'h0;
+    \$72  = last;
+    if (\$28 ) begin
+      \$72  = 1'h0;
     end else if (wb_active) begin
-      \$55  = \$32 ;
+      \$72  = \$33 ;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$56  = \$33 ;
+    \$73  = \$34 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$57  = wb_full[9:0];
+    \$74  = wb_full[9:0];
     if (rst) begin
-      \$57  = 10'h000;
+      \$74  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$58  = wb_pend_early;
+    \$75  = wb_pend_early;
     if (rst) begin
-      \$58  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$59  = waddr1;
+    \$76  = waddr1;
     if (rst) begin
-      \$59  = 10'h000;
+      \$76  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$60  = \$34 [5:0];
+    \$77  = \$35 [5:0];
     if (rst) begin
-      \$60  = 6'h00;
+      \$77  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$61  = h_we_dst;
+    \$78  = h_we_dst;
     if (rst) begin
-      \$61  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$62  = h_addr[5:0];
+    \$79  = h_addr[5:0];
     if (rst) begin
-      \$62  = 6'h00;
+      \$79  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$63  = h_wdata;
+    \$80  = h_wdata;
     if (rst) begin
-      \$63  = 16'h0000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$64  = \$39 ;
+    \$81  = \$41 [63:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$81  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$65  = \$43 ;
+    \$82  = \$45 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$66  = \$signature__addr$15 ;
+    \$83  = \$signature__addr$15 ;
     if (rst) begin
-      \$66  = 6'h00;
+      \$83  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$67  = \$46 ;
+    \$84  = \$50 ;
     if (rst) begin
-      \$67  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$68  = \$47 ;
+    \$85  = \$56 ;
     if (rst) begin
-      \$68  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$69  = valid;
-    if (\$49 ) begin
-      \$69  = 64'h0000000000000000;
-    end else if (\$signature__en ) begin
-      (* full_case = 32'd1 *)
-      casez (\$signature__addr$15 )
-        6'h00:
-            \$69 [0] = 1'h1;
-        6'h01:
-            \$69 [1] = 1'h1;
-        6'h02:
-            \$69 [2] = 1'h1;
-        6'h03:
-            \$69 [3] = 1'h1;
-        6'h04:
-            \$69 [4] = 1'h1;
-        6'h05:
-            \$69 [5] = 1'h1;
-        6'h06:
-            \$69 [6] = 1'h1;
-        6'h07:
-            \$69 [7] = 1'h1;
-        6'h08:
-            \$69 [8] = 1'h1;
-        6'h09:
-            \$69 [9] = 1'h1;
-        6'h0a:
-            \$69 [10] = 1'h1;
-        6'h0b:
-            \$69 [11] = 1'h1;
-        6'h0c:
-            \$69 [12] = 1'h1;
-        6'h0d:
-            \$69 [13] = 1'h1;
-        6'h0e:
-            \$69 [14] = 1'h1;
-        6'h0f:
-            \$69 [15] = 1'h1;
-        6'h10:
-            \$69 [16] = 1'h1;
-        6'h11:
-            \$69 [17] = 1'h1;
-        6'h12:
-            \$69 [18] = 1'h1;
-        6'h13:
-            \$69 [19] = 1'h1;
-        6'h14:
-            \$69 [20] = 1'h1;
-        6'h15:
-            \$69 [21] = 1'h1;
-        6'h16:
-            \$69 [22] = 1'h1;
-        6'h17:
-            \$69 [23] = 1'h1;
-        6'h18:
-            \$69 [24] = 1'h1;
-        6'h19:
-            \$69 [25] = 1'h1;
-        6'h1a:
-            \$69 [26] = 1'h1;
-        6'h1b:
-            \$69 [27] = 1'h1;
-        6'h1c:
-            \$69 [28] = 1'h1;
-        6'h1d:
-            \$69 [29] = 1'h1;
-        6'h1e:
-            \$69 [30] = 1'h1;
-        6'h1f:
-            \$69 [31] = 1'h1;
-        6'h20:
-            \$69 [32] = 1'h1;
-        6'h21:
-            \$69 [33] = 1'h1;
-        6'h22:
-            \$69 [34] = 1'h1;
-        6'h23:
-            \$69 [35] = 1'h1;
-        6'h24:
-            \$69 [36] = 1'h1;
-        6'h25:
-            \$69 [37] = 1'h1;
-        6'h26:
-            \$69 [38] = 1'h1;
-        6'h27:
-            \$69 [39] = 1'h1;
-        6'h28:
-            \$69 [40] = 1'h1;
-        6'h29:
-            \$69 [41] = 1'h1;
-        6'h2a:
-            \$69 [42] = 1'h1;
-        6'h2b:
-            \$69 [43] = 1'h1;
-        6'h2c:
-            \$69 [44] = 1'h1;
-        6'h2d:
-            \$69 [45] = 1'h1;
-        6'h2e:
-            \$69 [46] = 1'h1;
-        6'h2f:
-            \$69 [47] = 1'h1;
-        6'h30:
-            \$69 [48] = 1'h1;
-        6'h31:
-            \$69 [49] = 1'h1;
-        6'h32:
-            \$69 [50] = 1'h1;
-        6'h33:
-            \$69 [51] = 1'h1;
-        6'h34:
-            \$69 [52] = 1'h1;
-        6'h35:
-            \$69 [53] = 1'h1;
-        6'h36:
-            \$69 [54] = 1'h1;
-        6'h37:
-            \$69 [55] = 1'h1;
-        6'h38:
-            \$69 [56] = 1'h1;
-        6'h39:
-            \$69 [57] = 1'h1;
-        6'h3a:
-            \$69 [58] = 1'h1;
-        6'h3b:
-            \$69 [59] = 1'h1;
-        6'h3c:
-            \$69 [60] = 1'h1;
-        6'h3d:
-            \$69 [61] = 1'h1;
-        6'h3e:
-            \$69 [62] = 1'h1;
-        6'h3f:
-            \$69 [63] = 1'h1;
-      endcase
-    end
+    \$86  = \$60 ;
     if (rst) begin
-      \$69  = 64'h0000000000000000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$70  = out;
+    \$87  = \$61 ;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$71  = ra;
+    \$88  = \$62 ;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$89  = \$66 ;
+    if (rst) begin
+      \$89  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$90  = out;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$91  = ra;
     if (ctl__arm) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end else if (src__rd_en) begin
-      \$71  = \$50 [9:0];
+      \$91  = \$67 [9:0];
     end
     if (rst) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$72  = \$51 ;
+    \$92  = \$68 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$92  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$59  = h_wdata;
-  assign \$20  = src_sel;
-  assign \$22  = src_sel;
-  assign \$24  = src_sel;
+  assign \h_wacc$60  = h_wdata;
+  assign \$21  = src_sel;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6090,8 +6072,8 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
-, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
   wire [6:0] \$1 ;
@@ -6143,8 +6125,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  (* init = 4'h0 *)
-  wire [3:0] \$signal ;
+  reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
@@ -6160,9 +6141,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg \$signal$54  = 1'h0;
   reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
-  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
@@ -6180,10 +6159,12 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_h__addr;
-  wire [15:0] cb_h__data;
+  wire [3:0] cb_r__addr;
+  wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -6238,8 +6219,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_h__data = codebook[h_addr];
-  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
+  assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
     row_next <= \$34 ;
   always @(posedge clk)
@@ -6272,6 +6252,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
@@ -6314,7 +6295,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signature__addr$9  <= \$32 ;
+    \$signal  <= \$32 ;
   always @(posedge clk)
     s2_a <= \$33 ;
   always @* begin
@@ -6368,7 +6349,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$signature__data$58 ;
+    \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
@@ -6424,7 +6405,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$27  = cb_h__data;
+    \$27  = cb_r__data;
     if (rst) begin
       \$27  = 16'h0000;
     end
@@ -6484,9 +6465,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
-  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign \$signal  = \$signature__addr$9 ;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$4 [16:0];
@@ -6500,8 +6479,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$11  = 1'h0;
   wire \$1 ;
@@ -6598,7 +6576,6 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, issue_next, ev
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  output issue_next;
   wire issue_next;
   wire \new ;
   wire np_ce;
@@ -7785,87 +7762,95 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
+  wire [78:0] \$13 ;
+  wire [78:0] \$14 ;
+  wire [78:0] \$15 ;
+  wire [78:0] \$16 ;
+  wire [78:0] \$17 ;
   wire \$18 ;
-  wire [5:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [5:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [6:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
+  wire [5:0] \$30 ;
+  wire [6:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire [5:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire [5:0] \$37 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire [5:0] \$39 ;
   wire \$4 ;
   wire [5:0] \$40 ;
   wire [5:0] \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [5:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire [78:0] \$5 ;
+  wire [5:0] \$47 ;
+  wire [5:0] \$48 ;
+  wire [5:0] \$49 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire \$59 ;
-  wire [78:0] \$6 ;
+  wire \$58 ;
+  wire [4:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
-  reg [78:0] \$61 ;
-  reg [78:0] \$62 ;
-  reg [78:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire [78:0] \$7 ;
-  reg \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg \$74 ;
-  reg [3:0] \$75 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [4:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  reg [78:0] \$69 ;
+  wire \$7 ;
+  reg [78:0] \$70 ;
+  reg [78:0] \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  wire [78:0] \$8 ;
-  wire [78:0] \$9 ;
+  reg [4:0] \$79 ;
+  wire \$8 ;
+  reg [4:0] \$80 ;
+  reg [4:0] \$81 ;
+  reg \$82 ;
+  reg [3:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  wire \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -7884,8 +7869,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire ctl__arm;
   input ctl__start;
   wire ctl__start;
-  output empty_next;
-  wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
@@ -7951,6 +7934,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
+  output quiet_next;
+  wire quiet_next;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -8036,297 +8021,305 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, is
       mem[wp__addr] <= wp__data;
   end
   assign rp2__data = mem[rp2__addr];
-  assign \$19  = wp__addr + 1'h1;
-  assign \$20  = \$18  ? 6'h00 : \$19 ;
-  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
-  assign \$22  = sc + wp__en;
-  assign \$23  = \$22  - pop;
-  assign \$24  = sc >= 2'h2;
-  assign \$25  = sc >= 1'h1;
-  assign \$26  = pop ? \$24  : \$25 ;
-  assign \$27  = sc >= 2'h3;
-  assign \$28  = sc >= 2'h2;
-  assign \$29  = pop ? \$27  : \$28 ;
-  assign \$30  = rptr0 == 5'h14;
-  assign \$31  = rptr0 + 1'h1;
-  assign \$32  = \$30  ? 6'h00 : \$31 ;
-  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
-  assign \$34  = rptr1 == 5'h14;
-  assign \$35  = rptr1 + 1'h1;
-  assign \$36  = \$34  ? 6'h00 : \$35 ;
-  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
-  assign \$38  = rp2__addr == 5'h14;
-  assign \$39  = rp2__addr + 1'h1;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = fresh1 ? wq : issue__next;
+  assign \$14  = \$signal  ? wq : issue__head;
+  assign \$15  = pop ? \$13  : \$14 ;
+  assign \$16  = fresh1 ? wq : issue__next;
+  assign \$17  = pop ? rp2__data : \$16 ;
+  assign \$18  = wp__addr == rptr1;
+  assign \$19  = wp__addr == rptr0;
+  assign \$20  = pop ? \$18  : \$19 ;
+  assign \$21  = wp__en & \$20 ;
+  assign \$22  = wp__addr == rp2__addr;
+  assign \$23  = wp__addr == rptr1;
+  assign \$24  = pop ? \$22  : \$23 ;
+  assign \$25  = wp__en & \$24 ;
+  assign \$26  = wp__addr == 5'h14;
+  assign \$27  = wp__addr + 1'h1;
+  assign \$28  = \$26  ? 6'h00 : \$27 ;
+  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
+  assign \$30  = sc + wp__en;
+  assign \$31  = \$30  - pop;
+  assign \$32  = sc >= 2'h2;
+  assign \$33  = sc >= 1'h1;
+  assign \$34  = pop ? \$32  : \$33 ;
+  assign \$35  = sc >= 2'h3;
+  assign \$36  = sc >= 2'h2;
+  assign \$37  = pop ? \$35  : \$36 ;
+  assign \$38  = rptr0 == 5'h14;
+  assign \$39  = rptr0 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ issue__head_ok;
-  assign \$43  = issue__pop & \$42 ;
-  assign \$44  = ~ issue__pop;
-  assign \$45  = wp__en & \$44 ;
-  assign \$46  = sc == 5'h15;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != issue__pop;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = \$1 [3:0] - pop;
-  assign \$52  = \$1 [3:0] >= 2'h2;
-  assign \$53  = \$1 [3:0] >= 1'h1;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = \$1 [3:0] < 4'h8;
-  assign \$56  = pop | \$55 ;
-  assign \$57  = \$1 [3:0] < 4'h8;
-  assign \$58  = \$1 [3:0] + 1'h1;
-  assign \$59  = \$58  < 4'h8;
-  assign \$60  = pop ? \$57  : \$59 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
+  assign \$42  = rptr1 == 5'h14;
+  assign \$43  = rptr1 + 1'h1;
+  assign \$44  = \$42  ? 6'h00 : \$43 ;
+  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
+  assign \$46  = rp2__addr == 5'h14;
+  assign \$47  = rp2__addr + 1'h1;
+  assign \$48  = \$46  ? 6'h00 : \$47 ;
+  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
+  assign \$50  = ~ issue__head_ok;
+  assign \$51  = issue__pop & \$50 ;
+  assign \$52  = ~ issue__pop;
+  assign \$53  = wp__en & \$52 ;
+  assign \$54  = sc == 5'h15;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = \$51  | \$55 ;
+  assign \$57  = pop != issue__pop;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \$1 [3:0] - pop;
+  assign \$60  = \$1 [3:0] >= 2'h2;
+  assign \$61  = \$1 [3:0] >= 1'h1;
+  assign \$62  = pop ? \$60  : \$61 ;
+  assign \$63  = \$1 [3:0] < 4'h8;
+  assign \$64  = pop | \$63 ;
+  assign \$65  = \$1 [3:0] < 4'h8;
+  assign \$66  = \$1 [3:0] + 1'h1;
+  assign \$67  = \$66  < 4'h8;
+  assign \$68  = pop ? \$65  : \$67 ;
   always @(posedge clk)
-    wq <= \$61 ;
+    wq <= \$69 ;
   always @(posedge clk)
-    issue__head <= \$62 ;
+    issue__head <= \$70 ;
   always @(posedge clk)
-    issue__next <= \$63 ;
+    issue__next <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$64 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    fresh1 <= \$65 ;
+    fresh1 <= \$73 ;
   always @(posedge clk)
-    wp__addr <= \$66 ;
+    wp__addr <= \$74 ;
   always @(posedge clk)
-    sc <= \$67 ;
+    sc <= \$75 ;
   always @(posedge clk)
-    fault <= \$68 ;
+    fault <= \$76 ;
   always @(posedge clk)
-    issue__head_ok <= \$69 ;
+    issue__head_ok <= \$77 ;
   always @(posedge clk)
-    issue__next_ok <= \$70 ;
+    issue__next_ok <= \$78 ;
   always @(posedge clk)
-    rptr0 <= \$71 ;
+    rptr0 <= \$79 ;
   always @(posedge clk)
-    rptr1 <= \$72 ;
+    rptr1 <= \$80 ;
   always @(posedge clk)
-    rp2__addr <= \$73 ;
+    rp2__addr <= \$81 ;
   always @(posedge clk)
-    bc_r <= \$74 ;
+    bc_r <= \$82 ;
   always @(posedge clk)
-    cnt <= \$75 ;
+    cnt <= \$83 ;
   always @(posedge clk)
-    cnt_nz <= \$76 ;
+    cnt_nz <= \$84 ;
   always @(posedge clk)
-    bc__room_nopush <= \$77 ;
+    bc__room_nopush <= \$85 ;
   always @(posedge clk)
-    bc__room_push <= \$78 ;
+    bc__room_push <= \$86 ;
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
   assign pop = \$2  & issue__ready;
-  assign \$3  = \$1 [3:0] < 2'h2;
-  assign \$4  = \$1 [3:0] < 1'h1;
-  assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : issue__next;
-  assign \$6  = \$signal  ? wq : issue__head;
-  assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : issue__next;
-  assign \$9  = pop ? rp2__data : \$8 ;
-  assign \$10  = wp__addr == rptr1;
-  assign \$11  = wp__addr == rptr0;
-  assign \$12  = pop ? \$10  : \$11 ;
-  assign \$13  = wp__en & \$12 ;
-  assign \$14  = wp__addr == rp2__addr;
-  assign \$15  = wp__addr == rptr1;
-  assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = wp__en & \$16 ;
-  assign \$18  = wp__addr == 5'h14;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$61  = wp__data;
+    \$69  = wp__data;
     if (rst) begin
-      \$61  = 79'h00000000000000000000;
+      \$69  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$62  = \$7 ;
+    \$70  = \$15 ;
     if (rst) begin
-      \$62  = 79'h00000000000000000000;
+      \$70  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$63  = \$9 ;
+    \$71  = \$17 ;
     if (rst) begin
-      \$63  = 79'h00000000000000000000;
+      \$71  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$64  = \$13 ;
+    \$72  = \$21 ;
     if (rst) begin
-      \$64  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$65  = \$17 ;
+    \$73  = \$25 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end else begin
-      \$66  = \$21 [4:0];
+      \$74  = \$29 [4:0];
     end
     if (rst) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end else begin
-      \$67  = \$23 [4:0];
+      \$75  = \$31 [4:0];
     end
     if (rst) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$68  = fault;
+    \$76  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$68  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      if (\$50 ) begin
-        \$68  = 1'h1;
+      if (\$58 ) begin
+        \$76  = 1'h1;
       end
     end
     if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$69  = 1'h0;
-    end else begin
-      \$69  = \$26 ;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$70  = 1'h0;
-    end else begin
-      \$70  = \$29 ;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$71  = 5'h00;
-    end else begin
-      \$71  = \$33 [4:0];
-    end
-    if (rst) begin
-      \$71  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$72  = 5'h01;
-    end else begin
-      \$72  = \$37 [4:0];
-    end
-    if (rst) begin
-      \$72  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$73  = 5'h02;
-    end else begin
-      \$73  = \$41 [4:0];
-    end
-    if (rst) begin
-      \$73  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$74  = 1'h0;
-    end else begin
-      \$74  = bc__strobe;
-    end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$75  = 4'h0;
-    end else begin
-      \$75  = \$51 [3:0];
-    end
-    if (rst) begin
-      \$75  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$76  = 1'h0;
-    end else begin
-      \$76  = \$54 ;
-    end
-    if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$77  = 1'h1;
+    if (ctl__arm) begin
+      \$77  = 1'h0;
     end else begin
-      \$77  = \$56 ;
+      \$77  = \$34 ;
     end
     if (rst) begin
-      \$77  = 1'h1;
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$78  = 1'h0;
+    end else begin
+      \$78  = \$37 ;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$79  = 5'h00;
+    end else begin
+      \$79  = \$41 [4:0];
+    end
+    if (rst) begin
+      \$79  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$80  = 5'h01;
+    end else begin
+      \$80  = \$45 [4:0];
+    end
+    if (rst) begin
+      \$80  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$81  = 5'h02;
+    end else begin
+      \$81  = \$49 [4:0];
+    end
+    if (rst) begin
+      \$81  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
     end else begin
-      \$78  = \$60 ;
+      \$82  = bc__strobe;
     end
     if (rst) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$83  = 4'h0;
+    end else begin
+      \$83  = \$59 [3:0];
+    end
+    if (rst) begin
+      \$83  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$84  = 1'h0;
+    end else begin
+      \$84  = \$62 ;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$85  = 1'h1;
+    end else begin
+      \$85  = \$64 ;
+    end
+    if (rst) begin
+      \$85  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$86  = 1'h1;
+    end else begin
+      \$86  = \$68 ;
+    end
+    if (rst) begin
+      \$86  = 1'h1;
     end
   end
   assign wptr = wp__addr;
@@ -8395,21 +8388,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \nxt.ge3  = issue__next[76];
   assign \nxt.ge4  = issue__next[77];
   assign \nxt.newline  = issue__next[78];
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -8425,6 +8403,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -8664,53 +8657,51 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [32:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire [32:0] \$26 ;
-  reg [31:0] \$27 ;
-  reg [63:0] \$28 ;
-  reg [63:0] \$29 ;
+  reg [31:0] \$25 ;
+  reg [63:0] \$26 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
+  reg \$29 ;
   wire \$3 ;
-  wire [63:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [5:0] \$33 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
+  reg [9:0] \$32 ;
+  reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [10:0] \$35 ;
-  reg [9:0] \$36 ;
-  reg \$37 ;
-  reg \$38 ;
+  reg \$35 ;
+  reg \$36 ;
+  reg [31:0] \$37 ;
+  reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
+  reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
   reg [2:0] \$47 ;
   reg [31:0] \$48 ;
-  reg [2:0] \$49 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
+  reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
   reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [63:0] \$57 ;
+  reg [63:0] \$55 ;
+  reg [63:0] \$56 ;
+  reg \$57 ;
   reg [63:0] \$58 ;
-  reg \$59 ;
   wire \$6 ;
-  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8810,7 +8801,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.wrap1 ;
   wire \desc__data.z ;
   wire desc__valid;
-  wire empty_next;
   wire [15:0] entry__a;
   wire [15:0] \entry__a$74 ;
   wire [15:0] \entry__a$75 ;
@@ -8852,7 +8842,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$190 ;
+  wire [15:0] \h_rdata$189 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -8933,7 +8923,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
   wire issue__valid;
-  wire issue_next;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
@@ -8978,6 +8967,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
   input [9:0] regs__ptr_base;
@@ -9053,65 +9043,61 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    src_sel <= \$31 ;
+    shift <= \$31 ;
   always @(posedge clk)
-    relu <= \$32 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    shift <= \$33 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    ptr_base <= \$34 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    spmat_base <= \$35 ;
+    keep_acc <= \$35 ;
   always @(posedge clk)
-    wb_base <= \$36 ;
+    idle <= \$36 ;
   always @(posedge clk)
-    keep_acc <= \$37 ;
+    cnt_entries <= \$37 ;
   always @(posedge clk)
-    idle <= \$38 ;
+    cnt_padding <= \$38 ;
   always @(posedge clk)
-    cnt_entries <= \$39 ;
+    cnt_empty_columns <= \$39 ;
   always @(posedge clk)
-    cnt_padding <= \$40 ;
+    cnt_line_reads <= \$40 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$41 ;
+    cnt_pops <= \$41 ;
   always @(posedge clk)
-    cnt_line_reads <= \$42 ;
+    cnt_bypasses <= \$42 ;
   always @(posedge clk)
-    cnt_pops <= \$43 ;
+    mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_bypasses <= \$44 ;
+    cnt_q0 <= \$44 ;
   always @(posedge clk)
-    mem_q0 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q0 <= \$46 ;
+    mem_q1 <= \$46 ;
   always @(posedge clk)
-    mem_q1 <= \$47 ;
+    mem_q2 <= \$47 ;
   always @(posedge clk)
-    cnt_q1 <= \$48 ;
+    cnt_q2 <= \$48 ;
   always @(posedge clk)
-    mem_q2 <= \$49 ;
+    h_even_d0 <= \$49 ;
   always @(posedge clk)
-    cnt_q2 <= \$50 ;
+    h_odd_d0 <= \$50 ;
   always @(posedge clk)
-    h_even_d0 <= \$51 ;
+    h_cb_d0 <= \$51 ;
   always @(posedge clk)
-    h_odd_d0 <= \$52 ;
+    h_cb_d1 <= \$52 ;
   always @(posedge clk)
-    h_cb_d0 <= \$53 ;
+    h_src_d0 <= \$53 ;
   always @(posedge clk)
-    h_cb_d1 <= \$54 ;
+    h_next_d0 <= \$54 ;
   always @(posedge clk)
-    h_src_d0 <= \$55 ;
+    h_half0 <= \$55 ;
   always @(posedge clk)
-    h_next_d0 <= \$56 ;
+    h_half1 <= \$56 ;
   always @(posedge clk)
-    h_half0 <= \$57 ;
+    hsel <= \$57 ;
   always @(posedge clk)
-    h_half1 <= \$58 ;
-  always @(posedge clk)
-    hsel <= \$59 ;
-  always @(posedge clk)
-    host__rdata <= \$60 ;
+    host__rdata <= \$58 ;
   assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
@@ -9134,19 +9120,21 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
-  assign \$15  = ~ issue_next;
-  assign \$16  = empty_next & \$15 ;
-  assign \$17  = ~ issue__valid;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = quiet_next & \$15 ;
+  assign \$17  = ~ busy_next;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ busy_next;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = cnt_entries + 1'h1;
-  assign \$22  = cnt_padding + 1'h1;
-  assign \$23  = cnt_empty_columns + 1'h1;
-  assign \$24  = cnt_line_reads + 1'h1;
-  assign \$25  = cnt_pops + 1'h1;
-  assign \$26  = cnt_bypasses + 1'h1;
-  assign \$30  = hsel ? h_half1 : h_half0;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
+  always @(posedge clk)
+    src_sel <= \$29 ;
+  always @(posedge clk)
+    relu <= \$30 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -9186,6 +9174,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -9196,7 +9185,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$190 ),
+    .h_rdata(\h_rdata$189 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$135 ),
     .\new (acc__wdata),
@@ -9216,7 +9205,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_empty(ev_empty),
     .ev_line(ev_line),
     .fault(\fault$120 ),
-    .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -9252,7 +9240,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
-    .empty_next(empty_next),
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
@@ -9261,6 +9248,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .quiet_next(quiet_next),
     .rst(rst),
     .wp__data(wr__data),
     .wp__en(wr__valid)
@@ -9288,59 +9276,69 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$32  = regs__relu;
+    \$32  = regs__ptr_base;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$33  = regs__shift;
+    \$33  = regs__spmat_base;
     if (rst) begin
-      \$33  = 6'h00;
+      \$33  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$34  = regs__ptr_base;
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$35  = regs__spmat_base;
+    \$35  = regs__keep_acc;
     if (rst) begin
-      \$35  = 11'h000;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$36  = regs__wb_base;
+    \$36  = \$18 ;
     if (rst) begin
-      \$36  = 10'h000;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$37  = regs__keep_acc;
+    \$37  = cnt_entries;
+    if (ctl__start) begin
+      \$37  = 32'd0;
+    end else if (ev_entry) begin
+      \$37  = \$19 [31:0];
+    end
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$38  = \$20 ;
+    \$38  = cnt_padding;
+    if (ctl__start) begin
+      \$38  = 32'd0;
+    end else if (ev_padding) begin
+      \$38  = \$20 [31:0];
+    end
     if (rst) begin
-      \$38  = 1'h0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$39  = cnt_entries;
+    \$39  = cnt_empty_columns;
     if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (ev_entry) begin
+    end else if (ev_empty) begin
       \$39  = \$21 [31:0];
     end
     if (rst) begin
@@ -9349,10 +9347,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$40  = cnt_padding;
+    \$40  = cnt_line_reads;
     if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_line) begin
       \$40  = \$22 [31:0];
     end
     if (rst) begin
@@ -9361,10 +9359,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$41  = cnt_empty_columns;
+    \$41  = cnt_pops;
     if (ctl__start) begin
       \$41  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (issue__pop) begin
       \$41  = \$23 [31:0];
     end
     if (rst) begin
@@ -9373,10 +9371,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$42  = cnt_line_reads;
+    \$42  = cnt_bypasses;
     if (ctl__start) begin
       \$42  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_bypass) begin
       \$42  = \$24 [31:0];
     end
     if (rst) begin
@@ -9385,160 +9383,136 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$43  = cnt_pops;
-    if (ctl__start) begin
-      \$43  = 32'd0;
-    end else if (issue__pop) begin
-      \$43  = \$25 [31:0];
-    end
+    \$43  = host__mem;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = cnt_bypasses;
-    if (ctl__start) begin
-      \$44  = 32'd0;
-    end else if (ev_bypass) begin
-      \$44  = \$26 [31:0];
-    end
+    \$44  = { 29'h00000000, host__off[2:0] };
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$45  = host__mem;
+    \$45  = \$25 ;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$46  = \$27 ;
+    \$46  = mem_q0;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$47  = mem_q0;
+    \$47  = mem_q1;
     if (rst) begin
       \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$48  = cnt_q0;
+    \$48  = cnt_q1;
     if (rst) begin
       \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$49  = mem_q1;
+    \$49  = h_even;
     if (rst) begin
-      \$49  = 3'h0;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$50  = cnt_q1;
+    \$50  = h_odd;
     if (rst) begin
-      \$50  = 32'd0;
+      \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$51  = h_even;
+    \$51  = \h_rdata$189 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$52  = h_odd;
+    \$52  = h_cb_d0;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = \h_rdata$190 ;
+    \$53  = h_src;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$54  = h_cb_d0;
+    \$54  = h_next;
     if (rst) begin
       \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$55  = h_src;
+    \$55  = \$26 ;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$56  = h_next;
+    \$56  = \$27 ;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$57  = \$28 ;
+    \$57  = mem_q2[2];
     if (rst) begin
-      \$57  = 64'h0000000000000000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$58  = \$29 ;
+    \$58  = \$28 ;
     if (rst) begin
       \$58  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$59  = mem_q2[2];
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$60  = \$30 ;
-    if (rst) begin
-      \$60  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (host__off[2:0])
+    casez (cnt_q0[2:0])
       3'h0:
-          \$27  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$27  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$27  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$27  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$27  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$27  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
@@ -9546,13 +9520,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$28  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$28  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$28  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -9560,20 +9534,34 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$29  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$31  = regs__src_sel;
+    \$29  = regs__src_sel;
     if (rst) begin
-      \$31  = 1'h0;
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$30  = regs__relu;
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$31  = regs__shift;
+    if (rst) begin
+      \$31  = 6'h00;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -9762,9 +9750,9 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire [15:0] \$12 ;
+  wire \$12 ;
   wire [15:0] \$13 ;
-  wire \$14 ;
+  wire [15:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -9780,21 +9768,21 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$30 ;
+  wire [11:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
+  wire \$34 ;
+  wire [9:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [126:0] \$40 ;
+  wire [126:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -9804,39 +9792,60 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [10:0] \$50 ;
-  wire [15:0] \$51 ;
-  reg \$52 ;
-  reg [6:0] \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg \$58 ;
-  reg [9:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [5:0] \$60 ;
-  reg \$61 ;
-  reg [5:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [5:0] \$66 ;
-  reg \$67 ;
-  reg \$68 ;
-  reg [63:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [63:0] \$65 ;
+  wire [63:0] \$66 ;
+  wire [10:0] \$67 ;
+  wire [15:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [9:0] \$71 ;
-  reg [15:0] \$72 ;
+  reg [6:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [9:0] \$74 ;
+  reg \$75 ;
+  reg [9:0] \$76 ;
+  reg [5:0] \$77 ;
+  reg \$78 ;
+  reg [5:0] \$79 ;
   wire \$8 ;
+  reg [15:0] \$80 ;
+  reg [63:0] \$81 ;
+  reg \$82 ;
+  reg [5:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [63:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [9:0] \$91 ;
+  reg [15:0] \$92 ;
   reg \$signal  = 1'h0;
   reg \$signal$16  = 1'h0;
   reg [5:0] \$signal$18  = 6'h00;
   reg \$signal$25  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  reg \$signal$64  = 1'h0;
+  reg \$signal$66  = 1'h0;
+  reg \$signal$69  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
@@ -9872,7 +9881,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$59 ;
+  wire [15:0] \h_wacc$60 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -9886,17 +9895,18 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$46 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$53 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$47 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
   wire relu;
   input rst;
   wire rst;
+  reg [63:0] set_q = 64'h0000000000000000;
   output [15:0] src__data;
   reg [15:0] src__data = 16'h0000;
   input src__rd_en;
@@ -9905,12 +9915,12 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$48 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$49 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$50 ;
+  wire \w_en$51 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -9930,6 +9940,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] wo_addr;
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
+  reg wo_set = 1'h0;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -9944,97 +9955,6 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$26  = _1_;
-  assign r_en = \$17  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
-  assign \$18  = ! src_sel;
-  assign \$19  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$19  : h_we_src;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign \r_addr$46  = \$21  ? ra : h_addr;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
-  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$49  = wb_pend ? out : h_wdata;
-  assign \$25  = h_we_next | wb_pend;
-  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
-  assign h_src = src_sel ? \r_data$53  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$53 ;
-  assign \$26  = ~ wb__busy;
-  assign \$27  = wb__start & \$26 ;
-  assign \$28  = wb_base < 11'h400;
-  assign \$29  = wb_cnt + 1'h1;
-  assign \$30  = wb_full + 1'h1;
-  assign \$31  = \$30  < 11'h400;
-  assign \$32  = wb_cnt == 6'h3e;
-  assign \$33  = wb_active & \$signal ;
-  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr_next;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$35  & \$38 ;
-  assign \$40  = ~ keep_acc;
-  assign \$41  = ctl__start & \$40 ;
-  assign \$42  = ~ \$41 ;
-  assign \$43  = \$signature__en  & \$42 ;
-  assign \$44  = w_addr_q == acc__raddr;
-  assign \$45  = \$signal$65  & \$44 ;
-  assign \$46  = \$signal$60  | \$45 ;
-  assign \$47  = valid >> wo_r__addr;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = ra + 1'h1;
-  assign \$51  = src_sel ? \r_data$53  : r_data;
-  always @(posedge clk)
-    wb_active <= \$52 ;
-  always @(posedge clk)
-    wb_cnt <= \$53 ;
-  always @(posedge clk)
-    \$signal  <= \$54 ;
-  always @(posedge clk)
-    last <= \$55 ;
-  always @(posedge clk)
-    wb_pend_early <= \$56 ;
-  always @(posedge clk)
-    waddr1 <= \$57 ;
-  always @(posedge clk)
-    wb_pend <= \$58 ;
-  always @(posedge clk)
-    wb_waddr <= \$59 ;
-  always @(posedge clk)
-    wo_r__addr <= \$60 ;
-  always @(posedge clk)
-    \$signal$16  <= \$61 ;
-  always @(posedge clk)
-    \$signal$18  <= \$62 ;
-  always @(posedge clk)
-    h_wacc <= \$63 ;
-  always @(posedge clk)
-    \$signal$60  <= \$64 ;
-  always @(posedge clk)
-    \$signal$65  <= \$65 ;
-  always @(posedge clk)
-    w_addr_q <= \$66 ;
-  always @(posedge clk)
-    \$signal$25  <= \$67 ;
-  always @(posedge clk)
-    wo_valid <= \$68 ;
-  always @(posedge clk)
-    valid <= \$69 ;
-  always @(posedge clk)
-    h_out <= \$70 ;
-  always @(posedge clk)
-    ra <= \$71 ;
-  always @(posedge clk)
-    src__data <= \$72 ;
-  assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   assign \$6  = wb_active & \$5 ;
   assign \$7  = \$3  | \$6 ;
   assign wb__busy_next = \$7  | wb_pend_early;
@@ -10042,19 +9962,133 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
   assign \$signature__en  = acc__we | \$signal$16 ;
   assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$8  = $signed(acc) < $signed(1'h0);
-  assign \$9  = relu & \$8 ;
-  assign \$10  = $signed(acc) < $signed(16'h8000);
-  assign \$11  = $signed(acc) > $signed(16'h7fff);
-  assign \$12  = \$11  ? 16'h7fff : acc;
-  assign \$13  = \$10  ? 16'h8000 : \$12 ;
-  assign out = \$9  ? 16'h0000 : \$13 ;
-  assign \$14  = ! src_sel;
-  assign \$15  = ctl__pf_active & \$14 ;
-  assign r_addr = \$15  ? ra : h_addr;
-  assign \$16  = ! src_sel;
-  assign \$17  = ctl__pf_active & \$16 ;
+  assign \$8  = wo_valid | wo_set;
+  assign acc = \$8  ? wo_r__data : 16'h0000;
+  assign \$9  = $signed(acc) < $signed(1'h0);
+  assign \$10  = relu & \$9 ;
+  assign \$11  = $signed(acc) < $signed(16'h8000);
+  assign \$12  = $signed(acc) > $signed(16'h7fff);
+  assign \$13  = \$12  ? 16'h7fff : acc;
+  assign \$14  = \$11  ? 16'h8000 : \$13 ;
+  assign out = \$10  ? 16'h0000 : \$14 ;
+  assign \$15  = ! src_sel;
+  assign \$16  = ctl__pf_active & \$15 ;
+  assign r_addr = \$16  ? ra : h_addr;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_en = \$18  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$19  = ! src_sel;
+  assign \$20  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$20  : h_we_src;
+  assign \$22  = ctl__pf_active & \$21 ;
+  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? out : h_wdata;
+  assign \$26  = h_we_next | wb_pend;
+  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$27  = ~ wb__busy;
+  assign \$28  = wb__start & \$27 ;
+  assign \$29  = wb_base < 11'h400;
+  assign \$30  = wb_cnt + 1'h1;
+  assign \$31  = wb_full + 1'h1;
+  assign \$32  = \$31  < 11'h400;
+  assign \$33  = wb_cnt == 6'h3e;
+  assign \$34  = wb_active & \$signal ;
+  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$signature__en  & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$15 ;
+  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \$42  = ~ keep_acc;
+  assign \$43  = ctl__start & \$42 ;
+  assign \$44  = ~ \$43 ;
+  assign \$45  = \$signature__en  & \$44 ;
+  assign \$46  = valid >> acc__raddr_next;
+  assign \$47  = ~ keep_acc;
+  assign \$48  = ctl__start & \$47 ;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = \$46  & \$49 ;
+  assign \$51  = w_addr_q == acc__raddr_next;
+  assign \$52  = \$signal$64  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$52  & \$55 ;
+  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$58  = w_addr_q == acc__raddr;
+  assign \$59  = \$signal$64  & \$58 ;
+  assign \$60  = \$57  | \$59 ;
+  assign \$61  = valid >> wo_r__addr;
+  assign \$62  = set_q >> wo_r__addr;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = valid | set_q;
+  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
+  assign \$67  = ra + 1'h1;
+  assign \$68  = src_sel ? \r_data$54  : r_data;
+  always @(posedge clk)
+    wb_active <= \$69 ;
+  always @(posedge clk)
+    wb_cnt <= \$70 ;
+  always @(posedge clk)
+    \$signal  <= \$71 ;
+  always @(posedge clk)
+    last <= \$72 ;
+  always @(posedge clk)
+    wb_pend_early <= \$73 ;
+  always @(posedge clk)
+    waddr1 <= \$74 ;
+  always @(posedge clk)
+    wb_pend <= \$75 ;
+  always @(posedge clk)
+    wb_waddr <= \$76 ;
+  always @(posedge clk)
+    wo_r__addr <= \$77 ;
+  always @(posedge clk)
+    \$signal$16  <= \$78 ;
+  always @(posedge clk)
+    \$signal$18  <= \$79 ;
+  always @(posedge clk)
+    h_wacc <= \$80 ;
+  always @(posedge clk)
+    set_q <= \$81 ;
+  always @(posedge clk)
+    \$signal$64  <= \$82 ;
+  always @(posedge clk)
+    w_addr_q <= \$83 ;
+  always @(posedge clk)
+    \$signal$66  <= \$84 ;
+  always @(posedge clk)
+    \$signal$69  <= \$85 ;
+  always @(posedge clk)
+    \$signal$25  <= \$86 ;
+  always @(posedge clk)
+    wo_valid <= \$87 ;
+  always @(posedge clk)
+    wo_set <= \$88 ;
+  always @(posedge clk)
+    valid <= \$89 ;
+  always @(posedge clk)
+    h_out <= \$90 ;
+  always @(posedge clk)
+    ra <= \$91 ;
+  always @(posedge clk)
+    src__data <= \$92 ;
+  assign \$1  = wb_active | wb_pend;
+  assign wb__busy = \$1  | wb_pend_early;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -10067,329 +10101,215 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$53 ),
-    .rp__addr(\r_addr$46 ),
-    .rp__en(\r_en$47 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$48 ),
-    .w_data(\w_data$49 ),
-    .w_en(\w_en$50 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$52  = wb_active;
-    if (\$27 ) begin
-      \$52  = 1'h1;
+    \$69  = wb_active;
+    if (\$28 ) begin
+      \$69  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$52  = 1'h0;
+        \$69  = 1'h0;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$53  = wb_cnt;
-    if (\$27 ) begin
-      \$53  = 7'h00;
+    \$70  = wb_cnt;
+    if (\$28 ) begin
+      \$70  = 7'h00;
     end else if (wb_active) begin
-      \$53  = \$29 [6:0];
+      \$70  = \$30 [6:0];
     end
     if (rst) begin
-      \$53  = 7'h00;
+      \$70  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$54  = \$signal ;
-    if (\$27 ) begin
-      \$54  = \$28 ;
+    \$71  = \$signal ;
+    if (\$28 ) begin
+      \$71  = \$29 ;
     end else if (wb_active) begin
-      \$54  = \$31 ;
+      \$71  = \$32 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$55  = last;
-    if (\$27 ) begin
-      \$55  = 1'h0;
+    \$72  = last;
+    if (\$28 ) begin
+      \$72  = 1'h0;
     end else if (wb_active) begin
-      \$55  = \$32 ;
+      \$72  = \$33 ;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$56  = \$33 ;
+    \$73  = \$34 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$57  = wb_full[9:0];
+    \$74  = wb_full[9:0];
     if (rst) begin
-      \$57  = 10'h000;
+      \$74  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$58  = wb_pend_early;
+    \$75  = wb_pend_early;
     if (rst) begin
-      \$58  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$59  = waddr1;
+    \$76  = waddr1;
     if (rst) begin
-      \$59  = 10'h000;
+      \$76  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$60  = \$34 [5:0];
+    \$77  = \$35 [5:0];
     if (rst) begin
-      \$60  = 6'h00;
+      \$77  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$61  = h_we_dst;
+    \$78  = h_we_dst;
     if (rst) begin
-      \$61  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$62  = h_addr[5:0];
+    \$79  = h_addr[5:0];
     if (rst) begin
-      \$62  = 6'h00;
+      \$79  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$63  = h_wdata;
+    \$80  = h_wdata;
     if (rst) begin
-      \$63  = 16'h0000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$64  = \$39 ;
+    \$81  = \$41 [63:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$81  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$65  = \$43 ;
+    \$82  = \$45 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$66  = \$signature__addr$15 ;
+    \$83  = \$signature__addr$15 ;
     if (rst) begin
-      \$66  = 6'h00;
+      \$83  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$67  = \$46 ;
+    \$84  = \$50 ;
     if (rst) begin
-      \$67  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$68  = \$47 ;
+    \$85  = \$56 ;
     if (rst) begin
-      \$68  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$69  = valid;
-    if (\$49 ) begin
-      \$69  = 64'h0000000000000000;
-    end else if (\$signature__en ) begin
-      (* full_case = 32'd1 *)
-      casez (\$signature__addr$15 )
-        6'h00:
-            \$69 [0] = 1'h1;
-        6'h01:
-            \$69 [1] = 1'h1;
-        6'h02:
-            \$69 [2] = 1'h1;
-        6'h03:
-            \$69 [3] = 1'h1;
-        6'h04:
-            \$69 [4] = 1'h1;
-        6'h05:
-            \$69 [5] = 1'h1;
-        6'h06:
-            \$69 [6] = 1'h1;
-        6'h07:
-            \$69 [7] = 1'h1;
-        6'h08:
-            \$69 [8] = 1'h1;
-        6'h09:
-            \$69 [9] = 1'h1;
-        6'h0a:
-            \$69 [10] = 1'h1;
-        6'h0b:
-            \$69 [11] = 1'h1;
-        6'h0c:
-            \$69 [12] = 1'h1;
-        6'h0d:
-            \$69 [13] = 1'h1;
-        6'h0e:
-            \$69 [14] = 1'h1;
-        6'h0f:
-            \$69 [15] = 1'h1;
-        6'h10:
-            \$69 [16] = 1'h1;
-        6'h11:
-            \$69 [17] = 1'h1;
-        6'h12:
-            \$69 [18] = 1'h1;
-        6'h13:
-            \$69 [19] = 1'h1;
-        6'h14:
-            \$69 [20] = 1'h1;
-        6'h15:
-            \$69 [21] = 1'h1;
-        6'h16:
-            \$69 [22] = 1'h1;
-        6'h17:
-            \$69 [23] = 1'h1;
-        6'h18:
-            \$69 [24] = 1'h1;
-        6'h19:
-            \$69 [25] = 1'h1;
-        6'h1a:
-            \$69 [26] = 1'h1;
-        6'h1b:
-            \$69 [27] = 1'h1;
-        6'h1c:
-            \$69 [28] = 1'h1;
-        6'h1d:
-            \$69 [29] = 1'h1;
-        6'h1e:
-            \$69 [30] = 1'h1;
-        6'h1f:
-            \$69 [31] = 1'h1;
-        6'h20:
-            \$69 [32] = 1'h1;
-        6'h21:
-            \$69 [33] = 1'h1;
-        6'h22:
-            \$69 [34] = 1'h1;
-        6'h23:
-            \$69 [35] = 1'h1;
-        6'h24:
-            \$69 [36] = 1'h1;
-        6'h25:
-            \$69 [37] = 1'h1;
-        6'h26:
-            \$69 [38] = 1'h1;
-        6'h27:
-            \$69 [39] = 1'h1;
-        6'h28:
-            \$69 [40] = 1'h1;
-        6'h29:
-            \$69 [41] = 1'h1;
-        6'h2a:
-            \$69 [42] = 1'h1;
-        6'h2b:
-            \$69 [43] = 1'h1;
-        6'h2c:
-            \$69 [44] = 1'h1;
-        6'h2d:
-            \$69 [45] = 1'h1;
-        6'h2e:
-            \$69 [46] = 1'h1;
-        6'h2f:
-            \$69 [47] = 1'h1;
-        6'h30:
-            \$69 [48] = 1'h1;
-        6'h31:
-            \$69 [49] = 1'h1;
-        6'h32:
-            \$69 [50] = 1'h1;
-        6'h33:
-            \$69 [51] = 1'h1;
-        6'h34:
-            \$69 [52] = 1'h1;
-        6'h35:
-            \$69 [53] = 1'h1;
-        6'h36:
-            \$69 [54] = 1'h1;
-        6'h37:
-            \$69 [55] = 1'h1;
-        6'h38:
-            \$69 [56] = 1'h1;
-        6'h39:
-            \$69 [57] = 1'h1;
-        6'h3a:
-            \$69 [58] = 1'h1;
-        6'h3b:
-            \$69 [59] = 1'h1;
-        6'h3c:
-            \$69 [60] = 1'h1;
-        6'h3d:
-            \$69 [61] = 1'h1;
-        6'h3e:
-            \$69 [62] = 1'h1;
-        6'h3f:
-            \$69 [63] = 1'h1;
-      endcase
-    end
+    \$86  = \$60 ;
     if (rst) begin
-      \$69  = 64'h0000000000000000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$70  = out;
+    \$87  = \$61 ;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$71  = ra;
+    \$88  = \$62 ;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$89  = \$66 ;
+    if (rst) begin
+      \$89  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$90  = out;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$91  = ra;
     if (ctl__arm) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end else if (src__rd_en) begin
-      \$71  = \$50 [9:0];
+      \$91  = \$67 [9:0];
     end
     if (rst) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$72  = \$51 ;
+    \$92  = \$68 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$92  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$59  = h_wdata;
-  assign \$20  = src_sel;
-  assign \$22  = src_sel;
-  assign \$24  = src_sel;
+  assign \h_wacc$60  = h_wdata;
+  assign \$21  = src_sel;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10503,8 +10423,8 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
-, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
   wire [6:0] \$1 ;
@@ -10556,8 +10476,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  (* init = 4'h0 *)
-  wire [3:0] \$signal ;
+  reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
@@ -10573,9 +10492,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg \$signal$54  = 1'h0;
   reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
-  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
@@ -10593,10 +10510,12 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_h__addr;
-  wire [15:0] cb_h__data;
+  wire [3:0] cb_r__addr;
+  wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -10651,8 +10570,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_h__data = codebook[h_addr];
-  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
+  assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
     row_next <= \$34 ;
   always @(posedge clk)
@@ -10685,6 +10603,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
@@ -10727,7 +10646,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signature__addr$9  <= \$32 ;
+    \$signal  <= \$32 ;
   always @(posedge clk)
     s2_a <= \$33 ;
   always @* begin
@@ -10781,7 +10700,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = \$signature__data$58 ;
+    \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
@@ -10837,7 +10756,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$27  = cb_h__data;
+    \$27  = cb_r__data;
     if (rst) begin
       \$27  = 16'h0000;
     end
@@ -10897,9 +10816,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
-  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign \$signal  = \$signature__addr$9 ;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$4 [16:0];
@@ -10913,8 +10830,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$23 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$23  = 1'h0;
   wire \$1 ;
@@ -11011,7 +10927,6 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, issue_next, ev
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  output issue_next;
   wire issue_next;
   wire \new ;
   wire np_ce;
@@ -12198,87 +12113,95 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
+  wire [78:0] \$13 ;
+  wire [78:0] \$14 ;
+  wire [78:0] \$15 ;
+  wire [78:0] \$16 ;
+  wire [78:0] \$17 ;
   wire \$18 ;
-  wire [5:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [5:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [6:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
+  wire [5:0] \$30 ;
+  wire [6:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire [5:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire [5:0] \$37 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire [5:0] \$39 ;
   wire \$4 ;
   wire [5:0] \$40 ;
   wire [5:0] \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [5:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire [78:0] \$5 ;
+  wire [5:0] \$47 ;
+  wire [5:0] \$48 ;
+  wire [5:0] \$49 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire \$59 ;
-  wire [78:0] \$6 ;
+  wire \$58 ;
+  wire [4:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
-  reg [78:0] \$61 ;
-  reg [78:0] \$62 ;
-  reg [78:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire [78:0] \$7 ;
-  reg \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg \$74 ;
-  reg [3:0] \$75 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [4:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  reg [78:0] \$69 ;
+  wire \$7 ;
+  reg [78:0] \$70 ;
+  reg [78:0] \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  wire [78:0] \$8 ;
-  wire [78:0] \$9 ;
+  reg [4:0] \$79 ;
+  wire \$8 ;
+  reg [4:0] \$80 ;
+  reg [4:0] \$81 ;
+  reg \$82 ;
+  reg [3:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  wire \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -12297,8 +12220,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire ctl__arm;
   input ctl__start;
   wire ctl__start;
-  output empty_next;
-  wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
@@ -12364,6 +12285,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
+  output quiet_next;
+  wire quiet_next;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -12449,297 +12372,305 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, is
       mem[wp__addr] <= wp__data;
   end
   assign rp2__data = mem[rp2__addr];
-  assign \$19  = wp__addr + 1'h1;
-  assign \$20  = \$18  ? 6'h00 : \$19 ;
-  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
-  assign \$22  = sc + wp__en;
-  assign \$23  = \$22  - pop;
-  assign \$24  = sc >= 2'h2;
-  assign \$25  = sc >= 1'h1;
-  assign \$26  = pop ? \$24  : \$25 ;
-  assign \$27  = sc >= 2'h3;
-  assign \$28  = sc >= 2'h2;
-  assign \$29  = pop ? \$27  : \$28 ;
-  assign \$30  = rptr0 == 5'h14;
-  assign \$31  = rptr0 + 1'h1;
-  assign \$32  = \$30  ? 6'h00 : \$31 ;
-  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
-  assign \$34  = rptr1 == 5'h14;
-  assign \$35  = rptr1 + 1'h1;
-  assign \$36  = \$34  ? 6'h00 : \$35 ;
-  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
-  assign \$38  = rp2__addr == 5'h14;
-  assign \$39  = rp2__addr + 1'h1;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = fresh1 ? wq : issue__next;
+  assign \$14  = \$signal  ? wq : issue__head;
+  assign \$15  = pop ? \$13  : \$14 ;
+  assign \$16  = fresh1 ? wq : issue__next;
+  assign \$17  = pop ? rp2__data : \$16 ;
+  assign \$18  = wp__addr == rptr1;
+  assign \$19  = wp__addr == rptr0;
+  assign \$20  = pop ? \$18  : \$19 ;
+  assign \$21  = wp__en & \$20 ;
+  assign \$22  = wp__addr == rp2__addr;
+  assign \$23  = wp__addr == rptr1;
+  assign \$24  = pop ? \$22  : \$23 ;
+  assign \$25  = wp__en & \$24 ;
+  assign \$26  = wp__addr == 5'h14;
+  assign \$27  = wp__addr + 1'h1;
+  assign \$28  = \$26  ? 6'h00 : \$27 ;
+  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
+  assign \$30  = sc + wp__en;
+  assign \$31  = \$30  - pop;
+  assign \$32  = sc >= 2'h2;
+  assign \$33  = sc >= 1'h1;
+  assign \$34  = pop ? \$32  : \$33 ;
+  assign \$35  = sc >= 2'h3;
+  assign \$36  = sc >= 2'h2;
+  assign \$37  = pop ? \$35  : \$36 ;
+  assign \$38  = rptr0 == 5'h14;
+  assign \$39  = rptr0 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ issue__head_ok;
-  assign \$43  = issue__pop & \$42 ;
-  assign \$44  = ~ issue__pop;
-  assign \$45  = wp__en & \$44 ;
-  assign \$46  = sc == 5'h15;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != issue__pop;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = \$1 [3:0] - pop;
-  assign \$52  = \$1 [3:0] >= 2'h2;
-  assign \$53  = \$1 [3:0] >= 1'h1;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = \$1 [3:0] < 4'h8;
-  assign \$56  = pop | \$55 ;
-  assign \$57  = \$1 [3:0] < 4'h8;
-  assign \$58  = \$1 [3:0] + 1'h1;
-  assign \$59  = \$58  < 4'h8;
-  assign \$60  = pop ? \$57  : \$59 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
+  assign \$42  = rptr1 == 5'h14;
+  assign \$43  = rptr1 + 1'h1;
+  assign \$44  = \$42  ? 6'h00 : \$43 ;
+  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
+  assign \$46  = rp2__addr == 5'h14;
+  assign \$47  = rp2__addr + 1'h1;
+  assign \$48  = \$46  ? 6'h00 : \$47 ;
+  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
+  assign \$50  = ~ issue__head_ok;
+  assign \$51  = issue__pop & \$50 ;
+  assign \$52  = ~ issue__pop;
+  assign \$53  = wp__en & \$52 ;
+  assign \$54  = sc == 5'h15;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = \$51  | \$55 ;
+  assign \$57  = pop != issue__pop;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \$1 [3:0] - pop;
+  assign \$60  = \$1 [3:0] >= 2'h2;
+  assign \$61  = \$1 [3:0] >= 1'h1;
+  assign \$62  = pop ? \$60  : \$61 ;
+  assign \$63  = \$1 [3:0] < 4'h8;
+  assign \$64  = pop | \$63 ;
+  assign \$65  = \$1 [3:0] < 4'h8;
+  assign \$66  = \$1 [3:0] + 1'h1;
+  assign \$67  = \$66  < 4'h8;
+  assign \$68  = pop ? \$65  : \$67 ;
   always @(posedge clk)
-    wq <= \$61 ;
+    wq <= \$69 ;
   always @(posedge clk)
-    issue__head <= \$62 ;
+    issue__head <= \$70 ;
   always @(posedge clk)
-    issue__next <= \$63 ;
+    issue__next <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$64 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    fresh1 <= \$65 ;
+    fresh1 <= \$73 ;
   always @(posedge clk)
-    wp__addr <= \$66 ;
+    wp__addr <= \$74 ;
   always @(posedge clk)
-    sc <= \$67 ;
+    sc <= \$75 ;
   always @(posedge clk)
-    fault <= \$68 ;
+    fault <= \$76 ;
   always @(posedge clk)
-    issue__head_ok <= \$69 ;
+    issue__head_ok <= \$77 ;
   always @(posedge clk)
-    issue__next_ok <= \$70 ;
+    issue__next_ok <= \$78 ;
   always @(posedge clk)
-    rptr0 <= \$71 ;
+    rptr0 <= \$79 ;
   always @(posedge clk)
-    rptr1 <= \$72 ;
+    rptr1 <= \$80 ;
   always @(posedge clk)
-    rp2__addr <= \$73 ;
+    rp2__addr <= \$81 ;
   always @(posedge clk)
-    bc_r <= \$74 ;
+    bc_r <= \$82 ;
   always @(posedge clk)
-    cnt <= \$75 ;
+    cnt <= \$83 ;
   always @(posedge clk)
-    cnt_nz <= \$76 ;
+    cnt_nz <= \$84 ;
   always @(posedge clk)
-    bc__room_nopush <= \$77 ;
+    bc__room_nopush <= \$85 ;
   always @(posedge clk)
-    bc__room_push <= \$78 ;
+    bc__room_push <= \$86 ;
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
   assign pop = \$2  & issue__ready;
-  assign \$3  = \$1 [3:0] < 2'h2;
-  assign \$4  = \$1 [3:0] < 1'h1;
-  assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : issue__next;
-  assign \$6  = \$signal  ? wq : issue__head;
-  assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : issue__next;
-  assign \$9  = pop ? rp2__data : \$8 ;
-  assign \$10  = wp__addr == rptr1;
-  assign \$11  = wp__addr == rptr0;
-  assign \$12  = pop ? \$10  : \$11 ;
-  assign \$13  = wp__en & \$12 ;
-  assign \$14  = wp__addr == rp2__addr;
-  assign \$15  = wp__addr == rptr1;
-  assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = wp__en & \$16 ;
-  assign \$18  = wp__addr == 5'h14;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$61  = wp__data;
+    \$69  = wp__data;
     if (rst) begin
-      \$61  = 79'h00000000000000000000;
+      \$69  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$62  = \$7 ;
+    \$70  = \$15 ;
     if (rst) begin
-      \$62  = 79'h00000000000000000000;
+      \$70  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$63  = \$9 ;
+    \$71  = \$17 ;
     if (rst) begin
-      \$63  = 79'h00000000000000000000;
+      \$71  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$64  = \$13 ;
+    \$72  = \$21 ;
     if (rst) begin
-      \$64  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$65  = \$17 ;
+    \$73  = \$25 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end else begin
-      \$66  = \$21 [4:0];
+      \$74  = \$29 [4:0];
     end
     if (rst) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end else begin
-      \$67  = \$23 [4:0];
+      \$75  = \$31 [4:0];
     end
     if (rst) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$68  = fault;
+    \$76  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$68  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      if (\$50 ) begin
-        \$68  = 1'h1;
+      if (\$58 ) begin
+        \$76  = 1'h1;
       end
     end
     if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$69  = 1'h0;
-    end else begin
-      \$69  = \$26 ;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$70  = 1'h0;
-    end else begin
-      \$70  = \$29 ;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$71  = 5'h00;
-    end else begin
-      \$71  = \$33 [4:0];
-    end
-    if (rst) begin
-      \$71  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$72  = 5'h01;
-    end else begin
-      \$72  = \$37 [4:0];
-    end
-    if (rst) begin
-      \$72  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$73  = 5'h02;
-    end else begin
-      \$73  = \$41 [4:0];
-    end
-    if (rst) begin
-      \$73  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$74  = 1'h0;
-    end else begin
-      \$74  = bc__strobe;
-    end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$75  = 4'h0;
-    end else begin
-      \$75  = \$51 [3:0];
-    end
-    if (rst) begin
-      \$75  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$76  = 1'h0;
-    end else begin
-      \$76  = \$54 ;
-    end
-    if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$77  = 1'h1;
+    if (ctl__arm) begin
+      \$77  = 1'h0;
     end else begin
-      \$77  = \$56 ;
+      \$77  = \$34 ;
     end
     if (rst) begin
-      \$77  = 1'h1;
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$78  = 1'h0;
+    end else begin
+      \$78  = \$37 ;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$79  = 5'h00;
+    end else begin
+      \$79  = \$41 [4:0];
+    end
+    if (rst) begin
+      \$79  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$80  = 5'h01;
+    end else begin
+      \$80  = \$45 [4:0];
+    end
+    if (rst) begin
+      \$80  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$81  = 5'h02;
+    end else begin
+      \$81  = \$49 [4:0];
+    end
+    if (rst) begin
+      \$81  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
     end else begin
-      \$78  = \$60 ;
+      \$82  = bc__strobe;
     end
     if (rst) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$83  = 4'h0;
+    end else begin
+      \$83  = \$59 [3:0];
+    end
+    if (rst) begin
+      \$83  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$84  = 1'h0;
+    end else begin
+      \$84  = \$62 ;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$85  = 1'h1;
+    end else begin
+      \$85  = \$64 ;
+    end
+    if (rst) begin
+      \$85  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$86  = 1'h1;
+    end else begin
+      \$86  = \$68 ;
+    end
+    if (rst) begin
+      \$86  = 1'h1;
     end
   end
   assign wptr = wp__addr;
@@ -12808,21 +12739,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \nxt.ge3  = issue__next[76];
   assign \nxt.ge4  = issue__next[77];
   assign \nxt.newline  = issue__next[78];
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -12838,6 +12754,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -13077,53 +13008,51 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [32:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire [32:0] \$26 ;
-  reg [31:0] \$27 ;
-  reg [63:0] \$28 ;
-  reg [63:0] \$29 ;
+  reg [31:0] \$25 ;
+  reg [63:0] \$26 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
+  reg \$29 ;
   wire \$3 ;
-  wire [63:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [5:0] \$33 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
+  reg [9:0] \$32 ;
+  reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [10:0] \$35 ;
-  reg [9:0] \$36 ;
-  reg \$37 ;
-  reg \$38 ;
+  reg \$35 ;
+  reg \$36 ;
+  reg [31:0] \$37 ;
+  reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
+  reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
   reg [2:0] \$47 ;
   reg [31:0] \$48 ;
-  reg [2:0] \$49 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
+  reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
   reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [63:0] \$57 ;
+  reg [63:0] \$55 ;
+  reg [63:0] \$56 ;
+  reg \$57 ;
   reg [63:0] \$58 ;
-  reg \$59 ;
   wire \$6 ;
-  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -13223,7 +13152,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.wrap1 ;
   wire \desc__data.z ;
   wire desc__valid;
-  wire empty_next;
   wire [15:0] entry__a;
   wire [15:0] \entry__a$74 ;
   wire [15:0] \entry__a$75 ;
@@ -13265,7 +13193,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$190 ;
+  wire [15:0] \h_rdata$189 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -13346,7 +13274,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
   wire issue__valid;
-  wire issue_next;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
@@ -13391,6 +13318,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
   input [9:0] regs__ptr_base;
@@ -13466,65 +13394,61 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    src_sel <= \$31 ;
+    shift <= \$31 ;
   always @(posedge clk)
-    relu <= \$32 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    shift <= \$33 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    ptr_base <= \$34 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    spmat_base <= \$35 ;
+    keep_acc <= \$35 ;
   always @(posedge clk)
-    wb_base <= \$36 ;
+    idle <= \$36 ;
   always @(posedge clk)
-    keep_acc <= \$37 ;
+    cnt_entries <= \$37 ;
   always @(posedge clk)
-    idle <= \$38 ;
+    cnt_padding <= \$38 ;
   always @(posedge clk)
-    cnt_entries <= \$39 ;
+    cnt_empty_columns <= \$39 ;
   always @(posedge clk)
-    cnt_padding <= \$40 ;
+    cnt_line_reads <= \$40 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$41 ;
+    cnt_pops <= \$41 ;
   always @(posedge clk)
-    cnt_line_reads <= \$42 ;
+    cnt_bypasses <= \$42 ;
   always @(posedge clk)
-    cnt_pops <= \$43 ;
+    mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_bypasses <= \$44 ;
+    cnt_q0 <= \$44 ;
   always @(posedge clk)
-    mem_q0 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q0 <= \$46 ;
+    mem_q1 <= \$46 ;
   always @(posedge clk)
-    mem_q1 <= \$47 ;
+    mem_q2 <= \$47 ;
   always @(posedge clk)
-    cnt_q1 <= \$48 ;
+    cnt_q2 <= \$48 ;
   always @(posedge clk)
-    mem_q2 <= \$49 ;
+    h_even_d0 <= \$49 ;
   always @(posedge clk)
-    cnt_q2 <= \$50 ;
+    h_odd_d0 <= \$50 ;
   always @(posedge clk)
-    h_even_d0 <= \$51 ;
+    h_cb_d0 <= \$51 ;
   always @(posedge clk)
-    h_odd_d0 <= \$52 ;
+    h_cb_d1 <= \$52 ;
   always @(posedge clk)
-    h_cb_d0 <= \$53 ;
+    h_src_d0 <= \$53 ;
   always @(posedge clk)
-    h_cb_d1 <= \$54 ;
+    h_next_d0 <= \$54 ;
   always @(posedge clk)
-    h_src_d0 <= \$55 ;
+    h_half0 <= \$55 ;
   always @(posedge clk)
-    h_next_d0 <= \$56 ;
+    h_half1 <= \$56 ;
   always @(posedge clk)
-    h_half0 <= \$57 ;
+    hsel <= \$57 ;
   always @(posedge clk)
-    h_half1 <= \$58 ;
-  always @(posedge clk)
-    hsel <= \$59 ;
-  always @(posedge clk)
-    host__rdata <= \$60 ;
+    host__rdata <= \$58 ;
   assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
@@ -13547,19 +13471,21 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
-  assign \$15  = ~ issue_next;
-  assign \$16  = empty_next & \$15 ;
-  assign \$17  = ~ issue__valid;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = quiet_next & \$15 ;
+  assign \$17  = ~ busy_next;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ busy_next;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = cnt_entries + 1'h1;
-  assign \$22  = cnt_padding + 1'h1;
-  assign \$23  = cnt_empty_columns + 1'h1;
-  assign \$24  = cnt_line_reads + 1'h1;
-  assign \$25  = cnt_pops + 1'h1;
-  assign \$26  = cnt_bypasses + 1'h1;
-  assign \$30  = hsel ? h_half1 : h_half0;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
+  always @(posedge clk)
+    src_sel <= \$29 ;
+  always @(posedge clk)
+    relu <= \$30 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -13599,6 +13525,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -13609,7 +13536,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$190 ),
+    .h_rdata(\h_rdata$189 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$135 ),
     .\new (acc__wdata),
@@ -13629,7 +13556,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_empty(ev_empty),
     .ev_line(ev_line),
     .fault(\fault$120 ),
-    .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -13665,7 +13591,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
-    .empty_next(empty_next),
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
@@ -13674,6 +13599,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .quiet_next(quiet_next),
     .rst(rst),
     .wp__data(wr__data),
     .wp__en(wr__valid)
@@ -13701,59 +13627,69 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$32  = regs__relu;
+    \$32  = regs__ptr_base;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$33  = regs__shift;
+    \$33  = regs__spmat_base;
     if (rst) begin
-      \$33  = 6'h00;
+      \$33  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$34  = regs__ptr_base;
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$35  = regs__spmat_base;
+    \$35  = regs__keep_acc;
     if (rst) begin
-      \$35  = 11'h000;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$36  = regs__wb_base;
+    \$36  = \$18 ;
     if (rst) begin
-      \$36  = 10'h000;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$37  = regs__keep_acc;
+    \$37  = cnt_entries;
+    if (ctl__start) begin
+      \$37  = 32'd0;
+    end else if (ev_entry) begin
+      \$37  = \$19 [31:0];
+    end
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$38  = \$20 ;
+    \$38  = cnt_padding;
+    if (ctl__start) begin
+      \$38  = 32'd0;
+    end else if (ev_padding) begin
+      \$38  = \$20 [31:0];
+    end
     if (rst) begin
-      \$38  = 1'h0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$39  = cnt_entries;
+    \$39  = cnt_empty_columns;
     if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (ev_entry) begin
+    end else if (ev_empty) begin
       \$39  = \$21 [31:0];
     end
     if (rst) begin
@@ -13762,10 +13698,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$40  = cnt_padding;
+    \$40  = cnt_line_reads;
     if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_line) begin
       \$40  = \$22 [31:0];
     end
     if (rst) begin
@@ -13774,10 +13710,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$41  = cnt_empty_columns;
+    \$41  = cnt_pops;
     if (ctl__start) begin
       \$41  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (issue__pop) begin
       \$41  = \$23 [31:0];
     end
     if (rst) begin
@@ -13786,10 +13722,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$42  = cnt_line_reads;
+    \$42  = cnt_bypasses;
     if (ctl__start) begin
       \$42  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_bypass) begin
       \$42  = \$24 [31:0];
     end
     if (rst) begin
@@ -13798,160 +13734,136 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$43  = cnt_pops;
-    if (ctl__start) begin
-      \$43  = 32'd0;
-    end else if (issue__pop) begin
-      \$43  = \$25 [31:0];
-    end
+    \$43  = host__mem;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = cnt_bypasses;
-    if (ctl__start) begin
-      \$44  = 32'd0;
-    end else if (ev_bypass) begin
-      \$44  = \$26 [31:0];
-    end
+    \$44  = { 29'h00000000, host__off[2:0] };
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$45  = host__mem;
+    \$45  = \$25 ;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$46  = \$27 ;
+    \$46  = mem_q0;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$47  = mem_q0;
+    \$47  = mem_q1;
     if (rst) begin
       \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$48  = cnt_q0;
+    \$48  = cnt_q1;
     if (rst) begin
       \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$49  = mem_q1;
+    \$49  = h_even;
     if (rst) begin
-      \$49  = 3'h0;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$50  = cnt_q1;
+    \$50  = h_odd;
     if (rst) begin
-      \$50  = 32'd0;
+      \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$51  = h_even;
+    \$51  = \h_rdata$189 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$52  = h_odd;
+    \$52  = h_cb_d0;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = \h_rdata$190 ;
+    \$53  = h_src;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$54  = h_cb_d0;
+    \$54  = h_next;
     if (rst) begin
       \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$55  = h_src;
+    \$55  = \$26 ;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$56  = h_next;
+    \$56  = \$27 ;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$57  = \$28 ;
+    \$57  = mem_q2[2];
     if (rst) begin
-      \$57  = 64'h0000000000000000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$58  = \$29 ;
+    \$58  = \$28 ;
     if (rst) begin
       \$58  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$59  = mem_q2[2];
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$60  = \$30 ;
-    if (rst) begin
-      \$60  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (host__off[2:0])
+    casez (cnt_q0[2:0])
       3'h0:
-          \$27  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$27  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$27  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$27  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$27  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$27  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
@@ -13959,13 +13871,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$28  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$28  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$28  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -13973,20 +13885,34 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$29  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$31  = regs__src_sel;
+    \$29  = regs__src_sel;
     if (rst) begin
-      \$31  = 1'h0;
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$30  = regs__relu;
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$31  = regs__shift;
+    if (rst) begin
+      \$31  = 6'h00;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -14175,9 +14101,9 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire [15:0] \$12 ;
+  wire \$12 ;
   wire [15:0] \$13 ;
-  wire \$14 ;
+  wire [15:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -14193,21 +14119,21 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$30 ;
+  wire [11:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
+  wire \$34 ;
+  wire [9:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [126:0] \$40 ;
+  wire [126:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -14217,39 +14143,60 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [10:0] \$50 ;
-  wire [15:0] \$51 ;
-  reg \$52 ;
-  reg [6:0] \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg \$58 ;
-  reg [9:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [5:0] \$60 ;
-  reg \$61 ;
-  reg [5:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [5:0] \$66 ;
-  reg \$67 ;
-  reg \$68 ;
-  reg [63:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [63:0] \$65 ;
+  wire [63:0] \$66 ;
+  wire [10:0] \$67 ;
+  wire [15:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [9:0] \$71 ;
-  reg [15:0] \$72 ;
+  reg [6:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [9:0] \$74 ;
+  reg \$75 ;
+  reg [9:0] \$76 ;
+  reg [5:0] \$77 ;
+  reg \$78 ;
+  reg [5:0] \$79 ;
   wire \$8 ;
+  reg [15:0] \$80 ;
+  reg [63:0] \$81 ;
+  reg \$82 ;
+  reg [5:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [63:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [9:0] \$91 ;
+  reg [15:0] \$92 ;
   reg \$signal  = 1'h0;
   reg \$signal$16  = 1'h0;
   reg [5:0] \$signal$18  = 6'h00;
   reg \$signal$25  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  reg \$signal$64  = 1'h0;
+  reg \$signal$66  = 1'h0;
+  reg \$signal$69  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
@@ -14285,7 +14232,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$59 ;
+  wire [15:0] \h_wacc$60 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -14299,17 +14246,18 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$46 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$53 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$47 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
   wire relu;
   input rst;
   wire rst;
+  reg [63:0] set_q = 64'h0000000000000000;
   output [15:0] src__data;
   reg [15:0] src__data = 16'h0000;
   input src__rd_en;
@@ -14318,12 +14266,12 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$48 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$49 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$50 ;
+  wire \w_en$51 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -14343,6 +14291,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] wo_addr;
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
+  reg wo_set = 1'h0;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -14357,97 +14306,6 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$26  = _1_;
-  assign r_en = \$17  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
-  assign \$18  = ! src_sel;
-  assign \$19  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$19  : h_we_src;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign \r_addr$46  = \$21  ? ra : h_addr;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
-  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$49  = wb_pend ? out : h_wdata;
-  assign \$25  = h_we_next | wb_pend;
-  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
-  assign h_src = src_sel ? \r_data$53  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$53 ;
-  assign \$26  = ~ wb__busy;
-  assign \$27  = wb__start & \$26 ;
-  assign \$28  = wb_base < 11'h400;
-  assign \$29  = wb_cnt + 1'h1;
-  assign \$30  = wb_full + 1'h1;
-  assign \$31  = \$30  < 11'h400;
-  assign \$32  = wb_cnt == 6'h3e;
-  assign \$33  = wb_active & \$signal ;
-  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr_next;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$35  & \$38 ;
-  assign \$40  = ~ keep_acc;
-  assign \$41  = ctl__start & \$40 ;
-  assign \$42  = ~ \$41 ;
-  assign \$43  = \$signature__en  & \$42 ;
-  assign \$44  = w_addr_q == acc__raddr;
-  assign \$45  = \$signal$65  & \$44 ;
-  assign \$46  = \$signal$60  | \$45 ;
-  assign \$47  = valid >> wo_r__addr;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = ra + 1'h1;
-  assign \$51  = src_sel ? \r_data$53  : r_data;
-  always @(posedge clk)
-    wb_active <= \$52 ;
-  always @(posedge clk)
-    wb_cnt <= \$53 ;
-  always @(posedge clk)
-    \$signal  <= \$54 ;
-  always @(posedge clk)
-    last <= \$55 ;
-  always @(posedge clk)
-    wb_pend_early <= \$56 ;
-  always @(posedge clk)
-    waddr1 <= \$57 ;
-  always @(posedge clk)
-    wb_pend <= \$58 ;
-  always @(posedge clk)
-    wb_waddr <= \$59 ;
-  always @(posedge clk)
-    wo_r__addr <= \$60 ;
-  always @(posedge clk)
-    \$signal$16  <= \$61 ;
-  always @(posedge clk)
-    \$signal$18  <= \$62 ;
-  always @(posedge clk)
-    h_wacc <= \$63 ;
-  always @(posedge clk)
-    \$signal$60  <= \$64 ;
-  always @(posedge clk)
-    \$signal$65  <= \$65 ;
-  always @(posedge clk)
-    w_addr_q <= \$66 ;
-  always @(posedge clk)
-    \$signal$25  <= \$67 ;
-  always @(posedge clk)
-    wo_valid <= \$68 ;
-  always @(posedge clk)
-    valid <= \$69 ;
-  always @(posedge clk)
-    h_out <= \$70 ;
-  always @(posedge clk)
-    ra <= \$71 ;
-  always @(posedge clk)
-    src__data <= \$72 ;
-  assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   assign \$6  = wb_active & \$5 ;
   assign \$7  = \$3  | \$6 ;
   assign wb__busy_next = \$7  | wb_pend_early;
@@ -14455,19 +14313,133 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
   assign \$signature__en  = acc__we | \$signal$16 ;
   assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$8  = $signed(acc) < $signed(1'h0);
-  assign \$9  = relu & \$8 ;
-  assign \$10  = $signed(acc) < $signed(16'h8000);
-  assign \$11  = $signed(acc) > $signed(16'h7fff);
-  assign \$12  = \$11  ? 16'h7fff : acc;
-  assign \$13  = \$10  ? 16'h8000 : \$12 ;
-  assign out = \$9  ? 16'h0000 : \$13 ;
-  assign \$14  = ! src_sel;
-  assign \$15  = ctl__pf_active & \$14 ;
-  assign r_addr = \$15  ? ra : h_addr;
-  assign \$16  = ! src_sel;
-  assign \$17  = ctl__pf_active & \$16 ;
+  assign \$8  = wo_valid | wo_set;
+  assign acc = \$8  ? wo_r__data : 16'h0000;
+  assign \$9  = $signed(acc) < $signed(1'h0);
+  assign \$10  = relu & \$9 ;
+  assign \$11  = $signed(acc) < $signed(16'h8000);
+  assign \$12  = $signed(acc) > $signed(16'h7fff);
+  assign \$13  = \$12  ? 16'h7fff : acc;
+  assign \$14  = \$11  ? 16'h8000 : \$13 ;
+  assign out = \$10  ? 16'h0000 : \$14 ;
+  assign \$15  = ! src_sel;
+  assign \$16  = ctl__pf_active & \$15 ;
+  assign r_addr = \$16  ? ra : h_addr;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_en = \$18  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$19  = ! src_sel;
+  assign \$20  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$20  : h_we_src;
+  assign \$22  = ctl__pf_active & \$21 ;
+  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? out : h_wdata;
+  assign \$26  = h_we_next | wb_pend;
+  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$27  = ~ wb__busy;
+  assign \$28  = wb__start & \$27 ;
+  assign \$29  = wb_base < 11'h400;
+  assign \$30  = wb_cnt + 1'h1;
+  assign \$31  = wb_full + 1'h1;
+  assign \$32  = \$31  < 11'h400;
+  assign \$33  = wb_cnt == 6'h3e;
+  assign \$34  = wb_active & \$signal ;
+  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$signature__en  & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$15 ;
+  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \$42  = ~ keep_acc;
+  assign \$43  = ctl__start & \$42 ;
+  assign \$44  = ~ \$43 ;
+  assign \$45  = \$signature__en  & \$44 ;
+  assign \$46  = valid >> acc__raddr_next;
+  assign \$47  = ~ keep_acc;
+  assign \$48  = ctl__start & \$47 ;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = \$46  & \$49 ;
+  assign \$51  = w_addr_q == acc__raddr_next;
+  assign \$52  = \$signal$64  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$52  & \$55 ;
+  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$58  = w_addr_q == acc__raddr;
+  assign \$59  = \$signal$64  & \$58 ;
+  assign \$60  = \$57  | \$59 ;
+  assign \$61  = valid >> wo_r__addr;
+  assign \$62  = set_q >> wo_r__addr;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = valid | set_q;
+  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
+  assign \$67  = ra + 1'h1;
+  assign \$68  = src_sel ? \r_data$54  : r_data;
+  always @(posedge clk)
+    wb_active <= \$69 ;
+  always @(posedge clk)
+    wb_cnt <= \$70 ;
+  always @(posedge clk)
+    \$signal  <= \$71 ;
+  always @(posedge clk)
+    last <= \$72 ;
+  always @(posedge clk)
+    wb_pend_early <= \$73 ;
+  always @(posedge clk)
+    waddr1 <= \$74 ;
+  always @(posedge clk)
+    wb_pend <= \$75 ;
+  always @(posedge clk)
+    wb_waddr <= \$76 ;
+  always @(posedge clk)
+    wo_r__addr <= \$77 ;
+  always @(posedge clk)
+    \$signal$16  <= \$78 ;
+  always @(posedge clk)
+    \$signal$18  <= \$79 ;
+  always @(posedge clk)
+    h_wacc <= \$80 ;
+  always @(posedge clk)
+    set_q <= \$81 ;
+  always @(posedge clk)
+    \$signal$64  <= \$82 ;
+  always @(posedge clk)
+    w_addr_q <= \$83 ;
+  always @(posedge clk)
+    \$signal$66  <= \$84 ;
+  always @(posedge clk)
+    \$signal$69  <= \$85 ;
+  always @(posedge clk)
+    \$signal$25  <= \$86 ;
+  always @(posedge clk)
+    wo_valid <= \$87 ;
+  always @(posedge clk)
+    wo_set <= \$88 ;
+  always @(posedge clk)
+    valid <= \$89 ;
+  always @(posedge clk)
+    h_out <= \$90 ;
+  always @(posedge clk)
+    ra <= \$91 ;
+  always @(posedge clk)
+    src__data <= \$92 ;
+  assign \$1  = wb_active | wb_pend;
+  assign wb__busy = \$1  | wb_pend_early;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -14480,329 +14452,215 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$53 ),
-    .rp__addr(\r_addr$46 ),
-    .rp__en(\r_en$47 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$48 ),
-    .w_data(\w_data$49 ),
-    .w_en(\w_en$50 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$52  = wb_active;
-    if (\$27 ) begin
-      \$52  = 1'h1;
+    \$69  = wb_active;
+    if (\$28 ) begin
+      \$69  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$52  = 1'h0;
+        \$69  = 1'h0;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$53  = wb_cnt;
-    if (\$27 ) begin
-      \$53  = 7'h00;
+    \$70  = wb_cnt;
+    if (\$28 ) begin
+      \$70  = 7'h00;
     end else if (wb_active) begin
-      \$53  = \$29 [6:0];
+      \$70  = \$30 [6:0];
     end
     if (rst) begin
-      \$53  = 7'h00;
+      \$70  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$54  = \$signal ;
-    if (\$27 ) begin
-      \$54  = \$28 ;
+    \$71  = \$signal ;
+    if (\$28 ) begin
+      \$71  = \$29 ;
     end else if (wb_active) begin
-      \$54  = \$31 ;
+      \$71  = \$32 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$55  = last;
-    if (\$27 ) begin
-      \$55  = 1'h0;
+    \$72  = last;
+    if (\$28 ) begin
+      \$72  = 1'h0;
     end else if (wb_active) begin
-      \$55  = \$32 ;
+      \$72  = \$33 ;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$56  = \$33 ;
+    \$73  = \$34 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$57  = wb_full[9:0];
+    \$74  = wb_full[9:0];
     if (rst) begin
-      \$57  = 10'h000;
+      \$74  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$58  = wb_pend_early;
+    \$75  = wb_pend_early;
     if (rst) begin
-      \$58  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$59  = waddr1;
+    \$76  = waddr1;
     if (rst) begin
-      \$59  = 10'h000;
+      \$76  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$60  = \$34 [5:0];
+    \$77  = \$35 [5:0];
     if (rst) begin
-      \$60  = 6'h00;
+      \$77  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$61  = h_we_dst;
+    \$78  = h_we_dst;
     if (rst) begin
-      \$61  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$62  = h_addr[5:0];
+    \$79  = h_addr[5:0];
     if (rst) begin
-      \$62  = 6'h00;
+      \$79  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$63  = h_wdata;
+    \$80  = h_wdata;
     if (rst) begin
-      \$63  = 16'h0000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$64  = \$39 ;
+    \$81  = \$41 [63:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$81  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$65  = \$43 ;
+    \$82  = \$45 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$66  = \$signature__addr$15 ;
+    \$83  = \$signature__addr$15 ;
     if (rst) begin
-      \$66  = 6'h00;
+      \$83  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$67  = \$46 ;
+    \$84  = \$50 ;
     if (rst) begin
-      \$67  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$68  = \$47 ;
+    \$85  = \$56 ;
     if (rst) begin
-      \$68  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$69  = valid;
-    if (\$49 ) begin
-      \$69  = 64'h0000000000000000;
-    end else if (\$signature__en ) begin
-      (* full_case = 32'd1 *)
-      casez (\$signature__addr$15 )
-        6'h00:
-            \$69 [0] = 1'h1;
-        6'h01:
-            \$69 [1] = 1'h1;
-        6'h02:
-            \$69 [2] = 1'h1;
-        6'h03:
-            \$69 [3] = 1'h1;
-        6'h04:
-            \$69 [4] = 1'h1;
-        6'h05:
-            \$69 [5] = 1'h1;
-        6'h06:
-            \$69 [6] = 1'h1;
-        6'h07:
-            \$69 [7] = 1'h1;
-        6'h08:
-            \$69 [8] = 1'h1;
-        6'h09:
-            \$69 [9] = 1'h1;
-        6'h0a:
-            \$69 [10] = 1'h1;
-        6'h0b:
-            \$69 [11] = 1'h1;
-        6'h0c:
-            \$69 [12] = 1'h1;
-        6'h0d:
-            \$69 [13] = 1'h1;
-        6'h0e:
-            \$69 [14] = 1'h1;
-        6'h0f:
-            \$69 [15] = 1'h1;
-        6'h10:
-            \$69 [16] = 1'h1;
-        6'h11:
-            \$69 [17] = 1'h1;
-        6'h12:
-            \$69 [18] = 1'h1;
-        6'h13:
-            \$69 [19] = 1'h1;
-        6'h14:
-            \$69 [20] = 1'h1;
-        6'h15:
-            \$69 [21] = 1'h1;
-        6'h16:
-            \$69 [22] = 1'h1;
-        6'h17:
-            \$69 [23] = 1'h1;
-        6'h18:
-            \$69 [24] = 1'h1;
-        6'h19:
-            \$69 [25] = 1'h1;
-        6'h1a:
-            \$69 [26] = 1'h1;
-        6'h1b:
-            \$69 [27] = 1'h1;
-        6'h1c:
-            \$69 [28] = 1'h1;
-        6'h1d:
-            \$69 [29] = 1'h1;
-        6'h1e:
-            \$69 [30] = 1'h1;
-        6'h1f:
-            \$69 [31] = 1'h1;
-        6'h20:
-            \$69 [32] = 1'h1;
-        6'h21:
-            \$69 [33] = 1'h1;
-        6'h22:
-            \$69 [34] = 1'h1;
-        6'h23:
-            \$69 [35] = 1'h1;
-        6'h24:
-            \$69 [36] = 1'h1;
-        6'h25:
-            \$69 [37] = 1'h1;
-        6'h26:
-            \$69 [38] = 1'h1;
-        6'h27:
-            \$69 [39] = 1'h1;
-        6'h28:
-            \$69 [40] = 1'h1;
-        6'h29:
-            \$69 [41] = 1'h1;
-        6'h2a:
-            \$69 [42] = 1'h1;
-        6'h2b:
-            \$69 [43] = 1'h1;
-        6'h2c:
-            \$69 [44] = 1'h1;
-        6'h2d:
-            \$69 [45] = 1'h1;
-        6'h2e:
-            \$69 [46] = 1'h1;
-        6'h2f:
-            \$69 [47] = 1'h1;
-        6'h30:
-            \$69 [48] = 1'h1;
-        6'h31:
-            \$69 [49] = 1'h1;
-        6'h32:
-            \$69 [50] = 1'h1;
-        6'h33:
-            \$69 [51] = 1'h1;
-        6'h34:
-            \$69 [52] = 1'h1;
-        6'h35:
-            \$69 [53] = 1'h1;
-        6'h36:
-            \$69 [54] = 1'h1;
-        6'h37:
-            \$69 [55] = 1'h1;
-        6'h38:
-            \$69 [56] = 1'h1;
-        6'h39:
-            \$69 [57] = 1'h1;
-        6'h3a:
-            \$69 [58] = 1'h1;
-        6'h3b:
-            \$69 [59] = 1'h1;
-        6'h3c:
-            \$69 [60] = 1'h1;
-        6'h3d:
-            \$69 [61] = 1'h1;
-        6'h3e:
-            \$69 [62] = 1'h1;
-        6'h3f:
-            \$69 [63] = 1'h1;
-      endcase
-    end
+    \$86  = \$60 ;
     if (rst) begin
-      \$69  = 64'h0000000000000000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$70  = out;
+    \$87  = \$61 ;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$71  = ra;
+    \$88  = \$62 ;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$89  = \$66 ;
+    if (rst) begin
+      \$89  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$90  = out;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$91  = ra;
     if (ctl__arm) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end else if (src__rd_en) begin
-      \$71  = \$50 [9:0];
+      \$91  = \$67 [9:0];
     end
     if (rst) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$72  = \$51 ;
+    \$92  = \$68 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$92  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$59  = h_wdata;
-  assign \$20  = src_sel;
-  assign \$22  = src_sel;
-  assign \$24  = src_sel;
+  assign \h_wacc$60  = h_wdata;
+  assign \$21  = src_sel;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -14916,8 +14774,8 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
-, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
   wire [6:0] \$1 ;
@@ -14969,8 +14827,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  (* init = 4'h0 *)
-  wire [3:0] \$signal ;
+  reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
@@ -14986,9 +14843,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg \$signal$54  = 1'h0;
   reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
-  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
@@ -15006,10 +14861,12 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_h__addr;
-  wire [15:0] cb_h__data;
+  wire [3:0] cb_r__addr;
+  wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -15064,8 +14921,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_h__data = codebook[h_addr];
-  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
+  assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
     row_next <= \$34 ;
   always @(posedge clk)
@@ -15098,6 +14954,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
@@ -15140,7 +14997,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signature__addr$9  <= \$32 ;
+    \$signal  <= \$32 ;
   always @(posedge clk)
     s2_a <= \$33 ;
   always @* begin
@@ -15194,7 +15051,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = \$signature__data$58 ;
+    \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
@@ -15250,7 +15107,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$27  = cb_h__data;
+    \$27  = cb_r__data;
     if (rst) begin
       \$27  = 16'h0000;
     end
@@ -15310,9 +15167,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
-  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign \$signal  = \$signature__addr$9 ;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$4 [16:0];
@@ -15326,8 +15181,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$35 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$35  = 1'h0;
   wire \$1 ;
@@ -15424,7 +15278,6 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, issue_next, ev
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  output issue_next;
   wire issue_next;
   wire \new ;
   wire np_ce;
@@ -16611,87 +16464,95 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
+  wire [78:0] \$13 ;
+  wire [78:0] \$14 ;
+  wire [78:0] \$15 ;
+  wire [78:0] \$16 ;
+  wire [78:0] \$17 ;
   wire \$18 ;
-  wire [5:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [5:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [6:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
+  wire [5:0] \$30 ;
+  wire [6:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire [5:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire [5:0] \$37 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire [5:0] \$39 ;
   wire \$4 ;
   wire [5:0] \$40 ;
   wire [5:0] \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [5:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire [78:0] \$5 ;
+  wire [5:0] \$47 ;
+  wire [5:0] \$48 ;
+  wire [5:0] \$49 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire \$59 ;
-  wire [78:0] \$6 ;
+  wire \$58 ;
+  wire [4:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
-  reg [78:0] \$61 ;
-  reg [78:0] \$62 ;
-  reg [78:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire [78:0] \$7 ;
-  reg \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg \$74 ;
-  reg [3:0] \$75 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [4:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  reg [78:0] \$69 ;
+  wire \$7 ;
+  reg [78:0] \$70 ;
+  reg [78:0] \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  wire [78:0] \$8 ;
-  wire [78:0] \$9 ;
+  reg [4:0] \$79 ;
+  wire \$8 ;
+  reg [4:0] \$80 ;
+  reg [4:0] \$81 ;
+  reg \$82 ;
+  reg [3:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  wire \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -16710,8 +16571,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire ctl__arm;
   input ctl__start;
   wire ctl__start;
-  output empty_next;
-  wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
@@ -16777,6 +16636,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
+  output quiet_next;
+  wire quiet_next;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -16862,297 +16723,305 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, is
       mem[wp__addr] <= wp__data;
   end
   assign rp2__data = mem[rp2__addr];
-  assign \$19  = wp__addr + 1'h1;
-  assign \$20  = \$18  ? 6'h00 : \$19 ;
-  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
-  assign \$22  = sc + wp__en;
-  assign \$23  = \$22  - pop;
-  assign \$24  = sc >= 2'h2;
-  assign \$25  = sc >= 1'h1;
-  assign \$26  = pop ? \$24  : \$25 ;
-  assign \$27  = sc >= 2'h3;
-  assign \$28  = sc >= 2'h2;
-  assign \$29  = pop ? \$27  : \$28 ;
-  assign \$30  = rptr0 == 5'h14;
-  assign \$31  = rptr0 + 1'h1;
-  assign \$32  = \$30  ? 6'h00 : \$31 ;
-  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
-  assign \$34  = rptr1 == 5'h14;
-  assign \$35  = rptr1 + 1'h1;
-  assign \$36  = \$34  ? 6'h00 : \$35 ;
-  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
-  assign \$38  = rp2__addr == 5'h14;
-  assign \$39  = rp2__addr + 1'h1;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = fresh1 ? wq : issue__next;
+  assign \$14  = \$signal  ? wq : issue__head;
+  assign \$15  = pop ? \$13  : \$14 ;
+  assign \$16  = fresh1 ? wq : issue__next;
+  assign \$17  = pop ? rp2__data : \$16 ;
+  assign \$18  = wp__addr == rptr1;
+  assign \$19  = wp__addr == rptr0;
+  assign \$20  = pop ? \$18  : \$19 ;
+  assign \$21  = wp__en & \$20 ;
+  assign \$22  = wp__addr == rp2__addr;
+  assign \$23  = wp__addr == rptr1;
+  assign \$24  = pop ? \$22  : \$23 ;
+  assign \$25  = wp__en & \$24 ;
+  assign \$26  = wp__addr == 5'h14;
+  assign \$27  = wp__addr + 1'h1;
+  assign \$28  = \$26  ? 6'h00 : \$27 ;
+  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
+  assign \$30  = sc + wp__en;
+  assign \$31  = \$30  - pop;
+  assign \$32  = sc >= 2'h2;
+  assign \$33  = sc >= 1'h1;
+  assign \$34  = pop ? \$32  : \$33 ;
+  assign \$35  = sc >= 2'h3;
+  assign \$36  = sc >= 2'h2;
+  assign \$37  = pop ? \$35  : \$36 ;
+  assign \$38  = rptr0 == 5'h14;
+  assign \$39  = rptr0 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ issue__head_ok;
-  assign \$43  = issue__pop & \$42 ;
-  assign \$44  = ~ issue__pop;
-  assign \$45  = wp__en & \$44 ;
-  assign \$46  = sc == 5'h15;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != issue__pop;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = \$1 [3:0] - pop;
-  assign \$52  = \$1 [3:0] >= 2'h2;
-  assign \$53  = \$1 [3:0] >= 1'h1;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = \$1 [3:0] < 4'h8;
-  assign \$56  = pop | \$55 ;
-  assign \$57  = \$1 [3:0] < 4'h8;
-  assign \$58  = \$1 [3:0] + 1'h1;
-  assign \$59  = \$58  < 4'h8;
-  assign \$60  = pop ? \$57  : \$59 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
+  assign \$42  = rptr1 == 5'h14;
+  assign \$43  = rptr1 + 1'h1;
+  assign \$44  = \$42  ? 6'h00 : \$43 ;
+  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
+  assign \$46  = rp2__addr == 5'h14;
+  assign \$47  = rp2__addr + 1'h1;
+  assign \$48  = \$46  ? 6'h00 : \$47 ;
+  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
+  assign \$50  = ~ issue__head_ok;
+  assign \$51  = issue__pop & \$50 ;
+  assign \$52  = ~ issue__pop;
+  assign \$53  = wp__en & \$52 ;
+  assign \$54  = sc == 5'h15;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = \$51  | \$55 ;
+  assign \$57  = pop != issue__pop;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \$1 [3:0] - pop;
+  assign \$60  = \$1 [3:0] >= 2'h2;
+  assign \$61  = \$1 [3:0] >= 1'h1;
+  assign \$62  = pop ? \$60  : \$61 ;
+  assign \$63  = \$1 [3:0] < 4'h8;
+  assign \$64  = pop | \$63 ;
+  assign \$65  = \$1 [3:0] < 4'h8;
+  assign \$66  = \$1 [3:0] + 1'h1;
+  assign \$67  = \$66  < 4'h8;
+  assign \$68  = pop ? \$65  : \$67 ;
   always @(posedge clk)
-    wq <= \$61 ;
+    wq <= \$69 ;
   always @(posedge clk)
-    issue__head <= \$62 ;
+    issue__head <= \$70 ;
   always @(posedge clk)
-    issue__next <= \$63 ;
+    issue__next <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$64 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    fresh1 <= \$65 ;
+    fresh1 <= \$73 ;
   always @(posedge clk)
-    wp__addr <= \$66 ;
+    wp__addr <= \$74 ;
   always @(posedge clk)
-    sc <= \$67 ;
+    sc <= \$75 ;
   always @(posedge clk)
-    fault <= \$68 ;
+    fault <= \$76 ;
   always @(posedge clk)
-    issue__head_ok <= \$69 ;
+    issue__head_ok <= \$77 ;
   always @(posedge clk)
-    issue__next_ok <= \$70 ;
+    issue__next_ok <= \$78 ;
   always @(posedge clk)
-    rptr0 <= \$71 ;
+    rptr0 <= \$79 ;
   always @(posedge clk)
-    rptr1 <= \$72 ;
+    rptr1 <= \$80 ;
   always @(posedge clk)
-    rp2__addr <= \$73 ;
+    rp2__addr <= \$81 ;
   always @(posedge clk)
-    bc_r <= \$74 ;
+    bc_r <= \$82 ;
   always @(posedge clk)
-    cnt <= \$75 ;
+    cnt <= \$83 ;
   always @(posedge clk)
-    cnt_nz <= \$76 ;
+    cnt_nz <= \$84 ;
   always @(posedge clk)
-    bc__room_nopush <= \$77 ;
+    bc__room_nopush <= \$85 ;
   always @(posedge clk)
-    bc__room_push <= \$78 ;
+    bc__room_push <= \$86 ;
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
   assign pop = \$2  & issue__ready;
-  assign \$3  = \$1 [3:0] < 2'h2;
-  assign \$4  = \$1 [3:0] < 1'h1;
-  assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : issue__next;
-  assign \$6  = \$signal  ? wq : issue__head;
-  assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : issue__next;
-  assign \$9  = pop ? rp2__data : \$8 ;
-  assign \$10  = wp__addr == rptr1;
-  assign \$11  = wp__addr == rptr0;
-  assign \$12  = pop ? \$10  : \$11 ;
-  assign \$13  = wp__en & \$12 ;
-  assign \$14  = wp__addr == rp2__addr;
-  assign \$15  = wp__addr == rptr1;
-  assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = wp__en & \$16 ;
-  assign \$18  = wp__addr == 5'h14;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$61  = wp__data;
+    \$69  = wp__data;
     if (rst) begin
-      \$61  = 79'h00000000000000000000;
+      \$69  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$62  = \$7 ;
+    \$70  = \$15 ;
     if (rst) begin
-      \$62  = 79'h00000000000000000000;
+      \$70  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$63  = \$9 ;
+    \$71  = \$17 ;
     if (rst) begin
-      \$63  = 79'h00000000000000000000;
+      \$71  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$64  = \$13 ;
+    \$72  = \$21 ;
     if (rst) begin
-      \$64  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$65  = \$17 ;
+    \$73  = \$25 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end else begin
-      \$66  = \$21 [4:0];
+      \$74  = \$29 [4:0];
     end
     if (rst) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end else begin
-      \$67  = \$23 [4:0];
+      \$75  = \$31 [4:0];
     end
     if (rst) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$68  = fault;
+    \$76  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$68  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      if (\$50 ) begin
-        \$68  = 1'h1;
+      if (\$58 ) begin
+        \$76  = 1'h1;
       end
     end
     if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$69  = 1'h0;
-    end else begin
-      \$69  = \$26 ;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$70  = 1'h0;
-    end else begin
-      \$70  = \$29 ;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$71  = 5'h00;
-    end else begin
-      \$71  = \$33 [4:0];
-    end
-    if (rst) begin
-      \$71  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$72  = 5'h01;
-    end else begin
-      \$72  = \$37 [4:0];
-    end
-    if (rst) begin
-      \$72  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$73  = 5'h02;
-    end else begin
-      \$73  = \$41 [4:0];
-    end
-    if (rst) begin
-      \$73  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$74  = 1'h0;
-    end else begin
-      \$74  = bc__strobe;
-    end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$75  = 4'h0;
-    end else begin
-      \$75  = \$51 [3:0];
-    end
-    if (rst) begin
-      \$75  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$76  = 1'h0;
-    end else begin
-      \$76  = \$54 ;
-    end
-    if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$77  = 1'h1;
+    if (ctl__arm) begin
+      \$77  = 1'h0;
     end else begin
-      \$77  = \$56 ;
+      \$77  = \$34 ;
     end
     if (rst) begin
-      \$77  = 1'h1;
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$78  = 1'h0;
+    end else begin
+      \$78  = \$37 ;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$79  = 5'h00;
+    end else begin
+      \$79  = \$41 [4:0];
+    end
+    if (rst) begin
+      \$79  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$80  = 5'h01;
+    end else begin
+      \$80  = \$45 [4:0];
+    end
+    if (rst) begin
+      \$80  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$81  = 5'h02;
+    end else begin
+      \$81  = \$49 [4:0];
+    end
+    if (rst) begin
+      \$81  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
     end else begin
-      \$78  = \$60 ;
+      \$82  = bc__strobe;
     end
     if (rst) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$83  = 4'h0;
+    end else begin
+      \$83  = \$59 [3:0];
+    end
+    if (rst) begin
+      \$83  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$84  = 1'h0;
+    end else begin
+      \$84  = \$62 ;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$85  = 1'h1;
+    end else begin
+      \$85  = \$64 ;
+    end
+    if (rst) begin
+      \$85  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$86  = 1'h1;
+    end else begin
+      \$86  = \$68 ;
+    end
+    if (rst) begin
+      \$86  = 1'h1;
     end
   end
   assign wptr = wp__addr;
@@ -17221,21 +17090,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \nxt.ge3  = issue__next[76];
   assign \nxt.ge4  = issue__next[77];
   assign \nxt.newline  = issue__next[78];
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -17251,6 +17105,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -17490,53 +17359,51 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire \$19 ;
+  wire [32:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [32:0] \$20 ;
   wire [32:0] \$21 ;
   wire [32:0] \$22 ;
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
-  wire [32:0] \$25 ;
-  wire [32:0] \$26 ;
-  reg [31:0] \$27 ;
-  reg [63:0] \$28 ;
-  reg [63:0] \$29 ;
+  reg [31:0] \$25 ;
+  reg [63:0] \$26 ;
+  reg [63:0] \$27 ;
+  wire [63:0] \$28 ;
+  reg \$29 ;
   wire \$3 ;
-  wire [63:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg [5:0] \$33 ;
+  reg \$30 ;
+  reg [5:0] \$31 ;
+  reg [9:0] \$32 ;
+  reg [10:0] \$33 ;
   reg [9:0] \$34 ;
-  reg [10:0] \$35 ;
-  reg [9:0] \$36 ;
-  reg \$37 ;
-  reg \$38 ;
+  reg \$35 ;
+  reg \$36 ;
+  reg [31:0] \$37 ;
+  reg [31:0] \$38 ;
   reg [31:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
-  reg [31:0] \$43 ;
+  reg [2:0] \$43 ;
   reg [31:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [31:0] \$46 ;
+  reg [31:0] \$45 ;
+  reg [2:0] \$46 ;
   reg [2:0] \$47 ;
   reg [31:0] \$48 ;
-  reg [2:0] \$49 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
+  reg [15:0] \$50 ;
   reg [15:0] \$51 ;
   reg [15:0] \$52 ;
   reg [15:0] \$53 ;
   reg [15:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [15:0] \$56 ;
-  reg [63:0] \$57 ;
+  reg [63:0] \$55 ;
+  reg [63:0] \$56 ;
+  reg \$57 ;
   reg [63:0] \$58 ;
-  reg \$59 ;
   wire \$6 ;
-  reg [63:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -17636,7 +17503,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.wrap1 ;
   wire \desc__data.z ;
   wire desc__valid;
-  wire empty_next;
   wire [15:0] entry__a;
   wire [15:0] \entry__a$74 ;
   wire [15:0] \entry__a$75 ;
@@ -17678,7 +17544,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$190 ;
+  wire [15:0] \h_rdata$189 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -17759,7 +17625,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
   wire issue__valid;
-  wire issue_next;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
@@ -17804,6 +17669,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
   input [9:0] regs__ptr_base;
@@ -17879,65 +17745,61 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.z ;
   wire wr__valid;
   always @(posedge clk)
-    src_sel <= \$31 ;
+    shift <= \$31 ;
   always @(posedge clk)
-    relu <= \$32 ;
+    ptr_base <= \$32 ;
   always @(posedge clk)
-    shift <= \$33 ;
+    spmat_base <= \$33 ;
   always @(posedge clk)
-    ptr_base <= \$34 ;
+    wb_base <= \$34 ;
   always @(posedge clk)
-    spmat_base <= \$35 ;
+    keep_acc <= \$35 ;
   always @(posedge clk)
-    wb_base <= \$36 ;
+    idle <= \$36 ;
   always @(posedge clk)
-    keep_acc <= \$37 ;
+    cnt_entries <= \$37 ;
   always @(posedge clk)
-    idle <= \$38 ;
+    cnt_padding <= \$38 ;
   always @(posedge clk)
-    cnt_entries <= \$39 ;
+    cnt_empty_columns <= \$39 ;
   always @(posedge clk)
-    cnt_padding <= \$40 ;
+    cnt_line_reads <= \$40 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$41 ;
+    cnt_pops <= \$41 ;
   always @(posedge clk)
-    cnt_line_reads <= \$42 ;
+    cnt_bypasses <= \$42 ;
   always @(posedge clk)
-    cnt_pops <= \$43 ;
+    mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_bypasses <= \$44 ;
+    cnt_q0 <= \$44 ;
   always @(posedge clk)
-    mem_q0 <= \$45 ;
+    cnt_q1 <= \$45 ;
   always @(posedge clk)
-    cnt_q0 <= \$46 ;
+    mem_q1 <= \$46 ;
   always @(posedge clk)
-    mem_q1 <= \$47 ;
+    mem_q2 <= \$47 ;
   always @(posedge clk)
-    cnt_q1 <= \$48 ;
+    cnt_q2 <= \$48 ;
   always @(posedge clk)
-    mem_q2 <= \$49 ;
+    h_even_d0 <= \$49 ;
   always @(posedge clk)
-    cnt_q2 <= \$50 ;
+    h_odd_d0 <= \$50 ;
   always @(posedge clk)
-    h_even_d0 <= \$51 ;
+    h_cb_d0 <= \$51 ;
   always @(posedge clk)
-    h_odd_d0 <= \$52 ;
+    h_cb_d1 <= \$52 ;
   always @(posedge clk)
-    h_cb_d0 <= \$53 ;
+    h_src_d0 <= \$53 ;
   always @(posedge clk)
-    h_cb_d1 <= \$54 ;
+    h_next_d0 <= \$54 ;
   always @(posedge clk)
-    h_src_d0 <= \$55 ;
+    h_half0 <= \$55 ;
   always @(posedge clk)
-    h_next_d0 <= \$56 ;
+    h_half1 <= \$56 ;
   always @(posedge clk)
-    h_half0 <= \$57 ;
+    hsel <= \$57 ;
   always @(posedge clk)
-    h_half1 <= \$58 ;
-  always @(posedge clk)
-    hsel <= \$59 ;
-  always @(posedge clk)
-    host__rdata <= \$60 ;
+    host__rdata <= \$58 ;
   assign fault = \fault$119  | \fault$120 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
@@ -17960,19 +17822,21 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
-  assign \$15  = ~ issue_next;
-  assign \$16  = empty_next & \$15 ;
-  assign \$17  = ~ issue__valid;
+  assign \$15  = ~ issue__valid;
+  assign \$16  = quiet_next & \$15 ;
+  assign \$17  = ~ busy_next;
   assign \$18  = \$16  & \$17 ;
-  assign \$19  = ~ busy_next;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = cnt_entries + 1'h1;
-  assign \$22  = cnt_padding + 1'h1;
-  assign \$23  = cnt_empty_columns + 1'h1;
-  assign \$24  = cnt_line_reads + 1'h1;
-  assign \$25  = cnt_pops + 1'h1;
-  assign \$26  = cnt_bypasses + 1'h1;
-  assign \$30  = hsel ? h_half1 : h_half0;
+  assign \$19  = cnt_entries + 1'h1;
+  assign \$20  = cnt_padding + 1'h1;
+  assign \$21  = cnt_empty_columns + 1'h1;
+  assign \$22  = cnt_line_reads + 1'h1;
+  assign \$23  = cnt_pops + 1'h1;
+  assign \$24  = cnt_bypasses + 1'h1;
+  assign \$28  = hsel ? h_half1 : h_half0;
+  always @(posedge clk)
+    src_sel <= \$29 ;
+  always @(posedge clk)
+    relu <= \$30 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -18012,6 +17876,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__we(acc__we),
     .busy_next(busy_next),
     .clk(clk),
+    .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .entry__a(\entry__a$74 ),
     .entry__first(\entry__first$76 ),
@@ -18022,7 +17887,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$190 ),
+    .h_rdata(\h_rdata$189 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$135 ),
     .\new (acc__wdata),
@@ -18042,7 +17907,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ev_empty(ev_empty),
     .ev_line(ev_line),
     .fault(\fault$120 ),
-    .issue_next(issue_next),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -18078,7 +17942,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(ctl__start),
-    .empty_next(empty_next),
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
@@ -18087,6 +17950,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .quiet_next(quiet_next),
     .rst(rst),
     .wp__data(wr__data),
     .wp__en(wr__valid)
@@ -18114,59 +17978,69 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$32  = regs__relu;
+    \$32  = regs__ptr_base;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$33  = regs__shift;
+    \$33  = regs__spmat_base;
     if (rst) begin
-      \$33  = 6'h00;
+      \$33  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$34  = regs__ptr_base;
+    \$34  = regs__wb_base;
     if (rst) begin
       \$34  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$35  = regs__spmat_base;
+    \$35  = regs__keep_acc;
     if (rst) begin
-      \$35  = 11'h000;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$36  = regs__wb_base;
+    \$36  = \$18 ;
     if (rst) begin
-      \$36  = 10'h000;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$37  = regs__keep_acc;
+    \$37  = cnt_entries;
+    if (ctl__start) begin
+      \$37  = 32'd0;
+    end else if (ev_entry) begin
+      \$37  = \$19 [31:0];
+    end
     if (rst) begin
-      \$37  = 1'h0;
+      \$37  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$38  = \$20 ;
+    \$38  = cnt_padding;
+    if (ctl__start) begin
+      \$38  = 32'd0;
+    end else if (ev_padding) begin
+      \$38  = \$20 [31:0];
+    end
     if (rst) begin
-      \$38  = 1'h0;
+      \$38  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$39  = cnt_entries;
+    \$39  = cnt_empty_columns;
     if (ctl__start) begin
       \$39  = 32'd0;
-    end else if (ev_entry) begin
+    end else if (ev_empty) begin
       \$39  = \$21 [31:0];
     end
     if (rst) begin
@@ -18175,10 +18049,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$40  = cnt_padding;
+    \$40  = cnt_line_reads;
     if (ctl__start) begin
       \$40  = 32'd0;
-    end else if (ev_padding) begin
+    end else if (ev_line) begin
       \$40  = \$22 [31:0];
     end
     if (rst) begin
@@ -18187,10 +18061,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$41  = cnt_empty_columns;
+    \$41  = cnt_pops;
     if (ctl__start) begin
       \$41  = 32'd0;
-    end else if (ev_empty) begin
+    end else if (issue__pop) begin
       \$41  = \$23 [31:0];
     end
     if (rst) begin
@@ -18199,10 +18073,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$42  = cnt_line_reads;
+    \$42  = cnt_bypasses;
     if (ctl__start) begin
       \$42  = 32'd0;
-    end else if (ev_line) begin
+    end else if (ev_bypass) begin
       \$42  = \$24 [31:0];
     end
     if (rst) begin
@@ -18211,160 +18085,136 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$43  = cnt_pops;
-    if (ctl__start) begin
-      \$43  = 32'd0;
-    end else if (issue__pop) begin
-      \$43  = \$25 [31:0];
-    end
+    \$43  = host__mem;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = cnt_bypasses;
-    if (ctl__start) begin
-      \$44  = 32'd0;
-    end else if (ev_bypass) begin
-      \$44  = \$26 [31:0];
-    end
+    \$44  = { 29'h00000000, host__off[2:0] };
     if (rst) begin
       \$44  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$45  = host__mem;
+    \$45  = \$25 ;
     if (rst) begin
-      \$45  = 3'h0;
+      \$45  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$46  = \$27 ;
+    \$46  = mem_q0;
     if (rst) begin
-      \$46  = 32'd0;
+      \$46  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$47  = mem_q0;
+    \$47  = mem_q1;
     if (rst) begin
       \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$48  = cnt_q0;
+    \$48  = cnt_q1;
     if (rst) begin
       \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$49  = mem_q1;
+    \$49  = h_even;
     if (rst) begin
-      \$49  = 3'h0;
+      \$49  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$50  = cnt_q1;
+    \$50  = h_odd;
     if (rst) begin
-      \$50  = 32'd0;
+      \$50  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$51  = h_even;
+    \$51  = \h_rdata$189 ;
     if (rst) begin
       \$51  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$52  = h_odd;
+    \$52  = h_cb_d0;
     if (rst) begin
       \$52  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = \h_rdata$190 ;
+    \$53  = h_src;
     if (rst) begin
       \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$54  = h_cb_d0;
+    \$54  = h_next;
     if (rst) begin
       \$54  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$55  = h_src;
+    \$55  = \$26 ;
     if (rst) begin
-      \$55  = 16'h0000;
+      \$55  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$56  = h_next;
+    \$56  = \$27 ;
     if (rst) begin
-      \$56  = 16'h0000;
+      \$56  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$57  = \$28 ;
+    \$57  = mem_q2[2];
     if (rst) begin
-      \$57  = 64'h0000000000000000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$58  = \$29 ;
+    \$58  = \$28 ;
     if (rst) begin
       \$58  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$59  = mem_q2[2];
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$60  = \$30 ;
-    if (rst) begin
-      \$60  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (host__off[2:0])
+    casez (cnt_q0[2:0])
       3'h0:
-          \$27  = cnt_entries;
+          \$25  = cnt_entries;
       3'h1:
-          \$27  = cnt_padding;
+          \$25  = cnt_padding;
       3'h2:
-          \$27  = cnt_empty_columns;
+          \$25  = cnt_empty_columns;
       3'h3:
-          \$27  = cnt_line_reads;
+          \$25  = cnt_line_reads;
       3'h4:
-          \$27  = cnt_pops;
+          \$25  = cnt_pops;
       3'h5:
-          \$27  = cnt_bypasses;
+          \$25  = cnt_bypasses;
       3'h6:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
       3'h7:
-          \$27  = 32'd0;
+          \$25  = 32'd0;
     endcase
   end
   always @* begin
@@ -18372,13 +18222,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$28  = { 48'h000000000000, h_even_d0 };
+          \$26  = { 48'h000000000000, h_even_d0 };
       2'h1:
-          \$28  = { 48'h000000000000, h_odd_d0 };
+          \$26  = { 48'h000000000000, h_odd_d0 };
       2'h2:
-          \$28  = h_src2_ext;
+          \$26  = h_src2_ext;
       2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
     endcase
   end
   always @* begin
@@ -18386,20 +18236,34 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_q2[1:0])
       2'h0:
-          \$29  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
       2'h1:
-          \$29  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
       2'h2:
-          \$29  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
       2'h3:
-          \$29  = { 32'h00000000, cnt_q2 };
+          \$27  = { 32'h00000000, cnt_q2 };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$31  = regs__src_sel;
+    \$29  = regs__src_sel;
     if (rst) begin
-      \$31  = 1'h0;
+      \$29  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$30  = regs__relu;
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$31  = regs__shift;
+    if (rst) begin
+      \$31  = 6'h00;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -18588,9 +18452,9 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire [15:0] \$12 ;
+  wire \$12 ;
   wire [15:0] \$13 ;
-  wire \$14 ;
+  wire [15:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -18606,21 +18470,21 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$30 ;
+  wire [11:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
-  wire [9:0] \$34 ;
-  wire \$35 ;
+  wire \$34 ;
+  wire [9:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
+  wire [126:0] \$40 ;
+  wire [126:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
   wire \$44 ;
@@ -18630,39 +18494,60 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [10:0] \$50 ;
-  wire [15:0] \$51 ;
-  reg \$52 ;
-  reg [6:0] \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg \$58 ;
-  reg [9:0] \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [5:0] \$60 ;
-  reg \$61 ;
-  reg [5:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [5:0] \$66 ;
-  reg \$67 ;
-  reg \$68 ;
-  reg [63:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [63:0] \$65 ;
+  wire [63:0] \$66 ;
+  wire [10:0] \$67 ;
+  wire [15:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [9:0] \$71 ;
-  reg [15:0] \$72 ;
+  reg [6:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [9:0] \$74 ;
+  reg \$75 ;
+  reg [9:0] \$76 ;
+  reg [5:0] \$77 ;
+  reg \$78 ;
+  reg [5:0] \$79 ;
   wire \$8 ;
+  reg [15:0] \$80 ;
+  reg [63:0] \$81 ;
+  reg \$82 ;
+  reg [5:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [63:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [9:0] \$91 ;
+  reg [15:0] \$92 ;
   reg \$signal  = 1'h0;
   reg \$signal$16  = 1'h0;
   reg [5:0] \$signal$18  = 6'h00;
   reg \$signal$25  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg \$signal$65  = 1'h0;
+  reg \$signal$64  = 1'h0;
+  reg \$signal$66  = 1'h0;
+  reg \$signal$69  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$15 ;
   wire [15:0] \$signature__data ;
@@ -18698,7 +18583,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$59 ;
+  wire [15:0] \h_wacc$60 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -18712,17 +18597,18 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$46 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$53 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$47 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
   wire relu;
   input rst;
   wire rst;
+  reg [63:0] set_q = 64'h0000000000000000;
   output [15:0] src__data;
   reg [15:0] src__data = 16'h0000;
   input src__rd_en;
@@ -18731,12 +18617,12 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$48 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$49 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$50 ;
+  wire \w_en$51 ;
   reg [9:0] waddr1 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -18756,6 +18642,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] wo_addr;
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
+  reg wo_set = 1'h0;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -18770,97 +18657,6 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   assign wo_r__data = _0_;
   assign \$signature__data$26  = _1_;
-  assign r_en = \$17  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
-  assign \$18  = ! src_sel;
-  assign \$19  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$19  : h_we_src;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign \r_addr$46  = \$21  ? ra : h_addr;
-  assign \$23  = ctl__pf_active & \$22 ;
-  assign \r_en$47  = \$23  ? src__rd_en : 1'h1;
-  assign \w_addr$48  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$49  = wb_pend ? out : h_wdata;
-  assign \$25  = h_we_next | wb_pend;
-  assign \w_en$50  = \$24  ? h_we_src : \$25 ;
-  assign h_src = src_sel ? \r_data$53  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$53 ;
-  assign \$26  = ~ wb__busy;
-  assign \$27  = wb__start & \$26 ;
-  assign \$28  = wb_base < 11'h400;
-  assign \$29  = wb_cnt + 1'h1;
-  assign \$30  = wb_full + 1'h1;
-  assign \$31  = \$30  < 11'h400;
-  assign \$32  = wb_cnt == 6'h3e;
-  assign \$33  = wb_active & \$signal ;
-  assign \$34  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$35  = valid >> acc__raddr_next;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$35  & \$38 ;
-  assign \$40  = ~ keep_acc;
-  assign \$41  = ctl__start & \$40 ;
-  assign \$42  = ~ \$41 ;
-  assign \$43  = \$signature__en  & \$42 ;
-  assign \$44  = w_addr_q == acc__raddr;
-  assign \$45  = \$signal$65  & \$44 ;
-  assign \$46  = \$signal$60  | \$45 ;
-  assign \$47  = valid >> wo_r__addr;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = ra + 1'h1;
-  assign \$51  = src_sel ? \r_data$53  : r_data;
-  always @(posedge clk)
-    wb_active <= \$52 ;
-  always @(posedge clk)
-    wb_cnt <= \$53 ;
-  always @(posedge clk)
-    \$signal  <= \$54 ;
-  always @(posedge clk)
-    last <= \$55 ;
-  always @(posedge clk)
-    wb_pend_early <= \$56 ;
-  always @(posedge clk)
-    waddr1 <= \$57 ;
-  always @(posedge clk)
-    wb_pend <= \$58 ;
-  always @(posedge clk)
-    wb_waddr <= \$59 ;
-  always @(posedge clk)
-    wo_r__addr <= \$60 ;
-  always @(posedge clk)
-    \$signal$16  <= \$61 ;
-  always @(posedge clk)
-    \$signal$18  <= \$62 ;
-  always @(posedge clk)
-    h_wacc <= \$63 ;
-  always @(posedge clk)
-    \$signal$60  <= \$64 ;
-  always @(posedge clk)
-    \$signal$65  <= \$65 ;
-  always @(posedge clk)
-    w_addr_q <= \$66 ;
-  always @(posedge clk)
-    \$signal$25  <= \$67 ;
-  always @(posedge clk)
-    wo_valid <= \$68 ;
-  always @(posedge clk)
-    valid <= \$69 ;
-  always @(posedge clk)
-    h_out <= \$70 ;
-  always @(posedge clk)
-    ra <= \$71 ;
-  always @(posedge clk)
-    src__data <= \$72 ;
-  assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   assign \$6  = wb_active & \$5 ;
   assign \$7  = \$3  | \$6 ;
   assign wb__busy_next = \$7  | wb_pend_early;
@@ -18868,19 +18664,133 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
   assign \$signature__en  = acc__we | \$signal$16 ;
   assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign acc = wo_valid ? wo_r__data : 16'h0000;
-  assign \$8  = $signed(acc) < $signed(1'h0);
-  assign \$9  = relu & \$8 ;
-  assign \$10  = $signed(acc) < $signed(16'h8000);
-  assign \$11  = $signed(acc) > $signed(16'h7fff);
-  assign \$12  = \$11  ? 16'h7fff : acc;
-  assign \$13  = \$10  ? 16'h8000 : \$12 ;
-  assign out = \$9  ? 16'h0000 : \$13 ;
-  assign \$14  = ! src_sel;
-  assign \$15  = ctl__pf_active & \$14 ;
-  assign r_addr = \$15  ? ra : h_addr;
-  assign \$16  = ! src_sel;
-  assign \$17  = ctl__pf_active & \$16 ;
+  assign \$8  = wo_valid | wo_set;
+  assign acc = \$8  ? wo_r__data : 16'h0000;
+  assign \$9  = $signed(acc) < $signed(1'h0);
+  assign \$10  = relu & \$9 ;
+  assign \$11  = $signed(acc) < $signed(16'h8000);
+  assign \$12  = $signed(acc) > $signed(16'h7fff);
+  assign \$13  = \$12  ? 16'h7fff : acc;
+  assign \$14  = \$11  ? 16'h8000 : \$13 ;
+  assign out = \$10  ? 16'h0000 : \$14 ;
+  assign \$15  = ! src_sel;
+  assign \$16  = ctl__pf_active & \$15 ;
+  assign r_addr = \$16  ? ra : h_addr;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_en = \$18  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? out : h_wdata;
+  assign \$19  = ! src_sel;
+  assign \$20  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$20  : h_we_src;
+  assign \$22  = ctl__pf_active & \$21 ;
+  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? out : h_wdata;
+  assign \$26  = h_we_next | wb_pend;
+  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$27  = ~ wb__busy;
+  assign \$28  = wb__start & \$27 ;
+  assign \$29  = wb_base < 11'h400;
+  assign \$30  = wb_cnt + 1'h1;
+  assign \$31  = wb_full + 1'h1;
+  assign \$32  = \$31  < 11'h400;
+  assign \$33  = wb_cnt == 6'h3e;
+  assign \$34  = wb_active & \$signal ;
+  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$36  = ~ keep_acc;
+  assign \$37  = ctl__start & \$36 ;
+  assign \$38  = ~ \$37 ;
+  assign \$39  = \$signature__en  & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$15 ;
+  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \$42  = ~ keep_acc;
+  assign \$43  = ctl__start & \$42 ;
+  assign \$44  = ~ \$43 ;
+  assign \$45  = \$signature__en  & \$44 ;
+  assign \$46  = valid >> acc__raddr_next;
+  assign \$47  = ~ keep_acc;
+  assign \$48  = ctl__start & \$47 ;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = \$46  & \$49 ;
+  assign \$51  = w_addr_q == acc__raddr_next;
+  assign \$52  = \$signal$64  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$52  & \$55 ;
+  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$58  = w_addr_q == acc__raddr;
+  assign \$59  = \$signal$64  & \$58 ;
+  assign \$60  = \$57  | \$59 ;
+  assign \$61  = valid >> wo_r__addr;
+  assign \$62  = set_q >> wo_r__addr;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = valid | set_q;
+  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
+  assign \$67  = ra + 1'h1;
+  assign \$68  = src_sel ? \r_data$54  : r_data;
+  always @(posedge clk)
+    wb_active <= \$69 ;
+  always @(posedge clk)
+    wb_cnt <= \$70 ;
+  always @(posedge clk)
+    \$signal  <= \$71 ;
+  always @(posedge clk)
+    last <= \$72 ;
+  always @(posedge clk)
+    wb_pend_early <= \$73 ;
+  always @(posedge clk)
+    waddr1 <= \$74 ;
+  always @(posedge clk)
+    wb_pend <= \$75 ;
+  always @(posedge clk)
+    wb_waddr <= \$76 ;
+  always @(posedge clk)
+    wo_r__addr <= \$77 ;
+  always @(posedge clk)
+    \$signal$16  <= \$78 ;
+  always @(posedge clk)
+    \$signal$18  <= \$79 ;
+  always @(posedge clk)
+    h_wacc <= \$80 ;
+  always @(posedge clk)
+    set_q <= \$81 ;
+  always @(posedge clk)
+    \$signal$64  <= \$82 ;
+  always @(posedge clk)
+    w_addr_q <= \$83 ;
+  always @(posedge clk)
+    \$signal$66  <= \$84 ;
+  always @(posedge clk)
+    \$signal$69  <= \$85 ;
+  always @(posedge clk)
+    \$signal$25  <= \$86 ;
+  always @(posedge clk)
+    wo_valid <= \$87 ;
+  always @(posedge clk)
+    wo_set <= \$88 ;
+  always @(posedge clk)
+    valid <= \$89 ;
+  always @(posedge clk)
+    h_out <= \$90 ;
+  always @(posedge clk)
+    ra <= \$91 ;
+  always @(posedge clk)
+    src__data <= \$92 ;
+  assign \$1  = wb_active | wb_pend;
+  assign wb__busy = \$1  | wb_pend_early;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$2  = ~ wb__busy;
+  assign \$3  = wb__start & \$2 ;
+  assign \$4  = ~ last;
+  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -18893,329 +18803,215 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$53 ),
-    .rp__addr(\r_addr$46 ),
-    .rp__en(\r_en$47 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$48 ),
-    .w_data(\w_data$49 ),
-    .w_en(\w_en$50 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$52  = wb_active;
-    if (\$27 ) begin
-      \$52  = 1'h1;
+    \$69  = wb_active;
+    if (\$28 ) begin
+      \$69  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$52  = 1'h0;
+        \$69  = 1'h0;
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$53  = wb_cnt;
-    if (\$27 ) begin
-      \$53  = 7'h00;
+    \$70  = wb_cnt;
+    if (\$28 ) begin
+      \$70  = 7'h00;
     end else if (wb_active) begin
-      \$53  = \$29 [6:0];
+      \$70  = \$30 [6:0];
     end
     if (rst) begin
-      \$53  = 7'h00;
+      \$70  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$54  = \$signal ;
-    if (\$27 ) begin
-      \$54  = \$28 ;
+    \$71  = \$signal ;
+    if (\$28 ) begin
+      \$71  = \$29 ;
     end else if (wb_active) begin
-      \$54  = \$31 ;
+      \$71  = \$32 ;
     end
     if (rst) begin
-      \$54  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$55  = last;
-    if (\$27 ) begin
-      \$55  = 1'h0;
+    \$72  = last;
+    if (\$28 ) begin
+      \$72  = 1'h0;
     end else if (wb_active) begin
-      \$55  = \$32 ;
+      \$72  = \$33 ;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$56  = \$33 ;
+    \$73  = \$34 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$57  = wb_full[9:0];
+    \$74  = wb_full[9:0];
     if (rst) begin
-      \$57  = 10'h000;
+      \$74  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$58  = wb_pend_early;
+    \$75  = wb_pend_early;
     if (rst) begin
-      \$58  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$59  = waddr1;
+    \$76  = waddr1;
     if (rst) begin
-      \$59  = 10'h000;
+      \$76  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$60  = \$34 [5:0];
+    \$77  = \$35 [5:0];
     if (rst) begin
-      \$60  = 6'h00;
+      \$77  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$61  = h_we_dst;
+    \$78  = h_we_dst;
     if (rst) begin
-      \$61  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$62  = h_addr[5:0];
+    \$79  = h_addr[5:0];
     if (rst) begin
-      \$62  = 6'h00;
+      \$79  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$63  = h_wdata;
+    \$80  = h_wdata;
     if (rst) begin
-      \$63  = 16'h0000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$64  = \$39 ;
+    \$81  = \$41 [63:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$81  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$65  = \$43 ;
+    \$82  = \$45 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$66  = \$signature__addr$15 ;
+    \$83  = \$signature__addr$15 ;
     if (rst) begin
-      \$66  = 6'h00;
+      \$83  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$67  = \$46 ;
+    \$84  = \$50 ;
     if (rst) begin
-      \$67  = 1'h0;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$68  = \$47 ;
+    \$85  = \$56 ;
     if (rst) begin
-      \$68  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$69  = valid;
-    if (\$49 ) begin
-      \$69  = 64'h0000000000000000;
-    end else if (\$signature__en ) begin
-      (* full_case = 32'd1 *)
-      casez (\$signature__addr$15 )
-        6'h00:
-            \$69 [0] = 1'h1;
-        6'h01:
-            \$69 [1] = 1'h1;
-        6'h02:
-            \$69 [2] = 1'h1;
-        6'h03:
-            \$69 [3] = 1'h1;
-        6'h04:
-            \$69 [4] = 1'h1;
-        6'h05:
-            \$69 [5] = 1'h1;
-        6'h06:
-            \$69 [6] = 1'h1;
-        6'h07:
-            \$69 [7] = 1'h1;
-        6'h08:
-            \$69 [8] = 1'h1;
-        6'h09:
-            \$69 [9] = 1'h1;
-        6'h0a:
-            \$69 [10] = 1'h1;
-        6'h0b:
-            \$69 [11] = 1'h1;
-        6'h0c:
-            \$69 [12] = 1'h1;
-        6'h0d:
-            \$69 [13] = 1'h1;
-        6'h0e:
-            \$69 [14] = 1'h1;
-        6'h0f:
-            \$69 [15] = 1'h1;
-        6'h10:
-            \$69 [16] = 1'h1;
-        6'h11:
-            \$69 [17] = 1'h1;
-        6'h12:
-            \$69 [18] = 1'h1;
-        6'h13:
-            \$69 [19] = 1'h1;
-        6'h14:
-            \$69 [20] = 1'h1;
-        6'h15:
-            \$69 [21] = 1'h1;
-        6'h16:
-            \$69 [22] = 1'h1;
-        6'h17:
-            \$69 [23] = 1'h1;
-        6'h18:
-            \$69 [24] = 1'h1;
-        6'h19:
-            \$69 [25] = 1'h1;
-        6'h1a:
-            \$69 [26] = 1'h1;
-        6'h1b:
-            \$69 [27] = 1'h1;
-        6'h1c:
-            \$69 [28] = 1'h1;
-        6'h1d:
-            \$69 [29] = 1'h1;
-        6'h1e:
-            \$69 [30] = 1'h1;
-        6'h1f:
-            \$69 [31] = 1'h1;
-        6'h20:
-            \$69 [32] = 1'h1;
-        6'h21:
-            \$69 [33] = 1'h1;
-        6'h22:
-            \$69 [34] = 1'h1;
-        6'h23:
-            \$69 [35] = 1'h1;
-        6'h24:
-            \$69 [36] = 1'h1;
-        6'h25:
-            \$69 [37] = 1'h1;
-        6'h26:
-            \$69 [38] = 1'h1;
-        6'h27:
-            \$69 [39] = 1'h1;
-        6'h28:
-            \$69 [40] = 1'h1;
-        6'h29:
-            \$69 [41] = 1'h1;
-        6'h2a:
-            \$69 [42] = 1'h1;
-        6'h2b:
-            \$69 [43] = 1'h1;
-        6'h2c:
-            \$69 [44] = 1'h1;
-        6'h2d:
-            \$69 [45] = 1'h1;
-        6'h2e:
-            \$69 [46] = 1'h1;
-        6'h2f:
-            \$69 [47] = 1'h1;
-        6'h30:
-            \$69 [48] = 1'h1;
-        6'h31:
-            \$69 [49] = 1'h1;
-        6'h32:
-            \$69 [50] = 1'h1;
-        6'h33:
-            \$69 [51] = 1'h1;
-        6'h34:
-            \$69 [52] = 1'h1;
-        6'h35:
-            \$69 [53] = 1'h1;
-        6'h36:
-            \$69 [54] = 1'h1;
-        6'h37:
-            \$69 [55] = 1'h1;
-        6'h38:
-            \$69 [56] = 1'h1;
-        6'h39:
-            \$69 [57] = 1'h1;
-        6'h3a:
-            \$69 [58] = 1'h1;
-        6'h3b:
-            \$69 [59] = 1'h1;
-        6'h3c:
-            \$69 [60] = 1'h1;
-        6'h3d:
-            \$69 [61] = 1'h1;
-        6'h3e:
-            \$69 [62] = 1'h1;
-        6'h3f:
-            \$69 [63] = 1'h1;
-      endcase
-    end
+    \$86  = \$60 ;
     if (rst) begin
-      \$69  = 64'h0000000000000000;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$70  = out;
+    \$87  = \$61 ;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$71  = ra;
+    \$88  = \$62 ;
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$89  = \$66 ;
+    if (rst) begin
+      \$89  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$90  = out;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$91  = ra;
     if (ctl__arm) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end else if (src__rd_en) begin
-      \$71  = \$50 [9:0];
+      \$91  = \$67 [9:0];
     end
     if (rst) begin
-      \$71  = 10'h000;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$72  = \$51 ;
+    \$92  = \$68 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$92  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$59  = h_wdata;
-  assign \$20  = src_sel;
-  assign \$22  = src_sel;
-  assign \$24  = src_sel;
+  assign \h_wacc$60  = h_wdata;
+  assign \$21  = src_sel;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -19329,8 +19125,8 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next, acc__ren
-, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
   wire [6:0] \$1 ;
@@ -19382,8 +19178,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  (* init = 4'h0 *)
-  wire [3:0] \$signal ;
+  reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
@@ -19399,9 +19194,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg \$signal$54  = 1'h0;
   reg \$signal$55  = 1'h0;
   wire [3:0] \$signature__addr ;
-  reg [3:0] \$signature__addr$9  = 4'h0;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$58 ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
@@ -19419,10 +19212,12 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   wire busy;
   output busy_next;
   wire busy_next;
-  wire [3:0] cb_h__addr;
-  wire [15:0] cb_h__data;
+  wire [3:0] cb_r__addr;
+  wire [15:0] cb_r__data;
   input clk;
   wire clk;
+  input ctl__running;
+  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   input [15:0] entry__a;
@@ -19477,8 +19272,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     if (h_we)
       codebook[h_addr] <= h_wdata;
   end
-  assign cb_h__data = codebook[h_addr];
-  assign \$signature__data$58  = codebook[\$signature__addr$9 ];
+  assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
     row_next <= \$34 ;
   always @(posedge clk)
@@ -19511,6 +19305,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
     \$signal$30  <= \$48 ;
   always @(posedge clk)
     last_val <= \$49 ;
+  assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
@@ -19553,7 +19348,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   always @(posedge clk)
     \$signal$14  <= \$31 ;
   always @(posedge clk)
-    \$signature__addr$9  <= \$32 ;
+    \$signal  <= \$32 ;
   always @(posedge clk)
     s2_a <= \$33 ;
   always @* begin
@@ -19607,7 +19402,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = \$signature__data$58 ;
+    \$42  = cb_r__data;
     if (rst) begin
       \$42  = 16'h0000;
     end
@@ -19663,7 +19458,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$27  = cb_h__data;
+    \$27  = cb_r__data;
     if (rst) begin
       \$27  = 16'h0000;
     end
@@ -19723,9 +19518,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign \$signature__addr  = h_addr;
   assign \$signature__data  = h_wdata;
   assign \$signature__en  = h_we;
-  assign cb_h__addr = h_addr;
   assign h_cb = h_rdata;
-  assign \$signal  = \$signature__addr$9 ;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
   assign x = \$4 [16:0];
@@ -19739,8 +19532,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, issue_next, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$47 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$47  = 1'h0;
   wire \$1 ;
@@ -19837,7 +19629,6 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, issue_next, ev
   wire ev_line;
   output fault;
   reg fault = 1'h0;
-  output issue_next;
   wire issue_next;
   wire \new ;
   wire np_ce;
@@ -21024,87 +20815,95 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
   wire [4:0] \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
+  wire [78:0] \$13 ;
+  wire [78:0] \$14 ;
+  wire [78:0] \$15 ;
+  wire [78:0] \$16 ;
+  wire [78:0] \$17 ;
   wire \$18 ;
-  wire [5:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [5:0] \$20 ;
-  wire [5:0] \$21 ;
-  wire [5:0] \$22 ;
-  wire [6:0] \$23 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [5:0] \$27 ;
+  wire [5:0] \$28 ;
+  wire [5:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
+  wire [5:0] \$30 ;
+  wire [6:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire [5:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire [5:0] \$37 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire [5:0] \$39 ;
   wire \$4 ;
   wire [5:0] \$40 ;
   wire [5:0] \$41 ;
   wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [5:0] \$43 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire [78:0] \$5 ;
+  wire [5:0] \$47 ;
+  wire [5:0] \$48 ;
+  wire [5:0] \$49 ;
+  wire \$5 ;
   wire \$50 ;
-  wire [4:0] \$51 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [4:0] \$58 ;
-  wire \$59 ;
-  wire [78:0] \$6 ;
+  wire \$58 ;
+  wire [4:0] \$59 ;
+  wire \$6 ;
   wire \$60 ;
-  reg [78:0] \$61 ;
-  reg [78:0] \$62 ;
-  reg [78:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [4:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire [78:0] \$7 ;
-  reg \$70 ;
-  reg [4:0] \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg \$74 ;
-  reg [3:0] \$75 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [4:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  reg [78:0] \$69 ;
+  wire \$7 ;
+  reg [78:0] \$70 ;
+  reg [78:0] \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg [4:0] \$74 ;
+  reg [4:0] \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  wire [78:0] \$8 ;
-  wire [78:0] \$9 ;
+  reg [4:0] \$79 ;
+  wire \$8 ;
+  reg [4:0] \$80 ;
+  reg [4:0] \$81 ;
+  reg \$82 ;
+  reg [3:0] \$83 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg \$86 ;
+  wire \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -21123,8 +20922,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire ctl__arm;
   input ctl__start;
   wire ctl__start;
-  output empty_next;
-  wire empty_next;
   output fault;
   reg fault = 1'h0;
   reg fresh1 = 1'h0;
@@ -21190,6 +20987,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   wire \nxt.wrap1 ;
   wire \nxt.z ;
   wire pop;
+  output quiet_next;
+  wire quiet_next;
   reg [4:0] rp2__addr = 5'h00;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
@@ -21275,297 +21074,305 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, is
       mem[wp__addr] <= wp__data;
   end
   assign rp2__data = mem[rp2__addr];
-  assign \$19  = wp__addr + 1'h1;
-  assign \$20  = \$18  ? 6'h00 : \$19 ;
-  assign \$21  = wp__en ? \$20  : { 1'h0, wp__addr };
-  assign \$22  = sc + wp__en;
-  assign \$23  = \$22  - pop;
-  assign \$24  = sc >= 2'h2;
-  assign \$25  = sc >= 1'h1;
-  assign \$26  = pop ? \$24  : \$25 ;
-  assign \$27  = sc >= 2'h3;
-  assign \$28  = sc >= 2'h2;
-  assign \$29  = pop ? \$27  : \$28 ;
-  assign \$30  = rptr0 == 5'h14;
-  assign \$31  = rptr0 + 1'h1;
-  assign \$32  = \$30  ? 6'h00 : \$31 ;
-  assign \$33  = pop ? \$32  : { 1'h0, rptr0 };
-  assign \$34  = rptr1 == 5'h14;
-  assign \$35  = rptr1 + 1'h1;
-  assign \$36  = \$34  ? 6'h00 : \$35 ;
-  assign \$37  = pop ? \$36  : { 1'h0, rptr1 };
-  assign \$38  = rp2__addr == 5'h14;
-  assign \$39  = rp2__addr + 1'h1;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = fresh1 ? wq : issue__next;
+  assign \$14  = \$signal  ? wq : issue__head;
+  assign \$15  = pop ? \$13  : \$14 ;
+  assign \$16  = fresh1 ? wq : issue__next;
+  assign \$17  = pop ? rp2__data : \$16 ;
+  assign \$18  = wp__addr == rptr1;
+  assign \$19  = wp__addr == rptr0;
+  assign \$20  = pop ? \$18  : \$19 ;
+  assign \$21  = wp__en & \$20 ;
+  assign \$22  = wp__addr == rp2__addr;
+  assign \$23  = wp__addr == rptr1;
+  assign \$24  = pop ? \$22  : \$23 ;
+  assign \$25  = wp__en & \$24 ;
+  assign \$26  = wp__addr == 5'h14;
+  assign \$27  = wp__addr + 1'h1;
+  assign \$28  = \$26  ? 6'h00 : \$27 ;
+  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
+  assign \$30  = sc + wp__en;
+  assign \$31  = \$30  - pop;
+  assign \$32  = sc >= 2'h2;
+  assign \$33  = sc >= 1'h1;
+  assign \$34  = pop ? \$32  : \$33 ;
+  assign \$35  = sc >= 2'h3;
+  assign \$36  = sc >= 2'h2;
+  assign \$37  = pop ? \$35  : \$36 ;
+  assign \$38  = rptr0 == 5'h14;
+  assign \$39  = rptr0 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rp2__addr };
-  assign \$42  = ~ issue__head_ok;
-  assign \$43  = issue__pop & \$42 ;
-  assign \$44  = ~ issue__pop;
-  assign \$45  = wp__en & \$44 ;
-  assign \$46  = sc == 5'h15;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = \$43  | \$47 ;
-  assign \$49  = pop != issue__pop;
-  assign \$50  = \$48  | \$49 ;
-  assign \$51  = \$1 [3:0] - pop;
-  assign \$52  = \$1 [3:0] >= 2'h2;
-  assign \$53  = \$1 [3:0] >= 1'h1;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = \$1 [3:0] < 4'h8;
-  assign \$56  = pop | \$55 ;
-  assign \$57  = \$1 [3:0] < 4'h8;
-  assign \$58  = \$1 [3:0] + 1'h1;
-  assign \$59  = \$58  < 4'h8;
-  assign \$60  = pop ? \$57  : \$59 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
+  assign \$42  = rptr1 == 5'h14;
+  assign \$43  = rptr1 + 1'h1;
+  assign \$44  = \$42  ? 6'h00 : \$43 ;
+  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
+  assign \$46  = rp2__addr == 5'h14;
+  assign \$47  = rp2__addr + 1'h1;
+  assign \$48  = \$46  ? 6'h00 : \$47 ;
+  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
+  assign \$50  = ~ issue__head_ok;
+  assign \$51  = issue__pop & \$50 ;
+  assign \$52  = ~ issue__pop;
+  assign \$53  = wp__en & \$52 ;
+  assign \$54  = sc == 5'h15;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = \$51  | \$55 ;
+  assign \$57  = pop != issue__pop;
+  assign \$58  = \$56  | \$57 ;
+  assign \$59  = \$1 [3:0] - pop;
+  assign \$60  = \$1 [3:0] >= 2'h2;
+  assign \$61  = \$1 [3:0] >= 1'h1;
+  assign \$62  = pop ? \$60  : \$61 ;
+  assign \$63  = \$1 [3:0] < 4'h8;
+  assign \$64  = pop | \$63 ;
+  assign \$65  = \$1 [3:0] < 4'h8;
+  assign \$66  = \$1 [3:0] + 1'h1;
+  assign \$67  = \$66  < 4'h8;
+  assign \$68  = pop ? \$65  : \$67 ;
   always @(posedge clk)
-    wq <= \$61 ;
+    wq <= \$69 ;
   always @(posedge clk)
-    issue__head <= \$62 ;
+    issue__head <= \$70 ;
   always @(posedge clk)
-    issue__next <= \$63 ;
+    issue__next <= \$71 ;
   always @(posedge clk)
-    \$signal  <= \$64 ;
+    \$signal  <= \$72 ;
   always @(posedge clk)
-    fresh1 <= \$65 ;
+    fresh1 <= \$73 ;
   always @(posedge clk)
-    wp__addr <= \$66 ;
+    wp__addr <= \$74 ;
   always @(posedge clk)
-    sc <= \$67 ;
+    sc <= \$75 ;
   always @(posedge clk)
-    fault <= \$68 ;
+    fault <= \$76 ;
   always @(posedge clk)
-    issue__head_ok <= \$69 ;
+    issue__head_ok <= \$77 ;
   always @(posedge clk)
-    issue__next_ok <= \$70 ;
+    issue__next_ok <= \$78 ;
   always @(posedge clk)
-    rptr0 <= \$71 ;
+    rptr0 <= \$79 ;
   always @(posedge clk)
-    rptr1 <= \$72 ;
+    rptr1 <= \$80 ;
   always @(posedge clk)
-    rp2__addr <= \$73 ;
+    rp2__addr <= \$81 ;
   always @(posedge clk)
-    bc_r <= \$74 ;
+    bc_r <= \$82 ;
   always @(posedge clk)
-    cnt <= \$75 ;
+    cnt <= \$83 ;
   always @(posedge clk)
-    cnt_nz <= \$76 ;
+    cnt_nz <= \$84 ;
   always @(posedge clk)
-    bc__room_nopush <= \$77 ;
+    bc__room_nopush <= \$85 ;
   always @(posedge clk)
-    bc__room_push <= \$78 ;
+    bc__room_push <= \$86 ;
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
   assign pop = \$2  & issue__ready;
-  assign \$3  = \$1 [3:0] < 2'h2;
-  assign \$4  = \$1 [3:0] < 1'h1;
-  assign empty_next = pop ? \$3  : \$4 ;
-  assign \$5  = fresh1 ? wq : issue__next;
-  assign \$6  = \$signal  ? wq : issue__head;
-  assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = fresh1 ? wq : issue__next;
-  assign \$9  = pop ? rp2__data : \$8 ;
-  assign \$10  = wp__addr == rptr1;
-  assign \$11  = wp__addr == rptr0;
-  assign \$12  = pop ? \$10  : \$11 ;
-  assign \$13  = wp__en & \$12 ;
-  assign \$14  = wp__addr == rp2__addr;
-  assign \$15  = wp__addr == rptr1;
-  assign \$16  = pop ? \$14  : \$15 ;
-  assign \$17  = wp__en & \$16 ;
-  assign \$18  = wp__addr == 5'h14;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$61  = wp__data;
+    \$69  = wp__data;
     if (rst) begin
-      \$61  = 79'h00000000000000000000;
+      \$69  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$62  = \$7 ;
+    \$70  = \$15 ;
     if (rst) begin
-      \$62  = 79'h00000000000000000000;
+      \$70  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$63  = \$9 ;
+    \$71  = \$17 ;
     if (rst) begin
-      \$63  = 79'h00000000000000000000;
+      \$71  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$64  = \$13 ;
+    \$72  = \$21 ;
     if (rst) begin
-      \$64  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$65  = \$17 ;
+    \$73  = \$25 ;
     if (rst) begin
-      \$65  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end else begin
-      \$66  = \$21 [4:0];
+      \$74  = \$29 [4:0];
     end
     if (rst) begin
-      \$66  = 5'h00;
+      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end else begin
-      \$67  = \$23 [4:0];
+      \$75  = \$31 [4:0];
     end
     if (rst) begin
-      \$67  = 5'h00;
+      \$75  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$68  = fault;
+    \$76  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$68  = 1'h0;
+      \$76  = 1'h0;
     end else begin
-      if (\$50 ) begin
-        \$68  = 1'h1;
+      if (\$58 ) begin
+        \$76  = 1'h1;
       end
     end
     if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$69  = 1'h0;
-    end else begin
-      \$69  = \$26 ;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$70  = 1'h0;
-    end else begin
-      \$70  = \$29 ;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$71  = 5'h00;
-    end else begin
-      \$71  = \$33 [4:0];
-    end
-    if (rst) begin
-      \$71  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$72  = 5'h01;
-    end else begin
-      \$72  = \$37 [4:0];
-    end
-    if (rst) begin
-      \$72  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$73  = 5'h02;
-    end else begin
-      \$73  = \$41 [4:0];
-    end
-    if (rst) begin
-      \$73  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$74  = 1'h0;
-    end else begin
-      \$74  = bc__strobe;
-    end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$75  = 4'h0;
-    end else begin
-      \$75  = \$51 [3:0];
-    end
-    if (rst) begin
-      \$75  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$76  = 1'h0;
-    end else begin
-      \$76  = \$54 ;
-    end
-    if (rst) begin
       \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$77  = 1'h1;
+    if (ctl__arm) begin
+      \$77  = 1'h0;
     end else begin
-      \$77  = \$56 ;
+      \$77  = \$34 ;
     end
     if (rst) begin
-      \$77  = 1'h1;
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$78  = 1'h0;
+    end else begin
+      \$78  = \$37 ;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$79  = 5'h00;
+    end else begin
+      \$79  = \$41 [4:0];
+    end
+    if (rst) begin
+      \$79  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$80  = 5'h01;
+    end else begin
+      \$80  = \$45 [4:0];
+    end
+    if (rst) begin
+      \$80  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__arm) begin
+      \$81  = 5'h02;
+    end else begin
+      \$81  = \$49 [4:0];
+    end
+    if (rst) begin
+      \$81  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
     end else begin
-      \$78  = \$60 ;
+      \$82  = bc__strobe;
     end
     if (rst) begin
-      \$78  = 1'h1;
+      \$82  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$83  = 4'h0;
+    end else begin
+      \$83  = \$59 [3:0];
+    end
+    if (rst) begin
+      \$83  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$84  = 1'h0;
+    end else begin
+      \$84  = \$62 ;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$85  = 1'h1;
+    end else begin
+      \$85  = \$64 ;
+    end
+    if (rst) begin
+      \$85  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$86  = 1'h1;
+    end else begin
+      \$86  = \$68 ;
+    end
+    if (rst) begin
+      \$86  = 1'h1;
     end
   end
   assign wptr = wp__addr;
@@ -21634,21 +21441,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \nxt.ge3  = issue__next[76];
   assign \nxt.ge4  = issue__next[77];
   assign \nxt.newline  = issue__next[78];
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -21664,6 +21456,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, empty_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];

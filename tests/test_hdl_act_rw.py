@@ -203,6 +203,18 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         ctx.set(dut.acc.raddr_next, 3)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 0
+        # entry 5 written in c, looked up in c+1, read in c+2 (the valid bits lag a cycle)
+        ctx.set(dut.acc.waddr, 5)
+        ctx.set(dut.acc.wdata, 123)
+        ctx.set(dut.acc.we, 1)
+        await ctx.tick()
+        ctx.set(dut.acc.we, 0)
+        ctx.set(dut.acc.raddr_next, 5)
+        await ctx.tick()
+        ctx.set(dut.acc.raddr, 5)
+        ctx.set(dut.acc.raddr_next, 3)
+        await ctx.tick()
+        assert ctx.get(dut.acc.rdata) == 123
         # a plain start in the lookup's cycle: the read after it sees the cleared file
         ctx.set(dut.ctl.start, 1)
         await ctx.tick()

@@ -62,8 +62,12 @@ class ActQueue(wiring.Component):
                         is popped this cycle), ``ready`` (In: the issue logic is ready, a
                         registered copy of its state: the count recomputes the pop from its
                         own copies, so the pop's fan-out is split between the two units).
-    empty_next : Out(1) the queue will be empty at the start of the next cycle if no
-                        broadcast arrives in this one (for the registered end-of-pass test).
+    quiet_next : Out(1) if no broadcast arrives in this cycle, the queue will be empty at
+                        the start of the next one and no column's first entry is issued in
+                        this one (a pop of a non-empty column): the queue's part of the
+                        registered end-of-pass test (:mod:`.pe`).  Written as a choice by
+                        the registered strobe ``bc_r`` between two values of registers, so
+                        the strobe is one LUT from the PE's ``idle`` flip-flop.
     fault : Out(1)      sticky FIFO under/overflow.
     """
 
@@ -77,7 +81,7 @@ class ActQueue(wiring.Component):
             "bc": In(Broadcast(hw)),
             "wr": In(DescWrite(hw)),
             "issue": Out(QueueIssue(hw)),
-            "empty_next": Out(1),
+            "quiet_next": Out(1),
             "fault": Out(1),
         })
 
@@ -158,7 +162,11 @@ class ActQueue(wiring.Component):
             self.issue.nonempty.eq(cnt_nz | bc_r),
             pop.eq((cnt_nz | bc_r) & self.issue.ready),
         ]
-        m.d.comb += self.empty_next.eq(Mux(pop, base < 2, base < 1))
+        # quiet_next = empty_next & ~(pop & ~head.z), empty_next = Mux(pop, base < 2, base < 1):
+        # with bc_r set, pop = ready and base = cnt + 1; without, pop = cnt_nz & ready, base = cnt
+        z0, z1, hz = cnt == 0, cnt == 1, self.issue.head.z
+        ready = self.issue.ready
+        m.d.comb += self.quiet_next.eq(Mux(bc_r, ready & z0 & hz, Mux(cnt_nz & ready, (z0 | z1) & hz, z0)))
         with m.If(self.ctl.start):
             m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.bc.room_nopush.eq(1), self.bc.room_push.eq(int(d > 1))]
         with m.Else():

@@ -33,7 +33,7 @@ Ports and timing
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -176,21 +176,28 @@ class ActRW(wiring.Component):
             dst_w.data.eq(Mux(h_we, h_wacc, self.acc.wdata)),
             dst_w.en.eq(self.acc.we | h_we),
         ]
-        # the datapath's valid bit: looked up a cycle early at raddr_next (the 64:1 multiplexer
-        # is then a cycle of its own), corrected by the file's write of that cycle
-        pre_valid, w_en_q, w_addr_q = Signal(), Signal(), Signal(hw.row_bits)
+        # Valid bits: a write's bit is set a cycle late, from a registered one-hot of its
+        # address (set_q), so no address multiplexer or decoder sits in front of the 64
+        # clock enables.  The datapath's valid bit is looked up a cycle early at raddr_next
+        # (the 64:1 multiplexer is a cycle of its own) and completed by compares with the
+        # two writes the lagging bits do not hold yet; a plain start clears everything,
+        # a write in its cycle included.
         clear = self.ctl.start & ~self.keep_acc
-        m.d.sync += [pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
-                     w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
-                     dp_valid.eq(pre_valid | (w_en_q & (w_addr_q == self.acc.raddr)))]
-        m.d.sync += wo_valid.eq(valid.bit_select(wo_addr, 1))
-        with m.If(clear):
-            m.d.sync += valid.eq(0)
-        with m.Elif(dst_w.en):
-            m.d.sync += valid.bit_select(dst_w.addr, 1).eq(1)
+        set_q = Signal(hw.dst_depth)
+        w_en_q, w_addr_q = Signal(), Signal(hw.row_bits)          # the write of the previous cycle
+        pre_valid, pre_hit, wo_set = Signal(), Signal(), Signal()
+        m.d.sync += [
+            set_q.eq(Mux(dst_w.en & ~clear, Const(1, hw.dst_depth) << dst_w.addr, 0)),
+            w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
+            pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
+            pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
+            dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
+            wo_valid.eq(valid.bit_select(wo_addr, 1)), wo_set.eq(set_q.bit_select(wo_addr, 1)),
+            valid.eq(Mux(clear, 0, valid | set_q)),
+        ]
         m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
         acc = Signal(signed(c.acc_bits))
-        m.d.comb += acc.eq(Mux(wo_valid, wo_r.data, 0))
+        m.d.comb += acc.eq(Mux(wo_valid | wo_set, wo_r.data, 0))
         out = Signal(signed(c.act_bits))
         m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
         m.d.sync += self.h_out.eq(out)               # three cycles after h_addr

@@ -112,7 +112,9 @@ class PE(wiring.Component):
             act.keep_acc.eq(regs.keep_acc),
         ]
         # idle in the next cycle if no broadcast arrives now: registered, see module docstring
-        m.d.sync += self.idle.eq(queue.empty_next & ~issue.issue_next & ~issue.entry.valid & ~arith.busy_next)
+        # (an entry issued now, of a column in flight, is ~entry.valid's part; a new column's
+        # first entry is the queue's, quiet_next)
+        m.d.sync += self.idle.eq(queue.quiet_next & ~issue.entry.valid & ~arith.busy_next)
         m.d.comb += self.fault.eq(queue.fault | issue.fault)
 
         events = {"entries": arith.ev_entry, "padding": arith.ev_padding, "empty_columns": issue.ev_empty,
@@ -162,9 +164,14 @@ class PE(wiring.Component):
         cnt_q = [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(lat)]
         cnt_bits = (len(PE_COUNTERS) - 1).bit_length()          # the counter's number in ``off``
         counter_sel = Array(counters + [0] * ((1 << cnt_bits) - len(counters)))
-        m.d.sync += [mem_q[0].eq(host.mem), cnt_q[0].eq(counter_sel[host.off[:cnt_bits]])]
+        # the counter's number is registered here first (cnt_q[0]: a PE-local copy next to the
+        # counters), then the choice is made from it (cnt_q[1]): the route from the top's
+        # host register and the 10:1 multiplexer are in different cycles
+        m.d.sync += [mem_q[0].eq(host.mem), cnt_q[0].eq(host.off[:cnt_bits]), cnt_q[1].eq(counter_sel[cnt_q[0][:cnt_bits]])]
         for i in range(1, lat):
-            m.d.sync += [mem_q[i].eq(mem_q[i - 1]), cnt_q[i].eq(cnt_q[i - 1])]
+            m.d.sync += mem_q[i].eq(mem_q[i - 1])
+        for i in range(2, lat):
+            m.d.sync += cnt_q[i].eq(cnt_q[i - 1])
 
         def later(sig, n, tag):
             for i in range(n):

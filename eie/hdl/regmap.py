@@ -96,16 +96,19 @@ STATUS_SRC_SEL = 2
 STATUS_FAULT = 3
 
 # ---- timing of the port -------------------------------------------------------------------
-#: cycles from a read on the bus to ``rdata`` with ``rvalid``
-READ_LATENCY = 7
-#: cycles from a write on the bus to its effect (a ``ctrl`` write sees the writes before it)
+#: cycles from a read on the bus to ``rdata`` with ``rvalid`` (8 since version 5: the choice
+#: among the PEs' words has a cycle of its own)
+READ_LATENCY = 8
+#: cycles from a write on the bus to its effect (a ``ctrl`` write sees the writes before it;
+#: an ``out`` write lands a cycle later inside the PE, which no host access can observe: a
+#: read issued after it returns it, and a pass starts ``START_DELAY`` cycles after its ``ctrl``)
 WRITE_LATENCY = 2
 #: cycles from the cycle a ``ctrl`` start takes effect to the pass's cycle −1: one arm
 #: cycle, then the pre-roll (``PREROLL``: the source prefetch and the pre-scanner's lead)
 START_DELAY = 1 + PREROLL
 #: value of the ``version`` register (bump when the host protocol changes; 4: ``out`` writes
-#: preload the destination file, ``ctrl`` bit :data:`CTRL_KEEP_ACC`)
-HW_VERSION = 4
+#: preload the destination file, ``ctrl`` bit :data:`CTRL_KEEP_ACC`; 5: ``READ_LATENCY`` 8)
+HW_VERSION = 5
 
 
 class HostMap:

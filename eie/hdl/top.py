@@ -300,8 +300,13 @@ class EIETop(wiring.Component):
                      rq[0].eq(bus.re)]
         for i in range(1, lat):
             m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1]), pq[i].eq(pq[i - 1]), rq[i].eq(rq[i - 1])]
+        # the PEs' words (there in the cycle of stage lat-2) are chosen into a register of
+        # their own, then the global-or-PE choice: the N:1 multiplexer over the die and the
+        # output multiplexer are in different cycles
         pe_data = Array([pe.host.rdata for pe in pes])
-        m.d.sync += [self.rdata.eq(Mux(gl[-1], g[-1], pe_data[pq[-1]])), self.rvalid.eq(rq[-1])]
+        pe_word = Signal(hw.data_bits, name="pe_word")
+        m.d.sync += [pe_word.eq(pe_data[pq[lat - 2]]),
+                     self.rdata.eq(Mux(gl[-1], g[-1], pe_word)), self.rvalid.eq(rq[-1])]
 
 
 class SerialTop(wiring.Component):
