@@ -7,7 +7,6 @@ import importlib.util
 import json
 import math
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -277,13 +276,11 @@ def test_warning_when_most_units_are_silent():
 # ---- the command line --------------------------------------------------------------------------------------------
 
 @needs_mnist
-def test_eie_dsd_end_to_end_on_a_tiny_budget(tmp_path, capsys):
+def test_eie_dsd_end_to_end_on_a_tiny_budget(tmp_path, capsys, monkeypatch):
     out, js = tmp_path / "dsd", tmp_path / "d.json"
-    t = time.perf_counter()
     code, text, err = run_cli(["dsd", "--epochs", 1, "--train-images", 140, "--test-images", 50, "--sim-images", 2,
                                "--seeds", 2, "--sparsity", 0.3, "-o", out, "--json", js], capsys)
     assert code == 0, err
-    assert time.perf_counter() - t < 30
     assert "dsd [" in err and "100%" in err                      # the progress bar, on stderr
     assert "test top-1 on 50 images, mean ± sd over 2 seeds" in text and "DSD, then Deep Compression" in text
     doc = json.loads(js.read_text())
@@ -300,10 +297,14 @@ def test_eie_dsd_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     assert_fresh(out)
     # refused before any training, and nothing changed
     before = (out / "report.md").read_text()
-    t = time.perf_counter()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing the output directory")
+
+    monkeypatch.setattr("eie.train.dsd_example.run_dsd", no_training)
     code, _, err = run_cli(["dsd", "-o", out], capsys)
     assert code == 2 and "already holds" in err and "use --force" in err
-    assert time.perf_counter() - t < 2 and (out / "report.md").read_text() == before
+    assert (out / "report.md").read_text() == before
 
 
 @needs_mnist

@@ -4,7 +4,6 @@ and the built-in example runs end to end on a tiny budget."""
 
 import importlib.util
 import json
-import time
 
 import numpy as np
 import pytest
@@ -410,13 +409,10 @@ def run_cli(args, capsys):
 @needs_mnist
 def test_example_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     out = tmp_path / "dc"
-    t = time.perf_counter()
     code, text, _ = run_cli(["deep-compress", "--example", "lenet-300-100", "--seed", 3, "--epochs", 1,
                              "--train-images", 300, "--test-images", 200, "-o", out, "--json", tmp_path / "d.json"],
                             capsys)
-    wall = time.perf_counter() - t
     assert code == 0 and "seed 3: test accuracy dense" in text
-    assert wall < 10
     doc = json.loads((out / "report.json").read_text())
     assert doc == json.loads((tmp_path / "d.json").read_text())
     assert doc["seeds"] == [3] and doc["train_images"] == 300 and doc["test_images"] == 200
@@ -452,14 +448,18 @@ def test_example_takes_the_array_widths(tmp_path, capsys):
 
 
 @needs_mnist
-def test_example_refuses_before_the_run(tmp_path, capsys):
+def test_example_refuses_before_the_run(tmp_path, capsys, monkeypatch):
     out = tmp_path / "dc"
     out.mkdir()
     (out / "report.md").write_text("old")
-    t = time.perf_counter()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing the output directory")
+
+    monkeypatch.setattr("eie.train.run_deep_compression", no_training)
     code, _, err = run_cli(["deep-compress", "-o", out], capsys)
     assert code == 2 and "already holds 'report.md': use --force" in err
-    assert time.perf_counter() - t < 2                         # refused before any training
+    assert (out / "report.md").read_text() == "old"
     code, _, err = run_cli(["deep-compress", "--seeds", 0], capsys)
     assert code == 2 and err.strip() == "eie: error: --seeds must be an integer >= 1, not 0"
     code, _, err = run_cli(["deep-compress", "--train-images", 5], capsys)
