@@ -296,7 +296,10 @@ def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_cl
     cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", f"{NAME}.tim",
            "--seed", str(seed), "--timing-allow-fail", "-q"]
     if board.family == "ecp5":
-        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config"]
+        # router2, as eie synth: nextpnr's default router1 can oscillate for many minutes on
+        # the ECP5 array (seen on the ULX3S build of HW version 5: still 41,000 overused wires
+        # after 1,000 s, where router2 finishes in about two minutes)
+        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config", "--router", "router2"]
     else:
         cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}.asc"]
     wall = round(_run(cmd, out, "nextpnr", out / f"{NAME}.tim"), 1)
