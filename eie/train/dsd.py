@@ -26,13 +26,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from .deep_compression import prune_and_retrain, train_dense
-from .example import TrainConfig
+from .example import TrainConfig, replace_fields
 from .mlp import MLP
 from .optim import make_optimizer
 
@@ -75,11 +75,7 @@ class DSDConfig:
             raise InputError(f"lr_drop must be a number in (0, 1], not {d!r}")
 
     def replace(self, **changes) -> DSDConfig:
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            known = ", ".join(f.name for f in fields(self))
-            raise InputError(f"unknown DSD key {unknown[0]!r}; known keys are {known}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, "DSD", changes)
 
     @classmethod
     def from_mapping(cls, data: Mapping) -> DSDConfig:

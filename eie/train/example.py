@@ -41,7 +41,7 @@ from .deep_compression import (
 from .mlp import MLP
 from .optim import OPTIMIZERS, make_optimizer
 
-__all__ = ["EXAMPLES", "TrainConfig", "StageAccuracy", "StageTimes", "DeepCompressionRun", "run_deep_compression",
+__all__ = ["EXAMPLES", "TrainConfig", "replace_fields", "StageAccuracy", "StageTimes", "DeepCompressionRun", "run_deep_compression",
            "layer_names", "read_training_toml"]
 
 #: the built-in examples: name -> hidden layer widths
@@ -104,11 +104,7 @@ class TrainConfig:
                 raise InputError(f"densities must be in (0, 1], not {d!r}")
 
     def replace(self, **changes) -> TrainConfig:
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise InputError(f"unknown training key {unknown[0]!r}; known keys are "
-                             f"{', '.join(f.name for f in fields(self))}")
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, "training", changes)
 
     def with_epochs(self, epochs: int) -> TrainConfig:
         """The same run with every stage (each pruning round) trained for ``epochs``."""
@@ -124,6 +120,16 @@ class TrainConfig:
         if set(data) == {"train"} and isinstance(data["train"], dict):
             data = data["train"]
         return cls().replace(**data)
+
+
+def replace_fields(config, kind: str, changes: dict):
+    """``dataclasses.replace(config, **changes)``, an unknown field an :class:`InputError`
+    naming it and the known ones (``kind``: what the keys are, e.g. "training")."""
+    unknown = sorted(set(changes) - {f.name for f in fields(config)})
+    if unknown:
+        raise InputError(f"unknown {kind} key {unknown[0]!r}; known keys are "
+                         f"{', '.join(f.name for f in fields(config))}")
+    return dataclasses.replace(config, **changes)
 
 
 def read_training_toml(path) -> dict:
