@@ -4332,7 +4332,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
+  reg [2:0] \$44 ;
   reg [31:0] \$45 ;
   reg [2:0] \$46 ;
   reg [2:0] \$47 ;
@@ -4394,9 +4394,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
   reg [31:0] cnt_line_reads = 32'd0;
+  reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
@@ -4718,7 +4718,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   always @(posedge clk)
     mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q0 <= \$44 ;
+    cnt_num <= \$44 ;
   always @(posedge clk)
     cnt_q1 <= \$45 ;
   always @(posedge clk)
@@ -4892,15 +4892,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
-    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
-    .wp__data(wr__data),
-    .wp__en(wr__valid)
+    .wr__data(wr__data),
+    .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe0.spmat  spmat (
     .busy(\entry__valid$80 ),
@@ -5039,9 +5039,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = { 29'h00000000, host__off[2:0] };
+    \$44  = host__off[2:0];
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
@@ -5145,7 +5145,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_q0[2:0])
+    casez (cnt_num)
       3'h0:
           \$25  = cnt_entries;
       3'h1:
@@ -7762,95 +7762,98 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
-  wire [4:0] \$1 ;
-  wire \$10 ;
+  wire \$1 ;
+  wire [5:0] \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire [78:0] \$13 ;
-  wire [78:0] \$14 ;
-  wire [78:0] \$15 ;
+  wire [5:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [5:0] \$14 ;
+  wire [5:0] \$15 ;
   wire [78:0] \$16 ;
   wire [78:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
+  wire [78:0] \$18 ;
+  wire [78:0] \$19 ;
+  wire [5:0] \$2 ;
+  wire [78:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
-  wire [5:0] \$29 ;
-  wire \$3 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [5:0] \$3 ;
   wire [5:0] \$30 ;
-  wire [6:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
+  wire [6:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [5:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [5:0] \$41 ;
+  wire \$39 ;
+  wire [5:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [5:0] \$43 ;
-  wire [5:0] \$44 ;
-  wire [5:0] \$45 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   wire \$46 ;
-  wire [5:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire [5:0] \$49 ;
-  wire \$5 ;
-  wire \$50 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [5:0] \$5 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
+  wire [4:0] \$57 ;
   wire \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  wire [4:0] \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [4:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  reg [78:0] \$69 ;
-  wire \$7 ;
-  reg [78:0] \$70 ;
-  reg [78:0] \$71 ;
-  reg \$72 ;
-  reg \$73 ;
+  wire \$69 ;
+  wire [5:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
   reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
+  reg [78:0] \$75 ;
+  reg [78:0] \$76 ;
+  reg [78:0] \$77 ;
   reg \$78 ;
-  reg [4:0] \$79 ;
-  wire \$8 ;
+  reg \$79 ;
+  wire [5:0] \$8 ;
   reg [4:0] \$80 ;
   reg [4:0] \$81 ;
   reg \$82 ;
-  reg [3:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
-  wire \$9 ;
+  reg [3:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire [5:0] \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -7891,8 +7894,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  output [78:0] issue__next;
-  reg [78:0] issue__next = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] issue__next;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -7916,8 +7919,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] nxt;
+  output [78:0] nxt;
+  reg [78:0] nxt = 79'h00000000000000000000;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -7936,7 +7939,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  reg [4:0] rp2__addr = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rp2__addr;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
   wire \rp2__data.ge3 ;
@@ -7955,13 +7959,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  (* init = 5'h00 *)
-  wire [4:0] rptr2;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  reg [4:0] wp__addr = 5'h00;
-  input [78:0] wp__data;
+  (* init = 5'h00 *)
+  wire [4:0] wp__addr;
   wire [78:0] wp__data;
   wire [15:0] \wp__data.a ;
   wire \wp__data.ge3 ;
@@ -7978,10 +7981,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wp__data.wrap0 ;
   wire \wp__data.wrap1 ;
   wire \wp__data.z ;
-  input wp__en;
   wire wp__en;
-  (* init = 5'h00 *)
-  wire [4:0] wptr;
+  reg [4:0] wptr = 5'h00;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -7998,6 +7999,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
+  input [78:0] wr__data;
   wire [78:0] wr__data;
   wire [15:0] \wr__data.a ;
   wire \wr__data.ge3 ;
@@ -8014,237 +8016,187 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.wrap0 ;
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
+  input wr__valid;
   wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
-    if (wp__en)
-      mem[wp__addr] <= wp__data;
+    if (wr__valid)
+      mem[wptr] <= wr__data;
   end
-  assign rp2__data = mem[rp2__addr];
-  assign \$12  = \$6  ? \$10  : \$11 ;
-  assign quiet_next = bc_r ? \$5  : \$12 ;
-  assign \$13  = fresh1 ? wq : issue__next;
-  assign \$14  = \$signal  ? wq : issue__head;
-  assign \$15  = pop ? \$13  : \$14 ;
-  assign \$16  = fresh1 ? wq : issue__next;
-  assign \$17  = pop ? rp2__data : \$16 ;
-  assign \$18  = wp__addr == rptr1;
-  assign \$19  = wp__addr == rptr0;
-  assign \$20  = pop ? \$18  : \$19 ;
-  assign \$21  = wp__en & \$20 ;
-  assign \$22  = wp__addr == rp2__addr;
-  assign \$23  = wp__addr == rptr1;
-  assign \$24  = pop ? \$22  : \$23 ;
-  assign \$25  = wp__en & \$24 ;
-  assign \$26  = wp__addr == 5'h14;
-  assign \$27  = wp__addr + 1'h1;
-  assign \$28  = \$26  ? 6'h00 : \$27 ;
-  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
-  assign \$30  = sc + wp__en;
-  assign \$31  = \$30  - pop;
-  assign \$32  = sc >= 2'h2;
-  assign \$33  = sc >= 1'h1;
-  assign \$34  = pop ? \$32  : \$33 ;
-  assign \$35  = sc >= 2'h3;
-  assign \$36  = sc >= 2'h2;
+  assign rp2__data = mem[rptr2];
+  assign \$11  = rptr2 == 5'h14;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = fresh1 ? wq : nxt;
+  assign \$17  = \$signal  ? wq : issue__head;
+  assign \$18  = pop ? \$16  : \$17 ;
+  assign \$19  = fresh1 ? wq : nxt;
+  assign \$20  = pop ? rp2__data : \$19 ;
+  assign \$21  = wptr == rptr1;
+  assign \$22  = wptr == rptr0;
+  assign \$23  = pop ? \$21  : \$22 ;
+  assign \$24  = wr__valid & \$23 ;
+  assign \$25  = wptr == rptr2;
+  assign \$26  = wptr == rptr1;
+  assign \$27  = pop ? \$25  : \$26 ;
+  assign \$28  = wr__valid & \$27 ;
+  assign \$29  = wptr == 5'h14;
+  assign \$30  = wptr + 1'h1;
+  assign \$31  = \$29  ? 6'h00 : \$30 ;
+  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
+  assign \$33  = sc + wr__valid;
+  assign \$34  = \$33  - pop;
+  assign \$35  = sc >= 2'h2;
+  assign \$36  = sc >= 1'h1;
   assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = rptr0 == 5'h14;
-  assign \$39  = rptr0 + 1'h1;
-  assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
-  assign \$42  = rptr1 == 5'h14;
-  assign \$43  = rptr1 + 1'h1;
-  assign \$44  = \$42  ? 6'h00 : \$43 ;
-  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
-  assign \$46  = rp2__addr == 5'h14;
-  assign \$47  = rp2__addr + 1'h1;
-  assign \$48  = \$46  ? 6'h00 : \$47 ;
-  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
-  assign \$50  = ~ issue__head_ok;
-  assign \$51  = issue__pop & \$50 ;
-  assign \$52  = ~ issue__pop;
-  assign \$53  = wp__en & \$52 ;
-  assign \$54  = sc == 5'h15;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = \$51  | \$55 ;
-  assign \$57  = pop != issue__pop;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \$1 [3:0] - pop;
-  assign \$60  = \$1 [3:0] >= 2'h2;
-  assign \$61  = \$1 [3:0] >= 1'h1;
-  assign \$62  = pop ? \$60  : \$61 ;
-  assign \$63  = \$1 [3:0] < 4'h8;
-  assign \$64  = pop | \$63 ;
-  assign \$65  = \$1 [3:0] < 4'h8;
-  assign \$66  = \$1 [3:0] + 1'h1;
-  assign \$67  = \$66  < 4'h8;
-  assign \$68  = pop ? \$65  : \$67 ;
-  always @(posedge clk)
-    wq <= \$69 ;
-  always @(posedge clk)
-    issue__head <= \$70 ;
-  always @(posedge clk)
-    issue__next <= \$71 ;
-  always @(posedge clk)
-    \$signal  <= \$72 ;
-  always @(posedge clk)
-    fresh1 <= \$73 ;
-  always @(posedge clk)
-    wp__addr <= \$74 ;
-  always @(posedge clk)
-    sc <= \$75 ;
-  always @(posedge clk)
-    fault <= \$76 ;
-  always @(posedge clk)
-    issue__head_ok <= \$77 ;
-  always @(posedge clk)
-    issue__next_ok <= \$78 ;
-  always @(posedge clk)
-    rptr0 <= \$79 ;
-  always @(posedge clk)
-    rptr1 <= \$80 ;
-  always @(posedge clk)
-    rp2__addr <= \$81 ;
-  always @(posedge clk)
-    bc_r <= \$82 ;
-  always @(posedge clk)
-    cnt <= \$83 ;
-  always @(posedge clk)
-    cnt_nz <= \$84 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$85 ;
-  always @(posedge clk)
-    bc__room_push <= \$86 ;
-  assign \$1  = cnt + bc_r;
+  assign \$38  = sc >= 2'h3;
+  assign \$39  = sc >= 2'h2;
+  assign \$40  = pop ? \$38  : \$39 ;
+  assign \$41  = ~ issue__head_ok;
+  assign \$42  = issue__pop & \$41 ;
+  assign \$43  = ~ issue__pop;
+  assign \$44  = wr__valid & \$43 ;
+  assign \$45  = sc == 5'h15;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = \$42  | \$46 ;
+  assign \$48  = pop != issue__pop;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \$60 [3:0] - pop;
+  assign \$51  = \$60 [3:0] >= 2'h2;
+  assign \$52  = \$60 [3:0] >= 1'h1;
+  assign \$53  = pop ? \$51  : \$52 ;
+  assign \$54  = \$60 [3:0] < 4'h8;
+  assign \$55  = pop | \$54 ;
+  assign \$56  = \$60 [3:0] < 4'h8;
+  assign \$57  = \$60 [3:0] + 1'h1;
+  assign \$58  = \$57  < 4'h8;
+  assign \$59  = pop ? \$56  : \$58 ;
+  assign \$60  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & issue__ready;
-  assign \$3  = ! cnt;
-  assign \$4  = issue__ready & \$3 ;
-  assign \$5  = \$4  & issue__head[73];
-  assign \$6  = cnt_nz & issue__ready;
-  assign \$7  = ! cnt;
-  assign \$8  = cnt == 1'h1;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = \$9  & issue__head[73];
-  assign \$11  = ! cnt;
+  assign \$61  = cnt_nz | bc_r;
+  assign pop = \$61  & issue__ready;
+  assign \$62  = ! cnt;
+  assign \$63  = issue__ready & \$62 ;
+  assign \$64  = \$63  & issue__head[73];
+  assign \$65  = cnt_nz & issue__ready;
+  assign \$66  = ! cnt;
+  assign \$67  = cnt == 1'h1;
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \$68  & issue__head[73];
+  assign \$70  = ! cnt;
+  assign \$71  = \$65  ? \$69  : \$70 ;
+  assign quiet_next = bc_r ? \$64  : \$71 ;
+  always @(posedge clk)
+    rptr0 <= \$72 ;
+  always @(posedge clk)
+    rptr1 <= \$73 ;
+  always @(posedge clk)
+    rptr2 <= \$74 ;
+  always @(posedge clk)
+    wq <= \$75 ;
+  always @(posedge clk)
+    issue__head <= \$76 ;
+  always @(posedge clk)
+    nxt <= \$77 ;
+  always @(posedge clk)
+    \$signal  <= \$78 ;
+  always @(posedge clk)
+    fresh1 <= \$79 ;
+  always @(posedge clk)
+    wptr <= \$80 ;
+  always @(posedge clk)
+    sc <= \$81 ;
+  always @(posedge clk)
+    fault <= \$82 ;
+  always @(posedge clk)
+    issue__head_ok <= \$83 ;
+  always @(posedge clk)
+    issue__next_ok <= \$84 ;
+  always @(posedge clk)
+    bc_r <= \$85 ;
+  always @(posedge clk)
+    cnt <= \$86 ;
+  always @(posedge clk)
+    cnt_nz <= \$87 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$88 ;
+  always @(posedge clk)
+    bc__room_push <= \$89 ;
+  assign \$1  = rptr0 == 5'h14;
+  assign \$2  = rptr0 + 1'h1;
+  assign \$3  = \$1  ? 6'h00 : \$2 ;
+  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
+  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
+  assign \$6  = rptr1 == 5'h14;
+  assign \$7  = rptr1 + 1'h1;
+  assign \$8  = \$6  ? 6'h00 : \$7 ;
+  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
+  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$69  = wp__data;
+    \$72  = \$5 [4:0];
     if (rst) begin
-      \$69  = 79'h00000000000000000000;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$70  = \$15 ;
+    \$73  = \$10 [4:0];
     if (rst) begin
-      \$70  = 79'h00000000000000000000;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$71  = \$17 ;
+    \$74  = \$15 [4:0];
     if (rst) begin
-      \$71  = 79'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$72  = \$21 ;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$73  = \$25 ;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
       \$74  = 5'h00;
-    end else begin
-      \$74  = \$29 [4:0];
-    end
-    if (rst) begin
-      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$75  = 5'h00;
-    end else begin
-      \$75  = \$31 [4:0];
-    end
+    \$75  = wr__data;
     if (rst) begin
-      \$75  = 5'h00;
+      \$75  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$76  = fault;
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$76  = 1'h0;
-    end else begin
-      if (\$58 ) begin
-        \$76  = 1'h1;
-      end
-    end
+    \$76  = \$18 ;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$77  = 1'h0;
-    end else begin
-      \$77  = \$34 ;
-    end
+    \$77  = \$20 ;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$78  = 1'h0;
-    end else begin
-      \$78  = \$37 ;
-    end
+    \$78  = \$24 ;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$79  = 5'h00;
-    end else begin
-      \$79  = \$41 [4:0];
-    end
+    \$79  = \$28 ;
     if (rst) begin
-      \$79  = 5'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h01;
+      \$80  = 5'h00;
     end else begin
-      \$80  = \$45 [4:0];
+      \$80  = \$32 [4:0];
     end
     if (rst) begin
       \$80  = 5'h00;
@@ -8254,9 +8206,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h02;
+      \$81  = 5'h00;
     end else begin
-      \$81  = \$49 [4:0];
+      \$81  = \$34 [4:0];
     end
     if (rst) begin
       \$81  = 5'h00;
@@ -8264,11 +8216,14 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$82  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$82  = 1'h0;
     end else begin
-      \$82  = bc__strobe;
+      if (\$49 ) begin
+        \$82  = 1'h1;
+      end
     end
     if (rst) begin
       \$82  = 1'h0;
@@ -8277,22 +8232,22 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$83  = 4'h0;
+    if (ctl__arm) begin
+      \$83  = 1'h0;
     end else begin
-      \$83  = \$59 [3:0];
+      \$83  = \$37 ;
     end
     if (rst) begin
-      \$83  = 4'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$84  = 1'h0;
     end else begin
-      \$84  = \$62 ;
+      \$84  = \$40 ;
     end
     if (rst) begin
       \$84  = 1'h0;
@@ -8302,107 +8257,68 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end else begin
-      \$85  = \$64 ;
+      \$85  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end else begin
-      \$86  = \$68 ;
+      \$86  = \$50 [3:0];
     end
     if (rst) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end
   end
-  assign wptr = wp__addr;
-  assign wr__data = wp__data;
-  assign wr__valid = wp__en;
-  assign rptr2 = rp2__addr;
-  assign nxt = issue__next;
-  assign base = \$1 [3:0];
-  assign \wp__data.line0  = wp__data[10:0];
-  assign \wp__data.line1  = wp__data[21:11];
-  assign \wp__data.line2  = wp__data[32:22];
-  assign \wp__data.slot0  = wp__data[35:33];
-  assign \wp__data.slot2  = wp__data[38:36];
-  assign \wp__data.wrap0  = wp__data[39];
-  assign \wp__data.wrap1  = wp__data[40];
-  assign \wp__data.lm1  = wp__data[56:41];
-  assign \wp__data.a  = wp__data[72:57];
-  assign \wp__data.z  = wp__data[73];
-  assign \wp__data.one  = wp__data[74];
-  assign \wp__data.two  = wp__data[75];
-  assign \wp__data.ge3  = wp__data[76];
-  assign \wp__data.ge4  = wp__data[77];
-  assign \wp__data.newline  = wp__data[78];
-  assign \wr__data.line0  = wp__data[10:0];
-  assign \wr__data.line1  = wp__data[21:11];
-  assign \wr__data.line2  = wp__data[32:22];
-  assign \wr__data.slot0  = wp__data[35:33];
-  assign \wr__data.slot2  = wp__data[38:36];
-  assign \wr__data.wrap0  = wp__data[39];
-  assign \wr__data.wrap1  = wp__data[40];
-  assign \wr__data.lm1  = wp__data[56:41];
-  assign \wr__data.a  = wp__data[72:57];
-  assign \wr__data.z  = wp__data[73];
-  assign \wr__data.one  = wp__data[74];
-  assign \wr__data.two  = wp__data[75];
-  assign \wr__data.ge3  = wp__data[76];
-  assign \wr__data.ge4  = wp__data[77];
-  assign \wr__data.newline  = wp__data[78];
-  assign \issue__next.line0  = issue__next[10:0];
-  assign \issue__next.line1  = issue__next[21:11];
-  assign \issue__next.line2  = issue__next[32:22];
-  assign \issue__next.slot0  = issue__next[35:33];
-  assign \issue__next.slot2  = issue__next[38:36];
-  assign \issue__next.wrap0  = issue__next[39];
-  assign \issue__next.wrap1  = issue__next[40];
-  assign \issue__next.lm1  = issue__next[56:41];
-  assign \issue__next.a  = issue__next[72:57];
-  assign \issue__next.z  = issue__next[73];
-  assign \issue__next.one  = issue__next[74];
-  assign \issue__next.two  = issue__next[75];
-  assign \issue__next.ge3  = issue__next[76];
-  assign \issue__next.ge4  = issue__next[77];
-  assign \issue__next.newline  = issue__next[78];
-  assign \nxt.line0  = issue__next[10:0];
-  assign \nxt.line1  = issue__next[21:11];
-  assign \nxt.line2  = issue__next[32:22];
-  assign \nxt.slot0  = issue__next[35:33];
-  assign \nxt.slot2  = issue__next[38:36];
-  assign \nxt.wrap0  = issue__next[39];
-  assign \nxt.wrap1  = issue__next[40];
-  assign \nxt.lm1  = issue__next[56:41];
-  assign \nxt.a  = issue__next[72:57];
-  assign \nxt.z  = issue__next[73];
-  assign \nxt.one  = issue__next[74];
-  assign \nxt.two  = issue__next[75];
-  assign \nxt.ge3  = issue__next[76];
-  assign \nxt.ge4  = issue__next[77];
-  assign \nxt.newline  = issue__next[78];
-  assign \issue__head.line0  = issue__head[10:0];
-  assign \issue__head.line1  = issue__head[21:11];
-  assign \issue__head.line2  = issue__head[32:22];
-  assign \issue__head.slot0  = issue__head[35:33];
-  assign \issue__head.slot2  = issue__head[38:36];
-  assign \issue__head.wrap0  = issue__head[39];
-  assign \issue__head.wrap1  = issue__head[40];
-  assign \issue__head.lm1  = issue__head[56:41];
-  assign \issue__head.a  = issue__head[72:57];
-  assign \issue__head.z  = issue__head[73];
-  assign \issue__head.one  = issue__head[74];
-  assign \issue__head.two  = issue__head[75];
-  assign \issue__head.ge3  = issue__head[76];
-  assign \issue__head.ge4  = issue__head[77];
-  assign \issue__head.newline  = issue__head[78];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$87  = 1'h0;
+    end else begin
+      \$87  = \$53 ;
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$88  = 1'h1;
+    end else begin
+      \$88  = \$55 ;
+    end
+    if (rst) begin
+      \$88  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$89  = 1'h1;
+    end else begin
+      \$89  = \$59 ;
+    end
+    if (rst) begin
+      \$89  = 1'h1;
+    end
+  end
+  assign base = \$60 [3:0];
+  assign wp__addr = wptr;
+  assign wp__data = wr__data;
+  assign wp__en = wr__valid;
+  assign rp2__addr = rptr2;
+  assign issue__next = nxt;
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -8418,6 +8334,51 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
+  assign \nxt.line0  = nxt[10:0];
+  assign \nxt.line1  = nxt[21:11];
+  assign \nxt.line2  = nxt[32:22];
+  assign \nxt.slot0  = nxt[35:33];
+  assign \nxt.slot2  = nxt[38:36];
+  assign \nxt.wrap0  = nxt[39];
+  assign \nxt.wrap1  = nxt[40];
+  assign \nxt.lm1  = nxt[56:41];
+  assign \nxt.a  = nxt[72:57];
+  assign \nxt.z  = nxt[73];
+  assign \nxt.one  = nxt[74];
+  assign \nxt.two  = nxt[75];
+  assign \nxt.ge3  = nxt[76];
+  assign \nxt.ge4  = nxt[77];
+  assign \nxt.newline  = nxt[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -8433,6 +8394,36 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wp__data.line0  = wr__data[10:0];
+  assign \wp__data.line1  = wr__data[21:11];
+  assign \wp__data.line2  = wr__data[32:22];
+  assign \wp__data.slot0  = wr__data[35:33];
+  assign \wp__data.slot2  = wr__data[38:36];
+  assign \wp__data.wrap0  = wr__data[39];
+  assign \wp__data.wrap1  = wr__data[40];
+  assign \wp__data.lm1  = wr__data[56:41];
+  assign \wp__data.a  = wr__data[72:57];
+  assign \wp__data.z  = wr__data[73];
+  assign \wp__data.one  = wr__data[74];
+  assign \wp__data.two  = wr__data[75];
+  assign \wp__data.ge3  = wr__data[76];
+  assign \wp__data.ge4  = wr__data[77];
+  assign \wp__data.newline  = wr__data[78];
+  assign \issue__next.line0  = nxt[10:0];
+  assign \issue__next.line1  = nxt[21:11];
+  assign \issue__next.line2  = nxt[32:22];
+  assign \issue__next.slot0  = nxt[35:33];
+  assign \issue__next.slot2  = nxt[38:36];
+  assign \issue__next.wrap0  = nxt[39];
+  assign \issue__next.wrap1  = nxt[40];
+  assign \issue__next.lm1  = nxt[56:41];
+  assign \issue__next.a  = nxt[72:57];
+  assign \issue__next.z  = nxt[73];
+  assign \issue__next.one  = nxt[74];
+  assign \issue__next.two  = nxt[75];
+  assign \issue__next.ge3  = nxt[76];
+  assign \issue__next.ge4  = nxt[77];
+  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8685,7 +8676,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
+  reg [2:0] \$44 ;
   reg [31:0] \$45 ;
   reg [2:0] \$46 ;
   reg [2:0] \$47 ;
@@ -8747,9 +8738,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
   reg [31:0] cnt_line_reads = 32'd0;
+  reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
@@ -9069,7 +9060,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @(posedge clk)
     mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q0 <= \$44 ;
+    cnt_num <= \$44 ;
   always @(posedge clk)
     cnt_q1 <= \$45 ;
   always @(posedge clk)
@@ -9243,15 +9234,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
-    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
-    .wp__data(wr__data),
-    .wp__en(wr__valid)
+    .wr__data(wr__data),
+    .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe1.spmat  spmat (
     .busy(\entry__valid$80 ),
@@ -9390,9 +9381,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = { 29'h00000000, host__off[2:0] };
+    \$44  = host__off[2:0];
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
@@ -9496,7 +9487,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_q0[2:0])
+    casez (cnt_num)
       3'h0:
           \$25  = cnt_entries;
       3'h1:
@@ -12113,95 +12104,98 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
-  wire [4:0] \$1 ;
-  wire \$10 ;
+  wire \$1 ;
+  wire [5:0] \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire [78:0] \$13 ;
-  wire [78:0] \$14 ;
-  wire [78:0] \$15 ;
+  wire [5:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [5:0] \$14 ;
+  wire [5:0] \$15 ;
   wire [78:0] \$16 ;
   wire [78:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
+  wire [78:0] \$18 ;
+  wire [78:0] \$19 ;
+  wire [5:0] \$2 ;
+  wire [78:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
-  wire [5:0] \$29 ;
-  wire \$3 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [5:0] \$3 ;
   wire [5:0] \$30 ;
-  wire [6:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
+  wire [6:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [5:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [5:0] \$41 ;
+  wire \$39 ;
+  wire [5:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [5:0] \$43 ;
-  wire [5:0] \$44 ;
-  wire [5:0] \$45 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   wire \$46 ;
-  wire [5:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire [5:0] \$49 ;
-  wire \$5 ;
-  wire \$50 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [5:0] \$5 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
+  wire [4:0] \$57 ;
   wire \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  wire [4:0] \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [4:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  reg [78:0] \$69 ;
-  wire \$7 ;
-  reg [78:0] \$70 ;
-  reg [78:0] \$71 ;
-  reg \$72 ;
-  reg \$73 ;
+  wire \$69 ;
+  wire [5:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
   reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
+  reg [78:0] \$75 ;
+  reg [78:0] \$76 ;
+  reg [78:0] \$77 ;
   reg \$78 ;
-  reg [4:0] \$79 ;
-  wire \$8 ;
+  reg \$79 ;
+  wire [5:0] \$8 ;
   reg [4:0] \$80 ;
   reg [4:0] \$81 ;
   reg \$82 ;
-  reg [3:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
-  wire \$9 ;
+  reg [3:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire [5:0] \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -12242,8 +12236,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  output [78:0] issue__next;
-  reg [78:0] issue__next = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] issue__next;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -12267,8 +12261,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] nxt;
+  output [78:0] nxt;
+  reg [78:0] nxt = 79'h00000000000000000000;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -12287,7 +12281,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  reg [4:0] rp2__addr = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rp2__addr;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
   wire \rp2__data.ge3 ;
@@ -12306,13 +12301,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  (* init = 5'h00 *)
-  wire [4:0] rptr2;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  reg [4:0] wp__addr = 5'h00;
-  input [78:0] wp__data;
+  (* init = 5'h00 *)
+  wire [4:0] wp__addr;
   wire [78:0] wp__data;
   wire [15:0] \wp__data.a ;
   wire \wp__data.ge3 ;
@@ -12329,10 +12323,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wp__data.wrap0 ;
   wire \wp__data.wrap1 ;
   wire \wp__data.z ;
-  input wp__en;
   wire wp__en;
-  (* init = 5'h00 *)
-  wire [4:0] wptr;
+  reg [4:0] wptr = 5'h00;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -12349,6 +12341,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
+  input [78:0] wr__data;
   wire [78:0] wr__data;
   wire [15:0] \wr__data.a ;
   wire \wr__data.ge3 ;
@@ -12365,237 +12358,187 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.wrap0 ;
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
+  input wr__valid;
   wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
-    if (wp__en)
-      mem[wp__addr] <= wp__data;
+    if (wr__valid)
+      mem[wptr] <= wr__data;
   end
-  assign rp2__data = mem[rp2__addr];
-  assign \$12  = \$6  ? \$10  : \$11 ;
-  assign quiet_next = bc_r ? \$5  : \$12 ;
-  assign \$13  = fresh1 ? wq : issue__next;
-  assign \$14  = \$signal  ? wq : issue__head;
-  assign \$15  = pop ? \$13  : \$14 ;
-  assign \$16  = fresh1 ? wq : issue__next;
-  assign \$17  = pop ? rp2__data : \$16 ;
-  assign \$18  = wp__addr == rptr1;
-  assign \$19  = wp__addr == rptr0;
-  assign \$20  = pop ? \$18  : \$19 ;
-  assign \$21  = wp__en & \$20 ;
-  assign \$22  = wp__addr == rp2__addr;
-  assign \$23  = wp__addr == rptr1;
-  assign \$24  = pop ? \$22  : \$23 ;
-  assign \$25  = wp__en & \$24 ;
-  assign \$26  = wp__addr == 5'h14;
-  assign \$27  = wp__addr + 1'h1;
-  assign \$28  = \$26  ? 6'h00 : \$27 ;
-  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
-  assign \$30  = sc + wp__en;
-  assign \$31  = \$30  - pop;
-  assign \$32  = sc >= 2'h2;
-  assign \$33  = sc >= 1'h1;
-  assign \$34  = pop ? \$32  : \$33 ;
-  assign \$35  = sc >= 2'h3;
-  assign \$36  = sc >= 2'h2;
+  assign rp2__data = mem[rptr2];
+  assign \$11  = rptr2 == 5'h14;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = fresh1 ? wq : nxt;
+  assign \$17  = \$signal  ? wq : issue__head;
+  assign \$18  = pop ? \$16  : \$17 ;
+  assign \$19  = fresh1 ? wq : nxt;
+  assign \$20  = pop ? rp2__data : \$19 ;
+  assign \$21  = wptr == rptr1;
+  assign \$22  = wptr == rptr0;
+  assign \$23  = pop ? \$21  : \$22 ;
+  assign \$24  = wr__valid & \$23 ;
+  assign \$25  = wptr == rptr2;
+  assign \$26  = wptr == rptr1;
+  assign \$27  = pop ? \$25  : \$26 ;
+  assign \$28  = wr__valid & \$27 ;
+  assign \$29  = wptr == 5'h14;
+  assign \$30  = wptr + 1'h1;
+  assign \$31  = \$29  ? 6'h00 : \$30 ;
+  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
+  assign \$33  = sc + wr__valid;
+  assign \$34  = \$33  - pop;
+  assign \$35  = sc >= 2'h2;
+  assign \$36  = sc >= 1'h1;
   assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = rptr0 == 5'h14;
-  assign \$39  = rptr0 + 1'h1;
-  assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
-  assign \$42  = rptr1 == 5'h14;
-  assign \$43  = rptr1 + 1'h1;
-  assign \$44  = \$42  ? 6'h00 : \$43 ;
-  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
-  assign \$46  = rp2__addr == 5'h14;
-  assign \$47  = rp2__addr + 1'h1;
-  assign \$48  = \$46  ? 6'h00 : \$47 ;
-  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
-  assign \$50  = ~ issue__head_ok;
-  assign \$51  = issue__pop & \$50 ;
-  assign \$52  = ~ issue__pop;
-  assign \$53  = wp__en & \$52 ;
-  assign \$54  = sc == 5'h15;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = \$51  | \$55 ;
-  assign \$57  = pop != issue__pop;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \$1 [3:0] - pop;
-  assign \$60  = \$1 [3:0] >= 2'h2;
-  assign \$61  = \$1 [3:0] >= 1'h1;
-  assign \$62  = pop ? \$60  : \$61 ;
-  assign \$63  = \$1 [3:0] < 4'h8;
-  assign \$64  = pop | \$63 ;
-  assign \$65  = \$1 [3:0] < 4'h8;
-  assign \$66  = \$1 [3:0] + 1'h1;
-  assign \$67  = \$66  < 4'h8;
-  assign \$68  = pop ? \$65  : \$67 ;
-  always @(posedge clk)
-    wq <= \$69 ;
-  always @(posedge clk)
-    issue__head <= \$70 ;
-  always @(posedge clk)
-    issue__next <= \$71 ;
-  always @(posedge clk)
-    \$signal  <= \$72 ;
-  always @(posedge clk)
-    fresh1 <= \$73 ;
-  always @(posedge clk)
-    wp__addr <= \$74 ;
-  always @(posedge clk)
-    sc <= \$75 ;
-  always @(posedge clk)
-    fault <= \$76 ;
-  always @(posedge clk)
-    issue__head_ok <= \$77 ;
-  always @(posedge clk)
-    issue__next_ok <= \$78 ;
-  always @(posedge clk)
-    rptr0 <= \$79 ;
-  always @(posedge clk)
-    rptr1 <= \$80 ;
-  always @(posedge clk)
-    rp2__addr <= \$81 ;
-  always @(posedge clk)
-    bc_r <= \$82 ;
-  always @(posedge clk)
-    cnt <= \$83 ;
-  always @(posedge clk)
-    cnt_nz <= \$84 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$85 ;
-  always @(posedge clk)
-    bc__room_push <= \$86 ;
-  assign \$1  = cnt + bc_r;
+  assign \$38  = sc >= 2'h3;
+  assign \$39  = sc >= 2'h2;
+  assign \$40  = pop ? \$38  : \$39 ;
+  assign \$41  = ~ issue__head_ok;
+  assign \$42  = issue__pop & \$41 ;
+  assign \$43  = ~ issue__pop;
+  assign \$44  = wr__valid & \$43 ;
+  assign \$45  = sc == 5'h15;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = \$42  | \$46 ;
+  assign \$48  = pop != issue__pop;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \$60 [3:0] - pop;
+  assign \$51  = \$60 [3:0] >= 2'h2;
+  assign \$52  = \$60 [3:0] >= 1'h1;
+  assign \$53  = pop ? \$51  : \$52 ;
+  assign \$54  = \$60 [3:0] < 4'h8;
+  assign \$55  = pop | \$54 ;
+  assign \$56  = \$60 [3:0] < 4'h8;
+  assign \$57  = \$60 [3:0] + 1'h1;
+  assign \$58  = \$57  < 4'h8;
+  assign \$59  = pop ? \$56  : \$58 ;
+  assign \$60  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & issue__ready;
-  assign \$3  = ! cnt;
-  assign \$4  = issue__ready & \$3 ;
-  assign \$5  = \$4  & issue__head[73];
-  assign \$6  = cnt_nz & issue__ready;
-  assign \$7  = ! cnt;
-  assign \$8  = cnt == 1'h1;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = \$9  & issue__head[73];
-  assign \$11  = ! cnt;
+  assign \$61  = cnt_nz | bc_r;
+  assign pop = \$61  & issue__ready;
+  assign \$62  = ! cnt;
+  assign \$63  = issue__ready & \$62 ;
+  assign \$64  = \$63  & issue__head[73];
+  assign \$65  = cnt_nz & issue__ready;
+  assign \$66  = ! cnt;
+  assign \$67  = cnt == 1'h1;
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \$68  & issue__head[73];
+  assign \$70  = ! cnt;
+  assign \$71  = \$65  ? \$69  : \$70 ;
+  assign quiet_next = bc_r ? \$64  : \$71 ;
+  always @(posedge clk)
+    rptr0 <= \$72 ;
+  always @(posedge clk)
+    rptr1 <= \$73 ;
+  always @(posedge clk)
+    rptr2 <= \$74 ;
+  always @(posedge clk)
+    wq <= \$75 ;
+  always @(posedge clk)
+    issue__head <= \$76 ;
+  always @(posedge clk)
+    nxt <= \$77 ;
+  always @(posedge clk)
+    \$signal  <= \$78 ;
+  always @(posedge clk)
+    fresh1 <= \$79 ;
+  always @(posedge clk)
+    wptr <= \$80 ;
+  always @(posedge clk)
+    sc <= \$81 ;
+  always @(posedge clk)
+    fault <= \$82 ;
+  always @(posedge clk)
+    issue__head_ok <= \$83 ;
+  always @(posedge clk)
+    issue__next_ok <= \$84 ;
+  always @(posedge clk)
+    bc_r <= \$85 ;
+  always @(posedge clk)
+    cnt <= \$86 ;
+  always @(posedge clk)
+    cnt_nz <= \$87 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$88 ;
+  always @(posedge clk)
+    bc__room_push <= \$89 ;
+  assign \$1  = rptr0 == 5'h14;
+  assign \$2  = rptr0 + 1'h1;
+  assign \$3  = \$1  ? 6'h00 : \$2 ;
+  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
+  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
+  assign \$6  = rptr1 == 5'h14;
+  assign \$7  = rptr1 + 1'h1;
+  assign \$8  = \$6  ? 6'h00 : \$7 ;
+  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
+  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$69  = wp__data;
+    \$72  = \$5 [4:0];
     if (rst) begin
-      \$69  = 79'h00000000000000000000;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$70  = \$15 ;
+    \$73  = \$10 [4:0];
     if (rst) begin
-      \$70  = 79'h00000000000000000000;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$71  = \$17 ;
+    \$74  = \$15 [4:0];
     if (rst) begin
-      \$71  = 79'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$72  = \$21 ;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$73  = \$25 ;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
       \$74  = 5'h00;
-    end else begin
-      \$74  = \$29 [4:0];
-    end
-    if (rst) begin
-      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$75  = 5'h00;
-    end else begin
-      \$75  = \$31 [4:0];
-    end
+    \$75  = wr__data;
     if (rst) begin
-      \$75  = 5'h00;
+      \$75  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$76  = fault;
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$76  = 1'h0;
-    end else begin
-      if (\$58 ) begin
-        \$76  = 1'h1;
-      end
-    end
+    \$76  = \$18 ;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$77  = 1'h0;
-    end else begin
-      \$77  = \$34 ;
-    end
+    \$77  = \$20 ;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$78  = 1'h0;
-    end else begin
-      \$78  = \$37 ;
-    end
+    \$78  = \$24 ;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$79  = 5'h00;
-    end else begin
-      \$79  = \$41 [4:0];
-    end
+    \$79  = \$28 ;
     if (rst) begin
-      \$79  = 5'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h01;
+      \$80  = 5'h00;
     end else begin
-      \$80  = \$45 [4:0];
+      \$80  = \$32 [4:0];
     end
     if (rst) begin
       \$80  = 5'h00;
@@ -12605,9 +12548,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h02;
+      \$81  = 5'h00;
     end else begin
-      \$81  = \$49 [4:0];
+      \$81  = \$34 [4:0];
     end
     if (rst) begin
       \$81  = 5'h00;
@@ -12615,11 +12558,14 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$82  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$82  = 1'h0;
     end else begin
-      \$82  = bc__strobe;
+      if (\$49 ) begin
+        \$82  = 1'h1;
+      end
     end
     if (rst) begin
       \$82  = 1'h0;
@@ -12628,22 +12574,22 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$83  = 4'h0;
+    if (ctl__arm) begin
+      \$83  = 1'h0;
     end else begin
-      \$83  = \$59 [3:0];
+      \$83  = \$37 ;
     end
     if (rst) begin
-      \$83  = 4'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$84  = 1'h0;
     end else begin
-      \$84  = \$62 ;
+      \$84  = \$40 ;
     end
     if (rst) begin
       \$84  = 1'h0;
@@ -12653,107 +12599,68 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end else begin
-      \$85  = \$64 ;
+      \$85  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end else begin
-      \$86  = \$68 ;
+      \$86  = \$50 [3:0];
     end
     if (rst) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end
   end
-  assign wptr = wp__addr;
-  assign wr__data = wp__data;
-  assign wr__valid = wp__en;
-  assign rptr2 = rp2__addr;
-  assign nxt = issue__next;
-  assign base = \$1 [3:0];
-  assign \wp__data.line0  = wp__data[10:0];
-  assign \wp__data.line1  = wp__data[21:11];
-  assign \wp__data.line2  = wp__data[32:22];
-  assign \wp__data.slot0  = wp__data[35:33];
-  assign \wp__data.slot2  = wp__data[38:36];
-  assign \wp__data.wrap0  = wp__data[39];
-  assign \wp__data.wrap1  = wp__data[40];
-  assign \wp__data.lm1  = wp__data[56:41];
-  assign \wp__data.a  = wp__data[72:57];
-  assign \wp__data.z  = wp__data[73];
-  assign \wp__data.one  = wp__data[74];
-  assign \wp__data.two  = wp__data[75];
-  assign \wp__data.ge3  = wp__data[76];
-  assign \wp__data.ge4  = wp__data[77];
-  assign \wp__data.newline  = wp__data[78];
-  assign \wr__data.line0  = wp__data[10:0];
-  assign \wr__data.line1  = wp__data[21:11];
-  assign \wr__data.line2  = wp__data[32:22];
-  assign \wr__data.slot0  = wp__data[35:33];
-  assign \wr__data.slot2  = wp__data[38:36];
-  assign \wr__data.wrap0  = wp__data[39];
-  assign \wr__data.wrap1  = wp__data[40];
-  assign \wr__data.lm1  = wp__data[56:41];
-  assign \wr__data.a  = wp__data[72:57];
-  assign \wr__data.z  = wp__data[73];
-  assign \wr__data.one  = wp__data[74];
-  assign \wr__data.two  = wp__data[75];
-  assign \wr__data.ge3  = wp__data[76];
-  assign \wr__data.ge4  = wp__data[77];
-  assign \wr__data.newline  = wp__data[78];
-  assign \issue__next.line0  = issue__next[10:0];
-  assign \issue__next.line1  = issue__next[21:11];
-  assign \issue__next.line2  = issue__next[32:22];
-  assign \issue__next.slot0  = issue__next[35:33];
-  assign \issue__next.slot2  = issue__next[38:36];
-  assign \issue__next.wrap0  = issue__next[39];
-  assign \issue__next.wrap1  = issue__next[40];
-  assign \issue__next.lm1  = issue__next[56:41];
-  assign \issue__next.a  = issue__next[72:57];
-  assign \issue__next.z  = issue__next[73];
-  assign \issue__next.one  = issue__next[74];
-  assign \issue__next.two  = issue__next[75];
-  assign \issue__next.ge3  = issue__next[76];
-  assign \issue__next.ge4  = issue__next[77];
-  assign \issue__next.newline  = issue__next[78];
-  assign \nxt.line0  = issue__next[10:0];
-  assign \nxt.line1  = issue__next[21:11];
-  assign \nxt.line2  = issue__next[32:22];
-  assign \nxt.slot0  = issue__next[35:33];
-  assign \nxt.slot2  = issue__next[38:36];
-  assign \nxt.wrap0  = issue__next[39];
-  assign \nxt.wrap1  = issue__next[40];
-  assign \nxt.lm1  = issue__next[56:41];
-  assign \nxt.a  = issue__next[72:57];
-  assign \nxt.z  = issue__next[73];
-  assign \nxt.one  = issue__next[74];
-  assign \nxt.two  = issue__next[75];
-  assign \nxt.ge3  = issue__next[76];
-  assign \nxt.ge4  = issue__next[77];
-  assign \nxt.newline  = issue__next[78];
-  assign \issue__head.line0  = issue__head[10:0];
-  assign \issue__head.line1  = issue__head[21:11];
-  assign \issue__head.line2  = issue__head[32:22];
-  assign \issue__head.slot0  = issue__head[35:33];
-  assign \issue__head.slot2  = issue__head[38:36];
-  assign \issue__head.wrap0  = issue__head[39];
-  assign \issue__head.wrap1  = issue__head[40];
-  assign \issue__head.lm1  = issue__head[56:41];
-  assign \issue__head.a  = issue__head[72:57];
-  assign \issue__head.z  = issue__head[73];
-  assign \issue__head.one  = issue__head[74];
-  assign \issue__head.two  = issue__head[75];
-  assign \issue__head.ge3  = issue__head[76];
-  assign \issue__head.ge4  = issue__head[77];
-  assign \issue__head.newline  = issue__head[78];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$87  = 1'h0;
+    end else begin
+      \$87  = \$53 ;
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$88  = 1'h1;
+    end else begin
+      \$88  = \$55 ;
+    end
+    if (rst) begin
+      \$88  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$89  = 1'h1;
+    end else begin
+      \$89  = \$59 ;
+    end
+    if (rst) begin
+      \$89  = 1'h1;
+    end
+  end
+  assign base = \$60 [3:0];
+  assign wp__addr = wptr;
+  assign wp__data = wr__data;
+  assign wp__en = wr__valid;
+  assign rp2__addr = rptr2;
+  assign issue__next = nxt;
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -12769,6 +12676,51 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
+  assign \nxt.line0  = nxt[10:0];
+  assign \nxt.line1  = nxt[21:11];
+  assign \nxt.line2  = nxt[32:22];
+  assign \nxt.slot0  = nxt[35:33];
+  assign \nxt.slot2  = nxt[38:36];
+  assign \nxt.wrap0  = nxt[39];
+  assign \nxt.wrap1  = nxt[40];
+  assign \nxt.lm1  = nxt[56:41];
+  assign \nxt.a  = nxt[72:57];
+  assign \nxt.z  = nxt[73];
+  assign \nxt.one  = nxt[74];
+  assign \nxt.two  = nxt[75];
+  assign \nxt.ge3  = nxt[76];
+  assign \nxt.ge4  = nxt[77];
+  assign \nxt.newline  = nxt[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -12784,6 +12736,36 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wp__data.line0  = wr__data[10:0];
+  assign \wp__data.line1  = wr__data[21:11];
+  assign \wp__data.line2  = wr__data[32:22];
+  assign \wp__data.slot0  = wr__data[35:33];
+  assign \wp__data.slot2  = wr__data[38:36];
+  assign \wp__data.wrap0  = wr__data[39];
+  assign \wp__data.wrap1  = wr__data[40];
+  assign \wp__data.lm1  = wr__data[56:41];
+  assign \wp__data.a  = wr__data[72:57];
+  assign \wp__data.z  = wr__data[73];
+  assign \wp__data.one  = wr__data[74];
+  assign \wp__data.two  = wr__data[75];
+  assign \wp__data.ge3  = wr__data[76];
+  assign \wp__data.ge4  = wr__data[77];
+  assign \wp__data.newline  = wr__data[78];
+  assign \issue__next.line0  = nxt[10:0];
+  assign \issue__next.line1  = nxt[21:11];
+  assign \issue__next.line2  = nxt[32:22];
+  assign \issue__next.slot0  = nxt[35:33];
+  assign \issue__next.slot2  = nxt[38:36];
+  assign \issue__next.wrap0  = nxt[39];
+  assign \issue__next.wrap1  = nxt[40];
+  assign \issue__next.lm1  = nxt[56:41];
+  assign \issue__next.a  = nxt[72:57];
+  assign \issue__next.z  = nxt[73];
+  assign \issue__next.one  = nxt[74];
+  assign \issue__next.two  = nxt[75];
+  assign \issue__next.ge3  = nxt[76];
+  assign \issue__next.ge4  = nxt[77];
+  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13036,7 +13018,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
+  reg [2:0] \$44 ;
   reg [31:0] \$45 ;
   reg [2:0] \$46 ;
   reg [2:0] \$47 ;
@@ -13098,9 +13080,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
   reg [31:0] cnt_line_reads = 32'd0;
+  reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
@@ -13420,7 +13402,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @(posedge clk)
     mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q0 <= \$44 ;
+    cnt_num <= \$44 ;
   always @(posedge clk)
     cnt_q1 <= \$45 ;
   always @(posedge clk)
@@ -13594,15 +13576,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
-    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
-    .wp__data(wr__data),
-    .wp__en(wr__valid)
+    .wr__data(wr__data),
+    .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe2.spmat  spmat (
     .busy(\entry__valid$80 ),
@@ -13741,9 +13723,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = { 29'h00000000, host__off[2:0] };
+    \$44  = host__off[2:0];
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
@@ -13847,7 +13829,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_q0[2:0])
+    casez (cnt_num)
       3'h0:
           \$25  = cnt_entries;
       3'h1:
@@ -16464,95 +16446,98 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
-  wire [4:0] \$1 ;
-  wire \$10 ;
+  wire \$1 ;
+  wire [5:0] \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire [78:0] \$13 ;
-  wire [78:0] \$14 ;
-  wire [78:0] \$15 ;
+  wire [5:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [5:0] \$14 ;
+  wire [5:0] \$15 ;
   wire [78:0] \$16 ;
   wire [78:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
+  wire [78:0] \$18 ;
+  wire [78:0] \$19 ;
+  wire [5:0] \$2 ;
+  wire [78:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
-  wire [5:0] \$29 ;
-  wire \$3 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [5:0] \$3 ;
   wire [5:0] \$30 ;
-  wire [6:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
+  wire [6:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [5:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [5:0] \$41 ;
+  wire \$39 ;
+  wire [5:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [5:0] \$43 ;
-  wire [5:0] \$44 ;
-  wire [5:0] \$45 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   wire \$46 ;
-  wire [5:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire [5:0] \$49 ;
-  wire \$5 ;
-  wire \$50 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [5:0] \$5 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
+  wire [4:0] \$57 ;
   wire \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  wire [4:0] \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [4:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  reg [78:0] \$69 ;
-  wire \$7 ;
-  reg [78:0] \$70 ;
-  reg [78:0] \$71 ;
-  reg \$72 ;
-  reg \$73 ;
+  wire \$69 ;
+  wire [5:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
   reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
+  reg [78:0] \$75 ;
+  reg [78:0] \$76 ;
+  reg [78:0] \$77 ;
   reg \$78 ;
-  reg [4:0] \$79 ;
-  wire \$8 ;
+  reg \$79 ;
+  wire [5:0] \$8 ;
   reg [4:0] \$80 ;
   reg [4:0] \$81 ;
   reg \$82 ;
-  reg [3:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
-  wire \$9 ;
+  reg [3:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire [5:0] \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -16593,8 +16578,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  output [78:0] issue__next;
-  reg [78:0] issue__next = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] issue__next;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -16618,8 +16603,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] nxt;
+  output [78:0] nxt;
+  reg [78:0] nxt = 79'h00000000000000000000;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -16638,7 +16623,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  reg [4:0] rp2__addr = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rp2__addr;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
   wire \rp2__data.ge3 ;
@@ -16657,13 +16643,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  (* init = 5'h00 *)
-  wire [4:0] rptr2;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  reg [4:0] wp__addr = 5'h00;
-  input [78:0] wp__data;
+  (* init = 5'h00 *)
+  wire [4:0] wp__addr;
   wire [78:0] wp__data;
   wire [15:0] \wp__data.a ;
   wire \wp__data.ge3 ;
@@ -16680,10 +16665,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wp__data.wrap0 ;
   wire \wp__data.wrap1 ;
   wire \wp__data.z ;
-  input wp__en;
   wire wp__en;
-  (* init = 5'h00 *)
-  wire [4:0] wptr;
+  reg [4:0] wptr = 5'h00;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -16700,6 +16683,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
+  input [78:0] wr__data;
   wire [78:0] wr__data;
   wire [15:0] \wr__data.a ;
   wire \wr__data.ge3 ;
@@ -16716,237 +16700,187 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.wrap0 ;
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
+  input wr__valid;
   wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
-    if (wp__en)
-      mem[wp__addr] <= wp__data;
+    if (wr__valid)
+      mem[wptr] <= wr__data;
   end
-  assign rp2__data = mem[rp2__addr];
-  assign \$12  = \$6  ? \$10  : \$11 ;
-  assign quiet_next = bc_r ? \$5  : \$12 ;
-  assign \$13  = fresh1 ? wq : issue__next;
-  assign \$14  = \$signal  ? wq : issue__head;
-  assign \$15  = pop ? \$13  : \$14 ;
-  assign \$16  = fresh1 ? wq : issue__next;
-  assign \$17  = pop ? rp2__data : \$16 ;
-  assign \$18  = wp__addr == rptr1;
-  assign \$19  = wp__addr == rptr0;
-  assign \$20  = pop ? \$18  : \$19 ;
-  assign \$21  = wp__en & \$20 ;
-  assign \$22  = wp__addr == rp2__addr;
-  assign \$23  = wp__addr == rptr1;
-  assign \$24  = pop ? \$22  : \$23 ;
-  assign \$25  = wp__en & \$24 ;
-  assign \$26  = wp__addr == 5'h14;
-  assign \$27  = wp__addr + 1'h1;
-  assign \$28  = \$26  ? 6'h00 : \$27 ;
-  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
-  assign \$30  = sc + wp__en;
-  assign \$31  = \$30  - pop;
-  assign \$32  = sc >= 2'h2;
-  assign \$33  = sc >= 1'h1;
-  assign \$34  = pop ? \$32  : \$33 ;
-  assign \$35  = sc >= 2'h3;
-  assign \$36  = sc >= 2'h2;
+  assign rp2__data = mem[rptr2];
+  assign \$11  = rptr2 == 5'h14;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = fresh1 ? wq : nxt;
+  assign \$17  = \$signal  ? wq : issue__head;
+  assign \$18  = pop ? \$16  : \$17 ;
+  assign \$19  = fresh1 ? wq : nxt;
+  assign \$20  = pop ? rp2__data : \$19 ;
+  assign \$21  = wptr == rptr1;
+  assign \$22  = wptr == rptr0;
+  assign \$23  = pop ? \$21  : \$22 ;
+  assign \$24  = wr__valid & \$23 ;
+  assign \$25  = wptr == rptr2;
+  assign \$26  = wptr == rptr1;
+  assign \$27  = pop ? \$25  : \$26 ;
+  assign \$28  = wr__valid & \$27 ;
+  assign \$29  = wptr == 5'h14;
+  assign \$30  = wptr + 1'h1;
+  assign \$31  = \$29  ? 6'h00 : \$30 ;
+  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
+  assign \$33  = sc + wr__valid;
+  assign \$34  = \$33  - pop;
+  assign \$35  = sc >= 2'h2;
+  assign \$36  = sc >= 1'h1;
   assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = rptr0 == 5'h14;
-  assign \$39  = rptr0 + 1'h1;
-  assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
-  assign \$42  = rptr1 == 5'h14;
-  assign \$43  = rptr1 + 1'h1;
-  assign \$44  = \$42  ? 6'h00 : \$43 ;
-  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
-  assign \$46  = rp2__addr == 5'h14;
-  assign \$47  = rp2__addr + 1'h1;
-  assign \$48  = \$46  ? 6'h00 : \$47 ;
-  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
-  assign \$50  = ~ issue__head_ok;
-  assign \$51  = issue__pop & \$50 ;
-  assign \$52  = ~ issue__pop;
-  assign \$53  = wp__en & \$52 ;
-  assign \$54  = sc == 5'h15;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = \$51  | \$55 ;
-  assign \$57  = pop != issue__pop;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \$1 [3:0] - pop;
-  assign \$60  = \$1 [3:0] >= 2'h2;
-  assign \$61  = \$1 [3:0] >= 1'h1;
-  assign \$62  = pop ? \$60  : \$61 ;
-  assign \$63  = \$1 [3:0] < 4'h8;
-  assign \$64  = pop | \$63 ;
-  assign \$65  = \$1 [3:0] < 4'h8;
-  assign \$66  = \$1 [3:0] + 1'h1;
-  assign \$67  = \$66  < 4'h8;
-  assign \$68  = pop ? \$65  : \$67 ;
-  always @(posedge clk)
-    wq <= \$69 ;
-  always @(posedge clk)
-    issue__head <= \$70 ;
-  always @(posedge clk)
-    issue__next <= \$71 ;
-  always @(posedge clk)
-    \$signal  <= \$72 ;
-  always @(posedge clk)
-    fresh1 <= \$73 ;
-  always @(posedge clk)
-    wp__addr <= \$74 ;
-  always @(posedge clk)
-    sc <= \$75 ;
-  always @(posedge clk)
-    fault <= \$76 ;
-  always @(posedge clk)
-    issue__head_ok <= \$77 ;
-  always @(posedge clk)
-    issue__next_ok <= \$78 ;
-  always @(posedge clk)
-    rptr0 <= \$79 ;
-  always @(posedge clk)
-    rptr1 <= \$80 ;
-  always @(posedge clk)
-    rp2__addr <= \$81 ;
-  always @(posedge clk)
-    bc_r <= \$82 ;
-  always @(posedge clk)
-    cnt <= \$83 ;
-  always @(posedge clk)
-    cnt_nz <= \$84 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$85 ;
-  always @(posedge clk)
-    bc__room_push <= \$86 ;
-  assign \$1  = cnt + bc_r;
+  assign \$38  = sc >= 2'h3;
+  assign \$39  = sc >= 2'h2;
+  assign \$40  = pop ? \$38  : \$39 ;
+  assign \$41  = ~ issue__head_ok;
+  assign \$42  = issue__pop & \$41 ;
+  assign \$43  = ~ issue__pop;
+  assign \$44  = wr__valid & \$43 ;
+  assign \$45  = sc == 5'h15;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = \$42  | \$46 ;
+  assign \$48  = pop != issue__pop;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \$60 [3:0] - pop;
+  assign \$51  = \$60 [3:0] >= 2'h2;
+  assign \$52  = \$60 [3:0] >= 1'h1;
+  assign \$53  = pop ? \$51  : \$52 ;
+  assign \$54  = \$60 [3:0] < 4'h8;
+  assign \$55  = pop | \$54 ;
+  assign \$56  = \$60 [3:0] < 4'h8;
+  assign \$57  = \$60 [3:0] + 1'h1;
+  assign \$58  = \$57  < 4'h8;
+  assign \$59  = pop ? \$56  : \$58 ;
+  assign \$60  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & issue__ready;
-  assign \$3  = ! cnt;
-  assign \$4  = issue__ready & \$3 ;
-  assign \$5  = \$4  & issue__head[73];
-  assign \$6  = cnt_nz & issue__ready;
-  assign \$7  = ! cnt;
-  assign \$8  = cnt == 1'h1;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = \$9  & issue__head[73];
-  assign \$11  = ! cnt;
+  assign \$61  = cnt_nz | bc_r;
+  assign pop = \$61  & issue__ready;
+  assign \$62  = ! cnt;
+  assign \$63  = issue__ready & \$62 ;
+  assign \$64  = \$63  & issue__head[73];
+  assign \$65  = cnt_nz & issue__ready;
+  assign \$66  = ! cnt;
+  assign \$67  = cnt == 1'h1;
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \$68  & issue__head[73];
+  assign \$70  = ! cnt;
+  assign \$71  = \$65  ? \$69  : \$70 ;
+  assign quiet_next = bc_r ? \$64  : \$71 ;
+  always @(posedge clk)
+    rptr0 <= \$72 ;
+  always @(posedge clk)
+    rptr1 <= \$73 ;
+  always @(posedge clk)
+    rptr2 <= \$74 ;
+  always @(posedge clk)
+    wq <= \$75 ;
+  always @(posedge clk)
+    issue__head <= \$76 ;
+  always @(posedge clk)
+    nxt <= \$77 ;
+  always @(posedge clk)
+    \$signal  <= \$78 ;
+  always @(posedge clk)
+    fresh1 <= \$79 ;
+  always @(posedge clk)
+    wptr <= \$80 ;
+  always @(posedge clk)
+    sc <= \$81 ;
+  always @(posedge clk)
+    fault <= \$82 ;
+  always @(posedge clk)
+    issue__head_ok <= \$83 ;
+  always @(posedge clk)
+    issue__next_ok <= \$84 ;
+  always @(posedge clk)
+    bc_r <= \$85 ;
+  always @(posedge clk)
+    cnt <= \$86 ;
+  always @(posedge clk)
+    cnt_nz <= \$87 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$88 ;
+  always @(posedge clk)
+    bc__room_push <= \$89 ;
+  assign \$1  = rptr0 == 5'h14;
+  assign \$2  = rptr0 + 1'h1;
+  assign \$3  = \$1  ? 6'h00 : \$2 ;
+  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
+  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
+  assign \$6  = rptr1 == 5'h14;
+  assign \$7  = rptr1 + 1'h1;
+  assign \$8  = \$6  ? 6'h00 : \$7 ;
+  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
+  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$69  = wp__data;
+    \$72  = \$5 [4:0];
     if (rst) begin
-      \$69  = 79'h00000000000000000000;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$70  = \$15 ;
+    \$73  = \$10 [4:0];
     if (rst) begin
-      \$70  = 79'h00000000000000000000;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$71  = \$17 ;
+    \$74  = \$15 [4:0];
     if (rst) begin
-      \$71  = 79'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$72  = \$21 ;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$73  = \$25 ;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
       \$74  = 5'h00;
-    end else begin
-      \$74  = \$29 [4:0];
-    end
-    if (rst) begin
-      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$75  = 5'h00;
-    end else begin
-      \$75  = \$31 [4:0];
-    end
+    \$75  = wr__data;
     if (rst) begin
-      \$75  = 5'h00;
+      \$75  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$76  = fault;
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$76  = 1'h0;
-    end else begin
-      if (\$58 ) begin
-        \$76  = 1'h1;
-      end
-    end
+    \$76  = \$18 ;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$77  = 1'h0;
-    end else begin
-      \$77  = \$34 ;
-    end
+    \$77  = \$20 ;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$78  = 1'h0;
-    end else begin
-      \$78  = \$37 ;
-    end
+    \$78  = \$24 ;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$79  = 5'h00;
-    end else begin
-      \$79  = \$41 [4:0];
-    end
+    \$79  = \$28 ;
     if (rst) begin
-      \$79  = 5'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h01;
+      \$80  = 5'h00;
     end else begin
-      \$80  = \$45 [4:0];
+      \$80  = \$32 [4:0];
     end
     if (rst) begin
       \$80  = 5'h00;
@@ -16956,9 +16890,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h02;
+      \$81  = 5'h00;
     end else begin
-      \$81  = \$49 [4:0];
+      \$81  = \$34 [4:0];
     end
     if (rst) begin
       \$81  = 5'h00;
@@ -16966,11 +16900,14 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$82  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$82  = 1'h0;
     end else begin
-      \$82  = bc__strobe;
+      if (\$49 ) begin
+        \$82  = 1'h1;
+      end
     end
     if (rst) begin
       \$82  = 1'h0;
@@ -16979,22 +16916,22 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$83  = 4'h0;
+    if (ctl__arm) begin
+      \$83  = 1'h0;
     end else begin
-      \$83  = \$59 [3:0];
+      \$83  = \$37 ;
     end
     if (rst) begin
-      \$83  = 4'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$84  = 1'h0;
     end else begin
-      \$84  = \$62 ;
+      \$84  = \$40 ;
     end
     if (rst) begin
       \$84  = 1'h0;
@@ -17004,107 +16941,68 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end else begin
-      \$85  = \$64 ;
+      \$85  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end else begin
-      \$86  = \$68 ;
+      \$86  = \$50 [3:0];
     end
     if (rst) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end
   end
-  assign wptr = wp__addr;
-  assign wr__data = wp__data;
-  assign wr__valid = wp__en;
-  assign rptr2 = rp2__addr;
-  assign nxt = issue__next;
-  assign base = \$1 [3:0];
-  assign \wp__data.line0  = wp__data[10:0];
-  assign \wp__data.line1  = wp__data[21:11];
-  assign \wp__data.line2  = wp__data[32:22];
-  assign \wp__data.slot0  = wp__data[35:33];
-  assign \wp__data.slot2  = wp__data[38:36];
-  assign \wp__data.wrap0  = wp__data[39];
-  assign \wp__data.wrap1  = wp__data[40];
-  assign \wp__data.lm1  = wp__data[56:41];
-  assign \wp__data.a  = wp__data[72:57];
-  assign \wp__data.z  = wp__data[73];
-  assign \wp__data.one  = wp__data[74];
-  assign \wp__data.two  = wp__data[75];
-  assign \wp__data.ge3  = wp__data[76];
-  assign \wp__data.ge4  = wp__data[77];
-  assign \wp__data.newline  = wp__data[78];
-  assign \wr__data.line0  = wp__data[10:0];
-  assign \wr__data.line1  = wp__data[21:11];
-  assign \wr__data.line2  = wp__data[32:22];
-  assign \wr__data.slot0  = wp__data[35:33];
-  assign \wr__data.slot2  = wp__data[38:36];
-  assign \wr__data.wrap0  = wp__data[39];
-  assign \wr__data.wrap1  = wp__data[40];
-  assign \wr__data.lm1  = wp__data[56:41];
-  assign \wr__data.a  = wp__data[72:57];
-  assign \wr__data.z  = wp__data[73];
-  assign \wr__data.one  = wp__data[74];
-  assign \wr__data.two  = wp__data[75];
-  assign \wr__data.ge3  = wp__data[76];
-  assign \wr__data.ge4  = wp__data[77];
-  assign \wr__data.newline  = wp__data[78];
-  assign \issue__next.line0  = issue__next[10:0];
-  assign \issue__next.line1  = issue__next[21:11];
-  assign \issue__next.line2  = issue__next[32:22];
-  assign \issue__next.slot0  = issue__next[35:33];
-  assign \issue__next.slot2  = issue__next[38:36];
-  assign \issue__next.wrap0  = issue__next[39];
-  assign \issue__next.wrap1  = issue__next[40];
-  assign \issue__next.lm1  = issue__next[56:41];
-  assign \issue__next.a  = issue__next[72:57];
-  assign \issue__next.z  = issue__next[73];
-  assign \issue__next.one  = issue__next[74];
-  assign \issue__next.two  = issue__next[75];
-  assign \issue__next.ge3  = issue__next[76];
-  assign \issue__next.ge4  = issue__next[77];
-  assign \issue__next.newline  = issue__next[78];
-  assign \nxt.line0  = issue__next[10:0];
-  assign \nxt.line1  = issue__next[21:11];
-  assign \nxt.line2  = issue__next[32:22];
-  assign \nxt.slot0  = issue__next[35:33];
-  assign \nxt.slot2  = issue__next[38:36];
-  assign \nxt.wrap0  = issue__next[39];
-  assign \nxt.wrap1  = issue__next[40];
-  assign \nxt.lm1  = issue__next[56:41];
-  assign \nxt.a  = issue__next[72:57];
-  assign \nxt.z  = issue__next[73];
-  assign \nxt.one  = issue__next[74];
-  assign \nxt.two  = issue__next[75];
-  assign \nxt.ge3  = issue__next[76];
-  assign \nxt.ge4  = issue__next[77];
-  assign \nxt.newline  = issue__next[78];
-  assign \issue__head.line0  = issue__head[10:0];
-  assign \issue__head.line1  = issue__head[21:11];
-  assign \issue__head.line2  = issue__head[32:22];
-  assign \issue__head.slot0  = issue__head[35:33];
-  assign \issue__head.slot2  = issue__head[38:36];
-  assign \issue__head.wrap0  = issue__head[39];
-  assign \issue__head.wrap1  = issue__head[40];
-  assign \issue__head.lm1  = issue__head[56:41];
-  assign \issue__head.a  = issue__head[72:57];
-  assign \issue__head.z  = issue__head[73];
-  assign \issue__head.one  = issue__head[74];
-  assign \issue__head.two  = issue__head[75];
-  assign \issue__head.ge3  = issue__head[76];
-  assign \issue__head.ge4  = issue__head[77];
-  assign \issue__head.newline  = issue__head[78];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$87  = 1'h0;
+    end else begin
+      \$87  = \$53 ;
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$88  = 1'h1;
+    end else begin
+      \$88  = \$55 ;
+    end
+    if (rst) begin
+      \$88  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$89  = 1'h1;
+    end else begin
+      \$89  = \$59 ;
+    end
+    if (rst) begin
+      \$89  = 1'h1;
+    end
+  end
+  assign base = \$60 [3:0];
+  assign wp__addr = wptr;
+  assign wp__data = wr__data;
+  assign wp__en = wr__valid;
+  assign rp2__addr = rptr2;
+  assign issue__next = nxt;
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -17120,6 +17018,51 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
+  assign \nxt.line0  = nxt[10:0];
+  assign \nxt.line1  = nxt[21:11];
+  assign \nxt.line2  = nxt[32:22];
+  assign \nxt.slot0  = nxt[35:33];
+  assign \nxt.slot2  = nxt[38:36];
+  assign \nxt.wrap0  = nxt[39];
+  assign \nxt.wrap1  = nxt[40];
+  assign \nxt.lm1  = nxt[56:41];
+  assign \nxt.a  = nxt[72:57];
+  assign \nxt.z  = nxt[73];
+  assign \nxt.one  = nxt[74];
+  assign \nxt.two  = nxt[75];
+  assign \nxt.ge3  = nxt[76];
+  assign \nxt.ge4  = nxt[77];
+  assign \nxt.newline  = nxt[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -17135,6 +17078,36 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wp__data.line0  = wr__data[10:0];
+  assign \wp__data.line1  = wr__data[21:11];
+  assign \wp__data.line2  = wr__data[32:22];
+  assign \wp__data.slot0  = wr__data[35:33];
+  assign \wp__data.slot2  = wr__data[38:36];
+  assign \wp__data.wrap0  = wr__data[39];
+  assign \wp__data.wrap1  = wr__data[40];
+  assign \wp__data.lm1  = wr__data[56:41];
+  assign \wp__data.a  = wr__data[72:57];
+  assign \wp__data.z  = wr__data[73];
+  assign \wp__data.one  = wr__data[74];
+  assign \wp__data.two  = wr__data[75];
+  assign \wp__data.ge3  = wr__data[76];
+  assign \wp__data.ge4  = wr__data[77];
+  assign \wp__data.newline  = wr__data[78];
+  assign \issue__next.line0  = nxt[10:0];
+  assign \issue__next.line1  = nxt[21:11];
+  assign \issue__next.line2  = nxt[32:22];
+  assign \issue__next.slot0  = nxt[35:33];
+  assign \issue__next.slot2  = nxt[38:36];
+  assign \issue__next.wrap0  = nxt[39];
+  assign \issue__next.wrap1  = nxt[40];
+  assign \issue__next.lm1  = nxt[56:41];
+  assign \issue__next.a  = nxt[72:57];
+  assign \issue__next.z  = nxt[73];
+  assign \issue__next.one  = nxt[74];
+  assign \issue__next.two  = nxt[75];
+  assign \issue__next.ge3  = nxt[76];
+  assign \issue__next.ge4  = nxt[77];
+  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -17387,7 +17360,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] \$41 ;
   reg [31:0] \$42 ;
   reg [2:0] \$43 ;
-  reg [31:0] \$44 ;
+  reg [2:0] \$44 ;
   reg [31:0] \$45 ;
   reg [2:0] \$46 ;
   reg [2:0] \$47 ;
@@ -17449,9 +17422,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
   reg [31:0] cnt_line_reads = 32'd0;
+  reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q0 = 32'd0;
   reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
@@ -17771,7 +17744,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @(posedge clk)
     mem_q0 <= \$43 ;
   always @(posedge clk)
-    cnt_q0 <= \$44 ;
+    cnt_num <= \$44 ;
   always @(posedge clk)
     cnt_q1 <= \$45 ;
   always @(posedge clk)
@@ -17945,15 +17918,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .fault(\fault$119 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
-    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
-    .wp__data(wr__data),
-    .wp__en(wr__valid)
+    .wr__data(wr__data),
+    .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe3.spmat  spmat (
     .busy(\entry__valid$80 ),
@@ -18092,9 +18065,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = { 29'h00000000, host__off[2:0] };
+    \$44  = host__off[2:0];
     if (rst) begin
-      \$44  = 32'd0;
+      \$44  = 3'h0;
     end
   end
   always @* begin
@@ -18198,7 +18171,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_q0[2:0])
+    casez (cnt_num)
       3'h0:
           \$25  = cnt_entries;
       3'h1:
@@ -20815,95 +20788,98 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wp__en, wp__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
-  wire [4:0] \$1 ;
-  wire \$10 ;
+  wire \$1 ;
+  wire [5:0] \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire [78:0] \$13 ;
-  wire [78:0] \$14 ;
-  wire [78:0] \$15 ;
+  wire [5:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire [5:0] \$14 ;
+  wire [5:0] \$15 ;
   wire [78:0] \$16 ;
   wire [78:0] \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
+  wire [78:0] \$18 ;
+  wire [78:0] \$19 ;
+  wire [5:0] \$2 ;
+  wire [78:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [5:0] \$27 ;
-  wire [5:0] \$28 ;
-  wire [5:0] \$29 ;
-  wire \$3 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [5:0] \$3 ;
   wire [5:0] \$30 ;
-  wire [6:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire [5:0] \$33 ;
+  wire [6:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [5:0] \$39 ;
-  wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [5:0] \$41 ;
+  wire \$39 ;
+  wire [5:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [5:0] \$43 ;
-  wire [5:0] \$44 ;
-  wire [5:0] \$45 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   wire \$46 ;
-  wire [5:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire [5:0] \$49 ;
-  wire \$5 ;
-  wire \$50 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [5:0] \$5 ;
+  wire [4:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire \$57 ;
+  wire [4:0] \$57 ;
   wire \$58 ;
-  wire [4:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  wire [4:0] \$60 ;
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
   wire \$65 ;
-  wire [4:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
   wire \$68 ;
-  reg [78:0] \$69 ;
-  wire \$7 ;
-  reg [78:0] \$70 ;
-  reg [78:0] \$71 ;
-  reg \$72 ;
-  reg \$73 ;
+  wire \$69 ;
+  wire [5:0] \$7 ;
+  wire \$70 ;
+  wire \$71 ;
+  reg [4:0] \$72 ;
+  reg [4:0] \$73 ;
   reg [4:0] \$74 ;
-  reg [4:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
+  reg [78:0] \$75 ;
+  reg [78:0] \$76 ;
+  reg [78:0] \$77 ;
   reg \$78 ;
-  reg [4:0] \$79 ;
-  wire \$8 ;
+  reg \$79 ;
+  wire [5:0] \$8 ;
   reg [4:0] \$80 ;
   reg [4:0] \$81 ;
   reg \$82 ;
-  reg [3:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
-  wire \$9 ;
+  reg [3:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg \$89 ;
+  wire [5:0] \$9 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -20944,8 +20920,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  output [78:0] issue__next;
-  reg [78:0] issue__next = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] issue__next;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -20969,8 +20945,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] nxt;
+  output [78:0] nxt;
+  reg [78:0] nxt = 79'h00000000000000000000;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -20989,7 +20965,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  reg [4:0] rp2__addr = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] rp2__addr;
   wire [78:0] rp2__data;
   wire [15:0] \rp2__data.a ;
   wire \rp2__data.ge3 ;
@@ -21008,13 +20985,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \rp2__data.z ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
-  (* init = 5'h00 *)
-  wire [4:0] rptr2;
+  reg [4:0] rptr2 = 5'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
-  reg [4:0] wp__addr = 5'h00;
-  input [78:0] wp__data;
+  (* init = 5'h00 *)
+  wire [4:0] wp__addr;
   wire [78:0] wp__data;
   wire [15:0] \wp__data.a ;
   wire \wp__data.ge3 ;
@@ -21031,10 +21007,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wp__data.wrap0 ;
   wire \wp__data.wrap1 ;
   wire \wp__data.z ;
-  input wp__en;
   wire wp__en;
-  (* init = 5'h00 *)
-  wire [4:0] wptr;
+  reg [4:0] wptr = 5'h00;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -21051,6 +21025,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wq.wrap0 ;
   wire \wq.wrap1 ;
   wire \wq.z ;
+  input [78:0] wr__data;
   wire [78:0] wr__data;
   wire [15:0] \wr__data.a ;
   wire \wr__data.ge3 ;
@@ -21067,237 +21042,187 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.wrap0 ;
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
+  input wr__valid;
   wire wr__valid;
   reg [78:0] mem [20:0];
   always @(posedge clk) begin
-    if (wp__en)
-      mem[wp__addr] <= wp__data;
+    if (wr__valid)
+      mem[wptr] <= wr__data;
   end
-  assign rp2__data = mem[rp2__addr];
-  assign \$12  = \$6  ? \$10  : \$11 ;
-  assign quiet_next = bc_r ? \$5  : \$12 ;
-  assign \$13  = fresh1 ? wq : issue__next;
-  assign \$14  = \$signal  ? wq : issue__head;
-  assign \$15  = pop ? \$13  : \$14 ;
-  assign \$16  = fresh1 ? wq : issue__next;
-  assign \$17  = pop ? rp2__data : \$16 ;
-  assign \$18  = wp__addr == rptr1;
-  assign \$19  = wp__addr == rptr0;
-  assign \$20  = pop ? \$18  : \$19 ;
-  assign \$21  = wp__en & \$20 ;
-  assign \$22  = wp__addr == rp2__addr;
-  assign \$23  = wp__addr == rptr1;
-  assign \$24  = pop ? \$22  : \$23 ;
-  assign \$25  = wp__en & \$24 ;
-  assign \$26  = wp__addr == 5'h14;
-  assign \$27  = wp__addr + 1'h1;
-  assign \$28  = \$26  ? 6'h00 : \$27 ;
-  assign \$29  = wp__en ? \$28  : { 1'h0, wp__addr };
-  assign \$30  = sc + wp__en;
-  assign \$31  = \$30  - pop;
-  assign \$32  = sc >= 2'h2;
-  assign \$33  = sc >= 1'h1;
-  assign \$34  = pop ? \$32  : \$33 ;
-  assign \$35  = sc >= 2'h3;
-  assign \$36  = sc >= 2'h2;
+  assign rp2__data = mem[rptr2];
+  assign \$11  = rptr2 == 5'h14;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = fresh1 ? wq : nxt;
+  assign \$17  = \$signal  ? wq : issue__head;
+  assign \$18  = pop ? \$16  : \$17 ;
+  assign \$19  = fresh1 ? wq : nxt;
+  assign \$20  = pop ? rp2__data : \$19 ;
+  assign \$21  = wptr == rptr1;
+  assign \$22  = wptr == rptr0;
+  assign \$23  = pop ? \$21  : \$22 ;
+  assign \$24  = wr__valid & \$23 ;
+  assign \$25  = wptr == rptr2;
+  assign \$26  = wptr == rptr1;
+  assign \$27  = pop ? \$25  : \$26 ;
+  assign \$28  = wr__valid & \$27 ;
+  assign \$29  = wptr == 5'h14;
+  assign \$30  = wptr + 1'h1;
+  assign \$31  = \$29  ? 6'h00 : \$30 ;
+  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
+  assign \$33  = sc + wr__valid;
+  assign \$34  = \$33  - pop;
+  assign \$35  = sc >= 2'h2;
+  assign \$36  = sc >= 1'h1;
   assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = rptr0 == 5'h14;
-  assign \$39  = rptr0 + 1'h1;
-  assign \$40  = \$38  ? 6'h00 : \$39 ;
-  assign \$41  = pop ? \$40  : { 1'h0, rptr0 };
-  assign \$42  = rptr1 == 5'h14;
-  assign \$43  = rptr1 + 1'h1;
-  assign \$44  = \$42  ? 6'h00 : \$43 ;
-  assign \$45  = pop ? \$44  : { 1'h0, rptr1 };
-  assign \$46  = rp2__addr == 5'h14;
-  assign \$47  = rp2__addr + 1'h1;
-  assign \$48  = \$46  ? 6'h00 : \$47 ;
-  assign \$49  = pop ? \$48  : { 1'h0, rp2__addr };
-  assign \$50  = ~ issue__head_ok;
-  assign \$51  = issue__pop & \$50 ;
-  assign \$52  = ~ issue__pop;
-  assign \$53  = wp__en & \$52 ;
-  assign \$54  = sc == 5'h15;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = \$51  | \$55 ;
-  assign \$57  = pop != issue__pop;
-  assign \$58  = \$56  | \$57 ;
-  assign \$59  = \$1 [3:0] - pop;
-  assign \$60  = \$1 [3:0] >= 2'h2;
-  assign \$61  = \$1 [3:0] >= 1'h1;
-  assign \$62  = pop ? \$60  : \$61 ;
-  assign \$63  = \$1 [3:0] < 4'h8;
-  assign \$64  = pop | \$63 ;
-  assign \$65  = \$1 [3:0] < 4'h8;
-  assign \$66  = \$1 [3:0] + 1'h1;
-  assign \$67  = \$66  < 4'h8;
-  assign \$68  = pop ? \$65  : \$67 ;
-  always @(posedge clk)
-    wq <= \$69 ;
-  always @(posedge clk)
-    issue__head <= \$70 ;
-  always @(posedge clk)
-    issue__next <= \$71 ;
-  always @(posedge clk)
-    \$signal  <= \$72 ;
-  always @(posedge clk)
-    fresh1 <= \$73 ;
-  always @(posedge clk)
-    wp__addr <= \$74 ;
-  always @(posedge clk)
-    sc <= \$75 ;
-  always @(posedge clk)
-    fault <= \$76 ;
-  always @(posedge clk)
-    issue__head_ok <= \$77 ;
-  always @(posedge clk)
-    issue__next_ok <= \$78 ;
-  always @(posedge clk)
-    rptr0 <= \$79 ;
-  always @(posedge clk)
-    rptr1 <= \$80 ;
-  always @(posedge clk)
-    rp2__addr <= \$81 ;
-  always @(posedge clk)
-    bc_r <= \$82 ;
-  always @(posedge clk)
-    cnt <= \$83 ;
-  always @(posedge clk)
-    cnt_nz <= \$84 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$85 ;
-  always @(posedge clk)
-    bc__room_push <= \$86 ;
-  assign \$1  = cnt + bc_r;
+  assign \$38  = sc >= 2'h3;
+  assign \$39  = sc >= 2'h2;
+  assign \$40  = pop ? \$38  : \$39 ;
+  assign \$41  = ~ issue__head_ok;
+  assign \$42  = issue__pop & \$41 ;
+  assign \$43  = ~ issue__pop;
+  assign \$44  = wr__valid & \$43 ;
+  assign \$45  = sc == 5'h15;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = \$42  | \$46 ;
+  assign \$48  = pop != issue__pop;
+  assign \$49  = \$47  | \$48 ;
+  assign \$50  = \$60 [3:0] - pop;
+  assign \$51  = \$60 [3:0] >= 2'h2;
+  assign \$52  = \$60 [3:0] >= 1'h1;
+  assign \$53  = pop ? \$51  : \$52 ;
+  assign \$54  = \$60 [3:0] < 4'h8;
+  assign \$55  = pop | \$54 ;
+  assign \$56  = \$60 [3:0] < 4'h8;
+  assign \$57  = \$60 [3:0] + 1'h1;
+  assign \$58  = \$57  < 4'h8;
+  assign \$59  = pop ? \$56  : \$58 ;
+  assign \$60  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$2  = cnt_nz | bc_r;
-  assign pop = \$2  & issue__ready;
-  assign \$3  = ! cnt;
-  assign \$4  = issue__ready & \$3 ;
-  assign \$5  = \$4  & issue__head[73];
-  assign \$6  = cnt_nz & issue__ready;
-  assign \$7  = ! cnt;
-  assign \$8  = cnt == 1'h1;
-  assign \$9  = \$7  | \$8 ;
-  assign \$10  = \$9  & issue__head[73];
-  assign \$11  = ! cnt;
+  assign \$61  = cnt_nz | bc_r;
+  assign pop = \$61  & issue__ready;
+  assign \$62  = ! cnt;
+  assign \$63  = issue__ready & \$62 ;
+  assign \$64  = \$63  & issue__head[73];
+  assign \$65  = cnt_nz & issue__ready;
+  assign \$66  = ! cnt;
+  assign \$67  = cnt == 1'h1;
+  assign \$68  = \$66  | \$67 ;
+  assign \$69  = \$68  & issue__head[73];
+  assign \$70  = ! cnt;
+  assign \$71  = \$65  ? \$69  : \$70 ;
+  assign quiet_next = bc_r ? \$64  : \$71 ;
+  always @(posedge clk)
+    rptr0 <= \$72 ;
+  always @(posedge clk)
+    rptr1 <= \$73 ;
+  always @(posedge clk)
+    rptr2 <= \$74 ;
+  always @(posedge clk)
+    wq <= \$75 ;
+  always @(posedge clk)
+    issue__head <= \$76 ;
+  always @(posedge clk)
+    nxt <= \$77 ;
+  always @(posedge clk)
+    \$signal  <= \$78 ;
+  always @(posedge clk)
+    fresh1 <= \$79 ;
+  always @(posedge clk)
+    wptr <= \$80 ;
+  always @(posedge clk)
+    sc <= \$81 ;
+  always @(posedge clk)
+    fault <= \$82 ;
+  always @(posedge clk)
+    issue__head_ok <= \$83 ;
+  always @(posedge clk)
+    issue__next_ok <= \$84 ;
+  always @(posedge clk)
+    bc_r <= \$85 ;
+  always @(posedge clk)
+    cnt <= \$86 ;
+  always @(posedge clk)
+    cnt_nz <= \$87 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$88 ;
+  always @(posedge clk)
+    bc__room_push <= \$89 ;
+  assign \$1  = rptr0 == 5'h14;
+  assign \$2  = rptr0 + 1'h1;
+  assign \$3  = \$1  ? 6'h00 : \$2 ;
+  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
+  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
+  assign \$6  = rptr1 == 5'h14;
+  assign \$7  = rptr1 + 1'h1;
+  assign \$8  = \$6  ? 6'h00 : \$7 ;
+  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
+  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$69  = wp__data;
+    \$72  = \$5 [4:0];
     if (rst) begin
-      \$69  = 79'h00000000000000000000;
+      \$72  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$70  = \$15 ;
+    \$73  = \$10 [4:0];
     if (rst) begin
-      \$70  = 79'h00000000000000000000;
+      \$73  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$71  = \$17 ;
+    \$74  = \$15 [4:0];
     if (rst) begin
-      \$71  = 79'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$72  = \$21 ;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$73  = \$25 ;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
       \$74  = 5'h00;
-    end else begin
-      \$74  = \$29 [4:0];
-    end
-    if (rst) begin
-      \$74  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$75  = 5'h00;
-    end else begin
-      \$75  = \$31 [4:0];
-    end
+    \$75  = wr__data;
     if (rst) begin
-      \$75  = 5'h00;
+      \$75  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$76  = fault;
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$76  = 1'h0;
-    end else begin
-      if (\$58 ) begin
-        \$76  = 1'h1;
-      end
-    end
+    \$76  = \$18 ;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$77  = 1'h0;
-    end else begin
-      \$77  = \$34 ;
-    end
+    \$77  = \$20 ;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$78  = 1'h0;
-    end else begin
-      \$78  = \$37 ;
-    end
+    \$78  = \$24 ;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$79  = 5'h00;
-    end else begin
-      \$79  = \$41 [4:0];
-    end
+    \$79  = \$28 ;
     if (rst) begin
-      \$79  = 5'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h01;
+      \$80  = 5'h00;
     end else begin
-      \$80  = \$45 [4:0];
+      \$80  = \$32 [4:0];
     end
     if (rst) begin
       \$80  = 5'h00;
@@ -21307,9 +21232,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h02;
+      \$81  = 5'h00;
     end else begin
-      \$81  = \$49 [4:0];
+      \$81  = \$34 [4:0];
     end
     if (rst) begin
       \$81  = 5'h00;
@@ -21317,11 +21242,14 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$82  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$82  = 1'h0;
     end else begin
-      \$82  = bc__strobe;
+      if (\$49 ) begin
+        \$82  = 1'h1;
+      end
     end
     if (rst) begin
       \$82  = 1'h0;
@@ -21330,22 +21258,22 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$83  = 4'h0;
+    if (ctl__arm) begin
+      \$83  = 1'h0;
     end else begin
-      \$83  = \$59 [3:0];
+      \$83  = \$37 ;
     end
     if (rst) begin
-      \$83  = 4'h0;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (ctl__arm) begin
       \$84  = 1'h0;
     end else begin
-      \$84  = \$62 ;
+      \$84  = \$40 ;
     end
     if (rst) begin
       \$84  = 1'h0;
@@ -21355,107 +21283,68 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end else begin
-      \$85  = \$64 ;
+      \$85  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h1;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end else begin
-      \$86  = \$68 ;
+      \$86  = \$50 [3:0];
     end
     if (rst) begin
-      \$86  = 1'h1;
+      \$86  = 4'h0;
     end
   end
-  assign wptr = wp__addr;
-  assign wr__data = wp__data;
-  assign wr__valid = wp__en;
-  assign rptr2 = rp2__addr;
-  assign nxt = issue__next;
-  assign base = \$1 [3:0];
-  assign \wp__data.line0  = wp__data[10:0];
-  assign \wp__data.line1  = wp__data[21:11];
-  assign \wp__data.line2  = wp__data[32:22];
-  assign \wp__data.slot0  = wp__data[35:33];
-  assign \wp__data.slot2  = wp__data[38:36];
-  assign \wp__data.wrap0  = wp__data[39];
-  assign \wp__data.wrap1  = wp__data[40];
-  assign \wp__data.lm1  = wp__data[56:41];
-  assign \wp__data.a  = wp__data[72:57];
-  assign \wp__data.z  = wp__data[73];
-  assign \wp__data.one  = wp__data[74];
-  assign \wp__data.two  = wp__data[75];
-  assign \wp__data.ge3  = wp__data[76];
-  assign \wp__data.ge4  = wp__data[77];
-  assign \wp__data.newline  = wp__data[78];
-  assign \wr__data.line0  = wp__data[10:0];
-  assign \wr__data.line1  = wp__data[21:11];
-  assign \wr__data.line2  = wp__data[32:22];
-  assign \wr__data.slot0  = wp__data[35:33];
-  assign \wr__data.slot2  = wp__data[38:36];
-  assign \wr__data.wrap0  = wp__data[39];
-  assign \wr__data.wrap1  = wp__data[40];
-  assign \wr__data.lm1  = wp__data[56:41];
-  assign \wr__data.a  = wp__data[72:57];
-  assign \wr__data.z  = wp__data[73];
-  assign \wr__data.one  = wp__data[74];
-  assign \wr__data.two  = wp__data[75];
-  assign \wr__data.ge3  = wp__data[76];
-  assign \wr__data.ge4  = wp__data[77];
-  assign \wr__data.newline  = wp__data[78];
-  assign \issue__next.line0  = issue__next[10:0];
-  assign \issue__next.line1  = issue__next[21:11];
-  assign \issue__next.line2  = issue__next[32:22];
-  assign \issue__next.slot0  = issue__next[35:33];
-  assign \issue__next.slot2  = issue__next[38:36];
-  assign \issue__next.wrap0  = issue__next[39];
-  assign \issue__next.wrap1  = issue__next[40];
-  assign \issue__next.lm1  = issue__next[56:41];
-  assign \issue__next.a  = issue__next[72:57];
-  assign \issue__next.z  = issue__next[73];
-  assign \issue__next.one  = issue__next[74];
-  assign \issue__next.two  = issue__next[75];
-  assign \issue__next.ge3  = issue__next[76];
-  assign \issue__next.ge4  = issue__next[77];
-  assign \issue__next.newline  = issue__next[78];
-  assign \nxt.line0  = issue__next[10:0];
-  assign \nxt.line1  = issue__next[21:11];
-  assign \nxt.line2  = issue__next[32:22];
-  assign \nxt.slot0  = issue__next[35:33];
-  assign \nxt.slot2  = issue__next[38:36];
-  assign \nxt.wrap0  = issue__next[39];
-  assign \nxt.wrap1  = issue__next[40];
-  assign \nxt.lm1  = issue__next[56:41];
-  assign \nxt.a  = issue__next[72:57];
-  assign \nxt.z  = issue__next[73];
-  assign \nxt.one  = issue__next[74];
-  assign \nxt.two  = issue__next[75];
-  assign \nxt.ge3  = issue__next[76];
-  assign \nxt.ge4  = issue__next[77];
-  assign \nxt.newline  = issue__next[78];
-  assign \issue__head.line0  = issue__head[10:0];
-  assign \issue__head.line1  = issue__head[21:11];
-  assign \issue__head.line2  = issue__head[32:22];
-  assign \issue__head.slot0  = issue__head[35:33];
-  assign \issue__head.slot2  = issue__head[38:36];
-  assign \issue__head.wrap0  = issue__head[39];
-  assign \issue__head.wrap1  = issue__head[40];
-  assign \issue__head.lm1  = issue__head[56:41];
-  assign \issue__head.a  = issue__head[72:57];
-  assign \issue__head.z  = issue__head[73];
-  assign \issue__head.one  = issue__head[74];
-  assign \issue__head.two  = issue__head[75];
-  assign \issue__head.ge3  = issue__head[76];
-  assign \issue__head.ge4  = issue__head[77];
-  assign \issue__head.newline  = issue__head[78];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$87  = 1'h0;
+    end else begin
+      \$87  = \$53 ;
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$88  = 1'h1;
+    end else begin
+      \$88  = \$55 ;
+    end
+    if (rst) begin
+      \$88  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$89  = 1'h1;
+    end else begin
+      \$89  = \$59 ;
+    end
+    if (rst) begin
+      \$89  = 1'h1;
+    end
+  end
+  assign base = \$60 [3:0];
+  assign wp__addr = wptr;
+  assign wp__data = wr__data;
+  assign wp__en = wr__valid;
+  assign rp2__addr = rptr2;
+  assign issue__next = nxt;
   assign \wq.line0  = wq[10:0];
   assign \wq.line1  = wq[21:11];
   assign \wq.line2  = wq[32:22];
@@ -21471,6 +21360,51 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__head.line0  = issue__head[10:0];
+  assign \issue__head.line1  = issue__head[21:11];
+  assign \issue__head.line2  = issue__head[32:22];
+  assign \issue__head.slot0  = issue__head[35:33];
+  assign \issue__head.slot2  = issue__head[38:36];
+  assign \issue__head.wrap0  = issue__head[39];
+  assign \issue__head.wrap1  = issue__head[40];
+  assign \issue__head.lm1  = issue__head[56:41];
+  assign \issue__head.a  = issue__head[72:57];
+  assign \issue__head.z  = issue__head[73];
+  assign \issue__head.one  = issue__head[74];
+  assign \issue__head.two  = issue__head[75];
+  assign \issue__head.ge3  = issue__head[76];
+  assign \issue__head.ge4  = issue__head[77];
+  assign \issue__head.newline  = issue__head[78];
+  assign \nxt.line0  = nxt[10:0];
+  assign \nxt.line1  = nxt[21:11];
+  assign \nxt.line2  = nxt[32:22];
+  assign \nxt.slot0  = nxt[35:33];
+  assign \nxt.slot2  = nxt[38:36];
+  assign \nxt.wrap0  = nxt[39];
+  assign \nxt.wrap1  = nxt[40];
+  assign \nxt.lm1  = nxt[56:41];
+  assign \nxt.a  = nxt[72:57];
+  assign \nxt.z  = nxt[73];
+  assign \nxt.one  = nxt[74];
+  assign \nxt.two  = nxt[75];
+  assign \nxt.ge3  = nxt[76];
+  assign \nxt.ge4  = nxt[77];
+  assign \nxt.newline  = nxt[78];
   assign \rp2__data.line0  = rp2__data[10:0];
   assign \rp2__data.line1  = rp2__data[21:11];
   assign \rp2__data.line2  = rp2__data[32:22];
@@ -21486,6 +21420,36 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wp__data.line0  = wr__data[10:0];
+  assign \wp__data.line1  = wr__data[21:11];
+  assign \wp__data.line2  = wr__data[32:22];
+  assign \wp__data.slot0  = wr__data[35:33];
+  assign \wp__data.slot2  = wr__data[38:36];
+  assign \wp__data.wrap0  = wr__data[39];
+  assign \wp__data.wrap1  = wr__data[40];
+  assign \wp__data.lm1  = wr__data[56:41];
+  assign \wp__data.a  = wr__data[72:57];
+  assign \wp__data.z  = wr__data[73];
+  assign \wp__data.one  = wr__data[74];
+  assign \wp__data.two  = wr__data[75];
+  assign \wp__data.ge3  = wr__data[76];
+  assign \wp__data.ge4  = wr__data[77];
+  assign \wp__data.newline  = wr__data[78];
+  assign \issue__next.line0  = nxt[10:0];
+  assign \issue__next.line1  = nxt[21:11];
+  assign \issue__next.line2  = nxt[32:22];
+  assign \issue__next.slot0  = nxt[35:33];
+  assign \issue__next.slot2  = nxt[38:36];
+  assign \issue__next.wrap0  = nxt[39];
+  assign \issue__next.wrap1  = nxt[40];
+  assign \issue__next.lm1  = nxt[56:41];
+  assign \issue__next.a  = nxt[72:57];
+  assign \issue__next.z  = nxt[73];
+  assign \issue__next.one  = nxt[74];
+  assign \issue__next.two  = nxt[75];
+  assign \issue__next.ge3  = nxt[76];
+  assign \issue__next.ge4  = nxt[77];
+  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)

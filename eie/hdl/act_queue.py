@@ -126,16 +126,17 @@ class ActQueue(wiring.Component):
 
         x0 = Mux(fresh0, wq.as_value(), self.issue.head.as_value())
         x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
-        # rptr2 of the next cycle (the updates below), for the block RAM's early address
-        rptr2_next = Mux(self.ctl.arm, 2 % depth, Mux(pop, inc(rptr[2]), rptr[2]))
+        # the read pointers of the next cycle: arm resets them, a pop advances them (the block
+        # RAM is addressed with rptr2's, one cycle early)
+        rptr_next = [Mux(self.ctl.arm, i % depth, Mux(pop, inc(r), r)) for i, r in enumerate(rptr)]
+        m.d.sync += [r.eq(n) for r, n in zip(rptr, rptr_next, strict=True)]
         m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid),
-                     rp2.addr.eq(rptr2_next if bram else rptr[2]), self.issue.next.eq(nxt)]
+                     rp2.addr.eq(rptr_next[2] if bram else rptr[2]), self.issue.next.eq(nxt)]
         m.d.sync += [wq.eq(self.wr.data), self.issue.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
                      fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
                      fresh1.eq(self.wr.valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
         with m.If(self.ctl.arm):
             m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.issue.head_ok.eq(0), self.issue.next_ok.eq(0)]
-            m.d.sync += [r.eq(i % depth) for i, r in enumerate(rptr)]
         with m.Else():
             m.d.sync += [
                 wptr.eq(Mux(self.wr.valid, inc(wptr), wptr)),
@@ -143,7 +144,6 @@ class ActQueue(wiring.Component):
                 self.issue.head_ok.eq(Mux(pop, sc >= 2, sc >= 1)),
                 self.issue.next_ok.eq(Mux(pop, sc >= 3, sc >= 2)),
             ]
-            m.d.sync += [r.eq(Mux(pop, inc(r), r)) for r in rptr]
             issue_pop = self.issue.pop
             with m.If((issue_pop & ~self.issue.head_ok) | (self.wr.valid & ~issue_pop & (sc == depth))
                       | (pop != issue_pop)):

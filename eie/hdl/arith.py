@@ -107,11 +107,12 @@ class Arith(wiring.Component):
         # On ECP5 two LUT-RAM copies: the datapath's (no multiplexer in front of its address)
         # and the host's.  Elsewhere one read port shared by the two (on iCE40 the codebook
         # is a block RAM, and a second port would cost a second one).
+        host_copy = hw.vendor == "ecp5"
         cb_w, cb_r = cb.write_port(), cb.read_port(domain="comb")
-        cb_h = cb.read_port(domain="comb") if hw.vendor == "ecp5" else cb_r
+        cb_h = cb.read_port(domain="comb") if host_copy else cb_r
         h_cb = Signal(signed(c.codebook_bits))
         m.d.comb += [cb_w.addr.eq(self.h_addr), cb_w.data.eq(self.h_wdata), cb_w.en.eq(self.h_we)]
-        if cb_h is not cb_r:
+        if host_copy:
             m.d.comb += cb_h.addr.eq(self.h_addr)
         m.d.sync += h_cb.eq(cb_h.data)
         m.d.comb += self.h_rdata.eq(h_cb)
@@ -126,7 +127,7 @@ class Arith(wiring.Component):
         # ---- t+2: codebook value, multiplier inputs; row address accumulation ---------------
         # row = z for a column's first entry, else row_prev + z + 1 (row_prev + 1 kept in a
         # register, so one adder from registers)
-        m.d.comb += cb_r.addr.eq(s2_v if cb_h is not cb_r else Mux(self.ctl.running, s2_v, self.h_addr))
+        m.d.comb += cb_r.addr.eq(s2_v if host_copy else Mux(self.ctl.running, s2_v, self.h_addr))
         row_next = Signal(rb)                    # row_prev + 1
         row = Signal(rb)
         m.d.comb += row.eq(Mux(s2_first, s2_z, row_next + s2_z))

@@ -161,13 +161,14 @@ class PE(wiring.Component):
         host = self.host
         lat = HOST_READ_STAGES
         mem_q = [Signal(MEM_BITS, name=f"mem_q{i}") for i in range(lat)]
-        cnt_q = [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(lat)]
         cnt_bits = (len(PE_COUNTERS) - 1).bit_length()          # the counter's number in ``off``
         counter_sel = Array(counters + [0] * ((1 << cnt_bits) - len(counters)))
-        # the counter's number is registered here first (cnt_q[0]: a PE-local copy next to the
+        # the counter's number is registered here first (a PE-local copy next to the
         # counters), then the choice is made from it (cnt_q[1]): the route from the top's
         # host register and the 10:1 multiplexer are in different cycles
-        m.d.sync += [mem_q[0].eq(host.mem), cnt_q[0].eq(host.off[:cnt_bits]), cnt_q[1].eq(counter_sel[cnt_q[0][:cnt_bits]])]
+        cnt_num = Signal(cnt_bits, name="cnt_num")
+        cnt_q = [None] + [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(1, lat)]
+        m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits]), cnt_q[1].eq(counter_sel[cnt_num])]
         for i in range(1, lat):
             m.d.sync += mem_q[i].eq(mem_q[i - 1])
         for i in range(2, lat):
