@@ -270,9 +270,13 @@ def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
     import torch
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise Refused(f"{where}: torch.load(weights_only=True) refused it: {str(exc).splitlines()[0]}") from None
     except Exception as exc:
+        # torch refused the file (a global outside its allow-list, a TorchScript archive) or
+        # could not read it: eie's own reader -- an allow-list unpickler, which never calls
+        # anything -- names the reason the same way with or without torch
+        _read_own(path, where)
+        if isinstance(exc, pickle.UnpicklingError):
+            raise Refused(f"{where}: torch.load(weights_only=True) refused it: {str(exc).splitlines()[0]}") from None
         raise InputError(f"{where} is not a readable PyTorch file: {type(exc).__name__}: {exc}") from None
 
     def flat(o, prefix=""):
@@ -301,6 +305,11 @@ def read_state_dict(path, *, use_torch: bool | None = None) -> dict[str, TensorI
         use_torch = importlib.util.find_spec("torch") is not None
     if use_torch:
         return _read_with_torch(path, where)
+    return _read_own(path, where)
+
+
+def _read_own(path: Path, where: str) -> dict[str, TensorInfo]:
+    """eie's own reader (no torch): a zip or a legacy file, through the allow-list unpickler."""
     with open(path, "rb") as fh:
         head = fh.read(len(_LEGACY_HEAD))
     if head.startswith(b"PK\x03\x04"):
