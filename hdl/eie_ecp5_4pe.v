@@ -873,6 +873,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
     .pes__1__src__rd_en(\ccu__src__rd_en$222 ),
+    .pes__2__ann__a(\ccu__ann__a$240 ),
+    .pes__2__ann__j(\ccu__ann__j$242 ),
+    .pes__2__ann__valid(\ccu__ann__valid$244 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
     .pes__2__src__rd_en(\ccu__src__rd_en$254 ),
@@ -952,9 +955,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(ccu__ann__a),
-    .ann__j(ccu__ann__j),
-    .ann__valid(ccu__ann__valid),
+    .ann__a(\ccu__ann__a$240 ),
+    .ann__j(\ccu__ann__j$242 ),
+    .ann__valid(\ccu__ann__valid$244 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -984,9 +987,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(ccu__ann__a),
-    .ann__j(ccu__ann__j),
-    .ann__valid(ccu__ann__valid),
+    .ann__a(\ccu__ann__a$240 ),
+    .ann__j(\ccu__ann__j$242 ),
+    .ann__valid(\ccu__ann__valid$244 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1064,7 +1067,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       4'hc:
           \$34  = 33'h000000004;
       4'hd:
-          \$34  = 33'h000000005;
+          \$34  = 33'h000000006;
       4'he:
           \$34  = { 23'h000000, ptr_base };
       4'hf:
@@ -1946,12 +1949,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \ctl__pf_active$237  = ctl_2_pf_active;
   assign \ctl__running$238  = ctl_2_running;
   assign \ctl__start$239  = ctl_2_start;
-  assign \ccu__ann__a$240  = ccu__ann__a;
-  assign pes__2__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$242  = ccu__ann__j;
-  assign pes__2__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$244  = ccu__ann__valid;
-  assign pes__2__ann__valid = ccu__ann__valid;
+  assign pes__2__ann__a = \ccu__ann__a$240 ;
+  assign pes__2__ann__j = \ccu__ann__j$242 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$244 ;
   assign \ccu__bc__room_nopush$247  = pes__2__bc__room_nopush;
   assign \ccu__bc__room_push$249  = pes__2__bc__room_push;
   assign \ccu__bc__strobe$250  = bcast;
@@ -1973,12 +1973,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \ctl__pf_active$269  = ctl_3_pf_active;
   assign \ctl__running$270  = ctl_3_running;
   assign \ctl__start$271  = ctl_3_start;
-  assign \ccu__ann__a$272  = ccu__ann__a;
-  assign pes__3__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$274  = ccu__ann__j;
-  assign pes__3__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$276  = ccu__ann__valid;
-  assign pes__3__ann__valid = ccu__ann__valid;
+  assign \ccu__ann__a$272  = \ccu__ann__a$240 ;
+  assign pes__3__ann__a = \ccu__ann__a$240 ;
+  assign \ccu__ann__j$274  = \ccu__ann__j$242 ;
+  assign pes__3__ann__j = \ccu__ann__j$242 ;
+  assign \ccu__ann__valid$276  = \ccu__ann__valid$244 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$244 ;
   assign \ccu__bc__room_nopush$279  = pes__3__bc__room_nopush;
   assign \ccu__bc__room_push$281  = pes__3__bc__room_push;
   assign \ccu__bc__strobe$282  = bcast;
@@ -2003,8 +2003,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm, ctl__start, ctl__running, pes__0__ann__valid, pes__0__ann__j, pes__0__ann__a, bias_sent, fault, pes__0__src__rd_en, pes__1__src__rd_en, pes__2__src__rd_en, pes__3__src__rd_en, pes__0__bc__room_nopush, pes__0__bc__room_push, src__0__data
-, pes__1__bc__room_nopush, pes__1__bc__room_push, src__1__data, pes__2__bc__room_nopush, pes__2__bc__room_push, src__2__data, pes__3__bc__room_nopush, pes__3__bc__room_push, src__3__data, clk);
+module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm, ctl__start, ctl__running, pes__0__ann__valid, pes__0__ann__j, pes__0__ann__a, pes__2__ann__valid, pes__2__ann__j, pes__2__ann__a, bias_sent, fault, pes__0__src__rd_en, pes__1__src__rd_en, pes__2__src__rd_en, pes__3__src__rd_en
+, pes__0__bc__room_nopush, pes__0__bc__room_push, src__0__data, pes__1__bc__room_nopush, pes__1__bc__room_push, src__1__data, pes__2__bc__room_nopush, pes__2__bc__room_push, src__2__data, pes__3__bc__room_nopush, pes__3__bc__room_push, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
@@ -2054,24 +2054,45 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$5 ;
   reg [15:0] \$50 ;
   reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
+  reg [12:0] \$52 ;
+  reg [15:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
-  wire [63:0] \$56 ;
+  reg [12:0] \$55 ;
+  reg [15:0] \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
+  reg \$60 ;
+  reg \$61 ;
+  wire [63:0] \$62 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   wire active;
   wire advance;
   wire \advance$43 ;
+  reg [15:0] ann__a = 16'h0000;
+  reg [12:0] ann__j = 13'h0000;
+  reg ann__valid = 1'h0;
   (* init = 16'h0000 *)
-  wire [15:0] ann__a;
+  (* keep = 32'd1 *)
+  wire [15:0] ann_g0_a;
   (* init = 13'h0000 *)
-  wire [12:0] ann__j;
+  (* keep = 32'd1 *)
+  wire [12:0] ann_g0_j;
   (* init = 1'h0 *)
-  wire ann__valid;
+  (* keep = 32'd1 *)
+  wire ann_g0_valid;
+  (* init = 16'h0000 *)
+  (* keep = 32'd1 *)
+  wire [15:0] ann_g1_a;
+  (* init = 13'h0000 *)
+  (* keep = 32'd1 *)
+  wire [12:0] ann_g1_j;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire ann_g1_valid;
   input arm;
   wire arm;
   wire \arm$2 ;
@@ -2113,15 +2134,18 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   reg held = 1'h0;
   reg [12:0] jbase = 13'h0000;
   wire live;
-  reg \live$75  = 1'h0;
+  reg \live$78  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
   wire [15:0] o_val;
+  (* keep = 32'd1 *)
   output [15:0] pes__0__ann__a;
   reg [15:0] pes__0__ann__a = 16'h0000;
+  (* keep = 32'd1 *)
   output [12:0] pes__0__ann__j;
   reg [12:0] pes__0__ann__j = 13'h0000;
+  (* keep = 32'd1 *)
   output pes__0__ann__valid;
   reg pes__0__ann__valid = 1'h0;
   input pes__0__bc__room_nopush;
@@ -2133,10 +2157,13 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   output pes__0__src__rd_en;
   wire pes__0__src__rd_en;
   (* init = 16'h0000 *)
+  (* keep = 32'd1 *)
   wire [15:0] pes__1__ann__a;
   (* init = 13'h0000 *)
+  (* keep = 32'd1 *)
   wire [12:0] pes__1__ann__j;
   (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire pes__1__ann__valid;
   input pes__1__bc__room_nopush;
   wire pes__1__bc__room_nopush;
@@ -2146,12 +2173,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] pes__1__src__data;
   output pes__1__src__rd_en;
   wire pes__1__src__rd_en;
-  (* init = 16'h0000 *)
-  wire [15:0] pes__2__ann__a;
-  (* init = 13'h0000 *)
-  wire [12:0] pes__2__ann__j;
-  (* init = 1'h0 *)
-  wire pes__2__ann__valid;
+  (* keep = 32'd1 *)
+  output [15:0] pes__2__ann__a;
+  reg [15:0] pes__2__ann__a = 16'h0000;
+  (* keep = 32'd1 *)
+  output [12:0] pes__2__ann__j;
+  reg [12:0] pes__2__ann__j = 13'h0000;
+  (* keep = 32'd1 *)
+  output pes__2__ann__valid;
+  reg pes__2__ann__valid = 1'h0;
   input pes__2__bc__room_nopush;
   wire pes__2__bc__room_nopush;
   input pes__2__bc__room_push;
@@ -2161,10 +2191,13 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   output pes__2__src__rd_en;
   wire pes__2__src__rd_en;
   (* init = 16'h0000 *)
+  (* keep = 32'd1 *)
   wire [15:0] pes__3__ann__a;
   (* init = 13'h0000 *)
+  (* keep = 32'd1 *)
   wire [12:0] pes__3__ann__j;
   (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire pes__3__ann__valid;
   input pes__3__bc__room_nopush;
   wire pes__3__bc__room_nopush;
@@ -2205,6 +2238,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
+  assign \$27  = at_bias ? bias_act : o_val;
+  assign \$28  = g + 1'h1;
+  assign \$29  = jbase + 3'h4;
+  assign \$30  = g + 1'h1;
+  assign \$31  = \$30  == groups;
   assign \$34  = \$33  | elig[1];
   assign \$36  = \$35  | elig[1];
   assign \$37  = \$36  | elig[2];
@@ -2212,7 +2250,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$39  = ~ bias_next;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = ~ pop__valid;
-  assign \$42  = \live$75  & \$41 ;
+  assign \$42  = \live$78  & \$41 ;
   always @(posedge clk)
     ps_live <= \$43 ;
   always @(posedge clk)
@@ -2224,21 +2262,33 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @(posedge clk)
     mask <= \$47 ;
   always @(posedge clk)
-    pes__0__ann__valid <= \$48 ;
+    ann__valid <= \$48 ;
   always @(posedge clk)
-    pes__0__ann__j <= \$49 ;
+    ann__j <= \$49 ;
   always @(posedge clk)
-    pes__0__ann__a <= \$50 ;
+    ann__a <= \$50 ;
   always @(posedge clk)
-    \live$75  <= \$51 ;
+    pes__0__ann__valid <= \$51 ;
   always @(posedge clk)
-    bias_sent <= \$52 ;
+    pes__0__ann__j <= \$52 ;
   always @(posedge clk)
-    push_r <= \$53 ;
+    pes__0__ann__a <= \$53 ;
   always @(posedge clk)
-    held <= \$54 ;
+    pes__2__ann__valid <= \$54 ;
   always @(posedge clk)
-    fault <= \$55 ;
+    pes__2__ann__j <= \$55 ;
+  always @(posedge clk)
+    pes__2__ann__a <= \$56 ;
+  always @(posedge clk)
+    \live$78  <= \$57 ;
+  always @(posedge clk)
+    bias_sent <= \$58 ;
+  always @(posedge clk)
+    push_r <= \$59 ;
+  always @(posedge clk)
+    held <= \$60 ;
+  always @(posedge clk)
+    fault <= \$61 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
@@ -2259,28 +2309,23 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$12  = bcast & pop__payload[1];
   assign \$13  = bias_sent | \$12 ;
   assign bias_next = ctl__start ? 1'h0 : \$13 ;
-  assign \$14  = \live$75  & pop__valid;
+  assign \$14  = \live$78  & pop__valid;
   assign \$15  = \$14  & pop__payload[0];
   assign bcast = \$15  & room;
   assign \$16  = ~ pop__payload[0];
   assign \$17  = \$16  | room;
-  assign pop__ready = \live$75  & \$17 ;
-  assign \$18  = \live$75  & pop__valid;
+  assign pop__ready = \live$78  & \$17 ;
+  assign \$18  = \live$78  & pop__valid;
   assign \$19  = \$18  & pop__payload[0];
   assign \$20  = ~ room;
   assign ev_stall = \$19  & \$20 ;
-  assign \$21  = \live$75  & pop__valid;
+  assign \$21  = \live$78  & pop__valid;
   assign \$22  = ~ held;
   assign ev_search = \$21  & \$22 ;
   assign \$23  = ! groups;
   assign \$24  = active & push__payload[0];
   assign \$25  = at_bias ? 2'h0 : o_pos;
   assign \$26  = jbase + \$25 ;
-  assign \$27  = at_bias ? bias_act : o_val;
-  assign \$28  = g + 1'h1;
-  assign \$29  = jbase + 3'h4;
-  assign \$30  = g + 1'h1;
-  assign \$31  = \$30  == groups;
   \eie_ecp5_4pe.ccu.items  items (
     .arm(arm),
     .clk(clk),
@@ -2299,7 +2344,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$241$0 (\$56 ),
+    .\port$241$0 (\$62 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2315,7 +2360,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_pos(o_pos),
     .o_val(o_val),
     .\port$119$0 (elig),
-    .\port$241$0 (\$56 )
+    .\port$241$0 (\$62 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -2423,7 +2468,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = pes__0__ann__j;
+    \$49  = ann__j;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
@@ -2437,7 +2482,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = pes__0__ann__a;
+    \$50  = ann__a;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
@@ -2451,52 +2496,94 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = \$40 ;
+    \$51  = ann__valid;
     if (rst) begin
       \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = bias_next;
+    \$52  = ann__j;
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$53  = 1'h0;
-    end else begin
-      \$53  = bcast;
-    end
+    \$53  = ann__a;
     if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$54  = 1'h0;
-    end else begin
-      \$54  = ev_stall;
-    end
+    \$54  = ann__valid;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = fault;
+    \$55  = ann__j;
+    if (rst) begin
+      \$55  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$56  = ann__a;
+    if (rst) begin
+      \$56  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$57  = \$40 ;
+    if (rst) begin
+      \$57  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$58  = bias_next;
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$59  = 1'h0;
+    end else begin
+      \$59  = bcast;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$60  = 1'h0;
+    end else begin
+      \$60  = ev_stall;
+    end
+    if (rst) begin
+      \$60  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$61  = fault;
     if (arm) begin
-      \$55  = 1'h0;
+      \$61  = 1'h0;
     end else if (\$42 ) begin
-      \$55  = 1'h1;
+      \$61  = 1'h1;
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   assign ctl__arm = arm;
@@ -2513,27 +2600,27 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign val__0 = \$56 [15:0];
-  assign head_val__0 = \$56 [15:0];
-  assign val__1 = \$56 [31:16];
-  assign head_val__1 = \$56 [31:16];
-  assign val__2 = \$56 [47:32];
-  assign head_val__2 = \$56 [47:32];
-  assign val__3 = \$56 [63:48];
-  assign head_val__3 = \$56 [63:48];
+  assign val__0 = \$62 [15:0];
+  assign head_val__0 = \$62 [15:0];
+  assign val__1 = \$62 [31:16];
+  assign head_val__1 = \$62 [31:16];
+  assign val__2 = \$62 [47:32];
+  assign head_val__2 = \$62 [47:32];
+  assign val__3 = \$62 [63:48];
+  assign head_val__3 = \$62 [63:48];
   assign \advance$43  = advance;
-  assign ann__a = pes__0__ann__a;
+  assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
-  assign pes__2__ann__a = pes__0__ann__a;
-  assign pes__3__ann__a = pes__0__ann__a;
-  assign ann__j = pes__0__ann__j;
+  assign ann_g0_j = pes__0__ann__j;
   assign pes__1__ann__j = pes__0__ann__j;
-  assign pes__2__ann__j = pes__0__ann__j;
-  assign pes__3__ann__j = pes__0__ann__j;
-  assign ann__valid = pes__0__ann__valid;
+  assign ann_g0_valid = pes__0__ann__valid;
   assign pes__1__ann__valid = pes__0__ann__valid;
-  assign pes__2__ann__valid = pes__0__ann__valid;
-  assign pes__3__ann__valid = pes__0__ann__valid;
+  assign ann_g1_a = pes__2__ann__a;
+  assign pes__3__ann__a = pes__2__ann__a;
+  assign ann_g1_j = pes__2__ann__j;
+  assign pes__3__ann__j = pes__2__ann__j;
+  assign ann_g1_valid = pes__2__ann__valid;
+  assign pes__3__ann__valid = pes__2__ann__valid;
   assign pes__0__bc__strobe = bcast;
   assign pes__1__bc__strobe = bcast;
   assign pes__2__bc__strobe = bcast;
@@ -2564,17 +2651,17 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  reg [3:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  reg [3:0] \$118 ;
   reg \$119 ;
   wire \$12 ;
   reg \$120 ;
@@ -2606,7 +2693,19 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   reg \$144 ;
   reg \$145 ;
   reg \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg \$149 ;
   wire \$15 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
@@ -2709,6 +2808,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   reg item_b1 = 1'h0;
   reg item_b10 = 1'h0;
   reg item_b11 = 1'h0;
+  reg item_b12 = 1'h0;
   reg item_b2 = 1'h0;
   reg item_b3 = 1'h0;
   reg item_b4 = 1'h0;
@@ -2721,6 +2821,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   reg item_e1 = 1'h0;
   reg item_e10 = 1'h0;
   reg item_e11 = 1'h0;
+  reg item_e12 = 1'h0;
   reg item_e2 = 1'h0;
   reg item_e3 = 1'h0;
   reg item_e4 = 1'h0;
@@ -2734,6 +2835,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   reg item_v1 = 1'h0;
   reg item_v10 = 1'h0;
   reg item_v11 = 1'h0;
+  reg item_v12 = 1'h0;
   reg item_v2 = 1'h0;
   reg item_v3 = 1'h0;
   reg item_v4 = 1'h0;
@@ -2768,7 +2870,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   assign push__ready = ~ full;
   assign \$1  = occ + \$signal ;
   assign \$2  = \$1  - pop;
-  assign \$3  = \$2 [3:0] == 4'hc;
+  assign \$3  = \$2 [3:0] == 4'hd;
   assign \$4  = ~ item_v1;
   assign \$5  = pop__valid & \$4 ;
   assign \$6  = ~ pop__valid;
@@ -2867,328 +2969,190 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   assign \$99  = pop ? item_v11 : item_v10;
   assign \$100  = pop ? item_e11 : item_e10;
   assign \$101  = pop ? item_b11 : item_b10;
-  assign \$102  = ~ item_v11;
-  assign \$103  = \$102  & item_v10;
-  assign \$104  = pop ? item_v11 : \$103 ;
-  assign \$105  = \$signal  & \$104 ;
-  assign \$106  = pop ? 1'h0 : item_v11;
-  assign \$107  = pop ? 1'h0 : item_e11;
-  assign \$108  = pop ? 1'h0 : item_b11;
+  assign \$102  = ~ item_v12;
+  assign \$103  = item_v11 & \$102 ;
+  assign \$104  = ~ item_v11;
+  assign \$105  = \$104  & item_v10;
+  assign \$106  = pop ? \$103  : \$105 ;
+  assign \$107  = \$signal  & \$106 ;
+  assign \$108  = pop ? item_v12 : item_v11;
+  assign \$109  = pop ? item_e12 : item_e11;
+  assign \$110  = pop ? item_b12 : item_b11;
+  assign \$111  = ~ item_v12;
+  assign \$112  = \$111  & item_v11;
+  assign \$113  = pop ? item_v12 : \$112 ;
+  assign \$114  = \$signal  & \$113 ;
+  assign \$115  = pop ? 1'h0 : item_v12;
+  assign \$116  = pop ? 1'h0 : item_e12;
+  assign \$117  = pop ? 1'h0 : item_b12;
   always @(posedge clk)
-    occ <= \$109 ;
+    occ <= \$118 ;
   always @(posedge clk)
-    full <= \$110 ;
+    full <= \$119 ;
   always @(posedge clk)
-    pop__valid <= \$111 ;
+    pop__valid <= \$120 ;
   always @(posedge clk)
-    item_v1 <= \$112 ;
+    item_v1 <= \$121 ;
   always @(posedge clk)
-    item_v2 <= \$113 ;
+    item_v2 <= \$122 ;
   always @(posedge clk)
-    item_v3 <= \$114 ;
+    item_v3 <= \$123 ;
   always @(posedge clk)
-    item_v4 <= \$115 ;
+    item_v4 <= \$124 ;
   always @(posedge clk)
-    item_v5 <= \$116 ;
+    item_v5 <= \$125 ;
   always @(posedge clk)
-    item_v6 <= \$117 ;
+    item_v6 <= \$126 ;
   always @(posedge clk)
-    item_v7 <= \$118 ;
+    item_v7 <= \$127 ;
   always @(posedge clk)
-    item_v8 <= \$119 ;
+    item_v8 <= \$128 ;
   always @(posedge clk)
-    item_v9 <= \$120 ;
+    item_v9 <= \$129 ;
   always @(posedge clk)
-    item_v10 <= \$121 ;
+    item_v10 <= \$130 ;
   always @(posedge clk)
-    item_v11 <= \$122 ;
+    item_v11 <= \$131 ;
   always @(posedge clk)
-    item_e0 <= \$123 ;
+    item_v12 <= \$132 ;
   always @(posedge clk)
-    item_b0 <= \$124 ;
+    item_e0 <= \$133 ;
   always @(posedge clk)
-    item_e1 <= \$125 ;
+    item_b0 <= \$134 ;
   always @(posedge clk)
-    item_b1 <= \$126 ;
+    item_e1 <= \$135 ;
   always @(posedge clk)
-    item_e2 <= \$127 ;
+    item_b1 <= \$136 ;
   always @(posedge clk)
-    item_b2 <= \$128 ;
+    item_e2 <= \$137 ;
   always @(posedge clk)
-    item_e3 <= \$129 ;
+    item_b2 <= \$138 ;
   always @(posedge clk)
-    item_b3 <= \$130 ;
+    item_e3 <= \$139 ;
   always @(posedge clk)
-    item_e4 <= \$131 ;
+    item_b3 <= \$140 ;
   always @(posedge clk)
-    item_b4 <= \$132 ;
+    item_e4 <= \$141 ;
   always @(posedge clk)
-    item_e5 <= \$133 ;
+    item_b4 <= \$142 ;
   always @(posedge clk)
-    item_b5 <= \$134 ;
+    item_e5 <= \$143 ;
   always @(posedge clk)
-    item_e6 <= \$135 ;
+    item_b5 <= \$144 ;
   always @(posedge clk)
-    item_b6 <= \$136 ;
+    item_e6 <= \$145 ;
   always @(posedge clk)
-    item_e7 <= \$137 ;
+    item_b6 <= \$146 ;
   always @(posedge clk)
-    item_b7 <= \$138 ;
+    item_e7 <= \$147 ;
   always @(posedge clk)
-    item_e8 <= \$139 ;
+    item_b7 <= \$148 ;
   always @(posedge clk)
-    item_b8 <= \$140 ;
+    item_e8 <= \$149 ;
   always @(posedge clk)
-    item_e9 <= \$141 ;
+    item_b8 <= \$150 ;
   always @(posedge clk)
-    item_b9 <= \$142 ;
+    item_e9 <= \$151 ;
   always @(posedge clk)
-    item_e10 <= \$143 ;
+    item_b9 <= \$152 ;
   always @(posedge clk)
-    item_b10 <= \$144 ;
+    item_e10 <= \$153 ;
   always @(posedge clk)
-    item_e11 <= \$145 ;
+    item_b10 <= \$154 ;
   always @(posedge clk)
-    item_b11 <= \$146 ;
+    item_e11 <= \$155 ;
+  always @(posedge clk)
+    item_b11 <= \$156 ;
+  always @(posedge clk)
+    item_e12 <= \$157 ;
+  always @(posedge clk)
+    item_b12 <= \$158 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$109  = 4'h0;
+      \$118  = 4'h0;
     end else begin
-      \$109  = \$2 [3:0];
+      \$118  = \$2 [3:0];
     end
     if (rst) begin
-      \$109  = 4'h0;
+      \$118  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$110  = 1'h0;
+      \$119  = 1'h0;
     end else begin
-      \$110  = \$3 ;
+      \$119  = \$3 ;
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$111  = 1'h0;
+      \$120  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$8 ) begin
-        \$111  = 1'h1;
+        \$120  = 1'h1;
       end else begin
-        \$111  = \$9 ;
+        \$120  = \$9 ;
       end
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$112  = 1'h0;
+      \$121  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$17 ) begin
-        \$112  = 1'h1;
+        \$121  = 1'h1;
       end else begin
-        \$112  = \$18 ;
+        \$121  = \$18 ;
       end
     end
     if (rst) begin
-      \$112  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$113  = 1'h0;
+      \$122  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$26 ) begin
-        \$113  = 1'h1;
+        \$122  = 1'h1;
       end else begin
-        \$113  = \$27 ;
+        \$122  = \$27 ;
       end
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$114  = 1'h0;
+      \$123  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
       if (\$35 ) begin
-        \$114  = 1'h1;
+        \$123  = 1'h1;
       end else begin
-        \$114  = \$36 ;
-      end
-    end
-    if (rst) begin
-      \$114  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$115  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$44 ) begin
-        \$115  = 1'h1;
-      end else begin
-        \$115  = \$45 ;
-      end
-    end
-    if (rst) begin
-      \$115  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$116  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$53 ) begin
-        \$116  = 1'h1;
-      end else begin
-        \$116  = \$54 ;
-      end
-    end
-    if (rst) begin
-      \$116  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$117  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$62 ) begin
-        \$117  = 1'h1;
-      end else begin
-        \$117  = \$63 ;
-      end
-    end
-    if (rst) begin
-      \$117  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$118  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$118  = 1'h1;
-      end else begin
-        \$118  = \$72 ;
-      end
-    end
-    if (rst) begin
-      \$118  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$119  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$80 ) begin
-        \$119  = 1'h1;
-      end else begin
-        \$119  = \$81 ;
-      end
-    end
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$120  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$89 ) begin
-        \$120  = 1'h1;
-      end else begin
-        \$120  = \$90 ;
-      end
-    end
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$121  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$98 ) begin
-        \$121  = 1'h1;
-      end else begin
-        \$121  = \$99 ;
-      end
-    end
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$122  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$105 ) begin
-        \$122  = 1'h1;
-      end else begin
-        \$122  = \$106 ;
-      end
-    end
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$123  = item_e0;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$8 ) begin
-        \$123  = push__payload[0];
-      end else begin
-        \$123  = \$10 ;
+        \$123  = \$36 ;
       end
     end
     if (rst) begin
@@ -3197,15 +3161,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$124  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$124  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$8 ) begin
-        \$124  = push__payload[1];
+      if (\$44 ) begin
+        \$124  = 1'h1;
       end else begin
-        \$124  = \$11 ;
+        \$124  = \$45 ;
       end
     end
     if (rst) begin
@@ -3214,15 +3178,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$125  = item_e1;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$125  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$17 ) begin
-        \$125  = push__payload[0];
+      if (\$53 ) begin
+        \$125  = 1'h1;
       end else begin
-        \$125  = \$19 ;
+        \$125  = \$54 ;
       end
     end
     if (rst) begin
@@ -3231,15 +3195,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$126  = item_b1;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$126  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$17 ) begin
-        \$126  = push__payload[1];
+      if (\$62 ) begin
+        \$126  = 1'h1;
       end else begin
-        \$126  = \$20 ;
+        \$126  = \$63 ;
       end
     end
     if (rst) begin
@@ -3248,15 +3212,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$127  = item_e2;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$127  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$26 ) begin
-        \$127  = push__payload[0];
+      if (\$71 ) begin
+        \$127  = 1'h1;
       end else begin
-        \$127  = \$28 ;
+        \$127  = \$72 ;
       end
     end
     if (rst) begin
@@ -3265,15 +3229,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$128  = item_b2;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$128  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$26 ) begin
-        \$128  = push__payload[1];
+      if (\$80 ) begin
+        \$128  = 1'h1;
       end else begin
-        \$128  = \$29 ;
+        \$128  = \$81 ;
       end
     end
     if (rst) begin
@@ -3282,15 +3246,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$129  = item_e3;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$129  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$35 ) begin
-        \$129  = push__payload[0];
+      if (\$89 ) begin
+        \$129  = 1'h1;
       end else begin
-        \$129  = \$37 ;
+        \$129  = \$90 ;
       end
     end
     if (rst) begin
@@ -3299,15 +3263,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$130  = item_b3;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$130  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$35 ) begin
-        \$130  = push__payload[1];
+      if (\$98 ) begin
+        \$130  = 1'h1;
       end else begin
-        \$130  = \$38 ;
+        \$130  = \$99 ;
       end
     end
     if (rst) begin
@@ -3316,15 +3280,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$131  = item_e4;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$131  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$44 ) begin
-        \$131  = push__payload[0];
+      if (\$107 ) begin
+        \$131  = 1'h1;
       end else begin
-        \$131  = \$46 ;
+        \$131  = \$108 ;
       end
     end
     if (rst) begin
@@ -3333,15 +3297,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$132  = item_b4;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$132  = 1'h0;
     end else begin
       (* full_case = 32'd1 *)
-      if (\$44 ) begin
-        \$132  = push__payload[1];
+      if (\$114 ) begin
+        \$132  = 1'h1;
       end else begin
-        \$132  = \$47 ;
+        \$132  = \$115 ;
       end
     end
     if (rst) begin
@@ -3350,15 +3314,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$133  = item_e5;
+    \$133  = item_e0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$53 ) begin
+      if (\$8 ) begin
         \$133  = push__payload[0];
       end else begin
-        \$133  = \$55 ;
+        \$133  = \$10 ;
       end
     end
     if (rst) begin
@@ -3367,15 +3331,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$134  = item_b5;
+    \$134  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$53 ) begin
+      if (\$8 ) begin
         \$134  = push__payload[1];
       end else begin
-        \$134  = \$56 ;
+        \$134  = \$11 ;
       end
     end
     if (rst) begin
@@ -3384,15 +3348,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$135  = item_e6;
+    \$135  = item_e1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$62 ) begin
+      if (\$17 ) begin
         \$135  = push__payload[0];
       end else begin
-        \$135  = \$64 ;
+        \$135  = \$19 ;
       end
     end
     if (rst) begin
@@ -3401,15 +3365,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$136  = item_b6;
+    \$136  = item_b1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$62 ) begin
+      if (\$17 ) begin
         \$136  = push__payload[1];
       end else begin
-        \$136  = \$65 ;
+        \$136  = \$20 ;
       end
     end
     if (rst) begin
@@ -3418,15 +3382,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$137  = item_e7;
+    \$137  = item_e2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
+      if (\$26 ) begin
         \$137  = push__payload[0];
       end else begin
-        \$137  = \$73 ;
+        \$137  = \$28 ;
       end
     end
     if (rst) begin
@@ -3435,15 +3399,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$138  = item_b7;
+    \$138  = item_b2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$71 ) begin
+      if (\$26 ) begin
         \$138  = push__payload[1];
       end else begin
-        \$138  = \$74 ;
+        \$138  = \$29 ;
       end
     end
     if (rst) begin
@@ -3452,15 +3416,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$139  = item_e8;
+    \$139  = item_e3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$80 ) begin
+      if (\$35 ) begin
         \$139  = push__payload[0];
       end else begin
-        \$139  = \$82 ;
+        \$139  = \$37 ;
       end
     end
     if (rst) begin
@@ -3469,15 +3433,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$140  = item_b8;
+    \$140  = item_b3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$80 ) begin
+      if (\$35 ) begin
         \$140  = push__payload[1];
       end else begin
-        \$140  = \$83 ;
+        \$140  = \$38 ;
       end
     end
     if (rst) begin
@@ -3486,15 +3450,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$141  = item_e9;
+    \$141  = item_e4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$89 ) begin
+      if (\$44 ) begin
         \$141  = push__payload[0];
       end else begin
-        \$141  = \$91 ;
+        \$141  = \$46 ;
       end
     end
     if (rst) begin
@@ -3503,15 +3467,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$142  = item_b9;
+    \$142  = item_b4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$89 ) begin
+      if (\$44 ) begin
         \$142  = push__payload[1];
       end else begin
-        \$142  = \$92 ;
+        \$142  = \$47 ;
       end
     end
     if (rst) begin
@@ -3520,15 +3484,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$143  = item_e10;
+    \$143  = item_e5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$98 ) begin
+      if (\$53 ) begin
         \$143  = push__payload[0];
       end else begin
-        \$143  = \$100 ;
+        \$143  = \$55 ;
       end
     end
     if (rst) begin
@@ -3537,15 +3501,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$144  = item_b10;
+    \$144  = item_b5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$98 ) begin
+      if (\$53 ) begin
         \$144  = push__payload[1];
       end else begin
-        \$144  = \$101 ;
+        \$144  = \$56 ;
       end
     end
     if (rst) begin
@@ -3554,15 +3518,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$145  = item_e11;
+    \$145  = item_e6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$105 ) begin
+      if (\$62 ) begin
         \$145  = push__payload[0];
       end else begin
-        \$145  = \$107 ;
+        \$145  = \$64 ;
       end
     end
     if (rst) begin
@@ -3571,19 +3535,223 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$146  = item_b11;
+    \$146  = item_b6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
       (* full_case = 32'd1 *)
-      if (\$105 ) begin
+      if (\$62 ) begin
         \$146  = push__payload[1];
       end else begin
-        \$146  = \$108 ;
+        \$146  = \$65 ;
       end
     end
     if (rst) begin
       \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$147  = item_e7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+        \$147  = push__payload[0];
+      end else begin
+        \$147  = \$73 ;
+      end
+    end
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$148  = item_b7;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$71 ) begin
+        \$148  = push__payload[1];
+      end else begin
+        \$148  = \$74 ;
+      end
+    end
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$149  = item_e8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$80 ) begin
+        \$149  = push__payload[0];
+      end else begin
+        \$149  = \$82 ;
+      end
+    end
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$150  = item_b8;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$80 ) begin
+        \$150  = push__payload[1];
+      end else begin
+        \$150  = \$83 ;
+      end
+    end
+    if (rst) begin
+      \$150  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$151  = item_e9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$89 ) begin
+        \$151  = push__payload[0];
+      end else begin
+        \$151  = \$91 ;
+      end
+    end
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$152  = item_b9;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$89 ) begin
+        \$152  = push__payload[1];
+      end else begin
+        \$152  = \$92 ;
+      end
+    end
+    if (rst) begin
+      \$152  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$153  = item_e10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$98 ) begin
+        \$153  = push__payload[0];
+      end else begin
+        \$153  = \$100 ;
+      end
+    end
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$154  = item_b10;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$98 ) begin
+        \$154  = push__payload[1];
+      end else begin
+        \$154  = \$101 ;
+      end
+    end
+    if (rst) begin
+      \$154  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$155  = item_e11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$107 ) begin
+        \$155  = push__payload[0];
+      end else begin
+        \$155  = \$109 ;
+      end
+    end
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$156  = item_b11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$107 ) begin
+        \$156  = push__payload[1];
+      end else begin
+        \$156  = \$110 ;
+      end
+    end
+    if (rst) begin
+      \$156  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$157  = item_e12;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$114 ) begin
+        \$157  = push__payload[0];
+      end else begin
+        \$157  = \$116 ;
+      end
+    end
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$158  = item_b12;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      (* full_case = 32'd1 *)
+      if (\$114 ) begin
+        \$158  = push__payload[1];
+      end else begin
+        \$158  = \$117 ;
+      end
+    end
+    if (rst) begin
+      \$158  = 1'h0;
     end
   end
   assign item_v0 = pop__valid;
@@ -5400,10 +5568,10 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [15:0] \$13 ;
-  wire [15:0] \$14 ;
-  wire \$15 ;
-  wire \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [15:0] \$15 ;
+  wire [15:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
@@ -5419,14 +5587,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
   wire \$34 ;
-  wire [9:0] \$35 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -5457,48 +5625,55 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [63:0] \$65 ;
-  wire [63:0] \$66 ;
-  wire [10:0] \$67 ;
-  wire [15:0] \$68 ;
-  reg \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [63:0] \$67 ;
+  wire [63:0] \$68 ;
+  wire [63:0] \$69 ;
   wire \$7 ;
-  reg [6:0] \$70 ;
-  reg \$71 ;
+  wire [10:0] \$70 ;
+  wire [15:0] \$71 ;
   reg \$72 ;
-  reg \$73 ;
-  reg [9:0] \$74 ;
+  reg [6:0] \$73 ;
+  reg \$74 ;
   reg \$75 ;
-  reg [9:0] \$76 ;
-  reg [5:0] \$77 ;
+  reg \$76 ;
+  reg [9:0] \$77 ;
   reg \$78 ;
-  reg [5:0] \$79 ;
+  reg [9:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [63:0] \$81 ;
-  reg \$82 ;
-  reg [5:0] \$83 ;
-  reg \$84 ;
-  reg \$85 ;
+  reg \$80 ;
+  reg [9:0] \$81 ;
+  reg [5:0] \$82 ;
+  reg \$83 ;
+  reg [5:0] \$84 ;
+  reg [15:0] \$85 ;
   reg \$86 ;
-  reg \$87 ;
+  reg [63:0] \$87 ;
   reg \$88 ;
-  reg [63:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [15:0] \$90 ;
-  reg [9:0] \$91 ;
-  reg [15:0] \$92 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg [63:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [9:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$16  = 1'h0;
-  reg [5:0] \$signal$18  = 6'h00;
-  reg \$signal$25  = 1'h0;
-  reg \$signal$64  = 1'h0;
-  reg \$signal$66  = 1'h0;
-  reg \$signal$69  = 1'h0;
+  reg \$signal$17  = 1'h0;
+  reg [5:0] \$signal$19  = 6'h00;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$68  = 1'h0;
+  reg \$signal$70  = 1'h0;
+  reg \$signal$73  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$15 ;
+  wire [5:0] \$signature__addr$16 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$27 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -5513,6 +5688,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [15:0] acc__wdata;
   input acc__we;
   wire acc__we;
+  reg clear_q = 1'h0;
   input clk;
   wire clk;
   input ctl__arm;
@@ -5530,7 +5706,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$60 ;
+  wire [15:0] \h_wacc$63 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -5544,11 +5720,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -5564,13 +5740,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
-  reg [9:0] waddr1 = 10'h000;
+  wire \w_en$53 ;
+  reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
   output wb__busy_next;
@@ -5584,6 +5760,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
+  reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -5594,7 +5771,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$15 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -5603,59 +5780,65 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
-  assign \$6  = wb_active & \$5 ;
-  assign \$7  = \$3  | \$6 ;
-  assign wb__busy_next = \$7  | wb_pend_early;
-  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
-  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$16 ;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$8  = wo_valid | wo_set;
-  assign acc = \$8  ? wo_r__data : 16'h0000;
-  assign \$9  = $signed(acc) < $signed(1'h0);
-  assign \$10  = relu & \$9 ;
-  assign \$11  = $signed(acc) < $signed(16'h8000);
-  assign \$12  = $signed(acc) > $signed(16'h7fff);
-  assign \$13  = \$12  ? 16'h7fff : acc;
-  assign \$14  = \$11  ? 16'h8000 : \$13 ;
-  assign out = \$10  ? 16'h0000 : \$14 ;
-  assign \$15  = ! src_sel;
-  assign \$16  = ctl__pf_active & \$15 ;
-  assign r_addr = \$16  ? ra : h_addr;
+  assign \$signature__data$27  = _1_;
+  assign \$2  = \$1  | wb_pend_early;
+  assign wb__busy = \$2  | wb_pend_mid;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$3  = ~ wb__busy;
+  assign \$4  = wb__start & \$3 ;
+  assign \$5  = ~ last;
+  assign \$6  = \$5  | \$signal ;
+  assign \$7  = wb_active & \$6 ;
+  assign \$8  = \$4  | \$7 ;
+  assign \$9  = \$8  | wb_pend_early;
+  assign wb__busy_next = \$9  | wb_pend_mid;
+  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
+  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$17 ;
+  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
   assign \$17  = ! src_sel;
   assign \$18  = ctl__pf_active & \$17 ;
-  assign r_en = \$18  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign r_addr = \$18  ? ra : h_addr;
   assign \$19  = ! src_sel;
-  assign \$20  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$20  : h_we_src;
-  assign \$22  = ctl__pf_active & \$21 ;
-  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? h_out : h_wdata;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? out : h_wdata;
-  assign \$26  = h_we_next | wb_pend;
-  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$27  = ~ wb__busy;
-  assign \$28  = wb__start & \$27 ;
-  assign \$29  = wb_base < 11'h400;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_full + 1'h1;
-  assign \$32  = \$31  < 11'h400;
-  assign \$33  = wb_cnt == 6'h3e;
-  assign \$34  = wb_active & \$signal ;
-  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$signature__en  & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$15 ;
-  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$38  = ~ keep_acc;
+  assign \$39  = ctl__start & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$16 ;
+  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
   assign \$42  = ~ keep_acc;
   assign \$43  = ctl__start & \$42 ;
   assign \$44  = ~ \$43 ;
@@ -5666,78 +5849,81 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$49  = ~ \$48 ;
   assign \$50  = \$46  & \$49 ;
   assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$64  & \$51 ;
+  assign \$52  = \$signal$68  & \$51 ;
   assign \$53  = ~ keep_acc;
   assign \$54  = ctl__start & \$53 ;
   assign \$55  = ~ \$54 ;
   assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$57  = \$signal$70  | \$signal$73 ;
   assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$64  & \$58 ;
+  assign \$59  = \$signal$68  & \$58 ;
   assign \$60  = \$57  | \$59 ;
   assign \$61  = valid >> wo_r__addr;
   assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = valid | set_q;
-  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
-  assign \$67  = ra + 1'h1;
-  assign \$68  = src_sel ? \r_data$54  : r_data;
+  assign \$63  = ~ clear_q;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$68  = valid | \$67 ;
+  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
+  assign \$70  = ra + 1'h1;
+  assign \$71  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$69 ;
+    wb_active <= \$72 ;
   always @(posedge clk)
-    wb_cnt <= \$70 ;
+    wb_cnt <= \$73 ;
   always @(posedge clk)
-    \$signal  <= \$71 ;
+    \$signal  <= \$74 ;
   always @(posedge clk)
-    last <= \$72 ;
+    last <= \$75 ;
   always @(posedge clk)
-    wb_pend_early <= \$73 ;
+    wb_pend_early <= \$76 ;
   always @(posedge clk)
-    waddr1 <= \$74 ;
+    \$like  <= \$77 ;
   always @(posedge clk)
-    wb_pend <= \$75 ;
+    wb_pend_mid <= \$78 ;
   always @(posedge clk)
-    wb_waddr <= \$76 ;
+    waddr2 <= \$79 ;
   always @(posedge clk)
-    wo_r__addr <= \$77 ;
+    wb_pend <= \$80 ;
   always @(posedge clk)
-    \$signal$16  <= \$78 ;
+    wb_waddr <= \$81 ;
   always @(posedge clk)
-    \$signal$18  <= \$79 ;
+    wo_r__addr <= \$82 ;
   always @(posedge clk)
-    h_wacc <= \$80 ;
+    \$signal$17  <= \$83 ;
   always @(posedge clk)
-    set_q <= \$81 ;
+    \$signal$19  <= \$84 ;
   always @(posedge clk)
-    \$signal$64  <= \$82 ;
+    h_wacc <= \$85 ;
   always @(posedge clk)
-    w_addr_q <= \$83 ;
+    clear_q <= \$86 ;
   always @(posedge clk)
-    \$signal$66  <= \$84 ;
+    set_q <= \$87 ;
   always @(posedge clk)
-    \$signal$69  <= \$85 ;
+    \$signal$68  <= \$88 ;
   always @(posedge clk)
-    \$signal$25  <= \$86 ;
+    w_addr_q <= \$89 ;
   always @(posedge clk)
-    wo_valid <= \$87 ;
+    \$signal$70  <= \$90 ;
   always @(posedge clk)
-    wo_set <= \$88 ;
+    \$signal$73  <= \$91 ;
   always @(posedge clk)
-    valid <= \$89 ;
+    \$signal$26  <= \$92 ;
   always @(posedge clk)
-    h_out <= \$90 ;
+    wo_valid <= \$93 ;
   always @(posedge clk)
-    ra <= \$91 ;
+    wo_set <= \$94 ;
   always @(posedge clk)
-    src__data <= \$92 ;
+    valid <= \$95 ;
+  always @(posedge clk)
+    h_out <= \$96 ;
+  always @(posedge clk)
+    ra <= \$97 ;
+  always @(posedge clk)
+    src__data <= \$98 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5750,215 +5936,236 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$69  = wb_active;
-    if (\$28 ) begin
-      \$69  = 1'h1;
+    \$72  = wb_active;
+    if (\$30 ) begin
+      \$72  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$69  = 1'h0;
+        \$72  = 1'h0;
       end
     end
     if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$70  = wb_cnt;
-    if (\$28 ) begin
-      \$70  = 7'h00;
-    end else if (wb_active) begin
-      \$70  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$70  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$71  = \$signal ;
-    if (\$28 ) begin
-      \$71  = \$29 ;
-    end else if (wb_active) begin
-      \$71  = \$32 ;
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$72  = last;
-    if (\$28 ) begin
-      \$72  = 1'h0;
-    end else if (wb_active) begin
-      \$72  = \$33 ;
-    end
-    if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$73  = \$34 ;
+    \$73  = wb_cnt;
+    if (\$30 ) begin
+      \$73  = 7'h00;
+    end else if (wb_active) begin
+      \$73  = \$32 [6:0];
+    end
     if (rst) begin
-      \$73  = 1'h0;
+      \$73  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$74  = wb_full[9:0];
+    \$74  = \$signal ;
+    if (\$30 ) begin
+      \$74  = \$31 ;
+    end else if (wb_active) begin
+      \$74  = \$34 ;
+    end
     if (rst) begin
-      \$74  = 10'h000;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$75  = wb_pend_early;
+    \$75  = last;
+    if (\$30 ) begin
+      \$75  = 1'h0;
+    end else if (wb_active) begin
+      \$75  = \$35 ;
+    end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$76  = waddr1;
+    \$76  = \$36 ;
     if (rst) begin
-      \$76  = 10'h000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$77  = \$35 [5:0];
+    \$77  = wb_full[9:0];
     if (rst) begin
-      \$77  = 6'h00;
+      \$77  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$78  = h_we_dst;
+    \$78  = wb_pend_early;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$79  = h_addr[5:0];
+    \$79  = \$like ;
     if (rst) begin
-      \$79  = 6'h00;
+      \$79  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$80  = h_wdata;
+    \$80  = wb_pend_mid;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$81  = \$41 [63:0];
+    \$81  = waddr2;
     if (rst) begin
-      \$81  = 64'h0000000000000000;
+      \$81  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$82  = \$45 ;
+    \$82  = \$37 [5:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$83  = \$signature__addr$15 ;
+    \$83  = h_we_dst;
     if (rst) begin
-      \$83  = 6'h00;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$84  = \$50 ;
+    \$84  = h_addr[5:0];
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$85  = \$56 ;
+    \$85  = h_wdata;
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$86  = \$60 ;
+    \$86  = \$39 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = \$61 ;
+    \$87  = \$41 [63:0];
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = \$62 ;
+    \$88  = \$45 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = \$66 ;
+    \$89  = \$signature__addr$16 ;
     if (rst) begin
-      \$89  = 64'h0000000000000000;
+      \$89  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = out;
+    \$90  = \$50 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = ra;
+    \$91  = \$56 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$92  = \$60 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$93  = \$61 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$94  = \$64 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$95  = \$69 ;
+    if (rst) begin
+      \$95  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$96  = out;
+    if (rst) begin
+      \$96  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$97  = ra;
     if (ctl__arm) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end else if (src__rd_en) begin
-      \$91  = \$67 [9:0];
+      \$97  = \$70 [9:0];
     end
     if (rst) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = \$68 ;
+    \$98  = \$71 ;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$98  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$60  = h_wdata;
-  assign \$21  = src_sel;
+  assign \h_wacc$63  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
+  assign \$27  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8018,13 +8225,13 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [20:0];
+  reg [78:0] mem [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h14;
+  assign \$11  = rptr2 == 5'h15;
   assign \$12  = rptr2 + 1'h1;
   assign \$13  = \$11  ? 6'h00 : \$12 ;
   assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
@@ -8042,7 +8249,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$26  = wptr == rptr1;
   assign \$27  = pop ? \$25  : \$26 ;
   assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h14;
+  assign \$29  = wptr == 5'h15;
   assign \$30  = wptr + 1'h1;
   assign \$31  = \$29  ? 6'h00 : \$30 ;
   assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
@@ -8058,7 +8265,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$42  = issue__pop & \$41 ;
   assign \$43  = ~ issue__pop;
   assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h15;
+  assign \$45  = sc == 5'h16;
   assign \$46  = \$44  & \$45 ;
   assign \$47  = \$42  | \$46 ;
   assign \$48  = pop != issue__pop;
@@ -8124,12 +8331,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     bc__room_nopush <= \$88 ;
   always @(posedge clk)
     bc__room_push <= \$89 ;
-  assign \$1  = rptr0 == 5'h14;
+  assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
   assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
   assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h14;
+  assign \$6  = rptr1 == 5'h15;
   assign \$7  = rptr1 + 1'h1;
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
@@ -9742,10 +9949,10 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [15:0] \$13 ;
-  wire [15:0] \$14 ;
-  wire \$15 ;
-  wire \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [15:0] \$15 ;
+  wire [15:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
@@ -9761,14 +9968,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
   wire \$34 ;
-  wire [9:0] \$35 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -9799,48 +10006,55 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [63:0] \$65 ;
-  wire [63:0] \$66 ;
-  wire [10:0] \$67 ;
-  wire [15:0] \$68 ;
-  reg \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [63:0] \$67 ;
+  wire [63:0] \$68 ;
+  wire [63:0] \$69 ;
   wire \$7 ;
-  reg [6:0] \$70 ;
-  reg \$71 ;
+  wire [10:0] \$70 ;
+  wire [15:0] \$71 ;
   reg \$72 ;
-  reg \$73 ;
-  reg [9:0] \$74 ;
+  reg [6:0] \$73 ;
+  reg \$74 ;
   reg \$75 ;
-  reg [9:0] \$76 ;
-  reg [5:0] \$77 ;
+  reg \$76 ;
+  reg [9:0] \$77 ;
   reg \$78 ;
-  reg [5:0] \$79 ;
+  reg [9:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [63:0] \$81 ;
-  reg \$82 ;
-  reg [5:0] \$83 ;
-  reg \$84 ;
-  reg \$85 ;
+  reg \$80 ;
+  reg [9:0] \$81 ;
+  reg [5:0] \$82 ;
+  reg \$83 ;
+  reg [5:0] \$84 ;
+  reg [15:0] \$85 ;
   reg \$86 ;
-  reg \$87 ;
+  reg [63:0] \$87 ;
   reg \$88 ;
-  reg [63:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [15:0] \$90 ;
-  reg [9:0] \$91 ;
-  reg [15:0] \$92 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg [63:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [9:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$16  = 1'h0;
-  reg [5:0] \$signal$18  = 6'h00;
-  reg \$signal$25  = 1'h0;
-  reg \$signal$64  = 1'h0;
-  reg \$signal$66  = 1'h0;
-  reg \$signal$69  = 1'h0;
+  reg \$signal$17  = 1'h0;
+  reg [5:0] \$signal$19  = 6'h00;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$68  = 1'h0;
+  reg \$signal$70  = 1'h0;
+  reg \$signal$73  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$15 ;
+  wire [5:0] \$signature__addr$16 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$27 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -9855,6 +10069,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [15:0] acc__wdata;
   input acc__we;
   wire acc__we;
+  reg clear_q = 1'h0;
   input clk;
   wire clk;
   input ctl__arm;
@@ -9872,7 +10087,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$60 ;
+  wire [15:0] \h_wacc$63 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -9886,11 +10101,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -9906,13 +10121,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
-  reg [9:0] waddr1 = 10'h000;
+  wire \w_en$53 ;
+  reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
   output wb__busy_next;
@@ -9926,6 +10141,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
+  reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -9936,7 +10152,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$15 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -9945,59 +10161,65 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
-  assign \$6  = wb_active & \$5 ;
-  assign \$7  = \$3  | \$6 ;
-  assign wb__busy_next = \$7  | wb_pend_early;
-  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
-  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$16 ;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$8  = wo_valid | wo_set;
-  assign acc = \$8  ? wo_r__data : 16'h0000;
-  assign \$9  = $signed(acc) < $signed(1'h0);
-  assign \$10  = relu & \$9 ;
-  assign \$11  = $signed(acc) < $signed(16'h8000);
-  assign \$12  = $signed(acc) > $signed(16'h7fff);
-  assign \$13  = \$12  ? 16'h7fff : acc;
-  assign \$14  = \$11  ? 16'h8000 : \$13 ;
-  assign out = \$10  ? 16'h0000 : \$14 ;
-  assign \$15  = ! src_sel;
-  assign \$16  = ctl__pf_active & \$15 ;
-  assign r_addr = \$16  ? ra : h_addr;
+  assign \$signature__data$27  = _1_;
+  assign \$2  = \$1  | wb_pend_early;
+  assign wb__busy = \$2  | wb_pend_mid;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$3  = ~ wb__busy;
+  assign \$4  = wb__start & \$3 ;
+  assign \$5  = ~ last;
+  assign \$6  = \$5  | \$signal ;
+  assign \$7  = wb_active & \$6 ;
+  assign \$8  = \$4  | \$7 ;
+  assign \$9  = \$8  | wb_pend_early;
+  assign wb__busy_next = \$9  | wb_pend_mid;
+  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
+  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$17 ;
+  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
   assign \$17  = ! src_sel;
   assign \$18  = ctl__pf_active & \$17 ;
-  assign r_en = \$18  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign r_addr = \$18  ? ra : h_addr;
   assign \$19  = ! src_sel;
-  assign \$20  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$20  : h_we_src;
-  assign \$22  = ctl__pf_active & \$21 ;
-  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? h_out : h_wdata;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? out : h_wdata;
-  assign \$26  = h_we_next | wb_pend;
-  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$27  = ~ wb__busy;
-  assign \$28  = wb__start & \$27 ;
-  assign \$29  = wb_base < 11'h400;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_full + 1'h1;
-  assign \$32  = \$31  < 11'h400;
-  assign \$33  = wb_cnt == 6'h3e;
-  assign \$34  = wb_active & \$signal ;
-  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$signature__en  & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$15 ;
-  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$38  = ~ keep_acc;
+  assign \$39  = ctl__start & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$16 ;
+  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
   assign \$42  = ~ keep_acc;
   assign \$43  = ctl__start & \$42 ;
   assign \$44  = ~ \$43 ;
@@ -10008,78 +10230,81 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$49  = ~ \$48 ;
   assign \$50  = \$46  & \$49 ;
   assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$64  & \$51 ;
+  assign \$52  = \$signal$68  & \$51 ;
   assign \$53  = ~ keep_acc;
   assign \$54  = ctl__start & \$53 ;
   assign \$55  = ~ \$54 ;
   assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$57  = \$signal$70  | \$signal$73 ;
   assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$64  & \$58 ;
+  assign \$59  = \$signal$68  & \$58 ;
   assign \$60  = \$57  | \$59 ;
   assign \$61  = valid >> wo_r__addr;
   assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = valid | set_q;
-  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
-  assign \$67  = ra + 1'h1;
-  assign \$68  = src_sel ? \r_data$54  : r_data;
+  assign \$63  = ~ clear_q;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$68  = valid | \$67 ;
+  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
+  assign \$70  = ra + 1'h1;
+  assign \$71  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$69 ;
+    wb_active <= \$72 ;
   always @(posedge clk)
-    wb_cnt <= \$70 ;
+    wb_cnt <= \$73 ;
   always @(posedge clk)
-    \$signal  <= \$71 ;
+    \$signal  <= \$74 ;
   always @(posedge clk)
-    last <= \$72 ;
+    last <= \$75 ;
   always @(posedge clk)
-    wb_pend_early <= \$73 ;
+    wb_pend_early <= \$76 ;
   always @(posedge clk)
-    waddr1 <= \$74 ;
+    \$like  <= \$77 ;
   always @(posedge clk)
-    wb_pend <= \$75 ;
+    wb_pend_mid <= \$78 ;
   always @(posedge clk)
-    wb_waddr <= \$76 ;
+    waddr2 <= \$79 ;
   always @(posedge clk)
-    wo_r__addr <= \$77 ;
+    wb_pend <= \$80 ;
   always @(posedge clk)
-    \$signal$16  <= \$78 ;
+    wb_waddr <= \$81 ;
   always @(posedge clk)
-    \$signal$18  <= \$79 ;
+    wo_r__addr <= \$82 ;
   always @(posedge clk)
-    h_wacc <= \$80 ;
+    \$signal$17  <= \$83 ;
   always @(posedge clk)
-    set_q <= \$81 ;
+    \$signal$19  <= \$84 ;
   always @(posedge clk)
-    \$signal$64  <= \$82 ;
+    h_wacc <= \$85 ;
   always @(posedge clk)
-    w_addr_q <= \$83 ;
+    clear_q <= \$86 ;
   always @(posedge clk)
-    \$signal$66  <= \$84 ;
+    set_q <= \$87 ;
   always @(posedge clk)
-    \$signal$69  <= \$85 ;
+    \$signal$68  <= \$88 ;
   always @(posedge clk)
-    \$signal$25  <= \$86 ;
+    w_addr_q <= \$89 ;
   always @(posedge clk)
-    wo_valid <= \$87 ;
+    \$signal$70  <= \$90 ;
   always @(posedge clk)
-    wo_set <= \$88 ;
+    \$signal$73  <= \$91 ;
   always @(posedge clk)
-    valid <= \$89 ;
+    \$signal$26  <= \$92 ;
   always @(posedge clk)
-    h_out <= \$90 ;
+    wo_valid <= \$93 ;
   always @(posedge clk)
-    ra <= \$91 ;
+    wo_set <= \$94 ;
   always @(posedge clk)
-    src__data <= \$92 ;
+    valid <= \$95 ;
+  always @(posedge clk)
+    h_out <= \$96 ;
+  always @(posedge clk)
+    ra <= \$97 ;
+  always @(posedge clk)
+    src__data <= \$98 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -10092,215 +10317,236 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$69  = wb_active;
-    if (\$28 ) begin
-      \$69  = 1'h1;
+    \$72  = wb_active;
+    if (\$30 ) begin
+      \$72  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$69  = 1'h0;
+        \$72  = 1'h0;
       end
     end
     if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$70  = wb_cnt;
-    if (\$28 ) begin
-      \$70  = 7'h00;
-    end else if (wb_active) begin
-      \$70  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$70  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$71  = \$signal ;
-    if (\$28 ) begin
-      \$71  = \$29 ;
-    end else if (wb_active) begin
-      \$71  = \$32 ;
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$72  = last;
-    if (\$28 ) begin
-      \$72  = 1'h0;
-    end else if (wb_active) begin
-      \$72  = \$33 ;
-    end
-    if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$73  = \$34 ;
+    \$73  = wb_cnt;
+    if (\$30 ) begin
+      \$73  = 7'h00;
+    end else if (wb_active) begin
+      \$73  = \$32 [6:0];
+    end
     if (rst) begin
-      \$73  = 1'h0;
+      \$73  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$74  = wb_full[9:0];
+    \$74  = \$signal ;
+    if (\$30 ) begin
+      \$74  = \$31 ;
+    end else if (wb_active) begin
+      \$74  = \$34 ;
+    end
     if (rst) begin
-      \$74  = 10'h000;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$75  = wb_pend_early;
+    \$75  = last;
+    if (\$30 ) begin
+      \$75  = 1'h0;
+    end else if (wb_active) begin
+      \$75  = \$35 ;
+    end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$76  = waddr1;
+    \$76  = \$36 ;
     if (rst) begin
-      \$76  = 10'h000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$77  = \$35 [5:0];
+    \$77  = wb_full[9:0];
     if (rst) begin
-      \$77  = 6'h00;
+      \$77  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$78  = h_we_dst;
+    \$78  = wb_pend_early;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$79  = h_addr[5:0];
+    \$79  = \$like ;
     if (rst) begin
-      \$79  = 6'h00;
+      \$79  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$80  = h_wdata;
+    \$80  = wb_pend_mid;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$81  = \$41 [63:0];
+    \$81  = waddr2;
     if (rst) begin
-      \$81  = 64'h0000000000000000;
+      \$81  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$82  = \$45 ;
+    \$82  = \$37 [5:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$83  = \$signature__addr$15 ;
+    \$83  = h_we_dst;
     if (rst) begin
-      \$83  = 6'h00;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$84  = \$50 ;
+    \$84  = h_addr[5:0];
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$85  = \$56 ;
+    \$85  = h_wdata;
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$86  = \$60 ;
+    \$86  = \$39 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$87  = \$61 ;
+    \$87  = \$41 [63:0];
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = \$62 ;
+    \$88  = \$45 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = \$66 ;
+    \$89  = \$signature__addr$16 ;
     if (rst) begin
-      \$89  = 64'h0000000000000000;
+      \$89  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = out;
+    \$90  = \$50 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = ra;
+    \$91  = \$56 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$92  = \$60 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$93  = \$61 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$94  = \$64 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$95  = \$69 ;
+    if (rst) begin
+      \$95  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$96  = out;
+    if (rst) begin
+      \$96  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$97  = ra;
     if (ctl__arm) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end else if (src__rd_en) begin
-      \$91  = \$67 [9:0];
+      \$97  = \$70 [9:0];
     end
     if (rst) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = \$68 ;
+    \$98  = \$71 ;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$98  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$60  = h_wdata;
-  assign \$21  = src_sel;
+  assign \h_wacc$63  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
+  assign \$27  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -12360,13 +12606,13 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [20:0];
+  reg [78:0] mem [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h14;
+  assign \$11  = rptr2 == 5'h15;
   assign \$12  = rptr2 + 1'h1;
   assign \$13  = \$11  ? 6'h00 : \$12 ;
   assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
@@ -12384,7 +12630,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$26  = wptr == rptr1;
   assign \$27  = pop ? \$25  : \$26 ;
   assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h14;
+  assign \$29  = wptr == 5'h15;
   assign \$30  = wptr + 1'h1;
   assign \$31  = \$29  ? 6'h00 : \$30 ;
   assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
@@ -12400,7 +12646,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$42  = issue__pop & \$41 ;
   assign \$43  = ~ issue__pop;
   assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h15;
+  assign \$45  = sc == 5'h16;
   assign \$46  = \$44  & \$45 ;
   assign \$47  = \$42  | \$46 ;
   assign \$48  = pop != issue__pop;
@@ -12466,12 +12712,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     bc__room_nopush <= \$88 ;
   always @(posedge clk)
     bc__room_push <= \$89 ;
-  assign \$1  = rptr0 == 5'h14;
+  assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
   assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
   assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h14;
+  assign \$6  = rptr1 == 5'h15;
   assign \$7  = rptr1 + 1'h1;
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
@@ -14084,10 +14330,10 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [15:0] \$13 ;
-  wire [15:0] \$14 ;
-  wire \$15 ;
-  wire \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [15:0] \$15 ;
+  wire [15:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
@@ -14103,14 +14349,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
   wire \$34 ;
-  wire [9:0] \$35 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -14141,48 +14387,55 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [63:0] \$65 ;
-  wire [63:0] \$66 ;
-  wire [10:0] \$67 ;
-  wire [15:0] \$68 ;
-  reg \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [63:0] \$67 ;
+  wire [63:0] \$68 ;
+  wire [63:0] \$69 ;
   wire \$7 ;
-  reg [6:0] \$70 ;
-  reg \$71 ;
+  wire [10:0] \$70 ;
+  wire [15:0] \$71 ;
   reg \$72 ;
-  reg \$73 ;
-  reg [9:0] \$74 ;
+  reg [6:0] \$73 ;
+  reg \$74 ;
   reg \$75 ;
-  reg [9:0] \$76 ;
-  reg [5:0] \$77 ;
+  reg \$76 ;
+  reg [9:0] \$77 ;
   reg \$78 ;
-  reg [5:0] \$79 ;
+  reg [9:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [63:0] \$81 ;
-  reg \$82 ;
-  reg [5:0] \$83 ;
-  reg \$84 ;
-  reg \$85 ;
+  reg \$80 ;
+  reg [9:0] \$81 ;
+  reg [5:0] \$82 ;
+  reg \$83 ;
+  reg [5:0] \$84 ;
+  reg [15:0] \$85 ;
   reg \$86 ;
-  reg \$87 ;
+  reg [63:0] \$87 ;
   reg \$88 ;
-  reg [63:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [15:0] \$90 ;
-  reg [9:0] \$91 ;
-  reg [15:0] \$92 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg [63:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [9:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$16  = 1'h0;
-  reg [5:0] \$signal$18  = 6'h00;
-  reg \$signal$25  = 1'h0;
-  reg \$signal$64  = 1'h0;
-  reg \$signal$66  = 1'h0;
-  reg \$signal$69  = 1'h0;
+  reg \$signal$17  = 1'h0;
+  reg [5:0] \$signal$19  = 6'h00;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$68  = 1'h0;
+  reg \$signal$70  = 1'h0;
+  reg \$signal$73  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$15 ;
+  wire [5:0] \$signature__addr$16 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$27 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -14197,6 +14450,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [15:0] acc__wdata;
   input acc__we;
   wire acc__we;
+  reg clear_q = 1'h0;
   input clk;
   wire clk;
   input ctl__arm;
@@ -14214,7 +14468,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$60 ;
+  wire [15:0] \h_wacc$63 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -14228,11 +14482,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -14248,13 +14502,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
-  reg [9:0] waddr1 = 10'h000;
+  wire \w_en$53 ;
+  reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
   output wb__busy_next;
@@ -14268,6 +14522,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
+  reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -14278,7 +14533,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$15 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -14287,59 +14542,65 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
-  assign \$6  = wb_active & \$5 ;
-  assign \$7  = \$3  | \$6 ;
-  assign wb__busy_next = \$7  | wb_pend_early;
-  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
-  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$16 ;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$8  = wo_valid | wo_set;
-  assign acc = \$8  ? wo_r__data : 16'h0000;
-  assign \$9  = $signed(acc) < $signed(1'h0);
-  assign \$10  = relu & \$9 ;
-  assign \$11  = $signed(acc) < $signed(16'h8000);
-  assign \$12  = $signed(acc) > $signed(16'h7fff);
-  assign \$13  = \$12  ? 16'h7fff : acc;
-  assign \$14  = \$11  ? 16'h8000 : \$13 ;
-  assign out = \$10  ? 16'h0000 : \$14 ;
-  assign \$15  = ! src_sel;
-  assign \$16  = ctl__pf_active & \$15 ;
-  assign r_addr = \$16  ? ra : h_addr;
+  assign \$signature__data$27  = _1_;
+  assign \$2  = \$1  | wb_pend_early;
+  assign wb__busy = \$2  | wb_pend_mid;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$3  = ~ wb__busy;
+  assign \$4  = wb__start & \$3 ;
+  assign \$5  = ~ last;
+  assign \$6  = \$5  | \$signal ;
+  assign \$7  = wb_active & \$6 ;
+  assign \$8  = \$4  | \$7 ;
+  assign \$9  = \$8  | wb_pend_early;
+  assign wb__busy_next = \$9  | wb_pend_mid;
+  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
+  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$17 ;
+  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
   assign \$17  = ! src_sel;
   assign \$18  = ctl__pf_active & \$17 ;
-  assign r_en = \$18  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign r_addr = \$18  ? ra : h_addr;
   assign \$19  = ! src_sel;
-  assign \$20  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$20  : h_we_src;
-  assign \$22  = ctl__pf_active & \$21 ;
-  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? h_out : h_wdata;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? out : h_wdata;
-  assign \$26  = h_we_next | wb_pend;
-  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$27  = ~ wb__busy;
-  assign \$28  = wb__start & \$27 ;
-  assign \$29  = wb_base < 11'h400;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_full + 1'h1;
-  assign \$32  = \$31  < 11'h400;
-  assign \$33  = wb_cnt == 6'h3e;
-  assign \$34  = wb_active & \$signal ;
-  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$signature__en  & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$15 ;
-  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$38  = ~ keep_acc;
+  assign \$39  = ctl__start & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$16 ;
+  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
   assign \$42  = ~ keep_acc;
   assign \$43  = ctl__start & \$42 ;
   assign \$44  = ~ \$43 ;
@@ -14350,78 +14611,81 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$49  = ~ \$48 ;
   assign \$50  = \$46  & \$49 ;
   assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$64  & \$51 ;
+  assign \$52  = \$signal$68  & \$51 ;
   assign \$53  = ~ keep_acc;
   assign \$54  = ctl__start & \$53 ;
   assign \$55  = ~ \$54 ;
   assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$57  = \$signal$70  | \$signal$73 ;
   assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$64  & \$58 ;
+  assign \$59  = \$signal$68  & \$58 ;
   assign \$60  = \$57  | \$59 ;
   assign \$61  = valid >> wo_r__addr;
   assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = valid | set_q;
-  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
-  assign \$67  = ra + 1'h1;
-  assign \$68  = src_sel ? \r_data$54  : r_data;
+  assign \$63  = ~ clear_q;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$68  = valid | \$67 ;
+  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
+  assign \$70  = ra + 1'h1;
+  assign \$71  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$69 ;
+    wb_active <= \$72 ;
   always @(posedge clk)
-    wb_cnt <= \$70 ;
+    wb_cnt <= \$73 ;
   always @(posedge clk)
-    \$signal  <= \$71 ;
+    \$signal  <= \$74 ;
   always @(posedge clk)
-    last <= \$72 ;
+    last <= \$75 ;
   always @(posedge clk)
-    wb_pend_early <= \$73 ;
+    wb_pend_early <= \$76 ;
   always @(posedge clk)
-    waddr1 <= \$74 ;
+    \$like  <= \$77 ;
   always @(posedge clk)
-    wb_pend <= \$75 ;
+    wb_pend_mid <= \$78 ;
   always @(posedge clk)
-    wb_waddr <= \$76 ;
+    waddr2 <= \$79 ;
   always @(posedge clk)
-    wo_r__addr <= \$77 ;
+    wb_pend <= \$80 ;
   always @(posedge clk)
-    \$signal$16  <= \$78 ;
+    wb_waddr <= \$81 ;
   always @(posedge clk)
-    \$signal$18  <= \$79 ;
+    wo_r__addr <= \$82 ;
   always @(posedge clk)
-    h_wacc <= \$80 ;
+    \$signal$17  <= \$83 ;
   always @(posedge clk)
-    set_q <= \$81 ;
+    \$signal$19  <= \$84 ;
   always @(posedge clk)
-    \$signal$64  <= \$82 ;
+    h_wacc <= \$85 ;
   always @(posedge clk)
-    w_addr_q <= \$83 ;
+    clear_q <= \$86 ;
   always @(posedge clk)
-    \$signal$66  <= \$84 ;
+    set_q <= \$87 ;
   always @(posedge clk)
-    \$signal$69  <= \$85 ;
+    \$signal$68  <= \$88 ;
   always @(posedge clk)
-    \$signal$25  <= \$86 ;
+    w_addr_q <= \$89 ;
   always @(posedge clk)
-    wo_valid <= \$87 ;
+    \$signal$70  <= \$90 ;
   always @(posedge clk)
-    wo_set <= \$88 ;
+    \$signal$73  <= \$91 ;
   always @(posedge clk)
-    valid <= \$89 ;
+    \$signal$26  <= \$92 ;
   always @(posedge clk)
-    h_out <= \$90 ;
+    wo_valid <= \$93 ;
   always @(posedge clk)
-    ra <= \$91 ;
+    wo_set <= \$94 ;
   always @(posedge clk)
-    src__data <= \$92 ;
+    valid <= \$95 ;
+  always @(posedge clk)
+    h_out <= \$96 ;
+  always @(posedge clk)
+    ra <= \$97 ;
+  always @(posedge clk)
+    src__data <= \$98 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -14434,215 +14698,236 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$69  = wb_active;
-    if (\$28 ) begin
-      \$69  = 1'h1;
+    \$72  = wb_active;
+    if (\$30 ) begin
+      \$72  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$69  = 1'h0;
+        \$72  = 1'h0;
       end
     end
     if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$70  = wb_cnt;
-    if (\$28 ) begin
-      \$70  = 7'h00;
-    end else if (wb_active) begin
-      \$70  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$70  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$71  = \$signal ;
-    if (\$28 ) begin
-      \$71  = \$29 ;
-    end else if (wb_active) begin
-      \$71  = \$32 ;
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$72  = last;
-    if (\$28 ) begin
-      \$72  = 1'h0;
-    end else if (wb_active) begin
-      \$72  = \$33 ;
-    end
-    if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$73  = \$34 ;
+    \$73  = wb_cnt;
+    if (\$30 ) begin
+      \$73  = 7'h00;
+    end else if (wb_active) begin
+      \$73  = \$32 [6:0];
+    end
     if (rst) begin
-      \$73  = 1'h0;
+      \$73  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$74  = wb_full[9:0];
+    \$74  = \$signal ;
+    if (\$30 ) begin
+      \$74  = \$31 ;
+    end else if (wb_active) begin
+      \$74  = \$34 ;
+    end
     if (rst) begin
-      \$74  = 10'h000;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$75  = wb_pend_early;
+    \$75  = last;
+    if (\$30 ) begin
+      \$75  = 1'h0;
+    end else if (wb_active) begin
+      \$75  = \$35 ;
+    end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$76  = waddr1;
+    \$76  = \$36 ;
     if (rst) begin
-      \$76  = 10'h000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$77  = \$35 [5:0];
+    \$77  = wb_full[9:0];
     if (rst) begin
-      \$77  = 6'h00;
+      \$77  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$78  = h_we_dst;
+    \$78  = wb_pend_early;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$79  = h_addr[5:0];
+    \$79  = \$like ;
     if (rst) begin
-      \$79  = 6'h00;
+      \$79  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$80  = h_wdata;
+    \$80  = wb_pend_mid;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$81  = \$41 [63:0];
+    \$81  = waddr2;
     if (rst) begin
-      \$81  = 64'h0000000000000000;
+      \$81  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$82  = \$45 ;
+    \$82  = \$37 [5:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$83  = \$signature__addr$15 ;
+    \$83  = h_we_dst;
     if (rst) begin
-      \$83  = 6'h00;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$84  = \$50 ;
+    \$84  = h_addr[5:0];
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$85  = \$56 ;
+    \$85  = h_wdata;
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$86  = \$60 ;
+    \$86  = \$39 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$87  = \$61 ;
+    \$87  = \$41 [63:0];
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = \$62 ;
+    \$88  = \$45 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = \$66 ;
+    \$89  = \$signature__addr$16 ;
     if (rst) begin
-      \$89  = 64'h0000000000000000;
+      \$89  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = out;
+    \$90  = \$50 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = ra;
+    \$91  = \$56 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$92  = \$60 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$93  = \$61 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$94  = \$64 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$95  = \$69 ;
+    if (rst) begin
+      \$95  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$96  = out;
+    if (rst) begin
+      \$96  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$97  = ra;
     if (ctl__arm) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end else if (src__rd_en) begin
-      \$91  = \$67 [9:0];
+      \$97  = \$70 [9:0];
     end
     if (rst) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = \$68 ;
+    \$98  = \$71 ;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$98  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$60  = h_wdata;
-  assign \$21  = src_sel;
+  assign \h_wacc$63  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
+  assign \$27  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -16702,13 +16987,13 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [20:0];
+  reg [78:0] mem [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h14;
+  assign \$11  = rptr2 == 5'h15;
   assign \$12  = rptr2 + 1'h1;
   assign \$13  = \$11  ? 6'h00 : \$12 ;
   assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
@@ -16726,7 +17011,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$26  = wptr == rptr1;
   assign \$27  = pop ? \$25  : \$26 ;
   assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h14;
+  assign \$29  = wptr == 5'h15;
   assign \$30  = wptr + 1'h1;
   assign \$31  = \$29  ? 6'h00 : \$30 ;
   assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
@@ -16742,7 +17027,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$42  = issue__pop & \$41 ;
   assign \$43  = ~ issue__pop;
   assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h15;
+  assign \$45  = sc == 5'h16;
   assign \$46  = \$44  & \$45 ;
   assign \$47  = \$42  | \$46 ;
   assign \$48  = pop != issue__pop;
@@ -16808,12 +17093,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     bc__room_nopush <= \$88 ;
   always @(posedge clk)
     bc__room_push <= \$89 ;
-  assign \$1  = rptr0 == 5'h14;
+  assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
   assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
   assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h14;
+  assign \$6  = rptr1 == 5'h15;
   assign \$7  = rptr1 + 1'h1;
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
@@ -18426,10 +18711,10 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
-  wire [15:0] \$13 ;
-  wire [15:0] \$14 ;
-  wire \$15 ;
-  wire \$16 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [15:0] \$15 ;
+  wire [15:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
@@ -18445,14 +18730,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [11:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
   wire \$34 ;
-  wire [9:0] \$35 ;
+  wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -18483,48 +18768,55 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [63:0] \$65 ;
-  wire [63:0] \$66 ;
-  wire [10:0] \$67 ;
-  wire [15:0] \$68 ;
-  reg \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [63:0] \$67 ;
+  wire [63:0] \$68 ;
+  wire [63:0] \$69 ;
   wire \$7 ;
-  reg [6:0] \$70 ;
-  reg \$71 ;
+  wire [10:0] \$70 ;
+  wire [15:0] \$71 ;
   reg \$72 ;
-  reg \$73 ;
-  reg [9:0] \$74 ;
+  reg [6:0] \$73 ;
+  reg \$74 ;
   reg \$75 ;
-  reg [9:0] \$76 ;
-  reg [5:0] \$77 ;
+  reg \$76 ;
+  reg [9:0] \$77 ;
   reg \$78 ;
-  reg [5:0] \$79 ;
+  reg [9:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [63:0] \$81 ;
-  reg \$82 ;
-  reg [5:0] \$83 ;
-  reg \$84 ;
-  reg \$85 ;
+  reg \$80 ;
+  reg [9:0] \$81 ;
+  reg [5:0] \$82 ;
+  reg \$83 ;
+  reg [5:0] \$84 ;
+  reg [15:0] \$85 ;
   reg \$86 ;
-  reg \$87 ;
+  reg [63:0] \$87 ;
   reg \$88 ;
-  reg [63:0] \$89 ;
+  reg [5:0] \$89 ;
   wire \$9 ;
-  reg [15:0] \$90 ;
-  reg [9:0] \$91 ;
-  reg [15:0] \$92 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg [63:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [9:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$16  = 1'h0;
-  reg [5:0] \$signal$18  = 6'h00;
-  reg \$signal$25  = 1'h0;
-  reg \$signal$64  = 1'h0;
-  reg \$signal$66  = 1'h0;
-  reg \$signal$69  = 1'h0;
+  reg \$signal$17  = 1'h0;
+  reg [5:0] \$signal$19  = 6'h00;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$68  = 1'h0;
+  reg \$signal$70  = 1'h0;
+  reg \$signal$73  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$15 ;
+  wire [5:0] \$signature__addr$16 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$27 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -18539,6 +18831,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [15:0] acc__wdata;
   input acc__we;
   wire acc__we;
+  reg clear_q = 1'h0;
   input clk;
   wire clk;
   input ctl__arm;
@@ -18556,7 +18849,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$60 ;
+  wire [15:0] \h_wacc$63 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -18570,11 +18863,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -18590,13 +18883,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
-  reg [9:0] waddr1 = 10'h000;
+  wire \w_en$53 ;
+  reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
   output wb__busy_next;
@@ -18610,6 +18903,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [10:0] wb_full;
   reg wb_pend = 1'h0;
   reg wb_pend_early = 1'h0;
+  reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
   wire [5:0] wo_addr;
@@ -18620,7 +18914,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$15 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= \$signature__data ;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -18629,59 +18923,65 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
-  assign \$6  = wb_active & \$5 ;
-  assign \$7  = \$3  | \$6 ;
-  assign wb__busy_next = \$7  | wb_pend_early;
-  assign \$signature__addr$15  = \$signal$16  ? \$signal$18  : acc__waddr;
-  assign \$signature__data  = \$signal$16  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$16 ;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$8  = wo_valid | wo_set;
-  assign acc = \$8  ? wo_r__data : 16'h0000;
-  assign \$9  = $signed(acc) < $signed(1'h0);
-  assign \$10  = relu & \$9 ;
-  assign \$11  = $signed(acc) < $signed(16'h8000);
-  assign \$12  = $signed(acc) > $signed(16'h7fff);
-  assign \$13  = \$12  ? 16'h7fff : acc;
-  assign \$14  = \$11  ? 16'h8000 : \$13 ;
-  assign out = \$10  ? 16'h0000 : \$14 ;
-  assign \$15  = ! src_sel;
-  assign \$16  = ctl__pf_active & \$15 ;
-  assign r_addr = \$16  ? ra : h_addr;
+  assign \$signature__data$27  = _1_;
+  assign \$2  = \$1  | wb_pend_early;
+  assign wb__busy = \$2  | wb_pend_mid;
+  assign wb_full = wb_base + wb_cnt;
+  assign \$3  = ~ wb__busy;
+  assign \$4  = wb__start & \$3 ;
+  assign \$5  = ~ last;
+  assign \$6  = \$5  | \$signal ;
+  assign \$7  = wb_active & \$6 ;
+  assign \$8  = \$4  | \$7 ;
+  assign \$9  = \$8  | wb_pend_early;
+  assign wb__busy_next = \$9  | wb_pend_mid;
+  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
+  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
+  assign \$signature__en  = acc__we | \$signal$17 ;
+  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
   assign \$17  = ! src_sel;
   assign \$18  = ctl__pf_active & \$17 ;
-  assign r_en = \$18  ? src__rd_en : 1'h1;
-  assign w_addr = wb_pend ? wb_waddr : h_addr;
-  assign w_data = wb_pend ? out : h_wdata;
+  assign r_addr = \$18  ? ra : h_addr;
   assign \$19  = ! src_sel;
-  assign \$20  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$20  : h_we_src;
-  assign \$22  = ctl__pf_active & \$21 ;
-  assign \r_addr$47  = \$22  ? ra : h_addr;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign w_addr = wb_pend ? wb_waddr : h_addr;
+  assign w_data = wb_pend ? h_out : h_wdata;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_en$48  = \$24  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? out : h_wdata;
-  assign \$26  = h_we_next | wb_pend;
-  assign \w_en$51  = \$25  ? h_we_src : \$26 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$27  = ~ wb__busy;
-  assign \$28  = wb__start & \$27 ;
-  assign \$29  = wb_base < 11'h400;
-  assign \$30  = wb_cnt + 1'h1;
-  assign \$31  = wb_full + 1'h1;
-  assign \$32  = \$31  < 11'h400;
-  assign \$33  = wb_cnt == 6'h3e;
-  assign \$34  = wb_active & \$signal ;
-  assign \$35  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$36  = ~ keep_acc;
-  assign \$37  = ctl__start & \$36 ;
-  assign \$38  = ~ \$37 ;
-  assign \$39  = \$signature__en  & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$15 ;
-  assign \$41  = \$39  ? \$40  : 127'h00000000000000000000000000000000;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$38  = ~ keep_acc;
+  assign \$39  = ctl__start & \$38 ;
+  assign \$40  = 1'h1 << \$signature__addr$16 ;
+  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
   assign \$42  = ~ keep_acc;
   assign \$43  = ctl__start & \$42 ;
   assign \$44  = ~ \$43 ;
@@ -18692,78 +18992,81 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$49  = ~ \$48 ;
   assign \$50  = \$46  & \$49 ;
   assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$64  & \$51 ;
+  assign \$52  = \$signal$68  & \$51 ;
   assign \$53  = ~ keep_acc;
   assign \$54  = ctl__start & \$53 ;
   assign \$55  = ~ \$54 ;
   assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$66  | \$signal$69 ;
+  assign \$57  = \$signal$70  | \$signal$73 ;
   assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$64  & \$58 ;
+  assign \$59  = \$signal$68  & \$58 ;
   assign \$60  = \$57  | \$59 ;
   assign \$61  = valid >> wo_r__addr;
   assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = valid | set_q;
-  assign \$66  = \$64  ? 64'h0000000000000000 : \$65 ;
-  assign \$67  = ra + 1'h1;
-  assign \$68  = src_sel ? \r_data$54  : r_data;
+  assign \$63  = ~ clear_q;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$68  = valid | \$67 ;
+  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
+  assign \$70  = ra + 1'h1;
+  assign \$71  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$69 ;
+    wb_active <= \$72 ;
   always @(posedge clk)
-    wb_cnt <= \$70 ;
+    wb_cnt <= \$73 ;
   always @(posedge clk)
-    \$signal  <= \$71 ;
+    \$signal  <= \$74 ;
   always @(posedge clk)
-    last <= \$72 ;
+    last <= \$75 ;
   always @(posedge clk)
-    wb_pend_early <= \$73 ;
+    wb_pend_early <= \$76 ;
   always @(posedge clk)
-    waddr1 <= \$74 ;
+    \$like  <= \$77 ;
   always @(posedge clk)
-    wb_pend <= \$75 ;
+    wb_pend_mid <= \$78 ;
   always @(posedge clk)
-    wb_waddr <= \$76 ;
+    waddr2 <= \$79 ;
   always @(posedge clk)
-    wo_r__addr <= \$77 ;
+    wb_pend <= \$80 ;
   always @(posedge clk)
-    \$signal$16  <= \$78 ;
+    wb_waddr <= \$81 ;
   always @(posedge clk)
-    \$signal$18  <= \$79 ;
+    wo_r__addr <= \$82 ;
   always @(posedge clk)
-    h_wacc <= \$80 ;
+    \$signal$17  <= \$83 ;
   always @(posedge clk)
-    set_q <= \$81 ;
+    \$signal$19  <= \$84 ;
   always @(posedge clk)
-    \$signal$64  <= \$82 ;
+    h_wacc <= \$85 ;
   always @(posedge clk)
-    w_addr_q <= \$83 ;
+    clear_q <= \$86 ;
   always @(posedge clk)
-    \$signal$66  <= \$84 ;
+    set_q <= \$87 ;
   always @(posedge clk)
-    \$signal$69  <= \$85 ;
+    \$signal$68  <= \$88 ;
   always @(posedge clk)
-    \$signal$25  <= \$86 ;
+    w_addr_q <= \$89 ;
   always @(posedge clk)
-    wo_valid <= \$87 ;
+    \$signal$70  <= \$90 ;
   always @(posedge clk)
-    wo_set <= \$88 ;
+    \$signal$73  <= \$91 ;
   always @(posedge clk)
-    valid <= \$89 ;
+    \$signal$26  <= \$92 ;
   always @(posedge clk)
-    h_out <= \$90 ;
+    wo_valid <= \$93 ;
   always @(posedge clk)
-    ra <= \$91 ;
+    wo_set <= \$94 ;
   always @(posedge clk)
-    src__data <= \$92 ;
+    valid <= \$95 ;
+  always @(posedge clk)
+    h_out <= \$96 ;
+  always @(posedge clk)
+    ra <= \$97 ;
+  always @(posedge clk)
+    src__data <= \$98 ;
   assign \$1  = wb_active | wb_pend;
-  assign wb__busy = \$1  | wb_pend_early;
-  assign wb_full = wb_base + wb_cnt;
-  assign \$2  = ~ wb__busy;
-  assign \$3  = wb__start & \$2 ;
-  assign \$4  = ~ last;
-  assign \$5  = \$4  | \$signal ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -18776,215 +19079,236 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$69  = wb_active;
-    if (\$28 ) begin
-      \$69  = 1'h1;
+    \$72  = wb_active;
+    if (\$30 ) begin
+      \$72  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$69  = 1'h0;
+        \$72  = 1'h0;
       end
     end
     if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$70  = wb_cnt;
-    if (\$28 ) begin
-      \$70  = 7'h00;
-    end else if (wb_active) begin
-      \$70  = \$30 [6:0];
-    end
-    if (rst) begin
-      \$70  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$71  = \$signal ;
-    if (\$28 ) begin
-      \$71  = \$29 ;
-    end else if (wb_active) begin
-      \$71  = \$32 ;
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$72  = last;
-    if (\$28 ) begin
-      \$72  = 1'h0;
-    end else if (wb_active) begin
-      \$72  = \$33 ;
-    end
-    if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$73  = \$34 ;
+    \$73  = wb_cnt;
+    if (\$30 ) begin
+      \$73  = 7'h00;
+    end else if (wb_active) begin
+      \$73  = \$32 [6:0];
+    end
     if (rst) begin
-      \$73  = 1'h0;
+      \$73  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$74  = wb_full[9:0];
+    \$74  = \$signal ;
+    if (\$30 ) begin
+      \$74  = \$31 ;
+    end else if (wb_active) begin
+      \$74  = \$34 ;
+    end
     if (rst) begin
-      \$74  = 10'h000;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$75  = wb_pend_early;
+    \$75  = last;
+    if (\$30 ) begin
+      \$75  = 1'h0;
+    end else if (wb_active) begin
+      \$75  = \$35 ;
+    end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$76  = waddr1;
+    \$76  = \$36 ;
     if (rst) begin
-      \$76  = 10'h000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$77  = \$35 [5:0];
+    \$77  = wb_full[9:0];
     if (rst) begin
-      \$77  = 6'h00;
+      \$77  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$78  = h_we_dst;
+    \$78  = wb_pend_early;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$79  = h_addr[5:0];
+    \$79  = \$like ;
     if (rst) begin
-      \$79  = 6'h00;
+      \$79  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$80  = h_wdata;
+    \$80  = wb_pend_mid;
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$81  = \$41 [63:0];
+    \$81  = waddr2;
     if (rst) begin
-      \$81  = 64'h0000000000000000;
+      \$81  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$82  = \$45 ;
+    \$82  = \$37 [5:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$83  = \$signature__addr$15 ;
+    \$83  = h_we_dst;
     if (rst) begin
-      \$83  = 6'h00;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$84  = \$50 ;
+    \$84  = h_addr[5:0];
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$85  = \$56 ;
+    \$85  = h_wdata;
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$86  = \$60 ;
+    \$86  = \$39 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$87  = \$61 ;
+    \$87  = \$41 [63:0];
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = \$62 ;
+    \$88  = \$45 ;
     if (rst) begin
       \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = \$66 ;
+    \$89  = \$signature__addr$16 ;
     if (rst) begin
-      \$89  = 64'h0000000000000000;
+      \$89  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = out;
+    \$90  = \$50 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = ra;
+    \$91  = \$56 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$92  = \$60 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$93  = \$61 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$94  = \$64 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$95  = \$69 ;
+    if (rst) begin
+      \$95  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$96  = out;
+    if (rst) begin
+      \$96  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$97  = ra;
     if (ctl__arm) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end else if (src__rd_en) begin
-      \$91  = \$67 [9:0];
+      \$97  = \$70 [9:0];
     end
     if (rst) begin
-      \$91  = 10'h000;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = \$68 ;
+    \$98  = \$71 ;
     if (rst) begin
-      \$92  = 16'h0000;
+      \$98  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$60  = h_wdata;
-  assign \$21  = src_sel;
+  assign \h_wacc$63  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
+  assign \$27  = src_sel;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -21044,13 +21368,13 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [20:0];
+  reg [78:0] mem [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h14;
+  assign \$11  = rptr2 == 5'h15;
   assign \$12  = rptr2 + 1'h1;
   assign \$13  = \$11  ? 6'h00 : \$12 ;
   assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
@@ -21068,7 +21392,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$26  = wptr == rptr1;
   assign \$27  = pop ? \$25  : \$26 ;
   assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h14;
+  assign \$29  = wptr == 5'h15;
   assign \$30  = wptr + 1'h1;
   assign \$31  = \$29  ? 6'h00 : \$30 ;
   assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
@@ -21084,7 +21408,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$42  = issue__pop & \$41 ;
   assign \$43  = ~ issue__pop;
   assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h15;
+  assign \$45  = sc == 5'h16;
   assign \$46  = \$44  & \$45 ;
   assign \$47  = \$42  | \$46 ;
   assign \$48  = pop != issue__pop;
@@ -21150,12 +21474,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     bc__room_nopush <= \$88 ;
   always @(posedge clk)
     bc__room_push <= \$89 ;
-  assign \$1  = rptr0 == 5'h14;
+  assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
   assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
   assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h14;
+  assign \$6  = rptr1 == 5'h15;
   assign \$7  = rptr1 + 1'h1;
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
@@ -21732,7 +22056,7 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   assign \$8  = | pre;
   assign \$9  = pre - 1'h1;
   assign \$10  = \$8  ? \$9  : 5'h00;
-  assign \$11  = ctl_next__arm ? 5'h0e : \$10 ;
+  assign \$11  = ctl_next__arm ? 5'h0f : \$10 ;
   assign \$12  = ~ ctl__start;
   assign \$13  = bias_sent & \$12 ;
   always @(posedge clk)

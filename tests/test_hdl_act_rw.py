@@ -53,7 +53,7 @@ def test_clear_writeback_swap():
         else:
             raise AssertionError("write-back never ended")
         ctx.set(dut.wb.start, 0)
-        assert busy_cycles == cfg.regfile_entries + 2      # active for each entry, two pending stages
+        assert busy_cycles == cfg.regfile_entries + 3      # active for each entry, three pending stages
         for r, v in enumerate(vals):                     # host reads: two cycles
             ctx.set(dut.h_addr, 3 + r)
             await ctx.tick()
@@ -222,6 +222,58 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         ctx.set(dut.acc.raddr, 3)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 0
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_write_in_a_clearing_starts_cycle_is_dropped():
+    """A plain start clears the whole file, a write in the start's own cycle included: the
+    entry reads 0 afterwards through both read ports (the datapath's and the write-out's),
+    while the same write one cycle after the start is kept."""
+    cfg = EIEConfig(pes=1, act_bits=8, acc_bits=12, regfile_entries=6)
+    hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
+    dut = ActRW(hw)
+
+    async def read(ctx, r):
+        """(accumulate-port read, write-out read) of entry r."""
+        ctx.set(dut.h_addr, r)
+        ctx.set(dut.acc.raddr_next, r)
+        await ctx.tick()
+        ctx.set(dut.acc.raddr, r)
+        await ctx.tick()
+        acc = ctx.get(dut.acc.rdata)
+        await ctx.tick()
+        return acc, ctx.get(dut.h_out)
+
+    async def write(ctx, r, v, start):
+        ctx.set(dut.acc.waddr, r)
+        ctx.set(dut.acc.wdata, v)
+        ctx.set(dut.acc.we, 1)
+        ctx.set(dut.ctl.start, start)
+        await ctx.tick()
+        ctx.set(dut.acc.we, 0)
+        ctx.set(dut.ctl.start, 0)
+
+    async def bench(ctx):
+        await write(ctx, 2, 55, start=0)
+        assert await read(ctx, 2) == (55, 55)
+        # the write meets the clearing start, while the write-out port already looks at its
+        # entry: in none of the next cycles may it see the write (the lagging one-hot)
+        ctx.set(dut.h_addr, 4)
+        for _ in range(3):                                 # h_out: three cycles after h_addr
+            await ctx.tick()
+        assert ctx.get(dut.h_out) == 0
+        await write(ctx, 4, 66, start=1)
+        for _ in range(4):
+            assert ctx.get(dut.h_out) == 0
+            await ctx.tick()
+        assert await read(ctx, 4) == (0, 0)
+        assert await read(ctx, 2) == (0, 0)               # cleared by the start
+        await write(ctx, 4, 66, start=0)
+        assert await read(ctx, 4) == (66, 66)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from eie.config import EIEConfig
 from eie.hdl.lnzd import CCU, LNZDTree, lnzd_levels, scan_ref
-from eie.hdl.params import PREROLL, SRC_LATENCY, HWConfig
+from eie.hdl.params import PREROLL, SRC_LATENCY, HWConfig, announce_groups
 
 
 @pytest.mark.parametrize("n,fanin", [(1, 2), (4, 4), (5, 2), (7, 3), (16, 4), (64, 4), (9, 16)])
@@ -101,7 +101,8 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
                 strobes.append(c)
             for link in dut.pes:                      # every PE sees the same bus and strobe
                 assert ctx.get(link.bc.strobe) == ctx.get(dut.bcast)
-                assert ctx.get(link.ann.valid) == ctx.get(dut.pes[0].ann.valid)
+                for field in ("valid", "j", "a"):       # (through the announce fan-out tree)
+                    assert ctx.get(getattr(link.ann, field)) == ctx.get(getattr(dut.pes[0].ann, field))
             searches += ctx.get(dut.ev_search)
             stalls += ctx.get(dut.ev_stall)
             assert not ctx.get(dut.fault), f"CCU fault in cycle {c}"
@@ -122,6 +123,24 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
     sim.add_testbench(bench)
     sim.run()
     return box["out"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 10, 16, 17, 64, 100])
+def test_announce_groups_cover_every_pe_once(n):
+    """The announce tree: consecutive groups, every PE in exactly one, no copy drives more
+    than ceil(sqrt(N)) PEs and the announce register no more than ceil(sqrt(N)) copies."""
+    groups = announce_groups(n)
+    flat = [p for g in groups for p in g]
+    assert flat == list(range(n))
+    bound = -(-n ** 0.5 // 1)                     # ceil(sqrt(n)), computed apart from isqrt
+    assert all(1 <= len(g) <= bound for g in groups)
+    assert len(groups) <= bound
+
+
+def test_announce_groups_rejects_bad_counts():
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError):
+            announce_groups(bad)
 
 
 @pytest.mark.parametrize("n,fanin,seed", [(1, 2, 0), (4, 4, 1), (5, 3, 2), (8, 2, 3)])

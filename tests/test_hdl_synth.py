@@ -67,9 +67,9 @@ def test_bram_estimate_reference_and_paper():
     assert est["total"] == 48
     # iCE40 (no LUT RAM): 128 x 64-bit lines = 4 EBR (x16 each), pointer and activation
     # banks 1 each, and the small memories with registered reads: codebook (1), destination
-    # file (16 b, two read ports: 2), the descriptor FIFO (17 x 67 b: 5 EBR of 16 b)
+    # file (16 b, two read ports: 2), the descriptor FIFO (18 x 67 b: 5 EBR of 16 b)
     ice_hw = device_reference("ice40", "hx8k")
-    assert ice_hw.desc_depth == 17
+    assert ice_hw.desc_depth == 18
     ice = synth.bram_estimate(ice_hw, "ice40")
     assert ice["per_memory"] == {"spmat": 4, "ptr_even": 1, "ptr_odd": 1, "act0": 1, "act1": 1,
                                  "codebook": 1, "dst": 2, "desc_fifo": 5}

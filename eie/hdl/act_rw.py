@@ -12,7 +12,7 @@
 * Write-out [arch §4]: ``y = clamp(acc, −2^(act_bits−1), 2^(act_bits−1) − 1)``, then
   ``max(y, 0)`` if ``relu``.
 * Swap [arch §5.6]: ``wb.start`` copies the write-out of every destination entry r to
-  address ``wb_base + r`` of the next bank (``dst_depth`` + 1 cycles, ``wb.busy``; pass t
+  address ``wb_base + r`` of the next bank (``regfile_entries`` + 3 cycles of ``wb.busy``; pass t
   of a multi-pass layer uses ``wb_base = t·regfile_entries``); the host then flips
   ``src_sel``.  Neither costs a cycle of the pass [arch §5.7].
 
@@ -108,14 +108,16 @@ class ActRW(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         wb_active, wb_cnt, wb_pend, wb_waddr = self._writeback(m)
-        out = self._dst_file(m, wb_active, wb_cnt)
-        self._banks(m, wb_pend, wb_waddr, out)
+        self._dst_file(m, wb_active, wb_cnt)
+        # the write-back writes the registered write-out (h_out), so the destination file's
+        # read, the valid bits and the clamp are a cycle apart from the bank's data pins
+        self._banks(m, wb_pend, wb_waddr, self.h_out)
         return m
 
     def _writeback(self, m):
         """The write-back sequencer (the swap): entry ``wb_cnt`` of the destination file is
-        read while ``wb_active`` and written into the next bank two cycles later
-        (``wb_pend``, at ``wb_waddr``)."""
+        read while ``wb_active`` and its registered write-out is written into the next bank
+        three cycles later (``wb_pend``, at ``wb_waddr``)."""
         hw = self._hw
         n_wb = hw.config.regfile_entries         # one row pass worth of outputs
         wb_active = Signal()
@@ -123,7 +125,8 @@ class ActRW(wiring.Component):
         wb_pend_early = Signal()                 # the write-back's first pipeline stage
         wb_cnt = Signal(range(hw.dst_depth + 1))
         wb_waddr = Signal(len(self.wb_base))
-        m.d.comb += self.wb.busy.eq(wb_active | wb_pend | wb_pend_early)
+        wb_pend_mid = Signal()                   # ... and its second
+        m.d.comb += self.wb.busy.eq(wb_active | wb_pend | wb_pend_early | wb_pend_mid)
         wb_full = Signal(len(self.wb_base) + 1)
         m.d.comb += wb_full.eq(self.wb_base + wb_cnt)
         # registers: wb_full < act_depth (the entry lands in the bank) and wb_cnt is the
@@ -138,15 +141,15 @@ class ActRW(wiring.Component):
                          last.eq(wb_cnt == n_wb - 2)]
             with m.If(last):
                 m.d.sync += wb_active.eq(0)
-        # entry wb_cnt is read two cycles later (registered address, then the file), so its
-        # write into the next bank waits two cycles; addresses past the bank are dropped
-        # rather than wrapped onto its start
-        pend1 = wb_pend_early
-        waddr1 = Signal.like(wb_waddr)
+        # entry wb_cnt is read two cycles later (registered address, then the file) and its
+        # write-out registered in the third, so its write into the next bank waits three
+        # cycles; addresses past the bank are dropped rather than wrapped onto its start
+        pend1, pend2 = wb_pend_early, wb_pend_mid
+        waddr1, waddr2 = Signal.like(wb_waddr), Signal.like(wb_waddr)
         m.d.sync += [pend1.eq(wb_active & in_range), waddr1.eq(wb_full),
-                     wb_pend.eq(pend1), wb_waddr.eq(waddr1)]
+                     pend2.eq(pend1), waddr2.eq(waddr1), wb_pend.eq(pend2), wb_waddr.eq(waddr2)]
         # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
-        m.d.comb += self.wb.busy_next.eq(start | (wb_active & (~last | in_range)) | pend1)
+        m.d.comb += self.wb.busy_next.eq(start | (wb_active & (~last | in_range)) | pend1 | pend2)
         return wb_active, wb_cnt, wb_pend, wb_waddr
 
     def _dst_file(self, m, wb_active, wb_cnt):
@@ -182,18 +185,22 @@ class ActRW(wiring.Component):
         # (the 64:1 multiplexer is a cycle of its own) and completed by compares with the
         # two writes the lagging bits do not hold yet; a plain start clears everything,
         # a write in its cycle included.
+        # (A write in a clearing start's cycle is dropped a cycle later, by clear_q, so the
+        # start is one LUT from the valid bits and never reaches the 64 one-hot decoders.)
         clear = self.ctl.start & ~self.keep_acc
+        clear_q = Signal()
         set_q = Signal(hw.dst_depth)
         w_en_q, w_addr_q = Signal(), Signal(hw.row_bits)          # the write of the previous cycle
         pre_valid, pre_hit, wo_set = Signal(), Signal(), Signal()
         m.d.sync += [
-            set_q.eq(Mux(dst_w.en & ~clear, Const(1, hw.dst_depth) << dst_w.addr, 0)),
+            clear_q.eq(clear),
+            set_q.eq(Mux(dst_w.en, Const(1, hw.dst_depth) << dst_w.addr, 0)),
             w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
             pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
             pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
             dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
-            wo_valid.eq(valid.bit_select(wo_addr, 1)), wo_set.eq(set_q.bit_select(wo_addr, 1)),
-            valid.eq(Mux(clear, 0, valid | set_q)),
+            wo_valid.eq(valid.bit_select(wo_addr, 1)), wo_set.eq(set_q.bit_select(wo_addr, 1) & ~clear_q),
+            valid.eq(Mux(clear, 0, valid | Mux(clear_q, 0, set_q))),
         ]
         m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
         acc = Signal(signed(c.acc_bits))

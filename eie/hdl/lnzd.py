@@ -44,8 +44,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .ccu_items import ItemFIFO
-from .interfaces import Announce, CCULink, PassControl
-from .params import ITEM_SLOTS, HWConfig, bits_for
+from .interfaces import Announce, CCULink, PassControl, registered_copy
+from .params import ITEM_SLOTS, HWConfig, announce_groups, bits_for
 from .src_prefetch import SrcPrefetch
 
 __all__ = ["LNZDNode", "LNZDTree", "CCU", "lnzd_levels", "scan_ref"]
@@ -195,7 +195,10 @@ class CCU(wiring.Component):
         for p in range(n):
             connect(m, pf.src[p], flipped(self.pes[p].src))
         ann = self._prescan(m, pf, tree, items.push)
-        connect(m, ann, *[flipped(link.ann) for link in self.pes])
+        # the announce bus's fan-out tree: one registered copy per group of PEs
+        for g, group in enumerate(announce_groups(n)):
+            copy = registered_copy(m, Announce(hw), ann, name=f"ann_g{g}")
+            connect(m, copy, *[flipped(self.pes[p].ann) for p in group])
         self._broadcast(m, items.pop)
         return m
 

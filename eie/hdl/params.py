@@ -10,13 +10,14 @@ This module imports nothing from Amaranth so that host drivers can use it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..config import EIEConfig
 from ..errors import ConfigError
 
 __all__ = ["HWConfig", "bits_for", "DEPTHS", "COUNTER_BITS", "VENDORS", "DESC_FIFOS", "DESC_FIFO_DEFAULT", "BRAM_LATENCY",
-           "GROUP_SLOTS", "LEAD", "ITEM_SLOTS", "PREROLL"]
+           "GROUP_SLOTS", "LEAD", "ITEM_SLOTS", "PREROLL", "announce_groups"]
 
 #: the memory depths of one build (per PE), each an :class:`HWConfig` field, with its unit
 DEPTHS = {"spmat_lines": "sparse-matrix lines (of line_bits bits)",
@@ -48,15 +49,29 @@ BRAM_LATENCY = 2
 SRC_LATENCY = BRAM_LATENCY + 1
 #: group slots of the CCU's source prefetch buffer (a power of two; >= 6 sustains a group/cycle)
 GROUP_SLOTS = 8
-#: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 9 is needed for
-#: a column's pointer descriptor to be at the PE's (registered) FIFO head the cycle before the
-#: column can first be popped (the line-memory look-ahead reads it then); one spare
-LEAD = 10
+#: cycles the pre-scanner runs ahead of the broadcaster (the element lead): >= 10 is needed
+#: for a column's pointer descriptor to be at the PE's (registered) FIFO head the cycle before
+#: the column can first be popped (the line-memory look-ahead reads it then): the announce
+#: register, its group copy (:func:`announce_groups`), the PE's copy, then the pointer
+#: pipeline; one spare
+LEAD = 11
 #: items (one per search: an element or a bubble) the pre-scanner may run ahead
 ITEM_SLOTS = LEAD + 2
 #: cycles from the ``arm`` cycle (the host's start takes effect) to the pass's cycle −1:
 #: the source prefetch needs 4 before the pre-scanner's first search, then the lead
 PREROLL = 1 + SRC_LATENCY + LEAD
+
+
+def announce_groups(pes: int) -> list[range]:
+    """The announce bus's fan-out tree: the CCU's announce register feeds one registered copy
+    per group of ``ceil(sqrt(pes))`` consecutive PEs, and each group copy feeds its PEs'
+    own copies, so no announce net drives more than about sqrt(N) far-apart flip-flops
+    (on an ECP5-85k with 16 PEs the single register driving every PE was the critical
+    path).  Consecutive PEs share a group because a floorplan puts them side by side."""
+    if isinstance(pes, bool) or not isinstance(pes, int) or pes < 1:
+        raise ValueError(f"pes must be a positive integer, not {pes!r}")
+    size = math.isqrt(pes - 1) + 1 if pes > 1 else 1
+    return [range(g, min(g + size, pes)) for g in range(0, pes, size)]
 
 
 def bits_for(n: int) -> int:

@@ -107,8 +107,9 @@ WRITE_LATENCY = 2
 #: cycle, then the pre-roll (``PREROLL``: the source prefetch and the pre-scanner's lead)
 START_DELAY = 1 + PREROLL
 #: value of the ``version`` register (bump when the host protocol changes; 4: ``out`` writes
-#: preload the destination file, ``ctrl`` bit :data:`CTRL_KEEP_ACC`; 5: ``READ_LATENCY`` 8)
-HW_VERSION = 5
+#: preload the destination file, ``ctrl`` bit :data:`CTRL_KEEP_ACC`; 5: ``READ_LATENCY`` 8;
+#: 6: ``START_DELAY`` 16, the announce bus's fan-out tree)
+HW_VERSION = 6
 
 
 class HostMap:
