@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--freq", type=float, default=None, help="nextpnr target (default: 150 ecp5, 60 ice40)")
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
     ap.add_argument("--router", default="router2", choices=["router1", "router2"])
+    ap.add_argument("--floorplan", default="auto", choices=["auto", "none"],
+                    help="ECP5 block-RAM clusters per PE (eie synth --floorplan; default auto)")
     ap.add_argument("--out", help="directory for the JSON records")
     args = ap.parse_args(argv)
     out = Path(args.out) if args.out else None
@@ -63,7 +65,8 @@ def main(argv=None) -> int:
         for target, device in CONFIGS[fam]:
             hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
-            res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router).to_dict()
+            res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
+                            floorplan=args.floorplan == "auto").to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]
