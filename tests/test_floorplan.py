@@ -113,6 +113,29 @@ def test_fewer_pes_than_clusters_and_odd_sizes():
         check_common(fp, sites, by_pe)
 
 
+def test_auto_plans_one_band_only():
+    """``max_bands`` (what ``--floorplan auto`` passes): the 4-PE arrays fit one band and get
+    a plan; the 16-PE 85k needs two and gets none, with the reason naming ``--floorplan on``."""
+    xs = [3 + 2 * i + (i // 4) * 3 for i in range(52)]
+    big = grid([22, 46, 70, 82], xs)
+    fp = fpl.plan(big, pe_cells(16), max_bands=fpl.AUTO_MAX_BANDS)
+    assert not fp.cells and "2 bands" in fp.reason and "--floorplan on" in fp.reason
+    assert fpl.plan(big, pe_cells(16)).bands == 2
+    for sites in (big, grid([25, 37], XS_25K)):
+        fp = fpl.plan(sites, pe_cells(4), max_bands=1)
+        assert fp.cells and fp.bands == 1 and fp.summary()["bands"] == 1
+
+
+def test_floorplan_mode_errors_and_off(tmp_path):
+    with pytest.raises(synth.InputError, match="--floorplan must be one of auto, on, none"):
+        synth.floorplan_netlist(synth.DEVICES["ecp5"]["25k"], tmp_path, tmp_path / "top.json", "yes")
+    # none and iCE40 run nothing (no tool, no netlist needed)
+    fp, t = synth.floorplan_netlist(synth.DEVICES["ecp5"]["25k"], tmp_path, tmp_path / "missing.json", "none")
+    assert fp == {"applied": False, "reason": "turned off (--floorplan none)"} and t == 0
+    fp, _ = synth.floorplan_netlist(synth.DEVICES["ice40"]["hx8k"], tmp_path, tmp_path / "missing.json", "on")
+    assert not fp["applied"] and "ECP5" in fp["reason"]
+
+
 def test_no_plan_when_it_cannot_cluster():
     sites = grid([25, 37], XS_25K)
     fp = fpl.plan(sites, pe_cells(5))                     # 60 block RAMs, 56 sites

@@ -42,7 +42,7 @@ def cmd_board(args) -> int:
         raise InputError(f"--clock-mhz must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}")
     hw = HWConfig(cfg, vendor=board.family)
     res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
-                      force=args.force, progress=_progress, floorplan=args.floorplan == "auto")
+                      force=args.force, progress=_progress, floorplan=args.floorplan)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -140,6 +140,7 @@ def cmd_run_board(args) -> int:
 
 def register(sub) -> None:
     from ..flow.board import BOARDS
+    from ..flow.floorplan import MODES as FLOORPLANS
     p = sub.add_parser("board", help="build a bitstream for a real board: the array behind a UART-to-Wishbone "
                                      "bridge (yowasp yosys + nextpnr + pack)")
     p.add_argument("target", metavar="TARGET",
@@ -149,9 +150,9 @@ def register(sub) -> None:
     p.add_argument("--baud", type=int, default=None, help="UART baud rate in bits per second (default: "
                    + ", ".join(f"{k} {b.baud}" for k, b in BOARDS.items()) + ")")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--floorplan", choices=["auto", "none"], default="auto",
-                   help="auto: on ECP5 fix each PE's block RAMs to a cluster of neighbouring sites (as eie synth); "
-                        "none: leave all placement to nextpnr")
+    p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
+                   help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites, as eie synth "
+                        "(auto: when they fit one band of block-RAM rows; on: always; none: never)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="build into a non-empty directory; overwrite the JSON file")
     add_config_options(p, "the board's default array and clock: " + "; ".join(

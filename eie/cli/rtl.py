@@ -220,7 +220,7 @@ def cmd_synth(args) -> int:
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight,
-                    floorplan=args.floorplan == "auto")
+                    floorplan=args.floorplan)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -244,6 +244,7 @@ def cmd_cache(args) -> int:
 
 def register(sub) -> None:
     """Add the hardware commands to the sub-parsers of ``eie``."""
+    from ..flow.floorplan import MODES as FLOORPLANS
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
     from ..flow.synth import DEVICES, ROUTERS
@@ -308,9 +309,10 @@ def register(sub) -> None:
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")
-    p.add_argument("--floorplan", choices=["auto", "none"], default="auto",
-                   help="auto: on ECP5 fix each PE's block RAMs to a cluster of neighbouring sites "
-                        "(docs/fpga.md, Floorplan); none: leave all placement to nextpnr")
+    p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
+                   help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites (docs/fpga.md, "
+                        "Floorplan); auto: only when every cluster fits one band of block-RAM rows; on: always; "
+                        "none: leave all placement to nextpnr")
     p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
     p.add_argument("--json", help="write the results as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")

@@ -203,7 +203,7 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,
-                seed: int = 1, force: bool = False, progress=None, floorplan: bool = True) -> BoardResult:
+                seed: int = 1, force: bool = False, progress=None, floorplan: str = "auto") -> BoardResult:
     """Build the bitstream of ``hw`` for board ``board_name`` into directory ``out``
     (``floorplan``: on ECP5, each PE's block RAMs in a cluster of sites, as ``eie synth``)."""
     if board_name not in BOARDS:

