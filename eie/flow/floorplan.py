@@ -39,10 +39,10 @@ __all__ = ["Site", "Floorplan", "probe_sites", "pe_brams", "plan", "apply", "UNI
 #: ``--floorplan``: ``auto`` plans only arrays whose clusters fit one band of block-RAM rows
 #: (:data:`AUTO_MAX_BANDS`), ``on`` plans any array, ``none`` leaves placement to nextpnr
 MODES = ("auto", "on", "none")
-#: bands ``auto`` allows.  Measured: on the ECP5-25k 4-PE reference (one band) the plan gave
-#: +3.6 % mean Fmax over six seeds; on the ECP5-85k 16-PE reference (two bands) it gave
-#: 66.3 MHz on seed 2 against 76.4 without on seed 1, and on seed 1 router2 diverged
-#: (1 overused wire at iteration 101, 1,800 at 349)
+#: bands ``auto`` allows: a gain was measured only there (ECP5-25k 4-PE reference, one band:
+#: +3.6 % mean Fmax over six seeds).  On the ECP5-85k 16-PE reference (two bands): seed 2
+#: 66.3 MHz with the plan, 64.2 without (76.4 without on seed 1); router2 diverged on one seed
+#: each way -- no conclusion, and a whole-die plan fixes the PEs far apart (docs/fpga.md)
 AUTO_MAX_BANDS = 1
 
 #: inside a PE's cluster, the memories in order of how central their sites are: the line
@@ -201,7 +201,7 @@ def plan(sites: list[Site], by_pe: dict, other=(), max_bands: int | None = None)
     used.sort()
     if max_bands is not None and len(used) > max_bands:
         return Floorplan({}, reason=f"{len(pes)} PEs need {len(used)} bands of block-RAM rows; --floorplan auto "
-                                    f"plans at most {max_bands} (on the 16-PE ECP5-85k two bands were slower), "
+                                    f"plans at most {max_bands} (a gain was measured only on one band, docs/fpga.md), "
                                     f"--floorplan on forces it")
     # PEs per band: as even as the capacities allow
     left, counts = len(pes), []
