@@ -95,6 +95,19 @@ def test_clear_writeback_swap():
     sim.run()
 
 
+async def read_entry(ctx, dut, r):
+    """Entry r of the destination file through both read ports: ``(accumulate-port read,
+    write-out read)`` (the row announced a cycle early, ``h_out`` three cycles after ``h_addr``)."""
+    ctx.set(dut.h_addr, r)
+    ctx.set(dut.acc.raddr_next, r)
+    await ctx.tick()
+    ctx.set(dut.acc.raddr, r)
+    await ctx.tick()
+    acc = ctx.get(dut.acc.rdata)
+    await ctx.tick()
+    return acc, ctx.get(dut.h_out)
+
+
 def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
     """A host write to the destination file sets the accumulator and its valid bit [arch §2];
     a start with ``keep_acc`` keeps the preloaded file (the datapath reads and accumulates onto
@@ -106,17 +119,8 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
 
     async def read_dst(ctx):
         """(accumulate-port reads, write-out reads) of every entry."""
-        acc, out = [], []
-        for r in range(hw.dst_depth):
-            ctx.set(dut.h_addr, r)
-            ctx.set(dut.acc.raddr_next, r)              # the row is announced a cycle early
-            await ctx.tick()
-            ctx.set(dut.acc.raddr, r)
-            await ctx.tick()
-            acc.append(ctx.get(dut.acc.rdata))
-            await ctx.tick()
-            out.append(ctx.get(dut.h_out))
-        return acc, out
+        reads = [await read_entry(ctx, dut, r) for r in range(hw.dst_depth)]
+        return [a for a, _ in reads], [o for _, o in reads]
 
     async def host_write(ctx, words):
         for r, v in enumerate(words):
@@ -237,17 +241,6 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
     hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
     dut = ActRW(hw)
 
-    async def read(ctx, r):
-        """(accumulate-port read, write-out read) of entry r."""
-        ctx.set(dut.h_addr, r)
-        ctx.set(dut.acc.raddr_next, r)
-        await ctx.tick()
-        ctx.set(dut.acc.raddr, r)
-        await ctx.tick()
-        acc = ctx.get(dut.acc.rdata)
-        await ctx.tick()
-        return acc, ctx.get(dut.h_out)
-
     async def write(ctx, r, v, start):
         ctx.set(dut.acc.waddr, r)
         ctx.set(dut.acc.wdata, v)
@@ -259,7 +252,7 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
 
     async def bench(ctx):
         await write(ctx, 2, 55, start=0)
-        assert await read(ctx, 2) == (55, 55)
+        assert await read_entry(ctx, dut, 2) == (55, 55)
         # the write meets the clearing start, while the write-out port already looks at its
         # entry: in none of the next cycles may it see the write (the lagging one-hot)
         ctx.set(dut.h_addr, 4)
@@ -270,10 +263,10 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
         for _ in range(4):
             assert ctx.get(dut.h_out) == 0
             await ctx.tick()
-        assert await read(ctx, 4) == (0, 0)
-        assert await read(ctx, 2) == (0, 0)               # cleared by the start
+        assert await read_entry(ctx, dut, 4) == (0, 0)
+        assert await read_entry(ctx, dut, 2) == (0, 0)               # cleared by the start
         await write(ctx, 4, 66, start=0)
-        assert await read(ctx, 4) == (66, 66)
+        assert await read_entry(ctx, dut, 4) == (66, 66)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

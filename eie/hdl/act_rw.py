@@ -144,17 +144,16 @@ class ActRW(wiring.Component):
         # entry wb_cnt is read two cycles later (registered address, then the file) and its
         # write-out registered in the third, so its write into the next bank waits three
         # cycles; addresses past the bank are dropped rather than wrapped onto its start
-        pend1, pend2 = wb_pend_early, wb_pend_mid
         waddr1, waddr2 = Signal.like(wb_waddr), Signal.like(wb_waddr)
-        m.d.sync += [pend1.eq(wb_active & in_range), waddr1.eq(wb_full),
-                     pend2.eq(pend1), waddr2.eq(waddr1), wb_pend.eq(pend2), wb_waddr.eq(waddr2)]
+        m.d.sync += [wb_pend_early.eq(wb_active & in_range), waddr1.eq(wb_full),
+                     wb_pend_mid.eq(wb_pend_early), waddr2.eq(waddr1), wb_pend.eq(wb_pend_mid), wb_waddr.eq(waddr2)]
         # wb_busy of the next cycle (the top registers per-PE copies of busy from it)
-        m.d.comb += self.wb.busy_next.eq(start | (wb_active & (~last | in_range)) | pend1 | pend2)
+        m.d.comb += self.wb.busy_next.eq(start | (wb_active & (~last | in_range)) | wb_pend_early | wb_pend_mid)
         return wb_active, wb_cnt, wb_pend, wb_waddr
 
     def _dst_file(self, m, wb_active, wb_cnt):
-        """The destination register file with per-entry valid bits; returns the write-out of
-        the entry at the write-out port (``wb_cnt`` while ``wb_active``, else ``h_addr``)."""
+        """The destination register file with per-entry valid bits; its write-out port reads
+        ``wb_cnt`` while ``wb_active``, else ``h_addr``, into the registered ``h_out``."""
         hw = self._hw
         c = hw.config
         m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=self._init_acc)
@@ -183,10 +182,9 @@ class ActRW(wiring.Component):
         # address (set_q), so no address multiplexer or decoder sits in front of the 64
         # clock enables.  The datapath's valid bit is looked up a cycle early at raddr_next
         # (the 64:1 multiplexer is a cycle of its own) and completed by compares with the
-        # two writes the lagging bits do not hold yet; a plain start clears everything,
-        # a write in its cycle included.
-        # (A write in a clearing start's cycle is dropped a cycle later, by clear_q, so the
-        # start is one LUT from the valid bits and never reaches the 64 one-hot decoders.)
+        # two writes the lagging bits do not hold yet.  A plain start clears everything, a
+        # write in its cycle included: that write's one-hot is dropped a cycle later, by
+        # clear_q, so the start is one LUT from the valid bits and never reaches the decoders.
         clear = self.ctl.start & ~self.keep_acc
         clear_q = Signal()
         set_q = Signal(hw.dst_depth)
@@ -208,7 +206,6 @@ class ActRW(wiring.Component):
         out = Signal(signed(c.act_bits))
         m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
         m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
-        return out
 
     def _banks(self, m, wb_pend, wb_waddr, out):
         """The two activation banks: the source prefetch reads the source bank, the
