@@ -129,6 +129,15 @@ def test_auto_plans_one_band_only():
 def test_floorplan_mode_errors_and_off(tmp_path):
     with pytest.raises(synth.InputError, match="--floorplan must be one of auto, on, none"):
         synth.floorplan_netlist(synth.DEVICES["ecp5"]["25k"], tmp_path, tmp_path / "top.json", "yes")
+    # the flows refuse a bad mode before any tool runs or any file is written
+    from eie.flow.board import build_board
+    from eie.flow.references import device_reference
+    wd = tmp_path / "wd"
+    with pytest.raises(synth.InputError, match="--floorplan must be one of"):
+        synth.run_synth(device_reference("ecp5", "25k"), "ecp5", workdir=wd, floorplan="yes")
+    with pytest.raises(synth.InputError, match="--floorplan must be one of"):
+        build_board("ulx3s", device_reference("ecp5", "25k"), wd, floorplan="yes")
+    assert not wd.exists()
     # none and iCE40 run nothing (no tool, no netlist needed)
     fp, t = synth.floorplan_netlist(synth.DEVICES["ecp5"]["25k"], tmp_path, tmp_path / "missing.json", "none")
     assert fp == {"applied": False, "reason": "turned off (--floorplan none)"} and t == 0

@@ -28,6 +28,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
+from .floorplan import check_mode as check_floorplan_mode
 from .synth import (
     DEVICES,
     KEEP_FFS,
@@ -209,6 +210,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if board_name not in BOARDS:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {board_name!r}")
     board = BOARDS[board_name]
+    check_floorplan_mode(floorplan)              # before anything is built
     dev = DEVICES[board.family][board.device]
     if hw.vendor != board.family:
         raise InputError(f"the hardware must use the {board.family} primitives (vendor {board.family!r}), "

@@ -34,7 +34,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Site", "Floorplan", "probe_sites", "pe_brams", "plan", "apply", "UNIT_ORDER", "MODES", "AUTO_MAX_BANDS"]
+from ..errors import InputError
+
+__all__ = ["Site", "Floorplan", "probe_sites", "pe_brams", "plan", "apply", "check_mode", "UNIT_ORDER", "MODES",
+           "AUTO_MAX_BANDS"]
 
 #: ``--floorplan``: ``auto`` plans only arrays whose clusters fit one band of block-RAM rows
 #: (:data:`AUTO_MAX_BANDS`), ``on`` plans any array, ``none`` leaves placement to nextpnr
@@ -133,6 +136,16 @@ def probe_sites(dev, workdir: Path, *, yosys: str, nextpnr: str, run) -> list[Si
     return sites
 
 
+#: a cell of PE p: ``pe<p>.<unit>...``, at the top or under a wrapper's hierarchy (a board)
+_PE_CELL = re.compile(r"(?:^|\.)pe(\d+)\.(\w+)")
+
+
+def check_mode(mode: str) -> None:
+    """Raise :class:`~eie.errors.InputError` unless ``mode`` is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise InputError(f"--floorplan must be one of {', '.join(MODES)}, not {mode!r}")
+
+
 def pe_brams(netlist: dict) -> tuple[dict, list[str]]:
     """DP16KD cells of a yosys netlist by PE: ``({pe: [cell names]}, [cells outside any PE])``."""
     by_pe, other = {}, []
@@ -140,7 +153,7 @@ def pe_brams(netlist: dict) -> tuple[dict, list[str]]:
         for name, cell in mod.get("cells", {}).items():
             if cell["type"] != "DP16KD":
                 continue
-            m = re.search(r"(?:^|\.)pe(\d+)\.", name)
+            m = _PE_CELL.search(name)
             if m is None:
                 other.append(name)
             else:
@@ -149,8 +162,8 @@ def pe_brams(netlist: dict) -> tuple[dict, list[str]]:
 
 
 def _unit_rank(name: str) -> tuple:
-    m = re.search(r"(?:^|\.)pe\d+\.(\w+)", name)
-    unit = m[1] if m else ""
+    m = _PE_CELL.search(name)
+    unit = m[2] if m else ""
     rank = UNIT_ORDER.index(unit) if unit in UNIT_ORDER else len(UNIT_ORDER)
     # blocks of one memory in their own order (bram0, bram1, ...; numbers compared as numbers)
     return (rank, [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)])

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..errors import EIEError, InputError
 from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
+from . import floorplan as fpl
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
@@ -336,9 +337,7 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
     """Apply :mod:`eie.flow.floorplan` (``mode``: ``auto``, ``on`` or ``none``) to the yosys
     netlist ``netlist`` (rewritten in place) on ECP5; returns the plan's summary
     (``applied``, shape or ``reason``) and the seconds taken."""
-    from . import floorplan as fpl
-    if mode not in fpl.MODES:
-        raise InputError(f"--floorplan must be one of {', '.join(fpl.MODES)}, not {mode!r}")
+    fpl.check_mode(mode)
     if mode == "none":
         return {"applied": False, "reason": "turned off (--floorplan none)"}, 0.0
     if dev.target != "ecp5":
@@ -444,6 +443,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    fpl.check_mode(floorplan)                    # before yosys writes anything
     if target not in DEVICES:
         raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {target!r}")
     device = device or DEFAULT_DEVICE[target]
