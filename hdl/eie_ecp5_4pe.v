@@ -9,71 +9,144 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg [63:0] \$100 ;
+  reg \$100 ;
   reg \$101 ;
   reg \$102 ;
   reg \$103 ;
-  reg [31:0] \$104 ;
-  reg [31:0] \$105 ;
-  reg [31:0] \$106 ;
-  reg [31:0] \$107 ;
-  reg [31:0] \$108 ;
-  reg \$109 ;
+  reg \$104 ;
+  reg [17:0] \$105 ;
+  reg [63:0] \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg [3:0] \$109 ;
   wire \$11 ;
-  reg [63:0] \$110 ;
-  reg \$111 ;
-  reg [1:0] \$112 ;
+  reg [10:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [5:0] \$112 ;
   reg \$113 ;
-  reg [63:0] \$114 ;
+  reg [9:0] \$114 ;
   reg \$115 ;
-  reg [1:0] \$116 ;
-  reg \$117 ;
-  reg [63:0] \$118 ;
+  reg [9:0] \$116 ;
+  reg [10:0] \$117 ;
+  reg \$118 ;
   reg \$119 ;
   wire \$12 ;
-  reg [1:0] \$120 ;
+  reg \$120 ;
   reg \$121 ;
-  reg [63:0] \$122 ;
+  reg \$122 ;
   reg \$123 ;
-  reg [1:0] \$124 ;
-  reg \$125 ;
-  reg [63:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
+  reg \$124 ;
+  reg [2:0] \$125 ;
+  reg [10:0] \$126 ;
+  reg [10:0] \$127 ;
+  reg [63:0] \$128 ;
   reg \$129 ;
   wire \$13 ;
-  reg [63:0] \$130 ;
+  reg \$130 ;
   reg \$131 ;
-  reg [1:0] \$132 ;
+  reg \$132 ;
   reg \$133 ;
-  reg [63:0] \$134 ;
-  reg [63:0] \$135 ;
+  reg \$134 ;
+  reg \$135 ;
   reg \$136 ;
+  reg [2:0] \$137 ;
+  reg [10:0] \$138 ;
+  reg [10:0] \$139 ;
   wire \$14 ;
+  reg [63:0] \$140 ;
+  reg \$141 ;
+  reg \$142 ;
+  reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg [2:0] \$149 ;
   wire \$15 ;
+  reg [10:0] \$150 ;
+  reg [10:0] \$151 ;
+  reg [63:0] \$152 ;
+  reg \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg \$159 ;
   wire \$16 ;
+  reg \$160 ;
+  reg [2:0] \$161 ;
+  reg [10:0] \$162 ;
+  reg [10:0] \$163 ;
+  reg [63:0] \$164 ;
+  reg \$165 ;
+  reg \$166 ;
+  reg \$167 ;
+  reg [31:0] \$168 ;
+  reg [31:0] \$169 ;
   wire \$17 ;
+  reg [31:0] \$170 ;
+  reg [31:0] \$171 ;
+  reg [31:0] \$172 ;
+  reg \$173 ;
+  reg [63:0] \$174 ;
+  reg [63:0] \$175 ;
+  reg [63:0] \$176 ;
+  reg [63:0] \$177 ;
+  reg [1:0] \$178 ;
+  reg [63:0] \$179 ;
   wire \$18 ;
+  reg \$180 ;
+  reg [1:0] \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg [63:0] \$188 ;
+  reg \$189 ;
   wire \$19 ;
+  reg [63:0] \$190 ;
+  reg \$191 ;
+  reg [63:0] \$192 ;
+  reg \$193 ;
+  reg [63:0] \$194 ;
+  reg \$195 ;
+  reg [1:0] \$196 ;
+  reg [1:0] \$197 ;
+  reg [1:0] \$198 ;
+  reg [1:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
+  reg [1:0] \$200 ;
+  reg [1:0] \$201 ;
+  reg [1:0] \$202 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg \$205 ;
+  reg \$206 ;
+  reg [63:0] \$207 ;
+  reg [63:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [32:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [32:0] \$30 ;
-  wire [32:0] \$31 ;
+  wire \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
-  reg [32:0] \$34 ;
-  reg [63:0] \$35 ;
-  wire [63:0] \$36 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
   wire \$37 ;
   wire \$38 ;
   wire \$39 ;
@@ -81,114 +154,115 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [1:0] \$43 ;
-  wire [1:0] \$44 ;
-  wire [1:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire [3:0] \$47 ;
-  wire [3:0] \$48 ;
-  reg [17:0] \$49 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [63:0] \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg [10:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg [5:0] \$56 ;
-  reg \$57 ;
-  reg [9:0] \$58 ;
-  reg \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [9:0] \$60 ;
-  reg [10:0] \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg \$67 ;
-  reg [2:0] \$68 ;
-  reg [10:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [32:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [32:0] \$66 ;
+  wire [32:0] \$67 ;
+  wire [32:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  reg [63:0] \$70 ;
-  reg \$71 ;
-  reg \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [2:0] \$78 ;
-  reg [10:0] \$79 ;
+  wire \$70 ;
+  reg [15:0] \$71 ;
+  reg [9:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [10:0] \$74 ;
+  reg [63:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg [15:0] \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg [2:0] \$88 ;
-  reg [10:0] \$89 ;
+  reg [15:0] \$80 ;
+  reg [15:0] \$81 ;
+  reg [15:0] \$82 ;
+  reg [15:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg [63:0] \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
+  wire [1:0] \$90 ;
+  wire [1:0] \$91 ;
+  wire [1:0] \$92 ;
+  wire [3:0] \$93 ;
+  wire [3:0] \$94 ;
+  wire [3:0] \$95 ;
   reg \$96 ;
   reg \$97 ;
-  reg [2:0] \$98 ;
-  reg [10:0] \$99 ;
+  reg \$98 ;
+  reg \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
-  reg [17:0] \addr$10  = 18'h00000;
+  reg [17:0] \addr$19  = 18'h00000;
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$131 ;
+  wire [15:0] \bias_act$158 ;
+  reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$123 ;
+  wire \bias_sent$150 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
-  wire \busy$15 ;
+  wire \busy$24 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$208 ;
-  wire [15:0] \ccu__ann__a$240 ;
-  wire [15:0] \ccu__ann__a$272 ;
+  wire [15:0] \ccu__ann__a$241 ;
+  wire [15:0] \ccu__ann__a$276 ;
+  wire [15:0] \ccu__ann__a$311 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$210 ;
-  wire [12:0] \ccu__ann__j$242 ;
-  wire [12:0] \ccu__ann__j$274 ;
+  wire [12:0] \ccu__ann__j$243 ;
+  wire [12:0] \ccu__ann__j$278 ;
+  wire [12:0] \ccu__ann__j$313 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$212 ;
-  wire \ccu__ann__valid$244 ;
-  wire \ccu__ann__valid$276 ;
+  wire \ccu__ann__valid$245 ;
+  wire \ccu__ann__valid$280 ;
+  wire \ccu__ann__valid$315 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$215 ;
-  wire \ccu__bc__room_nopush$247 ;
-  wire \ccu__bc__room_nopush$279 ;
+  wire \ccu__bc__room_nopush$248 ;
+  wire \ccu__bc__room_nopush$283 ;
+  wire \ccu__bc__room_nopush$318 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$217 ;
-  wire \ccu__bc__room_push$249 ;
-  wire \ccu__bc__room_push$281 ;
+  wire \ccu__bc__room_push$250 ;
+  wire \ccu__bc__room_push$285 ;
+  wire \ccu__bc__room_push$320 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$218 ;
-  wire \ccu__bc__strobe$250 ;
-  wire \ccu__bc__strobe$282 ;
+  wire \ccu__bc__strobe$251 ;
+  wire \ccu__bc__strobe$286 ;
+  wire \ccu__bc__strobe$321 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$221 ;
-  wire [15:0] \ccu__src__data$253 ;
-  wire [15:0] \ccu__src__data$285 ;
+  wire [15:0] \ccu__src__data$254 ;
+  wire [15:0] \ccu__src__data$289 ;
+  wire [15:0] \ccu__src__data$324 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$222 ;
-  wire \ccu__src__rd_en$254 ;
-  wire \ccu__src__rd_en$286 ;
+  wire \ccu__src__rd_en$255 ;
+  wire \ccu__src__rd_en$290 ;
+  wire \ccu__src__rd_en$325 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -201,6 +275,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_0_start = 1'h0;
   (* keep = 32'd1 *)
+  reg ctl_0_start_next = 1'h0;
+  (* keep = 32'd1 *)
   reg ctl_1_arm = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_1_pf_active = 1'h0;
@@ -208,6 +284,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg ctl_1_running = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_1_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_1_start_next = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_2_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -217,6 +295,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_2_start = 1'h0;
   (* keep = 32'd1 *)
+  reg ctl_2_start_next = 1'h0;
+  (* keep = 32'd1 *)
   reg ctl_3_arm = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_3_pf_active = 1'h0;
@@ -224,97 +304,128 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg ctl_3_running = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_3_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_3_start_next = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$132 ;
+  wire \ctl__arm$159 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$172 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \ctl__arm$204 ;
+  wire \ctl__arm$201 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \ctl__arm$236 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$268 ;
+  wire \ctl__arm$271 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$306 ;
   wire ctl__pf_active;
-  wire \ctl__pf_active$134 ;
+  wire \ctl__pf_active$161 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$173 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \ctl__pf_active$205 ;
+  wire \ctl__pf_active$202 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \ctl__pf_active$237 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$269 ;
+  wire \ctl__pf_active$272 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__pf_active$307 ;
   wire ctl__running;
-  wire \ctl__running$135 ;
+  wire \ctl__running$162 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$174 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \ctl__running$206 ;
+  wire \ctl__running$203 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \ctl__running$238 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$270 ;
+  wire \ctl__running$273 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$308 ;
   wire ctl__start;
-  wire \ctl__start$136 ;
+  wire \ctl__start$163 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$175 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \ctl__start$207 ;
+  wire \ctl__start$204 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \ctl__start$239 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$271 ;
+  wire \ctl__start$274 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$309 ;
+  wire ctl__start_next;
+  wire \ctl__start_next$165 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start_next$205 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start_next$240 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start_next$275 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start_next$310 ;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
   wire ctl_next__start;
+  wire ctl_next__start_next;
   reg ctrl_w = 1'h0;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$80 ;
+  wire \done$98 ;
   reg done_flag = 1'h0;
   wire ev_search;
   wire ev_stall;
   wire fault;
-  wire \fault$84 ;
-  wire \fault$85 ;
-  wire \fault$86 ;
-  wire \fault$87 ;
-  reg \fault$88  = 1'h0;
-  reg [63:0] g0 = 64'h0000000000000000;
+  wire \fault$102 ;
+  wire \fault$103 ;
+  wire \fault$104 ;
+  wire \fault$105 ;
+  reg \fault$106  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
   reg [63:0] g4 = 64'h0000000000000000;
   reg [63:0] g5 = 64'h0000000000000000;
+  reg [63:0] g_grp0 = 64'h0000000000000000;
+  reg [63:0] g_grp1 = 64'h0000000000000000;
+  reg [63:0] g_grp2 = 64'h0000000000000000;
+  reg [63:0] g_grp3 = 64'h0000000000000000;
   reg glob0 = 1'h0;
   reg glob1 = 1'h0;
   reg glob2 = 1'h0;
   reg glob3 = 1'h0;
   reg glob4 = 1'h0;
-  reg glob5 = 1'h0;
+  (* keep = 32'd1 *)
+  reg glob_sel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg glob_sel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg glob_sel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg glob_sel_c3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$130 ;
+  wire [10:0] \groups$157 ;
   reg [31:0] groups_scanned = 32'd0;
+  reg groups_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg [3:0] gsel = 4'h0;
+  reg [1:0] gsel_hi = 2'h0;
   (* keep = 32'd1 *)
   reg h_busy_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -339,6 +450,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [10:0] h_off_2 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] h_off_3 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_line_0 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_line_1 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_line_2 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_line_3 = 11'h000;
   (* keep = 32'd1 *)
   reg h_sel_0 = 1'h0;
   (* keep = 32'd1 *)
@@ -369,6 +488,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_0__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_0__off_line;
   wire [63:0] host_0__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
@@ -383,6 +505,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_1__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_1__off_line;
   wire [63:0] host_1__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
@@ -397,6 +522,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_2__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_2__off_line;
   wire [63:0] host_2__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
@@ -411,6 +539,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_3__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_3__off_line;
   wire [63:0] host_3__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
@@ -424,61 +555,73 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$229 ;
+  wire [2:0] \host__mem$263 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$261 ;
+  wire [2:0] \host__mem$298 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$293 ;
+  wire [2:0] \host__mem$333 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$230 ;
+  wire [10:0] \host__off$264 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$262 ;
+  wire [10:0] \host__off$299 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$294 ;
+  wire [10:0] \host__off$334 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host__off_line;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_line$265 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_line$300 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_line$335 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$116 ;
-  wire [63:0] \host__rdata$117 ;
-  wire [63:0] \host__rdata$118 ;
+  wire [63:0] \host__rdata$143 ;
+  wire [63:0] \host__rdata$144 ;
+  wire [63:0] \host__rdata$145 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$232 ;
+  wire \host__sel$267 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$264 ;
+  wire \host__sel$302 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$296 ;
+  wire \host__sel$337 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$233 ;
+  wire [63:0] \host__wdata$268 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$265 ;
+  wire [63:0] \host__wdata$303 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$297 ;
+  wire [63:0] \host__wdata$338 ;
   wire host__we;
-  wire \host__we$234 ;
-  wire \host__we$266 ;
-  wire \host__we$298 ;
+  wire \host__we$269 ;
+  wire \host__we$304 ;
+  wire \host__we$339 ;
   wire idle;
-  wire \idle$126 ;
-  wire \idle$127 ;
-  wire \idle$128 ;
+  wire \idle$153 ;
+  wire \idle$154 ;
+  wire \idle$155 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -498,8 +641,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [1:0] pe_q1 = 2'h0;
   reg [1:0] pe_q2 = 2'h0;
   reg [1:0] pe_q3 = 2'h0;
-  reg [1:0] pe_q4 = 2'h0;
-  reg [1:0] pe_q5 = 2'h0;
+  (* keep = 32'd1 *)
+  reg [1:0] pe_sel_c0 = 2'h0;
+  (* keep = 32'd1 *)
+  reg [1:0] pe_sel_c1 = 2'h0;
+  (* keep = 32'd1 *)
+  reg [1:0] pe_sel_c2 = 2'h0;
+  (* keep = 32'd1 *)
+  reg [1:0] pe_sel_c3 = 2'h0;
   reg [63:0] pe_word = 64'h0000000000000000;
   wire [15:0] pes__0__ann__a;
   wire [12:0] pes__0__ann__j;
@@ -535,11 +684,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire pes__3__src__rd_en;
   wire pes_idle;
   reg [9:0] ptr_base = 10'h000;
+  reg ptr_base_w = 1'h0;
   output [63:0] rdata;
   reg [63:0] rdata = 64'h0000000000000000;
   input re;
   wire re;
-  reg \re$13  = 1'h0;
+  reg \re$22  = 1'h0;
   reg re_q0 = 1'h0;
   reg re_q1 = 1'h0;
   reg re_q2 = 1'h0;
@@ -549,309 +699,402 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$145 ;
+  wire \regs__keep_acc$174 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$146 ;
+  wire \regs__keep_acc$175 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$147 ;
+  wire \regs__keep_acc$176 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$149 ;
+  wire [9:0] \regs__ptr_base$178 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$150 ;
+  wire [9:0] \regs__ptr_base$179 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$151 ;
+  wire [9:0] \regs__ptr_base$180 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$153 ;
+  wire \regs__relu$182 ;
   (* init = 1'h0 *)
-  wire \regs__relu$154 ;
+  wire \regs__relu$183 ;
   (* init = 1'h0 *)
-  wire \regs__relu$155 ;
+  wire \regs__relu$184 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$157 ;
+  wire [5:0] \regs__shift$186 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$158 ;
+  wire [5:0] \regs__shift$187 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$159 ;
+  wire [5:0] \regs__shift$188 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$161 ;
+  wire [10:0] \regs__spmat_base$190 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$162 ;
+  wire [10:0] \regs__spmat_base$191 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$163 ;
+  wire [10:0] \regs__spmat_base$192 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$165 ;
+  wire \regs__src_sel$194 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$166 ;
+  wire \regs__src_sel$195 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$167 ;
+  wire \regs__src_sel$196 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$169 ;
+  wire [9:0] \regs__wb_base$198 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$170 ;
+  wire [9:0] \regs__wb_base$199 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$171 ;
+  wire [9:0] \regs__wb_base$200 ;
   reg relu = 1'h0;
+  reg relu_w = 1'h0;
   input rst;
   wire rst;
   output rvalid;
   reg rvalid = 1'h0;
   reg [5:0] shift = 6'h00;
+  reg shift_w = 1'h0;
   reg [10:0] spmat_base = 11'h000;
+  reg spmat_base_w = 1'h0;
   reg src_sel = 1'h0;
+  reg src_sel_w = 1'h0;
   reg [31:0] stall_cycles = 32'd0;
   wire [3:0] status;
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$235 ;
-  wire \wb__start$267 ;
-  wire \wb__start$299 ;
+  wire \wb__start$270 ;
+  wire \wb__start$305 ;
+  wire \wb__start$340 ;
   reg [9:0] wb_base = 10'h000;
+  reg wb_base_w = 1'h0;
   wire wb_busy;
   wire wb_start;
   input [63:0] wdata;
   wire [63:0] wdata;
-  reg [63:0] \wdata$11  = 64'h0000000000000000;
+  reg [63:0] \wdata$20  = 64'h0000000000000000;
   input we;
   wire we;
   assign \$1  = we & addr[17];
   assign \$2  = ! addr[10:0];
   assign \$3  = \$1  & \$2 ;
-  assign \$4  = \$signal  & \addr$10 [17];
-  assign \$5  = ~ busy;
+  assign \$4  = we & addr[17];
+  assign \$5  = addr[10:0] == 2'h2;
   assign \$6  = \$4  & \$5 ;
-  assign \$7  = ~ addr[17];
-  assign \$8  = ! addr[15:14];
-  assign \$9  = addr[16] | \$8 ;
-  assign \$10  = \$7  & \$9 ;
-  assign \$11  = ctl_next__pf_active | wb__busy_next;
-  assign \$12  = ~ addr[17];
-  assign \$13  = addr[15:14] == 1'h1;
-  assign \$14  = addr[16] | \$13 ;
-  assign \$15  = \$12  & \$14 ;
-  assign \$16  = ctl_next__pf_active | wb__busy_next;
-  assign \$17  = ~ addr[17];
-  assign \$18  = addr[15:14] == 2'h2;
-  assign \$19  = addr[16] | \$18 ;
-  assign \$20  = \$17  & \$19 ;
-  assign \$21  = ctl_next__pf_active | wb__busy_next;
-  assign \$22  = ~ addr[17];
-  assign \$23  = addr[15:14] == 2'h3;
-  assign \$24  = addr[16] | \$23 ;
-  assign \$25  = \$22  & \$24 ;
-  assign \$26  = ctl_next__pf_active | wb__busy_next;
-  assign \$27  = cyc + 1'h1;
-  assign \$28  = broadcasts + bcast;
-  assign \$29  = stall_cycles + ev_stall;
-  assign \$30  = groups_scanned + ev_search;
-  assign \$31  = cyc + 1'h1;
-  assign \$32  = | { \fault$87 , \fault$86 , \fault$85 , \fault$84  };
-  assign \$33  = fault | \$32 ;
-  assign \$36  = glob5 ? g5 : pe_word;
-  assign cmd_start = ctrl_w & \wdata$11 [0];
-  assign pes_idle = & { \idle$128 , \idle$127 , \idle$126 , idle };
-  assign \$37  = ctrl_w & \wdata$11 [1];
+  assign \$7  = we & addr[17];
+  assign \$8  = addr[10:0] == 2'h3;
+  assign \$9  = \$7  & \$8 ;
+  assign \$10  = we & addr[17];
+  assign \$11  = addr[10:0] == 3'h4;
+  assign \$12  = \$10  & \$11 ;
+  assign \$13  = we & addr[17];
+  assign \$14  = addr[10:0] == 3'h5;
+  assign \$15  = \$13  & \$14 ;
+  assign \$16  = we & addr[17];
+  assign \$17  = addr[10:0] == 3'h6;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = we & addr[17];
+  assign \$20  = addr[10:0] == 3'h7;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = we & addr[17];
+  assign \$23  = addr[10:0] == 4'he;
+  assign \$24  = \$22  & \$23 ;
+  assign \$25  = we & addr[17];
+  assign \$26  = addr[10:0] == 4'hf;
+  assign \$27  = \$25  & \$26 ;
+  assign \$28  = ~ busy;
+  assign \$29  = groups_w & \$28 ;
+  assign \$30  = ~ busy;
+  assign \$31  = bias_act_w & \$30 ;
+  assign \$32  = ~ busy;
+  assign \$33  = shift_w & \$32 ;
+  assign \$34  = ~ busy;
+  assign \$35  = relu_w & \$34 ;
+  assign \$36  = ~ busy;
+  assign \$37  = wb_base_w & \$36 ;
   assign \$38  = ~ busy;
-  assign wb_start = \$37  & \$38 ;
-  assign \$39  = ~ h_busy_0;
-  assign host_0__we = h_we_0 & \$39 ;
-  assign \$40  = ~ h_busy_1;
-  assign host_1__we = h_we_1 & \$40 ;
-  assign \$41  = ~ h_busy_2;
-  assign host_2__we = h_we_2 & \$41 ;
-  assign \$42  = ~ h_busy_3;
-  assign host_3__we = h_we_3 & \$42 ;
-  assign \$45  = \$43  | \$44 ;
-  assign \$47  = { 2'h0, \$45  } | \$46 ;
-  assign status = \$47  | \$48 ;
+  assign \$39  = src_sel_w & \$38 ;
+  assign \$40  = ~ busy;
+  assign \$41  = ptr_base_w & \$40 ;
+  assign \$42  = ~ busy;
+  assign \$43  = spmat_base_w & \$42 ;
+  assign \$44  = ~ addr[17];
+  assign \$45  = ! addr[15:14];
+  assign \$46  = addr[16] | \$45 ;
+  assign \$47  = \$44  & \$46 ;
+  assign \$48  = ctl_next__pf_active | wb__busy_next;
+  assign \$49  = ~ addr[17];
+  assign \$50  = addr[15:14] == 1'h1;
+  assign \$51  = addr[16] | \$50 ;
+  assign \$52  = \$49  & \$51 ;
+  assign \$53  = ctl_next__pf_active | wb__busy_next;
+  assign \$54  = ~ addr[17];
+  assign \$55  = addr[15:14] == 2'h2;
+  assign \$56  = addr[16] | \$55 ;
+  assign \$57  = \$54  & \$56 ;
+  assign \$58  = ctl_next__pf_active | wb__busy_next;
+  assign \$59  = ~ addr[17];
+  assign \$60  = addr[15:14] == 2'h3;
+  assign \$61  = addr[16] | \$60 ;
+  assign \$62  = \$59  & \$61 ;
+  assign \$63  = ctl_next__pf_active | wb__busy_next;
+  assign \$64  = cyc + 1'h1;
+  assign \$65  = broadcasts + bcast;
+  assign \$66  = stall_cycles + ev_stall;
+  assign \$67  = groups_scanned + ev_search;
+  assign \$68  = cyc + 1'h1;
+  assign \$69  = | { \fault$105 , \fault$104 , \fault$103 , \fault$102  };
+  assign \$70  = fault | \$69 ;
+  assign cmd_start = ctrl_w & \wdata$20 [0];
+  assign pes_idle = & { \idle$155 , \idle$154 , \idle$153 , idle };
+  assign \$84  = ctrl_w & \wdata$20 [1];
+  assign \$85  = ~ busy;
+  assign wb_start = \$84  & \$85 ;
+  assign \$86  = ~ h_busy_0;
+  assign host_0__we = h_we_0 & \$86 ;
+  assign \$87  = ~ h_busy_1;
+  assign host_1__we = h_we_1 & \$87 ;
+  assign \$88  = ~ h_busy_2;
+  assign host_2__we = h_we_2 & \$88 ;
+  assign \$89  = ~ h_busy_3;
+  assign host_3__we = h_we_3 & \$89 ;
+  assign \$92  = \$90  | \$91 ;
+  assign \$94  = { 2'h0, \$92  } | \$93 ;
+  assign status = \$94  | \$95 ;
   always @(posedge clk)
-    \addr$10  <= \$49 ;
+    ctrl_w <= \$96 ;
   always @(posedge clk)
-    \wdata$11  <= \$50 ;
+    groups_w <= \$97 ;
   always @(posedge clk)
-    \$signal  <= \$51 ;
+    bias_act_w <= \$98 ;
   always @(posedge clk)
-    \re$13  <= \$52 ;
+    shift_w <= \$99 ;
   always @(posedge clk)
-    ctrl_w <= \$53 ;
+    relu_w <= \$100 ;
   always @(posedge clk)
-    groups <= \$54 ;
+    wb_base_w <= \$101 ;
   always @(posedge clk)
-    bias_act <= \$55 ;
+    src_sel_w <= \$102 ;
   always @(posedge clk)
-    shift <= \$56 ;
+    ptr_base_w <= \$103 ;
   always @(posedge clk)
-    relu <= \$57 ;
+    spmat_base_w <= \$104 ;
   always @(posedge clk)
-    wb_base <= \$58 ;
+    \addr$19  <= \$105 ;
   always @(posedge clk)
-    src_sel <= \$59 ;
+    \wdata$20  <= \$106 ;
   always @(posedge clk)
-    ptr_base <= \$60 ;
+    \$signal  <= \$107 ;
   always @(posedge clk)
-    spmat_base <= \$61 ;
+    \re$22  <= \$108 ;
   always @(posedge clk)
-    keep_acc <= \$62 ;
+    gsel <= \$109 ;
   always @(posedge clk)
-    ctl_0_arm <= \$63 ;
+    groups <= \$110 ;
   always @(posedge clk)
-    ctl_0_start <= \$64 ;
+    bias_act <= \$111 ;
   always @(posedge clk)
-    ctl_0_running <= \$65 ;
+    shift <= \$112 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$66 ;
+    relu <= \$113 ;
   always @(posedge clk)
-    h_sel_0 <= \$67 ;
+    wb_base <= \$114 ;
   always @(posedge clk)
-    h_mem_0 <= \$68 ;
+    src_sel <= \$115 ;
   always @(posedge clk)
-    h_off_0 <= \$69 ;
+    ptr_base <= \$116 ;
   always @(posedge clk)
-    h_wdata_0 <= \$70 ;
+    spmat_base <= \$117 ;
   always @(posedge clk)
-    h_we_0 <= \$71 ;
+    keep_acc <= \$118 ;
   always @(posedge clk)
-    h_busy_0 <= \$72 ;
+    ctl_0_arm <= \$119 ;
   always @(posedge clk)
-    ctl_1_arm <= \$73 ;
+    ctl_0_start <= \$120 ;
   always @(posedge clk)
-    ctl_1_start <= \$74 ;
+    ctl_0_running <= \$121 ;
   always @(posedge clk)
-    ctl_1_running <= \$75 ;
+    ctl_0_pf_active <= \$122 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$76 ;
+    ctl_0_start_next <= \$123 ;
   always @(posedge clk)
-    h_sel_1 <= \$77 ;
+    h_sel_0 <= \$124 ;
   always @(posedge clk)
-    h_mem_1 <= \$78 ;
+    h_mem_0 <= \$125 ;
   always @(posedge clk)
-    h_off_1 <= \$79 ;
+    h_off_0 <= \$126 ;
   always @(posedge clk)
-    h_wdata_1 <= \$80 ;
+    h_off_line_0 <= \$127 ;
   always @(posedge clk)
-    h_we_1 <= \$81 ;
+    h_wdata_0 <= \$128 ;
   always @(posedge clk)
-    h_busy_1 <= \$82 ;
+    h_we_0 <= \$129 ;
   always @(posedge clk)
-    ctl_2_arm <= \$83 ;
+    h_busy_0 <= \$130 ;
   always @(posedge clk)
-    ctl_2_start <= \$84 ;
+    ctl_1_arm <= \$131 ;
   always @(posedge clk)
-    ctl_2_running <= \$85 ;
+    ctl_1_start <= \$132 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$86 ;
+    ctl_1_running <= \$133 ;
   always @(posedge clk)
-    h_sel_2 <= \$87 ;
+    ctl_1_pf_active <= \$134 ;
   always @(posedge clk)
-    h_mem_2 <= \$88 ;
+    ctl_1_start_next <= \$135 ;
   always @(posedge clk)
-    h_off_2 <= \$89 ;
+    h_sel_1 <= \$136 ;
   always @(posedge clk)
-    h_wdata_2 <= \$90 ;
+    h_mem_1 <= \$137 ;
   always @(posedge clk)
-    h_we_2 <= \$91 ;
+    h_off_1 <= \$138 ;
   always @(posedge clk)
-    h_busy_2 <= \$92 ;
+    h_off_line_1 <= \$139 ;
   always @(posedge clk)
-    ctl_3_arm <= \$93 ;
+    h_wdata_1 <= \$140 ;
   always @(posedge clk)
-    ctl_3_start <= \$94 ;
+    h_we_1 <= \$141 ;
   always @(posedge clk)
-    ctl_3_running <= \$95 ;
+    h_busy_1 <= \$142 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$96 ;
+    ctl_2_arm <= \$143 ;
   always @(posedge clk)
-    h_sel_3 <= \$97 ;
+    ctl_2_start <= \$144 ;
   always @(posedge clk)
-    h_mem_3 <= \$98 ;
+    ctl_2_running <= \$145 ;
   always @(posedge clk)
-    h_off_3 <= \$99 ;
+    ctl_2_pf_active <= \$146 ;
   always @(posedge clk)
-    h_wdata_3 <= \$100 ;
+    ctl_2_start_next <= \$147 ;
   always @(posedge clk)
-    h_we_3 <= \$101 ;
+    h_sel_2 <= \$148 ;
   always @(posedge clk)
-    h_busy_3 <= \$102 ;
+    h_mem_2 <= \$149 ;
   always @(posedge clk)
-    done_flag <= \$103 ;
+    h_off_2 <= \$150 ;
   always @(posedge clk)
-    cyc <= \$104 ;
+    h_off_line_2 <= \$151 ;
   always @(posedge clk)
-    broadcasts <= \$105 ;
+    h_wdata_2 <= \$152 ;
   always @(posedge clk)
-    stall_cycles <= \$106 ;
+    h_we_2 <= \$153 ;
   always @(posedge clk)
-    groups_scanned <= \$107 ;
+    h_busy_2 <= \$154 ;
   always @(posedge clk)
-    cycles <= \$108 ;
+    ctl_3_arm <= \$155 ;
   always @(posedge clk)
-    \fault$88  <= \$109 ;
+    ctl_3_start <= \$156 ;
   always @(posedge clk)
-    g0 <= \$110 ;
+    ctl_3_running <= \$157 ;
   always @(posedge clk)
-    glob0 <= \$111 ;
+    ctl_3_pf_active <= \$158 ;
   always @(posedge clk)
-    pe_q0 <= \$112 ;
+    ctl_3_start_next <= \$159 ;
   always @(posedge clk)
-    re_q0 <= \$113 ;
+    h_sel_3 <= \$160 ;
   always @(posedge clk)
-    g1 <= \$114 ;
+    h_mem_3 <= \$161 ;
   always @(posedge clk)
-    glob1 <= \$115 ;
+    h_off_3 <= \$162 ;
   always @(posedge clk)
-    pe_q1 <= \$116 ;
+    h_off_line_3 <= \$163 ;
   always @(posedge clk)
-    re_q1 <= \$117 ;
+    h_wdata_3 <= \$164 ;
   always @(posedge clk)
-    g2 <= \$118 ;
+    h_we_3 <= \$165 ;
   always @(posedge clk)
-    glob2 <= \$119 ;
+    h_busy_3 <= \$166 ;
   always @(posedge clk)
-    pe_q2 <= \$120 ;
+    done_flag <= \$167 ;
   always @(posedge clk)
-    re_q2 <= \$121 ;
+    cyc <= \$168 ;
   always @(posedge clk)
-    g3 <= \$122 ;
+    broadcasts <= \$169 ;
   always @(posedge clk)
-    glob3 <= \$123 ;
+    stall_cycles <= \$170 ;
   always @(posedge clk)
-    pe_q3 <= \$124 ;
+    groups_scanned <= \$171 ;
   always @(posedge clk)
-    re_q3 <= \$125 ;
+    cycles <= \$172 ;
   always @(posedge clk)
-    g4 <= \$126 ;
+    \fault$106  <= \$173 ;
   always @(posedge clk)
-    glob4 <= \$127 ;
+    g_grp0 <= \$174 ;
   always @(posedge clk)
-    pe_q4 <= \$128 ;
+    g_grp1 <= \$175 ;
   always @(posedge clk)
-    re_q4 <= \$129 ;
+    g_grp2 <= \$176 ;
   always @(posedge clk)
-    g5 <= \$130 ;
+    g_grp3 <= \$177 ;
   always @(posedge clk)
-    glob5 <= \$131 ;
+    gsel_hi <= \$178 ;
   always @(posedge clk)
-    pe_q5 <= \$132 ;
+    g1 <= \$179 ;
   always @(posedge clk)
-    re_q5 <= \$133 ;
+    glob0 <= \$180 ;
   always @(posedge clk)
-    pe_word <= \$134 ;
+    pe_q0 <= \$181 ;
   always @(posedge clk)
-    rdata <= \$135 ;
+    re_q0 <= \$182 ;
   always @(posedge clk)
-    rvalid <= \$136 ;
+    re_q1 <= \$183 ;
+  always @(posedge clk)
+    re_q2 <= \$184 ;
+  always @(posedge clk)
+    re_q3 <= \$185 ;
+  always @(posedge clk)
+    re_q4 <= \$186 ;
+  always @(posedge clk)
+    re_q5 <= \$187 ;
+  always @(posedge clk)
+    g2 <= \$188 ;
+  always @(posedge clk)
+    glob1 <= \$189 ;
+  always @(posedge clk)
+    g3 <= \$190 ;
+  always @(posedge clk)
+    glob2 <= \$191 ;
+  always @(posedge clk)
+    g4 <= \$192 ;
+  always @(posedge clk)
+    glob3 <= \$193 ;
+  always @(posedge clk)
+    g5 <= \$194 ;
+  always @(posedge clk)
+    glob4 <= \$195 ;
+  always @(posedge clk)
+    pe_q1 <= \$196 ;
+  always @(posedge clk)
+    pe_q2 <= \$197 ;
+  always @(posedge clk)
+    pe_q3 <= \$198 ;
+  always @(posedge clk)
+    pe_sel_c0 <= \$199 ;
+  always @(posedge clk)
+    pe_sel_c1 <= \$200 ;
+  always @(posedge clk)
+    pe_sel_c2 <= \$201 ;
+  always @(posedge clk)
+    pe_sel_c3 <= \$202 ;
+  always @(posedge clk)
+    glob_sel_c0 <= \$203 ;
+  always @(posedge clk)
+    glob_sel_c1 <= \$204 ;
+  always @(posedge clk)
+    glob_sel_c2 <= \$205 ;
+  always @(posedge clk)
+    glob_sel_c3 <= \$206 ;
+  always @(posedge clk)
+    pe_word <= \$207 ;
+  always @(posedge clk)
+    rdata <= \$208 ;
+  always @(posedge clk)
+    rvalid <= \$209 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl__arm),
     .bcast(bcast),
@@ -872,16 +1115,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$222 ),
-    .pes__2__ann__a(\ccu__ann__a$240 ),
-    .pes__2__ann__j(\ccu__ann__j$242 ),
-    .pes__2__ann__valid(\ccu__ann__valid$244 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$255 ),
+    .pes__2__ann__a(\ccu__ann__a$276 ),
+    .pes__2__ann__j(\ccu__ann__j$278 ),
+    .pes__2__ann__valid(\ccu__ann__valid$280 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$254 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$290 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$286 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$325 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -900,8 +1143,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__arm(ctl_0_arm),
     .ctl__pf_active(ctl_0_pf_active),
     .ctl__running(ctl_0_running),
-    .ctl__start(ctl_0_start),
-    .fault(\fault$84 ),
+    .ctl__start_next(ctl_0_start_next),
+    .entry__h_line(h_off_line_0),
+    .fault(\fault$102 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__rdata(host__rdata),
@@ -934,15 +1178,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__arm(ctl_1_arm),
     .ctl__pf_active(ctl_1_pf_active),
     .ctl__running(ctl_1_running),
-    .ctl__start(ctl_1_start),
-    .fault(\fault$85 ),
+    .ctl__start_next(ctl_1_start_next),
+    .entry__h_line(h_off_line_1),
+    .fault(\fault$103 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
-    .host__rdata(\host__rdata$116 ),
+    .host__rdata(\host__rdata$143 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(host_1__we),
-    .idle(\idle$126 ),
+    .idle(\idle$153 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -951,13 +1196,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$222 ),
+    .src__rd_en(\ccu__src__rd_en$255 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$240 ),
-    .ann__j(\ccu__ann__j$242 ),
-    .ann__valid(\ccu__ann__valid$244 ),
+    .ann__a(\ccu__ann__a$276 ),
+    .ann__j(\ccu__ann__j$278 ),
+    .ann__valid(\ccu__ann__valid$280 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -966,15 +1211,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__arm(ctl_2_arm),
     .ctl__pf_active(ctl_2_pf_active),
     .ctl__running(ctl_2_running),
-    .ctl__start(ctl_2_start),
-    .fault(\fault$86 ),
+    .ctl__start_next(ctl_2_start_next),
+    .entry__h_line(h_off_line_2),
+    .fault(\fault$104 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
-    .host__rdata(\host__rdata$117 ),
+    .host__rdata(\host__rdata$144 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(host_2__we),
-    .idle(\idle$127 ),
+    .idle(\idle$154 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -983,13 +1229,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$254 ),
+    .src__rd_en(\ccu__src__rd_en$290 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$240 ),
-    .ann__j(\ccu__ann__j$242 ),
-    .ann__valid(\ccu__ann__valid$244 ),
+    .ann__a(\ccu__ann__a$276 ),
+    .ann__j(\ccu__ann__j$278 ),
+    .ann__valid(\ccu__ann__valid$280 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -998,15 +1244,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__arm(ctl_3_arm),
     .ctl__pf_active(ctl_3_pf_active),
     .ctl__running(ctl_3_running),
-    .ctl__start(ctl_3_start),
-    .fault(\fault$87 ),
+    .ctl__start_next(ctl_3_start_next),
+    .entry__h_line(h_off_line_3),
+    .fault(\fault$105 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
-    .host__rdata(\host__rdata$118 ),
+    .host__rdata(\host__rdata$145 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(host_3__we),
-    .idle(\idle$128 ),
+    .idle(\idle$155 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1015,7 +1262,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$286 ),
+    .src__rd_en(\ccu__src__rd_en$325 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1027,10 +1274,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__pf_active(ctl__pf_active),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
+    .ctl__start_next(ctl__start_next),
     .ctl_next__arm(ctl_next__arm),
     .ctl_next__pf_active(ctl_next__pf_active),
     .ctl_next__running(ctl_next__running),
     .ctl_next__start(ctl_next__start),
+    .ctl_next__start_next(ctl_next__start_next),
     .done(done),
     .pes_idle(pes_idle),
     .rst(rst),
@@ -1039,826 +1288,1043 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (\addr$10 [3:0])
-      4'h0:
-          \$34  = 33'h000000000;
-      4'h1:
-          \$34  = { 29'h00000000, status };
-      4'h2:
-          \$34  = { 22'h000000, groups };
-      4'h3:
-          \$34  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
-      4'h4:
-          \$34  = { 27'h0000000, shift };
-      4'h5:
-          \$34  = { 32'h00000000, relu };
-      4'h6:
-          \$34  = { 23'h000000, wb_base };
-      4'h7:
-          \$34  = { 32'h00000000, src_sel };
-      4'h8:
-          \$34  = { 1'h0, cycles };
-      4'h9:
-          \$34  = { 1'h0, broadcasts };
-      4'ha:
-          \$34  = { 1'h0, stall_cycles };
-      4'hb:
-          \$34  = { 1'h0, groups_scanned };
-      4'hc:
-          \$34  = 33'h000000004;
-      4'hd:
-          \$34  = 33'h000000006;
-      4'he:
-          \$34  = { 23'h000000, ptr_base };
-      4'hf:
-          \$34  = { 22'h000000, spmat_base };
+    casez (gsel[1:0])
+      2'h0:
+          \$71  = 16'h0000;
+      2'h1:
+          \$71  = { 12'h000, status };
+      2'h2:
+          \$71  = { 5'h00, groups };
+      2'h3:
+          \$71  = bias_act;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (pe_q4)
+    casez (gsel[1:0])
       2'h0:
-          \$35  = host__rdata;
+          \$72  = { 4'h0, shift };
       2'h1:
-          \$35  = \host__rdata$116 ;
+          \$72  = { 9'h000, relu };
       2'h2:
-          \$35  = \host__rdata$117 ;
+          \$72  = wb_base;
       2'h3:
-          \$35  = \host__rdata$118 ;
+          \$72  = { 9'h000, src_sel };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = addr;
-    if (rst) begin
-      \$49  = 18'h00000;
-    end
+    (* full_case = 32'd1 *)
+    casez (gsel[1:0])
+      2'h0:
+          \$73  = cycles;
+      2'h1:
+          \$73  = broadcasts;
+      2'h2:
+          \$73  = stall_cycles;
+      2'h3:
+          \$73  = groups_scanned;
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = wdata;
-    if (rst) begin
-      \$50  = 64'h0000000000000000;
-    end
+    (* full_case = 32'd1 *)
+    casez (gsel[1:0])
+      2'h0:
+          \$74  = 11'h004;
+      2'h1:
+          \$74  = 11'h006;
+      2'h2:
+          \$74  = { 1'h0, ptr_base };
+      2'h3:
+          \$74  = spmat_base;
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = we;
-    if (rst) begin
-      \$51  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (gsel_hi)
+      2'h0:
+          \$75  = g_grp0;
+      2'h1:
+          \$75  = g_grp1;
+      2'h2:
+          \$75  = g_grp2;
+      2'h3:
+          \$75  = g_grp3;
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = re;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (pe_sel_c0)
+      2'h0:
+          \$76  = host__rdata[15:0];
+      2'h1:
+          \$76  = \host__rdata$143 [15:0];
+      2'h2:
+          \$76  = \host__rdata$144 [15:0];
+      2'h3:
+          \$76  = \host__rdata$145 [15:0];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = \$3 ;
-    if (rst) begin
-      \$53  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (pe_sel_c1)
+      2'h0:
+          \$77  = host__rdata[31:16];
+      2'h1:
+          \$77  = \host__rdata$143 [31:16];
+      2'h2:
+          \$77  = \host__rdata$144 [31:16];
+      2'h3:
+          \$77  = \host__rdata$145 [31:16];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = groups;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            \$54  = \wdata$11 [10:0];
-      endcase
-    end
-    if (rst) begin
-      \$54  = 11'h000;
-    end
+    (* full_case = 32'd1 *)
+    casez (pe_sel_c2)
+      2'h0:
+          \$78  = host__rdata[47:32];
+      2'h1:
+          \$78  = \host__rdata$143 [47:32];
+      2'h2:
+          \$78  = \host__rdata$144 [47:32];
+      2'h3:
+          \$78  = \host__rdata$145 [47:32];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = bias_act;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            \$55  = \wdata$11 [15:0];
-      endcase
-    end
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
+    (* full_case = 32'd1 *)
+    casez (pe_sel_c3)
+      2'h0:
+          \$79  = host__rdata[63:48];
+      2'h1:
+          \$79  = \host__rdata$143 [63:48];
+      2'h2:
+          \$79  = \host__rdata$144 [63:48];
+      2'h3:
+          \$79  = \host__rdata$145 [63:48];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = shift;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            \$56  = \wdata$11 [5:0];
-      endcase
-    end
-    if (rst) begin
-      \$56  = 6'h00;
-    end
+    (* full_case = 32'd1 *)
+    casez (glob_sel_c0)
+      1'h0:
+          \$80  = pe_word[15:0];
+      1'h1:
+          \$80  = g5[15:0];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = relu;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            \$57  = \wdata$11 [0];
-      endcase
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (glob_sel_c1)
+      1'h0:
+          \$81  = pe_word[31:16];
+      1'h1:
+          \$81  = g5[31:16];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = wb_base;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            \$58  = \wdata$11 [9:0];
-      endcase
-    end
-    if (rst) begin
-      \$58  = 10'h000;
-    end
+    (* full_case = 32'd1 *)
+    casez (glob_sel_c2)
+      1'h0:
+          \$82  = pe_word[47:32];
+      1'h1:
+          \$82  = g5[47:32];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = src_sel;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            \$59  = \wdata$11 [0];
-      endcase
-    end
-    if (rst) begin
-      \$59  = 1'h0;
-    end
+    (* full_case = 32'd1 *)
+    casez (glob_sel_c3)
+      1'h0:
+          \$83  = pe_word[63:48];
+      1'h1:
+          \$83  = g5[63:48];
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = ptr_base;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            /* empty */;
-        11'h00e:
-            \$60  = \wdata$11 [9:0];
-      endcase
-    end
-    if (rst) begin
-      \$60  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = spmat_base;
-    if (\$6 ) begin
-      casez (\addr$10 [10:0])
-        11'h002:
-            /* empty */;
-        11'h003:
-            /* empty */;
-        11'h004:
-            /* empty */;
-        11'h005:
-            /* empty */;
-        11'h006:
-            /* empty */;
-        11'h007:
-            /* empty */;
-        11'h00e:
-            /* empty */;
-        11'h00f:
-            \$61  = \wdata$11 [10:0];
-      endcase
-    end
-    if (rst) begin
-      \$61  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = keep_acc;
-    if (ctl_next__arm) begin
-      \$62  = \wdata$11 [2];
-    end
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = ctl_next__arm;
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = ctl_next__start;
-    if (rst) begin
-      \$64  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = ctl_next__running;
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = ctl_next__pf_active;
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = \$10 ;
-    if (rst) begin
-      \$67  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = addr[13:11];
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = addr[10:0];
-    if (rst) begin
-      \$69  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = wdata;
-    if (rst) begin
-      \$70  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = we;
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = \$11 ;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = ctl_next__arm;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = ctl_next__start;
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = ctl_next__running;
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = ctl_next__pf_active;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = \$15 ;
-    if (rst) begin
-      \$77  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = addr[13:11];
-    if (rst) begin
-      \$78  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = addr[10:0];
-    if (rst) begin
-      \$79  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = wdata;
-    if (rst) begin
-      \$80  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = we;
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = \$16 ;
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = ctl_next__arm;
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = ctl_next__start;
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = ctl_next__running;
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = ctl_next__pf_active;
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = \$20 ;
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = addr[13:11];
-    if (rst) begin
-      \$88  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = addr[10:0];
-    if (rst) begin
-      \$89  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = wdata;
-    if (rst) begin
-      \$90  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = we;
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = \$21 ;
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = ctl_next__arm;
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = ctl_next__start;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = ctl_next__running;
-    if (rst) begin
-      \$95  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = ctl_next__pf_active;
+    \$96  = \$3 ;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$25 ;
+    \$97  = \$6 ;
     if (rst) begin
       \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = addr[13:11];
+    \$98  = \$9 ;
     if (rst) begin
-      \$98  = 3'h0;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = addr[10:0];
+    \$99  = \$12 ;
     if (rst) begin
-      \$99  = 11'h000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = wdata;
+    \$100  = \$15 ;
     if (rst) begin
-      \$100  = 64'h0000000000000000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = we;
+    \$101  = \$18 ;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$26 ;
+    \$102  = \$21 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = done_flag;
-    if (ctl__start) begin
-      \$103  = 1'h0;
-    end else if (ctl__running) begin
-      if (done) begin
-        \$103  = 1'h1;
-      end
-    end
+    \$103  = \$24 ;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = cyc;
-    if (ctl__start) begin
-      \$104  = 32'd0;
-    end else if (ctl__running) begin
-      \$104  = \$27 [31:0];
-    end
+    \$104  = \$27 ;
     if (rst) begin
-      \$104  = 32'd0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = broadcasts;
-    if (ctl__start) begin
-      \$105  = 32'd0;
-    end else if (ctl__running) begin
-      \$105  = \$28 [31:0];
-    end
+    \$105  = addr;
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = stall_cycles;
-    if (ctl__start) begin
-      \$106  = 32'd0;
-    end else if (ctl__running) begin
-      \$106  = \$29 [31:0];
-    end
+    \$106  = wdata;
     if (rst) begin
-      \$106  = 32'd0;
+      \$106  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = groups_scanned;
-    if (ctl__start) begin
-      \$107  = 32'd0;
-    end else if (ctl__running) begin
-      \$107  = \$30 [31:0];
-    end
+    \$107  = we;
     if (rst) begin
-      \$107  = 32'd0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = cycles;
-    if (ctl__start) begin
-    end else if (ctl__running) begin
-      if (done) begin
-        \$108  = \$31 [31:0];
-      end
-    end
+    \$108  = re;
     if (rst) begin
-      \$108  = 32'd0;
+      \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \fault$88 ;
-    if (ctl__arm) begin
-      \$109  = 1'h0;
-    end else if (\$33 ) begin
-      \$109  = 1'h1;
-    end
+    \$109  = addr[3:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = { \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34 [32], \$34  };
+    \$110  = groups;
+    if (\$29 ) begin
+      \$110  = \wdata$20 [10:0];
+    end
     if (rst) begin
-      \$110  = 64'h0000000000000000;
+      \$110  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = \addr$10 [17];
+    \$111  = bias_act;
+    if (\$31 ) begin
+      \$111  = \wdata$20 [15:0];
+    end
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = \addr$10 [15:14];
+    \$112  = shift;
+    if (\$33 ) begin
+      \$112  = \wdata$20 [5:0];
+    end
     if (rst) begin
-      \$112  = 2'h0;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = \re$13 ;
+    \$113  = relu;
+    if (\$35 ) begin
+      \$113  = \wdata$20 [0];
+    end
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = g0;
+    \$114  = wb_base;
+    if (\$37 ) begin
+      \$114  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$114  = 64'h0000000000000000;
+      \$114  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = glob0;
+    \$115  = src_sel;
+    if (\$39 ) begin
+      \$115  = \wdata$20 [0];
+    end
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = pe_q0;
+    \$116  = ptr_base;
+    if (\$41 ) begin
+      \$116  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$116  = 2'h0;
+      \$116  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = re_q0;
+    \$117  = spmat_base;
+    if (\$43 ) begin
+      \$117  = \wdata$20 [10:0];
+    end
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = g1;
+    \$118  = keep_acc;
+    if (ctl_next__arm) begin
+      \$118  = \wdata$20 [2];
+    end
     if (rst) begin
-      \$118  = 64'h0000000000000000;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = glob1;
+    \$119  = ctl_next__arm;
     if (rst) begin
       \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = pe_q1;
+    \$120  = ctl_next__start;
     if (rst) begin
-      \$120  = 2'h0;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = re_q1;
+    \$121  = ctl_next__running;
     if (rst) begin
       \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = g2;
+    \$122  = ctl_next__pf_active;
     if (rst) begin
-      \$122  = 64'h0000000000000000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = glob2;
+    \$123  = ctl_next__start_next;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = pe_q2;
+    \$124  = \$47 ;
     if (rst) begin
-      \$124  = 2'h0;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = re_q2;
+    \$125  = addr[13:11];
     if (rst) begin
-      \$125  = 1'h0;
+      \$125  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = g3;
+    \$126  = addr[10:0];
     if (rst) begin
-      \$126  = 64'h0000000000000000;
+      \$126  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = glob3;
+    \$127  = addr[10:0];
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = pe_q3;
+    \$128  = wdata;
     if (rst) begin
-      \$128  = 2'h0;
+      \$128  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = re_q3;
+    \$129  = we;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = g4;
+    \$130  = \$48 ;
     if (rst) begin
-      \$130  = 64'h0000000000000000;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = glob4;
+    \$131  = ctl_next__arm;
     if (rst) begin
       \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = pe_q4;
+    \$132  = ctl_next__start;
     if (rst) begin
-      \$132  = 2'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = re_q4;
+    \$133  = ctl_next__running;
     if (rst) begin
       \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = \$35 ;
+    \$134  = ctl_next__pf_active;
     if (rst) begin
-      \$134  = 64'h0000000000000000;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = \$36 ;
+    \$135  = ctl_next__start_next;
     if (rst) begin
-      \$135  = 64'h0000000000000000;
+      \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = re_q5;
+    \$136  = \$52 ;
     if (rst) begin
       \$136  = 1'h0;
     end
   end
-  assign \busy$15  = busy;
-  assign \done$80  = done;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = addr[13:11];
+    if (rst) begin
+      \$137  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = addr[10:0];
+    if (rst) begin
+      \$138  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = addr[10:0];
+    if (rst) begin
+      \$139  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = wdata;
+    if (rst) begin
+      \$140  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = we;
+    if (rst) begin
+      \$141  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = \$53 ;
+    if (rst) begin
+      \$142  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = ctl_next__arm;
+    if (rst) begin
+      \$143  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = ctl_next__start;
+    if (rst) begin
+      \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = ctl_next__running;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = ctl_next__pf_active;
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = ctl_next__start_next;
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = \$57 ;
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = addr[13:11];
+    if (rst) begin
+      \$149  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = addr[10:0];
+    if (rst) begin
+      \$150  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = addr[10:0];
+    if (rst) begin
+      \$151  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = wdata;
+    if (rst) begin
+      \$152  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = we;
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = \$58 ;
+    if (rst) begin
+      \$154  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = ctl_next__arm;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$156  = ctl_next__start;
+    if (rst) begin
+      \$156  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$157  = ctl_next__running;
+    if (rst) begin
+      \$157  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$158  = ctl_next__pf_active;
+    if (rst) begin
+      \$158  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$159  = ctl_next__start_next;
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$160  = \$62 ;
+    if (rst) begin
+      \$160  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$161  = addr[13:11];
+    if (rst) begin
+      \$161  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$162  = addr[10:0];
+    if (rst) begin
+      \$162  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$163  = addr[10:0];
+    if (rst) begin
+      \$163  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$164  = wdata;
+    if (rst) begin
+      \$164  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$165  = we;
+    if (rst) begin
+      \$165  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$166  = \$63 ;
+    if (rst) begin
+      \$166  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$167  = done_flag;
+    if (ctl__start) begin
+      \$167  = 1'h0;
+    end else if (ctl__running) begin
+      if (done) begin
+        \$167  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$167  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = cyc;
+    if (ctl__start) begin
+      \$168  = 32'd0;
+    end else if (ctl__running) begin
+      \$168  = \$64 [31:0];
+    end
+    if (rst) begin
+      \$168  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$169  = broadcasts;
+    if (ctl__start) begin
+      \$169  = 32'd0;
+    end else if (ctl__running) begin
+      \$169  = \$65 [31:0];
+    end
+    if (rst) begin
+      \$169  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$170  = stall_cycles;
+    if (ctl__start) begin
+      \$170  = 32'd0;
+    end else if (ctl__running) begin
+      \$170  = \$66 [31:0];
+    end
+    if (rst) begin
+      \$170  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = groups_scanned;
+    if (ctl__start) begin
+      \$171  = 32'd0;
+    end else if (ctl__running) begin
+      \$171  = \$67 [31:0];
+    end
+    if (rst) begin
+      \$171  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = cycles;
+    if (ctl__start) begin
+    end else if (ctl__running) begin
+      if (done) begin
+        \$172  = \$68 [31:0];
+      end
+    end
+    if (rst) begin
+      \$172  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = \fault$106 ;
+    if (ctl__arm) begin
+      \$173  = 1'h0;
+    end else if (\$70 ) begin
+      \$173  = 1'h1;
+    end
+    if (rst) begin
+      \$173  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = { \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71  };
+    if (rst) begin
+      \$174  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = { 54'h00000000000000, \$72  };
+    if (rst) begin
+      \$175  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = { 32'h00000000, \$73  };
+    if (rst) begin
+      \$176  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = { 53'h00000000000000, \$74  };
+    if (rst) begin
+      \$177  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = gsel[3:2];
+    if (rst) begin
+      \$178  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = \$75 ;
+    if (rst) begin
+      \$179  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = \addr$19 [17];
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = \addr$19 [15:14];
+    if (rst) begin
+      \$181  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = \re$22 ;
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = re_q0;
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = re_q1;
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = re_q2;
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = re_q3;
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = re_q4;
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = g1;
+    if (rst) begin
+      \$188  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = glob0;
+    if (rst) begin
+      \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = g2;
+    if (rst) begin
+      \$190  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = glob1;
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = g3;
+    if (rst) begin
+      \$192  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = glob2;
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = g4;
+    if (rst) begin
+      \$194  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = glob3;
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = pe_q0;
+    if (rst) begin
+      \$196  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = pe_q1;
+    if (rst) begin
+      \$197  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = pe_q2;
+    if (rst) begin
+      \$198  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = pe_q3;
+    if (rst) begin
+      \$199  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = pe_q3;
+    if (rst) begin
+      \$200  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = pe_q3;
+    if (rst) begin
+      \$201  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = pe_q3;
+    if (rst) begin
+      \$202  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = glob4;
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = glob4;
+    if (rst) begin
+      \$204  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = glob4;
+    if (rst) begin
+      \$205  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = glob4;
+    if (rst) begin
+      \$206  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = { \$79 , \$78 , \$77 , \$76  };
+    if (rst) begin
+      \$207  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = { \$83 , \$82 , \$81 , \$80  };
+    if (rst) begin
+      \$208  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = re_q5;
+    if (rst) begin
+      \$209  = 1'h0;
+    end
+  end
+  assign \busy$24  = busy;
+  assign \done$98  = done;
   assign wb__busy = wb_busy;
-  assign \bias_sent$123  = bias_sent;
-  assign \groups$130  = groups;
-  assign \bias_act$131  = bias_act;
-  assign \ctl__arm$132  = ctl__arm;
-  assign \ctl__pf_active$134  = ctl__pf_active;
-  assign \ctl__running$135  = ctl__running;
-  assign \ctl__start$136  = ctl__start;
+  assign \bias_sent$150  = bias_sent;
+  assign \groups$157  = groups;
+  assign \bias_act$158  = bias_act;
+  assign \ctl__arm$159  = ctl__arm;
+  assign \ctl__pf_active$161  = ctl__pf_active;
+  assign \ctl__running$162  = ctl__running;
+  assign \ctl__start$163  = ctl__start;
+  assign \ctl__start_next$165  = ctl__start_next;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
@@ -1867,37 +2333,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$145  = keep_acc;
-  assign \regs__keep_acc$146  = keep_acc;
-  assign \regs__keep_acc$147  = keep_acc;
+  assign \regs__keep_acc$174  = keep_acc;
+  assign \regs__keep_acc$175  = keep_acc;
+  assign \regs__keep_acc$176  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$149  = ptr_base;
-  assign \regs__ptr_base$150  = ptr_base;
-  assign \regs__ptr_base$151  = ptr_base;
+  assign \regs__ptr_base$178  = ptr_base;
+  assign \regs__ptr_base$179  = ptr_base;
+  assign \regs__ptr_base$180  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$153  = relu;
-  assign \regs__relu$154  = relu;
-  assign \regs__relu$155  = relu;
+  assign \regs__relu$182  = relu;
+  assign \regs__relu$183  = relu;
+  assign \regs__relu$184  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$157  = shift;
-  assign \regs__shift$158  = shift;
-  assign \regs__shift$159  = shift;
+  assign \regs__shift$186  = shift;
+  assign \regs__shift$187  = shift;
+  assign \regs__shift$188  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$161  = spmat_base;
-  assign \regs__spmat_base$162  = spmat_base;
-  assign \regs__spmat_base$163  = spmat_base;
+  assign \regs__spmat_base$190  = spmat_base;
+  assign \regs__spmat_base$191  = spmat_base;
+  assign \regs__spmat_base$192  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$165  = src_sel;
-  assign \regs__src_sel$166  = src_sel;
-  assign \regs__src_sel$167  = src_sel;
+  assign \regs__src_sel$194  = src_sel;
+  assign \regs__src_sel$195  = src_sel;
+  assign \regs__src_sel$196  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$169  = wb_base;
-  assign \regs__wb_base$170  = wb_base;
-  assign \regs__wb_base$171  = wb_base;
-  assign \ctl__arm$172  = ctl_0_arm;
-  assign \ctl__pf_active$173  = ctl_0_pf_active;
-  assign \ctl__running$174  = ctl_0_running;
-  assign \ctl__start$175  = ctl_0_start;
+  assign \regs__wb_base$198  = wb_base;
+  assign \regs__wb_base$199  = wb_base;
+  assign \regs__wb_base$200  = wb_base;
+  assign \ctl__arm$201  = ctl_0_arm;
+  assign \ctl__pf_active$202  = ctl_0_pf_active;
+  assign \ctl__running$203  = ctl_0_running;
+  assign \ctl__start$204  = ctl_0_start;
+  assign \ctl__start_next$205  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -1910,96 +2377,107 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_0__sel = h_sel_0;
   assign host_0__mem = h_mem_0;
   assign host_0__off = h_off_0;
+  assign host_0__off_line = h_off_line_0;
   assign host_0__wdata = h_wdata_0;
   assign host__mem = h_mem_0;
   assign host__off = h_off_0;
+  assign host__off_line = h_off_line_0;
   assign host_0__rdata = host__rdata;
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = host_0__we;
   assign wb__start = wb_start;
-  assign \ctl__arm$204  = ctl_1_arm;
-  assign \ctl__pf_active$205  = ctl_1_pf_active;
-  assign \ctl__running$206  = ctl_1_running;
-  assign \ctl__start$207  = ctl_1_start;
-  assign \ccu__ann__a$208  = ccu__ann__a;
+  assign \ctl__arm$236  = ctl_1_arm;
+  assign \ctl__pf_active$237  = ctl_1_pf_active;
+  assign \ctl__running$238  = ctl_1_running;
+  assign \ctl__start$239  = ctl_1_start;
+  assign \ctl__start_next$240  = ctl_1_start_next;
+  assign \ccu__ann__a$241  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$210  = ccu__ann__j;
+  assign \ccu__ann__j$243  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$212  = ccu__ann__valid;
+  assign \ccu__ann__valid$245  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$215  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$217  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$218  = bcast;
+  assign \ccu__bc__room_nopush$248  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$250  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$251  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$221  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$222 ;
+  assign \ccu__src__data$254  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$255 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
+  assign host_1__off_line = h_off_line_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$229  = h_mem_1;
-  assign \host__off$230  = h_off_1;
-  assign host_1__rdata = \host__rdata$116 ;
-  assign \host__sel$232  = h_sel_1;
-  assign \host__wdata$233  = h_wdata_1;
-  assign \host__we$234  = host_1__we;
-  assign \wb__start$235  = wb_start;
-  assign \ctl__arm$236  = ctl_2_arm;
-  assign \ctl__pf_active$237  = ctl_2_pf_active;
-  assign \ctl__running$238  = ctl_2_running;
-  assign \ctl__start$239  = ctl_2_start;
-  assign pes__2__ann__a = \ccu__ann__a$240 ;
-  assign pes__2__ann__j = \ccu__ann__j$242 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$244 ;
-  assign \ccu__bc__room_nopush$247  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$249  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$250  = bcast;
+  assign \host__mem$263  = h_mem_1;
+  assign \host__off$264  = h_off_1;
+  assign \host__off_line$265  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$143 ;
+  assign \host__sel$267  = h_sel_1;
+  assign \host__wdata$268  = h_wdata_1;
+  assign \host__we$269  = host_1__we;
+  assign \wb__start$270  = wb_start;
+  assign \ctl__arm$271  = ctl_2_arm;
+  assign \ctl__pf_active$272  = ctl_2_pf_active;
+  assign \ctl__running$273  = ctl_2_running;
+  assign \ctl__start$274  = ctl_2_start;
+  assign \ctl__start_next$275  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$276 ;
+  assign pes__2__ann__j = \ccu__ann__j$278 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$280 ;
+  assign \ccu__bc__room_nopush$283  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$285  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$286  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$253  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$254 ;
+  assign \ccu__src__data$289  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$290 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
+  assign host_2__off_line = h_off_line_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$261  = h_mem_2;
-  assign \host__off$262  = h_off_2;
-  assign host_2__rdata = \host__rdata$117 ;
-  assign \host__sel$264  = h_sel_2;
-  assign \host__wdata$265  = h_wdata_2;
-  assign \host__we$266  = host_2__we;
-  assign \wb__start$267  = wb_start;
-  assign \ctl__arm$268  = ctl_3_arm;
-  assign \ctl__pf_active$269  = ctl_3_pf_active;
-  assign \ctl__running$270  = ctl_3_running;
-  assign \ctl__start$271  = ctl_3_start;
-  assign \ccu__ann__a$272  = \ccu__ann__a$240 ;
-  assign pes__3__ann__a = \ccu__ann__a$240 ;
-  assign \ccu__ann__j$274  = \ccu__ann__j$242 ;
-  assign pes__3__ann__j = \ccu__ann__j$242 ;
-  assign \ccu__ann__valid$276  = \ccu__ann__valid$244 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$244 ;
-  assign \ccu__bc__room_nopush$279  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$281  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$282  = bcast;
+  assign \host__mem$298  = h_mem_2;
+  assign \host__off$299  = h_off_2;
+  assign \host__off_line$300  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$144 ;
+  assign \host__sel$302  = h_sel_2;
+  assign \host__wdata$303  = h_wdata_2;
+  assign \host__we$304  = host_2__we;
+  assign \wb__start$305  = wb_start;
+  assign \ctl__arm$306  = ctl_3_arm;
+  assign \ctl__pf_active$307  = ctl_3_pf_active;
+  assign \ctl__running$308  = ctl_3_running;
+  assign \ctl__start$309  = ctl_3_start;
+  assign \ctl__start_next$310  = ctl_3_start_next;
+  assign \ccu__ann__a$311  = \ccu__ann__a$276 ;
+  assign pes__3__ann__a = \ccu__ann__a$276 ;
+  assign \ccu__ann__j$313  = \ccu__ann__j$278 ;
+  assign pes__3__ann__j = \ccu__ann__j$278 ;
+  assign \ccu__ann__valid$315  = \ccu__ann__valid$280 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$280 ;
+  assign \ccu__bc__room_nopush$318  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$320  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$321  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$285  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$286 ;
+  assign \ccu__src__data$324  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$325 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
+  assign host_3__off_line = h_off_line_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$293  = h_mem_3;
-  assign \host__off$294  = h_off_3;
-  assign host_3__rdata = \host__rdata$118 ;
-  assign \host__sel$296  = h_sel_3;
-  assign \host__wdata$297  = h_wdata_3;
-  assign \host__we$298  = host_3__we;
-  assign \wb__start$299  = wb_start;
-  assign \$43  = { 1'h0, busy };
-  assign \$44  = { done_flag, 1'h0 };
-  assign \$46  = { 1'h0, src_sel, 2'h0 };
-  assign \$48  = { \fault$88 , 3'h0 };
+  assign \host__mem$333  = h_mem_3;
+  assign \host__off$334  = h_off_3;
+  assign \host__off_line$335  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$145 ;
+  assign \host__sel$337  = h_sel_3;
+  assign \host__wdata$338  = h_wdata_3;
+  assign \host__we$339  = host_3__we;
+  assign \wb__start$340  = wb_start;
+  assign \$90  = { 1'h0, busy };
+  assign \$91  = { done_flag, 1'h0 };
+  assign \$93  = { 1'h0, src_sel, 2'h0 };
+  assign \$95  = { \fault$106 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2344,7 +2822,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$241$0 (\$62 ),
+    .\port$314$0 (\$62 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2359,8 +2837,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$119$0 (elig),
-    .\port$241$0 (\$62 )
+    .\port$192$0 (elig),
+    .\port$314$0 (\$62 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -3765,7 +4243,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$241$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$314$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -3857,8 +4335,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$241$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$241$0 ;
-  wire [63:0] \port$241$0 ;
+  output [63:0] \port$314$0 ;
+  wire [63:0] \port$314$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -4314,11 +4792,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$241$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$241$0  = \$signature__data$13 ;
+  assign \port$314$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$241$0 , o_found, o_pos, o_val, \port$119$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$314$0 , o_found, o_pos, o_val, \port$192$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -4336,10 +4814,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$241$0 , o_found, o_pos, o_val, \port$119$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$119$0 ;
-  wire [3:0] \port$119$0 ;
-  input [63:0] \port$241$0 ;
-  wire [63:0] \port$241$0 ;
+  input [3:0] \port$192$0 ;
+  wire [3:0] \port$192$0 ;
+  input [63:0] \port$314$0 ;
+  wire [63:0] \port$314$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -4352,32 +4830,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$241$0 , o_found, o_pos, o_val, \port$119$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$119$0 (\port$119$0 ),
-    .\port$241$0 (\port$241$0 )
+    .\port$192$0 (\port$192$0 ),
+    .\port$314$0 (\port$314$0 )
   );
-  assign found__0 = \port$119$0 [0];
-  assign \found__0$1  = \port$119$0 [0];
-  assign val__0 = \port$241$0 [15:0];
-  assign \val__0$3  = \port$241$0 [15:0];
-  assign found__1 = \port$119$0 [1];
-  assign \found__1$5  = \port$119$0 [1];
-  assign val__1 = \port$241$0 [31:16];
-  assign \val__1$7  = \port$241$0 [31:16];
-  assign found__2 = \port$119$0 [2];
-  assign \found__2$9  = \port$119$0 [2];
-  assign val__2 = \port$241$0 [47:32];
-  assign \val__2$11  = \port$241$0 [47:32];
-  assign found__3 = \port$119$0 [3];
-  assign \found__3$13  = \port$119$0 [3];
-  assign val__3 = \port$241$0 [63:48];
-  assign \val__3$15  = \port$241$0 [63:48];
+  assign found__0 = \port$192$0 [0];
+  assign \found__0$1  = \port$192$0 [0];
+  assign val__0 = \port$314$0 [15:0];
+  assign \val__0$3  = \port$314$0 [15:0];
+  assign found__1 = \port$192$0 [1];
+  assign \found__1$5  = \port$192$0 [1];
+  assign val__1 = \port$314$0 [31:16];
+  assign \val__1$7  = \port$314$0 [31:16];
+  assign found__2 = \port$192$0 [2];
+  assign \found__2$9  = \port$192$0 [2];
+  assign val__2 = \port$314$0 [47:32];
+  assign \val__2$11  = \port$314$0 [47:32];
+  assign found__3 = \port$192$0 [3];
+  assign \found__3$13  = \port$192$0 [3];
+  assign val__3 = \port$314$0 [63:48];
+  assign \val__3$15  = \port$314$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$241$0 , o_found, o_pos, o_val, \port$119$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$314$0 , o_found, o_pos, o_val, \port$192$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -4396,10 +4874,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$241$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$119$0 ;
-  wire [3:0] \port$119$0 ;
-  input [63:0] \port$241$0 ;
-  wire [63:0] \port$241$0 ;
+  input [3:0] \port$192$0 ;
+  wire [3:0] \port$192$0 ;
+  input [63:0] \port$314$0 ;
+  wire [63:0] \port$314$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -4408,49 +4886,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$241$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$119$0 [0] | \port$119$0 [1];
-  assign \$6  = \$5  | \port$119$0 [2];
-  assign o_found = \$6  | \port$119$0 [3];
+  assign \$5  = \port$192$0 [0] | \port$192$0 [1];
+  assign \$6  = \$5  | \port$192$0 [2];
+  assign o_found = \$6  | \port$192$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$119$0 [3]) begin
+    if (\port$192$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$119$0 [2]) begin
+    if (\port$192$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$119$0 [1]) begin
+    if (\port$192$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$119$0 [0]) begin
+    if (\port$192$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$119$0 [3]) begin
-      o_val = \port$241$0 [63:48];
+    if (\port$192$0 [3]) begin
+      o_val = \port$314$0 [63:48];
     end
-    if (\port$119$0 [2]) begin
-      o_val = \port$241$0 [47:32];
+    if (\port$192$0 [2]) begin
+      o_val = \port$314$0 [47:32];
     end
-    if (\port$119$0 [1]) begin
-      o_val = \port$241$0 [31:16];
+    if (\port$192$0 [1]) begin
+      o_val = \port$314$0 [31:16];
     end
-    if (\port$119$0 [0]) begin
-      o_val = \port$241$0 [15:0];
+    if (\port$192$0 [0]) begin
+      o_val = \port$314$0 [15:0];
     end
   end
-  assign found__3 = \port$119$0 [3];
-  assign val__3 = \port$241$0 [63:48];
-  assign found__2 = \port$119$0 [2];
-  assign val__2 = \port$241$0 [47:32];
-  assign found__1 = \port$119$0 [1];
-  assign val__1 = \port$241$0 [31:16];
-  assign found__0 = \port$119$0 [0];
-  assign val__0 = \port$241$0 [15:0];
+  assign found__3 = \port$192$0 [3];
+  assign val__3 = \port$314$0 [63:48];
+  assign found__2 = \port$192$0 [2];
+  assign val__2 = \port$314$0 [47:32];
+  assign found__1 = \port$192$0 [1];
+  assign val__1 = \port$314$0 [31:16];
+  assign found__0 = \port$192$0 [0];
+  assign val__0 = \port$314$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -4458,8 +4936,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$241$0 , o_found, o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off
-, host__wdata, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off
+, entry__h_line, host__wdata, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
@@ -4480,60 +4958,86 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  reg [15:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg [15:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
-  reg [9:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [15:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [2:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [9:0] \$47 ;
+  reg [10:0] \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg [63:0] \$56 ;
-  reg \$57 ;
-  reg [63:0] \$58 ;
+  reg \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [2:0] \$59 ;
   wire \$6 ;
+  reg [2:0] \$60 ;
+  reg [31:0] \$61 ;
+  reg [2:0] \$62 ;
+  reg [2:0] \$63 ;
+  reg [2:0] \$64 ;
+  reg [2:0] \$65 ;
+  reg [2:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [63:0] \$78 ;
+  reg [63:0] \$79 ;
   wire \$8 ;
+  reg [63:0] \$80 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$85 ;
+  wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$87 ;
+  wire [5:0] \acc__raddr_next$101 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$89 ;
+  wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
-  wire \acc__ren$91 ;
+  wire \acc__ren$105 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$93 ;
+  wire [5:0] \acc__waddr$107 ;
+  wire [5:0] acc__waddr_next;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$95 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we;
-  wire \acc__we$97 ;
+  wire \acc__we$113 ;
+  wire acc__we_next;
+  wire \acc__we_next$115 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -4570,35 +5074,47 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   input ctl__arm;
   wire ctl__arm;
   wire \ctl__arm$1 ;
-  wire \ctl__arm$2 ;
-  wire \ctl__arm$3 ;
-  wire \ctl__arm$4 ;
-  wire \ctl__arm$5 ;
-  wire \ctl__arm$6 ;
+  wire \ctl__arm$10 ;
+  wire \ctl__arm$16 ;
+  wire \ctl__arm$22 ;
+  wire \ctl__arm$28 ;
+  wire \ctl__arm$34 ;
   input ctl__pf_active;
   wire ctl__pf_active;
-  wire \ctl__pf_active$10 ;
-  wire \ctl__pf_active$11 ;
   wire \ctl__pf_active$12 ;
-  wire \ctl__pf_active$13 ;
-  wire \ctl__pf_active$8 ;
-  wire \ctl__pf_active$9 ;
+  wire \ctl__pf_active$18 ;
+  wire \ctl__pf_active$24 ;
+  wire \ctl__pf_active$30 ;
+  wire \ctl__pf_active$36 ;
+  wire \ctl__pf_active$5 ;
   input ctl__running;
   wire ctl__running;
-  wire \ctl__running$15 ;
-  wire \ctl__running$16 ;
+  wire \ctl__running$11 ;
   wire \ctl__running$17 ;
-  wire \ctl__running$18 ;
-  wire \ctl__running$19 ;
-  wire \ctl__running$20 ;
-  input ctl__start;
-  wire ctl__start;
-  wire \ctl__start$22 ;
-  wire \ctl__start$23 ;
-  wire \ctl__start$24 ;
-  wire \ctl__start$25 ;
-  wire \ctl__start$26 ;
-  wire \ctl__start$27 ;
+  wire \ctl__running$23 ;
+  wire \ctl__running$29 ;
+  wire \ctl__running$3 ;
+  wire \ctl__running$35 ;
+  (* keep = 32'd1 *)
+  reg ctl__start = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$14  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$20  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$26  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$32  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$38  = 1'h0;
+  input ctl__start_next;
+  wire ctl__start_next;
+  wire \ctl__start_next$13 ;
+  wire \ctl__start_next$19 ;
+  wire \ctl__start_next$25 ;
+  wire \ctl__start_next$31 ;
+  wire \ctl__start_next$37 ;
+  wire \ctl__start_next$7 ;
   wire [78:0] desc__data;
   wire [15:0] \desc__data.a ;
   wire \desc__data.ge3 ;
@@ -4617,21 +5133,23 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$74 ;
-  wire [15:0] \entry__a$75 ;
+  wire [15:0] \entry__a$88 ;
+  wire [15:0] \entry__a$89 ;
   wire entry__first;
-  wire \entry__first$76 ;
-  wire \entry__first$77 ;
+  wire \entry__first$90 ;
+  wire \entry__first$91 ;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$79 ;
+  wire [3:0] \entry__v$93 ;
   wire entry__valid;
-  wire \entry__valid$80 ;
-  wire \entry__valid$81 ;
+  wire \entry__valid$94 ;
+  wire \entry__valid$95 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$83 ;
+  wire [3:0] \entry__z$97 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -4639,12 +5157,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$119 ;
-  wire \fault$120 ;
+  wire \fault$137 ;
+  wire \fault$138 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$130 ;
-  wire [3:0] \h_addr$133 ;
-  wire [9:0] \h_addr$136 ;
+  wire [10:0] \h_addr$148 ;
+  wire [3:0] \h_addr$153 ;
+  wire [9:0] \h_addr$156 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -4656,8 +5174,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
+  wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$189 ;
+  wire [15:0] \h_rdata$213 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -4670,11 +5189,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$131 ;
-  wire [15:0] \h_wdata$134 ;
-  wire [15:0] \h_wdata$137 ;
+  wire [63:0] \h_wdata$151 ;
+  wire [15:0] \h_wdata$154 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$135 ;
+  wire \h_we$155 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -4684,6 +5203,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
   input host__sel;
@@ -4692,11 +5212,19 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
-  reg hsel = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c3 = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire [15:0] issue__a;
   wire issue__first;
+  wire [10:0] issue__h_line;
   wire [78:0] issue__head;
   wire [15:0] \issue__head.a ;
   wire \issue__head.ge3 ;
@@ -4742,7 +5270,14 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
-  reg [2:0] mem_q2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c0 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c1 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c3 = 3'h0;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
   wire [78:0] queue__head;
@@ -4831,15 +5366,35 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire src__rd_en;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_act;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_arith;
+  (* keep = 32'd1 *)
+  reg start_counters = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_issue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_ptr;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_queue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_spmat;
   output wb__busy;
   wire wb__busy;
-  wire \wb__busy$99 ;
+  wire \wb__busy$117 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$101 ;
+  wire \wb__busy_next$119 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$103 ;
+  wire \wb__start$121 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -4859,81 +5414,6 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  always @(posedge clk)
-    shift <= \$31 ;
-  always @(posedge clk)
-    ptr_base <= \$32 ;
-  always @(posedge clk)
-    spmat_base <= \$33 ;
-  always @(posedge clk)
-    wb_base <= \$34 ;
-  always @(posedge clk)
-    keep_acc <= \$35 ;
-  always @(posedge clk)
-    idle <= \$36 ;
-  always @(posedge clk)
-    cnt_entries <= \$37 ;
-  always @(posedge clk)
-    cnt_padding <= \$38 ;
-  always @(posedge clk)
-    cnt_empty_columns <= \$39 ;
-  always @(posedge clk)
-    cnt_line_reads <= \$40 ;
-  always @(posedge clk)
-    cnt_pops <= \$41 ;
-  always @(posedge clk)
-    cnt_bypasses <= \$42 ;
-  always @(posedge clk)
-    mem_q0 <= \$43 ;
-  always @(posedge clk)
-    cnt_num <= \$44 ;
-  always @(posedge clk)
-    cnt_q1 <= \$45 ;
-  always @(posedge clk)
-    mem_q1 <= \$46 ;
-  always @(posedge clk)
-    mem_q2 <= \$47 ;
-  always @(posedge clk)
-    cnt_q2 <= \$48 ;
-  always @(posedge clk)
-    h_even_d0 <= \$49 ;
-  always @(posedge clk)
-    h_odd_d0 <= \$50 ;
-  always @(posedge clk)
-    h_cb_d0 <= \$51 ;
-  always @(posedge clk)
-    h_cb_d1 <= \$52 ;
-  always @(posedge clk)
-    h_src_d0 <= \$53 ;
-  always @(posedge clk)
-    h_next_d0 <= \$54 ;
-  always @(posedge clk)
-    h_half0 <= \$55 ;
-  always @(posedge clk)
-    h_half1 <= \$56 ;
-  always @(posedge clk)
-    hsel <= \$57 ;
-  always @(posedge clk)
-    host__rdata <= \$58 ;
-  assign fault = \fault$119  | \fault$120 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$135  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -4947,22 +5427,122 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    src_sel <= \$29 ;
+    ctl__start <= \$38 ;
   always @(posedge clk)
-    relu <= \$30 ;
+    \ctl__start$14  <= \$39 ;
+  always @(posedge clk)
+    \ctl__start$20  <= \$40 ;
+  always @(posedge clk)
+    \ctl__start$26  <= \$41 ;
+  always @(posedge clk)
+    \ctl__start$32  <= \$42 ;
+  always @(posedge clk)
+    \ctl__start$38  <= \$43 ;
+  always @(posedge clk)
+    src_sel <= \$44 ;
+  always @(posedge clk)
+    relu <= \$45 ;
+  always @(posedge clk)
+    shift <= \$46 ;
+  always @(posedge clk)
+    ptr_base <= \$47 ;
+  always @(posedge clk)
+    spmat_base <= \$48 ;
+  always @(posedge clk)
+    wb_base <= \$49 ;
+  always @(posedge clk)
+    keep_acc <= \$50 ;
+  always @(posedge clk)
+    idle <= \$51 ;
+  always @(posedge clk)
+    start_counters <= \$52 ;
+  always @(posedge clk)
+    cnt_entries <= \$53 ;
+  always @(posedge clk)
+    cnt_padding <= \$54 ;
+  always @(posedge clk)
+    cnt_empty_columns <= \$55 ;
+  always @(posedge clk)
+    cnt_line_reads <= \$56 ;
+  always @(posedge clk)
+    cnt_pops <= \$57 ;
+  always @(posedge clk)
+    cnt_bypasses <= \$58 ;
+  always @(posedge clk)
+    mem_q0 <= \$59 ;
+  always @(posedge clk)
+    cnt_num <= \$60 ;
+  always @(posedge clk)
+    cnt_q1 <= \$61 ;
+  always @(posedge clk)
+    mem_q1 <= \$62 ;
+  always @(posedge clk)
+    mem_sel_c0 <= \$63 ;
+  always @(posedge clk)
+    mem_sel_c1 <= \$64 ;
+  always @(posedge clk)
+    mem_sel_c2 <= \$65 ;
+  always @(posedge clk)
+    mem_sel_c3 <= \$66 ;
+  always @(posedge clk)
+    cnt_q2 <= \$67 ;
+  always @(posedge clk)
+    h_even_d0 <= \$68 ;
+  always @(posedge clk)
+    h_odd_d0 <= \$69 ;
+  always @(posedge clk)
+    h_cb_d0 <= \$70 ;
+  always @(posedge clk)
+    h_cb_d1 <= \$71 ;
+  always @(posedge clk)
+    h_src_d0 <= \$72 ;
+  always @(posedge clk)
+    h_next_d0 <= \$73 ;
+  always @(posedge clk)
+    hsel_c0 <= \$74 ;
+  always @(posedge clk)
+    hsel_c1 <= \$75 ;
+  always @(posedge clk)
+    hsel_c2 <= \$76 ;
+  always @(posedge clk)
+    hsel_c3 <= \$77 ;
+  always @(posedge clk)
+    h_half0 <= \$78 ;
+  always @(posedge clk)
+    h_half1 <= \$79 ;
+  always @(posedge clk)
+    host__rdata <= \$80 ;
+  assign fault = \fault$137  | \fault$138 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$155  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
-    .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__wdata(acc__wdata),
-    .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__pf_active(ctl__pf_active),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
@@ -4988,23 +5568,25 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$32 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$80 ),
+    .entry__valid(\entry__valid$94 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$189 ),
+    .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$135 ),
+    .h_we(\h_we$155 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -5012,16 +5594,17 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   \eie_ecp5_4pe.pe0.issue  issue (
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$20 ),
     .entry__a(issue__a),
     .entry__first(issue__first),
+    .entry__h_line(entry__h_line),
     .entry__slot(issue__slot),
     .entry__spec_ce(issue__spec_ce),
     .entry__spec_line(issue__spec_line),
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$120 ),
+    .fault(\fault$138 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -5056,8 +5639,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .bc__strobe(bc__strobe),
     .clk(clk),
     .ctl__arm(ctl__arm),
-    .ctl__start(ctl__start),
-    .fault(\fault$119 ),
+    .ctl__start(\ctl__start$14 ),
+    .fault(\fault$137 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -5071,245 +5654,26 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe0.spmat  spmat (
-    .busy(\entry__valid$80 ),
+    .busy(\entry__valid$94 ),
     .clk(clk),
-    .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$26 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
     .issue__a(issue__a),
     .issue__first(issue__first),
+    .issue__h_line(entry__h_line),
     .issue__slot(issue__slot),
-    .issue__spec_ce(issue__spec_ce),
-    .issue__spec_line(issue__spec_line),
     .issue__valid(issue__valid),
+    .r_addr(issue__spec_line),
+    .r_en(issue__spec_ce),
     .rst(rst),
     .w_addr(host__off),
     .w_data(host__wdata),
     .w_en(h_we)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$33  = regs__spmat_base;
-    if (rst) begin
-      \$33  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$34  = regs__wb_base;
-    if (rst) begin
-      \$34  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$35  = regs__keep_acc;
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$36  = \$18 ;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$37  = cnt_entries;
-    if (ctl__start) begin
-      \$37  = 32'd0;
-    end else if (ev_entry) begin
-      \$37  = \$19 [31:0];
-    end
-    if (rst) begin
-      \$37  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$38  = cnt_padding;
-    if (ctl__start) begin
-      \$38  = 32'd0;
-    end else if (ev_padding) begin
-      \$38  = \$20 [31:0];
-    end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$39  = cnt_empty_columns;
-    if (ctl__start) begin
-      \$39  = 32'd0;
-    end else if (ev_empty) begin
-      \$39  = \$21 [31:0];
-    end
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$40  = cnt_line_reads;
-    if (ctl__start) begin
-      \$40  = 32'd0;
-    end else if (ev_line) begin
-      \$40  = \$22 [31:0];
-    end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$41  = cnt_pops;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (issue__pop) begin
-      \$41  = \$23 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = cnt_bypasses;
-    if (ctl__start) begin
-      \$42  = 32'd0;
-    end else if (ev_bypass) begin
-      \$42  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = host__mem;
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = host__off[2:0];
-    if (rst) begin
-      \$44  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = \$25 ;
-    if (rst) begin
-      \$45  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = mem_q0;
-    if (rst) begin
-      \$46  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = mem_q1;
-    if (rst) begin
-      \$47  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = cnt_q1;
-    if (rst) begin
-      \$48  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = h_even;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = h_odd;
-    if (rst) begin
-      \$50  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = \h_rdata$189 ;
-    if (rst) begin
-      \$51  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = h_cb_d0;
-    if (rst) begin
-      \$52  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = h_src;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = h_next;
-    if (rst) begin
-      \$54  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = \$26 ;
-    if (rst) begin
-      \$55  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = \$27 ;
-    if (rst) begin
-      \$56  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = mem_q2[2];
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = \$28 ;
-    if (rst) begin
-      \$58  = 64'h0000000000000000;
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
@@ -5335,76 +5699,516 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$26  = h_even_d0;
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$26  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext;
+          \$26  = h_src2_ext[15:0];
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = h_cb_d1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = 16'h0000;
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = 16'h0000;
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = h_src2_ext[31:16];
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$29  = regs__src_sel;
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$28  = 16'h0000;
+      2'h1:
+          \$28  = 16'h0000;
+      2'h2:
+          \$28  = h_src2_ext[47:32];
+      2'h3:
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$29  = 16'h0000;
+      2'h1:
+          \$29  = 16'h0000;
+      2'h2:
+          \$29  = h_src2_ext[63:48];
+      2'h3:
+          \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$30  = h_src_d0;
+      2'h1:
+          \$30  = h_out;
+      2'h2:
+          \$30  = h_next_d0;
+      2'h3:
+          \$30  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
+          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$31  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$32  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$33  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$34  = h_half0[15:0];
+      1'h1:
+          \$34  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$35  = h_half0[31:16];
+      1'h1:
+          \$35  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$36  = h_half0[47:32];
+      1'h1:
+          \$36  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$37  = h_half0[63:48];
+      1'h1:
+          \$37  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$38  = ctl__start_next;
     if (rst) begin
-      \$29  = 1'h0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$30  = regs__relu;
+    \$39  = ctl__start_next;
     if (rst) begin
-      \$30  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$31  = regs__shift;
+    \$40  = ctl__start_next;
     if (rst) begin
-      \$31  = 6'h00;
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$41  = ctl__start_next;
+    if (rst) begin
+      \$41  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$42  = ctl__start_next;
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$43  = ctl__start_next;
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$44  = regs__src_sel;
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$45  = regs__relu;
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$46  = regs__shift;
+    if (rst) begin
+      \$46  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$47  = regs__ptr_base;
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$48  = regs__spmat_base;
+    if (rst) begin
+      \$48  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$49  = regs__wb_base;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$50  = regs__keep_acc;
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$51  = \$18 ;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$52  = ctl__start_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$53  = cnt_entries;
+    if (start_counters) begin
+      \$53  = 32'd0;
+    end else if (ev_entry) begin
+      \$53  = \$19 [31:0];
+    end
+    if (rst) begin
+      \$53  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$54  = cnt_padding;
+    if (start_counters) begin
+      \$54  = 32'd0;
+    end else if (ev_padding) begin
+      \$54  = \$20 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$55  = cnt_empty_columns;
+    if (start_counters) begin
+      \$55  = 32'd0;
+    end else if (ev_empty) begin
+      \$55  = \$21 [31:0];
+    end
+    if (rst) begin
+      \$55  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$56  = cnt_line_reads;
+    if (start_counters) begin
+      \$56  = 32'd0;
+    end else if (ev_line) begin
+      \$56  = \$22 [31:0];
+    end
+    if (rst) begin
+      \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$57  = cnt_pops;
+    if (start_counters) begin
+      \$57  = 32'd0;
+    end else if (issue__pop) begin
+      \$57  = \$23 [31:0];
+    end
+    if (rst) begin
+      \$57  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$58  = cnt_bypasses;
+    if (start_counters) begin
+      \$58  = 32'd0;
+    end else if (ev_bypass) begin
+      \$58  = \$24 [31:0];
+    end
+    if (rst) begin
+      \$58  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$59  = host__mem;
+    if (rst) begin
+      \$59  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$60  = host__off[2:0];
+    if (rst) begin
+      \$60  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$61  = \$25 ;
+    if (rst) begin
+      \$61  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$62  = mem_q0;
+    if (rst) begin
+      \$62  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$63  = mem_q1;
+    if (rst) begin
+      \$63  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$64  = mem_q1;
+    if (rst) begin
+      \$64  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$65  = mem_q1;
+    if (rst) begin
+      \$65  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$66  = mem_q1;
+    if (rst) begin
+      \$66  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$67  = cnt_q1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$68  = h_even;
+    if (rst) begin
+      \$68  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$69  = h_odd;
+    if (rst) begin
+      \$69  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$70  = \h_rdata$213 ;
+    if (rst) begin
+      \$70  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$71  = h_cb_d0;
+    if (rst) begin
+      \$71  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$72  = h_src;
+    if (rst) begin
+      \$72  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$73  = h_next;
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$74  = mem_sel_c0[2];
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$75  = mem_sel_c0[2];
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$76  = mem_sel_c0[2];
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$77  = mem_sel_c0[2];
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    if (rst) begin
+      \$78  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    if (rst) begin
+      \$79  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    if (rst) begin
+      \$80  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
-  assign \ctl__arm$2  = ctl__arm;
-  assign \ctl__arm$3  = ctl__arm;
-  assign \ctl__arm$4  = ctl__arm;
-  assign \ctl__arm$5  = ctl__arm;
-  assign \ctl__arm$6  = ctl__arm;
-  assign \ctl__pf_active$8  = ctl__pf_active;
-  assign \ctl__pf_active$9  = ctl__pf_active;
-  assign \ctl__pf_active$10  = ctl__pf_active;
-  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__running$3  = ctl__running;
+  assign \ctl__pf_active$5  = ctl__pf_active;
+  assign \ctl__start_next$7  = ctl__start_next;
+  assign start_ptr = ctl__start;
+  assign \ctl__arm$10  = ctl__arm;
+  assign \ctl__running$11  = ctl__running;
   assign \ctl__pf_active$12  = ctl__pf_active;
-  assign \ctl__pf_active$13  = ctl__pf_active;
-  assign \ctl__running$15  = ctl__running;
-  assign \ctl__running$16  = ctl__running;
+  assign \ctl__start_next$13  = ctl__start_next;
+  assign start_queue = \ctl__start$14 ;
+  assign \ctl__arm$16  = ctl__arm;
   assign \ctl__running$17  = ctl__running;
-  assign \ctl__running$18  = ctl__running;
-  assign \ctl__running$19  = ctl__running;
-  assign \ctl__running$20  = ctl__running;
-  assign \ctl__start$22  = ctl__start;
-  assign \ctl__start$23  = ctl__start;
-  assign \ctl__start$24  = ctl__start;
-  assign \ctl__start$25  = ctl__start;
-  assign \ctl__start$26  = ctl__start;
-  assign \ctl__start$27  = ctl__start;
+  assign \ctl__pf_active$18  = ctl__pf_active;
+  assign \ctl__start_next$19  = ctl__start_next;
+  assign start_issue = \ctl__start$20 ;
+  assign \ctl__arm$22  = ctl__arm;
+  assign \ctl__running$23  = ctl__running;
+  assign \ctl__pf_active$24  = ctl__pf_active;
+  assign \ctl__start_next$25  = ctl__start_next;
+  assign start_spmat = \ctl__start$26 ;
+  assign \ctl__arm$28  = ctl__arm;
+  assign \ctl__running$29  = ctl__running;
+  assign \ctl__pf_active$30  = ctl__pf_active;
+  assign \ctl__start_next$31  = ctl__start_next;
+  assign start_arith = \ctl__start$32 ;
+  assign \ctl__arm$34  = ctl__arm;
+  assign \ctl__running$35  = ctl__running;
+  assign \ctl__pf_active$36  = ctl__pf_active;
+  assign \ctl__start_next$37  = ctl__start_next;
+  assign start_act = \ctl__start$38 ;
   assign ccu__ann__a = ann__a;
   assign ccu__ann__j = ann__j;
   assign ccu__ann__valid = ann__valid;
@@ -5424,25 +6228,28 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign queue__ready = issue__ready;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
+  assign issue__h_line = entry__h_line;
   assign entry__slot = issue__slot;
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$75  = \entry__a$74 ;
-  assign \entry__first$77  = \entry__first$76 ;
-  assign \entry__v$79  = entry__v;
-  assign \entry__valid$81  = \entry__valid$80 ;
-  assign \entry__z$83  = entry__z;
-  assign \acc__raddr$85  = acc__raddr;
-  assign \acc__raddr_next$87  = acc__raddr_next;
-  assign \acc__rdata$89  = acc__rdata;
-  assign \acc__ren$91  = acc__ren;
-  assign \acc__waddr$93  = acc__waddr;
-  assign \acc__wdata$95  = acc__wdata;
-  assign \acc__we$97  = acc__we;
-  assign \wb__busy$99  = wb__busy;
-  assign \wb__busy_next$101  = wb__busy_next;
-  assign \wb__start$103  = wb__start;
+  assign \entry__a$89  = \entry__a$88 ;
+  assign \entry__first$91  = \entry__first$90 ;
+  assign \entry__v$93  = entry__v;
+  assign \entry__valid$95  = \entry__valid$94 ;
+  assign \entry__z$97  = entry__z;
+  assign \acc__raddr$99  = acc__raddr;
+  assign \acc__raddr_next$101  = acc__raddr_next;
+  assign \acc__rdata$103  = acc__rdata;
+  assign \acc__ren$105  = acc__ren;
+  assign \acc__waddr$107  = acc__waddr;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we$113  = acc__we;
+  assign \acc__we_next$115  = acc__we_next;
+  assign \wb__busy$117  = wb__busy;
+  assign \wb__busy_next$119  = wb__busy_next;
+  assign \wb__start$121  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -5452,12 +6259,14 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$130  = host__off;
-  assign \h_wdata$131  = host__wdata;
-  assign \h_addr$133  = host__off[3:0];
-  assign \h_wdata$134  = host__wdata[15:0];
-  assign \h_addr$136  = host__off[9:0];
-  assign \h_wdata$137  = host__wdata[15:0];
+  assign \h_addr$148  = host__off;
+  assign h_raddr = entry__h_line;
+  assign host__off_line = entry__h_line;
+  assign \h_wdata$151  = host__wdata;
+  assign \h_addr$153  = host__off[3:0];
+  assign \h_wdata$154  = host__wdata[15:0];
+  assign \h_addr$156  = host__off[9:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -5560,13 +6369,27 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg [63:0] \$101 ;
+  reg \$102 ;
+  reg [5:0] \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
+  reg [63:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [9:0] \$112 ;
+  reg [15:0] \$113 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -5595,16 +6418,16 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$35 ;
   wire \$36 ;
   wire [9:0] \$37 ;
-  wire \$38 ;
+  wire [9:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [126:0] \$40 ;
+  wire [5:0] \$40 ;
   wire [126:0] \$41 ;
-  wire \$42 ;
+  wire [126:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
+  wire [63:0] \$45 ;
+  wire [63:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -5627,54 +6450,58 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [63:0] \$67 ;
-  wire [63:0] \$68 ;
-  wire [63:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [10:0] \$70 ;
-  wire [15:0] \$71 ;
-  reg \$72 ;
-  reg [6:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg [9:0] \$77 ;
-  reg \$78 ;
-  reg [9:0] \$79 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [63:0] \$76 ;
+  wire [63:0] \$77 ;
+  wire [63:0] \$78 ;
+  wire [10:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [5:0] \$82 ;
+  wire [15:0] \$80 ;
+  reg \$81 ;
+  reg [6:0] \$82 ;
   reg \$83 ;
-  reg [5:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg \$86 ;
-  reg [63:0] \$87 ;
-  reg \$88 ;
-  reg [5:0] \$89 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg [9:0] \$86 ;
+  reg \$87 ;
+  reg [9:0] \$88 ;
+  reg \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
+  reg [9:0] \$90 ;
+  reg [5:0] \$91 ;
+  reg [5:0] \$92 ;
   reg \$93 ;
-  reg \$94 ;
-  reg [63:0] \$95 ;
-  reg [15:0] \$96 ;
-  reg [9:0] \$97 ;
-  reg [15:0] \$98 ;
+  reg [5:0] \$94 ;
+  reg \$95 ;
+  reg [5:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg [63:0] \$98 ;
+  reg [63:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
-  reg [5:0] \$signal$19  = 6'h00;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$68  = 1'h0;
-  reg \$signal$70  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signal$19 ;
+  reg \$signal$21  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg [5:0] \$signal$65  = 6'h00;
+  reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
+  reg \$signal$76  = 1'h0;
+  reg \$signal$79  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$16 ;
+  reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$27 ;
-  wire \$signature__en ;
+  wire [15:0] \$signature__data$26 ;
+  reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -5682,12 +6509,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
-  input [5:0] acc__waddr;
-  wire [5:0] acc__waddr;
+  input [5:0] acc__waddr_next;
+  wire [5:0] acc__waddr_next;
   input [15:0] acc__wdata;
   wire [15:0] acc__wdata;
-  input acc__we;
-  wire acc__we;
+  input acc__we_next;
+  wire acc__we_next;
+  reg [63:0] acc_oh = 64'h0000000000000000;
   reg clear_q = 1'h0;
   input clk;
   wire clk;
@@ -5706,7 +6534,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$63 ;
+  wire [15:0] \h_wacc$66 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -5720,11 +6548,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$48 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$55 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$49 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -5740,12 +6568,15 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$50 ;
   reg [5:0] w_addr_q = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$51 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$52 ;
+  reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -5763,10 +6594,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] wo_addr;
+  (* keep = 32'd1 *)
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
   reg wo_set = 1'h0;
+  (* keep = 32'd1 *)
+  reg [5:0] wo_vaddr = 6'h00;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -5780,7 +6615,8 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$27  = _1_;
+  assign \$signature__data$26  = _1_;
+  assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
   assign wb_full = wb_base + wb_cnt;
@@ -5792,10 +6628,8 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
-  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$17 ;
-  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign \$10  = wo_valid | wo_set;
   assign acc = \$10  ? wo_r__data : 16'h0000;
   assign \$11  = $signed(acc) < $signed(1'h0);
@@ -5817,15 +6651,15 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$22  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \r_addr$48  = \$24  ? ra : h_addr;
   assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$51  = wb_pend ? h_out : h_wdata;
   assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$55  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$55 ;
   assign \$29  = ~ wb__busy;
   assign \$30  = wb__start & \$29 ;
   assign \$31  = wb_base < 11'h400;
@@ -5835,95 +6669,114 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$35  = wb_cnt == 6'h3e;
   assign \$36  = wb_active & \$signal ;
   assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = ~ keep_acc;
-  assign \$39  = ctl__start & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$16 ;
-  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
-  assign \$42  = ~ keep_acc;
-  assign \$43  = ctl__start & \$42 ;
-  assign \$44  = ~ \$43 ;
-  assign \$45  = \$signature__en  & \$44 ;
-  assign \$46  = valid >> acc__raddr_next;
+  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ keep_acc;
+  assign \$44  = ctl__start & \$43 ;
+  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
+  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
   assign \$47  = ~ keep_acc;
   assign \$48  = ctl__start & \$47 ;
   assign \$49  = ~ \$48 ;
-  assign \$50  = \$46  & \$49 ;
-  assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$68  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$70  | \$signal$73 ;
-  assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$68  & \$58 ;
-  assign \$60  = \$57  | \$59 ;
-  assign \$61  = valid >> wo_r__addr;
-  assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ clear_q;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$68  = valid | \$67 ;
-  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
-  assign \$70  = ra + 1'h1;
-  assign \$71  = src_sel ? \r_data$56  : r_data;
+  assign \$50  = \$signature__en  & \$49 ;
+  assign \$51  = ~ keep_acc;
+  assign \$52  = ctl__start & \$51 ;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = \$signature__en  & \$53 ;
+  assign \$56  = valid >> acc__raddr_next;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$56  & \$59 ;
+  assign \$61  = w_addr_q == acc__raddr_next;
+  assign \$62  = \$signal$73  & \$61 ;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = ~ \$64 ;
+  assign \$66  = \$62  & \$65 ;
+  assign \$67  = \$signal$76  | \$signal$79 ;
+  assign \$68  = w_addr_q == acc__raddr;
+  assign \$69  = \$signal$73  & \$68 ;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = valid >> wo_vaddr;
+  assign \$72  = w_addr_q == wo_r__addr;
+  assign \$73  = w_set_q & \$72 ;
+  assign \$74  = ~ keep_acc;
+  assign \$75  = ctl__start & \$74 ;
+  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$77  = valid | \$76 ;
+  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
+  assign \$79  = ra + 1'h1;
+  assign \$80  = src_sel ? \r_data$55  : r_data;
   always @(posedge clk)
-    wb_active <= \$72 ;
+    wb_active <= \$81 ;
   always @(posedge clk)
-    wb_cnt <= \$73 ;
+    wb_cnt <= \$82 ;
   always @(posedge clk)
-    \$signal  <= \$74 ;
+    \$signal  <= \$83 ;
   always @(posedge clk)
-    last <= \$75 ;
+    last <= \$84 ;
   always @(posedge clk)
-    wb_pend_early <= \$76 ;
+    wb_pend_early <= \$85 ;
   always @(posedge clk)
-    \$like  <= \$77 ;
+    \$like  <= \$86 ;
   always @(posedge clk)
-    wb_pend_mid <= \$78 ;
+    wb_pend_mid <= \$87 ;
   always @(posedge clk)
-    waddr2 <= \$79 ;
+    waddr2 <= \$88 ;
   always @(posedge clk)
-    wb_pend <= \$80 ;
+    wb_pend <= \$89 ;
   always @(posedge clk)
-    wb_waddr <= \$81 ;
+    wb_waddr <= \$90 ;
   always @(posedge clk)
-    wo_r__addr <= \$82 ;
+    wo_r__addr <= \$91 ;
   always @(posedge clk)
-    \$signal$17  <= \$83 ;
+    wo_vaddr <= \$92 ;
   always @(posedge clk)
-    \$signal$19  <= \$84 ;
+    \$signature__en  <= \$93 ;
   always @(posedge clk)
-    h_wacc <= \$85 ;
+    \$signature__addr$16  <= \$94 ;
   always @(posedge clk)
-    clear_q <= \$86 ;
+    \$signal$21  <= \$95 ;
   always @(posedge clk)
-    set_q <= \$87 ;
+    \$signal$65  <= \$96 ;
   always @(posedge clk)
-    \$signal$68  <= \$88 ;
+    h_wacc <= \$97 ;
   always @(posedge clk)
-    w_addr_q <= \$89 ;
+    \$signal$67  <= \$98 ;
   always @(posedge clk)
-    \$signal$70  <= \$90 ;
+    acc_oh <= \$99 ;
   always @(posedge clk)
-    \$signal$73  <= \$91 ;
+    clear_q <= \$100 ;
   always @(posedge clk)
-    \$signal$26  <= \$92 ;
+    set_q <= \$101 ;
   always @(posedge clk)
-    wo_valid <= \$93 ;
+    \$signal$73  <= \$102 ;
   always @(posedge clk)
-    wo_set <= \$94 ;
+    w_addr_q <= \$103 ;
   always @(posedge clk)
-    valid <= \$95 ;
+    w_set_q <= \$104 ;
   always @(posedge clk)
-    h_out <= \$96 ;
+    \$signal$76  <= \$105 ;
   always @(posedge clk)
-    ra <= \$97 ;
+    \$signal$79  <= \$106 ;
   always @(posedge clk)
-    src__data <= \$98 ;
-  assign \$1  = wb_active | wb_pend;
+    \$signal$25  <= \$107 ;
+  always @(posedge clk)
+    wo_valid <= \$108 ;
+  always @(posedge clk)
+    wo_set <= \$109 ;
+  always @(posedge clk)
+    valid <= \$110 ;
+  always @(posedge clk)
+    h_out <= \$111 ;
+  always @(posedge clk)
+    ra <= \$112 ;
+  always @(posedge clk)
+    src__data <= \$113 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -5936,236 +6789,281 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$55 ),
+    .rp__addr(\r_addr$48 ),
+    .rp__en(\r_en$49 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$50 ),
+    .w_data(\w_data$51 ),
+    .w_en(\w_en$52 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$72  = wb_active;
+    \$81  = wb_active;
     if (\$30 ) begin
-      \$72  = 1'h1;
+      \$81  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$72  = 1'h0;
+        \$81  = 1'h0;
       end
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$73  = wb_cnt;
+    \$82  = wb_cnt;
     if (\$30 ) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end else if (wb_active) begin
-      \$73  = \$32 [6:0];
+      \$82  = \$32 [6:0];
     end
     if (rst) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$74  = \$signal ;
+    \$83  = \$signal ;
     if (\$30 ) begin
-      \$74  = \$31 ;
+      \$83  = \$31 ;
     end else if (wb_active) begin
-      \$74  = \$34 ;
+      \$83  = \$34 ;
     end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$75  = last;
-    if (\$30 ) begin
-      \$75  = 1'h0;
-    end else if (wb_active) begin
-      \$75  = \$35 ;
-    end
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$76  = \$36 ;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$77  = wb_full[9:0];
-    if (rst) begin
-      \$77  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$78  = wb_pend_early;
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$79  = \$like ;
-    if (rst) begin
-      \$79  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$80  = wb_pend_mid;
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$81  = waddr2;
-    if (rst) begin
-      \$81  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$82  = \$37 [5:0];
-    if (rst) begin
-      \$82  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$83  = h_we_dst;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$84  = h_addr[5:0];
+    \$84  = last;
+    if (\$30 ) begin
+      \$84  = 1'h0;
+    end else if (wb_active) begin
+      \$84  = \$35 ;
+    end
     if (rst) begin
-      \$84  = 6'h00;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$85  = h_wdata;
+    \$85  = \$36 ;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$86  = \$39 ;
+    \$86  = wb_full[9:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = \$41 [63:0];
+    \$87  = wb_pend_early;
     if (rst) begin
-      \$87  = 64'h0000000000000000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = \$45 ;
+    \$88  = \$like ;
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = \$signature__addr$16 ;
+    \$89  = wb_pend_mid;
     if (rst) begin
-      \$89  = 6'h00;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = \$50 ;
+    \$90  = waddr2;
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = \$56 ;
+    \$91  = \$37 [5:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = \$60 ;
+    \$92  = \$38 [5:0];
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = \$61 ;
+    \$93  = \$39 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = \$64 ;
+    \$94  = \$40 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = \$69 ;
+    \$95  = h_we_dst;
     if (rst) begin
-      \$95  = 64'h0000000000000000;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = out;
+    \$96  = h_addr[5:0];
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = ra;
+    \$97  = h_wdata;
+    if (rst) begin
+      \$97  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$98  = \$41 [63:0];
+    if (rst) begin
+      \$98  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$99  = \$42 [63:0];
+    if (rst) begin
+      \$99  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$100  = \$44 ;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$101  = \$46 ;
+    if (rst) begin
+      \$101  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$102  = \$50 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$103  = \$signature__addr$16 ;
+    if (rst) begin
+      \$103  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$104  = \$55 ;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$105  = \$60 ;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$106  = \$66 ;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$107  = \$70 ;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$108  = \$71 ;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$109  = \$73 ;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$110  = \$78 ;
+    if (rst) begin
+      \$110  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$111  = out;
+    if (rst) begin
+      \$111  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$112  = ra;
     if (ctl__arm) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end else if (src__rd_en) begin
-      \$97  = \$70 [9:0];
+      \$112  = \$79 [9:0];
     end
     if (rst) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = \$71 ;
+    \$113  = \$80 ;
     if (rst) begin
-      \$98  = 16'h0000;
+      \$113  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$63  = h_wdata;
+  assign w_addr_r = \$signature__addr$16 ;
+  assign \$signal$19  = \$signature__en ;
+  assign \h_wacc$66  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
+  assign \$55  = \$54 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6279,74 +7177,82 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
-, acc__ren, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
+, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
   wire [6:0] \$1 ;
-  wire \$10 ;
+  wire [17:0] \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire [6:0] \$14 ;
+  wire \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire [31:0] \$19 ;
+  wire [6:0] \$18 ;
+  wire \$19 ;
   wire [6:0] \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  reg [15:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [3:0] \$31 ;
-  reg [3:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [5:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [5:0] \$37 ;
-  reg \$38 ;
+  wire \$30 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [3:0] \$35 ;
+  reg [3:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg [5:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [16:0] \$47 ;
-  reg \$48 ;
-  reg [15:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [17:0] \$6 ;
+  reg \$40 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg [5:0] \$44 ;
+  reg [5:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [5:0] \$49 ;
+  wire [32:0] \$5 ;
+  reg [5:0] \$50 ;
+  reg [5:0] \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg [5:0] \$54 ;
+  reg [16:0] \$55 ;
+  reg \$56 ;
+  reg [15:0] \$57 ;
+  wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
-  wire \$9 ;
+  wire [15:0] \$9 ;
   reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$28 ;
-  reg \$signal$30  = 1'h0;
+  wire \$signal$30 ;
+  reg \$signal$34  = 1'h0;
+  reg \$signal$37  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$35 ;
-  reg \$signal$38  = 1'h0;
-  reg \$signal$39  = 1'h0;
-  reg \$signal$42  = 1'h0;
-  reg \$signal$54  = 1'h0;
-  reg \$signal$55  = 1'h0;
+  wire [5:0] \$signal$42 ;
+  reg \$signal$45  = 1'h0;
+  reg \$signal$46  = 1'h0;
+  reg \$signal$49  = 1'h0;
+  reg \$signal$60  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -6360,9 +7266,14 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg acc__ren = 1'h0;
   output [5:0] acc__waddr;
   reg [5:0] acc__waddr = 6'h00;
+  (* keep = 32'd1 *)
+  output [5:0] acc__waddr_next;
+  reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
   output acc__we;
   wire acc__we;
+  output acc__we_next;
+  wire acc__we_next;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -6416,9 +7327,18 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] s4_wrow;
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c2 = 6'h00;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -6428,245 +7348,286 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    row_next <= \$34 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    \$signal$42  <= \$35 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$54  <= \$36 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    acc__raddr_next <= \$37 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    acc__ren <= \$38 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal$55  <= \$39 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    acc__raddr <= \$40 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    s3_a <= \$41 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    s3_w <= \$42 ;
+    \$signal$49  <= \$39 ;
   always @(posedge clk)
-    s4_p <= \$43 ;
+    \$signal$60  <= \$40 ;
   always @(posedge clk)
-    \$signal$38  <= \$44 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    \$signal$39  <= \$45 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    acc__waddr <= \$46 ;
+    \$signal$34  <= \$43 ;
   always @(posedge clk)
-    s5_x <= \$47 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    \$signal$30  <= \$48 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    last_val <= \$49 ;
+    s3_a <= \$46 ;
+  always @(posedge clk)
+    s3_w <= \$47 ;
+  always @(posedge clk)
+    s4_p <= \$48 ;
+  always @(posedge clk)
+    shift_q_c0 <= \$49 ;
+  always @(posedge clk)
+    shift_q_c1 <= \$50 ;
+  always @(posedge clk)
+    shift_q_c2 <= \$51 ;
+  always @(posedge clk)
+    \$signal$45  <= \$52 ;
+  always @(posedge clk)
+    \$signal$46  <= \$53 ;
+  always @(posedge clk)
+    acc__waddr <= \$54 ;
+  always @(posedge clk)
+    s5_x <= \$55 ;
+  always @(posedge clk)
+    \$signal$37  <= \$56 ;
+  always @(posedge clk)
+    last_val <= \$57 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift;
-  assign \$5  = \$signal$30  ? last_val : acc__rdata;
-  assign \$6  = { \$5 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$38  & \$signal$39 ;
-  assign ev_bypass = \$signal$38  & \$signal$30 ;
-  assign \$7  = ev_entry | \$signal$42 ;
-  assign \$8  = \$7  | acc__ren;
-  assign busy = \$8  | \$signal$38 ;
-  assign \$9  = entry__valid | ev_entry;
-  assign \$10  = \$9  | \$signal$42 ;
-  assign busy_next = \$10  | acc__ren;
-  assign \$11  = ~ ctl__start;
-  assign \$12  = entry__valid & \$11 ;
-  assign \$13  = | entry__v;
-  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$4  = $signed(twice) >>> shift_q_c0;
+  assign \$5  = $signed(twice) >>> shift_q_c1;
+  assign \$6  = $signed(twice) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$34 ;
+  assign \$8  = ~ ctl__start;
+  assign acc__we_next = \$7  & \$8 ;
+  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$10  = { \$9 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$45  & \$signal$46 ;
+  assign ev_bypass = \$signal$45  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$49 ;
+  assign \$12  = \$11  | acc__ren;
+  assign busy = \$12  | \$signal$45 ;
+  assign \$13  = entry__valid | ev_entry;
+  assign \$14  = \$13  | \$signal$49 ;
+  assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
-  assign \$16  = ev_entry & \$15 ;
-  assign \$17  = ~ ctl__start;
-  assign \$18  = \$signal$42  & \$17 ;
-  assign \$19  = $signed(s3_a) * $signed(s3_w);
-  assign \$20  = ~ ctl__start;
-  assign \$21  = acc__ren & \$20 ;
-  assign \$22  = acc__ren & \$signal$55 ;
-  assign \$23  = \$22  & \$signal$38 ;
-  assign \$24  = \$23  & \$signal$39 ;
-  assign \$25  = acc__raddr == acc__waddr;
-  assign \$26  = \$24  & \$25 ;
-  always @(posedge clk)
-    h_rdata <= \$27 ;
-  always @(posedge clk)
-    ev_entry <= \$28 ;
-  always @(posedge clk)
-    \$signal$18  <= \$29 ;
-  always @(posedge clk)
-    s2_first <= \$30 ;
-  always @(posedge clk)
-    \$signal$14  <= \$31 ;
-  always @(posedge clk)
-    \$signal  <= \$32 ;
-  always @(posedge clk)
-    s2_a <= \$33 ;
+  assign \$16  = entry__valid & \$15 ;
+  assign \$17  = | entry__v;
+  assign \$18  = \$2 [5:0] + 1'h1;
+  assign \$19  = ~ ctl__start;
+  assign \$20  = ev_entry & \$19 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = \$signal$49  & \$21 ;
+  assign \$23  = $signed(s3_a) * $signed(s3_w);
+  assign \$24  = ~ ctl__start;
+  assign \$25  = acc__ren & \$24 ;
+  assign \$26  = acc__ren & \$signal$34 ;
+  assign \$27  = \$26  & \$signal$45 ;
+  assign \$28  = \$27  & \$signal$46 ;
+  assign \$29  = acc__raddr == acc__waddr;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = \$16 ;
+    \$32  = \$16 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$36  = \$signal$18 ;
+    \$33  = \$17 ;
     if (rst) begin
-      \$36  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = \$2 [5:0];
+    \$34  = entry__first;
     if (rst) begin
-      \$37  = 6'h00;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = \$18 ;
+    \$35  = entry__z;
     if (rst) begin
-      \$38  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = \$signal$54 ;
+    \$36  = entry__v;
+    if (rst) begin
+      \$36  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$37  = entry__a;
+    if (rst) begin
+      \$37  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$38  = row_next;
+    if (ev_entry) begin
+      \$38  = \$18 [5:0];
+    end
+    if (rst) begin
+      \$38  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$39  = \$20 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = acc__raddr_next;
+    \$40  = \$signal$18 ;
     if (rst) begin
-      \$40  = 6'h00;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$41  = s2_a;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 16'h0000;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$19 ;
+    \$43  = \$signal$60 ;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = \$21 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$45  = \$signal$55 ;
+    \$45  = acc__raddr_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = acc__raddr;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = \$4 [16:0];
+    \$47  = cb_r__data;
     if (rst) begin
-      \$47  = 17'h00000;
+      \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = \$26 ;
+    \$48  = \$23 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = \$6 [16:1];
+    \$49  = shift;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$27  = cb_r__data;
+    \$50  = shift;
     if (rst) begin
-      \$27  = 16'h0000;
+      \$50  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$28  = \$12 ;
+    \$51  = shift;
     if (rst) begin
-      \$28  = 1'h0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$29  = \$13 ;
+    \$52  = \$25 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$30  = entry__first;
+    \$53  = \$signal$34 ;
     if (rst) begin
-      \$30  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = entry__z;
+    \$54  = acc__raddr;
     if (rst) begin
-      \$31  = 4'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = entry__v;
+    \$55  = x;
     if (rst) begin
-      \$32  = 4'h0;
+      \$55  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = entry__a;
+    \$56  = \$30 ;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = row_next;
-    if (ev_entry) begin
-      \$34  = \$14 [5:0];
-    end
+    \$57  = \$10 [16:1];
     if (rst) begin
-      \$34  = 6'h00;
+      \$57  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$31  = cb_r__data;
+    if (rst) begin
+      \$31  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -6675,18 +7636,22 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$4 [16:0];
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$28  = acc__ren;
-  assign \$signal$35  = acc__waddr;
-  assign acc__wdata = \$6 [16:1];
-  assign \new  = \$6 [16:1];
+  assign \$signal$30  = acc__ren;
+  assign s4_wrow = acc__waddr_next;
+  assign \$signal$42  = acc__waddr;
+  assign acc__wdata = \$10 [16:1];
+  assign \new  = \$10 [16:1];
+  assign x[16:12] = \$6 [16:12];
+  assign x[11:6] = \$5 [11:6];
+  assign x[5:0] = \$4 [5:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
+module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$11 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$11  = 1'h0;
   wire \$1 ;
@@ -6708,52 +7673,54 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [16:0] \$27 ;
+  wire \$27 ;
   wire \$28 ;
-  wire [11:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire [3:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [3:0] \$34 ;
+  wire [3:0] \$35 ;
   wire \$36 ;
-  wire [3:0] \$37 ;
-  wire [3:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  wire [3:0] \$40 ;
   reg \$41 ;
   reg \$42 ;
   reg \$43 ;
-  reg [10:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [10:0] \$48 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [10:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [15:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [2:0] \$50 ;
-  reg [10:0] \$51 ;
-  reg \$52 ;
-  reg [2:0] \$53 ;
+  reg [10:0] \$50 ;
+  reg \$51 ;
+  reg [2:0] \$52 ;
+  reg [10:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
+  reg [2:0] \$55 ;
   reg \$56 ;
   reg \$57 ;
-  reg [15:0] \$58 ;
-  wire \$6 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [10:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
   reg \$signal$14  = 1'h0;
-  reg [10:0] \$signal$15  = 11'h000;
-  reg \$signal$18  = 1'h0;
-  wire [10:0] \$signal$19 ;
-  reg \$signal$31  = 1'h0;
-  reg [10:0] \$signal$34  = 11'h000;
+  reg [10:0] \$signal$16  = 11'h000;
+  reg \$signal$19  = 1'h0;
+  wire [10:0] \$signal$20 ;
+  reg \$signal$32  = 1'h0;
+  reg [10:0] \$signal$35  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -6769,6 +7736,8 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [15:0] entry__a = 16'h0000;
   output entry__first;
   reg entry__first = 1'h0;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   output [2:0] entry__slot;
   reg [2:0] entry__slot = 3'h0;
   output entry__spec_ce;
@@ -6843,55 +7812,59 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
+  assign \$28  = queue__pop & \$27 ;
+  assign \$29  = cur_rem - 1'h1;
   assign \$30  = s2 == 3'h7;
-  assign \$31  = s2 == 3'h7;
-  assign \$32  = s2 + 1'h1;
-  assign \$33  = \$31  ? 4'h0 : \$32 ;
-  assign \$34  = cur_rem == 2'h2;
-  assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = queue__head[35:33] == 3'h7;
-  assign \$37  = queue__head[35:33] + 1'h1;
-  assign \$38  = \$36  ? 4'h0 : \$37 ;
+  assign \$31  = \$signal$16  + \$30 ;
+  assign \$32  = s2 == 3'h7;
+  assign \$33  = s2 == 3'h7;
+  assign \$34  = s2 + 1'h1;
+  assign \$35  = \$33  ? 4'h0 : \$34 ;
+  assign \$36  = cur_rem == 2'h2;
+  assign \$37  = cur_rem >= 3'h4;
+  assign \$38  = queue__head[35:33] == 3'h7;
+  assign \$39  = queue__head[35:33] + 1'h1;
+  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$39 ;
+    ahead_ok <= \$41 ;
   always @(posedge clk)
-    queue__ready <= \$40 ;
+    queue__ready <= \$42 ;
   always @(posedge clk)
-    ready <= \$41 ;
+    ready <= \$43 ;
   always @(posedge clk)
-    entry__valid <= \$42 ;
+    entry__valid <= \$44 ;
   always @(posedge clk)
-    fault <= \$43 ;
+    fault <= \$45 ;
   always @(posedge clk)
-    cur_line <= \$44 ;
+    cur_line <= \$46 ;
   always @(posedge clk)
-    entry__slot <= \$45 ;
+    entry__slot <= \$47 ;
   always @(posedge clk)
-    cur_rem <= \$46 ;
+    cur_rem <= \$48 ;
   always @(posedge clk)
-    cur_last <= \$47 ;
+    cur_last <= \$49 ;
   always @(posedge clk)
-    \$signal$34  <= \$48 ;
+    \$signal$35  <= \$50 ;
   always @(posedge clk)
-    w1 <= \$49 ;
+    w1 <= \$51 ;
   always @(posedge clk)
-    s1 <= \$50 ;
+    s1 <= \$52 ;
   always @(posedge clk)
-    \$signal$15  <= \$51 ;
+    \$signal$16  <= \$53 ;
   always @(posedge clk)
-    \$signal$18  <= \$52 ;
+    \$signal$19  <= \$54 ;
   always @(posedge clk)
-    s2 <= \$53 ;
+    s2 <= \$55 ;
   always @(posedge clk)
-    \$signal$31  <= \$54 ;
+    \$signal$32  <= \$56 ;
   always @(posedge clk)
-    \$signal$14  <= \$55 ;
+    \$signal$14  <= \$57 ;
   always @(posedge clk)
-    rem_ge3 <= \$56 ;
+    rem_ge3 <= \$58 ;
   always @(posedge clk)
-    entry__first <= \$57 ;
+    entry__first <= \$59 ;
   always @(posedge clk)
-    entry__a <= \$58 ;
+    entry__a <= \$60 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -6903,74 +7876,48 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
-  assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ queue__head[73];
-  assign \$8  = queue__head[78] & \$7 ;
-  assign \$9  = \$8  & queue__head_ok;
-  assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = queue__head[73] | queue__head[74];
-  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
-  assign \$11  = queue__head[73] | queue__head[74];
-  assign \$12  = ~ queue__next[73];
-  assign \$13  = queue__next[78] & \$12 ;
-  assign \$14  = \$13  & queue__next_ok;
-  assign p_ce = \$11  ? \$14  : queue__head[39];
-  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign \$6  = ctl__running ? queue__head[10:0] : entry__h_line;
+  assign \$signal  = \$5  ? \$signal$16  : \$6 ;
+  assign \$7  = cont & \$signal$14 ;
+  assign \$8  = ~ queue__head[73];
+  assign \$9  = queue__head[78] & \$8 ;
+  assign \$10  = \$9  & queue__head_ok;
+  assign \$11  = ctl__running ? \$10  : 1'h1;
+  assign np_ce = \$7  ? \$signal$19  : \$11 ;
+  assign \$12  = queue__head[73] | queue__head[74];
+  assign \$signal$20  = \$12  ? queue__next[10:0] : queue__head[21:11];
+  assign \$13  = queue__head[73] | queue__head[74];
+  assign \$14  = ~ queue__next[73];
+  assign \$15  = queue__next[78] & \$14 ;
+  assign \$16  = \$15  & queue__next_ok;
+  assign p_ce = \$13  ? \$16  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$16  = cont | \new ;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : queue__head[74];
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = cont | \new ;
-  assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : queue__head[74];
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = cont | \new ;
-  assign \$25  = ~ ahead_ok;
-  assign \$26  = queue__pop & \$25 ;
-  assign \$27  = cur_rem - 1'h1;
-  assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$15  + \$28 ;
+  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$18  = cont | \new ;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = cont ? \$signal$32  : queue__head[74];
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = cont | \new ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = cont ? \$signal$32  : queue__head[74];
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = cont | \new ;
+  assign \$27  = ~ ahead_ok;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$39  = \$15 ;
+    \$41  = \$17 ;
     if (rst) begin
-      \$39  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$40  = 1'h1;
+      \$42  = 1'h1;
     end else begin
-      \$40  = \$19 ;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$41  = 1'h1;
-    end else begin
-      \$41  = \$23 ;
-    end
-    if (rst) begin
-      \$41  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$42  = 1'h0;
-    end else begin
-      \$42  = \$24 ;
+      \$42  = \$21 ;
     end
     if (rst) begin
       \$42  = 1'h0;
@@ -6978,86 +7925,86 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$43  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h0;
+      \$43  = 1'h1;
     end else begin
-      if (\$26 ) begin
-        \$43  = 1'h1;
+      \$43  = \$25 ;
+    end
+    if (rst) begin
+      \$43  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$44  = 1'h0;
+    end else begin
+      \$44  = \$26 ;
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$45  = fault;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$45  = 1'h0;
+    end else begin
+      if (\$28 ) begin
+        \$45  = 1'h1;
       end
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$34 ;
+      \$46  = \$signal$35 ;
     end else begin
-      \$44  = queue__head[10:0];
+      \$46  = queue__head[10:0];
     end
     if (rst) begin
-      \$44  = 11'h000;
+      \$46  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$45  = s1;
+      \$47  = s1;
     end else begin
-      \$45  = queue__head[35:33];
+      \$47  = queue__head[35:33];
     end
     if (rst) begin
-      \$45  = 3'h0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$27 [15:0];
+      \$48  = \$29 [15:0];
     end else begin
-      \$46  = queue__head[56:41];
+      \$48  = queue__head[56:41];
     end
     if (rst) begin
-      \$46  = 16'h0000;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$31 ;
+      \$49  = \$signal$32 ;
     end else begin
-      \$47  = queue__head[74];
-    end
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$48  = \$signal$15 ;
-    end else begin
-      \$48  = queue__head[21:11];
-    end
-    if (rst) begin
-      \$48  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$49  = \$signal$18 ;
-    end else begin
-      \$49  = queue__head[39];
+      \$49  = queue__head[74];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -7067,57 +8014,57 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = s2;
+      \$50  = \$signal$16 ;
     end else begin
-      \$50  = \$38 [2:0];
+      \$50  = queue__head[21:11];
     end
     if (rst) begin
-      \$50  = 3'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$29 [10:0];
+      \$51  = \$signal$19 ;
     end else begin
-      \$51  = queue__head[32:22];
+      \$51  = queue__head[39];
     end
     if (rst) begin
-      \$51  = 11'h000;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = \$30 ;
+      \$52  = s2;
     end else begin
-      \$52  = queue__head[40];
+      \$52  = \$40 [2:0];
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$33 [2:0];
+      \$53  = \$31 [10:0];
     end else begin
-      \$53  = queue__head[38:36];
+      \$53  = queue__head[32:22];
     end
     if (rst) begin
-      \$53  = 3'h0;
+      \$53  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$34 ;
+      \$54  = \$32 ;
     end else begin
-      \$54  = queue__head[75];
+      \$54  = queue__head[40];
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -7127,21 +8074,21 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$55  = rem_ge3;
+      \$55  = \$35 [2:0];
     end else begin
-      \$55  = queue__head[76];
+      \$55  = queue__head[38:36];
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$56  = \$35 ;
+      \$56  = \$36 ;
     end else begin
-      \$56  = queue__head[77];
+      \$56  = queue__head[75];
     end
     if (rst) begin
       \$56  = 1'h0;
@@ -7151,9 +8098,9 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$57  = 1'h0;
+      \$57  = rem_ge3;
     end else begin
-      \$57  = 1'h1;
+      \$57  = queue__head[76];
     end
     if (rst) begin
       \$57  = 1'h0;
@@ -7161,14 +8108,38 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$58  = entry__a;
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$58  = \$37 ;
+    end else begin
+      \$58  = queue__head[77];
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$59  = 1'h0;
+    end else begin
+      \$59  = 1'h1;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$60  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = queue__head[72:57];
+      \$60  = queue__head[72:57];
     end
     if (rst) begin
-      \$58  = 16'h0000;
+      \$60  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
@@ -7974,66 +8945,103 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
   wire \$1 ;
   wire [5:0] \$10 ;
+  wire [4:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire [4:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  reg [4:0] \$115 ;
+  reg [4:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [78:0] \$118 ;
+  reg [78:0] \$119 ;
   wire [5:0] \$12 ;
+  reg [78:0] \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [4:0] \$123 ;
+  reg [4:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [3:0] \$129 ;
   wire [5:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
   wire [5:0] \$14 ;
   wire [5:0] \$15 ;
-  wire [78:0] \$16 ;
-  wire [78:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire [78:0] \$18 ;
   wire [78:0] \$19 ;
   wire [5:0] \$2 ;
-  wire [78:0] \$20 ;
+  wire [19:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [78:0] \$23 ;
+  wire [19:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [78:0] \$27 ;
+  wire [78:0] \$28 ;
+  wire [19:0] \$29 ;
   wire [5:0] \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
-  wire [6:0] \$34 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [78:0] \$32 ;
+  wire [19:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [78:0] \$36 ;
+  wire [78:0] \$37 ;
+  wire [19:0] \$38 ;
   wire \$39 ;
   wire [5:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [78:0] \$41 ;
+  wire [19:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [78:0] \$45 ;
+  wire [78:0] \$46 ;
+  wire [18:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [5:0] \$5 ;
-  wire [4:0] \$50 ;
-  wire \$51 ;
+  wire [78:0] \$50 ;
+  wire [18:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [4:0] \$57 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire [5:0] \$61 ;
+  wire [5:0] \$62 ;
+  wire [5:0] \$63 ;
+  wire [5:0] \$64 ;
+  wire [6:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
@@ -8041,26 +9049,36 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [5:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [78:0] \$75 ;
-  reg [78:0] \$76 ;
-  reg [78:0] \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [5:0] \$8 ;
-  reg [4:0] \$80 ;
-  reg [4:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg [3:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  wire \$80 ;
+  wire [4:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [5:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -8075,6 +9093,14 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c3 = 1'h0;
   input ctl__arm;
   wire ctl__arm;
   input ctl__start;
@@ -8231,106 +9257,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = fresh1 ? wq : nxt;
-  assign \$17  = \$signal  ? wq : issue__head;
-  assign \$18  = pop ? \$16  : \$17 ;
-  assign \$19  = fresh1 ? wq : nxt;
-  assign \$20  = pop ? rp2__data : \$19 ;
-  assign \$21  = wptr == rptr1;
-  assign \$22  = wptr == rptr0;
-  assign \$23  = pop ? \$21  : \$22 ;
-  assign \$24  = wr__valid & \$23 ;
-  assign \$25  = wptr == rptr2;
-  assign \$26  = wptr == rptr1;
-  assign \$27  = pop ? \$25  : \$26 ;
-  assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h15;
-  assign \$30  = wptr + 1'h1;
-  assign \$31  = \$29  ? 6'h00 : \$30 ;
-  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
-  assign \$33  = sc + wr__valid;
-  assign \$34  = \$33  - pop;
-  assign \$35  = sc >= 2'h2;
-  assign \$36  = sc >= 1'h1;
-  assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = sc >= 2'h3;
-  assign \$39  = sc >= 2'h2;
-  assign \$40  = pop ? \$38  : \$39 ;
-  assign \$41  = ~ issue__head_ok;
-  assign \$42  = issue__pop & \$41 ;
-  assign \$43  = ~ issue__pop;
-  assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h16;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = \$42  | \$46 ;
-  assign \$48  = pop != issue__pop;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \$60 [3:0] - pop;
-  assign \$51  = \$60 [3:0] >= 2'h2;
-  assign \$52  = \$60 [3:0] >= 1'h1;
-  assign \$53  = pop ? \$51  : \$52 ;
-  assign \$54  = \$60 [3:0] < 4'h8;
-  assign \$55  = pop | \$54 ;
-  assign \$56  = \$60 [3:0] < 4'h8;
-  assign \$57  = \$60 [3:0] + 1'h1;
-  assign \$58  = \$57  < 4'h8;
-  assign \$59  = pop ? \$56  : \$58 ;
-  assign \$60  = cnt + bc_r;
-  assign issue__nonempty = cnt_nz | bc_r;
-  assign \$61  = cnt_nz | bc_r;
-  assign pop = \$61  & issue__ready;
-  assign \$62  = ! cnt;
-  assign \$63  = issue__ready & \$62 ;
-  assign \$64  = \$63  & issue__head[73];
-  assign \$65  = cnt_nz & issue__ready;
-  assign \$66  = ! cnt;
-  assign \$67  = cnt == 1'h1;
-  assign \$68  = \$66  | \$67 ;
-  assign \$69  = \$68  & issue__head[73];
-  assign \$70  = ! cnt;
-  assign \$71  = \$65  ? \$69  : \$70 ;
-  assign quiet_next = bc_r ? \$64  : \$71 ;
-  always @(posedge clk)
-    rptr0 <= \$72 ;
-  always @(posedge clk)
-    rptr1 <= \$73 ;
-  always @(posedge clk)
-    rptr2 <= \$74 ;
-  always @(posedge clk)
-    wq <= \$75 ;
-  always @(posedge clk)
-    issue__head <= \$76 ;
-  always @(posedge clk)
-    nxt <= \$77 ;
-  always @(posedge clk)
-    \$signal  <= \$78 ;
-  always @(posedge clk)
-    fresh1 <= \$79 ;
-  always @(posedge clk)
-    wptr <= \$80 ;
-  always @(posedge clk)
-    sc <= \$81 ;
-  always @(posedge clk)
-    fault <= \$82 ;
-  always @(posedge clk)
-    issue__head_ok <= \$83 ;
-  always @(posedge clk)
-    issue__next_ok <= \$84 ;
-  always @(posedge clk)
-    bc_r <= \$85 ;
-  always @(posedge clk)
-    cnt <= \$86 ;
-  always @(posedge clk)
-    cnt_nz <= \$87 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$88 ;
-  always @(posedge clk)
-    bc__room_push <= \$89 ;
   assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
@@ -8341,221 +9267,396 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
   assign \$10  = ctl__arm ? 6'h01 : \$9 ;
+  assign \$11  = rptr2 == 5'h15;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = cnt_nz_c0 | bc_r;
+  assign \$17  = \$16  & issue__ready;
+  assign \$18  = fresh1 ? wq : nxt;
+  assign \$19  = \$signal  ? wq : issue__head;
+  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
+  assign \$21  = cnt_nz_c0 | bc_r;
+  assign \$22  = \$21  & issue__ready;
+  assign \$23  = fresh1 ? wq : nxt;
+  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
+  assign \$25  = cnt_nz_c1 | bc_r;
+  assign \$26  = \$25  & issue__ready;
+  assign \$27  = fresh1 ? wq : nxt;
+  assign \$28  = \$signal  ? wq : issue__head;
+  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
+  assign \$30  = cnt_nz_c1 | bc_r;
+  assign \$31  = \$30  & issue__ready;
+  assign \$32  = fresh1 ? wq : nxt;
+  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
+  assign \$34  = cnt_nz_c2 | bc_r;
+  assign \$35  = \$34  & issue__ready;
+  assign \$36  = fresh1 ? wq : nxt;
+  assign \$37  = \$signal  ? wq : issue__head;
+  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
+  assign \$39  = cnt_nz_c2 | bc_r;
+  assign \$40  = \$39  & issue__ready;
+  assign \$41  = fresh1 ? wq : nxt;
+  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
+  assign \$43  = cnt_nz_c3 | bc_r;
+  assign \$44  = \$43  & issue__ready;
+  assign \$45  = fresh1 ? wq : nxt;
+  assign \$46  = \$signal  ? wq : issue__head;
+  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
+  assign \$48  = cnt_nz_c3 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : nxt;
+  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
+  assign \$52  = wptr == rptr1;
+  assign \$53  = wptr == rptr0;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = wr__valid & \$54 ;
+  assign \$56  = wptr == rptr2;
+  assign \$57  = wptr == rptr1;
+  assign \$58  = pop ? \$56  : \$57 ;
+  assign \$59  = wr__valid & \$58 ;
+  assign \$60  = wptr == 5'h15;
+  assign \$61  = wptr + 1'h1;
+  assign \$62  = \$60  ? 6'h00 : \$61 ;
+  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
+  assign \$64  = sc + wr__valid;
+  assign \$65  = \$64  - pop;
+  assign \$66  = sc >= 2'h2;
+  assign \$67  = sc >= 1'h1;
+  assign \$68  = pop ? \$66  : \$67 ;
+  assign \$69  = sc >= 2'h3;
+  assign \$70  = sc >= 2'h2;
+  assign \$71  = pop ? \$69  : \$70 ;
+  assign \$72  = ~ issue__head_ok;
+  assign \$73  = issue__pop & \$72 ;
+  assign \$74  = ~ issue__pop;
+  assign \$75  = wr__valid & \$74 ;
+  assign \$76  = sc == 5'h16;
+  assign \$77  = \$75  & \$76 ;
+  assign \$78  = \$73  | \$77 ;
+  assign \$79  = pop != issue__pop;
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \$103 [3:0] - pop;
+  assign \$82  = \$103 [3:0] >= 2'h2;
+  assign \$83  = \$103 [3:0] >= 1'h1;
+  assign \$84  = pop ? \$82  : \$83 ;
+  assign \$85  = \$103 [3:0] >= 2'h2;
+  assign \$86  = \$103 [3:0] >= 1'h1;
+  assign \$87  = pop ? \$85  : \$86 ;
+  assign \$88  = \$103 [3:0] >= 2'h2;
+  assign \$89  = \$103 [3:0] >= 1'h1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = \$103 [3:0] >= 2'h2;
+  assign \$92  = \$103 [3:0] >= 1'h1;
+  assign \$93  = pop ? \$91  : \$92 ;
+  assign \$94  = \$103 [3:0] >= 2'h2;
+  assign \$95  = \$103 [3:0] >= 1'h1;
+  assign \$96  = pop ? \$94  : \$95 ;
+  assign \$97  = \$103 [3:0] < 4'h8;
+  assign \$98  = pop | \$97 ;
+  assign \$99  = \$103 [3:0] < 4'h8;
+  assign \$100  = \$103 [3:0] + 1'h1;
+  assign \$101  = \$100  < 4'h8;
+  assign \$102  = pop ? \$99  : \$101 ;
+  assign \$103  = cnt + bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
+  assign \$104  = cnt_nz | bc_r;
+  assign pop = \$104  & issue__ready;
+  assign \$105  = ! cnt;
+  assign \$106  = issue__ready & \$105 ;
+  assign \$107  = \$106  & issue__head[73];
+  assign \$108  = cnt_nz & issue__ready;
+  assign \$109  = ! cnt;
+  assign \$110  = cnt == 1'h1;
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \$111  & issue__head[73];
+  assign \$113  = ! cnt;
+  assign \$114  = \$108  ? \$112  : \$113 ;
+  assign quiet_next = bc_r ? \$107  : \$114 ;
+  always @(posedge clk)
+    rptr0 <= \$115 ;
+  always @(posedge clk)
+    rptr1 <= \$116 ;
+  always @(posedge clk)
+    rptr2 <= \$117 ;
+  always @(posedge clk)
+    issue__head <= \$118 ;
+  always @(posedge clk)
+    nxt <= \$119 ;
+  always @(posedge clk)
+    wq <= \$120 ;
+  always @(posedge clk)
+    \$signal  <= \$121 ;
+  always @(posedge clk)
+    fresh1 <= \$122 ;
+  always @(posedge clk)
+    wptr <= \$123 ;
+  always @(posedge clk)
+    sc <= \$124 ;
+  always @(posedge clk)
+    fault <= \$125 ;
+  always @(posedge clk)
+    issue__head_ok <= \$126 ;
+  always @(posedge clk)
+    issue__next_ok <= \$127 ;
+  always @(posedge clk)
+    bc_r <= \$128 ;
+  always @(posedge clk)
+    cnt <= \$129 ;
+  always @(posedge clk)
+    cnt_nz <= \$130 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$131 ;
+  always @(posedge clk)
+    bc__room_push <= \$132 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$133 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$134 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$135 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$136 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$72  = \$5 [4:0];
+    \$115  = \$5 [4:0];
     if (rst) begin
-      \$72  = 5'h00;
+      \$115  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$73  = \$10 [4:0];
+    \$116  = \$10 [4:0];
     if (rst) begin
-      \$73  = 5'h00;
+      \$116  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$74  = \$15 [4:0];
+    \$117  = \$15 [4:0];
     if (rst) begin
-      \$74  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$75  = wr__data;
+    \$118 [19:0] = \$20 ;
+    \$118 [39:20] = \$29 ;
+    \$118 [59:40] = \$38 ;
+    \$118 [78:60] = \$47 ;
     if (rst) begin
-      \$75  = 79'h00000000000000000000;
+      \$118  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$76  = \$18 ;
+    \$119 [19:0] = \$24 ;
+    \$119 [39:20] = \$33 ;
+    \$119 [59:40] = \$42 ;
+    \$119 [78:60] = \$51 ;
     if (rst) begin
-      \$76  = 79'h00000000000000000000;
+      \$119  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$77  = \$20 ;
+    \$120  = wr__data;
     if (rst) begin
-      \$77  = 79'h00000000000000000000;
+      \$120  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$78  = \$24 ;
+    \$121  = \$55 ;
     if (rst) begin
-      \$78  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$79  = \$28 ;
+    \$122  = \$59 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end else begin
-      \$80  = \$32 [4:0];
+      \$123  = \$63 [4:0];
     end
     if (rst) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end else begin
-      \$81  = \$34 [4:0];
+      \$124  = \$65 [4:0];
     end
     if (rst) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$82  = fault;
+    \$125  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end else begin
-      if (\$49 ) begin
-        \$82  = 1'h1;
+      if (\$80 ) begin
+        \$125  = 1'h1;
       end
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end else begin
-      \$83  = \$37 ;
+      \$126  = \$68 ;
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end else begin
-      \$84  = \$40 ;
+      \$127  = \$71 ;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end else begin
-      \$85  = bc__strobe;
+      \$128  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end else begin
-      \$86  = \$50 [3:0];
+      \$129  = \$81 [3:0];
     end
     if (rst) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end else begin
-      \$87  = \$53 ;
+      \$130  = \$84 ;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end else begin
-      \$88  = \$55 ;
+      \$131  = \$98 ;
     end
     if (rst) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end else begin
-      \$89  = \$59 ;
+      \$132  = \$102 ;
     end
     if (rst) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end
   end
-  assign base = \$60 [3:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$133  = 1'h0;
+    end else begin
+      \$133  = \$87 ;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$134  = 1'h0;
+    end else begin
+      \$134  = \$90 ;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$135  = 1'h0;
+    end else begin
+      \$135  = \$93 ;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$136  = 1'h0;
+    end else begin
+      \$136  = \$96 ;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  assign base = \$103 [3:0];
   assign wp__addr = wptr;
   assign wp__data = wr__data;
   assign wp__en = wr__valid;
   assign rp2__addr = rptr2;
   assign issue__next = nxt;
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -8571,6 +9672,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \nxt.line0  = nxt[10:0];
   assign \nxt.line1  = nxt[21:11];
   assign \nxt.line2  = nxt[32:22];
@@ -8601,6 +9717,21 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
   assign \wp__data.line0  = wr__data[10:0];
   assign \wp__data.line1  = wr__data[21:11];
   assign \wp__data.line2  = wr__data[32:22];
@@ -8634,12 +9765,11 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+module \eie_ecp5_4pe.pe0.spmat (rst, w_en, r_addr, r_en, entry__v, entry__z, w_addr, issue__h_line, w_data, ctl__start, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$16  = 1'h0;
   wire [7:0] \$1 ;
-  wire [6:0] \$11 ;
-  wire [6:0] \$14 ;
+  wire [6:0] \$12 ;
   wire [7:0] \$2 ;
   wire \$3 ;
   wire \$4 ;
@@ -8647,12 +9777,11 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   reg \$6 ;
   reg [15:0] \$7 ;
   reg [2:0] \$8 ;
+  wire [6:0] \$9 ;
   output busy;
   reg busy = 1'h0;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   output [15:0] entry__a;
@@ -8666,6 +9795,7 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   output [3:0] entry__z;
   wire [3:0] entry__z;
   wire [10:0] h_addr;
+  wire [10:0] h_raddr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
@@ -8674,16 +9804,18 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [15:0] issue__a;
   input issue__first;
   wire issue__first;
+  input [10:0] issue__h_line;
+  wire [10:0] issue__h_line;
   input [2:0] issue__slot;
   wire [2:0] issue__slot;
-  input issue__spec_ce;
   wire issue__spec_ce;
-  input [10:0] issue__spec_line;
   wire [10:0] issue__spec_line;
   input issue__valid;
   wire issue__valid;
+  input [10:0] r_addr;
   wire [10:0] r_addr;
   wire [63:0] r_data;
+  input r_en;
   wire r_en;
   input rst;
   wire rst;
@@ -8694,11 +9826,10 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
-  assign \$11  = s_slot * 4'h8;
-  assign \$1  = h_rdata >> \$11 ;
-  assign \$14  = s_slot * 4'h8;
-  assign \$2  = h_rdata >> \$14 ;
+  assign \$9  = s_slot * 4'h8;
+  assign \$1  = h_rdata >> \$9 ;
+  assign \$12  = s_slot * 4'h8;
+  assign \$2  = h_rdata >> \$12 ;
   assign \$3  = ~ ctl__start;
   assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
@@ -8709,7 +9840,6 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
     entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe0.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -8752,6 +9882,9 @@ module \eie_ecp5_4pe.pe0.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
+  assign h_raddr = issue__h_line;
+  assign issue__spec_line = r_addr;
+  assign issue__spec_ce = r_en;
   assign entry__valid = busy;
   assign entry__v = \$1 [3:0];
   assign entry__z = \$2 [7:4];
@@ -8841,8 +9974,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
-, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
@@ -8863,60 +9996,86 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  reg [15:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg [15:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
-  reg [9:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [15:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [2:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [9:0] \$47 ;
+  reg [10:0] \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg [63:0] \$56 ;
-  reg \$57 ;
-  reg [63:0] \$58 ;
+  reg \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [2:0] \$59 ;
   wire \$6 ;
+  reg [2:0] \$60 ;
+  reg [31:0] \$61 ;
+  reg [2:0] \$62 ;
+  reg [2:0] \$63 ;
+  reg [2:0] \$64 ;
+  reg [2:0] \$65 ;
+  reg [2:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [63:0] \$78 ;
+  reg [63:0] \$79 ;
   wire \$8 ;
+  reg [63:0] \$80 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$85 ;
+  wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$87 ;
+  wire [5:0] \acc__raddr_next$101 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$89 ;
+  wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
-  wire \acc__ren$91 ;
+  wire \acc__ren$105 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$93 ;
+  wire [5:0] \acc__waddr$107 ;
+  wire [5:0] acc__waddr_next;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$95 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we;
-  wire \acc__we$97 ;
+  wire \acc__we$113 ;
+  wire acc__we_next;
+  wire \acc__we_next$115 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -8953,35 +10112,47 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   input ctl__arm;
   wire ctl__arm;
   wire \ctl__arm$1 ;
-  wire \ctl__arm$2 ;
-  wire \ctl__arm$3 ;
-  wire \ctl__arm$4 ;
-  wire \ctl__arm$5 ;
-  wire \ctl__arm$6 ;
+  wire \ctl__arm$10 ;
+  wire \ctl__arm$16 ;
+  wire \ctl__arm$22 ;
+  wire \ctl__arm$28 ;
+  wire \ctl__arm$34 ;
   input ctl__pf_active;
   wire ctl__pf_active;
-  wire \ctl__pf_active$10 ;
-  wire \ctl__pf_active$11 ;
   wire \ctl__pf_active$12 ;
-  wire \ctl__pf_active$13 ;
-  wire \ctl__pf_active$8 ;
-  wire \ctl__pf_active$9 ;
+  wire \ctl__pf_active$18 ;
+  wire \ctl__pf_active$24 ;
+  wire \ctl__pf_active$30 ;
+  wire \ctl__pf_active$36 ;
+  wire \ctl__pf_active$5 ;
   input ctl__running;
   wire ctl__running;
-  wire \ctl__running$15 ;
-  wire \ctl__running$16 ;
+  wire \ctl__running$11 ;
   wire \ctl__running$17 ;
-  wire \ctl__running$18 ;
-  wire \ctl__running$19 ;
-  wire \ctl__running$20 ;
-  input ctl__start;
-  wire ctl__start;
-  wire \ctl__start$22 ;
-  wire \ctl__start$23 ;
-  wire \ctl__start$24 ;
-  wire \ctl__start$25 ;
-  wire \ctl__start$26 ;
-  wire \ctl__start$27 ;
+  wire \ctl__running$23 ;
+  wire \ctl__running$29 ;
+  wire \ctl__running$3 ;
+  wire \ctl__running$35 ;
+  (* keep = 32'd1 *)
+  reg ctl__start = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$14  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$20  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$26  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$32  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$38  = 1'h0;
+  input ctl__start_next;
+  wire ctl__start_next;
+  wire \ctl__start_next$13 ;
+  wire \ctl__start_next$19 ;
+  wire \ctl__start_next$25 ;
+  wire \ctl__start_next$31 ;
+  wire \ctl__start_next$37 ;
+  wire \ctl__start_next$7 ;
   wire [78:0] desc__data;
   wire [15:0] \desc__data.a ;
   wire \desc__data.ge3 ;
@@ -9000,21 +10171,23 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$74 ;
-  wire [15:0] \entry__a$75 ;
+  wire [15:0] \entry__a$88 ;
+  wire [15:0] \entry__a$89 ;
   wire entry__first;
-  wire \entry__first$76 ;
-  wire \entry__first$77 ;
+  wire \entry__first$90 ;
+  wire \entry__first$91 ;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$79 ;
+  wire [3:0] \entry__v$93 ;
   wire entry__valid;
-  wire \entry__valid$80 ;
-  wire \entry__valid$81 ;
+  wire \entry__valid$94 ;
+  wire \entry__valid$95 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$83 ;
+  wire [3:0] \entry__z$97 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -9022,12 +10195,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$119 ;
-  wire \fault$120 ;
+  wire \fault$137 ;
+  wire \fault$138 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$130 ;
-  wire [3:0] \h_addr$133 ;
-  wire [9:0] \h_addr$136 ;
+  wire [10:0] \h_addr$148 ;
+  wire [3:0] \h_addr$153 ;
+  wire [9:0] \h_addr$156 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -9039,8 +10212,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
+  wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$189 ;
+  wire [15:0] \h_rdata$213 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -9053,11 +10227,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$131 ;
-  wire [15:0] \h_wdata$134 ;
-  wire [15:0] \h_wdata$137 ;
+  wire [63:0] \h_wdata$151 ;
+  wire [15:0] \h_wdata$154 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$135 ;
+  wire \h_we$155 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -9067,6 +10241,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
   input host__sel;
@@ -9075,11 +10250,19 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
-  reg hsel = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c3 = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire [15:0] issue__a;
   wire issue__first;
+  wire [10:0] issue__h_line;
   wire [78:0] issue__head;
   wire [15:0] \issue__head.a ;
   wire \issue__head.ge3 ;
@@ -9125,7 +10308,14 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
-  reg [2:0] mem_q2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c0 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c1 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c3 = 3'h0;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
   wire [78:0] queue__head;
@@ -9214,13 +10404,33 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire src__rd_en;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_act;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_arith;
+  (* keep = 32'd1 *)
+  reg start_counters = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_issue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_ptr;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_queue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$99 ;
+  wire \wb__busy$117 ;
   wire wb__busy_next;
-  wire \wb__busy_next$101 ;
+  wire \wb__busy_next$119 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$103 ;
+  wire \wb__start$121 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -9240,81 +10450,6 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  always @(posedge clk)
-    shift <= \$31 ;
-  always @(posedge clk)
-    ptr_base <= \$32 ;
-  always @(posedge clk)
-    spmat_base <= \$33 ;
-  always @(posedge clk)
-    wb_base <= \$34 ;
-  always @(posedge clk)
-    keep_acc <= \$35 ;
-  always @(posedge clk)
-    idle <= \$36 ;
-  always @(posedge clk)
-    cnt_entries <= \$37 ;
-  always @(posedge clk)
-    cnt_padding <= \$38 ;
-  always @(posedge clk)
-    cnt_empty_columns <= \$39 ;
-  always @(posedge clk)
-    cnt_line_reads <= \$40 ;
-  always @(posedge clk)
-    cnt_pops <= \$41 ;
-  always @(posedge clk)
-    cnt_bypasses <= \$42 ;
-  always @(posedge clk)
-    mem_q0 <= \$43 ;
-  always @(posedge clk)
-    cnt_num <= \$44 ;
-  always @(posedge clk)
-    cnt_q1 <= \$45 ;
-  always @(posedge clk)
-    mem_q1 <= \$46 ;
-  always @(posedge clk)
-    mem_q2 <= \$47 ;
-  always @(posedge clk)
-    cnt_q2 <= \$48 ;
-  always @(posedge clk)
-    h_even_d0 <= \$49 ;
-  always @(posedge clk)
-    h_odd_d0 <= \$50 ;
-  always @(posedge clk)
-    h_cb_d0 <= \$51 ;
-  always @(posedge clk)
-    h_cb_d1 <= \$52 ;
-  always @(posedge clk)
-    h_src_d0 <= \$53 ;
-  always @(posedge clk)
-    h_next_d0 <= \$54 ;
-  always @(posedge clk)
-    h_half0 <= \$55 ;
-  always @(posedge clk)
-    h_half1 <= \$56 ;
-  always @(posedge clk)
-    hsel <= \$57 ;
-  always @(posedge clk)
-    host__rdata <= \$58 ;
-  assign fault = \fault$119  | \fault$120 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$135  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -9328,22 +10463,122 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    src_sel <= \$29 ;
+    ctl__start <= \$38 ;
   always @(posedge clk)
-    relu <= \$30 ;
+    \ctl__start$14  <= \$39 ;
+  always @(posedge clk)
+    \ctl__start$20  <= \$40 ;
+  always @(posedge clk)
+    \ctl__start$26  <= \$41 ;
+  always @(posedge clk)
+    \ctl__start$32  <= \$42 ;
+  always @(posedge clk)
+    \ctl__start$38  <= \$43 ;
+  always @(posedge clk)
+    src_sel <= \$44 ;
+  always @(posedge clk)
+    relu <= \$45 ;
+  always @(posedge clk)
+    shift <= \$46 ;
+  always @(posedge clk)
+    ptr_base <= \$47 ;
+  always @(posedge clk)
+    spmat_base <= \$48 ;
+  always @(posedge clk)
+    wb_base <= \$49 ;
+  always @(posedge clk)
+    keep_acc <= \$50 ;
+  always @(posedge clk)
+    idle <= \$51 ;
+  always @(posedge clk)
+    start_counters <= \$52 ;
+  always @(posedge clk)
+    cnt_entries <= \$53 ;
+  always @(posedge clk)
+    cnt_padding <= \$54 ;
+  always @(posedge clk)
+    cnt_empty_columns <= \$55 ;
+  always @(posedge clk)
+    cnt_line_reads <= \$56 ;
+  always @(posedge clk)
+    cnt_pops <= \$57 ;
+  always @(posedge clk)
+    cnt_bypasses <= \$58 ;
+  always @(posedge clk)
+    mem_q0 <= \$59 ;
+  always @(posedge clk)
+    cnt_num <= \$60 ;
+  always @(posedge clk)
+    cnt_q1 <= \$61 ;
+  always @(posedge clk)
+    mem_q1 <= \$62 ;
+  always @(posedge clk)
+    mem_sel_c0 <= \$63 ;
+  always @(posedge clk)
+    mem_sel_c1 <= \$64 ;
+  always @(posedge clk)
+    mem_sel_c2 <= \$65 ;
+  always @(posedge clk)
+    mem_sel_c3 <= \$66 ;
+  always @(posedge clk)
+    cnt_q2 <= \$67 ;
+  always @(posedge clk)
+    h_even_d0 <= \$68 ;
+  always @(posedge clk)
+    h_odd_d0 <= \$69 ;
+  always @(posedge clk)
+    h_cb_d0 <= \$70 ;
+  always @(posedge clk)
+    h_cb_d1 <= \$71 ;
+  always @(posedge clk)
+    h_src_d0 <= \$72 ;
+  always @(posedge clk)
+    h_next_d0 <= \$73 ;
+  always @(posedge clk)
+    hsel_c0 <= \$74 ;
+  always @(posedge clk)
+    hsel_c1 <= \$75 ;
+  always @(posedge clk)
+    hsel_c2 <= \$76 ;
+  always @(posedge clk)
+    hsel_c3 <= \$77 ;
+  always @(posedge clk)
+    h_half0 <= \$78 ;
+  always @(posedge clk)
+    h_half1 <= \$79 ;
+  always @(posedge clk)
+    host__rdata <= \$80 ;
+  assign fault = \fault$137  | \fault$138 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$155  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
-    .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__wdata(acc__wdata),
-    .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__pf_active(ctl__pf_active),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
@@ -9369,23 +10604,25 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$32 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$80 ),
+    .entry__valid(\entry__valid$94 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$189 ),
+    .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$135 ),
+    .h_we(\h_we$155 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -9393,16 +10630,17 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   \eie_ecp5_4pe.pe1.issue  issue (
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$20 ),
     .entry__a(issue__a),
     .entry__first(issue__first),
+    .entry__h_line(entry__h_line),
     .entry__slot(issue__slot),
     .entry__spec_ce(issue__spec_ce),
     .entry__spec_line(issue__spec_line),
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$120 ),
+    .fault(\fault$138 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -9437,8 +10675,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .bc__strobe(bc__strobe),
     .clk(clk),
     .ctl__arm(ctl__arm),
-    .ctl__start(ctl__start),
-    .fault(\fault$119 ),
+    .ctl__start(\ctl__start$14 ),
+    .fault(\fault$137 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -9452,245 +10690,26 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe1.spmat  spmat (
-    .busy(\entry__valid$80 ),
+    .busy(\entry__valid$94 ),
     .clk(clk),
-    .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$26 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
     .issue__a(issue__a),
     .issue__first(issue__first),
+    .issue__h_line(entry__h_line),
     .issue__slot(issue__slot),
-    .issue__spec_ce(issue__spec_ce),
-    .issue__spec_line(issue__spec_line),
     .issue__valid(issue__valid),
+    .r_addr(issue__spec_line),
+    .r_en(issue__spec_ce),
     .rst(rst),
     .w_addr(host__off),
     .w_data(host__wdata),
     .w_en(h_we)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$33  = regs__spmat_base;
-    if (rst) begin
-      \$33  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$34  = regs__wb_base;
-    if (rst) begin
-      \$34  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$35  = regs__keep_acc;
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$36  = \$18 ;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$37  = cnt_entries;
-    if (ctl__start) begin
-      \$37  = 32'd0;
-    end else if (ev_entry) begin
-      \$37  = \$19 [31:0];
-    end
-    if (rst) begin
-      \$37  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$38  = cnt_padding;
-    if (ctl__start) begin
-      \$38  = 32'd0;
-    end else if (ev_padding) begin
-      \$38  = \$20 [31:0];
-    end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$39  = cnt_empty_columns;
-    if (ctl__start) begin
-      \$39  = 32'd0;
-    end else if (ev_empty) begin
-      \$39  = \$21 [31:0];
-    end
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$40  = cnt_line_reads;
-    if (ctl__start) begin
-      \$40  = 32'd0;
-    end else if (ev_line) begin
-      \$40  = \$22 [31:0];
-    end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$41  = cnt_pops;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (issue__pop) begin
-      \$41  = \$23 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$42  = cnt_bypasses;
-    if (ctl__start) begin
-      \$42  = 32'd0;
-    end else if (ev_bypass) begin
-      \$42  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$43  = host__mem;
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = host__off[2:0];
-    if (rst) begin
-      \$44  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$45  = \$25 ;
-    if (rst) begin
-      \$45  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$46  = mem_q0;
-    if (rst) begin
-      \$46  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$47  = mem_q1;
-    if (rst) begin
-      \$47  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$48  = cnt_q1;
-    if (rst) begin
-      \$48  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$49  = h_even;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$50  = h_odd;
-    if (rst) begin
-      \$50  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$51  = \h_rdata$189 ;
-    if (rst) begin
-      \$51  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$52  = h_cb_d0;
-    if (rst) begin
-      \$52  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = h_src;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$54  = h_next;
-    if (rst) begin
-      \$54  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$55  = \$26 ;
-    if (rst) begin
-      \$55  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$56  = \$27 ;
-    if (rst) begin
-      \$56  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$57  = mem_q2[2];
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$58  = \$28 ;
-    if (rst) begin
-      \$58  = 64'h0000000000000000;
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
@@ -9716,76 +10735,516 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$26  = h_even_d0;
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$26  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext;
+          \$26  = h_src2_ext[15:0];
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = h_cb_d1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = 16'h0000;
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = 16'h0000;
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = h_src2_ext[31:16];
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$29  = regs__src_sel;
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$28  = 16'h0000;
+      2'h1:
+          \$28  = 16'h0000;
+      2'h2:
+          \$28  = h_src2_ext[47:32];
+      2'h3:
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$29  = 16'h0000;
+      2'h1:
+          \$29  = 16'h0000;
+      2'h2:
+          \$29  = h_src2_ext[63:48];
+      2'h3:
+          \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$30  = h_src_d0;
+      2'h1:
+          \$30  = h_out;
+      2'h2:
+          \$30  = h_next_d0;
+      2'h3:
+          \$30  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
+          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$31  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$32  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$33  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$34  = h_half0[15:0];
+      1'h1:
+          \$34  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$35  = h_half0[31:16];
+      1'h1:
+          \$35  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$36  = h_half0[47:32];
+      1'h1:
+          \$36  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$37  = h_half0[63:48];
+      1'h1:
+          \$37  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$38  = ctl__start_next;
     if (rst) begin
-      \$29  = 1'h0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$30  = regs__relu;
+    \$39  = ctl__start_next;
     if (rst) begin
-      \$30  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$31  = regs__shift;
+    \$40  = ctl__start_next;
     if (rst) begin
-      \$31  = 6'h00;
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$41  = ctl__start_next;
+    if (rst) begin
+      \$41  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$42  = ctl__start_next;
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$43  = ctl__start_next;
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$44  = regs__src_sel;
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$45  = regs__relu;
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$46  = regs__shift;
+    if (rst) begin
+      \$46  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$47  = regs__ptr_base;
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$48  = regs__spmat_base;
+    if (rst) begin
+      \$48  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$49  = regs__wb_base;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$50  = regs__keep_acc;
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$51  = \$18 ;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$52  = ctl__start_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$53  = cnt_entries;
+    if (start_counters) begin
+      \$53  = 32'd0;
+    end else if (ev_entry) begin
+      \$53  = \$19 [31:0];
+    end
+    if (rst) begin
+      \$53  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$54  = cnt_padding;
+    if (start_counters) begin
+      \$54  = 32'd0;
+    end else if (ev_padding) begin
+      \$54  = \$20 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$55  = cnt_empty_columns;
+    if (start_counters) begin
+      \$55  = 32'd0;
+    end else if (ev_empty) begin
+      \$55  = \$21 [31:0];
+    end
+    if (rst) begin
+      \$55  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$56  = cnt_line_reads;
+    if (start_counters) begin
+      \$56  = 32'd0;
+    end else if (ev_line) begin
+      \$56  = \$22 [31:0];
+    end
+    if (rst) begin
+      \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$57  = cnt_pops;
+    if (start_counters) begin
+      \$57  = 32'd0;
+    end else if (issue__pop) begin
+      \$57  = \$23 [31:0];
+    end
+    if (rst) begin
+      \$57  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$58  = cnt_bypasses;
+    if (start_counters) begin
+      \$58  = 32'd0;
+    end else if (ev_bypass) begin
+      \$58  = \$24 [31:0];
+    end
+    if (rst) begin
+      \$58  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$59  = host__mem;
+    if (rst) begin
+      \$59  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$60  = host__off[2:0];
+    if (rst) begin
+      \$60  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$61  = \$25 ;
+    if (rst) begin
+      \$61  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$62  = mem_q0;
+    if (rst) begin
+      \$62  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$63  = mem_q1;
+    if (rst) begin
+      \$63  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$64  = mem_q1;
+    if (rst) begin
+      \$64  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$65  = mem_q1;
+    if (rst) begin
+      \$65  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$66  = mem_q1;
+    if (rst) begin
+      \$66  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$67  = cnt_q1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$68  = h_even;
+    if (rst) begin
+      \$68  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$69  = h_odd;
+    if (rst) begin
+      \$69  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$70  = \h_rdata$213 ;
+    if (rst) begin
+      \$70  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$71  = h_cb_d0;
+    if (rst) begin
+      \$71  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$72  = h_src;
+    if (rst) begin
+      \$72  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$73  = h_next;
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$74  = mem_sel_c0[2];
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$75  = mem_sel_c0[2];
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$76  = mem_sel_c0[2];
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$77  = mem_sel_c0[2];
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    if (rst) begin
+      \$78  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    if (rst) begin
+      \$79  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    if (rst) begin
+      \$80  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
-  assign \ctl__arm$2  = ctl__arm;
-  assign \ctl__arm$3  = ctl__arm;
-  assign \ctl__arm$4  = ctl__arm;
-  assign \ctl__arm$5  = ctl__arm;
-  assign \ctl__arm$6  = ctl__arm;
-  assign \ctl__pf_active$8  = ctl__pf_active;
-  assign \ctl__pf_active$9  = ctl__pf_active;
-  assign \ctl__pf_active$10  = ctl__pf_active;
-  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__running$3  = ctl__running;
+  assign \ctl__pf_active$5  = ctl__pf_active;
+  assign \ctl__start_next$7  = ctl__start_next;
+  assign start_ptr = ctl__start;
+  assign \ctl__arm$10  = ctl__arm;
+  assign \ctl__running$11  = ctl__running;
   assign \ctl__pf_active$12  = ctl__pf_active;
-  assign \ctl__pf_active$13  = ctl__pf_active;
-  assign \ctl__running$15  = ctl__running;
-  assign \ctl__running$16  = ctl__running;
+  assign \ctl__start_next$13  = ctl__start_next;
+  assign start_queue = \ctl__start$14 ;
+  assign \ctl__arm$16  = ctl__arm;
   assign \ctl__running$17  = ctl__running;
-  assign \ctl__running$18  = ctl__running;
-  assign \ctl__running$19  = ctl__running;
-  assign \ctl__running$20  = ctl__running;
-  assign \ctl__start$22  = ctl__start;
-  assign \ctl__start$23  = ctl__start;
-  assign \ctl__start$24  = ctl__start;
-  assign \ctl__start$25  = ctl__start;
-  assign \ctl__start$26  = ctl__start;
-  assign \ctl__start$27  = ctl__start;
+  assign \ctl__pf_active$18  = ctl__pf_active;
+  assign \ctl__start_next$19  = ctl__start_next;
+  assign start_issue = \ctl__start$20 ;
+  assign \ctl__arm$22  = ctl__arm;
+  assign \ctl__running$23  = ctl__running;
+  assign \ctl__pf_active$24  = ctl__pf_active;
+  assign \ctl__start_next$25  = ctl__start_next;
+  assign start_spmat = \ctl__start$26 ;
+  assign \ctl__arm$28  = ctl__arm;
+  assign \ctl__running$29  = ctl__running;
+  assign \ctl__pf_active$30  = ctl__pf_active;
+  assign \ctl__start_next$31  = ctl__start_next;
+  assign start_arith = \ctl__start$32 ;
+  assign \ctl__arm$34  = ctl__arm;
+  assign \ctl__running$35  = ctl__running;
+  assign \ctl__pf_active$36  = ctl__pf_active;
+  assign \ctl__start_next$37  = ctl__start_next;
+  assign start_act = \ctl__start$38 ;
   assign ccu__ann__a = ann__a;
   assign ccu__ann__j = ann__j;
   assign ccu__ann__valid = ann__valid;
@@ -9805,25 +11264,28 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign queue__ready = issue__ready;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
+  assign issue__h_line = entry__h_line;
   assign entry__slot = issue__slot;
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$75  = \entry__a$74 ;
-  assign \entry__first$77  = \entry__first$76 ;
-  assign \entry__v$79  = entry__v;
-  assign \entry__valid$81  = \entry__valid$80 ;
-  assign \entry__z$83  = entry__z;
-  assign \acc__raddr$85  = acc__raddr;
-  assign \acc__raddr_next$87  = acc__raddr_next;
-  assign \acc__rdata$89  = acc__rdata;
-  assign \acc__ren$91  = acc__ren;
-  assign \acc__waddr$93  = acc__waddr;
-  assign \acc__wdata$95  = acc__wdata;
-  assign \acc__we$97  = acc__we;
-  assign \wb__busy$99  = wb__busy;
-  assign \wb__busy_next$101  = wb__busy_next;
-  assign \wb__start$103  = wb__start;
+  assign \entry__a$89  = \entry__a$88 ;
+  assign \entry__first$91  = \entry__first$90 ;
+  assign \entry__v$93  = entry__v;
+  assign \entry__valid$95  = \entry__valid$94 ;
+  assign \entry__z$97  = entry__z;
+  assign \acc__raddr$99  = acc__raddr;
+  assign \acc__raddr_next$101  = acc__raddr_next;
+  assign \acc__rdata$103  = acc__rdata;
+  assign \acc__ren$105  = acc__ren;
+  assign \acc__waddr$107  = acc__waddr;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we$113  = acc__we;
+  assign \acc__we_next$115  = acc__we_next;
+  assign \wb__busy$117  = wb__busy;
+  assign \wb__busy_next$119  = wb__busy_next;
+  assign \wb__start$121  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -9833,12 +11295,14 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$130  = host__off;
-  assign \h_wdata$131  = host__wdata;
-  assign \h_addr$133  = host__off[3:0];
-  assign \h_wdata$134  = host__wdata[15:0];
-  assign \h_addr$136  = host__off[9:0];
-  assign \h_wdata$137  = host__wdata[15:0];
+  assign \h_addr$148  = host__off;
+  assign h_raddr = entry__h_line;
+  assign host__off_line = entry__h_line;
+  assign \h_wdata$151  = host__wdata;
+  assign \h_addr$153  = host__off[3:0];
+  assign \h_wdata$154  = host__wdata[15:0];
+  assign \h_addr$156  = host__off[9:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -9941,13 +11405,27 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg [63:0] \$101 ;
+  reg \$102 ;
+  reg [5:0] \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
+  reg [63:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [9:0] \$112 ;
+  reg [15:0] \$113 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -9976,16 +11454,16 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$35 ;
   wire \$36 ;
   wire [9:0] \$37 ;
-  wire \$38 ;
+  wire [9:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [126:0] \$40 ;
+  wire [5:0] \$40 ;
   wire [126:0] \$41 ;
-  wire \$42 ;
+  wire [126:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
+  wire [63:0] \$45 ;
+  wire [63:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -10008,54 +11486,58 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [63:0] \$67 ;
-  wire [63:0] \$68 ;
-  wire [63:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [10:0] \$70 ;
-  wire [15:0] \$71 ;
-  reg \$72 ;
-  reg [6:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg [9:0] \$77 ;
-  reg \$78 ;
-  reg [9:0] \$79 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [63:0] \$76 ;
+  wire [63:0] \$77 ;
+  wire [63:0] \$78 ;
+  wire [10:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [5:0] \$82 ;
+  wire [15:0] \$80 ;
+  reg \$81 ;
+  reg [6:0] \$82 ;
   reg \$83 ;
-  reg [5:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg \$86 ;
-  reg [63:0] \$87 ;
-  reg \$88 ;
-  reg [5:0] \$89 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg [9:0] \$86 ;
+  reg \$87 ;
+  reg [9:0] \$88 ;
+  reg \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
+  reg [9:0] \$90 ;
+  reg [5:0] \$91 ;
+  reg [5:0] \$92 ;
   reg \$93 ;
-  reg \$94 ;
-  reg [63:0] \$95 ;
-  reg [15:0] \$96 ;
-  reg [9:0] \$97 ;
-  reg [15:0] \$98 ;
+  reg [5:0] \$94 ;
+  reg \$95 ;
+  reg [5:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg [63:0] \$98 ;
+  reg [63:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
-  reg [5:0] \$signal$19  = 6'h00;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$68  = 1'h0;
-  reg \$signal$70  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signal$19 ;
+  reg \$signal$21  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg [5:0] \$signal$65  = 6'h00;
+  reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
+  reg \$signal$76  = 1'h0;
+  reg \$signal$79  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$16 ;
+  reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$27 ;
-  wire \$signature__en ;
+  wire [15:0] \$signature__data$26 ;
+  reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -10063,12 +11545,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
-  input [5:0] acc__waddr;
-  wire [5:0] acc__waddr;
+  input [5:0] acc__waddr_next;
+  wire [5:0] acc__waddr_next;
   input [15:0] acc__wdata;
   wire [15:0] acc__wdata;
-  input acc__we;
-  wire acc__we;
+  input acc__we_next;
+  wire acc__we_next;
+  reg [63:0] acc_oh = 64'h0000000000000000;
   reg clear_q = 1'h0;
   input clk;
   wire clk;
@@ -10087,7 +11570,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$63 ;
+  wire [15:0] \h_wacc$66 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -10101,11 +11584,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$48 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$55 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$49 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -10121,12 +11604,15 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$50 ;
   reg [5:0] w_addr_q = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$51 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$52 ;
+  reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -10144,10 +11630,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] wo_addr;
+  (* keep = 32'd1 *)
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
   reg wo_set = 1'h0;
+  (* keep = 32'd1 *)
+  reg [5:0] wo_vaddr = 6'h00;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -10161,7 +11651,8 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$27  = _1_;
+  assign \$signature__data$26  = _1_;
+  assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
   assign wb_full = wb_base + wb_cnt;
@@ -10173,10 +11664,8 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
-  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$17 ;
-  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign \$10  = wo_valid | wo_set;
   assign acc = \$10  ? wo_r__data : 16'h0000;
   assign \$11  = $signed(acc) < $signed(1'h0);
@@ -10198,15 +11687,15 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$22  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \r_addr$48  = \$24  ? ra : h_addr;
   assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$51  = wb_pend ? h_out : h_wdata;
   assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$55  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$55 ;
   assign \$29  = ~ wb__busy;
   assign \$30  = wb__start & \$29 ;
   assign \$31  = wb_base < 11'h400;
@@ -10216,95 +11705,114 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$35  = wb_cnt == 6'h3e;
   assign \$36  = wb_active & \$signal ;
   assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = ~ keep_acc;
-  assign \$39  = ctl__start & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$16 ;
-  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
-  assign \$42  = ~ keep_acc;
-  assign \$43  = ctl__start & \$42 ;
-  assign \$44  = ~ \$43 ;
-  assign \$45  = \$signature__en  & \$44 ;
-  assign \$46  = valid >> acc__raddr_next;
+  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ keep_acc;
+  assign \$44  = ctl__start & \$43 ;
+  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
+  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
   assign \$47  = ~ keep_acc;
   assign \$48  = ctl__start & \$47 ;
   assign \$49  = ~ \$48 ;
-  assign \$50  = \$46  & \$49 ;
-  assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$68  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$70  | \$signal$73 ;
-  assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$68  & \$58 ;
-  assign \$60  = \$57  | \$59 ;
-  assign \$61  = valid >> wo_r__addr;
-  assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ clear_q;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$68  = valid | \$67 ;
-  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
-  assign \$70  = ra + 1'h1;
-  assign \$71  = src_sel ? \r_data$56  : r_data;
+  assign \$50  = \$signature__en  & \$49 ;
+  assign \$51  = ~ keep_acc;
+  assign \$52  = ctl__start & \$51 ;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = \$signature__en  & \$53 ;
+  assign \$56  = valid >> acc__raddr_next;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$56  & \$59 ;
+  assign \$61  = w_addr_q == acc__raddr_next;
+  assign \$62  = \$signal$73  & \$61 ;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = ~ \$64 ;
+  assign \$66  = \$62  & \$65 ;
+  assign \$67  = \$signal$76  | \$signal$79 ;
+  assign \$68  = w_addr_q == acc__raddr;
+  assign \$69  = \$signal$73  & \$68 ;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = valid >> wo_vaddr;
+  assign \$72  = w_addr_q == wo_r__addr;
+  assign \$73  = w_set_q & \$72 ;
+  assign \$74  = ~ keep_acc;
+  assign \$75  = ctl__start & \$74 ;
+  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$77  = valid | \$76 ;
+  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
+  assign \$79  = ra + 1'h1;
+  assign \$80  = src_sel ? \r_data$55  : r_data;
   always @(posedge clk)
-    wb_active <= \$72 ;
+    wb_active <= \$81 ;
   always @(posedge clk)
-    wb_cnt <= \$73 ;
+    wb_cnt <= \$82 ;
   always @(posedge clk)
-    \$signal  <= \$74 ;
+    \$signal  <= \$83 ;
   always @(posedge clk)
-    last <= \$75 ;
+    last <= \$84 ;
   always @(posedge clk)
-    wb_pend_early <= \$76 ;
+    wb_pend_early <= \$85 ;
   always @(posedge clk)
-    \$like  <= \$77 ;
+    \$like  <= \$86 ;
   always @(posedge clk)
-    wb_pend_mid <= \$78 ;
+    wb_pend_mid <= \$87 ;
   always @(posedge clk)
-    waddr2 <= \$79 ;
+    waddr2 <= \$88 ;
   always @(posedge clk)
-    wb_pend <= \$80 ;
+    wb_pend <= \$89 ;
   always @(posedge clk)
-    wb_waddr <= \$81 ;
+    wb_waddr <= \$90 ;
   always @(posedge clk)
-    wo_r__addr <= \$82 ;
+    wo_r__addr <= \$91 ;
   always @(posedge clk)
-    \$signal$17  <= \$83 ;
+    wo_vaddr <= \$92 ;
   always @(posedge clk)
-    \$signal$19  <= \$84 ;
+    \$signature__en  <= \$93 ;
   always @(posedge clk)
-    h_wacc <= \$85 ;
+    \$signature__addr$16  <= \$94 ;
   always @(posedge clk)
-    clear_q <= \$86 ;
+    \$signal$21  <= \$95 ;
   always @(posedge clk)
-    set_q <= \$87 ;
+    \$signal$65  <= \$96 ;
   always @(posedge clk)
-    \$signal$68  <= \$88 ;
+    h_wacc <= \$97 ;
   always @(posedge clk)
-    w_addr_q <= \$89 ;
+    \$signal$67  <= \$98 ;
   always @(posedge clk)
-    \$signal$70  <= \$90 ;
+    acc_oh <= \$99 ;
   always @(posedge clk)
-    \$signal$73  <= \$91 ;
+    clear_q <= \$100 ;
   always @(posedge clk)
-    \$signal$26  <= \$92 ;
+    set_q <= \$101 ;
   always @(posedge clk)
-    wo_valid <= \$93 ;
+    \$signal$73  <= \$102 ;
   always @(posedge clk)
-    wo_set <= \$94 ;
+    w_addr_q <= \$103 ;
   always @(posedge clk)
-    valid <= \$95 ;
+    w_set_q <= \$104 ;
   always @(posedge clk)
-    h_out <= \$96 ;
+    \$signal$76  <= \$105 ;
   always @(posedge clk)
-    ra <= \$97 ;
+    \$signal$79  <= \$106 ;
   always @(posedge clk)
-    src__data <= \$98 ;
-  assign \$1  = wb_active | wb_pend;
+    \$signal$25  <= \$107 ;
+  always @(posedge clk)
+    wo_valid <= \$108 ;
+  always @(posedge clk)
+    wo_set <= \$109 ;
+  always @(posedge clk)
+    valid <= \$110 ;
+  always @(posedge clk)
+    h_out <= \$111 ;
+  always @(posedge clk)
+    ra <= \$112 ;
+  always @(posedge clk)
+    src__data <= \$113 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -10317,236 +11825,281 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$55 ),
+    .rp__addr(\r_addr$48 ),
+    .rp__en(\r_en$49 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$50 ),
+    .w_data(\w_data$51 ),
+    .w_en(\w_en$52 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$72  = wb_active;
+    \$81  = wb_active;
     if (\$30 ) begin
-      \$72  = 1'h1;
+      \$81  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$72  = 1'h0;
+        \$81  = 1'h0;
       end
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$73  = wb_cnt;
+    \$82  = wb_cnt;
     if (\$30 ) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end else if (wb_active) begin
-      \$73  = \$32 [6:0];
+      \$82  = \$32 [6:0];
     end
     if (rst) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$74  = \$signal ;
+    \$83  = \$signal ;
     if (\$30 ) begin
-      \$74  = \$31 ;
+      \$83  = \$31 ;
     end else if (wb_active) begin
-      \$74  = \$34 ;
+      \$83  = \$34 ;
     end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$75  = last;
-    if (\$30 ) begin
-      \$75  = 1'h0;
-    end else if (wb_active) begin
-      \$75  = \$35 ;
-    end
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$76  = \$36 ;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$77  = wb_full[9:0];
-    if (rst) begin
-      \$77  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$78  = wb_pend_early;
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$79  = \$like ;
-    if (rst) begin
-      \$79  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$80  = wb_pend_mid;
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$81  = waddr2;
-    if (rst) begin
-      \$81  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$82  = \$37 [5:0];
-    if (rst) begin
-      \$82  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$83  = h_we_dst;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$84  = h_addr[5:0];
+    \$84  = last;
+    if (\$30 ) begin
+      \$84  = 1'h0;
+    end else if (wb_active) begin
+      \$84  = \$35 ;
+    end
     if (rst) begin
-      \$84  = 6'h00;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$85  = h_wdata;
+    \$85  = \$36 ;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$86  = \$39 ;
+    \$86  = wb_full[9:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$87  = \$41 [63:0];
+    \$87  = wb_pend_early;
     if (rst) begin
-      \$87  = 64'h0000000000000000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = \$45 ;
+    \$88  = \$like ;
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = \$signature__addr$16 ;
+    \$89  = wb_pend_mid;
     if (rst) begin
-      \$89  = 6'h00;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = \$50 ;
+    \$90  = waddr2;
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = \$56 ;
+    \$91  = \$37 [5:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = \$60 ;
+    \$92  = \$38 [5:0];
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$93  = \$61 ;
+    \$93  = \$39 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$94  = \$64 ;
+    \$94  = \$40 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$95  = \$69 ;
+    \$95  = h_we_dst;
     if (rst) begin
-      \$95  = 64'h0000000000000000;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$96  = out;
+    \$96  = h_addr[5:0];
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$97  = ra;
+    \$97  = h_wdata;
+    if (rst) begin
+      \$97  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$98  = \$41 [63:0];
+    if (rst) begin
+      \$98  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$99  = \$42 [63:0];
+    if (rst) begin
+      \$99  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$100  = \$44 ;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$101  = \$46 ;
+    if (rst) begin
+      \$101  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$102  = \$50 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$103  = \$signature__addr$16 ;
+    if (rst) begin
+      \$103  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$104  = \$55 ;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$105  = \$60 ;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$106  = \$66 ;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$107  = \$70 ;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$108  = \$71 ;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$109  = \$73 ;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$110  = \$78 ;
+    if (rst) begin
+      \$110  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$111  = out;
+    if (rst) begin
+      \$111  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$112  = ra;
     if (ctl__arm) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end else if (src__rd_en) begin
-      \$97  = \$70 [9:0];
+      \$112  = \$79 [9:0];
     end
     if (rst) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$98  = \$71 ;
+    \$113  = \$80 ;
     if (rst) begin
-      \$98  = 16'h0000;
+      \$113  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$63  = h_wdata;
+  assign w_addr_r = \$signature__addr$16 ;
+  assign \$signal$19  = \$signature__en ;
+  assign \h_wacc$66  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
+  assign \$55  = \$54 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10660,74 +12213,82 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
-, acc__ren, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
+, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
   wire [6:0] \$1 ;
-  wire \$10 ;
+  wire [17:0] \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire [6:0] \$14 ;
+  wire \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire [31:0] \$19 ;
+  wire [6:0] \$18 ;
+  wire \$19 ;
   wire [6:0] \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  reg [15:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [3:0] \$31 ;
-  reg [3:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [5:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [5:0] \$37 ;
-  reg \$38 ;
+  wire \$30 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [3:0] \$35 ;
+  reg [3:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg [5:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [16:0] \$47 ;
-  reg \$48 ;
-  reg [15:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [17:0] \$6 ;
+  reg \$40 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg [5:0] \$44 ;
+  reg [5:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [5:0] \$49 ;
+  wire [32:0] \$5 ;
+  reg [5:0] \$50 ;
+  reg [5:0] \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg [5:0] \$54 ;
+  reg [16:0] \$55 ;
+  reg \$56 ;
+  reg [15:0] \$57 ;
+  wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
-  wire \$9 ;
+  wire [15:0] \$9 ;
   reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$28 ;
-  reg \$signal$30  = 1'h0;
+  wire \$signal$30 ;
+  reg \$signal$34  = 1'h0;
+  reg \$signal$37  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$35 ;
-  reg \$signal$38  = 1'h0;
-  reg \$signal$39  = 1'h0;
-  reg \$signal$42  = 1'h0;
-  reg \$signal$54  = 1'h0;
-  reg \$signal$55  = 1'h0;
+  wire [5:0] \$signal$42 ;
+  reg \$signal$45  = 1'h0;
+  reg \$signal$46  = 1'h0;
+  reg \$signal$49  = 1'h0;
+  reg \$signal$60  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -10741,9 +12302,14 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg acc__ren = 1'h0;
   output [5:0] acc__waddr;
   reg [5:0] acc__waddr = 6'h00;
+  (* keep = 32'd1 *)
+  output [5:0] acc__waddr_next;
+  reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
   output acc__we;
   wire acc__we;
+  output acc__we_next;
+  wire acc__we_next;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -10797,9 +12363,18 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] s4_wrow;
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c2 = 6'h00;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -10809,245 +12384,286 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    row_next <= \$34 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    \$signal$42  <= \$35 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$54  <= \$36 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    acc__raddr_next <= \$37 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    acc__ren <= \$38 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal$55  <= \$39 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    acc__raddr <= \$40 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    s3_a <= \$41 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    s3_w <= \$42 ;
+    \$signal$49  <= \$39 ;
   always @(posedge clk)
-    s4_p <= \$43 ;
+    \$signal$60  <= \$40 ;
   always @(posedge clk)
-    \$signal$38  <= \$44 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    \$signal$39  <= \$45 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    acc__waddr <= \$46 ;
+    \$signal$34  <= \$43 ;
   always @(posedge clk)
-    s5_x <= \$47 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    \$signal$30  <= \$48 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    last_val <= \$49 ;
+    s3_a <= \$46 ;
+  always @(posedge clk)
+    s3_w <= \$47 ;
+  always @(posedge clk)
+    s4_p <= \$48 ;
+  always @(posedge clk)
+    shift_q_c0 <= \$49 ;
+  always @(posedge clk)
+    shift_q_c1 <= \$50 ;
+  always @(posedge clk)
+    shift_q_c2 <= \$51 ;
+  always @(posedge clk)
+    \$signal$45  <= \$52 ;
+  always @(posedge clk)
+    \$signal$46  <= \$53 ;
+  always @(posedge clk)
+    acc__waddr <= \$54 ;
+  always @(posedge clk)
+    s5_x <= \$55 ;
+  always @(posedge clk)
+    \$signal$37  <= \$56 ;
+  always @(posedge clk)
+    last_val <= \$57 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift;
-  assign \$5  = \$signal$30  ? last_val : acc__rdata;
-  assign \$6  = { \$5 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$38  & \$signal$39 ;
-  assign ev_bypass = \$signal$38  & \$signal$30 ;
-  assign \$7  = ev_entry | \$signal$42 ;
-  assign \$8  = \$7  | acc__ren;
-  assign busy = \$8  | \$signal$38 ;
-  assign \$9  = entry__valid | ev_entry;
-  assign \$10  = \$9  | \$signal$42 ;
-  assign busy_next = \$10  | acc__ren;
-  assign \$11  = ~ ctl__start;
-  assign \$12  = entry__valid & \$11 ;
-  assign \$13  = | entry__v;
-  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$4  = $signed(twice) >>> shift_q_c0;
+  assign \$5  = $signed(twice) >>> shift_q_c1;
+  assign \$6  = $signed(twice) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$34 ;
+  assign \$8  = ~ ctl__start;
+  assign acc__we_next = \$7  & \$8 ;
+  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$10  = { \$9 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$45  & \$signal$46 ;
+  assign ev_bypass = \$signal$45  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$49 ;
+  assign \$12  = \$11  | acc__ren;
+  assign busy = \$12  | \$signal$45 ;
+  assign \$13  = entry__valid | ev_entry;
+  assign \$14  = \$13  | \$signal$49 ;
+  assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
-  assign \$16  = ev_entry & \$15 ;
-  assign \$17  = ~ ctl__start;
-  assign \$18  = \$signal$42  & \$17 ;
-  assign \$19  = $signed(s3_a) * $signed(s3_w);
-  assign \$20  = ~ ctl__start;
-  assign \$21  = acc__ren & \$20 ;
-  assign \$22  = acc__ren & \$signal$55 ;
-  assign \$23  = \$22  & \$signal$38 ;
-  assign \$24  = \$23  & \$signal$39 ;
-  assign \$25  = acc__raddr == acc__waddr;
-  assign \$26  = \$24  & \$25 ;
-  always @(posedge clk)
-    h_rdata <= \$27 ;
-  always @(posedge clk)
-    ev_entry <= \$28 ;
-  always @(posedge clk)
-    \$signal$18  <= \$29 ;
-  always @(posedge clk)
-    s2_first <= \$30 ;
-  always @(posedge clk)
-    \$signal$14  <= \$31 ;
-  always @(posedge clk)
-    \$signal  <= \$32 ;
-  always @(posedge clk)
-    s2_a <= \$33 ;
+  assign \$16  = entry__valid & \$15 ;
+  assign \$17  = | entry__v;
+  assign \$18  = \$2 [5:0] + 1'h1;
+  assign \$19  = ~ ctl__start;
+  assign \$20  = ev_entry & \$19 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = \$signal$49  & \$21 ;
+  assign \$23  = $signed(s3_a) * $signed(s3_w);
+  assign \$24  = ~ ctl__start;
+  assign \$25  = acc__ren & \$24 ;
+  assign \$26  = acc__ren & \$signal$34 ;
+  assign \$27  = \$26  & \$signal$45 ;
+  assign \$28  = \$27  & \$signal$46 ;
+  assign \$29  = acc__raddr == acc__waddr;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = \$16 ;
+    \$32  = \$16 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$36  = \$signal$18 ;
+    \$33  = \$17 ;
     if (rst) begin
-      \$36  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$37  = \$2 [5:0];
+    \$34  = entry__first;
     if (rst) begin
-      \$37  = 6'h00;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$38  = \$18 ;
+    \$35  = entry__z;
     if (rst) begin
-      \$38  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$39  = \$signal$54 ;
+    \$36  = entry__v;
+    if (rst) begin
+      \$36  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$37  = entry__a;
+    if (rst) begin
+      \$37  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$38  = row_next;
+    if (ev_entry) begin
+      \$38  = \$18 [5:0];
+    end
+    if (rst) begin
+      \$38  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$39  = \$20 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$40  = acc__raddr_next;
+    \$40  = \$signal$18 ;
     if (rst) begin
-      \$40  = 6'h00;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$41  = s2_a;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 16'h0000;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$19 ;
+    \$43  = \$signal$60 ;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = \$21 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$45  = \$signal$55 ;
+    \$45  = acc__raddr_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$46  = acc__raddr;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = \$4 [16:0];
+    \$47  = cb_r__data;
     if (rst) begin
-      \$47  = 17'h00000;
+      \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = \$26 ;
+    \$48  = \$23 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$49  = \$6 [16:1];
+    \$49  = shift;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$27  = cb_r__data;
+    \$50  = shift;
     if (rst) begin
-      \$27  = 16'h0000;
+      \$50  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$28  = \$12 ;
+    \$51  = shift;
     if (rst) begin
-      \$28  = 1'h0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$29  = \$13 ;
+    \$52  = \$25 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$30  = entry__first;
+    \$53  = \$signal$34 ;
     if (rst) begin
-      \$30  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$31  = entry__z;
+    \$54  = acc__raddr;
     if (rst) begin
-      \$31  = 4'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = entry__v;
+    \$55  = x;
     if (rst) begin
-      \$32  = 4'h0;
+      \$55  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = entry__a;
+    \$56  = \$30 ;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = row_next;
-    if (ev_entry) begin
-      \$34  = \$14 [5:0];
-    end
+    \$57  = \$10 [16:1];
     if (rst) begin
-      \$34  = 6'h00;
+      \$57  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$31  = cb_r__data;
+    if (rst) begin
+      \$31  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -11056,18 +12672,22 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$4 [16:0];
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$28  = acc__ren;
-  assign \$signal$35  = acc__waddr;
-  assign acc__wdata = \$6 [16:1];
-  assign \new  = \$6 [16:1];
+  assign \$signal$30  = acc__ren;
+  assign s4_wrow = acc__waddr_next;
+  assign \$signal$42  = acc__waddr;
+  assign acc__wdata = \$10 [16:1];
+  assign \new  = \$10 [16:1];
+  assign x[16:12] = \$6 [16:12];
+  assign x[11:6] = \$5 [11:6];
+  assign x[5:0] = \$4 [5:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
+module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$23 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$23  = 1'h0;
   wire \$1 ;
@@ -11089,52 +12709,54 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [16:0] \$27 ;
+  wire \$27 ;
   wire \$28 ;
-  wire [11:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire [3:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [3:0] \$34 ;
+  wire [3:0] \$35 ;
   wire \$36 ;
-  wire [3:0] \$37 ;
-  wire [3:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  wire [3:0] \$40 ;
   reg \$41 ;
   reg \$42 ;
   reg \$43 ;
-  reg [10:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [10:0] \$48 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [10:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [15:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [2:0] \$50 ;
-  reg [10:0] \$51 ;
-  reg \$52 ;
-  reg [2:0] \$53 ;
+  reg [10:0] \$50 ;
+  reg \$51 ;
+  reg [2:0] \$52 ;
+  reg [10:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
+  reg [2:0] \$55 ;
   reg \$56 ;
   reg \$57 ;
-  reg [15:0] \$58 ;
-  wire \$6 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [10:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
   reg \$signal$14  = 1'h0;
-  reg [10:0] \$signal$15  = 11'h000;
-  reg \$signal$18  = 1'h0;
-  wire [10:0] \$signal$19 ;
-  reg \$signal$31  = 1'h0;
-  reg [10:0] \$signal$34  = 11'h000;
+  reg [10:0] \$signal$16  = 11'h000;
+  reg \$signal$19  = 1'h0;
+  wire [10:0] \$signal$20 ;
+  reg \$signal$32  = 1'h0;
+  reg [10:0] \$signal$35  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -11150,6 +12772,8 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [15:0] entry__a = 16'h0000;
   output entry__first;
   reg entry__first = 1'h0;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   output [2:0] entry__slot;
   reg [2:0] entry__slot = 3'h0;
   output entry__spec_ce;
@@ -11224,55 +12848,59 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
+  assign \$28  = queue__pop & \$27 ;
+  assign \$29  = cur_rem - 1'h1;
   assign \$30  = s2 == 3'h7;
-  assign \$31  = s2 == 3'h7;
-  assign \$32  = s2 + 1'h1;
-  assign \$33  = \$31  ? 4'h0 : \$32 ;
-  assign \$34  = cur_rem == 2'h2;
-  assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = queue__head[35:33] == 3'h7;
-  assign \$37  = queue__head[35:33] + 1'h1;
-  assign \$38  = \$36  ? 4'h0 : \$37 ;
+  assign \$31  = \$signal$16  + \$30 ;
+  assign \$32  = s2 == 3'h7;
+  assign \$33  = s2 == 3'h7;
+  assign \$34  = s2 + 1'h1;
+  assign \$35  = \$33  ? 4'h0 : \$34 ;
+  assign \$36  = cur_rem == 2'h2;
+  assign \$37  = cur_rem >= 3'h4;
+  assign \$38  = queue__head[35:33] == 3'h7;
+  assign \$39  = queue__head[35:33] + 1'h1;
+  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$39 ;
+    ahead_ok <= \$41 ;
   always @(posedge clk)
-    queue__ready <= \$40 ;
+    queue__ready <= \$42 ;
   always @(posedge clk)
-    ready <= \$41 ;
+    ready <= \$43 ;
   always @(posedge clk)
-    entry__valid <= \$42 ;
+    entry__valid <= \$44 ;
   always @(posedge clk)
-    fault <= \$43 ;
+    fault <= \$45 ;
   always @(posedge clk)
-    cur_line <= \$44 ;
+    cur_line <= \$46 ;
   always @(posedge clk)
-    entry__slot <= \$45 ;
+    entry__slot <= \$47 ;
   always @(posedge clk)
-    cur_rem <= \$46 ;
+    cur_rem <= \$48 ;
   always @(posedge clk)
-    cur_last <= \$47 ;
+    cur_last <= \$49 ;
   always @(posedge clk)
-    \$signal$34  <= \$48 ;
+    \$signal$35  <= \$50 ;
   always @(posedge clk)
-    w1 <= \$49 ;
+    w1 <= \$51 ;
   always @(posedge clk)
-    s1 <= \$50 ;
+    s1 <= \$52 ;
   always @(posedge clk)
-    \$signal$15  <= \$51 ;
+    \$signal$16  <= \$53 ;
   always @(posedge clk)
-    \$signal$18  <= \$52 ;
+    \$signal$19  <= \$54 ;
   always @(posedge clk)
-    s2 <= \$53 ;
+    s2 <= \$55 ;
   always @(posedge clk)
-    \$signal$31  <= \$54 ;
+    \$signal$32  <= \$56 ;
   always @(posedge clk)
-    \$signal$14  <= \$55 ;
+    \$signal$14  <= \$57 ;
   always @(posedge clk)
-    rem_ge3 <= \$56 ;
+    rem_ge3 <= \$58 ;
   always @(posedge clk)
-    entry__first <= \$57 ;
+    entry__first <= \$59 ;
   always @(posedge clk)
-    entry__a <= \$58 ;
+    entry__a <= \$60 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -11284,74 +12912,48 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
-  assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ queue__head[73];
-  assign \$8  = queue__head[78] & \$7 ;
-  assign \$9  = \$8  & queue__head_ok;
-  assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = queue__head[73] | queue__head[74];
-  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
-  assign \$11  = queue__head[73] | queue__head[74];
-  assign \$12  = ~ queue__next[73];
-  assign \$13  = queue__next[78] & \$12 ;
-  assign \$14  = \$13  & queue__next_ok;
-  assign p_ce = \$11  ? \$14  : queue__head[39];
-  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign \$6  = ctl__running ? queue__head[10:0] : entry__h_line;
+  assign \$signal  = \$5  ? \$signal$16  : \$6 ;
+  assign \$7  = cont & \$signal$14 ;
+  assign \$8  = ~ queue__head[73];
+  assign \$9  = queue__head[78] & \$8 ;
+  assign \$10  = \$9  & queue__head_ok;
+  assign \$11  = ctl__running ? \$10  : 1'h1;
+  assign np_ce = \$7  ? \$signal$19  : \$11 ;
+  assign \$12  = queue__head[73] | queue__head[74];
+  assign \$signal$20  = \$12  ? queue__next[10:0] : queue__head[21:11];
+  assign \$13  = queue__head[73] | queue__head[74];
+  assign \$14  = ~ queue__next[73];
+  assign \$15  = queue__next[78] & \$14 ;
+  assign \$16  = \$15  & queue__next_ok;
+  assign p_ce = \$13  ? \$16  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$16  = cont | \new ;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : queue__head[74];
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = cont | \new ;
-  assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : queue__head[74];
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = cont | \new ;
-  assign \$25  = ~ ahead_ok;
-  assign \$26  = queue__pop & \$25 ;
-  assign \$27  = cur_rem - 1'h1;
-  assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$15  + \$28 ;
+  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$18  = cont | \new ;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = cont ? \$signal$32  : queue__head[74];
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = cont | \new ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = cont ? \$signal$32  : queue__head[74];
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = cont | \new ;
+  assign \$27  = ~ ahead_ok;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$39  = \$15 ;
+    \$41  = \$17 ;
     if (rst) begin
-      \$39  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$40  = 1'h1;
+      \$42  = 1'h1;
     end else begin
-      \$40  = \$19 ;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$41  = 1'h1;
-    end else begin
-      \$41  = \$23 ;
-    end
-    if (rst) begin
-      \$41  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$42  = 1'h0;
-    end else begin
-      \$42  = \$24 ;
+      \$42  = \$21 ;
     end
     if (rst) begin
       \$42  = 1'h0;
@@ -11359,86 +12961,86 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$43  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h0;
+      \$43  = 1'h1;
     end else begin
-      if (\$26 ) begin
-        \$43  = 1'h1;
+      \$43  = \$25 ;
+    end
+    if (rst) begin
+      \$43  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$44  = 1'h0;
+    end else begin
+      \$44  = \$26 ;
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$45  = fault;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$45  = 1'h0;
+    end else begin
+      if (\$28 ) begin
+        \$45  = 1'h1;
       end
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$34 ;
+      \$46  = \$signal$35 ;
     end else begin
-      \$44  = queue__head[10:0];
+      \$46  = queue__head[10:0];
     end
     if (rst) begin
-      \$44  = 11'h000;
+      \$46  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$45  = s1;
+      \$47  = s1;
     end else begin
-      \$45  = queue__head[35:33];
+      \$47  = queue__head[35:33];
     end
     if (rst) begin
-      \$45  = 3'h0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$27 [15:0];
+      \$48  = \$29 [15:0];
     end else begin
-      \$46  = queue__head[56:41];
+      \$48  = queue__head[56:41];
     end
     if (rst) begin
-      \$46  = 16'h0000;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$31 ;
+      \$49  = \$signal$32 ;
     end else begin
-      \$47  = queue__head[74];
-    end
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$48  = \$signal$15 ;
-    end else begin
-      \$48  = queue__head[21:11];
-    end
-    if (rst) begin
-      \$48  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$49  = \$signal$18 ;
-    end else begin
-      \$49  = queue__head[39];
+      \$49  = queue__head[74];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -11448,57 +13050,57 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = s2;
+      \$50  = \$signal$16 ;
     end else begin
-      \$50  = \$38 [2:0];
+      \$50  = queue__head[21:11];
     end
     if (rst) begin
-      \$50  = 3'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$29 [10:0];
+      \$51  = \$signal$19 ;
     end else begin
-      \$51  = queue__head[32:22];
+      \$51  = queue__head[39];
     end
     if (rst) begin
-      \$51  = 11'h000;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = \$30 ;
+      \$52  = s2;
     end else begin
-      \$52  = queue__head[40];
+      \$52  = \$40 [2:0];
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$33 [2:0];
+      \$53  = \$31 [10:0];
     end else begin
-      \$53  = queue__head[38:36];
+      \$53  = queue__head[32:22];
     end
     if (rst) begin
-      \$53  = 3'h0;
+      \$53  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$34 ;
+      \$54  = \$32 ;
     end else begin
-      \$54  = queue__head[75];
+      \$54  = queue__head[40];
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -11508,21 +13110,21 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$55  = rem_ge3;
+      \$55  = \$35 [2:0];
     end else begin
-      \$55  = queue__head[76];
+      \$55  = queue__head[38:36];
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$56  = \$35 ;
+      \$56  = \$36 ;
     end else begin
-      \$56  = queue__head[77];
+      \$56  = queue__head[75];
     end
     if (rst) begin
       \$56  = 1'h0;
@@ -11532,9 +13134,9 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$57  = 1'h0;
+      \$57  = rem_ge3;
     end else begin
-      \$57  = 1'h1;
+      \$57  = queue__head[76];
     end
     if (rst) begin
       \$57  = 1'h0;
@@ -11542,14 +13144,38 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$58  = entry__a;
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$58  = \$37 ;
+    end else begin
+      \$58  = queue__head[77];
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$59  = 1'h0;
+    end else begin
+      \$59  = 1'h1;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$60  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = queue__head[72:57];
+      \$60  = queue__head[72:57];
     end
     if (rst) begin
-      \$58  = 16'h0000;
+      \$60  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
@@ -12355,66 +13981,103 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
   wire \$1 ;
   wire [5:0] \$10 ;
+  wire [4:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire [4:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  reg [4:0] \$115 ;
+  reg [4:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [78:0] \$118 ;
+  reg [78:0] \$119 ;
   wire [5:0] \$12 ;
+  reg [78:0] \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [4:0] \$123 ;
+  reg [4:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [3:0] \$129 ;
   wire [5:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
   wire [5:0] \$14 ;
   wire [5:0] \$15 ;
-  wire [78:0] \$16 ;
-  wire [78:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire [78:0] \$18 ;
   wire [78:0] \$19 ;
   wire [5:0] \$2 ;
-  wire [78:0] \$20 ;
+  wire [19:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [78:0] \$23 ;
+  wire [19:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [78:0] \$27 ;
+  wire [78:0] \$28 ;
+  wire [19:0] \$29 ;
   wire [5:0] \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
-  wire [6:0] \$34 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [78:0] \$32 ;
+  wire [19:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [78:0] \$36 ;
+  wire [78:0] \$37 ;
+  wire [19:0] \$38 ;
   wire \$39 ;
   wire [5:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [78:0] \$41 ;
+  wire [19:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [78:0] \$45 ;
+  wire [78:0] \$46 ;
+  wire [18:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [5:0] \$5 ;
-  wire [4:0] \$50 ;
-  wire \$51 ;
+  wire [78:0] \$50 ;
+  wire [18:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [4:0] \$57 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire [5:0] \$61 ;
+  wire [5:0] \$62 ;
+  wire [5:0] \$63 ;
+  wire [5:0] \$64 ;
+  wire [6:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
@@ -12422,26 +14085,36 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [5:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [78:0] \$75 ;
-  reg [78:0] \$76 ;
-  reg [78:0] \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [5:0] \$8 ;
-  reg [4:0] \$80 ;
-  reg [4:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg [3:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  wire \$80 ;
+  wire [4:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [5:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -12456,6 +14129,14 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c3 = 1'h0;
   input ctl__arm;
   wire ctl__arm;
   input ctl__start;
@@ -12612,106 +14293,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = fresh1 ? wq : nxt;
-  assign \$17  = \$signal  ? wq : issue__head;
-  assign \$18  = pop ? \$16  : \$17 ;
-  assign \$19  = fresh1 ? wq : nxt;
-  assign \$20  = pop ? rp2__data : \$19 ;
-  assign \$21  = wptr == rptr1;
-  assign \$22  = wptr == rptr0;
-  assign \$23  = pop ? \$21  : \$22 ;
-  assign \$24  = wr__valid & \$23 ;
-  assign \$25  = wptr == rptr2;
-  assign \$26  = wptr == rptr1;
-  assign \$27  = pop ? \$25  : \$26 ;
-  assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h15;
-  assign \$30  = wptr + 1'h1;
-  assign \$31  = \$29  ? 6'h00 : \$30 ;
-  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
-  assign \$33  = sc + wr__valid;
-  assign \$34  = \$33  - pop;
-  assign \$35  = sc >= 2'h2;
-  assign \$36  = sc >= 1'h1;
-  assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = sc >= 2'h3;
-  assign \$39  = sc >= 2'h2;
-  assign \$40  = pop ? \$38  : \$39 ;
-  assign \$41  = ~ issue__head_ok;
-  assign \$42  = issue__pop & \$41 ;
-  assign \$43  = ~ issue__pop;
-  assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h16;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = \$42  | \$46 ;
-  assign \$48  = pop != issue__pop;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \$60 [3:0] - pop;
-  assign \$51  = \$60 [3:0] >= 2'h2;
-  assign \$52  = \$60 [3:0] >= 1'h1;
-  assign \$53  = pop ? \$51  : \$52 ;
-  assign \$54  = \$60 [3:0] < 4'h8;
-  assign \$55  = pop | \$54 ;
-  assign \$56  = \$60 [3:0] < 4'h8;
-  assign \$57  = \$60 [3:0] + 1'h1;
-  assign \$58  = \$57  < 4'h8;
-  assign \$59  = pop ? \$56  : \$58 ;
-  assign \$60  = cnt + bc_r;
-  assign issue__nonempty = cnt_nz | bc_r;
-  assign \$61  = cnt_nz | bc_r;
-  assign pop = \$61  & issue__ready;
-  assign \$62  = ! cnt;
-  assign \$63  = issue__ready & \$62 ;
-  assign \$64  = \$63  & issue__head[73];
-  assign \$65  = cnt_nz & issue__ready;
-  assign \$66  = ! cnt;
-  assign \$67  = cnt == 1'h1;
-  assign \$68  = \$66  | \$67 ;
-  assign \$69  = \$68  & issue__head[73];
-  assign \$70  = ! cnt;
-  assign \$71  = \$65  ? \$69  : \$70 ;
-  assign quiet_next = bc_r ? \$64  : \$71 ;
-  always @(posedge clk)
-    rptr0 <= \$72 ;
-  always @(posedge clk)
-    rptr1 <= \$73 ;
-  always @(posedge clk)
-    rptr2 <= \$74 ;
-  always @(posedge clk)
-    wq <= \$75 ;
-  always @(posedge clk)
-    issue__head <= \$76 ;
-  always @(posedge clk)
-    nxt <= \$77 ;
-  always @(posedge clk)
-    \$signal  <= \$78 ;
-  always @(posedge clk)
-    fresh1 <= \$79 ;
-  always @(posedge clk)
-    wptr <= \$80 ;
-  always @(posedge clk)
-    sc <= \$81 ;
-  always @(posedge clk)
-    fault <= \$82 ;
-  always @(posedge clk)
-    issue__head_ok <= \$83 ;
-  always @(posedge clk)
-    issue__next_ok <= \$84 ;
-  always @(posedge clk)
-    bc_r <= \$85 ;
-  always @(posedge clk)
-    cnt <= \$86 ;
-  always @(posedge clk)
-    cnt_nz <= \$87 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$88 ;
-  always @(posedge clk)
-    bc__room_push <= \$89 ;
   assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
@@ -12722,221 +14303,396 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
   assign \$10  = ctl__arm ? 6'h01 : \$9 ;
+  assign \$11  = rptr2 == 5'h15;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = cnt_nz_c0 | bc_r;
+  assign \$17  = \$16  & issue__ready;
+  assign \$18  = fresh1 ? wq : nxt;
+  assign \$19  = \$signal  ? wq : issue__head;
+  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
+  assign \$21  = cnt_nz_c0 | bc_r;
+  assign \$22  = \$21  & issue__ready;
+  assign \$23  = fresh1 ? wq : nxt;
+  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
+  assign \$25  = cnt_nz_c1 | bc_r;
+  assign \$26  = \$25  & issue__ready;
+  assign \$27  = fresh1 ? wq : nxt;
+  assign \$28  = \$signal  ? wq : issue__head;
+  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
+  assign \$30  = cnt_nz_c1 | bc_r;
+  assign \$31  = \$30  & issue__ready;
+  assign \$32  = fresh1 ? wq : nxt;
+  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
+  assign \$34  = cnt_nz_c2 | bc_r;
+  assign \$35  = \$34  & issue__ready;
+  assign \$36  = fresh1 ? wq : nxt;
+  assign \$37  = \$signal  ? wq : issue__head;
+  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
+  assign \$39  = cnt_nz_c2 | bc_r;
+  assign \$40  = \$39  & issue__ready;
+  assign \$41  = fresh1 ? wq : nxt;
+  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
+  assign \$43  = cnt_nz_c3 | bc_r;
+  assign \$44  = \$43  & issue__ready;
+  assign \$45  = fresh1 ? wq : nxt;
+  assign \$46  = \$signal  ? wq : issue__head;
+  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
+  assign \$48  = cnt_nz_c3 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : nxt;
+  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
+  assign \$52  = wptr == rptr1;
+  assign \$53  = wptr == rptr0;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = wr__valid & \$54 ;
+  assign \$56  = wptr == rptr2;
+  assign \$57  = wptr == rptr1;
+  assign \$58  = pop ? \$56  : \$57 ;
+  assign \$59  = wr__valid & \$58 ;
+  assign \$60  = wptr == 5'h15;
+  assign \$61  = wptr + 1'h1;
+  assign \$62  = \$60  ? 6'h00 : \$61 ;
+  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
+  assign \$64  = sc + wr__valid;
+  assign \$65  = \$64  - pop;
+  assign \$66  = sc >= 2'h2;
+  assign \$67  = sc >= 1'h1;
+  assign \$68  = pop ? \$66  : \$67 ;
+  assign \$69  = sc >= 2'h3;
+  assign \$70  = sc >= 2'h2;
+  assign \$71  = pop ? \$69  : \$70 ;
+  assign \$72  = ~ issue__head_ok;
+  assign \$73  = issue__pop & \$72 ;
+  assign \$74  = ~ issue__pop;
+  assign \$75  = wr__valid & \$74 ;
+  assign \$76  = sc == 5'h16;
+  assign \$77  = \$75  & \$76 ;
+  assign \$78  = \$73  | \$77 ;
+  assign \$79  = pop != issue__pop;
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \$103 [3:0] - pop;
+  assign \$82  = \$103 [3:0] >= 2'h2;
+  assign \$83  = \$103 [3:0] >= 1'h1;
+  assign \$84  = pop ? \$82  : \$83 ;
+  assign \$85  = \$103 [3:0] >= 2'h2;
+  assign \$86  = \$103 [3:0] >= 1'h1;
+  assign \$87  = pop ? \$85  : \$86 ;
+  assign \$88  = \$103 [3:0] >= 2'h2;
+  assign \$89  = \$103 [3:0] >= 1'h1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = \$103 [3:0] >= 2'h2;
+  assign \$92  = \$103 [3:0] >= 1'h1;
+  assign \$93  = pop ? \$91  : \$92 ;
+  assign \$94  = \$103 [3:0] >= 2'h2;
+  assign \$95  = \$103 [3:0] >= 1'h1;
+  assign \$96  = pop ? \$94  : \$95 ;
+  assign \$97  = \$103 [3:0] < 4'h8;
+  assign \$98  = pop | \$97 ;
+  assign \$99  = \$103 [3:0] < 4'h8;
+  assign \$100  = \$103 [3:0] + 1'h1;
+  assign \$101  = \$100  < 4'h8;
+  assign \$102  = pop ? \$99  : \$101 ;
+  assign \$103  = cnt + bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
+  assign \$104  = cnt_nz | bc_r;
+  assign pop = \$104  & issue__ready;
+  assign \$105  = ! cnt;
+  assign \$106  = issue__ready & \$105 ;
+  assign \$107  = \$106  & issue__head[73];
+  assign \$108  = cnt_nz & issue__ready;
+  assign \$109  = ! cnt;
+  assign \$110  = cnt == 1'h1;
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \$111  & issue__head[73];
+  assign \$113  = ! cnt;
+  assign \$114  = \$108  ? \$112  : \$113 ;
+  assign quiet_next = bc_r ? \$107  : \$114 ;
+  always @(posedge clk)
+    rptr0 <= \$115 ;
+  always @(posedge clk)
+    rptr1 <= \$116 ;
+  always @(posedge clk)
+    rptr2 <= \$117 ;
+  always @(posedge clk)
+    issue__head <= \$118 ;
+  always @(posedge clk)
+    nxt <= \$119 ;
+  always @(posedge clk)
+    wq <= \$120 ;
+  always @(posedge clk)
+    \$signal  <= \$121 ;
+  always @(posedge clk)
+    fresh1 <= \$122 ;
+  always @(posedge clk)
+    wptr <= \$123 ;
+  always @(posedge clk)
+    sc <= \$124 ;
+  always @(posedge clk)
+    fault <= \$125 ;
+  always @(posedge clk)
+    issue__head_ok <= \$126 ;
+  always @(posedge clk)
+    issue__next_ok <= \$127 ;
+  always @(posedge clk)
+    bc_r <= \$128 ;
+  always @(posedge clk)
+    cnt <= \$129 ;
+  always @(posedge clk)
+    cnt_nz <= \$130 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$131 ;
+  always @(posedge clk)
+    bc__room_push <= \$132 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$133 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$134 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$135 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$136 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$72  = \$5 [4:0];
+    \$115  = \$5 [4:0];
     if (rst) begin
-      \$72  = 5'h00;
+      \$115  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$73  = \$10 [4:0];
+    \$116  = \$10 [4:0];
     if (rst) begin
-      \$73  = 5'h00;
+      \$116  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$74  = \$15 [4:0];
+    \$117  = \$15 [4:0];
     if (rst) begin
-      \$74  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$75  = wr__data;
+    \$118 [19:0] = \$20 ;
+    \$118 [39:20] = \$29 ;
+    \$118 [59:40] = \$38 ;
+    \$118 [78:60] = \$47 ;
     if (rst) begin
-      \$75  = 79'h00000000000000000000;
+      \$118  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$76  = \$18 ;
+    \$119 [19:0] = \$24 ;
+    \$119 [39:20] = \$33 ;
+    \$119 [59:40] = \$42 ;
+    \$119 [78:60] = \$51 ;
     if (rst) begin
-      \$76  = 79'h00000000000000000000;
+      \$119  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$77  = \$20 ;
+    \$120  = wr__data;
     if (rst) begin
-      \$77  = 79'h00000000000000000000;
+      \$120  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$78  = \$24 ;
+    \$121  = \$55 ;
     if (rst) begin
-      \$78  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$79  = \$28 ;
+    \$122  = \$59 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end else begin
-      \$80  = \$32 [4:0];
+      \$123  = \$63 [4:0];
     end
     if (rst) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end else begin
-      \$81  = \$34 [4:0];
+      \$124  = \$65 [4:0];
     end
     if (rst) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$82  = fault;
+    \$125  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end else begin
-      if (\$49 ) begin
-        \$82  = 1'h1;
+      if (\$80 ) begin
+        \$125  = 1'h1;
       end
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end else begin
-      \$83  = \$37 ;
+      \$126  = \$68 ;
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end else begin
-      \$84  = \$40 ;
+      \$127  = \$71 ;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end else begin
-      \$85  = bc__strobe;
+      \$128  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end else begin
-      \$86  = \$50 [3:0];
+      \$129  = \$81 [3:0];
     end
     if (rst) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end else begin
-      \$87  = \$53 ;
+      \$130  = \$84 ;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end else begin
-      \$88  = \$55 ;
+      \$131  = \$98 ;
     end
     if (rst) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end else begin
-      \$89  = \$59 ;
+      \$132  = \$102 ;
     end
     if (rst) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end
   end
-  assign base = \$60 [3:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$133  = 1'h0;
+    end else begin
+      \$133  = \$87 ;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$134  = 1'h0;
+    end else begin
+      \$134  = \$90 ;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$135  = 1'h0;
+    end else begin
+      \$135  = \$93 ;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$136  = 1'h0;
+    end else begin
+      \$136  = \$96 ;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  assign base = \$103 [3:0];
   assign wp__addr = wptr;
   assign wp__data = wr__data;
   assign wp__en = wr__valid;
   assign rp2__addr = rptr2;
   assign issue__next = nxt;
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -12952,6 +14708,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \nxt.line0  = nxt[10:0];
   assign \nxt.line1  = nxt[21:11];
   assign \nxt.line2  = nxt[32:22];
@@ -12982,6 +14753,21 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
   assign \wp__data.line0  = wr__data[10:0];
   assign \wp__data.line1  = wr__data[21:11];
   assign \wp__data.line2  = wr__data[32:22];
@@ -13015,12 +14801,11 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+module \eie_ecp5_4pe.pe1.spmat (rst, w_en, r_addr, r_en, entry__v, entry__z, w_addr, issue__h_line, w_data, ctl__start, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$28 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$28  = 1'h0;
   wire [7:0] \$1 ;
-  wire [6:0] \$11 ;
-  wire [6:0] \$14 ;
+  wire [6:0] \$12 ;
   wire [7:0] \$2 ;
   wire \$3 ;
   wire \$4 ;
@@ -13028,12 +14813,11 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   reg \$6 ;
   reg [15:0] \$7 ;
   reg [2:0] \$8 ;
+  wire [6:0] \$9 ;
   output busy;
   reg busy = 1'h0;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   output [15:0] entry__a;
@@ -13047,6 +14831,7 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   output [3:0] entry__z;
   wire [3:0] entry__z;
   wire [10:0] h_addr;
+  wire [10:0] h_raddr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
@@ -13055,16 +14840,18 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [15:0] issue__a;
   input issue__first;
   wire issue__first;
+  input [10:0] issue__h_line;
+  wire [10:0] issue__h_line;
   input [2:0] issue__slot;
   wire [2:0] issue__slot;
-  input issue__spec_ce;
   wire issue__spec_ce;
-  input [10:0] issue__spec_line;
   wire [10:0] issue__spec_line;
   input issue__valid;
   wire issue__valid;
+  input [10:0] r_addr;
   wire [10:0] r_addr;
   wire [63:0] r_data;
+  input r_en;
   wire r_en;
   input rst;
   wire rst;
@@ -13075,11 +14862,10 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
-  assign \$11  = s_slot * 4'h8;
-  assign \$1  = h_rdata >> \$11 ;
-  assign \$14  = s_slot * 4'h8;
-  assign \$2  = h_rdata >> \$14 ;
+  assign \$9  = s_slot * 4'h8;
+  assign \$1  = h_rdata >> \$9 ;
+  assign \$12  = s_slot * 4'h8;
+  assign \$2  = h_rdata >> \$12 ;
   assign \$3  = ~ ctl__start;
   assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
@@ -13090,7 +14876,6 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
     entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe1.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -13133,6 +14918,9 @@ module \eie_ecp5_4pe.pe1.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
+  assign h_raddr = issue__h_line;
+  assign issue__spec_line = r_addr;
+  assign issue__spec_ce = r_en;
   assign entry__valid = busy;
   assign entry__v = \$1 [3:0];
   assign entry__z = \$2 [7:4];
@@ -13222,8 +15010,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
-, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
@@ -13244,60 +15032,86 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  reg [15:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg [15:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
-  reg [9:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [15:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [2:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [9:0] \$47 ;
+  reg [10:0] \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg [63:0] \$56 ;
-  reg \$57 ;
-  reg [63:0] \$58 ;
+  reg \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [2:0] \$59 ;
   wire \$6 ;
+  reg [2:0] \$60 ;
+  reg [31:0] \$61 ;
+  reg [2:0] \$62 ;
+  reg [2:0] \$63 ;
+  reg [2:0] \$64 ;
+  reg [2:0] \$65 ;
+  reg [2:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [63:0] \$78 ;
+  reg [63:0] \$79 ;
   wire \$8 ;
+  reg [63:0] \$80 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$85 ;
+  wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$87 ;
+  wire [5:0] \acc__raddr_next$101 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$89 ;
+  wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
-  wire \acc__ren$91 ;
+  wire \acc__ren$105 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$93 ;
+  wire [5:0] \acc__waddr$107 ;
+  wire [5:0] acc__waddr_next;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$95 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we;
-  wire \acc__we$97 ;
+  wire \acc__we$113 ;
+  wire acc__we_next;
+  wire \acc__we_next$115 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -13334,35 +15148,47 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   input ctl__arm;
   wire ctl__arm;
   wire \ctl__arm$1 ;
-  wire \ctl__arm$2 ;
-  wire \ctl__arm$3 ;
-  wire \ctl__arm$4 ;
-  wire \ctl__arm$5 ;
-  wire \ctl__arm$6 ;
+  wire \ctl__arm$10 ;
+  wire \ctl__arm$16 ;
+  wire \ctl__arm$22 ;
+  wire \ctl__arm$28 ;
+  wire \ctl__arm$34 ;
   input ctl__pf_active;
   wire ctl__pf_active;
-  wire \ctl__pf_active$10 ;
-  wire \ctl__pf_active$11 ;
   wire \ctl__pf_active$12 ;
-  wire \ctl__pf_active$13 ;
-  wire \ctl__pf_active$8 ;
-  wire \ctl__pf_active$9 ;
+  wire \ctl__pf_active$18 ;
+  wire \ctl__pf_active$24 ;
+  wire \ctl__pf_active$30 ;
+  wire \ctl__pf_active$36 ;
+  wire \ctl__pf_active$5 ;
   input ctl__running;
   wire ctl__running;
-  wire \ctl__running$15 ;
-  wire \ctl__running$16 ;
+  wire \ctl__running$11 ;
   wire \ctl__running$17 ;
-  wire \ctl__running$18 ;
-  wire \ctl__running$19 ;
-  wire \ctl__running$20 ;
-  input ctl__start;
-  wire ctl__start;
-  wire \ctl__start$22 ;
-  wire \ctl__start$23 ;
-  wire \ctl__start$24 ;
-  wire \ctl__start$25 ;
-  wire \ctl__start$26 ;
-  wire \ctl__start$27 ;
+  wire \ctl__running$23 ;
+  wire \ctl__running$29 ;
+  wire \ctl__running$3 ;
+  wire \ctl__running$35 ;
+  (* keep = 32'd1 *)
+  reg ctl__start = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$14  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$20  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$26  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$32  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$38  = 1'h0;
+  input ctl__start_next;
+  wire ctl__start_next;
+  wire \ctl__start_next$13 ;
+  wire \ctl__start_next$19 ;
+  wire \ctl__start_next$25 ;
+  wire \ctl__start_next$31 ;
+  wire \ctl__start_next$37 ;
+  wire \ctl__start_next$7 ;
   wire [78:0] desc__data;
   wire [15:0] \desc__data.a ;
   wire \desc__data.ge3 ;
@@ -13381,21 +15207,23 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$74 ;
-  wire [15:0] \entry__a$75 ;
+  wire [15:0] \entry__a$88 ;
+  wire [15:0] \entry__a$89 ;
   wire entry__first;
-  wire \entry__first$76 ;
-  wire \entry__first$77 ;
+  wire \entry__first$90 ;
+  wire \entry__first$91 ;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$79 ;
+  wire [3:0] \entry__v$93 ;
   wire entry__valid;
-  wire \entry__valid$80 ;
-  wire \entry__valid$81 ;
+  wire \entry__valid$94 ;
+  wire \entry__valid$95 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$83 ;
+  wire [3:0] \entry__z$97 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -13403,12 +15231,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$119 ;
-  wire \fault$120 ;
+  wire \fault$137 ;
+  wire \fault$138 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$130 ;
-  wire [3:0] \h_addr$133 ;
-  wire [9:0] \h_addr$136 ;
+  wire [10:0] \h_addr$148 ;
+  wire [3:0] \h_addr$153 ;
+  wire [9:0] \h_addr$156 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -13420,8 +15248,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
+  wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$189 ;
+  wire [15:0] \h_rdata$213 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -13434,11 +15263,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$131 ;
-  wire [15:0] \h_wdata$134 ;
-  wire [15:0] \h_wdata$137 ;
+  wire [63:0] \h_wdata$151 ;
+  wire [15:0] \h_wdata$154 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$135 ;
+  wire \h_we$155 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -13448,6 +15277,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
   input host__sel;
@@ -13456,11 +15286,19 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
-  reg hsel = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c3 = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire [15:0] issue__a;
   wire issue__first;
+  wire [10:0] issue__h_line;
   wire [78:0] issue__head;
   wire [15:0] \issue__head.a ;
   wire \issue__head.ge3 ;
@@ -13506,7 +15344,14 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
-  reg [2:0] mem_q2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c0 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c1 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c3 = 3'h0;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
   wire [78:0] queue__head;
@@ -13595,13 +15440,33 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire src__rd_en;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_act;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_arith;
+  (* keep = 32'd1 *)
+  reg start_counters = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_issue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_ptr;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_queue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$99 ;
+  wire \wb__busy$117 ;
   wire wb__busy_next;
-  wire \wb__busy_next$101 ;
+  wire \wb__busy_next$119 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$103 ;
+  wire \wb__start$121 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -13621,81 +15486,6 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  always @(posedge clk)
-    shift <= \$31 ;
-  always @(posedge clk)
-    ptr_base <= \$32 ;
-  always @(posedge clk)
-    spmat_base <= \$33 ;
-  always @(posedge clk)
-    wb_base <= \$34 ;
-  always @(posedge clk)
-    keep_acc <= \$35 ;
-  always @(posedge clk)
-    idle <= \$36 ;
-  always @(posedge clk)
-    cnt_entries <= \$37 ;
-  always @(posedge clk)
-    cnt_padding <= \$38 ;
-  always @(posedge clk)
-    cnt_empty_columns <= \$39 ;
-  always @(posedge clk)
-    cnt_line_reads <= \$40 ;
-  always @(posedge clk)
-    cnt_pops <= \$41 ;
-  always @(posedge clk)
-    cnt_bypasses <= \$42 ;
-  always @(posedge clk)
-    mem_q0 <= \$43 ;
-  always @(posedge clk)
-    cnt_num <= \$44 ;
-  always @(posedge clk)
-    cnt_q1 <= \$45 ;
-  always @(posedge clk)
-    mem_q1 <= \$46 ;
-  always @(posedge clk)
-    mem_q2 <= \$47 ;
-  always @(posedge clk)
-    cnt_q2 <= \$48 ;
-  always @(posedge clk)
-    h_even_d0 <= \$49 ;
-  always @(posedge clk)
-    h_odd_d0 <= \$50 ;
-  always @(posedge clk)
-    h_cb_d0 <= \$51 ;
-  always @(posedge clk)
-    h_cb_d1 <= \$52 ;
-  always @(posedge clk)
-    h_src_d0 <= \$53 ;
-  always @(posedge clk)
-    h_next_d0 <= \$54 ;
-  always @(posedge clk)
-    h_half0 <= \$55 ;
-  always @(posedge clk)
-    h_half1 <= \$56 ;
-  always @(posedge clk)
-    hsel <= \$57 ;
-  always @(posedge clk)
-    host__rdata <= \$58 ;
-  assign fault = \fault$119  | \fault$120 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$135  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -13709,22 +15499,122 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    src_sel <= \$29 ;
+    ctl__start <= \$38 ;
   always @(posedge clk)
-    relu <= \$30 ;
+    \ctl__start$14  <= \$39 ;
+  always @(posedge clk)
+    \ctl__start$20  <= \$40 ;
+  always @(posedge clk)
+    \ctl__start$26  <= \$41 ;
+  always @(posedge clk)
+    \ctl__start$32  <= \$42 ;
+  always @(posedge clk)
+    \ctl__start$38  <= \$43 ;
+  always @(posedge clk)
+    src_sel <= \$44 ;
+  always @(posedge clk)
+    relu <= \$45 ;
+  always @(posedge clk)
+    shift <= \$46 ;
+  always @(posedge clk)
+    ptr_base <= \$47 ;
+  always @(posedge clk)
+    spmat_base <= \$48 ;
+  always @(posedge clk)
+    wb_base <= \$49 ;
+  always @(posedge clk)
+    keep_acc <= \$50 ;
+  always @(posedge clk)
+    idle <= \$51 ;
+  always @(posedge clk)
+    start_counters <= \$52 ;
+  always @(posedge clk)
+    cnt_entries <= \$53 ;
+  always @(posedge clk)
+    cnt_padding <= \$54 ;
+  always @(posedge clk)
+    cnt_empty_columns <= \$55 ;
+  always @(posedge clk)
+    cnt_line_reads <= \$56 ;
+  always @(posedge clk)
+    cnt_pops <= \$57 ;
+  always @(posedge clk)
+    cnt_bypasses <= \$58 ;
+  always @(posedge clk)
+    mem_q0 <= \$59 ;
+  always @(posedge clk)
+    cnt_num <= \$60 ;
+  always @(posedge clk)
+    cnt_q1 <= \$61 ;
+  always @(posedge clk)
+    mem_q1 <= \$62 ;
+  always @(posedge clk)
+    mem_sel_c0 <= \$63 ;
+  always @(posedge clk)
+    mem_sel_c1 <= \$64 ;
+  always @(posedge clk)
+    mem_sel_c2 <= \$65 ;
+  always @(posedge clk)
+    mem_sel_c3 <= \$66 ;
+  always @(posedge clk)
+    cnt_q2 <= \$67 ;
+  always @(posedge clk)
+    h_even_d0 <= \$68 ;
+  always @(posedge clk)
+    h_odd_d0 <= \$69 ;
+  always @(posedge clk)
+    h_cb_d0 <= \$70 ;
+  always @(posedge clk)
+    h_cb_d1 <= \$71 ;
+  always @(posedge clk)
+    h_src_d0 <= \$72 ;
+  always @(posedge clk)
+    h_next_d0 <= \$73 ;
+  always @(posedge clk)
+    hsel_c0 <= \$74 ;
+  always @(posedge clk)
+    hsel_c1 <= \$75 ;
+  always @(posedge clk)
+    hsel_c2 <= \$76 ;
+  always @(posedge clk)
+    hsel_c3 <= \$77 ;
+  always @(posedge clk)
+    h_half0 <= \$78 ;
+  always @(posedge clk)
+    h_half1 <= \$79 ;
+  always @(posedge clk)
+    host__rdata <= \$80 ;
+  assign fault = \fault$137  | \fault$138 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$155  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
-    .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__wdata(acc__wdata),
-    .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__pf_active(ctl__pf_active),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
@@ -13750,23 +15640,25 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$32 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$80 ),
+    .entry__valid(\entry__valid$94 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$189 ),
+    .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$135 ),
+    .h_we(\h_we$155 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -13774,16 +15666,17 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   \eie_ecp5_4pe.pe2.issue  issue (
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$20 ),
     .entry__a(issue__a),
     .entry__first(issue__first),
+    .entry__h_line(entry__h_line),
     .entry__slot(issue__slot),
     .entry__spec_ce(issue__spec_ce),
     .entry__spec_line(issue__spec_line),
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$120 ),
+    .fault(\fault$138 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -13818,8 +15711,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .bc__strobe(bc__strobe),
     .clk(clk),
     .ctl__arm(ctl__arm),
-    .ctl__start(ctl__start),
-    .fault(\fault$119 ),
+    .ctl__start(\ctl__start$14 ),
+    .fault(\fault$137 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -13833,245 +15726,26 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe2.spmat  spmat (
-    .busy(\entry__valid$80 ),
+    .busy(\entry__valid$94 ),
     .clk(clk),
-    .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$26 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
     .issue__a(issue__a),
     .issue__first(issue__first),
+    .issue__h_line(entry__h_line),
     .issue__slot(issue__slot),
-    .issue__spec_ce(issue__spec_ce),
-    .issue__spec_line(issue__spec_line),
     .issue__valid(issue__valid),
+    .r_addr(issue__spec_line),
+    .r_en(issue__spec_ce),
     .rst(rst),
     .w_addr(host__off),
     .w_data(host__wdata),
     .w_en(h_we)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$33  = regs__spmat_base;
-    if (rst) begin
-      \$33  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$34  = regs__wb_base;
-    if (rst) begin
-      \$34  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$35  = regs__keep_acc;
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$36  = \$18 ;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$37  = cnt_entries;
-    if (ctl__start) begin
-      \$37  = 32'd0;
-    end else if (ev_entry) begin
-      \$37  = \$19 [31:0];
-    end
-    if (rst) begin
-      \$37  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$38  = cnt_padding;
-    if (ctl__start) begin
-      \$38  = 32'd0;
-    end else if (ev_padding) begin
-      \$38  = \$20 [31:0];
-    end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$39  = cnt_empty_columns;
-    if (ctl__start) begin
-      \$39  = 32'd0;
-    end else if (ev_empty) begin
-      \$39  = \$21 [31:0];
-    end
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$40  = cnt_line_reads;
-    if (ctl__start) begin
-      \$40  = 32'd0;
-    end else if (ev_line) begin
-      \$40  = \$22 [31:0];
-    end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$41  = cnt_pops;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (issue__pop) begin
-      \$41  = \$23 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$42  = cnt_bypasses;
-    if (ctl__start) begin
-      \$42  = 32'd0;
-    end else if (ev_bypass) begin
-      \$42  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$43  = host__mem;
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = host__off[2:0];
-    if (rst) begin
-      \$44  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$45  = \$25 ;
-    if (rst) begin
-      \$45  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$46  = mem_q0;
-    if (rst) begin
-      \$46  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$47  = mem_q1;
-    if (rst) begin
-      \$47  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$48  = cnt_q1;
-    if (rst) begin
-      \$48  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$49  = h_even;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$50  = h_odd;
-    if (rst) begin
-      \$50  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$51  = \h_rdata$189 ;
-    if (rst) begin
-      \$51  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$52  = h_cb_d0;
-    if (rst) begin
-      \$52  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = h_src;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$54  = h_next;
-    if (rst) begin
-      \$54  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$55  = \$26 ;
-    if (rst) begin
-      \$55  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$56  = \$27 ;
-    if (rst) begin
-      \$56  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$57  = mem_q2[2];
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$58  = \$28 ;
-    if (rst) begin
-      \$58  = 64'h0000000000000000;
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
@@ -14097,76 +15771,516 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$26  = h_even_d0;
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$26  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext;
+          \$26  = h_src2_ext[15:0];
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = h_cb_d1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = 16'h0000;
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = 16'h0000;
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = h_src2_ext[31:16];
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$29  = regs__src_sel;
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$28  = 16'h0000;
+      2'h1:
+          \$28  = 16'h0000;
+      2'h2:
+          \$28  = h_src2_ext[47:32];
+      2'h3:
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$29  = 16'h0000;
+      2'h1:
+          \$29  = 16'h0000;
+      2'h2:
+          \$29  = h_src2_ext[63:48];
+      2'h3:
+          \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$30  = h_src_d0;
+      2'h1:
+          \$30  = h_out;
+      2'h2:
+          \$30  = h_next_d0;
+      2'h3:
+          \$30  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
+          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$31  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$32  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$33  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$34  = h_half0[15:0];
+      1'h1:
+          \$34  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$35  = h_half0[31:16];
+      1'h1:
+          \$35  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$36  = h_half0[47:32];
+      1'h1:
+          \$36  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$37  = h_half0[63:48];
+      1'h1:
+          \$37  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$38  = ctl__start_next;
     if (rst) begin
-      \$29  = 1'h0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$30  = regs__relu;
+    \$39  = ctl__start_next;
     if (rst) begin
-      \$30  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$31  = regs__shift;
+    \$40  = ctl__start_next;
     if (rst) begin
-      \$31  = 6'h00;
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$41  = ctl__start_next;
+    if (rst) begin
+      \$41  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$42  = ctl__start_next;
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$43  = ctl__start_next;
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$44  = regs__src_sel;
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$45  = regs__relu;
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$46  = regs__shift;
+    if (rst) begin
+      \$46  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$47  = regs__ptr_base;
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$48  = regs__spmat_base;
+    if (rst) begin
+      \$48  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$49  = regs__wb_base;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$50  = regs__keep_acc;
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$51  = \$18 ;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$52  = ctl__start_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$53  = cnt_entries;
+    if (start_counters) begin
+      \$53  = 32'd0;
+    end else if (ev_entry) begin
+      \$53  = \$19 [31:0];
+    end
+    if (rst) begin
+      \$53  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$54  = cnt_padding;
+    if (start_counters) begin
+      \$54  = 32'd0;
+    end else if (ev_padding) begin
+      \$54  = \$20 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$55  = cnt_empty_columns;
+    if (start_counters) begin
+      \$55  = 32'd0;
+    end else if (ev_empty) begin
+      \$55  = \$21 [31:0];
+    end
+    if (rst) begin
+      \$55  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$56  = cnt_line_reads;
+    if (start_counters) begin
+      \$56  = 32'd0;
+    end else if (ev_line) begin
+      \$56  = \$22 [31:0];
+    end
+    if (rst) begin
+      \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$57  = cnt_pops;
+    if (start_counters) begin
+      \$57  = 32'd0;
+    end else if (issue__pop) begin
+      \$57  = \$23 [31:0];
+    end
+    if (rst) begin
+      \$57  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$58  = cnt_bypasses;
+    if (start_counters) begin
+      \$58  = 32'd0;
+    end else if (ev_bypass) begin
+      \$58  = \$24 [31:0];
+    end
+    if (rst) begin
+      \$58  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$59  = host__mem;
+    if (rst) begin
+      \$59  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$60  = host__off[2:0];
+    if (rst) begin
+      \$60  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$61  = \$25 ;
+    if (rst) begin
+      \$61  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$62  = mem_q0;
+    if (rst) begin
+      \$62  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$63  = mem_q1;
+    if (rst) begin
+      \$63  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$64  = mem_q1;
+    if (rst) begin
+      \$64  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$65  = mem_q1;
+    if (rst) begin
+      \$65  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$66  = mem_q1;
+    if (rst) begin
+      \$66  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$67  = cnt_q1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$68  = h_even;
+    if (rst) begin
+      \$68  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$69  = h_odd;
+    if (rst) begin
+      \$69  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$70  = \h_rdata$213 ;
+    if (rst) begin
+      \$70  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$71  = h_cb_d0;
+    if (rst) begin
+      \$71  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$72  = h_src;
+    if (rst) begin
+      \$72  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$73  = h_next;
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$74  = mem_sel_c0[2];
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$75  = mem_sel_c0[2];
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$76  = mem_sel_c0[2];
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$77  = mem_sel_c0[2];
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    if (rst) begin
+      \$78  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    if (rst) begin
+      \$79  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    if (rst) begin
+      \$80  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
-  assign \ctl__arm$2  = ctl__arm;
-  assign \ctl__arm$3  = ctl__arm;
-  assign \ctl__arm$4  = ctl__arm;
-  assign \ctl__arm$5  = ctl__arm;
-  assign \ctl__arm$6  = ctl__arm;
-  assign \ctl__pf_active$8  = ctl__pf_active;
-  assign \ctl__pf_active$9  = ctl__pf_active;
-  assign \ctl__pf_active$10  = ctl__pf_active;
-  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__running$3  = ctl__running;
+  assign \ctl__pf_active$5  = ctl__pf_active;
+  assign \ctl__start_next$7  = ctl__start_next;
+  assign start_ptr = ctl__start;
+  assign \ctl__arm$10  = ctl__arm;
+  assign \ctl__running$11  = ctl__running;
   assign \ctl__pf_active$12  = ctl__pf_active;
-  assign \ctl__pf_active$13  = ctl__pf_active;
-  assign \ctl__running$15  = ctl__running;
-  assign \ctl__running$16  = ctl__running;
+  assign \ctl__start_next$13  = ctl__start_next;
+  assign start_queue = \ctl__start$14 ;
+  assign \ctl__arm$16  = ctl__arm;
   assign \ctl__running$17  = ctl__running;
-  assign \ctl__running$18  = ctl__running;
-  assign \ctl__running$19  = ctl__running;
-  assign \ctl__running$20  = ctl__running;
-  assign \ctl__start$22  = ctl__start;
-  assign \ctl__start$23  = ctl__start;
-  assign \ctl__start$24  = ctl__start;
-  assign \ctl__start$25  = ctl__start;
-  assign \ctl__start$26  = ctl__start;
-  assign \ctl__start$27  = ctl__start;
+  assign \ctl__pf_active$18  = ctl__pf_active;
+  assign \ctl__start_next$19  = ctl__start_next;
+  assign start_issue = \ctl__start$20 ;
+  assign \ctl__arm$22  = ctl__arm;
+  assign \ctl__running$23  = ctl__running;
+  assign \ctl__pf_active$24  = ctl__pf_active;
+  assign \ctl__start_next$25  = ctl__start_next;
+  assign start_spmat = \ctl__start$26 ;
+  assign \ctl__arm$28  = ctl__arm;
+  assign \ctl__running$29  = ctl__running;
+  assign \ctl__pf_active$30  = ctl__pf_active;
+  assign \ctl__start_next$31  = ctl__start_next;
+  assign start_arith = \ctl__start$32 ;
+  assign \ctl__arm$34  = ctl__arm;
+  assign \ctl__running$35  = ctl__running;
+  assign \ctl__pf_active$36  = ctl__pf_active;
+  assign \ctl__start_next$37  = ctl__start_next;
+  assign start_act = \ctl__start$38 ;
   assign ccu__ann__a = ann__a;
   assign ccu__ann__j = ann__j;
   assign ccu__ann__valid = ann__valid;
@@ -14186,25 +16300,28 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign queue__ready = issue__ready;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
+  assign issue__h_line = entry__h_line;
   assign entry__slot = issue__slot;
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$75  = \entry__a$74 ;
-  assign \entry__first$77  = \entry__first$76 ;
-  assign \entry__v$79  = entry__v;
-  assign \entry__valid$81  = \entry__valid$80 ;
-  assign \entry__z$83  = entry__z;
-  assign \acc__raddr$85  = acc__raddr;
-  assign \acc__raddr_next$87  = acc__raddr_next;
-  assign \acc__rdata$89  = acc__rdata;
-  assign \acc__ren$91  = acc__ren;
-  assign \acc__waddr$93  = acc__waddr;
-  assign \acc__wdata$95  = acc__wdata;
-  assign \acc__we$97  = acc__we;
-  assign \wb__busy$99  = wb__busy;
-  assign \wb__busy_next$101  = wb__busy_next;
-  assign \wb__start$103  = wb__start;
+  assign \entry__a$89  = \entry__a$88 ;
+  assign \entry__first$91  = \entry__first$90 ;
+  assign \entry__v$93  = entry__v;
+  assign \entry__valid$95  = \entry__valid$94 ;
+  assign \entry__z$97  = entry__z;
+  assign \acc__raddr$99  = acc__raddr;
+  assign \acc__raddr_next$101  = acc__raddr_next;
+  assign \acc__rdata$103  = acc__rdata;
+  assign \acc__ren$105  = acc__ren;
+  assign \acc__waddr$107  = acc__waddr;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we$113  = acc__we;
+  assign \acc__we_next$115  = acc__we_next;
+  assign \wb__busy$117  = wb__busy;
+  assign \wb__busy_next$119  = wb__busy_next;
+  assign \wb__start$121  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -14214,12 +16331,14 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$130  = host__off;
-  assign \h_wdata$131  = host__wdata;
-  assign \h_addr$133  = host__off[3:0];
-  assign \h_wdata$134  = host__wdata[15:0];
-  assign \h_addr$136  = host__off[9:0];
-  assign \h_wdata$137  = host__wdata[15:0];
+  assign \h_addr$148  = host__off;
+  assign h_raddr = entry__h_line;
+  assign host__off_line = entry__h_line;
+  assign \h_wdata$151  = host__wdata;
+  assign \h_addr$153  = host__off[3:0];
+  assign \h_wdata$154  = host__wdata[15:0];
+  assign \h_addr$156  = host__off[9:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -14322,13 +16441,27 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg [63:0] \$101 ;
+  reg \$102 ;
+  reg [5:0] \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
+  reg [63:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [9:0] \$112 ;
+  reg [15:0] \$113 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -14357,16 +16490,16 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$35 ;
   wire \$36 ;
   wire [9:0] \$37 ;
-  wire \$38 ;
+  wire [9:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [126:0] \$40 ;
+  wire [5:0] \$40 ;
   wire [126:0] \$41 ;
-  wire \$42 ;
+  wire [126:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
+  wire [63:0] \$45 ;
+  wire [63:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -14389,54 +16522,58 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [63:0] \$67 ;
-  wire [63:0] \$68 ;
-  wire [63:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [10:0] \$70 ;
-  wire [15:0] \$71 ;
-  reg \$72 ;
-  reg [6:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg [9:0] \$77 ;
-  reg \$78 ;
-  reg [9:0] \$79 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [63:0] \$76 ;
+  wire [63:0] \$77 ;
+  wire [63:0] \$78 ;
+  wire [10:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [5:0] \$82 ;
+  wire [15:0] \$80 ;
+  reg \$81 ;
+  reg [6:0] \$82 ;
   reg \$83 ;
-  reg [5:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg \$86 ;
-  reg [63:0] \$87 ;
-  reg \$88 ;
-  reg [5:0] \$89 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg [9:0] \$86 ;
+  reg \$87 ;
+  reg [9:0] \$88 ;
+  reg \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
+  reg [9:0] \$90 ;
+  reg [5:0] \$91 ;
+  reg [5:0] \$92 ;
   reg \$93 ;
-  reg \$94 ;
-  reg [63:0] \$95 ;
-  reg [15:0] \$96 ;
-  reg [9:0] \$97 ;
-  reg [15:0] \$98 ;
+  reg [5:0] \$94 ;
+  reg \$95 ;
+  reg [5:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg [63:0] \$98 ;
+  reg [63:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
-  reg [5:0] \$signal$19  = 6'h00;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$68  = 1'h0;
-  reg \$signal$70  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signal$19 ;
+  reg \$signal$21  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg [5:0] \$signal$65  = 6'h00;
+  reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
+  reg \$signal$76  = 1'h0;
+  reg \$signal$79  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$16 ;
+  reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$27 ;
-  wire \$signature__en ;
+  wire [15:0] \$signature__data$26 ;
+  reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -14444,12 +16581,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
-  input [5:0] acc__waddr;
-  wire [5:0] acc__waddr;
+  input [5:0] acc__waddr_next;
+  wire [5:0] acc__waddr_next;
   input [15:0] acc__wdata;
   wire [15:0] acc__wdata;
-  input acc__we;
-  wire acc__we;
+  input acc__we_next;
+  wire acc__we_next;
+  reg [63:0] acc_oh = 64'h0000000000000000;
   reg clear_q = 1'h0;
   input clk;
   wire clk;
@@ -14468,7 +16606,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$63 ;
+  wire [15:0] \h_wacc$66 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -14482,11 +16620,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$48 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$55 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$49 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -14502,12 +16640,15 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$50 ;
   reg [5:0] w_addr_q = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$51 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$52 ;
+  reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -14525,10 +16666,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] wo_addr;
+  (* keep = 32'd1 *)
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
   reg wo_set = 1'h0;
+  (* keep = 32'd1 *)
+  reg [5:0] wo_vaddr = 6'h00;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -14542,7 +16687,8 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$27  = _1_;
+  assign \$signature__data$26  = _1_;
+  assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
   assign wb_full = wb_base + wb_cnt;
@@ -14554,10 +16700,8 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
-  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$17 ;
-  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign \$10  = wo_valid | wo_set;
   assign acc = \$10  ? wo_r__data : 16'h0000;
   assign \$11  = $signed(acc) < $signed(1'h0);
@@ -14579,15 +16723,15 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$22  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \r_addr$48  = \$24  ? ra : h_addr;
   assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$51  = wb_pend ? h_out : h_wdata;
   assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$55  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$55 ;
   assign \$29  = ~ wb__busy;
   assign \$30  = wb__start & \$29 ;
   assign \$31  = wb_base < 11'h400;
@@ -14597,95 +16741,114 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$35  = wb_cnt == 6'h3e;
   assign \$36  = wb_active & \$signal ;
   assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = ~ keep_acc;
-  assign \$39  = ctl__start & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$16 ;
-  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
-  assign \$42  = ~ keep_acc;
-  assign \$43  = ctl__start & \$42 ;
-  assign \$44  = ~ \$43 ;
-  assign \$45  = \$signature__en  & \$44 ;
-  assign \$46  = valid >> acc__raddr_next;
+  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ keep_acc;
+  assign \$44  = ctl__start & \$43 ;
+  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
+  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
   assign \$47  = ~ keep_acc;
   assign \$48  = ctl__start & \$47 ;
   assign \$49  = ~ \$48 ;
-  assign \$50  = \$46  & \$49 ;
-  assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$68  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$70  | \$signal$73 ;
-  assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$68  & \$58 ;
-  assign \$60  = \$57  | \$59 ;
-  assign \$61  = valid >> wo_r__addr;
-  assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ clear_q;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$68  = valid | \$67 ;
-  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
-  assign \$70  = ra + 1'h1;
-  assign \$71  = src_sel ? \r_data$56  : r_data;
+  assign \$50  = \$signature__en  & \$49 ;
+  assign \$51  = ~ keep_acc;
+  assign \$52  = ctl__start & \$51 ;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = \$signature__en  & \$53 ;
+  assign \$56  = valid >> acc__raddr_next;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$56  & \$59 ;
+  assign \$61  = w_addr_q == acc__raddr_next;
+  assign \$62  = \$signal$73  & \$61 ;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = ~ \$64 ;
+  assign \$66  = \$62  & \$65 ;
+  assign \$67  = \$signal$76  | \$signal$79 ;
+  assign \$68  = w_addr_q == acc__raddr;
+  assign \$69  = \$signal$73  & \$68 ;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = valid >> wo_vaddr;
+  assign \$72  = w_addr_q == wo_r__addr;
+  assign \$73  = w_set_q & \$72 ;
+  assign \$74  = ~ keep_acc;
+  assign \$75  = ctl__start & \$74 ;
+  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$77  = valid | \$76 ;
+  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
+  assign \$79  = ra + 1'h1;
+  assign \$80  = src_sel ? \r_data$55  : r_data;
   always @(posedge clk)
-    wb_active <= \$72 ;
+    wb_active <= \$81 ;
   always @(posedge clk)
-    wb_cnt <= \$73 ;
+    wb_cnt <= \$82 ;
   always @(posedge clk)
-    \$signal  <= \$74 ;
+    \$signal  <= \$83 ;
   always @(posedge clk)
-    last <= \$75 ;
+    last <= \$84 ;
   always @(posedge clk)
-    wb_pend_early <= \$76 ;
+    wb_pend_early <= \$85 ;
   always @(posedge clk)
-    \$like  <= \$77 ;
+    \$like  <= \$86 ;
   always @(posedge clk)
-    wb_pend_mid <= \$78 ;
+    wb_pend_mid <= \$87 ;
   always @(posedge clk)
-    waddr2 <= \$79 ;
+    waddr2 <= \$88 ;
   always @(posedge clk)
-    wb_pend <= \$80 ;
+    wb_pend <= \$89 ;
   always @(posedge clk)
-    wb_waddr <= \$81 ;
+    wb_waddr <= \$90 ;
   always @(posedge clk)
-    wo_r__addr <= \$82 ;
+    wo_r__addr <= \$91 ;
   always @(posedge clk)
-    \$signal$17  <= \$83 ;
+    wo_vaddr <= \$92 ;
   always @(posedge clk)
-    \$signal$19  <= \$84 ;
+    \$signature__en  <= \$93 ;
   always @(posedge clk)
-    h_wacc <= \$85 ;
+    \$signature__addr$16  <= \$94 ;
   always @(posedge clk)
-    clear_q <= \$86 ;
+    \$signal$21  <= \$95 ;
   always @(posedge clk)
-    set_q <= \$87 ;
+    \$signal$65  <= \$96 ;
   always @(posedge clk)
-    \$signal$68  <= \$88 ;
+    h_wacc <= \$97 ;
   always @(posedge clk)
-    w_addr_q <= \$89 ;
+    \$signal$67  <= \$98 ;
   always @(posedge clk)
-    \$signal$70  <= \$90 ;
+    acc_oh <= \$99 ;
   always @(posedge clk)
-    \$signal$73  <= \$91 ;
+    clear_q <= \$100 ;
   always @(posedge clk)
-    \$signal$26  <= \$92 ;
+    set_q <= \$101 ;
   always @(posedge clk)
-    wo_valid <= \$93 ;
+    \$signal$73  <= \$102 ;
   always @(posedge clk)
-    wo_set <= \$94 ;
+    w_addr_q <= \$103 ;
   always @(posedge clk)
-    valid <= \$95 ;
+    w_set_q <= \$104 ;
   always @(posedge clk)
-    h_out <= \$96 ;
+    \$signal$76  <= \$105 ;
   always @(posedge clk)
-    ra <= \$97 ;
+    \$signal$79  <= \$106 ;
   always @(posedge clk)
-    src__data <= \$98 ;
-  assign \$1  = wb_active | wb_pend;
+    \$signal$25  <= \$107 ;
+  always @(posedge clk)
+    wo_valid <= \$108 ;
+  always @(posedge clk)
+    wo_set <= \$109 ;
+  always @(posedge clk)
+    valid <= \$110 ;
+  always @(posedge clk)
+    h_out <= \$111 ;
+  always @(posedge clk)
+    ra <= \$112 ;
+  always @(posedge clk)
+    src__data <= \$113 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -14698,236 +16861,281 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$55 ),
+    .rp__addr(\r_addr$48 ),
+    .rp__en(\r_en$49 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$50 ),
+    .w_data(\w_data$51 ),
+    .w_en(\w_en$52 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$72  = wb_active;
+    \$81  = wb_active;
     if (\$30 ) begin
-      \$72  = 1'h1;
+      \$81  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$72  = 1'h0;
+        \$81  = 1'h0;
       end
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$73  = wb_cnt;
+    \$82  = wb_cnt;
     if (\$30 ) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end else if (wb_active) begin
-      \$73  = \$32 [6:0];
+      \$82  = \$32 [6:0];
     end
     if (rst) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$74  = \$signal ;
+    \$83  = \$signal ;
     if (\$30 ) begin
-      \$74  = \$31 ;
+      \$83  = \$31 ;
     end else if (wb_active) begin
-      \$74  = \$34 ;
+      \$83  = \$34 ;
     end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$75  = last;
-    if (\$30 ) begin
-      \$75  = 1'h0;
-    end else if (wb_active) begin
-      \$75  = \$35 ;
-    end
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$76  = \$36 ;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$77  = wb_full[9:0];
-    if (rst) begin
-      \$77  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$78  = wb_pend_early;
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$79  = \$like ;
-    if (rst) begin
-      \$79  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$80  = wb_pend_mid;
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$81  = waddr2;
-    if (rst) begin
-      \$81  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$82  = \$37 [5:0];
-    if (rst) begin
-      \$82  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$83  = h_we_dst;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$84  = h_addr[5:0];
+    \$84  = last;
+    if (\$30 ) begin
+      \$84  = 1'h0;
+    end else if (wb_active) begin
+      \$84  = \$35 ;
+    end
     if (rst) begin
-      \$84  = 6'h00;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$85  = h_wdata;
+    \$85  = \$36 ;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$86  = \$39 ;
+    \$86  = wb_full[9:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$87  = \$41 [63:0];
+    \$87  = wb_pend_early;
     if (rst) begin
-      \$87  = 64'h0000000000000000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = \$45 ;
+    \$88  = \$like ;
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = \$signature__addr$16 ;
+    \$89  = wb_pend_mid;
     if (rst) begin
-      \$89  = 6'h00;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = \$50 ;
+    \$90  = waddr2;
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = \$56 ;
+    \$91  = \$37 [5:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = \$60 ;
+    \$92  = \$38 [5:0];
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$93  = \$61 ;
+    \$93  = \$39 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$94  = \$64 ;
+    \$94  = \$40 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$95  = \$69 ;
+    \$95  = h_we_dst;
     if (rst) begin
-      \$95  = 64'h0000000000000000;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$96  = out;
+    \$96  = h_addr[5:0];
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$97  = ra;
+    \$97  = h_wdata;
+    if (rst) begin
+      \$97  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$98  = \$41 [63:0];
+    if (rst) begin
+      \$98  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$99  = \$42 [63:0];
+    if (rst) begin
+      \$99  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$100  = \$44 ;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$101  = \$46 ;
+    if (rst) begin
+      \$101  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$102  = \$50 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$103  = \$signature__addr$16 ;
+    if (rst) begin
+      \$103  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$104  = \$55 ;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$105  = \$60 ;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$106  = \$66 ;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$107  = \$70 ;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$108  = \$71 ;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$109  = \$73 ;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$110  = \$78 ;
+    if (rst) begin
+      \$110  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$111  = out;
+    if (rst) begin
+      \$111  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$112  = ra;
     if (ctl__arm) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end else if (src__rd_en) begin
-      \$97  = \$70 [9:0];
+      \$112  = \$79 [9:0];
     end
     if (rst) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$98  = \$71 ;
+    \$113  = \$80 ;
     if (rst) begin
-      \$98  = 16'h0000;
+      \$113  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$63  = h_wdata;
+  assign w_addr_r = \$signature__addr$16 ;
+  assign \$signal$19  = \$signature__en ;
+  assign \h_wacc$66  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
+  assign \$55  = \$54 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15041,74 +17249,82 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
-, acc__ren, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
+, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
   wire [6:0] \$1 ;
-  wire \$10 ;
+  wire [17:0] \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire [6:0] \$14 ;
+  wire \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire [31:0] \$19 ;
+  wire [6:0] \$18 ;
+  wire \$19 ;
   wire [6:0] \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  reg [15:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [3:0] \$31 ;
-  reg [3:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [5:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [5:0] \$37 ;
-  reg \$38 ;
+  wire \$30 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [3:0] \$35 ;
+  reg [3:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg [5:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [16:0] \$47 ;
-  reg \$48 ;
-  reg [15:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [17:0] \$6 ;
+  reg \$40 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg [5:0] \$44 ;
+  reg [5:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [5:0] \$49 ;
+  wire [32:0] \$5 ;
+  reg [5:0] \$50 ;
+  reg [5:0] \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg [5:0] \$54 ;
+  reg [16:0] \$55 ;
+  reg \$56 ;
+  reg [15:0] \$57 ;
+  wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
-  wire \$9 ;
+  wire [15:0] \$9 ;
   reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$28 ;
-  reg \$signal$30  = 1'h0;
+  wire \$signal$30 ;
+  reg \$signal$34  = 1'h0;
+  reg \$signal$37  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$35 ;
-  reg \$signal$38  = 1'h0;
-  reg \$signal$39  = 1'h0;
-  reg \$signal$42  = 1'h0;
-  reg \$signal$54  = 1'h0;
-  reg \$signal$55  = 1'h0;
+  wire [5:0] \$signal$42 ;
+  reg \$signal$45  = 1'h0;
+  reg \$signal$46  = 1'h0;
+  reg \$signal$49  = 1'h0;
+  reg \$signal$60  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -15122,9 +17338,14 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg acc__ren = 1'h0;
   output [5:0] acc__waddr;
   reg [5:0] acc__waddr = 6'h00;
+  (* keep = 32'd1 *)
+  output [5:0] acc__waddr_next;
+  reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
   output acc__we;
   wire acc__we;
+  output acc__we_next;
+  wire acc__we_next;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -15178,9 +17399,18 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] s4_wrow;
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c2 = 6'h00;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -15190,245 +17420,286 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    row_next <= \$34 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    \$signal$42  <= \$35 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$54  <= \$36 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    acc__raddr_next <= \$37 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    acc__ren <= \$38 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal$55  <= \$39 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    acc__raddr <= \$40 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    s3_a <= \$41 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    s3_w <= \$42 ;
+    \$signal$49  <= \$39 ;
   always @(posedge clk)
-    s4_p <= \$43 ;
+    \$signal$60  <= \$40 ;
   always @(posedge clk)
-    \$signal$38  <= \$44 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    \$signal$39  <= \$45 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    acc__waddr <= \$46 ;
+    \$signal$34  <= \$43 ;
   always @(posedge clk)
-    s5_x <= \$47 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    \$signal$30  <= \$48 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    last_val <= \$49 ;
+    s3_a <= \$46 ;
+  always @(posedge clk)
+    s3_w <= \$47 ;
+  always @(posedge clk)
+    s4_p <= \$48 ;
+  always @(posedge clk)
+    shift_q_c0 <= \$49 ;
+  always @(posedge clk)
+    shift_q_c1 <= \$50 ;
+  always @(posedge clk)
+    shift_q_c2 <= \$51 ;
+  always @(posedge clk)
+    \$signal$45  <= \$52 ;
+  always @(posedge clk)
+    \$signal$46  <= \$53 ;
+  always @(posedge clk)
+    acc__waddr <= \$54 ;
+  always @(posedge clk)
+    s5_x <= \$55 ;
+  always @(posedge clk)
+    \$signal$37  <= \$56 ;
+  always @(posedge clk)
+    last_val <= \$57 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift;
-  assign \$5  = \$signal$30  ? last_val : acc__rdata;
-  assign \$6  = { \$5 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$38  & \$signal$39 ;
-  assign ev_bypass = \$signal$38  & \$signal$30 ;
-  assign \$7  = ev_entry | \$signal$42 ;
-  assign \$8  = \$7  | acc__ren;
-  assign busy = \$8  | \$signal$38 ;
-  assign \$9  = entry__valid | ev_entry;
-  assign \$10  = \$9  | \$signal$42 ;
-  assign busy_next = \$10  | acc__ren;
-  assign \$11  = ~ ctl__start;
-  assign \$12  = entry__valid & \$11 ;
-  assign \$13  = | entry__v;
-  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$4  = $signed(twice) >>> shift_q_c0;
+  assign \$5  = $signed(twice) >>> shift_q_c1;
+  assign \$6  = $signed(twice) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$34 ;
+  assign \$8  = ~ ctl__start;
+  assign acc__we_next = \$7  & \$8 ;
+  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$10  = { \$9 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$45  & \$signal$46 ;
+  assign ev_bypass = \$signal$45  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$49 ;
+  assign \$12  = \$11  | acc__ren;
+  assign busy = \$12  | \$signal$45 ;
+  assign \$13  = entry__valid | ev_entry;
+  assign \$14  = \$13  | \$signal$49 ;
+  assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
-  assign \$16  = ev_entry & \$15 ;
-  assign \$17  = ~ ctl__start;
-  assign \$18  = \$signal$42  & \$17 ;
-  assign \$19  = $signed(s3_a) * $signed(s3_w);
-  assign \$20  = ~ ctl__start;
-  assign \$21  = acc__ren & \$20 ;
-  assign \$22  = acc__ren & \$signal$55 ;
-  assign \$23  = \$22  & \$signal$38 ;
-  assign \$24  = \$23  & \$signal$39 ;
-  assign \$25  = acc__raddr == acc__waddr;
-  assign \$26  = \$24  & \$25 ;
-  always @(posedge clk)
-    h_rdata <= \$27 ;
-  always @(posedge clk)
-    ev_entry <= \$28 ;
-  always @(posedge clk)
-    \$signal$18  <= \$29 ;
-  always @(posedge clk)
-    s2_first <= \$30 ;
-  always @(posedge clk)
-    \$signal$14  <= \$31 ;
-  always @(posedge clk)
-    \$signal  <= \$32 ;
-  always @(posedge clk)
-    s2_a <= \$33 ;
+  assign \$16  = entry__valid & \$15 ;
+  assign \$17  = | entry__v;
+  assign \$18  = \$2 [5:0] + 1'h1;
+  assign \$19  = ~ ctl__start;
+  assign \$20  = ev_entry & \$19 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = \$signal$49  & \$21 ;
+  assign \$23  = $signed(s3_a) * $signed(s3_w);
+  assign \$24  = ~ ctl__start;
+  assign \$25  = acc__ren & \$24 ;
+  assign \$26  = acc__ren & \$signal$34 ;
+  assign \$27  = \$26  & \$signal$45 ;
+  assign \$28  = \$27  & \$signal$46 ;
+  assign \$29  = acc__raddr == acc__waddr;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$35  = \$16 ;
+    \$32  = \$16 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$36  = \$signal$18 ;
+    \$33  = \$17 ;
     if (rst) begin
-      \$36  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$37  = \$2 [5:0];
+    \$34  = entry__first;
     if (rst) begin
-      \$37  = 6'h00;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$38  = \$18 ;
+    \$35  = entry__z;
     if (rst) begin
-      \$38  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$39  = \$signal$54 ;
+    \$36  = entry__v;
+    if (rst) begin
+      \$36  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$37  = entry__a;
+    if (rst) begin
+      \$37  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$38  = row_next;
+    if (ev_entry) begin
+      \$38  = \$18 [5:0];
+    end
+    if (rst) begin
+      \$38  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$39  = \$20 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$40  = acc__raddr_next;
+    \$40  = \$signal$18 ;
     if (rst) begin
-      \$40  = 6'h00;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$41  = s2_a;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 16'h0000;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$19 ;
+    \$43  = \$signal$60 ;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = \$21 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$45  = \$signal$55 ;
+    \$45  = acc__raddr_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$46  = acc__raddr;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = \$4 [16:0];
+    \$47  = cb_r__data;
     if (rst) begin
-      \$47  = 17'h00000;
+      \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = \$26 ;
+    \$48  = \$23 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$49  = \$6 [16:1];
+    \$49  = shift;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$27  = cb_r__data;
+    \$50  = shift;
     if (rst) begin
-      \$27  = 16'h0000;
+      \$50  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$28  = \$12 ;
+    \$51  = shift;
     if (rst) begin
-      \$28  = 1'h0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$29  = \$13 ;
+    \$52  = \$25 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$30  = entry__first;
+    \$53  = \$signal$34 ;
     if (rst) begin
-      \$30  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$31  = entry__z;
+    \$54  = acc__raddr;
     if (rst) begin
-      \$31  = 4'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$32  = entry__v;
+    \$55  = x;
     if (rst) begin
-      \$32  = 4'h0;
+      \$55  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$33  = entry__a;
+    \$56  = \$30 ;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$34  = row_next;
-    if (ev_entry) begin
-      \$34  = \$14 [5:0];
-    end
+    \$57  = \$10 [16:1];
     if (rst) begin
-      \$34  = 6'h00;
+      \$57  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$31  = cb_r__data;
+    if (rst) begin
+      \$31  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -15437,18 +17708,22 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$4 [16:0];
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$28  = acc__ren;
-  assign \$signal$35  = acc__waddr;
-  assign acc__wdata = \$6 [16:1];
-  assign \new  = \$6 [16:1];
+  assign \$signal$30  = acc__ren;
+  assign s4_wrow = acc__waddr_next;
+  assign \$signal$42  = acc__waddr;
+  assign acc__wdata = \$10 [16:1];
+  assign \new  = \$10 [16:1];
+  assign x[16:12] = \$6 [16:12];
+  assign x[11:6] = \$5 [11:6];
+  assign x[5:0] = \$4 [5:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
+module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$35 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$35  = 1'h0;
   wire \$1 ;
@@ -15470,52 +17745,54 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [16:0] \$27 ;
+  wire \$27 ;
   wire \$28 ;
-  wire [11:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire [3:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [3:0] \$34 ;
+  wire [3:0] \$35 ;
   wire \$36 ;
-  wire [3:0] \$37 ;
-  wire [3:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  wire [3:0] \$40 ;
   reg \$41 ;
   reg \$42 ;
   reg \$43 ;
-  reg [10:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [10:0] \$48 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [10:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [15:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [2:0] \$50 ;
-  reg [10:0] \$51 ;
-  reg \$52 ;
-  reg [2:0] \$53 ;
+  reg [10:0] \$50 ;
+  reg \$51 ;
+  reg [2:0] \$52 ;
+  reg [10:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
+  reg [2:0] \$55 ;
   reg \$56 ;
   reg \$57 ;
-  reg [15:0] \$58 ;
-  wire \$6 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [10:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
   reg \$signal$14  = 1'h0;
-  reg [10:0] \$signal$15  = 11'h000;
-  reg \$signal$18  = 1'h0;
-  wire [10:0] \$signal$19 ;
-  reg \$signal$31  = 1'h0;
-  reg [10:0] \$signal$34  = 11'h000;
+  reg [10:0] \$signal$16  = 11'h000;
+  reg \$signal$19  = 1'h0;
+  wire [10:0] \$signal$20 ;
+  reg \$signal$32  = 1'h0;
+  reg [10:0] \$signal$35  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -15531,6 +17808,8 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [15:0] entry__a = 16'h0000;
   output entry__first;
   reg entry__first = 1'h0;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   output [2:0] entry__slot;
   reg [2:0] entry__slot = 3'h0;
   output entry__spec_ce;
@@ -15605,55 +17884,59 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
+  assign \$28  = queue__pop & \$27 ;
+  assign \$29  = cur_rem - 1'h1;
   assign \$30  = s2 == 3'h7;
-  assign \$31  = s2 == 3'h7;
-  assign \$32  = s2 + 1'h1;
-  assign \$33  = \$31  ? 4'h0 : \$32 ;
-  assign \$34  = cur_rem == 2'h2;
-  assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = queue__head[35:33] == 3'h7;
-  assign \$37  = queue__head[35:33] + 1'h1;
-  assign \$38  = \$36  ? 4'h0 : \$37 ;
+  assign \$31  = \$signal$16  + \$30 ;
+  assign \$32  = s2 == 3'h7;
+  assign \$33  = s2 == 3'h7;
+  assign \$34  = s2 + 1'h1;
+  assign \$35  = \$33  ? 4'h0 : \$34 ;
+  assign \$36  = cur_rem == 2'h2;
+  assign \$37  = cur_rem >= 3'h4;
+  assign \$38  = queue__head[35:33] == 3'h7;
+  assign \$39  = queue__head[35:33] + 1'h1;
+  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$39 ;
+    ahead_ok <= \$41 ;
   always @(posedge clk)
-    queue__ready <= \$40 ;
+    queue__ready <= \$42 ;
   always @(posedge clk)
-    ready <= \$41 ;
+    ready <= \$43 ;
   always @(posedge clk)
-    entry__valid <= \$42 ;
+    entry__valid <= \$44 ;
   always @(posedge clk)
-    fault <= \$43 ;
+    fault <= \$45 ;
   always @(posedge clk)
-    cur_line <= \$44 ;
+    cur_line <= \$46 ;
   always @(posedge clk)
-    entry__slot <= \$45 ;
+    entry__slot <= \$47 ;
   always @(posedge clk)
-    cur_rem <= \$46 ;
+    cur_rem <= \$48 ;
   always @(posedge clk)
-    cur_last <= \$47 ;
+    cur_last <= \$49 ;
   always @(posedge clk)
-    \$signal$34  <= \$48 ;
+    \$signal$35  <= \$50 ;
   always @(posedge clk)
-    w1 <= \$49 ;
+    w1 <= \$51 ;
   always @(posedge clk)
-    s1 <= \$50 ;
+    s1 <= \$52 ;
   always @(posedge clk)
-    \$signal$15  <= \$51 ;
+    \$signal$16  <= \$53 ;
   always @(posedge clk)
-    \$signal$18  <= \$52 ;
+    \$signal$19  <= \$54 ;
   always @(posedge clk)
-    s2 <= \$53 ;
+    s2 <= \$55 ;
   always @(posedge clk)
-    \$signal$31  <= \$54 ;
+    \$signal$32  <= \$56 ;
   always @(posedge clk)
-    \$signal$14  <= \$55 ;
+    \$signal$14  <= \$57 ;
   always @(posedge clk)
-    rem_ge3 <= \$56 ;
+    rem_ge3 <= \$58 ;
   always @(posedge clk)
-    entry__first <= \$57 ;
+    entry__first <= \$59 ;
   always @(posedge clk)
-    entry__a <= \$58 ;
+    entry__a <= \$60 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -15665,74 +17948,48 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
-  assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ queue__head[73];
-  assign \$8  = queue__head[78] & \$7 ;
-  assign \$9  = \$8  & queue__head_ok;
-  assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = queue__head[73] | queue__head[74];
-  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
-  assign \$11  = queue__head[73] | queue__head[74];
-  assign \$12  = ~ queue__next[73];
-  assign \$13  = queue__next[78] & \$12 ;
-  assign \$14  = \$13  & queue__next_ok;
-  assign p_ce = \$11  ? \$14  : queue__head[39];
-  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign \$6  = ctl__running ? queue__head[10:0] : entry__h_line;
+  assign \$signal  = \$5  ? \$signal$16  : \$6 ;
+  assign \$7  = cont & \$signal$14 ;
+  assign \$8  = ~ queue__head[73];
+  assign \$9  = queue__head[78] & \$8 ;
+  assign \$10  = \$9  & queue__head_ok;
+  assign \$11  = ctl__running ? \$10  : 1'h1;
+  assign np_ce = \$7  ? \$signal$19  : \$11 ;
+  assign \$12  = queue__head[73] | queue__head[74];
+  assign \$signal$20  = \$12  ? queue__next[10:0] : queue__head[21:11];
+  assign \$13  = queue__head[73] | queue__head[74];
+  assign \$14  = ~ queue__next[73];
+  assign \$15  = queue__next[78] & \$14 ;
+  assign \$16  = \$15  & queue__next_ok;
+  assign p_ce = \$13  ? \$16  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$16  = cont | \new ;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : queue__head[74];
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = cont | \new ;
-  assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : queue__head[74];
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = cont | \new ;
-  assign \$25  = ~ ahead_ok;
-  assign \$26  = queue__pop & \$25 ;
-  assign \$27  = cur_rem - 1'h1;
-  assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$15  + \$28 ;
+  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$18  = cont | \new ;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = cont ? \$signal$32  : queue__head[74];
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = cont | \new ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = cont ? \$signal$32  : queue__head[74];
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = cont | \new ;
+  assign \$27  = ~ ahead_ok;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$39  = \$15 ;
+    \$41  = \$17 ;
     if (rst) begin
-      \$39  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$40  = 1'h1;
+      \$42  = 1'h1;
     end else begin
-      \$40  = \$19 ;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$41  = 1'h1;
-    end else begin
-      \$41  = \$23 ;
-    end
-    if (rst) begin
-      \$41  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$42  = 1'h0;
-    end else begin
-      \$42  = \$24 ;
+      \$42  = \$21 ;
     end
     if (rst) begin
       \$42  = 1'h0;
@@ -15740,86 +17997,86 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$43  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h0;
+      \$43  = 1'h1;
     end else begin
-      if (\$26 ) begin
-        \$43  = 1'h1;
+      \$43  = \$25 ;
+    end
+    if (rst) begin
+      \$43  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$44  = 1'h0;
+    end else begin
+      \$44  = \$26 ;
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$45  = fault;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$45  = 1'h0;
+    end else begin
+      if (\$28 ) begin
+        \$45  = 1'h1;
       end
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$34 ;
+      \$46  = \$signal$35 ;
     end else begin
-      \$44  = queue__head[10:0];
+      \$46  = queue__head[10:0];
     end
     if (rst) begin
-      \$44  = 11'h000;
+      \$46  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$45  = s1;
+      \$47  = s1;
     end else begin
-      \$45  = queue__head[35:33];
+      \$47  = queue__head[35:33];
     end
     if (rst) begin
-      \$45  = 3'h0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$27 [15:0];
+      \$48  = \$29 [15:0];
     end else begin
-      \$46  = queue__head[56:41];
+      \$48  = queue__head[56:41];
     end
     if (rst) begin
-      \$46  = 16'h0000;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$31 ;
+      \$49  = \$signal$32 ;
     end else begin
-      \$47  = queue__head[74];
-    end
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$48  = \$signal$15 ;
-    end else begin
-      \$48  = queue__head[21:11];
-    end
-    if (rst) begin
-      \$48  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$49  = \$signal$18 ;
-    end else begin
-      \$49  = queue__head[39];
+      \$49  = queue__head[74];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -15829,57 +18086,57 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = s2;
+      \$50  = \$signal$16 ;
     end else begin
-      \$50  = \$38 [2:0];
+      \$50  = queue__head[21:11];
     end
     if (rst) begin
-      \$50  = 3'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$29 [10:0];
+      \$51  = \$signal$19 ;
     end else begin
-      \$51  = queue__head[32:22];
+      \$51  = queue__head[39];
     end
     if (rst) begin
-      \$51  = 11'h000;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = \$30 ;
+      \$52  = s2;
     end else begin
-      \$52  = queue__head[40];
+      \$52  = \$40 [2:0];
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$33 [2:0];
+      \$53  = \$31 [10:0];
     end else begin
-      \$53  = queue__head[38:36];
+      \$53  = queue__head[32:22];
     end
     if (rst) begin
-      \$53  = 3'h0;
+      \$53  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$34 ;
+      \$54  = \$32 ;
     end else begin
-      \$54  = queue__head[75];
+      \$54  = queue__head[40];
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -15889,21 +18146,21 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$55  = rem_ge3;
+      \$55  = \$35 [2:0];
     end else begin
-      \$55  = queue__head[76];
+      \$55  = queue__head[38:36];
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$56  = \$35 ;
+      \$56  = \$36 ;
     end else begin
-      \$56  = queue__head[77];
+      \$56  = queue__head[75];
     end
     if (rst) begin
       \$56  = 1'h0;
@@ -15913,9 +18170,9 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$57  = 1'h0;
+      \$57  = rem_ge3;
     end else begin
-      \$57  = 1'h1;
+      \$57  = queue__head[76];
     end
     if (rst) begin
       \$57  = 1'h0;
@@ -15923,14 +18180,38 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$58  = entry__a;
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$58  = \$37 ;
+    end else begin
+      \$58  = queue__head[77];
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$59  = 1'h0;
+    end else begin
+      \$59  = 1'h1;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$60  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = queue__head[72:57];
+      \$60  = queue__head[72:57];
     end
     if (rst) begin
-      \$58  = 16'h0000;
+      \$60  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
@@ -16736,66 +19017,103 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
   wire \$1 ;
   wire [5:0] \$10 ;
+  wire [4:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire [4:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  reg [4:0] \$115 ;
+  reg [4:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [78:0] \$118 ;
+  reg [78:0] \$119 ;
   wire [5:0] \$12 ;
+  reg [78:0] \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [4:0] \$123 ;
+  reg [4:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [3:0] \$129 ;
   wire [5:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
   wire [5:0] \$14 ;
   wire [5:0] \$15 ;
-  wire [78:0] \$16 ;
-  wire [78:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire [78:0] \$18 ;
   wire [78:0] \$19 ;
   wire [5:0] \$2 ;
-  wire [78:0] \$20 ;
+  wire [19:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [78:0] \$23 ;
+  wire [19:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [78:0] \$27 ;
+  wire [78:0] \$28 ;
+  wire [19:0] \$29 ;
   wire [5:0] \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
-  wire [6:0] \$34 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [78:0] \$32 ;
+  wire [19:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [78:0] \$36 ;
+  wire [78:0] \$37 ;
+  wire [19:0] \$38 ;
   wire \$39 ;
   wire [5:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [78:0] \$41 ;
+  wire [19:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [78:0] \$45 ;
+  wire [78:0] \$46 ;
+  wire [18:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [5:0] \$5 ;
-  wire [4:0] \$50 ;
-  wire \$51 ;
+  wire [78:0] \$50 ;
+  wire [18:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [4:0] \$57 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire [5:0] \$61 ;
+  wire [5:0] \$62 ;
+  wire [5:0] \$63 ;
+  wire [5:0] \$64 ;
+  wire [6:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
@@ -16803,26 +19121,36 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [5:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [78:0] \$75 ;
-  reg [78:0] \$76 ;
-  reg [78:0] \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [5:0] \$8 ;
-  reg [4:0] \$80 ;
-  reg [4:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg [3:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  wire \$80 ;
+  wire [4:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [5:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -16837,6 +19165,14 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c3 = 1'h0;
   input ctl__arm;
   wire ctl__arm;
   input ctl__start;
@@ -16993,106 +19329,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = fresh1 ? wq : nxt;
-  assign \$17  = \$signal  ? wq : issue__head;
-  assign \$18  = pop ? \$16  : \$17 ;
-  assign \$19  = fresh1 ? wq : nxt;
-  assign \$20  = pop ? rp2__data : \$19 ;
-  assign \$21  = wptr == rptr1;
-  assign \$22  = wptr == rptr0;
-  assign \$23  = pop ? \$21  : \$22 ;
-  assign \$24  = wr__valid & \$23 ;
-  assign \$25  = wptr == rptr2;
-  assign \$26  = wptr == rptr1;
-  assign \$27  = pop ? \$25  : \$26 ;
-  assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h15;
-  assign \$30  = wptr + 1'h1;
-  assign \$31  = \$29  ? 6'h00 : \$30 ;
-  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
-  assign \$33  = sc + wr__valid;
-  assign \$34  = \$33  - pop;
-  assign \$35  = sc >= 2'h2;
-  assign \$36  = sc >= 1'h1;
-  assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = sc >= 2'h3;
-  assign \$39  = sc >= 2'h2;
-  assign \$40  = pop ? \$38  : \$39 ;
-  assign \$41  = ~ issue__head_ok;
-  assign \$42  = issue__pop & \$41 ;
-  assign \$43  = ~ issue__pop;
-  assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h16;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = \$42  | \$46 ;
-  assign \$48  = pop != issue__pop;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \$60 [3:0] - pop;
-  assign \$51  = \$60 [3:0] >= 2'h2;
-  assign \$52  = \$60 [3:0] >= 1'h1;
-  assign \$53  = pop ? \$51  : \$52 ;
-  assign \$54  = \$60 [3:0] < 4'h8;
-  assign \$55  = pop | \$54 ;
-  assign \$56  = \$60 [3:0] < 4'h8;
-  assign \$57  = \$60 [3:0] + 1'h1;
-  assign \$58  = \$57  < 4'h8;
-  assign \$59  = pop ? \$56  : \$58 ;
-  assign \$60  = cnt + bc_r;
-  assign issue__nonempty = cnt_nz | bc_r;
-  assign \$61  = cnt_nz | bc_r;
-  assign pop = \$61  & issue__ready;
-  assign \$62  = ! cnt;
-  assign \$63  = issue__ready & \$62 ;
-  assign \$64  = \$63  & issue__head[73];
-  assign \$65  = cnt_nz & issue__ready;
-  assign \$66  = ! cnt;
-  assign \$67  = cnt == 1'h1;
-  assign \$68  = \$66  | \$67 ;
-  assign \$69  = \$68  & issue__head[73];
-  assign \$70  = ! cnt;
-  assign \$71  = \$65  ? \$69  : \$70 ;
-  assign quiet_next = bc_r ? \$64  : \$71 ;
-  always @(posedge clk)
-    rptr0 <= \$72 ;
-  always @(posedge clk)
-    rptr1 <= \$73 ;
-  always @(posedge clk)
-    rptr2 <= \$74 ;
-  always @(posedge clk)
-    wq <= \$75 ;
-  always @(posedge clk)
-    issue__head <= \$76 ;
-  always @(posedge clk)
-    nxt <= \$77 ;
-  always @(posedge clk)
-    \$signal  <= \$78 ;
-  always @(posedge clk)
-    fresh1 <= \$79 ;
-  always @(posedge clk)
-    wptr <= \$80 ;
-  always @(posedge clk)
-    sc <= \$81 ;
-  always @(posedge clk)
-    fault <= \$82 ;
-  always @(posedge clk)
-    issue__head_ok <= \$83 ;
-  always @(posedge clk)
-    issue__next_ok <= \$84 ;
-  always @(posedge clk)
-    bc_r <= \$85 ;
-  always @(posedge clk)
-    cnt <= \$86 ;
-  always @(posedge clk)
-    cnt_nz <= \$87 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$88 ;
-  always @(posedge clk)
-    bc__room_push <= \$89 ;
   assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
@@ -17103,221 +19339,396 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
   assign \$10  = ctl__arm ? 6'h01 : \$9 ;
+  assign \$11  = rptr2 == 5'h15;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = cnt_nz_c0 | bc_r;
+  assign \$17  = \$16  & issue__ready;
+  assign \$18  = fresh1 ? wq : nxt;
+  assign \$19  = \$signal  ? wq : issue__head;
+  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
+  assign \$21  = cnt_nz_c0 | bc_r;
+  assign \$22  = \$21  & issue__ready;
+  assign \$23  = fresh1 ? wq : nxt;
+  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
+  assign \$25  = cnt_nz_c1 | bc_r;
+  assign \$26  = \$25  & issue__ready;
+  assign \$27  = fresh1 ? wq : nxt;
+  assign \$28  = \$signal  ? wq : issue__head;
+  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
+  assign \$30  = cnt_nz_c1 | bc_r;
+  assign \$31  = \$30  & issue__ready;
+  assign \$32  = fresh1 ? wq : nxt;
+  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
+  assign \$34  = cnt_nz_c2 | bc_r;
+  assign \$35  = \$34  & issue__ready;
+  assign \$36  = fresh1 ? wq : nxt;
+  assign \$37  = \$signal  ? wq : issue__head;
+  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
+  assign \$39  = cnt_nz_c2 | bc_r;
+  assign \$40  = \$39  & issue__ready;
+  assign \$41  = fresh1 ? wq : nxt;
+  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
+  assign \$43  = cnt_nz_c3 | bc_r;
+  assign \$44  = \$43  & issue__ready;
+  assign \$45  = fresh1 ? wq : nxt;
+  assign \$46  = \$signal  ? wq : issue__head;
+  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
+  assign \$48  = cnt_nz_c3 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : nxt;
+  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
+  assign \$52  = wptr == rptr1;
+  assign \$53  = wptr == rptr0;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = wr__valid & \$54 ;
+  assign \$56  = wptr == rptr2;
+  assign \$57  = wptr == rptr1;
+  assign \$58  = pop ? \$56  : \$57 ;
+  assign \$59  = wr__valid & \$58 ;
+  assign \$60  = wptr == 5'h15;
+  assign \$61  = wptr + 1'h1;
+  assign \$62  = \$60  ? 6'h00 : \$61 ;
+  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
+  assign \$64  = sc + wr__valid;
+  assign \$65  = \$64  - pop;
+  assign \$66  = sc >= 2'h2;
+  assign \$67  = sc >= 1'h1;
+  assign \$68  = pop ? \$66  : \$67 ;
+  assign \$69  = sc >= 2'h3;
+  assign \$70  = sc >= 2'h2;
+  assign \$71  = pop ? \$69  : \$70 ;
+  assign \$72  = ~ issue__head_ok;
+  assign \$73  = issue__pop & \$72 ;
+  assign \$74  = ~ issue__pop;
+  assign \$75  = wr__valid & \$74 ;
+  assign \$76  = sc == 5'h16;
+  assign \$77  = \$75  & \$76 ;
+  assign \$78  = \$73  | \$77 ;
+  assign \$79  = pop != issue__pop;
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \$103 [3:0] - pop;
+  assign \$82  = \$103 [3:0] >= 2'h2;
+  assign \$83  = \$103 [3:0] >= 1'h1;
+  assign \$84  = pop ? \$82  : \$83 ;
+  assign \$85  = \$103 [3:0] >= 2'h2;
+  assign \$86  = \$103 [3:0] >= 1'h1;
+  assign \$87  = pop ? \$85  : \$86 ;
+  assign \$88  = \$103 [3:0] >= 2'h2;
+  assign \$89  = \$103 [3:0] >= 1'h1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = \$103 [3:0] >= 2'h2;
+  assign \$92  = \$103 [3:0] >= 1'h1;
+  assign \$93  = pop ? \$91  : \$92 ;
+  assign \$94  = \$103 [3:0] >= 2'h2;
+  assign \$95  = \$103 [3:0] >= 1'h1;
+  assign \$96  = pop ? \$94  : \$95 ;
+  assign \$97  = \$103 [3:0] < 4'h8;
+  assign \$98  = pop | \$97 ;
+  assign \$99  = \$103 [3:0] < 4'h8;
+  assign \$100  = \$103 [3:0] + 1'h1;
+  assign \$101  = \$100  < 4'h8;
+  assign \$102  = pop ? \$99  : \$101 ;
+  assign \$103  = cnt + bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
+  assign \$104  = cnt_nz | bc_r;
+  assign pop = \$104  & issue__ready;
+  assign \$105  = ! cnt;
+  assign \$106  = issue__ready & \$105 ;
+  assign \$107  = \$106  & issue__head[73];
+  assign \$108  = cnt_nz & issue__ready;
+  assign \$109  = ! cnt;
+  assign \$110  = cnt == 1'h1;
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \$111  & issue__head[73];
+  assign \$113  = ! cnt;
+  assign \$114  = \$108  ? \$112  : \$113 ;
+  assign quiet_next = bc_r ? \$107  : \$114 ;
+  always @(posedge clk)
+    rptr0 <= \$115 ;
+  always @(posedge clk)
+    rptr1 <= \$116 ;
+  always @(posedge clk)
+    rptr2 <= \$117 ;
+  always @(posedge clk)
+    issue__head <= \$118 ;
+  always @(posedge clk)
+    nxt <= \$119 ;
+  always @(posedge clk)
+    wq <= \$120 ;
+  always @(posedge clk)
+    \$signal  <= \$121 ;
+  always @(posedge clk)
+    fresh1 <= \$122 ;
+  always @(posedge clk)
+    wptr <= \$123 ;
+  always @(posedge clk)
+    sc <= \$124 ;
+  always @(posedge clk)
+    fault <= \$125 ;
+  always @(posedge clk)
+    issue__head_ok <= \$126 ;
+  always @(posedge clk)
+    issue__next_ok <= \$127 ;
+  always @(posedge clk)
+    bc_r <= \$128 ;
+  always @(posedge clk)
+    cnt <= \$129 ;
+  always @(posedge clk)
+    cnt_nz <= \$130 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$131 ;
+  always @(posedge clk)
+    bc__room_push <= \$132 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$133 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$134 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$135 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$136 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$72  = \$5 [4:0];
+    \$115  = \$5 [4:0];
     if (rst) begin
-      \$72  = 5'h00;
+      \$115  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$73  = \$10 [4:0];
+    \$116  = \$10 [4:0];
     if (rst) begin
-      \$73  = 5'h00;
+      \$116  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$74  = \$15 [4:0];
+    \$117  = \$15 [4:0];
     if (rst) begin
-      \$74  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$75  = wr__data;
+    \$118 [19:0] = \$20 ;
+    \$118 [39:20] = \$29 ;
+    \$118 [59:40] = \$38 ;
+    \$118 [78:60] = \$47 ;
     if (rst) begin
-      \$75  = 79'h00000000000000000000;
+      \$118  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$76  = \$18 ;
+    \$119 [19:0] = \$24 ;
+    \$119 [39:20] = \$33 ;
+    \$119 [59:40] = \$42 ;
+    \$119 [78:60] = \$51 ;
     if (rst) begin
-      \$76  = 79'h00000000000000000000;
+      \$119  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$77  = \$20 ;
+    \$120  = wr__data;
     if (rst) begin
-      \$77  = 79'h00000000000000000000;
+      \$120  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$78  = \$24 ;
+    \$121  = \$55 ;
     if (rst) begin
-      \$78  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$79  = \$28 ;
+    \$122  = \$59 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end else begin
-      \$80  = \$32 [4:0];
+      \$123  = \$63 [4:0];
     end
     if (rst) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end else begin
-      \$81  = \$34 [4:0];
+      \$124  = \$65 [4:0];
     end
     if (rst) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$82  = fault;
+    \$125  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end else begin
-      if (\$49 ) begin
-        \$82  = 1'h1;
+      if (\$80 ) begin
+        \$125  = 1'h1;
       end
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end else begin
-      \$83  = \$37 ;
+      \$126  = \$68 ;
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end else begin
-      \$84  = \$40 ;
+      \$127  = \$71 ;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end else begin
-      \$85  = bc__strobe;
+      \$128  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end else begin
-      \$86  = \$50 [3:0];
+      \$129  = \$81 [3:0];
     end
     if (rst) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end else begin
-      \$87  = \$53 ;
+      \$130  = \$84 ;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end else begin
-      \$88  = \$55 ;
+      \$131  = \$98 ;
     end
     if (rst) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end else begin
-      \$89  = \$59 ;
+      \$132  = \$102 ;
     end
     if (rst) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end
   end
-  assign base = \$60 [3:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$133  = 1'h0;
+    end else begin
+      \$133  = \$87 ;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$134  = 1'h0;
+    end else begin
+      \$134  = \$90 ;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$135  = 1'h0;
+    end else begin
+      \$135  = \$93 ;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$136  = 1'h0;
+    end else begin
+      \$136  = \$96 ;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  assign base = \$103 [3:0];
   assign wp__addr = wptr;
   assign wp__data = wr__data;
   assign wp__en = wr__valid;
   assign rp2__addr = rptr2;
   assign issue__next = nxt;
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -17333,6 +19744,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \nxt.line0  = nxt[10:0];
   assign \nxt.line1  = nxt[21:11];
   assign \nxt.line2  = nxt[32:22];
@@ -17363,6 +19789,21 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
   assign \wp__data.line0  = wr__data[10:0];
   assign \wp__data.line1  = wr__data[21:11];
   assign \wp__data.line2  = wr__data[32:22];
@@ -17396,12 +19837,11 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+module \eie_ecp5_4pe.pe2.spmat (rst, w_en, r_addr, r_en, entry__v, entry__z, w_addr, issue__h_line, w_data, ctl__start, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$40 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$40  = 1'h0;
   wire [7:0] \$1 ;
-  wire [6:0] \$11 ;
-  wire [6:0] \$14 ;
+  wire [6:0] \$12 ;
   wire [7:0] \$2 ;
   wire \$3 ;
   wire \$4 ;
@@ -17409,12 +19849,11 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   reg \$6 ;
   reg [15:0] \$7 ;
   reg [2:0] \$8 ;
+  wire [6:0] \$9 ;
   output busy;
   reg busy = 1'h0;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   output [15:0] entry__a;
@@ -17428,6 +19867,7 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   output [3:0] entry__z;
   wire [3:0] entry__z;
   wire [10:0] h_addr;
+  wire [10:0] h_raddr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
@@ -17436,16 +19876,18 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [15:0] issue__a;
   input issue__first;
   wire issue__first;
+  input [10:0] issue__h_line;
+  wire [10:0] issue__h_line;
   input [2:0] issue__slot;
   wire [2:0] issue__slot;
-  input issue__spec_ce;
   wire issue__spec_ce;
-  input [10:0] issue__spec_line;
   wire [10:0] issue__spec_line;
   input issue__valid;
   wire issue__valid;
+  input [10:0] r_addr;
   wire [10:0] r_addr;
   wire [63:0] r_data;
+  input r_en;
   wire r_en;
   input rst;
   wire rst;
@@ -17456,11 +19898,10 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
-  assign \$11  = s_slot * 4'h8;
-  assign \$1  = h_rdata >> \$11 ;
-  assign \$14  = s_slot * 4'h8;
-  assign \$2  = h_rdata >> \$14 ;
+  assign \$9  = s_slot * 4'h8;
+  assign \$1  = h_rdata >> \$9 ;
+  assign \$12  = s_slot * 4'h8;
+  assign \$2  = h_rdata >> \$12 ;
   assign \$3  = ~ ctl__start;
   assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
@@ -17471,7 +19912,6 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
     entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe2.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -17514,6 +19954,9 @@ module \eie_ecp5_4pe.pe2.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
+  assign h_raddr = issue__h_line;
+  assign issue__spec_line = r_addr;
+  assign issue__spec_ce = r_en;
   assign entry__valid = busy;
   assign entry__v = \$1 [3:0];
   assign entry__z = \$2 [7:4];
@@ -17603,8 +20046,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__start, ctl__running, ctl__pf_active, host__sel, host__mem, host__off, host__wdata, ann__valid
-, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
@@ -17625,60 +20068,86 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [63:0] \$26 ;
-  reg [63:0] \$27 ;
-  wire [63:0] \$28 ;
-  reg \$29 ;
+  reg [15:0] \$26 ;
+  reg [15:0] \$27 ;
+  reg [15:0] \$28 ;
+  reg [15:0] \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [5:0] \$31 ;
-  reg [9:0] \$32 ;
-  reg [10:0] \$33 ;
-  reg [9:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
+  reg [15:0] \$30 ;
+  reg [15:0] \$31 ;
+  reg [15:0] \$32 ;
+  reg [15:0] \$33 ;
+  reg [15:0] \$34 ;
+  reg [15:0] \$35 ;
+  reg [15:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [31:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [2:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [15:0] \$49 ;
+  reg \$40 ;
+  reg \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [5:0] \$46 ;
+  reg [9:0] \$47 ;
+  reg [10:0] \$48 ;
+  reg [9:0] \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
-  reg [15:0] \$51 ;
-  reg [15:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg [15:0] \$54 ;
-  reg [63:0] \$55 ;
-  reg [63:0] \$56 ;
-  reg \$57 ;
-  reg [63:0] \$58 ;
+  reg \$50 ;
+  reg \$51 ;
+  reg \$52 ;
+  reg [31:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [31:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [2:0] \$59 ;
   wire \$6 ;
+  reg [2:0] \$60 ;
+  reg [31:0] \$61 ;
+  reg [2:0] \$62 ;
+  reg [2:0] \$63 ;
+  reg [2:0] \$64 ;
+  reg [2:0] \$65 ;
+  reg [2:0] \$66 ;
+  reg [31:0] \$67 ;
+  reg [15:0] \$68 ;
+  reg [15:0] \$69 ;
   wire \$7 ;
+  reg [15:0] \$70 ;
+  reg [15:0] \$71 ;
+  reg [15:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [63:0] \$78 ;
+  reg [63:0] \$79 ;
   wire \$8 ;
+  reg [63:0] \$80 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$85 ;
+  wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$87 ;
+  wire [5:0] \acc__raddr_next$101 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$89 ;
+  wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
-  wire \acc__ren$91 ;
+  wire \acc__ren$105 ;
   wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$93 ;
+  wire [5:0] \acc__waddr$107 ;
+  wire [5:0] acc__waddr_next;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$95 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we;
-  wire \acc__we$97 ;
+  wire \acc__we$113 ;
+  wire acc__we_next;
+  wire \acc__we_next$115 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -17715,35 +20184,47 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   input ctl__arm;
   wire ctl__arm;
   wire \ctl__arm$1 ;
-  wire \ctl__arm$2 ;
-  wire \ctl__arm$3 ;
-  wire \ctl__arm$4 ;
-  wire \ctl__arm$5 ;
-  wire \ctl__arm$6 ;
+  wire \ctl__arm$10 ;
+  wire \ctl__arm$16 ;
+  wire \ctl__arm$22 ;
+  wire \ctl__arm$28 ;
+  wire \ctl__arm$34 ;
   input ctl__pf_active;
   wire ctl__pf_active;
-  wire \ctl__pf_active$10 ;
-  wire \ctl__pf_active$11 ;
   wire \ctl__pf_active$12 ;
-  wire \ctl__pf_active$13 ;
-  wire \ctl__pf_active$8 ;
-  wire \ctl__pf_active$9 ;
+  wire \ctl__pf_active$18 ;
+  wire \ctl__pf_active$24 ;
+  wire \ctl__pf_active$30 ;
+  wire \ctl__pf_active$36 ;
+  wire \ctl__pf_active$5 ;
   input ctl__running;
   wire ctl__running;
-  wire \ctl__running$15 ;
-  wire \ctl__running$16 ;
+  wire \ctl__running$11 ;
   wire \ctl__running$17 ;
-  wire \ctl__running$18 ;
-  wire \ctl__running$19 ;
-  wire \ctl__running$20 ;
-  input ctl__start;
-  wire ctl__start;
-  wire \ctl__start$22 ;
-  wire \ctl__start$23 ;
-  wire \ctl__start$24 ;
-  wire \ctl__start$25 ;
-  wire \ctl__start$26 ;
-  wire \ctl__start$27 ;
+  wire \ctl__running$23 ;
+  wire \ctl__running$29 ;
+  wire \ctl__running$3 ;
+  wire \ctl__running$35 ;
+  (* keep = 32'd1 *)
+  reg ctl__start = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$14  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$20  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$26  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$32  = 1'h0;
+  (* keep = 32'd1 *)
+  reg \ctl__start$38  = 1'h0;
+  input ctl__start_next;
+  wire ctl__start_next;
+  wire \ctl__start_next$13 ;
+  wire \ctl__start_next$19 ;
+  wire \ctl__start_next$25 ;
+  wire \ctl__start_next$31 ;
+  wire \ctl__start_next$37 ;
+  wire \ctl__start_next$7 ;
   wire [78:0] desc__data;
   wire [15:0] \desc__data.a ;
   wire \desc__data.ge3 ;
@@ -17762,21 +20243,23 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$74 ;
-  wire [15:0] \entry__a$75 ;
+  wire [15:0] \entry__a$88 ;
+  wire [15:0] \entry__a$89 ;
   wire entry__first;
-  wire \entry__first$76 ;
-  wire \entry__first$77 ;
+  wire \entry__first$90 ;
+  wire \entry__first$91 ;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$79 ;
+  wire [3:0] \entry__v$93 ;
   wire entry__valid;
-  wire \entry__valid$80 ;
-  wire \entry__valid$81 ;
+  wire \entry__valid$94 ;
+  wire \entry__valid$95 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$83 ;
+  wire [3:0] \entry__z$97 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -17784,12 +20267,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$119 ;
-  wire \fault$120 ;
+  wire \fault$137 ;
+  wire \fault$138 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$130 ;
-  wire [3:0] \h_addr$133 ;
-  wire [9:0] \h_addr$136 ;
+  wire [10:0] \h_addr$148 ;
+  wire [3:0] \h_addr$153 ;
+  wire [9:0] \h_addr$156 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [15:0] h_even;
@@ -17801,8 +20284,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] h_odd;
   reg [15:0] h_odd_d0 = 16'h0000;
   wire [15:0] h_out;
+  wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$189 ;
+  wire [15:0] \h_rdata$213 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -17815,11 +20299,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$131 ;
-  wire [15:0] \h_wdata$134 ;
-  wire [15:0] \h_wdata$137 ;
+  wire [63:0] \h_wdata$151 ;
+  wire [15:0] \h_wdata$154 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$135 ;
+  wire \h_we$155 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -17829,6 +20313,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
   input host__sel;
@@ -17837,11 +20322,19 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
-  reg hsel = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hsel_c3 = 1'h0;
   output idle;
   reg idle = 1'h0;
   wire [15:0] issue__a;
   wire issue__first;
+  wire [10:0] issue__h_line;
   wire [78:0] issue__head;
   wire [15:0] \issue__head.a ;
   wire \issue__head.ge3 ;
@@ -17887,7 +20380,14 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg keep_acc = 1'h0;
   reg [2:0] mem_q0 = 3'h0;
   reg [2:0] mem_q1 = 3'h0;
-  reg [2:0] mem_q2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c0 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c1 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c2 = 3'h0;
+  (* keep = 32'd1 *)
+  reg [2:0] mem_sel_c3 = 3'h0;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
   wire [78:0] queue__head;
@@ -17976,13 +20476,33 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire src__rd_en;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_act;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_arith;
+  (* keep = 32'd1 *)
+  reg start_counters = 1'h0;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_issue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_ptr;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_queue;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$99 ;
+  wire \wb__busy$117 ;
   wire wb__busy_next;
-  wire \wb__busy_next$101 ;
+  wire \wb__busy_next$119 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$103 ;
+  wire \wb__start$121 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -18002,81 +20522,6 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  always @(posedge clk)
-    shift <= \$31 ;
-  always @(posedge clk)
-    ptr_base <= \$32 ;
-  always @(posedge clk)
-    spmat_base <= \$33 ;
-  always @(posedge clk)
-    wb_base <= \$34 ;
-  always @(posedge clk)
-    keep_acc <= \$35 ;
-  always @(posedge clk)
-    idle <= \$36 ;
-  always @(posedge clk)
-    cnt_entries <= \$37 ;
-  always @(posedge clk)
-    cnt_padding <= \$38 ;
-  always @(posedge clk)
-    cnt_empty_columns <= \$39 ;
-  always @(posedge clk)
-    cnt_line_reads <= \$40 ;
-  always @(posedge clk)
-    cnt_pops <= \$41 ;
-  always @(posedge clk)
-    cnt_bypasses <= \$42 ;
-  always @(posedge clk)
-    mem_q0 <= \$43 ;
-  always @(posedge clk)
-    cnt_num <= \$44 ;
-  always @(posedge clk)
-    cnt_q1 <= \$45 ;
-  always @(posedge clk)
-    mem_q1 <= \$46 ;
-  always @(posedge clk)
-    mem_q2 <= \$47 ;
-  always @(posedge clk)
-    cnt_q2 <= \$48 ;
-  always @(posedge clk)
-    h_even_d0 <= \$49 ;
-  always @(posedge clk)
-    h_odd_d0 <= \$50 ;
-  always @(posedge clk)
-    h_cb_d0 <= \$51 ;
-  always @(posedge clk)
-    h_cb_d1 <= \$52 ;
-  always @(posedge clk)
-    h_src_d0 <= \$53 ;
-  always @(posedge clk)
-    h_next_d0 <= \$54 ;
-  always @(posedge clk)
-    h_half0 <= \$55 ;
-  always @(posedge clk)
-    h_half1 <= \$56 ;
-  always @(posedge clk)
-    hsel <= \$57 ;
-  always @(posedge clk)
-    host__rdata <= \$58 ;
-  assign fault = \fault$119  | \fault$120 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$135  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -18090,22 +20535,122 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
-  assign \$28  = hsel ? h_half1 : h_half0;
   always @(posedge clk)
-    src_sel <= \$29 ;
+    ctl__start <= \$38 ;
   always @(posedge clk)
-    relu <= \$30 ;
+    \ctl__start$14  <= \$39 ;
+  always @(posedge clk)
+    \ctl__start$20  <= \$40 ;
+  always @(posedge clk)
+    \ctl__start$26  <= \$41 ;
+  always @(posedge clk)
+    \ctl__start$32  <= \$42 ;
+  always @(posedge clk)
+    \ctl__start$38  <= \$43 ;
+  always @(posedge clk)
+    src_sel <= \$44 ;
+  always @(posedge clk)
+    relu <= \$45 ;
+  always @(posedge clk)
+    shift <= \$46 ;
+  always @(posedge clk)
+    ptr_base <= \$47 ;
+  always @(posedge clk)
+    spmat_base <= \$48 ;
+  always @(posedge clk)
+    wb_base <= \$49 ;
+  always @(posedge clk)
+    keep_acc <= \$50 ;
+  always @(posedge clk)
+    idle <= \$51 ;
+  always @(posedge clk)
+    start_counters <= \$52 ;
+  always @(posedge clk)
+    cnt_entries <= \$53 ;
+  always @(posedge clk)
+    cnt_padding <= \$54 ;
+  always @(posedge clk)
+    cnt_empty_columns <= \$55 ;
+  always @(posedge clk)
+    cnt_line_reads <= \$56 ;
+  always @(posedge clk)
+    cnt_pops <= \$57 ;
+  always @(posedge clk)
+    cnt_bypasses <= \$58 ;
+  always @(posedge clk)
+    mem_q0 <= \$59 ;
+  always @(posedge clk)
+    cnt_num <= \$60 ;
+  always @(posedge clk)
+    cnt_q1 <= \$61 ;
+  always @(posedge clk)
+    mem_q1 <= \$62 ;
+  always @(posedge clk)
+    mem_sel_c0 <= \$63 ;
+  always @(posedge clk)
+    mem_sel_c1 <= \$64 ;
+  always @(posedge clk)
+    mem_sel_c2 <= \$65 ;
+  always @(posedge clk)
+    mem_sel_c3 <= \$66 ;
+  always @(posedge clk)
+    cnt_q2 <= \$67 ;
+  always @(posedge clk)
+    h_even_d0 <= \$68 ;
+  always @(posedge clk)
+    h_odd_d0 <= \$69 ;
+  always @(posedge clk)
+    h_cb_d0 <= \$70 ;
+  always @(posedge clk)
+    h_cb_d1 <= \$71 ;
+  always @(posedge clk)
+    h_src_d0 <= \$72 ;
+  always @(posedge clk)
+    h_next_d0 <= \$73 ;
+  always @(posedge clk)
+    hsel_c0 <= \$74 ;
+  always @(posedge clk)
+    hsel_c1 <= \$75 ;
+  always @(posedge clk)
+    hsel_c2 <= \$76 ;
+  always @(posedge clk)
+    hsel_c3 <= \$77 ;
+  always @(posedge clk)
+    h_half0 <= \$78 ;
+  always @(posedge clk)
+    h_half1 <= \$79 ;
+  always @(posedge clk)
+    host__rdata <= \$80 ;
+  assign fault = \fault$137  | \fault$138 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$155  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
-    .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__wdata(acc__wdata),
-    .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__pf_active(ctl__pf_active),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
     .h_next(h_next),
     .h_out(h_out),
@@ -18131,23 +20676,25 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
     .acc__waddr(acc__waddr),
+    .acc__waddr_next(acc__waddr_next),
     .acc__we(acc__we),
+    .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$32 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$80 ),
+    .entry__valid(\entry__valid$94 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$189 ),
+    .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$135 ),
+    .h_we(\h_we$155 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -18155,16 +20702,17 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   \eie_ecp5_4pe.pe3.issue  issue (
     .clk(clk),
     .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
+    .ctl__start(\ctl__start$20 ),
     .entry__a(issue__a),
     .entry__first(issue__first),
+    .entry__h_line(entry__h_line),
     .entry__slot(issue__slot),
     .entry__spec_ce(issue__spec_ce),
     .entry__spec_line(issue__spec_line),
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$120 ),
+    .fault(\fault$138 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -18199,8 +20747,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .bc__strobe(bc__strobe),
     .clk(clk),
     .ctl__arm(ctl__arm),
-    .ctl__start(ctl__start),
-    .fault(\fault$119 ),
+    .ctl__start(\ctl__start$14 ),
+    .fault(\fault$137 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -18214,245 +20762,26 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe3.spmat  spmat (
-    .busy(\entry__valid$80 ),
+    .busy(\entry__valid$94 ),
     .clk(clk),
-    .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
-    .entry__a(\entry__a$74 ),
-    .entry__first(\entry__first$76 ),
+    .ctl__start(\ctl__start$26 ),
+    .entry__a(\entry__a$88 ),
+    .entry__first(\entry__first$90 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
     .issue__a(issue__a),
     .issue__first(issue__first),
+    .issue__h_line(entry__h_line),
     .issue__slot(issue__slot),
-    .issue__spec_ce(issue__spec_ce),
-    .issue__spec_line(issue__spec_line),
     .issue__valid(issue__valid),
+    .r_addr(issue__spec_line),
+    .r_en(issue__spec_ce),
     .rst(rst),
     .w_addr(host__off),
     .w_data(host__wdata),
     .w_en(h_we)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$32  = regs__ptr_base;
-    if (rst) begin
-      \$32  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$33  = regs__spmat_base;
-    if (rst) begin
-      \$33  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$34  = regs__wb_base;
-    if (rst) begin
-      \$34  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$35  = regs__keep_acc;
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$36  = \$18 ;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$37  = cnt_entries;
-    if (ctl__start) begin
-      \$37  = 32'd0;
-    end else if (ev_entry) begin
-      \$37  = \$19 [31:0];
-    end
-    if (rst) begin
-      \$37  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$38  = cnt_padding;
-    if (ctl__start) begin
-      \$38  = 32'd0;
-    end else if (ev_padding) begin
-      \$38  = \$20 [31:0];
-    end
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$39  = cnt_empty_columns;
-    if (ctl__start) begin
-      \$39  = 32'd0;
-    end else if (ev_empty) begin
-      \$39  = \$21 [31:0];
-    end
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$40  = cnt_line_reads;
-    if (ctl__start) begin
-      \$40  = 32'd0;
-    end else if (ev_line) begin
-      \$40  = \$22 [31:0];
-    end
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$41  = cnt_pops;
-    if (ctl__start) begin
-      \$41  = 32'd0;
-    end else if (issue__pop) begin
-      \$41  = \$23 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$42  = cnt_bypasses;
-    if (ctl__start) begin
-      \$42  = 32'd0;
-    end else if (ev_bypass) begin
-      \$42  = \$24 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$43  = host__mem;
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = host__off[2:0];
-    if (rst) begin
-      \$44  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$45  = \$25 ;
-    if (rst) begin
-      \$45  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$46  = mem_q0;
-    if (rst) begin
-      \$46  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$47  = mem_q1;
-    if (rst) begin
-      \$47  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$48  = cnt_q1;
-    if (rst) begin
-      \$48  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$49  = h_even;
-    if (rst) begin
-      \$49  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$50  = h_odd;
-    if (rst) begin
-      \$50  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$51  = \h_rdata$189 ;
-    if (rst) begin
-      \$51  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$52  = h_cb_d0;
-    if (rst) begin
-      \$52  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = h_src;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$54  = h_next;
-    if (rst) begin
-      \$54  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$55  = \$26 ;
-    if (rst) begin
-      \$55  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$56  = \$27 ;
-    if (rst) begin
-      \$56  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$57  = mem_q2[2];
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$58  = \$28 ;
-    if (rst) begin
-      \$58  = 64'h0000000000000000;
-    end
-  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
@@ -18478,76 +20807,516 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = { 48'h000000000000, h_even_d0 };
+          \$26  = h_even_d0;
       2'h1:
-          \$26  = { 48'h000000000000, h_odd_d0 };
+          \$26  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext;
+          \$26  = h_src2_ext[15:0];
       2'h3:
-          \$26  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1 };
+          \$26  = h_cb_d1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_q2[1:0])
+    casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0 };
+          \$27  = 16'h0000;
       2'h1:
-          \$27  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out };
+          \$27  = 16'h0000;
       2'h2:
-          \$27  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0 };
+          \$27  = h_src2_ext[31:16];
       2'h3:
-          \$27  = { 32'h00000000, cnt_q2 };
+          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$29  = regs__src_sel;
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$28  = 16'h0000;
+      2'h1:
+          \$28  = 16'h0000;
+      2'h2:
+          \$28  = h_src2_ext[47:32];
+      2'h3:
+          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$29  = 16'h0000;
+      2'h1:
+          \$29  = 16'h0000;
+      2'h2:
+          \$29  = h_src2_ext[63:48];
+      2'h3:
+          \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$30  = h_src_d0;
+      2'h1:
+          \$30  = h_out;
+      2'h2:
+          \$30  = h_next_d0;
+      2'h3:
+          \$30  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
+          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$31  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$32  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$33  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$34  = h_half0[15:0];
+      1'h1:
+          \$34  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$35  = h_half0[31:16];
+      1'h1:
+          \$35  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$36  = h_half0[47:32];
+      1'h1:
+          \$36  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$37  = h_half0[63:48];
+      1'h1:
+          \$37  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$38  = ctl__start_next;
     if (rst) begin
-      \$29  = 1'h0;
+      \$38  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$30  = regs__relu;
+    \$39  = ctl__start_next;
     if (rst) begin
-      \$30  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$31  = regs__shift;
+    \$40  = ctl__start_next;
     if (rst) begin
-      \$31  = 6'h00;
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$41  = ctl__start_next;
+    if (rst) begin
+      \$41  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$42  = ctl__start_next;
+    if (rst) begin
+      \$42  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$43  = ctl__start_next;
+    if (rst) begin
+      \$43  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$44  = regs__src_sel;
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$45  = regs__relu;
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$46  = regs__shift;
+    if (rst) begin
+      \$46  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$47  = regs__ptr_base;
+    if (rst) begin
+      \$47  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$48  = regs__spmat_base;
+    if (rst) begin
+      \$48  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$49  = regs__wb_base;
+    if (rst) begin
+      \$49  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$50  = regs__keep_acc;
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$51  = \$18 ;
+    if (rst) begin
+      \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$52  = ctl__start_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$53  = cnt_entries;
+    if (start_counters) begin
+      \$53  = 32'd0;
+    end else if (ev_entry) begin
+      \$53  = \$19 [31:0];
+    end
+    if (rst) begin
+      \$53  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$54  = cnt_padding;
+    if (start_counters) begin
+      \$54  = 32'd0;
+    end else if (ev_padding) begin
+      \$54  = \$20 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$55  = cnt_empty_columns;
+    if (start_counters) begin
+      \$55  = 32'd0;
+    end else if (ev_empty) begin
+      \$55  = \$21 [31:0];
+    end
+    if (rst) begin
+      \$55  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$56  = cnt_line_reads;
+    if (start_counters) begin
+      \$56  = 32'd0;
+    end else if (ev_line) begin
+      \$56  = \$22 [31:0];
+    end
+    if (rst) begin
+      \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$57  = cnt_pops;
+    if (start_counters) begin
+      \$57  = 32'd0;
+    end else if (issue__pop) begin
+      \$57  = \$23 [31:0];
+    end
+    if (rst) begin
+      \$57  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$58  = cnt_bypasses;
+    if (start_counters) begin
+      \$58  = 32'd0;
+    end else if (ev_bypass) begin
+      \$58  = \$24 [31:0];
+    end
+    if (rst) begin
+      \$58  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$59  = host__mem;
+    if (rst) begin
+      \$59  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$60  = host__off[2:0];
+    if (rst) begin
+      \$60  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$61  = \$25 ;
+    if (rst) begin
+      \$61  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$62  = mem_q0;
+    if (rst) begin
+      \$62  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$63  = mem_q1;
+    if (rst) begin
+      \$63  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$64  = mem_q1;
+    if (rst) begin
+      \$64  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$65  = mem_q1;
+    if (rst) begin
+      \$65  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$66  = mem_q1;
+    if (rst) begin
+      \$66  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$67  = cnt_q1;
+    if (rst) begin
+      \$67  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$68  = h_even;
+    if (rst) begin
+      \$68  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$69  = h_odd;
+    if (rst) begin
+      \$69  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$70  = \h_rdata$213 ;
+    if (rst) begin
+      \$70  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$71  = h_cb_d0;
+    if (rst) begin
+      \$71  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$72  = h_src;
+    if (rst) begin
+      \$72  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$73  = h_next;
+    if (rst) begin
+      \$73  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$74  = mem_sel_c0[2];
+    if (rst) begin
+      \$74  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$75  = mem_sel_c0[2];
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$76  = mem_sel_c0[2];
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$77  = mem_sel_c0[2];
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    if (rst) begin
+      \$78  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    if (rst) begin
+      \$79  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    if (rst) begin
+      \$80  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
-  assign \ctl__arm$2  = ctl__arm;
-  assign \ctl__arm$3  = ctl__arm;
-  assign \ctl__arm$4  = ctl__arm;
-  assign \ctl__arm$5  = ctl__arm;
-  assign \ctl__arm$6  = ctl__arm;
-  assign \ctl__pf_active$8  = ctl__pf_active;
-  assign \ctl__pf_active$9  = ctl__pf_active;
-  assign \ctl__pf_active$10  = ctl__pf_active;
-  assign \ctl__pf_active$11  = ctl__pf_active;
+  assign \ctl__running$3  = ctl__running;
+  assign \ctl__pf_active$5  = ctl__pf_active;
+  assign \ctl__start_next$7  = ctl__start_next;
+  assign start_ptr = ctl__start;
+  assign \ctl__arm$10  = ctl__arm;
+  assign \ctl__running$11  = ctl__running;
   assign \ctl__pf_active$12  = ctl__pf_active;
-  assign \ctl__pf_active$13  = ctl__pf_active;
-  assign \ctl__running$15  = ctl__running;
-  assign \ctl__running$16  = ctl__running;
+  assign \ctl__start_next$13  = ctl__start_next;
+  assign start_queue = \ctl__start$14 ;
+  assign \ctl__arm$16  = ctl__arm;
   assign \ctl__running$17  = ctl__running;
-  assign \ctl__running$18  = ctl__running;
-  assign \ctl__running$19  = ctl__running;
-  assign \ctl__running$20  = ctl__running;
-  assign \ctl__start$22  = ctl__start;
-  assign \ctl__start$23  = ctl__start;
-  assign \ctl__start$24  = ctl__start;
-  assign \ctl__start$25  = ctl__start;
-  assign \ctl__start$26  = ctl__start;
-  assign \ctl__start$27  = ctl__start;
+  assign \ctl__pf_active$18  = ctl__pf_active;
+  assign \ctl__start_next$19  = ctl__start_next;
+  assign start_issue = \ctl__start$20 ;
+  assign \ctl__arm$22  = ctl__arm;
+  assign \ctl__running$23  = ctl__running;
+  assign \ctl__pf_active$24  = ctl__pf_active;
+  assign \ctl__start_next$25  = ctl__start_next;
+  assign start_spmat = \ctl__start$26 ;
+  assign \ctl__arm$28  = ctl__arm;
+  assign \ctl__running$29  = ctl__running;
+  assign \ctl__pf_active$30  = ctl__pf_active;
+  assign \ctl__start_next$31  = ctl__start_next;
+  assign start_arith = \ctl__start$32 ;
+  assign \ctl__arm$34  = ctl__arm;
+  assign \ctl__running$35  = ctl__running;
+  assign \ctl__pf_active$36  = ctl__pf_active;
+  assign \ctl__start_next$37  = ctl__start_next;
+  assign start_act = \ctl__start$38 ;
   assign ccu__ann__a = ann__a;
   assign ccu__ann__j = ann__j;
   assign ccu__ann__valid = ann__valid;
@@ -18567,25 +21336,28 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign queue__ready = issue__ready;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
+  assign issue__h_line = entry__h_line;
   assign entry__slot = issue__slot;
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$75  = \entry__a$74 ;
-  assign \entry__first$77  = \entry__first$76 ;
-  assign \entry__v$79  = entry__v;
-  assign \entry__valid$81  = \entry__valid$80 ;
-  assign \entry__z$83  = entry__z;
-  assign \acc__raddr$85  = acc__raddr;
-  assign \acc__raddr_next$87  = acc__raddr_next;
-  assign \acc__rdata$89  = acc__rdata;
-  assign \acc__ren$91  = acc__ren;
-  assign \acc__waddr$93  = acc__waddr;
-  assign \acc__wdata$95  = acc__wdata;
-  assign \acc__we$97  = acc__we;
-  assign \wb__busy$99  = wb__busy;
-  assign \wb__busy_next$101  = wb__busy_next;
-  assign \wb__start$103  = wb__start;
+  assign \entry__a$89  = \entry__a$88 ;
+  assign \entry__first$91  = \entry__first$90 ;
+  assign \entry__v$93  = entry__v;
+  assign \entry__valid$95  = \entry__valid$94 ;
+  assign \entry__z$97  = entry__z;
+  assign \acc__raddr$99  = acc__raddr;
+  assign \acc__raddr_next$101  = acc__raddr_next;
+  assign \acc__rdata$103  = acc__rdata;
+  assign \acc__ren$105  = acc__ren;
+  assign \acc__waddr$107  = acc__waddr;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we$113  = acc__we;
+  assign \acc__we_next$115  = acc__we_next;
+  assign \wb__busy$117  = wb__busy;
+  assign \wb__busy_next$119  = wb__busy_next;
+  assign \wb__start$121  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -18595,12 +21367,14 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$130  = host__off;
-  assign \h_wdata$131  = host__wdata;
-  assign \h_addr$133  = host__off[3:0];
-  assign \h_wdata$134  = host__wdata[15:0];
-  assign \h_addr$136  = host__off[9:0];
-  assign \h_wdata$137  = host__wdata[15:0];
+  assign \h_addr$148  = host__off;
+  assign h_raddr = entry__h_line;
+  assign host__off_line = entry__h_line;
+  assign \h_wdata$151  = host__wdata;
+  assign \h_addr$153  = host__off[3:0];
+  assign \h_wdata$154  = host__wdata[15:0];
+  assign \h_addr$156  = host__off[9:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -18703,13 +21477,27 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__wdata, acc__we, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__start, ctl__pf_active, h_addr, h_wdata, src__rd_en, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
+, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg [63:0] \$101 ;
+  reg \$102 ;
+  reg [5:0] \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  reg \$109 ;
   wire \$11 ;
+  reg [63:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [9:0] \$112 ;
+  reg [15:0] \$113 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -18738,16 +21526,16 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$35 ;
   wire \$36 ;
   wire [9:0] \$37 ;
-  wire \$38 ;
+  wire [9:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [126:0] \$40 ;
+  wire [5:0] \$40 ;
   wire [126:0] \$41 ;
-  wire \$42 ;
+  wire [126:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
+  wire [63:0] \$45 ;
+  wire [63:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
@@ -18770,54 +21558,58 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [63:0] \$67 ;
-  wire [63:0] \$68 ;
-  wire [63:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [10:0] \$70 ;
-  wire [15:0] \$71 ;
-  reg \$72 ;
-  reg [6:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg [9:0] \$77 ;
-  reg \$78 ;
-  reg [9:0] \$79 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [63:0] \$76 ;
+  wire [63:0] \$77 ;
+  wire [63:0] \$78 ;
+  wire [10:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [5:0] \$82 ;
+  wire [15:0] \$80 ;
+  reg \$81 ;
+  reg [6:0] \$82 ;
   reg \$83 ;
-  reg [5:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg \$86 ;
-  reg [63:0] \$87 ;
-  reg \$88 ;
-  reg [5:0] \$89 ;
+  reg \$84 ;
+  reg \$85 ;
+  reg [9:0] \$86 ;
+  reg \$87 ;
+  reg [9:0] \$88 ;
+  reg \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
+  reg [9:0] \$90 ;
+  reg [5:0] \$91 ;
+  reg [5:0] \$92 ;
   reg \$93 ;
-  reg \$94 ;
-  reg [63:0] \$95 ;
-  reg [15:0] \$96 ;
-  reg [9:0] \$97 ;
-  reg [15:0] \$98 ;
+  reg [5:0] \$94 ;
+  reg \$95 ;
+  reg [5:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg [63:0] \$98 ;
+  reg [63:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  reg \$signal$17  = 1'h0;
-  reg [5:0] \$signal$19  = 6'h00;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$68  = 1'h0;
-  reg \$signal$70  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signal$19 ;
+  reg \$signal$21  = 1'h0;
+  reg \$signal$25  = 1'h0;
+  reg [5:0] \$signal$65  = 6'h00;
+  reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
+  reg \$signal$76  = 1'h0;
+  reg \$signal$79  = 1'h0;
   wire [5:0] \$signature__addr ;
-  wire [5:0] \$signature__addr$16 ;
+  reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$27 ;
-  wire \$signature__en ;
+  wire [15:0] \$signature__data$26 ;
+  reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -18825,12 +21617,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] acc__raddr_next;
   output [15:0] acc__rdata;
   wire [15:0] acc__rdata;
-  input [5:0] acc__waddr;
-  wire [5:0] acc__waddr;
+  input [5:0] acc__waddr_next;
+  wire [5:0] acc__waddr_next;
   input [15:0] acc__wdata;
   wire [15:0] acc__wdata;
-  input acc__we;
-  wire acc__we;
+  input acc__we_next;
+  wire acc__we_next;
+  reg [63:0] acc_oh = 64'h0000000000000000;
   reg clear_q = 1'h0;
   input clk;
   wire clk;
@@ -18849,7 +21642,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$63 ;
+  wire [15:0] \h_wacc$66 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -18863,11 +21656,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$48 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$55 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$49 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -18883,12 +21676,15 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$50 ;
   reg [5:0] w_addr_q = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$51 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$52 ;
+  reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
   wire wb__busy;
@@ -18906,10 +21702,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wb_pend_mid = 1'h0;
   reg [9:0] wb_waddr = 10'h000;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] wo_addr;
+  (* keep = 32'd1 *)
   reg [5:0] wo_r__addr = 6'h00;
   wire [15:0] wo_r__data;
   reg wo_set = 1'h0;
+  (* keep = 32'd1 *)
+  reg [5:0] wo_vaddr = 6'h00;
   reg wo_valid = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
@@ -18923,7 +21723,8 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$27  = _1_;
+  assign \$signature__data$26  = _1_;
+  assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
   assign wb_full = wb_base + wb_cnt;
@@ -18935,10 +21736,8 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__addr$16  = \$signal$17  ? \$signal$19  : acc__waddr;
-  assign \$signature__data  = \$signal$17  ? h_wacc : acc__wdata;
-  assign \$signature__en  = acc__we | \$signal$17 ;
-  assign acc__rdata = \$signal$26  ? \$signature__data$27  : 16'h0000;
+  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
+  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
   assign \$10  = wo_valid | wo_set;
   assign acc = \$10  ? wo_r__data : 16'h0000;
   assign \$11  = $signed(acc) < $signed(1'h0);
@@ -18960,15 +21759,15 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$22  = h_we_next | wb_pend;
   assign w_en = src_sel ? \$22  : h_we_src;
   assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \r_addr$48  = \$24  ? ra : h_addr;
   assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$51  = wb_pend ? h_out : h_wdata;
   assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$55  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$55 ;
   assign \$29  = ~ wb__busy;
   assign \$30  = wb__start & \$29 ;
   assign \$31  = wb_base < 11'h400;
@@ -18978,95 +21777,114 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$35  = wb_cnt == 6'h3e;
   assign \$36  = wb_active & \$signal ;
   assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = ~ keep_acc;
-  assign \$39  = ctl__start & \$38 ;
-  assign \$40  = 1'h1 << \$signature__addr$16 ;
-  assign \$41  = \$signature__en  ? \$40  : 127'h00000000000000000000000000000000;
-  assign \$42  = ~ keep_acc;
-  assign \$43  = ctl__start & \$42 ;
-  assign \$44  = ~ \$43 ;
-  assign \$45  = \$signature__en  & \$44 ;
-  assign \$46  = valid >> acc__raddr_next;
+  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ keep_acc;
+  assign \$44  = ctl__start & \$43 ;
+  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
+  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
   assign \$47  = ~ keep_acc;
   assign \$48  = ctl__start & \$47 ;
   assign \$49  = ~ \$48 ;
-  assign \$50  = \$46  & \$49 ;
-  assign \$51  = w_addr_q == acc__raddr_next;
-  assign \$52  = \$signal$68  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$52  & \$55 ;
-  assign \$57  = \$signal$70  | \$signal$73 ;
-  assign \$58  = w_addr_q == acc__raddr;
-  assign \$59  = \$signal$68  & \$58 ;
-  assign \$60  = \$57  | \$59 ;
-  assign \$61  = valid >> wo_r__addr;
-  assign \$62  = set_q >> wo_r__addr;
-  assign \$63  = ~ clear_q;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$68  = valid | \$67 ;
-  assign \$69  = \$66  ? 64'h0000000000000000 : \$68 ;
-  assign \$70  = ra + 1'h1;
-  assign \$71  = src_sel ? \r_data$56  : r_data;
+  assign \$50  = \$signature__en  & \$49 ;
+  assign \$51  = ~ keep_acc;
+  assign \$52  = ctl__start & \$51 ;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = \$signature__en  & \$53 ;
+  assign \$56  = valid >> acc__raddr_next;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$56  & \$59 ;
+  assign \$61  = w_addr_q == acc__raddr_next;
+  assign \$62  = \$signal$73  & \$61 ;
+  assign \$63  = ~ keep_acc;
+  assign \$64  = ctl__start & \$63 ;
+  assign \$65  = ~ \$64 ;
+  assign \$66  = \$62  & \$65 ;
+  assign \$67  = \$signal$76  | \$signal$79 ;
+  assign \$68  = w_addr_q == acc__raddr;
+  assign \$69  = \$signal$73  & \$68 ;
+  assign \$70  = \$67  | \$69 ;
+  assign \$71  = valid >> wo_vaddr;
+  assign \$72  = w_addr_q == wo_r__addr;
+  assign \$73  = w_set_q & \$72 ;
+  assign \$74  = ~ keep_acc;
+  assign \$75  = ctl__start & \$74 ;
+  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$77  = valid | \$76 ;
+  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
+  assign \$79  = ra + 1'h1;
+  assign \$80  = src_sel ? \r_data$55  : r_data;
   always @(posedge clk)
-    wb_active <= \$72 ;
+    wb_active <= \$81 ;
   always @(posedge clk)
-    wb_cnt <= \$73 ;
+    wb_cnt <= \$82 ;
   always @(posedge clk)
-    \$signal  <= \$74 ;
+    \$signal  <= \$83 ;
   always @(posedge clk)
-    last <= \$75 ;
+    last <= \$84 ;
   always @(posedge clk)
-    wb_pend_early <= \$76 ;
+    wb_pend_early <= \$85 ;
   always @(posedge clk)
-    \$like  <= \$77 ;
+    \$like  <= \$86 ;
   always @(posedge clk)
-    wb_pend_mid <= \$78 ;
+    wb_pend_mid <= \$87 ;
   always @(posedge clk)
-    waddr2 <= \$79 ;
+    waddr2 <= \$88 ;
   always @(posedge clk)
-    wb_pend <= \$80 ;
+    wb_pend <= \$89 ;
   always @(posedge clk)
-    wb_waddr <= \$81 ;
+    wb_waddr <= \$90 ;
   always @(posedge clk)
-    wo_r__addr <= \$82 ;
+    wo_r__addr <= \$91 ;
   always @(posedge clk)
-    \$signal$17  <= \$83 ;
+    wo_vaddr <= \$92 ;
   always @(posedge clk)
-    \$signal$19  <= \$84 ;
+    \$signature__en  <= \$93 ;
   always @(posedge clk)
-    h_wacc <= \$85 ;
+    \$signature__addr$16  <= \$94 ;
   always @(posedge clk)
-    clear_q <= \$86 ;
+    \$signal$21  <= \$95 ;
   always @(posedge clk)
-    set_q <= \$87 ;
+    \$signal$65  <= \$96 ;
   always @(posedge clk)
-    \$signal$68  <= \$88 ;
+    h_wacc <= \$97 ;
   always @(posedge clk)
-    w_addr_q <= \$89 ;
+    \$signal$67  <= \$98 ;
   always @(posedge clk)
-    \$signal$70  <= \$90 ;
+    acc_oh <= \$99 ;
   always @(posedge clk)
-    \$signal$73  <= \$91 ;
+    clear_q <= \$100 ;
   always @(posedge clk)
-    \$signal$26  <= \$92 ;
+    set_q <= \$101 ;
   always @(posedge clk)
-    wo_valid <= \$93 ;
+    \$signal$73  <= \$102 ;
   always @(posedge clk)
-    wo_set <= \$94 ;
+    w_addr_q <= \$103 ;
   always @(posedge clk)
-    valid <= \$95 ;
+    w_set_q <= \$104 ;
   always @(posedge clk)
-    h_out <= \$96 ;
+    \$signal$76  <= \$105 ;
   always @(posedge clk)
-    ra <= \$97 ;
+    \$signal$79  <= \$106 ;
   always @(posedge clk)
-    src__data <= \$98 ;
-  assign \$1  = wb_active | wb_pend;
+    \$signal$25  <= \$107 ;
+  always @(posedge clk)
+    wo_valid <= \$108 ;
+  always @(posedge clk)
+    wo_set <= \$109 ;
+  always @(posedge clk)
+    valid <= \$110 ;
+  always @(posedge clk)
+    h_out <= \$111 ;
+  always @(posedge clk)
+    ra <= \$112 ;
+  always @(posedge clk)
+    src__data <= \$113 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -19079,236 +21897,281 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$55 ),
+    .rp__addr(\r_addr$48 ),
+    .rp__en(\r_en$49 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$50 ),
+    .w_data(\w_data$51 ),
+    .w_en(\w_en$52 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$72  = wb_active;
+    \$81  = wb_active;
     if (\$30 ) begin
-      \$72  = 1'h1;
+      \$81  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$72  = 1'h0;
+        \$81  = 1'h0;
       end
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$81  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$73  = wb_cnt;
+    \$82  = wb_cnt;
     if (\$30 ) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end else if (wb_active) begin
-      \$73  = \$32 [6:0];
+      \$82  = \$32 [6:0];
     end
     if (rst) begin
-      \$73  = 7'h00;
+      \$82  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$74  = \$signal ;
+    \$83  = \$signal ;
     if (\$30 ) begin
-      \$74  = \$31 ;
+      \$83  = \$31 ;
     end else if (wb_active) begin
-      \$74  = \$34 ;
+      \$83  = \$34 ;
     end
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$75  = last;
-    if (\$30 ) begin
-      \$75  = 1'h0;
-    end else if (wb_active) begin
-      \$75  = \$35 ;
-    end
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$76  = \$36 ;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$77  = wb_full[9:0];
-    if (rst) begin
-      \$77  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$78  = wb_pend_early;
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$79  = \$like ;
-    if (rst) begin
-      \$79  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$80  = wb_pend_mid;
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$81  = waddr2;
-    if (rst) begin
-      \$81  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$82  = \$37 [5:0];
-    if (rst) begin
-      \$82  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$83  = h_we_dst;
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$84  = h_addr[5:0];
+    \$84  = last;
+    if (\$30 ) begin
+      \$84  = 1'h0;
+    end else if (wb_active) begin
+      \$84  = \$35 ;
+    end
     if (rst) begin
-      \$84  = 6'h00;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$85  = h_wdata;
+    \$85  = \$36 ;
     if (rst) begin
-      \$85  = 16'h0000;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$86  = \$39 ;
+    \$86  = wb_full[9:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$87  = \$41 [63:0];
+    \$87  = wb_pend_early;
     if (rst) begin
-      \$87  = 64'h0000000000000000;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = \$45 ;
+    \$88  = \$like ;
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = \$signature__addr$16 ;
+    \$89  = wb_pend_mid;
     if (rst) begin
-      \$89  = 6'h00;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = \$50 ;
+    \$90  = waddr2;
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = \$56 ;
+    \$91  = \$37 [5:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = \$60 ;
+    \$92  = \$38 [5:0];
     if (rst) begin
-      \$92  = 1'h0;
+      \$92  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$93  = \$61 ;
+    \$93  = \$39 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$94  = \$64 ;
+    \$94  = \$40 ;
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$95  = \$69 ;
+    \$95  = h_we_dst;
     if (rst) begin
-      \$95  = 64'h0000000000000000;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$96  = out;
+    \$96  = h_addr[5:0];
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$97  = ra;
+    \$97  = h_wdata;
+    if (rst) begin
+      \$97  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$98  = \$41 [63:0];
+    if (rst) begin
+      \$98  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$99  = \$42 [63:0];
+    if (rst) begin
+      \$99  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$100  = \$44 ;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$101  = \$46 ;
+    if (rst) begin
+      \$101  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$102  = \$50 ;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$103  = \$signature__addr$16 ;
+    if (rst) begin
+      \$103  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$104  = \$55 ;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$105  = \$60 ;
+    if (rst) begin
+      \$105  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$106  = \$66 ;
+    if (rst) begin
+      \$106  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$107  = \$70 ;
+    if (rst) begin
+      \$107  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$108  = \$71 ;
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$109  = \$73 ;
+    if (rst) begin
+      \$109  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$110  = \$78 ;
+    if (rst) begin
+      \$110  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$111  = out;
+    if (rst) begin
+      \$111  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$112  = ra;
     if (ctl__arm) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end else if (src__rd_en) begin
-      \$97  = \$70 [9:0];
+      \$112  = \$79 [9:0];
     end
     if (rst) begin
-      \$97  = 10'h000;
+      \$112  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$98  = \$71 ;
+    \$113  = \$80 ;
     if (rst) begin
-      \$98  = 16'h0000;
+      \$113  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$63  = h_wdata;
+  assign w_addr_r = \$signature__addr$16 ;
+  assign \$signal$19  = \$signature__en ;
+  assign \h_wacc$66  = h_wdata;
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
+  assign \$55  = \$54 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -19422,74 +22285,82 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__start, ctl__running, h_addr, h_wdata, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
-, acc__ren, acc__raddr, acc__waddr, clk);
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
+, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
   wire [6:0] \$1 ;
-  wire \$10 ;
+  wire [17:0] \$10 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire [6:0] \$14 ;
+  wire \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire \$18 ;
-  wire [31:0] \$19 ;
+  wire [6:0] \$18 ;
+  wire \$19 ;
   wire [6:0] \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  reg [15:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg \$30 ;
-  reg [3:0] \$31 ;
-  reg [3:0] \$32 ;
-  reg [15:0] \$33 ;
-  reg [5:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [5:0] \$37 ;
-  reg \$38 ;
+  wire \$30 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [3:0] \$35 ;
+  reg [3:0] \$36 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg [5:0] \$40 ;
-  reg [15:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [16:0] \$47 ;
-  reg \$48 ;
-  reg [15:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [17:0] \$6 ;
+  reg \$40 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
+  reg \$43 ;
+  reg [5:0] \$44 ;
+  reg [5:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [31:0] \$48 ;
+  reg [5:0] \$49 ;
+  wire [32:0] \$5 ;
+  reg [5:0] \$50 ;
+  reg [5:0] \$51 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg [5:0] \$54 ;
+  reg [16:0] \$55 ;
+  reg \$56 ;
+  reg [15:0] \$57 ;
+  wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
-  wire \$9 ;
+  wire [15:0] \$9 ;
   reg [3:0] \$signal  = 4'h0;
   reg [3:0] \$signal$14  = 4'h0;
   (* init = 1'h0 *)
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$28 ;
-  reg \$signal$30  = 1'h0;
+  wire \$signal$30 ;
+  reg \$signal$34  = 1'h0;
+  reg \$signal$37  = 1'h0;
   (* init = 6'h00 *)
-  wire [5:0] \$signal$35 ;
-  reg \$signal$38  = 1'h0;
-  reg \$signal$39  = 1'h0;
-  reg \$signal$42  = 1'h0;
-  reg \$signal$54  = 1'h0;
-  reg \$signal$55  = 1'h0;
+  wire [5:0] \$signal$42 ;
+  reg \$signal$45  = 1'h0;
+  reg \$signal$46  = 1'h0;
+  reg \$signal$49  = 1'h0;
+  reg \$signal$60  = 1'h0;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -19503,9 +22374,14 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg acc__ren = 1'h0;
   output [5:0] acc__waddr;
   reg [5:0] acc__waddr = 6'h00;
+  (* keep = 32'd1 *)
+  output [5:0] acc__waddr_next;
+  reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
   output acc__we;
   wire acc__we;
+  output acc__we_next;
+  wire acc__we_next;
   wire busy;
   output busy_next;
   wire busy_next;
@@ -19559,9 +22435,18 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   reg [31:0] s4_p = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] s4_wrow;
   reg [16:0] s5_x = 17'h00000;
   input [5:0] shift;
   wire [5:0] shift;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_q_c2 = 6'h00;
   wire [32:0] twice;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
@@ -19571,245 +22456,286 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    row_next <= \$34 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    \$signal$42  <= \$35 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$54  <= \$36 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    acc__raddr_next <= \$37 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    acc__ren <= \$38 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal$55  <= \$39 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    acc__raddr <= \$40 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    s3_a <= \$41 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    s3_w <= \$42 ;
+    \$signal$49  <= \$39 ;
   always @(posedge clk)
-    s4_p <= \$43 ;
+    \$signal$60  <= \$40 ;
   always @(posedge clk)
-    \$signal$38  <= \$44 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    \$signal$39  <= \$45 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    acc__waddr <= \$46 ;
+    \$signal$34  <= \$43 ;
   always @(posedge clk)
-    s5_x <= \$47 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    \$signal$30  <= \$48 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    last_val <= \$49 ;
+    s3_a <= \$46 ;
+  always @(posedge clk)
+    s3_w <= \$47 ;
+  always @(posedge clk)
+    s4_p <= \$48 ;
+  always @(posedge clk)
+    shift_q_c0 <= \$49 ;
+  always @(posedge clk)
+    shift_q_c1 <= \$50 ;
+  always @(posedge clk)
+    shift_q_c2 <= \$51 ;
+  always @(posedge clk)
+    \$signal$45  <= \$52 ;
+  always @(posedge clk)
+    \$signal$46  <= \$53 ;
+  always @(posedge clk)
+    acc__waddr <= \$54 ;
+  always @(posedge clk)
+    s5_x <= \$55 ;
+  always @(posedge clk)
+    \$signal$37  <= \$56 ;
+  always @(posedge clk)
+    last_val <= \$57 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift;
-  assign \$5  = \$signal$30  ? last_val : acc__rdata;
-  assign \$6  = { \$5 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$38  & \$signal$39 ;
-  assign ev_bypass = \$signal$38  & \$signal$30 ;
-  assign \$7  = ev_entry | \$signal$42 ;
-  assign \$8  = \$7  | acc__ren;
-  assign busy = \$8  | \$signal$38 ;
-  assign \$9  = entry__valid | ev_entry;
-  assign \$10  = \$9  | \$signal$42 ;
-  assign busy_next = \$10  | acc__ren;
-  assign \$11  = ~ ctl__start;
-  assign \$12  = entry__valid & \$11 ;
-  assign \$13  = | entry__v;
-  assign \$14  = \$2 [5:0] + 1'h1;
+  assign \$4  = $signed(twice) >>> shift_q_c0;
+  assign \$5  = $signed(twice) >>> shift_q_c1;
+  assign \$6  = $signed(twice) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$34 ;
+  assign \$8  = ~ ctl__start;
+  assign acc__we_next = \$7  & \$8 ;
+  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$10  = { \$9 , 1'h1 } + s5_x;
+  assign acc__we = \$signal$45  & \$signal$46 ;
+  assign ev_bypass = \$signal$45  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$49 ;
+  assign \$12  = \$11  | acc__ren;
+  assign busy = \$12  | \$signal$45 ;
+  assign \$13  = entry__valid | ev_entry;
+  assign \$14  = \$13  | \$signal$49 ;
+  assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
-  assign \$16  = ev_entry & \$15 ;
-  assign \$17  = ~ ctl__start;
-  assign \$18  = \$signal$42  & \$17 ;
-  assign \$19  = $signed(s3_a) * $signed(s3_w);
-  assign \$20  = ~ ctl__start;
-  assign \$21  = acc__ren & \$20 ;
-  assign \$22  = acc__ren & \$signal$55 ;
-  assign \$23  = \$22  & \$signal$38 ;
-  assign \$24  = \$23  & \$signal$39 ;
-  assign \$25  = acc__raddr == acc__waddr;
-  assign \$26  = \$24  & \$25 ;
-  always @(posedge clk)
-    h_rdata <= \$27 ;
-  always @(posedge clk)
-    ev_entry <= \$28 ;
-  always @(posedge clk)
-    \$signal$18  <= \$29 ;
-  always @(posedge clk)
-    s2_first <= \$30 ;
-  always @(posedge clk)
-    \$signal$14  <= \$31 ;
-  always @(posedge clk)
-    \$signal  <= \$32 ;
-  always @(posedge clk)
-    s2_a <= \$33 ;
+  assign \$16  = entry__valid & \$15 ;
+  assign \$17  = | entry__v;
+  assign \$18  = \$2 [5:0] + 1'h1;
+  assign \$19  = ~ ctl__start;
+  assign \$20  = ev_entry & \$19 ;
+  assign \$21  = ~ ctl__start;
+  assign \$22  = \$signal$49  & \$21 ;
+  assign \$23  = $signed(s3_a) * $signed(s3_w);
+  assign \$24  = ~ ctl__start;
+  assign \$25  = acc__ren & \$24 ;
+  assign \$26  = acc__ren & \$signal$34 ;
+  assign \$27  = \$26  & \$signal$45 ;
+  assign \$28  = \$27  & \$signal$46 ;
+  assign \$29  = acc__raddr == acc__waddr;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$35  = \$16 ;
+    \$32  = \$16 ;
     if (rst) begin
-      \$35  = 1'h0;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$36  = \$signal$18 ;
+    \$33  = \$17 ;
     if (rst) begin
-      \$36  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$37  = \$2 [5:0];
+    \$34  = entry__first;
     if (rst) begin
-      \$37  = 6'h00;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$38  = \$18 ;
+    \$35  = entry__z;
     if (rst) begin
-      \$38  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$39  = \$signal$54 ;
+    \$36  = entry__v;
+    if (rst) begin
+      \$36  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$37  = entry__a;
+    if (rst) begin
+      \$37  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$38  = row_next;
+    if (ev_entry) begin
+      \$38  = \$18 [5:0];
+    end
+    if (rst) begin
+      \$38  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$39  = \$20 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$40  = acc__raddr_next;
+    \$40  = \$signal$18 ;
     if (rst) begin
-      \$40  = 6'h00;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$41  = s2_a;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 16'h0000;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = cb_r__data;
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 16'h0000;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$19 ;
+    \$43  = \$signal$60 ;
     if (rst) begin
-      \$43  = 32'd0;
+      \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = \$21 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$45  = \$signal$55 ;
+    \$45  = acc__raddr_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$46  = acc__raddr;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = \$4 [16:0];
+    \$47  = cb_r__data;
     if (rst) begin
-      \$47  = 17'h00000;
+      \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = \$26 ;
+    \$48  = \$23 ;
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$49  = \$6 [16:1];
+    \$49  = shift;
     if (rst) begin
-      \$49  = 16'h0000;
+      \$49  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$27  = cb_r__data;
+    \$50  = shift;
     if (rst) begin
-      \$27  = 16'h0000;
+      \$50  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$28  = \$12 ;
+    \$51  = shift;
     if (rst) begin
-      \$28  = 1'h0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$29  = \$13 ;
+    \$52  = \$25 ;
     if (rst) begin
-      \$29  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$30  = entry__first;
+    \$53  = \$signal$34 ;
     if (rst) begin
-      \$30  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$31  = entry__z;
+    \$54  = acc__raddr;
     if (rst) begin
-      \$31  = 4'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$32  = entry__v;
+    \$55  = x;
     if (rst) begin
-      \$32  = 4'h0;
+      \$55  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$33  = entry__a;
+    \$56  = \$30 ;
     if (rst) begin
-      \$33  = 16'h0000;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$34  = row_next;
-    if (ev_entry) begin
-      \$34  = \$14 [5:0];
-    end
+    \$57  = \$10 [16:1];
     if (rst) begin
-      \$34  = 6'h00;
+      \$57  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$31  = cb_r__data;
+    if (rst) begin
+      \$31  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -19818,18 +22744,22 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, \new 
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign x = \$4 [16:0];
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$28  = acc__ren;
-  assign \$signal$35  = acc__waddr;
-  assign acc__wdata = \$6 [16:1];
-  assign \new  = \$6 [16:1];
+  assign \$signal$30  = acc__ren;
+  assign s4_wrow = acc__waddr_next;
+  assign \$signal$42  = acc__waddr;
+  assign acc__wdata = \$10 [16:1];
+  assign \new  = \$10 [16:1];
+  assign x[16:12] = \$6 [16:12];
+  assign x[11:6] = \$5 [11:6];
+  assign x[5:0] = \$4 [5:0];
   assign twice = { s4_p, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__start, ctl__running, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk);
+module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$47 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$47  = 1'h0;
   wire \$1 ;
@@ -19851,52 +22781,54 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [16:0] \$27 ;
+  wire \$27 ;
   wire \$28 ;
-  wire [11:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  wire [3:0] \$32 ;
-  wire [3:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
+  wire [11:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [3:0] \$34 ;
+  wire [3:0] \$35 ;
   wire \$36 ;
-  wire [3:0] \$37 ;
-  wire [3:0] \$38 ;
-  reg \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [3:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
+  wire [3:0] \$40 ;
   reg \$41 ;
   reg \$42 ;
   reg \$43 ;
-  reg [10:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [10:0] \$48 ;
+  reg \$44 ;
+  reg \$45 ;
+  reg [10:0] \$46 ;
+  reg [2:0] \$47 ;
+  reg [15:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [2:0] \$50 ;
-  reg [10:0] \$51 ;
-  reg \$52 ;
-  reg [2:0] \$53 ;
+  reg [10:0] \$50 ;
+  reg \$51 ;
+  reg [2:0] \$52 ;
+  reg [10:0] \$53 ;
   reg \$54 ;
-  reg \$55 ;
+  reg [2:0] \$55 ;
   reg \$56 ;
   reg \$57 ;
-  reg [15:0] \$58 ;
-  wire \$6 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [10:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
   wire [10:0] \$signal ;
   reg \$signal$14  = 1'h0;
-  reg [10:0] \$signal$15  = 11'h000;
-  reg \$signal$18  = 1'h0;
-  wire [10:0] \$signal$19 ;
-  reg \$signal$31  = 1'h0;
-  reg [10:0] \$signal$34  = 11'h000;
+  reg [10:0] \$signal$16  = 11'h000;
+  reg \$signal$19  = 1'h0;
+  wire [10:0] \$signal$20 ;
+  reg \$signal$32  = 1'h0;
+  reg [10:0] \$signal$35  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -19912,6 +22844,8 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [15:0] entry__a = 16'h0000;
   output entry__first;
   reg entry__first = 1'h0;
+  input [10:0] entry__h_line;
+  wire [10:0] entry__h_line;
   output [2:0] entry__slot;
   reg [2:0] entry__slot = 3'h0;
   output entry__spec_ce;
@@ -19986,55 +22920,59 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
+  assign \$28  = queue__pop & \$27 ;
+  assign \$29  = cur_rem - 1'h1;
   assign \$30  = s2 == 3'h7;
-  assign \$31  = s2 == 3'h7;
-  assign \$32  = s2 + 1'h1;
-  assign \$33  = \$31  ? 4'h0 : \$32 ;
-  assign \$34  = cur_rem == 2'h2;
-  assign \$35  = cur_rem >= 3'h4;
-  assign \$36  = queue__head[35:33] == 3'h7;
-  assign \$37  = queue__head[35:33] + 1'h1;
-  assign \$38  = \$36  ? 4'h0 : \$37 ;
+  assign \$31  = \$signal$16  + \$30 ;
+  assign \$32  = s2 == 3'h7;
+  assign \$33  = s2 == 3'h7;
+  assign \$34  = s2 + 1'h1;
+  assign \$35  = \$33  ? 4'h0 : \$34 ;
+  assign \$36  = cur_rem == 2'h2;
+  assign \$37  = cur_rem >= 3'h4;
+  assign \$38  = queue__head[35:33] == 3'h7;
+  assign \$39  = queue__head[35:33] + 1'h1;
+  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$39 ;
+    ahead_ok <= \$41 ;
   always @(posedge clk)
-    queue__ready <= \$40 ;
+    queue__ready <= \$42 ;
   always @(posedge clk)
-    ready <= \$41 ;
+    ready <= \$43 ;
   always @(posedge clk)
-    entry__valid <= \$42 ;
+    entry__valid <= \$44 ;
   always @(posedge clk)
-    fault <= \$43 ;
+    fault <= \$45 ;
   always @(posedge clk)
-    cur_line <= \$44 ;
+    cur_line <= \$46 ;
   always @(posedge clk)
-    entry__slot <= \$45 ;
+    entry__slot <= \$47 ;
   always @(posedge clk)
-    cur_rem <= \$46 ;
+    cur_rem <= \$48 ;
   always @(posedge clk)
-    cur_last <= \$47 ;
+    cur_last <= \$49 ;
   always @(posedge clk)
-    \$signal$34  <= \$48 ;
+    \$signal$35  <= \$50 ;
   always @(posedge clk)
-    w1 <= \$49 ;
+    w1 <= \$51 ;
   always @(posedge clk)
-    s1 <= \$50 ;
+    s1 <= \$52 ;
   always @(posedge clk)
-    \$signal$15  <= \$51 ;
+    \$signal$16  <= \$53 ;
   always @(posedge clk)
-    \$signal$18  <= \$52 ;
+    \$signal$19  <= \$54 ;
   always @(posedge clk)
-    s2 <= \$53 ;
+    s2 <= \$55 ;
   always @(posedge clk)
-    \$signal$31  <= \$54 ;
+    \$signal$32  <= \$56 ;
   always @(posedge clk)
-    \$signal$14  <= \$55 ;
+    \$signal$14  <= \$57 ;
   always @(posedge clk)
-    rem_ge3 <= \$56 ;
+    rem_ge3 <= \$58 ;
   always @(posedge clk)
-    entry__first <= \$57 ;
+    entry__first <= \$59 ;
   always @(posedge clk)
-    entry__a <= \$58 ;
+    entry__a <= \$60 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -20046,74 +22984,48 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign \$4  = cont ? w1 : \$3 ;
   assign ev_line = ctl__running & \$4 ;
   assign \$5  = cont & \$signal$14 ;
-  assign \$signal  = \$5  ? \$signal$15  : queue__head[10:0];
-  assign \$6  = cont & \$signal$14 ;
-  assign \$7  = ~ queue__head[73];
-  assign \$8  = queue__head[78] & \$7 ;
-  assign \$9  = \$8  & queue__head_ok;
-  assign np_ce = \$6  ? \$signal$18  : \$9 ;
-  assign \$10  = queue__head[73] | queue__head[74];
-  assign \$signal$19  = \$10  ? queue__next[10:0] : queue__head[21:11];
-  assign \$11  = queue__head[73] | queue__head[74];
-  assign \$12  = ~ queue__next[73];
-  assign \$13  = queue__next[78] & \$12 ;
-  assign \$14  = \$13  & queue__next_ok;
-  assign p_ce = \$11  ? \$14  : queue__head[39];
-  assign entry__spec_line = queue__pop ? \$signal$19  : \$signal ;
+  assign \$6  = ctl__running ? queue__head[10:0] : entry__h_line;
+  assign \$signal  = \$5  ? \$signal$16  : \$6 ;
+  assign \$7  = cont & \$signal$14 ;
+  assign \$8  = ~ queue__head[73];
+  assign \$9  = queue__head[78] & \$8 ;
+  assign \$10  = \$9  & queue__head_ok;
+  assign \$11  = ctl__running ? \$10  : 1'h1;
+  assign np_ce = \$7  ? \$signal$19  : \$11 ;
+  assign \$12  = queue__head[73] | queue__head[74];
+  assign \$signal$20  = \$12  ? queue__next[10:0] : queue__head[21:11];
+  assign \$13  = queue__head[73] | queue__head[74];
+  assign \$14  = ~ queue__next[73];
+  assign \$15  = queue__next[78] & \$14 ;
+  assign \$16  = \$15  & queue__next_ok;
+  assign p_ce = \$13  ? \$16  : queue__head[39];
+  assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$15  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$16  = cont | \new ;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = cont ? \$signal$31  : queue__head[74];
-  assign \$19  = \$17  | \$18 ;
-  assign \$20  = cont | \new ;
-  assign \$21  = ~ \$20 ;
-  assign \$22  = cont ? \$signal$31  : queue__head[74];
-  assign \$23  = \$21  | \$22 ;
-  assign \$24  = cont | \new ;
-  assign \$25  = ~ ahead_ok;
-  assign \$26  = queue__pop & \$25 ;
-  assign \$27  = cur_rem - 1'h1;
-  assign \$28  = s2 == 3'h7;
-  assign \$29  = \$signal$15  + \$28 ;
+  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$18  = cont | \new ;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = cont ? \$signal$32  : queue__head[74];
+  assign \$21  = \$19  | \$20 ;
+  assign \$22  = cont | \new ;
+  assign \$23  = ~ \$22 ;
+  assign \$24  = cont ? \$signal$32  : queue__head[74];
+  assign \$25  = \$23  | \$24 ;
+  assign \$26  = cont | \new ;
+  assign \$27  = ~ ahead_ok;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$39  = \$15 ;
+    \$41  = \$17 ;
     if (rst) begin
-      \$39  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$40  = 1'h1;
+      \$42  = 1'h1;
     end else begin
-      \$40  = \$19 ;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$41  = 1'h1;
-    end else begin
-      \$41  = \$23 ;
-    end
-    if (rst) begin
-      \$41  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$42  = 1'h0;
-    end else begin
-      \$42  = \$24 ;
+      \$42  = \$21 ;
     end
     if (rst) begin
       \$42  = 1'h0;
@@ -20121,86 +23033,86 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$43  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h0;
+      \$43  = 1'h1;
     end else begin
-      if (\$26 ) begin
-        \$43  = 1'h1;
+      \$43  = \$25 ;
+    end
+    if (rst) begin
+      \$43  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$44  = 1'h0;
+    end else begin
+      \$44  = \$26 ;
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$45  = fault;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$45  = 1'h0;
+    end else begin
+      if (\$28 ) begin
+        \$45  = 1'h1;
       end
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$44  = \$signal$34 ;
+      \$46  = \$signal$35 ;
     end else begin
-      \$44  = queue__head[10:0];
+      \$46  = queue__head[10:0];
     end
     if (rst) begin
-      \$44  = 11'h000;
+      \$46  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$45  = s1;
+      \$47  = s1;
     end else begin
-      \$45  = queue__head[35:33];
+      \$47  = queue__head[35:33];
     end
     if (rst) begin
-      \$45  = 3'h0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$27 [15:0];
+      \$48  = \$29 [15:0];
     end else begin
-      \$46  = queue__head[56:41];
+      \$48  = queue__head[56:41];
     end
     if (rst) begin
-      \$46  = 16'h0000;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = \$signal$31 ;
+      \$49  = \$signal$32 ;
     end else begin
-      \$47  = queue__head[74];
-    end
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$48  = \$signal$15 ;
-    end else begin
-      \$48  = queue__head[21:11];
-    end
-    if (rst) begin
-      \$48  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$49  = \$signal$18 ;
-    end else begin
-      \$49  = queue__head[39];
+      \$49  = queue__head[74];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -20210,57 +23122,57 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = s2;
+      \$50  = \$signal$16 ;
     end else begin
-      \$50  = \$38 [2:0];
+      \$50  = queue__head[21:11];
     end
     if (rst) begin
-      \$50  = 3'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$29 [10:0];
+      \$51  = \$signal$19 ;
     end else begin
-      \$51  = queue__head[32:22];
+      \$51  = queue__head[39];
     end
     if (rst) begin
-      \$51  = 11'h000;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = \$30 ;
+      \$52  = s2;
     end else begin
-      \$52  = queue__head[40];
+      \$52  = \$40 [2:0];
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$33 [2:0];
+      \$53  = \$31 [10:0];
     end else begin
-      \$53  = queue__head[38:36];
+      \$53  = queue__head[32:22];
     end
     if (rst) begin
-      \$53  = 3'h0;
+      \$53  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$34 ;
+      \$54  = \$32 ;
     end else begin
-      \$54  = queue__head[75];
+      \$54  = queue__head[40];
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -20270,21 +23182,21 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$55  = rem_ge3;
+      \$55  = \$35 [2:0];
     end else begin
-      \$55  = queue__head[76];
+      \$55  = queue__head[38:36];
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$56  = \$35 ;
+      \$56  = \$36 ;
     end else begin
-      \$56  = queue__head[77];
+      \$56  = queue__head[75];
     end
     if (rst) begin
       \$56  = 1'h0;
@@ -20294,9 +23206,9 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$57  = 1'h0;
+      \$57  = rem_ge3;
     end else begin
-      \$57  = 1'h1;
+      \$57  = queue__head[76];
     end
     if (rst) begin
       \$57  = 1'h0;
@@ -20304,14 +23216,38 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$58  = entry__a;
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$58  = \$37 ;
+    end else begin
+      \$58  = queue__head[77];
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$59  = 1'h0;
+    end else begin
+      \$59  = 1'h1;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$60  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$58  = queue__head[72:57];
+      \$60  = queue__head[72:57];
     end
     if (rst) begin
-      \$58  = 16'h0000;
+      \$60  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
@@ -21117,66 +24053,103 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
   wire \$1 ;
   wire [5:0] \$10 ;
+  wire [4:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire [4:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  reg [4:0] \$115 ;
+  reg [4:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [78:0] \$118 ;
+  reg [78:0] \$119 ;
   wire [5:0] \$12 ;
+  reg [78:0] \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [4:0] \$123 ;
+  reg [4:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [3:0] \$129 ;
   wire [5:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
   wire [5:0] \$14 ;
   wire [5:0] \$15 ;
-  wire [78:0] \$16 ;
-  wire [78:0] \$17 ;
+  wire \$16 ;
+  wire \$17 ;
   wire [78:0] \$18 ;
   wire [78:0] \$19 ;
   wire [5:0] \$2 ;
-  wire [78:0] \$20 ;
+  wire [19:0] \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
+  wire [78:0] \$23 ;
+  wire [19:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [78:0] \$27 ;
+  wire [78:0] \$28 ;
+  wire [19:0] \$29 ;
   wire [5:0] \$3 ;
-  wire [5:0] \$30 ;
-  wire [5:0] \$31 ;
-  wire [5:0] \$32 ;
-  wire [5:0] \$33 ;
-  wire [6:0] \$34 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [78:0] \$32 ;
+  wire [19:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [78:0] \$36 ;
+  wire [78:0] \$37 ;
+  wire [19:0] \$38 ;
   wire \$39 ;
   wire [5:0] \$4 ;
   wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
+  wire [78:0] \$41 ;
+  wire [19:0] \$42 ;
   wire \$43 ;
   wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [78:0] \$45 ;
+  wire [78:0] \$46 ;
+  wire [18:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [5:0] \$5 ;
-  wire [4:0] \$50 ;
-  wire \$51 ;
+  wire [78:0] \$50 ;
+  wire [18:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
-  wire [4:0] \$57 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [4:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire [5:0] \$61 ;
+  wire [5:0] \$62 ;
+  wire [5:0] \$63 ;
+  wire [5:0] \$64 ;
+  wire [6:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
   wire \$68 ;
@@ -21184,26 +24157,36 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [5:0] \$7 ;
   wire \$70 ;
   wire \$71 ;
-  reg [4:0] \$72 ;
-  reg [4:0] \$73 ;
-  reg [4:0] \$74 ;
-  reg [78:0] \$75 ;
-  reg [78:0] \$76 ;
-  reg [78:0] \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [5:0] \$8 ;
-  reg [4:0] \$80 ;
-  reg [4:0] \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg \$85 ;
-  reg [3:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg \$89 ;
+  wire \$80 ;
+  wire [4:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [5:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
@@ -21218,6 +24201,14 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire clk;
   reg [3:0] cnt = 4'h0;
   reg cnt_nz = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg cnt_nz_c3 = 1'h0;
   input ctl__arm;
   wire ctl__arm;
   input ctl__start;
@@ -21374,106 +24365,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
       mem[wptr] <= wr__data;
   end
   assign rp2__data = mem[rptr2];
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = fresh1 ? wq : nxt;
-  assign \$17  = \$signal  ? wq : issue__head;
-  assign \$18  = pop ? \$16  : \$17 ;
-  assign \$19  = fresh1 ? wq : nxt;
-  assign \$20  = pop ? rp2__data : \$19 ;
-  assign \$21  = wptr == rptr1;
-  assign \$22  = wptr == rptr0;
-  assign \$23  = pop ? \$21  : \$22 ;
-  assign \$24  = wr__valid & \$23 ;
-  assign \$25  = wptr == rptr2;
-  assign \$26  = wptr == rptr1;
-  assign \$27  = pop ? \$25  : \$26 ;
-  assign \$28  = wr__valid & \$27 ;
-  assign \$29  = wptr == 5'h15;
-  assign \$30  = wptr + 1'h1;
-  assign \$31  = \$29  ? 6'h00 : \$30 ;
-  assign \$32  = wr__valid ? \$31  : { 1'h0, wptr };
-  assign \$33  = sc + wr__valid;
-  assign \$34  = \$33  - pop;
-  assign \$35  = sc >= 2'h2;
-  assign \$36  = sc >= 1'h1;
-  assign \$37  = pop ? \$35  : \$36 ;
-  assign \$38  = sc >= 2'h3;
-  assign \$39  = sc >= 2'h2;
-  assign \$40  = pop ? \$38  : \$39 ;
-  assign \$41  = ~ issue__head_ok;
-  assign \$42  = issue__pop & \$41 ;
-  assign \$43  = ~ issue__pop;
-  assign \$44  = wr__valid & \$43 ;
-  assign \$45  = sc == 5'h16;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = \$42  | \$46 ;
-  assign \$48  = pop != issue__pop;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = \$60 [3:0] - pop;
-  assign \$51  = \$60 [3:0] >= 2'h2;
-  assign \$52  = \$60 [3:0] >= 1'h1;
-  assign \$53  = pop ? \$51  : \$52 ;
-  assign \$54  = \$60 [3:0] < 4'h8;
-  assign \$55  = pop | \$54 ;
-  assign \$56  = \$60 [3:0] < 4'h8;
-  assign \$57  = \$60 [3:0] + 1'h1;
-  assign \$58  = \$57  < 4'h8;
-  assign \$59  = pop ? \$56  : \$58 ;
-  assign \$60  = cnt + bc_r;
-  assign issue__nonempty = cnt_nz | bc_r;
-  assign \$61  = cnt_nz | bc_r;
-  assign pop = \$61  & issue__ready;
-  assign \$62  = ! cnt;
-  assign \$63  = issue__ready & \$62 ;
-  assign \$64  = \$63  & issue__head[73];
-  assign \$65  = cnt_nz & issue__ready;
-  assign \$66  = ! cnt;
-  assign \$67  = cnt == 1'h1;
-  assign \$68  = \$66  | \$67 ;
-  assign \$69  = \$68  & issue__head[73];
-  assign \$70  = ! cnt;
-  assign \$71  = \$65  ? \$69  : \$70 ;
-  assign quiet_next = bc_r ? \$64  : \$71 ;
-  always @(posedge clk)
-    rptr0 <= \$72 ;
-  always @(posedge clk)
-    rptr1 <= \$73 ;
-  always @(posedge clk)
-    rptr2 <= \$74 ;
-  always @(posedge clk)
-    wq <= \$75 ;
-  always @(posedge clk)
-    issue__head <= \$76 ;
-  always @(posedge clk)
-    nxt <= \$77 ;
-  always @(posedge clk)
-    \$signal  <= \$78 ;
-  always @(posedge clk)
-    fresh1 <= \$79 ;
-  always @(posedge clk)
-    wptr <= \$80 ;
-  always @(posedge clk)
-    sc <= \$81 ;
-  always @(posedge clk)
-    fault <= \$82 ;
-  always @(posedge clk)
-    issue__head_ok <= \$83 ;
-  always @(posedge clk)
-    issue__next_ok <= \$84 ;
-  always @(posedge clk)
-    bc_r <= \$85 ;
-  always @(posedge clk)
-    cnt <= \$86 ;
-  always @(posedge clk)
-    cnt_nz <= \$87 ;
-  always @(posedge clk)
-    bc__room_nopush <= \$88 ;
-  always @(posedge clk)
-    bc__room_push <= \$89 ;
   assign \$1  = rptr0 == 5'h15;
   assign \$2  = rptr0 + 1'h1;
   assign \$3  = \$1  ? 6'h00 : \$2 ;
@@ -21484,221 +24375,396 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$8  = \$6  ? 6'h00 : \$7 ;
   assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
   assign \$10  = ctl__arm ? 6'h01 : \$9 ;
+  assign \$11  = rptr2 == 5'h15;
+  assign \$12  = rptr2 + 1'h1;
+  assign \$13  = \$11  ? 6'h00 : \$12 ;
+  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
+  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
+  assign \$16  = cnt_nz_c0 | bc_r;
+  assign \$17  = \$16  & issue__ready;
+  assign \$18  = fresh1 ? wq : nxt;
+  assign \$19  = \$signal  ? wq : issue__head;
+  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
+  assign \$21  = cnt_nz_c0 | bc_r;
+  assign \$22  = \$21  & issue__ready;
+  assign \$23  = fresh1 ? wq : nxt;
+  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
+  assign \$25  = cnt_nz_c1 | bc_r;
+  assign \$26  = \$25  & issue__ready;
+  assign \$27  = fresh1 ? wq : nxt;
+  assign \$28  = \$signal  ? wq : issue__head;
+  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
+  assign \$30  = cnt_nz_c1 | bc_r;
+  assign \$31  = \$30  & issue__ready;
+  assign \$32  = fresh1 ? wq : nxt;
+  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
+  assign \$34  = cnt_nz_c2 | bc_r;
+  assign \$35  = \$34  & issue__ready;
+  assign \$36  = fresh1 ? wq : nxt;
+  assign \$37  = \$signal  ? wq : issue__head;
+  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
+  assign \$39  = cnt_nz_c2 | bc_r;
+  assign \$40  = \$39  & issue__ready;
+  assign \$41  = fresh1 ? wq : nxt;
+  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
+  assign \$43  = cnt_nz_c3 | bc_r;
+  assign \$44  = \$43  & issue__ready;
+  assign \$45  = fresh1 ? wq : nxt;
+  assign \$46  = \$signal  ? wq : issue__head;
+  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
+  assign \$48  = cnt_nz_c3 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : nxt;
+  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
+  assign \$52  = wptr == rptr1;
+  assign \$53  = wptr == rptr0;
+  assign \$54  = pop ? \$52  : \$53 ;
+  assign \$55  = wr__valid & \$54 ;
+  assign \$56  = wptr == rptr2;
+  assign \$57  = wptr == rptr1;
+  assign \$58  = pop ? \$56  : \$57 ;
+  assign \$59  = wr__valid & \$58 ;
+  assign \$60  = wptr == 5'h15;
+  assign \$61  = wptr + 1'h1;
+  assign \$62  = \$60  ? 6'h00 : \$61 ;
+  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
+  assign \$64  = sc + wr__valid;
+  assign \$65  = \$64  - pop;
+  assign \$66  = sc >= 2'h2;
+  assign \$67  = sc >= 1'h1;
+  assign \$68  = pop ? \$66  : \$67 ;
+  assign \$69  = sc >= 2'h3;
+  assign \$70  = sc >= 2'h2;
+  assign \$71  = pop ? \$69  : \$70 ;
+  assign \$72  = ~ issue__head_ok;
+  assign \$73  = issue__pop & \$72 ;
+  assign \$74  = ~ issue__pop;
+  assign \$75  = wr__valid & \$74 ;
+  assign \$76  = sc == 5'h16;
+  assign \$77  = \$75  & \$76 ;
+  assign \$78  = \$73  | \$77 ;
+  assign \$79  = pop != issue__pop;
+  assign \$80  = \$78  | \$79 ;
+  assign \$81  = \$103 [3:0] - pop;
+  assign \$82  = \$103 [3:0] >= 2'h2;
+  assign \$83  = \$103 [3:0] >= 1'h1;
+  assign \$84  = pop ? \$82  : \$83 ;
+  assign \$85  = \$103 [3:0] >= 2'h2;
+  assign \$86  = \$103 [3:0] >= 1'h1;
+  assign \$87  = pop ? \$85  : \$86 ;
+  assign \$88  = \$103 [3:0] >= 2'h2;
+  assign \$89  = \$103 [3:0] >= 1'h1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = \$103 [3:0] >= 2'h2;
+  assign \$92  = \$103 [3:0] >= 1'h1;
+  assign \$93  = pop ? \$91  : \$92 ;
+  assign \$94  = \$103 [3:0] >= 2'h2;
+  assign \$95  = \$103 [3:0] >= 1'h1;
+  assign \$96  = pop ? \$94  : \$95 ;
+  assign \$97  = \$103 [3:0] < 4'h8;
+  assign \$98  = pop | \$97 ;
+  assign \$99  = \$103 [3:0] < 4'h8;
+  assign \$100  = \$103 [3:0] + 1'h1;
+  assign \$101  = \$100  < 4'h8;
+  assign \$102  = pop ? \$99  : \$101 ;
+  assign \$103  = cnt + bc_r;
+  assign issue__nonempty = cnt_nz | bc_r;
+  assign \$104  = cnt_nz | bc_r;
+  assign pop = \$104  & issue__ready;
+  assign \$105  = ! cnt;
+  assign \$106  = issue__ready & \$105 ;
+  assign \$107  = \$106  & issue__head[73];
+  assign \$108  = cnt_nz & issue__ready;
+  assign \$109  = ! cnt;
+  assign \$110  = cnt == 1'h1;
+  assign \$111  = \$109  | \$110 ;
+  assign \$112  = \$111  & issue__head[73];
+  assign \$113  = ! cnt;
+  assign \$114  = \$108  ? \$112  : \$113 ;
+  assign quiet_next = bc_r ? \$107  : \$114 ;
+  always @(posedge clk)
+    rptr0 <= \$115 ;
+  always @(posedge clk)
+    rptr1 <= \$116 ;
+  always @(posedge clk)
+    rptr2 <= \$117 ;
+  always @(posedge clk)
+    issue__head <= \$118 ;
+  always @(posedge clk)
+    nxt <= \$119 ;
+  always @(posedge clk)
+    wq <= \$120 ;
+  always @(posedge clk)
+    \$signal  <= \$121 ;
+  always @(posedge clk)
+    fresh1 <= \$122 ;
+  always @(posedge clk)
+    wptr <= \$123 ;
+  always @(posedge clk)
+    sc <= \$124 ;
+  always @(posedge clk)
+    fault <= \$125 ;
+  always @(posedge clk)
+    issue__head_ok <= \$126 ;
+  always @(posedge clk)
+    issue__next_ok <= \$127 ;
+  always @(posedge clk)
+    bc_r <= \$128 ;
+  always @(posedge clk)
+    cnt <= \$129 ;
+  always @(posedge clk)
+    cnt_nz <= \$130 ;
+  always @(posedge clk)
+    bc__room_nopush <= \$131 ;
+  always @(posedge clk)
+    bc__room_push <= \$132 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$133 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$134 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$135 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$136 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$72  = \$5 [4:0];
+    \$115  = \$5 [4:0];
     if (rst) begin
-      \$72  = 5'h00;
+      \$115  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$73  = \$10 [4:0];
+    \$116  = \$10 [4:0];
     if (rst) begin
-      \$73  = 5'h00;
+      \$116  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$74  = \$15 [4:0];
+    \$117  = \$15 [4:0];
     if (rst) begin
-      \$74  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$75  = wr__data;
+    \$118 [19:0] = \$20 ;
+    \$118 [39:20] = \$29 ;
+    \$118 [59:40] = \$38 ;
+    \$118 [78:60] = \$47 ;
     if (rst) begin
-      \$75  = 79'h00000000000000000000;
+      \$118  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$76  = \$18 ;
+    \$119 [19:0] = \$24 ;
+    \$119 [39:20] = \$33 ;
+    \$119 [59:40] = \$42 ;
+    \$119 [78:60] = \$51 ;
     if (rst) begin
-      \$76  = 79'h00000000000000000000;
+      \$119  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$77  = \$20 ;
+    \$120  = wr__data;
     if (rst) begin
-      \$77  = 79'h00000000000000000000;
+      \$120  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$78  = \$24 ;
+    \$121  = \$55 ;
     if (rst) begin
-      \$78  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$79  = \$28 ;
+    \$122  = \$59 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end else begin
-      \$80  = \$32 [4:0];
+      \$123  = \$63 [4:0];
     end
     if (rst) begin
-      \$80  = 5'h00;
+      \$123  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end else begin
-      \$81  = \$34 [4:0];
+      \$124  = \$65 [4:0];
     end
     if (rst) begin
-      \$81  = 5'h00;
+      \$124  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$82  = fault;
+    \$125  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end else begin
-      if (\$49 ) begin
-        \$82  = 1'h1;
+      if (\$80 ) begin
+        \$125  = 1'h1;
       end
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end else begin
-      \$83  = \$37 ;
+      \$126  = \$68 ;
     end
     if (rst) begin
-      \$83  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end else begin
-      \$84  = \$40 ;
+      \$127  = \$71 ;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end else begin
-      \$85  = bc__strobe;
+      \$128  = bc__strobe;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end else begin
-      \$86  = \$50 [3:0];
+      \$129  = \$81 [3:0];
     end
     if (rst) begin
-      \$86  = 4'h0;
+      \$129  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end else begin
-      \$87  = \$53 ;
+      \$130  = \$84 ;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end else begin
-      \$88  = \$55 ;
+      \$131  = \$98 ;
     end
     if (rst) begin
-      \$88  = 1'h1;
+      \$131  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end else begin
-      \$89  = \$59 ;
+      \$132  = \$102 ;
     end
     if (rst) begin
-      \$89  = 1'h1;
+      \$132  = 1'h1;
     end
   end
-  assign base = \$60 [3:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$133  = 1'h0;
+    end else begin
+      \$133  = \$87 ;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$134  = 1'h0;
+    end else begin
+      \$134  = \$90 ;
+    end
+    if (rst) begin
+      \$134  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$135  = 1'h0;
+    end else begin
+      \$135  = \$93 ;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$136  = 1'h0;
+    end else begin
+      \$136  = \$96 ;
+    end
+    if (rst) begin
+      \$136  = 1'h0;
+    end
+  end
+  assign base = \$103 [3:0];
   assign wp__addr = wptr;
   assign wp__data = wr__data;
   assign wp__en = wr__valid;
   assign rp2__addr = rptr2;
   assign issue__next = nxt;
-  assign \wq.line0  = wq[10:0];
-  assign \wq.line1  = wq[21:11];
-  assign \wq.line2  = wq[32:22];
-  assign \wq.slot0  = wq[35:33];
-  assign \wq.slot2  = wq[38:36];
-  assign \wq.wrap0  = wq[39];
-  assign \wq.wrap1  = wq[40];
-  assign \wq.lm1  = wq[56:41];
-  assign \wq.a  = wq[72:57];
-  assign \wq.z  = wq[73];
-  assign \wq.one  = wq[74];
-  assign \wq.two  = wq[75];
-  assign \wq.ge3  = wq[76];
-  assign \wq.ge4  = wq[77];
-  assign \wq.newline  = wq[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -21714,6 +24780,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \issue__head.ge3  = issue__head[76];
   assign \issue__head.ge4  = issue__head[77];
   assign \issue__head.newline  = issue__head[78];
+  assign \wq.line0  = wq[10:0];
+  assign \wq.line1  = wq[21:11];
+  assign \wq.line2  = wq[32:22];
+  assign \wq.slot0  = wq[35:33];
+  assign \wq.slot2  = wq[38:36];
+  assign \wq.wrap0  = wq[39];
+  assign \wq.wrap1  = wq[40];
+  assign \wq.lm1  = wq[56:41];
+  assign \wq.a  = wq[72:57];
+  assign \wq.z  = wq[73];
+  assign \wq.one  = wq[74];
+  assign \wq.two  = wq[75];
+  assign \wq.ge3  = wq[76];
+  assign \wq.ge4  = wq[77];
+  assign \wq.newline  = wq[78];
   assign \nxt.line0  = nxt[10:0];
   assign \nxt.line1  = nxt[21:11];
   assign \nxt.line2  = nxt[32:22];
@@ -21744,6 +24825,21 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \rp2__data.ge3  = rp2__data[76];
   assign \rp2__data.ge4  = rp2__data[77];
   assign \rp2__data.newline  = rp2__data[78];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
   assign \wp__data.line0  = wr__data[10:0];
   assign \wp__data.line1  = wr__data[21:11];
   assign \wp__data.line2  = wr__data[32:22];
@@ -21777,12 +24873,11 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, entry__v, entry__z, ctl__start, ctl__running, w_addr, w_data, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
+module \eie_ecp5_4pe.pe3.spmat (rst, w_en, r_addr, r_en, entry__v, entry__z, w_addr, issue__h_line, w_data, ctl__start, issue__valid, issue__slot, issue__first, issue__a, busy, entry__first, entry__a, h_rdata, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$52 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$52  = 1'h0;
   wire [7:0] \$1 ;
-  wire [6:0] \$11 ;
-  wire [6:0] \$14 ;
+  wire [6:0] \$12 ;
   wire [7:0] \$2 ;
   wire \$3 ;
   wire \$4 ;
@@ -21790,12 +24885,11 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   reg \$6 ;
   reg [15:0] \$7 ;
   reg [2:0] \$8 ;
+  wire [6:0] \$9 ;
   output busy;
   reg busy = 1'h0;
   input clk;
   wire clk;
-  input ctl__running;
-  wire ctl__running;
   input ctl__start;
   wire ctl__start;
   output [15:0] entry__a;
@@ -21809,6 +24903,7 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   output [3:0] entry__z;
   wire [3:0] entry__z;
   wire [10:0] h_addr;
+  wire [10:0] h_raddr;
   output [63:0] h_rdata;
   wire [63:0] h_rdata;
   wire [63:0] h_wdata;
@@ -21817,16 +24912,18 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [15:0] issue__a;
   input issue__first;
   wire issue__first;
+  input [10:0] issue__h_line;
+  wire [10:0] issue__h_line;
   input [2:0] issue__slot;
   wire [2:0] issue__slot;
-  input issue__spec_ce;
   wire issue__spec_ce;
-  input [10:0] issue__spec_line;
   wire [10:0] issue__spec_line;
   input issue__valid;
   wire issue__valid;
+  input [10:0] r_addr;
   wire [10:0] r_addr;
   wire [63:0] r_data;
+  input r_en;
   wire r_en;
   input rst;
   wire rst;
@@ -21837,11 +24934,10 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   wire [63:0] w_data;
   input w_en;
   wire w_en;
-  assign r_en = ctl__running ? issue__spec_ce : 1'h1;
-  assign \$11  = s_slot * 4'h8;
-  assign \$1  = h_rdata >> \$11 ;
-  assign \$14  = s_slot * 4'h8;
-  assign \$2  = h_rdata >> \$14 ;
+  assign \$9  = s_slot * 4'h8;
+  assign \$1  = h_rdata >> \$9 ;
+  assign \$12  = s_slot * 4'h8;
+  assign \$2  = h_rdata >> \$12 ;
   assign \$3  = ~ ctl__start;
   assign \$4  = issue__valid & \$3 ;
   always @(posedge clk)
@@ -21852,7 +24948,6 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
     entry__a <= \$7 ;
   always @(posedge clk)
     s_slot <= \$8 ;
-  assign r_addr = ctl__running ? issue__spec_line : w_addr;
   \eie_ecp5_4pe.pe3.spmat.mem  mem (
     .clk(clk),
     .r_addr(r_addr),
@@ -21895,6 +24990,9 @@ module \eie_ecp5_4pe.pe3.spmat (rst, w_en, issue__spec_line, issue__spec_ce, ent
   assign h_wdata = w_data;
   assign h_we = w_en;
   assign r_data = h_rdata;
+  assign h_raddr = issue__h_line;
+  assign issue__spec_line = r_addr;
+  assign issue__spec_ce = r_en;
   assign entry__valid = busy;
   assign entry__v = \$1 [3:0];
   assign entry__z = \$2 [7:4];
@@ -21984,7 +25082,7 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, bias_sent, clk);
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, ctl__start_next, bias_sent, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
   wire \$1 ;
@@ -21996,9 +25094,10 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   reg \$15 ;
   reg \$16 ;
   reg \$17 ;
-  reg [3:0] \$18 ;
-  reg \$19 ;
+  reg \$18 ;
+  reg [3:0] \$19 ;
   wire \$2 ;
+  reg \$20 ;
   wire \$3 ;
   wire \$4 ;
   wire \$5 ;
@@ -22023,6 +25122,8 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   reg ctl__running = 1'h0;
   output ctl__start;
   reg ctl__start = 1'h0;
+  output ctl__start_next;
+  reg ctl__start_next = 1'h0;
   output ctl_next__arm;
   wire ctl_next__arm;
   output ctl_next__pf_active;
@@ -22031,6 +25132,8 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   wire ctl_next__running;
   output ctl_next__start;
   wire ctl_next__start;
+  output ctl_next__start_next;
+  wire ctl_next__start_next;
   output done;
   wire done;
   input pes_idle;
@@ -22044,6 +25147,7 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   assign \$1  = ~ busy;
   assign ctl_next__arm = cmd_start & \$1 ;
   assign ctl_next__start = pre == 1'h1;
+  assign ctl_next__start_next = pre == 2'h2;
   assign \$2  = ~ done;
   assign \$3  = ctl__running & \$2 ;
   assign ctl_next__running = ctl__start | \$3 ;
@@ -22068,9 +25172,11 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   always @(posedge clk)
     ctl__pf_active <= \$17 ;
   always @(posedge clk)
-    pre <= \$18 ;
+    ctl__start_next <= \$18 ;
   always @(posedge clk)
-    bias_prev <= \$19 ;
+    pre <= \$19 ;
+  always @(posedge clk)
+    bias_prev <= \$20 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
     \$14  = ctl_next__arm;
@@ -22101,16 +25207,23 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$18  = \$11 [3:0];
+    \$18  = ctl_next__start_next;
     if (rst) begin
-      \$18  = 4'h0;
+      \$18  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
-    \$19  = \$13 ;
+    \$19  = \$11 [3:0];
     if (rst) begin
-      \$19  = 1'h0;
+      \$19  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$54 ) begin end
+    \$20  = \$13 ;
+    if (rst) begin
+      \$20  = 1'h0;
     end
   end
 endmodule

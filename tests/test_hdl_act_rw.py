@@ -28,7 +28,12 @@ def test_clear_writeback_swap():
     async def bench(ctx):
         # fill the destination through the accumulate port
         ctx.set(dut.ctl.running, 1)
+        ctx.set(dut.acc.waddr_next, 0)                     # each write's row, a cycle early
+        ctx.set(dut.acc.we_next, 1)
+        await ctx.tick()
         for r, v in enumerate(vals):
+            ctx.set(dut.acc.waddr_next, r + 1)
+            ctx.set(dut.acc.we_next, int(r + 1 < len(vals)))
             ctx.set(dut.acc.waddr, r)
             ctx.set(dut.acc.wdata, v)
             ctx.set(dut.acc.we, 1)
@@ -150,11 +155,14 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         ctx.set(dut.acc.raddr_next, 2)
         await ctx.tick()
         ctx.set(dut.acc.raddr, 2)
+        ctx.set(dut.acc.waddr_next, 2)
+        ctx.set(dut.acc.we_next, 1)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 5
         ctx.set(dut.acc.waddr, 2)
         ctx.set(dut.acc.wdata, 5 + 100)
         ctx.set(dut.acc.we, 1)
+        ctx.set(dut.acc.we_next, 0)
         await ctx.tick()
         ctx.set(dut.acc.we, 0)
         ctx.set(dut.ctl.running, 0)
@@ -188,6 +196,8 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
 
     async def bench(ctx):
         ctx.set(dut.ctl.start, 1)                          # cleared: every entry reads 0
+        ctx.set(dut.acc.waddr_next, 3)                     # the write below, a cycle early
+        ctx.set(dut.acc.we_next, 1)
         await ctx.tick()
         ctx.set(dut.ctl.start, 0)
         ctx.set(dut.ctl.running, 1)
@@ -196,6 +206,7 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         ctx.set(dut.acc.waddr, 3)
         ctx.set(dut.acc.wdata, -77)
         ctx.set(dut.acc.we, 1)
+        ctx.set(dut.acc.we_next, 0)
         ctx.set(dut.acc.raddr_next, 3)
         await ctx.tick()
         ctx.set(dut.acc.we, 0)
@@ -205,12 +216,15 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         assert ctx.get(dut.acc.rdata) == -77
         ctx.set(dut.acc.raddr, 4)                          # never written: 0
         ctx.set(dut.acc.raddr_next, 3)
+        ctx.set(dut.acc.waddr_next, 5)
+        ctx.set(dut.acc.we_next, 1)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 0
         # entry 5 written in c, looked up in c+1, read in c+2 (the valid bits lag a cycle)
         ctx.set(dut.acc.waddr, 5)
         ctx.set(dut.acc.wdata, 123)
         ctx.set(dut.acc.we, 1)
+        ctx.set(dut.acc.we_next, 0)
         await ctx.tick()
         ctx.set(dut.acc.we, 0)
         ctx.set(dut.acc.raddr_next, 5)
@@ -242,9 +256,13 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
     dut = ActRW(hw)
 
     async def write(ctx, r, v, start):
+        ctx.set(dut.acc.waddr_next, r)                     # the row, a cycle early
+        ctx.set(dut.acc.we_next, 1)
+        await ctx.tick()
         ctx.set(dut.acc.waddr, r)
         ctx.set(dut.acc.wdata, v)
         ctx.set(dut.acc.we, 1)
+        ctx.set(dut.acc.we_next, 0)
         ctx.set(dut.ctl.start, start)
         await ctx.tick()
         ctx.set(dut.acc.we, 0)

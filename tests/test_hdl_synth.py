@@ -206,3 +206,34 @@ def test_records_errors(tmp_path):
     (tmp_path / "bad.json").write_text('{"fmax_mhz": 100}')
     with pytest.raises(InputError, match="bad.json: an 'eie synth --json' record needs target"):
         fpga.load_records(tmp_path)
+
+
+@pytest.mark.parametrize("target, device", [("ecp5", "25k"), ("ecp5", "85k"), ("ice40", "hx8k")])
+def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, target, device):
+    """The top's clk goes to the package's clock input through an LPF on ECP5 (left free,
+    nextpnr once put it where the clock could not reach the global network); iCE40 keeps its
+    unconstrained placement."""
+    dev = synth.DEVICES[target][device]
+    seen = {}
+
+    def fake_run(cmd, cwd, what, log=None):
+        seen["cmd"] = cmd
+        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n")
+        return "", 1.0
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    res = synth.place_and_route(dev, tmp_path, 100.0, 1)
+    assert res["fmax_mhz"] == 123.45
+    cmd = seen["cmd"]
+    if target == "ecp5":
+        lpf = cmd[cmd.index("--lpf") + 1]
+        # the independent reference: the ULX3S (same CABGA381 package) clocks its ECP5 from
+        # this pin, per amaranth-boards
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+        clk25 = next(r for r in ULX3S_85F_Platform.resources if r.name == "clk25")
+        pin = clk25.ios[0].names[0]
+        assert (tmp_path / lpf).read_text().strip() == f'LOCATE COMP "clk" SITE "{pin}";'
+        assert "--lpf-allow-unconstrained" in cmd
+    else:
+        assert "--lpf" not in cmd and not (tmp_path / "clock.lpf").exists()

@@ -285,3 +285,33 @@ def test_chained_layer_whose_outputs_do_not_fit_is_refused():
 
     with pytest.raises(ValueError, match="act_depth >= 5"):
         asyncio.run(NoBus(hw).run_jobs([], n_out=10, chain=True))
+
+
+def test_sequencer_start_next_announces_start_one_cycle_ahead():
+    """``start_next`` (the PEs' units load their copies of ``start`` from it) is high exactly
+    in the cycle before ``start``, which comes ``PREROLL`` cycles after the arm cycle; a
+    second start command during the pass is ignored."""
+    from amaranth.sim import Simulator
+
+    from eie.hdl.params import PREROLL
+    from eie.hdl.top import PassSequencer
+
+    dut = PassSequencer()
+    trace = []
+
+    async def bench(ctx):
+        ctx.set(dut.pes_idle, 1)
+        for cycle in range(3 * PREROLL):
+            ctx.set(dut.cmd_start, int(cycle in (2, 6)))            # 6: while busy, ignored
+            ctx.set(dut.bias_sent, int(cycle > PREROLL + 8))
+            trace.append((ctx.get(dut.ctl.arm), ctx.get(dut.ctl.start), ctx.get(dut.ctl.start_next)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    arms = [c for c, (a, _, _) in enumerate(trace) if a]
+    starts = [c for c, (_, s, _) in enumerate(trace) if s]
+    nexts = [c for c, (_, _, n) in enumerate(trace) if n]
+    assert arms == [3] and starts == [3 + PREROLL] and nexts == [2 + PREROLL]

@@ -61,6 +61,7 @@ class Device:
     brams: int                # DP16KD (18 Kbit) / SB_RAM40_4K (4 Kbit)
     dsps: int                 # MULT18X18D / SB_MAC16
     io: int                   # user I/O of the package
+    clock_pin: str = ""       # a dedicated clock input of the package, for the top's ``clk``
 
     @property
     def bram_kind(self) -> str:
@@ -71,11 +72,17 @@ class Device:
         return "MULT18X18D" if self.target == "ecp5" else "SB_MAC16"
 
 
+#: the clock input pin of the ECP5 CABGA381 package: G2, the pin the ULX3S's oscillator
+#: drives (amaranth-boards' ``clk25``), a primary clock input.  Without a location nextpnr
+#: places ``clk`` on any pin, and from some (X6/Y0 on a 25k) the clock cannot reach the
+#: global network: nextpnr then fails ("Failed to route arc 0.0 of net clk$TRELLIS_IO_IN").
+CABGA381_CLOCK = "G2"
+
 DEVICES = {
     "ecp5": {
-        "25k": Device("ecp5", "25k", "LFE5U-25F-6CABGA381", "CABGA381", ("--25k",), 24288, 56, 28, 197),
-        "45k": Device("ecp5", "45k", "LFE5U-45F-6CABGA381", "CABGA381", ("--45k",), 43848, 108, 72, 203),
-        "85k": Device("ecp5", "85k", "LFE5U-85F-6CABGA381", "CABGA381", ("--85k",), 83640, 208, 156, 205),
+        "25k": Device("ecp5", "25k", "LFE5U-25F-6CABGA381", "CABGA381", ("--25k",), 24288, 56, 28, 197, CABGA381_CLOCK),
+        "45k": Device("ecp5", "45k", "LFE5U-45F-6CABGA381", "CABGA381", ("--45k",), 43848, 108, 72, 203, CABGA381_CLOCK),
+        "85k": Device("ecp5", "85k", "LFE5U-85F-6CABGA381", "CABGA381", ("--85k",), 83640, 208, 156, 205, CABGA381_CLOCK),
     },
     "ice40": {
         "hx8k": Device("ice40", "hx8k", "iCE40HX8K-CT256", "ct256", ("--hx8k",), 7680, 32, 0, 206),
@@ -367,6 +374,9 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
         cmd += ["--placer-heap-timingweight", str(timing_weight)]
     if dev.target == "ice40":
         cmd.append("--pcf-allow-unconstrained")
+    if dev.clock_pin:
+        (workdir / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{dev.clock_pin}";\n')
+        cmd += ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
     try:
         _, wall = _run(cmd, workdir, "nextpnr", log)
     except SynthError as exc:

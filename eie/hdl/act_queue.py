@@ -39,7 +39,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .interfaces import Broadcast, DescWrite, PassControl, QueueIssue, desc_layout, slot_bits
-from .params import HWConfig
+from .params import POP_COPIES, HWConfig
 
 __all__ = ["ActQueue", "desc_layout", "slot_bits"]   # the layout lives in .interfaces
 
@@ -121,6 +121,12 @@ class ActQueue(wiring.Component):
         fresh0, fresh1 = Signal(), Signal()     # entry rptr0 / rptr1 was written last cycle
         nxt = Signal(lay)
 
+        # copies of the contract count's "not empty" flag, one per slice of head/next, each
+        # giving its own copy of the pop (the same decision: see the count below)
+        cnt_nz_c = [Signal(name=f"cnt_nz_c{k}", attrs={"keep": 1}) for k in range(POP_COPIES)]
+        bc_r = Signal(attrs={"keep": 1})
+        pops = [(c | bc_r) & self.issue.ready for c in cnt_nz_c]
+
         def inc(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
@@ -132,7 +138,15 @@ class ActQueue(wiring.Component):
         m.d.sync += [r.eq(n) for r, n in zip(rptr, rptr_next, strict=True)]
         m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid),
                      rp2.addr.eq(rptr_next[2] if bram else rptr[2]), self.issue.next.eq(nxt)]
-        m.d.sync += [wq.eq(self.wr.data), self.issue.head.eq(Mux(pop, x1, x0)), nxt.eq(Mux(pop, rp2.data.as_value(), x1)),
+        # head and next move on a pop: ~2 x 70 flip-flops.  Each slice of them takes its own
+        # copy of the pop (from its own copy of cnt_nz, below), so no one LUT drives them all
+        width = len(nxt.as_value())
+        step = -(-width // POP_COPIES)
+        head_v, nxt_v, rd_v = self.issue.head.as_value(), nxt.as_value(), rp2.data.as_value()
+        for k, lo in enumerate(range(0, width, step)):
+            sl = slice(lo, min(width, lo + step))
+            m.d.sync += [head_v[sl].eq(Mux(pops[k], x1[sl], x0[sl])), nxt_v[sl].eq(Mux(pops[k], rd_v[sl], x1[sl]))]
+        m.d.sync += [wq.eq(self.wr.data),
                      fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
                      fresh1.eq(self.wr.valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
         with m.If(self.ctl.arm):
@@ -153,7 +167,6 @@ class ActQueue(wiring.Component):
         # base = the count at the start of this cycle (cnt excludes last cycle's push, bc_r);
         # every flag is precomputed for "popped" and "not popped" from registers, and this
         # unit's own pop (the same decision as the Issue's) only picks one.
-        bc_r = Signal(attrs={"keep": 1})
         cnt = Signal(range(d + 1))
         cnt_nz = Signal()
         base = Signal(range(d + 2))
@@ -169,11 +182,13 @@ class ActQueue(wiring.Component):
         m.d.comb += self.quiet_next.eq(Mux(bc_r, ready & z0 & hz, Mux(cnt_nz & ready, (z0 | z1) & hz, z0)))
         with m.If(self.ctl.start):
             m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.bc.room_nopush.eq(1), self.bc.room_push.eq(int(d > 1))]
+            m.d.sync += [c.eq(0) for c in cnt_nz_c]
         with m.Else():
             m.d.sync += [
                 bc_r.eq(self.bc.strobe),
                 cnt.eq(base - pop),
                 cnt_nz.eq(Mux(pop, base >= 2, base >= 1)),
+                *[c.eq(Mux(pop, base >= 2, base >= 1)) for c in cnt_nz_c],
                 self.bc.room_nopush.eq(pop | (base < d)),           # the count never exceeds D
                 self.bc.room_push.eq(Mux(pop, base < d, base + 1 < d)),
             ]

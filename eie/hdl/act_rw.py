@@ -23,7 +23,8 @@ Ports and timing
   (block RAM with output register, then a register behind the bank multiplexer:
   ``SRC_LATENCY``).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
 * Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc.raddr``/``acc.ren`` in cycle
-  c → ``acc.rdata`` in c+1 (read-before-write); ``acc.we`` writes at the end of the cycle.
+  c → ``acc.rdata`` in c+1 (read-before-write); ``acc.we`` writes at the end of the cycle
+  (the file takes the write's enable and row a cycle early, ``acc.we_next``/``acc.waddr_next``).
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
 * Host: ``h_we_src``/``h_we_next`` write a bank (``h_wdata``); ``h_we_dst`` writes destination
@@ -164,19 +165,34 @@ class ActRW(wiring.Component):
         # generator may drop an all-zero initialiser (eie.flow.generate)
         valid = Signal(hw.dst_depth, init=sum(1 << r for r, v in enumerate(self._init_acc) if v))
         dp_valid, wo_valid = Signal(), Signal()
-        wo_addr = Signal(hw.row_bits)            # registered: no multiplexer before the valid bits
-        m.d.sync += wo_addr.eq(Mux(wb_active, wb_cnt, self.h_addr))
+        # registered: no multiplexer before the valid bits; the valid-bit lookup has its own
+        # copy (its 64:1 multiplexer and the file's read port each load one register)
+        wo_next = Mux(wb_active, wb_cnt, self.h_addr)
+        wo_addr = Signal(hw.row_bits, attrs={"keep": 1})
+        wo_vaddr = Signal(hw.row_bits, attrs={"keep": 1})
+        m.d.sync += [wo_addr.eq(wo_next), wo_vaddr.eq(wo_next)]
         # one write port: the accumulate port, or the host's preload (only while no pass
         # runs).  The host's write is registered first (it lands one cycle later than the
         # other memories' host writes, long before any pass can start), so the decode of
         # the host bus never sits in front of the file's write port and valid bits.
         h_we, h_waddr, h_wacc = Signal(), Signal(hw.row_bits), Signal(signed(c.acc_bits))
+        # the write's enable and address are registers, loaded a cycle early from the host's
+        # strobe and the datapath's we_next / waddr_next: the file's write-enable decoder
+        # and address pins start from flip-flops (the enable behind two LUTs of the
+        # datapath's and the host's strobes was a critical path)
+        w_en_r, w_addr_r = Signal(), Signal(hw.row_bits)
+        m.d.sync += [w_en_r.eq(self.acc.we_next | self.h_we_dst),
+                     w_addr_r.eq(Mux(self.h_we_dst, self.h_addr[:hw.row_bits], self.acc.waddr_next))]
         m.d.sync += [h_we.eq(self.h_we_dst), h_waddr.eq(self.h_addr[:hw.row_bits]), h_wacc.eq(self.h_wacc)]
+        # the one-hots of the two write addresses, decoded a cycle before the write from
+        # registers (the host's offset; the datapath's ``waddr_next``): set_q below is a choice between them, not a decoder behind a multiplexer
+        onehot = Const(1, hw.dst_depth)
+        h_oh, acc_oh = Signal(hw.dst_depth), Signal(hw.dst_depth)
+        m.d.sync += [h_oh.eq(onehot << self.h_addr[:hw.row_bits]), acc_oh.eq(onehot << self.acc.waddr_next)]
         m.d.comb += [
             dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(Mux(h_we, h_waddr, self.acc.waddr)),
+            dst_w.addr.eq(w_addr_r), dst_w.en.eq(w_en_r),
             dst_w.data.eq(Mux(h_we, h_wacc, self.acc.wdata)),
-            dst_w.en.eq(self.acc.we | h_we),
         ]
         # Valid bits: a write's bit is set a cycle late, from a registered one-hot of its
         # address (set_q), so no address multiplexer or decoder sits in front of the 64
@@ -189,15 +205,21 @@ class ActRW(wiring.Component):
         clear_q = Signal()
         set_q = Signal(hw.dst_depth)
         w_en_q, w_addr_q = Signal(), Signal(hw.row_bits)          # the write of the previous cycle
+        w_set_q = Signal()
         pre_valid, pre_hit, wo_set = Signal(), Signal(), Signal()
         m.d.sync += [
             clear_q.eq(clear),
-            set_q.eq(Mux(dst_w.en, Const(1, hw.dst_depth) << dst_w.addr, 0)),
+            set_q.eq(Mux(w_en_r, Mux(h_we, h_oh, acc_oh), 0)),
             w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
+            # ... and whether it set a valid bit (an address past a file whose depth is not a
+            # power of two sets none)
+            w_set_q.eq(dst_w.en & ~clear & (dst_w.addr < hw.dst_depth if hw.dst_depth < 1 << hw.row_bits else 1)),
             pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
             pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
             dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
-            wo_valid.eq(valid.bit_select(wo_addr, 1)), wo_set.eq(set_q.bit_select(wo_addr, 1) & ~clear_q),
+            # set_q holds the one-hot of the previous cycle's write (w_en_q, w_addr_q): its bit
+            # at wo_addr, dropped by clear_q, is a compare of registers, not a 64:1 choice
+            wo_valid.eq(valid.bit_select(wo_vaddr, 1)), wo_set.eq(w_set_q & (w_addr_q == wo_addr)),
             valid.eq(Mux(clear, 0, valid | Mux(clear_q, 0, set_q))),
         ]
         m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))

@@ -49,8 +49,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl
-from .params import HWConfig
+from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl, register_copies
+from .params import SHIFT_COPIES, HWConfig
 
 __all__ = ["Arith", "round_shift_ref"]
 
@@ -140,17 +140,31 @@ class Arith(wiring.Component):
         # ---- t+3: product, registered in the fabric -----------------------------------------
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
         s4_p = Signal(signed(hw.product_bits))
-        m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row)]
+        # a copy of the row for the register file's one-hot decoder (waddr_next): the decoder's
+        # 64 flip-flops are a load of their own, apart from the file's read address
+        s4_wrow = Signal(rb, name="s4_wrow", attrs={"keep": 1})
+        m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row),
+                     s4_wrow.eq(s3_row)]
         self._multiply(m, s2_a, cb_r.data, s4_p)
 
         # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
         twice = Signal(signed(hw.product_bits + 1))
         m.d.comb += twice.eq(s4_p << 1)
         x = Signal(c.acc_bits + 1)
-        m.d.comb += x.eq(twice >> self.shift)
+        # the shift amount is static during a pass (written before the start, used from the
+        # pass's cycle 0 on, at least PREROLL cycles after the arm cycle), so copies of it a
+        # cycle late are settled: each copy drives the shifter of one slice of x, so no
+        # register fans out to every bit's multiplexer tree
+        shift_q = register_copies(m, self.shift, SHIFT_COPIES, name="shift_q")
+        step = -(-len(x) // SHIFT_COPIES)
+        for k, lo in enumerate(range(0, len(x), step)):
+            hi = min(len(x), lo + step)
+            m.d.comb += x[lo:hi].eq((twice >> shift_q[k])[lo:hi])
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
-        m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid)]
+        m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
+                     self.acc.waddr_next.eq(s4_wrow),               # s5_row in the next cycle
+                     self.acc.we_next.eq(s4_valid & s4_real & ~self.ctl.start)]   # acc.we, next cycle
         m.d.sync += [
             s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),

@@ -26,7 +26,7 @@ signature            from → to                           carries
 ==================== =================================== ====================================
 """
 
-from amaranth.hdl import Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,7 +35,7 @@ from .regmap import MEM_BITS
 
 __all__ = ["slot_bits", "desc_layout", "SHIFT_BITS", "PassControl", "PassRegs", "WriteBack", "Announce",
            "Broadcast", "SrcRead", "CCULink", "DescWrite", "QueueIssue", "IssueEntry", "Entry", "AccPort",
-           "PEHost", "registered_copy"]
+           "PEHost", "registered_copy", "register_copies", "sliced_choice"]
 
 #: width of the ``shift`` register (``fa + fw − fo``, at most 63)
 SHIFT_BITS = 6
@@ -77,12 +77,16 @@ class PassControl(wiring.Signature):
     running    cycles 0 .. c_done.
     pf_active  arm .. c_done: the prefetch owns the pointer and activation banks' read ports
                (else the host does).
+    start_next ``start`` of the next cycle (cycle −2): a PE gives each of its units a
+               register of its own loaded from it, the unit's copy of ``start`` (the start
+               clears registers all over a PE; one copy driving them all was a critical path).
 
     A unit takes the whole signature and uses the bits it needs.
     """
 
     def __init__(self):
-        super().__init__({"arm": Out(1), "start": Out(1), "running": Out(1), "pf_active": Out(1)})
+        super().__init__({"arm": Out(1), "start": Out(1), "running": Out(1), "pf_active": Out(1),
+                          "start_next": Out(1)})
 
 
 class PassRegs(wiring.Signature):
@@ -187,13 +191,16 @@ class IssueEntry(wiring.Signature):
     valid, first, slot, a   the entry issued in this cycle: first of its column, slot in its
                             line, the column's activation.
     spec_line, spec_ce      the line memory's read for the *next* cycle (the line of the entry
-                            issued in the cycle after): address and enable.
+                            issued in the cycle after): address and enable; while no pass
+                            runs, the host's read (``h_line``, enabled).
+    h_line                  (In) the host's line address.
     """
 
     def __init__(self, hw: HWConfig):
         super().__init__({
             "spec_line": Out(max(1, hw.line_addr_bits)),
             "spec_ce": Out(1),
+            "h_line": In(max(1, hw.line_addr_bits)),
             "valid": Out(1),
             "first": Out(1),
             "slot": Out(slot_bits(hw)),
@@ -220,7 +227,9 @@ class AccPort(wiring.Signature):
     """The destination register file's accumulate port [arch §5.5]: ``raddr``/``ren`` in
     cycle c → ``rdata`` (In) in c+1 (read-before-write); ``waddr``/``wdata``/``we`` write at
     the end of the cycle; ``raddr_next`` is the row read in the next cycle (the file looks up
-    its valid bit a cycle early)."""
+    its valid bit a cycle early); ``we_next``/``waddr_next`` are ``we``/``waddr`` of the next
+    cycle (the file registers its write enable and address, and decodes its valid-bit
+    one-hot, a cycle early: ``we``/``waddr`` say the same a cycle later)."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({
@@ -228,6 +237,8 @@ class AccPort(wiring.Signature):
             "raddr": Out(hw.row_bits),
             "ren": Out(1),
             "rdata": In(signed(hw.config.acc_bits)),
+            "we_next": Out(1),
+            "waddr_next": Out(hw.row_bits),
             "waddr": Out(hw.row_bits),
             "wdata": Out(signed(hw.config.acc_bits)),
             "we": Out(1),
@@ -240,6 +251,8 @@ class PEHost(wiring.Signature):
     sel     this PE is addressed (its index, or the ``bcast`` bit; not ``global``).
     mem     the ``mem`` field (:data:`~.regmap.MEM`).
     off     the ``offset`` field.
+    off_line  a copy of ``off`` of its own: the line memory's host read address (it passes
+            through the Issue's look-ahead multiplexers, :class:`IssueEntry`).
     wdata   write data.
     we      write (already gated by this PE's copy of ``busy``).
     rdata   (In) the word addressed five cycles earlier, sign-extended (see :mod:`.pe`).
@@ -250,6 +263,7 @@ class PEHost(wiring.Signature):
             "sel": Out(1),
             "mem": Out(MEM_BITS),
             "off": Out(hw.offset_bits),
+            "off_line": Out(hw.offset_bits),
             "wdata": Out(hw.data_bits),
             "we": Out(1),
             "rdata": In(hw.data_bits),
@@ -272,3 +286,24 @@ def registered_copy(m, signature: wiring.Signature, source, *, name: str):
         m.d.sync += reg.eq(getattr(source, member_name))
         setattr(copy, member_name, reg)
     return copy
+
+
+def register_copies(m, value, n: int, *, name: str) -> list:
+    """``n`` registers loaded every cycle with ``value`` (one cycle late), each marked
+    ``keep``: copies of a select signal, each driving a slice of a wide multiplexer, so no
+    one flip-flop fans out to every bit (merging them would undo the point)."""
+    copies = [Signal(len(value), name=f"{name}_c{k}", attrs={"keep": 1}) for k in range(n)]
+    m.d.sync += [c.eq(value) for c in copies]
+    return copies
+
+
+def sliced_choice(choices, sels) -> Value:
+    """``Array(choices)[sel]`` for equally wide ``choices``, bit slice k chosen by
+    ``sels[k]`` (copies of one select value, :func:`register_copies`): the same word, each
+    copy driving ``1 / len(sels)`` of the bits."""
+    width = len(choices[0])
+    if any(len(c) != width for c in choices):
+        raise ValueError("sliced_choice needs choices of one width")
+    step = -(-width // len(sels))
+    return Cat(*[Array([c[lo:lo + step] for c in choices])[sel]
+                 for lo, sel in zip(range(0, width, step), sels, strict=False)])

@@ -17,7 +17,7 @@ from ..config import EIEConfig
 from ..errors import ConfigError
 
 __all__ = ["HWConfig", "bits_for", "DEPTHS", "COUNTER_BITS", "VENDORS", "DESC_FIFOS", "DESC_FIFO_DEFAULT", "BRAM_LATENCY",
-           "GROUP_SLOTS", "LEAD", "ITEM_SLOTS", "PREROLL", "announce_groups"]
+           "GROUP_SLOTS", "LEAD", "ITEM_SLOTS", "PREROLL", "SELECT_COPIES", "POP_COPIES", "SHIFT_COPIES", "announce_groups"]
 
 #: the memory depths of one build (per PE), each an :class:`HWConfig` field, with its unit
 DEPTHS = {"spmat_lines": "sparse-matrix lines (of line_bits bits)",
@@ -27,6 +27,18 @@ DEPTHS = {"spmat_lines": "sparse-matrix lines (of line_bits bits)",
 
 #: width of every statistics counter (per PE and global)
 COUNTER_BITS = 32
+#: copies of the select register of each wide read multiplexer of the host port (the PE's
+#: word choice, the array's PE and global-or-PE choices): each copy drives one slice of the
+#: data_bits-wide word, so no flip-flop fans out to every bit (on the ECP5 reference the
+#: 64-bit choice behind one select register was a critical path: 8.4 ns of routing)
+SELECT_COPIES = 4
+#: copies of a PE's pop decision, each moving one slice of the descriptor FIFO's head and
+#: next registers (~70 bits each; one pop LUT driving all of them was a critical path)
+POP_COPIES = 4
+#: copies of the static ``shift`` in each PE's arithmetic, each driving the round-shift of
+#: a slice of the accumulator's addend (one register fanned out to the whole barrel shifter
+#: was a critical path)
+SHIFT_COPIES = 3
 
 #: memory primitives the RTL can instantiate: ``generic`` (behavioural Amaranth ``Memory``,
 #: what simulation and every other flow use), ``ecp5`` (DP16KD with ``REGMODE=OUTREG``),

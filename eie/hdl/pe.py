@@ -22,15 +22,24 @@ reads have no side effect).  Signed quantities (activations, codebook values, ou
 sign-extended to ``data_bits``.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .act_queue import ActQueue
 from .act_rw import ActRW
 from .arith import Arith
-from .interfaces import CCULink, PassControl, PassRegs, PEHost, WriteBack, registered_copy
-from .params import COUNTER_BITS, HWConfig
+from .interfaces import (
+    CCULink,
+    PassControl,
+    PassRegs,
+    PEHost,
+    WriteBack,
+    register_copies,
+    registered_copy,
+    sliced_choice,
+)
+from .params import COUNTER_BITS, SELECT_COPIES, HWConfig
 from .ptr_read import Issue, PtrPrefetch
 from .regmap import MEM, MEM_BITS, PE_COUNTERS
 from .spmat_read import SpmatRead
@@ -93,7 +102,13 @@ class PE(wiring.Component):
         m.submodules.act = act = ActRW(hw, init_act=init.get("act", ()), init_acc=init.get("bias", ()))
 
         # announce → descriptor → queue → issue → line → arithmetic ↔ register file
-        connect(m, flipped(self.ctl), ptr.ctl, queue.ctl, issue.ctl, spmat.ctl, arith.ctl, act.ctl)
+        # each unit's control: the PE's copy, except ``start``, a register of the unit's own
+        # loaded from ``start_next`` (the start clears registers all over the PE)
+        for name, unit in {"ptr": ptr, "queue": queue, "issue": issue, "spmat": spmat, "arith": arith,
+                           "act": act}.items():
+            m.d.comb += [getattr(unit.ctl, k).eq(getattr(self.ctl, k)) for k in ("arm", "running", "pf_active",
+                                                                                 "start_next")]
+            m.d.comb += unit.ctl.start.eq(self._start_copy(m, name))
         connect(m, flipped(self.ccu.ann), ptr.ann)
         connect(m, flipped(self.ccu.bc), queue.bc)
         connect(m, flipped(self.ccu.src), act.src)
@@ -124,13 +139,20 @@ class PE(wiring.Component):
         self._host_reads(m, ptr, spmat, arith, act, counters)
         return m
 
+    def _start_copy(self, m, name):
+        """A register equal to ``ctl.start`` in every cycle (loaded from ``ctl.start_next``)."""
+        start = Signal(name=f"start_{name}", attrs={"keep": 1})
+        m.d.sync += start.eq(self.ctl.start_next)
+        return start
+
     def _counters(self, m, events):
         """The PE's statistics counters [arch §6], in :data:`~.regmap.PE_COUNTERS` order:
         cleared at start, one count per event strobe."""
         counters = []
+        start = self._start_copy(m, "counters")
         for name in PE_COUNTERS:
             cnt = Signal(COUNTER_BITS, name=f"cnt_{name}")
-            with m.If(self.ctl.start):
+            with m.If(start):
                 m.d.sync += cnt.eq(0)
             with m.Elif(events[name]):
                 m.d.sync += cnt.eq(cnt + 1)
@@ -148,7 +170,8 @@ class PE(wiring.Component):
         m.d.comb += [
             ptr.h_addr.eq(host.off), ptr.h_wdata.eq(host.wdata),
             ptr.h_we_even.eq(we_mem("ptr_even")), ptr.h_we_odd.eq(we_mem("ptr_odd")),
-            spmat.h_addr.eq(host.off), spmat.h_wdata.eq(host.wdata), spmat.h_we.eq(we_mem("spmat")),
+            spmat.h_addr.eq(host.off), spmat.h_raddr.eq(host.off_line), spmat.h_wdata.eq(host.wdata),
+            spmat.h_we.eq(we_mem("spmat")),
             arith.h_addr.eq(host.off), arith.h_wdata.eq(host.wdata), arith.h_we.eq(we_mem("codebook")),
             act.h_addr.eq(host.off), act.h_wdata.eq(host.wdata), act.h_wacc.eq(host.wdata),
             act.h_we_src.eq(we_mem("act")), act.h_we_next.eq(we_mem("act_next")), act.h_we_dst.eq(we_mem("out")),
@@ -160,7 +183,7 @@ class PE(wiring.Component):
         hw = self._hw
         host = self.host
         lat = HOST_READ_STAGES
-        mem_q = [Signal(MEM_BITS, name=f"mem_q{i}") for i in range(lat)]
+        mem_q = [Signal(MEM_BITS, name=f"mem_q{i}") for i in range(lat - 1)]
         cnt_bits = (len(PE_COUNTERS) - 1).bit_length()          # the counter's number in ``off``
         counter_sel = Array(counters + [0] * ((1 << cnt_bits) - len(counters)))
         # the counter's number is registered here first (a PE-local copy next to the
@@ -169,8 +192,10 @@ class PE(wiring.Component):
         cnt_num = Signal(cnt_bits, name="cnt_num")
         cnt_q = [None] + [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(1, lat)]
         m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits]), cnt_q[1].eq(counter_sel[cnt_num])]
-        for i in range(1, lat):
+        for i in range(1, lat - 1):
             m.d.sync += mem_q[i].eq(mem_q[i - 1])
+        # the last stage of mem as copies, each choosing a slice of the word's bits
+        sel = register_copies(m, mem_q[-1], SELECT_COPIES, name="mem_sel")
         for i in range(2, lat):
             m.d.sync += cnt_q[i].eq(cnt_q[i - 1])
 
@@ -191,10 +216,11 @@ class PE(wiring.Component):
         for name, src in srcs.items():
             m.d.comb += ext[MEM[name]].eq(src)
         # an 8:1 choice of data_bits-wide words in two registered steps (4:1 then 2:1): one
-        # select register fanned out to every bit behind two LUT levels was a critical path
+        # select register fanned out to every bit behind two LUT levels was a critical path,
+        # and so was one copy of it driving every bit (the copies: SELECT_COPIES)
         lo_bits = MEM_BITS - 1
         half = [Signal(hw.data_bits, name=f"h_half{i}") for i in range(2)]
-        hsel = Signal()
-        m.d.sync += [half[0].eq(Array(ext[:1 << lo_bits])[mem_q[-1][:lo_bits]]),
-                     half[1].eq(Array(ext[1 << lo_bits:])[mem_q[-1][:lo_bits]]),
-                     hsel.eq(mem_q[-1][lo_bits]), host.rdata.eq(Mux(hsel, half[1], half[0]))]
+        hsel = register_copies(m, sel[0][lo_bits], SELECT_COPIES, name="hsel")
+        m.d.sync += [half[0].eq(sliced_choice(ext[:1 << lo_bits], [s[:lo_bits] for s in sel])),
+                     half[1].eq(sliced_choice(ext[1 << lo_bits:], [s[:lo_bits] for s in sel])),
+                     host.rdata.eq(sliced_choice(half, hsel))]

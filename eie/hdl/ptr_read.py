@@ -263,9 +263,12 @@ class Issue(wiring.Component):
         head_spec = h.newline & ~h.z & q.head_ok
         np_line, np_ce = Signal(lb), Signal()            # no pop in this cycle
         p_line, p_ce = Signal(lb), Signal()              # the head column is popped now
+        # while no pass runs nothing is popped or continued (the queue is empty, no entry is
+        # in flight), so the innermost choice also carries the host's read: the line memory's
+        # address pins see one multiplexer chain, not a host multiplexer behind it
         m.d.comb += [
-            np_line.eq(Mux(cont & rem_ge2, l2, h.line0)),
-            np_ce.eq(Mux(cont & rem_ge2, w2, head_spec)),
+            np_line.eq(Mux(cont & rem_ge2, l2, Mux(self.ctl.running, h.line0, self.entry.h_line))),
+            np_ce.eq(Mux(cont & rem_ge2, w2, Mux(self.ctl.running, head_spec, 1))),
             p_line.eq(Mux(h.z | h.one, nx.line0, h.line1)),
             p_ce.eq(Mux(h.z | h.one, nx.newline & ~nx.z & q.next_ok, h.wrap0)),
             self.entry.spec_line.eq(Mux(q.pop, p_line, np_line)),

@@ -58,7 +58,7 @@ from __future__ import annotations
 from .params import COUNTER_BITS, PREROLL
 
 __all__ = ["MEM", "PE_COUNTERS", "GLOBAL_REGS", "GLOBAL_COUNTERS", "CTRL_START", "CTRL_WRITEBACK", "CTRL_KEEP_ACC",
-           "CTRL_BITS",
+           "CTRL_BITS", "HOST_WRITTEN", "GLOBAL_SEL_BITS",
            "STATUS_BUSY", "STATUS_DONE", "STATUS_SRC_SEL", "STATUS_FAULT", "READ_LATENCY", "WRITE_LATENCY",
            "START_DELAY", "HW_VERSION", "COUNTER_BITS", "MEM_BITS", "HostMap"]
 
@@ -75,6 +75,11 @@ GLOBAL_REGS = {"ctrl": 0, "status": 1, "groups": 2, "bias_act": 3, "shift": 4, "
                "pes": 12, "version": 13, "ptr_base": 14, "spmat_base": 15}
 #: the array's counters among the global registers
 GLOBAL_COUNTERS = ("cycles", "broadcasts", "stall_cycles", "groups_scanned")
+#: the global registers the host writes and reads back (``ctrl`` is a command, the rest read only)
+HOST_WRITTEN = ("groups", "bias_act", "shift", "relu", "wb_base", "src_sel", "ptr_base", "spmat_base")
+#: the offset bits that choose a global register on a read (higher bits are ignored there;
+#: a write compares the whole offset)
+GLOBAL_SEL_BITS = (max(GLOBAL_REGS.values())).bit_length()
 
 # ---- ctrl (write) ---------------------------------------------------------------------------
 #: ``ctrl`` bit 0: start a pass (ignored while busy)

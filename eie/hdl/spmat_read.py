@@ -23,10 +23,12 @@ Timing [arch §5.4, §5.5]
 issue path, when descriptors are made.
 
 Host port: ``h_we`` writes line ``h_addr``; when not ``running`` the memory reads
-``h_addr`` (``h_rdata``, three cycles later).
+``h_raddr`` (the same offset, a register of its own; ``h_rdata``, three cycles later): the
+Issue's look-ahead carries it then (``IssueEntry.h_line``), so the address pins have no
+host multiplexer of their own.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -85,6 +87,7 @@ class SpmatRead(wiring.Component):
             "entry": Out(Entry(hw)),
             "busy": Out(1),
             "h_addr": In(max(1, hw.line_addr_bits)),
+            "h_raddr": In(max(1, hw.line_addr_bits)),
             "h_wdata": In(c.line_bits),
             "h_we": In(1),
             "h_rdata": Out(c.line_bits),
@@ -100,8 +103,9 @@ class SpmatRead(wiring.Component):
         m.d.comb += [
             mem.w_addr.eq(self.h_addr), mem.w_data.eq(self.h_wdata), mem.w_en.eq(self.h_we),
             self.h_rdata.eq(mem.r_data),
-            mem.r_addr.eq(Mux(self.ctl.running, self.issue.spec_line, self.h_addr)),
-            mem.r_en.eq(Mux(self.ctl.running, self.issue.spec_ce, 1)),
+            # the Issue's look-ahead, which is the host's read while no pass runs
+            self.issue.h_line.eq(self.h_raddr),
+            mem.r_addr.eq(self.issue.spec_line), mem.r_en.eq(self.issue.spec_ce),
         ]
         s_slot = Signal.like(self.issue.slot)
         m.d.sync += [

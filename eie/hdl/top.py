@@ -31,15 +31,25 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from .interfaces import SHIFT_BITS, PassControl, PassRegs, PEHost, registered_copy
+from .interfaces import (
+    SHIFT_BITS,
+    PassControl,
+    PassRegs,
+    PEHost,
+    register_copies,
+    registered_copy,
+    sliced_choice,
+)
 from .lnzd import CCU
-from .params import COUNTER_BITS, PREROLL, HWConfig
+from .params import COUNTER_BITS, PREROLL, SELECT_COPIES, HWConfig
 from .pe import PE
 from .regmap import (
     CTRL_KEEP_ACC,
     CTRL_START,
     CTRL_WRITEBACK,
     GLOBAL_REGS,
+    GLOBAL_SEL_BITS,
+    HOST_WRITTEN,
     HW_VERSION,
     MEM_BITS,
     READ_LATENCY,
@@ -69,7 +79,8 @@ class PassSequencer(wiring.Component):
     busy : Out(1)      a pass (arm .. c_done) or a write-back runs.
     ctl : Out(PassControl)       registered: ``arm`` (one cycle), ``start`` (``PREROLL``
                        cycles after arm), ``running`` (from the cycle after start to
-                       c_done), ``pf_active`` (arm .. c_done).
+                       c_done), ``pf_active`` (arm .. c_done), ``start_next`` (the cycle
+                       before start).
     ctl_next : Out(PassControl)  ``ctl`` of the next cycle (the per-PE copies load it).
     done : Out(1)      c_done: running, the bias was broadcast before the previous cycle
                        and every PE is idle.
@@ -100,12 +111,14 @@ class PassSequencer(wiring.Component):
             self.busy.eq(ctl.pf_active | self.wb_busy),
             nxt.arm.eq(self.cmd_start & ~self.busy),
             nxt.start.eq(pre == 1),
+            nxt.start_next.eq(pre == 2),          # start two cycles ahead (PREROLL >= 2)
             nxt.running.eq(ctl.start | (ctl.running & ~self.done)),
             nxt.pf_active.eq(nxt.arm | (ctl.pf_active & ~(ctl.running & self.done))),
             self.done.eq(ctl.running & bias_prev & self.pes_idle),
         ]
+        assert PREROLL >= 2, "start_next is decoded from the pre-roll count"
         m.d.sync += [ctl.arm.eq(nxt.arm), ctl.start.eq(nxt.start), ctl.running.eq(nxt.running),
-                     ctl.pf_active.eq(nxt.pf_active),
+                     ctl.pf_active.eq(nxt.pf_active), ctl.start_next.eq(nxt.start_next),
                      pre.eq(Mux(nxt.arm, PREROLL, Mux(pre != 0, pre - 1, 0))),
                      bias_prev.eq(self.bias_sent & ~ctl.start)]
         return m
@@ -199,24 +212,37 @@ class EIETop(wiring.Component):
 
     def _bus(self, m):
         """The host bus, registered once (cycle c0 → c1): its fields (``off``, ``pe``,
-        ``glob``), ``wdata``, ``re``, ``gw`` (a global register write) and ``ctrl_w`` (a
-        write of ``ctrl``)."""
+        ``glob``), ``wdata``, ``re``, ``ctrl_w`` (a write of ``ctrl``), ``gw`` (one write
+        strobe per host-written global register) and ``gsel`` (the global register a read
+        names).  The strobes are decoded before their registers, from the pins, and ``gsel``
+        is a register of its own (``keep``: not merged with PE 0's copy of the offset), so
+        neither the write decode nor the read multiplexer's fan-out sits behind the bus
+        register that every other use of the offset shares."""
         hw = self._hw
         amap = HostMap(hw)
         addr = Signal(hw.host_addr_bits)
         wdata = Signal(hw.data_bits)
         we, re = Signal(), Signal()
-        # a write of ctrl, decoded before the register: start and write-back commands, and
-        # from them every PE's copy of busy, start from one flip-flop
-        ctrl_w = Signal(name="ctrl_w")
+        glob_w = self.we & self.addr[amap.global_bit]
+
+        def decoded(name):
+            strobe = Signal(name=f"{name}_w")
+            m.d.sync += strobe.eq(glob_w & (self.addr[:amap.ob] == GLOBAL_REGS[name]))
+            return strobe
+
+        # a write of ctrl: start and write-back commands, and from them every PE's copy of
+        # busy, start from one flip-flop
+        ctrl_w = decoded("ctrl")
+        gw = {name: decoded(name) for name in HOST_WRITTEN}
+        gsel = Signal(GLOBAL_SEL_BITS, name="gsel", attrs={"keep": 1})
         m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re),
-                     ctrl_w.eq(self.we & self.addr[amap.global_bit] & (self.addr[:amap.ob] == GLOBAL_REGS["ctrl"]))]
+                     gsel.eq(self.addr[:GLOBAL_SEL_BITS])]
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
-                               wdata=wdata, re=re, gw=we & glob, ctrl_w=ctrl_w)
+                               wdata=wdata, re=re, gw=gw, gsel=gsel, ctrl_w=ctrl_w)
 
     def _global_regs(self, m, bus, busy):
-        """The host-written global registers (:data:`~.regmap.GLOBAL_REGS`): a write takes
+        """The host-written global registers (:data:`~.regmap.HOST_WRITTEN`): a write takes
         effect at the end of c1 (``WRITE_LATENCY`` after the bus), ignored while ``busy``."""
         hw = self._hw
         ri = self._reg_init
@@ -230,10 +256,9 @@ class EIETop(wiring.Component):
             "ptr_base": Signal(max(1, hw.ptr_addr_bits), name="ptr_base"),
             "spmat_base": Signal(max(1, hw.line_addr_bits), name="spmat_base"),
         }
-        with m.If(bus.gw & ~busy), m.Switch(bus.off):
-            for name, sig in regs.items():
-                with m.Case(GLOBAL_REGS[name]):
-                    m.d.sync += sig.eq(bus.wdata)
+        for name, sig in regs.items():
+            with m.If(bus.gw[name] & ~busy):
+                m.d.sync += sig.eq(bus.wdata)
         # not addressable: loaded from the ctrl word of a start (see elaborate)
         regs["keep_acc"] = Signal(name="keep_acc")
         return regs
@@ -251,14 +276,17 @@ class EIETop(wiring.Component):
 
         sel, hmem, hoff, hdat, hwe, pbusy = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
                                              keep("wdata", hw.data_bits), keep("we"), keep("busy"))
+        hoff_line = keep("off_line", amap.ob)
         addr_pe = self.addr[amap.pe_lsb:amap.pe_lsb + amap.pb]
         m.d.sync += [
             sel.eq(~self.addr[amap.global_bit] & (self.addr[amap.bcast_bit] | (addr_pe == p))),
             hmem.eq(self.addr[amap.mem_lsb:amap.mem_lsb + MEM_BITS]), hoff.eq(self.addr[:amap.ob]),
+            hoff_line.eq(self.addr[:amap.ob]),
             hdat.eq(self.wdata), hwe.eq(self.we), pbusy.eq(busy_next),
         ]
         host = PEHost(hw).create(path=(f"host_{p}",))
-        m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.wdata.eq(hdat),
+        m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.off_line.eq(hoff_line),
+                     host.wdata.eq(hdat),
                      host.we.eq(hwe & ~pbusy)]
         return host
 
@@ -287,26 +315,38 @@ class EIETop(wiring.Component):
         """c1 → PE (``host.rdata``, five cycles) or the global register → ``rdata`` with
         ``rvalid`` in c0 + ``READ_LATENCY``."""
         hw = self._hw
-        reg_bits = (len(GLOBAL_REGS) - 1).bit_length()   # the decoder reads this many offset bits
-        table = [0] * (1 << reg_bits)
+        table = [0] * (1 << GLOBAL_SEL_BITS)
         for name, value in gregs.items():
             table[GLOBAL_REGS[name]] = value
         lat = READ_LATENCY - 2                   # register stages between c1 and rdata
-        g = [Signal(hw.data_bits, name=f"g{i}") for i in range(lat)]
-        gl = [Signal(name=f"glob{i}") for i in range(lat)]
-        pq = [Signal(max(1, hw.pe_bits), name=f"pe_q{i}") for i in range(lat)]
+        # the global register's word in two registered steps (the low select bits choose
+        # within each group of four, then the group), so no select register drives a 16:1
+        # multiplexer of every bit; then delayed to meet the PEs' words
+        lo = 2
+        groups = [Signal(hw.data_bits, name=f"g_grp{k}") for k in range(len(table) >> lo)]
+        hi_q = Signal(GLOBAL_SEL_BITS - lo, name="gsel_hi")
+        m.d.sync += [grp.eq(Array(table[k << lo:(k + 1) << lo])[bus.gsel[:lo]]) for k, grp in enumerate(groups)]
+        m.d.sync += hi_q.eq(bus.gsel[lo:])
+        g = [Signal(hw.data_bits, name=f"g{i}") for i in range(1, lat)]
+        gl = [Signal(name=f"glob{i}") for i in range(lat - 1)]
+        pq = [Signal(max(1, hw.pe_bits), name=f"pe_q{i}") for i in range(lat - 2)]
         rq = [Signal(name=f"re_q{i}") for i in range(lat)]
-        m.d.sync += [g[0].eq(Array(table)[bus.off[:reg_bits]]), gl[0].eq(bus.glob), pq[0].eq(bus.pe),
-                     rq[0].eq(bus.re)]
+        m.d.sync += [g[0].eq(Array(groups)[hi_q]), gl[0].eq(bus.glob), pq[0].eq(bus.pe), rq[0].eq(bus.re)]
         for i in range(1, lat):
-            m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1]), pq[i].eq(pq[i - 1]), rq[i].eq(rq[i - 1])]
+            m.d.sync += rq[i].eq(rq[i - 1])
+        for i in range(1, lat - 1):
+            m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1])]
+        for i in range(1, lat - 2):
+            m.d.sync += pq[i].eq(pq[i - 1])
         # the PEs' words (there in the cycle of stage lat-2) are chosen into a register of
         # their own, then the global-or-PE choice: the N:1 multiplexer over the die and the
-        # output multiplexer are in different cycles
-        pe_data = Array([pe.host.rdata for pe in pes])
+        # output multiplexer are in different cycles; each select is a set of copies, each
+        # choosing a slice of the word (SELECT_COPIES)
+        pe_sel = register_copies(m, pq[-1], SELECT_COPIES, name="pe_sel")
+        glob_sel = register_copies(m, gl[-1], SELECT_COPIES, name="glob_sel")
         pe_word = Signal(hw.data_bits, name="pe_word")
-        m.d.sync += [pe_word.eq(pe_data[pq[lat - 2]]),
-                     self.rdata.eq(Mux(gl[-1], g[-1], pe_word)), self.rvalid.eq(rq[-1])]
+        m.d.sync += [pe_word.eq(sliced_choice([pe.host.rdata for pe in pes], pe_sel)),
+                     self.rdata.eq(sliced_choice([pe_word, g[-1]], glob_sel)), self.rvalid.eq(rq[-1])]
 
 
 class SerialTop(wiring.Component):
