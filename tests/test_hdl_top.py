@@ -62,6 +62,18 @@ def test_array_matches_model(name):
     assert_matches(res, ref)
 
 
+@pytest.mark.parametrize("name", ["n4_stall", "n3_pad_epl3"])
+def test_array_without_timing_registers_matches_model(name):
+    """The iCE40 netlist (no fan-out copies or early decodes: HWConfig.timing_registers off,
+    the descriptor FIFO in block RAM) computes the same outputs, cycles and counters."""
+    cfg, n_out, n_in, dens, adens, relu = CASES[name]
+    hw = HWConfig(cfg, spmat_lines=64, ptr_words=32, act_depth=32, vendor="ice40")
+    assert not hw.timing_registers and hw.copies(4) == 1 and hw_for(cfg).copies(4) == 4
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=len(name), relu=relu)
+    res = run_layer_amaranth(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa, max_cycles=5000)
+    assert_matches(res, ref)
+
+
 def test_wrapping_accumulator_saturates_at_write_out():
     """Large products: partial sums wrap in acc_bits; the model and the RTL agree bit for bit."""
     cfg = EIEConfig(pes=2, queue_depth=2, act_bits=8, codebook_bits=8, acc_bits=8, regfile_entries=8)

@@ -123,7 +123,7 @@ class ActQueue(wiring.Component):
 
         # copies of the contract count's "not empty" flag, one per slice of head/next, each
         # giving its own copy of the pop (the same decision: see the count below)
-        cnt_nz_c = [Signal(name=f"cnt_nz_c{k}", attrs={"keep": 1}) for k in range(POP_COPIES)]
+        cnt_nz_c = [Signal(name=f"cnt_nz_c{k}", attrs={"keep": 1}) for k in range(hw.copies(POP_COPIES))]
         bc_r = Signal(attrs={"keep": 1})
         pops = [(c | bc_r) & self.issue.ready for c in cnt_nz_c]
 
@@ -141,7 +141,7 @@ class ActQueue(wiring.Component):
         # head and next move on a pop: ~2 x 70 flip-flops.  Each slice of them takes its own
         # copy of the pop (from its own copy of cnt_nz, below), so no one LUT drives them all
         width = len(nxt.as_value())
-        step = -(-width // POP_COPIES)
+        step = -(-width // len(pops))
         head_v, nxt_v, rd_v = self.issue.head.as_value(), nxt.as_value(), rp2.data.as_value()
         for k, lo in enumerate(range(0, width, step)):
             sl = slice(lo, min(width, lo + step))

@@ -186,9 +186,14 @@ class ActRW(wiring.Component):
         m.d.sync += [h_we.eq(self.h_we_dst), h_waddr.eq(self.h_addr[:hw.row_bits]), h_wacc.eq(self.h_wacc)]
         # the one-hots of the two write addresses, decoded a cycle before the write from
         # registers (the host's offset; the datapath's ``waddr_next``): set_q below is a choice between them, not a decoder behind a multiplexer
+        # (without timing_registers: the one-hot decoded from the registered write address)
         onehot = Const(1, hw.dst_depth)
-        h_oh, acc_oh = Signal(hw.dst_depth), Signal(hw.dst_depth)
-        m.d.sync += [h_oh.eq(onehot << self.h_addr[:hw.row_bits]), acc_oh.eq(onehot << self.acc.waddr_next)]
+        if hw.timing_registers:
+            h_oh, acc_oh = Signal(hw.dst_depth), Signal(hw.dst_depth)
+            m.d.sync += [h_oh.eq(onehot << self.h_addr[:hw.row_bits]), acc_oh.eq(onehot << self.acc.waddr_next)]
+            set_next = Mux(w_en_r, Mux(h_we, h_oh, acc_oh), 0)
+        else:
+            set_next = Mux(w_en_r, onehot << w_addr_r, 0)
         m.d.comb += [
             dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
             dst_w.addr.eq(w_addr_r), dst_w.en.eq(w_en_r),
@@ -209,7 +214,7 @@ class ActRW(wiring.Component):
         pre_valid, pre_hit, wo_set = Signal(), Signal(), Signal()
         m.d.sync += [
             clear_q.eq(clear),
-            set_q.eq(Mux(w_en_r, Mux(h_we, h_oh, acc_oh), 0)),
+            set_q.eq(set_next),
             w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
             # ... and whether it set a valid bit (an address past a file whose depth is not a
             # power of two sets none)

@@ -155,8 +155,8 @@ class Arith(wiring.Component):
         # pass's cycle 0 on, at least PREROLL cycles after the arm cycle), so copies of it a
         # cycle late are settled: each copy drives the shifter of one slice of x, so no
         # register fans out to every bit's multiplexer tree
-        shift_q = register_copies(m, self.shift, SHIFT_COPIES, name="shift_q")
-        step = -(-len(x) // SHIFT_COPIES)
+        shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
+        step = -(-len(x) // len(shift_q))
         for k, lo in enumerate(range(0, len(x), step)):
             hi = min(len(x), lo + step)
             m.d.comb += x[lo:hi].eq((twice >> shift_q[k])[lo:hi])

@@ -188,6 +188,20 @@ class HWConfig:
         return _addr_bits(self.act_depth)
 
     @property
+    def timing_registers(self) -> bool:
+        """Fan-out copies and early decodes (``SELECT_COPIES``, ``POP_COPIES``,
+        ``SHIFT_COPIES``, the destination file's one-hots, the two-step global register read)
+        are built: they shorten routes on ECP5 (and in the generic netlist, which the
+        co-simulation checks); on iCE40, a single PE at a few tens of MHz where every
+        flip-flop costs a logic cell, they are left out (the iCEBreaker's UP5K filled to
+        90.4 % with them).  Changes the netlist, never the behaviour."""
+        return self.vendor != "ice40"
+
+    def copies(self, n: int) -> int:
+        """``n`` fan-out copies, or one without :attr:`timing_registers`."""
+        return n if self.timing_registers else 1
+
+    @property
     def row_bits(self) -> int:
         return max(1, _addr_bits(self.dst_depth))
 

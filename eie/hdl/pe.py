@@ -195,7 +195,7 @@ class PE(wiring.Component):
         for i in range(1, lat - 1):
             m.d.sync += mem_q[i].eq(mem_q[i - 1])
         # the last stage of mem as copies, each choosing a slice of the word's bits
-        sel = register_copies(m, mem_q[-1], SELECT_COPIES, name="mem_sel")
+        sel = register_copies(m, mem_q[-1], hw.copies(SELECT_COPIES), name="mem_sel")
         for i in range(2, lat):
             m.d.sync += cnt_q[i].eq(cnt_q[i - 1])
 
@@ -220,7 +220,7 @@ class PE(wiring.Component):
         # and so was one copy of it driving every bit (the copies: SELECT_COPIES)
         lo_bits = MEM_BITS - 1
         half = [Signal(hw.data_bits, name=f"h_half{i}") for i in range(2)]
-        hsel = register_copies(m, sel[0][lo_bits], SELECT_COPIES, name="hsel")
+        hsel = register_copies(m, sel[0][lo_bits], len(sel), name="hsel")
         m.d.sync += [half[0].eq(sliced_choice(ext[:1 << lo_bits], [s[:lo_bits] for s in sel])),
                      half[1].eq(sliced_choice(ext[1 << lo_bits:], [s[:lo_bits] for s in sel])),
                      host.rdata.eq(sliced_choice(half, hsel))]

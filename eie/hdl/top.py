@@ -321,17 +321,24 @@ class EIETop(wiring.Component):
         lat = READ_LATENCY - 2                   # register stages between c1 and rdata
         # the global register's word in two registered steps (the low select bits choose
         # within each group of four, then the group), so no select register drives a 16:1
-        # multiplexer of every bit; then delayed to meet the PEs' words
-        lo = 2
-        groups = [Signal(hw.data_bits, name=f"g_grp{k}") for k in range(len(table) >> lo)]
-        hi_q = Signal(GLOBAL_SEL_BITS - lo, name="gsel_hi")
-        m.d.sync += [grp.eq(Array(table[k << lo:(k + 1) << lo])[bus.gsel[:lo]]) for k, grp in enumerate(groups)]
-        m.d.sync += hi_q.eq(bus.gsel[lo:])
+        # multiplexer of every bit (one step without timing_registers); then delayed to meet
+        # the PEs' words
+        if hw.timing_registers:
+            lo = 2
+            groups = [Signal(hw.data_bits, name=f"g_grp{k}") for k in range(len(table) >> lo)]
+            hi_q = Signal(GLOBAL_SEL_BITS - lo, name="gsel_hi")
+            m.d.sync += [grp.eq(Array(table[k << lo:(k + 1) << lo])[bus.gsel[:lo]]) for k, grp in enumerate(groups)]
+            m.d.sync += hi_q.eq(bus.gsel[lo:])
+            first = Array(groups)[hi_q]
+        else:
+            g_word = Signal(hw.data_bits, name="g_word")
+            m.d.sync += g_word.eq(Array(table)[bus.gsel])
+            first = g_word
         g = [Signal(hw.data_bits, name=f"g{i}") for i in range(1, lat)]
         gl = [Signal(name=f"glob{i}") for i in range(lat - 1)]
         pq = [Signal(max(1, hw.pe_bits), name=f"pe_q{i}") for i in range(lat - 2)]
         rq = [Signal(name=f"re_q{i}") for i in range(lat)]
-        m.d.sync += [g[0].eq(Array(groups)[hi_q]), gl[0].eq(bus.glob), pq[0].eq(bus.pe), rq[0].eq(bus.re)]
+        m.d.sync += [g[0].eq(first), gl[0].eq(bus.glob), pq[0].eq(bus.pe), rq[0].eq(bus.re)]
         for i in range(1, lat):
             m.d.sync += rq[i].eq(rq[i - 1])
         for i in range(1, lat - 1):
@@ -342,8 +349,8 @@ class EIETop(wiring.Component):
         # their own, then the global-or-PE choice: the N:1 multiplexer over the die and the
         # output multiplexer are in different cycles; each select is a set of copies, each
         # choosing a slice of the word (SELECT_COPIES)
-        pe_sel = register_copies(m, pq[-1], SELECT_COPIES, name="pe_sel")
-        glob_sel = register_copies(m, gl[-1], SELECT_COPIES, name="glob_sel")
+        pe_sel = register_copies(m, pq[-1], hw.copies(SELECT_COPIES), name="pe_sel")
+        glob_sel = register_copies(m, gl[-1], hw.copies(SELECT_COPIES), name="glob_sel")
         pe_word = Signal(hw.data_bits, name="pe_word")
         m.d.sync += [pe_word.eq(sliced_choice([pe.host.rdata for pe in pes], pe_sel)),
                      self.rdata.eq(sliced_choice([pe_word, g[-1]], glob_sel)), self.rvalid.eq(rq[-1])]
