@@ -163,8 +163,11 @@ def test_block_ram_descriptor_fifo_matches_model(hwname):
     assert hw.desc_fifo_ram == "bram"
     text = verilog_text(hw)
     assert '(* ram_style = "block" *)' in text and text != verilog_text(dataclasses.replace(hw, desc_fifo="lutram"))
-    if hw.vendor == "ice40":            # the iCE40 netlist is the generic one with the block-RAM FIFO
-        assert text == verilog_text(dataclasses.replace(hw, vendor="generic", desc_fifo="bram"))
+    if hw.vendor == "ice40":
+        # the iCE40 netlist is not the generic one with a block-RAM FIFO: it has none of the
+        # fan-out copies (HWConfig.timing_registers), so it is co-simulated here itself
+        generic = verilog_text(dataclasses.replace(hw, vendor="generic", desc_fifo="bram"))
+        assert "cnt_nz_c1" in generic and "cnt_nz_c1" not in text and "cnt_nz_c0" in text
     cases = corner_cases(hw) + [random_case(hw, s) for s in EBR_SEEDS[hwname]] + bias_cases(hw)
     pairs = [job(hw, c) for c in cases]
     refs = {c.name: p[1] for c, p in zip(cases, pairs, strict=True)}
