@@ -9,129 +9,141 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
+  wire [3:0] \$100 ;
   reg \$101 ;
   reg \$102 ;
   reg \$103 ;
   reg \$104 ;
-  reg [17:0] \$105 ;
-  reg [63:0] \$106 ;
+  reg \$105 ;
+  reg \$106 ;
   reg \$107 ;
   reg \$108 ;
-  reg [3:0] \$109 ;
+  reg \$109 ;
   wire \$11 ;
-  reg [10:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [5:0] \$112 ;
+  reg [17:0] \$110 ;
+  reg [63:0] \$111 ;
+  reg \$112 ;
   reg \$113 ;
-  reg [9:0] \$114 ;
-  reg \$115 ;
-  reg [9:0] \$116 ;
-  reg [10:0] \$117 ;
+  reg [3:0] \$114 ;
+  reg [10:0] \$115 ;
+  reg [15:0] \$116 ;
+  reg [5:0] \$117 ;
   reg \$118 ;
-  reg \$119 ;
+  reg [9:0] \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
+  reg [9:0] \$121 ;
+  reg [10:0] \$122 ;
   reg \$123 ;
   reg \$124 ;
-  reg [2:0] \$125 ;
-  reg [10:0] \$126 ;
-  reg [10:0] \$127 ;
-  reg [63:0] \$128 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
   reg \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
+  reg [2:0] \$130 ;
+  reg [10:0] \$131 ;
+  reg [10:0] \$132 ;
+  reg [63:0] \$133 ;
   reg \$134 ;
   reg \$135 ;
-  reg \$136 ;
-  reg [2:0] \$137 ;
-  reg [10:0] \$138 ;
-  reg [10:0] \$139 ;
+  reg [10:0] \$136 ;
+  reg \$137 ;
+  reg \$138 ;
+  reg \$139 ;
   wire \$14 ;
-  reg [63:0] \$140 ;
+  reg \$140 ;
   reg \$141 ;
   reg \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
+  reg [2:0] \$143 ;
+  reg [10:0] \$144 ;
+  reg [10:0] \$145 ;
+  reg [63:0] \$146 ;
   reg \$147 ;
   reg \$148 ;
-  reg [2:0] \$149 ;
+  reg [10:0] \$149 ;
   wire \$15 ;
-  reg [10:0] \$150 ;
-  reg [10:0] \$151 ;
-  reg [63:0] \$152 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
   reg \$153 ;
   reg \$154 ;
   reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  reg [2:0] \$156 ;
+  reg [10:0] \$157 ;
+  reg [10:0] \$158 ;
+  reg [63:0] \$159 ;
   wire \$16 ;
   reg \$160 ;
-  reg [2:0] \$161 ;
+  reg \$161 ;
   reg [10:0] \$162 ;
-  reg [10:0] \$163 ;
-  reg [63:0] \$164 ;
+  reg \$163 ;
+  reg \$164 ;
   reg \$165 ;
   reg \$166 ;
   reg \$167 ;
-  reg [31:0] \$168 ;
-  reg [31:0] \$169 ;
+  reg \$168 ;
+  reg [2:0] \$169 ;
   wire \$17 ;
-  reg [31:0] \$170 ;
-  reg [31:0] \$171 ;
-  reg [31:0] \$172 ;
+  reg [10:0] \$170 ;
+  reg [10:0] \$171 ;
+  reg [63:0] \$172 ;
   reg \$173 ;
-  reg [63:0] \$174 ;
-  reg [63:0] \$175 ;
-  reg [63:0] \$176 ;
-  reg [63:0] \$177 ;
-  reg [1:0] \$178 ;
-  reg [63:0] \$179 ;
+  reg \$174 ;
+  reg [10:0] \$175 ;
+  reg \$176 ;
+  reg \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg [1:0] \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
+  reg [31:0] \$180 ;
+  reg [31:0] \$181 ;
+  reg [31:0] \$182 ;
+  reg [31:0] \$183 ;
+  reg [31:0] \$184 ;
   reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
+  reg [63:0] \$186 ;
+  reg [63:0] \$187 ;
   reg [63:0] \$188 ;
-  reg \$189 ;
+  reg [63:0] \$189 ;
   wire \$19 ;
-  reg [63:0] \$190 ;
-  reg \$191 ;
-  reg [63:0] \$192 ;
-  reg \$193 ;
-  reg [63:0] \$194 ;
+  reg [1:0] \$190 ;
+  reg [63:0] \$191 ;
+  reg \$192 ;
+  reg [1:0] \$193 ;
+  reg \$194 ;
   reg \$195 ;
-  reg [1:0] \$196 ;
-  reg [1:0] \$197 ;
-  reg [1:0] \$198 ;
-  reg [1:0] \$199 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [1:0] \$200 ;
-  reg [1:0] \$201 ;
-  reg [1:0] \$202 ;
+  reg [63:0] \$200 ;
+  reg \$201 ;
+  reg [63:0] \$202 ;
   reg \$203 ;
-  reg \$204 ;
+  reg [63:0] \$204 ;
   reg \$205 ;
-  reg \$206 ;
-  reg [63:0] \$207 ;
-  reg [63:0] \$208 ;
-  reg \$209 ;
+  reg [63:0] \$206 ;
+  reg \$207 ;
+  reg [1:0] \$208 ;
+  reg [1:0] \$209 ;
   wire \$21 ;
+  reg [1:0] \$210 ;
+  reg [1:0] \$211 ;
+  reg [1:0] \$212 ;
+  reg [1:0] \$213 ;
+  reg [1:0] \$214 ;
+  reg \$215 ;
+  reg \$216 ;
+  reg \$217 ;
+  reg \$218 ;
+  reg [63:0] \$219 ;
   wire \$22 ;
+  reg [63:0] \$220 ;
+  reg \$221 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
@@ -177,45 +189,45 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [32:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [32:0] \$66 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire [32:0] \$67 ;
   wire [32:0] \$68 ;
-  wire \$69 ;
+  wire [32:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  reg [15:0] \$71 ;
-  reg [9:0] \$72 ;
-  reg [31:0] \$73 ;
-  reg [10:0] \$74 ;
-  reg [63:0] \$75 ;
+  wire \$71 ;
+  wire [32:0] \$72 ;
+  wire [32:0] \$73 ;
+  wire \$74 ;
+  wire \$75 ;
   reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [9:0] \$77 ;
+  reg [31:0] \$78 ;
+  reg [10:0] \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
+  reg [63:0] \$80 ;
   reg [15:0] \$81 ;
   reg [15:0] \$82 ;
   reg [15:0] \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire \$87 ;
-  wire \$88 ;
+  reg [15:0] \$84 ;
+  reg [15:0] \$85 ;
+  reg [15:0] \$86 ;
+  reg [15:0] \$87 ;
+  reg [15:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire [1:0] \$90 ;
-  wire [1:0] \$91 ;
-  wire [1:0] \$92 ;
-  wire [3:0] \$93 ;
-  wire [3:0] \$94 ;
-  wire [3:0] \$95 ;
-  reg \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire [1:0] \$95 ;
+  wire [1:0] \$96 ;
+  wire [1:0] \$97 ;
+  wire [3:0] \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
@@ -223,46 +235,46 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$158 ;
+  wire [15:0] \bias_act$165 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$150 ;
+  wire \bias_sent$157 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
   wire \busy$24 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$241 ;
-  wire [15:0] \ccu__ann__a$276 ;
-  wire [15:0] \ccu__ann__a$311 ;
+  wire [15:0] \ccu__ann__a$250 ;
+  wire [15:0] \ccu__ann__a$287 ;
+  wire [15:0] \ccu__ann__a$324 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$243 ;
-  wire [12:0] \ccu__ann__j$278 ;
-  wire [12:0] \ccu__ann__j$313 ;
+  wire [12:0] \ccu__ann__j$252 ;
+  wire [12:0] \ccu__ann__j$289 ;
+  wire [12:0] \ccu__ann__j$326 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$245 ;
-  wire \ccu__ann__valid$280 ;
-  wire \ccu__ann__valid$315 ;
+  wire \ccu__ann__valid$254 ;
+  wire \ccu__ann__valid$291 ;
+  wire \ccu__ann__valid$328 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$248 ;
-  wire \ccu__bc__room_nopush$283 ;
-  wire \ccu__bc__room_nopush$318 ;
+  wire \ccu__bc__room_nopush$257 ;
+  wire \ccu__bc__room_nopush$294 ;
+  wire \ccu__bc__room_nopush$331 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$250 ;
-  wire \ccu__bc__room_push$285 ;
-  wire \ccu__bc__room_push$320 ;
+  wire \ccu__bc__room_push$259 ;
+  wire \ccu__bc__room_push$296 ;
+  wire \ccu__bc__room_push$333 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$251 ;
-  wire \ccu__bc__strobe$286 ;
-  wire \ccu__bc__strobe$321 ;
+  wire \ccu__bc__strobe$260 ;
+  wire \ccu__bc__strobe$297 ;
+  wire \ccu__bc__strobe$334 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$254 ;
-  wire [15:0] \ccu__src__data$289 ;
-  wire [15:0] \ccu__src__data$324 ;
+  wire [15:0] \ccu__src__data$263 ;
+  wire [15:0] \ccu__src__data$300 ;
+  wire [15:0] \ccu__src__data$337 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$255 ;
-  wire \ccu__src__rd_en$290 ;
-  wire \ccu__src__rd_en$325 ;
+  wire \ccu__src__rd_en$264 ;
+  wire \ccu__src__rd_en$301 ;
+  wire \ccu__src__rd_en$338 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -307,75 +319,75 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_3_start_next = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$159 ;
+  wire \ctl__arm$166 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$201 ;
+  wire \ctl__arm$208 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$236 ;
+  wire \ctl__arm$245 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$271 ;
+  wire \ctl__arm$282 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$306 ;
+  wire \ctl__arm$319 ;
   wire ctl__pf_active;
-  wire \ctl__pf_active$161 ;
+  wire \ctl__pf_active$168 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$202 ;
+  wire \ctl__pf_active$209 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$237 ;
+  wire \ctl__pf_active$246 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$272 ;
+  wire \ctl__pf_active$283 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$307 ;
+  wire \ctl__pf_active$320 ;
   wire ctl__running;
-  wire \ctl__running$162 ;
+  wire \ctl__running$169 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$203 ;
+  wire \ctl__running$210 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$238 ;
+  wire \ctl__running$247 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$273 ;
+  wire \ctl__running$284 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$308 ;
+  wire \ctl__running$321 ;
   wire ctl__start;
-  wire \ctl__start$163 ;
+  wire \ctl__start$170 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$204 ;
+  wire \ctl__start$211 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$239 ;
+  wire \ctl__start$248 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$274 ;
+  wire \ctl__start$285 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$309 ;
+  wire \ctl__start$322 ;
   wire ctl__start_next;
-  wire \ctl__start_next$165 ;
+  wire \ctl__start_next$172 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$205 ;
+  wire \ctl__start_next$212 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$240 ;
+  wire \ctl__start_next$249 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$275 ;
+  wire \ctl__start_next$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$310 ;
+  wire \ctl__start_next$323 ;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
@@ -386,16 +398,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$98 ;
+  wire \done$105 ;
   reg done_flag = 1'h0;
+  reg ev_broadcasts = 1'h0;
+  reg ev_groups_scanned = 1'h0;
   wire ev_search;
   wire ev_stall;
+  reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$102 ;
-  wire \fault$103 ;
-  wire \fault$104 ;
-  wire \fault$105 ;
-  reg \fault$106  = 1'h0;
+  wire \fault$109 ;
+  wire \fault$110 ;
+  wire \fault$111 ;
+  wire \fault$112 ;
+  reg \fault$113  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -420,7 +435,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob_sel_c3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$157 ;
+  wire [10:0] \groups$164 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -450,6 +465,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [10:0] h_off_2 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] h_off_3 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_dst_0 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_dst_1 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_dst_2 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] h_off_dst_3 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] h_off_line_0 = 11'h000;
   (* keep = 32'd1 *)
@@ -490,6 +513,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [10:0] host_0__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
+  wire [10:0] host_0__off_dst;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
   wire [10:0] host_0__off_line;
   wire [63:0] host_0__rdata;
   (* init = 1'h0 *)
@@ -505,6 +531,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_1__off;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host_1__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host_1__off_line;
@@ -524,6 +553,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [10:0] host_2__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
+  wire [10:0] host_2__off_dst;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
   wire [10:0] host_2__off_line;
   wire [63:0] host_2__rdata;
   (* init = 1'h0 *)
@@ -541,6 +573,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [10:0] host_3__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
+  wire [10:0] host_3__off_dst;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
   wire [10:0] host_3__off_line;
   wire [63:0] host_3__rdata;
   (* init = 1'h0 *)
@@ -555,73 +590,85 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$263 ;
+  wire [2:0] \host__mem$273 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$298 ;
+  wire [2:0] \host__mem$310 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$333 ;
+  wire [2:0] \host__mem$347 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$264 ;
+  wire [10:0] \host__off$274 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$299 ;
+  wire [10:0] \host__off$311 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$334 ;
+  wire [10:0] \host__off$348 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] host__off_dst;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_dst$275 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_dst$312 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \host__off_dst$349 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$265 ;
+  wire [10:0] \host__off_line$276 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$300 ;
+  wire [10:0] \host__off_line$313 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$335 ;
+  wire [10:0] \host__off_line$350 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$143 ;
-  wire [63:0] \host__rdata$144 ;
-  wire [63:0] \host__rdata$145 ;
+  wire [63:0] \host__rdata$150 ;
+  wire [63:0] \host__rdata$151 ;
+  wire [63:0] \host__rdata$152 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$267 ;
+  wire \host__sel$278 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$302 ;
+  wire \host__sel$315 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$337 ;
+  wire \host__sel$352 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$268 ;
+  wire [63:0] \host__wdata$279 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$303 ;
+  wire [63:0] \host__wdata$316 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$338 ;
+  wire [63:0] \host__wdata$353 ;
   wire host__we;
-  wire \host__we$269 ;
-  wire \host__we$304 ;
-  wire \host__we$339 ;
+  wire \host__we$280 ;
+  wire \host__we$317 ;
+  wire \host__we$354 ;
   wire idle;
-  wire \idle$153 ;
-  wire \idle$154 ;
-  wire \idle$155 ;
+  wire \idle$160 ;
+  wire \idle$161 ;
+  wire \idle$162 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -699,59 +746,59 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$174 ;
+  wire \regs__keep_acc$181 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$175 ;
+  wire \regs__keep_acc$182 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$176 ;
+  wire \regs__keep_acc$183 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$178 ;
+  wire [9:0] \regs__ptr_base$185 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$179 ;
+  wire [9:0] \regs__ptr_base$186 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$180 ;
+  wire [9:0] \regs__ptr_base$187 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$182 ;
+  wire \regs__relu$189 ;
   (* init = 1'h0 *)
-  wire \regs__relu$183 ;
+  wire \regs__relu$190 ;
   (* init = 1'h0 *)
-  wire \regs__relu$184 ;
+  wire \regs__relu$191 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$186 ;
+  wire [5:0] \regs__shift$193 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$187 ;
+  wire [5:0] \regs__shift$194 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$188 ;
+  wire [5:0] \regs__shift$195 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$190 ;
+  wire [10:0] \regs__spmat_base$197 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$191 ;
+  wire [10:0] \regs__spmat_base$198 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$192 ;
+  wire [10:0] \regs__spmat_base$199 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$194 ;
+  wire \regs__src_sel$201 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$195 ;
+  wire \regs__src_sel$202 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$196 ;
+  wire \regs__src_sel$203 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$198 ;
+  wire [9:0] \regs__wb_base$205 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$199 ;
+  wire [9:0] \regs__wb_base$206 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$200 ;
+  wire [9:0] \regs__wb_base$207 ;
   reg relu = 1'h0;
   reg relu_w = 1'h0;
   input rst;
@@ -769,9 +816,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$270 ;
-  wire \wb__start$305 ;
-  wire \wb__start$340 ;
+  wire \wb__start$281 ;
+  wire \wb__start$318 ;
+  wire \wb__start$355 ;
   reg [9:0] wb_base = 10'h000;
   reg wb_base_w = 1'h0;
   wire wb_busy;
@@ -844,257 +891,276 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$61  = addr[16] | \$60 ;
   assign \$62  = \$59  & \$61 ;
   assign \$63  = ctl_next__pf_active | wb__busy_next;
-  assign \$64  = cyc + 1'h1;
-  assign \$65  = broadcasts + bcast;
-  assign \$66  = stall_cycles + ev_stall;
-  assign \$67  = groups_scanned + ev_search;
-  assign \$68  = cyc + 1'h1;
-  assign \$69  = | { \fault$105 , \fault$104 , \fault$103 , \fault$102  };
-  assign \$70  = fault | \$69 ;
+  assign \$64  = bcast & ctl__running;
+  assign \$65  = ev_stall & ctl__running;
+  assign \$66  = ev_search & ctl__running;
+  assign \$67  = broadcasts + 1'h1;
+  assign \$68  = stall_cycles + 1'h1;
+  assign \$69  = groups_scanned + 1'h1;
+  assign \$70  = ~ ctl__start;
+  assign \$71  = \$70  & ctl__running;
+  assign \$72  = cyc + 1'h1;
+  assign \$73  = cyc + 1'h1;
+  assign \$74  = | { \fault$112 , \fault$111 , \fault$110 , \fault$109  };
+  assign \$75  = fault | \$74 ;
   assign cmd_start = ctrl_w & \wdata$20 [0];
-  assign pes_idle = & { \idle$155 , \idle$154 , \idle$153 , idle };
-  assign \$84  = ctrl_w & \wdata$20 [1];
-  assign \$85  = ~ busy;
-  assign wb_start = \$84  & \$85 ;
-  assign \$86  = ~ h_busy_0;
-  assign host_0__we = h_we_0 & \$86 ;
-  assign \$87  = ~ h_busy_1;
-  assign host_1__we = h_we_1 & \$87 ;
-  assign \$88  = ~ h_busy_2;
-  assign host_2__we = h_we_2 & \$88 ;
-  assign \$89  = ~ h_busy_3;
-  assign host_3__we = h_we_3 & \$89 ;
-  assign \$92  = \$90  | \$91 ;
-  assign \$94  = { 2'h0, \$92  } | \$93 ;
-  assign status = \$94  | \$95 ;
+  assign pes_idle = & { \idle$162 , \idle$161 , \idle$160 , idle };
+  assign \$89  = ctrl_w & \wdata$20 [1];
+  assign \$90  = ~ busy;
+  assign wb_start = \$89  & \$90 ;
+  assign \$91  = ~ h_busy_0;
+  assign host_0__we = h_we_0 & \$91 ;
+  assign \$92  = ~ h_busy_1;
+  assign host_1__we = h_we_1 & \$92 ;
+  assign \$93  = ~ h_busy_2;
+  assign host_2__we = h_we_2 & \$93 ;
+  assign \$94  = ~ h_busy_3;
+  assign host_3__we = h_we_3 & \$94 ;
+  assign \$97  = \$95  | \$96 ;
+  assign \$99  = { 2'h0, \$97  } | \$98 ;
+  assign status = \$99  | \$100 ;
   always @(posedge clk)
-    ctrl_w <= \$96 ;
+    ctrl_w <= \$101 ;
   always @(posedge clk)
-    groups_w <= \$97 ;
+    groups_w <= \$102 ;
   always @(posedge clk)
-    bias_act_w <= \$98 ;
+    bias_act_w <= \$103 ;
   always @(posedge clk)
-    shift_w <= \$99 ;
+    shift_w <= \$104 ;
   always @(posedge clk)
-    relu_w <= \$100 ;
+    relu_w <= \$105 ;
   always @(posedge clk)
-    wb_base_w <= \$101 ;
+    wb_base_w <= \$106 ;
   always @(posedge clk)
-    src_sel_w <= \$102 ;
+    src_sel_w <= \$107 ;
   always @(posedge clk)
-    ptr_base_w <= \$103 ;
+    ptr_base_w <= \$108 ;
   always @(posedge clk)
-    spmat_base_w <= \$104 ;
+    spmat_base_w <= \$109 ;
   always @(posedge clk)
-    \addr$19  <= \$105 ;
+    \addr$19  <= \$110 ;
   always @(posedge clk)
-    \wdata$20  <= \$106 ;
+    \wdata$20  <= \$111 ;
   always @(posedge clk)
-    \$signal  <= \$107 ;
+    \$signal  <= \$112 ;
   always @(posedge clk)
-    \re$22  <= \$108 ;
+    \re$22  <= \$113 ;
   always @(posedge clk)
-    gsel <= \$109 ;
+    gsel <= \$114 ;
   always @(posedge clk)
-    groups <= \$110 ;
+    groups <= \$115 ;
   always @(posedge clk)
-    bias_act <= \$111 ;
+    bias_act <= \$116 ;
   always @(posedge clk)
-    shift <= \$112 ;
+    shift <= \$117 ;
   always @(posedge clk)
-    relu <= \$113 ;
+    relu <= \$118 ;
   always @(posedge clk)
-    wb_base <= \$114 ;
+    wb_base <= \$119 ;
   always @(posedge clk)
-    src_sel <= \$115 ;
+    src_sel <= \$120 ;
   always @(posedge clk)
-    ptr_base <= \$116 ;
+    ptr_base <= \$121 ;
   always @(posedge clk)
-    spmat_base <= \$117 ;
+    spmat_base <= \$122 ;
   always @(posedge clk)
-    keep_acc <= \$118 ;
+    keep_acc <= \$123 ;
   always @(posedge clk)
-    ctl_0_arm <= \$119 ;
+    ctl_0_arm <= \$124 ;
   always @(posedge clk)
-    ctl_0_start <= \$120 ;
+    ctl_0_start <= \$125 ;
   always @(posedge clk)
-    ctl_0_running <= \$121 ;
+    ctl_0_running <= \$126 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$122 ;
+    ctl_0_pf_active <= \$127 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$123 ;
+    ctl_0_start_next <= \$128 ;
   always @(posedge clk)
-    h_sel_0 <= \$124 ;
+    h_sel_0 <= \$129 ;
   always @(posedge clk)
-    h_mem_0 <= \$125 ;
+    h_mem_0 <= \$130 ;
   always @(posedge clk)
-    h_off_0 <= \$126 ;
+    h_off_0 <= \$131 ;
   always @(posedge clk)
-    h_off_line_0 <= \$127 ;
+    h_off_line_0 <= \$132 ;
   always @(posedge clk)
-    h_wdata_0 <= \$128 ;
+    h_wdata_0 <= \$133 ;
   always @(posedge clk)
-    h_we_0 <= \$129 ;
+    h_we_0 <= \$134 ;
   always @(posedge clk)
-    h_busy_0 <= \$130 ;
+    h_busy_0 <= \$135 ;
   always @(posedge clk)
-    ctl_1_arm <= \$131 ;
+    h_off_dst_0 <= \$136 ;
   always @(posedge clk)
-    ctl_1_start <= \$132 ;
+    ctl_1_arm <= \$137 ;
   always @(posedge clk)
-    ctl_1_running <= \$133 ;
+    ctl_1_start <= \$138 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$134 ;
+    ctl_1_running <= \$139 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$135 ;
+    ctl_1_pf_active <= \$140 ;
   always @(posedge clk)
-    h_sel_1 <= \$136 ;
+    ctl_1_start_next <= \$141 ;
   always @(posedge clk)
-    h_mem_1 <= \$137 ;
+    h_sel_1 <= \$142 ;
   always @(posedge clk)
-    h_off_1 <= \$138 ;
+    h_mem_1 <= \$143 ;
   always @(posedge clk)
-    h_off_line_1 <= \$139 ;
+    h_off_1 <= \$144 ;
   always @(posedge clk)
-    h_wdata_1 <= \$140 ;
+    h_off_line_1 <= \$145 ;
   always @(posedge clk)
-    h_we_1 <= \$141 ;
+    h_wdata_1 <= \$146 ;
   always @(posedge clk)
-    h_busy_1 <= \$142 ;
+    h_we_1 <= \$147 ;
   always @(posedge clk)
-    ctl_2_arm <= \$143 ;
+    h_busy_1 <= \$148 ;
   always @(posedge clk)
-    ctl_2_start <= \$144 ;
+    h_off_dst_1 <= \$149 ;
   always @(posedge clk)
-    ctl_2_running <= \$145 ;
+    ctl_2_arm <= \$150 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$146 ;
+    ctl_2_start <= \$151 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$147 ;
+    ctl_2_running <= \$152 ;
   always @(posedge clk)
-    h_sel_2 <= \$148 ;
+    ctl_2_pf_active <= \$153 ;
   always @(posedge clk)
-    h_mem_2 <= \$149 ;
+    ctl_2_start_next <= \$154 ;
   always @(posedge clk)
-    h_off_2 <= \$150 ;
+    h_sel_2 <= \$155 ;
   always @(posedge clk)
-    h_off_line_2 <= \$151 ;
+    h_mem_2 <= \$156 ;
   always @(posedge clk)
-    h_wdata_2 <= \$152 ;
+    h_off_2 <= \$157 ;
   always @(posedge clk)
-    h_we_2 <= \$153 ;
+    h_off_line_2 <= \$158 ;
   always @(posedge clk)
-    h_busy_2 <= \$154 ;
+    h_wdata_2 <= \$159 ;
   always @(posedge clk)
-    ctl_3_arm <= \$155 ;
+    h_we_2 <= \$160 ;
   always @(posedge clk)
-    ctl_3_start <= \$156 ;
+    h_busy_2 <= \$161 ;
   always @(posedge clk)
-    ctl_3_running <= \$157 ;
+    h_off_dst_2 <= \$162 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$158 ;
+    ctl_3_arm <= \$163 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$159 ;
+    ctl_3_start <= \$164 ;
   always @(posedge clk)
-    h_sel_3 <= \$160 ;
+    ctl_3_running <= \$165 ;
   always @(posedge clk)
-    h_mem_3 <= \$161 ;
+    ctl_3_pf_active <= \$166 ;
   always @(posedge clk)
-    h_off_3 <= \$162 ;
+    ctl_3_start_next <= \$167 ;
   always @(posedge clk)
-    h_off_line_3 <= \$163 ;
+    h_sel_3 <= \$168 ;
   always @(posedge clk)
-    h_wdata_3 <= \$164 ;
+    h_mem_3 <= \$169 ;
   always @(posedge clk)
-    h_we_3 <= \$165 ;
+    h_off_3 <= \$170 ;
   always @(posedge clk)
-    h_busy_3 <= \$166 ;
+    h_off_line_3 <= \$171 ;
   always @(posedge clk)
-    done_flag <= \$167 ;
+    h_wdata_3 <= \$172 ;
   always @(posedge clk)
-    cyc <= \$168 ;
+    h_we_3 <= \$173 ;
   always @(posedge clk)
-    broadcasts <= \$169 ;
+    h_busy_3 <= \$174 ;
   always @(posedge clk)
-    stall_cycles <= \$170 ;
+    h_off_dst_3 <= \$175 ;
   always @(posedge clk)
-    groups_scanned <= \$171 ;
+    ev_broadcasts <= \$176 ;
   always @(posedge clk)
-    cycles <= \$172 ;
+    ev_stall_cycles <= \$177 ;
   always @(posedge clk)
-    \fault$106  <= \$173 ;
+    ev_groups_scanned <= \$178 ;
   always @(posedge clk)
-    g_grp0 <= \$174 ;
+    done_flag <= \$179 ;
   always @(posedge clk)
-    g_grp1 <= \$175 ;
+    cyc <= \$180 ;
   always @(posedge clk)
-    g_grp2 <= \$176 ;
+    broadcasts <= \$181 ;
   always @(posedge clk)
-    g_grp3 <= \$177 ;
+    stall_cycles <= \$182 ;
   always @(posedge clk)
-    gsel_hi <= \$178 ;
+    groups_scanned <= \$183 ;
   always @(posedge clk)
-    g1 <= \$179 ;
+    cycles <= \$184 ;
   always @(posedge clk)
-    glob0 <= \$180 ;
+    \fault$113  <= \$185 ;
   always @(posedge clk)
-    pe_q0 <= \$181 ;
+    g_grp0 <= \$186 ;
   always @(posedge clk)
-    re_q0 <= \$182 ;
+    g_grp1 <= \$187 ;
   always @(posedge clk)
-    re_q1 <= \$183 ;
+    g_grp2 <= \$188 ;
   always @(posedge clk)
-    re_q2 <= \$184 ;
+    g_grp3 <= \$189 ;
   always @(posedge clk)
-    re_q3 <= \$185 ;
+    gsel_hi <= \$190 ;
   always @(posedge clk)
-    re_q4 <= \$186 ;
+    g1 <= \$191 ;
   always @(posedge clk)
-    re_q5 <= \$187 ;
+    glob0 <= \$192 ;
   always @(posedge clk)
-    g2 <= \$188 ;
+    pe_q0 <= \$193 ;
   always @(posedge clk)
-    glob1 <= \$189 ;
+    re_q0 <= \$194 ;
   always @(posedge clk)
-    g3 <= \$190 ;
+    re_q1 <= \$195 ;
   always @(posedge clk)
-    glob2 <= \$191 ;
+    re_q2 <= \$196 ;
   always @(posedge clk)
-    g4 <= \$192 ;
+    re_q3 <= \$197 ;
   always @(posedge clk)
-    glob3 <= \$193 ;
+    re_q4 <= \$198 ;
   always @(posedge clk)
-    g5 <= \$194 ;
+    re_q5 <= \$199 ;
   always @(posedge clk)
-    glob4 <= \$195 ;
+    g2 <= \$200 ;
   always @(posedge clk)
-    pe_q1 <= \$196 ;
+    glob1 <= \$201 ;
   always @(posedge clk)
-    pe_q2 <= \$197 ;
+    g3 <= \$202 ;
   always @(posedge clk)
-    pe_q3 <= \$198 ;
+    glob2 <= \$203 ;
   always @(posedge clk)
-    pe_sel_c0 <= \$199 ;
+    g4 <= \$204 ;
   always @(posedge clk)
-    pe_sel_c1 <= \$200 ;
+    glob3 <= \$205 ;
   always @(posedge clk)
-    pe_sel_c2 <= \$201 ;
+    g5 <= \$206 ;
   always @(posedge clk)
-    pe_sel_c3 <= \$202 ;
+    glob4 <= \$207 ;
   always @(posedge clk)
-    glob_sel_c0 <= \$203 ;
+    pe_q1 <= \$208 ;
   always @(posedge clk)
-    glob_sel_c1 <= \$204 ;
+    pe_q2 <= \$209 ;
   always @(posedge clk)
-    glob_sel_c2 <= \$205 ;
+    pe_q3 <= \$210 ;
   always @(posedge clk)
-    glob_sel_c3 <= \$206 ;
+    pe_sel_c0 <= \$211 ;
   always @(posedge clk)
-    pe_word <= \$207 ;
+    pe_sel_c1 <= \$212 ;
   always @(posedge clk)
-    rdata <= \$208 ;
+    pe_sel_c2 <= \$213 ;
   always @(posedge clk)
-    rvalid <= \$209 ;
+    pe_sel_c3 <= \$214 ;
+  always @(posedge clk)
+    glob_sel_c0 <= \$215 ;
+  always @(posedge clk)
+    glob_sel_c1 <= \$216 ;
+  always @(posedge clk)
+    glob_sel_c2 <= \$217 ;
+  always @(posedge clk)
+    glob_sel_c3 <= \$218 ;
+  always @(posedge clk)
+    pe_word <= \$219 ;
+  always @(posedge clk)
+    rdata <= \$220 ;
+  always @(posedge clk)
+    rvalid <= \$221 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl__arm),
     .bcast(bcast),
@@ -1115,16 +1181,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$255 ),
-    .pes__2__ann__a(\ccu__ann__a$276 ),
-    .pes__2__ann__j(\ccu__ann__j$278 ),
-    .pes__2__ann__valid(\ccu__ann__valid$280 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$264 ),
+    .pes__2__ann__a(\ccu__ann__a$287 ),
+    .pes__2__ann__j(\ccu__ann__j$289 ),
+    .pes__2__ann__valid(\ccu__ann__valid$291 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$290 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$301 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$325 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$338 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1145,9 +1211,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$102 ),
+    .fault(\fault$109 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
+    .host__off_dst(h_off_dst_0),
     .host__rdata(host__rdata),
     .host__sel(h_sel_0),
     .host__wdata(h_wdata_0),
@@ -1180,14 +1247,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$103 ),
+    .fault(\fault$110 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
-    .host__rdata(\host__rdata$143 ),
+    .host__off_dst(h_off_dst_1),
+    .host__rdata(\host__rdata$150 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(host_1__we),
-    .idle(\idle$153 ),
+    .idle(\idle$160 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1196,13 +1264,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$255 ),
+    .src__rd_en(\ccu__src__rd_en$264 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$276 ),
-    .ann__j(\ccu__ann__j$278 ),
-    .ann__valid(\ccu__ann__valid$280 ),
+    .ann__a(\ccu__ann__a$287 ),
+    .ann__j(\ccu__ann__j$289 ),
+    .ann__valid(\ccu__ann__valid$291 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1213,14 +1281,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$104 ),
+    .fault(\fault$111 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
-    .host__rdata(\host__rdata$144 ),
+    .host__off_dst(h_off_dst_2),
+    .host__rdata(\host__rdata$151 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(host_2__we),
-    .idle(\idle$154 ),
+    .idle(\idle$161 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1229,13 +1298,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$290 ),
+    .src__rd_en(\ccu__src__rd_en$301 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$276 ),
-    .ann__j(\ccu__ann__j$278 ),
-    .ann__valid(\ccu__ann__valid$280 ),
+    .ann__a(\ccu__ann__a$287 ),
+    .ann__j(\ccu__ann__j$289 ),
+    .ann__valid(\ccu__ann__valid$291 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1246,14 +1315,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$105 ),
+    .fault(\fault$112 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
-    .host__rdata(\host__rdata$145 ),
+    .host__off_dst(h_off_dst_3),
+    .host__rdata(\host__rdata$152 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(host_3__we),
-    .idle(\idle$155 ),
+    .idle(\idle$162 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1262,7 +1332,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$325 ),
+    .src__rd_en(\ccu__src__rd_en$338 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1290,13 +1360,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel[1:0])
       2'h0:
-          \$71  = 16'h0000;
+          \$76  = 16'h0000;
       2'h1:
-          \$71  = { 12'h000, status };
+          \$76  = { 12'h000, status };
       2'h2:
-          \$71  = { 5'h00, groups };
+          \$76  = { 5'h00, groups };
       2'h3:
-          \$71  = bias_act;
+          \$76  = bias_act;
     endcase
   end
   always @* begin
@@ -1304,13 +1374,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel[1:0])
       2'h0:
-          \$72  = { 4'h0, shift };
+          \$77  = { 4'h0, shift };
       2'h1:
-          \$72  = { 9'h000, relu };
+          \$77  = { 9'h000, relu };
       2'h2:
-          \$72  = wb_base;
+          \$77  = wb_base;
       2'h3:
-          \$72  = { 9'h000, src_sel };
+          \$77  = { 9'h000, src_sel };
     endcase
   end
   always @* begin
@@ -1318,13 +1388,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel[1:0])
       2'h0:
-          \$73  = cycles;
+          \$78  = cycles;
       2'h1:
-          \$73  = broadcasts;
+          \$78  = broadcasts;
       2'h2:
-          \$73  = stall_cycles;
+          \$78  = stall_cycles;
       2'h3:
-          \$73  = groups_scanned;
+          \$78  = groups_scanned;
     endcase
   end
   always @* begin
@@ -1332,13 +1402,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel[1:0])
       2'h0:
-          \$74  = 11'h004;
+          \$79  = 11'h004;
       2'h1:
-          \$74  = 11'h006;
+          \$79  = 11'h006;
       2'h2:
-          \$74  = { 1'h0, ptr_base };
+          \$79  = { 1'h0, ptr_base };
       2'h3:
-          \$74  = spmat_base;
+          \$79  = spmat_base;
     endcase
   end
   always @* begin
@@ -1346,13 +1416,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$75  = g_grp0;
+          \$80  = g_grp0;
       2'h1:
-          \$75  = g_grp1;
+          \$80  = g_grp1;
       2'h2:
-          \$75  = g_grp2;
+          \$80  = g_grp2;
       2'h3:
-          \$75  = g_grp3;
+          \$80  = g_grp3;
     endcase
   end
   always @* begin
@@ -1360,13 +1430,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c0)
       2'h0:
-          \$76  = host__rdata[15:0];
+          \$81  = host__rdata[15:0];
       2'h1:
-          \$76  = \host__rdata$143 [15:0];
+          \$81  = \host__rdata$150 [15:0];
       2'h2:
-          \$76  = \host__rdata$144 [15:0];
+          \$81  = \host__rdata$151 [15:0];
       2'h3:
-          \$76  = \host__rdata$145 [15:0];
+          \$81  = \host__rdata$152 [15:0];
     endcase
   end
   always @* begin
@@ -1374,13 +1444,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c1)
       2'h0:
-          \$77  = host__rdata[31:16];
+          \$82  = host__rdata[31:16];
       2'h1:
-          \$77  = \host__rdata$143 [31:16];
+          \$82  = \host__rdata$150 [31:16];
       2'h2:
-          \$77  = \host__rdata$144 [31:16];
+          \$82  = \host__rdata$151 [31:16];
       2'h3:
-          \$77  = \host__rdata$145 [31:16];
+          \$82  = \host__rdata$152 [31:16];
     endcase
   end
   always @* begin
@@ -1388,13 +1458,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c2)
       2'h0:
-          \$78  = host__rdata[47:32];
+          \$83  = host__rdata[47:32];
       2'h1:
-          \$78  = \host__rdata$143 [47:32];
+          \$83  = \host__rdata$150 [47:32];
       2'h2:
-          \$78  = \host__rdata$144 [47:32];
+          \$83  = \host__rdata$151 [47:32];
       2'h3:
-          \$78  = \host__rdata$145 [47:32];
+          \$83  = \host__rdata$152 [47:32];
     endcase
   end
   always @* begin
@@ -1402,13 +1472,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c3)
       2'h0:
-          \$79  = host__rdata[63:48];
+          \$84  = host__rdata[63:48];
       2'h1:
-          \$79  = \host__rdata$143 [63:48];
+          \$84  = \host__rdata$150 [63:48];
       2'h2:
-          \$79  = \host__rdata$144 [63:48];
+          \$84  = \host__rdata$151 [63:48];
       2'h3:
-          \$79  = \host__rdata$145 [63:48];
+          \$84  = \host__rdata$152 [63:48];
     endcase
   end
   always @* begin
@@ -1416,9 +1486,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c0)
       1'h0:
-          \$80  = pe_word[15:0];
+          \$85  = pe_word[15:0];
       1'h1:
-          \$80  = g5[15:0];
+          \$85  = g5[15:0];
     endcase
   end
   always @* begin
@@ -1426,9 +1496,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c1)
       1'h0:
-          \$81  = pe_word[31:16];
+          \$86  = pe_word[31:16];
       1'h1:
-          \$81  = g5[31:16];
+          \$86  = g5[31:16];
     endcase
   end
   always @* begin
@@ -1436,9 +1506,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c2)
       1'h0:
-          \$82  = pe_word[47:32];
+          \$87  = pe_word[47:32];
       1'h1:
-          \$82  = g5[47:32];
+          \$87  = g5[47:32];
     endcase
   end
   always @* begin
@@ -1446,194 +1516,144 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c3)
       1'h0:
-          \$83  = pe_word[63:48];
+          \$88  = pe_word[63:48];
       1'h1:
-          \$83  = g5[63:48];
+          \$88  = g5[63:48];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = \$3 ;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$6 ;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = \$9 ;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$12 ;
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = \$15 ;
-    if (rst) begin
-      \$100  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = \$18 ;
+    \$101  = \$3 ;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$21 ;
+    \$102  = \$6 ;
     if (rst) begin
       \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$24 ;
+    \$103  = \$9 ;
     if (rst) begin
       \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$27 ;
+    \$104  = \$12 ;
     if (rst) begin
       \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = addr;
+    \$105  = \$15 ;
     if (rst) begin
-      \$105  = 18'h00000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = wdata;
+    \$106  = \$18 ;
     if (rst) begin
-      \$106  = 64'h0000000000000000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = we;
+    \$107  = \$21 ;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = re;
+    \$108  = \$24 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = addr[3:0];
+    \$109  = \$27 ;
     if (rst) begin
-      \$109  = 4'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = groups;
-    if (\$29 ) begin
-      \$110  = \wdata$20 [10:0];
-    end
+    \$110  = addr;
     if (rst) begin
-      \$110  = 11'h000;
+      \$110  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = bias_act;
-    if (\$31 ) begin
-      \$111  = \wdata$20 [15:0];
-    end
+    \$111  = wdata;
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = shift;
-    if (\$33 ) begin
-      \$112  = \wdata$20 [5:0];
-    end
+    \$112  = we;
     if (rst) begin
-      \$112  = 6'h00;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = relu;
-    if (\$35 ) begin
-      \$113  = \wdata$20 [0];
-    end
+    \$113  = re;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = wb_base;
-    if (\$37 ) begin
-      \$114  = \wdata$20 [9:0];
-    end
+    \$114  = addr[3:0];
     if (rst) begin
-      \$114  = 10'h000;
+      \$114  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = src_sel;
-    if (\$39 ) begin
-      \$115  = \wdata$20 [0];
+    \$115  = groups;
+    if (\$29 ) begin
+      \$115  = \wdata$20 [10:0];
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = ptr_base;
-    if (\$41 ) begin
-      \$116  = \wdata$20 [9:0];
+    \$116  = bias_act;
+    if (\$31 ) begin
+      \$116  = \wdata$20 [15:0];
     end
     if (rst) begin
-      \$116  = 10'h000;
+      \$116  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = spmat_base;
-    if (\$43 ) begin
-      \$117  = \wdata$20 [10:0];
+    \$117  = shift;
+    if (\$33 ) begin
+      \$117  = \wdata$20 [5:0];
     end
     if (rst) begin
-      \$117  = 11'h000;
+      \$117  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = keep_acc;
-    if (ctl_next__arm) begin
-      \$118  = \wdata$20 [2];
+    \$118  = relu;
+    if (\$35 ) begin
+      \$118  = \wdata$20 [0];
     end
     if (rst) begin
       \$118  = 1'h0;
@@ -1641,303 +1661,318 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = ctl_next__arm;
+    \$119  = wb_base;
+    if (\$37 ) begin
+      \$119  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = ctl_next__start;
+    \$120  = src_sel;
+    if (\$39 ) begin
+      \$120  = \wdata$20 [0];
+    end
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = ctl_next__running;
+    \$121  = ptr_base;
+    if (\$41 ) begin
+      \$121  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$121  = 1'h0;
+      \$121  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = ctl_next__pf_active;
+    \$122  = spmat_base;
+    if (\$43 ) begin
+      \$122  = \wdata$20 [10:0];
+    end
     if (rst) begin
-      \$122  = 1'h0;
+      \$122  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = ctl_next__start_next;
+    \$123  = keep_acc;
+    if (ctl_next__arm) begin
+      \$123  = \wdata$20 [2];
+    end
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$47 ;
+    \$124  = ctl_next__arm;
     if (rst) begin
       \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = addr[13:11];
+    \$125  = ctl_next__start;
     if (rst) begin
-      \$125  = 3'h0;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = addr[10:0];
+    \$126  = ctl_next__running;
     if (rst) begin
-      \$126  = 11'h000;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = addr[10:0];
+    \$127  = ctl_next__pf_active;
     if (rst) begin
-      \$127  = 11'h000;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = wdata;
+    \$128  = ctl_next__start_next;
     if (rst) begin
-      \$128  = 64'h0000000000000000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = we;
+    \$129  = \$47 ;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$48 ;
+    \$130  = addr[13:11];
     if (rst) begin
-      \$130  = 1'h0;
+      \$130  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = ctl_next__arm;
+    \$131  = addr[10:0];
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = ctl_next__start;
+    \$132  = addr[10:0];
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = ctl_next__running;
+    \$133  = wdata;
     if (rst) begin
-      \$133  = 1'h0;
+      \$133  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = ctl_next__pf_active;
+    \$134  = we;
     if (rst) begin
       \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = ctl_next__start_next;
+    \$135  = \$48 ;
     if (rst) begin
       \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = \$52 ;
+    \$136  = addr[10:0];
     if (rst) begin
-      \$136  = 1'h0;
+      \$136  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = addr[13:11];
+    \$137  = ctl_next__arm;
     if (rst) begin
-      \$137  = 3'h0;
+      \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = addr[10:0];
+    \$138  = ctl_next__start;
     if (rst) begin
-      \$138  = 11'h000;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = addr[10:0];
+    \$139  = ctl_next__running;
     if (rst) begin
-      \$139  = 11'h000;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = wdata;
+    \$140  = ctl_next__pf_active;
     if (rst) begin
-      \$140  = 64'h0000000000000000;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = we;
+    \$141  = ctl_next__start_next;
     if (rst) begin
       \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$53 ;
+    \$142  = \$52 ;
     if (rst) begin
       \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = ctl_next__arm;
+    \$143  = addr[13:11];
     if (rst) begin
-      \$143  = 1'h0;
+      \$143  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = ctl_next__start;
+    \$144  = addr[10:0];
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = ctl_next__running;
+    \$145  = addr[10:0];
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = ctl_next__pf_active;
+    \$146  = wdata;
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = ctl_next__start_next;
+    \$147  = we;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$57 ;
+    \$148  = \$53 ;
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = addr[13:11];
+    \$149  = addr[10:0];
     if (rst) begin
-      \$149  = 3'h0;
+      \$149  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = addr[10:0];
+    \$150  = ctl_next__arm;
     if (rst) begin
-      \$150  = 11'h000;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = addr[10:0];
+    \$151  = ctl_next__start;
     if (rst) begin
-      \$151  = 11'h000;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = wdata;
+    \$152  = ctl_next__running;
     if (rst) begin
-      \$152  = 64'h0000000000000000;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = we;
+    \$153  = ctl_next__pf_active;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = \$58 ;
+    \$154  = ctl_next__start_next;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = ctl_next__arm;
+    \$155  = \$57 ;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = ctl_next__start;
+    \$156  = addr[13:11];
     if (rst) begin
-      \$156  = 1'h0;
+      \$156  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = ctl_next__running;
+    \$157  = addr[10:0];
     if (rst) begin
-      \$157  = 1'h0;
+      \$157  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = ctl_next__pf_active;
+    \$158  = addr[10:0];
     if (rst) begin
-      \$158  = 1'h0;
+      \$158  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = ctl_next__start_next;
+    \$159  = wdata;
     if (rst) begin
-      \$159  = 1'h0;
+      \$159  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = \$62 ;
+    \$160  = we;
     if (rst) begin
       \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = addr[13:11];
+    \$161  = \$58 ;
     if (rst) begin
-      \$161  = 3'h0;
+      \$161  = 1'h0;
     end
   end
   always @* begin
@@ -1949,382 +1984,476 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = addr[10:0];
+    \$163  = ctl_next__arm;
     if (rst) begin
-      \$163  = 11'h000;
+      \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = wdata;
+    \$164  = ctl_next__start;
     if (rst) begin
-      \$164  = 64'h0000000000000000;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = we;
+    \$165  = ctl_next__running;
     if (rst) begin
       \$165  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = \$63 ;
+    \$166  = ctl_next__pf_active;
     if (rst) begin
       \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = done_flag;
-    if (ctl__start) begin
-      \$167  = 1'h0;
-    end else if (ctl__running) begin
-      if (done) begin
-        \$167  = 1'h1;
-      end
-    end
+    \$167  = ctl_next__start_next;
     if (rst) begin
       \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = cyc;
-    if (ctl__start) begin
-      \$168  = 32'd0;
-    end else if (ctl__running) begin
-      \$168  = \$64 [31:0];
-    end
+    \$168  = \$62 ;
     if (rst) begin
-      \$168  = 32'd0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = broadcasts;
-    if (ctl__start) begin
-      \$169  = 32'd0;
-    end else if (ctl__running) begin
-      \$169  = \$65 [31:0];
-    end
+    \$169  = addr[13:11];
     if (rst) begin
-      \$169  = 32'd0;
+      \$169  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = stall_cycles;
-    if (ctl__start) begin
-      \$170  = 32'd0;
-    end else if (ctl__running) begin
-      \$170  = \$66 [31:0];
-    end
+    \$170  = addr[10:0];
     if (rst) begin
-      \$170  = 32'd0;
+      \$170  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = groups_scanned;
-    if (ctl__start) begin
-      \$171  = 32'd0;
-    end else if (ctl__running) begin
-      \$171  = \$67 [31:0];
-    end
+    \$171  = addr[10:0];
     if (rst) begin
-      \$171  = 32'd0;
+      \$171  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = cycles;
+    \$172  = wdata;
+    if (rst) begin
+      \$172  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = we;
+    if (rst) begin
+      \$173  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = \$63 ;
+    if (rst) begin
+      \$174  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = addr[10:0];
+    if (rst) begin
+      \$175  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = \$64 ;
+    if (rst) begin
+      \$176  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = \$65 ;
+    if (rst) begin
+      \$177  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = \$66 ;
+    if (rst) begin
+      \$178  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = done_flag;
     if (ctl__start) begin
-    end else if (ctl__running) begin
+      \$179  = 1'h0;
+    end
+    if (\$71 ) begin
       if (done) begin
-        \$172  = \$68 [31:0];
+        \$179  = 1'h1;
       end
     end
     if (rst) begin
-      \$172  = 32'd0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = \fault$106 ;
+    \$180  = cyc;
+    if (ctl__start) begin
+      \$180  = 32'd0;
+    end
+    if (\$71 ) begin
+      \$180  = \$72 [31:0];
+    end
+    if (rst) begin
+      \$180  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$181  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$181  = \$67 [31:0];
+      end
+    end
+    if (rst) begin
+      \$181  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$182  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$182  = \$68 [31:0];
+      end
+    end
+    if (rst) begin
+      \$182  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$183  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$183  = \$69 [31:0];
+      end
+    end
+    if (rst) begin
+      \$183  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = cycles;
+    if (\$71 ) begin
+      if (done) begin
+        \$184  = \$73 [31:0];
+      end
+    end
+    if (rst) begin
+      \$184  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = \fault$113 ;
     if (ctl__arm) begin
-      \$173  = 1'h0;
-    end else if (\$70 ) begin
-      \$173  = 1'h1;
+      \$185  = 1'h0;
+    end else if (\$75 ) begin
+      \$185  = 1'h1;
     end
-    if (rst) begin
-      \$173  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = { \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71 [15], \$71  };
-    if (rst) begin
-      \$174  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = { 54'h00000000000000, \$72  };
-    if (rst) begin
-      \$175  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = { 32'h00000000, \$73  };
-    if (rst) begin
-      \$176  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = { 53'h00000000000000, \$74  };
-    if (rst) begin
-      \$177  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = gsel[3:2];
-    if (rst) begin
-      \$178  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = \$75 ;
-    if (rst) begin
-      \$179  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = \addr$19 [17];
-    if (rst) begin
-      \$180  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = \addr$19 [15:14];
-    if (rst) begin
-      \$181  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = \re$22 ;
-    if (rst) begin
-      \$182  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = re_q0;
-    if (rst) begin
-      \$183  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = re_q1;
-    if (rst) begin
-      \$184  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = re_q2;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = re_q3;
+    \$186  = { \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76  };
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = re_q4;
+    \$187  = { 54'h00000000000000, \$77  };
     if (rst) begin
-      \$187  = 1'h0;
+      \$187  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = g1;
+    \$188  = { 32'h00000000, \$78  };
     if (rst) begin
       \$188  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = glob0;
+    \$189  = { 53'h00000000000000, \$79  };
     if (rst) begin
-      \$189  = 1'h0;
+      \$189  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = g2;
+    \$190  = gsel[3:2];
     if (rst) begin
-      \$190  = 64'h0000000000000000;
+      \$190  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = glob1;
+    \$191  = \$80 ;
     if (rst) begin
-      \$191  = 1'h0;
+      \$191  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = g3;
+    \$192  = \addr$19 [17];
     if (rst) begin
-      \$192  = 64'h0000000000000000;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = glob2;
+    \$193  = \addr$19 [15:14];
     if (rst) begin
-      \$193  = 1'h0;
+      \$193  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = g4;
+    \$194  = \re$22 ;
     if (rst) begin
-      \$194  = 64'h0000000000000000;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = glob3;
+    \$195  = re_q0;
     if (rst) begin
       \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = pe_q0;
+    \$196  = re_q1;
     if (rst) begin
-      \$196  = 2'h0;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = pe_q1;
+    \$197  = re_q2;
     if (rst) begin
-      \$197  = 2'h0;
+      \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = pe_q2;
+    \$198  = re_q3;
     if (rst) begin
-      \$198  = 2'h0;
+      \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = pe_q3;
+    \$199  = re_q4;
     if (rst) begin
-      \$199  = 2'h0;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = pe_q3;
+    \$200  = g1;
     if (rst) begin
-      \$200  = 2'h0;
+      \$200  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = pe_q3;
+    \$201  = glob0;
     if (rst) begin
-      \$201  = 2'h0;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = pe_q3;
+    \$202  = g2;
     if (rst) begin
-      \$202  = 2'h0;
+      \$202  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = glob4;
+    \$203  = glob1;
     if (rst) begin
       \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = glob4;
+    \$204  = g3;
     if (rst) begin
-      \$204  = 1'h0;
+      \$204  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = glob4;
+    \$205  = glob2;
     if (rst) begin
       \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = glob4;
+    \$206  = g4;
     if (rst) begin
-      \$206  = 1'h0;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = { \$79 , \$78 , \$77 , \$76  };
+    \$207  = glob3;
     if (rst) begin
-      \$207  = 64'h0000000000000000;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = { \$83 , \$82 , \$81 , \$80  };
+    \$208  = pe_q0;
     if (rst) begin
-      \$208  = 64'h0000000000000000;
+      \$208  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = re_q5;
+    \$209  = pe_q1;
     if (rst) begin
-      \$209  = 1'h0;
+      \$209  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = pe_q2;
+    if (rst) begin
+      \$210  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = pe_q3;
+    if (rst) begin
+      \$211  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = pe_q3;
+    if (rst) begin
+      \$212  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = pe_q3;
+    if (rst) begin
+      \$213  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = pe_q3;
+    if (rst) begin
+      \$214  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = glob4;
+    if (rst) begin
+      \$215  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = glob4;
+    if (rst) begin
+      \$216  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = glob4;
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = glob4;
+    if (rst) begin
+      \$218  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = { \$84 , \$83 , \$82 , \$81  };
+    if (rst) begin
+      \$219  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = { \$88 , \$87 , \$86 , \$85  };
+    if (rst) begin
+      \$220  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = re_q5;
+    if (rst) begin
+      \$221  = 1'h0;
     end
   end
   assign \busy$24  = busy;
-  assign \done$98  = done;
+  assign \done$105  = done;
   assign wb__busy = wb_busy;
-  assign \bias_sent$150  = bias_sent;
-  assign \groups$157  = groups;
-  assign \bias_act$158  = bias_act;
-  assign \ctl__arm$159  = ctl__arm;
-  assign \ctl__pf_active$161  = ctl__pf_active;
-  assign \ctl__running$162  = ctl__running;
-  assign \ctl__start$163  = ctl__start;
-  assign \ctl__start_next$165  = ctl__start_next;
+  assign \bias_sent$157  = bias_sent;
+  assign \groups$164  = groups;
+  assign \bias_act$165  = bias_act;
+  assign \ctl__arm$166  = ctl__arm;
+  assign \ctl__pf_active$168  = ctl__pf_active;
+  assign \ctl__running$169  = ctl__running;
+  assign \ctl__start$170  = ctl__start;
+  assign \ctl__start_next$172  = ctl__start_next;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
@@ -2333,38 +2462,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$174  = keep_acc;
-  assign \regs__keep_acc$175  = keep_acc;
-  assign \regs__keep_acc$176  = keep_acc;
+  assign \regs__keep_acc$181  = keep_acc;
+  assign \regs__keep_acc$182  = keep_acc;
+  assign \regs__keep_acc$183  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$178  = ptr_base;
-  assign \regs__ptr_base$179  = ptr_base;
-  assign \regs__ptr_base$180  = ptr_base;
+  assign \regs__ptr_base$185  = ptr_base;
+  assign \regs__ptr_base$186  = ptr_base;
+  assign \regs__ptr_base$187  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$182  = relu;
-  assign \regs__relu$183  = relu;
-  assign \regs__relu$184  = relu;
+  assign \regs__relu$189  = relu;
+  assign \regs__relu$190  = relu;
+  assign \regs__relu$191  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$186  = shift;
-  assign \regs__shift$187  = shift;
-  assign \regs__shift$188  = shift;
+  assign \regs__shift$193  = shift;
+  assign \regs__shift$194  = shift;
+  assign \regs__shift$195  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$190  = spmat_base;
-  assign \regs__spmat_base$191  = spmat_base;
-  assign \regs__spmat_base$192  = spmat_base;
+  assign \regs__spmat_base$197  = spmat_base;
+  assign \regs__spmat_base$198  = spmat_base;
+  assign \regs__spmat_base$199  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$194  = src_sel;
-  assign \regs__src_sel$195  = src_sel;
-  assign \regs__src_sel$196  = src_sel;
+  assign \regs__src_sel$201  = src_sel;
+  assign \regs__src_sel$202  = src_sel;
+  assign \regs__src_sel$203  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$198  = wb_base;
-  assign \regs__wb_base$199  = wb_base;
-  assign \regs__wb_base$200  = wb_base;
-  assign \ctl__arm$201  = ctl_0_arm;
-  assign \ctl__pf_active$202  = ctl_0_pf_active;
-  assign \ctl__running$203  = ctl_0_running;
-  assign \ctl__start$204  = ctl_0_start;
-  assign \ctl__start_next$205  = ctl_0_start_next;
+  assign \regs__wb_base$205  = wb_base;
+  assign \regs__wb_base$206  = wb_base;
+  assign \regs__wb_base$207  = wb_base;
+  assign \ctl__arm$208  = ctl_0_arm;
+  assign \ctl__pf_active$209  = ctl_0_pf_active;
+  assign \ctl__running$210  = ctl_0_running;
+  assign \ctl__start$211  = ctl_0_start;
+  assign \ctl__start_next$212  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -2378,106 +2507,114 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_0__mem = h_mem_0;
   assign host_0__off = h_off_0;
   assign host_0__off_line = h_off_line_0;
+  assign host_0__off_dst = h_off_dst_0;
   assign host_0__wdata = h_wdata_0;
   assign host__mem = h_mem_0;
   assign host__off = h_off_0;
+  assign host__off_dst = h_off_dst_0;
   assign host__off_line = h_off_line_0;
   assign host_0__rdata = host__rdata;
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = host_0__we;
   assign wb__start = wb_start;
-  assign \ctl__arm$236  = ctl_1_arm;
-  assign \ctl__pf_active$237  = ctl_1_pf_active;
-  assign \ctl__running$238  = ctl_1_running;
-  assign \ctl__start$239  = ctl_1_start;
-  assign \ctl__start_next$240  = ctl_1_start_next;
-  assign \ccu__ann__a$241  = ccu__ann__a;
+  assign \ctl__arm$245  = ctl_1_arm;
+  assign \ctl__pf_active$246  = ctl_1_pf_active;
+  assign \ctl__running$247  = ctl_1_running;
+  assign \ctl__start$248  = ctl_1_start;
+  assign \ctl__start_next$249  = ctl_1_start_next;
+  assign \ccu__ann__a$250  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$243  = ccu__ann__j;
+  assign \ccu__ann__j$252  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$245  = ccu__ann__valid;
+  assign \ccu__ann__valid$254  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$248  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$250  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$251  = bcast;
+  assign \ccu__bc__room_nopush$257  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$259  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$260  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$254  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$255 ;
+  assign \ccu__src__data$263  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$264 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__off_line = h_off_line_1;
+  assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$263  = h_mem_1;
-  assign \host__off$264  = h_off_1;
-  assign \host__off_line$265  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$143 ;
-  assign \host__sel$267  = h_sel_1;
-  assign \host__wdata$268  = h_wdata_1;
-  assign \host__we$269  = host_1__we;
-  assign \wb__start$270  = wb_start;
-  assign \ctl__arm$271  = ctl_2_arm;
-  assign \ctl__pf_active$272  = ctl_2_pf_active;
-  assign \ctl__running$273  = ctl_2_running;
-  assign \ctl__start$274  = ctl_2_start;
-  assign \ctl__start_next$275  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$276 ;
-  assign pes__2__ann__j = \ccu__ann__j$278 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$280 ;
-  assign \ccu__bc__room_nopush$283  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$285  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$286  = bcast;
+  assign \host__mem$273  = h_mem_1;
+  assign \host__off$274  = h_off_1;
+  assign \host__off_dst$275  = h_off_dst_1;
+  assign \host__off_line$276  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$150 ;
+  assign \host__sel$278  = h_sel_1;
+  assign \host__wdata$279  = h_wdata_1;
+  assign \host__we$280  = host_1__we;
+  assign \wb__start$281  = wb_start;
+  assign \ctl__arm$282  = ctl_2_arm;
+  assign \ctl__pf_active$283  = ctl_2_pf_active;
+  assign \ctl__running$284  = ctl_2_running;
+  assign \ctl__start$285  = ctl_2_start;
+  assign \ctl__start_next$286  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$287 ;
+  assign pes__2__ann__j = \ccu__ann__j$289 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$291 ;
+  assign \ccu__bc__room_nopush$294  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$296  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$297  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$289  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$290 ;
+  assign \ccu__src__data$300  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$301 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__off_line = h_off_line_2;
+  assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$298  = h_mem_2;
-  assign \host__off$299  = h_off_2;
-  assign \host__off_line$300  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$144 ;
-  assign \host__sel$302  = h_sel_2;
-  assign \host__wdata$303  = h_wdata_2;
-  assign \host__we$304  = host_2__we;
-  assign \wb__start$305  = wb_start;
-  assign \ctl__arm$306  = ctl_3_arm;
-  assign \ctl__pf_active$307  = ctl_3_pf_active;
-  assign \ctl__running$308  = ctl_3_running;
-  assign \ctl__start$309  = ctl_3_start;
-  assign \ctl__start_next$310  = ctl_3_start_next;
-  assign \ccu__ann__a$311  = \ccu__ann__a$276 ;
-  assign pes__3__ann__a = \ccu__ann__a$276 ;
-  assign \ccu__ann__j$313  = \ccu__ann__j$278 ;
-  assign pes__3__ann__j = \ccu__ann__j$278 ;
-  assign \ccu__ann__valid$315  = \ccu__ann__valid$280 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$280 ;
-  assign \ccu__bc__room_nopush$318  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$320  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$321  = bcast;
+  assign \host__mem$310  = h_mem_2;
+  assign \host__off$311  = h_off_2;
+  assign \host__off_dst$312  = h_off_dst_2;
+  assign \host__off_line$313  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$151 ;
+  assign \host__sel$315  = h_sel_2;
+  assign \host__wdata$316  = h_wdata_2;
+  assign \host__we$317  = host_2__we;
+  assign \wb__start$318  = wb_start;
+  assign \ctl__arm$319  = ctl_3_arm;
+  assign \ctl__pf_active$320  = ctl_3_pf_active;
+  assign \ctl__running$321  = ctl_3_running;
+  assign \ctl__start$322  = ctl_3_start;
+  assign \ctl__start_next$323  = ctl_3_start_next;
+  assign \ccu__ann__a$324  = \ccu__ann__a$287 ;
+  assign pes__3__ann__a = \ccu__ann__a$287 ;
+  assign \ccu__ann__j$326  = \ccu__ann__j$289 ;
+  assign pes__3__ann__j = \ccu__ann__j$289 ;
+  assign \ccu__ann__valid$328  = \ccu__ann__valid$291 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$291 ;
+  assign \ccu__bc__room_nopush$331  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$333  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$334  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$324  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$325 ;
+  assign \ccu__src__data$337  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$338 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__off_line = h_off_line_3;
+  assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$333  = h_mem_3;
-  assign \host__off$334  = h_off_3;
-  assign \host__off_line$335  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$145 ;
-  assign \host__sel$337  = h_sel_3;
-  assign \host__wdata$338  = h_wdata_3;
-  assign \host__we$339  = host_3__we;
-  assign \wb__start$340  = wb_start;
-  assign \$90  = { 1'h0, busy };
-  assign \$91  = { done_flag, 1'h0 };
-  assign \$93  = { 1'h0, src_sel, 2'h0 };
-  assign \$95  = { \fault$106 , 3'h0 };
+  assign \host__mem$347  = h_mem_3;
+  assign \host__off$348  = h_off_3;
+  assign \host__off_dst$349  = h_off_dst_3;
+  assign \host__off_line$350  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$152 ;
+  assign \host__sel$352  = h_sel_3;
+  assign \host__wdata$353  = h_wdata_3;
+  assign \host__we$354  = host_3__we;
+  assign \wb__start$355  = wb_start;
+  assign \$95  = { 1'h0, busy };
+  assign \$96  = { done_flag, 1'h0 };
+  assign \$98  = { 1'h0, src_sel, 2'h0 };
+  assign \$100  = { \fault$113 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2502,15 +2639,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [1:0] \$25 ;
-  wire [13:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [11:0] \$28 ;
-  wire [13:0] \$29 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [1:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [15:0] \$29 ;
   wire \$3 ;
   wire [11:0] \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [13:0] \$31 ;
+  wire [11:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
@@ -2522,15 +2659,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  reg \$43 ;
-  reg [10:0] \$44 ;
-  reg [12:0] \$45 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
   reg \$46 ;
-  reg [3:0] \$47 ;
-  reg \$48 ;
-  reg [12:0] \$49 ;
+  reg [10:0] \$47 ;
+  reg [12:0] \$48 ;
+  reg \$49 ;
   wire \$5 ;
-  reg [15:0] \$50 ;
+  reg [3:0] \$50 ;
   reg \$51 ;
   reg [12:0] \$52 ;
   reg [15:0] \$53 ;
@@ -2538,12 +2675,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   reg [12:0] \$55 ;
   reg [15:0] \$56 ;
   reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  reg [12:0] \$58 ;
+  reg [15:0] \$59 ;
   wire \$6 ;
   reg \$60 ;
   reg \$61 ;
-  wire [63:0] \$62 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg \$64 ;
+  reg \$65 ;
+  wire [63:0] \$66 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -2612,7 +2753,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   reg held = 1'h0;
   reg [12:0] jbase = 13'h0000;
   wire live;
-  reg \live$78  = 1'h0;
+  reg \live$80  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
@@ -2697,7 +2838,10 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire push__ready;
   wire push__valid;
   reg push_r = 1'h0;
+  (* keep = 32'd1 *)
+  reg push_r_fifo = 1'h0;
   wire room;
+  wire room_fifo;
   input rst;
   wire rst;
   input [15:0] src__0__data;
@@ -2716,57 +2860,67 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$27  = at_bias ? bias_act : o_val;
-  assign \$28  = g + 1'h1;
-  assign \$29  = jbase + 3'h4;
+  assign \$23  = \live$80  & pop__valid;
+  assign \$24  = ~ held;
+  assign ev_search = \$23  & \$24 ;
+  assign \$25  = ! groups;
+  assign \$26  = active & push__payload[0];
+  assign \$27  = at_bias ? 2'h0 : o_pos;
+  assign \$28  = jbase + \$27 ;
+  assign \$29  = at_bias ? bias_act : o_val;
   assign \$30  = g + 1'h1;
-  assign \$31  = \$30  == groups;
-  assign \$34  = \$33  | elig[1];
+  assign \$31  = jbase + 3'h4;
+  assign \$32  = g + 1'h1;
+  assign \$33  = \$32  == groups;
   assign \$36  = \$35  | elig[1];
-  assign \$37  = \$36  | elig[2];
-  assign \$38  = ctl__start | ctl__running;
-  assign \$39  = ~ bias_next;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = ~ pop__valid;
-  assign \$42  = \live$78  & \$41 ;
+  assign \$38  = \$37  | elig[1];
+  assign \$39  = \$38  | elig[2];
+  assign \$40  = ctl__start | ctl__running;
+  assign \$41  = ~ bias_next;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = ctl__start ? 1'h0 : bcast;
+  assign \$44  = ~ pop__valid;
+  assign \$45  = \live$80  & \$44 ;
   always @(posedge clk)
-    ps_live <= \$43 ;
+    ps_live <= \$46 ;
   always @(posedge clk)
-    g <= \$44 ;
+    g <= \$47 ;
   always @(posedge clk)
-    jbase <= \$45 ;
+    jbase <= \$48 ;
   always @(posedge clk)
-    at_bias <= \$46 ;
+    at_bias <= \$49 ;
   always @(posedge clk)
-    mask <= \$47 ;
+    mask <= \$50 ;
   always @(posedge clk)
-    ann__valid <= \$48 ;
+    ann__valid <= \$51 ;
   always @(posedge clk)
-    ann__j <= \$49 ;
+    ann__j <= \$52 ;
   always @(posedge clk)
-    ann__a <= \$50 ;
+    ann__a <= \$53 ;
   always @(posedge clk)
-    pes__0__ann__valid <= \$51 ;
+    pes__0__ann__valid <= \$54 ;
   always @(posedge clk)
-    pes__0__ann__j <= \$52 ;
+    pes__0__ann__j <= \$55 ;
   always @(posedge clk)
-    pes__0__ann__a <= \$53 ;
+    pes__0__ann__a <= \$56 ;
   always @(posedge clk)
-    pes__2__ann__valid <= \$54 ;
+    pes__2__ann__valid <= \$57 ;
   always @(posedge clk)
-    pes__2__ann__j <= \$55 ;
+    pes__2__ann__j <= \$58 ;
   always @(posedge clk)
-    pes__2__ann__a <= \$56 ;
+    pes__2__ann__a <= \$59 ;
   always @(posedge clk)
-    \live$78  <= \$57 ;
+    \live$80  <= \$60 ;
   always @(posedge clk)
-    bias_sent <= \$58 ;
+    bias_sent <= \$61 ;
   always @(posedge clk)
-    push_r <= \$59 ;
+    push_r <= \$62 ;
   always @(posedge clk)
-    held <= \$60 ;
+    held <= \$63 ;
   always @(posedge clk)
-    fault <= \$61 ;
+    push_r_fifo <= \$64 ;
+  always @(posedge clk)
+    fault <= \$65 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
@@ -2784,26 +2938,22 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$10  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
   assign \$11  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
   assign room = push_r ? \$10  : \$11 ;
-  assign \$12  = bcast & pop__payload[1];
-  assign \$13  = bias_sent | \$12 ;
-  assign bias_next = ctl__start ? 1'h0 : \$13 ;
-  assign \$14  = \live$78  & pop__valid;
-  assign \$15  = \$14  & pop__payload[0];
-  assign bcast = \$15  & room;
-  assign \$16  = ~ pop__payload[0];
-  assign \$17  = \$16  | room;
-  assign pop__ready = \live$78  & \$17 ;
-  assign \$18  = \live$78  & pop__valid;
-  assign \$19  = \$18  & pop__payload[0];
-  assign \$20  = ~ room;
-  assign ev_stall = \$19  & \$20 ;
-  assign \$21  = \live$78  & pop__valid;
-  assign \$22  = ~ held;
-  assign ev_search = \$21  & \$22 ;
-  assign \$23  = ! groups;
-  assign \$24  = active & push__payload[0];
-  assign \$25  = at_bias ? 2'h0 : o_pos;
-  assign \$26  = jbase + \$25 ;
+  assign \$12  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$13  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign room_fifo = push_r_fifo ? \$12  : \$13 ;
+  assign \$14  = bcast & pop__payload[1];
+  assign \$15  = bias_sent | \$14 ;
+  assign bias_next = ctl__start ? 1'h0 : \$15 ;
+  assign \$16  = \live$80  & pop__valid;
+  assign \$17  = \$16  & pop__payload[0];
+  assign bcast = \$17  & room;
+  assign \$18  = ~ pop__payload[0];
+  assign \$19  = \$18  | room_fifo;
+  assign pop__ready = \live$80  & \$19 ;
+  assign \$20  = \live$80  & pop__valid;
+  assign \$21  = \$20  & pop__payload[0];
+  assign \$22  = ~ room;
+  assign ev_stall = \$21  & \$22 ;
   \eie_ecp5_4pe.ccu.items  items (
     .arm(arm),
     .clk(clk),
@@ -2822,7 +2972,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$314$0 (\$62 ),
+    .\port$330$0 (\$66 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2837,73 +2987,19 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$192$0 (elig),
-    .\port$314$0 (\$62 )
+    .\port$204$0 (elig),
+    .\port$330$0 (\$66 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$43  = ps_live;
+    \$46  = ps_live;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$43  = 1'h1;
+      \$46  = 1'h1;
     end else begin
       if (active) begin
         if (at_bias) begin
-          \$43  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$43  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$44  = g;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$44  = 11'h000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$44  = \$28 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$44  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$45  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$45  = 13'h0000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$45  = \$29 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$45  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = at_bias;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$46  = \$23 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$46  = \$31 ;
+          \$46  = 1'h0;
         end
       end
     end
@@ -2913,68 +3009,87 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = mask;
+    \$47  = g;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 4'hf;
+      \$47  = 11'h000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$47  = \$30 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$47  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$48  = jbase;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$48  = 13'h0000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$48  = \$31 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$48  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$49  = at_bias;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$49  = \$25 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$49  = \$33 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$50  = mask;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$50  = 4'hf;
     end else begin
       if (active) begin
         (* full_case = 32'd1 *)
         if (at_bias) begin
         end else if (advance) begin
-          \$47  = 4'hf;
+          \$50  = 4'hf;
         end else begin
-          \$47  = { \$37 , \$34 , \$32 , 1'h0 };
+          \$50  = { \$39 , \$36 , \$34 , 1'h0 };
         end
       end
     end
     if (rst) begin
-      \$47  = 4'hf;
+      \$50  = 4'hf;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$48  = 1'h0;
+      \$51  = 1'h0;
     end else begin
-      \$48  = \$24 ;
+      \$51  = \$26 ;
     end
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = ann__j;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$49  = \$26 [12:0];
-      end
-    end
-    if (rst) begin
-      \$49  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ann__a;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$50  = \$27 ;
-      end
-    end
-    if (rst) begin
-      \$50  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = ann__valid;
     if (rst) begin
       \$51  = 1'h0;
     end
@@ -2982,6 +3097,13 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$52  = ann__j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$52  = \$28 [12:0];
+      end
+    end
     if (rst) begin
       \$52  = 13'h0000;
     end
@@ -2989,6 +3111,13 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$53  = ann__a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$53  = \$29 ;
+      end
+    end
     if (rst) begin
       \$53  = 16'h0000;
     end
@@ -3016,52 +3145,80 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = \$40 ;
+    \$57  = ann__valid;
     if (rst) begin
       \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = bias_next;
+    \$58  = ann__j;
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$59  = 1'h0;
-    end else begin
-      \$59  = bcast;
-    end
+    \$59  = ann__a;
     if (rst) begin
-      \$59  = 1'h0;
+      \$59  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$60  = 1'h0;
-    end else begin
-      \$60  = ev_stall;
-    end
+    \$60  = \$42 ;
     if (rst) begin
       \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = fault;
+    \$61  = bias_next;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$62  = 1'h0;
+    end else begin
+      \$62  = bcast;
+    end
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$63  = 1'h0;
+    end else begin
+      \$63  = ev_stall;
+    end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$64  = \$43 ;
+    if (rst) begin
+      \$64  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$65  = fault;
     if (arm) begin
-      \$61  = 1'h0;
-    end else if (\$42 ) begin
-      \$61  = 1'h1;
+      \$65  = 1'h0;
+    end else if (\$45 ) begin
+      \$65  = 1'h1;
     end
     if (rst) begin
-      \$61  = 1'h0;
+      \$65  = 1'h0;
     end
   end
   assign ctl__arm = arm;
@@ -3078,14 +3235,14 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign val__0 = \$62 [15:0];
-  assign head_val__0 = \$62 [15:0];
-  assign val__1 = \$62 [31:16];
-  assign head_val__1 = \$62 [31:16];
-  assign val__2 = \$62 [47:32];
-  assign head_val__2 = \$62 [47:32];
-  assign val__3 = \$62 [63:48];
-  assign head_val__3 = \$62 [63:48];
+  assign val__0 = \$66 [15:0];
+  assign head_val__0 = \$66 [15:0];
+  assign val__1 = \$66 [31:16];
+  assign head_val__1 = \$66 [31:16];
+  assign val__2 = \$66 [47:32];
+  assign head_val__2 = \$66 [47:32];
+  assign val__3 = \$66 [63:48];
+  assign head_val__3 = \$66 [63:48];
   assign \advance$43  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
@@ -3109,9 +3266,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \pop__payload.bias  = pop__payload[1];
   assign push__payload[1] = at_bias;
   assign push__payload[0] = \$2 ;
-  assign \$32  = elig[0];
-  assign \$33  = elig[0];
+  assign \$34  = elig[0];
   assign \$35  = elig[0];
+  assign \$37  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3139,65 +3296,191 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   wire \$115 ;
   wire \$116 ;
   wire \$117 ;
-  reg [3:0] \$118 ;
-  reg \$119 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg \$138 ;
-  reg \$139 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire [5:0] \$2 ;
   wire \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire \$23 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire \$235 ;
+  wire \$236 ;
+  wire \$237 ;
+  wire \$238 ;
+  wire \$239 ;
   wire \$24 ;
+  wire \$240 ;
+  wire \$241 ;
+  wire \$242 ;
+  wire \$243 ;
+  reg [3:0] \$244 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg \$247 ;
+  reg \$248 ;
+  reg \$249 ;
   wire \$25 ;
+  reg \$250 ;
+  reg \$251 ;
+  reg \$252 ;
+  reg \$253 ;
+  reg \$254 ;
+  reg \$255 ;
+  reg \$256 ;
+  reg \$257 ;
+  reg \$258 ;
+  reg \$259 ;
   wire \$26 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
   wire \$27 ;
+  reg \$270 ;
+  reg \$271 ;
+  reg \$272 ;
+  reg \$273 ;
+  reg \$274 ;
+  reg \$275 ;
+  reg \$276 ;
+  reg \$277 ;
+  reg \$278 ;
+  reg \$279 ;
   wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
@@ -3277,6 +3560,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   wire \$98 ;
   wire \$99 ;
   wire \$signal ;
+  wire \$signal$3 ;
   input arm;
   wire arm;
   input clk;
@@ -3324,7 +3608,6 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   reg item_v9 = 1'h0;
   reg [3:0] occ = 4'h0;
   wire [3:0] occ_next;
-  wire pop;
   output [1:0] pop__payload;
   wire [1:0] pop__payload;
   wire \pop__payload.bias ;
@@ -3344,892 +3627,914 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
   input rst;
   wire rst;
   assign \$signal  = push__valid & push__ready;
-  assign pop = pop__valid & pop__ready;
+  assign \$signal$3  = pop__valid & pop__ready;
   assign push__ready = ~ full;
   assign \$1  = occ + \$signal ;
-  assign \$2  = \$1  - pop;
+  assign \$2  = \$1  - \$signal$3 ;
   assign \$3  = \$2 [3:0] == 4'hd;
-  assign \$4  = ~ item_v1;
-  assign \$5  = pop__valid & \$4 ;
-  assign \$6  = ~ pop__valid;
-  assign \$7  = pop ? \$5  : \$6 ;
-  assign \$8  = \$signal  & \$7 ;
-  assign \$9  = pop ? item_v1 : pop__valid;
-  assign \$10  = pop ? item_e1 : item_e0;
-  assign \$11  = pop ? item_b1 : item_b0;
-  assign \$12  = ~ item_v2;
-  assign \$13  = item_v1 & \$12 ;
-  assign \$14  = ~ item_v1;
-  assign \$15  = \$14  & pop__valid;
-  assign \$16  = pop ? \$13  : \$15 ;
-  assign \$17  = \$signal  & \$16 ;
-  assign \$18  = pop ? item_v2 : item_v1;
-  assign \$19  = pop ? item_e2 : item_e1;
-  assign \$20  = pop ? item_b2 : item_b1;
-  assign \$21  = ~ item_v3;
-  assign \$22  = item_v2 & \$21 ;
-  assign \$23  = ~ item_v2;
-  assign \$24  = \$23  & item_v1;
-  assign \$25  = pop ? \$22  : \$24 ;
-  assign \$26  = \$signal  & \$25 ;
-  assign \$27  = pop ? item_v3 : item_v2;
-  assign \$28  = pop ? item_e3 : item_e2;
-  assign \$29  = pop ? item_b3 : item_b2;
-  assign \$30  = ~ item_v4;
-  assign \$31  = item_v3 & \$30 ;
-  assign \$32  = ~ item_v3;
-  assign \$33  = \$32  & item_v2;
-  assign \$34  = pop ? \$31  : \$33 ;
-  assign \$35  = \$signal  & \$34 ;
-  assign \$36  = pop ? item_v4 : item_v3;
-  assign \$37  = pop ? item_e4 : item_e3;
-  assign \$38  = pop ? item_b4 : item_b3;
-  assign \$39  = ~ item_v5;
-  assign \$40  = item_v4 & \$39 ;
-  assign \$41  = ~ item_v4;
-  assign \$42  = \$41  & item_v3;
-  assign \$43  = pop ? \$40  : \$42 ;
-  assign \$44  = \$signal  & \$43 ;
-  assign \$45  = pop ? item_v5 : item_v4;
-  assign \$46  = pop ? item_e5 : item_e4;
-  assign \$47  = pop ? item_b5 : item_b4;
-  assign \$48  = ~ item_v6;
-  assign \$49  = item_v5 & \$48 ;
-  assign \$50  = ~ item_v5;
-  assign \$51  = \$50  & item_v4;
-  assign \$52  = pop ? \$49  : \$51 ;
-  assign \$53  = \$signal  & \$52 ;
-  assign \$54  = pop ? item_v6 : item_v5;
-  assign \$55  = pop ? item_e6 : item_e5;
-  assign \$56  = pop ? item_b6 : item_b5;
-  assign \$57  = ~ item_v7;
-  assign \$58  = item_v6 & \$57 ;
-  assign \$59  = ~ item_v6;
-  assign \$60  = \$59  & item_v5;
-  assign \$61  = pop ? \$58  : \$60 ;
+  assign \$4  = ~ pop__valid;
+  assign \$5  = \$signal  & \$4 ;
+  assign \$6  = \$signal$3  | \$5 ;
+  assign \$7  = ~ item_v1;
+  assign \$8  = pop__valid & \$7 ;
+  assign \$9  = \$signal  & \$8 ;
+  assign \$10  = \$9  ? 1'h1 : item_v1;
+  assign \$11  = \$signal$3  ? \$10  : 1'h1;
+  assign \$12  = ~ item_v1;
+  assign \$13  = pop__valid & \$12 ;
+  assign \$14  = \$signal  & \$13 ;
+  assign \$15  = \$14  ? push__payload[0] : item_e1;
+  assign \$16  = \$signal$3  ? \$15  : push__payload[0];
+  assign \$17  = ~ item_v1;
+  assign \$18  = pop__valid & \$17 ;
+  assign \$19  = \$signal  & \$18 ;
+  assign \$20  = \$19  ? push__payload[1] : item_b1;
+  assign \$21  = \$signal$3  ? \$20  : push__payload[1];
+  assign \$22  = ~ item_v1;
+  assign \$23  = \$22  & pop__valid;
+  assign \$24  = \$signal  & \$23 ;
+  assign \$25  = \$signal$3  | \$24 ;
+  assign \$26  = ~ item_v2;
+  assign \$27  = item_v1 & \$26 ;
+  assign \$28  = \$signal  & \$27 ;
+  assign \$29  = \$28  ? 1'h1 : item_v2;
+  assign \$30  = \$signal$3  ? \$29  : 1'h1;
+  assign \$31  = ~ item_v2;
+  assign \$32  = item_v1 & \$31 ;
+  assign \$33  = \$signal  & \$32 ;
+  assign \$34  = \$33  ? push__payload[0] : item_e2;
+  assign \$35  = \$signal$3  ? \$34  : push__payload[0];
+  assign \$36  = ~ item_v2;
+  assign \$37  = item_v1 & \$36 ;
+  assign \$38  = \$signal  & \$37 ;
+  assign \$39  = \$38  ? push__payload[1] : item_b2;
+  assign \$40  = \$signal$3  ? \$39  : push__payload[1];
+  assign \$41  = ~ item_v2;
+  assign \$42  = \$41  & item_v1;
+  assign \$43  = \$signal  & \$42 ;
+  assign \$44  = \$signal$3  | \$43 ;
+  assign \$45  = ~ item_v3;
+  assign \$46  = item_v2 & \$45 ;
+  assign \$47  = \$signal  & \$46 ;
+  assign \$48  = \$47  ? 1'h1 : item_v3;
+  assign \$49  = \$signal$3  ? \$48  : 1'h1;
+  assign \$50  = ~ item_v3;
+  assign \$51  = item_v2 & \$50 ;
+  assign \$52  = \$signal  & \$51 ;
+  assign \$53  = \$52  ? push__payload[0] : item_e3;
+  assign \$54  = \$signal$3  ? \$53  : push__payload[0];
+  assign \$55  = ~ item_v3;
+  assign \$56  = item_v2 & \$55 ;
+  assign \$57  = \$signal  & \$56 ;
+  assign \$58  = \$57  ? push__payload[1] : item_b3;
+  assign \$59  = \$signal$3  ? \$58  : push__payload[1];
+  assign \$60  = ~ item_v3;
+  assign \$61  = \$60  & item_v2;
   assign \$62  = \$signal  & \$61 ;
-  assign \$63  = pop ? item_v7 : item_v6;
-  assign \$64  = pop ? item_e7 : item_e6;
-  assign \$65  = pop ? item_b7 : item_b6;
-  assign \$66  = ~ item_v8;
-  assign \$67  = item_v7 & \$66 ;
-  assign \$68  = ~ item_v7;
-  assign \$69  = \$68  & item_v6;
-  assign \$70  = pop ? \$67  : \$69 ;
+  assign \$63  = \$signal$3  | \$62 ;
+  assign \$64  = ~ item_v4;
+  assign \$65  = item_v3 & \$64 ;
+  assign \$66  = \$signal  & \$65 ;
+  assign \$67  = \$66  ? 1'h1 : item_v4;
+  assign \$68  = \$signal$3  ? \$67  : 1'h1;
+  assign \$69  = ~ item_v4;
+  assign \$70  = item_v3 & \$69 ;
   assign \$71  = \$signal  & \$70 ;
-  assign \$72  = pop ? item_v8 : item_v7;
-  assign \$73  = pop ? item_e8 : item_e7;
-  assign \$74  = pop ? item_b8 : item_b7;
-  assign \$75  = ~ item_v9;
-  assign \$76  = item_v8 & \$75 ;
-  assign \$77  = ~ item_v8;
-  assign \$78  = \$77  & item_v7;
-  assign \$79  = pop ? \$76  : \$78 ;
-  assign \$80  = \$signal  & \$79 ;
-  assign \$81  = pop ? item_v9 : item_v8;
-  assign \$82  = pop ? item_e9 : item_e8;
-  assign \$83  = pop ? item_b9 : item_b8;
-  assign \$84  = ~ item_v10;
-  assign \$85  = item_v9 & \$84 ;
-  assign \$86  = ~ item_v9;
-  assign \$87  = \$86  & item_v8;
-  assign \$88  = pop ? \$85  : \$87 ;
-  assign \$89  = \$signal  & \$88 ;
-  assign \$90  = pop ? item_v10 : item_v9;
-  assign \$91  = pop ? item_e10 : item_e9;
-  assign \$92  = pop ? item_b10 : item_b9;
-  assign \$93  = ~ item_v11;
-  assign \$94  = item_v10 & \$93 ;
-  assign \$95  = ~ item_v10;
-  assign \$96  = \$95  & item_v9;
-  assign \$97  = pop ? \$94  : \$96 ;
-  assign \$98  = \$signal  & \$97 ;
-  assign \$99  = pop ? item_v11 : item_v10;
-  assign \$100  = pop ? item_e11 : item_e10;
-  assign \$101  = pop ? item_b11 : item_b10;
-  assign \$102  = ~ item_v12;
-  assign \$103  = item_v11 & \$102 ;
-  assign \$104  = ~ item_v11;
-  assign \$105  = \$104  & item_v10;
-  assign \$106  = pop ? \$103  : \$105 ;
-  assign \$107  = \$signal  & \$106 ;
-  assign \$108  = pop ? item_v12 : item_v11;
-  assign \$109  = pop ? item_e12 : item_e11;
-  assign \$110  = pop ? item_b12 : item_b11;
-  assign \$111  = ~ item_v12;
-  assign \$112  = \$111  & item_v11;
-  assign \$113  = pop ? item_v12 : \$112 ;
+  assign \$72  = \$71  ? push__payload[0] : item_e4;
+  assign \$73  = \$signal$3  ? \$72  : push__payload[0];
+  assign \$74  = ~ item_v4;
+  assign \$75  = item_v3 & \$74 ;
+  assign \$76  = \$signal  & \$75 ;
+  assign \$77  = \$76  ? push__payload[1] : item_b4;
+  assign \$78  = \$signal$3  ? \$77  : push__payload[1];
+  assign \$79  = ~ item_v4;
+  assign \$80  = \$79  & item_v3;
+  assign \$81  = \$signal  & \$80 ;
+  assign \$82  = \$signal$3  | \$81 ;
+  assign \$83  = ~ item_v5;
+  assign \$84  = item_v4 & \$83 ;
+  assign \$85  = \$signal  & \$84 ;
+  assign \$86  = \$85  ? 1'h1 : item_v5;
+  assign \$87  = \$signal$3  ? \$86  : 1'h1;
+  assign \$88  = ~ item_v5;
+  assign \$89  = item_v4 & \$88 ;
+  assign \$90  = \$signal  & \$89 ;
+  assign \$91  = \$90  ? push__payload[0] : item_e5;
+  assign \$92  = \$signal$3  ? \$91  : push__payload[0];
+  assign \$93  = ~ item_v5;
+  assign \$94  = item_v4 & \$93 ;
+  assign \$95  = \$signal  & \$94 ;
+  assign \$96  = \$95  ? push__payload[1] : item_b5;
+  assign \$97  = \$signal$3  ? \$96  : push__payload[1];
+  assign \$98  = ~ item_v5;
+  assign \$99  = \$98  & item_v4;
+  assign \$100  = \$signal  & \$99 ;
+  assign \$101  = \$signal$3  | \$100 ;
+  assign \$102  = ~ item_v6;
+  assign \$103  = item_v5 & \$102 ;
+  assign \$104  = \$signal  & \$103 ;
+  assign \$105  = \$104  ? 1'h1 : item_v6;
+  assign \$106  = \$signal$3  ? \$105  : 1'h1;
+  assign \$107  = ~ item_v6;
+  assign \$108  = item_v5 & \$107 ;
+  assign \$109  = \$signal  & \$108 ;
+  assign \$110  = \$109  ? push__payload[0] : item_e6;
+  assign \$111  = \$signal$3  ? \$110  : push__payload[0];
+  assign \$112  = ~ item_v6;
+  assign \$113  = item_v5 & \$112 ;
   assign \$114  = \$signal  & \$113 ;
-  assign \$115  = pop ? 1'h0 : item_v12;
-  assign \$116  = pop ? 1'h0 : item_e12;
-  assign \$117  = pop ? 1'h0 : item_b12;
+  assign \$115  = \$114  ? push__payload[1] : item_b6;
+  assign \$116  = \$signal$3  ? \$115  : push__payload[1];
+  assign \$117  = ~ item_v6;
+  assign \$118  = \$117  & item_v5;
+  assign \$119  = \$signal  & \$118 ;
+  assign \$120  = \$signal$3  | \$119 ;
+  assign \$121  = ~ item_v7;
+  assign \$122  = item_v6 & \$121 ;
+  assign \$123  = \$signal  & \$122 ;
+  assign \$124  = \$123  ? 1'h1 : item_v7;
+  assign \$125  = \$signal$3  ? \$124  : 1'h1;
+  assign \$126  = ~ item_v7;
+  assign \$127  = item_v6 & \$126 ;
+  assign \$128  = \$signal  & \$127 ;
+  assign \$129  = \$128  ? push__payload[0] : item_e7;
+  assign \$130  = \$signal$3  ? \$129  : push__payload[0];
+  assign \$131  = ~ item_v7;
+  assign \$132  = item_v6 & \$131 ;
+  assign \$133  = \$signal  & \$132 ;
+  assign \$134  = \$133  ? push__payload[1] : item_b7;
+  assign \$135  = \$signal$3  ? \$134  : push__payload[1];
+  assign \$136  = ~ item_v7;
+  assign \$137  = \$136  & item_v6;
+  assign \$138  = \$signal  & \$137 ;
+  assign \$139  = \$signal$3  | \$138 ;
+  assign \$140  = ~ item_v8;
+  assign \$141  = item_v7 & \$140 ;
+  assign \$142  = \$signal  & \$141 ;
+  assign \$143  = \$142  ? 1'h1 : item_v8;
+  assign \$144  = \$signal$3  ? \$143  : 1'h1;
+  assign \$145  = ~ item_v8;
+  assign \$146  = item_v7 & \$145 ;
+  assign \$147  = \$signal  & \$146 ;
+  assign \$148  = \$147  ? push__payload[0] : item_e8;
+  assign \$149  = \$signal$3  ? \$148  : push__payload[0];
+  assign \$150  = ~ item_v8;
+  assign \$151  = item_v7 & \$150 ;
+  assign \$152  = \$signal  & \$151 ;
+  assign \$153  = \$152  ? push__payload[1] : item_b8;
+  assign \$154  = \$signal$3  ? \$153  : push__payload[1];
+  assign \$155  = ~ item_v8;
+  assign \$156  = \$155  & item_v7;
+  assign \$157  = \$signal  & \$156 ;
+  assign \$158  = \$signal$3  | \$157 ;
+  assign \$159  = ~ item_v9;
+  assign \$160  = item_v8 & \$159 ;
+  assign \$161  = \$signal  & \$160 ;
+  assign \$162  = \$161  ? 1'h1 : item_v9;
+  assign \$163  = \$signal$3  ? \$162  : 1'h1;
+  assign \$164  = ~ item_v9;
+  assign \$165  = item_v8 & \$164 ;
+  assign \$166  = \$signal  & \$165 ;
+  assign \$167  = \$166  ? push__payload[0] : item_e9;
+  assign \$168  = \$signal$3  ? \$167  : push__payload[0];
+  assign \$169  = ~ item_v9;
+  assign \$170  = item_v8 & \$169 ;
+  assign \$171  = \$signal  & \$170 ;
+  assign \$172  = \$171  ? push__payload[1] : item_b9;
+  assign \$173  = \$signal$3  ? \$172  : push__payload[1];
+  assign \$174  = ~ item_v9;
+  assign \$175  = \$174  & item_v8;
+  assign \$176  = \$signal  & \$175 ;
+  assign \$177  = \$signal$3  | \$176 ;
+  assign \$178  = ~ item_v10;
+  assign \$179  = item_v9 & \$178 ;
+  assign \$180  = \$signal  & \$179 ;
+  assign \$181  = \$180  ? 1'h1 : item_v10;
+  assign \$182  = \$signal$3  ? \$181  : 1'h1;
+  assign \$183  = ~ item_v10;
+  assign \$184  = item_v9 & \$183 ;
+  assign \$185  = \$signal  & \$184 ;
+  assign \$186  = \$185  ? push__payload[0] : item_e10;
+  assign \$187  = \$signal$3  ? \$186  : push__payload[0];
+  assign \$188  = ~ item_v10;
+  assign \$189  = item_v9 & \$188 ;
+  assign \$190  = \$signal  & \$189 ;
+  assign \$191  = \$190  ? push__payload[1] : item_b10;
+  assign \$192  = \$signal$3  ? \$191  : push__payload[1];
+  assign \$193  = ~ item_v10;
+  assign \$194  = \$193  & item_v9;
+  assign \$195  = \$signal  & \$194 ;
+  assign \$196  = \$signal$3  | \$195 ;
+  assign \$197  = ~ item_v11;
+  assign \$198  = item_v10 & \$197 ;
+  assign \$199  = \$signal  & \$198 ;
+  assign \$200  = \$199  ? 1'h1 : item_v11;
+  assign \$201  = \$signal$3  ? \$200  : 1'h1;
+  assign \$202  = ~ item_v11;
+  assign \$203  = item_v10 & \$202 ;
+  assign \$204  = \$signal  & \$203 ;
+  assign \$205  = \$204  ? push__payload[0] : item_e11;
+  assign \$206  = \$signal$3  ? \$205  : push__payload[0];
+  assign \$207  = ~ item_v11;
+  assign \$208  = item_v10 & \$207 ;
+  assign \$209  = \$signal  & \$208 ;
+  assign \$210  = \$209  ? push__payload[1] : item_b11;
+  assign \$211  = \$signal$3  ? \$210  : push__payload[1];
+  assign \$212  = ~ item_v11;
+  assign \$213  = \$212  & item_v10;
+  assign \$214  = \$signal  & \$213 ;
+  assign \$215  = \$signal$3  | \$214 ;
+  assign \$216  = ~ item_v12;
+  assign \$217  = item_v11 & \$216 ;
+  assign \$218  = \$signal  & \$217 ;
+  assign \$219  = \$218  ? 1'h1 : item_v12;
+  assign \$220  = \$signal$3  ? \$219  : 1'h1;
+  assign \$221  = ~ item_v12;
+  assign \$222  = item_v11 & \$221 ;
+  assign \$223  = \$signal  & \$222 ;
+  assign \$224  = \$223  ? push__payload[0] : item_e12;
+  assign \$225  = \$signal$3  ? \$224  : push__payload[0];
+  assign \$226  = ~ item_v12;
+  assign \$227  = item_v11 & \$226 ;
+  assign \$228  = \$signal  & \$227 ;
+  assign \$229  = \$228  ? push__payload[1] : item_b12;
+  assign \$230  = \$signal$3  ? \$229  : push__payload[1];
+  assign \$231  = ~ item_v12;
+  assign \$232  = \$231  & item_v11;
+  assign \$233  = \$signal  & \$232 ;
+  assign \$234  = \$signal$3  | \$233 ;
+  assign \$235  = \$signal  & item_v12;
+  assign \$236  = \$235  ? 1'h1 : 1'h0;
+  assign \$237  = \$signal$3  ? \$236  : 1'h1;
+  assign \$238  = \$signal  & item_v12;
+  assign \$239  = \$238  ? push__payload[0] : 1'h0;
+  assign \$240  = \$signal$3  ? \$239  : push__payload[0];
+  assign \$241  = \$signal  & item_v12;
+  assign \$242  = \$241  ? push__payload[1] : 1'h0;
+  assign \$243  = \$signal$3  ? \$242  : push__payload[1];
   always @(posedge clk)
-    occ <= \$118 ;
+    occ <= \$244 ;
   always @(posedge clk)
-    full <= \$119 ;
+    full <= \$245 ;
   always @(posedge clk)
-    pop__valid <= \$120 ;
+    pop__valid <= \$246 ;
   always @(posedge clk)
-    item_v1 <= \$121 ;
+    item_v1 <= \$247 ;
   always @(posedge clk)
-    item_v2 <= \$122 ;
+    item_v2 <= \$248 ;
   always @(posedge clk)
-    item_v3 <= \$123 ;
+    item_v3 <= \$249 ;
   always @(posedge clk)
-    item_v4 <= \$124 ;
+    item_v4 <= \$250 ;
   always @(posedge clk)
-    item_v5 <= \$125 ;
+    item_v5 <= \$251 ;
   always @(posedge clk)
-    item_v6 <= \$126 ;
+    item_v6 <= \$252 ;
   always @(posedge clk)
-    item_v7 <= \$127 ;
+    item_v7 <= \$253 ;
   always @(posedge clk)
-    item_v8 <= \$128 ;
+    item_v8 <= \$254 ;
   always @(posedge clk)
-    item_v9 <= \$129 ;
+    item_v9 <= \$255 ;
   always @(posedge clk)
-    item_v10 <= \$130 ;
+    item_v10 <= \$256 ;
   always @(posedge clk)
-    item_v11 <= \$131 ;
+    item_v11 <= \$257 ;
   always @(posedge clk)
-    item_v12 <= \$132 ;
+    item_v12 <= \$258 ;
   always @(posedge clk)
-    item_e0 <= \$133 ;
+    item_e0 <= \$259 ;
   always @(posedge clk)
-    item_b0 <= \$134 ;
+    item_b0 <= \$260 ;
   always @(posedge clk)
-    item_e1 <= \$135 ;
+    item_e1 <= \$261 ;
   always @(posedge clk)
-    item_b1 <= \$136 ;
+    item_b1 <= \$262 ;
   always @(posedge clk)
-    item_e2 <= \$137 ;
+    item_e2 <= \$263 ;
   always @(posedge clk)
-    item_b2 <= \$138 ;
+    item_b2 <= \$264 ;
   always @(posedge clk)
-    item_e3 <= \$139 ;
+    item_e3 <= \$265 ;
   always @(posedge clk)
-    item_b3 <= \$140 ;
+    item_b3 <= \$266 ;
   always @(posedge clk)
-    item_e4 <= \$141 ;
+    item_e4 <= \$267 ;
   always @(posedge clk)
-    item_b4 <= \$142 ;
+    item_b4 <= \$268 ;
   always @(posedge clk)
-    item_e5 <= \$143 ;
+    item_e5 <= \$269 ;
   always @(posedge clk)
-    item_b5 <= \$144 ;
+    item_b5 <= \$270 ;
   always @(posedge clk)
-    item_e6 <= \$145 ;
+    item_e6 <= \$271 ;
   always @(posedge clk)
-    item_b6 <= \$146 ;
+    item_b6 <= \$272 ;
   always @(posedge clk)
-    item_e7 <= \$147 ;
+    item_e7 <= \$273 ;
   always @(posedge clk)
-    item_b7 <= \$148 ;
+    item_b7 <= \$274 ;
   always @(posedge clk)
-    item_e8 <= \$149 ;
+    item_e8 <= \$275 ;
   always @(posedge clk)
-    item_b8 <= \$150 ;
+    item_b8 <= \$276 ;
   always @(posedge clk)
-    item_e9 <= \$151 ;
+    item_e9 <= \$277 ;
   always @(posedge clk)
-    item_b9 <= \$152 ;
+    item_b9 <= \$278 ;
   always @(posedge clk)
-    item_e10 <= \$153 ;
+    item_e10 <= \$279 ;
   always @(posedge clk)
-    item_b10 <= \$154 ;
+    item_b10 <= \$280 ;
   always @(posedge clk)
-    item_e11 <= \$155 ;
+    item_e11 <= \$281 ;
   always @(posedge clk)
-    item_b11 <= \$156 ;
+    item_b11 <= \$282 ;
   always @(posedge clk)
-    item_e12 <= \$157 ;
+    item_e12 <= \$283 ;
   always @(posedge clk)
-    item_b12 <= \$158 ;
+    item_b12 <= \$284 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$118  = 4'h0;
+      \$244  = 4'h0;
     end else begin
-      \$118  = \$2 [3:0];
+      \$244  = \$2 [3:0];
     end
     if (rst) begin
-      \$118  = 4'h0;
+      \$244  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$119  = 1'h0;
+      \$245  = 1'h0;
     end else begin
-      \$119  = \$3 ;
+      \$245  = \$3 ;
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$246  = pop__valid;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$120  = 1'h0;
+      \$246  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$8 ) begin
-        \$120  = 1'h1;
-      end else begin
-        \$120  = \$9 ;
+      if (\$6 ) begin
+        \$246  = \$11 ;
       end
     end
     if (rst) begin
-      \$120  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$247  = item_v1;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$121  = 1'h0;
+      \$247  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$17 ) begin
-        \$121  = 1'h1;
-      end else begin
-        \$121  = \$18 ;
+      if (\$25 ) begin
+        \$247  = \$30 ;
       end
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$248  = item_v2;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$122  = 1'h0;
+      \$248  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$26 ) begin
-        \$122  = 1'h1;
-      end else begin
-        \$122  = \$27 ;
-      end
-    end
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$123  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$35 ) begin
-        \$123  = 1'h1;
-      end else begin
-        \$123  = \$36 ;
-      end
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$124  = 1'h0;
-    end else begin
-      (* full_case = 32'd1 *)
       if (\$44 ) begin
-        \$124  = 1'h1;
-      end else begin
-        \$124  = \$45 ;
+        \$248  = \$49 ;
       end
     end
     if (rst) begin
-      \$124  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$249  = item_v3;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$125  = 1'h0;
+      \$249  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$53 ) begin
-        \$125  = 1'h1;
-      end else begin
-        \$125  = \$54 ;
+      if (\$63 ) begin
+        \$249  = \$68 ;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$250  = item_v4;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$126  = 1'h0;
+      \$250  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$62 ) begin
-        \$126  = 1'h1;
-      end else begin
-        \$126  = \$63 ;
+      if (\$82 ) begin
+        \$250  = \$87 ;
       end
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$251  = item_v5;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$127  = 1'h0;
+      \$251  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$127  = 1'h1;
-      end else begin
-        \$127  = \$72 ;
+      if (\$101 ) begin
+        \$251  = \$106 ;
       end
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$252  = item_v6;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$128  = 1'h0;
+      \$252  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$80 ) begin
-        \$128  = 1'h1;
-      end else begin
-        \$128  = \$81 ;
+      if (\$120 ) begin
+        \$252  = \$125 ;
       end
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$253  = item_v7;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$129  = 1'h0;
+      \$253  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$89 ) begin
-        \$129  = 1'h1;
-      end else begin
-        \$129  = \$90 ;
+      if (\$139 ) begin
+        \$253  = \$144 ;
       end
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$254  = item_v8;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$130  = 1'h0;
+      \$254  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$98 ) begin
-        \$130  = 1'h1;
-      end else begin
-        \$130  = \$99 ;
+      if (\$158 ) begin
+        \$254  = \$163 ;
       end
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$255  = item_v9;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$131  = 1'h0;
+      \$255  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$107 ) begin
-        \$131  = 1'h1;
-      end else begin
-        \$131  = \$108 ;
+      if (\$177 ) begin
+        \$255  = \$182 ;
       end
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$256  = item_v10;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$132  = 1'h0;
+      \$256  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$114 ) begin
-        \$132  = 1'h1;
-      end else begin
-        \$132  = \$115 ;
+      if (\$196 ) begin
+        \$256  = \$201 ;
       end
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$133  = item_e0;
+    \$257  = item_v11;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$257  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$8 ) begin
-        \$133  = push__payload[0];
-      end else begin
-        \$133  = \$10 ;
+      if (\$215 ) begin
+        \$257  = \$220 ;
       end
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$134  = item_b0;
+    \$258  = item_v12;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$258  = 1'h0;
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$8 ) begin
-        \$134  = push__payload[1];
-      end else begin
-        \$134  = \$11 ;
+      if (\$234 ) begin
+        \$258  = \$237 ;
       end
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$135  = item_e1;
+    \$259  = item_e0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$17 ) begin
-        \$135  = push__payload[0];
-      end else begin
-        \$135  = \$19 ;
+      if (\$6 ) begin
+        \$259  = \$16 ;
       end
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$136  = item_b1;
+    \$260  = item_b0;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$17 ) begin
-        \$136  = push__payload[1];
-      end else begin
-        \$136  = \$20 ;
+      if (\$6 ) begin
+        \$260  = \$21 ;
       end
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$137  = item_e2;
+    \$261  = item_e1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$26 ) begin
-        \$137  = push__payload[0];
-      end else begin
-        \$137  = \$28 ;
+      if (\$25 ) begin
+        \$261  = \$35 ;
       end
     end
     if (rst) begin
-      \$137  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$138  = item_b2;
+    \$262  = item_b1;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$26 ) begin
-        \$138  = push__payload[1];
-      end else begin
-        \$138  = \$29 ;
+      if (\$25 ) begin
+        \$262  = \$40 ;
       end
     end
     if (rst) begin
-      \$138  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$139  = item_e3;
+    \$263  = item_e2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$35 ) begin
-        \$139  = push__payload[0];
-      end else begin
-        \$139  = \$37 ;
-      end
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$140  = item_b3;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
-      if (\$35 ) begin
-        \$140  = push__payload[1];
-      end else begin
-        \$140  = \$38 ;
-      end
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$141  = item_e4;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      (* full_case = 32'd1 *)
       if (\$44 ) begin
-        \$141  = push__payload[0];
-      end else begin
-        \$141  = \$46 ;
+        \$263  = \$54 ;
       end
     end
     if (rst) begin
-      \$141  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$142  = item_b4;
+    \$264  = item_b2;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
       if (\$44 ) begin
-        \$142  = push__payload[1];
-      end else begin
-        \$142  = \$47 ;
+        \$264  = \$59 ;
       end
     end
     if (rst) begin
-      \$142  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$143  = item_e5;
+    \$265  = item_e3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$53 ) begin
-        \$143  = push__payload[0];
-      end else begin
-        \$143  = \$55 ;
+      if (\$63 ) begin
+        \$265  = \$73 ;
       end
     end
     if (rst) begin
-      \$143  = 1'h0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$144  = item_b5;
+    \$266  = item_b3;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$53 ) begin
-        \$144  = push__payload[1];
-      end else begin
-        \$144  = \$56 ;
+      if (\$63 ) begin
+        \$266  = \$78 ;
       end
     end
     if (rst) begin
-      \$144  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$145  = item_e6;
+    \$267  = item_e4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$62 ) begin
-        \$145  = push__payload[0];
-      end else begin
-        \$145  = \$64 ;
+      if (\$82 ) begin
+        \$267  = \$92 ;
       end
     end
     if (rst) begin
-      \$145  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$146  = item_b6;
+    \$268  = item_b4;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$62 ) begin
-        \$146  = push__payload[1];
-      end else begin
-        \$146  = \$65 ;
+      if (\$82 ) begin
+        \$268  = \$97 ;
       end
     end
     if (rst) begin
-      \$146  = 1'h0;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$147  = item_e7;
+    \$269  = item_e5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$147  = push__payload[0];
-      end else begin
-        \$147  = \$73 ;
+      if (\$101 ) begin
+        \$269  = \$111 ;
       end
     end
     if (rst) begin
-      \$147  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$148  = item_b7;
+    \$270  = item_b5;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$71 ) begin
-        \$148  = push__payload[1];
-      end else begin
-        \$148  = \$74 ;
+      if (\$101 ) begin
+        \$270  = \$116 ;
       end
     end
     if (rst) begin
-      \$148  = 1'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$149  = item_e8;
+    \$271  = item_e6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$80 ) begin
-        \$149  = push__payload[0];
-      end else begin
-        \$149  = \$82 ;
+      if (\$120 ) begin
+        \$271  = \$130 ;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$150  = item_b8;
+    \$272  = item_b6;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$80 ) begin
-        \$150  = push__payload[1];
-      end else begin
-        \$150  = \$83 ;
+      if (\$120 ) begin
+        \$272  = \$135 ;
       end
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$151  = item_e9;
+    \$273  = item_e7;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$89 ) begin
-        \$151  = push__payload[0];
-      end else begin
-        \$151  = \$91 ;
+      if (\$139 ) begin
+        \$273  = \$149 ;
       end
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$152  = item_b9;
+    \$274  = item_b7;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$89 ) begin
-        \$152  = push__payload[1];
-      end else begin
-        \$152  = \$92 ;
+      if (\$139 ) begin
+        \$274  = \$154 ;
       end
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$153  = item_e10;
+    \$275  = item_e8;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$98 ) begin
-        \$153  = push__payload[0];
-      end else begin
-        \$153  = \$100 ;
+      if (\$158 ) begin
+        \$275  = \$168 ;
       end
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$154  = item_b10;
+    \$276  = item_b8;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$98 ) begin
-        \$154  = push__payload[1];
-      end else begin
-        \$154  = \$101 ;
+      if (\$158 ) begin
+        \$276  = \$173 ;
       end
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$155  = item_e11;
+    \$277  = item_e9;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$107 ) begin
-        \$155  = push__payload[0];
-      end else begin
-        \$155  = \$109 ;
+      if (\$177 ) begin
+        \$277  = \$187 ;
       end
     end
     if (rst) begin
-      \$155  = 1'h0;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$156  = item_b11;
+    \$278  = item_b9;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$107 ) begin
-        \$156  = push__payload[1];
-      end else begin
-        \$156  = \$110 ;
+      if (\$177 ) begin
+        \$278  = \$192 ;
       end
     end
     if (rst) begin
-      \$156  = 1'h0;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$157  = item_e12;
+    \$279  = item_e10;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$114 ) begin
-        \$157  = push__payload[0];
-      end else begin
-        \$157  = \$116 ;
+      if (\$196 ) begin
+        \$279  = \$206 ;
       end
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$158  = item_b12;
+    \$280  = item_b10;
     (* full_case = 32'd1 *)
     if (arm) begin
     end else begin
-      (* full_case = 32'd1 *)
-      if (\$114 ) begin
-        \$158  = push__payload[1];
-      end else begin
-        \$158  = \$117 ;
+      if (\$196 ) begin
+        \$280  = \$211 ;
       end
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$280  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$281  = item_e11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (\$215 ) begin
+        \$281  = \$225 ;
+      end
+    end
+    if (rst) begin
+      \$281  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$282  = item_b11;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (\$215 ) begin
+        \$282  = \$230 ;
+      end
+    end
+    if (rst) begin
+      \$282  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$283  = item_e12;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (\$234 ) begin
+        \$283  = \$240 ;
+      end
+    end
+    if (rst) begin
+      \$283  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$284  = item_b12;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (\$234 ) begin
+        \$284  = \$243 ;
+      end
+    end
+    if (rst) begin
+      \$284  = 1'h0;
     end
   end
   assign item_v0 = pop__valid;
@@ -4243,7 +4548,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$314$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -4335,8 +4640,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$314$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$314$0 ;
-  wire [63:0] \port$314$0 ;
+  output [63:0] \port$330$0 ;
+  wire [63:0] \port$330$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -4792,11 +5097,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$314$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$314$0  = \$signature__data$13 ;
+  assign \port$330$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$314$0 , o_found, o_pos, o_val, \port$192$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$330$0 , o_found, o_pos, o_val, \port$204$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -4814,10 +5119,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$314$0 , o_found, o_pos, o_val, \port$192$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$192$0 ;
-  wire [3:0] \port$192$0 ;
-  input [63:0] \port$314$0 ;
-  wire [63:0] \port$314$0 ;
+  input [3:0] \port$204$0 ;
+  wire [3:0] \port$204$0 ;
+  input [63:0] \port$330$0 ;
+  wire [63:0] \port$330$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -4830,32 +5135,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$314$0 , o_found, o_pos, o_val, \port$192$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$192$0 (\port$192$0 ),
-    .\port$314$0 (\port$314$0 )
+    .\port$204$0 (\port$204$0 ),
+    .\port$330$0 (\port$330$0 )
   );
-  assign found__0 = \port$192$0 [0];
-  assign \found__0$1  = \port$192$0 [0];
-  assign val__0 = \port$314$0 [15:0];
-  assign \val__0$3  = \port$314$0 [15:0];
-  assign found__1 = \port$192$0 [1];
-  assign \found__1$5  = \port$192$0 [1];
-  assign val__1 = \port$314$0 [31:16];
-  assign \val__1$7  = \port$314$0 [31:16];
-  assign found__2 = \port$192$0 [2];
-  assign \found__2$9  = \port$192$0 [2];
-  assign val__2 = \port$314$0 [47:32];
-  assign \val__2$11  = \port$314$0 [47:32];
-  assign found__3 = \port$192$0 [3];
-  assign \found__3$13  = \port$192$0 [3];
-  assign val__3 = \port$314$0 [63:48];
-  assign \val__3$15  = \port$314$0 [63:48];
+  assign found__0 = \port$204$0 [0];
+  assign \found__0$1  = \port$204$0 [0];
+  assign val__0 = \port$330$0 [15:0];
+  assign \val__0$3  = \port$330$0 [15:0];
+  assign found__1 = \port$204$0 [1];
+  assign \found__1$5  = \port$204$0 [1];
+  assign val__1 = \port$330$0 [31:16];
+  assign \val__1$7  = \port$330$0 [31:16];
+  assign found__2 = \port$204$0 [2];
+  assign \found__2$9  = \port$204$0 [2];
+  assign val__2 = \port$330$0 [47:32];
+  assign \val__2$11  = \port$330$0 [47:32];
+  assign found__3 = \port$204$0 [3];
+  assign \found__3$13  = \port$204$0 [3];
+  assign val__3 = \port$330$0 [63:48];
+  assign \val__3$15  = \port$330$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$314$0 , o_found, o_pos, o_val, \port$192$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$330$0 , o_found, o_pos, o_val, \port$204$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -4874,10 +5179,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$314$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$192$0 ;
-  wire [3:0] \port$192$0 ;
-  input [63:0] \port$314$0 ;
-  wire [63:0] \port$314$0 ;
+  input [3:0] \port$204$0 ;
+  wire [3:0] \port$204$0 ;
+  input [63:0] \port$330$0 ;
+  wire [63:0] \port$330$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -4886,49 +5191,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$314$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$192$0 [0] | \port$192$0 [1];
-  assign \$6  = \$5  | \port$192$0 [2];
-  assign o_found = \$6  | \port$192$0 [3];
+  assign \$5  = \port$204$0 [0] | \port$204$0 [1];
+  assign \$6  = \$5  | \port$204$0 [2];
+  assign o_found = \$6  | \port$204$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$192$0 [3]) begin
+    if (\port$204$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$192$0 [2]) begin
+    if (\port$204$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$192$0 [1]) begin
+    if (\port$204$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$192$0 [0]) begin
+    if (\port$204$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$192$0 [3]) begin
-      o_val = \port$314$0 [63:48];
+    if (\port$204$0 [3]) begin
+      o_val = \port$330$0 [63:48];
     end
-    if (\port$192$0 [2]) begin
-      o_val = \port$314$0 [47:32];
+    if (\port$204$0 [2]) begin
+      o_val = \port$330$0 [47:32];
     end
-    if (\port$192$0 [1]) begin
-      o_val = \port$314$0 [31:16];
+    if (\port$204$0 [1]) begin
+      o_val = \port$330$0 [31:16];
     end
-    if (\port$192$0 [0]) begin
-      o_val = \port$314$0 [15:0];
+    if (\port$204$0 [0]) begin
+      o_val = \port$330$0 [15:0];
     end
   end
-  assign found__3 = \port$192$0 [3];
-  assign val__3 = \port$314$0 [63:48];
-  assign found__2 = \port$192$0 [2];
-  assign val__2 = \port$314$0 [47:32];
-  assign found__1 = \port$192$0 [1];
-  assign val__1 = \port$314$0 [31:16];
-  assign found__0 = \port$192$0 [0];
-  assign val__0 = \port$314$0 [15:0];
+  assign found__3 = \port$204$0 [3];
+  assign val__3 = \port$330$0 [63:48];
+  assign found__2 = \port$204$0 [2];
+  assign val__2 = \port$330$0 [47:32];
+  assign found__1 = \port$204$0 [1];
+  assign val__1 = \port$330$0 [31:16];
+  assign found__0 = \port$204$0 [0];
+  assign val__0 = \port$330$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -4937,7 +5242,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off
-, entry__h_line, host__wdata, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+, entry__h_line, host__wdata, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
@@ -4958,8 +5263,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [15:0] \$26 ;
-  reg [15:0] \$27 ;
+  reg [31:0] \$26 ;
+  reg [31:0] \$27 ;
   reg [15:0] \$28 ;
   reg [15:0] \$29 ;
   wire \$3 ;
@@ -4971,8 +5276,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] \$35 ;
   reg [15:0] \$36 ;
   reg [15:0] \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  reg [15:0] \$38 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
   reg \$40 ;
   reg \$41 ;
@@ -4980,45 +5285,49 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg \$43 ;
   reg \$44 ;
   reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [9:0] \$47 ;
-  reg [10:0] \$48 ;
+  reg \$46 ;
+  reg \$47 ;
+  reg [5:0] \$48 ;
   reg [9:0] \$49 ;
   wire \$5 ;
-  reg \$50 ;
-  reg \$51 ;
+  reg [10:0] \$50 ;
+  reg [9:0] \$51 ;
   reg \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
+  reg \$53 ;
+  reg \$54 ;
   reg [31:0] \$55 ;
   reg [31:0] \$56 ;
   reg [31:0] \$57 ;
   reg [31:0] \$58 ;
-  reg [2:0] \$59 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [2:0] \$60 ;
-  reg [31:0] \$61 ;
+  reg [31:0] \$60 ;
+  reg [2:0] \$61 ;
   reg [2:0] \$62 ;
-  reg [2:0] \$63 ;
-  reg [2:0] \$64 ;
-  reg [2:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg \$65 ;
+  reg [31:0] \$66 ;
+  reg [2:0] \$67 ;
+  reg [2:0] \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg [2:0] \$70 ;
+  reg [2:0] \$71 ;
   reg [15:0] \$72 ;
   reg [15:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [63:0] \$78 ;
-  reg [63:0] \$79 ;
+  reg [15:0] \$74 ;
+  reg [15:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg [63:0] \$82 ;
+  reg [63:0] \$83 ;
+  reg [63:0] \$84 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
@@ -5028,16 +5337,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
   wire \acc__ren$105 ;
-  wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$109 ;
+  wire [5:0] \acc__waddr_next$107 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$111 ;
-  wire acc__we;
-  wire \acc__we$113 ;
+  wire [15:0] \acc__wdata$109 ;
   wire acc__we_next;
-  wire \acc__we_next$115 ;
+  wire \acc__we_next$111 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -5065,11 +5370,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [31:0] cnt_bypasses = 32'd0;
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
+  reg [31:0] cnt_grp0 = 32'd0;
+  reg [31:0] cnt_grp1 = 32'd0;
+  reg cnt_hi = 1'h0;
   reg [31:0] cnt_line_reads = 32'd0;
   reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
   wire ctl__arm;
@@ -5157,14 +5464,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$137 ;
-  wire \fault$138 ;
+  wire \fault$133 ;
+  wire \fault$134 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$148 ;
-  wire [3:0] \h_addr$153 ;
-  wire [9:0] \h_addr$156 ;
+  wire [10:0] \h_addr$144 ;
+  wire [3:0] \h_addr$149 ;
+  wire [9:0] \h_addr$152 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
+  wire [9:0] h_dst_addr;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
@@ -5189,11 +5497,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$151 ;
-  wire [15:0] \h_wdata$154 ;
-  wire [15:0] \h_wdata$157 ;
+  wire [63:0] \h_wdata$147 ;
+  wire [15:0] \h_wdata$150 ;
+  wire [15:0] \h_wdata$155 ;
   wire h_we;
-  wire \h_we$155 ;
+  wire \h_we$151 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -5203,6 +5511,8 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  input [10:0] host__off_dst;
+  wire [10:0] host__off_dst;
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
@@ -5388,13 +5698,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire start_spmat;
   output wb__busy;
   wire wb__busy;
-  wire \wb__busy$117 ;
+  wire \wb__busy$113 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$119 ;
+  wire \wb__busy_next$115 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$121 ;
+  wire \wb__start$117 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -5414,6 +5724,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -5428,92 +5742,96 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
   always @(posedge clk)
-    ctl__start <= \$38 ;
+    ctl__start <= \$40 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$39 ;
+    \ctl__start$14  <= \$41 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$40 ;
+    \ctl__start$20  <= \$42 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$41 ;
+    \ctl__start$26  <= \$43 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$42 ;
+    \ctl__start$32  <= \$44 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$43 ;
+    \ctl__start$38  <= \$45 ;
   always @(posedge clk)
-    src_sel <= \$44 ;
+    src_sel <= \$46 ;
   always @(posedge clk)
-    relu <= \$45 ;
+    relu <= \$47 ;
   always @(posedge clk)
-    shift <= \$46 ;
+    shift <= \$48 ;
   always @(posedge clk)
-    ptr_base <= \$47 ;
+    ptr_base <= \$49 ;
   always @(posedge clk)
-    spmat_base <= \$48 ;
+    spmat_base <= \$50 ;
   always @(posedge clk)
-    wb_base <= \$49 ;
+    wb_base <= \$51 ;
   always @(posedge clk)
-    keep_acc <= \$50 ;
+    keep_acc <= \$52 ;
   always @(posedge clk)
-    idle <= \$51 ;
+    idle <= \$53 ;
   always @(posedge clk)
-    start_counters <= \$52 ;
+    start_counters <= \$54 ;
   always @(posedge clk)
-    cnt_entries <= \$53 ;
+    cnt_entries <= \$55 ;
   always @(posedge clk)
-    cnt_padding <= \$54 ;
+    cnt_padding <= \$56 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$55 ;
+    cnt_empty_columns <= \$57 ;
   always @(posedge clk)
-    cnt_line_reads <= \$56 ;
+    cnt_line_reads <= \$58 ;
   always @(posedge clk)
-    cnt_pops <= \$57 ;
+    cnt_pops <= \$59 ;
   always @(posedge clk)
-    cnt_bypasses <= \$58 ;
+    cnt_bypasses <= \$60 ;
   always @(posedge clk)
-    mem_q0 <= \$59 ;
+    mem_q0 <= \$61 ;
   always @(posedge clk)
-    cnt_num <= \$60 ;
+    cnt_num <= \$62 ;
   always @(posedge clk)
-    cnt_q1 <= \$61 ;
+    cnt_grp0 <= \$63 ;
   always @(posedge clk)
-    mem_q1 <= \$62 ;
+    cnt_grp1 <= \$64 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$63 ;
+    cnt_hi <= \$65 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$64 ;
+    cnt_q2 <= \$66 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$65 ;
+    mem_q1 <= \$67 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$66 ;
+    mem_sel_c0 <= \$68 ;
   always @(posedge clk)
-    cnt_q2 <= \$67 ;
+    mem_sel_c1 <= \$69 ;
   always @(posedge clk)
-    h_even_d0 <= \$68 ;
+    mem_sel_c2 <= \$70 ;
   always @(posedge clk)
-    h_odd_d0 <= \$69 ;
+    mem_sel_c3 <= \$71 ;
   always @(posedge clk)
-    h_cb_d0 <= \$70 ;
+    h_even_d0 <= \$72 ;
   always @(posedge clk)
-    h_cb_d1 <= \$71 ;
+    h_odd_d0 <= \$73 ;
   always @(posedge clk)
-    h_src_d0 <= \$72 ;
+    h_cb_d0 <= \$74 ;
   always @(posedge clk)
-    h_next_d0 <= \$73 ;
+    h_cb_d1 <= \$75 ;
   always @(posedge clk)
-    hsel_c0 <= \$74 ;
+    h_src_d0 <= \$76 ;
   always @(posedge clk)
-    hsel_c1 <= \$75 ;
+    h_next_d0 <= \$77 ;
   always @(posedge clk)
-    hsel_c2 <= \$76 ;
+    hsel_c0 <= \$78 ;
   always @(posedge clk)
-    hsel_c3 <= \$77 ;
+    hsel_c1 <= \$79 ;
   always @(posedge clk)
-    h_half0 <= \$78 ;
+    hsel_c2 <= \$80 ;
   always @(posedge clk)
-    h_half1 <= \$79 ;
+    hsel_c3 <= \$81 ;
   always @(posedge clk)
-    host__rdata <= \$80 ;
-  assign fault = \fault$137  | \fault$138 ;
+    h_half0 <= \$82 ;
+  always @(posedge clk)
+    h_half1 <= \$83 ;
+  always @(posedge clk)
+    host__rdata <= \$84 ;
+  assign fault = \fault$133  | \fault$134 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -5525,13 +5843,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$155  = \$7  & \$8 ;
+  assign \h_we$151  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -5544,6 +5858,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .ctl__pf_active(ctl__pf_active),
     .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
+    .h_dst_addr(host__off_dst[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
@@ -5567,9 +5882,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
-    .acc__waddr(acc__waddr),
     .acc__waddr_next(acc__waddr_next),
-    .acc__we(acc__we),
     .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
@@ -5586,7 +5899,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .h_addr(host__off[3:0]),
     .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$155 ),
+    .h_we(\h_we$151 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -5604,7 +5917,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$138 ),
+    .fault(\fault$134 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -5630,7 +5943,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$54 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe0.queue  queue (
@@ -5640,7 +5953,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$137 ),
+    .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -5677,23 +5990,39 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_num)
-      3'h0:
+    casez (cnt_num[1:0])
+      2'h0:
           \$25  = cnt_entries;
-      3'h1:
+      2'h1:
           \$25  = cnt_padding;
-      3'h2:
+      2'h2:
           \$25  = cnt_empty_columns;
-      3'h3:
+      2'h3:
           \$25  = cnt_line_reads;
-      3'h4:
-          \$25  = cnt_pops;
-      3'h5:
-          \$25  = cnt_bypasses;
-      3'h6:
-          \$25  = 32'd0;
-      3'h7:
-          \$25  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_num[1:0])
+      2'h0:
+          \$26  = cnt_pops;
+      2'h1:
+          \$26  = cnt_bypasses;
+      2'h2:
+          \$26  = 32'd0;
+      2'h3:
+          \$26  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_hi)
+      1'h0:
+          \$27  = cnt_grp0;
+      1'h1:
+          \$27  = cnt_grp1;
     endcase
   end
   always @* begin
@@ -5701,13 +6030,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = h_even_d0;
+          \$28  = h_even_d0;
       2'h1:
-          \$26  = h_odd_d0;
+          \$28  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext[15:0];
+          \$28  = h_src2_ext[15:0];
       2'h3:
-          \$26  = h_cb_d1;
+          \$28  = h_cb_d1;
     endcase
   end
   always @* begin
@@ -5715,39 +6044,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = 16'h0000;
-      2'h1:
-          \$27  = 16'h0000;
-      2'h2:
-          \$27  = h_src2_ext[31:16];
-      2'h3:
-          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c2[1:0])
-      2'h0:
-          \$28  = 16'h0000;
-      2'h1:
-          \$28  = 16'h0000;
-      2'h2:
-          \$28  = h_src2_ext[47:32];
-      2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c3[1:0])
-      2'h0:
           \$29  = 16'h0000;
       2'h1:
           \$29  = 16'h0000;
       2'h2:
-          \$29  = h_src2_ext[63:48];
+          \$29  = h_src2_ext[31:16];
       2'h3:
           \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
@@ -5755,43 +6056,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_sel_c0[1:0])
-      2'h0:
-          \$30  = h_src_d0;
-      2'h1:
-          \$30  = h_out;
-      2'h2:
-          \$30  = h_next_d0;
-      2'h3:
-          \$30  = cnt_q2[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c1[1:0])
-      2'h0:
-          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
-      2'h1:
-          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
-      2'h2:
-          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
-      2'h3:
-          \$31  = cnt_q2[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
     casez (mem_sel_c2[1:0])
       2'h0:
-          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+          \$30  = 16'h0000;
       2'h1:
-          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+          \$30  = 16'h0000;
       2'h2:
-          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+          \$30  = h_src2_ext[47:32];
       2'h3:
-          \$32  = 16'h0000;
+          \$30  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
@@ -5799,13 +6072,69 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (mem_sel_c3[1:0])
       2'h0:
+          \$31  = 16'h0000;
+      2'h1:
+          \$31  = 16'h0000;
+      2'h2:
+          \$31  = h_src2_ext[63:48];
+      2'h3:
+          \$31  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$32  = h_src_d0;
+      2'h1:
+          \$32  = h_out;
+      2'h2:
+          \$32  = h_next_d0;
+      2'h3:
+          \$32  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
           \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
       2'h1:
           \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
       2'h2:
           \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
       2'h3:
-          \$33  = 16'h0000;
+          \$33  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$34  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$34  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$34  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$34  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$35  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$35  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$35  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$35  = 16'h0000;
     endcase
   end
   always @* begin
@@ -5813,9 +6142,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (hsel_c0)
       1'h0:
-          \$34  = h_half0[15:0];
+          \$36  = h_half0[15:0];
       1'h1:
-          \$34  = h_half1[15:0];
+          \$36  = h_half1[15:0];
     endcase
   end
   always @* begin
@@ -5823,9 +6152,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (hsel_c1)
       1'h0:
-          \$35  = h_half0[31:16];
+          \$37  = h_half0[31:16];
       1'h1:
-          \$35  = h_half1[31:16];
+          \$37  = h_half1[31:16];
     endcase
   end
   always @* begin
@@ -5833,9 +6162,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (hsel_c2)
       1'h0:
-          \$36  = h_half0[47:32];
+          \$38  = h_half0[47:32];
       1'h1:
-          \$36  = h_half1[47:32];
+          \$38  = h_half1[47:32];
     endcase
   end
   always @* begin
@@ -5843,24 +6172,10 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
     (* full_case = 32'd1 *)
     casez (hsel_c3)
       1'h0:
-          \$37  = h_half0[63:48];
+          \$39  = h_half0[63:48];
       1'h1:
-          \$37  = h_half1[63:48];
+          \$39  = h_half1[63:48];
     endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$38  = ctl__start_next;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$39  = ctl__start_next;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
@@ -5892,291 +6207,319 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = regs__src_sel;
+    \$44  = ctl__start_next;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = regs__relu;
+    \$45  = ctl__start_next;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = regs__shift;
+    \$46  = regs__src_sel;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = regs__ptr_base;
+    \$47  = regs__relu;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = regs__spmat_base;
+    \$48  = regs__shift;
     if (rst) begin
-      \$48  = 11'h000;
+      \$48  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = regs__wb_base;
+    \$49  = regs__ptr_base;
     if (rst) begin
       \$49  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = regs__keep_acc;
+    \$50  = regs__spmat_base;
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = \$18 ;
+    \$51  = regs__wb_base;
     if (rst) begin
-      \$51  = 1'h0;
+      \$51  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = ctl__start_next;
+    \$52  = regs__keep_acc;
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = cnt_entries;
+    \$53  = \$18 ;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$54  = ctl__start_next;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$55  = cnt_entries;
     if (start_counters) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end else if (ev_entry) begin
-      \$53  = \$19 [31:0];
+      \$55  = \$19 [31:0];
     end
     if (rst) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = cnt_padding;
+    \$56  = cnt_padding;
     if (start_counters) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end else if (ev_padding) begin
-      \$54  = \$20 [31:0];
+      \$56  = \$20 [31:0];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = cnt_empty_columns;
+    \$57  = cnt_empty_columns;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end else if (ev_empty) begin
-      \$55  = \$21 [31:0];
+      \$57  = \$21 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = cnt_line_reads;
+    \$58  = cnt_line_reads;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end else if (ev_line) begin
-      \$56  = \$22 [31:0];
+      \$58  = \$22 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = cnt_pops;
+    \$59  = cnt_pops;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end else if (issue__pop) begin
-      \$57  = \$23 [31:0];
+      \$59  = \$23 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = cnt_bypasses;
+    \$60  = cnt_bypasses;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end else if (ev_bypass) begin
-      \$58  = \$24 [31:0];
+      \$60  = \$24 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$59  = host__mem;
+    \$61  = host__mem;
     if (rst) begin
-      \$59  = 3'h0;
+      \$61  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$60  = host__off[2:0];
-    if (rst) begin
-      \$60  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$61  = \$25 ;
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$62  = mem_q0;
+    \$62  = host__off[2:0];
     if (rst) begin
       \$62  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$63  = mem_q1;
+    \$63  = \$25 ;
     if (rst) begin
-      \$63  = 3'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$64  = mem_q1;
+    \$64  = \$26 ;
     if (rst) begin
-      \$64  = 3'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$65  = mem_q1;
+    \$65  = cnt_num[2];
     if (rst) begin
-      \$65  = 3'h0;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$66  = mem_q1;
+    \$66  = \$27 ;
     if (rst) begin
-      \$66  = 3'h0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$67  = cnt_q1;
+    \$67  = mem_q0;
     if (rst) begin
-      \$67  = 32'd0;
+      \$67  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$68  = h_even;
+    \$68  = mem_q1;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$69  = h_odd;
+    \$69  = mem_q1;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$70  = \h_rdata$213 ;
+    \$70  = mem_q1;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$71  = h_cb_d0;
+    \$71  = mem_q1;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$72  = h_src;
+    \$72  = h_even;
     if (rst) begin
       \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$73  = h_next;
+    \$73  = h_odd;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$74  = mem_sel_c0[2];
+    \$74  = \h_rdata$213 ;
     if (rst) begin
-      \$74  = 1'h0;
+      \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$75  = mem_sel_c0[2];
+    \$75  = h_cb_d0;
     if (rst) begin
-      \$75  = 1'h0;
+      \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$76  = mem_sel_c0[2];
+    \$76  = h_src;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$77  = mem_sel_c0[2];
+    \$77  = h_next;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    \$78  = mem_sel_c0[2];
     if (rst) begin
-      \$78  = 64'h0000000000000000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    \$79  = mem_sel_c0[2];
     if (rst) begin
-      \$79  = 64'h0000000000000000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    \$80  = mem_sel_c0[2];
     if (rst) begin
-      \$80  = 64'h0000000000000000;
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$81  = mem_sel_c0[2];
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$82  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$83  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    if (rst) begin
+      \$84  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -6242,14 +6585,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign \acc__raddr_next$101  = acc__raddr_next;
   assign \acc__rdata$103  = acc__rdata;
   assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr$107  = acc__waddr;
-  assign \acc__waddr_next$109  = acc__waddr_next;
-  assign \acc__wdata$111  = acc__wdata;
-  assign \acc__we$113  = acc__we;
-  assign \acc__we_next$115  = acc__we_next;
-  assign \wb__busy$117  = wb__busy;
-  assign \wb__busy_next$119  = wb__busy_next;
-  assign \wb__start$121  = wb__start;
+  assign \acc__waddr_next$107  = acc__waddr_next;
+  assign \acc__wdata$109  = acc__wdata;
+  assign \acc__we_next$111  = acc__we_next;
+  assign \wb__busy$113  = wb__busy;
+  assign \wb__busy_next$115  = wb__busy_next;
+  assign \wb__start$117  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -6259,14 +6600,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$148  = host__off;
+  assign \h_addr$144  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$151  = host__wdata;
-  assign \h_addr$153  = host__off[3:0];
-  assign \h_wdata$154  = host__wdata[15:0];
-  assign \h_addr$156  = host__off[9:0];
-  assign \h_wdata$157  = host__wdata[15:0];
+  assign \h_wdata$147  = host__wdata;
+  assign \h_addr$149  = host__off[3:0];
+  assign \h_wdata$150  = host__wdata[15:0];
+  assign \h_addr$152  = host__off[9:0];
+  assign h_dst_addr = host__off_dst[9:0];
+  assign \h_wdata$155  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -6369,33 +6711,36 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, h_dst_addr, src__rd_en, ctl__start, src_sel, relu
+, wb_base, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
+  wire [15:0] \$10 ;
+  reg [15:0] \$100 ;
   reg [63:0] \$101 ;
-  reg \$102 ;
-  reg [5:0] \$103 ;
-  reg \$104 ;
+  reg [63:0] \$102 ;
+  reg \$103 ;
+  reg [63:0] \$104 ;
   reg \$105 ;
-  reg \$106 ;
+  reg [5:0] \$106 ;
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
   wire \$11 ;
-  reg [63:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [9:0] \$112 ;
-  reg [15:0] \$113 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [63:0] \$113 ;
+  reg [15:0] \$114 ;
+  reg [9:0] \$115 ;
+  reg [15:0] \$116 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
+  wire \$15 ;
   wire [15:0] \$16 ;
-  wire \$17 ;
+  wire [15:0] \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -6412,24 +6757,24 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire \$34 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [11:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [9:0] \$37 ;
+  wire \$37 ;
   wire [9:0] \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [63:0] \$45 ;
-  wire [63:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire \$40 ;
+  wire [5:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [126:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [63:0] \$47 ;
+  wire [63:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -6460,39 +6805,38 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [63:0] \$76 ;
-  wire [63:0] \$77 ;
-  wire [63:0] \$78 ;
-  wire [10:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  reg \$81 ;
-  reg [6:0] \$82 ;
-  reg \$83 ;
-  reg \$84 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire [10:0] \$83 ;
+  wire [15:0] \$84 ;
   reg \$85 ;
-  reg [9:0] \$86 ;
+  reg [6:0] \$86 ;
   reg \$87 ;
-  reg [9:0] \$88 ;
+  reg \$88 ;
   reg \$89 ;
   wire \$9 ;
   reg [9:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [5:0] \$92 ;
+  reg \$91 ;
+  reg [9:0] \$92 ;
   reg \$93 ;
-  reg [5:0] \$94 ;
-  reg \$95 ;
+  reg [9:0] \$94 ;
+  reg [5:0] \$95 ;
   reg [5:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg [63:0] \$98 ;
-  reg [63:0] \$99 ;
+  reg \$97 ;
+  reg [5:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   (* init = 1'h0 *)
   wire \$signal$19 ;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$25  = 1'h0;
-  reg [5:0] \$signal$65  = 6'h00;
+  reg \$signal$23  = 1'h0;
+  reg \$signal$65  = 1'h0;
   reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
   reg \$signal$76  = 1'h0;
@@ -6500,7 +6844,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] \$signature__addr ;
   reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$24 ;
   reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -6527,6 +6871,8 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
+  input [9:0] h_dst_addr;
+  wire [9:0] h_dst_addr;
   output [15:0] h_next;
   wire [15:0] h_next;
   output [15:0] h_out;
@@ -6548,11 +6894,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$48 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$55 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$49 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -6568,14 +6914,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$50 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   (* init = 6'h00 *)
   wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$51 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$52 ;
+  wire \w_en$51 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -6606,7 +6952,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -6615,7 +6961,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
+  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -6628,155 +6974,156 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
+  assign acc__rdata = \$10  | h_wacc;
+  assign \$11  = wo_valid | wo_set;
+  assign acc = \$11  ? wo_r__data : 16'h0000;
+  assign \$12  = $signed(acc) < $signed(1'h0);
+  assign \$13  = relu & \$12 ;
+  assign \$14  = $signed(acc) < $signed(16'h8000);
+  assign \$15  = $signed(acc) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 16'h7fff : acc;
+  assign \$17  = \$14  ? 16'h8000 : \$16 ;
+  assign out = \$13  ? 16'h0000 : \$17 ;
+  assign \$18  = ! src_sel;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_addr = \$19  ? ra : h_addr;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_en = \$21  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$48  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$51  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$55  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$55 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$23  : h_we_src;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_addr$47  = \$25  ? ra : h_addr;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? h_out : h_wdata;
+  assign \$29  = h_we_next | wb_pend;
+  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$30  = ~ wb__busy;
+  assign \$31  = wb__start & \$30 ;
+  assign \$32  = wb_base < 11'h400;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_full + 1'h1;
+  assign \$35  = \$34  < 11'h400;
+  assign \$36  = wb_cnt == 6'h3e;
+  assign \$37  = wb_active & \$signal ;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ keep_acc;
-  assign \$44  = ctl__start & \$43 ;
-  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
-  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
-  assign \$47  = ~ keep_acc;
-  assign \$48  = ctl__start & \$47 ;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = \$signature__en  & \$49 ;
-  assign \$51  = ~ keep_acc;
-  assign \$52  = ctl__start & \$51 ;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = \$signature__en  & \$53 ;
-  assign \$56  = valid >> acc__raddr_next;
-  assign \$57  = ~ keep_acc;
-  assign \$58  = ctl__start & \$57 ;
-  assign \$59  = ~ \$58 ;
-  assign \$60  = \$56  & \$59 ;
-  assign \$61  = w_addr_q == acc__raddr_next;
-  assign \$62  = \$signal$73  & \$61 ;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = ~ \$64 ;
-  assign \$66  = \$62  & \$65 ;
-  assign \$67  = \$signal$76  | \$signal$79 ;
-  assign \$68  = w_addr_q == acc__raddr;
-  assign \$69  = \$signal$73  & \$68 ;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = valid >> wo_vaddr;
-  assign \$72  = w_addr_q == wo_r__addr;
-  assign \$73  = w_set_q & \$72 ;
-  assign \$74  = ~ keep_acc;
-  assign \$75  = ctl__start & \$74 ;
-  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$77  = valid | \$76 ;
-  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
-  assign \$79  = ra + 1'h1;
-  assign \$80  = src_sel ? \r_data$55  : r_data;
+  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$40  = acc__we_next | h_we_dst;
+  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
+  assign \$43  = 1'h1 << h_dst_addr[5:0];
+  assign \$44  = 1'h1 << acc__waddr_next;
+  assign \$45  = ~ keep_acc;
+  assign \$46  = ctl__start & \$45 ;
+  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
+  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
+  assign \$49  = ~ keep_acc;
+  assign \$50  = ctl__start & \$49 ;
+  assign \$51  = ~ \$50 ;
+  assign \$52  = \$signature__en  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$signature__en  & \$55 ;
+  assign \$58  = valid >> acc__raddr_next;
+  assign \$59  = ~ keep_acc;
+  assign \$60  = ctl__start & \$59 ;
+  assign \$61  = ~ \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = w_addr_q == acc__raddr_next;
+  assign \$64  = \$signal$73  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = ~ \$66 ;
+  assign \$68  = \$64  & \$67 ;
+  assign \$69  = \$signal$76  | \$signal$79 ;
+  assign \$70  = w_addr_q == acc__raddr;
+  assign \$71  = \$signal$73  & \$70 ;
+  assign \$72  = \$69  | \$71 ;
+  assign \$73  = ~ h_we_dst;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = valid >> wo_vaddr;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = ra + 1'h1;
+  assign \$84  = src_sel ? \r_data$54  : r_data;
   always @(posedge clk)
-    wb_active <= \$81 ;
+    wb_active <= \$85 ;
   always @(posedge clk)
-    wb_cnt <= \$82 ;
+    wb_cnt <= \$86 ;
   always @(posedge clk)
-    \$signal  <= \$83 ;
+    \$signal  <= \$87 ;
   always @(posedge clk)
-    last <= \$84 ;
+    last <= \$88 ;
   always @(posedge clk)
-    wb_pend_early <= \$85 ;
+    wb_pend_early <= \$89 ;
   always @(posedge clk)
-    \$like  <= \$86 ;
+    \$like  <= \$90 ;
   always @(posedge clk)
-    wb_pend_mid <= \$87 ;
+    wb_pend_mid <= \$91 ;
   always @(posedge clk)
-    waddr2 <= \$88 ;
+    waddr2 <= \$92 ;
   always @(posedge clk)
-    wb_pend <= \$89 ;
+    wb_pend <= \$93 ;
   always @(posedge clk)
-    wb_waddr <= \$90 ;
+    wb_waddr <= \$94 ;
   always @(posedge clk)
-    wo_r__addr <= \$91 ;
+    wo_r__addr <= \$95 ;
   always @(posedge clk)
-    wo_vaddr <= \$92 ;
+    wo_vaddr <= \$96 ;
   always @(posedge clk)
-    \$signature__en  <= \$93 ;
+    \$signature__en  <= \$97 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$94 ;
+    \$signature__addr$16  <= \$98 ;
   always @(posedge clk)
-    \$signal$21  <= \$95 ;
+    \$signal$65  <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$96 ;
+    h_wacc <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$97 ;
+    \$signal$67  <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$98 ;
+    acc_oh <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$99 ;
+    clear_q <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$100 ;
+    set_q <= \$104 ;
   always @(posedge clk)
-    set_q <= \$101 ;
+    \$signal$73  <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$102 ;
+    w_addr_q <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$103 ;
+    w_set_q <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$104 ;
+    \$signal$76  <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$105 ;
+    \$signal$79  <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$106 ;
+    \$signal$23  <= \$110 ;
   always @(posedge clk)
-    \$signal$25  <= \$107 ;
+    wo_valid <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$108 ;
+    wo_set <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$109 ;
+    valid <= \$113 ;
   always @(posedge clk)
-    valid <= \$110 ;
+    h_out <= \$114 ;
   always @(posedge clk)
-    h_out <= \$111 ;
+    ra <= \$115 ;
   always @(posedge clk)
-    ra <= \$112 ;
-  always @(posedge clk)
-    src__data <= \$113 ;
+    src__data <= \$116 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -6789,281 +7136,275 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$55 ),
-    .rp__addr(\r_addr$48 ),
-    .rp__en(\r_en$49 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$50 ),
-    .w_data(\w_data$51 ),
-    .w_en(\w_en$52 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$81  = wb_active;
-    if (\$30 ) begin
-      \$81  = 1'h1;
+    \$85  = wb_active;
+    if (\$31 ) begin
+      \$85  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$81  = 1'h0;
+        \$85  = 1'h0;
       end
     end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$82  = wb_cnt;
-    if (\$30 ) begin
-      \$82  = 7'h00;
-    end else if (wb_active) begin
-      \$82  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$82  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$83  = \$signal ;
-    if (\$30 ) begin
-      \$83  = \$31 ;
-    end else if (wb_active) begin
-      \$83  = \$34 ;
-    end
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$84  = last;
-    if (\$30 ) begin
-      \$84  = 1'h0;
-    end else if (wb_active) begin
-      \$84  = \$35 ;
-    end
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$85  = \$36 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$86  = wb_full[9:0];
+    \$86  = wb_cnt;
+    if (\$31 ) begin
+      \$86  = 7'h00;
+    end else if (wb_active) begin
+      \$86  = \$33 [6:0];
+    end
     if (rst) begin
-      \$86  = 10'h000;
+      \$86  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = wb_pend_early;
+    \$87  = \$signal ;
+    if (\$31 ) begin
+      \$87  = \$32 ;
+    end else if (wb_active) begin
+      \$87  = \$35 ;
+    end
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = \$like ;
+    \$88  = last;
+    if (\$31 ) begin
+      \$88  = 1'h0;
+    end else if (wb_active) begin
+      \$88  = \$36 ;
+    end
     if (rst) begin
-      \$88  = 10'h000;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = wb_pend_mid;
+    \$89  = \$37 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = waddr2;
+    \$90  = wb_full[9:0];
     if (rst) begin
       \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = \$37 [5:0];
+    \$91  = wb_pend_early;
     if (rst) begin
-      \$91  = 6'h00;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = \$38 [5:0];
+    \$92  = \$like ;
     if (rst) begin
-      \$92  = 6'h00;
+      \$92  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = \$39 ;
+    \$93  = wb_pend_mid;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = \$40 ;
+    \$94  = waddr2;
     if (rst) begin
-      \$94  = 6'h00;
+      \$94  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = h_we_dst;
+    \$95  = \$38 [5:0];
     if (rst) begin
-      \$95  = 1'h0;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = h_addr[5:0];
+    \$96  = \$39 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = h_wdata;
+    \$97  = \$40 ;
     if (rst) begin
-      \$97  = 16'h0000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = \$41 [63:0];
+    \$98  = \$41 ;
     if (rst) begin
-      \$98  = 64'h0000000000000000;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$99  = \$42 [63:0];
+    \$99  = h_we_dst;
     if (rst) begin
-      \$99  = 64'h0000000000000000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$100  = \$44 ;
+    \$100  = \$42 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$101  = \$46 ;
+    \$101  = \$43 [63:0];
     if (rst) begin
       \$101  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = \$50 ;
+    \$102  = \$44 [63:0];
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = \$signature__addr$16 ;
+    \$103  = \$46 ;
     if (rst) begin
-      \$103  = 6'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$104  = \$55 ;
+    \$104  = \$48 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$105  = \$60 ;
+    \$105  = \$52 ;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$106  = \$66 ;
+    \$106  = \$signature__addr$16 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$107  = \$70 ;
+    \$107  = \$57 ;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$108  = \$71 ;
+    \$108  = \$62 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$109  = \$73 ;
+    \$109  = \$68 ;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$110  = \$78 ;
+    \$110  = \$74 ;
     if (rst) begin
-      \$110  = 64'h0000000000000000;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$111  = out;
+    \$111  = \$75 ;
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$112  = ra;
+    \$112  = \$77 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$113  = \$82 ;
+    if (rst) begin
+      \$113  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$114  = out;
+    if (rst) begin
+      \$114  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$115  = ra;
     if (ctl__arm) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end else if (src__rd_en) begin
-      \$112  = \$79 [9:0];
+      \$115  = \$83 [9:0];
     end
     if (rst) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$113  = \$80 ;
+    \$116  = \$84 ;
     if (rst) begin
-      \$113  = 16'h0000;
+      \$116  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
   assign w_addr_r = \$signature__addr$16 ;
   assign \$signal$19  = \$signature__en ;
+  assign \$signature__data  = acc__wdata;
   assign \h_wacc$66  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$55  = \$54 ;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$57  = \$56 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7177,8 +7518,8 @@ module \eie_ecp5_4pe.pe0.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
-, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
+module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr_next, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$10  = 1'h0;
   wire [6:0] \$1 ;
@@ -7199,41 +7540,42 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [16:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  reg [15:0] \$31 ;
-  reg \$32 ;
+  wire \$31 ;
+  reg [15:0] \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg [3:0] \$35 ;
+  reg \$35 ;
   reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
-  reg \$39 ;
+  reg [3:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg [5:0] \$41 ;
-  reg \$42 ;
+  reg \$41 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [5:0] \$49 ;
+  reg [15:0] \$48 ;
+  reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [5:0] \$50 ;
   reg [5:0] \$51 ;
-  reg \$52 ;
+  reg [5:0] \$52 ;
   reg \$53 ;
-  reg [5:0] \$54 ;
-  reg [16:0] \$55 ;
-  reg \$56 ;
-  reg [15:0] \$57 ;
+  reg \$54 ;
+  reg [5:0] \$55 ;
+  reg [16:0] \$56 ;
+  reg \$57 ;
+  reg [15:0] \$58 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7247,12 +7589,11 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$30 ;
   reg \$signal$34  = 1'h0;
   reg \$signal$37  = 1'h0;
-  (* init = 6'h00 *)
-  wire [5:0] \$signal$42 ;
+  reg \$signal$43  = 1'h0;
   reg \$signal$45  = 1'h0;
-  reg \$signal$46  = 1'h0;
-  reg \$signal$49  = 1'h0;
+  reg \$signal$56  = 1'h0;
   reg \$signal$60  = 1'h0;
+  reg [5:0] \$signal$61  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -7264,14 +7605,10 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [15:0] acc__rdata;
   output acc__ren;
   reg acc__ren = 1'h0;
-  output [5:0] acc__waddr;
-  reg [5:0] acc__waddr = 6'h00;
   (* keep = 32'd1 *)
   output [5:0] acc__waddr_next;
   reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
-  output acc__we;
-  wire acc__we;
   output acc__we_next;
   wire acc__we_next;
   wire busy;
@@ -7348,59 +7685,59 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$32 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$33 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$34 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$35 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$36 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$37 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$38 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$39 ;
   always @(posedge clk)
-    \$signal$49  <= \$39 ;
+    \$signal$45  <= \$40 ;
   always @(posedge clk)
-    \$signal$60  <= \$40 ;
+    \$signal$56  <= \$41 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    \$signal$34  <= \$43 ;
+    \$signal$34  <= \$44 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p <= \$48 ;
+    s4_p <= \$49 ;
   always @(posedge clk)
-    shift_q_c0 <= \$49 ;
+    shift_q_c0 <= \$50 ;
   always @(posedge clk)
-    shift_q_c1 <= \$50 ;
+    shift_q_c1 <= \$51 ;
   always @(posedge clk)
-    shift_q_c2 <= \$51 ;
+    shift_q_c2 <= \$52 ;
   always @(posedge clk)
-    \$signal$45  <= \$52 ;
+    \$signal$43  <= \$53 ;
   always @(posedge clk)
-    \$signal$46  <= \$53 ;
+    \$signal$60  <= \$54 ;
   always @(posedge clk)
-    acc__waddr <= \$54 ;
+    \$signal$61  <= \$55 ;
   always @(posedge clk)
-    s5_x <= \$55 ;
+    s5_x <= \$56 ;
   always @(posedge clk)
-    \$signal$37  <= \$56 ;
+    \$signal$37  <= \$57 ;
   always @(posedge clk)
-    last_val <= \$57 ;
+    last_val <= \$58 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -7414,13 +7751,12 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign acc__we_next = \$7  & \$8 ;
   assign \$9  = \$signal$37  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$45  & \$signal$46 ;
-  assign ev_bypass = \$signal$45  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$49 ;
+  assign ev_bypass = \$signal$43  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$45 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$45 ;
+  assign busy = \$12  | \$signal$43 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$49 ;
+  assign \$14  = \$13  | \$signal$45 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -7429,107 +7765,108 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$49  & \$21 ;
+  assign \$22  = \$signal$45  & \$21 ;
   assign \$23  = $signed(s3_a) * $signed(s3_w);
   assign \$24  = ~ ctl__start;
   assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren & \$signal$34 ;
-  assign \$27  = \$26  & \$signal$45 ;
-  assign \$28  = \$27  & \$signal$46 ;
-  assign \$29  = acc__raddr == acc__waddr;
-  assign \$30  = \$28  & \$29 ;
+  assign \$26  = acc__ren ? x : 17'h00000;
+  assign \$27  = acc__ren & \$signal$34 ;
+  assign \$28  = \$27  & \$signal$43 ;
+  assign \$29  = \$28  & \$signal$60 ;
+  assign \$30  = acc__raddr == \$signal$61 ;
+  assign \$31  = \$29  & \$30 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = \$16 ;
+    \$32  = cb_r__data;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = \$17 ;
+    \$33  = \$16 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = entry__first;
+    \$34  = \$17 ;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__first;
     if (rst) begin
-      \$35  = 4'h0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__z;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = entry__a;
+    \$37  = entry__v;
     if (rst) begin
-      \$37  = 16'h0000;
+      \$37  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = row_next;
+    \$38  = entry__a;
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$39  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$39  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = \$20 ;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$20 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$41  = \$2 [5:0];
+    \$41  = \$signal$18 ;
     if (rst) begin
-      \$41  = 6'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$signal$60 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$56 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
@@ -7541,30 +7878,30 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = s2_a;
+    \$46  = acc__raddr_next;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = \$23 ;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = shift;
+    \$49  = \$23 ;
     if (rst) begin
-      \$49  = 6'h00;
+      \$49  = 32'd0;
     end
   end
   always @* begin
@@ -7583,51 +7920,51 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$52  = \$25 ;
+    \$52  = shift;
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = \$signal$34 ;
+    \$53  = \$25 ;
     if (rst) begin
       \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = acc__raddr;
+    \$54  = \$signal$34 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = x;
+    \$55  = acc__raddr;
     if (rst) begin
-      \$55  = 17'h00000;
+      \$55  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = \$30 ;
+    \$56  = \$26 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = \$10 [16:1];
+    \$57  = \$31 ;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = cb_r__data;
+    \$58  = \$10 [16:1];
     if (rst) begin
-      \$31  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -7640,7 +7977,6 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign s4_row = acc__raddr;
   assign \$signal$30  = acc__ren;
   assign s4_wrow = acc__waddr_next;
-  assign \$signal$42  = acc__waddr;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
@@ -8176,7 +8512,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$12  = 1'h0;
   wire \$1 ;
@@ -8200,72 +8536,82 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   wire \$26 ;
   wire \$27 ;
   wire [15:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire [15:0] \$30 ;
-  wire [15:0] \$31 ;
+  wire [16:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [15:0] \$33 ;
-  wire [16:0] \$34 ;
-  wire \$35 ;
+  wire [16:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [16:0] \$41 ;
-  wire [16:0] \$42 ;
-  wire [16:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
+  wire [15:0] \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [12:0] \$5 ;
   wire \$50 ;
-  reg \$51 ;
-  reg [12:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg [9:0] \$58 ;
-  reg \$59 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  reg \$58 ;
+  reg [12:0] \$59 ;
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [9:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
   reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg \$68 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
   reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg \$71 ;
   reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
-  reg [2:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
   reg [15:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
+  reg [10:0] \$81 ;
+  reg [10:0] \$82 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
-  reg [15:0] \$87 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [15:0] \$89 ;
   wire [13:0] \$9 ;
+  reg [15:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -8308,27 +8654,27 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$60 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
   output [15:0] \r_data$25 ;
   wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$62 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$52 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$53 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$54 ;
-  wire \w_en$54 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -8359,10 +8705,11 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_ge3 = 1'h0;
   reg x5_ge4 = 1'h0;
   reg [15:0] x5_lastline = 16'h0000;
-  reg [15:0] x5_line = 16'h0000;
-  reg [15:0] x5_line1 = 16'h0000;
-  reg [15:0] x5_line2 = 16'h0000;
+  reg [10:0] x5_line = 11'h000;
+  reg [10:0] x5_line1 = 11'h000;
+  reg [10:0] x5_line2 = 11'h000;
   reg [15:0] x5_lm1 = 16'h0000;
+  reg x5_ne_last = 1'h0;
   reg x5_nz = 1'h0;
   reg x5_one = 1'h0;
   reg [2:0] x5_slot = 3'h0;
@@ -8370,6 +8717,16 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_two = 1'h0;
   output x5_v;
   reg x5_v = 1'h0;
+  reg x5_wrap0 = 1'h0;
+  reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
@@ -8385,111 +8742,111 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
-  assign \$34  = x4_len - 1'h1;
-  assign \$35  = | x4_len;
-  assign \$36  = x4_len == 1'h1;
-  assign \$37  = x4_len == 2'h2;
-  assign \$38  = x4_len >= 2'h3;
-  assign \$39  = x4_len >= 3'h4;
-  assign \$40  = x5_v & x5_nz;
+  assign \$29  = spmat_base + \$28 ;
+  assign \$31  = spmat_base + \$30 ;
+  assign \$33  = spmat_base + \$32 ;
+  assign \$36  = \$34  != \$35 ;
+  assign \$39  = \$37  != \$38 ;
+  assign \$41  = x5_v & x5_nz;
+  assign \$42  = \$41  ? x5_lastline : prev_last;
+  assign \$43  = \$40  != \$42 ;
+  assign \$47  = x4_len - 1'h1;
+  assign \$48  = | x4_len;
+  assign \$49  = x4_len == 1'h1;
+  assign \$50  = x4_len == 2'h2;
+  assign \$51  = x4_len >= 2'h3;
+  assign \$52  = x4_len >= 3'h4;
+  assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
-  assign \$41  = spmat_base + x5_line;
-  assign \$42  = spmat_base + x5_line1;
-  assign \$43  = spmat_base + x5_line2;
-  assign \$44  = x5_line1 != x5_line;
-  assign \$45  = x5_line2 != x5_line1;
-  assign \$46  = ~ x5_nz;
-  assign \$47  = ~ have;
-  assign \$48  = x5_line != prev_last;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = x5_nz & \$49 ;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$54  = ~ x5_nz;
+  assign \$55  = ~ have;
+  assign \$56  = \$55  | x5_ne_last;
+  assign \$57  = x5_nz & \$56 ;
   always @(posedge clk)
-    x0_v <= \$51 ;
+    x0_v <= \$58 ;
   always @(posedge clk)
-    x0_j <= \$52 ;
+    x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$53 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
-    x1_v <= \$54 ;
+    x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$55 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$56 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$57 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$58 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$59 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$60 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$61 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$62 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$63 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$64 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$65 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$66 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$67 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$68 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$69 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$70 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$71 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$72 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$73 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$74 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$75 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$76 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_slot <= \$77 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_slot2 <= \$78 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_lastline <= \$79 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_lm1 <= \$80 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_nz <= \$81 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_one <= \$82 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_two <= \$83 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_ge3 <= \$84 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_ge4 <= \$85 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    have <= \$86 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    prev_last <= \$87 ;
+    x5_ge3 <= \$94 ;
+  always @(posedge clk)
+    x5_ge4 <= \$95 ;
+  always @(posedge clk)
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
-  assign \$4  = x0_v & \$3 ;
-  assign \$6  = ptr_base + \$5 ;
-  assign \$7  = \$6  + x0_j[0];
-  assign \$9  = ptr_base + \$8 ;
-  assign \$10  = ~ ctl__arm;
-  assign \$11  = x1_v & \$10 ;
-  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe0.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -8503,247 +8860,198 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   \eie_ecp5_4pe.pe0.ptr.odd  odd (
     .clk(clk),
     .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$60 ),
-    .rp__en(\r_en$62 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$54 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$51  = \$2 ;
+    \$58  = \$2 ;
     if (rst) begin
-      \$51  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$52  = ann__j;
+    \$59  = ann__j;
     if (rst) begin
-      \$52  = 13'h0000;
+      \$59  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$53  = ann__a;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$54  = \$4 ;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$55  = x0_a;
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$56  = x0_j[0];
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$57  = \$7 [9:0];
-    if (rst) begin
-      \$57  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$58  = \$9 [9:0];
-    if (rst) begin
-      \$58  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$59  = \$11 ;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$60  = x1_a;
+    \$60  = ann__a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$61  = x1_par;
+    \$61  = \$4 ;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$62  = \$13 ;
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$63  = x2_a;
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$64  = x2_par;
+    \$64  = \$7 [9:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$65  = \$15 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$66  = x3_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$67  = \$16 ;
+    \$67  = x1_a;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$68  = \$18 [15:0];
+    \$68  = x1_par;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$69  = \$20 [15:0];
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$70  = \$23 [15:0];
+    \$70  = x2_a;
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$71  = \$25 [15:0];
+    \$71  = x2_par;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$72  = \$27 ;
+    \$72  = \$15 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$73  = x4_a;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$74  = \$28 ;
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$75  = \$29 ;
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$76  = \$30 ;
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$77  = \$31 [2:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
-      \$77  = 3'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$78  = \$32 [2:0];
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 3'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$79  = \$33 ;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$80  = \$34 [15:0];
+    \$80  = x4_a;
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$81  = \$35 ;
+    \$81  = \$29 [10:0];
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$82  = \$36 ;
+    \$82  = \$31 [10:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$83  = \$37 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$84  = \$38 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
@@ -8757,33 +9065,103 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$86  = have;
-    if (ctl__arm) begin
-      \$86  = 1'h0;
-    end else if (\$40 ) begin
-      \$86  = 1'h1;
-    end
+    \$86  = \$43 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$87  = prev_last;
+    \$87  = \$44 [2:0];
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$88  = \$45 [2:0];
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$89  = \$46 ;
+    if (rst) begin
+      \$89  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$90  = \$47 [15:0];
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$91  = \$48 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$92  = \$49 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$93  = \$50 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$94  = \$51 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$95  = \$52 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$96  = have;
     if (ctl__arm) begin
-    end else if (\$40 ) begin
-      \$87  = x5_lastline;
+      \$96  = 1'h0;
+    end else if (\$53 ) begin
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$87  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$52  = w_addr;
-  assign \w_data$53  = w_data;
-  assign h_we_odd = \w_en$54 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
   assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
@@ -8802,31 +9180,36 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \desc__data.ge3  = desc__data[76];
   assign \desc__data.ge4  = desc__data[77];
   assign \desc__data.newline  = desc__data[78];
-  assign desc__data[78] = \$50 ;
+  assign desc__data[78] = \$57 ;
   assign desc__data[77] = x5_ge4;
   assign desc__data[76] = x5_ge3;
   assign desc__data[75] = x5_two;
   assign desc__data[74] = x5_one;
-  assign desc__data[73] = \$46 ;
+  assign desc__data[73] = \$54 ;
   assign desc__data[72:57] = x5_a;
   assign desc__data[56:41] = x5_lm1;
-  assign desc__data[40] = \$45 ;
-  assign desc__data[39] = \$44 ;
+  assign desc__data[40] = x5_wrap1;
+  assign desc__data[39] = x5_wrap0;
   assign desc__data[38:36] = x5_slot2;
   assign desc__data[35:33] = x5_slot;
-  assign desc__data[32:22] = \$43 [10:0];
-  assign desc__data[21:11] = \$42 [10:0];
-  assign desc__data[10:0] = \$41 [10:0];
+  assign desc__data[32:22] = x5_line2;
+  assign desc__data[21:11] = x5_line1;
+  assign desc__data[10:0] = x5_line;
   assign \$5  = { 1'h0, x0_j[12:1] };
   assign \$8  = { 1'h0, x0_j[12:1] };
   assign \$28  = { 3'h0, x4_lo[15:3] };
-  assign \$29  = { 3'h0, x4_lo1[15:3] };
-  assign \$30  = { 3'h0, x4_lo2[15:3] };
-  assign \$31 [15:3] = 13'h0000;
-  assign \$31 [2:0] = x4_lo[2:0];
-  assign \$32 [15:3] = 13'h0000;
-  assign \$32 [2:0] = x4_lo2[2:0];
-  assign \$33  = { 3'h0, x4_hm1[15:3] };
+  assign \$30  = { 3'h0, x4_lo1[15:3] };
+  assign \$32  = { 3'h0, x4_lo2[15:3] };
+  assign \$34  = { 3'h0, x4_lo1[15:3] };
+  assign \$35  = { 3'h0, x4_lo[15:3] };
+  assign \$37  = { 3'h0, x4_lo2[15:3] };
+  assign \$38  = { 3'h0, x4_lo1[15:3] };
+  assign \$40  = { 3'h0, x4_lo[15:3] };
+  assign \$44 [15:3] = 13'h0000;
+  assign \$44 [2:0] = x4_lo[2:0];
+  assign \$45 [15:3] = 13'h0000;
+  assign \$45 [2:0] = x4_lo2[2:0];
+  assign \$46  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -9975,7 +10358,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
@@ -9996,8 +10379,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [15:0] \$26 ;
-  reg [15:0] \$27 ;
+  reg [31:0] \$26 ;
+  reg [31:0] \$27 ;
   reg [15:0] \$28 ;
   reg [15:0] \$29 ;
   wire \$3 ;
@@ -10009,8 +10392,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] \$35 ;
   reg [15:0] \$36 ;
   reg [15:0] \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  reg [15:0] \$38 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
   reg \$40 ;
   reg \$41 ;
@@ -10018,45 +10401,49 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg \$43 ;
   reg \$44 ;
   reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [9:0] \$47 ;
-  reg [10:0] \$48 ;
+  reg \$46 ;
+  reg \$47 ;
+  reg [5:0] \$48 ;
   reg [9:0] \$49 ;
   wire \$5 ;
-  reg \$50 ;
-  reg \$51 ;
+  reg [10:0] \$50 ;
+  reg [9:0] \$51 ;
   reg \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
+  reg \$53 ;
+  reg \$54 ;
   reg [31:0] \$55 ;
   reg [31:0] \$56 ;
   reg [31:0] \$57 ;
   reg [31:0] \$58 ;
-  reg [2:0] \$59 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [2:0] \$60 ;
-  reg [31:0] \$61 ;
+  reg [31:0] \$60 ;
+  reg [2:0] \$61 ;
   reg [2:0] \$62 ;
-  reg [2:0] \$63 ;
-  reg [2:0] \$64 ;
-  reg [2:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg \$65 ;
+  reg [31:0] \$66 ;
+  reg [2:0] \$67 ;
+  reg [2:0] \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg [2:0] \$70 ;
+  reg [2:0] \$71 ;
   reg [15:0] \$72 ;
   reg [15:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [63:0] \$78 ;
-  reg [63:0] \$79 ;
+  reg [15:0] \$74 ;
+  reg [15:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg [63:0] \$82 ;
+  reg [63:0] \$83 ;
+  reg [63:0] \$84 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
@@ -10066,16 +10453,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
   wire \acc__ren$105 ;
-  wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$109 ;
+  wire [5:0] \acc__waddr_next$107 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$111 ;
-  wire acc__we;
-  wire \acc__we$113 ;
+  wire [15:0] \acc__wdata$109 ;
   wire acc__we_next;
-  wire \acc__we_next$115 ;
+  wire \acc__we_next$111 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -10103,11 +10486,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_bypasses = 32'd0;
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
+  reg [31:0] cnt_grp0 = 32'd0;
+  reg [31:0] cnt_grp1 = 32'd0;
+  reg cnt_hi = 1'h0;
   reg [31:0] cnt_line_reads = 32'd0;
   reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
   wire ctl__arm;
@@ -10195,14 +10580,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$137 ;
-  wire \fault$138 ;
+  wire \fault$133 ;
+  wire \fault$134 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$148 ;
-  wire [3:0] \h_addr$153 ;
-  wire [9:0] \h_addr$156 ;
+  wire [10:0] \h_addr$144 ;
+  wire [3:0] \h_addr$149 ;
+  wire [9:0] \h_addr$152 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
+  wire [9:0] h_dst_addr;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
@@ -10227,11 +10613,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$151 ;
-  wire [15:0] \h_wdata$154 ;
-  wire [15:0] \h_wdata$157 ;
+  wire [63:0] \h_wdata$147 ;
+  wire [15:0] \h_wdata$150 ;
+  wire [15:0] \h_wdata$155 ;
   wire h_we;
-  wire \h_we$155 ;
+  wire \h_we$151 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -10241,6 +10627,8 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  input [10:0] host__off_dst;
+  wire [10:0] host__off_dst;
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
@@ -10425,12 +10813,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$117 ;
+  wire \wb__busy$113 ;
   wire wb__busy_next;
-  wire \wb__busy_next$119 ;
+  wire \wb__busy_next$115 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$121 ;
+  wire \wb__start$117 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -10450,6 +10838,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -10464,92 +10856,96 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
   always @(posedge clk)
-    ctl__start <= \$38 ;
+    ctl__start <= \$40 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$39 ;
+    \ctl__start$14  <= \$41 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$40 ;
+    \ctl__start$20  <= \$42 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$41 ;
+    \ctl__start$26  <= \$43 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$42 ;
+    \ctl__start$32  <= \$44 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$43 ;
+    \ctl__start$38  <= \$45 ;
   always @(posedge clk)
-    src_sel <= \$44 ;
+    src_sel <= \$46 ;
   always @(posedge clk)
-    relu <= \$45 ;
+    relu <= \$47 ;
   always @(posedge clk)
-    shift <= \$46 ;
+    shift <= \$48 ;
   always @(posedge clk)
-    ptr_base <= \$47 ;
+    ptr_base <= \$49 ;
   always @(posedge clk)
-    spmat_base <= \$48 ;
+    spmat_base <= \$50 ;
   always @(posedge clk)
-    wb_base <= \$49 ;
+    wb_base <= \$51 ;
   always @(posedge clk)
-    keep_acc <= \$50 ;
+    keep_acc <= \$52 ;
   always @(posedge clk)
-    idle <= \$51 ;
+    idle <= \$53 ;
   always @(posedge clk)
-    start_counters <= \$52 ;
+    start_counters <= \$54 ;
   always @(posedge clk)
-    cnt_entries <= \$53 ;
+    cnt_entries <= \$55 ;
   always @(posedge clk)
-    cnt_padding <= \$54 ;
+    cnt_padding <= \$56 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$55 ;
+    cnt_empty_columns <= \$57 ;
   always @(posedge clk)
-    cnt_line_reads <= \$56 ;
+    cnt_line_reads <= \$58 ;
   always @(posedge clk)
-    cnt_pops <= \$57 ;
+    cnt_pops <= \$59 ;
   always @(posedge clk)
-    cnt_bypasses <= \$58 ;
+    cnt_bypasses <= \$60 ;
   always @(posedge clk)
-    mem_q0 <= \$59 ;
+    mem_q0 <= \$61 ;
   always @(posedge clk)
-    cnt_num <= \$60 ;
+    cnt_num <= \$62 ;
   always @(posedge clk)
-    cnt_q1 <= \$61 ;
+    cnt_grp0 <= \$63 ;
   always @(posedge clk)
-    mem_q1 <= \$62 ;
+    cnt_grp1 <= \$64 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$63 ;
+    cnt_hi <= \$65 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$64 ;
+    cnt_q2 <= \$66 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$65 ;
+    mem_q1 <= \$67 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$66 ;
+    mem_sel_c0 <= \$68 ;
   always @(posedge clk)
-    cnt_q2 <= \$67 ;
+    mem_sel_c1 <= \$69 ;
   always @(posedge clk)
-    h_even_d0 <= \$68 ;
+    mem_sel_c2 <= \$70 ;
   always @(posedge clk)
-    h_odd_d0 <= \$69 ;
+    mem_sel_c3 <= \$71 ;
   always @(posedge clk)
-    h_cb_d0 <= \$70 ;
+    h_even_d0 <= \$72 ;
   always @(posedge clk)
-    h_cb_d1 <= \$71 ;
+    h_odd_d0 <= \$73 ;
   always @(posedge clk)
-    h_src_d0 <= \$72 ;
+    h_cb_d0 <= \$74 ;
   always @(posedge clk)
-    h_next_d0 <= \$73 ;
+    h_cb_d1 <= \$75 ;
   always @(posedge clk)
-    hsel_c0 <= \$74 ;
+    h_src_d0 <= \$76 ;
   always @(posedge clk)
-    hsel_c1 <= \$75 ;
+    h_next_d0 <= \$77 ;
   always @(posedge clk)
-    hsel_c2 <= \$76 ;
+    hsel_c0 <= \$78 ;
   always @(posedge clk)
-    hsel_c3 <= \$77 ;
+    hsel_c1 <= \$79 ;
   always @(posedge clk)
-    h_half0 <= \$78 ;
+    hsel_c2 <= \$80 ;
   always @(posedge clk)
-    h_half1 <= \$79 ;
+    hsel_c3 <= \$81 ;
   always @(posedge clk)
-    host__rdata <= \$80 ;
-  assign fault = \fault$137  | \fault$138 ;
+    h_half0 <= \$82 ;
+  always @(posedge clk)
+    h_half1 <= \$83 ;
+  always @(posedge clk)
+    host__rdata <= \$84 ;
+  assign fault = \fault$133  | \fault$134 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -10561,13 +10957,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$155  = \$7  & \$8 ;
+  assign \h_we$151  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -10580,6 +10972,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__pf_active(ctl__pf_active),
     .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
+    .h_dst_addr(host__off_dst[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
@@ -10603,9 +10996,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
-    .acc__waddr(acc__waddr),
     .acc__waddr_next(acc__waddr_next),
-    .acc__we(acc__we),
     .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
@@ -10622,7 +11013,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_addr(host__off[3:0]),
     .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$155 ),
+    .h_we(\h_we$151 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -10640,7 +11031,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$138 ),
+    .fault(\fault$134 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -10666,7 +11057,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$54 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe1.queue  queue (
@@ -10676,7 +11067,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$137 ),
+    .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -10713,23 +11104,39 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_num)
-      3'h0:
+    casez (cnt_num[1:0])
+      2'h0:
           \$25  = cnt_entries;
-      3'h1:
+      2'h1:
           \$25  = cnt_padding;
-      3'h2:
+      2'h2:
           \$25  = cnt_empty_columns;
-      3'h3:
+      2'h3:
           \$25  = cnt_line_reads;
-      3'h4:
-          \$25  = cnt_pops;
-      3'h5:
-          \$25  = cnt_bypasses;
-      3'h6:
-          \$25  = 32'd0;
-      3'h7:
-          \$25  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_num[1:0])
+      2'h0:
+          \$26  = cnt_pops;
+      2'h1:
+          \$26  = cnt_bypasses;
+      2'h2:
+          \$26  = 32'd0;
+      2'h3:
+          \$26  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_hi)
+      1'h0:
+          \$27  = cnt_grp0;
+      1'h1:
+          \$27  = cnt_grp1;
     endcase
   end
   always @* begin
@@ -10737,13 +11144,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = h_even_d0;
+          \$28  = h_even_d0;
       2'h1:
-          \$26  = h_odd_d0;
+          \$28  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext[15:0];
+          \$28  = h_src2_ext[15:0];
       2'h3:
-          \$26  = h_cb_d1;
+          \$28  = h_cb_d1;
     endcase
   end
   always @* begin
@@ -10751,39 +11158,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = 16'h0000;
-      2'h1:
-          \$27  = 16'h0000;
-      2'h2:
-          \$27  = h_src2_ext[31:16];
-      2'h3:
-          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c2[1:0])
-      2'h0:
-          \$28  = 16'h0000;
-      2'h1:
-          \$28  = 16'h0000;
-      2'h2:
-          \$28  = h_src2_ext[47:32];
-      2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c3[1:0])
-      2'h0:
           \$29  = 16'h0000;
       2'h1:
           \$29  = 16'h0000;
       2'h2:
-          \$29  = h_src2_ext[63:48];
+          \$29  = h_src2_ext[31:16];
       2'h3:
           \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
@@ -10791,43 +11170,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_sel_c0[1:0])
-      2'h0:
-          \$30  = h_src_d0;
-      2'h1:
-          \$30  = h_out;
-      2'h2:
-          \$30  = h_next_d0;
-      2'h3:
-          \$30  = cnt_q2[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c1[1:0])
-      2'h0:
-          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
-      2'h1:
-          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
-      2'h2:
-          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
-      2'h3:
-          \$31  = cnt_q2[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    (* full_case = 32'd1 *)
     casez (mem_sel_c2[1:0])
       2'h0:
-          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+          \$30  = 16'h0000;
       2'h1:
-          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+          \$30  = 16'h0000;
       2'h2:
-          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+          \$30  = h_src2_ext[47:32];
       2'h3:
-          \$32  = 16'h0000;
+          \$30  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
@@ -10835,13 +11186,69 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c3[1:0])
       2'h0:
+          \$31  = 16'h0000;
+      2'h1:
+          \$31  = 16'h0000;
+      2'h2:
+          \$31  = h_src2_ext[63:48];
+      2'h3:
+          \$31  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$32  = h_src_d0;
+      2'h1:
+          \$32  = h_out;
+      2'h2:
+          \$32  = h_next_d0;
+      2'h3:
+          \$32  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
           \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
       2'h1:
           \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
       2'h2:
           \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
       2'h3:
-          \$33  = 16'h0000;
+          \$33  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$34  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$34  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$34  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$34  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$35  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$35  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$35  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$35  = 16'h0000;
     endcase
   end
   always @* begin
@@ -10849,9 +11256,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c0)
       1'h0:
-          \$34  = h_half0[15:0];
+          \$36  = h_half0[15:0];
       1'h1:
-          \$34  = h_half1[15:0];
+          \$36  = h_half1[15:0];
     endcase
   end
   always @* begin
@@ -10859,9 +11266,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c1)
       1'h0:
-          \$35  = h_half0[31:16];
+          \$37  = h_half0[31:16];
       1'h1:
-          \$35  = h_half1[31:16];
+          \$37  = h_half1[31:16];
     endcase
   end
   always @* begin
@@ -10869,9 +11276,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c2)
       1'h0:
-          \$36  = h_half0[47:32];
+          \$38  = h_half0[47:32];
       1'h1:
-          \$36  = h_half1[47:32];
+          \$38  = h_half1[47:32];
     endcase
   end
   always @* begin
@@ -10879,24 +11286,10 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c3)
       1'h0:
-          \$37  = h_half0[63:48];
+          \$39  = h_half0[63:48];
       1'h1:
-          \$37  = h_half1[63:48];
+          \$39  = h_half1[63:48];
     endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$38  = ctl__start_next;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$39  = ctl__start_next;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
@@ -10928,291 +11321,319 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = regs__src_sel;
+    \$44  = ctl__start_next;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$45  = regs__relu;
+    \$45  = ctl__start_next;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$46  = regs__shift;
+    \$46  = regs__src_sel;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$47  = regs__ptr_base;
+    \$47  = regs__relu;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$48  = regs__spmat_base;
+    \$48  = regs__shift;
     if (rst) begin
-      \$48  = 11'h000;
+      \$48  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$49  = regs__wb_base;
+    \$49  = regs__ptr_base;
     if (rst) begin
       \$49  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$50  = regs__keep_acc;
+    \$50  = regs__spmat_base;
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$51  = \$18 ;
+    \$51  = regs__wb_base;
     if (rst) begin
-      \$51  = 1'h0;
+      \$51  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$52  = ctl__start_next;
+    \$52  = regs__keep_acc;
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = cnt_entries;
+    \$53  = \$18 ;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$54  = ctl__start_next;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$55  = cnt_entries;
     if (start_counters) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end else if (ev_entry) begin
-      \$53  = \$19 [31:0];
+      \$55  = \$19 [31:0];
     end
     if (rst) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$54  = cnt_padding;
+    \$56  = cnt_padding;
     if (start_counters) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end else if (ev_padding) begin
-      \$54  = \$20 [31:0];
+      \$56  = \$20 [31:0];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$55  = cnt_empty_columns;
+    \$57  = cnt_empty_columns;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end else if (ev_empty) begin
-      \$55  = \$21 [31:0];
+      \$57  = \$21 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$56  = cnt_line_reads;
+    \$58  = cnt_line_reads;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end else if (ev_line) begin
-      \$56  = \$22 [31:0];
+      \$58  = \$22 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$57  = cnt_pops;
+    \$59  = cnt_pops;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end else if (issue__pop) begin
-      \$57  = \$23 [31:0];
+      \$59  = \$23 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$58  = cnt_bypasses;
+    \$60  = cnt_bypasses;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end else if (ev_bypass) begin
-      \$58  = \$24 [31:0];
+      \$60  = \$24 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$59  = host__mem;
+    \$61  = host__mem;
     if (rst) begin
-      \$59  = 3'h0;
+      \$61  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$60  = host__off[2:0];
-    if (rst) begin
-      \$60  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$61  = \$25 ;
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$62  = mem_q0;
+    \$62  = host__off[2:0];
     if (rst) begin
       \$62  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$63  = mem_q1;
+    \$63  = \$25 ;
     if (rst) begin
-      \$63  = 3'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$64  = mem_q1;
+    \$64  = \$26 ;
     if (rst) begin
-      \$64  = 3'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$65  = mem_q1;
+    \$65  = cnt_num[2];
     if (rst) begin
-      \$65  = 3'h0;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$66  = mem_q1;
+    \$66  = \$27 ;
     if (rst) begin
-      \$66  = 3'h0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$67  = cnt_q1;
+    \$67  = mem_q0;
     if (rst) begin
-      \$67  = 32'd0;
+      \$67  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$68  = h_even;
+    \$68  = mem_q1;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$69  = h_odd;
+    \$69  = mem_q1;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$70  = \h_rdata$213 ;
+    \$70  = mem_q1;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$71  = h_cb_d0;
+    \$71  = mem_q1;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$72  = h_src;
+    \$72  = h_even;
     if (rst) begin
       \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$73  = h_next;
+    \$73  = h_odd;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$74  = mem_sel_c0[2];
+    \$74  = \h_rdata$213 ;
     if (rst) begin
-      \$74  = 1'h0;
+      \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$75  = mem_sel_c0[2];
+    \$75  = h_cb_d0;
     if (rst) begin
-      \$75  = 1'h0;
+      \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$76  = mem_sel_c0[2];
+    \$76  = h_src;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$77  = mem_sel_c0[2];
+    \$77  = h_next;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    \$78  = mem_sel_c0[2];
     if (rst) begin
-      \$78  = 64'h0000000000000000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    \$79  = mem_sel_c0[2];
     if (rst) begin
-      \$79  = 64'h0000000000000000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    \$80  = mem_sel_c0[2];
     if (rst) begin
-      \$80  = 64'h0000000000000000;
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$81  = mem_sel_c0[2];
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$82  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$83  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    if (rst) begin
+      \$84  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -11278,14 +11699,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \acc__raddr_next$101  = acc__raddr_next;
   assign \acc__rdata$103  = acc__rdata;
   assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr$107  = acc__waddr;
-  assign \acc__waddr_next$109  = acc__waddr_next;
-  assign \acc__wdata$111  = acc__wdata;
-  assign \acc__we$113  = acc__we;
-  assign \acc__we_next$115  = acc__we_next;
-  assign \wb__busy$117  = wb__busy;
-  assign \wb__busy_next$119  = wb__busy_next;
-  assign \wb__start$121  = wb__start;
+  assign \acc__waddr_next$107  = acc__waddr_next;
+  assign \acc__wdata$109  = acc__wdata;
+  assign \acc__we_next$111  = acc__we_next;
+  assign \wb__busy$113  = wb__busy;
+  assign \wb__busy_next$115  = wb__busy_next;
+  assign \wb__start$117  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -11295,14 +11714,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$148  = host__off;
+  assign \h_addr$144  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$151  = host__wdata;
-  assign \h_addr$153  = host__off[3:0];
-  assign \h_wdata$154  = host__wdata[15:0];
-  assign \h_addr$156  = host__off[9:0];
-  assign \h_wdata$157  = host__wdata[15:0];
+  assign \h_wdata$147  = host__wdata;
+  assign \h_addr$149  = host__off[3:0];
+  assign \h_wdata$150  = host__wdata[15:0];
+  assign \h_addr$152  = host__off[9:0];
+  assign h_dst_addr = host__off_dst[9:0];
+  assign \h_wdata$155  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -11405,33 +11825,36 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, h_dst_addr, src__rd_en, ctl__start, src_sel, relu
+, wb_base, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
+  wire [15:0] \$10 ;
+  reg [15:0] \$100 ;
   reg [63:0] \$101 ;
-  reg \$102 ;
-  reg [5:0] \$103 ;
-  reg \$104 ;
+  reg [63:0] \$102 ;
+  reg \$103 ;
+  reg [63:0] \$104 ;
   reg \$105 ;
-  reg \$106 ;
+  reg [5:0] \$106 ;
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
   wire \$11 ;
-  reg [63:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [9:0] \$112 ;
-  reg [15:0] \$113 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [63:0] \$113 ;
+  reg [15:0] \$114 ;
+  reg [9:0] \$115 ;
+  reg [15:0] \$116 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
+  wire \$15 ;
   wire [15:0] \$16 ;
-  wire \$17 ;
+  wire [15:0] \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -11448,24 +11871,24 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire \$34 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [11:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [9:0] \$37 ;
+  wire \$37 ;
   wire [9:0] \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [63:0] \$45 ;
-  wire [63:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire \$40 ;
+  wire [5:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [126:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [63:0] \$47 ;
+  wire [63:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -11496,39 +11919,38 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [63:0] \$76 ;
-  wire [63:0] \$77 ;
-  wire [63:0] \$78 ;
-  wire [10:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  reg \$81 ;
-  reg [6:0] \$82 ;
-  reg \$83 ;
-  reg \$84 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire [10:0] \$83 ;
+  wire [15:0] \$84 ;
   reg \$85 ;
-  reg [9:0] \$86 ;
+  reg [6:0] \$86 ;
   reg \$87 ;
-  reg [9:0] \$88 ;
+  reg \$88 ;
   reg \$89 ;
   wire \$9 ;
   reg [9:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [5:0] \$92 ;
+  reg \$91 ;
+  reg [9:0] \$92 ;
   reg \$93 ;
-  reg [5:0] \$94 ;
-  reg \$95 ;
+  reg [9:0] \$94 ;
+  reg [5:0] \$95 ;
   reg [5:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg [63:0] \$98 ;
-  reg [63:0] \$99 ;
+  reg \$97 ;
+  reg [5:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   (* init = 1'h0 *)
   wire \$signal$19 ;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$25  = 1'h0;
-  reg [5:0] \$signal$65  = 6'h00;
+  reg \$signal$23  = 1'h0;
+  reg \$signal$65  = 1'h0;
   reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
   reg \$signal$76  = 1'h0;
@@ -11536,7 +11958,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] \$signature__addr ;
   reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$24 ;
   reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -11563,6 +11985,8 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
+  input [9:0] h_dst_addr;
+  wire [9:0] h_dst_addr;
   output [15:0] h_next;
   wire [15:0] h_next;
   output [15:0] h_out;
@@ -11584,11 +12008,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$48 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$55 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$49 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -11604,14 +12028,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$50 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   (* init = 6'h00 *)
   wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$51 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$52 ;
+  wire \w_en$51 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -11642,7 +12066,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -11651,7 +12075,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
+  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -11664,155 +12088,156 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
+  assign acc__rdata = \$10  | h_wacc;
+  assign \$11  = wo_valid | wo_set;
+  assign acc = \$11  ? wo_r__data : 16'h0000;
+  assign \$12  = $signed(acc) < $signed(1'h0);
+  assign \$13  = relu & \$12 ;
+  assign \$14  = $signed(acc) < $signed(16'h8000);
+  assign \$15  = $signed(acc) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 16'h7fff : acc;
+  assign \$17  = \$14  ? 16'h8000 : \$16 ;
+  assign out = \$13  ? 16'h0000 : \$17 ;
+  assign \$18  = ! src_sel;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_addr = \$19  ? ra : h_addr;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_en = \$21  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$48  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$51  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$55  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$55 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$23  : h_we_src;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_addr$47  = \$25  ? ra : h_addr;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? h_out : h_wdata;
+  assign \$29  = h_we_next | wb_pend;
+  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$30  = ~ wb__busy;
+  assign \$31  = wb__start & \$30 ;
+  assign \$32  = wb_base < 11'h400;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_full + 1'h1;
+  assign \$35  = \$34  < 11'h400;
+  assign \$36  = wb_cnt == 6'h3e;
+  assign \$37  = wb_active & \$signal ;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ keep_acc;
-  assign \$44  = ctl__start & \$43 ;
-  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
-  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
-  assign \$47  = ~ keep_acc;
-  assign \$48  = ctl__start & \$47 ;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = \$signature__en  & \$49 ;
-  assign \$51  = ~ keep_acc;
-  assign \$52  = ctl__start & \$51 ;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = \$signature__en  & \$53 ;
-  assign \$56  = valid >> acc__raddr_next;
-  assign \$57  = ~ keep_acc;
-  assign \$58  = ctl__start & \$57 ;
-  assign \$59  = ~ \$58 ;
-  assign \$60  = \$56  & \$59 ;
-  assign \$61  = w_addr_q == acc__raddr_next;
-  assign \$62  = \$signal$73  & \$61 ;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = ~ \$64 ;
-  assign \$66  = \$62  & \$65 ;
-  assign \$67  = \$signal$76  | \$signal$79 ;
-  assign \$68  = w_addr_q == acc__raddr;
-  assign \$69  = \$signal$73  & \$68 ;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = valid >> wo_vaddr;
-  assign \$72  = w_addr_q == wo_r__addr;
-  assign \$73  = w_set_q & \$72 ;
-  assign \$74  = ~ keep_acc;
-  assign \$75  = ctl__start & \$74 ;
-  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$77  = valid | \$76 ;
-  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
-  assign \$79  = ra + 1'h1;
-  assign \$80  = src_sel ? \r_data$55  : r_data;
+  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$40  = acc__we_next | h_we_dst;
+  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
+  assign \$43  = 1'h1 << h_dst_addr[5:0];
+  assign \$44  = 1'h1 << acc__waddr_next;
+  assign \$45  = ~ keep_acc;
+  assign \$46  = ctl__start & \$45 ;
+  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
+  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
+  assign \$49  = ~ keep_acc;
+  assign \$50  = ctl__start & \$49 ;
+  assign \$51  = ~ \$50 ;
+  assign \$52  = \$signature__en  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$signature__en  & \$55 ;
+  assign \$58  = valid >> acc__raddr_next;
+  assign \$59  = ~ keep_acc;
+  assign \$60  = ctl__start & \$59 ;
+  assign \$61  = ~ \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = w_addr_q == acc__raddr_next;
+  assign \$64  = \$signal$73  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = ~ \$66 ;
+  assign \$68  = \$64  & \$67 ;
+  assign \$69  = \$signal$76  | \$signal$79 ;
+  assign \$70  = w_addr_q == acc__raddr;
+  assign \$71  = \$signal$73  & \$70 ;
+  assign \$72  = \$69  | \$71 ;
+  assign \$73  = ~ h_we_dst;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = valid >> wo_vaddr;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = ra + 1'h1;
+  assign \$84  = src_sel ? \r_data$54  : r_data;
   always @(posedge clk)
-    wb_active <= \$81 ;
+    wb_active <= \$85 ;
   always @(posedge clk)
-    wb_cnt <= \$82 ;
+    wb_cnt <= \$86 ;
   always @(posedge clk)
-    \$signal  <= \$83 ;
+    \$signal  <= \$87 ;
   always @(posedge clk)
-    last <= \$84 ;
+    last <= \$88 ;
   always @(posedge clk)
-    wb_pend_early <= \$85 ;
+    wb_pend_early <= \$89 ;
   always @(posedge clk)
-    \$like  <= \$86 ;
+    \$like  <= \$90 ;
   always @(posedge clk)
-    wb_pend_mid <= \$87 ;
+    wb_pend_mid <= \$91 ;
   always @(posedge clk)
-    waddr2 <= \$88 ;
+    waddr2 <= \$92 ;
   always @(posedge clk)
-    wb_pend <= \$89 ;
+    wb_pend <= \$93 ;
   always @(posedge clk)
-    wb_waddr <= \$90 ;
+    wb_waddr <= \$94 ;
   always @(posedge clk)
-    wo_r__addr <= \$91 ;
+    wo_r__addr <= \$95 ;
   always @(posedge clk)
-    wo_vaddr <= \$92 ;
+    wo_vaddr <= \$96 ;
   always @(posedge clk)
-    \$signature__en  <= \$93 ;
+    \$signature__en  <= \$97 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$94 ;
+    \$signature__addr$16  <= \$98 ;
   always @(posedge clk)
-    \$signal$21  <= \$95 ;
+    \$signal$65  <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$96 ;
+    h_wacc <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$97 ;
+    \$signal$67  <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$98 ;
+    acc_oh <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$99 ;
+    clear_q <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$100 ;
+    set_q <= \$104 ;
   always @(posedge clk)
-    set_q <= \$101 ;
+    \$signal$73  <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$102 ;
+    w_addr_q <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$103 ;
+    w_set_q <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$104 ;
+    \$signal$76  <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$105 ;
+    \$signal$79  <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$106 ;
+    \$signal$23  <= \$110 ;
   always @(posedge clk)
-    \$signal$25  <= \$107 ;
+    wo_valid <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$108 ;
+    wo_set <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$109 ;
+    valid <= \$113 ;
   always @(posedge clk)
-    valid <= \$110 ;
+    h_out <= \$114 ;
   always @(posedge clk)
-    h_out <= \$111 ;
+    ra <= \$115 ;
   always @(posedge clk)
-    ra <= \$112 ;
-  always @(posedge clk)
-    src__data <= \$113 ;
+    src__data <= \$116 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -11825,281 +12250,275 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$55 ),
-    .rp__addr(\r_addr$48 ),
-    .rp__en(\r_en$49 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$50 ),
-    .w_data(\w_data$51 ),
-    .w_en(\w_en$52 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$81  = wb_active;
-    if (\$30 ) begin
-      \$81  = 1'h1;
+    \$85  = wb_active;
+    if (\$31 ) begin
+      \$85  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$81  = 1'h0;
+        \$85  = 1'h0;
       end
     end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$82  = wb_cnt;
-    if (\$30 ) begin
-      \$82  = 7'h00;
-    end else if (wb_active) begin
-      \$82  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$82  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$83  = \$signal ;
-    if (\$30 ) begin
-      \$83  = \$31 ;
-    end else if (wb_active) begin
-      \$83  = \$34 ;
-    end
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$84  = last;
-    if (\$30 ) begin
-      \$84  = 1'h0;
-    end else if (wb_active) begin
-      \$84  = \$35 ;
-    end
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$85  = \$36 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$86  = wb_full[9:0];
+    \$86  = wb_cnt;
+    if (\$31 ) begin
+      \$86  = 7'h00;
+    end else if (wb_active) begin
+      \$86  = \$33 [6:0];
+    end
     if (rst) begin
-      \$86  = 10'h000;
+      \$86  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$87  = wb_pend_early;
+    \$87  = \$signal ;
+    if (\$31 ) begin
+      \$87  = \$32 ;
+    end else if (wb_active) begin
+      \$87  = \$35 ;
+    end
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = \$like ;
+    \$88  = last;
+    if (\$31 ) begin
+      \$88  = 1'h0;
+    end else if (wb_active) begin
+      \$88  = \$36 ;
+    end
     if (rst) begin
-      \$88  = 10'h000;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = wb_pend_mid;
+    \$89  = \$37 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = waddr2;
+    \$90  = wb_full[9:0];
     if (rst) begin
       \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = \$37 [5:0];
+    \$91  = wb_pend_early;
     if (rst) begin
-      \$91  = 6'h00;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = \$38 [5:0];
+    \$92  = \$like ;
     if (rst) begin
-      \$92  = 6'h00;
+      \$92  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$93  = \$39 ;
+    \$93  = wb_pend_mid;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$94  = \$40 ;
+    \$94  = waddr2;
     if (rst) begin
-      \$94  = 6'h00;
+      \$94  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$95  = h_we_dst;
+    \$95  = \$38 [5:0];
     if (rst) begin
-      \$95  = 1'h0;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$96  = h_addr[5:0];
+    \$96  = \$39 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$97  = h_wdata;
+    \$97  = \$40 ;
     if (rst) begin
-      \$97  = 16'h0000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$98  = \$41 [63:0];
+    \$98  = \$41 ;
     if (rst) begin
-      \$98  = 64'h0000000000000000;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$99  = \$42 [63:0];
+    \$99  = h_we_dst;
     if (rst) begin
-      \$99  = 64'h0000000000000000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$100  = \$44 ;
+    \$100  = \$42 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$101  = \$46 ;
+    \$101  = \$43 [63:0];
     if (rst) begin
       \$101  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$102  = \$50 ;
+    \$102  = \$44 [63:0];
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$103  = \$signature__addr$16 ;
+    \$103  = \$46 ;
     if (rst) begin
-      \$103  = 6'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$104  = \$55 ;
+    \$104  = \$48 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$105  = \$60 ;
+    \$105  = \$52 ;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$106  = \$66 ;
+    \$106  = \$signature__addr$16 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$107  = \$70 ;
+    \$107  = \$57 ;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$108  = \$71 ;
+    \$108  = \$62 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$109  = \$73 ;
+    \$109  = \$68 ;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$110  = \$78 ;
+    \$110  = \$74 ;
     if (rst) begin
-      \$110  = 64'h0000000000000000;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$111  = out;
+    \$111  = \$75 ;
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = ra;
+    \$112  = \$77 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$113  = \$82 ;
+    if (rst) begin
+      \$113  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$114  = out;
+    if (rst) begin
+      \$114  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$115  = ra;
     if (ctl__arm) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end else if (src__rd_en) begin
-      \$112  = \$79 [9:0];
+      \$115  = \$83 [9:0];
     end
     if (rst) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = \$80 ;
+    \$116  = \$84 ;
     if (rst) begin
-      \$113  = 16'h0000;
+      \$116  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
   assign w_addr_r = \$signature__addr$16 ;
   assign \$signal$19  = \$signature__en ;
+  assign \$signature__data  = acc__wdata;
   assign \h_wacc$66  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$55  = \$54 ;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$57  = \$56 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -12213,8 +12632,8 @@ module \eie_ecp5_4pe.pe1.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
-, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
+module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr_next, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$22  = 1'h0;
   wire [6:0] \$1 ;
@@ -12235,41 +12654,42 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [16:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  reg [15:0] \$31 ;
-  reg \$32 ;
+  wire \$31 ;
+  reg [15:0] \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg [3:0] \$35 ;
+  reg \$35 ;
   reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
-  reg \$39 ;
+  reg [3:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg [5:0] \$41 ;
-  reg \$42 ;
+  reg \$41 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [5:0] \$49 ;
+  reg [15:0] \$48 ;
+  reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [5:0] \$50 ;
   reg [5:0] \$51 ;
-  reg \$52 ;
+  reg [5:0] \$52 ;
   reg \$53 ;
-  reg [5:0] \$54 ;
-  reg [16:0] \$55 ;
-  reg \$56 ;
-  reg [15:0] \$57 ;
+  reg \$54 ;
+  reg [5:0] \$55 ;
+  reg [16:0] \$56 ;
+  reg \$57 ;
+  reg [15:0] \$58 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12283,12 +12703,11 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$30 ;
   reg \$signal$34  = 1'h0;
   reg \$signal$37  = 1'h0;
-  (* init = 6'h00 *)
-  wire [5:0] \$signal$42 ;
+  reg \$signal$43  = 1'h0;
   reg \$signal$45  = 1'h0;
-  reg \$signal$46  = 1'h0;
-  reg \$signal$49  = 1'h0;
+  reg \$signal$56  = 1'h0;
   reg \$signal$60  = 1'h0;
+  reg [5:0] \$signal$61  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -12300,14 +12719,10 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [15:0] acc__rdata;
   output acc__ren;
   reg acc__ren = 1'h0;
-  output [5:0] acc__waddr;
-  reg [5:0] acc__waddr = 6'h00;
   (* keep = 32'd1 *)
   output [5:0] acc__waddr_next;
   reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
-  output acc__we;
-  wire acc__we;
   output acc__we_next;
   wire acc__we_next;
   wire busy;
@@ -12384,59 +12799,59 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$32 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$33 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$34 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$35 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$36 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$37 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$38 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$39 ;
   always @(posedge clk)
-    \$signal$49  <= \$39 ;
+    \$signal$45  <= \$40 ;
   always @(posedge clk)
-    \$signal$60  <= \$40 ;
+    \$signal$56  <= \$41 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    \$signal$34  <= \$43 ;
+    \$signal$34  <= \$44 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p <= \$48 ;
+    s4_p <= \$49 ;
   always @(posedge clk)
-    shift_q_c0 <= \$49 ;
+    shift_q_c0 <= \$50 ;
   always @(posedge clk)
-    shift_q_c1 <= \$50 ;
+    shift_q_c1 <= \$51 ;
   always @(posedge clk)
-    shift_q_c2 <= \$51 ;
+    shift_q_c2 <= \$52 ;
   always @(posedge clk)
-    \$signal$45  <= \$52 ;
+    \$signal$43  <= \$53 ;
   always @(posedge clk)
-    \$signal$46  <= \$53 ;
+    \$signal$60  <= \$54 ;
   always @(posedge clk)
-    acc__waddr <= \$54 ;
+    \$signal$61  <= \$55 ;
   always @(posedge clk)
-    s5_x <= \$55 ;
+    s5_x <= \$56 ;
   always @(posedge clk)
-    \$signal$37  <= \$56 ;
+    \$signal$37  <= \$57 ;
   always @(posedge clk)
-    last_val <= \$57 ;
+    last_val <= \$58 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -12450,13 +12865,12 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign acc__we_next = \$7  & \$8 ;
   assign \$9  = \$signal$37  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$45  & \$signal$46 ;
-  assign ev_bypass = \$signal$45  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$49 ;
+  assign ev_bypass = \$signal$43  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$45 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$45 ;
+  assign busy = \$12  | \$signal$43 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$49 ;
+  assign \$14  = \$13  | \$signal$45 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -12465,107 +12879,108 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$49  & \$21 ;
+  assign \$22  = \$signal$45  & \$21 ;
   assign \$23  = $signed(s3_a) * $signed(s3_w);
   assign \$24  = ~ ctl__start;
   assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren & \$signal$34 ;
-  assign \$27  = \$26  & \$signal$45 ;
-  assign \$28  = \$27  & \$signal$46 ;
-  assign \$29  = acc__raddr == acc__waddr;
-  assign \$30  = \$28  & \$29 ;
+  assign \$26  = acc__ren ? x : 17'h00000;
+  assign \$27  = acc__ren & \$signal$34 ;
+  assign \$28  = \$27  & \$signal$43 ;
+  assign \$29  = \$28  & \$signal$60 ;
+  assign \$30  = acc__raddr == \$signal$61 ;
+  assign \$31  = \$29  & \$30 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = \$16 ;
+    \$32  = cb_r__data;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = \$17 ;
+    \$33  = \$16 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = entry__first;
+    \$34  = \$17 ;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__first;
     if (rst) begin
-      \$35  = 4'h0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__z;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$37  = entry__a;
+    \$37  = entry__v;
     if (rst) begin
-      \$37  = 16'h0000;
+      \$37  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$38  = row_next;
+    \$38  = entry__a;
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$39  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$39  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$39  = \$20 ;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$20 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$41  = \$2 [5:0];
+    \$41  = \$signal$18 ;
     if (rst) begin
-      \$41  = 6'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$signal$60 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$56 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
@@ -12577,30 +12992,30 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$46  = s2_a;
+    \$46  = acc__raddr_next;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = \$23 ;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$49  = shift;
+    \$49  = \$23 ;
     if (rst) begin
-      \$49  = 6'h00;
+      \$49  = 32'd0;
     end
   end
   always @* begin
@@ -12619,51 +13034,51 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$52  = \$25 ;
+    \$52  = shift;
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$53  = \$signal$34 ;
+    \$53  = \$25 ;
     if (rst) begin
       \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$54  = acc__raddr;
+    \$54  = \$signal$34 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$55  = x;
+    \$55  = acc__raddr;
     if (rst) begin
-      \$55  = 17'h00000;
+      \$55  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$56  = \$30 ;
+    \$56  = \$26 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$57  = \$10 [16:1];
+    \$57  = \$31 ;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$31  = cb_r__data;
+    \$58  = \$10 [16:1];
     if (rst) begin
-      \$31  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -12676,7 +13091,6 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign s4_row = acc__raddr;
   assign \$signal$30  = acc__ren;
   assign s4_wrow = acc__waddr_next;
-  assign \$signal$42  = acc__waddr;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
@@ -13212,7 +13626,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$24  = 1'h0;
   wire \$1 ;
@@ -13236,72 +13650,82 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   wire \$26 ;
   wire \$27 ;
   wire [15:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire [15:0] \$30 ;
-  wire [15:0] \$31 ;
+  wire [16:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [15:0] \$33 ;
-  wire [16:0] \$34 ;
-  wire \$35 ;
+  wire [16:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [16:0] \$41 ;
-  wire [16:0] \$42 ;
-  wire [16:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
+  wire [15:0] \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [12:0] \$5 ;
   wire \$50 ;
-  reg \$51 ;
-  reg [12:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg [9:0] \$58 ;
-  reg \$59 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  reg \$58 ;
+  reg [12:0] \$59 ;
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [9:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
   reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg \$68 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
   reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg \$71 ;
   reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
-  reg [2:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
   reg [15:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
+  reg [10:0] \$81 ;
+  reg [10:0] \$82 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
-  reg [15:0] \$87 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [15:0] \$89 ;
   wire [13:0] \$9 ;
+  reg [15:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -13344,27 +13768,27 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$60 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
   output [15:0] \r_data$25 ;
   wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$62 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$52 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$53 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$54 ;
-  wire \w_en$54 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -13395,10 +13819,11 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_ge3 = 1'h0;
   reg x5_ge4 = 1'h0;
   reg [15:0] x5_lastline = 16'h0000;
-  reg [15:0] x5_line = 16'h0000;
-  reg [15:0] x5_line1 = 16'h0000;
-  reg [15:0] x5_line2 = 16'h0000;
+  reg [10:0] x5_line = 11'h000;
+  reg [10:0] x5_line1 = 11'h000;
+  reg [10:0] x5_line2 = 11'h000;
   reg [15:0] x5_lm1 = 16'h0000;
+  reg x5_ne_last = 1'h0;
   reg x5_nz = 1'h0;
   reg x5_one = 1'h0;
   reg [2:0] x5_slot = 3'h0;
@@ -13406,6 +13831,16 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_two = 1'h0;
   output x5_v;
   reg x5_v = 1'h0;
+  reg x5_wrap0 = 1'h0;
+  reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
@@ -13421,111 +13856,111 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
-  assign \$34  = x4_len - 1'h1;
-  assign \$35  = | x4_len;
-  assign \$36  = x4_len == 1'h1;
-  assign \$37  = x4_len == 2'h2;
-  assign \$38  = x4_len >= 2'h3;
-  assign \$39  = x4_len >= 3'h4;
-  assign \$40  = x5_v & x5_nz;
+  assign \$29  = spmat_base + \$28 ;
+  assign \$31  = spmat_base + \$30 ;
+  assign \$33  = spmat_base + \$32 ;
+  assign \$36  = \$34  != \$35 ;
+  assign \$39  = \$37  != \$38 ;
+  assign \$41  = x5_v & x5_nz;
+  assign \$42  = \$41  ? x5_lastline : prev_last;
+  assign \$43  = \$40  != \$42 ;
+  assign \$47  = x4_len - 1'h1;
+  assign \$48  = | x4_len;
+  assign \$49  = x4_len == 1'h1;
+  assign \$50  = x4_len == 2'h2;
+  assign \$51  = x4_len >= 2'h3;
+  assign \$52  = x4_len >= 3'h4;
+  assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
-  assign \$41  = spmat_base + x5_line;
-  assign \$42  = spmat_base + x5_line1;
-  assign \$43  = spmat_base + x5_line2;
-  assign \$44  = x5_line1 != x5_line;
-  assign \$45  = x5_line2 != x5_line1;
-  assign \$46  = ~ x5_nz;
-  assign \$47  = ~ have;
-  assign \$48  = x5_line != prev_last;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = x5_nz & \$49 ;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$54  = ~ x5_nz;
+  assign \$55  = ~ have;
+  assign \$56  = \$55  | x5_ne_last;
+  assign \$57  = x5_nz & \$56 ;
   always @(posedge clk)
-    x0_v <= \$51 ;
+    x0_v <= \$58 ;
   always @(posedge clk)
-    x0_j <= \$52 ;
+    x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$53 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
-    x1_v <= \$54 ;
+    x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$55 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$56 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$57 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$58 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$59 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$60 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$61 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$62 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$63 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$64 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$65 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$66 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$67 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$68 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$69 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$70 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$71 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$72 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$73 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$74 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$75 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$76 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_slot <= \$77 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_slot2 <= \$78 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_lastline <= \$79 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_lm1 <= \$80 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_nz <= \$81 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_one <= \$82 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_two <= \$83 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_ge3 <= \$84 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_ge4 <= \$85 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    have <= \$86 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    prev_last <= \$87 ;
+    x5_ge3 <= \$94 ;
+  always @(posedge clk)
+    x5_ge4 <= \$95 ;
+  always @(posedge clk)
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
-  assign \$4  = x0_v & \$3 ;
-  assign \$6  = ptr_base + \$5 ;
-  assign \$7  = \$6  + x0_j[0];
-  assign \$9  = ptr_base + \$8 ;
-  assign \$10  = ~ ctl__arm;
-  assign \$11  = x1_v & \$10 ;
-  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe1.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -13539,247 +13974,198 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   \eie_ecp5_4pe.pe1.ptr.odd  odd (
     .clk(clk),
     .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$60 ),
-    .rp__en(\r_en$62 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$54 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$51  = \$2 ;
+    \$58  = \$2 ;
     if (rst) begin
-      \$51  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$52  = ann__j;
+    \$59  = ann__j;
     if (rst) begin
-      \$52  = 13'h0000;
+      \$59  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$53  = ann__a;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$54  = \$4 ;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$55  = x0_a;
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$56  = x0_j[0];
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$57  = \$7 [9:0];
-    if (rst) begin
-      \$57  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$58  = \$9 [9:0];
-    if (rst) begin
-      \$58  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$59  = \$11 ;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$60  = x1_a;
+    \$60  = ann__a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$61  = x1_par;
+    \$61  = \$4 ;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$62  = \$13 ;
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$63  = x2_a;
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$64  = x2_par;
+    \$64  = \$7 [9:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$65  = \$15 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$66  = x3_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$67  = \$16 ;
+    \$67  = x1_a;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$68  = \$18 [15:0];
+    \$68  = x1_par;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$69  = \$20 [15:0];
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$70  = \$23 [15:0];
+    \$70  = x2_a;
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$71  = \$25 [15:0];
+    \$71  = x2_par;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$72  = \$27 ;
+    \$72  = \$15 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$73  = x4_a;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$74  = \$28 ;
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$75  = \$29 ;
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$76  = \$30 ;
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$77  = \$31 [2:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
-      \$77  = 3'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$78  = \$32 [2:0];
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 3'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$79  = \$33 ;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$80  = \$34 [15:0];
+    \$80  = x4_a;
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$81  = \$35 ;
+    \$81  = \$29 [10:0];
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$82  = \$36 ;
+    \$82  = \$31 [10:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$83  = \$37 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$84  = \$38 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
@@ -13793,33 +14179,103 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$86  = have;
-    if (ctl__arm) begin
-      \$86  = 1'h0;
-    end else if (\$40 ) begin
-      \$86  = 1'h1;
-    end
+    \$86  = \$43 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$87  = prev_last;
+    \$87  = \$44 [2:0];
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$88  = \$45 [2:0];
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$89  = \$46 ;
+    if (rst) begin
+      \$89  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$90  = \$47 [15:0];
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$91  = \$48 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$92  = \$49 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$93  = \$50 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$94  = \$51 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$95  = \$52 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$96  = have;
     if (ctl__arm) begin
-    end else if (\$40 ) begin
-      \$87  = x5_lastline;
+      \$96  = 1'h0;
+    end else if (\$53 ) begin
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$87  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$52  = w_addr;
-  assign \w_data$53  = w_data;
-  assign h_we_odd = \w_en$54 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
   assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
@@ -13838,31 +14294,36 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \desc__data.ge3  = desc__data[76];
   assign \desc__data.ge4  = desc__data[77];
   assign \desc__data.newline  = desc__data[78];
-  assign desc__data[78] = \$50 ;
+  assign desc__data[78] = \$57 ;
   assign desc__data[77] = x5_ge4;
   assign desc__data[76] = x5_ge3;
   assign desc__data[75] = x5_two;
   assign desc__data[74] = x5_one;
-  assign desc__data[73] = \$46 ;
+  assign desc__data[73] = \$54 ;
   assign desc__data[72:57] = x5_a;
   assign desc__data[56:41] = x5_lm1;
-  assign desc__data[40] = \$45 ;
-  assign desc__data[39] = \$44 ;
+  assign desc__data[40] = x5_wrap1;
+  assign desc__data[39] = x5_wrap0;
   assign desc__data[38:36] = x5_slot2;
   assign desc__data[35:33] = x5_slot;
-  assign desc__data[32:22] = \$43 [10:0];
-  assign desc__data[21:11] = \$42 [10:0];
-  assign desc__data[10:0] = \$41 [10:0];
+  assign desc__data[32:22] = x5_line2;
+  assign desc__data[21:11] = x5_line1;
+  assign desc__data[10:0] = x5_line;
   assign \$5  = { 1'h0, x0_j[12:1] };
   assign \$8  = { 1'h0, x0_j[12:1] };
   assign \$28  = { 3'h0, x4_lo[15:3] };
-  assign \$29  = { 3'h0, x4_lo1[15:3] };
-  assign \$30  = { 3'h0, x4_lo2[15:3] };
-  assign \$31 [15:3] = 13'h0000;
-  assign \$31 [2:0] = x4_lo[2:0];
-  assign \$32 [15:3] = 13'h0000;
-  assign \$32 [2:0] = x4_lo2[2:0];
-  assign \$33  = { 3'h0, x4_hm1[15:3] };
+  assign \$30  = { 3'h0, x4_lo1[15:3] };
+  assign \$32  = { 3'h0, x4_lo2[15:3] };
+  assign \$34  = { 3'h0, x4_lo1[15:3] };
+  assign \$35  = { 3'h0, x4_lo[15:3] };
+  assign \$37  = { 3'h0, x4_lo2[15:3] };
+  assign \$38  = { 3'h0, x4_lo1[15:3] };
+  assign \$40  = { 3'h0, x4_lo[15:3] };
+  assign \$44 [15:3] = 13'h0000;
+  assign \$44 [2:0] = x4_lo[2:0];
+  assign \$45 [15:3] = 13'h0000;
+  assign \$45 [2:0] = x4_lo2[2:0];
+  assign \$46  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15011,7 +15472,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
@@ -15032,8 +15493,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [15:0] \$26 ;
-  reg [15:0] \$27 ;
+  reg [31:0] \$26 ;
+  reg [31:0] \$27 ;
   reg [15:0] \$28 ;
   reg [15:0] \$29 ;
   wire \$3 ;
@@ -15045,8 +15506,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] \$35 ;
   reg [15:0] \$36 ;
   reg [15:0] \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  reg [15:0] \$38 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
   reg \$40 ;
   reg \$41 ;
@@ -15054,45 +15515,49 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg \$43 ;
   reg \$44 ;
   reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [9:0] \$47 ;
-  reg [10:0] \$48 ;
+  reg \$46 ;
+  reg \$47 ;
+  reg [5:0] \$48 ;
   reg [9:0] \$49 ;
   wire \$5 ;
-  reg \$50 ;
-  reg \$51 ;
+  reg [10:0] \$50 ;
+  reg [9:0] \$51 ;
   reg \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
+  reg \$53 ;
+  reg \$54 ;
   reg [31:0] \$55 ;
   reg [31:0] \$56 ;
   reg [31:0] \$57 ;
   reg [31:0] \$58 ;
-  reg [2:0] \$59 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [2:0] \$60 ;
-  reg [31:0] \$61 ;
+  reg [31:0] \$60 ;
+  reg [2:0] \$61 ;
   reg [2:0] \$62 ;
-  reg [2:0] \$63 ;
-  reg [2:0] \$64 ;
-  reg [2:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg \$65 ;
+  reg [31:0] \$66 ;
+  reg [2:0] \$67 ;
+  reg [2:0] \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg [2:0] \$70 ;
+  reg [2:0] \$71 ;
   reg [15:0] \$72 ;
   reg [15:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [63:0] \$78 ;
-  reg [63:0] \$79 ;
+  reg [15:0] \$74 ;
+  reg [15:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg [63:0] \$82 ;
+  reg [63:0] \$83 ;
+  reg [63:0] \$84 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
@@ -15102,16 +15567,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
   wire \acc__ren$105 ;
-  wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$109 ;
+  wire [5:0] \acc__waddr_next$107 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$111 ;
-  wire acc__we;
-  wire \acc__we$113 ;
+  wire [15:0] \acc__wdata$109 ;
   wire acc__we_next;
-  wire \acc__we_next$115 ;
+  wire \acc__we_next$111 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -15139,11 +15600,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_bypasses = 32'd0;
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
+  reg [31:0] cnt_grp0 = 32'd0;
+  reg [31:0] cnt_grp1 = 32'd0;
+  reg cnt_hi = 1'h0;
   reg [31:0] cnt_line_reads = 32'd0;
   reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
   wire ctl__arm;
@@ -15231,14 +15694,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$137 ;
-  wire \fault$138 ;
+  wire \fault$133 ;
+  wire \fault$134 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$148 ;
-  wire [3:0] \h_addr$153 ;
-  wire [9:0] \h_addr$156 ;
+  wire [10:0] \h_addr$144 ;
+  wire [3:0] \h_addr$149 ;
+  wire [9:0] \h_addr$152 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
+  wire [9:0] h_dst_addr;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
@@ -15263,11 +15727,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$151 ;
-  wire [15:0] \h_wdata$154 ;
-  wire [15:0] \h_wdata$157 ;
+  wire [63:0] \h_wdata$147 ;
+  wire [15:0] \h_wdata$150 ;
+  wire [15:0] \h_wdata$155 ;
   wire h_we;
-  wire \h_we$155 ;
+  wire \h_we$151 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -15277,6 +15741,8 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  input [10:0] host__off_dst;
+  wire [10:0] host__off_dst;
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
@@ -15461,12 +15927,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$117 ;
+  wire \wb__busy$113 ;
   wire wb__busy_next;
-  wire \wb__busy_next$119 ;
+  wire \wb__busy_next$115 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$121 ;
+  wire \wb__start$117 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -15486,6 +15952,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -15500,92 +15970,96 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
   always @(posedge clk)
-    ctl__start <= \$38 ;
+    ctl__start <= \$40 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$39 ;
+    \ctl__start$14  <= \$41 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$40 ;
+    \ctl__start$20  <= \$42 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$41 ;
+    \ctl__start$26  <= \$43 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$42 ;
+    \ctl__start$32  <= \$44 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$43 ;
+    \ctl__start$38  <= \$45 ;
   always @(posedge clk)
-    src_sel <= \$44 ;
+    src_sel <= \$46 ;
   always @(posedge clk)
-    relu <= \$45 ;
+    relu <= \$47 ;
   always @(posedge clk)
-    shift <= \$46 ;
+    shift <= \$48 ;
   always @(posedge clk)
-    ptr_base <= \$47 ;
+    ptr_base <= \$49 ;
   always @(posedge clk)
-    spmat_base <= \$48 ;
+    spmat_base <= \$50 ;
   always @(posedge clk)
-    wb_base <= \$49 ;
+    wb_base <= \$51 ;
   always @(posedge clk)
-    keep_acc <= \$50 ;
+    keep_acc <= \$52 ;
   always @(posedge clk)
-    idle <= \$51 ;
+    idle <= \$53 ;
   always @(posedge clk)
-    start_counters <= \$52 ;
+    start_counters <= \$54 ;
   always @(posedge clk)
-    cnt_entries <= \$53 ;
+    cnt_entries <= \$55 ;
   always @(posedge clk)
-    cnt_padding <= \$54 ;
+    cnt_padding <= \$56 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$55 ;
+    cnt_empty_columns <= \$57 ;
   always @(posedge clk)
-    cnt_line_reads <= \$56 ;
+    cnt_line_reads <= \$58 ;
   always @(posedge clk)
-    cnt_pops <= \$57 ;
+    cnt_pops <= \$59 ;
   always @(posedge clk)
-    cnt_bypasses <= \$58 ;
+    cnt_bypasses <= \$60 ;
   always @(posedge clk)
-    mem_q0 <= \$59 ;
+    mem_q0 <= \$61 ;
   always @(posedge clk)
-    cnt_num <= \$60 ;
+    cnt_num <= \$62 ;
   always @(posedge clk)
-    cnt_q1 <= \$61 ;
+    cnt_grp0 <= \$63 ;
   always @(posedge clk)
-    mem_q1 <= \$62 ;
+    cnt_grp1 <= \$64 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$63 ;
+    cnt_hi <= \$65 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$64 ;
+    cnt_q2 <= \$66 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$65 ;
+    mem_q1 <= \$67 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$66 ;
+    mem_sel_c0 <= \$68 ;
   always @(posedge clk)
-    cnt_q2 <= \$67 ;
+    mem_sel_c1 <= \$69 ;
   always @(posedge clk)
-    h_even_d0 <= \$68 ;
+    mem_sel_c2 <= \$70 ;
   always @(posedge clk)
-    h_odd_d0 <= \$69 ;
+    mem_sel_c3 <= \$71 ;
   always @(posedge clk)
-    h_cb_d0 <= \$70 ;
+    h_even_d0 <= \$72 ;
   always @(posedge clk)
-    h_cb_d1 <= \$71 ;
+    h_odd_d0 <= \$73 ;
   always @(posedge clk)
-    h_src_d0 <= \$72 ;
+    h_cb_d0 <= \$74 ;
   always @(posedge clk)
-    h_next_d0 <= \$73 ;
+    h_cb_d1 <= \$75 ;
   always @(posedge clk)
-    hsel_c0 <= \$74 ;
+    h_src_d0 <= \$76 ;
   always @(posedge clk)
-    hsel_c1 <= \$75 ;
+    h_next_d0 <= \$77 ;
   always @(posedge clk)
-    hsel_c2 <= \$76 ;
+    hsel_c0 <= \$78 ;
   always @(posedge clk)
-    hsel_c3 <= \$77 ;
+    hsel_c1 <= \$79 ;
   always @(posedge clk)
-    h_half0 <= \$78 ;
+    hsel_c2 <= \$80 ;
   always @(posedge clk)
-    h_half1 <= \$79 ;
+    hsel_c3 <= \$81 ;
   always @(posedge clk)
-    host__rdata <= \$80 ;
-  assign fault = \fault$137  | \fault$138 ;
+    h_half0 <= \$82 ;
+  always @(posedge clk)
+    h_half1 <= \$83 ;
+  always @(posedge clk)
+    host__rdata <= \$84 ;
+  assign fault = \fault$133  | \fault$134 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -15597,13 +16071,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$155  = \$7  & \$8 ;
+  assign \h_we$151  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -15616,6 +16086,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__pf_active(ctl__pf_active),
     .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
+    .h_dst_addr(host__off_dst[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
@@ -15639,9 +16110,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
-    .acc__waddr(acc__waddr),
     .acc__waddr_next(acc__waddr_next),
-    .acc__we(acc__we),
     .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
@@ -15658,7 +16127,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_addr(host__off[3:0]),
     .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$155 ),
+    .h_we(\h_we$151 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -15676,7 +16145,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$138 ),
+    .fault(\fault$134 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -15702,7 +16171,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$54 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe2.queue  queue (
@@ -15712,7 +16181,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$137 ),
+    .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -15749,23 +16218,39 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_num)
-      3'h0:
+    casez (cnt_num[1:0])
+      2'h0:
           \$25  = cnt_entries;
-      3'h1:
+      2'h1:
           \$25  = cnt_padding;
-      3'h2:
+      2'h2:
           \$25  = cnt_empty_columns;
-      3'h3:
+      2'h3:
           \$25  = cnt_line_reads;
-      3'h4:
-          \$25  = cnt_pops;
-      3'h5:
-          \$25  = cnt_bypasses;
-      3'h6:
-          \$25  = 32'd0;
-      3'h7:
-          \$25  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_num[1:0])
+      2'h0:
+          \$26  = cnt_pops;
+      2'h1:
+          \$26  = cnt_bypasses;
+      2'h2:
+          \$26  = 32'd0;
+      2'h3:
+          \$26  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_hi)
+      1'h0:
+          \$27  = cnt_grp0;
+      1'h1:
+          \$27  = cnt_grp1;
     endcase
   end
   always @* begin
@@ -15773,13 +16258,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = h_even_d0;
+          \$28  = h_even_d0;
       2'h1:
-          \$26  = h_odd_d0;
+          \$28  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext[15:0];
+          \$28  = h_src2_ext[15:0];
       2'h3:
-          \$26  = h_cb_d1;
+          \$28  = h_cb_d1;
     endcase
   end
   always @* begin
@@ -15787,39 +16272,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = 16'h0000;
-      2'h1:
-          \$27  = 16'h0000;
-      2'h2:
-          \$27  = h_src2_ext[31:16];
-      2'h3:
-          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c2[1:0])
-      2'h0:
-          \$28  = 16'h0000;
-      2'h1:
-          \$28  = 16'h0000;
-      2'h2:
-          \$28  = h_src2_ext[47:32];
-      2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c3[1:0])
-      2'h0:
           \$29  = 16'h0000;
       2'h1:
           \$29  = 16'h0000;
       2'h2:
-          \$29  = h_src2_ext[63:48];
+          \$29  = h_src2_ext[31:16];
       2'h3:
           \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
@@ -15827,43 +16284,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_sel_c0[1:0])
-      2'h0:
-          \$30  = h_src_d0;
-      2'h1:
-          \$30  = h_out;
-      2'h2:
-          \$30  = h_next_d0;
-      2'h3:
-          \$30  = cnt_q2[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c1[1:0])
-      2'h0:
-          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
-      2'h1:
-          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
-      2'h2:
-          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
-      2'h3:
-          \$31  = cnt_q2[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    (* full_case = 32'd1 *)
     casez (mem_sel_c2[1:0])
       2'h0:
-          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+          \$30  = 16'h0000;
       2'h1:
-          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+          \$30  = 16'h0000;
       2'h2:
-          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+          \$30  = h_src2_ext[47:32];
       2'h3:
-          \$32  = 16'h0000;
+          \$30  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
@@ -15871,13 +16300,69 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c3[1:0])
       2'h0:
+          \$31  = 16'h0000;
+      2'h1:
+          \$31  = 16'h0000;
+      2'h2:
+          \$31  = h_src2_ext[63:48];
+      2'h3:
+          \$31  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$32  = h_src_d0;
+      2'h1:
+          \$32  = h_out;
+      2'h2:
+          \$32  = h_next_d0;
+      2'h3:
+          \$32  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
           \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
       2'h1:
           \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
       2'h2:
           \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
       2'h3:
-          \$33  = 16'h0000;
+          \$33  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$34  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$34  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$34  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$34  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$35  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$35  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$35  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$35  = 16'h0000;
     endcase
   end
   always @* begin
@@ -15885,9 +16370,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c0)
       1'h0:
-          \$34  = h_half0[15:0];
+          \$36  = h_half0[15:0];
       1'h1:
-          \$34  = h_half1[15:0];
+          \$36  = h_half1[15:0];
     endcase
   end
   always @* begin
@@ -15895,9 +16380,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c1)
       1'h0:
-          \$35  = h_half0[31:16];
+          \$37  = h_half0[31:16];
       1'h1:
-          \$35  = h_half1[31:16];
+          \$37  = h_half1[31:16];
     endcase
   end
   always @* begin
@@ -15905,9 +16390,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c2)
       1'h0:
-          \$36  = h_half0[47:32];
+          \$38  = h_half0[47:32];
       1'h1:
-          \$36  = h_half1[47:32];
+          \$38  = h_half1[47:32];
     endcase
   end
   always @* begin
@@ -15915,24 +16400,10 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c3)
       1'h0:
-          \$37  = h_half0[63:48];
+          \$39  = h_half0[63:48];
       1'h1:
-          \$37  = h_half1[63:48];
+          \$39  = h_half1[63:48];
     endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$38  = ctl__start_next;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$39  = ctl__start_next;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
@@ -15964,291 +16435,319 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = regs__src_sel;
+    \$44  = ctl__start_next;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$45  = regs__relu;
+    \$45  = ctl__start_next;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$46  = regs__shift;
+    \$46  = regs__src_sel;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$47  = regs__ptr_base;
+    \$47  = regs__relu;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$48  = regs__spmat_base;
+    \$48  = regs__shift;
     if (rst) begin
-      \$48  = 11'h000;
+      \$48  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$49  = regs__wb_base;
+    \$49  = regs__ptr_base;
     if (rst) begin
       \$49  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$50  = regs__keep_acc;
+    \$50  = regs__spmat_base;
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$51  = \$18 ;
+    \$51  = regs__wb_base;
     if (rst) begin
-      \$51  = 1'h0;
+      \$51  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$52  = ctl__start_next;
+    \$52  = regs__keep_acc;
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = cnt_entries;
+    \$53  = \$18 ;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$54  = ctl__start_next;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$55  = cnt_entries;
     if (start_counters) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end else if (ev_entry) begin
-      \$53  = \$19 [31:0];
+      \$55  = \$19 [31:0];
     end
     if (rst) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$54  = cnt_padding;
+    \$56  = cnt_padding;
     if (start_counters) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end else if (ev_padding) begin
-      \$54  = \$20 [31:0];
+      \$56  = \$20 [31:0];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$55  = cnt_empty_columns;
+    \$57  = cnt_empty_columns;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end else if (ev_empty) begin
-      \$55  = \$21 [31:0];
+      \$57  = \$21 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$56  = cnt_line_reads;
+    \$58  = cnt_line_reads;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end else if (ev_line) begin
-      \$56  = \$22 [31:0];
+      \$58  = \$22 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$57  = cnt_pops;
+    \$59  = cnt_pops;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end else if (issue__pop) begin
-      \$57  = \$23 [31:0];
+      \$59  = \$23 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$58  = cnt_bypasses;
+    \$60  = cnt_bypasses;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end else if (ev_bypass) begin
-      \$58  = \$24 [31:0];
+      \$60  = \$24 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$59  = host__mem;
+    \$61  = host__mem;
     if (rst) begin
-      \$59  = 3'h0;
+      \$61  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$60  = host__off[2:0];
-    if (rst) begin
-      \$60  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$61  = \$25 ;
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$62  = mem_q0;
+    \$62  = host__off[2:0];
     if (rst) begin
       \$62  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$63  = mem_q1;
+    \$63  = \$25 ;
     if (rst) begin
-      \$63  = 3'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$64  = mem_q1;
+    \$64  = \$26 ;
     if (rst) begin
-      \$64  = 3'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$65  = mem_q1;
+    \$65  = cnt_num[2];
     if (rst) begin
-      \$65  = 3'h0;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$66  = mem_q1;
+    \$66  = \$27 ;
     if (rst) begin
-      \$66  = 3'h0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$67  = cnt_q1;
+    \$67  = mem_q0;
     if (rst) begin
-      \$67  = 32'd0;
+      \$67  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$68  = h_even;
+    \$68  = mem_q1;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$69  = h_odd;
+    \$69  = mem_q1;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$70  = \h_rdata$213 ;
+    \$70  = mem_q1;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$71  = h_cb_d0;
+    \$71  = mem_q1;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$72  = h_src;
+    \$72  = h_even;
     if (rst) begin
       \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$73  = h_next;
+    \$73  = h_odd;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$74  = mem_sel_c0[2];
+    \$74  = \h_rdata$213 ;
     if (rst) begin
-      \$74  = 1'h0;
+      \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$75  = mem_sel_c0[2];
+    \$75  = h_cb_d0;
     if (rst) begin
-      \$75  = 1'h0;
+      \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$76  = mem_sel_c0[2];
+    \$76  = h_src;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$77  = mem_sel_c0[2];
+    \$77  = h_next;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    \$78  = mem_sel_c0[2];
     if (rst) begin
-      \$78  = 64'h0000000000000000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    \$79  = mem_sel_c0[2];
     if (rst) begin
-      \$79  = 64'h0000000000000000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    \$80  = mem_sel_c0[2];
     if (rst) begin
-      \$80  = 64'h0000000000000000;
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$81  = mem_sel_c0[2];
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$82  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$83  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    if (rst) begin
+      \$84  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -16314,14 +16813,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \acc__raddr_next$101  = acc__raddr_next;
   assign \acc__rdata$103  = acc__rdata;
   assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr$107  = acc__waddr;
-  assign \acc__waddr_next$109  = acc__waddr_next;
-  assign \acc__wdata$111  = acc__wdata;
-  assign \acc__we$113  = acc__we;
-  assign \acc__we_next$115  = acc__we_next;
-  assign \wb__busy$117  = wb__busy;
-  assign \wb__busy_next$119  = wb__busy_next;
-  assign \wb__start$121  = wb__start;
+  assign \acc__waddr_next$107  = acc__waddr_next;
+  assign \acc__wdata$109  = acc__wdata;
+  assign \acc__we_next$111  = acc__we_next;
+  assign \wb__busy$113  = wb__busy;
+  assign \wb__busy_next$115  = wb__busy_next;
+  assign \wb__start$117  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -16331,14 +16828,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$148  = host__off;
+  assign \h_addr$144  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$151  = host__wdata;
-  assign \h_addr$153  = host__off[3:0];
-  assign \h_wdata$154  = host__wdata[15:0];
-  assign \h_addr$156  = host__off[9:0];
-  assign \h_wdata$157  = host__wdata[15:0];
+  assign \h_wdata$147  = host__wdata;
+  assign \h_addr$149  = host__off[3:0];
+  assign \h_wdata$150  = host__wdata[15:0];
+  assign \h_addr$152  = host__off[9:0];
+  assign h_dst_addr = host__off_dst[9:0];
+  assign \h_wdata$155  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -16441,33 +16939,36 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, h_dst_addr, src__rd_en, ctl__start, src_sel, relu
+, wb_base, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
+  wire [15:0] \$10 ;
+  reg [15:0] \$100 ;
   reg [63:0] \$101 ;
-  reg \$102 ;
-  reg [5:0] \$103 ;
-  reg \$104 ;
+  reg [63:0] \$102 ;
+  reg \$103 ;
+  reg [63:0] \$104 ;
   reg \$105 ;
-  reg \$106 ;
+  reg [5:0] \$106 ;
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
   wire \$11 ;
-  reg [63:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [9:0] \$112 ;
-  reg [15:0] \$113 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [63:0] \$113 ;
+  reg [15:0] \$114 ;
+  reg [9:0] \$115 ;
+  reg [15:0] \$116 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
+  wire \$15 ;
   wire [15:0] \$16 ;
-  wire \$17 ;
+  wire [15:0] \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -16484,24 +16985,24 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire \$34 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [11:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [9:0] \$37 ;
+  wire \$37 ;
   wire [9:0] \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [63:0] \$45 ;
-  wire [63:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire \$40 ;
+  wire [5:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [126:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [63:0] \$47 ;
+  wire [63:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -16532,39 +17033,38 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [63:0] \$76 ;
-  wire [63:0] \$77 ;
-  wire [63:0] \$78 ;
-  wire [10:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  reg \$81 ;
-  reg [6:0] \$82 ;
-  reg \$83 ;
-  reg \$84 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire [10:0] \$83 ;
+  wire [15:0] \$84 ;
   reg \$85 ;
-  reg [9:0] \$86 ;
+  reg [6:0] \$86 ;
   reg \$87 ;
-  reg [9:0] \$88 ;
+  reg \$88 ;
   reg \$89 ;
   wire \$9 ;
   reg [9:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [5:0] \$92 ;
+  reg \$91 ;
+  reg [9:0] \$92 ;
   reg \$93 ;
-  reg [5:0] \$94 ;
-  reg \$95 ;
+  reg [9:0] \$94 ;
+  reg [5:0] \$95 ;
   reg [5:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg [63:0] \$98 ;
-  reg [63:0] \$99 ;
+  reg \$97 ;
+  reg [5:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   (* init = 1'h0 *)
   wire \$signal$19 ;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$25  = 1'h0;
-  reg [5:0] \$signal$65  = 6'h00;
+  reg \$signal$23  = 1'h0;
+  reg \$signal$65  = 1'h0;
   reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
   reg \$signal$76  = 1'h0;
@@ -16572,7 +17072,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] \$signature__addr ;
   reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$24 ;
   reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -16599,6 +17099,8 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
+  input [9:0] h_dst_addr;
+  wire [9:0] h_dst_addr;
   output [15:0] h_next;
   wire [15:0] h_next;
   output [15:0] h_out;
@@ -16620,11 +17122,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$48 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$55 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$49 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -16640,14 +17142,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$50 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   (* init = 6'h00 *)
   wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$51 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$52 ;
+  wire \w_en$51 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -16678,7 +17180,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -16687,7 +17189,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
+  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -16700,155 +17202,156 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
+  assign acc__rdata = \$10  | h_wacc;
+  assign \$11  = wo_valid | wo_set;
+  assign acc = \$11  ? wo_r__data : 16'h0000;
+  assign \$12  = $signed(acc) < $signed(1'h0);
+  assign \$13  = relu & \$12 ;
+  assign \$14  = $signed(acc) < $signed(16'h8000);
+  assign \$15  = $signed(acc) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 16'h7fff : acc;
+  assign \$17  = \$14  ? 16'h8000 : \$16 ;
+  assign out = \$13  ? 16'h0000 : \$17 ;
+  assign \$18  = ! src_sel;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_addr = \$19  ? ra : h_addr;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_en = \$21  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$48  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$51  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$55  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$55 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$23  : h_we_src;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_addr$47  = \$25  ? ra : h_addr;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? h_out : h_wdata;
+  assign \$29  = h_we_next | wb_pend;
+  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$30  = ~ wb__busy;
+  assign \$31  = wb__start & \$30 ;
+  assign \$32  = wb_base < 11'h400;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_full + 1'h1;
+  assign \$35  = \$34  < 11'h400;
+  assign \$36  = wb_cnt == 6'h3e;
+  assign \$37  = wb_active & \$signal ;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ keep_acc;
-  assign \$44  = ctl__start & \$43 ;
-  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
-  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
-  assign \$47  = ~ keep_acc;
-  assign \$48  = ctl__start & \$47 ;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = \$signature__en  & \$49 ;
-  assign \$51  = ~ keep_acc;
-  assign \$52  = ctl__start & \$51 ;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = \$signature__en  & \$53 ;
-  assign \$56  = valid >> acc__raddr_next;
-  assign \$57  = ~ keep_acc;
-  assign \$58  = ctl__start & \$57 ;
-  assign \$59  = ~ \$58 ;
-  assign \$60  = \$56  & \$59 ;
-  assign \$61  = w_addr_q == acc__raddr_next;
-  assign \$62  = \$signal$73  & \$61 ;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = ~ \$64 ;
-  assign \$66  = \$62  & \$65 ;
-  assign \$67  = \$signal$76  | \$signal$79 ;
-  assign \$68  = w_addr_q == acc__raddr;
-  assign \$69  = \$signal$73  & \$68 ;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = valid >> wo_vaddr;
-  assign \$72  = w_addr_q == wo_r__addr;
-  assign \$73  = w_set_q & \$72 ;
-  assign \$74  = ~ keep_acc;
-  assign \$75  = ctl__start & \$74 ;
-  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$77  = valid | \$76 ;
-  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
-  assign \$79  = ra + 1'h1;
-  assign \$80  = src_sel ? \r_data$55  : r_data;
+  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$40  = acc__we_next | h_we_dst;
+  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
+  assign \$43  = 1'h1 << h_dst_addr[5:0];
+  assign \$44  = 1'h1 << acc__waddr_next;
+  assign \$45  = ~ keep_acc;
+  assign \$46  = ctl__start & \$45 ;
+  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
+  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
+  assign \$49  = ~ keep_acc;
+  assign \$50  = ctl__start & \$49 ;
+  assign \$51  = ~ \$50 ;
+  assign \$52  = \$signature__en  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$signature__en  & \$55 ;
+  assign \$58  = valid >> acc__raddr_next;
+  assign \$59  = ~ keep_acc;
+  assign \$60  = ctl__start & \$59 ;
+  assign \$61  = ~ \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = w_addr_q == acc__raddr_next;
+  assign \$64  = \$signal$73  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = ~ \$66 ;
+  assign \$68  = \$64  & \$67 ;
+  assign \$69  = \$signal$76  | \$signal$79 ;
+  assign \$70  = w_addr_q == acc__raddr;
+  assign \$71  = \$signal$73  & \$70 ;
+  assign \$72  = \$69  | \$71 ;
+  assign \$73  = ~ h_we_dst;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = valid >> wo_vaddr;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = ra + 1'h1;
+  assign \$84  = src_sel ? \r_data$54  : r_data;
   always @(posedge clk)
-    wb_active <= \$81 ;
+    wb_active <= \$85 ;
   always @(posedge clk)
-    wb_cnt <= \$82 ;
+    wb_cnt <= \$86 ;
   always @(posedge clk)
-    \$signal  <= \$83 ;
+    \$signal  <= \$87 ;
   always @(posedge clk)
-    last <= \$84 ;
+    last <= \$88 ;
   always @(posedge clk)
-    wb_pend_early <= \$85 ;
+    wb_pend_early <= \$89 ;
   always @(posedge clk)
-    \$like  <= \$86 ;
+    \$like  <= \$90 ;
   always @(posedge clk)
-    wb_pend_mid <= \$87 ;
+    wb_pend_mid <= \$91 ;
   always @(posedge clk)
-    waddr2 <= \$88 ;
+    waddr2 <= \$92 ;
   always @(posedge clk)
-    wb_pend <= \$89 ;
+    wb_pend <= \$93 ;
   always @(posedge clk)
-    wb_waddr <= \$90 ;
+    wb_waddr <= \$94 ;
   always @(posedge clk)
-    wo_r__addr <= \$91 ;
+    wo_r__addr <= \$95 ;
   always @(posedge clk)
-    wo_vaddr <= \$92 ;
+    wo_vaddr <= \$96 ;
   always @(posedge clk)
-    \$signature__en  <= \$93 ;
+    \$signature__en  <= \$97 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$94 ;
+    \$signature__addr$16  <= \$98 ;
   always @(posedge clk)
-    \$signal$21  <= \$95 ;
+    \$signal$65  <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$96 ;
+    h_wacc <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$97 ;
+    \$signal$67  <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$98 ;
+    acc_oh <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$99 ;
+    clear_q <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$100 ;
+    set_q <= \$104 ;
   always @(posedge clk)
-    set_q <= \$101 ;
+    \$signal$73  <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$102 ;
+    w_addr_q <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$103 ;
+    w_set_q <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$104 ;
+    \$signal$76  <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$105 ;
+    \$signal$79  <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$106 ;
+    \$signal$23  <= \$110 ;
   always @(posedge clk)
-    \$signal$25  <= \$107 ;
+    wo_valid <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$108 ;
+    wo_set <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$109 ;
+    valid <= \$113 ;
   always @(posedge clk)
-    valid <= \$110 ;
+    h_out <= \$114 ;
   always @(posedge clk)
-    h_out <= \$111 ;
+    ra <= \$115 ;
   always @(posedge clk)
-    ra <= \$112 ;
-  always @(posedge clk)
-    src__data <= \$113 ;
+    src__data <= \$116 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -16861,281 +17364,275 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$55 ),
-    .rp__addr(\r_addr$48 ),
-    .rp__en(\r_en$49 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$50 ),
-    .w_data(\w_data$51 ),
-    .w_en(\w_en$52 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$81  = wb_active;
-    if (\$30 ) begin
-      \$81  = 1'h1;
+    \$85  = wb_active;
+    if (\$31 ) begin
+      \$85  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$81  = 1'h0;
+        \$85  = 1'h0;
       end
     end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$82  = wb_cnt;
-    if (\$30 ) begin
-      \$82  = 7'h00;
-    end else if (wb_active) begin
-      \$82  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$82  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$83  = \$signal ;
-    if (\$30 ) begin
-      \$83  = \$31 ;
-    end else if (wb_active) begin
-      \$83  = \$34 ;
-    end
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$84  = last;
-    if (\$30 ) begin
-      \$84  = 1'h0;
-    end else if (wb_active) begin
-      \$84  = \$35 ;
-    end
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$85  = \$36 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$86  = wb_full[9:0];
+    \$86  = wb_cnt;
+    if (\$31 ) begin
+      \$86  = 7'h00;
+    end else if (wb_active) begin
+      \$86  = \$33 [6:0];
+    end
     if (rst) begin
-      \$86  = 10'h000;
+      \$86  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$87  = wb_pend_early;
+    \$87  = \$signal ;
+    if (\$31 ) begin
+      \$87  = \$32 ;
+    end else if (wb_active) begin
+      \$87  = \$35 ;
+    end
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = \$like ;
+    \$88  = last;
+    if (\$31 ) begin
+      \$88  = 1'h0;
+    end else if (wb_active) begin
+      \$88  = \$36 ;
+    end
     if (rst) begin
-      \$88  = 10'h000;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = wb_pend_mid;
+    \$89  = \$37 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = waddr2;
+    \$90  = wb_full[9:0];
     if (rst) begin
       \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = \$37 [5:0];
+    \$91  = wb_pend_early;
     if (rst) begin
-      \$91  = 6'h00;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = \$38 [5:0];
+    \$92  = \$like ;
     if (rst) begin
-      \$92  = 6'h00;
+      \$92  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$93  = \$39 ;
+    \$93  = wb_pend_mid;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$94  = \$40 ;
+    \$94  = waddr2;
     if (rst) begin
-      \$94  = 6'h00;
+      \$94  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$95  = h_we_dst;
+    \$95  = \$38 [5:0];
     if (rst) begin
-      \$95  = 1'h0;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$96  = h_addr[5:0];
+    \$96  = \$39 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$97  = h_wdata;
+    \$97  = \$40 ;
     if (rst) begin
-      \$97  = 16'h0000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$98  = \$41 [63:0];
+    \$98  = \$41 ;
     if (rst) begin
-      \$98  = 64'h0000000000000000;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$99  = \$42 [63:0];
+    \$99  = h_we_dst;
     if (rst) begin
-      \$99  = 64'h0000000000000000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$100  = \$44 ;
+    \$100  = \$42 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$101  = \$46 ;
+    \$101  = \$43 [63:0];
     if (rst) begin
       \$101  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$102  = \$50 ;
+    \$102  = \$44 [63:0];
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$103  = \$signature__addr$16 ;
+    \$103  = \$46 ;
     if (rst) begin
-      \$103  = 6'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$104  = \$55 ;
+    \$104  = \$48 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$105  = \$60 ;
+    \$105  = \$52 ;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$106  = \$66 ;
+    \$106  = \$signature__addr$16 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$107  = \$70 ;
+    \$107  = \$57 ;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$108  = \$71 ;
+    \$108  = \$62 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$109  = \$73 ;
+    \$109  = \$68 ;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$110  = \$78 ;
+    \$110  = \$74 ;
     if (rst) begin
-      \$110  = 64'h0000000000000000;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$111  = out;
+    \$111  = \$75 ;
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$112  = ra;
+    \$112  = \$77 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$113  = \$82 ;
+    if (rst) begin
+      \$113  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$114  = out;
+    if (rst) begin
+      \$114  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$115  = ra;
     if (ctl__arm) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end else if (src__rd_en) begin
-      \$112  = \$79 [9:0];
+      \$115  = \$83 [9:0];
     end
     if (rst) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$113  = \$80 ;
+    \$116  = \$84 ;
     if (rst) begin
-      \$113  = 16'h0000;
+      \$116  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
   assign w_addr_r = \$signature__addr$16 ;
   assign \$signal$19  = \$signature__en ;
+  assign \$signature__data  = acc__wdata;
   assign \h_wacc$66  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$55  = \$54 ;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$57  = \$56 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -17249,8 +17746,8 @@ module \eie_ecp5_4pe.pe2.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
-, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
+module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr_next, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$34 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$34  = 1'h0;
   wire [6:0] \$1 ;
@@ -17271,41 +17768,42 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [16:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  reg [15:0] \$31 ;
-  reg \$32 ;
+  wire \$31 ;
+  reg [15:0] \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg [3:0] \$35 ;
+  reg \$35 ;
   reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
-  reg \$39 ;
+  reg [3:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg [5:0] \$41 ;
-  reg \$42 ;
+  reg \$41 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [5:0] \$49 ;
+  reg [15:0] \$48 ;
+  reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [5:0] \$50 ;
   reg [5:0] \$51 ;
-  reg \$52 ;
+  reg [5:0] \$52 ;
   reg \$53 ;
-  reg [5:0] \$54 ;
-  reg [16:0] \$55 ;
-  reg \$56 ;
-  reg [15:0] \$57 ;
+  reg \$54 ;
+  reg [5:0] \$55 ;
+  reg [16:0] \$56 ;
+  reg \$57 ;
+  reg [15:0] \$58 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -17319,12 +17817,11 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$30 ;
   reg \$signal$34  = 1'h0;
   reg \$signal$37  = 1'h0;
-  (* init = 6'h00 *)
-  wire [5:0] \$signal$42 ;
+  reg \$signal$43  = 1'h0;
   reg \$signal$45  = 1'h0;
-  reg \$signal$46  = 1'h0;
-  reg \$signal$49  = 1'h0;
+  reg \$signal$56  = 1'h0;
   reg \$signal$60  = 1'h0;
+  reg [5:0] \$signal$61  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -17336,14 +17833,10 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [15:0] acc__rdata;
   output acc__ren;
   reg acc__ren = 1'h0;
-  output [5:0] acc__waddr;
-  reg [5:0] acc__waddr = 6'h00;
   (* keep = 32'd1 *)
   output [5:0] acc__waddr_next;
   reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
-  output acc__we;
-  wire acc__we;
   output acc__we_next;
   wire acc__we_next;
   wire busy;
@@ -17420,59 +17913,59 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$32 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$33 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$34 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$35 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$36 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$37 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$38 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$39 ;
   always @(posedge clk)
-    \$signal$49  <= \$39 ;
+    \$signal$45  <= \$40 ;
   always @(posedge clk)
-    \$signal$60  <= \$40 ;
+    \$signal$56  <= \$41 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    \$signal$34  <= \$43 ;
+    \$signal$34  <= \$44 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p <= \$48 ;
+    s4_p <= \$49 ;
   always @(posedge clk)
-    shift_q_c0 <= \$49 ;
+    shift_q_c0 <= \$50 ;
   always @(posedge clk)
-    shift_q_c1 <= \$50 ;
+    shift_q_c1 <= \$51 ;
   always @(posedge clk)
-    shift_q_c2 <= \$51 ;
+    shift_q_c2 <= \$52 ;
   always @(posedge clk)
-    \$signal$45  <= \$52 ;
+    \$signal$43  <= \$53 ;
   always @(posedge clk)
-    \$signal$46  <= \$53 ;
+    \$signal$60  <= \$54 ;
   always @(posedge clk)
-    acc__waddr <= \$54 ;
+    \$signal$61  <= \$55 ;
   always @(posedge clk)
-    s5_x <= \$55 ;
+    s5_x <= \$56 ;
   always @(posedge clk)
-    \$signal$37  <= \$56 ;
+    \$signal$37  <= \$57 ;
   always @(posedge clk)
-    last_val <= \$57 ;
+    last_val <= \$58 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -17486,13 +17979,12 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign acc__we_next = \$7  & \$8 ;
   assign \$9  = \$signal$37  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$45  & \$signal$46 ;
-  assign ev_bypass = \$signal$45  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$49 ;
+  assign ev_bypass = \$signal$43  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$45 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$45 ;
+  assign busy = \$12  | \$signal$43 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$49 ;
+  assign \$14  = \$13  | \$signal$45 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -17501,107 +17993,108 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$49  & \$21 ;
+  assign \$22  = \$signal$45  & \$21 ;
   assign \$23  = $signed(s3_a) * $signed(s3_w);
   assign \$24  = ~ ctl__start;
   assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren & \$signal$34 ;
-  assign \$27  = \$26  & \$signal$45 ;
-  assign \$28  = \$27  & \$signal$46 ;
-  assign \$29  = acc__raddr == acc__waddr;
-  assign \$30  = \$28  & \$29 ;
+  assign \$26  = acc__ren ? x : 17'h00000;
+  assign \$27  = acc__ren & \$signal$34 ;
+  assign \$28  = \$27  & \$signal$43 ;
+  assign \$29  = \$28  & \$signal$60 ;
+  assign \$30  = acc__raddr == \$signal$61 ;
+  assign \$31  = \$29  & \$30 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$32  = \$16 ;
+    \$32  = cb_r__data;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$33  = \$17 ;
+    \$33  = \$16 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$34  = entry__first;
+    \$34  = \$17 ;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__first;
     if (rst) begin
-      \$35  = 4'h0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__z;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$37  = entry__a;
+    \$37  = entry__v;
     if (rst) begin
-      \$37  = 16'h0000;
+      \$37  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$38  = row_next;
+    \$38  = entry__a;
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$39  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$39  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$39  = \$20 ;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$20 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$41  = \$2 [5:0];
+    \$41  = \$signal$18 ;
     if (rst) begin
-      \$41  = 6'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$signal$60 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$56 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
@@ -17613,30 +18106,30 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$46  = s2_a;
+    \$46  = acc__raddr_next;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = \$23 ;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$49  = shift;
+    \$49  = \$23 ;
     if (rst) begin
-      \$49  = 6'h00;
+      \$49  = 32'd0;
     end
   end
   always @* begin
@@ -17655,51 +18148,51 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$52  = \$25 ;
+    \$52  = shift;
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$53  = \$signal$34 ;
+    \$53  = \$25 ;
     if (rst) begin
       \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$54  = acc__raddr;
+    \$54  = \$signal$34 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$55  = x;
+    \$55  = acc__raddr;
     if (rst) begin
-      \$55  = 17'h00000;
+      \$55  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$56  = \$30 ;
+    \$56  = \$26 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$57  = \$10 [16:1];
+    \$57  = \$31 ;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$31  = cb_r__data;
+    \$58  = \$10 [16:1];
     if (rst) begin
-      \$31  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -17712,7 +18205,6 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign s4_row = acc__raddr;
   assign \$signal$30  = acc__ren;
   assign s4_wrow = acc__waddr_next;
-  assign \$signal$42  = acc__waddr;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
@@ -18248,7 +18740,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$36 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$36  = 1'h0;
   wire \$1 ;
@@ -18272,72 +18764,82 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   wire \$26 ;
   wire \$27 ;
   wire [15:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire [15:0] \$30 ;
-  wire [15:0] \$31 ;
+  wire [16:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [15:0] \$33 ;
-  wire [16:0] \$34 ;
-  wire \$35 ;
+  wire [16:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [16:0] \$41 ;
-  wire [16:0] \$42 ;
-  wire [16:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
+  wire [15:0] \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [12:0] \$5 ;
   wire \$50 ;
-  reg \$51 ;
-  reg [12:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg [9:0] \$58 ;
-  reg \$59 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  reg \$58 ;
+  reg [12:0] \$59 ;
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [9:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
   reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg \$68 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
   reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg \$71 ;
   reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
-  reg [2:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
   reg [15:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
+  reg [10:0] \$81 ;
+  reg [10:0] \$82 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
-  reg [15:0] \$87 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [15:0] \$89 ;
   wire [13:0] \$9 ;
+  reg [15:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -18380,27 +18882,27 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$60 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
   output [15:0] \r_data$25 ;
   wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$62 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$52 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$53 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$54 ;
-  wire \w_en$54 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -18431,10 +18933,11 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_ge3 = 1'h0;
   reg x5_ge4 = 1'h0;
   reg [15:0] x5_lastline = 16'h0000;
-  reg [15:0] x5_line = 16'h0000;
-  reg [15:0] x5_line1 = 16'h0000;
-  reg [15:0] x5_line2 = 16'h0000;
+  reg [10:0] x5_line = 11'h000;
+  reg [10:0] x5_line1 = 11'h000;
+  reg [10:0] x5_line2 = 11'h000;
   reg [15:0] x5_lm1 = 16'h0000;
+  reg x5_ne_last = 1'h0;
   reg x5_nz = 1'h0;
   reg x5_one = 1'h0;
   reg [2:0] x5_slot = 3'h0;
@@ -18442,6 +18945,16 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_two = 1'h0;
   output x5_v;
   reg x5_v = 1'h0;
+  reg x5_wrap0 = 1'h0;
+  reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
@@ -18457,111 +18970,111 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
-  assign \$34  = x4_len - 1'h1;
-  assign \$35  = | x4_len;
-  assign \$36  = x4_len == 1'h1;
-  assign \$37  = x4_len == 2'h2;
-  assign \$38  = x4_len >= 2'h3;
-  assign \$39  = x4_len >= 3'h4;
-  assign \$40  = x5_v & x5_nz;
+  assign \$29  = spmat_base + \$28 ;
+  assign \$31  = spmat_base + \$30 ;
+  assign \$33  = spmat_base + \$32 ;
+  assign \$36  = \$34  != \$35 ;
+  assign \$39  = \$37  != \$38 ;
+  assign \$41  = x5_v & x5_nz;
+  assign \$42  = \$41  ? x5_lastline : prev_last;
+  assign \$43  = \$40  != \$42 ;
+  assign \$47  = x4_len - 1'h1;
+  assign \$48  = | x4_len;
+  assign \$49  = x4_len == 1'h1;
+  assign \$50  = x4_len == 2'h2;
+  assign \$51  = x4_len >= 2'h3;
+  assign \$52  = x4_len >= 3'h4;
+  assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
-  assign \$41  = spmat_base + x5_line;
-  assign \$42  = spmat_base + x5_line1;
-  assign \$43  = spmat_base + x5_line2;
-  assign \$44  = x5_line1 != x5_line;
-  assign \$45  = x5_line2 != x5_line1;
-  assign \$46  = ~ x5_nz;
-  assign \$47  = ~ have;
-  assign \$48  = x5_line != prev_last;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = x5_nz & \$49 ;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$54  = ~ x5_nz;
+  assign \$55  = ~ have;
+  assign \$56  = \$55  | x5_ne_last;
+  assign \$57  = x5_nz & \$56 ;
   always @(posedge clk)
-    x0_v <= \$51 ;
+    x0_v <= \$58 ;
   always @(posedge clk)
-    x0_j <= \$52 ;
+    x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$53 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
-    x1_v <= \$54 ;
+    x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$55 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$56 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$57 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$58 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$59 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$60 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$61 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$62 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$63 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$64 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$65 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$66 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$67 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$68 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$69 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$70 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$71 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$72 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$73 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$74 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$75 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$76 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_slot <= \$77 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_slot2 <= \$78 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_lastline <= \$79 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_lm1 <= \$80 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_nz <= \$81 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_one <= \$82 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_two <= \$83 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_ge3 <= \$84 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_ge4 <= \$85 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    have <= \$86 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    prev_last <= \$87 ;
+    x5_ge3 <= \$94 ;
+  always @(posedge clk)
+    x5_ge4 <= \$95 ;
+  always @(posedge clk)
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
-  assign \$4  = x0_v & \$3 ;
-  assign \$6  = ptr_base + \$5 ;
-  assign \$7  = \$6  + x0_j[0];
-  assign \$9  = ptr_base + \$8 ;
-  assign \$10  = ~ ctl__arm;
-  assign \$11  = x1_v & \$10 ;
-  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe2.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -18575,247 +19088,198 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   \eie_ecp5_4pe.pe2.ptr.odd  odd (
     .clk(clk),
     .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$60 ),
-    .rp__en(\r_en$62 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$54 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$51  = \$2 ;
+    \$58  = \$2 ;
     if (rst) begin
-      \$51  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$52  = ann__j;
+    \$59  = ann__j;
     if (rst) begin
-      \$52  = 13'h0000;
+      \$59  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$53  = ann__a;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$54  = \$4 ;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$55  = x0_a;
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$56  = x0_j[0];
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$57  = \$7 [9:0];
-    if (rst) begin
-      \$57  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$58  = \$9 [9:0];
-    if (rst) begin
-      \$58  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$59  = \$11 ;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$60  = x1_a;
+    \$60  = ann__a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$61  = x1_par;
+    \$61  = \$4 ;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$62  = \$13 ;
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$63  = x2_a;
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$64  = x2_par;
+    \$64  = \$7 [9:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$65  = \$15 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$66  = x3_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$67  = \$16 ;
+    \$67  = x1_a;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$68  = \$18 [15:0];
+    \$68  = x1_par;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$69  = \$20 [15:0];
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$70  = \$23 [15:0];
+    \$70  = x2_a;
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$71  = \$25 [15:0];
+    \$71  = x2_par;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$72  = \$27 ;
+    \$72  = \$15 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$73  = x4_a;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$74  = \$28 ;
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$75  = \$29 ;
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$76  = \$30 ;
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$77  = \$31 [2:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
-      \$77  = 3'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$78  = \$32 [2:0];
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 3'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$79  = \$33 ;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$80  = \$34 [15:0];
+    \$80  = x4_a;
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$81  = \$35 ;
+    \$81  = \$29 [10:0];
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$82  = \$36 ;
+    \$82  = \$31 [10:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$83  = \$37 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$84  = \$38 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
@@ -18829,33 +19293,103 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$86  = have;
-    if (ctl__arm) begin
-      \$86  = 1'h0;
-    end else if (\$40 ) begin
-      \$86  = 1'h1;
-    end
+    \$86  = \$43 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$87  = prev_last;
+    \$87  = \$44 [2:0];
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$88  = \$45 [2:0];
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$89  = \$46 ;
+    if (rst) begin
+      \$89  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$90  = \$47 [15:0];
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$91  = \$48 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$92  = \$49 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$93  = \$50 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$94  = \$51 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$95  = \$52 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$96  = have;
     if (ctl__arm) begin
-    end else if (\$40 ) begin
-      \$87  = x5_lastline;
+      \$96  = 1'h0;
+    end else if (\$53 ) begin
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$87  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$52  = w_addr;
-  assign \w_data$53  = w_data;
-  assign h_we_odd = \w_en$54 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
   assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
@@ -18874,31 +19408,36 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \desc__data.ge3  = desc__data[76];
   assign \desc__data.ge4  = desc__data[77];
   assign \desc__data.newline  = desc__data[78];
-  assign desc__data[78] = \$50 ;
+  assign desc__data[78] = \$57 ;
   assign desc__data[77] = x5_ge4;
   assign desc__data[76] = x5_ge3;
   assign desc__data[75] = x5_two;
   assign desc__data[74] = x5_one;
-  assign desc__data[73] = \$46 ;
+  assign desc__data[73] = \$54 ;
   assign desc__data[72:57] = x5_a;
   assign desc__data[56:41] = x5_lm1;
-  assign desc__data[40] = \$45 ;
-  assign desc__data[39] = \$44 ;
+  assign desc__data[40] = x5_wrap1;
+  assign desc__data[39] = x5_wrap0;
   assign desc__data[38:36] = x5_slot2;
   assign desc__data[35:33] = x5_slot;
-  assign desc__data[32:22] = \$43 [10:0];
-  assign desc__data[21:11] = \$42 [10:0];
-  assign desc__data[10:0] = \$41 [10:0];
+  assign desc__data[32:22] = x5_line2;
+  assign desc__data[21:11] = x5_line1;
+  assign desc__data[10:0] = x5_line;
   assign \$5  = { 1'h0, x0_j[12:1] };
   assign \$8  = { 1'h0, x0_j[12:1] };
   assign \$28  = { 3'h0, x4_lo[15:3] };
-  assign \$29  = { 3'h0, x4_lo1[15:3] };
-  assign \$30  = { 3'h0, x4_lo2[15:3] };
-  assign \$31 [15:3] = 13'h0000;
-  assign \$31 [2:0] = x4_lo[2:0];
-  assign \$32 [15:3] = 13'h0000;
-  assign \$32 [2:0] = x4_lo2[2:0];
-  assign \$33  = { 3'h0, x4_hm1[15:3] };
+  assign \$30  = { 3'h0, x4_lo1[15:3] };
+  assign \$32  = { 3'h0, x4_lo2[15:3] };
+  assign \$34  = { 3'h0, x4_lo1[15:3] };
+  assign \$35  = { 3'h0, x4_lo[15:3] };
+  assign \$37  = { 3'h0, x4_lo2[15:3] };
+  assign \$38  = { 3'h0, x4_lo1[15:3] };
+  assign \$40  = { 3'h0, x4_lo[15:3] };
+  assign \$44 [15:3] = 13'h0000;
+  assign \$44 [2:0] = x4_lo[2:0];
+  assign \$45 [15:3] = 13'h0000;
+  assign \$45 [2:0] = x4_lo2[2:0];
+  assign \$46  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -20047,7 +20586,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
@@ -20068,8 +20607,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [32:0] \$23 ;
   wire [32:0] \$24 ;
   reg [31:0] \$25 ;
-  reg [15:0] \$26 ;
-  reg [15:0] \$27 ;
+  reg [31:0] \$26 ;
+  reg [31:0] \$27 ;
   reg [15:0] \$28 ;
   reg [15:0] \$29 ;
   wire \$3 ;
@@ -20081,8 +20620,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] \$35 ;
   reg [15:0] \$36 ;
   reg [15:0] \$37 ;
-  reg \$38 ;
-  reg \$39 ;
+  reg [15:0] \$38 ;
+  reg [15:0] \$39 ;
   wire \$4 ;
   reg \$40 ;
   reg \$41 ;
@@ -20090,45 +20629,49 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg \$43 ;
   reg \$44 ;
   reg \$45 ;
-  reg [5:0] \$46 ;
-  reg [9:0] \$47 ;
-  reg [10:0] \$48 ;
+  reg \$46 ;
+  reg \$47 ;
+  reg [5:0] \$48 ;
   reg [9:0] \$49 ;
   wire \$5 ;
-  reg \$50 ;
-  reg \$51 ;
+  reg [10:0] \$50 ;
+  reg [9:0] \$51 ;
   reg \$52 ;
-  reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
+  reg \$53 ;
+  reg \$54 ;
   reg [31:0] \$55 ;
   reg [31:0] \$56 ;
   reg [31:0] \$57 ;
   reg [31:0] \$58 ;
-  reg [2:0] \$59 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [2:0] \$60 ;
-  reg [31:0] \$61 ;
+  reg [31:0] \$60 ;
+  reg [2:0] \$61 ;
   reg [2:0] \$62 ;
-  reg [2:0] \$63 ;
-  reg [2:0] \$64 ;
-  reg [2:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg [31:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg [31:0] \$63 ;
+  reg [31:0] \$64 ;
+  reg \$65 ;
+  reg [31:0] \$66 ;
+  reg [2:0] \$67 ;
+  reg [2:0] \$68 ;
+  reg [2:0] \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg [2:0] \$70 ;
+  reg [2:0] \$71 ;
   reg [15:0] \$72 ;
   reg [15:0] \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [63:0] \$78 ;
-  reg [63:0] \$79 ;
+  reg [15:0] \$74 ;
+  reg [15:0] \$75 ;
+  reg [15:0] \$76 ;
+  reg [15:0] \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
+  reg \$80 ;
+  reg \$81 ;
+  reg [63:0] \$82 ;
+  reg [63:0] \$83 ;
+  reg [63:0] \$84 ;
   wire \$9 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
@@ -20138,16 +20681,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [15:0] \acc__rdata$103 ;
   wire acc__ren;
   wire \acc__ren$105 ;
-  wire [5:0] acc__waddr;
-  wire [5:0] \acc__waddr$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$109 ;
+  wire [5:0] \acc__waddr_next$107 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$111 ;
-  wire acc__we;
-  wire \acc__we$113 ;
+  wire [15:0] \acc__wdata$109 ;
   wire acc__we_next;
-  wire \acc__we_next$115 ;
+  wire \acc__we_next$111 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -20175,11 +20714,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [31:0] cnt_bypasses = 32'd0;
   reg [31:0] cnt_empty_columns = 32'd0;
   reg [31:0] cnt_entries = 32'd0;
+  reg [31:0] cnt_grp0 = 32'd0;
+  reg [31:0] cnt_grp1 = 32'd0;
+  reg cnt_hi = 1'h0;
   reg [31:0] cnt_line_reads = 32'd0;
   reg [2:0] cnt_num = 3'h0;
   reg [31:0] cnt_padding = 32'd0;
   reg [31:0] cnt_pops = 32'd0;
-  reg [31:0] cnt_q1 = 32'd0;
   reg [31:0] cnt_q2 = 32'd0;
   input ctl__arm;
   wire ctl__arm;
@@ -20267,14 +20808,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$137 ;
-  wire \fault$138 ;
+  wire \fault$133 ;
+  wire \fault$134 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$148 ;
-  wire [3:0] \h_addr$153 ;
-  wire [9:0] \h_addr$156 ;
+  wire [10:0] \h_addr$144 ;
+  wire [3:0] \h_addr$149 ;
+  wire [9:0] \h_addr$152 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
+  wire [9:0] h_dst_addr;
   wire [15:0] h_even;
   reg [15:0] h_even_d0 = 16'h0000;
   reg [63:0] h_half0 = 64'h0000000000000000;
@@ -20299,11 +20841,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$151 ;
-  wire [15:0] \h_wdata$154 ;
-  wire [15:0] \h_wdata$157 ;
+  wire [63:0] \h_wdata$147 ;
+  wire [15:0] \h_wdata$150 ;
+  wire [15:0] \h_wdata$155 ;
   wire h_we;
-  wire \h_we$155 ;
+  wire \h_we$151 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -20313,6 +20855,8 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire [2:0] host__mem;
   input [10:0] host__off;
   wire [10:0] host__off;
+  input [10:0] host__off_dst;
+  wire [10:0] host__off_dst;
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
@@ -20497,12 +21041,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$117 ;
+  wire \wb__busy$113 ;
   wire wb__busy_next;
-  wire \wb__busy_next$119 ;
+  wire \wb__busy_next$115 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$121 ;
+  wire \wb__start$117 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -20522,6 +21066,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign h_we_src = \$9  & \$10 ;
+  assign \$11  = host__we & host__sel;
+  assign \$12  = host__mem == 3'h6;
+  assign h_we_next = \$11  & \$12 ;
   assign \$13  = host__we & host__sel;
   assign \$14  = host__mem == 3'h5;
   assign h_we_dst = \$13  & \$14 ;
@@ -20536,92 +21084,96 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
   always @(posedge clk)
-    ctl__start <= \$38 ;
+    ctl__start <= \$40 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$39 ;
+    \ctl__start$14  <= \$41 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$40 ;
+    \ctl__start$20  <= \$42 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$41 ;
+    \ctl__start$26  <= \$43 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$42 ;
+    \ctl__start$32  <= \$44 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$43 ;
+    \ctl__start$38  <= \$45 ;
   always @(posedge clk)
-    src_sel <= \$44 ;
+    src_sel <= \$46 ;
   always @(posedge clk)
-    relu <= \$45 ;
+    relu <= \$47 ;
   always @(posedge clk)
-    shift <= \$46 ;
+    shift <= \$48 ;
   always @(posedge clk)
-    ptr_base <= \$47 ;
+    ptr_base <= \$49 ;
   always @(posedge clk)
-    spmat_base <= \$48 ;
+    spmat_base <= \$50 ;
   always @(posedge clk)
-    wb_base <= \$49 ;
+    wb_base <= \$51 ;
   always @(posedge clk)
-    keep_acc <= \$50 ;
+    keep_acc <= \$52 ;
   always @(posedge clk)
-    idle <= \$51 ;
+    idle <= \$53 ;
   always @(posedge clk)
-    start_counters <= \$52 ;
+    start_counters <= \$54 ;
   always @(posedge clk)
-    cnt_entries <= \$53 ;
+    cnt_entries <= \$55 ;
   always @(posedge clk)
-    cnt_padding <= \$54 ;
+    cnt_padding <= \$56 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$55 ;
+    cnt_empty_columns <= \$57 ;
   always @(posedge clk)
-    cnt_line_reads <= \$56 ;
+    cnt_line_reads <= \$58 ;
   always @(posedge clk)
-    cnt_pops <= \$57 ;
+    cnt_pops <= \$59 ;
   always @(posedge clk)
-    cnt_bypasses <= \$58 ;
+    cnt_bypasses <= \$60 ;
   always @(posedge clk)
-    mem_q0 <= \$59 ;
+    mem_q0 <= \$61 ;
   always @(posedge clk)
-    cnt_num <= \$60 ;
+    cnt_num <= \$62 ;
   always @(posedge clk)
-    cnt_q1 <= \$61 ;
+    cnt_grp0 <= \$63 ;
   always @(posedge clk)
-    mem_q1 <= \$62 ;
+    cnt_grp1 <= \$64 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$63 ;
+    cnt_hi <= \$65 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$64 ;
+    cnt_q2 <= \$66 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$65 ;
+    mem_q1 <= \$67 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$66 ;
+    mem_sel_c0 <= \$68 ;
   always @(posedge clk)
-    cnt_q2 <= \$67 ;
+    mem_sel_c1 <= \$69 ;
   always @(posedge clk)
-    h_even_d0 <= \$68 ;
+    mem_sel_c2 <= \$70 ;
   always @(posedge clk)
-    h_odd_d0 <= \$69 ;
+    mem_sel_c3 <= \$71 ;
   always @(posedge clk)
-    h_cb_d0 <= \$70 ;
+    h_even_d0 <= \$72 ;
   always @(posedge clk)
-    h_cb_d1 <= \$71 ;
+    h_odd_d0 <= \$73 ;
   always @(posedge clk)
-    h_src_d0 <= \$72 ;
+    h_cb_d0 <= \$74 ;
   always @(posedge clk)
-    h_next_d0 <= \$73 ;
+    h_cb_d1 <= \$75 ;
   always @(posedge clk)
-    hsel_c0 <= \$74 ;
+    h_src_d0 <= \$76 ;
   always @(posedge clk)
-    hsel_c1 <= \$75 ;
+    h_next_d0 <= \$77 ;
   always @(posedge clk)
-    hsel_c2 <= \$76 ;
+    hsel_c0 <= \$78 ;
   always @(posedge clk)
-    hsel_c3 <= \$77 ;
+    hsel_c1 <= \$79 ;
   always @(posedge clk)
-    h_half0 <= \$78 ;
+    hsel_c2 <= \$80 ;
   always @(posedge clk)
-    h_half1 <= \$79 ;
+    hsel_c3 <= \$81 ;
   always @(posedge clk)
-    host__rdata <= \$80 ;
-  assign fault = \fault$137  | \fault$138 ;
+    h_half0 <= \$82 ;
+  always @(posedge clk)
+    h_half1 <= \$83 ;
+  always @(posedge clk)
+    host__rdata <= \$84 ;
+  assign fault = \fault$133  | \fault$134 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -20633,13 +21185,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$155  = \$7  & \$8 ;
+  assign \h_we$151  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
-  assign h_we_src = \$9  & \$10 ;
-  assign \$11  = host__we & host__sel;
-  assign \$12  = host__mem == 3'h6;
-  assign h_we_next = \$11  & \$12 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -20652,6 +21200,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .ctl__pf_active(ctl__pf_active),
     .ctl__start(\ctl__start$38 ),
     .h_addr(host__off[9:0]),
+    .h_dst_addr(host__off_dst[9:0]),
     .h_next(h_next),
     .h_out(h_out),
     .h_src(h_src),
@@ -20675,9 +21224,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .acc__raddr_next(acc__raddr_next),
     .acc__rdata(acc__rdata),
     .acc__ren(acc__ren),
-    .acc__waddr(acc__waddr),
     .acc__waddr_next(acc__waddr_next),
-    .acc__we(acc__we),
     .acc__we_next(acc__we_next),
     .busy_next(busy_next),
     .clk(clk),
@@ -20694,7 +21241,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .h_addr(host__off[3:0]),
     .h_rdata(\h_rdata$213 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$155 ),
+    .h_we(\h_we$151 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -20712,7 +21259,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$138 ),
+    .fault(\fault$134 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -20738,7 +21285,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$54 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe3.queue  queue (
@@ -20748,7 +21295,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$137 ),
+    .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next_ok(queue__next_ok),
@@ -20785,23 +21332,39 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (cnt_num)
-      3'h0:
+    casez (cnt_num[1:0])
+      2'h0:
           \$25  = cnt_entries;
-      3'h1:
+      2'h1:
           \$25  = cnt_padding;
-      3'h2:
+      2'h2:
           \$25  = cnt_empty_columns;
-      3'h3:
+      2'h3:
           \$25  = cnt_line_reads;
-      3'h4:
-          \$25  = cnt_pops;
-      3'h5:
-          \$25  = cnt_bypasses;
-      3'h6:
-          \$25  = 32'd0;
-      3'h7:
-          \$25  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_num[1:0])
+      2'h0:
+          \$26  = cnt_pops;
+      2'h1:
+          \$26  = cnt_bypasses;
+      2'h2:
+          \$26  = 32'd0;
+      2'h3:
+          \$26  = 32'd0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (cnt_hi)
+      1'h0:
+          \$27  = cnt_grp0;
+      1'h1:
+          \$27  = cnt_grp1;
     endcase
   end
   always @* begin
@@ -20809,13 +21372,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c0[1:0])
       2'h0:
-          \$26  = h_even_d0;
+          \$28  = h_even_d0;
       2'h1:
-          \$26  = h_odd_d0;
+          \$28  = h_odd_d0;
       2'h2:
-          \$26  = h_src2_ext[15:0];
+          \$28  = h_src2_ext[15:0];
       2'h3:
-          \$26  = h_cb_d1;
+          \$28  = h_cb_d1;
     endcase
   end
   always @* begin
@@ -20823,39 +21386,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c1[1:0])
       2'h0:
-          \$27  = 16'h0000;
-      2'h1:
-          \$27  = 16'h0000;
-      2'h2:
-          \$27  = h_src2_ext[31:16];
-      2'h3:
-          \$27  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c2[1:0])
-      2'h0:
-          \$28  = 16'h0000;
-      2'h1:
-          \$28  = 16'h0000;
-      2'h2:
-          \$28  = h_src2_ext[47:32];
-      2'h3:
-          \$28  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c3[1:0])
-      2'h0:
           \$29  = 16'h0000;
       2'h1:
           \$29  = 16'h0000;
       2'h2:
-          \$29  = h_src2_ext[63:48];
+          \$29  = h_src2_ext[31:16];
       2'h3:
           \$29  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
@@ -20863,43 +21398,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
     (* full_case = 32'd1 *)
-    casez (mem_sel_c0[1:0])
-      2'h0:
-          \$30  = h_src_d0;
-      2'h1:
-          \$30  = h_out;
-      2'h2:
-          \$30  = h_next_d0;
-      2'h3:
-          \$30  = cnt_q2[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
-    casez (mem_sel_c1[1:0])
-      2'h0:
-          \$31  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
-      2'h1:
-          \$31  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
-      2'h2:
-          \$31  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
-      2'h3:
-          \$31  = cnt_q2[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    (* full_case = 32'd1 *)
     casez (mem_sel_c2[1:0])
       2'h0:
-          \$32  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+          \$30  = 16'h0000;
       2'h1:
-          \$32  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+          \$30  = 16'h0000;
       2'h2:
-          \$32  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+          \$30  = h_src2_ext[47:32];
       2'h3:
-          \$32  = 16'h0000;
+          \$30  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
     endcase
   end
   always @* begin
@@ -20907,13 +21414,69 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (mem_sel_c3[1:0])
       2'h0:
+          \$31  = 16'h0000;
+      2'h1:
+          \$31  = 16'h0000;
+      2'h2:
+          \$31  = h_src2_ext[63:48];
+      2'h3:
+          \$31  = { h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15], h_cb_d1[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c0[1:0])
+      2'h0:
+          \$32  = h_src_d0;
+      2'h1:
+          \$32  = h_out;
+      2'h2:
+          \$32  = h_next_d0;
+      2'h3:
+          \$32  = cnt_q2[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c1[1:0])
+      2'h0:
           \$33  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
       2'h1:
           \$33  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
       2'h2:
           \$33  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
       2'h3:
-          \$33  = 16'h0000;
+          \$33  = cnt_q2[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c2[1:0])
+      2'h0:
+          \$34  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$34  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$34  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$34  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (mem_sel_c3[1:0])
+      2'h0:
+          \$35  = { h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15], h_src_d0[15] };
+      2'h1:
+          \$35  = { h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15], h_out[15] };
+      2'h2:
+          \$35  = { h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15], h_next_d0[15] };
+      2'h3:
+          \$35  = 16'h0000;
     endcase
   end
   always @* begin
@@ -20921,9 +21484,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c0)
       1'h0:
-          \$34  = h_half0[15:0];
+          \$36  = h_half0[15:0];
       1'h1:
-          \$34  = h_half1[15:0];
+          \$36  = h_half1[15:0];
     endcase
   end
   always @* begin
@@ -20931,9 +21494,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c1)
       1'h0:
-          \$35  = h_half0[31:16];
+          \$37  = h_half0[31:16];
       1'h1:
-          \$35  = h_half1[31:16];
+          \$37  = h_half1[31:16];
     endcase
   end
   always @* begin
@@ -20941,9 +21504,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c2)
       1'h0:
-          \$36  = h_half0[47:32];
+          \$38  = h_half0[47:32];
       1'h1:
-          \$36  = h_half1[47:32];
+          \$38  = h_half1[47:32];
     endcase
   end
   always @* begin
@@ -20951,24 +21514,10 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
     (* full_case = 32'd1 *)
     casez (hsel_c3)
       1'h0:
-          \$37  = h_half0[63:48];
+          \$39  = h_half0[63:48];
       1'h1:
-          \$37  = h_half1[63:48];
+          \$39  = h_half1[63:48];
     endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$38  = ctl__start_next;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$39  = ctl__start_next;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
@@ -21000,291 +21549,319 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = regs__src_sel;
+    \$44  = ctl__start_next;
     if (rst) begin
       \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$45  = regs__relu;
+    \$45  = ctl__start_next;
     if (rst) begin
       \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$46  = regs__shift;
+    \$46  = regs__src_sel;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$47  = regs__ptr_base;
+    \$47  = regs__relu;
     if (rst) begin
-      \$47  = 10'h000;
+      \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$48  = regs__spmat_base;
+    \$48  = regs__shift;
     if (rst) begin
-      \$48  = 11'h000;
+      \$48  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$49  = regs__wb_base;
+    \$49  = regs__ptr_base;
     if (rst) begin
       \$49  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$50  = regs__keep_acc;
+    \$50  = regs__spmat_base;
     if (rst) begin
-      \$50  = 1'h0;
+      \$50  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$51  = \$18 ;
+    \$51  = regs__wb_base;
     if (rst) begin
-      \$51  = 1'h0;
+      \$51  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$52  = ctl__start_next;
+    \$52  = regs__keep_acc;
     if (rst) begin
       \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = cnt_entries;
+    \$53  = \$18 ;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$54  = ctl__start_next;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$55  = cnt_entries;
     if (start_counters) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end else if (ev_entry) begin
-      \$53  = \$19 [31:0];
+      \$55  = \$19 [31:0];
     end
     if (rst) begin
-      \$53  = 32'd0;
+      \$55  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$54  = cnt_padding;
+    \$56  = cnt_padding;
     if (start_counters) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end else if (ev_padding) begin
-      \$54  = \$20 [31:0];
+      \$56  = \$20 [31:0];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$56  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$55  = cnt_empty_columns;
+    \$57  = cnt_empty_columns;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end else if (ev_empty) begin
-      \$55  = \$21 [31:0];
+      \$57  = \$21 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$56  = cnt_line_reads;
+    \$58  = cnt_line_reads;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end else if (ev_line) begin
-      \$56  = \$22 [31:0];
+      \$58  = \$22 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$57  = cnt_pops;
+    \$59  = cnt_pops;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end else if (issue__pop) begin
-      \$57  = \$23 [31:0];
+      \$59  = \$23 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$58  = cnt_bypasses;
+    \$60  = cnt_bypasses;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end else if (ev_bypass) begin
-      \$58  = \$24 [31:0];
+      \$60  = \$24 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$60  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$59  = host__mem;
+    \$61  = host__mem;
     if (rst) begin
-      \$59  = 3'h0;
+      \$61  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$60  = host__off[2:0];
-    if (rst) begin
-      \$60  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$61  = \$25 ;
-    if (rst) begin
-      \$61  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$62  = mem_q0;
+    \$62  = host__off[2:0];
     if (rst) begin
       \$62  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$63  = mem_q1;
+    \$63  = \$25 ;
     if (rst) begin
-      \$63  = 3'h0;
+      \$63  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$64  = mem_q1;
+    \$64  = \$26 ;
     if (rst) begin
-      \$64  = 3'h0;
+      \$64  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$65  = mem_q1;
+    \$65  = cnt_num[2];
     if (rst) begin
-      \$65  = 3'h0;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$66  = mem_q1;
+    \$66  = \$27 ;
     if (rst) begin
-      \$66  = 3'h0;
+      \$66  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$67  = cnt_q1;
+    \$67  = mem_q0;
     if (rst) begin
-      \$67  = 32'd0;
+      \$67  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$68  = h_even;
+    \$68  = mem_q1;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$69  = h_odd;
+    \$69  = mem_q1;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$70  = \h_rdata$213 ;
+    \$70  = mem_q1;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$71  = h_cb_d0;
+    \$71  = mem_q1;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$72  = h_src;
+    \$72  = h_even;
     if (rst) begin
       \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$73  = h_next;
+    \$73  = h_odd;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$74  = mem_sel_c0[2];
+    \$74  = \h_rdata$213 ;
     if (rst) begin
-      \$74  = 1'h0;
+      \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$75  = mem_sel_c0[2];
+    \$75  = h_cb_d0;
     if (rst) begin
-      \$75  = 1'h0;
+      \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$76  = mem_sel_c0[2];
+    \$76  = h_src;
     if (rst) begin
-      \$76  = 1'h0;
+      \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$77  = mem_sel_c0[2];
+    \$77  = h_next;
     if (rst) begin
-      \$77  = 1'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$78  = { \$29 , \$28 , \$27 , \$26  };
+    \$78  = mem_sel_c0[2];
     if (rst) begin
-      \$78  = 64'h0000000000000000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$79  = { \$33 , \$32 , \$31 , \$30  };
+    \$79  = mem_sel_c0[2];
     if (rst) begin
-      \$79  = 64'h0000000000000000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$80  = { \$37 , \$36 , \$35 , \$34  };
+    \$80  = mem_sel_c0[2];
     if (rst) begin
-      \$80  = 64'h0000000000000000;
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$81  = mem_sel_c0[2];
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$82  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$83  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    if (rst) begin
+      \$84  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -21350,14 +21927,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign \acc__raddr_next$101  = acc__raddr_next;
   assign \acc__rdata$103  = acc__rdata;
   assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr$107  = acc__waddr;
-  assign \acc__waddr_next$109  = acc__waddr_next;
-  assign \acc__wdata$111  = acc__wdata;
-  assign \acc__we$113  = acc__we;
-  assign \acc__we_next$115  = acc__we_next;
-  assign \wb__busy$117  = wb__busy;
-  assign \wb__busy_next$119  = wb__busy_next;
-  assign \wb__start$121  = wb__start;
+  assign \acc__waddr_next$107  = acc__waddr_next;
+  assign \acc__wdata$109  = acc__wdata;
+  assign \acc__we_next$111  = acc__we_next;
+  assign \wb__busy$113  = wb__busy;
+  assign \wb__busy_next$115  = wb__busy_next;
+  assign \wb__start$117  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -21367,14 +21942,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$148  = host__off;
+  assign \h_addr$144  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$151  = host__wdata;
-  assign \h_addr$153  = host__off[3:0];
-  assign \h_wdata$154  = host__wdata[15:0];
-  assign \h_addr$156  = host__off[9:0];
-  assign \h_wdata$157  = host__wdata[15:0];
+  assign \h_wdata$147  = host__wdata;
+  assign \h_addr$149  = host__off[3:0];
+  assign \h_wdata$150  = host__wdata[15:0];
+  assign \h_addr$152  = host__off[9:0];
+  assign h_dst_addr = host__off_dst[9:0];
+  assign \h_wdata$155  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -21477,33 +22053,36 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shi
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, src__rd_en, ctl__start, src_sel, relu, wb_base
-, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
+module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc__we_next, acc__wdata, wb__busy, wb__busy_next, acc__rdata, h_src, h_next, ctl__arm, ctl__pf_active, h_addr, h_wdata, h_dst_addr, src__rd_en, ctl__start, src_sel, relu
+, wb_base, keep_acc, acc__raddr_next, acc__raddr, acc__waddr_next, h_out, src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
+  wire [15:0] \$10 ;
+  reg [15:0] \$100 ;
   reg [63:0] \$101 ;
-  reg \$102 ;
-  reg [5:0] \$103 ;
-  reg \$104 ;
+  reg [63:0] \$102 ;
+  reg \$103 ;
+  reg [63:0] \$104 ;
   reg \$105 ;
-  reg \$106 ;
+  reg [5:0] \$106 ;
   reg \$107 ;
   reg \$108 ;
   reg \$109 ;
   wire \$11 ;
-  reg [63:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [9:0] \$112 ;
-  reg [15:0] \$113 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [63:0] \$113 ;
+  reg [15:0] \$114 ;
+  reg [9:0] \$115 ;
+  reg [15:0] \$116 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
+  wire \$15 ;
   wire [15:0] \$16 ;
-  wire \$17 ;
+  wire [15:0] \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -21520,24 +22099,24 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
-  wire \$34 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [11:0] \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire [9:0] \$37 ;
+  wire \$37 ;
   wire [9:0] \$38 ;
-  wire \$39 ;
+  wire [9:0] \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [63:0] \$45 ;
-  wire [63:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
+  wire \$40 ;
+  wire [5:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [126:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire [63:0] \$47 ;
+  wire [63:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
@@ -21568,39 +22147,38 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$73 ;
   wire \$74 ;
   wire \$75 ;
-  wire [63:0] \$76 ;
-  wire [63:0] \$77 ;
-  wire [63:0] \$78 ;
-  wire [10:0] \$79 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [15:0] \$80 ;
-  reg \$81 ;
-  reg [6:0] \$82 ;
-  reg \$83 ;
-  reg \$84 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire [10:0] \$83 ;
+  wire [15:0] \$84 ;
   reg \$85 ;
-  reg [9:0] \$86 ;
+  reg [6:0] \$86 ;
   reg \$87 ;
-  reg [9:0] \$88 ;
+  reg \$88 ;
   reg \$89 ;
   wire \$9 ;
   reg [9:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [5:0] \$92 ;
+  reg \$91 ;
+  reg [9:0] \$92 ;
   reg \$93 ;
-  reg [5:0] \$94 ;
-  reg \$95 ;
+  reg [9:0] \$94 ;
+  reg [5:0] \$95 ;
   reg [5:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg [63:0] \$98 ;
-  reg [63:0] \$99 ;
+  reg \$97 ;
+  reg [5:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   (* init = 1'h0 *)
   wire \$signal$19 ;
-  reg \$signal$21  = 1'h0;
-  reg \$signal$25  = 1'h0;
-  reg [5:0] \$signal$65  = 6'h00;
+  reg \$signal$23  = 1'h0;
+  reg \$signal$65  = 1'h0;
   reg [63:0] \$signal$67  = 64'h0000000000000000;
   reg \$signal$73  = 1'h0;
   reg \$signal$76  = 1'h0;
@@ -21608,7 +22186,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire [5:0] \$signature__addr ;
   reg [5:0] \$signature__addr$16  = 6'h00;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$26 ;
+  wire [15:0] \$signature__data$24 ;
   reg \$signature__en  = 1'h0;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -21635,6 +22213,8 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__start;
   input [9:0] h_addr;
   wire [9:0] h_addr;
+  input [9:0] h_dst_addr;
+  wire [9:0] h_dst_addr;
   output [15:0] h_next;
   wire [15:0] h_next;
   output [15:0] h_out;
@@ -21656,11 +22236,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$48 ;
+  wire [9:0] \r_addr$47 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$55 ;
+  wire [15:0] \r_data$54 ;
   wire r_en;
-  wire \r_en$49 ;
+  wire \r_en$48 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -21676,14 +22256,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$50 ;
+  wire [9:0] \w_addr$49 ;
   reg [5:0] w_addr_q = 6'h00;
   (* init = 6'h00 *)
   wire [5:0] w_addr_r;
   wire [15:0] w_data;
-  wire [15:0] \w_data$51 ;
+  wire [15:0] \w_data$50 ;
   wire w_en;
-  wire \w_en$52 ;
+  wire \w_en$51 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -21714,7 +22294,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= \$signature__data ;
+      dst[\$signature__addr$16 ] <= acc__wdata;
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -21723,7 +22303,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
     _1_ <= dst[acc__raddr];
   end
   assign wo_r__data = _0_;
-  assign \$signature__data$26  = _1_;
+  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -21736,155 +22316,156 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$signature__data  = \$signal$21  ? h_wacc : acc__wdata;
-  assign acc__rdata = \$signal$25  ? \$signature__data$26  : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
+  assign acc__rdata = \$10  | h_wacc;
+  assign \$11  = wo_valid | wo_set;
+  assign acc = \$11  ? wo_r__data : 16'h0000;
+  assign \$12  = $signed(acc) < $signed(1'h0);
+  assign \$13  = relu & \$12 ;
+  assign \$14  = $signed(acc) < $signed(16'h8000);
+  assign \$15  = $signed(acc) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 16'h7fff : acc;
+  assign \$17  = \$14  ? 16'h8000 : \$16 ;
+  assign out = \$13  ? 16'h0000 : \$17 ;
+  assign \$18  = ! src_sel;
+  assign \$19  = ctl__pf_active & \$18 ;
+  assign r_addr = \$19  ? ra : h_addr;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_en = \$21  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$48  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$49  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$50  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$51  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$52  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$55  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$55 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$23  : h_we_src;
+  assign \$25  = ctl__pf_active & \$24 ;
+  assign \r_addr$47  = \$25  ? ra : h_addr;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
+  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$50  = wb_pend ? h_out : h_wdata;
+  assign \$29  = h_we_next | wb_pend;
+  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
+  assign h_src = src_sel ? \r_data$54  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$54 ;
+  assign \$30  = ~ wb__busy;
+  assign \$31  = wb__start & \$30 ;
+  assign \$32  = wb_base < 11'h400;
+  assign \$33  = wb_cnt + 1'h1;
+  assign \$34  = wb_full + 1'h1;
+  assign \$35  = \$34  < 11'h400;
+  assign \$36  = wb_cnt == 6'h3e;
+  assign \$37  = wb_active & \$signal ;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ keep_acc;
-  assign \$44  = ctl__start & \$43 ;
-  assign \$45  = \$signal$21  ? \$signal$67  : acc_oh;
-  assign \$46  = \$signature__en  ? \$45  : 64'h0000000000000000;
-  assign \$47  = ~ keep_acc;
-  assign \$48  = ctl__start & \$47 ;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = \$signature__en  & \$49 ;
-  assign \$51  = ~ keep_acc;
-  assign \$52  = ctl__start & \$51 ;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = \$signature__en  & \$53 ;
-  assign \$56  = valid >> acc__raddr_next;
-  assign \$57  = ~ keep_acc;
-  assign \$58  = ctl__start & \$57 ;
-  assign \$59  = ~ \$58 ;
-  assign \$60  = \$56  & \$59 ;
-  assign \$61  = w_addr_q == acc__raddr_next;
-  assign \$62  = \$signal$73  & \$61 ;
-  assign \$63  = ~ keep_acc;
-  assign \$64  = ctl__start & \$63 ;
-  assign \$65  = ~ \$64 ;
-  assign \$66  = \$62  & \$65 ;
-  assign \$67  = \$signal$76  | \$signal$79 ;
-  assign \$68  = w_addr_q == acc__raddr;
-  assign \$69  = \$signal$73  & \$68 ;
-  assign \$70  = \$67  | \$69 ;
-  assign \$71  = valid >> wo_vaddr;
-  assign \$72  = w_addr_q == wo_r__addr;
-  assign \$73  = w_set_q & \$72 ;
-  assign \$74  = ~ keep_acc;
-  assign \$75  = ctl__start & \$74 ;
-  assign \$76  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$77  = valid | \$76 ;
-  assign \$78  = \$75  ? 64'h0000000000000000 : \$77 ;
-  assign \$79  = ra + 1'h1;
-  assign \$80  = src_sel ? \r_data$55  : r_data;
+  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$40  = acc__we_next | h_we_dst;
+  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
+  assign \$43  = 1'h1 << h_dst_addr[5:0];
+  assign \$44  = 1'h1 << acc__waddr_next;
+  assign \$45  = ~ keep_acc;
+  assign \$46  = ctl__start & \$45 ;
+  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
+  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
+  assign \$49  = ~ keep_acc;
+  assign \$50  = ctl__start & \$49 ;
+  assign \$51  = ~ \$50 ;
+  assign \$52  = \$signature__en  & \$51 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = ~ \$54 ;
+  assign \$56  = \$signature__en  & \$55 ;
+  assign \$58  = valid >> acc__raddr_next;
+  assign \$59  = ~ keep_acc;
+  assign \$60  = ctl__start & \$59 ;
+  assign \$61  = ~ \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = w_addr_q == acc__raddr_next;
+  assign \$64  = \$signal$73  & \$63 ;
+  assign \$65  = ~ keep_acc;
+  assign \$66  = ctl__start & \$65 ;
+  assign \$67  = ~ \$66 ;
+  assign \$68  = \$64  & \$67 ;
+  assign \$69  = \$signal$76  | \$signal$79 ;
+  assign \$70  = w_addr_q == acc__raddr;
+  assign \$71  = \$signal$73  & \$70 ;
+  assign \$72  = \$69  | \$71 ;
+  assign \$73  = ~ h_we_dst;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = valid >> wo_vaddr;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = ra + 1'h1;
+  assign \$84  = src_sel ? \r_data$54  : r_data;
   always @(posedge clk)
-    wb_active <= \$81 ;
+    wb_active <= \$85 ;
   always @(posedge clk)
-    wb_cnt <= \$82 ;
+    wb_cnt <= \$86 ;
   always @(posedge clk)
-    \$signal  <= \$83 ;
+    \$signal  <= \$87 ;
   always @(posedge clk)
-    last <= \$84 ;
+    last <= \$88 ;
   always @(posedge clk)
-    wb_pend_early <= \$85 ;
+    wb_pend_early <= \$89 ;
   always @(posedge clk)
-    \$like  <= \$86 ;
+    \$like  <= \$90 ;
   always @(posedge clk)
-    wb_pend_mid <= \$87 ;
+    wb_pend_mid <= \$91 ;
   always @(posedge clk)
-    waddr2 <= \$88 ;
+    waddr2 <= \$92 ;
   always @(posedge clk)
-    wb_pend <= \$89 ;
+    wb_pend <= \$93 ;
   always @(posedge clk)
-    wb_waddr <= \$90 ;
+    wb_waddr <= \$94 ;
   always @(posedge clk)
-    wo_r__addr <= \$91 ;
+    wo_r__addr <= \$95 ;
   always @(posedge clk)
-    wo_vaddr <= \$92 ;
+    wo_vaddr <= \$96 ;
   always @(posedge clk)
-    \$signature__en  <= \$93 ;
+    \$signature__en  <= \$97 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$94 ;
+    \$signature__addr$16  <= \$98 ;
   always @(posedge clk)
-    \$signal$21  <= \$95 ;
+    \$signal$65  <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$96 ;
+    h_wacc <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$97 ;
+    \$signal$67  <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$98 ;
+    acc_oh <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$99 ;
+    clear_q <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$100 ;
+    set_q <= \$104 ;
   always @(posedge clk)
-    set_q <= \$101 ;
+    \$signal$73  <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$102 ;
+    w_addr_q <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$103 ;
+    w_set_q <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$104 ;
+    \$signal$76  <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$105 ;
+    \$signal$79  <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$106 ;
+    \$signal$23  <= \$110 ;
   always @(posedge clk)
-    \$signal$25  <= \$107 ;
+    wo_valid <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$108 ;
+    wo_set <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$109 ;
+    valid <= \$113 ;
   always @(posedge clk)
-    valid <= \$110 ;
+    h_out <= \$114 ;
   always @(posedge clk)
-    h_out <= \$111 ;
+    ra <= \$115 ;
   always @(posedge clk)
-    ra <= \$112 ;
-  always @(posedge clk)
-    src__data <= \$113 ;
+    src__data <= \$116 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -21897,281 +22478,275 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$55 ),
-    .rp__addr(\r_addr$48 ),
-    .rp__en(\r_en$49 ),
+    .r_data(\r_data$54 ),
+    .rp__addr(\r_addr$47 ),
+    .rp__en(\r_en$48 ),
     .rst(rst),
-    .w_addr(\w_addr$50 ),
-    .w_data(\w_data$51 ),
-    .w_en(\w_en$52 )
+    .w_addr(\w_addr$49 ),
+    .w_data(\w_data$50 ),
+    .w_en(\w_en$51 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$81  = wb_active;
-    if (\$30 ) begin
-      \$81  = 1'h1;
+    \$85  = wb_active;
+    if (\$31 ) begin
+      \$85  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$81  = 1'h0;
+        \$85  = 1'h0;
       end
     end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$82  = wb_cnt;
-    if (\$30 ) begin
-      \$82  = 7'h00;
-    end else if (wb_active) begin
-      \$82  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$82  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$83  = \$signal ;
-    if (\$30 ) begin
-      \$83  = \$31 ;
-    end else if (wb_active) begin
-      \$83  = \$34 ;
-    end
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$84  = last;
-    if (\$30 ) begin
-      \$84  = 1'h0;
-    end else if (wb_active) begin
-      \$84  = \$35 ;
-    end
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$85  = \$36 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$86  = wb_full[9:0];
+    \$86  = wb_cnt;
+    if (\$31 ) begin
+      \$86  = 7'h00;
+    end else if (wb_active) begin
+      \$86  = \$33 [6:0];
+    end
     if (rst) begin
-      \$86  = 10'h000;
+      \$86  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$87  = wb_pend_early;
+    \$87  = \$signal ;
+    if (\$31 ) begin
+      \$87  = \$32 ;
+    end else if (wb_active) begin
+      \$87  = \$35 ;
+    end
     if (rst) begin
       \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = \$like ;
+    \$88  = last;
+    if (\$31 ) begin
+      \$88  = 1'h0;
+    end else if (wb_active) begin
+      \$88  = \$36 ;
+    end
     if (rst) begin
-      \$88  = 10'h000;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = wb_pend_mid;
+    \$89  = \$37 ;
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = waddr2;
+    \$90  = wb_full[9:0];
     if (rst) begin
       \$90  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = \$37 [5:0];
+    \$91  = wb_pend_early;
     if (rst) begin
-      \$91  = 6'h00;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = \$38 [5:0];
+    \$92  = \$like ;
     if (rst) begin
-      \$92  = 6'h00;
+      \$92  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$93  = \$39 ;
+    \$93  = wb_pend_mid;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$94  = \$40 ;
+    \$94  = waddr2;
     if (rst) begin
-      \$94  = 6'h00;
+      \$94  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$95  = h_we_dst;
+    \$95  = \$38 [5:0];
     if (rst) begin
-      \$95  = 1'h0;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$96  = h_addr[5:0];
+    \$96  = \$39 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$97  = h_wdata;
+    \$97  = \$40 ;
     if (rst) begin
-      \$97  = 16'h0000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$98  = \$41 [63:0];
+    \$98  = \$41 ;
     if (rst) begin
-      \$98  = 64'h0000000000000000;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$99  = \$42 [63:0];
+    \$99  = h_we_dst;
     if (rst) begin
-      \$99  = 64'h0000000000000000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$100  = \$44 ;
+    \$100  = \$42 ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$101  = \$46 ;
+    \$101  = \$43 [63:0];
     if (rst) begin
       \$101  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$102  = \$50 ;
+    \$102  = \$44 [63:0];
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$103  = \$signature__addr$16 ;
+    \$103  = \$46 ;
     if (rst) begin
-      \$103  = 6'h00;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$104  = \$55 ;
+    \$104  = \$48 ;
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$105  = \$60 ;
+    \$105  = \$52 ;
     if (rst) begin
       \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$106  = \$66 ;
+    \$106  = \$signature__addr$16 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$107  = \$70 ;
+    \$107  = \$57 ;
     if (rst) begin
       \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$108  = \$71 ;
+    \$108  = \$62 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$109  = \$73 ;
+    \$109  = \$68 ;
     if (rst) begin
       \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$110  = \$78 ;
+    \$110  = \$74 ;
     if (rst) begin
-      \$110  = 64'h0000000000000000;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$111  = out;
+    \$111  = \$75 ;
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$112  = ra;
+    \$112  = \$77 ;
+    if (rst) begin
+      \$112  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$113  = \$82 ;
+    if (rst) begin
+      \$113  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$114  = out;
+    if (rst) begin
+      \$114  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$115  = ra;
     if (ctl__arm) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end else if (src__rd_en) begin
-      \$112  = \$79 [9:0];
+      \$115  = \$83 [9:0];
     end
     if (rst) begin
-      \$112  = 10'h000;
+      \$115  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$113  = \$80 ;
+    \$116  = \$84 ;
     if (rst) begin
-      \$113  = 16'h0000;
+      \$116  = 16'h0000;
     end
   end
   assign \$signature__addr  = acc__raddr;
   assign wo_addr = wo_r__addr;
   assign w_addr_r = \$signature__addr$16 ;
   assign \$signal$19  = \$signature__en ;
+  assign \$signature__data  = acc__wdata;
   assign \h_wacc$66  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$55  = \$54 ;
+  assign \$24  = src_sel;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$57  = \$56 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -22285,8 +22860,8 @@ module \eie_ecp5_4pe.pe3.act.bank1 (rst, rp__addr, rp__en, w_addr, w_data, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , acc__we, ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry
-, acc__raddr_next, acc__ren, acc__raddr, acc__waddr_next, acc__waddr, clk);
+module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__we_next, \new , ev_bypass, busy_next, acc__rdata, ctl__running, h_addr, h_wdata, ctl__start, shift, entry__valid, entry__first, entry__a, h_rdata, ev_entry, acc__raddr_next
+, acc__ren, acc__raddr, acc__waddr_next, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$46 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$46  = 1'h0;
   wire [6:0] \$1 ;
@@ -22307,41 +22882,42 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [31:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [16:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  reg [15:0] \$31 ;
-  reg \$32 ;
+  wire \$31 ;
+  reg [15:0] \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg [3:0] \$35 ;
+  reg \$35 ;
   reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
-  reg \$39 ;
+  reg [3:0] \$37 ;
+  reg [15:0] \$38 ;
+  reg [5:0] \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg [5:0] \$41 ;
-  reg \$42 ;
+  reg \$41 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
-  reg [5:0] \$49 ;
+  reg [15:0] \$48 ;
+  reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [5:0] \$50 ;
   reg [5:0] \$51 ;
-  reg \$52 ;
+  reg [5:0] \$52 ;
   reg \$53 ;
-  reg [5:0] \$54 ;
-  reg [16:0] \$55 ;
-  reg \$56 ;
-  reg [15:0] \$57 ;
+  reg \$54 ;
+  reg [5:0] \$55 ;
+  reg [16:0] \$56 ;
+  reg \$57 ;
+  reg [15:0] \$58 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -22355,12 +22931,11 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$30 ;
   reg \$signal$34  = 1'h0;
   reg \$signal$37  = 1'h0;
-  (* init = 6'h00 *)
-  wire [5:0] \$signal$42 ;
+  reg \$signal$43  = 1'h0;
   reg \$signal$45  = 1'h0;
-  reg \$signal$46  = 1'h0;
-  reg \$signal$49  = 1'h0;
+  reg \$signal$56  = 1'h0;
   reg \$signal$60  = 1'h0;
+  reg [5:0] \$signal$61  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -22372,14 +22947,10 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [15:0] acc__rdata;
   output acc__ren;
   reg acc__ren = 1'h0;
-  output [5:0] acc__waddr;
-  reg [5:0] acc__waddr = 6'h00;
   (* keep = 32'd1 *)
   output [5:0] acc__waddr_next;
   reg [5:0] acc__waddr_next = 6'h00;
   wire [15:0] acc__wdata;
-  output acc__we;
-  wire acc__we;
   output acc__we_next;
   wire acc__we_next;
   wire busy;
@@ -22456,59 +23027,59 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$32 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$33 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$34 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$35 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$36 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$37 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$38 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$39 ;
   always @(posedge clk)
-    \$signal$49  <= \$39 ;
+    \$signal$45  <= \$40 ;
   always @(posedge clk)
-    \$signal$60  <= \$40 ;
+    \$signal$56  <= \$41 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    \$signal$34  <= \$43 ;
+    \$signal$34  <= \$44 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p <= \$48 ;
+    s4_p <= \$49 ;
   always @(posedge clk)
-    shift_q_c0 <= \$49 ;
+    shift_q_c0 <= \$50 ;
   always @(posedge clk)
-    shift_q_c1 <= \$50 ;
+    shift_q_c1 <= \$51 ;
   always @(posedge clk)
-    shift_q_c2 <= \$51 ;
+    shift_q_c2 <= \$52 ;
   always @(posedge clk)
-    \$signal$45  <= \$52 ;
+    \$signal$43  <= \$53 ;
   always @(posedge clk)
-    \$signal$46  <= \$53 ;
+    \$signal$60  <= \$54 ;
   always @(posedge clk)
-    acc__waddr <= \$54 ;
+    \$signal$61  <= \$55 ;
   always @(posedge clk)
-    s5_x <= \$55 ;
+    s5_x <= \$56 ;
   always @(posedge clk)
-    \$signal$37  <= \$56 ;
+    \$signal$37  <= \$57 ;
   always @(posedge clk)
-    last_val <= \$57 ;
+    last_val <= \$58 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -22522,13 +23093,12 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign acc__we_next = \$7  & \$8 ;
   assign \$9  = \$signal$37  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign acc__we = \$signal$45  & \$signal$46 ;
-  assign ev_bypass = \$signal$45  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$49 ;
+  assign ev_bypass = \$signal$43  & \$signal$37 ;
+  assign \$11  = ev_entry | \$signal$45 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$45 ;
+  assign busy = \$12  | \$signal$43 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$49 ;
+  assign \$14  = \$13  | \$signal$45 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -22537,107 +23107,108 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$49  & \$21 ;
+  assign \$22  = \$signal$45  & \$21 ;
   assign \$23  = $signed(s3_a) * $signed(s3_w);
   assign \$24  = ~ ctl__start;
   assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren & \$signal$34 ;
-  assign \$27  = \$26  & \$signal$45 ;
-  assign \$28  = \$27  & \$signal$46 ;
-  assign \$29  = acc__raddr == acc__waddr;
-  assign \$30  = \$28  & \$29 ;
+  assign \$26  = acc__ren ? x : 17'h00000;
+  assign \$27  = acc__ren & \$signal$34 ;
+  assign \$28  = \$27  & \$signal$43 ;
+  assign \$29  = \$28  & \$signal$60 ;
+  assign \$30  = acc__raddr == \$signal$61 ;
+  assign \$31  = \$29  & \$30 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$32  = \$16 ;
+    \$32  = cb_r__data;
     if (rst) begin
-      \$32  = 1'h0;
+      \$32  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$33  = \$17 ;
+    \$33  = \$16 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$34  = entry__first;
+    \$34  = \$17 ;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__first;
     if (rst) begin
-      \$35  = 4'h0;
+      \$35  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__z;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$37  = entry__a;
+    \$37  = entry__v;
     if (rst) begin
-      \$37  = 16'h0000;
+      \$37  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$38  = row_next;
+    \$38  = entry__a;
+    if (rst) begin
+      \$38  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$39  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$39  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$39  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$39  = \$20 ;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$20 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$41  = \$2 [5:0];
+    \$41  = \$signal$18 ;
     if (rst) begin
-      \$41  = 6'h00;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$signal$60 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$56 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
@@ -22649,30 +23220,30 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$46  = s2_a;
+    \$46  = acc__raddr_next;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = \$23 ;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$49  = shift;
+    \$49  = \$23 ;
     if (rst) begin
-      \$49  = 6'h00;
+      \$49  = 32'd0;
     end
   end
   always @* begin
@@ -22691,51 +23262,51 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$52  = \$25 ;
+    \$52  = shift;
     if (rst) begin
-      \$52  = 1'h0;
+      \$52  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$53  = \$signal$34 ;
+    \$53  = \$25 ;
     if (rst) begin
       \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$54  = acc__raddr;
+    \$54  = \$signal$34 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$55  = x;
+    \$55  = acc__raddr;
     if (rst) begin
-      \$55  = 17'h00000;
+      \$55  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$56  = \$30 ;
+    \$56  = \$26 ;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$57  = \$10 [16:1];
+    \$57  = \$31 ;
     if (rst) begin
-      \$57  = 16'h0000;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$31  = cb_r__data;
+    \$58  = \$10 [16:1];
     if (rst) begin
-      \$31  = 16'h0000;
+      \$58  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -22748,7 +23319,6 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign s4_row = acc__raddr;
   assign \$signal$30  = acc__ren;
   assign s4_wrow = acc__waddr_next;
-  assign \$signal$42  = acc__waddr;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
@@ -23284,7 +23854,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$48 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$48  = 1'h0;
   wire \$1 ;
@@ -23308,72 +23878,82 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   wire \$26 ;
   wire \$27 ;
   wire [15:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
   wire [15:0] \$30 ;
-  wire [15:0] \$31 ;
+  wire [16:0] \$31 ;
   wire [15:0] \$32 ;
-  wire [15:0] \$33 ;
-  wire [16:0] \$34 ;
-  wire \$35 ;
+  wire [16:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [16:0] \$41 ;
-  wire [16:0] \$42 ;
-  wire [16:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
-  wire \$47 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
+  wire [15:0] \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire [12:0] \$5 ;
   wire \$50 ;
-  reg \$51 ;
-  reg [12:0] \$52 ;
-  reg [15:0] \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [9:0] \$57 ;
-  reg [9:0] \$58 ;
-  reg \$59 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  reg \$58 ;
+  reg [12:0] \$59 ;
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [9:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
   reg [15:0] \$67 ;
-  reg [15:0] \$68 ;
-  reg [15:0] \$69 ;
+  reg \$68 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
   reg [15:0] \$70 ;
-  reg [15:0] \$71 ;
+  reg \$71 ;
   reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
-  reg [2:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
   reg [15:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
+  reg [10:0] \$81 ;
+  reg [10:0] \$82 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
   reg \$86 ;
-  reg [15:0] \$87 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [15:0] \$89 ;
   wire [13:0] \$9 ;
+  reg [15:0] \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg \$93 ;
+  reg \$94 ;
+  reg \$95 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -23416,27 +23996,27 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$60 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
   output [15:0] \r_data$25 ;
   wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$62 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$52 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$53 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$54 ;
-  wire \w_en$54 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
   (* keep = 32'd1 *)
   reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
@@ -23467,10 +24047,11 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_ge3 = 1'h0;
   reg x5_ge4 = 1'h0;
   reg [15:0] x5_lastline = 16'h0000;
-  reg [15:0] x5_line = 16'h0000;
-  reg [15:0] x5_line1 = 16'h0000;
-  reg [15:0] x5_line2 = 16'h0000;
+  reg [10:0] x5_line = 11'h000;
+  reg [10:0] x5_line1 = 11'h000;
+  reg [10:0] x5_line2 = 11'h000;
   reg [15:0] x5_lm1 = 16'h0000;
+  reg x5_ne_last = 1'h0;
   reg x5_nz = 1'h0;
   reg x5_one = 1'h0;
   reg [2:0] x5_slot = 3'h0;
@@ -23478,6 +24059,16 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   reg x5_two = 1'h0;
   output x5_v;
   reg x5_v = 1'h0;
+  reg x5_wrap0 = 1'h0;
+  reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
+  assign \$4  = x0_v & \$3 ;
+  assign \$6  = ptr_base + \$5 ;
+  assign \$7  = \$6  + x0_j[0];
+  assign \$9  = ptr_base + \$8 ;
+  assign \$10  = ~ ctl__arm;
+  assign \$11  = x1_v & \$10 ;
+  assign \$12  = ~ ctl__arm;
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
@@ -23493,111 +24084,111 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
-  assign \$34  = x4_len - 1'h1;
-  assign \$35  = | x4_len;
-  assign \$36  = x4_len == 1'h1;
-  assign \$37  = x4_len == 2'h2;
-  assign \$38  = x4_len >= 2'h3;
-  assign \$39  = x4_len >= 3'h4;
-  assign \$40  = x5_v & x5_nz;
+  assign \$29  = spmat_base + \$28 ;
+  assign \$31  = spmat_base + \$30 ;
+  assign \$33  = spmat_base + \$32 ;
+  assign \$36  = \$34  != \$35 ;
+  assign \$39  = \$37  != \$38 ;
+  assign \$41  = x5_v & x5_nz;
+  assign \$42  = \$41  ? x5_lastline : prev_last;
+  assign \$43  = \$40  != \$42 ;
+  assign \$47  = x4_len - 1'h1;
+  assign \$48  = | x4_len;
+  assign \$49  = x4_len == 1'h1;
+  assign \$50  = x4_len == 2'h2;
+  assign \$51  = x4_len >= 2'h3;
+  assign \$52  = x4_len >= 3'h4;
+  assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$60  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$62  = ctl__pf_active ? x1_v : 1'h1;
-  assign \$41  = spmat_base + x5_line;
-  assign \$42  = spmat_base + x5_line1;
-  assign \$43  = spmat_base + x5_line2;
-  assign \$44  = x5_line1 != x5_line;
-  assign \$45  = x5_line2 != x5_line1;
-  assign \$46  = ~ x5_nz;
-  assign \$47  = ~ have;
-  assign \$48  = x5_line != prev_last;
-  assign \$49  = \$47  | \$48 ;
-  assign \$50  = x5_nz & \$49 ;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \$54  = ~ x5_nz;
+  assign \$55  = ~ have;
+  assign \$56  = \$55  | x5_ne_last;
+  assign \$57  = x5_nz & \$56 ;
   always @(posedge clk)
-    x0_v <= \$51 ;
+    x0_v <= \$58 ;
   always @(posedge clk)
-    x0_j <= \$52 ;
+    x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$53 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
-    x1_v <= \$54 ;
+    x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$55 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$56 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$57 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$58 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$59 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$60 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$61 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$62 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$63 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$64 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$65 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$66 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$67 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$68 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$69 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$70 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$71 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$72 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$73 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$74 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$75 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$76 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_slot <= \$77 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_slot2 <= \$78 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_lastline <= \$79 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_lm1 <= \$80 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_nz <= \$81 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_one <= \$82 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_two <= \$83 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_ge3 <= \$84 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_ge4 <= \$85 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    have <= \$86 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    prev_last <= \$87 ;
+    x5_ge3 <= \$94 ;
+  always @(posedge clk)
+    x5_ge4 <= \$95 ;
+  always @(posedge clk)
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
-  assign \$4  = x0_v & \$3 ;
-  assign \$6  = ptr_base + \$5 ;
-  assign \$7  = \$6  + x0_j[0];
-  assign \$9  = ptr_base + \$8 ;
-  assign \$10  = ~ ctl__arm;
-  assign \$11  = x1_v & \$10 ;
-  assign \$12  = ~ ctl__arm;
   \eie_ecp5_4pe.pe3.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -23611,247 +24202,198 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   \eie_ecp5_4pe.pe3.ptr.odd  odd (
     .clk(clk),
     .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$60 ),
-    .rp__en(\r_en$62 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$54 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$51  = \$2 ;
+    \$58  = \$2 ;
     if (rst) begin
-      \$51  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$52  = ann__j;
+    \$59  = ann__j;
     if (rst) begin
-      \$52  = 13'h0000;
+      \$59  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$53  = ann__a;
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$54  = \$4 ;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$55  = x0_a;
-    if (rst) begin
-      \$55  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$56  = x0_j[0];
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$57  = \$7 [9:0];
-    if (rst) begin
-      \$57  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$58  = \$9 [9:0];
-    if (rst) begin
-      \$58  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$59  = \$11 ;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$60  = x1_a;
+    \$60  = ann__a;
     if (rst) begin
       \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$61  = x1_par;
+    \$61  = \$4 ;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$62  = \$13 ;
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$63  = x2_a;
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$64  = x2_par;
+    \$64  = \$7 [9:0];
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$65  = \$15 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$66  = x3_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$67  = \$16 ;
+    \$67  = x1_a;
     if (rst) begin
       \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$68  = \$18 [15:0];
+    \$68  = x1_par;
     if (rst) begin
-      \$68  = 16'h0000;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$69  = \$20 [15:0];
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$70  = \$23 [15:0];
+    \$70  = x2_a;
     if (rst) begin
       \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$71  = \$25 [15:0];
+    \$71  = x2_par;
     if (rst) begin
-      \$71  = 16'h0000;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$72  = \$27 ;
+    \$72  = \$15 ;
     if (rst) begin
       \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$73  = x4_a;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$74  = \$28 ;
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$75  = \$29 ;
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$76  = \$30 ;
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$77  = \$31 [2:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
-      \$77  = 3'h0;
+      \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$78  = \$32 [2:0];
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 3'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$79  = \$33 ;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$80  = \$34 [15:0];
+    \$80  = x4_a;
     if (rst) begin
       \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$81  = \$35 ;
+    \$81  = \$29 [10:0];
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$82  = \$36 ;
+    \$82  = \$31 [10:0];
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$83  = \$37 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$84  = \$38 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
@@ -23865,33 +24407,103 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$86  = have;
-    if (ctl__arm) begin
-      \$86  = 1'h0;
-    end else if (\$40 ) begin
-      \$86  = 1'h1;
-    end
+    \$86  = \$43 ;
     if (rst) begin
       \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$87  = prev_last;
+    \$87  = \$44 [2:0];
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$88  = \$45 [2:0];
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$89  = \$46 ;
+    if (rst) begin
+      \$89  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$90  = \$47 [15:0];
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$91  = \$48 ;
+    if (rst) begin
+      \$91  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$92  = \$49 ;
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$93  = \$50 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$94  = \$51 ;
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$95  = \$52 ;
+    if (rst) begin
+      \$95  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$96  = have;
     if (ctl__arm) begin
-    end else if (\$40 ) begin
-      \$87  = x5_lastline;
+      \$96  = 1'h0;
+    end else if (\$53 ) begin
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$87  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$52  = w_addr;
-  assign \w_data$53  = w_data;
-  assign h_we_odd = \w_en$54 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
   assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
@@ -23910,31 +24522,36 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$54 , ctl__arm, ctl__pf_active, w_
   assign \desc__data.ge3  = desc__data[76];
   assign \desc__data.ge4  = desc__data[77];
   assign \desc__data.newline  = desc__data[78];
-  assign desc__data[78] = \$50 ;
+  assign desc__data[78] = \$57 ;
   assign desc__data[77] = x5_ge4;
   assign desc__data[76] = x5_ge3;
   assign desc__data[75] = x5_two;
   assign desc__data[74] = x5_one;
-  assign desc__data[73] = \$46 ;
+  assign desc__data[73] = \$54 ;
   assign desc__data[72:57] = x5_a;
   assign desc__data[56:41] = x5_lm1;
-  assign desc__data[40] = \$45 ;
-  assign desc__data[39] = \$44 ;
+  assign desc__data[40] = x5_wrap1;
+  assign desc__data[39] = x5_wrap0;
   assign desc__data[38:36] = x5_slot2;
   assign desc__data[35:33] = x5_slot;
-  assign desc__data[32:22] = \$43 [10:0];
-  assign desc__data[21:11] = \$42 [10:0];
-  assign desc__data[10:0] = \$41 [10:0];
+  assign desc__data[32:22] = x5_line2;
+  assign desc__data[21:11] = x5_line1;
+  assign desc__data[10:0] = x5_line;
   assign \$5  = { 1'h0, x0_j[12:1] };
   assign \$8  = { 1'h0, x0_j[12:1] };
   assign \$28  = { 3'h0, x4_lo[15:3] };
-  assign \$29  = { 3'h0, x4_lo1[15:3] };
-  assign \$30  = { 3'h0, x4_lo2[15:3] };
-  assign \$31 [15:3] = 13'h0000;
-  assign \$31 [2:0] = x4_lo[2:0];
-  assign \$32 [15:3] = 13'h0000;
-  assign \$32 [2:0] = x4_lo2[2:0];
-  assign \$33  = { 3'h0, x4_hm1[15:3] };
+  assign \$30  = { 3'h0, x4_lo1[15:3] };
+  assign \$32  = { 3'h0, x4_lo2[15:3] };
+  assign \$34  = { 3'h0, x4_lo1[15:3] };
+  assign \$35  = { 3'h0, x4_lo[15:3] };
+  assign \$37  = { 3'h0, x4_lo2[15:3] };
+  assign \$38  = { 3'h0, x4_lo1[15:3] };
+  assign \$40  = { 3'h0, x4_lo[15:3] };
+  assign \$44 [15:3] = 13'h0000;
+  assign \$44 [2:0] = x4_lo[2:0];
+  assign \$45 [15:3] = 13'h0000;
+  assign \$45 [2:0] = x4_lo2[2:0];
+  assign \$46  = { 3'h0, x4_hm1[15:3] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -34,11 +34,8 @@ def test_clear_writeback_swap():
         for r, v in enumerate(vals):
             ctx.set(dut.acc.waddr_next, r + 1)
             ctx.set(dut.acc.we_next, int(r + 1 < len(vals)))
-            ctx.set(dut.acc.waddr, r)
             ctx.set(dut.acc.wdata, v)
-            ctx.set(dut.acc.we, 1)
             await ctx.tick()
-        ctx.set(dut.acc.we, 0)
         ctx.set(dut.ctl.running, 0)
         ctx.set(dut.relu, 1)
         # write-back to next-bank addresses 3 ..
@@ -128,12 +125,18 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         return [a for a, _ in reads], [o for _, o in reads]
 
     async def host_write(ctx, words):
-        for r, v in enumerate(words):
-            ctx.set(dut.h_addr, r)
-            ctx.set(dut.h_wacc, v)
-            ctx.set(dut.h_we_dst, 1)
+        # each write lands a cycle later, its value on the accumulate port's read data: the
+        # arithmetic unit's idle adder passes it to wdata (here the testbench does)
+        for r, v in enumerate(words + [None]):
+            ctx.set(dut.acc.wdata, ctx.get(dut.acc.rdata))
+            if v is None:
+                ctx.set(dut.h_we_dst, 0)
+            else:
+                ctx.set(dut.h_addr, r)
+                ctx.set(dut.h_dst_addr, r)
+                ctx.set(dut.h_wacc, v)
+                ctx.set(dut.h_we_dst, 1)
             await ctx.tick()
-        ctx.set(dut.h_we_dst, 0)
 
     async def start(ctx, keep):
         ctx.set(dut.keep_acc, keep)
@@ -159,12 +162,9 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         ctx.set(dut.acc.we_next, 1)
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 5
-        ctx.set(dut.acc.waddr, 2)
         ctx.set(dut.acc.wdata, 5 + 100)
-        ctx.set(dut.acc.we, 1)
         ctx.set(dut.acc.we_next, 0)
         await ctx.tick()
-        ctx.set(dut.acc.we, 0)
         ctx.set(dut.ctl.running, 0)
         acc, _ = await read_dst(ctx)
         assert acc == [2047, -2048, 105, -7, 0, 300, 0, 0]
@@ -203,13 +203,10 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         ctx.set(dut.ctl.running, 1)
         # cycle c: entry 3 written (first write: its valid bit is off until the end of c)
         # while the lookup for the read in c+1 of entry 3 happens
-        ctx.set(dut.acc.waddr, 3)
         ctx.set(dut.acc.wdata, -77)
-        ctx.set(dut.acc.we, 1)
         ctx.set(dut.acc.we_next, 0)
         ctx.set(dut.acc.raddr_next, 3)
         await ctx.tick()
-        ctx.set(dut.acc.we, 0)
         ctx.set(dut.acc.raddr, 3)
         ctx.set(dut.acc.raddr_next, 4)
         await ctx.tick()
@@ -221,12 +218,9 @@ def test_valid_bit_looked_up_early_sees_the_write_of_that_cycle():
         await ctx.tick()
         assert ctx.get(dut.acc.rdata) == 0
         # entry 5 written in c, looked up in c+1, read in c+2 (the valid bits lag a cycle)
-        ctx.set(dut.acc.waddr, 5)
         ctx.set(dut.acc.wdata, 123)
-        ctx.set(dut.acc.we, 1)
         ctx.set(dut.acc.we_next, 0)
         await ctx.tick()
-        ctx.set(dut.acc.we, 0)
         ctx.set(dut.acc.raddr_next, 5)
         await ctx.tick()
         ctx.set(dut.acc.raddr, 5)
@@ -259,13 +253,10 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
         ctx.set(dut.acc.waddr_next, r)                     # the row, a cycle early
         ctx.set(dut.acc.we_next, 1)
         await ctx.tick()
-        ctx.set(dut.acc.waddr, r)
         ctx.set(dut.acc.wdata, v)
-        ctx.set(dut.acc.we, 1)
         ctx.set(dut.acc.we_next, 0)
         ctx.set(dut.ctl.start, start)
         await ctx.tick()
-        ctx.set(dut.acc.we, 0)
         ctx.set(dut.ctl.start, 0)
 
     async def bench(ctx):
@@ -285,6 +276,39 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
         assert await read_entry(ctx, dut, 2) == (0, 0)               # cleared by the start
         await write(ctx, 4, 66, start=0)
         assert await read_entry(ctx, dut, 4) == (66, 66)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_host_write_passes_the_adder_whatever_the_datapath_port_points_at():
+    """The host's preload reaches the file through the accumulate port (its value on
+    ``rdata``, the idle adder passing it to ``wdata``): the file's own word at the port's
+    stale read address must not leak into it, whatever that entry holds."""
+    cfg = EIEConfig(pes=1, act_bits=8, acc_bits=12, regfile_entries=6)
+    hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
+    dut = ActRW(hw, init_acc=[0, 0x555, -1, 0x2AA])
+    writes = {0: -2048, 4: 0x0F0, 5: 1, 6: -1366}
+
+    async def bench(ctx):
+        for stale in (1, 2, 3):                    # the datapath port left at a valid entry
+            ctx.set(dut.acc.raddr_next, stale)
+            ctx.set(dut.acc.raddr, stale)
+            await ctx.tick()
+            for r, v in list(writes.items()) + [(None, None)]:
+                ctx.set(dut.acc.wdata, ctx.get(dut.acc.rdata))     # the idle adder
+                ctx.set(dut.h_we_dst, int(r is not None))
+                if r is not None:
+                    ctx.set(dut.h_dst_addr, r)
+                    ctx.set(dut.h_wacc, v)
+                await ctx.tick()
+            for r, v in writes.items():
+                assert (await read_entry(ctx, dut, r)) == (v, write_out_ref(v, cfg.act_bits, False)), (stale, r)
+            # the stale entry itself is untouched
+            want = [0, 0x555, -1, 0x2AA][stale]
+            assert (await read_entry(ctx, dut, stale))[0] == want
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -1,6 +1,7 @@
-"""Fan-out helpers of the RTL: register copies and the sliced wide choice
-(:func:`eie.hdl.interfaces.register_copies`, :func:`~eie.hdl.interfaces.sliced_choice`),
-checked in the Amaranth simulator against a plain list index."""
+"""Fan-out helpers of the RTL: register copies, the slices they drive and the sliced wide
+choice (:func:`eie.hdl.interfaces.register_copies`, :func:`~eie.hdl.interfaces.bit_slices`,
+:func:`~eie.hdl.interfaces.sliced_choice`), checked in the Amaranth simulator against a plain
+list index."""
 
 import random
 
@@ -8,7 +9,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from eie.hdl.interfaces import register_copies, sliced_choice
+from eie.hdl.interfaces import bit_slices, register_copies, sliced_choice
 
 
 @pytest.mark.parametrize("n_choices, width, copies", [(8, 64, 4), (3, 17, 4), (2, 64, 1), (1, 5, 2), (4, 6, 8)])
@@ -43,3 +44,21 @@ def test_sliced_choice_is_the_indexed_word_one_cycle_after_the_select(n_choices,
 def test_sliced_choice_refuses_words_of_different_widths():
     with pytest.raises(ValueError, match="one width"):
         sliced_choice([Signal(8), Signal(9)], [Signal(), Signal()])
+
+
+@pytest.mark.parametrize("width, n", [(64, 4), (17, 4), (5, 8), (1, 1), (10, 3), (6, 4)])
+def test_bit_slices_cover_every_bit_once_in_order_in_at_most_n_equal_slices(width, n):
+    sl = bit_slices(width, n)
+    bits = [b for s in sl for b in range(width)[s]]
+    assert bits == list(range(width))                     # every bit once, in order
+    assert 1 <= len(sl) <= n
+    sizes = [s.stop - s.start for s in sl]
+    assert len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]
+    # as few slices as the ceiling division allows (each copy drives ceil(width / n) bits)
+    assert sizes[0] == -(-width // n)
+
+
+def test_bit_slices_refuses_an_empty_width_or_no_copies():
+    for width, n in ((0, 4), (8, 0)):
+        with pytest.raises(ValueError, match="bit_slices"):
+            bit_slices(width, n)

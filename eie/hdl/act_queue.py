@@ -38,7 +38,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import Broadcast, DescWrite, PassControl, QueueIssue, desc_layout, slot_bits
+from .interfaces import Broadcast, DescWrite, PassControl, QueueIssue, bit_slices, desc_layout, slot_bits
 from .params import POP_COPIES, HWConfig
 
 __all__ = ["ActQueue", "desc_layout", "slot_bits"]   # the layout lives in .interfaces
@@ -141,10 +141,8 @@ class ActQueue(wiring.Component):
         # head and next move on a pop: ~2 x 70 flip-flops.  Each slice of them takes its own
         # copy of the pop (from its own copy of cnt_nz, below), so no one LUT drives them all
         width = len(nxt.as_value())
-        step = -(-width // len(pops))
         head_v, nxt_v, rd_v = self.issue.head.as_value(), nxt.as_value(), rp2.data.as_value()
-        for k, lo in enumerate(range(0, width, step)):
-            sl = slice(lo, min(width, lo + step))
+        for k, sl in enumerate(bit_slices(width, len(pops))):
             m.d.sync += [head_v[sl].eq(Mux(pops[k], x1[sl], x0[sl])), nxt_v[sl].eq(Mux(pops[k], rd_v[sl], x1[sl]))]
         m.d.sync += [wq.eq(self.wr.data),
                      fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),

@@ -28,9 +28,13 @@ Ports and timing
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
 * Host: ``h_we_src``/``h_we_next`` write a bank (``h_wdata``); ``h_we_dst`` writes destination
-  entry ``h_addr`` (``h_wacc``) through the accumulate port's write port, one cycle after
-  the other host writes (registered first; the host writes only while no pass runs, so the
-  two never meet); ``h_src``, ``h_next`` two cycles after
+  entry ``h_addr`` (``h_wacc``) one cycle after the other host writes, through the
+  accumulate port: the value (registered first) comes out on ``acc.rdata`` in place of the
+  file's word, and the arithmetic unit's adder, idle while no pass runs, passes it to
+  ``acc.wdata`` (:class:`~eie.hdl.interfaces.AccPort`), so no multiplexer sits between
+  the adder and the file's write data (the host writes only while no pass runs, so the
+  two never meet); ``h_dst_addr`` is ``h_addr`` in a register of its own (the one-hot
+  decoder of the write's valid bit); ``h_src``, ``h_next`` two cycles after
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
@@ -96,6 +100,7 @@ class ActRW(wiring.Component):
             "acc": In(AccPort(hw)),
             "wb": In(WriteBack()),
             "h_addr": In(max(ab, hw.row_bits)),
+            "h_dst_addr": In(max(ab, hw.row_bits)),
             "h_wdata": In(signed(c.act_bits)),
             "h_wacc": In(signed(c.acc_bits)),
             "h_we_src": In(1),
@@ -175,29 +180,31 @@ class ActRW(wiring.Component):
         # runs).  The host's write is registered first (it lands one cycle later than the
         # other memories' host writes, long before any pass can start), so the decode of
         # the host bus never sits in front of the file's write port and valid bits.
-        h_we, h_waddr, h_wacc = Signal(), Signal(hw.row_bits), Signal(signed(c.acc_bits))
+        # the host's value, zero unless a host write lands in the cycle (it is OR-ed onto the
+        # accumulate port's read data, whose valid bit is then off)
+        h_we, h_wacc = Signal(), Signal(signed(c.acc_bits))
         # the write's enable and address are registers, loaded a cycle early from the host's
         # strobe and the datapath's we_next / waddr_next: the file's write-enable decoder
         # and address pins start from flip-flops (the enable behind two LUTs of the
         # datapath's and the host's strobes was a critical path)
         w_en_r, w_addr_r = Signal(), Signal(hw.row_bits)
         m.d.sync += [w_en_r.eq(self.acc.we_next | self.h_we_dst),
-                     w_addr_r.eq(Mux(self.h_we_dst, self.h_addr[:hw.row_bits], self.acc.waddr_next))]
-        m.d.sync += [h_we.eq(self.h_we_dst), h_waddr.eq(self.h_addr[:hw.row_bits]), h_wacc.eq(self.h_wacc)]
+                     w_addr_r.eq(Mux(self.h_we_dst, self.h_dst_addr[:hw.row_bits], self.acc.waddr_next))]
+        m.d.sync += [h_we.eq(self.h_we_dst), h_wacc.eq(Mux(self.h_we_dst, self.h_wacc, 0))]
         # the one-hots of the two write addresses, decoded a cycle before the write from
         # registers (the host's offset; the datapath's ``waddr_next``): set_q below is a choice between them, not a decoder behind a multiplexer
         # (without timing_registers: the one-hot decoded from the registered write address)
         onehot = Const(1, hw.dst_depth)
         if hw.timing_registers:
             h_oh, acc_oh = Signal(hw.dst_depth), Signal(hw.dst_depth)
-            m.d.sync += [h_oh.eq(onehot << self.h_addr[:hw.row_bits]), acc_oh.eq(onehot << self.acc.waddr_next)]
+            m.d.sync += [h_oh.eq(onehot << self.h_dst_addr[:hw.row_bits]), acc_oh.eq(onehot << self.acc.waddr_next)]
             set_next = Mux(w_en_r, Mux(h_we, h_oh, acc_oh), 0)
         else:
             set_next = Mux(w_en_r, onehot << w_addr_r, 0)
         m.d.comb += [
             dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
             dst_w.addr.eq(w_addr_r), dst_w.en.eq(w_en_r),
-            dst_w.data.eq(Mux(h_we, h_wacc, self.acc.wdata)),
+            dst_w.data.eq(self.acc.wdata),
         ]
         # Valid bits: a write's bit is set a cycle late, from a registered one-hot of its
         # address (set_q), so no address multiplexer or decoder sits in front of the 64
@@ -221,13 +228,14 @@ class ActRW(wiring.Component):
             w_set_q.eq(dst_w.en & ~clear & (dst_w.addr < hw.dst_depth if hw.dst_depth < 1 << hw.row_bits else 1)),
             pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
             pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
-            dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
+            # (off in a host write's cycle: the port carries the host's value then)
+            dp_valid.eq((pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))) & ~self.h_we_dst),
             # set_q holds the one-hot of the previous cycle's write (w_en_q, w_addr_q): its bit
             # at wo_addr, dropped by clear_q, is a compare of registers, not a 64:1 choice
             wo_valid.eq(valid.bit_select(wo_vaddr, 1)), wo_set.eq(w_set_q & (w_addr_q == wo_addr)),
             valid.eq(Mux(clear, 0, valid | Mux(clear_q, 0, set_q))),
         ]
-        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0))
+        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0) | h_wacc)
         acc = Signal(signed(c.acc_bits))
         m.d.comb += acc.eq(Mux(wo_valid | wo_set, wo_r.data, 0))
         out = Signal(signed(c.act_bits))

@@ -49,7 +49,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl, register_copies
+from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl, bit_slices, register_copies
 from .params import SHIFT_COPIES, HWConfig
 
 __all__ = ["Arith", "round_shift_ref"]
@@ -71,7 +71,7 @@ class Arith(wiring.Component):
     entry : In(Entry)  the entry selected in t+1 (:class:`~eie.hdl.spmat_read.SpmatRead`).
     acc : Out(AccPort) the destination register file's accumulate port (the file lives in
                        :class:`eie.hdl.act_rw.ActRW`): ``raddr``/``ren`` in t+4, ``rdata``
-                       in t+5, ``waddr``/``wdata``/``we`` in t+5.
+                       in t+5, ``we_next``/``waddr_next`` in t+4, ``wdata`` in t+5.
     busy, busy_next, ev_* : Out(1)  see module docstring.
     h_* :              host port: the codebook (``h_rdata`` one cycle after ``h_addr``).
     """
@@ -156,17 +156,18 @@ class Arith(wiring.Component):
         # cycle late are settled: each copy drives the shifter of one slice of x, so no
         # register fans out to every bit's multiplexer tree
         shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
-        step = -(-len(x) // len(shift_q))
-        for k, lo in enumerate(range(0, len(x), step)):
-            hi = min(len(x), lo + step)
-            m.d.comb += x[lo:hi].eq((twice >> shift_q[k])[lo:hi])
+        for sl, sq in zip(bit_slices(len(x), len(shift_q)), shift_q, strict=False):
+            m.d.comb += x[sl].eq((twice >> sq)[sl])
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
         m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
                      self.acc.waddr_next.eq(s4_wrow),               # s5_row in the next cycle
                      self.acc.we_next.eq(s4_valid & s4_real & ~self.ctl.start)]   # acc.we, next cycle
         m.d.sync += [
-            s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
+            s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row),
+            # zero with no entry in t+4: the adder then passes the file's read data through,
+            # which is how the host's preload reaches the file (AccPort)
+            s5_x.eq(Mux(s4_valid, x, 0)),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
         ]
 
@@ -177,7 +178,7 @@ class Arith(wiring.Component):
         m.d.comb += [
             # old + (X >> 1) + X[0] as one adder: (2·old + 1) + X, the low bit dropped
             new.eq((Cat(Const(1, 1), old) + s5_x)[1:]),
-            self.acc.waddr.eq(s5_row), self.acc.wdata.eq(new), self.acc.we.eq(s5_valid & s5_real),
+            self.acc.wdata.eq(new),
             self.ev_bypass.eq(s5_valid & s5_bypass),
             self.busy.eq(s2_valid | s3_valid | s4_valid | s5_valid),
             self.busy_next.eq(self.entry.valid | s2_valid | s3_valid | s4_valid),

@@ -75,14 +75,17 @@ class ItemFIFO(wiring.Component):
             m.d.sync += [occ.eq(0), full.eq(0)] + [v.eq(0) for v in iv]
         with m.Else():
             m.d.sync += [occ.eq(occ_next), full.eq(occ_next == depth)]
+            # slot i changes on a pop (it takes slot i+1, or the pushed item if slot i is the
+            # last full one) or on a push into it without a pop (the first empty one): an
+            # enable of one gate on pop, and a data choice with pop as its last select, so
+            # the late pop passes one LUT on either path
+            item = (1, self.push.payload.elem, self.push.payload.bias)
             for i in range(depth):
-                nv = Mux(pop, iv[i + 1] if i + 1 < depth else 0, iv[i])
-                ne = Mux(pop, ie[i + 1] if i + 1 < depth else 0, ie[i])
-                nb = Mux(pop, ib[i + 1] if i + 1 < depth else 0, ib[i])
                 last_full = iv[i] & ~iv[i + 1] if i + 1 < depth else iv[i]
                 first_empty = ~iv[i] & iv[i - 1] if i > 0 else ~iv[i]
-                with m.If(push & Mux(pop, last_full, first_empty)):
-                    m.d.sync += [iv[i].eq(1), ie[i].eq(self.push.payload.elem), ib[i].eq(self.push.payload.bias)]
-                with m.Else():
-                    m.d.sync += [iv[i].eq(nv), ie[i].eq(ne), ib[i].eq(nb)]
+                slot = (iv[i], ie[i], ib[i])
+                above = (iv[i + 1], ie[i + 1], ib[i + 1]) if i + 1 < depth else (0, 0, 0)
+                shifted = [Mux(push & last_full, new, up) for new, up in zip(item, above, strict=True)]
+                with m.If(pop | (push & first_empty)):
+                    m.d.sync += [q.eq(Mux(pop, sh, new)) for q, sh, new in zip(slot, shifted, item, strict=True)]
         return m

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from .params import HWConfig
 from .regmap import MEM_BITS
 
-__all__ = ["slot_bits", "desc_layout", "SHIFT_BITS", "PassControl", "PassRegs", "WriteBack", "Announce",
+__all__ = ["slot_bits", "desc_layout", "bit_slices", "SHIFT_BITS", "PassControl", "PassRegs", "WriteBack", "Announce",
            "Broadcast", "SrcRead", "CCULink", "DescWrite", "QueueIssue", "IssueEntry", "Entry", "AccPort",
            "PEHost", "registered_copy", "register_copies", "sliced_choice"]
 
@@ -225,11 +225,16 @@ class Entry(wiring.Signature):
 
 class AccPort(wiring.Signature):
     """The destination register file's accumulate port [arch §5.5]: ``raddr``/``ren`` in
-    cycle c → ``rdata`` (In) in c+1 (read-before-write); ``waddr``/``wdata``/``we`` write at
-    the end of the cycle; ``raddr_next`` is the row read in the next cycle (the file looks up
-    its valid bit a cycle early); ``we_next``/``waddr_next`` are ``we``/``waddr`` of the next
-    cycle (the file registers its write enable and address, and decodes its valid-bit
-    one-hot, a cycle early: ``we``/``waddr`` say the same a cycle later)."""
+    cycle c → ``rdata`` (In) in c+1 (read-before-write); ``raddr_next`` is the row read in
+    the next cycle (the file looks up its valid bit a cycle early).  A write is announced a
+    cycle early, ``we_next``/``waddr_next`` in c (the file registers its write enable and
+    address, and decodes its valid-bit one-hot, from them), and its ``wdata`` comes in c+1,
+    written at the end of that cycle.
+
+    The host's preload of an entry (only while no pass runs) uses the same write: the file
+    puts the host's value on ``rdata`` in the write's cycle, and the arithmetic unit's adder,
+    with nothing of its own to add, passes it to ``wdata`` unchanged -- so the file's write
+    data is the adder's output, with no multiplexer behind it."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({
@@ -239,9 +244,7 @@ class AccPort(wiring.Signature):
             "rdata": In(signed(hw.config.acc_bits)),
             "we_next": Out(1),
             "waddr_next": Out(hw.row_bits),
-            "waddr": Out(hw.row_bits),
             "wdata": Out(signed(hw.config.acc_bits)),
-            "we": Out(1),
         })
 
 
@@ -253,6 +256,8 @@ class PEHost(wiring.Signature):
     off     the ``offset`` field.
     off_line  a copy of ``off`` of its own: the line memory's host read address (it passes
             through the Issue's look-ahead multiplexers, :class:`IssueEntry`).
+    off_dst   another copy: the destination file's host write (its address register and
+            valid-bit one-hot decoder, :mod:`.act_rw`).
     wdata   write data.
     we      write (already gated by this PE's copy of ``busy``).
     rdata   (In) the word addressed five cycles earlier, sign-extended (see :mod:`.pe`).
@@ -264,6 +269,7 @@ class PEHost(wiring.Signature):
             "mem": Out(MEM_BITS),
             "off": Out(hw.offset_bits),
             "off_line": Out(hw.offset_bits),
+            "off_dst": Out(hw.offset_bits),
             "wdata": Out(hw.data_bits),
             "we": Out(1),
             "rdata": In(hw.data_bits),
@@ -297,6 +303,15 @@ def register_copies(m, value, n: int, *, name: str) -> list:
     return copies
 
 
+def bit_slices(width: int, n: int) -> list:
+    """``width`` bits cut into at most ``n`` contiguous slices of equal size (the last may be
+    shorter): the bits each of ``n`` register copies drives (:func:`register_copies`)."""
+    if width < 1 or n < 1:
+        raise ValueError(f"bit_slices needs width >= 1 and n >= 1, not {width}, {n}")
+    step = -(-width // n)
+    return [slice(lo, min(width, lo + step)) for lo in range(0, width, step)]
+
+
 def sliced_choice(choices, sels) -> Value:
     """``Array(choices)[sel]`` for equally wide ``choices``, bit slice k chosen by
     ``sels[k]`` (copies of one select value, :func:`register_copies`): the same word, each
@@ -304,6 +319,5 @@ def sliced_choice(choices, sels) -> Value:
     width = len(choices[0])
     if any(len(c) != width for c in choices):
         raise ValueError("sliced_choice needs choices of one width")
-    step = -(-width // len(sels))
-    return Cat(*[Array([c[lo:lo + step] for c in choices])[sel]
-                 for lo, sel in zip(range(0, width, step), sels, strict=False)])
+    return Cat(*[Array([c[sl] for c in choices])[sel]
+                 for sl, sel in zip(bit_slices(width, len(sels)), sels, strict=False)])

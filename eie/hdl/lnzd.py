@@ -266,6 +266,15 @@ class CCU(wiring.Component):
         room_push = Cat(*[link.bc.room_push for link in self.pes]).all()
         room_nopush = Cat(*[link.bc.room_nopush for link in self.pes]).all()
         m.d.comb += room.eq(Mux(push_r, room_push, room_nopush))
+        # the item FIFO's pop has its own copy of push_r and so of room: the broadcast
+        # strobe (to every queue, the counters, push_r) and the FIFO's slots are two loads
+        # of a signal that comes late in the cycle (timing_registers only)
+        if self._hw.timing_registers:
+            push_r_fifo = Signal(name="push_r_fifo", attrs={"keep": 1})
+            room_fifo = Signal(name="room_fifo")
+            m.d.comb += room_fifo.eq(Mux(push_r_fifo, room_push, room_nopush))
+        else:
+            push_r_fifo, room_fifo = push_r, room
         # live = running & ~bias_sent, as a register of its own near the broadcaster (``running``
         # is the top's, fanned out to everything): within a pass running(t) = start(t−1) |
         # running(t−1) for as long as the bias has not been sent (done needs it sent)
@@ -276,7 +285,7 @@ class CCU(wiring.Component):
         elem = head.payload.elem
         m.d.comb += [
             self.bcast.eq(live & head.valid & elem & room),
-            head.ready.eq(live & (~elem | room)),
+            head.ready.eq(live & (~elem | room_fifo)),
             self.ev_stall.eq(live & head.valid & elem & ~room),
             self.ev_search.eq(live & head.valid & ~held),
         ]
@@ -286,6 +295,8 @@ class CCU(wiring.Component):
             m.d.sync += [push_r.eq(0), held.eq(0)]
         with m.Else():
             m.d.sync += [push_r.eq(self.bcast), held.eq(self.ev_stall)]
+        if push_r_fifo is not push_r:
+            m.d.sync += push_r_fifo.eq(Mux(ctl.start, 0, self.bcast))
         with m.If(ctl.arm):
             m.d.sync += self.fault.eq(0)
         with m.Elif(live & ~head.valid):

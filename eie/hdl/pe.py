@@ -173,7 +173,8 @@ class PE(wiring.Component):
             spmat.h_addr.eq(host.off), spmat.h_raddr.eq(host.off_line), spmat.h_wdata.eq(host.wdata),
             spmat.h_we.eq(we_mem("spmat")),
             arith.h_addr.eq(host.off), arith.h_wdata.eq(host.wdata), arith.h_we.eq(we_mem("codebook")),
-            act.h_addr.eq(host.off), act.h_wdata.eq(host.wdata), act.h_wacc.eq(host.wdata),
+            act.h_addr.eq(host.off), act.h_dst_addr.eq(host.off_dst), act.h_wdata.eq(host.wdata),
+            act.h_wacc.eq(host.wdata),
             act.h_we_src.eq(we_mem("act")), act.h_we_next.eq(we_mem("act_next")), act.h_we_dst.eq(we_mem("out")),
         ]
 
@@ -185,18 +186,29 @@ class PE(wiring.Component):
         lat = HOST_READ_STAGES
         mem_q = [Signal(MEM_BITS, name=f"mem_q{i}") for i in range(lat - 1)]
         cnt_bits = (len(PE_COUNTERS) - 1).bit_length()          # the counter's number in ``off``
-        counter_sel = Array(counters + [0] * ((1 << cnt_bits) - len(counters)))
+        padded = counters + [0] * ((1 << cnt_bits) - len(counters))
         # the counter's number is registered here first (a PE-local copy next to the
-        # counters), then the choice is made from it (cnt_q[1]): the route from the top's
-        # host register and the 10:1 multiplexer are in different cycles
+        # counters), then the choice is made from it: the route from the top's host register
+        # and the multiplexer are in different cycles
         cnt_num = Signal(cnt_bits, name="cnt_num")
         cnt_q = [None] + [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(1, lat)]
-        m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits]), cnt_q[1].eq(counter_sel[cnt_num])]
+        m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits])]
+        if hw.timing_registers and cnt_bits > 2 and lat > 2:
+            # in two registered steps (within four, then the group), both inside the read's
+            # latency: the counters are still sampled in the cycle cnt_q1 was
+            groups = [Signal(COUNTER_BITS, name=f"cnt_grp{k}") for k in range(1 << (cnt_bits - 2))]
+            hi_q = Signal(cnt_bits - 2, name="cnt_hi")
+            m.d.sync += [grp.eq(Array(padded[4 * k:4 * k + 4])[cnt_num[:2]]) for k, grp in enumerate(groups)]
+            m.d.sync += [hi_q.eq(cnt_num[2:]), cnt_q[2].eq(Array(groups)[hi_q])]
+            first_delay = 3
+        else:
+            m.d.sync += cnt_q[1].eq(Array(padded)[cnt_num])
+            first_delay = 2
         for i in range(1, lat - 1):
             m.d.sync += mem_q[i].eq(mem_q[i - 1])
         # the last stage of mem as copies, each choosing a slice of the word's bits
         sel = register_copies(m, mem_q[-1], hw.copies(SELECT_COPIES), name="mem_sel")
-        for i in range(2, lat):
+        for i in range(first_delay, lat):
             m.d.sync += cnt_q[i].eq(cnt_q[i - 1])
 
         def later(sig, n, tag):

@@ -104,8 +104,7 @@ class PtrPrefetch(wiring.Component):
         len4, hm1_4 = stage("x4_len", pb), stage("x4_hm1", pb)
         # X5: lines, slots, flags
         v5, a5 = stage("x5_v"), stage("x5_a", signed(c.act_bits))
-        line5, line5_1, line5_2, last5 = stage("x5_line", pb), stage("x5_line1", pb), stage("x5_line2", pb), \
-            stage("x5_lastline", pb)
+        last5 = stage("x5_lastline", pb)
         slot5, slot5_2 = stage("x5_slot", slot_bits(hw)), stage("x5_slot2", slot_bits(hw))
         lm1_5, nz5, one5, two5, ge3_5, ge4_5 = (stage("x5_lm1", pb), stage("x5_nz"), stage("x5_one"), stage("x5_two"),
                                                  stage("x5_ge3"), stage("x5_ge4"))
@@ -130,14 +129,25 @@ class PtrPrefetch(wiring.Component):
         line_lo1, _ = divmod_const(lo4_1, pb, epl)
         line_lo2, slot_lo2 = divmod_const(lo4_2, pb, epl)
         line_hm1, _ = divmod_const(hm1_4, pb, epl)
+        # X5 holds the descriptor's fields ready to write: the lines with the base added,
+        # the wrap flags, and the compare of newline -- against prev_last as it will be in
+        # X5 (this cycle's X5 entry may update it) -- so the FIFO's write data leave
+        # registers through at most a gate (the compares behind X5 were a critical path)
+        lb = len(self.desc.data.line0)
+        line5_b, line5_1b, line5_2b = stage("x5_line", lb), stage("x5_line1", lb), stage("x5_line2", lb)
+        wrap0_5, wrap1_5, ne5 = stage("x5_wrap0"), stage("x5_wrap1"), stage("x5_ne_last")
+        prev_last_next = Mux(v5 & nz5, last5, prev_last)
         m.d.sync += [
-            v5.eq(v4 & ~arm), a5.eq(a4), line5.eq(line_lo), line5_1.eq(line_lo1), line5_2.eq(line_lo2),
+            v5.eq(v4 & ~arm), a5.eq(a4),
+            line5_b.eq(self.spmat_base + line_lo), line5_1b.eq(self.spmat_base + line_lo1),
+            line5_2b.eq(self.spmat_base + line_lo2),
+            wrap0_5.eq(line_lo1 != line_lo), wrap1_5.eq(line_lo2 != line_lo1), ne5.eq(line_lo != prev_last_next),
             slot5.eq(slot_lo), slot5_2.eq(slot_lo2), last5.eq(line_hm1),
             lm1_5.eq(len4 - 1), nz5.eq(len4 != 0), one5.eq(len4 == 1), two5.eq(len4 == 2), ge3_5.eq(len4 >= 3),
             ge4_5.eq(len4 >= 4),
         ]
 
-        newline = nz5 & (~have | (line5 != prev_last))
+        newline = nz5 & (~have | ne5)
         with m.If(arm):
             m.d.sync += have.eq(0)
         with m.Elif(v5 & nz5):
@@ -145,9 +155,9 @@ class PtrPrefetch(wiring.Component):
         d = self.desc.data
         m.d.comb += [
             self.desc.valid.eq(v5),
-            d.line0.eq(self.spmat_base + line5), d.line1.eq(self.spmat_base + line5_1),
-            d.line2.eq(self.spmat_base + line5_2), d.slot0.eq(slot5), d.slot2.eq(slot5_2),
-            d.wrap0.eq(line5_1 != line5), d.wrap1.eq(line5_2 != line5_1),
+            d.line0.eq(line5_b), d.line1.eq(line5_1b),
+            d.line2.eq(line5_2b), d.slot0.eq(slot5), d.slot2.eq(slot5_2),
+            d.wrap0.eq(wrap0_5), d.wrap1.eq(wrap1_5),
             d.lm1.eq(lm1_5), d.a.eq(a5), d.z.eq(~nz5), d.one.eq(one5), d.two.eq(two5), d.ge3.eq(ge3_5),
             d.ge4.eq(ge4_5), d.newline.eq(newline),
         ]

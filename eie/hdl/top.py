@@ -277,6 +277,8 @@ class EIETop(wiring.Component):
         sel, hmem, hoff, hdat, hwe, pbusy = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
                                              keep("wdata", hw.data_bits), keep("we"), keep("busy"))
         hoff_line = keep("off_line", amap.ob)
+        # the destination file's write address: a copy of its own (not without timing_registers)
+        hoff_dst = keep("off_dst", amap.ob) if hw.timing_registers else hoff
         addr_pe = self.addr[amap.pe_lsb:amap.pe_lsb + amap.pb]
         m.d.sync += [
             sel.eq(~self.addr[amap.global_bit] & (self.addr[amap.bcast_bit] | (addr_pe == p))),
@@ -284,25 +286,39 @@ class EIETop(wiring.Component):
             hoff_line.eq(self.addr[:amap.ob]),
             hdat.eq(self.wdata), hwe.eq(self.we), pbusy.eq(busy_next),
         ]
+        if hoff_dst is not hoff:
+            m.d.sync += hoff_dst.eq(self.addr[:amap.ob])
         host = PEHost(hw).create(path=(f"host_{p}",))
         m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.off_line.eq(hoff_line),
+                     host.off_dst.eq(hoff_dst),
                      host.wdata.eq(hdat),
                      host.we.eq(hwe & ~pbusy)]
         return host
 
     def _statistics(self, m, seq, ccu, pes):
         """The pass's counters (cleared at start, counted while running), ``cycles``
-        (c_done + 1), ``done_flag`` (done since start) and the sticky ``fault``."""
+        (c_done + 1), ``done_flag`` (done since start) and the sticky ``fault``.
+
+        The CCU's event strobes are registered first and counted a cycle later (a count
+        enable from a flip-flop, not the broadcaster's late ``room`` at an adder's input):
+        the last event of a pass, in c_done, is counted at the end of c_done + 1, before
+        any read the host can make after seeing ``done``."""
         cyc = Signal(COUNTER_BITS)
         stats = {name: Signal(COUNTER_BITS, name=name) for name in ("cycles", "broadcasts", "stall_cycles",
                                                                     "groups_scanned")}
         stats["done_flag"], stats["fault"] = Signal(name="done_flag"), Signal(name="fault")
         events = {"broadcasts": ccu.bcast, "stall_cycles": ccu.ev_stall, "groups_scanned": ccu.ev_search}
         ctl = seq.ctl
+        ev_q = {name: Signal(name=f"ev_{name}") for name in events}
+        m.d.sync += [ev_q[name].eq(ev & ctl.running) for name, ev in events.items()]
         with m.If(ctl.start):
             m.d.sync += [stats["done_flag"].eq(0), cyc.eq(0)] + [stats[name].eq(0) for name in events]
-        with m.Elif(ctl.running):
-            m.d.sync += [cyc.eq(cyc + 1)] + [stats[name].eq(stats[name] + ev) for name, ev in events.items()]
+        with m.Else():
+            for name in events:
+                with m.If(ev_q[name]):
+                    m.d.sync += stats[name].eq(stats[name] + 1)
+        with m.If(~ctl.start & ctl.running):
+            m.d.sync += cyc.eq(cyc + 1)
             with m.If(seq.done):
                 m.d.sync += [stats["done_flag"].eq(1), stats["cycles"].eq(cyc + 1)]
         with m.If(ctl.arm):
