@@ -9,143 +9,164 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  wire [3:0] \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
+  reg [63:0] \$100 ;
+  reg [15:0] \$101 ;
+  reg [15:0] \$102 ;
+  reg [15:0] \$103 ;
+  reg [15:0] \$104 ;
+  reg [15:0] \$105 ;
+  reg [15:0] \$106 ;
+  reg [15:0] \$107 ;
+  reg [15:0] \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  reg [17:0] \$110 ;
-  reg [63:0] \$111 ;
-  reg \$112 ;
-  reg \$113 ;
-  reg [3:0] \$114 ;
-  reg [10:0] \$115 ;
-  reg [15:0] \$116 ;
-  reg [5:0] \$117 ;
+  wire \$110 ;
+  wire [1:0] \$111 ;
+  wire [1:0] \$112 ;
+  wire [1:0] \$113 ;
+  wire [3:0] \$114 ;
+  wire [3:0] \$115 ;
+  wire [3:0] \$116 ;
+  reg \$117 ;
   reg \$118 ;
-  reg [9:0] \$119 ;
+  reg \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg [9:0] \$121 ;
-  reg [10:0] \$122 ;
+  reg \$121 ;
+  reg \$122 ;
   reg \$123 ;
   reg \$124 ;
   reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
+  reg [17:0] \$126 ;
+  reg [63:0] \$127 ;
   reg \$128 ;
   reg \$129 ;
   wire \$13 ;
-  reg [2:0] \$130 ;
-  reg [10:0] \$131 ;
-  reg [10:0] \$132 ;
-  reg [63:0] \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg [10:0] \$136 ;
-  reg \$137 ;
+  reg [3:0] \$130 ;
+  reg [1:0] \$131 ;
+  reg [1:0] \$132 ;
+  reg [1:0] \$133 ;
+  reg [1:0] \$134 ;
+  reg [10:0] \$135 ;
+  reg [15:0] \$136 ;
+  reg [5:0] \$137 ;
   reg \$138 ;
-  reg \$139 ;
+  reg [9:0] \$139 ;
   wire \$14 ;
   reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg [2:0] \$143 ;
-  reg [10:0] \$144 ;
-  reg [10:0] \$145 ;
-  reg [63:0] \$146 ;
+  reg [9:0] \$141 ;
+  reg [10:0] \$142 ;
+  reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
   reg \$147 ;
   reg \$148 ;
-  reg [10:0] \$149 ;
+  reg \$149 ;
   wire \$15 ;
   reg \$150 ;
   reg \$151 ;
   reg \$152 ;
   reg \$153 ;
   reg \$154 ;
-  reg \$155 ;
-  reg [2:0] \$156 ;
+  reg [2:0] \$155 ;
+  reg [10:0] \$156 ;
   reg [10:0] \$157 ;
-  reg [10:0] \$158 ;
-  reg [63:0] \$159 ;
+  reg [63:0] \$158 ;
+  reg \$159 ;
   wire \$16 ;
-  reg \$160 ;
+  reg [10:0] \$160 ;
   reg \$161 ;
-  reg [10:0] \$162 ;
+  reg \$162 ;
   reg \$163 ;
   reg \$164 ;
   reg \$165 ;
   reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg [2:0] \$169 ;
+  reg [2:0] \$167 ;
+  reg [10:0] \$168 ;
+  reg [10:0] \$169 ;
   wire \$17 ;
-  reg [10:0] \$170 ;
-  reg [10:0] \$171 ;
-  reg [63:0] \$172 ;
+  reg [63:0] \$170 ;
+  reg \$171 ;
+  reg [10:0] \$172 ;
   reg \$173 ;
   reg \$174 ;
-  reg [10:0] \$175 ;
+  reg \$175 ;
   reg \$176 ;
   reg \$177 ;
   reg \$178 ;
-  reg \$179 ;
+  reg [2:0] \$179 ;
   wire \$18 ;
-  reg [31:0] \$180 ;
-  reg [31:0] \$181 ;
-  reg [31:0] \$182 ;
-  reg [31:0] \$183 ;
-  reg [31:0] \$184 ;
+  reg [10:0] \$180 ;
+  reg [10:0] \$181 ;
+  reg [63:0] \$182 ;
+  reg \$183 ;
+  reg [10:0] \$184 ;
   reg \$185 ;
-  reg [63:0] \$186 ;
-  reg [63:0] \$187 ;
-  reg [63:0] \$188 ;
-  reg [63:0] \$189 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire \$19 ;
-  reg [1:0] \$190 ;
-  reg [63:0] \$191 ;
-  reg \$192 ;
-  reg [1:0] \$193 ;
-  reg \$194 ;
+  reg \$190 ;
+  reg [2:0] \$191 ;
+  reg [10:0] \$192 ;
+  reg [10:0] \$193 ;
+  reg [63:0] \$194 ;
   reg \$195 ;
-  reg \$196 ;
+  reg [10:0] \$196 ;
   reg \$197 ;
   reg \$198 ;
   reg \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [63:0] \$200 ;
-  reg \$201 ;
-  reg [63:0] \$202 ;
-  reg \$203 ;
-  reg [63:0] \$204 ;
-  reg \$205 ;
-  reg [63:0] \$206 ;
-  reg \$207 ;
-  reg [1:0] \$208 ;
-  reg [1:0] \$209 ;
+  reg \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [31:0] \$203 ;
+  reg [31:0] \$204 ;
+  reg [31:0] \$205 ;
+  reg \$206 ;
+  reg [63:0] \$207 ;
+  reg [63:0] \$208 ;
+  reg [63:0] \$209 ;
   wire \$21 ;
-  reg [1:0] \$210 ;
+  reg [63:0] \$210 ;
   reg [1:0] \$211 ;
-  reg [1:0] \$212 ;
-  reg [1:0] \$213 ;
+  reg [63:0] \$212 ;
+  reg \$213 ;
   reg [1:0] \$214 ;
   reg \$215 ;
   reg \$216 ;
   reg \$217 ;
   reg \$218 ;
-  reg [63:0] \$219 ;
+  reg \$219 ;
   wire \$22 ;
-  reg [63:0] \$220 ;
-  reg \$221 ;
+  reg \$220 ;
+  reg [63:0] \$221 ;
+  reg \$222 ;
+  reg [63:0] \$223 ;
+  reg \$224 ;
+  reg [63:0] \$225 ;
+  reg \$226 ;
+  reg [63:0] \$227 ;
+  reg \$228 ;
+  reg [1:0] \$229 ;
   wire \$23 ;
+  reg [1:0] \$230 ;
+  reg [1:0] \$231 ;
+  reg [1:0] \$232 ;
+  reg [1:0] \$233 ;
+  reg [1:0] \$234 ;
+  reg [1:0] \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
+  reg [63:0] \$240 ;
+  reg [63:0] \$241 ;
+  reg \$242 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
@@ -192,42 +213,42 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [32:0] \$67 ;
-  wire [32:0] \$68 ;
-  wire [32:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
   wire \$71 ;
-  wire [32:0] \$72 ;
-  wire [32:0] \$73 ;
+  wire \$72 ;
+  wire \$73 ;
   wire \$74 ;
-  wire \$75 ;
-  reg [15:0] \$76 ;
-  reg [9:0] \$77 ;
-  reg [31:0] \$78 ;
-  reg [10:0] \$79 ;
+  wire [32:0] \$75 ;
+  wire [32:0] \$76 ;
+  wire [32:0] \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  reg [63:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg [15:0] \$83 ;
+  wire [32:0] \$80 ;
+  wire [32:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
   reg [15:0] \$84 ;
   reg [15:0] \$85 ;
   reg [15:0] \$86 ;
   reg [15:0] \$87 ;
   reg [15:0] \$88 ;
-  wire \$89 ;
+  reg [15:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [1:0] \$95 ;
-  wire [1:0] \$96 ;
-  wire [1:0] \$97 ;
-  wire [3:0] \$98 ;
-  wire [3:0] \$99 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg [15:0] \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
@@ -235,46 +256,46 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$165 ;
+  wire [15:0] \bias_act$185 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$157 ;
+  wire \bias_sent$177 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
-  wire \busy$24 ;
+  wire \busy$28 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$250 ;
-  wire [15:0] \ccu__ann__a$287 ;
-  wire [15:0] \ccu__ann__a$324 ;
+  wire [15:0] \ccu__ann__a$268 ;
+  wire [15:0] \ccu__ann__a$305 ;
+  wire [15:0] \ccu__ann__a$342 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$252 ;
-  wire [12:0] \ccu__ann__j$289 ;
-  wire [12:0] \ccu__ann__j$326 ;
+  wire [12:0] \ccu__ann__j$270 ;
+  wire [12:0] \ccu__ann__j$307 ;
+  wire [12:0] \ccu__ann__j$344 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$254 ;
-  wire \ccu__ann__valid$291 ;
-  wire \ccu__ann__valid$328 ;
+  wire \ccu__ann__valid$272 ;
+  wire \ccu__ann__valid$309 ;
+  wire \ccu__ann__valid$346 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$257 ;
-  wire \ccu__bc__room_nopush$294 ;
-  wire \ccu__bc__room_nopush$331 ;
+  wire \ccu__bc__room_nopush$275 ;
+  wire \ccu__bc__room_nopush$312 ;
+  wire \ccu__bc__room_nopush$349 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$259 ;
-  wire \ccu__bc__room_push$296 ;
-  wire \ccu__bc__room_push$333 ;
+  wire \ccu__bc__room_push$277 ;
+  wire \ccu__bc__room_push$314 ;
+  wire \ccu__bc__room_push$351 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$260 ;
-  wire \ccu__bc__strobe$297 ;
-  wire \ccu__bc__strobe$334 ;
+  wire \ccu__bc__strobe$278 ;
+  wire \ccu__bc__strobe$315 ;
+  wire \ccu__bc__strobe$352 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$263 ;
-  wire [15:0] \ccu__src__data$300 ;
-  wire [15:0] \ccu__src__data$337 ;
+  wire [15:0] \ccu__src__data$281 ;
+  wire [15:0] \ccu__src__data$318 ;
+  wire [15:0] \ccu__src__data$355 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$264 ;
-  wire \ccu__src__rd_en$301 ;
-  wire \ccu__src__rd_en$338 ;
+  wire \ccu__src__rd_en$282 ;
+  wire \ccu__src__rd_en$319 ;
+  wire \ccu__src__rd_en$356 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -319,75 +340,93 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg ctl_3_start_next = 1'h0;
   wire ctl__arm;
-  wire \ctl__arm$166 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$208 ;
+  wire \ctl__arm$186 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$245 ;
+  wire \ctl__arm$226 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$282 ;
+  wire \ctl__arm$263 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$319 ;
+  wire \ctl__arm$300 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__arm$337 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire ctl__pf_active;
-  wire \ctl__pf_active$168 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$209 ;
+  wire \ctl__pf_active$227 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$246 ;
+  wire \ctl__pf_active$264 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$283 ;
+  wire \ctl__pf_active$301 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$320 ;
+  wire \ctl__pf_active$338 ;
   wire ctl__running;
-  wire \ctl__running$169 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$210 ;
+  wire \ctl__running$188 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$247 ;
+  wire \ctl__running$228 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$284 ;
+  wire \ctl__running$265 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$321 ;
+  wire \ctl__running$302 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__running$339 ;
   wire ctl__start;
-  wire \ctl__start$170 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$211 ;
+  wire \ctl__start$189 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$248 ;
+  wire \ctl__start$229 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$285 ;
+  wire \ctl__start$266 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$322 ;
+  wire \ctl__start$303 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \ctl__start$340 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire ctl__start_next;
-  wire \ctl__start_next$172 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$212 ;
+  wire \ctl__start_next$230 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$249 ;
+  wire \ctl__start_next$267 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$286 ;
+  wire \ctl__start_next$304 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$323 ;
+  wire \ctl__start_next$341 ;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_pf_active = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_running = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_start = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_start_next = 1'h0;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
@@ -398,7 +437,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$105 ;
+  wire \done$110 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -406,16 +445,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$109 ;
-  wire \fault$110 ;
-  wire \fault$111 ;
-  wire \fault$112 ;
-  reg \fault$113  = 1'h0;
+  wire \fault$114 ;
+  wire \fault$115 ;
+  wire \fault$116 ;
+  wire \fault$117 ;
+  reg \fault$118  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
   reg [63:0] g4 = 64'h0000000000000000;
   reg [63:0] g5 = 64'h0000000000000000;
+  wire [63:0] g_ext0;
+  wire [63:0] g_ext1;
+  wire [63:0] g_ext10;
+  wire [63:0] g_ext11;
+  wire [63:0] g_ext12;
+  wire [63:0] g_ext13;
+  wire [63:0] g_ext14;
+  wire [63:0] g_ext15;
+  wire [63:0] g_ext2;
+  wire [63:0] g_ext3;
+  wire [63:0] g_ext4;
+  wire [63:0] g_ext5;
+  wire [63:0] g_ext6;
+  wire [63:0] g_ext7;
+  wire [63:0] g_ext8;
+  wire [63:0] g_ext9;
   reg [63:0] g_grp0 = 64'h0000000000000000;
   reg [63:0] g_grp1 = 64'h0000000000000000;
   reg [63:0] g_grp2 = 64'h0000000000000000;
@@ -435,20 +490,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob_sel_c3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$164 ;
+  wire [10:0] \groups$184 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
   reg [3:0] gsel = 4'h0;
   reg [1:0] gsel_hi = 2'h0;
   (* keep = 32'd1 *)
-  reg h_busy_0 = 1'h0;
+  reg [1:0] gsel_lo_c0 = 2'h0;
   (* keep = 32'd1 *)
-  reg h_busy_1 = 1'h0;
+  reg [1:0] gsel_lo_c1 = 2'h0;
   (* keep = 32'd1 *)
-  reg h_busy_2 = 1'h0;
+  reg [1:0] gsel_lo_c2 = 2'h0;
   (* keep = 32'd1 *)
-  reg h_busy_3 = 1'h0;
+  reg [1:0] gsel_lo_c3 = 2'h0;
   (* keep = 32'd1 *)
   reg [2:0] h_mem_0 = 3'h0;
   (* keep = 32'd1 *)
@@ -524,6 +579,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host_0__wdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_0__we;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
@@ -544,6 +601,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host_1__wdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_1__we;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
@@ -564,6 +623,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host_2__wdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_2__we;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
@@ -584,91 +645,101 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host_3__wdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_3__we;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$273 ;
+  wire [2:0] \host__mem$291 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$310 ;
+  wire [2:0] \host__mem$328 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$347 ;
+  wire [2:0] \host__mem$365 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$274 ;
+  wire [10:0] \host__off$292 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$311 ;
+  wire [10:0] \host__off$329 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$348 ;
+  wire [10:0] \host__off$366 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$275 ;
+  wire [10:0] \host__off_dst$293 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$312 ;
+  wire [10:0] \host__off_dst$330 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$349 ;
+  wire [10:0] \host__off_dst$367 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$276 ;
+  wire [10:0] \host__off_line$294 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$313 ;
+  wire [10:0] \host__off_line$331 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$350 ;
+  wire [10:0] \host__off_line$368 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$150 ;
-  wire [63:0] \host__rdata$151 ;
-  wire [63:0] \host__rdata$152 ;
+  wire [63:0] \host__rdata$170 ;
+  wire [63:0] \host__rdata$171 ;
+  wire [63:0] \host__rdata$172 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$278 ;
+  wire \host__sel$296 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$315 ;
+  wire \host__sel$333 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$352 ;
+  wire \host__sel$370 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$279 ;
+  wire [63:0] \host__wdata$297 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$316 ;
+  wire [63:0] \host__wdata$334 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$353 ;
+  wire [63:0] \host__wdata$371 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host__we;
-  wire \host__we$280 ;
-  wire \host__we$317 ;
-  wire \host__we$354 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__we$298 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__we$335 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__we$372 ;
   wire idle;
-  wire \idle$160 ;
-  wire \idle$161 ;
-  wire \idle$162 ;
+  wire \idle$180 ;
+  wire \idle$181 ;
+  wire \idle$182 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -746,59 +817,59 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$181 ;
+  wire \regs__keep_acc$199 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$182 ;
+  wire \regs__keep_acc$200 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$183 ;
+  wire \regs__keep_acc$201 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$185 ;
+  wire [9:0] \regs__ptr_base$203 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$186 ;
+  wire [9:0] \regs__ptr_base$204 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$187 ;
+  wire [9:0] \regs__ptr_base$205 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$189 ;
+  wire \regs__relu$207 ;
   (* init = 1'h0 *)
-  wire \regs__relu$190 ;
+  wire \regs__relu$208 ;
   (* init = 1'h0 *)
-  wire \regs__relu$191 ;
+  wire \regs__relu$209 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$193 ;
+  wire [5:0] \regs__shift$211 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$194 ;
+  wire [5:0] \regs__shift$212 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$195 ;
+  wire [5:0] \regs__shift$213 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$197 ;
+  wire [10:0] \regs__spmat_base$215 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$198 ;
+  wire [10:0] \regs__spmat_base$216 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$199 ;
+  wire [10:0] \regs__spmat_base$217 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$201 ;
+  wire \regs__src_sel$219 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$202 ;
+  wire \regs__src_sel$220 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$203 ;
+  wire \regs__src_sel$221 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$205 ;
+  wire [9:0] \regs__wb_base$223 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$206 ;
+  wire [9:0] \regs__wb_base$224 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$207 ;
+  wire [9:0] \regs__wb_base$225 ;
   reg relu = 1'h0;
   reg relu_w = 1'h0;
   input rst;
@@ -816,9 +887,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb__busy;
   wire wb__busy_next;
   wire wb__start;
-  wire \wb__start$281 ;
-  wire \wb__start$318 ;
-  wire \wb__start$355 ;
+  wire \wb__start$299 ;
+  wire \wb__start$336 ;
+  wire \wb__start$373 ;
   reg [9:0] wb_base = 10'h000;
   reg wb_base_w = 1'h0;
   wire wb_busy;
@@ -876,299 +947,309 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$46  = addr[16] | \$45 ;
   assign \$47  = \$44  & \$46 ;
   assign \$48  = ctl_next__pf_active | wb__busy_next;
-  assign \$49  = ~ addr[17];
-  assign \$50  = addr[15:14] == 1'h1;
-  assign \$51  = addr[16] | \$50 ;
-  assign \$52  = \$49  & \$51 ;
-  assign \$53  = ctl_next__pf_active | wb__busy_next;
-  assign \$54  = ~ addr[17];
-  assign \$55  = addr[15:14] == 2'h2;
-  assign \$56  = addr[16] | \$55 ;
-  assign \$57  = \$54  & \$56 ;
-  assign \$58  = ctl_next__pf_active | wb__busy_next;
-  assign \$59  = ~ addr[17];
-  assign \$60  = addr[15:14] == 2'h3;
-  assign \$61  = addr[16] | \$60 ;
-  assign \$62  = \$59  & \$61 ;
-  assign \$63  = ctl_next__pf_active | wb__busy_next;
-  assign \$64  = bcast & ctl__running;
-  assign \$65  = ev_stall & ctl__running;
-  assign \$66  = ev_search & ctl__running;
-  assign \$67  = broadcasts + 1'h1;
-  assign \$68  = stall_cycles + 1'h1;
-  assign \$69  = groups_scanned + 1'h1;
-  assign \$70  = ~ ctl__start;
-  assign \$71  = \$70  & ctl__running;
-  assign \$72  = cyc + 1'h1;
-  assign \$73  = cyc + 1'h1;
-  assign \$74  = | { \fault$112 , \fault$111 , \fault$110 , \fault$109  };
-  assign \$75  = fault | \$74 ;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = we & \$49 ;
+  assign \$51  = ~ addr[17];
+  assign \$52  = addr[15:14] == 1'h1;
+  assign \$53  = addr[16] | \$52 ;
+  assign \$54  = \$51  & \$53 ;
+  assign \$55  = ctl_next__pf_active | wb__busy_next;
+  assign \$56  = ~ \$55 ;
+  assign \$57  = we & \$56 ;
+  assign \$58  = ~ addr[17];
+  assign \$59  = addr[15:14] == 2'h2;
+  assign \$60  = addr[16] | \$59 ;
+  assign \$61  = \$58  & \$60 ;
+  assign \$62  = ctl_next__pf_active | wb__busy_next;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = we & \$63 ;
+  assign \$65  = ~ addr[17];
+  assign \$66  = addr[15:14] == 2'h3;
+  assign \$67  = addr[16] | \$66 ;
+  assign \$68  = \$65  & \$67 ;
+  assign \$69  = ctl_next__pf_active | wb__busy_next;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = we & \$70 ;
+  assign \$72  = bcast & ctl__running;
+  assign \$73  = ev_stall & ctl__running;
+  assign \$74  = ev_search & ctl__running;
+  assign \$75  = broadcasts + 1'h1;
+  assign \$76  = stall_cycles + 1'h1;
+  assign \$77  = groups_scanned + 1'h1;
+  assign \$78  = ~ ctl__start;
+  assign \$79  = \$78  & ctl__running;
+  assign \$80  = cyc + 1'h1;
+  assign \$81  = cyc + 1'h1;
+  assign \$82  = | { \fault$117 , \fault$116 , \fault$115 , \fault$114  };
+  assign \$83  = fault | \$82 ;
   assign cmd_start = ctrl_w & \wdata$20 [0];
-  assign pes_idle = & { \idle$162 , \idle$161 , \idle$160 , idle };
-  assign \$89  = ctrl_w & \wdata$20 [1];
-  assign \$90  = ~ busy;
-  assign wb_start = \$89  & \$90 ;
-  assign \$91  = ~ h_busy_0;
-  assign host_0__we = h_we_0 & \$91 ;
-  assign \$92  = ~ h_busy_1;
-  assign host_1__we = h_we_1 & \$92 ;
-  assign \$93  = ~ h_busy_2;
-  assign host_2__we = h_we_2 & \$93 ;
-  assign \$94  = ~ h_busy_3;
-  assign host_3__we = h_we_3 & \$94 ;
-  assign \$97  = \$95  | \$96 ;
-  assign \$99  = { 2'h0, \$97  } | \$98 ;
-  assign status = \$99  | \$100 ;
+  assign pes_idle = & { \idle$182 , \idle$181 , \idle$180 , idle };
+  assign \$109  = ctrl_w & \wdata$20 [1];
+  assign \$110  = ~ busy;
+  assign wb_start = \$109  & \$110 ;
+  assign \$113  = \$111  | \$112 ;
+  assign \$115  = { 2'h0, \$113  } | \$114 ;
+  assign status = \$115  | \$116 ;
   always @(posedge clk)
-    ctrl_w <= \$101 ;
+    ctrl_w <= \$117 ;
   always @(posedge clk)
-    groups_w <= \$102 ;
+    groups_w <= \$118 ;
   always @(posedge clk)
-    bias_act_w <= \$103 ;
+    bias_act_w <= \$119 ;
   always @(posedge clk)
-    shift_w <= \$104 ;
+    shift_w <= \$120 ;
   always @(posedge clk)
-    relu_w <= \$105 ;
+    relu_w <= \$121 ;
   always @(posedge clk)
-    wb_base_w <= \$106 ;
+    wb_base_w <= \$122 ;
   always @(posedge clk)
-    src_sel_w <= \$107 ;
+    src_sel_w <= \$123 ;
   always @(posedge clk)
-    ptr_base_w <= \$108 ;
+    ptr_base_w <= \$124 ;
   always @(posedge clk)
-    spmat_base_w <= \$109 ;
+    spmat_base_w <= \$125 ;
   always @(posedge clk)
-    \addr$19  <= \$110 ;
+    \addr$19  <= \$126 ;
   always @(posedge clk)
-    \wdata$20  <= \$111 ;
+    \wdata$20  <= \$127 ;
   always @(posedge clk)
-    \$signal  <= \$112 ;
+    \$signal  <= \$128 ;
   always @(posedge clk)
-    \re$22  <= \$113 ;
+    \re$22  <= \$129 ;
   always @(posedge clk)
-    gsel <= \$114 ;
+    gsel <= \$130 ;
   always @(posedge clk)
-    groups <= \$115 ;
+    gsel_lo_c0 <= \$131 ;
   always @(posedge clk)
-    bias_act <= \$116 ;
+    gsel_lo_c1 <= \$132 ;
   always @(posedge clk)
-    shift <= \$117 ;
+    gsel_lo_c2 <= \$133 ;
   always @(posedge clk)
-    relu <= \$118 ;
+    gsel_lo_c3 <= \$134 ;
   always @(posedge clk)
-    wb_base <= \$119 ;
+    groups <= \$135 ;
   always @(posedge clk)
-    src_sel <= \$120 ;
+    bias_act <= \$136 ;
   always @(posedge clk)
-    ptr_base <= \$121 ;
+    shift <= \$137 ;
   always @(posedge clk)
-    spmat_base <= \$122 ;
+    relu <= \$138 ;
   always @(posedge clk)
-    keep_acc <= \$123 ;
+    wb_base <= \$139 ;
   always @(posedge clk)
-    ctl_0_arm <= \$124 ;
+    src_sel <= \$140 ;
   always @(posedge clk)
-    ctl_0_start <= \$125 ;
+    ptr_base <= \$141 ;
   always @(posedge clk)
-    ctl_0_running <= \$126 ;
+    spmat_base <= \$142 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$127 ;
+    keep_acc <= \$143 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$128 ;
+    ctl_ccu_arm <= \$144 ;
   always @(posedge clk)
-    h_sel_0 <= \$129 ;
+    ctl_ccu_start <= \$145 ;
   always @(posedge clk)
-    h_mem_0 <= \$130 ;
+    ctl_ccu_running <= \$146 ;
   always @(posedge clk)
-    h_off_0 <= \$131 ;
+    ctl_ccu_pf_active <= \$147 ;
   always @(posedge clk)
-    h_off_line_0 <= \$132 ;
+    ctl_ccu_start_next <= \$148 ;
   always @(posedge clk)
-    h_wdata_0 <= \$133 ;
+    ctl_0_arm <= \$149 ;
   always @(posedge clk)
-    h_we_0 <= \$134 ;
+    ctl_0_start <= \$150 ;
   always @(posedge clk)
-    h_busy_0 <= \$135 ;
+    ctl_0_running <= \$151 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$136 ;
+    ctl_0_pf_active <= \$152 ;
   always @(posedge clk)
-    ctl_1_arm <= \$137 ;
+    ctl_0_start_next <= \$153 ;
   always @(posedge clk)
-    ctl_1_start <= \$138 ;
+    h_sel_0 <= \$154 ;
   always @(posedge clk)
-    ctl_1_running <= \$139 ;
+    h_mem_0 <= \$155 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$140 ;
+    h_off_0 <= \$156 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$141 ;
+    h_off_line_0 <= \$157 ;
   always @(posedge clk)
-    h_sel_1 <= \$142 ;
+    h_wdata_0 <= \$158 ;
   always @(posedge clk)
-    h_mem_1 <= \$143 ;
+    h_we_0 <= \$159 ;
   always @(posedge clk)
-    h_off_1 <= \$144 ;
+    h_off_dst_0 <= \$160 ;
   always @(posedge clk)
-    h_off_line_1 <= \$145 ;
+    ctl_1_arm <= \$161 ;
   always @(posedge clk)
-    h_wdata_1 <= \$146 ;
+    ctl_1_start <= \$162 ;
   always @(posedge clk)
-    h_we_1 <= \$147 ;
+    ctl_1_running <= \$163 ;
   always @(posedge clk)
-    h_busy_1 <= \$148 ;
+    ctl_1_pf_active <= \$164 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$149 ;
+    ctl_1_start_next <= \$165 ;
   always @(posedge clk)
-    ctl_2_arm <= \$150 ;
+    h_sel_1 <= \$166 ;
   always @(posedge clk)
-    ctl_2_start <= \$151 ;
+    h_mem_1 <= \$167 ;
   always @(posedge clk)
-    ctl_2_running <= \$152 ;
+    h_off_1 <= \$168 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$153 ;
+    h_off_line_1 <= \$169 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$154 ;
+    h_wdata_1 <= \$170 ;
   always @(posedge clk)
-    h_sel_2 <= \$155 ;
+    h_we_1 <= \$171 ;
   always @(posedge clk)
-    h_mem_2 <= \$156 ;
+    h_off_dst_1 <= \$172 ;
   always @(posedge clk)
-    h_off_2 <= \$157 ;
+    ctl_2_arm <= \$173 ;
   always @(posedge clk)
-    h_off_line_2 <= \$158 ;
+    ctl_2_start <= \$174 ;
   always @(posedge clk)
-    h_wdata_2 <= \$159 ;
+    ctl_2_running <= \$175 ;
   always @(posedge clk)
-    h_we_2 <= \$160 ;
+    ctl_2_pf_active <= \$176 ;
   always @(posedge clk)
-    h_busy_2 <= \$161 ;
+    ctl_2_start_next <= \$177 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$162 ;
+    h_sel_2 <= \$178 ;
   always @(posedge clk)
-    ctl_3_arm <= \$163 ;
+    h_mem_2 <= \$179 ;
   always @(posedge clk)
-    ctl_3_start <= \$164 ;
+    h_off_2 <= \$180 ;
   always @(posedge clk)
-    ctl_3_running <= \$165 ;
+    h_off_line_2 <= \$181 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$166 ;
+    h_wdata_2 <= \$182 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$167 ;
+    h_we_2 <= \$183 ;
   always @(posedge clk)
-    h_sel_3 <= \$168 ;
+    h_off_dst_2 <= \$184 ;
   always @(posedge clk)
-    h_mem_3 <= \$169 ;
+    ctl_3_arm <= \$185 ;
   always @(posedge clk)
-    h_off_3 <= \$170 ;
+    ctl_3_start <= \$186 ;
   always @(posedge clk)
-    h_off_line_3 <= \$171 ;
+    ctl_3_running <= \$187 ;
   always @(posedge clk)
-    h_wdata_3 <= \$172 ;
+    ctl_3_pf_active <= \$188 ;
   always @(posedge clk)
-    h_we_3 <= \$173 ;
+    ctl_3_start_next <= \$189 ;
   always @(posedge clk)
-    h_busy_3 <= \$174 ;
+    h_sel_3 <= \$190 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$175 ;
+    h_mem_3 <= \$191 ;
   always @(posedge clk)
-    ev_broadcasts <= \$176 ;
+    h_off_3 <= \$192 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$177 ;
+    h_off_line_3 <= \$193 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$178 ;
+    h_wdata_3 <= \$194 ;
   always @(posedge clk)
-    done_flag <= \$179 ;
+    h_we_3 <= \$195 ;
   always @(posedge clk)
-    cyc <= \$180 ;
+    h_off_dst_3 <= \$196 ;
   always @(posedge clk)
-    broadcasts <= \$181 ;
+    ev_broadcasts <= \$197 ;
   always @(posedge clk)
-    stall_cycles <= \$182 ;
+    ev_stall_cycles <= \$198 ;
   always @(posedge clk)
-    groups_scanned <= \$183 ;
+    ev_groups_scanned <= \$199 ;
   always @(posedge clk)
-    cycles <= \$184 ;
+    done_flag <= \$200 ;
   always @(posedge clk)
-    \fault$113  <= \$185 ;
+    cyc <= \$201 ;
   always @(posedge clk)
-    g_grp0 <= \$186 ;
+    broadcasts <= \$202 ;
   always @(posedge clk)
-    g_grp1 <= \$187 ;
+    stall_cycles <= \$203 ;
   always @(posedge clk)
-    g_grp2 <= \$188 ;
+    groups_scanned <= \$204 ;
   always @(posedge clk)
-    g_grp3 <= \$189 ;
+    cycles <= \$205 ;
   always @(posedge clk)
-    gsel_hi <= \$190 ;
+    \fault$118  <= \$206 ;
   always @(posedge clk)
-    g1 <= \$191 ;
+    g_grp0 <= \$207 ;
   always @(posedge clk)
-    glob0 <= \$192 ;
+    g_grp1 <= \$208 ;
   always @(posedge clk)
-    pe_q0 <= \$193 ;
+    g_grp2 <= \$209 ;
   always @(posedge clk)
-    re_q0 <= \$194 ;
+    g_grp3 <= \$210 ;
   always @(posedge clk)
-    re_q1 <= \$195 ;
+    gsel_hi <= \$211 ;
   always @(posedge clk)
-    re_q2 <= \$196 ;
+    g1 <= \$212 ;
   always @(posedge clk)
-    re_q3 <= \$197 ;
+    glob0 <= \$213 ;
   always @(posedge clk)
-    re_q4 <= \$198 ;
+    pe_q0 <= \$214 ;
   always @(posedge clk)
-    re_q5 <= \$199 ;
+    re_q0 <= \$215 ;
   always @(posedge clk)
-    g2 <= \$200 ;
+    re_q1 <= \$216 ;
   always @(posedge clk)
-    glob1 <= \$201 ;
+    re_q2 <= \$217 ;
   always @(posedge clk)
-    g3 <= \$202 ;
+    re_q3 <= \$218 ;
   always @(posedge clk)
-    glob2 <= \$203 ;
+    re_q4 <= \$219 ;
   always @(posedge clk)
-    g4 <= \$204 ;
+    re_q5 <= \$220 ;
   always @(posedge clk)
-    glob3 <= \$205 ;
+    g2 <= \$221 ;
   always @(posedge clk)
-    g5 <= \$206 ;
+    glob1 <= \$222 ;
   always @(posedge clk)
-    glob4 <= \$207 ;
+    g3 <= \$223 ;
   always @(posedge clk)
-    pe_q1 <= \$208 ;
+    glob2 <= \$224 ;
   always @(posedge clk)
-    pe_q2 <= \$209 ;
+    g4 <= \$225 ;
   always @(posedge clk)
-    pe_q3 <= \$210 ;
+    glob3 <= \$226 ;
   always @(posedge clk)
-    pe_sel_c0 <= \$211 ;
+    g5 <= \$227 ;
   always @(posedge clk)
-    pe_sel_c1 <= \$212 ;
+    glob4 <= \$228 ;
   always @(posedge clk)
-    pe_sel_c2 <= \$213 ;
+    pe_q1 <= \$229 ;
   always @(posedge clk)
-    pe_sel_c3 <= \$214 ;
+    pe_q2 <= \$230 ;
   always @(posedge clk)
-    glob_sel_c0 <= \$215 ;
+    pe_q3 <= \$231 ;
   always @(posedge clk)
-    glob_sel_c1 <= \$216 ;
+    pe_sel_c0 <= \$232 ;
   always @(posedge clk)
-    glob_sel_c2 <= \$217 ;
+    pe_sel_c1 <= \$233 ;
   always @(posedge clk)
-    glob_sel_c3 <= \$218 ;
+    pe_sel_c2 <= \$234 ;
   always @(posedge clk)
-    pe_word <= \$219 ;
+    pe_sel_c3 <= \$235 ;
   always @(posedge clk)
-    rdata <= \$220 ;
+    glob_sel_c0 <= \$236 ;
   always @(posedge clk)
-    rvalid <= \$221 ;
+    glob_sel_c1 <= \$237 ;
+  always @(posedge clk)
+    glob_sel_c2 <= \$238 ;
+  always @(posedge clk)
+    glob_sel_c3 <= \$239 ;
+  always @(posedge clk)
+    pe_word <= \$240 ;
+  always @(posedge clk)
+    rdata <= \$241 ;
+  always @(posedge clk)
+    rvalid <= \$242 ;
   \eie_ecp5_4pe.ccu  ccu (
-    .arm(ctl__arm),
+    .arm(ctl_ccu_arm),
     .bcast(bcast),
     .bias_act(bias_act),
     .bias_sent(bias_sent),
     .clk(clk),
-    .ctl__running(ctl__running),
-    .ctl__start(ctl__start),
+    .ctl__running(ctl_ccu_running),
+    .ctl__start(ctl_ccu_start),
     .ev_search(ev_search),
     .ev_stall(ev_stall),
     .fault(fault),
@@ -1181,16 +1262,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$264 ),
-    .pes__2__ann__a(\ccu__ann__a$287 ),
-    .pes__2__ann__j(\ccu__ann__j$289 ),
-    .pes__2__ann__valid(\ccu__ann__valid$291 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$282 ),
+    .pes__2__ann__a(\ccu__ann__a$305 ),
+    .pes__2__ann__j(\ccu__ann__j$307 ),
+    .pes__2__ann__valid(\ccu__ann__valid$309 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$301 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$319 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$338 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$356 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1211,14 +1292,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$109 ),
+    .fault(\fault$114 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
     .host__rdata(host__rdata),
     .host__sel(h_sel_0),
     .host__wdata(h_wdata_0),
-    .host__we(host_0__we),
+    .host__we(h_we_0),
     .idle(idle),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
@@ -1247,15 +1328,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$110 ),
+    .fault(\fault$115 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$150 ),
+    .host__rdata(\host__rdata$170 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
-    .host__we(host_1__we),
-    .idle(\idle$160 ),
+    .host__we(h_we_1),
+    .idle(\idle$180 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1264,13 +1345,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$264 ),
+    .src__rd_en(\ccu__src__rd_en$282 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$287 ),
-    .ann__j(\ccu__ann__j$289 ),
-    .ann__valid(\ccu__ann__valid$291 ),
+    .ann__a(\ccu__ann__a$305 ),
+    .ann__j(\ccu__ann__j$307 ),
+    .ann__valid(\ccu__ann__valid$309 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1281,15 +1362,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$111 ),
+    .fault(\fault$116 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$151 ),
+    .host__rdata(\host__rdata$171 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
-    .host__we(host_2__we),
-    .idle(\idle$161 ),
+    .host__we(h_we_2),
+    .idle(\idle$181 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1298,13 +1379,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$301 ),
+    .src__rd_en(\ccu__src__rd_en$319 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$287 ),
-    .ann__j(\ccu__ann__j$289 ),
-    .ann__valid(\ccu__ann__valid$291 ),
+    .ann__a(\ccu__ann__a$305 ),
+    .ann__j(\ccu__ann__j$307 ),
+    .ann__valid(\ccu__ann__valid$309 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1315,15 +1396,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$112 ),
+    .fault(\fault$117 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$152 ),
+    .host__rdata(\host__rdata$172 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
-    .host__we(host_3__we),
-    .idle(\idle$162 ),
+    .host__we(h_we_3),
+    .idle(\idle$182 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1332,7 +1413,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$338 ),
+    .src__rd_en(\ccu__src__rd_en$356 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1341,10 +1422,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .clk(clk),
     .cmd_start(cmd_start),
     .ctl__arm(ctl__arm),
-    .ctl__pf_active(ctl__pf_active),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
-    .ctl__start_next(ctl__start_next),
     .ctl_next__arm(ctl_next__arm),
     .ctl_next__pf_active(ctl_next__pf_active),
     .ctl_next__running(ctl_next__running),
@@ -1358,57 +1437,225 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (gsel[1:0])
+    casez (gsel_lo_c0)
       2'h0:
-          \$76  = 16'h0000;
+          \$84  = 16'h0000;
       2'h1:
-          \$76  = { 12'h000, status };
+          \$84  = { 12'h000, status };
       2'h2:
-          \$76  = { 5'h00, groups };
+          \$84  = { 5'h00, groups };
       2'h3:
-          \$76  = bias_act;
+          \$84  = bias_act;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (gsel[1:0])
+    casez (gsel_lo_c1)
       2'h0:
-          \$77  = { 4'h0, shift };
+          \$85  = 16'h0000;
       2'h1:
-          \$77  = { 9'h000, relu };
+          \$85  = 16'h0000;
       2'h2:
-          \$77  = wb_base;
+          \$85  = 16'h0000;
       2'h3:
-          \$77  = { 9'h000, src_sel };
+          \$85  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (gsel[1:0])
+    casez (gsel_lo_c2)
       2'h0:
-          \$78  = cycles;
+          \$86  = 16'h0000;
       2'h1:
-          \$78  = broadcasts;
+          \$86  = 16'h0000;
       2'h2:
-          \$78  = stall_cycles;
+          \$86  = 16'h0000;
       2'h3:
-          \$78  = groups_scanned;
+          \$86  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (gsel[1:0])
+    casez (gsel_lo_c3)
       2'h0:
-          \$79  = 11'h004;
+          \$87  = 16'h0000;
       2'h1:
-          \$79  = 11'h006;
+          \$87  = 16'h0000;
       2'h2:
-          \$79  = { 1'h0, ptr_base };
+          \$87  = 16'h0000;
       2'h3:
-          \$79  = spmat_base;
+          \$87  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c0)
+      2'h0:
+          \$88  = { 10'h000, shift };
+      2'h1:
+          \$88  = { 15'h0000, relu };
+      2'h2:
+          \$88  = { 6'h00, wb_base };
+      2'h3:
+          \$88  = { 15'h0000, src_sel };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c1)
+      2'h0:
+          \$89  = 16'h0000;
+      2'h1:
+          \$89  = 16'h0000;
+      2'h2:
+          \$89  = 16'h0000;
+      2'h3:
+          \$89  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c2)
+      2'h0:
+          \$90  = 16'h0000;
+      2'h1:
+          \$90  = 16'h0000;
+      2'h2:
+          \$90  = 16'h0000;
+      2'h3:
+          \$90  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c3)
+      2'h0:
+          \$91  = 16'h0000;
+      2'h1:
+          \$91  = 16'h0000;
+      2'h2:
+          \$91  = 16'h0000;
+      2'h3:
+          \$91  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c0)
+      2'h0:
+          \$92  = cycles[15:0];
+      2'h1:
+          \$92  = broadcasts[15:0];
+      2'h2:
+          \$92  = stall_cycles[15:0];
+      2'h3:
+          \$92  = groups_scanned[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c1)
+      2'h0:
+          \$93  = cycles[31:16];
+      2'h1:
+          \$93  = broadcasts[31:16];
+      2'h2:
+          \$93  = stall_cycles[31:16];
+      2'h3:
+          \$93  = groups_scanned[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c2)
+      2'h0:
+          \$94  = 16'h0000;
+      2'h1:
+          \$94  = 16'h0000;
+      2'h2:
+          \$94  = 16'h0000;
+      2'h3:
+          \$94  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c3)
+      2'h0:
+          \$95  = 16'h0000;
+      2'h1:
+          \$95  = 16'h0000;
+      2'h2:
+          \$95  = 16'h0000;
+      2'h3:
+          \$95  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c0)
+      2'h0:
+          \$96  = 16'h0004;
+      2'h1:
+          \$96  = 16'h0006;
+      2'h2:
+          \$96  = { 6'h00, ptr_base };
+      2'h3:
+          \$96  = { 5'h00, spmat_base };
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c1)
+      2'h0:
+          \$97  = 16'h0000;
+      2'h1:
+          \$97  = 16'h0000;
+      2'h2:
+          \$97  = 16'h0000;
+      2'h3:
+          \$97  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c2)
+      2'h0:
+          \$98  = 16'h0000;
+      2'h1:
+          \$98  = 16'h0000;
+      2'h2:
+          \$98  = 16'h0000;
+      2'h3:
+          \$98  = 16'h0000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (gsel_lo_c3)
+      2'h0:
+          \$99  = 16'h0000;
+      2'h1:
+          \$99  = 16'h0000;
+      2'h2:
+          \$99  = 16'h0000;
+      2'h3:
+          \$99  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1416,13 +1663,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$80  = g_grp0;
+          \$100  = g_grp0;
       2'h1:
-          \$80  = g_grp1;
+          \$100  = g_grp1;
       2'h2:
-          \$80  = g_grp2;
+          \$100  = g_grp2;
       2'h3:
-          \$80  = g_grp3;
+          \$100  = g_grp3;
     endcase
   end
   always @* begin
@@ -1430,13 +1677,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c0)
       2'h0:
-          \$81  = host__rdata[15:0];
+          \$101  = host__rdata[15:0];
       2'h1:
-          \$81  = \host__rdata$150 [15:0];
+          \$101  = \host__rdata$170 [15:0];
       2'h2:
-          \$81  = \host__rdata$151 [15:0];
+          \$101  = \host__rdata$171 [15:0];
       2'h3:
-          \$81  = \host__rdata$152 [15:0];
+          \$101  = \host__rdata$172 [15:0];
     endcase
   end
   always @* begin
@@ -1444,13 +1691,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c1)
       2'h0:
-          \$82  = host__rdata[31:16];
+          \$102  = host__rdata[31:16];
       2'h1:
-          \$82  = \host__rdata$150 [31:16];
+          \$102  = \host__rdata$170 [31:16];
       2'h2:
-          \$82  = \host__rdata$151 [31:16];
+          \$102  = \host__rdata$171 [31:16];
       2'h3:
-          \$82  = \host__rdata$152 [31:16];
+          \$102  = \host__rdata$172 [31:16];
     endcase
   end
   always @* begin
@@ -1458,13 +1705,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c2)
       2'h0:
-          \$83  = host__rdata[47:32];
+          \$103  = host__rdata[47:32];
       2'h1:
-          \$83  = \host__rdata$150 [47:32];
+          \$103  = \host__rdata$170 [47:32];
       2'h2:
-          \$83  = \host__rdata$151 [47:32];
+          \$103  = \host__rdata$171 [47:32];
       2'h3:
-          \$83  = \host__rdata$152 [47:32];
+          \$103  = \host__rdata$172 [47:32];
     endcase
   end
   always @* begin
@@ -1472,13 +1719,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (pe_sel_c3)
       2'h0:
-          \$84  = host__rdata[63:48];
+          \$104  = host__rdata[63:48];
       2'h1:
-          \$84  = \host__rdata$150 [63:48];
+          \$104  = \host__rdata$170 [63:48];
       2'h2:
-          \$84  = \host__rdata$151 [63:48];
+          \$104  = \host__rdata$171 [63:48];
       2'h3:
-          \$84  = \host__rdata$152 [63:48];
+          \$104  = \host__rdata$172 [63:48];
     endcase
   end
   always @* begin
@@ -1486,9 +1733,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c0)
       1'h0:
-          \$85  = pe_word[15:0];
+          \$105  = pe_word[15:0];
       1'h1:
-          \$85  = g5[15:0];
+          \$105  = g5[15:0];
     endcase
   end
   always @* begin
@@ -1496,9 +1743,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c1)
       1'h0:
-          \$86  = pe_word[31:16];
+          \$106  = pe_word[31:16];
       1'h1:
-          \$86  = g5[31:16];
+          \$106  = g5[31:16];
     endcase
   end
   always @* begin
@@ -1506,9 +1753,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c2)
       1'h0:
-          \$87  = pe_word[47:32];
+          \$107  = pe_word[47:32];
       1'h1:
-          \$87  = g5[47:32];
+          \$107  = g5[47:32];
     endcase
   end
   always @* begin
@@ -1516,428 +1763,316 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (glob_sel_c3)
       1'h0:
-          \$88  = pe_word[63:48];
+          \$108  = pe_word[63:48];
       1'h1:
-          \$88  = g5[63:48];
+          \$108  = g5[63:48];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = \$3 ;
+    \$117  = \$3 ;
     if (rst) begin
-      \$101  = 1'h0;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = \$6 ;
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = \$9 ;
-    if (rst) begin
-      \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = \$12 ;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = \$15 ;
-    if (rst) begin
-      \$105  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = \$18 ;
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = \$21 ;
-    if (rst) begin
-      \$107  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = \$24 ;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = \$27 ;
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = addr;
-    if (rst) begin
-      \$110  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = wdata;
-    if (rst) begin
-      \$111  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = we;
-    if (rst) begin
-      \$112  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = re;
-    if (rst) begin
-      \$113  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = addr[3:0];
-    if (rst) begin
-      \$114  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = groups;
-    if (\$29 ) begin
-      \$115  = \wdata$20 [10:0];
-    end
-    if (rst) begin
-      \$115  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = bias_act;
-    if (\$31 ) begin
-      \$116  = \wdata$20 [15:0];
-    end
-    if (rst) begin
-      \$116  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = shift;
-    if (\$33 ) begin
-      \$117  = \wdata$20 [5:0];
-    end
-    if (rst) begin
-      \$117  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = relu;
-    if (\$35 ) begin
-      \$118  = \wdata$20 [0];
-    end
+    \$118  = \$6 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = wb_base;
-    if (\$37 ) begin
-      \$119  = \wdata$20 [9:0];
-    end
+    \$119  = \$9 ;
     if (rst) begin
-      \$119  = 10'h000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = src_sel;
-    if (\$39 ) begin
-      \$120  = \wdata$20 [0];
-    end
+    \$120  = \$12 ;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = ptr_base;
-    if (\$41 ) begin
-      \$121  = \wdata$20 [9:0];
-    end
+    \$121  = \$15 ;
     if (rst) begin
-      \$121  = 10'h000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = spmat_base;
-    if (\$43 ) begin
-      \$122  = \wdata$20 [10:0];
-    end
+    \$122  = \$18 ;
     if (rst) begin
-      \$122  = 11'h000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = keep_acc;
-    if (ctl_next__arm) begin
-      \$123  = \wdata$20 [2];
-    end
+    \$123  = \$21 ;
     if (rst) begin
       \$123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = ctl_next__arm;
+    \$124  = \$24 ;
     if (rst) begin
       \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = ctl_next__start;
+    \$125  = \$27 ;
     if (rst) begin
       \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = ctl_next__running;
+    \$126  = addr;
     if (rst) begin
-      \$126  = 1'h0;
+      \$126  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = ctl_next__pf_active;
+    \$127  = wdata;
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = ctl_next__start_next;
+    \$128  = we;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$47 ;
+    \$129  = re;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = addr[13:11];
+    \$130  = addr[3:0];
     if (rst) begin
-      \$130  = 3'h0;
+      \$130  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = addr[10:0];
+    \$131  = addr[1:0];
     if (rst) begin
-      \$131  = 11'h000;
+      \$131  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = addr[10:0];
+    \$132  = addr[1:0];
     if (rst) begin
-      \$132  = 11'h000;
+      \$132  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = wdata;
+    \$133  = addr[1:0];
     if (rst) begin
-      \$133  = 64'h0000000000000000;
+      \$133  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = we;
+    \$134  = addr[1:0];
     if (rst) begin
-      \$134  = 1'h0;
+      \$134  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = \$48 ;
+    \$135  = groups;
+    if (\$29 ) begin
+      \$135  = \wdata$20 [10:0];
+    end
     if (rst) begin
-      \$135  = 1'h0;
+      \$135  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = addr[10:0];
+    \$136  = bias_act;
+    if (\$31 ) begin
+      \$136  = \wdata$20 [15:0];
+    end
     if (rst) begin
-      \$136  = 11'h000;
+      \$136  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = ctl_next__arm;
+    \$137  = shift;
+    if (\$33 ) begin
+      \$137  = \wdata$20 [5:0];
+    end
     if (rst) begin
-      \$137  = 1'h0;
+      \$137  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = ctl_next__start;
+    \$138  = relu;
+    if (\$35 ) begin
+      \$138  = \wdata$20 [0];
+    end
     if (rst) begin
       \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = ctl_next__running;
+    \$139  = wb_base;
+    if (\$37 ) begin
+      \$139  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$139  = 1'h0;
+      \$139  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = ctl_next__pf_active;
+    \$140  = src_sel;
+    if (\$39 ) begin
+      \$140  = \wdata$20 [0];
+    end
     if (rst) begin
       \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = ctl_next__start_next;
+    \$141  = ptr_base;
+    if (\$41 ) begin
+      \$141  = \wdata$20 [9:0];
+    end
     if (rst) begin
-      \$141  = 1'h0;
+      \$141  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = \$52 ;
+    \$142  = spmat_base;
+    if (\$43 ) begin
+      \$142  = \wdata$20 [10:0];
+    end
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = addr[13:11];
+    \$143  = keep_acc;
+    if (ctl_next__arm) begin
+      \$143  = \wdata$20 [2];
+    end
     if (rst) begin
-      \$143  = 3'h0;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = addr[10:0];
+    \$144  = ctl_next__arm;
     if (rst) begin
-      \$144  = 11'h000;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = addr[10:0];
+    \$145  = ctl_next__start;
     if (rst) begin
-      \$145  = 11'h000;
+      \$145  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = wdata;
+    \$146  = ctl_next__running;
     if (rst) begin
-      \$146  = 64'h0000000000000000;
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = we;
+    \$147  = ctl_next__pf_active;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$53 ;
+    \$148  = ctl_next__start_next;
     if (rst) begin
       \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = addr[10:0];
+    \$149  = ctl_next__arm;
     if (rst) begin
-      \$149  = 11'h000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = ctl_next__arm;
+    \$150  = ctl_next__start;
     if (rst) begin
       \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = ctl_next__start;
+    \$151  = ctl_next__running;
     if (rst) begin
       \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = ctl_next__running;
+    \$152  = ctl_next__pf_active;
     if (rst) begin
       \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = ctl_next__pf_active;
+    \$153  = ctl_next__start_next;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = ctl_next__start_next;
+    \$154  = \$47 ;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = \$57 ;
+    \$155  = addr[13:11];
     if (rst) begin
-      \$155  = 1'h0;
+      \$155  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = addr[13:11];
+    \$156  = addr[10:0];
     if (rst) begin
-      \$156  = 3'h0;
+      \$156  = 11'h000;
     end
   end
   always @* begin
@@ -1949,511 +2084,674 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = addr[10:0];
+    \$158  = wdata;
     if (rst) begin
-      \$158  = 11'h000;
+      \$158  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = wdata;
+    \$159  = \$50 ;
     if (rst) begin
-      \$159  = 64'h0000000000000000;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = we;
+    \$160  = addr[10:0];
     if (rst) begin
-      \$160  = 1'h0;
+      \$160  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = \$58 ;
+    \$161  = ctl_next__arm;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = addr[10:0];
+    \$162  = ctl_next__start;
     if (rst) begin
-      \$162  = 11'h000;
+      \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = ctl_next__arm;
+    \$163  = ctl_next__running;
     if (rst) begin
       \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = ctl_next__start;
+    \$164  = ctl_next__pf_active;
     if (rst) begin
       \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = ctl_next__running;
+    \$165  = ctl_next__start_next;
     if (rst) begin
       \$165  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = ctl_next__pf_active;
+    \$166  = \$54 ;
     if (rst) begin
       \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = ctl_next__start_next;
+    \$167  = addr[13:11];
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = \$62 ;
+    \$168  = addr[10:0];
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = addr[13:11];
+    \$169  = addr[10:0];
     if (rst) begin
-      \$169  = 3'h0;
+      \$169  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = addr[10:0];
+    \$170  = wdata;
     if (rst) begin
-      \$170  = 11'h000;
+      \$170  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = addr[10:0];
+    \$171  = \$57 ;
     if (rst) begin
-      \$171  = 11'h000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = wdata;
+    \$172  = addr[10:0];
     if (rst) begin
-      \$172  = 64'h0000000000000000;
+      \$172  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = we;
+    \$173  = ctl_next__arm;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = \$63 ;
+    \$174  = ctl_next__start;
     if (rst) begin
       \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = addr[10:0];
+    \$175  = ctl_next__running;
     if (rst) begin
-      \$175  = 11'h000;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = \$64 ;
+    \$176  = ctl_next__pf_active;
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = \$65 ;
+    \$177  = ctl_next__start_next;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = \$66 ;
+    \$178  = \$61 ;
     if (rst) begin
       \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = done_flag;
-    if (ctl__start) begin
-      \$179  = 1'h0;
-    end
-    if (\$71 ) begin
-      if (done) begin
-        \$179  = 1'h1;
-      end
-    end
+    \$179  = addr[13:11];
     if (rst) begin
-      \$179  = 1'h0;
+      \$179  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = cyc;
-    if (ctl__start) begin
-      \$180  = 32'd0;
-    end
-    if (\$71 ) begin
-      \$180  = \$72 [31:0];
-    end
+    \$180  = addr[10:0];
     if (rst) begin
-      \$180  = 32'd0;
+      \$180  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$181  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$181  = \$67 [31:0];
-      end
-    end
+    \$181  = addr[10:0];
     if (rst) begin
-      \$181  = 32'd0;
+      \$181  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$182  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$182  = \$68 [31:0];
-      end
-    end
+    \$182  = wdata;
     if (rst) begin
-      \$182  = 32'd0;
+      \$182  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$183  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$183  = \$69 [31:0];
-      end
-    end
+    \$183  = \$64 ;
     if (rst) begin
-      \$183  = 32'd0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = cycles;
-    if (\$71 ) begin
-      if (done) begin
-        \$184  = \$73 [31:0];
-      end
-    end
+    \$184  = addr[10:0];
     if (rst) begin
-      \$184  = 32'd0;
+      \$184  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = \fault$113 ;
-    if (ctl__arm) begin
-      \$185  = 1'h0;
-    end else if (\$75 ) begin
-      \$185  = 1'h1;
-    end
+    \$185  = ctl_next__arm;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = { \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76 [15], \$76  };
+    \$186  = ctl_next__start;
     if (rst) begin
-      \$186  = 64'h0000000000000000;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = { 54'h00000000000000, \$77  };
+    \$187  = ctl_next__running;
     if (rst) begin
-      \$187  = 64'h0000000000000000;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = { 32'h00000000, \$78  };
+    \$188  = ctl_next__pf_active;
     if (rst) begin
-      \$188  = 64'h0000000000000000;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = { 53'h00000000000000, \$79  };
+    \$189  = ctl_next__start_next;
     if (rst) begin
-      \$189  = 64'h0000000000000000;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = gsel[3:2];
+    \$190  = \$68 ;
     if (rst) begin
-      \$190  = 2'h0;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = \$80 ;
+    \$191  = addr[13:11];
     if (rst) begin
-      \$191  = 64'h0000000000000000;
+      \$191  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = \addr$19 [17];
+    \$192  = addr[10:0];
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = \addr$19 [15:14];
+    \$193  = addr[10:0];
     if (rst) begin
-      \$193  = 2'h0;
+      \$193  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = \re$22 ;
+    \$194  = wdata;
     if (rst) begin
-      \$194  = 1'h0;
+      \$194  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = re_q0;
+    \$195  = \$71 ;
     if (rst) begin
       \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = re_q1;
+    \$196  = addr[10:0];
     if (rst) begin
-      \$196  = 1'h0;
+      \$196  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = re_q2;
+    \$197  = \$72 ;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = re_q3;
+    \$198  = \$73 ;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = re_q4;
+    \$199  = \$74 ;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = g1;
+    \$200  = done_flag;
+    if (ctl__start) begin
+      \$200  = 1'h0;
+    end
+    if (\$79 ) begin
+      if (done) begin
+        \$200  = 1'h1;
+      end
+    end
     if (rst) begin
-      \$200  = 64'h0000000000000000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = glob0;
+    \$201  = cyc;
+    if (ctl__start) begin
+      \$201  = 32'd0;
+    end
+    if (\$79 ) begin
+      \$201  = \$80 [31:0];
+    end
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = g2;
+    \$202  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$202  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$202  = \$75 [31:0];
+      end
+    end
     if (rst) begin
-      \$202  = 64'h0000000000000000;
+      \$202  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = glob1;
+    \$203  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$203  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$203  = \$76 [31:0];
+      end
+    end
     if (rst) begin
-      \$203  = 1'h0;
+      \$203  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = g3;
+    \$204  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$204  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$204  = \$77 [31:0];
+      end
+    end
     if (rst) begin
-      \$204  = 64'h0000000000000000;
+      \$204  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = glob2;
+    \$205  = cycles;
+    if (\$79 ) begin
+      if (done) begin
+        \$205  = \$81 [31:0];
+      end
+    end
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = g4;
+    \$206  = \fault$118 ;
+    if (ctl__arm) begin
+      \$206  = 1'h0;
+    end else if (\$83 ) begin
+      \$206  = 1'h1;
+    end
     if (rst) begin
-      \$206  = 64'h0000000000000000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = glob3;
+    \$207  = { \$87 , \$86 , \$85 , \$84  };
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = pe_q0;
+    \$208  = { \$91 , \$90 , \$89 , \$88  };
     if (rst) begin
-      \$208  = 2'h0;
+      \$208  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = pe_q1;
+    \$209  = { \$95 , \$94 , \$93 , \$92  };
     if (rst) begin
-      \$209  = 2'h0;
+      \$209  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = pe_q2;
+    \$210  = { \$99 , \$98 , \$97 , \$96  };
     if (rst) begin
-      \$210  = 2'h0;
+      \$210  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = pe_q3;
+    \$211  = gsel[3:2];
     if (rst) begin
       \$211  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = pe_q3;
+    \$212  = \$100 ;
     if (rst) begin
-      \$212  = 2'h0;
+      \$212  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = pe_q3;
+    \$213  = \addr$19 [17];
     if (rst) begin
-      \$213  = 2'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = pe_q3;
+    \$214  = \addr$19 [15:14];
     if (rst) begin
       \$214  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = glob4;
+    \$215  = \re$22 ;
     if (rst) begin
       \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = glob4;
+    \$216  = re_q0;
     if (rst) begin
       \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = glob4;
+    \$217  = re_q1;
     if (rst) begin
       \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = glob4;
+    \$218  = re_q2;
     if (rst) begin
       \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = { \$84 , \$83 , \$82 , \$81  };
+    \$219  = re_q3;
     if (rst) begin
-      \$219  = 64'h0000000000000000;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = { \$88 , \$87 , \$86 , \$85  };
+    \$220  = re_q4;
     if (rst) begin
-      \$220  = 64'h0000000000000000;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = re_q5;
+    \$221  = g1;
     if (rst) begin
-      \$221  = 1'h0;
+      \$221  = 64'h0000000000000000;
     end
   end
-  assign \busy$24  = busy;
-  assign \done$105  = done;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = glob0;
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = g2;
+    if (rst) begin
+      \$223  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = glob1;
+    if (rst) begin
+      \$224  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = g3;
+    if (rst) begin
+      \$225  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = glob2;
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = g4;
+    if (rst) begin
+      \$227  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = glob3;
+    if (rst) begin
+      \$228  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = pe_q0;
+    if (rst) begin
+      \$229  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = pe_q1;
+    if (rst) begin
+      \$230  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = pe_q2;
+    if (rst) begin
+      \$231  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = pe_q3;
+    if (rst) begin
+      \$232  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233  = pe_q3;
+    if (rst) begin
+      \$233  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = pe_q3;
+    if (rst) begin
+      \$234  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = pe_q3;
+    if (rst) begin
+      \$235  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = glob4;
+    if (rst) begin
+      \$236  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = glob4;
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = glob4;
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = glob4;
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = { \$104 , \$103 , \$102 , \$101  };
+    if (rst) begin
+      \$240  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = { \$108 , \$107 , \$106 , \$105  };
+    if (rst) begin
+      \$241  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = re_q5;
+    if (rst) begin
+      \$242  = 1'h0;
+    end
+  end
+  assign \busy$28  = busy;
+  assign \done$110  = done;
+  assign g_ext0 = 64'h0000000000000000;
+  assign g_ext1 = { 60'h000000000000000, status };
+  assign g_ext2 = { 53'h00000000000000, groups };
+  assign g_ext3 = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act };
+  assign g_ext4 = { 58'h000000000000000, shift };
+  assign g_ext5 = { 63'h0000000000000000, relu };
+  assign g_ext6 = { 54'h00000000000000, wb_base };
+  assign g_ext7 = { 63'h0000000000000000, src_sel };
+  assign g_ext8 = { 32'h00000000, cycles };
+  assign g_ext9 = { 32'h00000000, broadcasts };
+  assign g_ext10 = { 32'h00000000, stall_cycles };
+  assign g_ext11 = { 32'h00000000, groups_scanned };
+  assign g_ext12 = 64'h0000000000000004;
+  assign g_ext13 = 64'h0000000000000006;
+  assign g_ext14 = { 54'h00000000000000, ptr_base };
+  assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$157  = bias_sent;
-  assign \groups$164  = groups;
-  assign \bias_act$165  = bias_act;
-  assign \ctl__arm$166  = ctl__arm;
-  assign \ctl__pf_active$168  = ctl__pf_active;
-  assign \ctl__running$169  = ctl__running;
-  assign \ctl__start$170  = ctl__start;
-  assign \ctl__start_next$172  = ctl__start_next;
+  assign \bias_sent$177  = bias_sent;
+  assign \groups$184  = groups;
+  assign \bias_act$185  = bias_act;
+  assign \ctl__arm$186  = ctl_ccu_arm;
+  assign ctl__pf_active = ctl_ccu_pf_active;
+  assign \ctl__running$188  = ctl_ccu_running;
+  assign \ctl__start$189  = ctl_ccu_start;
+  assign ctl__start_next = ctl_ccu_start_next;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
   assign pass_regs__shift = shift;
@@ -2462,38 +2760,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$181  = keep_acc;
-  assign \regs__keep_acc$182  = keep_acc;
-  assign \regs__keep_acc$183  = keep_acc;
+  assign \regs__keep_acc$199  = keep_acc;
+  assign \regs__keep_acc$200  = keep_acc;
+  assign \regs__keep_acc$201  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$185  = ptr_base;
-  assign \regs__ptr_base$186  = ptr_base;
-  assign \regs__ptr_base$187  = ptr_base;
+  assign \regs__ptr_base$203  = ptr_base;
+  assign \regs__ptr_base$204  = ptr_base;
+  assign \regs__ptr_base$205  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$189  = relu;
-  assign \regs__relu$190  = relu;
-  assign \regs__relu$191  = relu;
+  assign \regs__relu$207  = relu;
+  assign \regs__relu$208  = relu;
+  assign \regs__relu$209  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$193  = shift;
-  assign \regs__shift$194  = shift;
-  assign \regs__shift$195  = shift;
+  assign \regs__shift$211  = shift;
+  assign \regs__shift$212  = shift;
+  assign \regs__shift$213  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$197  = spmat_base;
-  assign \regs__spmat_base$198  = spmat_base;
-  assign \regs__spmat_base$199  = spmat_base;
+  assign \regs__spmat_base$215  = spmat_base;
+  assign \regs__spmat_base$216  = spmat_base;
+  assign \regs__spmat_base$217  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$201  = src_sel;
-  assign \regs__src_sel$202  = src_sel;
-  assign \regs__src_sel$203  = src_sel;
+  assign \regs__src_sel$219  = src_sel;
+  assign \regs__src_sel$220  = src_sel;
+  assign \regs__src_sel$221  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$205  = wb_base;
-  assign \regs__wb_base$206  = wb_base;
-  assign \regs__wb_base$207  = wb_base;
-  assign \ctl__arm$208  = ctl_0_arm;
-  assign \ctl__pf_active$209  = ctl_0_pf_active;
-  assign \ctl__running$210  = ctl_0_running;
-  assign \ctl__start$211  = ctl_0_start;
-  assign \ctl__start_next$212  = ctl_0_start_next;
+  assign \regs__wb_base$223  = wb_base;
+  assign \regs__wb_base$224  = wb_base;
+  assign \regs__wb_base$225  = wb_base;
+  assign \ctl__arm$226  = ctl_0_arm;
+  assign \ctl__pf_active$227  = ctl_0_pf_active;
+  assign \ctl__running$228  = ctl_0_running;
+  assign \ctl__start$229  = ctl_0_start;
+  assign \ctl__start_next$230  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -2509,6 +2807,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_0__off_line = h_off_line_0;
   assign host_0__off_dst = h_off_dst_0;
   assign host_0__wdata = h_wdata_0;
+  assign host_0__we = h_we_0;
   assign host__mem = h_mem_0;
   assign host__off = h_off_0;
   assign host__off_dst = h_off_dst_0;
@@ -2516,105 +2815,108 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_0__rdata = host__rdata;
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
-  assign host__we = host_0__we;
+  assign host__we = h_we_0;
   assign wb__start = wb_start;
-  assign \ctl__arm$245  = ctl_1_arm;
-  assign \ctl__pf_active$246  = ctl_1_pf_active;
-  assign \ctl__running$247  = ctl_1_running;
-  assign \ctl__start$248  = ctl_1_start;
-  assign \ctl__start_next$249  = ctl_1_start_next;
-  assign \ccu__ann__a$250  = ccu__ann__a;
+  assign \ctl__arm$263  = ctl_1_arm;
+  assign \ctl__pf_active$264  = ctl_1_pf_active;
+  assign \ctl__running$265  = ctl_1_running;
+  assign \ctl__start$266  = ctl_1_start;
+  assign \ctl__start_next$267  = ctl_1_start_next;
+  assign \ccu__ann__a$268  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$252  = ccu__ann__j;
+  assign \ccu__ann__j$270  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$254  = ccu__ann__valid;
+  assign \ccu__ann__valid$272  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$257  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$259  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$260  = bcast;
+  assign \ccu__bc__room_nopush$275  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$277  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$278  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$263  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$264 ;
+  assign \ccu__src__data$281  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$282 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__off_line = h_off_line_1;
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
-  assign \host__mem$273  = h_mem_1;
-  assign \host__off$274  = h_off_1;
-  assign \host__off_dst$275  = h_off_dst_1;
-  assign \host__off_line$276  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$150 ;
-  assign \host__sel$278  = h_sel_1;
-  assign \host__wdata$279  = h_wdata_1;
-  assign \host__we$280  = host_1__we;
-  assign \wb__start$281  = wb_start;
-  assign \ctl__arm$282  = ctl_2_arm;
-  assign \ctl__pf_active$283  = ctl_2_pf_active;
-  assign \ctl__running$284  = ctl_2_running;
-  assign \ctl__start$285  = ctl_2_start;
-  assign \ctl__start_next$286  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$287 ;
-  assign pes__2__ann__j = \ccu__ann__j$289 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$291 ;
-  assign \ccu__bc__room_nopush$294  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$296  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$297  = bcast;
+  assign host_1__we = h_we_1;
+  assign \host__mem$291  = h_mem_1;
+  assign \host__off$292  = h_off_1;
+  assign \host__off_dst$293  = h_off_dst_1;
+  assign \host__off_line$294  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$170 ;
+  assign \host__sel$296  = h_sel_1;
+  assign \host__wdata$297  = h_wdata_1;
+  assign \host__we$298  = h_we_1;
+  assign \wb__start$299  = wb_start;
+  assign \ctl__arm$300  = ctl_2_arm;
+  assign \ctl__pf_active$301  = ctl_2_pf_active;
+  assign \ctl__running$302  = ctl_2_running;
+  assign \ctl__start$303  = ctl_2_start;
+  assign \ctl__start_next$304  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$305 ;
+  assign pes__2__ann__j = \ccu__ann__j$307 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$309 ;
+  assign \ccu__bc__room_nopush$312  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$314  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$315  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$300  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$301 ;
+  assign \ccu__src__data$318  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$319 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__off_line = h_off_line_2;
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
-  assign \host__mem$310  = h_mem_2;
-  assign \host__off$311  = h_off_2;
-  assign \host__off_dst$312  = h_off_dst_2;
-  assign \host__off_line$313  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$151 ;
-  assign \host__sel$315  = h_sel_2;
-  assign \host__wdata$316  = h_wdata_2;
-  assign \host__we$317  = host_2__we;
-  assign \wb__start$318  = wb_start;
-  assign \ctl__arm$319  = ctl_3_arm;
-  assign \ctl__pf_active$320  = ctl_3_pf_active;
-  assign \ctl__running$321  = ctl_3_running;
-  assign \ctl__start$322  = ctl_3_start;
-  assign \ctl__start_next$323  = ctl_3_start_next;
-  assign \ccu__ann__a$324  = \ccu__ann__a$287 ;
-  assign pes__3__ann__a = \ccu__ann__a$287 ;
-  assign \ccu__ann__j$326  = \ccu__ann__j$289 ;
-  assign pes__3__ann__j = \ccu__ann__j$289 ;
-  assign \ccu__ann__valid$328  = \ccu__ann__valid$291 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$291 ;
-  assign \ccu__bc__room_nopush$331  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$333  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$334  = bcast;
+  assign host_2__we = h_we_2;
+  assign \host__mem$328  = h_mem_2;
+  assign \host__off$329  = h_off_2;
+  assign \host__off_dst$330  = h_off_dst_2;
+  assign \host__off_line$331  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$171 ;
+  assign \host__sel$333  = h_sel_2;
+  assign \host__wdata$334  = h_wdata_2;
+  assign \host__we$335  = h_we_2;
+  assign \wb__start$336  = wb_start;
+  assign \ctl__arm$337  = ctl_3_arm;
+  assign \ctl__pf_active$338  = ctl_3_pf_active;
+  assign \ctl__running$339  = ctl_3_running;
+  assign \ctl__start$340  = ctl_3_start;
+  assign \ctl__start_next$341  = ctl_3_start_next;
+  assign \ccu__ann__a$342  = \ccu__ann__a$305 ;
+  assign pes__3__ann__a = \ccu__ann__a$305 ;
+  assign \ccu__ann__j$344  = \ccu__ann__j$307 ;
+  assign pes__3__ann__j = \ccu__ann__j$307 ;
+  assign \ccu__ann__valid$346  = \ccu__ann__valid$309 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$309 ;
+  assign \ccu__bc__room_nopush$349  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$351  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$352  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$337  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$338 ;
+  assign \ccu__src__data$355  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$356 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__off_line = h_off_line_3;
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
-  assign \host__mem$347  = h_mem_3;
-  assign \host__off$348  = h_off_3;
-  assign \host__off_dst$349  = h_off_dst_3;
-  assign \host__off_line$350  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$152 ;
-  assign \host__sel$352  = h_sel_3;
-  assign \host__wdata$353  = h_wdata_3;
-  assign \host__we$354  = host_3__we;
-  assign \wb__start$355  = wb_start;
-  assign \$95  = { 1'h0, busy };
-  assign \$96  = { done_flag, 1'h0 };
-  assign \$98  = { 1'h0, src_sel, 2'h0 };
-  assign \$100  = { \fault$113 , 3'h0 };
+  assign host_3__we = h_we_3;
+  assign \host__mem$365  = h_mem_3;
+  assign \host__off$366  = h_off_3;
+  assign \host__off_dst$367  = h_off_dst_3;
+  assign \host__off_line$368  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$172 ;
+  assign \host__sel$370  = h_sel_3;
+  assign \host__wdata$371  = h_wdata_3;
+  assign \host__we$372  = h_we_3;
+  assign \wb__start$373  = wb_start;
+  assign \$111  = { 1'h0, busy };
+  assign \$112  = { done_flag, 1'h0 };
+  assign \$114  = { 1'h0, src_sel, 2'h0 };
+  assign \$116  = { \fault$118 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2972,7 +3274,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$330$0 (\$66 ),
+    .\port$361$0 (\$66 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -2987,8 +3289,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$204$0 (elig),
-    .\port$330$0 (\$66 )
+    .\port$231$0 (elig),
+    .\port$361$0 (\$66 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -4548,15 +4850,15 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$361$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
-  wire [5:0] \$10 ;
-  wire \$11 ;
+  wire [4:0] \$10 ;
+  wire [4:0] \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire [3:0] \$14 ;
+  wire \$14 ;
   wire [3:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -4571,26 +4873,26 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
-  reg [3:0] \$28 ;
-  reg [3:0] \$29 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  reg [3:0] \$30 ;
-  reg [3:0] \$31 ;
+  wire \$30 ;
+  wire \$31 ;
   reg [3:0] \$32 ;
   reg [3:0] \$33 ;
   reg [3:0] \$34 ;
   reg [3:0] \$35 ;
-  reg [2:0] \$36 ;
-  reg [2:0] \$37 ;
-  reg [2:0] \$38 ;
+  reg [3:0] \$36 ;
+  reg [3:0] \$37 ;
+  reg [3:0] \$38 ;
   reg [3:0] \$39 ;
   wire \$4 ;
-  reg [3:0] \$40 ;
-  reg [3:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
+  reg [2:0] \$40 ;
+  reg [2:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [3:0] \$43 ;
+  reg [3:0] \$44 ;
+  reg [3:0] \$45 ;
   reg \$46 ;
   reg \$47 ;
   reg \$48 ;
@@ -4598,10 +4900,14 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   wire [4:0] \$5 ;
   reg \$50 ;
   reg \$51 ;
-  wire [5:0] \$6 ;
+  reg \$52 ;
+  reg \$53 ;
+  reg \$54 ;
+  reg \$55 ;
+  wire [4:0] \$6 ;
   wire [5:0] \$7 ;
-  wire [4:0] \$8 ;
-  wire [5:0] \$9 ;
+  wire [5:0] \$8 ;
+  wire [4:0] \$9 ;
   reg [2:0] \$signature__addr  = 3'h0;
   reg [2:0] \$signature__addr$9  = 3'h0;
   wire [63:0] \$signature__data ;
@@ -4617,6 +4923,7 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   wire clk;
   reg consume_r = 1'h0;
   reg [3:0] fill = 4'h0;
+  wire [3:0] fill_cap;
   wire [3:0] fill_next;
   output [3:0] head_nz;
   reg [3:0] head_nz = 4'h0;
@@ -4640,8 +4947,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$330$0 ;
-  wire [63:0] \port$330$0 ;
+  output [63:0] \port$361$0 ;
+  wire [63:0] \port$361$0 ;
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -4691,112 +4998,155 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   assign \$signature__data$13  = vals[\$signature__addr$9 ];
   always @(posedge clk)
-    \$signature__addr$9  <= \$37 ;
+    nz5 <= \$37 ;
   always @(posedge clk)
-    hp1 <= \$38 ;
+    nz6 <= \$38 ;
   always @(posedge clk)
-    head_nz <= \$39 ;
+    nz7 <= \$39 ;
   always @(posedge clk)
-    alloc <= \$40 ;
+    \$signature__addr  <= \$40 ;
   always @(posedge clk)
-    fill <= \$41 ;
+    \$signature__addr$9  <= \$41 ;
   always @(posedge clk)
-    head_valid <= \$42 ;
+    hp1 <= \$42 ;
   always @(posedge clk)
-    rd <= \$43 ;
+    head_nz <= \$43 ;
   always @(posedge clk)
-    consume_r <= \$44 ;
+    alloc <= \$44 ;
   always @(posedge clk)
-    rd_d1 <= \$45 ;
+    fill <= \$45 ;
   always @(posedge clk)
-    rd_d2 <= \$46 ;
+    rd <= \$46 ;
   always @(posedge clk)
-    \$signature__en  <= \$47 ;
+    head_valid <= \$47 ;
   always @(posedge clk)
-    src__0__rd_en <= \$48 ;
+    consume_r <= \$48 ;
   always @(posedge clk)
-    src__1__rd_en <= \$49 ;
+    rd_d1 <= \$49 ;
   always @(posedge clk)
-    src__2__rd_en <= \$50 ;
+    rd_d2 <= \$50 ;
   always @(posedge clk)
-    src__3__rd_en <= \$51 ;
+    \$signature__en  <= \$51 ;
+  always @(posedge clk)
+    src__0__rd_en <= \$52 ;
+  always @(posedge clk)
+    src__1__rd_en <= \$53 ;
+  always @(posedge clk)
+    src__2__rd_en <= \$54 ;
+  always @(posedge clk)
+    src__3__rd_en <= \$55 ;
   assign \$1  = | src__0__data;
   assign \$2  = | src__1__data;
   assign \$3  = | src__2__data;
   assign \$4  = | src__3__data;
-  assign \$5  = alloc + rd;
-  assign \$6  = \$5  - consume_r;
-  assign \$7  = arm ? 6'h00 : \$6 ;
-  assign \$8  = fill + \$signature__en ;
-  assign \$9  = \$8  - advance;
-  assign \$10  = arm ? 6'h00 : \$9 ;
-  assign \$11  = \$7 [3:0] < 4'h8;
-  assign rd_next = live & \$11 ;
-  assign \$12  = ~ arm;
-  assign \$13  = \$signature__en  & \$12 ;
-  assign \$14  = \$signature__addr  + 1'h1;
-  assign \$15  = \$signature__addr$9  + 1'h1;
+  assign \$5  = fill + \$signature__en ;
+  assign \$6  = alloc + rd;
+  assign \$7  = \$6  - consume_r;
+  assign \$8  = arm ? 6'h00 : \$7 ;
+  assign \$9  = \$5 [3:0] - 1'h1;
+  assign \$10  = advance ? \$9  : { 1'h0, \$5 [3:0] };
+  assign \$11  = arm ? 5'h00 : \$10 ;
+  assign \$12  = \$8 [3:0] < 4'h8;
+  assign rd_next = live & \$12 ;
+  assign \$13  = ~ arm;
+  assign \$14  = \$signature__en  & \$13 ;
+  assign \$15  = \$signature__addr  + 1'h1;
   assign \$16  = \$signature__addr  == \$signature__addr$9 ;
   assign \$17  = \$signature__en  & \$16 ;
   assign \$18  = hp1 + 1'h1;
   assign \$19  = \$signature__addr  == hp1;
   assign \$20  = \$signature__en  & \$19 ;
   assign \$22  = \$20  ? { \$4 , \$3 , \$2 , \$1  } : \$21 ;
-  assign \$23  = | \$10 [3:0];
-  assign \$24  = arm ? 1'h0 : advance;
-  assign \$25  = arm ? 1'h0 : rd;
-  assign \$26  = arm ? 1'h0 : rd_d1;
-  assign \$27  = arm ? 1'h0 : rd_d2;
+  assign \$23  = ~ arm;
+  assign \$24  = \$5 [3:0] > 1'h1;
+  assign \$25  = | \$5 [3:0];
+  assign \$26  = advance ? \$24  : \$25 ;
+  assign \$27  = \$23  & \$26 ;
+  assign \$28  = arm ? 1'h0 : advance;
+  assign \$29  = arm ? 1'h0 : rd;
+  assign \$30  = arm ? 1'h0 : rd_d1;
+  assign \$31  = arm ? 1'h0 : rd_d2;
   always @(posedge clk)
-    nz0 <= \$28 ;
+    nz0 <= \$32 ;
   always @(posedge clk)
-    nz1 <= \$29 ;
+    nz1 <= \$33 ;
   always @(posedge clk)
-    nz2 <= \$30 ;
+    nz2 <= \$34 ;
   always @(posedge clk)
-    nz3 <= \$31 ;
+    nz3 <= \$35 ;
   always @(posedge clk)
-    nz4 <= \$32 ;
-  always @(posedge clk)
-    nz5 <= \$33 ;
-  always @(posedge clk)
-    nz6 <= \$34 ;
-  always @(posedge clk)
-    nz7 <= \$35 ;
-  always @(posedge clk)
-    \$signature__addr  <= \$36 ;
+    nz4 <= \$36 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$37  = \$signature__addr$9 ;
-    if (arm) begin
-      \$37  = 3'h0;
-    end else if (advance) begin
-      \$37  = \$15 [2:0];
+    \$37  = nz5;
+    if (\$14 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            /* empty */;
+        3'h4:
+            /* empty */;
+        3'h5:
+            \$37  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
     end
     if (rst) begin
-      \$37  = 3'h0;
+      \$37  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = hp1;
-    if (arm) begin
-      \$38  = 3'h1;
-    end else if (advance) begin
-      \$38  = \$18 [2:0];
+    \$38  = nz6;
+    if (\$14 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            /* empty */;
+        3'h4:
+            /* empty */;
+        3'h5:
+            /* empty */;
+        3'h6:
+            \$38  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
     end
     if (rst) begin
-      \$38  = 3'h0;
+      \$38  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = head_nz;
-    if (arm) begin
-    end else if (advance) begin
-      \$39  = \$22 ;
-    end else if (\$17 ) begin
-      \$39  = { \$4 , \$3 , \$2 , \$1  };
+    \$39  = nz7;
+    if (\$14 ) begin
+      (* full_case = 32'd1 *)
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            /* empty */;
+        3'h4:
+            /* empty */;
+        3'h5:
+            /* empty */;
+        3'h6:
+            /* empty */;
+        3'h7:
+            \$39  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
     end
     if (rst) begin
       \$39  = 4'h0;
@@ -4804,49 +5154,71 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = \$7 [3:0];
+    \$40  = \$signature__addr ;
+    if (\$14 ) begin
+      \$40  = \$15 [2:0];
+    end
+    if (arm) begin
+      \$40  = 3'h0;
+    end
     if (rst) begin
-      \$40  = 4'h0;
+      \$40  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = \$10 [3:0];
+    \$41  = \$signature__addr$9 ;
+    if (arm) begin
+      \$41  = 3'h0;
+    end else if (advance) begin
+      \$41  = hp1;
+    end
     if (rst) begin
-      \$41  = 4'h0;
+      \$41  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = \$23 ;
+    \$42  = hp1;
+    if (arm) begin
+      \$42  = 3'h1;
+    end else if (advance) begin
+      \$42  = \$18 [2:0];
+    end
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = rd_next;
+    \$43  = head_nz;
+    if (arm) begin
+    end else if (advance) begin
+      \$43  = \$22 ;
+    end else if (\$17 ) begin
+      \$43  = { \$4 , \$3 , \$2 , \$1  };
+    end
     if (rst) begin
-      \$43  = 1'h0;
+      \$43  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = \$24 ;
+    \$44  = \$8 [3:0];
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = \$25 ;
+    \$45  = \$11 [3:0];
     if (rst) begin
-      \$45  = 1'h0;
+      \$45  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = \$26 ;
+    \$46  = rd_next;
     if (rst) begin
       \$46  = 1'h0;
     end
@@ -4860,30 +5232,58 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = rd_next;
+    \$48  = \$28 ;
     if (rst) begin
       \$48  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = rd_next;
+    \$49  = \$29 ;
     if (rst) begin
       \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = rd_next;
+    \$50  = \$30 ;
     if (rst) begin
       \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = rd_next;
+    \$51  = \$31 ;
     if (rst) begin
       \$51  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$52  = rd_next;
+    if (rst) begin
+      \$52  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$53  = rd_next;
+    if (rst) begin
+      \$53  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$54  = rd_next;
+    if (rst) begin
+      \$54  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$55  = rd_next;
+    if (rst) begin
+      \$55  = 1'h0;
     end
   end
   always @* begin
@@ -4910,82 +5310,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$28  = nz0;
-    if (\$13 ) begin
+    \$32  = nz0;
+    if (\$14 ) begin
       casez (\$signature__addr )
         3'h0:
-            \$28  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$28  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$29  = nz1;
-    if (\$13 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$29  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$29  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = nz2;
-    if (\$13 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$30  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$30  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = nz3;
-    if (\$13 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$31  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$31  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = nz4;
-    if (\$13 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
             \$32  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
@@ -4995,20 +5323,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = nz5;
-    if (\$13 ) begin
+    \$33  = nz1;
+    if (\$14 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
             \$33  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
@@ -5018,22 +5338,14 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$34  = nz6;
-    if (\$13 ) begin
+    \$34  = nz2;
+    if (\$14 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
             /* empty */;
         3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
             \$34  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
@@ -5043,9 +5355,27 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$35  = nz7;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
+    \$35  = nz3;
+    if (\$14 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            \$35  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$35  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$36  = nz4;
+    if (\$14 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5056,30 +5386,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
         3'h3:
             /* empty */;
         3'h4:
-            /* empty */;
-        3'h5:
-            /* empty */;
-        3'h6:
-            /* empty */;
-        3'h7:
-            \$35  = { \$4 , \$3 , \$2 , \$1  };
+            \$36  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$35  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$36  = \$signature__addr ;
-    if (\$13 ) begin
-      \$36  = \$14 [2:0];
-    end
-    if (arm) begin
-      \$36  = 3'h0;
-    end
-    if (rst) begin
-      \$36  = 3'h0;
+      \$36  = 4'h0;
     end
   end
   assign wp = \$signature__addr ;
@@ -5091,17 +5402,18 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$330$0 , arm, head_n
   assign head_val__1 = \$signature__data$13 [31:16];
   assign head_val__2 = \$signature__data$13 [47:32];
   assign head_val__3 = \$signature__data$13 [63:48];
-  assign alloc_next = \$7 [3:0];
-  assign fill_next = \$10 [3:0];
+  assign fill_cap = \$5 [3:0];
+  assign alloc_next = \$8 [3:0];
+  assign fill_next = \$11 [3:0];
   assign rd_en_0 = src__0__rd_en;
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$330$0  = \$signature__data$13 ;
+  assign \port$361$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$330$0 , o_found, o_pos, o_val, \port$204$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$361$0 , o_found, o_pos, o_val, \port$231$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5119,10 +5431,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$330$0 , o_found, o_pos, o_val, \port$204$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$204$0 ;
-  wire [3:0] \port$204$0 ;
-  input [63:0] \port$330$0 ;
-  wire [63:0] \port$330$0 ;
+  input [3:0] \port$231$0 ;
+  wire [3:0] \port$231$0 ;
+  input [63:0] \port$361$0 ;
+  wire [63:0] \port$361$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5135,32 +5447,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$330$0 , o_found, o_pos, o_val, \port$204$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$204$0 (\port$204$0 ),
-    .\port$330$0 (\port$330$0 )
+    .\port$231$0 (\port$231$0 ),
+    .\port$361$0 (\port$361$0 )
   );
-  assign found__0 = \port$204$0 [0];
-  assign \found__0$1  = \port$204$0 [0];
-  assign val__0 = \port$330$0 [15:0];
-  assign \val__0$3  = \port$330$0 [15:0];
-  assign found__1 = \port$204$0 [1];
-  assign \found__1$5  = \port$204$0 [1];
-  assign val__1 = \port$330$0 [31:16];
-  assign \val__1$7  = \port$330$0 [31:16];
-  assign found__2 = \port$204$0 [2];
-  assign \found__2$9  = \port$204$0 [2];
-  assign val__2 = \port$330$0 [47:32];
-  assign \val__2$11  = \port$330$0 [47:32];
-  assign found__3 = \port$204$0 [3];
-  assign \found__3$13  = \port$204$0 [3];
-  assign val__3 = \port$330$0 [63:48];
-  assign \val__3$15  = \port$330$0 [63:48];
+  assign found__0 = \port$231$0 [0];
+  assign \found__0$1  = \port$231$0 [0];
+  assign val__0 = \port$361$0 [15:0];
+  assign \val__0$3  = \port$361$0 [15:0];
+  assign found__1 = \port$231$0 [1];
+  assign \found__1$5  = \port$231$0 [1];
+  assign val__1 = \port$361$0 [31:16];
+  assign \val__1$7  = \port$361$0 [31:16];
+  assign found__2 = \port$231$0 [2];
+  assign \found__2$9  = \port$231$0 [2];
+  assign val__2 = \port$361$0 [47:32];
+  assign \val__2$11  = \port$361$0 [47:32];
+  assign found__3 = \port$231$0 [3];
+  assign \found__3$13  = \port$231$0 [3];
+  assign val__3 = \port$361$0 [63:48];
+  assign \val__3$15  = \port$361$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$330$0 , o_found, o_pos, o_val, \port$204$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$361$0 , o_found, o_pos, o_val, \port$231$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5179,10 +5491,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$330$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$204$0 ;
-  wire [3:0] \port$204$0 ;
-  input [63:0] \port$330$0 ;
-  wire [63:0] \port$330$0 ;
+  input [3:0] \port$231$0 ;
+  wire [3:0] \port$231$0 ;
+  input [63:0] \port$361$0 ;
+  wire [63:0] \port$361$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5191,49 +5503,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$330$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$204$0 [0] | \port$204$0 [1];
-  assign \$6  = \$5  | \port$204$0 [2];
-  assign o_found = \$6  | \port$204$0 [3];
+  assign \$5  = \port$231$0 [0] | \port$231$0 [1];
+  assign \$6  = \$5  | \port$231$0 [2];
+  assign o_found = \$6  | \port$231$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$204$0 [3]) begin
+    if (\port$231$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$204$0 [2]) begin
+    if (\port$231$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$204$0 [1]) begin
+    if (\port$231$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$204$0 [0]) begin
+    if (\port$231$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$204$0 [3]) begin
-      o_val = \port$330$0 [63:48];
+    if (\port$231$0 [3]) begin
+      o_val = \port$361$0 [63:48];
     end
-    if (\port$204$0 [2]) begin
-      o_val = \port$330$0 [47:32];
+    if (\port$231$0 [2]) begin
+      o_val = \port$361$0 [47:32];
     end
-    if (\port$204$0 [1]) begin
-      o_val = \port$330$0 [31:16];
+    if (\port$231$0 [1]) begin
+      o_val = \port$361$0 [31:16];
     end
-    if (\port$204$0 [0]) begin
-      o_val = \port$330$0 [15:0];
+    if (\port$231$0 [0]) begin
+      o_val = \port$361$0 [15:0];
     end
   end
-  assign found__3 = \port$204$0 [3];
-  assign val__3 = \port$330$0 [63:48];
-  assign found__2 = \port$204$0 [2];
-  assign val__2 = \port$330$0 [47:32];
-  assign found__1 = \port$204$0 [1];
-  assign val__1 = \port$330$0 [31:16];
-  assign found__0 = \port$204$0 [0];
-  assign val__0 = \port$330$0 [15:0];
+  assign found__3 = \port$231$0 [3];
+  assign val__3 = \port$361$0 [63:48];
+  assign found__2 = \port$231$0 [2];
+  assign val__2 = \port$361$0 [47:32];
+  assign found__1 = \port$231$0 [1];
+  assign val__1 = \port$361$0 [31:16];
+  assign found__0 = \port$231$0 [0];
+  assign val__0 = \port$361$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -5241,8 +5553,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$330$0 , o_found, o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb__start, host__we, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off
-, entry__h_line, host__wdata, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line
+, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
@@ -7537,45 +7849,46 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [31:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
-  wire \$25 ;
-  wire [16:0] \$26 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  reg [15:0] \$32 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg \$35 ;
+  reg [3:0] \$35 ;
   reg [3:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg \$41 ;
-  reg [5:0] \$42 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
-  reg [5:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [5:0] \$51 ;
   reg [5:0] \$52 ;
-  reg \$53 ;
+  reg [5:0] \$53 ;
   reg \$54 ;
-  reg [5:0] \$55 ;
-  reg [16:0] \$56 ;
-  reg \$57 ;
-  reg [15:0] \$58 ;
+  reg \$55 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -7586,14 +7899,14 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$30 ;
-  reg \$signal$34  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$43  = 1'h0;
-  reg \$signal$45  = 1'h0;
-  reg \$signal$56  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg [5:0] \$signal$61  = 6'h00;
+  wire \$signal$37 ;
+  reg \$signal$41  = 1'h0;
+  reg \$signal$44  = 1'h0;
+  reg \$signal$50  = 1'h0;
+  reg \$signal$52  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
+  reg [5:0] \$signal$66  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -7658,10 +7971,16 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [15:0] s2_a = 16'h0000;
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
+  wire [31:0] s3_prod;
   (* init = 6'h00 *)
   wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
-  reg [31:0] s4_p = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c0 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c1 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
@@ -7676,7 +7995,9 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [5:0] shift_q_c1 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_q_c2 = 6'h00;
-  wire [32:0] twice;
+  wire [32:0] twice_0;
+  wire [32:0] twice_12;
+  wire [32:0] twice_6;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
   always @(posedge clk) begin
@@ -7685,78 +8006,83 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$32 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    ev_entry <= \$33 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$18  <= \$34 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    s2_first <= \$35 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    \$signal$14  <= \$36 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal  <= \$37 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    s2_a <= \$38 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    row_next <= \$39 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    \$signal$45  <= \$40 ;
+    \$signal$52  <= \$39 ;
   always @(posedge clk)
-    \$signal$56  <= \$41 ;
+    \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$34  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    shift_q_c0 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    shift_q_c1 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c2 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    \$signal$43  <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    \$signal$60  <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$61  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    s5_x <= \$56 ;
+    \$signal$65  <= \$55 ;
   always @(posedge clk)
-    \$signal$37  <= \$57 ;
+    \$signal$66  <= \$56 ;
   always @(posedge clk)
-    last_val <= \$58 ;
+    s5_x <= \$57 ;
+  always @(posedge clk)
+    \$signal$44  <= \$58 ;
+  always @(posedge clk)
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift_q_c0;
-  assign \$5  = $signed(twice) >>> shift_q_c1;
-  assign \$6  = $signed(twice) >>> shift_q_c2;
-  assign \$7  = acc__ren & \$signal$34 ;
+  assign s3_prod = $signed(s3_a) * $signed(s3_w);
+  assign \$4  = $signed(twice_0) >>> shift_q_c0;
+  assign \$5  = $signed(twice_6) >>> shift_q_c1;
+  assign \$6  = $signed(twice_12) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$41 ;
   assign \$8  = ~ ctl__start;
   assign acc__we_next = \$7  & \$8 ;
-  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$9  = \$signal$44  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign ev_bypass = \$signal$43  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$45 ;
+  assign ev_bypass = \$signal$50  & \$signal$44 ;
+  assign \$11  = ev_entry | \$signal$52 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$43 ;
+  assign busy = \$12  | \$signal$50 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$45 ;
+  assign \$14  = \$13  | \$signal$52 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -7765,108 +8091,114 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$45  & \$21 ;
-  assign \$23  = $signed(s3_a) * $signed(s3_w);
-  assign \$24  = ~ ctl__start;
-  assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren ? x : 17'h00000;
-  assign \$27  = acc__ren & \$signal$34 ;
-  assign \$28  = \$27  & \$signal$43 ;
-  assign \$29  = \$28  & \$signal$60 ;
-  assign \$30  = acc__raddr == \$signal$61 ;
-  assign \$31  = \$29  & \$30 ;
+  assign \$22  = \$signal$52  & \$21 ;
+  assign \$23  = ~ ctl__start;
+  assign \$24  = acc__ren & \$23 ;
+  assign \$25  = acc__ren ? x : 17'h00000;
+  assign \$26  = acc__ren & \$signal$41 ;
+  assign \$27  = \$26  & \$signal$50 ;
+  assign \$28  = \$27  & \$signal$65 ;
+  assign \$29  = acc__raddr == \$signal$66 ;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = cb_r__data;
+    \$31  = cb_r__data;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$31  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = \$16 ;
+    \$32  = \$16 ;
+    if (rst) begin
+      \$32  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$33  = \$17 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = \$17 ;
+    \$34  = entry__first;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = entry__first;
+    \$35  = entry__z;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$36  = entry__z;
+    \$36  = entry__v;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = entry__v;
+    \$37  = entry__a;
     if (rst) begin
-      \$37  = 4'h0;
+      \$37  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = entry__a;
-    if (rst) begin
-      \$38  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = row_next;
+    \$38  = row_next;
     if (ev_entry) begin
-      \$39  = \$18 [5:0];
+      \$38  = \$18 [5:0];
     end
     if (rst) begin
-      \$39  = 6'h00;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = \$20 ;
+    \$39  = \$20 ;
+    if (rst) begin
+      \$39  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$40  = \$signal$18 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$41  = \$signal$18 ;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 1'h0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = \$signal$56 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -7878,37 +8210,37 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = acc__raddr_next;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$49  = \$23 ;
+    \$49  = s3_prod;
     if (rst) begin
       \$49  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$50  = shift;
+    \$50  = s3_prod;
     if (rst) begin
-      \$50  = 6'h00;
+      \$50  = 32'd0;
     end
   end
   always @* begin
@@ -7927,44 +8259,51 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$53  = \$25 ;
+    \$53  = shift;
     if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = \$signal$34 ;
+    \$54  = \$24 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = acc__raddr;
+    \$55  = \$signal$41 ;
     if (rst) begin
-      \$55  = 6'h00;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = \$26 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 17'h00000;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = \$31 ;
+    \$57  = \$25 ;
     if (rst) begin
-      \$57  = 1'h0;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = \$10 [16:1];
+    \$58  = \$30 ;
     if (rst) begin
-      \$58  = 16'h0000;
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$59  = \$10 [16:1];
+    if (rst) begin
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -7975,14 +8314,16 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$signal$16  = ev_entry;
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$30  = acc__ren;
+  assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
   assign x[11:6] = \$5 [11:6];
   assign x[5:0] = \$4 [5:0];
-  assign twice = { s4_p, 1'h0 };
+  assign twice_0 = { s4_p_c0, 1'h0 };
+  assign twice_6 = { s4_p_c1, 1'h0 };
+  assign twice_12 = { s4_p_c2, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10357,7 +10698,7 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
 , host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
@@ -12651,45 +12992,46 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [31:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
-  wire \$25 ;
-  wire [16:0] \$26 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  reg [15:0] \$32 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg \$35 ;
+  reg [3:0] \$35 ;
   reg [3:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg \$41 ;
-  reg [5:0] \$42 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
-  reg [5:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [5:0] \$51 ;
   reg [5:0] \$52 ;
-  reg \$53 ;
+  reg [5:0] \$53 ;
   reg \$54 ;
-  reg [5:0] \$55 ;
-  reg [16:0] \$56 ;
-  reg \$57 ;
-  reg [15:0] \$58 ;
+  reg \$55 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -12700,14 +13042,14 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$30 ;
-  reg \$signal$34  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$43  = 1'h0;
-  reg \$signal$45  = 1'h0;
-  reg \$signal$56  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg [5:0] \$signal$61  = 6'h00;
+  wire \$signal$37 ;
+  reg \$signal$41  = 1'h0;
+  reg \$signal$44  = 1'h0;
+  reg \$signal$50  = 1'h0;
+  reg \$signal$52  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
+  reg [5:0] \$signal$66  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -12772,10 +13114,16 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [15:0] s2_a = 16'h0000;
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
+  wire [31:0] s3_prod;
   (* init = 6'h00 *)
   wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
-  reg [31:0] s4_p = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c0 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c1 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
@@ -12790,7 +13138,9 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [5:0] shift_q_c1 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_q_c2 = 6'h00;
-  wire [32:0] twice;
+  wire [32:0] twice_0;
+  wire [32:0] twice_12;
+  wire [32:0] twice_6;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
   always @(posedge clk) begin
@@ -12799,78 +13149,83 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$32 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    ev_entry <= \$33 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$18  <= \$34 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    s2_first <= \$35 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    \$signal$14  <= \$36 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal  <= \$37 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    s2_a <= \$38 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    row_next <= \$39 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    \$signal$45  <= \$40 ;
+    \$signal$52  <= \$39 ;
   always @(posedge clk)
-    \$signal$56  <= \$41 ;
+    \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$34  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    shift_q_c0 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    shift_q_c1 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c2 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    \$signal$43  <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    \$signal$60  <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$61  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    s5_x <= \$56 ;
+    \$signal$65  <= \$55 ;
   always @(posedge clk)
-    \$signal$37  <= \$57 ;
+    \$signal$66  <= \$56 ;
   always @(posedge clk)
-    last_val <= \$58 ;
+    s5_x <= \$57 ;
+  always @(posedge clk)
+    \$signal$44  <= \$58 ;
+  always @(posedge clk)
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift_q_c0;
-  assign \$5  = $signed(twice) >>> shift_q_c1;
-  assign \$6  = $signed(twice) >>> shift_q_c2;
-  assign \$7  = acc__ren & \$signal$34 ;
+  assign s3_prod = $signed(s3_a) * $signed(s3_w);
+  assign \$4  = $signed(twice_0) >>> shift_q_c0;
+  assign \$5  = $signed(twice_6) >>> shift_q_c1;
+  assign \$6  = $signed(twice_12) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$41 ;
   assign \$8  = ~ ctl__start;
   assign acc__we_next = \$7  & \$8 ;
-  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$9  = \$signal$44  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign ev_bypass = \$signal$43  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$45 ;
+  assign ev_bypass = \$signal$50  & \$signal$44 ;
+  assign \$11  = ev_entry | \$signal$52 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$43 ;
+  assign busy = \$12  | \$signal$50 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$45 ;
+  assign \$14  = \$13  | \$signal$52 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -12879,108 +13234,114 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$45  & \$21 ;
-  assign \$23  = $signed(s3_a) * $signed(s3_w);
-  assign \$24  = ~ ctl__start;
-  assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren ? x : 17'h00000;
-  assign \$27  = acc__ren & \$signal$34 ;
-  assign \$28  = \$27  & \$signal$43 ;
-  assign \$29  = \$28  & \$signal$60 ;
-  assign \$30  = acc__raddr == \$signal$61 ;
-  assign \$31  = \$29  & \$30 ;
+  assign \$22  = \$signal$52  & \$21 ;
+  assign \$23  = ~ ctl__start;
+  assign \$24  = acc__ren & \$23 ;
+  assign \$25  = acc__ren ? x : 17'h00000;
+  assign \$26  = acc__ren & \$signal$41 ;
+  assign \$27  = \$26  & \$signal$50 ;
+  assign \$28  = \$27  & \$signal$65 ;
+  assign \$29  = acc__raddr == \$signal$66 ;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = cb_r__data;
+    \$31  = cb_r__data;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$31  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = \$16 ;
+    \$32  = \$16 ;
+    if (rst) begin
+      \$32  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$33  = \$17 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = \$17 ;
+    \$34  = entry__first;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = entry__first;
+    \$35  = entry__z;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$36  = entry__z;
+    \$36  = entry__v;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$37  = entry__v;
+    \$37  = entry__a;
     if (rst) begin
-      \$37  = 4'h0;
+      \$37  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$38  = entry__a;
-    if (rst) begin
-      \$38  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$39  = row_next;
+    \$38  = row_next;
     if (ev_entry) begin
-      \$39  = \$18 [5:0];
+      \$38  = \$18 [5:0];
     end
     if (rst) begin
-      \$39  = 6'h00;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$40  = \$20 ;
+    \$39  = \$20 ;
+    if (rst) begin
+      \$39  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$40  = \$signal$18 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$41  = \$signal$18 ;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 1'h0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = \$signal$56 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -12992,37 +13353,37 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$46  = acc__raddr_next;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$49  = \$23 ;
+    \$49  = s3_prod;
     if (rst) begin
       \$49  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$50  = shift;
+    \$50  = s3_prod;
     if (rst) begin
-      \$50  = 6'h00;
+      \$50  = 32'd0;
     end
   end
   always @* begin
@@ -13041,44 +13402,51 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$53  = \$25 ;
+    \$53  = shift;
     if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$54  = \$signal$34 ;
+    \$54  = \$24 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$55  = acc__raddr;
+    \$55  = \$signal$41 ;
     if (rst) begin
-      \$55  = 6'h00;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$56  = \$26 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 17'h00000;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$57  = \$31 ;
+    \$57  = \$25 ;
     if (rst) begin
-      \$57  = 1'h0;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$58  = \$10 [16:1];
+    \$58  = \$30 ;
     if (rst) begin
-      \$58  = 16'h0000;
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$59  = \$10 [16:1];
+    if (rst) begin
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -13089,14 +13457,16 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$signal$16  = ev_entry;
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$30  = acc__ren;
+  assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
   assign x[11:6] = \$5 [11:6];
   assign x[5:0] = \$4 [5:0];
-  assign twice = { s4_p, 1'h0 };
+  assign twice_0 = { s4_p_c0, 1'h0 };
+  assign twice_6 = { s4_p_c1, 1'h0 };
+  assign twice_12 = { s4_p_c2, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15471,7 +15841,7 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
 , host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
@@ -17765,45 +18135,46 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [31:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
-  wire \$25 ;
-  wire [16:0] \$26 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  reg [15:0] \$32 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg \$35 ;
+  reg [3:0] \$35 ;
   reg [3:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg \$41 ;
-  reg [5:0] \$42 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
-  reg [5:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [5:0] \$51 ;
   reg [5:0] \$52 ;
-  reg \$53 ;
+  reg [5:0] \$53 ;
   reg \$54 ;
-  reg [5:0] \$55 ;
-  reg [16:0] \$56 ;
-  reg \$57 ;
-  reg [15:0] \$58 ;
+  reg \$55 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -17814,14 +18185,14 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$30 ;
-  reg \$signal$34  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$43  = 1'h0;
-  reg \$signal$45  = 1'h0;
-  reg \$signal$56  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg [5:0] \$signal$61  = 6'h00;
+  wire \$signal$37 ;
+  reg \$signal$41  = 1'h0;
+  reg \$signal$44  = 1'h0;
+  reg \$signal$50  = 1'h0;
+  reg \$signal$52  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
+  reg [5:0] \$signal$66  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -17886,10 +18257,16 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [15:0] s2_a = 16'h0000;
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
+  wire [31:0] s3_prod;
   (* init = 6'h00 *)
   wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
-  reg [31:0] s4_p = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c0 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c1 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
@@ -17904,7 +18281,9 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [5:0] shift_q_c1 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_q_c2 = 6'h00;
-  wire [32:0] twice;
+  wire [32:0] twice_0;
+  wire [32:0] twice_12;
+  wire [32:0] twice_6;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
   always @(posedge clk) begin
@@ -17913,78 +18292,83 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$32 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    ev_entry <= \$33 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$18  <= \$34 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    s2_first <= \$35 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    \$signal$14  <= \$36 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal  <= \$37 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    s2_a <= \$38 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    row_next <= \$39 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    \$signal$45  <= \$40 ;
+    \$signal$52  <= \$39 ;
   always @(posedge clk)
-    \$signal$56  <= \$41 ;
+    \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$34  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    shift_q_c0 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    shift_q_c1 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c2 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    \$signal$43  <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    \$signal$60  <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$61  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    s5_x <= \$56 ;
+    \$signal$65  <= \$55 ;
   always @(posedge clk)
-    \$signal$37  <= \$57 ;
+    \$signal$66  <= \$56 ;
   always @(posedge clk)
-    last_val <= \$58 ;
+    s5_x <= \$57 ;
+  always @(posedge clk)
+    \$signal$44  <= \$58 ;
+  always @(posedge clk)
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift_q_c0;
-  assign \$5  = $signed(twice) >>> shift_q_c1;
-  assign \$6  = $signed(twice) >>> shift_q_c2;
-  assign \$7  = acc__ren & \$signal$34 ;
+  assign s3_prod = $signed(s3_a) * $signed(s3_w);
+  assign \$4  = $signed(twice_0) >>> shift_q_c0;
+  assign \$5  = $signed(twice_6) >>> shift_q_c1;
+  assign \$6  = $signed(twice_12) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$41 ;
   assign \$8  = ~ ctl__start;
   assign acc__we_next = \$7  & \$8 ;
-  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$9  = \$signal$44  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign ev_bypass = \$signal$43  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$45 ;
+  assign ev_bypass = \$signal$50  & \$signal$44 ;
+  assign \$11  = ev_entry | \$signal$52 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$43 ;
+  assign busy = \$12  | \$signal$50 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$45 ;
+  assign \$14  = \$13  | \$signal$52 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -17993,108 +18377,114 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$45  & \$21 ;
-  assign \$23  = $signed(s3_a) * $signed(s3_w);
-  assign \$24  = ~ ctl__start;
-  assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren ? x : 17'h00000;
-  assign \$27  = acc__ren & \$signal$34 ;
-  assign \$28  = \$27  & \$signal$43 ;
-  assign \$29  = \$28  & \$signal$60 ;
-  assign \$30  = acc__raddr == \$signal$61 ;
-  assign \$31  = \$29  & \$30 ;
+  assign \$22  = \$signal$52  & \$21 ;
+  assign \$23  = ~ ctl__start;
+  assign \$24  = acc__ren & \$23 ;
+  assign \$25  = acc__ren ? x : 17'h00000;
+  assign \$26  = acc__ren & \$signal$41 ;
+  assign \$27  = \$26  & \$signal$50 ;
+  assign \$28  = \$27  & \$signal$65 ;
+  assign \$29  = acc__raddr == \$signal$66 ;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$32  = cb_r__data;
+    \$31  = cb_r__data;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$31  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$33  = \$16 ;
+    \$32  = \$16 ;
+    if (rst) begin
+      \$32  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$33  = \$17 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$34  = \$17 ;
+    \$34  = entry__first;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$35  = entry__first;
+    \$35  = entry__z;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$36  = entry__z;
+    \$36  = entry__v;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$37  = entry__v;
+    \$37  = entry__a;
     if (rst) begin
-      \$37  = 4'h0;
+      \$37  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$38  = entry__a;
-    if (rst) begin
-      \$38  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$39  = row_next;
+    \$38  = row_next;
     if (ev_entry) begin
-      \$39  = \$18 [5:0];
+      \$38  = \$18 [5:0];
     end
     if (rst) begin
-      \$39  = 6'h00;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$40  = \$20 ;
+    \$39  = \$20 ;
+    if (rst) begin
+      \$39  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$40  = \$signal$18 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$41  = \$signal$18 ;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 1'h0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = \$signal$56 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -18106,37 +18496,37 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$46  = acc__raddr_next;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$49  = \$23 ;
+    \$49  = s3_prod;
     if (rst) begin
       \$49  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$50  = shift;
+    \$50  = s3_prod;
     if (rst) begin
-      \$50  = 6'h00;
+      \$50  = 32'd0;
     end
   end
   always @* begin
@@ -18155,44 +18545,51 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$53  = \$25 ;
+    \$53  = shift;
     if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$54  = \$signal$34 ;
+    \$54  = \$24 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$55  = acc__raddr;
+    \$55  = \$signal$41 ;
     if (rst) begin
-      \$55  = 6'h00;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$56  = \$26 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 17'h00000;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$57  = \$31 ;
+    \$57  = \$25 ;
     if (rst) begin
-      \$57  = 1'h0;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$58  = \$10 [16:1];
+    \$58  = \$30 ;
     if (rst) begin
-      \$58  = 16'h0000;
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$59  = \$10 [16:1];
+    if (rst) begin
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -18203,14 +18600,16 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$signal$16  = ev_entry;
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$30  = acc__ren;
+  assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
   assign x[11:6] = \$5 [11:6];
   assign x[5:0] = \$4 [5:0];
-  assign twice = { s4_p, 1'h0 };
+  assign twice_0 = { s4_p_c0, 1'h0 };
+  assign twice_6 = { s4_p_c1, 1'h0 };
+  assign twice_12 = { s4_p_c2, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -20585,7 +20984,7 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, host__we, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
 , host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
@@ -22879,45 +23278,46 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [31:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
-  wire \$25 ;
-  wire [16:0] \$26 ;
+  wire [16:0] \$25 ;
+  wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$31 ;
-  reg [15:0] \$32 ;
+  reg [15:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
   reg \$34 ;
-  reg \$35 ;
+  reg [3:0] \$35 ;
   reg [3:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg [15:0] \$38 ;
-  reg [5:0] \$39 ;
+  reg [15:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg \$39 ;
   wire [32:0] \$4 ;
   reg \$40 ;
-  reg \$41 ;
-  reg [5:0] \$42 ;
+  reg [5:0] \$41 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
-  reg [5:0] \$50 ;
+  reg [31:0] \$50 ;
   reg [5:0] \$51 ;
   reg [5:0] \$52 ;
-  reg \$53 ;
+  reg [5:0] \$53 ;
   reg \$54 ;
-  reg [5:0] \$55 ;
-  reg [16:0] \$56 ;
-  reg \$57 ;
-  reg [15:0] \$58 ;
+  reg \$55 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
   wire \$7 ;
   wire \$8 ;
@@ -22928,14 +23328,14 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$signal$16 ;
   reg \$signal$18  = 1'h0;
   (* init = 1'h0 *)
-  wire \$signal$30 ;
-  reg \$signal$34  = 1'h0;
-  reg \$signal$37  = 1'h0;
-  reg \$signal$43  = 1'h0;
-  reg \$signal$45  = 1'h0;
-  reg \$signal$56  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg [5:0] \$signal$61  = 6'h00;
+  wire \$signal$37 ;
+  reg \$signal$41  = 1'h0;
+  reg \$signal$44  = 1'h0;
+  reg \$signal$50  = 1'h0;
+  reg \$signal$52  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg \$signal$65  = 1'h0;
+  reg [5:0] \$signal$66  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
@@ -23000,10 +23400,16 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [15:0] s2_a = 16'h0000;
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
+  wire [31:0] s3_prod;
   (* init = 6'h00 *)
   wire [5:0] s3_row;
   reg [15:0] s3_w = 16'h0000;
-  reg [31:0] s4_p = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c0 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c1 = 32'd0;
+  (* keep = 32'd1 *)
+  reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
@@ -23018,7 +23424,9 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg [5:0] shift_q_c1 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_q_c2 = 6'h00;
-  wire [32:0] twice;
+  wire [32:0] twice_0;
+  wire [32:0] twice_12;
+  wire [32:0] twice_6;
   wire [16:0] x;
   reg [15:0] codebook [15:0];
   always @(posedge clk) begin
@@ -23027,78 +23435,83 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   assign cb_r__data = codebook[cb_r__addr];
   always @(posedge clk)
-    h_rdata <= \$32 ;
+    h_rdata <= \$31 ;
   always @(posedge clk)
-    ev_entry <= \$33 ;
+    ev_entry <= \$32 ;
   always @(posedge clk)
-    \$signal$18  <= \$34 ;
+    \$signal$18  <= \$33 ;
   always @(posedge clk)
-    s2_first <= \$35 ;
+    s2_first <= \$34 ;
   always @(posedge clk)
-    \$signal$14  <= \$36 ;
+    \$signal$14  <= \$35 ;
   always @(posedge clk)
-    \$signal  <= \$37 ;
+    \$signal  <= \$36 ;
   always @(posedge clk)
-    s2_a <= \$38 ;
+    s2_a <= \$37 ;
   always @(posedge clk)
-    row_next <= \$39 ;
+    row_next <= \$38 ;
   always @(posedge clk)
-    \$signal$45  <= \$40 ;
+    \$signal$52  <= \$39 ;
   always @(posedge clk)
-    \$signal$56  <= \$41 ;
+    \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$34  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    shift_q_c0 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    shift_q_c1 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c2 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    \$signal$43  <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    \$signal$60  <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$61  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    s5_x <= \$56 ;
+    \$signal$65  <= \$55 ;
   always @(posedge clk)
-    \$signal$37  <= \$57 ;
+    \$signal$66  <= \$56 ;
   always @(posedge clk)
-    last_val <= \$58 ;
+    s5_x <= \$57 ;
+  always @(posedge clk)
+    \$signal$44  <= \$58 ;
+  always @(posedge clk)
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
   assign \$3  = ~ \$signal$18 ;
   assign ev_padding = ev_entry & \$3 ;
-  assign \$4  = $signed(twice) >>> shift_q_c0;
-  assign \$5  = $signed(twice) >>> shift_q_c1;
-  assign \$6  = $signed(twice) >>> shift_q_c2;
-  assign \$7  = acc__ren & \$signal$34 ;
+  assign s3_prod = $signed(s3_a) * $signed(s3_w);
+  assign \$4  = $signed(twice_0) >>> shift_q_c0;
+  assign \$5  = $signed(twice_6) >>> shift_q_c1;
+  assign \$6  = $signed(twice_12) >>> shift_q_c2;
+  assign \$7  = acc__ren & \$signal$41 ;
   assign \$8  = ~ ctl__start;
   assign acc__we_next = \$7  & \$8 ;
-  assign \$9  = \$signal$37  ? last_val : acc__rdata;
+  assign \$9  = \$signal$44  ? last_val : acc__rdata;
   assign \$10  = { \$9 , 1'h1 } + s5_x;
-  assign ev_bypass = \$signal$43  & \$signal$37 ;
-  assign \$11  = ev_entry | \$signal$45 ;
+  assign ev_bypass = \$signal$50  & \$signal$44 ;
+  assign \$11  = ev_entry | \$signal$52 ;
   assign \$12  = \$11  | acc__ren;
-  assign busy = \$12  | \$signal$43 ;
+  assign busy = \$12  | \$signal$50 ;
   assign \$13  = entry__valid | ev_entry;
-  assign \$14  = \$13  | \$signal$45 ;
+  assign \$14  = \$13  | \$signal$52 ;
   assign busy_next = \$14  | acc__ren;
   assign \$15  = ~ ctl__start;
   assign \$16  = entry__valid & \$15 ;
@@ -23107,108 +23520,114 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$19  = ~ ctl__start;
   assign \$20  = ev_entry & \$19 ;
   assign \$21  = ~ ctl__start;
-  assign \$22  = \$signal$45  & \$21 ;
-  assign \$23  = $signed(s3_a) * $signed(s3_w);
-  assign \$24  = ~ ctl__start;
-  assign \$25  = acc__ren & \$24 ;
-  assign \$26  = acc__ren ? x : 17'h00000;
-  assign \$27  = acc__ren & \$signal$34 ;
-  assign \$28  = \$27  & \$signal$43 ;
-  assign \$29  = \$28  & \$signal$60 ;
-  assign \$30  = acc__raddr == \$signal$61 ;
-  assign \$31  = \$29  & \$30 ;
+  assign \$22  = \$signal$52  & \$21 ;
+  assign \$23  = ~ ctl__start;
+  assign \$24  = acc__ren & \$23 ;
+  assign \$25  = acc__ren ? x : 17'h00000;
+  assign \$26  = acc__ren & \$signal$41 ;
+  assign \$27  = \$26  & \$signal$50 ;
+  assign \$28  = \$27  & \$signal$65 ;
+  assign \$29  = acc__raddr == \$signal$66 ;
+  assign \$30  = \$28  & \$29 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$32  = cb_r__data;
+    \$31  = cb_r__data;
     if (rst) begin
-      \$32  = 16'h0000;
+      \$31  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$33  = \$16 ;
+    \$32  = \$16 ;
+    if (rst) begin
+      \$32  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$33  = \$17 ;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$34  = \$17 ;
+    \$34  = entry__first;
     if (rst) begin
       \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$35  = entry__first;
+    \$35  = entry__z;
     if (rst) begin
-      \$35  = 1'h0;
+      \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$36  = entry__z;
+    \$36  = entry__v;
     if (rst) begin
       \$36  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$37  = entry__v;
+    \$37  = entry__a;
     if (rst) begin
-      \$37  = 4'h0;
+      \$37  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$38  = entry__a;
-    if (rst) begin
-      \$38  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$39  = row_next;
+    \$38  = row_next;
     if (ev_entry) begin
-      \$39  = \$18 [5:0];
+      \$38  = \$18 [5:0];
     end
     if (rst) begin
-      \$39  = 6'h00;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$40  = \$20 ;
+    \$39  = \$20 ;
+    if (rst) begin
+      \$39  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$40  = \$signal$18 ;
     if (rst) begin
       \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$41  = \$signal$18 ;
+    \$41  = \$2 [5:0];
     if (rst) begin
-      \$41  = 1'h0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = \$signal$56 ;
+    \$44  = acc__raddr_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -23220,37 +23639,37 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$46  = acc__raddr_next;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$49  = \$23 ;
+    \$49  = s3_prod;
     if (rst) begin
       \$49  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$50  = shift;
+    \$50  = s3_prod;
     if (rst) begin
-      \$50  = 6'h00;
+      \$50  = 32'd0;
     end
   end
   always @* begin
@@ -23269,44 +23688,51 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$53  = \$25 ;
+    \$53  = shift;
     if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$54  = \$signal$34 ;
+    \$54  = \$24 ;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$55  = acc__raddr;
+    \$55  = \$signal$41 ;
     if (rst) begin
-      \$55  = 6'h00;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$56  = \$26 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 17'h00000;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$57  = \$31 ;
+    \$57  = \$25 ;
     if (rst) begin
-      \$57  = 1'h0;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$58  = \$10 [16:1];
+    \$58  = \$30 ;
     if (rst) begin
-      \$58  = 16'h0000;
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$59  = \$10 [16:1];
+    if (rst) begin
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -23317,14 +23743,16 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$signal$16  = ev_entry;
   assign s3_row = acc__raddr_next;
   assign s4_row = acc__raddr;
-  assign \$signal$30  = acc__ren;
+  assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
   assign acc__wdata = \$10 [16:1];
   assign \new  = \$10 [16:1];
   assign x[16:12] = \$6 [16:12];
   assign x[11:6] = \$5 [11:6];
   assign x[5:0] = \$4 [5:0];
-  assign twice = { s4_p, 1'h0 };
+  assign twice_0 = { s4_p_c0, 1'h0 };
+  assign twice_6 = { s4_p_c1, 1'h0 };
+  assign twice_12 = { s4_p_c2, 1'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -25699,7 +26127,7 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, ctl__start_next, bias_sent, clk);
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, bias_sent, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
   wire \$1 ;
@@ -25733,13 +26161,11 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   wire cmd_start;
   output ctl__arm;
   reg ctl__arm = 1'h0;
-  output ctl__pf_active;
   reg ctl__pf_active = 1'h0;
   output ctl__running;
   reg ctl__running = 1'h0;
   output ctl__start;
   reg ctl__start = 1'h0;
-  output ctl__start_next;
   reg ctl__start_next = 1'h0;
   output ctl_next__arm;
   wire ctl_next__arm;

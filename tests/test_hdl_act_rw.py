@@ -41,7 +41,7 @@ def test_clear_writeback_swap():
         # write-back to next-bank addresses 3 ..
         ctx.set(dut.wb_base, 3)
         # wb_busy_next must equal the next cycle's wb_busy in every cycle (the top registers
-        # its per-PE busy copies from it); a start while busy is ignored
+        # the per-PE host write enables, gated by busy, from it); a start while busy is ignored
         assert not ctx.get(dut.wb.busy) and not ctx.get(dut.wb.busy_next)
         busy_cycles = 0
         for i in range(40):

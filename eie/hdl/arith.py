@@ -139,7 +139,12 @@ class Arith(wiring.Component):
 
         # ---- t+3: product, registered in the fabric -----------------------------------------
         s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
-        s4_p = Signal(signed(hw.product_bits))
+        # the product in SHIFT_COPIES copies (timing_registers), one per slice of the
+        # round-shift below: each product bit feeds up to acc_bits + 1 of the shifter's
+        # multiplexers, too many loads for one flip-flop
+        n_p = hw.copies(SHIFT_COPIES)
+        s4_p = [Signal(signed(hw.product_bits), name=f"s4_p_c{k}" if n_p > 1 else "s4_p",
+                       attrs={"keep": 1} if n_p > 1 else {}) for k in range(n_p)]
         # a copy of the row for the register file's one-hot decoder (waddr_next): the decoder's
         # 64 flip-flops are a load of their own, apart from the file's read address
         s4_wrow = Signal(rb, name="s4_wrow", attrs={"keep": 1})
@@ -148,16 +153,15 @@ class Arith(wiring.Component):
         self._multiply(m, s2_a, cb_r.data, s4_p)
 
         # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
-        twice = Signal(signed(hw.product_bits + 1))
-        m.d.comb += twice.eq(s4_p << 1)
         x = Signal(c.acc_bits + 1)
         # the shift amount is static during a pass (written before the start, used from the
         # pass's cycle 0 on, at least PREROLL cycles after the arm cycle), so copies of it a
         # cycle late are settled: each copy drives the shifter of one slice of x, so no
         # register fans out to every bit's multiplexer tree
         shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
-        for sl, sq in zip(bit_slices(len(x), len(shift_q)), shift_q, strict=False):
-            m.d.comb += x[sl].eq((twice >> sq)[sl])
+        for sl, sq, p in zip(bit_slices(len(x), len(shift_q)), shift_q, s4_p, strict=False):
+            twice = Signal(signed(hw.product_bits + 1), name=f"twice_{sl.start}")
+            m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> sq)[sl])]
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
         m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
@@ -186,20 +190,23 @@ class Arith(wiring.Component):
         m.d.sync += last_val.eq(new)
         return m
 
-    def _multiply(self, m, a, w, p):
+    def _multiply(self, m, a, w, ps):
         """``p = a·w`` with two registers: the inputs (end of t+2) and the product (end of
-        t+3).  On ECP5 a MULT18X18D with its input registers (yosys 0.70 infers none) and
-        the product in fabric flip-flops, else behavioural."""
+        t+3), into every register of ``ps`` (copies).  On ECP5 a MULT18X18D with its input
+        registers (yosys 0.70 infers none) and the product in fabric flip-flops, else
+        behavioural."""
         hw = self._hw
         c = hw.config
         if not (hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18):
             a_q = Signal(signed(c.act_bits), name="s3_a")
             w_q = Signal(signed(c.codebook_bits), name="s3_w")
-            m.d.sync += [a_q.eq(a), w_q.eq(w), p.eq(a_q * w_q)]
+            prod = Signal(signed(hw.product_bits), name="s3_prod")
+            m.d.comb += prod.eq(a_q * w_q)
+            m.d.sync += [a_q.eq(a), w_q.eq(w)] + [p.eq(prod) for p in ps]
             return
         a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
         m.d.comb += [a18.eq(a), b18.eq(w)]
-        m.d.sync += p.eq(p36[:hw.product_bits])          # the fabric register behind the tile
+        m.d.sync += [p.eq(p36[:hw.product_bits]) for p in ps]     # the fabric registers behind the tile
         ports = {}
         for k in range(18):
             ports[f"i_A{k}"] = a18[k]

@@ -259,7 +259,7 @@ class PEHost(wiring.Signature):
     off_dst   another copy: the destination file's host write (its address register and
             valid-bit one-hot decoder, :mod:`.act_rw`).
     wdata   write data.
-    we      write (already gated by this PE's copy of ``busy``).
+    we      write (already gated by busy: a register loaded with the write and not the next cycle's ``busy``).
     rdata   (In) the word addressed five cycles earlier, sign-extended (see :mod:`.pe`).
     """
 

@@ -85,7 +85,7 @@ class SrcPrefetch(wiring.Component):
         with m.If(self.arm):
             m.d.sync += [hp.eq(0), wp.eq(0)]
         with m.Elif(self.advance):
-            m.d.sync += hp.eq(hp + 1)
+            m.d.sync += hp.eq(hp1)                 # hp + 1, from its register
 
         # head_nz: loaded with slot hp+1's flags when the search advances, and with the
         # arriving group's flags when that group lands in the head slot
@@ -104,12 +104,17 @@ class SrcPrefetch(wiring.Component):
         alloc_next = Signal.like(alloc)
         fill_next = Signal.like(fill)
         rd_next = Signal()
+        # the late ``advance`` (the end of the pre-scanner's search) is the last select of the
+        # fill count and of head_valid: both values are computed from registers beside it
+        fill_cap = Signal.like(fill, name="fill_cap")
+        m.d.comb += fill_cap.eq(fill + cap)
         m.d.comb += [
             alloc_next.eq(Mux(self.arm, 0, alloc + rd - consume_r)),
-            fill_next.eq(Mux(self.arm, 0, fill + cap - self.advance)),
+            fill_next.eq(Mux(self.arm, 0, Mux(self.advance, fill_cap - 1, fill_cap))),
             rd_next.eq(self.live & (alloc_next < slots)),
         ]
-        m.d.sync += [alloc.eq(alloc_next), fill.eq(fill_next), self.head_valid.eq(fill_next != 0), rd.eq(rd_next),
+        m.d.sync += [alloc.eq(alloc_next), fill.eq(fill_next), rd.eq(rd_next),
+                     self.head_valid.eq(~self.arm & Mux(self.advance, fill_cap > 1, fill_cap != 0)),
                      consume_r.eq(Mux(self.arm, 0, self.advance))]
         prev = rd
         for s in inflight:

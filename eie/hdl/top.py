@@ -189,7 +189,12 @@ class EIETop(wiring.Component):
             self.busy.eq(seq.busy), self.done.eq(seq.done),
             ccu.groups.eq(regs["groups"]), ccu.bias_act.eq(regs["bias_act"]),
         ]
-        connect(m, seq.ctl, ccu.ctl)
+        # the CCU's own copy of the control (timing_registers): the sequencer's registers
+        # (merged by yosys with PE 0's like-loaded copy) had driven the CCU's prefetch too
+        if hw.timing_registers:
+            connect(m, registered_copy(m, PassControl(), seq.ctl_next, name="ctl_ccu"), ccu.ctl)
+        else:
+            connect(m, seq.ctl, ccu.ctl)
 
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
@@ -230,16 +235,19 @@ class EIETop(wiring.Component):
             m.d.sync += strobe.eq(glob_w & (self.addr[:amap.ob] == GLOBAL_REGS[name]))
             return strobe
 
-        # a write of ctrl: start and write-back commands, and from them every PE's copy of
-        # busy, start from one flip-flop
+        # a write of ctrl: start and write-back commands, and from them every PE's busy-gated
+        # write enable, start from one flip-flop
         ctrl_w = decoded("ctrl")
         gw = {name: decoded(name) for name in HOST_WRITTEN}
         gsel = Signal(GLOBAL_SEL_BITS, name="gsel", attrs={"keep": 1})
+        # copies of gsel's low two bits, each choosing a slice of the read's first step
+        gsel_lo = [Signal(2, name=f"gsel_lo_c{k}", attrs={"keep": 1})
+                   for k in range(SELECT_COPIES if hw.timing_registers else 0)]
         m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re),
-                     gsel.eq(self.addr[:GLOBAL_SEL_BITS])]
+                     gsel.eq(self.addr[:GLOBAL_SEL_BITS])] + [c.eq(self.addr[:2]) for c in gsel_lo]
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
-                               wdata=wdata, re=re, gw=gw, gsel=gsel, ctrl_w=ctrl_w)
+                               wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w)
 
     def _global_regs(self, m, bus, busy):
         """The host-written global registers (:data:`~.regmap.HOST_WRITTEN`): a write takes
@@ -266,16 +274,18 @@ class EIETop(wiring.Component):
     def _pe_host(self, m, p, busy_next):
         """PE p's copy of the host bus (a :class:`~.interfaces.PEHost`): registered straight
         from the pins, in parallel with the top's own bus register, so it is in the PE in c1
-        too.  The write enable is gated by PE p's copy of ``busy`` (a register loaded with
-        the next cycle's busy), so host writes never reach a block RAM the datapath owns."""
+        too.  The write enable is gated by busy on its way into PE p's copy (the register is
+        loaded with the pins' write and not the next cycle's busy), so host writes never reach
+        a block RAM the datapath owns, and the PE's write enables start from that flip-flop
+        (a copy of busy ANDed in the PE had been an array-wide critical path on the 85k)."""
         hw = self._hw
         amap = HostMap(hw)
 
         def keep(name, shape=1):
             return Signal(shape, name=f"h_{name}_{p}", attrs={"keep": 1})
 
-        sel, hmem, hoff, hdat, hwe, pbusy = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
-                                             keep("wdata", hw.data_bits), keep("we"), keep("busy"))
+        sel, hmem, hoff, hdat, hwe = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
+                                      keep("wdata", hw.data_bits), keep("we"))
         hoff_line = keep("off_line", amap.ob)
         # the destination file's write address: a copy of its own (not without timing_registers)
         hoff_dst = keep("off_dst", amap.ob) if hw.timing_registers else hoff
@@ -284,7 +294,7 @@ class EIETop(wiring.Component):
             sel.eq(~self.addr[amap.global_bit] & (self.addr[amap.bcast_bit] | (addr_pe == p))),
             hmem.eq(self.addr[amap.mem_lsb:amap.mem_lsb + MEM_BITS]), hoff.eq(self.addr[:amap.ob]),
             hoff_line.eq(self.addr[:amap.ob]),
-            hdat.eq(self.wdata), hwe.eq(self.we), pbusy.eq(busy_next),
+            hdat.eq(self.wdata), hwe.eq(self.we & ~busy_next),
         ]
         if hoff_dst is not hoff:
             m.d.sync += hoff_dst.eq(self.addr[:amap.ob])
@@ -292,7 +302,7 @@ class EIETop(wiring.Component):
         m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.off_line.eq(hoff_line),
                      host.off_dst.eq(hoff_dst),
                      host.wdata.eq(hdat),
-                     host.we.eq(hwe & ~pbusy)]
+                     host.we.eq(hwe)]
         return host
 
     def _statistics(self, m, seq, ccu, pes):
@@ -343,7 +353,10 @@ class EIETop(wiring.Component):
             lo = 2
             groups = [Signal(hw.data_bits, name=f"g_grp{k}") for k in range(len(table) >> lo)]
             hi_q = Signal(GLOBAL_SEL_BITS - lo, name="gsel_hi")
-            m.d.sync += [grp.eq(Array(table[k << lo:(k + 1) << lo])[bus.gsel[:lo]]) for k, grp in enumerate(groups)]
+            assert len(bus.gsel_lo[0]) == lo
+            wide = [Signal(hw.data_bits, name=f"g_ext{k}") for k in range(len(table))]
+            m.d.comb += [w.eq(v) for w, v in zip(wide, table, strict=True)]     # by its own signedness
+            m.d.sync += [grp.eq(sliced_choice(wide[k << lo:(k + 1) << lo], bus.gsel_lo)) for k, grp in enumerate(groups)]
             m.d.sync += hi_q.eq(bus.gsel[lo:])
             first = Array(groups)[hi_q]
         else:
