@@ -256,46 +256,46 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$185 ;
+  wire [15:0] \bias_act$188 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$177 ;
+  wire \bias_sent$180 ;
   reg [31:0] broadcasts = 32'd0;
   output busy;
   wire busy;
   wire \busy$28 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$268 ;
-  wire [15:0] \ccu__ann__a$305 ;
-  wire [15:0] \ccu__ann__a$342 ;
+  wire [15:0] \ccu__ann__a$271 ;
+  wire [15:0] \ccu__ann__a$308 ;
+  wire [15:0] \ccu__ann__a$345 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$270 ;
-  wire [12:0] \ccu__ann__j$307 ;
-  wire [12:0] \ccu__ann__j$344 ;
+  wire [12:0] \ccu__ann__j$273 ;
+  wire [12:0] \ccu__ann__j$310 ;
+  wire [12:0] \ccu__ann__j$347 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$272 ;
-  wire \ccu__ann__valid$309 ;
-  wire \ccu__ann__valid$346 ;
+  wire \ccu__ann__valid$275 ;
+  wire \ccu__ann__valid$312 ;
+  wire \ccu__ann__valid$349 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$275 ;
-  wire \ccu__bc__room_nopush$312 ;
-  wire \ccu__bc__room_nopush$349 ;
+  wire \ccu__bc__room_nopush$278 ;
+  wire \ccu__bc__room_nopush$315 ;
+  wire \ccu__bc__room_nopush$352 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$277 ;
-  wire \ccu__bc__room_push$314 ;
-  wire \ccu__bc__room_push$351 ;
+  wire \ccu__bc__room_push$280 ;
+  wire \ccu__bc__room_push$317 ;
+  wire \ccu__bc__room_push$354 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$278 ;
-  wire \ccu__bc__strobe$315 ;
-  wire \ccu__bc__strobe$352 ;
+  wire \ccu__bc__strobe$281 ;
+  wire \ccu__bc__strobe$318 ;
+  wire \ccu__bc__strobe$355 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$281 ;
-  wire [15:0] \ccu__src__data$318 ;
-  wire [15:0] \ccu__src__data$355 ;
+  wire [15:0] \ccu__src__data$284 ;
+  wire [15:0] \ccu__src__data$321 ;
+  wire [15:0] \ccu__src__data$358 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$282 ;
-  wire \ccu__src__rd_en$319 ;
-  wire \ccu__src__rd_en$356 ;
+  wire \ccu__src__rd_en$285 ;
+  wire \ccu__src__rd_en$322 ;
+  wire \ccu__src__rd_en$359 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -342,81 +342,81 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$186 ;
+  wire \ctl__arm$189 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$226 ;
+  wire \ctl__arm$229 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$263 ;
+  wire \ctl__arm$266 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$300 ;
+  wire \ctl__arm$303 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$337 ;
+  wire \ctl__arm$340 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$227 ;
+  wire \ctl__pf_active$230 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$264 ;
+  wire \ctl__pf_active$267 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$301 ;
+  wire \ctl__pf_active$304 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$338 ;
+  wire \ctl__pf_active$341 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$188 ;
+  wire \ctl__running$191 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$228 ;
+  wire \ctl__running$231 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$265 ;
+  wire \ctl__running$268 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$302 ;
+  wire \ctl__running$305 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$339 ;
+  wire \ctl__running$342 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$189 ;
+  wire \ctl__start$192 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$229 ;
+  wire \ctl__start$232 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$266 ;
+  wire \ctl__start$269 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$303 ;
+  wire \ctl__start$306 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$340 ;
+  wire \ctl__start$343 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$230 ;
+  wire \ctl__start_next$233 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$267 ;
+  wire \ctl__start_next$270 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$304 ;
+  wire \ctl__start_next$307 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$341 ;
+  wire \ctl__start_next$344 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -437,7 +437,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$110 ;
+  wire \done$113 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -445,11 +445,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$114 ;
-  wire \fault$115 ;
-  wire \fault$116 ;
   wire \fault$117 ;
-  reg \fault$118  = 1'h0;
+  wire \fault$118 ;
+  wire \fault$119 ;
+  wire \fault$120 ;
+  reg \fault$121  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -490,7 +490,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob_sel_c3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$184 ;
+  wire [10:0] \groups$187 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -653,93 +653,93 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$291 ;
+  wire [2:0] \host__mem$294 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$328 ;
+  wire [2:0] \host__mem$331 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$365 ;
+  wire [2:0] \host__mem$368 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$292 ;
+  wire [10:0] \host__off$295 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$329 ;
+  wire [10:0] \host__off$332 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$366 ;
+  wire [10:0] \host__off$369 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$293 ;
+  wire [10:0] \host__off_dst$296 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$330 ;
+  wire [10:0] \host__off_dst$333 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$367 ;
+  wire [10:0] \host__off_dst$370 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$294 ;
+  wire [10:0] \host__off_line$297 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$331 ;
+  wire [10:0] \host__off_line$334 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$368 ;
+  wire [10:0] \host__off_line$371 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$170 ;
-  wire [63:0] \host__rdata$171 ;
-  wire [63:0] \host__rdata$172 ;
+  wire [63:0] \host__rdata$173 ;
+  wire [63:0] \host__rdata$174 ;
+  wire [63:0] \host__rdata$175 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$296 ;
+  wire \host__sel$299 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$333 ;
+  wire \host__sel$336 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$370 ;
+  wire \host__sel$373 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$297 ;
+  wire [63:0] \host__wdata$300 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$334 ;
+  wire [63:0] \host__wdata$337 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$371 ;
+  wire [63:0] \host__wdata$374 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$298 ;
+  wire \host__we$301 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$335 ;
+  wire \host__we$338 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$372 ;
+  wire \host__we$375 ;
   wire idle;
-  wire \idle$180 ;
-  wire \idle$181 ;
-  wire \idle$182 ;
+  wire \idle$183 ;
+  wire \idle$184 ;
+  wire \idle$185 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -817,59 +817,59 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$199 ;
+  wire \regs__keep_acc$202 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$200 ;
+  wire \regs__keep_acc$203 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$201 ;
+  wire \regs__keep_acc$204 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$203 ;
+  wire [9:0] \regs__ptr_base$206 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$204 ;
+  wire [9:0] \regs__ptr_base$207 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$205 ;
+  wire [9:0] \regs__ptr_base$208 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$207 ;
+  wire \regs__relu$210 ;
   (* init = 1'h0 *)
-  wire \regs__relu$208 ;
+  wire \regs__relu$211 ;
   (* init = 1'h0 *)
-  wire \regs__relu$209 ;
+  wire \regs__relu$212 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$211 ;
+  wire [5:0] \regs__shift$214 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$212 ;
+  wire [5:0] \regs__shift$215 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$213 ;
+  wire [5:0] \regs__shift$216 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$215 ;
+  wire [10:0] \regs__spmat_base$218 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$216 ;
+  wire [10:0] \regs__spmat_base$219 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$217 ;
+  wire [10:0] \regs__spmat_base$220 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$219 ;
+  wire \regs__src_sel$222 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$220 ;
+  wire \regs__src_sel$223 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$221 ;
+  wire \regs__src_sel$224 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$223 ;
+  wire [9:0] \regs__wb_base$226 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$224 ;
+  wire [9:0] \regs__wb_base$227 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$225 ;
+  wire [9:0] \regs__wb_base$228 ;
   reg relu = 1'h0;
   reg relu_w = 1'h0;
   input rst;
@@ -886,10 +886,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [3:0] status;
   wire wb__busy;
   wire wb__busy_next;
+  wire \wb__busy_next$72 ;
+  wire \wb__busy_next$85 ;
+  wire \wb__busy_next$98 ;
   wire wb__start;
-  wire \wb__start$299 ;
-  wire \wb__start$336 ;
-  wire \wb__start$373 ;
+  wire \wb__start$302 ;
+  wire \wb__start$339 ;
+  wire \wb__start$376 ;
   reg [9:0] wb_base = 10'h000;
   reg wb_base_w = 1'h0;
   wire wb_busy;
@@ -953,21 +956,21 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$52  = addr[15:14] == 1'h1;
   assign \$53  = addr[16] | \$52 ;
   assign \$54  = \$51  & \$53 ;
-  assign \$55  = ctl_next__pf_active | wb__busy_next;
+  assign \$55  = ctl_next__pf_active | \wb__busy_next$72 ;
   assign \$56  = ~ \$55 ;
   assign \$57  = we & \$56 ;
   assign \$58  = ~ addr[17];
   assign \$59  = addr[15:14] == 2'h2;
   assign \$60  = addr[16] | \$59 ;
   assign \$61  = \$58  & \$60 ;
-  assign \$62  = ctl_next__pf_active | wb__busy_next;
+  assign \$62  = ctl_next__pf_active | \wb__busy_next$85 ;
   assign \$63  = ~ \$62 ;
   assign \$64  = we & \$63 ;
   assign \$65  = ~ addr[17];
   assign \$66  = addr[15:14] == 2'h3;
   assign \$67  = addr[16] | \$66 ;
   assign \$68  = \$65  & \$67 ;
-  assign \$69  = ctl_next__pf_active | wb__busy_next;
+  assign \$69  = ctl_next__pf_active | \wb__busy_next$98 ;
   assign \$70  = ~ \$69 ;
   assign \$71  = we & \$70 ;
   assign \$72  = bcast & ctl__running;
@@ -980,10 +983,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$79  = \$78  & ctl__running;
   assign \$80  = cyc + 1'h1;
   assign \$81  = cyc + 1'h1;
-  assign \$82  = | { \fault$117 , \fault$116 , \fault$115 , \fault$114  };
+  assign \$82  = | { \fault$120 , \fault$119 , \fault$118 , \fault$117  };
   assign \$83  = fault | \$82 ;
   assign cmd_start = ctrl_w & \wdata$20 [0];
-  assign pes_idle = & { \idle$182 , \idle$181 , \idle$180 , idle };
+  assign pes_idle = & { \idle$185 , \idle$184 , \idle$183 , idle };
   assign \$109  = ctrl_w & \wdata$20 [1];
   assign \$110  = ~ busy;
   assign wb_start = \$109  & \$110 ;
@@ -1169,7 +1172,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @(posedge clk)
     cycles <= \$205 ;
   always @(posedge clk)
-    \fault$118  <= \$206 ;
+    \fault$121  <= \$206 ;
   always @(posedge clk)
     g_grp0 <= \$207 ;
   always @(posedge clk)
@@ -1262,16 +1265,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$282 ),
-    .pes__2__ann__a(\ccu__ann__a$305 ),
-    .pes__2__ann__j(\ccu__ann__j$307 ),
-    .pes__2__ann__valid(\ccu__ann__valid$309 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$285 ),
+    .pes__2__ann__a(\ccu__ann__a$308 ),
+    .pes__2__ann__j(\ccu__ann__j$310 ),
+    .pes__2__ann__valid(\ccu__ann__valid$312 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$319 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$322 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$356 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$359 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1292,7 +1295,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$114 ),
+    .fault(\fault$117 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1328,15 +1331,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$115 ),
+    .fault(\fault$118 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$170 ),
+    .host__rdata(\host__rdata$173 ),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$180 ),
+    .idle(\idle$183 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1345,13 +1348,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$282 ),
+    .src__rd_en(\ccu__src__rd_en$285 ),
+    .wb__busy_next(\wb__busy_next$72 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$305 ),
-    .ann__j(\ccu__ann__j$307 ),
-    .ann__valid(\ccu__ann__valid$309 ),
+    .ann__a(\ccu__ann__a$308 ),
+    .ann__j(\ccu__ann__j$310 ),
+    .ann__valid(\ccu__ann__valid$312 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1362,15 +1366,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$116 ),
+    .fault(\fault$119 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$171 ),
+    .host__rdata(\host__rdata$174 ),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$181 ),
+    .idle(\idle$184 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1379,13 +1383,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$319 ),
+    .src__rd_en(\ccu__src__rd_en$322 ),
+    .wb__busy_next(\wb__busy_next$85 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$305 ),
-    .ann__j(\ccu__ann__j$307 ),
-    .ann__valid(\ccu__ann__valid$309 ),
+    .ann__a(\ccu__ann__a$308 ),
+    .ann__j(\ccu__ann__j$310 ),
+    .ann__valid(\ccu__ann__valid$312 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1396,15 +1401,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$117 ),
+    .fault(\fault$120 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$172 ),
+    .host__rdata(\host__rdata$175 ),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$182 ),
+    .idle(\idle$185 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1413,7 +1418,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$356 ),
+    .src__rd_en(\ccu__src__rd_en$359 ),
+    .wb__busy_next(\wb__busy_next$98 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1679,11 +1685,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$101  = host__rdata[15:0];
       2'h1:
-          \$101  = \host__rdata$170 [15:0];
+          \$101  = \host__rdata$173 [15:0];
       2'h2:
-          \$101  = \host__rdata$171 [15:0];
+          \$101  = \host__rdata$174 [15:0];
       2'h3:
-          \$101  = \host__rdata$172 [15:0];
+          \$101  = \host__rdata$175 [15:0];
     endcase
   end
   always @* begin
@@ -1693,11 +1699,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$102  = host__rdata[31:16];
       2'h1:
-          \$102  = \host__rdata$170 [31:16];
+          \$102  = \host__rdata$173 [31:16];
       2'h2:
-          \$102  = \host__rdata$171 [31:16];
+          \$102  = \host__rdata$174 [31:16];
       2'h3:
-          \$102  = \host__rdata$172 [31:16];
+          \$102  = \host__rdata$175 [31:16];
     endcase
   end
   always @* begin
@@ -1707,11 +1713,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$103  = host__rdata[47:32];
       2'h1:
-          \$103  = \host__rdata$170 [47:32];
+          \$103  = \host__rdata$173 [47:32];
       2'h2:
-          \$103  = \host__rdata$171 [47:32];
+          \$103  = \host__rdata$174 [47:32];
       2'h3:
-          \$103  = \host__rdata$172 [47:32];
+          \$103  = \host__rdata$175 [47:32];
     endcase
   end
   always @* begin
@@ -1721,11 +1727,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
       2'h0:
           \$104  = host__rdata[63:48];
       2'h1:
-          \$104  = \host__rdata$170 [63:48];
+          \$104  = \host__rdata$173 [63:48];
       2'h2:
-          \$104  = \host__rdata$171 [63:48];
+          \$104  = \host__rdata$174 [63:48];
       2'h3:
-          \$104  = \host__rdata$172 [63:48];
+          \$104  = \host__rdata$175 [63:48];
     endcase
   end
   always @* begin
@@ -2463,7 +2469,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = \fault$118 ;
+    \$206  = \fault$121 ;
     if (ctl__arm) begin
       \$206  = 1'h0;
     end else if (\$83 ) begin
@@ -2726,7 +2732,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     end
   end
   assign \busy$28  = busy;
-  assign \done$110  = done;
+  assign \done$113  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -2744,13 +2750,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$177  = bias_sent;
-  assign \groups$184  = groups;
-  assign \bias_act$185  = bias_act;
-  assign \ctl__arm$186  = ctl_ccu_arm;
+  assign \bias_sent$180  = bias_sent;
+  assign \groups$187  = groups;
+  assign \bias_act$188  = bias_act;
+  assign \ctl__arm$189  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$188  = ctl_ccu_running;
-  assign \ctl__start$189  = ctl_ccu_start;
+  assign \ctl__running$191  = ctl_ccu_running;
+  assign \ctl__start$192  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
@@ -2760,38 +2766,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$199  = keep_acc;
-  assign \regs__keep_acc$200  = keep_acc;
-  assign \regs__keep_acc$201  = keep_acc;
+  assign \regs__keep_acc$202  = keep_acc;
+  assign \regs__keep_acc$203  = keep_acc;
+  assign \regs__keep_acc$204  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$203  = ptr_base;
-  assign \regs__ptr_base$204  = ptr_base;
-  assign \regs__ptr_base$205  = ptr_base;
+  assign \regs__ptr_base$206  = ptr_base;
+  assign \regs__ptr_base$207  = ptr_base;
+  assign \regs__ptr_base$208  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$207  = relu;
-  assign \regs__relu$208  = relu;
-  assign \regs__relu$209  = relu;
+  assign \regs__relu$210  = relu;
+  assign \regs__relu$211  = relu;
+  assign \regs__relu$212  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$211  = shift;
-  assign \regs__shift$212  = shift;
-  assign \regs__shift$213  = shift;
+  assign \regs__shift$214  = shift;
+  assign \regs__shift$215  = shift;
+  assign \regs__shift$216  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$215  = spmat_base;
-  assign \regs__spmat_base$216  = spmat_base;
-  assign \regs__spmat_base$217  = spmat_base;
+  assign \regs__spmat_base$218  = spmat_base;
+  assign \regs__spmat_base$219  = spmat_base;
+  assign \regs__spmat_base$220  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$219  = src_sel;
-  assign \regs__src_sel$220  = src_sel;
-  assign \regs__src_sel$221  = src_sel;
+  assign \regs__src_sel$222  = src_sel;
+  assign \regs__src_sel$223  = src_sel;
+  assign \regs__src_sel$224  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$223  = wb_base;
-  assign \regs__wb_base$224  = wb_base;
-  assign \regs__wb_base$225  = wb_base;
-  assign \ctl__arm$226  = ctl_0_arm;
-  assign \ctl__pf_active$227  = ctl_0_pf_active;
-  assign \ctl__running$228  = ctl_0_running;
-  assign \ctl__start$229  = ctl_0_start;
-  assign \ctl__start_next$230  = ctl_0_start_next;
+  assign \regs__wb_base$226  = wb_base;
+  assign \regs__wb_base$227  = wb_base;
+  assign \regs__wb_base$228  = wb_base;
+  assign \ctl__arm$229  = ctl_0_arm;
+  assign \ctl__pf_active$230  = ctl_0_pf_active;
+  assign \ctl__running$231  = ctl_0_running;
+  assign \ctl__start$232  = ctl_0_start;
+  assign \ctl__start_next$233  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -2817,23 +2823,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
   assign wb__start = wb_start;
-  assign \ctl__arm$263  = ctl_1_arm;
-  assign \ctl__pf_active$264  = ctl_1_pf_active;
-  assign \ctl__running$265  = ctl_1_running;
-  assign \ctl__start$266  = ctl_1_start;
-  assign \ctl__start_next$267  = ctl_1_start_next;
-  assign \ccu__ann__a$268  = ccu__ann__a;
+  assign \ctl__arm$266  = ctl_1_arm;
+  assign \ctl__pf_active$267  = ctl_1_pf_active;
+  assign \ctl__running$268  = ctl_1_running;
+  assign \ctl__start$269  = ctl_1_start;
+  assign \ctl__start_next$270  = ctl_1_start_next;
+  assign \ccu__ann__a$271  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$270  = ccu__ann__j;
+  assign \ccu__ann__j$273  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$272  = ccu__ann__valid;
+  assign \ccu__ann__valid$275  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$275  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$277  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$278  = bcast;
+  assign \ccu__bc__room_nopush$278  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$280  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$281  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$281  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$282 ;
+  assign \ccu__src__data$284  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$285 ;
   assign host_1__sel = h_sel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
@@ -2841,29 +2847,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$291  = h_mem_1;
-  assign \host__off$292  = h_off_1;
-  assign \host__off_dst$293  = h_off_dst_1;
-  assign \host__off_line$294  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$170 ;
-  assign \host__sel$296  = h_sel_1;
-  assign \host__wdata$297  = h_wdata_1;
-  assign \host__we$298  = h_we_1;
-  assign \wb__start$299  = wb_start;
-  assign \ctl__arm$300  = ctl_2_arm;
-  assign \ctl__pf_active$301  = ctl_2_pf_active;
-  assign \ctl__running$302  = ctl_2_running;
-  assign \ctl__start$303  = ctl_2_start;
-  assign \ctl__start_next$304  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$305 ;
-  assign pes__2__ann__j = \ccu__ann__j$307 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$309 ;
-  assign \ccu__bc__room_nopush$312  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$314  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$315  = bcast;
+  assign \host__mem$294  = h_mem_1;
+  assign \host__off$295  = h_off_1;
+  assign \host__off_dst$296  = h_off_dst_1;
+  assign \host__off_line$297  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$173 ;
+  assign \host__sel$299  = h_sel_1;
+  assign \host__wdata$300  = h_wdata_1;
+  assign \host__we$301  = h_we_1;
+  assign \wb__start$302  = wb_start;
+  assign \ctl__arm$303  = ctl_2_arm;
+  assign \ctl__pf_active$304  = ctl_2_pf_active;
+  assign \ctl__running$305  = ctl_2_running;
+  assign \ctl__start$306  = ctl_2_start;
+  assign \ctl__start_next$307  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$308 ;
+  assign pes__2__ann__j = \ccu__ann__j$310 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$312 ;
+  assign \ccu__bc__room_nopush$315  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$317  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$318  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$318  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$319 ;
+  assign \ccu__src__data$321  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$322 ;
   assign host_2__sel = h_sel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
@@ -2871,32 +2877,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$328  = h_mem_2;
-  assign \host__off$329  = h_off_2;
-  assign \host__off_dst$330  = h_off_dst_2;
-  assign \host__off_line$331  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$171 ;
-  assign \host__sel$333  = h_sel_2;
-  assign \host__wdata$334  = h_wdata_2;
-  assign \host__we$335  = h_we_2;
-  assign \wb__start$336  = wb_start;
-  assign \ctl__arm$337  = ctl_3_arm;
-  assign \ctl__pf_active$338  = ctl_3_pf_active;
-  assign \ctl__running$339  = ctl_3_running;
-  assign \ctl__start$340  = ctl_3_start;
-  assign \ctl__start_next$341  = ctl_3_start_next;
-  assign \ccu__ann__a$342  = \ccu__ann__a$305 ;
-  assign pes__3__ann__a = \ccu__ann__a$305 ;
-  assign \ccu__ann__j$344  = \ccu__ann__j$307 ;
-  assign pes__3__ann__j = \ccu__ann__j$307 ;
-  assign \ccu__ann__valid$346  = \ccu__ann__valid$309 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$309 ;
-  assign \ccu__bc__room_nopush$349  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$351  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$352  = bcast;
+  assign \host__mem$331  = h_mem_2;
+  assign \host__off$332  = h_off_2;
+  assign \host__off_dst$333  = h_off_dst_2;
+  assign \host__off_line$334  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$174 ;
+  assign \host__sel$336  = h_sel_2;
+  assign \host__wdata$337  = h_wdata_2;
+  assign \host__we$338  = h_we_2;
+  assign \wb__start$339  = wb_start;
+  assign \ctl__arm$340  = ctl_3_arm;
+  assign \ctl__pf_active$341  = ctl_3_pf_active;
+  assign \ctl__running$342  = ctl_3_running;
+  assign \ctl__start$343  = ctl_3_start;
+  assign \ctl__start_next$344  = ctl_3_start_next;
+  assign \ccu__ann__a$345  = \ccu__ann__a$308 ;
+  assign pes__3__ann__a = \ccu__ann__a$308 ;
+  assign \ccu__ann__j$347  = \ccu__ann__j$310 ;
+  assign pes__3__ann__j = \ccu__ann__j$310 ;
+  assign \ccu__ann__valid$349  = \ccu__ann__valid$312 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$312 ;
+  assign \ccu__bc__room_nopush$352  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$354  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$355  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$355  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$356 ;
+  assign \ccu__src__data$358  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$359 ;
   assign host_3__sel = h_sel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
@@ -2904,19 +2910,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$365  = h_mem_3;
-  assign \host__off$366  = h_off_3;
-  assign \host__off_dst$367  = h_off_dst_3;
-  assign \host__off_line$368  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$172 ;
-  assign \host__sel$370  = h_sel_3;
-  assign \host__wdata$371  = h_wdata_3;
-  assign \host__we$372  = h_we_3;
-  assign \wb__start$373  = wb_start;
+  assign \host__mem$368  = h_mem_3;
+  assign \host__off$369  = h_off_3;
+  assign \host__off_dst$370  = h_off_dst_3;
+  assign \host__off_line$371  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$175 ;
+  assign \host__sel$373  = h_sel_3;
+  assign \host__wdata$374  = h_wdata_3;
+  assign \host__we$375  = h_we_3;
+  assign \wb__start$376  = wb_start;
   assign \$111  = { 1'h0, busy };
   assign \$112  = { done_flag, 1'h0 };
   assign \$114  = { 1'h0, src_sel, 2'h0 };
-  assign \$116  = { \fault$118 , 3'h0 };
+  assign \$116  = { \fault$121 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10698,8 +10704,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
-, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
@@ -11155,6 +11161,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, regs__shift, regs__
   wire start_spmat;
   wire wb__busy;
   wire \wb__busy$113 ;
+  output wb__busy_next;
   wire wb__busy_next;
   wire \wb__busy_next$115 ;
   input wb__start;
@@ -15841,8 +15848,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
-, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
@@ -16298,6 +16305,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, regs__shift, regs__
   wire start_spmat;
   wire wb__busy;
   wire \wb__busy$113 ;
+  output wb__busy_next;
   wire wb__busy_next;
   wire \wb__busy_next$115 ;
   input wb__start;
@@ -20984,8 +20992,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata, host__we
-, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
+, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
@@ -21441,6 +21449,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, regs__shift, regs__
   wire start_spmat;
   wire wb__busy;
   wire \wb__busy$113 ;
+  output wb__busy_next;
   wire wb__busy_next;
   wire \wb__busy_next$115 ;
   input wb__start;

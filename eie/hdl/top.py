@@ -204,7 +204,9 @@ class EIETop(wiring.Component):
         for p, pe in enumerate(pes):
             connect(m, registered_copy(m, PassControl(), seq.ctl_next, name=f"ctl_{p}"), pe.ctl)
             connect(m, ccu.pes[p], pe.ccu)
-            connect(m, self._pe_host(m, p, seq.ctl_next.pf_active | wb.busy_next), pe.host)
+            # busy of the next cycle from PE p's own write-back (the PEs write back in
+            # lockstep), not PE 0's fanned out across the die
+            connect(m, self._pe_host(m, p, seq.ctl_next.pf_active | pe.wb.busy_next), pe.host)
             m.d.comb += pe.wb.start.eq(wb_start)
 
         stats = self._statistics(m, seq, ccu, pes)
