@@ -7876,26 +7876,27 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [32:0] \$4 ;
   reg \$40 ;
   reg [5:0] \$41 ;
-  reg \$42 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
+  reg [15:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [5:0] \$51 ;
+  reg [31:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg \$54 ;
+  reg [5:0] \$54 ;
   reg \$55 ;
-  reg [5:0] \$56 ;
-  reg [16:0] \$57 ;
-  reg \$58 ;
-  reg [15:0] \$59 ;
+  reg \$56 ;
+  reg [5:0] \$57 ;
+  reg [16:0] \$58 ;
+  reg \$59 ;
   wire [32:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -7911,13 +7912,14 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg \$signal$50  = 1'h0;
   reg \$signal$52  = 1'h0;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [5:0] \$signal$66  = 6'h00;
+  reg \$signal$66  = 1'h0;
+  reg [5:0] \$signal$67  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr_next;
   reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
@@ -7978,8 +7980,10 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] s3_row;
+  (* keep = 32'd1 *)
+  wire [5:0] s3_vrow;
   reg [15:0] s3_w = 16'h0000;
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c0 = 32'd0;
@@ -8011,6 +8015,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
+  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
     h_rdata <= \$31 ;
   always @(posedge clk)
@@ -8032,43 +8037,45 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   always @(posedge clk)
     \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    s3_row <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$43 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    \$signal$41  <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$48 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$49 ;
+    s4_p_c0 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$50 ;
+    s4_p_c1 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$51 ;
+    s4_p_c2 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$52 ;
+    shift_q_c0 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$53 ;
+    shift_q_c1 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$54 ;
+    shift_q_c2 <= \$54 ;
   always @(posedge clk)
-    \$signal$65  <= \$55 ;
+    \$signal$50  <= \$55 ;
   always @(posedge clk)
     \$signal$66  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$57 ;
+    \$signal$67  <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$58 ;
+    s5_x <= \$58 ;
   always @(posedge clk)
-    last_val <= \$59 ;
+    \$signal$44  <= \$59 ;
+  always @(posedge clk)
+    last_val <= \$60 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -8103,9 +8110,8 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$25  = acc__ren ? x : 17'h00000;
   assign \$26  = acc__ren & \$signal$41 ;
   assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$65 ;
-  assign \$29  = acc__raddr == \$signal$66 ;
-  assign \$30  = \$28  & \$29 ;
+  assign \$28  = \$27  & \$signal$66 ;
+  assign \$29  = acc__raddr == \$signal$67 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     \$31  = cb_r__data;
@@ -8188,51 +8194,51 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$signal$63 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$63 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$45  = acc__raddr_next;
+    \$45  = s3_row;
     if (rst) begin
       \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = s2_a;
+    \$46  = s3_row;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = s3_prod;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
@@ -8251,9 +8257,9 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = shift;
+    \$51  = s3_prod;
     if (rst) begin
-      \$51  = 6'h00;
+      \$51  = 32'd0;
     end
   end
   always @* begin
@@ -8272,44 +8278,51 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = \$24 ;
+    \$54  = shift;
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = \$signal$41 ;
+    \$55  = \$24 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = acc__raddr;
+    \$56  = \$signal$41 ;
     if (rst) begin
-      \$56  = 6'h00;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = \$25 ;
+    \$57  = acc__raddr;
     if (rst) begin
-      \$57  = 17'h00000;
+      \$57  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = \$30 ;
+    \$58  = \$25 ;
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$59  = \$10 [16:1];
+    \$59  = \$30 ;
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$60  = \$10 [16:1];
+    if (rst) begin
+      \$60  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -8318,7 +8331,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign s3_row = acc__raddr_next;
+  assign s3_vrow = acc__raddr_next;
   assign s4_row = acc__raddr;
   assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
@@ -13020,26 +13033,27 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [32:0] \$4 ;
   reg \$40 ;
   reg [5:0] \$41 ;
-  reg \$42 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
+  reg [15:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [5:0] \$51 ;
+  reg [31:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg \$54 ;
+  reg [5:0] \$54 ;
   reg \$55 ;
-  reg [5:0] \$56 ;
-  reg [16:0] \$57 ;
-  reg \$58 ;
-  reg [15:0] \$59 ;
+  reg \$56 ;
+  reg [5:0] \$57 ;
+  reg [16:0] \$58 ;
+  reg \$59 ;
   wire [32:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -13055,13 +13069,14 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg \$signal$50  = 1'h0;
   reg \$signal$52  = 1'h0;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [5:0] \$signal$66  = 6'h00;
+  reg \$signal$66  = 1'h0;
+  reg [5:0] \$signal$67  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr_next;
   reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
@@ -13122,8 +13137,10 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] s3_row;
+  (* keep = 32'd1 *)
+  wire [5:0] s3_vrow;
   reg [15:0] s3_w = 16'h0000;
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c0 = 32'd0;
@@ -13155,6 +13172,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
+  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
     h_rdata <= \$31 ;
   always @(posedge clk)
@@ -13176,43 +13194,45 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   always @(posedge clk)
     \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    s3_row <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$43 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    \$signal$41  <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$48 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$49 ;
+    s4_p_c0 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$50 ;
+    s4_p_c1 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$51 ;
+    s4_p_c2 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$52 ;
+    shift_q_c0 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$53 ;
+    shift_q_c1 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$54 ;
+    shift_q_c2 <= \$54 ;
   always @(posedge clk)
-    \$signal$65  <= \$55 ;
+    \$signal$50  <= \$55 ;
   always @(posedge clk)
     \$signal$66  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$57 ;
+    \$signal$67  <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$58 ;
+    s5_x <= \$58 ;
   always @(posedge clk)
-    last_val <= \$59 ;
+    \$signal$44  <= \$59 ;
+  always @(posedge clk)
+    last_val <= \$60 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -13247,9 +13267,8 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$25  = acc__ren ? x : 17'h00000;
   assign \$26  = acc__ren & \$signal$41 ;
   assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$65 ;
-  assign \$29  = acc__raddr == \$signal$66 ;
-  assign \$30  = \$28  & \$29 ;
+  assign \$28  = \$27  & \$signal$66 ;
+  assign \$29  = acc__raddr == \$signal$67 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     \$31  = cb_r__data;
@@ -13332,51 +13351,51 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$signal$63 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$63 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$45  = acc__raddr_next;
+    \$45  = s3_row;
     if (rst) begin
       \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$46  = s2_a;
+    \$46  = s3_row;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = s3_prod;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
@@ -13395,9 +13414,9 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$51  = shift;
+    \$51  = s3_prod;
     if (rst) begin
-      \$51  = 6'h00;
+      \$51  = 32'd0;
     end
   end
   always @* begin
@@ -13416,44 +13435,51 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$54  = \$24 ;
+    \$54  = shift;
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$55  = \$signal$41 ;
+    \$55  = \$24 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$56  = acc__raddr;
+    \$56  = \$signal$41 ;
     if (rst) begin
-      \$56  = 6'h00;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$57  = \$25 ;
+    \$57  = acc__raddr;
     if (rst) begin
-      \$57  = 17'h00000;
+      \$57  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$58  = \$30 ;
+    \$58  = \$25 ;
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$59  = \$10 [16:1];
+    \$59  = \$30 ;
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$60  = \$10 [16:1];
+    if (rst) begin
+      \$60  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -13462,7 +13488,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign s3_row = acc__raddr_next;
+  assign s3_vrow = acc__raddr_next;
   assign s4_row = acc__raddr;
   assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
@@ -18164,26 +18190,27 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [32:0] \$4 ;
   reg \$40 ;
   reg [5:0] \$41 ;
-  reg \$42 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
+  reg [15:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [5:0] \$51 ;
+  reg [31:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg \$54 ;
+  reg [5:0] \$54 ;
   reg \$55 ;
-  reg [5:0] \$56 ;
-  reg [16:0] \$57 ;
-  reg \$58 ;
-  reg [15:0] \$59 ;
+  reg \$56 ;
+  reg [5:0] \$57 ;
+  reg [16:0] \$58 ;
+  reg \$59 ;
   wire [32:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -18199,13 +18226,14 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg \$signal$50  = 1'h0;
   reg \$signal$52  = 1'h0;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [5:0] \$signal$66  = 6'h00;
+  reg \$signal$66  = 1'h0;
+  reg [5:0] \$signal$67  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr_next;
   reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
@@ -18266,8 +18294,10 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] s3_row;
+  (* keep = 32'd1 *)
+  wire [5:0] s3_vrow;
   reg [15:0] s3_w = 16'h0000;
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c0 = 32'd0;
@@ -18299,6 +18329,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
+  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
     h_rdata <= \$31 ;
   always @(posedge clk)
@@ -18320,43 +18351,45 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   always @(posedge clk)
     \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    s3_row <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$43 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    \$signal$41  <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$48 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$49 ;
+    s4_p_c0 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$50 ;
+    s4_p_c1 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$51 ;
+    s4_p_c2 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$52 ;
+    shift_q_c0 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$53 ;
+    shift_q_c1 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$54 ;
+    shift_q_c2 <= \$54 ;
   always @(posedge clk)
-    \$signal$65  <= \$55 ;
+    \$signal$50  <= \$55 ;
   always @(posedge clk)
     \$signal$66  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$57 ;
+    \$signal$67  <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$58 ;
+    s5_x <= \$58 ;
   always @(posedge clk)
-    last_val <= \$59 ;
+    \$signal$44  <= \$59 ;
+  always @(posedge clk)
+    last_val <= \$60 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -18391,9 +18424,8 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$25  = acc__ren ? x : 17'h00000;
   assign \$26  = acc__ren & \$signal$41 ;
   assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$65 ;
-  assign \$29  = acc__raddr == \$signal$66 ;
-  assign \$30  = \$28  & \$29 ;
+  assign \$28  = \$27  & \$signal$66 ;
+  assign \$29  = acc__raddr == \$signal$67 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
     \$31  = cb_r__data;
@@ -18476,51 +18508,51 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$signal$63 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$63 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$45  = acc__raddr_next;
+    \$45  = s3_row;
     if (rst) begin
       \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$46  = s2_a;
+    \$46  = s3_row;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = s3_prod;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
@@ -18539,9 +18571,9 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$51  = shift;
+    \$51  = s3_prod;
     if (rst) begin
-      \$51  = 6'h00;
+      \$51  = 32'd0;
     end
   end
   always @* begin
@@ -18560,44 +18592,51 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$54  = \$24 ;
+    \$54  = shift;
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$55  = \$signal$41 ;
+    \$55  = \$24 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$56  = acc__raddr;
+    \$56  = \$signal$41 ;
     if (rst) begin
-      \$56  = 6'h00;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$57  = \$25 ;
+    \$57  = acc__raddr;
     if (rst) begin
-      \$57  = 17'h00000;
+      \$57  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$58  = \$30 ;
+    \$58  = \$25 ;
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$59  = \$10 [16:1];
+    \$59  = \$30 ;
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$60  = \$10 [16:1];
+    if (rst) begin
+      \$60  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -18606,7 +18645,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign s3_row = acc__raddr_next;
+  assign s3_vrow = acc__raddr_next;
   assign s4_row = acc__raddr;
   assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;
@@ -23308,26 +23347,27 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [32:0] \$4 ;
   reg \$40 ;
   reg [5:0] \$41 ;
-  reg \$42 ;
+  reg [5:0] \$42 ;
   reg \$43 ;
-  reg [5:0] \$44 ;
+  reg \$44 ;
   reg [5:0] \$45 ;
-  reg [15:0] \$46 ;
+  reg [5:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [31:0] \$48 ;
+  reg [15:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [5:0] \$51 ;
+  reg [31:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg \$54 ;
+  reg [5:0] \$54 ;
   reg \$55 ;
-  reg [5:0] \$56 ;
-  reg [16:0] \$57 ;
-  reg \$58 ;
-  reg [15:0] \$59 ;
+  reg \$56 ;
+  reg [5:0] \$57 ;
+  reg [16:0] \$58 ;
+  reg \$59 ;
   wire [32:0] \$6 ;
+  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -23343,13 +23383,14 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg \$signal$50  = 1'h0;
   reg \$signal$52  = 1'h0;
   reg \$signal$63  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [5:0] \$signal$66  = 6'h00;
+  reg \$signal$66  = 1'h0;
+  reg [5:0] \$signal$67  = 6'h00;
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr_next;
   reg [5:0] acc__raddr_next = 6'h00;
   input [15:0] acc__rdata;
@@ -23410,8 +23451,10 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
-  wire [5:0] s3_row;
+  (* keep = 32'd1 *)
+  wire [5:0] s3_vrow;
   reg [15:0] s3_w = 16'h0000;
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c0 = 32'd0;
@@ -23443,6 +23486,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
+  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
     h_rdata <= \$31 ;
   always @(posedge clk)
@@ -23464,43 +23508,45 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   always @(posedge clk)
     \$signal$63  <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$41 ;
+    s3_row <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$42 ;
+    acc__raddr_next <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$43 ;
+    acc__ren <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$44 ;
+    \$signal$41  <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$45 ;
+    acc__raddr <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$46 ;
+    acc__waddr_next <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$47 ;
+    s3_a <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$48 ;
+    s3_w <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$49 ;
+    s4_p_c0 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$50 ;
+    s4_p_c1 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$51 ;
+    s4_p_c2 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$52 ;
+    shift_q_c0 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$53 ;
+    shift_q_c1 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$54 ;
+    shift_q_c2 <= \$54 ;
   always @(posedge clk)
-    \$signal$65  <= \$55 ;
+    \$signal$50  <= \$55 ;
   always @(posedge clk)
     \$signal$66  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$57 ;
+    \$signal$67  <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$58 ;
+    s5_x <= \$58 ;
   always @(posedge clk)
-    last_val <= \$59 ;
+    \$signal$44  <= \$59 ;
+  always @(posedge clk)
+    last_val <= \$60 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -23535,9 +23581,8 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$25  = acc__ren ? x : 17'h00000;
   assign \$26  = acc__ren & \$signal$41 ;
   assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$65 ;
-  assign \$29  = acc__raddr == \$signal$66 ;
-  assign \$30  = \$28  & \$29 ;
+  assign \$28  = \$27  & \$signal$66 ;
+  assign \$29  = acc__raddr == \$signal$67 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
     \$31  = cb_r__data;
@@ -23620,51 +23665,51 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = \$22 ;
+    \$42  = \$2 [5:0];
     if (rst) begin
-      \$42  = 1'h0;
+      \$42  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$signal$63 ;
+    \$43  = \$22 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = acc__raddr_next;
+    \$44  = \$signal$63 ;
     if (rst) begin
-      \$44  = 6'h00;
+      \$44  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$45  = acc__raddr_next;
+    \$45  = s3_row;
     if (rst) begin
       \$45  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$46  = s2_a;
+    \$46  = s3_row;
     if (rst) begin
-      \$46  = 16'h0000;
+      \$46  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = cb_r__data;
+    \$47  = s2_a;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = s3_prod;
+    \$48  = cb_r__data;
     if (rst) begin
-      \$48  = 32'd0;
+      \$48  = 16'h0000;
     end
   end
   always @* begin
@@ -23683,9 +23728,9 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$51  = shift;
+    \$51  = s3_prod;
     if (rst) begin
-      \$51  = 6'h00;
+      \$51  = 32'd0;
     end
   end
   always @* begin
@@ -23704,44 +23749,51 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$54  = \$24 ;
+    \$54  = shift;
     if (rst) begin
-      \$54  = 1'h0;
+      \$54  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$55  = \$signal$41 ;
+    \$55  = \$24 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$56  = acc__raddr;
+    \$56  = \$signal$41 ;
     if (rst) begin
-      \$56  = 6'h00;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$57  = \$25 ;
+    \$57  = acc__raddr;
     if (rst) begin
-      \$57  = 17'h00000;
+      \$57  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$58  = \$30 ;
+    \$58  = \$25 ;
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$59  = \$10 [16:1];
+    \$59  = \$30 ;
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$60  = \$10 [16:1];
+    if (rst) begin
+      \$60  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -23750,7 +23802,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign h_cb = h_rdata;
   assign row = \$2 [5:0];
   assign \$signal$16  = ev_entry;
-  assign s3_row = acc__raddr_next;
+  assign s3_vrow = acc__raddr_next;
   assign s4_row = acc__raddr;
   assign \$signal$37  = acc__ren;
   assign s4_wrow = acc__waddr_next;

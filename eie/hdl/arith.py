@@ -135,6 +135,13 @@ class Arith(wiring.Component):
             m.d.sync += row_next.eq(row + 1)
         s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
         m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(row)]
+        # the row announced to the register file (its valid-bit lookup, a 64:1 choice, and a
+        # compare): a copy of its own (timing_registers), apart from the pipeline's row
+        if hw.timing_registers:
+            s3_vrow = Signal(rb, name="s3_vrow", attrs={"keep": 1})
+            m.d.sync += s3_vrow.eq(row)
+        else:
+            s3_vrow = s3_row
         m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
 
         # ---- t+3: product, registered in the fabric -----------------------------------------
@@ -164,7 +171,7 @@ class Arith(wiring.Component):
             m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> sq)[sl])]
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
-        m.d.comb += [self.acc.raddr_next.eq(s3_row), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
+        m.d.comb += [self.acc.raddr_next.eq(s3_vrow), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
                      self.acc.waddr_next.eq(s4_wrow),               # s5_row in the next cycle
                      self.acc.we_next.eq(s4_valid & s4_real & ~self.ctl.start)]   # acc.we, next cycle
         m.d.sync += [
