@@ -7034,31 +7034,36 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
-  wire [15:0] \$10 ;
-  reg [15:0] \$100 ;
-  reg [63:0] \$101 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg [15:0] \$101 ;
   reg [63:0] \$102 ;
-  reg \$103 ;
-  reg [63:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg \$107 ;
+  reg [63:0] \$103 ;
+  reg \$104 ;
+  reg [5:0] \$105 ;
+  reg [15:0] \$106 ;
+  reg [15:0] \$107 ;
   reg \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
-  reg \$111 ;
+  reg [5:0] \$111 ;
   reg \$112 ;
-  reg [63:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [9:0] \$115 ;
-  reg [15:0] \$116 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [63:0] \$118 ;
+  reg [15:0] \$119 ;
   wire \$12 ;
+  reg [9:0] \$120 ;
+  reg [15:0] \$121 ;
   wire \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire [15:0] \$16 ;
-  wire [15:0] \$17 ;
+  wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -7075,28 +7080,28 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [5:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [126:0] \$43 ;
-  wire [126:0] \$44 ;
+  wire [5:0] \$40 ;
+  wire [126:0] \$41 ;
+  wire [126:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [63:0] \$47 ;
-  wire [63:0] \$48 ;
+  wire [15:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [63:0] \$50 ;
+  wire [63:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -7128,42 +7133,41 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [63:0] \$80 ;
+  wire \$80 ;
   wire [63:0] \$81 ;
   wire [63:0] \$82 ;
-  wire [10:0] \$83 ;
-  wire [15:0] \$84 ;
-  reg \$85 ;
-  reg [6:0] \$86 ;
-  reg \$87 ;
+  wire [63:0] \$83 ;
+  wire [10:0] \$84 ;
+  wire [15:0] \$85 ;
+  reg \$86 ;
+  reg [6:0] \$87 ;
   reg \$88 ;
   reg \$89 ;
   wire \$9 ;
-  reg [9:0] \$90 ;
-  reg \$91 ;
-  reg [9:0] \$92 ;
-  reg \$93 ;
-  reg [9:0] \$94 ;
-  reg [5:0] \$95 ;
+  reg \$90 ;
+  reg [9:0] \$91 ;
+  reg \$92 ;
+  reg [9:0] \$93 ;
+  reg \$94 ;
+  reg [9:0] \$95 ;
   reg [5:0] \$96 ;
-  reg \$97 ;
-  reg [5:0] \$98 ;
-  reg \$99 ;
+  reg [5:0] \$97 ;
+  reg \$98 ;
+  reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  (* init = 1'h0 *)
-  wire \$signal$19 ;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [63:0] \$signal$67  = 64'h0000000000000000;
-  reg \$signal$73  = 1'h0;
-  reg \$signal$76  = 1'h0;
-  reg \$signal$79  = 1'h0;
+  reg \$signal$13  = 1'h0;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg [63:0] \$signal$69  = 64'h0000000000000000;
+  reg \$signal$77  = 1'h0;
+  reg \$signal$80  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [5:0] \$signature__addr ;
-  reg [5:0] \$signature__addr$16  = 6'h00;
+  wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
-  reg \$signature__en  = 1'h0;
+  wire [15:0] \$signature__data$72 ;
+  wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -7187,6 +7191,10 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__pf_active;
   input ctl__start;
   wire ctl__start;
+  reg [15:0] dp_data = 16'h0000;
+  reg [5:0] dst_d_addr = 6'h00;
+  reg [15:0] dst_d_data = 16'h0000;
+  reg dst_d_we = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -7198,7 +7206,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$66 ;
+  wire [15:0] \h_wacc$68 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -7212,11 +7220,11 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -7232,14 +7240,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
-  (* init = 6'h00 *)
-  wire [5:0] w_addr_r;
+  reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
+  wire \w_en$53 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -7270,16 +7277,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= acc__wdata;
+      dst[\$signature__addr ] <= \$signature__data ;
   end
   reg [15:0] _0_;
-  reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc__raddr];
   end
+  assign \$signature__data$72  = dst[acc__raddr];
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -7292,156 +7297,168 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
-  assign acc__rdata = \$10  | h_wacc;
-  assign \$11  = wo_valid | wo_set;
-  assign acc = \$11  ? wo_r__data : 16'h0000;
-  assign \$12  = $signed(acc) < $signed(1'h0);
-  assign \$13  = relu & \$12 ;
-  assign \$14  = $signed(acc) < $signed(16'h8000);
-  assign \$15  = $signed(acc) > $signed(16'h7fff);
-  assign \$16  = \$15  ? 16'h7fff : acc;
-  assign \$17  = \$14  ? 16'h8000 : \$16 ;
-  assign out = \$13  ? 16'h0000 : \$17 ;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_addr = \$19  ? ra : h_addr;
-  assign \$20  = ! src_sel;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign r_en = \$21  ? src__rd_en : 1'h1;
+  assign \$signature__en  = \$signal$13  | dst_d_we;
+  assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
+  assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
+  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_addr = \$18  ? ra : h_addr;
+  assign \$19  = ! src_sel;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$22  = ! src_sel;
-  assign \$23  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$23  : h_we_src;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_addr$47  = \$25  ? ra : h_addr;
-  assign \$27  = ctl__pf_active & \$26 ;
-  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? h_out : h_wdata;
-  assign \$29  = h_we_next | wb_pend;
-  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$30  = ~ wb__busy;
-  assign \$31  = wb__start & \$30 ;
-  assign \$32  = wb_base < 11'h400;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_full + 1'h1;
-  assign \$35  = \$34  < 11'h400;
-  assign \$36  = wb_cnt == 6'h3e;
-  assign \$37  = wb_active & \$signal ;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$40  = acc__we_next | h_we_dst;
-  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
-  assign \$43  = 1'h1 << h_dst_addr[5:0];
-  assign \$44  = 1'h1 << acc__waddr_next;
-  assign \$45  = ~ keep_acc;
-  assign \$46  = ctl__start & \$45 ;
-  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
-  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
-  assign \$49  = ~ keep_acc;
-  assign \$50  = ctl__start & \$49 ;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$signature__en  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$signature__en  & \$55 ;
-  assign \$58  = valid >> acc__raddr_next;
-  assign \$59  = ~ keep_acc;
-  assign \$60  = ctl__start & \$59 ;
-  assign \$61  = ~ \$60 ;
-  assign \$62  = \$58  & \$61 ;
-  assign \$63  = w_addr_q == acc__raddr_next;
-  assign \$64  = \$signal$73  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign \$68  = \$64  & \$67 ;
-  assign \$69  = \$signal$76  | \$signal$79 ;
-  assign \$70  = w_addr_q == acc__raddr;
-  assign \$71  = \$signal$73  & \$70 ;
-  assign \$72  = \$69  | \$71 ;
-  assign \$73  = ~ h_we_dst;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = valid >> wo_vaddr;
-  assign \$76  = w_addr_q == wo_r__addr;
-  assign \$77  = w_set_q & \$76 ;
-  assign \$78  = ~ keep_acc;
-  assign \$79  = ctl__start & \$78 ;
-  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$81  = valid | \$80 ;
-  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
-  assign \$83  = ra + 1'h1;
-  assign \$84  = src_sel ? \r_data$54  : r_data;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_dst_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ \$signal$13 ;
+  assign \$44  = \$signal$63  & \$43 ;
+  assign \$45  = dst_d_addr == acc__raddr;
+  assign \$46  = dst_d_we & \$45 ;
+  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
+  assign \$52  = ~ keep_acc;
+  assign \$53  = ctl__start & \$52 ;
+  assign \$54  = ~ \$53 ;
+  assign \$55  = \$signal$63  & \$54 ;
+  assign \$56  = ~ keep_acc;
+  assign \$57  = ctl__start & \$56 ;
+  assign \$58  = ~ \$57 ;
+  assign \$59  = \$signal$63  & \$58 ;
+  assign \$61  = valid >> acc__raddr_next;
+  assign \$62  = ~ keep_acc;
+  assign \$63  = ctl__start & \$62 ;
+  assign \$64  = ~ \$63 ;
+  assign \$65  = \$61  & \$64 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$77  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$80  | \$signal$83 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$77  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = valid >> wo_vaddr;
+  assign \$77  = w_addr_q == wo_r__addr;
+  assign \$78  = w_set_q & \$77 ;
+  assign \$79  = ~ keep_acc;
+  assign \$80  = ctl__start & \$79 ;
+  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$82  = valid | \$81 ;
+  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
+  assign \$84  = ra + 1'h1;
+  assign \$85  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$85 ;
+    wb_active <= \$86 ;
   always @(posedge clk)
-    wb_cnt <= \$86 ;
+    wb_cnt <= \$87 ;
   always @(posedge clk)
-    \$signal  <= \$87 ;
+    \$signal  <= \$88 ;
   always @(posedge clk)
-    last <= \$88 ;
+    last <= \$89 ;
   always @(posedge clk)
-    wb_pend_early <= \$89 ;
+    wb_pend_early <= \$90 ;
   always @(posedge clk)
-    \$like  <= \$90 ;
+    \$like  <= \$91 ;
   always @(posedge clk)
-    wb_pend_mid <= \$91 ;
+    wb_pend_mid <= \$92 ;
   always @(posedge clk)
-    waddr2 <= \$92 ;
+    waddr2 <= \$93 ;
   always @(posedge clk)
-    wb_pend <= \$93 ;
+    wb_pend <= \$94 ;
   always @(posedge clk)
-    wb_waddr <= \$94 ;
+    wb_waddr <= \$95 ;
   always @(posedge clk)
-    wo_r__addr <= \$95 ;
+    wo_r__addr <= \$96 ;
   always @(posedge clk)
-    wo_vaddr <= \$96 ;
+    wo_vaddr <= \$97 ;
   always @(posedge clk)
-    \$signature__en  <= \$97 ;
+    \$signal$63  <= \$98 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$98 ;
+    w_addr_r <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$99 ;
+    \$signal$13  <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$100 ;
+    h_wacc <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$101 ;
+    \$signal$69  <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$102 ;
+    acc_oh <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$103 ;
+    dst_d_we <= \$104 ;
   always @(posedge clk)
-    set_q <= \$104 ;
+    dst_d_addr <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$105 ;
+    dst_d_data <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$106 ;
+    dp_data <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$107 ;
+    clear_q <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$108 ;
+    set_q <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$109 ;
+    \$signal$77  <= \$110 ;
   always @(posedge clk)
-    \$signal$23  <= \$110 ;
+    w_addr_q <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$111 ;
+    w_set_q <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$112 ;
+    \$signal$80  <= \$113 ;
   always @(posedge clk)
-    valid <= \$113 ;
+    \$signal$83  <= \$114 ;
   always @(posedge clk)
-    h_out <= \$114 ;
+    \$signal$26  <= \$115 ;
   always @(posedge clk)
-    ra <= \$115 ;
+    wo_valid <= \$116 ;
   always @(posedge clk)
-    src__data <= \$116 ;
+    wo_set <= \$117 ;
+  always @(posedge clk)
+    valid <= \$118 ;
+  always @(posedge clk)
+    h_out <= \$119 ;
+  always @(posedge clk)
+    ra <= \$120 ;
+  always @(posedge clk)
+    src__data <= \$121 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -7454,59 +7471,47 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$85  = wb_active;
-    if (\$31 ) begin
-      \$85  = 1'h1;
+    \$86  = wb_active;
+    if (\$30 ) begin
+      \$86  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$85  = 1'h0;
+        \$86  = 1'h0;
       end
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$86  = wb_cnt;
-    if (\$31 ) begin
-      \$86  = 7'h00;
+    \$87  = wb_cnt;
+    if (\$30 ) begin
+      \$87  = 7'h00;
     end else if (wb_active) begin
-      \$86  = \$33 [6:0];
+      \$87  = \$32 [6:0];
     end
     if (rst) begin
-      \$86  = 7'h00;
+      \$87  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = \$signal ;
-    if (\$31 ) begin
-      \$87  = \$32 ;
+    \$88  = \$signal ;
+    if (\$30 ) begin
+      \$88  = \$31 ;
     end else if (wb_active) begin
-      \$87  = \$35 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = last;
-    if (\$31 ) begin
-      \$88  = 1'h0;
-    end else if (wb_active) begin
-      \$88  = \$36 ;
+      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -7514,215 +7519,252 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = \$37 ;
+    \$89  = last;
+    if (\$30 ) begin
+      \$89  = 1'h0;
+    end else if (wb_active) begin
+      \$89  = \$35 ;
+    end
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = wb_full[9:0];
+    \$90  = \$36 ;
     if (rst) begin
-      \$90  = 10'h000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = wb_pend_early;
+    \$91  = wb_full[9:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = \$like ;
+    \$92  = wb_pend_early;
     if (rst) begin
-      \$92  = 10'h000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = wb_pend_mid;
+    \$93  = \$like ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = waddr2;
+    \$94  = wb_pend_mid;
     if (rst) begin
-      \$94  = 10'h000;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = \$38 [5:0];
+    \$95  = waddr2;
     if (rst) begin
-      \$95  = 6'h00;
+      \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = \$39 [5:0];
+    \$96  = \$37 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = \$40 ;
+    \$97  = \$38 [5:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = \$41 ;
+    \$98  = \$39 ;
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$99  = h_we_dst;
+    \$99  = \$40 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$100  = \$42 ;
+    \$100  = h_we_dst;
     if (rst) begin
-      \$100  = 16'h0000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$101  = \$43 [63:0];
+    \$101  = h_wdata;
     if (rst) begin
-      \$101  = 64'h0000000000000000;
+      \$101  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = \$44 [63:0];
+    \$102  = \$41 [63:0];
     if (rst) begin
       \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = \$46 ;
+    \$103  = \$42 [63:0];
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$104  = \$48 ;
+    \$104  = \$44 ;
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$105  = \$52 ;
+    \$105  = w_addr_r;
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$106  = \$signature__addr$16 ;
+    \$106  = acc__wdata;
     if (rst) begin
-      \$106  = 6'h00;
+      \$106  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$107  = \$57 ;
+    \$107  = \$47 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$108  = \$62 ;
+    \$108  = \$49 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$109  = \$68 ;
+    \$109  = \$51 ;
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$110  = \$74 ;
+    \$110  = \$55 ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$111  = \$75 ;
+    \$111  = w_addr_r;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$112  = \$77 ;
+    \$112  = \$60 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$113  = \$82 ;
+    \$113  = \$65 ;
     if (rst) begin
-      \$113  = 64'h0000000000000000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$114  = out;
+    \$114  = \$71 ;
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$115  = ra;
+    \$115  = \$75 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$116  = \$76 ;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$117  = \$78 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$118  = \$83 ;
+    if (rst) begin
+      \$118  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$119  = out;
+    if (rst) begin
+      \$119  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$120  = ra;
     if (ctl__arm) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end else if (src__rd_en) begin
-      \$115  = \$83 [9:0];
+      \$120  = \$84 [9:0];
     end
     if (rst) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$116  = \$84 ;
+    \$121  = \$85 ;
     if (rst) begin
-      \$116  = 16'h0000;
+      \$121  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc__raddr;
+  assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign w_addr_r = \$signature__addr$16 ;
-  assign \$signal$19  = \$signature__en ;
-  assign \$signature__data  = acc__wdata;
-  assign \h_wacc$66  = h_wdata;
-  assign \$24  = src_sel;
-  assign \$26  = src_sel;
-  assign \$28  = src_sel;
-  assign \$57  = \$56 ;
+  assign \h_wacc$68  = h_wdata;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
+  assign \$27  = src_sel;
+  assign \$60  = \$59 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -7857,46 +7899,45 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [16:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [15:0] \$31 ;
+  reg [15:0] \$30 ;
+  reg \$31 ;
   reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
+  reg [3:0] \$34 ;
   reg [3:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
+  reg [15:0] \$36 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg \$40 ;
+  reg [5:0] \$40 ;
   reg [5:0] \$41 ;
-  reg [5:0] \$42 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
+  reg [5:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg [5:0] \$54 ;
+  reg \$54 ;
   reg \$55 ;
-  reg \$56 ;
-  reg [5:0] \$57 ;
-  reg [16:0] \$58 ;
-  reg \$59 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -8015,67 +8056,66 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
-  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$30 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$31 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$32 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$33 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$34 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$35 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$36 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$37 ;
   always @(posedge clk)
-    \$signal$52  <= \$39 ;
+    \$signal$52  <= \$38 ;
   always @(posedge clk)
-    \$signal$63  <= \$40 ;
+    \$signal$63  <= \$39 ;
   always @(posedge clk)
-    s3_row <= \$41 ;
+    s3_row <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    \$signal$66  <= \$56 ;
+    \$signal$66  <= \$55 ;
   always @(posedge clk)
-    \$signal$67  <= \$57 ;
+    \$signal$67  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$58 ;
+    s5_x <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$59 ;
+    \$signal$44  <= \$58 ;
   always @(posedge clk)
-    last_val <= \$60 ;
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -8107,82 +8147,89 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$22  = \$signal$52  & \$21 ;
   assign \$23  = ~ ctl__start;
   assign \$24  = acc__ren & \$23 ;
-  assign \$25  = acc__ren ? x : 17'h00000;
-  assign \$26  = acc__ren & \$signal$41 ;
-  assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$66 ;
-  assign \$29  = acc__raddr == \$signal$67 ;
+  assign \$25  = acc__ren & \$signal$41 ;
+  assign \$26  = \$25  & \$signal$50 ;
+  assign \$27  = \$26  & \$signal$66 ;
+  assign \$28  = acc__raddr == \$signal$67 ;
+  assign \$29  = \$27  & \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = cb_r__data;
+    \$30  = cb_r__data;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$30  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$32  = \$16 ;
+    \$31  = \$16 ;
+    if (rst) begin
+      \$31  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$32  = \$17 ;
     if (rst) begin
       \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$33  = \$17 ;
+    \$33  = entry__first;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$34  = entry__first;
+    \$34  = entry__z;
     if (rst) begin
-      \$34  = 1'h0;
+      \$34  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__v;
     if (rst) begin
       \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__a;
     if (rst) begin
-      \$36  = 4'h0;
+      \$36  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$37  = entry__a;
-    if (rst) begin
-      \$37  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$38  = row_next;
+    \$37  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$37  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$39  = \$20 ;
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$39  = \$signal$18 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$2 [5:0];
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 6'h00;
     end
   end
   always @* begin
@@ -8194,23 +8241,23 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$44  = \$signal$63 ;
+    \$44  = s3_row;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -8222,23 +8269,23 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$46  = s3_row;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
@@ -8257,9 +8304,9 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$51  = s3_prod;
+    \$51  = shift;
     if (rst) begin
-      \$51  = 32'd0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
@@ -8278,51 +8325,44 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$54  = shift;
+    \$54  = \$24 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$55  = \$24 ;
+    \$55  = \$signal$41 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$56  = \$signal$41 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$57  = acc__raddr;
+    \$57  = x;
     if (rst) begin
-      \$57  = 6'h00;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$58  = \$25 ;
+    \$58  = \$29 ;
     if (rst) begin
-      \$58  = 17'h00000;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$59  = \$30 ;
+    \$59  = \$10 [16:1];
     if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$60  = \$10 [16:1];
-    if (rst) begin
-      \$60  = 16'h0000;
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -12191,31 +12231,36 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
-  wire [15:0] \$10 ;
-  reg [15:0] \$100 ;
-  reg [63:0] \$101 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg [15:0] \$101 ;
   reg [63:0] \$102 ;
-  reg \$103 ;
-  reg [63:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg \$107 ;
+  reg [63:0] \$103 ;
+  reg \$104 ;
+  reg [5:0] \$105 ;
+  reg [15:0] \$106 ;
+  reg [15:0] \$107 ;
   reg \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
-  reg \$111 ;
+  reg [5:0] \$111 ;
   reg \$112 ;
-  reg [63:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [9:0] \$115 ;
-  reg [15:0] \$116 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [63:0] \$118 ;
+  reg [15:0] \$119 ;
   wire \$12 ;
+  reg [9:0] \$120 ;
+  reg [15:0] \$121 ;
   wire \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire [15:0] \$16 ;
-  wire [15:0] \$17 ;
+  wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -12232,28 +12277,28 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [5:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [126:0] \$43 ;
-  wire [126:0] \$44 ;
+  wire [5:0] \$40 ;
+  wire [126:0] \$41 ;
+  wire [126:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [63:0] \$47 ;
-  wire [63:0] \$48 ;
+  wire [15:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [63:0] \$50 ;
+  wire [63:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -12285,42 +12330,41 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [63:0] \$80 ;
+  wire \$80 ;
   wire [63:0] \$81 ;
   wire [63:0] \$82 ;
-  wire [10:0] \$83 ;
-  wire [15:0] \$84 ;
-  reg \$85 ;
-  reg [6:0] \$86 ;
-  reg \$87 ;
+  wire [63:0] \$83 ;
+  wire [10:0] \$84 ;
+  wire [15:0] \$85 ;
+  reg \$86 ;
+  reg [6:0] \$87 ;
   reg \$88 ;
   reg \$89 ;
   wire \$9 ;
-  reg [9:0] \$90 ;
-  reg \$91 ;
-  reg [9:0] \$92 ;
-  reg \$93 ;
-  reg [9:0] \$94 ;
-  reg [5:0] \$95 ;
+  reg \$90 ;
+  reg [9:0] \$91 ;
+  reg \$92 ;
+  reg [9:0] \$93 ;
+  reg \$94 ;
+  reg [9:0] \$95 ;
   reg [5:0] \$96 ;
-  reg \$97 ;
-  reg [5:0] \$98 ;
-  reg \$99 ;
+  reg [5:0] \$97 ;
+  reg \$98 ;
+  reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  (* init = 1'h0 *)
-  wire \$signal$19 ;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [63:0] \$signal$67  = 64'h0000000000000000;
-  reg \$signal$73  = 1'h0;
-  reg \$signal$76  = 1'h0;
-  reg \$signal$79  = 1'h0;
+  reg \$signal$13  = 1'h0;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg [63:0] \$signal$69  = 64'h0000000000000000;
+  reg \$signal$77  = 1'h0;
+  reg \$signal$80  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [5:0] \$signature__addr ;
-  reg [5:0] \$signature__addr$16  = 6'h00;
+  wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
-  reg \$signature__en  = 1'h0;
+  wire [15:0] \$signature__data$72 ;
+  wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -12344,6 +12388,10 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__pf_active;
   input ctl__start;
   wire ctl__start;
+  reg [15:0] dp_data = 16'h0000;
+  reg [5:0] dst_d_addr = 6'h00;
+  reg [15:0] dst_d_data = 16'h0000;
+  reg dst_d_we = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -12355,7 +12403,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$66 ;
+  wire [15:0] \h_wacc$68 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -12369,11 +12417,11 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -12389,14 +12437,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
-  (* init = 6'h00 *)
-  wire [5:0] w_addr_r;
+  reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
+  wire \w_en$53 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -12427,16 +12474,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= acc__wdata;
+      dst[\$signature__addr ] <= \$signature__data ;
   end
   reg [15:0] _0_;
-  reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc__raddr];
   end
+  assign \$signature__data$72  = dst[acc__raddr];
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -12449,156 +12494,168 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
-  assign acc__rdata = \$10  | h_wacc;
-  assign \$11  = wo_valid | wo_set;
-  assign acc = \$11  ? wo_r__data : 16'h0000;
-  assign \$12  = $signed(acc) < $signed(1'h0);
-  assign \$13  = relu & \$12 ;
-  assign \$14  = $signed(acc) < $signed(16'h8000);
-  assign \$15  = $signed(acc) > $signed(16'h7fff);
-  assign \$16  = \$15  ? 16'h7fff : acc;
-  assign \$17  = \$14  ? 16'h8000 : \$16 ;
-  assign out = \$13  ? 16'h0000 : \$17 ;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_addr = \$19  ? ra : h_addr;
-  assign \$20  = ! src_sel;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign r_en = \$21  ? src__rd_en : 1'h1;
+  assign \$signature__en  = \$signal$13  | dst_d_we;
+  assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
+  assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
+  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_addr = \$18  ? ra : h_addr;
+  assign \$19  = ! src_sel;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$22  = ! src_sel;
-  assign \$23  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$23  : h_we_src;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_addr$47  = \$25  ? ra : h_addr;
-  assign \$27  = ctl__pf_active & \$26 ;
-  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? h_out : h_wdata;
-  assign \$29  = h_we_next | wb_pend;
-  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$30  = ~ wb__busy;
-  assign \$31  = wb__start & \$30 ;
-  assign \$32  = wb_base < 11'h400;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_full + 1'h1;
-  assign \$35  = \$34  < 11'h400;
-  assign \$36  = wb_cnt == 6'h3e;
-  assign \$37  = wb_active & \$signal ;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$40  = acc__we_next | h_we_dst;
-  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
-  assign \$43  = 1'h1 << h_dst_addr[5:0];
-  assign \$44  = 1'h1 << acc__waddr_next;
-  assign \$45  = ~ keep_acc;
-  assign \$46  = ctl__start & \$45 ;
-  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
-  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
-  assign \$49  = ~ keep_acc;
-  assign \$50  = ctl__start & \$49 ;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$signature__en  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$signature__en  & \$55 ;
-  assign \$58  = valid >> acc__raddr_next;
-  assign \$59  = ~ keep_acc;
-  assign \$60  = ctl__start & \$59 ;
-  assign \$61  = ~ \$60 ;
-  assign \$62  = \$58  & \$61 ;
-  assign \$63  = w_addr_q == acc__raddr_next;
-  assign \$64  = \$signal$73  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign \$68  = \$64  & \$67 ;
-  assign \$69  = \$signal$76  | \$signal$79 ;
-  assign \$70  = w_addr_q == acc__raddr;
-  assign \$71  = \$signal$73  & \$70 ;
-  assign \$72  = \$69  | \$71 ;
-  assign \$73  = ~ h_we_dst;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = valid >> wo_vaddr;
-  assign \$76  = w_addr_q == wo_r__addr;
-  assign \$77  = w_set_q & \$76 ;
-  assign \$78  = ~ keep_acc;
-  assign \$79  = ctl__start & \$78 ;
-  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$81  = valid | \$80 ;
-  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
-  assign \$83  = ra + 1'h1;
-  assign \$84  = src_sel ? \r_data$54  : r_data;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_dst_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ \$signal$13 ;
+  assign \$44  = \$signal$63  & \$43 ;
+  assign \$45  = dst_d_addr == acc__raddr;
+  assign \$46  = dst_d_we & \$45 ;
+  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
+  assign \$52  = ~ keep_acc;
+  assign \$53  = ctl__start & \$52 ;
+  assign \$54  = ~ \$53 ;
+  assign \$55  = \$signal$63  & \$54 ;
+  assign \$56  = ~ keep_acc;
+  assign \$57  = ctl__start & \$56 ;
+  assign \$58  = ~ \$57 ;
+  assign \$59  = \$signal$63  & \$58 ;
+  assign \$61  = valid >> acc__raddr_next;
+  assign \$62  = ~ keep_acc;
+  assign \$63  = ctl__start & \$62 ;
+  assign \$64  = ~ \$63 ;
+  assign \$65  = \$61  & \$64 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$77  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$80  | \$signal$83 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$77  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = valid >> wo_vaddr;
+  assign \$77  = w_addr_q == wo_r__addr;
+  assign \$78  = w_set_q & \$77 ;
+  assign \$79  = ~ keep_acc;
+  assign \$80  = ctl__start & \$79 ;
+  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$82  = valid | \$81 ;
+  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
+  assign \$84  = ra + 1'h1;
+  assign \$85  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$85 ;
+    wb_active <= \$86 ;
   always @(posedge clk)
-    wb_cnt <= \$86 ;
+    wb_cnt <= \$87 ;
   always @(posedge clk)
-    \$signal  <= \$87 ;
+    \$signal  <= \$88 ;
   always @(posedge clk)
-    last <= \$88 ;
+    last <= \$89 ;
   always @(posedge clk)
-    wb_pend_early <= \$89 ;
+    wb_pend_early <= \$90 ;
   always @(posedge clk)
-    \$like  <= \$90 ;
+    \$like  <= \$91 ;
   always @(posedge clk)
-    wb_pend_mid <= \$91 ;
+    wb_pend_mid <= \$92 ;
   always @(posedge clk)
-    waddr2 <= \$92 ;
+    waddr2 <= \$93 ;
   always @(posedge clk)
-    wb_pend <= \$93 ;
+    wb_pend <= \$94 ;
   always @(posedge clk)
-    wb_waddr <= \$94 ;
+    wb_waddr <= \$95 ;
   always @(posedge clk)
-    wo_r__addr <= \$95 ;
+    wo_r__addr <= \$96 ;
   always @(posedge clk)
-    wo_vaddr <= \$96 ;
+    wo_vaddr <= \$97 ;
   always @(posedge clk)
-    \$signature__en  <= \$97 ;
+    \$signal$63  <= \$98 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$98 ;
+    w_addr_r <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$99 ;
+    \$signal$13  <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$100 ;
+    h_wacc <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$101 ;
+    \$signal$69  <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$102 ;
+    acc_oh <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$103 ;
+    dst_d_we <= \$104 ;
   always @(posedge clk)
-    set_q <= \$104 ;
+    dst_d_addr <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$105 ;
+    dst_d_data <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$106 ;
+    dp_data <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$107 ;
+    clear_q <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$108 ;
+    set_q <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$109 ;
+    \$signal$77  <= \$110 ;
   always @(posedge clk)
-    \$signal$23  <= \$110 ;
+    w_addr_q <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$111 ;
+    w_set_q <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$112 ;
+    \$signal$80  <= \$113 ;
   always @(posedge clk)
-    valid <= \$113 ;
+    \$signal$83  <= \$114 ;
   always @(posedge clk)
-    h_out <= \$114 ;
+    \$signal$26  <= \$115 ;
   always @(posedge clk)
-    ra <= \$115 ;
+    wo_valid <= \$116 ;
   always @(posedge clk)
-    src__data <= \$116 ;
+    wo_set <= \$117 ;
+  always @(posedge clk)
+    valid <= \$118 ;
+  always @(posedge clk)
+    h_out <= \$119 ;
+  always @(posedge clk)
+    ra <= \$120 ;
+  always @(posedge clk)
+    src__data <= \$121 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -12611,59 +12668,47 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$85  = wb_active;
-    if (\$31 ) begin
-      \$85  = 1'h1;
+    \$86  = wb_active;
+    if (\$30 ) begin
+      \$86  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$85  = 1'h0;
+        \$86  = 1'h0;
       end
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$86  = wb_cnt;
-    if (\$31 ) begin
-      \$86  = 7'h00;
+    \$87  = wb_cnt;
+    if (\$30 ) begin
+      \$87  = 7'h00;
     end else if (wb_active) begin
-      \$86  = \$33 [6:0];
+      \$87  = \$32 [6:0];
     end
     if (rst) begin
-      \$86  = 7'h00;
+      \$87  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$87  = \$signal ;
-    if (\$31 ) begin
-      \$87  = \$32 ;
+    \$88  = \$signal ;
+    if (\$30 ) begin
+      \$88  = \$31 ;
     end else if (wb_active) begin
-      \$87  = \$35 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = last;
-    if (\$31 ) begin
-      \$88  = 1'h0;
-    end else if (wb_active) begin
-      \$88  = \$36 ;
+      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -12671,215 +12716,252 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = \$37 ;
+    \$89  = last;
+    if (\$30 ) begin
+      \$89  = 1'h0;
+    end else if (wb_active) begin
+      \$89  = \$35 ;
+    end
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = wb_full[9:0];
+    \$90  = \$36 ;
     if (rst) begin
-      \$90  = 10'h000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = wb_pend_early;
+    \$91  = wb_full[9:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = \$like ;
+    \$92  = wb_pend_early;
     if (rst) begin
-      \$92  = 10'h000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$93  = wb_pend_mid;
+    \$93  = \$like ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$94  = waddr2;
+    \$94  = wb_pend_mid;
     if (rst) begin
-      \$94  = 10'h000;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$95  = \$38 [5:0];
+    \$95  = waddr2;
     if (rst) begin
-      \$95  = 6'h00;
+      \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$96  = \$39 [5:0];
+    \$96  = \$37 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$97  = \$40 ;
+    \$97  = \$38 [5:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$98  = \$41 ;
+    \$98  = \$39 ;
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$99  = h_we_dst;
+    \$99  = \$40 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$100  = \$42 ;
+    \$100  = h_we_dst;
     if (rst) begin
-      \$100  = 16'h0000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$101  = \$43 [63:0];
+    \$101  = h_wdata;
     if (rst) begin
-      \$101  = 64'h0000000000000000;
+      \$101  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$102  = \$44 [63:0];
+    \$102  = \$41 [63:0];
     if (rst) begin
       \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$103  = \$46 ;
+    \$103  = \$42 [63:0];
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$104  = \$48 ;
+    \$104  = \$44 ;
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$105  = \$52 ;
+    \$105  = w_addr_r;
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$106  = \$signature__addr$16 ;
+    \$106  = acc__wdata;
     if (rst) begin
-      \$106  = 6'h00;
+      \$106  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$107  = \$57 ;
+    \$107  = \$47 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$108  = \$62 ;
+    \$108  = \$49 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$109  = \$68 ;
+    \$109  = \$51 ;
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$110  = \$74 ;
+    \$110  = \$55 ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$111  = \$75 ;
+    \$111  = w_addr_r;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = \$77 ;
+    \$112  = \$60 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = \$82 ;
+    \$113  = \$65 ;
     if (rst) begin
-      \$113  = 64'h0000000000000000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$114  = out;
+    \$114  = \$71 ;
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$115  = ra;
+    \$115  = \$75 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$116  = \$76 ;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$117  = \$78 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$118  = \$83 ;
+    if (rst) begin
+      \$118  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$119  = out;
+    if (rst) begin
+      \$119  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$120  = ra;
     if (ctl__arm) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end else if (src__rd_en) begin
-      \$115  = \$83 [9:0];
+      \$120  = \$84 [9:0];
     end
     if (rst) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$116  = \$84 ;
+    \$121  = \$85 ;
     if (rst) begin
-      \$116  = 16'h0000;
+      \$121  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc__raddr;
+  assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign w_addr_r = \$signature__addr$16 ;
-  assign \$signal$19  = \$signature__en ;
-  assign \$signature__data  = acc__wdata;
-  assign \h_wacc$66  = h_wdata;
-  assign \$24  = src_sel;
-  assign \$26  = src_sel;
-  assign \$28  = src_sel;
-  assign \$57  = \$56 ;
+  assign \h_wacc$68  = h_wdata;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
+  assign \$27  = src_sel;
+  assign \$60  = \$59 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13014,46 +13096,45 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [16:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [15:0] \$31 ;
+  reg [15:0] \$30 ;
+  reg \$31 ;
   reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
+  reg [3:0] \$34 ;
   reg [3:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
+  reg [15:0] \$36 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg \$40 ;
+  reg [5:0] \$40 ;
   reg [5:0] \$41 ;
-  reg [5:0] \$42 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
+  reg [5:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg [5:0] \$54 ;
+  reg \$54 ;
   reg \$55 ;
-  reg \$56 ;
-  reg [5:0] \$57 ;
-  reg [16:0] \$58 ;
-  reg \$59 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -13172,67 +13253,66 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
-  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$30 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$31 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$32 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$33 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$34 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$35 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$36 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$37 ;
   always @(posedge clk)
-    \$signal$52  <= \$39 ;
+    \$signal$52  <= \$38 ;
   always @(posedge clk)
-    \$signal$63  <= \$40 ;
+    \$signal$63  <= \$39 ;
   always @(posedge clk)
-    s3_row <= \$41 ;
+    s3_row <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    \$signal$66  <= \$56 ;
+    \$signal$66  <= \$55 ;
   always @(posedge clk)
-    \$signal$67  <= \$57 ;
+    \$signal$67  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$58 ;
+    s5_x <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$59 ;
+    \$signal$44  <= \$58 ;
   always @(posedge clk)
-    last_val <= \$60 ;
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -13264,82 +13344,89 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$22  = \$signal$52  & \$21 ;
   assign \$23  = ~ ctl__start;
   assign \$24  = acc__ren & \$23 ;
-  assign \$25  = acc__ren ? x : 17'h00000;
-  assign \$26  = acc__ren & \$signal$41 ;
-  assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$66 ;
-  assign \$29  = acc__raddr == \$signal$67 ;
+  assign \$25  = acc__ren & \$signal$41 ;
+  assign \$26  = \$25  & \$signal$50 ;
+  assign \$27  = \$26  & \$signal$66 ;
+  assign \$28  = acc__raddr == \$signal$67 ;
+  assign \$29  = \$27  & \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$31  = cb_r__data;
+    \$30  = cb_r__data;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$30  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = \$16 ;
+    \$31  = \$16 ;
+    if (rst) begin
+      \$31  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$32  = \$17 ;
     if (rst) begin
       \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = \$17 ;
+    \$33  = entry__first;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = entry__first;
+    \$34  = entry__z;
     if (rst) begin
-      \$34  = 1'h0;
+      \$34  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__v;
     if (rst) begin
       \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__a;
     if (rst) begin
-      \$36  = 4'h0;
+      \$36  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$37  = entry__a;
-    if (rst) begin
-      \$37  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$38  = row_next;
+    \$37  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$37  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$39  = \$20 ;
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$39  = \$signal$18 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$2 [5:0];
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 6'h00;
     end
   end
   always @* begin
@@ -13351,23 +13438,23 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$44  = \$signal$63 ;
+    \$44  = s3_row;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -13379,23 +13466,23 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$46  = s3_row;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
@@ -13414,9 +13501,9 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$51  = s3_prod;
+    \$51  = shift;
     if (rst) begin
-      \$51  = 32'd0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
@@ -13435,51 +13522,44 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$54  = shift;
+    \$54  = \$24 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$55  = \$24 ;
+    \$55  = \$signal$41 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$56  = \$signal$41 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$57  = acc__raddr;
+    \$57  = x;
     if (rst) begin
-      \$57  = 6'h00;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$58  = \$25 ;
+    \$58  = \$29 ;
     if (rst) begin
-      \$58  = 17'h00000;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$59  = \$30 ;
+    \$59  = \$10 [16:1];
     if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$60  = \$10 [16:1];
-    if (rst) begin
-      \$60  = 16'h0000;
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -17348,31 +17428,36 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
-  wire [15:0] \$10 ;
-  reg [15:0] \$100 ;
-  reg [63:0] \$101 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg [15:0] \$101 ;
   reg [63:0] \$102 ;
-  reg \$103 ;
-  reg [63:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg \$107 ;
+  reg [63:0] \$103 ;
+  reg \$104 ;
+  reg [5:0] \$105 ;
+  reg [15:0] \$106 ;
+  reg [15:0] \$107 ;
   reg \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
-  reg \$111 ;
+  reg [5:0] \$111 ;
   reg \$112 ;
-  reg [63:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [9:0] \$115 ;
-  reg [15:0] \$116 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [63:0] \$118 ;
+  reg [15:0] \$119 ;
   wire \$12 ;
+  reg [9:0] \$120 ;
+  reg [15:0] \$121 ;
   wire \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire [15:0] \$16 ;
-  wire [15:0] \$17 ;
+  wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -17389,28 +17474,28 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [5:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [126:0] \$43 ;
-  wire [126:0] \$44 ;
+  wire [5:0] \$40 ;
+  wire [126:0] \$41 ;
+  wire [126:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [63:0] \$47 ;
-  wire [63:0] \$48 ;
+  wire [15:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [63:0] \$50 ;
+  wire [63:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -17442,42 +17527,41 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [63:0] \$80 ;
+  wire \$80 ;
   wire [63:0] \$81 ;
   wire [63:0] \$82 ;
-  wire [10:0] \$83 ;
-  wire [15:0] \$84 ;
-  reg \$85 ;
-  reg [6:0] \$86 ;
-  reg \$87 ;
+  wire [63:0] \$83 ;
+  wire [10:0] \$84 ;
+  wire [15:0] \$85 ;
+  reg \$86 ;
+  reg [6:0] \$87 ;
   reg \$88 ;
   reg \$89 ;
   wire \$9 ;
-  reg [9:0] \$90 ;
-  reg \$91 ;
-  reg [9:0] \$92 ;
-  reg \$93 ;
-  reg [9:0] \$94 ;
-  reg [5:0] \$95 ;
+  reg \$90 ;
+  reg [9:0] \$91 ;
+  reg \$92 ;
+  reg [9:0] \$93 ;
+  reg \$94 ;
+  reg [9:0] \$95 ;
   reg [5:0] \$96 ;
-  reg \$97 ;
-  reg [5:0] \$98 ;
-  reg \$99 ;
+  reg [5:0] \$97 ;
+  reg \$98 ;
+  reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  (* init = 1'h0 *)
-  wire \$signal$19 ;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [63:0] \$signal$67  = 64'h0000000000000000;
-  reg \$signal$73  = 1'h0;
-  reg \$signal$76  = 1'h0;
-  reg \$signal$79  = 1'h0;
+  reg \$signal$13  = 1'h0;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg [63:0] \$signal$69  = 64'h0000000000000000;
+  reg \$signal$77  = 1'h0;
+  reg \$signal$80  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [5:0] \$signature__addr ;
-  reg [5:0] \$signature__addr$16  = 6'h00;
+  wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
-  reg \$signature__en  = 1'h0;
+  wire [15:0] \$signature__data$72 ;
+  wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -17501,6 +17585,10 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__pf_active;
   input ctl__start;
   wire ctl__start;
+  reg [15:0] dp_data = 16'h0000;
+  reg [5:0] dst_d_addr = 6'h00;
+  reg [15:0] dst_d_data = 16'h0000;
+  reg dst_d_we = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -17512,7 +17600,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$66 ;
+  wire [15:0] \h_wacc$68 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -17526,11 +17614,11 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -17546,14 +17634,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
-  (* init = 6'h00 *)
-  wire [5:0] w_addr_r;
+  reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
+  wire \w_en$53 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -17584,16 +17671,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= acc__wdata;
+      dst[\$signature__addr ] <= \$signature__data ;
   end
   reg [15:0] _0_;
-  reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc__raddr];
   end
+  assign \$signature__data$72  = dst[acc__raddr];
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -17606,156 +17691,168 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
-  assign acc__rdata = \$10  | h_wacc;
-  assign \$11  = wo_valid | wo_set;
-  assign acc = \$11  ? wo_r__data : 16'h0000;
-  assign \$12  = $signed(acc) < $signed(1'h0);
-  assign \$13  = relu & \$12 ;
-  assign \$14  = $signed(acc) < $signed(16'h8000);
-  assign \$15  = $signed(acc) > $signed(16'h7fff);
-  assign \$16  = \$15  ? 16'h7fff : acc;
-  assign \$17  = \$14  ? 16'h8000 : \$16 ;
-  assign out = \$13  ? 16'h0000 : \$17 ;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_addr = \$19  ? ra : h_addr;
-  assign \$20  = ! src_sel;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign r_en = \$21  ? src__rd_en : 1'h1;
+  assign \$signature__en  = \$signal$13  | dst_d_we;
+  assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
+  assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
+  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_addr = \$18  ? ra : h_addr;
+  assign \$19  = ! src_sel;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$22  = ! src_sel;
-  assign \$23  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$23  : h_we_src;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_addr$47  = \$25  ? ra : h_addr;
-  assign \$27  = ctl__pf_active & \$26 ;
-  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? h_out : h_wdata;
-  assign \$29  = h_we_next | wb_pend;
-  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$30  = ~ wb__busy;
-  assign \$31  = wb__start & \$30 ;
-  assign \$32  = wb_base < 11'h400;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_full + 1'h1;
-  assign \$35  = \$34  < 11'h400;
-  assign \$36  = wb_cnt == 6'h3e;
-  assign \$37  = wb_active & \$signal ;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$40  = acc__we_next | h_we_dst;
-  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
-  assign \$43  = 1'h1 << h_dst_addr[5:0];
-  assign \$44  = 1'h1 << acc__waddr_next;
-  assign \$45  = ~ keep_acc;
-  assign \$46  = ctl__start & \$45 ;
-  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
-  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
-  assign \$49  = ~ keep_acc;
-  assign \$50  = ctl__start & \$49 ;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$signature__en  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$signature__en  & \$55 ;
-  assign \$58  = valid >> acc__raddr_next;
-  assign \$59  = ~ keep_acc;
-  assign \$60  = ctl__start & \$59 ;
-  assign \$61  = ~ \$60 ;
-  assign \$62  = \$58  & \$61 ;
-  assign \$63  = w_addr_q == acc__raddr_next;
-  assign \$64  = \$signal$73  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign \$68  = \$64  & \$67 ;
-  assign \$69  = \$signal$76  | \$signal$79 ;
-  assign \$70  = w_addr_q == acc__raddr;
-  assign \$71  = \$signal$73  & \$70 ;
-  assign \$72  = \$69  | \$71 ;
-  assign \$73  = ~ h_we_dst;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = valid >> wo_vaddr;
-  assign \$76  = w_addr_q == wo_r__addr;
-  assign \$77  = w_set_q & \$76 ;
-  assign \$78  = ~ keep_acc;
-  assign \$79  = ctl__start & \$78 ;
-  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$81  = valid | \$80 ;
-  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
-  assign \$83  = ra + 1'h1;
-  assign \$84  = src_sel ? \r_data$54  : r_data;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_dst_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ \$signal$13 ;
+  assign \$44  = \$signal$63  & \$43 ;
+  assign \$45  = dst_d_addr == acc__raddr;
+  assign \$46  = dst_d_we & \$45 ;
+  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
+  assign \$52  = ~ keep_acc;
+  assign \$53  = ctl__start & \$52 ;
+  assign \$54  = ~ \$53 ;
+  assign \$55  = \$signal$63  & \$54 ;
+  assign \$56  = ~ keep_acc;
+  assign \$57  = ctl__start & \$56 ;
+  assign \$58  = ~ \$57 ;
+  assign \$59  = \$signal$63  & \$58 ;
+  assign \$61  = valid >> acc__raddr_next;
+  assign \$62  = ~ keep_acc;
+  assign \$63  = ctl__start & \$62 ;
+  assign \$64  = ~ \$63 ;
+  assign \$65  = \$61  & \$64 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$77  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$80  | \$signal$83 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$77  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = valid >> wo_vaddr;
+  assign \$77  = w_addr_q == wo_r__addr;
+  assign \$78  = w_set_q & \$77 ;
+  assign \$79  = ~ keep_acc;
+  assign \$80  = ctl__start & \$79 ;
+  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$82  = valid | \$81 ;
+  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
+  assign \$84  = ra + 1'h1;
+  assign \$85  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$85 ;
+    wb_active <= \$86 ;
   always @(posedge clk)
-    wb_cnt <= \$86 ;
+    wb_cnt <= \$87 ;
   always @(posedge clk)
-    \$signal  <= \$87 ;
+    \$signal  <= \$88 ;
   always @(posedge clk)
-    last <= \$88 ;
+    last <= \$89 ;
   always @(posedge clk)
-    wb_pend_early <= \$89 ;
+    wb_pend_early <= \$90 ;
   always @(posedge clk)
-    \$like  <= \$90 ;
+    \$like  <= \$91 ;
   always @(posedge clk)
-    wb_pend_mid <= \$91 ;
+    wb_pend_mid <= \$92 ;
   always @(posedge clk)
-    waddr2 <= \$92 ;
+    waddr2 <= \$93 ;
   always @(posedge clk)
-    wb_pend <= \$93 ;
+    wb_pend <= \$94 ;
   always @(posedge clk)
-    wb_waddr <= \$94 ;
+    wb_waddr <= \$95 ;
   always @(posedge clk)
-    wo_r__addr <= \$95 ;
+    wo_r__addr <= \$96 ;
   always @(posedge clk)
-    wo_vaddr <= \$96 ;
+    wo_vaddr <= \$97 ;
   always @(posedge clk)
-    \$signature__en  <= \$97 ;
+    \$signal$63  <= \$98 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$98 ;
+    w_addr_r <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$99 ;
+    \$signal$13  <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$100 ;
+    h_wacc <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$101 ;
+    \$signal$69  <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$102 ;
+    acc_oh <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$103 ;
+    dst_d_we <= \$104 ;
   always @(posedge clk)
-    set_q <= \$104 ;
+    dst_d_addr <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$105 ;
+    dst_d_data <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$106 ;
+    dp_data <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$107 ;
+    clear_q <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$108 ;
+    set_q <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$109 ;
+    \$signal$77  <= \$110 ;
   always @(posedge clk)
-    \$signal$23  <= \$110 ;
+    w_addr_q <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$111 ;
+    w_set_q <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$112 ;
+    \$signal$80  <= \$113 ;
   always @(posedge clk)
-    valid <= \$113 ;
+    \$signal$83  <= \$114 ;
   always @(posedge clk)
-    h_out <= \$114 ;
+    \$signal$26  <= \$115 ;
   always @(posedge clk)
-    ra <= \$115 ;
+    wo_valid <= \$116 ;
   always @(posedge clk)
-    src__data <= \$116 ;
+    wo_set <= \$117 ;
+  always @(posedge clk)
+    valid <= \$118 ;
+  always @(posedge clk)
+    h_out <= \$119 ;
+  always @(posedge clk)
+    ra <= \$120 ;
+  always @(posedge clk)
+    src__data <= \$121 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -17768,59 +17865,47 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$85  = wb_active;
-    if (\$31 ) begin
-      \$85  = 1'h1;
+    \$86  = wb_active;
+    if (\$30 ) begin
+      \$86  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$85  = 1'h0;
+        \$86  = 1'h0;
       end
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$86  = wb_cnt;
-    if (\$31 ) begin
-      \$86  = 7'h00;
+    \$87  = wb_cnt;
+    if (\$30 ) begin
+      \$87  = 7'h00;
     end else if (wb_active) begin
-      \$86  = \$33 [6:0];
+      \$87  = \$32 [6:0];
     end
     if (rst) begin
-      \$86  = 7'h00;
+      \$87  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$87  = \$signal ;
-    if (\$31 ) begin
-      \$87  = \$32 ;
+    \$88  = \$signal ;
+    if (\$30 ) begin
+      \$88  = \$31 ;
     end else if (wb_active) begin
-      \$87  = \$35 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = last;
-    if (\$31 ) begin
-      \$88  = 1'h0;
-    end else if (wb_active) begin
-      \$88  = \$36 ;
+      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -17828,215 +17913,252 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = \$37 ;
+    \$89  = last;
+    if (\$30 ) begin
+      \$89  = 1'h0;
+    end else if (wb_active) begin
+      \$89  = \$35 ;
+    end
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = wb_full[9:0];
+    \$90  = \$36 ;
     if (rst) begin
-      \$90  = 10'h000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = wb_pend_early;
+    \$91  = wb_full[9:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = \$like ;
+    \$92  = wb_pend_early;
     if (rst) begin
-      \$92  = 10'h000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$93  = wb_pend_mid;
+    \$93  = \$like ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$94  = waddr2;
+    \$94  = wb_pend_mid;
     if (rst) begin
-      \$94  = 10'h000;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$95  = \$38 [5:0];
+    \$95  = waddr2;
     if (rst) begin
-      \$95  = 6'h00;
+      \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$96  = \$39 [5:0];
+    \$96  = \$37 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$97  = \$40 ;
+    \$97  = \$38 [5:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$98  = \$41 ;
+    \$98  = \$39 ;
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$99  = h_we_dst;
+    \$99  = \$40 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$100  = \$42 ;
+    \$100  = h_we_dst;
     if (rst) begin
-      \$100  = 16'h0000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$101  = \$43 [63:0];
+    \$101  = h_wdata;
     if (rst) begin
-      \$101  = 64'h0000000000000000;
+      \$101  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$102  = \$44 [63:0];
+    \$102  = \$41 [63:0];
     if (rst) begin
       \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$103  = \$46 ;
+    \$103  = \$42 [63:0];
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$104  = \$48 ;
+    \$104  = \$44 ;
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$105  = \$52 ;
+    \$105  = w_addr_r;
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$106  = \$signature__addr$16 ;
+    \$106  = acc__wdata;
     if (rst) begin
-      \$106  = 6'h00;
+      \$106  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$107  = \$57 ;
+    \$107  = \$47 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$108  = \$62 ;
+    \$108  = \$49 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$109  = \$68 ;
+    \$109  = \$51 ;
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$110  = \$74 ;
+    \$110  = \$55 ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$111  = \$75 ;
+    \$111  = w_addr_r;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$112  = \$77 ;
+    \$112  = \$60 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$113  = \$82 ;
+    \$113  = \$65 ;
     if (rst) begin
-      \$113  = 64'h0000000000000000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$114  = out;
+    \$114  = \$71 ;
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$115  = ra;
+    \$115  = \$75 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$116  = \$76 ;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$117  = \$78 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$118  = \$83 ;
+    if (rst) begin
+      \$118  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$119  = out;
+    if (rst) begin
+      \$119  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$120  = ra;
     if (ctl__arm) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end else if (src__rd_en) begin
-      \$115  = \$83 [9:0];
+      \$120  = \$84 [9:0];
     end
     if (rst) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$116  = \$84 ;
+    \$121  = \$85 ;
     if (rst) begin
-      \$116  = 16'h0000;
+      \$121  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc__raddr;
+  assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign w_addr_r = \$signature__addr$16 ;
-  assign \$signal$19  = \$signature__en ;
-  assign \$signature__data  = acc__wdata;
-  assign \h_wacc$66  = h_wdata;
-  assign \$24  = src_sel;
-  assign \$26  = src_sel;
-  assign \$28  = src_sel;
-  assign \$57  = \$56 ;
+  assign \h_wacc$68  = h_wdata;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
+  assign \$27  = src_sel;
+  assign \$60  = \$59 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -18171,46 +18293,45 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [16:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [15:0] \$31 ;
+  reg [15:0] \$30 ;
+  reg \$31 ;
   reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
+  reg [3:0] \$34 ;
   reg [3:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
+  reg [15:0] \$36 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg \$40 ;
+  reg [5:0] \$40 ;
   reg [5:0] \$41 ;
-  reg [5:0] \$42 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
+  reg [5:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg [5:0] \$54 ;
+  reg \$54 ;
   reg \$55 ;
-  reg \$56 ;
-  reg [5:0] \$57 ;
-  reg [16:0] \$58 ;
-  reg \$59 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -18329,67 +18450,66 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
-  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$30 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$31 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$32 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$33 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$34 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$35 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$36 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$37 ;
   always @(posedge clk)
-    \$signal$52  <= \$39 ;
+    \$signal$52  <= \$38 ;
   always @(posedge clk)
-    \$signal$63  <= \$40 ;
+    \$signal$63  <= \$39 ;
   always @(posedge clk)
-    s3_row <= \$41 ;
+    s3_row <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    \$signal$66  <= \$56 ;
+    \$signal$66  <= \$55 ;
   always @(posedge clk)
-    \$signal$67  <= \$57 ;
+    \$signal$67  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$58 ;
+    s5_x <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$59 ;
+    \$signal$44  <= \$58 ;
   always @(posedge clk)
-    last_val <= \$60 ;
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -18421,82 +18541,89 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$22  = \$signal$52  & \$21 ;
   assign \$23  = ~ ctl__start;
   assign \$24  = acc__ren & \$23 ;
-  assign \$25  = acc__ren ? x : 17'h00000;
-  assign \$26  = acc__ren & \$signal$41 ;
-  assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$66 ;
-  assign \$29  = acc__raddr == \$signal$67 ;
+  assign \$25  = acc__ren & \$signal$41 ;
+  assign \$26  = \$25  & \$signal$50 ;
+  assign \$27  = \$26  & \$signal$66 ;
+  assign \$28  = acc__raddr == \$signal$67 ;
+  assign \$29  = \$27  & \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$31  = cb_r__data;
+    \$30  = cb_r__data;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$30  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$32  = \$16 ;
+    \$31  = \$16 ;
+    if (rst) begin
+      \$31  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$32  = \$17 ;
     if (rst) begin
       \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$33  = \$17 ;
+    \$33  = entry__first;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$34  = entry__first;
+    \$34  = entry__z;
     if (rst) begin
-      \$34  = 1'h0;
+      \$34  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__v;
     if (rst) begin
       \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__a;
     if (rst) begin
-      \$36  = 4'h0;
+      \$36  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$37  = entry__a;
-    if (rst) begin
-      \$37  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$38  = row_next;
+    \$37  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$37  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$39  = \$20 ;
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$39  = \$signal$18 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$2 [5:0];
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 6'h00;
     end
   end
   always @* begin
@@ -18508,23 +18635,23 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$44  = \$signal$63 ;
+    \$44  = s3_row;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -18536,23 +18663,23 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$46  = s3_row;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
@@ -18571,9 +18698,9 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$51  = s3_prod;
+    \$51  = shift;
     if (rst) begin
-      \$51  = 32'd0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
@@ -18592,51 +18719,44 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$54  = shift;
+    \$54  = \$24 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$55  = \$24 ;
+    \$55  = \$signal$41 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$56  = \$signal$41 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$57  = acc__raddr;
+    \$57  = x;
     if (rst) begin
-      \$57  = 6'h00;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$58  = \$25 ;
+    \$58  = \$29 ;
     if (rst) begin
-      \$58  = 17'h00000;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$59  = \$30 ;
+    \$59  = \$10 [16:1];
     if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
-    \$60  = \$10 [16:1];
-    if (rst) begin
-      \$60  = 16'h0000;
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;
@@ -22505,31 +22625,36 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
-  wire [15:0] \$10 ;
-  reg [15:0] \$100 ;
-  reg [63:0] \$101 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg [15:0] \$101 ;
   reg [63:0] \$102 ;
-  reg \$103 ;
-  reg [63:0] \$104 ;
-  reg \$105 ;
-  reg [5:0] \$106 ;
-  reg \$107 ;
+  reg [63:0] \$103 ;
+  reg \$104 ;
+  reg [5:0] \$105 ;
+  reg [15:0] \$106 ;
+  reg [15:0] \$107 ;
   reg \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
   reg \$110 ;
-  reg \$111 ;
+  reg [5:0] \$111 ;
   reg \$112 ;
-  reg [63:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [9:0] \$115 ;
-  reg [15:0] \$116 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [63:0] \$118 ;
+  reg [15:0] \$119 ;
   wire \$12 ;
+  reg [9:0] \$120 ;
+  reg [15:0] \$121 ;
   wire \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire [15:0] \$16 ;
-  wire [15:0] \$17 ;
+  wire \$17 ;
   wire \$18 ;
   wire \$19 ;
   wire \$2 ;
@@ -22546,28 +22671,28 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [11:0] \$34 ;
+  wire [7:0] \$32 ;
+  wire [11:0] \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
-  wire \$37 ;
+  wire [9:0] \$37 ;
   wire [9:0] \$38 ;
-  wire [9:0] \$39 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [5:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [126:0] \$43 ;
-  wire [126:0] \$44 ;
+  wire [5:0] \$40 ;
+  wire [126:0] \$41 ;
+  wire [126:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [63:0] \$47 ;
-  wire [63:0] \$48 ;
+  wire [15:0] \$47 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
+  wire [63:0] \$50 ;
+  wire [63:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
@@ -22599,42 +22724,41 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [63:0] \$80 ;
+  wire \$80 ;
   wire [63:0] \$81 ;
   wire [63:0] \$82 ;
-  wire [10:0] \$83 ;
-  wire [15:0] \$84 ;
-  reg \$85 ;
-  reg [6:0] \$86 ;
-  reg \$87 ;
+  wire [63:0] \$83 ;
+  wire [10:0] \$84 ;
+  wire [15:0] \$85 ;
+  reg \$86 ;
+  reg [6:0] \$87 ;
   reg \$88 ;
   reg \$89 ;
   wire \$9 ;
-  reg [9:0] \$90 ;
-  reg \$91 ;
-  reg [9:0] \$92 ;
-  reg \$93 ;
-  reg [9:0] \$94 ;
-  reg [5:0] \$95 ;
+  reg \$90 ;
+  reg [9:0] \$91 ;
+  reg \$92 ;
+  reg [9:0] \$93 ;
+  reg \$94 ;
+  reg [9:0] \$95 ;
   reg [5:0] \$96 ;
-  reg \$97 ;
-  reg [5:0] \$98 ;
-  reg \$99 ;
+  reg [5:0] \$97 ;
+  reg \$98 ;
+  reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
-  (* init = 1'h0 *)
-  wire \$signal$19 ;
-  reg \$signal$23  = 1'h0;
-  reg \$signal$65  = 1'h0;
-  reg [63:0] \$signal$67  = 64'h0000000000000000;
-  reg \$signal$73  = 1'h0;
-  reg \$signal$76  = 1'h0;
-  reg \$signal$79  = 1'h0;
+  reg \$signal$13  = 1'h0;
+  reg \$signal$26  = 1'h0;
+  reg \$signal$63  = 1'h0;
+  reg [63:0] \$signal$69  = 64'h0000000000000000;
+  reg \$signal$77  = 1'h0;
+  reg \$signal$80  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [5:0] \$signature__addr ;
-  reg [5:0] \$signature__addr$16  = 6'h00;
+  wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$24 ;
-  reg \$signature__en  = 1'h0;
+  wire [15:0] \$signature__data$72 ;
+  wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
@@ -22658,6 +22782,10 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire ctl__pf_active;
   input ctl__start;
   wire ctl__start;
+  reg [15:0] dp_data = 16'h0000;
+  reg [5:0] dst_d_addr = 6'h00;
+  reg [15:0] dst_d_data = 16'h0000;
+  reg dst_d_we = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -22669,7 +22797,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$66 ;
+  wire [15:0] \h_wacc$68 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -22683,11 +22811,11 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg last = 1'h0;
   wire [15:0] out;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$47 ;
+  wire [9:0] \r_addr$49 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$54 ;
+  wire [15:0] \r_data$56 ;
   wire r_en;
-  wire \r_en$48 ;
+  wire \r_en$50 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -22703,14 +22831,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$49 ;
+  wire [9:0] \w_addr$51 ;
   reg [5:0] w_addr_q = 6'h00;
-  (* init = 6'h00 *)
-  wire [5:0] w_addr_r;
+  reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$50 ;
+  wire [15:0] \w_data$52 ;
   wire w_en;
-  wire \w_en$51 ;
+  wire \w_en$53 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -22741,16 +22868,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      dst[\$signature__addr$16 ] <= acc__wdata;
+      dst[\$signature__addr ] <= \$signature__data ;
   end
   reg [15:0] _0_;
-  reg [15:0] _1_;
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
-    _1_ <= dst[acc__raddr];
   end
+  assign \$signature__data$72  = dst[acc__raddr];
   assign wo_r__data = _0_;
-  assign \$signature__data$24  = _1_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
   assign wb__busy = \$2  | wb_pend_mid;
@@ -22763,156 +22888,168 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$8  = \$4  | \$7 ;
   assign \$9  = \$8  | wb_pend_early;
   assign wb__busy_next = \$9  | wb_pend_mid;
-  assign \$10  = \$signal$23  ? \$signature__data$24  : 16'h0000;
-  assign acc__rdata = \$10  | h_wacc;
-  assign \$11  = wo_valid | wo_set;
-  assign acc = \$11  ? wo_r__data : 16'h0000;
-  assign \$12  = $signed(acc) < $signed(1'h0);
-  assign \$13  = relu & \$12 ;
-  assign \$14  = $signed(acc) < $signed(16'h8000);
-  assign \$15  = $signed(acc) > $signed(16'h7fff);
-  assign \$16  = \$15  ? 16'h7fff : acc;
-  assign \$17  = \$14  ? 16'h8000 : \$16 ;
-  assign out = \$13  ? 16'h0000 : \$17 ;
-  assign \$18  = ! src_sel;
-  assign \$19  = ctl__pf_active & \$18 ;
-  assign r_addr = \$19  ? ra : h_addr;
-  assign \$20  = ! src_sel;
-  assign \$21  = ctl__pf_active & \$20 ;
-  assign r_en = \$21  ? src__rd_en : 1'h1;
+  assign \$signature__en  = \$signal$13  | dst_d_we;
+  assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
+  assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
+  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
+  assign \$10  = wo_valid | wo_set;
+  assign acc = \$10  ? wo_r__data : 16'h0000;
+  assign \$11  = $signed(acc) < $signed(1'h0);
+  assign \$12  = relu & \$11 ;
+  assign \$13  = $signed(acc) < $signed(16'h8000);
+  assign \$14  = $signed(acc) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 16'h7fff : acc;
+  assign \$16  = \$13  ? 16'h8000 : \$15 ;
+  assign out = \$12  ? 16'h0000 : \$16 ;
+  assign \$17  = ! src_sel;
+  assign \$18  = ctl__pf_active & \$17 ;
+  assign r_addr = \$18  ? ra : h_addr;
+  assign \$19  = ! src_sel;
+  assign \$20  = ctl__pf_active & \$19 ;
+  assign r_en = \$20  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$22  = ! src_sel;
-  assign \$23  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$23  : h_we_src;
-  assign \$25  = ctl__pf_active & \$24 ;
-  assign \r_addr$47  = \$25  ? ra : h_addr;
-  assign \$27  = ctl__pf_active & \$26 ;
-  assign \r_en$48  = \$27  ? src__rd_en : 1'h1;
-  assign \w_addr$49  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$50  = wb_pend ? h_out : h_wdata;
-  assign \$29  = h_we_next | wb_pend;
-  assign \w_en$51  = \$28  ? h_we_src : \$29 ;
-  assign h_src = src_sel ? \r_data$54  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$54 ;
-  assign \$30  = ~ wb__busy;
-  assign \$31  = wb__start & \$30 ;
-  assign \$32  = wb_base < 11'h400;
-  assign \$33  = wb_cnt + 1'h1;
-  assign \$34  = wb_full + 1'h1;
-  assign \$35  = \$34  < 11'h400;
-  assign \$36  = wb_cnt == 6'h3e;
-  assign \$37  = wb_active & \$signal ;
+  assign \$21  = ! src_sel;
+  assign \$22  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$22  : h_we_src;
+  assign \$24  = ctl__pf_active & \$23 ;
+  assign \r_addr$49  = \$24  ? ra : h_addr;
+  assign \$26  = ctl__pf_active & \$25 ;
+  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
+  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$52  = wb_pend ? h_out : h_wdata;
+  assign \$28  = h_we_next | wb_pend;
+  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
+  assign h_src = src_sel ? \r_data$56  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$56 ;
+  assign \$29  = ~ wb__busy;
+  assign \$30  = wb__start & \$29 ;
+  assign \$31  = wb_base < 11'h400;
+  assign \$32  = wb_cnt + 1'h1;
+  assign \$33  = wb_full + 1'h1;
+  assign \$34  = \$33  < 11'h400;
+  assign \$35  = wb_cnt == 6'h3e;
+  assign \$36  = wb_active & \$signal ;
+  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
   assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$40  = acc__we_next | h_we_dst;
-  assign \$41  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$42  = h_we_dst ? h_wdata : 16'h0000;
-  assign \$43  = 1'h1 << h_dst_addr[5:0];
-  assign \$44  = 1'h1 << acc__waddr_next;
-  assign \$45  = ~ keep_acc;
-  assign \$46  = ctl__start & \$45 ;
-  assign \$47  = \$signal$65  ? \$signal$67  : acc_oh;
-  assign \$48  = \$signature__en  ? \$47  : 64'h0000000000000000;
-  assign \$49  = ~ keep_acc;
-  assign \$50  = ctl__start & \$49 ;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$signature__en  & \$51 ;
-  assign \$53  = ~ keep_acc;
-  assign \$54  = ctl__start & \$53 ;
-  assign \$55  = ~ \$54 ;
-  assign \$56  = \$signature__en  & \$55 ;
-  assign \$58  = valid >> acc__raddr_next;
-  assign \$59  = ~ keep_acc;
-  assign \$60  = ctl__start & \$59 ;
-  assign \$61  = ~ \$60 ;
-  assign \$62  = \$58  & \$61 ;
-  assign \$63  = w_addr_q == acc__raddr_next;
-  assign \$64  = \$signal$73  & \$63 ;
-  assign \$65  = ~ keep_acc;
-  assign \$66  = ctl__start & \$65 ;
-  assign \$67  = ~ \$66 ;
-  assign \$68  = \$64  & \$67 ;
-  assign \$69  = \$signal$76  | \$signal$79 ;
-  assign \$70  = w_addr_q == acc__raddr;
-  assign \$71  = \$signal$73  & \$70 ;
-  assign \$72  = \$69  | \$71 ;
-  assign \$73  = ~ h_we_dst;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = valid >> wo_vaddr;
-  assign \$76  = w_addr_q == wo_r__addr;
-  assign \$77  = w_set_q & \$76 ;
-  assign \$78  = ~ keep_acc;
-  assign \$79  = ctl__start & \$78 ;
-  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$81  = valid | \$80 ;
-  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
-  assign \$83  = ra + 1'h1;
-  assign \$84  = src_sel ? \r_data$54  : r_data;
+  assign \$39  = acc__we_next | h_we_dst;
+  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$41  = 1'h1 << h_dst_addr[5:0];
+  assign \$42  = 1'h1 << acc__waddr_next;
+  assign \$43  = ~ \$signal$13 ;
+  assign \$44  = \$signal$63  & \$43 ;
+  assign \$45  = dst_d_addr == acc__raddr;
+  assign \$46  = dst_d_we & \$45 ;
+  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
+  assign \$48  = ~ keep_acc;
+  assign \$49  = ctl__start & \$48 ;
+  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
+  assign \$52  = ~ keep_acc;
+  assign \$53  = ctl__start & \$52 ;
+  assign \$54  = ~ \$53 ;
+  assign \$55  = \$signal$63  & \$54 ;
+  assign \$56  = ~ keep_acc;
+  assign \$57  = ctl__start & \$56 ;
+  assign \$58  = ~ \$57 ;
+  assign \$59  = \$signal$63  & \$58 ;
+  assign \$61  = valid >> acc__raddr_next;
+  assign \$62  = ~ keep_acc;
+  assign \$63  = ctl__start & \$62 ;
+  assign \$64  = ~ \$63 ;
+  assign \$65  = \$61  & \$64 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$77  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$80  | \$signal$83 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$77  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = valid >> wo_vaddr;
+  assign \$77  = w_addr_q == wo_r__addr;
+  assign \$78  = w_set_q & \$77 ;
+  assign \$79  = ~ keep_acc;
+  assign \$80  = ctl__start & \$79 ;
+  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$82  = valid | \$81 ;
+  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
+  assign \$84  = ra + 1'h1;
+  assign \$85  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$85 ;
+    wb_active <= \$86 ;
   always @(posedge clk)
-    wb_cnt <= \$86 ;
+    wb_cnt <= \$87 ;
   always @(posedge clk)
-    \$signal  <= \$87 ;
+    \$signal  <= \$88 ;
   always @(posedge clk)
-    last <= \$88 ;
+    last <= \$89 ;
   always @(posedge clk)
-    wb_pend_early <= \$89 ;
+    wb_pend_early <= \$90 ;
   always @(posedge clk)
-    \$like  <= \$90 ;
+    \$like  <= \$91 ;
   always @(posedge clk)
-    wb_pend_mid <= \$91 ;
+    wb_pend_mid <= \$92 ;
   always @(posedge clk)
-    waddr2 <= \$92 ;
+    waddr2 <= \$93 ;
   always @(posedge clk)
-    wb_pend <= \$93 ;
+    wb_pend <= \$94 ;
   always @(posedge clk)
-    wb_waddr <= \$94 ;
+    wb_waddr <= \$95 ;
   always @(posedge clk)
-    wo_r__addr <= \$95 ;
+    wo_r__addr <= \$96 ;
   always @(posedge clk)
-    wo_vaddr <= \$96 ;
+    wo_vaddr <= \$97 ;
   always @(posedge clk)
-    \$signature__en  <= \$97 ;
+    \$signal$63  <= \$98 ;
   always @(posedge clk)
-    \$signature__addr$16  <= \$98 ;
+    w_addr_r <= \$99 ;
   always @(posedge clk)
-    \$signal$65  <= \$99 ;
+    \$signal$13  <= \$100 ;
   always @(posedge clk)
-    h_wacc <= \$100 ;
+    h_wacc <= \$101 ;
   always @(posedge clk)
-    \$signal$67  <= \$101 ;
+    \$signal$69  <= \$102 ;
   always @(posedge clk)
-    acc_oh <= \$102 ;
+    acc_oh <= \$103 ;
   always @(posedge clk)
-    clear_q <= \$103 ;
+    dst_d_we <= \$104 ;
   always @(posedge clk)
-    set_q <= \$104 ;
+    dst_d_addr <= \$105 ;
   always @(posedge clk)
-    \$signal$73  <= \$105 ;
+    dst_d_data <= \$106 ;
   always @(posedge clk)
-    w_addr_q <= \$106 ;
+    dp_data <= \$107 ;
   always @(posedge clk)
-    w_set_q <= \$107 ;
+    clear_q <= \$108 ;
   always @(posedge clk)
-    \$signal$76  <= \$108 ;
+    set_q <= \$109 ;
   always @(posedge clk)
-    \$signal$79  <= \$109 ;
+    \$signal$77  <= \$110 ;
   always @(posedge clk)
-    \$signal$23  <= \$110 ;
+    w_addr_q <= \$111 ;
   always @(posedge clk)
-    wo_valid <= \$111 ;
+    w_set_q <= \$112 ;
   always @(posedge clk)
-    wo_set <= \$112 ;
+    \$signal$80  <= \$113 ;
   always @(posedge clk)
-    valid <= \$113 ;
+    \$signal$83  <= \$114 ;
   always @(posedge clk)
-    h_out <= \$114 ;
+    \$signal$26  <= \$115 ;
   always @(posedge clk)
-    ra <= \$115 ;
+    wo_valid <= \$116 ;
   always @(posedge clk)
-    src__data <= \$116 ;
+    wo_set <= \$117 ;
+  always @(posedge clk)
+    valid <= \$118 ;
+  always @(posedge clk)
+    h_out <= \$119 ;
+  always @(posedge clk)
+    ra <= \$120 ;
+  always @(posedge clk)
+    src__data <= \$121 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -22925,59 +23062,47 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$54 ),
-    .rp__addr(\r_addr$47 ),
-    .rp__en(\r_en$48 ),
+    .r_data(\r_data$56 ),
+    .rp__addr(\r_addr$49 ),
+    .rp__en(\r_en$50 ),
     .rst(rst),
-    .w_addr(\w_addr$49 ),
-    .w_data(\w_data$50 ),
-    .w_en(\w_en$51 )
+    .w_addr(\w_addr$51 ),
+    .w_data(\w_data$52 ),
+    .w_en(\w_en$53 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$85  = wb_active;
-    if (\$31 ) begin
-      \$85  = 1'h1;
+    \$86  = wb_active;
+    if (\$30 ) begin
+      \$86  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$85  = 1'h0;
+        \$86  = 1'h0;
       end
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$86  = wb_cnt;
-    if (\$31 ) begin
-      \$86  = 7'h00;
+    \$87  = wb_cnt;
+    if (\$30 ) begin
+      \$87  = 7'h00;
     end else if (wb_active) begin
-      \$86  = \$33 [6:0];
+      \$87  = \$32 [6:0];
     end
     if (rst) begin
-      \$86  = 7'h00;
+      \$87  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$87  = \$signal ;
-    if (\$31 ) begin
-      \$87  = \$32 ;
+    \$88  = \$signal ;
+    if (\$30 ) begin
+      \$88  = \$31 ;
     end else if (wb_active) begin
-      \$87  = \$35 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = last;
-    if (\$31 ) begin
-      \$88  = 1'h0;
-    end else if (wb_active) begin
-      \$88  = \$36 ;
+      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -22985,215 +23110,252 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = \$37 ;
+    \$89  = last;
+    if (\$30 ) begin
+      \$89  = 1'h0;
+    end else if (wb_active) begin
+      \$89  = \$35 ;
+    end
     if (rst) begin
       \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = wb_full[9:0];
+    \$90  = \$36 ;
     if (rst) begin
-      \$90  = 10'h000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = wb_pend_early;
+    \$91  = wb_full[9:0];
     if (rst) begin
-      \$91  = 1'h0;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = \$like ;
+    \$92  = wb_pend_early;
     if (rst) begin
-      \$92  = 10'h000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$93  = wb_pend_mid;
+    \$93  = \$like ;
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$94  = waddr2;
+    \$94  = wb_pend_mid;
     if (rst) begin
-      \$94  = 10'h000;
+      \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$95  = \$38 [5:0];
+    \$95  = waddr2;
     if (rst) begin
-      \$95  = 6'h00;
+      \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$96  = \$39 [5:0];
+    \$96  = \$37 [5:0];
     if (rst) begin
       \$96  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$97  = \$40 ;
+    \$97  = \$38 [5:0];
     if (rst) begin
-      \$97  = 1'h0;
+      \$97  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$98  = \$41 ;
+    \$98  = \$39 ;
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$99  = h_we_dst;
+    \$99  = \$40 ;
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$100  = \$42 ;
+    \$100  = h_we_dst;
     if (rst) begin
-      \$100  = 16'h0000;
+      \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$101  = \$43 [63:0];
+    \$101  = h_wdata;
     if (rst) begin
-      \$101  = 64'h0000000000000000;
+      \$101  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$102  = \$44 [63:0];
+    \$102  = \$41 [63:0];
     if (rst) begin
       \$102  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$103  = \$46 ;
+    \$103  = \$42 [63:0];
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$104  = \$48 ;
+    \$104  = \$44 ;
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$105  = \$52 ;
+    \$105  = w_addr_r;
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$106  = \$signature__addr$16 ;
+    \$106  = acc__wdata;
     if (rst) begin
-      \$106  = 6'h00;
+      \$106  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$107  = \$57 ;
+    \$107  = \$47 ;
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$108  = \$62 ;
+    \$108  = \$49 ;
     if (rst) begin
       \$108  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$109  = \$68 ;
+    \$109  = \$51 ;
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$110  = \$74 ;
+    \$110  = \$55 ;
     if (rst) begin
       \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$111  = \$75 ;
+    \$111  = w_addr_r;
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$112  = \$77 ;
+    \$112  = \$60 ;
     if (rst) begin
       \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$113  = \$82 ;
+    \$113  = \$65 ;
     if (rst) begin
-      \$113  = 64'h0000000000000000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$114  = out;
+    \$114  = \$71 ;
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$115  = ra;
+    \$115  = \$75 ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$116  = \$76 ;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$117  = \$78 ;
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$118  = \$83 ;
+    if (rst) begin
+      \$118  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$119  = out;
+    if (rst) begin
+      \$119  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$120  = ra;
     if (ctl__arm) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end else if (src__rd_en) begin
-      \$115  = \$83 [9:0];
+      \$120  = \$84 [9:0];
     end
     if (rst) begin
-      \$115  = 10'h000;
+      \$120  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$116  = \$84 ;
+    \$121  = \$85 ;
     if (rst) begin
-      \$116  = 16'h0000;
+      \$121  = 16'h0000;
     end
   end
-  assign \$signature__addr  = acc__raddr;
+  assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign w_addr_r = \$signature__addr$16 ;
-  assign \$signal$19  = \$signature__en ;
-  assign \$signature__data  = acc__wdata;
-  assign \h_wacc$66  = h_wdata;
-  assign \$24  = src_sel;
-  assign \$26  = src_sel;
-  assign \$28  = src_sel;
-  assign \$57  = \$56 ;
+  assign \h_wacc$68  = h_wdata;
+  assign \$23  = src_sel;
+  assign \$25  = src_sel;
+  assign \$27  = src_sel;
+  assign \$60  = \$59 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -23328,46 +23490,45 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
-  wire [16:0] \$25 ;
+  wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  reg [15:0] \$31 ;
+  reg [15:0] \$30 ;
+  reg \$31 ;
   reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
+  reg [3:0] \$34 ;
   reg [3:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [15:0] \$37 ;
-  reg [5:0] \$38 ;
+  reg [15:0] \$36 ;
+  reg [5:0] \$37 ;
+  reg \$38 ;
   reg \$39 ;
   wire [32:0] \$4 ;
-  reg \$40 ;
+  reg [5:0] \$40 ;
   reg [5:0] \$41 ;
-  reg [5:0] \$42 ;
+  reg \$42 ;
   reg \$43 ;
-  reg \$44 ;
+  reg [5:0] \$44 ;
   reg [5:0] \$45 ;
-  reg [5:0] \$46 ;
+  reg [15:0] \$46 ;
   reg [15:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [31:0] \$48 ;
   reg [31:0] \$49 ;
   wire [32:0] \$5 ;
   reg [31:0] \$50 ;
-  reg [31:0] \$51 ;
+  reg [5:0] \$51 ;
   reg [5:0] \$52 ;
   reg [5:0] \$53 ;
-  reg [5:0] \$54 ;
+  reg \$54 ;
   reg \$55 ;
-  reg \$56 ;
-  reg [5:0] \$57 ;
-  reg [16:0] \$58 ;
-  reg \$59 ;
+  reg [5:0] \$56 ;
+  reg [16:0] \$57 ;
+  reg \$58 ;
+  reg [15:0] \$59 ;
   wire [32:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire [15:0] \$9 ;
@@ -23486,67 +23647,66 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
       codebook[h_addr] <= h_wdata;
   end
   assign cb_r__data = codebook[cb_r__addr];
-  assign \$30  = \$28  & \$29 ;
   always @(posedge clk)
-    h_rdata <= \$31 ;
+    h_rdata <= \$30 ;
   always @(posedge clk)
-    ev_entry <= \$32 ;
+    ev_entry <= \$31 ;
   always @(posedge clk)
-    \$signal$18  <= \$33 ;
+    \$signal$18  <= \$32 ;
   always @(posedge clk)
-    s2_first <= \$34 ;
+    s2_first <= \$33 ;
   always @(posedge clk)
-    \$signal$14  <= \$35 ;
+    \$signal$14  <= \$34 ;
   always @(posedge clk)
-    \$signal  <= \$36 ;
+    \$signal  <= \$35 ;
   always @(posedge clk)
-    s2_a <= \$37 ;
+    s2_a <= \$36 ;
   always @(posedge clk)
-    row_next <= \$38 ;
+    row_next <= \$37 ;
   always @(posedge clk)
-    \$signal$52  <= \$39 ;
+    \$signal$52  <= \$38 ;
   always @(posedge clk)
-    \$signal$63  <= \$40 ;
+    \$signal$63  <= \$39 ;
   always @(posedge clk)
-    s3_row <= \$41 ;
+    s3_row <= \$40 ;
   always @(posedge clk)
-    acc__raddr_next <= \$42 ;
+    acc__raddr_next <= \$41 ;
   always @(posedge clk)
-    acc__ren <= \$43 ;
+    acc__ren <= \$42 ;
   always @(posedge clk)
-    \$signal$41  <= \$44 ;
+    \$signal$41  <= \$43 ;
   always @(posedge clk)
-    acc__raddr <= \$45 ;
+    acc__raddr <= \$44 ;
   always @(posedge clk)
-    acc__waddr_next <= \$46 ;
+    acc__waddr_next <= \$45 ;
   always @(posedge clk)
-    s3_a <= \$47 ;
+    s3_a <= \$46 ;
   always @(posedge clk)
-    s3_w <= \$48 ;
+    s3_w <= \$47 ;
   always @(posedge clk)
-    s4_p_c0 <= \$49 ;
+    s4_p_c0 <= \$48 ;
   always @(posedge clk)
-    s4_p_c1 <= \$50 ;
+    s4_p_c1 <= \$49 ;
   always @(posedge clk)
-    s4_p_c2 <= \$51 ;
+    s4_p_c2 <= \$50 ;
   always @(posedge clk)
-    shift_q_c0 <= \$52 ;
+    shift_q_c0 <= \$51 ;
   always @(posedge clk)
-    shift_q_c1 <= \$53 ;
+    shift_q_c1 <= \$52 ;
   always @(posedge clk)
-    shift_q_c2 <= \$54 ;
+    shift_q_c2 <= \$53 ;
   always @(posedge clk)
-    \$signal$50  <= \$55 ;
+    \$signal$50  <= \$54 ;
   always @(posedge clk)
-    \$signal$66  <= \$56 ;
+    \$signal$66  <= \$55 ;
   always @(posedge clk)
-    \$signal$67  <= \$57 ;
+    \$signal$67  <= \$56 ;
   always @(posedge clk)
-    s5_x <= \$58 ;
+    s5_x <= \$57 ;
   always @(posedge clk)
-    \$signal$44  <= \$59 ;
+    \$signal$44  <= \$58 ;
   always @(posedge clk)
-    last_val <= \$60 ;
+    last_val <= \$59 ;
   assign cb_r__addr = ctl__running ? \$signal  : h_addr;
   assign \$1  = row_next + \$signal$14 ;
   assign \$2  = s2_first ? { 3'h0, \$signal$14  } : \$1 ;
@@ -23578,82 +23738,89 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   assign \$22  = \$signal$52  & \$21 ;
   assign \$23  = ~ ctl__start;
   assign \$24  = acc__ren & \$23 ;
-  assign \$25  = acc__ren ? x : 17'h00000;
-  assign \$26  = acc__ren & \$signal$41 ;
-  assign \$27  = \$26  & \$signal$50 ;
-  assign \$28  = \$27  & \$signal$66 ;
-  assign \$29  = acc__raddr == \$signal$67 ;
+  assign \$25  = acc__ren & \$signal$41 ;
+  assign \$26  = \$25  & \$signal$50 ;
+  assign \$27  = \$26  & \$signal$66 ;
+  assign \$28  = acc__raddr == \$signal$67 ;
+  assign \$29  = \$27  & \$28 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$31  = cb_r__data;
+    \$30  = cb_r__data;
     if (rst) begin
-      \$31  = 16'h0000;
+      \$30  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$32  = \$16 ;
+    \$31  = \$16 ;
+    if (rst) begin
+      \$31  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$32  = \$17 ;
     if (rst) begin
       \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$33  = \$17 ;
+    \$33  = entry__first;
     if (rst) begin
       \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$34  = entry__first;
+    \$34  = entry__z;
     if (rst) begin
-      \$34  = 1'h0;
+      \$34  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$35  = entry__z;
+    \$35  = entry__v;
     if (rst) begin
       \$35  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$36  = entry__v;
+    \$36  = entry__a;
     if (rst) begin
-      \$36  = 4'h0;
+      \$36  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$37  = entry__a;
-    if (rst) begin
-      \$37  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$38  = row_next;
+    \$37  = row_next;
     if (ev_entry) begin
-      \$38  = \$18 [5:0];
+      \$37  = \$18 [5:0];
     end
     if (rst) begin
-      \$38  = 6'h00;
+      \$37  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$39  = \$20 ;
+    \$38  = \$20 ;
+    if (rst) begin
+      \$38  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$39  = \$signal$18 ;
     if (rst) begin
       \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$40  = \$signal$18 ;
+    \$40  = \$2 [5:0];
     if (rst) begin
-      \$40  = 1'h0;
+      \$40  = 6'h00;
     end
   end
   always @* begin
@@ -23665,23 +23832,23 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$42  = \$2 [5:0];
+    \$42  = \$22 ;
     if (rst) begin
-      \$42  = 6'h00;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$43  = \$22 ;
+    \$43  = \$signal$63 ;
     if (rst) begin
       \$43  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$44  = \$signal$63 ;
+    \$44  = s3_row;
     if (rst) begin
-      \$44  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
@@ -23693,23 +23860,23 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$46  = s3_row;
+    \$46  = s2_a;
     if (rst) begin
-      \$46  = 6'h00;
+      \$46  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$47  = s2_a;
+    \$47  = cb_r__data;
     if (rst) begin
       \$47  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$48  = cb_r__data;
+    \$48  = s3_prod;
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 32'd0;
     end
   end
   always @* begin
@@ -23728,9 +23895,9 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$51  = s3_prod;
+    \$51  = shift;
     if (rst) begin
-      \$51  = 32'd0;
+      \$51  = 6'h00;
     end
   end
   always @* begin
@@ -23749,51 +23916,44 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$54  = shift;
+    \$54  = \$24 ;
     if (rst) begin
-      \$54  = 6'h00;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$55  = \$24 ;
+    \$55  = \$signal$41 ;
     if (rst) begin
       \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$56  = \$signal$41 ;
+    \$56  = acc__raddr;
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$57  = acc__raddr;
+    \$57  = x;
     if (rst) begin
-      \$57  = 6'h00;
+      \$57  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$58  = \$25 ;
+    \$58  = \$29 ;
     if (rst) begin
-      \$58  = 17'h00000;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$59  = \$30 ;
+    \$59  = \$10 [16:1];
     if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
-    \$60  = \$10 [16:1];
-    if (rst) begin
-      \$60  = 16'h0000;
+      \$59  = 16'h0000;
     end
   end
   assign \$signature__addr  = h_addr;

@@ -125,10 +125,7 @@ def test_host_preload_kept_by_keep_acc_start_cleared_by_plain_start():
         return [a for a, _ in reads], [o for _, o in reads]
 
     async def host_write(ctx, words):
-        # each write lands a cycle later, its value on the accumulate port's read data: the
-        # arithmetic unit's idle adder passes it to wdata (here the testbench does)
         for r, v in enumerate(words + [None]):
-            ctx.set(dut.acc.wdata, ctx.get(dut.acc.rdata))
             if v is None:
                 ctx.set(dut.h_we_dst, 0)
             else:
@@ -283,10 +280,10 @@ def test_write_in_a_clearing_starts_cycle_is_dropped():
     sim.run()
 
 
-def test_host_write_passes_the_adder_whatever_the_datapath_port_points_at():
-    """The host's preload reaches the file through the accumulate port (its value on
-    ``rdata``, the idle adder passing it to ``wdata``): the file's own word at the port's
-    stale read address must not leak into it, whatever that entry holds."""
+def test_host_write_lands_its_value_whatever_the_datapath_port_holds():
+    """The host's preload shares the file's write port with the datapath: neither the
+    datapath's (stale) write data nor the word at the port's stale read address may leak
+    into it, whatever those hold."""
     cfg = EIEConfig(pes=1, act_bits=8, acc_bits=12, regfile_entries=6)
     hw = HWConfig(cfg, spmat_lines=4, ptr_words=4, act_depth=16, dst_depth=8)
     dut = ActRW(hw, init_acc=[0, 0x555, -1, 0x2AA])
@@ -297,8 +294,8 @@ def test_host_write_passes_the_adder_whatever_the_datapath_port_points_at():
             ctx.set(dut.acc.raddr_next, stale)
             ctx.set(dut.acc.raddr, stale)
             await ctx.tick()
+            ctx.set(dut.acc.wdata, 0x7FF - stale)          # a datapath word left on the port
             for r, v in list(writes.items()) + [(None, None)]:
-                ctx.set(dut.acc.wdata, ctx.get(dut.acc.rdata))     # the idle adder
                 ctx.set(dut.h_we_dst, int(r is not None))
                 if r is not None:
                     ctx.set(dut.h_dst_addr, r)

@@ -24,17 +24,16 @@ Ports and timing
   ``SRC_LATENCY``).  Used while ``pf_active``; otherwise the banks read ``h_addr``.
 * Accumulate port (from :class:`eie.hdl.arith.Arith`): ``acc.raddr``/``acc.ren`` in cycle
   c → ``acc.rdata`` in c+1 (read-before-write); ``acc.we`` writes at the end of the cycle
-  (the file takes the write's enable and row a cycle early, ``acc.we_next``/``acc.waddr_next``).
+  (the file takes the write's enable and row a cycle early, ``acc.we_next``/``acc.waddr_next``;
+  with ``timing_registers`` the word itself lands a cycle later still, from registers, and
+  the datapath's read forwards it: see ``_dst_file``).
   The write-back and the host read the file through a second read port (``wb`` addresses
   or ``h_addr``), so neither address needs a multiplexer in front of the valid bits.
 * Host: ``h_we_src``/``h_we_next`` write a bank (``h_wdata``); ``h_we_dst`` writes destination
-  entry ``h_addr`` (``h_wacc``) one cycle after the other host writes, through the
-  accumulate port: the value (registered first) comes out on ``acc.rdata`` in place of the
-  file's word, and the arithmetic unit's adder, idle while no pass runs, passes it to
-  ``acc.wdata`` (:class:`~eie.hdl.interfaces.AccPort`), so no multiplexer sits between
-  the adder and the file's write data (the host writes only while no pass runs, so the
-  two never meet); ``h_dst_addr`` is ``h_addr`` in a register of its own (the one-hot
-  decoder of the write's valid bit); ``h_src``, ``h_next`` two cycles after
+  entry ``h_dst_addr`` (``h_wacc``; ``h_dst_addr`` is ``h_addr`` from a register of its own,
+  for the write's address and valid-bit one-hot) through the accumulate port's write port,
+  one cycle after the other host writes (registered first; the host writes only while no
+  pass runs, so the two never meet); ``h_src``, ``h_next`` two cycles after
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
@@ -164,8 +163,13 @@ class ActRW(wiring.Component):
         c = hw.config
         m.submodules.dst = dst = Memory(shape=signed(c.acc_bits), depth=hw.dst_depth, init=self._init_acc)
         # two read ports, each addressed straight from its own registers: the accumulate
-        # port (the datapath) and the write-out port (write-back and host reads)
-        dst_w, dp_r, wo_r = dst.write_port(), dst.read_port(), dst.read_port()
+        # port (the datapath) and the write-out port (write-back and host reads).  With
+        # timing_registers the datapath's write lands a cycle after its announced cycle, from
+        # registers (see below), and the datapath's read is combinational into a register of
+        # its own that forwards that late write.
+        late_write = hw.timing_registers
+        dst_w, wo_r = dst.write_port(), dst.read_port()
+        dp_r = dst.read_port(domain="comb") if late_write else dst.read_port()
         # an entry preloaded with 0 may stay invalid (it reads as 0 either way), so the
         # generator may drop an all-zero initialiser (eie.flow.generate)
         valid = Signal(hw.dst_depth, init=sum(1 << r for r, v in enumerate(self._init_acc) if v))
@@ -180,8 +184,6 @@ class ActRW(wiring.Component):
         # runs).  The host's write is registered first (it lands one cycle later than the
         # other memories' host writes, long before any pass can start), so the decode of
         # the host bus never sits in front of the file's write port and valid bits.
-        # the host's value, zero unless a host write lands in the cycle (it is OR-ed onto the
-        # accumulate port's read data, whose valid bit is then off)
         h_we, h_wacc = Signal(), Signal(signed(c.acc_bits))
         # the write's enable and address are registers, loaded a cycle early from the host's
         # strobe and the datapath's we_next / waddr_next: the file's write-enable decoder
@@ -190,7 +192,7 @@ class ActRW(wiring.Component):
         w_en_r, w_addr_r = Signal(), Signal(hw.row_bits)
         m.d.sync += [w_en_r.eq(self.acc.we_next | self.h_we_dst),
                      w_addr_r.eq(Mux(self.h_we_dst, self.h_dst_addr[:hw.row_bits], self.acc.waddr_next))]
-        m.d.sync += [h_we.eq(self.h_we_dst), h_wacc.eq(Mux(self.h_we_dst, self.h_wacc, 0))]
+        m.d.sync += [h_we.eq(self.h_we_dst), h_wacc.eq(self.h_wacc)]
         # the one-hots of the two write addresses, decoded a cycle before the write from
         # registers (the host's offset; the datapath's ``waddr_next``): set_q below is a choice between them, not a decoder behind a multiplexer
         # (without timing_registers: the one-hot decoded from the registered write address)
@@ -201,11 +203,27 @@ class ActRW(wiring.Component):
             set_next = Mux(w_en_r, Mux(h_we, h_oh, acc_oh), 0)
         else:
             set_next = Mux(w_en_r, onehot << w_addr_r, 0)
-        m.d.comb += [
-            dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr),
-            dst_w.addr.eq(w_addr_r), dst_w.en.eq(w_en_r),
-            dst_w.data.eq(self.acc.wdata),
-        ]
+        # The write announced in cycle c (w_en_r, w_addr_r: what the valid bits below
+        # follow).  A host write lands at the end of c, from registers.  A datapath write
+        # (timing_registers) lands at the end of c+1: its data (the accumulate adder's output
+        # in c) is registered first, so no route from the adder to the LUT RAM's write pins
+        # sits in the accumulate loop.  The datapath's read captured at the end of c+1 takes
+        # that data instead of the file's word when the rows match (a write-first port for
+        # the late write); the read captured at the end of c does not see it either way (the
+        # arithmetic unit's bypass gives that entry the value, as before).  The late write
+        # never meets a host write: the host writes only while no pass runs.
+        dp_data = Signal(signed(c.acc_bits))
+        if late_write:
+            d_we, d_addr, d_data = Signal(name="dst_d_we"), Signal(hw.row_bits, name="dst_d_addr"), \
+                Signal(signed(c.acc_bits), name="dst_d_data")
+            m.d.sync += [d_we.eq(w_en_r & ~h_we), d_addr.eq(w_addr_r), d_data.eq(self.acc.wdata),
+                         dp_data.eq(Mux(d_we & (d_addr == self.acc.raddr), d_data, dp_r.data))]
+            m.d.comb += [dst_w.en.eq(h_we | d_we), dst_w.addr.eq(Mux(h_we, w_addr_r, d_addr)),
+                         dst_w.data.eq(Mux(h_we, h_wacc, d_data))]
+        else:
+            m.d.comb += [dp_data.eq(dp_r.data), dst_w.en.eq(w_en_r), dst_w.addr.eq(w_addr_r),
+                         dst_w.data.eq(Mux(h_we, h_wacc, self.acc.wdata))]
+        m.d.comb += [dp_r.addr.eq(self.acc.raddr), wo_r.addr.eq(wo_addr)]
         # Valid bits: a write's bit is set a cycle late, from a registered one-hot of its
         # address (set_q), so no address multiplexer or decoder sits in front of the 64
         # clock enables.  The datapath's valid bit is looked up a cycle early at raddr_next
@@ -222,20 +240,19 @@ class ActRW(wiring.Component):
         m.d.sync += [
             clear_q.eq(clear),
             set_q.eq(set_next),
-            w_en_q.eq(dst_w.en & ~clear), w_addr_q.eq(dst_w.addr),
+            w_en_q.eq(w_en_r & ~clear), w_addr_q.eq(w_addr_r),
             # ... and whether it set a valid bit (an address past a file whose depth is not a
             # power of two sets none)
-            w_set_q.eq(dst_w.en & ~clear & (dst_w.addr < hw.dst_depth if hw.dst_depth < 1 << hw.row_bits else 1)),
+            w_set_q.eq(w_en_r & ~clear & (w_addr_r < hw.dst_depth if hw.dst_depth < 1 << hw.row_bits else 1)),
             pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
             pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
-            # (off in a host write's cycle: the port carries the host's value then)
-            dp_valid.eq((pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))) & ~self.h_we_dst),
+            dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
             # set_q holds the one-hot of the previous cycle's write (w_en_q, w_addr_q): its bit
             # at wo_addr, dropped by clear_q, is a compare of registers, not a 64:1 choice
             wo_valid.eq(valid.bit_select(wo_vaddr, 1)), wo_set.eq(w_set_q & (w_addr_q == wo_addr)),
             valid.eq(Mux(clear, 0, valid | Mux(clear_q, 0, set_q))),
         ]
-        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_r.data, 0) | h_wacc)
+        m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_data, 0))
         acc = Signal(signed(c.acc_bits))
         m.d.comb += acc.eq(Mux(wo_valid | wo_set, wo_r.data, 0))
         out = Signal(signed(c.act_bits))

@@ -175,10 +175,7 @@ class Arith(wiring.Component):
                      self.acc.waddr_next.eq(s4_wrow),               # s5_row in the next cycle
                      self.acc.we_next.eq(s4_valid & s4_real & ~self.ctl.start)]   # acc.we, next cycle
         m.d.sync += [
-            s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row),
-            # zero with no entry in t+4: the adder then passes the file's read data through,
-            # which is how the host's preload reaches the file (AccPort)
-            s5_x.eq(Mux(s4_valid, x, 0)),
+            s5_valid.eq(s4_valid & ~self.ctl.start), s5_real.eq(s4_real), s5_row.eq(s4_row), s5_x.eq(x),
             s5_bypass.eq(s4_valid & s4_real & s5_valid & s5_real & (s4_row == s5_row)),
         ]
 

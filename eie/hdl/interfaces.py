@@ -229,12 +229,8 @@ class AccPort(wiring.Signature):
     the next cycle (the file looks up its valid bit a cycle early).  A write is announced a
     cycle early, ``we_next``/``waddr_next`` in c (the file registers its write enable and
     address, and decodes its valid-bit one-hot, from them), and its ``wdata`` comes in c+1,
-    written at the end of that cycle.
-
-    The host's preload of an entry (only while no pass runs) uses the same write: the file
-    puts the host's value on ``rdata`` in the write's cycle, and the arithmetic unit's adder,
-    with nothing of its own to add, passes it to ``wdata`` unchanged -- so the file's write
-    data is the adder's output, with no multiplexer behind it."""
+    written at the end of that cycle as far as every read through this port is concerned
+    (the file may store it later and forward it, :class:`eie.hdl.act_rw.ActRW`)."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({
