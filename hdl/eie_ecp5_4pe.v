@@ -252,7 +252,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
-  reg [17:0] \addr$19  = 18'h00000;
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
@@ -261,6 +260,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bias_sent;
   wire \bias_sent$180 ;
   reg [31:0] broadcasts = 32'd0;
+  (* keep = 32'd1 *)
+  reg [17:0] bus_addr = 18'h00000;
+  (* keep = 32'd1 *)
+  reg [63:0] bus_wdata = 64'h0000000000000000;
   output busy;
   wire busy;
   wire \busy$28 ;
@@ -899,7 +902,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire wb_start;
   input [63:0] wdata;
   wire [63:0] wdata;
-  reg [63:0] \wdata$20  = 64'h0000000000000000;
   input we;
   wire we;
   assign \$1  = we & addr[17];
@@ -985,9 +987,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$81  = cyc + 1'h1;
   assign \$82  = | { \fault$120 , \fault$119 , \fault$118 , \fault$117  };
   assign \$83  = fault | \$82 ;
-  assign cmd_start = ctrl_w & \wdata$20 [0];
+  assign cmd_start = ctrl_w & bus_wdata[0];
   assign pes_idle = & { \idle$185 , \idle$184 , \idle$183 , idle };
-  assign \$109  = ctrl_w & \wdata$20 [1];
+  assign \$109  = ctrl_w & bus_wdata[1];
   assign \$110  = ~ busy;
   assign wb_start = \$109  & \$110 ;
   assign \$113  = \$111  | \$112 ;
@@ -1012,9 +1014,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @(posedge clk)
     spmat_base_w <= \$125 ;
   always @(posedge clk)
-    \addr$19  <= \$126 ;
+    bus_addr <= \$126 ;
   always @(posedge clk)
-    \wdata$20  <= \$127 ;
+    bus_wdata <= \$127 ;
   always @(posedge clk)
     \$signal  <= \$128 ;
   always @(posedge clk)
@@ -1904,7 +1906,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$135  = groups;
     if (\$29 ) begin
-      \$135  = \wdata$20 [10:0];
+      \$135  = bus_wdata[10:0];
     end
     if (rst) begin
       \$135  = 11'h000;
@@ -1914,7 +1916,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$136  = bias_act;
     if (\$31 ) begin
-      \$136  = \wdata$20 [15:0];
+      \$136  = bus_wdata[15:0];
     end
     if (rst) begin
       \$136  = 16'h0000;
@@ -1924,7 +1926,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$137  = shift;
     if (\$33 ) begin
-      \$137  = \wdata$20 [5:0];
+      \$137  = bus_wdata[5:0];
     end
     if (rst) begin
       \$137  = 6'h00;
@@ -1934,7 +1936,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$138  = relu;
     if (\$35 ) begin
-      \$138  = \wdata$20 [0];
+      \$138  = bus_wdata[0];
     end
     if (rst) begin
       \$138  = 1'h0;
@@ -1944,7 +1946,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$139  = wb_base;
     if (\$37 ) begin
-      \$139  = \wdata$20 [9:0];
+      \$139  = bus_wdata[9:0];
     end
     if (rst) begin
       \$139  = 10'h000;
@@ -1954,7 +1956,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$140  = src_sel;
     if (\$39 ) begin
-      \$140  = \wdata$20 [0];
+      \$140  = bus_wdata[0];
     end
     if (rst) begin
       \$140  = 1'h0;
@@ -1964,7 +1966,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$141  = ptr_base;
     if (\$41 ) begin
-      \$141  = \wdata$20 [9:0];
+      \$141  = bus_wdata[9:0];
     end
     if (rst) begin
       \$141  = 10'h000;
@@ -1974,7 +1976,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$142  = spmat_base;
     if (\$43 ) begin
-      \$142  = \wdata$20 [10:0];
+      \$142  = bus_wdata[10:0];
     end
     if (rst) begin
       \$142  = 11'h000;
@@ -1984,7 +1986,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$143  = keep_acc;
     if (ctl_next__arm) begin
-      \$143  = \wdata$20 [2];
+      \$143  = bus_wdata[2];
     end
     if (rst) begin
       \$143  = 1'h0;
@@ -2523,14 +2525,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = \addr$19 [17];
+    \$213  = bus_addr[17];
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = \addr$19 [15:14];
+    \$214  = bus_addr[15:14];
     if (rst) begin
       \$214  = 2'h0;
     end
@@ -3145,6 +3147,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \push__payload.elem ;
   wire push__ready;
   wire push__valid;
+  (* keep = 32'd1 *)
   reg push_r = 1'h0;
   (* keep = 32'd1 *)
   reg push_r_fifo = 1'h0;
@@ -4955,6 +4958,7 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$361$0 , arm, head_n
   reg [3:0] nz7 = 4'h0;
   output [63:0] \port$361$0 ;
   wire [63:0] \port$361$0 ;
+  (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
   reg rd_d2 = 1'h0;
@@ -7958,6 +7962,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
   (* keep = 32'd1 *)
@@ -8021,6 +8026,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  (* keep = 32'd1 *)
   reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -8033,6 +8039,7 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -13155,6 +13162,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
   (* keep = 32'd1 *)
@@ -13218,6 +13226,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  (* keep = 32'd1 *)
   reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -13230,6 +13239,7 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -18352,6 +18362,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
   (* keep = 32'd1 *)
@@ -18415,6 +18426,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  (* keep = 32'd1 *)
   reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -18427,6 +18439,7 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -23549,6 +23562,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   wire [3:0] \$signature__addr ;
   wire [15:0] \$signature__data ;
   wire \$signature__en ;
+  (* keep = 32'd1 *)
   output [5:0] acc__raddr;
   reg [5:0] acc__raddr = 6'h00;
   (* keep = 32'd1 *)
@@ -23612,6 +23626,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   reg s2_first = 1'h0;
   reg [15:0] s3_a = 16'h0000;
   wire [31:0] s3_prod;
+  (* keep = 32'd1 *)
   reg [5:0] s3_row = 6'h00;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
@@ -23624,6 +23639,7 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
   (* keep = 32'd1 *)
   reg [31:0] s4_p_c2 = 32'd0;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] s4_row;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)

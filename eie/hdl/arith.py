@@ -133,7 +133,10 @@ class Arith(wiring.Component):
         m.d.comb += row.eq(Mux(s2_first, s2_z, row_next + s2_z))
         with m.If(s2_valid):
             m.d.sync += row_next.eq(row + 1)
-        s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb)
+        # (a copy is kept only if both it and the original are marked keep: yosys merges an
+        # unmarked flip-flop into a marked one with the same input)
+        keep = {"keep": 1} if hw.timing_registers else {}
+        s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb, name="s3_row", attrs=keep)
         m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(row)]
         # the row announced to the register file (its valid-bit lookup, a 64:1 choice, and a
         # compare): a copy of its own (timing_registers), apart from the pipeline's row
@@ -145,7 +148,7 @@ class Arith(wiring.Component):
         m.d.comb += [self.ev_entry.eq(s2_valid), self.ev_padding.eq(s2_valid & ~s2_real)]
 
         # ---- t+3: product, registered in the fabric -----------------------------------------
-        s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb)
+        s4_valid, s4_real, s4_row = Signal(), Signal(), Signal(rb, name="s4_row", attrs=keep)
         # the product in SHIFT_COPIES copies (timing_registers), one per slice of the
         # round-shift below: each product bit feeds up to acc_bits + 1 of the shifter's
         # multiplexers, too many loads for one flip-flop
@@ -154,7 +157,7 @@ class Arith(wiring.Component):
                        attrs={"keep": 1} if n_p > 1 else {}) for k in range(n_p)]
         # a copy of the row for the register file's one-hot decoder (waddr_next): the decoder's
         # 64 flip-flops are a load of their own, apart from the file's read address
-        s4_wrow = Signal(rb, name="s4_wrow", attrs={"keep": 1})
+        s4_wrow = Signal(rb, name="s4_wrow", attrs=keep)
         m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row),
                      s4_wrow.eq(s3_row)]
         self._multiply(m, s2_a, cb_r.data, s4_p)

@@ -260,7 +260,9 @@ class CCU(wiring.Component):
         """The contract's broadcast timing on the item FIFO's ``head``: a bubble costs its
         cycle; an element is broadcast when every queue has room, else held (a stall)."""
         ctl = self.ctl
-        push_r = Signal()                       # a broadcast in the previous cycle
+        # a broadcast in the previous cycle (keep with timing_registers: it has a copy below,
+        # and yosys merges an unmarked flip-flop into a marked one with the same input)
+        push_r = Signal(attrs={"keep": 1} if self._hw.timing_registers else {})
         held = Signal()
         room = Signal()
         room_push = Cat(*[link.bc.room_push for link in self.pes]).all()

@@ -99,7 +99,7 @@ class SrcPrefetch(wiring.Component):
         # ---- requests and fill (a consumption is seen one cycle late by the requests) -------
         alloc = Signal(range(slots + 1))        # slots requested and not yet consumed
         fill = Signal(range(slots + 1))         # filled slots
-        rd = Signal()                           # master copy of rd_en
+        rd = Signal(attrs={"keep": 1})          # master copy of rd_en (keep: not merged into a copy)
         consume_r = Signal()
         alloc_next = Signal.like(alloc)
         fill_next = Signal.like(fill)

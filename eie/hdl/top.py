@@ -36,6 +36,7 @@ from .interfaces import (
     PassControl,
     PassRegs,
     PEHost,
+    bit_slices,
     register_copies,
     registered_copy,
     sliced_choice,
@@ -227,8 +228,11 @@ class EIETop(wiring.Component):
         register that every other use of the offset shares."""
         hw = self._hw
         amap = HostMap(hw)
-        addr = Signal(hw.host_addr_bits)
-        wdata = Signal(hw.data_bits)
+        # (keep with timing_registers: yosys merges an unmarked flip-flop into a marked one
+        # with the same input, so the top's bus register would otherwise be PE 0's copies)
+        keep = {"keep": 1} if hw.timing_registers else {}
+        addr = Signal(hw.host_addr_bits, name="bus_addr", attrs=keep)
+        wdata = Signal(hw.data_bits, name="bus_wdata", attrs=keep)
         we, re = Signal(), Signal()
         glob_w = self.we & self.addr[amap.global_bit]
 
@@ -393,7 +397,8 @@ class SerialTop(wiring.Component):
     ``sin``/``sen``: while ``sen`` is high, one bit per cycle shifts into the command
     register ``{re, we, wdata, addr}`` (``addr`` bit 0 first) and the result register
     shifts out on ``sout`` (bit 0 first).  ``go``: apply the command to the array's bus for
-    one cycle.  ``rdata`` is captured into the result register when ``rvalid`` comes.
+    one cycle.  ``rdata`` is captured into the result register in the cycle after
+    ``rvalid`` (``READ_LATENCY`` + 2 cycles after the ``go`` cycle).
     ``busy`` and ``done`` are the array's.  Used by ``eie synth --io serial``; the array and
     its timing are unchanged (every added path starts and ends at a flip-flop).
     """
@@ -414,8 +419,14 @@ class SerialTop(wiring.Component):
         res = Signal(db)
         with m.If(self.sen):
             m.d.sync += [cmd.eq(Cat(cmd[1:], self.sin)), res.eq(res >> 1)]
-        with m.If(core.rvalid):
-            m.d.sync += res.eq(core.rdata)
+        # rdata and rvalid registered once more, rvalid in copies, each loading a slice of
+        # the result (one rvalid driving the enables of every bit was a critical path)
+        rv = register_copies(m, core.rvalid, hw.copies(SELECT_COPIES), name="rvalid")
+        rd_q = Signal(db, name="rdata_q")
+        m.d.sync += rd_q.eq(core.rdata)
+        for sl, v in zip(bit_slices(db, len(rv)), rv, strict=False):
+            with m.If(v):
+                m.d.sync += res[sl].eq(rd_q[sl])
         a, d, we, re = Signal(ab), Signal(db), Signal(), Signal()
         m.d.sync += [a.eq(cmd[:ab]), d.eq(cmd[ab:ab + db]), we.eq(self.go & cmd[ab + db]),
                      re.eq(self.go & cmd[ab + db + 1])]
