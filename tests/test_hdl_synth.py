@@ -237,3 +237,30 @@ def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, targ
         assert "--lpf-allow-unconstrained" in cmd
     else:
         assert "--lpf" not in cmd and not (tmp_path / "clock.lpf").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.synth
+def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
+    """yosys merges an unmarked flip-flop into a ``keep`` one with the same input, so a copy
+    exists only if the original is marked too: in the ECP5 netlist of one small PE, each
+    pair below must be different flip-flops (no shared net bit), not one under two names."""
+    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+                  vendor="ecp5")
+    assert hw.timing_registers
+    synth.synthesize(hw, synth.DEVICES["ecp5"]["25k"], tmp_path, io="parallel", floorplan="none")
+    netlist = json.loads((tmp_path / "top.json").read_text())
+    top = max(netlist["modules"].values(), key=lambda mod: len(mod.get("cells", {})))
+    nets = top["netnames"]
+
+    def bits(name, width=None):
+        hits = [n for n in nets if n == name or n.endswith("." + name)]
+        assert len(hits) == 1, (name, hits)
+        return set(nets[hits[0]]["bits"][:width])
+
+    ob = hw.offset_bits
+    pairs = [("pe0.arith.s3_row", "pe0.arith.s3_vrow", None), ("pe0.arith.s4_row", "pe0.arith.s4_wrow", None),
+             ("ccu.push_r", "ccu.push_r_fifo", None), ("bus_addr", "h_off_0", ob), ("h_off_0", "h_off_dst_0", ob),
+             ("bus_wdata", "h_wdata_0", None)]
+    for a, b, width in pairs:
+        assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
