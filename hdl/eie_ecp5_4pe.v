@@ -7040,29 +7040,32 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   reg \$100 ;
-  reg [15:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [63:0] \$103 ;
-  reg \$104 ;
-  reg [5:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg \$108 ;
-  reg [63:0] \$109 ;
+  reg [5:0] \$101 ;
+  reg \$102 ;
+  reg [15:0] \$103 ;
+  reg [63:0] \$104 ;
+  reg [63:0] \$105 ;
+  reg \$106 ;
+  reg [5:0] \$107 ;
+  reg [15:0] \$108 ;
+  reg \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [5:0] \$111 ;
-  reg \$112 ;
+  reg [15:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
   reg \$113 ;
-  reg \$114 ;
+  reg [5:0] \$114 ;
   reg \$115 ;
   reg \$116 ;
   reg \$117 ;
-  reg [63:0] \$118 ;
-  reg [15:0] \$119 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg [9:0] \$120 ;
-  reg [15:0] \$121 ;
+  reg \$120 ;
+  reg [63:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [15:0] \$124 ;
   wire \$13 ;
   wire \$14 ;
   wire [15:0] \$15 ;
@@ -7100,14 +7103,14 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [15:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire [63:0] \$50 ;
-  wire [63:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire [63:0] \$52 ;
+  wire [63:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -7138,25 +7141,25 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [63:0] \$81 ;
-  wire [63:0] \$82 ;
+  wire \$81 ;
+  wire \$82 ;
   wire [63:0] \$83 ;
-  wire [10:0] \$84 ;
-  wire [15:0] \$85 ;
-  reg \$86 ;
-  reg [6:0] \$87 ;
+  wire [63:0] \$84 ;
+  wire [63:0] \$85 ;
+  wire [10:0] \$86 ;
+  wire [15:0] \$87 ;
   reg \$88 ;
-  reg \$89 ;
+  reg [6:0] \$89 ;
   wire \$9 ;
   reg \$90 ;
-  reg [9:0] \$91 ;
+  reg \$91 ;
   reg \$92 ;
   reg [9:0] \$93 ;
   reg \$94 ;
   reg [9:0] \$95 ;
-  reg [5:0] \$96 ;
-  reg [5:0] \$97 ;
-  reg \$98 ;
+  reg \$96 ;
+  reg [9:0] \$97 ;
+  reg [5:0] \$98 ;
   reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
@@ -7164,13 +7167,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$signal$26  = 1'h0;
   reg \$signal$63  = 1'h0;
   reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$77  = 1'h0;
-  reg \$signal$80  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$79  = 1'h0;
+  reg \$signal$82  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$72 ;
+  wire [15:0] \$signature__data$74 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -7199,6 +7202,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [5:0] dst_d_addr = 6'h00;
   reg [15:0] dst_d_data = 16'h0000;
   reg dst_d_we = 1'h0;
+  reg dst_fwd = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -7287,7 +7291,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$72  = dst[acc__raddr];
+  assign \$signature__data$74  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -7351,118 +7355,122 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$42  = 1'h1 << acc__waddr_next;
   assign \$43  = ~ \$signal$13 ;
   assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = dst_d_addr == acc__raddr;
-  assign \$46  = dst_d_we & \$45 ;
-  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
-  assign \$52  = ~ keep_acc;
-  assign \$53  = ctl__start & \$52 ;
-  assign \$54  = ~ \$53 ;
-  assign \$55  = \$signal$63  & \$54 ;
-  assign \$56  = ~ keep_acc;
-  assign \$57  = ctl__start & \$56 ;
-  assign \$58  = ~ \$57 ;
-  assign \$59  = \$signal$63  & \$58 ;
-  assign \$61  = valid >> acc__raddr_next;
-  assign \$62  = ~ keep_acc;
-  assign \$63  = ctl__start & \$62 ;
-  assign \$64  = ~ \$63 ;
-  assign \$65  = \$61  & \$64 ;
-  assign \$66  = w_addr_q == acc__raddr_next;
-  assign \$67  = \$signal$77  & \$66 ;
-  assign \$68  = ~ keep_acc;
-  assign \$69  = ctl__start & \$68 ;
-  assign \$70  = ~ \$69 ;
-  assign \$71  = \$67  & \$70 ;
-  assign \$72  = \$signal$80  | \$signal$83 ;
-  assign \$73  = w_addr_q == acc__raddr;
-  assign \$74  = \$signal$77  & \$73 ;
-  assign \$75  = \$72  | \$74 ;
-  assign \$76  = valid >> wo_vaddr;
-  assign \$77  = w_addr_q == wo_r__addr;
-  assign \$78  = w_set_q & \$77 ;
-  assign \$79  = ~ keep_acc;
-  assign \$80  = ctl__start & \$79 ;
-  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$82  = valid | \$81 ;
-  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
-  assign \$84  = ra + 1'h1;
-  assign \$85  = src_sel ? \r_data$56  : r_data;
+  assign \$45  = ~ \$signal$13 ;
+  assign \$46  = \$signal$63  & \$45 ;
+  assign \$47  = w_addr_r == acc__raddr_next;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
+  assign \$50  = ~ keep_acc;
+  assign \$51  = ctl__start & \$50 ;
+  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
+  assign \$54  = ~ keep_acc;
+  assign \$55  = ctl__start & \$54 ;
+  assign \$56  = ~ \$55 ;
+  assign \$57  = \$signal$63  & \$56 ;
+  assign \$58  = ~ keep_acc;
+  assign \$59  = ctl__start & \$58 ;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$signal$63  & \$60 ;
+  assign \$63  = valid >> acc__raddr_next;
+  assign \$64  = ~ keep_acc;
+  assign \$65  = ctl__start & \$64 ;
+  assign \$66  = ~ \$65 ;
+  assign \$67  = \$63  & \$66 ;
+  assign \$68  = w_addr_q == acc__raddr_next;
+  assign \$69  = \$signal$79  & \$68 ;
+  assign \$70  = ~ keep_acc;
+  assign \$71  = ctl__start & \$70 ;
+  assign \$72  = ~ \$71 ;
+  assign \$73  = \$69  & \$72 ;
+  assign \$74  = \$signal$82  | \$signal$84 ;
+  assign \$75  = w_addr_q == acc__raddr;
+  assign \$76  = \$signal$79  & \$75 ;
+  assign \$77  = \$74  | \$76 ;
+  assign \$78  = valid >> wo_vaddr;
+  assign \$79  = w_addr_q == wo_r__addr;
+  assign \$80  = w_set_q & \$79 ;
+  assign \$81  = ~ keep_acc;
+  assign \$82  = ctl__start & \$81 ;
+  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$84  = valid | \$83 ;
+  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
+  assign \$86  = ra + 1'h1;
+  assign \$87  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$86 ;
+    wb_active <= \$88 ;
   always @(posedge clk)
-    wb_cnt <= \$87 ;
+    wb_cnt <= \$89 ;
   always @(posedge clk)
-    \$signal  <= \$88 ;
+    \$signal  <= \$90 ;
   always @(posedge clk)
-    last <= \$89 ;
+    last <= \$91 ;
   always @(posedge clk)
-    wb_pend_early <= \$90 ;
+    wb_pend_early <= \$92 ;
   always @(posedge clk)
-    \$like  <= \$91 ;
+    \$like  <= \$93 ;
   always @(posedge clk)
-    wb_pend_mid <= \$92 ;
+    wb_pend_mid <= \$94 ;
   always @(posedge clk)
-    waddr2 <= \$93 ;
+    waddr2 <= \$95 ;
   always @(posedge clk)
-    wb_pend <= \$94 ;
+    wb_pend <= \$96 ;
   always @(posedge clk)
-    wb_waddr <= \$95 ;
+    wb_waddr <= \$97 ;
   always @(posedge clk)
-    wo_r__addr <= \$96 ;
+    wo_r__addr <= \$98 ;
   always @(posedge clk)
-    wo_vaddr <= \$97 ;
+    wo_vaddr <= \$99 ;
   always @(posedge clk)
-    \$signal$63  <= \$98 ;
+    \$signal$63  <= \$100 ;
   always @(posedge clk)
-    w_addr_r <= \$99 ;
+    w_addr_r <= \$101 ;
   always @(posedge clk)
-    \$signal$13  <= \$100 ;
+    \$signal$13  <= \$102 ;
   always @(posedge clk)
-    h_wacc <= \$101 ;
+    h_wacc <= \$103 ;
   always @(posedge clk)
-    \$signal$69  <= \$102 ;
+    \$signal$69  <= \$104 ;
   always @(posedge clk)
-    acc_oh <= \$103 ;
+    acc_oh <= \$105 ;
   always @(posedge clk)
-    dst_d_we <= \$104 ;
+    dst_d_we <= \$106 ;
   always @(posedge clk)
-    dst_d_addr <= \$105 ;
+    dst_d_addr <= \$107 ;
   always @(posedge clk)
-    dst_d_data <= \$106 ;
+    dst_d_data <= \$108 ;
   always @(posedge clk)
-    dp_data <= \$107 ;
+    dst_fwd <= \$109 ;
   always @(posedge clk)
-    clear_q <= \$108 ;
+    dp_data <= \$110 ;
   always @(posedge clk)
-    set_q <= \$109 ;
+    clear_q <= \$111 ;
   always @(posedge clk)
-    \$signal$77  <= \$110 ;
+    set_q <= \$112 ;
   always @(posedge clk)
-    w_addr_q <= \$111 ;
+    \$signal$79  <= \$113 ;
   always @(posedge clk)
-    w_set_q <= \$112 ;
+    w_addr_q <= \$114 ;
   always @(posedge clk)
-    \$signal$80  <= \$113 ;
+    w_set_q <= \$115 ;
   always @(posedge clk)
-    \$signal$83  <= \$114 ;
+    \$signal$82  <= \$116 ;
   always @(posedge clk)
-    \$signal$26  <= \$115 ;
+    \$signal$84  <= \$117 ;
   always @(posedge clk)
-    wo_valid <= \$116 ;
+    \$signal$26  <= \$118 ;
   always @(posedge clk)
-    wo_set <= \$117 ;
+    wo_valid <= \$119 ;
   always @(posedge clk)
-    valid <= \$118 ;
+    wo_set <= \$120 ;
   always @(posedge clk)
-    h_out <= \$119 ;
+    valid <= \$121 ;
   always @(posedge clk)
-    ra <= \$120 ;
+    h_out <= \$122 ;
   always @(posedge clk)
-    src__data <= \$121 ;
+    ra <= \$123 ;
+  always @(posedge clk)
+    src__data <= \$124 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -7485,37 +7493,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$86  = wb_active;
+    \$88  = wb_active;
     if (\$30 ) begin
-      \$86  = 1'h1;
+      \$88  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$86  = 1'h0;
+        \$88  = 1'h0;
       end
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$87  = wb_cnt;
-    if (\$30 ) begin
-      \$87  = 7'h00;
-    end else if (wb_active) begin
-      \$87  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$87  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = \$signal ;
-    if (\$30 ) begin
-      \$88  = \$31 ;
-    end else if (wb_active) begin
-      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -7523,243 +7507,274 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = last;
+    \$89  = wb_cnt;
     if (\$30 ) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$35 ;
+      \$89  = \$32 [6:0];
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = \$36 ;
+    \$90  = \$signal ;
+    if (\$30 ) begin
+      \$90  = \$31 ;
+    end else if (wb_active) begin
+      \$90  = \$34 ;
+    end
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = wb_full[9:0];
+    \$91  = last;
+    if (\$30 ) begin
+      \$91  = 1'h0;
+    end else if (wb_active) begin
+      \$91  = \$35 ;
+    end
     if (rst) begin
-      \$91  = 10'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = wb_pend_early;
+    \$92  = \$36 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = \$like ;
+    \$93  = wb_full[9:0];
     if (rst) begin
       \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = wb_pend_mid;
+    \$94  = wb_pend_early;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = waddr2;
+    \$95  = \$like ;
     if (rst) begin
       \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = \$37 [5:0];
+    \$96  = wb_pend_mid;
     if (rst) begin
-      \$96  = 6'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = \$38 [5:0];
+    \$97  = waddr2;
     if (rst) begin
-      \$97  = 6'h00;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = \$39 ;
+    \$98  = \$37 [5:0];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$99  = \$40 ;
+    \$99  = \$38 [5:0];
     if (rst) begin
       \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$100  = h_we_dst;
+    \$100  = \$39 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$101  = h_wdata;
+    \$101  = \$40 ;
     if (rst) begin
-      \$101  = 16'h0000;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = \$41 [63:0];
+    \$102  = h_we_dst;
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = \$42 [63:0];
+    \$103  = h_wdata;
     if (rst) begin
-      \$103  = 64'h0000000000000000;
+      \$103  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$104  = \$44 ;
+    \$104  = \$41 [63:0];
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$105  = w_addr_r;
+    \$105  = \$42 [63:0];
     if (rst) begin
-      \$105  = 6'h00;
+      \$105  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$106  = acc__wdata;
+    \$106  = \$44 ;
     if (rst) begin
-      \$106  = 16'h0000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$107  = \$47 ;
+    \$107  = w_addr_r;
     if (rst) begin
-      \$107  = 16'h0000;
+      \$107  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$108  = \$49 ;
+    \$108  = acc__wdata;
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$109  = \$51 ;
+    \$109  = \$48 ;
     if (rst) begin
-      \$109  = 64'h0000000000000000;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$110  = \$55 ;
+    \$110  = \$49 ;
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$111  = w_addr_r;
+    \$111  = \$51 ;
     if (rst) begin
-      \$111  = 6'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$112  = \$60 ;
+    \$112  = \$53 ;
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$113  = \$65 ;
+    \$113  = \$57 ;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$114  = \$71 ;
+    \$114  = w_addr_r;
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$115  = \$75 ;
+    \$115  = \$62 ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$116  = \$76 ;
+    \$116  = \$67 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$117  = \$78 ;
+    \$117  = \$73 ;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$118  = \$83 ;
+    \$118  = \$77 ;
     if (rst) begin
-      \$118  = 64'h0000000000000000;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$119  = out;
+    \$119  = \$78 ;
     if (rst) begin
-      \$119  = 16'h0000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$120  = ra;
-    if (ctl__arm) begin
-      \$120  = 10'h000;
-    end else if (src__rd_en) begin
-      \$120  = \$84 [9:0];
-    end
+    \$120  = \$80 ;
     if (rst) begin
-      \$120  = 10'h000;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$121  = \$85 ;
     if (rst) begin
-      \$121  = 16'h0000;
+      \$121  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$122  = out;
+    if (rst) begin
+      \$122  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$123  = ra;
+    if (ctl__arm) begin
+      \$123  = 10'h000;
+    end else if (src__rd_en) begin
+      \$123  = \$86 [9:0];
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$124  = \$87 ;
+    if (rst) begin
+      \$124  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
@@ -7768,7 +7783,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
-  assign \$60  = \$59 ;
+  assign \$62  = \$61 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -12240,29 +12255,32 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   reg \$100 ;
-  reg [15:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [63:0] \$103 ;
-  reg \$104 ;
-  reg [5:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg \$108 ;
-  reg [63:0] \$109 ;
+  reg [5:0] \$101 ;
+  reg \$102 ;
+  reg [15:0] \$103 ;
+  reg [63:0] \$104 ;
+  reg [63:0] \$105 ;
+  reg \$106 ;
+  reg [5:0] \$107 ;
+  reg [15:0] \$108 ;
+  reg \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [5:0] \$111 ;
-  reg \$112 ;
+  reg [15:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
   reg \$113 ;
-  reg \$114 ;
+  reg [5:0] \$114 ;
   reg \$115 ;
   reg \$116 ;
   reg \$117 ;
-  reg [63:0] \$118 ;
-  reg [15:0] \$119 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg [9:0] \$120 ;
-  reg [15:0] \$121 ;
+  reg \$120 ;
+  reg [63:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [15:0] \$124 ;
   wire \$13 ;
   wire \$14 ;
   wire [15:0] \$15 ;
@@ -12300,14 +12318,14 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [15:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire [63:0] \$50 ;
-  wire [63:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire [63:0] \$52 ;
+  wire [63:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -12338,25 +12356,25 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [63:0] \$81 ;
-  wire [63:0] \$82 ;
+  wire \$81 ;
+  wire \$82 ;
   wire [63:0] \$83 ;
-  wire [10:0] \$84 ;
-  wire [15:0] \$85 ;
-  reg \$86 ;
-  reg [6:0] \$87 ;
+  wire [63:0] \$84 ;
+  wire [63:0] \$85 ;
+  wire [10:0] \$86 ;
+  wire [15:0] \$87 ;
   reg \$88 ;
-  reg \$89 ;
+  reg [6:0] \$89 ;
   wire \$9 ;
   reg \$90 ;
-  reg [9:0] \$91 ;
+  reg \$91 ;
   reg \$92 ;
   reg [9:0] \$93 ;
   reg \$94 ;
   reg [9:0] \$95 ;
-  reg [5:0] \$96 ;
-  reg [5:0] \$97 ;
-  reg \$98 ;
+  reg \$96 ;
+  reg [9:0] \$97 ;
+  reg [5:0] \$98 ;
   reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
@@ -12364,13 +12382,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$signal$26  = 1'h0;
   reg \$signal$63  = 1'h0;
   reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$77  = 1'h0;
-  reg \$signal$80  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$79  = 1'h0;
+  reg \$signal$82  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$72 ;
+  wire [15:0] \$signature__data$74 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -12399,6 +12417,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [5:0] dst_d_addr = 6'h00;
   reg [15:0] dst_d_data = 16'h0000;
   reg dst_d_we = 1'h0;
+  reg dst_fwd = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -12487,7 +12506,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$72  = dst[acc__raddr];
+  assign \$signature__data$74  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -12551,118 +12570,122 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$42  = 1'h1 << acc__waddr_next;
   assign \$43  = ~ \$signal$13 ;
   assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = dst_d_addr == acc__raddr;
-  assign \$46  = dst_d_we & \$45 ;
-  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
-  assign \$52  = ~ keep_acc;
-  assign \$53  = ctl__start & \$52 ;
-  assign \$54  = ~ \$53 ;
-  assign \$55  = \$signal$63  & \$54 ;
-  assign \$56  = ~ keep_acc;
-  assign \$57  = ctl__start & \$56 ;
-  assign \$58  = ~ \$57 ;
-  assign \$59  = \$signal$63  & \$58 ;
-  assign \$61  = valid >> acc__raddr_next;
-  assign \$62  = ~ keep_acc;
-  assign \$63  = ctl__start & \$62 ;
-  assign \$64  = ~ \$63 ;
-  assign \$65  = \$61  & \$64 ;
-  assign \$66  = w_addr_q == acc__raddr_next;
-  assign \$67  = \$signal$77  & \$66 ;
-  assign \$68  = ~ keep_acc;
-  assign \$69  = ctl__start & \$68 ;
-  assign \$70  = ~ \$69 ;
-  assign \$71  = \$67  & \$70 ;
-  assign \$72  = \$signal$80  | \$signal$83 ;
-  assign \$73  = w_addr_q == acc__raddr;
-  assign \$74  = \$signal$77  & \$73 ;
-  assign \$75  = \$72  | \$74 ;
-  assign \$76  = valid >> wo_vaddr;
-  assign \$77  = w_addr_q == wo_r__addr;
-  assign \$78  = w_set_q & \$77 ;
-  assign \$79  = ~ keep_acc;
-  assign \$80  = ctl__start & \$79 ;
-  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$82  = valid | \$81 ;
-  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
-  assign \$84  = ra + 1'h1;
-  assign \$85  = src_sel ? \r_data$56  : r_data;
+  assign \$45  = ~ \$signal$13 ;
+  assign \$46  = \$signal$63  & \$45 ;
+  assign \$47  = w_addr_r == acc__raddr_next;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
+  assign \$50  = ~ keep_acc;
+  assign \$51  = ctl__start & \$50 ;
+  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
+  assign \$54  = ~ keep_acc;
+  assign \$55  = ctl__start & \$54 ;
+  assign \$56  = ~ \$55 ;
+  assign \$57  = \$signal$63  & \$56 ;
+  assign \$58  = ~ keep_acc;
+  assign \$59  = ctl__start & \$58 ;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$signal$63  & \$60 ;
+  assign \$63  = valid >> acc__raddr_next;
+  assign \$64  = ~ keep_acc;
+  assign \$65  = ctl__start & \$64 ;
+  assign \$66  = ~ \$65 ;
+  assign \$67  = \$63  & \$66 ;
+  assign \$68  = w_addr_q == acc__raddr_next;
+  assign \$69  = \$signal$79  & \$68 ;
+  assign \$70  = ~ keep_acc;
+  assign \$71  = ctl__start & \$70 ;
+  assign \$72  = ~ \$71 ;
+  assign \$73  = \$69  & \$72 ;
+  assign \$74  = \$signal$82  | \$signal$84 ;
+  assign \$75  = w_addr_q == acc__raddr;
+  assign \$76  = \$signal$79  & \$75 ;
+  assign \$77  = \$74  | \$76 ;
+  assign \$78  = valid >> wo_vaddr;
+  assign \$79  = w_addr_q == wo_r__addr;
+  assign \$80  = w_set_q & \$79 ;
+  assign \$81  = ~ keep_acc;
+  assign \$82  = ctl__start & \$81 ;
+  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$84  = valid | \$83 ;
+  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
+  assign \$86  = ra + 1'h1;
+  assign \$87  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$86 ;
+    wb_active <= \$88 ;
   always @(posedge clk)
-    wb_cnt <= \$87 ;
+    wb_cnt <= \$89 ;
   always @(posedge clk)
-    \$signal  <= \$88 ;
+    \$signal  <= \$90 ;
   always @(posedge clk)
-    last <= \$89 ;
+    last <= \$91 ;
   always @(posedge clk)
-    wb_pend_early <= \$90 ;
+    wb_pend_early <= \$92 ;
   always @(posedge clk)
-    \$like  <= \$91 ;
+    \$like  <= \$93 ;
   always @(posedge clk)
-    wb_pend_mid <= \$92 ;
+    wb_pend_mid <= \$94 ;
   always @(posedge clk)
-    waddr2 <= \$93 ;
+    waddr2 <= \$95 ;
   always @(posedge clk)
-    wb_pend <= \$94 ;
+    wb_pend <= \$96 ;
   always @(posedge clk)
-    wb_waddr <= \$95 ;
+    wb_waddr <= \$97 ;
   always @(posedge clk)
-    wo_r__addr <= \$96 ;
+    wo_r__addr <= \$98 ;
   always @(posedge clk)
-    wo_vaddr <= \$97 ;
+    wo_vaddr <= \$99 ;
   always @(posedge clk)
-    \$signal$63  <= \$98 ;
+    \$signal$63  <= \$100 ;
   always @(posedge clk)
-    w_addr_r <= \$99 ;
+    w_addr_r <= \$101 ;
   always @(posedge clk)
-    \$signal$13  <= \$100 ;
+    \$signal$13  <= \$102 ;
   always @(posedge clk)
-    h_wacc <= \$101 ;
+    h_wacc <= \$103 ;
   always @(posedge clk)
-    \$signal$69  <= \$102 ;
+    \$signal$69  <= \$104 ;
   always @(posedge clk)
-    acc_oh <= \$103 ;
+    acc_oh <= \$105 ;
   always @(posedge clk)
-    dst_d_we <= \$104 ;
+    dst_d_we <= \$106 ;
   always @(posedge clk)
-    dst_d_addr <= \$105 ;
+    dst_d_addr <= \$107 ;
   always @(posedge clk)
-    dst_d_data <= \$106 ;
+    dst_d_data <= \$108 ;
   always @(posedge clk)
-    dp_data <= \$107 ;
+    dst_fwd <= \$109 ;
   always @(posedge clk)
-    clear_q <= \$108 ;
+    dp_data <= \$110 ;
   always @(posedge clk)
-    set_q <= \$109 ;
+    clear_q <= \$111 ;
   always @(posedge clk)
-    \$signal$77  <= \$110 ;
+    set_q <= \$112 ;
   always @(posedge clk)
-    w_addr_q <= \$111 ;
+    \$signal$79  <= \$113 ;
   always @(posedge clk)
-    w_set_q <= \$112 ;
+    w_addr_q <= \$114 ;
   always @(posedge clk)
-    \$signal$80  <= \$113 ;
+    w_set_q <= \$115 ;
   always @(posedge clk)
-    \$signal$83  <= \$114 ;
+    \$signal$82  <= \$116 ;
   always @(posedge clk)
-    \$signal$26  <= \$115 ;
+    \$signal$84  <= \$117 ;
   always @(posedge clk)
-    wo_valid <= \$116 ;
+    \$signal$26  <= \$118 ;
   always @(posedge clk)
-    wo_set <= \$117 ;
+    wo_valid <= \$119 ;
   always @(posedge clk)
-    valid <= \$118 ;
+    wo_set <= \$120 ;
   always @(posedge clk)
-    h_out <= \$119 ;
+    valid <= \$121 ;
   always @(posedge clk)
-    ra <= \$120 ;
+    h_out <= \$122 ;
   always @(posedge clk)
-    src__data <= \$121 ;
+    ra <= \$123 ;
+  always @(posedge clk)
+    src__data <= \$124 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -12685,37 +12708,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$86  = wb_active;
+    \$88  = wb_active;
     if (\$30 ) begin
-      \$86  = 1'h1;
+      \$88  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$86  = 1'h0;
+        \$88  = 1'h0;
       end
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$87  = wb_cnt;
-    if (\$30 ) begin
-      \$87  = 7'h00;
-    end else if (wb_active) begin
-      \$87  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$87  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = \$signal ;
-    if (\$30 ) begin
-      \$88  = \$31 ;
-    end else if (wb_active) begin
-      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -12723,243 +12722,274 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = last;
+    \$89  = wb_cnt;
     if (\$30 ) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$35 ;
+      \$89  = \$32 [6:0];
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = \$36 ;
+    \$90  = \$signal ;
+    if (\$30 ) begin
+      \$90  = \$31 ;
+    end else if (wb_active) begin
+      \$90  = \$34 ;
+    end
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = wb_full[9:0];
+    \$91  = last;
+    if (\$30 ) begin
+      \$91  = 1'h0;
+    end else if (wb_active) begin
+      \$91  = \$35 ;
+    end
     if (rst) begin
-      \$91  = 10'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = wb_pend_early;
+    \$92  = \$36 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$93  = \$like ;
+    \$93  = wb_full[9:0];
     if (rst) begin
       \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$94  = wb_pend_mid;
+    \$94  = wb_pend_early;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$95  = waddr2;
+    \$95  = \$like ;
     if (rst) begin
       \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$96  = \$37 [5:0];
+    \$96  = wb_pend_mid;
     if (rst) begin
-      \$96  = 6'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$97  = \$38 [5:0];
+    \$97  = waddr2;
     if (rst) begin
-      \$97  = 6'h00;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$98  = \$39 ;
+    \$98  = \$37 [5:0];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$99  = \$40 ;
+    \$99  = \$38 [5:0];
     if (rst) begin
       \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$100  = h_we_dst;
+    \$100  = \$39 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$101  = h_wdata;
+    \$101  = \$40 ;
     if (rst) begin
-      \$101  = 16'h0000;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$102  = \$41 [63:0];
+    \$102  = h_we_dst;
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$103  = \$42 [63:0];
+    \$103  = h_wdata;
     if (rst) begin
-      \$103  = 64'h0000000000000000;
+      \$103  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$104  = \$44 ;
+    \$104  = \$41 [63:0];
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$105  = w_addr_r;
+    \$105  = \$42 [63:0];
     if (rst) begin
-      \$105  = 6'h00;
+      \$105  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$106  = acc__wdata;
+    \$106  = \$44 ;
     if (rst) begin
-      \$106  = 16'h0000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$107  = \$47 ;
+    \$107  = w_addr_r;
     if (rst) begin
-      \$107  = 16'h0000;
+      \$107  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$108  = \$49 ;
+    \$108  = acc__wdata;
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$109  = \$51 ;
+    \$109  = \$48 ;
     if (rst) begin
-      \$109  = 64'h0000000000000000;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$110  = \$55 ;
+    \$110  = \$49 ;
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$111  = w_addr_r;
+    \$111  = \$51 ;
     if (rst) begin
-      \$111  = 6'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = \$60 ;
+    \$112  = \$53 ;
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = \$65 ;
+    \$113  = \$57 ;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$114  = \$71 ;
+    \$114  = w_addr_r;
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$115  = \$75 ;
+    \$115  = \$62 ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$116  = \$76 ;
+    \$116  = \$67 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$117  = \$78 ;
+    \$117  = \$73 ;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$118  = \$83 ;
+    \$118  = \$77 ;
     if (rst) begin
-      \$118  = 64'h0000000000000000;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$119  = out;
+    \$119  = \$78 ;
     if (rst) begin
-      \$119  = 16'h0000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$120  = ra;
-    if (ctl__arm) begin
-      \$120  = 10'h000;
-    end else if (src__rd_en) begin
-      \$120  = \$84 [9:0];
-    end
+    \$120  = \$80 ;
     if (rst) begin
-      \$120  = 10'h000;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
     \$121  = \$85 ;
     if (rst) begin
-      \$121  = 16'h0000;
+      \$121  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$122  = out;
+    if (rst) begin
+      \$122  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$123  = ra;
+    if (ctl__arm) begin
+      \$123  = 10'h000;
+    end else if (src__rd_en) begin
+      \$123  = \$86 [9:0];
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$124  = \$87 ;
+    if (rst) begin
+      \$124  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
@@ -12968,7 +12998,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
-  assign \$60  = \$59 ;
+  assign \$62  = \$61 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -17440,29 +17470,32 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   reg \$100 ;
-  reg [15:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [63:0] \$103 ;
-  reg \$104 ;
-  reg [5:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg \$108 ;
-  reg [63:0] \$109 ;
+  reg [5:0] \$101 ;
+  reg \$102 ;
+  reg [15:0] \$103 ;
+  reg [63:0] \$104 ;
+  reg [63:0] \$105 ;
+  reg \$106 ;
+  reg [5:0] \$107 ;
+  reg [15:0] \$108 ;
+  reg \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [5:0] \$111 ;
-  reg \$112 ;
+  reg [15:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
   reg \$113 ;
-  reg \$114 ;
+  reg [5:0] \$114 ;
   reg \$115 ;
   reg \$116 ;
   reg \$117 ;
-  reg [63:0] \$118 ;
-  reg [15:0] \$119 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg [9:0] \$120 ;
-  reg [15:0] \$121 ;
+  reg \$120 ;
+  reg [63:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [15:0] \$124 ;
   wire \$13 ;
   wire \$14 ;
   wire [15:0] \$15 ;
@@ -17500,14 +17533,14 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [15:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire [63:0] \$50 ;
-  wire [63:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire [63:0] \$52 ;
+  wire [63:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -17538,25 +17571,25 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [63:0] \$81 ;
-  wire [63:0] \$82 ;
+  wire \$81 ;
+  wire \$82 ;
   wire [63:0] \$83 ;
-  wire [10:0] \$84 ;
-  wire [15:0] \$85 ;
-  reg \$86 ;
-  reg [6:0] \$87 ;
+  wire [63:0] \$84 ;
+  wire [63:0] \$85 ;
+  wire [10:0] \$86 ;
+  wire [15:0] \$87 ;
   reg \$88 ;
-  reg \$89 ;
+  reg [6:0] \$89 ;
   wire \$9 ;
   reg \$90 ;
-  reg [9:0] \$91 ;
+  reg \$91 ;
   reg \$92 ;
   reg [9:0] \$93 ;
   reg \$94 ;
   reg [9:0] \$95 ;
-  reg [5:0] \$96 ;
-  reg [5:0] \$97 ;
-  reg \$98 ;
+  reg \$96 ;
+  reg [9:0] \$97 ;
+  reg [5:0] \$98 ;
   reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
@@ -17564,13 +17597,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$signal$26  = 1'h0;
   reg \$signal$63  = 1'h0;
   reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$77  = 1'h0;
-  reg \$signal$80  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$79  = 1'h0;
+  reg \$signal$82  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$72 ;
+  wire [15:0] \$signature__data$74 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -17599,6 +17632,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [5:0] dst_d_addr = 6'h00;
   reg [15:0] dst_d_data = 16'h0000;
   reg dst_d_we = 1'h0;
+  reg dst_fwd = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -17687,7 +17721,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$72  = dst[acc__raddr];
+  assign \$signature__data$74  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -17751,118 +17785,122 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$42  = 1'h1 << acc__waddr_next;
   assign \$43  = ~ \$signal$13 ;
   assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = dst_d_addr == acc__raddr;
-  assign \$46  = dst_d_we & \$45 ;
-  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
-  assign \$52  = ~ keep_acc;
-  assign \$53  = ctl__start & \$52 ;
-  assign \$54  = ~ \$53 ;
-  assign \$55  = \$signal$63  & \$54 ;
-  assign \$56  = ~ keep_acc;
-  assign \$57  = ctl__start & \$56 ;
-  assign \$58  = ~ \$57 ;
-  assign \$59  = \$signal$63  & \$58 ;
-  assign \$61  = valid >> acc__raddr_next;
-  assign \$62  = ~ keep_acc;
-  assign \$63  = ctl__start & \$62 ;
-  assign \$64  = ~ \$63 ;
-  assign \$65  = \$61  & \$64 ;
-  assign \$66  = w_addr_q == acc__raddr_next;
-  assign \$67  = \$signal$77  & \$66 ;
-  assign \$68  = ~ keep_acc;
-  assign \$69  = ctl__start & \$68 ;
-  assign \$70  = ~ \$69 ;
-  assign \$71  = \$67  & \$70 ;
-  assign \$72  = \$signal$80  | \$signal$83 ;
-  assign \$73  = w_addr_q == acc__raddr;
-  assign \$74  = \$signal$77  & \$73 ;
-  assign \$75  = \$72  | \$74 ;
-  assign \$76  = valid >> wo_vaddr;
-  assign \$77  = w_addr_q == wo_r__addr;
-  assign \$78  = w_set_q & \$77 ;
-  assign \$79  = ~ keep_acc;
-  assign \$80  = ctl__start & \$79 ;
-  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$82  = valid | \$81 ;
-  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
-  assign \$84  = ra + 1'h1;
-  assign \$85  = src_sel ? \r_data$56  : r_data;
+  assign \$45  = ~ \$signal$13 ;
+  assign \$46  = \$signal$63  & \$45 ;
+  assign \$47  = w_addr_r == acc__raddr_next;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
+  assign \$50  = ~ keep_acc;
+  assign \$51  = ctl__start & \$50 ;
+  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
+  assign \$54  = ~ keep_acc;
+  assign \$55  = ctl__start & \$54 ;
+  assign \$56  = ~ \$55 ;
+  assign \$57  = \$signal$63  & \$56 ;
+  assign \$58  = ~ keep_acc;
+  assign \$59  = ctl__start & \$58 ;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$signal$63  & \$60 ;
+  assign \$63  = valid >> acc__raddr_next;
+  assign \$64  = ~ keep_acc;
+  assign \$65  = ctl__start & \$64 ;
+  assign \$66  = ~ \$65 ;
+  assign \$67  = \$63  & \$66 ;
+  assign \$68  = w_addr_q == acc__raddr_next;
+  assign \$69  = \$signal$79  & \$68 ;
+  assign \$70  = ~ keep_acc;
+  assign \$71  = ctl__start & \$70 ;
+  assign \$72  = ~ \$71 ;
+  assign \$73  = \$69  & \$72 ;
+  assign \$74  = \$signal$82  | \$signal$84 ;
+  assign \$75  = w_addr_q == acc__raddr;
+  assign \$76  = \$signal$79  & \$75 ;
+  assign \$77  = \$74  | \$76 ;
+  assign \$78  = valid >> wo_vaddr;
+  assign \$79  = w_addr_q == wo_r__addr;
+  assign \$80  = w_set_q & \$79 ;
+  assign \$81  = ~ keep_acc;
+  assign \$82  = ctl__start & \$81 ;
+  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$84  = valid | \$83 ;
+  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
+  assign \$86  = ra + 1'h1;
+  assign \$87  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$86 ;
+    wb_active <= \$88 ;
   always @(posedge clk)
-    wb_cnt <= \$87 ;
+    wb_cnt <= \$89 ;
   always @(posedge clk)
-    \$signal  <= \$88 ;
+    \$signal  <= \$90 ;
   always @(posedge clk)
-    last <= \$89 ;
+    last <= \$91 ;
   always @(posedge clk)
-    wb_pend_early <= \$90 ;
+    wb_pend_early <= \$92 ;
   always @(posedge clk)
-    \$like  <= \$91 ;
+    \$like  <= \$93 ;
   always @(posedge clk)
-    wb_pend_mid <= \$92 ;
+    wb_pend_mid <= \$94 ;
   always @(posedge clk)
-    waddr2 <= \$93 ;
+    waddr2 <= \$95 ;
   always @(posedge clk)
-    wb_pend <= \$94 ;
+    wb_pend <= \$96 ;
   always @(posedge clk)
-    wb_waddr <= \$95 ;
+    wb_waddr <= \$97 ;
   always @(posedge clk)
-    wo_r__addr <= \$96 ;
+    wo_r__addr <= \$98 ;
   always @(posedge clk)
-    wo_vaddr <= \$97 ;
+    wo_vaddr <= \$99 ;
   always @(posedge clk)
-    \$signal$63  <= \$98 ;
+    \$signal$63  <= \$100 ;
   always @(posedge clk)
-    w_addr_r <= \$99 ;
+    w_addr_r <= \$101 ;
   always @(posedge clk)
-    \$signal$13  <= \$100 ;
+    \$signal$13  <= \$102 ;
   always @(posedge clk)
-    h_wacc <= \$101 ;
+    h_wacc <= \$103 ;
   always @(posedge clk)
-    \$signal$69  <= \$102 ;
+    \$signal$69  <= \$104 ;
   always @(posedge clk)
-    acc_oh <= \$103 ;
+    acc_oh <= \$105 ;
   always @(posedge clk)
-    dst_d_we <= \$104 ;
+    dst_d_we <= \$106 ;
   always @(posedge clk)
-    dst_d_addr <= \$105 ;
+    dst_d_addr <= \$107 ;
   always @(posedge clk)
-    dst_d_data <= \$106 ;
+    dst_d_data <= \$108 ;
   always @(posedge clk)
-    dp_data <= \$107 ;
+    dst_fwd <= \$109 ;
   always @(posedge clk)
-    clear_q <= \$108 ;
+    dp_data <= \$110 ;
   always @(posedge clk)
-    set_q <= \$109 ;
+    clear_q <= \$111 ;
   always @(posedge clk)
-    \$signal$77  <= \$110 ;
+    set_q <= \$112 ;
   always @(posedge clk)
-    w_addr_q <= \$111 ;
+    \$signal$79  <= \$113 ;
   always @(posedge clk)
-    w_set_q <= \$112 ;
+    w_addr_q <= \$114 ;
   always @(posedge clk)
-    \$signal$80  <= \$113 ;
+    w_set_q <= \$115 ;
   always @(posedge clk)
-    \$signal$83  <= \$114 ;
+    \$signal$82  <= \$116 ;
   always @(posedge clk)
-    \$signal$26  <= \$115 ;
+    \$signal$84  <= \$117 ;
   always @(posedge clk)
-    wo_valid <= \$116 ;
+    \$signal$26  <= \$118 ;
   always @(posedge clk)
-    wo_set <= \$117 ;
+    wo_valid <= \$119 ;
   always @(posedge clk)
-    valid <= \$118 ;
+    wo_set <= \$120 ;
   always @(posedge clk)
-    h_out <= \$119 ;
+    valid <= \$121 ;
   always @(posedge clk)
-    ra <= \$120 ;
+    h_out <= \$122 ;
   always @(posedge clk)
-    src__data <= \$121 ;
+    ra <= \$123 ;
+  always @(posedge clk)
+    src__data <= \$124 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -17885,37 +17923,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$86  = wb_active;
+    \$88  = wb_active;
     if (\$30 ) begin
-      \$86  = 1'h1;
+      \$88  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$86  = 1'h0;
+        \$88  = 1'h0;
       end
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$87  = wb_cnt;
-    if (\$30 ) begin
-      \$87  = 7'h00;
-    end else if (wb_active) begin
-      \$87  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$87  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = \$signal ;
-    if (\$30 ) begin
-      \$88  = \$31 ;
-    end else if (wb_active) begin
-      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -17923,243 +17937,274 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = last;
+    \$89  = wb_cnt;
     if (\$30 ) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$35 ;
+      \$89  = \$32 [6:0];
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = \$36 ;
+    \$90  = \$signal ;
+    if (\$30 ) begin
+      \$90  = \$31 ;
+    end else if (wb_active) begin
+      \$90  = \$34 ;
+    end
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = wb_full[9:0];
+    \$91  = last;
+    if (\$30 ) begin
+      \$91  = 1'h0;
+    end else if (wb_active) begin
+      \$91  = \$35 ;
+    end
     if (rst) begin
-      \$91  = 10'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = wb_pend_early;
+    \$92  = \$36 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$93  = \$like ;
+    \$93  = wb_full[9:0];
     if (rst) begin
       \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$94  = wb_pend_mid;
+    \$94  = wb_pend_early;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$95  = waddr2;
+    \$95  = \$like ;
     if (rst) begin
       \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$96  = \$37 [5:0];
+    \$96  = wb_pend_mid;
     if (rst) begin
-      \$96  = 6'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$97  = \$38 [5:0];
+    \$97  = waddr2;
     if (rst) begin
-      \$97  = 6'h00;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$98  = \$39 ;
+    \$98  = \$37 [5:0];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$99  = \$40 ;
+    \$99  = \$38 [5:0];
     if (rst) begin
       \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$100  = h_we_dst;
+    \$100  = \$39 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$101  = h_wdata;
+    \$101  = \$40 ;
     if (rst) begin
-      \$101  = 16'h0000;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$102  = \$41 [63:0];
+    \$102  = h_we_dst;
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$103  = \$42 [63:0];
+    \$103  = h_wdata;
     if (rst) begin
-      \$103  = 64'h0000000000000000;
+      \$103  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$104  = \$44 ;
+    \$104  = \$41 [63:0];
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$105  = w_addr_r;
+    \$105  = \$42 [63:0];
     if (rst) begin
-      \$105  = 6'h00;
+      \$105  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$106  = acc__wdata;
+    \$106  = \$44 ;
     if (rst) begin
-      \$106  = 16'h0000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$107  = \$47 ;
+    \$107  = w_addr_r;
     if (rst) begin
-      \$107  = 16'h0000;
+      \$107  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$108  = \$49 ;
+    \$108  = acc__wdata;
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$109  = \$51 ;
+    \$109  = \$48 ;
     if (rst) begin
-      \$109  = 64'h0000000000000000;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$110  = \$55 ;
+    \$110  = \$49 ;
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$111  = w_addr_r;
+    \$111  = \$51 ;
     if (rst) begin
-      \$111  = 6'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$112  = \$60 ;
+    \$112  = \$53 ;
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$113  = \$65 ;
+    \$113  = \$57 ;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$114  = \$71 ;
+    \$114  = w_addr_r;
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$115  = \$75 ;
+    \$115  = \$62 ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$116  = \$76 ;
+    \$116  = \$67 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$117  = \$78 ;
+    \$117  = \$73 ;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$118  = \$83 ;
+    \$118  = \$77 ;
     if (rst) begin
-      \$118  = 64'h0000000000000000;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$119  = out;
+    \$119  = \$78 ;
     if (rst) begin
-      \$119  = 16'h0000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$120  = ra;
-    if (ctl__arm) begin
-      \$120  = 10'h000;
-    end else if (src__rd_en) begin
-      \$120  = \$84 [9:0];
-    end
+    \$120  = \$80 ;
     if (rst) begin
-      \$120  = 10'h000;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
     \$121  = \$85 ;
     if (rst) begin
-      \$121  = 16'h0000;
+      \$121  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$122  = out;
+    if (rst) begin
+      \$122  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$123  = ra;
+    if (ctl__arm) begin
+      \$123  = 10'h000;
+    end else if (src__rd_en) begin
+      \$123  = \$86 [9:0];
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$124  = \$87 ;
+    if (rst) begin
+      \$124  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
@@ -18168,7 +18213,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
-  assign \$60  = \$59 ;
+  assign \$62  = \$61 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -22640,29 +22685,32 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$1 ;
   wire \$10 ;
   reg \$100 ;
-  reg [15:0] \$101 ;
-  reg [63:0] \$102 ;
-  reg [63:0] \$103 ;
-  reg \$104 ;
-  reg [5:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg \$108 ;
-  reg [63:0] \$109 ;
+  reg [5:0] \$101 ;
+  reg \$102 ;
+  reg [15:0] \$103 ;
+  reg [63:0] \$104 ;
+  reg [63:0] \$105 ;
+  reg \$106 ;
+  reg [5:0] \$107 ;
+  reg [15:0] \$108 ;
+  reg \$109 ;
   wire \$11 ;
-  reg \$110 ;
-  reg [5:0] \$111 ;
-  reg \$112 ;
+  reg [15:0] \$110 ;
+  reg \$111 ;
+  reg [63:0] \$112 ;
   reg \$113 ;
-  reg \$114 ;
+  reg [5:0] \$114 ;
   reg \$115 ;
   reg \$116 ;
   reg \$117 ;
-  reg [63:0] \$118 ;
-  reg [15:0] \$119 ;
+  reg \$118 ;
+  reg \$119 ;
   wire \$12 ;
-  reg [9:0] \$120 ;
-  reg [15:0] \$121 ;
+  reg \$120 ;
+  reg [63:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg [9:0] \$123 ;
+  reg [15:0] \$124 ;
   wire \$13 ;
   wire \$14 ;
   wire [15:0] \$15 ;
@@ -22700,14 +22748,14 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [15:0] \$47 ;
+  wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [15:0] \$49 ;
   wire \$5 ;
-  wire [63:0] \$50 ;
-  wire [63:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire [63:0] \$52 ;
+  wire [63:0] \$53 ;
   wire \$54 ;
   wire \$55 ;
   wire \$56 ;
@@ -22738,25 +22786,25 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [63:0] \$81 ;
-  wire [63:0] \$82 ;
+  wire \$81 ;
+  wire \$82 ;
   wire [63:0] \$83 ;
-  wire [10:0] \$84 ;
-  wire [15:0] \$85 ;
-  reg \$86 ;
-  reg [6:0] \$87 ;
+  wire [63:0] \$84 ;
+  wire [63:0] \$85 ;
+  wire [10:0] \$86 ;
+  wire [15:0] \$87 ;
   reg \$88 ;
-  reg \$89 ;
+  reg [6:0] \$89 ;
   wire \$9 ;
   reg \$90 ;
-  reg [9:0] \$91 ;
+  reg \$91 ;
   reg \$92 ;
   reg [9:0] \$93 ;
   reg \$94 ;
   reg [9:0] \$95 ;
-  reg [5:0] \$96 ;
-  reg [5:0] \$97 ;
-  reg \$98 ;
+  reg \$96 ;
+  reg [9:0] \$97 ;
+  reg [5:0] \$98 ;
   reg [5:0] \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
@@ -22764,13 +22812,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$signal$26  = 1'h0;
   reg \$signal$63  = 1'h0;
   reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$77  = 1'h0;
-  reg \$signal$80  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$79  = 1'h0;
+  reg \$signal$82  = 1'h0;
+  reg \$signal$84  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$72 ;
+  wire [15:0] \$signature__data$74 ;
   wire \$signature__en ;
   wire [15:0] acc;
   input [5:0] acc__raddr;
@@ -22799,6 +22847,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg [5:0] dst_d_addr = 6'h00;
   reg [15:0] dst_d_data = 16'h0000;
   reg dst_d_we = 1'h0;
+  reg dst_fwd = 1'h0;
   input [9:0] h_addr;
   wire [9:0] h_addr;
   input [9:0] h_dst_addr;
@@ -22887,7 +22936,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$72  = dst[acc__raddr];
+  assign \$signature__data$74  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -22951,118 +23000,122 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$42  = 1'h1 << acc__waddr_next;
   assign \$43  = ~ \$signal$13 ;
   assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = dst_d_addr == acc__raddr;
-  assign \$46  = dst_d_we & \$45 ;
-  assign \$47  = \$46  ? dst_d_data : \$signature__data$72 ;
-  assign \$48  = ~ keep_acc;
-  assign \$49  = ctl__start & \$48 ;
-  assign \$50  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$51  = \$signal$63  ? \$50  : 64'h0000000000000000;
-  assign \$52  = ~ keep_acc;
-  assign \$53  = ctl__start & \$52 ;
-  assign \$54  = ~ \$53 ;
-  assign \$55  = \$signal$63  & \$54 ;
-  assign \$56  = ~ keep_acc;
-  assign \$57  = ctl__start & \$56 ;
-  assign \$58  = ~ \$57 ;
-  assign \$59  = \$signal$63  & \$58 ;
-  assign \$61  = valid >> acc__raddr_next;
-  assign \$62  = ~ keep_acc;
-  assign \$63  = ctl__start & \$62 ;
-  assign \$64  = ~ \$63 ;
-  assign \$65  = \$61  & \$64 ;
-  assign \$66  = w_addr_q == acc__raddr_next;
-  assign \$67  = \$signal$77  & \$66 ;
-  assign \$68  = ~ keep_acc;
-  assign \$69  = ctl__start & \$68 ;
-  assign \$70  = ~ \$69 ;
-  assign \$71  = \$67  & \$70 ;
-  assign \$72  = \$signal$80  | \$signal$83 ;
-  assign \$73  = w_addr_q == acc__raddr;
-  assign \$74  = \$signal$77  & \$73 ;
-  assign \$75  = \$72  | \$74 ;
-  assign \$76  = valid >> wo_vaddr;
-  assign \$77  = w_addr_q == wo_r__addr;
-  assign \$78  = w_set_q & \$77 ;
-  assign \$79  = ~ keep_acc;
-  assign \$80  = ctl__start & \$79 ;
-  assign \$81  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$82  = valid | \$81 ;
-  assign \$83  = \$80  ? 64'h0000000000000000 : \$82 ;
-  assign \$84  = ra + 1'h1;
-  assign \$85  = src_sel ? \r_data$56  : r_data;
+  assign \$45  = ~ \$signal$13 ;
+  assign \$46  = \$signal$63  & \$45 ;
+  assign \$47  = w_addr_r == acc__raddr_next;
+  assign \$48  = \$46  & \$47 ;
+  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
+  assign \$50  = ~ keep_acc;
+  assign \$51  = ctl__start & \$50 ;
+  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
+  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
+  assign \$54  = ~ keep_acc;
+  assign \$55  = ctl__start & \$54 ;
+  assign \$56  = ~ \$55 ;
+  assign \$57  = \$signal$63  & \$56 ;
+  assign \$58  = ~ keep_acc;
+  assign \$59  = ctl__start & \$58 ;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$signal$63  & \$60 ;
+  assign \$63  = valid >> acc__raddr_next;
+  assign \$64  = ~ keep_acc;
+  assign \$65  = ctl__start & \$64 ;
+  assign \$66  = ~ \$65 ;
+  assign \$67  = \$63  & \$66 ;
+  assign \$68  = w_addr_q == acc__raddr_next;
+  assign \$69  = \$signal$79  & \$68 ;
+  assign \$70  = ~ keep_acc;
+  assign \$71  = ctl__start & \$70 ;
+  assign \$72  = ~ \$71 ;
+  assign \$73  = \$69  & \$72 ;
+  assign \$74  = \$signal$82  | \$signal$84 ;
+  assign \$75  = w_addr_q == acc__raddr;
+  assign \$76  = \$signal$79  & \$75 ;
+  assign \$77  = \$74  | \$76 ;
+  assign \$78  = valid >> wo_vaddr;
+  assign \$79  = w_addr_q == wo_r__addr;
+  assign \$80  = w_set_q & \$79 ;
+  assign \$81  = ~ keep_acc;
+  assign \$82  = ctl__start & \$81 ;
+  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$84  = valid | \$83 ;
+  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
+  assign \$86  = ra + 1'h1;
+  assign \$87  = src_sel ? \r_data$56  : r_data;
   always @(posedge clk)
-    wb_active <= \$86 ;
+    wb_active <= \$88 ;
   always @(posedge clk)
-    wb_cnt <= \$87 ;
+    wb_cnt <= \$89 ;
   always @(posedge clk)
-    \$signal  <= \$88 ;
+    \$signal  <= \$90 ;
   always @(posedge clk)
-    last <= \$89 ;
+    last <= \$91 ;
   always @(posedge clk)
-    wb_pend_early <= \$90 ;
+    wb_pend_early <= \$92 ;
   always @(posedge clk)
-    \$like  <= \$91 ;
+    \$like  <= \$93 ;
   always @(posedge clk)
-    wb_pend_mid <= \$92 ;
+    wb_pend_mid <= \$94 ;
   always @(posedge clk)
-    waddr2 <= \$93 ;
+    waddr2 <= \$95 ;
   always @(posedge clk)
-    wb_pend <= \$94 ;
+    wb_pend <= \$96 ;
   always @(posedge clk)
-    wb_waddr <= \$95 ;
+    wb_waddr <= \$97 ;
   always @(posedge clk)
-    wo_r__addr <= \$96 ;
+    wo_r__addr <= \$98 ;
   always @(posedge clk)
-    wo_vaddr <= \$97 ;
+    wo_vaddr <= \$99 ;
   always @(posedge clk)
-    \$signal$63  <= \$98 ;
+    \$signal$63  <= \$100 ;
   always @(posedge clk)
-    w_addr_r <= \$99 ;
+    w_addr_r <= \$101 ;
   always @(posedge clk)
-    \$signal$13  <= \$100 ;
+    \$signal$13  <= \$102 ;
   always @(posedge clk)
-    h_wacc <= \$101 ;
+    h_wacc <= \$103 ;
   always @(posedge clk)
-    \$signal$69  <= \$102 ;
+    \$signal$69  <= \$104 ;
   always @(posedge clk)
-    acc_oh <= \$103 ;
+    acc_oh <= \$105 ;
   always @(posedge clk)
-    dst_d_we <= \$104 ;
+    dst_d_we <= \$106 ;
   always @(posedge clk)
-    dst_d_addr <= \$105 ;
+    dst_d_addr <= \$107 ;
   always @(posedge clk)
-    dst_d_data <= \$106 ;
+    dst_d_data <= \$108 ;
   always @(posedge clk)
-    dp_data <= \$107 ;
+    dst_fwd <= \$109 ;
   always @(posedge clk)
-    clear_q <= \$108 ;
+    dp_data <= \$110 ;
   always @(posedge clk)
-    set_q <= \$109 ;
+    clear_q <= \$111 ;
   always @(posedge clk)
-    \$signal$77  <= \$110 ;
+    set_q <= \$112 ;
   always @(posedge clk)
-    w_addr_q <= \$111 ;
+    \$signal$79  <= \$113 ;
   always @(posedge clk)
-    w_set_q <= \$112 ;
+    w_addr_q <= \$114 ;
   always @(posedge clk)
-    \$signal$80  <= \$113 ;
+    w_set_q <= \$115 ;
   always @(posedge clk)
-    \$signal$83  <= \$114 ;
+    \$signal$82  <= \$116 ;
   always @(posedge clk)
-    \$signal$26  <= \$115 ;
+    \$signal$84  <= \$117 ;
   always @(posedge clk)
-    wo_valid <= \$116 ;
+    \$signal$26  <= \$118 ;
   always @(posedge clk)
-    wo_set <= \$117 ;
+    wo_valid <= \$119 ;
   always @(posedge clk)
-    valid <= \$118 ;
+    wo_set <= \$120 ;
   always @(posedge clk)
-    h_out <= \$119 ;
+    valid <= \$121 ;
   always @(posedge clk)
-    ra <= \$120 ;
+    h_out <= \$122 ;
   always @(posedge clk)
-    src__data <= \$121 ;
+    ra <= \$123 ;
+  always @(posedge clk)
+    src__data <= \$124 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -23085,37 +23138,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$86  = wb_active;
+    \$88  = wb_active;
     if (\$30 ) begin
-      \$86  = 1'h1;
+      \$88  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$86  = 1'h0;
+        \$88  = 1'h0;
       end
-    end
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$87  = wb_cnt;
-    if (\$30 ) begin
-      \$87  = 7'h00;
-    end else if (wb_active) begin
-      \$87  = \$32 [6:0];
-    end
-    if (rst) begin
-      \$87  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = \$signal ;
-    if (\$30 ) begin
-      \$88  = \$31 ;
-    end else if (wb_active) begin
-      \$88  = \$34 ;
     end
     if (rst) begin
       \$88  = 1'h0;
@@ -23123,243 +23152,274 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = last;
+    \$89  = wb_cnt;
     if (\$30 ) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$35 ;
+      \$89  = \$32 [6:0];
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$89  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = \$36 ;
+    \$90  = \$signal ;
+    if (\$30 ) begin
+      \$90  = \$31 ;
+    end else if (wb_active) begin
+      \$90  = \$34 ;
+    end
     if (rst) begin
       \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = wb_full[9:0];
+    \$91  = last;
+    if (\$30 ) begin
+      \$91  = 1'h0;
+    end else if (wb_active) begin
+      \$91  = \$35 ;
+    end
     if (rst) begin
-      \$91  = 10'h000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = wb_pend_early;
+    \$92  = \$36 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$93  = \$like ;
+    \$93  = wb_full[9:0];
     if (rst) begin
       \$93  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$94  = wb_pend_mid;
+    \$94  = wb_pend_early;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$95  = waddr2;
+    \$95  = \$like ;
     if (rst) begin
       \$95  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$96  = \$37 [5:0];
+    \$96  = wb_pend_mid;
     if (rst) begin
-      \$96  = 6'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$97  = \$38 [5:0];
+    \$97  = waddr2;
     if (rst) begin
-      \$97  = 6'h00;
+      \$97  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$98  = \$39 ;
+    \$98  = \$37 [5:0];
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$99  = \$40 ;
+    \$99  = \$38 [5:0];
     if (rst) begin
       \$99  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$100  = h_we_dst;
+    \$100  = \$39 ;
     if (rst) begin
       \$100  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$101  = h_wdata;
+    \$101  = \$40 ;
     if (rst) begin
-      \$101  = 16'h0000;
+      \$101  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$102  = \$41 [63:0];
+    \$102  = h_we_dst;
     if (rst) begin
-      \$102  = 64'h0000000000000000;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$103  = \$42 [63:0];
+    \$103  = h_wdata;
     if (rst) begin
-      \$103  = 64'h0000000000000000;
+      \$103  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$104  = \$44 ;
+    \$104  = \$41 [63:0];
     if (rst) begin
-      \$104  = 1'h0;
+      \$104  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$105  = w_addr_r;
+    \$105  = \$42 [63:0];
     if (rst) begin
-      \$105  = 6'h00;
+      \$105  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$106  = acc__wdata;
+    \$106  = \$44 ;
     if (rst) begin
-      \$106  = 16'h0000;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$107  = \$47 ;
+    \$107  = w_addr_r;
     if (rst) begin
-      \$107  = 16'h0000;
+      \$107  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$108  = \$49 ;
+    \$108  = acc__wdata;
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$109  = \$51 ;
+    \$109  = \$48 ;
     if (rst) begin
-      \$109  = 64'h0000000000000000;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$110  = \$55 ;
+    \$110  = \$49 ;
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$111  = w_addr_r;
+    \$111  = \$51 ;
     if (rst) begin
-      \$111  = 6'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$112  = \$60 ;
+    \$112  = \$53 ;
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$113  = \$65 ;
+    \$113  = \$57 ;
     if (rst) begin
       \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$114  = \$71 ;
+    \$114  = w_addr_r;
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$115  = \$75 ;
+    \$115  = \$62 ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$116  = \$76 ;
+    \$116  = \$67 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$117  = \$78 ;
+    \$117  = \$73 ;
     if (rst) begin
       \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$118  = \$83 ;
+    \$118  = \$77 ;
     if (rst) begin
-      \$118  = 64'h0000000000000000;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$119  = out;
+    \$119  = \$78 ;
     if (rst) begin
-      \$119  = 16'h0000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$120  = ra;
-    if (ctl__arm) begin
-      \$120  = 10'h000;
-    end else if (src__rd_en) begin
-      \$120  = \$84 [9:0];
-    end
+    \$120  = \$80 ;
     if (rst) begin
-      \$120  = 10'h000;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
     \$121  = \$85 ;
     if (rst) begin
-      \$121  = 16'h0000;
+      \$121  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$122  = out;
+    if (rst) begin
+      \$122  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$123  = ra;
+    if (ctl__arm) begin
+      \$123  = 10'h000;
+    end else if (src__rd_en) begin
+      \$123  = \$86 [9:0];
+    end
+    if (rst) begin
+      \$123  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$124  = \$87 ;
+    if (rst) begin
+      \$124  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
@@ -23368,7 +23428,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$23  = src_sel;
   assign \$25  = src_sel;
   assign \$27  = src_sel;
-  assign \$60  = \$59 ;
+  assign \$62  = \$61 ;
 endmodule
 
 (* generator = "Amaranth" *)

@@ -216,8 +216,13 @@ class ActRW(wiring.Component):
         if late_write:
             d_we, d_addr, d_data = Signal(name="dst_d_we"), Signal(hw.row_bits, name="dst_d_addr"), \
                 Signal(signed(c.acc_bits), name="dst_d_data")
+            # the forwarding's row compare is made a cycle early, from the rows of the next
+            # cycle (the late write's announced row; the read's raddr_next), so the read data
+            # pass one LUT between the LUT RAM and their register
+            fwd = Signal(name="dst_fwd")
             m.d.sync += [d_we.eq(w_en_r & ~h_we), d_addr.eq(w_addr_r), d_data.eq(self.acc.wdata),
-                         dp_data.eq(Mux(d_we & (d_addr == self.acc.raddr), d_data, dp_r.data))]
+                         fwd.eq(w_en_r & ~h_we & (w_addr_r == self.acc.raddr_next)),
+                         dp_data.eq(Mux(fwd, d_data, dp_r.data))]
             m.d.comb += [dst_w.en.eq(h_we | d_we), dst_w.addr.eq(Mux(h_we, w_addr_r, d_addr)),
                          dst_w.data.eq(Mux(h_we, h_wacc, d_data))]
         else:
