@@ -49,7 +49,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl, bit_slices, register_copies
+from .interfaces import SHIFT_BITS, AccPort, Entry, PassControl, bit_slices, original_attrs, register_copies
 from .params import SHIFT_COPIES, HWConfig
 
 __all__ = ["Arith", "round_shift_ref"]
@@ -133,9 +133,7 @@ class Arith(wiring.Component):
         m.d.comb += row.eq(Mux(s2_first, s2_z, row_next + s2_z))
         with m.If(s2_valid):
             m.d.sync += row_next.eq(row + 1)
-        # (a copy is kept only if both it and the original are marked keep: yosys merges an
-        # unmarked flip-flop into a marked one with the same input)
-        keep = {"keep": 1} if hw.timing_registers else {}
+        keep = original_attrs(hw)                # s3_row and s4_row have copies below
         s3_valid, s3_real, s3_row = Signal(), Signal(), Signal(rb, name="s3_row", attrs=keep)
         m.d.sync += [s3_valid.eq(s2_valid & ~self.ctl.start), s3_real.eq(s2_real), s3_row.eq(row)]
         # the row announced to the register file (its valid-bit lookup, a 64:1 choice, and a

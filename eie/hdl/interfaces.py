@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from .params import HWConfig
 from .regmap import MEM_BITS
 
-__all__ = ["slot_bits", "desc_layout", "bit_slices", "SHIFT_BITS", "PassControl", "PassRegs", "WriteBack", "Announce",
+__all__ = ["slot_bits", "desc_layout", "bit_slices", "original_attrs", "SHIFT_BITS", "PassControl", "PassRegs", "WriteBack", "Announce",
            "Broadcast", "SrcRead", "CCULink", "DescWrite", "QueueIssue", "IssueEntry", "Entry", "AccPort",
            "PEHost", "registered_copy", "register_copies", "sliced_choice"]
 
@@ -288,6 +288,14 @@ def registered_copy(m, signature: wiring.Signature, source, *, name: str):
         m.d.sync += reg.eq(getattr(source, member_name))
         setattr(copy, member_name, reg)
     return copy
+
+
+def original_attrs(hw: HWConfig) -> dict:
+    """Attributes of a register that has fan-out copies: ``keep`` with
+    :attr:`~.params.HWConfig.timing_registers`.  yosys merges an *unmarked* flip-flop into a
+    marked one with the same input, so a copy exists only if its original is marked too
+    (``tests/test_hdl_synth.py`` checks the netlist)."""
+    return {"keep": 1} if hw.timing_registers else {}
 
 
 def register_copies(m, value, n: int, *, name: str) -> list:

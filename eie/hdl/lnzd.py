@@ -44,7 +44,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .ccu_items import ItemFIFO
-from .interfaces import Announce, CCULink, PassControl, registered_copy
+from .interfaces import Announce, CCULink, PassControl, original_attrs, registered_copy
 from .params import ITEM_SLOTS, HWConfig, announce_groups, bits_for
 from .src_prefetch import SrcPrefetch
 
@@ -260,9 +260,7 @@ class CCU(wiring.Component):
         """The contract's broadcast timing on the item FIFO's ``head``: a bubble costs its
         cycle; an element is broadcast when every queue has room, else held (a stall)."""
         ctl = self.ctl
-        # a broadcast in the previous cycle (keep with timing_registers: it has a copy below,
-        # and yosys merges an unmarked flip-flop into a marked one with the same input)
-        push_r = Signal(attrs={"keep": 1} if self._hw.timing_registers else {})
+        push_r = Signal(attrs=original_attrs(self._hw))     # a broadcast in the previous cycle
         held = Signal()
         room = Signal()
         room_push = Cat(*[link.bc.room_push for link in self.pes]).all()

@@ -191,24 +191,25 @@ class PE(wiring.Component):
         # counters), then the choice is made from it: the route from the top's host register
         # and the multiplexer are in different cycles
         cnt_num = Signal(cnt_bits, name="cnt_num")
-        cnt_q = [None] + [Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(1, lat)]
         m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits])]
-        if hw.timing_registers and cnt_bits > 2 and lat > 2:
+        # cnt_q{i}: the chosen counter in read stage i, up to lat - 1
+        two_step = hw.timing_registers and cnt_bits > 2 and lat > 2
+        cnt_q = {i: Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(2 if two_step else 1, lat)}
+        if two_step:
             # in two registered steps (within four, then the group), both inside the read's
-            # latency: the counters are still sampled in the cycle cnt_q1 was
+            # latency: the counters are still sampled in stage 1
             groups = [Signal(COUNTER_BITS, name=f"cnt_grp{k}") for k in range(1 << (cnt_bits - 2))]
             hi_q = Signal(cnt_bits - 2, name="cnt_hi")
             m.d.sync += [grp.eq(Array(padded[4 * k:4 * k + 4])[cnt_num[:2]]) for k, grp in enumerate(groups)]
             m.d.sync += [hi_q.eq(cnt_num[2:]), cnt_q[2].eq(Array(groups)[hi_q])]
-            first_delay = 3
         else:
             m.d.sync += cnt_q[1].eq(Array(padded)[cnt_num])
-            first_delay = 2
         for i in range(1, lat - 1):
             m.d.sync += mem_q[i].eq(mem_q[i - 1])
         # the last stage of mem as copies, each choosing a slice of the word's bits
         sel = register_copies(m, mem_q[-1], hw.copies(SELECT_COPIES), name="mem_sel")
-        for i in range(first_delay, lat):
+        first = min(cnt_q)
+        for i in range(first + 1, lat):
             m.d.sync += cnt_q[i].eq(cnt_q[i - 1])
 
         def later(sig, n, tag):
@@ -221,7 +222,7 @@ class PE(wiring.Component):
         srcs = {"ptr_even": later(ptr.h_even, 1, "h_even"), "ptr_odd": later(ptr.h_odd, 1, "h_odd"),
                 "spmat": spmat.h_rdata, "codebook": later(arith.h_rdata, 2, "h_cb"),
                 "act": later(act.h_src, 1, "h_src"), "out": act.h_out, "act_next": later(act.h_next, 1, "h_next"),
-                "counters": cnt_q[-1]}
+                "counters": cnt_q[lat - 1]}
         # each source extended to data_bits by its own signedness (signed: sign-extended),
         # in ``mem`` order
         ext = [Signal(hw.data_bits, name=f"h_src{i}_ext") for i in range(1 << MEM_BITS)]

@@ -37,6 +37,7 @@ from .interfaces import (
     PassRegs,
     PEHost,
     bit_slices,
+    original_attrs,
     register_copies,
     registered_copy,
     sliced_choice,
@@ -228,9 +229,8 @@ class EIETop(wiring.Component):
         register that every other use of the offset shares."""
         hw = self._hw
         amap = HostMap(hw)
-        # (keep with timing_registers: yosys merges an unmarked flip-flop into a marked one
-        # with the same input, so the top's bus register would otherwise be PE 0's copies)
-        keep = {"keep": 1} if hw.timing_registers else {}
+        # (the PEs' host copies below are copies of these)
+        keep = original_attrs(hw)
         addr = Signal(hw.host_addr_bits, name="bus_addr", attrs=keep)
         wdata = Signal(hw.data_bits, name="bus_wdata", attrs=keep)
         we, re = Signal(), Signal()
@@ -246,11 +246,10 @@ class EIETop(wiring.Component):
         ctrl_w = decoded("ctrl")
         gw = {name: decoded(name) for name in HOST_WRITTEN}
         gsel = Signal(GLOBAL_SEL_BITS, name="gsel", attrs={"keep": 1})
-        # copies of gsel's low two bits, each choosing a slice of the read's first step
-        gsel_lo = [Signal(2, name=f"gsel_lo_c{k}", attrs={"keep": 1})
-                   for k in range(SELECT_COPIES if hw.timing_registers else 0)]
         m.d.sync += [addr.eq(self.addr), wdata.eq(self.wdata), we.eq(self.we), re.eq(self.re),
-                     gsel.eq(self.addr[:GLOBAL_SEL_BITS])] + [c.eq(self.addr[:2]) for c in gsel_lo]
+                     gsel.eq(self.addr[:GLOBAL_SEL_BITS])]
+        # copies of gsel's low two bits, each choosing a slice of the read's first step
+        gsel_lo = register_copies(m, self.addr[:2], SELECT_COPIES if hw.timing_registers else 0, name="gsel_lo")
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w)
