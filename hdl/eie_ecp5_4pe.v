@@ -9,7 +9,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg [63:0] \$100 ;
+  reg [15:0] \$100 ;
   reg [15:0] \$101 ;
   reg [15:0] \$102 ;
   reg [15:0] \$103 ;
@@ -18,90 +18,90 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [15:0] \$106 ;
   reg [15:0] \$107 ;
   reg [15:0] \$108 ;
-  wire \$109 ;
+  reg [15:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [1:0] \$111 ;
-  wire [1:0] \$112 ;
-  wire [1:0] \$113 ;
-  wire [3:0] \$114 ;
-  wire [3:0] \$115 ;
-  wire [3:0] \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg \$119 ;
+  reg [15:0] \$110 ;
+  reg [15:0] \$111 ;
+  reg [63:0] \$112 ;
+  wire [63:0] \$113 ;
+  wire [63:0] \$114 ;
+  wire [63:0] \$115 ;
+  wire [63:0] \$116 ;
+  wire [63:0] \$117 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg \$125 ;
-  reg [17:0] \$126 ;
-  reg [63:0] \$127 ;
+  wire [1:0] \$120 ;
+  wire [1:0] \$121 ;
+  wire [1:0] \$122 ;
+  wire [3:0] \$123 ;
+  wire [3:0] \$124 ;
+  wire [3:0] \$125 ;
+  reg \$126 ;
+  reg \$127 ;
   reg \$128 ;
   reg \$129 ;
   wire \$13 ;
-  reg [3:0] \$130 ;
-  reg [1:0] \$131 ;
-  reg [1:0] \$132 ;
-  reg [1:0] \$133 ;
-  reg [1:0] \$134 ;
-  reg [10:0] \$135 ;
-  reg [15:0] \$136 ;
-  reg [5:0] \$137 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg [17:0] \$135 ;
+  reg [63:0] \$136 ;
+  reg \$137 ;
   reg \$138 ;
-  reg [9:0] \$139 ;
+  reg [3:0] \$139 ;
   wire \$14 ;
-  reg \$140 ;
-  reg [9:0] \$141 ;
-  reg [10:0] \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
+  reg [1:0] \$140 ;
+  reg [1:0] \$141 ;
+  reg [1:0] \$142 ;
+  reg [1:0] \$143 ;
+  reg [10:0] \$144 ;
+  reg [15:0] \$145 ;
+  reg [5:0] \$146 ;
   reg \$147 ;
-  reg \$148 ;
+  reg [9:0] \$148 ;
   reg \$149 ;
   wire \$15 ;
-  reg \$150 ;
-  reg \$151 ;
+  reg [9:0] \$150 ;
+  reg [10:0] \$151 ;
   reg \$152 ;
   reg \$153 ;
   reg \$154 ;
-  reg [2:0] \$155 ;
-  reg [10:0] \$156 ;
-  reg [10:0] \$157 ;
-  reg [63:0] \$158 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
   reg \$159 ;
   wire \$16 ;
-  reg [10:0] \$160 ;
+  reg \$160 ;
   reg \$161 ;
   reg \$162 ;
   reg \$163 ;
   reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg [2:0] \$167 ;
-  reg [10:0] \$168 ;
-  reg [10:0] \$169 ;
+  reg [2:0] \$165 ;
+  reg [10:0] \$166 ;
+  reg [10:0] \$167 ;
+  reg [63:0] \$168 ;
+  reg \$169 ;
   wire \$17 ;
-  reg [63:0] \$170 ;
+  reg [10:0] \$170 ;
   reg \$171 ;
-  reg [10:0] \$172 ;
+  reg \$172 ;
   reg \$173 ;
   reg \$174 ;
   reg \$175 ;
   reg \$176 ;
   reg \$177 ;
-  reg \$178 ;
-  reg [2:0] \$179 ;
+  reg [2:0] \$178 ;
+  reg [10:0] \$179 ;
   wire \$18 ;
   reg [10:0] \$180 ;
-  reg [10:0] \$181 ;
-  reg [63:0] \$182 ;
-  reg \$183 ;
-  reg [10:0] \$184 ;
+  reg [63:0] \$181 ;
+  reg \$182 ;
+  reg [10:0] \$183 ;
+  reg \$184 ;
   reg \$185 ;
   reg \$186 ;
   reg \$187 ;
@@ -121,52 +121,53 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$2 ;
   wire \$20 ;
   reg \$200 ;
-  reg [31:0] \$201 ;
-  reg [31:0] \$202 ;
-  reg [31:0] \$203 ;
-  reg [31:0] \$204 ;
-  reg [31:0] \$205 ;
-  reg \$206 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg \$203 ;
+  reg [2:0] \$204 ;
+  reg [10:0] \$205 ;
+  reg [10:0] \$206 ;
   reg [63:0] \$207 ;
-  reg [63:0] \$208 ;
-  reg [63:0] \$209 ;
+  reg \$208 ;
+  reg [10:0] \$209 ;
   wire \$21 ;
-  reg [63:0] \$210 ;
-  reg [1:0] \$211 ;
-  reg [63:0] \$212 ;
+  reg \$210 ;
+  reg \$211 ;
+  reg \$212 ;
   reg \$213 ;
-  reg [1:0] \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg \$218 ;
+  reg [31:0] \$214 ;
+  reg [31:0] \$215 ;
+  reg [31:0] \$216 ;
+  reg [31:0] \$217 ;
+  reg [31:0] \$218 ;
   reg \$219 ;
   wire \$22 ;
-  reg \$220 ;
+  reg [63:0] \$220 ;
   reg [63:0] \$221 ;
-  reg \$222 ;
+  reg [63:0] \$222 ;
   reg [63:0] \$223 ;
-  reg \$224 ;
+  reg [1:0] \$224 ;
   reg [63:0] \$225 ;
   reg \$226 ;
-  reg [63:0] \$227 ;
+  reg \$227 ;
   reg \$228 ;
-  reg [1:0] \$229 ;
+  reg \$229 ;
   wire \$23 ;
-  reg [1:0] \$230 ;
-  reg [1:0] \$231 ;
-  reg [1:0] \$232 ;
-  reg [1:0] \$233 ;
-  reg [1:0] \$234 ;
-  reg [1:0] \$235 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg [63:0] \$233 ;
+  reg \$234 ;
+  reg [63:0] \$235 ;
   reg \$236 ;
-  reg \$237 ;
+  reg [63:0] \$237 ;
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
   reg [63:0] \$240 ;
   reg [63:0] \$241 ;
-  reg \$242 ;
+  reg [63:0] \$242 ;
+  reg \$243 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
@@ -222,29 +223,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire [32:0] \$75 ;
-  wire [32:0] \$76 ;
-  wire [32:0] \$77 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [32:0] \$80 ;
-  wire [32:0] \$81 ;
+  wire \$80 ;
+  wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  reg [15:0] \$84 ;
-  reg [15:0] \$85 ;
-  reg [15:0] \$86 ;
-  reg [15:0] \$87 ;
-  reg [15:0] \$88 ;
-  reg [15:0] \$89 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire [32:0] \$87 ;
+  wire [32:0] \$88 ;
+  wire [32:0] \$89 ;
   wire \$9 ;
-  reg [15:0] \$90 ;
-  reg [15:0] \$91 ;
-  reg [15:0] \$92 ;
-  reg [15:0] \$93 ;
-  reg [15:0] \$94 ;
-  reg [15:0] \$95 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire [32:0] \$92 ;
+  wire [32:0] \$93 ;
+  wire \$94 ;
+  wire \$95 ;
   reg [15:0] \$96 ;
   reg [15:0] \$97 ;
   reg [15:0] \$98 ;
@@ -255,10 +256,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$188 ;
+  wire [15:0] \bias_act$180 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$180 ;
+  wire \bias_sent$172 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
@@ -268,37 +269,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy;
   wire \busy$28 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$271 ;
-  wire [15:0] \ccu__ann__a$308 ;
-  wire [15:0] \ccu__ann__a$345 ;
+  wire [15:0] \ccu__ann__a$265 ;
+  wire [15:0] \ccu__ann__a$304 ;
+  wire [15:0] \ccu__ann__a$343 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$273 ;
-  wire [12:0] \ccu__ann__j$310 ;
-  wire [12:0] \ccu__ann__j$347 ;
+  wire [12:0] \ccu__ann__j$267 ;
+  wire [12:0] \ccu__ann__j$306 ;
+  wire [12:0] \ccu__ann__j$345 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$275 ;
-  wire \ccu__ann__valid$312 ;
-  wire \ccu__ann__valid$349 ;
+  wire \ccu__ann__valid$269 ;
+  wire \ccu__ann__valid$308 ;
+  wire \ccu__ann__valid$347 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$278 ;
-  wire \ccu__bc__room_nopush$315 ;
-  wire \ccu__bc__room_nopush$352 ;
+  wire \ccu__bc__room_nopush$272 ;
+  wire \ccu__bc__room_nopush$311 ;
+  wire \ccu__bc__room_nopush$350 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$280 ;
-  wire \ccu__bc__room_push$317 ;
-  wire \ccu__bc__room_push$354 ;
+  wire \ccu__bc__room_push$274 ;
+  wire \ccu__bc__room_push$313 ;
+  wire \ccu__bc__room_push$352 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$281 ;
-  wire \ccu__bc__strobe$318 ;
-  wire \ccu__bc__strobe$355 ;
+  wire \ccu__bc__strobe$275 ;
+  wire \ccu__bc__strobe$314 ;
+  wire \ccu__bc__strobe$353 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$284 ;
-  wire [15:0] \ccu__src__data$321 ;
-  wire [15:0] \ccu__src__data$358 ;
+  wire [15:0] \ccu__src__data$278 ;
+  wire [15:0] \ccu__src__data$317 ;
+  wire [15:0] \ccu__src__data$356 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$285 ;
-  wire \ccu__src__rd_en$322 ;
-  wire \ccu__src__rd_en$359 ;
+  wire \ccu__src__rd_en$279 ;
+  wire \ccu__src__rd_en$318 ;
+  wire \ccu__src__rd_en$357 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -345,81 +346,81 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$189 ;
+  wire \ctl__arm$181 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$229 ;
+  wire \ctl__arm$221 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$266 ;
+  wire \ctl__arm$260 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$303 ;
+  wire \ctl__arm$299 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$340 ;
+  wire \ctl__arm$338 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$230 ;
+  wire \ctl__pf_active$222 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$267 ;
+  wire \ctl__pf_active$261 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$304 ;
+  wire \ctl__pf_active$300 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$341 ;
+  wire \ctl__pf_active$339 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$191 ;
+  wire \ctl__running$183 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$231 ;
+  wire \ctl__running$223 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$268 ;
+  wire \ctl__running$262 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$305 ;
+  wire \ctl__running$301 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$342 ;
+  wire \ctl__running$340 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$192 ;
+  wire \ctl__start$184 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$232 ;
+  wire \ctl__start$224 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$269 ;
+  wire \ctl__start$263 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$306 ;
+  wire \ctl__start$302 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$343 ;
+  wire \ctl__start$341 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$233 ;
+  wire \ctl__start_next$225 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$270 ;
+  wire \ctl__start_next$264 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$307 ;
+  wire \ctl__start_next$303 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$344 ;
+  wire \ctl__start_next$342 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -440,7 +441,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$113 ;
+  wire \done$117 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -448,11 +449,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$117 ;
-  wire \fault$118 ;
-  wire \fault$119 ;
-  wire \fault$120 ;
-  reg \fault$121  = 1'h0;
+  wire \fault$121 ;
+  wire \fault$122 ;
+  wire \fault$123 ;
+  wire \fault$124 ;
+  reg \fault$125  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -483,17 +484,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob2 = 1'h0;
   reg glob3 = 1'h0;
   reg glob4 = 1'h0;
-  (* keep = 32'd1 *)
-  reg glob_sel_c0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg glob_sel_c1 = 1'h0;
-  (* keep = 32'd1 *)
-  reg glob_sel_c2 = 1'h0;
-  (* keep = 32'd1 *)
-  reg glob_sel_c3 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$187 ;
+  wire [10:0] \groups$179 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -540,6 +533,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   reg [10:0] h_off_line_3 = 11'h000;
   (* keep = 32'd1 *)
+  reg h_rsel_0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg h_rsel_1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg h_rsel_2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg h_rsel_3 = 1'h0;
+  (* keep = 32'd1 *)
   reg h_sel_0 = 1'h0;
   (* keep = 32'd1 *)
   reg h_sel_1 = 1'h0;
@@ -578,6 +579,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] host_0__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire host_0__rsel;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_0__sel;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
@@ -598,6 +602,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* keep = 32'd1 *)
   wire [10:0] host_1__off_line;
   wire [63:0] host_1__rdata;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host_1__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host_1__sel;
@@ -622,6 +629,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] host_2__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire host_2__rsel;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_2__sel;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
@@ -644,6 +654,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] host_3__rdata;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire host_3__rsel;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire host_3__sel;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
@@ -656,62 +669,74 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$294 ;
+  wire [2:0] \host__mem$289 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$331 ;
+  wire [2:0] \host__mem$328 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$368 ;
+  wire [2:0] \host__mem$367 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$295 ;
+  wire [10:0] \host__off$290 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$332 ;
+  wire [10:0] \host__off$329 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$369 ;
+  wire [10:0] \host__off$368 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$296 ;
+  wire [10:0] \host__off_dst$291 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$333 ;
+  wire [10:0] \host__off_dst$330 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$370 ;
+  wire [10:0] \host__off_dst$369 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$297 ;
+  wire [10:0] \host__off_line$292 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$334 ;
+  wire [10:0] \host__off_line$331 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$371 ;
+  wire [10:0] \host__off_line$370 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$173 ;
-  wire [63:0] \host__rdata$174 ;
-  wire [63:0] \host__rdata$175 ;
+  wire [63:0] \host__rdata$165 ;
+  wire [63:0] \host__rdata$166 ;
+  wire [63:0] \host__rdata$167 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire host__rsel;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__rsel$294 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__rsel$333 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \host__rsel$372 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$299 ;
+  wire \host__sel$295 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$336 ;
+  wire \host__sel$334 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \host__sel$373 ;
@@ -720,10 +745,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$300 ;
+  wire [63:0] \host__wdata$296 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$337 ;
+  wire [63:0] \host__wdata$335 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] \host__wdata$374 ;
@@ -732,17 +757,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$301 ;
+  wire \host__we$297 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$338 ;
+  wire \host__we$336 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire \host__we$375 ;
   wire idle;
-  wire \idle$183 ;
-  wire \idle$184 ;
-  wire \idle$185 ;
+  wire \idle$175 ;
+  wire \idle$176 ;
+  wire \idle$177 ;
   reg keep_acc = 1'h0;
   (* init = 1'h0 *)
   wire pass_regs__keep_acc;
@@ -758,19 +783,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire pass_regs__src_sel;
   (* init = 10'h000 *)
   wire [9:0] pass_regs__wb_base;
-  reg [1:0] pe_q0 = 2'h0;
-  reg [1:0] pe_q1 = 2'h0;
-  reg [1:0] pe_q2 = 2'h0;
-  reg [1:0] pe_q3 = 2'h0;
-  (* keep = 32'd1 *)
-  reg [1:0] pe_sel_c0 = 2'h0;
-  (* keep = 32'd1 *)
-  reg [1:0] pe_sel_c1 = 2'h0;
-  (* keep = 32'd1 *)
-  reg [1:0] pe_sel_c2 = 2'h0;
-  (* keep = 32'd1 *)
-  reg [1:0] pe_sel_c3 = 2'h0;
-  reg [63:0] pe_word = 64'h0000000000000000;
+  reg [63:0] pe_or0 = 64'h0000000000000000;
   wire [15:0] pes__0__ann__a;
   wire [12:0] pes__0__ann__j;
   wire pes__0__ann__valid;
@@ -820,59 +833,59 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   (* init = 1'h0 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$202 ;
+  wire \regs__keep_acc$194 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$203 ;
+  wire \regs__keep_acc$195 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$204 ;
+  wire \regs__keep_acc$196 ;
   (* init = 10'h000 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$206 ;
+  wire [9:0] \regs__ptr_base$198 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$207 ;
+  wire [9:0] \regs__ptr_base$199 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$208 ;
+  wire [9:0] \regs__ptr_base$200 ;
   (* init = 1'h0 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$210 ;
+  wire \regs__relu$202 ;
   (* init = 1'h0 *)
-  wire \regs__relu$211 ;
+  wire \regs__relu$203 ;
   (* init = 1'h0 *)
-  wire \regs__relu$212 ;
+  wire \regs__relu$204 ;
   (* init = 6'h00 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$214 ;
+  wire [5:0] \regs__shift$206 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$215 ;
+  wire [5:0] \regs__shift$207 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$216 ;
+  wire [5:0] \regs__shift$208 ;
   (* init = 11'h000 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$218 ;
+  wire [10:0] \regs__spmat_base$210 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$219 ;
+  wire [10:0] \regs__spmat_base$211 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$220 ;
+  wire [10:0] \regs__spmat_base$212 ;
   (* init = 1'h0 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$222 ;
+  wire \regs__src_sel$214 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$223 ;
+  wire \regs__src_sel$215 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$224 ;
+  wire \regs__src_sel$216 ;
   (* init = 10'h000 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$226 ;
+  wire [9:0] \regs__wb_base$218 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$227 ;
+  wire [9:0] \regs__wb_base$219 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$228 ;
+  wire [9:0] \regs__wb_base$220 ;
   reg relu = 1'h0;
   reg relu_w = 1'h0;
   input rst;
@@ -889,12 +902,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [3:0] status;
   wire wb__busy;
   wire wb__busy_next;
-  wire \wb__busy_next$72 ;
-  wire \wb__busy_next$85 ;
-  wire \wb__busy_next$98 ;
+  wire \wb__busy_next$102 ;
+  wire \wb__busy_next$74 ;
+  wire \wb__busy_next$88 ;
   wire wb__start;
-  wire \wb__start$302 ;
-  wire \wb__start$339 ;
+  wire \wb__start$298 ;
+  wire \wb__start$337 ;
   wire \wb__start$376 ;
   reg [9:0] wb_base = 10'h000;
   reg wb_base_w = 1'h0;
@@ -951,302 +964,303 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$45  = ! addr[15:14];
   assign \$46  = addr[16] | \$45 ;
   assign \$47  = \$44  & \$46 ;
-  assign \$48  = ctl_next__pf_active | wb__busy_next;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = we & \$49 ;
-  assign \$51  = ~ addr[17];
-  assign \$52  = addr[15:14] == 1'h1;
-  assign \$53  = addr[16] | \$52 ;
-  assign \$54  = \$51  & \$53 ;
-  assign \$55  = ctl_next__pf_active | \wb__busy_next$72 ;
-  assign \$56  = ~ \$55 ;
-  assign \$57  = we & \$56 ;
+  assign \$48  = ~ addr[17];
+  assign \$49  = ! addr[15:14];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = ctl_next__pf_active | wb__busy_next;
+  assign \$52  = ~ \$51 ;
+  assign \$53  = we & \$52 ;
+  assign \$54  = ~ addr[17];
+  assign \$55  = addr[15:14] == 1'h1;
+  assign \$56  = addr[16] | \$55 ;
+  assign \$57  = \$54  & \$56 ;
   assign \$58  = ~ addr[17];
-  assign \$59  = addr[15:14] == 2'h2;
-  assign \$60  = addr[16] | \$59 ;
-  assign \$61  = \$58  & \$60 ;
-  assign \$62  = ctl_next__pf_active | \wb__busy_next$85 ;
-  assign \$63  = ~ \$62 ;
-  assign \$64  = we & \$63 ;
-  assign \$65  = ~ addr[17];
-  assign \$66  = addr[15:14] == 2'h3;
-  assign \$67  = addr[16] | \$66 ;
-  assign \$68  = \$65  & \$67 ;
-  assign \$69  = ctl_next__pf_active | \wb__busy_next$98 ;
-  assign \$70  = ~ \$69 ;
-  assign \$71  = we & \$70 ;
-  assign \$72  = bcast & ctl__running;
-  assign \$73  = ev_stall & ctl__running;
-  assign \$74  = ev_search & ctl__running;
-  assign \$75  = broadcasts + 1'h1;
-  assign \$76  = stall_cycles + 1'h1;
-  assign \$77  = groups_scanned + 1'h1;
-  assign \$78  = ~ ctl__start;
-  assign \$79  = \$78  & ctl__running;
-  assign \$80  = cyc + 1'h1;
-  assign \$81  = cyc + 1'h1;
-  assign \$82  = | { \fault$120 , \fault$119 , \fault$118 , \fault$117  };
-  assign \$83  = fault | \$82 ;
+  assign \$59  = addr[15:14] == 1'h1;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = ctl_next__pf_active | \wb__busy_next$74 ;
+  assign \$62  = ~ \$61 ;
+  assign \$63  = we & \$62 ;
+  assign \$64  = ~ addr[17];
+  assign \$65  = addr[15:14] == 2'h2;
+  assign \$66  = addr[16] | \$65 ;
+  assign \$67  = \$64  & \$66 ;
+  assign \$68  = ~ addr[17];
+  assign \$69  = addr[15:14] == 2'h2;
+  assign \$70  = \$68  & \$69 ;
+  assign \$71  = ctl_next__pf_active | \wb__busy_next$88 ;
+  assign \$72  = ~ \$71 ;
+  assign \$73  = we & \$72 ;
+  assign \$74  = ~ addr[17];
+  assign \$75  = addr[15:14] == 2'h3;
+  assign \$76  = addr[16] | \$75 ;
+  assign \$77  = \$74  & \$76 ;
+  assign \$78  = ~ addr[17];
+  assign \$79  = addr[15:14] == 2'h3;
+  assign \$80  = \$78  & \$79 ;
+  assign \$81  = ctl_next__pf_active | \wb__busy_next$102 ;
+  assign \$82  = ~ \$81 ;
+  assign \$83  = we & \$82 ;
+  assign \$84  = bcast & ctl__running;
+  assign \$85  = ev_stall & ctl__running;
+  assign \$86  = ev_search & ctl__running;
+  assign \$87  = broadcasts + 1'h1;
+  assign \$88  = stall_cycles + 1'h1;
+  assign \$89  = groups_scanned + 1'h1;
+  assign \$90  = ~ ctl__start;
+  assign \$91  = \$90  & ctl__running;
+  assign \$92  = cyc + 1'h1;
+  assign \$93  = cyc + 1'h1;
+  assign \$94  = | { \fault$124 , \fault$123 , \fault$122 , \fault$121  };
+  assign \$95  = fault | \$94 ;
+  assign \$113  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$114  = host__rdata | \host__rdata$165 ;
+  assign \$115  = \$114  | \host__rdata$166 ;
+  assign \$116  = \$115  | \host__rdata$167 ;
+  assign \$117  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$185 , \idle$184 , \idle$183 , idle };
-  assign \$109  = ctrl_w & bus_wdata[1];
-  assign \$110  = ~ busy;
-  assign wb_start = \$109  & \$110 ;
-  assign \$113  = \$111  | \$112 ;
-  assign \$115  = { 2'h0, \$113  } | \$114 ;
-  assign status = \$115  | \$116 ;
+  assign pes_idle = & { \idle$177 , \idle$176 , \idle$175 , idle };
+  assign \$118  = ctrl_w & bus_wdata[1];
+  assign \$119  = ~ busy;
+  assign wb_start = \$118  & \$119 ;
+  assign \$122  = \$120  | \$121 ;
+  assign \$124  = { 2'h0, \$122  } | \$123 ;
+  assign status = \$124  | \$125 ;
   always @(posedge clk)
-    ctrl_w <= \$117 ;
+    ctrl_w <= \$126 ;
   always @(posedge clk)
-    groups_w <= \$118 ;
+    groups_w <= \$127 ;
   always @(posedge clk)
-    bias_act_w <= \$119 ;
+    bias_act_w <= \$128 ;
   always @(posedge clk)
-    shift_w <= \$120 ;
+    shift_w <= \$129 ;
   always @(posedge clk)
-    relu_w <= \$121 ;
+    relu_w <= \$130 ;
   always @(posedge clk)
-    wb_base_w <= \$122 ;
+    wb_base_w <= \$131 ;
   always @(posedge clk)
-    src_sel_w <= \$123 ;
+    src_sel_w <= \$132 ;
   always @(posedge clk)
-    ptr_base_w <= \$124 ;
+    ptr_base_w <= \$133 ;
   always @(posedge clk)
-    spmat_base_w <= \$125 ;
+    spmat_base_w <= \$134 ;
   always @(posedge clk)
-    bus_addr <= \$126 ;
+    bus_addr <= \$135 ;
   always @(posedge clk)
-    bus_wdata <= \$127 ;
+    bus_wdata <= \$136 ;
   always @(posedge clk)
-    \$signal  <= \$128 ;
+    \$signal  <= \$137 ;
   always @(posedge clk)
-    \re$22  <= \$129 ;
+    \re$22  <= \$138 ;
   always @(posedge clk)
-    gsel <= \$130 ;
+    gsel <= \$139 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$131 ;
+    gsel_lo_c0 <= \$140 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$132 ;
+    gsel_lo_c1 <= \$141 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$133 ;
+    gsel_lo_c2 <= \$142 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$134 ;
+    gsel_lo_c3 <= \$143 ;
   always @(posedge clk)
-    groups <= \$135 ;
+    groups <= \$144 ;
   always @(posedge clk)
-    bias_act <= \$136 ;
+    bias_act <= \$145 ;
   always @(posedge clk)
-    shift <= \$137 ;
+    shift <= \$146 ;
   always @(posedge clk)
-    relu <= \$138 ;
+    relu <= \$147 ;
   always @(posedge clk)
-    wb_base <= \$139 ;
+    wb_base <= \$148 ;
   always @(posedge clk)
-    src_sel <= \$140 ;
+    src_sel <= \$149 ;
   always @(posedge clk)
-    ptr_base <= \$141 ;
+    ptr_base <= \$150 ;
   always @(posedge clk)
-    spmat_base <= \$142 ;
+    spmat_base <= \$151 ;
   always @(posedge clk)
-    keep_acc <= \$143 ;
+    keep_acc <= \$152 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$144 ;
+    ctl_ccu_arm <= \$153 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$145 ;
+    ctl_ccu_start <= \$154 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$146 ;
+    ctl_ccu_running <= \$155 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$147 ;
+    ctl_ccu_pf_active <= \$156 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$148 ;
+    ctl_ccu_start_next <= \$157 ;
   always @(posedge clk)
-    ctl_0_arm <= \$149 ;
+    ctl_0_arm <= \$158 ;
   always @(posedge clk)
-    ctl_0_start <= \$150 ;
+    ctl_0_start <= \$159 ;
   always @(posedge clk)
-    ctl_0_running <= \$151 ;
+    ctl_0_running <= \$160 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$152 ;
+    ctl_0_pf_active <= \$161 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$153 ;
+    ctl_0_start_next <= \$162 ;
   always @(posedge clk)
-    h_sel_0 <= \$154 ;
+    h_sel_0 <= \$163 ;
   always @(posedge clk)
-    h_mem_0 <= \$155 ;
+    h_rsel_0 <= \$164 ;
   always @(posedge clk)
-    h_off_0 <= \$156 ;
+    h_mem_0 <= \$165 ;
   always @(posedge clk)
-    h_off_line_0 <= \$157 ;
+    h_off_0 <= \$166 ;
   always @(posedge clk)
-    h_wdata_0 <= \$158 ;
+    h_off_line_0 <= \$167 ;
   always @(posedge clk)
-    h_we_0 <= \$159 ;
+    h_wdata_0 <= \$168 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$160 ;
+    h_we_0 <= \$169 ;
   always @(posedge clk)
-    ctl_1_arm <= \$161 ;
+    h_off_dst_0 <= \$170 ;
   always @(posedge clk)
-    ctl_1_start <= \$162 ;
+    ctl_1_arm <= \$171 ;
   always @(posedge clk)
-    ctl_1_running <= \$163 ;
+    ctl_1_start <= \$172 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$164 ;
+    ctl_1_running <= \$173 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$165 ;
+    ctl_1_pf_active <= \$174 ;
   always @(posedge clk)
-    h_sel_1 <= \$166 ;
+    ctl_1_start_next <= \$175 ;
   always @(posedge clk)
-    h_mem_1 <= \$167 ;
+    h_sel_1 <= \$176 ;
   always @(posedge clk)
-    h_off_1 <= \$168 ;
+    h_rsel_1 <= \$177 ;
   always @(posedge clk)
-    h_off_line_1 <= \$169 ;
+    h_mem_1 <= \$178 ;
   always @(posedge clk)
-    h_wdata_1 <= \$170 ;
+    h_off_1 <= \$179 ;
   always @(posedge clk)
-    h_we_1 <= \$171 ;
+    h_off_line_1 <= \$180 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$172 ;
+    h_wdata_1 <= \$181 ;
   always @(posedge clk)
-    ctl_2_arm <= \$173 ;
+    h_we_1 <= \$182 ;
   always @(posedge clk)
-    ctl_2_start <= \$174 ;
+    h_off_dst_1 <= \$183 ;
   always @(posedge clk)
-    ctl_2_running <= \$175 ;
+    ctl_2_arm <= \$184 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$176 ;
+    ctl_2_start <= \$185 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$177 ;
+    ctl_2_running <= \$186 ;
   always @(posedge clk)
-    h_sel_2 <= \$178 ;
+    ctl_2_pf_active <= \$187 ;
   always @(posedge clk)
-    h_mem_2 <= \$179 ;
+    ctl_2_start_next <= \$188 ;
   always @(posedge clk)
-    h_off_2 <= \$180 ;
+    h_sel_2 <= \$189 ;
   always @(posedge clk)
-    h_off_line_2 <= \$181 ;
+    h_rsel_2 <= \$190 ;
   always @(posedge clk)
-    h_wdata_2 <= \$182 ;
+    h_mem_2 <= \$191 ;
   always @(posedge clk)
-    h_we_2 <= \$183 ;
+    h_off_2 <= \$192 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$184 ;
+    h_off_line_2 <= \$193 ;
   always @(posedge clk)
-    ctl_3_arm <= \$185 ;
+    h_wdata_2 <= \$194 ;
   always @(posedge clk)
-    ctl_3_start <= \$186 ;
+    h_we_2 <= \$195 ;
   always @(posedge clk)
-    ctl_3_running <= \$187 ;
+    h_off_dst_2 <= \$196 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$188 ;
+    ctl_3_arm <= \$197 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$189 ;
+    ctl_3_start <= \$198 ;
   always @(posedge clk)
-    h_sel_3 <= \$190 ;
+    ctl_3_running <= \$199 ;
   always @(posedge clk)
-    h_mem_3 <= \$191 ;
+    ctl_3_pf_active <= \$200 ;
   always @(posedge clk)
-    h_off_3 <= \$192 ;
+    ctl_3_start_next <= \$201 ;
   always @(posedge clk)
-    h_off_line_3 <= \$193 ;
+    h_sel_3 <= \$202 ;
   always @(posedge clk)
-    h_wdata_3 <= \$194 ;
+    h_rsel_3 <= \$203 ;
   always @(posedge clk)
-    h_we_3 <= \$195 ;
+    h_mem_3 <= \$204 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$196 ;
+    h_off_3 <= \$205 ;
   always @(posedge clk)
-    ev_broadcasts <= \$197 ;
+    h_off_line_3 <= \$206 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$198 ;
+    h_wdata_3 <= \$207 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$199 ;
+    h_we_3 <= \$208 ;
   always @(posedge clk)
-    done_flag <= \$200 ;
+    h_off_dst_3 <= \$209 ;
   always @(posedge clk)
-    cyc <= \$201 ;
+    ev_broadcasts <= \$210 ;
   always @(posedge clk)
-    broadcasts <= \$202 ;
+    ev_stall_cycles <= \$211 ;
   always @(posedge clk)
-    stall_cycles <= \$203 ;
+    ev_groups_scanned <= \$212 ;
   always @(posedge clk)
-    groups_scanned <= \$204 ;
+    done_flag <= \$213 ;
   always @(posedge clk)
-    cycles <= \$205 ;
+    cyc <= \$214 ;
   always @(posedge clk)
-    \fault$121  <= \$206 ;
+    broadcasts <= \$215 ;
   always @(posedge clk)
-    g_grp0 <= \$207 ;
+    stall_cycles <= \$216 ;
   always @(posedge clk)
-    g_grp1 <= \$208 ;
+    groups_scanned <= \$217 ;
   always @(posedge clk)
-    g_grp2 <= \$209 ;
+    cycles <= \$218 ;
   always @(posedge clk)
-    g_grp3 <= \$210 ;
+    \fault$125  <= \$219 ;
   always @(posedge clk)
-    gsel_hi <= \$211 ;
+    g_grp0 <= \$220 ;
   always @(posedge clk)
-    g1 <= \$212 ;
+    g_grp1 <= \$221 ;
   always @(posedge clk)
-    glob0 <= \$213 ;
+    g_grp2 <= \$222 ;
   always @(posedge clk)
-    pe_q0 <= \$214 ;
+    g_grp3 <= \$223 ;
   always @(posedge clk)
-    re_q0 <= \$215 ;
+    gsel_hi <= \$224 ;
   always @(posedge clk)
-    re_q1 <= \$216 ;
+    g1 <= \$225 ;
   always @(posedge clk)
-    re_q2 <= \$217 ;
+    glob0 <= \$226 ;
   always @(posedge clk)
-    re_q3 <= \$218 ;
+    re_q0 <= \$227 ;
   always @(posedge clk)
-    re_q4 <= \$219 ;
+    re_q1 <= \$228 ;
   always @(posedge clk)
-    re_q5 <= \$220 ;
+    re_q2 <= \$229 ;
   always @(posedge clk)
-    g2 <= \$221 ;
+    re_q3 <= \$230 ;
   always @(posedge clk)
-    glob1 <= \$222 ;
+    re_q4 <= \$231 ;
   always @(posedge clk)
-    g3 <= \$223 ;
+    re_q5 <= \$232 ;
   always @(posedge clk)
-    glob2 <= \$224 ;
+    g2 <= \$233 ;
   always @(posedge clk)
-    g4 <= \$225 ;
+    glob1 <= \$234 ;
   always @(posedge clk)
-    glob3 <= \$226 ;
+    g3 <= \$235 ;
   always @(posedge clk)
-    g5 <= \$227 ;
+    glob2 <= \$236 ;
   always @(posedge clk)
-    glob4 <= \$228 ;
+    g4 <= \$237 ;
   always @(posedge clk)
-    pe_q1 <= \$229 ;
+    glob3 <= \$238 ;
   always @(posedge clk)
-    pe_q2 <= \$230 ;
+    glob4 <= \$239 ;
   always @(posedge clk)
-    pe_q3 <= \$231 ;
+    g5 <= \$240 ;
   always @(posedge clk)
-    pe_sel_c0 <= \$232 ;
+    pe_or0 <= \$241 ;
   always @(posedge clk)
-    pe_sel_c1 <= \$233 ;
+    rdata <= \$242 ;
   always @(posedge clk)
-    pe_sel_c2 <= \$234 ;
-  always @(posedge clk)
-    pe_sel_c3 <= \$235 ;
-  always @(posedge clk)
-    glob_sel_c0 <= \$236 ;
-  always @(posedge clk)
-    glob_sel_c1 <= \$237 ;
-  always @(posedge clk)
-    glob_sel_c2 <= \$238 ;
-  always @(posedge clk)
-    glob_sel_c3 <= \$239 ;
-  always @(posedge clk)
-    pe_word <= \$240 ;
-  always @(posedge clk)
-    rdata <= \$241 ;
-  always @(posedge clk)
-    rvalid <= \$242 ;
+    rvalid <= \$243 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl_ccu_arm),
     .bcast(bcast),
@@ -1267,16 +1281,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$285 ),
-    .pes__2__ann__a(\ccu__ann__a$308 ),
-    .pes__2__ann__j(\ccu__ann__j$310 ),
-    .pes__2__ann__valid(\ccu__ann__valid$312 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$279 ),
+    .pes__2__ann__a(\ccu__ann__a$304 ),
+    .pes__2__ann__j(\ccu__ann__j$306 ),
+    .pes__2__ann__valid(\ccu__ann__valid$308 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$322 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$318 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$359 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$357 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1297,11 +1311,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$117 ),
+    .fault(\fault$121 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
     .host__rdata(host__rdata),
+    .host__rsel(h_rsel_0),
     .host__sel(h_sel_0),
     .host__wdata(h_wdata_0),
     .host__we(h_we_0),
@@ -1333,15 +1348,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$118 ),
+    .fault(\fault$122 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$173 ),
+    .host__rdata(\host__rdata$165 ),
+    .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$183 ),
+    .idle(\idle$175 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1350,14 +1366,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$285 ),
-    .wb__busy_next(\wb__busy_next$72 ),
+    .src__rd_en(\ccu__src__rd_en$279 ),
+    .wb__busy_next(\wb__busy_next$74 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$308 ),
-    .ann__j(\ccu__ann__j$310 ),
-    .ann__valid(\ccu__ann__valid$312 ),
+    .ann__a(\ccu__ann__a$304 ),
+    .ann__j(\ccu__ann__j$306 ),
+    .ann__valid(\ccu__ann__valid$308 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1368,15 +1384,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$119 ),
+    .fault(\fault$123 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$174 ),
+    .host__rdata(\host__rdata$166 ),
+    .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$184 ),
+    .idle(\idle$176 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1385,14 +1402,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$322 ),
-    .wb__busy_next(\wb__busy_next$85 ),
+    .src__rd_en(\ccu__src__rd_en$318 ),
+    .wb__busy_next(\wb__busy_next$88 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$308 ),
-    .ann__j(\ccu__ann__j$310 ),
-    .ann__valid(\ccu__ann__valid$312 ),
+    .ann__a(\ccu__ann__a$304 ),
+    .ann__j(\ccu__ann__j$306 ),
+    .ann__valid(\ccu__ann__valid$308 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1403,15 +1420,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$120 ),
+    .fault(\fault$124 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$175 ),
+    .host__rdata(\host__rdata$167 ),
+    .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$185 ),
+    .idle(\idle$177 ),
     .regs__keep_acc(keep_acc),
     .regs__ptr_base(ptr_base),
     .regs__relu(relu),
@@ -1420,8 +1438,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel),
     .regs__wb_base(wb_base),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$359 ),
-    .wb__busy_next(\wb__busy_next$98 ),
+    .src__rd_en(\ccu__src__rd_en$357 ),
+    .wb__busy_next(\wb__busy_next$102 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1447,13 +1465,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$84  = 16'h0000;
+          \$96  = 16'h0000;
       2'h1:
-          \$84  = { 12'h000, status };
+          \$96  = { 12'h000, status };
       2'h2:
-          \$84  = { 5'h00, groups };
+          \$96  = { 5'h00, groups };
       2'h3:
-          \$84  = bias_act;
+          \$96  = bias_act;
     endcase
   end
   always @* begin
@@ -1461,13 +1479,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$85  = 16'h0000;
+          \$97  = 16'h0000;
       2'h1:
-          \$85  = 16'h0000;
+          \$97  = 16'h0000;
       2'h2:
-          \$85  = 16'h0000;
+          \$97  = 16'h0000;
       2'h3:
-          \$85  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$97  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1475,13 +1493,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$86  = 16'h0000;
+          \$98  = 16'h0000;
       2'h1:
-          \$86  = 16'h0000;
+          \$98  = 16'h0000;
       2'h2:
-          \$86  = 16'h0000;
+          \$98  = 16'h0000;
       2'h3:
-          \$86  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$98  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1489,13 +1507,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$87  = 16'h0000;
+          \$99  = 16'h0000;
       2'h1:
-          \$87  = 16'h0000;
+          \$99  = 16'h0000;
       2'h2:
-          \$87  = 16'h0000;
+          \$99  = 16'h0000;
       2'h3:
-          \$87  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$99  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1503,13 +1521,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$88  = { 10'h000, shift };
+          \$100  = { 10'h000, shift };
       2'h1:
-          \$88  = { 15'h0000, relu };
+          \$100  = { 15'h0000, relu };
       2'h2:
-          \$88  = { 6'h00, wb_base };
+          \$100  = { 6'h00, wb_base };
       2'h3:
-          \$88  = { 15'h0000, src_sel };
+          \$100  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -1517,13 +1535,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$89  = 16'h0000;
+          \$101  = 16'h0000;
       2'h1:
-          \$89  = 16'h0000;
+          \$101  = 16'h0000;
       2'h2:
-          \$89  = 16'h0000;
+          \$101  = 16'h0000;
       2'h3:
-          \$89  = 16'h0000;
+          \$101  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1531,13 +1549,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$90  = 16'h0000;
+          \$102  = 16'h0000;
       2'h1:
-          \$90  = 16'h0000;
+          \$102  = 16'h0000;
       2'h2:
-          \$90  = 16'h0000;
+          \$102  = 16'h0000;
       2'h3:
-          \$90  = 16'h0000;
+          \$102  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1545,13 +1563,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$91  = 16'h0000;
+          \$103  = 16'h0000;
       2'h1:
-          \$91  = 16'h0000;
+          \$103  = 16'h0000;
       2'h2:
-          \$91  = 16'h0000;
+          \$103  = 16'h0000;
       2'h3:
-          \$91  = 16'h0000;
+          \$103  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1559,13 +1577,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$92  = cycles[15:0];
+          \$104  = cycles[15:0];
       2'h1:
-          \$92  = broadcasts[15:0];
+          \$104  = broadcasts[15:0];
       2'h2:
-          \$92  = stall_cycles[15:0];
+          \$104  = stall_cycles[15:0];
       2'h3:
-          \$92  = groups_scanned[15:0];
+          \$104  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -1573,13 +1591,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$93  = cycles[31:16];
+          \$105  = cycles[31:16];
       2'h1:
-          \$93  = broadcasts[31:16];
+          \$105  = broadcasts[31:16];
       2'h2:
-          \$93  = stall_cycles[31:16];
+          \$105  = stall_cycles[31:16];
       2'h3:
-          \$93  = groups_scanned[31:16];
+          \$105  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -1587,13 +1605,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$94  = 16'h0000;
+          \$106  = 16'h0000;
       2'h1:
-          \$94  = 16'h0000;
+          \$106  = 16'h0000;
       2'h2:
-          \$94  = 16'h0000;
+          \$106  = 16'h0000;
       2'h3:
-          \$94  = 16'h0000;
+          \$106  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1601,13 +1619,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$95  = 16'h0000;
+          \$107  = 16'h0000;
       2'h1:
-          \$95  = 16'h0000;
+          \$107  = 16'h0000;
       2'h2:
-          \$95  = 16'h0000;
+          \$107  = 16'h0000;
       2'h3:
-          \$95  = 16'h0000;
+          \$107  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1615,13 +1633,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$96  = 16'h0004;
+          \$108  = 16'h0004;
       2'h1:
-          \$96  = 16'h0006;
+          \$108  = 16'h0006;
       2'h2:
-          \$96  = { 6'h00, ptr_base };
+          \$108  = { 6'h00, ptr_base };
       2'h3:
-          \$96  = { 5'h00, spmat_base };
+          \$108  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -1629,13 +1647,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$97  = 16'h0000;
+          \$109  = 16'h0000;
       2'h1:
-          \$97  = 16'h0000;
+          \$109  = 16'h0000;
       2'h2:
-          \$97  = 16'h0000;
+          \$109  = 16'h0000;
       2'h3:
-          \$97  = 16'h0000;
+          \$109  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1643,13 +1661,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$98  = 16'h0000;
+          \$110  = 16'h0000;
       2'h1:
-          \$98  = 16'h0000;
+          \$110  = 16'h0000;
       2'h2:
-          \$98  = 16'h0000;
+          \$110  = 16'h0000;
       2'h3:
-          \$98  = 16'h0000;
+          \$110  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1657,13 +1675,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$99  = 16'h0000;
+          \$111  = 16'h0000;
       2'h1:
-          \$99  = 16'h0000;
+          \$111  = 16'h0000;
       2'h2:
-          \$99  = 16'h0000;
+          \$111  = 16'h0000;
       2'h3:
-          \$99  = 16'h0000;
+          \$111  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1671,577 +1689,418 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$100  = g_grp0;
+          \$112  = g_grp0;
       2'h1:
-          \$100  = g_grp1;
+          \$112  = g_grp1;
       2'h2:
-          \$100  = g_grp2;
+          \$112  = g_grp2;
       2'h3:
-          \$100  = g_grp3;
+          \$112  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (pe_sel_c0)
-      2'h0:
-          \$101  = host__rdata[15:0];
-      2'h1:
-          \$101  = \host__rdata$173 [15:0];
-      2'h2:
-          \$101  = \host__rdata$174 [15:0];
-      2'h3:
-          \$101  = \host__rdata$175 [15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (pe_sel_c1)
-      2'h0:
-          \$102  = host__rdata[31:16];
-      2'h1:
-          \$102  = \host__rdata$173 [31:16];
-      2'h2:
-          \$102  = \host__rdata$174 [31:16];
-      2'h3:
-          \$102  = \host__rdata$175 [31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (pe_sel_c2)
-      2'h0:
-          \$103  = host__rdata[47:32];
-      2'h1:
-          \$103  = \host__rdata$173 [47:32];
-      2'h2:
-          \$103  = \host__rdata$174 [47:32];
-      2'h3:
-          \$103  = \host__rdata$175 [47:32];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (pe_sel_c3)
-      2'h0:
-          \$104  = host__rdata[63:48];
-      2'h1:
-          \$104  = \host__rdata$173 [63:48];
-      2'h2:
-          \$104  = \host__rdata$174 [63:48];
-      2'h3:
-          \$104  = \host__rdata$175 [63:48];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (glob_sel_c0)
-      1'h0:
-          \$105  = pe_word[15:0];
-      1'h1:
-          \$105  = g5[15:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (glob_sel_c1)
-      1'h0:
-          \$106  = pe_word[31:16];
-      1'h1:
-          \$106  = g5[31:16];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (glob_sel_c2)
-      1'h0:
-          \$107  = pe_word[47:32];
-      1'h1:
-          \$107  = g5[47:32];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (glob_sel_c3)
-      1'h0:
-          \$108  = pe_word[63:48];
-      1'h1:
-          \$108  = g5[63:48];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = \$3 ;
+    \$126  = \$3 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = \$6 ;
+    \$127  = \$6 ;
     if (rst) begin
-      \$118  = 1'h0;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = \$9 ;
-    if (rst) begin
-      \$119  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = \$12 ;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = \$15 ;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = \$18 ;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = \$21 ;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = \$24 ;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = \$27 ;
-    if (rst) begin
-      \$125  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = addr;
-    if (rst) begin
-      \$126  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = wdata;
-    if (rst) begin
-      \$127  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = we;
+    \$128  = \$9 ;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = re;
+    \$129  = \$12 ;
     if (rst) begin
       \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = addr[3:0];
+    \$130  = \$15 ;
     if (rst) begin
-      \$130  = 4'h0;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = addr[1:0];
+    \$131  = \$18 ;
     if (rst) begin
-      \$131  = 2'h0;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = addr[1:0];
+    \$132  = \$21 ;
     if (rst) begin
-      \$132  = 2'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = addr[1:0];
+    \$133  = \$24 ;
     if (rst) begin
-      \$133  = 2'h0;
+      \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = addr[1:0];
+    \$134  = \$27 ;
     if (rst) begin
-      \$134  = 2'h0;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = groups;
-    if (\$29 ) begin
-      \$135  = bus_wdata[10:0];
-    end
+    \$135  = addr;
     if (rst) begin
-      \$135  = 11'h000;
+      \$135  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = bias_act;
-    if (\$31 ) begin
-      \$136  = bus_wdata[15:0];
-    end
+    \$136  = wdata;
     if (rst) begin
-      \$136  = 16'h0000;
+      \$136  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = shift;
-    if (\$33 ) begin
-      \$137  = bus_wdata[5:0];
-    end
+    \$137  = we;
     if (rst) begin
-      \$137  = 6'h00;
+      \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = relu;
-    if (\$35 ) begin
-      \$138  = bus_wdata[0];
-    end
+    \$138  = re;
     if (rst) begin
       \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = wb_base;
-    if (\$37 ) begin
-      \$139  = bus_wdata[9:0];
-    end
+    \$139  = addr[3:0];
     if (rst) begin
-      \$139  = 10'h000;
+      \$139  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = src_sel;
-    if (\$39 ) begin
-      \$140  = bus_wdata[0];
-    end
+    \$140  = addr[1:0];
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = ptr_base;
-    if (\$41 ) begin
-      \$141  = bus_wdata[9:0];
-    end
+    \$141  = addr[1:0];
     if (rst) begin
-      \$141  = 10'h000;
+      \$141  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = spmat_base;
-    if (\$43 ) begin
-      \$142  = bus_wdata[10:0];
-    end
+    \$142  = addr[1:0];
     if (rst) begin
-      \$142  = 11'h000;
+      \$142  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = keep_acc;
-    if (ctl_next__arm) begin
-      \$143  = bus_wdata[2];
-    end
+    \$143  = addr[1:0];
     if (rst) begin
-      \$143  = 1'h0;
+      \$143  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = ctl_next__arm;
+    \$144  = groups;
+    if (\$29 ) begin
+      \$144  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = ctl_next__start;
+    \$145  = bias_act;
+    if (\$31 ) begin
+      \$145  = bus_wdata[15:0];
+    end
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = ctl_next__running;
+    \$146  = shift;
+    if (\$33 ) begin
+      \$146  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = ctl_next__pf_active;
+    \$147  = relu;
+    if (\$35 ) begin
+      \$147  = bus_wdata[0];
+    end
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = ctl_next__start_next;
+    \$148  = wb_base;
+    if (\$37 ) begin
+      \$148  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$148  = 1'h0;
+      \$148  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = ctl_next__arm;
+    \$149  = src_sel;
+    if (\$39 ) begin
+      \$149  = bus_wdata[0];
+    end
     if (rst) begin
       \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = ctl_next__start;
+    \$150  = ptr_base;
+    if (\$41 ) begin
+      \$150  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$150  = 1'h0;
+      \$150  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = ctl_next__running;
+    \$151  = spmat_base;
+    if (\$43 ) begin
+      \$151  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = ctl_next__pf_active;
+    \$152  = keep_acc;
+    if (ctl_next__arm) begin
+      \$152  = bus_wdata[2];
+    end
     if (rst) begin
       \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = ctl_next__start_next;
+    \$153  = ctl_next__arm;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = \$47 ;
+    \$154  = ctl_next__start;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = addr[13:11];
+    \$155  = ctl_next__running;
     if (rst) begin
-      \$155  = 3'h0;
+      \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = addr[10:0];
+    \$156  = ctl_next__pf_active;
     if (rst) begin
-      \$156  = 11'h000;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = addr[10:0];
+    \$157  = ctl_next__start_next;
     if (rst) begin
-      \$157  = 11'h000;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = wdata;
+    \$158  = ctl_next__arm;
     if (rst) begin
-      \$158  = 64'h0000000000000000;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = \$50 ;
+    \$159  = ctl_next__start;
     if (rst) begin
       \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = addr[10:0];
+    \$160  = ctl_next__running;
     if (rst) begin
-      \$160  = 11'h000;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = ctl_next__arm;
+    \$161  = ctl_next__pf_active;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = ctl_next__start;
+    \$162  = ctl_next__start_next;
     if (rst) begin
       \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = ctl_next__running;
+    \$163  = \$47 ;
     if (rst) begin
       \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = ctl_next__pf_active;
+    \$164  = \$50 ;
     if (rst) begin
       \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = ctl_next__start_next;
+    \$165  = addr[13:11];
     if (rst) begin
-      \$165  = 1'h0;
+      \$165  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = \$54 ;
+    \$166  = addr[10:0];
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = addr[13:11];
+    \$167  = addr[10:0];
     if (rst) begin
-      \$167  = 3'h0;
+      \$167  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = addr[10:0];
+    \$168  = wdata;
     if (rst) begin
-      \$168  = 11'h000;
+      \$168  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = addr[10:0];
+    \$169  = \$53 ;
     if (rst) begin
-      \$169  = 11'h000;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = wdata;
+    \$170  = addr[10:0];
     if (rst) begin
-      \$170  = 64'h0000000000000000;
+      \$170  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = \$57 ;
+    \$171  = ctl_next__arm;
     if (rst) begin
       \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = addr[10:0];
+    \$172  = ctl_next__start;
     if (rst) begin
-      \$172  = 11'h000;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = ctl_next__arm;
+    \$173  = ctl_next__running;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = ctl_next__start;
+    \$174  = ctl_next__pf_active;
     if (rst) begin
       \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = ctl_next__running;
+    \$175  = ctl_next__start_next;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = ctl_next__pf_active;
+    \$176  = \$57 ;
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = ctl_next__start_next;
+    \$177  = \$60 ;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = \$61 ;
+    \$178  = addr[13:11];
     if (rst) begin
-      \$178  = 1'h0;
+      \$178  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = addr[13:11];
+    \$179  = addr[10:0];
     if (rst) begin
-      \$179  = 3'h0;
+      \$179  = 11'h000;
     end
   end
   always @* begin
@@ -2253,70 +2112,70 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = addr[10:0];
+    \$181  = wdata;
     if (rst) begin
-      \$181  = 11'h000;
+      \$181  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = wdata;
+    \$182  = \$63 ;
     if (rst) begin
-      \$182  = 64'h0000000000000000;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = \$64 ;
+    \$183  = addr[10:0];
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = addr[10:0];
+    \$184  = ctl_next__arm;
     if (rst) begin
-      \$184  = 11'h000;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = ctl_next__arm;
+    \$185  = ctl_next__start;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = ctl_next__start;
+    \$186  = ctl_next__running;
     if (rst) begin
       \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = ctl_next__running;
+    \$187  = ctl_next__pf_active;
     if (rst) begin
       \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = ctl_next__pf_active;
+    \$188  = ctl_next__start_next;
     if (rst) begin
       \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = ctl_next__start_next;
+    \$189  = \$67 ;
     if (rst) begin
       \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$68 ;
+    \$190  = \$70 ;
     if (rst) begin
       \$190  = 1'h0;
     end
@@ -2351,7 +2210,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$71 ;
+    \$195  = \$73 ;
     if (rst) begin
       \$195  = 1'h0;
     end
@@ -2365,376 +2224,383 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$72 ;
+    \$197  = ctl_next__arm;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = \$73 ;
+    \$198  = ctl_next__start;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$74 ;
+    \$199  = ctl_next__running;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = done_flag;
-    if (ctl__start) begin
-      \$200  = 1'h0;
-    end
-    if (\$79 ) begin
-      if (done) begin
-        \$200  = 1'h1;
-      end
-    end
+    \$200  = ctl_next__pf_active;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = cyc;
-    if (ctl__start) begin
-      \$201  = 32'd0;
-    end
-    if (\$79 ) begin
-      \$201  = \$80 [31:0];
-    end
+    \$201  = ctl_next__start_next;
     if (rst) begin
-      \$201  = 32'd0;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$202  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$202  = \$75 [31:0];
-      end
-    end
+    \$202  = \$77 ;
     if (rst) begin
-      \$202  = 32'd0;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$203  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$203  = \$76 [31:0];
-      end
-    end
+    \$203  = \$80 ;
     if (rst) begin
-      \$203  = 32'd0;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$204  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$204  = \$77 [31:0];
-      end
-    end
+    \$204  = addr[13:11];
     if (rst) begin
-      \$204  = 32'd0;
+      \$204  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = cycles;
-    if (\$79 ) begin
-      if (done) begin
-        \$205  = \$81 [31:0];
-      end
-    end
+    \$205  = addr[10:0];
     if (rst) begin
-      \$205  = 32'd0;
+      \$205  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = \fault$121 ;
-    if (ctl__arm) begin
-      \$206  = 1'h0;
-    end else if (\$83 ) begin
-      \$206  = 1'h1;
-    end
+    \$206  = addr[10:0];
     if (rst) begin
-      \$206  = 1'h0;
+      \$206  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = { \$87 , \$86 , \$85 , \$84  };
+    \$207  = wdata;
     if (rst) begin
       \$207  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = { \$91 , \$90 , \$89 , \$88  };
+    \$208  = \$83 ;
     if (rst) begin
-      \$208  = 64'h0000000000000000;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = { \$95 , \$94 , \$93 , \$92  };
+    \$209  = addr[10:0];
     if (rst) begin
-      \$209  = 64'h0000000000000000;
+      \$209  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = { \$99 , \$98 , \$97 , \$96  };
+    \$210  = \$84 ;
     if (rst) begin
-      \$210  = 64'h0000000000000000;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = gsel[3:2];
+    \$211  = \$85 ;
     if (rst) begin
-      \$211  = 2'h0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = \$100 ;
+    \$212  = \$86 ;
     if (rst) begin
-      \$212  = 64'h0000000000000000;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = bus_addr[17];
+    \$213  = done_flag;
+    if (ctl__start) begin
+      \$213  = 1'h0;
+    end
+    if (\$91 ) begin
+      if (done) begin
+        \$213  = 1'h1;
+      end
+    end
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = bus_addr[15:14];
+    \$214  = cyc;
+    if (ctl__start) begin
+      \$214  = 32'd0;
+    end
+    if (\$91 ) begin
+      \$214  = \$92 [31:0];
+    end
     if (rst) begin
-      \$214  = 2'h0;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = \re$22 ;
+    \$215  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$215  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$215  = \$87 [31:0];
+      end
+    end
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = re_q0;
+    \$216  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$216  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$216  = \$88 [31:0];
+      end
+    end
     if (rst) begin
-      \$216  = 1'h0;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = re_q1;
+    \$217  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$217  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$217  = \$89 [31:0];
+      end
+    end
     if (rst) begin
-      \$217  = 1'h0;
+      \$217  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = re_q2;
+    \$218  = cycles;
+    if (\$91 ) begin
+      if (done) begin
+        \$218  = \$93 [31:0];
+      end
+    end
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = re_q3;
+    \$219  = \fault$125 ;
+    if (ctl__arm) begin
+      \$219  = 1'h0;
+    end else if (\$95 ) begin
+      \$219  = 1'h1;
+    end
     if (rst) begin
       \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = re_q4;
+    \$220  = { \$99 , \$98 , \$97 , \$96  };
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = g1;
+    \$221  = { \$103 , \$102 , \$101 , \$100  };
     if (rst) begin
       \$221  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = glob0;
+    \$222  = { \$107 , \$106 , \$105 , \$104  };
     if (rst) begin
-      \$222  = 1'h0;
+      \$222  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = g2;
+    \$223  = { \$111 , \$110 , \$109 , \$108  };
     if (rst) begin
       \$223  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = glob1;
+    \$224  = gsel[3:2];
     if (rst) begin
-      \$224  = 1'h0;
+      \$224  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = g3;
+    \$225  = \$112 ;
     if (rst) begin
       \$225  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = glob2;
+    \$226  = bus_addr[17];
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = g4;
+    \$227  = \re$22 ;
     if (rst) begin
-      \$227  = 64'h0000000000000000;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = glob3;
+    \$228  = re_q0;
     if (rst) begin
       \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = pe_q0;
+    \$229  = re_q1;
     if (rst) begin
-      \$229  = 2'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = pe_q1;
+    \$230  = re_q2;
     if (rst) begin
-      \$230  = 2'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = pe_q2;
+    \$231  = re_q3;
     if (rst) begin
-      \$231  = 2'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = pe_q3;
+    \$232  = re_q4;
     if (rst) begin
-      \$232  = 2'h0;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = pe_q3;
+    \$233  = g1;
     if (rst) begin
-      \$233  = 2'h0;
+      \$233  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = pe_q3;
+    \$234  = glob0;
     if (rst) begin
-      \$234  = 2'h0;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = pe_q3;
+    \$235  = g2;
     if (rst) begin
-      \$235  = 2'h0;
+      \$235  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = glob4;
+    \$236  = glob1;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = glob4;
+    \$237  = g3;
     if (rst) begin
-      \$237  = 1'h0;
+      \$237  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = glob4;
+    \$238  = glob2;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = glob4;
+    \$239  = glob3;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = { \$104 , \$103 , \$102 , \$101  };
+    \$240  = \$113 ;
     if (rst) begin
       \$240  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = { \$108 , \$107 , \$106 , \$105  };
+    \$241  = \$116 ;
     if (rst) begin
       \$241  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = re_q5;
+    \$242  = \$117 ;
     if (rst) begin
-      \$242  = 1'h0;
+      \$242  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = re_q5;
+    if (rst) begin
+      \$243  = 1'h0;
     end
   end
   assign \busy$28  = busy;
-  assign \done$113  = done;
+  assign \done$117  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -2752,13 +2618,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$180  = bias_sent;
-  assign \groups$187  = groups;
-  assign \bias_act$188  = bias_act;
-  assign \ctl__arm$189  = ctl_ccu_arm;
+  assign \bias_sent$172  = bias_sent;
+  assign \groups$179  = groups;
+  assign \bias_act$180  = bias_act;
+  assign \ctl__arm$181  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$191  = ctl_ccu_running;
-  assign \ctl__start$192  = ctl_ccu_start;
+  assign \ctl__running$183  = ctl_ccu_running;
+  assign \ctl__start$184  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
   assign pass_regs__src_sel = src_sel;
   assign pass_regs__relu = relu;
@@ -2768,38 +2634,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs__wb_base = wb_base;
   assign pass_regs__keep_acc = keep_acc;
   assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$202  = keep_acc;
-  assign \regs__keep_acc$203  = keep_acc;
-  assign \regs__keep_acc$204  = keep_acc;
+  assign \regs__keep_acc$194  = keep_acc;
+  assign \regs__keep_acc$195  = keep_acc;
+  assign \regs__keep_acc$196  = keep_acc;
   assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$206  = ptr_base;
-  assign \regs__ptr_base$207  = ptr_base;
-  assign \regs__ptr_base$208  = ptr_base;
+  assign \regs__ptr_base$198  = ptr_base;
+  assign \regs__ptr_base$199  = ptr_base;
+  assign \regs__ptr_base$200  = ptr_base;
   assign regs__relu = relu;
-  assign \regs__relu$210  = relu;
-  assign \regs__relu$211  = relu;
-  assign \regs__relu$212  = relu;
+  assign \regs__relu$202  = relu;
+  assign \regs__relu$203  = relu;
+  assign \regs__relu$204  = relu;
   assign regs__shift = shift;
-  assign \regs__shift$214  = shift;
-  assign \regs__shift$215  = shift;
-  assign \regs__shift$216  = shift;
+  assign \regs__shift$206  = shift;
+  assign \regs__shift$207  = shift;
+  assign \regs__shift$208  = shift;
   assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$218  = spmat_base;
-  assign \regs__spmat_base$219  = spmat_base;
-  assign \regs__spmat_base$220  = spmat_base;
+  assign \regs__spmat_base$210  = spmat_base;
+  assign \regs__spmat_base$211  = spmat_base;
+  assign \regs__spmat_base$212  = spmat_base;
   assign regs__src_sel = src_sel;
-  assign \regs__src_sel$222  = src_sel;
-  assign \regs__src_sel$223  = src_sel;
-  assign \regs__src_sel$224  = src_sel;
+  assign \regs__src_sel$214  = src_sel;
+  assign \regs__src_sel$215  = src_sel;
+  assign \regs__src_sel$216  = src_sel;
   assign regs__wb_base = wb_base;
-  assign \regs__wb_base$226  = wb_base;
-  assign \regs__wb_base$227  = wb_base;
-  assign \regs__wb_base$228  = wb_base;
-  assign \ctl__arm$229  = ctl_0_arm;
-  assign \ctl__pf_active$230  = ctl_0_pf_active;
-  assign \ctl__running$231  = ctl_0_running;
-  assign \ctl__start$232  = ctl_0_start;
-  assign \ctl__start_next$233  = ctl_0_start_next;
+  assign \regs__wb_base$218  = wb_base;
+  assign \regs__wb_base$219  = wb_base;
+  assign \regs__wb_base$220  = wb_base;
+  assign \ctl__arm$221  = ctl_0_arm;
+  assign \ctl__pf_active$222  = ctl_0_pf_active;
+  assign \ctl__running$223  = ctl_0_running;
+  assign \ctl__start$224  = ctl_0_start;
+  assign \ctl__start_next$225  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -2810,6 +2676,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign ccu__src__data = pes__0__src__data;
   assign pes__0__src__rd_en = ccu__src__rd_en;
   assign host_0__sel = h_sel_0;
+  assign host_0__rsel = h_rsel_0;
   assign host_0__mem = h_mem_0;
   assign host_0__off = h_off_0;
   assign host_0__off_line = h_off_line_0;
@@ -2821,110 +2688,117 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__off_dst = h_off_dst_0;
   assign host__off_line = h_off_line_0;
   assign host_0__rdata = host__rdata;
+  assign host__rsel = h_rsel_0;
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
   assign wb__start = wb_start;
-  assign \ctl__arm$266  = ctl_1_arm;
-  assign \ctl__pf_active$267  = ctl_1_pf_active;
-  assign \ctl__running$268  = ctl_1_running;
-  assign \ctl__start$269  = ctl_1_start;
-  assign \ctl__start_next$270  = ctl_1_start_next;
-  assign \ccu__ann__a$271  = ccu__ann__a;
+  assign \ctl__arm$260  = ctl_1_arm;
+  assign \ctl__pf_active$261  = ctl_1_pf_active;
+  assign \ctl__running$262  = ctl_1_running;
+  assign \ctl__start$263  = ctl_1_start;
+  assign \ctl__start_next$264  = ctl_1_start_next;
+  assign \ccu__ann__a$265  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$273  = ccu__ann__j;
+  assign \ccu__ann__j$267  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$275  = ccu__ann__valid;
+  assign \ccu__ann__valid$269  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$278  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$280  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$281  = bcast;
+  assign \ccu__bc__room_nopush$272  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$274  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$275  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$284  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$285 ;
+  assign \ccu__src__data$278  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$279 ;
   assign host_1__sel = h_sel_1;
+  assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
   assign host_1__off = h_off_1;
   assign host_1__off_line = h_off_line_1;
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$294  = h_mem_1;
-  assign \host__off$295  = h_off_1;
-  assign \host__off_dst$296  = h_off_dst_1;
-  assign \host__off_line$297  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$173 ;
-  assign \host__sel$299  = h_sel_1;
-  assign \host__wdata$300  = h_wdata_1;
-  assign \host__we$301  = h_we_1;
-  assign \wb__start$302  = wb_start;
-  assign \ctl__arm$303  = ctl_2_arm;
-  assign \ctl__pf_active$304  = ctl_2_pf_active;
-  assign \ctl__running$305  = ctl_2_running;
-  assign \ctl__start$306  = ctl_2_start;
-  assign \ctl__start_next$307  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$308 ;
-  assign pes__2__ann__j = \ccu__ann__j$310 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$312 ;
-  assign \ccu__bc__room_nopush$315  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$317  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$318  = bcast;
+  assign \host__mem$289  = h_mem_1;
+  assign \host__off$290  = h_off_1;
+  assign \host__off_dst$291  = h_off_dst_1;
+  assign \host__off_line$292  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$165 ;
+  assign \host__rsel$294  = h_rsel_1;
+  assign \host__sel$295  = h_sel_1;
+  assign \host__wdata$296  = h_wdata_1;
+  assign \host__we$297  = h_we_1;
+  assign \wb__start$298  = wb_start;
+  assign \ctl__arm$299  = ctl_2_arm;
+  assign \ctl__pf_active$300  = ctl_2_pf_active;
+  assign \ctl__running$301  = ctl_2_running;
+  assign \ctl__start$302  = ctl_2_start;
+  assign \ctl__start_next$303  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$304 ;
+  assign pes__2__ann__j = \ccu__ann__j$306 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$308 ;
+  assign \ccu__bc__room_nopush$311  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$313  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$314  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$321  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$322 ;
+  assign \ccu__src__data$317  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$318 ;
   assign host_2__sel = h_sel_2;
+  assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
   assign host_2__off = h_off_2;
   assign host_2__off_line = h_off_line_2;
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$331  = h_mem_2;
-  assign \host__off$332  = h_off_2;
-  assign \host__off_dst$333  = h_off_dst_2;
-  assign \host__off_line$334  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$174 ;
-  assign \host__sel$336  = h_sel_2;
-  assign \host__wdata$337  = h_wdata_2;
-  assign \host__we$338  = h_we_2;
-  assign \wb__start$339  = wb_start;
-  assign \ctl__arm$340  = ctl_3_arm;
-  assign \ctl__pf_active$341  = ctl_3_pf_active;
-  assign \ctl__running$342  = ctl_3_running;
-  assign \ctl__start$343  = ctl_3_start;
-  assign \ctl__start_next$344  = ctl_3_start_next;
-  assign \ccu__ann__a$345  = \ccu__ann__a$308 ;
-  assign pes__3__ann__a = \ccu__ann__a$308 ;
-  assign \ccu__ann__j$347  = \ccu__ann__j$310 ;
-  assign pes__3__ann__j = \ccu__ann__j$310 ;
-  assign \ccu__ann__valid$349  = \ccu__ann__valid$312 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$312 ;
-  assign \ccu__bc__room_nopush$352  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$354  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$355  = bcast;
+  assign \host__mem$328  = h_mem_2;
+  assign \host__off$329  = h_off_2;
+  assign \host__off_dst$330  = h_off_dst_2;
+  assign \host__off_line$331  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$166 ;
+  assign \host__rsel$333  = h_rsel_2;
+  assign \host__sel$334  = h_sel_2;
+  assign \host__wdata$335  = h_wdata_2;
+  assign \host__we$336  = h_we_2;
+  assign \wb__start$337  = wb_start;
+  assign \ctl__arm$338  = ctl_3_arm;
+  assign \ctl__pf_active$339  = ctl_3_pf_active;
+  assign \ctl__running$340  = ctl_3_running;
+  assign \ctl__start$341  = ctl_3_start;
+  assign \ctl__start_next$342  = ctl_3_start_next;
+  assign \ccu__ann__a$343  = \ccu__ann__a$304 ;
+  assign pes__3__ann__a = \ccu__ann__a$304 ;
+  assign \ccu__ann__j$345  = \ccu__ann__j$306 ;
+  assign pes__3__ann__j = \ccu__ann__j$306 ;
+  assign \ccu__ann__valid$347  = \ccu__ann__valid$308 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$308 ;
+  assign \ccu__bc__room_nopush$350  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$352  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$353  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$358  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$359 ;
+  assign \ccu__src__data$356  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$357 ;
   assign host_3__sel = h_sel_3;
+  assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
   assign host_3__off = h_off_3;
   assign host_3__off_line = h_off_line_3;
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$368  = h_mem_3;
-  assign \host__off$369  = h_off_3;
-  assign \host__off_dst$370  = h_off_dst_3;
-  assign \host__off_line$371  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$175 ;
+  assign \host__mem$367  = h_mem_3;
+  assign \host__off$368  = h_off_3;
+  assign \host__off_dst$369  = h_off_dst_3;
+  assign \host__off_line$370  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$167 ;
+  assign \host__rsel$372  = h_rsel_3;
   assign \host__sel$373  = h_sel_3;
   assign \host__wdata$374  = h_wdata_3;
   assign \host__we$375  = h_we_3;
   assign \wb__start$376  = wb_start;
-  assign \$111  = { 1'h0, busy };
-  assign \$112  = { done_flag, 1'h0 };
-  assign \$114  = { 1'h0, src_sel, 2'h0 };
-  assign \$116  = { \fault$121 , 3'h0 };
+  assign \$120  = { 1'h0, busy };
+  assign \$121  = { done_flag, 1'h0 };
+  assign \$123  = { 1'h0, src_sel, 2'h0 };
+  assign \$125  = { \fault$125 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2951,16 +2825,16 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [1:0] \$27 ;
-  wire [13:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire [11:0] \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [13:0] \$31 ;
-  wire [11:0] \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
+  wire \$30 ;
+  wire [1:0] \$31 ;
+  wire [13:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [11:0] \$34 ;
+  wire [13:0] \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
@@ -2972,35 +2846,42 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  reg \$46 ;
-  reg [10:0] \$47 ;
-  reg [12:0] \$48 ;
-  reg \$49 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  reg [3:0] \$50 ;
-  reg \$51 ;
-  reg [12:0] \$52 ;
-  reg [15:0] \$53 ;
+  reg \$50 ;
+  reg [12:0] \$51 ;
+  reg \$52 ;
+  reg [3:0] \$53 ;
   reg \$54 ;
-  reg [12:0] \$55 ;
-  reg [15:0] \$56 ;
+  reg \$55 ;
+  reg [10:0] \$56 ;
   reg \$57 ;
-  reg [12:0] \$58 ;
-  reg [15:0] \$59 ;
+  reg \$58 ;
+  reg [12:0] \$59 ;
   wire \$6 ;
-  reg \$60 ;
+  reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg \$63 ;
+  reg [12:0] \$62 ;
+  reg [15:0] \$63 ;
   reg \$64 ;
-  reg \$65 ;
-  wire [63:0] \$66 ;
+  reg [12:0] \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
+  reg \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  wire [63:0] \$73 ;
   wire \$8 ;
   wire \$9 ;
   wire active;
   wire advance;
-  wire \advance$43 ;
+  wire \advance$44 ;
   reg [15:0] ann__a = 16'h0000;
   reg [12:0] ann__j = 13'h0000;
   reg ann__valid = 1'h0;
@@ -3051,9 +2932,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire found__1;
   wire found__2;
   wire found__3;
-  reg [10:0] g = 11'h000;
   input [10:0] groups;
   wire [10:0] groups;
+  reg [10:0] groups_left = 11'h000;
   wire [3:0] head_nz;
   wire [15:0] head_val__0;
   wire [15:0] head_val__1;
@@ -3062,8 +2943,10 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire head_valid;
   reg held = 1'h0;
   reg [12:0] jbase = 13'h0000;
+  reg last_group = 1'h0;
+  reg last_group2 = 1'h0;
   wire live;
-  reg \live$80  = 1'h0;
+  reg \live$81  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
@@ -3142,6 +3025,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire pop__ready;
   wire pop__valid;
   reg ps_live = 1'h0;
+  reg ps_search = 1'h0;
   wire [1:0] push__payload;
   wire \push__payload.bias ;
   wire \push__payload.elem ;
@@ -3171,74 +3055,91 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$23  = \live$80  & pop__valid;
+  assign \$18  = ~ pop__payload[0];
+  assign \$19  = \$18  | room_fifo;
+  assign pop__ready = \live$81  & \$19 ;
+  assign \$20  = \live$81  & pop__valid;
+  assign \$21  = \$20  & pop__payload[0];
+  assign \$22  = ~ room;
+  assign ev_stall = \$21  & \$22 ;
+  assign \$23  = \live$81  & pop__valid;
   assign \$24  = ~ held;
   assign ev_search = \$23  & \$24 ;
   assign \$25  = ! groups;
-  assign \$26  = active & push__payload[0];
-  assign \$27  = at_bias ? 2'h0 : o_pos;
-  assign \$28  = jbase + \$27 ;
-  assign \$29  = at_bias ? bias_act : o_val;
-  assign \$30  = g + 1'h1;
-  assign \$31  = jbase + 3'h4;
-  assign \$32  = g + 1'h1;
-  assign \$33  = \$32  == groups;
-  assign \$36  = \$35  | elig[1];
-  assign \$38  = \$37  | elig[1];
-  assign \$39  = \$38  | elig[2];
-  assign \$40  = ctl__start | ctl__running;
-  assign \$41  = ~ bias_next;
-  assign \$42  = \$40  & \$41 ;
-  assign \$43  = ctl__start ? 1'h0 : bcast;
-  assign \$44  = ~ pop__valid;
-  assign \$45  = \live$80  & \$44 ;
+  assign \$26  = | groups;
+  assign \$27  = groups - 1'h1;
+  assign \$28  = groups == 1'h1;
+  assign \$29  = groups == 2'h2;
+  assign \$30  = active & push__payload[0];
+  assign \$31  = at_bias ? 2'h0 : o_pos;
+  assign \$32  = jbase + \$31 ;
+  assign \$33  = at_bias ? bias_act : o_val;
+  assign \$34  = groups_left - 1'h1;
+  assign \$35  = jbase + 3'h4;
+  assign \$36  = ~ last_group;
+  assign \$37  = groups_left == 2'h2;
+  assign \$40  = \$39  | elig[1];
+  assign \$42  = \$41  | elig[1];
+  assign \$43  = \$42  | elig[2];
+  assign \$44  = ctl__start | ctl__running;
+  assign \$45  = ~ bias_next;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = ctl__start ? 1'h0 : bcast;
+  assign \$48  = ~ pop__valid;
+  assign \$49  = \live$81  & \$48 ;
   always @(posedge clk)
-    ps_live <= \$46 ;
+    ps_live <= \$50 ;
   always @(posedge clk)
-    g <= \$47 ;
+    jbase <= \$51 ;
   always @(posedge clk)
-    jbase <= \$48 ;
+    at_bias <= \$52 ;
   always @(posedge clk)
-    at_bias <= \$49 ;
+    mask <= \$53 ;
   always @(posedge clk)
-    mask <= \$50 ;
+    ann__valid <= \$54 ;
   always @(posedge clk)
-    ann__valid <= \$51 ;
+    ps_search <= \$55 ;
   always @(posedge clk)
-    ann__j <= \$52 ;
+    groups_left <= \$56 ;
   always @(posedge clk)
-    ann__a <= \$53 ;
+    last_group <= \$57 ;
   always @(posedge clk)
-    pes__0__ann__valid <= \$54 ;
+    last_group2 <= \$58 ;
   always @(posedge clk)
-    pes__0__ann__j <= \$55 ;
+    ann__j <= \$59 ;
   always @(posedge clk)
-    pes__0__ann__a <= \$56 ;
+    ann__a <= \$60 ;
   always @(posedge clk)
-    pes__2__ann__valid <= \$57 ;
+    pes__0__ann__valid <= \$61 ;
   always @(posedge clk)
-    pes__2__ann__j <= \$58 ;
+    pes__0__ann__j <= \$62 ;
   always @(posedge clk)
-    pes__2__ann__a <= \$59 ;
+    pes__0__ann__a <= \$63 ;
   always @(posedge clk)
-    \live$80  <= \$60 ;
+    pes__2__ann__valid <= \$64 ;
   always @(posedge clk)
-    bias_sent <= \$61 ;
+    pes__2__ann__j <= \$65 ;
   always @(posedge clk)
-    push_r <= \$62 ;
+    pes__2__ann__a <= \$66 ;
   always @(posedge clk)
-    held <= \$63 ;
+    \live$81  <= \$67 ;
   always @(posedge clk)
-    push_r_fifo <= \$64 ;
+    bias_sent <= \$68 ;
   always @(posedge clk)
-    fault <= \$65 ;
+    push_r <= \$69 ;
+  always @(posedge clk)
+    held <= \$70 ;
+  always @(posedge clk)
+    push_r_fifo <= \$71 ;
+  always @(posedge clk)
+    fault <= \$72 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
   assign \$2  = at_bias | o_found;
   assign active = push__valid & push__ready;
-  assign \$3  = ~ at_bias;
-  assign \$4  = active & \$3 ;
+  assign \$3  = ps_search & head_valid;
+  assign \$4  = \$3  & push__ready;
   assign \$5  = | elig[2:0];
   assign \$6  = ~ \$5 ;
   assign advance = \$4  & \$6 ;
@@ -3255,16 +3156,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$14  = bcast & pop__payload[1];
   assign \$15  = bias_sent | \$14 ;
   assign bias_next = ctl__start ? 1'h0 : \$15 ;
-  assign \$16  = \live$80  & pop__valid;
+  assign \$16  = \live$81  & pop__valid;
   assign \$17  = \$16  & pop__payload[0];
   assign bcast = \$17  & room;
-  assign \$18  = ~ pop__payload[0];
-  assign \$19  = \$18  | room_fifo;
-  assign pop__ready = \live$80  & \$19 ;
-  assign \$20  = \live$80  & pop__valid;
-  assign \$21  = \$20  & pop__payload[0];
-  assign \$22  = ~ room;
-  assign ev_stall = \$21  & \$22 ;
   \eie_ecp5_4pe.ccu.items  items (
     .arm(arm),
     .clk(clk),
@@ -3283,7 +3177,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$361$0 (\$66 ),
+    .\port$342$0 (\$73 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3298,238 +3192,292 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$231$0 (elig),
-    .\port$361$0 (\$66 )
+    .\port$208$0 (elig),
+    .\port$342$0 (\$73 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$46  = ps_live;
+    \$50  = ps_live;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$46  = 1'h1;
+      \$50  = 1'h1;
     end else begin
       if (active) begin
         if (at_bias) begin
-          \$46  = 1'h0;
+          \$50  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$47  = g;
+    \$51  = jbase;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$47  = 11'h000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$47  = \$30 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$47  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$48  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$48  = 13'h0000;
+      \$51  = 13'h0000;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$48  = \$31 [12:0];
+          \$51  = \$35 [12:0];
         end
       end
     end
     if (rst) begin
-      \$48  = 13'h0000;
+      \$51  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$49  = at_bias;
+    \$52  = at_bias;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$49  = \$25 ;
+      \$52  = \$25 ;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$49  = \$33 ;
+          \$52  = last_group;
         end
       end
     end
     if (rst) begin
-      \$49  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = mask;
+    \$53  = mask;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$50  = 4'hf;
+      \$53  = 4'hf;
     end else begin
       if (active) begin
         (* full_case = 32'd1 *)
         if (at_bias) begin
         end else if (advance) begin
-          \$50  = 4'hf;
+          \$53  = 4'hf;
         end else begin
-          \$50  = { \$39 , \$36 , \$34 , 1'h0 };
+          \$53  = { \$43 , \$40 , \$38 , 1'h0 };
         end
       end
     end
     if (rst) begin
-      \$50  = 4'hf;
+      \$53  = 4'hf;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 1'h0;
+      \$54  = 1'h0;
     end else begin
-      \$51  = \$26 ;
+      \$54  = \$30 ;
     end
-    if (rst) begin
-      \$51  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = ann__j;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$52  = \$28 [12:0];
-      end
-    end
-    if (rst) begin
-      \$52  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = ann__a;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-    end else begin
-      if (active) begin
-        \$53  = \$29 ;
-      end
-    end
-    if (rst) begin
-      \$53  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = ann__valid;
     if (rst) begin
       \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = ann__j;
+    \$55  = ps_search;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$55  = \$26 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$55  = \$36 ;
+        end
+      end
+    end
     if (rst) begin
-      \$55  = 13'h0000;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = ann__a;
+    \$56  = groups_left;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$56  = \$27 [10:0];
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$56  = \$34 [10:0];
+        end
+      end
+    end
     if (rst) begin
-      \$56  = 16'h0000;
+      \$56  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = ann__valid;
+    \$57  = last_group;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = \$28 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$57  = last_group2;
+        end
+      end
+    end
     if (rst) begin
       \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = ann__j;
+    \$58  = last_group2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$58  = \$29 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$58  = \$37 ;
+        end
+      end
+    end
     if (rst) begin
-      \$58  = 13'h0000;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ann__a;
+    \$59  = ann__j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$59  = \$32 [12:0];
+      end
+    end
     if (rst) begin
-      \$59  = 16'h0000;
+      \$59  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = \$42 ;
+    \$60  = ann__a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$60  = \$33 ;
+      end
+    end
     if (rst) begin
-      \$60  = 1'h0;
+      \$60  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = bias_next;
+    \$61  = ann__valid;
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$62  = 1'h0;
-    end else begin
-      \$62  = bcast;
-    end
+    \$62  = ann__j;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$63  = 1'h0;
-    end else begin
-      \$63  = ev_stall;
-    end
+    \$63  = ann__a;
     if (rst) begin
-      \$63  = 1'h0;
+      \$63  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = \$43 ;
+    \$64  = ann__valid;
     if (rst) begin
       \$64  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = fault;
-    if (arm) begin
-      \$65  = 1'h0;
-    end else if (\$45 ) begin
-      \$65  = 1'h1;
+    \$65  = ann__j;
+    if (rst) begin
+      \$65  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$66  = ann__a;
+    if (rst) begin
+      \$66  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$67  = \$46 ;
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$68  = bias_next;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$69  = 1'h0;
+    end else begin
+      \$69  = bcast;
     end
     if (rst) begin
-      \$65  = 1'h0;
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$70  = 1'h0;
+    end else begin
+      \$70  = ev_stall;
+    end
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$71  = \$47 ;
+    if (rst) begin
+      \$71  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = fault;
+    if (arm) begin
+      \$72  = 1'h0;
+    end else if (\$49 ) begin
+      \$72  = 1'h1;
+    end
+    if (rst) begin
+      \$72  = 1'h0;
     end
   end
   assign ctl__arm = arm;
@@ -3546,15 +3494,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign val__0 = \$66 [15:0];
-  assign head_val__0 = \$66 [15:0];
-  assign val__1 = \$66 [31:16];
-  assign head_val__1 = \$66 [31:16];
-  assign val__2 = \$66 [47:32];
-  assign head_val__2 = \$66 [47:32];
-  assign val__3 = \$66 [63:48];
-  assign head_val__3 = \$66 [63:48];
-  assign \advance$43  = advance;
+  assign val__0 = \$73 [15:0];
+  assign head_val__0 = \$73 [15:0];
+  assign val__1 = \$73 [31:16];
+  assign head_val__1 = \$73 [31:16];
+  assign val__2 = \$73 [47:32];
+  assign head_val__2 = \$73 [47:32];
+  assign val__3 = \$73 [63:48];
+  assign head_val__3 = \$73 [63:48];
+  assign \advance$44  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
   assign ann_g0_j = pes__0__ann__j;
@@ -3577,9 +3525,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \pop__payload.bias  = pop__payload[1];
   assign push__payload[1] = at_bias;
   assign push__payload[0] = \$2 ;
-  assign \$34  = elig[0];
-  assign \$35  = elig[0];
-  assign \$37  = elig[0];
+  assign \$38  = elig[0];
+  assign \$39  = elig[0];
+  assign \$41  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4859,7 +4807,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$361$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$342$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -4956,8 +4904,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$361$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$361$0 ;
-  wire [63:0] \port$361$0 ;
+  output [63:0] \port$342$0 ;
+  wire [63:0] \port$342$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5419,11 +5367,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$361$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$361$0  = \$signature__data$13 ;
+  assign \port$342$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$361$0 , o_found, o_pos, o_val, \port$231$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$342$0 , o_found, o_pos, o_val, \port$208$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5441,10 +5389,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$361$0 , o_found, o_pos, o_val, \port$231$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$231$0 ;
-  wire [3:0] \port$231$0 ;
-  input [63:0] \port$361$0 ;
-  wire [63:0] \port$361$0 ;
+  input [3:0] \port$208$0 ;
+  wire [3:0] \port$208$0 ;
+  input [63:0] \port$342$0 ;
+  wire [63:0] \port$342$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5457,32 +5405,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$361$0 , o_found, o_pos, o_val, \port$231$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$231$0 (\port$231$0 ),
-    .\port$361$0 (\port$361$0 )
+    .\port$208$0 (\port$208$0 ),
+    .\port$342$0 (\port$342$0 )
   );
-  assign found__0 = \port$231$0 [0];
-  assign \found__0$1  = \port$231$0 [0];
-  assign val__0 = \port$361$0 [15:0];
-  assign \val__0$3  = \port$361$0 [15:0];
-  assign found__1 = \port$231$0 [1];
-  assign \found__1$5  = \port$231$0 [1];
-  assign val__1 = \port$361$0 [31:16];
-  assign \val__1$7  = \port$361$0 [31:16];
-  assign found__2 = \port$231$0 [2];
-  assign \found__2$9  = \port$231$0 [2];
-  assign val__2 = \port$361$0 [47:32];
-  assign \val__2$11  = \port$361$0 [47:32];
-  assign found__3 = \port$231$0 [3];
-  assign \found__3$13  = \port$231$0 [3];
-  assign val__3 = \port$361$0 [63:48];
-  assign \val__3$15  = \port$361$0 [63:48];
+  assign found__0 = \port$208$0 [0];
+  assign \found__0$1  = \port$208$0 [0];
+  assign val__0 = \port$342$0 [15:0];
+  assign \val__0$3  = \port$342$0 [15:0];
+  assign found__1 = \port$208$0 [1];
+  assign \found__1$5  = \port$208$0 [1];
+  assign val__1 = \port$342$0 [31:16];
+  assign \val__1$7  = \port$342$0 [31:16];
+  assign found__2 = \port$208$0 [2];
+  assign \found__2$9  = \port$208$0 [2];
+  assign val__2 = \port$342$0 [47:32];
+  assign \val__2$11  = \port$342$0 [47:32];
+  assign found__3 = \port$208$0 [3];
+  assign \found__3$13  = \port$208$0 [3];
+  assign val__3 = \port$342$0 [63:48];
+  assign \val__3$15  = \port$342$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$361$0 , o_found, o_pos, o_val, \port$231$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$342$0 , o_found, o_pos, o_val, \port$208$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5501,10 +5449,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$361$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$231$0 ;
-  wire [3:0] \port$231$0 ;
-  input [63:0] \port$361$0 ;
-  wire [63:0] \port$361$0 ;
+  input [3:0] \port$208$0 ;
+  wire [3:0] \port$208$0 ;
+  input [63:0] \port$342$0 ;
+  wire [63:0] \port$342$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5513,49 +5461,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$361$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$231$0 [0] | \port$231$0 [1];
-  assign \$6  = \$5  | \port$231$0 [2];
-  assign o_found = \$6  | \port$231$0 [3];
+  assign \$5  = \port$208$0 [0] | \port$208$0 [1];
+  assign \$6  = \$5  | \port$208$0 [2];
+  assign o_found = \$6  | \port$208$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$231$0 [3]) begin
+    if (\port$208$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$231$0 [2]) begin
+    if (\port$208$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$231$0 [1]) begin
+    if (\port$208$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$231$0 [0]) begin
+    if (\port$208$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$231$0 [3]) begin
-      o_val = \port$361$0 [63:48];
+    if (\port$208$0 [3]) begin
+      o_val = \port$342$0 [63:48];
     end
-    if (\port$231$0 [2]) begin
-      o_val = \port$361$0 [47:32];
+    if (\port$208$0 [2]) begin
+      o_val = \port$342$0 [47:32];
     end
-    if (\port$231$0 [1]) begin
-      o_val = \port$361$0 [31:16];
+    if (\port$208$0 [1]) begin
+      o_val = \port$342$0 [31:16];
     end
-    if (\port$231$0 [0]) begin
-      o_val = \port$361$0 [15:0];
+    if (\port$208$0 [0]) begin
+      o_val = \port$342$0 [15:0];
     end
   end
-  assign found__3 = \port$231$0 [3];
-  assign val__3 = \port$361$0 [63:48];
-  assign found__2 = \port$231$0 [2];
-  assign val__2 = \port$361$0 [47:32];
-  assign found__1 = \port$231$0 [1];
-  assign val__1 = \port$361$0 [31:16];
-  assign found__0 = \port$231$0 [0];
-  assign val__0 = \port$361$0 [15:0];
+  assign found__3 = \port$208$0 [3];
+  assign val__3 = \port$342$0 [63:48];
+  assign found__2 = \port$208$0 [2];
+  assign val__2 = \port$342$0 [47:32];
+  assign found__1 = \port$208$0 [1];
+  assign val__1 = \port$342$0 [31:16];
+  assign found__0 = \port$208$0 [0];
+  assign val__0 = \port$342$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -5563,12 +5511,20 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$361$0 , o_found, o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line
-, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
+, entry__h_line, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [63:0] \$105 ;
+  reg [63:0] \$106 ;
+  reg [63:0] \$107 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -5601,56 +5557,71 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   reg [15:0] \$38 ;
   reg [15:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [5:0] \$48 ;
-  reg [9:0] \$49 ;
+  wire [15:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [15:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
-  reg [9:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  wire [15:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  wire [15:0] \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [2:0] \$61 ;
-  reg [2:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg \$65 ;
-  reg [31:0] \$66 ;
-  reg [2:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg [2:0] \$69 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [5:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg [10:0] \$66 ;
+  reg [9:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [2:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
+  reg \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [31:0] \$75 ;
+  reg [31:0] \$76 ;
+  reg [2:0] \$77 ;
   reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg [63:0] \$82 ;
-  reg [63:0] \$83 ;
-  reg [63:0] \$84 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg \$82 ;
+  reg [31:0] \$83 ;
+  reg [2:0] \$84 ;
+  reg \$85 ;
+  reg [2:0] \$86 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [2:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
@@ -5806,7 +5777,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$213 ;
+  wire [15:0] \h_rdata$216 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -5838,12 +5809,22 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__rsel;
+  wire host__rsel;
   input host__sel;
   wire host__sel;
   input [63:0] host__wdata;
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
+  (* keep = 32'd1 *)
+  reg hrsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c3 = 1'h0;
   (* keep = 32'd1 *)
   reg hsel_c0 = 1'h0;
   (* keep = 32'd1 *)
@@ -5987,6 +5968,9 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire [9:0] regs_q_wb_base;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
+  reg rsel_q0 = 1'h0;
+  reg rsel_q1 = 1'h0;
+  reg rsel_s = 1'h0;
   input rst;
   wire rst;
   (* keep = 32'd1 *)
@@ -6046,6 +6030,21 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign fault = \fault$133  | \fault$134 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$151  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
@@ -6063,111 +6062,114 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
+  assign \$40  = \$36  & { hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0 };
+  assign \$45  = \$42  & { hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1 };
+  assign \$50  = \$48  & { hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2 };
+  assign \$55  = \$54  & { hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3 };
   always @(posedge clk)
-    ctl__start <= \$40 ;
+    ctl__start <= \$56 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$41 ;
+    \ctl__start$14  <= \$57 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$42 ;
+    \ctl__start$20  <= \$58 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$43 ;
+    \ctl__start$26  <= \$59 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$44 ;
+    \ctl__start$32  <= \$60 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$45 ;
+    \ctl__start$38  <= \$61 ;
   always @(posedge clk)
-    src_sel <= \$46 ;
+    src_sel <= \$62 ;
   always @(posedge clk)
-    relu <= \$47 ;
+    relu <= \$63 ;
   always @(posedge clk)
-    shift <= \$48 ;
+    shift <= \$64 ;
   always @(posedge clk)
-    ptr_base <= \$49 ;
+    ptr_base <= \$65 ;
   always @(posedge clk)
-    spmat_base <= \$50 ;
+    spmat_base <= \$66 ;
   always @(posedge clk)
-    wb_base <= \$51 ;
+    wb_base <= \$67 ;
   always @(posedge clk)
-    keep_acc <= \$52 ;
+    keep_acc <= \$68 ;
   always @(posedge clk)
-    idle <= \$53 ;
+    idle <= \$69 ;
   always @(posedge clk)
-    start_counters <= \$54 ;
+    start_counters <= \$70 ;
   always @(posedge clk)
-    cnt_entries <= \$55 ;
+    cnt_entries <= \$71 ;
   always @(posedge clk)
-    cnt_padding <= \$56 ;
+    cnt_padding <= \$72 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$57 ;
+    cnt_empty_columns <= \$73 ;
   always @(posedge clk)
-    cnt_line_reads <= \$58 ;
+    cnt_line_reads <= \$74 ;
   always @(posedge clk)
-    cnt_pops <= \$59 ;
+    cnt_pops <= \$75 ;
   always @(posedge clk)
-    cnt_bypasses <= \$60 ;
+    cnt_bypasses <= \$76 ;
   always @(posedge clk)
-    mem_q0 <= \$61 ;
+    mem_q0 <= \$77 ;
   always @(posedge clk)
-    cnt_num <= \$62 ;
+    rsel_q0 <= \$78 ;
   always @(posedge clk)
-    cnt_grp0 <= \$63 ;
+    cnt_num <= \$79 ;
   always @(posedge clk)
-    cnt_grp1 <= \$64 ;
+    cnt_grp0 <= \$80 ;
   always @(posedge clk)
-    cnt_hi <= \$65 ;
+    cnt_grp1 <= \$81 ;
   always @(posedge clk)
-    cnt_q2 <= \$66 ;
+    cnt_hi <= \$82 ;
   always @(posedge clk)
-    mem_q1 <= \$67 ;
+    cnt_q2 <= \$83 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$68 ;
+    mem_q1 <= \$84 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$69 ;
+    rsel_q1 <= \$85 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$70 ;
+    mem_sel_c0 <= \$86 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$71 ;
+    mem_sel_c1 <= \$87 ;
   always @(posedge clk)
-    h_even_d0 <= \$72 ;
+    mem_sel_c2 <= \$88 ;
   always @(posedge clk)
-    h_odd_d0 <= \$73 ;
+    mem_sel_c3 <= \$89 ;
   always @(posedge clk)
-    h_cb_d0 <= \$74 ;
+    h_even_d0 <= \$90 ;
   always @(posedge clk)
-    h_cb_d1 <= \$75 ;
+    h_odd_d0 <= \$91 ;
   always @(posedge clk)
-    h_src_d0 <= \$76 ;
+    h_cb_d0 <= \$92 ;
   always @(posedge clk)
-    h_next_d0 <= \$77 ;
+    h_cb_d1 <= \$93 ;
   always @(posedge clk)
-    hsel_c0 <= \$78 ;
+    h_src_d0 <= \$94 ;
   always @(posedge clk)
-    hsel_c1 <= \$79 ;
+    h_next_d0 <= \$95 ;
   always @(posedge clk)
-    hsel_c2 <= \$80 ;
+    hsel_c0 <= \$96 ;
   always @(posedge clk)
-    hsel_c3 <= \$81 ;
+    hsel_c1 <= \$97 ;
   always @(posedge clk)
-    h_half0 <= \$82 ;
+    hsel_c2 <= \$98 ;
   always @(posedge clk)
-    h_half1 <= \$83 ;
+    hsel_c3 <= \$99 ;
   always @(posedge clk)
-    host__rdata <= \$84 ;
-  assign fault = \fault$133  | \fault$134 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
+    rsel_s <= \$100 ;
+  always @(posedge clk)
+    hrsel_c0 <= \$101 ;
+  always @(posedge clk)
+    hrsel_c1 <= \$102 ;
+  always @(posedge clk)
+    hrsel_c2 <= \$103 ;
+  always @(posedge clk)
+    hrsel_c3 <= \$104 ;
+  always @(posedge clk)
+    h_half0 <= \$105 ;
+  always @(posedge clk)
+    h_half1 <= \$106 ;
+  always @(posedge clk)
+    host__rdata <= \$107 ;
   \eie_ecp5_4pe.pe0.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -6219,7 +6221,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$213 ),
+    .h_rdata(\h_rdata$216 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$151 ),
     .\new (acc__wdata),
@@ -6278,11 +6280,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
-    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
@@ -6501,347 +6503,516 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$40  = ctl__start_next;
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$41  = h_half0[15:0];
+      1'h1:
+          \$41  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$42  = h_half0[31:16];
+      1'h1:
+          \$42  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$43  = h_half0[47:32];
+      1'h1:
+          \$43  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$44  = h_half0[63:48];
+      1'h1:
+          \$44  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$46  = h_half0[15:0];
+      1'h1:
+          \$46  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$47  = h_half0[31:16];
+      1'h1:
+          \$47  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$48  = h_half0[47:32];
+      1'h1:
+          \$48  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$49  = h_half0[63:48];
+      1'h1:
+          \$49  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$51  = h_half0[15:0];
+      1'h1:
+          \$51  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$52  = h_half0[31:16];
+      1'h1:
+          \$52  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$53  = h_half0[47:32];
+      1'h1:
+          \$53  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$54  = h_half0[63:48];
+      1'h1:
+          \$54  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$56  = ctl__start_next;
     if (rst) begin
-      \$40  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$41  = ctl__start_next;
+    \$57  = ctl__start_next;
     if (rst) begin
-      \$41  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$42  = ctl__start_next;
+    \$58  = ctl__start_next;
     if (rst) begin
-      \$42  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$43  = ctl__start_next;
+    \$59  = ctl__start_next;
     if (rst) begin
-      \$43  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$44  = ctl__start_next;
+    \$60  = ctl__start_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$45  = ctl__start_next;
+    \$61  = ctl__start_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$46  = regs__src_sel;
+    \$62  = regs__src_sel;
     if (rst) begin
-      \$46  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$47  = regs__relu;
+    \$63  = regs__relu;
     if (rst) begin
-      \$47  = 1'h0;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$48  = regs__shift;
+    \$64  = regs__shift;
     if (rst) begin
-      \$48  = 6'h00;
+      \$64  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$49  = regs__ptr_base;
+    \$65  = regs__ptr_base;
     if (rst) begin
-      \$49  = 10'h000;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$50  = regs__spmat_base;
+    \$66  = regs__spmat_base;
     if (rst) begin
-      \$50  = 11'h000;
+      \$66  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$51  = regs__wb_base;
+    \$67  = regs__wb_base;
     if (rst) begin
-      \$51  = 10'h000;
+      \$67  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$52  = regs__keep_acc;
+    \$68  = regs__keep_acc;
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$53  = \$18 ;
+    \$69  = \$18 ;
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$54  = ctl__start_next;
+    \$70  = ctl__start_next;
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$55  = cnt_entries;
+    \$71  = cnt_entries;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end else if (ev_entry) begin
-      \$55  = \$19 [31:0];
+      \$71  = \$19 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$56  = cnt_padding;
+    \$72  = cnt_padding;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end else if (ev_padding) begin
-      \$56  = \$20 [31:0];
+      \$72  = \$20 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$57  = cnt_empty_columns;
+    \$73  = cnt_empty_columns;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end else if (ev_empty) begin
-      \$57  = \$21 [31:0];
+      \$73  = \$21 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$58  = cnt_line_reads;
+    \$74  = cnt_line_reads;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end else if (ev_line) begin
-      \$58  = \$22 [31:0];
+      \$74  = \$22 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$59  = cnt_pops;
+    \$75  = cnt_pops;
     if (start_counters) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end else if (issue__pop) begin
-      \$59  = \$23 [31:0];
+      \$75  = \$23 [31:0];
     end
     if (rst) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$60  = cnt_bypasses;
+    \$76  = cnt_bypasses;
     if (start_counters) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end else if (ev_bypass) begin
-      \$60  = \$24 [31:0];
+      \$76  = \$24 [31:0];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$61  = host__mem;
+    \$77  = host__mem;
     if (rst) begin
-      \$61  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$62  = host__off[2:0];
-    if (rst) begin
-      \$62  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$63  = \$25 ;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$64  = \$26 ;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$65  = cnt_num[2];
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$66  = \$27 ;
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$67  = mem_q0;
-    if (rst) begin
-      \$67  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$68  = mem_q1;
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$69  = mem_q1;
-    if (rst) begin
-      \$69  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$70  = mem_q1;
-    if (rst) begin
-      \$70  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$71  = mem_q1;
-    if (rst) begin
-      \$71  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$72  = h_even;
-    if (rst) begin
-      \$72  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$73  = h_odd;
-    if (rst) begin
-      \$73  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$74  = \h_rdata$213 ;
-    if (rst) begin
-      \$74  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$75  = h_cb_d0;
-    if (rst) begin
-      \$75  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$76  = h_src;
-    if (rst) begin
-      \$76  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$77  = h_next;
-    if (rst) begin
-      \$77  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$78  = mem_sel_c0[2];
+    \$78  = host__rsel;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$79  = mem_sel_c0[2];
+    \$79  = host__off[2:0];
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$80  = mem_sel_c0[2];
+    \$80  = \$25 ;
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$81  = mem_sel_c0[2];
+    \$81  = \$26 ;
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    \$82  = cnt_num[2];
     if (rst) begin
-      \$82  = 64'h0000000000000000;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    \$83  = \$27 ;
     if (rst) begin
-      \$83  = 64'h0000000000000000;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    \$84  = mem_q0;
     if (rst) begin
-      \$84  = 64'h0000000000000000;
+      \$84  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$85  = rsel_q0;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$86  = mem_q1;
+    if (rst) begin
+      \$86  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$87  = mem_q1;
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$88  = mem_q1;
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$89  = mem_q1;
+    if (rst) begin
+      \$89  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$90  = h_even;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$91  = h_odd;
+    if (rst) begin
+      \$91  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$92  = \h_rdata$216 ;
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$93  = h_cb_d0;
+    if (rst) begin
+      \$93  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$94  = h_src;
+    if (rst) begin
+      \$94  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$95  = h_next;
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$96  = mem_sel_c0[2];
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$97  = mem_sel_c0[2];
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$98  = mem_sel_c0[2];
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$99  = mem_sel_c0[2];
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$100  = rsel_q1;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$101  = rsel_s;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$102  = rsel_s;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$103  = rsel_s;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$104  = rsel_s;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$105  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$105  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$106  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$106  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$107  = { \$55 , \$50 , \$45 , \$40  };
+    if (rst) begin
+      \$107  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -9745,15 +9916,15 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
-  wire \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$100 ;
+  wire [4:0] \$1 ;
+  wire \$10 ;
+  wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [4:0] \$103 ;
+  wire \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -9764,127 +9935,166 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
+  wire [4:0] \$113 ;
   wire \$114 ;
-  reg [4:0] \$115 ;
-  reg [4:0] \$116 ;
-  reg [4:0] \$117 ;
-  reg [78:0] \$118 ;
-  reg [78:0] \$119 ;
-  wire [5:0] \$12 ;
-  reg [78:0] \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [4:0] \$123 ;
-  reg [4:0] \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg [3:0] \$129 ;
-  wire [5:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  reg [4:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [4:0] \$137 ;
+  reg [5:0] \$138 ;
+  reg [5:0] \$139 ;
   wire [5:0] \$14 ;
+  reg [5:0] \$140 ;
+  reg [5:0] \$141 ;
+  reg [78:0] \$142 ;
+  reg [78:0] \$143 ;
+  reg [78:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [4:0] \$147 ;
+  reg [4:0] \$148 ;
+  reg \$149 ;
   wire [5:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [78:0] \$18 ;
-  wire [78:0] \$19 ;
-  wire [5:0] \$2 ;
-  wire [19:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [78:0] \$23 ;
-  wire [19:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire [78:0] \$27 ;
-  wire [78:0] \$28 ;
-  wire [19:0] \$29 ;
-  wire [5:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [78:0] \$32 ;
-  wire [19:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [78:0] \$36 ;
-  wire [78:0] \$37 ;
-  wire [19:0] \$38 ;
-  wire \$39 ;
-  wire [5:0] \$4 ;
-  wire \$40 ;
-  wire [78:0] \$41 ;
-  wire [19:0] \$42 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [3:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg \$159 ;
+  wire [5:0] \$16 ;
+  reg \$160 ;
+  wire [5:0] \$17 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
+  wire [5:0] \$21 ;
+  wire [5:0] \$22 ;
+  wire \$23 ;
+  wire [5:0] \$24 ;
+  wire [5:0] \$25 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire \$28 ;
+  wire [5:0] \$29 ;
+  wire \$3 ;
+  wire [5:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire \$33 ;
+  wire [5:0] \$34 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
+  wire \$4 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
+  wire [5:0] \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [78:0] \$45 ;
-  wire [78:0] \$46 ;
-  wire [18:0] \$47 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [5:0] \$5 ;
+  wire \$5 ;
   wire [78:0] \$50 ;
-  wire [18:0] \$51 ;
-  wire \$52 ;
+  wire [78:0] \$51 ;
+  wire [19:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [78:0] \$55 ;
+  wire [19:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [78:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [5:0] \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire [5:0] \$64 ;
-  wire [6:0] \$65 ;
+  wire [78:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [78:0] \$64 ;
+  wire [19:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [5:0] \$7 ;
-  wire \$70 ;
+  wire [78:0] \$68 ;
+  wire [78:0] \$69 ;
+  wire \$7 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [78:0] \$73 ;
+  wire [19:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [5:0] \$8 ;
+  wire [78:0] \$77 ;
+  wire [78:0] \$78 ;
+  wire [18:0] \$79 ;
+  wire \$8 ;
   wire \$80 ;
-  wire [4:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
+  wire \$81 ;
+  wire [78:0] \$82 ;
+  wire [18:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [5:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire [5:0] \$93 ;
+  wire [5:0] \$94 ;
+  wire [5:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [6:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
+  reg [4:0] \$signature__addr  = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$12 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$6 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$9 ;
+  wire [19:0] \$signature__data ;
+  wire [19:0] \$signature__data$10 ;
+  wire [18:0] \$signature__data$13 ;
+  wire [19:0] \$signature__data$7 ;
+  wire \$signature__en ;
+  wire \$signature__en$11 ;
+  wire \$signature__en$14 ;
+  wire \$signature__en$8 ;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -9932,8 +10142,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] issue__next;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -9957,8 +10167,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  output [78:0] nxt;
-  reg [78:0] nxt = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -9977,50 +10187,31 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  (* init = 5'h00 *)
-  wire [4:0] rp2__addr;
-  wire [78:0] rp2__data;
-  wire [15:0] \rp2__data.a ;
-  wire \rp2__data.ge3 ;
-  wire \rp2__data.ge4 ;
-  wire [10:0] \rp2__data.line0 ;
-  wire [10:0] \rp2__data.line1 ;
-  wire [10:0] \rp2__data.line2 ;
-  wire [15:0] \rp2__data.lm1 ;
-  wire \rp2__data.newline ;
-  wire \rp2__data.one ;
-  wire [2:0] \rp2__data.slot0 ;
-  wire [2:0] \rp2__data.slot2 ;
-  wire \rp2__data.two ;
-  wire \rp2__data.wrap0 ;
-  wire \rp2__data.wrap1 ;
-  wire \rp2__data.z ;
+  wire [4:0] rp_k__addr;
+  wire [4:0] \rp_k__addr$19 ;
+  wire [4:0] \rp_k__addr$21 ;
+  wire [4:0] \rp_k__addr$23 ;
+  wire [19:0] rp_k__data;
+  wire [19:0] \rp_k__data$45 ;
+  wire [19:0] \rp_k__data$46 ;
+  wire [18:0] \rp_k__data$47 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
+  (* keep = 32'd1 *)
   reg [4:0] rptr2 = 5'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c2 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c3 = 6'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
   (* init = 5'h00 *)
-  wire [4:0] wp__addr;
-  wire [78:0] wp__data;
-  wire [15:0] \wp__data.a ;
-  wire \wp__data.ge3 ;
-  wire \wp__data.ge4 ;
-  wire [10:0] \wp__data.line0 ;
-  wire [10:0] \wp__data.line1 ;
-  wire [10:0] \wp__data.line2 ;
-  wire [15:0] \wp__data.lm1 ;
-  wire \wp__data.newline ;
-  wire \wp__data.one ;
-  wire [2:0] \wp__data.slot0 ;
-  wire [2:0] \wp__data.slot2 ;
-  wire \wp__data.two ;
-  wire \wp__data.wrap0 ;
-  wire \wp__data.wrap1 ;
-  wire \wp__data.z ;
-  wire wp__en;
-  reg [4:0] wptr = 5'h00;
+  wire [4:0] wptr;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -10056,412 +10247,543 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [21:0];
+  reg [19:0] mem0 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
-      mem[wptr] <= wr__data;
+      mem0[\$signature__addr ] <= wr__data[19:0];
   end
-  assign rp2__data = mem[rptr2];
-  assign \$1  = rptr0 == 5'h15;
-  assign \$2  = rptr0 + 1'h1;
-  assign \$3  = \$1  ? 6'h00 : \$2 ;
-  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
-  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h15;
-  assign \$7  = rptr1 + 1'h1;
-  assign \$8  = \$6  ? 6'h00 : \$7 ;
-  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
-  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = cnt_nz_c0 | bc_r;
-  assign \$17  = \$16  & issue__ready;
-  assign \$18  = fresh1 ? wq : nxt;
-  assign \$19  = \$signal  ? wq : issue__head;
-  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
-  assign \$21  = cnt_nz_c0 | bc_r;
-  assign \$22  = \$21  & issue__ready;
-  assign \$23  = fresh1 ? wq : nxt;
-  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
-  assign \$25  = cnt_nz_c1 | bc_r;
-  assign \$26  = \$25  & issue__ready;
-  assign \$27  = fresh1 ? wq : nxt;
-  assign \$28  = \$signal  ? wq : issue__head;
-  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
-  assign \$30  = cnt_nz_c1 | bc_r;
-  assign \$31  = \$30  & issue__ready;
-  assign \$32  = fresh1 ? wq : nxt;
-  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
-  assign \$34  = cnt_nz_c2 | bc_r;
-  assign \$35  = \$34  & issue__ready;
-  assign \$36  = fresh1 ? wq : nxt;
-  assign \$37  = \$signal  ? wq : issue__head;
-  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
-  assign \$39  = cnt_nz_c2 | bc_r;
-  assign \$40  = \$39  & issue__ready;
-  assign \$41  = fresh1 ? wq : nxt;
-  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
-  assign \$43  = cnt_nz_c3 | bc_r;
-  assign \$44  = \$43  & issue__ready;
-  assign \$45  = fresh1 ? wq : nxt;
-  assign \$46  = \$signal  ? wq : issue__head;
-  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
-  assign \$48  = cnt_nz_c3 | bc_r;
-  assign \$49  = \$48  & issue__ready;
-  assign \$50  = fresh1 ? wq : nxt;
-  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
-  assign \$52  = wptr == rptr1;
-  assign \$53  = wptr == rptr0;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = wr__valid & \$54 ;
-  assign \$56  = wptr == rptr2;
-  assign \$57  = wptr == rptr1;
-  assign \$58  = pop ? \$56  : \$57 ;
-  assign \$59  = wr__valid & \$58 ;
-  assign \$60  = wptr == 5'h15;
-  assign \$61  = wptr + 1'h1;
-  assign \$62  = \$60  ? 6'h00 : \$61 ;
-  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
-  assign \$64  = sc + wr__valid;
-  assign \$65  = \$64  - pop;
-  assign \$66  = sc >= 2'h2;
-  assign \$67  = sc >= 1'h1;
-  assign \$68  = pop ? \$66  : \$67 ;
-  assign \$69  = sc >= 2'h3;
-  assign \$70  = sc >= 2'h2;
-  assign \$71  = pop ? \$69  : \$70 ;
-  assign \$72  = ~ issue__head_ok;
-  assign \$73  = issue__pop & \$72 ;
-  assign \$74  = ~ issue__pop;
-  assign \$75  = wr__valid & \$74 ;
-  assign \$76  = sc == 5'h16;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \$73  | \$77 ;
-  assign \$79  = pop != issue__pop;
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \$103 [3:0] - pop;
-  assign \$82  = \$103 [3:0] >= 2'h2;
-  assign \$83  = \$103 [3:0] >= 1'h1;
-  assign \$84  = pop ? \$82  : \$83 ;
-  assign \$85  = \$103 [3:0] >= 2'h2;
-  assign \$86  = \$103 [3:0] >= 1'h1;
-  assign \$87  = pop ? \$85  : \$86 ;
-  assign \$88  = \$103 [3:0] >= 2'h2;
-  assign \$89  = \$103 [3:0] >= 1'h1;
-  assign \$90  = pop ? \$88  : \$89 ;
-  assign \$91  = \$103 [3:0] >= 2'h2;
-  assign \$92  = \$103 [3:0] >= 1'h1;
-  assign \$93  = pop ? \$91  : \$92 ;
-  assign \$94  = \$103 [3:0] >= 2'h2;
-  assign \$95  = \$103 [3:0] >= 1'h1;
-  assign \$96  = pop ? \$94  : \$95 ;
-  assign \$97  = \$103 [3:0] < 4'h8;
-  assign \$98  = pop | \$97 ;
-  assign \$99  = \$103 [3:0] < 4'h8;
-  assign \$100  = \$103 [3:0] + 1'h1;
-  assign \$101  = \$100  < 4'h8;
-  assign \$102  = pop ? \$99  : \$101 ;
-  assign \$103  = cnt + bc_r;
+  assign rp_k__data = mem0[rptr2_c0[4:0]];
+  reg [19:0] mem1 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem1[\$signature__addr ] <= wr__data[39:20];
+  end
+  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  reg [19:0] mem2 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem2[\$signature__addr ] <= wr__data[59:40];
+  end
+  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  reg [18:0] mem3 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem3[\$signature__addr ] <= wr__data[78:60];
+  end
+  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$104  = cnt_nz | bc_r;
-  assign pop = \$104  & issue__ready;
-  assign \$105  = ! cnt;
-  assign \$106  = issue__ready & \$105 ;
-  assign \$107  = \$106  & issue__head[73];
-  assign \$108  = cnt_nz & issue__ready;
-  assign \$109  = ! cnt;
-  assign \$110  = cnt == 1'h1;
-  assign \$111  = \$109  | \$110 ;
-  assign \$112  = \$111  & issue__head[73];
-  assign \$113  = ! cnt;
-  assign \$114  = \$108  ? \$112  : \$113 ;
-  assign quiet_next = bc_r ? \$107  : \$114 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & issue__ready;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = rptr0 == 5'h15;
+  assign \$14  = rptr0 + 1'h1;
+  assign \$15  = \$13  ? 6'h00 : \$14 ;
+  assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
+  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$18  = rptr1 == 5'h15;
+  assign \$19  = rptr1 + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
+  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$23  = rptr2 == 5'h15;
+  assign \$24  = rptr2 + 1'h1;
+  assign \$25  = \$23  ? 6'h00 : \$24 ;
+  assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
+  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$28  = rptr2 == 5'h15;
+  assign \$29  = rptr2 + 1'h1;
+  assign \$30  = \$28  ? 6'h00 : \$29 ;
+  assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
+  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$33  = rptr2 == 5'h15;
+  assign \$34  = rptr2 + 1'h1;
+  assign \$35  = \$33  ? 6'h00 : \$34 ;
+  assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
+  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$38  = rptr2 == 5'h15;
+  assign \$39  = rptr2 + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
+  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$43  = rptr2 == 5'h15;
+  assign \$44  = rptr2 + 1'h1;
+  assign \$45  = \$43  ? 6'h00 : \$44 ;
+  assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
+  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$48  = cnt_nz_c0 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : issue__next;
+  assign \$51  = \$signal  ? wq : issue__head;
+  assign \$52  = \$49  ? \$50 [19:0] : \$51 [19:0];
+  assign \$53  = cnt_nz_c0 | bc_r;
+  assign \$54  = \$53  & issue__ready;
+  assign \$55  = fresh1 ? wq : issue__next;
+  assign \$56  = \$54  ? rp_k__data : \$55 [19:0];
+  assign \$57  = cnt_nz_c1 | bc_r;
+  assign \$58  = \$57  & issue__ready;
+  assign \$59  = fresh1 ? wq : issue__next;
+  assign \$60  = \$signal  ? wq : issue__head;
+  assign \$61  = \$58  ? \$59 [39:20] : \$60 [39:20];
+  assign \$62  = cnt_nz_c1 | bc_r;
+  assign \$63  = \$62  & issue__ready;
+  assign \$64  = fresh1 ? wq : issue__next;
+  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$66  = cnt_nz_c2 | bc_r;
+  assign \$67  = \$66  & issue__ready;
+  assign \$68  = fresh1 ? wq : issue__next;
+  assign \$69  = \$signal  ? wq : issue__head;
+  assign \$70  = \$67  ? \$68 [59:40] : \$69 [59:40];
+  assign \$71  = cnt_nz_c2 | bc_r;
+  assign \$72  = \$71  & issue__ready;
+  assign \$73  = fresh1 ? wq : issue__next;
+  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$75  = cnt_nz_c3 | bc_r;
+  assign \$76  = \$75  & issue__ready;
+  assign \$77  = fresh1 ? wq : issue__next;
+  assign \$78  = \$signal  ? wq : issue__head;
+  assign \$79  = \$76  ? \$77 [78:60] : \$78 [78:60];
+  assign \$80  = cnt_nz_c3 | bc_r;
+  assign \$81  = \$80  & issue__ready;
+  assign \$82  = fresh1 ? wq : issue__next;
+  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$84  = \$signature__addr  == rptr1;
+  assign \$85  = \$signature__addr  == rptr0;
+  assign \$86  = pop ? \$84  : \$85 ;
+  assign \$87  = wr__valid & \$86 ;
+  assign \$88  = \$signature__addr  == rptr2;
+  assign \$89  = \$signature__addr  == rptr1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = wr__valid & \$90 ;
+  assign \$92  = \$signature__addr  == 5'h15;
+  assign \$93  = \$signature__addr  + 1'h1;
+  assign \$94  = \$92  ? 6'h00 : \$93 ;
+  assign \$95  = wr__valid ? \$94  : { 1'h0, \$signature__addr  };
+  assign \$96  = sc + wr__valid;
+  assign \$97  = \$96  - pop;
+  assign \$98  = sc >= 2'h2;
+  assign \$99  = sc >= 1'h1;
+  assign \$100  = pop ? \$98  : \$99 ;
+  assign \$101  = sc >= 2'h3;
+  assign \$102  = sc >= 2'h2;
+  assign \$103  = pop ? \$101  : \$102 ;
+  assign \$104  = ~ issue__head_ok;
+  assign \$105  = issue__pop & \$104 ;
+  assign \$106  = ~ issue__pop;
+  assign \$107  = wr__valid & \$106 ;
+  assign \$108  = sc == 5'h16;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = \$105  | \$109 ;
+  assign \$111  = pop != issue__pop;
+  assign \$112  = \$110  | \$111 ;
+  assign \$113  = \$1 [3:0] - pop;
+  assign \$114  = \$1 [3:0] >= 2'h2;
+  assign \$115  = \$1 [3:0] >= 1'h1;
+  assign \$116  = pop ? \$114  : \$115 ;
+  assign \$117  = \$1 [3:0] >= 2'h2;
+  assign \$118  = \$1 [3:0] >= 1'h1;
+  assign \$119  = pop ? \$117  : \$118 ;
+  assign \$120  = \$1 [3:0] >= 2'h2;
+  assign \$121  = \$1 [3:0] >= 1'h1;
+  assign \$122  = pop ? \$120  : \$121 ;
+  assign \$123  = \$1 [3:0] >= 2'h2;
+  assign \$124  = \$1 [3:0] >= 1'h1;
+  assign \$125  = pop ? \$123  : \$124 ;
+  assign \$126  = \$1 [3:0] >= 2'h2;
+  assign \$127  = \$1 [3:0] >= 1'h1;
+  assign \$128  = pop ? \$126  : \$127 ;
+  assign \$129  = \$1 [3:0] < 4'h8;
+  assign \$130  = pop | \$129 ;
+  assign \$131  = \$1 [3:0] < 4'h8;
+  assign \$132  = \$1 [3:0] + 1'h1;
+  assign \$133  = \$132  < 4'h8;
+  assign \$134  = pop ? \$131  : \$133 ;
   always @(posedge clk)
-    rptr0 <= \$115 ;
+    rptr0 <= \$135 ;
   always @(posedge clk)
-    rptr1 <= \$116 ;
+    rptr1 <= \$136 ;
   always @(posedge clk)
-    rptr2 <= \$117 ;
+    rptr2 <= \$137 ;
   always @(posedge clk)
-    issue__head <= \$118 ;
+    rptr2_c0 <= \$138 ;
   always @(posedge clk)
-    nxt <= \$119 ;
+    rptr2_c1 <= \$139 ;
   always @(posedge clk)
-    wq <= \$120 ;
+    rptr2_c2 <= \$140 ;
   always @(posedge clk)
-    \$signal  <= \$121 ;
+    rptr2_c3 <= \$141 ;
   always @(posedge clk)
-    fresh1 <= \$122 ;
+    issue__head <= \$142 ;
   always @(posedge clk)
-    wptr <= \$123 ;
+    issue__next <= \$143 ;
   always @(posedge clk)
-    sc <= \$124 ;
+    wq <= \$144 ;
   always @(posedge clk)
-    fault <= \$125 ;
+    \$signal  <= \$145 ;
   always @(posedge clk)
-    issue__head_ok <= \$126 ;
+    fresh1 <= \$146 ;
   always @(posedge clk)
-    issue__next_ok <= \$127 ;
+    \$signature__addr  <= \$147 ;
   always @(posedge clk)
-    bc_r <= \$128 ;
+    sc <= \$148 ;
   always @(posedge clk)
-    cnt <= \$129 ;
+    fault <= \$149 ;
   always @(posedge clk)
-    cnt_nz <= \$130 ;
+    issue__head_ok <= \$150 ;
   always @(posedge clk)
-    bc__room_nopush <= \$131 ;
+    issue__next_ok <= \$151 ;
   always @(posedge clk)
-    bc__room_push <= \$132 ;
+    bc_r <= \$152 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$133 ;
+    cnt <= \$153 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$134 ;
+    cnt_nz <= \$154 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$135 ;
+    bc__room_nopush <= \$155 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$136 ;
+    bc__room_push <= \$156 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$157 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$158 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$159 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$160 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$115  = \$5 [4:0];
+    \$135  = \$17 [4:0];
     if (rst) begin
-      \$115  = 5'h00;
+      \$135  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$116  = \$10 [4:0];
+    \$136  = \$22 [4:0];
     if (rst) begin
-      \$116  = 5'h00;
+      \$136  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$117  = \$15 [4:0];
+    \$137  = \$27 [4:0];
     if (rst) begin
-      \$117  = 5'h00;
+      \$137  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$118 [19:0] = \$20 ;
-    \$118 [39:20] = \$29 ;
-    \$118 [59:40] = \$38 ;
-    \$118 [78:60] = \$47 ;
+    \$138  = \$32 ;
     if (rst) begin
-      \$118  = 79'h00000000000000000000;
+      \$138  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$119 [19:0] = \$24 ;
-    \$119 [39:20] = \$33 ;
-    \$119 [59:40] = \$42 ;
-    \$119 [78:60] = \$51 ;
+    \$139  = \$37 ;
     if (rst) begin
-      \$119  = 79'h00000000000000000000;
+      \$139  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$120  = wr__data;
+    \$140  = \$42 ;
     if (rst) begin
-      \$120  = 79'h00000000000000000000;
+      \$140  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$121  = \$55 ;
+    \$141  = \$47 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$141  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$122  = \$59 ;
+    \$142 [19:0] = \$52 ;
+    \$142 [39:20] = \$61 ;
+    \$142 [59:40] = \$70 ;
+    \$142 [78:60] = \$79 ;
     if (rst) begin
-      \$122  = 1'h0;
+      \$142  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$143 [19:0] = \$56 ;
+    \$143 [39:20] = \$65 ;
+    \$143 [59:40] = \$74 ;
+    \$143 [78:60] = \$83 ;
+    if (rst) begin
+      \$143  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$144  = wr__data;
+    if (rst) begin
+      \$144  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$145  = \$87 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$146  = \$91 ;
+    if (rst) begin
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end else begin
-      \$123  = \$63 [4:0];
+      \$147  = \$95 [4:0];
     end
     if (rst) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end else begin
-      \$124  = \$65 [4:0];
+      \$148  = \$97 [4:0];
     end
     if (rst) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$125  = fault;
+    \$149  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end else begin
-      if (\$80 ) begin
-        \$125  = 1'h1;
+      if (\$112 ) begin
+        \$149  = 1'h1;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end else begin
-      \$126  = \$68 ;
+      \$150  = \$100 ;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end else begin
-      \$127  = \$71 ;
+      \$151  = \$103 ;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end else begin
-      \$128  = bc__strobe;
+      \$152  = bc__strobe;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end else begin
-      \$129  = \$81 [3:0];
+      \$153  = \$113 [3:0];
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end else begin
-      \$130  = \$84 ;
+      \$154  = \$116 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end else begin
-      \$131  = \$98 ;
+      \$155  = \$130 ;
     end
     if (rst) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end else begin
-      \$132  = \$102 ;
+      \$156  = \$134 ;
     end
     if (rst) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end else begin
-      \$133  = \$87 ;
+      \$157  = \$119 ;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end else begin
-      \$134  = \$90 ;
+      \$158  = \$122 ;
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end else begin
-      \$135  = \$93 ;
+      \$159  = \$125 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end else begin
-      \$136  = \$96 ;
+      \$160  = \$128 ;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end
   end
-  assign base = \$103 [3:0];
-  assign wp__addr = wptr;
-  assign wp__data = wr__data;
-  assign wp__en = wr__valid;
-  assign rp2__addr = rptr2;
-  assign issue__next = nxt;
+  assign wptr = \$signature__addr ;
+  assign \$signature__data  = wr__data[19:0];
+  assign \$signature__en  = wr__valid;
+  assign \$signature__addr$6  = \$signature__addr ;
+  assign \$signature__data$7  = wr__data[39:20];
+  assign \$signature__en$8  = wr__valid;
+  assign \$signature__addr$9  = \$signature__addr ;
+  assign \$signature__data$10  = wr__data[59:40];
+  assign \$signature__en$11  = wr__valid;
+  assign \$signature__addr$12  = \$signature__addr ;
+  assign \$signature__data$13  = wr__data[78:60];
+  assign \$signature__en$14  = wr__valid;
+  assign nxt = issue__next;
+  assign rp_k__addr = rptr2_c0[4:0];
+  assign \rp_k__addr$19  = rptr2_c1[4:0];
+  assign \rp_k__addr$21  = rptr2_c2[4:0];
+  assign \rp_k__addr$23  = rptr2_c3[4:0];
+  assign base = \$1 [3:0];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -10492,81 +10814,6 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \nxt.line0  = nxt[10:0];
-  assign \nxt.line1  = nxt[21:11];
-  assign \nxt.line2  = nxt[32:22];
-  assign \nxt.slot0  = nxt[35:33];
-  assign \nxt.slot2  = nxt[38:36];
-  assign \nxt.wrap0  = nxt[39];
-  assign \nxt.wrap1  = nxt[40];
-  assign \nxt.lm1  = nxt[56:41];
-  assign \nxt.a  = nxt[72:57];
-  assign \nxt.z  = nxt[73];
-  assign \nxt.one  = nxt[74];
-  assign \nxt.two  = nxt[75];
-  assign \nxt.ge3  = nxt[76];
-  assign \nxt.ge4  = nxt[77];
-  assign \nxt.newline  = nxt[78];
-  assign \rp2__data.line0  = rp2__data[10:0];
-  assign \rp2__data.line1  = rp2__data[21:11];
-  assign \rp2__data.line2  = rp2__data[32:22];
-  assign \rp2__data.slot0  = rp2__data[35:33];
-  assign \rp2__data.slot2  = rp2__data[38:36];
-  assign \rp2__data.wrap0  = rp2__data[39];
-  assign \rp2__data.wrap1  = rp2__data[40];
-  assign \rp2__data.lm1  = rp2__data[56:41];
-  assign \rp2__data.a  = rp2__data[72:57];
-  assign \rp2__data.z  = rp2__data[73];
-  assign \rp2__data.one  = rp2__data[74];
-  assign \rp2__data.two  = rp2__data[75];
-  assign \rp2__data.ge3  = rp2__data[76];
-  assign \rp2__data.ge4  = rp2__data[77];
-  assign \rp2__data.newline  = rp2__data[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
-  assign \wp__data.line0  = wr__data[10:0];
-  assign \wp__data.line1  = wr__data[21:11];
-  assign \wp__data.line2  = wr__data[32:22];
-  assign \wp__data.slot0  = wr__data[35:33];
-  assign \wp__data.slot2  = wr__data[38:36];
-  assign \wp__data.wrap0  = wr__data[39];
-  assign \wp__data.wrap1  = wr__data[40];
-  assign \wp__data.lm1  = wr__data[56:41];
-  assign \wp__data.a  = wr__data[72:57];
-  assign \wp__data.z  = wr__data[73];
-  assign \wp__data.one  = wr__data[74];
-  assign \wp__data.two  = wr__data[75];
-  assign \wp__data.ge3  = wr__data[76];
-  assign \wp__data.ge4  = wr__data[77];
-  assign \wp__data.newline  = wr__data[78];
-  assign \issue__next.line0  = nxt[10:0];
-  assign \issue__next.line1  = nxt[21:11];
-  assign \issue__next.line2  = nxt[32:22];
-  assign \issue__next.slot0  = nxt[35:33];
-  assign \issue__next.slot2  = nxt[38:36];
-  assign \issue__next.wrap0  = nxt[39];
-  assign \issue__next.wrap1  = nxt[40];
-  assign \issue__next.lm1  = nxt[56:41];
-  assign \issue__next.a  = nxt[72:57];
-  assign \issue__next.z  = nxt[73];
-  assign \issue__next.one  = nxt[74];
-  assign \issue__next.two  = nxt[75];
-  assign \issue__next.ge3  = nxt[76];
-  assign \issue__next.ge4  = nxt[77];
-  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -10779,12 +11026,20 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [63:0] \$105 ;
+  reg [63:0] \$106 ;
+  reg [63:0] \$107 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -10817,56 +11072,71 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] \$38 ;
   reg [15:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [5:0] \$48 ;
-  reg [9:0] \$49 ;
+  wire [15:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [15:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
-  reg [9:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  wire [15:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  wire [15:0] \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [2:0] \$61 ;
-  reg [2:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg \$65 ;
-  reg [31:0] \$66 ;
-  reg [2:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg [2:0] \$69 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [5:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg [10:0] \$66 ;
+  reg [9:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [2:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
+  reg \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [31:0] \$75 ;
+  reg [31:0] \$76 ;
+  reg [2:0] \$77 ;
   reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg [63:0] \$82 ;
-  reg [63:0] \$83 ;
-  reg [63:0] \$84 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg \$82 ;
+  reg [31:0] \$83 ;
+  reg [2:0] \$84 ;
+  reg \$85 ;
+  reg [2:0] \$86 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [2:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
@@ -11022,7 +11292,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$213 ;
+  wire [15:0] \h_rdata$216 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -11054,12 +11324,22 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__rsel;
+  wire host__rsel;
   input host__sel;
   wire host__sel;
   input [63:0] host__wdata;
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
+  (* keep = 32'd1 *)
+  reg hrsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c3 = 1'h0;
   (* keep = 32'd1 *)
   reg hsel_c0 = 1'h0;
   (* keep = 32'd1 *)
@@ -11203,6 +11483,9 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [9:0] regs_q_wb_base;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
+  reg rsel_q0 = 1'h0;
+  reg rsel_q1 = 1'h0;
+  reg rsel_s = 1'h0;
   input rst;
   wire rst;
   (* keep = 32'd1 *)
@@ -11261,6 +11544,21 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign fault = \fault$133  | \fault$134 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$151  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
@@ -11278,111 +11576,114 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
+  assign \$40  = \$36  & { hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0 };
+  assign \$45  = \$42  & { hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1 };
+  assign \$50  = \$48  & { hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2 };
+  assign \$55  = \$54  & { hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3 };
   always @(posedge clk)
-    ctl__start <= \$40 ;
+    ctl__start <= \$56 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$41 ;
+    \ctl__start$14  <= \$57 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$42 ;
+    \ctl__start$20  <= \$58 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$43 ;
+    \ctl__start$26  <= \$59 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$44 ;
+    \ctl__start$32  <= \$60 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$45 ;
+    \ctl__start$38  <= \$61 ;
   always @(posedge clk)
-    src_sel <= \$46 ;
+    src_sel <= \$62 ;
   always @(posedge clk)
-    relu <= \$47 ;
+    relu <= \$63 ;
   always @(posedge clk)
-    shift <= \$48 ;
+    shift <= \$64 ;
   always @(posedge clk)
-    ptr_base <= \$49 ;
+    ptr_base <= \$65 ;
   always @(posedge clk)
-    spmat_base <= \$50 ;
+    spmat_base <= \$66 ;
   always @(posedge clk)
-    wb_base <= \$51 ;
+    wb_base <= \$67 ;
   always @(posedge clk)
-    keep_acc <= \$52 ;
+    keep_acc <= \$68 ;
   always @(posedge clk)
-    idle <= \$53 ;
+    idle <= \$69 ;
   always @(posedge clk)
-    start_counters <= \$54 ;
+    start_counters <= \$70 ;
   always @(posedge clk)
-    cnt_entries <= \$55 ;
+    cnt_entries <= \$71 ;
   always @(posedge clk)
-    cnt_padding <= \$56 ;
+    cnt_padding <= \$72 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$57 ;
+    cnt_empty_columns <= \$73 ;
   always @(posedge clk)
-    cnt_line_reads <= \$58 ;
+    cnt_line_reads <= \$74 ;
   always @(posedge clk)
-    cnt_pops <= \$59 ;
+    cnt_pops <= \$75 ;
   always @(posedge clk)
-    cnt_bypasses <= \$60 ;
+    cnt_bypasses <= \$76 ;
   always @(posedge clk)
-    mem_q0 <= \$61 ;
+    mem_q0 <= \$77 ;
   always @(posedge clk)
-    cnt_num <= \$62 ;
+    rsel_q0 <= \$78 ;
   always @(posedge clk)
-    cnt_grp0 <= \$63 ;
+    cnt_num <= \$79 ;
   always @(posedge clk)
-    cnt_grp1 <= \$64 ;
+    cnt_grp0 <= \$80 ;
   always @(posedge clk)
-    cnt_hi <= \$65 ;
+    cnt_grp1 <= \$81 ;
   always @(posedge clk)
-    cnt_q2 <= \$66 ;
+    cnt_hi <= \$82 ;
   always @(posedge clk)
-    mem_q1 <= \$67 ;
+    cnt_q2 <= \$83 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$68 ;
+    mem_q1 <= \$84 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$69 ;
+    rsel_q1 <= \$85 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$70 ;
+    mem_sel_c0 <= \$86 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$71 ;
+    mem_sel_c1 <= \$87 ;
   always @(posedge clk)
-    h_even_d0 <= \$72 ;
+    mem_sel_c2 <= \$88 ;
   always @(posedge clk)
-    h_odd_d0 <= \$73 ;
+    mem_sel_c3 <= \$89 ;
   always @(posedge clk)
-    h_cb_d0 <= \$74 ;
+    h_even_d0 <= \$90 ;
   always @(posedge clk)
-    h_cb_d1 <= \$75 ;
+    h_odd_d0 <= \$91 ;
   always @(posedge clk)
-    h_src_d0 <= \$76 ;
+    h_cb_d0 <= \$92 ;
   always @(posedge clk)
-    h_next_d0 <= \$77 ;
+    h_cb_d1 <= \$93 ;
   always @(posedge clk)
-    hsel_c0 <= \$78 ;
+    h_src_d0 <= \$94 ;
   always @(posedge clk)
-    hsel_c1 <= \$79 ;
+    h_next_d0 <= \$95 ;
   always @(posedge clk)
-    hsel_c2 <= \$80 ;
+    hsel_c0 <= \$96 ;
   always @(posedge clk)
-    hsel_c3 <= \$81 ;
+    hsel_c1 <= \$97 ;
   always @(posedge clk)
-    h_half0 <= \$82 ;
+    hsel_c2 <= \$98 ;
   always @(posedge clk)
-    h_half1 <= \$83 ;
+    hsel_c3 <= \$99 ;
   always @(posedge clk)
-    host__rdata <= \$84 ;
-  assign fault = \fault$133  | \fault$134 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
+    rsel_s <= \$100 ;
+  always @(posedge clk)
+    hrsel_c0 <= \$101 ;
+  always @(posedge clk)
+    hrsel_c1 <= \$102 ;
+  always @(posedge clk)
+    hrsel_c2 <= \$103 ;
+  always @(posedge clk)
+    hrsel_c3 <= \$104 ;
+  always @(posedge clk)
+    h_half0 <= \$105 ;
+  always @(posedge clk)
+    h_half1 <= \$106 ;
+  always @(posedge clk)
+    host__rdata <= \$107 ;
   \eie_ecp5_4pe.pe1.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -11434,7 +11735,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$213 ),
+    .h_rdata(\h_rdata$216 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$151 ),
     .\new (acc__wdata),
@@ -11493,11 +11794,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
-    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
@@ -11716,347 +12017,516 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$40  = ctl__start_next;
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$41  = h_half0[15:0];
+      1'h1:
+          \$41  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$42  = h_half0[31:16];
+      1'h1:
+          \$42  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$43  = h_half0[47:32];
+      1'h1:
+          \$43  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$44  = h_half0[63:48];
+      1'h1:
+          \$44  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$46  = h_half0[15:0];
+      1'h1:
+          \$46  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$47  = h_half0[31:16];
+      1'h1:
+          \$47  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$48  = h_half0[47:32];
+      1'h1:
+          \$48  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$49  = h_half0[63:48];
+      1'h1:
+          \$49  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$51  = h_half0[15:0];
+      1'h1:
+          \$51  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$52  = h_half0[31:16];
+      1'h1:
+          \$52  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$53  = h_half0[47:32];
+      1'h1:
+          \$53  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$54  = h_half0[63:48];
+      1'h1:
+          \$54  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$56  = ctl__start_next;
     if (rst) begin
-      \$40  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$41  = ctl__start_next;
+    \$57  = ctl__start_next;
     if (rst) begin
-      \$41  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$42  = ctl__start_next;
+    \$58  = ctl__start_next;
     if (rst) begin
-      \$42  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$43  = ctl__start_next;
+    \$59  = ctl__start_next;
     if (rst) begin
-      \$43  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$44  = ctl__start_next;
+    \$60  = ctl__start_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$45  = ctl__start_next;
+    \$61  = ctl__start_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$46  = regs__src_sel;
+    \$62  = regs__src_sel;
     if (rst) begin
-      \$46  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$47  = regs__relu;
+    \$63  = regs__relu;
     if (rst) begin
-      \$47  = 1'h0;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$48  = regs__shift;
+    \$64  = regs__shift;
     if (rst) begin
-      \$48  = 6'h00;
+      \$64  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$49  = regs__ptr_base;
+    \$65  = regs__ptr_base;
     if (rst) begin
-      \$49  = 10'h000;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$50  = regs__spmat_base;
+    \$66  = regs__spmat_base;
     if (rst) begin
-      \$50  = 11'h000;
+      \$66  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$51  = regs__wb_base;
+    \$67  = regs__wb_base;
     if (rst) begin
-      \$51  = 10'h000;
+      \$67  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$52  = regs__keep_acc;
+    \$68  = regs__keep_acc;
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$53  = \$18 ;
+    \$69  = \$18 ;
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$54  = ctl__start_next;
+    \$70  = ctl__start_next;
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$55  = cnt_entries;
+    \$71  = cnt_entries;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end else if (ev_entry) begin
-      \$55  = \$19 [31:0];
+      \$71  = \$19 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$56  = cnt_padding;
+    \$72  = cnt_padding;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end else if (ev_padding) begin
-      \$56  = \$20 [31:0];
+      \$72  = \$20 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$57  = cnt_empty_columns;
+    \$73  = cnt_empty_columns;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end else if (ev_empty) begin
-      \$57  = \$21 [31:0];
+      \$73  = \$21 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$58  = cnt_line_reads;
+    \$74  = cnt_line_reads;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end else if (ev_line) begin
-      \$58  = \$22 [31:0];
+      \$74  = \$22 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$59  = cnt_pops;
+    \$75  = cnt_pops;
     if (start_counters) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end else if (issue__pop) begin
-      \$59  = \$23 [31:0];
+      \$75  = \$23 [31:0];
     end
     if (rst) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$60  = cnt_bypasses;
+    \$76  = cnt_bypasses;
     if (start_counters) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end else if (ev_bypass) begin
-      \$60  = \$24 [31:0];
+      \$76  = \$24 [31:0];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$61  = host__mem;
+    \$77  = host__mem;
     if (rst) begin
-      \$61  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$62  = host__off[2:0];
-    if (rst) begin
-      \$62  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$63  = \$25 ;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$64  = \$26 ;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$65  = cnt_num[2];
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$66  = \$27 ;
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$67  = mem_q0;
-    if (rst) begin
-      \$67  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$68  = mem_q1;
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$69  = mem_q1;
-    if (rst) begin
-      \$69  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$70  = mem_q1;
-    if (rst) begin
-      \$70  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$71  = mem_q1;
-    if (rst) begin
-      \$71  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$72  = h_even;
-    if (rst) begin
-      \$72  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$73  = h_odd;
-    if (rst) begin
-      \$73  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$74  = \h_rdata$213 ;
-    if (rst) begin
-      \$74  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$75  = h_cb_d0;
-    if (rst) begin
-      \$75  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$76  = h_src;
-    if (rst) begin
-      \$76  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$77  = h_next;
-    if (rst) begin
-      \$77  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$78  = mem_sel_c0[2];
+    \$78  = host__rsel;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$79  = mem_sel_c0[2];
+    \$79  = host__off[2:0];
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$80  = mem_sel_c0[2];
+    \$80  = \$25 ;
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$81  = mem_sel_c0[2];
+    \$81  = \$26 ;
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    \$82  = cnt_num[2];
     if (rst) begin
-      \$82  = 64'h0000000000000000;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    \$83  = \$27 ;
     if (rst) begin
-      \$83  = 64'h0000000000000000;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    \$84  = mem_q0;
     if (rst) begin
-      \$84  = 64'h0000000000000000;
+      \$84  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$85  = rsel_q0;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$86  = mem_q1;
+    if (rst) begin
+      \$86  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$87  = mem_q1;
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$88  = mem_q1;
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$89  = mem_q1;
+    if (rst) begin
+      \$89  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$90  = h_even;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$91  = h_odd;
+    if (rst) begin
+      \$91  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$92  = \h_rdata$216 ;
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$93  = h_cb_d0;
+    if (rst) begin
+      \$93  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$94  = h_src;
+    if (rst) begin
+      \$94  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$95  = h_next;
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$96  = mem_sel_c0[2];
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$97  = mem_sel_c0[2];
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$98  = mem_sel_c0[2];
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$99  = mem_sel_c0[2];
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$100  = rsel_q1;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$101  = rsel_s;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$102  = rsel_s;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$103  = rsel_s;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$104  = rsel_s;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$105  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$105  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$106  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$106  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
+    \$107  = { \$55 , \$50 , \$45 , \$40  };
+    if (rst) begin
+      \$107  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -14960,15 +15430,15 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
-  wire \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$100 ;
+  wire [4:0] \$1 ;
+  wire \$10 ;
+  wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [4:0] \$103 ;
+  wire \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -14979,127 +15449,166 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
+  wire [4:0] \$113 ;
   wire \$114 ;
-  reg [4:0] \$115 ;
-  reg [4:0] \$116 ;
-  reg [4:0] \$117 ;
-  reg [78:0] \$118 ;
-  reg [78:0] \$119 ;
-  wire [5:0] \$12 ;
-  reg [78:0] \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [4:0] \$123 ;
-  reg [4:0] \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg [3:0] \$129 ;
-  wire [5:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  reg [4:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [4:0] \$137 ;
+  reg [5:0] \$138 ;
+  reg [5:0] \$139 ;
   wire [5:0] \$14 ;
+  reg [5:0] \$140 ;
+  reg [5:0] \$141 ;
+  reg [78:0] \$142 ;
+  reg [78:0] \$143 ;
+  reg [78:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [4:0] \$147 ;
+  reg [4:0] \$148 ;
+  reg \$149 ;
   wire [5:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [78:0] \$18 ;
-  wire [78:0] \$19 ;
-  wire [5:0] \$2 ;
-  wire [19:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [78:0] \$23 ;
-  wire [19:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire [78:0] \$27 ;
-  wire [78:0] \$28 ;
-  wire [19:0] \$29 ;
-  wire [5:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [78:0] \$32 ;
-  wire [19:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [78:0] \$36 ;
-  wire [78:0] \$37 ;
-  wire [19:0] \$38 ;
-  wire \$39 ;
-  wire [5:0] \$4 ;
-  wire \$40 ;
-  wire [78:0] \$41 ;
-  wire [19:0] \$42 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [3:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg \$159 ;
+  wire [5:0] \$16 ;
+  reg \$160 ;
+  wire [5:0] \$17 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
+  wire [5:0] \$21 ;
+  wire [5:0] \$22 ;
+  wire \$23 ;
+  wire [5:0] \$24 ;
+  wire [5:0] \$25 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire \$28 ;
+  wire [5:0] \$29 ;
+  wire \$3 ;
+  wire [5:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire \$33 ;
+  wire [5:0] \$34 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
+  wire \$4 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
+  wire [5:0] \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [78:0] \$45 ;
-  wire [78:0] \$46 ;
-  wire [18:0] \$47 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [5:0] \$5 ;
+  wire \$5 ;
   wire [78:0] \$50 ;
-  wire [18:0] \$51 ;
-  wire \$52 ;
+  wire [78:0] \$51 ;
+  wire [19:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [78:0] \$55 ;
+  wire [19:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [78:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [5:0] \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire [5:0] \$64 ;
-  wire [6:0] \$65 ;
+  wire [78:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [78:0] \$64 ;
+  wire [19:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [5:0] \$7 ;
-  wire \$70 ;
+  wire [78:0] \$68 ;
+  wire [78:0] \$69 ;
+  wire \$7 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [78:0] \$73 ;
+  wire [19:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [5:0] \$8 ;
+  wire [78:0] \$77 ;
+  wire [78:0] \$78 ;
+  wire [18:0] \$79 ;
+  wire \$8 ;
   wire \$80 ;
-  wire [4:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
+  wire \$81 ;
+  wire [78:0] \$82 ;
+  wire [18:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [5:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire [5:0] \$93 ;
+  wire [5:0] \$94 ;
+  wire [5:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [6:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
+  reg [4:0] \$signature__addr  = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$12 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$6 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$9 ;
+  wire [19:0] \$signature__data ;
+  wire [19:0] \$signature__data$10 ;
+  wire [18:0] \$signature__data$13 ;
+  wire [19:0] \$signature__data$7 ;
+  wire \$signature__en ;
+  wire \$signature__en$11 ;
+  wire \$signature__en$14 ;
+  wire \$signature__en$8 ;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -15147,8 +15656,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] issue__next;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -15172,8 +15681,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  output [78:0] nxt;
-  reg [78:0] nxt = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -15192,50 +15701,31 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  (* init = 5'h00 *)
-  wire [4:0] rp2__addr;
-  wire [78:0] rp2__data;
-  wire [15:0] \rp2__data.a ;
-  wire \rp2__data.ge3 ;
-  wire \rp2__data.ge4 ;
-  wire [10:0] \rp2__data.line0 ;
-  wire [10:0] \rp2__data.line1 ;
-  wire [10:0] \rp2__data.line2 ;
-  wire [15:0] \rp2__data.lm1 ;
-  wire \rp2__data.newline ;
-  wire \rp2__data.one ;
-  wire [2:0] \rp2__data.slot0 ;
-  wire [2:0] \rp2__data.slot2 ;
-  wire \rp2__data.two ;
-  wire \rp2__data.wrap0 ;
-  wire \rp2__data.wrap1 ;
-  wire \rp2__data.z ;
+  wire [4:0] rp_k__addr;
+  wire [4:0] \rp_k__addr$19 ;
+  wire [4:0] \rp_k__addr$21 ;
+  wire [4:0] \rp_k__addr$23 ;
+  wire [19:0] rp_k__data;
+  wire [19:0] \rp_k__data$45 ;
+  wire [19:0] \rp_k__data$46 ;
+  wire [18:0] \rp_k__data$47 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
+  (* keep = 32'd1 *)
   reg [4:0] rptr2 = 5'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c2 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c3 = 6'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
   (* init = 5'h00 *)
-  wire [4:0] wp__addr;
-  wire [78:0] wp__data;
-  wire [15:0] \wp__data.a ;
-  wire \wp__data.ge3 ;
-  wire \wp__data.ge4 ;
-  wire [10:0] \wp__data.line0 ;
-  wire [10:0] \wp__data.line1 ;
-  wire [10:0] \wp__data.line2 ;
-  wire [15:0] \wp__data.lm1 ;
-  wire \wp__data.newline ;
-  wire \wp__data.one ;
-  wire [2:0] \wp__data.slot0 ;
-  wire [2:0] \wp__data.slot2 ;
-  wire \wp__data.two ;
-  wire \wp__data.wrap0 ;
-  wire \wp__data.wrap1 ;
-  wire \wp__data.z ;
-  wire wp__en;
-  reg [4:0] wptr = 5'h00;
+  wire [4:0] wptr;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -15271,412 +15761,543 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [21:0];
+  reg [19:0] mem0 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
-      mem[wptr] <= wr__data;
+      mem0[\$signature__addr ] <= wr__data[19:0];
   end
-  assign rp2__data = mem[rptr2];
-  assign \$1  = rptr0 == 5'h15;
-  assign \$2  = rptr0 + 1'h1;
-  assign \$3  = \$1  ? 6'h00 : \$2 ;
-  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
-  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h15;
-  assign \$7  = rptr1 + 1'h1;
-  assign \$8  = \$6  ? 6'h00 : \$7 ;
-  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
-  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = cnt_nz_c0 | bc_r;
-  assign \$17  = \$16  & issue__ready;
-  assign \$18  = fresh1 ? wq : nxt;
-  assign \$19  = \$signal  ? wq : issue__head;
-  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
-  assign \$21  = cnt_nz_c0 | bc_r;
-  assign \$22  = \$21  & issue__ready;
-  assign \$23  = fresh1 ? wq : nxt;
-  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
-  assign \$25  = cnt_nz_c1 | bc_r;
-  assign \$26  = \$25  & issue__ready;
-  assign \$27  = fresh1 ? wq : nxt;
-  assign \$28  = \$signal  ? wq : issue__head;
-  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
-  assign \$30  = cnt_nz_c1 | bc_r;
-  assign \$31  = \$30  & issue__ready;
-  assign \$32  = fresh1 ? wq : nxt;
-  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
-  assign \$34  = cnt_nz_c2 | bc_r;
-  assign \$35  = \$34  & issue__ready;
-  assign \$36  = fresh1 ? wq : nxt;
-  assign \$37  = \$signal  ? wq : issue__head;
-  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
-  assign \$39  = cnt_nz_c2 | bc_r;
-  assign \$40  = \$39  & issue__ready;
-  assign \$41  = fresh1 ? wq : nxt;
-  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
-  assign \$43  = cnt_nz_c3 | bc_r;
-  assign \$44  = \$43  & issue__ready;
-  assign \$45  = fresh1 ? wq : nxt;
-  assign \$46  = \$signal  ? wq : issue__head;
-  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
-  assign \$48  = cnt_nz_c3 | bc_r;
-  assign \$49  = \$48  & issue__ready;
-  assign \$50  = fresh1 ? wq : nxt;
-  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
-  assign \$52  = wptr == rptr1;
-  assign \$53  = wptr == rptr0;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = wr__valid & \$54 ;
-  assign \$56  = wptr == rptr2;
-  assign \$57  = wptr == rptr1;
-  assign \$58  = pop ? \$56  : \$57 ;
-  assign \$59  = wr__valid & \$58 ;
-  assign \$60  = wptr == 5'h15;
-  assign \$61  = wptr + 1'h1;
-  assign \$62  = \$60  ? 6'h00 : \$61 ;
-  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
-  assign \$64  = sc + wr__valid;
-  assign \$65  = \$64  - pop;
-  assign \$66  = sc >= 2'h2;
-  assign \$67  = sc >= 1'h1;
-  assign \$68  = pop ? \$66  : \$67 ;
-  assign \$69  = sc >= 2'h3;
-  assign \$70  = sc >= 2'h2;
-  assign \$71  = pop ? \$69  : \$70 ;
-  assign \$72  = ~ issue__head_ok;
-  assign \$73  = issue__pop & \$72 ;
-  assign \$74  = ~ issue__pop;
-  assign \$75  = wr__valid & \$74 ;
-  assign \$76  = sc == 5'h16;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \$73  | \$77 ;
-  assign \$79  = pop != issue__pop;
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \$103 [3:0] - pop;
-  assign \$82  = \$103 [3:0] >= 2'h2;
-  assign \$83  = \$103 [3:0] >= 1'h1;
-  assign \$84  = pop ? \$82  : \$83 ;
-  assign \$85  = \$103 [3:0] >= 2'h2;
-  assign \$86  = \$103 [3:0] >= 1'h1;
-  assign \$87  = pop ? \$85  : \$86 ;
-  assign \$88  = \$103 [3:0] >= 2'h2;
-  assign \$89  = \$103 [3:0] >= 1'h1;
-  assign \$90  = pop ? \$88  : \$89 ;
-  assign \$91  = \$103 [3:0] >= 2'h2;
-  assign \$92  = \$103 [3:0] >= 1'h1;
-  assign \$93  = pop ? \$91  : \$92 ;
-  assign \$94  = \$103 [3:0] >= 2'h2;
-  assign \$95  = \$103 [3:0] >= 1'h1;
-  assign \$96  = pop ? \$94  : \$95 ;
-  assign \$97  = \$103 [3:0] < 4'h8;
-  assign \$98  = pop | \$97 ;
-  assign \$99  = \$103 [3:0] < 4'h8;
-  assign \$100  = \$103 [3:0] + 1'h1;
-  assign \$101  = \$100  < 4'h8;
-  assign \$102  = pop ? \$99  : \$101 ;
-  assign \$103  = cnt + bc_r;
+  assign rp_k__data = mem0[rptr2_c0[4:0]];
+  reg [19:0] mem1 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem1[\$signature__addr ] <= wr__data[39:20];
+  end
+  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  reg [19:0] mem2 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem2[\$signature__addr ] <= wr__data[59:40];
+  end
+  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  reg [18:0] mem3 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem3[\$signature__addr ] <= wr__data[78:60];
+  end
+  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$104  = cnt_nz | bc_r;
-  assign pop = \$104  & issue__ready;
-  assign \$105  = ! cnt;
-  assign \$106  = issue__ready & \$105 ;
-  assign \$107  = \$106  & issue__head[73];
-  assign \$108  = cnt_nz & issue__ready;
-  assign \$109  = ! cnt;
-  assign \$110  = cnt == 1'h1;
-  assign \$111  = \$109  | \$110 ;
-  assign \$112  = \$111  & issue__head[73];
-  assign \$113  = ! cnt;
-  assign \$114  = \$108  ? \$112  : \$113 ;
-  assign quiet_next = bc_r ? \$107  : \$114 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & issue__ready;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = rptr0 == 5'h15;
+  assign \$14  = rptr0 + 1'h1;
+  assign \$15  = \$13  ? 6'h00 : \$14 ;
+  assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
+  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$18  = rptr1 == 5'h15;
+  assign \$19  = rptr1 + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
+  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$23  = rptr2 == 5'h15;
+  assign \$24  = rptr2 + 1'h1;
+  assign \$25  = \$23  ? 6'h00 : \$24 ;
+  assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
+  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$28  = rptr2 == 5'h15;
+  assign \$29  = rptr2 + 1'h1;
+  assign \$30  = \$28  ? 6'h00 : \$29 ;
+  assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
+  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$33  = rptr2 == 5'h15;
+  assign \$34  = rptr2 + 1'h1;
+  assign \$35  = \$33  ? 6'h00 : \$34 ;
+  assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
+  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$38  = rptr2 == 5'h15;
+  assign \$39  = rptr2 + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
+  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$43  = rptr2 == 5'h15;
+  assign \$44  = rptr2 + 1'h1;
+  assign \$45  = \$43  ? 6'h00 : \$44 ;
+  assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
+  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$48  = cnt_nz_c0 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : issue__next;
+  assign \$51  = \$signal  ? wq : issue__head;
+  assign \$52  = \$49  ? \$50 [19:0] : \$51 [19:0];
+  assign \$53  = cnt_nz_c0 | bc_r;
+  assign \$54  = \$53  & issue__ready;
+  assign \$55  = fresh1 ? wq : issue__next;
+  assign \$56  = \$54  ? rp_k__data : \$55 [19:0];
+  assign \$57  = cnt_nz_c1 | bc_r;
+  assign \$58  = \$57  & issue__ready;
+  assign \$59  = fresh1 ? wq : issue__next;
+  assign \$60  = \$signal  ? wq : issue__head;
+  assign \$61  = \$58  ? \$59 [39:20] : \$60 [39:20];
+  assign \$62  = cnt_nz_c1 | bc_r;
+  assign \$63  = \$62  & issue__ready;
+  assign \$64  = fresh1 ? wq : issue__next;
+  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$66  = cnt_nz_c2 | bc_r;
+  assign \$67  = \$66  & issue__ready;
+  assign \$68  = fresh1 ? wq : issue__next;
+  assign \$69  = \$signal  ? wq : issue__head;
+  assign \$70  = \$67  ? \$68 [59:40] : \$69 [59:40];
+  assign \$71  = cnt_nz_c2 | bc_r;
+  assign \$72  = \$71  & issue__ready;
+  assign \$73  = fresh1 ? wq : issue__next;
+  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$75  = cnt_nz_c3 | bc_r;
+  assign \$76  = \$75  & issue__ready;
+  assign \$77  = fresh1 ? wq : issue__next;
+  assign \$78  = \$signal  ? wq : issue__head;
+  assign \$79  = \$76  ? \$77 [78:60] : \$78 [78:60];
+  assign \$80  = cnt_nz_c3 | bc_r;
+  assign \$81  = \$80  & issue__ready;
+  assign \$82  = fresh1 ? wq : issue__next;
+  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$84  = \$signature__addr  == rptr1;
+  assign \$85  = \$signature__addr  == rptr0;
+  assign \$86  = pop ? \$84  : \$85 ;
+  assign \$87  = wr__valid & \$86 ;
+  assign \$88  = \$signature__addr  == rptr2;
+  assign \$89  = \$signature__addr  == rptr1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = wr__valid & \$90 ;
+  assign \$92  = \$signature__addr  == 5'h15;
+  assign \$93  = \$signature__addr  + 1'h1;
+  assign \$94  = \$92  ? 6'h00 : \$93 ;
+  assign \$95  = wr__valid ? \$94  : { 1'h0, \$signature__addr  };
+  assign \$96  = sc + wr__valid;
+  assign \$97  = \$96  - pop;
+  assign \$98  = sc >= 2'h2;
+  assign \$99  = sc >= 1'h1;
+  assign \$100  = pop ? \$98  : \$99 ;
+  assign \$101  = sc >= 2'h3;
+  assign \$102  = sc >= 2'h2;
+  assign \$103  = pop ? \$101  : \$102 ;
+  assign \$104  = ~ issue__head_ok;
+  assign \$105  = issue__pop & \$104 ;
+  assign \$106  = ~ issue__pop;
+  assign \$107  = wr__valid & \$106 ;
+  assign \$108  = sc == 5'h16;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = \$105  | \$109 ;
+  assign \$111  = pop != issue__pop;
+  assign \$112  = \$110  | \$111 ;
+  assign \$113  = \$1 [3:0] - pop;
+  assign \$114  = \$1 [3:0] >= 2'h2;
+  assign \$115  = \$1 [3:0] >= 1'h1;
+  assign \$116  = pop ? \$114  : \$115 ;
+  assign \$117  = \$1 [3:0] >= 2'h2;
+  assign \$118  = \$1 [3:0] >= 1'h1;
+  assign \$119  = pop ? \$117  : \$118 ;
+  assign \$120  = \$1 [3:0] >= 2'h2;
+  assign \$121  = \$1 [3:0] >= 1'h1;
+  assign \$122  = pop ? \$120  : \$121 ;
+  assign \$123  = \$1 [3:0] >= 2'h2;
+  assign \$124  = \$1 [3:0] >= 1'h1;
+  assign \$125  = pop ? \$123  : \$124 ;
+  assign \$126  = \$1 [3:0] >= 2'h2;
+  assign \$127  = \$1 [3:0] >= 1'h1;
+  assign \$128  = pop ? \$126  : \$127 ;
+  assign \$129  = \$1 [3:0] < 4'h8;
+  assign \$130  = pop | \$129 ;
+  assign \$131  = \$1 [3:0] < 4'h8;
+  assign \$132  = \$1 [3:0] + 1'h1;
+  assign \$133  = \$132  < 4'h8;
+  assign \$134  = pop ? \$131  : \$133 ;
   always @(posedge clk)
-    rptr0 <= \$115 ;
+    rptr0 <= \$135 ;
   always @(posedge clk)
-    rptr1 <= \$116 ;
+    rptr1 <= \$136 ;
   always @(posedge clk)
-    rptr2 <= \$117 ;
+    rptr2 <= \$137 ;
   always @(posedge clk)
-    issue__head <= \$118 ;
+    rptr2_c0 <= \$138 ;
   always @(posedge clk)
-    nxt <= \$119 ;
+    rptr2_c1 <= \$139 ;
   always @(posedge clk)
-    wq <= \$120 ;
+    rptr2_c2 <= \$140 ;
   always @(posedge clk)
-    \$signal  <= \$121 ;
+    rptr2_c3 <= \$141 ;
   always @(posedge clk)
-    fresh1 <= \$122 ;
+    issue__head <= \$142 ;
   always @(posedge clk)
-    wptr <= \$123 ;
+    issue__next <= \$143 ;
   always @(posedge clk)
-    sc <= \$124 ;
+    wq <= \$144 ;
   always @(posedge clk)
-    fault <= \$125 ;
+    \$signal  <= \$145 ;
   always @(posedge clk)
-    issue__head_ok <= \$126 ;
+    fresh1 <= \$146 ;
   always @(posedge clk)
-    issue__next_ok <= \$127 ;
+    \$signature__addr  <= \$147 ;
   always @(posedge clk)
-    bc_r <= \$128 ;
+    sc <= \$148 ;
   always @(posedge clk)
-    cnt <= \$129 ;
+    fault <= \$149 ;
   always @(posedge clk)
-    cnt_nz <= \$130 ;
+    issue__head_ok <= \$150 ;
   always @(posedge clk)
-    bc__room_nopush <= \$131 ;
+    issue__next_ok <= \$151 ;
   always @(posedge clk)
-    bc__room_push <= \$132 ;
+    bc_r <= \$152 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$133 ;
+    cnt <= \$153 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$134 ;
+    cnt_nz <= \$154 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$135 ;
+    bc__room_nopush <= \$155 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$136 ;
+    bc__room_push <= \$156 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$157 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$158 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$159 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$160 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$115  = \$5 [4:0];
+    \$135  = \$17 [4:0];
     if (rst) begin
-      \$115  = 5'h00;
+      \$135  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$116  = \$10 [4:0];
+    \$136  = \$22 [4:0];
     if (rst) begin
-      \$116  = 5'h00;
+      \$136  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$117  = \$15 [4:0];
+    \$137  = \$27 [4:0];
     if (rst) begin
-      \$117  = 5'h00;
+      \$137  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$118 [19:0] = \$20 ;
-    \$118 [39:20] = \$29 ;
-    \$118 [59:40] = \$38 ;
-    \$118 [78:60] = \$47 ;
+    \$138  = \$32 ;
     if (rst) begin
-      \$118  = 79'h00000000000000000000;
+      \$138  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$119 [19:0] = \$24 ;
-    \$119 [39:20] = \$33 ;
-    \$119 [59:40] = \$42 ;
-    \$119 [78:60] = \$51 ;
+    \$139  = \$37 ;
     if (rst) begin
-      \$119  = 79'h00000000000000000000;
+      \$139  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$120  = wr__data;
+    \$140  = \$42 ;
     if (rst) begin
-      \$120  = 79'h00000000000000000000;
+      \$140  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$121  = \$55 ;
+    \$141  = \$47 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$141  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$122  = \$59 ;
+    \$142 [19:0] = \$52 ;
+    \$142 [39:20] = \$61 ;
+    \$142 [59:40] = \$70 ;
+    \$142 [78:60] = \$79 ;
     if (rst) begin
-      \$122  = 1'h0;
+      \$142  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$143 [19:0] = \$56 ;
+    \$143 [39:20] = \$65 ;
+    \$143 [59:40] = \$74 ;
+    \$143 [78:60] = \$83 ;
+    if (rst) begin
+      \$143  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$144  = wr__data;
+    if (rst) begin
+      \$144  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$145  = \$87 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$146  = \$91 ;
+    if (rst) begin
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end else begin
-      \$123  = \$63 [4:0];
+      \$147  = \$95 [4:0];
     end
     if (rst) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end else begin
-      \$124  = \$65 [4:0];
+      \$148  = \$97 [4:0];
     end
     if (rst) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$125  = fault;
+    \$149  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end else begin
-      if (\$80 ) begin
-        \$125  = 1'h1;
+      if (\$112 ) begin
+        \$149  = 1'h1;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end else begin
-      \$126  = \$68 ;
+      \$150  = \$100 ;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end else begin
-      \$127  = \$71 ;
+      \$151  = \$103 ;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end else begin
-      \$128  = bc__strobe;
+      \$152  = bc__strobe;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end else begin
-      \$129  = \$81 [3:0];
+      \$153  = \$113 [3:0];
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end else begin
-      \$130  = \$84 ;
+      \$154  = \$116 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end else begin
-      \$131  = \$98 ;
+      \$155  = \$130 ;
     end
     if (rst) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end else begin
-      \$132  = \$102 ;
+      \$156  = \$134 ;
     end
     if (rst) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end else begin
-      \$133  = \$87 ;
+      \$157  = \$119 ;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end else begin
-      \$134  = \$90 ;
+      \$158  = \$122 ;
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end else begin
-      \$135  = \$93 ;
+      \$159  = \$125 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end else begin
-      \$136  = \$96 ;
+      \$160  = \$128 ;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end
   end
-  assign base = \$103 [3:0];
-  assign wp__addr = wptr;
-  assign wp__data = wr__data;
-  assign wp__en = wr__valid;
-  assign rp2__addr = rptr2;
-  assign issue__next = nxt;
+  assign wptr = \$signature__addr ;
+  assign \$signature__data  = wr__data[19:0];
+  assign \$signature__en  = wr__valid;
+  assign \$signature__addr$6  = \$signature__addr ;
+  assign \$signature__data$7  = wr__data[39:20];
+  assign \$signature__en$8  = wr__valid;
+  assign \$signature__addr$9  = \$signature__addr ;
+  assign \$signature__data$10  = wr__data[59:40];
+  assign \$signature__en$11  = wr__valid;
+  assign \$signature__addr$12  = \$signature__addr ;
+  assign \$signature__data$13  = wr__data[78:60];
+  assign \$signature__en$14  = wr__valid;
+  assign nxt = issue__next;
+  assign rp_k__addr = rptr2_c0[4:0];
+  assign \rp_k__addr$19  = rptr2_c1[4:0];
+  assign \rp_k__addr$21  = rptr2_c2[4:0];
+  assign \rp_k__addr$23  = rptr2_c3[4:0];
+  assign base = \$1 [3:0];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -15707,81 +16328,6 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \nxt.line0  = nxt[10:0];
-  assign \nxt.line1  = nxt[21:11];
-  assign \nxt.line2  = nxt[32:22];
-  assign \nxt.slot0  = nxt[35:33];
-  assign \nxt.slot2  = nxt[38:36];
-  assign \nxt.wrap0  = nxt[39];
-  assign \nxt.wrap1  = nxt[40];
-  assign \nxt.lm1  = nxt[56:41];
-  assign \nxt.a  = nxt[72:57];
-  assign \nxt.z  = nxt[73];
-  assign \nxt.one  = nxt[74];
-  assign \nxt.two  = nxt[75];
-  assign \nxt.ge3  = nxt[76];
-  assign \nxt.ge4  = nxt[77];
-  assign \nxt.newline  = nxt[78];
-  assign \rp2__data.line0  = rp2__data[10:0];
-  assign \rp2__data.line1  = rp2__data[21:11];
-  assign \rp2__data.line2  = rp2__data[32:22];
-  assign \rp2__data.slot0  = rp2__data[35:33];
-  assign \rp2__data.slot2  = rp2__data[38:36];
-  assign \rp2__data.wrap0  = rp2__data[39];
-  assign \rp2__data.wrap1  = rp2__data[40];
-  assign \rp2__data.lm1  = rp2__data[56:41];
-  assign \rp2__data.a  = rp2__data[72:57];
-  assign \rp2__data.z  = rp2__data[73];
-  assign \rp2__data.one  = rp2__data[74];
-  assign \rp2__data.two  = rp2__data[75];
-  assign \rp2__data.ge3  = rp2__data[76];
-  assign \rp2__data.ge4  = rp2__data[77];
-  assign \rp2__data.newline  = rp2__data[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
-  assign \wp__data.line0  = wr__data[10:0];
-  assign \wp__data.line1  = wr__data[21:11];
-  assign \wp__data.line2  = wr__data[32:22];
-  assign \wp__data.slot0  = wr__data[35:33];
-  assign \wp__data.slot2  = wr__data[38:36];
-  assign \wp__data.wrap0  = wr__data[39];
-  assign \wp__data.wrap1  = wr__data[40];
-  assign \wp__data.lm1  = wr__data[56:41];
-  assign \wp__data.a  = wr__data[72:57];
-  assign \wp__data.z  = wr__data[73];
-  assign \wp__data.one  = wr__data[74];
-  assign \wp__data.two  = wr__data[75];
-  assign \wp__data.ge3  = wr__data[76];
-  assign \wp__data.ge4  = wr__data[77];
-  assign \wp__data.newline  = wr__data[78];
-  assign \issue__next.line0  = nxt[10:0];
-  assign \issue__next.line1  = nxt[21:11];
-  assign \issue__next.line2  = nxt[32:22];
-  assign \issue__next.slot0  = nxt[35:33];
-  assign \issue__next.slot2  = nxt[38:36];
-  assign \issue__next.wrap0  = nxt[39];
-  assign \issue__next.wrap1  = nxt[40];
-  assign \issue__next.lm1  = nxt[56:41];
-  assign \issue__next.a  = nxt[72:57];
-  assign \issue__next.z  = nxt[73];
-  assign \issue__next.one  = nxt[74];
-  assign \issue__next.two  = nxt[75];
-  assign \issue__next.ge3  = nxt[76];
-  assign \issue__next.ge4  = nxt[77];
-  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -15994,12 +16540,20 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [63:0] \$105 ;
+  reg [63:0] \$106 ;
+  reg [63:0] \$107 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -16032,56 +16586,71 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] \$38 ;
   reg [15:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [5:0] \$48 ;
-  reg [9:0] \$49 ;
+  wire [15:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [15:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
-  reg [9:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  wire [15:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  wire [15:0] \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [2:0] \$61 ;
-  reg [2:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg \$65 ;
-  reg [31:0] \$66 ;
-  reg [2:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg [2:0] \$69 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [5:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg [10:0] \$66 ;
+  reg [9:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [2:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
+  reg \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [31:0] \$75 ;
+  reg [31:0] \$76 ;
+  reg [2:0] \$77 ;
   reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg [63:0] \$82 ;
-  reg [63:0] \$83 ;
-  reg [63:0] \$84 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg \$82 ;
+  reg [31:0] \$83 ;
+  reg [2:0] \$84 ;
+  reg \$85 ;
+  reg [2:0] \$86 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [2:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
@@ -16237,7 +16806,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$213 ;
+  wire [15:0] \h_rdata$216 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -16269,12 +16838,22 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__rsel;
+  wire host__rsel;
   input host__sel;
   wire host__sel;
   input [63:0] host__wdata;
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
+  (* keep = 32'd1 *)
+  reg hrsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c3 = 1'h0;
   (* keep = 32'd1 *)
   reg hsel_c0 = 1'h0;
   (* keep = 32'd1 *)
@@ -16418,6 +16997,9 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [9:0] regs_q_wb_base;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
+  reg rsel_q0 = 1'h0;
+  reg rsel_q1 = 1'h0;
+  reg rsel_s = 1'h0;
   input rst;
   wire rst;
   (* keep = 32'd1 *)
@@ -16476,6 +17058,21 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign fault = \fault$133  | \fault$134 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$151  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
@@ -16493,111 +17090,114 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
+  assign \$40  = \$36  & { hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0 };
+  assign \$45  = \$42  & { hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1 };
+  assign \$50  = \$48  & { hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2 };
+  assign \$55  = \$54  & { hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3 };
   always @(posedge clk)
-    ctl__start <= \$40 ;
+    ctl__start <= \$56 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$41 ;
+    \ctl__start$14  <= \$57 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$42 ;
+    \ctl__start$20  <= \$58 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$43 ;
+    \ctl__start$26  <= \$59 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$44 ;
+    \ctl__start$32  <= \$60 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$45 ;
+    \ctl__start$38  <= \$61 ;
   always @(posedge clk)
-    src_sel <= \$46 ;
+    src_sel <= \$62 ;
   always @(posedge clk)
-    relu <= \$47 ;
+    relu <= \$63 ;
   always @(posedge clk)
-    shift <= \$48 ;
+    shift <= \$64 ;
   always @(posedge clk)
-    ptr_base <= \$49 ;
+    ptr_base <= \$65 ;
   always @(posedge clk)
-    spmat_base <= \$50 ;
+    spmat_base <= \$66 ;
   always @(posedge clk)
-    wb_base <= \$51 ;
+    wb_base <= \$67 ;
   always @(posedge clk)
-    keep_acc <= \$52 ;
+    keep_acc <= \$68 ;
   always @(posedge clk)
-    idle <= \$53 ;
+    idle <= \$69 ;
   always @(posedge clk)
-    start_counters <= \$54 ;
+    start_counters <= \$70 ;
   always @(posedge clk)
-    cnt_entries <= \$55 ;
+    cnt_entries <= \$71 ;
   always @(posedge clk)
-    cnt_padding <= \$56 ;
+    cnt_padding <= \$72 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$57 ;
+    cnt_empty_columns <= \$73 ;
   always @(posedge clk)
-    cnt_line_reads <= \$58 ;
+    cnt_line_reads <= \$74 ;
   always @(posedge clk)
-    cnt_pops <= \$59 ;
+    cnt_pops <= \$75 ;
   always @(posedge clk)
-    cnt_bypasses <= \$60 ;
+    cnt_bypasses <= \$76 ;
   always @(posedge clk)
-    mem_q0 <= \$61 ;
+    mem_q0 <= \$77 ;
   always @(posedge clk)
-    cnt_num <= \$62 ;
+    rsel_q0 <= \$78 ;
   always @(posedge clk)
-    cnt_grp0 <= \$63 ;
+    cnt_num <= \$79 ;
   always @(posedge clk)
-    cnt_grp1 <= \$64 ;
+    cnt_grp0 <= \$80 ;
   always @(posedge clk)
-    cnt_hi <= \$65 ;
+    cnt_grp1 <= \$81 ;
   always @(posedge clk)
-    cnt_q2 <= \$66 ;
+    cnt_hi <= \$82 ;
   always @(posedge clk)
-    mem_q1 <= \$67 ;
+    cnt_q2 <= \$83 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$68 ;
+    mem_q1 <= \$84 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$69 ;
+    rsel_q1 <= \$85 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$70 ;
+    mem_sel_c0 <= \$86 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$71 ;
+    mem_sel_c1 <= \$87 ;
   always @(posedge clk)
-    h_even_d0 <= \$72 ;
+    mem_sel_c2 <= \$88 ;
   always @(posedge clk)
-    h_odd_d0 <= \$73 ;
+    mem_sel_c3 <= \$89 ;
   always @(posedge clk)
-    h_cb_d0 <= \$74 ;
+    h_even_d0 <= \$90 ;
   always @(posedge clk)
-    h_cb_d1 <= \$75 ;
+    h_odd_d0 <= \$91 ;
   always @(posedge clk)
-    h_src_d0 <= \$76 ;
+    h_cb_d0 <= \$92 ;
   always @(posedge clk)
-    h_next_d0 <= \$77 ;
+    h_cb_d1 <= \$93 ;
   always @(posedge clk)
-    hsel_c0 <= \$78 ;
+    h_src_d0 <= \$94 ;
   always @(posedge clk)
-    hsel_c1 <= \$79 ;
+    h_next_d0 <= \$95 ;
   always @(posedge clk)
-    hsel_c2 <= \$80 ;
+    hsel_c0 <= \$96 ;
   always @(posedge clk)
-    hsel_c3 <= \$81 ;
+    hsel_c1 <= \$97 ;
   always @(posedge clk)
-    h_half0 <= \$82 ;
+    hsel_c2 <= \$98 ;
   always @(posedge clk)
-    h_half1 <= \$83 ;
+    hsel_c3 <= \$99 ;
   always @(posedge clk)
-    host__rdata <= \$84 ;
-  assign fault = \fault$133  | \fault$134 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
+    rsel_s <= \$100 ;
+  always @(posedge clk)
+    hrsel_c0 <= \$101 ;
+  always @(posedge clk)
+    hrsel_c1 <= \$102 ;
+  always @(posedge clk)
+    hrsel_c2 <= \$103 ;
+  always @(posedge clk)
+    hrsel_c3 <= \$104 ;
+  always @(posedge clk)
+    h_half0 <= \$105 ;
+  always @(posedge clk)
+    h_half1 <= \$106 ;
+  always @(posedge clk)
+    host__rdata <= \$107 ;
   \eie_ecp5_4pe.pe2.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -16649,7 +17249,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$213 ),
+    .h_rdata(\h_rdata$216 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$151 ),
     .\new (acc__wdata),
@@ -16708,11 +17308,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
-    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
@@ -16931,347 +17531,516 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$40  = ctl__start_next;
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$41  = h_half0[15:0];
+      1'h1:
+          \$41  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$42  = h_half0[31:16];
+      1'h1:
+          \$42  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$43  = h_half0[47:32];
+      1'h1:
+          \$43  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$44  = h_half0[63:48];
+      1'h1:
+          \$44  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$46  = h_half0[15:0];
+      1'h1:
+          \$46  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$47  = h_half0[31:16];
+      1'h1:
+          \$47  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$48  = h_half0[47:32];
+      1'h1:
+          \$48  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$49  = h_half0[63:48];
+      1'h1:
+          \$49  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$51  = h_half0[15:0];
+      1'h1:
+          \$51  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$52  = h_half0[31:16];
+      1'h1:
+          \$52  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$53  = h_half0[47:32];
+      1'h1:
+          \$53  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$54  = h_half0[63:48];
+      1'h1:
+          \$54  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$56  = ctl__start_next;
     if (rst) begin
-      \$40  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$41  = ctl__start_next;
+    \$57  = ctl__start_next;
     if (rst) begin
-      \$41  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$42  = ctl__start_next;
+    \$58  = ctl__start_next;
     if (rst) begin
-      \$42  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$43  = ctl__start_next;
+    \$59  = ctl__start_next;
     if (rst) begin
-      \$43  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$44  = ctl__start_next;
+    \$60  = ctl__start_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$45  = ctl__start_next;
+    \$61  = ctl__start_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$46  = regs__src_sel;
+    \$62  = regs__src_sel;
     if (rst) begin
-      \$46  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$47  = regs__relu;
+    \$63  = regs__relu;
     if (rst) begin
-      \$47  = 1'h0;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$48  = regs__shift;
+    \$64  = regs__shift;
     if (rst) begin
-      \$48  = 6'h00;
+      \$64  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$49  = regs__ptr_base;
+    \$65  = regs__ptr_base;
     if (rst) begin
-      \$49  = 10'h000;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$50  = regs__spmat_base;
+    \$66  = regs__spmat_base;
     if (rst) begin
-      \$50  = 11'h000;
+      \$66  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$51  = regs__wb_base;
+    \$67  = regs__wb_base;
     if (rst) begin
-      \$51  = 10'h000;
+      \$67  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$52  = regs__keep_acc;
+    \$68  = regs__keep_acc;
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$53  = \$18 ;
+    \$69  = \$18 ;
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$54  = ctl__start_next;
+    \$70  = ctl__start_next;
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$55  = cnt_entries;
+    \$71  = cnt_entries;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end else if (ev_entry) begin
-      \$55  = \$19 [31:0];
+      \$71  = \$19 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$56  = cnt_padding;
+    \$72  = cnt_padding;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end else if (ev_padding) begin
-      \$56  = \$20 [31:0];
+      \$72  = \$20 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$57  = cnt_empty_columns;
+    \$73  = cnt_empty_columns;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end else if (ev_empty) begin
-      \$57  = \$21 [31:0];
+      \$73  = \$21 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$58  = cnt_line_reads;
+    \$74  = cnt_line_reads;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end else if (ev_line) begin
-      \$58  = \$22 [31:0];
+      \$74  = \$22 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$59  = cnt_pops;
+    \$75  = cnt_pops;
     if (start_counters) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end else if (issue__pop) begin
-      \$59  = \$23 [31:0];
+      \$75  = \$23 [31:0];
     end
     if (rst) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$60  = cnt_bypasses;
+    \$76  = cnt_bypasses;
     if (start_counters) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end else if (ev_bypass) begin
-      \$60  = \$24 [31:0];
+      \$76  = \$24 [31:0];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$61  = host__mem;
+    \$77  = host__mem;
     if (rst) begin
-      \$61  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$62  = host__off[2:0];
-    if (rst) begin
-      \$62  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$63  = \$25 ;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$64  = \$26 ;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$65  = cnt_num[2];
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$66  = \$27 ;
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$67  = mem_q0;
-    if (rst) begin
-      \$67  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$68  = mem_q1;
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$69  = mem_q1;
-    if (rst) begin
-      \$69  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$70  = mem_q1;
-    if (rst) begin
-      \$70  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$71  = mem_q1;
-    if (rst) begin
-      \$71  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$72  = h_even;
-    if (rst) begin
-      \$72  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$73  = h_odd;
-    if (rst) begin
-      \$73  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$74  = \h_rdata$213 ;
-    if (rst) begin
-      \$74  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$75  = h_cb_d0;
-    if (rst) begin
-      \$75  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$76  = h_src;
-    if (rst) begin
-      \$76  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$77  = h_next;
-    if (rst) begin
-      \$77  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$78  = mem_sel_c0[2];
+    \$78  = host__rsel;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$79  = mem_sel_c0[2];
+    \$79  = host__off[2:0];
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$80  = mem_sel_c0[2];
+    \$80  = \$25 ;
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$81  = mem_sel_c0[2];
+    \$81  = \$26 ;
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    \$82  = cnt_num[2];
     if (rst) begin
-      \$82  = 64'h0000000000000000;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    \$83  = \$27 ;
     if (rst) begin
-      \$83  = 64'h0000000000000000;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    \$84  = mem_q0;
     if (rst) begin
-      \$84  = 64'h0000000000000000;
+      \$84  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$85  = rsel_q0;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$86  = mem_q1;
+    if (rst) begin
+      \$86  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$87  = mem_q1;
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$88  = mem_q1;
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$89  = mem_q1;
+    if (rst) begin
+      \$89  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$90  = h_even;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$91  = h_odd;
+    if (rst) begin
+      \$91  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$92  = \h_rdata$216 ;
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$93  = h_cb_d0;
+    if (rst) begin
+      \$93  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$94  = h_src;
+    if (rst) begin
+      \$94  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$95  = h_next;
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$96  = mem_sel_c0[2];
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$97  = mem_sel_c0[2];
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$98  = mem_sel_c0[2];
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$99  = mem_sel_c0[2];
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$100  = rsel_q1;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$101  = rsel_s;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$102  = rsel_s;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$103  = rsel_s;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$104  = rsel_s;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$105  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$105  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$106  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$106  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
+    \$107  = { \$55 , \$50 , \$45 , \$40  };
+    if (rst) begin
+      \$107  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -20175,15 +20944,15 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
-  wire \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$100 ;
+  wire [4:0] \$1 ;
+  wire \$10 ;
+  wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [4:0] \$103 ;
+  wire \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -20194,127 +20963,166 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
+  wire [4:0] \$113 ;
   wire \$114 ;
-  reg [4:0] \$115 ;
-  reg [4:0] \$116 ;
-  reg [4:0] \$117 ;
-  reg [78:0] \$118 ;
-  reg [78:0] \$119 ;
-  wire [5:0] \$12 ;
-  reg [78:0] \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [4:0] \$123 ;
-  reg [4:0] \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg [3:0] \$129 ;
-  wire [5:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  reg [4:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [4:0] \$137 ;
+  reg [5:0] \$138 ;
+  reg [5:0] \$139 ;
   wire [5:0] \$14 ;
+  reg [5:0] \$140 ;
+  reg [5:0] \$141 ;
+  reg [78:0] \$142 ;
+  reg [78:0] \$143 ;
+  reg [78:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [4:0] \$147 ;
+  reg [4:0] \$148 ;
+  reg \$149 ;
   wire [5:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [78:0] \$18 ;
-  wire [78:0] \$19 ;
-  wire [5:0] \$2 ;
-  wire [19:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [78:0] \$23 ;
-  wire [19:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire [78:0] \$27 ;
-  wire [78:0] \$28 ;
-  wire [19:0] \$29 ;
-  wire [5:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [78:0] \$32 ;
-  wire [19:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [78:0] \$36 ;
-  wire [78:0] \$37 ;
-  wire [19:0] \$38 ;
-  wire \$39 ;
-  wire [5:0] \$4 ;
-  wire \$40 ;
-  wire [78:0] \$41 ;
-  wire [19:0] \$42 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [3:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg \$159 ;
+  wire [5:0] \$16 ;
+  reg \$160 ;
+  wire [5:0] \$17 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
+  wire [5:0] \$21 ;
+  wire [5:0] \$22 ;
+  wire \$23 ;
+  wire [5:0] \$24 ;
+  wire [5:0] \$25 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire \$28 ;
+  wire [5:0] \$29 ;
+  wire \$3 ;
+  wire [5:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire \$33 ;
+  wire [5:0] \$34 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
+  wire \$4 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
+  wire [5:0] \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [78:0] \$45 ;
-  wire [78:0] \$46 ;
-  wire [18:0] \$47 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [5:0] \$5 ;
+  wire \$5 ;
   wire [78:0] \$50 ;
-  wire [18:0] \$51 ;
-  wire \$52 ;
+  wire [78:0] \$51 ;
+  wire [19:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [78:0] \$55 ;
+  wire [19:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [78:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [5:0] \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire [5:0] \$64 ;
-  wire [6:0] \$65 ;
+  wire [78:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [78:0] \$64 ;
+  wire [19:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [5:0] \$7 ;
-  wire \$70 ;
+  wire [78:0] \$68 ;
+  wire [78:0] \$69 ;
+  wire \$7 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [78:0] \$73 ;
+  wire [19:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [5:0] \$8 ;
+  wire [78:0] \$77 ;
+  wire [78:0] \$78 ;
+  wire [18:0] \$79 ;
+  wire \$8 ;
   wire \$80 ;
-  wire [4:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
+  wire \$81 ;
+  wire [78:0] \$82 ;
+  wire [18:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [5:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire [5:0] \$93 ;
+  wire [5:0] \$94 ;
+  wire [5:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [6:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
+  reg [4:0] \$signature__addr  = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$12 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$6 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$9 ;
+  wire [19:0] \$signature__data ;
+  wire [19:0] \$signature__data$10 ;
+  wire [18:0] \$signature__data$13 ;
+  wire [19:0] \$signature__data$7 ;
+  wire \$signature__en ;
+  wire \$signature__en$11 ;
+  wire \$signature__en$14 ;
+  wire \$signature__en$8 ;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -20362,8 +21170,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] issue__next;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -20387,8 +21195,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  output [78:0] nxt;
-  reg [78:0] nxt = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -20407,50 +21215,31 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  (* init = 5'h00 *)
-  wire [4:0] rp2__addr;
-  wire [78:0] rp2__data;
-  wire [15:0] \rp2__data.a ;
-  wire \rp2__data.ge3 ;
-  wire \rp2__data.ge4 ;
-  wire [10:0] \rp2__data.line0 ;
-  wire [10:0] \rp2__data.line1 ;
-  wire [10:0] \rp2__data.line2 ;
-  wire [15:0] \rp2__data.lm1 ;
-  wire \rp2__data.newline ;
-  wire \rp2__data.one ;
-  wire [2:0] \rp2__data.slot0 ;
-  wire [2:0] \rp2__data.slot2 ;
-  wire \rp2__data.two ;
-  wire \rp2__data.wrap0 ;
-  wire \rp2__data.wrap1 ;
-  wire \rp2__data.z ;
+  wire [4:0] rp_k__addr;
+  wire [4:0] \rp_k__addr$19 ;
+  wire [4:0] \rp_k__addr$21 ;
+  wire [4:0] \rp_k__addr$23 ;
+  wire [19:0] rp_k__data;
+  wire [19:0] \rp_k__data$45 ;
+  wire [19:0] \rp_k__data$46 ;
+  wire [18:0] \rp_k__data$47 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
+  (* keep = 32'd1 *)
   reg [4:0] rptr2 = 5'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c2 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c3 = 6'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
   (* init = 5'h00 *)
-  wire [4:0] wp__addr;
-  wire [78:0] wp__data;
-  wire [15:0] \wp__data.a ;
-  wire \wp__data.ge3 ;
-  wire \wp__data.ge4 ;
-  wire [10:0] \wp__data.line0 ;
-  wire [10:0] \wp__data.line1 ;
-  wire [10:0] \wp__data.line2 ;
-  wire [15:0] \wp__data.lm1 ;
-  wire \wp__data.newline ;
-  wire \wp__data.one ;
-  wire [2:0] \wp__data.slot0 ;
-  wire [2:0] \wp__data.slot2 ;
-  wire \wp__data.two ;
-  wire \wp__data.wrap0 ;
-  wire \wp__data.wrap1 ;
-  wire \wp__data.z ;
-  wire wp__en;
-  reg [4:0] wptr = 5'h00;
+  wire [4:0] wptr;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -20486,412 +21275,543 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [21:0];
+  reg [19:0] mem0 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
-      mem[wptr] <= wr__data;
+      mem0[\$signature__addr ] <= wr__data[19:0];
   end
-  assign rp2__data = mem[rptr2];
-  assign \$1  = rptr0 == 5'h15;
-  assign \$2  = rptr0 + 1'h1;
-  assign \$3  = \$1  ? 6'h00 : \$2 ;
-  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
-  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h15;
-  assign \$7  = rptr1 + 1'h1;
-  assign \$8  = \$6  ? 6'h00 : \$7 ;
-  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
-  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = cnt_nz_c0 | bc_r;
-  assign \$17  = \$16  & issue__ready;
-  assign \$18  = fresh1 ? wq : nxt;
-  assign \$19  = \$signal  ? wq : issue__head;
-  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
-  assign \$21  = cnt_nz_c0 | bc_r;
-  assign \$22  = \$21  & issue__ready;
-  assign \$23  = fresh1 ? wq : nxt;
-  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
-  assign \$25  = cnt_nz_c1 | bc_r;
-  assign \$26  = \$25  & issue__ready;
-  assign \$27  = fresh1 ? wq : nxt;
-  assign \$28  = \$signal  ? wq : issue__head;
-  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
-  assign \$30  = cnt_nz_c1 | bc_r;
-  assign \$31  = \$30  & issue__ready;
-  assign \$32  = fresh1 ? wq : nxt;
-  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
-  assign \$34  = cnt_nz_c2 | bc_r;
-  assign \$35  = \$34  & issue__ready;
-  assign \$36  = fresh1 ? wq : nxt;
-  assign \$37  = \$signal  ? wq : issue__head;
-  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
-  assign \$39  = cnt_nz_c2 | bc_r;
-  assign \$40  = \$39  & issue__ready;
-  assign \$41  = fresh1 ? wq : nxt;
-  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
-  assign \$43  = cnt_nz_c3 | bc_r;
-  assign \$44  = \$43  & issue__ready;
-  assign \$45  = fresh1 ? wq : nxt;
-  assign \$46  = \$signal  ? wq : issue__head;
-  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
-  assign \$48  = cnt_nz_c3 | bc_r;
-  assign \$49  = \$48  & issue__ready;
-  assign \$50  = fresh1 ? wq : nxt;
-  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
-  assign \$52  = wptr == rptr1;
-  assign \$53  = wptr == rptr0;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = wr__valid & \$54 ;
-  assign \$56  = wptr == rptr2;
-  assign \$57  = wptr == rptr1;
-  assign \$58  = pop ? \$56  : \$57 ;
-  assign \$59  = wr__valid & \$58 ;
-  assign \$60  = wptr == 5'h15;
-  assign \$61  = wptr + 1'h1;
-  assign \$62  = \$60  ? 6'h00 : \$61 ;
-  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
-  assign \$64  = sc + wr__valid;
-  assign \$65  = \$64  - pop;
-  assign \$66  = sc >= 2'h2;
-  assign \$67  = sc >= 1'h1;
-  assign \$68  = pop ? \$66  : \$67 ;
-  assign \$69  = sc >= 2'h3;
-  assign \$70  = sc >= 2'h2;
-  assign \$71  = pop ? \$69  : \$70 ;
-  assign \$72  = ~ issue__head_ok;
-  assign \$73  = issue__pop & \$72 ;
-  assign \$74  = ~ issue__pop;
-  assign \$75  = wr__valid & \$74 ;
-  assign \$76  = sc == 5'h16;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \$73  | \$77 ;
-  assign \$79  = pop != issue__pop;
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \$103 [3:0] - pop;
-  assign \$82  = \$103 [3:0] >= 2'h2;
-  assign \$83  = \$103 [3:0] >= 1'h1;
-  assign \$84  = pop ? \$82  : \$83 ;
-  assign \$85  = \$103 [3:0] >= 2'h2;
-  assign \$86  = \$103 [3:0] >= 1'h1;
-  assign \$87  = pop ? \$85  : \$86 ;
-  assign \$88  = \$103 [3:0] >= 2'h2;
-  assign \$89  = \$103 [3:0] >= 1'h1;
-  assign \$90  = pop ? \$88  : \$89 ;
-  assign \$91  = \$103 [3:0] >= 2'h2;
-  assign \$92  = \$103 [3:0] >= 1'h1;
-  assign \$93  = pop ? \$91  : \$92 ;
-  assign \$94  = \$103 [3:0] >= 2'h2;
-  assign \$95  = \$103 [3:0] >= 1'h1;
-  assign \$96  = pop ? \$94  : \$95 ;
-  assign \$97  = \$103 [3:0] < 4'h8;
-  assign \$98  = pop | \$97 ;
-  assign \$99  = \$103 [3:0] < 4'h8;
-  assign \$100  = \$103 [3:0] + 1'h1;
-  assign \$101  = \$100  < 4'h8;
-  assign \$102  = pop ? \$99  : \$101 ;
-  assign \$103  = cnt + bc_r;
+  assign rp_k__data = mem0[rptr2_c0[4:0]];
+  reg [19:0] mem1 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem1[\$signature__addr ] <= wr__data[39:20];
+  end
+  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  reg [19:0] mem2 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem2[\$signature__addr ] <= wr__data[59:40];
+  end
+  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  reg [18:0] mem3 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem3[\$signature__addr ] <= wr__data[78:60];
+  end
+  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$104  = cnt_nz | bc_r;
-  assign pop = \$104  & issue__ready;
-  assign \$105  = ! cnt;
-  assign \$106  = issue__ready & \$105 ;
-  assign \$107  = \$106  & issue__head[73];
-  assign \$108  = cnt_nz & issue__ready;
-  assign \$109  = ! cnt;
-  assign \$110  = cnt == 1'h1;
-  assign \$111  = \$109  | \$110 ;
-  assign \$112  = \$111  & issue__head[73];
-  assign \$113  = ! cnt;
-  assign \$114  = \$108  ? \$112  : \$113 ;
-  assign quiet_next = bc_r ? \$107  : \$114 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & issue__ready;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = rptr0 == 5'h15;
+  assign \$14  = rptr0 + 1'h1;
+  assign \$15  = \$13  ? 6'h00 : \$14 ;
+  assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
+  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$18  = rptr1 == 5'h15;
+  assign \$19  = rptr1 + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
+  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$23  = rptr2 == 5'h15;
+  assign \$24  = rptr2 + 1'h1;
+  assign \$25  = \$23  ? 6'h00 : \$24 ;
+  assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
+  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$28  = rptr2 == 5'h15;
+  assign \$29  = rptr2 + 1'h1;
+  assign \$30  = \$28  ? 6'h00 : \$29 ;
+  assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
+  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$33  = rptr2 == 5'h15;
+  assign \$34  = rptr2 + 1'h1;
+  assign \$35  = \$33  ? 6'h00 : \$34 ;
+  assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
+  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$38  = rptr2 == 5'h15;
+  assign \$39  = rptr2 + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
+  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$43  = rptr2 == 5'h15;
+  assign \$44  = rptr2 + 1'h1;
+  assign \$45  = \$43  ? 6'h00 : \$44 ;
+  assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
+  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$48  = cnt_nz_c0 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : issue__next;
+  assign \$51  = \$signal  ? wq : issue__head;
+  assign \$52  = \$49  ? \$50 [19:0] : \$51 [19:0];
+  assign \$53  = cnt_nz_c0 | bc_r;
+  assign \$54  = \$53  & issue__ready;
+  assign \$55  = fresh1 ? wq : issue__next;
+  assign \$56  = \$54  ? rp_k__data : \$55 [19:0];
+  assign \$57  = cnt_nz_c1 | bc_r;
+  assign \$58  = \$57  & issue__ready;
+  assign \$59  = fresh1 ? wq : issue__next;
+  assign \$60  = \$signal  ? wq : issue__head;
+  assign \$61  = \$58  ? \$59 [39:20] : \$60 [39:20];
+  assign \$62  = cnt_nz_c1 | bc_r;
+  assign \$63  = \$62  & issue__ready;
+  assign \$64  = fresh1 ? wq : issue__next;
+  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$66  = cnt_nz_c2 | bc_r;
+  assign \$67  = \$66  & issue__ready;
+  assign \$68  = fresh1 ? wq : issue__next;
+  assign \$69  = \$signal  ? wq : issue__head;
+  assign \$70  = \$67  ? \$68 [59:40] : \$69 [59:40];
+  assign \$71  = cnt_nz_c2 | bc_r;
+  assign \$72  = \$71  & issue__ready;
+  assign \$73  = fresh1 ? wq : issue__next;
+  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$75  = cnt_nz_c3 | bc_r;
+  assign \$76  = \$75  & issue__ready;
+  assign \$77  = fresh1 ? wq : issue__next;
+  assign \$78  = \$signal  ? wq : issue__head;
+  assign \$79  = \$76  ? \$77 [78:60] : \$78 [78:60];
+  assign \$80  = cnt_nz_c3 | bc_r;
+  assign \$81  = \$80  & issue__ready;
+  assign \$82  = fresh1 ? wq : issue__next;
+  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$84  = \$signature__addr  == rptr1;
+  assign \$85  = \$signature__addr  == rptr0;
+  assign \$86  = pop ? \$84  : \$85 ;
+  assign \$87  = wr__valid & \$86 ;
+  assign \$88  = \$signature__addr  == rptr2;
+  assign \$89  = \$signature__addr  == rptr1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = wr__valid & \$90 ;
+  assign \$92  = \$signature__addr  == 5'h15;
+  assign \$93  = \$signature__addr  + 1'h1;
+  assign \$94  = \$92  ? 6'h00 : \$93 ;
+  assign \$95  = wr__valid ? \$94  : { 1'h0, \$signature__addr  };
+  assign \$96  = sc + wr__valid;
+  assign \$97  = \$96  - pop;
+  assign \$98  = sc >= 2'h2;
+  assign \$99  = sc >= 1'h1;
+  assign \$100  = pop ? \$98  : \$99 ;
+  assign \$101  = sc >= 2'h3;
+  assign \$102  = sc >= 2'h2;
+  assign \$103  = pop ? \$101  : \$102 ;
+  assign \$104  = ~ issue__head_ok;
+  assign \$105  = issue__pop & \$104 ;
+  assign \$106  = ~ issue__pop;
+  assign \$107  = wr__valid & \$106 ;
+  assign \$108  = sc == 5'h16;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = \$105  | \$109 ;
+  assign \$111  = pop != issue__pop;
+  assign \$112  = \$110  | \$111 ;
+  assign \$113  = \$1 [3:0] - pop;
+  assign \$114  = \$1 [3:0] >= 2'h2;
+  assign \$115  = \$1 [3:0] >= 1'h1;
+  assign \$116  = pop ? \$114  : \$115 ;
+  assign \$117  = \$1 [3:0] >= 2'h2;
+  assign \$118  = \$1 [3:0] >= 1'h1;
+  assign \$119  = pop ? \$117  : \$118 ;
+  assign \$120  = \$1 [3:0] >= 2'h2;
+  assign \$121  = \$1 [3:0] >= 1'h1;
+  assign \$122  = pop ? \$120  : \$121 ;
+  assign \$123  = \$1 [3:0] >= 2'h2;
+  assign \$124  = \$1 [3:0] >= 1'h1;
+  assign \$125  = pop ? \$123  : \$124 ;
+  assign \$126  = \$1 [3:0] >= 2'h2;
+  assign \$127  = \$1 [3:0] >= 1'h1;
+  assign \$128  = pop ? \$126  : \$127 ;
+  assign \$129  = \$1 [3:0] < 4'h8;
+  assign \$130  = pop | \$129 ;
+  assign \$131  = \$1 [3:0] < 4'h8;
+  assign \$132  = \$1 [3:0] + 1'h1;
+  assign \$133  = \$132  < 4'h8;
+  assign \$134  = pop ? \$131  : \$133 ;
   always @(posedge clk)
-    rptr0 <= \$115 ;
+    rptr0 <= \$135 ;
   always @(posedge clk)
-    rptr1 <= \$116 ;
+    rptr1 <= \$136 ;
   always @(posedge clk)
-    rptr2 <= \$117 ;
+    rptr2 <= \$137 ;
   always @(posedge clk)
-    issue__head <= \$118 ;
+    rptr2_c0 <= \$138 ;
   always @(posedge clk)
-    nxt <= \$119 ;
+    rptr2_c1 <= \$139 ;
   always @(posedge clk)
-    wq <= \$120 ;
+    rptr2_c2 <= \$140 ;
   always @(posedge clk)
-    \$signal  <= \$121 ;
+    rptr2_c3 <= \$141 ;
   always @(posedge clk)
-    fresh1 <= \$122 ;
+    issue__head <= \$142 ;
   always @(posedge clk)
-    wptr <= \$123 ;
+    issue__next <= \$143 ;
   always @(posedge clk)
-    sc <= \$124 ;
+    wq <= \$144 ;
   always @(posedge clk)
-    fault <= \$125 ;
+    \$signal  <= \$145 ;
   always @(posedge clk)
-    issue__head_ok <= \$126 ;
+    fresh1 <= \$146 ;
   always @(posedge clk)
-    issue__next_ok <= \$127 ;
+    \$signature__addr  <= \$147 ;
   always @(posedge clk)
-    bc_r <= \$128 ;
+    sc <= \$148 ;
   always @(posedge clk)
-    cnt <= \$129 ;
+    fault <= \$149 ;
   always @(posedge clk)
-    cnt_nz <= \$130 ;
+    issue__head_ok <= \$150 ;
   always @(posedge clk)
-    bc__room_nopush <= \$131 ;
+    issue__next_ok <= \$151 ;
   always @(posedge clk)
-    bc__room_push <= \$132 ;
+    bc_r <= \$152 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$133 ;
+    cnt <= \$153 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$134 ;
+    cnt_nz <= \$154 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$135 ;
+    bc__room_nopush <= \$155 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$136 ;
+    bc__room_push <= \$156 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$157 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$158 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$159 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$160 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$115  = \$5 [4:0];
+    \$135  = \$17 [4:0];
     if (rst) begin
-      \$115  = 5'h00;
+      \$135  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$116  = \$10 [4:0];
+    \$136  = \$22 [4:0];
     if (rst) begin
-      \$116  = 5'h00;
+      \$136  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$117  = \$15 [4:0];
+    \$137  = \$27 [4:0];
     if (rst) begin
-      \$117  = 5'h00;
+      \$137  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$118 [19:0] = \$20 ;
-    \$118 [39:20] = \$29 ;
-    \$118 [59:40] = \$38 ;
-    \$118 [78:60] = \$47 ;
+    \$138  = \$32 ;
     if (rst) begin
-      \$118  = 79'h00000000000000000000;
+      \$138  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$119 [19:0] = \$24 ;
-    \$119 [39:20] = \$33 ;
-    \$119 [59:40] = \$42 ;
-    \$119 [78:60] = \$51 ;
+    \$139  = \$37 ;
     if (rst) begin
-      \$119  = 79'h00000000000000000000;
+      \$139  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$120  = wr__data;
+    \$140  = \$42 ;
     if (rst) begin
-      \$120  = 79'h00000000000000000000;
+      \$140  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$121  = \$55 ;
+    \$141  = \$47 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$141  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$122  = \$59 ;
+    \$142 [19:0] = \$52 ;
+    \$142 [39:20] = \$61 ;
+    \$142 [59:40] = \$70 ;
+    \$142 [78:60] = \$79 ;
     if (rst) begin
-      \$122  = 1'h0;
+      \$142  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$143 [19:0] = \$56 ;
+    \$143 [39:20] = \$65 ;
+    \$143 [59:40] = \$74 ;
+    \$143 [78:60] = \$83 ;
+    if (rst) begin
+      \$143  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$144  = wr__data;
+    if (rst) begin
+      \$144  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$145  = \$87 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$146  = \$91 ;
+    if (rst) begin
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end else begin
-      \$123  = \$63 [4:0];
+      \$147  = \$95 [4:0];
     end
     if (rst) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end else begin
-      \$124  = \$65 [4:0];
+      \$148  = \$97 [4:0];
     end
     if (rst) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$125  = fault;
+    \$149  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end else begin
-      if (\$80 ) begin
-        \$125  = 1'h1;
+      if (\$112 ) begin
+        \$149  = 1'h1;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end else begin
-      \$126  = \$68 ;
+      \$150  = \$100 ;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end else begin
-      \$127  = \$71 ;
+      \$151  = \$103 ;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end else begin
-      \$128  = bc__strobe;
+      \$152  = bc__strobe;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end else begin
-      \$129  = \$81 [3:0];
+      \$153  = \$113 [3:0];
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end else begin
-      \$130  = \$84 ;
+      \$154  = \$116 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end else begin
-      \$131  = \$98 ;
+      \$155  = \$130 ;
     end
     if (rst) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end else begin
-      \$132  = \$102 ;
+      \$156  = \$134 ;
     end
     if (rst) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end else begin
-      \$133  = \$87 ;
+      \$157  = \$119 ;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end else begin
-      \$134  = \$90 ;
+      \$158  = \$122 ;
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end else begin
-      \$135  = \$93 ;
+      \$159  = \$125 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end else begin
-      \$136  = \$96 ;
+      \$160  = \$128 ;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end
   end
-  assign base = \$103 [3:0];
-  assign wp__addr = wptr;
-  assign wp__data = wr__data;
-  assign wp__en = wr__valid;
-  assign rp2__addr = rptr2;
-  assign issue__next = nxt;
+  assign wptr = \$signature__addr ;
+  assign \$signature__data  = wr__data[19:0];
+  assign \$signature__en  = wr__valid;
+  assign \$signature__addr$6  = \$signature__addr ;
+  assign \$signature__data$7  = wr__data[39:20];
+  assign \$signature__en$8  = wr__valid;
+  assign \$signature__addr$9  = \$signature__addr ;
+  assign \$signature__data$10  = wr__data[59:40];
+  assign \$signature__en$11  = wr__valid;
+  assign \$signature__addr$12  = \$signature__addr ;
+  assign \$signature__data$13  = wr__data[78:60];
+  assign \$signature__en$14  = wr__valid;
+  assign nxt = issue__next;
+  assign rp_k__addr = rptr2_c0[4:0];
+  assign \rp_k__addr$19  = rptr2_c1[4:0];
+  assign \rp_k__addr$21  = rptr2_c2[4:0];
+  assign \rp_k__addr$23  = rptr2_c3[4:0];
+  assign base = \$1 [3:0];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -20922,81 +21842,6 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \nxt.line0  = nxt[10:0];
-  assign \nxt.line1  = nxt[21:11];
-  assign \nxt.line2  = nxt[32:22];
-  assign \nxt.slot0  = nxt[35:33];
-  assign \nxt.slot2  = nxt[38:36];
-  assign \nxt.wrap0  = nxt[39];
-  assign \nxt.wrap1  = nxt[40];
-  assign \nxt.lm1  = nxt[56:41];
-  assign \nxt.a  = nxt[72:57];
-  assign \nxt.z  = nxt[73];
-  assign \nxt.one  = nxt[74];
-  assign \nxt.two  = nxt[75];
-  assign \nxt.ge3  = nxt[76];
-  assign \nxt.ge4  = nxt[77];
-  assign \nxt.newline  = nxt[78];
-  assign \rp2__data.line0  = rp2__data[10:0];
-  assign \rp2__data.line1  = rp2__data[21:11];
-  assign \rp2__data.line2  = rp2__data[32:22];
-  assign \rp2__data.slot0  = rp2__data[35:33];
-  assign \rp2__data.slot2  = rp2__data[38:36];
-  assign \rp2__data.wrap0  = rp2__data[39];
-  assign \rp2__data.wrap1  = rp2__data[40];
-  assign \rp2__data.lm1  = rp2__data[56:41];
-  assign \rp2__data.a  = rp2__data[72:57];
-  assign \rp2__data.z  = rp2__data[73];
-  assign \rp2__data.one  = rp2__data[74];
-  assign \rp2__data.two  = rp2__data[75];
-  assign \rp2__data.ge3  = rp2__data[76];
-  assign \rp2__data.ge4  = rp2__data[77];
-  assign \rp2__data.newline  = rp2__data[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
-  assign \wp__data.line0  = wr__data[10:0];
-  assign \wp__data.line1  = wr__data[21:11];
-  assign \wp__data.line2  = wr__data[32:22];
-  assign \wp__data.slot0  = wr__data[35:33];
-  assign \wp__data.slot2  = wr__data[38:36];
-  assign \wp__data.wrap0  = wr__data[39];
-  assign \wp__data.wrap1  = wr__data[40];
-  assign \wp__data.lm1  = wr__data[56:41];
-  assign \wp__data.a  = wr__data[72:57];
-  assign \wp__data.z  = wr__data[73];
-  assign \wp__data.one  = wr__data[74];
-  assign \wp__data.two  = wr__data[75];
-  assign \wp__data.ge3  = wr__data[76];
-  assign \wp__data.ge4  = wr__data[77];
-  assign \wp__data.newline  = wr__data[78];
-  assign \issue__next.line0  = nxt[10:0];
-  assign \issue__next.line1  = nxt[21:11];
-  assign \issue__next.line2  = nxt[32:22];
-  assign \issue__next.slot0  = nxt[35:33];
-  assign \issue__next.slot2  = nxt[38:36];
-  assign \issue__next.wrap0  = nxt[39];
-  assign \issue__next.wrap1  = nxt[40];
-  assign \issue__next.lm1  = nxt[56:41];
-  assign \issue__next.a  = nxt[72:57];
-  assign \issue__next.z  = nxt[73];
-  assign \issue__next.one  = nxt[74];
-  assign \issue__next.two  = nxt[75];
-  assign \issue__next.ge3  = nxt[76];
-  assign \issue__next.ge4  = nxt[77];
-  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -21209,12 +22054,20 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__mem, host__off, entry__h_line, host__wdata
-, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [63:0] \$105 ;
+  reg [63:0] \$106 ;
+  reg [63:0] \$107 ;
   wire \$11 ;
   wire \$12 ;
   wire \$13 ;
@@ -21247,56 +22100,71 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] \$38 ;
   reg [15:0] \$39 ;
   wire \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg [5:0] \$48 ;
-  reg [9:0] \$49 ;
+  wire [15:0] \$40 ;
+  reg [15:0] \$41 ;
+  reg [15:0] \$42 ;
+  reg [15:0] \$43 ;
+  reg [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  reg [15:0] \$46 ;
+  reg [15:0] \$47 ;
+  reg [15:0] \$48 ;
+  reg [15:0] \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
-  reg [9:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  wire [15:0] \$50 ;
+  reg [15:0] \$51 ;
+  reg [15:0] \$52 ;
+  reg [15:0] \$53 ;
+  reg [15:0] \$54 ;
+  wire [15:0] \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [2:0] \$61 ;
-  reg [2:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [31:0] \$64 ;
-  reg \$65 ;
-  reg [31:0] \$66 ;
-  reg [2:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg [2:0] \$69 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [5:0] \$64 ;
+  reg [9:0] \$65 ;
+  reg [10:0] \$66 ;
+  reg [9:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [2:0] \$70 ;
-  reg [2:0] \$71 ;
-  reg [15:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg [15:0] \$74 ;
-  reg [15:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
+  reg \$70 ;
+  reg [31:0] \$71 ;
+  reg [31:0] \$72 ;
+  reg [31:0] \$73 ;
+  reg [31:0] \$74 ;
+  reg [31:0] \$75 ;
+  reg [31:0] \$76 ;
+  reg [2:0] \$77 ;
   reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg [63:0] \$82 ;
-  reg [63:0] \$83 ;
-  reg [63:0] \$84 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg \$82 ;
+  reg [31:0] \$83 ;
+  reg [2:0] \$84 ;
+  reg \$85 ;
+  reg [2:0] \$86 ;
+  reg [2:0] \$87 ;
+  reg [2:0] \$88 ;
+  reg [2:0] \$89 ;
   wire \$9 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   wire [5:0] acc__raddr;
   wire [5:0] \acc__raddr$99 ;
   wire [5:0] acc__raddr_next;
@@ -21452,7 +22320,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$213 ;
+  wire [15:0] \h_rdata$216 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -21484,12 +22352,22 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [10:0] host__off_line;
   output [63:0] host__rdata;
   reg [63:0] host__rdata = 64'h0000000000000000;
+  input host__rsel;
+  wire host__rsel;
   input host__sel;
   wire host__sel;
   input [63:0] host__wdata;
   wire [63:0] host__wdata;
   input host__we;
   wire host__we;
+  (* keep = 32'd1 *)
+  reg hrsel_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg hrsel_c3 = 1'h0;
   (* keep = 32'd1 *)
   reg hsel_c0 = 1'h0;
   (* keep = 32'd1 *)
@@ -21633,6 +22511,9 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [9:0] regs_q_wb_base;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
+  reg rsel_q0 = 1'h0;
+  reg rsel_q1 = 1'h0;
+  reg rsel_s = 1'h0;
   input rst;
   wire rst;
   (* keep = 32'd1 *)
@@ -21691,6 +22572,21 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
+  assign fault = \fault$133  | \fault$134 ;
+  assign \$1  = host__we & host__sel;
+  assign \$2  = ! host__mem;
+  assign h_we_even = \$1  & \$2 ;
+  assign \$3  = host__we & host__sel;
+  assign \$4  = host__mem == 1'h1;
+  assign h_we_odd = \$3  & \$4 ;
+  assign \$5  = host__we & host__sel;
+  assign \$6  = host__mem == 2'h2;
+  assign h_we = \$5  & \$6 ;
+  assign \$7  = host__we & host__sel;
+  assign \$8  = host__mem == 2'h3;
+  assign \h_we$151  = \$7  & \$8 ;
+  assign \$9  = host__we & host__sel;
+  assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
   assign \$11  = host__we & host__sel;
   assign \$12  = host__mem == 3'h6;
@@ -21708,111 +22604,114 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign \$22  = cnt_line_reads + 1'h1;
   assign \$23  = cnt_pops + 1'h1;
   assign \$24  = cnt_bypasses + 1'h1;
+  assign \$40  = \$36  & { hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0, hrsel_c0 };
+  assign \$45  = \$42  & { hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1, hrsel_c1 };
+  assign \$50  = \$48  & { hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2, hrsel_c2 };
+  assign \$55  = \$54  & { hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3, hrsel_c3 };
   always @(posedge clk)
-    ctl__start <= \$40 ;
+    ctl__start <= \$56 ;
   always @(posedge clk)
-    \ctl__start$14  <= \$41 ;
+    \ctl__start$14  <= \$57 ;
   always @(posedge clk)
-    \ctl__start$20  <= \$42 ;
+    \ctl__start$20  <= \$58 ;
   always @(posedge clk)
-    \ctl__start$26  <= \$43 ;
+    \ctl__start$26  <= \$59 ;
   always @(posedge clk)
-    \ctl__start$32  <= \$44 ;
+    \ctl__start$32  <= \$60 ;
   always @(posedge clk)
-    \ctl__start$38  <= \$45 ;
+    \ctl__start$38  <= \$61 ;
   always @(posedge clk)
-    src_sel <= \$46 ;
+    src_sel <= \$62 ;
   always @(posedge clk)
-    relu <= \$47 ;
+    relu <= \$63 ;
   always @(posedge clk)
-    shift <= \$48 ;
+    shift <= \$64 ;
   always @(posedge clk)
-    ptr_base <= \$49 ;
+    ptr_base <= \$65 ;
   always @(posedge clk)
-    spmat_base <= \$50 ;
+    spmat_base <= \$66 ;
   always @(posedge clk)
-    wb_base <= \$51 ;
+    wb_base <= \$67 ;
   always @(posedge clk)
-    keep_acc <= \$52 ;
+    keep_acc <= \$68 ;
   always @(posedge clk)
-    idle <= \$53 ;
+    idle <= \$69 ;
   always @(posedge clk)
-    start_counters <= \$54 ;
+    start_counters <= \$70 ;
   always @(posedge clk)
-    cnt_entries <= \$55 ;
+    cnt_entries <= \$71 ;
   always @(posedge clk)
-    cnt_padding <= \$56 ;
+    cnt_padding <= \$72 ;
   always @(posedge clk)
-    cnt_empty_columns <= \$57 ;
+    cnt_empty_columns <= \$73 ;
   always @(posedge clk)
-    cnt_line_reads <= \$58 ;
+    cnt_line_reads <= \$74 ;
   always @(posedge clk)
-    cnt_pops <= \$59 ;
+    cnt_pops <= \$75 ;
   always @(posedge clk)
-    cnt_bypasses <= \$60 ;
+    cnt_bypasses <= \$76 ;
   always @(posedge clk)
-    mem_q0 <= \$61 ;
+    mem_q0 <= \$77 ;
   always @(posedge clk)
-    cnt_num <= \$62 ;
+    rsel_q0 <= \$78 ;
   always @(posedge clk)
-    cnt_grp0 <= \$63 ;
+    cnt_num <= \$79 ;
   always @(posedge clk)
-    cnt_grp1 <= \$64 ;
+    cnt_grp0 <= \$80 ;
   always @(posedge clk)
-    cnt_hi <= \$65 ;
+    cnt_grp1 <= \$81 ;
   always @(posedge clk)
-    cnt_q2 <= \$66 ;
+    cnt_hi <= \$82 ;
   always @(posedge clk)
-    mem_q1 <= \$67 ;
+    cnt_q2 <= \$83 ;
   always @(posedge clk)
-    mem_sel_c0 <= \$68 ;
+    mem_q1 <= \$84 ;
   always @(posedge clk)
-    mem_sel_c1 <= \$69 ;
+    rsel_q1 <= \$85 ;
   always @(posedge clk)
-    mem_sel_c2 <= \$70 ;
+    mem_sel_c0 <= \$86 ;
   always @(posedge clk)
-    mem_sel_c3 <= \$71 ;
+    mem_sel_c1 <= \$87 ;
   always @(posedge clk)
-    h_even_d0 <= \$72 ;
+    mem_sel_c2 <= \$88 ;
   always @(posedge clk)
-    h_odd_d0 <= \$73 ;
+    mem_sel_c3 <= \$89 ;
   always @(posedge clk)
-    h_cb_d0 <= \$74 ;
+    h_even_d0 <= \$90 ;
   always @(posedge clk)
-    h_cb_d1 <= \$75 ;
+    h_odd_d0 <= \$91 ;
   always @(posedge clk)
-    h_src_d0 <= \$76 ;
+    h_cb_d0 <= \$92 ;
   always @(posedge clk)
-    h_next_d0 <= \$77 ;
+    h_cb_d1 <= \$93 ;
   always @(posedge clk)
-    hsel_c0 <= \$78 ;
+    h_src_d0 <= \$94 ;
   always @(posedge clk)
-    hsel_c1 <= \$79 ;
+    h_next_d0 <= \$95 ;
   always @(posedge clk)
-    hsel_c2 <= \$80 ;
+    hsel_c0 <= \$96 ;
   always @(posedge clk)
-    hsel_c3 <= \$81 ;
+    hsel_c1 <= \$97 ;
   always @(posedge clk)
-    h_half0 <= \$82 ;
+    hsel_c2 <= \$98 ;
   always @(posedge clk)
-    h_half1 <= \$83 ;
+    hsel_c3 <= \$99 ;
   always @(posedge clk)
-    host__rdata <= \$84 ;
-  assign fault = \fault$133  | \fault$134 ;
-  assign \$1  = host__we & host__sel;
-  assign \$2  = ! host__mem;
-  assign h_we_even = \$1  & \$2 ;
-  assign \$3  = host__we & host__sel;
-  assign \$4  = host__mem == 1'h1;
-  assign h_we_odd = \$3  & \$4 ;
-  assign \$5  = host__we & host__sel;
-  assign \$6  = host__mem == 2'h2;
-  assign h_we = \$5  & \$6 ;
-  assign \$7  = host__we & host__sel;
-  assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
-  assign \$9  = host__we & host__sel;
-  assign \$10  = host__mem == 3'h4;
+    rsel_s <= \$100 ;
+  always @(posedge clk)
+    hrsel_c0 <= \$101 ;
+  always @(posedge clk)
+    hrsel_c1 <= \$102 ;
+  always @(posedge clk)
+    hrsel_c2 <= \$103 ;
+  always @(posedge clk)
+    hrsel_c3 <= \$104 ;
+  always @(posedge clk)
+    h_half0 <= \$105 ;
+  always @(posedge clk)
+    h_half1 <= \$106 ;
+  always @(posedge clk)
+    host__rdata <= \$107 ;
   \eie_ecp5_4pe.pe3.act  act (
     .acc__raddr(acc__raddr),
     .acc__raddr_next(acc__raddr_next),
@@ -21864,7 +22763,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$213 ),
+    .h_rdata(\h_rdata$216 ),
     .h_wdata(host__wdata[15:0]),
     .h_we(\h_we$151 ),
     .\new (acc__wdata),
@@ -21923,11 +22822,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .fault(\fault$133 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
+    .issue__next(queue__next),
     .issue__next_ok(queue__next_ok),
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
-    .nxt(queue__next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
@@ -22146,347 +23045,516 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$40  = ctl__start_next;
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$41  = h_half0[15:0];
+      1'h1:
+          \$41  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$42  = h_half0[31:16];
+      1'h1:
+          \$42  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$43  = h_half0[47:32];
+      1'h1:
+          \$43  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$44  = h_half0[63:48];
+      1'h1:
+          \$44  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$46  = h_half0[15:0];
+      1'h1:
+          \$46  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$47  = h_half0[31:16];
+      1'h1:
+          \$47  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$48  = h_half0[47:32];
+      1'h1:
+          \$48  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$49  = h_half0[63:48];
+      1'h1:
+          \$49  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c0)
+      1'h0:
+          \$51  = h_half0[15:0];
+      1'h1:
+          \$51  = h_half1[15:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c1)
+      1'h0:
+          \$52  = h_half0[31:16];
+      1'h1:
+          \$52  = h_half1[31:16];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c2)
+      1'h0:
+          \$53  = h_half0[47:32];
+      1'h1:
+          \$53  = h_half1[47:32];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    (* full_case = 32'd1 *)
+    casez (hsel_c3)
+      1'h0:
+          \$54  = h_half0[63:48];
+      1'h1:
+          \$54  = h_half1[63:48];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$56  = ctl__start_next;
     if (rst) begin
-      \$40  = 1'h0;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$41  = ctl__start_next;
+    \$57  = ctl__start_next;
     if (rst) begin
-      \$41  = 1'h0;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$42  = ctl__start_next;
+    \$58  = ctl__start_next;
     if (rst) begin
-      \$42  = 1'h0;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$43  = ctl__start_next;
+    \$59  = ctl__start_next;
     if (rst) begin
-      \$43  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$44  = ctl__start_next;
+    \$60  = ctl__start_next;
     if (rst) begin
-      \$44  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$45  = ctl__start_next;
+    \$61  = ctl__start_next;
     if (rst) begin
-      \$45  = 1'h0;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$46  = regs__src_sel;
+    \$62  = regs__src_sel;
     if (rst) begin
-      \$46  = 1'h0;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$47  = regs__relu;
+    \$63  = regs__relu;
     if (rst) begin
-      \$47  = 1'h0;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$48  = regs__shift;
+    \$64  = regs__shift;
     if (rst) begin
-      \$48  = 6'h00;
+      \$64  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$49  = regs__ptr_base;
+    \$65  = regs__ptr_base;
     if (rst) begin
-      \$49  = 10'h000;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$50  = regs__spmat_base;
+    \$66  = regs__spmat_base;
     if (rst) begin
-      \$50  = 11'h000;
+      \$66  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$51  = regs__wb_base;
+    \$67  = regs__wb_base;
     if (rst) begin
-      \$51  = 10'h000;
+      \$67  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$52  = regs__keep_acc;
+    \$68  = regs__keep_acc;
     if (rst) begin
-      \$52  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$53  = \$18 ;
+    \$69  = \$18 ;
     if (rst) begin
-      \$53  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$54  = ctl__start_next;
+    \$70  = ctl__start_next;
     if (rst) begin
-      \$54  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$55  = cnt_entries;
+    \$71  = cnt_entries;
     if (start_counters) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end else if (ev_entry) begin
-      \$55  = \$19 [31:0];
+      \$71  = \$19 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$71  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$56  = cnt_padding;
+    \$72  = cnt_padding;
     if (start_counters) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end else if (ev_padding) begin
-      \$56  = \$20 [31:0];
+      \$72  = \$20 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$72  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$57  = cnt_empty_columns;
+    \$73  = cnt_empty_columns;
     if (start_counters) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end else if (ev_empty) begin
-      \$57  = \$21 [31:0];
+      \$73  = \$21 [31:0];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$58  = cnt_line_reads;
+    \$74  = cnt_line_reads;
     if (start_counters) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end else if (ev_line) begin
-      \$58  = \$22 [31:0];
+      \$74  = \$22 [31:0];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$74  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$59  = cnt_pops;
+    \$75  = cnt_pops;
     if (start_counters) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end else if (issue__pop) begin
-      \$59  = \$23 [31:0];
+      \$75  = \$23 [31:0];
     end
     if (rst) begin
-      \$59  = 32'd0;
+      \$75  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$60  = cnt_bypasses;
+    \$76  = cnt_bypasses;
     if (start_counters) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end else if (ev_bypass) begin
-      \$60  = \$24 [31:0];
+      \$76  = \$24 [31:0];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$76  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$61  = host__mem;
+    \$77  = host__mem;
     if (rst) begin
-      \$61  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$62  = host__off[2:0];
-    if (rst) begin
-      \$62  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$63  = \$25 ;
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$64  = \$26 ;
-    if (rst) begin
-      \$64  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$65  = cnt_num[2];
-    if (rst) begin
-      \$65  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$66  = \$27 ;
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$67  = mem_q0;
-    if (rst) begin
-      \$67  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$68  = mem_q1;
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$69  = mem_q1;
-    if (rst) begin
-      \$69  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$70  = mem_q1;
-    if (rst) begin
-      \$70  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$71  = mem_q1;
-    if (rst) begin
-      \$71  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$72  = h_even;
-    if (rst) begin
-      \$72  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$73  = h_odd;
-    if (rst) begin
-      \$73  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$74  = \h_rdata$213 ;
-    if (rst) begin
-      \$74  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$75  = h_cb_d0;
-    if (rst) begin
-      \$75  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$76  = h_src;
-    if (rst) begin
-      \$76  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$77  = h_next;
-    if (rst) begin
-      \$77  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$78  = mem_sel_c0[2];
+    \$78  = host__rsel;
     if (rst) begin
       \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$79  = mem_sel_c0[2];
+    \$79  = host__off[2:0];
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$80  = mem_sel_c0[2];
+    \$80  = \$25 ;
     if (rst) begin
-      \$80  = 1'h0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$81  = mem_sel_c0[2];
+    \$81  = \$26 ;
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$82  = { \$31 , \$30 , \$29 , \$28  };
+    \$82  = cnt_num[2];
     if (rst) begin
-      \$82  = 64'h0000000000000000;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$83  = { \$35 , \$34 , \$33 , \$32  };
+    \$83  = \$27 ;
     if (rst) begin
-      \$83  = 64'h0000000000000000;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$84  = { \$39 , \$38 , \$37 , \$36  };
+    \$84  = mem_q0;
     if (rst) begin
-      \$84  = 64'h0000000000000000;
+      \$84  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$85  = rsel_q0;
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$86  = mem_q1;
+    if (rst) begin
+      \$86  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$87  = mem_q1;
+    if (rst) begin
+      \$87  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$88  = mem_q1;
+    if (rst) begin
+      \$88  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$89  = mem_q1;
+    if (rst) begin
+      \$89  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$90  = h_even;
+    if (rst) begin
+      \$90  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$91  = h_odd;
+    if (rst) begin
+      \$91  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$92  = \h_rdata$216 ;
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$93  = h_cb_d0;
+    if (rst) begin
+      \$93  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$94  = h_src;
+    if (rst) begin
+      \$94  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$95  = h_next;
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$96  = mem_sel_c0[2];
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$97  = mem_sel_c0[2];
+    if (rst) begin
+      \$97  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$98  = mem_sel_c0[2];
+    if (rst) begin
+      \$98  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$99  = mem_sel_c0[2];
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$100  = rsel_q1;
+    if (rst) begin
+      \$100  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$101  = rsel_s;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$102  = rsel_s;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$103  = rsel_s;
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$104  = rsel_s;
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$105  = { \$31 , \$30 , \$29 , \$28  };
+    if (rst) begin
+      \$105  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$106  = { \$35 , \$34 , \$33 , \$32  };
+    if (rst) begin
+      \$106  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$107  = { \$55 , \$50 , \$45 , \$40  };
+    if (rst) begin
+      \$107  = 64'h0000000000000000;
     end
   end
   assign \ctl__arm$1  = ctl__arm;
@@ -25390,15 +26458,15 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, nxt, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
-  wire \$1 ;
-  wire [5:0] \$10 ;
-  wire [4:0] \$100 ;
+  wire [4:0] \$1 ;
+  wire \$10 ;
+  wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [4:0] \$103 ;
+  wire \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -25409,127 +26477,166 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
-  wire \$113 ;
+  wire [4:0] \$113 ;
   wire \$114 ;
-  reg [4:0] \$115 ;
-  reg [4:0] \$116 ;
-  reg [4:0] \$117 ;
-  reg [78:0] \$118 ;
-  reg [78:0] \$119 ;
-  wire [5:0] \$12 ;
-  reg [78:0] \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg [4:0] \$123 ;
-  reg [4:0] \$124 ;
-  reg \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg [3:0] \$129 ;
-  wire [5:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [4:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  reg [4:0] \$135 ;
+  reg [4:0] \$136 ;
+  reg [4:0] \$137 ;
+  reg [5:0] \$138 ;
+  reg [5:0] \$139 ;
   wire [5:0] \$14 ;
+  reg [5:0] \$140 ;
+  reg [5:0] \$141 ;
+  reg [78:0] \$142 ;
+  reg [78:0] \$143 ;
+  reg [78:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [4:0] \$147 ;
+  reg [4:0] \$148 ;
+  reg \$149 ;
   wire [5:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [78:0] \$18 ;
-  wire [78:0] \$19 ;
-  wire [5:0] \$2 ;
-  wire [19:0] \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [78:0] \$23 ;
-  wire [19:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire [78:0] \$27 ;
-  wire [78:0] \$28 ;
-  wire [19:0] \$29 ;
-  wire [5:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [78:0] \$32 ;
-  wire [19:0] \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [78:0] \$36 ;
-  wire [78:0] \$37 ;
-  wire [19:0] \$38 ;
-  wire \$39 ;
-  wire [5:0] \$4 ;
-  wire \$40 ;
-  wire [78:0] \$41 ;
-  wire [19:0] \$42 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [3:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg \$157 ;
+  reg \$158 ;
+  reg \$159 ;
+  wire [5:0] \$16 ;
+  reg \$160 ;
+  wire [5:0] \$17 ;
+  wire \$18 ;
+  wire [5:0] \$19 ;
+  wire \$2 ;
+  wire [5:0] \$20 ;
+  wire [5:0] \$21 ;
+  wire [5:0] \$22 ;
+  wire \$23 ;
+  wire [5:0] \$24 ;
+  wire [5:0] \$25 ;
+  wire [5:0] \$26 ;
+  wire [5:0] \$27 ;
+  wire \$28 ;
+  wire [5:0] \$29 ;
+  wire \$3 ;
+  wire [5:0] \$30 ;
+  wire [5:0] \$31 ;
+  wire [5:0] \$32 ;
+  wire \$33 ;
+  wire [5:0] \$34 ;
+  wire [5:0] \$35 ;
+  wire [5:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [5:0] \$39 ;
+  wire \$4 ;
+  wire [5:0] \$40 ;
+  wire [5:0] \$41 ;
+  wire [5:0] \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire [78:0] \$45 ;
-  wire [78:0] \$46 ;
-  wire [18:0] \$47 ;
+  wire [5:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire [5:0] \$46 ;
+  wire [5:0] \$47 ;
   wire \$48 ;
   wire \$49 ;
-  wire [5:0] \$5 ;
+  wire \$5 ;
   wire [78:0] \$50 ;
-  wire [18:0] \$51 ;
-  wire \$52 ;
+  wire [78:0] \$51 ;
+  wire [19:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [78:0] \$55 ;
+  wire [19:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [78:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [5:0] \$61 ;
-  wire [5:0] \$62 ;
-  wire [5:0] \$63 ;
-  wire [5:0] \$64 ;
-  wire [6:0] \$65 ;
+  wire [78:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [78:0] \$64 ;
+  wire [19:0] \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire [5:0] \$7 ;
-  wire \$70 ;
+  wire [78:0] \$68 ;
+  wire [78:0] \$69 ;
+  wire \$7 ;
+  wire [19:0] \$70 ;
   wire \$71 ;
   wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [78:0] \$73 ;
+  wire [19:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [5:0] \$8 ;
+  wire [78:0] \$77 ;
+  wire [78:0] \$78 ;
+  wire [18:0] \$79 ;
+  wire \$8 ;
   wire \$80 ;
-  wire [4:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
+  wire \$81 ;
+  wire [78:0] \$82 ;
+  wire [18:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [5:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire [5:0] \$93 ;
+  wire [5:0] \$94 ;
+  wire [5:0] \$95 ;
+  wire [5:0] \$96 ;
+  wire [6:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
+  reg [4:0] \$signature__addr  = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$12 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$6 ;
+  (* init = 5'h00 *)
+  wire [4:0] \$signature__addr$9 ;
+  wire [19:0] \$signature__data ;
+  wire [19:0] \$signature__data$10 ;
+  wire [18:0] \$signature__data$13 ;
+  wire [19:0] \$signature__data$7 ;
+  wire \$signature__en ;
+  wire \$signature__en$11 ;
+  wire \$signature__en$14 ;
+  wire \$signature__en$8 ;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -25577,8 +26684,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \issue__head.z ;
   output issue__head_ok;
   reg issue__head_ok = 1'h0;
-  (* init = 79'h00000000000000000000 *)
-  wire [78:0] issue__next;
+  output [78:0] issue__next;
+  reg [78:0] issue__next = 79'h00000000000000000000;
   wire [15:0] \issue__next.a ;
   wire \issue__next.ge3 ;
   wire \issue__next.ge4 ;
@@ -25602,8 +26709,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
-  output [78:0] nxt;
-  reg [78:0] nxt = 79'h00000000000000000000;
+  (* init = 79'h00000000000000000000 *)
+  wire [78:0] nxt;
   wire [15:0] \nxt.a ;
   wire \nxt.ge3 ;
   wire \nxt.ge4 ;
@@ -25622,50 +26729,31 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire pop;
   output quiet_next;
   wire quiet_next;
-  (* init = 5'h00 *)
-  wire [4:0] rp2__addr;
-  wire [78:0] rp2__data;
-  wire [15:0] \rp2__data.a ;
-  wire \rp2__data.ge3 ;
-  wire \rp2__data.ge4 ;
-  wire [10:0] \rp2__data.line0 ;
-  wire [10:0] \rp2__data.line1 ;
-  wire [10:0] \rp2__data.line2 ;
-  wire [15:0] \rp2__data.lm1 ;
-  wire \rp2__data.newline ;
-  wire \rp2__data.one ;
-  wire [2:0] \rp2__data.slot0 ;
-  wire [2:0] \rp2__data.slot2 ;
-  wire \rp2__data.two ;
-  wire \rp2__data.wrap0 ;
-  wire \rp2__data.wrap1 ;
-  wire \rp2__data.z ;
+  wire [4:0] rp_k__addr;
+  wire [4:0] \rp_k__addr$19 ;
+  wire [4:0] \rp_k__addr$21 ;
+  wire [4:0] \rp_k__addr$23 ;
+  wire [19:0] rp_k__data;
+  wire [19:0] \rp_k__data$45 ;
+  wire [19:0] \rp_k__data$46 ;
+  wire [18:0] \rp_k__data$47 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
+  (* keep = 32'd1 *)
   reg [4:0] rptr2 = 5'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c1 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c2 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] rptr2_c3 = 6'h00;
   input rst;
   wire rst;
   reg [4:0] sc = 5'h00;
   (* init = 5'h00 *)
-  wire [4:0] wp__addr;
-  wire [78:0] wp__data;
-  wire [15:0] \wp__data.a ;
-  wire \wp__data.ge3 ;
-  wire \wp__data.ge4 ;
-  wire [10:0] \wp__data.line0 ;
-  wire [10:0] \wp__data.line1 ;
-  wire [10:0] \wp__data.line2 ;
-  wire [15:0] \wp__data.lm1 ;
-  wire \wp__data.newline ;
-  wire \wp__data.one ;
-  wire [2:0] \wp__data.slot0 ;
-  wire [2:0] \wp__data.slot2 ;
-  wire \wp__data.two ;
-  wire \wp__data.wrap0 ;
-  wire \wp__data.wrap1 ;
-  wire \wp__data.z ;
-  wire wp__en;
-  reg [4:0] wptr = 5'h00;
+  wire [4:0] wptr;
   reg [78:0] wq = 79'h00000000000000000000;
   wire [15:0] \wq.a ;
   wire \wq.ge3 ;
@@ -25701,412 +26789,543 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \wr__data.z ;
   input wr__valid;
   wire wr__valid;
-  reg [78:0] mem [21:0];
+  reg [19:0] mem0 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
-      mem[wptr] <= wr__data;
+      mem0[\$signature__addr ] <= wr__data[19:0];
   end
-  assign rp2__data = mem[rptr2];
-  assign \$1  = rptr0 == 5'h15;
-  assign \$2  = rptr0 + 1'h1;
-  assign \$3  = \$1  ? 6'h00 : \$2 ;
-  assign \$4  = pop ? \$3  : { 1'h0, rptr0 };
-  assign \$5  = ctl__arm ? 6'h00 : \$4 ;
-  assign \$6  = rptr1 == 5'h15;
-  assign \$7  = rptr1 + 1'h1;
-  assign \$8  = \$6  ? 6'h00 : \$7 ;
-  assign \$9  = pop ? \$8  : { 1'h0, rptr1 };
-  assign \$10  = ctl__arm ? 6'h01 : \$9 ;
-  assign \$11  = rptr2 == 5'h15;
-  assign \$12  = rptr2 + 1'h1;
-  assign \$13  = \$11  ? 6'h00 : \$12 ;
-  assign \$14  = pop ? \$13  : { 1'h0, rptr2 };
-  assign \$15  = ctl__arm ? 6'h02 : \$14 ;
-  assign \$16  = cnt_nz_c0 | bc_r;
-  assign \$17  = \$16  & issue__ready;
-  assign \$18  = fresh1 ? wq : nxt;
-  assign \$19  = \$signal  ? wq : issue__head;
-  assign \$20  = \$17  ? \$18 [19:0] : \$19 [19:0];
-  assign \$21  = cnt_nz_c0 | bc_r;
-  assign \$22  = \$21  & issue__ready;
-  assign \$23  = fresh1 ? wq : nxt;
-  assign \$24  = \$22  ? rp2__data[19:0] : \$23 [19:0];
-  assign \$25  = cnt_nz_c1 | bc_r;
-  assign \$26  = \$25  & issue__ready;
-  assign \$27  = fresh1 ? wq : nxt;
-  assign \$28  = \$signal  ? wq : issue__head;
-  assign \$29  = \$26  ? \$27 [39:20] : \$28 [39:20];
-  assign \$30  = cnt_nz_c1 | bc_r;
-  assign \$31  = \$30  & issue__ready;
-  assign \$32  = fresh1 ? wq : nxt;
-  assign \$33  = \$31  ? rp2__data[39:20] : \$32 [39:20];
-  assign \$34  = cnt_nz_c2 | bc_r;
-  assign \$35  = \$34  & issue__ready;
-  assign \$36  = fresh1 ? wq : nxt;
-  assign \$37  = \$signal  ? wq : issue__head;
-  assign \$38  = \$35  ? \$36 [59:40] : \$37 [59:40];
-  assign \$39  = cnt_nz_c2 | bc_r;
-  assign \$40  = \$39  & issue__ready;
-  assign \$41  = fresh1 ? wq : nxt;
-  assign \$42  = \$40  ? rp2__data[59:40] : \$41 [59:40];
-  assign \$43  = cnt_nz_c3 | bc_r;
-  assign \$44  = \$43  & issue__ready;
-  assign \$45  = fresh1 ? wq : nxt;
-  assign \$46  = \$signal  ? wq : issue__head;
-  assign \$47  = \$44  ? \$45 [78:60] : \$46 [78:60];
-  assign \$48  = cnt_nz_c3 | bc_r;
-  assign \$49  = \$48  & issue__ready;
-  assign \$50  = fresh1 ? wq : nxt;
-  assign \$51  = \$49  ? rp2__data[78:60] : \$50 [78:60];
-  assign \$52  = wptr == rptr1;
-  assign \$53  = wptr == rptr0;
-  assign \$54  = pop ? \$52  : \$53 ;
-  assign \$55  = wr__valid & \$54 ;
-  assign \$56  = wptr == rptr2;
-  assign \$57  = wptr == rptr1;
-  assign \$58  = pop ? \$56  : \$57 ;
-  assign \$59  = wr__valid & \$58 ;
-  assign \$60  = wptr == 5'h15;
-  assign \$61  = wptr + 1'h1;
-  assign \$62  = \$60  ? 6'h00 : \$61 ;
-  assign \$63  = wr__valid ? \$62  : { 1'h0, wptr };
-  assign \$64  = sc + wr__valid;
-  assign \$65  = \$64  - pop;
-  assign \$66  = sc >= 2'h2;
-  assign \$67  = sc >= 1'h1;
-  assign \$68  = pop ? \$66  : \$67 ;
-  assign \$69  = sc >= 2'h3;
-  assign \$70  = sc >= 2'h2;
-  assign \$71  = pop ? \$69  : \$70 ;
-  assign \$72  = ~ issue__head_ok;
-  assign \$73  = issue__pop & \$72 ;
-  assign \$74  = ~ issue__pop;
-  assign \$75  = wr__valid & \$74 ;
-  assign \$76  = sc == 5'h16;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \$73  | \$77 ;
-  assign \$79  = pop != issue__pop;
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \$103 [3:0] - pop;
-  assign \$82  = \$103 [3:0] >= 2'h2;
-  assign \$83  = \$103 [3:0] >= 1'h1;
-  assign \$84  = pop ? \$82  : \$83 ;
-  assign \$85  = \$103 [3:0] >= 2'h2;
-  assign \$86  = \$103 [3:0] >= 1'h1;
-  assign \$87  = pop ? \$85  : \$86 ;
-  assign \$88  = \$103 [3:0] >= 2'h2;
-  assign \$89  = \$103 [3:0] >= 1'h1;
-  assign \$90  = pop ? \$88  : \$89 ;
-  assign \$91  = \$103 [3:0] >= 2'h2;
-  assign \$92  = \$103 [3:0] >= 1'h1;
-  assign \$93  = pop ? \$91  : \$92 ;
-  assign \$94  = \$103 [3:0] >= 2'h2;
-  assign \$95  = \$103 [3:0] >= 1'h1;
-  assign \$96  = pop ? \$94  : \$95 ;
-  assign \$97  = \$103 [3:0] < 4'h8;
-  assign \$98  = pop | \$97 ;
-  assign \$99  = \$103 [3:0] < 4'h8;
-  assign \$100  = \$103 [3:0] + 1'h1;
-  assign \$101  = \$100  < 4'h8;
-  assign \$102  = pop ? \$99  : \$101 ;
-  assign \$103  = cnt + bc_r;
+  assign rp_k__data = mem0[rptr2_c0[4:0]];
+  reg [19:0] mem1 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem1[\$signature__addr ] <= wr__data[39:20];
+  end
+  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  reg [19:0] mem2 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem2[\$signature__addr ] <= wr__data[59:40];
+  end
+  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  reg [18:0] mem3 [21:0];
+  always @(posedge clk) begin
+    if (wr__valid)
+      mem3[\$signature__addr ] <= wr__data[78:60];
+  end
+  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
-  assign \$104  = cnt_nz | bc_r;
-  assign pop = \$104  & issue__ready;
-  assign \$105  = ! cnt;
-  assign \$106  = issue__ready & \$105 ;
-  assign \$107  = \$106  & issue__head[73];
-  assign \$108  = cnt_nz & issue__ready;
-  assign \$109  = ! cnt;
-  assign \$110  = cnt == 1'h1;
-  assign \$111  = \$109  | \$110 ;
-  assign \$112  = \$111  & issue__head[73];
-  assign \$113  = ! cnt;
-  assign \$114  = \$108  ? \$112  : \$113 ;
-  assign quiet_next = bc_r ? \$107  : \$114 ;
+  assign \$2  = cnt_nz | bc_r;
+  assign pop = \$2  & issue__ready;
+  assign \$3  = ! cnt;
+  assign \$4  = issue__ready & \$3 ;
+  assign \$5  = \$4  & issue__head[73];
+  assign \$6  = cnt_nz & issue__ready;
+  assign \$7  = ! cnt;
+  assign \$8  = cnt == 1'h1;
+  assign \$9  = \$7  | \$8 ;
+  assign \$10  = \$9  & issue__head[73];
+  assign \$11  = ! cnt;
+  assign \$12  = \$6  ? \$10  : \$11 ;
+  assign quiet_next = bc_r ? \$5  : \$12 ;
+  assign \$13  = rptr0 == 5'h15;
+  assign \$14  = rptr0 + 1'h1;
+  assign \$15  = \$13  ? 6'h00 : \$14 ;
+  assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
+  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$18  = rptr1 == 5'h15;
+  assign \$19  = rptr1 + 1'h1;
+  assign \$20  = \$18  ? 6'h00 : \$19 ;
+  assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
+  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$23  = rptr2 == 5'h15;
+  assign \$24  = rptr2 + 1'h1;
+  assign \$25  = \$23  ? 6'h00 : \$24 ;
+  assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
+  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$28  = rptr2 == 5'h15;
+  assign \$29  = rptr2 + 1'h1;
+  assign \$30  = \$28  ? 6'h00 : \$29 ;
+  assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
+  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$33  = rptr2 == 5'h15;
+  assign \$34  = rptr2 + 1'h1;
+  assign \$35  = \$33  ? 6'h00 : \$34 ;
+  assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
+  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$38  = rptr2 == 5'h15;
+  assign \$39  = rptr2 + 1'h1;
+  assign \$40  = \$38  ? 6'h00 : \$39 ;
+  assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
+  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$43  = rptr2 == 5'h15;
+  assign \$44  = rptr2 + 1'h1;
+  assign \$45  = \$43  ? 6'h00 : \$44 ;
+  assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
+  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$48  = cnt_nz_c0 | bc_r;
+  assign \$49  = \$48  & issue__ready;
+  assign \$50  = fresh1 ? wq : issue__next;
+  assign \$51  = \$signal  ? wq : issue__head;
+  assign \$52  = \$49  ? \$50 [19:0] : \$51 [19:0];
+  assign \$53  = cnt_nz_c0 | bc_r;
+  assign \$54  = \$53  & issue__ready;
+  assign \$55  = fresh1 ? wq : issue__next;
+  assign \$56  = \$54  ? rp_k__data : \$55 [19:0];
+  assign \$57  = cnt_nz_c1 | bc_r;
+  assign \$58  = \$57  & issue__ready;
+  assign \$59  = fresh1 ? wq : issue__next;
+  assign \$60  = \$signal  ? wq : issue__head;
+  assign \$61  = \$58  ? \$59 [39:20] : \$60 [39:20];
+  assign \$62  = cnt_nz_c1 | bc_r;
+  assign \$63  = \$62  & issue__ready;
+  assign \$64  = fresh1 ? wq : issue__next;
+  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$66  = cnt_nz_c2 | bc_r;
+  assign \$67  = \$66  & issue__ready;
+  assign \$68  = fresh1 ? wq : issue__next;
+  assign \$69  = \$signal  ? wq : issue__head;
+  assign \$70  = \$67  ? \$68 [59:40] : \$69 [59:40];
+  assign \$71  = cnt_nz_c2 | bc_r;
+  assign \$72  = \$71  & issue__ready;
+  assign \$73  = fresh1 ? wq : issue__next;
+  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$75  = cnt_nz_c3 | bc_r;
+  assign \$76  = \$75  & issue__ready;
+  assign \$77  = fresh1 ? wq : issue__next;
+  assign \$78  = \$signal  ? wq : issue__head;
+  assign \$79  = \$76  ? \$77 [78:60] : \$78 [78:60];
+  assign \$80  = cnt_nz_c3 | bc_r;
+  assign \$81  = \$80  & issue__ready;
+  assign \$82  = fresh1 ? wq : issue__next;
+  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$84  = \$signature__addr  == rptr1;
+  assign \$85  = \$signature__addr  == rptr0;
+  assign \$86  = pop ? \$84  : \$85 ;
+  assign \$87  = wr__valid & \$86 ;
+  assign \$88  = \$signature__addr  == rptr2;
+  assign \$89  = \$signature__addr  == rptr1;
+  assign \$90  = pop ? \$88  : \$89 ;
+  assign \$91  = wr__valid & \$90 ;
+  assign \$92  = \$signature__addr  == 5'h15;
+  assign \$93  = \$signature__addr  + 1'h1;
+  assign \$94  = \$92  ? 6'h00 : \$93 ;
+  assign \$95  = wr__valid ? \$94  : { 1'h0, \$signature__addr  };
+  assign \$96  = sc + wr__valid;
+  assign \$97  = \$96  - pop;
+  assign \$98  = sc >= 2'h2;
+  assign \$99  = sc >= 1'h1;
+  assign \$100  = pop ? \$98  : \$99 ;
+  assign \$101  = sc >= 2'h3;
+  assign \$102  = sc >= 2'h2;
+  assign \$103  = pop ? \$101  : \$102 ;
+  assign \$104  = ~ issue__head_ok;
+  assign \$105  = issue__pop & \$104 ;
+  assign \$106  = ~ issue__pop;
+  assign \$107  = wr__valid & \$106 ;
+  assign \$108  = sc == 5'h16;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = \$105  | \$109 ;
+  assign \$111  = pop != issue__pop;
+  assign \$112  = \$110  | \$111 ;
+  assign \$113  = \$1 [3:0] - pop;
+  assign \$114  = \$1 [3:0] >= 2'h2;
+  assign \$115  = \$1 [3:0] >= 1'h1;
+  assign \$116  = pop ? \$114  : \$115 ;
+  assign \$117  = \$1 [3:0] >= 2'h2;
+  assign \$118  = \$1 [3:0] >= 1'h1;
+  assign \$119  = pop ? \$117  : \$118 ;
+  assign \$120  = \$1 [3:0] >= 2'h2;
+  assign \$121  = \$1 [3:0] >= 1'h1;
+  assign \$122  = pop ? \$120  : \$121 ;
+  assign \$123  = \$1 [3:0] >= 2'h2;
+  assign \$124  = \$1 [3:0] >= 1'h1;
+  assign \$125  = pop ? \$123  : \$124 ;
+  assign \$126  = \$1 [3:0] >= 2'h2;
+  assign \$127  = \$1 [3:0] >= 1'h1;
+  assign \$128  = pop ? \$126  : \$127 ;
+  assign \$129  = \$1 [3:0] < 4'h8;
+  assign \$130  = pop | \$129 ;
+  assign \$131  = \$1 [3:0] < 4'h8;
+  assign \$132  = \$1 [3:0] + 1'h1;
+  assign \$133  = \$132  < 4'h8;
+  assign \$134  = pop ? \$131  : \$133 ;
   always @(posedge clk)
-    rptr0 <= \$115 ;
+    rptr0 <= \$135 ;
   always @(posedge clk)
-    rptr1 <= \$116 ;
+    rptr1 <= \$136 ;
   always @(posedge clk)
-    rptr2 <= \$117 ;
+    rptr2 <= \$137 ;
   always @(posedge clk)
-    issue__head <= \$118 ;
+    rptr2_c0 <= \$138 ;
   always @(posedge clk)
-    nxt <= \$119 ;
+    rptr2_c1 <= \$139 ;
   always @(posedge clk)
-    wq <= \$120 ;
+    rptr2_c2 <= \$140 ;
   always @(posedge clk)
-    \$signal  <= \$121 ;
+    rptr2_c3 <= \$141 ;
   always @(posedge clk)
-    fresh1 <= \$122 ;
+    issue__head <= \$142 ;
   always @(posedge clk)
-    wptr <= \$123 ;
+    issue__next <= \$143 ;
   always @(posedge clk)
-    sc <= \$124 ;
+    wq <= \$144 ;
   always @(posedge clk)
-    fault <= \$125 ;
+    \$signal  <= \$145 ;
   always @(posedge clk)
-    issue__head_ok <= \$126 ;
+    fresh1 <= \$146 ;
   always @(posedge clk)
-    issue__next_ok <= \$127 ;
+    \$signature__addr  <= \$147 ;
   always @(posedge clk)
-    bc_r <= \$128 ;
+    sc <= \$148 ;
   always @(posedge clk)
-    cnt <= \$129 ;
+    fault <= \$149 ;
   always @(posedge clk)
-    cnt_nz <= \$130 ;
+    issue__head_ok <= \$150 ;
   always @(posedge clk)
-    bc__room_nopush <= \$131 ;
+    issue__next_ok <= \$151 ;
   always @(posedge clk)
-    bc__room_push <= \$132 ;
+    bc_r <= \$152 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$133 ;
+    cnt <= \$153 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$134 ;
+    cnt_nz <= \$154 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$135 ;
+    bc__room_nopush <= \$155 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$136 ;
+    bc__room_push <= \$156 ;
+  always @(posedge clk)
+    cnt_nz_c0 <= \$157 ;
+  always @(posedge clk)
+    cnt_nz_c1 <= \$158 ;
+  always @(posedge clk)
+    cnt_nz_c2 <= \$159 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$160 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$115  = \$5 [4:0];
+    \$135  = \$17 [4:0];
     if (rst) begin
-      \$115  = 5'h00;
+      \$135  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$116  = \$10 [4:0];
+    \$136  = \$22 [4:0];
     if (rst) begin
-      \$116  = 5'h00;
+      \$136  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$117  = \$15 [4:0];
+    \$137  = \$27 [4:0];
     if (rst) begin
-      \$117  = 5'h00;
+      \$137  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$118 [19:0] = \$20 ;
-    \$118 [39:20] = \$29 ;
-    \$118 [59:40] = \$38 ;
-    \$118 [78:60] = \$47 ;
+    \$138  = \$32 ;
     if (rst) begin
-      \$118  = 79'h00000000000000000000;
+      \$138  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$119 [19:0] = \$24 ;
-    \$119 [39:20] = \$33 ;
-    \$119 [59:40] = \$42 ;
-    \$119 [78:60] = \$51 ;
+    \$139  = \$37 ;
     if (rst) begin
-      \$119  = 79'h00000000000000000000;
+      \$139  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$120  = wr__data;
+    \$140  = \$42 ;
     if (rst) begin
-      \$120  = 79'h00000000000000000000;
+      \$140  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$121  = \$55 ;
+    \$141  = \$47 ;
     if (rst) begin
-      \$121  = 1'h0;
+      \$141  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$122  = \$59 ;
+    \$142 [19:0] = \$52 ;
+    \$142 [39:20] = \$61 ;
+    \$142 [59:40] = \$70 ;
+    \$142 [78:60] = \$79 ;
     if (rst) begin
-      \$122  = 1'h0;
+      \$142  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$143 [19:0] = \$56 ;
+    \$143 [39:20] = \$65 ;
+    \$143 [59:40] = \$74 ;
+    \$143 [78:60] = \$83 ;
+    if (rst) begin
+      \$143  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$144  = wr__data;
+    if (rst) begin
+      \$144  = 79'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$145  = \$87 ;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$146  = \$91 ;
+    if (rst) begin
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end else begin
-      \$123  = \$63 [4:0];
+      \$147  = \$95 [4:0];
     end
     if (rst) begin
-      \$123  = 5'h00;
+      \$147  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end else begin
-      \$124  = \$65 [4:0];
+      \$148  = \$97 [4:0];
     end
     if (rst) begin
-      \$124  = 5'h00;
+      \$148  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$125  = fault;
+    \$149  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end else begin
-      if (\$80 ) begin
-        \$125  = 1'h1;
+      if (\$112 ) begin
+        \$149  = 1'h1;
       end
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end else begin
-      \$126  = \$68 ;
+      \$150  = \$100 ;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end else begin
-      \$127  = \$71 ;
+      \$151  = \$103 ;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end else begin
-      \$128  = bc__strobe;
+      \$152  = bc__strobe;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end else begin
-      \$129  = \$81 [3:0];
+      \$153  = \$113 [3:0];
     end
     if (rst) begin
-      \$129  = 4'h0;
+      \$153  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end else begin
-      \$130  = \$84 ;
+      \$154  = \$116 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end else begin
-      \$131  = \$98 ;
+      \$155  = \$130 ;
     end
     if (rst) begin
-      \$131  = 1'h1;
+      \$155  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end else begin
-      \$132  = \$102 ;
+      \$156  = \$134 ;
     end
     if (rst) begin
-      \$132  = 1'h1;
+      \$156  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end else begin
-      \$133  = \$87 ;
+      \$157  = \$119 ;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end else begin
-      \$134  = \$90 ;
+      \$158  = \$122 ;
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end else begin
-      \$135  = \$93 ;
+      \$159  = \$125 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end else begin
-      \$136  = \$96 ;
+      \$160  = \$128 ;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$160  = 1'h0;
     end
   end
-  assign base = \$103 [3:0];
-  assign wp__addr = wptr;
-  assign wp__data = wr__data;
-  assign wp__en = wr__valid;
-  assign rp2__addr = rptr2;
-  assign issue__next = nxt;
+  assign wptr = \$signature__addr ;
+  assign \$signature__data  = wr__data[19:0];
+  assign \$signature__en  = wr__valid;
+  assign \$signature__addr$6  = \$signature__addr ;
+  assign \$signature__data$7  = wr__data[39:20];
+  assign \$signature__en$8  = wr__valid;
+  assign \$signature__addr$9  = \$signature__addr ;
+  assign \$signature__data$10  = wr__data[59:40];
+  assign \$signature__en$11  = wr__valid;
+  assign \$signature__addr$12  = \$signature__addr ;
+  assign \$signature__data$13  = wr__data[78:60];
+  assign \$signature__en$14  = wr__valid;
+  assign nxt = issue__next;
+  assign rp_k__addr = rptr2_c0[4:0];
+  assign \rp_k__addr$19  = rptr2_c1[4:0];
+  assign \rp_k__addr$21  = rptr2_c2[4:0];
+  assign \rp_k__addr$23  = rptr2_c3[4:0];
+  assign base = \$1 [3:0];
+  assign \wr__data.line0  = wr__data[10:0];
+  assign \wr__data.line1  = wr__data[21:11];
+  assign \wr__data.line2  = wr__data[32:22];
+  assign \wr__data.slot0  = wr__data[35:33];
+  assign \wr__data.slot2  = wr__data[38:36];
+  assign \wr__data.wrap0  = wr__data[39];
+  assign \wr__data.wrap1  = wr__data[40];
+  assign \wr__data.lm1  = wr__data[56:41];
+  assign \wr__data.a  = wr__data[72:57];
+  assign \wr__data.z  = wr__data[73];
+  assign \wr__data.one  = wr__data[74];
+  assign \wr__data.two  = wr__data[75];
+  assign \wr__data.ge3  = wr__data[76];
+  assign \wr__data.ge4  = wr__data[77];
+  assign \wr__data.newline  = wr__data[78];
+  assign \issue__next.line0  = issue__next[10:0];
+  assign \issue__next.line1  = issue__next[21:11];
+  assign \issue__next.line2  = issue__next[32:22];
+  assign \issue__next.slot0  = issue__next[35:33];
+  assign \issue__next.slot2  = issue__next[38:36];
+  assign \issue__next.wrap0  = issue__next[39];
+  assign \issue__next.wrap1  = issue__next[40];
+  assign \issue__next.lm1  = issue__next[56:41];
+  assign \issue__next.a  = issue__next[72:57];
+  assign \issue__next.z  = issue__next[73];
+  assign \issue__next.one  = issue__next[74];
+  assign \issue__next.two  = issue__next[75];
+  assign \issue__next.ge3  = issue__next[76];
+  assign \issue__next.ge4  = issue__next[77];
+  assign \issue__next.newline  = issue__next[78];
+  assign \nxt.line0  = issue__next[10:0];
+  assign \nxt.line1  = issue__next[21:11];
+  assign \nxt.line2  = issue__next[32:22];
+  assign \nxt.slot0  = issue__next[35:33];
+  assign \nxt.slot2  = issue__next[38:36];
+  assign \nxt.wrap0  = issue__next[39];
+  assign \nxt.wrap1  = issue__next[40];
+  assign \nxt.lm1  = issue__next[56:41];
+  assign \nxt.a  = issue__next[72:57];
+  assign \nxt.z  = issue__next[73];
+  assign \nxt.one  = issue__next[74];
+  assign \nxt.two  = issue__next[75];
+  assign \nxt.ge3  = issue__next[76];
+  assign \nxt.ge4  = issue__next[77];
+  assign \nxt.newline  = issue__next[78];
   assign \issue__head.line0  = issue__head[10:0];
   assign \issue__head.line1  = issue__head[21:11];
   assign \issue__head.line2  = issue__head[32:22];
@@ -26137,81 +27356,6 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \wq.ge3  = wq[76];
   assign \wq.ge4  = wq[77];
   assign \wq.newline  = wq[78];
-  assign \nxt.line0  = nxt[10:0];
-  assign \nxt.line1  = nxt[21:11];
-  assign \nxt.line2  = nxt[32:22];
-  assign \nxt.slot0  = nxt[35:33];
-  assign \nxt.slot2  = nxt[38:36];
-  assign \nxt.wrap0  = nxt[39];
-  assign \nxt.wrap1  = nxt[40];
-  assign \nxt.lm1  = nxt[56:41];
-  assign \nxt.a  = nxt[72:57];
-  assign \nxt.z  = nxt[73];
-  assign \nxt.one  = nxt[74];
-  assign \nxt.two  = nxt[75];
-  assign \nxt.ge3  = nxt[76];
-  assign \nxt.ge4  = nxt[77];
-  assign \nxt.newline  = nxt[78];
-  assign \rp2__data.line0  = rp2__data[10:0];
-  assign \rp2__data.line1  = rp2__data[21:11];
-  assign \rp2__data.line2  = rp2__data[32:22];
-  assign \rp2__data.slot0  = rp2__data[35:33];
-  assign \rp2__data.slot2  = rp2__data[38:36];
-  assign \rp2__data.wrap0  = rp2__data[39];
-  assign \rp2__data.wrap1  = rp2__data[40];
-  assign \rp2__data.lm1  = rp2__data[56:41];
-  assign \rp2__data.a  = rp2__data[72:57];
-  assign \rp2__data.z  = rp2__data[73];
-  assign \rp2__data.one  = rp2__data[74];
-  assign \rp2__data.two  = rp2__data[75];
-  assign \rp2__data.ge3  = rp2__data[76];
-  assign \rp2__data.ge4  = rp2__data[77];
-  assign \rp2__data.newline  = rp2__data[78];
-  assign \wr__data.line0  = wr__data[10:0];
-  assign \wr__data.line1  = wr__data[21:11];
-  assign \wr__data.line2  = wr__data[32:22];
-  assign \wr__data.slot0  = wr__data[35:33];
-  assign \wr__data.slot2  = wr__data[38:36];
-  assign \wr__data.wrap0  = wr__data[39];
-  assign \wr__data.wrap1  = wr__data[40];
-  assign \wr__data.lm1  = wr__data[56:41];
-  assign \wr__data.a  = wr__data[72:57];
-  assign \wr__data.z  = wr__data[73];
-  assign \wr__data.one  = wr__data[74];
-  assign \wr__data.two  = wr__data[75];
-  assign \wr__data.ge3  = wr__data[76];
-  assign \wr__data.ge4  = wr__data[77];
-  assign \wr__data.newline  = wr__data[78];
-  assign \wp__data.line0  = wr__data[10:0];
-  assign \wp__data.line1  = wr__data[21:11];
-  assign \wp__data.line2  = wr__data[32:22];
-  assign \wp__data.slot0  = wr__data[35:33];
-  assign \wp__data.slot2  = wr__data[38:36];
-  assign \wp__data.wrap0  = wr__data[39];
-  assign \wp__data.wrap1  = wr__data[40];
-  assign \wp__data.lm1  = wr__data[56:41];
-  assign \wp__data.a  = wr__data[72:57];
-  assign \wp__data.z  = wr__data[73];
-  assign \wp__data.one  = wr__data[74];
-  assign \wp__data.two  = wr__data[75];
-  assign \wp__data.ge3  = wr__data[76];
-  assign \wp__data.ge4  = wr__data[77];
-  assign \wp__data.newline  = wr__data[78];
-  assign \issue__next.line0  = nxt[10:0];
-  assign \issue__next.line1  = nxt[21:11];
-  assign \issue__next.line2  = nxt[32:22];
-  assign \issue__next.slot0  = nxt[35:33];
-  assign \issue__next.slot2  = nxt[38:36];
-  assign \issue__next.wrap0  = nxt[39];
-  assign \issue__next.wrap1  = nxt[40];
-  assign \issue__next.lm1  = nxt[56:41];
-  assign \issue__next.a  = nxt[72:57];
-  assign \issue__next.z  = nxt[73];
-  assign \issue__next.one  = nxt[74];
-  assign \issue__next.two  = nxt[75];
-  assign \issue__next.ge3  = nxt[76];
-  assign \issue__next.ge4  = nxt[77];
-  assign \issue__next.newline  = nxt[78];
 endmodule
 
 (* generator = "Amaranth" *)

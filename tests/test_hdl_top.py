@@ -276,6 +276,16 @@ def test_host_port_reads_back_every_memory():
             assert [to_signed(g, hw.data_bits) for g in got] == cb
         got = await drv.read_many([hm.reg(k) for k in regs] + [hm.reg("version"), hm.reg("pes")])
         assert got == list(regs.values()) + [HW_VERSION, hw.pes]
+        # back to back, global and PE words interleaved: each read returns its own word
+        # (every source is 0 unless named, and the answer is their OR)
+        mixed = [x for (a, _, w), k in zip(words[::7], list(regs) * 5, strict=False)
+                 for x in ((a, w & mask), (hm.reg(k), regs[k]))]
+        assert await drv.read_many([a for a, _ in mixed]) == [w for _, w in mixed]
+        # the bcast bit on a read is ignored: PE p's word, not a combination of the PEs'
+        a, _, w = words[0]
+        assert await drv.read_many([a | (1 << hm.bcast_bit)]) == [w & mask]
+        # a PE index beyond the array (pes = 3, two index bits) reads 0
+        assert await drv.read_many([(a & ~(((1 << hm.pb) - 1) << hm.pe_lsb)) | (3 << hm.pe_lsb)]) == [0]
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

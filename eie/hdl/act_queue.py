@@ -33,12 +33,22 @@ unit's copy of the pop decision differed from the Issue's (none can happen; the 
 check).
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import Broadcast, DescWrite, PassControl, QueueIssue, bit_slices, desc_layout, slot_bits
+from .interfaces import (
+    Broadcast,
+    DescWrite,
+    PassControl,
+    QueueIssue,
+    bit_slices,
+    desc_layout,
+    original_attrs,
+    register_copies,
+    slot_bits,
+)
 from .params import POP_COPIES, HWConfig
 
 __all__ = ["ActQueue", "desc_layout", "slot_bits"]   # the layout lives in .interfaces
@@ -110,11 +120,27 @@ class ActQueue(wiring.Component):
         lay = desc_layout(hw)
         bram = hw.desc_fifo_ram == "bram"
         attrs = {"ram_style": "block"} if bram else {}      # small: yosys would map it to logic by cost
-        m.submodules.mem = mem = Memory(shape=lay, depth=depth, init=[], attrs=attrs)
-        wp = mem.write_port()
-        rp2 = mem.read_port(transparent_for=(wp,)) if bram else mem.read_port(domain="comb")
+        # the LUT-RAM form is one memory per slice of head/next (the pops' slices), each read
+        # at a copy of rptr2 of its own (one rptr2 fanned out to every LUT RAM of the ~70-bit
+        # descriptors was a critical path of its own)
+        width = lay.size
+        slices = [slice(0, width)] if bram else bit_slices(width, hw.copies(POP_COPIES))
+        split = len(slices) > 1
         wptr = Signal(range(depth))
-        rptr = [Signal(range(depth), name=f"rptr{i}") for i in range(3)]   # head index + 0, 1, 2
+        rptr = [Signal(range(depth), name=f"rptr{i}", attrs=original_attrs(hw) if split and i == 2 else {})
+                for i in range(3)]                                                  # head index + 0, 1, 2
+        if split:
+            wr_v = self.wr.data.as_value()
+            parts = []
+            for k, sl in enumerate(slices):
+                m.submodules[f"mem{k}"] = mem_k = Memory(shape=sl.stop - sl.start, depth=depth, init=[])
+                wp_k, rp_k = mem_k.write_port(), mem_k.read_port(domain="comb")
+                m.d.comb += [wp_k.addr.eq(wptr), wp_k.data.eq(wr_v[sl]), wp_k.en.eq(self.wr.valid)]
+                parts.append((rp_k, sl))
+        else:
+            m.submodules.mem = mem = Memory(shape=lay, depth=depth, init=[], attrs=attrs)
+            wp = mem.write_port()
+            rp2 = mem.read_port(transparent_for=(wp,)) if bram else mem.read_port(domain="comb")
         sc = Signal(range(depth + 1))           # descriptors written before this cycle, not popped
         pop = Signal()                          # this unit's copy of the pop decision (see below)
         wq = Signal(lay)                        # last cycle's write data
@@ -136,12 +162,19 @@ class ActQueue(wiring.Component):
         # RAM is addressed with rptr2's, one cycle early)
         rptr_next = [Mux(self.ctl.arm, i % depth, Mux(pop, inc(r), r)) for i, r in enumerate(rptr)]
         m.d.sync += [r.eq(n) for r, n in zip(rptr, rptr_next, strict=True)]
-        m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid),
-                     rp2.addr.eq(rptr_next[2] if bram else rptr[2]), self.issue.next.eq(nxt)]
+        m.d.comb += self.issue.next.eq(nxt)
+        if split:
+            raddr = register_copies(m, rptr_next[2], len(slices), name="rptr2")     # each = rptr2
+            m.d.comb += [rp_k.addr.eq(a) for (rp_k, _), a in zip(parts, raddr, strict=True)]
+            rd_v = Cat(*[rp_k.data for rp_k, _ in parts])
+        else:
+            m.d.comb += [wp.addr.eq(wptr), wp.data.eq(self.wr.data), wp.en.eq(self.wr.valid),
+                         rp2.addr.eq(rptr_next[2] if bram else rptr[2])]
+            rd_v = rp2.data.as_value()
         # head and next move on a pop: ~2 x 70 flip-flops.  Each slice of them takes its own
         # copy of the pop (from its own copy of cnt_nz, below), so no one LUT drives them all
-        width = len(nxt.as_value())
-        head_v, nxt_v, rd_v = self.issue.head.as_value(), nxt.as_value(), rp2.data.as_value()
+        assert width == len(nxt.as_value())
+        head_v, nxt_v = self.issue.head.as_value(), nxt.as_value()
         for k, sl in enumerate(bit_slices(width, len(pops))):
             m.d.sync += [head_v[sl].eq(Mux(pops[k], x1[sl], x0[sl])), nxt_v[sl].eq(Mux(pops[k], rd_v[sl], x1[sl]))]
         m.d.sync += [wq.eq(self.wr.data),

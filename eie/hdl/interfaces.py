@@ -248,6 +248,9 @@ class PEHost(wiring.Signature):
     """One PE's copy of the host bus (registered once at the top, see :mod:`.top`).
 
     sel     this PE is addressed (its index, or the ``bcast`` bit; not ``global``).
+    rsel    this PE is the one a read names (its index, not ``global``; ``bcast`` ignored):
+            ``rdata`` is 0 unless the read five cycles earlier had it, so the top combines
+            the PEs' words by OR, with no select fanned out across the die (:mod:`.top`).
     mem     the ``mem`` field (:data:`~.regmap.MEM`).
     off     the ``offset`` field.
     off_line  a copy of ``off`` of its own: the line memory's host read address (it passes
@@ -256,12 +259,14 @@ class PEHost(wiring.Signature):
             valid-bit one-hot decoder, :mod:`.act_rw`).
     wdata   write data.
     we      write (already gated by busy: a register loaded with the write and not the next cycle's ``busy``).
-    rdata   (In) the word addressed five cycles earlier, sign-extended (see :mod:`.pe`).
+    rdata   (In) the word addressed five cycles earlier, sign-extended (see :mod:`.pe`), or 0
+            if that read did not name this PE (``rsel``).
     """
 
     def __init__(self, hw: HWConfig):
         super().__init__({
             "sel": Out(1),
+            "rsel": Out(1),
             "mem": Out(MEM_BITS),
             "off": Out(hw.offset_bits),
             "off_line": Out(hw.offset_bits),

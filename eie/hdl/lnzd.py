@@ -212,7 +212,12 @@ class CCU(wiring.Component):
         ann = Announce(hw).create(path=("ann",))
         ps_live = Signal()
         at_bias = Signal()
-        g = Signal(hw.group_bits)
+        # registers beside ps_live/at_bias so the search's end (``advance``) and the next
+        # at_bias need no compare or adder: ``srch`` = ps_live & ~at_bias; ``rem`` = groups
+        # after the head group (counts down); ``last1``/``last2`` = rem is 0 / 1
+        srch = Signal(name="ps_search")
+        rem = Signal(hw.group_bits, name="groups_left")
+        last1, last2 = Signal(name="last_group"), Signal(name="last_group2")
         jbase = Signal(hw.col_bits)
         mask = Signal(n, init=(1 << n) - 1)
         elig = Signal(n)                        # head group's non-zero flags not searched yet
@@ -227,7 +232,7 @@ class CCU(wiring.Component):
             push.payload.elem.eq(at_bias | tree.o_found),
             push.payload.bias.eq(at_bias),
             active.eq(push.valid & push.ready),
-            advance.eq(active & ~at_bias & ~low_any),
+            advance.eq(srch & pf.head_valid & push.ready & ~low_any),     # = active & ~at_bias & ~low_any
             pf.advance.eq(advance),
             pf.live.eq(Mux(arm, 1, ps_live & ~(active & at_bias))),
         ]
@@ -238,8 +243,9 @@ class CCU(wiring.Component):
             above.append(acc)
             acc = acc | elig[q]
         with m.If(arm):
-            m.d.sync += [ps_live.eq(1), g.eq(0), jbase.eq(0), at_bias.eq(self.groups == 0), mask.eq((1 << n) - 1),
-                         ann.valid.eq(0)]
+            m.d.sync += [ps_live.eq(1), jbase.eq(0), at_bias.eq(self.groups == 0), mask.eq((1 << n) - 1),
+                         ann.valid.eq(0), srch.eq(self.groups != 0), rem.eq(self.groups - 1),
+                         last1.eq(self.groups == 1), last2.eq(self.groups == 2)]
         with m.Else():
             m.d.sync += ann.valid.eq(active & push.payload.elem)
             with m.If(active):
@@ -250,8 +256,8 @@ class CCU(wiring.Component):
                 with m.If(at_bias):
                     m.d.sync += ps_live.eq(0)
                 with m.Elif(advance):
-                    m.d.sync += [g.eq(g + 1), jbase.eq(jbase + n), at_bias.eq(g + 1 == self.groups),
-                                 mask.eq((1 << n) - 1)]
+                    m.d.sync += [rem.eq(rem - 1), jbase.eq(jbase + n), at_bias.eq(last1), srch.eq(~last1),
+                                 last1.eq(last2), last2.eq(rem == 2), mask.eq((1 << n) - 1)]
                 with m.Else():
                     m.d.sync += mask.eq(Cat(*above))
         return ann

@@ -18,11 +18,12 @@ Host port (:class:`~eie.hdl.interfaces.PEHost`, already registered once by the t
 see :mod:`eie.hdl.regmap` for the map): ``sel`` (this PE is addressed), ``mem``, ``off``,
 ``wdata``, ``we``.  ``rdata`` holds the word addressed five cycles earlier (the line memory
 reads in three cycles, every other source is delayed to match, then a two-step 8:1 choice;
-reads have no side effect).  Signed quantities (activations, codebook values, outputs) are
+reads have no side effect), or 0 if that read did not name this PE (``rsel``: the top ORs
+the PEs' words).  Signed quantities (activations, codebook values, outputs) are
 sign-extended to ``data_bits``.
 """
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
@@ -35,6 +36,7 @@ from .interfaces import (
     PassRegs,
     PEHost,
     WriteBack,
+    bit_slices,
     register_copies,
     registered_copy,
     sliced_choice,
@@ -191,7 +193,9 @@ class PE(wiring.Component):
         # counters), then the choice is made from it: the route from the top's host register
         # and the multiplexer are in different cycles
         cnt_num = Signal(cnt_bits, name="cnt_num")
-        m.d.sync += [mem_q[0].eq(host.mem), cnt_num.eq(host.off[:cnt_bits])]
+        # rs_q: "the read names this PE" beside mem_q; it zeroes the word at the last step
+        rs_q = [Signal(name=f"rsel_q{i}") for i in range(lat - 1)]
+        m.d.sync += [mem_q[0].eq(host.mem), rs_q[0].eq(host.rsel), cnt_num.eq(host.off[:cnt_bits])]
         # cnt_q{i}: the chosen counter in read stage i, up to lat - 1
         two_step = hw.timing_registers and cnt_bits > 2 and lat > 2
         cnt_q = {i: Signal(COUNTER_BITS, name=f"cnt_q{i}") for i in range(2 if two_step else 1, lat)}
@@ -205,7 +209,7 @@ class PE(wiring.Component):
         else:
             m.d.sync += cnt_q[1].eq(Array(padded)[cnt_num])
         for i in range(1, lat - 1):
-            m.d.sync += mem_q[i].eq(mem_q[i - 1])
+            m.d.sync += [mem_q[i].eq(mem_q[i - 1]), rs_q[i].eq(rs_q[i - 1])]
         # the last stage of mem as copies, each choosing a slice of the word's bits
         sel = register_copies(m, mem_q[-1], hw.copies(SELECT_COPIES), name="mem_sel")
         first = min(cnt_q)
@@ -234,6 +238,13 @@ class PE(wiring.Component):
         lo_bits = MEM_BITS - 1
         half = [Signal(hw.data_bits, name=f"h_half{i}") for i in range(2)]
         hsel = register_copies(m, sel[0][lo_bits], len(sel), name="hsel")
+        # the word is 0 unless the read named this PE (rsel), at the 2:1 step (one LUT4 a
+        # bit with its select copy): the top ORs the PEs' words (see :mod:`.top`)
+        rs_sel = Signal(name="rsel_s")
+        m.d.sync += rs_sel.eq(rs_q[-1])
+        hrs = register_copies(m, rs_sel, len(sel), name="hrsel")
+        word = sliced_choice(half, hsel)
         m.d.sync += [half[0].eq(sliced_choice(ext[:1 << lo_bits], [s[:lo_bits] for s in sel])),
                      half[1].eq(sliced_choice(ext[1 << lo_bits:], [s[:lo_bits] for s in sel])),
-                     host.rdata.eq(sliced_choice(half, hsel))]
+                     host.rdata.eq(Cat(*[word[sl] & sl_rs.replicate(sl.stop - sl.start)
+                                         for sl, sl_rs in zip(bit_slices(hw.data_bits, len(hrs)), hrs, strict=False)]))]

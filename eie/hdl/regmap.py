@@ -27,7 +27,8 @@ mem                  3         :data:`MEM`: 0 ptr_even, 1 ptr_odd, 2 spmat (line
                                the destination entry; write: preload the entry, see below),
                                6 act_next (the other bank), 7 counters (read, per PE, in
                                the order of :data:`PE_COUNTERS`)
-pe                   PB        PE index (PB = ceil(log2 N) bits, 0 for N = 1)
+pe                   PB        PE index (PB = ceil(log2 N) bits, 0 for N = 1); a read
+                               of an index >= N returns 0
 bcast                1         write every PE (reads return PE ``pe``)
 global               1         the global registers :data:`GLOBAL_REGS` (offset = register)
 ===================  ========  =============================================================

@@ -220,7 +220,7 @@ class EIETop(wiring.Component):
         return m
 
     def _bus(self, m):
-        """The host bus, registered once (cycle c0 → c1): its fields (``off``, ``pe``,
+        """The host bus, registered once (cycle c0 → c1): its fields (``off``,
         ``glob``), ``wdata``, ``re``, ``ctrl_w`` (a write of ``ctrl``), ``gw`` (one write
         strobe per host-written global register) and ``gsel`` (the global register a read
         names).  The strobes are decoded before their registers, from the pins, and ``gsel``
@@ -251,7 +251,7 @@ class EIETop(wiring.Component):
         # copies of gsel's low two bits, each choosing a slice of the read's first step
         gsel_lo = register_copies(m, self.addr[:2], SELECT_COPIES if hw.timing_registers else 0, name="gsel_lo")
         glob = addr[amap.global_bit]
-        return SimpleNamespace(off=addr[:amap.ob], pe=addr[amap.pe_lsb:amap.pe_lsb + amap.pb], glob=glob,
+        return SimpleNamespace(off=addr[:amap.ob], glob=glob,
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w)
 
     def _global_regs(self, m, bus, busy):
@@ -289,14 +289,15 @@ class EIETop(wiring.Component):
         def keep(name, shape=1):
             return Signal(shape, name=f"h_{name}_{p}", attrs={"keep": 1})
 
-        sel, hmem, hoff, hdat, hwe = (keep("sel"), keep("mem", MEM_BITS), keep("off", amap.ob),
-                                      keep("wdata", hw.data_bits), keep("we"))
+        sel, rsel, hmem, hoff, hdat, hwe = (keep("sel"), keep("rsel"), keep("mem", MEM_BITS), keep("off", amap.ob),
+                                            keep("wdata", hw.data_bits), keep("we"))
         hoff_line = keep("off_line", amap.ob)
         # the destination file's write address: a copy of its own (not without timing_registers)
         hoff_dst = keep("off_dst", amap.ob) if hw.timing_registers else hoff
         addr_pe = self.addr[amap.pe_lsb:amap.pe_lsb + amap.pb]
         m.d.sync += [
             sel.eq(~self.addr[amap.global_bit] & (self.addr[amap.bcast_bit] | (addr_pe == p))),
+            rsel.eq(~self.addr[amap.global_bit] & (addr_pe == p)),
             hmem.eq(self.addr[amap.mem_lsb:amap.mem_lsb + MEM_BITS]), hoff.eq(self.addr[:amap.ob]),
             hoff_line.eq(self.addr[:amap.ob]),
             hdat.eq(self.wdata), hwe.eq(self.we & ~busy_next),
@@ -304,7 +305,7 @@ class EIETop(wiring.Component):
         if hoff_dst is not hoff:
             m.d.sync += hoff_dst.eq(self.addr[:amap.ob])
         host = PEHost(hw).create(path=(f"host_{p}",))
-        m.d.comb += [host.sel.eq(sel), host.mem.eq(hmem), host.off.eq(hoff), host.off_line.eq(hoff_line),
+        m.d.comb += [host.sel.eq(sel), host.rsel.eq(rsel), host.mem.eq(hmem), host.off.eq(hoff), host.off_line.eq(hoff_line),
                      host.off_dst.eq(hoff_dst),
                      host.wdata.eq(hdat),
                      host.we.eq(hwe)]
@@ -370,24 +371,32 @@ class EIETop(wiring.Component):
             first = g_word
         g = [Signal(hw.data_bits, name=f"g{i}") for i in range(1, lat)]
         gl = [Signal(name=f"glob{i}") for i in range(lat - 1)]
-        pq = [Signal(max(1, hw.pe_bits), name=f"pe_q{i}") for i in range(lat - 2)]
         rq = [Signal(name=f"re_q{i}") for i in range(lat)]
-        m.d.sync += [g[0].eq(first), gl[0].eq(bus.glob), pq[0].eq(bus.pe), rq[0].eq(bus.re)]
+        m.d.sync += [g[0].eq(first), gl[0].eq(bus.glob), rq[0].eq(bus.re)]
         for i in range(1, lat):
             m.d.sync += rq[i].eq(rq[i - 1])
-        for i in range(1, lat - 1):
-            m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1])]
         for i in range(1, lat - 2):
-            m.d.sync += pq[i].eq(pq[i - 1])
-        # the PEs' words (there in the cycle of stage lat-2) are chosen into a register of
-        # their own, then the global-or-PE choice: the N:1 multiplexer over the die and the
-        # output multiplexer are in different cycles; each select is a set of copies, each
-        # choosing a slice of the word (SELECT_COPIES)
-        pe_sel = register_copies(m, pq[-1], hw.copies(SELECT_COPIES), name="pe_sel")
-        glob_sel = register_copies(m, gl[-1], hw.copies(SELECT_COPIES), name="glob_sel")
-        pe_word = Signal(hw.data_bits, name="pe_word")
-        m.d.sync += [pe_word.eq(sliced_choice([pe.host.rdata for pe in pes], pe_sel)),
-                     self.rdata.eq(sliced_choice([pe_word, g[-1]], glob_sel)), self.rvalid.eq(rq[-1])]
+            m.d.sync += [g[i].eq(g[i - 1]), gl[i].eq(gl[i - 1])]
+        # the last stage of the global word is 0 unless the read is global (gl runs a cycle
+        # ahead of g): like every PE's word (0 unless the read named that PE, PEHost.rsel),
+        # so the answer is the OR of them all and no select is fanned out over the die.  The
+        # PEs' words (there in the cycle of stage lat-2) are ORed in groups into registers
+        # of their own (``pe_or{k}``, at most four groups), then with the global word.
+        m.d.sync += [gl[-1].eq(gl[-2]), g[-1].eq(Mux(gl[-1], g[-2], 0))]
+        words = [pe.host.rdata for pe in pes]
+        size = max(4, -(-len(words) // 4))
+        groups = [Signal(hw.data_bits, name=f"pe_or{k}") for k in range(-(-len(words) // size))]
+        for k, grp in enumerate(groups):
+            m.d.sync += grp.eq(or_all(words[k * size:(k + 1) * size]))
+        m.d.sync += [self.rdata.eq(or_all([*groups, g[-1]])), self.rvalid.eq(rq[-1])]
+
+
+def or_all(values):
+    """The bitwise OR of equally wide ``values``."""
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
 
 
 class SerialTop(wiring.Component):
