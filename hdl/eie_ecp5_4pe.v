@@ -9,63 +9,63 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   initial \$auto$verilog_backend.cc:2355:dump_module$1  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg [15:0] \$100 ;
-  reg [15:0] \$101 ;
-  reg [15:0] \$102 ;
-  reg [15:0] \$103 ;
-  reg [15:0] \$104 ;
-  reg [15:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg [15:0] \$108 ;
-  reg [15:0] \$109 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  reg [15:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [63:0] \$112 ;
-  wire [63:0] \$113 ;
-  wire [63:0] \$114 ;
-  wire [63:0] \$115 ;
-  wire [63:0] \$116 ;
-  wire [63:0] \$117 ;
+  wire \$110 ;
+  wire [32:0] \$111 ;
+  wire [32:0] \$112 ;
+  wire [32:0] \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [32:0] \$116 ;
+  wire [32:0] \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire [1:0] \$120 ;
-  wire [1:0] \$121 ;
-  wire [1:0] \$122 ;
-  wire [3:0] \$123 ;
-  wire [3:0] \$124 ;
-  wire [3:0] \$125 ;
-  reg \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
+  reg [15:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg [15:0] \$122 ;
+  reg [15:0] \$123 ;
+  reg [15:0] \$124 ;
+  reg [15:0] \$125 ;
+  reg [15:0] \$126 ;
+  reg [15:0] \$127 ;
+  reg [15:0] \$128 ;
+  reg [15:0] \$129 ;
   wire \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg \$134 ;
-  reg [17:0] \$135 ;
+  reg [15:0] \$130 ;
+  reg [15:0] \$131 ;
+  reg [15:0] \$132 ;
+  reg [15:0] \$133 ;
+  reg [15:0] \$134 ;
+  reg [15:0] \$135 ;
   reg [63:0] \$136 ;
-  reg \$137 ;
-  reg \$138 ;
-  reg [3:0] \$139 ;
+  wire [63:0] \$137 ;
+  wire [63:0] \$138 ;
+  wire [63:0] \$139 ;
   wire \$14 ;
-  reg [1:0] \$140 ;
-  reg [1:0] \$141 ;
-  reg [1:0] \$142 ;
-  reg [1:0] \$143 ;
-  reg [10:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [5:0] \$146 ;
-  reg \$147 ;
-  reg [9:0] \$148 ;
-  reg \$149 ;
+  wire [63:0] \$140 ;
+  wire [63:0] \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire [1:0] \$144 ;
+  wire [1:0] \$145 ;
+  wire [1:0] \$146 ;
+  wire [3:0] \$147 ;
+  wire [3:0] \$148 ;
+  wire [3:0] \$149 ;
   wire \$15 ;
-  reg [9:0] \$150 ;
-  reg [10:0] \$151 ;
+  reg \$150 ;
+  reg \$151 ;
   reg \$152 ;
   reg \$153 ;
   reg \$154 ;
@@ -73,48 +73,48 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$156 ;
   reg \$157 ;
   reg \$158 ;
-  reg \$159 ;
+  reg [17:0] \$159 ;
   wire \$16 ;
-  reg \$160 ;
+  reg [63:0] \$160 ;
   reg \$161 ;
   reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg [2:0] \$165 ;
-  reg [10:0] \$166 ;
-  reg [10:0] \$167 ;
-  reg [63:0] \$168 ;
-  reg \$169 ;
+  reg [3:0] \$163 ;
+  reg [1:0] \$164 ;
+  reg [1:0] \$165 ;
+  reg [1:0] \$166 ;
+  reg [1:0] \$167 ;
+  reg [10:0] \$168 ;
+  reg [15:0] \$169 ;
   wire \$17 ;
-  reg [10:0] \$170 ;
+  reg [5:0] \$170 ;
   reg \$171 ;
-  reg \$172 ;
+  reg [9:0] \$172 ;
   reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
+  reg [9:0] \$174 ;
+  reg [10:0] \$175 ;
   reg \$176 ;
   reg \$177 ;
-  reg [2:0] \$178 ;
-  reg [10:0] \$179 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  reg [10:0] \$180 ;
-  reg [63:0] \$181 ;
+  reg \$180 ;
+  reg \$181 ;
   reg \$182 ;
-  reg [10:0] \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
+  reg \$183 ;
+  reg [5:0] \$184 ;
+  reg [9:0] \$185 ;
+  reg [10:0] \$186 ;
+  reg [9:0] \$187 ;
   reg \$188 ;
   reg \$189 ;
   wire \$19 ;
   reg \$190 ;
-  reg [2:0] \$191 ;
-  reg [10:0] \$192 ;
+  reg [5:0] \$191 ;
+  reg [9:0] \$192 ;
   reg [10:0] \$193 ;
-  reg [63:0] \$194 ;
+  reg [9:0] \$194 ;
   reg \$195 ;
-  reg [10:0] \$196 ;
+  reg \$196 ;
   reg \$197 ;
   reg \$198 ;
   reg \$199 ;
@@ -123,55 +123,93 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$200 ;
   reg \$201 ;
   reg \$202 ;
-  reg \$203 ;
-  reg [2:0] \$204 ;
+  reg [2:0] \$203 ;
+  reg [10:0] \$204 ;
   reg [10:0] \$205 ;
-  reg [10:0] \$206 ;
-  reg [63:0] \$207 ;
-  reg \$208 ;
-  reg [10:0] \$209 ;
+  reg [63:0] \$206 ;
+  reg \$207 ;
+  reg [10:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
   reg \$210 ;
   reg \$211 ;
   reg \$212 ;
   reg \$213 ;
-  reg [31:0] \$214 ;
-  reg [31:0] \$215 ;
-  reg [31:0] \$216 ;
-  reg [31:0] \$217 ;
-  reg [31:0] \$218 ;
-  reg \$219 ;
+  reg \$214 ;
+  reg \$215 ;
+  reg [2:0] \$216 ;
+  reg [10:0] \$217 ;
+  reg [10:0] \$218 ;
+  reg [63:0] \$219 ;
   wire \$22 ;
-  reg [63:0] \$220 ;
-  reg [63:0] \$221 ;
-  reg [63:0] \$222 ;
-  reg [63:0] \$223 ;
-  reg [1:0] \$224 ;
-  reg [63:0] \$225 ;
+  reg \$220 ;
+  reg [10:0] \$221 ;
+  reg \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg \$225 ;
   reg \$226 ;
   reg \$227 ;
   reg \$228 ;
-  reg \$229 ;
+  reg [2:0] \$229 ;
   wire \$23 ;
-  reg \$230 ;
-  reg \$231 ;
-  reg \$232 ;
-  reg [63:0] \$233 ;
-  reg \$234 ;
-  reg [63:0] \$235 ;
+  reg [10:0] \$230 ;
+  reg [10:0] \$231 ;
+  reg [63:0] \$232 ;
+  reg \$233 ;
+  reg [10:0] \$234 ;
+  reg \$235 ;
   reg \$236 ;
-  reg [63:0] \$237 ;
+  reg \$237 ;
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
-  reg [63:0] \$240 ;
-  reg [63:0] \$241 ;
-  reg [63:0] \$242 ;
-  reg \$243 ;
+  reg \$240 ;
+  reg \$241 ;
+  reg [2:0] \$242 ;
+  reg [10:0] \$243 ;
+  reg [10:0] \$244 ;
+  reg [63:0] \$245 ;
+  reg \$246 ;
+  reg [10:0] \$247 ;
+  reg \$248 ;
+  reg \$249 ;
   wire \$25 ;
+  reg \$250 ;
+  reg \$251 ;
+  reg [31:0] \$252 ;
+  reg [31:0] \$253 ;
+  reg [31:0] \$254 ;
+  reg [31:0] \$255 ;
+  reg [31:0] \$256 ;
+  reg \$257 ;
+  reg [63:0] \$258 ;
+  reg [63:0] \$259 ;
   wire \$26 ;
+  reg [63:0] \$260 ;
+  reg [63:0] \$261 ;
+  reg [1:0] \$262 ;
+  reg [63:0] \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
   wire \$27 ;
+  reg \$270 ;
+  reg [63:0] \$271 ;
+  reg \$272 ;
+  reg [63:0] \$273 ;
+  reg \$274 ;
+  reg [63:0] \$275 ;
+  reg \$276 ;
+  reg \$277 ;
+  reg [63:0] \$278 ;
+  reg [63:0] \$279 ;
   wire \$28 ;
+  reg [63:0] \$280 ;
+  reg \$281 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
@@ -236,30 +274,30 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire [32:0] \$87 ;
-  wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
   wire \$90 ;
   wire \$91 ;
-  wire [32:0] \$92 ;
-  wire [32:0] \$93 ;
+  wire \$92 ;
+  wire \$93 ;
   wire \$94 ;
   wire \$95 ;
-  reg [15:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg [15:0] \$98 ;
-  reg [15:0] \$99 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$180 ;
+  wire [15:0] \bias_act$199 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$172 ;
+  wire \bias_sent$191 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
@@ -269,37 +307,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy;
   wire \busy$28 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$265 ;
-  wire [15:0] \ccu__ann__a$304 ;
-  wire [15:0] \ccu__ann__a$343 ;
+  wire [15:0] \ccu__ann__a$291 ;
+  wire [15:0] \ccu__ann__a$330 ;
+  wire [15:0] \ccu__ann__a$369 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$267 ;
-  wire [12:0] \ccu__ann__j$306 ;
-  wire [12:0] \ccu__ann__j$345 ;
+  wire [12:0] \ccu__ann__j$293 ;
+  wire [12:0] \ccu__ann__j$332 ;
+  wire [12:0] \ccu__ann__j$371 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$269 ;
-  wire \ccu__ann__valid$308 ;
-  wire \ccu__ann__valid$347 ;
+  wire \ccu__ann__valid$295 ;
+  wire \ccu__ann__valid$334 ;
+  wire \ccu__ann__valid$373 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$272 ;
-  wire \ccu__bc__room_nopush$311 ;
-  wire \ccu__bc__room_nopush$350 ;
+  wire \ccu__bc__room_nopush$298 ;
+  wire \ccu__bc__room_nopush$337 ;
+  wire \ccu__bc__room_nopush$376 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$274 ;
-  wire \ccu__bc__room_push$313 ;
-  wire \ccu__bc__room_push$352 ;
+  wire \ccu__bc__room_push$300 ;
+  wire \ccu__bc__room_push$339 ;
+  wire \ccu__bc__room_push$378 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$275 ;
-  wire \ccu__bc__strobe$314 ;
-  wire \ccu__bc__strobe$353 ;
+  wire \ccu__bc__strobe$301 ;
+  wire \ccu__bc__strobe$340 ;
+  wire \ccu__bc__strobe$379 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$278 ;
-  wire [15:0] \ccu__src__data$317 ;
-  wire [15:0] \ccu__src__data$356 ;
+  wire [15:0] \ccu__src__data$304 ;
+  wire [15:0] \ccu__src__data$343 ;
+  wire [15:0] \ccu__src__data$382 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$279 ;
-  wire \ccu__src__rd_en$318 ;
-  wire \ccu__src__rd_en$357 ;
+  wire \ccu__src__rd_en$305 ;
+  wire \ccu__src__rd_en$344 ;
+  wire \ccu__src__rd_en$383 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -346,81 +384,81 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$181 ;
+  wire \ctl__arm$200 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$221 ;
+  wire \ctl__arm$247 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$260 ;
+  wire \ctl__arm$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$299 ;
+  wire \ctl__arm$325 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$338 ;
+  wire \ctl__arm$364 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$222 ;
+  wire \ctl__pf_active$248 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$261 ;
+  wire \ctl__pf_active$287 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$300 ;
+  wire \ctl__pf_active$326 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$339 ;
+  wire \ctl__pf_active$365 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$183 ;
+  wire \ctl__running$202 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$223 ;
+  wire \ctl__running$249 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$262 ;
+  wire \ctl__running$288 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$301 ;
+  wire \ctl__running$327 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$340 ;
+  wire \ctl__running$366 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$184 ;
+  wire \ctl__start$203 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$224 ;
+  wire \ctl__start$250 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$263 ;
+  wire \ctl__start$289 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$302 ;
+  wire \ctl__start$328 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$341 ;
+  wire \ctl__start$367 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$225 ;
+  wire \ctl__start_next$251 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$264 ;
+  wire \ctl__start_next$290 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$303 ;
+  wire \ctl__start_next$329 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$342 ;
+  wire \ctl__start_next$368 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -436,12 +474,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl_next__running;
   wire ctl_next__start;
   wire ctl_next__start_next;
+  wire ctl_pe_next__arm;
+  wire ctl_pe_next__pf_active;
+  wire ctl_pe_next__running;
+  wire ctl_pe_next__start;
+  wire ctl_pe_next__start_next;
   reg ctrl_w = 1'h0;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$117 ;
+  wire \done$136 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -449,11 +492,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$121 ;
-  wire \fault$122 ;
-  wire \fault$123 ;
-  wire \fault$124 ;
-  reg \fault$125  = 1'h0;
+  wire \fault$140 ;
+  wire \fault$141 ;
+  wire \fault$142 ;
+  wire \fault$143 ;
+  reg \fault$144  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -486,7 +529,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$179 ;
+  wire [10:0] \groups$198 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -669,120 +712,153 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$289 ;
+  wire [2:0] \host__mem$315 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$328 ;
+  wire [2:0] \host__mem$354 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$367 ;
+  wire [2:0] \host__mem$393 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$290 ;
+  wire [10:0] \host__off$316 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$329 ;
+  wire [10:0] \host__off$355 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$368 ;
+  wire [10:0] \host__off$394 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$291 ;
+  wire [10:0] \host__off_dst$317 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$330 ;
+  wire [10:0] \host__off_dst$356 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$369 ;
+  wire [10:0] \host__off_dst$395 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$292 ;
+  wire [10:0] \host__off_line$318 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$331 ;
+  wire [10:0] \host__off_line$357 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$370 ;
+  wire [10:0] \host__off_line$396 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$165 ;
-  wire [63:0] \host__rdata$166 ;
-  wire [63:0] \host__rdata$167 ;
+  wire [63:0] \host__rdata$184 ;
+  wire [63:0] \host__rdata$185 ;
+  wire [63:0] \host__rdata$186 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$294 ;
+  wire \host__rsel$320 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$333 ;
+  wire \host__rsel$359 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$372 ;
+  wire \host__rsel$398 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$295 ;
+  wire \host__sel$321 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$334 ;
+  wire \host__sel$360 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$373 ;
+  wire \host__sel$399 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$296 ;
+  wire [63:0] \host__wdata$322 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$335 ;
+  wire [63:0] \host__wdata$361 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$374 ;
+  wire [63:0] \host__wdata$400 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$297 ;
+  wire \host__we$323 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$336 ;
+  wire \host__we$362 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$375 ;
+  wire \host__we$401 ;
   wire idle;
-  wire \idle$175 ;
-  wire \idle$176 ;
-  wire \idle$177 ;
+  wire \idle$194 ;
+  wire \idle$195 ;
+  wire \idle$196 ;
+  (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
+  (* keep = 32'd1 *)
+  reg keep_acc_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg keep_acc_g1 = 1'h0;
   (* init = 1'h0 *)
-  wire pass_regs__keep_acc;
+  (* keep = 32'd1 *)
+  wire pass_regs_g0__keep_acc;
   (* init = 10'h000 *)
-  wire [9:0] pass_regs__ptr_base;
+  (* keep = 32'd1 *)
+  wire [9:0] pass_regs_g0__ptr_base;
   (* init = 1'h0 *)
-  wire pass_regs__relu;
+  (* keep = 32'd1 *)
+  wire pass_regs_g0__relu;
   (* init = 6'h00 *)
-  wire [5:0] pass_regs__shift;
+  (* keep = 32'd1 *)
+  wire [5:0] pass_regs_g0__shift;
   (* init = 11'h000 *)
-  wire [10:0] pass_regs__spmat_base;
+  (* keep = 32'd1 *)
+  wire [10:0] pass_regs_g0__spmat_base;
   (* init = 1'h0 *)
-  wire pass_regs__src_sel;
+  (* keep = 32'd1 *)
+  wire pass_regs_g0__src_sel;
   (* init = 10'h000 *)
-  wire [9:0] pass_regs__wb_base;
+  (* keep = 32'd1 *)
+  wire [9:0] pass_regs_g0__wb_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire pass_regs_g1__keep_acc;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] pass_regs_g1__ptr_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire pass_regs_g1__relu;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] pass_regs_g1__shift;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] pass_regs_g1__spmat_base;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire pass_regs_g1__src_sel;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] pass_regs_g1__wb_base;
   reg [63:0] pe_or0 = 64'h0000000000000000;
   wire [15:0] pes__0__ann__a;
   wire [12:0] pes__0__ann__j;
@@ -817,7 +893,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [15:0] pes__3__src__data;
   wire pes__3__src__rd_en;
   wire pes_idle;
+  (* keep = 32'd1 *)
   reg [9:0] ptr_base = 10'h000;
+  (* keep = 32'd1 *)
+  reg [9:0] ptr_base_g0 = 10'h000;
+  (* keep = 32'd1 *)
+  reg [9:0] ptr_base_g1 = 10'h000;
   reg ptr_base_w = 1'h0;
   output [63:0] rdata;
   reg [63:0] rdata = 64'h0000000000000000;
@@ -831,85 +912,138 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg re_q4 = 1'h0;
   reg re_q5 = 1'h0;
   (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire regs__keep_acc;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$194 ;
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$220 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$195 ;
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$233 ;
   (* init = 1'h0 *)
-  wire \regs__keep_acc$196 ;
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$234 ;
   (* init = 10'h000 *)
+  (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$198 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$222 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$199 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$235 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__ptr_base$200 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$236 ;
   (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
-  wire \regs__relu$202 ;
+  (* keep = 32'd1 *)
+  wire \regs__relu$224 ;
   (* init = 1'h0 *)
-  wire \regs__relu$203 ;
+  (* keep = 32'd1 *)
+  wire \regs__relu$237 ;
   (* init = 1'h0 *)
-  wire \regs__relu$204 ;
+  (* keep = 32'd1 *)
+  wire \regs__relu$238 ;
   (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$206 ;
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$226 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$207 ;
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$239 ;
   (* init = 6'h00 *)
-  wire [5:0] \regs__shift$208 ;
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$240 ;
   (* init = 11'h000 *)
+  (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$210 ;
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$228 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$211 ;
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$241 ;
   (* init = 11'h000 *)
-  wire [10:0] \regs__spmat_base$212 ;
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$242 ;
   (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
-  wire \regs__src_sel$214 ;
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$230 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$215 ;
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$243 ;
   (* init = 1'h0 *)
-  wire \regs__src_sel$216 ;
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$244 ;
   (* init = 10'h000 *)
+  (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$218 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$232 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$219 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$245 ;
   (* init = 10'h000 *)
-  wire [9:0] \regs__wb_base$220 ;
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$246 ;
+  (* keep = 32'd1 *)
   reg relu = 1'h0;
+  (* keep = 32'd1 *)
+  reg relu_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg relu_g1 = 1'h0;
   reg relu_w = 1'h0;
   input rst;
   wire rst;
   output rvalid;
   reg rvalid = 1'h0;
+  (* keep = 32'd1 *)
   reg [5:0] shift = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_g0 = 6'h00;
+  (* keep = 32'd1 *)
+  reg [5:0] shift_g1 = 6'h00;
   reg shift_w = 1'h0;
+  (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base_g0 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] spmat_base_g1 = 11'h000;
   reg spmat_base_w = 1'h0;
+  (* keep = 32'd1 *)
   reg src_sel = 1'h0;
+  (* keep = 32'd1 *)
+  reg src_sel_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg src_sel_g1 = 1'h0;
   reg src_sel_w = 1'h0;
   reg [31:0] stall_cycles = 32'd0;
   wire [3:0] status;
   wire wb__busy;
   wire wb__busy_next;
-  wire \wb__busy_next$102 ;
-  wire \wb__busy_next$74 ;
-  wire \wb__busy_next$88 ;
+  wire \wb__busy_next$107 ;
+  wire \wb__busy_next$121 ;
+  wire \wb__busy_next$93 ;
   wire wb__start;
-  wire \wb__start$298 ;
-  wire \wb__start$337 ;
-  wire \wb__start$376 ;
+  wire \wb__start$324 ;
+  wire \wb__start$363 ;
+  wire \wb__start$402 ;
+  (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base_g0 = 10'h000;
+  (* keep = 32'd1 *)
+  reg [9:0] wb_base_g1 = 10'h000;
   reg wb_base_w = 1'h0;
   wire wb_busy;
   wire wb_start;
@@ -960,307 +1094,359 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$41  = ptr_base_w & \$40 ;
   assign \$42  = ~ busy;
   assign \$43  = spmat_base_w & \$42 ;
-  assign \$44  = ~ addr[17];
-  assign \$45  = ! addr[15:14];
-  assign \$46  = addr[16] | \$45 ;
-  assign \$47  = \$44  & \$46 ;
-  assign \$48  = ~ addr[17];
-  assign \$49  = ! addr[15:14];
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = ctl_next__pf_active | wb__busy_next;
-  assign \$52  = ~ \$51 ;
-  assign \$53  = we & \$52 ;
-  assign \$54  = ~ addr[17];
-  assign \$55  = addr[15:14] == 1'h1;
-  assign \$56  = addr[16] | \$55 ;
-  assign \$57  = \$54  & \$56 ;
-  assign \$58  = ~ addr[17];
-  assign \$59  = addr[15:14] == 1'h1;
-  assign \$60  = \$58  & \$59 ;
-  assign \$61  = ctl_next__pf_active | \wb__busy_next$74 ;
-  assign \$62  = ~ \$61 ;
-  assign \$63  = we & \$62 ;
-  assign \$64  = ~ addr[17];
-  assign \$65  = addr[15:14] == 2'h2;
-  assign \$66  = addr[16] | \$65 ;
-  assign \$67  = \$64  & \$66 ;
+  assign \$44  = ~ busy;
+  assign \$45  = src_sel_w & \$44 ;
+  assign \$46  = ~ busy;
+  assign \$47  = relu_w & \$46 ;
+  assign \$48  = ~ busy;
+  assign \$49  = shift_w & \$48 ;
+  assign \$50  = ~ busy;
+  assign \$51  = ptr_base_w & \$50 ;
+  assign \$52  = ~ busy;
+  assign \$53  = spmat_base_w & \$52 ;
+  assign \$54  = ~ busy;
+  assign \$55  = wb_base_w & \$54 ;
+  assign \$56  = ~ busy;
+  assign \$57  = src_sel_w & \$56 ;
+  assign \$58  = ~ busy;
+  assign \$59  = relu_w & \$58 ;
+  assign \$60  = ~ busy;
+  assign \$61  = shift_w & \$60 ;
+  assign \$62  = ~ busy;
+  assign \$63  = ptr_base_w & \$62 ;
+  assign \$64  = ~ busy;
+  assign \$65  = spmat_base_w & \$64 ;
+  assign \$66  = ~ busy;
+  assign \$67  = wb_base_w & \$66 ;
   assign \$68  = ~ addr[17];
-  assign \$69  = addr[15:14] == 2'h2;
-  assign \$70  = \$68  & \$69 ;
-  assign \$71  = ctl_next__pf_active | \wb__busy_next$88 ;
-  assign \$72  = ~ \$71 ;
-  assign \$73  = we & \$72 ;
-  assign \$74  = ~ addr[17];
-  assign \$75  = addr[15:14] == 2'h3;
-  assign \$76  = addr[16] | \$75 ;
-  assign \$77  = \$74  & \$76 ;
+  assign \$69  = ! addr[15:14];
+  assign \$70  = addr[16] | \$69 ;
+  assign \$71  = \$68  & \$70 ;
+  assign \$72  = ~ addr[17];
+  assign \$73  = ! addr[15:14];
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = ctl_pe_next__pf_active | wb__busy_next;
+  assign \$76  = ~ \$75 ;
+  assign \$77  = we & \$76 ;
   assign \$78  = ~ addr[17];
-  assign \$79  = addr[15:14] == 2'h3;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = ctl_next__pf_active | \wb__busy_next$102 ;
-  assign \$82  = ~ \$81 ;
-  assign \$83  = we & \$82 ;
-  assign \$84  = bcast & ctl__running;
-  assign \$85  = ev_stall & ctl__running;
-  assign \$86  = ev_search & ctl__running;
-  assign \$87  = broadcasts + 1'h1;
-  assign \$88  = stall_cycles + 1'h1;
-  assign \$89  = groups_scanned + 1'h1;
-  assign \$90  = ~ ctl__start;
-  assign \$91  = \$90  & ctl__running;
-  assign \$92  = cyc + 1'h1;
-  assign \$93  = cyc + 1'h1;
-  assign \$94  = | { \fault$124 , \fault$123 , \fault$122 , \fault$121  };
-  assign \$95  = fault | \$94 ;
-  assign \$113  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$114  = host__rdata | \host__rdata$165 ;
-  assign \$115  = \$114  | \host__rdata$166 ;
-  assign \$116  = \$115  | \host__rdata$167 ;
-  assign \$117  = pe_or0 | g5;
+  assign \$79  = addr[15:14] == 1'h1;
+  assign \$80  = addr[16] | \$79 ;
+  assign \$81  = \$78  & \$80 ;
+  assign \$82  = ~ addr[17];
+  assign \$83  = addr[15:14] == 1'h1;
+  assign \$84  = \$82  & \$83 ;
+  assign \$85  = ctl_pe_next__pf_active | \wb__busy_next$93 ;
+  assign \$86  = ~ \$85 ;
+  assign \$87  = we & \$86 ;
+  assign \$88  = ~ addr[17];
+  assign \$89  = addr[15:14] == 2'h2;
+  assign \$90  = addr[16] | \$89 ;
+  assign \$91  = \$88  & \$90 ;
+  assign \$92  = ~ addr[17];
+  assign \$93  = addr[15:14] == 2'h2;
+  assign \$94  = \$92  & \$93 ;
+  assign \$95  = ctl_pe_next__pf_active | \wb__busy_next$107 ;
+  assign \$96  = ~ \$95 ;
+  assign \$97  = we & \$96 ;
+  assign \$98  = ~ addr[17];
+  assign \$99  = addr[15:14] == 2'h3;
+  assign \$100  = addr[16] | \$99 ;
+  assign \$101  = \$98  & \$100 ;
+  assign \$102  = ~ addr[17];
+  assign \$103  = addr[15:14] == 2'h3;
+  assign \$104  = \$102  & \$103 ;
+  assign \$105  = ctl_pe_next__pf_active | \wb__busy_next$121 ;
+  assign \$106  = ~ \$105 ;
+  assign \$107  = we & \$106 ;
+  assign \$108  = bcast & ctl__running;
+  assign \$109  = ev_stall & ctl__running;
+  assign \$110  = ev_search & ctl__running;
+  assign \$111  = broadcasts + 1'h1;
+  assign \$112  = stall_cycles + 1'h1;
+  assign \$113  = groups_scanned + 1'h1;
+  assign \$114  = ~ ctl__start;
+  assign \$115  = \$114  & ctl__running;
+  assign \$116  = cyc + 1'h1;
+  assign \$117  = cyc + 1'h1;
+  assign \$118  = | { \fault$143 , \fault$142 , \fault$141 , \fault$140  };
+  assign \$119  = fault | \$118 ;
+  assign \$137  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$138  = host__rdata | \host__rdata$184 ;
+  assign \$139  = \$138  | \host__rdata$185 ;
+  assign \$140  = \$139  | \host__rdata$186 ;
+  assign \$141  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$177 , \idle$176 , \idle$175 , idle };
-  assign \$118  = ctrl_w & bus_wdata[1];
-  assign \$119  = ~ busy;
-  assign wb_start = \$118  & \$119 ;
-  assign \$122  = \$120  | \$121 ;
-  assign \$124  = { 2'h0, \$122  } | \$123 ;
-  assign status = \$124  | \$125 ;
+  assign pes_idle = & { \idle$196 , \idle$195 , \idle$194 , idle };
+  assign \$142  = ctrl_w & bus_wdata[1];
+  assign \$143  = ~ busy;
+  assign wb_start = \$142  & \$143 ;
+  assign \$146  = \$144  | \$145 ;
+  assign \$148  = { 2'h0, \$146  } | \$147 ;
+  assign status = \$148  | \$149 ;
   always @(posedge clk)
-    ctrl_w <= \$126 ;
+    ctrl_w <= \$150 ;
   always @(posedge clk)
-    groups_w <= \$127 ;
+    groups_w <= \$151 ;
   always @(posedge clk)
-    bias_act_w <= \$128 ;
+    bias_act_w <= \$152 ;
   always @(posedge clk)
-    shift_w <= \$129 ;
+    shift_w <= \$153 ;
   always @(posedge clk)
-    relu_w <= \$130 ;
+    relu_w <= \$154 ;
   always @(posedge clk)
-    wb_base_w <= \$131 ;
+    wb_base_w <= \$155 ;
   always @(posedge clk)
-    src_sel_w <= \$132 ;
+    src_sel_w <= \$156 ;
   always @(posedge clk)
-    ptr_base_w <= \$133 ;
+    ptr_base_w <= \$157 ;
   always @(posedge clk)
-    spmat_base_w <= \$134 ;
+    spmat_base_w <= \$158 ;
   always @(posedge clk)
-    bus_addr <= \$135 ;
+    bus_addr <= \$159 ;
   always @(posedge clk)
-    bus_wdata <= \$136 ;
+    bus_wdata <= \$160 ;
   always @(posedge clk)
-    \$signal  <= \$137 ;
+    \$signal  <= \$161 ;
   always @(posedge clk)
-    \re$22  <= \$138 ;
+    \re$22  <= \$162 ;
   always @(posedge clk)
-    gsel <= \$139 ;
+    gsel <= \$163 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$140 ;
+    gsel_lo_c0 <= \$164 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$141 ;
+    gsel_lo_c1 <= \$165 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$142 ;
+    gsel_lo_c2 <= \$166 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$143 ;
+    gsel_lo_c3 <= \$167 ;
   always @(posedge clk)
-    groups <= \$144 ;
+    groups <= \$168 ;
   always @(posedge clk)
-    bias_act <= \$145 ;
+    bias_act <= \$169 ;
   always @(posedge clk)
-    shift <= \$146 ;
+    shift <= \$170 ;
   always @(posedge clk)
-    relu <= \$147 ;
+    relu <= \$171 ;
   always @(posedge clk)
-    wb_base <= \$148 ;
+    wb_base <= \$172 ;
   always @(posedge clk)
-    src_sel <= \$149 ;
+    src_sel <= \$173 ;
   always @(posedge clk)
-    ptr_base <= \$150 ;
+    ptr_base <= \$174 ;
   always @(posedge clk)
-    spmat_base <= \$151 ;
+    spmat_base <= \$175 ;
   always @(posedge clk)
-    keep_acc <= \$152 ;
+    keep_acc <= \$176 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$153 ;
+    ctl_ccu_arm <= \$177 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$154 ;
+    ctl_ccu_start <= \$178 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$155 ;
+    ctl_ccu_running <= \$179 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$156 ;
+    ctl_ccu_pf_active <= \$180 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$157 ;
+    ctl_ccu_start_next <= \$181 ;
   always @(posedge clk)
-    ctl_0_arm <= \$158 ;
+    src_sel_g0 <= \$182 ;
   always @(posedge clk)
-    ctl_0_start <= \$159 ;
+    relu_g0 <= \$183 ;
   always @(posedge clk)
-    ctl_0_running <= \$160 ;
+    shift_g0 <= \$184 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$161 ;
+    ptr_base_g0 <= \$185 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$162 ;
+    spmat_base_g0 <= \$186 ;
   always @(posedge clk)
-    h_sel_0 <= \$163 ;
+    wb_base_g0 <= \$187 ;
   always @(posedge clk)
-    h_rsel_0 <= \$164 ;
+    keep_acc_g0 <= \$188 ;
   always @(posedge clk)
-    h_mem_0 <= \$165 ;
+    src_sel_g1 <= \$189 ;
   always @(posedge clk)
-    h_off_0 <= \$166 ;
+    relu_g1 <= \$190 ;
   always @(posedge clk)
-    h_off_line_0 <= \$167 ;
+    shift_g1 <= \$191 ;
   always @(posedge clk)
-    h_wdata_0 <= \$168 ;
+    ptr_base_g1 <= \$192 ;
   always @(posedge clk)
-    h_we_0 <= \$169 ;
+    spmat_base_g1 <= \$193 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$170 ;
+    wb_base_g1 <= \$194 ;
   always @(posedge clk)
-    ctl_1_arm <= \$171 ;
+    keep_acc_g1 <= \$195 ;
   always @(posedge clk)
-    ctl_1_start <= \$172 ;
+    ctl_0_arm <= \$196 ;
   always @(posedge clk)
-    ctl_1_running <= \$173 ;
+    ctl_0_start <= \$197 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$174 ;
+    ctl_0_running <= \$198 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$175 ;
+    ctl_0_pf_active <= \$199 ;
   always @(posedge clk)
-    h_sel_1 <= \$176 ;
+    ctl_0_start_next <= \$200 ;
   always @(posedge clk)
-    h_rsel_1 <= \$177 ;
+    h_sel_0 <= \$201 ;
   always @(posedge clk)
-    h_mem_1 <= \$178 ;
+    h_rsel_0 <= \$202 ;
   always @(posedge clk)
-    h_off_1 <= \$179 ;
+    h_mem_0 <= \$203 ;
   always @(posedge clk)
-    h_off_line_1 <= \$180 ;
+    h_off_0 <= \$204 ;
   always @(posedge clk)
-    h_wdata_1 <= \$181 ;
+    h_off_line_0 <= \$205 ;
   always @(posedge clk)
-    h_we_1 <= \$182 ;
+    h_wdata_0 <= \$206 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$183 ;
+    h_we_0 <= \$207 ;
   always @(posedge clk)
-    ctl_2_arm <= \$184 ;
+    h_off_dst_0 <= \$208 ;
   always @(posedge clk)
-    ctl_2_start <= \$185 ;
+    ctl_1_arm <= \$209 ;
   always @(posedge clk)
-    ctl_2_running <= \$186 ;
+    ctl_1_start <= \$210 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$187 ;
+    ctl_1_running <= \$211 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$188 ;
+    ctl_1_pf_active <= \$212 ;
   always @(posedge clk)
-    h_sel_2 <= \$189 ;
+    ctl_1_start_next <= \$213 ;
   always @(posedge clk)
-    h_rsel_2 <= \$190 ;
+    h_sel_1 <= \$214 ;
   always @(posedge clk)
-    h_mem_2 <= \$191 ;
+    h_rsel_1 <= \$215 ;
   always @(posedge clk)
-    h_off_2 <= \$192 ;
+    h_mem_1 <= \$216 ;
   always @(posedge clk)
-    h_off_line_2 <= \$193 ;
+    h_off_1 <= \$217 ;
   always @(posedge clk)
-    h_wdata_2 <= \$194 ;
+    h_off_line_1 <= \$218 ;
   always @(posedge clk)
-    h_we_2 <= \$195 ;
+    h_wdata_1 <= \$219 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$196 ;
+    h_we_1 <= \$220 ;
   always @(posedge clk)
-    ctl_3_arm <= \$197 ;
+    h_off_dst_1 <= \$221 ;
   always @(posedge clk)
-    ctl_3_start <= \$198 ;
+    ctl_2_arm <= \$222 ;
   always @(posedge clk)
-    ctl_3_running <= \$199 ;
+    ctl_2_start <= \$223 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$200 ;
+    ctl_2_running <= \$224 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$201 ;
+    ctl_2_pf_active <= \$225 ;
   always @(posedge clk)
-    h_sel_3 <= \$202 ;
+    ctl_2_start_next <= \$226 ;
   always @(posedge clk)
-    h_rsel_3 <= \$203 ;
+    h_sel_2 <= \$227 ;
   always @(posedge clk)
-    h_mem_3 <= \$204 ;
+    h_rsel_2 <= \$228 ;
   always @(posedge clk)
-    h_off_3 <= \$205 ;
+    h_mem_2 <= \$229 ;
   always @(posedge clk)
-    h_off_line_3 <= \$206 ;
+    h_off_2 <= \$230 ;
   always @(posedge clk)
-    h_wdata_3 <= \$207 ;
+    h_off_line_2 <= \$231 ;
   always @(posedge clk)
-    h_we_3 <= \$208 ;
+    h_wdata_2 <= \$232 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$209 ;
+    h_we_2 <= \$233 ;
   always @(posedge clk)
-    ev_broadcasts <= \$210 ;
+    h_off_dst_2 <= \$234 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$211 ;
+    ctl_3_arm <= \$235 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$212 ;
+    ctl_3_start <= \$236 ;
   always @(posedge clk)
-    done_flag <= \$213 ;
+    ctl_3_running <= \$237 ;
   always @(posedge clk)
-    cyc <= \$214 ;
+    ctl_3_pf_active <= \$238 ;
   always @(posedge clk)
-    broadcasts <= \$215 ;
+    ctl_3_start_next <= \$239 ;
   always @(posedge clk)
-    stall_cycles <= \$216 ;
+    h_sel_3 <= \$240 ;
   always @(posedge clk)
-    groups_scanned <= \$217 ;
+    h_rsel_3 <= \$241 ;
   always @(posedge clk)
-    cycles <= \$218 ;
+    h_mem_3 <= \$242 ;
   always @(posedge clk)
-    \fault$125  <= \$219 ;
+    h_off_3 <= \$243 ;
   always @(posedge clk)
-    g_grp0 <= \$220 ;
+    h_off_line_3 <= \$244 ;
   always @(posedge clk)
-    g_grp1 <= \$221 ;
+    h_wdata_3 <= \$245 ;
   always @(posedge clk)
-    g_grp2 <= \$222 ;
+    h_we_3 <= \$246 ;
   always @(posedge clk)
-    g_grp3 <= \$223 ;
+    h_off_dst_3 <= \$247 ;
   always @(posedge clk)
-    gsel_hi <= \$224 ;
+    ev_broadcasts <= \$248 ;
   always @(posedge clk)
-    g1 <= \$225 ;
+    ev_stall_cycles <= \$249 ;
   always @(posedge clk)
-    glob0 <= \$226 ;
+    ev_groups_scanned <= \$250 ;
   always @(posedge clk)
-    re_q0 <= \$227 ;
+    done_flag <= \$251 ;
   always @(posedge clk)
-    re_q1 <= \$228 ;
+    cyc <= \$252 ;
   always @(posedge clk)
-    re_q2 <= \$229 ;
+    broadcasts <= \$253 ;
   always @(posedge clk)
-    re_q3 <= \$230 ;
+    stall_cycles <= \$254 ;
   always @(posedge clk)
-    re_q4 <= \$231 ;
+    groups_scanned <= \$255 ;
   always @(posedge clk)
-    re_q5 <= \$232 ;
+    cycles <= \$256 ;
   always @(posedge clk)
-    g2 <= \$233 ;
+    \fault$144  <= \$257 ;
   always @(posedge clk)
-    glob1 <= \$234 ;
+    g_grp0 <= \$258 ;
   always @(posedge clk)
-    g3 <= \$235 ;
+    g_grp1 <= \$259 ;
   always @(posedge clk)
-    glob2 <= \$236 ;
+    g_grp2 <= \$260 ;
   always @(posedge clk)
-    g4 <= \$237 ;
+    g_grp3 <= \$261 ;
   always @(posedge clk)
-    glob3 <= \$238 ;
+    gsel_hi <= \$262 ;
   always @(posedge clk)
-    glob4 <= \$239 ;
+    g1 <= \$263 ;
   always @(posedge clk)
-    g5 <= \$240 ;
+    glob0 <= \$264 ;
   always @(posedge clk)
-    pe_or0 <= \$241 ;
+    re_q0 <= \$265 ;
   always @(posedge clk)
-    rdata <= \$242 ;
+    re_q1 <= \$266 ;
   always @(posedge clk)
-    rvalid <= \$243 ;
+    re_q2 <= \$267 ;
+  always @(posedge clk)
+    re_q3 <= \$268 ;
+  always @(posedge clk)
+    re_q4 <= \$269 ;
+  always @(posedge clk)
+    re_q5 <= \$270 ;
+  always @(posedge clk)
+    g2 <= \$271 ;
+  always @(posedge clk)
+    glob1 <= \$272 ;
+  always @(posedge clk)
+    g3 <= \$273 ;
+  always @(posedge clk)
+    glob2 <= \$274 ;
+  always @(posedge clk)
+    g4 <= \$275 ;
+  always @(posedge clk)
+    glob3 <= \$276 ;
+  always @(posedge clk)
+    glob4 <= \$277 ;
+  always @(posedge clk)
+    g5 <= \$278 ;
+  always @(posedge clk)
+    pe_or0 <= \$279 ;
+  always @(posedge clk)
+    rdata <= \$280 ;
+  always @(posedge clk)
+    rvalid <= \$281 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl_ccu_arm),
     .bcast(bcast),
@@ -1281,16 +1467,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$279 ),
-    .pes__2__ann__a(\ccu__ann__a$304 ),
-    .pes__2__ann__j(\ccu__ann__j$306 ),
-    .pes__2__ann__valid(\ccu__ann__valid$308 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$305 ),
+    .pes__2__ann__a(\ccu__ann__a$330 ),
+    .pes__2__ann__j(\ccu__ann__j$332 ),
+    .pes__2__ann__valid(\ccu__ann__valid$334 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$318 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$344 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$357 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$383 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1311,7 +1497,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$121 ),
+    .fault(\fault$140 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1321,13 +1507,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .host__wdata(h_wdata_0),
     .host__we(h_we_0),
     .idle(idle),
-    .regs__keep_acc(keep_acc),
-    .regs__ptr_base(ptr_base),
-    .regs__relu(relu),
-    .regs__shift(shift),
-    .regs__spmat_base(spmat_base),
-    .regs__src_sel(src_sel),
-    .regs__wb_base(wb_base),
+    .regs__keep_acc(keep_acc_g0),
+    .regs__ptr_base(ptr_base_g0),
+    .regs__relu(relu_g0),
+    .regs__shift(shift_g0),
+    .regs__spmat_base(spmat_base_g0),
+    .regs__src_sel(src_sel_g0),
+    .regs__wb_base(wb_base_g0),
     .rst(rst),
     .src__rd_en(ccu__src__rd_en),
     .wb__busy(wb_busy),
@@ -1348,32 +1534,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$122 ),
+    .fault(\fault$141 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$165 ),
+    .host__rdata(\host__rdata$184 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$175 ),
-    .regs__keep_acc(keep_acc),
-    .regs__ptr_base(ptr_base),
-    .regs__relu(relu),
-    .regs__shift(shift),
-    .regs__spmat_base(spmat_base),
-    .regs__src_sel(src_sel),
-    .regs__wb_base(wb_base),
+    .idle(\idle$194 ),
+    .regs__keep_acc(keep_acc_g0),
+    .regs__ptr_base(ptr_base_g0),
+    .regs__relu(relu_g0),
+    .regs__shift(shift_g0),
+    .regs__spmat_base(spmat_base_g0),
+    .regs__src_sel(src_sel_g0),
+    .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$279 ),
-    .wb__busy_next(\wb__busy_next$74 ),
+    .src__rd_en(\ccu__src__rd_en$305 ),
+    .wb__busy_next(\wb__busy_next$93 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$304 ),
-    .ann__j(\ccu__ann__j$306 ),
-    .ann__valid(\ccu__ann__valid$308 ),
+    .ann__a(\ccu__ann__a$330 ),
+    .ann__j(\ccu__ann__j$332 ),
+    .ann__valid(\ccu__ann__valid$334 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1384,32 +1570,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$123 ),
+    .fault(\fault$142 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$166 ),
+    .host__rdata(\host__rdata$185 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$176 ),
-    .regs__keep_acc(keep_acc),
-    .regs__ptr_base(ptr_base),
-    .regs__relu(relu),
-    .regs__shift(shift),
-    .regs__spmat_base(spmat_base),
-    .regs__src_sel(src_sel),
-    .regs__wb_base(wb_base),
+    .idle(\idle$195 ),
+    .regs__keep_acc(keep_acc_g1),
+    .regs__ptr_base(ptr_base_g1),
+    .regs__relu(relu_g1),
+    .regs__shift(shift_g1),
+    .regs__spmat_base(spmat_base_g1),
+    .regs__src_sel(src_sel_g1),
+    .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$318 ),
-    .wb__busy_next(\wb__busy_next$88 ),
+    .src__rd_en(\ccu__src__rd_en$344 ),
+    .wb__busy_next(\wb__busy_next$107 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$304 ),
-    .ann__j(\ccu__ann__j$306 ),
-    .ann__valid(\ccu__ann__valid$308 ),
+    .ann__a(\ccu__ann__a$330 ),
+    .ann__j(\ccu__ann__j$332 ),
+    .ann__valid(\ccu__ann__valid$334 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1420,26 +1606,26 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$124 ),
+    .fault(\fault$143 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$167 ),
+    .host__rdata(\host__rdata$186 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$177 ),
-    .regs__keep_acc(keep_acc),
-    .regs__ptr_base(ptr_base),
-    .regs__relu(relu),
-    .regs__shift(shift),
-    .regs__spmat_base(spmat_base),
-    .regs__src_sel(src_sel),
-    .regs__wb_base(wb_base),
+    .idle(\idle$196 ),
+    .regs__keep_acc(keep_acc_g1),
+    .regs__ptr_base(ptr_base_g1),
+    .regs__relu(relu_g1),
+    .regs__shift(shift_g1),
+    .regs__spmat_base(spmat_base_g1),
+    .regs__src_sel(src_sel_g1),
+    .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$357 ),
-    .wb__busy_next(\wb__busy_next$102 ),
+    .src__rd_en(\ccu__src__rd_en$383 ),
+    .wb__busy_next(\wb__busy_next$121 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -1455,6 +1641,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl_next__running(ctl_next__running),
     .ctl_next__start(ctl_next__start),
     .ctl_next__start_next(ctl_next__start_next),
+    .ctl_pe_next__pf_active(ctl_pe_next__pf_active),
+    .ctl_pe_next__running(ctl_pe_next__running),
     .done(done),
     .pes_idle(pes_idle),
     .rst(rst),
@@ -1465,13 +1653,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$96  = 16'h0000;
+          \$120  = 16'h0000;
       2'h1:
-          \$96  = { 12'h000, status };
+          \$120  = { 12'h000, status };
       2'h2:
-          \$96  = { 5'h00, groups };
+          \$120  = { 5'h00, groups };
       2'h3:
-          \$96  = bias_act;
+          \$120  = bias_act;
     endcase
   end
   always @* begin
@@ -1479,13 +1667,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$97  = 16'h0000;
+          \$121  = 16'h0000;
       2'h1:
-          \$97  = 16'h0000;
+          \$121  = 16'h0000;
       2'h2:
-          \$97  = 16'h0000;
+          \$121  = 16'h0000;
       2'h3:
-          \$97  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$121  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1493,13 +1681,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$98  = 16'h0000;
+          \$122  = 16'h0000;
       2'h1:
-          \$98  = 16'h0000;
+          \$122  = 16'h0000;
       2'h2:
-          \$98  = 16'h0000;
+          \$122  = 16'h0000;
       2'h3:
-          \$98  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$122  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1507,13 +1695,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$99  = 16'h0000;
+          \$123  = 16'h0000;
       2'h1:
-          \$99  = 16'h0000;
+          \$123  = 16'h0000;
       2'h2:
-          \$99  = 16'h0000;
+          \$123  = 16'h0000;
       2'h3:
-          \$99  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$123  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1521,13 +1709,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$100  = { 10'h000, shift };
+          \$124  = { 10'h000, shift };
       2'h1:
-          \$100  = { 15'h0000, relu };
+          \$124  = { 15'h0000, relu };
       2'h2:
-          \$100  = { 6'h00, wb_base };
+          \$124  = { 6'h00, wb_base };
       2'h3:
-          \$100  = { 15'h0000, src_sel };
+          \$124  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -1535,13 +1723,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$101  = 16'h0000;
+          \$125  = 16'h0000;
       2'h1:
-          \$101  = 16'h0000;
+          \$125  = 16'h0000;
       2'h2:
-          \$101  = 16'h0000;
+          \$125  = 16'h0000;
       2'h3:
-          \$101  = 16'h0000;
+          \$125  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1549,13 +1737,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$102  = 16'h0000;
+          \$126  = 16'h0000;
       2'h1:
-          \$102  = 16'h0000;
+          \$126  = 16'h0000;
       2'h2:
-          \$102  = 16'h0000;
+          \$126  = 16'h0000;
       2'h3:
-          \$102  = 16'h0000;
+          \$126  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1563,13 +1751,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$103  = 16'h0000;
+          \$127  = 16'h0000;
       2'h1:
-          \$103  = 16'h0000;
+          \$127  = 16'h0000;
       2'h2:
-          \$103  = 16'h0000;
+          \$127  = 16'h0000;
       2'h3:
-          \$103  = 16'h0000;
+          \$127  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1577,13 +1765,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$104  = cycles[15:0];
+          \$128  = cycles[15:0];
       2'h1:
-          \$104  = broadcasts[15:0];
+          \$128  = broadcasts[15:0];
       2'h2:
-          \$104  = stall_cycles[15:0];
+          \$128  = stall_cycles[15:0];
       2'h3:
-          \$104  = groups_scanned[15:0];
+          \$128  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -1591,13 +1779,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$105  = cycles[31:16];
+          \$129  = cycles[31:16];
       2'h1:
-          \$105  = broadcasts[31:16];
+          \$129  = broadcasts[31:16];
       2'h2:
-          \$105  = stall_cycles[31:16];
+          \$129  = stall_cycles[31:16];
       2'h3:
-          \$105  = groups_scanned[31:16];
+          \$129  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -1605,13 +1793,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$106  = 16'h0000;
+          \$130  = 16'h0000;
       2'h1:
-          \$106  = 16'h0000;
+          \$130  = 16'h0000;
       2'h2:
-          \$106  = 16'h0000;
+          \$130  = 16'h0000;
       2'h3:
-          \$106  = 16'h0000;
+          \$130  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1619,13 +1807,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$107  = 16'h0000;
+          \$131  = 16'h0000;
       2'h1:
-          \$107  = 16'h0000;
+          \$131  = 16'h0000;
       2'h2:
-          \$107  = 16'h0000;
+          \$131  = 16'h0000;
       2'h3:
-          \$107  = 16'h0000;
+          \$131  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1633,13 +1821,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$108  = 16'h0004;
+          \$132  = 16'h0004;
       2'h1:
-          \$108  = 16'h0006;
+          \$132  = 16'h0006;
       2'h2:
-          \$108  = { 6'h00, ptr_base };
+          \$132  = { 6'h00, ptr_base };
       2'h3:
-          \$108  = { 5'h00, spmat_base };
+          \$132  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -1647,13 +1835,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$109  = 16'h0000;
+          \$133  = 16'h0000;
       2'h1:
-          \$109  = 16'h0000;
+          \$133  = 16'h0000;
       2'h2:
-          \$109  = 16'h0000;
+          \$133  = 16'h0000;
       2'h3:
-          \$109  = 16'h0000;
+          \$133  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1661,13 +1849,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$110  = 16'h0000;
+          \$134  = 16'h0000;
       2'h1:
-          \$110  = 16'h0000;
+          \$134  = 16'h0000;
       2'h2:
-          \$110  = 16'h0000;
+          \$134  = 16'h0000;
       2'h3:
-          \$110  = 16'h0000;
+          \$134  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1675,13 +1863,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$111  = 16'h0000;
+          \$135  = 16'h0000;
       2'h1:
-          \$111  = 16'h0000;
+          \$135  = 16'h0000;
       2'h2:
-          \$111  = 16'h0000;
+          \$135  = 16'h0000;
       2'h3:
-          \$111  = 16'h0000;
+          \$135  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1689,593 +1877,467 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$112  = g_grp0;
+          \$136  = g_grp0;
       2'h1:
-          \$112  = g_grp1;
+          \$136  = g_grp1;
       2'h2:
-          \$112  = g_grp2;
+          \$136  = g_grp2;
       2'h3:
-          \$112  = g_grp3;
+          \$136  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = \$3 ;
+    \$150  = \$3 ;
     if (rst) begin
-      \$126  = 1'h0;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = \$6 ;
+    \$151  = \$6 ;
     if (rst) begin
-      \$127  = 1'h0;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = \$9 ;
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$12 ;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = \$15 ;
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = \$18 ;
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = \$21 ;
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = \$24 ;
-    if (rst) begin
-      \$133  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = \$27 ;
-    if (rst) begin
-      \$134  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = addr;
-    if (rst) begin
-      \$135  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = wdata;
-    if (rst) begin
-      \$136  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = we;
-    if (rst) begin
-      \$137  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = re;
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = addr[3:0];
-    if (rst) begin
-      \$139  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = addr[1:0];
-    if (rst) begin
-      \$140  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = addr[1:0];
-    if (rst) begin
-      \$141  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = addr[1:0];
-    if (rst) begin
-      \$142  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = addr[1:0];
-    if (rst) begin
-      \$143  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = groups;
-    if (\$29 ) begin
-      \$144  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$144  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = bias_act;
-    if (\$31 ) begin
-      \$145  = bus_wdata[15:0];
-    end
-    if (rst) begin
-      \$145  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = shift;
-    if (\$33 ) begin
-      \$146  = bus_wdata[5:0];
-    end
-    if (rst) begin
-      \$146  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = relu;
-    if (\$35 ) begin
-      \$147  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = wb_base;
-    if (\$37 ) begin
-      \$148  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$148  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = src_sel;
-    if (\$39 ) begin
-      \$149  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = ptr_base;
-    if (\$41 ) begin
-      \$150  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$150  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = spmat_base;
-    if (\$43 ) begin
-      \$151  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$151  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = keep_acc;
-    if (ctl_next__arm) begin
-      \$152  = bus_wdata[2];
-    end
+    \$152  = \$9 ;
     if (rst) begin
       \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = ctl_next__arm;
+    \$153  = \$12 ;
     if (rst) begin
       \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = ctl_next__start;
+    \$154  = \$15 ;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = ctl_next__running;
+    \$155  = \$18 ;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = ctl_next__pf_active;
+    \$156  = \$21 ;
     if (rst) begin
       \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = ctl_next__start_next;
+    \$157  = \$24 ;
     if (rst) begin
       \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = ctl_next__arm;
+    \$158  = \$27 ;
     if (rst) begin
       \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = ctl_next__start;
+    \$159  = addr;
     if (rst) begin
-      \$159  = 1'h0;
+      \$159  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = ctl_next__running;
+    \$160  = wdata;
     if (rst) begin
-      \$160  = 1'h0;
+      \$160  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = ctl_next__pf_active;
+    \$161  = we;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = ctl_next__start_next;
+    \$162  = re;
     if (rst) begin
       \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = \$47 ;
+    \$163  = addr[3:0];
     if (rst) begin
-      \$163  = 1'h0;
+      \$163  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = \$50 ;
+    \$164  = addr[1:0];
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = addr[13:11];
+    \$165  = addr[1:0];
     if (rst) begin
-      \$165  = 3'h0;
+      \$165  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = addr[10:0];
+    \$166  = addr[1:0];
     if (rst) begin
-      \$166  = 11'h000;
+      \$166  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = addr[10:0];
+    \$167  = addr[1:0];
     if (rst) begin
-      \$167  = 11'h000;
+      \$167  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = wdata;
+    \$168  = groups;
+    if (\$29 ) begin
+      \$168  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$168  = 64'h0000000000000000;
+      \$168  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = \$53 ;
+    \$169  = bias_act;
+    if (\$31 ) begin
+      \$169  = bus_wdata[15:0];
+    end
     if (rst) begin
-      \$169  = 1'h0;
+      \$169  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = addr[10:0];
+    \$170  = shift;
+    if (\$33 ) begin
+      \$170  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$170  = 11'h000;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = ctl_next__arm;
+    \$171  = relu;
+    if (\$35 ) begin
+      \$171  = bus_wdata[0];
+    end
     if (rst) begin
       \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = ctl_next__start;
+    \$172  = wb_base;
+    if (\$37 ) begin
+      \$172  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$172  = 1'h0;
+      \$172  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = ctl_next__running;
+    \$173  = src_sel;
+    if (\$39 ) begin
+      \$173  = bus_wdata[0];
+    end
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = ctl_next__pf_active;
+    \$174  = ptr_base;
+    if (\$41 ) begin
+      \$174  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = ctl_next__start_next;
+    \$175  = spmat_base;
+    if (\$43 ) begin
+      \$175  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = \$57 ;
+    \$176  = keep_acc;
+    if (ctl_next__arm) begin
+      \$176  = bus_wdata[2];
+    end
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = \$60 ;
+    \$177  = ctl_next__arm;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = addr[13:11];
+    \$178  = ctl_next__start;
     if (rst) begin
-      \$178  = 3'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = addr[10:0];
+    \$179  = ctl_next__running;
     if (rst) begin
-      \$179  = 11'h000;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = addr[10:0];
+    \$180  = ctl_next__pf_active;
     if (rst) begin
-      \$180  = 11'h000;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = wdata;
+    \$181  = ctl_next__start_next;
     if (rst) begin
-      \$181  = 64'h0000000000000000;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = \$63 ;
+    \$182  = src_sel_g0;
+    if (\$45 ) begin
+      \$182  = bus_wdata[0];
+    end
     if (rst) begin
       \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = addr[10:0];
+    \$183  = relu_g0;
+    if (\$47 ) begin
+      \$183  = bus_wdata[0];
+    end
     if (rst) begin
-      \$183  = 11'h000;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = ctl_next__arm;
+    \$184  = shift_g0;
+    if (\$49 ) begin
+      \$184  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$184  = 1'h0;
+      \$184  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = ctl_next__start;
+    \$185  = ptr_base_g0;
+    if (\$51 ) begin
+      \$185  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$185  = 1'h0;
+      \$185  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = ctl_next__running;
+    \$186  = spmat_base_g0;
+    if (\$53 ) begin
+      \$186  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = ctl_next__pf_active;
+    \$187  = wb_base_g0;
+    if (\$55 ) begin
+      \$187  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$187  = 1'h0;
+      \$187  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = ctl_next__start_next;
+    \$188  = keep_acc_g0;
+    if (ctl_next__arm) begin
+      \$188  = bus_wdata[2];
+    end
     if (rst) begin
       \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = \$67 ;
+    \$189  = src_sel_g1;
+    if (\$57 ) begin
+      \$189  = bus_wdata[0];
+    end
     if (rst) begin
       \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$70 ;
+    \$190  = relu_g1;
+    if (\$59 ) begin
+      \$190  = bus_wdata[0];
+    end
     if (rst) begin
       \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = addr[13:11];
+    \$191  = shift_g1;
+    if (\$61 ) begin
+      \$191  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$191  = 3'h0;
+      \$191  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = addr[10:0];
+    \$192  = ptr_base_g1;
+    if (\$63 ) begin
+      \$192  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$192  = 11'h000;
+      \$192  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = addr[10:0];
+    \$193  = spmat_base_g1;
+    if (\$65 ) begin
+      \$193  = bus_wdata[10:0];
+    end
     if (rst) begin
       \$193  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = wdata;
+    \$194  = wb_base_g1;
+    if (\$67 ) begin
+      \$194  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$194  = 64'h0000000000000000;
+      \$194  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$73 ;
+    \$195  = keep_acc_g1;
+    if (ctl_next__arm) begin
+      \$195  = bus_wdata[2];
+    end
     if (rst) begin
       \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = addr[10:0];
+    \$196  = ctl_next__arm;
     if (rst) begin
-      \$196  = 11'h000;
+      \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = ctl_next__arm;
+    \$197  = ctl_next__start;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = ctl_next__start;
+    \$198  = ctl_pe_next__running;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = ctl_next__running;
+    \$199  = ctl_pe_next__pf_active;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = ctl_next__pf_active;
+    \$200  = ctl_next__start_next;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = ctl_next__start_next;
+    \$201  = \$71 ;
     if (rst) begin
       \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = \$77 ;
+    \$202  = \$74 ;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$80 ;
+    \$203  = addr[13:11];
     if (rst) begin
-      \$203  = 1'h0;
+      \$203  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = addr[13:11];
+    \$204  = addr[10:0];
     if (rst) begin
-      \$204  = 3'h0;
+      \$204  = 11'h000;
     end
   end
   always @* begin
@@ -2287,320 +2349,589 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = addr[10:0];
+    \$206  = wdata;
     if (rst) begin
-      \$206  = 11'h000;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = wdata;
+    \$207  = \$77 ;
     if (rst) begin
-      \$207  = 64'h0000000000000000;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$83 ;
+    \$208  = addr[10:0];
     if (rst) begin
-      \$208  = 1'h0;
+      \$208  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = addr[10:0];
+    \$209  = ctl_next__arm;
     if (rst) begin
-      \$209  = 11'h000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = \$84 ;
+    \$210  = ctl_next__start;
     if (rst) begin
       \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = \$85 ;
+    \$211  = ctl_pe_next__running;
     if (rst) begin
       \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = \$86 ;
+    \$212  = ctl_pe_next__pf_active;
     if (rst) begin
       \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = done_flag;
-    if (ctl__start) begin
-      \$213  = 1'h0;
-    end
-    if (\$91 ) begin
-      if (done) begin
-        \$213  = 1'h1;
-      end
-    end
+    \$213  = ctl_next__start_next;
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = cyc;
-    if (ctl__start) begin
-      \$214  = 32'd0;
-    end
-    if (\$91 ) begin
-      \$214  = \$92 [31:0];
-    end
+    \$214  = \$81 ;
     if (rst) begin
-      \$214  = 32'd0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$215  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$215  = \$87 [31:0];
-      end
-    end
+    \$215  = \$84 ;
     if (rst) begin
-      \$215  = 32'd0;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$216  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$216  = \$88 [31:0];
-      end
-    end
+    \$216  = addr[13:11];
     if (rst) begin
-      \$216  = 32'd0;
+      \$216  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$217  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$217  = \$89 [31:0];
-      end
-    end
+    \$217  = addr[10:0];
     if (rst) begin
-      \$217  = 32'd0;
+      \$217  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = cycles;
-    if (\$91 ) begin
-      if (done) begin
-        \$218  = \$93 [31:0];
-      end
-    end
+    \$218  = addr[10:0];
     if (rst) begin
-      \$218  = 32'd0;
+      \$218  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = \fault$125 ;
-    if (ctl__arm) begin
-      \$219  = 1'h0;
-    end else if (\$95 ) begin
-      \$219  = 1'h1;
-    end
+    \$219  = wdata;
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = { \$99 , \$98 , \$97 , \$96  };
+    \$220  = \$87 ;
     if (rst) begin
-      \$220  = 64'h0000000000000000;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = { \$103 , \$102 , \$101 , \$100  };
+    \$221  = addr[10:0];
     if (rst) begin
-      \$221  = 64'h0000000000000000;
+      \$221  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = { \$107 , \$106 , \$105 , \$104  };
+    \$222  = ctl_next__arm;
     if (rst) begin
-      \$222  = 64'h0000000000000000;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = { \$111 , \$110 , \$109 , \$108  };
+    \$223  = ctl_next__start;
     if (rst) begin
-      \$223  = 64'h0000000000000000;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = gsel[3:2];
+    \$224  = ctl_pe_next__running;
     if (rst) begin
-      \$224  = 2'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = \$112 ;
+    \$225  = ctl_pe_next__pf_active;
     if (rst) begin
-      \$225  = 64'h0000000000000000;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = bus_addr[17];
+    \$226  = ctl_next__start_next;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = \re$22 ;
+    \$227  = \$91 ;
     if (rst) begin
       \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = re_q0;
+    \$228  = \$94 ;
     if (rst) begin
       \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = re_q1;
+    \$229  = addr[13:11];
     if (rst) begin
-      \$229  = 1'h0;
+      \$229  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = re_q2;
+    \$230  = addr[10:0];
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = re_q3;
+    \$231  = addr[10:0];
     if (rst) begin
-      \$231  = 1'h0;
+      \$231  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = re_q4;
+    \$232  = wdata;
     if (rst) begin
-      \$232  = 1'h0;
+      \$232  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = g1;
+    \$233  = \$97 ;
     if (rst) begin
-      \$233  = 64'h0000000000000000;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = glob0;
+    \$234  = addr[10:0];
     if (rst) begin
-      \$234  = 1'h0;
+      \$234  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = g2;
+    \$235  = ctl_next__arm;
     if (rst) begin
-      \$235  = 64'h0000000000000000;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = glob1;
+    \$236  = ctl_next__start;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = g3;
+    \$237  = ctl_pe_next__running;
     if (rst) begin
-      \$237  = 64'h0000000000000000;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = glob2;
+    \$238  = ctl_pe_next__pf_active;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = glob3;
+    \$239  = ctl_next__start_next;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = \$113 ;
+    \$240  = \$101 ;
     if (rst) begin
-      \$240  = 64'h0000000000000000;
+      \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = \$116 ;
+    \$241  = \$104 ;
     if (rst) begin
-      \$241  = 64'h0000000000000000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = \$117 ;
+    \$242  = addr[13:11];
     if (rst) begin
-      \$242  = 64'h0000000000000000;
+      \$242  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = re_q5;
+    \$243  = addr[10:0];
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = addr[10:0];
+    if (rst) begin
+      \$244  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = wdata;
+    if (rst) begin
+      \$245  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = \$107 ;
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = addr[10:0];
+    if (rst) begin
+      \$247  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = \$108 ;
+    if (rst) begin
+      \$248  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = \$109 ;
+    if (rst) begin
+      \$249  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = \$110 ;
+    if (rst) begin
+      \$250  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = done_flag;
+    if (ctl__start) begin
+      \$251  = 1'h0;
+    end
+    if (\$115 ) begin
+      if (done) begin
+        \$251  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$251  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = cyc;
+    if (ctl__start) begin
+      \$252  = 32'd0;
+    end
+    if (\$115 ) begin
+      \$252  = \$116 [31:0];
+    end
+    if (rst) begin
+      \$252  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$253  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$253  = \$111 [31:0];
+      end
+    end
+    if (rst) begin
+      \$253  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$254  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$254  = \$112 [31:0];
+      end
+    end
+    if (rst) begin
+      \$254  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$255  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$255  = \$113 [31:0];
+      end
+    end
+    if (rst) begin
+      \$255  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = cycles;
+    if (\$115 ) begin
+      if (done) begin
+        \$256  = \$117 [31:0];
+      end
+    end
+    if (rst) begin
+      \$256  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = \fault$144 ;
+    if (ctl__arm) begin
+      \$257  = 1'h0;
+    end else if (\$119 ) begin
+      \$257  = 1'h1;
+    end
+    if (rst) begin
+      \$257  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = { \$123 , \$122 , \$121 , \$120  };
+    if (rst) begin
+      \$258  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = { \$127 , \$126 , \$125 , \$124  };
+    if (rst) begin
+      \$259  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = { \$131 , \$130 , \$129 , \$128  };
+    if (rst) begin
+      \$260  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = { \$135 , \$134 , \$133 , \$132  };
+    if (rst) begin
+      \$261  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = gsel[3:2];
+    if (rst) begin
+      \$262  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = \$136 ;
+    if (rst) begin
+      \$263  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = bus_addr[17];
+    if (rst) begin
+      \$264  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = \re$22 ;
+    if (rst) begin
+      \$265  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = re_q0;
+    if (rst) begin
+      \$266  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$267  = re_q1;
+    if (rst) begin
+      \$267  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$268  = re_q2;
+    if (rst) begin
+      \$268  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$269  = re_q3;
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$270  = re_q4;
+    if (rst) begin
+      \$270  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$271  = g1;
+    if (rst) begin
+      \$271  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$272  = glob0;
+    if (rst) begin
+      \$272  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$273  = g2;
+    if (rst) begin
+      \$273  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$274  = glob1;
+    if (rst) begin
+      \$274  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$275  = g3;
+    if (rst) begin
+      \$275  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$276  = glob2;
+    if (rst) begin
+      \$276  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$277  = glob3;
+    if (rst) begin
+      \$277  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$278  = \$137 ;
+    if (rst) begin
+      \$278  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$279  = \$140 ;
+    if (rst) begin
+      \$279  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$280  = \$141 ;
+    if (rst) begin
+      \$280  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$281  = re_q5;
+    if (rst) begin
+      \$281  = 1'h0;
     end
   end
   assign \busy$28  = busy;
-  assign \done$117  = done;
+  assign ctl_pe_next__arm = ctl_next__arm;
+  assign ctl_pe_next__start = ctl_next__start;
+  assign ctl_pe_next__start_next = ctl_next__start_next;
+  assign \done$136  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -2618,54 +2949,61 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$172  = bias_sent;
-  assign \groups$179  = groups;
-  assign \bias_act$180  = bias_act;
-  assign \ctl__arm$181  = ctl_ccu_arm;
+  assign \bias_sent$191  = bias_sent;
+  assign \groups$198  = groups;
+  assign \bias_act$199  = bias_act;
+  assign \ctl__arm$200  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$183  = ctl_ccu_running;
-  assign \ctl__start$184  = ctl_ccu_start;
+  assign \ctl__running$202  = ctl_ccu_running;
+  assign \ctl__start$203  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
-  assign pass_regs__src_sel = src_sel;
-  assign pass_regs__relu = relu;
-  assign pass_regs__shift = shift;
-  assign pass_regs__ptr_base = ptr_base;
-  assign pass_regs__spmat_base = spmat_base;
-  assign pass_regs__wb_base = wb_base;
-  assign pass_regs__keep_acc = keep_acc;
-  assign regs__keep_acc = keep_acc;
-  assign \regs__keep_acc$194  = keep_acc;
-  assign \regs__keep_acc$195  = keep_acc;
-  assign \regs__keep_acc$196  = keep_acc;
-  assign regs__ptr_base = ptr_base;
-  assign \regs__ptr_base$198  = ptr_base;
-  assign \regs__ptr_base$199  = ptr_base;
-  assign \regs__ptr_base$200  = ptr_base;
-  assign regs__relu = relu;
-  assign \regs__relu$202  = relu;
-  assign \regs__relu$203  = relu;
-  assign \regs__relu$204  = relu;
-  assign regs__shift = shift;
-  assign \regs__shift$206  = shift;
-  assign \regs__shift$207  = shift;
-  assign \regs__shift$208  = shift;
-  assign regs__spmat_base = spmat_base;
-  assign \regs__spmat_base$210  = spmat_base;
-  assign \regs__spmat_base$211  = spmat_base;
-  assign \regs__spmat_base$212  = spmat_base;
-  assign regs__src_sel = src_sel;
-  assign \regs__src_sel$214  = src_sel;
-  assign \regs__src_sel$215  = src_sel;
-  assign \regs__src_sel$216  = src_sel;
-  assign regs__wb_base = wb_base;
-  assign \regs__wb_base$218  = wb_base;
-  assign \regs__wb_base$219  = wb_base;
-  assign \regs__wb_base$220  = wb_base;
-  assign \ctl__arm$221  = ctl_0_arm;
-  assign \ctl__pf_active$222  = ctl_0_pf_active;
-  assign \ctl__running$223  = ctl_0_running;
-  assign \ctl__start$224  = ctl_0_start;
-  assign \ctl__start_next$225  = ctl_0_start_next;
+  assign pass_regs_g0__src_sel = src_sel_g0;
+  assign pass_regs_g0__relu = relu_g0;
+  assign pass_regs_g0__shift = shift_g0;
+  assign pass_regs_g0__ptr_base = ptr_base_g0;
+  assign pass_regs_g0__spmat_base = spmat_base_g0;
+  assign pass_regs_g0__wb_base = wb_base_g0;
+  assign pass_regs_g0__keep_acc = keep_acc_g0;
+  assign pass_regs_g1__src_sel = src_sel_g1;
+  assign pass_regs_g1__relu = relu_g1;
+  assign pass_regs_g1__shift = shift_g1;
+  assign pass_regs_g1__ptr_base = ptr_base_g1;
+  assign pass_regs_g1__spmat_base = spmat_base_g1;
+  assign pass_regs_g1__wb_base = wb_base_g1;
+  assign pass_regs_g1__keep_acc = keep_acc_g1;
+  assign regs__keep_acc = keep_acc_g0;
+  assign \regs__keep_acc$220  = keep_acc_g0;
+  assign regs__ptr_base = ptr_base_g0;
+  assign \regs__ptr_base$222  = ptr_base_g0;
+  assign regs__relu = relu_g0;
+  assign \regs__relu$224  = relu_g0;
+  assign regs__shift = shift_g0;
+  assign \regs__shift$226  = shift_g0;
+  assign regs__spmat_base = spmat_base_g0;
+  assign \regs__spmat_base$228  = spmat_base_g0;
+  assign regs__src_sel = src_sel_g0;
+  assign \regs__src_sel$230  = src_sel_g0;
+  assign regs__wb_base = wb_base_g0;
+  assign \regs__wb_base$232  = wb_base_g0;
+  assign \regs__keep_acc$233  = keep_acc_g1;
+  assign \regs__keep_acc$234  = keep_acc_g1;
+  assign \regs__ptr_base$235  = ptr_base_g1;
+  assign \regs__ptr_base$236  = ptr_base_g1;
+  assign \regs__relu$237  = relu_g1;
+  assign \regs__relu$238  = relu_g1;
+  assign \regs__shift$239  = shift_g1;
+  assign \regs__shift$240  = shift_g1;
+  assign \regs__spmat_base$241  = spmat_base_g1;
+  assign \regs__spmat_base$242  = spmat_base_g1;
+  assign \regs__src_sel$243  = src_sel_g1;
+  assign \regs__src_sel$244  = src_sel_g1;
+  assign \regs__wb_base$245  = wb_base_g1;
+  assign \regs__wb_base$246  = wb_base_g1;
+  assign \ctl__arm$247  = ctl_0_arm;
+  assign \ctl__pf_active$248  = ctl_0_pf_active;
+  assign \ctl__running$249  = ctl_0_running;
+  assign \ctl__start$250  = ctl_0_start;
+  assign \ctl__start_next$251  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -2693,23 +3031,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
   assign wb__start = wb_start;
-  assign \ctl__arm$260  = ctl_1_arm;
-  assign \ctl__pf_active$261  = ctl_1_pf_active;
-  assign \ctl__running$262  = ctl_1_running;
-  assign \ctl__start$263  = ctl_1_start;
-  assign \ctl__start_next$264  = ctl_1_start_next;
-  assign \ccu__ann__a$265  = ccu__ann__a;
+  assign \ctl__arm$286  = ctl_1_arm;
+  assign \ctl__pf_active$287  = ctl_1_pf_active;
+  assign \ctl__running$288  = ctl_1_running;
+  assign \ctl__start$289  = ctl_1_start;
+  assign \ctl__start_next$290  = ctl_1_start_next;
+  assign \ccu__ann__a$291  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$267  = ccu__ann__j;
+  assign \ccu__ann__j$293  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$269  = ccu__ann__valid;
+  assign \ccu__ann__valid$295  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$272  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$274  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$275  = bcast;
+  assign \ccu__bc__room_nopush$298  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$300  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$301  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$278  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$279 ;
+  assign \ccu__src__data$304  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$305 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -2718,30 +3056,30 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$289  = h_mem_1;
-  assign \host__off$290  = h_off_1;
-  assign \host__off_dst$291  = h_off_dst_1;
-  assign \host__off_line$292  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$165 ;
-  assign \host__rsel$294  = h_rsel_1;
-  assign \host__sel$295  = h_sel_1;
-  assign \host__wdata$296  = h_wdata_1;
-  assign \host__we$297  = h_we_1;
-  assign \wb__start$298  = wb_start;
-  assign \ctl__arm$299  = ctl_2_arm;
-  assign \ctl__pf_active$300  = ctl_2_pf_active;
-  assign \ctl__running$301  = ctl_2_running;
-  assign \ctl__start$302  = ctl_2_start;
-  assign \ctl__start_next$303  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$304 ;
-  assign pes__2__ann__j = \ccu__ann__j$306 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$308 ;
-  assign \ccu__bc__room_nopush$311  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$313  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$314  = bcast;
+  assign \host__mem$315  = h_mem_1;
+  assign \host__off$316  = h_off_1;
+  assign \host__off_dst$317  = h_off_dst_1;
+  assign \host__off_line$318  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$184 ;
+  assign \host__rsel$320  = h_rsel_1;
+  assign \host__sel$321  = h_sel_1;
+  assign \host__wdata$322  = h_wdata_1;
+  assign \host__we$323  = h_we_1;
+  assign \wb__start$324  = wb_start;
+  assign \ctl__arm$325  = ctl_2_arm;
+  assign \ctl__pf_active$326  = ctl_2_pf_active;
+  assign \ctl__running$327  = ctl_2_running;
+  assign \ctl__start$328  = ctl_2_start;
+  assign \ctl__start_next$329  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$330 ;
+  assign pes__2__ann__j = \ccu__ann__j$332 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$334 ;
+  assign \ccu__bc__room_nopush$337  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$339  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$340  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$317  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$318 ;
+  assign \ccu__src__data$343  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$344 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -2750,33 +3088,33 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$328  = h_mem_2;
-  assign \host__off$329  = h_off_2;
-  assign \host__off_dst$330  = h_off_dst_2;
-  assign \host__off_line$331  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$166 ;
-  assign \host__rsel$333  = h_rsel_2;
-  assign \host__sel$334  = h_sel_2;
-  assign \host__wdata$335  = h_wdata_2;
-  assign \host__we$336  = h_we_2;
-  assign \wb__start$337  = wb_start;
-  assign \ctl__arm$338  = ctl_3_arm;
-  assign \ctl__pf_active$339  = ctl_3_pf_active;
-  assign \ctl__running$340  = ctl_3_running;
-  assign \ctl__start$341  = ctl_3_start;
-  assign \ctl__start_next$342  = ctl_3_start_next;
-  assign \ccu__ann__a$343  = \ccu__ann__a$304 ;
-  assign pes__3__ann__a = \ccu__ann__a$304 ;
-  assign \ccu__ann__j$345  = \ccu__ann__j$306 ;
-  assign pes__3__ann__j = \ccu__ann__j$306 ;
-  assign \ccu__ann__valid$347  = \ccu__ann__valid$308 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$308 ;
-  assign \ccu__bc__room_nopush$350  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$352  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$353  = bcast;
+  assign \host__mem$354  = h_mem_2;
+  assign \host__off$355  = h_off_2;
+  assign \host__off_dst$356  = h_off_dst_2;
+  assign \host__off_line$357  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$185 ;
+  assign \host__rsel$359  = h_rsel_2;
+  assign \host__sel$360  = h_sel_2;
+  assign \host__wdata$361  = h_wdata_2;
+  assign \host__we$362  = h_we_2;
+  assign \wb__start$363  = wb_start;
+  assign \ctl__arm$364  = ctl_3_arm;
+  assign \ctl__pf_active$365  = ctl_3_pf_active;
+  assign \ctl__running$366  = ctl_3_running;
+  assign \ctl__start$367  = ctl_3_start;
+  assign \ctl__start_next$368  = ctl_3_start_next;
+  assign \ccu__ann__a$369  = \ccu__ann__a$330 ;
+  assign pes__3__ann__a = \ccu__ann__a$330 ;
+  assign \ccu__ann__j$371  = \ccu__ann__j$332 ;
+  assign pes__3__ann__j = \ccu__ann__j$332 ;
+  assign \ccu__ann__valid$373  = \ccu__ann__valid$334 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$334 ;
+  assign \ccu__bc__room_nopush$376  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$378  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$379  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$356  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$357 ;
+  assign \ccu__src__data$382  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$383 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -2785,20 +3123,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$367  = h_mem_3;
-  assign \host__off$368  = h_off_3;
-  assign \host__off_dst$369  = h_off_dst_3;
-  assign \host__off_line$370  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$167 ;
-  assign \host__rsel$372  = h_rsel_3;
-  assign \host__sel$373  = h_sel_3;
-  assign \host__wdata$374  = h_wdata_3;
-  assign \host__we$375  = h_we_3;
-  assign \wb__start$376  = wb_start;
-  assign \$120  = { 1'h0, busy };
-  assign \$121  = { done_flag, 1'h0 };
-  assign \$123  = { 1'h0, src_sel, 2'h0 };
-  assign \$125  = { \fault$125 , 3'h0 };
+  assign \host__mem$393  = h_mem_3;
+  assign \host__off$394  = h_off_3;
+  assign \host__off_dst$395  = h_off_dst_3;
+  assign \host__off_line$396  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$186 ;
+  assign \host__rsel$398  = h_rsel_3;
+  assign \host__sel$399  = h_sel_3;
+  assign \host__wdata$400  = h_wdata_3;
+  assign \host__we$401  = h_we_3;
+  assign \wb__start$402  = wb_start;
+  assign \$144  = { 1'h0, busy };
+  assign \$145  = { done_flag, 1'h0 };
+  assign \$147  = { 1'h0, src_sel, 2'h0 };
+  assign \$149  = { \fault$144 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3177,7 +3515,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$342$0 (\$73 ),
+    .\port$394$0 (\$73 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3192,8 +3530,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$208$0 (elig),
-    .\port$342$0 (\$73 )
+    .\port$260$0 (elig),
+    .\port$394$0 (\$73 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -4807,7 +5145,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$342$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$394$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -4904,8 +5242,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$342$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$342$0 ;
-  wire [63:0] \port$342$0 ;
+  output [63:0] \port$394$0 ;
+  wire [63:0] \port$394$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5367,11 +5705,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$342$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$342$0  = \$signature__data$13 ;
+  assign \port$394$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$342$0 , o_found, o_pos, o_val, \port$208$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$394$0 , o_found, o_pos, o_val, \port$260$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5389,10 +5727,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$342$0 , o_found, o_pos, o_val, \port$208$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$208$0 ;
-  wire [3:0] \port$208$0 ;
-  input [63:0] \port$342$0 ;
-  wire [63:0] \port$342$0 ;
+  input [3:0] \port$260$0 ;
+  wire [3:0] \port$260$0 ;
+  input [63:0] \port$394$0 ;
+  wire [63:0] \port$394$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5405,32 +5743,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$342$0 , o_found, o_pos, o_val, \port$208$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$208$0 (\port$208$0 ),
-    .\port$342$0 (\port$342$0 )
+    .\port$260$0 (\port$260$0 ),
+    .\port$394$0 (\port$394$0 )
   );
-  assign found__0 = \port$208$0 [0];
-  assign \found__0$1  = \port$208$0 [0];
-  assign val__0 = \port$342$0 [15:0];
-  assign \val__0$3  = \port$342$0 [15:0];
-  assign found__1 = \port$208$0 [1];
-  assign \found__1$5  = \port$208$0 [1];
-  assign val__1 = \port$342$0 [31:16];
-  assign \val__1$7  = \port$342$0 [31:16];
-  assign found__2 = \port$208$0 [2];
-  assign \found__2$9  = \port$208$0 [2];
-  assign val__2 = \port$342$0 [47:32];
-  assign \val__2$11  = \port$342$0 [47:32];
-  assign found__3 = \port$208$0 [3];
-  assign \found__3$13  = \port$208$0 [3];
-  assign val__3 = \port$342$0 [63:48];
-  assign \val__3$15  = \port$342$0 [63:48];
+  assign found__0 = \port$260$0 [0];
+  assign \found__0$1  = \port$260$0 [0];
+  assign val__0 = \port$394$0 [15:0];
+  assign \val__0$3  = \port$394$0 [15:0];
+  assign found__1 = \port$260$0 [1];
+  assign \found__1$5  = \port$260$0 [1];
+  assign val__1 = \port$394$0 [31:16];
+  assign \val__1$7  = \port$394$0 [31:16];
+  assign found__2 = \port$260$0 [2];
+  assign \found__2$9  = \port$260$0 [2];
+  assign val__2 = \port$394$0 [47:32];
+  assign \val__2$11  = \port$394$0 [47:32];
+  assign found__3 = \port$260$0 [3];
+  assign \found__3$13  = \port$260$0 [3];
+  assign val__3 = \port$394$0 [63:48];
+  assign \val__3$15  = \port$394$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$342$0 , o_found, o_pos, o_val, \port$208$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$394$0 , o_found, o_pos, o_val, \port$260$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5449,10 +5787,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$342$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$208$0 ;
-  wire [3:0] \port$208$0 ;
-  input [63:0] \port$342$0 ;
-  wire [63:0] \port$342$0 ;
+  input [3:0] \port$260$0 ;
+  wire [3:0] \port$260$0 ;
+  input [63:0] \port$394$0 ;
+  wire [63:0] \port$394$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5461,49 +5799,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$342$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$208$0 [0] | \port$208$0 [1];
-  assign \$6  = \$5  | \port$208$0 [2];
-  assign o_found = \$6  | \port$208$0 [3];
+  assign \$5  = \port$260$0 [0] | \port$260$0 [1];
+  assign \$6  = \$5  | \port$260$0 [2];
+  assign o_found = \$6  | \port$260$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$208$0 [3]) begin
+    if (\port$260$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$208$0 [2]) begin
+    if (\port$260$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$208$0 [1]) begin
+    if (\port$260$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$208$0 [0]) begin
+    if (\port$260$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$208$0 [3]) begin
-      o_val = \port$342$0 [63:48];
+    if (\port$260$0 [3]) begin
+      o_val = \port$394$0 [63:48];
     end
-    if (\port$208$0 [2]) begin
-      o_val = \port$342$0 [47:32];
+    if (\port$260$0 [2]) begin
+      o_val = \port$394$0 [47:32];
     end
-    if (\port$208$0 [1]) begin
-      o_val = \port$342$0 [31:16];
+    if (\port$260$0 [1]) begin
+      o_val = \port$394$0 [31:16];
     end
-    if (\port$208$0 [0]) begin
-      o_val = \port$342$0 [15:0];
+    if (\port$260$0 [0]) begin
+      o_val = \port$394$0 [15:0];
     end
   end
-  assign found__3 = \port$208$0 [3];
-  assign val__3 = \port$342$0 [63:48];
-  assign found__2 = \port$208$0 [2];
-  assign val__2 = \port$342$0 [47:32];
-  assign found__1 = \port$208$0 [1];
-  assign val__1 = \port$342$0 [31:16];
-  assign found__0 = \port$208$0 [0];
-  assign val__0 = \port$342$0 [15:0];
+  assign found__3 = \port$260$0 [3];
+  assign val__3 = \port$394$0 [63:48];
+  assign found__2 = \port$260$0 [2];
+  assign val__2 = \port$394$0 [47:32];
+  assign found__1 = \port$260$0 [1];
+  assign val__1 = \port$394$0 [31:16];
+  assign found__0 = \port$260$0 [0];
+  assign val__0 = \port$394$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -5511,7 +5849,7 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$342$0 , o_found, o_pos, o_val, \p
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
+module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
 , entry__h_line, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$6  = 1'h0;
@@ -11026,7 +11364,7 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
 , host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
@@ -16540,7 +16878,7 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
 , host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
@@ -22054,7 +22392,7 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__shift, regs__relu, regs__wb_base, regs__src_sel, regs__ptr_base, regs__spmat_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
+module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
 , host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
@@ -27568,7 +27906,7 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, bias_sent, clk);
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, ctl_pe_next__running, ctl_pe_next__pf_active, wb_busy, ctl__arm, ctl__start, ctl__running, bias_sent, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
   wire \$1 ;
@@ -27618,6 +27956,13 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   wire ctl_next__start;
   output ctl_next__start_next;
   wire ctl_next__start_next;
+  wire ctl_pe_next__arm;
+  output ctl_pe_next__pf_active;
+  wire ctl_pe_next__pf_active;
+  output ctl_pe_next__running;
+  wire ctl_pe_next__running;
+  wire ctl_pe_next__start;
+  wire ctl_pe_next__start_next;
   output done;
   wire done;
   input pes_idle;
@@ -27641,6 +27986,8 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   assign ctl_next__pf_active = ctl_next__arm | \$6 ;
   assign \$7  = ctl__running & bias_prev;
   assign done = \$7  & pes_idle;
+  assign ctl_pe_next__running = ctl__start | ctl__running;
+  assign ctl_pe_next__pf_active = ctl_next__arm | ctl__pf_active;
   assign \$8  = | pre;
   assign \$9  = pre - 1'h1;
   assign \$10  = \$8  ? \$9  : 5'h00;
@@ -27710,4 +28057,7 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
       \$20  = 1'h0;
     end
   end
+  assign ctl_pe_next__arm = ctl_next__arm;
+  assign ctl_pe_next__start = ctl_next__start;
+  assign ctl_pe_next__start_next = ctl_next__start_next;
 endmodule

@@ -439,3 +439,114 @@ def test_serial_top_writes_and_reads_back_through_the_shift_registers():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_host_accesses_in_the_first_cycle_after_a_pass():
+    """The first bus cycle without ``busy`` after a pass may read and write PE memories: the
+    PEs' copies of ``running``/``pf_active`` fall a cycle after the array's (they do not wait
+    on the array-wide ``done``, ``PassSequencer.ctl_pe_next``), which must not be visible.
+    Right after each pass, from that first cycle on, the driver reads a word of every memory
+    whose read port the pass owned (pointers, lines, codebook, source activations), writes a
+    pointer word and reads every output; each read returns the image's word or the model's
+    output."""
+    from amaranth.sim import Simulator
+
+    from eie.flow.amsim import AmaranthDriver
+    from eie.flow.host import to_signed
+    from eie.hdl.regmap import HostMap
+    from eie.hdl.top import EIETop
+    cfg, n_out, n_in, dens, adens, relu = CASES["n5_fanin3_passes"]       # several passes
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=3, relu=relu)
+    hw = hw_for(cfg)
+    hm = HostMap(hw)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+    mask = (1 << hw.data_bits) - 1
+    early = {}
+
+    class Eager(AmaranthDriver):
+        async def start_pass(self, max_cycles, ctrl):
+            cycles = await super().start_pass(max_cycles, ctrl)     # returns in the first cycle busy is low
+            n, t = hw.pes, len(early)
+            job, im = jobs[t], jobs[t]["image"]["pes"]
+            p = t % n
+            probe = hm.pe(p, "ptr_odd", 5)
+            mems = [(hm.pe(p, "ptr_even", 1), im[p]["ptr_even"][1]), (hm.pe(p, "spmat", 0), im[p]["lines"][0]),
+                    (hm.pe(p, "codebook", 3), to_signed(im[p]["codebook"][3], 16)),
+                    (hm.pe(p, "act", 2), im[p]["act"][2]), (probe, None)]
+            outs = [hm.pe(r % n, "out", r // n) for r in range(job["n_rows"])]
+            reqs = [(a, 0, 0, 1) for a, _ in mems[:-1]] + [(probe, 0x2A5 + t, 1, 0), (probe, 0, 0, 1)]
+            reqs += [(a, 0, 0, 1) for a in outs] + [(0, 0, 0, 0)] * 12
+            got = []
+            for a, d, we, re in reqs:
+                rvalid, rdata, _, _ = await self.cycle(a, d, we, re)
+                if rvalid:
+                    got.append(rdata)
+            early[t] = (got, [w & mask for _, w in mems[:-1]] + [0x2A5 + t])
+            return cycles
+
+    async def bench(ctx):
+        drv = Eager(hw, dut, ctx)
+        box["res"] = await drv.run_jobs(jobs, compiled.n_out, max_cycles=5000)
+
+    box = {}
+    dut = EIETop(hw)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert_matches(box["res"], ref)
+    assert len(early) == len(jobs) >= 2
+    for t, job in enumerate(jobs):
+        got, want = early[t]
+        r0 = job["row_start"]
+        assert got == want + [int(v) & mask for v in ref.outputs_q[r0:r0 + job["n_rows"]]], t
+
+
+def test_register_writes_during_a_pass_are_ignored():
+    """Writes of every host-written register while a pass runs (from the cycle after the
+    start write on) change nothing: each PE's copies of the pass registers (the group copies
+    of ``EIETop._pass_regs``, written by the same writes as the top's registers) and the
+    CCU's registers drop them like the top's; outputs and counters stay the model's, and the
+    registers read back as written before the start."""
+    from amaranth.sim import Simulator
+
+    from eie.flow.amsim import AmaranthDriver
+    from eie.flow.host import watch_pass
+    from eie.hdl.regmap import HOST_WRITTEN, HostMap
+    from eie.hdl.top import EIETop
+    cfg, n_out, n_in, dens, adens, relu = CASES["n5_fanin3_passes"]
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=4, relu=relu)
+    hw = hw_for(cfg)
+    hm = HostMap(hw)
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, relu, 1 << plan.fa)
+    junk = {"groups": 1, "bias_act": 3, "shift": plan.shift + 3, "relu": int(not relu), "wb_base": 3,
+            "src_sel": 1, "ptr_base": 7, "spmat_base": 5}
+    assert set(junk) == set(HOST_WRITTEN)
+    before = []
+
+    class Meddler(AmaranthDriver):
+        async def start_pass(self, max_cycles, ctrl):
+            before.append(await self.read_many([hm.reg(k) for k in junk]))
+            _, _, busy, done = await self.write_and_sample(hm.reg("ctrl"), ctrl)
+            writes = iter([(hm.reg(k), v) for k, v in junk.items()] * 2)
+
+            async def step():
+                a, v = next(writes, (0, None))
+                _, _, b, d = await (self.cycle() if v is None else self.cycle(a, v, we=1))
+                return b, d
+
+            cycles = await watch_pass(busy, done, max_cycles, step)
+            assert await self.read_many([hm.reg(k) for k in junk]) == before[-1]
+            return cycles
+
+    async def bench(ctx):
+        box["res"] = await Meddler(hw, dut, ctx).run_jobs(jobs, compiled.n_out, max_cycles=5000)
+
+    box = {}
+    dut = EIETop(hw)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert_matches(box["res"], ref)
+    assert len(before) == len(jobs) >= 2

@@ -43,7 +43,7 @@ from .interfaces import (
     sliced_choice,
 )
 from .lnzd import CCU
-from .params import COUNTER_BITS, PREROLL, SELECT_COPIES, HWConfig
+from .params import COUNTER_BITS, PREROLL, SELECT_COPIES, HWConfig, announce_groups
 from .pe import PE
 from .regmap import (
     CTRL_KEEP_ACC,
@@ -83,7 +83,16 @@ class PassSequencer(wiring.Component):
                        cycles after arm), ``running`` (from the cycle after start to
                        c_done), ``pf_active`` (arm .. c_done), ``start_next`` (the cycle
                        before start).
-    ctl_next : Out(PassControl)  ``ctl`` of the next cycle (the per-PE copies load it).
+    ctl_next : Out(PassControl)  ``ctl`` of the next cycle (the CCU's copy loads it).
+    ctl_pe_next : Out(PassControl)  what the per-PE copies load: ``ctl_next``, except that
+                       ``running`` and ``pf_active`` fall one cycle late (in c_done + 2, not
+                       c_done + 1), so no PE's copy depends on ``done`` -- the AND of every
+                       PE's idle flag, an array-wide gather -- in the same cycle: both are
+                       ORs of registers here (``start | running``, ``arm | pf_active``).  A
+                       PE is idle then and no host access reaches it before c_done + 2 (a
+                       read or write on the bus in c_done + 1, the first cycle without
+                       ``busy``, is in the PE's copy of the bus in c_done + 2); a write on the
+                       bus in c_done itself (still ``busy``) is dropped.
     done : Out(1)      c_done: running, the bias was broadcast before the previous cycle
                        and every PE is idle.
 
@@ -101,6 +110,7 @@ class PassSequencer(wiring.Component):
             "busy": Out(1),
             "ctl": Out(PassControl()),
             "ctl_next": Out(PassControl()),
+            "ctl_pe_next": Out(PassControl()),
             "done": Out(1),
         })
 
@@ -118,6 +128,9 @@ class PassSequencer(wiring.Component):
             nxt.pf_active.eq(nxt.arm | (ctl.pf_active & ~(ctl.running & self.done))),
             self.done.eq(ctl.running & bias_prev & self.pes_idle),
         ]
+        pe_next = self.ctl_pe_next
+        m.d.comb += [pe_next.arm.eq(nxt.arm), pe_next.start.eq(nxt.start), pe_next.start_next.eq(nxt.start_next),
+                     pe_next.running.eq(ctl.start | ctl.running), pe_next.pf_active.eq(nxt.arm | ctl.pf_active)]
         assert PREROLL >= 2, "start_next is decoded from the pre-roll count"
         m.d.sync += [ctl.arm.eq(nxt.arm), ctl.start.eq(nxt.start), ctl.running.eq(nxt.running),
                      ctl.pf_active.eq(nxt.pf_active), ctl.start_next.eq(nxt.start_next),
@@ -200,15 +213,15 @@ class EIETop(wiring.Component):
 
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
-        pass_regs = PassRegs(hw).create(path=("pass_regs",))
-        m.d.comb += [getattr(pass_regs, name).eq(regs[name]) for name in pass_regs.signature.members]
-        connect(m, pass_regs, *[pe.regs for pe in pes])
+        for group, pass_regs in self._pass_regs(m, bus, seq.busy, regs, seq.ctl_next.arm):
+            connect(m, pass_regs, *[pes[p].regs for p in group])
         for p, pe in enumerate(pes):
-            connect(m, registered_copy(m, PassControl(), seq.ctl_next, name=f"ctl_{p}"), pe.ctl)
+            connect(m, registered_copy(m, PassControl(), seq.ctl_pe_next, name=f"ctl_{p}"), pe.ctl)
             connect(m, ccu.pes[p], pe.ccu)
             # busy of the next cycle from PE p's own write-back (the PEs write back in
-            # lockstep), not PE 0's fanned out across the die
-            connect(m, self._pe_host(m, p, seq.ctl_next.pf_active | pe.wb.busy_next), pe.host)
+            # lockstep), not PE 0's fanned out across the die; the pass's part from
+            # registers (ctl_pe_next: no array-wide done in it)
+            connect(m, self._pe_host(m, p, seq.ctl_pe_next.pf_active | pe.wb.busy_next), pe.host)
             m.d.comb += pe.wb.start.eq(wb_start)
 
         stats = self._statistics(m, seq, ccu, pes)
@@ -259,22 +272,54 @@ class EIETop(wiring.Component):
         effect at the end of c1 (``WRITE_LATENCY`` after the bus), ignored while ``busy``."""
         hw = self._hw
         ri = self._reg_init
+        # the pass registers are originals of group copies loaded alike (:meth:`_pass_regs`)
+        orig = {name: original_attrs(hw) for name in PassRegs(hw).members}
         regs = {
             "groups": Signal(hw.group_bits, init=ri.get("groups", 0), name="groups"),
             "bias_act": Signal(signed(hw.config.act_bits), init=ri.get("bias_act", 0), name="bias_act"),
-            "shift": Signal(SHIFT_BITS, init=ri.get("shift", 0), name="shift"),
-            "relu": Signal(1, init=int(bool(ri.get("relu", 0))), name="relu"),
-            "wb_base": Signal(max(1, hw.act_addr_bits), name="wb_base"),
-            "src_sel": Signal(name="src_sel"),
-            "ptr_base": Signal(max(1, hw.ptr_addr_bits), name="ptr_base"),
-            "spmat_base": Signal(max(1, hw.line_addr_bits), name="spmat_base"),
+            "shift": Signal(SHIFT_BITS, init=ri.get("shift", 0), name="shift", attrs=orig["shift"]),
+            "relu": Signal(1, init=int(bool(ri.get("relu", 0))), name="relu", attrs=orig["relu"]),
+            "wb_base": Signal(max(1, hw.act_addr_bits), name="wb_base", attrs=orig["wb_base"]),
+            "src_sel": Signal(name="src_sel", attrs=orig["src_sel"]),
+            "ptr_base": Signal(max(1, hw.ptr_addr_bits), name="ptr_base", attrs=orig["ptr_base"]),
+            "spmat_base": Signal(max(1, hw.line_addr_bits), name="spmat_base", attrs=orig["spmat_base"]),
         }
         for name, sig in regs.items():
             with m.If(bus.gw[name] & ~busy):
                 m.d.sync += sig.eq(bus.wdata)
         # not addressable: loaded from the ctrl word of a start (see elaborate)
-        regs["keep_acc"] = Signal(name="keep_acc")
+        regs["keep_acc"] = Signal(name="keep_acc", attrs=orig["keep_acc"])
         return regs
+
+    def _pass_regs(self, m, bus, busy, regs, arm_next):
+        """The pass's static registers for the PEs (each PE registers them again): ``(group,
+        PassRegs)`` pairs.  With ``timing_registers``, one copy of every register per group of
+        PEs (:func:`~.params.announce_groups`), written by the same write as the top's register
+        (the bus's data with the same strobe, ``keep_acc`` from the start's ``ctrl`` word), not
+        loaded from it: a second level of the fan-out tree that costs no cycle, so the PEs
+        still see a write in the cycle after the top does (a start may follow it at once).
+        One top register driving every PE's copy was the ECP5-85k's worst path on a seed
+        (11.2 ns of routing across the die).  Without ``timing_registers``: the top's."""
+        hw = self._hw
+        members = PassRegs(hw).members
+        if not hw.timing_registers:
+            pass_regs = PassRegs(hw).create(path=("pass_regs",))
+            m.d.comb += [getattr(pass_regs, name).eq(regs[name]) for name in members]
+            return [(range(hw.pes), pass_regs)]
+        out = []
+        for g, group in enumerate(announce_groups(hw.pes)):
+            pass_regs = PassRegs(hw).create(path=(f"pass_regs_g{g}",))
+            for name in members:
+                reg = Signal(regs[name].shape(), init=regs[name].init, name=f"{name}_g{g}", attrs={"keep": 1})
+                if name == "keep_acc":
+                    with m.If(arm_next):
+                        m.d.sync += reg.eq(bus.wdata[CTRL_KEEP_ACC])
+                else:
+                    with m.If(bus.gw[name] & ~busy):
+                        m.d.sync += reg.eq(bus.wdata)
+                m.d.comb += getattr(pass_regs, name).eq(reg)
+            out.append((group, pass_regs))
+        return out
 
     def _pe_host(self, m, p, busy_next):
         """PE p's copy of the host bus (a :class:`~.interfaces.PEHost`): registered straight
