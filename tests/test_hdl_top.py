@@ -441,6 +441,25 @@ def test_serial_top_writes_and_reads_back_through_the_shift_registers():
     sim.run()
 
 
+def run_jobs_with(driver_cls, hw, jobs, n_out):
+    """``driver_cls(hw, dut, ctx).run_jobs(jobs, n_out)`` on a fresh ``EIETop(hw)`` in the
+    Amaranth simulator (a driver subclass that does more around each pass)."""
+    from amaranth.sim import Simulator
+
+    from eie.hdl.top import EIETop
+    dut = EIETop(hw)
+    box = {}
+
+    async def bench(ctx):
+        box["res"] = await driver_cls(hw, dut, ctx).run_jobs(jobs, n_out, max_cycles=5000)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return box["res"]
+
+
 def test_host_accesses_in_the_first_cycle_after_a_pass():
     """The first bus cycle without ``busy`` after a pass may read and write PE memories: the
     PEs' copies of ``running``/``pf_active`` fall a cycle after the array's (they do not wait
@@ -449,12 +468,10 @@ def test_host_accesses_in_the_first_cycle_after_a_pass():
     whose read port the pass owned (pointers, lines, codebook, source activations), writes a
     pointer word and reads every output; each read returns the image's word or the model's
     output."""
-    from amaranth.sim import Simulator
 
     from eie.flow.amsim import AmaranthDriver
     from eie.flow.host import to_signed
     from eie.hdl.regmap import HostMap
-    from eie.hdl.top import EIETop
     cfg, n_out, n_in, dens, adens, relu = CASES["n5_fanin3_passes"]       # several passes
     compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=3, relu=relu)
     hw = hw_for(cfg)
@@ -484,17 +501,7 @@ def test_host_accesses_in_the_first_cycle_after_a_pass():
             early[t] = (got, [w & mask for _, w in mems[:-1]] + [0x2A5 + t])
             return cycles
 
-    async def bench(ctx):
-        drv = Eager(hw, dut, ctx)
-        box["res"] = await drv.run_jobs(jobs, compiled.n_out, max_cycles=5000)
-
-    box = {}
-    dut = EIETop(hw)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    assert_matches(box["res"], ref)
+    assert_matches(run_jobs_with(Eager, hw, jobs, compiled.n_out), ref)
     assert len(early) == len(jobs) >= 2
     for t, job in enumerate(jobs):
         got, want = early[t]
@@ -508,12 +515,10 @@ def test_register_writes_during_a_pass_are_ignored():
     of ``EIETop._pass_regs``, written by the same writes as the top's registers) and the
     CCU's registers drop them like the top's; outputs and counters stay the model's, and the
     registers read back as written before the start."""
-    from amaranth.sim import Simulator
 
     from eie.flow.amsim import AmaranthDriver
     from eie.flow.host import watch_pass
     from eie.hdl.regmap import HOST_WRITTEN, HostMap
-    from eie.hdl.top import EIETop
     cfg, n_out, n_in, dens, adens, relu = CASES["n5_fanin3_passes"]
     compiled, a_q, cb_q, plan, ref = make_case(cfg, n_out, n_in, dens, adens, seed=4, relu=relu)
     hw = hw_for(cfg)
@@ -539,14 +544,5 @@ def test_register_writes_during_a_pass_are_ignored():
             assert await self.read_many([hm.reg(k) for k in junk]) == before[-1]
             return cycles
 
-    async def bench(ctx):
-        box["res"] = await Meddler(hw, dut, ctx).run_jobs(jobs, compiled.n_out, max_cycles=5000)
-
-    box = {}
-    dut = EIETop(hw)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    assert_matches(box["res"], ref)
+    assert_matches(run_jobs_with(Meddler, hw, jobs, compiled.n_out), ref)
     assert len(before) == len(jobs) >= 2
