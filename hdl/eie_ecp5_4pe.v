@@ -3515,7 +3515,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$394$0 (\$73 ),
+    .\port$392$0 (\$73 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3530,8 +3530,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$260$0 (elig),
-    .\port$394$0 (\$73 )
+    .\port$258$0 (elig),
+    .\port$392$0 (\$73 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -5145,7 +5145,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$394$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5242,8 +5242,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$394$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$394$0 ;
-  wire [63:0] \port$394$0 ;
+  output [63:0] \port$392$0 ;
+  wire [63:0] \port$392$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5705,11 +5705,11 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$394$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$394$0  = \$signature__data$13 ;
+  assign \port$392$0  = \$signature__data$13 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$394$0 , o_found, o_pos, o_val, \port$260$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$392$0 , o_found, o_pos, o_val, \port$258$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5727,10 +5727,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$394$0 , o_found, o_pos, o_val, \port$260$0 
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$260$0 ;
-  wire [3:0] \port$260$0 ;
-  input [63:0] \port$394$0 ;
-  wire [63:0] \port$394$0 ;
+  input [3:0] \port$258$0 ;
+  wire [3:0] \port$258$0 ;
+  input [63:0] \port$392$0 ;
+  wire [63:0] \port$392$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5743,32 +5743,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$394$0 , o_found, o_pos, o_val, \port$260$0 
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$260$0 (\port$260$0 ),
-    .\port$394$0 (\port$394$0 )
+    .\port$258$0 (\port$258$0 ),
+    .\port$392$0 (\port$392$0 )
   );
-  assign found__0 = \port$260$0 [0];
-  assign \found__0$1  = \port$260$0 [0];
-  assign val__0 = \port$394$0 [15:0];
-  assign \val__0$3  = \port$394$0 [15:0];
-  assign found__1 = \port$260$0 [1];
-  assign \found__1$5  = \port$260$0 [1];
-  assign val__1 = \port$394$0 [31:16];
-  assign \val__1$7  = \port$394$0 [31:16];
-  assign found__2 = \port$260$0 [2];
-  assign \found__2$9  = \port$260$0 [2];
-  assign val__2 = \port$394$0 [47:32];
-  assign \val__2$11  = \port$394$0 [47:32];
-  assign found__3 = \port$260$0 [3];
-  assign \found__3$13  = \port$260$0 [3];
-  assign val__3 = \port$394$0 [63:48];
-  assign \val__3$15  = \port$394$0 [63:48];
+  assign found__0 = \port$258$0 [0];
+  assign \found__0$1  = \port$258$0 [0];
+  assign val__0 = \port$392$0 [15:0];
+  assign \val__0$3  = \port$392$0 [15:0];
+  assign found__1 = \port$258$0 [1];
+  assign \found__1$5  = \port$258$0 [1];
+  assign val__1 = \port$392$0 [31:16];
+  assign \val__1$7  = \port$392$0 [31:16];
+  assign found__2 = \port$258$0 [2];
+  assign \found__2$9  = \port$258$0 [2];
+  assign val__2 = \port$392$0 [47:32];
+  assign \val__2$11  = \port$392$0 [47:32];
+  assign found__3 = \port$258$0 [3];
+  assign \found__3$13  = \port$258$0 [3];
+  assign val__3 = \port$392$0 [63:48];
+  assign \val__3$15  = \port$392$0 [63:48];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$394$0 , o_found, o_pos, o_val, \port$260$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$392$0 , o_found, o_pos, o_val, \port$258$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5787,10 +5787,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$394$0 , o_found, o_pos, o_val, \p
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$260$0 ;
-  wire [3:0] \port$260$0 ;
-  input [63:0] \port$394$0 ;
-  wire [63:0] \port$394$0 ;
+  input [3:0] \port$258$0 ;
+  wire [3:0] \port$258$0 ;
+  input [63:0] \port$392$0 ;
+  wire [63:0] \port$392$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5799,49 +5799,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$394$0 , o_found, o_pos, o_val, \p
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$260$0 [0] | \port$260$0 [1];
-  assign \$6  = \$5  | \port$260$0 [2];
-  assign o_found = \$6  | \port$260$0 [3];
+  assign \$5  = \port$258$0 [0] | \port$258$0 [1];
+  assign \$6  = \$5  | \port$258$0 [2];
+  assign o_found = \$6  | \port$258$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$260$0 [3]) begin
+    if (\port$258$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$260$0 [2]) begin
+    if (\port$258$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$260$0 [1]) begin
+    if (\port$258$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$260$0 [0]) begin
+    if (\port$258$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$260$0 [3]) begin
-      o_val = \port$394$0 [63:48];
+    if (\port$258$0 [3]) begin
+      o_val = \port$392$0 [63:48];
     end
-    if (\port$260$0 [2]) begin
-      o_val = \port$394$0 [47:32];
+    if (\port$258$0 [2]) begin
+      o_val = \port$392$0 [47:32];
     end
-    if (\port$260$0 [1]) begin
-      o_val = \port$394$0 [31:16];
+    if (\port$258$0 [1]) begin
+      o_val = \port$392$0 [31:16];
     end
-    if (\port$260$0 [0]) begin
-      o_val = \port$394$0 [15:0];
+    if (\port$258$0 [0]) begin
+      o_val = \port$392$0 [15:0];
     end
   end
-  assign found__3 = \port$260$0 [3];
-  assign val__3 = \port$394$0 [63:48];
-  assign found__2 = \port$260$0 [2];
-  assign val__2 = \port$394$0 [47:32];
-  assign found__1 = \port$260$0 [1];
-  assign val__1 = \port$394$0 [31:16];
-  assign found__0 = \port$260$0 [0];
-  assign val__0 = \port$394$0 [15:0];
+  assign found__3 = \port$258$0 [3];
+  assign val__3 = \port$392$0 [63:48];
+  assign found__2 = \port$258$0 [2];
+  assign val__2 = \port$392$0 [47:32];
+  assign found__1 = \port$258$0 [1];
+  assign val__1 = \port$392$0 [31:16];
+  assign found__0 = \port$258$0 [0];
+  assign val__0 = \port$392$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;

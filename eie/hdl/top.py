@@ -190,12 +190,8 @@ class EIETop(wiring.Component):
         wb = pes[0].wb                            # the PEs write back in lockstep
 
         bus = self._bus(m)
-        regs = self._global_regs(m, bus, seq.busy)
+        regs = self._global_regs(m, bus, seq.busy, seq.ctl_next.arm)
         ctrl = bus.ctrl_w                         # a write of ctrl, decoded from the pins
-        # the start's keep_acc bit, held for the pass (the PEs' destination files look at it
-        # at cycle −1, START_DELAY cycles later)
-        with m.If(seq.ctl_next.arm):
-            m.d.sync += regs["keep_acc"].eq(bus.wdata[CTRL_KEEP_ACC])
         wb_start = Signal()
         m.d.comb += [
             seq.cmd_start.eq(ctrl & bus.wdata[CTRL_START]), seq.wb_busy.eq(wb.busy),
@@ -267,9 +263,23 @@ class EIETop(wiring.Component):
         return SimpleNamespace(off=addr[:amap.ob], glob=glob,
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w)
 
-    def _global_regs(self, m, bus, busy):
-        """The host-written global registers (:data:`~.regmap.HOST_WRITTEN`): a write takes
-        effect at the end of c1 (``WRITE_LATENCY`` after the bus), ignored while ``busy``."""
+    @staticmethod
+    def _write_reg(m, bus, busy, arm_next, name, reg):
+        """How global register ``name`` is written (the top's register and its group copies,
+        :meth:`_pass_regs`, alike): a host write takes effect at the end of c1
+        (``WRITE_LATENCY`` after the bus), ignored while ``busy``; ``keep_acc``, not
+        addressable, is loaded from the ``ctrl`` word of a start in the arm cycle and held for
+        the pass (the PEs' destination files look at it at cycle −1, START_DELAY cycles later)."""
+        if name == "keep_acc":
+            with m.If(arm_next):
+                m.d.sync += reg.eq(bus.wdata[CTRL_KEEP_ACC])
+        else:
+            with m.If(bus.gw[name] & ~busy):
+                m.d.sync += reg.eq(bus.wdata)
+
+    def _global_regs(self, m, bus, busy, arm_next):
+        """The host-written global registers (:data:`~.regmap.HOST_WRITTEN`) and ``keep_acc``,
+        each written by :meth:`_write_reg`."""
         hw = self._hw
         ri = self._reg_init
         # the pass registers are originals of group copies loaded alike (:meth:`_pass_regs`)
@@ -284,19 +294,16 @@ class EIETop(wiring.Component):
             "ptr_base": Signal(max(1, hw.ptr_addr_bits), name="ptr_base", attrs=orig["ptr_base"]),
             "spmat_base": Signal(max(1, hw.line_addr_bits), name="spmat_base", attrs=orig["spmat_base"]),
         }
-        for name, sig in regs.items():
-            with m.If(bus.gw[name] & ~busy):
-                m.d.sync += sig.eq(bus.wdata)
-        # not addressable: loaded from the ctrl word of a start (see elaborate)
         regs["keep_acc"] = Signal(name="keep_acc", attrs=orig["keep_acc"])
+        for name, sig in regs.items():
+            self._write_reg(m, bus, busy, arm_next, name, sig)
         return regs
 
     def _pass_regs(self, m, bus, busy, regs, arm_next):
         """The pass's static registers for the PEs (each PE registers them again): ``(group,
         PassRegs)`` pairs.  With ``timing_registers``, one copy of every register per group of
         PEs (:func:`~.params.announce_groups`), written by the same write as the top's register
-        (the bus's data with the same strobe, ``keep_acc`` from the start's ``ctrl`` word), not
-        loaded from it: a second level of the fan-out tree that costs no cycle, so the PEs
+        (:meth:`_write_reg`), not loaded from it: a second level of the fan-out tree that costs no cycle, so the PEs
         still see a write in the cycle after the top does (a start may follow it at once).
         One top register driving every PE's copy was the ECP5-85k's worst path on a seed
         (11.2 ns of routing across the die).  Without ``timing_registers``: the top's."""
@@ -311,12 +318,7 @@ class EIETop(wiring.Component):
             pass_regs = PassRegs(hw).create(path=(f"pass_regs_g{g}",))
             for name in members:
                 reg = Signal(regs[name].shape(), init=regs[name].init, name=f"{name}_g{g}", attrs={"keep": 1})
-                if name == "keep_acc":
-                    with m.If(arm_next):
-                        m.d.sync += reg.eq(bus.wdata[CTRL_KEEP_ACC])
-                else:
-                    with m.If(bus.gw[name] & ~busy):
-                        m.d.sync += reg.eq(bus.wdata)
+                self._write_reg(m, bus, busy, arm_next, name, reg)
                 m.d.comb += getattr(pass_regs, name).eq(reg)
             out.append((group, pass_regs))
         return out
