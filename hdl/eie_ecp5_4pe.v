@@ -3159,20 +3159,20 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [11:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [11:0] \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [1:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [15:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [1:0] \$31 ;
-  wire [13:0] \$32 ;
-  wire [15:0] \$33 ;
-  wire [11:0] \$34 ;
-  wire [13:0] \$35 ;
+  wire [11:0] \$30 ;
+  wire [13:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
@@ -3189,33 +3189,42 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  reg \$50 ;
-  reg [12:0] \$51 ;
-  reg \$52 ;
-  reg [3:0] \$53 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   reg \$54 ;
-  reg \$55 ;
-  reg [10:0] \$56 ;
-  reg \$57 ;
+  reg [12:0] \$55 ;
+  reg \$56 ;
+  reg [3:0] \$57 ;
   reg \$58 ;
-  reg [12:0] \$59 ;
+  reg \$59 ;
   wire \$6 ;
-  reg [15:0] \$60 ;
+  reg [10:0] \$60 ;
   reg \$61 ;
-  reg [12:0] \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg [12:0] \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
+  reg \$62 ;
+  reg [12:0] \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg [12:0] \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
-  reg \$69 ;
+  reg [12:0] \$69 ;
   wire \$7 ;
-  reg \$70 ;
+  reg [15:0] \$70 ;
   reg \$71 ;
   reg \$72 ;
-  wire [63:0] \$73 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
+  reg \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$9 ;
   wire active;
   wire advance;
@@ -3284,7 +3293,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   reg last_group = 1'h0;
   reg last_group2 = 1'h0;
   wire live;
-  reg \live$81  = 1'h0;
+  reg \live$77  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
@@ -3374,6 +3383,14 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   (* keep = 32'd1 *)
   reg push_r_fifo = 1'h0;
   wire room;
+  (* keep = 32'd1 *)
+  reg room_all_nopush = 1'h1;
+  (* keep = 32'd1 *)
+  reg room_all_nopush_fifo = 1'h1;
+  (* keep = 32'd1 *)
+  reg room_all_push = 1'h1;
+  (* keep = 32'd1 *)
+  reg room_all_push_fifo = 1'h1;
   wire room_fifo;
   input rst;
   wire rst;
@@ -3393,84 +3410,105 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$18  = ~ pop__payload[0];
-  assign \$19  = \$18  | room_fifo;
-  assign pop__ready = \live$81  & \$19 ;
-  assign \$20  = \live$81  & pop__valid;
-  assign \$21  = \$20  & pop__payload[0];
-  assign \$22  = ~ room;
-  assign ev_stall = \$21  & \$22 ;
-  assign \$23  = \live$81  & pop__valid;
-  assign \$24  = ~ held;
-  assign ev_search = \$23  & \$24 ;
-  assign \$25  = ! groups;
-  assign \$26  = | groups;
-  assign \$27  = groups - 1'h1;
-  assign \$28  = groups == 1'h1;
-  assign \$29  = groups == 2'h2;
-  assign \$30  = active & push__payload[0];
-  assign \$31  = at_bias ? 2'h0 : o_pos;
-  assign \$32  = jbase + \$31 ;
-  assign \$33  = at_bias ? bias_act : o_val;
-  assign \$34  = groups_left - 1'h1;
-  assign \$35  = jbase + 3'h4;
-  assign \$36  = ~ last_group;
-  assign \$37  = groups_left == 2'h2;
-  assign \$40  = \$39  | elig[1];
-  assign \$42  = \$41  | elig[1];
-  assign \$43  = \$42  | elig[2];
-  assign \$44  = ctl__start | ctl__running;
-  assign \$45  = ~ bias_next;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = ctl__start ? 1'h0 : bcast;
-  assign \$48  = ~ pop__valid;
-  assign \$49  = \live$81  & \$48 ;
+  assign \$11  = bias_sent | \$10 ;
+  assign bias_next = ctl__start ? 1'h0 : \$11 ;
+  assign \$12  = \live$77  & pop__valid;
+  assign \$13  = \$12  & pop__payload[0];
+  assign bcast = \$13  & room;
+  assign \$14  = ~ pop__payload[0];
+  assign \$15  = \$14  | room_fifo;
+  assign pop__ready = \live$77  & \$15 ;
+  assign \$16  = \live$77  & pop__valid;
+  assign \$17  = \$16  & pop__payload[0];
+  assign \$18  = ~ room;
+  assign ev_stall = \$17  & \$18 ;
+  assign \$19  = \live$77  & pop__valid;
+  assign \$20  = ~ held;
+  assign ev_search = \$19  & \$20 ;
+  assign \$21  = ! groups;
+  assign \$22  = | groups;
+  assign \$23  = groups - 1'h1;
+  assign \$24  = groups == 1'h1;
+  assign \$25  = groups == 2'h2;
+  assign \$26  = active & push__payload[0];
+  assign \$27  = at_bias ? 2'h0 : o_pos;
+  assign \$28  = jbase + \$27 ;
+  assign \$29  = at_bias ? bias_act : o_val;
+  assign \$30  = groups_left - 1'h1;
+  assign \$31  = jbase + 3'h4;
+  assign \$32  = ~ last_group;
+  assign \$33  = groups_left == 2'h2;
+  assign \$36  = \$35  | elig[1];
+  assign \$38  = \$37  | elig[1];
+  assign \$39  = \$38  | elig[2];
+  assign \$40  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$41  = ctl__start | \$40 ;
+  assign \$42  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$43  = ctl__start | \$42 ;
+  assign \$44  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$45  = ctl__start | \$44 ;
+  assign \$46  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$47  = ctl__start | \$46 ;
+  assign \$48  = ctl__start | ctl__running;
+  assign \$49  = ~ bias_next;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = ctl__start ? 1'h0 : bcast;
+  assign \$52  = ~ pop__valid;
+  assign \$53  = \live$77  & \$52 ;
   always @(posedge clk)
-    ps_live <= \$50 ;
+    ps_live <= \$54 ;
   always @(posedge clk)
-    jbase <= \$51 ;
+    jbase <= \$55 ;
   always @(posedge clk)
-    at_bias <= \$52 ;
+    at_bias <= \$56 ;
   always @(posedge clk)
-    mask <= \$53 ;
+    mask <= \$57 ;
   always @(posedge clk)
-    ann__valid <= \$54 ;
+    ann__valid <= \$58 ;
   always @(posedge clk)
-    ps_search <= \$55 ;
+    ps_search <= \$59 ;
   always @(posedge clk)
-    groups_left <= \$56 ;
+    groups_left <= \$60 ;
   always @(posedge clk)
-    last_group <= \$57 ;
+    last_group <= \$61 ;
   always @(posedge clk)
-    last_group2 <= \$58 ;
+    last_group2 <= \$62 ;
   always @(posedge clk)
-    ann__j <= \$59 ;
+    ann__j <= \$63 ;
   always @(posedge clk)
-    ann__a <= \$60 ;
+    ann__a <= \$64 ;
   always @(posedge clk)
-    pes__0__ann__valid <= \$61 ;
+    pes__0__ann__valid <= \$65 ;
   always @(posedge clk)
-    pes__0__ann__j <= \$62 ;
+    pes__0__ann__j <= \$66 ;
   always @(posedge clk)
-    pes__0__ann__a <= \$63 ;
+    pes__0__ann__a <= \$67 ;
   always @(posedge clk)
-    pes__2__ann__valid <= \$64 ;
+    pes__2__ann__valid <= \$68 ;
   always @(posedge clk)
-    pes__2__ann__j <= \$65 ;
+    pes__2__ann__j <= \$69 ;
   always @(posedge clk)
-    pes__2__ann__a <= \$66 ;
+    pes__2__ann__a <= \$70 ;
   always @(posedge clk)
-    \live$81  <= \$67 ;
+    room_all_push <= \$71 ;
   always @(posedge clk)
-    bias_sent <= \$68 ;
+    room_all_nopush <= \$72 ;
   always @(posedge clk)
-    push_r <= \$69 ;
+    room_all_push_fifo <= \$73 ;
   always @(posedge clk)
-    held <= \$70 ;
+    room_all_nopush_fifo <= \$74 ;
   always @(posedge clk)
-    push_r_fifo <= \$71 ;
+    \live$77  <= \$75 ;
   always @(posedge clk)
-    fault <= \$72 ;
+    bias_sent <= \$76 ;
+  always @(posedge clk)
+    push_r <= \$77 ;
+  always @(posedge clk)
+    held <= \$78 ;
+  always @(posedge clk)
+    push_r_fifo <= \$79 ;
+  always @(posedge clk)
+    fault <= \$80 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
@@ -3485,18 +3523,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$8  = ~ \$7 ;
   assign \$9  = ps_live & \$8 ;
   assign live = arm ? 1'h1 : \$9 ;
-  assign \$10  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$11  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign room = push_r ? \$10  : \$11 ;
-  assign \$12  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$13  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign room_fifo = push_r_fifo ? \$12  : \$13 ;
-  assign \$14  = bcast & pop__payload[1];
-  assign \$15  = bias_sent | \$14 ;
-  assign bias_next = ctl__start ? 1'h0 : \$15 ;
-  assign \$16  = \live$81  & pop__valid;
-  assign \$17  = \$16  & pop__payload[0];
-  assign bcast = \$17  & room;
+  assign room = push_r ? room_all_push : room_all_nopush;
+  assign room_fifo = push_r_fifo ? room_all_push_fifo : room_all_nopush_fifo;
+  assign \$10  = bcast & pop__payload[1];
   \eie_ecp5_4pe.ccu.items  items (
     .arm(arm),
     .clk(clk),
@@ -3515,7 +3544,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$392$0 (\$73 ),
+    .\port$401$0 (\$81 ),
+    .\port$404$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3531,161 +3561,90 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_pos(o_pos),
     .o_val(o_val),
     .\port$258$0 (elig),
-    .\port$392$0 (\$73 )
+    .\port$401$0 (\$81 ),
+    .\port$404$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$50  = ps_live;
+    \$54  = ps_live;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$50  = 1'h1;
+      \$54  = 1'h1;
     end else begin
       if (active) begin
         if (at_bias) begin
-          \$50  = 1'h0;
+          \$54  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$51  = jbase;
+    \$55  = jbase;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$51  = 13'h0000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$51  = \$35 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$51  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$52  = at_bias;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$52  = \$25 ;
+      \$55  = 13'h0000;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$52  = last_group;
+          \$55  = \$31 [12:0];
         end
       end
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$55  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$53  = mask;
+    \$56  = at_bias;
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$53  = 4'hf;
+      \$56  = \$21 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$56  = last_group;
+        end
+      end
+    end
+    if (rst) begin
+      \$56  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$57  = mask;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$57  = 4'hf;
     end else begin
       if (active) begin
         (* full_case = 32'd1 *)
         if (at_bias) begin
         end else if (advance) begin
-          \$53  = 4'hf;
+          \$57  = 4'hf;
         end else begin
-          \$53  = { \$43 , \$40 , \$38 , 1'h0 };
+          \$57  = { \$39 , \$36 , \$34 , 1'h0 };
         end
       end
     end
     if (rst) begin
-      \$53  = 4'hf;
+      \$57  = 4'hf;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm) begin
-      \$54  = 1'h0;
+      \$58  = 1'h0;
     end else begin
-      \$54  = \$30 ;
-    end
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = ps_search;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$55  = \$26 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$55  = \$36 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = groups_left;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$56  = \$27 [10:0];
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$56  = \$34 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$56  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = last_group;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$57  = \$28 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$57  = last_group2;
-        end
-      end
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$58  = last_group2;
-    (* full_case = 32'd1 *)
-    if (arm) begin
-      \$58  = \$29 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$58  = \$37 ;
-        end
-      end
+      \$58  = \$26 ;
     end
     if (rst) begin
       \$58  = 1'h0;
@@ -3693,129 +3652,229 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ann__j;
+    \$59  = ps_search;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$59  = \$22 ;
     end else begin
       if (active) begin
-        \$59  = \$32 [12:0];
+        if (at_bias) begin
+        end else if (advance) begin
+          \$59  = \$32 ;
+        end
       end
     end
     if (rst) begin
-      \$59  = 13'h0000;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = ann__a;
+    \$60  = groups_left;
     (* full_case = 32'd1 *)
     if (arm) begin
+      \$60  = \$23 [10:0];
     end else begin
       if (active) begin
-        \$60  = \$33 ;
+        if (at_bias) begin
+        end else if (advance) begin
+          \$60  = \$30 [10:0];
+        end
       end
     end
     if (rst) begin
-      \$60  = 16'h0000;
+      \$60  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = ann__valid;
+    \$61  = last_group;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$61  = \$24 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$61  = last_group2;
+        end
+      end
+    end
     if (rst) begin
       \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = ann__j;
+    \$62  = last_group2;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+      \$62  = \$25 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$62  = \$33 ;
+        end
+      end
+    end
     if (rst) begin
-      \$62  = 13'h0000;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ann__a;
+    \$63  = ann__j;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$63  = \$28 [12:0];
+      end
+    end
     if (rst) begin
-      \$63  = 16'h0000;
+      \$63  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ann__valid;
+    \$64  = ann__a;
+    (* full_case = 32'd1 *)
+    if (arm) begin
+    end else begin
+      if (active) begin
+        \$64  = \$29 ;
+      end
+    end
     if (rst) begin
-      \$64  = 1'h0;
+      \$64  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = ann__j;
+    \$65  = ann__valid;
     if (rst) begin
-      \$65  = 13'h0000;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ann__a;
+    \$66  = ann__j;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = \$46 ;
+    \$67  = ann__a;
     if (rst) begin
-      \$67  = 1'h0;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = bias_next;
+    \$68  = ann__valid;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$69  = 1'h0;
-    end else begin
-      \$69  = bcast;
-    end
+    \$69  = ann__j;
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$70  = 1'h0;
-    end else begin
-      \$70  = ev_stall;
-    end
+    \$70  = ann__a;
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \$47 ;
+    \$71  = \$41 ;
     if (rst) begin
-      \$71  = 1'h0;
+      \$71  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = fault;
-    if (arm) begin
-      \$72  = 1'h0;
-    end else if (\$49 ) begin
+    \$72  = \$43 ;
+    if (rst) begin
       \$72  = 1'h1;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = \$45 ;
     if (rst) begin
-      \$72  = 1'h0;
+      \$73  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = \$47 ;
+    if (rst) begin
+      \$74  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = \$50 ;
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$76  = bias_next;
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$77  = 1'h0;
+    end else begin
+      \$77  = bcast;
+    end
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$78  = 1'h0;
+    end else begin
+      \$78  = ev_stall;
+    end
+    if (rst) begin
+      \$78  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$79  = \$51 ;
+    if (rst) begin
+      \$79  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$80  = fault;
+    if (arm) begin
+      \$80  = 1'h0;
+    end else if (\$53 ) begin
+      \$80  = 1'h1;
+    end
+    if (rst) begin
+      \$80  = 1'h0;
     end
   end
   assign ctl__arm = arm;
@@ -3832,14 +3891,14 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign val__0 = \$73 [15:0];
-  assign head_val__0 = \$73 [15:0];
-  assign val__1 = \$73 [31:16];
-  assign head_val__1 = \$73 [31:16];
-  assign val__2 = \$73 [47:32];
-  assign head_val__2 = \$73 [47:32];
-  assign val__3 = \$73 [63:48];
-  assign head_val__3 = \$73 [63:48];
+  assign val__0 = \$81 [15:0];
+  assign head_val__0 = \$81 [15:0];
+  assign val__1 = \$81 [31:16];
+  assign head_val__1 = \$81 [31:16];
+  assign val__2 = \$82 [15:0];
+  assign head_val__2 = \$82 [15:0];
+  assign val__3 = \$82 [31:16];
+  assign head_val__3 = \$82 [31:16];
   assign \advance$44  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
@@ -3863,9 +3922,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \pop__payload.bias  = pop__payload[1];
   assign push__payload[1] = at_bias;
   assign push__payload[0] = \$2 ;
-  assign \$38  = elig[0];
-  assign \$39  = elig[0];
-  assign \$41  = elig[0];
+  assign \$34  = elig[0];
+  assign \$35  = elig[0];
+  assign \$37  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5145,69 +5204,86 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
   wire [4:0] \$10 ;
   wire [4:0] \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [3:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire [3:0] \$18 ;
+  wire [2:0] \$13 ;
+  wire [2:0] \$14 ;
+  wire [2:0] \$15 ;
+  wire [2:0] \$16 ;
+  wire [2:0] \$17 ;
+  wire [2:0] \$18 ;
   wire \$19 ;
   wire \$2 ;
   wire \$20 ;
-  reg [3:0] \$21 ;
-  wire [3:0] \$22 ;
+  wire [3:0] \$21 ;
+  wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [3:0] \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
+  reg [3:0] \$27 ;
+  wire [3:0] \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  reg [3:0] \$32 ;
-  reg [3:0] \$33 ;
-  reg [3:0] \$34 ;
-  reg [3:0] \$35 ;
-  reg [3:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg [3:0] \$38 ;
-  reg [3:0] \$39 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  reg [2:0] \$38 ;
+  reg [2:0] \$39 ;
   wire \$4 ;
   reg [2:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [2:0] \$42 ;
+  reg [3:0] \$41 ;
+  reg [3:0] \$42 ;
   reg [3:0] \$43 ;
   reg [3:0] \$44 ;
   reg [3:0] \$45 ;
-  reg \$46 ;
-  reg \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  reg [3:0] \$46 ;
+  reg [3:0] \$47 ;
+  reg [3:0] \$48 ;
+  reg [2:0] \$49 ;
   wire [4:0] \$5 ;
-  reg \$50 ;
-  reg \$51 ;
-  reg \$52 ;
-  reg \$53 ;
+  reg [2:0] \$50 ;
+  reg [3:0] \$51 ;
+  reg [3:0] \$52 ;
+  reg [3:0] \$53 ;
   reg \$54 ;
   reg \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire [4:0] \$6 ;
+  reg \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
   wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [4:0] \$9 ;
   reg [2:0] \$signature__addr  = 3'h0;
-  reg [2:0] \$signature__addr$9  = 3'h0;
-  wire [63:0] \$signature__data ;
-  wire [63:0] \$signature__data$13 ;
+  (* keep = 32'd1 *)
+  reg [2:0] \$signature__addr$10  = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] \$signature__addr$15 ;
+  (* keep = 32'd1 *)
+  reg [2:0] \$signature__addr$18  = 3'h0;
+  wire [31:0] \$signature__data ;
+  wire [31:0] \$signature__data$13 ;
+  wire [31:0] \$signature__data$16 ;
+  wire [31:0] \$signature__data$21 ;
   reg \$signature__en  = 1'h0;
+  (* init = 1'h0 *)
+  wire \$signature__en$17 ;
   input advance;
   wire advance;
   reg [3:0] alloc = 4'h0;
@@ -5228,9 +5304,15 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   wire [15:0] head_val__3;
   output head_valid;
   reg head_valid = 1'h0;
-  (* init = 3'h0 *)
-  wire [2:0] hp;
+  (* keep = 32'd1 *)
+  reg [2:0] hp = 3'h0;
   reg [2:0] hp1 = 3'h0;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] hp_c0;
+  (* init = 3'h0 *)
+  (* keep = 32'd1 *)
+  wire [2:0] hp_c1;
   input live;
   wire live;
   wire [3:0] new_nz;
@@ -5242,8 +5324,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [63:0] \port$392$0 ;
-  wire [63:0] \port$392$0 ;
+  output [31:0] \port$401$0 ;
+  wire [31:0] \port$401$0 ;
+  output [31:0] \port$404$0 ;
+  wire [31:0] \port$404$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5287,50 +5371,72 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   reg src__3__rd_en = 1'h0;
   (* init = 3'h0 *)
   wire [2:0] wp;
-  reg [63:0] vals [7:0];
+  reg [31:0] vals0 [7:0];
   always @(posedge clk) begin
     if (\$signature__en )
-      vals[\$signature__addr ] <= { src__3__data, src__2__data, src__1__data, src__0__data };
+      vals0[\$signature__addr ] <= { src__1__data, src__0__data };
   end
-  assign \$signature__data$13  = vals[\$signature__addr$9 ];
+  assign \$signature__data$13  = vals0[\$signature__addr$10 ];
+  reg [31:0] vals1 [7:0];
+  always @(posedge clk) begin
+    if (\$signature__en )
+      vals1[\$signature__addr ] <= { src__3__data, src__2__data };
+  end
+  assign \$signature__data$21  = vals1[\$signature__addr$18 ];
+  assign \$36  = arm ? 1'h0 : rd_d1;
+  assign \$37  = arm ? 1'h0 : rd_d2;
   always @(posedge clk)
-    nz5 <= \$37 ;
+    hp <= \$38 ;
   always @(posedge clk)
-    nz6 <= \$38 ;
+    \$signature__addr$10  <= \$39 ;
   always @(posedge clk)
-    nz7 <= \$39 ;
+    \$signature__addr$18  <= \$40 ;
   always @(posedge clk)
-    \$signature__addr  <= \$40 ;
+    nz0 <= \$41 ;
   always @(posedge clk)
-    \$signature__addr$9  <= \$41 ;
+    nz1 <= \$42 ;
   always @(posedge clk)
-    hp1 <= \$42 ;
+    nz2 <= \$43 ;
   always @(posedge clk)
-    head_nz <= \$43 ;
+    nz3 <= \$44 ;
   always @(posedge clk)
-    alloc <= \$44 ;
+    nz4 <= \$45 ;
   always @(posedge clk)
-    fill <= \$45 ;
+    nz5 <= \$46 ;
   always @(posedge clk)
-    rd <= \$46 ;
+    nz6 <= \$47 ;
   always @(posedge clk)
-    head_valid <= \$47 ;
+    nz7 <= \$48 ;
   always @(posedge clk)
-    consume_r <= \$48 ;
+    \$signature__addr  <= \$49 ;
   always @(posedge clk)
-    rd_d1 <= \$49 ;
+    hp1 <= \$50 ;
   always @(posedge clk)
-    rd_d2 <= \$50 ;
+    head_nz <= \$51 ;
   always @(posedge clk)
-    \$signature__en  <= \$51 ;
+    alloc <= \$52 ;
   always @(posedge clk)
-    src__0__rd_en <= \$52 ;
+    fill <= \$53 ;
   always @(posedge clk)
-    src__1__rd_en <= \$53 ;
+    rd <= \$54 ;
   always @(posedge clk)
-    src__2__rd_en <= \$54 ;
+    head_valid <= \$55 ;
   always @(posedge clk)
-    src__3__rd_en <= \$55 ;
+    consume_r <= \$56 ;
+  always @(posedge clk)
+    rd_d1 <= \$57 ;
+  always @(posedge clk)
+    rd_d2 <= \$58 ;
+  always @(posedge clk)
+    \$signature__en  <= \$59 ;
+  always @(posedge clk)
+    src__0__rd_en <= \$60 ;
+  always @(posedge clk)
+    src__1__rd_en <= \$61 ;
+  always @(posedge clk)
+    src__2__rd_en <= \$62 ;
+  always @(posedge clk)
+    src__3__rd_en <= \$63 ;
   assign \$1  = | src__0__data;
   assign \$2  = | src__1__data;
   assign \$3  = | src__2__data;
@@ -5344,38 +5450,138 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   assign \$11  = arm ? 5'h00 : \$10 ;
   assign \$12  = \$8 [3:0] < 4'h8;
   assign rd_next = live & \$12 ;
-  assign \$13  = ~ arm;
-  assign \$14  = \$signature__en  & \$13 ;
-  assign \$15  = \$signature__addr  + 1'h1;
-  assign \$16  = \$signature__addr  == \$signature__addr$9 ;
-  assign \$17  = \$signature__en  & \$16 ;
-  assign \$18  = hp1 + 1'h1;
-  assign \$19  = \$signature__addr  == hp1;
+  assign \$13  = advance ? hp1 : hp;
+  assign \$14  = arm ? 3'h0 : \$13 ;
+  assign \$15  = advance ? hp1 : hp;
+  assign \$16  = arm ? 3'h0 : \$15 ;
+  assign \$17  = advance ? hp1 : hp;
+  assign \$18  = arm ? 3'h0 : \$17 ;
+  assign \$19  = ~ arm;
   assign \$20  = \$signature__en  & \$19 ;
-  assign \$22  = \$20  ? { \$4 , \$3 , \$2 , \$1  } : \$21 ;
-  assign \$23  = ~ arm;
-  assign \$24  = \$5 [3:0] > 1'h1;
-  assign \$25  = | \$5 [3:0];
-  assign \$26  = advance ? \$24  : \$25 ;
-  assign \$27  = \$23  & \$26 ;
-  assign \$28  = arm ? 1'h0 : advance;
-  assign \$29  = arm ? 1'h0 : rd;
-  assign \$30  = arm ? 1'h0 : rd_d1;
-  assign \$31  = arm ? 1'h0 : rd_d2;
-  always @(posedge clk)
-    nz0 <= \$32 ;
-  always @(posedge clk)
-    nz1 <= \$33 ;
-  always @(posedge clk)
-    nz2 <= \$34 ;
-  always @(posedge clk)
-    nz3 <= \$35 ;
-  always @(posedge clk)
-    nz4 <= \$36 ;
+  assign \$21  = \$signature__addr  + 1'h1;
+  assign \$22  = \$signature__addr  == hp;
+  assign \$23  = \$signature__en  & \$22 ;
+  assign \$24  = hp1 + 1'h1;
+  assign \$25  = \$signature__addr  == hp1;
+  assign \$26  = \$signature__en  & \$25 ;
+  assign \$28  = \$26  ? { \$4 , \$3 , \$2 , \$1  } : \$27 ;
+  assign \$29  = ~ arm;
+  assign \$30  = \$5 [3:0] > 1'h1;
+  assign \$31  = | \$5 [3:0];
+  assign \$32  = advance ? \$30  : \$31 ;
+  assign \$33  = \$29  & \$32 ;
+  assign \$34  = arm ? 1'h0 : advance;
+  assign \$35  = arm ? 1'h0 : rd;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$37  = nz5;
-    if (\$14 ) begin
+    \$38  = \$14 ;
+    if (rst) begin
+      \$38  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$39  = \$16 ;
+    if (rst) begin
+      \$39  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$40  = \$18 ;
+    if (rst) begin
+      \$40  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$41  = nz0;
+    if (\$20 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            \$41  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$41  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$42  = nz1;
+    if (\$20 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            \$42  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$42  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$43  = nz2;
+    if (\$20 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            \$43  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$43  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$44  = nz3;
+    if (\$20 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            \$44  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$44  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$45  = nz4;
+    if (\$20 ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
+            /* empty */;
+        3'h4:
+            \$45  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$45  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$46  = nz5;
+    if (\$20 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5388,17 +5594,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
         3'h4:
             /* empty */;
         3'h5:
-            \$37  = { \$4 , \$3 , \$2 , \$1  };
+            \$46  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$37  = 4'h0;
+      \$46  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = nz6;
-    if (\$14 ) begin
+    \$47  = nz6;
+    if (\$20 ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5413,17 +5619,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
         3'h5:
             /* empty */;
         3'h6:
-            \$38  = { \$4 , \$3 , \$2 , \$1  };
+            \$47  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$38  = 4'h0;
+      \$47  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = nz7;
-    if (\$14 ) begin
+    \$48  = nz7;
+    if (\$20 ) begin
       (* full_case = 32'd1 *)
       casez (\$signature__addr )
         3'h0:
@@ -5441,131 +5647,63 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
         3'h6:
             /* empty */;
         3'h7:
-            \$39  = { \$4 , \$3 , \$2 , \$1  };
+            \$48  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$39  = 4'h0;
+      \$48  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = \$signature__addr ;
-    if (\$14 ) begin
-      \$40  = \$15 [2:0];
+    \$49  = \$signature__addr ;
+    if (\$20 ) begin
+      \$49  = \$21 [2:0];
     end
     if (arm) begin
-      \$40  = 3'h0;
+      \$49  = 3'h0;
     end
     if (rst) begin
-      \$40  = 3'h0;
+      \$49  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = \$signature__addr$9 ;
+    \$50  = hp1;
     if (arm) begin
-      \$41  = 3'h0;
+      \$50  = 3'h1;
     end else if (advance) begin
-      \$41  = hp1;
+      \$50  = \$24 [2:0];
     end
     if (rst) begin
-      \$41  = 3'h0;
+      \$50  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = hp1;
-    if (arm) begin
-      \$42  = 3'h1;
-    end else if (advance) begin
-      \$42  = \$18 [2:0];
-    end
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = head_nz;
+    \$51  = head_nz;
     if (arm) begin
     end else if (advance) begin
-      \$43  = \$22 ;
-    end else if (\$17 ) begin
-      \$43  = { \$4 , \$3 , \$2 , \$1  };
+      \$51  = \$28 ;
+    end else if (\$23 ) begin
+      \$51  = { \$4 , \$3 , \$2 , \$1  };
     end
     if (rst) begin
-      \$43  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = \$8 [3:0];
-    if (rst) begin
-      \$44  = 4'h0;
+      \$51  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = \$11 [3:0];
+    \$52  = \$8 [3:0];
     if (rst) begin
-      \$45  = 4'h0;
+      \$52  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = rd_next;
+    \$53  = \$11 [3:0];
     if (rst) begin
-      \$46  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = \$27 ;
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = \$28 ;
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = \$29 ;
-    if (rst) begin
-      \$49  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = \$30 ;
-    if (rst) begin
-      \$50  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = \$31 ;
-    if (rst) begin
-      \$51  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = rd_next;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = rd_next;
-    if (rst) begin
-      \$53  = 1'h0;
+      \$53  = 4'h0;
     end
   end
   always @* begin
@@ -5577,9 +5715,65 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$55  = rd_next;
+    \$55  = \$33 ;
     if (rst) begin
       \$55  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$56  = \$34 ;
+    if (rst) begin
+      \$56  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$57  = \$35 ;
+    if (rst) begin
+      \$57  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$58  = \$36 ;
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$59  = \$37 ;
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$60  = rd_next;
+    if (rst) begin
+      \$60  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$61  = rd_next;
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$62  = rd_next;
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$63  = rd_next;
+    if (rst) begin
+      \$63  = 1'h0;
     end
   end
   always @* begin
@@ -5587,117 +5781,36 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
     (* full_case = 32'd1 *)
     casez (hp1)
       3'h0:
-          \$21  = nz0;
+          \$27  = nz0;
       3'h1:
-          \$21  = nz1;
+          \$27  = nz1;
       3'h2:
-          \$21  = nz2;
+          \$27  = nz2;
       3'h3:
-          \$21  = nz3;
+          \$27  = nz3;
       3'h4:
-          \$21  = nz4;
+          \$27  = nz4;
       3'h5:
-          \$21  = nz5;
+          \$27  = nz5;
       3'h6:
-          \$21  = nz6;
+          \$27  = nz6;
       3'h7:
-          \$21  = nz7;
+          \$27  = nz7;
     endcase
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = nz0;
-    if (\$14 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            \$32  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$32  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = nz1;
-    if (\$14 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            \$33  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$33  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$34  = nz2;
-    if (\$14 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$34  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$34  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$35  = nz3;
-    if (\$14 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$35  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$35  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$36  = nz4;
-    if (\$14 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            /* empty */;
-        3'h4:
-            \$36  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$36  = 4'h0;
-    end
-  end
-  assign wp = \$signature__addr ;
-  assign \$signature__data  = { src__3__data, src__2__data, src__1__data, src__0__data };
-  assign rd_d3 = \$signature__en ;
-  assign hp = \$signature__addr$9 ;
   assign new_nz = { \$4 , \$3 , \$2 , \$1  };
+  assign wp = \$signature__addr ;
+  assign \$signature__data  = { src__1__data, src__0__data };
+  assign rd_d3 = \$signature__en ;
+  assign hp_c0 = \$signature__addr$10 ;
   assign head_val__0 = \$signature__data$13 [15:0];
   assign head_val__1 = \$signature__data$13 [31:16];
-  assign head_val__2 = \$signature__data$13 [47:32];
-  assign head_val__3 = \$signature__data$13 [63:48];
+  assign \$signature__addr$15  = \$signature__addr ;
+  assign \$signature__data$16  = { src__3__data, src__2__data };
+  assign \$signature__en$17  = \$signature__en ;
+  assign hp_c1 = \$signature__addr$18 ;
+  assign head_val__2 = \$signature__data$21 [15:0];
+  assign head_val__3 = \$signature__data$21 [31:16];
   assign fill_cap = \$5 [3:0];
   assign alloc_next = \$8 [3:0];
   assign fill_next = \$11 [3:0];
@@ -5705,11 +5818,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$392$0 , arm, head_n
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$392$0  = \$signature__data$13 ;
+  assign \port$401$0  = \$signature__data$13 ;
+  assign \port$404$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$392$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$401$0 , \port$404$0 , o_found, o_pos, o_val, \port$258$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5729,8 +5843,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$392$0 , o_found, o_pos, o_val, \port$258$0 
   wire [15:0] \o_val$21 ;
   input [3:0] \port$258$0 ;
   wire [3:0] \port$258$0 ;
-  input [63:0] \port$392$0 ;
-  wire [63:0] \port$392$0 ;
+  input [31:0] \port$401$0 ;
+  wire [31:0] \port$401$0 ;
+  input [31:0] \port$404$0 ;
+  wire [31:0] \port$404$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5744,31 +5860,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$392$0 , o_found, o_pos, o_val, \port$258$0 
     .o_pos(o_pos),
     .o_val(o_val),
     .\port$258$0 (\port$258$0 ),
-    .\port$392$0 (\port$392$0 )
+    .\port$401$0 (\port$401$0 ),
+    .\port$404$0 (\port$404$0 )
   );
   assign found__0 = \port$258$0 [0];
   assign \found__0$1  = \port$258$0 [0];
-  assign val__0 = \port$392$0 [15:0];
-  assign \val__0$3  = \port$392$0 [15:0];
+  assign val__0 = \port$401$0 [15:0];
+  assign \val__0$3  = \port$401$0 [15:0];
   assign found__1 = \port$258$0 [1];
   assign \found__1$5  = \port$258$0 [1];
-  assign val__1 = \port$392$0 [31:16];
-  assign \val__1$7  = \port$392$0 [31:16];
+  assign val__1 = \port$401$0 [31:16];
+  assign \val__1$7  = \port$401$0 [31:16];
   assign found__2 = \port$258$0 [2];
   assign \found__2$9  = \port$258$0 [2];
-  assign val__2 = \port$392$0 [47:32];
-  assign \val__2$11  = \port$392$0 [47:32];
+  assign val__2 = \port$404$0 [15:0];
+  assign \val__2$11  = \port$404$0 [15:0];
   assign found__3 = \port$258$0 [3];
   assign \found__3$13  = \port$258$0 [3];
-  assign val__3 = \port$392$0 [63:48];
-  assign \val__3$15  = \port$392$0 [63:48];
+  assign val__3 = \port$404$0 [31:16];
+  assign \val__3$15  = \port$404$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$392$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$401$0 , \port$404$0 , o_found, o_pos, o_val, \port$258$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5789,8 +5906,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$392$0 , o_found, o_pos, o_val, \p
   reg [15:0] o_val;
   input [3:0] \port$258$0 ;
   wire [3:0] \port$258$0 ;
-  input [63:0] \port$392$0 ;
-  wire [63:0] \port$392$0 ;
+  input [31:0] \port$401$0 ;
+  wire [31:0] \port$401$0 ;
+  input [31:0] \port$404$0 ;
+  wire [31:0] \port$404$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5822,26 +5941,26 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$392$0 , o_found, o_pos, o_val, \p
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
     if (\port$258$0 [3]) begin
-      o_val = \port$392$0 [63:48];
+      o_val = \port$404$0 [31:16];
     end
     if (\port$258$0 [2]) begin
-      o_val = \port$392$0 [47:32];
+      o_val = \port$404$0 [15:0];
     end
     if (\port$258$0 [1]) begin
-      o_val = \port$392$0 [31:16];
+      o_val = \port$401$0 [31:16];
     end
     if (\port$258$0 [0]) begin
-      o_val = \port$392$0 [15:0];
+      o_val = \port$401$0 [15:0];
     end
   end
   assign found__3 = \port$258$0 [3];
-  assign val__3 = \port$392$0 [63:48];
+  assign val__3 = \port$404$0 [31:16];
   assign found__2 = \port$258$0 [2];
-  assign val__2 = \port$392$0 [47:32];
+  assign val__2 = \port$404$0 [15:0];
   assign found__1 = \port$258$0 [1];
-  assign val__1 = \port$392$0 [31:16];
+  assign val__1 = \port$401$0 [31:16];
   assign found__0 = \port$258$0 [0];
-  assign val__0 = \port$392$0 [15:0];
+  assign val__0 = \port$401$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -5961,19 +6080,19 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   reg \$98 ;
   reg \$99 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$99 ;
+  wire [5:0] \acc__raddr$101 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$101 ;
+  wire [5:0] \acc__raddr_next$103 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$103 ;
+  wire [15:0] \acc__rdata$105 ;
   wire acc__ren;
-  wire \acc__ren$105 ;
+  wire \acc__ren$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$107 ;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$109 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we_next;
-  wire \acc__we_next$111 ;
+  wire \acc__we_next$113 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -6071,23 +6190,23 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$88 ;
-  wire [15:0] \entry__a$89 ;
+  wire [15:0] \entry__a$90 ;
+  wire [15:0] \entry__a$91 ;
   wire entry__first;
-  wire \entry__first$90 ;
-  wire \entry__first$91 ;
+  wire \entry__first$92 ;
+  wire \entry__first$93 ;
   input [10:0] entry__h_line;
   wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$93 ;
+  wire [3:0] \entry__v$95 ;
   wire entry__valid;
-  wire \entry__valid$94 ;
-  wire \entry__valid$95 ;
+  wire \entry__valid$96 ;
+  wire \entry__valid$97 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$97 ;
+  wire [3:0] \entry__z$99 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -6095,12 +6214,12 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$133 ;
-  wire \fault$134 ;
+  wire \fault$135 ;
+  wire \fault$136 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$144 ;
-  wire [3:0] \h_addr$149 ;
-  wire [9:0] \h_addr$152 ;
+  wire [10:0] \h_addr$146 ;
+  wire [3:0] \h_addr$151 ;
+  wire [9:0] \h_addr$154 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [9:0] h_dst_addr;
@@ -6115,7 +6234,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$216 ;
+  wire [15:0] \h_rdata$218 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -6128,11 +6247,11 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$147 ;
-  wire [15:0] \h_wdata$150 ;
-  wire [15:0] \h_wdata$155 ;
+  wire [63:0] \h_wdata$149 ;
+  wire [15:0] \h_wdata$152 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$151 ;
+  wire \h_we$153 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -6213,6 +6332,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire issue__nonempty;
   wire issue__pop;
   wire issue__ready;
+  wire issue__ready_next;
   wire [2:0] issue__slot;
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
@@ -6268,6 +6388,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire queue__ready_next;
   wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
@@ -6342,13 +6463,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire start_spmat;
   output wb__busy;
   wire wb__busy;
-  wire \wb__busy$113 ;
+  wire \wb__busy$115 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$117 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$117 ;
+  wire \wb__start$119 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -6368,7 +6489,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  assign fault = \fault$133  | \fault$134 ;
+  assign fault = \fault$135  | \fault$136 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -6380,7 +6501,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
+  assign \h_we$153  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -6550,18 +6671,18 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .clk(clk),
     .ctl__running(ctl__running),
     .ctl__start(\ctl__start$32 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$94 ),
+    .entry__valid(\entry__valid$96 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$216 ),
+    .h_rdata(\h_rdata$218 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$151 ),
+    .h_we(\h_we$153 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -6579,7 +6700,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$134 ),
+    .fault(\fault$136 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -6587,6 +6708,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .queue__nonempty(queue__nonempty),
     .queue__pop(issue__pop),
     .queue__ready(issue__ready),
+    .ready_next(issue__ready_next),
     .rst(rst)
   );
   \eie_ecp5_4pe.pe0.ptr  ptr (
@@ -6615,7 +6737,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$133 ),
+    .fault(\fault$135 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -6623,17 +6745,18 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .issue__ready_next(issue__ready_next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe0.spmat  spmat (
-    .busy(\entry__valid$94 ),
+    .busy(\entry__valid$96 ),
     .clk(clk),
     .ctl__start(\ctl__start$26 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
@@ -7243,7 +7366,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$92  = \h_rdata$216 ;
+    \$92  = \h_rdata$218 ;
     if (rst) begin
       \$92  = 16'h0000;
     end
@@ -7400,6 +7523,7 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   assign issue__nonempty = queue__nonempty;
   assign queue__pop = issue__pop;
   assign queue__ready = issue__ready;
+  assign queue__ready_next = issue__ready_next;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
   assign issue__h_line = entry__h_line;
@@ -7407,21 +7531,21 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$89  = \entry__a$88 ;
-  assign \entry__first$91  = \entry__first$90 ;
-  assign \entry__v$93  = entry__v;
-  assign \entry__valid$95  = \entry__valid$94 ;
-  assign \entry__z$97  = entry__z;
-  assign \acc__raddr$99  = acc__raddr;
-  assign \acc__raddr_next$101  = acc__raddr_next;
-  assign \acc__rdata$103  = acc__rdata;
-  assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr_next$107  = acc__waddr_next;
-  assign \acc__wdata$109  = acc__wdata;
-  assign \acc__we_next$111  = acc__we_next;
-  assign \wb__busy$113  = wb__busy;
-  assign \wb__busy_next$115  = wb__busy_next;
-  assign \wb__start$117  = wb__start;
+  assign \entry__a$91  = \entry__a$90 ;
+  assign \entry__first$93  = \entry__first$92 ;
+  assign \entry__v$95  = entry__v;
+  assign \entry__valid$97  = \entry__valid$96 ;
+  assign \entry__z$99  = entry__z;
+  assign \acc__raddr$101  = acc__raddr;
+  assign \acc__raddr_next$103  = acc__raddr_next;
+  assign \acc__rdata$105  = acc__rdata;
+  assign \acc__ren$107  = acc__ren;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we_next$113  = acc__we_next;
+  assign \wb__busy$115  = wb__busy;
+  assign \wb__busy_next$117  = wb__busy_next;
+  assign \wb__start$119  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -7431,15 +7555,15 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$144  = host__off;
+  assign \h_addr$146  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$147  = host__wdata;
-  assign \h_addr$149  = host__off[3:0];
-  assign \h_wdata$150  = host__wdata[15:0];
-  assign \h_addr$152  = host__off[9:0];
+  assign \h_wdata$149  = host__wdata;
+  assign \h_addr$151  = host__off[3:0];
+  assign \h_wdata$152  = host__wdata[15:0];
+  assign \h_addr$154  = host__off[9:0];
   assign h_dst_addr = host__off_dst[9:0];
-  assign \h_wdata$155  = host__wdata[15:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -8917,8 +9041,8 @@ module \eie_ecp5_4pe.pe0.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ready_next, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a
+, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$11  = 1'h0;
   wire \$1 ;
@@ -8937,47 +9061,42 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [16:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [11:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [16:0] \$29 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [3:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire [3:0] \$34 ;
   wire [3:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [3:0] \$39 ;
+  reg \$36 ;
+  reg \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
+  reg \$40 ;
+  reg [10:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [15:0] \$43 ;
   reg \$44 ;
-  reg \$45 ;
-  reg [10:0] \$46 ;
+  reg [10:0] \$45 ;
+  reg \$46 ;
   reg [2:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [10:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
+  reg [2:0] \$50 ;
   reg \$51 ;
-  reg [2:0] \$52 ;
-  reg [10:0] \$53 ;
+  reg \$52 ;
+  reg \$53 ;
   reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  reg [15:0] \$55 ;
   wire [10:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -8986,8 +9105,8 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [10:0] \$signal$16  = 11'h000;
   reg \$signal$19  = 1'h0;
   wire [10:0] \$signal$20 ;
-  reg \$signal$32  = 1'h0;
-  reg [10:0] \$signal$35  = 11'h000;
+  reg \$signal$29  = 1'h0;
+  reg [10:0] \$signal$37  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -9068,70 +9187,64 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   (* keep = 32'd1 *)
   output queue__ready;
   reg queue__ready = 1'h0;
+  wire queue__ready_next;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
+  output ready_next;
+  wire ready_next;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
-  assign \$28  = queue__pop & \$27 ;
-  assign \$29  = cur_rem - 1'h1;
-  assign \$30  = s2 == 3'h7;
-  assign \$31  = \$signal$16  + \$30 ;
-  assign \$32  = s2 == 3'h7;
-  assign \$33  = s2 == 3'h7;
-  assign \$34  = s2 + 1'h1;
+  assign \$32  = cur_rem >= 3'h4;
+  assign \$33  = queue__head[35:33] == 3'h7;
+  assign \$34  = queue__head[35:33] + 1'h1;
   assign \$35  = \$33  ? 4'h0 : \$34 ;
-  assign \$36  = cur_rem == 2'h2;
-  assign \$37  = cur_rem >= 3'h4;
-  assign \$38  = queue__head[35:33] == 3'h7;
-  assign \$39  = queue__head[35:33] + 1'h1;
-  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$41 ;
+    ahead_ok <= \$36 ;
   always @(posedge clk)
-    queue__ready <= \$42 ;
+    queue__ready <= \$37 ;
   always @(posedge clk)
-    ready <= \$43 ;
+    ready <= \$38 ;
   always @(posedge clk)
-    entry__valid <= \$44 ;
+    entry__valid <= \$39 ;
   always @(posedge clk)
-    fault <= \$45 ;
+    fault <= \$40 ;
   always @(posedge clk)
-    cur_line <= \$46 ;
+    cur_line <= \$41 ;
   always @(posedge clk)
-    entry__slot <= \$47 ;
+    entry__slot <= \$42 ;
   always @(posedge clk)
-    cur_rem <= \$48 ;
+    cur_rem <= \$43 ;
   always @(posedge clk)
-    cur_last <= \$49 ;
+    cur_last <= \$44 ;
   always @(posedge clk)
-    \$signal$35  <= \$50 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    w1 <= \$51 ;
+    w1 <= \$46 ;
   always @(posedge clk)
-    s1 <= \$52 ;
+    s1 <= \$47 ;
   always @(posedge clk)
-    \$signal$16  <= \$53 ;
+    \$signal$16  <= \$48 ;
   always @(posedge clk)
-    \$signal$19  <= \$54 ;
+    \$signal$19  <= \$49 ;
   always @(posedge clk)
-    s2 <= \$55 ;
+    s2 <= \$50 ;
   always @(posedge clk)
-    \$signal$32  <= \$56 ;
+    \$signal$29  <= \$51 ;
   always @(posedge clk)
-    \$signal$14  <= \$57 ;
+    \$signal$14  <= \$52 ;
   always @(posedge clk)
-    rem_ge3 <= \$58 ;
+    rem_ge3 <= \$53 ;
   always @(posedge clk)
-    entry__first <= \$59 ;
+    entry__first <= \$54 ;
   always @(posedge clk)
-    entry__a <= \$60 ;
+    entry__a <= \$55 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -9160,94 +9273,159 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign p_ce = \$13  ? \$16  : queue__head[39];
   assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$18  = cont | \new ;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = cont ? \$signal$32  : queue__head[74];
-  assign \$21  = \$19  | \$20 ;
-  assign \$22  = cont | \new ;
-  assign \$23  = ~ \$22 ;
-  assign \$24  = cont ? \$signal$32  : queue__head[74];
-  assign \$25  = \$23  | \$24 ;
-  assign \$26  = cont | \new ;
-  assign \$27  = ~ ahead_ok;
+  assign \$17  = cont | \new ;
+  assign \$18  = ~ \$17 ;
+  assign \$19  = cont ? \$signal$29  : queue__head[74];
+  assign ready_next = \$18  | \$19 ;
+  assign \$20  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$21  = cont | \new ;
+  assign \$22  = ~ ahead_ok;
+  assign \$23  = queue__pop & \$22 ;
+  assign \$24  = cur_rem - 1'h1;
+  assign \$25  = s2 == 3'h7;
+  assign \$26  = \$signal$16  + \$25 ;
+  assign \$27  = s2 == 3'h7;
+  assign \$28  = s2 == 3'h7;
+  assign \$29  = s2 + 1'h1;
+  assign \$30  = \$28  ? 4'h0 : \$29 ;
+  assign \$31  = cur_rem == 2'h2;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$41  = \$17 ;
+    \$36  = \$20 ;
     if (rst) begin
-      \$41  = 1'h0;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$42  = 1'h1;
+      \$37  = 1'h1;
     end else begin
-      \$42  = \$21 ;
+      \$37  = ready_next;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end else begin
-      \$43  = \$25 ;
+      \$38  = ready_next;
     end
     if (rst) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end else begin
-      \$44  = \$26 ;
+      \$39  = \$21 ;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$45  = fault;
+    \$40  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end else begin
-      if (\$28 ) begin
-        \$45  = 1'h1;
+      if (\$23 ) begin
+        \$40  = 1'h1;
       end
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$signal$35 ;
+      \$41  = \$signal$37 ;
     end else begin
-      \$46  = queue__head[10:0];
+      \$41  = queue__head[10:0];
     end
     if (rst) begin
-      \$46  = 11'h000;
+      \$41  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = s1;
+      \$42  = s1;
     end else begin
-      \$47  = queue__head[35:33];
+      \$42  = queue__head[35:33];
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$43  = \$24 [15:0];
+    end else begin
+      \$43  = queue__head[56:41];
+    end
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$44  = \$signal$29 ;
+    end else begin
+      \$44  = queue__head[74];
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$45  = \$signal$16 ;
+    end else begin
+      \$45  = queue__head[21:11];
+    end
+    if (rst) begin
+      \$45  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$46  = \$signal$19 ;
+    end else begin
+      \$46  = queue__head[39];
+    end
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$47  = s2;
+    end else begin
+      \$47  = \$35 [2:0];
     end
     if (rst) begin
       \$47  = 3'h0;
@@ -9257,21 +9435,21 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$29 [15:0];
+      \$48  = \$26 [10:0];
     end else begin
-      \$48  = queue__head[56:41];
+      \$48  = queue__head[32:22];
     end
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$32 ;
+      \$49  = \$27 ;
     end else begin
-      \$49  = queue__head[74];
+      \$49  = queue__head[40];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -9281,21 +9459,21 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = \$signal$16 ;
+      \$50  = \$30 [2:0];
     end else begin
-      \$50  = queue__head[21:11];
+      \$50  = queue__head[38:36];
     end
     if (rst) begin
-      \$50  = 11'h000;
+      \$50  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$signal$19 ;
+      \$51  = \$31 ;
     end else begin
-      \$51  = queue__head[39];
+      \$51  = queue__head[75];
     end
     if (rst) begin
       \$51  = 1'h0;
@@ -9305,33 +9483,33 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = s2;
+      \$52  = rem_ge3;
     end else begin
-      \$52  = \$40 [2:0];
+      \$52  = queue__head[76];
     end
     if (rst) begin
-      \$52  = 3'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$31 [10:0];
+      \$53  = \$32 ;
     end else begin
-      \$53  = queue__head[32:22];
+      \$53  = queue__head[77];
     end
     if (rst) begin
-      \$53  = 11'h000;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$32 ;
+      \$54  = 1'h0;
     end else begin
-      \$54  = queue__head[40];
+      \$54  = 1'h1;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -9339,77 +9517,18 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$55  = \$35 [2:0];
-    end else begin
-      \$55  = queue__head[38:36];
-    end
-    if (rst) begin
-      \$55  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$56  = \$36 ;
-    end else begin
-      \$56  = queue__head[75];
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$57  = rem_ge3;
-    end else begin
-      \$57  = queue__head[76];
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$58  = \$37 ;
-    end else begin
-      \$58  = queue__head[77];
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$59  = 1'h0;
-    end else begin
-      \$59  = 1'h1;
-    end
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$60  = entry__a;
+    \$55  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$60  = queue__head[72:57];
+      \$55  = queue__head[72:57];
     end
     if (rst) begin
-      \$60  = 16'h0000;
+      \$55  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
+  assign queue__ready_next = ready_next;
   assign \queue__head.line0  = queue__head[10:0];
   assign \queue__head.line1  = queue__head[21:11];
   assign \queue__head.line2  = queue__head[32:22];
@@ -10254,7 +10373,7 @@ module \eie_ecp5_4pe.pe0.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, issue__ready_next, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$15  = 1'h0;
   wire [4:0] \$1 ;
@@ -10292,42 +10411,71 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
+  wire [4:0] \$130 ;
   wire \$131 ;
-  wire [4:0] \$132 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
-  reg [4:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [5:0] \$138 ;
-  reg [5:0] \$139 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire [5:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg [5:0] \$141 ;
-  reg [78:0] \$142 ;
-  reg [78:0] \$143 ;
-  reg [78:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [4:0] \$147 ;
-  reg [4:0] \$148 ;
-  reg \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [4:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [4:0] \$146 ;
+  wire \$147 ;
+  wire [4:0] \$148 ;
+  wire \$149 ;
   wire [5:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg [3:0] \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [4:0] \$159 ;
   wire [5:0] \$16 ;
-  reg \$160 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  reg [4:0] \$164 ;
+  reg [4:0] \$165 ;
+  reg [4:0] \$166 ;
+  reg [5:0] \$167 ;
+  reg [5:0] \$168 ;
+  reg [5:0] \$169 ;
   wire [5:0] \$17 ;
+  reg [5:0] \$170 ;
+  reg [78:0] \$171 ;
+  reg [78:0] \$172 ;
+  reg [78:0] \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [3:0] \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
@@ -10505,6 +10653,8 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
+  input issue__ready_next;
+  wire issue__ready_next;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -10741,322 +10891,351 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$127  = \$1 [3:0] >= 1'h1;
   assign \$128  = pop ? \$126  : \$127 ;
   assign \$129  = \$1 [3:0] < 4'h8;
-  assign \$130  = pop | \$129 ;
-  assign \$131  = \$1 [3:0] < 4'h8;
-  assign \$132  = \$1 [3:0] + 1'h1;
-  assign \$133  = \$132  < 4'h8;
-  assign \$134  = pop ? \$131  : \$133 ;
+  assign \$130  = \$1 [3:0] + 1'h1;
+  assign \$131  = \$130  < 4'h8;
+  assign \$132  = pop ? \$129  : \$131 ;
+  assign \$133  = issue__ready_next | \$132 ;
+  assign \$134  = \$1 [3:0] >= 2'h2;
+  assign \$135  = \$1 [3:0] >= 1'h1;
+  assign \$136  = pop ? \$134  : \$135 ;
+  assign \$137  = \$136  & issue__ready_next;
+  assign \$138  = \$1 [3:0] < 4'h8;
+  assign \$139  = pop | \$138 ;
+  assign \$140  = \$137  | \$139 ;
+  assign \$141  = bc__strobe ? \$133  : \$140 ;
+  assign \$142  = \$1 [3:0] < 4'h8;
+  assign \$143  = \$1 [3:0] + 1'h1;
+  assign \$144  = \$143  < 4'h8;
+  assign \$145  = pop ? \$142  : \$144 ;
+  assign \$146  = \$1 [3:0] + 1'h1;
+  assign \$147  = \$146  < 4'h8;
+  assign \$148  = \$1 [3:0] + 2'h2;
+  assign \$149  = \$148  < 4'h8;
+  assign \$150  = pop ? \$147  : \$149 ;
+  assign \$151  = issue__ready_next ? \$145  : \$150 ;
+  assign \$152  = \$1 [3:0] >= 2'h2;
+  assign \$153  = \$1 [3:0] >= 1'h1;
+  assign \$154  = pop ? \$152  : \$153 ;
+  assign \$155  = \$154  & issue__ready_next;
+  assign \$156  = \$1 [3:0] < 4'h8;
+  assign \$157  = pop | \$156 ;
+  assign \$158  = \$1 [3:0] < 4'h8;
+  assign \$159  = \$1 [3:0] + 1'h1;
+  assign \$160  = \$159  < 4'h8;
+  assign \$161  = pop ? \$158  : \$160 ;
+  assign \$162  = \$155  ? \$157  : \$161 ;
+  assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$135 ;
+    rptr0 <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$136 ;
+    rptr1 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$137 ;
+    rptr2 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$138 ;
+    rptr2_c0 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$139 ;
+    rptr2_c1 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$140 ;
+    rptr2_c2 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$141 ;
+    rptr2_c3 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$142 ;
+    issue__head <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$143 ;
+    issue__next <= \$172 ;
   always @(posedge clk)
-    wq <= \$144 ;
+    wq <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$145 ;
+    \$signal  <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$146 ;
+    fresh1 <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$147 ;
+    \$signature__addr  <= \$176 ;
   always @(posedge clk)
-    sc <= \$148 ;
+    sc <= \$177 ;
   always @(posedge clk)
-    fault <= \$149 ;
+    fault <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$150 ;
+    issue__head_ok <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$151 ;
+    issue__next_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$152 ;
+    bc_r <= \$181 ;
   always @(posedge clk)
-    cnt <= \$153 ;
+    cnt <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$154 ;
+    cnt_nz <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$155 ;
+    bc__room_nopush <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$156 ;
+    bc__room_push <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$157 ;
+    cnt_nz_c0 <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$158 ;
+    cnt_nz_c1 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$159 ;
+    cnt_nz_c2 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$160 ;
+    cnt_nz_c3 <= \$189 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$135  = \$17 [4:0];
+    \$164  = \$17 [4:0];
     if (rst) begin
-      \$135  = 5'h00;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$136  = \$22 [4:0];
+    \$165  = \$22 [4:0];
     if (rst) begin
-      \$136  = 5'h00;
+      \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$137  = \$27 [4:0];
+    \$166  = \$27 [4:0];
     if (rst) begin
-      \$137  = 5'h00;
+      \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$138  = \$32 ;
+    \$167  = \$32 ;
     if (rst) begin
-      \$138  = 6'h00;
+      \$167  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$139  = \$37 ;
+    \$168  = \$37 ;
     if (rst) begin
-      \$139  = 6'h00;
+      \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$140  = \$42 ;
+    \$169  = \$42 ;
     if (rst) begin
-      \$140  = 6'h00;
+      \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$141  = \$47 ;
+    \$170  = \$47 ;
     if (rst) begin
-      \$141  = 6'h00;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$142 [19:0] = \$52 ;
-    \$142 [39:20] = \$61 ;
-    \$142 [59:40] = \$70 ;
-    \$142 [78:60] = \$79 ;
+    \$171 [19:0] = \$52 ;
+    \$171 [39:20] = \$61 ;
+    \$171 [59:40] = \$70 ;
+    \$171 [78:60] = \$79 ;
     if (rst) begin
-      \$142  = 79'h00000000000000000000;
+      \$171  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$143 [19:0] = \$56 ;
-    \$143 [39:20] = \$65 ;
-    \$143 [59:40] = \$74 ;
-    \$143 [78:60] = \$83 ;
+    \$172 [19:0] = \$56 ;
+    \$172 [39:20] = \$65 ;
+    \$172 [59:40] = \$74 ;
+    \$172 [78:60] = \$83 ;
     if (rst) begin
-      \$143  = 79'h00000000000000000000;
+      \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$144  = wr__data;
+    \$173  = wr__data;
     if (rst) begin
-      \$144  = 79'h00000000000000000000;
+      \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$145  = \$87 ;
+    \$174  = \$87 ;
     if (rst) begin
-      \$145  = 1'h0;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$146  = \$91 ;
+    \$175  = \$91 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end else begin
-      \$147  = \$95 [4:0];
+      \$176  = \$95 [4:0];
     end
     if (rst) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end else begin
-      \$148  = \$97 [4:0];
+      \$177  = \$97 [4:0];
     end
     if (rst) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$149  = fault;
+    \$178  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$149  = 1'h1;
+        \$178  = 1'h1;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end else begin
-      \$150  = \$100 ;
+      \$179  = \$100 ;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end else begin
-      \$151  = \$103 ;
+      \$180  = \$103 ;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end else begin
-      \$152  = bc__strobe;
+      \$181  = bc__strobe;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end else begin
-      \$153  = \$113 [3:0];
+      \$182  = \$113 [3:0];
     end
     if (rst) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end else begin
-      \$154  = \$116 ;
+      \$183  = \$116 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end else begin
-      \$155  = \$130 ;
+      \$184  = \$141 ;
     end
     if (rst) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end else begin
-      \$156  = \$134 ;
+      \$185  = \$163 ;
     end
     if (rst) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end else begin
-      \$157  = \$119 ;
+      \$186  = \$119 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end else begin
-      \$158  = \$122 ;
+      \$187  = \$122 ;
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end else begin
-      \$159  = \$125 ;
+      \$188  = \$125 ;
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end else begin
-      \$160  = \$128 ;
+      \$189  = \$128 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -11476,19 +11655,19 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg \$98 ;
   reg \$99 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$99 ;
+  wire [5:0] \acc__raddr$101 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$101 ;
+  wire [5:0] \acc__raddr_next$103 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$103 ;
+  wire [15:0] \acc__rdata$105 ;
   wire acc__ren;
-  wire \acc__ren$105 ;
+  wire \acc__ren$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$107 ;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$109 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we_next;
-  wire \acc__we_next$111 ;
+  wire \acc__we_next$113 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -11586,23 +11765,23 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$88 ;
-  wire [15:0] \entry__a$89 ;
+  wire [15:0] \entry__a$90 ;
+  wire [15:0] \entry__a$91 ;
   wire entry__first;
-  wire \entry__first$90 ;
-  wire \entry__first$91 ;
+  wire \entry__first$92 ;
+  wire \entry__first$93 ;
   input [10:0] entry__h_line;
   wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$93 ;
+  wire [3:0] \entry__v$95 ;
   wire entry__valid;
-  wire \entry__valid$94 ;
-  wire \entry__valid$95 ;
+  wire \entry__valid$96 ;
+  wire \entry__valid$97 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$97 ;
+  wire [3:0] \entry__z$99 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -11610,12 +11789,12 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$133 ;
-  wire \fault$134 ;
+  wire \fault$135 ;
+  wire \fault$136 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$144 ;
-  wire [3:0] \h_addr$149 ;
-  wire [9:0] \h_addr$152 ;
+  wire [10:0] \h_addr$146 ;
+  wire [3:0] \h_addr$151 ;
+  wire [9:0] \h_addr$154 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [9:0] h_dst_addr;
@@ -11630,7 +11809,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$216 ;
+  wire [15:0] \h_rdata$218 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -11643,11 +11822,11 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$147 ;
-  wire [15:0] \h_wdata$150 ;
-  wire [15:0] \h_wdata$155 ;
+  wire [63:0] \h_wdata$149 ;
+  wire [15:0] \h_wdata$152 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$151 ;
+  wire \h_we$153 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -11728,6 +11907,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire issue__nonempty;
   wire issue__pop;
   wire issue__ready;
+  wire issue__ready_next;
   wire [2:0] issue__slot;
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
@@ -11783,6 +11963,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire queue__ready_next;
   wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
@@ -11856,13 +12037,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$113 ;
+  wire \wb__busy$115 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$117 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$117 ;
+  wire \wb__start$119 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -11882,7 +12063,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  assign fault = \fault$133  | \fault$134 ;
+  assign fault = \fault$135  | \fault$136 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -11894,7 +12075,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
+  assign \h_we$153  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -12064,18 +12245,18 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__running(ctl__running),
     .ctl__start(\ctl__start$32 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$94 ),
+    .entry__valid(\entry__valid$96 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$216 ),
+    .h_rdata(\h_rdata$218 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$151 ),
+    .h_we(\h_we$153 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -12093,7 +12274,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$134 ),
+    .fault(\fault$136 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -12101,6 +12282,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .queue__nonempty(queue__nonempty),
     .queue__pop(issue__pop),
     .queue__ready(issue__ready),
+    .ready_next(issue__ready_next),
     .rst(rst)
   );
   \eie_ecp5_4pe.pe1.ptr  ptr (
@@ -12129,7 +12311,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$133 ),
+    .fault(\fault$135 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -12137,17 +12319,18 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .issue__ready_next(issue__ready_next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe1.spmat  spmat (
-    .busy(\entry__valid$94 ),
+    .busy(\entry__valid$96 ),
     .clk(clk),
     .ctl__start(\ctl__start$26 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
@@ -12757,7 +12940,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$92  = \h_rdata$216 ;
+    \$92  = \h_rdata$218 ;
     if (rst) begin
       \$92  = 16'h0000;
     end
@@ -12914,6 +13097,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign issue__nonempty = queue__nonempty;
   assign queue__pop = issue__pop;
   assign queue__ready = issue__ready;
+  assign queue__ready_next = issue__ready_next;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
   assign issue__h_line = entry__h_line;
@@ -12921,21 +13105,21 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$89  = \entry__a$88 ;
-  assign \entry__first$91  = \entry__first$90 ;
-  assign \entry__v$93  = entry__v;
-  assign \entry__valid$95  = \entry__valid$94 ;
-  assign \entry__z$97  = entry__z;
-  assign \acc__raddr$99  = acc__raddr;
-  assign \acc__raddr_next$101  = acc__raddr_next;
-  assign \acc__rdata$103  = acc__rdata;
-  assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr_next$107  = acc__waddr_next;
-  assign \acc__wdata$109  = acc__wdata;
-  assign \acc__we_next$111  = acc__we_next;
-  assign \wb__busy$113  = wb__busy;
-  assign \wb__busy_next$115  = wb__busy_next;
-  assign \wb__start$117  = wb__start;
+  assign \entry__a$91  = \entry__a$90 ;
+  assign \entry__first$93  = \entry__first$92 ;
+  assign \entry__v$95  = entry__v;
+  assign \entry__valid$97  = \entry__valid$96 ;
+  assign \entry__z$99  = entry__z;
+  assign \acc__raddr$101  = acc__raddr;
+  assign \acc__raddr_next$103  = acc__raddr_next;
+  assign \acc__rdata$105  = acc__rdata;
+  assign \acc__ren$107  = acc__ren;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we_next$113  = acc__we_next;
+  assign \wb__busy$115  = wb__busy;
+  assign \wb__busy_next$117  = wb__busy_next;
+  assign \wb__start$119  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -12945,15 +13129,15 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$144  = host__off;
+  assign \h_addr$146  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$147  = host__wdata;
-  assign \h_addr$149  = host__off[3:0];
-  assign \h_wdata$150  = host__wdata[15:0];
-  assign \h_addr$152  = host__off[9:0];
+  assign \h_wdata$149  = host__wdata;
+  assign \h_addr$151  = host__off[3:0];
+  assign \h_wdata$152  = host__wdata[15:0];
+  assign \h_addr$154  = host__off[9:0];
   assign h_dst_addr = host__off_dst[9:0];
-  assign \h_wdata$155  = host__wdata[15:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -14431,8 +14615,8 @@ module \eie_ecp5_4pe.pe1.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ready_next, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a
+, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$23 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$23  = 1'h0;
   wire \$1 ;
@@ -14451,47 +14635,42 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [16:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [11:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [16:0] \$29 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [3:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire [3:0] \$34 ;
   wire [3:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [3:0] \$39 ;
+  reg \$36 ;
+  reg \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
+  reg \$40 ;
+  reg [10:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [15:0] \$43 ;
   reg \$44 ;
-  reg \$45 ;
-  reg [10:0] \$46 ;
+  reg [10:0] \$45 ;
+  reg \$46 ;
   reg [2:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [10:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
+  reg [2:0] \$50 ;
   reg \$51 ;
-  reg [2:0] \$52 ;
-  reg [10:0] \$53 ;
+  reg \$52 ;
+  reg \$53 ;
   reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  reg [15:0] \$55 ;
   wire [10:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -14500,8 +14679,8 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [10:0] \$signal$16  = 11'h000;
   reg \$signal$19  = 1'h0;
   wire [10:0] \$signal$20 ;
-  reg \$signal$32  = 1'h0;
-  reg [10:0] \$signal$35  = 11'h000;
+  reg \$signal$29  = 1'h0;
+  reg [10:0] \$signal$37  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -14582,70 +14761,64 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   (* keep = 32'd1 *)
   output queue__ready;
   reg queue__ready = 1'h0;
+  wire queue__ready_next;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
+  output ready_next;
+  wire ready_next;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
-  assign \$28  = queue__pop & \$27 ;
-  assign \$29  = cur_rem - 1'h1;
-  assign \$30  = s2 == 3'h7;
-  assign \$31  = \$signal$16  + \$30 ;
-  assign \$32  = s2 == 3'h7;
-  assign \$33  = s2 == 3'h7;
-  assign \$34  = s2 + 1'h1;
+  assign \$32  = cur_rem >= 3'h4;
+  assign \$33  = queue__head[35:33] == 3'h7;
+  assign \$34  = queue__head[35:33] + 1'h1;
   assign \$35  = \$33  ? 4'h0 : \$34 ;
-  assign \$36  = cur_rem == 2'h2;
-  assign \$37  = cur_rem >= 3'h4;
-  assign \$38  = queue__head[35:33] == 3'h7;
-  assign \$39  = queue__head[35:33] + 1'h1;
-  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$41 ;
+    ahead_ok <= \$36 ;
   always @(posedge clk)
-    queue__ready <= \$42 ;
+    queue__ready <= \$37 ;
   always @(posedge clk)
-    ready <= \$43 ;
+    ready <= \$38 ;
   always @(posedge clk)
-    entry__valid <= \$44 ;
+    entry__valid <= \$39 ;
   always @(posedge clk)
-    fault <= \$45 ;
+    fault <= \$40 ;
   always @(posedge clk)
-    cur_line <= \$46 ;
+    cur_line <= \$41 ;
   always @(posedge clk)
-    entry__slot <= \$47 ;
+    entry__slot <= \$42 ;
   always @(posedge clk)
-    cur_rem <= \$48 ;
+    cur_rem <= \$43 ;
   always @(posedge clk)
-    cur_last <= \$49 ;
+    cur_last <= \$44 ;
   always @(posedge clk)
-    \$signal$35  <= \$50 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    w1 <= \$51 ;
+    w1 <= \$46 ;
   always @(posedge clk)
-    s1 <= \$52 ;
+    s1 <= \$47 ;
   always @(posedge clk)
-    \$signal$16  <= \$53 ;
+    \$signal$16  <= \$48 ;
   always @(posedge clk)
-    \$signal$19  <= \$54 ;
+    \$signal$19  <= \$49 ;
   always @(posedge clk)
-    s2 <= \$55 ;
+    s2 <= \$50 ;
   always @(posedge clk)
-    \$signal$32  <= \$56 ;
+    \$signal$29  <= \$51 ;
   always @(posedge clk)
-    \$signal$14  <= \$57 ;
+    \$signal$14  <= \$52 ;
   always @(posedge clk)
-    rem_ge3 <= \$58 ;
+    rem_ge3 <= \$53 ;
   always @(posedge clk)
-    entry__first <= \$59 ;
+    entry__first <= \$54 ;
   always @(posedge clk)
-    entry__a <= \$60 ;
+    entry__a <= \$55 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -14674,94 +14847,159 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign p_ce = \$13  ? \$16  : queue__head[39];
   assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$18  = cont | \new ;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = cont ? \$signal$32  : queue__head[74];
-  assign \$21  = \$19  | \$20 ;
-  assign \$22  = cont | \new ;
-  assign \$23  = ~ \$22 ;
-  assign \$24  = cont ? \$signal$32  : queue__head[74];
-  assign \$25  = \$23  | \$24 ;
-  assign \$26  = cont | \new ;
-  assign \$27  = ~ ahead_ok;
+  assign \$17  = cont | \new ;
+  assign \$18  = ~ \$17 ;
+  assign \$19  = cont ? \$signal$29  : queue__head[74];
+  assign ready_next = \$18  | \$19 ;
+  assign \$20  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$21  = cont | \new ;
+  assign \$22  = ~ ahead_ok;
+  assign \$23  = queue__pop & \$22 ;
+  assign \$24  = cur_rem - 1'h1;
+  assign \$25  = s2 == 3'h7;
+  assign \$26  = \$signal$16  + \$25 ;
+  assign \$27  = s2 == 3'h7;
+  assign \$28  = s2 == 3'h7;
+  assign \$29  = s2 + 1'h1;
+  assign \$30  = \$28  ? 4'h0 : \$29 ;
+  assign \$31  = cur_rem == 2'h2;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$41  = \$17 ;
+    \$36  = \$20 ;
     if (rst) begin
-      \$41  = 1'h0;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$42  = 1'h1;
+      \$37  = 1'h1;
     end else begin
-      \$42  = \$21 ;
+      \$37  = ready_next;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end else begin
-      \$43  = \$25 ;
+      \$38  = ready_next;
     end
     if (rst) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end else begin
-      \$44  = \$26 ;
+      \$39  = \$21 ;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$45  = fault;
+    \$40  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end else begin
-      if (\$28 ) begin
-        \$45  = 1'h1;
+      if (\$23 ) begin
+        \$40  = 1'h1;
       end
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$signal$35 ;
+      \$41  = \$signal$37 ;
     end else begin
-      \$46  = queue__head[10:0];
+      \$41  = queue__head[10:0];
     end
     if (rst) begin
-      \$46  = 11'h000;
+      \$41  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = s1;
+      \$42  = s1;
     end else begin
-      \$47  = queue__head[35:33];
+      \$42  = queue__head[35:33];
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$43  = \$24 [15:0];
+    end else begin
+      \$43  = queue__head[56:41];
+    end
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$44  = \$signal$29 ;
+    end else begin
+      \$44  = queue__head[74];
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$45  = \$signal$16 ;
+    end else begin
+      \$45  = queue__head[21:11];
+    end
+    if (rst) begin
+      \$45  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$46  = \$signal$19 ;
+    end else begin
+      \$46  = queue__head[39];
+    end
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$47  = s2;
+    end else begin
+      \$47  = \$35 [2:0];
     end
     if (rst) begin
       \$47  = 3'h0;
@@ -14771,21 +15009,21 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$29 [15:0];
+      \$48  = \$26 [10:0];
     end else begin
-      \$48  = queue__head[56:41];
+      \$48  = queue__head[32:22];
     end
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$32 ;
+      \$49  = \$27 ;
     end else begin
-      \$49  = queue__head[74];
+      \$49  = queue__head[40];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -14795,21 +15033,21 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = \$signal$16 ;
+      \$50  = \$30 [2:0];
     end else begin
-      \$50  = queue__head[21:11];
+      \$50  = queue__head[38:36];
     end
     if (rst) begin
-      \$50  = 11'h000;
+      \$50  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$signal$19 ;
+      \$51  = \$31 ;
     end else begin
-      \$51  = queue__head[39];
+      \$51  = queue__head[75];
     end
     if (rst) begin
       \$51  = 1'h0;
@@ -14819,33 +15057,33 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = s2;
+      \$52  = rem_ge3;
     end else begin
-      \$52  = \$40 [2:0];
+      \$52  = queue__head[76];
     end
     if (rst) begin
-      \$52  = 3'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$31 [10:0];
+      \$53  = \$32 ;
     end else begin
-      \$53  = queue__head[32:22];
+      \$53  = queue__head[77];
     end
     if (rst) begin
-      \$53  = 11'h000;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$32 ;
+      \$54  = 1'h0;
     end else begin
-      \$54  = queue__head[40];
+      \$54  = 1'h1;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -14853,77 +15091,18 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$55  = \$35 [2:0];
-    end else begin
-      \$55  = queue__head[38:36];
-    end
-    if (rst) begin
-      \$55  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$56  = \$36 ;
-    end else begin
-      \$56  = queue__head[75];
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$57  = rem_ge3;
-    end else begin
-      \$57  = queue__head[76];
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$58  = \$37 ;
-    end else begin
-      \$58  = queue__head[77];
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$59  = 1'h0;
-    end else begin
-      \$59  = 1'h1;
-    end
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$60  = entry__a;
+    \$55  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$60  = queue__head[72:57];
+      \$55  = queue__head[72:57];
     end
     if (rst) begin
-      \$60  = 16'h0000;
+      \$55  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
+  assign queue__ready_next = ready_next;
   assign \queue__head.line0  = queue__head[10:0];
   assign \queue__head.line1  = queue__head[21:11];
   assign \queue__head.line2  = queue__head[32:22];
@@ -15768,7 +15947,7 @@ module \eie_ecp5_4pe.pe1.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, issue__ready_next, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$27 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$27  = 1'h0;
   wire [4:0] \$1 ;
@@ -15806,42 +15985,71 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
+  wire [4:0] \$130 ;
   wire \$131 ;
-  wire [4:0] \$132 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
-  reg [4:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [5:0] \$138 ;
-  reg [5:0] \$139 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire [5:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg [5:0] \$141 ;
-  reg [78:0] \$142 ;
-  reg [78:0] \$143 ;
-  reg [78:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [4:0] \$147 ;
-  reg [4:0] \$148 ;
-  reg \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [4:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [4:0] \$146 ;
+  wire \$147 ;
+  wire [4:0] \$148 ;
+  wire \$149 ;
   wire [5:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg [3:0] \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [4:0] \$159 ;
   wire [5:0] \$16 ;
-  reg \$160 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  reg [4:0] \$164 ;
+  reg [4:0] \$165 ;
+  reg [4:0] \$166 ;
+  reg [5:0] \$167 ;
+  reg [5:0] \$168 ;
+  reg [5:0] \$169 ;
   wire [5:0] \$17 ;
+  reg [5:0] \$170 ;
+  reg [78:0] \$171 ;
+  reg [78:0] \$172 ;
+  reg [78:0] \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [3:0] \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
@@ -16019,6 +16227,8 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
+  input issue__ready_next;
+  wire issue__ready_next;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -16255,322 +16465,351 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$127  = \$1 [3:0] >= 1'h1;
   assign \$128  = pop ? \$126  : \$127 ;
   assign \$129  = \$1 [3:0] < 4'h8;
-  assign \$130  = pop | \$129 ;
-  assign \$131  = \$1 [3:0] < 4'h8;
-  assign \$132  = \$1 [3:0] + 1'h1;
-  assign \$133  = \$132  < 4'h8;
-  assign \$134  = pop ? \$131  : \$133 ;
+  assign \$130  = \$1 [3:0] + 1'h1;
+  assign \$131  = \$130  < 4'h8;
+  assign \$132  = pop ? \$129  : \$131 ;
+  assign \$133  = issue__ready_next | \$132 ;
+  assign \$134  = \$1 [3:0] >= 2'h2;
+  assign \$135  = \$1 [3:0] >= 1'h1;
+  assign \$136  = pop ? \$134  : \$135 ;
+  assign \$137  = \$136  & issue__ready_next;
+  assign \$138  = \$1 [3:0] < 4'h8;
+  assign \$139  = pop | \$138 ;
+  assign \$140  = \$137  | \$139 ;
+  assign \$141  = bc__strobe ? \$133  : \$140 ;
+  assign \$142  = \$1 [3:0] < 4'h8;
+  assign \$143  = \$1 [3:0] + 1'h1;
+  assign \$144  = \$143  < 4'h8;
+  assign \$145  = pop ? \$142  : \$144 ;
+  assign \$146  = \$1 [3:0] + 1'h1;
+  assign \$147  = \$146  < 4'h8;
+  assign \$148  = \$1 [3:0] + 2'h2;
+  assign \$149  = \$148  < 4'h8;
+  assign \$150  = pop ? \$147  : \$149 ;
+  assign \$151  = issue__ready_next ? \$145  : \$150 ;
+  assign \$152  = \$1 [3:0] >= 2'h2;
+  assign \$153  = \$1 [3:0] >= 1'h1;
+  assign \$154  = pop ? \$152  : \$153 ;
+  assign \$155  = \$154  & issue__ready_next;
+  assign \$156  = \$1 [3:0] < 4'h8;
+  assign \$157  = pop | \$156 ;
+  assign \$158  = \$1 [3:0] < 4'h8;
+  assign \$159  = \$1 [3:0] + 1'h1;
+  assign \$160  = \$159  < 4'h8;
+  assign \$161  = pop ? \$158  : \$160 ;
+  assign \$162  = \$155  ? \$157  : \$161 ;
+  assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$135 ;
+    rptr0 <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$136 ;
+    rptr1 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$137 ;
+    rptr2 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$138 ;
+    rptr2_c0 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$139 ;
+    rptr2_c1 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$140 ;
+    rptr2_c2 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$141 ;
+    rptr2_c3 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$142 ;
+    issue__head <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$143 ;
+    issue__next <= \$172 ;
   always @(posedge clk)
-    wq <= \$144 ;
+    wq <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$145 ;
+    \$signal  <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$146 ;
+    fresh1 <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$147 ;
+    \$signature__addr  <= \$176 ;
   always @(posedge clk)
-    sc <= \$148 ;
+    sc <= \$177 ;
   always @(posedge clk)
-    fault <= \$149 ;
+    fault <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$150 ;
+    issue__head_ok <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$151 ;
+    issue__next_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$152 ;
+    bc_r <= \$181 ;
   always @(posedge clk)
-    cnt <= \$153 ;
+    cnt <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$154 ;
+    cnt_nz <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$155 ;
+    bc__room_nopush <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$156 ;
+    bc__room_push <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$157 ;
+    cnt_nz_c0 <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$158 ;
+    cnt_nz_c1 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$159 ;
+    cnt_nz_c2 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$160 ;
+    cnt_nz_c3 <= \$189 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$135  = \$17 [4:0];
+    \$164  = \$17 [4:0];
     if (rst) begin
-      \$135  = 5'h00;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$136  = \$22 [4:0];
+    \$165  = \$22 [4:0];
     if (rst) begin
-      \$136  = 5'h00;
+      \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$137  = \$27 [4:0];
+    \$166  = \$27 [4:0];
     if (rst) begin
-      \$137  = 5'h00;
+      \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$138  = \$32 ;
+    \$167  = \$32 ;
     if (rst) begin
-      \$138  = 6'h00;
+      \$167  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$139  = \$37 ;
+    \$168  = \$37 ;
     if (rst) begin
-      \$139  = 6'h00;
+      \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$140  = \$42 ;
+    \$169  = \$42 ;
     if (rst) begin
-      \$140  = 6'h00;
+      \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$141  = \$47 ;
+    \$170  = \$47 ;
     if (rst) begin
-      \$141  = 6'h00;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$142 [19:0] = \$52 ;
-    \$142 [39:20] = \$61 ;
-    \$142 [59:40] = \$70 ;
-    \$142 [78:60] = \$79 ;
+    \$171 [19:0] = \$52 ;
+    \$171 [39:20] = \$61 ;
+    \$171 [59:40] = \$70 ;
+    \$171 [78:60] = \$79 ;
     if (rst) begin
-      \$142  = 79'h00000000000000000000;
+      \$171  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$143 [19:0] = \$56 ;
-    \$143 [39:20] = \$65 ;
-    \$143 [59:40] = \$74 ;
-    \$143 [78:60] = \$83 ;
+    \$172 [19:0] = \$56 ;
+    \$172 [39:20] = \$65 ;
+    \$172 [59:40] = \$74 ;
+    \$172 [78:60] = \$83 ;
     if (rst) begin
-      \$143  = 79'h00000000000000000000;
+      \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$144  = wr__data;
+    \$173  = wr__data;
     if (rst) begin
-      \$144  = 79'h00000000000000000000;
+      \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$145  = \$87 ;
+    \$174  = \$87 ;
     if (rst) begin
-      \$145  = 1'h0;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$146  = \$91 ;
+    \$175  = \$91 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end else begin
-      \$147  = \$95 [4:0];
+      \$176  = \$95 [4:0];
     end
     if (rst) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end else begin
-      \$148  = \$97 [4:0];
+      \$177  = \$97 [4:0];
     end
     if (rst) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$149  = fault;
+    \$178  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$149  = 1'h1;
+        \$178  = 1'h1;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end else begin
-      \$150  = \$100 ;
+      \$179  = \$100 ;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end else begin
-      \$151  = \$103 ;
+      \$180  = \$103 ;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end else begin
-      \$152  = bc__strobe;
+      \$181  = bc__strobe;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end else begin
-      \$153  = \$113 [3:0];
+      \$182  = \$113 [3:0];
     end
     if (rst) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end else begin
-      \$154  = \$116 ;
+      \$183  = \$116 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end else begin
-      \$155  = \$130 ;
+      \$184  = \$141 ;
     end
     if (rst) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end else begin
-      \$156  = \$134 ;
+      \$185  = \$163 ;
     end
     if (rst) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end else begin
-      \$157  = \$119 ;
+      \$186  = \$119 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end else begin
-      \$158  = \$122 ;
+      \$187  = \$122 ;
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end else begin
-      \$159  = \$125 ;
+      \$188  = \$125 ;
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end else begin
-      \$160  = \$128 ;
+      \$189  = \$128 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -16990,19 +17229,19 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg \$98 ;
   reg \$99 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$99 ;
+  wire [5:0] \acc__raddr$101 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$101 ;
+  wire [5:0] \acc__raddr_next$103 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$103 ;
+  wire [15:0] \acc__rdata$105 ;
   wire acc__ren;
-  wire \acc__ren$105 ;
+  wire \acc__ren$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$107 ;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$109 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we_next;
-  wire \acc__we_next$111 ;
+  wire \acc__we_next$113 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -17100,23 +17339,23 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$88 ;
-  wire [15:0] \entry__a$89 ;
+  wire [15:0] \entry__a$90 ;
+  wire [15:0] \entry__a$91 ;
   wire entry__first;
-  wire \entry__first$90 ;
-  wire \entry__first$91 ;
+  wire \entry__first$92 ;
+  wire \entry__first$93 ;
   input [10:0] entry__h_line;
   wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$93 ;
+  wire [3:0] \entry__v$95 ;
   wire entry__valid;
-  wire \entry__valid$94 ;
-  wire \entry__valid$95 ;
+  wire \entry__valid$96 ;
+  wire \entry__valid$97 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$97 ;
+  wire [3:0] \entry__z$99 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -17124,12 +17363,12 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$133 ;
-  wire \fault$134 ;
+  wire \fault$135 ;
+  wire \fault$136 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$144 ;
-  wire [3:0] \h_addr$149 ;
-  wire [9:0] \h_addr$152 ;
+  wire [10:0] \h_addr$146 ;
+  wire [3:0] \h_addr$151 ;
+  wire [9:0] \h_addr$154 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [9:0] h_dst_addr;
@@ -17144,7 +17383,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$216 ;
+  wire [15:0] \h_rdata$218 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -17157,11 +17396,11 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$147 ;
-  wire [15:0] \h_wdata$150 ;
-  wire [15:0] \h_wdata$155 ;
+  wire [63:0] \h_wdata$149 ;
+  wire [15:0] \h_wdata$152 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$151 ;
+  wire \h_we$153 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -17242,6 +17481,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire issue__nonempty;
   wire issue__pop;
   wire issue__ready;
+  wire issue__ready_next;
   wire [2:0] issue__slot;
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
@@ -17297,6 +17537,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire queue__ready_next;
   wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
@@ -17370,13 +17611,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$113 ;
+  wire \wb__busy$115 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$117 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$117 ;
+  wire \wb__start$119 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -17396,7 +17637,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  assign fault = \fault$133  | \fault$134 ;
+  assign fault = \fault$135  | \fault$136 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -17408,7 +17649,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
+  assign \h_we$153  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -17578,18 +17819,18 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__running(ctl__running),
     .ctl__start(\ctl__start$32 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$94 ),
+    .entry__valid(\entry__valid$96 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$216 ),
+    .h_rdata(\h_rdata$218 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$151 ),
+    .h_we(\h_we$153 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -17607,7 +17848,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$134 ),
+    .fault(\fault$136 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -17615,6 +17856,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .queue__nonempty(queue__nonempty),
     .queue__pop(issue__pop),
     .queue__ready(issue__ready),
+    .ready_next(issue__ready_next),
     .rst(rst)
   );
   \eie_ecp5_4pe.pe2.ptr  ptr (
@@ -17643,7 +17885,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$133 ),
+    .fault(\fault$135 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -17651,17 +17893,18 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .issue__ready_next(issue__ready_next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe2.spmat  spmat (
-    .busy(\entry__valid$94 ),
+    .busy(\entry__valid$96 ),
     .clk(clk),
     .ctl__start(\ctl__start$26 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
@@ -18271,7 +18514,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$30 ) begin end
-    \$92  = \h_rdata$216 ;
+    \$92  = \h_rdata$218 ;
     if (rst) begin
       \$92  = 16'h0000;
     end
@@ -18428,6 +18671,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign issue__nonempty = queue__nonempty;
   assign queue__pop = issue__pop;
   assign queue__ready = issue__ready;
+  assign queue__ready_next = issue__ready_next;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
   assign issue__h_line = entry__h_line;
@@ -18435,21 +18679,21 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$89  = \entry__a$88 ;
-  assign \entry__first$91  = \entry__first$90 ;
-  assign \entry__v$93  = entry__v;
-  assign \entry__valid$95  = \entry__valid$94 ;
-  assign \entry__z$97  = entry__z;
-  assign \acc__raddr$99  = acc__raddr;
-  assign \acc__raddr_next$101  = acc__raddr_next;
-  assign \acc__rdata$103  = acc__rdata;
-  assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr_next$107  = acc__waddr_next;
-  assign \acc__wdata$109  = acc__wdata;
-  assign \acc__we_next$111  = acc__we_next;
-  assign \wb__busy$113  = wb__busy;
-  assign \wb__busy_next$115  = wb__busy_next;
-  assign \wb__start$117  = wb__start;
+  assign \entry__a$91  = \entry__a$90 ;
+  assign \entry__first$93  = \entry__first$92 ;
+  assign \entry__v$95  = entry__v;
+  assign \entry__valid$97  = \entry__valid$96 ;
+  assign \entry__z$99  = entry__z;
+  assign \acc__raddr$101  = acc__raddr;
+  assign \acc__raddr_next$103  = acc__raddr_next;
+  assign \acc__rdata$105  = acc__rdata;
+  assign \acc__ren$107  = acc__ren;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we_next$113  = acc__we_next;
+  assign \wb__busy$115  = wb__busy;
+  assign \wb__busy_next$117  = wb__busy_next;
+  assign \wb__start$119  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -18459,15 +18703,15 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$144  = host__off;
+  assign \h_addr$146  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$147  = host__wdata;
-  assign \h_addr$149  = host__off[3:0];
-  assign \h_wdata$150  = host__wdata[15:0];
-  assign \h_addr$152  = host__off[9:0];
+  assign \h_wdata$149  = host__wdata;
+  assign \h_addr$151  = host__off[3:0];
+  assign \h_wdata$152  = host__wdata[15:0];
+  assign \h_addr$154  = host__off[9:0];
   assign h_dst_addr = host__off_dst[9:0];
-  assign \h_wdata$155  = host__wdata[15:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -19945,8 +20189,8 @@ module \eie_ecp5_4pe.pe2.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ready_next, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a
+, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$35 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$35  = 1'h0;
   wire \$1 ;
@@ -19965,47 +20209,42 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [16:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [11:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [16:0] \$29 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [3:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire [3:0] \$34 ;
   wire [3:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [3:0] \$39 ;
+  reg \$36 ;
+  reg \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
+  reg \$40 ;
+  reg [10:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [15:0] \$43 ;
   reg \$44 ;
-  reg \$45 ;
-  reg [10:0] \$46 ;
+  reg [10:0] \$45 ;
+  reg \$46 ;
   reg [2:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [10:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
+  reg [2:0] \$50 ;
   reg \$51 ;
-  reg [2:0] \$52 ;
-  reg [10:0] \$53 ;
+  reg \$52 ;
+  reg \$53 ;
   reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  reg [15:0] \$55 ;
   wire [10:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -20014,8 +20253,8 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [10:0] \$signal$16  = 11'h000;
   reg \$signal$19  = 1'h0;
   wire [10:0] \$signal$20 ;
-  reg \$signal$32  = 1'h0;
-  reg [10:0] \$signal$35  = 11'h000;
+  reg \$signal$29  = 1'h0;
+  reg [10:0] \$signal$37  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -20096,70 +20335,64 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   (* keep = 32'd1 *)
   output queue__ready;
   reg queue__ready = 1'h0;
+  wire queue__ready_next;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
+  output ready_next;
+  wire ready_next;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
-  assign \$28  = queue__pop & \$27 ;
-  assign \$29  = cur_rem - 1'h1;
-  assign \$30  = s2 == 3'h7;
-  assign \$31  = \$signal$16  + \$30 ;
-  assign \$32  = s2 == 3'h7;
-  assign \$33  = s2 == 3'h7;
-  assign \$34  = s2 + 1'h1;
+  assign \$32  = cur_rem >= 3'h4;
+  assign \$33  = queue__head[35:33] == 3'h7;
+  assign \$34  = queue__head[35:33] + 1'h1;
   assign \$35  = \$33  ? 4'h0 : \$34 ;
-  assign \$36  = cur_rem == 2'h2;
-  assign \$37  = cur_rem >= 3'h4;
-  assign \$38  = queue__head[35:33] == 3'h7;
-  assign \$39  = queue__head[35:33] + 1'h1;
-  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$41 ;
+    ahead_ok <= \$36 ;
   always @(posedge clk)
-    queue__ready <= \$42 ;
+    queue__ready <= \$37 ;
   always @(posedge clk)
-    ready <= \$43 ;
+    ready <= \$38 ;
   always @(posedge clk)
-    entry__valid <= \$44 ;
+    entry__valid <= \$39 ;
   always @(posedge clk)
-    fault <= \$45 ;
+    fault <= \$40 ;
   always @(posedge clk)
-    cur_line <= \$46 ;
+    cur_line <= \$41 ;
   always @(posedge clk)
-    entry__slot <= \$47 ;
+    entry__slot <= \$42 ;
   always @(posedge clk)
-    cur_rem <= \$48 ;
+    cur_rem <= \$43 ;
   always @(posedge clk)
-    cur_last <= \$49 ;
+    cur_last <= \$44 ;
   always @(posedge clk)
-    \$signal$35  <= \$50 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    w1 <= \$51 ;
+    w1 <= \$46 ;
   always @(posedge clk)
-    s1 <= \$52 ;
+    s1 <= \$47 ;
   always @(posedge clk)
-    \$signal$16  <= \$53 ;
+    \$signal$16  <= \$48 ;
   always @(posedge clk)
-    \$signal$19  <= \$54 ;
+    \$signal$19  <= \$49 ;
   always @(posedge clk)
-    s2 <= \$55 ;
+    s2 <= \$50 ;
   always @(posedge clk)
-    \$signal$32  <= \$56 ;
+    \$signal$29  <= \$51 ;
   always @(posedge clk)
-    \$signal$14  <= \$57 ;
+    \$signal$14  <= \$52 ;
   always @(posedge clk)
-    rem_ge3 <= \$58 ;
+    rem_ge3 <= \$53 ;
   always @(posedge clk)
-    entry__first <= \$59 ;
+    entry__first <= \$54 ;
   always @(posedge clk)
-    entry__a <= \$60 ;
+    entry__a <= \$55 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -20188,94 +20421,159 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign p_ce = \$13  ? \$16  : queue__head[39];
   assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$18  = cont | \new ;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = cont ? \$signal$32  : queue__head[74];
-  assign \$21  = \$19  | \$20 ;
-  assign \$22  = cont | \new ;
-  assign \$23  = ~ \$22 ;
-  assign \$24  = cont ? \$signal$32  : queue__head[74];
-  assign \$25  = \$23  | \$24 ;
-  assign \$26  = cont | \new ;
-  assign \$27  = ~ ahead_ok;
+  assign \$17  = cont | \new ;
+  assign \$18  = ~ \$17 ;
+  assign \$19  = cont ? \$signal$29  : queue__head[74];
+  assign ready_next = \$18  | \$19 ;
+  assign \$20  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$21  = cont | \new ;
+  assign \$22  = ~ ahead_ok;
+  assign \$23  = queue__pop & \$22 ;
+  assign \$24  = cur_rem - 1'h1;
+  assign \$25  = s2 == 3'h7;
+  assign \$26  = \$signal$16  + \$25 ;
+  assign \$27  = s2 == 3'h7;
+  assign \$28  = s2 == 3'h7;
+  assign \$29  = s2 + 1'h1;
+  assign \$30  = \$28  ? 4'h0 : \$29 ;
+  assign \$31  = cur_rem == 2'h2;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$41  = \$17 ;
+    \$36  = \$20 ;
     if (rst) begin
-      \$41  = 1'h0;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$42  = 1'h1;
+      \$37  = 1'h1;
     end else begin
-      \$42  = \$21 ;
+      \$37  = ready_next;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end else begin
-      \$43  = \$25 ;
+      \$38  = ready_next;
     end
     if (rst) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end else begin
-      \$44  = \$26 ;
+      \$39  = \$21 ;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$45  = fault;
+    \$40  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end else begin
-      if (\$28 ) begin
-        \$45  = 1'h1;
+      if (\$23 ) begin
+        \$40  = 1'h1;
       end
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$signal$35 ;
+      \$41  = \$signal$37 ;
     end else begin
-      \$46  = queue__head[10:0];
+      \$41  = queue__head[10:0];
     end
     if (rst) begin
-      \$46  = 11'h000;
+      \$41  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = s1;
+      \$42  = s1;
     end else begin
-      \$47  = queue__head[35:33];
+      \$42  = queue__head[35:33];
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$43  = \$24 [15:0];
+    end else begin
+      \$43  = queue__head[56:41];
+    end
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$44  = \$signal$29 ;
+    end else begin
+      \$44  = queue__head[74];
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$45  = \$signal$16 ;
+    end else begin
+      \$45  = queue__head[21:11];
+    end
+    if (rst) begin
+      \$45  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$46  = \$signal$19 ;
+    end else begin
+      \$46  = queue__head[39];
+    end
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$47  = s2;
+    end else begin
+      \$47  = \$35 [2:0];
     end
     if (rst) begin
       \$47  = 3'h0;
@@ -20285,21 +20583,21 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$29 [15:0];
+      \$48  = \$26 [10:0];
     end else begin
-      \$48  = queue__head[56:41];
+      \$48  = queue__head[32:22];
     end
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$32 ;
+      \$49  = \$27 ;
     end else begin
-      \$49  = queue__head[74];
+      \$49  = queue__head[40];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -20309,21 +20607,21 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = \$signal$16 ;
+      \$50  = \$30 [2:0];
     end else begin
-      \$50  = queue__head[21:11];
+      \$50  = queue__head[38:36];
     end
     if (rst) begin
-      \$50  = 11'h000;
+      \$50  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$signal$19 ;
+      \$51  = \$31 ;
     end else begin
-      \$51  = queue__head[39];
+      \$51  = queue__head[75];
     end
     if (rst) begin
       \$51  = 1'h0;
@@ -20333,33 +20631,33 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = s2;
+      \$52  = rem_ge3;
     end else begin
-      \$52  = \$40 [2:0];
+      \$52  = queue__head[76];
     end
     if (rst) begin
-      \$52  = 3'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$31 [10:0];
+      \$53  = \$32 ;
     end else begin
-      \$53  = queue__head[32:22];
+      \$53  = queue__head[77];
     end
     if (rst) begin
-      \$53  = 11'h000;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$32 ;
+      \$54  = 1'h0;
     end else begin
-      \$54  = queue__head[40];
+      \$54  = 1'h1;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -20367,77 +20665,18 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$55  = \$35 [2:0];
-    end else begin
-      \$55  = queue__head[38:36];
-    end
-    if (rst) begin
-      \$55  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$56  = \$36 ;
-    end else begin
-      \$56  = queue__head[75];
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$57  = rem_ge3;
-    end else begin
-      \$57  = queue__head[76];
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$58  = \$37 ;
-    end else begin
-      \$58  = queue__head[77];
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$59  = 1'h0;
-    end else begin
-      \$59  = 1'h1;
-    end
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
-    \$60  = entry__a;
+    \$55  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$60  = queue__head[72:57];
+      \$55  = queue__head[72:57];
     end
     if (rst) begin
-      \$60  = 16'h0000;
+      \$55  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
+  assign queue__ready_next = ready_next;
   assign \queue__head.line0  = queue__head[10:0];
   assign \queue__head.line1  = queue__head[21:11];
   assign \queue__head.line2  = queue__head[32:22];
@@ -21282,7 +21521,7 @@ module \eie_ecp5_4pe.pe2.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, issue__ready_next, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$39 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$39  = 1'h0;
   wire [4:0] \$1 ;
@@ -21320,42 +21559,71 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
+  wire [4:0] \$130 ;
   wire \$131 ;
-  wire [4:0] \$132 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
-  reg [4:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [5:0] \$138 ;
-  reg [5:0] \$139 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire [5:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg [5:0] \$141 ;
-  reg [78:0] \$142 ;
-  reg [78:0] \$143 ;
-  reg [78:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [4:0] \$147 ;
-  reg [4:0] \$148 ;
-  reg \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [4:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [4:0] \$146 ;
+  wire \$147 ;
+  wire [4:0] \$148 ;
+  wire \$149 ;
   wire [5:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg [3:0] \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [4:0] \$159 ;
   wire [5:0] \$16 ;
-  reg \$160 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  reg [4:0] \$164 ;
+  reg [4:0] \$165 ;
+  reg [4:0] \$166 ;
+  reg [5:0] \$167 ;
+  reg [5:0] \$168 ;
+  reg [5:0] \$169 ;
   wire [5:0] \$17 ;
+  reg [5:0] \$170 ;
+  reg [78:0] \$171 ;
+  reg [78:0] \$172 ;
+  reg [78:0] \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [3:0] \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
@@ -21533,6 +21801,8 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
+  input issue__ready_next;
+  wire issue__ready_next;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -21769,322 +22039,351 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$127  = \$1 [3:0] >= 1'h1;
   assign \$128  = pop ? \$126  : \$127 ;
   assign \$129  = \$1 [3:0] < 4'h8;
-  assign \$130  = pop | \$129 ;
-  assign \$131  = \$1 [3:0] < 4'h8;
-  assign \$132  = \$1 [3:0] + 1'h1;
-  assign \$133  = \$132  < 4'h8;
-  assign \$134  = pop ? \$131  : \$133 ;
+  assign \$130  = \$1 [3:0] + 1'h1;
+  assign \$131  = \$130  < 4'h8;
+  assign \$132  = pop ? \$129  : \$131 ;
+  assign \$133  = issue__ready_next | \$132 ;
+  assign \$134  = \$1 [3:0] >= 2'h2;
+  assign \$135  = \$1 [3:0] >= 1'h1;
+  assign \$136  = pop ? \$134  : \$135 ;
+  assign \$137  = \$136  & issue__ready_next;
+  assign \$138  = \$1 [3:0] < 4'h8;
+  assign \$139  = pop | \$138 ;
+  assign \$140  = \$137  | \$139 ;
+  assign \$141  = bc__strobe ? \$133  : \$140 ;
+  assign \$142  = \$1 [3:0] < 4'h8;
+  assign \$143  = \$1 [3:0] + 1'h1;
+  assign \$144  = \$143  < 4'h8;
+  assign \$145  = pop ? \$142  : \$144 ;
+  assign \$146  = \$1 [3:0] + 1'h1;
+  assign \$147  = \$146  < 4'h8;
+  assign \$148  = \$1 [3:0] + 2'h2;
+  assign \$149  = \$148  < 4'h8;
+  assign \$150  = pop ? \$147  : \$149 ;
+  assign \$151  = issue__ready_next ? \$145  : \$150 ;
+  assign \$152  = \$1 [3:0] >= 2'h2;
+  assign \$153  = \$1 [3:0] >= 1'h1;
+  assign \$154  = pop ? \$152  : \$153 ;
+  assign \$155  = \$154  & issue__ready_next;
+  assign \$156  = \$1 [3:0] < 4'h8;
+  assign \$157  = pop | \$156 ;
+  assign \$158  = \$1 [3:0] < 4'h8;
+  assign \$159  = \$1 [3:0] + 1'h1;
+  assign \$160  = \$159  < 4'h8;
+  assign \$161  = pop ? \$158  : \$160 ;
+  assign \$162  = \$155  ? \$157  : \$161 ;
+  assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$135 ;
+    rptr0 <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$136 ;
+    rptr1 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$137 ;
+    rptr2 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$138 ;
+    rptr2_c0 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$139 ;
+    rptr2_c1 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$140 ;
+    rptr2_c2 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$141 ;
+    rptr2_c3 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$142 ;
+    issue__head <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$143 ;
+    issue__next <= \$172 ;
   always @(posedge clk)
-    wq <= \$144 ;
+    wq <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$145 ;
+    \$signal  <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$146 ;
+    fresh1 <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$147 ;
+    \$signature__addr  <= \$176 ;
   always @(posedge clk)
-    sc <= \$148 ;
+    sc <= \$177 ;
   always @(posedge clk)
-    fault <= \$149 ;
+    fault <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$150 ;
+    issue__head_ok <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$151 ;
+    issue__next_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$152 ;
+    bc_r <= \$181 ;
   always @(posedge clk)
-    cnt <= \$153 ;
+    cnt <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$154 ;
+    cnt_nz <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$155 ;
+    bc__room_nopush <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$156 ;
+    bc__room_push <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$157 ;
+    cnt_nz_c0 <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$158 ;
+    cnt_nz_c1 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$159 ;
+    cnt_nz_c2 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$160 ;
+    cnt_nz_c3 <= \$189 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$135  = \$17 [4:0];
+    \$164  = \$17 [4:0];
     if (rst) begin
-      \$135  = 5'h00;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$136  = \$22 [4:0];
+    \$165  = \$22 [4:0];
     if (rst) begin
-      \$136  = 5'h00;
+      \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$137  = \$27 [4:0];
+    \$166  = \$27 [4:0];
     if (rst) begin
-      \$137  = 5'h00;
+      \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$138  = \$32 ;
+    \$167  = \$32 ;
     if (rst) begin
-      \$138  = 6'h00;
+      \$167  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$139  = \$37 ;
+    \$168  = \$37 ;
     if (rst) begin
-      \$139  = 6'h00;
+      \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$140  = \$42 ;
+    \$169  = \$42 ;
     if (rst) begin
-      \$140  = 6'h00;
+      \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$141  = \$47 ;
+    \$170  = \$47 ;
     if (rst) begin
-      \$141  = 6'h00;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$142 [19:0] = \$52 ;
-    \$142 [39:20] = \$61 ;
-    \$142 [59:40] = \$70 ;
-    \$142 [78:60] = \$79 ;
+    \$171 [19:0] = \$52 ;
+    \$171 [39:20] = \$61 ;
+    \$171 [59:40] = \$70 ;
+    \$171 [78:60] = \$79 ;
     if (rst) begin
-      \$142  = 79'h00000000000000000000;
+      \$171  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$143 [19:0] = \$56 ;
-    \$143 [39:20] = \$65 ;
-    \$143 [59:40] = \$74 ;
-    \$143 [78:60] = \$83 ;
+    \$172 [19:0] = \$56 ;
+    \$172 [39:20] = \$65 ;
+    \$172 [59:40] = \$74 ;
+    \$172 [78:60] = \$83 ;
     if (rst) begin
-      \$143  = 79'h00000000000000000000;
+      \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$144  = wr__data;
+    \$173  = wr__data;
     if (rst) begin
-      \$144  = 79'h00000000000000000000;
+      \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$145  = \$87 ;
+    \$174  = \$87 ;
     if (rst) begin
-      \$145  = 1'h0;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$146  = \$91 ;
+    \$175  = \$91 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end else begin
-      \$147  = \$95 [4:0];
+      \$176  = \$95 [4:0];
     end
     if (rst) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end else begin
-      \$148  = \$97 [4:0];
+      \$177  = \$97 [4:0];
     end
     if (rst) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$149  = fault;
+    \$178  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$149  = 1'h1;
+        \$178  = 1'h1;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end else begin
-      \$150  = \$100 ;
+      \$179  = \$100 ;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end else begin
-      \$151  = \$103 ;
+      \$180  = \$103 ;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end else begin
-      \$152  = bc__strobe;
+      \$181  = bc__strobe;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end else begin
-      \$153  = \$113 [3:0];
+      \$182  = \$113 [3:0];
     end
     if (rst) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end else begin
-      \$154  = \$116 ;
+      \$183  = \$116 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end else begin
-      \$155  = \$130 ;
+      \$184  = \$141 ;
     end
     if (rst) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end else begin
-      \$156  = \$134 ;
+      \$185  = \$163 ;
     end
     if (rst) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end else begin
-      \$157  = \$119 ;
+      \$186  = \$119 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end else begin
-      \$158  = \$122 ;
+      \$187  = \$122 ;
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end else begin
-      \$159  = \$125 ;
+      \$188  = \$125 ;
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end else begin
-      \$160  = \$128 ;
+      \$189  = \$128 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -22504,19 +22803,19 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg \$98 ;
   reg \$99 ;
   wire [5:0] acc__raddr;
-  wire [5:0] \acc__raddr$99 ;
+  wire [5:0] \acc__raddr$101 ;
   wire [5:0] acc__raddr_next;
-  wire [5:0] \acc__raddr_next$101 ;
+  wire [5:0] \acc__raddr_next$103 ;
   wire [15:0] acc__rdata;
-  wire [15:0] \acc__rdata$103 ;
+  wire [15:0] \acc__rdata$105 ;
   wire acc__ren;
-  wire \acc__ren$105 ;
+  wire \acc__ren$107 ;
   wire [5:0] acc__waddr_next;
-  wire [5:0] \acc__waddr_next$107 ;
+  wire [5:0] \acc__waddr_next$109 ;
   wire [15:0] acc__wdata;
-  wire [15:0] \acc__wdata$109 ;
+  wire [15:0] \acc__wdata$111 ;
   wire acc__we_next;
-  wire \acc__we_next$111 ;
+  wire \acc__we_next$113 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -22614,23 +22913,23 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \desc__data.z ;
   wire desc__valid;
   wire [15:0] entry__a;
-  wire [15:0] \entry__a$88 ;
-  wire [15:0] \entry__a$89 ;
+  wire [15:0] \entry__a$90 ;
+  wire [15:0] \entry__a$91 ;
   wire entry__first;
-  wire \entry__first$90 ;
-  wire \entry__first$91 ;
+  wire \entry__first$92 ;
+  wire \entry__first$93 ;
   input [10:0] entry__h_line;
   wire [10:0] entry__h_line;
   wire [2:0] entry__slot;
   wire entry__spec_ce;
   wire [10:0] entry__spec_line;
   wire [3:0] entry__v;
-  wire [3:0] \entry__v$93 ;
+  wire [3:0] \entry__v$95 ;
   wire entry__valid;
-  wire \entry__valid$94 ;
-  wire \entry__valid$95 ;
+  wire \entry__valid$96 ;
+  wire \entry__valid$97 ;
   wire [3:0] entry__z;
-  wire [3:0] \entry__z$97 ;
+  wire [3:0] \entry__z$99 ;
   wire ev_bypass;
   wire ev_empty;
   wire ev_entry;
@@ -22638,12 +22937,12 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire ev_padding;
   output fault;
   wire fault;
-  wire \fault$133 ;
-  wire \fault$134 ;
+  wire \fault$135 ;
+  wire \fault$136 ;
   wire [9:0] h_addr;
-  wire [10:0] \h_addr$144 ;
-  wire [3:0] \h_addr$149 ;
-  wire [9:0] \h_addr$152 ;
+  wire [10:0] \h_addr$146 ;
+  wire [3:0] \h_addr$151 ;
+  wire [9:0] \h_addr$154 ;
   reg [15:0] h_cb_d0 = 16'h0000;
   reg [15:0] h_cb_d1 = 16'h0000;
   wire [9:0] h_dst_addr;
@@ -22658,7 +22957,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire [15:0] h_out;
   wire [10:0] h_raddr;
   wire [63:0] h_rdata;
-  wire [15:0] \h_rdata$216 ;
+  wire [15:0] \h_rdata$218 ;
   wire [15:0] h_src;
   wire [63:0] h_src0_ext;
   wire [63:0] h_src1_ext;
@@ -22671,11 +22970,11 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   reg [15:0] h_src_d0 = 16'h0000;
   wire [15:0] h_wacc;
   wire [15:0] h_wdata;
-  wire [63:0] \h_wdata$147 ;
-  wire [15:0] \h_wdata$150 ;
-  wire [15:0] \h_wdata$155 ;
+  wire [63:0] \h_wdata$149 ;
+  wire [15:0] \h_wdata$152 ;
+  wire [15:0] \h_wdata$157 ;
   wire h_we;
-  wire \h_we$151 ;
+  wire \h_we$153 ;
   wire h_we_dst;
   wire h_we_even;
   wire h_we_next;
@@ -22756,6 +23055,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire issue__nonempty;
   wire issue__pop;
   wire issue__ready;
+  wire issue__ready_next;
   wire [2:0] issue__slot;
   wire issue__spec_ce;
   wire [10:0] issue__spec_line;
@@ -22811,6 +23111,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire queue__nonempty;
   wire queue__pop;
   wire queue__ready;
+  wire queue__ready_next;
   wire quiet_next;
   input regs__keep_acc;
   wire regs__keep_acc;
@@ -22884,13 +23185,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* keep = 32'd1 *)
   wire start_spmat;
   wire wb__busy;
-  wire \wb__busy$113 ;
+  wire \wb__busy$115 ;
   output wb__busy_next;
   wire wb__busy_next;
-  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$117 ;
   input wb__start;
   wire wb__start;
-  wire \wb__start$117 ;
+  wire \wb__start$119 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   wire [78:0] wr__data;
@@ -22910,7 +23211,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   wire \wr__data.wrap1 ;
   wire \wr__data.z ;
   wire wr__valid;
-  assign fault = \fault$133  | \fault$134 ;
+  assign fault = \fault$135  | \fault$136 ;
   assign \$1  = host__we & host__sel;
   assign \$2  = ! host__mem;
   assign h_we_even = \$1  & \$2 ;
@@ -22922,7 +23223,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign h_we = \$5  & \$6 ;
   assign \$7  = host__we & host__sel;
   assign \$8  = host__mem == 2'h3;
-  assign \h_we$151  = \$7  & \$8 ;
+  assign \h_we$153  = \$7  & \$8 ;
   assign \$9  = host__we & host__sel;
   assign \$10  = host__mem == 3'h4;
   assign h_we_src = \$9  & \$10 ;
@@ -23092,18 +23393,18 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__running(ctl__running),
     .ctl__start(\ctl__start$32 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
-    .entry__valid(\entry__valid$94 ),
+    .entry__valid(\entry__valid$96 ),
     .entry__z(entry__z),
     .ev_bypass(ev_bypass),
     .ev_entry(ev_entry),
     .ev_padding(ev_padding),
     .h_addr(host__off[3:0]),
-    .h_rdata(\h_rdata$216 ),
+    .h_rdata(\h_rdata$218 ),
     .h_wdata(host__wdata[15:0]),
-    .h_we(\h_we$151 ),
+    .h_we(\h_we$153 ),
     .\new (acc__wdata),
     .rst(rst),
     .shift(shift)
@@ -23121,7 +23422,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .entry__valid(issue__valid),
     .ev_empty(ev_empty),
     .ev_line(ev_line),
-    .fault(\fault$134 ),
+    .fault(\fault$136 ),
     .queue__head(queue__head),
     .queue__head_ok(queue__head_ok),
     .queue__next(queue__next),
@@ -23129,6 +23430,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .queue__nonempty(queue__nonempty),
     .queue__pop(issue__pop),
     .queue__ready(issue__ready),
+    .ready_next(issue__ready_next),
     .rst(rst)
   );
   \eie_ecp5_4pe.pe3.ptr  ptr (
@@ -23157,7 +23459,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .clk(clk),
     .ctl__arm(ctl__arm),
     .ctl__start(\ctl__start$14 ),
-    .fault(\fault$133 ),
+    .fault(\fault$135 ),
     .issue__head(queue__head),
     .issue__head_ok(queue__head_ok),
     .issue__next(queue__next),
@@ -23165,17 +23467,18 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
     .issue__nonempty(queue__nonempty),
     .issue__pop(issue__pop),
     .issue__ready(issue__ready),
+    .issue__ready_next(issue__ready_next),
     .quiet_next(quiet_next),
     .rst(rst),
     .wr__data(wr__data),
     .wr__valid(wr__valid)
   );
   \eie_ecp5_4pe.pe3.spmat  spmat (
-    .busy(\entry__valid$94 ),
+    .busy(\entry__valid$96 ),
     .clk(clk),
     .ctl__start(\ctl__start$26 ),
-    .entry__a(\entry__a$88 ),
-    .entry__first(\entry__first$90 ),
+    .entry__a(\entry__a$90 ),
+    .entry__first(\entry__first$92 ),
     .entry__v(entry__v),
     .entry__z(entry__z),
     .h_rdata(h_src2_ext),
@@ -23785,7 +24088,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
-    \$92  = \h_rdata$216 ;
+    \$92  = \h_rdata$218 ;
     if (rst) begin
       \$92  = 16'h0000;
     end
@@ -23942,6 +24245,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign issue__nonempty = queue__nonempty;
   assign queue__pop = issue__pop;
   assign queue__ready = issue__ready;
+  assign queue__ready_next = issue__ready_next;
   assign entry__a = issue__a;
   assign entry__first = issue__first;
   assign issue__h_line = entry__h_line;
@@ -23949,21 +24253,21 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign entry__spec_ce = issue__spec_ce;
   assign entry__spec_line = issue__spec_line;
   assign entry__valid = issue__valid;
-  assign \entry__a$89  = \entry__a$88 ;
-  assign \entry__first$91  = \entry__first$90 ;
-  assign \entry__v$93  = entry__v;
-  assign \entry__valid$95  = \entry__valid$94 ;
-  assign \entry__z$97  = entry__z;
-  assign \acc__raddr$99  = acc__raddr;
-  assign \acc__raddr_next$101  = acc__raddr_next;
-  assign \acc__rdata$103  = acc__rdata;
-  assign \acc__ren$105  = acc__ren;
-  assign \acc__waddr_next$107  = acc__waddr_next;
-  assign \acc__wdata$109  = acc__wdata;
-  assign \acc__we_next$111  = acc__we_next;
-  assign \wb__busy$113  = wb__busy;
-  assign \wb__busy_next$115  = wb__busy_next;
-  assign \wb__start$117  = wb__start;
+  assign \entry__a$91  = \entry__a$90 ;
+  assign \entry__first$93  = \entry__first$92 ;
+  assign \entry__v$95  = entry__v;
+  assign \entry__valid$97  = \entry__valid$96 ;
+  assign \entry__z$99  = entry__z;
+  assign \acc__raddr$101  = acc__raddr;
+  assign \acc__raddr_next$103  = acc__raddr_next;
+  assign \acc__rdata$105  = acc__rdata;
+  assign \acc__ren$107  = acc__ren;
+  assign \acc__waddr_next$109  = acc__waddr_next;
+  assign \acc__wdata$111  = acc__wdata;
+  assign \acc__we_next$113  = acc__we_next;
+  assign \wb__busy$115  = wb__busy;
+  assign \wb__busy_next$117  = wb__busy_next;
+  assign \wb__start$119  = wb__start;
   assign regs_q_ptr_base = ptr_base;
   assign regs_q_spmat_base = spmat_base;
   assign regs_q_shift = shift;
@@ -23973,15 +24277,15 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   assign regs_q_keep_acc = keep_acc;
   assign h_addr = host__off[9:0];
   assign h_wdata = host__wdata[15:0];
-  assign \h_addr$144  = host__off;
+  assign \h_addr$146  = host__off;
   assign h_raddr = entry__h_line;
   assign host__off_line = entry__h_line;
-  assign \h_wdata$147  = host__wdata;
-  assign \h_addr$149  = host__off[3:0];
-  assign \h_wdata$150  = host__wdata[15:0];
-  assign \h_addr$152  = host__off[9:0];
+  assign \h_wdata$149  = host__wdata;
+  assign \h_addr$151  = host__off[3:0];
+  assign \h_wdata$152  = host__wdata[15:0];
+  assign \h_addr$154  = host__off[9:0];
   assign h_dst_addr = host__off_dst[9:0];
-  assign \h_wdata$155  = host__wdata[15:0];
+  assign \h_wdata$157  = host__wdata[15:0];
   assign h_wacc = host__wdata[15:0];
   assign h_src0_ext = { 48'h000000000000, h_even_d0 };
   assign h_src1_ext = { 48'h000000000000, h_odd_d0 };
@@ -25459,8 +25763,8 @@ module \eie_ecp5_4pe.pe3.arith (rst, h_we, entry__v, entry__z, ev_padding, acc__
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a, clk
-);
+module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_line, entry__spec_line, entry__spec_ce, ready_next, ctl__running, entry__h_line, ctl__start, queue__head, queue__next, queue__head_ok, queue__next_ok, queue__ready, entry__valid, fault, entry__slot, entry__first, entry__a
+, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$47 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$47  = 1'h0;
   wire \$1 ;
@@ -25479,47 +25783,42 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire \$24 ;
+  wire [16:0] \$24 ;
   wire \$25 ;
-  wire \$26 ;
+  wire [11:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [16:0] \$29 ;
+  wire [3:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire [11:0] \$31 ;
+  wire [3:0] \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire [3:0] \$34 ;
   wire [3:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire [3:0] \$39 ;
+  reg \$36 ;
+  reg \$37 ;
+  reg \$38 ;
+  reg \$39 ;
   wire \$4 ;
-  wire [3:0] \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
+  reg \$40 ;
+  reg [10:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [15:0] \$43 ;
   reg \$44 ;
-  reg \$45 ;
-  reg [10:0] \$46 ;
+  reg [10:0] \$45 ;
+  reg \$46 ;
   reg [2:0] \$47 ;
-  reg [15:0] \$48 ;
+  reg [10:0] \$48 ;
   reg \$49 ;
   wire \$5 ;
-  reg [10:0] \$50 ;
+  reg [2:0] \$50 ;
   reg \$51 ;
-  reg [2:0] \$52 ;
-  reg [10:0] \$53 ;
+  reg \$52 ;
+  reg \$53 ;
   reg \$54 ;
-  reg [2:0] \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  reg [15:0] \$55 ;
   wire [10:0] \$6 ;
-  reg [15:0] \$60 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -25528,8 +25827,8 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   reg [10:0] \$signal$16  = 11'h000;
   reg \$signal$19  = 1'h0;
   wire [10:0] \$signal$20 ;
-  reg \$signal$32  = 1'h0;
-  reg [10:0] \$signal$35  = 11'h000;
+  reg \$signal$29  = 1'h0;
+  reg [10:0] \$signal$37  = 11'h000;
   reg ahead_ok = 1'h0;
   input clk;
   wire clk;
@@ -25610,70 +25909,64 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   (* keep = 32'd1 *)
   output queue__ready;
   reg queue__ready = 1'h0;
+  wire queue__ready_next;
   (* keep = 32'd1 *)
   reg ready = 1'h1;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ready_copy_q;
+  output ready_next;
+  wire ready_next;
   reg rem_ge3 = 1'h0;
   input rst;
   wire rst;
   reg [2:0] s1 = 3'h0;
   reg [2:0] s2 = 3'h0;
   reg w1 = 1'h0;
-  assign \$28  = queue__pop & \$27 ;
-  assign \$29  = cur_rem - 1'h1;
-  assign \$30  = s2 == 3'h7;
-  assign \$31  = \$signal$16  + \$30 ;
-  assign \$32  = s2 == 3'h7;
-  assign \$33  = s2 == 3'h7;
-  assign \$34  = s2 + 1'h1;
+  assign \$32  = cur_rem >= 3'h4;
+  assign \$33  = queue__head[35:33] == 3'h7;
+  assign \$34  = queue__head[35:33] + 1'h1;
   assign \$35  = \$33  ? 4'h0 : \$34 ;
-  assign \$36  = cur_rem == 2'h2;
-  assign \$37  = cur_rem >= 3'h4;
-  assign \$38  = queue__head[35:33] == 3'h7;
-  assign \$39  = queue__head[35:33] + 1'h1;
-  assign \$40  = \$38  ? 4'h0 : \$39 ;
   always @(posedge clk)
-    ahead_ok <= \$41 ;
+    ahead_ok <= \$36 ;
   always @(posedge clk)
-    queue__ready <= \$42 ;
+    queue__ready <= \$37 ;
   always @(posedge clk)
-    ready <= \$43 ;
+    ready <= \$38 ;
   always @(posedge clk)
-    entry__valid <= \$44 ;
+    entry__valid <= \$39 ;
   always @(posedge clk)
-    fault <= \$45 ;
+    fault <= \$40 ;
   always @(posedge clk)
-    cur_line <= \$46 ;
+    cur_line <= \$41 ;
   always @(posedge clk)
-    entry__slot <= \$47 ;
+    entry__slot <= \$42 ;
   always @(posedge clk)
-    cur_rem <= \$48 ;
+    cur_rem <= \$43 ;
   always @(posedge clk)
-    cur_last <= \$49 ;
+    cur_last <= \$44 ;
   always @(posedge clk)
-    \$signal$35  <= \$50 ;
+    \$signal$37  <= \$45 ;
   always @(posedge clk)
-    w1 <= \$51 ;
+    w1 <= \$46 ;
   always @(posedge clk)
-    s1 <= \$52 ;
+    s1 <= \$47 ;
   always @(posedge clk)
-    \$signal$16  <= \$53 ;
+    \$signal$16  <= \$48 ;
   always @(posedge clk)
-    \$signal$19  <= \$54 ;
+    \$signal$19  <= \$49 ;
   always @(posedge clk)
-    s2 <= \$55 ;
+    s2 <= \$50 ;
   always @(posedge clk)
-    \$signal$32  <= \$56 ;
+    \$signal$29  <= \$51 ;
   always @(posedge clk)
-    \$signal$14  <= \$57 ;
+    \$signal$14  <= \$52 ;
   always @(posedge clk)
-    rem_ge3 <= \$58 ;
+    rem_ge3 <= \$53 ;
   always @(posedge clk)
-    entry__first <= \$59 ;
+    entry__first <= \$54 ;
   always @(posedge clk)
-    entry__a <= \$60 ;
+    entry__a <= \$55 ;
   assign queue__pop = queue__nonempty & ready;
   assign \$1  = ~ cur_last;
   assign cont = entry__valid & \$1 ;
@@ -25702,94 +25995,159 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   assign p_ce = \$13  ? \$16  : queue__head[39];
   assign entry__spec_line = queue__pop ? \$signal$20  : \$signal ;
   assign entry__spec_ce = queue__pop ? p_ce : np_ce;
-  assign \$17  = queue__pop ? queue__next_ok : queue__head_ok;
-  assign \$18  = cont | \new ;
-  assign \$19  = ~ \$18 ;
-  assign \$20  = cont ? \$signal$32  : queue__head[74];
-  assign \$21  = \$19  | \$20 ;
-  assign \$22  = cont | \new ;
-  assign \$23  = ~ \$22 ;
-  assign \$24  = cont ? \$signal$32  : queue__head[74];
-  assign \$25  = \$23  | \$24 ;
-  assign \$26  = cont | \new ;
-  assign \$27  = ~ ahead_ok;
+  assign \$17  = cont | \new ;
+  assign \$18  = ~ \$17 ;
+  assign \$19  = cont ? \$signal$29  : queue__head[74];
+  assign ready_next = \$18  | \$19 ;
+  assign \$20  = queue__pop ? queue__next_ok : queue__head_ok;
+  assign \$21  = cont | \new ;
+  assign \$22  = ~ ahead_ok;
+  assign \$23  = queue__pop & \$22 ;
+  assign \$24  = cur_rem - 1'h1;
+  assign \$25  = s2 == 3'h7;
+  assign \$26  = \$signal$16  + \$25 ;
+  assign \$27  = s2 == 3'h7;
+  assign \$28  = s2 == 3'h7;
+  assign \$29  = s2 + 1'h1;
+  assign \$30  = \$28  ? 4'h0 : \$29 ;
+  assign \$31  = cur_rem == 2'h2;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$41  = \$17 ;
+    \$36  = \$20 ;
     if (rst) begin
-      \$41  = 1'h0;
+      \$36  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$42  = 1'h1;
+      \$37  = 1'h1;
     end else begin
-      \$42  = \$21 ;
+      \$37  = ready_next;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end else begin
-      \$43  = \$25 ;
+      \$38  = ready_next;
     end
     if (rst) begin
-      \$43  = 1'h1;
+      \$38  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end else begin
-      \$44  = \$26 ;
+      \$39  = \$21 ;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$39  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$45  = fault;
+    \$40  = fault;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end else begin
-      if (\$28 ) begin
-        \$45  = 1'h1;
+      if (\$23 ) begin
+        \$40  = 1'h1;
       end
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$40  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$46  = \$signal$35 ;
+      \$41  = \$signal$37 ;
     end else begin
-      \$46  = queue__head[10:0];
+      \$41  = queue__head[10:0];
     end
     if (rst) begin
-      \$46  = 11'h000;
+      \$41  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$47  = s1;
+      \$42  = s1;
     end else begin
-      \$47  = queue__head[35:33];
+      \$42  = queue__head[35:33];
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$43  = \$24 [15:0];
+    end else begin
+      \$43  = queue__head[56:41];
+    end
+    if (rst) begin
+      \$43  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$44  = \$signal$29 ;
+    end else begin
+      \$44  = queue__head[74];
+    end
+    if (rst) begin
+      \$44  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$45  = \$signal$16 ;
+    end else begin
+      \$45  = queue__head[21:11];
+    end
+    if (rst) begin
+      \$45  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$46  = \$signal$19 ;
+    end else begin
+      \$46  = queue__head[39];
+    end
+    if (rst) begin
+      \$46  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    (* full_case = 32'd1 *)
+    if (cont) begin
+      \$47  = s2;
+    end else begin
+      \$47  = \$35 [2:0];
     end
     if (rst) begin
       \$47  = 3'h0;
@@ -25799,21 +26157,21 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$48  = \$29 [15:0];
+      \$48  = \$26 [10:0];
     end else begin
-      \$48  = queue__head[56:41];
+      \$48  = queue__head[32:22];
     end
     if (rst) begin
-      \$48  = 16'h0000;
+      \$48  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$49  = \$signal$32 ;
+      \$49  = \$27 ;
     end else begin
-      \$49  = queue__head[74];
+      \$49  = queue__head[40];
     end
     if (rst) begin
       \$49  = 1'h0;
@@ -25823,21 +26181,21 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$50  = \$signal$16 ;
+      \$50  = \$30 [2:0];
     end else begin
-      \$50  = queue__head[21:11];
+      \$50  = queue__head[38:36];
     end
     if (rst) begin
-      \$50  = 11'h000;
+      \$50  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$51  = \$signal$19 ;
+      \$51  = \$31 ;
     end else begin
-      \$51  = queue__head[39];
+      \$51  = queue__head[75];
     end
     if (rst) begin
       \$51  = 1'h0;
@@ -25847,33 +26205,33 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$52  = s2;
+      \$52  = rem_ge3;
     end else begin
-      \$52  = \$40 [2:0];
+      \$52  = queue__head[76];
     end
     if (rst) begin
-      \$52  = 3'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$53  = \$31 [10:0];
+      \$53  = \$32 ;
     end else begin
-      \$53  = queue__head[32:22];
+      \$53  = queue__head[77];
     end
     if (rst) begin
-      \$53  = 11'h000;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
     (* full_case = 32'd1 *)
     if (cont) begin
-      \$54  = \$32 ;
+      \$54  = 1'h0;
     end else begin
-      \$54  = queue__head[40];
+      \$54  = 1'h1;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -25881,77 +26239,18 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$55  = \$35 [2:0];
-    end else begin
-      \$55  = queue__head[38:36];
-    end
-    if (rst) begin
-      \$55  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$56  = \$36 ;
-    end else begin
-      \$56  = queue__head[75];
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$57  = rem_ge3;
-    end else begin
-      \$57  = queue__head[76];
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$58  = \$37 ;
-    end else begin
-      \$58  = queue__head[77];
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    (* full_case = 32'd1 *)
-    if (cont) begin
-      \$59  = 1'h0;
-    end else begin
-      \$59  = 1'h1;
-    end
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
-    \$60  = entry__a;
+    \$55  = entry__a;
     (* full_case = 32'd1 *)
     if (cont) begin
     end else begin
-      \$60  = queue__head[72:57];
+      \$55  = queue__head[72:57];
     end
     if (rst) begin
-      \$60  = 16'h0000;
+      \$55  = 16'h0000;
     end
   end
   assign ready_copy_q = queue__ready;
+  assign queue__ready_next = ready_next;
   assign \queue__head.line0  = queue__head[10:0];
   assign \queue__head.line1  = queue__head[21:11];
   assign \queue__head.line2  = queue__head[32:22];
@@ -26796,7 +27095,7 @@ module \eie_ecp5_4pe.pe3.ptr.odd (rst, w_en, rp__addr, rp__en, w_addr, w_data, r
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
+module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, issue__pop, issue__ready_next, ctl__arm, ctl__start, issue__head, issue__next, fault, issue__head_ok, issue__next_ok, bc__room_nopush, bc__room_push, wr__valid, wr__data, issue__ready, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$51 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$51  = 1'h0;
   wire [4:0] \$1 ;
@@ -26834,42 +27133,71 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
+  wire [4:0] \$130 ;
   wire \$131 ;
-  wire [4:0] \$132 ;
+  wire \$132 ;
   wire \$133 ;
   wire \$134 ;
-  reg [4:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [5:0] \$138 ;
-  reg [5:0] \$139 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire [5:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg [5:0] \$141 ;
-  reg [78:0] \$142 ;
-  reg [78:0] \$143 ;
-  reg [78:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [4:0] \$147 ;
-  reg [4:0] \$148 ;
-  reg \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [4:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [4:0] \$146 ;
+  wire \$147 ;
+  wire [4:0] \$148 ;
+  wire \$149 ;
   wire [5:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg [3:0] \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire [4:0] \$159 ;
   wire [5:0] \$16 ;
-  reg \$160 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  reg [4:0] \$164 ;
+  reg [4:0] \$165 ;
+  reg [4:0] \$166 ;
+  reg [5:0] \$167 ;
+  reg [5:0] \$168 ;
+  reg [5:0] \$169 ;
   wire [5:0] \$17 ;
+  reg [5:0] \$170 ;
+  reg [78:0] \$171 ;
+  reg [78:0] \$172 ;
+  reg [78:0] \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [4:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [3:0] \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [5:0] \$19 ;
   wire \$2 ;
   wire [5:0] \$20 ;
@@ -27047,6 +27375,8 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire issue__pop;
   input issue__ready;
   wire issue__ready;
+  input issue__ready_next;
+  wire issue__ready_next;
   (* init = 79'h00000000000000000000 *)
   wire [78:0] nxt;
   wire [15:0] \nxt.a ;
@@ -27283,322 +27613,351 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$127  = \$1 [3:0] >= 1'h1;
   assign \$128  = pop ? \$126  : \$127 ;
   assign \$129  = \$1 [3:0] < 4'h8;
-  assign \$130  = pop | \$129 ;
-  assign \$131  = \$1 [3:0] < 4'h8;
-  assign \$132  = \$1 [3:0] + 1'h1;
-  assign \$133  = \$132  < 4'h8;
-  assign \$134  = pop ? \$131  : \$133 ;
+  assign \$130  = \$1 [3:0] + 1'h1;
+  assign \$131  = \$130  < 4'h8;
+  assign \$132  = pop ? \$129  : \$131 ;
+  assign \$133  = issue__ready_next | \$132 ;
+  assign \$134  = \$1 [3:0] >= 2'h2;
+  assign \$135  = \$1 [3:0] >= 1'h1;
+  assign \$136  = pop ? \$134  : \$135 ;
+  assign \$137  = \$136  & issue__ready_next;
+  assign \$138  = \$1 [3:0] < 4'h8;
+  assign \$139  = pop | \$138 ;
+  assign \$140  = \$137  | \$139 ;
+  assign \$141  = bc__strobe ? \$133  : \$140 ;
+  assign \$142  = \$1 [3:0] < 4'h8;
+  assign \$143  = \$1 [3:0] + 1'h1;
+  assign \$144  = \$143  < 4'h8;
+  assign \$145  = pop ? \$142  : \$144 ;
+  assign \$146  = \$1 [3:0] + 1'h1;
+  assign \$147  = \$146  < 4'h8;
+  assign \$148  = \$1 [3:0] + 2'h2;
+  assign \$149  = \$148  < 4'h8;
+  assign \$150  = pop ? \$147  : \$149 ;
+  assign \$151  = issue__ready_next ? \$145  : \$150 ;
+  assign \$152  = \$1 [3:0] >= 2'h2;
+  assign \$153  = \$1 [3:0] >= 1'h1;
+  assign \$154  = pop ? \$152  : \$153 ;
+  assign \$155  = \$154  & issue__ready_next;
+  assign \$156  = \$1 [3:0] < 4'h8;
+  assign \$157  = pop | \$156 ;
+  assign \$158  = \$1 [3:0] < 4'h8;
+  assign \$159  = \$1 [3:0] + 1'h1;
+  assign \$160  = \$159  < 4'h8;
+  assign \$161  = pop ? \$158  : \$160 ;
+  assign \$162  = \$155  ? \$157  : \$161 ;
+  assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$135 ;
+    rptr0 <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$136 ;
+    rptr1 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$137 ;
+    rptr2 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$138 ;
+    rptr2_c0 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$139 ;
+    rptr2_c1 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$140 ;
+    rptr2_c2 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$141 ;
+    rptr2_c3 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$142 ;
+    issue__head <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$143 ;
+    issue__next <= \$172 ;
   always @(posedge clk)
-    wq <= \$144 ;
+    wq <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$145 ;
+    \$signal  <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$146 ;
+    fresh1 <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$147 ;
+    \$signature__addr  <= \$176 ;
   always @(posedge clk)
-    sc <= \$148 ;
+    sc <= \$177 ;
   always @(posedge clk)
-    fault <= \$149 ;
+    fault <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$150 ;
+    issue__head_ok <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$151 ;
+    issue__next_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$152 ;
+    bc_r <= \$181 ;
   always @(posedge clk)
-    cnt <= \$153 ;
+    cnt <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$154 ;
+    cnt_nz <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$155 ;
+    bc__room_nopush <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$156 ;
+    bc__room_push <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$157 ;
+    cnt_nz_c0 <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$158 ;
+    cnt_nz_c1 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$159 ;
+    cnt_nz_c2 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$160 ;
+    cnt_nz_c3 <= \$189 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$135  = \$17 [4:0];
+    \$164  = \$17 [4:0];
     if (rst) begin
-      \$135  = 5'h00;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$136  = \$22 [4:0];
+    \$165  = \$22 [4:0];
     if (rst) begin
-      \$136  = 5'h00;
+      \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$137  = \$27 [4:0];
+    \$166  = \$27 [4:0];
     if (rst) begin
-      \$137  = 5'h00;
+      \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$138  = \$32 ;
+    \$167  = \$32 ;
     if (rst) begin
-      \$138  = 6'h00;
+      \$167  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$139  = \$37 ;
+    \$168  = \$37 ;
     if (rst) begin
-      \$139  = 6'h00;
+      \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$140  = \$42 ;
+    \$169  = \$42 ;
     if (rst) begin
-      \$140  = 6'h00;
+      \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$141  = \$47 ;
+    \$170  = \$47 ;
     if (rst) begin
-      \$141  = 6'h00;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$142 [19:0] = \$52 ;
-    \$142 [39:20] = \$61 ;
-    \$142 [59:40] = \$70 ;
-    \$142 [78:60] = \$79 ;
+    \$171 [19:0] = \$52 ;
+    \$171 [39:20] = \$61 ;
+    \$171 [59:40] = \$70 ;
+    \$171 [78:60] = \$79 ;
     if (rst) begin
-      \$142  = 79'h00000000000000000000;
+      \$171  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$143 [19:0] = \$56 ;
-    \$143 [39:20] = \$65 ;
-    \$143 [59:40] = \$74 ;
-    \$143 [78:60] = \$83 ;
+    \$172 [19:0] = \$56 ;
+    \$172 [39:20] = \$65 ;
+    \$172 [59:40] = \$74 ;
+    \$172 [78:60] = \$83 ;
     if (rst) begin
-      \$143  = 79'h00000000000000000000;
+      \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$144  = wr__data;
+    \$173  = wr__data;
     if (rst) begin
-      \$144  = 79'h00000000000000000000;
+      \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$145  = \$87 ;
+    \$174  = \$87 ;
     if (rst) begin
-      \$145  = 1'h0;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$146  = \$91 ;
+    \$175  = \$91 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end else begin
-      \$147  = \$95 [4:0];
+      \$176  = \$95 [4:0];
     end
     if (rst) begin
-      \$147  = 5'h00;
+      \$176  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end else begin
-      \$148  = \$97 [4:0];
+      \$177  = \$97 [4:0];
     end
     if (rst) begin
-      \$148  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$149  = fault;
+    \$178  = fault;
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$149  = 1'h1;
+        \$178  = 1'h1;
       end
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end else begin
-      \$150  = \$100 ;
+      \$179  = \$100 ;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__arm) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end else begin
-      \$151  = \$103 ;
+      \$180  = \$103 ;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end else begin
-      \$152  = bc__strobe;
+      \$181  = bc__strobe;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end else begin
-      \$153  = \$113 [3:0];
+      \$182  = \$113 [3:0];
     end
     if (rst) begin
-      \$153  = 4'h0;
+      \$182  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end else begin
-      \$154  = \$116 ;
+      \$183  = \$116 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end else begin
-      \$155  = \$130 ;
+      \$184  = \$141 ;
     end
     if (rst) begin
-      \$155  = 1'h1;
+      \$184  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end else begin
-      \$156  = \$134 ;
+      \$185  = \$163 ;
     end
     if (rst) begin
-      \$156  = 1'h1;
+      \$185  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end else begin
-      \$157  = \$119 ;
+      \$186  = \$119 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$186  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end else begin
-      \$158  = \$122 ;
+      \$187  = \$122 ;
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end else begin
-      \$159  = \$125 ;
+      \$188  = \$125 ;
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end else begin
-      \$160  = \$128 ;
+      \$189  = \$128 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$189  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;

@@ -1,6 +1,8 @@
 """ActQueue [arch §5.2]: the contract's count against a deque with the visibility rule (a
 broadcast in cycle c is poppable from c+1; room at the start of c counts every push and pop
-of earlier cycles), the registered room flags as the CCU combines them, and the descriptor
+of earlier cycles), the registered room flags as the CCU combines them (the flags of cycle c
+say whether there is room at the start of c+1 with / without the push of c: the AND the
+CCU registers in c, picked in c+1 by its strobe of c), and the descriptor
 FIFO (written ahead of the broadcasts) handing out descriptors in order, in both of its forms
 (``HWConfig.desc_fifo``: a combinational LUT-RAM read, or a synchronous block-RAM read
 addressed one cycle early)."""
@@ -43,11 +45,13 @@ def test_queue_matches_deque(depth, seed, desc_fifo):
         ref = collections.deque()          # contract queue: descriptor ids
         announced = collections.deque()    # written descriptors not yet broadcast
         nxt_wr = nxt_bc = 0
-        push_prev = False
+        predicted = None                   # room now, as the flags of the previous cycle said
+        ready = rng.random() < 0.5         # the Issue's "ready" of this cycle (its ready_next before)
         for _ in range(cycles):
             # the state at the start of the cycle
-            room = ctx.get(dut.bc.room_push) if push_prev else ctx.get(dut.bc.room_nopush)
-            assert room == (len(ref) < depth)
+            room = len(ref) < depth
+            if predicted is not None:
+                assert predicted == room
             assert ctx.get(dut.issue.nonempty) == (len(ref) > 0)
             if ref:
                 assert ctx.get(dut.issue.head.line0) == ref[0] % 64
@@ -56,11 +60,13 @@ def test_queue_matches_deque(depth, seed, desc_fifo):
             ctx.set(dut.wr.valid, wr)
             ctx.set(dut.wr.data, {"line0": nxt_wr % 64, "slot0": 0, "lm1": 0, "a": 0, "z": 0, "one": 0, "newline": 0})
             push = room and len(announced) > 0 and rng.random() < 0.6
-            ready = rng.random() < 0.5
+            ready_next = rng.random() < 0.5
             pop = len(ref) > 0 and ready                  # the Issue's decision, and the queue's copy
             ctx.set(dut.bc.strobe, push)
             ctx.set(dut.issue.ready, ready)
+            ctx.set(dut.issue.ready_next, ready_next)
             ctx.set(dut.issue.pop, pop)
+            predicted = ctx.get(dut.bc.room_push) if push else ctx.get(dut.bc.room_nopush)
             if pop:
                 ref.popleft()
             if push:
@@ -69,7 +75,7 @@ def test_queue_matches_deque(depth, seed, desc_fifo):
             if wr:
                 announced.append(nxt_wr)
                 nxt_wr += 1
-            push_prev = push
+            ready = ready_next
             await ctx.tick()
             assert not ctx.get(dut.fault)
 
@@ -112,7 +118,7 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
     """The FIFO head and the descriptor behind it (``head``/``next``, ``head_ok``/``next_ok``)
     against a plain list of the written descriptors: random full-width descriptors, random
     writes, broadcasts and pops in phases that fill the FIFO to ``desc_depth`` and drain it,
-    three passes (``arm`` mid-stream).  A descriptor written in cycle w is visible from w+2;
+    five passes (``arm`` mid-stream).  A descriptor written in cycle w is visible from w+2;
     the test asserts that such earliest reads happened at ``next`` behind a pop (the entry the
     memory read of the previous cycle returned: block RAM write-through), at ``head``, and
     across the pointers' wrap-around."""
@@ -132,7 +138,7 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
             await ctx.tick()
             cyc += 1
 
-        for _ in range(3):                                    # passes
+        for _ in range(5):                                    # passes
             ctx.set(dut.ctl.running, 0)
             ctx.set(dut.wr.valid, 0)
             ctx.set(dut.bc.strobe, 0)
@@ -146,7 +152,8 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
             pop_cycles = set()
             ref = collections.deque()     # contract queue: descriptor indices
             bcast = 0                     # descriptors broadcast
-            push_prev = False
+            predicted = None              # room now, as the flags of the previous cycle said
+            ready = False                 # the Issue's "ready" of this cycle (its ready_next before)
             preroll = rng.randrange(0, 6)
             for t in range(preroll + 1 + 400):
                 start = t == preroll
@@ -166,12 +173,14 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
                     if wcyc[pops + 1] == cyc - 2 and cyc - 1 in pop_cycles:
                         seen["next_early_after_pop"] += 1
                         seen["wrapped"] += pops + 1 >= size
+                room = len(ref) < depth
                 if running:
-                    room = ctx.get(dut.bc.room_push) if push_prev else ctx.get(dut.bc.room_nopush)
-                    assert room == (len(ref) < depth)
+                    if predicted is not None:
+                        assert predicted == room, f"room, cycle {t}"
+                        seen["stall_predicted"] += not room
                     assert ctx.get(dut.issue.nonempty) == (len(ref) > 0)
                 # this cycle's inputs
-                ready = running and rng.random() < pr
+                ready_next = t + 1 > preroll and rng.random() < pr
                 pop = ready and len(ref) > 0
                 if pop:
                     assert old >= 1                           # the head is there when popped
@@ -181,8 +190,11 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
                 seen["full"] += len(descs) + wr - (pops + pop) == size
                 value = rng.getrandbits(width)
                 ctx.set(dut.issue.ready, ready)
+                ctx.set(dut.issue.ready_next, ready_next)
                 ctx.set(dut.issue.pop, pop)
                 ctx.set(dut.bc.strobe, push)
+                if running:
+                    predicted = ctx.get(dut.bc.room_push) if push else ctx.get(dut.bc.room_nopush)
                 ctx.set(dut.wr.valid, wr)
                 ctx.set(dut.wr.data.as_value(), value)
                 if pop:
@@ -195,7 +207,7 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
                 if wr:
                     descs.append(value)
                     wcyc.append(cyc)
-                push_prev = push
+                ready = ready_next
                 await tick()
                 assert not ctx.get(dut.fault), f"fault after cycle {t}"
 
@@ -204,6 +216,7 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
     sim.add_testbench(bench)
     sim.run()
     assert seen["head_early"] and seen["next_early_after_pop"] and seen["wrapped"] and seen["full"], seen
+    assert seen["stall_predicted"], seen
 
 
 def test_desc_fifo_form_defaults_from_the_vendor():

@@ -85,8 +85,10 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
         while True:
             for p in range(n):
                 ctx.set(dut.pes[p].src.data, pipe[-1][p])
-                ctx.set(dut.pes[p].bc.room_push, room(c) if c >= 0 else 1)
-                ctx.set(dut.pes[p].bc.room_nopush, room(c) if c >= 0 else 1)
+                # the PEs' flags of cycle c: room at the start of c+1 (the CCU registers
+                # their AND; it assumes room in cycle 0, where every queue is empty)
+                ctx.set(dut.pes[p].bc.room_push, room(c + 1) if c >= 0 else 0)
+                ctx.set(dut.pes[p].bc.room_nopush, room(c + 1) if c >= 0 else 0)
             new = []
             for p in range(n):
                 if ctx.get(dut.pes[p].src.rd_en):
@@ -155,7 +157,8 @@ def test_ccu_matches_scan_ref(n, fanin, seed):
         dens = rng.choice([0.0, 0.1, 0.5, 1.0])
         acts = [rng.randrange(-300, 300) if rng.random() < dens else 0 for _ in range(groups * n)]
         stall_p = 0.0 if trial == 0 else rng.choice([0.2, 0.6, 0.9])
-        room_l = [rng.random() >= stall_p for _ in range(3000)]
+        # cycle 0 always has room (every queue is empty at the start of a pass)
+        room_l = [True] + [rng.random() >= stall_p for _ in range(3001)]
         bc_ref, _, searches_ref, stalls_ref = scan_ref(acts, n, groups, 1 << 10, room=room_l.__getitem__)
         got = run_ccu(hw, acts, groups, 1 << 10, room_l.__getitem__)
         assert got == (bc_ref, searches_ref, stalls_ref)

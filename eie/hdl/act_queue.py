@@ -15,8 +15,11 @@ Timing (exactly the contract's)
 * The CCU's strobe ``bc.strobe`` of cycle c is registered here (``bc_r``, one copy per PE); the
   element is poppable from cycle c+1 on: ``nonempty = cnt_nz | bc_r`` (both registered).
 * ``room_nopush`` / ``room_push`` (registered at the end of c): the count at the start of
-  c+1 without / with the CCU's push of cycle c is below D.  The CCU picks one with its own
-  registered strobe, so "room at the start of c+1" [arch §5.1] needs no logic across units.
+  c+2 without / with the CCU's push of cycle c+1 is below D -- two cycles ahead, with this
+  cycle's strobe and the pop of c+1 (the Issue's ``ready_next`` and the count) folded in.
+  The CCU registers the AND of every PE's flags in c+1 and picks one in c+2 with its own
+  registered strobe of c+1, so "room at the start of c+2" [arch §5.1] is a register there:
+  the gather from the PEs and the broadcast decision are in different cycles.
 * ``count`` here excludes the push of the previous cycle (it is in ``bc_r``).
 
 Memory
@@ -211,16 +214,29 @@ class ActQueue(wiring.Component):
         z0, z1, hz = cnt == 0, cnt == 1, self.issue.head.z
         ready = self.issue.ready
         m.d.comb += self.quiet_next.eq(Mux(bc_r, ready & z0 & hz, Mux(cnt_nz & ready, (z0 | z1) & hz, z0)))
+        # The room flags look two cycles ahead (registered at the end of c: room at the start of
+        # c+2 with / without the CCU's push of c+1).  n1 = the count at the start of c+1 =
+        # base − pop + strobe; the pop of c+1 = (n1 > 0) & ready(c+1), and ready(c+1) is the
+        # Issue's ``ready_next``.  Every term but the strobe (the CCU's, arriving late) is
+        # precomputed from registers and this cycle's pop, so the strobe picks between two
+        # values: ``kD`` = base − pop + k < D (the count never exceeds D).
+        nz_nopush = Mux(pop, base >= 2, base >= 1)          # n1 > 0 without a push in c
+        lt0 = pop | (base < d)
+        lt1 = Mux(pop, base < d, base + 1 < d)
+        lt2 = Mux(pop, base + 1 < d, base + 2 < d)
+        r1 = self.issue.ready_next
+        pop1_s, pop1_n = r1, nz_nopush & r1                # the pop of c+1 with / without the push of c
         with m.If(self.ctl.start):
             m.d.sync += [bc_r.eq(0), cnt.eq(0), cnt_nz.eq(0), self.bc.room_nopush.eq(1), self.bc.room_push.eq(int(d > 1))]
             m.d.sync += [c.eq(0) for c in cnt_nz_c]
         with m.Else():
+            strobe = self.bc.strobe
             m.d.sync += [
-                bc_r.eq(self.bc.strobe),
+                bc_r.eq(strobe),
                 cnt.eq(base - pop),
-                cnt_nz.eq(Mux(pop, base >= 2, base >= 1)),
-                *[c.eq(Mux(pop, base >= 2, base >= 1)) for c in cnt_nz_c],
-                self.bc.room_nopush.eq(pop | (base < d)),           # the count never exceeds D
-                self.bc.room_push.eq(Mux(pop, base < d, base + 1 < d)),
+                cnt_nz.eq(nz_nopush),
+                *[c.eq(nz_nopush) for c in cnt_nz_c],
+                self.bc.room_nopush.eq(Mux(strobe, pop1_s | lt1, pop1_n | lt0)),
+                self.bc.room_push.eq(Mux(strobe, Mux(pop1_s, lt1, lt2), Mux(pop1_n, lt0, lt1))),
             ]
         return m

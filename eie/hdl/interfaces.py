@@ -129,8 +129,11 @@ class Broadcast(wiring.Signature):
     """The broadcast and the stall [arch §5.1, §5.2].
 
     strobe       this cycle's broadcast: the next announced element enters every queue.
-    room_push    registered: the queue has room in the next cycle if this cycle's push counts,
-    room_nopush  ... and if it does not (the CCU picks one with its own registered strobe).
+    room_push    registered at the end of c: the queue has room at the start of c+2 if the
+                 CCU's push of c+1 counts,
+    room_nopush  ... and if it does not.  The CCU registers the AND of every PE's flags in
+                 c+1 and picks one in c+2 with its own registered strobe of c+1: the gather
+                 from the PEs is a cycle of its own, the broadcast decision uses registers.
     """
 
     def __init__(self, hw: HWConfig):
@@ -170,6 +173,8 @@ class QueueIssue(wiring.Signature):
     pop (In)           the head column is popped this cycle.
     ready (In)         registered copy of "ready" (nothing issued, or a column's last entry
                        issued, in this cycle): the queue recomputes the pop from its own copies.
+    ready_next (In)    "ready" in the next cycle (what ``ready`` is loaded with; 1 after
+                       ``start``): the queue's room flags look two cycles ahead with it.
     """
 
     def __init__(self, hw: HWConfig):
@@ -182,6 +187,7 @@ class QueueIssue(wiring.Signature):
             "next_ok": Out(1),
             "pop": In(1),
             "ready": In(1),
+            "ready_next": In(1),
         })
 
 

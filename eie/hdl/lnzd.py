@@ -26,8 +26,10 @@ the FIFO head: a bubble is dropped (that cycle's search found nothing); an eleme
 broadcast if ``room`` is high, else it is held (the search pauses) — the contract's stall
 rule.  So broadcast cycles are exactly those of the contract; ``bcast`` is a 1-bit strobe
 ("the next announced element is in your queue now").  ``room`` comes from two registered
-flags per PE (room if this cycle's push is / is not counted, [arch §5.2]) selected by the
-registered strobe of the previous cycle: no comparator and no PE logic on this path.
+flags per PE (room in the cycle after next if the next cycle's push is / is not counted,
+[arch §5.2], :mod:`.act_queue`), ANDed over the PEs into two CCU registers a cycle before
+they are used, and selected by the registered strobe of the previous cycle: no comparator,
+no PE logic and no wire from a PE on this path.
 
 Source prefetch (:mod:`.src_prefetch`): ``rd_en`` (registered, one copy per PE) makes every
 PE read the next group of its source bank (each PE keeps its own address counter); the data
@@ -269,16 +271,27 @@ class CCU(wiring.Component):
         push_r = Signal(attrs=original_attrs(self._hw))     # a broadcast in the previous cycle
         held = Signal()
         room = Signal()
-        room_push = Cat(*[link.bc.room_push for link in self.pes]).all()
-        room_nopush = Cat(*[link.bc.room_nopush for link in self.pes]).all()
+        # every PE's flags of cycle c say whether its queue has room at the start of c+1 with /
+        # without the push of c; their AND is registered here (the gather is a cycle of its
+        # own) and picked in c+1 by push_r.  In cycle 0 every queue is empty (start sets both).
+        all_push = Cat(*[link.bc.room_push for link in self.pes]).all()
+        all_nopush = Cat(*[link.bc.room_nopush for link in self.pes]).all()
+
+        def room_regs(suffix, attrs):
+            regs = (Signal(name=f"room_all_push{suffix}", init=1, attrs=attrs),
+                    Signal(name=f"room_all_nopush{suffix}", init=1, attrs=attrs))
+            m.d.sync += [regs[0].eq(ctl.start | all_push), regs[1].eq(ctl.start | all_nopush)]
+            return regs
+
+        room_push, room_nopush = room_regs("", original_attrs(self._hw))
         m.d.comb += room.eq(Mux(push_r, room_push, room_nopush))
-        # the item FIFO's pop has its own copy of push_r and so of room: the broadcast
-        # strobe (to every queue, the counters, push_r) and the FIFO's slots are two loads
-        # of a signal that comes late in the cycle (timing_registers only)
+        # the item FIFO's pop has its own copies of push_r and of the room registers, and so
+        # of room: the broadcast strobe (to every queue, the counters, push_r) and the FIFO's
+        # slots are two loads of a signal that comes late in the cycle (timing_registers only)
         if self._hw.timing_registers:
             push_r_fifo = Signal(name="push_r_fifo", attrs={"keep": 1})
             room_fifo = Signal(name="room_fifo")
-            m.d.comb += room_fifo.eq(Mux(push_r_fifo, room_push, room_nopush))
+            m.d.comb += room_fifo.eq(Mux(push_r_fifo, *room_regs("_fifo", {"keep": 1})))
         else:
             push_r_fifo, room_fifo = push_r, room
         # live = running & ~bias_sent, as a register of its own near the broadcaster (``running``

@@ -289,7 +289,8 @@ class Issue(wiring.Component):
         # a second register of "ready" for the queue's own copy of the pop decision
         ready_q = Signal(name="ready_copy_q", attrs={"keep": 1})
         m.d.comb += q.ready.eq(ready_q)
-        ready_next = ~(cont | new) | Mux(cont, rem_eq1, h.one)
+        ready_next = Signal()
+        m.d.comb += [ready_next.eq(~(cont | new) | Mux(cont, rem_eq1, h.one)), q.ready_next.eq(ready_next)]
         with m.If(self.ctl.start):
             m.d.sync += [ready_q.eq(1), ready.eq(1)]
         with m.Else():

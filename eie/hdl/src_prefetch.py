@@ -12,8 +12,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .interfaces import SrcRead
-from .params import GROUP_SLOTS, SRC_LATENCY, HWConfig
+from .interfaces import SrcRead, original_attrs
+from .params import GROUP_SLOTS, SRC_LATENCY, HWConfig, announce_groups
 
 __all__ = ["SrcPrefetch"]
 
@@ -36,7 +36,10 @@ class SrcPrefetch(wiring.Component):
     head_nz : Out(N)      registered: the head group's non-zero flags (a register of its own,
                           not a multiplexer behind the head index).
     head_val : Out(act)[N]  the head group's activations (LUT RAM read at the registered
-                          head index).
+                          head index; with ``timing_registers`` one LUT RAM per announce
+                          group of PEs (:func:`~.params.announce_groups`), each read at a
+                          copy of the head index of its own: one index fanned out to the
+                          N x 16 bits of LUT RAM was a critical path on the ECP5-85k).
 
     A group that arrives in cycle c is the head in c+1 at the earliest.  Reads are issued
     while slots are free, counting a consumption one cycle late (``GROUP_SLOTS`` >= 6
@@ -69,23 +72,32 @@ class SrcPrefetch(wiring.Component):
         inflight = [Signal(name=f"rd_d{i}") for i in range(1, SRC_LATENCY + 1)]
         cap = inflight[-1]                      # a group's words arrive in this cycle
         wp = Signal(sb)
-        hp = Signal(sb)
+        groups = announce_groups(n) if self._hw.timing_registers else [range(n)]
+        split = len(groups) > 1
+        hp = Signal(sb, attrs=original_attrs(self._hw) if split else {})
         hp1 = Signal(sb)                        # hp + 1, a register
         nz = Array(Signal(n, name=f"nz{i}") for i in range(slots))
-        m.submodules.vals = vals = Memory(shape=len(Cat(*src_data)), depth=slots, init=[])
-        vw, vr = vals.write_port(), vals.read_port(domain="comb")
         new_nz = Signal(n)
-        m.d.comb += [
-            vw.addr.eq(wp), vw.data.eq(Cat(*src_data)), vw.en.eq(cap), vr.addr.eq(hp),
-            new_nz.eq(Cat(*[d != 0 for d in src_data])),
-        ]
-        m.d.comb += [self.head_val[q].eq(vr.data[q * ab:(q + 1) * ab]) for q in range(n)]
+        m.d.comb += new_nz.eq(Cat(*[d != 0 for d in src_data]))
+        hp_next = Mux(self.arm, 0, Mux(self.advance, hp1, hp))      # hp + 1, from its register
+        m.d.sync += hp.eq(hp_next)
+        for k, grp in enumerate(groups):
+            # one LUT RAM per group of PEs, read at its own copy of the head index
+            if split:
+                addr = Signal(sb, name=f"hp_c{k}", attrs={"keep": 1})
+                m.d.sync += addr.eq(hp_next)
+            else:
+                addr = hp
+            m.submodules[f"vals{k}" if split else "vals"] = vals = Memory(
+                shape=len(grp) * ab, depth=slots, init=[])
+            vw, vr = vals.write_port(), vals.read_port(domain="comb")
+            m.d.comb += [vw.addr.eq(wp), vw.data.eq(Cat(*[src_data[q] for q in grp])), vw.en.eq(cap),
+                         vr.addr.eq(addr)]
+            m.d.comb += [self.head_val[q].eq(vr.data[i * ab:(i + 1) * ab]) for i, q in enumerate(grp)]
         with m.If(cap & ~self.arm):
             m.d.sync += [nz[wp].eq(new_nz), wp.eq(wp + 1)]
         with m.If(self.arm):
-            m.d.sync += [hp.eq(0), wp.eq(0)]
-        with m.Elif(self.advance):
-            m.d.sync += hp.eq(hp1)                 # hp + 1, from its register
+            m.d.sync += wp.eq(0)
 
         # head_nz: loaded with slot hp+1's flags when the search advances, and with the
         # arriving group's flags when that group lands in the head slot
