@@ -229,16 +229,23 @@ def cmd_synth(args) -> int:
 
 # ---- eie cache -------------------------------------------------------------------------------
 def cmd_cache(args) -> int:
-    from ..flow.simulators import cache_root, cache_size
+    from ..flow.simulators import cache_limit, cache_root, cache_size, prune_cache
     root = cache_root()
+    limit = cache_limit()
     size, builds = cache_size(root)
     if args.clear:
         if root.is_dir():
             shutil.rmtree(root)
         print(f"cleared {root} ({size / 1e6:.1f} MB, {builds} builds)")
         return 0
-    print(f"{root}: {size / 1e6:.1f} MB in {builds} simulator builds (set EIE_CACHE to move it; "
-          f"eie cache --clear empties it)")
+    if args.prune:
+        gone = prune_cache(root, limit=limit)
+        after, left = cache_size(root)
+        print(f"evicted {len(gone)} builds ({(size - after) / 1e6:.1f} MB); {left} left, {after / 1e6:.1f} MB")
+        return 0
+    print(f"{root}: {size / 1e6:.1f} MB in {builds} simulator builds, limit {limit / 1e9:g} GB "
+          f"(least recently used builds are evicted after each build; EIE_CACHE moves it, EIE_CACHE_MAX_GB "
+          f"sets the limit; eie cache --prune evicts now, --clear empties it)")
     return 0
 
 
@@ -247,6 +254,7 @@ def register(sub) -> None:
     from ..flow.floorplan import MODES as FLOORPLANS
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
+    from ..flow.simulators import CACHE_GRACE_S, CACHE_MAX_GB
     from ..flow.synth import DEVICES, ROUTERS
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
@@ -329,4 +337,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")
     p.add_argument("--clear", action="store_true", help="delete every cached build")
+    p.add_argument("--prune", action="store_true",
+                   help=f"evict the least recently used builds down to the limit ($EIE_CACHE_MAX_GB, default "
+                        f"{CACHE_MAX_GB:g} GB; builds used in the last {CACHE_GRACE_S / 60:g} minutes stay)")
     p.set_defaults(func=cmd_cache)

