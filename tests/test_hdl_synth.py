@@ -18,7 +18,7 @@ from eie.config import EIEConfig
 from eie.errors import InputError
 from eie.flow import synth
 from eie.flow.references import device_reference
-from eie.hdl.params import HWConfig
+from eie.hdl.params import HWConfig, announce_groups
 from eie.report import fpga
 
 DATA = Path(__file__).parent / "data" / "synth"
@@ -243,11 +243,12 @@ def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, targ
 @pytest.mark.synth
 def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
     """yosys merges an unmarked flip-flop into a ``keep`` one with the same input, so a copy
-    exists only if the original is marked too: in the ECP5 netlist of one small PE, each
-    pair below must be different flip-flops (no shared net bit), not one under two names."""
-    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+    exists only if the original is marked too: in the ECP5 netlist of four small PEs (the
+    CCU's per-group copies need more than one announce group), each pair below must be
+    different flip-flops (no shared net bit), not one under two names."""
+    hw = HWConfig(EIEConfig(pes=4, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
                   vendor="ecp5")
-    assert hw.timing_registers
+    assert hw.timing_registers and len(announce_groups(hw.pes)) > 1
     synth.synthesize(hw, synth.DEVICES["ecp5"]["25k"], tmp_path, io="parallel", floorplan="none")
     netlist = json.loads((tmp_path / "top.json").read_text())
     top = max(netlist["modules"].values(), key=lambda mod: len(mod.get("cells", {})))
@@ -265,6 +266,6 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
              ("ccu.push_r", "ccu.push_r_fifo", None), ("bus_addr", "h_off_0", ob), ("h_off_0", "h_off_dst_0", ob),
              ("bus_wdata", "h_wdata_0", None), ("pe0.queue.rptr2", "pe0.queue.rptr2_c0", None),
              ("=ptr_base", "ptr_base_g0", None), ("ccu.room_all_push", "ccu.room_all_push_fifo", None),
-             ("ccu.room_all_nopush", "ccu.room_all_nopush_fifo", None)]
+             ("ccu.room_all_nopush", "ccu.room_all_nopush_fifo", None), ("ccu.prefetch.hp", "ccu.prefetch.hp_c0", None)]
     for a, b, width in pairs:
         assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
