@@ -104,3 +104,5 @@ def test_eie_cache_prune_and_a_bad_limit(cache, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "EIE_CACHE_MAX_GB" in err and "'lots'" in err
     assert b["c"].is_dir() and b["d"].is_dir()                   # nothing removed on the error
+    assert main(["cache", "--clear"]) == 0                      # clearing needs no limit
+    assert "cleared" in capsys.readouterr().out and not root.exists()

@@ -231,13 +231,13 @@ def cmd_synth(args) -> int:
 def cmd_cache(args) -> int:
     from ..flow.simulators import cache_limit, cache_root, cache_size, prune_cache
     root = cache_root()
-    limit = cache_limit()
     size, builds = cache_size(root)
-    if args.clear:
+    if args.clear:                          # needs no limit: works with a bad $EIE_CACHE_MAX_GB too
         if root.is_dir():
             shutil.rmtree(root)
         print(f"cleared {root} ({size / 1e6:.1f} MB, {builds} builds)")
         return 0
+    limit = cache_limit()
     if args.prune:
         gone = prune_cache(root, limit=limit)
         after, left = cache_size(root)
