@@ -441,25 +441,6 @@ def test_serial_top_writes_and_reads_back_through_the_shift_registers():
     sim.run()
 
 
-def run_jobs_with(driver_cls, hw, jobs, n_out):
-    """``driver_cls(hw, dut, ctx).run_jobs(jobs, n_out)`` on a fresh ``EIETop(hw)`` in the
-    Amaranth simulator (a driver subclass that does more around each pass)."""
-    from amaranth.sim import Simulator
-
-    from eie.hdl.top import EIETop
-    dut = EIETop(hw)
-    box = {}
-
-    async def bench(ctx):
-        box["res"] = await driver_cls(hw, dut, ctx).run_jobs(jobs, n_out, max_cycles=5000)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return box["res"]
-
-
 def test_host_accesses_in_the_first_cycle_after_a_pass():
     """The first bus cycle without ``busy`` after a pass may read and write PE memories: the
     PEs' copies of ``running``/``pf_active`` fall a cycle after the array's (they do not wait
@@ -501,7 +482,7 @@ def test_host_accesses_in_the_first_cycle_after_a_pass():
             early[t] = (got, [w & mask for _, w in mems[:-1]] + [0x2A5 + t])
             return cycles
 
-    assert_matches(run_jobs_with(Eager, hw, jobs, compiled.n_out), ref)
+    assert_matches(run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles=5000, driver=Eager), ref)
     assert len(early) == len(jobs) >= 2
     for t, job in enumerate(jobs):
         got, want = early[t]
@@ -544,5 +525,5 @@ def test_register_writes_during_a_pass_are_ignored():
             assert await self.read_many([hm.reg(k) for k in junk]) == before[-1]
             return cycles
 
-    assert_matches(run_jobs_with(Meddler, hw, jobs, compiled.n_out), ref)
+    assert_matches(run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles=5000, driver=Meddler), ref)
     assert len(before) == len(jobs) >= 2

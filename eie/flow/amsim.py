@@ -35,17 +35,19 @@ class AmaranthDriver(HostDriver):
 
 
 def run_jobs_amaranth(hw: HWConfig, jobs, n_out: int, max_cycles: int = 200_000, preload: bool = False,
-                      vcd: str | None = None, resident: bool = False) -> LayerResult:
+                      vcd: str | None = None, resident: bool = False, driver=None) -> LayerResult:
     """Build ``EIETop(hw)`` (with job 0's image as init values if ``preload``) and run the
     jobs (:func:`eie.flow.host.layer_jobs`) through the host port (``resident``: every pass
-    loaded once, see :meth:`~eie.flow.host.HostDriver.run_jobs`)."""
+    loaded once, see :meth:`~eie.flow.host.HostDriver.run_jobs`) with ``driver`` (default
+    :class:`AmaranthDriver`; a subclass may do more around each pass)."""
+    driver = AmaranthDriver if driver is None else driver
     dut = EIETop(hw, image=jobs[0]["image"] if preload else None)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     box = {}
 
     async def bench(ctx):
-        drv = AmaranthDriver(hw, dut, ctx)
+        drv = driver(hw, dut, ctx)
         box["result"] = await drv.run_jobs(jobs, n_out, max_cycles=max_cycles, preloaded=preload,
                                            resident=resident)
 
