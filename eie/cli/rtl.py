@@ -244,7 +244,7 @@ def cmd_cache(args) -> int:
         print(f"evicted {len(gone)} builds ({(size - after) / 1e6:.1f} MB); {left} left, {after / 1e6:.1f} MB")
         return 0
     print(f"{root}: {size / 1e6:.1f} MB in {builds} simulator builds, limit {limit / 1e9:g} GB "
-          f"(least recently used builds are evicted after each build; EIE_CACHE moves it, EIE_CACHE_MAX_GB "
+          f"(least recently used builds are evicted after each new build; EIE_CACHE moves it, EIE_CACHE_MAX_GB "
           f"sets the limit; eie cache --prune evicts now, --clear empties it)")
     return 0
 

