@@ -16,8 +16,8 @@ from eie.hdl.params import HWConfig
 
 
 class ArithWithRF(Elaboratable):
-    def __init__(self, hw, codebook):
-        self.arith = Arith(hw, init_codebook=codebook)
+    def __init__(self, hw, codebook, prescale=None):
+        self.arith = Arith(hw, init_codebook=codebook, prescale=prescale)
         self.act = ActRW(hw)
 
     def elaborate(self, platform):
@@ -45,8 +45,14 @@ def wrap(x, bits):
     return x - (1 << bits) if x >> (bits - 1) else x
 
 
-@pytest.mark.parametrize("seed,shift", [(0, 0), (1, 1), (2, 5), (3, 9), (4, 20), (5, 62)])
-def test_arith_matches_formula(seed, shift):
+# every residue of s mod 4 (the pre-scaled multiply's k = (-s) mod 4), both ends of the
+# range, and shifts past the product's width (all sign)
+SHIFTS = [(0, 0), (1, 1), (2, 5), (3, 9), (4, 20), (5, 62), (6, 3), (7, 14), (8, 17), (9, 61)]
+
+
+@pytest.mark.parametrize("prescale", [False, True], ids=["plain", "prescaled"])
+@pytest.mark.parametrize("seed,shift", SHIFTS)
+def test_arith_matches_formula(seed, shift, prescale):
     rng = random.Random(seed)
     cfg = EIEConfig(pes=1, act_bits=8, codebook_bits=8, acc_bits=10, index_bits=2, weight_bits=3,
                     line_bits=10, regfile_entries=24)
@@ -91,7 +97,7 @@ def test_arith_matches_formula(seed, shift):
             bypass_ref += 1
         prev = (v, row)
 
-    dut = ArithWithRF(hw, codebook)
+    dut = ArithWithRF(hw, codebook, prescale=prescale)
     ar, rf = dut.arith, dut.act
 
     async def bench(ctx):

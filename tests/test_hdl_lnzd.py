@@ -77,7 +77,8 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
     async def bench(ctx):
         ctx.set(dut.groups, groups)
         ctx.set(dut.bias_act, bias_act)
-        ctx.set(dut.ctl.arm, 1)
+        for arm in (dut.ctl.arm, dut.arm_pf, dut.arm_ps):       # the array's copies of arm
+            ctx.set(arm, 1)
         ra = [0] * n
         pipe = [[0] * n for _ in range(SRC_LATENCY)]  # words read 1 .. SRC_LATENCY cycles ago
         anns, strobes, searches, stalls = [], [], 0, 0
@@ -111,7 +112,8 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
             await ctx.tick()
             pipe = [new] + pipe[:-1]
             c += 1
-            ctx.set(dut.ctl.arm, 0)
+            for arm in (dut.ctl.arm, dut.arm_pf, dut.arm_ps):
+                ctx.set(arm, 0)
             ctx.set(dut.ctl.start, c == -1)
             ctx.set(dut.ctl.running, c >= 0)
             if ctx.get(dut.bias_sent):

@@ -54,6 +54,9 @@ from .params import SHIFT_COPIES, HWConfig
 
 __all__ = ["Arith", "round_shift_ref"]
 
+#: the pre-scaled multiply's extra operand bits: a is shifted by 0 or 2, w by 0 or 1
+PRESCALE_A, PRESCALE_W = 2, 1
+
 
 def round_shift_ref(p: int, s: int) -> int:
     """The contract's rounding shift on Python integers [arch §4]."""
@@ -76,8 +79,11 @@ class Arith(wiring.Component):
     h_* :              host port: the codebook (``h_rdata`` one cycle after ``h_addr``).
     """
 
-    def __init__(self, hw: HWConfig, *, init_codebook=()):
+    def __init__(self, hw: HWConfig, *, init_codebook=(), prescale: bool | None = None):
         self._hw = hw
+        # the pre-scaled multiply (module docstring): by default where the multiplier has the
+        # spare bits (ECP5); the unit tests also run it on the behavioural multiplier
+        self._prescale = self.prescaled(hw) if prescale is None else prescale
         c = hw.config
         self._init = list(init_codebook)
         if len(self._init) > c.codebook_size:
@@ -151,14 +157,26 @@ class Arith(wiring.Component):
         # round-shift below: each product bit feeds up to acc_bits + 1 of the shifter's
         # multiplexers, too many loads for one flip-flop
         n_p = hw.copies(SHIFT_COPIES)
-        s4_p = [Signal(signed(hw.product_bits), name=f"s4_p_c{k}" if n_p > 1 else "s4_p",
+        prescale = self._prescale
+        p_bits = hw.product_bits + (PRESCALE_A + PRESCALE_W if prescale else 0)
+        s4_p = [Signal(signed(p_bits), name=f"s4_p_c{k}" if n_p > 1 else "s4_p",
                        attrs={"keep": 1} if n_p > 1 else {}) for k in range(n_p)]
         # a copy of the row for the register file's one-hot decoder (waddr_next): the decoder's
         # 64 flip-flops are a load of their own, apart from the file's read address
         s4_wrow = Signal(rb, name="s4_wrow", attrs=keep)
         m.d.sync += [s4_valid.eq(s3_valid & ~self.ctl.start), s4_real.eq(s3_real), s4_row.eq(s3_row),
                      s4_wrow.eq(s3_row)]
-        self._multiply(m, s2_a, cb_r.data, s4_p)
+        if prescale:
+            # P' = P·2^k with k = (−s) mod 4 (a·2^(k & 2) times w·2^(k & 1)), so that the
+            # shift below, s + k, is a multiple of 4: the pre-scale bits are set from the
+            # pass's static shift a cycle late (settled long before the first entry)
+            pre_a, pre_w = Signal(name="pre_a"), Signal(name="pre_w")
+            m.d.sync += [pre_w.eq(self.shift[0]), pre_a.eq(self.shift[1] ^ self.shift[0])]
+            a_in = Mux(pre_a, s2_a.shift_left(PRESCALE_A), s2_a)
+            w_in = Mux(pre_w, cb_r.data.shift_left(PRESCALE_W), cb_r.data)
+        else:
+            a_in, w_in = s2_a, cb_r.data
+        self._multiply(m, a_in, w_in, s4_p)
 
         # ---- t+4: round-shift (see module docstring), accumulator read, early bypass compare
         x = Signal(c.acc_bits + 1)
@@ -166,10 +184,16 @@ class Arith(wiring.Component):
         # pass's cycle 0 on, at least PREROLL cycles after the arm cycle), so copies of it a
         # cycle late are settled: each copy drives the shifter of one slice of x, so no
         # register fans out to every bit's multiplexer tree
-        shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
-        for sl, sq, p in zip(bit_slices(len(x), len(shift_q)), shift_q, s4_p, strict=False):
-            twice = Signal(signed(hw.product_bits + 1), name=f"twice_{sl.start}")
-            m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> sq)[sl])]
+        if prescale:
+            # (2P')>>>(s + k) = (2P)>>>s exactly; the copies hold (s + k) / 4 = ceil(s / 4)
+            shift_q = register_copies(m, (self.shift + 3) >> 2, hw.copies(SHIFT_COPIES), name="shift_q")
+            amounts = [Cat(Const(0, 2), sq) for sq in shift_q]
+        else:
+            shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
+            amounts = shift_q
+        for sl, amount, p in zip(bit_slices(len(x), len(shift_q)), amounts, s4_p, strict=False):
+            twice = Signal(signed(p_bits + 1), name=f"twice_{sl.start}")
+            m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> amount)[sl])]
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
         m.d.comb += [self.acc.raddr_next.eq(s3_vrow), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
@@ -195,23 +219,30 @@ class Arith(wiring.Component):
         m.d.sync += last_val.eq(new)
         return m
 
+    @staticmethod
+    def prescaled(hw: HWConfig) -> bool:
+        """Whether the multiplier takes the pre-scaled operands (module docstring): on ECP5,
+        where the MULT18X18D has the spare input bits, when the operands still fit 18 bits."""
+        c = hw.config
+        return (hw.vendor == "ecp5" and c.act_bits + PRESCALE_A <= 18
+                and c.codebook_bits + PRESCALE_W <= 18)
+
     def _multiply(self, m, a, w, ps):
         """``p = a·w`` with two registers: the inputs (end of t+2) and the product (end of
         t+3), into every register of ``ps`` (copies).  On ECP5 a MULT18X18D with its input
         registers (yosys 0.70 infers none) and the product in fabric flip-flops, else
         behavioural."""
         hw = self._hw
-        c = hw.config
-        if not (hw.vendor == "ecp5" and c.act_bits <= 18 and c.codebook_bits <= 18):
-            a_q = Signal(signed(c.act_bits), name="s3_a")
-            w_q = Signal(signed(c.codebook_bits), name="s3_w")
-            prod = Signal(signed(hw.product_bits), name="s3_prod")
+        if not (hw.vendor == "ecp5" and len(a) <= 18 and len(w) <= 18):
+            a_q = Signal(signed(len(a)), name="s3_a")
+            w_q = Signal(signed(len(w)), name="s3_w")
+            prod = Signal(signed(len(ps[0])), name="s3_prod")
             m.d.comb += prod.eq(a_q * w_q)
             m.d.sync += [a_q.eq(a), w_q.eq(w)] + [p.eq(prod) for p in ps]
             return
         a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
         m.d.comb += [a18.eq(a), b18.eq(w)]
-        m.d.sync += [p.eq(p36[:hw.product_bits]) for p in ps]     # the fabric registers behind the tile
+        m.d.sync += [p.eq(p36[:len(p)]) for p in ps]     # the fabric registers behind the tile
         ports = {}
         for k in range(18):
             ports[f"i_A{k}"] = a18[k]

@@ -158,6 +158,10 @@ class CCU(wiring.Component):
     ctl : In(PassControl)  ``arm``: reset the prefetch and the pre-scanner (``groups`` and
                        ``bias_act`` must not change from here to the end); ``start`` (cycle
                        −1): reset the broadcaster; ``running``: cycles 0 .. c_done.
+    arm_pf, arm_ps : In(1)  ``ctl.arm`` again, for the source prefetch and the pre-scanner:
+                       in the array registers of their own (``timing_registers``; the CCU's
+                       units spread across a large die, and one ``arm`` flip-flop reached
+                       both); they must equal ``ctl.arm`` in every cycle.
     groups : In        G = Cp / N; group G is the bias group.
     bias_act : In      the bias activation (1.0 with ``fa`` fraction bits).
     pes : Out(CCULink)[N]  to PE p: the announce bus (registered, the same for every PE),
@@ -176,6 +180,8 @@ class CCU(wiring.Component):
         c = hw.config
         super().__init__({
             "ctl": In(PassControl()),
+            "arm_pf": In(1),
+            "arm_ps": In(1),
             "groups": In(hw.group_bits),
             "bias_act": In(signed(c.act_bits)),
             "pes": Out(CCULink(hw)).array(c.pes),
@@ -193,7 +199,7 @@ class CCU(wiring.Component):
         m.submodules.prefetch = pf = SrcPrefetch(hw)
         m.submodules.tree = tree = LNZDTree(n=n, fanin=hw.config.lnzd_fanin, value_shape=signed(hw.config.act_bits))
         m.submodules.items = items = ItemFIFO(depth=ITEM_SLOTS)
-        m.d.comb += [pf.arm.eq(self.ctl.arm), items.arm.eq(self.ctl.arm)]
+        m.d.comb += [pf.arm.eq(self.arm_pf), items.arm.eq(self.ctl.arm)]
         for p in range(n):
             connect(m, pf.src[p], flipped(self.pes[p].src))
         ann = self._prescan(m, pf, tree, items.push)
@@ -210,7 +216,7 @@ class CCU(wiring.Component):
         returned :class:`Announce`, registered)."""
         hw = self._hw
         n = hw.pes
-        arm = self.ctl.arm
+        arm = self.arm_ps
         ann = Announce(hw).create(path=("ann",))
         ps_live = Signal()
         at_bias = Signal()

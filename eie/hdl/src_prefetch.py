@@ -94,7 +94,11 @@ class SrcPrefetch(wiring.Component):
             m.d.comb += [vw.addr.eq(wp), vw.data.eq(Cat(*[src_data[q] for q in grp])), vw.en.eq(cap),
                          vr.addr.eq(addr)]
             m.d.comb += [self.head_val[q].eq(vr.data[i * ab:(i + 1) * ab]) for i, q in enumerate(grp)]
-        with m.If(cap & ~self.arm):
+        # a slot's flags are written whenever words arrive, in the arm cycle too (a read of
+        # the previous pass still in flight): a slot is read only once this pass has filled
+        # it, so that write is harmless, and ``arm`` stays out of the N x GROUP_SLOTS flags'
+        # write enables (on the ECP5-85k a route across the die into them)
+        with m.If(cap):
             m.d.sync += [nz[wp].eq(new_nz), wp.eq(wp + 1)]
         with m.If(self.arm):
             m.d.sync += wp.eq(0)

@@ -202,10 +202,16 @@ class EIETop(wiring.Component):
         ]
         # the CCU's own copy of the control (timing_registers): the sequencer's registers
         # (merged by yosys with PE 0's like-loaded copy) had driven the CCU's prefetch too
+        # and the prefetch's and the pre-scanner's own copies of its arm
         if hw.timing_registers:
             connect(m, registered_copy(m, PassControl(), seq.ctl_next, name="ctl_ccu"), ccu.ctl)
+            for port in ("arm_pf", "arm_ps"):
+                arm_copy = Signal(name=f"ctl_ccu_{port}", attrs={"keep": 1})
+                m.d.sync += arm_copy.eq(seq.ctl_next.arm)
+                m.d.comb += getattr(ccu, port).eq(arm_copy)
         else:
             connect(m, seq.ctl, ccu.ctl)
+            m.d.comb += [ccu.arm_pf.eq(seq.ctl.arm), ccu.arm_ps.eq(seq.ctl.arm)]
 
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
