@@ -92,6 +92,7 @@ def test_fault_on_pop_without_descriptor():
         ctx.set(dut.ctl.arm, 1)
         await ctx.tick()
         ctx.set(dut.ctl.arm, 0)
+        await ctx.tick()                                        # the FIFO resets a cycle after arm
         ctx.set(dut.issue.pop, 1)                               # a pop although nothing was broadcast
         await ctx.tick()
         ctx.set(dut.issue.pop, 0)
@@ -147,6 +148,7 @@ def test_descriptor_fifo_matches_reference(desc_fifo, depth, seed):
             ctx.set(dut.ctl.arm, 1)
             await tick()
             ctx.set(dut.ctl.arm, 0)
+            await tick()                  # the FIFO resets in the cycle after arm: no write there
             descs, wcyc = [], []          # descriptors written since arm, and their cycles
             pops = 0
             pop_cycles = set()

@@ -63,7 +63,11 @@ class ActQueue(wiring.Component):
     Members
     -------
     ctl : In(PassControl)  ``arm`` resets the descriptor FIFO (the pass's first pre-roll
-                        cycle), ``start`` the count (cycle −1).
+                        cycle) in the cycle after it, from a register of this unit's own
+                        (``arm_q``: the PE's copy of ``arm`` reaches the whole PE), so no
+                        descriptor may be written or popped in the arm cycle or the next
+                        (in the array the first is written several cycles after the
+                        pass's first announce); ``start`` resets the count (cycle −1).
     bc : In(Broadcast)  the CCU's broadcast strobe (registered here); the registered room
                         flags ``room_nopush``, ``room_push`` (see module docstring).
     wr : In(DescWrite)  a descriptor from the prefetcher.
@@ -163,7 +167,9 @@ class ActQueue(wiring.Component):
         x1 = Mux(fresh1, wq.as_value(), nxt.as_value())
         # the read pointers of the next cycle: arm resets them, a pop advances them (the block
         # RAM is addressed with rptr2's, one cycle early)
-        rptr_next = [Mux(self.ctl.arm, i % depth, Mux(pop, inc(r), r)) for i, r in enumerate(rptr)]
+        arm_q = Signal(name="arm_q")            # the FIFO's reset, a cycle after arm
+        m.d.sync += arm_q.eq(self.ctl.arm)
+        rptr_next = [Mux(arm_q, i % depth, Mux(pop, inc(r), r)) for i, r in enumerate(rptr)]
         m.d.sync += [r.eq(n) for r, n in zip(rptr, rptr_next, strict=True)]
         m.d.comb += self.issue.next.eq(nxt)
         if split:
@@ -183,7 +189,7 @@ class ActQueue(wiring.Component):
         m.d.sync += [wq.eq(self.wr.data),
                      fresh0.eq(self.wr.valid & Mux(pop, wptr == rptr[1], wptr == rptr[0])),
                      fresh1.eq(self.wr.valid & Mux(pop, wptr == rptr[2], wptr == rptr[1]))]
-        with m.If(self.ctl.arm):
+        with m.If(arm_q):
             m.d.sync += [wptr.eq(0), sc.eq(0), self.fault.eq(0), self.issue.head_ok.eq(0), self.issue.next_ok.eq(0)]
         with m.Else():
             m.d.sync += [

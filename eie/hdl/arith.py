@@ -39,6 +39,17 @@ apart see each other's writes in the memory.
 With ``vendor="ecp5"`` the multiplier is a MULT18X18D with its input registers (s3); its
 output is registered in the fabric (s4).
 
+Pre-scaled multiply (``vendor="ecp5"``, when ``act_bits + 2`` and ``codebook_bits + 1`` fit
+the tile's 18-bit inputs): the multiplier takes ``a·2^(k & 2)`` and ``w·2^(k & 1)`` with
+``k = (−s) mod 4``, so the product is ``P' = P·2^k`` and ``X = (2P') >>> (s + k)``, which is
+``(2P) >>> s`` exactly; ``s + k`` is a multiple of 4, so each bit of X chooses among about
+10 bits of ``2P'`` (shifts 0, 4, .., 32, then only sign bits) instead of about 34: one LUT
+level less behind the shift copies (the round-shift had been one PE's worst path).  The
+pre-scale bits and ``ceil(s / 4)`` are registered from the static shift a cycle late
+(settled long before a pass's first entry, as the shift copies are); the two 2:1 choices
+sit in front of the tile's input registers.  The tile's spare bits make it free; elsewhere
+(iCE40's soft multiplier) it would widen the multiplier, so it is not built.
+
 Strobes (in the cycle noted): ``ev_entry``/``ev_padding`` (t+2), ``ev_bypass`` (t+5).
 ``busy`` is high while any of stages t+2 .. t+5 holds an entry; ``busy_next``: one will
 in the next cycle (an entry now in t+1 .. t+4).
