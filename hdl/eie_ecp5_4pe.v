@@ -101,20 +101,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$181 ;
   reg \$182 ;
   reg \$183 ;
-  reg [5:0] \$184 ;
-  reg [9:0] \$185 ;
-  reg [10:0] \$186 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg [5:0] \$186 ;
   reg [9:0] \$187 ;
-  reg \$188 ;
-  reg \$189 ;
+  reg [10:0] \$188 ;
+  reg [9:0] \$189 ;
   wire \$19 ;
   reg \$190 ;
-  reg [5:0] \$191 ;
-  reg [9:0] \$192 ;
-  reg [10:0] \$193 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg [5:0] \$193 ;
   reg [9:0] \$194 ;
-  reg \$195 ;
-  reg \$196 ;
+  reg [10:0] \$195 ;
+  reg [9:0] \$196 ;
   reg \$197 ;
   reg \$198 ;
   reg \$199 ;
@@ -123,93 +123,95 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$200 ;
   reg \$201 ;
   reg \$202 ;
-  reg [2:0] \$203 ;
-  reg [10:0] \$204 ;
-  reg [10:0] \$205 ;
-  reg [63:0] \$206 ;
-  reg \$207 ;
-  reg [10:0] \$208 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg [2:0] \$205 ;
+  reg [10:0] \$206 ;
+  reg [10:0] \$207 ;
+  reg [63:0] \$208 ;
   reg \$209 ;
   wire \$21 ;
-  reg \$210 ;
+  reg [10:0] \$210 ;
   reg \$211 ;
   reg \$212 ;
   reg \$213 ;
   reg \$214 ;
   reg \$215 ;
-  reg [2:0] \$216 ;
-  reg [10:0] \$217 ;
-  reg [10:0] \$218 ;
-  reg [63:0] \$219 ;
+  reg \$216 ;
+  reg \$217 ;
+  reg [2:0] \$218 ;
+  reg [10:0] \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg [10:0] \$221 ;
+  reg [10:0] \$220 ;
+  reg [63:0] \$221 ;
   reg \$222 ;
-  reg \$223 ;
+  reg [10:0] \$223 ;
   reg \$224 ;
   reg \$225 ;
   reg \$226 ;
   reg \$227 ;
   reg \$228 ;
-  reg [2:0] \$229 ;
+  reg \$229 ;
   wire \$23 ;
-  reg [10:0] \$230 ;
-  reg [10:0] \$231 ;
-  reg [63:0] \$232 ;
-  reg \$233 ;
-  reg [10:0] \$234 ;
+  reg \$230 ;
+  reg [2:0] \$231 ;
+  reg [10:0] \$232 ;
+  reg [10:0] \$233 ;
+  reg [63:0] \$234 ;
   reg \$235 ;
-  reg \$236 ;
+  reg [10:0] \$236 ;
   reg \$237 ;
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
   reg \$240 ;
   reg \$241 ;
-  reg [2:0] \$242 ;
-  reg [10:0] \$243 ;
-  reg [10:0] \$244 ;
-  reg [63:0] \$245 ;
-  reg \$246 ;
-  reg [10:0] \$247 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg [2:0] \$244 ;
+  reg [10:0] \$245 ;
+  reg [10:0] \$246 ;
+  reg [63:0] \$247 ;
   reg \$248 ;
-  reg \$249 ;
+  reg [10:0] \$249 ;
   wire \$25 ;
   reg \$250 ;
   reg \$251 ;
-  reg [31:0] \$252 ;
-  reg [31:0] \$253 ;
+  reg \$252 ;
+  reg \$253 ;
   reg [31:0] \$254 ;
   reg [31:0] \$255 ;
   reg [31:0] \$256 ;
-  reg \$257 ;
-  reg [63:0] \$258 ;
-  reg [63:0] \$259 ;
+  reg [31:0] \$257 ;
+  reg [31:0] \$258 ;
+  reg \$259 ;
   wire \$26 ;
   reg [63:0] \$260 ;
   reg [63:0] \$261 ;
-  reg [1:0] \$262 ;
+  reg [63:0] \$262 ;
   reg [63:0] \$263 ;
-  reg \$264 ;
-  reg \$265 ;
+  reg [1:0] \$264 ;
+  reg [63:0] \$265 ;
   reg \$266 ;
   reg \$267 ;
   reg \$268 ;
   reg \$269 ;
   wire \$27 ;
   reg \$270 ;
-  reg [63:0] \$271 ;
+  reg \$271 ;
   reg \$272 ;
   reg [63:0] \$273 ;
   reg \$274 ;
   reg [63:0] \$275 ;
   reg \$276 ;
-  reg \$277 ;
-  reg [63:0] \$278 ;
-  reg [63:0] \$279 ;
+  reg [63:0] \$277 ;
+  reg \$278 ;
+  reg \$279 ;
   wire \$28 ;
   reg [63:0] \$280 ;
-  reg \$281 ;
+  reg [63:0] \$281 ;
+  reg [63:0] \$282 ;
+  reg \$283 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
@@ -291,13 +293,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$signal  = 1'h0;
   input [17:0] addr;
   wire [17:0] addr;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire arm_pf;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire arm_ps;
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$199 ;
+  wire [15:0] \bias_act$201 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$191 ;
+  wire \bias_sent$193 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
@@ -307,37 +315,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy;
   wire \busy$28 ;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$291 ;
-  wire [15:0] \ccu__ann__a$330 ;
-  wire [15:0] \ccu__ann__a$369 ;
+  wire [15:0] \ccu__ann__a$295 ;
+  wire [15:0] \ccu__ann__a$334 ;
+  wire [15:0] \ccu__ann__a$373 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$293 ;
-  wire [12:0] \ccu__ann__j$332 ;
-  wire [12:0] \ccu__ann__j$371 ;
+  wire [12:0] \ccu__ann__j$297 ;
+  wire [12:0] \ccu__ann__j$336 ;
+  wire [12:0] \ccu__ann__j$375 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$295 ;
-  wire \ccu__ann__valid$334 ;
-  wire \ccu__ann__valid$373 ;
+  wire \ccu__ann__valid$299 ;
+  wire \ccu__ann__valid$338 ;
+  wire \ccu__ann__valid$377 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$298 ;
-  wire \ccu__bc__room_nopush$337 ;
-  wire \ccu__bc__room_nopush$376 ;
+  wire \ccu__bc__room_nopush$302 ;
+  wire \ccu__bc__room_nopush$341 ;
+  wire \ccu__bc__room_nopush$380 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$300 ;
-  wire \ccu__bc__room_push$339 ;
-  wire \ccu__bc__room_push$378 ;
+  wire \ccu__bc__room_push$304 ;
+  wire \ccu__bc__room_push$343 ;
+  wire \ccu__bc__room_push$382 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$301 ;
-  wire \ccu__bc__strobe$340 ;
-  wire \ccu__bc__strobe$379 ;
+  wire \ccu__bc__strobe$305 ;
+  wire \ccu__bc__strobe$344 ;
+  wire \ccu__bc__strobe$383 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$304 ;
-  wire [15:0] \ccu__src__data$343 ;
-  wire [15:0] \ccu__src__data$382 ;
+  wire [15:0] \ccu__src__data$308 ;
+  wire [15:0] \ccu__src__data$347 ;
+  wire [15:0] \ccu__src__data$386 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$305 ;
-  wire \ccu__src__rd_en$344 ;
-  wire \ccu__src__rd_en$383 ;
+  wire \ccu__src__rd_en$309 ;
+  wire \ccu__src__rd_en$348 ;
+  wire \ccu__src__rd_en$387 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -384,83 +392,87 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$200 ;
+  wire \ctl__arm$202 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$247 ;
+  wire \ctl__arm$251 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$286 ;
+  wire \ctl__arm$290 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$325 ;
+  wire \ctl__arm$329 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$364 ;
+  wire \ctl__arm$368 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$248 ;
+  wire \ctl__pf_active$252 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$287 ;
+  wire \ctl__pf_active$291 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$326 ;
+  wire \ctl__pf_active$330 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$365 ;
+  wire \ctl__pf_active$369 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$202 ;
+  wire \ctl__running$204 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$249 ;
+  wire \ctl__running$253 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$288 ;
+  wire \ctl__running$292 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$327 ;
+  wire \ctl__running$331 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$366 ;
+  wire \ctl__running$370 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$203 ;
+  wire \ctl__start$205 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$250 ;
+  wire \ctl__start$254 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$289 ;
+  wire \ctl__start$293 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$328 ;
+  wire \ctl__start$332 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$367 ;
+  wire \ctl__start$371 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$251 ;
+  wire \ctl__start_next$255 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$290 ;
+  wire \ctl__start_next$294 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$329 ;
+  wire \ctl__start_next$333 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$368 ;
+  wire \ctl__start_next$372 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_arm_pf = 1'h0;
+  (* keep = 32'd1 *)
+  reg ctl_ccu_arm_ps = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_ccu_pf_active = 1'h0;
   (* keep = 32'd1 *)
@@ -484,7 +496,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$136 ;
+  wire \done$138 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -492,11 +504,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$140 ;
-  wire \fault$141 ;
   wire \fault$142 ;
   wire \fault$143 ;
-  reg \fault$144  = 1'h0;
+  wire \fault$144 ;
+  wire \fault$145 ;
+  reg \fault$146  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -529,7 +541,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$198 ;
+  wire [10:0] \groups$200 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -712,105 +724,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$315 ;
+  wire [2:0] \host__mem$319 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$354 ;
+  wire [2:0] \host__mem$358 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$393 ;
+  wire [2:0] \host__mem$397 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$316 ;
+  wire [10:0] \host__off$320 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$355 ;
+  wire [10:0] \host__off$359 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$394 ;
+  wire [10:0] \host__off$398 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$317 ;
+  wire [10:0] \host__off_dst$321 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$356 ;
+  wire [10:0] \host__off_dst$360 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$395 ;
+  wire [10:0] \host__off_dst$399 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$318 ;
+  wire [10:0] \host__off_line$322 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$357 ;
+  wire [10:0] \host__off_line$361 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$396 ;
+  wire [10:0] \host__off_line$400 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$184 ;
-  wire [63:0] \host__rdata$185 ;
   wire [63:0] \host__rdata$186 ;
+  wire [63:0] \host__rdata$187 ;
+  wire [63:0] \host__rdata$188 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$320 ;
+  wire \host__rsel$324 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$359 ;
+  wire \host__rsel$363 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$398 ;
+  wire \host__rsel$402 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$321 ;
+  wire \host__sel$325 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$360 ;
+  wire \host__sel$364 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$399 ;
+  wire \host__sel$403 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$322 ;
+  wire [63:0] \host__wdata$326 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$361 ;
+  wire [63:0] \host__wdata$365 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$400 ;
+  wire [63:0] \host__wdata$404 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$323 ;
+  wire \host__we$327 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$362 ;
+  wire \host__we$366 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$401 ;
+  wire \host__we$405 ;
   wire idle;
-  wire \idle$194 ;
-  wire \idle$195 ;
   wire \idle$196 ;
+  wire \idle$197 ;
+  wire \idle$198 ;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   (* keep = 32'd1 *)
@@ -916,85 +928,85 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire regs__keep_acc;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$220 ;
+  wire \regs__keep_acc$224 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$233 ;
+  wire \regs__keep_acc$237 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$234 ;
+  wire \regs__keep_acc$238 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$222 ;
+  wire [9:0] \regs__ptr_base$226 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$235 ;
+  wire [9:0] \regs__ptr_base$239 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$236 ;
+  wire [9:0] \regs__ptr_base$240 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$224 ;
+  wire \regs__relu$228 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$237 ;
+  wire \regs__relu$241 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$238 ;
+  wire \regs__relu$242 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$226 ;
+  wire [5:0] \regs__shift$230 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$239 ;
+  wire [5:0] \regs__shift$243 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$240 ;
+  wire [5:0] \regs__shift$244 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$228 ;
+  wire [10:0] \regs__spmat_base$232 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$241 ;
+  wire [10:0] \regs__spmat_base$245 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$242 ;
+  wire [10:0] \regs__spmat_base$246 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$230 ;
+  wire \regs__src_sel$234 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$243 ;
+  wire \regs__src_sel$247 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$244 ;
+  wire \regs__src_sel$248 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$232 ;
+  wire [9:0] \regs__wb_base$236 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$245 ;
+  wire [9:0] \regs__wb_base$249 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$246 ;
+  wire [9:0] \regs__wb_base$250 ;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
   (* keep = 32'd1 *)
@@ -1031,13 +1043,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [3:0] status;
   wire wb__busy;
   wire wb__busy_next;
-  wire \wb__busy_next$107 ;
-  wire \wb__busy_next$121 ;
-  wire \wb__busy_next$93 ;
+  wire \wb__busy_next$109 ;
+  wire \wb__busy_next$123 ;
+  wire \wb__busy_next$95 ;
   wire wb__start;
-  wire \wb__start$324 ;
-  wire \wb__start$363 ;
-  wire \wb__start$402 ;
+  wire \wb__start$328 ;
+  wire \wb__start$367 ;
+  wire \wb__start$406 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   (* keep = 32'd1 *)
@@ -1135,7 +1147,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$82  = ~ addr[17];
   assign \$83  = addr[15:14] == 1'h1;
   assign \$84  = \$82  & \$83 ;
-  assign \$85  = ctl_pe_next__pf_active | \wb__busy_next$93 ;
+  assign \$85  = ctl_pe_next__pf_active | \wb__busy_next$95 ;
   assign \$86  = ~ \$85 ;
   assign \$87  = we & \$86 ;
   assign \$88  = ~ addr[17];
@@ -1145,7 +1157,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$92  = ~ addr[17];
   assign \$93  = addr[15:14] == 2'h2;
   assign \$94  = \$92  & \$93 ;
-  assign \$95  = ctl_pe_next__pf_active | \wb__busy_next$107 ;
+  assign \$95  = ctl_pe_next__pf_active | \wb__busy_next$109 ;
   assign \$96  = ~ \$95 ;
   assign \$97  = we & \$96 ;
   assign \$98  = ~ addr[17];
@@ -1155,7 +1167,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$102  = ~ addr[17];
   assign \$103  = addr[15:14] == 2'h3;
   assign \$104  = \$102  & \$103 ;
-  assign \$105  = ctl_pe_next__pf_active | \wb__busy_next$121 ;
+  assign \$105  = ctl_pe_next__pf_active | \wb__busy_next$123 ;
   assign \$106  = ~ \$105 ;
   assign \$107  = we & \$106 ;
   assign \$108  = bcast & ctl__running;
@@ -1168,15 +1180,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$115  = \$114  & ctl__running;
   assign \$116  = cyc + 1'h1;
   assign \$117  = cyc + 1'h1;
-  assign \$118  = | { \fault$143 , \fault$142 , \fault$141 , \fault$140  };
+  assign \$118  = | { \fault$145 , \fault$144 , \fault$143 , \fault$142  };
   assign \$119  = fault | \$118 ;
   assign \$137  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$138  = host__rdata | \host__rdata$184 ;
-  assign \$139  = \$138  | \host__rdata$185 ;
-  assign \$140  = \$139  | \host__rdata$186 ;
+  assign \$138  = host__rdata | \host__rdata$186 ;
+  assign \$139  = \$138  | \host__rdata$187 ;
+  assign \$140  = \$139  | \host__rdata$188 ;
   assign \$141  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$196 , \idle$195 , \idle$194 , idle };
+  assign pes_idle = & { \idle$198 , \idle$197 , \idle$196 , idle };
   assign \$142  = ctrl_w & bus_wdata[1];
   assign \$143  = ~ busy;
   assign wb_start = \$142  & \$143 ;
@@ -1248,207 +1260,213 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   always @(posedge clk)
     ctl_ccu_start_next <= \$181 ;
   always @(posedge clk)
-    src_sel_g0 <= \$182 ;
+    ctl_ccu_arm_pf <= \$182 ;
   always @(posedge clk)
-    relu_g0 <= \$183 ;
+    ctl_ccu_arm_ps <= \$183 ;
   always @(posedge clk)
-    shift_g0 <= \$184 ;
+    src_sel_g0 <= \$184 ;
   always @(posedge clk)
-    ptr_base_g0 <= \$185 ;
+    relu_g0 <= \$185 ;
   always @(posedge clk)
-    spmat_base_g0 <= \$186 ;
+    shift_g0 <= \$186 ;
   always @(posedge clk)
-    wb_base_g0 <= \$187 ;
+    ptr_base_g0 <= \$187 ;
   always @(posedge clk)
-    keep_acc_g0 <= \$188 ;
+    spmat_base_g0 <= \$188 ;
   always @(posedge clk)
-    src_sel_g1 <= \$189 ;
+    wb_base_g0 <= \$189 ;
   always @(posedge clk)
-    relu_g1 <= \$190 ;
+    keep_acc_g0 <= \$190 ;
   always @(posedge clk)
-    shift_g1 <= \$191 ;
+    src_sel_g1 <= \$191 ;
   always @(posedge clk)
-    ptr_base_g1 <= \$192 ;
+    relu_g1 <= \$192 ;
   always @(posedge clk)
-    spmat_base_g1 <= \$193 ;
+    shift_g1 <= \$193 ;
   always @(posedge clk)
-    wb_base_g1 <= \$194 ;
+    ptr_base_g1 <= \$194 ;
   always @(posedge clk)
-    keep_acc_g1 <= \$195 ;
+    spmat_base_g1 <= \$195 ;
   always @(posedge clk)
-    ctl_0_arm <= \$196 ;
+    wb_base_g1 <= \$196 ;
   always @(posedge clk)
-    ctl_0_start <= \$197 ;
+    keep_acc_g1 <= \$197 ;
   always @(posedge clk)
-    ctl_0_running <= \$198 ;
+    ctl_0_arm <= \$198 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$199 ;
+    ctl_0_start <= \$199 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$200 ;
+    ctl_0_running <= \$200 ;
   always @(posedge clk)
-    h_sel_0 <= \$201 ;
+    ctl_0_pf_active <= \$201 ;
   always @(posedge clk)
-    h_rsel_0 <= \$202 ;
+    ctl_0_start_next <= \$202 ;
   always @(posedge clk)
-    h_mem_0 <= \$203 ;
+    h_sel_0 <= \$203 ;
   always @(posedge clk)
-    h_off_0 <= \$204 ;
+    h_rsel_0 <= \$204 ;
   always @(posedge clk)
-    h_off_line_0 <= \$205 ;
+    h_mem_0 <= \$205 ;
   always @(posedge clk)
-    h_wdata_0 <= \$206 ;
+    h_off_0 <= \$206 ;
   always @(posedge clk)
-    h_we_0 <= \$207 ;
+    h_off_line_0 <= \$207 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$208 ;
+    h_wdata_0 <= \$208 ;
   always @(posedge clk)
-    ctl_1_arm <= \$209 ;
+    h_we_0 <= \$209 ;
   always @(posedge clk)
-    ctl_1_start <= \$210 ;
+    h_off_dst_0 <= \$210 ;
   always @(posedge clk)
-    ctl_1_running <= \$211 ;
+    ctl_1_arm <= \$211 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$212 ;
+    ctl_1_start <= \$212 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$213 ;
+    ctl_1_running <= \$213 ;
   always @(posedge clk)
-    h_sel_1 <= \$214 ;
+    ctl_1_pf_active <= \$214 ;
   always @(posedge clk)
-    h_rsel_1 <= \$215 ;
+    ctl_1_start_next <= \$215 ;
   always @(posedge clk)
-    h_mem_1 <= \$216 ;
+    h_sel_1 <= \$216 ;
   always @(posedge clk)
-    h_off_1 <= \$217 ;
+    h_rsel_1 <= \$217 ;
   always @(posedge clk)
-    h_off_line_1 <= \$218 ;
+    h_mem_1 <= \$218 ;
   always @(posedge clk)
-    h_wdata_1 <= \$219 ;
+    h_off_1 <= \$219 ;
   always @(posedge clk)
-    h_we_1 <= \$220 ;
+    h_off_line_1 <= \$220 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$221 ;
+    h_wdata_1 <= \$221 ;
   always @(posedge clk)
-    ctl_2_arm <= \$222 ;
+    h_we_1 <= \$222 ;
   always @(posedge clk)
-    ctl_2_start <= \$223 ;
+    h_off_dst_1 <= \$223 ;
   always @(posedge clk)
-    ctl_2_running <= \$224 ;
+    ctl_2_arm <= \$224 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$225 ;
+    ctl_2_start <= \$225 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$226 ;
+    ctl_2_running <= \$226 ;
   always @(posedge clk)
-    h_sel_2 <= \$227 ;
+    ctl_2_pf_active <= \$227 ;
   always @(posedge clk)
-    h_rsel_2 <= \$228 ;
+    ctl_2_start_next <= \$228 ;
   always @(posedge clk)
-    h_mem_2 <= \$229 ;
+    h_sel_2 <= \$229 ;
   always @(posedge clk)
-    h_off_2 <= \$230 ;
+    h_rsel_2 <= \$230 ;
   always @(posedge clk)
-    h_off_line_2 <= \$231 ;
+    h_mem_2 <= \$231 ;
   always @(posedge clk)
-    h_wdata_2 <= \$232 ;
+    h_off_2 <= \$232 ;
   always @(posedge clk)
-    h_we_2 <= \$233 ;
+    h_off_line_2 <= \$233 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$234 ;
+    h_wdata_2 <= \$234 ;
   always @(posedge clk)
-    ctl_3_arm <= \$235 ;
+    h_we_2 <= \$235 ;
   always @(posedge clk)
-    ctl_3_start <= \$236 ;
+    h_off_dst_2 <= \$236 ;
   always @(posedge clk)
-    ctl_3_running <= \$237 ;
+    ctl_3_arm <= \$237 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$238 ;
+    ctl_3_start <= \$238 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$239 ;
+    ctl_3_running <= \$239 ;
   always @(posedge clk)
-    h_sel_3 <= \$240 ;
+    ctl_3_pf_active <= \$240 ;
   always @(posedge clk)
-    h_rsel_3 <= \$241 ;
+    ctl_3_start_next <= \$241 ;
   always @(posedge clk)
-    h_mem_3 <= \$242 ;
+    h_sel_3 <= \$242 ;
   always @(posedge clk)
-    h_off_3 <= \$243 ;
+    h_rsel_3 <= \$243 ;
   always @(posedge clk)
-    h_off_line_3 <= \$244 ;
+    h_mem_3 <= \$244 ;
   always @(posedge clk)
-    h_wdata_3 <= \$245 ;
+    h_off_3 <= \$245 ;
   always @(posedge clk)
-    h_we_3 <= \$246 ;
+    h_off_line_3 <= \$246 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$247 ;
+    h_wdata_3 <= \$247 ;
   always @(posedge clk)
-    ev_broadcasts <= \$248 ;
+    h_we_3 <= \$248 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$249 ;
+    h_off_dst_3 <= \$249 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$250 ;
+    ev_broadcasts <= \$250 ;
   always @(posedge clk)
-    done_flag <= \$251 ;
+    ev_stall_cycles <= \$251 ;
   always @(posedge clk)
-    cyc <= \$252 ;
+    ev_groups_scanned <= \$252 ;
   always @(posedge clk)
-    broadcasts <= \$253 ;
+    done_flag <= \$253 ;
   always @(posedge clk)
-    stall_cycles <= \$254 ;
+    cyc <= \$254 ;
   always @(posedge clk)
-    groups_scanned <= \$255 ;
+    broadcasts <= \$255 ;
   always @(posedge clk)
-    cycles <= \$256 ;
+    stall_cycles <= \$256 ;
   always @(posedge clk)
-    \fault$144  <= \$257 ;
+    groups_scanned <= \$257 ;
   always @(posedge clk)
-    g_grp0 <= \$258 ;
+    cycles <= \$258 ;
   always @(posedge clk)
-    g_grp1 <= \$259 ;
+    \fault$146  <= \$259 ;
   always @(posedge clk)
-    g_grp2 <= \$260 ;
+    g_grp0 <= \$260 ;
   always @(posedge clk)
-    g_grp3 <= \$261 ;
+    g_grp1 <= \$261 ;
   always @(posedge clk)
-    gsel_hi <= \$262 ;
+    g_grp2 <= \$262 ;
   always @(posedge clk)
-    g1 <= \$263 ;
+    g_grp3 <= \$263 ;
   always @(posedge clk)
-    glob0 <= \$264 ;
+    gsel_hi <= \$264 ;
   always @(posedge clk)
-    re_q0 <= \$265 ;
+    g1 <= \$265 ;
   always @(posedge clk)
-    re_q1 <= \$266 ;
+    glob0 <= \$266 ;
   always @(posedge clk)
-    re_q2 <= \$267 ;
+    re_q0 <= \$267 ;
   always @(posedge clk)
-    re_q3 <= \$268 ;
+    re_q1 <= \$268 ;
   always @(posedge clk)
-    re_q4 <= \$269 ;
+    re_q2 <= \$269 ;
   always @(posedge clk)
-    re_q5 <= \$270 ;
+    re_q3 <= \$270 ;
   always @(posedge clk)
-    g2 <= \$271 ;
+    re_q4 <= \$271 ;
   always @(posedge clk)
-    glob1 <= \$272 ;
+    re_q5 <= \$272 ;
   always @(posedge clk)
-    g3 <= \$273 ;
+    g2 <= \$273 ;
   always @(posedge clk)
-    glob2 <= \$274 ;
+    glob1 <= \$274 ;
   always @(posedge clk)
-    g4 <= \$275 ;
+    g3 <= \$275 ;
   always @(posedge clk)
-    glob3 <= \$276 ;
+    glob2 <= \$276 ;
   always @(posedge clk)
-    glob4 <= \$277 ;
+    g4 <= \$277 ;
   always @(posedge clk)
-    g5 <= \$278 ;
+    glob3 <= \$278 ;
   always @(posedge clk)
-    pe_or0 <= \$279 ;
+    glob4 <= \$279 ;
   always @(posedge clk)
-    rdata <= \$280 ;
+    g5 <= \$280 ;
   always @(posedge clk)
-    rvalid <= \$281 ;
+    pe_or0 <= \$281 ;
+  always @(posedge clk)
+    rdata <= \$282 ;
+  always @(posedge clk)
+    rvalid <= \$283 ;
   \eie_ecp5_4pe.ccu  ccu (
-    .arm(ctl_ccu_arm),
+    .arm(ctl_ccu_arm_pf),
+    .\arm$2 (ctl_ccu_arm),
+    .arm_ps(ctl_ccu_arm_ps),
     .bcast(bcast),
     .bias_act(bias_act),
     .bias_sent(bias_sent),
@@ -1467,16 +1485,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$305 ),
-    .pes__2__ann__a(\ccu__ann__a$330 ),
-    .pes__2__ann__j(\ccu__ann__j$332 ),
-    .pes__2__ann__valid(\ccu__ann__valid$334 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$309 ),
+    .pes__2__ann__a(\ccu__ann__a$334 ),
+    .pes__2__ann__j(\ccu__ann__j$336 ),
+    .pes__2__ann__valid(\ccu__ann__valid$338 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$344 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$348 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$383 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$387 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1497,7 +1515,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$140 ),
+    .fault(\fault$142 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1534,16 +1552,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$141 ),
+    .fault(\fault$143 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$184 ),
+    .host__rdata(\host__rdata$186 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$194 ),
+    .idle(\idle$196 ),
     .regs__keep_acc(keep_acc_g0),
     .regs__ptr_base(ptr_base_g0),
     .regs__relu(relu_g0),
@@ -1552,14 +1570,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g0),
     .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$305 ),
-    .wb__busy_next(\wb__busy_next$93 ),
+    .src__rd_en(\ccu__src__rd_en$309 ),
+    .wb__busy_next(\wb__busy_next$95 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$330 ),
-    .ann__j(\ccu__ann__j$332 ),
-    .ann__valid(\ccu__ann__valid$334 ),
+    .ann__a(\ccu__ann__a$334 ),
+    .ann__j(\ccu__ann__j$336 ),
+    .ann__valid(\ccu__ann__valid$338 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1570,16 +1588,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$142 ),
+    .fault(\fault$144 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$185 ),
+    .host__rdata(\host__rdata$187 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$195 ),
+    .idle(\idle$197 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1588,14 +1606,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$344 ),
-    .wb__busy_next(\wb__busy_next$107 ),
+    .src__rd_en(\ccu__src__rd_en$348 ),
+    .wb__busy_next(\wb__busy_next$109 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$330 ),
-    .ann__j(\ccu__ann__j$332 ),
-    .ann__valid(\ccu__ann__valid$334 ),
+    .ann__a(\ccu__ann__a$334 ),
+    .ann__j(\ccu__ann__j$336 ),
+    .ann__valid(\ccu__ann__valid$338 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1606,16 +1624,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$143 ),
+    .fault(\fault$145 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$186 ),
+    .host__rdata(\host__rdata$188 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$196 ),
+    .idle(\idle$198 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1624,8 +1642,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$383 ),
-    .wb__busy_next(\wb__busy_next$121 ),
+    .src__rd_en(\ccu__src__rd_en$387 ),
+    .wb__busy_next(\wb__busy_next$123 ),
     .wb__start(wb_start)
   );
   \eie_ecp5_4pe.seq  seq (
@@ -2139,58 +2157,52 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = src_sel_g0;
-    if (\$45 ) begin
-      \$182  = bus_wdata[0];
-    end
+    \$182  = ctl_next__arm;
     if (rst) begin
       \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = relu_g0;
-    if (\$47 ) begin
-      \$183  = bus_wdata[0];
-    end
+    \$183  = ctl_next__arm;
     if (rst) begin
       \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = shift_g0;
+    \$184  = src_sel_g0;
+    if (\$45 ) begin
+      \$184  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = relu_g0;
+    if (\$47 ) begin
+      \$185  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = shift_g0;
     if (\$49 ) begin
-      \$184  = bus_wdata[5:0];
+      \$186  = bus_wdata[5:0];
     end
     if (rst) begin
-      \$184  = 6'h00;
+      \$186  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = ptr_base_g0;
+    \$187  = ptr_base_g0;
     if (\$51 ) begin
-      \$185  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$185  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = spmat_base_g0;
-    if (\$53 ) begin
-      \$186  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$186  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = wb_base_g0;
-    if (\$55 ) begin
       \$187  = bus_wdata[9:0];
     end
     if (rst) begin
@@ -2199,29 +2211,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = keep_acc_g0;
+    \$188  = spmat_base_g0;
+    if (\$53 ) begin
+      \$188  = bus_wdata[10:0];
+    end
+    if (rst) begin
+      \$188  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = wb_base_g0;
+    if (\$55 ) begin
+      \$189  = bus_wdata[9:0];
+    end
+    if (rst) begin
+      \$189  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = keep_acc_g0;
     if (ctl_next__arm) begin
-      \$188  = bus_wdata[2];
-    end
-    if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = src_sel_g1;
-    if (\$57 ) begin
-      \$189  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = relu_g1;
-    if (\$59 ) begin
-      \$190  = bus_wdata[0];
+      \$190  = bus_wdata[2];
     end
     if (rst) begin
       \$190  = 1'h0;
@@ -2229,38 +2241,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = shift_g1;
+    \$191  = src_sel_g1;
+    if (\$57 ) begin
+      \$191  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = relu_g1;
+    if (\$59 ) begin
+      \$192  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$192  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = shift_g1;
     if (\$61 ) begin
-      \$191  = bus_wdata[5:0];
+      \$193  = bus_wdata[5:0];
     end
     if (rst) begin
-      \$191  = 6'h00;
+      \$193  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = ptr_base_g1;
+    \$194  = ptr_base_g1;
     if (\$63 ) begin
-      \$192  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$192  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = spmat_base_g1;
-    if (\$65 ) begin
-      \$193  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$193  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = wb_base_g1;
-    if (\$67 ) begin
       \$194  = bus_wdata[9:0];
     end
     if (rst) begin
@@ -2269,478 +2281,471 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = keep_acc_g1;
+    \$195  = spmat_base_g1;
+    if (\$65 ) begin
+      \$195  = bus_wdata[10:0];
+    end
+    if (rst) begin
+      \$195  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = wb_base_g1;
+    if (\$67 ) begin
+      \$196  = bus_wdata[9:0];
+    end
+    if (rst) begin
+      \$196  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = keep_acc_g1;
     if (ctl_next__arm) begin
-      \$195  = bus_wdata[2];
+      \$197  = bus_wdata[2];
     end
-    if (rst) begin
-      \$195  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = ctl_next__arm;
-    if (rst) begin
-      \$196  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = ctl_next__start;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = ctl_pe_next__running;
+    \$198  = ctl_next__arm;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = ctl_pe_next__pf_active;
+    \$199  = ctl_next__start;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = ctl_next__start_next;
+    \$200  = ctl_pe_next__running;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = \$71 ;
+    \$201  = ctl_pe_next__pf_active;
     if (rst) begin
       \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = \$74 ;
+    \$202  = ctl_next__start_next;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = addr[13:11];
+    \$203  = \$71 ;
     if (rst) begin
-      \$203  = 3'h0;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = addr[10:0];
+    \$204  = \$74 ;
     if (rst) begin
-      \$204  = 11'h000;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = addr[10:0];
+    \$205  = addr[13:11];
     if (rst) begin
-      \$205  = 11'h000;
+      \$205  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = wdata;
+    \$206  = addr[10:0];
     if (rst) begin
-      \$206  = 64'h0000000000000000;
+      \$206  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = \$77 ;
+    \$207  = addr[10:0];
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = addr[10:0];
+    \$208  = wdata;
     if (rst) begin
-      \$208  = 11'h000;
+      \$208  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = ctl_next__arm;
+    \$209  = \$77 ;
     if (rst) begin
       \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = ctl_next__start;
+    \$210  = addr[10:0];
     if (rst) begin
-      \$210  = 1'h0;
+      \$210  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = ctl_pe_next__running;
+    \$211  = ctl_next__arm;
     if (rst) begin
       \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = ctl_pe_next__pf_active;
+    \$212  = ctl_next__start;
     if (rst) begin
       \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = ctl_next__start_next;
+    \$213  = ctl_pe_next__running;
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = \$81 ;
+    \$214  = ctl_pe_next__pf_active;
     if (rst) begin
       \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = \$84 ;
+    \$215  = ctl_next__start_next;
     if (rst) begin
       \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = addr[13:11];
+    \$216  = \$81 ;
     if (rst) begin
-      \$216  = 3'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = addr[10:0];
+    \$217  = \$84 ;
     if (rst) begin
-      \$217  = 11'h000;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = addr[10:0];
+    \$218  = addr[13:11];
     if (rst) begin
-      \$218  = 11'h000;
+      \$218  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = wdata;
+    \$219  = addr[10:0];
     if (rst) begin
-      \$219  = 64'h0000000000000000;
+      \$219  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = \$87 ;
+    \$220  = addr[10:0];
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = addr[10:0];
+    \$221  = wdata;
     if (rst) begin
-      \$221  = 11'h000;
+      \$221  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = ctl_next__arm;
+    \$222  = \$87 ;
     if (rst) begin
       \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = ctl_next__start;
+    \$223  = addr[10:0];
     if (rst) begin
-      \$223  = 1'h0;
+      \$223  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = ctl_pe_next__running;
+    \$224  = ctl_next__arm;
     if (rst) begin
       \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = ctl_pe_next__pf_active;
+    \$225  = ctl_next__start;
     if (rst) begin
       \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = ctl_next__start_next;
+    \$226  = ctl_pe_next__running;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = \$91 ;
+    \$227  = ctl_pe_next__pf_active;
     if (rst) begin
       \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = \$94 ;
+    \$228  = ctl_next__start_next;
     if (rst) begin
       \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = addr[13:11];
+    \$229  = \$91 ;
     if (rst) begin
-      \$229  = 3'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = addr[10:0];
+    \$230  = \$94 ;
     if (rst) begin
-      \$230  = 11'h000;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = addr[10:0];
+    \$231  = addr[13:11];
     if (rst) begin
-      \$231  = 11'h000;
+      \$231  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = wdata;
+    \$232  = addr[10:0];
     if (rst) begin
-      \$232  = 64'h0000000000000000;
+      \$232  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = \$97 ;
+    \$233  = addr[10:0];
     if (rst) begin
-      \$233  = 1'h0;
+      \$233  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = addr[10:0];
+    \$234  = wdata;
     if (rst) begin
-      \$234  = 11'h000;
+      \$234  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = ctl_next__arm;
+    \$235  = \$97 ;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = ctl_next__start;
+    \$236  = addr[10:0];
     if (rst) begin
-      \$236  = 1'h0;
+      \$236  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = ctl_pe_next__running;
+    \$237  = ctl_next__arm;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = ctl_pe_next__pf_active;
+    \$238  = ctl_next__start;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = ctl_next__start_next;
+    \$239  = ctl_pe_next__running;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = \$101 ;
+    \$240  = ctl_pe_next__pf_active;
     if (rst) begin
       \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = \$104 ;
+    \$241  = ctl_next__start_next;
     if (rst) begin
       \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = addr[13:11];
+    \$242  = \$101 ;
     if (rst) begin
-      \$242  = 3'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = addr[10:0];
+    \$243  = \$104 ;
     if (rst) begin
-      \$243  = 11'h000;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = addr[10:0];
+    \$244  = addr[13:11];
     if (rst) begin
-      \$244  = 11'h000;
+      \$244  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = wdata;
+    \$245  = addr[10:0];
     if (rst) begin
-      \$245  = 64'h0000000000000000;
+      \$245  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = \$107 ;
+    \$246  = addr[10:0];
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = addr[10:0];
+    \$247  = wdata;
     if (rst) begin
-      \$247  = 11'h000;
+      \$247  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = \$108 ;
+    \$248  = \$107 ;
     if (rst) begin
       \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = \$109 ;
+    \$249  = addr[10:0];
     if (rst) begin
-      \$249  = 1'h0;
+      \$249  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = \$110 ;
+    \$250  = \$108 ;
     if (rst) begin
       \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = done_flag;
-    if (ctl__start) begin
+    \$251  = \$109 ;
+    if (rst) begin
       \$251  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = \$110 ;
+    if (rst) begin
+      \$252  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = done_flag;
+    if (ctl__start) begin
+      \$253  = 1'h0;
     end
     if (\$115 ) begin
       if (done) begin
-        \$251  = 1'h1;
+        \$253  = 1'h1;
       end
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = cyc;
+    \$254  = cyc;
     if (ctl__start) begin
-      \$252  = 32'd0;
+      \$254  = 32'd0;
     end
     if (\$115 ) begin
-      \$252  = \$116 [31:0];
+      \$254  = \$116 [31:0];
     end
     if (rst) begin
-      \$252  = 32'd0;
+      \$254  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = broadcasts;
+    \$255  = broadcasts;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$253  = 32'd0;
+      \$255  = 32'd0;
     end else begin
       if (ev_broadcasts) begin
-        \$253  = \$111 [31:0];
+        \$255  = \$111 [31:0];
       end
     end
     if (rst) begin
-      \$253  = 32'd0;
+      \$255  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = stall_cycles;
+    \$256  = stall_cycles;
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$254  = 32'd0;
+      \$256  = 32'd0;
     end else begin
       if (ev_stall_cycles) begin
-        \$254  = \$112 [31:0];
-      end
-    end
-    if (rst) begin
-      \$254  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$255  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$255  = \$113 [31:0];
-      end
-    end
-    if (rst) begin
-      \$255  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = cycles;
-    if (\$115 ) begin
-      if (done) begin
-        \$256  = \$117 [31:0];
+        \$256  = \$112 [31:0];
       end
     end
     if (rst) begin
@@ -2749,189 +2754,216 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = \fault$144 ;
+    \$257  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$257  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$257  = \$113 [31:0];
+      end
+    end
+    if (rst) begin
+      \$257  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = cycles;
+    if (\$115 ) begin
+      if (done) begin
+        \$258  = \$117 [31:0];
+      end
+    end
+    if (rst) begin
+      \$258  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = \fault$146 ;
     if (ctl__arm) begin
-      \$257  = 1'h0;
+      \$259  = 1'h0;
     end else if (\$119 ) begin
-      \$257  = 1'h1;
+      \$259  = 1'h1;
     end
     if (rst) begin
-      \$257  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = { \$123 , \$122 , \$121 , \$120  };
-    if (rst) begin
-      \$258  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = { \$127 , \$126 , \$125 , \$124  };
-    if (rst) begin
-      \$259  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = { \$131 , \$130 , \$129 , \$128  };
+    \$260  = { \$123 , \$122 , \$121 , \$120  };
     if (rst) begin
       \$260  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = { \$135 , \$134 , \$133 , \$132  };
+    \$261  = { \$127 , \$126 , \$125 , \$124  };
     if (rst) begin
       \$261  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = gsel[3:2];
+    \$262  = { \$131 , \$130 , \$129 , \$128  };
     if (rst) begin
-      \$262  = 2'h0;
+      \$262  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = \$136 ;
+    \$263  = { \$135 , \$134 , \$133 , \$132  };
     if (rst) begin
       \$263  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = bus_addr[17];
+    \$264  = gsel[3:2];
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = \re$22 ;
+    \$265  = \$136 ;
     if (rst) begin
-      \$265  = 1'h0;
+      \$265  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = re_q0;
+    \$266  = bus_addr[17];
     if (rst) begin
       \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = re_q1;
+    \$267  = \re$22 ;
     if (rst) begin
       \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = re_q2;
+    \$268  = re_q0;
     if (rst) begin
       \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = re_q3;
+    \$269  = re_q1;
     if (rst) begin
       \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = re_q4;
+    \$270  = re_q2;
     if (rst) begin
       \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = g1;
+    \$271  = re_q3;
     if (rst) begin
-      \$271  = 64'h0000000000000000;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = glob0;
+    \$272  = re_q4;
     if (rst) begin
       \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = g2;
+    \$273  = g1;
     if (rst) begin
       \$273  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = glob1;
+    \$274  = glob0;
     if (rst) begin
       \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = g3;
+    \$275  = g2;
     if (rst) begin
       \$275  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = glob2;
+    \$276  = glob1;
     if (rst) begin
       \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = glob3;
+    \$277  = g3;
     if (rst) begin
-      \$277  = 1'h0;
+      \$277  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = \$137 ;
+    \$278  = glob2;
     if (rst) begin
-      \$278  = 64'h0000000000000000;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = \$140 ;
+    \$279  = glob3;
     if (rst) begin
-      \$279  = 64'h0000000000000000;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = \$141 ;
+    \$280  = \$137 ;
     if (rst) begin
       \$280  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = re_q5;
+    \$281  = \$140 ;
     if (rst) begin
-      \$281  = 1'h0;
+      \$281  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$282  = \$141 ;
+    if (rst) begin
+      \$282  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$283  = re_q5;
+    if (rst) begin
+      \$283  = 1'h0;
     end
   end
   assign \busy$28  = busy;
   assign ctl_pe_next__arm = ctl_next__arm;
   assign ctl_pe_next__start = ctl_next__start;
   assign ctl_pe_next__start_next = ctl_next__start_next;
-  assign \done$136  = done;
+  assign \done$138  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -2949,14 +2981,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$191  = bias_sent;
-  assign \groups$198  = groups;
-  assign \bias_act$199  = bias_act;
-  assign \ctl__arm$200  = ctl_ccu_arm;
+  assign \bias_sent$193  = bias_sent;
+  assign \groups$200  = groups;
+  assign \bias_act$201  = bias_act;
+  assign \ctl__arm$202  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$202  = ctl_ccu_running;
-  assign \ctl__start$203  = ctl_ccu_start;
+  assign \ctl__running$204  = ctl_ccu_running;
+  assign \ctl__start$205  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
+  assign arm_pf = ctl_ccu_arm_pf;
+  assign arm_ps = ctl_ccu_arm_ps;
   assign pass_regs_g0__src_sel = src_sel_g0;
   assign pass_regs_g0__relu = relu_g0;
   assign pass_regs_g0__shift = shift_g0;
@@ -2972,38 +3006,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs_g1__wb_base = wb_base_g1;
   assign pass_regs_g1__keep_acc = keep_acc_g1;
   assign regs__keep_acc = keep_acc_g0;
-  assign \regs__keep_acc$220  = keep_acc_g0;
+  assign \regs__keep_acc$224  = keep_acc_g0;
   assign regs__ptr_base = ptr_base_g0;
-  assign \regs__ptr_base$222  = ptr_base_g0;
+  assign \regs__ptr_base$226  = ptr_base_g0;
   assign regs__relu = relu_g0;
-  assign \regs__relu$224  = relu_g0;
+  assign \regs__relu$228  = relu_g0;
   assign regs__shift = shift_g0;
-  assign \regs__shift$226  = shift_g0;
+  assign \regs__shift$230  = shift_g0;
   assign regs__spmat_base = spmat_base_g0;
-  assign \regs__spmat_base$228  = spmat_base_g0;
+  assign \regs__spmat_base$232  = spmat_base_g0;
   assign regs__src_sel = src_sel_g0;
-  assign \regs__src_sel$230  = src_sel_g0;
+  assign \regs__src_sel$234  = src_sel_g0;
   assign regs__wb_base = wb_base_g0;
-  assign \regs__wb_base$232  = wb_base_g0;
-  assign \regs__keep_acc$233  = keep_acc_g1;
-  assign \regs__keep_acc$234  = keep_acc_g1;
-  assign \regs__ptr_base$235  = ptr_base_g1;
-  assign \regs__ptr_base$236  = ptr_base_g1;
-  assign \regs__relu$237  = relu_g1;
-  assign \regs__relu$238  = relu_g1;
-  assign \regs__shift$239  = shift_g1;
-  assign \regs__shift$240  = shift_g1;
-  assign \regs__spmat_base$241  = spmat_base_g1;
-  assign \regs__spmat_base$242  = spmat_base_g1;
-  assign \regs__src_sel$243  = src_sel_g1;
-  assign \regs__src_sel$244  = src_sel_g1;
-  assign \regs__wb_base$245  = wb_base_g1;
-  assign \regs__wb_base$246  = wb_base_g1;
-  assign \ctl__arm$247  = ctl_0_arm;
-  assign \ctl__pf_active$248  = ctl_0_pf_active;
-  assign \ctl__running$249  = ctl_0_running;
-  assign \ctl__start$250  = ctl_0_start;
-  assign \ctl__start_next$251  = ctl_0_start_next;
+  assign \regs__wb_base$236  = wb_base_g0;
+  assign \regs__keep_acc$237  = keep_acc_g1;
+  assign \regs__keep_acc$238  = keep_acc_g1;
+  assign \regs__ptr_base$239  = ptr_base_g1;
+  assign \regs__ptr_base$240  = ptr_base_g1;
+  assign \regs__relu$241  = relu_g1;
+  assign \regs__relu$242  = relu_g1;
+  assign \regs__shift$243  = shift_g1;
+  assign \regs__shift$244  = shift_g1;
+  assign \regs__spmat_base$245  = spmat_base_g1;
+  assign \regs__spmat_base$246  = spmat_base_g1;
+  assign \regs__src_sel$247  = src_sel_g1;
+  assign \regs__src_sel$248  = src_sel_g1;
+  assign \regs__wb_base$249  = wb_base_g1;
+  assign \regs__wb_base$250  = wb_base_g1;
+  assign \ctl__arm$251  = ctl_0_arm;
+  assign \ctl__pf_active$252  = ctl_0_pf_active;
+  assign \ctl__running$253  = ctl_0_running;
+  assign \ctl__start$254  = ctl_0_start;
+  assign \ctl__start_next$255  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -3031,23 +3065,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
   assign wb__start = wb_start;
-  assign \ctl__arm$286  = ctl_1_arm;
-  assign \ctl__pf_active$287  = ctl_1_pf_active;
-  assign \ctl__running$288  = ctl_1_running;
-  assign \ctl__start$289  = ctl_1_start;
-  assign \ctl__start_next$290  = ctl_1_start_next;
-  assign \ccu__ann__a$291  = ccu__ann__a;
+  assign \ctl__arm$290  = ctl_1_arm;
+  assign \ctl__pf_active$291  = ctl_1_pf_active;
+  assign \ctl__running$292  = ctl_1_running;
+  assign \ctl__start$293  = ctl_1_start;
+  assign \ctl__start_next$294  = ctl_1_start_next;
+  assign \ccu__ann__a$295  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$293  = ccu__ann__j;
+  assign \ccu__ann__j$297  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$295  = ccu__ann__valid;
+  assign \ccu__ann__valid$299  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$298  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$300  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$301  = bcast;
+  assign \ccu__bc__room_nopush$302  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$304  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$305  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$304  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$305 ;
+  assign \ccu__src__data$308  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$309 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -3056,30 +3090,30 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$315  = h_mem_1;
-  assign \host__off$316  = h_off_1;
-  assign \host__off_dst$317  = h_off_dst_1;
-  assign \host__off_line$318  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$184 ;
-  assign \host__rsel$320  = h_rsel_1;
-  assign \host__sel$321  = h_sel_1;
-  assign \host__wdata$322  = h_wdata_1;
-  assign \host__we$323  = h_we_1;
-  assign \wb__start$324  = wb_start;
-  assign \ctl__arm$325  = ctl_2_arm;
-  assign \ctl__pf_active$326  = ctl_2_pf_active;
-  assign \ctl__running$327  = ctl_2_running;
-  assign \ctl__start$328  = ctl_2_start;
-  assign \ctl__start_next$329  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$330 ;
-  assign pes__2__ann__j = \ccu__ann__j$332 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$334 ;
-  assign \ccu__bc__room_nopush$337  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$339  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$340  = bcast;
+  assign \host__mem$319  = h_mem_1;
+  assign \host__off$320  = h_off_1;
+  assign \host__off_dst$321  = h_off_dst_1;
+  assign \host__off_line$322  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$186 ;
+  assign \host__rsel$324  = h_rsel_1;
+  assign \host__sel$325  = h_sel_1;
+  assign \host__wdata$326  = h_wdata_1;
+  assign \host__we$327  = h_we_1;
+  assign \wb__start$328  = wb_start;
+  assign \ctl__arm$329  = ctl_2_arm;
+  assign \ctl__pf_active$330  = ctl_2_pf_active;
+  assign \ctl__running$331  = ctl_2_running;
+  assign \ctl__start$332  = ctl_2_start;
+  assign \ctl__start_next$333  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$334 ;
+  assign pes__2__ann__j = \ccu__ann__j$336 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$338 ;
+  assign \ccu__bc__room_nopush$341  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$343  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$344  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$343  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$344 ;
+  assign \ccu__src__data$347  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$348 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -3088,33 +3122,33 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$354  = h_mem_2;
-  assign \host__off$355  = h_off_2;
-  assign \host__off_dst$356  = h_off_dst_2;
-  assign \host__off_line$357  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$185 ;
-  assign \host__rsel$359  = h_rsel_2;
-  assign \host__sel$360  = h_sel_2;
-  assign \host__wdata$361  = h_wdata_2;
-  assign \host__we$362  = h_we_2;
-  assign \wb__start$363  = wb_start;
-  assign \ctl__arm$364  = ctl_3_arm;
-  assign \ctl__pf_active$365  = ctl_3_pf_active;
-  assign \ctl__running$366  = ctl_3_running;
-  assign \ctl__start$367  = ctl_3_start;
-  assign \ctl__start_next$368  = ctl_3_start_next;
-  assign \ccu__ann__a$369  = \ccu__ann__a$330 ;
-  assign pes__3__ann__a = \ccu__ann__a$330 ;
-  assign \ccu__ann__j$371  = \ccu__ann__j$332 ;
-  assign pes__3__ann__j = \ccu__ann__j$332 ;
-  assign \ccu__ann__valid$373  = \ccu__ann__valid$334 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$334 ;
-  assign \ccu__bc__room_nopush$376  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$378  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$379  = bcast;
+  assign \host__mem$358  = h_mem_2;
+  assign \host__off$359  = h_off_2;
+  assign \host__off_dst$360  = h_off_dst_2;
+  assign \host__off_line$361  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$187 ;
+  assign \host__rsel$363  = h_rsel_2;
+  assign \host__sel$364  = h_sel_2;
+  assign \host__wdata$365  = h_wdata_2;
+  assign \host__we$366  = h_we_2;
+  assign \wb__start$367  = wb_start;
+  assign \ctl__arm$368  = ctl_3_arm;
+  assign \ctl__pf_active$369  = ctl_3_pf_active;
+  assign \ctl__running$370  = ctl_3_running;
+  assign \ctl__start$371  = ctl_3_start;
+  assign \ctl__start_next$372  = ctl_3_start_next;
+  assign \ccu__ann__a$373  = \ccu__ann__a$334 ;
+  assign pes__3__ann__a = \ccu__ann__a$334 ;
+  assign \ccu__ann__j$375  = \ccu__ann__j$336 ;
+  assign pes__3__ann__j = \ccu__ann__j$336 ;
+  assign \ccu__ann__valid$377  = \ccu__ann__valid$338 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$338 ;
+  assign \ccu__bc__room_nopush$380  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$382  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$383  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$382  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$383 ;
+  assign \ccu__src__data$386  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$387 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -3123,25 +3157,25 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$393  = h_mem_3;
-  assign \host__off$394  = h_off_3;
-  assign \host__off_dst$395  = h_off_dst_3;
-  assign \host__off_line$396  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$186 ;
-  assign \host__rsel$398  = h_rsel_3;
-  assign \host__sel$399  = h_sel_3;
-  assign \host__wdata$400  = h_wdata_3;
-  assign \host__we$401  = h_we_3;
-  assign \wb__start$402  = wb_start;
+  assign \host__mem$397  = h_mem_3;
+  assign \host__off$398  = h_off_3;
+  assign \host__off_dst$399  = h_off_dst_3;
+  assign \host__off_line$400  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$188 ;
+  assign \host__rsel$402  = h_rsel_3;
+  assign \host__sel$403  = h_sel_3;
+  assign \host__wdata$404  = h_wdata_3;
+  assign \host__we$405  = h_we_3;
+  assign \wb__start$406  = wb_start;
   assign \$144  = { 1'h0, busy };
   assign \$145  = { done_flag, 1'h0 };
   assign \$147  = { 1'h0, src_sel, 2'h0 };
-  assign \$149  = { \fault$144 , 3'h0 };
+  assign \$149  = { \fault$146 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm, ctl__start, ctl__running, pes__0__ann__valid, pes__0__ann__j, pes__0__ann__a, pes__2__ann__valid, pes__2__ann__j, pes__2__ann__a, bias_sent, fault, pes__0__src__rd_en, pes__1__src__rd_en, pes__2__src__rd_en, pes__3__src__rd_en
-, pes__0__bc__room_nopush, pes__0__bc__room_push, src__0__data, pes__1__bc__room_nopush, pes__1__bc__room_push, src__1__data, pes__2__bc__room_nopush, pes__2__bc__room_push, src__2__data, pes__3__bc__room_nopush, pes__3__bc__room_push, src__3__data, clk);
+module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \arm$2 , ctl__start, ctl__running, arm, arm_ps, pes__0__ann__valid, pes__0__ann__j, pes__0__ann__a, pes__2__ann__valid, pes__2__ann__j, pes__2__ann__a, bias_sent, fault, pes__0__src__rd_en, pes__1__src__rd_en
+, pes__2__src__rd_en, pes__3__src__rd_en, pes__0__bc__room_nopush, pes__0__bc__room_push, src__0__data, pes__1__bc__room_nopush, pes__1__bc__room_push, src__1__data, pes__2__bc__room_nopush, pes__2__bc__room_push, src__2__data, pes__3__bc__room_nopush, pes__3__bc__room_push, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
@@ -3228,7 +3262,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire \$9 ;
   wire active;
   wire advance;
-  wire \advance$44 ;
+  wire \advance$45 ;
   reg [15:0] ann__a = 16'h0000;
   reg [12:0] ann__j = 13'h0000;
   reg ann__valid = 1'h0;
@@ -3252,7 +3286,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire ann_g1_valid;
   input arm;
   wire arm;
+  input \arm$2 ;
   wire \arm$2 ;
+  wire arm_pf;
+  input arm_ps;
+  wire arm_ps;
   reg at_bias = 1'h0;
   output bcast;
   wire bcast;
@@ -3293,7 +3331,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   reg last_group = 1'h0;
   reg last_group2 = 1'h0;
   wire live;
-  reg \live$77  = 1'h0;
+  reg \live$79  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
@@ -3412,17 +3450,17 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   wire [15:0] val__3;
   assign \$11  = bias_sent | \$10 ;
   assign bias_next = ctl__start ? 1'h0 : \$11 ;
-  assign \$12  = \live$77  & pop__valid;
+  assign \$12  = \live$79  & pop__valid;
   assign \$13  = \$12  & pop__payload[0];
   assign bcast = \$13  & room;
   assign \$14  = ~ pop__payload[0];
   assign \$15  = \$14  | room_fifo;
-  assign pop__ready = \live$77  & \$15 ;
-  assign \$16  = \live$77  & pop__valid;
+  assign pop__ready = \live$79  & \$15 ;
+  assign \$16  = \live$79  & pop__valid;
   assign \$17  = \$16  & pop__payload[0];
   assign \$18  = ~ room;
   assign ev_stall = \$17  & \$18 ;
-  assign \$19  = \live$77  & pop__valid;
+  assign \$19  = \live$79  & pop__valid;
   assign \$20  = ~ held;
   assign ev_search = \$19  & \$20 ;
   assign \$21  = ! groups;
@@ -3454,7 +3492,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$50  = \$48  & \$49 ;
   assign \$51  = ctl__start ? 1'h0 : bcast;
   assign \$52  = ~ pop__valid;
-  assign \$53  = \live$77  & \$52 ;
+  assign \$53  = \live$79  & \$52 ;
   always @(posedge clk)
     ps_live <= \$54 ;
   always @(posedge clk)
@@ -3498,7 +3536,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @(posedge clk)
     room_all_nopush_fifo <= \$74 ;
   always @(posedge clk)
-    \live$77  <= \$75 ;
+    \live$79  <= \$75 ;
   always @(posedge clk)
     bias_sent <= \$76 ;
   always @(posedge clk)
@@ -3522,12 +3560,12 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign \$7  = active & at_bias;
   assign \$8  = ~ \$7 ;
   assign \$9  = ps_live & \$8 ;
-  assign live = arm ? 1'h1 : \$9 ;
+  assign live = arm_ps ? 1'h1 : \$9 ;
   assign room = push_r ? room_all_push : room_all_nopush;
   assign room_fifo = push_r_fifo ? room_all_push_fifo : room_all_nopush_fifo;
   assign \$10  = bcast & pop__payload[1];
   \eie_ecp5_4pe.ccu.items  items (
-    .arm(arm),
+    .arm(\arm$2 ),
     .clk(clk),
     .pop__payload(pop__payload),
     .pop__ready(pop__ready),
@@ -3544,8 +3582,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$401$0 (\$81 ),
-    .\port$404$0 (\$82 ),
+    .\port$399$0 (\$81 ),
+    .\port$402$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3561,14 +3599,14 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     .o_pos(o_pos),
     .o_val(o_val),
     .\port$258$0 (elig),
-    .\port$401$0 (\$81 ),
-    .\port$404$0 (\$82 )
+    .\port$399$0 (\$81 ),
+    .\port$402$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$54  = ps_live;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$54  = 1'h1;
     end else begin
       if (active) begin
@@ -3585,7 +3623,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$55  = jbase;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$55  = 13'h0000;
     end else begin
       if (active) begin
@@ -3603,7 +3641,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$56  = at_bias;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$56  = \$21 ;
     end else begin
       if (active) begin
@@ -3621,7 +3659,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$57  = mask;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$57  = 4'hf;
     end else begin
       if (active) begin
@@ -3641,7 +3679,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$58  = 1'h0;
     end else begin
       \$58  = \$26 ;
@@ -3654,7 +3692,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$59  = ps_search;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$59  = \$22 ;
     end else begin
       if (active) begin
@@ -3672,7 +3710,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$60  = groups_left;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$60  = \$23 [10:0];
     end else begin
       if (active) begin
@@ -3690,7 +3728,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$61  = last_group;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$61  = \$24 ;
     end else begin
       if (active) begin
@@ -3708,7 +3746,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$62  = last_group2;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
       \$62  = \$25 ;
     end else begin
       if (active) begin
@@ -3726,7 +3764,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$63  = ann__j;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
     end else begin
       if (active) begin
         \$63  = \$28 [12:0];
@@ -3740,7 +3778,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$64  = ann__a;
     (* full_case = 32'd1 *)
-    if (arm) begin
+    if (arm_ps) begin
     end else begin
       if (active) begin
         \$64  = \$29 ;
@@ -3868,7 +3906,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$80  = fault;
-    if (arm) begin
+    if (\arm$2 ) begin
       \$80  = 1'h0;
     end else if (\$53 ) begin
       \$80  = 1'h1;
@@ -3877,8 +3915,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
       \$80  = 1'h0;
     end
   end
-  assign ctl__arm = arm;
-  assign \arm$2  = arm;
+  assign arm_pf = arm;
+  assign ctl__arm = \arm$2 ;
   assign pes__0__src__data = src__0__data;
   assign src__0__rd_en = pes__0__src__rd_en;
   assign pes__1__src__data = src__1__data;
@@ -3899,7 +3937,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, arm
   assign head_val__2 = \$82 [15:0];
   assign val__3 = \$82 [31:16];
   assign head_val__3 = \$82 [31:16];
-  assign \advance$44  = advance;
+  assign \advance$45  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
   assign ann_g0_j = pes__0__ann__j;
@@ -5204,7 +5242,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$399$0 , \port$402$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5217,17 +5255,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   wire [2:0] \$16 ;
   wire [2:0] \$17 ;
   wire [2:0] \$18 ;
-  wire \$19 ;
+  wire [3:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
-  wire [3:0] \$21 ;
-  wire \$22 ;
+  wire \$21 ;
+  wire [3:0] \$22 ;
   wire \$23 ;
-  wire [3:0] \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  reg [3:0] \$27 ;
-  wire [3:0] \$28 ;
+  wire \$24 ;
+  reg [3:0] \$25 ;
+  wire [3:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
   wire \$30 ;
@@ -5236,26 +5274,26 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
+  reg [2:0] \$36 ;
+  reg [2:0] \$37 ;
   reg [2:0] \$38 ;
-  reg [2:0] \$39 ;
+  reg [3:0] \$39 ;
   wire \$4 ;
-  reg [2:0] \$40 ;
+  reg [3:0] \$40 ;
   reg [3:0] \$41 ;
   reg [3:0] \$42 ;
   reg [3:0] \$43 ;
   reg [3:0] \$44 ;
   reg [3:0] \$45 ;
   reg [3:0] \$46 ;
-  reg [3:0] \$47 ;
-  reg [3:0] \$48 ;
-  reg [2:0] \$49 ;
+  reg [2:0] \$47 ;
+  reg [2:0] \$48 ;
+  reg [3:0] \$49 ;
   wire [4:0] \$5 ;
-  reg [2:0] \$50 ;
+  reg [3:0] \$50 ;
   reg [3:0] \$51 ;
-  reg [3:0] \$52 ;
-  reg [3:0] \$53 ;
+  reg \$52 ;
+  reg \$53 ;
   reg \$54 ;
   reg \$55 ;
   reg \$56 ;
@@ -5265,8 +5303,6 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   wire [4:0] \$6 ;
   reg \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg \$63 ;
   wire [5:0] \$7 ;
   wire [5:0] \$8 ;
   wire [4:0] \$9 ;
@@ -5324,10 +5360,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$401$0 ;
-  wire [31:0] \port$401$0 ;
-  output [31:0] \port$404$0 ;
-  wire [31:0] \port$404$0 ;
+  output [31:0] \port$399$0 ;
+  wire [31:0] \port$399$0 ;
+  output [31:0] \port$402$0 ;
+  wire [31:0] \port$402$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5383,60 +5419,58 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
       vals1[\$signature__addr ] <= { src__3__data, src__2__data };
   end
   assign \$signature__data$21  = vals1[\$signature__addr$18 ];
-  assign \$36  = arm ? 1'h0 : rd_d1;
-  assign \$37  = arm ? 1'h0 : rd_d2;
   always @(posedge clk)
-    hp <= \$38 ;
+    hp <= \$36 ;
   always @(posedge clk)
-    \$signature__addr$10  <= \$39 ;
+    \$signature__addr$10  <= \$37 ;
   always @(posedge clk)
-    \$signature__addr$18  <= \$40 ;
+    \$signature__addr$18  <= \$38 ;
   always @(posedge clk)
-    nz0 <= \$41 ;
+    nz0 <= \$39 ;
   always @(posedge clk)
-    nz1 <= \$42 ;
+    nz1 <= \$40 ;
   always @(posedge clk)
-    nz2 <= \$43 ;
+    nz2 <= \$41 ;
   always @(posedge clk)
-    nz3 <= \$44 ;
+    nz3 <= \$42 ;
   always @(posedge clk)
-    nz4 <= \$45 ;
+    nz4 <= \$43 ;
   always @(posedge clk)
-    nz5 <= \$46 ;
+    nz5 <= \$44 ;
   always @(posedge clk)
-    nz6 <= \$47 ;
+    nz6 <= \$45 ;
   always @(posedge clk)
-    nz7 <= \$48 ;
+    nz7 <= \$46 ;
   always @(posedge clk)
-    \$signature__addr  <= \$49 ;
+    \$signature__addr  <= \$47 ;
   always @(posedge clk)
-    hp1 <= \$50 ;
+    hp1 <= \$48 ;
   always @(posedge clk)
-    head_nz <= \$51 ;
+    head_nz <= \$49 ;
   always @(posedge clk)
-    alloc <= \$52 ;
+    alloc <= \$50 ;
   always @(posedge clk)
-    fill <= \$53 ;
+    fill <= \$51 ;
   always @(posedge clk)
-    rd <= \$54 ;
+    rd <= \$52 ;
   always @(posedge clk)
-    head_valid <= \$55 ;
+    head_valid <= \$53 ;
   always @(posedge clk)
-    consume_r <= \$56 ;
+    consume_r <= \$54 ;
   always @(posedge clk)
-    rd_d1 <= \$57 ;
+    rd_d1 <= \$55 ;
   always @(posedge clk)
-    rd_d2 <= \$58 ;
+    rd_d2 <= \$56 ;
   always @(posedge clk)
-    \$signature__en  <= \$59 ;
+    \$signature__en  <= \$57 ;
   always @(posedge clk)
-    src__0__rd_en <= \$60 ;
+    src__0__rd_en <= \$58 ;
   always @(posedge clk)
-    src__1__rd_en <= \$61 ;
+    src__1__rd_en <= \$59 ;
   always @(posedge clk)
-    src__2__rd_en <= \$62 ;
+    src__2__rd_en <= \$60 ;
   always @(posedge clk)
-    src__3__rd_en <= \$63 ;
+    src__3__rd_en <= \$61 ;
   assign \$1  = | src__0__data;
   assign \$2  = | src__1__data;
   assign \$3  = | src__2__data;
@@ -5456,49 +5490,81 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   assign \$16  = arm ? 3'h0 : \$15 ;
   assign \$17  = advance ? hp1 : hp;
   assign \$18  = arm ? 3'h0 : \$17 ;
-  assign \$19  = ~ arm;
-  assign \$20  = \$signature__en  & \$19 ;
-  assign \$21  = \$signature__addr  + 1'h1;
-  assign \$22  = \$signature__addr  == hp;
-  assign \$23  = \$signature__en  & \$22 ;
-  assign \$24  = hp1 + 1'h1;
-  assign \$25  = \$signature__addr  == hp1;
-  assign \$26  = \$signature__en  & \$25 ;
-  assign \$28  = \$26  ? { \$4 , \$3 , \$2 , \$1  } : \$27 ;
-  assign \$29  = ~ arm;
-  assign \$30  = \$5 [3:0] > 1'h1;
-  assign \$31  = | \$5 [3:0];
-  assign \$32  = advance ? \$30  : \$31 ;
-  assign \$33  = \$29  & \$32 ;
-  assign \$34  = arm ? 1'h0 : advance;
-  assign \$35  = arm ? 1'h0 : rd;
+  assign \$19  = \$signature__addr  + 1'h1;
+  assign \$20  = \$signature__addr  == hp;
+  assign \$21  = \$signature__en  & \$20 ;
+  assign \$22  = hp1 + 1'h1;
+  assign \$23  = \$signature__addr  == hp1;
+  assign \$24  = \$signature__en  & \$23 ;
+  assign \$26  = \$24  ? { \$4 , \$3 , \$2 , \$1  } : \$25 ;
+  assign \$27  = ~ arm;
+  assign \$28  = \$5 [3:0] > 1'h1;
+  assign \$29  = | \$5 [3:0];
+  assign \$30  = advance ? \$28  : \$29 ;
+  assign \$31  = \$27  & \$30 ;
+  assign \$32  = arm ? 1'h0 : advance;
+  assign \$33  = arm ? 1'h0 : rd;
+  assign \$34  = arm ? 1'h0 : rd_d1;
+  assign \$35  = arm ? 1'h0 : rd_d2;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = \$14 ;
+    \$36  = \$14 ;
+    if (rst) begin
+      \$36  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$37  = \$16 ;
+    if (rst) begin
+      \$37  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$38  = \$18 ;
     if (rst) begin
       \$38  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = \$16 ;
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = \$18 ;
-    if (rst) begin
-      \$40  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = nz0;
-    if (\$20 ) begin
+    \$39  = nz0;
+    if (\$signature__en ) begin
       casez (\$signature__addr )
         3'h0:
+            \$39  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$39  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$40  = nz1;
+    if (\$signature__en ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            \$40  = { \$4 , \$3 , \$2 , \$1  };
+      endcase
+    end
+    if (rst) begin
+      \$40  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$41  = nz2;
+    if (\$signature__en ) begin
+      casez (\$signature__addr )
+        3'h0:
+            /* empty */;
+        3'h1:
+            /* empty */;
+        3'h2:
             \$41  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
@@ -5508,12 +5574,16 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = nz1;
-    if (\$20 ) begin
+    \$42  = nz3;
+    if (\$signature__en ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
         3'h1:
+            /* empty */;
+        3'h2:
+            /* empty */;
+        3'h3:
             \$42  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
@@ -5523,44 +5593,8 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = nz2;
-    if (\$20 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            \$43  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$43  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = nz3;
-    if (\$20 ) begin
-      casez (\$signature__addr )
-        3'h0:
-            /* empty */;
-        3'h1:
-            /* empty */;
-        3'h2:
-            /* empty */;
-        3'h3:
-            \$44  = { \$4 , \$3 , \$2 , \$1  };
-      endcase
-    end
-    if (rst) begin
-      \$44  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = nz4;
-    if (\$20 ) begin
+    \$43  = nz4;
+    if (\$signature__en ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5571,17 +5605,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
         3'h3:
             /* empty */;
         3'h4:
-            \$45  = { \$4 , \$3 , \$2 , \$1  };
+            \$43  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$45  = 4'h0;
+      \$43  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$46  = nz5;
-    if (\$20 ) begin
+    \$44  = nz5;
+    if (\$signature__en ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5594,17 +5628,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
         3'h4:
             /* empty */;
         3'h5:
-            \$46  = { \$4 , \$3 , \$2 , \$1  };
+            \$44  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$46  = 4'h0;
+      \$44  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$47  = nz6;
-    if (\$20 ) begin
+    \$45  = nz6;
+    if (\$signature__en ) begin
       casez (\$signature__addr )
         3'h0:
             /* empty */;
@@ -5619,17 +5653,17 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
         3'h5:
             /* empty */;
         3'h6:
-            \$47  = { \$4 , \$3 , \$2 , \$1  };
+            \$45  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$47  = 4'h0;
+      \$45  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$48  = nz7;
-    if (\$20 ) begin
+    \$46  = nz7;
+    if (\$signature__en ) begin
       (* full_case = 32'd1 *)
       casez (\$signature__addr )
         3'h0:
@@ -5647,68 +5681,82 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
         3'h6:
             /* empty */;
         3'h7:
-            \$48  = { \$4 , \$3 , \$2 , \$1  };
+            \$46  = { \$4 , \$3 , \$2 , \$1  };
       endcase
     end
     if (rst) begin
-      \$48  = 4'h0;
+      \$46  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$49  = \$signature__addr ;
-    if (\$20 ) begin
-      \$49  = \$21 [2:0];
+    \$47  = \$signature__addr ;
+    if (\$signature__en ) begin
+      \$47  = \$19 [2:0];
     end
     if (arm) begin
-      \$49  = 3'h0;
+      \$47  = 3'h0;
     end
     if (rst) begin
-      \$49  = 3'h0;
+      \$47  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$50  = hp1;
+    \$48  = hp1;
     if (arm) begin
-      \$50  = 3'h1;
+      \$48  = 3'h1;
     end else if (advance) begin
-      \$50  = \$24 [2:0];
+      \$48  = \$22 [2:0];
     end
     if (rst) begin
-      \$50  = 3'h0;
+      \$48  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$51  = head_nz;
+    \$49  = head_nz;
     if (arm) begin
     end else if (advance) begin
-      \$51  = \$28 ;
-    end else if (\$23 ) begin
-      \$51  = { \$4 , \$3 , \$2 , \$1  };
+      \$49  = \$26 ;
+    end else if (\$21 ) begin
+      \$49  = { \$4 , \$3 , \$2 , \$1  };
     end
+    if (rst) begin
+      \$49  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$50  = \$8 [3:0];
+    if (rst) begin
+      \$50  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$51  = \$11 [3:0];
     if (rst) begin
       \$51  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$52  = \$8 [3:0];
+    \$52  = rd_next;
     if (rst) begin
-      \$52  = 4'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$53  = \$11 [3:0];
+    \$53  = \$31 ;
     if (rst) begin
-      \$53  = 4'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$54  = rd_next;
+    \$54  = \$32 ;
     if (rst) begin
       \$54  = 1'h0;
     end
@@ -5736,14 +5784,14 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$58  = \$36 ;
+    \$58  = rd_next;
     if (rst) begin
       \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$59  = \$37 ;
+    \$59  = rd_next;
     if (rst) begin
       \$59  = 1'h0;
     end
@@ -5764,38 +5812,24 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$62  = rd_next;
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$63  = rd_next;
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
     casez (hp1)
       3'h0:
-          \$27  = nz0;
+          \$25  = nz0;
       3'h1:
-          \$27  = nz1;
+          \$25  = nz1;
       3'h2:
-          \$27  = nz2;
+          \$25  = nz2;
       3'h3:
-          \$27  = nz3;
+          \$25  = nz3;
       3'h4:
-          \$27  = nz4;
+          \$25  = nz4;
       3'h5:
-          \$27  = nz5;
+          \$25  = nz5;
       3'h6:
-          \$27  = nz6;
+          \$25  = nz6;
       3'h7:
-          \$27  = nz7;
+          \$25  = nz7;
     endcase
   end
   assign new_nz = { \$4 , \$3 , \$2 , \$1  };
@@ -5818,12 +5852,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$401$0 , \port$404$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$401$0  = \$signature__data$13 ;
-  assign \port$404$0  = \$signature__data$21 ;
+  assign \port$399$0  = \$signature__data$13 ;
+  assign \port$402$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$401$0 , \port$404$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$399$0 , \port$402$0 , o_found, o_pos, o_val, \port$258$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5843,10 +5877,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$401$0 , \port$404$0 , o_found, o_pos, o_val
   wire [15:0] \o_val$21 ;
   input [3:0] \port$258$0 ;
   wire [3:0] \port$258$0 ;
-  input [31:0] \port$401$0 ;
-  wire [31:0] \port$401$0 ;
-  input [31:0] \port$404$0 ;
-  wire [31:0] \port$404$0 ;
+  input [31:0] \port$399$0 ;
+  wire [31:0] \port$399$0 ;
+  input [31:0] \port$402$0 ;
+  wire [31:0] \port$402$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5860,32 +5894,32 @@ module \eie_ecp5_4pe.ccu.tree (\port$401$0 , \port$404$0 , o_found, o_pos, o_val
     .o_pos(o_pos),
     .o_val(o_val),
     .\port$258$0 (\port$258$0 ),
-    .\port$401$0 (\port$401$0 ),
-    .\port$404$0 (\port$404$0 )
+    .\port$399$0 (\port$399$0 ),
+    .\port$402$0 (\port$402$0 )
   );
   assign found__0 = \port$258$0 [0];
   assign \found__0$1  = \port$258$0 [0];
-  assign val__0 = \port$401$0 [15:0];
-  assign \val__0$3  = \port$401$0 [15:0];
+  assign val__0 = \port$399$0 [15:0];
+  assign \val__0$3  = \port$399$0 [15:0];
   assign found__1 = \port$258$0 [1];
   assign \found__1$5  = \port$258$0 [1];
-  assign val__1 = \port$401$0 [31:16];
-  assign \val__1$7  = \port$401$0 [31:16];
+  assign val__1 = \port$399$0 [31:16];
+  assign \val__1$7  = \port$399$0 [31:16];
   assign found__2 = \port$258$0 [2];
   assign \found__2$9  = \port$258$0 [2];
-  assign val__2 = \port$404$0 [15:0];
-  assign \val__2$11  = \port$404$0 [15:0];
+  assign val__2 = \port$402$0 [15:0];
+  assign \val__2$11  = \port$402$0 [15:0];
   assign found__3 = \port$258$0 [3];
   assign \found__3$13  = \port$258$0 [3];
-  assign val__3 = \port$404$0 [31:16];
-  assign \val__3$15  = \port$404$0 [31:16];
+  assign val__3 = \port$402$0 [31:16];
+  assign \val__3$15  = \port$402$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$401$0 , \port$404$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$399$0 , \port$402$0 , o_found, o_pos, o_val, \port$258$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5906,10 +5940,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$401$0 , \port$404$0 , o_found, o_
   reg [15:0] o_val;
   input [3:0] \port$258$0 ;
   wire [3:0] \port$258$0 ;
-  input [31:0] \port$401$0 ;
-  wire [31:0] \port$401$0 ;
-  input [31:0] \port$404$0 ;
-  wire [31:0] \port$404$0 ;
+  input [31:0] \port$399$0 ;
+  wire [31:0] \port$399$0 ;
+  input [31:0] \port$402$0 ;
+  wire [31:0] \port$402$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5941,26 +5975,26 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$401$0 , \port$404$0 , o_found, o_
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
     if (\port$258$0 [3]) begin
-      o_val = \port$404$0 [31:16];
+      o_val = \port$402$0 [31:16];
     end
     if (\port$258$0 [2]) begin
-      o_val = \port$404$0 [15:0];
+      o_val = \port$402$0 [15:0];
     end
     if (\port$258$0 [1]) begin
-      o_val = \port$401$0 [31:16];
+      o_val = \port$399$0 [31:16];
     end
     if (\port$258$0 [0]) begin
-      o_val = \port$401$0 [15:0];
+      o_val = \port$399$0 [15:0];
     end
   end
   assign found__3 = \port$258$0 [3];
-  assign val__3 = \port$404$0 [31:16];
+  assign val__3 = \port$402$0 [31:16];
   assign found__2 = \port$258$0 [2];
-  assign val__2 = \port$404$0 [15:0];
+  assign val__2 = \port$402$0 [15:0];
   assign found__1 = \port$258$0 [1];
-  assign val__1 = \port$401$0 [31:16];
+  assign val__1 = \port$399$0 [31:16];
   assign found__0 = \port$258$0 [0];
-  assign val__0 = \port$401$0 [15:0];
+  assign val__0 = \port$399$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -10448,28 +10482,28 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  reg [4:0] \$164 ;
+  reg \$164 ;
   reg [4:0] \$165 ;
   reg [4:0] \$166 ;
-  reg [5:0] \$167 ;
+  reg [4:0] \$167 ;
   reg [5:0] \$168 ;
   reg [5:0] \$169 ;
   wire [5:0] \$17 ;
   reg [5:0] \$170 ;
-  reg [78:0] \$171 ;
+  reg [5:0] \$171 ;
   reg [78:0] \$172 ;
   reg [78:0] \$173 ;
-  reg \$174 ;
+  reg [78:0] \$174 ;
   reg \$175 ;
-  reg [4:0] \$176 ;
+  reg \$176 ;
   reg [4:0] \$177 ;
-  reg \$178 ;
+  reg [4:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg [3:0] \$182 ;
-  reg \$183 ;
+  reg \$182 ;
+  reg [3:0] \$183 ;
   reg \$184 ;
   reg \$185 ;
   reg \$186 ;
@@ -10477,6 +10511,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   reg \$188 ;
   reg \$189 ;
   wire [5:0] \$19 ;
+  reg \$190 ;
   wire \$2 ;
   wire [5:0] \$20 ;
   wire [5:0] \$21 ;
@@ -10581,6 +10616,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$signature__en$11 ;
   wire \$signature__en$14 ;
   wire \$signature__en$8 ;
+  reg arm_q = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -10680,9 +10716,9 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [4:0] \rp_k__addr$21 ;
   wire [4:0] \rp_k__addr$23 ;
   wire [19:0] rp_k__data;
-  wire [19:0] \rp_k__data$45 ;
   wire [19:0] \rp_k__data$46 ;
-  wire [18:0] \rp_k__data$47 ;
+  wire [19:0] \rp_k__data$47 ;
+  wire [18:0] \rp_k__data$48 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
   (* keep = 32'd1 *)
@@ -10746,19 +10782,19 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (wr__valid)
       mem1[\$signature__addr ] <= wr__data[39:20];
   end
-  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  assign \rp_k__data$46  = mem1[rptr2_c1[4:0]];
   reg [19:0] mem2 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem2[\$signature__addr ] <= wr__data[59:40];
   end
-  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  assign \rp_k__data$47  = mem2[rptr2_c2[4:0]];
   reg [18:0] mem3 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem3[\$signature__addr ] <= wr__data[78:60];
   end
-  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \rp_k__data$48  = mem3[rptr2_c3[4:0]];
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -10778,37 +10814,37 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$14  = rptr0 + 1'h1;
   assign \$15  = \$13  ? 6'h00 : \$14 ;
   assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
-  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$17  = arm_q ? 6'h00 : \$16 ;
   assign \$18  = rptr1 == 5'h15;
   assign \$19  = rptr1 + 1'h1;
   assign \$20  = \$18  ? 6'h00 : \$19 ;
   assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
-  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$22  = arm_q ? 6'h01 : \$21 ;
   assign \$23  = rptr2 == 5'h15;
   assign \$24  = rptr2 + 1'h1;
   assign \$25  = \$23  ? 6'h00 : \$24 ;
   assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
-  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$27  = arm_q ? 6'h02 : \$26 ;
   assign \$28  = rptr2 == 5'h15;
   assign \$29  = rptr2 + 1'h1;
   assign \$30  = \$28  ? 6'h00 : \$29 ;
   assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
-  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$32  = arm_q ? 6'h02 : \$31 ;
   assign \$33  = rptr2 == 5'h15;
   assign \$34  = rptr2 + 1'h1;
   assign \$35  = \$33  ? 6'h00 : \$34 ;
   assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
-  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$37  = arm_q ? 6'h02 : \$36 ;
   assign \$38  = rptr2 == 5'h15;
   assign \$39  = rptr2 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
-  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$42  = arm_q ? 6'h02 : \$41 ;
   assign \$43  = rptr2 == 5'h15;
   assign \$44  = rptr2 + 1'h1;
   assign \$45  = \$43  ? 6'h00 : \$44 ;
   assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
-  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$47  = arm_q ? 6'h02 : \$46 ;
   assign \$48  = cnt_nz_c0 | bc_r;
   assign \$49  = \$48  & issue__ready;
   assign \$50  = fresh1 ? wq : issue__next;
@@ -10826,7 +10862,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$62  = cnt_nz_c1 | bc_r;
   assign \$63  = \$62  & issue__ready;
   assign \$64  = fresh1 ? wq : issue__next;
-  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$65  = \$63  ? \rp_k__data$46  : \$64 [39:20];
   assign \$66  = cnt_nz_c2 | bc_r;
   assign \$67  = \$66  & issue__ready;
   assign \$68  = fresh1 ? wq : issue__next;
@@ -10835,7 +10871,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$71  = cnt_nz_c2 | bc_r;
   assign \$72  = \$71  & issue__ready;
   assign \$73  = fresh1 ? wq : issue__next;
-  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$74  = \$72  ? \rp_k__data$47  : \$73 [59:40];
   assign \$75  = cnt_nz_c3 | bc_r;
   assign \$76  = \$75  & issue__ready;
   assign \$77  = fresh1 ? wq : issue__next;
@@ -10844,7 +10880,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$80  = cnt_nz_c3 | bc_r;
   assign \$81  = \$80  & issue__ready;
   assign \$82  = fresh1 ? wq : issue__next;
-  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$83  = \$81  ? \rp_k__data$48  : \$82 [78:60];
   assign \$84  = \$signature__addr  == rptr1;
   assign \$85  = \$signature__addr  == rptr0;
   assign \$86  = pop ? \$84  : \$85 ;
@@ -10926,166 +10962,163 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$162  = \$155  ? \$157  : \$161 ;
   assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$164 ;
+    arm_q <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$165 ;
+    rptr0 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$166 ;
+    rptr1 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$167 ;
+    rptr2 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$168 ;
+    rptr2_c0 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$169 ;
+    rptr2_c1 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$170 ;
+    rptr2_c2 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$171 ;
+    rptr2_c3 <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$172 ;
+    issue__head <= \$172 ;
   always @(posedge clk)
-    wq <= \$173 ;
+    issue__next <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$174 ;
+    wq <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$175 ;
+    \$signal  <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$176 ;
+    fresh1 <= \$176 ;
   always @(posedge clk)
-    sc <= \$177 ;
+    \$signature__addr  <= \$177 ;
   always @(posedge clk)
-    fault <= \$178 ;
+    sc <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$179 ;
+    fault <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$180 ;
+    issue__head_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$181 ;
+    issue__next_ok <= \$181 ;
   always @(posedge clk)
-    cnt <= \$182 ;
+    bc_r <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$183 ;
+    cnt <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$184 ;
+    cnt_nz <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$185 ;
+    bc__room_nopush <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$186 ;
+    bc__room_push <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$187 ;
+    cnt_nz_c0 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$188 ;
+    cnt_nz_c1 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$189 ;
+    cnt_nz_c2 <= \$189 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$190 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$164  = \$17 [4:0];
+    \$164  = ctl__arm;
     if (rst) begin
-      \$164  = 5'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$165  = \$22 [4:0];
+    \$165  = \$17 [4:0];
     if (rst) begin
       \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$166  = \$27 [4:0];
+    \$166  = \$22 [4:0];
     if (rst) begin
       \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$167  = \$32 ;
+    \$167  = \$27 [4:0];
     if (rst) begin
-      \$167  = 6'h00;
+      \$167  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$168  = \$37 ;
+    \$168  = \$32 ;
     if (rst) begin
       \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$169  = \$42 ;
+    \$169  = \$37 ;
     if (rst) begin
       \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$170  = \$47 ;
+    \$170  = \$42 ;
     if (rst) begin
       \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$171 [19:0] = \$52 ;
-    \$171 [39:20] = \$61 ;
-    \$171 [59:40] = \$70 ;
-    \$171 [78:60] = \$79 ;
+    \$171  = \$47 ;
     if (rst) begin
-      \$171  = 79'h00000000000000000000;
+      \$171  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$172 [19:0] = \$56 ;
-    \$172 [39:20] = \$65 ;
-    \$172 [59:40] = \$74 ;
-    \$172 [78:60] = \$83 ;
+    \$172 [19:0] = \$52 ;
+    \$172 [39:20] = \$61 ;
+    \$172 [59:40] = \$70 ;
+    \$172 [78:60] = \$79 ;
     if (rst) begin
       \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$173  = wr__data;
+    \$173 [19:0] = \$56 ;
+    \$173 [39:20] = \$65 ;
+    \$173 [59:40] = \$74 ;
+    \$173 [78:60] = \$83 ;
     if (rst) begin
       \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$174  = \$87 ;
+    \$174  = wr__data;
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$175  = \$91 ;
+    \$175  = \$87 ;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$176  = 5'h00;
-    end else begin
-      \$176  = \$95 [4:0];
-    end
+    \$176  = \$91 ;
     if (rst) begin
-      \$176  = 5'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$177  = 5'h00;
     end else begin
-      \$177  = \$97 [4:0];
+      \$177  = \$95 [4:0];
     end
     if (rst) begin
       \$177  = 5'h00;
@@ -11093,38 +11126,38 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$178  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$178  = 1'h0;
+    if (arm_q) begin
+      \$178  = 5'h00;
+    end else begin
+      \$178  = \$97 [4:0];
+    end
+    if (rst) begin
+      \$178  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$179  = fault;
+    (* full_case = 32'd1 *)
+    if (arm_q) begin
+      \$179  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$178  = 1'h1;
+        \$179  = 1'h1;
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$179  = 1'h0;
-    end else begin
-      \$179  = \$100 ;
-    end
-    if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$180  = 1'h0;
     end else begin
-      \$180  = \$103 ;
+      \$180  = \$100 ;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -11133,10 +11166,10 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (arm_q) begin
       \$181  = 1'h0;
     end else begin
-      \$181  = bc__strobe;
+      \$181  = \$103 ;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -11146,36 +11179,36 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end else begin
-      \$182  = \$113 [3:0];
+      \$182  = bc__strobe;
     end
     if (rst) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end else begin
-      \$183  = \$116 ;
+      \$183  = \$113 [3:0];
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end else begin
-      \$184  = \$141 ;
+      \$184  = \$116 ;
     end
     if (rst) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end
   end
   always @* begin
@@ -11184,7 +11217,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$185  = 1'h1;
     end else begin
-      \$185  = \$163 ;
+      \$185  = \$141 ;
     end
     if (rst) begin
       \$185  = 1'h1;
@@ -11194,12 +11227,12 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end else begin
-      \$186  = \$119 ;
+      \$186  = \$163 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end
   end
   always @* begin
@@ -11208,7 +11241,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$187  = 1'h0;
     end else begin
-      \$187  = \$122 ;
+      \$187  = \$119 ;
     end
     if (rst) begin
       \$187  = 1'h0;
@@ -11220,7 +11253,7 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$188  = 1'h0;
     end else begin
-      \$188  = \$125 ;
+      \$188  = \$122 ;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -11232,10 +11265,22 @@ module \eie_ecp5_4pe.pe0.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$189  = 1'h0;
     end else begin
-      \$189  = \$128 ;
+      \$189  = \$125 ;
     end
     if (rst) begin
       \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$190  = 1'h0;
+    end else begin
+      \$190  = \$128 ;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -16022,28 +16067,28 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  reg [4:0] \$164 ;
+  reg \$164 ;
   reg [4:0] \$165 ;
   reg [4:0] \$166 ;
-  reg [5:0] \$167 ;
+  reg [4:0] \$167 ;
   reg [5:0] \$168 ;
   reg [5:0] \$169 ;
   wire [5:0] \$17 ;
   reg [5:0] \$170 ;
-  reg [78:0] \$171 ;
+  reg [5:0] \$171 ;
   reg [78:0] \$172 ;
   reg [78:0] \$173 ;
-  reg \$174 ;
+  reg [78:0] \$174 ;
   reg \$175 ;
-  reg [4:0] \$176 ;
+  reg \$176 ;
   reg [4:0] \$177 ;
-  reg \$178 ;
+  reg [4:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg [3:0] \$182 ;
-  reg \$183 ;
+  reg \$182 ;
+  reg [3:0] \$183 ;
   reg \$184 ;
   reg \$185 ;
   reg \$186 ;
@@ -16051,6 +16096,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   reg \$188 ;
   reg \$189 ;
   wire [5:0] \$19 ;
+  reg \$190 ;
   wire \$2 ;
   wire [5:0] \$20 ;
   wire [5:0] \$21 ;
@@ -16155,6 +16201,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$signature__en$11 ;
   wire \$signature__en$14 ;
   wire \$signature__en$8 ;
+  reg arm_q = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -16254,9 +16301,9 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [4:0] \rp_k__addr$21 ;
   wire [4:0] \rp_k__addr$23 ;
   wire [19:0] rp_k__data;
-  wire [19:0] \rp_k__data$45 ;
   wire [19:0] \rp_k__data$46 ;
-  wire [18:0] \rp_k__data$47 ;
+  wire [19:0] \rp_k__data$47 ;
+  wire [18:0] \rp_k__data$48 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
   (* keep = 32'd1 *)
@@ -16320,19 +16367,19 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (wr__valid)
       mem1[\$signature__addr ] <= wr__data[39:20];
   end
-  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  assign \rp_k__data$46  = mem1[rptr2_c1[4:0]];
   reg [19:0] mem2 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem2[\$signature__addr ] <= wr__data[59:40];
   end
-  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  assign \rp_k__data$47  = mem2[rptr2_c2[4:0]];
   reg [18:0] mem3 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem3[\$signature__addr ] <= wr__data[78:60];
   end
-  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \rp_k__data$48  = mem3[rptr2_c3[4:0]];
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -16352,37 +16399,37 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$14  = rptr0 + 1'h1;
   assign \$15  = \$13  ? 6'h00 : \$14 ;
   assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
-  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$17  = arm_q ? 6'h00 : \$16 ;
   assign \$18  = rptr1 == 5'h15;
   assign \$19  = rptr1 + 1'h1;
   assign \$20  = \$18  ? 6'h00 : \$19 ;
   assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
-  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$22  = arm_q ? 6'h01 : \$21 ;
   assign \$23  = rptr2 == 5'h15;
   assign \$24  = rptr2 + 1'h1;
   assign \$25  = \$23  ? 6'h00 : \$24 ;
   assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
-  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$27  = arm_q ? 6'h02 : \$26 ;
   assign \$28  = rptr2 == 5'h15;
   assign \$29  = rptr2 + 1'h1;
   assign \$30  = \$28  ? 6'h00 : \$29 ;
   assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
-  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$32  = arm_q ? 6'h02 : \$31 ;
   assign \$33  = rptr2 == 5'h15;
   assign \$34  = rptr2 + 1'h1;
   assign \$35  = \$33  ? 6'h00 : \$34 ;
   assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
-  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$37  = arm_q ? 6'h02 : \$36 ;
   assign \$38  = rptr2 == 5'h15;
   assign \$39  = rptr2 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
-  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$42  = arm_q ? 6'h02 : \$41 ;
   assign \$43  = rptr2 == 5'h15;
   assign \$44  = rptr2 + 1'h1;
   assign \$45  = \$43  ? 6'h00 : \$44 ;
   assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
-  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$47  = arm_q ? 6'h02 : \$46 ;
   assign \$48  = cnt_nz_c0 | bc_r;
   assign \$49  = \$48  & issue__ready;
   assign \$50  = fresh1 ? wq : issue__next;
@@ -16400,7 +16447,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$62  = cnt_nz_c1 | bc_r;
   assign \$63  = \$62  & issue__ready;
   assign \$64  = fresh1 ? wq : issue__next;
-  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$65  = \$63  ? \rp_k__data$46  : \$64 [39:20];
   assign \$66  = cnt_nz_c2 | bc_r;
   assign \$67  = \$66  & issue__ready;
   assign \$68  = fresh1 ? wq : issue__next;
@@ -16409,7 +16456,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$71  = cnt_nz_c2 | bc_r;
   assign \$72  = \$71  & issue__ready;
   assign \$73  = fresh1 ? wq : issue__next;
-  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$74  = \$72  ? \rp_k__data$47  : \$73 [59:40];
   assign \$75  = cnt_nz_c3 | bc_r;
   assign \$76  = \$75  & issue__ready;
   assign \$77  = fresh1 ? wq : issue__next;
@@ -16418,7 +16465,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$80  = cnt_nz_c3 | bc_r;
   assign \$81  = \$80  & issue__ready;
   assign \$82  = fresh1 ? wq : issue__next;
-  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$83  = \$81  ? \rp_k__data$48  : \$82 [78:60];
   assign \$84  = \$signature__addr  == rptr1;
   assign \$85  = \$signature__addr  == rptr0;
   assign \$86  = pop ? \$84  : \$85 ;
@@ -16500,166 +16547,163 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$162  = \$155  ? \$157  : \$161 ;
   assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$164 ;
+    arm_q <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$165 ;
+    rptr0 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$166 ;
+    rptr1 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$167 ;
+    rptr2 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$168 ;
+    rptr2_c0 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$169 ;
+    rptr2_c1 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$170 ;
+    rptr2_c2 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$171 ;
+    rptr2_c3 <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$172 ;
+    issue__head <= \$172 ;
   always @(posedge clk)
-    wq <= \$173 ;
+    issue__next <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$174 ;
+    wq <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$175 ;
+    \$signal  <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$176 ;
+    fresh1 <= \$176 ;
   always @(posedge clk)
-    sc <= \$177 ;
+    \$signature__addr  <= \$177 ;
   always @(posedge clk)
-    fault <= \$178 ;
+    sc <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$179 ;
+    fault <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$180 ;
+    issue__head_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$181 ;
+    issue__next_ok <= \$181 ;
   always @(posedge clk)
-    cnt <= \$182 ;
+    bc_r <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$183 ;
+    cnt <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$184 ;
+    cnt_nz <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$185 ;
+    bc__room_nopush <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$186 ;
+    bc__room_push <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$187 ;
+    cnt_nz_c0 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$188 ;
+    cnt_nz_c1 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$189 ;
+    cnt_nz_c2 <= \$189 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$190 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$164  = \$17 [4:0];
+    \$164  = ctl__arm;
     if (rst) begin
-      \$164  = 5'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$165  = \$22 [4:0];
+    \$165  = \$17 [4:0];
     if (rst) begin
       \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$166  = \$27 [4:0];
+    \$166  = \$22 [4:0];
     if (rst) begin
       \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$167  = \$32 ;
+    \$167  = \$27 [4:0];
     if (rst) begin
-      \$167  = 6'h00;
+      \$167  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$168  = \$37 ;
+    \$168  = \$32 ;
     if (rst) begin
       \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$169  = \$42 ;
+    \$169  = \$37 ;
     if (rst) begin
       \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$170  = \$47 ;
+    \$170  = \$42 ;
     if (rst) begin
       \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$171 [19:0] = \$52 ;
-    \$171 [39:20] = \$61 ;
-    \$171 [59:40] = \$70 ;
-    \$171 [78:60] = \$79 ;
+    \$171  = \$47 ;
     if (rst) begin
-      \$171  = 79'h00000000000000000000;
+      \$171  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$172 [19:0] = \$56 ;
-    \$172 [39:20] = \$65 ;
-    \$172 [59:40] = \$74 ;
-    \$172 [78:60] = \$83 ;
+    \$172 [19:0] = \$52 ;
+    \$172 [39:20] = \$61 ;
+    \$172 [59:40] = \$70 ;
+    \$172 [78:60] = \$79 ;
     if (rst) begin
       \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$173  = wr__data;
+    \$173 [19:0] = \$56 ;
+    \$173 [39:20] = \$65 ;
+    \$173 [59:40] = \$74 ;
+    \$173 [78:60] = \$83 ;
     if (rst) begin
       \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$174  = \$87 ;
+    \$174  = wr__data;
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$175  = \$91 ;
+    \$175  = \$87 ;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$176  = 5'h00;
-    end else begin
-      \$176  = \$95 [4:0];
-    end
+    \$176  = \$91 ;
     if (rst) begin
-      \$176  = 5'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$177  = 5'h00;
     end else begin
-      \$177  = \$97 [4:0];
+      \$177  = \$95 [4:0];
     end
     if (rst) begin
       \$177  = 5'h00;
@@ -16667,38 +16711,38 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$178  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$178  = 1'h0;
+    if (arm_q) begin
+      \$178  = 5'h00;
+    end else begin
+      \$178  = \$97 [4:0];
+    end
+    if (rst) begin
+      \$178  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$179  = fault;
+    (* full_case = 32'd1 *)
+    if (arm_q) begin
+      \$179  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$178  = 1'h1;
+        \$179  = 1'h1;
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$179  = 1'h0;
-    end else begin
-      \$179  = \$100 ;
-    end
-    if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$180  = 1'h0;
     end else begin
-      \$180  = \$103 ;
+      \$180  = \$100 ;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -16707,10 +16751,10 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (arm_q) begin
       \$181  = 1'h0;
     end else begin
-      \$181  = bc__strobe;
+      \$181  = \$103 ;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -16720,36 +16764,36 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end else begin
-      \$182  = \$113 [3:0];
+      \$182  = bc__strobe;
     end
     if (rst) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end else begin
-      \$183  = \$116 ;
+      \$183  = \$113 [3:0];
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end else begin
-      \$184  = \$141 ;
+      \$184  = \$116 ;
     end
     if (rst) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end
   end
   always @* begin
@@ -16758,7 +16802,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$185  = 1'h1;
     end else begin
-      \$185  = \$163 ;
+      \$185  = \$141 ;
     end
     if (rst) begin
       \$185  = 1'h1;
@@ -16768,12 +16812,12 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end else begin
-      \$186  = \$119 ;
+      \$186  = \$163 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end
   end
   always @* begin
@@ -16782,7 +16826,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$187  = 1'h0;
     end else begin
-      \$187  = \$122 ;
+      \$187  = \$119 ;
     end
     if (rst) begin
       \$187  = 1'h0;
@@ -16794,7 +16838,7 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$188  = 1'h0;
     end else begin
-      \$188  = \$125 ;
+      \$188  = \$122 ;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -16806,10 +16850,22 @@ module \eie_ecp5_4pe.pe1.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$189  = 1'h0;
     end else begin
-      \$189  = \$128 ;
+      \$189  = \$125 ;
     end
     if (rst) begin
       \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$190  = 1'h0;
+    end else begin
+      \$190  = \$128 ;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -21596,28 +21652,28 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  reg [4:0] \$164 ;
+  reg \$164 ;
   reg [4:0] \$165 ;
   reg [4:0] \$166 ;
-  reg [5:0] \$167 ;
+  reg [4:0] \$167 ;
   reg [5:0] \$168 ;
   reg [5:0] \$169 ;
   wire [5:0] \$17 ;
   reg [5:0] \$170 ;
-  reg [78:0] \$171 ;
+  reg [5:0] \$171 ;
   reg [78:0] \$172 ;
   reg [78:0] \$173 ;
-  reg \$174 ;
+  reg [78:0] \$174 ;
   reg \$175 ;
-  reg [4:0] \$176 ;
+  reg \$176 ;
   reg [4:0] \$177 ;
-  reg \$178 ;
+  reg [4:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg [3:0] \$182 ;
-  reg \$183 ;
+  reg \$182 ;
+  reg [3:0] \$183 ;
   reg \$184 ;
   reg \$185 ;
   reg \$186 ;
@@ -21625,6 +21681,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   reg \$188 ;
   reg \$189 ;
   wire [5:0] \$19 ;
+  reg \$190 ;
   wire \$2 ;
   wire [5:0] \$20 ;
   wire [5:0] \$21 ;
@@ -21729,6 +21786,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$signature__en$11 ;
   wire \$signature__en$14 ;
   wire \$signature__en$8 ;
+  reg arm_q = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -21828,9 +21886,9 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [4:0] \rp_k__addr$21 ;
   wire [4:0] \rp_k__addr$23 ;
   wire [19:0] rp_k__data;
-  wire [19:0] \rp_k__data$45 ;
   wire [19:0] \rp_k__data$46 ;
-  wire [18:0] \rp_k__data$47 ;
+  wire [19:0] \rp_k__data$47 ;
+  wire [18:0] \rp_k__data$48 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
   (* keep = 32'd1 *)
@@ -21894,19 +21952,19 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (wr__valid)
       mem1[\$signature__addr ] <= wr__data[39:20];
   end
-  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  assign \rp_k__data$46  = mem1[rptr2_c1[4:0]];
   reg [19:0] mem2 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem2[\$signature__addr ] <= wr__data[59:40];
   end
-  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  assign \rp_k__data$47  = mem2[rptr2_c2[4:0]];
   reg [18:0] mem3 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem3[\$signature__addr ] <= wr__data[78:60];
   end
-  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \rp_k__data$48  = mem3[rptr2_c3[4:0]];
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -21926,37 +21984,37 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$14  = rptr0 + 1'h1;
   assign \$15  = \$13  ? 6'h00 : \$14 ;
   assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
-  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$17  = arm_q ? 6'h00 : \$16 ;
   assign \$18  = rptr1 == 5'h15;
   assign \$19  = rptr1 + 1'h1;
   assign \$20  = \$18  ? 6'h00 : \$19 ;
   assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
-  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$22  = arm_q ? 6'h01 : \$21 ;
   assign \$23  = rptr2 == 5'h15;
   assign \$24  = rptr2 + 1'h1;
   assign \$25  = \$23  ? 6'h00 : \$24 ;
   assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
-  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$27  = arm_q ? 6'h02 : \$26 ;
   assign \$28  = rptr2 == 5'h15;
   assign \$29  = rptr2 + 1'h1;
   assign \$30  = \$28  ? 6'h00 : \$29 ;
   assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
-  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$32  = arm_q ? 6'h02 : \$31 ;
   assign \$33  = rptr2 == 5'h15;
   assign \$34  = rptr2 + 1'h1;
   assign \$35  = \$33  ? 6'h00 : \$34 ;
   assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
-  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$37  = arm_q ? 6'h02 : \$36 ;
   assign \$38  = rptr2 == 5'h15;
   assign \$39  = rptr2 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
-  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$42  = arm_q ? 6'h02 : \$41 ;
   assign \$43  = rptr2 == 5'h15;
   assign \$44  = rptr2 + 1'h1;
   assign \$45  = \$43  ? 6'h00 : \$44 ;
   assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
-  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$47  = arm_q ? 6'h02 : \$46 ;
   assign \$48  = cnt_nz_c0 | bc_r;
   assign \$49  = \$48  & issue__ready;
   assign \$50  = fresh1 ? wq : issue__next;
@@ -21974,7 +22032,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$62  = cnt_nz_c1 | bc_r;
   assign \$63  = \$62  & issue__ready;
   assign \$64  = fresh1 ? wq : issue__next;
-  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$65  = \$63  ? \rp_k__data$46  : \$64 [39:20];
   assign \$66  = cnt_nz_c2 | bc_r;
   assign \$67  = \$66  & issue__ready;
   assign \$68  = fresh1 ? wq : issue__next;
@@ -21983,7 +22041,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$71  = cnt_nz_c2 | bc_r;
   assign \$72  = \$71  & issue__ready;
   assign \$73  = fresh1 ? wq : issue__next;
-  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$74  = \$72  ? \rp_k__data$47  : \$73 [59:40];
   assign \$75  = cnt_nz_c3 | bc_r;
   assign \$76  = \$75  & issue__ready;
   assign \$77  = fresh1 ? wq : issue__next;
@@ -21992,7 +22050,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$80  = cnt_nz_c3 | bc_r;
   assign \$81  = \$80  & issue__ready;
   assign \$82  = fresh1 ? wq : issue__next;
-  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$83  = \$81  ? \rp_k__data$48  : \$82 [78:60];
   assign \$84  = \$signature__addr  == rptr1;
   assign \$85  = \$signature__addr  == rptr0;
   assign \$86  = pop ? \$84  : \$85 ;
@@ -22074,166 +22132,163 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$162  = \$155  ? \$157  : \$161 ;
   assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$164 ;
+    arm_q <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$165 ;
+    rptr0 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$166 ;
+    rptr1 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$167 ;
+    rptr2 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$168 ;
+    rptr2_c0 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$169 ;
+    rptr2_c1 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$170 ;
+    rptr2_c2 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$171 ;
+    rptr2_c3 <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$172 ;
+    issue__head <= \$172 ;
   always @(posedge clk)
-    wq <= \$173 ;
+    issue__next <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$174 ;
+    wq <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$175 ;
+    \$signal  <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$176 ;
+    fresh1 <= \$176 ;
   always @(posedge clk)
-    sc <= \$177 ;
+    \$signature__addr  <= \$177 ;
   always @(posedge clk)
-    fault <= \$178 ;
+    sc <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$179 ;
+    fault <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$180 ;
+    issue__head_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$181 ;
+    issue__next_ok <= \$181 ;
   always @(posedge clk)
-    cnt <= \$182 ;
+    bc_r <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$183 ;
+    cnt <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$184 ;
+    cnt_nz <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$185 ;
+    bc__room_nopush <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$186 ;
+    bc__room_push <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$187 ;
+    cnt_nz_c0 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$188 ;
+    cnt_nz_c1 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$189 ;
+    cnt_nz_c2 <= \$189 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$190 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$164  = \$17 [4:0];
+    \$164  = ctl__arm;
     if (rst) begin
-      \$164  = 5'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$165  = \$22 [4:0];
+    \$165  = \$17 [4:0];
     if (rst) begin
       \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$166  = \$27 [4:0];
+    \$166  = \$22 [4:0];
     if (rst) begin
       \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$167  = \$32 ;
+    \$167  = \$27 [4:0];
     if (rst) begin
-      \$167  = 6'h00;
+      \$167  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$168  = \$37 ;
+    \$168  = \$32 ;
     if (rst) begin
       \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$169  = \$42 ;
+    \$169  = \$37 ;
     if (rst) begin
       \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$170  = \$47 ;
+    \$170  = \$42 ;
     if (rst) begin
       \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$171 [19:0] = \$52 ;
-    \$171 [39:20] = \$61 ;
-    \$171 [59:40] = \$70 ;
-    \$171 [78:60] = \$79 ;
+    \$171  = \$47 ;
     if (rst) begin
-      \$171  = 79'h00000000000000000000;
+      \$171  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$172 [19:0] = \$56 ;
-    \$172 [39:20] = \$65 ;
-    \$172 [59:40] = \$74 ;
-    \$172 [78:60] = \$83 ;
+    \$172 [19:0] = \$52 ;
+    \$172 [39:20] = \$61 ;
+    \$172 [59:40] = \$70 ;
+    \$172 [78:60] = \$79 ;
     if (rst) begin
       \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$173  = wr__data;
+    \$173 [19:0] = \$56 ;
+    \$173 [39:20] = \$65 ;
+    \$173 [59:40] = \$74 ;
+    \$173 [78:60] = \$83 ;
     if (rst) begin
       \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$174  = \$87 ;
+    \$174  = wr__data;
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$175  = \$91 ;
+    \$175  = \$87 ;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$176  = 5'h00;
-    end else begin
-      \$176  = \$95 [4:0];
-    end
+    \$176  = \$91 ;
     if (rst) begin
-      \$176  = 5'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$177  = 5'h00;
     end else begin
-      \$177  = \$97 [4:0];
+      \$177  = \$95 [4:0];
     end
     if (rst) begin
       \$177  = 5'h00;
@@ -22241,38 +22296,38 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    \$178  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$178  = 1'h0;
+    if (arm_q) begin
+      \$178  = 5'h00;
+    end else begin
+      \$178  = \$97 [4:0];
+    end
+    if (rst) begin
+      \$178  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$179  = fault;
+    (* full_case = 32'd1 *)
+    if (arm_q) begin
+      \$179  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$178  = 1'h1;
+        \$179  = 1'h1;
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$179  = 1'h0;
-    end else begin
-      \$179  = \$100 ;
-    end
-    if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$180  = 1'h0;
     end else begin
-      \$180  = \$103 ;
+      \$180  = \$100 ;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -22281,10 +22336,10 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (arm_q) begin
       \$181  = 1'h0;
     end else begin
-      \$181  = bc__strobe;
+      \$181  = \$103 ;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -22294,36 +22349,36 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end else begin
-      \$182  = \$113 [3:0];
+      \$182  = bc__strobe;
     end
     if (rst) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end else begin
-      \$183  = \$116 ;
+      \$183  = \$113 [3:0];
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end else begin
-      \$184  = \$141 ;
+      \$184  = \$116 ;
     end
     if (rst) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end
   end
   always @* begin
@@ -22332,7 +22387,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$185  = 1'h1;
     end else begin
-      \$185  = \$163 ;
+      \$185  = \$141 ;
     end
     if (rst) begin
       \$185  = 1'h1;
@@ -22342,12 +22397,12 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end else begin
-      \$186  = \$119 ;
+      \$186  = \$163 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end
   end
   always @* begin
@@ -22356,7 +22411,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$187  = 1'h0;
     end else begin
-      \$187  = \$122 ;
+      \$187  = \$119 ;
     end
     if (rst) begin
       \$187  = 1'h0;
@@ -22368,7 +22423,7 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$188  = 1'h0;
     end else begin
-      \$188  = \$125 ;
+      \$188  = \$122 ;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -22380,10 +22435,22 @@ module \eie_ecp5_4pe.pe2.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$189  = 1'h0;
     end else begin
-      \$189  = \$128 ;
+      \$189  = \$125 ;
     end
     if (rst) begin
       \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$190  = 1'h0;
+    end else begin
+      \$190  = \$128 ;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
@@ -27170,28 +27237,28 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  reg [4:0] \$164 ;
+  reg \$164 ;
   reg [4:0] \$165 ;
   reg [4:0] \$166 ;
-  reg [5:0] \$167 ;
+  reg [4:0] \$167 ;
   reg [5:0] \$168 ;
   reg [5:0] \$169 ;
   wire [5:0] \$17 ;
   reg [5:0] \$170 ;
-  reg [78:0] \$171 ;
+  reg [5:0] \$171 ;
   reg [78:0] \$172 ;
   reg [78:0] \$173 ;
-  reg \$174 ;
+  reg [78:0] \$174 ;
   reg \$175 ;
-  reg [4:0] \$176 ;
+  reg \$176 ;
   reg [4:0] \$177 ;
-  reg \$178 ;
+  reg [4:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg [3:0] \$182 ;
-  reg \$183 ;
+  reg \$182 ;
+  reg [3:0] \$183 ;
   reg \$184 ;
   reg \$185 ;
   reg \$186 ;
@@ -27199,6 +27266,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   reg \$188 ;
   reg \$189 ;
   wire [5:0] \$19 ;
+  reg \$190 ;
   wire \$2 ;
   wire [5:0] \$20 ;
   wire [5:0] \$21 ;
@@ -27303,6 +27371,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire \$signature__en$11 ;
   wire \$signature__en$14 ;
   wire \$signature__en$8 ;
+  reg arm_q = 1'h0;
   wire [3:0] base;
   output bc__room_nopush;
   reg bc__room_nopush = 1'h1;
@@ -27402,9 +27471,9 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   wire [4:0] \rp_k__addr$21 ;
   wire [4:0] \rp_k__addr$23 ;
   wire [19:0] rp_k__data;
-  wire [19:0] \rp_k__data$45 ;
   wire [19:0] \rp_k__data$46 ;
-  wire [18:0] \rp_k__data$47 ;
+  wire [19:0] \rp_k__data$47 ;
+  wire [18:0] \rp_k__data$48 ;
   reg [4:0] rptr0 = 5'h00;
   reg [4:0] rptr1 = 5'h00;
   (* keep = 32'd1 *)
@@ -27468,19 +27537,19 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (wr__valid)
       mem1[\$signature__addr ] <= wr__data[39:20];
   end
-  assign \rp_k__data$45  = mem1[rptr2_c1[4:0]];
+  assign \rp_k__data$46  = mem1[rptr2_c1[4:0]];
   reg [19:0] mem2 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem2[\$signature__addr ] <= wr__data[59:40];
   end
-  assign \rp_k__data$46  = mem2[rptr2_c2[4:0]];
+  assign \rp_k__data$47  = mem2[rptr2_c2[4:0]];
   reg [18:0] mem3 [21:0];
   always @(posedge clk) begin
     if (wr__valid)
       mem3[\$signature__addr ] <= wr__data[78:60];
   end
-  assign \rp_k__data$47  = mem3[rptr2_c3[4:0]];
+  assign \rp_k__data$48  = mem3[rptr2_c3[4:0]];
   assign \$1  = cnt + bc_r;
   assign issue__nonempty = cnt_nz | bc_r;
   assign \$2  = cnt_nz | bc_r;
@@ -27500,37 +27569,37 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$14  = rptr0 + 1'h1;
   assign \$15  = \$13  ? 6'h00 : \$14 ;
   assign \$16  = pop ? \$15  : { 1'h0, rptr0 };
-  assign \$17  = ctl__arm ? 6'h00 : \$16 ;
+  assign \$17  = arm_q ? 6'h00 : \$16 ;
   assign \$18  = rptr1 == 5'h15;
   assign \$19  = rptr1 + 1'h1;
   assign \$20  = \$18  ? 6'h00 : \$19 ;
   assign \$21  = pop ? \$20  : { 1'h0, rptr1 };
-  assign \$22  = ctl__arm ? 6'h01 : \$21 ;
+  assign \$22  = arm_q ? 6'h01 : \$21 ;
   assign \$23  = rptr2 == 5'h15;
   assign \$24  = rptr2 + 1'h1;
   assign \$25  = \$23  ? 6'h00 : \$24 ;
   assign \$26  = pop ? \$25  : { 1'h0, rptr2 };
-  assign \$27  = ctl__arm ? 6'h02 : \$26 ;
+  assign \$27  = arm_q ? 6'h02 : \$26 ;
   assign \$28  = rptr2 == 5'h15;
   assign \$29  = rptr2 + 1'h1;
   assign \$30  = \$28  ? 6'h00 : \$29 ;
   assign \$31  = pop ? \$30  : { 1'h0, rptr2 };
-  assign \$32  = ctl__arm ? 6'h02 : \$31 ;
+  assign \$32  = arm_q ? 6'h02 : \$31 ;
   assign \$33  = rptr2 == 5'h15;
   assign \$34  = rptr2 + 1'h1;
   assign \$35  = \$33  ? 6'h00 : \$34 ;
   assign \$36  = pop ? \$35  : { 1'h0, rptr2 };
-  assign \$37  = ctl__arm ? 6'h02 : \$36 ;
+  assign \$37  = arm_q ? 6'h02 : \$36 ;
   assign \$38  = rptr2 == 5'h15;
   assign \$39  = rptr2 + 1'h1;
   assign \$40  = \$38  ? 6'h00 : \$39 ;
   assign \$41  = pop ? \$40  : { 1'h0, rptr2 };
-  assign \$42  = ctl__arm ? 6'h02 : \$41 ;
+  assign \$42  = arm_q ? 6'h02 : \$41 ;
   assign \$43  = rptr2 == 5'h15;
   assign \$44  = rptr2 + 1'h1;
   assign \$45  = \$43  ? 6'h00 : \$44 ;
   assign \$46  = pop ? \$45  : { 1'h0, rptr2 };
-  assign \$47  = ctl__arm ? 6'h02 : \$46 ;
+  assign \$47  = arm_q ? 6'h02 : \$46 ;
   assign \$48  = cnt_nz_c0 | bc_r;
   assign \$49  = \$48  & issue__ready;
   assign \$50  = fresh1 ? wq : issue__next;
@@ -27548,7 +27617,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$62  = cnt_nz_c1 | bc_r;
   assign \$63  = \$62  & issue__ready;
   assign \$64  = fresh1 ? wq : issue__next;
-  assign \$65  = \$63  ? \rp_k__data$45  : \$64 [39:20];
+  assign \$65  = \$63  ? \rp_k__data$46  : \$64 [39:20];
   assign \$66  = cnt_nz_c2 | bc_r;
   assign \$67  = \$66  & issue__ready;
   assign \$68  = fresh1 ? wq : issue__next;
@@ -27557,7 +27626,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$71  = cnt_nz_c2 | bc_r;
   assign \$72  = \$71  & issue__ready;
   assign \$73  = fresh1 ? wq : issue__next;
-  assign \$74  = \$72  ? \rp_k__data$46  : \$73 [59:40];
+  assign \$74  = \$72  ? \rp_k__data$47  : \$73 [59:40];
   assign \$75  = cnt_nz_c3 | bc_r;
   assign \$76  = \$75  & issue__ready;
   assign \$77  = fresh1 ? wq : issue__next;
@@ -27566,7 +27635,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$80  = cnt_nz_c3 | bc_r;
   assign \$81  = \$80  & issue__ready;
   assign \$82  = fresh1 ? wq : issue__next;
-  assign \$83  = \$81  ? \rp_k__data$47  : \$82 [78:60];
+  assign \$83  = \$81  ? \rp_k__data$48  : \$82 [78:60];
   assign \$84  = \$signature__addr  == rptr1;
   assign \$85  = \$signature__addr  == rptr0;
   assign \$86  = pop ? \$84  : \$85 ;
@@ -27648,166 +27717,163 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   assign \$162  = \$155  ? \$157  : \$161 ;
   assign \$163  = bc__strobe ? \$151  : \$162 ;
   always @(posedge clk)
-    rptr0 <= \$164 ;
+    arm_q <= \$164 ;
   always @(posedge clk)
-    rptr1 <= \$165 ;
+    rptr0 <= \$165 ;
   always @(posedge clk)
-    rptr2 <= \$166 ;
+    rptr1 <= \$166 ;
   always @(posedge clk)
-    rptr2_c0 <= \$167 ;
+    rptr2 <= \$167 ;
   always @(posedge clk)
-    rptr2_c1 <= \$168 ;
+    rptr2_c0 <= \$168 ;
   always @(posedge clk)
-    rptr2_c2 <= \$169 ;
+    rptr2_c1 <= \$169 ;
   always @(posedge clk)
-    rptr2_c3 <= \$170 ;
+    rptr2_c2 <= \$170 ;
   always @(posedge clk)
-    issue__head <= \$171 ;
+    rptr2_c3 <= \$171 ;
   always @(posedge clk)
-    issue__next <= \$172 ;
+    issue__head <= \$172 ;
   always @(posedge clk)
-    wq <= \$173 ;
+    issue__next <= \$173 ;
   always @(posedge clk)
-    \$signal  <= \$174 ;
+    wq <= \$174 ;
   always @(posedge clk)
-    fresh1 <= \$175 ;
+    \$signal  <= \$175 ;
   always @(posedge clk)
-    \$signature__addr  <= \$176 ;
+    fresh1 <= \$176 ;
   always @(posedge clk)
-    sc <= \$177 ;
+    \$signature__addr  <= \$177 ;
   always @(posedge clk)
-    fault <= \$178 ;
+    sc <= \$178 ;
   always @(posedge clk)
-    issue__head_ok <= \$179 ;
+    fault <= \$179 ;
   always @(posedge clk)
-    issue__next_ok <= \$180 ;
+    issue__head_ok <= \$180 ;
   always @(posedge clk)
-    bc_r <= \$181 ;
+    issue__next_ok <= \$181 ;
   always @(posedge clk)
-    cnt <= \$182 ;
+    bc_r <= \$182 ;
   always @(posedge clk)
-    cnt_nz <= \$183 ;
+    cnt <= \$183 ;
   always @(posedge clk)
-    bc__room_nopush <= \$184 ;
+    cnt_nz <= \$184 ;
   always @(posedge clk)
-    bc__room_push <= \$185 ;
+    bc__room_nopush <= \$185 ;
   always @(posedge clk)
-    cnt_nz_c0 <= \$186 ;
+    bc__room_push <= \$186 ;
   always @(posedge clk)
-    cnt_nz_c1 <= \$187 ;
+    cnt_nz_c0 <= \$187 ;
   always @(posedge clk)
-    cnt_nz_c2 <= \$188 ;
+    cnt_nz_c1 <= \$188 ;
   always @(posedge clk)
-    cnt_nz_c3 <= \$189 ;
+    cnt_nz_c2 <= \$189 ;
+  always @(posedge clk)
+    cnt_nz_c3 <= \$190 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$164  = \$17 [4:0];
+    \$164  = ctl__arm;
     if (rst) begin
-      \$164  = 5'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$165  = \$22 [4:0];
+    \$165  = \$17 [4:0];
     if (rst) begin
       \$165  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$166  = \$27 [4:0];
+    \$166  = \$22 [4:0];
     if (rst) begin
       \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$167  = \$32 ;
+    \$167  = \$27 [4:0];
     if (rst) begin
-      \$167  = 6'h00;
+      \$167  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$168  = \$37 ;
+    \$168  = \$32 ;
     if (rst) begin
       \$168  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$169  = \$42 ;
+    \$169  = \$37 ;
     if (rst) begin
       \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$170  = \$47 ;
+    \$170  = \$42 ;
     if (rst) begin
       \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$171 [19:0] = \$52 ;
-    \$171 [39:20] = \$61 ;
-    \$171 [59:40] = \$70 ;
-    \$171 [78:60] = \$79 ;
+    \$171  = \$47 ;
     if (rst) begin
-      \$171  = 79'h00000000000000000000;
+      \$171  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$172 [19:0] = \$56 ;
-    \$172 [39:20] = \$65 ;
-    \$172 [59:40] = \$74 ;
-    \$172 [78:60] = \$83 ;
+    \$172 [19:0] = \$52 ;
+    \$172 [39:20] = \$61 ;
+    \$172 [59:40] = \$70 ;
+    \$172 [78:60] = \$79 ;
     if (rst) begin
       \$172  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$173  = wr__data;
+    \$173 [19:0] = \$56 ;
+    \$173 [39:20] = \$65 ;
+    \$173 [59:40] = \$74 ;
+    \$173 [78:60] = \$83 ;
     if (rst) begin
       \$173  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$174  = \$87 ;
+    \$174  = wr__data;
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 79'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$175  = \$91 ;
+    \$175  = \$87 ;
     if (rst) begin
       \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$176  = 5'h00;
-    end else begin
-      \$176  = \$95 [4:0];
-    end
+    \$176  = \$91 ;
     if (rst) begin
-      \$176  = 5'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$177  = 5'h00;
     end else begin
-      \$177  = \$97 [4:0];
+      \$177  = \$95 [4:0];
     end
     if (rst) begin
       \$177  = 5'h00;
@@ -27815,38 +27881,38 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    \$178  = fault;
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$178  = 1'h0;
+    if (arm_q) begin
+      \$178  = 5'h00;
+    end else begin
+      \$178  = \$97 [4:0];
+    end
+    if (rst) begin
+      \$178  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    \$179  = fault;
+    (* full_case = 32'd1 *)
+    if (arm_q) begin
+      \$179  = 1'h0;
     end else begin
       if (\$112 ) begin
-        \$178  = 1'h1;
+        \$179  = 1'h1;
       end
     end
     if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__arm) begin
-      \$179  = 1'h0;
-    end else begin
-      \$179  = \$100 ;
-    end
-    if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__arm) begin
+    if (arm_q) begin
       \$180  = 1'h0;
     end else begin
-      \$180  = \$103 ;
+      \$180  = \$100 ;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -27855,10 +27921,10 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
-    if (ctl__start) begin
+    if (arm_q) begin
       \$181  = 1'h0;
     end else begin
-      \$181  = bc__strobe;
+      \$181  = \$103 ;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -27868,36 +27934,36 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end else begin
-      \$182  = \$113 [3:0];
+      \$182  = bc__strobe;
     end
     if (rst) begin
-      \$182  = 4'h0;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end else begin
-      \$183  = \$116 ;
+      \$183  = \$113 [3:0];
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end else begin
-      \$184  = \$141 ;
+      \$184  = \$116 ;
     end
     if (rst) begin
-      \$184  = 1'h1;
+      \$184  = 1'h0;
     end
   end
   always @* begin
@@ -27906,7 +27972,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$185  = 1'h1;
     end else begin
-      \$185  = \$163 ;
+      \$185  = \$141 ;
     end
     if (rst) begin
       \$185  = 1'h1;
@@ -27916,12 +27982,12 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end else begin
-      \$186  = \$119 ;
+      \$186  = \$163 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 1'h1;
     end
   end
   always @* begin
@@ -27930,7 +27996,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$187  = 1'h0;
     end else begin
-      \$187  = \$122 ;
+      \$187  = \$119 ;
     end
     if (rst) begin
       \$187  = 1'h0;
@@ -27942,7 +28008,7 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$188  = 1'h0;
     end else begin
-      \$188  = \$125 ;
+      \$188  = \$122 ;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -27954,10 +28020,22 @@ module \eie_ecp5_4pe.pe3.queue (rst, bc__strobe, issue__nonempty, quiet_next, is
     if (ctl__start) begin
       \$189  = 1'h0;
     end else begin
-      \$189  = \$128 ;
+      \$189  = \$125 ;
     end
     if (rst) begin
       \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$51 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$190  = 1'h0;
+    end else begin
+      \$190  = \$128 ;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
     end
   end
   assign wptr = \$signature__addr ;
