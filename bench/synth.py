@@ -26,7 +26,7 @@ from eie.config import EIEConfig  # noqa: E402
 from eie.fileio import write_json, write_text  # noqa: E402
 from eie.flow.floorplan import MODES as FLOORPLANS  # noqa: E402
 from eie.flow.references import DEVICE_REFERENCES, device_reference  # noqa: E402
-from eie.flow.synth import bram_estimate, format_result, run_synth  # noqa: E402
+from eie.flow.synth import TMG_RIPUP, bram_estimate, format_result, run_synth  # noqa: E402
 from eie.hdl.params import HWConfig  # noqa: E402
 from eie.report.fpga import load_records, markdown_summary  # noqa: E402
 
@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     ap.add_argument("--freq", type=float, default=None, help="nextpnr target (default: 150 ecp5, 60 ice40)")
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
     ap.add_argument("--router", default="router2", choices=["router1", "router2"])
+    ap.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
+                    help="nextpnr's timing-driven rip-up (eie synth --tmg-ripup; default on)")
     ap.add_argument("--floorplan", default="auto", choices=list(FLOORPLANS),
                     help="ECP5 block-RAM clusters per PE (eie synth --floorplan; default auto)")
     ap.add_argument("--out", help="directory for the JSON records")
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
             hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
-                            floorplan=args.floorplan).to_dict()
+                            floorplan=args.floorplan, tmg_ripup=args.tmg_ripup).to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]

@@ -7,6 +7,7 @@ co-simulation, ``eie[fpga]`` for synthesis) and says what to install.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -220,7 +221,7 @@ def cmd_synth(args) -> int:
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight,
-                    floorplan=args.floorplan)
+                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -255,7 +256,7 @@ def register(sub) -> None:
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
     from ..flow.simulators import CACHE_GRACE_S, CACHE_MAX_GB
-    from ..flow.synth import DEVICES, ROUTERS
+    from ..flow.synth import DEVICES, ROUTERS, TMG_RIPUP
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
 
@@ -314,6 +315,9 @@ def register(sub) -> None:
                    help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
     p.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
+    p.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
+                   help="nextpnr's timing-driven rip-up in the router (default on: it re-routes failing "
+                        "paths, not only congested nets; docs/fpga.md)")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")
