@@ -269,3 +269,38 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
              ("ccu.room_all_nopush", "ccu.room_all_nopush_fifo", None), ("ccu.prefetch.hp", "ccu.prefetch.hp_c0", None)]
     for a, b, width in pairs:
         assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
+
+
+@pytest.mark.parametrize("ripup", [True, False, None])
+def test_timing_driven_ripup_flag(monkeypatch, tmp_path, ripup):
+    """nextpnr gets --tmg-ripup by default (and with tmg_ripup=True), not with False; the CLI
+    flag reaches run_synth and the record says which."""
+    dev = synth.DEVICES["ecp5"]["25k"]
+    seen = {}
+
+    def fake_run(cmd, cwd, what, log=None):
+        seen["cmd"] = cmd
+        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n")
+        return "", 1.0
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    kw = {} if ripup is None else {"tmg_ripup": ripup}
+    synth.place_and_route(dev, tmp_path, 100.0, 1, **kw)
+    assert ("--tmg-ripup" in seen["cmd"]) == (ripup is not False)
+    from eie.cli import main as cli_main
+    got = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_synth(hw, target, device, freq, seed, workdir, io, **kw):
+        got.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(synth, "run_synth", fake_synth)          # eie synth imports it when run
+    argv = ["synth", "--target", "ecp5", "--reference"] + ([] if ripup is None else
+                                                           ["--tmg-ripup" if ripup else "--no-tmg-ripup"])
+    with pytest.raises(Stop):
+        cli_main(argv)
+    assert got["tmg_ripup"] == (ripup is not False)
