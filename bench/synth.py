@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
     ap.add_argument("--router", default="router2", choices=["router1", "router2"])
     ap.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
-                    help="nextpnr's timing-driven rip-up (eie synth --tmg-ripup; default on)")
+                    help="nextpnr's timing-driven rip-up (eie synth --tmg-ripup; default off)")
     ap.add_argument("--floorplan", default="auto", choices=list(FLOORPLANS),
                     help="ECP5 block-RAM clusters per PE (eie synth --floorplan; default auto)")
     ap.add_argument("--out", help="directory for the JSON records")

@@ -316,8 +316,9 @@ def register(sub) -> None:
     p.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
     p.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
-                   help="nextpnr's timing-driven rip-up in the router (default on: it re-routes failing "
-                        "paths, not only congested nets; docs/fpga.md)")
+                   help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing "
+                        "paths (default off; give a --freq the design nearly reaches: on a target out of "
+                        "reach it iterates up to 1,500 times; docs/fpga.md)")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")

@@ -362,15 +362,18 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
 
 ROUTERS = ("router1", "router2")
 
-#: nextpnr's timing-driven rip-up (``--tmg-ripup``: the router re-routes the nets of failing
-#: paths, not only congested ones) is on by default.  On one PE (ECP5-25k, 150 MHz target,
-#: seeds 1-4) it took the post-route Fmax from 113.7-133.1 MHz to 148.5-149.5 in about the
-#: same router time: the paths had been 70-85 % routing (reports/fpga/README.md, step 17).
-TMG_RIPUP = True
+#: nextpnr's timing-driven rip-up (``--tmg-ripup``: router2 also re-routes the nets of paths
+#: that fail the target, not only congested ones) is off by default and ``eie synth
+#: --tmg-ripup`` turns it on.  It closes a target the placement nearly allows (one PE on the
+#: ECP5-25k at 150 MHz: 113.7-133.1 MHz without it, 148.5-149.5 with it, in about the same
+#: router time), but on a target out of reach it keeps re-routing until nextpnr's limit of
+#: 1,500 iterations (4 PEs: about half an hour per seed, the 16-PE ECP5-85k hours) and ends
+#: below what a reachable target gives (docs/fpga.md, Timing-driven rip-up).
+TMG_RIPUP = False
 
 
 def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
-                    timing_weight: int | None = None, tmg_ripup: bool = True) -> dict:
+                    timing_weight: int | None = None, tmg_ripup: bool = TMG_RIPUP) -> dict:
     """nextpnr on ``workdir/top.json``; returns the parsed log (+ wall time).
     ``tmg_ripup``: nextpnr's timing-driven rip-up in the router (``--tmg-ripup``, see
     :data:`TMG_RIPUP`)."""
