@@ -212,21 +212,19 @@ def test_records_errors(tmp_path):
         fpga.load_records(tmp_path)
 
 
+def _fake_nextpnr(monkeypatch) -> dict:
+    """nextpnr replaced by a stub that records its command line and writes a one-line log."""
+    seen = _fake_nextpnr(monkeypatch)
+    return seen
+
+
 @pytest.mark.parametrize("target, device", [("ecp5", "25k"), ("ecp5", "85k"), ("ice40", "hx8k")])
 def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, target, device):
     """The top's clk goes to the package's clock input through an LPF on ECP5 (left free,
     nextpnr once put it where the clock could not reach the global network); iCE40 keeps its
     unconstrained placement."""
     dev = synth.DEVICES[target][device]
-    seen = {}
-
-    def fake_run(cmd, cwd, what, log=None):
-        seen["cmd"] = cmd
-        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n")
-        return "", 1.0
-
-    monkeypatch.setattr(synth, "_tool", lambda name: name)
-    monkeypatch.setattr(synth, "_run", fake_run)
+    seen = _fake_nextpnr(monkeypatch)
     res = synth.place_and_route(dev, tmp_path, 100.0, 1)
     assert res["fmax_mhz"] == 123.45
     cmd = seen["cmd"]
@@ -280,15 +278,7 @@ def test_timing_driven_ripup_flag(monkeypatch, tmp_path, ripup):
     """nextpnr gets --tmg-ripup with tmg_ripup=True only (off by default: on a target out of
     reach it runs to nextpnr's iteration limit); the CLI flag reaches run_synth."""
     dev = synth.DEVICES["ecp5"]["25k"]
-    seen = {}
-
-    def fake_run(cmd, cwd, what, log=None):
-        seen["cmd"] = cmd
-        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n")
-        return "", 1.0
-
-    monkeypatch.setattr(synth, "_tool", lambda name: name)
-    monkeypatch.setattr(synth, "_run", fake_run)
+    seen = _fake_nextpnr(monkeypatch)
     kw = {} if ripup is None else {"tmg_ripup": ripup}
     synth.place_and_route(dev, tmp_path, 100.0, 1, **kw)
     assert ("--tmg-ripup" in seen["cmd"]) == (ripup is True)
