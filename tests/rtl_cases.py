@@ -171,6 +171,18 @@ def wrap_case(hw: HWConfig) -> Case:
     return Case("wrap_saturate", lay, lay.activations, plan=QuantPlan(plan.fa, plan.fw, plan.fa + plan.fw))
 
 
+def shift_residue_cases(hw: HWConfig) -> list[Case]:
+    """One small layer under four plans whose shifts ``fa + fw − fo`` cover every residue
+    mod 4 (the ECP5 multiplier's pre-scale ``k = (−s) mod 4`` takes each of its four forms;
+    eie/hdl/arith.py): the layer's own plan with ``fo`` lowered by 0 .. 3."""
+    cfg = hw.config
+    lay = synthetic_layer(2 * cfg.pes + 3, 3 * cfg.pes, 0.5, bits=cfg.weight_bits, seed=31, act_density=0.6,
+                          name="shift_residue")
+    plan = plan_layer(lay.codebook, lay.activations, float_forward(lay, lay.activations), cfg)
+    return [Case(f"shift_residue{d}", lay, lay.activations, plan=QuantPlan(plan.fa, plan.fw, plan.fo - d))
+            for d in range(4)]
+
+
 def job(hw: HWConfig, case: Case):
     """``({"jobs", "n_out"}, model result)`` of one case on ``hw``."""
     prep = prepare_layer(case.layer, hw.config, case.x, plan=case.plan)

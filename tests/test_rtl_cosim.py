@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_cases import Case, bias_cases, job
+from rtl_cases import Case, bias_cases, job, shift_residue_cases
 
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
@@ -76,11 +76,15 @@ def test_ecp5_primitives_and_resident_passes():
     """The ECP5 netlist — block RAMs as DP16KD primitives with output registers (x9 and x18
     modes; eie/flow/tb/ecp5_cells.v models them) — under Verilator, every layer run with all its
     row passes resident (ptr_base/spmat_base; a full-precision bias preloaded before every
-    pass): same outputs, cycles and counters."""
+    pass; a layer under four plans whose shifts cover every residue mod 4, the multiplier's
+    four pre-scales): same outputs, cycles and counters."""
     hw = HWConfig(CFG, spmat_lines=2048, ptr_words=1024, act_depth=64, vendor="ecp5")
     text = verilog_text(hw)
     assert text.count("DP16KD") >= 4 * 5 and "OUTREG" in text and "MULT18X18D" in text
-    cases = [_case(CFG, hw, *spec) for spec in LAYERS] + [job(hw, bias_cases(hw)[0])]
+    residues = shift_residue_cases(hw)
+    assert {(c.plan.fa + c.plan.fw - c.plan.fo) % 4 for c in residues} == {0, 1, 2, 3}   # every pre-scale
+    cases = ([_case(CFG, hw, *spec) for spec in LAYERS] + [job(hw, bias_cases(hw)[0])]
+             + [job(hw, c) for c in residues])
     results = cosim.run_layers(hw, [dict(c, resident=True) for c, _ in cases], sim="verilator", max_cycles=20_000,
                                name="ecp5")
     for res, (_, ref) in zip(results, cases, strict=True):
