@@ -367,8 +367,8 @@ ROUTERS = ("router1", "router2")
 #: --tmg-ripup`` turns it on.  It closes a target the placement nearly allows (one PE on the
 #: ECP5-25k at 150 MHz: 113.7-133.1 MHz without it, 148.5-149.5 with it, in about the same
 #: router time), but on a target out of reach it keeps re-routing until nextpnr's limit of
-#: 1,500 iterations (4 PEs: about half an hour per seed, the 16-PE ECP5-85k hours) and ends
-#: below what a reachable target gives (docs/fpga.md, Timing-driven rip-up).
+#: 1,500 iterations (4 PEs: ~9 min of nextpnr per seed instead of ~5; the 16-PE ECP5-85k
+#: was not tried) and can end no better than without it (docs/fpga.md, Timing-driven rip-up).
 TMG_RIPUP = False
 
 

@@ -44,7 +44,7 @@ def load_records(directory) -> list[dict]:
     if not out:
         raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
                          f"run 'python bench/synth.py --out {d}'")
-    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"]))
+    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"], bool(r.get("tmg_ripup"))))
 
 
 def summary_row(rec: dict) -> dict:
