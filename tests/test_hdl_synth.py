@@ -91,6 +91,7 @@ def _main(argv, capsys):
     (["--target", "ice40", "--reference", "--freq", "0"], "--freq must be in [1, 1000]"),
     (["--target", "ecp5", "--seed", "-1"], "--seed must be"),
     (["--target", "ice40", "--reference", "--timing-weight", "0"], "--timing-weight must be an integer in [1, 1000]"),
+    (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup"], "--tmg-ripup is a router2 option"),
     (["--target", "ecp5", "--pes", "0"], "pes must be an integer"),
     (["--target", "ecp5", "--vendor", "x"], None),
 ])

@@ -468,6 +468,9 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    if tmg_ripup and router != "router2":
+        raise InputError(f"--tmg-ripup is a router2 option (nextpnr's {router} ignores it): "
+                         f"drop --router {router} or --tmg-ripup")
     fpl.check_mode(floorplan)                    # before yosys writes anything
     if target not in DEVICES:
         raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {target!r}")
@@ -538,7 +541,8 @@ def format_result(res: dict) -> str:
                      f"{fp['sites_per_row']} sites per PE" if fp["applied"] else f"  floorplan     none: {fp['reason']}")
     for s in res["seeds"]:
         lines.append(f"  Fmax (seed {s['seed']}) {s['fmax_mhz']:.1f} MHz "
-                     f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz)")
+                     f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz"
+                     f"{', tmg-ripup' if res.get('tmg_ripup') else ''})")
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
