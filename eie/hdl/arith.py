@@ -168,7 +168,7 @@ class Arith(wiring.Component):
         # round-shift below: each product bit feeds up to acc_bits + 1 of the shifter's
         # multiplexers, too many loads for one flip-flop
         n_p = hw.copies(SHIFT_COPIES)
-        prescale = self._prescale
+        prescale = self._prescale       # the pre-scaled multiply (module docstring)
         p_bits = hw.product_bits + (PRESCALE_A + PRESCALE_W if prescale else 0)
         s4_p = [Signal(signed(p_bits), name=f"s4_p_c{k}" if n_p > 1 else "s4_p",
                        attrs={"keep": 1} if n_p > 1 else {}) for k in range(n_p)]
@@ -195,13 +195,10 @@ class Arith(wiring.Component):
         # pass's cycle 0 on, at least PREROLL cycles after the arm cycle), so copies of it a
         # cycle late are settled: each copy drives the shifter of one slice of x, so no
         # register fans out to every bit's multiplexer tree
-        if prescale:
-            # (2P')>>>(s + k) = (2P)>>>s exactly; the copies hold (s + k) / 4 = ceil(s / 4)
-            shift_q = register_copies(m, (self.shift + 3) >> 2, hw.copies(SHIFT_COPIES), name="shift_q")
-            amounts = [Cat(Const(0, 2), sq) for sq in shift_q]
-        else:
-            shift_q = register_copies(m, self.shift, hw.copies(SHIFT_COPIES), name="shift_q")
-            amounts = shift_q
+        # pre-scaled: (2P')>>>(s + k) = (2P)>>>s exactly; the copies hold (s + k) / 4 = ceil(s / 4)
+        shift_q = register_copies(m, (self.shift + 3) >> 2 if prescale else self.shift, hw.copies(SHIFT_COPIES),
+                                  name="shift_q")
+        amounts = [Cat(Const(0, 2), sq) for sq in shift_q] if prescale else shift_q
         for sl, amount, p in zip(bit_slices(len(x), len(shift_q)), amounts, s4_p, strict=False):
             twice = Signal(signed(p_bits + 1), name=f"twice_{sl.start}")
             m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> amount)[sl])]
