@@ -6,7 +6,8 @@
 
 Prints one block per configuration (resources, Fmax per seed, critical path) and, with
 ``--out DIR`` (reports/fpga), writes ``DIR/<target>-<device>.json`` (the ``eie synth --json``
-record with every seed) and ``DIR/summary.md`` (the table of every record in DIR, which
+record with every seed; ``-tmg-ripup`` / ``-tmg-ripup-auto`` after the device name for a run
+with ``--tmg-ripup`` / ``--tmg-ripup auto``) and ``DIR/summary.md`` (the table of every record in DIR, which
 ``eie report paper --fpga DIR`` also shows).  One yosys run per configuration, then one
 nextpnr run per seed.  Slow: several minutes per ECP5-25k seed, about one for iCE40-HX8K;
 reports/fpga/ holds the records of the last full run.
@@ -26,7 +27,7 @@ from eie.config import EIEConfig  # noqa: E402
 from eie.fileio import write_json, write_text  # noqa: E402
 from eie.flow.floorplan import MODES as FLOORPLANS  # noqa: E402
 from eie.flow.references import DEVICE_REFERENCES, device_reference  # noqa: E402
-from eie.flow.synth import TMG_RIPUP, bram_estimate, format_result, run_synth  # noqa: E402
+from eie.flow.synth import RIPUP_MODES, TMG_RIPUP, bram_estimate, format_result, run_synth  # noqa: E402
 from eie.hdl.params import HWConfig  # noqa: E402
 from eie.report.fpga import load_records, markdown_summary  # noqa: E402
 
@@ -39,6 +40,11 @@ CONFIGS = {
 def tiny_hw(target: str) -> HWConfig:
     cfg = EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4)
     return HWConfig(cfg, vendor=target)
+
+
+#: the record's file name after ``{target}-{device}``: a run with the timing-driven rip-up is a
+#: record of its own beside the plain one
+RIPUP_SUFFIX = {"off": "", "on": "-tmg-ripup", "auto": "-tmg-ripup-auto"}
 
 
 def paper_estimate() -> dict:
@@ -54,8 +60,10 @@ def main(argv=None) -> int:
     ap.add_argument("--freq", type=float, default=None, help="nextpnr target (default: 150 ecp5, 60 ice40)")
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
     ap.add_argument("--router", default="router2", choices=["router1", "router2"])
-    ap.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
-                    help="nextpnr's timing-driven rip-up (eie synth --tmg-ripup; default off)")
+    ap.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
+                    help="nextpnr's timing-driven rip-up: on (the bare flag), auto or off (default); "
+                         "eie synth --tmg-ripup")
+    ap.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off")
     ap.add_argument("--floorplan", default="auto", choices=list(FLOORPLANS),
                     help="ECP5 block-RAM clusters per PE (eie synth --floorplan; default auto)")
     ap.add_argument("--out", help="directory for the JSON records")
@@ -76,8 +84,7 @@ def main(argv=None) -> int:
             print(format_result(res))
             print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
             if out:
-                # a run with the timing-driven rip-up is a record of its own beside the plain one
-                name = f"{target}-{device}{'-tiny' if args.tiny else ''}{'-tmg-ripup' if args.tmg_ripup else ''}.json"
+                name = f"{target}-{device}{'-tiny' if args.tiny else ''}{RIPUP_SUFFIX[args.tmg_ripup]}.json"
                 res.pop("workdir", None)
                 write_json(out / name, res)
     est = paper_estimate()

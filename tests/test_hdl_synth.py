@@ -92,6 +92,8 @@ def _main(argv, capsys):
     (["--target", "ecp5", "--seed", "-1"], "--seed must be"),
     (["--target", "ice40", "--reference", "--timing-weight", "0"], "--timing-weight must be an integer in [1, 1000]"),
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup"], "--tmg-ripup is a router2 option"),
+    (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup", "auto"], "--tmg-ripup is a router2 option"),
+    (["--target", "ecp5", "--tmg-ripup", "sometimes"], None),
     (["--target", "ecp5", "--pes", "0"], "pes must be an integer"),
     (["--target", "ecp5", "--vendor", "x"], None),
 ])
@@ -201,6 +203,10 @@ def test_records_summary_and_markdown(tmp_path):
     rec["tmg_ripup"] = True                                      # the flow is part of the row
     (tmp_path / "ecp5-25k.json").write_text(json.dumps(rec))
     assert "| 150 MHz, tmg-ripup | 101.0 MHz" in fpga.markdown_summary(fpga.load_records(tmp_path))
+    rec["tmg_ripup"] = "sometimes"                               # not a mode: one error naming the file
+    (tmp_path / "ecp5-25k.json").write_text(json.dumps(rec))
+    with pytest.raises(InputError, match="ecp5-25k.json: tmg_ripup must be one of off, on, auto"):
+        fpga.load_records(tmp_path)
 
 
 def test_records_errors(tmp_path):
@@ -287,12 +293,19 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
 @pytest.mark.parametrize("ripup", [True, False, None])
 def test_timing_driven_ripup_flag(monkeypatch, tmp_path, ripup):
     """nextpnr gets --tmg-ripup with tmg_ripup=True only (off by default: on a target out of
-    reach it runs to nextpnr's iteration limit); the CLI flag reaches run_synth."""
+    reach it runs to nextpnr's iteration limit)."""
     dev = synth.DEVICES["ecp5"]["25k"]
     seen = _fake_nextpnr(monkeypatch)
     kw = {} if ripup is None else {"tmg_ripup": ripup}
     synth.place_and_route(dev, tmp_path, 100.0, 1, **kw)
     assert ("--tmg-ripup" in seen["cmd"]) == (ripup is True)
+
+
+@pytest.mark.parametrize("flags, mode", [([], "off"), (["--tmg-ripup"], "on"), (["--tmg-ripup", "auto"], "auto"),
+                                         (["--tmg-ripup=off"], "off"), (["--tmg-ripup", "--no-tmg-ripup"], "off"),
+                                         (["--tmg-ripup", "on", "--seed", "2"], "on")])
+def test_ripup_option_reaches_run_synth(monkeypatch, flags, mode):
+    """``eie synth --tmg-ripup [MODE]``: the bare flag is ``on``, ``--no-tmg-ripup`` ``off``."""
     from eie.cli import main as cli_main
     got = {}
 
@@ -304,8 +317,78 @@ def test_timing_driven_ripup_flag(monkeypatch, tmp_path, ripup):
         raise Stop
 
     monkeypatch.setattr(synth, "run_synth", fake_synth)          # eie synth imports it when run
-    argv = ["synth", "--target", "ecp5", "--reference"] + ([] if ripup is None else
-                                                           ["--tmg-ripup" if ripup else "--no-tmg-ripup"])
     with pytest.raises(Stop):
-        cli_main(argv)
-    assert got["tmg_ripup"] == (ripup is True)
+        cli_main(["synth", "--target", "ecp5", "--reference", *flags])
+    assert got["tmg_ripup"] == mode
+
+
+def _fake_nextpnr_fmax(monkeypatch, fmax) -> list:
+    """nextpnr replaced by a stub whose Fmax is ``fmax(freq, ripup)``; returns the calls."""
+    calls = []
+
+    def fake_run(cmd, cwd, what, log=None):
+        freq, ripup = float(cmd[cmd.index("--freq") + 1]), "--tmg-ripup" in cmd
+        f = fmax(freq, ripup)
+        calls.append({"freq": freq, "ripup": ripup, "log": Path(log).name})
+        (cwd / Path(log).name).write_text(f"Info: Max frequency for clock 'clk': {f:.2f} MHz "
+                                          f"({'PASS' if f >= freq else 'FAIL'} at {freq:.2f} MHz)\n")
+        return "", 10.0 + 5 * ripup
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    return calls
+
+
+@pytest.mark.parametrize("plain, ripped, freq, expect", [
+    # plain misses 150: the rip-up runs at 1.1 x 120 = 132 MHz and is kept (it is faster)
+    (120.0, 131.5, 150.0, {"runs": [(150.0, False), (132.0, True)], "fmax": 131.5, "ripup": True, "met": False}),
+    # the rip-up ends lower than the plain run: the plain run is kept
+    (120.0, 118.0, 150.0, {"runs": [(150.0, False), (132.0, True)], "fmax": 120.0, "ripup": False, "met": False}),
+    # plain 140: 1.1 x 140 = 154 is above the clock asked for, so the rip-up aims at 150, and meets it
+    (140.0, 150.3, 150.0, {"runs": [(150.0, False), (150.0, True)], "fmax": 150.3, "ripup": True, "met": True}),
+    # plain meets the clock: no second run
+    (123.45, 200.0, 100.0, {"runs": [(100.0, False)], "fmax": 123.45, "ripup": False, "met": True}),
+])
+def test_auto_ripup_runs_a_second_route_only_when_the_plain_one_misses(monkeypatch, tmp_path, plain, ripped, freq,
+                                                                       expect):
+    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: ripped if r else plain)
+    res = synth.close_timing(synth.DEVICES["ecp5"]["25k"], tmp_path, freq, 1, tmg_ripup="auto")
+    assert [(c["freq"], c["ripup"]) for c in calls] == expect["runs"]
+    assert len({c["log"] for c in calls}) == len(calls)             # each run keeps its own log
+    assert res["fmax_mhz"] == expect["fmax"] and res["tmg_ripup"] is expect["ripup"]
+    assert res["timing_met"] is expect["met"]                     # against the clock asked for
+    assert res["nextpnr_s"] == (10.0 if len(calls) == 1 else 25.0)   # the time of both runs
+    assert [(a["freq_mhz"], a["tmg_ripup"]) for a in res["attempts"]] == expect["runs"]
+    assert [a["fmax_mhz"] for a in res["attempts"]] == [plain, ripped][:len(calls)]
+
+
+@pytest.mark.parametrize("mode, ripup", [("on", True), ("off", False)])
+def test_ripup_on_and_off_are_one_run(monkeypatch, tmp_path, mode, ripup):
+    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: 110.0)
+    res = synth.close_timing(synth.DEVICES["ecp5"]["25k"], tmp_path, 130.0, 1, tmg_ripup=mode)
+    assert [(c["freq"], c["ripup"]) for c in calls] == [(130.0, ripup)]
+    assert res["tmg_ripup"] is ripup and res["timing_met"] is False and res["nextpnr_s"] == 10.0 + 5 * ripup
+
+
+def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
+    """The record of an ``auto`` run says per seed which run was kept and at what clock; the
+    human output names both runs; the summary's flow column says ``tmg-ripup auto``."""
+    monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
+        "io": "serial", "pins": 8, "cells": {}, "bram_estimate": {}, "floorplan": None, "yosys_s": 1.0,
+        "floorplan_s": 0.0, "need": {"ffs": 10}})
+    _fake_nextpnr_fmax(monkeypatch, lambda f, r: 127.0 if r else 115.0)
+    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+                  vendor="ecp5")
+    res = synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2], workdir=tmp_path, tmg_ripup="auto").to_dict()
+    assert res["tmg_ripup"] == "auto" and [s["fmax_mhz"] for s in res["seeds"]] == [127.0, 127.0]
+    assert [(s["tmg_ripup"], s["nextpnr_freq_mhz"]) for s in res["seeds"]] == [(True, 126.5)] * 2   # 1.1 x 115
+    assert [len(r["attempts"]) for r in res["runs"]] == [2, 2]
+    text = synth.format_result(res)
+    assert "Fmax (seed 2) 127.0 MHz (misses 150 MHz, tmg-ripup at 126.5 MHz: 127.0, plain 115.0)" in text
+    res.pop("workdir")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "ecp5-25k-tmg-ripup-auto.json").write_text(json.dumps(res))
+    md = fpga.markdown_summary(fpga.load_records(tmp_path / "out"))
+    assert "| 150 MHz, tmg-ripup auto | 127.0 MHz" in md
+    with pytest.raises(InputError, match="--tmg-ripup must be one of off, on, auto"):
+        synth.run_synth(hw, "ecp5", "25k", 150.0, workdir=tmp_path, tmg_ripup="sometimes")

@@ -7,7 +7,6 @@ co-simulation, ``eie[fpga]`` for synthesis) and says what to install.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -256,7 +255,7 @@ def register(sub) -> None:
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
     from ..flow.simulators import CACHE_GRACE_S, CACHE_MAX_GB
-    from ..flow.synth import DEVICES, ROUTERS, TMG_RIPUP
+    from ..flow.synth import DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
 
@@ -315,10 +314,13 @@ def register(sub) -> None:
                    help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
     p.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
-    p.add_argument("--tmg-ripup", action=argparse.BooleanOptionalAction, default=TMG_RIPUP,
-                   help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing "
-                        "paths (default off; give a --freq the design nearly reaches: on a target out of "
-                        "reach it iterates up to 1,500 times; docs/fpga.md)")
+    p.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
+                   help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
+                        "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
+                        "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, a "
+                        "rip-up run toward 1.1x its Fmax, the faster kept; off (default). docs/fpga.md")
+    p.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off",
+                   help="no timing-driven rip-up (the default)")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")

@@ -29,11 +29,13 @@ from pathlib import Path
 from ..errors import EIEError, InputError
 from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
+from ..report.fpga import RIPUP_MODES, ripup_mode
 from . import floorplan as fpl
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
-           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result"]
+           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
+           "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "ripup_target", "close_timing"]
 
 
 class SynthError(EIEError):
@@ -363,28 +365,40 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
 ROUTERS = ("router1", "router2")
 
 #: nextpnr's timing-driven rip-up (``--tmg-ripup``: router2 also re-routes the nets of paths
-#: that fail the target, not only congested ones) is off by default and ``eie synth
-#: --tmg-ripup`` turns it on.  It closes a target the placement nearly allows (one PE on the
-#: ECP5-25k at 150 MHz: 113.7-133.1 MHz without it, 148.5-149.5 with it, in about the same
-#: router time), but on a target out of reach it keeps re-routing until nextpnr's limit of
-#: 1,500 iterations (4 PEs: ~9 min of nextpnr per seed instead of ~5; the 16-PE ECP5-85k
-#: was not tried) and can end no better than without it (docs/fpga.md, Timing-driven rip-up).
-TMG_RIPUP = False
+#: that fail the target, not only congested ones): ``eie synth --tmg-ripup MODE``, one of
+#: :data:`RIPUP_MODES`, off by default.  It closes a target the placement nearly allows (one
+#: PE on the ECP5-25k at 150 MHz: 113.7-133.1 MHz without it, 148.5-149.5 with it, in about
+#: the same router time), but on a target out of reach it keeps re-routing until nextpnr's
+#: limit of 1,500 iterations (4 PEs: ~9 min of nextpnr per seed instead of ~5) and can end no
+#: better than without it (docs/fpga.md, Timing-driven rip-up).  ``auto`` picks the rip-up's
+#: target from a plain run (:func:`close_timing`); it costs a second nextpnr run per seed
+#: that misses, which on the 16-PE ECP5-85k is half an hour, so it is not the default.
+TMG_RIPUP = "off"
+
+#: ``--tmg-ripup auto``: the rip-up run's target is the plain run's Fmax times this (at most
+#: the requested clock).  Measured on the 4-PE ECP5-25k (plain 125.7 / 122.5 / 110.0 MHz on
+#: seeds 1-3): at 130 MHz (x1.03-1.18) the rip-up gave 131.1 / 130.8 / 125.0, at 135 (x1.07-1.23)
+#: 134.2 / 121.2 / 128.0; one PE (plain 112.8-135.2) at 150 (x1.11-1.33) 143.8-146.5, at 165
+#: lower (138.8).  A target ~10 % above the plain Fmax is within reach of the routes alone;
+#: further above, router2 churns through its 1,500 iterations.
+RIPUP_REACH = 1.10
 
 
 def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
-                    timing_weight: int | None = None, tmg_ripup: bool = TMG_RIPUP) -> dict:
-    """nextpnr on ``workdir/top.json``; returns the parsed log (+ wall time).
+                    timing_weight: int | None = None, tmg_ripup: bool = False) -> dict:
+    """One nextpnr run on ``workdir/top.json``; returns the parsed log (+ wall time).
     ``tmg_ripup``: nextpnr's timing-driven rip-up in the router (``--tmg-ripup``, see
-    :data:`TMG_RIPUP`)."""
+    :data:`TMG_RIPUP`; :func:`close_timing` chooses it per mode)."""
     tool = _tool(f"yowasp-nextpnr-{dev.target}")
     log = workdir / f"pnr{tag}.log"
     cmd = [tool, *dev.pnr_args, "--package", dev.package, "--json", "top.json", "--freq", f"{freq:g}",
            "--seed", str(seed), "--timing-allow-fail", "--router", router, "-q", "-l", log.name]
     if timing_weight is not None:
         cmd += ["--placer-heap-timingweight", str(timing_weight)]
-    if tmg_ripup:
+    if tmg_ripup is True:
         cmd.append("--tmg-ripup")
+    elif tmg_ripup is not False:
+        raise TypeError(f"place_and_route's tmg_ripup is True or False, not {tmg_ripup!r}")
     if dev.target == "ice40":
         cmd.append("--pcf-allow-unconstrained")
     if dev.clock_pin:
@@ -402,6 +416,40 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
         raise SynthError(f"nextpnr reported no 'Max frequency' line; see {log}")
     res["nextpnr_s"] = round(wall, 1)
     return res
+
+
+def ripup_target(freq: float, plain_fmax: float) -> float:
+    """The clock ``--tmg-ripup auto`` gives the rip-up run: :data:`RIPUP_REACH` times the
+    plain run's Fmax, at most ``freq`` (MHz, one decimal)."""
+    return min(float(freq), round(RIPUP_REACH * plain_fmax, 1))
+
+
+def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
+                 timing_weight: int | None = None, tmg_ripup: str = TMG_RIPUP) -> dict:
+    """Place and route one seed toward ``freq`` with the rip-up ``tmg_ripup`` (one of
+    :data:`RIPUP_MODES`): ``off``/``on`` one nextpnr run without/with it; ``auto`` a plain run,
+    and when that misses ``freq`` a second run with the rip-up at :func:`ripup_target` (the
+    clock the routes can nearly make: a target out of reach makes router2 churn and can end
+    lower), keeping the faster of the two.  Returns the kept run's parsed log with
+    ``tmg_ripup`` and ``nextpnr_freq_mhz`` (how it was run), ``timing_met`` against ``freq``,
+    ``nextpnr_s`` summed over the runs, and ``attempts`` (each run: rip-up, clock, Fmax,
+    seconds; the logs are ``pnr{tag}.log`` and ``pnr{tag}-ripup.log``)."""
+    mode = ripup_mode(tmg_ripup)
+    runs = [(mode == "on", freq, place_and_route(dev, workdir, freq, seed, tag=tag, router=router,
+                                                  timing_weight=timing_weight, tmg_ripup=mode == "on"))]
+    plain = runs[0][2]
+    if mode == "auto" and not plain.get("timing_met"):
+        target = ripup_target(freq, plain["fmax_mhz"])
+        runs.append((True, target, place_and_route(dev, workdir, target, seed, tag=f"{tag}-ripup", router=router,
+                                                   timing_weight=timing_weight, tmg_ripup=True)))
+    ripup, nfreq, best = max(runs, key=lambda r: r[2]["fmax_mhz"])      # the first on a tie
+    out = dict(best)
+    out.update(tmg_ripup=ripup, nextpnr_freq_mhz=nfreq,
+               timing_met=best.get("timing_met") if nfreq == freq else best["fmax_mhz"] >= freq,
+               nextpnr_s=round(sum(r[2]["nextpnr_s"] for r in runs), 1),
+               attempts=[{"tmg_ripup": r, "freq_mhz": f, "fmax_mhz": p["fmax_mhz"], "nextpnr_s": p["nextpnr_s"]}
+                         for r, f, p in runs])
+    return out
 
 
 def resources(dev: Device, syn: dict, pnr: dict) -> dict:
@@ -460,15 +508,20 @@ class SynthResult:
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
               timing_weight: int | None | str = "default", floorplan: str = "auto",
-              tmg_ripup: bool = TMG_RIPUP) -> SynthResult:
+              tmg_ripup: str | bool = TMG_RIPUP) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
-    ``tmg_ripup``: nextpnr's timing-driven rip-up (:data:`TMG_RIPUP`);
+    ``tmg_ripup``: nextpnr's timing-driven rip-up, one of :data:`RIPUP_MODES` (``True`` /
+    ``False``: ``on`` / ``off``; :data:`TMG_RIPUP`, :func:`close_timing`);
     ``floorplan``: ``auto``/``on``/``none``, each PE's block RAMs in a cluster (ECP5,
     :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
-    if tmg_ripup and router != "router2":
+    try:
+        tmg_ripup = ripup_mode(tmg_ripup)
+    except InputError:
+        raise InputError(f"--tmg-ripup must be one of {', '.join(RIPUP_MODES)}, not {tmg_ripup!r}") from None
+    if tmg_ripup != "off" and router != "router2":
         raise InputError(f"--tmg-ripup is a router2 option (nextpnr's {router} ignores it): "
                          f"drop --router {router} or --tmg-ripup")
     fpl.check_mode(floorplan)                    # before yosys writes anything
@@ -500,11 +553,12 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
         runs = []
         for s in seeds:
-            pnr = place_and_route(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
-                                  timing_weight=timing_weight, tmg_ripup=tmg_ripup)
+            pnr = close_timing(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
+                               timing_weight=timing_weight, tmg_ripup=tmg_ripup)
             runs.append({"seed": s, "fmax_mhz": pnr["fmax_mhz"], "timing_met": pnr.get("timing_met"),
                          "critical_path": pnr["critical_path"], "nextpnr_s": pnr["nextpnr_s"],
-                         "resources": resources(dev, syn, pnr)})
+                         "tmg_ripup": pnr["tmg_ripup"], "nextpnr_freq_mhz": pnr["nextpnr_freq_mhz"],
+                         "attempts": pnr["attempts"], "resources": resources(dev, syn, pnr)})
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -514,7 +568,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         "target": target, "device": device, "part": dev.part, "io": syn["io"], "pins": syn["pins"],
         "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "tmg_ripup": tmg_ripup, "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
-        "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s")} for r in runs],
+        "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s", "tmg_ripup", "nextpnr_freq_mhz")}
+                  for r in runs],
         "runs": runs,
         "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": syn["floorplan"],
         "config": c.to_dict(),
@@ -539,10 +594,17 @@ def format_result(res: dict) -> str:
     if fp is not None:
         lines.append(f"  floorplan     {fp['brams']} block RAMs in clusters of {fp['rows_per_pe']} x "
                      f"{fp['sites_per_row']} sites per PE" if fp["applied"] else f"  floorplan     none: {fp['reason']}")
-    for s in res["seeds"]:
+    mode = ripup_mode(res.get("tmg_ripup"))
+    for s, run in zip(res["seeds"], res.get("runs") or [{}] * len(res["seeds"]), strict=True):
+        how = ""
+        if mode == "on":
+            how = ", tmg-ripup"
+        elif mode == "auto":
+            tries = run.get("attempts") or []
+            how = (f", tmg-ripup at {tries[1]['freq_mhz']:g} MHz: {tries[1]['fmax_mhz']:.1f}, plain "
+                   f"{tries[0]['fmax_mhz']:.1f}" if len(tries) > 1 else ", plain run met it, no rip-up")
         lines.append(f"  Fmax (seed {s['seed']}) {s['fmax_mhz']:.1f} MHz "
-                     f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz"
-                     f"{', tmg-ripup' if res.get('tmg_ripup') else ''})")
+                     f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz{how})")
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "

@@ -15,10 +15,27 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["load_records", "summary_row", "markdown_summary"]
+__all__ = ["load_records", "summary_row", "markdown_summary", "RIPUP_MODES", "ripup_mode"]
+
+#: a record's ``tmg_ripup``: how nextpnr's timing-driven rip-up was used (``eie synth
+#: --tmg-ripup``, :func:`eie.flow.synth.close_timing`): ``off``, ``on`` (every run, at the
+#: target), ``auto`` (a plain run, then a rip-up run when the plain one misses the target).
+#: Records written before ``auto`` existed hold ``true`` / ``false``.
+RIPUP_MODES = ("off", "on", "auto")
 
 # The keys every ``eie synth --json`` record has; a JSON file with ``fmax_mhz`` but not all of them is stale.
 _RECORD_KEYS = ("target", "device", "part", "fmax_mhz", "resources", "config", "hw", "seeds")
+
+
+def ripup_mode(value) -> str:
+    """A record's (or an option's) ``tmg_ripup`` as one of :data:`RIPUP_MODES`."""
+    if value is None or value is False:
+        return "off"
+    if value is True:
+        return "on"
+    if value in RIPUP_MODES:
+        return value
+    raise InputError(f"tmg_ripup must be one of {', '.join(RIPUP_MODES)}, not {value!r}")
 
 
 def load_records(directory) -> list[dict]:
@@ -44,7 +61,13 @@ def load_records(directory) -> list[dict]:
     if not out:
         raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
                          f"run 'python bench/synth.py --out {d}'")
-    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"], bool(r.get("tmg_ripup"))))
+    for rec in out:
+        try:
+            ripup_mode(rec.get("tmg_ripup"))
+        except InputError as exc:
+            raise InputError(f"{rec['_file']}: {exc}") from None
+    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"],
+                                      RIPUP_MODES.index(ripup_mode(r.get("tmg_ripup")))))
 
 
 def summary_row(rec: dict) -> dict:
@@ -72,7 +95,7 @@ def summary_row(rec: dict) -> dict:
         # the clock nextpnr was given, and its timing-driven rip-up if used (the Fmax it
         # reaches then depends on that target: docs/fpga.md)
         "flow": (f"{rec['freq_target_mhz']:g} MHz" if rec.get("freq_target_mhz") else "–")
-                + (", tmg-ripup" if rec.get("tmg_ripup") else ""),
+                + {"off": "", "on": ", tmg-ripup", "auto": ", tmg-ripup auto"}[ripup_mode(rec.get("tmg_ripup"))],
         "gmacs": c["pes"] * med / 1000.0,
         "critical_path": (f"seed {rec.get('seed')}: {cp.get('from')} -> {cp.get('to')} ({cp.get('total_ns', 0):.2f} ns, "
                           f"{cp.get('routing_ns')} ns routing)") if cp else None,
