@@ -7705,41 +7705,54 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$7 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$7  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg [5:0] \$101 ;
-  reg \$102 ;
-  reg [15:0] \$103 ;
-  reg [63:0] \$104 ;
-  reg [63:0] \$105 ;
-  reg \$106 ;
-  reg [5:0] \$107 ;
+  reg \$10 ;
+  reg [9:0] \$100 ;
+  reg \$101 ;
+  reg [9:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg \$105 ;
+  reg [5:0] \$106 ;
+  reg \$107 ;
   reg [15:0] \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
-  reg [15:0] \$110 ;
+  reg [63:0] \$110 ;
   reg \$111 ;
-  reg [63:0] \$112 ;
-  reg \$113 ;
-  reg [5:0] \$114 ;
-  reg \$115 ;
+  reg [5:0] \$112 ;
+  reg [15:0] \$113 ;
+  reg \$114 ;
+  reg [15:0] \$115 ;
   reg \$116 ;
-  reg \$117 ;
+  reg [63:0] \$117 ;
   reg \$118 ;
-  reg \$119 ;
+  reg [5:0] \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg [63:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [15:0] \$124 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg [63:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [1:0] \$129 ;
   wire \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg [1:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [9:0] \$136 ;
+  reg [15:0] \$137 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [15:0] \$17 ;
+  wire [15:0] \$18 ;
+  wire [15:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -7754,33 +7767,33 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
-  wire [9:0] \$38 ;
+  wire [7:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
+  wire [5:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire [126:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [15:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [63:0] \$52 ;
-  wire [63:0] \$53 ;
+  wire [15:0] \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [63:0] \$55 ;
+  wire [63:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
@@ -7807,42 +7820,41 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire [63:0] \$83 ;
-  wire [63:0] \$84 ;
-  wire [63:0] \$85 ;
-  wire [10:0] \$86 ;
-  wire [15:0] \$87 ;
-  reg \$88 ;
-  reg [6:0] \$89 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [9:0] \$93 ;
-  reg \$94 ;
-  reg [9:0] \$95 ;
+  wire \$90 ;
+  wire [10:0] \$91 ;
+  wire [15:0] \$92 ;
+  reg \$93 ;
+  reg [6:0] \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg [9:0] \$97 ;
-  reg [5:0] \$98 ;
-  reg [5:0] \$99 ;
+  reg \$97 ;
+  reg [9:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   reg \$signal$13  = 1'h0;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$63  = 1'h0;
-  reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$79  = 1'h0;
-  reg \$signal$82  = 1'h0;
-  reg \$signal$84  = 1'h0;
+  wire \$signal$25 ;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$74  = 1'h0;
+  reg [63:0] \$signal$80  = 64'h0000000000000000;
+  reg \$signal$89  = 1'h0;
+  reg \$signal$92  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$74 ;
+  wire [15:0] \$signature__data$85 ;
   wire \$signature__en ;
-  wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
   input [5:0] acc__raddr_next;
@@ -7881,7 +7893,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$68 ;
+  wire [15:0] \h_wacc$79 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -7894,12 +7906,17 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire keep_acc;
   reg last = 1'h0;
   wire [15:0] out;
+  reg [1:0] pre_valid_hi = 2'h0;
+  reg pre_valid_p0 = 1'h0;
+  reg pre_valid_p1 = 1'h0;
+  reg pre_valid_p2 = 1'h0;
+  reg pre_valid_p3 = 1'h0;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$60 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$67 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$61 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -7915,13 +7932,13 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$62 ;
   reg [5:0] w_addr_q = 6'h00;
   reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$63 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$64 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -7948,7 +7965,12 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wo_set = 1'h0;
   (* keep = 32'd1 *)
   reg [5:0] wo_vaddr = 6'h00;
-  reg wo_valid = 1'h0;
+  reg wo_valid;
+  reg [1:0] wo_valid_hi = 2'h0;
+  reg wo_valid_p0 = 1'h0;
+  reg wo_valid_p1 = 1'h0;
+  reg wo_valid_p2 = 1'h0;
+  reg wo_valid_p3 = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
@@ -7958,7 +7980,7 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$74  = dst[acc__raddr];
+  assign \$signature__data$85  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -7975,169 +7997,189 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__en  = \$signal$13  | dst_d_we;
   assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
   assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
-  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$11  = ~ clear_q;
+  assign \$signal$25  = \$10  & \$11 ;
+  assign acc__rdata = \$signal$39  ? dp_data : 16'h0000;
+  assign \$12  = wo_valid | wo_set;
+  assign \$13  = $signed(wo_r__data) < $signed(1'h0);
+  assign \$14  = relu & \$13 ;
+  assign \$15  = $signed(wo_r__data) < $signed(16'h8000);
+  assign \$16  = $signed(wo_r__data) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 16'h7fff : wo_r__data;
+  assign \$18  = \$15  ? 16'h8000 : \$17 ;
+  assign \$19  = \$14  ? 16'h0000 : \$18 ;
+  assign out = \$12  ? \$19  : 16'h0000;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_addr = \$21  ? ra : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign r_en = \$23  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_dst_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ \$signal$13 ;
-  assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = ~ \$signal$13 ;
-  assign \$46  = \$signal$63  & \$45 ;
-  assign \$47  = w_addr_r == acc__raddr_next;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
-  assign \$50  = ~ keep_acc;
-  assign \$51  = ctl__start & \$50 ;
-  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
-  assign \$54  = ~ keep_acc;
-  assign \$55  = ctl__start & \$54 ;
-  assign \$56  = ~ \$55 ;
-  assign \$57  = \$signal$63  & \$56 ;
-  assign \$58  = ~ keep_acc;
-  assign \$59  = ctl__start & \$58 ;
-  assign \$60  = ~ \$59 ;
-  assign \$61  = \$signal$63  & \$60 ;
-  assign \$63  = valid >> acc__raddr_next;
-  assign \$64  = ~ keep_acc;
-  assign \$65  = ctl__start & \$64 ;
-  assign \$66  = ~ \$65 ;
-  assign \$67  = \$63  & \$66 ;
-  assign \$68  = w_addr_q == acc__raddr_next;
-  assign \$69  = \$signal$79  & \$68 ;
-  assign \$70  = ~ keep_acc;
-  assign \$71  = ctl__start & \$70 ;
-  assign \$72  = ~ \$71 ;
-  assign \$73  = \$69  & \$72 ;
-  assign \$74  = \$signal$82  | \$signal$84 ;
-  assign \$75  = w_addr_q == acc__raddr;
-  assign \$76  = \$signal$79  & \$75 ;
-  assign \$77  = \$74  | \$76 ;
-  assign \$78  = valid >> wo_vaddr;
-  assign \$79  = w_addr_q == wo_r__addr;
-  assign \$80  = w_set_q & \$79 ;
-  assign \$81  = ~ keep_acc;
-  assign \$82  = ctl__start & \$81 ;
-  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$84  = valid | \$83 ;
-  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
-  assign \$86  = ra + 1'h1;
-  assign \$87  = src_sel ? \r_data$56  : r_data;
+  assign \$24  = ! src_sel;
+  assign \$25  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$25  : h_we_src;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_addr$60  = \$27  ? ra : h_addr;
+  assign \$29  = ctl__pf_active & \$28 ;
+  assign \r_en$61  = \$29  ? src__rd_en : 1'h1;
+  assign \w_addr$62  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$63  = wb_pend ? h_out : h_wdata;
+  assign \$31  = h_we_next | wb_pend;
+  assign \w_en$64  = \$30  ? h_we_src : \$31 ;
+  assign h_src = src_sel ? \r_data$67  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$67 ;
+  assign \$32  = ~ wb__busy;
+  assign \$33  = wb__start & \$32 ;
+  assign \$34  = wb_base < 11'h400;
+  assign \$35  = wb_cnt + 1'h1;
+  assign \$36  = wb_full + 1'h1;
+  assign \$37  = \$36  < 11'h400;
+  assign \$38  = wb_cnt == 6'h3e;
+  assign \$39  = wb_active & \$signal ;
+  assign \$40  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$41  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$42  = acc__we_next | h_we_dst;
+  assign \$43  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$44  = 1'h1 << h_dst_addr[5:0];
+  assign \$45  = 1'h1 << acc__waddr_next;
+  assign \$46  = ~ \$signal$13 ;
+  assign \$47  = \$signal$74  & \$46 ;
+  assign \$48  = ~ \$signal$13 ;
+  assign \$49  = \$signal$74  & \$48 ;
+  assign \$50  = w_addr_r == acc__raddr_next;
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = dst_fwd ? dst_d_data : \$signature__data$85 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = \$signal$13  ? \$signal$80  : acc_oh;
+  assign \$56  = \$signal$74  ? \$55  : 64'h0000000000000000;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$signal$74  & \$59 ;
+  assign \$61  = ~ keep_acc;
+  assign \$62  = ctl__start & \$61 ;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = \$signal$74  & \$63 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$89  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$25  | \$signal$92 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$89  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = valid[15:0] >> acc__raddr_next[3:0];
+  assign \$84  = valid[31:16] >> acc__raddr_next[3:0];
+  assign \$85  = valid[47:32] >> acc__raddr_next[3:0];
+  assign \$86  = valid[63:48] >> acc__raddr_next[3:0];
+  assign \$87  = valid[15:0] >> wo_vaddr[3:0];
+  assign \$88  = valid[31:16] >> wo_vaddr[3:0];
+  assign \$89  = valid[47:32] >> wo_vaddr[3:0];
+  assign \$90  = valid[63:48] >> wo_vaddr[3:0];
+  assign \$91  = ra + 1'h1;
+  assign \$92  = src_sel ? \r_data$67  : r_data;
   always @(posedge clk)
-    wb_active <= \$88 ;
+    wb_active <= \$93 ;
   always @(posedge clk)
-    wb_cnt <= \$89 ;
+    wb_cnt <= \$94 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$95 ;
   always @(posedge clk)
-    last <= \$91 ;
+    last <= \$96 ;
   always @(posedge clk)
-    wb_pend_early <= \$92 ;
+    wb_pend_early <= \$97 ;
   always @(posedge clk)
-    \$like  <= \$93 ;
+    \$like  <= \$98 ;
   always @(posedge clk)
-    wb_pend_mid <= \$94 ;
+    wb_pend_mid <= \$99 ;
   always @(posedge clk)
-    waddr2 <= \$95 ;
+    waddr2 <= \$100 ;
   always @(posedge clk)
-    wb_pend <= \$96 ;
+    wb_pend <= \$101 ;
   always @(posedge clk)
-    wb_waddr <= \$97 ;
+    wb_waddr <= \$102 ;
   always @(posedge clk)
-    wo_r__addr <= \$98 ;
+    wo_r__addr <= \$103 ;
   always @(posedge clk)
-    wo_vaddr <= \$99 ;
+    wo_vaddr <= \$104 ;
   always @(posedge clk)
-    \$signal$63  <= \$100 ;
+    \$signal$74  <= \$105 ;
   always @(posedge clk)
-    w_addr_r <= \$101 ;
+    w_addr_r <= \$106 ;
   always @(posedge clk)
-    \$signal$13  <= \$102 ;
+    \$signal$13  <= \$107 ;
   always @(posedge clk)
-    h_wacc <= \$103 ;
+    h_wacc <= \$108 ;
   always @(posedge clk)
-    \$signal$69  <= \$104 ;
+    \$signal$80  <= \$109 ;
   always @(posedge clk)
-    acc_oh <= \$105 ;
+    acc_oh <= \$110 ;
   always @(posedge clk)
-    dst_d_we <= \$106 ;
+    dst_d_we <= \$111 ;
   always @(posedge clk)
-    dst_d_addr <= \$107 ;
+    dst_d_addr <= \$112 ;
   always @(posedge clk)
-    dst_d_data <= \$108 ;
+    dst_d_data <= \$113 ;
   always @(posedge clk)
-    dst_fwd <= \$109 ;
+    dst_fwd <= \$114 ;
   always @(posedge clk)
-    dp_data <= \$110 ;
+    dp_data <= \$115 ;
   always @(posedge clk)
-    clear_q <= \$111 ;
+    clear_q <= \$116 ;
   always @(posedge clk)
-    set_q <= \$112 ;
+    set_q <= \$117 ;
   always @(posedge clk)
-    \$signal$79  <= \$113 ;
+    \$signal$89  <= \$118 ;
   always @(posedge clk)
-    w_addr_q <= \$114 ;
+    w_addr_q <= \$119 ;
   always @(posedge clk)
-    w_set_q <= \$115 ;
+    w_set_q <= \$120 ;
   always @(posedge clk)
-    \$signal$82  <= \$116 ;
+    \$signal$92  <= \$121 ;
   always @(posedge clk)
-    \$signal$84  <= \$117 ;
+    \$signal$39  <= \$122 ;
   always @(posedge clk)
-    \$signal$26  <= \$118 ;
+    wo_set <= \$123 ;
   always @(posedge clk)
-    wo_valid <= \$119 ;
+    valid <= \$124 ;
   always @(posedge clk)
-    wo_set <= \$120 ;
+    pre_valid_p0 <= \$125 ;
   always @(posedge clk)
-    valid <= \$121 ;
+    pre_valid_p1 <= \$126 ;
   always @(posedge clk)
-    h_out <= \$122 ;
+    pre_valid_p2 <= \$127 ;
   always @(posedge clk)
-    ra <= \$123 ;
+    pre_valid_p3 <= \$128 ;
   always @(posedge clk)
-    src__data <= \$124 ;
+    pre_valid_hi <= \$129 ;
+  always @(posedge clk)
+    wo_valid_p0 <= \$130 ;
+  always @(posedge clk)
+    wo_valid_p1 <= \$131 ;
+  always @(posedge clk)
+    wo_valid_p2 <= \$132 ;
+  always @(posedge clk)
+    wo_valid_p3 <= \$133 ;
+  always @(posedge clk)
+    wo_valid_hi <= \$134 ;
+  always @(posedge clk)
+    h_out <= \$135 ;
+  always @(posedge clk)
+    ra <= \$136 ;
+  always @(posedge clk)
+    src__data <= \$137 ;
   \eie_ecp5_4pe.pe0.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -8150,307 +8192,391 @@ module \eie_ecp5_4pe.pe0.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe0.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$67 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$61 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$62 ),
+    .w_data(\w_data$63 ),
+    .w_en(\w_en$64 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$88  = wb_active;
-    if (\$30 ) begin
-      \$88  = 1'h1;
+    (* full_case = 32'd1 *)
+    casez (pre_valid_hi)
+      2'h0:
+          \$10  = pre_valid_p0;
+      2'h1:
+          \$10  = pre_valid_p1;
+      2'h2:
+          \$10  = pre_valid_p2;
+      2'h3:
+          \$10  = pre_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    (* full_case = 32'd1 *)
+    casez (wo_valid_hi)
+      2'h0:
+          wo_valid = wo_valid_p0;
+      2'h1:
+          wo_valid = wo_valid_p1;
+      2'h2:
+          wo_valid = wo_valid_p2;
+      2'h3:
+          wo_valid = wo_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$93  = wb_active;
+    if (\$33 ) begin
+      \$93  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$88  = 1'h0;
+        \$93  = 1'h0;
       end
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$89  = wb_cnt;
-    if (\$30 ) begin
-      \$89  = 7'h00;
+    \$94  = wb_cnt;
+    if (\$33 ) begin
+      \$94  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$32 [6:0];
+      \$94  = \$35 [6:0];
     end
     if (rst) begin
-      \$89  = 7'h00;
+      \$94  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$90  = \$signal ;
-    if (\$30 ) begin
-      \$90  = \$31 ;
+    \$95  = \$signal ;
+    if (\$33 ) begin
+      \$95  = \$34 ;
     end else if (wb_active) begin
-      \$90  = \$34 ;
+      \$95  = \$37 ;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$91  = last;
-    if (\$30 ) begin
-      \$91  = 1'h0;
+    \$96  = last;
+    if (\$33 ) begin
+      \$96  = 1'h0;
     end else if (wb_active) begin
-      \$91  = \$35 ;
+      \$96  = \$38 ;
     end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$92  = \$36 ;
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$93  = wb_full[9:0];
-    if (rst) begin
-      \$93  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$94  = wb_pend_early;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$95  = \$like ;
-    if (rst) begin
-      \$95  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$96  = wb_pend_mid;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$97  = waddr2;
+    \$97  = \$39 ;
     if (rst) begin
-      \$97  = 10'h000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$98  = \$37 [5:0];
+    \$98  = wb_full[9:0];
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$99  = \$38 [5:0];
+    \$99  = wb_pend_early;
     if (rst) begin
-      \$99  = 6'h00;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$100  = \$39 ;
+    \$100  = \$like ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$101  = \$40 ;
+    \$101  = wb_pend_mid;
     if (rst) begin
-      \$101  = 6'h00;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$102  = h_we_dst;
+    \$102  = waddr2;
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$103  = h_wdata;
+    \$103  = \$40 [5:0];
     if (rst) begin
-      \$103  = 16'h0000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$104  = \$41 [63:0];
+    \$104  = \$41 [5:0];
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$105  = \$42 [63:0];
+    \$105  = \$42 ;
     if (rst) begin
-      \$105  = 64'h0000000000000000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$106  = \$44 ;
+    \$106  = \$43 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$107  = w_addr_r;
+    \$107  = h_we_dst;
     if (rst) begin
-      \$107  = 6'h00;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$108  = acc__wdata;
+    \$108  = h_wdata;
     if (rst) begin
       \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$109  = \$48 ;
+    \$109  = \$44 [63:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$110  = \$49 ;
+    \$110  = \$45 [63:0];
     if (rst) begin
-      \$110  = 16'h0000;
+      \$110  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$111  = \$51 ;
+    \$111  = \$47 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$112  = \$53 ;
+    \$112  = w_addr_r;
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$113  = \$57 ;
+    \$113  = acc__wdata;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$114  = w_addr_r;
+    \$114  = \$51 ;
     if (rst) begin
-      \$114  = 6'h00;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$115  = \$62 ;
+    \$115  = \$52 ;
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$116  = \$67 ;
+    \$116  = \$54 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$117  = \$73 ;
+    \$117  = \$56 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$118  = \$77 ;
+    \$118  = \$60 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$119  = \$78 ;
+    \$119  = w_addr_r;
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$120  = \$80 ;
+    \$120  = \$65 ;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$121  = \$85 ;
+    \$121  = \$71 ;
     if (rst) begin
-      \$121  = 64'h0000000000000000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$122  = out;
+    \$122  = \$75 ;
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$123  = ra;
+    \$123  = \$77 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$124  = \$82 ;
+    if (rst) begin
+      \$124  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$125  = \$83 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$127  = \$85 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$128  = \$86 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$129  = acc__raddr_next[5:4];
+    if (rst) begin
+      \$129  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$130  = \$87 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$131  = \$88 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$132  = \$89 ;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$133  = \$90 ;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$134  = wo_vaddr[5:4];
+    if (rst) begin
+      \$134  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$135  = out;
+    if (rst) begin
+      \$135  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$136  = ra;
     if (ctl__arm) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end else if (src__rd_en) begin
-      \$123  = \$86 [9:0];
+      \$136  = \$91 [9:0];
     end
     if (rst) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$124  = \$87 ;
+    \$137  = \$92 ;
     if (rst) begin
-      \$124  = 16'h0000;
+      \$137  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$68  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$62  = \$61 ;
+  assign \h_wacc$79  = h_wdata;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$30  = src_sel;
+  assign \$65  = \$64 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13290,41 +13416,54 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$19 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$19  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg [5:0] \$101 ;
-  reg \$102 ;
-  reg [15:0] \$103 ;
-  reg [63:0] \$104 ;
-  reg [63:0] \$105 ;
-  reg \$106 ;
-  reg [5:0] \$107 ;
+  reg \$10 ;
+  reg [9:0] \$100 ;
+  reg \$101 ;
+  reg [9:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg \$105 ;
+  reg [5:0] \$106 ;
+  reg \$107 ;
   reg [15:0] \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
-  reg [15:0] \$110 ;
+  reg [63:0] \$110 ;
   reg \$111 ;
-  reg [63:0] \$112 ;
-  reg \$113 ;
-  reg [5:0] \$114 ;
-  reg \$115 ;
+  reg [5:0] \$112 ;
+  reg [15:0] \$113 ;
+  reg \$114 ;
+  reg [15:0] \$115 ;
   reg \$116 ;
-  reg \$117 ;
+  reg [63:0] \$117 ;
   reg \$118 ;
-  reg \$119 ;
+  reg [5:0] \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg [63:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [15:0] \$124 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg [63:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [1:0] \$129 ;
   wire \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg [1:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [9:0] \$136 ;
+  reg [15:0] \$137 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [15:0] \$17 ;
+  wire [15:0] \$18 ;
+  wire [15:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -13339,33 +13478,33 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
-  wire [9:0] \$38 ;
+  wire [7:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
+  wire [5:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire [126:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [15:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [63:0] \$52 ;
-  wire [63:0] \$53 ;
+  wire [15:0] \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [63:0] \$55 ;
+  wire [63:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
@@ -13392,42 +13531,41 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire [63:0] \$83 ;
-  wire [63:0] \$84 ;
-  wire [63:0] \$85 ;
-  wire [10:0] \$86 ;
-  wire [15:0] \$87 ;
-  reg \$88 ;
-  reg [6:0] \$89 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [9:0] \$93 ;
-  reg \$94 ;
-  reg [9:0] \$95 ;
+  wire \$90 ;
+  wire [10:0] \$91 ;
+  wire [15:0] \$92 ;
+  reg \$93 ;
+  reg [6:0] \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg [9:0] \$97 ;
-  reg [5:0] \$98 ;
-  reg [5:0] \$99 ;
+  reg \$97 ;
+  reg [9:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   reg \$signal$13  = 1'h0;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$63  = 1'h0;
-  reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$79  = 1'h0;
-  reg \$signal$82  = 1'h0;
-  reg \$signal$84  = 1'h0;
+  wire \$signal$25 ;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$74  = 1'h0;
+  reg [63:0] \$signal$80  = 64'h0000000000000000;
+  reg \$signal$89  = 1'h0;
+  reg \$signal$92  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$74 ;
+  wire [15:0] \$signature__data$85 ;
   wire \$signature__en ;
-  wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
   input [5:0] acc__raddr_next;
@@ -13466,7 +13604,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$68 ;
+  wire [15:0] \h_wacc$79 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -13479,12 +13617,17 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire keep_acc;
   reg last = 1'h0;
   wire [15:0] out;
+  reg [1:0] pre_valid_hi = 2'h0;
+  reg pre_valid_p0 = 1'h0;
+  reg pre_valid_p1 = 1'h0;
+  reg pre_valid_p2 = 1'h0;
+  reg pre_valid_p3 = 1'h0;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$60 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$67 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$61 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -13500,13 +13643,13 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$62 ;
   reg [5:0] w_addr_q = 6'h00;
   reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$63 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$64 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -13533,7 +13676,12 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wo_set = 1'h0;
   (* keep = 32'd1 *)
   reg [5:0] wo_vaddr = 6'h00;
-  reg wo_valid = 1'h0;
+  reg wo_valid;
+  reg [1:0] wo_valid_hi = 2'h0;
+  reg wo_valid_p0 = 1'h0;
+  reg wo_valid_p1 = 1'h0;
+  reg wo_valid_p2 = 1'h0;
+  reg wo_valid_p3 = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
@@ -13543,7 +13691,7 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$74  = dst[acc__raddr];
+  assign \$signature__data$85  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -13560,169 +13708,189 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__en  = \$signal$13  | dst_d_we;
   assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
   assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
-  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$11  = ~ clear_q;
+  assign \$signal$25  = \$10  & \$11 ;
+  assign acc__rdata = \$signal$39  ? dp_data : 16'h0000;
+  assign \$12  = wo_valid | wo_set;
+  assign \$13  = $signed(wo_r__data) < $signed(1'h0);
+  assign \$14  = relu & \$13 ;
+  assign \$15  = $signed(wo_r__data) < $signed(16'h8000);
+  assign \$16  = $signed(wo_r__data) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 16'h7fff : wo_r__data;
+  assign \$18  = \$15  ? 16'h8000 : \$17 ;
+  assign \$19  = \$14  ? 16'h0000 : \$18 ;
+  assign out = \$12  ? \$19  : 16'h0000;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_addr = \$21  ? ra : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign r_en = \$23  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_dst_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ \$signal$13 ;
-  assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = ~ \$signal$13 ;
-  assign \$46  = \$signal$63  & \$45 ;
-  assign \$47  = w_addr_r == acc__raddr_next;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
-  assign \$50  = ~ keep_acc;
-  assign \$51  = ctl__start & \$50 ;
-  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
-  assign \$54  = ~ keep_acc;
-  assign \$55  = ctl__start & \$54 ;
-  assign \$56  = ~ \$55 ;
-  assign \$57  = \$signal$63  & \$56 ;
-  assign \$58  = ~ keep_acc;
-  assign \$59  = ctl__start & \$58 ;
-  assign \$60  = ~ \$59 ;
-  assign \$61  = \$signal$63  & \$60 ;
-  assign \$63  = valid >> acc__raddr_next;
-  assign \$64  = ~ keep_acc;
-  assign \$65  = ctl__start & \$64 ;
-  assign \$66  = ~ \$65 ;
-  assign \$67  = \$63  & \$66 ;
-  assign \$68  = w_addr_q == acc__raddr_next;
-  assign \$69  = \$signal$79  & \$68 ;
-  assign \$70  = ~ keep_acc;
-  assign \$71  = ctl__start & \$70 ;
-  assign \$72  = ~ \$71 ;
-  assign \$73  = \$69  & \$72 ;
-  assign \$74  = \$signal$82  | \$signal$84 ;
-  assign \$75  = w_addr_q == acc__raddr;
-  assign \$76  = \$signal$79  & \$75 ;
-  assign \$77  = \$74  | \$76 ;
-  assign \$78  = valid >> wo_vaddr;
-  assign \$79  = w_addr_q == wo_r__addr;
-  assign \$80  = w_set_q & \$79 ;
-  assign \$81  = ~ keep_acc;
-  assign \$82  = ctl__start & \$81 ;
-  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$84  = valid | \$83 ;
-  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
-  assign \$86  = ra + 1'h1;
-  assign \$87  = src_sel ? \r_data$56  : r_data;
+  assign \$24  = ! src_sel;
+  assign \$25  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$25  : h_we_src;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_addr$60  = \$27  ? ra : h_addr;
+  assign \$29  = ctl__pf_active & \$28 ;
+  assign \r_en$61  = \$29  ? src__rd_en : 1'h1;
+  assign \w_addr$62  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$63  = wb_pend ? h_out : h_wdata;
+  assign \$31  = h_we_next | wb_pend;
+  assign \w_en$64  = \$30  ? h_we_src : \$31 ;
+  assign h_src = src_sel ? \r_data$67  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$67 ;
+  assign \$32  = ~ wb__busy;
+  assign \$33  = wb__start & \$32 ;
+  assign \$34  = wb_base < 11'h400;
+  assign \$35  = wb_cnt + 1'h1;
+  assign \$36  = wb_full + 1'h1;
+  assign \$37  = \$36  < 11'h400;
+  assign \$38  = wb_cnt == 6'h3e;
+  assign \$39  = wb_active & \$signal ;
+  assign \$40  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$41  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$42  = acc__we_next | h_we_dst;
+  assign \$43  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$44  = 1'h1 << h_dst_addr[5:0];
+  assign \$45  = 1'h1 << acc__waddr_next;
+  assign \$46  = ~ \$signal$13 ;
+  assign \$47  = \$signal$74  & \$46 ;
+  assign \$48  = ~ \$signal$13 ;
+  assign \$49  = \$signal$74  & \$48 ;
+  assign \$50  = w_addr_r == acc__raddr_next;
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = dst_fwd ? dst_d_data : \$signature__data$85 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = \$signal$13  ? \$signal$80  : acc_oh;
+  assign \$56  = \$signal$74  ? \$55  : 64'h0000000000000000;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$signal$74  & \$59 ;
+  assign \$61  = ~ keep_acc;
+  assign \$62  = ctl__start & \$61 ;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = \$signal$74  & \$63 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$89  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$25  | \$signal$92 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$89  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = valid[15:0] >> acc__raddr_next[3:0];
+  assign \$84  = valid[31:16] >> acc__raddr_next[3:0];
+  assign \$85  = valid[47:32] >> acc__raddr_next[3:0];
+  assign \$86  = valid[63:48] >> acc__raddr_next[3:0];
+  assign \$87  = valid[15:0] >> wo_vaddr[3:0];
+  assign \$88  = valid[31:16] >> wo_vaddr[3:0];
+  assign \$89  = valid[47:32] >> wo_vaddr[3:0];
+  assign \$90  = valid[63:48] >> wo_vaddr[3:0];
+  assign \$91  = ra + 1'h1;
+  assign \$92  = src_sel ? \r_data$67  : r_data;
   always @(posedge clk)
-    wb_active <= \$88 ;
+    wb_active <= \$93 ;
   always @(posedge clk)
-    wb_cnt <= \$89 ;
+    wb_cnt <= \$94 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$95 ;
   always @(posedge clk)
-    last <= \$91 ;
+    last <= \$96 ;
   always @(posedge clk)
-    wb_pend_early <= \$92 ;
+    wb_pend_early <= \$97 ;
   always @(posedge clk)
-    \$like  <= \$93 ;
+    \$like  <= \$98 ;
   always @(posedge clk)
-    wb_pend_mid <= \$94 ;
+    wb_pend_mid <= \$99 ;
   always @(posedge clk)
-    waddr2 <= \$95 ;
+    waddr2 <= \$100 ;
   always @(posedge clk)
-    wb_pend <= \$96 ;
+    wb_pend <= \$101 ;
   always @(posedge clk)
-    wb_waddr <= \$97 ;
+    wb_waddr <= \$102 ;
   always @(posedge clk)
-    wo_r__addr <= \$98 ;
+    wo_r__addr <= \$103 ;
   always @(posedge clk)
-    wo_vaddr <= \$99 ;
+    wo_vaddr <= \$104 ;
   always @(posedge clk)
-    \$signal$63  <= \$100 ;
+    \$signal$74  <= \$105 ;
   always @(posedge clk)
-    w_addr_r <= \$101 ;
+    w_addr_r <= \$106 ;
   always @(posedge clk)
-    \$signal$13  <= \$102 ;
+    \$signal$13  <= \$107 ;
   always @(posedge clk)
-    h_wacc <= \$103 ;
+    h_wacc <= \$108 ;
   always @(posedge clk)
-    \$signal$69  <= \$104 ;
+    \$signal$80  <= \$109 ;
   always @(posedge clk)
-    acc_oh <= \$105 ;
+    acc_oh <= \$110 ;
   always @(posedge clk)
-    dst_d_we <= \$106 ;
+    dst_d_we <= \$111 ;
   always @(posedge clk)
-    dst_d_addr <= \$107 ;
+    dst_d_addr <= \$112 ;
   always @(posedge clk)
-    dst_d_data <= \$108 ;
+    dst_d_data <= \$113 ;
   always @(posedge clk)
-    dst_fwd <= \$109 ;
+    dst_fwd <= \$114 ;
   always @(posedge clk)
-    dp_data <= \$110 ;
+    dp_data <= \$115 ;
   always @(posedge clk)
-    clear_q <= \$111 ;
+    clear_q <= \$116 ;
   always @(posedge clk)
-    set_q <= \$112 ;
+    set_q <= \$117 ;
   always @(posedge clk)
-    \$signal$79  <= \$113 ;
+    \$signal$89  <= \$118 ;
   always @(posedge clk)
-    w_addr_q <= \$114 ;
+    w_addr_q <= \$119 ;
   always @(posedge clk)
-    w_set_q <= \$115 ;
+    w_set_q <= \$120 ;
   always @(posedge clk)
-    \$signal$82  <= \$116 ;
+    \$signal$92  <= \$121 ;
   always @(posedge clk)
-    \$signal$84  <= \$117 ;
+    \$signal$39  <= \$122 ;
   always @(posedge clk)
-    \$signal$26  <= \$118 ;
+    wo_set <= \$123 ;
   always @(posedge clk)
-    wo_valid <= \$119 ;
+    valid <= \$124 ;
   always @(posedge clk)
-    wo_set <= \$120 ;
+    pre_valid_p0 <= \$125 ;
   always @(posedge clk)
-    valid <= \$121 ;
+    pre_valid_p1 <= \$126 ;
   always @(posedge clk)
-    h_out <= \$122 ;
+    pre_valid_p2 <= \$127 ;
   always @(posedge clk)
-    ra <= \$123 ;
+    pre_valid_p3 <= \$128 ;
   always @(posedge clk)
-    src__data <= \$124 ;
+    pre_valid_hi <= \$129 ;
+  always @(posedge clk)
+    wo_valid_p0 <= \$130 ;
+  always @(posedge clk)
+    wo_valid_p1 <= \$131 ;
+  always @(posedge clk)
+    wo_valid_p2 <= \$132 ;
+  always @(posedge clk)
+    wo_valid_p3 <= \$133 ;
+  always @(posedge clk)
+    wo_valid_hi <= \$134 ;
+  always @(posedge clk)
+    h_out <= \$135 ;
+  always @(posedge clk)
+    ra <= \$136 ;
+  always @(posedge clk)
+    src__data <= \$137 ;
   \eie_ecp5_4pe.pe1.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -13735,307 +13903,391 @@ module \eie_ecp5_4pe.pe1.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe1.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$67 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$61 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$62 ),
+    .w_data(\w_data$63 ),
+    .w_en(\w_en$64 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$88  = wb_active;
-    if (\$30 ) begin
-      \$88  = 1'h1;
+    (* full_case = 32'd1 *)
+    casez (pre_valid_hi)
+      2'h0:
+          \$10  = pre_valid_p0;
+      2'h1:
+          \$10  = pre_valid_p1;
+      2'h2:
+          \$10  = pre_valid_p2;
+      2'h3:
+          \$10  = pre_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    (* full_case = 32'd1 *)
+    casez (wo_valid_hi)
+      2'h0:
+          wo_valid = wo_valid_p0;
+      2'h1:
+          wo_valid = wo_valid_p1;
+      2'h2:
+          wo_valid = wo_valid_p2;
+      2'h3:
+          wo_valid = wo_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$93  = wb_active;
+    if (\$33 ) begin
+      \$93  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$88  = 1'h0;
+        \$93  = 1'h0;
       end
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$89  = wb_cnt;
-    if (\$30 ) begin
-      \$89  = 7'h00;
+    \$94  = wb_cnt;
+    if (\$33 ) begin
+      \$94  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$32 [6:0];
+      \$94  = \$35 [6:0];
     end
     if (rst) begin
-      \$89  = 7'h00;
+      \$94  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$90  = \$signal ;
-    if (\$30 ) begin
-      \$90  = \$31 ;
+    \$95  = \$signal ;
+    if (\$33 ) begin
+      \$95  = \$34 ;
     end else if (wb_active) begin
-      \$90  = \$34 ;
+      \$95  = \$37 ;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$91  = last;
-    if (\$30 ) begin
-      \$91  = 1'h0;
+    \$96  = last;
+    if (\$33 ) begin
+      \$96  = 1'h0;
     end else if (wb_active) begin
-      \$91  = \$35 ;
+      \$96  = \$38 ;
     end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$92  = \$36 ;
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$93  = wb_full[9:0];
-    if (rst) begin
-      \$93  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$94  = wb_pend_early;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$95  = \$like ;
-    if (rst) begin
-      \$95  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$96  = wb_pend_mid;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$97  = waddr2;
+    \$97  = \$39 ;
     if (rst) begin
-      \$97  = 10'h000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$98  = \$37 [5:0];
+    \$98  = wb_full[9:0];
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$99  = \$38 [5:0];
+    \$99  = wb_pend_early;
     if (rst) begin
-      \$99  = 6'h00;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$100  = \$39 ;
+    \$100  = \$like ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$101  = \$40 ;
+    \$101  = wb_pend_mid;
     if (rst) begin
-      \$101  = 6'h00;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$102  = h_we_dst;
+    \$102  = waddr2;
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$103  = h_wdata;
+    \$103  = \$40 [5:0];
     if (rst) begin
-      \$103  = 16'h0000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$104  = \$41 [63:0];
+    \$104  = \$41 [5:0];
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$105  = \$42 [63:0];
+    \$105  = \$42 ;
     if (rst) begin
-      \$105  = 64'h0000000000000000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$106  = \$44 ;
+    \$106  = \$43 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$107  = w_addr_r;
+    \$107  = h_we_dst;
     if (rst) begin
-      \$107  = 6'h00;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$108  = acc__wdata;
+    \$108  = h_wdata;
     if (rst) begin
       \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$109  = \$48 ;
+    \$109  = \$44 [63:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$110  = \$49 ;
+    \$110  = \$45 [63:0];
     if (rst) begin
-      \$110  = 16'h0000;
+      \$110  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$111  = \$51 ;
+    \$111  = \$47 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = \$53 ;
+    \$112  = w_addr_r;
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = \$57 ;
+    \$113  = acc__wdata;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$114  = w_addr_r;
+    \$114  = \$51 ;
     if (rst) begin
-      \$114  = 6'h00;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$115  = \$62 ;
+    \$115  = \$52 ;
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$116  = \$67 ;
+    \$116  = \$54 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$117  = \$73 ;
+    \$117  = \$56 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$118  = \$77 ;
+    \$118  = \$60 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$119  = \$78 ;
+    \$119  = w_addr_r;
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$120  = \$80 ;
+    \$120  = \$65 ;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$121  = \$85 ;
+    \$121  = \$71 ;
     if (rst) begin
-      \$121  = 64'h0000000000000000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$122  = out;
+    \$122  = \$75 ;
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$123  = ra;
+    \$123  = \$77 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$124  = \$82 ;
+    if (rst) begin
+      \$124  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$125  = \$83 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$127  = \$85 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$128  = \$86 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$129  = acc__raddr_next[5:4];
+    if (rst) begin
+      \$129  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$130  = \$87 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$131  = \$88 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$132  = \$89 ;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$133  = \$90 ;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$134  = wo_vaddr[5:4];
+    if (rst) begin
+      \$134  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$135  = out;
+    if (rst) begin
+      \$135  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
+    \$136  = ra;
     if (ctl__arm) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end else if (src__rd_en) begin
-      \$123  = \$86 [9:0];
+      \$136  = \$91 [9:0];
     end
     if (rst) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$124  = \$87 ;
+    \$137  = \$92 ;
     if (rst) begin
-      \$124  = 16'h0000;
+      \$137  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$68  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$62  = \$61 ;
+  assign \h_wacc$79  = h_wdata;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$30  = src_sel;
+  assign \$65  = \$64 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -18875,41 +19127,54 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$31 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$31  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg [5:0] \$101 ;
-  reg \$102 ;
-  reg [15:0] \$103 ;
-  reg [63:0] \$104 ;
-  reg [63:0] \$105 ;
-  reg \$106 ;
-  reg [5:0] \$107 ;
+  reg \$10 ;
+  reg [9:0] \$100 ;
+  reg \$101 ;
+  reg [9:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg \$105 ;
+  reg [5:0] \$106 ;
+  reg \$107 ;
   reg [15:0] \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
-  reg [15:0] \$110 ;
+  reg [63:0] \$110 ;
   reg \$111 ;
-  reg [63:0] \$112 ;
-  reg \$113 ;
-  reg [5:0] \$114 ;
-  reg \$115 ;
+  reg [5:0] \$112 ;
+  reg [15:0] \$113 ;
+  reg \$114 ;
+  reg [15:0] \$115 ;
   reg \$116 ;
-  reg \$117 ;
+  reg [63:0] \$117 ;
   reg \$118 ;
-  reg \$119 ;
+  reg [5:0] \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg [63:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [15:0] \$124 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg [63:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [1:0] \$129 ;
   wire \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg [1:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [9:0] \$136 ;
+  reg [15:0] \$137 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [15:0] \$17 ;
+  wire [15:0] \$18 ;
+  wire [15:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -18924,33 +19189,33 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
-  wire [9:0] \$38 ;
+  wire [7:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
+  wire [5:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire [126:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [15:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [63:0] \$52 ;
-  wire [63:0] \$53 ;
+  wire [15:0] \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [63:0] \$55 ;
+  wire [63:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
@@ -18977,42 +19242,41 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire [63:0] \$83 ;
-  wire [63:0] \$84 ;
-  wire [63:0] \$85 ;
-  wire [10:0] \$86 ;
-  wire [15:0] \$87 ;
-  reg \$88 ;
-  reg [6:0] \$89 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [9:0] \$93 ;
-  reg \$94 ;
-  reg [9:0] \$95 ;
+  wire \$90 ;
+  wire [10:0] \$91 ;
+  wire [15:0] \$92 ;
+  reg \$93 ;
+  reg [6:0] \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg [9:0] \$97 ;
-  reg [5:0] \$98 ;
-  reg [5:0] \$99 ;
+  reg \$97 ;
+  reg [9:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   reg \$signal$13  = 1'h0;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$63  = 1'h0;
-  reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$79  = 1'h0;
-  reg \$signal$82  = 1'h0;
-  reg \$signal$84  = 1'h0;
+  wire \$signal$25 ;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$74  = 1'h0;
+  reg [63:0] \$signal$80  = 64'h0000000000000000;
+  reg \$signal$89  = 1'h0;
+  reg \$signal$92  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$74 ;
+  wire [15:0] \$signature__data$85 ;
   wire \$signature__en ;
-  wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
   input [5:0] acc__raddr_next;
@@ -19051,7 +19315,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$68 ;
+  wire [15:0] \h_wacc$79 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -19064,12 +19328,17 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire keep_acc;
   reg last = 1'h0;
   wire [15:0] out;
+  reg [1:0] pre_valid_hi = 2'h0;
+  reg pre_valid_p0 = 1'h0;
+  reg pre_valid_p1 = 1'h0;
+  reg pre_valid_p2 = 1'h0;
+  reg pre_valid_p3 = 1'h0;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$60 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$67 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$61 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -19085,13 +19354,13 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$62 ;
   reg [5:0] w_addr_q = 6'h00;
   reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$63 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$64 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -19118,7 +19387,12 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wo_set = 1'h0;
   (* keep = 32'd1 *)
   reg [5:0] wo_vaddr = 6'h00;
-  reg wo_valid = 1'h0;
+  reg wo_valid;
+  reg [1:0] wo_valid_hi = 2'h0;
+  reg wo_valid_p0 = 1'h0;
+  reg wo_valid_p1 = 1'h0;
+  reg wo_valid_p2 = 1'h0;
+  reg wo_valid_p3 = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
@@ -19128,7 +19402,7 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$74  = dst[acc__raddr];
+  assign \$signature__data$85  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -19145,169 +19419,189 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__en  = \$signal$13  | dst_d_we;
   assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
   assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
-  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$11  = ~ clear_q;
+  assign \$signal$25  = \$10  & \$11 ;
+  assign acc__rdata = \$signal$39  ? dp_data : 16'h0000;
+  assign \$12  = wo_valid | wo_set;
+  assign \$13  = $signed(wo_r__data) < $signed(1'h0);
+  assign \$14  = relu & \$13 ;
+  assign \$15  = $signed(wo_r__data) < $signed(16'h8000);
+  assign \$16  = $signed(wo_r__data) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 16'h7fff : wo_r__data;
+  assign \$18  = \$15  ? 16'h8000 : \$17 ;
+  assign \$19  = \$14  ? 16'h0000 : \$18 ;
+  assign out = \$12  ? \$19  : 16'h0000;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_addr = \$21  ? ra : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign r_en = \$23  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_dst_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ \$signal$13 ;
-  assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = ~ \$signal$13 ;
-  assign \$46  = \$signal$63  & \$45 ;
-  assign \$47  = w_addr_r == acc__raddr_next;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
-  assign \$50  = ~ keep_acc;
-  assign \$51  = ctl__start & \$50 ;
-  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
-  assign \$54  = ~ keep_acc;
-  assign \$55  = ctl__start & \$54 ;
-  assign \$56  = ~ \$55 ;
-  assign \$57  = \$signal$63  & \$56 ;
-  assign \$58  = ~ keep_acc;
-  assign \$59  = ctl__start & \$58 ;
-  assign \$60  = ~ \$59 ;
-  assign \$61  = \$signal$63  & \$60 ;
-  assign \$63  = valid >> acc__raddr_next;
-  assign \$64  = ~ keep_acc;
-  assign \$65  = ctl__start & \$64 ;
-  assign \$66  = ~ \$65 ;
-  assign \$67  = \$63  & \$66 ;
-  assign \$68  = w_addr_q == acc__raddr_next;
-  assign \$69  = \$signal$79  & \$68 ;
-  assign \$70  = ~ keep_acc;
-  assign \$71  = ctl__start & \$70 ;
-  assign \$72  = ~ \$71 ;
-  assign \$73  = \$69  & \$72 ;
-  assign \$74  = \$signal$82  | \$signal$84 ;
-  assign \$75  = w_addr_q == acc__raddr;
-  assign \$76  = \$signal$79  & \$75 ;
-  assign \$77  = \$74  | \$76 ;
-  assign \$78  = valid >> wo_vaddr;
-  assign \$79  = w_addr_q == wo_r__addr;
-  assign \$80  = w_set_q & \$79 ;
-  assign \$81  = ~ keep_acc;
-  assign \$82  = ctl__start & \$81 ;
-  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$84  = valid | \$83 ;
-  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
-  assign \$86  = ra + 1'h1;
-  assign \$87  = src_sel ? \r_data$56  : r_data;
+  assign \$24  = ! src_sel;
+  assign \$25  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$25  : h_we_src;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_addr$60  = \$27  ? ra : h_addr;
+  assign \$29  = ctl__pf_active & \$28 ;
+  assign \r_en$61  = \$29  ? src__rd_en : 1'h1;
+  assign \w_addr$62  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$63  = wb_pend ? h_out : h_wdata;
+  assign \$31  = h_we_next | wb_pend;
+  assign \w_en$64  = \$30  ? h_we_src : \$31 ;
+  assign h_src = src_sel ? \r_data$67  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$67 ;
+  assign \$32  = ~ wb__busy;
+  assign \$33  = wb__start & \$32 ;
+  assign \$34  = wb_base < 11'h400;
+  assign \$35  = wb_cnt + 1'h1;
+  assign \$36  = wb_full + 1'h1;
+  assign \$37  = \$36  < 11'h400;
+  assign \$38  = wb_cnt == 6'h3e;
+  assign \$39  = wb_active & \$signal ;
+  assign \$40  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$41  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$42  = acc__we_next | h_we_dst;
+  assign \$43  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$44  = 1'h1 << h_dst_addr[5:0];
+  assign \$45  = 1'h1 << acc__waddr_next;
+  assign \$46  = ~ \$signal$13 ;
+  assign \$47  = \$signal$74  & \$46 ;
+  assign \$48  = ~ \$signal$13 ;
+  assign \$49  = \$signal$74  & \$48 ;
+  assign \$50  = w_addr_r == acc__raddr_next;
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = dst_fwd ? dst_d_data : \$signature__data$85 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = \$signal$13  ? \$signal$80  : acc_oh;
+  assign \$56  = \$signal$74  ? \$55  : 64'h0000000000000000;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$signal$74  & \$59 ;
+  assign \$61  = ~ keep_acc;
+  assign \$62  = ctl__start & \$61 ;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = \$signal$74  & \$63 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$89  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$25  | \$signal$92 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$89  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = valid[15:0] >> acc__raddr_next[3:0];
+  assign \$84  = valid[31:16] >> acc__raddr_next[3:0];
+  assign \$85  = valid[47:32] >> acc__raddr_next[3:0];
+  assign \$86  = valid[63:48] >> acc__raddr_next[3:0];
+  assign \$87  = valid[15:0] >> wo_vaddr[3:0];
+  assign \$88  = valid[31:16] >> wo_vaddr[3:0];
+  assign \$89  = valid[47:32] >> wo_vaddr[3:0];
+  assign \$90  = valid[63:48] >> wo_vaddr[3:0];
+  assign \$91  = ra + 1'h1;
+  assign \$92  = src_sel ? \r_data$67  : r_data;
   always @(posedge clk)
-    wb_active <= \$88 ;
+    wb_active <= \$93 ;
   always @(posedge clk)
-    wb_cnt <= \$89 ;
+    wb_cnt <= \$94 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$95 ;
   always @(posedge clk)
-    last <= \$91 ;
+    last <= \$96 ;
   always @(posedge clk)
-    wb_pend_early <= \$92 ;
+    wb_pend_early <= \$97 ;
   always @(posedge clk)
-    \$like  <= \$93 ;
+    \$like  <= \$98 ;
   always @(posedge clk)
-    wb_pend_mid <= \$94 ;
+    wb_pend_mid <= \$99 ;
   always @(posedge clk)
-    waddr2 <= \$95 ;
+    waddr2 <= \$100 ;
   always @(posedge clk)
-    wb_pend <= \$96 ;
+    wb_pend <= \$101 ;
   always @(posedge clk)
-    wb_waddr <= \$97 ;
+    wb_waddr <= \$102 ;
   always @(posedge clk)
-    wo_r__addr <= \$98 ;
+    wo_r__addr <= \$103 ;
   always @(posedge clk)
-    wo_vaddr <= \$99 ;
+    wo_vaddr <= \$104 ;
   always @(posedge clk)
-    \$signal$63  <= \$100 ;
+    \$signal$74  <= \$105 ;
   always @(posedge clk)
-    w_addr_r <= \$101 ;
+    w_addr_r <= \$106 ;
   always @(posedge clk)
-    \$signal$13  <= \$102 ;
+    \$signal$13  <= \$107 ;
   always @(posedge clk)
-    h_wacc <= \$103 ;
+    h_wacc <= \$108 ;
   always @(posedge clk)
-    \$signal$69  <= \$104 ;
+    \$signal$80  <= \$109 ;
   always @(posedge clk)
-    acc_oh <= \$105 ;
+    acc_oh <= \$110 ;
   always @(posedge clk)
-    dst_d_we <= \$106 ;
+    dst_d_we <= \$111 ;
   always @(posedge clk)
-    dst_d_addr <= \$107 ;
+    dst_d_addr <= \$112 ;
   always @(posedge clk)
-    dst_d_data <= \$108 ;
+    dst_d_data <= \$113 ;
   always @(posedge clk)
-    dst_fwd <= \$109 ;
+    dst_fwd <= \$114 ;
   always @(posedge clk)
-    dp_data <= \$110 ;
+    dp_data <= \$115 ;
   always @(posedge clk)
-    clear_q <= \$111 ;
+    clear_q <= \$116 ;
   always @(posedge clk)
-    set_q <= \$112 ;
+    set_q <= \$117 ;
   always @(posedge clk)
-    \$signal$79  <= \$113 ;
+    \$signal$89  <= \$118 ;
   always @(posedge clk)
-    w_addr_q <= \$114 ;
+    w_addr_q <= \$119 ;
   always @(posedge clk)
-    w_set_q <= \$115 ;
+    w_set_q <= \$120 ;
   always @(posedge clk)
-    \$signal$82  <= \$116 ;
+    \$signal$92  <= \$121 ;
   always @(posedge clk)
-    \$signal$84  <= \$117 ;
+    \$signal$39  <= \$122 ;
   always @(posedge clk)
-    \$signal$26  <= \$118 ;
+    wo_set <= \$123 ;
   always @(posedge clk)
-    wo_valid <= \$119 ;
+    valid <= \$124 ;
   always @(posedge clk)
-    wo_set <= \$120 ;
+    pre_valid_p0 <= \$125 ;
   always @(posedge clk)
-    valid <= \$121 ;
+    pre_valid_p1 <= \$126 ;
   always @(posedge clk)
-    h_out <= \$122 ;
+    pre_valid_p2 <= \$127 ;
   always @(posedge clk)
-    ra <= \$123 ;
+    pre_valid_p3 <= \$128 ;
   always @(posedge clk)
-    src__data <= \$124 ;
+    pre_valid_hi <= \$129 ;
+  always @(posedge clk)
+    wo_valid_p0 <= \$130 ;
+  always @(posedge clk)
+    wo_valid_p1 <= \$131 ;
+  always @(posedge clk)
+    wo_valid_p2 <= \$132 ;
+  always @(posedge clk)
+    wo_valid_p3 <= \$133 ;
+  always @(posedge clk)
+    wo_valid_hi <= \$134 ;
+  always @(posedge clk)
+    h_out <= \$135 ;
+  always @(posedge clk)
+    ra <= \$136 ;
+  always @(posedge clk)
+    src__data <= \$137 ;
   \eie_ecp5_4pe.pe2.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -19320,307 +19614,391 @@ module \eie_ecp5_4pe.pe2.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe2.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$67 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$61 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$62 ),
+    .w_data(\w_data$63 ),
+    .w_en(\w_en$64 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$88  = wb_active;
-    if (\$30 ) begin
-      \$88  = 1'h1;
+    (* full_case = 32'd1 *)
+    casez (pre_valid_hi)
+      2'h0:
+          \$10  = pre_valid_p0;
+      2'h1:
+          \$10  = pre_valid_p1;
+      2'h2:
+          \$10  = pre_valid_p2;
+      2'h3:
+          \$10  = pre_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    (* full_case = 32'd1 *)
+    casez (wo_valid_hi)
+      2'h0:
+          wo_valid = wo_valid_p0;
+      2'h1:
+          wo_valid = wo_valid_p1;
+      2'h2:
+          wo_valid = wo_valid_p2;
+      2'h3:
+          wo_valid = wo_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$93  = wb_active;
+    if (\$33 ) begin
+      \$93  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$88  = 1'h0;
+        \$93  = 1'h0;
       end
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$89  = wb_cnt;
-    if (\$30 ) begin
-      \$89  = 7'h00;
+    \$94  = wb_cnt;
+    if (\$33 ) begin
+      \$94  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$32 [6:0];
+      \$94  = \$35 [6:0];
     end
     if (rst) begin
-      \$89  = 7'h00;
+      \$94  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$90  = \$signal ;
-    if (\$30 ) begin
-      \$90  = \$31 ;
+    \$95  = \$signal ;
+    if (\$33 ) begin
+      \$95  = \$34 ;
     end else if (wb_active) begin
-      \$90  = \$34 ;
+      \$95  = \$37 ;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$91  = last;
-    if (\$30 ) begin
-      \$91  = 1'h0;
+    \$96  = last;
+    if (\$33 ) begin
+      \$96  = 1'h0;
     end else if (wb_active) begin
-      \$91  = \$35 ;
+      \$96  = \$38 ;
     end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$92  = \$36 ;
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$93  = wb_full[9:0];
-    if (rst) begin
-      \$93  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$94  = wb_pend_early;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$95  = \$like ;
-    if (rst) begin
-      \$95  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$96  = wb_pend_mid;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$97  = waddr2;
+    \$97  = \$39 ;
     if (rst) begin
-      \$97  = 10'h000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$98  = \$37 [5:0];
+    \$98  = wb_full[9:0];
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$99  = \$38 [5:0];
+    \$99  = wb_pend_early;
     if (rst) begin
-      \$99  = 6'h00;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$100  = \$39 ;
+    \$100  = \$like ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$101  = \$40 ;
+    \$101  = wb_pend_mid;
     if (rst) begin
-      \$101  = 6'h00;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$102  = h_we_dst;
+    \$102  = waddr2;
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$103  = h_wdata;
+    \$103  = \$40 [5:0];
     if (rst) begin
-      \$103  = 16'h0000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$104  = \$41 [63:0];
+    \$104  = \$41 [5:0];
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$105  = \$42 [63:0];
+    \$105  = \$42 ;
     if (rst) begin
-      \$105  = 64'h0000000000000000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$106  = \$44 ;
+    \$106  = \$43 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$107  = w_addr_r;
+    \$107  = h_we_dst;
     if (rst) begin
-      \$107  = 6'h00;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$108  = acc__wdata;
+    \$108  = h_wdata;
     if (rst) begin
       \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$109  = \$48 ;
+    \$109  = \$44 [63:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$110  = \$49 ;
+    \$110  = \$45 [63:0];
     if (rst) begin
-      \$110  = 16'h0000;
+      \$110  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$111  = \$51 ;
+    \$111  = \$47 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$112  = \$53 ;
+    \$112  = w_addr_r;
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$113  = \$57 ;
+    \$113  = acc__wdata;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$114  = w_addr_r;
+    \$114  = \$51 ;
     if (rst) begin
-      \$114  = 6'h00;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$115  = \$62 ;
+    \$115  = \$52 ;
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$116  = \$67 ;
+    \$116  = \$54 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$117  = \$73 ;
+    \$117  = \$56 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$118  = \$77 ;
+    \$118  = \$60 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$119  = \$78 ;
+    \$119  = w_addr_r;
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$120  = \$80 ;
+    \$120  = \$65 ;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$121  = \$85 ;
+    \$121  = \$71 ;
     if (rst) begin
-      \$121  = 64'h0000000000000000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$122  = out;
+    \$122  = \$75 ;
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$123  = ra;
+    \$123  = \$77 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$124  = \$82 ;
+    if (rst) begin
+      \$124  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$125  = \$83 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$127  = \$85 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$128  = \$86 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$129  = acc__raddr_next[5:4];
+    if (rst) begin
+      \$129  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$130  = \$87 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$131  = \$88 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$132  = \$89 ;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$133  = \$90 ;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$134  = wo_vaddr[5:4];
+    if (rst) begin
+      \$134  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$135  = out;
+    if (rst) begin
+      \$135  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
+    \$136  = ra;
     if (ctl__arm) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end else if (src__rd_en) begin
-      \$123  = \$86 [9:0];
+      \$136  = \$91 [9:0];
     end
     if (rst) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$31 ) begin end
-    \$124  = \$87 ;
+    \$137  = \$92 ;
     if (rst) begin
-      \$124  = 16'h0000;
+      \$137  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$68  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$62  = \$61 ;
+  assign \h_wacc$79  = h_wdata;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$30  = src_sel;
+  assign \$65  = \$64 ;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -24460,41 +24838,54 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg \$auto$verilog_backend.cc:2355:dump_module$43 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$43  = 1'h0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg [5:0] \$101 ;
-  reg \$102 ;
-  reg [15:0] \$103 ;
-  reg [63:0] \$104 ;
-  reg [63:0] \$105 ;
-  reg \$106 ;
-  reg [5:0] \$107 ;
+  reg \$10 ;
+  reg [9:0] \$100 ;
+  reg \$101 ;
+  reg [9:0] \$102 ;
+  reg [5:0] \$103 ;
+  reg [5:0] \$104 ;
+  reg \$105 ;
+  reg [5:0] \$106 ;
+  reg \$107 ;
   reg [15:0] \$108 ;
-  reg \$109 ;
+  reg [63:0] \$109 ;
   wire \$11 ;
-  reg [15:0] \$110 ;
+  reg [63:0] \$110 ;
   reg \$111 ;
-  reg [63:0] \$112 ;
-  reg \$113 ;
-  reg [5:0] \$114 ;
-  reg \$115 ;
+  reg [5:0] \$112 ;
+  reg [15:0] \$113 ;
+  reg \$114 ;
+  reg [15:0] \$115 ;
   reg \$116 ;
-  reg \$117 ;
+  reg [63:0] \$117 ;
   reg \$118 ;
-  reg \$119 ;
+  reg [5:0] \$119 ;
   wire \$12 ;
   reg \$120 ;
-  reg [63:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [9:0] \$123 ;
-  reg [15:0] \$124 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg [63:0] \$124 ;
+  reg \$125 ;
+  reg \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg [1:0] \$129 ;
   wire \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg [1:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [9:0] \$136 ;
+  reg [15:0] \$137 ;
   wire \$14 ;
-  wire [15:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [15:0] \$17 ;
+  wire [15:0] \$18 ;
+  wire [15:0] \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
@@ -24509,33 +24900,33 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
-  wire [7:0] \$32 ;
-  wire [11:0] \$33 ;
+  wire \$32 ;
+  wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [9:0] \$37 ;
-  wire [9:0] \$38 ;
+  wire [7:0] \$35 ;
+  wire [11:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [5:0] \$40 ;
-  wire [126:0] \$41 ;
-  wire [126:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  wire [9:0] \$40 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
+  wire [5:0] \$43 ;
+  wire [126:0] \$44 ;
+  wire [126:0] \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [15:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
-  wire [63:0] \$52 ;
-  wire [63:0] \$53 ;
+  wire [15:0] \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
+  wire [63:0] \$55 ;
+  wire [63:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
@@ -24562,42 +24953,41 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire [63:0] \$83 ;
-  wire [63:0] \$84 ;
-  wire [63:0] \$85 ;
-  wire [10:0] \$86 ;
-  wire [15:0] \$87 ;
-  reg \$88 ;
-  reg [6:0] \$89 ;
+  wire [63:0] \$80 ;
+  wire [63:0] \$81 ;
+  wire [63:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [9:0] \$93 ;
-  reg \$94 ;
-  reg [9:0] \$95 ;
+  wire \$90 ;
+  wire [10:0] \$91 ;
+  wire [15:0] \$92 ;
+  reg \$93 ;
+  reg [6:0] \$94 ;
+  reg \$95 ;
   reg \$96 ;
-  reg [9:0] \$97 ;
-  reg [5:0] \$98 ;
-  reg [5:0] \$99 ;
+  reg \$97 ;
+  reg [9:0] \$98 ;
+  reg \$99 ;
   reg [9:0] \$like  = 10'h000;
   reg \$signal  = 1'h0;
   reg \$signal$13  = 1'h0;
-  reg \$signal$26  = 1'h0;
-  reg \$signal$63  = 1'h0;
-  reg [63:0] \$signal$69  = 64'h0000000000000000;
-  reg \$signal$79  = 1'h0;
-  reg \$signal$82  = 1'h0;
-  reg \$signal$84  = 1'h0;
+  wire \$signal$25 ;
+  reg \$signal$39  = 1'h0;
+  reg \$signal$74  = 1'h0;
+  reg [63:0] \$signal$80  = 64'h0000000000000000;
+  reg \$signal$89  = 1'h0;
+  reg \$signal$92  = 1'h0;
   wire [5:0] \$signature__addr ;
   wire [5:0] \$signature__addr$21 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$74 ;
+  wire [15:0] \$signature__data$85 ;
   wire \$signature__en ;
-  wire [15:0] acc;
   input [5:0] acc__raddr;
   wire [5:0] acc__raddr;
   input [5:0] acc__raddr_next;
@@ -24636,7 +25026,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   output [15:0] h_src;
   wire [15:0] h_src;
   reg [15:0] h_wacc = 16'h0000;
-  wire [15:0] \h_wacc$68 ;
+  wire [15:0] \h_wacc$79 ;
   input [15:0] h_wdata;
   wire [15:0] h_wdata;
   input h_we_dst;
@@ -24649,12 +25039,17 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire keep_acc;
   reg last = 1'h0;
   wire [15:0] out;
+  reg [1:0] pre_valid_hi = 2'h0;
+  reg pre_valid_p0 = 1'h0;
+  reg pre_valid_p1 = 1'h0;
+  reg pre_valid_p2 = 1'h0;
+  reg pre_valid_p3 = 1'h0;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$49 ;
+  wire [9:0] \r_addr$60 ;
   wire [15:0] r_data;
-  wire [15:0] \r_data$56 ;
+  wire [15:0] \r_data$67 ;
   wire r_en;
-  wire \r_en$50 ;
+  wire \r_en$61 ;
   (* keep = 32'd1 *)
   reg [9:0] ra = 10'h000;
   input relu;
@@ -24670,13 +25065,13 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   wire src_sel;
   reg [63:0] valid = 64'h0000000000000000;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$51 ;
+  wire [9:0] \w_addr$62 ;
   reg [5:0] w_addr_q = 6'h00;
   reg [5:0] w_addr_r = 6'h00;
   wire [15:0] w_data;
-  wire [15:0] \w_data$52 ;
+  wire [15:0] \w_data$63 ;
   wire w_en;
-  wire \w_en$53 ;
+  wire \w_en$64 ;
   reg w_set_q = 1'h0;
   reg [9:0] waddr2 = 10'h000;
   output wb__busy;
@@ -24703,7 +25098,12 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   reg wo_set = 1'h0;
   (* keep = 32'd1 *)
   reg [5:0] wo_vaddr = 6'h00;
-  reg wo_valid = 1'h0;
+  reg wo_valid;
+  reg [1:0] wo_valid_hi = 2'h0;
+  reg wo_valid_p0 = 1'h0;
+  reg wo_valid_p1 = 1'h0;
+  reg wo_valid_p2 = 1'h0;
+  reg wo_valid_p3 = 1'h0;
   reg [15:0] dst [63:0];
   always @(posedge clk) begin
     if (\$signature__en )
@@ -24713,7 +25113,7 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   always @(posedge clk) begin
     _0_ <= dst[wo_r__addr];
   end
-  assign \$signature__data$74  = dst[acc__raddr];
+  assign \$signature__data$85  = dst[acc__raddr];
   assign wo_r__data = _0_;
   assign \$1  = wb_active | wb_pend;
   assign \$2  = \$1  | wb_pend_early;
@@ -24730,169 +25130,189 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   assign \$signature__en  = \$signal$13  | dst_d_we;
   assign \$signature__addr  = \$signal$13  ? w_addr_r : dst_d_addr;
   assign \$signature__data  = \$signal$13  ? h_wacc : dst_d_data;
-  assign acc__rdata = \$signal$26  ? dp_data : 16'h0000;
-  assign \$10  = wo_valid | wo_set;
-  assign acc = \$10  ? wo_r__data : 16'h0000;
-  assign \$11  = $signed(acc) < $signed(1'h0);
-  assign \$12  = relu & \$11 ;
-  assign \$13  = $signed(acc) < $signed(16'h8000);
-  assign \$14  = $signed(acc) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 16'h7fff : acc;
-  assign \$16  = \$13  ? 16'h8000 : \$15 ;
-  assign out = \$12  ? 16'h0000 : \$16 ;
-  assign \$17  = ! src_sel;
-  assign \$18  = ctl__pf_active & \$17 ;
-  assign r_addr = \$18  ? ra : h_addr;
-  assign \$19  = ! src_sel;
-  assign \$20  = ctl__pf_active & \$19 ;
-  assign r_en = \$20  ? src__rd_en : 1'h1;
+  assign \$11  = ~ clear_q;
+  assign \$signal$25  = \$10  & \$11 ;
+  assign acc__rdata = \$signal$39  ? dp_data : 16'h0000;
+  assign \$12  = wo_valid | wo_set;
+  assign \$13  = $signed(wo_r__data) < $signed(1'h0);
+  assign \$14  = relu & \$13 ;
+  assign \$15  = $signed(wo_r__data) < $signed(16'h8000);
+  assign \$16  = $signed(wo_r__data) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 16'h7fff : wo_r__data;
+  assign \$18  = \$15  ? 16'h8000 : \$17 ;
+  assign \$19  = \$14  ? 16'h0000 : \$18 ;
+  assign out = \$12  ? \$19  : 16'h0000;
+  assign \$20  = ! src_sel;
+  assign \$21  = ctl__pf_active & \$20 ;
+  assign r_addr = \$21  ? ra : h_addr;
+  assign \$22  = ! src_sel;
+  assign \$23  = ctl__pf_active & \$22 ;
+  assign r_en = \$23  ? src__rd_en : 1'h1;
   assign w_addr = wb_pend ? wb_waddr : h_addr;
   assign w_data = wb_pend ? h_out : h_wdata;
-  assign \$21  = ! src_sel;
-  assign \$22  = h_we_next | wb_pend;
-  assign w_en = src_sel ? \$22  : h_we_src;
-  assign \$24  = ctl__pf_active & \$23 ;
-  assign \r_addr$49  = \$24  ? ra : h_addr;
-  assign \$26  = ctl__pf_active & \$25 ;
-  assign \r_en$50  = \$26  ? src__rd_en : 1'h1;
-  assign \w_addr$51  = wb_pend ? wb_waddr : h_addr;
-  assign \w_data$52  = wb_pend ? h_out : h_wdata;
-  assign \$28  = h_we_next | wb_pend;
-  assign \w_en$53  = \$27  ? h_we_src : \$28 ;
-  assign h_src = src_sel ? \r_data$56  : r_data;
-  assign h_next = src_sel ? r_data : \r_data$56 ;
-  assign \$29  = ~ wb__busy;
-  assign \$30  = wb__start & \$29 ;
-  assign \$31  = wb_base < 11'h400;
-  assign \$32  = wb_cnt + 1'h1;
-  assign \$33  = wb_full + 1'h1;
-  assign \$34  = \$33  < 11'h400;
-  assign \$35  = wb_cnt == 6'h3e;
-  assign \$36  = wb_active & \$signal ;
-  assign \$37  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$38  = wb_active ? { 3'h0, wb_cnt } : h_addr;
-  assign \$39  = acc__we_next | h_we_dst;
-  assign \$40  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
-  assign \$41  = 1'h1 << h_dst_addr[5:0];
-  assign \$42  = 1'h1 << acc__waddr_next;
-  assign \$43  = ~ \$signal$13 ;
-  assign \$44  = \$signal$63  & \$43 ;
-  assign \$45  = ~ \$signal$13 ;
-  assign \$46  = \$signal$63  & \$45 ;
-  assign \$47  = w_addr_r == acc__raddr_next;
-  assign \$48  = \$46  & \$47 ;
-  assign \$49  = dst_fwd ? dst_d_data : \$signature__data$74 ;
-  assign \$50  = ~ keep_acc;
-  assign \$51  = ctl__start & \$50 ;
-  assign \$52  = \$signal$13  ? \$signal$69  : acc_oh;
-  assign \$53  = \$signal$63  ? \$52  : 64'h0000000000000000;
-  assign \$54  = ~ keep_acc;
-  assign \$55  = ctl__start & \$54 ;
-  assign \$56  = ~ \$55 ;
-  assign \$57  = \$signal$63  & \$56 ;
-  assign \$58  = ~ keep_acc;
-  assign \$59  = ctl__start & \$58 ;
-  assign \$60  = ~ \$59 ;
-  assign \$61  = \$signal$63  & \$60 ;
-  assign \$63  = valid >> acc__raddr_next;
-  assign \$64  = ~ keep_acc;
-  assign \$65  = ctl__start & \$64 ;
-  assign \$66  = ~ \$65 ;
-  assign \$67  = \$63  & \$66 ;
-  assign \$68  = w_addr_q == acc__raddr_next;
-  assign \$69  = \$signal$79  & \$68 ;
-  assign \$70  = ~ keep_acc;
-  assign \$71  = ctl__start & \$70 ;
-  assign \$72  = ~ \$71 ;
-  assign \$73  = \$69  & \$72 ;
-  assign \$74  = \$signal$82  | \$signal$84 ;
-  assign \$75  = w_addr_q == acc__raddr;
-  assign \$76  = \$signal$79  & \$75 ;
-  assign \$77  = \$74  | \$76 ;
-  assign \$78  = valid >> wo_vaddr;
-  assign \$79  = w_addr_q == wo_r__addr;
-  assign \$80  = w_set_q & \$79 ;
-  assign \$81  = ~ keep_acc;
-  assign \$82  = ctl__start & \$81 ;
-  assign \$83  = clear_q ? 64'h0000000000000000 : set_q;
-  assign \$84  = valid | \$83 ;
-  assign \$85  = \$82  ? 64'h0000000000000000 : \$84 ;
-  assign \$86  = ra + 1'h1;
-  assign \$87  = src_sel ? \r_data$56  : r_data;
+  assign \$24  = ! src_sel;
+  assign \$25  = h_we_next | wb_pend;
+  assign w_en = src_sel ? \$25  : h_we_src;
+  assign \$27  = ctl__pf_active & \$26 ;
+  assign \r_addr$60  = \$27  ? ra : h_addr;
+  assign \$29  = ctl__pf_active & \$28 ;
+  assign \r_en$61  = \$29  ? src__rd_en : 1'h1;
+  assign \w_addr$62  = wb_pend ? wb_waddr : h_addr;
+  assign \w_data$63  = wb_pend ? h_out : h_wdata;
+  assign \$31  = h_we_next | wb_pend;
+  assign \w_en$64  = \$30  ? h_we_src : \$31 ;
+  assign h_src = src_sel ? \r_data$67  : r_data;
+  assign h_next = src_sel ? r_data : \r_data$67 ;
+  assign \$32  = ~ wb__busy;
+  assign \$33  = wb__start & \$32 ;
+  assign \$34  = wb_base < 11'h400;
+  assign \$35  = wb_cnt + 1'h1;
+  assign \$36  = wb_full + 1'h1;
+  assign \$37  = \$36  < 11'h400;
+  assign \$38  = wb_cnt == 6'h3e;
+  assign \$39  = wb_active & \$signal ;
+  assign \$40  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$41  = wb_active ? { 3'h0, wb_cnt } : h_addr;
+  assign \$42  = acc__we_next | h_we_dst;
+  assign \$43  = h_we_dst ? h_dst_addr[5:0] : acc__waddr_next;
+  assign \$44  = 1'h1 << h_dst_addr[5:0];
+  assign \$45  = 1'h1 << acc__waddr_next;
+  assign \$46  = ~ \$signal$13 ;
+  assign \$47  = \$signal$74  & \$46 ;
+  assign \$48  = ~ \$signal$13 ;
+  assign \$49  = \$signal$74  & \$48 ;
+  assign \$50  = w_addr_r == acc__raddr_next;
+  assign \$51  = \$49  & \$50 ;
+  assign \$52  = dst_fwd ? dst_d_data : \$signature__data$85 ;
+  assign \$53  = ~ keep_acc;
+  assign \$54  = ctl__start & \$53 ;
+  assign \$55  = \$signal$13  ? \$signal$80  : acc_oh;
+  assign \$56  = \$signal$74  ? \$55  : 64'h0000000000000000;
+  assign \$57  = ~ keep_acc;
+  assign \$58  = ctl__start & \$57 ;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = \$signal$74  & \$59 ;
+  assign \$61  = ~ keep_acc;
+  assign \$62  = ctl__start & \$61 ;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = \$signal$74  & \$63 ;
+  assign \$66  = w_addr_q == acc__raddr_next;
+  assign \$67  = \$signal$89  & \$66 ;
+  assign \$68  = ~ keep_acc;
+  assign \$69  = ctl__start & \$68 ;
+  assign \$70  = ~ \$69 ;
+  assign \$71  = \$67  & \$70 ;
+  assign \$72  = \$signal$25  | \$signal$92 ;
+  assign \$73  = w_addr_q == acc__raddr;
+  assign \$74  = \$signal$89  & \$73 ;
+  assign \$75  = \$72  | \$74 ;
+  assign \$76  = w_addr_q == wo_r__addr;
+  assign \$77  = w_set_q & \$76 ;
+  assign \$78  = ~ keep_acc;
+  assign \$79  = ctl__start & \$78 ;
+  assign \$80  = clear_q ? 64'h0000000000000000 : set_q;
+  assign \$81  = valid | \$80 ;
+  assign \$82  = \$79  ? 64'h0000000000000000 : \$81 ;
+  assign \$83  = valid[15:0] >> acc__raddr_next[3:0];
+  assign \$84  = valid[31:16] >> acc__raddr_next[3:0];
+  assign \$85  = valid[47:32] >> acc__raddr_next[3:0];
+  assign \$86  = valid[63:48] >> acc__raddr_next[3:0];
+  assign \$87  = valid[15:0] >> wo_vaddr[3:0];
+  assign \$88  = valid[31:16] >> wo_vaddr[3:0];
+  assign \$89  = valid[47:32] >> wo_vaddr[3:0];
+  assign \$90  = valid[63:48] >> wo_vaddr[3:0];
+  assign \$91  = ra + 1'h1;
+  assign \$92  = src_sel ? \r_data$67  : r_data;
   always @(posedge clk)
-    wb_active <= \$88 ;
+    wb_active <= \$93 ;
   always @(posedge clk)
-    wb_cnt <= \$89 ;
+    wb_cnt <= \$94 ;
   always @(posedge clk)
-    \$signal  <= \$90 ;
+    \$signal  <= \$95 ;
   always @(posedge clk)
-    last <= \$91 ;
+    last <= \$96 ;
   always @(posedge clk)
-    wb_pend_early <= \$92 ;
+    wb_pend_early <= \$97 ;
   always @(posedge clk)
-    \$like  <= \$93 ;
+    \$like  <= \$98 ;
   always @(posedge clk)
-    wb_pend_mid <= \$94 ;
+    wb_pend_mid <= \$99 ;
   always @(posedge clk)
-    waddr2 <= \$95 ;
+    waddr2 <= \$100 ;
   always @(posedge clk)
-    wb_pend <= \$96 ;
+    wb_pend <= \$101 ;
   always @(posedge clk)
-    wb_waddr <= \$97 ;
+    wb_waddr <= \$102 ;
   always @(posedge clk)
-    wo_r__addr <= \$98 ;
+    wo_r__addr <= \$103 ;
   always @(posedge clk)
-    wo_vaddr <= \$99 ;
+    wo_vaddr <= \$104 ;
   always @(posedge clk)
-    \$signal$63  <= \$100 ;
+    \$signal$74  <= \$105 ;
   always @(posedge clk)
-    w_addr_r <= \$101 ;
+    w_addr_r <= \$106 ;
   always @(posedge clk)
-    \$signal$13  <= \$102 ;
+    \$signal$13  <= \$107 ;
   always @(posedge clk)
-    h_wacc <= \$103 ;
+    h_wacc <= \$108 ;
   always @(posedge clk)
-    \$signal$69  <= \$104 ;
+    \$signal$80  <= \$109 ;
   always @(posedge clk)
-    acc_oh <= \$105 ;
+    acc_oh <= \$110 ;
   always @(posedge clk)
-    dst_d_we <= \$106 ;
+    dst_d_we <= \$111 ;
   always @(posedge clk)
-    dst_d_addr <= \$107 ;
+    dst_d_addr <= \$112 ;
   always @(posedge clk)
-    dst_d_data <= \$108 ;
+    dst_d_data <= \$113 ;
   always @(posedge clk)
-    dst_fwd <= \$109 ;
+    dst_fwd <= \$114 ;
   always @(posedge clk)
-    dp_data <= \$110 ;
+    dp_data <= \$115 ;
   always @(posedge clk)
-    clear_q <= \$111 ;
+    clear_q <= \$116 ;
   always @(posedge clk)
-    set_q <= \$112 ;
+    set_q <= \$117 ;
   always @(posedge clk)
-    \$signal$79  <= \$113 ;
+    \$signal$89  <= \$118 ;
   always @(posedge clk)
-    w_addr_q <= \$114 ;
+    w_addr_q <= \$119 ;
   always @(posedge clk)
-    w_set_q <= \$115 ;
+    w_set_q <= \$120 ;
   always @(posedge clk)
-    \$signal$82  <= \$116 ;
+    \$signal$92  <= \$121 ;
   always @(posedge clk)
-    \$signal$84  <= \$117 ;
+    \$signal$39  <= \$122 ;
   always @(posedge clk)
-    \$signal$26  <= \$118 ;
+    wo_set <= \$123 ;
   always @(posedge clk)
-    wo_valid <= \$119 ;
+    valid <= \$124 ;
   always @(posedge clk)
-    wo_set <= \$120 ;
+    pre_valid_p0 <= \$125 ;
   always @(posedge clk)
-    valid <= \$121 ;
+    pre_valid_p1 <= \$126 ;
   always @(posedge clk)
-    h_out <= \$122 ;
+    pre_valid_p2 <= \$127 ;
   always @(posedge clk)
-    ra <= \$123 ;
+    pre_valid_p3 <= \$128 ;
   always @(posedge clk)
-    src__data <= \$124 ;
+    pre_valid_hi <= \$129 ;
+  always @(posedge clk)
+    wo_valid_p0 <= \$130 ;
+  always @(posedge clk)
+    wo_valid_p1 <= \$131 ;
+  always @(posedge clk)
+    wo_valid_p2 <= \$132 ;
+  always @(posedge clk)
+    wo_valid_p3 <= \$133 ;
+  always @(posedge clk)
+    wo_valid_hi <= \$134 ;
+  always @(posedge clk)
+    h_out <= \$135 ;
+  always @(posedge clk)
+    ra <= \$136 ;
+  always @(posedge clk)
+    src__data <= \$137 ;
   \eie_ecp5_4pe.pe3.act.bank0  bank0 (
     .clk(clk),
     .r_data(r_data),
@@ -24905,307 +25325,391 @@ module \eie_ecp5_4pe.pe3.act (rst, wb__start, h_we_src, h_we_next, h_we_dst, acc
   );
   \eie_ecp5_4pe.pe3.act.bank1  bank1 (
     .clk(clk),
-    .r_data(\r_data$56 ),
-    .rp__addr(\r_addr$49 ),
-    .rp__en(\r_en$50 ),
+    .r_data(\r_data$67 ),
+    .rp__addr(\r_addr$60 ),
+    .rp__en(\r_en$61 ),
     .rst(rst),
-    .w_addr(\w_addr$51 ),
-    .w_data(\w_data$52 ),
-    .w_en(\w_en$53 )
+    .w_addr(\w_addr$62 ),
+    .w_data(\w_data$63 ),
+    .w_en(\w_en$64 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$88  = wb_active;
-    if (\$30 ) begin
-      \$88  = 1'h1;
+    (* full_case = 32'd1 *)
+    casez (pre_valid_hi)
+      2'h0:
+          \$10  = pre_valid_p0;
+      2'h1:
+          \$10  = pre_valid_p1;
+      2'h2:
+          \$10  = pre_valid_p2;
+      2'h3:
+          \$10  = pre_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    (* full_case = 32'd1 *)
+    casez (wo_valid_hi)
+      2'h0:
+          wo_valid = wo_valid_p0;
+      2'h1:
+          wo_valid = wo_valid_p1;
+      2'h2:
+          wo_valid = wo_valid_p2;
+      2'h3:
+          wo_valid = wo_valid_p3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$93  = wb_active;
+    if (\$33 ) begin
+      \$93  = 1'h1;
     end else if (wb_active) begin
       if (last) begin
-        \$88  = 1'h0;
+        \$93  = 1'h0;
       end
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$89  = wb_cnt;
-    if (\$30 ) begin
-      \$89  = 7'h00;
+    \$94  = wb_cnt;
+    if (\$33 ) begin
+      \$94  = 7'h00;
     end else if (wb_active) begin
-      \$89  = \$32 [6:0];
+      \$94  = \$35 [6:0];
     end
     if (rst) begin
-      \$89  = 7'h00;
+      \$94  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$90  = \$signal ;
-    if (\$30 ) begin
-      \$90  = \$31 ;
+    \$95  = \$signal ;
+    if (\$33 ) begin
+      \$95  = \$34 ;
     end else if (wb_active) begin
-      \$90  = \$34 ;
+      \$95  = \$37 ;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$91  = last;
-    if (\$30 ) begin
-      \$91  = 1'h0;
+    \$96  = last;
+    if (\$33 ) begin
+      \$96  = 1'h0;
     end else if (wb_active) begin
-      \$91  = \$35 ;
+      \$96  = \$38 ;
     end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$92  = \$36 ;
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$93  = wb_full[9:0];
-    if (rst) begin
-      \$93  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$94  = wb_pend_early;
-    if (rst) begin
-      \$94  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$95  = \$like ;
-    if (rst) begin
-      \$95  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$96  = wb_pend_mid;
     if (rst) begin
       \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$97  = waddr2;
+    \$97  = \$39 ;
     if (rst) begin
-      \$97  = 10'h000;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$98  = \$37 [5:0];
+    \$98  = wb_full[9:0];
     if (rst) begin
-      \$98  = 6'h00;
+      \$98  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$99  = \$38 [5:0];
+    \$99  = wb_pend_early;
     if (rst) begin
-      \$99  = 6'h00;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$100  = \$39 ;
+    \$100  = \$like ;
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$101  = \$40 ;
+    \$101  = wb_pend_mid;
     if (rst) begin
-      \$101  = 6'h00;
+      \$101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$102  = h_we_dst;
+    \$102  = waddr2;
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$103  = h_wdata;
+    \$103  = \$40 [5:0];
     if (rst) begin
-      \$103  = 16'h0000;
+      \$103  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$104  = \$41 [63:0];
+    \$104  = \$41 [5:0];
     if (rst) begin
-      \$104  = 64'h0000000000000000;
+      \$104  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$105  = \$42 [63:0];
+    \$105  = \$42 ;
     if (rst) begin
-      \$105  = 64'h0000000000000000;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$106  = \$44 ;
+    \$106  = \$43 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$107  = w_addr_r;
+    \$107  = h_we_dst;
     if (rst) begin
-      \$107  = 6'h00;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$108  = acc__wdata;
+    \$108  = h_wdata;
     if (rst) begin
       \$108  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$109  = \$48 ;
+    \$109  = \$44 [63:0];
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$110  = \$49 ;
+    \$110  = \$45 [63:0];
     if (rst) begin
-      \$110  = 16'h0000;
+      \$110  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$111  = \$51 ;
+    \$111  = \$47 ;
     if (rst) begin
       \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$112  = \$53 ;
+    \$112  = w_addr_r;
     if (rst) begin
-      \$112  = 64'h0000000000000000;
+      \$112  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$113  = \$57 ;
+    \$113  = acc__wdata;
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$114  = w_addr_r;
+    \$114  = \$51 ;
     if (rst) begin
-      \$114  = 6'h00;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$115  = \$62 ;
+    \$115  = \$52 ;
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$116  = \$67 ;
+    \$116  = \$54 ;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$117  = \$73 ;
+    \$117  = \$56 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$118  = \$77 ;
+    \$118  = \$60 ;
     if (rst) begin
       \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$119  = \$78 ;
+    \$119  = w_addr_r;
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$120  = \$80 ;
+    \$120  = \$65 ;
     if (rst) begin
       \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$121  = \$85 ;
+    \$121  = \$71 ;
     if (rst) begin
-      \$121  = 64'h0000000000000000;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$122  = out;
+    \$122  = \$75 ;
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$123  = ra;
+    \$123  = \$77 ;
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$124  = \$82 ;
+    if (rst) begin
+      \$124  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$125  = \$83 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$126  = \$84 ;
+    if (rst) begin
+      \$126  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$127  = \$85 ;
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$128  = \$86 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$129  = acc__raddr_next[5:4];
+    if (rst) begin
+      \$129  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$130  = \$87 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$131  = \$88 ;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$132  = \$89 ;
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$133  = \$90 ;
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$134  = wo_vaddr[5:4];
+    if (rst) begin
+      \$134  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$135  = out;
+    if (rst) begin
+      \$135  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$136  = ra;
     if (ctl__arm) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end else if (src__rd_en) begin
-      \$123  = \$86 [9:0];
+      \$136  = \$91 [9:0];
     end
     if (rst) begin
-      \$123  = 10'h000;
+      \$136  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
-    \$124  = \$87 ;
+    \$137  = \$92 ;
     if (rst) begin
-      \$124  = 16'h0000;
+      \$137  = 16'h0000;
     end
   end
   assign \$signature__addr$21  = acc__raddr;
   assign wo_addr = wo_r__addr;
-  assign \h_wacc$68  = h_wdata;
-  assign \$23  = src_sel;
-  assign \$25  = src_sel;
-  assign \$27  = src_sel;
-  assign \$62  = \$61 ;
+  assign \h_wacc$79  = h_wdata;
+  assign \$26  = src_sel;
+  assign \$28  = src_sel;
+  assign \$30  = src_sel;
+  assign \$65  = \$64 ;
 endmodule
 
 (* generator = "Amaranth" *)

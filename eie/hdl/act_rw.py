@@ -37,7 +37,7 @@ Ports and timing
   ``h_addr``, ``h_out`` (write-out of the destination entry) three cycles after.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -47,6 +47,33 @@ from .interfaces import AccPort, PassControl, SrcRead, WriteBack
 from .params import HWConfig
 
 __all__ = ["ActRW", "write_out", "write_out_ref"]
+
+
+#: the valid-bit lookups' first step with ``timing_registers``: a 2^LOOKUP_PART_BITS : 1 choice
+#: per part of the valid bits, registered; the choice among the parts is the next cycle's
+LOOKUP_PART_BITS = 4
+
+
+def split_lookup(m, bits, addr, *, name: str):
+    """``bits[addr]`` (0 past the end) in two steps: the parts' choices at the low address
+    bits, registered with the high bits at the end of this cycle; returns the next cycle's
+    choice among them (combinational).  Bits that change in between are not seen, exactly as
+    a one-step lookup registered at the end of this cycle would not see them."""
+    lo = LOOKUP_PART_BITS
+    if len(addr) <= lo:
+        got = Signal(name=name)
+        m.d.sync += got.eq(bits.bit_select(addr, 1))
+        return got
+    size = 1 << lo
+    parts = [Signal(name=f"{name}_p{k}") for k in range(-(-len(bits) // size))]
+    for k, part in enumerate(parts):
+        word = bits[k * size:(k + 1) * size]
+        if len(word) < size:
+            word = Cat(word, Const(0, size - len(word)))
+        m.d.sync += part.eq(word.bit_select(addr[:lo], 1))
+    hi = Signal(len(addr) - lo, name=f"{name}_hi")
+    m.d.sync += hi.eq(addr[lo:])
+    return Array(parts)[hi]                  # an index past the parts reads 0 (Amaranth)
 
 
 def write_out_ref(acc: int, act_bits: int, relu: bool) -> int:
@@ -242,6 +269,13 @@ class ActRW(wiring.Component):
         w_en_q, w_addr_q = Signal(), Signal(hw.row_bits)          # the write of the previous cycle
         w_set_q = Signal()
         pre_valid, pre_hit, wo_set = Signal(), Signal(), Signal()
+        # The two 64:1 valid-bit lookups (at raddr_next, and at the write-out port's wo_vaddr)
+        # were each a worst path of a PE; with timing_registers each is split (split_lookup):
+        # the parts' 16:1 choices are registered where the one-step lookup was, and the 4:1
+        # among them is made in the next cycle, in front of the compares (dp_valid) or as the
+        # last step of the write-out (write_out(0) = 0, so a word that is not valid is zeroed
+        # after the write-out rule, not before it)
+        split = hw.timing_registers
         m.d.sync += [
             clear_q.eq(clear),
             set_q.eq(set_next),
@@ -249,19 +283,27 @@ class ActRW(wiring.Component):
             # ... and whether it set a valid bit (an address past a file whose depth is not a
             # power of two sets none)
             w_set_q.eq(w_en_r & ~clear & (w_addr_r < hw.dst_depth if hw.dst_depth < 1 << hw.row_bits else 1)),
-            pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear),
+            *([] if split else [pre_valid.eq(valid.bit_select(self.acc.raddr_next, 1) & ~clear)]),
             pre_hit.eq(w_en_q & (w_addr_q == self.acc.raddr_next) & ~clear),
             dp_valid.eq(pre_valid | pre_hit | (w_en_q & (w_addr_q == self.acc.raddr))),
             # set_q holds the one-hot of the previous cycle's write (w_en_q, w_addr_q): its bit
             # at wo_addr, dropped by clear_q, is a compare of registers, not a 64:1 choice
-            wo_valid.eq(valid.bit_select(wo_vaddr, 1)), wo_set.eq(w_set_q & (w_addr_q == wo_addr)),
+            *([] if split else [wo_valid.eq(valid.bit_select(wo_vaddr, 1))]),
+            wo_set.eq(w_set_q & (w_addr_q == wo_addr)),
             valid.eq(Mux(clear, 0, valid | Mux(clear_q, 0, set_q))),
         ]
+        if split:
+            m.d.comb += [pre_valid.eq(split_lookup(m, valid, self.acc.raddr_next, name="pre_valid") & ~clear_q),
+                         wo_valid.eq(split_lookup(m, valid, wo_vaddr, name="wo_valid"))]
         m.d.comb += self.acc.rdata.eq(Mux(dp_valid, dp_data, 0))
-        acc = Signal(signed(c.acc_bits))
-        m.d.comb += acc.eq(Mux(wo_valid | wo_set, wo_r.data, 0))
-        out = Signal(signed(c.act_bits))
-        m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
+        if split:
+            out = Signal(signed(c.act_bits))
+            m.d.comb += out.eq(Mux(wo_valid | wo_set, write_out(wo_r.data, c.act_bits, self.relu), 0))
+        else:
+            acc = Signal(signed(c.acc_bits))
+            m.d.comb += acc.eq(Mux(wo_valid | wo_set, wo_r.data, 0))
+            out = Signal(signed(c.act_bits))
+            m.d.comb += out.eq(write_out(acc, c.act_bits, self.relu))
         m.d.sync += self.h_out.eq(out)               # three cycles after h_addr
 
     def _banks(self, m, wb_pend, wb_waddr, out):
