@@ -348,18 +348,25 @@ def _fake_nextpnr_fmax(monkeypatch, fmax) -> list:
     (140.0, 150.3, 150.0, {"runs": [(150.0, False), (150.0, True)], "fmax": 150.3, "ripup": True, "met": True}),
     # plain meets the clock: no second run
     (123.45, 200.0, 100.0, {"runs": [(100.0, False)], "fmax": 123.45, "ripup": False, "met": True}),
+    # every rip-up meets its target (Fmax = target + 1): the climb 1.1 x 100 = 110, 1.1 x 111 =
+    # 122.1, 1.1 x 123.1 = 135.4 stops after RIPUP_RUNS = 3 rip-up runs
+    (100.0, lambda f: f + 1.0, 150.0, {"runs": [(150.0, False), (110.0, True), (122.1, True), (135.4, True)],
+                                       "fmax": 136.4, "ripup": True, "met": False}),
+    # the second rip-up misses its target: the climb ends, the first rip-up is kept
+    (110.0, lambda f: f + 0.5 if f < 130 else 120.0, 150.0,
+     {"runs": [(150.0, False), (121.0, True), (133.7, True)], "fmax": 121.5, "ripup": True, "met": False}),
 ])
 def test_auto_ripup_runs_a_second_route_only_when_the_plain_one_misses(monkeypatch, tmp_path, plain, ripped, freq,
                                                                        expect):
-    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: ripped if r else plain)
+    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: (ripped(f) if callable(ripped) else ripped) if r else plain)
     res = synth.close_timing(synth.DEVICES["ecp5"]["25k"], tmp_path, freq, 1, tmg_ripup="auto")
     assert [(c["freq"], c["ripup"]) for c in calls] == expect["runs"]
     assert len({c["log"] for c in calls}) == len(calls)             # each run keeps its own log
     assert res["fmax_mhz"] == expect["fmax"] and res["tmg_ripup"] is expect["ripup"]
     assert res["timing_met"] is expect["met"]                     # against the clock asked for
-    assert res["nextpnr_s"] == (10.0 if len(calls) == 1 else 25.0)   # the time of both runs
+    assert res["nextpnr_s"] == 10.0 + 15.0 * (len(calls) - 1)       # the time of every run
     assert [(a["freq_mhz"], a["tmg_ripup"]) for a in res["attempts"]] == expect["runs"]
-    assert [a["fmax_mhz"] for a in res["attempts"]] == [plain, ripped][:len(calls)]
+    assert res["attempts"][0]["fmax_mhz"] == plain
 
 
 @pytest.mark.parametrize("mode, ripup", [("on", True), ("off", False)])
@@ -381,10 +388,12 @@ def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
                   vendor="ecp5")
     res = synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2], workdir=tmp_path, tmg_ripup="auto").to_dict()
     assert res["tmg_ripup"] == "auto" and [s["fmax_mhz"] for s in res["seeds"]] == [127.0, 127.0]
-    assert [(s["tmg_ripup"], s["nextpnr_freq_mhz"]) for s in res["seeds"]] == [(True, 126.5)] * 2   # 1.1 x 115
-    assert [len(r["attempts"]) for r in res["runs"]] == [2, 2]
+    # 1.1 x 115 = 126.5 met, so a second rip-up at 1.1 x 127 = 139.7, missed: the first is kept
+    assert [(s["tmg_ripup"], s["nextpnr_freq_mhz"]) for s in res["seeds"]] == [(True, 126.5)] * 2
+    assert [len(r["attempts"]) for r in res["runs"]] == [3, 3]
     text = synth.format_result(res)
-    assert "Fmax (seed 2) 127.0 MHz (misses 150 MHz, tmg-ripup at 126.5 MHz: 127.0, plain 115.0)" in text
+    assert ("Fmax (seed 2) 127.0 MHz (misses 150 MHz, tmg-ripup at 126.5 MHz: 127.0, tmg-ripup at 139.7 MHz: "
+            "127.0, plain 115.0)") in text
     res.pop("workdir")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "ecp5-25k-tmg-ripup-auto.json").write_text(json.dumps(res))
