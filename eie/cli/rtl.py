@@ -317,8 +317,9 @@ def register(sub) -> None:
     p.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
                    help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
                         "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
-                        "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, a "
-                        "rip-up run toward 1.1x its Fmax, the faster kept; off (default). docs/fpga.md")
+                        "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, up to "
+                        "three rip-up runs toward 1.1x the best Fmax so far, climbing while they meet it, the "
+                        "fastest kept; off (default). docs/fpga.md")
     p.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off",
                    help="no timing-driven rip-up (the default)")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
