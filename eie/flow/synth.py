@@ -371,8 +371,9 @@ ROUTERS = ("router1", "router2")
 #: the same router time), but on a target out of reach it keeps re-routing until nextpnr's
 #: limit of 1,500 iterations (4 PEs: ~9 min of nextpnr per seed instead of ~5) and can end no
 #: better than without it (docs/fpga.md, Timing-driven rip-up).  ``auto`` picks the rip-up's
-#: target from a plain run (:func:`close_timing`); it costs a second nextpnr run per seed
-#: that misses, which on the 16-PE ECP5-85k is half an hour, so it is not the default.
+#: targets from a plain run (:func:`close_timing`); it costs up to :data:`RIPUP_RUNS` more
+#: nextpnr runs per seed that misses (on the 16-PE ECP5-85k a single run is half an hour),
+#: so it is not the default.
 TMG_RIPUP = "off"
 
 #: ``--tmg-ripup auto``: the rip-up run's target is the plain run's Fmax times this (at most
