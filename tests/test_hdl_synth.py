@@ -219,30 +219,16 @@ def test_records_errors(tmp_path):
         fpga.load_records(tmp_path)
 
 
-def _fake_nextpnr(monkeypatch) -> dict:
-    """nextpnr replaced by a stub that records its command line and writes a one-line log."""
-    seen = {}
-
-    def fake_run(cmd, cwd, what, log=None):
-        seen["cmd"] = cmd
-        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n")
-        return "", 1.0
-
-    monkeypatch.setattr(synth, "_tool", lambda name: name)
-    monkeypatch.setattr(synth, "_run", fake_run)
-    return seen
-
-
 @pytest.mark.parametrize("target, device", [("ecp5", "25k"), ("ecp5", "85k"), ("ice40", "hx8k")])
 def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, target, device):
     """The top's clk goes to the package's clock input through an LPF on ECP5 (left free,
     nextpnr once put it where the clock could not reach the global network); iCE40 keeps its
     unconstrained placement."""
     dev = synth.DEVICES[target][device]
-    seen = _fake_nextpnr(monkeypatch)
+    calls = _fake_nextpnr(monkeypatch)
     res = synth.place_and_route(dev, tmp_path, 100.0, 1)
     assert res["fmax_mhz"] == 123.45
-    cmd = seen["cmd"]
+    cmd = calls[-1]["cmd"]
     if target == "ecp5":
         lpf = cmd[cmd.index("--lpf") + 1]
         # the independent reference: the ULX3S (same CABGA381 package) clocks its ECP5 from
@@ -295,10 +281,10 @@ def test_timing_driven_ripup_flag(monkeypatch, tmp_path, ripup):
     """nextpnr gets --tmg-ripup with tmg_ripup=True only (off by default: on a target out of
     reach it runs to nextpnr's iteration limit)."""
     dev = synth.DEVICES["ecp5"]["25k"]
-    seen = _fake_nextpnr(monkeypatch)
+    calls = _fake_nextpnr(monkeypatch)
     kw = {} if ripup is None else {"tmg_ripup": ripup}
     synth.place_and_route(dev, tmp_path, 100.0, 1, **kw)
-    assert ("--tmg-ripup" in seen["cmd"]) == (ripup is True)
+    assert ("--tmg-ripup" in calls[-1]["cmd"]) == (ripup is True)
 
 
 @pytest.mark.parametrize("flags, mode", [([], "off"), (["--tmg-ripup"], "on"), (["--tmg-ripup", "auto"], "auto"),
@@ -322,14 +308,15 @@ def test_ripup_option_reaches_run_synth(monkeypatch, flags, mode):
     assert got["tmg_ripup"] == mode
 
 
-def _fake_nextpnr_fmax(monkeypatch, fmax) -> list:
-    """nextpnr replaced by a stub whose Fmax is ``fmax(freq, ripup)``; returns the calls."""
+def _fake_nextpnr(monkeypatch, fmax=lambda freq, ripup: 123.45) -> list:
+    """nextpnr replaced by a stub whose Fmax is ``fmax(freq, ripup)``, writing a one-line log;
+    returns its calls (command line, clock, rip-up, log name)."""
     calls = []
 
     def fake_run(cmd, cwd, what, log=None):
         freq, ripup = float(cmd[cmd.index("--freq") + 1]), "--tmg-ripup" in cmd
         f = fmax(freq, ripup)
-        calls.append({"freq": freq, "ripup": ripup, "log": Path(log).name})
+        calls.append({"cmd": cmd, "freq": freq, "ripup": ripup, "log": Path(log).name})
         (cwd / Path(log).name).write_text(f"Info: Max frequency for clock 'clk': {f:.2f} MHz "
                                           f"({'PASS' if f >= freq else 'FAIL'} at {freq:.2f} MHz)\n")
         return "", 10.0 + 5 * ripup
@@ -358,7 +345,7 @@ def _fake_nextpnr_fmax(monkeypatch, fmax) -> list:
 ])
 def test_auto_ripup_runs_a_second_route_only_when_the_plain_one_misses(monkeypatch, tmp_path, plain, ripped, freq,
                                                                        expect):
-    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: (ripped(f) if callable(ripped) else ripped) if r else plain)
+    calls = _fake_nextpnr(monkeypatch, lambda f, r: (ripped(f) if callable(ripped) else ripped) if r else plain)
     res = synth.close_timing(synth.DEVICES["ecp5"]["25k"], tmp_path, freq, 1, tmg_ripup="auto")
     assert [(c["freq"], c["ripup"]) for c in calls] == expect["runs"]
     assert len({c["log"] for c in calls}) == len(calls)             # each run keeps its own log
@@ -371,7 +358,7 @@ def test_auto_ripup_runs_a_second_route_only_when_the_plain_one_misses(monkeypat
 
 @pytest.mark.parametrize("mode, ripup", [("on", True), ("off", False)])
 def test_ripup_on_and_off_are_one_run(monkeypatch, tmp_path, mode, ripup):
-    calls = _fake_nextpnr_fmax(monkeypatch, lambda f, r: 110.0)
+    calls = _fake_nextpnr(monkeypatch, lambda f, r: 110.0)
     res = synth.close_timing(synth.DEVICES["ecp5"]["25k"], tmp_path, 130.0, 1, tmg_ripup=mode)
     assert [(c["freq"], c["ripup"]) for c in calls] == [(130.0, ripup)]
     assert res["tmg_ripup"] is ripup and res["timing_met"] is False and res["nextpnr_s"] == 10.0 + 5 * ripup
@@ -383,7 +370,7 @@ def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
     monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
         "io": "serial", "pins": 8, "cells": {}, "bram_estimate": {}, "floorplan": None, "yosys_s": 1.0,
         "floorplan_s": 0.0, "need": {"ffs": 10}})
-    _fake_nextpnr_fmax(monkeypatch, lambda f, r: 127.0 if r else 115.0)
+    _fake_nextpnr(monkeypatch, lambda f, r: 127.0 if r else 115.0)
     hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
                   vendor="ecp5")
     res = synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2], workdir=tmp_path, tmg_ripup="auto").to_dict()

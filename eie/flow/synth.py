@@ -449,9 +449,8 @@ def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = 
                                                   timing_weight=timing_weight, tmg_ripup=mode == "on"))]
     if mode == "auto" and not runs[0][2].get("timing_met"):
         for k in range(RIPUP_RUNS):
+            # above every earlier target: a run that met its target is the best so far
             target = ripup_target(freq, max(r[2]["fmax_mhz"] for r in runs))
-            if any(r[0] and r[1] >= target for r in runs):
-                break                            # no higher clock to aim at
             pnr = place_and_route(dev, workdir, target, seed, tag=f"{tag}-ripup{k + 1 if k else ''}", router=router,
                                   timing_weight=timing_weight, tmg_ripup=True)
             runs.append((True, target, pnr))

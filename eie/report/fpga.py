@@ -19,7 +19,7 @@ __all__ = ["load_records", "summary_row", "markdown_summary", "RIPUP_MODES", "ri
 
 #: a record's ``tmg_ripup``: how nextpnr's timing-driven rip-up was used (``eie synth
 #: --tmg-ripup``, :func:`eie.flow.synth.close_timing`): ``off``, ``on`` (every run, at the
-#: target), ``auto`` (a plain run, then a rip-up run when the plain one misses the target).
+#: target), ``auto`` (a plain run, then climbing rip-up runs when the plain one misses).
 #: Records written before ``auto`` existed hold ``true`` / ``false``.
 RIPUP_MODES = ("off", "on", "auto")
 
@@ -56,16 +56,15 @@ def load_records(directory) -> list[dict]:
         if missing:
             raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it with "
                              f"'python bench/synth.py --out {d}'")
+        try:
+            ripup_mode(rec.get("tmg_ripup"))
+        except InputError as exc:
+            raise InputError(f"{f}: {exc}") from None
         rec["_file"] = f.name
         out.append(rec)
     if not out:
         raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
                          f"run 'python bench/synth.py --out {d}'")
-    for rec in out:
-        try:
-            ripup_mode(rec.get("tmg_ripup"))
-        except InputError as exc:
-            raise InputError(f"{rec['_file']}: {exc}") from None
     return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"],
                                       RIPUP_MODES.index(ripup_mode(r.get("tmg_ripup")))))
 
