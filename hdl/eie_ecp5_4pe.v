@@ -21,100 +21,100 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
-  wire [32:0] \$111 ;
-  wire [32:0] \$112 ;
-  wire [32:0] \$113 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
   wire \$114 ;
   wire \$115 ;
-  wire [32:0] \$116 ;
-  wire [32:0] \$117 ;
+  wire \$116 ;
+  wire \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  reg [15:0] \$120 ;
-  reg [15:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [15:0] \$124 ;
-  reg [15:0] \$125 ;
-  reg [15:0] \$126 ;
-  reg [15:0] \$127 ;
-  reg [15:0] \$128 ;
-  reg [15:0] \$129 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [32:0] \$127 ;
+  wire [32:0] \$128 ;
+  wire [32:0] \$129 ;
   wire \$13 ;
-  reg [15:0] \$130 ;
-  reg [15:0] \$131 ;
-  reg [15:0] \$132 ;
-  reg [15:0] \$133 ;
-  reg [15:0] \$134 ;
-  reg [15:0] \$135 ;
-  reg [63:0] \$136 ;
-  wire [63:0] \$137 ;
-  wire [63:0] \$138 ;
-  wire [63:0] \$139 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire [32:0] \$132 ;
+  wire [32:0] \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  reg [15:0] \$136 ;
+  reg [15:0] \$137 ;
+  reg [15:0] \$138 ;
+  reg [15:0] \$139 ;
   wire \$14 ;
-  wire [63:0] \$140 ;
-  wire [63:0] \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire [1:0] \$144 ;
-  wire [1:0] \$145 ;
-  wire [1:0] \$146 ;
-  wire [3:0] \$147 ;
-  wire [3:0] \$148 ;
-  wire [3:0] \$149 ;
+  reg [15:0] \$140 ;
+  reg [15:0] \$141 ;
+  reg [15:0] \$142 ;
+  reg [15:0] \$143 ;
+  reg [15:0] \$144 ;
+  reg [15:0] \$145 ;
+  reg [15:0] \$146 ;
+  reg [15:0] \$147 ;
+  reg [15:0] \$148 ;
+  reg [15:0] \$149 ;
   wire \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg [17:0] \$159 ;
+  reg [15:0] \$150 ;
+  reg [15:0] \$151 ;
+  reg [63:0] \$152 ;
+  wire [63:0] \$153 ;
+  wire [63:0] \$154 ;
+  wire [63:0] \$155 ;
+  wire [63:0] \$156 ;
+  wire [63:0] \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  reg [63:0] \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg [3:0] \$163 ;
-  reg [1:0] \$164 ;
-  reg [1:0] \$165 ;
-  reg [1:0] \$166 ;
-  reg [1:0] \$167 ;
-  reg [10:0] \$168 ;
-  reg [15:0] \$169 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire [1:0] \$162 ;
+  wire [1:0] \$163 ;
+  wire [1:0] \$164 ;
+  wire [3:0] \$165 ;
+  wire [3:0] \$166 ;
+  wire [3:0] \$167 ;
+  reg \$168 ;
+  reg \$169 ;
   wire \$17 ;
-  reg [5:0] \$170 ;
+  reg \$170 ;
   reg \$171 ;
-  reg [9:0] \$172 ;
+  reg \$172 ;
   reg \$173 ;
-  reg [9:0] \$174 ;
-  reg [10:0] \$175 ;
+  reg \$174 ;
+  reg \$175 ;
   reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
+  reg [17:0] \$177 ;
+  reg [63:0] \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg [5:0] \$186 ;
-  reg [9:0] \$187 ;
-  reg [10:0] \$188 ;
-  reg [9:0] \$189 ;
+  reg [3:0] \$181 ;
+  reg [1:0] \$182 ;
+  reg [1:0] \$183 ;
+  reg [1:0] \$184 ;
+  reg [1:0] \$185 ;
+  reg [10:0] \$186 ;
+  reg [15:0] \$187 ;
+  reg [5:0] \$188 ;
+  reg \$189 ;
   wire \$19 ;
-  reg \$190 ;
+  reg [9:0] \$190 ;
   reg \$191 ;
-  reg \$192 ;
-  reg [5:0] \$193 ;
-  reg [9:0] \$194 ;
-  reg [10:0] \$195 ;
-  reg [9:0] \$196 ;
+  reg [9:0] \$192 ;
+  reg [10:0] \$193 ;
+  reg \$194 ;
+  reg \$195 ;
+  reg \$196 ;
   reg \$197 ;
   reg \$198 ;
   reg \$199 ;
@@ -125,96 +125,118 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$202 ;
   reg \$203 ;
   reg \$204 ;
-  reg [2:0] \$205 ;
-  reg [10:0] \$206 ;
-  reg [10:0] \$207 ;
-  reg [63:0] \$208 ;
-  reg \$209 ;
+  reg \$205 ;
+  reg \$206 ;
+  reg \$207 ;
+  reg [5:0] \$208 ;
+  reg [9:0] \$209 ;
   wire \$21 ;
   reg [10:0] \$210 ;
-  reg \$211 ;
+  reg [9:0] \$211 ;
   reg \$212 ;
   reg \$213 ;
   reg \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg [2:0] \$218 ;
-  reg [10:0] \$219 ;
+  reg [5:0] \$215 ;
+  reg [9:0] \$216 ;
+  reg [10:0] \$217 ;
+  reg [9:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  reg [10:0] \$220 ;
-  reg [63:0] \$221 ;
+  reg \$220 ;
+  reg \$221 ;
   reg \$222 ;
-  reg [10:0] \$223 ;
+  reg \$223 ;
   reg \$224 ;
   reg \$225 ;
   reg \$226 ;
-  reg \$227 ;
-  reg \$228 ;
-  reg \$229 ;
+  reg [2:0] \$227 ;
+  reg [10:0] \$228 ;
+  reg [10:0] \$229 ;
   wire \$23 ;
-  reg \$230 ;
-  reg [2:0] \$231 ;
+  reg [63:0] \$230 ;
+  reg \$231 ;
   reg [10:0] \$232 ;
-  reg [10:0] \$233 ;
-  reg [63:0] \$234 ;
+  reg \$233 ;
+  reg \$234 ;
   reg \$235 ;
-  reg [10:0] \$236 ;
+  reg \$236 ;
   reg \$237 ;
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
-  reg \$240 ;
-  reg \$241 ;
-  reg \$242 ;
-  reg \$243 ;
-  reg [2:0] \$244 ;
+  reg [2:0] \$240 ;
+  reg [10:0] \$241 ;
+  reg [10:0] \$242 ;
+  reg [63:0] \$243 ;
+  reg \$244 ;
   reg [10:0] \$245 ;
-  reg [10:0] \$246 ;
-  reg [63:0] \$247 ;
+  reg \$246 ;
+  reg \$247 ;
   reg \$248 ;
-  reg [10:0] \$249 ;
+  reg \$249 ;
   wire \$25 ;
   reg \$250 ;
   reg \$251 ;
   reg \$252 ;
-  reg \$253 ;
-  reg [31:0] \$254 ;
-  reg [31:0] \$255 ;
-  reg [31:0] \$256 ;
-  reg [31:0] \$257 ;
-  reg [31:0] \$258 ;
+  reg [2:0] \$253 ;
+  reg [10:0] \$254 ;
+  reg [10:0] \$255 ;
+  reg [63:0] \$256 ;
+  reg \$257 ;
+  reg [10:0] \$258 ;
   reg \$259 ;
   wire \$26 ;
-  reg [63:0] \$260 ;
-  reg [63:0] \$261 ;
-  reg [63:0] \$262 ;
-  reg [63:0] \$263 ;
-  reg [1:0] \$264 ;
-  reg [63:0] \$265 ;
-  reg \$266 ;
-  reg \$267 ;
-  reg \$268 ;
-  reg \$269 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg [2:0] \$266 ;
+  reg [10:0] \$267 ;
+  reg [10:0] \$268 ;
+  reg [63:0] \$269 ;
   wire \$27 ;
   reg \$270 ;
-  reg \$271 ;
+  reg [10:0] \$271 ;
   reg \$272 ;
-  reg [63:0] \$273 ;
+  reg \$273 ;
   reg \$274 ;
-  reg [63:0] \$275 ;
-  reg \$276 ;
-  reg [63:0] \$277 ;
-  reg \$278 ;
-  reg \$279 ;
+  reg \$275 ;
+  reg [31:0] \$276 ;
+  reg [31:0] \$277 ;
+  reg [31:0] \$278 ;
+  reg [31:0] \$279 ;
   wire \$28 ;
-  reg [63:0] \$280 ;
-  reg [63:0] \$281 ;
+  reg [31:0] \$280 ;
+  reg \$281 ;
   reg [63:0] \$282 ;
-  reg \$283 ;
+  reg [63:0] \$283 ;
+  reg [63:0] \$284 ;
+  reg [63:0] \$285 ;
+  reg [1:0] \$286 ;
+  reg [63:0] \$287 ;
+  reg \$288 ;
+  reg \$289 ;
   wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg \$293 ;
+  reg \$294 ;
+  reg [63:0] \$295 ;
+  reg \$296 ;
+  reg [63:0] \$297 ;
+  reg \$298 ;
+  reg [63:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg [63:0] \$302 ;
+  reg [63:0] \$303 ;
+  reg [63:0] \$304 ;
+  reg \$305 ;
   wire \$31 ;
   wire \$32 ;
   wire \$33 ;
@@ -302,10 +324,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$201 ;
+  wire [15:0] \bias_act$206 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$193 ;
+  wire \bias_sent$199 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
@@ -314,38 +336,42 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   output busy;
   wire busy;
   wire \busy$28 ;
+  wire busy_pe0;
+  wire busy_pe1;
+  wire busy_pe2;
+  wire busy_pe3;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$295 ;
-  wire [15:0] \ccu__ann__a$334 ;
-  wire [15:0] \ccu__ann__a$373 ;
+  wire [15:0] \ccu__ann__a$306 ;
+  wire [15:0] \ccu__ann__a$345 ;
+  wire [15:0] \ccu__ann__a$384 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$297 ;
-  wire [12:0] \ccu__ann__j$336 ;
-  wire [12:0] \ccu__ann__j$375 ;
+  wire [12:0] \ccu__ann__j$308 ;
+  wire [12:0] \ccu__ann__j$347 ;
+  wire [12:0] \ccu__ann__j$386 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$299 ;
-  wire \ccu__ann__valid$338 ;
-  wire \ccu__ann__valid$377 ;
+  wire \ccu__ann__valid$310 ;
+  wire \ccu__ann__valid$349 ;
+  wire \ccu__ann__valid$388 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$302 ;
-  wire \ccu__bc__room_nopush$341 ;
-  wire \ccu__bc__room_nopush$380 ;
+  wire \ccu__bc__room_nopush$313 ;
+  wire \ccu__bc__room_nopush$352 ;
+  wire \ccu__bc__room_nopush$391 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$304 ;
-  wire \ccu__bc__room_push$343 ;
-  wire \ccu__bc__room_push$382 ;
+  wire \ccu__bc__room_push$315 ;
+  wire \ccu__bc__room_push$354 ;
+  wire \ccu__bc__room_push$393 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$305 ;
-  wire \ccu__bc__strobe$344 ;
-  wire \ccu__bc__strobe$383 ;
+  wire \ccu__bc__strobe$316 ;
+  wire \ccu__bc__strobe$355 ;
+  wire \ccu__bc__strobe$394 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$308 ;
-  wire [15:0] \ccu__src__data$347 ;
-  wire [15:0] \ccu__src__data$386 ;
+  wire [15:0] \ccu__src__data$319 ;
+  wire [15:0] \ccu__src__data$358 ;
+  wire [15:0] \ccu__src__data$397 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$309 ;
-  wire \ccu__src__rd_en$348 ;
-  wire \ccu__src__rd_en$387 ;
+  wire \ccu__src__rd_en$320 ;
+  wire \ccu__src__rd_en$359 ;
+  wire \ccu__src__rd_en$398 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -392,87 +418,88 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$202 ;
+  wire \ctl__arm$207 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$251 ;
+  wire \ctl__arm$262 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$290 ;
+  wire \ctl__arm$301 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$329 ;
+  wire \ctl__arm$340 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$368 ;
+  wire \ctl__arm$379 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
+  wire \ctl__pf_active$214 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$252 ;
+  wire \ctl__pf_active$263 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$291 ;
+  wire \ctl__pf_active$302 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$330 ;
+  wire \ctl__pf_active$341 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$369 ;
+  wire \ctl__pf_active$380 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$204 ;
+  wire \ctl__running$209 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$253 ;
+  wire \ctl__running$264 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$292 ;
+  wire \ctl__running$303 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$331 ;
+  wire \ctl__running$342 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$370 ;
+  wire \ctl__running$381 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$205 ;
+  wire \ctl__start$210 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$254 ;
+  wire \ctl__start$265 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$293 ;
+  wire \ctl__start$304 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$332 ;
+  wire \ctl__start$343 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$371 ;
+  wire \ctl__start$382 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$255 ;
+  wire \ctl__start_next$266 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$294 ;
+  wire \ctl__start_next$305 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$333 ;
+  wire \ctl__start_next$344 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$372 ;
+  wire \ctl__start_next$383 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
-  reg ctl_ccu_arm_pf = 1'h0;
+  reg ctl_ccu_arm_c0 = 1'h0;
   (* keep = 32'd1 *)
-  reg ctl_ccu_arm_ps = 1'h0;
+  reg ctl_ccu_arm_c1 = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_ccu_pf_active = 1'h0;
   (* keep = 32'd1 *)
@@ -496,7 +523,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$138 ;
+  wire \done$144 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -504,11 +531,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$142 ;
-  wire \fault$143 ;
-  wire \fault$144 ;
-  wire \fault$145 ;
-  reg \fault$146  = 1'h0;
+  wire \fault$148 ;
+  wire \fault$149 ;
+  wire \fault$150 ;
+  wire \fault$151 ;
+  reg \fault$152  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -541,7 +568,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$200 ;
+  wire [10:0] \groups$205 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -724,105 +751,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$319 ;
+  wire [2:0] \host__mem$330 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$358 ;
+  wire [2:0] \host__mem$369 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$397 ;
+  wire [2:0] \host__mem$408 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$320 ;
+  wire [10:0] \host__off$331 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$359 ;
+  wire [10:0] \host__off$370 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$398 ;
+  wire [10:0] \host__off$409 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$321 ;
+  wire [10:0] \host__off_dst$332 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$360 ;
+  wire [10:0] \host__off_dst$371 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$399 ;
+  wire [10:0] \host__off_dst$410 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$322 ;
+  wire [10:0] \host__off_line$333 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$361 ;
+  wire [10:0] \host__off_line$372 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$400 ;
+  wire [10:0] \host__off_line$411 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$186 ;
-  wire [63:0] \host__rdata$187 ;
-  wire [63:0] \host__rdata$188 ;
+  wire [63:0] \host__rdata$192 ;
+  wire [63:0] \host__rdata$193 ;
+  wire [63:0] \host__rdata$194 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$324 ;
+  wire \host__rsel$335 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$363 ;
+  wire \host__rsel$374 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$402 ;
+  wire \host__rsel$413 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$325 ;
+  wire \host__sel$336 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$364 ;
+  wire \host__sel$375 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$403 ;
+  wire \host__sel$414 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$326 ;
+  wire [63:0] \host__wdata$337 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$365 ;
+  wire [63:0] \host__wdata$376 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$404 ;
+  wire [63:0] \host__wdata$415 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$327 ;
+  wire \host__we$338 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$366 ;
+  wire \host__we$377 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$405 ;
+  wire \host__we$416 ;
   wire idle;
-  wire \idle$196 ;
-  wire \idle$197 ;
-  wire \idle$198 ;
+  wire \idle$202 ;
+  wire \idle$203 ;
+  wire \idle$204 ;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   (* keep = 32'd1 *)
@@ -928,85 +955,85 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire regs__keep_acc;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$224 ;
+  wire \regs__keep_acc$235 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$237 ;
+  wire \regs__keep_acc$248 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$238 ;
+  wire \regs__keep_acc$249 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$226 ;
+  wire [9:0] \regs__ptr_base$237 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$239 ;
+  wire [9:0] \regs__ptr_base$250 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$240 ;
+  wire [9:0] \regs__ptr_base$251 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$228 ;
+  wire \regs__relu$239 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$241 ;
+  wire \regs__relu$252 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$242 ;
+  wire \regs__relu$253 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$230 ;
+  wire [5:0] \regs__shift$241 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$243 ;
+  wire [5:0] \regs__shift$254 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$244 ;
+  wire [5:0] \regs__shift$255 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$232 ;
+  wire [10:0] \regs__spmat_base$243 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$245 ;
+  wire [10:0] \regs__spmat_base$256 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$246 ;
+  wire [10:0] \regs__spmat_base$257 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$234 ;
+  wire \regs__src_sel$245 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$247 ;
+  wire \regs__src_sel$258 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$248 ;
+  wire \regs__src_sel$259 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$236 ;
+  wire [9:0] \regs__wb_base$247 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$249 ;
+  wire [9:0] \regs__wb_base$260 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$250 ;
+  wire [9:0] \regs__wb_base$261 ;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
   (* keep = 32'd1 *)
@@ -1042,14 +1069,17 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] stall_cycles = 32'd0;
   wire [3:0] status;
   wire wb__busy;
+  wire \wb__busy$216 ;
+  wire \wb__busy$217 ;
+  wire \wb__busy$219 ;
   wire wb__busy_next;
-  wire \wb__busy_next$109 ;
-  wire \wb__busy_next$123 ;
-  wire \wb__busy_next$95 ;
+  wire \wb__busy_next$101 ;
+  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$129 ;
   wire wb__start;
-  wire \wb__start$328 ;
-  wire \wb__start$367 ;
-  wire \wb__start$406 ;
+  wire \wb__start$339 ;
+  wire \wb__start$378 ;
+  wire \wb__start$417 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   (* keep = 32'd1 *)
@@ -1058,7 +1088,14 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [9:0] wb_base_g1 = 10'h000;
   reg wb_base_w = 1'h0;
   wire wb_busy;
-  wire wb_start;
+  (* keep = 32'd1 *)
+  reg wb_cmd_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg wb_cmd_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg wb_cmd_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg wb_cmd_c3 = 1'h0;
   input [63:0] wdata;
   wire [63:0] wdata;
   input we;
@@ -1106,367 +1143,400 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$41  = ptr_base_w & \$40 ;
   assign \$42  = ~ busy;
   assign \$43  = spmat_base_w & \$42 ;
-  assign \$44  = ~ busy;
-  assign \$45  = src_sel_w & \$44 ;
-  assign \$46  = ~ busy;
-  assign \$47  = relu_w & \$46 ;
-  assign \$48  = ~ busy;
-  assign \$49  = shift_w & \$48 ;
-  assign \$50  = ~ busy;
-  assign \$51  = ptr_base_w & \$50 ;
-  assign \$52  = ~ busy;
-  assign \$53  = spmat_base_w & \$52 ;
-  assign \$54  = ~ busy;
-  assign \$55  = wb_base_w & \$54 ;
-  assign \$56  = ~ busy;
-  assign \$57  = src_sel_w & \$56 ;
-  assign \$58  = ~ busy;
-  assign \$59  = relu_w & \$58 ;
-  assign \$60  = ~ busy;
-  assign \$61  = shift_w & \$60 ;
-  assign \$62  = ~ busy;
-  assign \$63  = ptr_base_w & \$62 ;
-  assign \$64  = ~ busy;
-  assign \$65  = spmat_base_w & \$64 ;
-  assign \$66  = ~ busy;
-  assign \$67  = wb_base_w & \$66 ;
-  assign \$68  = ~ addr[17];
-  assign \$69  = ! addr[15:14];
-  assign \$70  = addr[16] | \$69 ;
-  assign \$71  = \$68  & \$70 ;
-  assign \$72  = ~ addr[17];
-  assign \$73  = ! addr[15:14];
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = ctl_pe_next__pf_active | wb__busy_next;
-  assign \$76  = ~ \$75 ;
-  assign \$77  = we & \$76 ;
-  assign \$78  = ~ addr[17];
-  assign \$79  = addr[15:14] == 1'h1;
-  assign \$80  = addr[16] | \$79 ;
-  assign \$81  = \$78  & \$80 ;
-  assign \$82  = ~ addr[17];
-  assign \$83  = addr[15:14] == 1'h1;
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = ctl_pe_next__pf_active | \wb__busy_next$95 ;
-  assign \$86  = ~ \$85 ;
-  assign \$87  = we & \$86 ;
+  assign \$44  = we & addr[17];
+  assign \$45  = ! addr[10:0];
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = \$46  & wdata[1];
+  assign \$48  = we & addr[17];
+  assign \$49  = ! addr[10:0];
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = \$50  & wdata[1];
+  assign \$52  = we & addr[17];
+  assign \$53  = ! addr[10:0];
+  assign \$54  = \$52  & \$53 ;
+  assign \$55  = \$54  & wdata[1];
+  assign \$56  = we & addr[17];
+  assign \$57  = ! addr[10:0];
+  assign \$58  = \$56  & \$57 ;
+  assign \$59  = \$58  & wdata[1];
+  assign \$60  = ~ busy_pe0;
+  assign \$61  = src_sel_w & \$60 ;
+  assign \$62  = ~ busy_pe0;
+  assign \$63  = relu_w & \$62 ;
+  assign \$64  = ~ busy_pe0;
+  assign \$65  = shift_w & \$64 ;
+  assign \$66  = ~ busy_pe0;
+  assign \$67  = ptr_base_w & \$66 ;
+  assign \$68  = ~ busy_pe0;
+  assign \$69  = spmat_base_w & \$68 ;
+  assign \$70  = ~ busy_pe0;
+  assign \$71  = wb_base_w & \$70 ;
+  assign \$72  = ~ busy_pe2;
+  assign \$73  = src_sel_w & \$72 ;
+  assign \$74  = ~ busy_pe2;
+  assign \$75  = relu_w & \$74 ;
+  assign \$76  = ~ busy_pe2;
+  assign \$77  = shift_w & \$76 ;
+  assign \$78  = ~ busy_pe2;
+  assign \$79  = ptr_base_w & \$78 ;
+  assign \$80  = ~ busy_pe2;
+  assign \$81  = spmat_base_w & \$80 ;
+  assign \$82  = ~ busy_pe2;
+  assign \$83  = wb_base_w & \$82 ;
+  assign \$84  = ~ addr[17];
+  assign \$85  = ! addr[15:14];
+  assign \$86  = addr[16] | \$85 ;
+  assign \$87  = \$84  & \$86 ;
   assign \$88  = ~ addr[17];
-  assign \$89  = addr[15:14] == 2'h2;
-  assign \$90  = addr[16] | \$89 ;
-  assign \$91  = \$88  & \$90 ;
-  assign \$92  = ~ addr[17];
-  assign \$93  = addr[15:14] == 2'h2;
-  assign \$94  = \$92  & \$93 ;
-  assign \$95  = ctl_pe_next__pf_active | \wb__busy_next$109 ;
-  assign \$96  = ~ \$95 ;
-  assign \$97  = we & \$96 ;
+  assign \$89  = ! addr[15:14];
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = ctl_pe_next__pf_active | wb__busy_next;
+  assign \$92  = ~ \$91 ;
+  assign \$93  = we & \$92 ;
+  assign \$94  = ~ addr[17];
+  assign \$95  = addr[15:14] == 1'h1;
+  assign \$96  = addr[16] | \$95 ;
+  assign \$97  = \$94  & \$96 ;
   assign \$98  = ~ addr[17];
-  assign \$99  = addr[15:14] == 2'h3;
-  assign \$100  = addr[16] | \$99 ;
-  assign \$101  = \$98  & \$100 ;
-  assign \$102  = ~ addr[17];
-  assign \$103  = addr[15:14] == 2'h3;
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = ctl_pe_next__pf_active | \wb__busy_next$123 ;
-  assign \$106  = ~ \$105 ;
-  assign \$107  = we & \$106 ;
-  assign \$108  = bcast & ctl__running;
-  assign \$109  = ev_stall & ctl__running;
-  assign \$110  = ev_search & ctl__running;
-  assign \$111  = broadcasts + 1'h1;
-  assign \$112  = stall_cycles + 1'h1;
-  assign \$113  = groups_scanned + 1'h1;
-  assign \$114  = ~ ctl__start;
-  assign \$115  = \$114  & ctl__running;
-  assign \$116  = cyc + 1'h1;
-  assign \$117  = cyc + 1'h1;
-  assign \$118  = | { \fault$145 , \fault$144 , \fault$143 , \fault$142  };
-  assign \$119  = fault | \$118 ;
-  assign \$137  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$138  = host__rdata | \host__rdata$186 ;
-  assign \$139  = \$138  | \host__rdata$187 ;
-  assign \$140  = \$139  | \host__rdata$188 ;
-  assign \$141  = pe_or0 | g5;
+  assign \$99  = addr[15:14] == 1'h1;
+  assign \$100  = \$98  & \$99 ;
+  assign \$101  = ctl_pe_next__pf_active | \wb__busy_next$101 ;
+  assign \$102  = ~ \$101 ;
+  assign \$103  = we & \$102 ;
+  assign \$104  = ~ addr[17];
+  assign \$105  = addr[15:14] == 2'h2;
+  assign \$106  = addr[16] | \$105 ;
+  assign \$107  = \$104  & \$106 ;
+  assign \$108  = ~ addr[17];
+  assign \$109  = addr[15:14] == 2'h2;
+  assign \$110  = \$108  & \$109 ;
+  assign \$111  = ctl_pe_next__pf_active | \wb__busy_next$115 ;
+  assign \$112  = ~ \$111 ;
+  assign \$113  = we & \$112 ;
+  assign \$114  = ~ addr[17];
+  assign \$115  = addr[15:14] == 2'h3;
+  assign \$116  = addr[16] | \$115 ;
+  assign \$117  = \$114  & \$116 ;
+  assign \$118  = ~ addr[17];
+  assign \$119  = addr[15:14] == 2'h3;
+  assign \$120  = \$118  & \$119 ;
+  assign \$121  = ctl_pe_next__pf_active | \wb__busy_next$129 ;
+  assign \$122  = ~ \$121 ;
+  assign \$123  = we & \$122 ;
+  assign \$124  = bcast & ctl__running;
+  assign \$125  = ev_stall & ctl__running;
+  assign \$126  = ev_search & ctl__running;
+  assign \$127  = broadcasts + 1'h1;
+  assign \$128  = stall_cycles + 1'h1;
+  assign \$129  = groups_scanned + 1'h1;
+  assign \$130  = ~ ctl__start;
+  assign \$131  = \$130  & ctl__running;
+  assign \$132  = cyc + 1'h1;
+  assign \$133  = cyc + 1'h1;
+  assign \$134  = | { \fault$151 , \fault$150 , \fault$149 , \fault$148  };
+  assign \$135  = fault | \$134 ;
+  assign \$153  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$154  = host__rdata | \host__rdata$192 ;
+  assign \$155  = \$154  | \host__rdata$193 ;
+  assign \$156  = \$155  | \host__rdata$194 ;
+  assign \$157  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$198 , \idle$197 , \idle$196 , idle };
-  assign \$142  = ctrl_w & bus_wdata[1];
-  assign \$143  = ~ busy;
-  assign wb_start = \$142  & \$143 ;
-  assign \$146  = \$144  | \$145 ;
-  assign \$148  = { 2'h0, \$146  } | \$147 ;
-  assign status = \$148  | \$149 ;
+  assign pes_idle = & { \idle$204 , \idle$203 , \idle$202 , idle };
+  assign busy_pe0 = \ctl__pf_active$214  | wb_busy;
+  assign busy_pe1 = \ctl__pf_active$214  | \wb__busy$216 ;
+  assign busy_pe2 = \ctl__pf_active$214  | \wb__busy$217 ;
+  assign busy_pe3 = \ctl__pf_active$214  | \wb__busy$219 ;
+  assign \$158  = ~ busy_pe0;
+  assign wb__start = wb_cmd_c0 & \$158 ;
+  assign \$159  = ~ busy_pe1;
+  assign \wb__start$339  = wb_cmd_c1 & \$159 ;
+  assign \$160  = ~ busy_pe2;
+  assign \wb__start$378  = wb_cmd_c2 & \$160 ;
+  assign \$161  = ~ busy_pe3;
+  assign \wb__start$417  = wb_cmd_c3 & \$161 ;
+  assign \$164  = \$162  | \$163 ;
+  assign \$166  = { 2'h0, \$164  } | \$165 ;
+  assign status = \$166  | \$167 ;
   always @(posedge clk)
-    ctrl_w <= \$150 ;
+    ctrl_w <= \$168 ;
   always @(posedge clk)
-    groups_w <= \$151 ;
+    groups_w <= \$169 ;
   always @(posedge clk)
-    bias_act_w <= \$152 ;
+    bias_act_w <= \$170 ;
   always @(posedge clk)
-    shift_w <= \$153 ;
+    shift_w <= \$171 ;
   always @(posedge clk)
-    relu_w <= \$154 ;
+    relu_w <= \$172 ;
   always @(posedge clk)
-    wb_base_w <= \$155 ;
+    wb_base_w <= \$173 ;
   always @(posedge clk)
-    src_sel_w <= \$156 ;
+    src_sel_w <= \$174 ;
   always @(posedge clk)
-    ptr_base_w <= \$157 ;
+    ptr_base_w <= \$175 ;
   always @(posedge clk)
-    spmat_base_w <= \$158 ;
+    spmat_base_w <= \$176 ;
   always @(posedge clk)
-    bus_addr <= \$159 ;
+    bus_addr <= \$177 ;
   always @(posedge clk)
-    bus_wdata <= \$160 ;
+    bus_wdata <= \$178 ;
   always @(posedge clk)
-    \$signal  <= \$161 ;
+    \$signal  <= \$179 ;
   always @(posedge clk)
-    \re$22  <= \$162 ;
+    \re$22  <= \$180 ;
   always @(posedge clk)
-    gsel <= \$163 ;
+    gsel <= \$181 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$164 ;
+    gsel_lo_c0 <= \$182 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$165 ;
+    gsel_lo_c1 <= \$183 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$166 ;
+    gsel_lo_c2 <= \$184 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$167 ;
+    gsel_lo_c3 <= \$185 ;
   always @(posedge clk)
-    groups <= \$168 ;
+    groups <= \$186 ;
   always @(posedge clk)
-    bias_act <= \$169 ;
+    bias_act <= \$187 ;
   always @(posedge clk)
-    shift <= \$170 ;
+    shift <= \$188 ;
   always @(posedge clk)
-    relu <= \$171 ;
+    relu <= \$189 ;
   always @(posedge clk)
-    wb_base <= \$172 ;
+    wb_base <= \$190 ;
   always @(posedge clk)
-    src_sel <= \$173 ;
+    src_sel <= \$191 ;
   always @(posedge clk)
-    ptr_base <= \$174 ;
+    ptr_base <= \$192 ;
   always @(posedge clk)
-    spmat_base <= \$175 ;
+    spmat_base <= \$193 ;
   always @(posedge clk)
-    keep_acc <= \$176 ;
+    keep_acc <= \$194 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$177 ;
+    ctl_ccu_arm <= \$195 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$178 ;
+    ctl_ccu_start <= \$196 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$179 ;
+    ctl_ccu_running <= \$197 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$180 ;
+    ctl_ccu_pf_active <= \$198 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$181 ;
+    ctl_ccu_start_next <= \$199 ;
   always @(posedge clk)
-    ctl_ccu_arm_pf <= \$182 ;
+    ctl_ccu_arm_c0 <= \$200 ;
   always @(posedge clk)
-    ctl_ccu_arm_ps <= \$183 ;
+    ctl_ccu_arm_c1 <= \$201 ;
   always @(posedge clk)
-    src_sel_g0 <= \$184 ;
+    wb_cmd_c0 <= \$202 ;
   always @(posedge clk)
-    relu_g0 <= \$185 ;
+    wb_cmd_c1 <= \$203 ;
   always @(posedge clk)
-    shift_g0 <= \$186 ;
+    wb_cmd_c2 <= \$204 ;
   always @(posedge clk)
-    ptr_base_g0 <= \$187 ;
+    wb_cmd_c3 <= \$205 ;
   always @(posedge clk)
-    spmat_base_g0 <= \$188 ;
+    src_sel_g0 <= \$206 ;
   always @(posedge clk)
-    wb_base_g0 <= \$189 ;
+    relu_g0 <= \$207 ;
   always @(posedge clk)
-    keep_acc_g0 <= \$190 ;
+    shift_g0 <= \$208 ;
   always @(posedge clk)
-    src_sel_g1 <= \$191 ;
+    ptr_base_g0 <= \$209 ;
   always @(posedge clk)
-    relu_g1 <= \$192 ;
+    spmat_base_g0 <= \$210 ;
   always @(posedge clk)
-    shift_g1 <= \$193 ;
+    wb_base_g0 <= \$211 ;
   always @(posedge clk)
-    ptr_base_g1 <= \$194 ;
+    keep_acc_g0 <= \$212 ;
   always @(posedge clk)
-    spmat_base_g1 <= \$195 ;
+    src_sel_g1 <= \$213 ;
   always @(posedge clk)
-    wb_base_g1 <= \$196 ;
+    relu_g1 <= \$214 ;
   always @(posedge clk)
-    keep_acc_g1 <= \$197 ;
+    shift_g1 <= \$215 ;
   always @(posedge clk)
-    ctl_0_arm <= \$198 ;
+    ptr_base_g1 <= \$216 ;
   always @(posedge clk)
-    ctl_0_start <= \$199 ;
+    spmat_base_g1 <= \$217 ;
   always @(posedge clk)
-    ctl_0_running <= \$200 ;
+    wb_base_g1 <= \$218 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$201 ;
+    keep_acc_g1 <= \$219 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$202 ;
+    ctl_0_arm <= \$220 ;
   always @(posedge clk)
-    h_sel_0 <= \$203 ;
+    ctl_0_start <= \$221 ;
   always @(posedge clk)
-    h_rsel_0 <= \$204 ;
+    ctl_0_running <= \$222 ;
   always @(posedge clk)
-    h_mem_0 <= \$205 ;
+    ctl_0_pf_active <= \$223 ;
   always @(posedge clk)
-    h_off_0 <= \$206 ;
+    ctl_0_start_next <= \$224 ;
   always @(posedge clk)
-    h_off_line_0 <= \$207 ;
+    h_sel_0 <= \$225 ;
   always @(posedge clk)
-    h_wdata_0 <= \$208 ;
+    h_rsel_0 <= \$226 ;
   always @(posedge clk)
-    h_we_0 <= \$209 ;
+    h_mem_0 <= \$227 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$210 ;
+    h_off_0 <= \$228 ;
   always @(posedge clk)
-    ctl_1_arm <= \$211 ;
+    h_off_line_0 <= \$229 ;
   always @(posedge clk)
-    ctl_1_start <= \$212 ;
+    h_wdata_0 <= \$230 ;
   always @(posedge clk)
-    ctl_1_running <= \$213 ;
+    h_we_0 <= \$231 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$214 ;
+    h_off_dst_0 <= \$232 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$215 ;
+    ctl_1_arm <= \$233 ;
   always @(posedge clk)
-    h_sel_1 <= \$216 ;
+    ctl_1_start <= \$234 ;
   always @(posedge clk)
-    h_rsel_1 <= \$217 ;
+    ctl_1_running <= \$235 ;
   always @(posedge clk)
-    h_mem_1 <= \$218 ;
+    ctl_1_pf_active <= \$236 ;
   always @(posedge clk)
-    h_off_1 <= \$219 ;
+    ctl_1_start_next <= \$237 ;
   always @(posedge clk)
-    h_off_line_1 <= \$220 ;
+    h_sel_1 <= \$238 ;
   always @(posedge clk)
-    h_wdata_1 <= \$221 ;
+    h_rsel_1 <= \$239 ;
   always @(posedge clk)
-    h_we_1 <= \$222 ;
+    h_mem_1 <= \$240 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$223 ;
+    h_off_1 <= \$241 ;
   always @(posedge clk)
-    ctl_2_arm <= \$224 ;
+    h_off_line_1 <= \$242 ;
   always @(posedge clk)
-    ctl_2_start <= \$225 ;
+    h_wdata_1 <= \$243 ;
   always @(posedge clk)
-    ctl_2_running <= \$226 ;
+    h_we_1 <= \$244 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$227 ;
+    h_off_dst_1 <= \$245 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$228 ;
+    ctl_2_arm <= \$246 ;
   always @(posedge clk)
-    h_sel_2 <= \$229 ;
+    ctl_2_start <= \$247 ;
   always @(posedge clk)
-    h_rsel_2 <= \$230 ;
+    ctl_2_running <= \$248 ;
   always @(posedge clk)
-    h_mem_2 <= \$231 ;
+    ctl_2_pf_active <= \$249 ;
   always @(posedge clk)
-    h_off_2 <= \$232 ;
+    ctl_2_start_next <= \$250 ;
   always @(posedge clk)
-    h_off_line_2 <= \$233 ;
+    h_sel_2 <= \$251 ;
   always @(posedge clk)
-    h_wdata_2 <= \$234 ;
+    h_rsel_2 <= \$252 ;
   always @(posedge clk)
-    h_we_2 <= \$235 ;
+    h_mem_2 <= \$253 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$236 ;
+    h_off_2 <= \$254 ;
   always @(posedge clk)
-    ctl_3_arm <= \$237 ;
+    h_off_line_2 <= \$255 ;
   always @(posedge clk)
-    ctl_3_start <= \$238 ;
+    h_wdata_2 <= \$256 ;
   always @(posedge clk)
-    ctl_3_running <= \$239 ;
+    h_we_2 <= \$257 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$240 ;
+    h_off_dst_2 <= \$258 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$241 ;
+    ctl_3_arm <= \$259 ;
   always @(posedge clk)
-    h_sel_3 <= \$242 ;
+    ctl_3_start <= \$260 ;
   always @(posedge clk)
-    h_rsel_3 <= \$243 ;
+    ctl_3_running <= \$261 ;
   always @(posedge clk)
-    h_mem_3 <= \$244 ;
+    ctl_3_pf_active <= \$262 ;
   always @(posedge clk)
-    h_off_3 <= \$245 ;
+    ctl_3_start_next <= \$263 ;
   always @(posedge clk)
-    h_off_line_3 <= \$246 ;
+    h_sel_3 <= \$264 ;
   always @(posedge clk)
-    h_wdata_3 <= \$247 ;
+    h_rsel_3 <= \$265 ;
   always @(posedge clk)
-    h_we_3 <= \$248 ;
+    h_mem_3 <= \$266 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$249 ;
+    h_off_3 <= \$267 ;
   always @(posedge clk)
-    ev_broadcasts <= \$250 ;
+    h_off_line_3 <= \$268 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$251 ;
+    h_wdata_3 <= \$269 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$252 ;
+    h_we_3 <= \$270 ;
   always @(posedge clk)
-    done_flag <= \$253 ;
+    h_off_dst_3 <= \$271 ;
   always @(posedge clk)
-    cyc <= \$254 ;
+    ev_broadcasts <= \$272 ;
   always @(posedge clk)
-    broadcasts <= \$255 ;
+    ev_stall_cycles <= \$273 ;
   always @(posedge clk)
-    stall_cycles <= \$256 ;
+    ev_groups_scanned <= \$274 ;
   always @(posedge clk)
-    groups_scanned <= \$257 ;
+    done_flag <= \$275 ;
   always @(posedge clk)
-    cycles <= \$258 ;
+    cyc <= \$276 ;
   always @(posedge clk)
-    \fault$146  <= \$259 ;
+    broadcasts <= \$277 ;
   always @(posedge clk)
-    g_grp0 <= \$260 ;
+    stall_cycles <= \$278 ;
   always @(posedge clk)
-    g_grp1 <= \$261 ;
+    groups_scanned <= \$279 ;
   always @(posedge clk)
-    g_grp2 <= \$262 ;
+    cycles <= \$280 ;
   always @(posedge clk)
-    g_grp3 <= \$263 ;
+    \fault$152  <= \$281 ;
   always @(posedge clk)
-    gsel_hi <= \$264 ;
+    g_grp0 <= \$282 ;
   always @(posedge clk)
-    g1 <= \$265 ;
+    g_grp1 <= \$283 ;
   always @(posedge clk)
-    glob0 <= \$266 ;
+    g_grp2 <= \$284 ;
   always @(posedge clk)
-    re_q0 <= \$267 ;
+    g_grp3 <= \$285 ;
   always @(posedge clk)
-    re_q1 <= \$268 ;
+    gsel_hi <= \$286 ;
   always @(posedge clk)
-    re_q2 <= \$269 ;
+    g1 <= \$287 ;
   always @(posedge clk)
-    re_q3 <= \$270 ;
+    glob0 <= \$288 ;
   always @(posedge clk)
-    re_q4 <= \$271 ;
+    re_q0 <= \$289 ;
   always @(posedge clk)
-    re_q5 <= \$272 ;
+    re_q1 <= \$290 ;
   always @(posedge clk)
-    g2 <= \$273 ;
+    re_q2 <= \$291 ;
   always @(posedge clk)
-    glob1 <= \$274 ;
+    re_q3 <= \$292 ;
   always @(posedge clk)
-    g3 <= \$275 ;
+    re_q4 <= \$293 ;
   always @(posedge clk)
-    glob2 <= \$276 ;
+    re_q5 <= \$294 ;
   always @(posedge clk)
-    g4 <= \$277 ;
+    g2 <= \$295 ;
   always @(posedge clk)
-    glob3 <= \$278 ;
+    glob1 <= \$296 ;
   always @(posedge clk)
-    glob4 <= \$279 ;
+    g3 <= \$297 ;
   always @(posedge clk)
-    g5 <= \$280 ;
+    glob2 <= \$298 ;
   always @(posedge clk)
-    pe_or0 <= \$281 ;
+    g4 <= \$299 ;
   always @(posedge clk)
-    rdata <= \$282 ;
+    glob3 <= \$300 ;
   always @(posedge clk)
-    rvalid <= \$283 ;
+    glob4 <= \$301 ;
+  always @(posedge clk)
+    g5 <= \$302 ;
+  always @(posedge clk)
+    pe_or0 <= \$303 ;
+  always @(posedge clk)
+    rdata <= \$304 ;
+  always @(posedge clk)
+    rvalid <= \$305 ;
   \eie_ecp5_4pe.ccu  ccu (
-    .arm(ctl_ccu_arm_pf),
+    .arm(ctl_ccu_arm_c0),
     .\arm$2 (ctl_ccu_arm),
-    .arm_ps(ctl_ccu_arm_ps),
+    .arm_ps(ctl_ccu_arm_c1),
     .bcast(bcast),
     .bias_act(bias_act),
     .bias_sent(bias_sent),
@@ -1485,16 +1555,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$309 ),
-    .pes__2__ann__a(\ccu__ann__a$334 ),
-    .pes__2__ann__j(\ccu__ann__j$336 ),
-    .pes__2__ann__valid(\ccu__ann__valid$338 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$320 ),
+    .pes__2__ann__a(\ccu__ann__a$345 ),
+    .pes__2__ann__j(\ccu__ann__j$347 ),
+    .pes__2__ann__valid(\ccu__ann__valid$349 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$348 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$359 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$387 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$398 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1515,7 +1585,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$142 ),
+    .fault(\fault$148 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1536,7 +1606,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .src__rd_en(ccu__src__rd_en),
     .wb__busy(wb_busy),
     .wb__busy_next(wb__busy_next),
-    .wb__start(wb_start)
+    .wb__start(wb__start)
   );
   \eie_ecp5_4pe.pe1  pe1 (
     .ann__a(ccu__ann__a),
@@ -1552,16 +1622,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$143 ),
+    .fault(\fault$149 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$186 ),
+    .host__rdata(\host__rdata$192 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$196 ),
+    .idle(\idle$202 ),
     .regs__keep_acc(keep_acc_g0),
     .regs__ptr_base(ptr_base_g0),
     .regs__relu(relu_g0),
@@ -1570,14 +1640,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g0),
     .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$309 ),
-    .wb__busy_next(\wb__busy_next$95 ),
-    .wb__start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$320 ),
+    .wb__busy(\wb__busy$216 ),
+    .wb__busy_next(\wb__busy_next$101 ),
+    .wb__start(\wb__start$339 )
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$334 ),
-    .ann__j(\ccu__ann__j$336 ),
-    .ann__valid(\ccu__ann__valid$338 ),
+    .ann__a(\ccu__ann__a$345 ),
+    .ann__j(\ccu__ann__j$347 ),
+    .ann__valid(\ccu__ann__valid$349 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1588,16 +1659,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$144 ),
+    .fault(\fault$150 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$187 ),
+    .host__rdata(\host__rdata$193 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$197 ),
+    .idle(\idle$203 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1606,14 +1677,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$348 ),
-    .wb__busy_next(\wb__busy_next$109 ),
-    .wb__start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$359 ),
+    .wb__busy(\wb__busy$217 ),
+    .wb__busy_next(\wb__busy_next$115 ),
+    .wb__start(\wb__start$378 )
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$334 ),
-    .ann__j(\ccu__ann__j$336 ),
-    .ann__valid(\ccu__ann__valid$338 ),
+    .ann__a(\ccu__ann__a$345 ),
+    .ann__j(\ccu__ann__j$347 ),
+    .ann__valid(\ccu__ann__valid$349 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1624,16 +1696,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$145 ),
+    .fault(\fault$151 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$188 ),
+    .host__rdata(\host__rdata$194 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$198 ),
+    .idle(\idle$204 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1642,9 +1714,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$387 ),
-    .wb__busy_next(\wb__busy_next$123 ),
-    .wb__start(wb_start)
+    .src__rd_en(\ccu__src__rd_en$398 ),
+    .wb__busy(\wb__busy$219 ),
+    .wb__busy_next(\wb__busy_next$129 ),
+    .wb__start(\wb__start$417 )
   );
   \eie_ecp5_4pe.seq  seq (
     .bias_sent(bias_sent),
@@ -1652,6 +1725,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .clk(clk),
     .cmd_start(cmd_start),
     .ctl__arm(ctl__arm),
+    .ctl__pf_active(\ctl__pf_active$214 ),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .ctl_next__arm(ctl_next__arm),
@@ -1671,13 +1745,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$120  = 16'h0000;
+          \$136  = 16'h0000;
       2'h1:
-          \$120  = { 12'h000, status };
+          \$136  = { 12'h000, status };
       2'h2:
-          \$120  = { 5'h00, groups };
+          \$136  = { 5'h00, groups };
       2'h3:
-          \$120  = bias_act;
+          \$136  = bias_act;
     endcase
   end
   always @* begin
@@ -1685,13 +1759,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$121  = 16'h0000;
+          \$137  = 16'h0000;
       2'h1:
-          \$121  = 16'h0000;
+          \$137  = 16'h0000;
       2'h2:
-          \$121  = 16'h0000;
+          \$137  = 16'h0000;
       2'h3:
-          \$121  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$137  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1699,13 +1773,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$122  = 16'h0000;
+          \$138  = 16'h0000;
       2'h1:
-          \$122  = 16'h0000;
+          \$138  = 16'h0000;
       2'h2:
-          \$122  = 16'h0000;
+          \$138  = 16'h0000;
       2'h3:
-          \$122  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$138  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1713,13 +1787,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$123  = 16'h0000;
+          \$139  = 16'h0000;
       2'h1:
-          \$123  = 16'h0000;
+          \$139  = 16'h0000;
       2'h2:
-          \$123  = 16'h0000;
+          \$139  = 16'h0000;
       2'h3:
-          \$123  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$139  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1727,13 +1801,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$124  = { 10'h000, shift };
+          \$140  = { 10'h000, shift };
       2'h1:
-          \$124  = { 15'h0000, relu };
+          \$140  = { 15'h0000, relu };
       2'h2:
-          \$124  = { 6'h00, wb_base };
+          \$140  = { 6'h00, wb_base };
       2'h3:
-          \$124  = { 15'h0000, src_sel };
+          \$140  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -1741,13 +1815,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$125  = 16'h0000;
+          \$141  = 16'h0000;
       2'h1:
-          \$125  = 16'h0000;
+          \$141  = 16'h0000;
       2'h2:
-          \$125  = 16'h0000;
+          \$141  = 16'h0000;
       2'h3:
-          \$125  = 16'h0000;
+          \$141  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1755,13 +1829,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$126  = 16'h0000;
+          \$142  = 16'h0000;
       2'h1:
-          \$126  = 16'h0000;
+          \$142  = 16'h0000;
       2'h2:
-          \$126  = 16'h0000;
+          \$142  = 16'h0000;
       2'h3:
-          \$126  = 16'h0000;
+          \$142  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1769,13 +1843,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$127  = 16'h0000;
+          \$143  = 16'h0000;
       2'h1:
-          \$127  = 16'h0000;
+          \$143  = 16'h0000;
       2'h2:
-          \$127  = 16'h0000;
+          \$143  = 16'h0000;
       2'h3:
-          \$127  = 16'h0000;
+          \$143  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1783,13 +1857,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$128  = cycles[15:0];
+          \$144  = cycles[15:0];
       2'h1:
-          \$128  = broadcasts[15:0];
+          \$144  = broadcasts[15:0];
       2'h2:
-          \$128  = stall_cycles[15:0];
+          \$144  = stall_cycles[15:0];
       2'h3:
-          \$128  = groups_scanned[15:0];
+          \$144  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -1797,13 +1871,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$129  = cycles[31:16];
+          \$145  = cycles[31:16];
       2'h1:
-          \$129  = broadcasts[31:16];
+          \$145  = broadcasts[31:16];
       2'h2:
-          \$129  = stall_cycles[31:16];
+          \$145  = stall_cycles[31:16];
       2'h3:
-          \$129  = groups_scanned[31:16];
+          \$145  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -1811,13 +1885,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$130  = 16'h0000;
+          \$146  = 16'h0000;
       2'h1:
-          \$130  = 16'h0000;
+          \$146  = 16'h0000;
       2'h2:
-          \$130  = 16'h0000;
+          \$146  = 16'h0000;
       2'h3:
-          \$130  = 16'h0000;
+          \$146  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1825,13 +1899,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$131  = 16'h0000;
+          \$147  = 16'h0000;
       2'h1:
-          \$131  = 16'h0000;
+          \$147  = 16'h0000;
       2'h2:
-          \$131  = 16'h0000;
+          \$147  = 16'h0000;
       2'h3:
-          \$131  = 16'h0000;
+          \$147  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1839,13 +1913,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$132  = 16'h0004;
+          \$148  = 16'h0004;
       2'h1:
-          \$132  = 16'h0006;
+          \$148  = 16'h0006;
       2'h2:
-          \$132  = { 6'h00, ptr_base };
+          \$148  = { 6'h00, ptr_base };
       2'h3:
-          \$132  = { 5'h00, spmat_base };
+          \$148  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -1853,13 +1927,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$133  = 16'h0000;
+          \$149  = 16'h0000;
       2'h1:
-          \$133  = 16'h0000;
+          \$149  = 16'h0000;
       2'h2:
-          \$133  = 16'h0000;
+          \$149  = 16'h0000;
       2'h3:
-          \$133  = 16'h0000;
+          \$149  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1867,13 +1941,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$134  = 16'h0000;
+          \$150  = 16'h0000;
       2'h1:
-          \$134  = 16'h0000;
+          \$150  = 16'h0000;
       2'h2:
-          \$134  = 16'h0000;
+          \$150  = 16'h0000;
       2'h3:
-          \$134  = 16'h0000;
+          \$150  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1881,13 +1955,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$135  = 16'h0000;
+          \$151  = 16'h0000;
       2'h1:
-          \$135  = 16'h0000;
+          \$151  = 16'h0000;
       2'h2:
-          \$135  = 16'h0000;
+          \$151  = 16'h0000;
       2'h3:
-          \$135  = 16'h0000;
+          \$151  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1895,354 +1969,195 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$136  = g_grp0;
+          \$152  = g_grp0;
       2'h1:
-          \$136  = g_grp1;
+          \$152  = g_grp1;
       2'h2:
-          \$136  = g_grp2;
+          \$152  = g_grp2;
       2'h3:
-          \$136  = g_grp3;
+          \$152  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$3 ;
+    \$168  = \$3 ;
     if (rst) begin
-      \$150  = 1'h0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = \$6 ;
+    \$169  = \$6 ;
     if (rst) begin
-      \$151  = 1'h0;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = \$9 ;
+    \$170  = \$9 ;
     if (rst) begin
-      \$152  = 1'h0;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = \$12 ;
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = \$15 ;
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = \$18 ;
-    if (rst) begin
-      \$155  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = \$21 ;
-    if (rst) begin
-      \$156  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = \$24 ;
-    if (rst) begin
-      \$157  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = \$27 ;
-    if (rst) begin
-      \$158  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = addr;
-    if (rst) begin
-      \$159  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = wdata;
-    if (rst) begin
-      \$160  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = we;
-    if (rst) begin
-      \$161  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = re;
-    if (rst) begin
-      \$162  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = addr[3:0];
-    if (rst) begin
-      \$163  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = addr[1:0];
-    if (rst) begin
-      \$164  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = addr[1:0];
-    if (rst) begin
-      \$165  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = addr[1:0];
-    if (rst) begin
-      \$166  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = addr[1:0];
-    if (rst) begin
-      \$167  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = groups;
-    if (\$29 ) begin
-      \$168  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$168  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = bias_act;
-    if (\$31 ) begin
-      \$169  = bus_wdata[15:0];
-    end
-    if (rst) begin
-      \$169  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = shift;
-    if (\$33 ) begin
-      \$170  = bus_wdata[5:0];
-    end
-    if (rst) begin
-      \$170  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = relu;
-    if (\$35 ) begin
-      \$171  = bus_wdata[0];
-    end
+    \$171  = \$12 ;
     if (rst) begin
       \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = wb_base;
-    if (\$37 ) begin
-      \$172  = bus_wdata[9:0];
-    end
+    \$172  = \$15 ;
     if (rst) begin
-      \$172  = 10'h000;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = src_sel;
-    if (\$39 ) begin
-      \$173  = bus_wdata[0];
-    end
+    \$173  = \$18 ;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = ptr_base;
-    if (\$41 ) begin
-      \$174  = bus_wdata[9:0];
-    end
+    \$174  = \$21 ;
     if (rst) begin
-      \$174  = 10'h000;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = spmat_base;
-    if (\$43 ) begin
-      \$175  = bus_wdata[10:0];
-    end
+    \$175  = \$24 ;
     if (rst) begin
-      \$175  = 11'h000;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = keep_acc;
-    if (ctl_next__arm) begin
-      \$176  = bus_wdata[2];
-    end
+    \$176  = \$27 ;
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = ctl_next__arm;
+    \$177  = addr;
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = ctl_next__start;
+    \$178  = wdata;
     if (rst) begin
-      \$178  = 1'h0;
+      \$178  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = ctl_next__running;
+    \$179  = we;
     if (rst) begin
       \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = ctl_next__pf_active;
+    \$180  = re;
     if (rst) begin
       \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = ctl_next__start_next;
+    \$181  = addr[3:0];
     if (rst) begin
-      \$181  = 1'h0;
+      \$181  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = ctl_next__arm;
+    \$182  = addr[1:0];
     if (rst) begin
-      \$182  = 1'h0;
+      \$182  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = ctl_next__arm;
+    \$183  = addr[1:0];
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = src_sel_g0;
-    if (\$45 ) begin
-      \$184  = bus_wdata[0];
-    end
+    \$184  = addr[1:0];
     if (rst) begin
-      \$184  = 1'h0;
+      \$184  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = relu_g0;
-    if (\$47 ) begin
-      \$185  = bus_wdata[0];
-    end
+    \$185  = addr[1:0];
     if (rst) begin
-      \$185  = 1'h0;
+      \$185  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = shift_g0;
-    if (\$49 ) begin
-      \$186  = bus_wdata[5:0];
+    \$186  = groups;
+    if (\$29 ) begin
+      \$186  = bus_wdata[10:0];
     end
     if (rst) begin
-      \$186  = 6'h00;
+      \$186  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = ptr_base_g0;
-    if (\$51 ) begin
-      \$187  = bus_wdata[9:0];
+    \$187  = bias_act;
+    if (\$31 ) begin
+      \$187  = bus_wdata[15:0];
     end
     if (rst) begin
-      \$187  = 10'h000;
+      \$187  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = spmat_base_g0;
-    if (\$53 ) begin
-      \$188  = bus_wdata[10:0];
+    \$188  = shift;
+    if (\$33 ) begin
+      \$188  = bus_wdata[5:0];
     end
     if (rst) begin
-      \$188  = 11'h000;
+      \$188  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = wb_base_g0;
-    if (\$55 ) begin
-      \$189  = bus_wdata[9:0];
+    \$189  = relu;
+    if (\$35 ) begin
+      \$189  = bus_wdata[0];
     end
     if (rst) begin
-      \$189  = 10'h000;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = keep_acc_g0;
-    if (ctl_next__arm) begin
-      \$190  = bus_wdata[2];
+    \$190  = wb_base;
+    if (\$37 ) begin
+      \$190  = bus_wdata[9:0];
     end
     if (rst) begin
-      \$190  = 1'h0;
+      \$190  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = src_sel_g1;
-    if (\$57 ) begin
+    \$191  = src_sel;
+    if (\$39 ) begin
       \$191  = bus_wdata[0];
     end
     if (rst) begin
@@ -2251,300 +2166,333 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = relu_g1;
-    if (\$59 ) begin
-      \$192  = bus_wdata[0];
+    \$192  = ptr_base;
+    if (\$41 ) begin
+      \$192  = bus_wdata[9:0];
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = shift_g1;
-    if (\$61 ) begin
-      \$193  = bus_wdata[5:0];
+    \$193  = spmat_base;
+    if (\$43 ) begin
+      \$193  = bus_wdata[10:0];
     end
     if (rst) begin
-      \$193  = 6'h00;
+      \$193  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = ptr_base_g1;
-    if (\$63 ) begin
-      \$194  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$194  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = spmat_base_g1;
-    if (\$65 ) begin
-      \$195  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$195  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = wb_base_g1;
-    if (\$67 ) begin
-      \$196  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$196  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = keep_acc_g1;
+    \$194  = keep_acc;
     if (ctl_next__arm) begin
-      \$197  = bus_wdata[2];
+      \$194  = bus_wdata[2];
     end
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = ctl_next__arm;
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = ctl_next__start;
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = ctl_next__running;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = ctl_next__arm;
+    \$198  = ctl_next__pf_active;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = ctl_next__start;
+    \$199  = ctl_next__start_next;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = ctl_pe_next__running;
+    \$200  = ctl_next__arm;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = ctl_pe_next__pf_active;
+    \$201  = ctl_next__arm;
     if (rst) begin
       \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = ctl_next__start_next;
+    \$202  = \$47 ;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$71 ;
+    \$203  = \$51 ;
     if (rst) begin
       \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$74 ;
+    \$204  = \$55 ;
     if (rst) begin
       \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = addr[13:11];
+    \$205  = \$59 ;
     if (rst) begin
-      \$205  = 3'h0;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = addr[10:0];
+    \$206  = src_sel_g0;
+    if (\$61 ) begin
+      \$206  = bus_wdata[0];
+    end
     if (rst) begin
-      \$206  = 11'h000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = addr[10:0];
+    \$207  = relu_g0;
+    if (\$63 ) begin
+      \$207  = bus_wdata[0];
+    end
     if (rst) begin
-      \$207  = 11'h000;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = wdata;
+    \$208  = shift_g0;
+    if (\$65 ) begin
+      \$208  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$208  = 64'h0000000000000000;
+      \$208  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = \$77 ;
+    \$209  = ptr_base_g0;
+    if (\$67 ) begin
+      \$209  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$209  = 1'h0;
+      \$209  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = addr[10:0];
+    \$210  = spmat_base_g0;
+    if (\$69 ) begin
+      \$210  = bus_wdata[10:0];
+    end
     if (rst) begin
       \$210  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = ctl_next__arm;
+    \$211  = wb_base_g0;
+    if (\$71 ) begin
+      \$211  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = ctl_next__start;
+    \$212  = keep_acc_g0;
+    if (ctl_next__arm) begin
+      \$212  = bus_wdata[2];
+    end
     if (rst) begin
       \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = ctl_pe_next__running;
+    \$213  = src_sel_g1;
+    if (\$73 ) begin
+      \$213  = bus_wdata[0];
+    end
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = ctl_pe_next__pf_active;
+    \$214  = relu_g1;
+    if (\$75 ) begin
+      \$214  = bus_wdata[0];
+    end
     if (rst) begin
       \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = ctl_next__start_next;
+    \$215  = shift_g1;
+    if (\$77 ) begin
+      \$215  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = \$81 ;
+    \$216  = ptr_base_g1;
+    if (\$79 ) begin
+      \$216  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$216  = 1'h0;
+      \$216  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = \$84 ;
+    \$217  = spmat_base_g1;
+    if (\$81 ) begin
+      \$217  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$217  = 1'h0;
+      \$217  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = addr[13:11];
+    \$218  = wb_base_g1;
+    if (\$83 ) begin
+      \$218  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$218  = 3'h0;
+      \$218  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = addr[10:0];
+    \$219  = keep_acc_g1;
+    if (ctl_next__arm) begin
+      \$219  = bus_wdata[2];
+    end
     if (rst) begin
-      \$219  = 11'h000;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = addr[10:0];
+    \$220  = ctl_next__arm;
     if (rst) begin
-      \$220  = 11'h000;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = wdata;
+    \$221  = ctl_next__start;
     if (rst) begin
-      \$221  = 64'h0000000000000000;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = \$87 ;
+    \$222  = ctl_pe_next__running;
     if (rst) begin
       \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = addr[10:0];
+    \$223  = ctl_pe_next__pf_active;
     if (rst) begin
-      \$223  = 11'h000;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = ctl_next__arm;
+    \$224  = ctl_next__start_next;
     if (rst) begin
       \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = ctl_next__start;
+    \$225  = \$87 ;
     if (rst) begin
       \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = ctl_pe_next__running;
+    \$226  = \$90 ;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = ctl_pe_next__pf_active;
+    \$227  = addr[13:11];
     if (rst) begin
-      \$227  = 1'h0;
+      \$227  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = ctl_next__start_next;
+    \$228  = addr[10:0];
     if (rst) begin
-      \$228  = 1'h0;
+      \$228  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = \$91 ;
+    \$229  = addr[10:0];
     if (rst) begin
-      \$229  = 1'h0;
+      \$229  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = \$94 ;
+    \$230  = wdata;
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = addr[13:11];
+    \$231  = \$93 ;
     if (rst) begin
-      \$231  = 3'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
@@ -2556,86 +2504,86 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = addr[10:0];
+    \$233  = ctl_next__arm;
     if (rst) begin
-      \$233  = 11'h000;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = wdata;
+    \$234  = ctl_next__start;
     if (rst) begin
-      \$234  = 64'h0000000000000000;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = \$97 ;
+    \$235  = ctl_pe_next__running;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = addr[10:0];
+    \$236  = ctl_pe_next__pf_active;
     if (rst) begin
-      \$236  = 11'h000;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = ctl_next__arm;
+    \$237  = ctl_next__start_next;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = ctl_next__start;
+    \$238  = \$97 ;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = ctl_pe_next__running;
+    \$239  = \$100 ;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = ctl_pe_next__pf_active;
+    \$240  = addr[13:11];
     if (rst) begin
-      \$240  = 1'h0;
+      \$240  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = ctl_next__start_next;
+    \$241  = addr[10:0];
     if (rst) begin
-      \$241  = 1'h0;
+      \$241  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = \$101 ;
+    \$242  = addr[10:0];
     if (rst) begin
-      \$242  = 1'h0;
+      \$242  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = \$104 ;
+    \$243  = wdata;
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = addr[13:11];
+    \$244  = \$103 ;
     if (rst) begin
-      \$244  = 3'h0;
+      \$244  = 1'h0;
     end
   end
   always @* begin
@@ -2647,42 +2595,42 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = addr[10:0];
+    \$246  = ctl_next__arm;
     if (rst) begin
-      \$246  = 11'h000;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = wdata;
+    \$247  = ctl_next__start;
     if (rst) begin
-      \$247  = 64'h0000000000000000;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = \$107 ;
+    \$248  = ctl_pe_next__running;
     if (rst) begin
       \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = addr[10:0];
+    \$249  = ctl_pe_next__pf_active;
     if (rst) begin
-      \$249  = 11'h000;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = \$108 ;
+    \$250  = ctl_next__start_next;
     if (rst) begin
       \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = \$109 ;
+    \$251  = \$107 ;
     if (rst) begin
       \$251  = 1'h0;
     end
@@ -2696,274 +2644,428 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = done_flag;
-    if (ctl__start) begin
-      \$253  = 1'h0;
-    end
-    if (\$115 ) begin
-      if (done) begin
-        \$253  = 1'h1;
-      end
-    end
+    \$253  = addr[13:11];
     if (rst) begin
-      \$253  = 1'h0;
+      \$253  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = cyc;
-    if (ctl__start) begin
-      \$254  = 32'd0;
-    end
-    if (\$115 ) begin
-      \$254  = \$116 [31:0];
-    end
+    \$254  = addr[10:0];
     if (rst) begin
-      \$254  = 32'd0;
+      \$254  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$255  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$255  = \$111 [31:0];
-      end
-    end
+    \$255  = addr[10:0];
     if (rst) begin
-      \$255  = 32'd0;
+      \$255  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$256  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$256  = \$112 [31:0];
-      end
-    end
+    \$256  = wdata;
     if (rst) begin
-      \$256  = 32'd0;
+      \$256  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$257  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$257  = \$113 [31:0];
-      end
-    end
+    \$257  = \$113 ;
     if (rst) begin
-      \$257  = 32'd0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = cycles;
-    if (\$115 ) begin
-      if (done) begin
-        \$258  = \$117 [31:0];
-      end
-    end
+    \$258  = addr[10:0];
     if (rst) begin
-      \$258  = 32'd0;
+      \$258  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = \fault$146 ;
-    if (ctl__arm) begin
-      \$259  = 1'h0;
-    end else if (\$119 ) begin
-      \$259  = 1'h1;
-    end
+    \$259  = ctl_next__arm;
     if (rst) begin
       \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = { \$123 , \$122 , \$121 , \$120  };
+    \$260  = ctl_next__start;
     if (rst) begin
-      \$260  = 64'h0000000000000000;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = { \$127 , \$126 , \$125 , \$124  };
+    \$261  = ctl_pe_next__running;
     if (rst) begin
-      \$261  = 64'h0000000000000000;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = { \$131 , \$130 , \$129 , \$128  };
+    \$262  = ctl_pe_next__pf_active;
     if (rst) begin
-      \$262  = 64'h0000000000000000;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = { \$135 , \$134 , \$133 , \$132  };
+    \$263  = ctl_next__start_next;
     if (rst) begin
-      \$263  = 64'h0000000000000000;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = gsel[3:2];
+    \$264  = \$117 ;
     if (rst) begin
-      \$264  = 2'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = \$136 ;
+    \$265  = \$120 ;
     if (rst) begin
-      \$265  = 64'h0000000000000000;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = bus_addr[17];
+    \$266  = addr[13:11];
     if (rst) begin
-      \$266  = 1'h0;
+      \$266  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = \re$22 ;
+    \$267  = addr[10:0];
     if (rst) begin
-      \$267  = 1'h0;
+      \$267  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = re_q0;
+    \$268  = addr[10:0];
     if (rst) begin
-      \$268  = 1'h0;
+      \$268  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = re_q1;
+    \$269  = wdata;
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = re_q2;
+    \$270  = \$123 ;
     if (rst) begin
       \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = re_q3;
+    \$271  = addr[10:0];
     if (rst) begin
-      \$271  = 1'h0;
+      \$271  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = re_q4;
+    \$272  = \$124 ;
     if (rst) begin
       \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = g1;
+    \$273  = \$125 ;
     if (rst) begin
-      \$273  = 64'h0000000000000000;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = glob0;
+    \$274  = \$126 ;
     if (rst) begin
       \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = g2;
+    \$275  = done_flag;
+    if (ctl__start) begin
+      \$275  = 1'h0;
+    end
+    if (\$131 ) begin
+      if (done) begin
+        \$275  = 1'h1;
+      end
+    end
     if (rst) begin
-      \$275  = 64'h0000000000000000;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = glob1;
+    \$276  = cyc;
+    if (ctl__start) begin
+      \$276  = 32'd0;
+    end
+    if (\$131 ) begin
+      \$276  = \$132 [31:0];
+    end
     if (rst) begin
-      \$276  = 1'h0;
+      \$276  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = g3;
+    \$277  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$277  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$277  = \$127 [31:0];
+      end
+    end
     if (rst) begin
-      \$277  = 64'h0000000000000000;
+      \$277  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = glob2;
+    \$278  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$278  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$278  = \$128 [31:0];
+      end
+    end
     if (rst) begin
-      \$278  = 1'h0;
+      \$278  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = glob3;
+    \$279  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$279  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$279  = \$129 [31:0];
+      end
+    end
     if (rst) begin
-      \$279  = 1'h0;
+      \$279  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = \$137 ;
+    \$280  = cycles;
+    if (\$131 ) begin
+      if (done) begin
+        \$280  = \$133 [31:0];
+      end
+    end
     if (rst) begin
-      \$280  = 64'h0000000000000000;
+      \$280  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = \$140 ;
+    \$281  = \fault$152 ;
+    if (ctl__arm) begin
+      \$281  = 1'h0;
+    end else if (\$135 ) begin
+      \$281  = 1'h1;
+    end
     if (rst) begin
-      \$281  = 64'h0000000000000000;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = \$141 ;
+    \$282  = { \$139 , \$138 , \$137 , \$136  };
     if (rst) begin
       \$282  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = re_q5;
+    \$283  = { \$143 , \$142 , \$141 , \$140  };
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$284  = { \$147 , \$146 , \$145 , \$144  };
+    if (rst) begin
+      \$284  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$285  = { \$151 , \$150 , \$149 , \$148  };
+    if (rst) begin
+      \$285  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$286  = gsel[3:2];
+    if (rst) begin
+      \$286  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$287  = \$152 ;
+    if (rst) begin
+      \$287  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$288  = bus_addr[17];
+    if (rst) begin
+      \$288  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = \re$22 ;
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$290  = re_q0;
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = re_q1;
+    if (rst) begin
+      \$291  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = re_q2;
+    if (rst) begin
+      \$292  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = re_q3;
+    if (rst) begin
+      \$293  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = re_q4;
+    if (rst) begin
+      \$294  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = g1;
+    if (rst) begin
+      \$295  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$296  = glob0;
+    if (rst) begin
+      \$296  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$297  = g2;
+    if (rst) begin
+      \$297  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = glob1;
+    if (rst) begin
+      \$298  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = g3;
+    if (rst) begin
+      \$299  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$300  = glob2;
+    if (rst) begin
+      \$300  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$301  = glob3;
+    if (rst) begin
+      \$301  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$302  = \$153 ;
+    if (rst) begin
+      \$302  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$303  = \$156 ;
+    if (rst) begin
+      \$303  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$304  = \$157 ;
+    if (rst) begin
+      \$304  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$305  = re_q5;
+    if (rst) begin
+      \$305  = 1'h0;
     end
   end
   assign \busy$28  = busy;
   assign ctl_pe_next__arm = ctl_next__arm;
   assign ctl_pe_next__start = ctl_next__start;
   assign ctl_pe_next__start_next = ctl_next__start_next;
-  assign \done$138  = done;
+  assign \done$144  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -2981,16 +3083,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$193  = bias_sent;
-  assign \groups$200  = groups;
-  assign \bias_act$201  = bias_act;
-  assign \ctl__arm$202  = ctl_ccu_arm;
+  assign \bias_sent$199  = bias_sent;
+  assign \groups$205  = groups;
+  assign \bias_act$206  = bias_act;
+  assign \ctl__arm$207  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$204  = ctl_ccu_running;
-  assign \ctl__start$205  = ctl_ccu_start;
+  assign \ctl__running$209  = ctl_ccu_running;
+  assign \ctl__start$210  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
-  assign arm_pf = ctl_ccu_arm_pf;
-  assign arm_ps = ctl_ccu_arm_ps;
+  assign arm_pf = ctl_ccu_arm_c0;
+  assign arm_ps = ctl_ccu_arm_c1;
   assign pass_regs_g0__src_sel = src_sel_g0;
   assign pass_regs_g0__relu = relu_g0;
   assign pass_regs_g0__shift = shift_g0;
@@ -3006,38 +3108,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs_g1__wb_base = wb_base_g1;
   assign pass_regs_g1__keep_acc = keep_acc_g1;
   assign regs__keep_acc = keep_acc_g0;
-  assign \regs__keep_acc$224  = keep_acc_g0;
+  assign \regs__keep_acc$235  = keep_acc_g0;
   assign regs__ptr_base = ptr_base_g0;
-  assign \regs__ptr_base$226  = ptr_base_g0;
+  assign \regs__ptr_base$237  = ptr_base_g0;
   assign regs__relu = relu_g0;
-  assign \regs__relu$228  = relu_g0;
+  assign \regs__relu$239  = relu_g0;
   assign regs__shift = shift_g0;
-  assign \regs__shift$230  = shift_g0;
+  assign \regs__shift$241  = shift_g0;
   assign regs__spmat_base = spmat_base_g0;
-  assign \regs__spmat_base$232  = spmat_base_g0;
+  assign \regs__spmat_base$243  = spmat_base_g0;
   assign regs__src_sel = src_sel_g0;
-  assign \regs__src_sel$234  = src_sel_g0;
+  assign \regs__src_sel$245  = src_sel_g0;
   assign regs__wb_base = wb_base_g0;
-  assign \regs__wb_base$236  = wb_base_g0;
-  assign \regs__keep_acc$237  = keep_acc_g1;
-  assign \regs__keep_acc$238  = keep_acc_g1;
-  assign \regs__ptr_base$239  = ptr_base_g1;
-  assign \regs__ptr_base$240  = ptr_base_g1;
-  assign \regs__relu$241  = relu_g1;
-  assign \regs__relu$242  = relu_g1;
-  assign \regs__shift$243  = shift_g1;
-  assign \regs__shift$244  = shift_g1;
-  assign \regs__spmat_base$245  = spmat_base_g1;
-  assign \regs__spmat_base$246  = spmat_base_g1;
-  assign \regs__src_sel$247  = src_sel_g1;
-  assign \regs__src_sel$248  = src_sel_g1;
-  assign \regs__wb_base$249  = wb_base_g1;
-  assign \regs__wb_base$250  = wb_base_g1;
-  assign \ctl__arm$251  = ctl_0_arm;
-  assign \ctl__pf_active$252  = ctl_0_pf_active;
-  assign \ctl__running$253  = ctl_0_running;
-  assign \ctl__start$254  = ctl_0_start;
-  assign \ctl__start_next$255  = ctl_0_start_next;
+  assign \regs__wb_base$247  = wb_base_g0;
+  assign \regs__keep_acc$248  = keep_acc_g1;
+  assign \regs__keep_acc$249  = keep_acc_g1;
+  assign \regs__ptr_base$250  = ptr_base_g1;
+  assign \regs__ptr_base$251  = ptr_base_g1;
+  assign \regs__relu$252  = relu_g1;
+  assign \regs__relu$253  = relu_g1;
+  assign \regs__shift$254  = shift_g1;
+  assign \regs__shift$255  = shift_g1;
+  assign \regs__spmat_base$256  = spmat_base_g1;
+  assign \regs__spmat_base$257  = spmat_base_g1;
+  assign \regs__src_sel$258  = src_sel_g1;
+  assign \regs__src_sel$259  = src_sel_g1;
+  assign \regs__wb_base$260  = wb_base_g1;
+  assign \regs__wb_base$261  = wb_base_g1;
+  assign \ctl__arm$262  = ctl_0_arm;
+  assign \ctl__pf_active$263  = ctl_0_pf_active;
+  assign \ctl__running$264  = ctl_0_running;
+  assign \ctl__start$265  = ctl_0_start;
+  assign \ctl__start_next$266  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -3064,24 +3166,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
-  assign wb__start = wb_start;
-  assign \ctl__arm$290  = ctl_1_arm;
-  assign \ctl__pf_active$291  = ctl_1_pf_active;
-  assign \ctl__running$292  = ctl_1_running;
-  assign \ctl__start$293  = ctl_1_start;
-  assign \ctl__start_next$294  = ctl_1_start_next;
-  assign \ccu__ann__a$295  = ccu__ann__a;
+  assign \ctl__arm$301  = ctl_1_arm;
+  assign \ctl__pf_active$302  = ctl_1_pf_active;
+  assign \ctl__running$303  = ctl_1_running;
+  assign \ctl__start$304  = ctl_1_start;
+  assign \ctl__start_next$305  = ctl_1_start_next;
+  assign \ccu__ann__a$306  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$297  = ccu__ann__j;
+  assign \ccu__ann__j$308  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$299  = ccu__ann__valid;
+  assign \ccu__ann__valid$310  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$302  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$304  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$305  = bcast;
+  assign \ccu__bc__room_nopush$313  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$315  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$316  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$308  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$309 ;
+  assign \ccu__src__data$319  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$320 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -3090,30 +3191,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$319  = h_mem_1;
-  assign \host__off$320  = h_off_1;
-  assign \host__off_dst$321  = h_off_dst_1;
-  assign \host__off_line$322  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$186 ;
-  assign \host__rsel$324  = h_rsel_1;
-  assign \host__sel$325  = h_sel_1;
-  assign \host__wdata$326  = h_wdata_1;
-  assign \host__we$327  = h_we_1;
-  assign \wb__start$328  = wb_start;
-  assign \ctl__arm$329  = ctl_2_arm;
-  assign \ctl__pf_active$330  = ctl_2_pf_active;
-  assign \ctl__running$331  = ctl_2_running;
-  assign \ctl__start$332  = ctl_2_start;
-  assign \ctl__start_next$333  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$334 ;
-  assign pes__2__ann__j = \ccu__ann__j$336 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$338 ;
-  assign \ccu__bc__room_nopush$341  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$343  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$344  = bcast;
+  assign \host__mem$330  = h_mem_1;
+  assign \host__off$331  = h_off_1;
+  assign \host__off_dst$332  = h_off_dst_1;
+  assign \host__off_line$333  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$192 ;
+  assign \host__rsel$335  = h_rsel_1;
+  assign \host__sel$336  = h_sel_1;
+  assign \host__wdata$337  = h_wdata_1;
+  assign \host__we$338  = h_we_1;
+  assign \ctl__arm$340  = ctl_2_arm;
+  assign \ctl__pf_active$341  = ctl_2_pf_active;
+  assign \ctl__running$342  = ctl_2_running;
+  assign \ctl__start$343  = ctl_2_start;
+  assign \ctl__start_next$344  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$345 ;
+  assign pes__2__ann__j = \ccu__ann__j$347 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$349 ;
+  assign \ccu__bc__room_nopush$352  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$354  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$355  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$347  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$348 ;
+  assign \ccu__src__data$358  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$359 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -3122,33 +3222,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$358  = h_mem_2;
-  assign \host__off$359  = h_off_2;
-  assign \host__off_dst$360  = h_off_dst_2;
-  assign \host__off_line$361  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$187 ;
-  assign \host__rsel$363  = h_rsel_2;
-  assign \host__sel$364  = h_sel_2;
-  assign \host__wdata$365  = h_wdata_2;
-  assign \host__we$366  = h_we_2;
-  assign \wb__start$367  = wb_start;
-  assign \ctl__arm$368  = ctl_3_arm;
-  assign \ctl__pf_active$369  = ctl_3_pf_active;
-  assign \ctl__running$370  = ctl_3_running;
-  assign \ctl__start$371  = ctl_3_start;
-  assign \ctl__start_next$372  = ctl_3_start_next;
-  assign \ccu__ann__a$373  = \ccu__ann__a$334 ;
-  assign pes__3__ann__a = \ccu__ann__a$334 ;
-  assign \ccu__ann__j$375  = \ccu__ann__j$336 ;
-  assign pes__3__ann__j = \ccu__ann__j$336 ;
-  assign \ccu__ann__valid$377  = \ccu__ann__valid$338 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$338 ;
-  assign \ccu__bc__room_nopush$380  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$382  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$383  = bcast;
+  assign \host__mem$369  = h_mem_2;
+  assign \host__off$370  = h_off_2;
+  assign \host__off_dst$371  = h_off_dst_2;
+  assign \host__off_line$372  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$193 ;
+  assign \host__rsel$374  = h_rsel_2;
+  assign \host__sel$375  = h_sel_2;
+  assign \host__wdata$376  = h_wdata_2;
+  assign \host__we$377  = h_we_2;
+  assign \ctl__arm$379  = ctl_3_arm;
+  assign \ctl__pf_active$380  = ctl_3_pf_active;
+  assign \ctl__running$381  = ctl_3_running;
+  assign \ctl__start$382  = ctl_3_start;
+  assign \ctl__start_next$383  = ctl_3_start_next;
+  assign \ccu__ann__a$384  = \ccu__ann__a$345 ;
+  assign pes__3__ann__a = \ccu__ann__a$345 ;
+  assign \ccu__ann__j$386  = \ccu__ann__j$347 ;
+  assign pes__3__ann__j = \ccu__ann__j$347 ;
+  assign \ccu__ann__valid$388  = \ccu__ann__valid$349 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$349 ;
+  assign \ccu__bc__room_nopush$391  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$393  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$394  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$386  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$387 ;
+  assign \ccu__src__data$397  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$398 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -3157,20 +3256,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$397  = h_mem_3;
-  assign \host__off$398  = h_off_3;
-  assign \host__off_dst$399  = h_off_dst_3;
-  assign \host__off_line$400  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$188 ;
-  assign \host__rsel$402  = h_rsel_3;
-  assign \host__sel$403  = h_sel_3;
-  assign \host__wdata$404  = h_wdata_3;
-  assign \host__we$405  = h_we_3;
-  assign \wb__start$406  = wb_start;
-  assign \$144  = { 1'h0, busy };
-  assign \$145  = { done_flag, 1'h0 };
-  assign \$147  = { 1'h0, src_sel, 2'h0 };
-  assign \$149  = { \fault$146 , 3'h0 };
+  assign \host__mem$408  = h_mem_3;
+  assign \host__off$409  = h_off_3;
+  assign \host__off_dst$410  = h_off_dst_3;
+  assign \host__off_line$411  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$194 ;
+  assign \host__rsel$413  = h_rsel_3;
+  assign \host__sel$414  = h_sel_3;
+  assign \host__wdata$415  = h_wdata_3;
+  assign \host__we$416  = h_we_3;
+  assign \$162  = { 1'h0, busy };
+  assign \$163  = { done_flag, 1'h0 };
+  assign \$165  = { 1'h0, src_sel, 2'h0 };
+  assign \$167  = { \fault$152 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3582,8 +3680,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$399$0 (\$81 ),
-    .\port$402$0 (\$82 ),
+    .\port$424$0 (\$81 ),
+    .\port$427$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3598,9 +3696,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$258$0 (elig),
-    .\port$399$0 (\$81 ),
-    .\port$402$0 (\$82 )
+    .\port$283$0 (elig),
+    .\port$424$0 (\$81 ),
+    .\port$427$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -5242,7 +5340,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$399$0 , \port$402$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$424$0 , \port$427$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5360,10 +5458,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$399$0 , \port$402$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$399$0 ;
-  wire [31:0] \port$399$0 ;
-  output [31:0] \port$402$0 ;
-  wire [31:0] \port$402$0 ;
+  output [31:0] \port$424$0 ;
+  wire [31:0] \port$424$0 ;
+  output [31:0] \port$427$0 ;
+  wire [31:0] \port$427$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5852,12 +5950,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$399$0 , \port$402$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$399$0  = \$signature__data$13 ;
-  assign \port$402$0  = \$signature__data$21 ;
+  assign \port$424$0  = \$signature__data$13 ;
+  assign \port$427$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$399$0 , \port$402$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$424$0 , \port$427$0 , o_found, o_pos, o_val, \port$283$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5875,12 +5973,12 @@ module \eie_ecp5_4pe.ccu.tree (\port$399$0 , \port$402$0 , o_found, o_pos, o_val
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$258$0 ;
-  wire [3:0] \port$258$0 ;
-  input [31:0] \port$399$0 ;
-  wire [31:0] \port$399$0 ;
-  input [31:0] \port$402$0 ;
-  wire [31:0] \port$402$0 ;
+  input [3:0] \port$283$0 ;
+  wire [3:0] \port$283$0 ;
+  input [31:0] \port$424$0 ;
+  wire [31:0] \port$424$0 ;
+  input [31:0] \port$427$0 ;
+  wire [31:0] \port$427$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5893,33 +5991,33 @@ module \eie_ecp5_4pe.ccu.tree (\port$399$0 , \port$402$0 , o_found, o_pos, o_val
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$258$0 (\port$258$0 ),
-    .\port$399$0 (\port$399$0 ),
-    .\port$402$0 (\port$402$0 )
+    .\port$283$0 (\port$283$0 ),
+    .\port$424$0 (\port$424$0 ),
+    .\port$427$0 (\port$427$0 )
   );
-  assign found__0 = \port$258$0 [0];
-  assign \found__0$1  = \port$258$0 [0];
-  assign val__0 = \port$399$0 [15:0];
-  assign \val__0$3  = \port$399$0 [15:0];
-  assign found__1 = \port$258$0 [1];
-  assign \found__1$5  = \port$258$0 [1];
-  assign val__1 = \port$399$0 [31:16];
-  assign \val__1$7  = \port$399$0 [31:16];
-  assign found__2 = \port$258$0 [2];
-  assign \found__2$9  = \port$258$0 [2];
-  assign val__2 = \port$402$0 [15:0];
-  assign \val__2$11  = \port$402$0 [15:0];
-  assign found__3 = \port$258$0 [3];
-  assign \found__3$13  = \port$258$0 [3];
-  assign val__3 = \port$402$0 [31:16];
-  assign \val__3$15  = \port$402$0 [31:16];
+  assign found__0 = \port$283$0 [0];
+  assign \found__0$1  = \port$283$0 [0];
+  assign val__0 = \port$424$0 [15:0];
+  assign \val__0$3  = \port$424$0 [15:0];
+  assign found__1 = \port$283$0 [1];
+  assign \found__1$5  = \port$283$0 [1];
+  assign val__1 = \port$424$0 [31:16];
+  assign \val__1$7  = \port$424$0 [31:16];
+  assign found__2 = \port$283$0 [2];
+  assign \found__2$9  = \port$283$0 [2];
+  assign val__2 = \port$427$0 [15:0];
+  assign \val__2$11  = \port$427$0 [15:0];
+  assign found__3 = \port$283$0 [3];
+  assign \found__3$13  = \port$283$0 [3];
+  assign val__3 = \port$427$0 [31:16];
+  assign \val__3$15  = \port$427$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$399$0 , \port$402$0 , o_found, o_pos, o_val, \port$258$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$424$0 , \port$427$0 , o_found, o_pos, o_val, \port$283$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -5938,12 +6036,12 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$399$0 , \port$402$0 , o_found, o_
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$258$0 ;
-  wire [3:0] \port$258$0 ;
-  input [31:0] \port$399$0 ;
-  wire [31:0] \port$399$0 ;
-  input [31:0] \port$402$0 ;
-  wire [31:0] \port$402$0 ;
+  input [3:0] \port$283$0 ;
+  wire [3:0] \port$283$0 ;
+  input [31:0] \port$424$0 ;
+  wire [31:0] \port$424$0 ;
+  input [31:0] \port$427$0 ;
+  wire [31:0] \port$427$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -5952,49 +6050,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$399$0 , \port$402$0 , o_found, o_
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$258$0 [0] | \port$258$0 [1];
-  assign \$6  = \$5  | \port$258$0 [2];
-  assign o_found = \$6  | \port$258$0 [3];
+  assign \$5  = \port$283$0 [0] | \port$283$0 [1];
+  assign \$6  = \$5  | \port$283$0 [2];
+  assign o_found = \$6  | \port$283$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$258$0 [3]) begin
+    if (\port$283$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$258$0 [2]) begin
+    if (\port$283$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$258$0 [1]) begin
+    if (\port$283$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$258$0 [0]) begin
+    if (\port$283$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$258$0 [3]) begin
-      o_val = \port$402$0 [31:16];
+    if (\port$283$0 [3]) begin
+      o_val = \port$427$0 [31:16];
     end
-    if (\port$258$0 [2]) begin
-      o_val = \port$402$0 [15:0];
+    if (\port$283$0 [2]) begin
+      o_val = \port$427$0 [15:0];
     end
-    if (\port$258$0 [1]) begin
-      o_val = \port$399$0 [31:16];
+    if (\port$283$0 [1]) begin
+      o_val = \port$424$0 [31:16];
     end
-    if (\port$258$0 [0]) begin
-      o_val = \port$399$0 [15:0];
+    if (\port$283$0 [0]) begin
+      o_val = \port$424$0 [15:0];
     end
   end
-  assign found__3 = \port$258$0 [3];
-  assign val__3 = \port$402$0 [31:16];
-  assign found__2 = \port$258$0 [2];
-  assign val__2 = \port$402$0 [15:0];
-  assign found__1 = \port$258$0 [1];
-  assign val__1 = \port$399$0 [31:16];
-  assign found__0 = \port$258$0 [0];
-  assign val__0 = \port$399$0 [15:0];
+  assign found__3 = \port$283$0 [3];
+  assign val__3 = \port$427$0 [31:16];
+  assign found__2 = \port$283$0 [2];
+  assign val__2 = \port$427$0 [15:0];
+  assign found__1 = \port$283$0 [1];
+  assign val__1 = \port$424$0 [31:16];
+  assign found__0 = \port$283$0 [0];
+  assign val__0 = \port$424$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -11714,8 +11812,8 @@ module \eie_ecp5_4pe.pe0.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
-, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
+, entry__h_line, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$18  = 1'h0;
   wire \$1 ;
@@ -12207,6 +12305,7 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire start_spmat;
+  output wb__busy;
   wire wb__busy;
   wire \wb__busy$115 ;
   output wb__busy_next;
@@ -17425,8 +17524,8 @@ module \eie_ecp5_4pe.pe1.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
-, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
+, entry__h_line, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$30 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$30  = 1'h0;
   wire \$1 ;
@@ -17918,6 +18017,7 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire start_spmat;
+  output wb__busy;
   wire wb__busy;
   wire \wb__busy$115 ;
   output wb__busy_next;
@@ -23136,8 +23236,8 @@ module \eie_ecp5_4pe.pe2.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off, entry__h_line
-, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
+module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_next, regs__src_sel, regs__relu, regs__shift, regs__ptr_base, regs__spmat_base, regs__wb_base, regs__keep_acc, ctl__arm, ctl__running, ctl__pf_active, ctl__start_next, host__sel, host__rsel, host__mem, host__off
+, entry__h_line, host__wdata, host__we, host__off_dst, ann__valid, ann__j, ann__a, src__rd_en, idle, host__rdata, ccu__bc__room_nopush, ccu__bc__room_push, ccu__src__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$42 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$42  = 1'h0;
   wire \$1 ;
@@ -23629,6 +23729,7 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy_next, regs
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire start_spmat;
+  output wb__busy;
   wire wb__busy;
   wire \wb__busy$115 ;
   output wb__busy_next;
@@ -28847,7 +28948,7 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, ctl_pe_next__running, ctl_pe_next__pf_active, wb_busy, ctl__arm, ctl__start, ctl__running, bias_sent, clk);
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, ctl_pe_next__running, ctl_pe_next__pf_active, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, bias_sent, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
   wire \$1 ;
@@ -28881,6 +28982,7 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   wire cmd_start;
   output ctl__arm;
   reg ctl__arm = 1'h0;
+  output ctl__pf_active;
   reg ctl__pf_active = 1'h0;
   output ctl__running;
   reg ctl__running = 1'h0;

@@ -270,8 +270,8 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
              ("bus_wdata", "h_wdata_0", None), ("pe0.queue.rptr2", "pe0.queue.rptr2_c0", None),
              ("=ptr_base", "ptr_base_g0", None), ("ccu.room_all_push", "ccu.room_all_push_fifo", None),
              ("ccu.room_all_nopush", "ccu.room_all_nopush_fifo", None), ("ccu.prefetch.hp", "ccu.prefetch.hp_c0", None),
-             ("=ctl_ccu_arm", "=ctl_ccu_arm_pf", None), ("=ctl_ccu_arm", "=ctl_ccu_arm_ps", None),
-             ("=ctl_ccu_arm_pf", "=ctl_ccu_arm_ps", None)]
+             ("=ctl_ccu_arm", "=ctl_ccu_arm_c0", None), ("=ctl_ccu_arm", "=ctl_ccu_arm_c1", None),
+             ("=ctl_ccu_arm_c0", "=ctl_ccu_arm_c1", None), ("=wb_cmd_c0", "=wb_cmd_c3", None)]
     for a, b, width in pairs:
         assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
 

@@ -527,3 +527,93 @@ def test_register_writes_during_a_pass_are_ignored():
 
     assert_matches(run_jobs_amaranth(hw, jobs, compiled.n_out, max_cycles=5000, driver=Meddler), ref)
     assert len(before) == len(jobs) >= 2
+
+
+@pytest.mark.parametrize("vendor", ["generic", "ice40"])
+def test_write_back_commands_wait_for_busy(vendor):
+    """A write-back command (``ctrl`` bit ``writeback``) is ignored while busy: during a pass
+    (commands from the arm cycle on change nothing) and during a write-back; a command on the
+    bus in c_done -- it takes effect in c_done + 1, the first cycle without busy -- starts
+    one, which copies the write-out of every destination entry r of every PE to address
+    ``wb_base + r`` of the next bank in ``regfile_entries + 3`` cycles of busy.  Checked
+    against the model's outputs and a pattern preloaded into the next bank, with and without
+    ``timing_registers`` (with them each PE decodes the command into a register of its own
+    and drops it while the pass runs or its own write-back does)."""
+    from amaranth.sim import Simulator
+
+    from eie.flow.amsim import AmaranthDriver
+    from eie.flow.host import pass_writes, start_ctrl, watch_pass
+    from eie.hdl.regmap import CTRL_BITS, HostMap
+    from eie.hdl.top import EIETop
+    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, 30, 20, 0.4, 0.6, seed=7)
+    hw = HWConfig(cfg, spmat_lines=64, ptr_words=32, act_depth=16, vendor=vendor)
+    assert hw.timing_registers == (vendor == "generic")
+    hm, n, depth, entries = HostMap(hw), hw.pes, hw.act_depth, cfg.regfile_entries
+    jobs = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa)
+    job = jobs[1]                                 # a pass past the first (its rows start at r0)
+    r0, n_rows = job["row_start"], job["n_rows"]
+    assert len(jobs) > 2 and n_rows == entries * n
+    wb_base = depth - entries                     # the copy ends at the bank's last word
+    mask = (1 << hw.data_bits) - 1
+    where = [(p, a) for p in range(n) for a in range(depth)]
+    pattern = {(p, a): (0x155 + 37 * p + 11 * a) & 0x7FFF for p, a in where}
+    wb_cmd = (hm.reg("ctrl"), CTRL_BITS["writeback"])
+    log = {}
+
+    class Meddler(AmaranthDriver):
+        async def start_pass(self, max_cycles, ctrl, until_done=True):
+            # after the start write a write-back command in every cycle: through c_done (the
+            # cycle after the one whose outputs show done) or for the first 6 cycles only
+            _, _, busy, done = await self.write_and_sample(hm.reg("ctrl"), ctrl)
+            st = {"k": 0, "done_k": None}
+
+            async def step():
+                k, dk = st["k"], st["done_k"]
+                send = (dk is None or k == dk + 1) if until_done else k < 6
+                _, _, b, d = await (self.cycle(*wb_cmd, we=1) if send else self.cycle())
+                if d:
+                    st["done_k"] = k
+                st["k"] += 1
+                return b, d
+
+            return await watch_pass(busy, done, max_cycles, step)
+
+    async def bench(ctx):
+        drv = Meddler(hw, dut, ctx)
+        for until_done in (False, True):
+            await drv.write_all([(hm.pe(p, "act_next", a), v) for (p, a), v in pattern.items()])
+            await drv.write_all(pass_writes(hw, job["image"]) + [(hm.reg("wb_base"), wb_base)])
+            cycles = await drv.start_pass(5000, start_ctrl(job["image"]), until_done=until_done)
+            # busy of the following cycles (c_done + 2 on); after the write-back's start a command
+            # on the bus in every cycle whose write takes effect inside it (k = 1 .. entries + 2:
+            # in c_done + 2 + k)
+            trace = []
+            for k in range(entries + 8):
+                meddle = until_done and 1 <= k <= entries + 2
+                _, _, b, _ = await (drv.cycle(*wb_cmd, we=1) if meddle else drv.cycle())
+                trace.append(b)
+            res = await drv.read_pass(r0, n_rows)
+            nxt = await drv.read_many([hm.pe(p, "act_next", a) for p, a in where])
+            log[until_done] = cycles, trace, res, dict(zip(where, nxt, strict=True))
+
+    dut = EIETop(hw)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+    outputs = [int(v) for v in ref.outputs_q[r0:r0 + n_rows]]
+    expected = dict(pattern)
+    for i, v in enumerate(outputs):             # row i of the pass: PE i mod N, entry i div N
+        expected[(i % n, wb_base + i // n)] = v & mask
+    assert expected != pattern
+    assert log[False][0] == log[True][0] == log[True][2]["cycles"]
+    for until_done, (_, trace, res, nxt) in log.items():
+        assert res["outputs"] == outputs
+        if until_done:      # the command in c_done started the one write-back; later ones did nothing
+            assert trace == [1] * (entries + 3) + [0] * 5, trace
+            assert nxt == expected
+        else:               # the commands in the arm cycle and the pre-roll were dropped
+            assert trace == [0] * (entries + 8), trace
+            assert nxt == pattern

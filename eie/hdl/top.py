@@ -192,11 +192,17 @@ class EIETop(wiring.Component):
         bus = self._bus(m)
         regs = self._global_regs(m, bus, seq.busy, seq.ctl_next.arm)
         ctrl = bus.ctrl_w                         # a write of ctrl, decoded from the pins
-        wb_start = Signal()
         m.d.comb += [
             seq.cmd_start.eq(ctrl & bus.wdata[CTRL_START]), seq.wb_busy.eq(wb.busy),
             seq.bias_sent.eq(ccu.bias_sent), seq.pes_idle.eq(Cat(*[pe.idle for pe in pes]).all()),
-            wb_start.eq(ctrl & bus.wdata[CTRL_WRITEBACK] & ~seq.busy),
+        ]
+        # the write-back command: with timing_registers each PE's own (_writeback_starts),
+        # otherwise one for every PE from the bus register and the array's busy
+        if not hw.timing_registers:
+            wb_start = Signal()
+            m.d.comb += wb_start.eq(ctrl & bus.wdata[CTRL_WRITEBACK] & ~seq.busy)
+            wb_starts = [wb_start] * hw.pes
+        m.d.comb += [
             self.busy.eq(seq.busy), self.done.eq(seq.done),
             ccu.groups.eq(regs["groups"]), ccu.bias_act.eq(regs["bias_act"]),
         ]
@@ -205,17 +211,26 @@ class EIETop(wiring.Component):
         # and the prefetch's and the pre-scanner's own copies of its arm
         if hw.timing_registers:
             connect(m, registered_copy(m, PassControl(), seq.ctl_next, name="ctl_ccu"), ccu.ctl)
-            for port in ("arm_pf", "arm_ps"):
-                arm_copy = Signal(name=f"ctl_ccu_{port}", attrs={"keep": 1})
-                m.d.sync += arm_copy.eq(seq.ctl_next.arm)
-                m.d.comb += getattr(ccu, port).eq(arm_copy)
+            arm_pf, arm_ps = register_copies(m, seq.ctl_next.arm, 2, name="ctl_ccu_arm")
+            m.d.comb += [ccu.arm_pf.eq(arm_pf), ccu.arm_ps.eq(arm_ps)]
         else:
             connect(m, seq.ctl, ccu.ctl)
             m.d.comb += [ccu.arm_pf.eq(seq.ctl.arm), ccu.arm_ps.eq(seq.ctl.arm)]
 
+        # busy as PE p sees it (timing_registers): the pass's pf_active and PE p's own
+        # write-back busy -- the PEs write back in lockstep, so this is the array's busy --
+        # rather than PE 0's fanned out across the die; otherwise the array's busy
+        pe_busy = [Signal(name=f"busy_pe{p}") for p in range(hw.pes)] if hw.timing_registers else []
+        m.d.comb += [b.eq(seq.ctl.pf_active | pe.wb.busy) for b, pe in zip(pe_busy, pes[:len(pe_busy)], strict=True)]
+
+        def busy_at(p):
+            return pe_busy[p] if pe_busy else seq.busy
+
+        if hw.timing_registers:
+            wb_starts = self._writeback_starts(m, bus, busy_at)
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
-        for group, pass_regs in self._pass_regs(m, bus, seq.busy, regs, seq.ctl_next.arm):
+        for group, pass_regs in self._pass_regs(m, bus, busy_at, regs, seq.ctl_next.arm):
             connect(m, pass_regs, *[pes[p].regs for p in group])
         for p, pe in enumerate(pes):
             connect(m, registered_copy(m, PassControl(), seq.ctl_pe_next, name=f"ctl_{p}"), pe.ctl)
@@ -224,7 +239,7 @@ class EIETop(wiring.Component):
             # lockstep), not PE 0's fanned out across the die; the pass's part from
             # registers (ctl_pe_next: no array-wide done in it)
             connect(m, self._pe_host(m, p, seq.ctl_pe_next.pf_active | pe.wb.busy_next), pe.host)
-            m.d.comb += pe.wb.start.eq(wb_start)
+            m.d.comb += pe.wb.start.eq(wb_starts[p])
 
         stats = self._statistics(m, seq, ccu, pes)
         status = Signal(max(STATUS_BUSY, STATUS_DONE, STATUS_SRC_SEL, STATUS_FAULT) + 1)
@@ -267,7 +282,19 @@ class EIETop(wiring.Component):
         gsel_lo = register_copies(m, self.addr[:2], SELECT_COPIES if hw.timing_registers else 0, name="gsel_lo")
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], glob=glob,
-                               wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w)
+                               wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w,
+                               glob_w=glob_w)
+
+    def _writeback_starts(self, m, bus, busy_at):
+        """Every PE's write-back start (``ctrl`` bit ``writeback``) with ``timing_registers``:
+        PE p's command is a flip-flop of its own, decoded from the pins as ``ctrl_w`` is, and
+        is ignored while PE p sees busy (``busy_at``).  The one start from ``ctrl_w`` and the
+        array's busy had been PE 0's write-back state reaching every other PE's write-back
+        counter in the same cycle, a path across the die (a 4-PE ECP5 worst path)."""
+        hw = self._hw
+        ctrl_pins = bus.glob_w & (self.addr[:HostMap(hw).ob] == GLOBAL_REGS["ctrl"])
+        cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_WRITEBACK], hw.pes, name="wb_cmd")
+        return [cmd & ~busy_at(p) for p, cmd in enumerate(cmds)]
 
     @staticmethod
     def _write_reg(m, bus, busy, arm_next, name, reg):
@@ -305,14 +332,16 @@ class EIETop(wiring.Component):
             self._write_reg(m, bus, busy, arm_next, name, sig)
         return regs
 
-    def _pass_regs(self, m, bus, busy, regs, arm_next):
+    def _pass_regs(self, m, bus, busy_at, regs, arm_next):
         """The pass's static registers for the PEs (each PE registers them again): ``(group,
         PassRegs)`` pairs.  With ``timing_registers``, one copy of every register per group of
         PEs (:func:`~.params.announce_groups`), written by the same write as the top's register
         (:meth:`_write_reg`), not loaded from it: a second level of the fan-out tree that costs no cycle, so the PEs
         still see a write in the cycle after the top does (a start may follow it at once).
         One top register driving every PE's copy was the ECP5-85k's worst path on a seed
-        (11.2 ns of routing across the die).  Without ``timing_registers``: the top's."""
+        (11.2 ns of routing across the die).  A group's copies drop writes by the busy its first
+        PE sees (``busy_at``: the pass's and that PE's write-back, the same as the array's).
+        Without ``timing_registers``: the top's."""
         hw = self._hw
         members = PassRegs(hw).members
         if not hw.timing_registers:
@@ -324,7 +353,7 @@ class EIETop(wiring.Component):
             pass_regs = PassRegs(hw).create(path=(f"pass_regs_g{g}",))
             for name in members:
                 reg = Signal(regs[name].shape(), init=regs[name].init, name=f"{name}_g{g}", attrs={"keep": 1})
-                self._write_reg(m, bus, busy, arm_next, name, reg)
+                self._write_reg(m, bus, busy_at(group[0]), arm_next, name, reg)
                 m.d.comb += getattr(pass_regs, name).eq(reg)
             out.append((group, pass_regs))
         return out
