@@ -38,82 +38,82 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [32:0] \$127 ;
-  wire [32:0] \$128 ;
-  wire [32:0] \$129 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
-  wire [32:0] \$132 ;
-  wire [32:0] \$133 ;
+  wire \$132 ;
+  wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  reg [15:0] \$136 ;
-  reg [15:0] \$137 ;
-  reg [15:0] \$138 ;
-  reg [15:0] \$139 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  reg [15:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [15:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [15:0] \$146 ;
-  reg [15:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg [15:0] \$149 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [32:0] \$143 ;
+  wire [32:0] \$144 ;
+  wire [32:0] \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire [32:0] \$148 ;
+  wire [32:0] \$149 ;
   wire \$15 ;
-  reg [15:0] \$150 ;
-  reg [15:0] \$151 ;
-  reg [63:0] \$152 ;
-  wire [63:0] \$153 ;
-  wire [63:0] \$154 ;
-  wire [63:0] \$155 ;
-  wire [63:0] \$156 ;
-  wire [63:0] \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire \$150 ;
+  wire \$151 ;
+  reg [15:0] \$152 ;
+  reg [15:0] \$153 ;
+  reg [15:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [15:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg [15:0] \$158 ;
+  reg [15:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire [1:0] \$162 ;
-  wire [1:0] \$163 ;
-  wire [1:0] \$164 ;
-  wire [3:0] \$165 ;
-  wire [3:0] \$166 ;
-  wire [3:0] \$167 ;
-  reg \$168 ;
-  reg \$169 ;
+  reg [15:0] \$160 ;
+  reg [15:0] \$161 ;
+  reg [15:0] \$162 ;
+  reg [15:0] \$163 ;
+  reg [15:0] \$164 ;
+  reg [15:0] \$165 ;
+  reg [15:0] \$166 ;
+  reg [15:0] \$167 ;
+  reg [63:0] \$168 ;
+  wire [63:0] \$169 ;
   wire \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg [17:0] \$177 ;
-  reg [63:0] \$178 ;
-  reg \$179 ;
+  wire [63:0] \$170 ;
+  wire [63:0] \$171 ;
+  wire [63:0] \$172 ;
+  wire [63:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg [3:0] \$181 ;
-  reg [1:0] \$182 ;
-  reg [1:0] \$183 ;
-  reg [1:0] \$184 ;
-  reg [1:0] \$185 ;
-  reg [10:0] \$186 ;
-  reg [15:0] \$187 ;
-  reg [5:0] \$188 ;
-  reg \$189 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  reg [9:0] \$190 ;
-  reg \$191 ;
-  reg [9:0] \$192 ;
-  reg [10:0] \$193 ;
-  reg \$194 ;
-  reg \$195 ;
+  wire [1:0] \$190 ;
+  wire [1:0] \$191 ;
+  wire [1:0] \$192 ;
+  wire [3:0] \$193 ;
+  wire [3:0] \$194 ;
+  wire [3:0] \$195 ;
   reg \$196 ;
   reg \$197 ;
   reg \$198 ;
@@ -125,37 +125,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$202 ;
   reg \$203 ;
   reg \$204 ;
-  reg \$205 ;
-  reg \$206 ;
+  reg [17:0] \$205 ;
+  reg [63:0] \$206 ;
   reg \$207 ;
-  reg [5:0] \$208 ;
-  reg [9:0] \$209 ;
+  reg \$208 ;
+  reg [3:0] \$209 ;
   wire \$21 ;
-  reg [10:0] \$210 ;
-  reg [9:0] \$211 ;
-  reg \$212 ;
-  reg \$213 ;
-  reg \$214 ;
-  reg [5:0] \$215 ;
-  reg [9:0] \$216 ;
-  reg [10:0] \$217 ;
+  reg [1:0] \$210 ;
+  reg [1:0] \$211 ;
+  reg [1:0] \$212 ;
+  reg [1:0] \$213 ;
+  reg [10:0] \$214 ;
+  reg [15:0] \$215 ;
+  reg [5:0] \$216 ;
+  reg \$217 ;
   reg [9:0] \$218 ;
   reg \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg \$221 ;
+  reg [9:0] \$220 ;
+  reg [10:0] \$221 ;
   reg \$222 ;
   reg \$223 ;
   reg \$224 ;
   reg \$225 ;
   reg \$226 ;
-  reg [2:0] \$227 ;
-  reg [10:0] \$228 ;
-  reg [10:0] \$229 ;
+  reg \$227 ;
+  reg \$228 ;
+  reg \$229 ;
   wire \$23 ;
-  reg [63:0] \$230 ;
+  reg \$230 ;
   reg \$231 ;
-  reg [10:0] \$232 ;
+  reg \$232 ;
   reg \$233 ;
   reg \$234 ;
   reg \$235 ;
@@ -164,82 +164,114 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
-  reg [2:0] \$240 ;
-  reg [10:0] \$241 ;
+  reg [5:0] \$240 ;
+  reg [9:0] \$241 ;
   reg [10:0] \$242 ;
-  reg [63:0] \$243 ;
+  reg [9:0] \$243 ;
   reg \$244 ;
-  reg [10:0] \$245 ;
+  reg \$245 ;
   reg \$246 ;
-  reg \$247 ;
-  reg \$248 ;
-  reg \$249 ;
+  reg [5:0] \$247 ;
+  reg [9:0] \$248 ;
+  reg [10:0] \$249 ;
   wire \$25 ;
-  reg \$250 ;
+  reg [9:0] \$250 ;
   reg \$251 ;
   reg \$252 ;
-  reg [2:0] \$253 ;
-  reg [10:0] \$254 ;
-  reg [10:0] \$255 ;
-  reg [63:0] \$256 ;
+  reg \$253 ;
+  reg \$254 ;
+  reg \$255 ;
+  reg \$256 ;
   reg \$257 ;
-  reg [10:0] \$258 ;
-  reg \$259 ;
+  reg \$258 ;
+  reg [2:0] \$259 ;
   wire \$26 ;
-  reg \$260 ;
-  reg \$261 ;
-  reg \$262 ;
+  reg [10:0] \$260 ;
+  reg [10:0] \$261 ;
+  reg [63:0] \$262 ;
   reg \$263 ;
-  reg \$264 ;
+  reg [10:0] \$264 ;
   reg \$265 ;
-  reg [2:0] \$266 ;
-  reg [10:0] \$267 ;
-  reg [10:0] \$268 ;
-  reg [63:0] \$269 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
   wire \$27 ;
   reg \$270 ;
-  reg [10:0] \$271 ;
-  reg \$272 ;
-  reg \$273 ;
-  reg \$274 ;
-  reg \$275 ;
-  reg [31:0] \$276 ;
-  reg [31:0] \$277 ;
-  reg [31:0] \$278 ;
-  reg [31:0] \$279 ;
+  reg \$271 ;
+  reg [2:0] \$272 ;
+  reg [10:0] \$273 ;
+  reg [10:0] \$274 ;
+  reg [63:0] \$275 ;
+  reg \$276 ;
+  reg [10:0] \$277 ;
+  reg \$278 ;
+  reg \$279 ;
   wire \$28 ;
-  reg [31:0] \$280 ;
+  reg \$280 ;
   reg \$281 ;
-  reg [63:0] \$282 ;
-  reg [63:0] \$283 ;
-  reg [63:0] \$284 ;
-  reg [63:0] \$285 ;
-  reg [1:0] \$286 ;
-  reg [63:0] \$287 ;
-  reg \$288 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg [2:0] \$285 ;
+  reg [10:0] \$286 ;
+  reg [10:0] \$287 ;
+  reg [63:0] \$288 ;
   reg \$289 ;
   wire \$29 ;
-  reg \$290 ;
+  reg [10:0] \$290 ;
   reg \$291 ;
   reg \$292 ;
   reg \$293 ;
   reg \$294 ;
-  reg [63:0] \$295 ;
+  reg \$295 ;
   reg \$296 ;
-  reg [63:0] \$297 ;
-  reg \$298 ;
-  reg [63:0] \$299 ;
+  reg \$297 ;
+  reg [2:0] \$298 ;
+  reg [10:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg [63:0] \$302 ;
-  reg [63:0] \$303 ;
-  reg [63:0] \$304 ;
+  reg [10:0] \$300 ;
+  reg [63:0] \$301 ;
+  reg \$302 ;
+  reg [10:0] \$303 ;
+  reg \$304 ;
   reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg [31:0] \$308 ;
+  reg [31:0] \$309 ;
   wire \$31 ;
+  reg [31:0] \$310 ;
+  reg [31:0] \$311 ;
+  reg [31:0] \$312 ;
+  reg \$313 ;
+  reg [63:0] \$314 ;
+  reg [63:0] \$315 ;
+  reg [63:0] \$316 ;
+  reg [63:0] \$317 ;
+  reg [1:0] \$318 ;
+  reg [63:0] \$319 ;
   wire \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg [63:0] \$327 ;
+  reg \$328 ;
+  reg [63:0] \$329 ;
   wire \$33 ;
+  reg \$330 ;
+  reg [63:0] \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg [63:0] \$334 ;
+  reg [63:0] \$335 ;
+  reg [63:0] \$336 ;
+  reg \$337 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
@@ -324,10 +356,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$206 ;
+  wire [15:0] \bias_act$225 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$199 ;
+  wire \bias_sent$218 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
@@ -341,37 +373,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy_pe2;
   wire busy_pe3;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$306 ;
-  wire [15:0] \ccu__ann__a$345 ;
-  wire [15:0] \ccu__ann__a$384 ;
+  wire [15:0] \ccu__ann__a$327 ;
+  wire [15:0] \ccu__ann__a$366 ;
+  wire [15:0] \ccu__ann__a$405 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$308 ;
-  wire [12:0] \ccu__ann__j$347 ;
-  wire [12:0] \ccu__ann__j$386 ;
+  wire [12:0] \ccu__ann__j$329 ;
+  wire [12:0] \ccu__ann__j$368 ;
+  wire [12:0] \ccu__ann__j$407 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$310 ;
-  wire \ccu__ann__valid$349 ;
-  wire \ccu__ann__valid$388 ;
+  wire \ccu__ann__valid$331 ;
+  wire \ccu__ann__valid$370 ;
+  wire \ccu__ann__valid$409 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$313 ;
-  wire \ccu__bc__room_nopush$352 ;
-  wire \ccu__bc__room_nopush$391 ;
+  wire \ccu__bc__room_nopush$334 ;
+  wire \ccu__bc__room_nopush$373 ;
+  wire \ccu__bc__room_nopush$412 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$315 ;
-  wire \ccu__bc__room_push$354 ;
-  wire \ccu__bc__room_push$393 ;
+  wire \ccu__bc__room_push$336 ;
+  wire \ccu__bc__room_push$375 ;
+  wire \ccu__bc__room_push$414 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$316 ;
-  wire \ccu__bc__strobe$355 ;
-  wire \ccu__bc__strobe$394 ;
+  wire \ccu__bc__strobe$337 ;
+  wire \ccu__bc__strobe$376 ;
+  wire \ccu__bc__strobe$415 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$319 ;
-  wire [15:0] \ccu__src__data$358 ;
-  wire [15:0] \ccu__src__data$397 ;
+  wire [15:0] \ccu__src__data$340 ;
+  wire [15:0] \ccu__src__data$379 ;
+  wire [15:0] \ccu__src__data$418 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$320 ;
-  wire \ccu__src__rd_en$359 ;
-  wire \ccu__src__rd_en$398 ;
+  wire \ccu__src__rd_en$341 ;
+  wire \ccu__src__rd_en$380 ;
+  wire \ccu__src__rd_en$419 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -418,82 +450,82 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$207 ;
+  wire \ctl__arm$226 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$262 ;
+  wire \ctl__arm$283 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$301 ;
+  wire \ctl__arm$322 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$340 ;
+  wire \ctl__arm$361 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$379 ;
+  wire \ctl__arm$400 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
-  wire \ctl__pf_active$214 ;
+  wire \ctl__pf_active$233 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$263 ;
+  wire \ctl__pf_active$284 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$302 ;
+  wire \ctl__pf_active$323 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$341 ;
+  wire \ctl__pf_active$362 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$380 ;
+  wire \ctl__pf_active$401 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$209 ;
+  wire \ctl__running$228 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$264 ;
+  wire \ctl__running$285 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$303 ;
+  wire \ctl__running$324 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$342 ;
+  wire \ctl__running$363 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$381 ;
+  wire \ctl__running$402 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$210 ;
+  wire \ctl__start$229 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$265 ;
+  wire \ctl__start$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$304 ;
+  wire \ctl__start$325 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$343 ;
+  wire \ctl__start$364 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$382 ;
+  wire \ctl__start$403 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$266 ;
+  wire \ctl__start_next$287 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$305 ;
+  wire \ctl__start_next$326 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$344 ;
+  wire \ctl__start_next$365 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$383 ;
+  wire \ctl__start_next$404 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -508,14 +540,31 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg ctl_ccu_start = 1'h0;
   (* keep = 32'd1 *)
   reg ctl_ccu_start_next = 1'h0;
+  wire ctl_next_0__arm;
+  wire ctl_next_0__pf_active;
+  wire ctl_next_0__running;
+  wire ctl_next_0__start;
+  wire ctl_next_0__start_next;
+  wire ctl_next_1__arm;
+  wire ctl_next_1__pf_active;
+  wire ctl_next_1__running;
+  wire ctl_next_1__start;
+  wire ctl_next_1__start_next;
+  wire ctl_next_2__arm;
+  wire ctl_next_2__pf_active;
+  wire ctl_next_2__running;
+  wire ctl_next_2__start;
+  wire ctl_next_2__start_next;
+  wire ctl_next_3__arm;
+  wire ctl_next_3__pf_active;
+  wire ctl_next_3__running;
+  wire ctl_next_3__start;
+  wire ctl_next_3__start_next;
   wire ctl_next__arm;
   wire ctl_next__pf_active;
   wire ctl_next__running;
   wire ctl_next__start;
   wire ctl_next__start_next;
-  wire ctl_pe_next__arm;
-  wire ctl_pe_next__pf_active;
-  wire ctl_pe_next__running;
   wire ctl_pe_next__start;
   wire ctl_pe_next__start_next;
   reg ctrl_w = 1'h0;
@@ -523,7 +572,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$144 ;
+  wire \done$163 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -531,11 +580,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$148 ;
-  wire \fault$149 ;
-  wire \fault$150 ;
-  wire \fault$151 ;
-  reg \fault$152  = 1'h0;
+  wire \fault$167 ;
+  wire \fault$168 ;
+  wire \fault$169 ;
+  wire \fault$170 ;
+  reg \fault$171  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -568,7 +617,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$205 ;
+  wire [10:0] \groups$224 ;
   reg [31:0] groups_scanned = 32'd0;
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
@@ -751,105 +800,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$330 ;
+  wire [2:0] \host__mem$351 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$369 ;
+  wire [2:0] \host__mem$390 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$408 ;
+  wire [2:0] \host__mem$429 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$331 ;
+  wire [10:0] \host__off$352 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$370 ;
+  wire [10:0] \host__off$391 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$409 ;
+  wire [10:0] \host__off$430 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$332 ;
+  wire [10:0] \host__off_dst$353 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$371 ;
+  wire [10:0] \host__off_dst$392 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$410 ;
+  wire [10:0] \host__off_dst$431 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$333 ;
+  wire [10:0] \host__off_line$354 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$372 ;
+  wire [10:0] \host__off_line$393 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$411 ;
+  wire [10:0] \host__off_line$432 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$192 ;
-  wire [63:0] \host__rdata$193 ;
-  wire [63:0] \host__rdata$194 ;
+  wire [63:0] \host__rdata$211 ;
+  wire [63:0] \host__rdata$212 ;
+  wire [63:0] \host__rdata$213 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$335 ;
+  wire \host__rsel$356 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$374 ;
+  wire \host__rsel$395 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$413 ;
+  wire \host__rsel$434 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$336 ;
+  wire \host__sel$357 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$375 ;
+  wire \host__sel$396 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$414 ;
+  wire \host__sel$435 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$337 ;
+  wire [63:0] \host__wdata$358 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$376 ;
+  wire [63:0] \host__wdata$397 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$415 ;
+  wire [63:0] \host__wdata$436 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$338 ;
+  wire \host__we$359 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$377 ;
+  wire \host__we$398 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$416 ;
+  wire \host__we$437 ;
   wire idle;
-  wire \idle$202 ;
-  wire \idle$203 ;
-  wire \idle$204 ;
+  wire \idle$221 ;
+  wire \idle$222 ;
+  wire \idle$223 ;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   (* keep = 32'd1 *)
@@ -955,85 +1004,85 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire regs__keep_acc;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$235 ;
+  wire \regs__keep_acc$256 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$248 ;
+  wire \regs__keep_acc$269 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$249 ;
+  wire \regs__keep_acc$270 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$237 ;
+  wire [9:0] \regs__ptr_base$258 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$250 ;
+  wire [9:0] \regs__ptr_base$271 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$251 ;
+  wire [9:0] \regs__ptr_base$272 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$239 ;
+  wire \regs__relu$260 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$252 ;
+  wire \regs__relu$273 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$253 ;
+  wire \regs__relu$274 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$241 ;
+  wire [5:0] \regs__shift$262 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$254 ;
+  wire [5:0] \regs__shift$275 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$255 ;
+  wire [5:0] \regs__shift$276 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$243 ;
+  wire [10:0] \regs__spmat_base$264 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$256 ;
+  wire [10:0] \regs__spmat_base$277 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$257 ;
+  wire [10:0] \regs__spmat_base$278 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$245 ;
+  wire \regs__src_sel$266 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$258 ;
+  wire \regs__src_sel$279 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$259 ;
+  wire \regs__src_sel$280 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$247 ;
+  wire [9:0] \regs__wb_base$268 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$260 ;
+  wire [9:0] \regs__wb_base$281 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$261 ;
+  wire [9:0] \regs__wb_base$282 ;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
   (* keep = 32'd1 *)
@@ -1067,19 +1116,27 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg src_sel_g1 = 1'h0;
   reg src_sel_w = 1'h0;
   reg [31:0] stall_cycles = 32'd0;
+  (* keep = 32'd1 *)
+  reg start_cmd_c0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg start_cmd_c1 = 1'h0;
+  (* keep = 32'd1 *)
+  reg start_cmd_c2 = 1'h0;
+  (* keep = 32'd1 *)
+  reg start_cmd_c3 = 1'h0;
   wire [3:0] status;
   wire wb__busy;
-  wire \wb__busy$216 ;
-  wire \wb__busy$217 ;
-  wire \wb__busy$219 ;
+  wire \wb__busy$235 ;
+  wire \wb__busy$236 ;
+  wire \wb__busy$238 ;
   wire wb__busy_next;
-  wire \wb__busy_next$101 ;
-  wire \wb__busy_next$115 ;
+  wire \wb__busy_next$110 ;
   wire \wb__busy_next$129 ;
+  wire \wb__busy_next$148 ;
   wire wb__start;
-  wire \wb__start$339 ;
-  wire \wb__start$378 ;
-  wire \wb__start$417 ;
+  wire \wb__start$360 ;
+  wire \wb__start$399 ;
+  wire \wb__start$438 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   (* keep = 32'd1 *)
@@ -1159,380 +1216,428 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$57  = ! addr[10:0];
   assign \$58  = \$56  & \$57 ;
   assign \$59  = \$58  & wdata[1];
-  assign \$60  = ~ busy_pe0;
-  assign \$61  = src_sel_w & \$60 ;
-  assign \$62  = ~ busy_pe0;
-  assign \$63  = relu_w & \$62 ;
-  assign \$64  = ~ busy_pe0;
-  assign \$65  = shift_w & \$64 ;
-  assign \$66  = ~ busy_pe0;
-  assign \$67  = ptr_base_w & \$66 ;
-  assign \$68  = ~ busy_pe0;
-  assign \$69  = spmat_base_w & \$68 ;
-  assign \$70  = ~ busy_pe0;
-  assign \$71  = wb_base_w & \$70 ;
-  assign \$72  = ~ busy_pe2;
-  assign \$73  = src_sel_w & \$72 ;
-  assign \$74  = ~ busy_pe2;
-  assign \$75  = relu_w & \$74 ;
-  assign \$76  = ~ busy_pe2;
-  assign \$77  = shift_w & \$76 ;
-  assign \$78  = ~ busy_pe2;
-  assign \$79  = ptr_base_w & \$78 ;
-  assign \$80  = ~ busy_pe2;
-  assign \$81  = spmat_base_w & \$80 ;
-  assign \$82  = ~ busy_pe2;
-  assign \$83  = wb_base_w & \$82 ;
-  assign \$84  = ~ addr[17];
-  assign \$85  = ! addr[15:14];
-  assign \$86  = addr[16] | \$85 ;
-  assign \$87  = \$84  & \$86 ;
-  assign \$88  = ~ addr[17];
-  assign \$89  = ! addr[15:14];
-  assign \$90  = \$88  & \$89 ;
-  assign \$91  = ctl_pe_next__pf_active | wb__busy_next;
-  assign \$92  = ~ \$91 ;
-  assign \$93  = we & \$92 ;
-  assign \$94  = ~ addr[17];
-  assign \$95  = addr[15:14] == 1'h1;
-  assign \$96  = addr[16] | \$95 ;
-  assign \$97  = \$94  & \$96 ;
-  assign \$98  = ~ addr[17];
-  assign \$99  = addr[15:14] == 1'h1;
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = ctl_pe_next__pf_active | \wb__busy_next$101 ;
-  assign \$102  = ~ \$101 ;
-  assign \$103  = we & \$102 ;
+  assign \$60  = we & addr[17];
+  assign \$61  = ! addr[10:0];
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = \$62  & wdata[0];
+  assign \$64  = we & addr[17];
+  assign \$65  = ! addr[10:0];
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = \$66  & wdata[0];
+  assign \$68  = we & addr[17];
+  assign \$69  = ! addr[10:0];
+  assign \$70  = \$68  & \$69 ;
+  assign \$71  = \$70  & wdata[0];
+  assign \$72  = we & addr[17];
+  assign \$73  = ! addr[10:0];
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = \$74  & wdata[0];
+  assign \$76  = ~ busy_pe0;
+  assign \$77  = src_sel_w & \$76 ;
+  assign \$78  = ~ busy_pe0;
+  assign \$79  = relu_w & \$78 ;
+  assign \$80  = ~ busy_pe0;
+  assign \$81  = shift_w & \$80 ;
+  assign \$82  = ~ busy_pe0;
+  assign \$83  = ptr_base_w & \$82 ;
+  assign \$84  = ~ busy_pe0;
+  assign \$85  = spmat_base_w & \$84 ;
+  assign \$86  = ~ busy_pe0;
+  assign \$87  = wb_base_w & \$86 ;
+  assign \$88  = ~ busy_pe2;
+  assign \$89  = src_sel_w & \$88 ;
+  assign \$90  = ~ busy_pe2;
+  assign \$91  = relu_w & \$90 ;
+  assign \$92  = ~ busy_pe2;
+  assign \$93  = shift_w & \$92 ;
+  assign \$94  = ~ busy_pe2;
+  assign \$95  = ptr_base_w & \$94 ;
+  assign \$96  = ~ busy_pe2;
+  assign \$97  = spmat_base_w & \$96 ;
+  assign \$98  = ~ busy_pe2;
+  assign \$99  = wb_base_w & \$98 ;
+  assign \$100  = ~ addr[17];
+  assign \$101  = ! addr[15:14];
+  assign \$102  = addr[16] | \$101 ;
+  assign \$103  = \$100  & \$102 ;
   assign \$104  = ~ addr[17];
-  assign \$105  = addr[15:14] == 2'h2;
-  assign \$106  = addr[16] | \$105 ;
-  assign \$107  = \$104  & \$106 ;
-  assign \$108  = ~ addr[17];
-  assign \$109  = addr[15:14] == 2'h2;
-  assign \$110  = \$108  & \$109 ;
-  assign \$111  = ctl_pe_next__pf_active | \wb__busy_next$115 ;
-  assign \$112  = ~ \$111 ;
-  assign \$113  = we & \$112 ;
+  assign \$105  = ! addr[15:14];
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = ctl_next_0__pf_active | wb__busy_next;
+  assign \$108  = ~ \$107 ;
+  assign \$109  = we & \$108 ;
+  assign \$110  = ~ addr[17];
+  assign \$111  = addr[15:14] == 1'h1;
+  assign \$112  = addr[16] | \$111 ;
+  assign \$113  = \$110  & \$112 ;
   assign \$114  = ~ addr[17];
-  assign \$115  = addr[15:14] == 2'h3;
-  assign \$116  = addr[16] | \$115 ;
-  assign \$117  = \$114  & \$116 ;
-  assign \$118  = ~ addr[17];
-  assign \$119  = addr[15:14] == 2'h3;
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = ctl_pe_next__pf_active | \wb__busy_next$129 ;
-  assign \$122  = ~ \$121 ;
-  assign \$123  = we & \$122 ;
-  assign \$124  = bcast & ctl__running;
-  assign \$125  = ev_stall & ctl__running;
-  assign \$126  = ev_search & ctl__running;
-  assign \$127  = broadcasts + 1'h1;
-  assign \$128  = stall_cycles + 1'h1;
-  assign \$129  = groups_scanned + 1'h1;
-  assign \$130  = ~ ctl__start;
-  assign \$131  = \$130  & ctl__running;
-  assign \$132  = cyc + 1'h1;
-  assign \$133  = cyc + 1'h1;
-  assign \$134  = | { \fault$151 , \fault$150 , \fault$149 , \fault$148  };
-  assign \$135  = fault | \$134 ;
-  assign \$153  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$154  = host__rdata | \host__rdata$192 ;
-  assign \$155  = \$154  | \host__rdata$193 ;
-  assign \$156  = \$155  | \host__rdata$194 ;
-  assign \$157  = pe_or0 | g5;
+  assign \$115  = addr[15:14] == 1'h1;
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = ctl_next_1__pf_active | \wb__busy_next$110 ;
+  assign \$118  = ~ \$117 ;
+  assign \$119  = we & \$118 ;
+  assign \$120  = ~ addr[17];
+  assign \$121  = addr[15:14] == 2'h2;
+  assign \$122  = addr[16] | \$121 ;
+  assign \$123  = \$120  & \$122 ;
+  assign \$124  = ~ addr[17];
+  assign \$125  = addr[15:14] == 2'h2;
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = ctl_next_2__pf_active | \wb__busy_next$129 ;
+  assign \$128  = ~ \$127 ;
+  assign \$129  = we & \$128 ;
+  assign \$130  = ~ addr[17];
+  assign \$131  = addr[15:14] == 2'h3;
+  assign \$132  = addr[16] | \$131 ;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ~ addr[17];
+  assign \$135  = addr[15:14] == 2'h3;
+  assign \$136  = \$134  & \$135 ;
+  assign \$137  = ctl_next_3__pf_active | \wb__busy_next$148 ;
+  assign \$138  = ~ \$137 ;
+  assign \$139  = we & \$138 ;
+  assign \$140  = bcast & ctl__running;
+  assign \$141  = ev_stall & ctl__running;
+  assign \$142  = ev_search & ctl__running;
+  assign \$143  = broadcasts + 1'h1;
+  assign \$144  = stall_cycles + 1'h1;
+  assign \$145  = groups_scanned + 1'h1;
+  assign \$146  = ~ ctl__start;
+  assign \$147  = \$146  & ctl__running;
+  assign \$148  = cyc + 1'h1;
+  assign \$149  = cyc + 1'h1;
+  assign \$150  = | { \fault$170 , \fault$169 , \fault$168 , \fault$167  };
+  assign \$151  = fault | \$150 ;
+  assign \$169  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$170  = host__rdata | \host__rdata$211 ;
+  assign \$171  = \$170  | \host__rdata$212 ;
+  assign \$172  = \$171  | \host__rdata$213 ;
+  assign \$173  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$204 , \idle$203 , \idle$202 , idle };
-  assign busy_pe0 = \ctl__pf_active$214  | wb_busy;
-  assign busy_pe1 = \ctl__pf_active$214  | \wb__busy$216 ;
-  assign busy_pe2 = \ctl__pf_active$214  | \wb__busy$217 ;
-  assign busy_pe3 = \ctl__pf_active$214  | \wb__busy$219 ;
-  assign \$158  = ~ busy_pe0;
-  assign wb__start = wb_cmd_c0 & \$158 ;
-  assign \$159  = ~ busy_pe1;
-  assign \wb__start$339  = wb_cmd_c1 & \$159 ;
-  assign \$160  = ~ busy_pe2;
-  assign \wb__start$378  = wb_cmd_c2 & \$160 ;
-  assign \$161  = ~ busy_pe3;
-  assign \wb__start$417  = wb_cmd_c3 & \$161 ;
-  assign \$164  = \$162  | \$163 ;
-  assign \$166  = { 2'h0, \$164  } | \$165 ;
-  assign status = \$166  | \$167 ;
+  assign pes_idle = & { \idle$223 , \idle$222 , \idle$221 , idle };
+  assign busy_pe0 = \ctl__pf_active$233  | wb_busy;
+  assign busy_pe1 = \ctl__pf_active$233  | \wb__busy$235 ;
+  assign busy_pe2 = \ctl__pf_active$233  | \wb__busy$236 ;
+  assign busy_pe3 = \ctl__pf_active$233  | \wb__busy$238 ;
+  assign \$174  = ~ busy_pe0;
+  assign ctl_next_0__arm = start_cmd_c0 & \$174 ;
+  assign \$175  = ~ busy_pe0;
+  assign \$176  = start_cmd_c0 & \$175 ;
+  assign ctl_next_0__pf_active = \$176  | \ctl__pf_active$233 ;
+  assign \$177  = ~ busy_pe1;
+  assign ctl_next_1__arm = start_cmd_c1 & \$177 ;
+  assign \$178  = ~ busy_pe1;
+  assign \$179  = start_cmd_c1 & \$178 ;
+  assign ctl_next_1__pf_active = \$179  | \ctl__pf_active$233 ;
+  assign \$180  = ~ busy_pe2;
+  assign ctl_next_2__arm = start_cmd_c2 & \$180 ;
+  assign \$181  = ~ busy_pe2;
+  assign \$182  = start_cmd_c2 & \$181 ;
+  assign ctl_next_2__pf_active = \$182  | \ctl__pf_active$233 ;
+  assign \$183  = ~ busy_pe3;
+  assign ctl_next_3__arm = start_cmd_c3 & \$183 ;
+  assign \$184  = ~ busy_pe3;
+  assign \$185  = start_cmd_c3 & \$184 ;
+  assign ctl_next_3__pf_active = \$185  | \ctl__pf_active$233 ;
+  assign ctl_next_0__running = ctl_0_start | ctl__running;
+  assign \$186  = ~ busy_pe0;
+  assign wb__start = wb_cmd_c0 & \$186 ;
+  assign ctl_next_1__running = ctl_1_start | ctl__running;
+  assign \$187  = ~ busy_pe1;
+  assign \wb__start$360  = wb_cmd_c1 & \$187 ;
+  assign ctl_next_2__running = ctl_2_start | ctl__running;
+  assign \$188  = ~ busy_pe2;
+  assign \wb__start$399  = wb_cmd_c2 & \$188 ;
+  assign ctl_next_3__running = ctl_3_start | ctl__running;
+  assign \$189  = ~ busy_pe3;
+  assign \wb__start$438  = wb_cmd_c3 & \$189 ;
+  assign \$192  = \$190  | \$191 ;
+  assign \$194  = { 2'h0, \$192  } | \$193 ;
+  assign status = \$194  | \$195 ;
   always @(posedge clk)
-    ctrl_w <= \$168 ;
+    ctrl_w <= \$196 ;
   always @(posedge clk)
-    groups_w <= \$169 ;
+    groups_w <= \$197 ;
   always @(posedge clk)
-    bias_act_w <= \$170 ;
+    bias_act_w <= \$198 ;
   always @(posedge clk)
-    shift_w <= \$171 ;
+    shift_w <= \$199 ;
   always @(posedge clk)
-    relu_w <= \$172 ;
+    relu_w <= \$200 ;
   always @(posedge clk)
-    wb_base_w <= \$173 ;
+    wb_base_w <= \$201 ;
   always @(posedge clk)
-    src_sel_w <= \$174 ;
+    src_sel_w <= \$202 ;
   always @(posedge clk)
-    ptr_base_w <= \$175 ;
+    ptr_base_w <= \$203 ;
   always @(posedge clk)
-    spmat_base_w <= \$176 ;
+    spmat_base_w <= \$204 ;
   always @(posedge clk)
-    bus_addr <= \$177 ;
+    bus_addr <= \$205 ;
   always @(posedge clk)
-    bus_wdata <= \$178 ;
+    bus_wdata <= \$206 ;
   always @(posedge clk)
-    \$signal  <= \$179 ;
+    \$signal  <= \$207 ;
   always @(posedge clk)
-    \re$22  <= \$180 ;
+    \re$22  <= \$208 ;
   always @(posedge clk)
-    gsel <= \$181 ;
+    gsel <= \$209 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$182 ;
+    gsel_lo_c0 <= \$210 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$183 ;
+    gsel_lo_c1 <= \$211 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$184 ;
+    gsel_lo_c2 <= \$212 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$185 ;
+    gsel_lo_c3 <= \$213 ;
   always @(posedge clk)
-    groups <= \$186 ;
+    groups <= \$214 ;
   always @(posedge clk)
-    bias_act <= \$187 ;
+    bias_act <= \$215 ;
   always @(posedge clk)
-    shift <= \$188 ;
+    shift <= \$216 ;
   always @(posedge clk)
-    relu <= \$189 ;
+    relu <= \$217 ;
   always @(posedge clk)
-    wb_base <= \$190 ;
+    wb_base <= \$218 ;
   always @(posedge clk)
-    src_sel <= \$191 ;
+    src_sel <= \$219 ;
   always @(posedge clk)
-    ptr_base <= \$192 ;
+    ptr_base <= \$220 ;
   always @(posedge clk)
-    spmat_base <= \$193 ;
+    spmat_base <= \$221 ;
   always @(posedge clk)
-    keep_acc <= \$194 ;
+    keep_acc <= \$222 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$195 ;
+    ctl_ccu_arm <= \$223 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$196 ;
+    ctl_ccu_start <= \$224 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$197 ;
+    ctl_ccu_running <= \$225 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$198 ;
+    ctl_ccu_pf_active <= \$226 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$199 ;
+    ctl_ccu_start_next <= \$227 ;
   always @(posedge clk)
-    ctl_ccu_arm_c0 <= \$200 ;
+    ctl_ccu_arm_c0 <= \$228 ;
   always @(posedge clk)
-    ctl_ccu_arm_c1 <= \$201 ;
+    ctl_ccu_arm_c1 <= \$229 ;
   always @(posedge clk)
-    wb_cmd_c0 <= \$202 ;
+    wb_cmd_c0 <= \$230 ;
   always @(posedge clk)
-    wb_cmd_c1 <= \$203 ;
+    wb_cmd_c1 <= \$231 ;
   always @(posedge clk)
-    wb_cmd_c2 <= \$204 ;
+    wb_cmd_c2 <= \$232 ;
   always @(posedge clk)
-    wb_cmd_c3 <= \$205 ;
+    wb_cmd_c3 <= \$233 ;
   always @(posedge clk)
-    src_sel_g0 <= \$206 ;
+    start_cmd_c0 <= \$234 ;
   always @(posedge clk)
-    relu_g0 <= \$207 ;
+    start_cmd_c1 <= \$235 ;
   always @(posedge clk)
-    shift_g0 <= \$208 ;
+    start_cmd_c2 <= \$236 ;
   always @(posedge clk)
-    ptr_base_g0 <= \$209 ;
+    start_cmd_c3 <= \$237 ;
   always @(posedge clk)
-    spmat_base_g0 <= \$210 ;
+    src_sel_g0 <= \$238 ;
   always @(posedge clk)
-    wb_base_g0 <= \$211 ;
+    relu_g0 <= \$239 ;
   always @(posedge clk)
-    keep_acc_g0 <= \$212 ;
+    shift_g0 <= \$240 ;
   always @(posedge clk)
-    src_sel_g1 <= \$213 ;
+    ptr_base_g0 <= \$241 ;
   always @(posedge clk)
-    relu_g1 <= \$214 ;
+    spmat_base_g0 <= \$242 ;
   always @(posedge clk)
-    shift_g1 <= \$215 ;
+    wb_base_g0 <= \$243 ;
   always @(posedge clk)
-    ptr_base_g1 <= \$216 ;
+    keep_acc_g0 <= \$244 ;
   always @(posedge clk)
-    spmat_base_g1 <= \$217 ;
+    src_sel_g1 <= \$245 ;
   always @(posedge clk)
-    wb_base_g1 <= \$218 ;
+    relu_g1 <= \$246 ;
   always @(posedge clk)
-    keep_acc_g1 <= \$219 ;
+    shift_g1 <= \$247 ;
   always @(posedge clk)
-    ctl_0_arm <= \$220 ;
+    ptr_base_g1 <= \$248 ;
   always @(posedge clk)
-    ctl_0_start <= \$221 ;
+    spmat_base_g1 <= \$249 ;
   always @(posedge clk)
-    ctl_0_running <= \$222 ;
+    wb_base_g1 <= \$250 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$223 ;
+    keep_acc_g1 <= \$251 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$224 ;
+    ctl_0_arm <= \$252 ;
   always @(posedge clk)
-    h_sel_0 <= \$225 ;
+    ctl_0_start <= \$253 ;
   always @(posedge clk)
-    h_rsel_0 <= \$226 ;
+    ctl_0_running <= \$254 ;
   always @(posedge clk)
-    h_mem_0 <= \$227 ;
+    ctl_0_pf_active <= \$255 ;
   always @(posedge clk)
-    h_off_0 <= \$228 ;
+    ctl_0_start_next <= \$256 ;
   always @(posedge clk)
-    h_off_line_0 <= \$229 ;
+    h_sel_0 <= \$257 ;
   always @(posedge clk)
-    h_wdata_0 <= \$230 ;
+    h_rsel_0 <= \$258 ;
   always @(posedge clk)
-    h_we_0 <= \$231 ;
+    h_mem_0 <= \$259 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$232 ;
+    h_off_0 <= \$260 ;
   always @(posedge clk)
-    ctl_1_arm <= \$233 ;
+    h_off_line_0 <= \$261 ;
   always @(posedge clk)
-    ctl_1_start <= \$234 ;
+    h_wdata_0 <= \$262 ;
   always @(posedge clk)
-    ctl_1_running <= \$235 ;
+    h_we_0 <= \$263 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$236 ;
+    h_off_dst_0 <= \$264 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$237 ;
+    ctl_1_arm <= \$265 ;
   always @(posedge clk)
-    h_sel_1 <= \$238 ;
+    ctl_1_start <= \$266 ;
   always @(posedge clk)
-    h_rsel_1 <= \$239 ;
+    ctl_1_running <= \$267 ;
   always @(posedge clk)
-    h_mem_1 <= \$240 ;
+    ctl_1_pf_active <= \$268 ;
   always @(posedge clk)
-    h_off_1 <= \$241 ;
+    ctl_1_start_next <= \$269 ;
   always @(posedge clk)
-    h_off_line_1 <= \$242 ;
+    h_sel_1 <= \$270 ;
   always @(posedge clk)
-    h_wdata_1 <= \$243 ;
+    h_rsel_1 <= \$271 ;
   always @(posedge clk)
-    h_we_1 <= \$244 ;
+    h_mem_1 <= \$272 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$245 ;
+    h_off_1 <= \$273 ;
   always @(posedge clk)
-    ctl_2_arm <= \$246 ;
+    h_off_line_1 <= \$274 ;
   always @(posedge clk)
-    ctl_2_start <= \$247 ;
+    h_wdata_1 <= \$275 ;
   always @(posedge clk)
-    ctl_2_running <= \$248 ;
+    h_we_1 <= \$276 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$249 ;
+    h_off_dst_1 <= \$277 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$250 ;
+    ctl_2_arm <= \$278 ;
   always @(posedge clk)
-    h_sel_2 <= \$251 ;
+    ctl_2_start <= \$279 ;
   always @(posedge clk)
-    h_rsel_2 <= \$252 ;
+    ctl_2_running <= \$280 ;
   always @(posedge clk)
-    h_mem_2 <= \$253 ;
+    ctl_2_pf_active <= \$281 ;
   always @(posedge clk)
-    h_off_2 <= \$254 ;
+    ctl_2_start_next <= \$282 ;
   always @(posedge clk)
-    h_off_line_2 <= \$255 ;
+    h_sel_2 <= \$283 ;
   always @(posedge clk)
-    h_wdata_2 <= \$256 ;
+    h_rsel_2 <= \$284 ;
   always @(posedge clk)
-    h_we_2 <= \$257 ;
+    h_mem_2 <= \$285 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$258 ;
+    h_off_2 <= \$286 ;
   always @(posedge clk)
-    ctl_3_arm <= \$259 ;
+    h_off_line_2 <= \$287 ;
   always @(posedge clk)
-    ctl_3_start <= \$260 ;
+    h_wdata_2 <= \$288 ;
   always @(posedge clk)
-    ctl_3_running <= \$261 ;
+    h_we_2 <= \$289 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$262 ;
+    h_off_dst_2 <= \$290 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$263 ;
+    ctl_3_arm <= \$291 ;
   always @(posedge clk)
-    h_sel_3 <= \$264 ;
+    ctl_3_start <= \$292 ;
   always @(posedge clk)
-    h_rsel_3 <= \$265 ;
+    ctl_3_running <= \$293 ;
   always @(posedge clk)
-    h_mem_3 <= \$266 ;
+    ctl_3_pf_active <= \$294 ;
   always @(posedge clk)
-    h_off_3 <= \$267 ;
+    ctl_3_start_next <= \$295 ;
   always @(posedge clk)
-    h_off_line_3 <= \$268 ;
+    h_sel_3 <= \$296 ;
   always @(posedge clk)
-    h_wdata_3 <= \$269 ;
+    h_rsel_3 <= \$297 ;
   always @(posedge clk)
-    h_we_3 <= \$270 ;
+    h_mem_3 <= \$298 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$271 ;
+    h_off_3 <= \$299 ;
   always @(posedge clk)
-    ev_broadcasts <= \$272 ;
+    h_off_line_3 <= \$300 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$273 ;
+    h_wdata_3 <= \$301 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$274 ;
+    h_we_3 <= \$302 ;
   always @(posedge clk)
-    done_flag <= \$275 ;
+    h_off_dst_3 <= \$303 ;
   always @(posedge clk)
-    cyc <= \$276 ;
+    ev_broadcasts <= \$304 ;
   always @(posedge clk)
-    broadcasts <= \$277 ;
+    ev_stall_cycles <= \$305 ;
   always @(posedge clk)
-    stall_cycles <= \$278 ;
+    ev_groups_scanned <= \$306 ;
   always @(posedge clk)
-    groups_scanned <= \$279 ;
+    done_flag <= \$307 ;
   always @(posedge clk)
-    cycles <= \$280 ;
+    cyc <= \$308 ;
   always @(posedge clk)
-    \fault$152  <= \$281 ;
+    broadcasts <= \$309 ;
   always @(posedge clk)
-    g_grp0 <= \$282 ;
+    stall_cycles <= \$310 ;
   always @(posedge clk)
-    g_grp1 <= \$283 ;
+    groups_scanned <= \$311 ;
   always @(posedge clk)
-    g_grp2 <= \$284 ;
+    cycles <= \$312 ;
   always @(posedge clk)
-    g_grp3 <= \$285 ;
+    \fault$171  <= \$313 ;
   always @(posedge clk)
-    gsel_hi <= \$286 ;
+    g_grp0 <= \$314 ;
   always @(posedge clk)
-    g1 <= \$287 ;
+    g_grp1 <= \$315 ;
   always @(posedge clk)
-    glob0 <= \$288 ;
+    g_grp2 <= \$316 ;
   always @(posedge clk)
-    re_q0 <= \$289 ;
+    g_grp3 <= \$317 ;
   always @(posedge clk)
-    re_q1 <= \$290 ;
+    gsel_hi <= \$318 ;
   always @(posedge clk)
-    re_q2 <= \$291 ;
+    g1 <= \$319 ;
   always @(posedge clk)
-    re_q3 <= \$292 ;
+    glob0 <= \$320 ;
   always @(posedge clk)
-    re_q4 <= \$293 ;
+    re_q0 <= \$321 ;
   always @(posedge clk)
-    re_q5 <= \$294 ;
+    re_q1 <= \$322 ;
   always @(posedge clk)
-    g2 <= \$295 ;
+    re_q2 <= \$323 ;
   always @(posedge clk)
-    glob1 <= \$296 ;
+    re_q3 <= \$324 ;
   always @(posedge clk)
-    g3 <= \$297 ;
+    re_q4 <= \$325 ;
   always @(posedge clk)
-    glob2 <= \$298 ;
+    re_q5 <= \$326 ;
   always @(posedge clk)
-    g4 <= \$299 ;
+    g2 <= \$327 ;
   always @(posedge clk)
-    glob3 <= \$300 ;
+    glob1 <= \$328 ;
   always @(posedge clk)
-    glob4 <= \$301 ;
+    g3 <= \$329 ;
   always @(posedge clk)
-    g5 <= \$302 ;
+    glob2 <= \$330 ;
   always @(posedge clk)
-    pe_or0 <= \$303 ;
+    g4 <= \$331 ;
   always @(posedge clk)
-    rdata <= \$304 ;
+    glob3 <= \$332 ;
   always @(posedge clk)
-    rvalid <= \$305 ;
+    glob4 <= \$333 ;
+  always @(posedge clk)
+    g5 <= \$334 ;
+  always @(posedge clk)
+    pe_or0 <= \$335 ;
+  always @(posedge clk)
+    rdata <= \$336 ;
+  always @(posedge clk)
+    rvalid <= \$337 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl_ccu_arm_c0),
     .\arm$2 (ctl_ccu_arm),
@@ -1555,16 +1660,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$320 ),
-    .pes__2__ann__a(\ccu__ann__a$345 ),
-    .pes__2__ann__j(\ccu__ann__j$347 ),
-    .pes__2__ann__valid(\ccu__ann__valid$349 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$341 ),
+    .pes__2__ann__a(\ccu__ann__a$366 ),
+    .pes__2__ann__j(\ccu__ann__j$368 ),
+    .pes__2__ann__valid(\ccu__ann__valid$370 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$359 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$380 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$398 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$419 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1585,7 +1690,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$148 ),
+    .fault(\fault$167 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1622,16 +1727,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$149 ),
+    .fault(\fault$168 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$192 ),
+    .host__rdata(\host__rdata$211 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$202 ),
+    .idle(\idle$221 ),
     .regs__keep_acc(keep_acc_g0),
     .regs__ptr_base(ptr_base_g0),
     .regs__relu(relu_g0),
@@ -1640,15 +1745,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g0),
     .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$320 ),
-    .wb__busy(\wb__busy$216 ),
-    .wb__busy_next(\wb__busy_next$101 ),
-    .wb__start(\wb__start$339 )
+    .src__rd_en(\ccu__src__rd_en$341 ),
+    .wb__busy(\wb__busy$235 ),
+    .wb__busy_next(\wb__busy_next$110 ),
+    .wb__start(\wb__start$360 )
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$345 ),
-    .ann__j(\ccu__ann__j$347 ),
-    .ann__valid(\ccu__ann__valid$349 ),
+    .ann__a(\ccu__ann__a$366 ),
+    .ann__j(\ccu__ann__j$368 ),
+    .ann__valid(\ccu__ann__valid$370 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1659,16 +1764,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$150 ),
+    .fault(\fault$169 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$193 ),
+    .host__rdata(\host__rdata$212 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$203 ),
+    .idle(\idle$222 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1677,15 +1782,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$359 ),
-    .wb__busy(\wb__busy$217 ),
-    .wb__busy_next(\wb__busy_next$115 ),
-    .wb__start(\wb__start$378 )
+    .src__rd_en(\ccu__src__rd_en$380 ),
+    .wb__busy(\wb__busy$236 ),
+    .wb__busy_next(\wb__busy_next$129 ),
+    .wb__start(\wb__start$399 )
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$345 ),
-    .ann__j(\ccu__ann__j$347 ),
-    .ann__valid(\ccu__ann__valid$349 ),
+    .ann__a(\ccu__ann__a$366 ),
+    .ann__j(\ccu__ann__j$368 ),
+    .ann__valid(\ccu__ann__valid$370 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1696,16 +1801,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$151 ),
+    .fault(\fault$170 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$194 ),
+    .host__rdata(\host__rdata$213 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$204 ),
+    .idle(\idle$223 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1714,10 +1819,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$398 ),
-    .wb__busy(\wb__busy$219 ),
-    .wb__busy_next(\wb__busy_next$129 ),
-    .wb__start(\wb__start$417 )
+    .src__rd_en(\ccu__src__rd_en$419 ),
+    .wb__busy(\wb__busy$238 ),
+    .wb__busy_next(\wb__busy_next$148 ),
+    .wb__start(\wb__start$438 )
   );
   \eie_ecp5_4pe.seq  seq (
     .bias_sent(bias_sent),
@@ -1725,7 +1830,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .clk(clk),
     .cmd_start(cmd_start),
     .ctl__arm(ctl__arm),
-    .ctl__pf_active(\ctl__pf_active$214 ),
+    .ctl__pf_active(\ctl__pf_active$233 ),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .ctl_next__arm(ctl_next__arm),
@@ -1733,8 +1838,6 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl_next__running(ctl_next__running),
     .ctl_next__start(ctl_next__start),
     .ctl_next__start_next(ctl_next__start_next),
-    .ctl_pe_next__pf_active(ctl_pe_next__pf_active),
-    .ctl_pe_next__running(ctl_pe_next__running),
     .done(done),
     .pes_idle(pes_idle),
     .rst(rst),
@@ -1745,13 +1848,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$136  = 16'h0000;
+          \$152  = 16'h0000;
       2'h1:
-          \$136  = { 12'h000, status };
+          \$152  = { 12'h000, status };
       2'h2:
-          \$136  = { 5'h00, groups };
+          \$152  = { 5'h00, groups };
       2'h3:
-          \$136  = bias_act;
+          \$152  = bias_act;
     endcase
   end
   always @* begin
@@ -1759,13 +1862,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$137  = 16'h0000;
+          \$153  = 16'h0000;
       2'h1:
-          \$137  = 16'h0000;
+          \$153  = 16'h0000;
       2'h2:
-          \$137  = 16'h0000;
+          \$153  = 16'h0000;
       2'h3:
-          \$137  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$153  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1773,13 +1876,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$138  = 16'h0000;
+          \$154  = 16'h0000;
       2'h1:
-          \$138  = 16'h0000;
+          \$154  = 16'h0000;
       2'h2:
-          \$138  = 16'h0000;
+          \$154  = 16'h0000;
       2'h3:
-          \$138  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$154  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1787,13 +1890,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$139  = 16'h0000;
+          \$155  = 16'h0000;
       2'h1:
-          \$139  = 16'h0000;
+          \$155  = 16'h0000;
       2'h2:
-          \$139  = 16'h0000;
+          \$155  = 16'h0000;
       2'h3:
-          \$139  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$155  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1801,13 +1904,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$140  = { 10'h000, shift };
+          \$156  = { 10'h000, shift };
       2'h1:
-          \$140  = { 15'h0000, relu };
+          \$156  = { 15'h0000, relu };
       2'h2:
-          \$140  = { 6'h00, wb_base };
+          \$156  = { 6'h00, wb_base };
       2'h3:
-          \$140  = { 15'h0000, src_sel };
+          \$156  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -1815,13 +1918,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$141  = 16'h0000;
+          \$157  = 16'h0000;
       2'h1:
-          \$141  = 16'h0000;
+          \$157  = 16'h0000;
       2'h2:
-          \$141  = 16'h0000;
+          \$157  = 16'h0000;
       2'h3:
-          \$141  = 16'h0000;
+          \$157  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1829,13 +1932,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$142  = 16'h0000;
+          \$158  = 16'h0000;
       2'h1:
-          \$142  = 16'h0000;
+          \$158  = 16'h0000;
       2'h2:
-          \$142  = 16'h0000;
+          \$158  = 16'h0000;
       2'h3:
-          \$142  = 16'h0000;
+          \$158  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1843,13 +1946,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$143  = 16'h0000;
+          \$159  = 16'h0000;
       2'h1:
-          \$143  = 16'h0000;
+          \$159  = 16'h0000;
       2'h2:
-          \$143  = 16'h0000;
+          \$159  = 16'h0000;
       2'h3:
-          \$143  = 16'h0000;
+          \$159  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1857,13 +1960,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$144  = cycles[15:0];
+          \$160  = cycles[15:0];
       2'h1:
-          \$144  = broadcasts[15:0];
+          \$160  = broadcasts[15:0];
       2'h2:
-          \$144  = stall_cycles[15:0];
+          \$160  = stall_cycles[15:0];
       2'h3:
-          \$144  = groups_scanned[15:0];
+          \$160  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -1871,13 +1974,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$145  = cycles[31:16];
+          \$161  = cycles[31:16];
       2'h1:
-          \$145  = broadcasts[31:16];
+          \$161  = broadcasts[31:16];
       2'h2:
-          \$145  = stall_cycles[31:16];
+          \$161  = stall_cycles[31:16];
       2'h3:
-          \$145  = groups_scanned[31:16];
+          \$161  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -1885,13 +1988,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$146  = 16'h0000;
+          \$162  = 16'h0000;
       2'h1:
-          \$146  = 16'h0000;
+          \$162  = 16'h0000;
       2'h2:
-          \$146  = 16'h0000;
+          \$162  = 16'h0000;
       2'h3:
-          \$146  = 16'h0000;
+          \$162  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1899,13 +2002,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$147  = 16'h0000;
+          \$163  = 16'h0000;
       2'h1:
-          \$147  = 16'h0000;
+          \$163  = 16'h0000;
       2'h2:
-          \$147  = 16'h0000;
+          \$163  = 16'h0000;
       2'h3:
-          \$147  = 16'h0000;
+          \$163  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1913,13 +2016,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$148  = 16'h0004;
+          \$164  = 16'h0004;
       2'h1:
-          \$148  = 16'h0006;
+          \$164  = 16'h0006;
       2'h2:
-          \$148  = { 6'h00, ptr_base };
+          \$164  = { 6'h00, ptr_base };
       2'h3:
-          \$148  = { 5'h00, spmat_base };
+          \$164  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -1927,13 +2030,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$149  = 16'h0000;
+          \$165  = 16'h0000;
       2'h1:
-          \$149  = 16'h0000;
+          \$165  = 16'h0000;
       2'h2:
-          \$149  = 16'h0000;
+          \$165  = 16'h0000;
       2'h3:
-          \$149  = 16'h0000;
+          \$165  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1941,13 +2044,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$150  = 16'h0000;
+          \$166  = 16'h0000;
       2'h1:
-          \$150  = 16'h0000;
+          \$166  = 16'h0000;
       2'h2:
-          \$150  = 16'h0000;
+          \$166  = 16'h0000;
       2'h3:
-          \$150  = 16'h0000;
+          \$166  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1955,13 +2058,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$151  = 16'h0000;
+          \$167  = 16'h0000;
       2'h1:
-          \$151  = 16'h0000;
+          \$167  = 16'h0000;
       2'h2:
-          \$151  = 16'h0000;
+          \$167  = 16'h0000;
       2'h3:
-          \$151  = 16'h0000;
+          \$167  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1969,432 +2072,185 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$152  = g_grp0;
+          \$168  = g_grp0;
       2'h1:
-          \$152  = g_grp1;
+          \$168  = g_grp1;
       2'h2:
-          \$152  = g_grp2;
+          \$168  = g_grp2;
       2'h3:
-          \$152  = g_grp3;
+          \$168  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = \$3 ;
-    if (rst) begin
-      \$168  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = \$6 ;
-    if (rst) begin
-      \$169  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = \$9 ;
-    if (rst) begin
-      \$170  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = \$12 ;
-    if (rst) begin
-      \$171  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = \$15 ;
-    if (rst) begin
-      \$172  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = \$18 ;
-    if (rst) begin
-      \$173  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = \$21 ;
-    if (rst) begin
-      \$174  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = \$24 ;
-    if (rst) begin
-      \$175  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = \$27 ;
-    if (rst) begin
-      \$176  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = addr;
-    if (rst) begin
-      \$177  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = wdata;
-    if (rst) begin
-      \$178  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = we;
-    if (rst) begin
-      \$179  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = re;
-    if (rst) begin
-      \$180  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = addr[3:0];
-    if (rst) begin
-      \$181  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = addr[1:0];
-    if (rst) begin
-      \$182  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = addr[1:0];
-    if (rst) begin
-      \$183  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = addr[1:0];
-    if (rst) begin
-      \$184  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = addr[1:0];
-    if (rst) begin
-      \$185  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = groups;
-    if (\$29 ) begin
-      \$186  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$186  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = bias_act;
-    if (\$31 ) begin
-      \$187  = bus_wdata[15:0];
-    end
-    if (rst) begin
-      \$187  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = shift;
-    if (\$33 ) begin
-      \$188  = bus_wdata[5:0];
-    end
-    if (rst) begin
-      \$188  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = relu;
-    if (\$35 ) begin
-      \$189  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = wb_base;
-    if (\$37 ) begin
-      \$190  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$190  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = src_sel;
-    if (\$39 ) begin
-      \$191  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = ptr_base;
-    if (\$41 ) begin
-      \$192  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$192  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = spmat_base;
-    if (\$43 ) begin
-      \$193  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$193  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = keep_acc;
-    if (ctl_next__arm) begin
-      \$194  = bus_wdata[2];
-    end
-    if (rst) begin
-      \$194  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = ctl_next__arm;
-    if (rst) begin
-      \$195  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = ctl_next__start;
+    \$196  = \$3 ;
     if (rst) begin
       \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = ctl_next__running;
+    \$197  = \$6 ;
     if (rst) begin
       \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = ctl_next__pf_active;
+    \$198  = \$9 ;
     if (rst) begin
       \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = ctl_next__start_next;
+    \$199  = \$12 ;
     if (rst) begin
       \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = ctl_next__arm;
+    \$200  = \$15 ;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = ctl_next__arm;
+    \$201  = \$18 ;
     if (rst) begin
       \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = \$47 ;
+    \$202  = \$21 ;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$51 ;
+    \$203  = \$24 ;
     if (rst) begin
       \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$55 ;
+    \$204  = \$27 ;
     if (rst) begin
       \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$59 ;
+    \$205  = addr;
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = src_sel_g0;
-    if (\$61 ) begin
-      \$206  = bus_wdata[0];
-    end
+    \$206  = wdata;
     if (rst) begin
-      \$206  = 1'h0;
+      \$206  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = relu_g0;
-    if (\$63 ) begin
-      \$207  = bus_wdata[0];
-    end
+    \$207  = we;
     if (rst) begin
       \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = shift_g0;
-    if (\$65 ) begin
-      \$208  = bus_wdata[5:0];
-    end
+    \$208  = re;
     if (rst) begin
-      \$208  = 6'h00;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = ptr_base_g0;
-    if (\$67 ) begin
-      \$209  = bus_wdata[9:0];
-    end
+    \$209  = addr[3:0];
     if (rst) begin
-      \$209  = 10'h000;
+      \$209  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = spmat_base_g0;
-    if (\$69 ) begin
-      \$210  = bus_wdata[10:0];
-    end
+    \$210  = addr[1:0];
     if (rst) begin
-      \$210  = 11'h000;
+      \$210  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = wb_base_g0;
-    if (\$71 ) begin
-      \$211  = bus_wdata[9:0];
-    end
+    \$211  = addr[1:0];
     if (rst) begin
-      \$211  = 10'h000;
+      \$211  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = keep_acc_g0;
-    if (ctl_next__arm) begin
-      \$212  = bus_wdata[2];
-    end
+    \$212  = addr[1:0];
     if (rst) begin
-      \$212  = 1'h0;
+      \$212  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = src_sel_g1;
-    if (\$73 ) begin
-      \$213  = bus_wdata[0];
-    end
+    \$213  = addr[1:0];
     if (rst) begin
-      \$213  = 1'h0;
+      \$213  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = relu_g1;
-    if (\$75 ) begin
-      \$214  = bus_wdata[0];
+    \$214  = groups;
+    if (\$29 ) begin
+      \$214  = bus_wdata[10:0];
     end
     if (rst) begin
-      \$214  = 1'h0;
+      \$214  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = shift_g1;
-    if (\$77 ) begin
-      \$215  = bus_wdata[5:0];
+    \$215  = bias_act;
+    if (\$31 ) begin
+      \$215  = bus_wdata[15:0];
     end
     if (rst) begin
-      \$215  = 6'h00;
+      \$215  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = ptr_base_g1;
-    if (\$79 ) begin
-      \$216  = bus_wdata[9:0];
+    \$216  = shift;
+    if (\$33 ) begin
+      \$216  = bus_wdata[5:0];
     end
     if (rst) begin
-      \$216  = 10'h000;
+      \$216  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = spmat_base_g1;
-    if (\$81 ) begin
-      \$217  = bus_wdata[10:0];
+    \$217  = relu;
+    if (\$35 ) begin
+      \$217  = bus_wdata[0];
     end
     if (rst) begin
-      \$217  = 11'h000;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = wb_base_g1;
-    if (\$83 ) begin
+    \$218  = wb_base;
+    if (\$37 ) begin
       \$218  = bus_wdata[9:0];
     end
     if (rst) begin
@@ -2403,9 +2259,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = keep_acc_g1;
-    if (ctl_next__arm) begin
-      \$219  = bus_wdata[2];
+    \$219  = src_sel;
+    if (\$39 ) begin
+      \$219  = bus_wdata[0];
     end
     if (rst) begin
       \$219  = 1'h0;
@@ -2413,659 +2269,939 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = ctl_next__arm;
+    \$220  = ptr_base;
+    if (\$41 ) begin
+      \$220  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = ctl_next__start;
+    \$221  = spmat_base;
+    if (\$43 ) begin
+      \$221  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$221  = 1'h0;
+      \$221  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = ctl_pe_next__running;
+    \$222  = keep_acc;
+    if (ctl_next__arm) begin
+      \$222  = bus_wdata[2];
+    end
     if (rst) begin
       \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = ctl_pe_next__pf_active;
+    \$223  = ctl_next__arm;
     if (rst) begin
       \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = ctl_next__start_next;
+    \$224  = ctl_next__start;
     if (rst) begin
       \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = \$87 ;
+    \$225  = ctl_next__running;
     if (rst) begin
       \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = \$90 ;
+    \$226  = ctl_next__pf_active;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = addr[13:11];
+    \$227  = ctl_next__start_next;
     if (rst) begin
-      \$227  = 3'h0;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = addr[10:0];
+    \$228  = ctl_next__arm;
     if (rst) begin
-      \$228  = 11'h000;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = addr[10:0];
+    \$229  = ctl_next__arm;
     if (rst) begin
-      \$229  = 11'h000;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = wdata;
+    \$230  = \$47 ;
     if (rst) begin
-      \$230  = 64'h0000000000000000;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = \$93 ;
+    \$231  = \$51 ;
     if (rst) begin
       \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = addr[10:0];
+    \$232  = \$55 ;
     if (rst) begin
-      \$232  = 11'h000;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = ctl_next__arm;
+    \$233  = \$59 ;
     if (rst) begin
       \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = ctl_next__start;
+    \$234  = \$63 ;
     if (rst) begin
       \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = ctl_pe_next__running;
+    \$235  = \$67 ;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = ctl_pe_next__pf_active;
+    \$236  = \$71 ;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = ctl_next__start_next;
+    \$237  = \$75 ;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = \$97 ;
+    \$238  = src_sel_g0;
+    if (\$77 ) begin
+      \$238  = bus_wdata[0];
+    end
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = \$100 ;
+    \$239  = relu_g0;
+    if (\$79 ) begin
+      \$239  = bus_wdata[0];
+    end
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = addr[13:11];
+    \$240  = shift_g0;
+    if (\$81 ) begin
+      \$240  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$240  = 3'h0;
+      \$240  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = addr[10:0];
+    \$241  = ptr_base_g0;
+    if (\$83 ) begin
+      \$241  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$241  = 11'h000;
+      \$241  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = addr[10:0];
+    \$242  = spmat_base_g0;
+    if (\$85 ) begin
+      \$242  = bus_wdata[10:0];
+    end
     if (rst) begin
       \$242  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = wdata;
+    \$243  = wb_base_g0;
+    if (\$87 ) begin
+      \$243  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$243  = 64'h0000000000000000;
+      \$243  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = \$103 ;
+    \$244  = keep_acc_g0;
+    if (ctl_next__arm) begin
+      \$244  = bus_wdata[2];
+    end
     if (rst) begin
       \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = addr[10:0];
+    \$245  = src_sel_g1;
+    if (\$89 ) begin
+      \$245  = bus_wdata[0];
+    end
     if (rst) begin
-      \$245  = 11'h000;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = ctl_next__arm;
+    \$246  = relu_g1;
+    if (\$91 ) begin
+      \$246  = bus_wdata[0];
+    end
     if (rst) begin
       \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = ctl_next__start;
+    \$247  = shift_g1;
+    if (\$93 ) begin
+      \$247  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$247  = 1'h0;
+      \$247  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = ctl_pe_next__running;
+    \$248  = ptr_base_g1;
+    if (\$95 ) begin
+      \$248  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$248  = 1'h0;
+      \$248  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = ctl_pe_next__pf_active;
+    \$249  = spmat_base_g1;
+    if (\$97 ) begin
+      \$249  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$249  = 1'h0;
+      \$249  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = ctl_next__start_next;
+    \$250  = wb_base_g1;
+    if (\$99 ) begin
+      \$250  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$250  = 1'h0;
+      \$250  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = \$107 ;
+    \$251  = keep_acc_g1;
+    if (ctl_next__arm) begin
+      \$251  = bus_wdata[2];
+    end
     if (rst) begin
       \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = \$110 ;
+    \$252  = ctl_next_0__arm;
     if (rst) begin
       \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = addr[13:11];
+    \$253  = ctl_next__start;
     if (rst) begin
-      \$253  = 3'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = addr[10:0];
+    \$254  = ctl_next_0__running;
     if (rst) begin
-      \$254  = 11'h000;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = addr[10:0];
+    \$255  = ctl_next_0__pf_active;
     if (rst) begin
-      \$255  = 11'h000;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = wdata;
+    \$256  = ctl_next__start_next;
     if (rst) begin
-      \$256  = 64'h0000000000000000;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = \$113 ;
+    \$257  = \$103 ;
     if (rst) begin
       \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = addr[10:0];
+    \$258  = \$106 ;
     if (rst) begin
-      \$258  = 11'h000;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = ctl_next__arm;
+    \$259  = addr[13:11];
     if (rst) begin
-      \$259  = 1'h0;
+      \$259  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = ctl_next__start;
+    \$260  = addr[10:0];
     if (rst) begin
-      \$260  = 1'h0;
+      \$260  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = ctl_pe_next__running;
+    \$261  = addr[10:0];
     if (rst) begin
-      \$261  = 1'h0;
+      \$261  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = ctl_pe_next__pf_active;
+    \$262  = wdata;
     if (rst) begin
-      \$262  = 1'h0;
+      \$262  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = ctl_next__start_next;
+    \$263  = \$109 ;
     if (rst) begin
       \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = \$117 ;
+    \$264  = addr[10:0];
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = \$120 ;
+    \$265  = ctl_next_1__arm;
     if (rst) begin
       \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = addr[13:11];
+    \$266  = ctl_next__start;
     if (rst) begin
-      \$266  = 3'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = addr[10:0];
+    \$267  = ctl_next_1__running;
     if (rst) begin
-      \$267  = 11'h000;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = addr[10:0];
+    \$268  = ctl_next_1__pf_active;
     if (rst) begin
-      \$268  = 11'h000;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = wdata;
+    \$269  = ctl_next__start_next;
     if (rst) begin
-      \$269  = 64'h0000000000000000;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = \$123 ;
+    \$270  = \$113 ;
     if (rst) begin
       \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = addr[10:0];
+    \$271  = \$116 ;
     if (rst) begin
-      \$271  = 11'h000;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = \$124 ;
+    \$272  = addr[13:11];
     if (rst) begin
-      \$272  = 1'h0;
+      \$272  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = \$125 ;
+    \$273  = addr[10:0];
     if (rst) begin
-      \$273  = 1'h0;
+      \$273  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = \$126 ;
+    \$274  = addr[10:0];
     if (rst) begin
-      \$274  = 1'h0;
+      \$274  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = done_flag;
-    if (ctl__start) begin
-      \$275  = 1'h0;
-    end
-    if (\$131 ) begin
-      if (done) begin
-        \$275  = 1'h1;
-      end
-    end
+    \$275  = wdata;
     if (rst) begin
-      \$275  = 1'h0;
+      \$275  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = cyc;
-    if (ctl__start) begin
-      \$276  = 32'd0;
-    end
-    if (\$131 ) begin
-      \$276  = \$132 [31:0];
-    end
+    \$276  = \$119 ;
     if (rst) begin
-      \$276  = 32'd0;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$277  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$277  = \$127 [31:0];
-      end
-    end
+    \$277  = addr[10:0];
     if (rst) begin
-      \$277  = 32'd0;
+      \$277  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$278  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$278  = \$128 [31:0];
-      end
-    end
+    \$278  = ctl_next_2__arm;
     if (rst) begin
-      \$278  = 32'd0;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$279  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$279  = \$129 [31:0];
-      end
-    end
+    \$279  = ctl_next__start;
     if (rst) begin
-      \$279  = 32'd0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = cycles;
-    if (\$131 ) begin
-      if (done) begin
-        \$280  = \$133 [31:0];
-      end
-    end
+    \$280  = ctl_next_2__running;
     if (rst) begin
-      \$280  = 32'd0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = \fault$152 ;
-    if (ctl__arm) begin
-      \$281  = 1'h0;
-    end else if (\$135 ) begin
-      \$281  = 1'h1;
-    end
+    \$281  = ctl_next_2__pf_active;
     if (rst) begin
       \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = { \$139 , \$138 , \$137 , \$136  };
+    \$282  = ctl_next__start_next;
     if (rst) begin
-      \$282  = 64'h0000000000000000;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = { \$143 , \$142 , \$141 , \$140  };
+    \$283  = \$123 ;
     if (rst) begin
-      \$283  = 64'h0000000000000000;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = { \$147 , \$146 , \$145 , \$144  };
+    \$284  = \$126 ;
     if (rst) begin
-      \$284  = 64'h0000000000000000;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = { \$151 , \$150 , \$149 , \$148  };
+    \$285  = addr[13:11];
     if (rst) begin
-      \$285  = 64'h0000000000000000;
+      \$285  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = gsel[3:2];
+    \$286  = addr[10:0];
     if (rst) begin
-      \$286  = 2'h0;
+      \$286  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = \$152 ;
+    \$287  = addr[10:0];
     if (rst) begin
-      \$287  = 64'h0000000000000000;
+      \$287  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = bus_addr[17];
+    \$288  = wdata;
     if (rst) begin
-      \$288  = 1'h0;
+      \$288  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = \re$22 ;
+    \$289  = \$129 ;
     if (rst) begin
       \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = re_q0;
+    \$290  = addr[10:0];
     if (rst) begin
-      \$290  = 1'h0;
+      \$290  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = re_q1;
+    \$291  = ctl_next_3__arm;
     if (rst) begin
       \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = re_q2;
+    \$292  = ctl_next__start;
     if (rst) begin
       \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = re_q3;
+    \$293  = ctl_next_3__running;
     if (rst) begin
       \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = re_q4;
+    \$294  = ctl_next_3__pf_active;
     if (rst) begin
       \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = g1;
+    \$295  = ctl_next__start_next;
     if (rst) begin
-      \$295  = 64'h0000000000000000;
+      \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = glob0;
+    \$296  = \$133 ;
     if (rst) begin
       \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = g2;
+    \$297  = \$136 ;
     if (rst) begin
-      \$297  = 64'h0000000000000000;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = glob1;
+    \$298  = addr[13:11];
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = g3;
+    \$299  = addr[10:0];
     if (rst) begin
-      \$299  = 64'h0000000000000000;
+      \$299  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = glob2;
+    \$300  = addr[10:0];
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = glob3;
+    \$301  = wdata;
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = \$153 ;
+    \$302  = \$139 ;
     if (rst) begin
-      \$302  = 64'h0000000000000000;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = \$156 ;
+    \$303  = addr[10:0];
     if (rst) begin
-      \$303  = 64'h0000000000000000;
+      \$303  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = \$157 ;
+    \$304  = \$140 ;
     if (rst) begin
-      \$304  = 64'h0000000000000000;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = re_q5;
+    \$305  = \$141 ;
     if (rst) begin
       \$305  = 1'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$306  = \$142 ;
+    if (rst) begin
+      \$306  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$307  = done_flag;
+    if (ctl__start) begin
+      \$307  = 1'h0;
+    end
+    if (\$147 ) begin
+      if (done) begin
+        \$307  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$308  = cyc;
+    if (ctl__start) begin
+      \$308  = 32'd0;
+    end
+    if (\$147 ) begin
+      \$308  = \$148 [31:0];
+    end
+    if (rst) begin
+      \$308  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$309  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$309  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$309  = \$143 [31:0];
+      end
+    end
+    if (rst) begin
+      \$309  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$310  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$310  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$310  = \$144 [31:0];
+      end
+    end
+    if (rst) begin
+      \$310  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$311  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$311  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$311  = \$145 [31:0];
+      end
+    end
+    if (rst) begin
+      \$311  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$312  = cycles;
+    if (\$147 ) begin
+      if (done) begin
+        \$312  = \$149 [31:0];
+      end
+    end
+    if (rst) begin
+      \$312  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$313  = \fault$171 ;
+    if (ctl__arm) begin
+      \$313  = 1'h0;
+    end else if (\$151 ) begin
+      \$313  = 1'h1;
+    end
+    if (rst) begin
+      \$313  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = { \$155 , \$154 , \$153 , \$152  };
+    if (rst) begin
+      \$314  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$315  = { \$159 , \$158 , \$157 , \$156  };
+    if (rst) begin
+      \$315  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$316  = { \$163 , \$162 , \$161 , \$160  };
+    if (rst) begin
+      \$316  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$317  = { \$167 , \$166 , \$165 , \$164  };
+    if (rst) begin
+      \$317  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$318  = gsel[3:2];
+    if (rst) begin
+      \$318  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$319  = \$168 ;
+    if (rst) begin
+      \$319  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$320  = bus_addr[17];
+    if (rst) begin
+      \$320  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = \re$22 ;
+    if (rst) begin
+      \$321  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$322  = re_q0;
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$323  = re_q1;
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$324  = re_q2;
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$325  = re_q3;
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$326  = re_q4;
+    if (rst) begin
+      \$326  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$327  = g1;
+    if (rst) begin
+      \$327  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = glob0;
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = g2;
+    if (rst) begin
+      \$329  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = glob1;
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = g3;
+    if (rst) begin
+      \$331  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = glob2;
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = glob3;
+    if (rst) begin
+      \$333  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = \$169 ;
+    if (rst) begin
+      \$334  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = \$172 ;
+    if (rst) begin
+      \$335  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = \$173 ;
+    if (rst) begin
+      \$336  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = re_q5;
+    if (rst) begin
+      \$337  = 1'h0;
+    end
+  end
   assign \busy$28  = busy;
-  assign ctl_pe_next__arm = ctl_next__arm;
-  assign ctl_pe_next__start = ctl_next__start;
-  assign ctl_pe_next__start_next = ctl_next__start_next;
-  assign \done$144  = done;
+  assign ctl_next_0__start = ctl_next__start;
+  assign ctl_next_0__start_next = ctl_next__start_next;
+  assign ctl_next_1__start = ctl_next__start;
+  assign ctl_next_1__start_next = ctl_next__start_next;
+  assign ctl_next_2__start = ctl_next__start;
+  assign ctl_next_2__start_next = ctl_next__start_next;
+  assign ctl_next_3__start = ctl_next__start;
+  assign ctl_next_3__start_next = ctl_next__start_next;
+  assign \done$163  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -3083,16 +3219,18 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$199  = bias_sent;
-  assign \groups$205  = groups;
-  assign \bias_act$206  = bias_act;
-  assign \ctl__arm$207  = ctl_ccu_arm;
+  assign \bias_sent$218  = bias_sent;
+  assign \groups$224  = groups;
+  assign \bias_act$225  = bias_act;
+  assign \ctl__arm$226  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$209  = ctl_ccu_running;
-  assign \ctl__start$210  = ctl_ccu_start;
+  assign \ctl__running$228  = ctl_ccu_running;
+  assign \ctl__start$229  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
   assign arm_pf = ctl_ccu_arm_c0;
   assign arm_ps = ctl_ccu_arm_c1;
+  assign ctl_pe_next__start = ctl_next__start;
+  assign ctl_pe_next__start_next = ctl_next__start_next;
   assign pass_regs_g0__src_sel = src_sel_g0;
   assign pass_regs_g0__relu = relu_g0;
   assign pass_regs_g0__shift = shift_g0;
@@ -3108,38 +3246,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs_g1__wb_base = wb_base_g1;
   assign pass_regs_g1__keep_acc = keep_acc_g1;
   assign regs__keep_acc = keep_acc_g0;
-  assign \regs__keep_acc$235  = keep_acc_g0;
+  assign \regs__keep_acc$256  = keep_acc_g0;
   assign regs__ptr_base = ptr_base_g0;
-  assign \regs__ptr_base$237  = ptr_base_g0;
+  assign \regs__ptr_base$258  = ptr_base_g0;
   assign regs__relu = relu_g0;
-  assign \regs__relu$239  = relu_g0;
+  assign \regs__relu$260  = relu_g0;
   assign regs__shift = shift_g0;
-  assign \regs__shift$241  = shift_g0;
+  assign \regs__shift$262  = shift_g0;
   assign regs__spmat_base = spmat_base_g0;
-  assign \regs__spmat_base$243  = spmat_base_g0;
+  assign \regs__spmat_base$264  = spmat_base_g0;
   assign regs__src_sel = src_sel_g0;
-  assign \regs__src_sel$245  = src_sel_g0;
+  assign \regs__src_sel$266  = src_sel_g0;
   assign regs__wb_base = wb_base_g0;
-  assign \regs__wb_base$247  = wb_base_g0;
-  assign \regs__keep_acc$248  = keep_acc_g1;
-  assign \regs__keep_acc$249  = keep_acc_g1;
-  assign \regs__ptr_base$250  = ptr_base_g1;
-  assign \regs__ptr_base$251  = ptr_base_g1;
-  assign \regs__relu$252  = relu_g1;
-  assign \regs__relu$253  = relu_g1;
-  assign \regs__shift$254  = shift_g1;
-  assign \regs__shift$255  = shift_g1;
-  assign \regs__spmat_base$256  = spmat_base_g1;
-  assign \regs__spmat_base$257  = spmat_base_g1;
-  assign \regs__src_sel$258  = src_sel_g1;
-  assign \regs__src_sel$259  = src_sel_g1;
-  assign \regs__wb_base$260  = wb_base_g1;
-  assign \regs__wb_base$261  = wb_base_g1;
-  assign \ctl__arm$262  = ctl_0_arm;
-  assign \ctl__pf_active$263  = ctl_0_pf_active;
-  assign \ctl__running$264  = ctl_0_running;
-  assign \ctl__start$265  = ctl_0_start;
-  assign \ctl__start_next$266  = ctl_0_start_next;
+  assign \regs__wb_base$268  = wb_base_g0;
+  assign \regs__keep_acc$269  = keep_acc_g1;
+  assign \regs__keep_acc$270  = keep_acc_g1;
+  assign \regs__ptr_base$271  = ptr_base_g1;
+  assign \regs__ptr_base$272  = ptr_base_g1;
+  assign \regs__relu$273  = relu_g1;
+  assign \regs__relu$274  = relu_g1;
+  assign \regs__shift$275  = shift_g1;
+  assign \regs__shift$276  = shift_g1;
+  assign \regs__spmat_base$277  = spmat_base_g1;
+  assign \regs__spmat_base$278  = spmat_base_g1;
+  assign \regs__src_sel$279  = src_sel_g1;
+  assign \regs__src_sel$280  = src_sel_g1;
+  assign \regs__wb_base$281  = wb_base_g1;
+  assign \regs__wb_base$282  = wb_base_g1;
+  assign \ctl__arm$283  = ctl_0_arm;
+  assign \ctl__pf_active$284  = ctl_0_pf_active;
+  assign \ctl__running$285  = ctl_0_running;
+  assign \ctl__start$286  = ctl_0_start;
+  assign \ctl__start_next$287  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -3166,23 +3304,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
-  assign \ctl__arm$301  = ctl_1_arm;
-  assign \ctl__pf_active$302  = ctl_1_pf_active;
-  assign \ctl__running$303  = ctl_1_running;
-  assign \ctl__start$304  = ctl_1_start;
-  assign \ctl__start_next$305  = ctl_1_start_next;
-  assign \ccu__ann__a$306  = ccu__ann__a;
+  assign \ctl__arm$322  = ctl_1_arm;
+  assign \ctl__pf_active$323  = ctl_1_pf_active;
+  assign \ctl__running$324  = ctl_1_running;
+  assign \ctl__start$325  = ctl_1_start;
+  assign \ctl__start_next$326  = ctl_1_start_next;
+  assign \ccu__ann__a$327  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$308  = ccu__ann__j;
+  assign \ccu__ann__j$329  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$310  = ccu__ann__valid;
+  assign \ccu__ann__valid$331  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$313  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$315  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$316  = bcast;
+  assign \ccu__bc__room_nopush$334  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$336  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$337  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$319  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$320 ;
+  assign \ccu__src__data$340  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$341 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -3191,29 +3329,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$330  = h_mem_1;
-  assign \host__off$331  = h_off_1;
-  assign \host__off_dst$332  = h_off_dst_1;
-  assign \host__off_line$333  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$192 ;
-  assign \host__rsel$335  = h_rsel_1;
-  assign \host__sel$336  = h_sel_1;
-  assign \host__wdata$337  = h_wdata_1;
-  assign \host__we$338  = h_we_1;
-  assign \ctl__arm$340  = ctl_2_arm;
-  assign \ctl__pf_active$341  = ctl_2_pf_active;
-  assign \ctl__running$342  = ctl_2_running;
-  assign \ctl__start$343  = ctl_2_start;
-  assign \ctl__start_next$344  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$345 ;
-  assign pes__2__ann__j = \ccu__ann__j$347 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$349 ;
-  assign \ccu__bc__room_nopush$352  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$354  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$355  = bcast;
+  assign \host__mem$351  = h_mem_1;
+  assign \host__off$352  = h_off_1;
+  assign \host__off_dst$353  = h_off_dst_1;
+  assign \host__off_line$354  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$211 ;
+  assign \host__rsel$356  = h_rsel_1;
+  assign \host__sel$357  = h_sel_1;
+  assign \host__wdata$358  = h_wdata_1;
+  assign \host__we$359  = h_we_1;
+  assign \ctl__arm$361  = ctl_2_arm;
+  assign \ctl__pf_active$362  = ctl_2_pf_active;
+  assign \ctl__running$363  = ctl_2_running;
+  assign \ctl__start$364  = ctl_2_start;
+  assign \ctl__start_next$365  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$366 ;
+  assign pes__2__ann__j = \ccu__ann__j$368 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$370 ;
+  assign \ccu__bc__room_nopush$373  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$375  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$376  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$358  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$359 ;
+  assign \ccu__src__data$379  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$380 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -3222,32 +3360,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$369  = h_mem_2;
-  assign \host__off$370  = h_off_2;
-  assign \host__off_dst$371  = h_off_dst_2;
-  assign \host__off_line$372  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$193 ;
-  assign \host__rsel$374  = h_rsel_2;
-  assign \host__sel$375  = h_sel_2;
-  assign \host__wdata$376  = h_wdata_2;
-  assign \host__we$377  = h_we_2;
-  assign \ctl__arm$379  = ctl_3_arm;
-  assign \ctl__pf_active$380  = ctl_3_pf_active;
-  assign \ctl__running$381  = ctl_3_running;
-  assign \ctl__start$382  = ctl_3_start;
-  assign \ctl__start_next$383  = ctl_3_start_next;
-  assign \ccu__ann__a$384  = \ccu__ann__a$345 ;
-  assign pes__3__ann__a = \ccu__ann__a$345 ;
-  assign \ccu__ann__j$386  = \ccu__ann__j$347 ;
-  assign pes__3__ann__j = \ccu__ann__j$347 ;
-  assign \ccu__ann__valid$388  = \ccu__ann__valid$349 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$349 ;
-  assign \ccu__bc__room_nopush$391  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$393  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$394  = bcast;
+  assign \host__mem$390  = h_mem_2;
+  assign \host__off$391  = h_off_2;
+  assign \host__off_dst$392  = h_off_dst_2;
+  assign \host__off_line$393  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$212 ;
+  assign \host__rsel$395  = h_rsel_2;
+  assign \host__sel$396  = h_sel_2;
+  assign \host__wdata$397  = h_wdata_2;
+  assign \host__we$398  = h_we_2;
+  assign \ctl__arm$400  = ctl_3_arm;
+  assign \ctl__pf_active$401  = ctl_3_pf_active;
+  assign \ctl__running$402  = ctl_3_running;
+  assign \ctl__start$403  = ctl_3_start;
+  assign \ctl__start_next$404  = ctl_3_start_next;
+  assign \ccu__ann__a$405  = \ccu__ann__a$366 ;
+  assign pes__3__ann__a = \ccu__ann__a$366 ;
+  assign \ccu__ann__j$407  = \ccu__ann__j$368 ;
+  assign pes__3__ann__j = \ccu__ann__j$368 ;
+  assign \ccu__ann__valid$409  = \ccu__ann__valid$370 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$370 ;
+  assign \ccu__bc__room_nopush$412  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$414  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$415  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$397  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$398 ;
+  assign \ccu__src__data$418  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$419 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -3256,19 +3394,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$408  = h_mem_3;
-  assign \host__off$409  = h_off_3;
-  assign \host__off_dst$410  = h_off_dst_3;
-  assign \host__off_line$411  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$194 ;
-  assign \host__rsel$413  = h_rsel_3;
-  assign \host__sel$414  = h_sel_3;
-  assign \host__wdata$415  = h_wdata_3;
-  assign \host__we$416  = h_we_3;
-  assign \$162  = { 1'h0, busy };
-  assign \$163  = { done_flag, 1'h0 };
-  assign \$165  = { 1'h0, src_sel, 2'h0 };
-  assign \$167  = { \fault$152 , 3'h0 };
+  assign \host__mem$429  = h_mem_3;
+  assign \host__off$430  = h_off_3;
+  assign \host__off_dst$431  = h_off_dst_3;
+  assign \host__off_line$432  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$213 ;
+  assign \host__rsel$434  = h_rsel_3;
+  assign \host__sel$435  = h_sel_3;
+  assign \host__wdata$436  = h_wdata_3;
+  assign \host__we$437  = h_we_3;
+  assign \$190  = { 1'h0, busy };
+  assign \$191  = { done_flag, 1'h0 };
+  assign \$193  = { 1'h0, src_sel, 2'h0 };
+  assign \$195  = { \fault$171 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3680,8 +3818,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$424$0 (\$81 ),
-    .\port$427$0 (\$82 ),
+    .\port$464$0 (\$81 ),
+    .\port$467$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3696,9 +3834,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$283$0 (elig),
-    .\port$424$0 (\$81 ),
-    .\port$427$0 (\$82 )
+    .\port$323$0 (elig),
+    .\port$464$0 (\$81 ),
+    .\port$467$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -5340,7 +5478,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$424$0 , \port$427$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$464$0 , \port$467$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5458,10 +5596,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$424$0 , \port$427$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$424$0 ;
-  wire [31:0] \port$424$0 ;
-  output [31:0] \port$427$0 ;
-  wire [31:0] \port$427$0 ;
+  output [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  output [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -5950,12 +6088,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$424$0 , \port$427$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$424$0  = \$signature__data$13 ;
-  assign \port$427$0  = \$signature__data$21 ;
+  assign \port$464$0  = \$signature__data$13 ;
+  assign \port$467$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$424$0 , \port$427$0 , o_found, o_pos, o_val, \port$283$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -5973,12 +6111,12 @@ module \eie_ecp5_4pe.ccu.tree (\port$424$0 , \port$427$0 , o_found, o_pos, o_val
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$283$0 ;
-  wire [3:0] \port$283$0 ;
-  input [31:0] \port$424$0 ;
-  wire [31:0] \port$424$0 ;
-  input [31:0] \port$427$0 ;
-  wire [31:0] \port$427$0 ;
+  input [3:0] \port$323$0 ;
+  wire [3:0] \port$323$0 ;
+  input [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  input [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -5991,33 +6129,33 @@ module \eie_ecp5_4pe.ccu.tree (\port$424$0 , \port$427$0 , o_found, o_pos, o_val
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$283$0 (\port$283$0 ),
-    .\port$424$0 (\port$424$0 ),
-    .\port$427$0 (\port$427$0 )
+    .\port$323$0 (\port$323$0 ),
+    .\port$464$0 (\port$464$0 ),
+    .\port$467$0 (\port$467$0 )
   );
-  assign found__0 = \port$283$0 [0];
-  assign \found__0$1  = \port$283$0 [0];
-  assign val__0 = \port$424$0 [15:0];
-  assign \val__0$3  = \port$424$0 [15:0];
-  assign found__1 = \port$283$0 [1];
-  assign \found__1$5  = \port$283$0 [1];
-  assign val__1 = \port$424$0 [31:16];
-  assign \val__1$7  = \port$424$0 [31:16];
-  assign found__2 = \port$283$0 [2];
-  assign \found__2$9  = \port$283$0 [2];
-  assign val__2 = \port$427$0 [15:0];
-  assign \val__2$11  = \port$427$0 [15:0];
-  assign found__3 = \port$283$0 [3];
-  assign \found__3$13  = \port$283$0 [3];
-  assign val__3 = \port$427$0 [31:16];
-  assign \val__3$15  = \port$427$0 [31:16];
+  assign found__0 = \port$323$0 [0];
+  assign \found__0$1  = \port$323$0 [0];
+  assign val__0 = \port$464$0 [15:0];
+  assign \val__0$3  = \port$464$0 [15:0];
+  assign found__1 = \port$323$0 [1];
+  assign \found__1$5  = \port$323$0 [1];
+  assign val__1 = \port$464$0 [31:16];
+  assign \val__1$7  = \port$464$0 [31:16];
+  assign found__2 = \port$323$0 [2];
+  assign \found__2$9  = \port$323$0 [2];
+  assign val__2 = \port$467$0 [15:0];
+  assign \val__2$11  = \port$467$0 [15:0];
+  assign found__3 = \port$323$0 [3];
+  assign \found__3$13  = \port$323$0 [3];
+  assign val__3 = \port$467$0 [31:16];
+  assign \val__3$15  = \port$467$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$424$0 , \port$427$0 , o_found, o_pos, o_val, \port$283$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -6036,12 +6174,12 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$424$0 , \port$427$0 , o_found, o_
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$283$0 ;
-  wire [3:0] \port$283$0 ;
-  input [31:0] \port$424$0 ;
-  wire [31:0] \port$424$0 ;
-  input [31:0] \port$427$0 ;
-  wire [31:0] \port$427$0 ;
+  input [3:0] \port$323$0 ;
+  wire [3:0] \port$323$0 ;
+  input [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  input [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -6050,49 +6188,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$424$0 , \port$427$0 , o_found, o_
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$283$0 [0] | \port$283$0 [1];
-  assign \$6  = \$5  | \port$283$0 [2];
-  assign o_found = \$6  | \port$283$0 [3];
+  assign \$5  = \port$323$0 [0] | \port$323$0 [1];
+  assign \$6  = \$5  | \port$323$0 [2];
+  assign o_found = \$6  | \port$323$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$283$0 [3]) begin
+    if (\port$323$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$283$0 [2]) begin
+    if (\port$323$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$283$0 [1]) begin
+    if (\port$323$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$283$0 [0]) begin
+    if (\port$323$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$283$0 [3]) begin
-      o_val = \port$427$0 [31:16];
+    if (\port$323$0 [3]) begin
+      o_val = \port$467$0 [31:16];
     end
-    if (\port$283$0 [2]) begin
-      o_val = \port$427$0 [15:0];
+    if (\port$323$0 [2]) begin
+      o_val = \port$467$0 [15:0];
     end
-    if (\port$283$0 [1]) begin
-      o_val = \port$424$0 [31:16];
+    if (\port$323$0 [1]) begin
+      o_val = \port$464$0 [31:16];
     end
-    if (\port$283$0 [0]) begin
-      o_val = \port$424$0 [15:0];
+    if (\port$323$0 [0]) begin
+      o_val = \port$464$0 [15:0];
     end
   end
-  assign found__3 = \port$283$0 [3];
-  assign val__3 = \port$427$0 [31:16];
-  assign found__2 = \port$283$0 [2];
-  assign val__2 = \port$427$0 [15:0];
-  assign found__1 = \port$283$0 [1];
-  assign val__1 = \port$424$0 [31:16];
-  assign found__0 = \port$283$0 [0];
-  assign val__0 = \port$424$0 [15:0];
+  assign found__3 = \port$323$0 [3];
+  assign val__3 = \port$467$0 [31:16];
+  assign found__2 = \port$323$0 [2];
+  assign val__2 = \port$467$0 [15:0];
+  assign found__1 = \port$323$0 [1];
+  assign val__1 = \port$464$0 [31:16];
+  assign found__0 = \port$323$0 [0];
+  assign val__0 = \port$464$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -28948,7 +29086,7 @@ module \eie_ecp5_4pe.pe3.spmat.mem (rst, w_en, r_addr, r_en, w_addr, w_data, r_d
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, ctl_pe_next__running, ctl_pe_next__pf_active, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, bias_sent, clk);
+module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_next__start, ctl_next__start_next, ctl_next__running, ctl_next__pf_active, done, wb_busy, ctl__arm, ctl__start, ctl__running, ctl__pf_active, bias_sent, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$54 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$54  = 1'h0;
   wire \$1 ;
@@ -29000,9 +29138,7 @@ module \eie_ecp5_4pe.seq (rst, cmd_start, pes_idle, busy, ctl_next__arm, ctl_nex
   output ctl_next__start_next;
   wire ctl_next__start_next;
   wire ctl_pe_next__arm;
-  output ctl_pe_next__pf_active;
   wire ctl_pe_next__pf_active;
-  output ctl_pe_next__running;
   wire ctl_pe_next__running;
   wire ctl_pe_next__start;
   wire ctl_pe_next__start_next;

@@ -271,7 +271,8 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
              ("=ptr_base", "ptr_base_g0", None), ("ccu.room_all_push", "ccu.room_all_push_fifo", None),
              ("ccu.room_all_nopush", "ccu.room_all_nopush_fifo", None), ("ccu.prefetch.hp", "ccu.prefetch.hp_c0", None),
              ("=ctl_ccu_arm", "=ctl_ccu_arm_c0", None), ("=ctl_ccu_arm", "=ctl_ccu_arm_c1", None),
-             ("=ctl_ccu_arm_c0", "=ctl_ccu_arm_c1", None), ("=wb_cmd_c0", "=wb_cmd_c3", None)]
+             ("=ctl_ccu_arm_c0", "=ctl_ccu_arm_c1", None), ("=wb_cmd_c0", "=wb_cmd_c3", None),
+             ("=start_cmd_c0", "=start_cmd_c3", None), ("=ctl_0_running", "=ctl_3_running", None)]
     for a, b, width in pairs:
         assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
 

@@ -617,3 +617,80 @@ def test_write_back_commands_wait_for_busy(vendor):
         else:               # the commands in the arm cycle and the pre-roll were dropped
             assert trace == [0] * (entries + 8), trace
             assert nxt == pattern
+
+
+def test_every_pe_control_copy_follows_the_sequencer():
+    """With ``timing_registers`` each PE takes the start and write-back commands from
+    flip-flops of its own and gates them by the busy it sees (``EIETop._pe_commands``), not by
+    the sequencer's.  Under a random stream of ``ctrl`` writes (start, write-back, both, at
+    random cycles, many while a pass or a write-back runs), every PE's control copy must be the
+    sequencer's ``ctl_pe_next`` a cycle late in every cycle, read here from the CCU's copy of
+    the sequencer's own control (``ctl_ccu_*``, loaded from ``ctl_next``): ``arm``, ``start``,
+    ``start_next`` equal; ``running``/``pf_active`` fall a cycle later (``start | running`` and
+    ``arm | pf_active`` of the previous cycle)."""
+    import random
+
+    from amaranth.hdl import Fragment
+    from amaranth.sim import Simulator
+
+    from eie.flow.amsim import AmaranthDriver
+    from eie.flow.host import pass_writes
+    from eie.hdl.regmap import CTRL_BITS, HostMap
+    from eie.hdl.top import EIETop
+    cfg = EIEConfig(pes=3, queue_depth=2, regfile_entries=4)
+    compiled, a_q, cb_q, plan, ref = make_case(cfg, 12, 20, 0.4, 0.6, seed=5)
+    hw = HWConfig(cfg, spmat_lines=64, ptr_words=32, act_depth=16)
+    assert hw.timing_registers
+    hm = HostMap(hw)
+    job = layer_jobs(hw, compiled, a_q, cb_q, plan.shift, False, 1 << plan.fa)[0]
+    dut = EIETop(hw)
+    frag = Fragment.get(dut, None)          # elaborated once: its inner signals are the simulated ones
+    found = {}
+
+    def collect(f):
+        for stmts in f.statements.values():
+            for st in stmts:
+                for sig in st._lhs_signals():
+                    found.setdefault(sig.name, {})[id(sig)] = sig
+        for sub, *_ in f.subfragments:
+            collect(sub)
+
+    collect(frag)
+    fields = ("arm", "start", "start_next", "running", "pf_active")
+
+    def one(name):
+        assert len(found.get(name, ())) == 1, name
+        return next(iter(found[name].values()))
+
+    ccu = {k: one(f"ctl_ccu_{k}") for k in fields}
+    pes = [{k: one(f"ctl_{p}_{k}") for k in fields} for p in range(hw.pes)]
+    rng = random.Random(11)
+    cmds = [0, CTRL_BITS["start"], CTRL_BITS["writeback"], CTRL_BITS["start"] | CTRL_BITS["writeback"]]
+    seen = {"arms": 0, "cycles": 0, "sent": 0, "busy_sent": 0}
+
+    async def bench(ctx):
+        drv = AmaranthDriver(hw, dut, ctx)
+        await drv.write_all(pass_writes(hw, job["image"]))
+        prev = None
+        for _ in range(1500):
+            cmd = rng.choice(cmds[1:]) if rng.random() < 0.08 else 0
+            # the returned busy is that of the cycle the command takes effect in
+            _, _, busy, _ = await (drv.cycle(hm.reg("ctrl"), cmd, we=1) if cmd else drv.cycle())
+            now = {k: ctx.get(s) for k, s in ccu.items()}
+            for p, sigs in enumerate(pes):
+                got = {k: ctx.get(s) for k, s in sigs.items()}
+                if prev is not None:
+                    want = {"arm": now["arm"], "start": now["start"], "start_next": now["start_next"],
+                            "running": prev["start"] | prev["running"], "pf_active": now["arm"] | prev["pf_active"]}
+                    assert got == want, (seen["cycles"], p, got, want)
+            seen["arms"] += now["arm"]
+            seen["sent"] += bool(cmd)
+            seen["busy_sent"] += bool(cmd) and busy
+            seen["cycles"] += 1
+            prev = now
+
+    sim = Simulator(frag)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["arms"] >= 3 and seen["busy_sent"] >= 10 and seen["sent"] - seen["busy_sent"] >= 3, seen

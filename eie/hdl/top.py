@@ -220,25 +220,34 @@ class EIETop(wiring.Component):
         # busy as PE p sees it (timing_registers): the pass's pf_active and PE p's own
         # write-back busy -- the PEs write back in lockstep, so this is the array's busy --
         # rather than PE 0's fanned out across the die; otherwise the array's busy
-        pe_busy = [Signal(name=f"busy_pe{p}") for p in range(hw.pes)] if hw.timing_registers else []
-        m.d.comb += [b.eq(seq.ctl.pf_active | pe.wb.busy) for b, pe in zip(pe_busy, pes[:len(pe_busy)], strict=True)]
+        pe_busy = []
+        for p, pe in enumerate(pes if hw.timing_registers else []):
+            pe_busy.append(Signal(name=f"busy_pe{p}"))
+            m.d.comb += pe_busy[p].eq(seq.ctl.pf_active | pe.wb.busy)
 
         def busy_at(p):
             return pe_busy[p] if pe_busy else seq.busy
 
         if hw.timing_registers:
-            wb_starts = self._writeback_starts(m, bus, busy_at)
+            wb_starts, pe_nexts = self._pe_commands(m, bus, busy_at, seq)
+        else:
+            pe_nexts = [seq.ctl_pe_next] * hw.pes
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
         for group, pass_regs in self._pass_regs(m, bus, busy_at, regs, seq.ctl_next.arm):
             connect(m, pass_regs, *[pes[p].regs for p in group])
         for p, pe in enumerate(pes):
-            connect(m, registered_copy(m, PassControl(), seq.ctl_pe_next, name=f"ctl_{p}"), pe.ctl)
+            ctl_copy = registered_copy(m, PassControl(), pe_nexts[p], name=f"ctl_{p}")
+            connect(m, ctl_copy, pe.ctl)
+            if hw.timing_registers:
+                # ctl_pe_next.running = start | running of the sequencer, with PE p's own copy of
+                # start (equal to the sequencer's): one LUT per PE, not one shared by all
+                m.d.comb += pe_nexts[p].running.eq(ctl_copy.start | seq.ctl.running)
             connect(m, ccu.pes[p], pe.ccu)
             # busy of the next cycle from PE p's own write-back (the PEs write back in
             # lockstep), not PE 0's fanned out across the die; the pass's part from
             # registers (ctl_pe_next: no array-wide done in it)
-            connect(m, self._pe_host(m, p, seq.ctl_pe_next.pf_active | pe.wb.busy_next), pe.host)
+            connect(m, self._pe_host(m, p, pe_nexts[p].pf_active | pe.wb.busy_next), pe.host)
             m.d.comb += pe.wb.start.eq(wb_starts[p])
 
         stats = self._statistics(m, seq, ccu, pes)
@@ -285,16 +294,30 @@ class EIETop(wiring.Component):
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w,
                                glob_w=glob_w)
 
-    def _writeback_starts(self, m, bus, busy_at):
-        """Every PE's write-back start (``ctrl`` bit ``writeback``) with ``timing_registers``:
-        PE p's command is a flip-flop of its own, decoded from the pins as ``ctrl_w`` is, and
-        is ignored while PE p sees busy (``busy_at``).  The one start from ``ctrl_w`` and the
-        array's busy had been PE 0's write-back state reaching every other PE's write-back
-        counter in the same cycle, a path across the die (a 4-PE ECP5 worst path)."""
+    def _pe_commands(self, m, bus, busy_at, seq):
+        """With ``timing_registers``, each PE's commands from flip-flops of its own (decoded
+        from the pins as ``ctrl_w`` is), each taken unless PE p sees busy (``busy_at``, the
+        array's busy): ``(wb_starts, pe_nexts)``, PE p's write-back start (``ctrl`` bit
+        ``writeback``) and the control its copy loads, ``seq.ctl_pe_next`` with ``arm`` and
+        ``pf_active`` from PE p's start command (``ctrl`` bit ``start``; ``running`` is set in
+        :meth:`elaborate`, from PE p's copy of ``start``).  One start from
+        ``ctrl_w`` and the array's busy had been PE 0's write-back state reaching every
+        other PE's write-back counter, control copy and host write enable in the same cycle:
+        a gather and a scatter across the die (4-PE ECP5 worst paths)."""
         hw = self._hw
         ctrl_pins = bus.glob_w & (self.addr[:HostMap(hw).ob] == GLOBAL_REGS["ctrl"])
-        cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_WRITEBACK], hw.pes, name="wb_cmd")
-        return [cmd & ~busy_at(p) for p, cmd in enumerate(cmds)]
+        wb_cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_WRITEBACK], hw.pes, name="wb_cmd")
+        start_cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_START], hw.pes, name="start_cmd")
+        wb_starts, pe_nexts = [], []
+        for p in range(hw.pes):
+            wb_starts.append(wb_cmds[p] & ~busy_at(p))
+            nxt = PassControl().create(path=(f"ctl_next_{p}",))
+            arm = start_cmds[p] & ~busy_at(p)    # = seq.ctl_next.arm
+            m.d.comb += [nxt.arm.eq(arm), nxt.pf_active.eq(arm | seq.ctl.pf_active),
+                         nxt.start.eq(seq.ctl_pe_next.start), nxt.start_next.eq(seq.ctl_pe_next.start_next)]
+            # (nxt.running: in elaborate, from PE p's copy of start)
+            pe_nexts.append(nxt)
+        return wb_starts, pe_nexts
 
     @staticmethod
     def _write_reg(m, bus, busy, arm_next, name, reg):
