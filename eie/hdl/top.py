@@ -196,7 +196,7 @@ class EIETop(wiring.Component):
             seq.cmd_start.eq(ctrl & bus.wdata[CTRL_START]), seq.wb_busy.eq(wb.busy),
             seq.bias_sent.eq(ccu.bias_sent), seq.pes_idle.eq(Cat(*[pe.idle for pe in pes]).all()),
         ]
-        # the write-back command: with timing_registers each PE's own (_writeback_starts),
+        # the write-back command: with timing_registers each PE's own (_pe_commands),
         # otherwise one for every PE from the bus register and the array's busy
         if not hw.timing_registers:
             wb_start = Signal()
@@ -260,7 +260,8 @@ class EIETop(wiring.Component):
 
     def _bus(self, m):
         """The host bus, registered once (cycle c0 → c1): its fields (``off``,
-        ``glob``), ``wdata``, ``re``, ``ctrl_w`` (a write of ``ctrl``), ``gw`` (one write
+        ``glob``), ``wdata``, ``re``, ``ctrl_w`` (a write of ``ctrl``; ``ctrl_pins``: the same
+        decode on the pins, unregistered), ``gw`` (one write
         strobe per host-written global register) and ``gsel`` (the global register a read
         names).  The strobes are decoded before their registers, from the pins, and ``gsel``
         is a register of its own (``keep``: not merged with PE 0's copy of the offset), so
@@ -275,13 +276,17 @@ class EIETop(wiring.Component):
         we, re = Signal(), Signal()
         glob_w = self.we & self.addr[amap.global_bit]
 
+        def on_pins(name):                       # a write of global register ``name``, in c0
+            return glob_w & (self.addr[:amap.ob] == GLOBAL_REGS[name])
+
         def decoded(name):
             strobe = Signal(name=f"{name}_w")
-            m.d.sync += strobe.eq(glob_w & (self.addr[:amap.ob] == GLOBAL_REGS[name]))
+            m.d.sync += strobe.eq(on_pins(name))
             return strobe
 
-        # a write of ctrl: start and write-back commands, and from them every PE's busy-gated
-        # write enable, start from one flip-flop
+        # a write of ctrl: the sequencer's start (and without timing_registers the write-back
+        # and every PE's busy-gated write enable) from one flip-flop; each PE's own command
+        # copies are decoded from ctrl_pins (_pe_commands)
         ctrl_w = decoded("ctrl")
         gw = {name: decoded(name) for name in HOST_WRITTEN}
         gsel = Signal(GLOBAL_SEL_BITS, name="gsel", attrs={"keep": 1})
@@ -292,7 +297,7 @@ class EIETop(wiring.Component):
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], glob=glob,
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w,
-                               glob_w=glob_w)
+                               ctrl_pins=on_pins("ctrl"))
 
     def _pe_commands(self, m, bus, busy_at, seq):
         """With ``timing_registers``, each PE's commands from flip-flops of its own (decoded
@@ -305,9 +310,8 @@ class EIETop(wiring.Component):
         other PE's write-back counter, control copy and host write enable in the same cycle:
         a gather and a scatter across the die (4-PE ECP5 worst paths)."""
         hw = self._hw
-        ctrl_pins = bus.glob_w & (self.addr[:HostMap(hw).ob] == GLOBAL_REGS["ctrl"])
-        wb_cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_WRITEBACK], hw.pes, name="wb_cmd")
-        start_cmds = register_copies(m, ctrl_pins & self.wdata[CTRL_START], hw.pes, name="start_cmd")
+        wb_cmds = register_copies(m, bus.ctrl_pins & self.wdata[CTRL_WRITEBACK], hw.pes, name="wb_cmd")
+        start_cmds = register_copies(m, bus.ctrl_pins & self.wdata[CTRL_START], hw.pes, name="start_cmd")
         wb_starts, pe_nexts = [], []
         for p in range(hw.pes):
             wb_starts.append(wb_cmds[p] & ~busy_at(p))
