@@ -27,7 +27,15 @@ from eie.config import EIEConfig  # noqa: E402
 from eie.fileio import write_json, write_text  # noqa: E402
 from eie.flow.floorplan import MODES as FLOORPLANS  # noqa: E402
 from eie.flow.references import DEVICE_REFERENCES, device_reference  # noqa: E402
-from eie.flow.synth import RIPUP_MODES, TMG_RIPUP, bram_estimate, format_result, run_synth  # noqa: E402
+from eie.flow.synth import (  # noqa: E402
+    DEFAULT_ROUTER,
+    RIPUP_MODES,
+    ROUTERS,
+    TMG_RIPUP,
+    bram_estimate,
+    format_result,
+    run_synth,
+)
 from eie.hdl.params import HWConfig  # noqa: E402
 from eie.report.fpga import load_records, markdown_summary  # noqa: E402
 
@@ -59,7 +67,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--freq", type=float, default=None, help="nextpnr target (default: 150 ecp5, 60 ice40)")
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
-    ap.add_argument("--router", default="router2", choices=["router1", "router2"])
+    ap.add_argument("--router", default=DEFAULT_ROUTER, choices=list(ROUTERS))
     ap.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
                     help="nextpnr's timing-driven rip-up: on (the bare flag), auto or off (default); "
                          "eie synth --tmg-ripup")

@@ -9,7 +9,7 @@ import pytest
 from eie import cli
 from eie.config import EIEConfig
 from eie.errors import InputError
-from eie.flow.board import BOARDS, board_clock, build_board, uart_divisor
+from eie.flow.board import BOARDS, board_clock, build_board, format_board, uart_divisor
 from eie.flow.synth import DoesNotFit
 from eie.hdl.params import HWConfig
 from eie.hdl.pll import ecp5_pll, ice40_pll
@@ -89,7 +89,10 @@ def test_cli_refusals(tmp_path, capsys):
                                                                     tmp_path / "e")
     assert "--clock-mhz 10: the iCE40 PLL output must be in" in run("board", "icebreaker", "--clock-mhz", 10, "-o",
                                                                      tmp_path / "f")
-    assert not any((tmp_path / n).exists() for n in "abcdef")
+    assert "--seed lists a seed twice (1 2 1): give each once" in run("board", "icebreaker", "--seed", 1, 2, 1, "-o",
+                                                                     tmp_path / "g")
+    assert "--seed takes integers >= 0, not -3" in run("board", "icebreaker", "--seed", -3, "-o", tmp_path / "h")
+    assert not any((tmp_path / n).exists() for n in "abcdefgh")
 
 
 def test_wrong_vendor_is_refused(tmp_path):
@@ -161,7 +164,8 @@ def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
         if what == "yosys":
             (cwd / "stat.txt").write_text(STAT)
         elif what == "nextpnr":
-            (cwd / "eie_board.tim").write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
+            log.write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
+            (cwd / cmd[cmd.index("--asc") + 1]).write_text("placed")
         else:
             (cwd / "eie_board.bin").write_bytes(b"\0" * 16)
         return 0.1
@@ -179,3 +183,84 @@ def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
         saved = json.loads((tmp_path / "b" / "board.json").read_text())
         assert saved["fmax_mhz"] == rec["fmax_mhz"] == 39.0 and saved["clock_mhz"] == 12.0
         assert saved["bitstream"].endswith("eie_board.bin") and saved["resources"]["luts"]["used"] == 4626
+
+
+def _stand_in_nextpnr(monkeypatch, fmax_of):
+    """yosys, nextpnr and icepack replaced: nextpnr's Fmax is ``fmax_of(seed, ripup)``
+    (None: the placement fails); each run's placed design names its seed and rip-up, so the
+    packed one can be told apart.  Returns the list of nextpnr command lines."""
+    import eie.flow.board as fb
+    pnr_cmds = []
+
+    def fake_run(cmd, cwd, what, log):
+        if what == "yosys":
+            (cwd / "stat.txt").write_text(STAT)
+        elif what == "nextpnr":
+            pnr_cmds.append(cmd)
+            seed, ripup = int(cmd[cmd.index("--seed") + 1]), "--tmg-ripup" in cmd
+            fmax = fmax_of(seed, ripup)
+            if fmax is None:
+                raise DoesNotFit("the design does not fit the board's FPGA: nextpnr: Unable to place cell 'x'")
+            log.write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
+            (cwd / cmd[cmd.index("--asc") + 1]).write_text(f"seed {seed} ripup {ripup}")
+        else:
+            assert cmd[1] == "eie_board.asc"
+            (cwd / "eie_board.bin").write_text((cwd / cmd[1]).read_text())
+        return 0.1
+
+    monkeypatch.setattr(fb, "_run", fake_run)
+    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    return pnr_cmds
+
+
+def test_seeds_and_ripup_until_the_board_clock_is_met(tmp_path, monkeypatch):
+    """Several seeds and ``--tmg-ripup auto``: seeds are tried in order, a seed that does not
+    place goes on to the next, a plain run that misses is followed by a rip-up run, and the
+    first run that meets the 12 MHz clock is packed (its placed design, not the last run's);
+    later seeds never run; every run is in ``attempts``."""
+    table = {(1, False): 10.0, (1, True): 11.0, (2, False): None, (3, False): 11.5, (3, True): 13.0,
+             (4, False): 20.0}
+    cmds = _stand_in_nextpnr(monkeypatch, lambda s, r: table[s, r])
+    hw = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
+    out = tmp_path / "b"
+    rec = build_board("icebreaker", hw, out, seed=[1, 2, 3, 4], tmg_ripup="auto").to_dict()
+    runs = [(int(c[c.index("--seed") + 1]), "--tmg-ripup" in c) for c in cmds]
+    assert runs == [(1, False), (1, True), (2, False), (3, False), (3, True)]
+    assert all(c[c.index("--router") + 1] == "router2" for c in cmds)
+    assert not any("--placer-heap-timingweight" in c for c in cmds)      # iCE40: nextpnr's own weight
+    assert (rec["seed"], rec["tmg_ripup"], rec["fmax_mhz"], rec["timing_met"]) == (3, True, 13.0, True)
+    assert [(a["seed"], a["tmg_ripup"], a.get("fmax_mhz")) for a in rec["attempts"]] == \
+        [(1, False, 10.0), (1, True, 11.0), (2, False, None), (3, False, 11.5), (3, True, 13.0)]
+    assert "Unable to place" in rec["attempts"][2]["error"]
+    assert (out / "eie_board.bin").read_text() == "seed 3 ripup True"
+    assert sorted(f.name for f in out.glob("eie_board*.asc")) == ["eie_board.asc"]
+    assert {f.name for f in out.glob("eie_board-s*.tim")} == {"eie_board-s1.tim", "eie_board-s1-ripup.tim",
+                                                              "eie_board-s3.tim"}
+    assert json.loads((out / "board.json").read_text())["attempts"] == rec["attempts"]
+    text = format_board(rec)
+    assert "13.0 MHz (meets 12 MHz, seed 3, rip-up)" in text
+    assert ("runs          seed 1 10.0 MHz, seed 1 rip-up 11.0 MHz, seed 2 did not place, seed 3 11.5 MHz, "
+            "seed 3 rip-up 13.0 MHz") in text
+
+
+@pytest.mark.parametrize("mode", ["off", "on"])
+def test_no_seed_meets_the_clock(mode, tmp_path, monkeypatch):
+    """``off`` / ``on``: one run per seed, without / with the rip-up; when none meets the
+    clock the fastest is reported in the refusal (naming the seeds and what to try) and in
+    report.json, and nothing is packed; a build whose only seed does not place is refused."""
+    plain = {1: 9.0, 2: 10.5, 3: None}                      # seed 3 does not place
+    cmds = _stand_in_nextpnr(monkeypatch, lambda s, r: None if plain[s] is None else plain[s] + (0.5 if r else 0))
+    hw = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
+    out = tmp_path / "b"
+    best = 11.0 if mode == "on" else 10.5
+    hint = "--tmg-ripup auto, " if mode == "off" else ""
+    with pytest.raises(DoesNotFit, match=rf"Fmax {best} MHz < 12 MHz .*\(the best of seeds 1 2 3, seed 2"
+                                         rf"{', with the rip-up' if mode == 'on' else ''}; lower --clock-mhz, or "
+                                         rf"--pes, {hint}or more --seed values\)"):
+        build_board("icebreaker", hw, out, seed=[1, 2, 3], tmg_ripup=mode)
+    assert [("--tmg-ripup" in c) for c in cmds] == [mode == "on"] * 3
+    rep = json.loads((out / "report.json").read_text())
+    assert (rep["seed"], rep["fmax_mhz"], len(rep["attempts"])) == (2, best, 3) and rep["bitstream"] is None
+    assert not (out / "board.json").exists() and not (out / "eie_board.bin").exists()
+    with pytest.raises(DoesNotFit, match=r"Unable to place cell 'x' \(seeds tried: 3\)"):
+        build_board("icebreaker", hw, tmp_path / "c", seed=3, tmg_ripup=mode)

@@ -89,7 +89,8 @@ def _main(argv, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--target", "ecp5", "--device", "hx8k"], "--device must be one of 25k, 45k, 85k"),
     (["--target", "ice40", "--reference", "--freq", "0"], "--freq must be in [1, 1000]"),
-    (["--target", "ecp5", "--seed", "-1"], "--seed must be"),
+    (["--target", "ecp5", "--seed", "-1"], "--seed takes integers >= 0, not -1"),
+    (["--target", "ecp5", "--seed", "3", "1", "3"], "--seed lists a seed twice (3 1 3): give each once"),
     (["--target", "ice40", "--reference", "--timing-weight", "0"], "--timing-weight must be an integer in [1, 1000]"),
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup"], "--tmg-ripup is a router2 option"),
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup", "auto"], "--tmg-ripup is a router2 option"),
@@ -389,3 +390,33 @@ def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
     assert "| 150 MHz, tmg-ripup auto | 127.0 MHz" in md
     with pytest.raises(InputError, match="--tmg-ripup must be one of off, on, auto"):
         synth.run_synth(hw, "ecp5", "25k", 150.0, workdir=tmp_path, tmg_ripup="sometimes")
+
+
+def test_several_seeds_from_the_cli_to_the_median(monkeypatch, tmp_path, capsys):
+    """``eie synth --seed 4 2 9``: one netlist, one place-and-route per seed in the order
+    given, each seed's Fmax in the record, and the median and spread (worked by hand) in
+    the human output."""
+    from eie.cli import main as cli_main
+    monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
+        "io": "serial", "pins": 8, "cells": {}, "bram_estimate": {}, "floorplan": None, "yosys_s": 1.0,
+        "floorplan_s": 0.0, "need": {"ffs": 10}})
+    fmax = {4: 101.25, 2: 97.5, 9: 120.0}
+    calls = []
+
+    def fake_run(cmd, cwd, what, log=None):
+        seed, freq = int(cmd[cmd.index("--seed") + 1]), float(cmd[cmd.index("--freq") + 1])
+        calls.append(seed)
+        (cwd / Path(log).name).write_text(f"Info: Max frequency for clock 'clk': {fmax[seed]:.2f} MHz "
+                                          f"(FAIL at {freq:.2f} MHz)\n")
+        return "", 1.0
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    (tmp_path / "w").mkdir()
+    code = cli_main(["synth", "--target", "ecp5", "--reference", "--pes", "1", "--seed", "4", "2", "9",
+                     "--workdir", str(tmp_path / "w"), "--json", str(tmp_path / "r.json")])
+    assert code == 0 and calls == [4, 2, 9]
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert [(s["seed"], s["fmax_mhz"]) for s in rec["seeds"]] == [(4, 101.25), (2, 97.5), (9, 120.0)]
+    out = capsys.readouterr().out
+    assert "median        101.2 MHz over 3 seeds (min 97.5, max 120.0, spread 22.5 MHz)" in out

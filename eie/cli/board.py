@@ -34,15 +34,13 @@ def cmd_board(args) -> int:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {args.target!r}")
     board = BOARDS[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    if args.seed < 0:
-        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
     base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
     cfg = config_from(args, base)
     if not 1 <= cfg.clock_mhz <= 500:
         raise InputError(f"--clock-mhz must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}")
     hw = HWConfig(cfg, vendor=board.family)
     res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
-                      force=args.force, progress=_progress, floorplan=args.floorplan)
+                      tmg_ripup=args.tmg_ripup, force=args.force, progress=_progress, floorplan=args.floorplan)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -141,6 +139,7 @@ def cmd_run_board(args) -> int:
 def register(sub) -> None:
     from ..flow.board import BOARDS
     from ..flow.floorplan import MODES as FLOORPLANS
+    from ..flow.synth import RIPUP_MODES
     p = sub.add_parser("board", help="build a bitstream for a real board: the array behind a UART-to-Wishbone "
                                      "bridge (yowasp yosys + nextpnr + pack)")
     p.add_argument("target", metavar="TARGET",
@@ -149,7 +148,12 @@ def register(sub) -> None:
                    help="build directory (design files, logs, bitstream, board.json for eie run-board)")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate in bits per second (default: "
                    + ", ".join(f"{k} {b.baud}" for k, b in BOARDS.items()) + ")")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
+                   help="nextpnr placement seed(s), tried in order until one places and meets the board clock "
+                        "(default 1)")
+    p.add_argument("--tmg-ripup", choices=list(RIPUP_MODES), default="off", metavar="MODE",
+                   help="nextpnr's timing-driven rip-up: off (default), on (every run), auto (a plain run, then "
+                        "a rip-up run at the board clock when it misses): " + ", ".join(RIPUP_MODES))
     p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites, as eie synth "
                         "(auto: when they fit one band of block-RAM rows; on: always; none: never)")

@@ -208,17 +208,16 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, run_synth
+    from ..flow.synth import DEVICES, check_seeds, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
                          f"not {args.device!r}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
+    seeds = check_seeds(args.seed)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     device = args.device or SYNTH_DEVICE[args.target]
     hw = synth_hw(args)
-    res = run_synth(hw, args.target, device, args.freq, args.seed, args.workdir, args.io, router=args.router,
+    res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds, router=args.router,
                     timing_weight="default" if args.timing_weight is None else args.timing_weight,
                     floorplan=args.floorplan, tmg_ripup=args.tmg_ripup)
     print(res.format(), file=human_stream(js))
@@ -255,7 +254,7 @@ def register(sub) -> None:
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
     from ..flow.simulators import CACHE_GRACE_S, CACHE_MAX_GB
-    from ..flow.synth import DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
+    from ..flow.synth import DEFAULT_ROUTER, DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
 
@@ -309,9 +308,12 @@ def register(sub) -> None:
     p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
     p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
     p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--router", choices=list(ROUTERS), default="router2",
-                   help="nextpnr router (default router2: router1 can oscillate for many minutes on the ECP5 array)")
+    p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
+                   help="nextpnr placement seed(s): one place-and-route per seed on the same netlist, each in the "
+                        "record, with the median and spread (default 1)")
+    p.add_argument("--router", choices=list(ROUTERS), default=DEFAULT_ROUTER,
+                   help=f"nextpnr router (default {DEFAULT_ROUTER}: router1 can oscillate for many minutes on the "
+                        f"ECP5 array)")
     p.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
     p.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",

