@@ -328,10 +328,9 @@ def _close_board_timing(board: Board, dev, out: Path, nextpnr: str, seeds: list[
     the packer reads.  Raises the last :class:`DoesNotFit` if no seed placed."""
     mode = ripup_mode(tmg_ripup)
     runs, attempts, failed = [], [], None
+    plan = {"off": [False], "on": [True], "auto": [False, True]}[mode]      # the runs of one seed
     for seed in seeds:
-        for ripup in ([mode == "on"] if mode != "auto" else [False, True]):
-            if ripup and mode == "auto" and runs[-1]["seed"] == seed and runs[-1]["fmax_mhz"] >= f_clk:
-                break
+        for ripup in plan:
             if progress:
                 progress(f"placing and routing (nextpnr-{board.family}, seed {seed}"
                          f"{', timing-driven rip-up' if ripup else ''}) ...")
@@ -343,8 +342,10 @@ def _close_board_timing(board: Board, dev, out: Path, nextpnr: str, seeds: list[
                 break                              # this seed does not place: the next one
             runs.append(run)
             attempts.append({k: run[k] for k in ("seed", "tmg_ripup", "fmax_mhz", "timing_met", "nextpnr_s")})
-        if runs and runs[-1]["seed"] == seed and max(r["fmax_mhz"] for r in runs if r["seed"] == seed) >= f_clk:
-            break
+            if run["timing_met"]:
+                break                              # met: no rip-up run after it
+        if runs and runs[-1]["seed"] == seed and runs[-1]["timing_met"]:
+            break                                  # and no later seed
     if not runs:
         raise DoesNotFit(f"{failed} (seeds tried: {' '.join(map(str, seeds))})")
     met = [r for r in runs if r["fmax_mhz"] >= f_clk]
@@ -367,7 +368,8 @@ def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_cl
     log_name = f"{NAME}{tag}.tim"
     cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", log_name,
            "--seed", str(seed), "--timing-allow-fail", "-q",
-           *nextpnr_options(router=DEFAULT_ROUTER, timing_weight=DEFAULT_TIMING_WEIGHT[board.family], tmg_ripup=ripup)]
+           *nextpnr_options(router=DEFAULT_ROUTER, timing_weight=DEFAULT_TIMING_WEIGHT[board.family],
+                            tmg_ripup=ripup)]
     if board.family == "ecp5":
         cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}{tag}.config"]
     else:
