@@ -98,6 +98,9 @@ def test_cli_refusals(tmp_path, capsys):
 def test_wrong_vendor_is_refused(tmp_path):
     with pytest.raises(InputError, match="must use the ecp5 primitives"):
         build_board("ulx3s", HWConfig(EIEConfig(pes=1)), tmp_path / "x")
+    with pytest.raises(InputError, match="--tmg-ripup must be one of off, on, auto, not 'sometimes'"):
+        build_board("ulx3s", HWConfig(EIEConfig(pes=1), vendor="ecp5"), tmp_path / "y", tmg_ripup="sometimes")
+    assert not (tmp_path / "y").exists()
 
 
 # ---- one real build per board --------------------------------------------------------------------
@@ -239,14 +242,14 @@ def test_seeds_and_ripup_until_the_board_clock_is_met(tmp_path, monkeypatch):
     assert json.loads((out / "board.json").read_text())["attempts"] == rec["attempts"]
     text = format_board(rec)
     assert "13.0 MHz (meets 12 MHz, seed 3, rip-up)" in text
+    assert ("runs          seed 1 10.0 MHz, seed 1 rip-up 11.0 MHz, seed 2 did not place, seed 3 11.5 MHz, "
+            "seed 3 rip-up 13.0 MHz") in text
     # a plain run that meets the clock is not followed by a rip-up run
     del cmds[:]
     rec4 = build_board("icebreaker", hw, tmp_path / "b4", seed=[4, 1], tmg_ripup="auto").to_dict()
     assert [(int(c[c.index("--seed") + 1]), "--tmg-ripup" in c) for c in cmds] == [(4, False)]
     assert (rec4["seed"], rec4["tmg_ripup"], len(rec4["attempts"])) == (4, False, 1)
     assert "runs " not in format_board(rec4)
-    assert ("runs          seed 1 10.0 MHz, seed 1 rip-up 11.0 MHz, seed 2 did not place, seed 3 11.5 MHz, "
-            "seed 3 rip-up 13.0 MHz") in text
 
 
 @pytest.mark.parametrize("mode", ["off", "on"])

@@ -217,8 +217,8 @@ def cmd_synth(args) -> int:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     device = args.device or SYNTH_DEVICE[args.target]
     hw = synth_hw(args)
-    res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds, router=args.router,
-                    timing_weight="default" if args.timing_weight is None else args.timing_weight,
+    res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds,
+                    router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
                     floorplan=args.floorplan, tmg_ripup=args.tmg_ripup)
     print(res.format(), file=human_stream(js))
     if js:

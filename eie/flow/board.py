@@ -28,7 +28,6 @@ from pathlib import Path
 from ..errors import InputError
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
-from ..report.fpga import RIPUP_MODES, ripup_mode
 from .floorplan import check_mode as check_floorplan_mode
 from .synth import (
     DEFAULT_ROUTER,
@@ -40,6 +39,7 @@ from .synth import (
     ToolMissing,
     bram_estimate,
     check_seeds,
+    check_tmg_ripup,
     floorplan_netlist,
     nextpnr_options,
     parse_nextpnr_log,
@@ -226,8 +226,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     board = BOARDS[board_name]
     check_floorplan_mode(floorplan)              # before anything is built
     seeds = check_seeds(seed)
-    if tmg_ripup not in RIPUP_MODES:
-        raise InputError(f"--tmg-ripup must be one of {', '.join(RIPUP_MODES)}, not {tmg_ripup!r}")
+    tmg_ripup = check_tmg_ripup(tmg_ripup)
     dev = DEVICES[board.family][board.device]
     if hw.vendor != board.family:
         raise InputError(f"the hardware must use the {board.family} primitives (vendor {board.family!r}), "
@@ -259,7 +258,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     fmax, parsed = kept["fmax_mhz"], kept["parsed"]
     record = {
         "board": board.name, "title": board.title, "part": dev.part, "family": board.family,
-        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": fmax >= f_clk,
+        "bitstream": None, "fmax_mhz": fmax, "clock_mhz": f_clk, "timing_met": kept["timing_met"],
         "clock_net": kept["clock_net"],
         "oscillator_mhz": board.osc_mhz,
         "pll": None if pll is None else {"f_out_mhz": pll.f_out, "f_vco_mhz": pll.f_vco, "params": pll.params},
@@ -271,7 +270,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "directory": str(out.resolve()),
     }
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
-    if fmax < f_clk:
+    if not kept["timing_met"]:
         tried = (f"seed {seeds[0]}" if len(seeds) == 1 else f"the best of seeds {' '.join(map(str, seeds))}, seed "
                  f"{kept['seed']}") + (", with the rip-up" if kept["tmg_ripup"] else "")
         hint = "" if tmg_ripup != "off" else ", --tmg-ripup auto"
@@ -322,13 +321,13 @@ def _synthesize(board: Board, dev, out: Path, yosys: str):
 
 def _close_board_timing(board: Board, dev, out: Path, nextpnr: str, seeds: list[int], f_clk: float,
                         tmg_ripup: str, progress) -> tuple[dict, list[dict], float]:
-    """The nextpnr runs of :func:`build_board` (see there): ``(kept run, attempts, seconds)``.
-    The kept run is the first that meets ``f_clk``, else the fastest; its placed design and
+    """The nextpnr runs of :func:`build_board` (see there; ``tmg_ripup`` one of
+    :data:`~eie.report.fpga.RIPUP_MODES`): ``(kept run, attempts, seconds)``.  The runs stop
+    at the first that meets ``f_clk``, which is kept, else the fastest is; its placed design and
     log are renamed to the build's own names (``eie_board.config`` / ``.asc``, ``.tim``), which
     the packer reads.  Raises the last :class:`DoesNotFit` if no seed placed."""
-    mode = ripup_mode(tmg_ripup)
     runs, attempts, failed = [], [], None
-    plan = {"off": [False], "on": [True], "auto": [False, True]}[mode]      # the runs of one seed
+    plan = {"off": [False], "on": [True], "auto": [False, True]}[tmg_ripup]      # the runs of one seed
     for seed in seeds:
         for ripup in plan:
             if progress:
@@ -344,12 +343,11 @@ def _close_board_timing(board: Board, dev, out: Path, nextpnr: str, seeds: list[
             attempts.append({k: run[k] for k in ("seed", "tmg_ripup", "fmax_mhz", "timing_met", "nextpnr_s")})
             if run["timing_met"]:
                 break                              # met: no rip-up run after it
-        if runs and runs[-1]["seed"] == seed and runs[-1]["timing_met"]:
+        if runs and runs[-1]["timing_met"]:
             break                                  # and no later seed
     if not runs:
         raise DoesNotFit(f"{failed} (seeds tried: {' '.join(map(str, seeds))})")
-    met = [r for r in runs if r["fmax_mhz"] >= f_clk]
-    kept = met[0] if met else max(runs, key=lambda r: r["fmax_mhz"])      # the first on a tie
+    kept = runs[-1] if runs[-1]["timing_met"] else max(runs, key=lambda r: r["fmax_mhz"])  # the first on a tie
     placed = ".config" if board.family == "ecp5" else ".asc"
     for suffix in (".tim", placed):
         (out / f"{NAME}{kept['tag']}{suffix}").replace(out / f"{NAME}{suffix}")

@@ -37,7 +37,7 @@ __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
-           "nextpnr_options"]
+           "check_tmg_ripup", "nextpnr_options"]
 
 
 class SynthError(EIEError):
@@ -410,6 +410,15 @@ def check_seeds(seed) -> list[int]:
     return seeds
 
 
+def check_tmg_ripup(value) -> str:
+    """``--tmg-ripup``'s value as one of :data:`RIPUP_MODES` (``True`` / ``False``: ``on`` /
+    ``off``), or one clear error (``eie synth`` and ``eie board``)."""
+    try:
+        return ripup_mode(value)
+    except InputError:
+        raise InputError(f"--tmg-ripup must be one of {', '.join(RIPUP_MODES)}, not {value!r}") from None
+
+
 def nextpnr_options(*, router: str = DEFAULT_ROUTER, timing_weight: int | None = None,
                     tmg_ripup: bool = False) -> list[str]:
     """The placer and router options of a nextpnr run, the one place ``eie synth``
@@ -563,10 +572,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     :mod:`eie.flow.floorplan`)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
-    try:
-        tmg_ripup = ripup_mode(tmg_ripup)
-    except InputError:
-        raise InputError(f"--tmg-ripup must be one of {', '.join(RIPUP_MODES)}, not {tmg_ripup!r}") from None
+    tmg_ripup = check_tmg_ripup(tmg_ripup)
     if tmg_ripup != "off" and router != "router2":
         raise InputError(f"--tmg-ripup is a router2 option (nextpnr's {router} ignores it): "
                          f"drop --router {router} or --tmg-ripup")
