@@ -29,6 +29,7 @@ from eie.flow.floorplan import MODES as FLOORPLANS  # noqa: E402
 from eie.flow.references import DEVICE_REFERENCES, device_reference  # noqa: E402
 from eie.flow.synth import (  # noqa: E402
     DEFAULT_ROUTER,
+    DEVICES,
     RIPUP_MODES,
     ROUTERS,
     TMG_RIPUP,
@@ -74,6 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off")
     ap.add_argument("--floorplan", default="auto", choices=list(FLOORPLANS),
                     help="ECP5 block-RAM clusters per PE (eie synth --floorplan; default auto)")
+    ap.add_argument("--speed", default=None, metavar="GRADE",
+                    help="ECP5 speed grade (eie synth --speed; default the references' 6)")
     ap.add_argument("--out", help="directory for the JSON records")
     args = ap.parse_args(argv)
     out = Path(args.out) if args.out else None
@@ -85,14 +88,16 @@ def main(argv=None) -> int:
             hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
-                            floorplan=args.floorplan, tmg_ripup=args.tmg_ripup).to_dict()
+                            floorplan=args.floorplan, tmg_ripup=args.tmg_ripup,
+                            speed=args.speed if target == "ecp5" else None).to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]
             print(format_result(res))
             print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
             if out:
-                name = f"{target}-{device}{'-tiny' if args.tiny else ''}{RIPUP_SUFFIX[args.tmg_ripup]}.json"
+                grade = f"-speed{res['speed']}" if res["speed"] and res["speed"] != DEVICES[target][device].speed else ""
+                name = f"{target}-{device}{grade}{'-tiny' if args.tiny else ''}{RIPUP_SUFFIX[args.tmg_ripup]}.json"
                 res.pop("workdir", None)
                 write_json(out / name, res)
     est = paper_estimate()

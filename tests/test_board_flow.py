@@ -92,7 +92,12 @@ def test_cli_refusals(tmp_path, capsys):
     assert "--seed lists a seed twice (1 2 1): give each once" in run("board", "icebreaker", "--seed", 1, 2, 1, "-o",
                                                                      tmp_path / "g")
     assert "--seed takes integers >= 0, not -3" in run("board", "icebreaker", "--seed", -3, "-o", tmp_path / "h")
-    assert not any((tmp_path / n).exists() for n in "abcdefgh")
+    # seeds before the board: the board is the board, not a third seed (argparse alone would
+    # read it as one), and the options after it still count
+    assert "--seed lists a seed twice (2 2)" in run("board", "--seed", 2, 2, "icebreaker", "-o", tmp_path / "i")
+    assert "--baud 7000000 needs" in run("board", "--seed", 1, 2, "icebreaker", "--baud", 7_000_000, "-o",
+                                         tmp_path / "j")
+    assert not any((tmp_path / n).exists() for n in "abcdefghij")
 
 
 def test_wrong_vendor_is_refused(tmp_path):

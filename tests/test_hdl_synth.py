@@ -96,6 +96,8 @@ def _main(argv, capsys):
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup", "auto"], "--tmg-ripup is a router2 option"),
     (["--target", "ecp5", "--tmg-ripup", "sometimes"], None),
     (["--target", "ecp5", "--pes", "0"], "pes must be an integer"),
+    (["--target", "ecp5", "--reference", "--speed", "9"], "--speed must be one of 6, 7, 8 for the LFE5U-25F-6CABGA381"),
+    (["--target", "ice40", "--reference", "--speed", "8"], "--speed: nextpnr has no speed grades for the iCE40HX8K"),
     (["--target", "ecp5", "--vendor", "x"], None),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
@@ -239,8 +241,9 @@ def test_place_and_route_fixes_the_clock_pin_on_ecp5(monkeypatch, tmp_path, targ
         pin = clk25.ios[0].names[0]
         assert (tmp_path / lpf).read_text().strip() == f'LOCATE COMP "clk" SITE "{pin}";'
         assert "--lpf-allow-unconstrained" in cmd
+        assert cmd[cmd.index("--speed") + 1] == "6"             # the part's grade, said to nextpnr
     else:
-        assert "--lpf" not in cmd and not (tmp_path / "clock.lpf").exists()
+        assert "--lpf" not in cmd and not (tmp_path / "clock.lpf").exists() and "--speed" not in cmd
 
 
 @pytest.mark.slow
@@ -420,3 +423,29 @@ def test_several_seeds_from_the_cli_to_the_median(monkeypatch, tmp_path, capsys)
     assert [(s["seed"], s["fmax_mhz"]) for s in rec["seeds"]] == [(4, 101.25), (2, 97.5), (9, 120.0)]
     out = capsys.readouterr().out
     assert "median        101.2 MHz over 3 seeds (min 97.5, max 120.0, spread 22.5 MHz)" in out
+
+
+@pytest.mark.parametrize("flags, grade", [([], "6"), (["--speed", "8"], "8"), (["--speed", "7"], "7")])
+def test_speed_grade_reaches_nextpnr_the_record_and_the_summary(monkeypatch, tmp_path, capsys, flags, grade):
+    """``eie synth --speed G``: nextpnr times the part in grade G (its ``--speed``), the
+    record's part is the Lattice part number of that grade and the summary row names it."""
+    from eie.cli import main as cli_main
+    monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
+        "io": "serial", "pins": 8, "cells": {}, "bram_estimate": {}, "floorplan": None, "yosys_s": 1.0,
+        "floorplan_s": 0.0, "need": {"ffs": 10}})
+    calls = _fake_nextpnr(monkeypatch)
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    (tmp_path / "w").mkdir()
+    out = tmp_path / "r" / "ecp5-25k.json"
+    out.parent.mkdir()
+    assert cli_main(["synth", "--target", "ecp5", "--reference", "--device", "85k", *flags,
+                     "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
+    cmd = calls[-1]["cmd"]
+    assert cmd[cmd.index("--speed") + 1] == grade and "--85k" in cmd
+    rec = json.loads(out.read_text())
+    assert rec["part"] == f"LFE5U-85F-{grade}CABGA381" and rec["speed"] == grade
+    assert f"LFE5U-85F-{grade}CABGA381 (ecp5 85k)" in capsys.readouterr().out
+    rec.update(resources={"luts": {"used": 1, "total": 2, "pct": 50.0}}, hw={"spmat_lines": 1, "ptr_words": 1,
+                                                                               "act_depth": 1})
+    out.write_text(json.dumps(rec))
+    assert f"| ECP5 85k (-{grade}) |" in fpga.markdown_summary(fpga.load_records(out.parent))

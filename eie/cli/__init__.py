@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from .. import __version__
@@ -34,9 +35,40 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _int_lists_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` with every option that takes several integers (``--seed S [S ...]``) and its
+    integers moved to the end when a word that is not an integer follows them: argparse lets
+    such an option take every word up to the next option, so ``eie board --seed 1 2 ulx3s``
+    read the board as a seed.  Words after ``--`` stay where they are."""
+    sub = next((a for a in ap._actions if isinstance(a, argparse._SubParsersAction)), None)
+    at = next((i for i, w in enumerate(argv) if sub and w in sub.choices), None)
+    if at is None:
+        return argv
+    opts = {o for a in sub.choices[argv[at]]._actions if a.nargs in ("+", "*") and a.type is int
+            for o in a.option_strings}
+    head, rest, moved, i = argv[:at + 1], [], [], at + 1
+    while i < len(argv):
+        w = argv[i]
+        if w == "--":
+            rest += argv[i:]
+            break
+        if w in opts:
+            j = i + 1
+            while j < len(argv) and re.fullmatch(r"-?\d+", argv[j]):
+                j += 1
+            if j > i + 1 and j < len(argv) and not argv[j].startswith("-"):
+                moved += argv[i:j]
+                i = j
+                continue
+        rest.append(w)
+        i += 1
+    return head + rest + moved
+
+
 def main(argv=None) -> int:
     ap = build_parser()
-    args = ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = ap.parse_args(_int_lists_last(ap, argv))
     try:
         return args.func(args)
     except EIEError as exc:

@@ -214,12 +214,13 @@ def cmd_synth(args) -> int:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
                          f"not {args.device!r}")
     seeds = check_seeds(args.seed)
-    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     device = args.device or SYNTH_DEVICE[args.target]
+    DEVICES[args.target][device].graded(args.speed)          # a bad --speed before anything is written
+    js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds,
                     router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
-                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup)
+                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -308,6 +309,9 @@ def register(sub) -> None:
     p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
     p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
     p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
+    p.add_argument("--speed", default=None, metavar="GRADE",
+                   help="ECP5 speed grade of the part: 6 (default, the references' and the ULX3S's), 7 or 8 "
+                        "(8 the fastest)")
     p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
                    help="nextpnr placement seed(s): one place-and-route per seed on the same netlist, each in the "
                         "record, with the median and spread (default 1)")

@@ -71,7 +71,7 @@ class Board:
     platform: str              # "module:Class" in amaranth_boards
     family: str                # "ecp5" | "ice40"
     device: str                # key of eie.flow.synth.DEVICES[family]
-    speed: str                 # nextpnr speed grade (ECP5)
+    speed: str                 # the FPGA's speed grade on the board (ECP5; eie.flow.synth.Device.graded)
     osc_mhz: float
     clock_mhz: float           # default design clock
     baud: int                  # default UART baud rate
@@ -227,7 +227,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     check_floorplan_mode(floorplan)              # before anything is built
     seeds = check_seeds(seed)
     tmg_ripup = check_tmg_ripup(tmg_ripup)
-    dev = DEVICES[board.family][board.device]
+    dev = DEVICES[board.family][board.device].graded(board.speed or None)
     if hw.vendor != board.family:
         raise InputError(f"the hardware must use the {board.family} primitives (vendor {board.family!r}), "
                          f"not {hw.vendor!r}")
@@ -364,12 +364,12 @@ def _place_and_route(board: Board, dev, out: Path, nextpnr: str, seed: int, f_cl
     ``parsed`` (the log), ``nextpnr_s``."""
     tag = f"-s{seed}" + ("-ripup" if ripup else "")
     log_name = f"{NAME}{tag}.tim"
-    cmd = [nextpnr, *dev.pnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", log_name,
+    cmd = [nextpnr, *dev.nextpnr_args, "--package", dev.package, "--json", f"{NAME}.json", "--log", log_name,
            "--seed", str(seed), "--timing-allow-fail", "-q",
            *nextpnr_options(router=DEFAULT_ROUTER, timing_weight=DEFAULT_TIMING_WEIGHT[board.family],
                             tmg_ripup=ripup)]
     if board.family == "ecp5":
-        cmd += ["--speed", board.speed, "--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}{tag}.config"]
+        cmd += ["--lpf", f"{NAME}.lpf", "--textcfg", f"{NAME}{tag}.config"]
     else:
         cmd += ["--pcf", f"{NAME}.pcf", "--asc", f"{NAME}{tag}.asc"]
     wall = round(_run(cmd, out, "nextpnr", out / log_name), 1)

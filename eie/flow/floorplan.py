@@ -125,7 +125,7 @@ def probe_sites(dev, workdir: Path, *, yosys: str, nextpnr: str, run) -> list[Si
     (workdir / "probe.v").write_text(_probe_verilog(dev.brams))
     run([yosys, "-q", "-l", "probe_yosys.log", "-p", "read_verilog probe.v; synth_ecp5 -top eie_site_probe -json probe.json"],
         workdir, "yosys (site probe)", workdir / "probe_yosys.log")
-    run([nextpnr, *dev.pnr_args, "--package", dev.package, "--json", "probe.json", "--no-route",
+    run([nextpnr, *dev.nextpnr_args, "--package", dev.package, "--json", "probe.json", "--no-route",
          "--write", "probe_placed.json", "-q", "-l", "probe_pnr.log"],
         workdir, "nextpnr (site probe)", workdir / "probe_pnr.log")
     placed = json.loads((workdir / "probe_placed.json").read_text())

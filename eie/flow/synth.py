@@ -36,7 +36,7 @@ from . import floorplan as fpl
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
-           "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
+           "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
            "check_tmg_ripup", "nextpnr_options"]
 
 
@@ -66,6 +66,27 @@ class Device:
     dsps: int                 # MULT18X18D / SB_MAC16
     io: int                   # user I/O of the package
     clock_pin: str = ""       # a dedicated clock input of the package, for the top's ``clk``
+    speed: str = ""           # the speed grade in ``part`` (ECP5); nextpnr's ``--speed``
+    speeds: tuple = ()        # the grades the family is sold in (``--speed``; none: no choice)
+
+    @property
+    def nextpnr_args(self) -> tuple:
+        """The device's nextpnr arguments: the die and, on ECP5, the speed grade."""
+        return (*self.pnr_args, "--speed", self.speed) if self.speed else self.pnr_args
+
+    def graded(self, speed) -> Device:
+        """This device in speed grade ``speed`` (``None``: its own); :class:`InputError`
+        if the family has no grades to choose (iCE40) or not that one."""
+        if speed is None or str(speed) == self.speed:
+            return self
+        if not self.speeds:
+            raise InputError(f"--speed: nextpnr has no speed grades for the {self.part}; drop --speed "
+                             f"(it is an ECP5 option)")
+        if str(speed) not in self.speeds:
+            raise InputError(f"--speed must be one of {', '.join(self.speeds)} for the {self.part}, not {speed!r}")
+        grade = f"F-{self.speed}"
+        assert grade in self.part, self.part
+        return dataclasses.replace(self, part=self.part.replace(grade, f"F-{speed}"), speed=str(speed))
 
     @property
     def bram_kind(self) -> str:
@@ -81,12 +102,15 @@ class Device:
 #: places ``clk`` on any pin, and from some (X6/Y0 on a 25k) the clock cannot reach the
 #: global network: nextpnr then fails ("Failed to route arc 0.0 of net clk$TRELLIS_IO_IN").
 CABGA381_CLOCK = "G2"
+#: the ECP5 (LFE5U) speed grades, slowest first; the references are grade 6, the slowest,
+#: the one the ULX3S carries (nextpnr's default).  ``eie synth --speed``.
+ECP5_SPEEDS = ("6", "7", "8")
 
 DEVICES = {
     "ecp5": {
-        "25k": Device("ecp5", "25k", "LFE5U-25F-6CABGA381", "CABGA381", ("--25k",), 24288, 56, 28, 197, CABGA381_CLOCK),
-        "45k": Device("ecp5", "45k", "LFE5U-45F-6CABGA381", "CABGA381", ("--45k",), 43848, 108, 72, 203, CABGA381_CLOCK),
-        "85k": Device("ecp5", "85k", "LFE5U-85F-6CABGA381", "CABGA381", ("--85k",), 83640, 208, 156, 205, CABGA381_CLOCK),
+        "25k": Device("ecp5", "25k", "LFE5U-25F-6CABGA381", "CABGA381", ("--25k",), 24288, 56, 28, 197, CABGA381_CLOCK, "6", ECP5_SPEEDS),
+        "45k": Device("ecp5", "45k", "LFE5U-45F-6CABGA381", "CABGA381", ("--45k",), 43848, 108, 72, 203, CABGA381_CLOCK, "6", ECP5_SPEEDS),
+        "85k": Device("ecp5", "85k", "LFE5U-85F-6CABGA381", "CABGA381", ("--85k",), 83640, 208, 156, 205, CABGA381_CLOCK, "6", ECP5_SPEEDS),
     },
     "ice40": {
         "hx8k": Device("ice40", "hx8k", "iCE40HX8K-CT256", "ct256", ("--hx8k",), 7680, 32, 0, 206),
@@ -444,7 +468,7 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
     :data:`TMG_RIPUP`; :func:`close_timing` chooses it per mode)."""
     tool = _tool(f"yowasp-nextpnr-{dev.target}")
     log = workdir / f"pnr{tag}.log"
-    cmd = [tool, *dev.pnr_args, "--package", dev.package, "--json", "top.json", "--freq", f"{freq:g}",
+    cmd = [tool, *dev.nextpnr_args, "--package", dev.package, "--json", "top.json", "--freq", f"{freq:g}",
            "--seed", str(seed), "--timing-allow-fail", "-q", "-l", log.name,
            *nextpnr_options(router=router, timing_weight=timing_weight, tmg_ripup=tmg_ripup)]
     if dev.target == "ice40":
@@ -563,13 +587,14 @@ class SynthResult:
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = DEFAULT_ROUTER,
               timing_weight: int | None | str = "default", floorplan: str = "auto",
-              tmg_ripup: str | bool = TMG_RIPUP) -> SynthResult:
+              tmg_ripup: str | bool = TMG_RIPUP, speed: str | int | None = None) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
     ``tmg_ripup``: nextpnr's timing-driven rip-up, one of :data:`RIPUP_MODES` (``True`` /
     ``False``: ``on`` / ``off``; :data:`TMG_RIPUP`, :func:`close_timing`);
     ``floorplan``: ``auto``/``on``/``none``, each PE's block RAMs in a cluster (ECP5,
-    :mod:`eie.flow.floorplan`)."""
+    :mod:`eie.flow.floorplan`); ``speed``: the ECP5 speed grade (:data:`ECP5_SPEEDS`; None:
+    the device's own, 6)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     tmg_ripup = check_tmg_ripup(tmg_ripup)
@@ -582,7 +607,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     device = device or DEFAULT_DEVICE[target]
     if device not in DEVICES[target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[target])} for {target}, not {device!r}")
-    dev = DEVICES[target][device]
+    dev = DEVICES[target][device].graded(speed)
     freq = float(freq if freq is not None else DEFAULT_FREQ[target])
     if not 1 <= freq <= 1000:
         raise InputError(f"--freq must be in [1, 1000] MHz, not {freq!r}")
@@ -617,7 +642,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     best = runs[0]
     c = hw.config
     return SynthResult({
-        "target": target, "device": device, "part": dev.part, "io": syn["io"], "pins": syn["pins"],
+        "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"], "pins": syn["pins"],
         "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "tmg_ripup": tmg_ripup, "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
         "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s", "tmg_ripup", "nextpnr_freq_mhz")}

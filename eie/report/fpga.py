@@ -65,7 +65,7 @@ def load_records(directory) -> list[dict]:
     if not out:
         raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
                          f"run 'python bench/synth.py --out {d}'")
-    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"],
+    return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"], str(r.get("speed") or ""),
                                       RIPUP_MODES.index(ripup_mode(r.get("tmg_ripup")))))
 
 
@@ -83,7 +83,9 @@ def summary_row(rec: dict) -> dict:
         return r[key]["pct"] if key in r else None
     med = fm[len(fm) // 2] if len(fm) % 2 else 0.5 * (fm[len(fm) // 2 - 1] + fm[len(fm) // 2])
     return {
-        "device": f"{rec['target'].upper() if rec['target'] == 'ecp5' else 'iCE40'} {rec['device']}",
+        # the speed grade when the record names it (eie synth --speed; older records: grade 6)
+        "device": f"{rec['target'].upper() if rec['target'] == 'ecp5' else 'iCE40'} {rec['device']}"
+                  + (f" (-{rec['speed']})" if rec.get("speed") else ""),
         "part": rec["part"], "pes": c["pes"],
         "memories": (f"{hw['spmat_lines']}x{c['line_bits']} b lines, 2x{hw['ptr_words']} ptr, "
                      f"2x{hw['act_depth']} act"),
