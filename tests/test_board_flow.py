@@ -3,6 +3,7 @@ answer, UART divisors, the refusals (exit 2, one line naming the fix) before any
 runs, and one real build per board (slow; marked synth)."""
 
 import json
+import re
 
 import pytest
 
@@ -10,7 +11,7 @@ from eie import cli
 from eie.config import EIEConfig
 from eie.errors import InputError
 from eie.flow.board import BOARDS, board_clock, build_board, format_board, uart_divisor
-from eie.flow.synth import DoesNotFit
+from eie.flow.synth import DEVICES, DoesNotFit
 from eie.hdl.params import HWConfig
 from eie.hdl.pll import ecp5_pll, ice40_pll
 
@@ -75,7 +76,7 @@ def test_cli_refusals(tmp_path, capsys):
         code = cli.main([str(a) for a in args])
         return one_error(code, capsys.readouterr().err)
 
-    assert "TARGET must be one of ulx3s, icebreaker, not 'arty'" in run("board", "arty", "-o", tmp_path / "a")
+    assert "TARGET must be one of ulx3s, icebreaker, hx8k-breakout, not 'arty'" in run("board", "arty", "-o", tmp_path / "a")
     msg = run("board", "icebreaker", "--pes", 4, "-o", tmp_path / "b")
     assert "does not fit" in msg and "reduce --pes" in msg
     msg = run("board", "ulx3s", "--pes", 32, "-o", tmp_path / "c")
@@ -106,6 +107,31 @@ def test_wrong_vendor_is_refused(tmp_path):
     with pytest.raises(InputError, match="--tmg-ripup must be one of off, on, auto, not 'sometimes'"):
         build_board("ulx3s", HWConfig(EIEConfig(pes=1), vendor="ecp5"), tmp_path / "y", tmg_ripup="sometimes")
     assert not (tmp_path / "y").exists()
+
+
+@pytest.mark.parametrize("target, prim, port", [("icebreaker", "SB_PLL40_PAD", "PACKAGEPIN"),
+                                               ("hx8k-breakout", "SB_PLL40_CORE", "REFERENCECLK")])
+def test_ice40_pll_takes_the_clock_where_the_board_wires_it(target, prim, port, tmp_path):
+    """The iCEBreaker's oscillator pin is the PLL's own pad (SB_PLL40_PAD on the pin); the
+    HX8K breakout's (J3) is not, so the clock goes through the pin's buffer into SB_PLL40_CORE
+    (both built for real: reports/fpga/boards).  The divider values are the PLL's settings; at
+    the oscillator's own clock there is no PLL."""
+    from eie.flow.board import _write_design
+    board = BOARDS[target]
+    hw = HWConfig(EIEConfig(**board.config), vendor="ice40")
+    dev = DEVICES["ice40"][board.device]
+    f, pll = board_clock(board, 48)
+    assert f == 48.0
+    _write_design(board, dev, hw, tmp_path / "p", divisor=48, resync=960, pll=pll)
+    il = (tmp_path / "p" / "eie_board.il").read_text()
+    cell = il[il.index(f"cell \\{prim} "):]
+    cell = cell[:cell.index("end\n")]
+    other = {"SB_PLL40_PAD", "SB_PLL40_CORE"} - {prim}
+    assert f"connect \\{port} " in cell and not any(f"cell \\{o} " in il for o in other)
+    for name in ("DIVR", "DIVF", "DIVQ"):
+        assert re.search(rf"parameter \\{name} {pll.params[name]}\b", cell), name
+    _write_design(board, dev, hw, tmp_path / "q", divisor=12, resync=240, pll=None)
+    assert "SB_PLL40" not in (tmp_path / "q" / "eie_board.il").read_text()
 
 
 # ---- one real build per board --------------------------------------------------------------------

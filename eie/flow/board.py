@@ -29,6 +29,7 @@ from ..errors import InputError
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
+from .references import DEVICE_REFERENCES
 from .synth import (
     DEFAULT_ROUTER,
     DEFAULT_TIMING_WEIGHT,
@@ -76,6 +77,9 @@ class Board:
     clock_mhz: float           # default design clock
     baud: int                  # default UART baud rate
     config: dict = field(default_factory=dict)   # EIEConfig fields of the default array
+    # iCE40: the oscillator's pin is the PLL's own input pad (SB_PLL40_PAD, the iCEBreaker);
+    # False: the pin feeds the fabric and SB_PLL40_CORE takes the clock from there
+    pll_pad: bool = True
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -104,6 +108,12 @@ BOARDS = {
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40", "up5k", "", 12.0, 12.0, 1_000_000,
                         dict(pes=1, clock_mhz=12.0, line_bits=32, regfile_entries=16, queue_depth=4, spmat_kb=1,
                              ptr_kb=0.5, act_sram_kb=0.5)),
+    # iCE40HX8K-CT256: the iCE40-HX8K reference itself (reports/fpga: 1 PE, 55 MHz median
+    # alone); the FT2232H's second channel is the UART (B10 / B12).  The 12 MHz oscillator
+    # (J3) is not a PLL pad: a faster --clock-mhz goes through SB_PLL40_CORE.
+    "hx8k-breakout": Board("hx8k-breakout", "Lattice iCE40-HX8K Breakout Board (iCE40HX8K)",
+                           "amaranth_boards.ice40_hx8k_b_evn:ICE40HX8KBEVNPlatform", "ice40", "hx8k", "", 12.0, 12.0,
+                           1_000_000, dict(DEVICE_REFERENCES[("ice40", "hx8k")], clock_mhz=12.0), pll_pad=False),
 }
 
 
@@ -295,7 +305,7 @@ def _write_design(board: Board, dev, hw: HWConfig, out: Path, *, divisor: int, r
     except ImportError:
         raise ToolMissing("eie board needs amaranth-boards: pip install 'eie[fpga]'") from None
     from ..hdl.board import BoardTop
-    top = BoardTop(hw, divisor=divisor, resync=resync, pll=pll)
+    top = BoardTop(hw, divisor=divisor, resync=resync, pll=pll, pll_pad=board.pll_pad)
     overrides = {"script_after_read": f"proc; {KEEP_FFS}", "script_after_synth": "tee -q -o stat.txt stat",
                  "emit_src": False}
     if board.family == "ice40" and dev.dsps:

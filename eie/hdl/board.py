@@ -56,20 +56,23 @@ class BoardCore(wiring.Component):
 
 class BoardTop(Elaboratable):
     """:class:`BoardCore` on a board: the ``sync`` clock is the board's oscillator, or a PLL's
-    output when ``pll`` is given (ECP5 ``EHXPLLL``, iCE40 ``SB_PLL40_PAD`` on the clock pad); reset is held
+    output when ``pll`` is given (ECP5 ``EHXPLLL``; iCE40 ``SB_PLL40_PAD`` on the clock pad, or
+    ``SB_PLL40_CORE`` behind the clock pin's buffer when ``pll_pad`` is False); reset is held
     until the PLL locks (and for the synchroniser's stages after power-up).  LED 0 shows
     ``busy``, LED 1 toggles at every ``done``.
     """
 
-    def __init__(self, hw: HWConfig, *, divisor: int, resync: int, pll: PLLSettings | None = None):
+    def __init__(self, hw: HWConfig, *, divisor: int, resync: int, pll: PLLSettings | None = None,
+                 pll_pad: bool = True):
         self._hw, self._divisor, self._resync, self._pll = hw, divisor, resync, pll
+        self._pll_pad = pll_pad
 
     def elaborate(self, platform):
         m = Module()
         pll = self._pll
         # the iCE40 PLL takes the oscillator straight from its pad (SB_PLL40_PAD): on the
         # iCEBreaker the clock pin is the PLL's own input and cannot also feed an SB_IO
-        pad = pll is not None and pll.family == "ice40"
+        pad = pll is not None and pll.family == "ice40" and self._pll_pad
         clk = platform.request(platform.default_clk, 0, dir="-")
         clk_in = None
         if not pad:
@@ -99,10 +102,11 @@ class BoardTop(Elaboratable):
             else:
                 p = pll.params
                 m.submodules.pll = Instance(
-                    "SB_PLL40_PAD",
+                    "SB_PLL40_PAD" if pad else "SB_PLL40_CORE",
                     p_FEEDBACK_PATH=p["FEEDBACK_PATH"], p_DIVR=p["DIVR"], p_DIVF=p["DIVF"], p_DIVQ=p["DIVQ"],
                     p_FILTER_RANGE=p["FILTER_RANGE"],
-                    i_PACKAGEPIN=clk.io, o_PLLOUTGLOBAL=clk_out, i_RESETB=1, i_BYPASS=0, o_LOCK=locked)
+                    **({"i_PACKAGEPIN": clk.io} if pad else {"i_REFERENCECLK": clk_in}),
+                    o_PLLOUTGLOBAL=clk_out, i_RESETB=1, i_BYPASS=0, o_LOCK=locked)
             m.d.comb += ClockSignal("sync").eq(clk_out)
             platform.add_clock_constraint(clk_out, pll.f_out * 1e6)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
