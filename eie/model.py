@@ -208,6 +208,9 @@ class SimResult:
     capacity_problems: list = field(default_factory=list)   # [] when the layer fits the SRAMs
     compiled: CompiledLayer | None = field(default=None, repr=False)   # what ran (keep_work: for retime)
     work: list = field(default_factory=list, repr=False)   # PassWork of each pass (keep_work: for retime)
+    # per output: its exact sum (preload + every rounded product) left the acc_bits range, so
+    # the accumulator wrapped [arch §4]; what the reference check counts as wrapped
+    wrapped: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def outputs(self) -> np.ndarray:
@@ -415,11 +418,23 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
     plan, cfg = result.plan, result.config
     bound = error_bound(src, x, plan.fa, plan.fw, plan.fo, w)
     ok = outputs_match(result.outputs, y_float, bound, cfg.act_bits, plan.fo, result.relu)
+    # the bound holds only when nothing wrapped and no codebook value clamped [arch §4]
+    wrapped = np.zeros(len(ok), bool) if result.wrapped is None else result.wrapped
+    cb = np.asarray(src.codebook, np.float64)
+    clamped = quantize(cb, plan.fw, cfg.codebook_bits) != np.floor(cb * 2.0 ** plan.fw + 0.5)
+    hit = np.zeros(len(ok), bool)
+    if clamped.any():
+        hit = (clamped[src.codes] & (np.asarray(x) != 0)[None, :]).any(axis=1)
+        if src.bias_codes is not None:
+            hit |= clamped[src.bias_codes]
+    ok &= ~wrapped & ~hit
     ref = np.maximum(y_float, 0) if result.relu else y_float
     result.reference.update({
         "outputs_match_reference": bool(ok.all()), "mismatches": int((~ok).sum()),
         "max_abs_error": float(np.max(np.abs(result.outputs - ref), initial=0.0)),
         "max_error_bound": float(bound.max(initial=0.0)),
+        "wrapped_outputs": int(wrapped.sum()), "saturated_codebook": int(clamped.sum()),
+        "max_abs_codebook": float(np.max(np.abs(cb), initial=0.0)),
     })
 
 
@@ -448,17 +463,19 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     act_col[nz] = a_q[nz]
     act_col[compiled.cp] = 1 << plan.fa           # the bias activation 1.0
     works = [pass_work(ps, cols, act_col, cb_q, plan.shift, compiled.n_out) for ps in compiled.passes]
-    acc = act_rw_preload(compiled, plan.fo)
+    exact = act_rw_preload(compiled, plan.fo)
     for w in works:
-        acc += w.acc
-    acc = wrap(acc, cfg.acc_bits)
+        exact = exact + w.acc
+    acc = wrap(exact, cfg.acc_bits)
     y = act_rw_write_out(acc, cfg.act_bits, relu)
     values = {"nonzero_inputs": len(nz), "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),
               # full-precision bias: accumulators preloaded, and those whose q_acc(bias) clamped
               "preloaded_accumulators": compiled.n_out if compiled.bias is not None else 0,
               "saturated_bias": 0 if compiled.bias is None else saturated_count(compiled.bias, plan.fo,
                                                                                 cfg.acc_bits)}
-    return _timed(compiled, works, y, plan, relu, values, keep_timing, keep_work)
+    result = _timed(compiled, works, y, plan, relu, values, keep_timing, keep_work)
+    result.wrapped = acc != exact
+    return result
 
 
 def _timed(compiled: CompiledLayer, works: list, y: np.ndarray, plan: QuantPlan, relu: bool, values: dict,
@@ -533,6 +550,7 @@ def retime(result: SimResult, config: EIEConfig, keep_timing: bool = False) -> S
     values = {k: result.totals[k] for k in ("nonzero_inputs", "saturated_outputs", "preloaded_accumulators",
                                             "saturated_bias")}
     out = _timed(compiled, result.work, result.outputs_q, result.plan, result.relu, values, keep_timing, True)
+    out.wrapped = result.wrapped
     out.capacity_problems = capacity_report(compiled)
     out.reference = dict(result.reference)
     return out

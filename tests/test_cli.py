@@ -184,3 +184,16 @@ def test_simulate_stack_of_two_layers(tmp_path, capsys):
     assert np.allclose(np.load(npy), ref, atol=0.05)
     code, _, err = run(["simulate", l2, l1, "--pes", 4, "--input", tmp_path / "nope.npy"], capsys)
     assert code == 2
+
+
+def test_simulate_says_why_outputs_cannot_match(tmp_path, capsys):
+    """A layer whose sums overflow the 16-bit accumulators and whose codebook value does not
+    fit 16 bits: the output names both, with the fix, and the JSON has the counts."""
+    lay, js = tmp_path / "big.npz", tmp_path / "s.json"
+    np.savez(lay, codebook=np.array([0.0, 1e6]), codes=np.ones((4, 8), np.int64), activations=np.ones(8))
+    code, out, _ = run(["simulate", lay, "--pes", 4, "--json", js], capsys)
+    assert code == 0 and "outputs match reference: False" in out
+    assert "1 codebook value(s) saturated (the 16-bit codebook with fw=0 holds |w| <= 32767; the largest is 1e+06)" in out
+    assert "4 output(s) overflowed the 16-bit accumulators" in out and "raise --acc-bits" in out
+    doc = json.loads(js.read_text())
+    assert (doc["wrapped_outputs"], doc["saturated_codebook"]) == (4, 1)

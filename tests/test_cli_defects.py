@@ -218,7 +218,8 @@ def test_saturated_inputs_are_counted_and_the_fix_is_given(tmp_path, capsys):
     k = rec["input_scale"]
     assert k >= 2 ** int(np.ceil(np.log2(x.max() / 32767)))     # the input fits, and the outputs too
     warning = [line for line in out.splitlines() if "warning:" in line]
-    assert len(warning) == 1
+    # the saturation, and (these outputs reach ~1e7 at fo = 0) the accumulators that wrapped
+    assert len(warning) == 1 + (rec["wrapped_outputs"] > 0) and rec["wrapped_outputs"] <= 24
     assert f"{n_sat} of 40 inputs saturated" in warning[0] and f"scale the input by 1/{k}" in warning[0]
     # the fix works: the scaled input saturates nowhere and matches the reference
     scaled = tmp_path / "scaled.npy"

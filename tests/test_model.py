@@ -188,3 +188,33 @@ def test_dense_layer_file_is_compressed_then_simulated(tmp_path, capsys):
     w = np.load(p)["weight"]
     assert rec["weight_nonzeros"] == np.count_nonzero(w)       # density None keeps the existing non-zeros
     assert rec["outputs_match_reference"]
+
+
+def test_an_accumulator_that_wraps_is_a_mismatch_not_a_saturation():
+    """128 weights of 1.0 times inputs of 1000: the exact sum 128,000 does not fit 16 bits at
+    any fo >= 0, so the accumulator wraps (128,000 - 2 x 65,536 = -3,072) and the write-out is
+    that value, not the saturated 32,767; the check counts it as wrapped and a mismatch.  With
+    32-bit accumulators the sum fits, the write-out saturates honestly and the check passes."""
+    layer = CompressedLayer(np.array([0.0, 1.0]), np.ones((4, 128), np.int64), None, np.full(128, 1000.0))
+    r = simulate(layer, config=EIEConfig(pes=4))
+    assert r.plan.fo == 0 and list(r.outputs_q) == [128_000 - 2 * 65_536] * 4
+    ref = r.reference
+    assert ref["wrapped_outputs"] == 4 and ref["mismatches"] == 4 and not ref["outputs_match_reference"]
+    r32 = simulate(layer, config=EIEConfig(pes=4, acc_bits=32))
+    assert list(r32.outputs_q) == [32_767] * 4
+    assert r32.reference["wrapped_outputs"] == 0 and r32.reference["outputs_match_reference"]
+
+
+def test_a_clamped_codebook_value_voids_the_bound_of_the_rows_that_use_it():
+    """Codebook [0, 1e10, 0.5] in 16 bits: fw = 0 and 1e10 clamps to 32,767, far outside the
+    error bound's premise (its bound, ~1e10 x 2^-(fa+1), would pass anything).  Row 0 has the
+    clamped weight at input 0, row 1 the weight 0.5 at input 1: with input 0 zero, row 0 does
+    not use it and both rows match; with input 0 non-zero, row 0 is a mismatch."""
+    layer = CompressedLayer(np.array([0.0, 1e10, 0.5]), np.array([[1, 0], [0, 2]]), None, np.array([0.0, 1.0]))
+    cfg = EIEConfig(pes=2, acc_bits=32)
+    r = simulate(layer, config=cfg)
+    assert r.plan.fw == 0 and r.reference["saturated_codebook"] == 1
+    assert r.reference["outputs_match_reference"] and r.reference["max_abs_codebook"] == 1e10
+    r1 = simulate(layer, np.array([1e-3, 1.0]), config=cfg)
+    assert r1.reference["saturated_codebook"] == 1 and r1.reference["mismatches"] == 1
+    assert not r1.reference["outputs_match_reference"]

@@ -292,9 +292,11 @@ def test_fpga_section_recomputed_from_the_records(report):
     rows = json.loads((report["out"] / "data" / "fpga.json").read_text())["rows"]
     recs = [r for r in (json.loads(f.read_text()) for f in FPGA.glob("*.json")) if "fmax_mhz" in r]
     assert len(rows) == len(recs) >= 1
-    # the table's order: family, PEs, device, then plain before rip-up (off, on, auto)
+    # the table's order: family, PEs, device, speed grade (none named first), then plain
+    # before rip-up (off, on, auto)
     order = {None: 0, False: 0, "off": 0, True: 1, "on": 1, "auto": 2}
-    recs.sort(key=lambda r: (r["target"], r["config"]["pes"], r["device"], order[r.get("tmg_ripup")]))
+    recs.sort(key=lambda r: (r["target"], r["config"]["pes"], r["device"], r.get("speed") or "",
+                             order[r.get("tmg_ripup")]))
     for row, rec in zip(rows, recs, strict=True):
         fmax = [s["fmax_mhz"] for s in rec["seeds"]]
         assert row["fmax_median"] == pytest.approx(statistics.median(fmax))
