@@ -66,6 +66,9 @@ def cmd_rtl(args) -> int:
             raise InputError(f"--reference writes the fixed reference designs; it takes no {given[0]} option "
                              f"(to generate another configuration use --out DIR)")
         if args.check:
+            if not Path(args.reference).is_dir():
+                raise InputError(f"--reference {args.reference!r} is not a directory: generate it with "
+                                 f"`{REGENERATE.rsplit(' ', 1)[0]} {args.reference}`")
             problems = stale_reference(args.reference, committed_only=not args.design, progress=_progress)
             for msg in problems:
                 print(msg)

@@ -125,7 +125,8 @@ def stale_reference(directory, *, committed_only: bool = False, progress=None) -
     ``committed_only`` skips generating the others (their hashes in the manifest are then
     not checked)."""
     directory = Path(directory)
-    fix = f"regenerate with `{REGENERATE}`"
+    # the command that regenerates this directory (the repository's hdl/: REGENERATE)
+    fix = f"regenerate with `{REGENERATE.rsplit(' ', 1)[0]} {directory}`"
     try:
         made = json.loads((directory / "manifest.json").read_text())
     except (OSError, ValueError):
