@@ -163,6 +163,13 @@ def test_rtl_writes_verilog_images_and_manifest(layer_file, tmp_path, capsys):
     code, _, _ = run(["rtl", "--layer", layer_file, "--pes", 4, "--queue-depth", 2, "--regfile-entries", 4,
                       "--depths", "layer", "--out", out, "--force"], capsys)
     assert code == 0 and (out / "eie_top.v").read_bytes() == before
+    # a depth given below the layer's need with --depths layer: the given flag is what to fix
+    code, _, err = run(["rtl", "--layer", layer_file, "--pes", 4, "--queue-depth", 2, "--regfile-entries", 4,
+                        "--depths", "layer", "--spmat-lines", need["spmat_lines"] - 1, "--out", tmp_path / "short"],
+                       capsys)
+    assert code == 2 and err.count("\n") == 1 and not (tmp_path / "short").exists()
+    assert (f"needs spmat_lines >= {need['spmat_lines']}, --spmat-lines {need['spmat_lines'] - 1} was given: "
+            f"raise it, or drop it and --depths layer sizes it") in err
 
 
 def test_rtl_images_of_a_full_precision_bias(tmp_path, capsys):

@@ -161,7 +161,8 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="build into a non-empty directory; overwrite the JSON file")
     add_config_options(p, "the board's default array and clock: " + "; ".join(
         f"{k} {b.config.get('pes')} PE(s) at {b.clock_mhz:g} MHz" for k, b in BOARDS.items())
-        + "; --clock-mhz is the design clock: the oscillator's, or a PLL output")
+        + "; --clock-mhz is the design clock: the oscillator's, or a PLL output; a build's whole "
+        "configuration is in its board.json", field_defaults=False)
     p.set_defaults(func=cmd_board)
 
     p = sub.add_parser("run-board", help="run a layer on a board built by `eie board` (over its serial port) and "

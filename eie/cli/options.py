@@ -28,14 +28,18 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point") -> None:
-    """``--config FILE`` and one flag per :class:`EIEConfig` field (its help names the unit)."""
-    g = p.add_argument_group(f"array configuration (defaults: {default}; `eie config` prints them)")
+def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point",
+                       field_defaults: bool = True) -> None:
+    """``--config FILE`` and one flag per :class:`EIEConfig` field (its help names the unit
+    and, with ``field_defaults``, the paper's value; a command whose defaults are its own,
+    ``eie board``, names them in the group's title instead)."""
+    g = p.add_argument_group(f"array configuration (defaults: {default}; `eie config` prints them)"
+                             if field_defaults else f"array configuration (defaults: {default})")
     g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields (the flags below override it)")
     for f in dataclasses.fields(EIEConfig):
         typ = float if f.type in ("float", float) else int
         g.add_argument(flag(f.name), dest="cfg_" + f.name, type=typ, default=None, metavar=typ.__name__.upper(),
-                       help=f"{FIELD_DOCS[f.name]} (default {f.default})")
+                       help=FIELD_DOCS[f.name] + (f" (default {f.default})" if field_defaults else ""))
 
 
 def config_from(args, base: EIEConfig | None = None) -> EIEConfig:

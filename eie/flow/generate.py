@@ -182,6 +182,9 @@ def hw_for_layer(compiled, vendor: str = "generic", desc_fifo: str | None = None
     depths = {}
     for name, need in layer_depths(compiled).items():
         if overrides.get(name) is not None:
+            if overrides[name] < need:      # the depth given, not --depths layer, is short
+                raise CapacityError(f"layer {compiled.name!r} needs {name} >= {need}, --{name.replace('_', '-')} "
+                                    f"{overrides[name]} was given: raise it, or drop it and --depths layer sizes it")
             depths[name] = overrides[name]
             continue
         cap = getattr(default, name)
