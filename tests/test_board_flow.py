@@ -98,7 +98,9 @@ def test_cli_refusals(tmp_path, capsys):
     assert "--seed lists a seed twice (2 2)" in run("board", "--seed", 2, 2, "icebreaker", "-o", tmp_path / "i")
     assert "--baud 7000000 needs" in run("board", "--seed", 1, 2, "icebreaker", "--baud", 7_000_000, "-o",
                                          tmp_path / "j")
-    assert not any((tmp_path / n).exists() for n in "abcdefghij")
+    assert "--floorplan on places ECP5 block RAMs; ice40 has no floorplan" in run("board", "icebreaker", "--floorplan",
+                                                                                   "on", "-o", tmp_path / "k")
+    assert not any((tmp_path / n).exists() for n in "abcdefghijk")
 
 
 def test_wrong_vendor_is_refused(tmp_path):

@@ -96,6 +96,7 @@ def _main(argv, capsys):
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup", "auto"], "--tmg-ripup is a router2 option"),
     (["--target", "ecp5", "--tmg-ripup", "sometimes"], None),
     (["--target", "ecp5", "--pes", "0"], "pes must be an integer"),
+    (["--target", "ice40", "--reference", "--floorplan", "on"], "--floorplan on places ECP5 block RAMs; ice40 has"),
     (["--target", "ecp5", "--reference", "--speed", "9"], "--speed must be one of 6, 7, 8 for the LFE5U-25F-6CABGA381"),
     (["--target", "ice40", "--reference", "--speed", "8"], "--speed: nextpnr has no speed grades for the iCE40HX8K"),
     (["--target", "ecp5", "--vendor", "x"], None),

@@ -234,7 +234,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if board_name not in BOARDS:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {board_name!r}")
     board = BOARDS[board_name]
-    check_floorplan_mode(floorplan)              # before anything is built
+    check_floorplan_mode(floorplan, board.family)    # before anything is built
     seeds = check_seeds(seed)
     tmg_ripup = check_tmg_ripup(tmg_ripup)
     dev = DEVICES[board.family][board.device].graded(board.speed or None)

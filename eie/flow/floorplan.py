@@ -140,10 +140,14 @@ def probe_sites(dev, workdir: Path, *, yosys: str, nextpnr: str, run) -> list[Si
 _PE_CELL = re.compile(r"(?:^|\.)pe(\d+)\.(\w+)")
 
 
-def check_mode(mode: str) -> None:
-    """Raise :class:`~eie.errors.InputError` unless ``mode`` is one of :data:`MODES`."""
+def check_mode(mode: str, target: str | None = None) -> None:
+    """Raise :class:`~eie.errors.InputError` unless ``mode`` is one of :data:`MODES`, and for
+    ``on`` on a family without a floorplan (``target`` other than ECP5): asked for, it would
+    silently do nothing."""
     if mode not in MODES:
         raise InputError(f"--floorplan must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "on" and target is not None and target != "ecp5":
+        raise InputError(f"--floorplan on places ECP5 block RAMs; {target} has no floorplan: drop it")
 
 
 def pe_brams(netlist: dict) -> tuple[dict, list[str]]:

@@ -601,7 +601,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     if tmg_ripup != "off" and router != "router2":
         raise InputError(f"--tmg-ripup is a router2 option (nextpnr's {router} ignores it): "
                          f"drop --router {router} or --tmg-ripup")
-    fpl.check_mode(floorplan)                    # before yosys writes anything
+    fpl.check_mode(floorplan, target)            # before yosys writes anything
     if target not in DEVICES:
         raise InputError(f"--target must be one of {', '.join(DEVICES)}, not {target!r}")
     device = device or DEFAULT_DEVICE[target]
