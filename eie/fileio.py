@@ -98,7 +98,10 @@ def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path 
 
 def check_out_dir(path, what: str = "output directory") -> Path:
     """``Path(path)`` if it may be an output directory: absent (it will be created) or a
-    directory, and its parent exists.  The files in it are checked by :class:`OutputPlan`."""
+    directory (not a symbolic link to one), and its parent exists; ``-`` is refused (a
+    directory cannot be standard output).  The files in it are checked by :func:`check_files`."""
+    if str(path) == STDOUT:
+        raise InputError(f"{what} cannot be '-' (standard output): give a directory name")
     d = Path(path)
     kind = _kind(d)
     if kind is None and d.exists():
