@@ -339,7 +339,9 @@ def register(sub) -> None:
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites (docs/fpga.md, "
                         "Floorplan); auto: only when every cluster fits one band of block-RAM rows; on: always; "
                         "none: leave all placement to nextpnr")
-    p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="keep Verilog, netlist and logs in this directory (created if its parent exists; its scratch "
+                        "files are replaced on every run; default: a temporary directory)")
     p.add_argument("--json", help="write the results as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
     p.add_argument("--reference", action="store_true",
