@@ -12,8 +12,9 @@ The rules (every command follows them; docs/cli.md "Output files"):
 * Files are written to a temporary file of this process in the same directory and renamed,
   so a reader never sees half a file and a failed write leaves nothing behind; a place that
   cannot be written is one clear error, not a traceback.
-* An output *directory* (``--out DIR``) is created when its parent exists.  All its files
-  are checked before the first is written (:class:`OutputPlan`); with ``--force`` the files
+* An output *directory* (``--out DIR``) is created when its parent exists; ``-`` is not a
+  directory (:func:`check_out_dir`).  All its files are checked before the first is written
+  (:func:`check_files`, :class:`OutputPlan`); with ``--force`` the files
   that an earlier run listed in its ``manifest.json`` and this run does not write again are
   removed, so the directory holds one run's files.
 """
@@ -29,8 +30,8 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["STDOUT", "check_out", "check_out_dir", "check_distinct", "write_text", "write_bytes", "write_stream",
-           "json_default", "dumps_json", "write_json", "OutputPlan"]
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "write_text", "write_bytes",
+           "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan"]
 
 #: the path that means standard output (``--json -``)
 STDOUT = "-"
@@ -97,7 +98,10 @@ def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path 
 
 def check_out_dir(path, what: str = "output directory") -> Path:
     """``Path(path)`` if it may be an output directory: absent (it will be created) or a
-    directory, and its parent exists.  The files in it are checked by :class:`OutputPlan`."""
+    directory (not a symbolic link to one), and its parent exists; ``-`` is refused (a
+    directory cannot be standard output).  The files in it are checked by :func:`check_files`."""
+    if str(path) == STDOUT:
+        raise InputError(f"{what} cannot be '-' (standard output): give a directory name")
     d = Path(path)
     kind = _kind(d)
     if kind is None and d.exists():
@@ -108,6 +112,27 @@ def check_out_dir(path, what: str = "output directory") -> Path:
     if not d.parent.is_dir():
         raise InputError(f"{what} {str(d)!r}: its parent {str(d.parent)!r} does not exist (create it first)")
     return d
+
+
+def check_files(directory, names, *, force: bool, what: str = "output directory") -> None:
+    """Refuse, before any is written, to write the files ``names`` (paths relative to
+    ``directory``, an output directory of :func:`check_out_dir`): every subdirectory they need
+    is absent or a directory, and every file absent or a regular file (an existing one only
+    with ``force``).  A symbolic link or a directory where a file goes is refused even with
+    ``force``: eie never writes through a link nor replaces anything but a regular file."""
+    d = Path(directory)
+    subs = {p for n in names for p in Path(n).parents if str(p) != "."}
+    for sub in sorted(subs, key=lambda p: len(p.parts)):            # outermost first
+        kind = _kind(d / sub)
+        if kind and kind != "a directory":
+            raise InputError(f"{str(d / sub)!r} is {kind}: it must be a directory")
+    for name in names:
+        path = d / name
+        kind = _kind(path)
+        if kind:
+            raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
+        if path.exists() and not force:
+            raise InputError(f"{what} {str(d)!r} already holds {name!r}: use --force to overwrite")
 
 
 def check_distinct(**outputs) -> None:
@@ -255,17 +280,7 @@ class OutputPlan:
 
     def check(self) -> None:
         d = check_out_dir(self.directory, self.what)
-        for name in self._files:
-            path = d / name
-            kind = _kind(path)
-            if kind:
-                raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
-            if path.exists() and not self.force:
-                raise InputError(f"{self.what} {str(d)!r} already holds {name!r}: use --force to overwrite")
-        for sub in {Path(n).parent for n in self._files}:
-            kind = _kind(d / sub) if str(sub) != "." else None
-            if kind and kind != "a directory":
-                raise InputError(f"{str(d / sub)!r} is {kind}: it must be a directory")
+        check_files(d, self._files, force=self.force, what=self.what)
         if d.is_dir() and self._files:
             _probe(d / self.manifest, f"{self.what} {str(d)!r}")
 

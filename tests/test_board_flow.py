@@ -103,6 +103,32 @@ def test_cli_refusals(tmp_path, capsys):
     assert not any((tmp_path / n).exists() for n in "abcdefghijk")
 
 
+def test_out_must_be_a_real_directory(tmp_path, capsys, monkeypatch):
+    """``-o LINK`` (a symbolic link to a directory), ``-o FILE`` and ``-o -`` are refused
+    like ``eie compile -o`` before anything is elaborated, and nothing is written through
+    the link."""
+    import eie.flow.board as board_flow
+
+    def no_build(*args, **kw):
+        raise AssertionError("the design was elaborated: the output directory was not refused")
+
+    monkeypatch.setattr(board_flow, "_write_design", no_build)
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out, message in ((link, f"--out directory {str(link)!r} is not a directory (it is a symbolic link)"),
+                         (afile, f"--out directory {str(afile)!r} is not a directory (it is a regular file)"),
+                         ("-", "--out directory cannot be '-' (standard output)")):
+        for force in ([], ["--force"]):
+            code = cli.main(["board", "ulx3s", "--pes", "1", "-o", str(out), *force])
+            assert message in one_error(code, capsys.readouterr().err)
+    assert list(target.iterdir()) == [] and afile.read_text() == "x"
+    assert not (tmp_path / "-").exists()
+
+
 def test_wrong_vendor_is_refused(tmp_path):
     with pytest.raises(InputError, match="must use the ecp5 primitives"):
         build_board("ulx3s", HWConfig(EIEConfig(pes=1)), tmp_path / "x")

@@ -105,4 +105,41 @@ def test_eie_cache_prune_and_a_bad_limit(cache, monkeypatch, capsys):
     assert "EIE_CACHE_MAX_GB" in err and "'lots'" in err
     assert b["c"].is_dir() and b["d"].is_dir()                   # nothing removed on the error
     assert main(["cache", "--clear"]) == 0                      # clearing needs no limit
-    assert "cleared" in capsys.readouterr().out and not root.exists()
+    assert "cleared" in capsys.readouterr().out
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]    # only eie's entries went
+
+
+def test_eie_cache_clear_removes_only_what_eie_made(cache, tmp_path, monkeypatch, capsys):
+    """``$EIE_CACHE`` may name a directory with the user's own files in it, or a symbolic
+    link to one: ``eie cache --clear`` removes the builds and the Verilog index and nothing
+    else (not the root, not a link named like a build, not what a link points to)."""
+    root, b, _ = cache
+    (root / "sub").mkdir()
+    (root / "sub" / "mine.txt").write_text("precious\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep\n")
+    (root / "rtl-verilator-n4-eeee-111111").symlink_to(elsewhere)    # named like a build: not eie's
+    link = tmp_path / "link"
+    link.symlink_to(root)
+    monkeypatch.setenv("EIE_CACHE", str(link))
+    assert main(["cache", "--clear"]) == 0
+    out = capsys.readouterr().out
+    assert "4 builds" in out and "3 other entries" in out
+    assert link.is_symlink() and root.is_dir()
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt", "rtl-verilator-n4-eeee-111111", "sub"]
+    assert (root / "notes.txt").read_text() == "mine\n" and (root / "sub" / "mine.txt").read_text() == "precious\n"
+    assert (elsewhere / "keep.txt").read_text() == "keep\n"
+    assert not any(d.exists() for d in b.values())
+    assert main(["cache", "--clear"]) == 0                      # again: nothing of eie's left, nothing else goes
+    assert "0 builds" in capsys.readouterr().out and len(list(root.iterdir())) == 3
+
+
+def test_eie_cache_prune_and_clear_exclude_each_other(cache, monkeypatch, capsys):
+    root, b, _ = cache
+    monkeypatch.setenv("EIE_CACHE", str(root))
+    before = sorted(str(p) for p in root.rglob("*"))
+    assert main(["cache", "--prune", "--clear"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("eie: error: --prune and --clear exclude each other")
+    assert sorted(str(p) for p in root.rglob("*")) == before

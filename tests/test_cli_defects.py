@@ -103,6 +103,17 @@ def test_compile_out_regular_file_is_refused(files, tmp_path, capsys):
     assert target.read_text() == "precious" and listing(tmp_path) == before
 
 
+@pytest.mark.parametrize("argv", [["compile", "{comp}", "--pes", "4"], ["rtl", "--pes", "4"]])
+def test_out_dash_is_not_a_directory(argv, files, tmp_path, capsys, monkeypatch):
+    """``-o -`` means standard output elsewhere; a directory cannot be it: refused, no
+    directory named ``-``."""
+    monkeypatch.chdir(tmp_path)
+    before = listing(tmp_path)
+    code, _, err = run([a.format(**files) for a in argv] + ["-o", "-", "--force"], capsys)
+    refused(code, err, "output directory cannot be '-' (standard output)", "give a directory name")
+    assert listing(tmp_path) == before
+
+
 # ---- 4. --json DIR --force where DIR is a directory -------------------------------------
 @pytest.mark.parametrize("command", ["simulate", "compile", "compress"])
 def test_json_directory_is_refused_and_leaves_no_temp_file(command, files, tmp_path, capsys):

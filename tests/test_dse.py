@@ -352,6 +352,41 @@ def test_cli_sweep_exports_and_report(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("eie: error: JSON file")
 
 
+def test_cli_report_directory_refusals_name_report_and_write_nothing(tmp_path, capsys, monkeypatch):
+    """``--report DIR``: the messages name --report (not --out); with --force a symbolic
+    link in place of report.md, or a directory in place of a figure (known once the sweep
+    is done), is refused before any output (--json, --csv, the report) is written."""
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4]"}, ["l.npz"])
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "mine.txt").write_text("mine\n")
+    assert main(["dse", str(s), "--report", str(rep), "--workers", "0"]) == 2
+    assert capsys.readouterr().err == (f"eie: error: --report {str(rep)!r} exists and is not empty: use --force to "
+                                       f"overwrite the report in it\n")
+    target = tmp_path / "target.txt"
+    target.write_text("precious\n")
+    (rep / "report.md").symlink_to(target)
+    args = ["dse", str(s), "--report", str(rep), "--workers", "0", "--json", "o.json", "--csv", "o.csv", "--force"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"eie: error: {str(rep / 'report.md')!r} is a symbolic link: eie only " \
+                                      f"replaces regular files\n"
+    (rep / "report.md").unlink()
+    (rep / "energy_latency.png").mkdir()
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (f"eie: error: {str(rep / 'energy_latency.png')!r} is a "
+                                                        f"directory: eie only replaces regular files")
+    assert sorted(p.name for p in rep.iterdir()) == ["energy_latency.png", "mine.txt"]
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "o.csv").exists()
+    assert target.read_text() == "precious\n"
+    (rep / "energy_latency.png").rmdir()
+    assert main(args) == 0                                       # the same command, nothing in the way
+    assert {"report.md", "energy_latency.png", "mine.txt"} <= {p.name for p in rep.iterdir()}
+    assert (tmp_path / "o.json").is_file() and (rep / "energy_latency.png").is_file()
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--workers", "-1"], "--workers must be an integer >= 0"),
     (["--max-area", "-3"], "--max-area must be a number > 0, not -3.0"),

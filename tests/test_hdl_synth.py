@@ -126,6 +126,29 @@ def test_existing_json_needs_force(tmp_path, capsys):
     assert code == 2 and "--force" in err
 
 
+def test_workdir_must_be_a_directory_whose_parent_exists(monkeypatch, tmp_path, capsys):
+    """``--workdir`` follows the rule of every output directory: a regular file or a
+    symbolic link there, or a missing parent, is one error before yosys runs (the stand-in
+    fails the test if it is reached), and nothing is created."""
+    def not_reached(*args, **kw):
+        raise AssertionError("yosys ran: --workdir was not refused")
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "synthesize", not_reached)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for workdir, message in ((afile, f"--workdir {str(afile)!r} is not a directory (it is a regular file)"),
+                             (tmp_path / "link", "is not a directory (it is a symbolic link)"),
+                             (tmp_path / "nodir" / "x", f"its parent {str(tmp_path / 'nodir')!r} does not exist")):
+        code, err = _main(["--target", "ecp5", "--reference", "--workdir", str(workdir)], capsys)
+        assert code == 2 and err.count("\n") == 1 and err.startswith("eie: error: ") and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and afile.read_text() == "x"
+    assert list((tmp_path / "real").iterdir()) == []
+
+
 def test_missing_tools_exit_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(synth.shutil, "which", lambda name: None)
     monkeypatch.setattr(synth, "venv_bin", lambda: tmp_path)

@@ -270,6 +270,50 @@ def test_force_replaces_own_files_and_keeps_others(tmp_path):
     assert not any(p.name.startswith(".rep") for p in tmp_path.iterdir())     # no temporary left behind
 
 
+def _snapshot(d):
+    """Every path under ``d`` with what it is: a link's target, a file's bytes, or a directory."""
+    return {str(p.relative_to(d)): ("link", str(p.readlink())) if p.is_symlink() else
+            ("file", p.read_bytes()) if p.is_file() else ("dir", None) for p in sorted(d.rglob("*"))}
+
+
+SMALL = ["--layers", "Alex-8", "--queue-depths", "4", "--line-widths", "64", "--pe-counts", "64", "--no-timing",
+         "--jobs", "1"]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "directory"])
+def test_force_refuses_a_link_or_directory_in_place_of_a_report_file(kind, tmp_path, capsys):
+    """``--force`` replaces the report's regular files only: a symbolic link or a directory
+    where ``report.md`` goes is refused before anything runs or is written, the link's
+    target and every other file untouched."""
+    out = tmp_path / "rep"
+    write_report(_doc("fig_a"), {}, out)
+    target = tmp_path / "target.txt"
+    target.write_text("precious\n")
+    (out / "report.md").unlink()
+    if kind == "symlink":
+        (out / "report.md").symlink_to(target)
+    else:
+        (out / "report.md").mkdir()
+    before = _snapshot(tmp_path)
+    assert main(["report", "paper", *SMALL, "--out", str(out), "--force"]) == 2
+    err = capsys.readouterr().err
+    what = "a symbolic link" if kind == "symlink" else "a directory"
+    assert err == f"eie: error: {str(out / 'report.md')!r} is {what}: eie only replaces regular files\n"
+    assert _snapshot(tmp_path) == before and target.read_text() == "precious\n"
+
+
+def test_a_directory_in_place_of_a_figure_is_refused_before_any_file_moves(tmp_path):
+    """A figure's name is known once the document is: a directory there is refused before
+    the first file of the report is replaced (no half-updated report, no temporary left)."""
+    out = tmp_path / "rep"
+    write_report(_doc("fig_a"), {}, out)
+    (out / "fig_b.png").mkdir()
+    before = _snapshot(tmp_path)
+    with pytest.raises(InputError, match=r"fig_b\.png' is a directory: eie only replaces regular files"):
+        write_report(_doc("fig_b"), {}, out, force=True)
+    assert _snapshot(tmp_path) == before
+
+
 def test_progress_bar_plain_text():
     s = io.StringIO()
     p = Progress(20, "sweep", stream=s)

@@ -228,7 +228,7 @@ def cmd_report(args) -> int:
     from ..bench import load_specs
     from ..report import PaperSweeps, run_paper_report
     from ..report import check_out_dir as check_report_dir
-    out = check_report_dir(check_out_dir(args.out), args.force)
+    out = check_report_dir(args.out, args.force)
     if args.jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
     if args.fc8 is not None and not Path(args.fc8).is_file():

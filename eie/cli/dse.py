@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_distinct, check_out, check_out_dir, write_stream
+from ..fileio import check_distinct, check_out, write_stream
 from .options import human_stream, require_extra
 
 __all__ = ["register", "cmd_dse"]
@@ -24,7 +24,7 @@ def _outputs(args):
     from ..report import check_out_dir as check_report_dir
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     csv = check_out(args.csv, args.force, "CSV file")
-    report = check_report_dir(check_out_dir(args.report, "--report directory"), args.force) if args.report else None
+    report = check_report_dir(args.report, args.force, "--report") if args.report else None
     if args.workers is not None and args.workers < 0:
         raise InputError(f"--workers must be an integer >= 0 (0: in this process), not {args.workers}")
     if args.workers is not None and args.scheduler:
@@ -124,6 +124,12 @@ def cmd_dse(args) -> int:
                    "best": None if best[0] is None else {**best[0].summary(), "qualifying": best[1],
                                                          "limits": limits},
                    "sensitivity": sens}
+        doc = None
+        if report:                         # every file of the report checked before any output is written
+            from ..dse.report import build_report
+            from ..report import check_out_dir as check_report_dir
+            doc = build_report(spec, designs, counts, best, limits, sens, failures)
+            check_report_dir(report, args.force, "--report", doc)
         if js:
             write_stream(js, json_chunks(header, joined(store, points), trailer))
             if str(js) != "-":
@@ -132,10 +138,8 @@ def cmd_dse(args) -> int:
             write_stream(csv, csv_chunks(list(spec.axis_names), joined(store, points)))
             print(f"wrote {csv}", file=say)
     if report:
-        from ..dse.report import build_report
         from ..report import write_report
-        doc = build_report(spec, designs, counts, best, limits, sens, failures)
-        written = write_report(doc, {**header, "command": "eie dse"}, report, args.force)
+        written = write_report(doc, {**header, "command": "eie dse"}, report, args.force, what="--report")
         print(f"wrote {len(written)} files to {report}/ (report.md, report.html)", file=say)
     return 0
 

@@ -7,7 +7,6 @@ co-simulation, ``eie[fpga]`` for synthesis) and says what to install.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -232,13 +231,18 @@ def cmd_synth(args) -> int:
 
 # ---- eie cache -------------------------------------------------------------------------------
 def cmd_cache(args) -> int:
-    from ..flow.simulators import cache_limit, cache_root, cache_size, prune_cache
+    from ..flow.simulators import cache_limit, cache_root, cache_size, clear_cache, prune_cache
+    if args.clear and args.prune:
+        raise InputError("--prune and --clear exclude each other: give --prune (evict down to the limit) or "
+                         "--clear (remove every build)")
     root = cache_root()
     size, builds = cache_size(root)
     if args.clear:                          # needs no limit: works with a bad $EIE_CACHE_MAX_GB too
-        if root.is_dir():
-            shutil.rmtree(root)
-        print(f"cleared {root} ({size / 1e6:.1f} MB, {builds} builds)")
+        clear_cache(root)
+        after, left = cache_size(root)
+        others = len(list(root.iterdir())) if root.is_dir() else 0
+        kept = f"; {others} other entries in it stay" if others else ""
+        print(f"cleared {root} ({(size - after) / 1e6:.1f} MB, {builds - left} builds){kept}")
         return 0
     limit = cache_limit()
     if args.prune:
@@ -338,7 +342,9 @@ def register(sub) -> None:
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites (docs/fpga.md, "
                         "Floorplan); auto: only when every cluster fits one band of block-RAM rows; on: always; "
                         "none: leave all placement to nextpnr")
-    p.add_argument("--workdir", help="keep Verilog, netlist and logs here (default: a temporary directory)")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="keep Verilog, netlist and logs in this directory (created if its parent exists; its scratch "
+                        "files are replaced on every run; default: a temporary directory)")
     p.add_argument("--json", help="write the results as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file")
     p.add_argument("--reference", action="store_true",
@@ -353,7 +359,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")
-    p.add_argument("--clear", action="store_true", help="delete every cached build")
+    p.add_argument("--clear", action="store_true", help="delete every cached build and the generated Verilog "
+                                                         "(only what eie put there: other files stay)")
     p.add_argument("--prune", action="store_true",
                    help=f"evict the least recently used builds down to the limit ($EIE_CACHE_MAX_GB, default "
                         f"{CACHE_MAX_GB:g} GB; builds used in the last {CACHE_GRACE_S / 60:g} minutes stay)")

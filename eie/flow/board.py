@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import check_out_dir
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
@@ -210,10 +211,9 @@ class BoardResult:
 
 
 def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is not a directory: give a directory")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {str(out)!r}: its parent {str(out.parent)!r} does not exist (create it first)")
+    """The build directory: an output directory of :func:`eie.fileio.check_out_dir` (absent
+    or a directory, not a symbolic link to one; its parent exists), empty unless ``force``."""
+    check_out_dir(out, "--out directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"--out {str(out)!r} is not empty: give a new directory, or --force to build into it")
 

@@ -4,7 +4,9 @@
   ``$XDG_CACHE_HOME/eie``, else ``~/.cache/eie``.  It holds one Verilator/Icarus build per
   hardware configuration (about 150 MB for a 4-PE Verilator build; a hash of the Verilog
   text names each), never anything in the source tree.  ``eie cache`` shows its size and
-  ``eie cache --clear`` empties it.  :func:`prune_cache` keeps it under a limit
+  ``eie cache --clear`` (:func:`clear_cache`) removes every entry eie made in it, and nothing
+  else (``$EIE_CACHE`` may name a directory that holds other files, or a symbolic link to
+  one: the link and the other files stay).  :func:`prune_cache` keeps it under a limit
   (:func:`cache_limit`: ``$EIE_CACHE_MAX_GB``, default :data:`CACHE_MAX_GB`) by evicting the
   least recently used builds after each new build; a build used in the last
   :data:`CACHE_GRACE_S` seconds is never evicted (another process may be running it).
@@ -35,8 +37,8 @@ from pathlib import Path
 from ..errors import ConfigError, EIEError
 
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
-           "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "CACHE_MAX_GB",
-           "CACHE_GRACE_S", "BUILD_STAMP"]
+           "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "clear_cache",
+           "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP"]
 
 #: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
 CACHE_MAX_GB = 20.0
@@ -101,9 +103,15 @@ def _tree_size(path: Path) -> int:
     return total
 
 
+def _is_entry(d: Path) -> bool:
+    """An entry eie made in the cache: a directory (not a link) named ``rtl-*``, a simulator
+    build or the generated-Verilog index.  Nothing else in the cache root is eie's."""
+    return d.name.startswith("rtl-") and not d.is_symlink() and d.is_dir()
+
+
 def _is_build(d: Path) -> bool:
     """A simulator build directory of the cache (not the generated-Verilog index)."""
-    return d.name.startswith("rtl-") and d.name not in _NOT_BUILDS and not d.is_symlink() and d.is_dir()
+    return _is_entry(d) and d.name not in _NOT_BUILDS
 
 
 def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
@@ -150,6 +158,23 @@ def prune_cache(root: Path | None = None, *, limit: int | None = None, keep=(),
             evicted.append(d)
             total -= size
     return evicted
+
+
+def clear_cache(root: Path | None = None) -> list[Path]:
+    """Remove every entry eie made in the cache (:func:`_is_entry`: the simulator builds, in
+    use or not, and the generated-Verilog index); other files and directories in ``root``
+    stay, and so does ``root`` itself (a directory or a symbolic link to one).  Returns the
+    removed directories (one that cannot be removed is skipped)."""
+    root = cache_root() if root is None else root
+    if not root.is_dir():
+        return []
+    gone = []
+    for d in sorted(root.iterdir()):
+        if _is_entry(d):
+            shutil.rmtree(d, ignore_errors=True)
+            if not d.exists():
+                gone.append(d)
+    return gone
 
 
 def setup_verilator() -> bool:

