@@ -12,10 +12,10 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from .config import EIEConfig
 from .errors import InputError
+from .fileio import read_toml
 
 __all__ = ["LayerSpec", "load_specs", "make_layer", "run_bench", "format_bench", "paper_differences"]
 
@@ -48,18 +48,11 @@ class LayerSpec:
 def load_specs(path=None) -> list[LayerSpec]:
     """Read a spec file (``[[layer]]`` tables); default: the built-in Table III."""
     if path is None:
-        text = resources.files("eie").joinpath("data/table3.toml").read_text()
+        data = tomllib.loads(resources.files("eie").joinpath("data/table3.toml").read_text(encoding="utf-8"))
         where = "built-in table3.toml"
     else:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InputError(f"spec file {str(path)!r} cannot be read: {exc.strerror}") from None
         where = f"spec file {str(path)!r}"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where} is not valid TOML: {exc}") from None
+        data = read_toml(path, where)
     unknown = sorted(set(data) - {"layer"})
     if unknown or not isinstance(data.get("layer"), list):
         raise InputError(f"{where} must hold [[layer]] tables only" + (f", not {unknown[0]!r}" if unknown else ""))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .config import EIEConfig
 from .errors import ConfigError, InputError
+from .fileio import read_toml
 
 __all__ = [
     "EVENTS", "COMPONENTS", "TABLE2_MW", "TABLE2_TOTAL_MW", "TABLE2_CLOCK_MHZ",
@@ -192,16 +193,7 @@ class EnergyTable:
         """
         path = Path(path)
         where = f"energy file {str(path)!r}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{where} is not valid TOML: {exc}") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+        data = read_toml(path, where, ConfigError)
         return cls.default(config)._with(data, where)
 
     @classmethod

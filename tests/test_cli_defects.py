@@ -339,3 +339,27 @@ def test_object_array_in_a_layer_is_refused(tmp_path, capsys):
         zf.writestr("weight.npy", _npy_header((2, 2), "|O") + bytes(32))
     code, _, err = run(["compress", layer], capsys)
     refused(code, err, "'weight' in", "must be a numeric array, not dtype object")
+
+
+# ---- 12. a second QA pass ---------------------------------------------------------------------
+NOT_UTF8 = [
+    (["config", "--config", "{bad}"], "config file"),
+    (["simulate", "{comp}", "--config", "{bad}"], "config file"),
+    (["simulate", "{comp}", "--energy-table", "{bad}"], "energy file"),
+    (["bench", "--spec", "{bad}"], "spec file"),
+    (["report", "paper", "--spec", "{bad}", "-o", "{tmp}/paper"], "spec file"),
+    (["deep-compress", "--dataset", "fashion-mnist", "--train-config", "{bad}", "-o", "{tmp}/dc"], "training config"),
+    (["dse", "{bad}"], "spec"),
+]
+
+
+@pytest.mark.parametrize("argv,what", NOT_UTF8, ids=[a[0] + a[a.index("{bad}") - 1] for a, _ in NOT_UTF8])
+def test_text_file_not_utf8_is_one_error(argv, what, files, tmp_path, capsys):
+    """A configuration, spec, energy table or training config that is not UTF-8 was a
+    UnicodeDecodeError traceback; one owner now reads them (eie.fileio.read_text)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe")
+    before = listing(tmp_path)
+    code, _, err = run([a.format(bad=bad, tmp=tmp_path, **files) for a in argv], capsys)
+    refused(code, err, f"{what} {str(bad)!r} is not UTF-8 text", "save it as UTF-8")
+    assert listing(tmp_path) == before
