@@ -16,6 +16,7 @@ from importlib import resources
 from .config import EIEConfig
 from .errors import InputError
 from .fileio import read_toml
+from .layer import MAX_ELEMENTS
 
 __all__ = ["LayerSpec", "load_specs", "make_layer", "run_bench", "format_bench", "paper_differences"]
 
@@ -39,6 +40,10 @@ class LayerSpec:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"layer {self.name!r}: {f} must be an integer >= 1, not {v!r}")
+        if self.n_out * self.n_in > MAX_ELEMENTS:
+            raise InputError(f"layer {self.name!r}: n_out x n_in = {self.n_out} x {self.n_in} "
+                             f"({self.n_out * self.n_in:,} weights) is more than the limit of {MAX_ELEMENTS:,} "
+                             f"weights per layer (eie.layer.MAX_ELEMENTS): lower n_in or n_out")
         for f in ("weight_density", "act_density"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:

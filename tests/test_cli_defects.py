@@ -363,3 +363,15 @@ def test_text_file_not_utf8_is_one_error(argv, what, files, tmp_path, capsys):
     code, _, err = run([a.format(bad=bad, tmp=tmp_path, **files) for a in argv], capsys)
     refused(code, err, f"{what} {str(bad)!r} is not UTF-8 text", "save it as UTF-8")
     assert listing(tmp_path) == before
+
+
+def test_bench_spec_layer_over_the_element_limit(tmp_path, capsys):
+    """n_in = n_out = 100000 was a numpy memory error while making the synthetic layer."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[layer]]\nname = "big"\nn_in = 100000\nn_out = 100000\nweight_density = 0.1\n'
+                    'act_density = 0.5\n')
+    code, _, err = run(["bench", "--spec", spec], capsys)
+    refused(code, err, "layer 'big': n_out x n_in = 100000 x 100000", f"limit of {MAX_ELEMENTS:,}", "lower n_in")
+    spec.write_text(spec.read_text().replace("n_out = 100000", f"n_out = {MAX_ELEMENTS // 100000}"))
+    from eie.bench import load_specs
+    assert load_specs(spec)[0].n_out * 100000 <= MAX_ELEMENTS          # at the limit: accepted
