@@ -218,6 +218,10 @@ def _options(data: dict, path: Path) -> dict:
     name = dse.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: dse.name must be a non-empty string, not {name!r}")
+    if any(c in name for c in "/\\\0"):
+        raise InputError(f"{where}: dse.name must be a plain name without '/' or '\\' (the default database is "
+                         f"<name>.db in the current directory), not {name!r}: give --db FILE to keep the database "
+                         f"elsewhere")
     base = EIEConfig()
     if "base" in dse:
         if not isinstance(dse["base"], str):
