@@ -12,10 +12,11 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from .config import EIEConfig
 from .errors import InputError
+from .fileio import read_toml
+from .layer import MAX_ELEMENTS
 
 __all__ = ["LayerSpec", "load_specs", "make_layer", "run_bench", "format_bench", "paper_differences"]
 
@@ -39,6 +40,10 @@ class LayerSpec:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"layer {self.name!r}: {f} must be an integer >= 1, not {v!r}")
+        if self.n_out * self.n_in > MAX_ELEMENTS:
+            raise InputError(f"layer {self.name!r}: n_out x n_in = {self.n_out} x {self.n_in} "
+                             f"({self.n_out * self.n_in:,} weights) is more than the limit of {MAX_ELEMENTS:,} "
+                             f"weights per layer (eie.layer.MAX_ELEMENTS): lower n_in or n_out")
         for f in ("weight_density", "act_density"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
@@ -48,18 +53,11 @@ class LayerSpec:
 def load_specs(path=None) -> list[LayerSpec]:
     """Read a spec file (``[[layer]]`` tables); default: the built-in Table III."""
     if path is None:
-        text = resources.files("eie").joinpath("data/table3.toml").read_text()
+        data = tomllib.loads(resources.files("eie").joinpath("data/table3.toml").read_text(encoding="utf-8"))
         where = "built-in table3.toml"
     else:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InputError(f"spec file {str(path)!r} cannot be read: {exc.strerror}") from None
         where = f"spec file {str(path)!r}"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where} is not valid TOML: {exc}") from None
+        data = read_toml(path, where)
     unknown = sorted(set(data) - {"layer"})
     if unknown or not isinstance(data.get("layer"), list):
         raise InputError(f"{where} must hold [[layer]] tables only" + (f", not {unknown[0]!r}" if unknown else ""))

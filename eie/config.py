@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import ConfigError
+from .fileio import read_text
 
 __all__ = ["EIEConfig", "FIELD_DOCS", "to_toml"]
 
@@ -205,20 +206,24 @@ class EIEConfig:
         A TOML file may put the fields at top level or under an ``[eie]`` table.
         """
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+        where = f"config file {str(path)!r}"
+        text = read_text(path, where, ConfigError)
         try:
             if path.suffix == ".json":
                 data = json.loads(text)
             else:
                 data = tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
-        if isinstance(data, dict) and set(data) == {"eie"}:
+            raise ConfigError(f"{where} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
+        if isinstance(data, dict) and isinstance(data.get("eie"), dict):
+            others = sorted(set(data) - {"eie"})
+            if others:
+                known = {f.name for f in fields(cls)}
+                what = ("configuration key" if others[0] in known else "unknown key or table")
+                raise ConfigError(f"{where}: {what} {others[0]!r} next to [eie]: a config file holds the fields "
+                                  f"either all under [eie] or all at top level, and nothing else")
             data = data["eie"]
-        return cls.from_dict(data, where=f"config file {str(path)!r}")
+        return cls.from_dict(data, where=where)
 
 
 def to_toml(config: EIEConfig) -> str:

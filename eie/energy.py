@@ -29,11 +29,13 @@ from pathlib import Path
 
 from .config import EIEConfig
 from .errors import ConfigError, InputError
+from .fileio import read_toml
 
 __all__ = [
     "EVENTS", "COMPONENTS", "TABLE2_MW", "TABLE2_TOTAL_MW", "TABLE2_CLOCK_MHZ",
     "STEADY_ENTRIES_PER_COLUMN", "FIXED16_MULT_SAVING", "LINE_WIDTH_EXPONENT",
-    "SRAM_CAPACITY_EXPONENT", "CALIBRATIONS", "DEFAULT_CALIBRATION", "FC8_RUN", "EnergyTable", "EnergyReport",
+    "SRAM_CAPACITY_EXPONENT", "CALIBRATIONS", "DEFAULT_CALIBRATION", "FC8_RUN", "MAX_ENERGY", "EnergyTable",
+    "EnergyReport",
     "calibrate_rates", "calibrate_table2", "calibrate_fc8", "fc8_rates", "steady_state_events",
     "sram_access_scale", "fixed16_mac_pj", "estimate", "dram_baselines",
 ]
@@ -105,6 +107,12 @@ _MAC_HOROWITZ_PJ = 3.7 / FIXED16_MULT_SAVING + 0.05
 _CODEBOOK_HOROWITZ_PJ = 10.0 * (16 / 64) * (32 / 8192) ** SRAM_CAPACITY_EXPONENT
 
 
+#: largest value of an energy table field: a joule per event (pJ; for ``static_mw_per_pe``
+#: a kilowatt per PE), beyond any circuit.  Larger values are refused where the table is
+#: read, so that no total can overflow to infinity.
+MAX_ENERGY = 1e12
+
+
 def _is_energy(value) -> bool:
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value) and value >= 0)
@@ -122,6 +130,9 @@ def _check_table_values(data: Mapping, where: str | None) -> dict:
     for key, value in data.items():
         if not _is_energy(value):
             raise ConfigError(f"{_prefix(where)}{key} must be a number >= 0, not {value!r}")
+        if value > MAX_ENERGY:
+            raise ConfigError(f"{_prefix(where)}{key} must be at most {MAX_ENERGY:g} (a joule per event: larger "
+                              f"values overflow the energy totals), not {value!r}")
     return {key: float(value) for key, value in data.items()}
 
 
@@ -192,16 +203,7 @@ class EnergyTable:
         """
         path = Path(path)
         where = f"energy file {str(path)!r}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{where} is not valid TOML: {exc}") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+        data = read_toml(path, where, ConfigError)
         return cls.default(config)._with(data, where)
 
     @classmethod

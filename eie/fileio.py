@@ -1,4 +1,5 @@
-"""Output files shared by every command: the ``--force`` rule, atomic writes, JSON of numpy values.
+"""Output files shared by every command: the ``--force`` rule, atomic writes, JSON of numpy values;
+and the reading of text input files (:func:`read_text`, :func:`read_toml`).
 
 The rules (every command follows them; docs/cli.md "Output files"):
 
@@ -17,6 +18,10 @@ The rules (every command follows them; docs/cli.md "Output files"):
   (:func:`check_files`, :class:`OutputPlan`); with ``--force`` the files
   that an earlier run listed in its ``manifest.json`` and this run does not write again are
   removed, so the directory holds one run's files.
+
+A text input file (a configuration, a spec, an energy table) that cannot be read, is not
+UTF-8 or (:func:`read_toml`) is not valid TOML is one error naming the file, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import json
 import os
 import stat
 import sys
+import tomllib
 from pathlib import Path
 
-from .errors import InputError
+from .errors import EIEError, InputError
 
 __all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "write_text", "write_bytes",
-           "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan"]
+           "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan", "read_text", "read_toml"]
 
 #: the path that means standard output (``--json -``)
 STDOUT = "-"
@@ -213,6 +219,29 @@ def write_text(path, text: str, if_changed: bool = False) -> bool:
             pass
     write_bytes(path, text.encode())
     return True
+
+
+def read_text(path, where: str, error: type[EIEError] = InputError) -> str:
+    """The text of the UTF-8 file ``path``; a file that cannot be read or is not UTF-8 raises
+    ``error`` (an :class:`~eie.errors.EIEError` class) naming it as ``where`` (e.g.
+    ``"config file 'x.toml'"``)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{where} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): "
+                    f"save it as UTF-8") from None
+
+
+def read_toml(path, where: str, error: type[EIEError] = InputError) -> dict:
+    """The tables of the TOML file ``path`` (:func:`read_text`, then parsed); invalid TOML
+    raises ``error`` naming the file as ``where``."""
+    text = read_text(path, where, error)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{where} is not valid TOML: {exc}") from None
 
 
 def json_default(o):

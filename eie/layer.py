@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .errors import InputError
 from .fileio import write_bytes
 
 __all__ = ["MAX_ELEMENTS", "LAYER_ARRAYS", "DenseLayer", "CompressedLayer", "load_layer", "layer_shape", "load_activations",
-           "save_layer", "save_npz", "save_npy"]
+           "read_npz", "read_npy", "save_layer", "save_npz", "save_npy"]
 
 #: most elements one array of a layer or input file may declare: 2**28 = 268,435,456, 2.6
 #: times the weights of the paper's largest layer (VGG-6, 4096 x 25088).  A 2**28-weight
@@ -211,32 +212,33 @@ def _read_npy_header(fp) -> tuple[tuple, np.dtype, int]:
     return tuple(int(n) for n in shape), dtype, fp.tell()
 
 
-def check_array_header(where: str, shape: tuple, dtype: np.dtype, data_bytes: int | None = None) -> None:
+def check_array_header(where: str, shape: tuple, dtype: np.dtype, data_bytes: int | None = None,
+                       fix: str = "split the layer") -> None:
     """Refuse, from its header alone, an array that is not numeric, declares more than
-    :data:`MAX_ELEMENTS` elements, or (``data_bytes``: what the file holds after the header)
-    is too short for what it declares."""
+    :data:`MAX_ELEMENTS` elements (``fix`` says what to do then), or (``data_bytes``: what
+    the file holds after the header) is too short for what it declares."""
     if dtype.hasobject or dtype.kind not in "biuf":
         raise InputError(f"{where} must be a numeric array, not dtype {dtype}")
     count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise InputError(f"{where} declares shape {shape} ({count:,} elements), more than the limit of "
                          f"{MAX_ELEMENTS:,} elements per array (eie.layer.MAX_ELEMENTS): refused before "
-                         f"reading it; split the layer")
+                         f"reading it; {fix}")
     need = count * dtype.itemsize
     if data_bytes is not None and data_bytes < need:
         raise InputError(f"{where} declares shape {shape} of {dtype} ({need:,} bytes) but holds only "
                          f"{data_bytes:,}: the file is truncated or corrupt")
 
 
-def _npz_headers(path: Path, fh) -> dict:
-    """``{array name: ZipInfo}`` of the ``.npz`` open as ``fh``, every array of
-    :data:`LAYER_ARRAYS` checked from its header (:func:`check_array_header`)."""
+def _npz_headers(path: Path, fh, names=LAYER_ARRAYS, fix: str = "split the layer") -> dict:
+    """``{array name: ZipInfo}`` of the ``.npz`` open as ``fh``, every array of ``names``
+    checked from its header (:func:`check_array_header`)."""
     members = {}
     with zipfile.ZipFile(fh) as zf:
         for info in zf.infolist():
             key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
             members[key] = info
-            if key not in LAYER_ARRAYS:
+            if key not in names:
                 continue
             where = f"{key!r} in {str(path)!r}"
             with zf.open(info) as member:
@@ -244,8 +246,58 @@ def _npz_headers(path: Path, fh) -> dict:
                     shape, dtype, offset = _read_npy_header(member)
                 except (ValueError, EOFError, SyntaxError) as exc:
                     raise InputError(f"{where} is not a readable .npy array: {exc}") from None
-            check_array_header(where, shape, dtype, info.file_size - offset)
+            check_array_header(where, shape, dtype, info.file_size - offset, fix)
     return members
+
+
+def read_npz(path, names, what: str, fix: str = "split the layer") -> tuple[dict, list[str]]:
+    """The arrays ``names`` that the ``.npz`` ``path`` holds, and the names of all it holds.
+    Each of ``names`` is checked from its header before anything is decompressed
+    (:func:`check_array_header`; ``fix`` is the advice for a too large one); the others are
+    never decompressed.  A file that is not a readable archive is an :class:`InputError`
+    naming it as ``what`` (``"layer file"``, ``"--data"``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
+                         else f"{what} {str(path)!r} is not a regular file")
+    try:
+        # open the file ourselves so that a corrupt archive never leaks the handle
+        with open(path, "rb") as fh:
+            members = _npz_headers(path, fh, names, fix)
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as f:
+                return {k: f[k] for k in names if k in members}, sorted(members)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{what} {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
+
+
+def read_npy(path, what: str, fix: str, check_shape=None) -> np.ndarray:
+    """The array of the ``.npy`` file ``path``, checked from its header first
+    (:func:`check_array_header`, ``fix`` the advice for a too large one; then
+    ``check_shape(shape)`` if given) before its data is read.  A file that is not a readable
+    ``.npy`` (an ``.npz`` archive too) is an :class:`InputError` naming it as ``what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
+                         else f"{what} {str(path)!r} is not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                raise InputError(f"{what} {str(path)!r} is not a .npy array (an .npz archive or another format): "
+                                 f"save one array with numpy.save")
+            fh.seek(0)
+            shape, dtype, offset = _read_npy_header(fh)
+            check_array_header(f"{what} {str(path)!r}", shape, dtype, path.stat().st_size - offset, fix)
+            if check_shape is not None:
+                check_shape(shape)
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
+    except (EOFError, OSError, ValueError, SyntaxError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{what} {str(path)!r} is not a readable .npy (truncated or corrupt?): {exc}") from None
 
 
 def _open_npz(path: Path) -> tuple[dict, list[str]]:
@@ -253,23 +305,15 @@ def _open_npz(path: Path) -> tuple[dict, list[str]]:
     if not path.exists():
         raise InputError(f"layer file {str(path)!r} does not exist")
     try:
-        # open the file ourselves so that a corrupt archive never leaks the handle
         with open(path, "rb") as fh:
             head = fh.read(len(_NPY_MAGIC))
-            if head == _NPY_MAGIC:
-                raise InputError(f"layer file {str(path)!r} is a single array (.npy), not a layer archive: "
-                                 f"save the layer with numpy.savez as 'weight' [and 'bias'] (dense) or "
-                                 f"'codebook' and 'codes' (compressed)")
-            fh.seek(0)
-            members = _npz_headers(path, fh)
-            fh.seek(0)
-            with np.load(fh, allow_pickle=False) as f:
-                return {k: f[k] for k in LAYER_ARRAYS if k in members}, sorted(members)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(
-            f"layer file {str(path)!r} is not a readable .npz (truncated or corrupt?): {exc}") from None
+    except OSError as exc:
+        raise InputError(f"layer file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    if head == _NPY_MAGIC:
+        raise InputError(f"layer file {str(path)!r} is a single array (.npy), not a layer archive: "
+                         f"save the layer with numpy.savez as 'weight' [and 'bias'] (dense) or "
+                         f"'codebook' and 'codes' (compressed)")
+    return read_npz(path, LAYER_ARRAYS, "layer file")
 
 
 def layer_shape(path) -> tuple[int, int]:
@@ -329,24 +373,17 @@ def load_activations(path, n: int) -> np.ndarray:
     name = f"input {path.name}"
     try:
         with open(path, "rb") as fh:
-            if fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
-                fh.seek(0)
-                shape, dtype, offset = _read_npy_header(fh)
-                check_array_header(f"input file {str(path)!r}", shape, dtype, path.stat().st_size - offset)
-                _check_vector_shape(name, shape, n)
-                fh.seek(0)
-                obj = np.load(fh, allow_pickle=False)
-            else:
-                fh.seek(0)
-                if "activations" not in _npz_headers(path, fh):
-                    raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
-                fh.seek(0)
-                with np.load(fh, allow_pickle=False) as f:
-                    obj = f["activations"]
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, SyntaxError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"input file {str(path)!r} is not a readable .npy (truncated or corrupt?): {exc}") from None
+            npy = fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+    except OSError as exc:
+        raise InputError(f"input file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    if npy:
+        obj = read_npy(path, "input file", "split the layer",
+                       check_shape=lambda shape: _check_vector_shape(name, shape, n))
+    else:
+        arrays, _ = read_npz(path, ("activations",), "input file")
+        if "activations" not in arrays:
+            raise InputError(f"input file {str(path)!r} must hold an 'activations' array")
+        obj = arrays["activations"]
     return check_activations(obj, n, name=name)
 
 

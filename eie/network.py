@@ -24,11 +24,11 @@ exists, the shapes chain, each layer file's shape equals ``shape``) and raises
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .fileio import read_toml
 
 __all__ = ["KINDS", "FUNCTIONS", "GATES", "NetworkLayer", "Network", "check_layers", "load_network",
            "network_toml"]
@@ -182,10 +182,7 @@ def load_network(directory, *, check_files: bool = True) -> Network:
     if not toml.is_file():
         raise InputError(f"{str(d)!r} is not a network directory: it has no network.toml (make one with `eie import`)")
     where = str(toml)
-    try:
-        data = tomllib.loads(toml.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{where} is not valid TOML: {exc}") from None
+    data = read_toml(toml, where)
     unknown = sorted(set(data) - {"network", "layer"})
     if unknown:
         raise InputError(f"{where}: unknown table {unknown[0]!r}; a network file has [network] and [[layer]]")

@@ -351,3 +351,85 @@ def test_object_array_in_a_layer_is_refused(tmp_path, capsys):
         zf.writestr("weight.npy", _npy_header((2, 2), "|O") + bytes(32))
     code, _, err = run(["compress", layer], capsys)
     refused(code, err, "'weight' in", "must be a numeric array, not dtype object")
+
+
+# ---- 12. a second QA pass ---------------------------------------------------------------------
+NOT_UTF8 = [
+    (["config", "--config", "{bad}"], "config file"),
+    (["simulate", "{comp}", "--config", "{bad}"], "config file"),
+    (["simulate", "{comp}", "--energy-table", "{bad}"], "energy file"),
+    (["bench", "--spec", "{bad}"], "spec file"),
+    (["report", "paper", "--spec", "{bad}", "-o", "{tmp}/paper"], "spec file"),
+    (["deep-compress", "--dataset", "fashion-mnist", "--train-config", "{bad}", "-o", "{tmp}/dc"], "training config"),
+    (["dse", "{bad}"], "spec"),
+]
+
+
+@pytest.mark.parametrize("argv,what", NOT_UTF8, ids=[a[0] + a[a.index("{bad}") - 1] for a, _ in NOT_UTF8])
+def test_text_file_not_utf8_is_one_error(argv, what, files, tmp_path, capsys):
+    """A configuration, spec, energy table or training config that is not UTF-8 was a
+    UnicodeDecodeError traceback; one owner now reads them (eie.fileio.read_text)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe")
+    before = listing(tmp_path)
+    code, _, err = run([a.format(bad=bad, tmp=tmp_path, **files) for a in argv], capsys)
+    refused(code, err, f"{what} {str(bad)!r} is not UTF-8 text", "save it as UTF-8")
+    assert listing(tmp_path) == before
+
+
+def test_bench_spec_layer_over_the_element_limit(tmp_path, capsys):
+    """n_in = n_out = 100000 was a numpy memory error while making the synthetic layer."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[layer]]\nname = "big"\nn_in = 100000\nn_out = 100000\nweight_density = 0.1\n'
+                    'act_density = 0.5\n')
+    code, _, err = run(["bench", "--spec", spec], capsys)
+    refused(code, err, "layer 'big': n_out x n_in = 100000 x 100000", f"limit of {MAX_ELEMENTS:,}", "lower n_in")
+    spec.write_text(spec.read_text().replace("n_out = 100000", f"n_out = {MAX_ELEMENTS // 100000}"))
+    from eie.bench import load_specs
+    assert load_specs(spec)[0].n_out * 100000 <= MAX_ELEMENTS          # at the limit: accepted
+
+
+def _board_json(directory, edit):
+    from eie.config import EIEConfig
+    from eie.flow.board_sim import write_manifest
+    from eie.hdl.params import HWConfig
+    directory.mkdir()
+    path = write_manifest(directory, HWConfig(EIEConfig(pes=1)), baud=115_200, divisor=8)
+    rec = json.loads(path.read_text())
+    edit(rec)
+    path.write_text(json.dumps(rec))
+    return directory
+
+
+BAD_BUILDS = [
+    ("no-uart", lambda r: r.pop("uart"), "has no field uart.baud"),
+    ("no-spmat-lines", lambda r: r["hw"].pop("spmat_lines"), "has no field hw.spmat_lines"),
+    ("baud-fast", lambda r: r["uart"].update(baud="fast"), "field uart.baud must be a positive integer, not 'fast'"),
+    ("baud-0", lambda r: r["uart"].update(baud=0), "field uart.baud must be a positive integer, not 0"),
+    ("no-title", lambda r: r.pop("title"), "has no field title"),
+    ("bad-pes", lambda r: r["hw"]["config"].update(pes=0), "field hw: pes must be"),
+]
+
+
+@pytest.mark.parametrize("edit,needle", [b[1:] for b in BAD_BUILDS], ids=[b[0] for b in BAD_BUILDS])
+def test_run_board_checks_board_json_first(edit, needle, files, tmp_path, capsys):
+    """A board.json without a field run-board reads (or with a bad one) was a KeyError or
+    TypeError traceback, the title's only after the board session; a baud of 0 from the file
+    was reported as --baud.  Checked before the serial port is opened (it does not exist)."""
+    pytest.importorskip("serial", reason="the 'fpga' extra (pyserial) is not installed")
+    build = _board_json(tmp_path / "b", edit)
+    code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build], capsys)
+    line = refused(code, err, f"--build {str(build)!r}: board.json", needle, "rebuild with `eie board`")
+    assert "--baud" not in line
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf"])
+def test_run_board_timeout_must_be_finite(timeout, files, tmp_path, capsys):
+    pytest.importorskip("serial", reason="the 'fpga' extra (pyserial) is not installed")
+    build = _board_json(tmp_path / "b", lambda r: None)
+    code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build,
+                        "--timeout", timeout], capsys)
+    refused(code, err, f"--timeout must be a number of seconds > 0, not {float(timeout)!r}")
+    code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build,
+                        "--timeout", 1], capsys)
+    assert code == 2 and err.splitlines()[-1].startswith("eie: error: cannot open serial port"), err  # intact: passes

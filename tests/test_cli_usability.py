@@ -178,6 +178,18 @@ def test_config_prints_the_defaults_and_reads_them_back(tmp_path, capsys):
     assert code == 0 and json.loads(js.read_text())[0]["pes"] == 64
 
 
+def test_config_out_json_is_json_that_config_reads_back(tmp_path, capsys):
+    """`eie config -o X.json` writes JSON (`--config X.json` reads a .json file as JSON);
+    any other name gets the TOML of standard output."""
+    code, _, _ = run(["config", "--pes", 8, "--queue-depth", 4, "-o", tmp_path / "c.json"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "c.json").read_text()) == EIEConfig(pes=8, queue_depth=4).to_dict()
+    code, text, _ = run(["config", "--config", tmp_path / "c.json"], capsys)
+    assert code == 0 and EIEConfig.from_file(tmp_path / "c.json") == EIEConfig(pes=8, queue_depth=4)
+    code, _, _ = run(["config", "--config", tmp_path / "c.json", "-o", tmp_path / "c.toml"], capsys)
+    assert code == 0 and (tmp_path / "c.toml").read_text() == text
+
+
 def test_ecp5_example_configuration(capsys):
     path = REPO / "models/ecp5_4pe.toml"
     assert EIEConfig.from_file(path) == EIEConfig(**DEVICE_REFERENCES[("ecp5", "25k")])

@@ -42,6 +42,25 @@ def test_from_file_unknown_key(tmp_path):
         EIEConfig.from_file(p)
 
 
+def test_from_file_names_the_table_next_to_eie(tmp_path):
+    """A table or key next to [eie] is named itself (it was reported as an unknown key 'eie')."""
+    p = tmp_path / "c.toml"
+    p.write_text("[eie]\npes = 8\n\n[other]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key or table 'other' next to \[eie\]") as e:
+        EIEConfig.from_file(p)
+    assert "'eie'" not in str(e.value)
+    p.write_text("queue_depth = 4\n[eie]\npes = 8\n")
+    with pytest.raises(ConfigError, match=r"configuration key 'queue_depth' next to \[eie\]: .* either all under"):
+        EIEConfig.from_file(p)
+
+
+def test_from_file_not_utf8(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match=r"config file '.*bad.toml' is not UTF-8 text \(byte 0xff at offset 0\)"):
+        EIEConfig.from_file(p)
+
+
 def test_replace_checks():
     with pytest.raises(ConfigError, match="unknown configuration key 'bogus'"):
         EIEConfig().replace(bogus=1)

@@ -417,6 +417,49 @@ def test_cli_bad_spec_names_the_field(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "s.db").exists()
 
 
+def test_store_refuses_another_programs_database(tmp_path):
+    """A SQLite database with tables but no eie schema is refused and left as it was (eie
+    used to add its tables to it); a new file, an empty database and eie's own are opened."""
+    def tables(db):
+        with sqlite3.connect(db) as c:
+            return sorted(n for (n,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE users (id INTEGER)")
+    with pytest.raises(InputError, match=r"--db '.*other.db' is a SQLite database but not an eie sweep database "
+                                         r"\(its tables: users; no eie schema\)"):
+        Store(other)
+    meta = tmp_path / "meta.db"                 # a 'meta' table of its own, without eie's schema row
+    with sqlite3.connect(meta) as c:
+        c.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        c.execute("CREATE TABLE users (id INTEGER)")
+    with pytest.raises(InputError, match="not an eie sweep database"):
+        Store(meta)
+    assert tables(other) == ["users"] and tables(meta) == ["meta", "users"]
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for db in (empty, tmp_path / "new.db", tmp_path / "new.db"):     # the second: eie's own database
+        with Store(db) as store:
+            assert store.count() == 0
+        assert tables(db) == ["meta", "points"]
+
+
+def test_cli_spec_name_must_not_leave_the_directory(tmp_path, capsys, monkeypatch):
+    """[dse] name = "../escape" put the default database <name>.db outside the current directory."""
+    from eie.cli import main
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    layer_file(work / "l.npz")
+    for name in ("../escape", str(tmp_path / "abs"), "a\\b"):
+        s = spec_file(work, {"pes": "[2]"}, ["l.npz"], f"[dse]\nname = {json.dumps(name)}\n")
+        assert main(["dse", str(s), "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("eie: error: ") and "dse.name must be a plain name" in err
+        assert f"not {name!r}: give --db FILE" in err, err
+    assert not list(tmp_path.glob("*.db")) and not list(work.glob("*.db"))
+
+
 def test_fpga_target_scales_the_record(tmp_path):
     records = REPO / "reports" / "fpga"
     layer_file(tmp_path / "l.npz")

@@ -14,6 +14,7 @@ from eie.energy import (
     CALIBRATIONS,
     EVENTS,
     FC8_RUN,
+    MAX_ENERGY,
     EnergyTable,
     calibrate_fc8,
     calibrate_rates,
@@ -243,12 +244,22 @@ def test_toml_integer_value(tmp_path):
     ("mac = 'cheap'\n", r"mac must be a number >= 0, not 'cheap'"),
     ("mac = true\n", r"mac must be a number >= 0, not True"),
     ("mac = inf\n", r"mac must be a number >= 0, not inf"),
+    # finite, but it overflowed the layer's total, reported as "eie_total_pj ... not inf"
+    ("mac = 1e308\n", r"energy file .*: mac must be at most 1e\+12 .*, not 1e\+308"),
+    ("dram_read_32_pj = 1e13\n", r"dram_read_32_pj must be at most 1e\+12"),
     ("[energy]\nmac = 1\n", r"unknown energy key 'energy'"),
     ("mac = \n", r"is not valid TOML"),
 ])
 def test_toml_errors(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         EnergyTable.from_toml(write(tmp_path, text))
+
+
+def test_largest_energy_is_accepted_and_totals_stay_finite():
+    """MAX_ENERGY for every event of a large run: the totals stay finite."""
+    table = EnergyTable(**{name: MAX_ENERGY for name in SIMPLE})
+    rep = estimate({name: 1e15 for name in EVENTS}, 1e12, EIEConfig(), table)
+    assert math.isfinite(rep.total_pj) and rep.total_pj >= 1e27
 
 
 def test_toml_missing_file(tmp_path):

@@ -5,6 +5,7 @@ gate blocks i, f, g, o) and is independent of eie's stacked-matrix code.  The fi
 run is held to it within a bound derived step by step (see :func:`h_bound`).
 """
 
+import io
 import json
 
 import numpy as np
@@ -247,6 +248,36 @@ def test_cli_bad_input_is_one_error_and_writes_nothing(case, tmp_path, capsys):
         rc, out, err = run(["lstm", tmp_path / "l.npz", *extra, "--json", js], capsys)
         refused(rc, err, needle)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _npy_header(shape, descr="<f8") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_cli_input_seq_is_checked_from_its_header(case, tmp_path, capsys):
+    """--input-seq goes through eie.layer.read_npy: a header declaring more than MAX_ELEMENTS
+    (3e12 x 8 float64 was a numpy memory error) or a wrong shape is refused from the header;
+    an archive (even a broken one) and a file shorter than its header declares are one error
+    each."""
+    dense, layer, xs = case
+    save_layer(tmp_path / "l.npz", layer)
+    (tmp_path / "huge.npy").write_bytes(_npy_header((3_000_000_000_000, X)) + bytes(64))
+    (tmp_path / "wide.npy").write_bytes(_npy_header((T, X + 1)) + bytes(8 * T * (X + 1)))
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 and then nothing")
+    (tmp_path / "short.npy").write_bytes(_npy_header((T, X)) + bytes(8))
+    js = tmp_path / "out.json"
+    cases = [("huge.npy", "declares shape (3000000000000, 8)", "MAX_ELEMENTS"),
+             ("wide.npy", f"must be T x X = T x {X}, not shape ({T}, {X + 1})"),
+             ("broken.npz", "is not a .npy array"),
+             ("short.npy", "holds only 8", "truncated")]
+    for name, *needles in cases:
+        rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input", X, "--input-seq",
+                            tmp_path / name, "--json", js], capsys)
+        for needle in needles:
+            refused(rc, err, needle)
+    assert not js.exists()
 
 
 def test_an_imported_onnx_bilstm_against_onnx_reference(tmp_path, capsys):

@@ -2,7 +2,9 @@
 fixed-point path (:mod:`eie.evaluate`), against independent references: numpy float forwards
 for the float accuracies, the per-image model for the batched path, the model for the RTL."""
 
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -114,6 +116,38 @@ def test_bad_inputs(tmp_path, capsys):
     toml = (d / "network.toml").read_text().replace("shape = [5, 16]", "shape = [5, 15]")
     (d / "network.toml").write_text(toml)
     assert "chain" in _bad(capsys, ["simulate", str(d), "--json", str(js)])
+    assert not js.exists()
+
+
+def _npy_header(shape, descr="<f8") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_eval_data_is_read_like_a_layer_file(tmp_path, capsys):
+    """--data goes through the layer files' loader (eie.layer.read_npz): bytes that are not a
+    zip archive and a truncated archive are one error each; an 'x' whose header declares more
+    than MAX_ELEMENTS (3e6 x 64000 float64 was a numpy memory error) is refused from the
+    header; an empty set is refused, not scored as nan (and no JSON with a bare NaN is
+    written)."""
+    d = _net_dir(tmp_path, [20, 16, 5], ["relu", "none"])
+    js = tmp_path / "e.json"
+    data, _, _ = _mnist_like(tmp_path, 20, 5)
+    garbage, short, huge, empty = (tmp_path / f"{n}.npz" for n in ("garbage", "short", "huge", "empty"))
+    garbage.write_bytes(b"not a zip archive at all")
+    short.write_bytes(data.read_bytes()[:200])
+    with zipfile.ZipFile(huge, "w") as zf:
+        zf.writestr("x.npy", _npy_header((3_000_000, 64_000)) + bytes(64))
+        zf.writestr("y.npy", _npy_header((3_000_000,), "<i8") + bytes(64))
+    np.savez(empty, x=np.zeros((0, 20)), y=np.zeros(0, np.int64))
+    for path in (garbage, short):
+        line = _bad(capsys, ["eval", str(d), "--data", str(path), "--json", str(js)])
+        assert f"--data {str(path)!r} is not a readable .npz" in line, line
+    line = _bad(capsys, ["eval", str(d), "--data", str(huge), "--json", str(js)])
+    assert "'x' in" in line and "declares shape (3000000, 64000)" in line and "MAX_ELEMENTS" in line, line
+    line = _bad(capsys, ["eval", str(d), "--data", str(empty), "--json", str(js)])
+    assert "holds no images" in line, line
     assert not js.exists()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -48,16 +49,43 @@ def cmd_board(args) -> int:
 
 
 # ---- eie run-board ----------------------------------------------------------------------------
-def _read_build(directory) -> dict:
+def _read_build(directory):
+    """``(record, HWConfig)`` of the ``board.json`` of an `eie board` build, every field
+    run-board reads (``title``, ``uart.baud``, ``hw``) checked before anything is done."""
+    from ..errors import EIEError
     from ..flow.board import BOARD_JSON
+    from ..hdl.params import HWConfig
     path = Path(directory) / BOARD_JSON
     try:
-        rec = json.loads(path.read_text())
-        rec["hw"]["config"]
-    except (OSError, ValueError, KeyError, TypeError):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = None
+    if not isinstance(rec, dict):
         raise InputError(f"--build {str(directory)!r} holds no readable {BOARD_JSON}: give the --out directory "
-                         f"of `eie board`") from None
-    return rec
+                         f"of `eie board`")
+    where = f"--build {str(directory)!r}: {BOARD_JSON}"
+    fix = "rebuild with `eie board`"
+
+    def field(name, ok, rule):
+        value = rec
+        for part in name.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise InputError(f"{where} has no field {name}: {fix}")
+            value = value[part]
+        if not ok(value):
+            raise InputError(f"{where} field {name} must be {rule}, not {value!r}: {fix}")
+        return value
+
+    field("title", lambda v: isinstance(v, str), "a string")
+    field("uart.baud", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer")
+    field("hw.config", lambda v: isinstance(v, dict), "a table of configuration fields")
+    for name in ("spmat_lines", "ptr_words", "act_depth", "dst_depth"):
+        field(f"hw.{name}", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+    try:
+        hw = HWConfig.from_dict(rec["hw"])
+    except (EIEError, TypeError) as exc:
+        raise InputError(f"{where} field hw: {exc}: {fix}") from None
+    return rec, hw
 
 
 def cmd_run_board(args) -> int:
@@ -67,20 +95,18 @@ def cmd_run_board(args) -> int:
     from ..flow.board_host import SerialLink, UARTDriver, check_board, load_traffic
     from ..flow.host import prepared_jobs
     from ..flow.verify import compare, format_report
-    from ..hdl.params import HWConfig
     from ..layer import load_activations
     from ..model import simulate
     from ..prepare import load_compressed, prepare_layer
     if importlib.util.find_spec("serial") is None:
         raise InputError("eie run-board needs pyserial (module 'serial' is missing): pip install 'eie[fpga]'")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    if args.timeout <= 0:
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise InputError(f"--timeout must be a number of seconds > 0, not {args.timeout!r}")
-    rec = _read_build(args.build)
-    hw = HWConfig.from_dict(rec["hw"])
+    if args.baud is not None and args.baud < 1:
+        raise InputError(f"--baud must be a positive integer, not {args.baud}")
+    rec, hw = _read_build(args.build)
     baud = rec["uart"]["baud"] if args.baud is None else args.baud
-    if baud < 1:
-        raise InputError(f"--baud must be a positive integer, not {baud}")
     layer = load_compressed(args.layer, density=args.density, bits=args.bits)
     x = load_activations(args.input, layer.n_in) if args.input else None
     hint = f" (the board's build {str(args.build)!r} fixes the array: rebuild it with `eie board` and larger memories)"

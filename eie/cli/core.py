@@ -13,7 +13,7 @@ import numpy as np
 from ..compress import BIAS_MODES
 from ..config import EIEConfig, to_toml
 from ..errors import CapacityError, EIEError, InputError
-from ..fileio import check_distinct, check_out, check_out_dir, write_json, write_text
+from ..fileio import check_distinct, check_out, check_out_dir, dumps_json, write_json, write_text
 from ..layer import save_npy
 from ..prepare import load_compressed
 from .options import (
@@ -358,16 +358,19 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("config", help="print a configuration as TOML (default: the paper's design point)")
-    p.add_argument("-o", "--out", metavar="FILE", help="write it to FILE instead of standard output")
+    p.add_argument("-o", "--out", metavar="FILE", help="write it to FILE instead of standard output (as JSON "
+                                                       "when FILE ends in .json, else TOML)")
     p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     add_config_options(p)
     p.set_defaults(func=cmd_config)
 
 
 def cmd_config(args) -> int:
-    """Print (or write) the configuration the options describe, as a TOML file ``--config`` reads."""
+    """Print (or write) the configuration the options describe, as a file ``--config`` reads:
+    TOML, or JSON for an output file named ``*.json`` (``--config`` reads a file by its suffix)."""
     out = check_out(args.out, args.force, "output file")
-    text = to_toml(config_from(args))
+    config = config_from(args)
+    text = dumps_json(config.to_dict()) if out and out.suffix == ".json" else to_toml(config)
     if out:
         write_text(out, text)
         print(f"wrote {out}")

@@ -22,19 +22,13 @@ DEFAULT_SEQ = 16
 
 
 def _load_sequence(path, x_in: int) -> np.ndarray:
+    from ..layer import read_npy
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"input sequence {str(p)!r} does not exist" if not p.exists()
-                         else f"input sequence {str(p)!r} is not a regular file")
-    try:
-        a = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"input sequence {str(p)!r} is not a .npy array: {exc}") from None
-    if not isinstance(a, np.ndarray):
-        raise InputError(f"input sequence {str(p)!r} must be one .npy array (T x {x_in}), not an archive")
-    if a.ndim != 2 or a.shape[1] != x_in or a.shape[0] < 1:
-        raise InputError(f"input sequence {str(p)!r} must be T x X = T x {x_in}, not shape {a.shape}")
-    return a
+
+    def check_shape(shape):
+        if len(shape) != 2 or shape[1] != x_in or shape[0] < 1:
+            raise InputError(f"input sequence {str(p)!r} must be T x X = T x {x_in}, not shape {shape}")
+    return read_npy(p, "input sequence", "use a shorter sequence", check_shape)
 
 
 def _layer_of(args):

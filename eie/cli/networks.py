@@ -107,6 +107,7 @@ CALIBRATION_IMAGES = 500
 
 def _load_data(spec: str, limit: int | None):
     """``(x_eval, y_eval, x_cal, description)`` of ``--data``."""
+    from ..layer import read_npz
     from ..train.data import DATASETS, load_dataset
     if spec in DATASETS:
         if spec == "mnist-5k":
@@ -120,19 +121,19 @@ def _load_data(spec: str, limit: int | None):
         if p.suffix != ".npz" or not p.is_file():
             raise InputError(f"--data must be {', '.join(DATASETS)} or an existing .npz with 'x' and 'y', "
                              f"not {spec!r}")
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                if "x" not in z or "y" not in z:
-                    raise InputError(f"--data {spec!r} must hold 'x' (images x inputs) and 'y' (labels); it holds "
-                                     f"{', '.join(sorted(z.files)) or 'nothing'}")
-                x, y = z["x"], z["y"]
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--data {spec!r} is not a readable .npz: {exc}") from None
+        arrays, held = read_npz(p, ("x", "y"), "--data", "use fewer images")
+        if "x" not in arrays or "y" not in arrays:
+            raise InputError(f"--data {spec!r} must hold 'x' (images x inputs) and 'y' (labels); it holds "
+                             f"{', '.join(held) or 'nothing'}")
+        x, y = arrays["x"], arrays["y"]
         if x.ndim != 2 or x.dtype.kind not in "fiu" or not np.all(np.isfinite(x)):
             raise InputError(f"--data {spec!r}: 'x' must be a finite 2-D number array (images x inputs), not "
                              f"{x.dtype} {x.shape}")
         if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
             raise InputError(f"--data {spec!r}: 'y' must be {len(x)} integer labels, not {y.dtype} {y.shape}")
+        if not len(x):
+            raise InputError(f"--data {spec!r} holds no images ('x' has shape {x.shape}): give at least one image "
+                             f"and its label")
         x_cal = x
         where = f"{spec} ({len(x):,} images)"
         cal_where = f"the first {{n}} images of {spec}"

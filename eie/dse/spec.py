@@ -31,12 +31,12 @@ import dataclasses
 import itertools
 import math
 import numbers
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import EIEConfig
 from ..errors import EIEError, InputError
+from ..fileio import read_toml
 from .workload import Workload, resolve_workload
 
 __all__ = ["OBJECTIVES", "TARGET_AXIS", "ASIC", "MAX_POINTS", "Axis", "Spec", "load_spec", "axis_values"]
@@ -200,16 +200,7 @@ def _valid_with_others(base: EIEConfig, name: str, value, others: dict, limit: i
 
 def _read(path: Path) -> dict:
     where = _where(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where} is not valid TOML: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where} is not valid TOML: {exc}") from None
+    data = read_toml(path, where)
     for key, value in data.items():
         if key not in _TABLES:
             raise InputError(f"{where}: unknown table [{key}]; a spec has [dse], [axes], [workloads] and [fpga]")
@@ -227,6 +218,10 @@ def _options(data: dict, path: Path) -> dict:
     name = dse.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: dse.name must be a non-empty string, not {name!r}")
+    if any(c in name for c in "/\\\0"):
+        raise InputError(f"{where}: dse.name must be a plain name without '/' or '\\' (the default database is "
+                         f"<name>.db in the current directory), not {name!r}: give --db FILE to keep the database "
+                         f"elsewhere")
     base = EIEConfig()
     if "base" in dse:
         if not isinstance(dse["base"], str):

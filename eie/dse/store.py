@@ -51,17 +51,31 @@ class Store:
             raise InputError(f"{where} is not a regular file: give the path of a SQLite file")
         if not self.path.parent.is_dir():
             raise InputError(f"{where}: directory {str(self.path.parent)!r} does not exist (create it first)")
+        self.db = None
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
+            tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            row = None
+            if "meta" in tables:
+                row = self.db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None and not tables <= {"meta", "points"}:
+                # a database of another program: eie never adds its tables to it
+                names = sorted(tables)
+                held = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+                raise InputError(f"{where} is a SQLite database but not an eie sweep database (its tables: {held}; "
+                                 f"no eie schema): eie does not add its tables to it; give another --db")
+            if row is not None and row[0] != str(SCHEMA_VERSION):
+                raise InputError(f"{where} was written by another eie (schema {row[0]}, this one reads "
+                                 f"{SCHEMA_VERSION}): give another --db")
             self.db.executescript(_SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 self.db.commit()
-            elif row[0] != str(SCHEMA_VERSION):
-                raise InputError(f"{where} was written by another eie (schema {row[0]}, this one reads "
-                                 f"{SCHEMA_VERSION}): give another --db")
-        except sqlite3.DatabaseError as exc:
+        except (InputError, sqlite3.DatabaseError) as exc:
+            if self.db is not None:
+                self.db.close()
+            if isinstance(exc, InputError):
+                raise
             raise InputError(f"{where} is not an eie sweep database ({exc}): give another --db") from None
 
     def close(self) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 from ..compress import StorageReport
 from ..config import EIEConfig
 from ..errors import InputError
+from ..fileio import read_toml
 from .accelerator import AcceleratorRun, accelerator_accuracy, accelerator_outputs, calibrate_plans
 from .data import Dataset
 from .deep_compression import (
@@ -135,13 +135,7 @@ def replace_fields(config, kind: str, changes: dict):
 def read_training_toml(path) -> dict:
     """The contents of a training configuration file (TOML); a missing or broken file is an
     :class:`~eie.errors.InputError` naming it."""
-    path = Path(path)
-    try:
-        return tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"training config {str(path)!r} cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"training config {str(path)!r} is not valid TOML: {exc}") from None
+    return read_toml(path, f"training config {str(Path(path))!r}")
 
 
 @dataclass(frozen=True)
