@@ -9,6 +9,7 @@ matrix, 4-bit weight sharing) and its input has the published activation density
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -48,6 +49,10 @@ class LayerSpec:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
                 raise InputError(f"layer {self.name!r}: {f} must be in (0, 1], not {v!r}")
+        for f in ("paper_actual_us", "paper_theoretical_us"):
+            v = getattr(self, f)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
+                raise InputError(f"layer {self.name!r}: {f} must be a time in microseconds > 0, not {v!r}")
 
 
 def load_specs(path=None) -> list[LayerSpec]:
@@ -69,6 +74,9 @@ def load_specs(path=None) -> list[LayerSpec]:
         for req in ("name", "n_in", "n_out", "weight_density", "act_density"):
             if req not in entry:
                 raise InputError(f"{where}: layer {i} needs {req!r}")
+        if any(sp.name == entry["name"] for sp in specs):
+            raise InputError(f"{where}: layer {i}: the name {entry['name']!r} is taken by an earlier layer; "
+                             f"give each layer its own name (the results are keyed by it)")
         specs.append(LayerSpec(**entry))
     return specs
 

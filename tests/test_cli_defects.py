@@ -389,6 +389,26 @@ def test_bench_spec_layer_over_the_element_limit(tmp_path, capsys):
     assert load_specs(spec)[0].n_out * 100000 <= MAX_ELEMENTS          # at the limit: accepted
 
 
+@pytest.mark.parametrize("extra, message", [
+    ('paper_actual_us = -30.3\n', "layer 'a': paper_actual_us must be a time in microseconds > 0, not -30.3"),
+    ('paper_theoretical_us = 0.0\n', "layer 'a': paper_theoretical_us must be a time in microseconds > 0"),
+    ('[[layer]]\nname = "a"\nn_in = 8\nn_out = 8\nweight_density = 0.5\nact_density = 0.5\n',
+     "layer 1: the name 'a' is taken by an earlier layer"),
+])
+def test_bench_spec_paper_times_and_names(tmp_path, capsys, extra, message):
+    """A negative published time printed '-105 %'; a name given twice ran twice under one key."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('[[layer]]\nname = "a"\nn_in = 8\nn_out = 8\nweight_density = 0.5\nact_density = 0.5\n' + extra)
+    code, _, err = run(["bench", "--spec", spec], capsys)
+    refused(code, err, message)
+
+
+def test_rtl_relu_needs_a_layer(tmp_path, capsys):
+    code, _, err = run(["rtl", "--relu", "-o", tmp_path / "r"], capsys)
+    refused(code, err, "--relu needs --layer")
+    assert not (tmp_path / "r").exists()
+
+
 def _board_json(directory, edit):
     from eie.config import EIEConfig
     from eie.flow.board_sim import write_manifest

@@ -85,6 +85,9 @@ def cmd_rtl(args) -> int:
         raise InputError("--out DIR (-o DIR) is required (or --reference [DIR] for the reference designs)")
     if args.input and not args.layer:
         raise InputError("--input needs --layer")
+    if args.relu and not args.layer:
+        raise InputError("--relu needs --layer (it is the layer's write-out function; a design without a layer "
+                         "takes its function from the host at run time)")
     cfg = _rtl_config(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out_dir(args.out)
