@@ -250,16 +250,23 @@ def _npz_headers(path: Path, fh, names=LAYER_ARRAYS, fix: str = "split the layer
     return members
 
 
+def _input_file(path, what: str) -> Path:
+    """``path`` as a :class:`Path`, or an :class:`InputError` naming it as ``what`` when it is
+    not an existing regular file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
+                         else f"{what} {str(path)!r} is not a regular file")
+    return path
+
+
 def read_npz(path, names, what: str, fix: str = "split the layer") -> tuple[dict, list[str]]:
     """The arrays ``names`` that the ``.npz`` ``path`` holds, and the names of all it holds.
     Each of ``names`` is checked from its header before anything is decompressed
     (:func:`check_array_header`; ``fix`` is the advice for a too large one); the others are
     never decompressed.  A file that is not a readable archive is an :class:`InputError`
     naming it as ``what`` (``"layer file"``, ``"--data"``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
-                         else f"{what} {str(path)!r} is not a regular file")
+    path = _input_file(path, what)
     try:
         # open the file ourselves so that a corrupt archive never leaks the handle
         with open(path, "rb") as fh:
@@ -278,10 +285,7 @@ def read_npy(path, what: str, fix: str, check_shape=None) -> np.ndarray:
     (:func:`check_array_header`, ``fix`` the advice for a too large one; then
     ``check_shape(shape)`` if given) before its data is read.  A file that is not a readable
     ``.npy`` (an ``.npz`` archive too) is an :class:`InputError` naming it as ``what``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
-                         else f"{what} {str(path)!r} is not a regular file")
+    path = _input_file(path, what)
     try:
         with open(path, "rb") as fh:
             if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
