@@ -592,6 +592,10 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
         last = i == len(compressed) - 1
         relu = relu_last if last else True
         plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, bias=layer.bias)
+        if not last and plan.fo > config.act_bits - 2:
+            # the outputs are the next layer's inputs, whose fa is at most act_bits - 2 [arch §8]
+            # (as eie.evaluate.calibrate_plans caps them): small or all-zero outputs chose more
+            plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, fo=config.act_bits - 2)
         if a_q is None:
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)

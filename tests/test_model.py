@@ -218,3 +218,20 @@ def test_a_clamped_codebook_value_voids_the_bound_of_the_rows_that_use_it():
     r1 = simulate(layer, np.array([1e-3, 1.0]), config=cfg)
     assert r1.reference["saturated_codebook"] == 1 and r1.reference["mismatches"] == 1
     assert not r1.reference["outputs_match_reference"]
+
+
+def test_a_stack_whose_middle_outputs_are_small_caps_their_fraction_bits():
+    """Layer 1's outputs reach only 0.2 (or are all 0 for a zero input), so its own choice of
+    fo would be 16 or more; as the next layer's fa it is capped at act_bits - 2 = 14 [arch §8]
+    and the stack runs: the result is numpy's W2 relu(W1 x) within the second layer's
+    quantisation (2^-14 steps on its input)."""
+    cb = np.array([0.0, 0.1, -0.1])
+    l1 = CompressedLayer(cb, np.array([[1, 2, 1], [2, 1, 1]]))
+    l2 = CompressedLayer(cb, np.array([[1, 1]]))
+    x = np.array([1.0, 0.5, 1.0])
+    r1, r2 = simulate_stack([l1, l2], x, EIEConfig(pes=2))
+    assert r1.plan.fo == 14 and r2.plan.fa == 14
+    ref = cb[l2.codes] @ np.maximum(cb[l1.codes] @ x, 0)
+    assert abs(r2.outputs[0] - ref[0]) < 1e-3 and r2.reference["outputs_match_reference"]
+    z1, z2 = simulate_stack([l1, l2], np.zeros(3), EIEConfig(pes=2))
+    assert z1.plan.fo == 14 and list(z2.outputs_q) == [0]
