@@ -15,12 +15,12 @@ from .config import EIEConfig
 from .energy import EnergyTable, dram_baselines, estimate
 from .errors import InputError
 from .evaluate import OFF_ARRAY, apply_function, calibrate_plans, check_functions
-from .fixed import quantize, saturated_count
+from .fixed import QuantPlan, quantize, saturated_count
 from .layer import CompressedLayer
 from .model import SimResult, simulate, simulate_stack
 from .reference import float_forward
 
-__all__ = ["run_layer", "run_stack", "run_network", "record_of", "input_saturation"]
+__all__ = ["run_layer", "run_stack", "run_network", "next_input", "record_of", "input_saturation"]
 
 
 def run_layer(layer: CompressedLayer, config: EIEConfig, x=None, relu: bool = False,
@@ -71,6 +71,21 @@ def run_stack(layers, config: EIEConfig, x, relu_last: bool = False, table: Ener
     return summary, records, results
 
 
+def next_input(res: SimResult, function: str, next_plan: QuantPlan | None, config: EIEConfig) -> np.ndarray:
+    """What the next layer of a network receives from ``res`` [arch §8]: its outputs (the
+    write-out, ReLU'd on the array for ``relu``), or for a host function (sigmoid, tanh,
+    softmax) the function of them, back onto the chip in ``next_plan.fa`` fraction bits
+    (exactly what :func:`~eie.model.simulate` quantises again, so it sees these integers;
+    ``next_plan`` None: the last layer, the float result).  One owner for ``run_network``
+    and the design-space sweep's network chains (:mod:`eie.dse.evaluate`)."""
+    y = res.outputs
+    if function in OFF_ARRAY:
+        y = apply_function(function, y)
+        if next_plan is not None:
+            y = quantize(y, next_plan.fa, config.act_bits) / 2.0 ** next_plan.fa
+    return y
+
+
 def run_network(layers, functions, config: EIEConfig, x, plans=None, table: EnergyTable | None = None,
                 check_capacity: bool = True, names=None):
     """Run a network's FC layers one image at a time on the model, the function named after
@@ -112,14 +127,7 @@ def run_network(layers, functions, config: EIEConfig, x, plans=None, table: Ener
         rec.update(function=f, function_on="host" if f in OFF_ARRAY else "array")
         results.append(res)
         records.append(rec)
-        y = res.outputs
-        if f in OFF_ARRAY:
-            y = apply_function(f, y)
-            if i < len(layers) - 1:
-                # back onto the chip: the next layer's inputs in its fa fraction bits (exactly
-                # what simulate quantises again, so it sees these integers)
-                y = quantize(y, plans[i + 1].fa, config.act_bits) / 2.0 ** plans[i + 1].fa
-        h = y
+        h = next_input(res, f, plans[i + 1] if i < len(layers) - 1 else None, config)
     wall = time.perf_counter() - t0
     cycles = sum(r["cycles"] for r in records)
     useful = sum(r["useful_macs"] for r in records)

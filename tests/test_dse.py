@@ -153,7 +153,6 @@ def test_fc8_points_equal_direct_runs(tmp_path, fc8_path):
 
 
 def test_dense_file_and_network_directory(tmp_path):
-    from eie.reference import float_forward
     rng = np.random.default_rng(3)
     w = rng.normal(size=(24, 40)) * (rng.random((24, 40)) < 0.4)
     save_npz(tmp_path / "dense.npz", {"weight": w, "activations": np.maximum(rng.normal(size=40), 0)})
@@ -172,12 +171,45 @@ def test_dense_file_and_network_directory(tmp_path):
         dense, netrec = (r["record"] for _, r in joined(store, pts))
     assert dense["fits"] and len(dense["layers"]) == 1
     assert [x["name"] for x in netrec["layers"]] == ["tiny/a", "tiny/b"]
-    from eie.model import simulate
-    a = load_layer(net / "a.npz")
-    x_b = np.maximum(float_forward(a, a.activations), 0.0)
-    rb = simulate(load_layer(net / "b.npz"), x_b, config=EIEConfig(pes=4), check_reference=False)
-    assert netrec["layers"][1]["cycles"] == rb.cycles
     assert netrec["cycles"] == sum(x["cycles"] for x in netrec["layers"])
+    # b runs on a's fixed-point outputs, as `eie simulate DIR` runs the network [arch §8]
+    from eie import cli
+    js = tmp_path / "sim.json"
+    assert cli.main(["simulate", str(net), "--pes", "4", "--json", str(js)]) == 0
+    sim = json.loads(js.read_text())
+    assert [x["cycles"] for x in netrec["layers"]] == [x["cycles"] for x in sim["layers"]]
+    assert netrec["energy_pj"] == pytest.approx(sim["energy_pj"], rel=1e-12)
+
+
+def test_a_network_point_is_what_the_array_runs_not_a_float_handoff(tmp_path):
+    """Layer a: row 0 = 1 x 1000, rows 1-19 = 0.02 x 1 (ReLU).  Its outputs need fo = 4
+    (1000 x 2^4 <= 2^14 - 1), so 0.02 rounds to 0 on the array and layer b gets ONE non-zero
+    input, not the 20 non-zeros of the float result.  The sweep's point for b equals b run
+    on that single non-zero input (worked by hand), for every PE count swept."""
+    from eie.model import simulate
+    net = tmp_path / "net"
+    net.mkdir()
+    wa = np.zeros((20, 2))
+    wa[0, 0], wa[1:, 1] = 1.0, 0.02
+    save_npz(net / "a.npz", {"weight": wa, "activations": np.array([1000.0, 1.0])})
+    wb = np.random.default_rng(7).normal(size=(3, 20))
+    save_npz(net / "b.npz", {"weight": wb})
+    (net / "network.toml").write_text(network_toml(Network("t", (
+        NetworkLayer("a", "a.npz", "fc", (20, 2), "relu"), NetworkLayer("b", "b.npz", "fc", (3, 20), "none")))))
+    spec = load_spec(spec_file(tmp_path, {"pes": "[2, 4]"}, ["net"]))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        recs = [r["record"] for _, r in joined(store, pts)]
+    from eie.prepare import load_compressed
+    b = load_compressed(net / "b.npz", bits=4)
+    one = np.zeros(20)
+    one[0] = 1000.0
+    for rec in recs:
+        cfg = EIEConfig(**rec["config"])
+        assert rec["layers"][1]["cycles"] == simulate(b, one, config=cfg, check_reference=False).cycles
+        many = simulate(b, np.maximum(wa @ [1000.0, 1.0], 0), config=cfg, check_reference=False).cycles
+        assert rec["layers"][1]["cycles"] < many
 
 
 def test_network_without_first_input_is_refused(tmp_path):

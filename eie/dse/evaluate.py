@@ -33,8 +33,10 @@ __all__ = ["IMAGE_FIELDS", "VALUE_FIELDS", "RECORD_VERSION", "TASK_POINTS", "Poi
 IMAGE_FIELDS = ("pes", "index_bits", "regfile_entries", "weight_bits")
 #: fields the values depend on beside the image [arch §4]
 VALUE_FIELDS = ("act_bits", "codebook_bits", "acc_bits")
-#: the layout of a record; part of every key, so a new layout recomputes
-RECORD_VERSION = 1
+#: the layout and meaning of a record; part of every key, so a new one recomputes (2: a
+#: network's chained fc layers run on the previous layer's fixed-point outputs, not on its
+#: float result)
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -188,13 +190,56 @@ def _tables(task: Task):
     return table
 
 
+def _chains(layers) -> dict:
+    """Per layer index of a network's chain (an fc layer and the fc layers after it that take
+    its fixed-point outputs, :attr:`WorkloadLayer.chained`): ``(head index, the chain's layer
+    indices)``; layers in no chain of two or more are not listed."""
+    out, i = {}, 0
+    while i < len(layers):
+        j = i + 1
+        while j < len(layers) and layers[j].chained:
+            j += 1
+        if j - i > 1:
+            out.update({k: (i, list(range(i, j))) for k in range(i, j)})
+        i = j
+    return out
+
+
+def _base_run(compiled, layers, li: int, chains: dict, g: int, prev: dict, reference_check: bool):
+    """Layer ``li`` on one value group's first configuration (``compiled.config``), kept for
+    :func:`~eie.model.retime`.  A layer alone runs on its own input; a layer of a chain runs
+    as ``eie simulate DIR`` runs it (:func:`eie.pipeline.run_network`): the chain's fraction
+    bits calibrated on its head's input, the previous layer's fixed-point outputs as input
+    (:func:`eie.pipeline.next_input`), its ReLU on the array."""
+    from ..evaluate import calibrate_plans
+    from ..model import simulate
+    from ..pipeline import next_input
+    wl, cfg = layers[li], compiled.config
+    if li not in chains:
+        return simulate(compiled, wl.x, source=wl.layer, check_reference=reference_check, keep_work=True)
+    head, members = chains[li]
+    if li == head:
+        plans = calibrate_plans([layers[k].layer for k in members], layers[head].x[None, :], cfg,
+                                [layers[k].function for k in members])
+        x = wl.x
+    else:
+        if prev.get(g, (None,))[0] != li - 1:
+            raise ValueError(f"the previous layer {layers[li - 1].name} did not run")
+        _, before, plans = prev[g]
+        x = next_input(before, layers[li - 1].function, plans[li - head], cfg)
+    res = simulate(compiled, x, plan=plans[li - head], relu=wl.function == "relu", source=wl.layer,
+                   check_reference=reference_check, keep_work=True)
+    prev[g] = (li, res, plans)
+    return res
+
+
 def run_task(task: Task) -> list[dict]:
     """Evaluate the points of ``task`` (in a worker); one result per point: ``key``,
     ``workload``, ``target``, ``config``, ``status`` (``ok``/``error``), ``record`` or
     ``error``, ``wall_s``."""
     from ..compile import compile_layer
     from ..energy import estimate
-    from ..model import retime, simulate
+    from ..model import retime
     from .fpga import fpga_point
     t0 = time.perf_counter()
     points = task.points
@@ -205,13 +250,15 @@ def run_task(task: Task) -> list[dict]:
         layers = load_layers(task.workload, points[0].config.weight_bits)
     except Exception as exc:               # a workload that cannot be loaded fails its points
         layers, failed = [], {i: f"{type(exc).__name__}: {exc}" for i in range(len(points))}
-    for wl in layers:
+    chains = _chains(layers)
+    prev: dict = {}                        # value group -> (layer index, its base result, its chain's plans)
+    for li, wl in enumerate(layers):
         try:
             compiled = compile_layer(wl.layer, points[0].config, check=False)
         except Exception as exc:           # e.g. a codebook larger than 2**weight_bits
             failed.update({i: f"{wl.name}: {type(exc).__name__}: {exc}" for i in range(len(points)) if i not in failed})
             continue
-        for group in _value_groups(points):
+        for g, group in enumerate(_value_groups(points)):
             base = None
             for i in group:
                 if i in failed:
@@ -219,8 +266,8 @@ def run_task(task: Task) -> list[dict]:
                 cfg = points[i].config
                 try:
                     if base is None:
-                        base = res = simulate(dataclasses.replace(compiled, config=cfg), wl.x, source=wl.layer,
-                                              check_reference=task.reference_check, keep_work=True)
+                        base = res = _base_run(dataclasses.replace(compiled, config=cfg), layers, li, chains, g,
+                                               prev, task.reference_check)
                     else:
                         res = retime(base, cfg)
                     sums[i].add(wl.name, res, estimate(res.events, res.cycles, cfg, table(cfg)))

@@ -11,10 +11,11 @@ read); :func:`load_layers` is what a worker runs to get the layers and their inp
   non-zero weights kept);
 * **network directory** (``network.toml``, :mod:`eie.network`): its fully-connected and LSTM
   layers in order (conv layers are stored only, never run).  A layer runs on its file's
-  ``activations`` when it has them, else on the previous layer's float output through that
-  layer's ``function`` (relu, sigmoid, tanh, softmax or none); the first runnable layer,
-  and a layer after an LSTM (whose output needs the gates, computed off the array), must
-  have their own.
+  ``activations`` when it has them; an fc layer without them after an fc layer runs on that
+  layer's fixed-point outputs, as ``eie simulate DIR`` does (``WorkloadLayer.chained``; the
+  worker chains them per value group, :mod:`eie.dse.evaluate`; the function after each,
+  relu, sigmoid, tanh, softmax or none, as there).  The first runnable layer, and a layer after an LSTM (whose output needs the gates,
+  computed off the array), must have their own.
 
 The content hash of a workload (``digest``) covers what it is made from: the benchmark
 spec, the bytes of the layer file, or ``network.toml`` and every layer file.
@@ -62,6 +63,11 @@ class WorkloadLayer:
     name: str
     layer: object                  # CompressedLayer
     x: np.ndarray
+    # a network's fc layer: the function after it, and whether it takes the previous fc
+    # layer's fixed-point outputs (no activations of its own; eie.pipeline.next_input) --
+    # then ``x`` (the float result through the functions) is not what it runs on
+    function: str = "none"
+    chained: bool = False
 
 
 def _sha(*parts: bytes) -> str:
@@ -184,10 +190,13 @@ def _network_layers(path: Path, weight_bits: int) -> list[WorkloadLayer]:
     from ..network import load_network
     from ..reference import float_forward
     net = load_network(path)
-    out, y = [], None
+    out, y, prev = [], None, None
     for nl in net.runnable:
         layer = _compressed(net.path(nl), weight_bits)
         x = layer.activations if layer.activations is not None else y
-        out.append(WorkloadLayer(f"{net.name}/{nl.name}", layer, x))
+        chained = layer.activations is None and nl.kind == "fc" and prev is not None and prev.kind == "fc"
+        out.append(WorkloadLayer(f"{net.name}/{nl.name}", layer, x, nl.function if nl.kind == "fc" else "none",
+                                 chained))
         y = None if nl.kind == "lstm" else _FUNCTIONS[nl.function](float_forward(layer, x))
+        prev = nl
     return out
