@@ -123,9 +123,9 @@ def cmd_run_board(args) -> int:
     guard = 2 * max(t.cycles for t in ref.timings) + 1000
     traffic = load_traffic(hw, jobs, baud)
     say = human_stream(js)
+    link = SerialLink(args.port, baud, timeout=args.timeout)     # a port that does not open: one error line
     print(f"  loading {traffic.words} words in {traffic.frames} frames: {traffic.bytes_out} bytes, "
           f"{traffic.seconds:.2f} s at {baud} baud", file=sys.stderr, flush=True)
-    link = SerialLink(args.port, baud, timeout=args.timeout)
 
     async def session():
         drv = UARTDriver(hw, link)
