@@ -127,6 +127,17 @@ def test_out_must_be_a_real_directory(tmp_path, capsys, monkeypatch):
             assert message in one_error(code, capsys.readouterr().err)
     assert list(target.iterdir()) == [] and afile.read_text() == "x"
     assert not (tmp_path / "-").exists()
+    # --force into a directory: a link or a directory where the build puts one of its own
+    # files is refused (the build would write through it); the user's other files do not matter
+    for name, make in (("board.json", lambda p: p.symlink_to(afile)), ("eie_board.bit", lambda p: p.mkdir()),
+                       ("build_eie_board.sh", lambda p: p.symlink_to(afile))):
+        d = tmp_path / f"d-{name}"
+        d.mkdir()
+        (d / "notes.txt").symlink_to(afile)
+        make(d / name)
+        code = cli.main(["board", "ulx3s", "--pes", "1", "-o", str(d), "--force"])
+        assert f"{str(d / name)!r} is " in one_error(code, capsys.readouterr().err)
+    assert afile.read_text() == "x"
 
 
 def test_wrong_vendor_is_refused(tmp_path):

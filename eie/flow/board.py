@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_out_dir
+from ..fileio import check_files, check_out_dir
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
@@ -216,6 +216,12 @@ def _check_out(out: Path, force: bool) -> None:
     check_out_dir(out, "--out directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"--out {str(out)!r} is not empty: give a new directory, or --force to build into it")
+    if out.is_dir():
+        # with --force the build replaces its own files: every name it writes (the design, the
+        # tools' logs and outputs per run, the records) must be a regular file if it is there
+        mine = (f"{NAME}*", f"build_{NAME}*", "stat.txt", "report.json", BOARD_JSON)
+        check_files(out, sorted(p.name for pattern in mine for p in out.glob(pattern)), force=True,
+                    what="--out directory")
 
 
 def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,
