@@ -128,10 +128,8 @@ def calibrate_plans(layers: Sequence, x_cal: np.ndarray, config: EIEConfig,
     for i, (layer, f) in enumerate(zip(layers, functions, strict=True)):
         cb, _, bias, _ = _layer_arrays(layer)
         y = _float_layer(layer, h)
-        plan = plan_layer(cb, h, y, config, fa=fa, bias=bias)
-        if i < len(layers) - 1 and f not in OFF_ARRAY and plan.fo > config.act_bits - 2:
-            # the outputs stay on chip as the next layer's inputs, whose fa is at most act_bits - 2
-            plan = plan_layer(cb, h, y, config, fa=fa, fo=config.act_bits - 2)
+        plan = plan_layer(cb, h, y, config, fa=fa, bias=bias,
+                          feeds_next=i < len(layers) - 1 and f not in OFF_ARRAY)
         plans.append(plan)
         fa = next_fa(f, plan.fo, config)
         h = apply_function(f, y)

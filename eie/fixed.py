@@ -107,7 +107,7 @@ class QuantPlan:
 
 
 def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, fo: int | None = None,
-               bias=None) -> QuantPlan:
+               bias=None, feeds_next: bool = False) -> QuantPlan:
     """Choose fraction bits from the value ranges [arch §4].
 
     ``fa`` from ``max|x|`` (capped at ``act_bits - 2``), ``fw`` from ``max|codebook|``,
@@ -116,7 +116,9 @@ def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, f
     (``max|bias| * 2**fo <= 2**(acc_bits-1) - 1``: a saturated start value, unlike a
     wrapped partial sum, would not come back); then clamped so that the shift
     ``fa + fw - fo`` is at least 0.  ``fa``/``fo`` may be forced (a stack passes the previous
-    layer's ``fo`` as this layer's ``fa``); a forced ``fo`` is not capped.
+    layer's ``fo`` as this layer's ``fa``); a forced ``fo`` is not capped.  ``feeds_next``:
+    the outputs stay on chip as the next layer's inputs [arch §8], so ``fo`` is also capped
+    at that layer's ``fa`` limit, ``act_bits - 2`` (small or all-zero outputs would choose more).
     """
     if fa is None:
         fa = choose_frac_bits(float(np.max(np.abs(x), initial=0.0)), config.act_bits, cap=config.act_bits - 2)
@@ -125,6 +127,8 @@ def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, f
         fo = choose_frac_bits(float(np.max(np.abs(y_float), initial=0.0)), config.act_bits, headroom=1)
         if bias is not None:
             fo = min(fo, choose_frac_bits(float(np.max(np.abs(bias), initial=0.0)), config.acc_bits))
+        if feeds_next:
+            fo = min(fo, config.act_bits - 2)
     fo = min(fo, fa + fw)
     plan = QuantPlan(int(fa), int(fw), int(fo))
     plan.check(config)

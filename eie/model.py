@@ -424,7 +424,8 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
     clamped = quantize(cb, plan.fw, cfg.codebook_bits) != np.floor(cb * 2.0 ** plan.fw + 0.5)
     hit = np.zeros(len(ok), bool)
     if clamped.any():
-        hit = (clamped[src.codes] & (np.asarray(x) != 0)[None, :]).any(axis=1)
+        used = quantize(x, plan.fa, cfg.act_bits) != 0          # the inputs the array broadcasts
+        hit = (clamped[src.codes] & used[None, :]).any(axis=1)
         if src.bias_codes is not None:
             hit |= clamped[src.bias_codes]
     ok &= ~wrapped & ~hit
@@ -591,11 +592,7 @@ def simulate_stack(layers, x, config: EIEConfig, relu_last: bool = False, keep_t
         compiled = compile_layer(layer, config, check=check_capacity)
         last = i == len(compressed) - 1
         relu = relu_last if last else True
-        plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, bias=layer.bias)
-        if not last and plan.fo > config.act_bits - 2:
-            # the outputs are the next layer's inputs, whose fa is at most act_bits - 2 [arch §8]
-            # (as eie.evaluate.calibrate_plans caps them): small or all-zero outputs chose more
-            plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, fo=config.act_bits - 2)
+        plan = plan_layer(layer.codebook, xs[i], ys[i], config, fa=fa, bias=layer.bias, feeds_next=not last)
         if a_q is None:
             a_q = quantize(xs[0], plan.fa, config.act_bits)
         cb_q = quantize(layer.codebook, plan.fw, config.codebook_bits)

@@ -98,6 +98,10 @@ def test_cli_refusals(tmp_path, capsys):
     assert "--seed lists a seed twice (2 2)" in run("board", "--seed", 2, 2, "icebreaker", "-o", tmp_path / "i")
     assert "--baud 7000000 needs" in run("board", "--seed", 1, 2, "icebreaker", "--baud", 7_000_000, "-o",
                                          tmp_path / "j")
+    # an abbreviation argparse accepts is the same option; a later --seed still wins over an earlier one
+    assert "--seed lists a seed twice (4 4)" in run("board", "--se", 4, 4, "icebreaker", "-o", tmp_path / "j")
+    assert "--seed lists a seed twice (3 3)" in run("board", "--seed", 1, "icebreaker", "--seed", 3, 3, "-o",
+                                                    tmp_path / "j")
     assert "--floorplan on places ECP5 block RAMs; ice40 has no floorplan" in run("board", "icebreaker", "--floorplan",
                                                                                    "on", "-o", tmp_path / "k")
     assert not any((tmp_path / n).exists() for n in "abcdefghijk")

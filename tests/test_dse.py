@@ -467,7 +467,17 @@ def test_store_refuses_another_programs_database(tmp_path):
         c.execute("CREATE TABLE users (id INTEGER)")
     with pytest.raises(InputError, match="not an eie sweep database"):
         Store(meta)
-    assert tables(other) == ["users"] and tables(meta) == ["meta", "users"]
+    points = tmp_path / "points.db"             # a table named like eie's, with other columns
+    with sqlite3.connect(points) as c:
+        c.execute("CREATE TABLE points (x REAL, y REAL)")
+    with pytest.raises(InputError, match=r"not an eie sweep database \(its tables: points; no eie schema\)"):
+        Store(points)
+    assert tables(other) == ["users"] and tables(meta) == ["meta", "users"] and tables(points) == ["points"]
+    half = tmp_path / "half.db"                 # eie's tables without the schema row (a crash between): opened
+    with sqlite3.connect(half) as c:
+        c.executescript("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);")
+    with Store(half) as store:
+        assert store.count() == 0
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     for db in (empty, tmp_path / "new.db", tmp_path / "new.db"):     # the second: eie's own database

@@ -218,6 +218,9 @@ def test_a_clamped_codebook_value_voids_the_bound_of_the_rows_that_use_it():
     r1 = simulate(layer, np.array([1e-3, 1.0]), config=cfg)
     assert r1.reference["saturated_codebook"] == 1 and r1.reference["mismatches"] == 1
     assert not r1.reference["outputs_match_reference"]
+    # an input that quantises to 0 (1e-6 < 2^-15 at fa = 14) is not broadcast: row 0 does not use it
+    r2 = simulate(layer, np.array([1e-6, 1.0]), config=cfg)
+    assert r2.plan.fa == 14 and r2.reference["mismatches"] == 0 and r2.reference["outputs_match_reference"]
 
 
 def test_a_stack_whose_middle_outputs_are_small_caps_their_fraction_bits():

@@ -36,33 +36,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _int_lists_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """``argv`` with every option that takes several integers (``--seed S [S ...]``) and its
-    integers moved to the end when a word that is not an integer follows them: argparse lets
-    such an option take every word up to the next option, so ``eie board --seed 1 2 ulx3s``
-    read the board as a seed.  Words after ``--`` stay where they are."""
+    """``argv`` with the words that follow an option of several integers (``--seed S [S ...]``,
+    or an abbreviation of it that argparse accepts) and are not integers moved in front of
+    that option: argparse lets such an option take every word up to the next option, so
+    ``eie board --seed 1 2 ulx3s`` read the board as a seed.  The options keep their order
+    (a later ``--seed`` still wins); words after ``--`` stay where they are."""
     sub = next((a for a in ap._actions if isinstance(a, argparse._SubParsersAction)), None)
     at = next((i for i, w in enumerate(argv) if sub and w in sub.choices), None)
     if at is None:
         return argv
-    opts = {o for a in sub.choices[argv[at]]._actions if a.nargs in ("+", "*") and a.type is int
-            for o in a.option_strings}
-    head, rest, moved, i = argv[:at + 1], [], [], at + 1
+    parser = sub.choices[argv[at]]
+    longs = [o for o in parser._option_string_actions if o.startswith("--")]
+
+    def int_list(word: str) -> bool:
+        if not word.startswith("--") or "=" in word:
+            return False
+        hits = [word] if word in parser._option_string_actions else [o for o in longs if o.startswith(word)]
+        acts = {parser._option_string_actions[o] for o in hits}
+        return len(acts) == 1 and next(iter(acts)).nargs in ("+", "*") and next(iter(acts)).type is int
+
+    out, i = argv[:at + 1], at + 1
     while i < len(argv):
         w = argv[i]
         if w == "--":
-            rest += argv[i:]
+            out += argv[i:]
             break
-        if w in opts:
-            j = i + 1
+        j = i + 1
+        if int_list(w):
             while j < len(argv) and re.fullmatch(r"-?\d+", argv[j]):
                 j += 1
-            if j > i + 1 and j < len(argv) and not argv[j].startswith("-"):
-                moved += argv[i:j]
-                i = j
-                continue
-        rest.append(w)
-        i += 1
-    return head + rest + moved
+            k = j
+            while k < len(argv) and j > i + 1 and not argv[k].startswith("-"):
+                k += 1
+            out += argv[j:k] + argv[i:j]          # the positional words first, then the option
+            i = k
+            continue
+        out.append(w)
+        i = j
+    return out
 
 
 def main(argv=None) -> int:

@@ -41,6 +41,18 @@ CREATE TABLE IF NOT EXISTS points (
 _CHUNK = 500
 
 
+def _schema_db() -> sqlite3.Connection:
+    """An in-memory database of :data:`_SCHEMA`: what eie's tables look like."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _columns(db: sqlite3.Connection, tables) -> dict:
+    """The column names of ``tables`` in ``db`` (a table it lacks: none)."""
+    return {t: [c[1] for c in db.execute("SELECT * FROM pragma_table_info(?)", (t,))] for t in sorted(tables)}
+
+
 class Store:
     """The points of one database file (created if absent)."""
 
@@ -58,7 +70,7 @@ class Store:
             row = None
             if "meta" in tables:
                 row = self.db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-            if row is None and not tables <= {"meta", "points"}:
+            if row is None and tables and _columns(self.db, tables) != _columns(_schema_db(), tables):
                 # a database of another program: eie never adds its tables to it
                 names = sorted(tables)
                 held = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
