@@ -129,7 +129,7 @@ def check_files(directory, names, *, force: bool, what: str = "output directory"
     d = Path(directory)
     subs = {p for n in names for p in Path(n).parents if str(p) != "."}
     for sub in sorted(subs, key=lambda p: len(p.parts)):            # outermost first
-        kind = _kind(d / sub)
+        kind = _kind(d / sub) or ("a regular file" if os.path.lexists(d / sub) else None)
         if kind and kind != "a directory":
             raise InputError(f"{str(d / sub)!r} is {kind}: it must be a directory")
     for name in names:

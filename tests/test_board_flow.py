@@ -134,10 +134,13 @@ def test_out_must_be_a_real_directory(tmp_path, capsys, monkeypatch):
     # --force into a directory: a link or a directory where the build puts one of its own
     # files is refused (the build would write through it); the user's other files do not matter
     for name, make in (("board.json", lambda p: p.symlink_to(afile)), ("eie_board.bit", lambda p: p.mkdir()),
-                       ("build_eie_board.sh", lambda p: p.symlink_to(afile))):
+                       ("build_eie_board.sh", lambda p: p.symlink_to(afile)),
+                       ("eie_board-s3-ripup.tim", lambda p: p.symlink_to(afile)),
+                       ("site-probe", lambda p: p.symlink_to(target))):
         d = tmp_path / f"d-{name}"
         d.mkdir()
         (d / "notes.txt").symlink_to(afile)
+        (d / "eie_board_old").mkdir()                   # the user's, not a name the build writes
         make(d / name)
         code = cli.main(["board", "ulx3s", "--pes", "1", "-o", str(d), "--force"])
         assert f"{str(d / name)!r} is " in one_error(code, capsys.readouterr().err)

