@@ -108,7 +108,7 @@ _CODEBOOK_HOROWITZ_PJ = 10.0 * (16 / 64) * (32 / 8192) ** SRAM_CAPACITY_EXPONENT
 
 
 #: largest value of an energy table field: a joule per event (pJ; for ``static_mw_per_pe``
-#: a kilowatt per PE), beyond any circuit.  Larger values are refused where the table is
+#: 1e12 mW, a gigawatt per PE), beyond any circuit.  Larger values are refused where the table is
 #: read, so that no total can overflow to infinity.
 MAX_ENERGY = 1e12
 

@@ -53,7 +53,10 @@ def test_builds_are_listed_least_recently_used_first(cache):
     assert [d for d, _, _ in got] == [b["a"], b["b"], b["c"], b["d"]]
     assert [size for _, _, size in got] == [1000, 2000, 3000, 4000]
     size, builds = cache_size(root)
-    assert builds == 4 and size == 10000 + len("digest\n") + 5000 + len("mine\n")
+    assert builds == 4 and size == 10000 + len("digest\n") + 5000       # eie's entries: not notes.txt
+    (root / "mine").mkdir()                                        # the user's own files are not eie's
+    (root / "mine" / "big.bin").write_bytes(b"u" * 100_000)
+    assert cache_size(root) == (size, 4)
 
 
 def test_prune_evicts_the_oldest_until_the_builds_fit(cache):

@@ -192,3 +192,16 @@ def test_verify_dir_rtl(tmp_path, capsys, sim):
     doc = json.loads(js.read_text())
     assert rc == 0 and doc["equal"], doc.get("rtl_error")
     assert len(doc["layers"]) == 3 and all(lay["outputs_equal"] and lay["cycles_equal"] for lay in doc["layers"])
+
+
+def test_simulate_dir_says_which_layer_overflowed(tmp_path, capsys):
+    """128 weights of 1 times inputs of 1000 in layer a: 128,000 does not fit the 16-bit
+    accumulators at fo = 0; `eie simulate DIR` names the layer, the cause and the fix."""
+    np.savez(tmp_path / "a.npz", weight=np.ones((8, 128)), activations=np.full(128, 1000.0))
+    np.savez(tmp_path / "b.npz", weight=np.ones((2, 8)))
+    (tmp_path / "network.toml").write_text(network_toml(Network("ov", (
+        NetworkLayer("a", "a.npz", "fc", (8, 128), "relu"), NetworkLayer("b", "b.npz", "fc", (2, 8), "none")))))
+    assert main(["simulate", str(tmp_path), "--pes", "4"]) == 0
+    warn = [line for line in capsys.readouterr().out.splitlines() if "warning:" in line]
+    assert len(warn) == 1 and "layer 'a': 8 output(s) overflowed the 16-bit accumulators" in warn[0]
+    assert "raise --acc-bits" in warn[0]

@@ -89,6 +89,10 @@ def cmd_simulate_network(args) -> int:
     if summary["saturated_inputs"]:
         print(f"  warning: {summary['saturated_inputs']} network inputs saturated in the 16-bit activations",
               file=say)
+    from .core import overflow_warnings
+    for item, rec in zip(run, records, strict=True):    # why a layer's outputs cannot match, per layer
+        for line in overflow_warnings(rec, cfg):
+            print(line.replace("  warning: ", f"  warning: layer {item.spec.name!r}: ", 1), file=say)
     if out:
         save_npy(out, np.asarray(outputs, dtype=np.float64))
     if js:

@@ -70,12 +70,14 @@ def cache_root() -> Path:
 
 
 def cache_size(root: Path | None = None) -> tuple[int, int]:
-    """``(bytes, simulator builds)`` under the cache root (the bytes include the generated-
-    Verilog index, which is not a build)."""
+    """``(bytes, simulator builds)`` of what eie made under the cache root (:func:`_is_entry`:
+    the bytes include the generated-Verilog index, which is not a build; the user's other
+    files there are neither counted nor walked)."""
     root = cache_root() if root is None else root
     if not root.is_dir():
         return 0, 0
-    return _tree_size(root), sum(1 for d in root.iterdir() if _is_build(d))
+    entries = [d for d in root.iterdir() if _is_entry(d)]
+    return sum(_tree_size(d) for d in entries), sum(1 for d in entries if _is_build(d))
 
 
 def cache_limit() -> int:
