@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
-from .config import EIEConfig
+from .config import EIEConfig, flag
 from .errors import InputError
 from .fileio import read_toml
 from .layer import MAX_ELEMENTS
@@ -104,7 +104,7 @@ def paper_differences(config: EIEConfig) -> list[str]:
     for f in dataclasses.fields(EIEConfig):
         mine, theirs = getattr(config, f.name), getattr(paper, f.name)
         if mine != theirs:
-            out.append(f"--{f.name.replace('_', '-')} {mine:g} (paper {theirs:g})")
+            out.append(f"{flag(f.name)} {mine:g} (paper {theirs:g})")
     return out
 
 

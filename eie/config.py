@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .fileio import read_text
 
-__all__ = ["EIEConfig", "FIELD_DOCS", "to_toml"]
+__all__ = ["EIEConfig", "FIELD_DOCS", "to_toml", "flag"]
 
 #: what each field means, its unit and whether it is per PE (the CLI's help text, ``eie config``)
 FIELD_DOCS = {
@@ -234,3 +234,9 @@ def to_toml(config: EIEConfig) -> str:
         v = getattr(config, f.name)
         lines.append(f"{f.name} = {v!r}  # {FIELD_DOCS[f.name]}")
     return "\n".join(lines) + "\n"
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a configuration field or memory depth: ``spmat_kb`` -> ``--spmat-kb``
+    (the one spelling the CLI and every message that names an option use)."""
+    return "--" + field.replace("_", "-")

@@ -23,10 +23,11 @@ from .options import (
     config_from,
     dense_options,
     human_stream,
+    overflow_warnings,
     simulate_setup,
 )
 
-__all__ = ["register", "format_record", "saturation_warning", "overflow_warnings"]
+__all__ = ["register", "format_record", "saturation_warning"]
 
 
 # ---- commands ------------------------------------------------------------------------
@@ -127,25 +128,6 @@ def format_record(rec, cfg, title) -> str:
     if not rec["fits"]:
         lines.append(f"  does NOT fit: {rec['capacity_problems'][0]}")
     return "\n".join(lines)
-
-
-def overflow_warnings(rec, cfg) -> list[str]:
-    """The lines that say which outputs the reference check could not hold to its bound
-    [arch §4]: codebook values clamped to ``codebook_bits``, accumulators that wrapped."""
-    out = []
-    fb = rec["fraction_bits"]
-    if rec.get("saturated_codebook"):
-        top = ((1 << (cfg.codebook_bits - 1)) - 1) / 2.0 ** fb["fw"]
-        out.append(f"  warning: {rec['saturated_codebook']} codebook value(s) saturated (the {cfg.codebook_bits}-bit "
-                   f"codebook with fw={fb['fw']} holds |w| <= {top:g}; the largest is {rec['max_abs_codebook']:g}), "
-                   f"so the outputs that use them cannot match the reference: scale the weights down by "
-                   f"{rec['max_abs_codebook'] / top:.3g}x or more (or raise --codebook-bits)")
-    if rec.get("wrapped_outputs"):
-        top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
-        out.append(f"  warning: {rec['wrapped_outputs']} output(s) overflowed the {cfg.acc_bits}-bit accumulators "
-                   f"(with fo={fb['fo']} they hold |y| <= {top:g}) and wrapped around, so they cannot match the "
-                   f"reference: raise --acc-bits, or scale the weights or the input down")
-    return out
 
 
 def saturation_warning(rec, cfg) -> str:

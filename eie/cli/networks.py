@@ -14,6 +14,7 @@ from .options import (
     config_from,
     dense_options,
     human_stream,
+    overflow_warnings,
     require_extra,
     simulate_setup,
 )
@@ -89,7 +90,6 @@ def cmd_simulate_network(args) -> int:
     if summary["saturated_inputs"]:
         print(f"  warning: {summary['saturated_inputs']} network inputs saturated in the 16-bit activations",
               file=say)
-    from .core import overflow_warnings
     for item, rec in zip(run, records, strict=True):    # why a layer's outputs cannot match, per layer
         for line in overflow_warnings(rec, cfg):
             print(line.replace("  warning: ", f"  warning: layer {item.spec.name!r}: ", 1), file=say)

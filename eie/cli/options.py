@@ -13,19 +13,14 @@ import importlib.util
 import sys
 
 from ..compress import BIAS_MODES
-from ..config import FIELD_DOCS, EIEConfig
+from ..config import FIELD_DOCS, EIEConfig, flag
 from ..errors import InputError
 from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
-__all__ = ["flag", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
+__all__ = ["flag", "overflow_warnings", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
            "BIAS_HELP", "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra",
            "human_stream", "simulate_setup"]
-
-
-def flag(field: str) -> str:
-    """The command-line flag of a configuration field or memory depth: ``spmat_kb`` -> ``--spmat-kb``."""
-    return "--" + field.replace("_", "-")
 
 
 def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point",
@@ -173,3 +168,22 @@ def simulate_setup(args):
     check_distinct(**{"--json": js, "--output": out})
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     return cfg, js, out, human_stream(js), table
+
+
+def overflow_warnings(rec, cfg) -> list[str]:
+    """The lines that say which outputs the reference check could not hold to its bound
+    [arch §4]: codebook values clamped to ``codebook_bits``, accumulators that wrapped."""
+    out = []
+    fb = rec["fraction_bits"]
+    if rec.get("saturated_codebook"):
+        top = ((1 << (cfg.codebook_bits - 1)) - 1) / 2.0 ** fb["fw"]
+        out.append(f"  warning: {rec['saturated_codebook']} codebook value(s) saturated (the {cfg.codebook_bits}-bit "
+                   f"codebook with fw={fb['fw']} holds |w| <= {top:g}; the largest is {rec['max_abs_codebook']:g}), "
+                   f"so the outputs that use them cannot match the reference: scale the weights down by "
+                   f"{rec['max_abs_codebook'] / top:.3g}x or more (or raise --codebook-bits)")
+    if rec.get("wrapped_outputs"):
+        top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
+        out.append(f"  warning: {rec['wrapped_outputs']} output(s) overflowed the {cfg.acc_bits}-bit accumulators "
+                   f"(with fo={fb['fo']} they hold |y| <= {top:g}) and wrapped around, so they cannot match the "
+                   f"reference: raise --acc-bits, or scale the weights or the input down")
+    return out

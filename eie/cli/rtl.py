@@ -53,7 +53,7 @@ def _rtl_config(args):
 # ---- eie rtl ---------------------------------------------------------------------------------
 def cmd_rtl(args) -> int:
     from ..flow.generate import write_design
-    from ..flow.references import REGENERATE, stale_reference, write_reference
+    from ..flow.references import REGENERATE, regenerate_command, stale_reference, write_reference
     from ..layer import load_activations
     from ..prepare import load_compressed, prepare_layer
     if args.reference is not None:
@@ -67,7 +67,7 @@ def cmd_rtl(args) -> int:
         if args.check:
             if not Path(args.reference).is_dir():
                 raise InputError(f"--reference {args.reference!r} is not a directory: generate it with "
-                                 f"`{REGENERATE.rsplit(' ', 1)[0]} {args.reference}`")
+                                 f"`{regenerate_command(args.reference)}`")
             problems = stale_reference(args.reference, committed_only=not args.design, progress=_progress)
             for msg in problems:
                 print(msg)

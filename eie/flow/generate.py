@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..compile import hex_lines, memory_needs
+from ..config import flag
 from ..errors import CapacityError, InputError
 from ..fileio import OutputPlan
 from ..hdl import regmap
@@ -183,7 +184,7 @@ def hw_for_layer(compiled, vendor: str = "generic", desc_fifo: str | None = None
     for name, need in layer_depths(compiled).items():
         if overrides.get(name) is not None:
             if overrides[name] < need:      # the depth given, not --depths layer, is short
-                raise CapacityError(f"layer {compiled.name!r} needs {name} >= {need}, --{name.replace('_', '-')} "
+                raise CapacityError(f"layer {compiled.name!r} needs {name} >= {need}, {flag(name)} "
                                     f"{overrides[name]} was given: raise it, or drop it and --depths layer sizes it")
             depths[name] = overrides[name]
             continue
@@ -199,7 +200,7 @@ def check_layer_fits(hw: HWConfig, compiled) -> None:
     for name in ("spmat_lines", "ptr_words"):
         if need[name] > getattr(hw, name):
             raise CapacityError(f"layer {compiled.name!r} needs {name} >= {need[name]}, the hardware has "
-                                f"{getattr(hw, name)}: raise it (--{name.replace('_', '-')} {need[name]}) or use "
+                                f"{getattr(hw, name)}: raise it ({flag(name)} {need[name]}) or use "
                                 f"--depths layer")
     groups = memory_needs(compiled).act_groups
     if groups > hw.act_depth:

@@ -22,11 +22,17 @@ from ..fileio import write_text
 from ..hdl.params import HWConfig
 from .generate import design_info, generator_versions, header, verilog_text
 
-__all__ = ["DEVICE_REFERENCES", "device_reference", "Reference", "REFERENCES", "REGENERATE", "reference",
+__all__ = ["DEVICE_REFERENCES", "device_reference", "Reference", "REFERENCES", "REGENERATE", "regenerate_command", "reference",
            "reference_text", "reference_manifest", "stale_reference", "write_reference"]
 
+def regenerate_command(directory) -> str:
+    """The command that regenerates the reference designs in ``directory`` (``--check``
+    added: checks them)."""
+    return f"eie rtl --reference {directory}"
+
+
 #: the one command that regenerates ``hdl/`` (and, with ``--check``, checks it)
-REGENERATE = "eie rtl --reference hdl"
+REGENERATE = regenerate_command("hdl")
 
 #: per (family, device): the :class:`EIEConfig` fields of the configuration that fits it
 DEVICE_REFERENCES = {
@@ -126,7 +132,7 @@ def stale_reference(directory, *, committed_only: bool = False, progress=None) -
     not checked)."""
     directory = Path(directory)
     # the command that regenerates this directory (the repository's hdl/: REGENERATE)
-    fix = f"regenerate with `{REGENERATE.rsplit(' ', 1)[0]} {directory}`"
+    fix = f"regenerate with `{regenerate_command(directory)}`"
     try:
         made = json.loads((directory / "manifest.json").read_text())
     except (OSError, ValueError):
