@@ -229,8 +229,16 @@ def test_saturated_inputs_are_counted_and_the_fix_is_given(tmp_path, capsys):
     k = rec["input_scale"]
     assert k >= 2 ** int(np.ceil(np.log2(x.max() / 32767)))     # the input fits, and the outputs too
     warning = [line for line in out.splitlines() if "warning:" in line]
-    # the saturation, and (these outputs reach ~1e7 at fo = 0) the accumulators that wrapped
-    assert len(warning) == 1 + (rec["wrapped_outputs"] > 0) and rec["wrapped_outputs"] <= 24
+    # the saturation, and (these outputs reach ~1e7 at fo = 0) the accumulators that wrapped:
+    # the rows whose exact sum of rounded products [arch §4], worked here in integers, leaves 16 bits
+    fb = rec["fraction_bits"]
+    a_q = np.clip(np.floor(x * 2.0 ** fb["fa"] + 0.5), -32768, 32767).astype(np.int64)
+    w_q = np.clip(np.floor(CB * 2.0 ** fb["fw"] + 0.5), -32768, 32767).astype(np.int64)[codes] * (codes != 0)
+    s = fb["fa"] + fb["fw"] - fb["fo"]
+    prods = w_q * a_q[None, :]
+    sums = ((prods + (1 << (s - 1))) >> s if s else prods).sum(axis=1)
+    wrapped = int(np.count_nonzero((sums < -32768) | (sums > 32767)))
+    assert rec["wrapped_outputs"] == wrapped > 0 and len(warning) == 2
     assert f"{n_sat} of 40 inputs saturated" in warning[0] and f"scale the input by 1/{k}" in warning[0]
     # the fix works: the scaled input saturates nowhere and matches the reference
     scaled = tmp_path / "scaled.npy"
