@@ -265,7 +265,7 @@ def register(sub) -> None:
     from ..flow.generate import TOPLEVEL
     from ..flow.references import REGENERATE
     from ..flow.simulators import CACHE_GRACE_S, CACHE_MAX_GB
-    from ..flow.synth import DEFAULT_ROUTER, DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
+    from ..flow.synth import DEFAULT_ROUTER, DEFAULT_TIMING_WEIGHT, DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
 
@@ -329,7 +329,8 @@ def register(sub) -> None:
                    help=f"nextpnr router (default {DEFAULT_ROUTER}: router1 can oscillate for many minutes on the "
                         f"ECP5 array)")
     p.add_argument("--timing-weight", type=int, default=None,
-                   help="nextpnr placer timing weight (default: 40 on ecp5, nextpnr's own on ice40)")
+                   help=f"nextpnr placer timing weight (default: {DEFAULT_TIMING_WEIGHT['ecp5']} on ecp5, "
+                        f"nextpnr's own on ice40)")
     p.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
                    help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
                         "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "

@@ -120,10 +120,12 @@ DEVICES = {
 }
 DEFAULT_DEVICE = {"ecp5": "25k", "ice40": "hx8k"}
 DEFAULT_FREQ = {"ecp5": 150.0, "ice40": 60.0}
-#: nextpnr's HeAP placer timing weight (its own default is 10).  On the ECP5-25k reference
-#: array, 40 gave 100.8 / 100.6 MHz on seeds 1 / 2 against 104.0 / 95.2 with the default:
-#: the same mean, less spread (reports/fpga/README.md)
-DEFAULT_TIMING_WEIGHT = {"ecp5": 40, "ice40": None}
+#: nextpnr's HeAP placer timing weight (its own default is 10).  On the ECP5-25k 4-PE
+#: reference (step-19 netlist, seeds 1-6): 80 gave 128.3 / 125.5 / 120.6 / 129.8 / 124.5 /
+#: 130.4 MHz (median 126.9) against 123.8 / 120.6 / 113.1 / 116.6 / 124.8 / 114.1 with 40
+#: (median 118.6), better on five seeds and equal on one; 160 gave 132.7 / 110.6 / 120.1 on
+#: seeds 1-3.  (40 had replaced 10 at step 7: the same mean, less spread.)  docs/fpga.md
+DEFAULT_TIMING_WEIGHT = {"ecp5": 80, "ice40": None}
 
 #: yosys command (after ``proc``): Amaranth puts ``keep`` on a register's wire; yosys's
 #: opt_merge would still merge the flip-flop cells of identical copies (one per PE / per
