@@ -14,7 +14,7 @@ import numpy as np
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["quantize", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "acc_preload",
+__all__ = ["quantize", "saturated_mask", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "acc_preload",
            "QuantPlan", "plan_layer", "MAX_FRAC_BITS"]
 
 MAX_FRAC_BITS = 40
@@ -28,10 +28,15 @@ def quantize(x, frac: int, bits: int) -> np.ndarray:
     return np.clip(q, lo, hi).astype(np.int64)
 
 
+def saturated_mask(x, frac: int, bits: int) -> np.ndarray:
+    """Which values of ``x`` :func:`quantize` clamps to the ``bits``-bit range."""
+    q = np.floor(np.asarray(x, dtype=np.float64) * float(2.0 ** frac) + 0.5)
+    return (q < -(1 << (bits - 1))) | (q > (1 << (bits - 1)) - 1)
+
+
 def saturated_count(x, frac: int, bits: int) -> int:
     """How many values of ``x`` :func:`quantize` clamps to the ``bits``-bit range."""
-    q = np.floor(np.asarray(x, dtype=np.float64) * float(2.0 ** frac) + 0.5)
-    return int(np.count_nonzero((q < -(1 << (bits - 1))) | (q > (1 << (bits - 1)) - 1)))
+    return int(np.count_nonzero(saturated_mask(x, frac, bits)))
 
 
 def choose_frac_bits(max_abs: float, bits: int, headroom: int = 0, cap: int = MAX_FRAC_BITS) -> int:

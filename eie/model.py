@@ -34,7 +34,17 @@ import numpy as np
 from .compile import CompiledLayer, PassImage, capacity_report, compile_layer
 from .config import EIEConfig
 from .errors import InputError
-from .fixed import QuantPlan, acc_preload, plan_layer, quantize, round_shift, saturate, saturated_count, wrap
+from .fixed import (
+    QuantPlan,
+    acc_preload,
+    plan_layer,
+    quantize,
+    round_shift,
+    saturate,
+    saturated_count,
+    saturated_mask,
+    wrap,
+)
 from .layer import CompressedLayer, check_activations
 from .reference import error_bound, float_forward, outputs_match, sparse_weight
 
@@ -421,7 +431,7 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
     # the bound holds only when nothing wrapped and no codebook value clamped [arch §4]
     wrapped = np.zeros(len(ok), bool) if result.wrapped is None else result.wrapped
     cb = np.asarray(src.codebook, np.float64)
-    clamped = quantize(cb, plan.fw, cfg.codebook_bits) != np.floor(cb * 2.0 ** plan.fw + 0.5)
+    clamped = saturated_mask(cb, plan.fw, cfg.codebook_bits)
     hit = np.zeros(len(ok), bool)
     if clamped.any():
         used = quantize(x, plan.fa, cfg.act_bits) != 0          # the inputs the array broadcasts
@@ -466,7 +476,7 @@ def _simulate_q(compiled: CompiledLayer, a_q: np.ndarray, cb_q: np.ndarray, plan
     works = [pass_work(ps, cols, act_col, cb_q, plan.shift, compiled.n_out) for ps in compiled.passes]
     exact = act_rw_preload(compiled, plan.fo)
     for w in works:
-        exact = exact + w.acc
+        exact += w.acc
     acc = wrap(exact, cfg.acc_bits)
     y = act_rw_write_out(acc, cfg.act_bits, relu)
     values = {"nonzero_inputs": len(nz), "saturated_outputs": int((acc != saturate(acc, cfg.act_bits)).sum()),

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _int_lists_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     """``argv`` with the words that follow an option of several integers (``--seed S [S ...]``,
     or an abbreviation of it that argparse accepts) and are not integers moved in front of
     that option: argparse lets such an option take every word up to the next option, so
@@ -53,7 +53,10 @@ def _int_lists_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
             return False
         hits = [word] if word in parser._option_string_actions else [o for o in longs if o.startswith(word)]
         acts = {parser._option_string_actions[o] for o in hits}
-        return len(acts) == 1 and next(iter(acts)).nargs in ("+", "*") and next(iter(acts)).type is int
+        if len(acts) != 1:
+            return False
+        (act,) = acts
+        return act.nargs in ("+", "*") and act.type is int
 
     out, i = argv[:at + 1], at + 1
     while i < len(argv):
@@ -79,7 +82,7 @@ def _int_lists_last(ap: argparse.ArgumentParser, argv: list[str]) -> list[str]:
 def main(argv=None) -> int:
     ap = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = ap.parse_args(_int_lists_last(ap, argv))
+    args = ap.parse_args(_positionals_before_int_lists(ap, argv))
     try:
         return args.func(args)
     except EIEError as exc:

@@ -220,7 +220,6 @@ def cmd_synth(args) -> int:
                          f"not {args.device!r}")
     seeds = check_seeds(args.seed)
     device = args.device or SYNTH_DEVICE[args.target]
-    DEVICES[args.target][device].graded(args.speed)          # a bad --speed before anything is written
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
     res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds,

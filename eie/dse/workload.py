@@ -14,8 +14,8 @@ read); :func:`load_layers` is what a worker runs to get the layers and their inp
   ``activations`` when it has them; an fc layer without them after an fc layer runs on that
   layer's fixed-point outputs, as ``eie simulate DIR`` does (``WorkloadLayer.chained``; the
   worker chains them per value group, :mod:`eie.dse.evaluate`; the function after each,
-  relu, sigmoid, tanh, softmax or none, as there).  The first runnable layer, and a layer after an LSTM (whose output needs the gates,
-  computed off the array), must have their own.
+  relu, sigmoid, tanh, softmax or none, as there).  The first runnable layer, and a layer
+  after an LSTM (whose output needs the gates, computed off the array), must have their own.
 
 The content hash of a workload (``digest``) covers what it is made from: the benchmark
 spec, the bytes of the layer file, or ``network.toml`` and every layer file.

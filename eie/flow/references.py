@@ -25,6 +25,7 @@ from .generate import design_info, generator_versions, header, verilog_text
 __all__ = ["DEVICE_REFERENCES", "device_reference", "Reference", "REFERENCES", "REGENERATE", "regenerate_command", "reference",
            "reference_text", "reference_manifest", "stale_reference", "write_reference"]
 
+
 def regenerate_command(directory) -> str:
     """The command that regenerates the reference designs in ``directory`` (``--check``
     added: checks them)."""
