@@ -66,6 +66,31 @@ def test_separators_and_a_bare_layer(tmp_path, rng):
     assert [x.name for x in import_file(tmp_path / "single.npz").layers] == ["single"]
 
 
+def test_npz_order_archive_unless_sorted_as_strings(tmp_path, rng, capsys):
+    """numpy.savez keeps the keyword order (a state dict's module order, kept even where it is
+    not natural order); an archive whose names were sorted as strings (net.10 before net.2)
+    lost it and is read in natural order, so its 11 layers still chain."""
+    sizes = [3 + i for i in range(12)]                  # layer i: sizes[i] -> sizes[i + 1]
+    tensors = {}
+    for i in range(11):
+        tensors[f"net.{i}.weight"] = rng.normal(size=(sizes[i + 1], sizes[i])).astype(np.float32)
+        tensors[f"net.{i}.bias"] = rng.normal(size=sizes[i + 1]).astype(np.float32)
+    natural = [f"net.{i}" for i in range(11)]
+    as_strings = sorted(tensors)                        # net.0.bias, net.0.weight, net.1.bias, net.10.bias, ...
+    assert as_strings.index("net.10.bias") < as_strings.index("net.2.bias")
+    np.savez(tmp_path / "sorted.npz", **{k: tensors[k] for k in as_strings})
+    assert [x.name for x in import_file(tmp_path / "sorted.npz").layers] == natural
+    rc, _, err = run(["import", tmp_path / "sorted.npz", "-o", tmp_path / "net"], capsys)
+    assert rc == 0, err
+    assert [x.name for x in load_network(tmp_path / "net").layers] == natural
+    # an archive in a non-sorted order keeps it, even where natural order would differ
+    order = ["b.weight", "b.bias", "a.weight", "a.bias"]
+    arrays = {"b.weight": rng.normal(size=(4, 3)), "b.bias": np.zeros(4), "a.weight": rng.normal(size=(2, 4)),
+              "a.bias": np.zeros(2)}
+    np.savez(tmp_path / "kept.npz", **{k: arrays[k] for k in order})
+    assert [x.name for x in import_file(tmp_path / "kept.npz").layers] == ["b", "a"]
+
+
 def test_npz_refuses_pickles_and_bad_shapes(tmp_path, capsys):
     np.savez(tmp_path / "obj.npz", **{"fc.weight": np.array([[1, "a"]], dtype=object), "fc.bias": np.zeros(1)})
     rc, _, err = run(["import", tmp_path / "obj.npz", "-o", tmp_path / "o"], capsys)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .tensors import TensorInfo
+from .tensors import TensorInfo, natural_key
 
 __all__ = ["is_npz", "read_npz"]
 
@@ -36,14 +36,24 @@ def _header(zf: zipfile.ZipFile, name: str) -> tuple[tuple, np.dtype]:
     return tuple(int(v) for v in shape), dtype
 
 
+def archive_order(names: list[str]) -> list[str]:
+    """The order the layers are taken in: the archive's (``numpy.savez`` keeps the keyword
+    order, which for a saved state dict is the model's), except in an archive whose names
+    are sorted as plain strings -- the model's order was lost there (``net.10`` sorts before
+    ``net.2``) -- which is taken in natural order, as a safetensors file is."""
+    if names == sorted(names):
+        return sorted(names, key=natural_key)
+    return list(names)
+
+
 def read_npz(path) -> dict[str, TensorInfo]:
-    """The arrays of an npz, in the archive's order (``numpy.savez`` keeps the keyword order)."""
+    """The arrays of an npz, in :func:`archive_order`."""
     path = Path(path)
     where = repr(str(path))
     infos = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
+            for name in archive_order(zf.namelist()):
                 shape, dtype = _header(zf, name)
                 key = name[: -len(".npy")]
                 infos[key] = TensorInfo(shape, str(dtype), partial(_load, path, key, dtype))
