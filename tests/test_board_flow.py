@@ -102,6 +102,9 @@ def test_cli_refusals(tmp_path, capsys):
     assert "--seed lists a seed twice (4 4)" in run("board", "--se", 4, 4, "icebreaker", "-o", tmp_path / "j")
     assert "--seed lists a seed twice (3 3)" in run("board", "--seed", 1, "icebreaker", "--seed", 3, 3, "-o",
                                                     tmp_path / "j")
+    # the "=" form takes the integers after it too (argparse alone takes one and reads the next as the board)
+    assert "--seed lists a seed twice (5 5)" in run("board", "--seed=5", 5, "icebreaker", "-o", tmp_path / "j")
+    assert "--seed lists a seed twice (6 6)" in run("board", "--se=6", 6, "icebreaker", "-o", tmp_path / "j")
     assert "--floorplan on places ECP5 block RAMs; ice40 has no floorplan" in run("board", "icebreaker", "--floorplan",
                                                                                    "on", "-o", tmp_path / "k")
     assert not any((tmp_path / n).exists() for n in "abcdefghijk")

@@ -40,7 +40,8 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     or an abbreviation of it that argparse accepts) and are not integers moved in front of
     that option: argparse lets such an option take every word up to the next option, so
     ``eie board --seed 1 2 ulx3s`` read the board as a seed.  The options keep their order
-    (a later ``--seed`` still wins); words after ``--`` stay where they are."""
+    (a later ``--seed`` still wins); ``--seed=1 2`` is read as ``--seed 1 2``; words after
+    ``--`` stay where they are."""
     sub = next((a for a in ap._actions if isinstance(a, argparse._SubParsersAction)), None)
     at = next((i for i, w in enumerate(argv) if sub and w in sub.choices), None)
     if at is None:
@@ -65,6 +66,10 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
             out += argv[i:]
             break
         j = i + 1
+        opt, eq, value = w.partition("=")
+        if eq and int_list(opt) and re.fullmatch(r"-?\d+", value):
+            argv = argv[:i] + [opt, value] + argv[i + 1:]      # --seed=1 2 BOARD: as --seed 1 2 BOARD
+            w = opt
         if int_list(w):
             while j < len(argv) and re.fullmatch(r"-?\d+", argv[j]):
                 j += 1
