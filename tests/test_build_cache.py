@@ -1,15 +1,37 @@
 """The co-simulation build cache stays under its limit: least recently used builds go first,
 recent or kept builds stay, the generated-Verilog index is never touched, and a bad
-``$EIE_CACHE_MAX_GB`` is one clear error (exit 2)."""
+``$EIE_CACHE_MAX_GB`` is one clear error (exit 2).
 
+Several processes share one cache (two ``eie verify`` at once, the test suite on several
+cores): builders of one design take turns on its lock, and neither eviction nor ``--clear``
+removes a build another process holds.  Those tests race real processes (``_worker``) on
+tiny fake builds; each would fail, or time out, without the lock."""
+
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from eie.cli import main
 from eie.errors import ConfigError
-from eie.flow.simulators import BUILD_STAMP, CACHE_MAX_GB, cache_builds, cache_limit, cache_size, prune_cache
+from eie.flow.simulators import (
+    BUILD_LOCK,
+    BUILD_STAMP,
+    CACHE_MAX_GB,
+    BuildGone,
+    cache_builds,
+    cache_limit,
+    cache_size,
+    clear_cache,
+    lock_build,
+    prune_cache,
+)
 
 HOUR = 3600.0
 
@@ -146,3 +168,153 @@ def test_eie_cache_prune_and_clear_exclude_each_other(cache, monkeypatch, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("eie: error: --prune and --clear exclude each other")
     assert sorted(str(p) for p in root.rglob("*")) == before
+
+
+# ---- several processes, one cache ----------------------------------------------------------
+#: a second process: ``hold`` takes the build's lock shared until told to release it (a run);
+#: ``build`` takes it exclusively, saying when it has to wait and what it holds once it has it;
+#: ``race`` makes the build ``ROUNDS`` times, each time checking that nobody else is making it
+_WORKER = r"""
+import os, sys, time
+from pathlib import Path
+from eie.flow.simulators import lock_build
+d, mode, sig = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+
+def wait_for(p):
+    deadline = time.monotonic() + 60
+    while not p.exists():
+        assert time.monotonic() < deadline, f"no {p.name}"
+        time.sleep(0.01)
+
+if mode == "hold":
+    with lock_build(d, shared=True):
+        (sig / "holding").touch()
+        wait_for(sig / "release")
+elif mode == "build":
+    with lock_build(d, progress=lambda msg: (sig / "waiting").write_text(msg)):
+        (sig / "got").write_text(f"{d.is_dir()} {sorted(p.name for p in d.iterdir())}")
+elif mode == "race":
+    (sig / f"ready-{os.getpid()}").touch()
+    wait_for(sig / "go")
+    for _ in range(int(sys.argv[4])):
+        with lock_build(d):
+            making = d / "making"
+            if making.exists():
+                (sig / f"overlap-{os.getpid()}").touch()
+            making.touch()
+            time.sleep(0.005)
+            making.unlink(missing_ok=True)
+"""
+
+
+def _worker(d, mode, sig, *extra):
+    """Start a second Python process running :data:`_WORKER` on build directory ``d`` (this
+    checkout's eie first on its path); ``sig``: the directory of its signal files."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", _WORKER, str(d), mode, str(sig), *map(str, extra)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(path: Path, proc) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the worker ended before {path.name}: {proc.stdout.read()}")
+        assert time.monotonic() < deadline, f"no {path.name} after 60 s"
+        time.sleep(0.01)
+
+
+def _join(proc) -> None:
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+
+
+def test_two_processes_never_make_one_build_at_once(tmp_path):
+    """Two processes building the same design take turns: neither ever finds the other
+    inside (the marker a builder makes and removes again), over 40 rounds each."""
+    d, sig = tmp_path / "cache" / "rtl-verilator-n4-aaaa-111111", tmp_path / "sig"
+    sig.mkdir()
+    procs = [_worker(d, "race", sig, 40) for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while len(list(sig.glob("ready-*"))) < 2:           # both started: they race from one moment
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    (sig / "go").touch()
+    for p in procs:
+        _join(p)
+    assert not list(sig.glob("overlap-*"))
+    assert sorted(p.name for p in d.iterdir()) == [BUILD_LOCK]
+
+
+def test_a_second_builder_waits_for_the_first(tmp_path):
+    d, sig = tmp_path / "rtl-verilator-n4-aaaa-111111", tmp_path / "sig"
+    sig.mkdir()
+    with lock_build(d):                                  # this process is building it
+        proc = _worker(d, "build", sig)
+        _wait_for(sig / "waiting", proc)                  # the other one found the lock held ...
+        time.sleep(0.2)
+        assert not (sig / "got").exists()                 # ... and waits
+        assert "waiting for another process using rtl-verilator-n4-aaaa-111111" in (sig / "waiting").read_text()
+        (d / BUILD_STAMP).write_text("ok\n")
+    _join(proc)
+    assert (sig / "got").read_text() == f"True {[BUILD_LOCK, BUILD_STAMP]}"     # it then finds the build done
+
+
+def test_a_builder_that_waited_on_an_eviction_starts_afresh(tmp_path):
+    """Eviction holds the lock while it removes the build (lock file included): a builder
+    that was waiting for that lock must not go on with the removed directory's lock, but
+    make the directory again and hold the new lock file."""
+    now = time.time()
+    root, sig = tmp_path / "cache", tmp_path / "sig"
+    sig.mkdir()
+    d = _build(root, "rtl-verilator-n4-aaaa-111111", 1000, now - 10 * HOUR)
+    fd = os.open(d / BUILD_LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)                    # an eviction has begun ...
+        proc = _worker(d, "build", sig)
+        _wait_for(sig / "waiting", proc)
+        shutil.rmtree(d)                                  # ... and removes the build
+    finally:
+        os.close(fd)
+    _join(proc)
+    assert (sig / "got").read_text() == f"True {[BUILD_LOCK]}"       # a new, empty directory, locked
+
+
+def test_eviction_and_clear_spare_a_build_in_use(tmp_path, monkeypatch, capsys):
+    """A build another process is running (its lock held shared) stays through ``prune``
+    and ``eie cache --clear``, even past the grace period; once released it goes.  Its lock
+    file is part of it: counted with it, removed with it."""
+    now = time.time()
+    root, sig = tmp_path / "cache", tmp_path / "sig"
+    sig.mkdir()
+    old = _build(root, "rtl-verilator-n4-aaaa-111111", 1000, now - 10 * HOUR)
+    busy = _build(root, "rtl-icarus-n4-bbbb-111111", 2000, now - 9 * HOUR)
+    (root / "notes.txt").write_text("mine\n")
+    proc = _worker(busy, "hold", sig)
+    try:
+        _wait_for(sig / "holding", proc)
+        assert cache_size(root) == (3000, 2)              # the lock file: an empty file inside the build
+        assert prune_cache(root, limit=0, grace_s=0) == [old]
+        assert busy.is_dir() and (busy / BUILD_STAMP).is_file()
+        monkeypatch.setenv("EIE_CACHE", str(root))
+        assert main(["cache", "--clear"]) == 0
+        out = capsys.readouterr().out
+        assert "0 builds); 1 builds in use by another process stay; 1 other entries in it stay" in out
+        assert sorted(p.name for p in root.iterdir()) == ["notes.txt", busy.name]
+    finally:
+        (sig / "release").touch()
+        _join(proc)
+    assert clear_cache(root) == [busy]
+    assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]
+
+
+def test_a_run_of_a_removed_build_is_an_error(tmp_path):
+    d = tmp_path / "rtl-verilator-n4-aaaa-111111"
+    with pytest.raises(BuildGone, match="is gone"), lock_build(d, shared=True):
+        pass
+    d.mkdir()                                             # a directory without a finished build
+    with pytest.raises(BuildGone, match="is gone"), lock_build(d, shared=True):
+        pass
+    (d / BUILD_STAMP).write_text("ok\n")
+    with lock_build(d, shared=True), lock_build(d, shared=True):      # runs share it
+        pass

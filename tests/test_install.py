@@ -28,15 +28,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.rtl]
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """``(site directory, wheel)``: the wheel of this checkout installed with --no-deps (the
-    dependencies are the test environment's)."""
+    dependencies are the test environment's).  pip builds it in the checkout (``build/``):
+    two of these at once would collide, so the module runs on one xdist worker (``--dist
+    loadfile``, pyproject.toml)."""
     tmp = tmp_path_factory.mktemp("install")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO), "-w", str(tmp / "wheel")],
-                   check=True, capture_output=True)
+    _pip("wheel", "-q", "--no-deps", str(REPO), "-w", str(tmp / "wheel"))
     wheel = next((tmp / "wheel").glob("eie-*.whl"))
     site = tmp / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True)
+    _pip("install", "-q", "--no-deps", "--target", str(site), str(wheel))
     return site, wheel
+
+
+def _pip(*args):
+    """Run pip; a failure shows pip's own output."""
+    p = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    assert p.returncode == 0, f"pip {' '.join(args)} failed:\n{p.stdout}{p.stderr}"
 
 
 def _run(site, cwd, *args):

