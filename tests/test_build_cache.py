@@ -318,3 +318,48 @@ def test_a_run_of_a_removed_build_is_an_error(tmp_path):
     (d / BUILD_STAMP).write_text("ok\n")
     with lock_build(d, shared=True), lock_build(d, shared=True):      # runs share it
         pass
+
+
+class _FakeRunner:
+    """Stands for cocotb's runner: a build writes an object file and is counted."""
+
+    def __init__(self):
+        self.builds = 0
+
+    def build(self, *, build_dir, **_):
+        self.builds += 1
+        (Path(build_dir) / "model.o").write_bytes(b"x")
+
+
+def test_a_finished_build_is_reused_without_waiting_for_its_runs(tmp_path, monkeypatch):
+    """``build`` of a design whose build is finished takes the build's lock shared, so it does
+    not wait while another process runs that build (holds it shared); sources that differ
+    from the design's (a damaged build) are rebuilt under the exclusive lock."""
+    import threading
+
+    import cocotb_tools.runner
+
+    from eie.config import EIEConfig
+    from eie.flow import verify
+    from eie.hdl.params import HWConfig
+
+    monkeypatch.setenv("EIE_CACHE", str(tmp_path / "cache"))
+    runner = _FakeRunner()
+    monkeypatch.setattr(cocotb_tools.runner, "get_runner", lambda sim: runner)
+    hw = HWConfig(EIEConfig(pes=1, regfile_entries=8, queue_depth=2), spmat_lines=8, ptr_words=8, act_depth=8)
+    first = verify.build(hw, "verilator")
+    assert runner.builds == 1 and (first.directory / BUILD_STAMP).is_file()
+    fd = os.open(first.directory / BUILD_LOCK, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)                  # "another process" runs the build now
+        done = []
+        t = threading.Thread(target=lambda: done.append(verify.build(hw, "verilator")), daemon=True)
+        t.start()
+        t.join(timeout=20)
+        assert done and done[0].directory == first.directory, "build() waited for a run of a finished build"
+        assert runner.builds == 1                       # reused: no make
+    finally:
+        os.close(fd)
+    (first.directory / "hwconfig.txt").write_text("damaged\n")
+    assert verify.build(hw, "verilator").directory == first.directory and runner.builds == 2
+    assert (first.directory / "hwconfig.txt").read_text() == hw.key() + "\n"
