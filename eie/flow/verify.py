@@ -178,35 +178,30 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
         text, digest, gen_s = verilog, hashlib.sha256(verilog.encode()).hexdigest()[:16], 0.0
     backdoor = getattr(hw, "vendor", "generic") != "ecp5"        # DP16KD primitives have no such path
     wrapper = wrapper_text(hw, text, top, core=CORE_PATHS[bus] if backdoor else None)
-    # the DP16KD instances' behavioural model (the package's file) is a source of the build too
-    cells = [] if backdoor else [TB_DIR / "ecp5_cells.v"]
-    cells_text = "".join(c.read_text() for c in cells)
-    digest = hashlib.sha256(f"{digest}\0{wrapper}\0{cells_text}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{digest}\0{wrapper}".encode()).hexdigest()[:16]
     # the build's makefiles name the cocotb and Verilator installations by path: a build is
     # only reused by the environment that made it (two venvs share the per-user cache)
     tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
                            + top.encode()).hexdigest()[:6]
     bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
     vfile, wfile = bdir / f"{top}.v", bdir / f"{wrapper_name(top)}.v"
-    sources = {vfile: text, wfile: wrapper, bdir / "hwconfig.txt": hw.key() + "\n"}
     runner = get_runner(sim)
     ok = bdir / BUILD_STAMP
     t1 = time.perf_counter()                 # waiting for another process's build of it counts as building
-    if _finished(bdir, sources):
-        # a finished build of exactly these sources (every source is in the directory's name):
-        # reused without make, under the shared lock, so it does not wait for other runs of it
-        return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0,
-                     time.perf_counter() - t1, bus=bus, backdoor=backdoor)
     # the build and its stamp under the build's exclusive lock: a second process building the
     # same design waits here, then finds the stamp and only checks that the build is up to date
     with lock_build(bdir, progress=progress):
-        for path, content in sources.items():
-            write_text(path, content, if_changed=True)
+        write_text(vfile, text, if_changed=True)
+        write_text(wfile, wrapper, if_changed=True)
+        write_text(bdir / "hwconfig.txt", hw.key() + "\n", if_changed=True)
         fresh = not ok.exists()
         if progress and fresh:
             progress(f"building with {sim} (first build of this design: {hw.pes} PEs) ...")
         try:
-            runner.build(sources=[vfile, wfile, *cells], hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
+            sources = [vfile, wfile]
+            if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
+                sources.append(TB_DIR / "ecp5_cells.v")
+            runner.build(sources=sources, hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
                          build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"),
                          waves=waves, log_file=bdir / "build.log")
         except (SystemExit, Exception) as exc:
@@ -218,19 +213,6 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
             prune_cache(limit=limit, keep=[bdir])
     return Build(hw, sim, top, bdir, runner, waves, gen_s if verilog is None else t1 - t0, time.perf_counter() - t1,
                  bus=bus, backdoor=backdoor)
-
-
-def _finished(bdir: Path, sources: dict) -> bool:
-    """Whether ``bdir`` holds a finished build (its stamp, written after a successful build)
-    whose source files hold exactly ``sources`` (path -> text), checked under the build's
-    shared lock: a build another process is making is waited for, runs of it are not."""
-    if not (bdir / BUILD_STAMP).is_file():
-        return False
-    try:
-        with lock_build(bdir, shared=True):
-            return all(path.is_file() and path.read_text() == content for path, content in sources.items())
-    except (BuildGone, OSError, UnicodeDecodeError):
-        return False
 
 
 @dataclass
