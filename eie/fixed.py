@@ -20,17 +20,20 @@ __all__ = ["quantize", "saturated_mask", "saturated_count", "choose_frac_bits", 
 MAX_FRAC_BITS = 40
 
 
+def _rounded(x, frac: int) -> np.ndarray:
+    """``floor(x * 2**frac + 1/2)`` as float64, before any clamp (round half up)."""
+    return np.floor(np.asarray(x, dtype=np.float64) * float(2.0 ** frac) + 0.5)
+
+
 def quantize(x, frac: int, bits: int) -> np.ndarray:
     """``clamp(floor(x * 2**frac + 1/2), -2**(bits-1), 2**(bits-1) - 1)`` as int64 (round half up)."""
-    x = np.asarray(x, dtype=np.float64)
-    q = np.floor(x * float(2.0 ** frac) + 0.5)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return np.clip(q, lo, hi).astype(np.int64)
+    return np.clip(_rounded(x, frac), lo, hi).astype(np.int64)
 
 
 def saturated_mask(x, frac: int, bits: int) -> np.ndarray:
     """Which values of ``x`` :func:`quantize` clamps to the ``bits``-bit range."""
-    q = np.floor(np.asarray(x, dtype=np.float64) * float(2.0 ** frac) + 0.5)
+    q = _rounded(x, frac)
     return (q < -(1 << (bits - 1))) | (q > (1 << (bits - 1)) - 1)
 
 
