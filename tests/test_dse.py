@@ -530,6 +530,65 @@ def test_fpga_target_scales_the_record(tmp_path):
     assert any(p.startswith("device: brams") and "of 56 on LFE5U-25F" in p for p in row["record"]["fit_problems"])
 
 
+def test_fpga_target_on_ice40_keeps_the_descriptor_fifo_blocks(tmp_path):
+    """The iCE40 record's block RAMs include the column-descriptor FIFO (5 EBR per PE), a memory
+    no configuration field sizes: a point keeps those blocks (it crashed with KeyError before).
+    Worked by hand from the record (1 PE: 1 KiB lines in 4 EBR, 0.5 KiB pointers, 0.5 KiB
+    activations, 16-entry codebook 1, destination file 2 copies of 1, descriptor FIFO 5): at
+    2 PEs, 2 KiB lines -> 8, 1 KiB pointers -> 2 + 2, activations 1 + 1, codebook 1, dst 2, FIFO 5."""
+    records = REPO / "reports" / "fpga"
+    layer_file(tmp_path / "l.npz")
+    axes = {"target": '["ice40-hx8k"]', "pes": "[2]", "spmat_kb": "[2]", "ptr_kb": "[1]", "act_sram_kb": "[0.5]",
+            "regfile_entries": "[16]"}
+    spec = load_spec(spec_file(tmp_path, axes, ["l.npz"], f"[fpga]\nrecords = '{records}'\n"))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        (_, row), = joined(store, pts)
+    assert row["status"] == "ok", row
+    f = row["record"]["fpga"]
+    assert f["brams_per_pe"] == 8 + 4 + 2 + 1 + 2 + 5 and f["need"]["brams"] == 44
+    assert not f["fits_device"] and "device: brams 44 of 32 on iCE40HX8K-CT256" in row["record"]["fit_problems"]
+
+
+def test_workloads_spec_names_layers_of_a_spec_file(tmp_path):
+    """[workloads] spec = FILE: benchmark names come from that file (eie bench --spec's layout);
+    a name it lacks is refused, naming both."""
+    (tmp_path / "mine.toml").write_text('[[layer]]\nname = "Tiny"\nn_in = 64\nn_out = 32\n'
+                                        'weight_density = 0.2\nact_density = 0.5\nseed = 4\n')
+    s = tmp_path / "s.toml"
+    s.write_text('[axes]\npes = [2]\n[workloads]\nspec = "mine.toml"\nlayers = ["Tiny"]\n')
+    spec = load_spec(s)
+    (w,) = spec.workloads
+    assert (w.kind, w.name, w.spec.n_in, w.spec.n_out) == ("bench", "Tiny", 64, 32)
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        (_, row), = joined(store, pts)
+    assert row["status"] == "ok" and row["record"]["fits"]
+    s.write_text('[axes]\npes = [2]\n[workloads]\nspec = "mine.toml"\nlayers = ["Alex-7"]\n')
+    with pytest.raises(InputError, match=r"workloads.layers\[0\]: 'Alex-7' is neither a benchmark layer \(Tiny\)"):
+        load_spec(s)
+    s.write_text('[axes]\npes = [2]\n[workloads]\nspec = "none.toml"\nlayers = ["Tiny"]\n')
+    with pytest.raises(InputError, match=r"workloads.spec: spec file .*none.toml"):
+        load_spec(s)
+
+
+def test_shipped_fpga_example_runs_and_some_design_fits(tmp_path):
+    """models/dse/fpga.toml end to end: every point computed (no error on either device's
+    record), at least one ECP5 design fits the LeNet-300-100 layers, no iCE40 design does (its
+    whole block RAM, 16 KiB, is less than ip1's sparse matrix)."""
+    spec = load_spec(REPO / "models" / "dse" / "fpga.toml")
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        rows = [r for _, r in joined(store, pts)]
+    assert rows and all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows if r["status"] != "ok"]
+    ip1 = [r["record"] for r in rows if r["record"]["workload"] == "LeNet-ip1"]
+    assert any(r["fits"] for r in ip1 if r["target"] == "ecp5-25k")
+    assert not any(r["fits"] for r in ip1 if r["target"] == "ice40-hx8k")
+
+
 def test_shipped_example_specs_load():
     ex = load_spec(REPO / "models" / "dse" / "example.toml")
     assert len(ex.axes) >= 2 and len(ex.workloads) >= 2 and ex.n_points == 144

@@ -57,13 +57,15 @@ def _summary(spec, counts, db, designs, fr, best, limits, sens) -> str:
         lines.append(f"Pareto front (energy, latency, area over all workloads): {len(fr)} of "
                      f"{sum(d.complete and d.fits for d in designs)} designs that fit their memories")
     else:
-        lines.append(f"no design fits the memories with every workload: Pareto front of all "
-                     f"{sum(d.complete for d in designs)} complete designs, memory sizes ignored: {len(fr)}")
+        lines.append(f"no design fits its memories with every workload: the Pareto front of all "
+                     f"{sum(d.complete for d in designs)} complete designs with the memory sizes ignored "
+                     f"({len(fr)} on it)")
     lines += _table(fr[:20]) + ([f"  ... {len(fr) - 20} more (--report, --json)"] if len(fr) > 20 else [])
     d, n_ok = best
     given = ", ".join(f"{k.split()[0]} <= {v:g} {k.split()[1]}" for k, v in limits.items() if v is not None)
     if d is None:
-        lines.append(f"best: no design that fits meets {given or 'the limits'}")
+        lines.append(f"best: no design that fits meets {given}" if given and fitted else
+                     "best: none (no design fits its memories with every workload)")
     else:
         lines.append(f"best (lowest {spec.objective}{', ' + given if given else ''}; {n_ok:,} qualify): {d.label}: "
                      f"{d.energy_pj / 1e6:.3f} uJ, "

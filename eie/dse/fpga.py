@@ -13,7 +13,9 @@ with other parameters, priced by proportion:
   ``act_sram_kb``; on iCE40 also the codebook and the destination register file), rounded
   up; times the PEs.  The record's block shapes are kept, so a memory that grows in depth
   inside blocks the record filled only partly (a 64-bit line memory in 16-bit-wide iCE40
-  EBRs) is over-estimated, up to 2x; ``eie synth`` counts exactly;
+  EBRs) is over-estimated, up to 2x; ``eie synth`` counts exactly.  A memory whose size no
+  configuration field sets (the iCE40 column-descriptor FIFO: a dozen descriptors more than
+  the queue holds, far below one block's depth) keeps the record's blocks per PE;
 * Fmax: the median over the record's seeds; the point fits its device when every
   resource is within the device's totals.
 """
@@ -47,7 +49,8 @@ def fpga_point(name: str, record: dict, config: EIEConfig) -> dict:
     res = record["resources"]
     need = {key: math.ceil(res[key]["used"] * ratio) for key in ("luts", "ffs", "dsps") if key in res}
     mine, theirs = _memory_bits(config.to_dict()), _memory_bits(rc)
-    per_pe = sum(math.ceil(blocks * mine[m] / theirs[m]) for m, blocks in record["bram_estimate"]["per_memory"].items())
+    per_pe = sum(math.ceil(blocks * mine[m] / theirs[m]) if m in mine else blocks
+                 for m, blocks in record["bram_estimate"]["per_memory"].items())
     need["brams"] = per_pe * config.pes
     totals = {key: res[key]["total"] for key in need if key in res}
     problems = [f"{key} {need[key]:,} of {totals[key]:,} on {record['part']}" for key in need

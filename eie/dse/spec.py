@@ -16,6 +16,8 @@ A spec is a TOML file::
 
     [workloads]
     layers = ["Alex-7", "layers/fc.npz", "nets/lenet"]   # benchmark names, layer files, network dirs
+    spec = "layers.toml"        # optional: the benchmark names' specs (eie bench --spec's layout;
+                                # default: the built-in Table III)
 
     [fpga]                      # optional: the records `target` values name
     records = "../../reports/fpga"
@@ -34,6 +36,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bench import load_specs
 from ..config import EIEConfig
 from ..errors import EIEError, InputError
 from ..fileio import read_toml
@@ -274,13 +277,23 @@ def _workloads(data: dict, path: Path) -> tuple:
     if not isinstance(wl, dict) or "layers" not in wl:
         raise InputError(f"{where} needs [workloads] layers = [...]: benchmark layer names (e.g. \"Alex-7\"), "
                          f"layer files or network directories")
-    unknown = sorted(set(wl) - {"layers"})
+    unknown = sorted(set(wl) - {"layers", "spec"})
     if unknown:
-        raise InputError(f"{where}: workloads.{unknown[0]} is not an option; [workloads] takes layers = [...]")
+        raise InputError(f"{where}: workloads.{unknown[0]} is not an option; [workloads] takes layers = [...] "
+                         f"and spec = \"FILE\"")
     layers = wl["layers"]
     if not isinstance(layers, list) or not layers or not all(isinstance(x, str) and x for x in layers):
         raise InputError(f"{where}: workloads.layers must be a non-empty list of names and paths, not {layers!r}")
-    out = [resolve_workload(x, path.parent, f"{where}: workloads.layers[{i}]") for i, x in enumerate(layers)]
+    specs = None
+    if "spec" in wl:
+        if not isinstance(wl["spec"], str) or not wl["spec"]:
+            raise InputError(f"{where}: workloads.spec must be the path of a layer spec file "
+                             f"(eie bench --spec's layout), not {wl['spec']!r}")
+        try:
+            specs = {s.name: s for s in load_specs(path.parent / wl["spec"])}
+        except InputError as exc:
+            raise InputError(f"{where}: workloads.spec: {exc}") from None
+    out = [resolve_workload(x, path.parent, f"{where}: workloads.layers[{i}]", specs) for i, x in enumerate(layers)]
     names = [w.name for w in out]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:

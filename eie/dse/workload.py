@@ -93,10 +93,12 @@ def _has_activations(path: Path) -> bool:
         return False
 
 
-def resolve_workload(entry: str, root: Path, where: str) -> Workload:
-    """``entry`` as a benchmark name, else a path relative to ``root`` (or absolute); checked
+def resolve_workload(entry: str, root: Path, where: str, specs: dict | None = None) -> Workload:
+    """``entry`` as a benchmark name (of ``specs``, name -> :class:`~eie.bench.LayerSpec`;
+    default: the built-in Table III), else a path relative to ``root`` (or absolute); checked
     (the file or directory exists and is a layer or a network with inputs) and hashed."""
-    specs = {s.name: s for s in load_specs()}
+    if specs is None:
+        specs = {s.name: s for s in load_specs()}
     if entry in specs:
         s = specs[entry]
         digest = _sha(b"bench", json.dumps(dataclasses.asdict(s), sort_keys=True).encode())
