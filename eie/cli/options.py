@@ -24,17 +24,23 @@ __all__ = ["flag", "overflow_warnings", "add_config_options", "config_from", "co
 
 
 def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point",
-                       field_defaults: bool = True) -> None:
+                       field_defaults: bool = True, defaults: EIEConfig | None = None) -> None:
     """``--config FILE`` and one flag per :class:`EIEConfig` field (its help names the unit
-    and, with ``field_defaults``, the paper's value; a command whose defaults are its own,
-    ``eie board``, names them in the group's title instead)."""
-    g = p.add_argument_group(f"array configuration (defaults: {default}; `eie config` prints them)"
-                             if field_defaults else f"array configuration (defaults: {default})")
-    g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields (the flags below override it)")
+    and, with ``field_defaults``, the value the command starts from: the paper's, or
+    ``defaults``' for a command that starts elsewhere, ``eie rtl``; a command whose defaults
+    depend on another argument, ``eie board``, names them in the group's title instead)."""
+    title = f"array configuration (defaults: {default}"
+    if field_defaults and defaults is None:
+        title += "; `eie config` prints them"
+    g = p.add_argument_group(title + ")")
+    g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields ("
+                   + ("fields it omits take the paper's values, not these defaults; " if defaults is not None else "")
+                   + "the flags below override it)")
+    start = defaults if defaults is not None else EIEConfig()
     for f in dataclasses.fields(EIEConfig):
         typ = float if f.type in ("float", float) else int
         g.add_argument(flag(f.name), dest="cfg_" + f.name, type=typ, default=None, metavar=typ.__name__.upper(),
-                       help=FIELD_DOCS[f.name] + (f" (default {f.default})" if field_defaults else ""))
+                       help=FIELD_DOCS[f.name] + (f" (default {getattr(start, f.name)})" if field_defaults else ""))
 
 
 def config_from(args, base: EIEConfig | None = None) -> EIEConfig:

@@ -7,6 +7,7 @@ co-simulation, ``eie[fpga]`` for synthesis) and says what to install.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -268,6 +269,7 @@ def register(sub) -> None:
     from ..flow.synth import DEFAULT_ROUTER, DEFAULT_TIMING_WEIGHT, DEVICES, RIPUP_MODES, ROUTERS, TMG_RIPUP
     from ..flow.verify import SIMULATORS
     small = "the 4-PE ECP5-25k reference (16 KiB sparse matrix per PE)"
+    small_cfg = _rtl_config(argparse.Namespace())
 
     p = sub.add_parser("rtl", help="generate the Verilog of the array (and a layer's $readmemh images)")
     p.add_argument("-o", "--out", metavar="DIR", help="output directory (created if its parent exists; files in it "
@@ -289,7 +291,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     add_dense_options(p)
     add_depth_options(p, "config")
-    add_config_options(p, small)
+    add_config_options(p, small, defaults=small_cfg)
     p.set_defaults(func=cmd_rtl)
 
     p = sub.add_parser("verify", help="run a layer through the RTL and the model: bit- and cycle-exact?")
@@ -312,7 +314,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     add_dense_options(p)
     add_depth_options(p, "layer")
-    add_config_options(p, small)
+    add_config_options(p, small, defaults=small_cfg)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
