@@ -2,8 +2,10 @@
 fixed-point path (:mod:`eie.evaluate`), against independent references: numpy float forwards
 for the float accuracies, the per-image model for the batched path, the model for the RTL."""
 
+import dataclasses
 import io
 import json
+import tomllib
 import zipfile
 
 import numpy as np
@@ -192,6 +194,27 @@ def test_verify_dir_rtl(tmp_path, capsys, sim):
     doc = json.loads(js.read_text())
     assert rc == 0 and doc["equal"], doc.get("rtl_error")
     assert len(doc["layers"]) == 3 and all(lay["outputs_equal"] and lay["cycles_equal"] for lay in doc["layers"])
+    if sim != "verilator":
+        return
+    # a classifier as importers write it: a conv layer first (stored only, skipped as `eie
+    # simulate DIR` skips it) and softmax after the last layer (on the host, after the
+    # comparison): the same fc layers on the same build, compared before the softmax
+    net = tomllib.loads((d / "network.toml").read_text())
+    layers = [NetworkLayer(e["name"], e["file"], e["kind"], tuple(e["shape"]), e["function"]) for e in net["layer"]]
+    conv, _ = compress_layer(DenseLayer(np.random.default_rng(3).normal(size=(6, 9)), name="conv0"), density=0.5,
+                             bits=4)
+    save_layer(d / "conv0.npz", conv)
+    layers = [NetworkLayer("conv0", "conv0.npz", "conv", (6, 9), "relu"), *layers[:-1],
+              dataclasses.replace(layers[-1], function="softmax")]
+    (d / "network.toml").write_text(network_toml(Network("net", tuple(layers))))
+    js2 = tmp_path / "v2.json"
+    rc = main(["verify", str(d), "--input", str(tmp_path / "x.npy"), "--sim", sim, "--json", str(js2)])
+    doc2 = json.loads(js2.read_text())
+    assert rc == 0 and doc2["equal"] and doc2["skipped"] == [{"name": "conv0", "kind": "conv"}]
+    assert doc2["host_function"] == "softmax" and [lay["function"] for lay in doc2["layers"]] == ["relu", "none", "none"]
+    assert [lay["rtl_cycles"] for lay in doc2["layers"]] == [lay["rtl_cycles"] for lay in doc["layers"]]
+    out = capsys.readouterr().out
+    assert "layer conv0: conv, stored only: skipped" in out and "fc2: softmax runs on the host" in out
 
 
 def test_simulate_dir_says_which_layer_overflowed(tmp_path, capsys):

@@ -163,16 +163,19 @@ def cmd_verify_network(args) -> int:
     cfg = _rtl_config(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     net, loaded = load_network_layers(args.layer, **dense_options(args))
-    run, notes = _fc_segment(loaded, "verify")
-    if notes:
-        raise InputError(f"verify: {notes[0].split(':')[0]} is a conv layer: the RTL runs a network of "
-                         f"fully-connected layers")
+    run, notes = _fc_segment(loaded, "verify")      # conv layers are stored only: skipped, as simulate does
     functions = _functions(run)
-    host = [(item.spec.name, f) for item, f in zip(run, functions, strict=True) if f in OFF_ARRAY]
+    # a host function after the last layer (softmax, as a classifier ends) runs after the
+    # comparison: the array writes that layer's outputs with none; between layers the chain
+    # stays on chip, where the write-out applies relu or nothing
+    host = [(item.spec.name, f) for item, f in zip(run[:-1], functions, strict=False) if f in OFF_ARRAY]
     if host:
         raise InputError(f"verify: layer {host[0][0]!r} is followed by {host[0][1]}, which the array cannot apply "
                          f"(its write-out has ReLU only; {host[0][1]} runs on the host, docs/architecture.md §8): "
-                         f"the RTL runs networks with relu or none between layers")
+                         f"the RTL chains layers with relu or none between them (a host function after the last "
+                         f"layer is fine); verify the layers after it from their own input, or simulate the "
+                         f"network (eie simulate DIR)")
+    on_chip = functions[:-1] + ["none" if functions[-1] in OFF_ARRAY else functions[-1]]
     layers = [item.compressed for item in run]
     x = load_activations(args.input, layers[0].n_in) if args.input else layers[0].activations
     if x is None:
@@ -184,12 +187,20 @@ def cmd_verify_network(args) -> int:
     hw = HWConfig(cfg, vendor=getattr(args, "vendor", "generic"), desc_fifo=getattr(args, "desc_fifo", None),
                   **depth_overrides(args))
     try:
-        rep = verify_network(layers, functions, x, plans, hw, sim=args.sim, max_cycles=args.max_cycles,
+        rep = verify_network(layers, on_chip, x, plans, hw, sim=args.sim, max_cycles=args.max_cycles,
                              names=[item.spec.name for item in run], progress=_progress)
     except CapacityError as exc:
         raise CapacityError(f"{exc}: the network does not fit this configuration (raise --pes or the SRAM sizes)") \
             from None
-    print(rep["text"], file=human_stream(js))
+    say = human_stream(js)
+    for line in notes:
+        print(line, file=say)
+    if on_chip[-1] != functions[-1]:
+        print(f"layer {run[-1].spec.name}: {functions[-1]} runs on the host after the array: its outputs are "
+              f"compared before it", file=say)
+    rep["skipped"] = [{"name": i.spec.name, "kind": i.spec.kind} for i in loaded if i.spec.kind == "conv"]
+    rep["host_function"] = functions[-1] if on_chip[-1] != functions[-1] else None
+    print(rep["text"], file=say)
     if js:
         write_json(js, {k: v for k, v in rep.items() if k != "text"})
     return 0 if rep["equal"] else 1
