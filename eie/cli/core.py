@@ -188,8 +188,10 @@ def _simulate(args, cfg, layers, x, table, say):
 
 def cmd_bench(args) -> int:
     from ..bench import format_bench, load_specs, run_bench
+    from ..energy import EnergyTable
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     specs = load_specs(args.spec)
     if args.layers:
         wanted = [s.strip() for s in args.layers.split(",")]
@@ -198,7 +200,7 @@ def cmd_bench(args) -> int:
         if missing:
             raise InputError(f"--layers names {missing[0]!r}, not in the spec; choose from {', '.join(sorted(names))}")
         specs = [s for s in specs if s.name in wanted]
-    rows = run_bench(cfg, specs, fc8=args.fc8,
+    rows = run_bench(cfg, specs, fc8=args.fc8, table=table,
                      progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
     print(format_bench(rows, cfg), file=human_stream(js))
     if js:
@@ -314,6 +316,9 @@ def register(sub) -> None:
     p.add_argument("--spec", metavar="FILE", help="layer spec TOML (default: built-in Table III)")
     p.add_argument("--layers", help="comma-separated subset of layer names")
     p.add_argument("--fc8", metavar="FILE", help="also run the real AlexNet FC8 layer from this .npz")
+    p.add_argument("--energy-table", metavar="NAME|FILE",
+                   help="per-event energies: a calibration (fc8, the default; steady) or a TOML file of energies "
+                        "in pJ overriding the default table (docs/energy.md)")
     p.add_argument("--json", metavar="FILE", help="write one record per layer as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file (regular files only)")
     add_config_options(p)
