@@ -116,3 +116,45 @@ def test_examples_doc_table_is_what_the_script_prints():
     for figure in acc.split("accuracy ")[1].split(";")[0].replace(",", "").split():
         if figure.endswith("%"):
             assert figure.replace("%", " %") in text or f"**{figure.replace('%', ' %')}**" in text, figure
+
+
+def test_synth_takes_clock_mhz_as_its_target(monkeypatch, capsys):
+    """eie synth read --clock-mhz and ignored it (the target is --freq): now --clock-mhz is the
+    target when --freq is not given, and two different clocks are refused."""
+    import eie.flow.synth as fs
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_synth(hw, target, device, freq, *args, **kwargs):
+        seen.append((freq, hw.config.clock_mhz))
+        raise Stop
+    monkeypatch.setattr(fs, "run_synth", fake_run_synth)
+    for extra, want in ((["--clock-mhz", "100"], (100.0, 100.0)), ([], (None, 125.0)),
+                        (["--freq", "90"], (90.0, 125.0)), (["--clock-mhz", "90", "--freq", "90"], (90.0, 90.0))):
+        with pytest.raises(Stop):
+            main(["synth", "--target", "ecp5", "--reference", *extra])
+        assert seen[-1] == want, extra
+    assert main(["synth", "--target", "ecp5", "--reference", "--clock-mhz", "100", "--freq", "120"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--clock-mhz 100 and --freq 120 name two clocks" in err
+
+
+@pytest.mark.parametrize("argv, mode", [(["board", "--tmg-ripup", "ulx3s", "-o", "d"], "on"),
+                                        (["board", "ulx3s", "-o", "d", "--tmg-ripup"], "on"),
+                                        (["board", "--tmg-ripup", "auto", "ulx3s", "-o", "d"], "auto"),
+                                        (["board", "--no-tmg-ripup", "ulx3s", "-o", "d"], "off"),
+                                        (["board", "ulx3s", "-o", "d"], "off"),
+                                        (["synth", "--target", "ecp5", "--tmg-ripup"], "on")])
+def test_tmg_ripup_is_the_same_option_in_board_and_synth(argv, mode):
+    """eie board took --tmg-ripup only with a value ("expected one argument") while eie synth took
+    the bare flag; both take [MODE] and --no-tmg-ripup now, and a bare flag before the board
+    leaves the board a board (argparse would have read it as the mode)."""
+    from eie.cli import _positionals_before_int_lists, build_parser
+    ap = build_parser()
+    args = ap.parse_args(_positionals_before_int_lists(ap, argv))
+    assert args.tmg_ripup == mode
+    if argv[0] == "board":
+        assert args.target == "ulx3s"
+

@@ -135,6 +135,7 @@ def test_corrupt_safetensors(tmp_path, capsys):
 def test_list_writes_nothing_and_select_picks(npz_model, tmp_path, capsys):
     rc, text, err = run(["import", "--list", npz_model, "-o", tmp_path / "o"], capsys)
     assert rc == 0 and not (tmp_path / "o").exists()
+    assert f"--list: nothing written (drop --list to import into {tmp_path / 'o'})" in err    # not silent
     assert text.splitlines()[0] == "model: 2 layer(s) from model.npz (npz)"
     assert "net.2  fc    4x8    none      dense, bias  net.2.weight + net.2.bias" in text
     rc, text, err = run(["import", "--list", npz_model, "--select", r"\.2$"], capsys)

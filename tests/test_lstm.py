@@ -203,7 +203,7 @@ def test_cli_runs_a_layer_file_and_writes_json(case, tmp_path, capsys):
     dense, layer, xs = case
     save_layer(tmp_path / "l.npz", dense)
     np.save(tmp_path / "xs.npy", xs)
-    rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input", X, "--input-seq", tmp_path / "xs.npy",
+    rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input-size", X, "--input-seq", tmp_path / "xs.npy",
                         "--density", 0.5, "--pes", 4, "--json", tmp_path / "r.json"], capsys)
     assert rc == 0, err
     assert "per step" in out and "h vs the float LSTM" in out and "dense weights" in out
@@ -236,13 +236,16 @@ def test_cli_bad_input_is_one_error_and_writes_nothing(case, tmp_path, capsys):
     js = tmp_path / "out.json"
     before = sorted(p.name for p in tmp_path.iterdir())
     cases = [
-        (["--hidden", H + 1, "--input", X], "must be 4H x (X+H)"),          # shape not 4H x (X+H)
-        (["--hidden", H, "--input", X + 1], "must be 4H x (X+H)"),
-        (["--hidden", H, "--input", X, "--input-seq", tmp_path / "wide.npy"], f"T x {X}"),
-        (["--hidden", H, "--input", X, "--gates", "ifgx"], "gates must be an order"),
-        (["--hidden", H, "--input", X, "--gates", "ifg"], "gates must be an order"),
-        (["--input", X], "--hidden H and --input X"),
-        (["--hidden", H, "--input", X, "--seq", 0], "--seq must be"),
+        (["--hidden", H + 1, "--input-size", X], "must be 4H x (X+H)"),          # shape not 4H x (X+H)
+        (["--hidden", H, "--input-size", X + 1], "must be 4H x (X+H)"),
+        (["--hidden", H, "--input-size", X, "--input-seq", tmp_path / "wide.npy"], f"T x {X}"),
+        (["--hidden", H, "--input-size", X, "--gates", "ifgx"], "gates must be an order"),
+        (["--hidden", H, "--input-size", X, "--gates", "ifg"], "gates must be an order"),
+        (["--input-size", X], "--hidden H and --input-size X"),
+        (["--hidden", H, "--input-size", X, "--seq", 0], "--seq must be"),
+        # --input is the sequence file, as in every other command; an old-style size names the fix
+        (["--hidden", H, "--input-size", X, "--input", 7], "a layer file's input size is --input-size 7"),
+        (["--hidden", H, "--input-size", X, "--input", tmp_path / "wide.npy"], f"T x {X}"),
     ]
     for extra, needle in cases:
         rc, out, err = run(["lstm", tmp_path / "l.npz", *extra, "--json", js], capsys)
@@ -273,7 +276,7 @@ def test_cli_input_seq_is_checked_from_its_header(case, tmp_path, capsys):
              ("broken.npz", "is not a .npy array"),
              ("short.npy", "holds only 8", "truncated")]
     for name, *needles in cases:
-        rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input", X, "--input-seq",
+        rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input-size", X, "--input-seq",
                             tmp_path / name, "--json", js], capsys)
         for needle in needles:
             refused(rc, err, needle)

@@ -41,7 +41,9 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     that option: argparse lets such an option take every word up to the next option, so
     ``eie board --seed 1 2 ulx3s`` read the board as a seed.  The options keep their order
     (a later ``--seed`` still wins); ``--seed=1 2`` is read as ``--seed 1 2``; words after
-    ``--`` stay where they are."""
+    ``--`` stay where they are.  Likewise an option whose value is optional and one of a few
+    (``--tmg-ripup [MODE]``) followed by a word that is none of them is given its bare value,
+    so that ``eie board --tmg-ripup ulx3s`` reads the board as the board."""
     sub = next((a for a in ap._actions if isinstance(a, argparse._SubParsersAction)), None)
     at = next((i for i, w in enumerate(argv) if sub and w in sub.choices), None)
     if at is None:
@@ -49,15 +51,16 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     parser = sub.choices[argv[at]]
     longs = [o for o in parser._option_string_actions if o.startswith("--")]
 
-    def int_list(word: str) -> bool:
+    def action(word: str):
         if not word.startswith("--") or "=" in word:
-            return False
+            return None
         hits = [word] if word in parser._option_string_actions else [o for o in longs if o.startswith(word)]
         acts = {parser._option_string_actions[o] for o in hits}
-        if len(acts) != 1:
-            return False
-        (act,) = acts
-        return act.nargs in ("+", "*") and act.type is int
+        return next(iter(acts)) if len(acts) == 1 else None
+
+    def int_list(word: str) -> bool:
+        act = action(word)
+        return act is not None and act.nargs in ("+", "*") and act.type is int
 
     out, i = argv[:at + 1], at + 1
     while i < len(argv):
@@ -70,6 +73,12 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
         if eq and int_list(opt) and re.fullmatch(r"-?\d+", value):
             argv = argv[:i] + [opt, value] + argv[i + 1:]      # --seed=1 2 BOARD: as --seed 1 2 BOARD
             w = opt
+        act = action(w)
+        if (act is not None and act.nargs == "?" and act.choices and j < len(argv)
+                and not argv[j].startswith("-") and argv[j] not in act.choices):
+            out.append(f"{w}={act.const}")        # --tmg-ripup ulx3s: the bare flag, then the board
+            i = j
+            continue
         if int_list(w):
             while j < len(argv) and re.fullmatch(r"-?\d+", argv[j]):
                 j += 1

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from ..errors import CapacityError, InputError
 from ..fileio import check_out, write_json
-from .options import add_config_options, add_dense_options, config_from, human_stream, require_extra
+from .options import (
+    add_config_options,
+    add_dense_options,
+    add_ripup_options,
+    config_from,
+    human_stream,
+    require_extra,
+)
 
 __all__ = ["register", "cmd_board", "cmd_run_board"]
 
@@ -165,7 +172,7 @@ def cmd_run_board(args) -> int:
 def register(sub) -> None:
     from ..flow.board import BOARDS
     from ..flow.floorplan import MODES as FLOORPLANS
-    from ..flow.synth import RIPUP_MODES
+    from ..flow.synth import RIPUP_MODES, TMG_RIPUP
     p = sub.add_parser("board", help="build a bitstream for a real board: the array behind a UART-to-Wishbone "
                                      "bridge (yowasp yosys + nextpnr + pack)")
     p.add_argument("target", metavar="TARGET",
@@ -177,9 +184,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
                    help="nextpnr placement seed(s), tried in order until one places and meets the board clock "
                         "(default 1)")
-    p.add_argument("--tmg-ripup", choices=list(RIPUP_MODES), default="off", metavar="MODE",
-                   help="nextpnr's timing-driven rip-up: off (default), on (every run), auto (a plain run, then "
-                        "a rip-up run at the board clock when it misses): " + ", ".join(RIPUP_MODES))
+    add_ripup_options(p, RIPUP_MODES, TMG_RIPUP,
+                      "nextpnr's timing-driven rip-up: off (default), on (the bare flag: every run), auto (a plain "
+                      "run, then a rip-up run at the board clock when it misses)")
     p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites, as eie synth "
                         "(auto: when they fit one band of block-RAM rows; on: always; none: never)")

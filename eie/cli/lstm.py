@@ -1,7 +1,7 @@
 """``eie lstm``: an LSTM layer stepped over a sequence on the array [eie.lstm, arch §8].
 
-    eie lstm LAYER.npz --hidden H --input X [--gates ifgo] [--direction forward|reverse]
-             [--seq T | --input-seq FILE.npy] [--seed S] [--json OUT]
+    eie lstm LAYER.npz --hidden H --input-size X [--gates ifgo] [--direction forward|reverse]
+             [--seq T | --input FILE.npy] [--seed S] [--json OUT]
     eie lstm DIR --layer NAME ...        # an lstm layer of a network directory (eie import)
 """
 
@@ -17,7 +17,7 @@ from .options import add_config_options, add_dense_options, config_from, dense_o
 
 __all__ = ["register", "cmd_lstm", "format_lstm"]
 
-#: steps of the seeded random sequence when no --input-seq is given
+#: steps of the seeded random sequence when no --input is given
 DEFAULT_SEQ = 16
 
 
@@ -39,7 +39,8 @@ def _layer_of(args):
     from ..prepare import DEFAULT_BITS, load_compressed
     src = Path(args.src)
     if src.is_dir():
-        given = [f for f, v in (("--hidden", args.hidden), ("--input", args.input), ("--gates", args.gates),
+        given = [f for f, v in (("--hidden", args.hidden), ("--input-size", args.input_size),
+                                ("--gates", args.gates),
                                 ("--direction", args.direction)) if v is not None]
         if given:
             raise InputError(f"{given[0]} is read from {str(src)}/network.toml for a network directory: drop it")
@@ -62,16 +63,16 @@ def _layer_of(args):
             raise InputError("--layer NAME picks a layer of a network directory; SRC is a layer file")
         if not src.exists():
             raise InputError(f"layer file {str(src)!r} does not exist")
-        if args.hidden is None or args.input is None:
-            raise InputError("a layer file needs --hidden H and --input X (the stacked matrix is 4H x (X+H))")
-        for f, v in (("--hidden", args.hidden), ("--input", args.input)):
+        if args.hidden is None or args.input_size is None:
+            raise InputError("a layer file needs --hidden H and --input-size X (the stacked matrix is 4H x (X+H))")
+        for f, v in (("--hidden", args.hidden), ("--input-size", args.input_size)):
             if v < 1:
                 raise InputError(f"{f} must be an integer >= 1, not {v}")
         gates = GATES if args.gates is None else args.gates
         if sorted(gates) != sorted(GATES):
             raise InputError(f"--gates must be an order of the letters i, f, g, o (e.g. ifgo), not {gates!r}")
-        net_layer = NetworkLayer(src.stem, src.name, "lstm", (4 * args.hidden, args.input + args.hidden), "none",
-                                 args.hidden, args.input, gates, args.direction or "forward")
+        net_layer = NetworkLayer(src.stem, src.name, "lstm", (4 * args.hidden, args.input_size + args.hidden),
+                                 "none", args.hidden, args.input_size, gates, args.direction or "forward")
         path = src
     raw = load_layer(path)
     dense = raw if isinstance(raw, DenseLayer) else None
@@ -124,7 +125,7 @@ def cmd_lstm(args) -> int:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     say = human_stream(js)
     if args.seq is not None and args.input_seq is not None:
-        raise InputError("give --seq T (a seeded random sequence) or --input-seq FILE.npy, not both")
+        raise InputError("give --seq T (a seeded random sequence) or --input FILE.npy, not both")
     if args.seq is not None and args.seq < 1:
         raise InputError(f"--seq must be an integer >= 1, not {args.seq}")
     if args.seed < 0:
@@ -134,6 +135,9 @@ def cmd_lstm(args) -> int:
     from ..lstm import check_lstm
     _, x_in, _, _ = check_lstm(layer.shape, net_layer)
     if args.input_seq is not None:
+        if args.input_seq.isdigit() and not Path(args.input_seq).exists():
+            raise InputError(f"--input is the input sequence (a T x X .npy file), and {args.input_seq!r} is no file: "
+                             f"a layer file's input size is --input-size {args.input_seq}")
         xs = _load_sequence(args.input_seq, x_in)
         source = f"sequence {args.input_seq}"
     else:
@@ -157,7 +161,7 @@ def register(sub) -> None:
                    help="the stacked 4H x (X+H) layer file (dense: compressed first), or a network directory")
     p.add_argument("--layer", metavar="NAME", help="the lstm layer of the network directory DIR")
     p.add_argument("--hidden", type=int, metavar="H", help="hidden size H (a layer file)")
-    p.add_argument("--input", type=int, metavar="X", help="input size X (a layer file)")
+    p.add_argument("--input-size", type=int, metavar="X", help="input size X (a layer file)")
     p.add_argument("--gates", metavar="ORDER",
                    help="order of the four H-row blocks in the letters i, f, g, o (default ifgo, PyTorch's; "
                         "ONNX's is iofg)")
@@ -165,7 +169,8 @@ def register(sub) -> None:
                    help="run the sequence forwards (default) or backwards")
     p.add_argument("--seq", type=int, metavar="T",
                    help=f"a seeded random input sequence of T steps (N(0, 1), dense; default {DEFAULT_SEQ})")
-    p.add_argument("--input-seq", metavar="FILE.npy", help="the input sequence, a T x X .npy array")
+    p.add_argument("--input", "--input-seq", dest="input_seq", metavar="FILE.npy",
+                   help="the input sequence, a T x X .npy array (as --input is every command's input)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sequence (default 0)")
     add_dense_options(p)
     p.add_argument("--energy-table", metavar="NAME|FILE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -237,6 +238,8 @@ def cmd_import(args) -> int:
     net = import_file(src, fmt, layers=args.layer or (), prototxt=args.prototxt, select=args.select)
     if args.list:
         print(net.describe())
+        if args.out is not None:        # --list appended to an import command: say that it did not import
+            print(f"--list: nothing written (drop --list to import into {args.out})", file=sys.stderr)
         return 0
     plan, network = network_plan(net, out, force=args.force)
     plan.commit()

@@ -43,6 +43,15 @@ def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's d
                        help=FIELD_DOCS[f.name] + (f" (default {getattr(start, f.name)})" if field_defaults else ""))
 
 
+def add_ripup_options(p: argparse.ArgumentParser, modes, default: str, help: str) -> None:
+    """``--tmg-ripup [MODE]`` (the bare flag is ``on``) and ``--no-tmg-ripup``, alike in ``eie
+    synth`` and ``eie board`` (``modes``/``default``: the flow's, passed in by the caller)."""
+    p.add_argument("--tmg-ripup", nargs="?", const="on", default=default, choices=list(modes), metavar="MODE",
+                   help=help)
+    p.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off",
+                   help=f"no timing-driven rip-up{' (the default)' if default == 'off' else ''}")
+
+
 def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
     """``base`` (default: ``--config FILE``, else the paper's design point) with every
     ``--<field>`` option given applied."""

@@ -20,6 +20,7 @@ from .options import (
     add_dense_options,
     add_depth_options,
     add_desc_fifo_option,
+    add_ripup_options,
     config_from,
     config_given,
     dense_options,
@@ -234,7 +235,14 @@ def cmd_synth(args) -> int:
     device = args.device or SYNTH_DEVICE[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
-    res = run_synth(hw, args.target, device, args.freq, seeds[0], args.workdir, args.io, seeds=seeds,
+    freq = args.freq
+    if args.cfg_clock_mhz is not None:
+        # the configuration's clock is the one to meet, unless --freq names the target itself
+        if freq is not None and freq != args.cfg_clock_mhz:
+            raise InputError(f"--clock-mhz {args.cfg_clock_mhz:g} and --freq {freq:g} name two clocks: give one "
+                             f"(--freq is nextpnr's target; --clock-mhz, when --freq is not given, is the target too)")
+        freq = args.cfg_clock_mhz
+    res = run_synth(hw, args.target, device, freq, seeds[0], args.workdir, args.io, seeds=seeds,
                     router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
                     floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed)
     print(res.format(), file=human_stream(js))
@@ -331,7 +339,8 @@ def register(sub) -> None:
     p = sub.add_parser("synth", help="synthesise, place and route the array (yowasp yosys + nextpnr)")
     p.add_argument("--target", required=True, choices=sorted(DEVICES), help="FPGA family")
     p.add_argument("--device", help="25k|45k|85k (ecp5, default 25k) or hx8k|up5k (ice40, default hx8k)")
-    p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: 150 ecp5, 60 ice40)")
+    p.add_argument("--freq", type=float, default=None,
+                   help="target clock in MHz (default: --clock-mhz when given, else 150 ecp5, 60 ice40)")
     p.add_argument("--speed", default=None, metavar="GRADE",
                    help="ECP5 speed grade of the part: 6 (default, the references' and the ULX3S's), 7 or 8 "
                         "(8 the fastest)")
@@ -344,14 +353,12 @@ def register(sub) -> None:
     p.add_argument("--timing-weight", type=int, default=None,
                    help=f"nextpnr placer timing weight (default: {DEFAULT_TIMING_WEIGHT['ecp5']} on ecp5, "
                         f"nextpnr's own on ice40)")
-    p.add_argument("--tmg-ripup", nargs="?", const="on", default=TMG_RIPUP, choices=RIPUP_MODES, metavar="MODE",
-                   help="nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
-                        "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
-                        "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, up to "
-                        "three rip-up runs toward 1.1x the best Fmax so far, climbing while they meet it, the "
-                        "fastest kept; off (default). docs/fpga.md")
-    p.add_argument("--no-tmg-ripup", dest="tmg_ripup", action="store_const", const="off",
-                   help="no timing-driven rip-up (the default)")
+    add_ripup_options(p, RIPUP_MODES, TMG_RIPUP,
+                      "nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
+                      "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
+                      "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, up to "
+                      "three rip-up runs toward 1.1x the best Fmax so far, climbing while they meet it, the "
+                      "fastest kept; off (default). docs/fpga.md")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")

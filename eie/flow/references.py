@@ -47,10 +47,12 @@ DEVICE_REFERENCES = {
     # iCE40 has no LUT RAM: the descriptor FIFO (ITEM_SLOTS + queue_depth + 1 descriptors of
     # ~70 bits) is block RAM there (HWConfig.desc_fifo, 5 EBR per PE); as flip-flops it filled
     # 89 % of the HX8K.  One PE with a 4-entry queue and 16 accumulators: 1 KiB lines,
-    # 2 x 128 pointers, 2 x 256 activations
-    ("ice40", "hx8k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,
+    # 2 x 128 pointers, 2 x 256 activations.  Clocks to plan on (they scale time only): the HX8K
+    # routes the PE at 53-57 MHz (reports/fpga), the UP5K at 38 MHz in the iCEBreaker build
+    # (reports/fpga/boards)
+    ("ice40", "hx8k"): dict(pes=1, clock_mhz=48.0, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,
                             queue_depth=4),
-    ("ice40", "up5k"): dict(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,
+    ("ice40", "up5k"): dict(pes=1, clock_mhz=24.0, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16,
                             queue_depth=4),
 }
 

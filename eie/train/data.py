@@ -193,7 +193,7 @@ def load_dataset(name: str = "mnist-5k", split_seed: int = 0) -> Dataset:
         missing = [f for f in files if not (d / f).is_file()]
         if missing:
             raise InputError(f"fashion-mnist needs {d / missing[0]}: install Debian's dataset-fashion-mnist "
-                             f"(apt-get install dataset-fashion-mnist) or use --dataset mnist-5k")
+                             f"(apt-get install dataset-fashion-mnist) or use --data mnist-5k")
         xtr, ytr, xte, yte = (read_idx(d / f) for f in files)
         xtr = (xtr.reshape(len(xtr), -1) / 255.0).astype(np.float32)
         xte = (xte.reshape(len(xte), -1) / 255.0).astype(np.float32)
