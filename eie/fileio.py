@@ -221,12 +221,27 @@ def write_text(path, text: str, if_changed: bool = False) -> bool:
     return True
 
 
+#: the largest text input eie reads (configurations, specs, tables, prototxt: kilobytes)
+MAX_TEXT_BYTES = 64 << 20
+
+
 def read_text(path, where: str, error: type[EIEError] = InputError) -> str:
-    """The text of the UTF-8 file ``path``; a file that cannot be read or is not UTF-8 raises
-    ``error`` (an :class:`~eie.errors.EIEError` class) naming it as ``where`` (e.g.
-    ``"config file 'x.toml'"``)."""
+    """The text of the UTF-8 file ``path``; a file that cannot be read, is not a regular file
+    (a device or a FIFO would be read forever), is larger than :data:`MAX_TEXT_BYTES` or is not
+    UTF-8 raises ``error`` (an :class:`~eie.errors.EIEError` class) naming it as ``where``
+    (e.g. ``"config file 'x.toml'"``)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{where} is not a regular file: give the path of a text file")
+        if st.st_size > MAX_TEXT_BYTES:
+            raise error(f"{where} holds {st.st_size:,} bytes, more than the {MAX_TEXT_BYTES >> 20} MiB a text "
+                        f"input may: is it the right file?")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_TEXT_BYTES + 1)
+        if len(data) > MAX_TEXT_BYTES:
+            raise error(f"{where} grew past {MAX_TEXT_BYTES >> 20} MiB while it was read")
+        return data.decode("utf-8")
     except OSError as exc:
         raise error(f"{where} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -340,7 +355,10 @@ class OutputPlan:
             write_bytes(path, content.encode() if isinstance(content, str) else content)
             written.append(path)
         for name in stale:
+            # only a regular file reached through real subdirectories of d: a symbolic link on
+            # the way (images/ -> elsewhere) would make this remove files outside the directory
             path = d / name
-            if path.is_file() and not path.is_symlink():
+            parents = [d / p for p in reversed(Path(name).parents) if str(p) != "."]
+            if all(_kind(p) == "a directory" for p in parents) and _kind(path) is None and path.exists():
                 path.unlink()
         return written

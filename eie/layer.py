@@ -322,9 +322,7 @@ def _open_npz(path: Path) -> tuple[dict, list[str]]:
 
 def layer_shape(path) -> tuple[int, int]:
     """``(out, in)`` of a layer file, read from the archive's headers (nothing decompressed)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"layer file {str(path)!r} does not exist")
+    path = _input_file(path, "layer file")
     try:
         with open(path, "rb") as fh:
             members = _npz_headers(path, fh)

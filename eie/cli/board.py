@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..errors import CapacityError, InputError
-from ..fileio import check_out, write_json
+from ..fileio import check_out, read_text, write_json
 from .options import (
     add_config_options,
     add_dense_options,
@@ -64,8 +64,8 @@ def _read_build(directory):
     from ..hdl.params import HWConfig
     path = Path(directory) / BOARD_JSON
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        rec = json.loads(read_text(path, str(path)))
+    except (EIEError, ValueError):
         rec = None
     if not isinstance(rec, dict):
         raise InputError(f"--build {str(directory)!r} holds no readable {BOARD_JSON}: give the --out directory "

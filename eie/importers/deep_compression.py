@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import read_text
 from ..layer import MAX_ELEMENTS
 from .caffe import caffe_layers
 from .result import ImportedLayer, ImportedNetwork
@@ -77,10 +78,7 @@ def specs_from_prototxt(path) -> tuple[str | None, list[LayerSpec]]:
     inner-product layers whose names contain conv, fc or ip, in file order; 8-bit codes for
     a name containing conv, 4-bit otherwise."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--prototxt {str(path)!r} cannot be read: {exc}") from None
+    text = read_text(path, f"--prototxt {str(path)!r}")
     name, layers = caffe_layers(text, repr(str(path)))
     if not layers:
         raise InputError(f"--prototxt {str(path)!r} has no convolution or inner-product layer named conv*, fc* or ip*")

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import read_text
 
 __all__ = ["load_records", "summary_row", "markdown_summary", "RIPUP_MODES", "ripup_mode"]
 
@@ -47,8 +48,8 @@ def load_records(directory) -> list[dict]:
     out = []
     for f in sorted(d.glob("*.json")):
         try:
-            rec = json.loads(f.read_text())
-        except (OSError, ValueError) as exc:
+            rec = json.loads(read_text(f, str(f)))
+        except ValueError as exc:
             raise InputError(f"{f}: not a JSON file ({exc})") from None
         if not isinstance(rec, dict) or "fmax_mhz" not in rec:
             continue

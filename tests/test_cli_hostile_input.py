@@ -1,0 +1,80 @@
+"""Hostile and extreme input (a second audit): links that lead out of an output directory,
+devices where a text file goes, self-referential pickles, numbers at the edge of float64,
+outputs that name each other. Each case: exit 2 with one line naming the field and the fix
+(or, for the API, one EIEError), nothing written or removed outside what was asked."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from eie.cli import main
+from eie.fileio import OutputPlan
+
+
+def one_error(code, err, *needles):
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("eie: error: "), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_force_never_removes_a_stale_file_through_a_link(tmp_path):
+    """--force removes the files the previous manifest listed and this run does not write, but
+    only regular files reached through real subdirectories: a subdirectory replaced by a link
+    to elsewhere (or a hand-written manifest naming a path through a link) removed the files
+    there."""
+    out, keep = tmp_path / "out", tmp_path / "keep"
+    keep.mkdir()
+    (keep / "a.hex").write_text("precious\n")
+    plan = OutputPlan(out, force=False)
+    plan.add("images/a.hex", "1\n")
+    plan.add("top.v", "module top; endmodule\n")
+    plan.add("manifest.json", {})
+    plan.commit()
+    assert json.loads((out / "manifest.json").read_text())["files"] == ["images/a.hex", "manifest.json", "top.v"]
+    (out / "images" / "a.hex").unlink()
+    (out / "images").rmdir()
+    os.symlink(keep, out / "images")
+    (out / "old.txt").write_text("stale\n")
+    m = json.loads((out / "manifest.json").read_text())
+    m["files"] += ["old.txt", "images/../../keep/a.hex"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    again = OutputPlan(out, force=True)
+    again.add("top.v", "module top; endmodule\n")
+    again.add("manifest.json", {})
+    again.commit()
+    assert (keep / "a.hex").read_text() == "precious\n"          # not removed through the link
+    assert not (out / "old.txt").exists()                          # a plain stale file is
+    assert (out / "images").is_symlink()
+
+
+@pytest.mark.parametrize("argv", [["simulate", "{layer}", "--config", "{dev}"],
+                                  ["simulate", "{layer}", "--energy-table", "{dev}"],
+                                  ["bench", "--spec", "{dev}"],
+                                  ["dse", "{dev}"],
+                                  ["compile", "{layer}", "--config", "{link}", "-o", "{out}"]])
+def test_a_device_where_a_text_file_goes_is_refused(argv, tmp_path, capsys):
+    """/dev/zero as a config, an energy table, a spec (or a link to it) was read until memory
+    ran out (MemoryError traceback, or the kernel's OOM kill): a text input must be a regular
+    file."""
+    from eie.compress import synthetic_layer
+    from eie.layer import save_layer
+    save_layer(tmp_path / "l.npz", synthetic_layer(8, 8, 0.5, seed=1))
+    os.symlink("/dev/zero", tmp_path / "zero.toml")
+    words = [w.format(layer=tmp_path / "l.npz", dev="/dev/zero", link=tmp_path / "zero.toml", out=tmp_path / "o")
+             for w in argv]
+    code = main(words)
+    one_error(code, capsys.readouterr().err, "is not a regular file")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_network_layer_linked_to_a_device_is_refused(tmp_path, capsys):
+    """A network.toml layer whose file is a link to /dev/zero: `eie simulate DIR` was OOM-killed."""
+    from eie.network import Network, NetworkLayer, network_toml
+    os.symlink("/dev/zero", tmp_path / "z.npz")
+    (tmp_path / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("a", "z.npz", "fc", (4, 4)),))))
+    np.save(tmp_path / "x.npy", np.ones(4))
+    code = main(["simulate", str(tmp_path), "--input", str(tmp_path / "x.npy")])
+    one_error(code, capsys.readouterr().err, "z.npz", "not a regular file")
