@@ -78,3 +78,33 @@ def test_a_network_layer_linked_to_a_device_is_refused(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones(4))
     code = main(["simulate", str(tmp_path), "--input", str(tmp_path / "x.npy")])
     one_error(code, capsys.readouterr().err, "z.npz", "not a regular file")
+
+
+def _torch_zip(path, obj):
+    import pickle
+    import zipfile
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps(obj, protocol=2))
+        zf.writestr("archive/byteorder", "little")
+
+
+def test_a_state_dict_that_holds_itself_or_explodes_is_refused(tmp_path, capsys):
+    """The PyTorch reader (no torch) walked the unpickled state dict recursively: a list that
+    holds itself ended in a RecursionError traceback (exit 1), and 40 nested pairs that each
+    hold one object twice (a 300-byte file, 2^40 paths) ran until killed."""
+    selfref = []
+    selfref.append(selfref)
+    bomb = {"w": []}
+    for _ in range(40):
+        bomb = [bomb, bomb]
+    for name, obj, needle in (("selfref.pt", {"a": selfref}, "holds itself at 'a.0'"),
+                              ("bomb.pt", bomb, "more than 1,000,000 objects")):
+        _torch_zip(tmp_path / name, obj)
+        code = main(["import", str(tmp_path / name), "--list"])
+        one_error(code, capsys.readouterr().err, needle, "crafted pickle")
+    deep = {"w": 1}
+    for _ in range(100):
+        deep = {"x": deep}
+    _torch_zip(tmp_path / "deep.pt", deep)
+    one_error(main(["import", str(tmp_path / "deep.pt"), "--list"]), capsys.readouterr().err,
+              "nests deeper than 64 levels")

@@ -165,17 +165,41 @@ def _unpickle(fh, storages: dict, legacy: bool, where: str):
                          f"{type(exc).__name__}: {exc}") from None
 
 
-def _tensors(obj, prefix: str = "") -> dict:
-    """The tensors of a (nested) state dict, keyed by their dotted path."""
+#: the most containers and tensors a state dict may hold, and the deepest nesting: far above
+#: any model's, far below what a few hundred bytes of crafted pickle can make (a list of
+#: itself, or 40 nested pairs that each hold one object twice: 2^40 paths)
+MAX_NODES, MAX_DEPTH = 1_000_000, 64
+
+
+def _tensors(obj, where: str = "the model file") -> dict:
+    """The tensors of a (nested) state dict, keyed by their dotted path.  Walked with a stack
+    of its own (no recursion): a container inside itself, nesting deeper than
+    :data:`MAX_DEPTH` or more than :data:`MAX_NODES` visits is an :class:`InputError`."""
     out = {}
-    if isinstance(obj, _Tensor):
-        out[prefix] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(_tensors(v, f"{prefix}.{k}" if prefix else str(k)))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out.update(_tensors(v, f"{prefix}.{i}" if prefix else str(i)))
+    stack = [(obj, "", ())]                   # (object, dotted path, ids of the containers above it)
+    visits = 0
+    while stack:
+        o, prefix, above = stack.pop()
+        visits += 1
+        if visits > MAX_NODES:
+            raise InputError(f"{where} holds more than {MAX_NODES:,} objects in its state dict: not a model's "
+                             f"(a crafted pickle?)")
+        if isinstance(o, _Tensor):
+            out[prefix] = o
+            continue
+        if isinstance(o, dict):
+            items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in o.items()]
+        elif isinstance(o, (list, tuple)):
+            items = [(f"{prefix}.{i}" if prefix else str(i), v) for i, v in enumerate(o)]
+        else:
+            continue
+        if id(o) in above:
+            raise InputError(f"{where}: the state dict holds itself at {prefix or 'its top'!r}: not a model's "
+                             f"(a crafted pickle?)")
+        if len(above) >= MAX_DEPTH:
+            raise InputError(f"{where}: the state dict nests deeper than {MAX_DEPTH} levels at {prefix!r}: not a "
+                             f"model's")
+        stack.extend((v, name, (*above, id(o))) for name, v in reversed(items))
     return out
 
 
@@ -224,7 +248,7 @@ def _read_zip(path: Path, where: str) -> dict[str, TensorInfo]:
                 return t.array(zf.read(f"{base}data/{t.storage.key}"), order == "little")
         return load
 
-    return {k: _info(t, loader(t)) for k, t in _tensors(obj).items()}
+    return {k: _info(t, loader(t)) for k, t in _tensors(obj, where).items()}
 
 
 def _read_legacy(path: Path, where: str) -> dict[str, TensorInfo]:
@@ -263,7 +287,7 @@ def _read_legacy(path: Path, where: str) -> dict[str, TensorInfo]:
         a, b = offsets[t.storage.key]
         return lambda: t.array(data[a:b], bool(little))
 
-    return {k: _info(t, loader(t)) for k, t in _tensors(obj).items()}
+    return {k: _info(t, loader(t)) for k, t in _tensors(obj, where).items()}
 
 
 def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
