@@ -153,6 +153,23 @@ def check_distinct(**outputs) -> None:
         seen[key] = name
 
 
+def check_outside(directory, what: str, **outputs) -> None:
+    """Refuse an output file (``name=path``; None and ``-`` ignored) inside the output
+    directory ``directory`` of the same run (``what`` names its option, e.g. ``"--out"``): the
+    command writes and, with ``--force``, replaces that directory's files, so ``--json
+    DIR/codebook.hex`` would overwrite one (or be removed as stale by the next run)."""
+    if directory is None:
+        return
+    root = os.path.realpath(directory)
+    for name, path in outputs.items():
+        if path is None or str(path) == STDOUT:
+            continue
+        p = os.path.realpath(path)
+        if p == root or p.startswith(root.rstrip(os.sep) + os.sep):
+            raise InputError(f"{name} {str(path)!r} is inside {what} {str(directory)!r}, whose files the command "
+                             f"writes and replaces: give {name} a path outside it")
+
+
 def _atomic(path: Path, data: bytes) -> None:
     tmp = _tmp_name(path)
     try:

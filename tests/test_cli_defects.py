@@ -205,7 +205,10 @@ def test_two_outputs_one_file_is_refused(files, tmp_path, capsys):
     out.mkdir()
     before = listing(tmp_path)
     code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", out, "--json", out / "manifest.json"], capsys)
-    refused(code, err, "--json and --out manifest name the same file")
+    refused(code, err, "--json", "is inside --out", "give --json a path outside it")
+    # any file of the directory, not only its manifest (--json img/codebook.hex overwrote the image)
+    code, _, err = run(["compile", files["comp"], "--pes", 4, "-o", out, "--json", out / "codebook.hex"], capsys)
+    refused(code, err, "is inside --out")
     assert listing(tmp_path) == before
 
 

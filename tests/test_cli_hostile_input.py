@@ -108,3 +108,21 @@ def test_a_state_dict_that_holds_itself_or_explodes_is_refused(tmp_path, capsys)
     _torch_zip(tmp_path / "deep.pt", deep)
     one_error(main(["import", str(tmp_path / "deep.pt"), "--list"]), capsys.readouterr().err,
               "nests deeper than 64 levels")
+
+
+def test_an_output_file_inside_the_output_directory_is_refused(tmp_path, capsys):
+    """--json DIR/eie_top.v replaced the Verilog eie rtl had just written; dse --report DIR --csv
+    DIR/x.csv left x.csv behind when the report was refused: an output file may not lie inside
+    the run's output directory, checked before any work."""
+    out = tmp_path / "ry"
+    out.mkdir()
+    code = main(["rtl", "--pes", "2", "-o", str(out), "--json", str(out / "eie_top.v")])
+    one_error(code, capsys.readouterr().err, "--json", "is inside --out")
+    assert list(out.iterdir()) == []
+    (tmp_path / "s.toml").write_text('[axes]\npes = [2]\n[workloads]\nlayers = ["NT-LSTM"]\n')
+    rp = tmp_path / "rp"
+    rp.mkdir()
+    code = main(["dse", str(tmp_path / "s.toml"), "--report", str(rp), "--csv", str(rp / "x.csv"),
+                 "--db", str(tmp_path / "s.db")])
+    one_error(code, capsys.readouterr().err, "--csv", "is inside --report")
+    assert list(rp.iterdir()) == [] and not (tmp_path / "s.db").exists()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..errors import CapacityError, InputError
-from ..fileio import check_out, read_text, write_json
+from ..fileio import check_out, check_outside, read_text, write_json
 from .options import (
     add_config_options,
     add_dense_options,
@@ -42,6 +42,7 @@ def cmd_board(args) -> int:
         raise InputError(f"TARGET must be one of {', '.join(BOARDS)}, not {args.target!r}")
     board = BOARDS[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    check_outside(args.out, "--out", **{"--json": js})
     base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
     cfg = config_from(args, base)
     if not 1 <= cfg.clock_mhz <= 500:

@@ -13,7 +13,15 @@ import numpy as np
 from ..compress import BIAS_MODES
 from ..config import EIEConfig, to_toml
 from ..errors import CapacityError, EIEError, InputError
-from ..fileio import check_distinct, check_out, check_out_dir, dumps_json, write_json, write_text
+from ..fileio import (
+    check_distinct,
+    check_out,
+    check_out_dir,
+    check_outside,
+    dumps_json,
+    write_json,
+    write_text,
+)
 from ..layer import save_npy
 from ..prepare import load_compressed
 from .options import (
@@ -72,8 +80,7 @@ def cmd_compile(args) -> int:
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out_dir(args.out) if args.out else None
-    if out is not None:
-        check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
+    check_outside(out, "--out", **{"--json": js})
     say = human_stream(js)
     layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None

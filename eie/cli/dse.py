@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_distinct, check_out, write_stream
+from ..fileio import check_distinct, check_out, check_outside, write_stream
 from .options import human_stream, require_extra
 
 __all__ = ["register", "cmd_dse"]
@@ -100,6 +100,7 @@ def cmd_dse(args) -> int:
     spec = load_spec(args.spec)
     db = Path(args.db) if args.db else Path(f"{spec.name}.db")
     check_distinct(**{"--json": js, "--csv": csv, "--db": db})
+    check_outside(report, "--report", **{"--json": js, "--csv": csv, "--db": db})
     say = human_stream(js)
     points = make_points(spec)
     with Store(db) as store:

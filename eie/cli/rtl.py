@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import check_distinct, check_out, check_out_dir, write_json
+from ..fileio import check_distinct, check_out, check_out_dir, check_outside, write_json
 from .options import (
     add_config_options,
     add_dense_options,
@@ -94,8 +94,7 @@ def cmd_rtl(args) -> int:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out_dir(args.out)
     say = human_stream(js)
-    if js is not None and str(js) != "-" and Path(js).resolve().parent == out.resolve():
-        check_distinct(**{"--json": js, "--out manifest": out / "manifest.json"})
+    check_outside(out, "--out", **{"--json": js})
     prepared = None
     if args.layer:
         layer = load_compressed(args.layer, **dense_options(args))

@@ -7,7 +7,7 @@ summary, write the report and the network directory.
 from __future__ import annotations
 
 from ..errors import InputError
-from ..fileio import OutputPlan, check_distinct, check_out, check_out_dir, write_json
+from ..fileio import OutputPlan, check_out, check_out_dir, check_outside, write_json
 from .options import add_config_options, config_from, config_words, human_stream, require_extra
 
 __all__ = ["register", "add_run_options", "check_outputs", "write_outputs"]
@@ -90,7 +90,7 @@ def check_outputs(args, names) -> object:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     if args.out:
         out = check_out_dir(args.out)
-        check_distinct(**{"--json": js, "--out report.json": out / "report.json"})
+        check_outside(out, "--out", **{"--json": js})
         plan = OutputPlan(out, force=args.force)
         for name in names:
             plan.add(name, "")
