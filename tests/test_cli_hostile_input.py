@@ -126,3 +126,19 @@ def test_an_output_file_inside_the_output_directory_is_refused(tmp_path, capsys)
                  "--db", str(tmp_path / "s.db")])
     one_error(code, capsys.readouterr().err, "--csv", "is inside --report")
     assert list(rp.iterdir()) == [] and not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("cmd", ["dsd", "deep-compress"])
+def test_a_training_output_directory_holding_a_manifest_is_refused_before_training(cmd, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """eie dsd -o DIR with only DIR/manifest.json trained every seed, then refused the directory
+    (the check before the run left the manifest out)."""
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "manifest.json").write_text("{}\n")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing the output directory")
+    monkeypatch.setattr("eie.train.dsd_example.run_dsd", no_training)
+    monkeypatch.setattr("eie.train.example.run_deep_compression", no_training, raising=False)
+    code = main([cmd, "-o", str(tmp_path / "o"), "--epochs", "1"])
+    one_error(code, capsys.readouterr().err, "already holds 'manifest.json'", "use --force")

@@ -92,7 +92,7 @@ def check_outputs(args, names) -> object:
         out = check_out_dir(args.out)
         check_outside(out, "--out", **{"--json": js})
         plan = OutputPlan(out, force=args.force)
-        for name in names:
+        for name in [*names, "manifest.json"]:        # write_outputs adds the manifest: check it now too
             plan.add(name, "")
         plan.check()
     return js
