@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .errors import EIEError, InputError
 
-__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "write_text", "write_bytes",
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "check_outside", "probe_writable", "write_text", "write_bytes",
            "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan", "read_text", "read_toml"]
 
 #: the path that means standard output (``--json -``)
@@ -65,7 +65,7 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _probe(path: Path, label: str) -> None:
+def probe_writable(path: Path, label: str) -> None:
     """Create and remove the temporary file of ``path``: a place that cannot be written is
     refused before any work (``/proc``, a read-only mount, a full disk's inode table)."""
     tmp = _tmp_name(path)
@@ -98,14 +98,16 @@ def check_out(path, force: bool, what: str, *, stdout_ok: bool = False) -> Path 
     parent = path.parent
     if not parent.is_dir():
         raise InputError(f"{what} {str(path)!r}: directory {str(parent)!r} does not exist (create it first)")
-    _probe(path, f"{what} {str(path)!r}")
+    probe_writable(path, f"{what} {str(path)!r}")
     return path
 
 
 def check_out_dir(path, what: str = "output directory") -> Path:
     """``Path(path)`` if it may be an output directory: absent (it will be created) or a
     directory (not a symbolic link to one), and its parent exists; ``-`` is refused (a
-    directory cannot be standard output).  The files in it are checked by :func:`check_files`."""
+    directory cannot be standard output); the place can be written (probed in the directory,
+    or in its parent where it will be created: a read-only mount or ``/proc`` is refused
+    before any work, not after it).  The files in it are checked by :func:`check_files`."""
     if str(path) == STDOUT:
         raise InputError(f"{what} cannot be '-' (standard output): give a directory name")
     d = Path(path)
@@ -117,6 +119,8 @@ def check_out_dir(path, what: str = "output directory") -> Path:
                          f"replaces a file by a directory")
     if not d.parent.is_dir():
         raise InputError(f"{what} {str(d)!r}: its parent {str(d.parent)!r} does not exist (create it first)")
+    where = d if kind == "a directory" else d.parent
+    probe_writable(where / f".{d.name}.probe", f"{what} {str(d)!r}")
     return d
 
 
@@ -343,7 +347,7 @@ class OutputPlan:
         d = check_out_dir(self.directory, self.what)
         check_files(d, self._files, force=self.force, what=self.what)
         if d.is_dir() and self._files:
-            _probe(d / self.manifest, f"{self.what} {str(d)!r}")
+            probe_writable(d / self.manifest, f"{self.what} {str(d)!r}")
 
     def commit(self) -> list[Path]:
         """Check, then write every file (the manifest last); returns the paths written."""

@@ -142,3 +142,19 @@ def test_a_training_output_directory_holding_a_manifest_is_refused_before_traini
     monkeypatch.setattr("eie.train.example.run_deep_compression", no_training, raising=False)
     code = main([cmd, "-o", str(tmp_path / "o"), "--epochs", "1"])
     one_error(code, capsys.readouterr().err, "already holds 'manifest.json'", "use --force")
+
+
+def test_an_unwritable_place_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """A new output directory under /proc (or a read-only mount) was found unwritable only when
+    the results were written: `eie report paper -o /proc/x` after the whole run, with a
+    tempfile traceback. Now the place is probed first, before any work."""
+    import eie.report
+    monkeypatch.setattr(eie.report, "run_paper_report",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran before refusing")))
+    one_error(main(["report", "paper", "-o", "/proc/eie-report"]), capsys.readouterr().err,
+              "/proc/eie-report", "cannot be written", "choose a writable directory")
+    from eie.compress import synthetic_layer
+    from eie.layer import save_layer
+    save_layer(tmp_path / "l.npz", synthetic_layer(8, 8, 0.5, seed=1))
+    one_error(main(["compile", str(tmp_path / "l.npz"), "--pes", "2", "-o", "/proc/eie-images"]),
+              capsys.readouterr().err, "/proc/eie-images", "cannot be written")

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import check_files
+from ..fileio import check_files, probe_writable
 from ..fileio import check_out_dir as check_dir
 from .doc import Column, Doc, Figure, Table
 from .paper import build_paper_report
@@ -60,6 +60,8 @@ def check_out_dir(out, force: bool, what: str = "--out", doc: Doc | None = None)
     exists), empty or absent unless ``force``, and each of its :func:`report_files` (of
     ``doc`` when given) absent or a regular file (:func:`eie.fileio.check_files`)."""
     out = check_dir(out, f"{what} directory")
+    # the report is built in a temporary directory beside ``out`` and moved in: its parent too
+    probe_writable(out.parent / f".{out.name}.probe", f"{what} {str(out)!r} (its parent)")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"{what} {str(out)!r} exists and is not empty: use --force to overwrite the report in it")
     check_files(out, report_files(doc), force=force, what=f"{what} directory")
@@ -73,7 +75,11 @@ def write_report(doc: Doc, meta: dict, out, force: bool = False, before_text=Non
     option that named ``out``, for the messages."""
     from .plots import draw
     out = check_out_dir(out, force, what, doc)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"{what} {str(out)!r}: its parent {str(out.parent)!r} cannot be written "
+                         f"({exc.strerror or exc}): choose a writable place") from None
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)           # mkdtemp makes it private; it may become ``out`` itself
