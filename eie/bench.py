@@ -37,6 +37,10 @@ class LayerSpec:
     seed: int = 0
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InputError(f"a layer's name must be a non-empty string, not {self.name!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"layer {self.name!r}: seed must be an integer >= 0, not {self.seed!r}")
         for f in ("n_in", "n_out"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -68,6 +72,8 @@ def load_specs(path=None) -> list[LayerSpec]:
         raise InputError(f"{where} must hold [[layer]] tables only" + (f", not {unknown[0]!r}" if unknown else ""))
     specs = []
     for i, entry in enumerate(data["layer"]):
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: layer {i} must be a [[layer]] table of name, n_in, n_out, ..., not {entry!r}")
         bad = sorted(set(entry) - set(_FIELDS))
         if bad:
             raise InputError(f"{where}: layer {i}: unknown key {bad[0]!r}; known keys are {', '.join(_FIELDS)}")
@@ -77,7 +83,10 @@ def load_specs(path=None) -> list[LayerSpec]:
         if any(sp.name == entry["name"] for sp in specs):
             raise InputError(f"{where}: layer {i}: the name {entry['name']!r} is taken by an earlier layer; "
                              f"give each layer its own name (the results are keyed by it)")
-        specs.append(LayerSpec(**entry))
+        try:
+            specs.append(LayerSpec(**entry))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
     return specs
 
 

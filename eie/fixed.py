@@ -45,11 +45,15 @@ def saturated_count(x, frac: int, bits: int) -> int:
 def choose_frac_bits(max_abs: float, bits: int, headroom: int = 0, cap: int = MAX_FRAC_BITS) -> int:
     """Largest f with ``max_abs * 2**f <= (2**(bits-1) - 1) / 2**headroom``, in ``[0, cap]``.
 
-    An all-zero input gets ``cap``.
+    An all-zero input gets ``cap``; one beyond float64 (``inf``: a forward pass of huge
+    inputs overflowed) gets 0, where everything above the range saturates, and the callers
+    count and report the saturated values.
     """
     limit = ((1 << (bits - 1)) - 1) / float(1 << headroom)
     if not max_abs > 0:
         return cap
+    if not math.isfinite(max_abs):
+        return 0
     f = math.floor(math.log2(limit / max_abs))
     # guard the floating log against an off-by-one at exact powers of two
     while f > 0 and max_abs * 2.0 ** f > limit:

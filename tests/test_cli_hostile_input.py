@@ -158,3 +158,31 @@ def test_an_unwritable_place_is_refused_before_any_work(tmp_path, capsys, monkey
     save_layer(tmp_path / "l.npz", synthetic_layer(8, 8, 0.5, seed=1))
     one_error(main(["compile", str(tmp_path / "l.npz"), "--pes", "2", "-o", "/proc/eie-images"]),
               capsys.readouterr().err, "/proc/eie-images", "cannot be written")
+
+
+@pytest.mark.parametrize("axis, needle", [
+    ("pes = [[1], [2]]", "axes.pes must list numbers (or target names), not [1]"),
+    ("pes = {start = 0, stop = 1e308, step = 1e-308}", "more than 10000 values: use a coarser step"),
+    ('clock_mhz = {start = 1e-300, stop = 1e300, step = "x1.01"}', "use a larger factor"),
+    ('clock_mhz = {start = 1, stop = 1e300, step = "x1.0000001"}', "use a larger factor"),
+])
+def test_dse_axis_extremes_are_one_error(axis, needle, tmp_path, capsys):
+    """Each was a traceback: TypeError (unhashable list), OverflowError, MemoryError (a
+    geometric range of 6.9 billion values had no count cap)."""
+    (tmp_path / "s.toml").write_text(f'[axes]\n{axis}\n[workloads]\nlayers = ["NT-LSTM"]\n')
+    one_error(main(["dse", str(tmp_path / "s.toml"), "--db", str(tmp_path / "s.db")]), capsys.readouterr().err,
+              needle)
+    assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ("layer = [1, 2]", "layer 0 must be a [[layer]] table"),
+    ('[[layer]]\nname = ["x"]\nn_in = 4\nn_out = 4\nweight_density = 0.5\nact_density = 0.5', "name must be a non-empty"),
+    ('[[layer]]\nname = ""\nn_in = 4\nn_out = 4\nweight_density = 0.5\nact_density = 0.5', "name must be a non-empty"),
+    ('[[layer]]\nname = "a"\nn_in = 4\nn_out = 4\nweight_density = 0.5\nact_density = 0.5\nseed = -1',
+     "layer 'a': seed must be an integer >= 0"),
+])
+def test_bench_spec_extremes_are_one_error_naming_the_file(entry, needle, tmp_path, capsys):
+    (tmp_path / "spec.toml").write_text(entry + "\n")
+    one_error(main(["bench", "--spec", str(tmp_path / "spec.toml")]), capsys.readouterr().err,
+              f"spec file {str(tmp_path / 'spec.toml')!r}", needle)

@@ -31,6 +31,8 @@ def test_choose_frac_bits():
     assert choose_frac_bits(1.0, 16) == 14          # 16384 fits, 32768 does not
     assert choose_frac_bits(0.0, 16, cap=9) == 9
     assert choose_frac_bits(0.0416, 16) == 19        # the FC8 codebook
+    assert choose_frac_bits(float("inf"), 16) == 0   # an overflowed forward pass: saturate, no log2(0)
+    assert choose_frac_bits(1e300, 16) == 0
 
 
 def test_plan_caps_fa_so_bias_one_fits():

@@ -113,6 +113,9 @@ def axis_values(name: str, raw, where: str) -> tuple:
     if isinstance(raw, list):
         if not raw:
             raise InputError(f"{field} must list at least one value, not []")
+        bad = next((v for v in raw if not isinstance(v, (str, int, float))), None)
+        if bad is not None:
+            raise InputError(f"{field} must list numbers (or target names), not {bad!r}")
         values = tuple(raw)
     elif isinstance(raw, dict):
         unknown = sorted(set(raw) - {"start", "stop", "step"})
@@ -146,15 +149,21 @@ def _range(field: str, start, stop, step) -> tuple:
             raise InputError(f"{field}: step must be a number > 0 or \"xK\" with K > 1 (e.g. \"x2\"), not {step!r}")
         if start <= 0:
             raise InputError(f"{field}: a geometric range (step {step!r}) needs start > 0, not {start!r}")
+        steps = (math.log(stop) - math.log(start)) / math.log(k)      # logs: stop / start may overflow
+        if steps + 1 > _MAX_AXIS_VALUES:
+            raise InputError(f"{field} has more than {_MAX_AXIS_VALUES} values: use a larger factor")
         out, v = [], start
-        while v <= stop * (1 + 1e-12):
+        while v <= stop * (1 + 1e-12) and len(out) <= _MAX_AXIS_VALUES:
             out.append(int(round(v)) if exact and float(k).is_integer() else v)
             v = v * k
         return tuple(out)
     if not _number(step) or step <= 0:
         raise InputError(f"{field}: step must be a number > 0 or \"xK\" with K > 1 (e.g. \"x2\"), not {step!r}")
     exact = exact and isinstance(step, int)
-    n = int(math.floor((stop - start) / step + 1e-9)) + 1
+    span = (stop - start) / step
+    if not math.isfinite(span) or span > _MAX_AXIS_VALUES:
+        raise InputError(f"{field} has more than {_MAX_AXIS_VALUES} values: use a coarser step")
+    n = int(math.floor(span + 1e-9)) + 1
     if n > _MAX_AXIS_VALUES:
         raise InputError(f"{field} has {n} values, more than {_MAX_AXIS_VALUES}: use a coarser step")
     return tuple(start + i * step if exact else round(start + i * step, 12) for i in range(n))
