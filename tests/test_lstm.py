@@ -243,6 +243,7 @@ def test_cli_bad_input_is_one_error_and_writes_nothing(case, tmp_path, capsys):
         (["--hidden", H, "--input-size", X, "--gates", "ifg"], "gates must be an order"),
         (["--input-size", X], "--hidden H and --input-size X"),
         (["--hidden", H, "--input-size", X, "--seq", 0], "--seq must be"),
+        (["--hidden", H, "--input-size", X, "--seq", 99999999999], "input values, more than 268,435,456"),
         # --input is the sequence file, as in every other command; an old-style size names the fix
         (["--hidden", H, "--input-size", X, "--input", 7], "a layer file's input size is --input-size 7"),
         (["--hidden", H, "--input-size", X, "--input", tmp_path / "wide.npy"], f"T x {X}"),

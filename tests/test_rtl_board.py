@@ -78,8 +78,49 @@ def test_run_board_errors(tmp_path, capsys):
     assert code == 2 and "cannot open serial port" in err
 
 
-@pytest.mark.parametrize("timeout", ["0", "-1"])
-def test_run_board_timeout_must_be_positive(tmp_path, capsys, timeout):
+@pytest.mark.parametrize("extra, needle", [(["--timeout", "0"], "--timeout must be a number of seconds in"),
+                                           (["--timeout", "-1"], "--timeout must be a number of seconds in"),
+                                           (["--timeout", "1e300"], "--timeout must be a number of seconds in"),
+                                           (["--timeout", "1e-300"], "--timeout must be a number of seconds in"),
+                                           (["--baud", "999999999999999"], "--baud must be a positive integer of at most")])
+def test_run_board_timeout_and_baud_in_range(tmp_path, capsys, extra, needle):
+    """--timeout 1e300 (OverflowError in pyserial's write), 1e-300 (an uncaught write timeout) and
+    a baud rate no port has (OverflowError at open) were tracebacks."""
     path, _ = _save(tmp_path / "l.npz", 4, 4, 0.5, 1)
-    code = cli.main(["run-board", str(path), "--port", "x", "--build", str(tmp_path), "--timeout", timeout])
-    assert code == 2 and "--timeout must be a number of seconds > 0" in capsys.readouterr().err
+    code = cli.main(["run-board", str(path), "--port", "x", "--build", str(tmp_path), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and err.count("\n") == 1
+
+
+def test_a_port_that_stops_taking_bytes_is_one_error(tmp_path):
+    """A write that times out (a stalled line) or a port that fails was an uncaught pyserial
+    exception: it is a BridgeError naming what happened (run-board prints it as one line)."""
+    import asyncio
+    import os
+    import pty
+
+    import serial
+
+    from eie.flow.board_host import BridgeError, SerialLink
+    master, slave = pty.openpty()
+    try:
+        link = SerialLink(os.ttyname(slave), 115_200, timeout=0.05)
+
+        class Stalled:
+            def write(self, data):
+                raise serial.SerialTimeoutException("Write timeout")
+
+            def flush(self):
+                raise OSError(5, "Input/output error")
+
+            def close(self):
+                pass
+        link.serial.close()
+        link.serial = Stalled()
+        with pytest.raises(BridgeError, match="took no more bytes within 0.05 s"):
+            asyncio.run(link.send(b"x"))
+        with pytest.raises(BridgeError, match="failed while receiving"):
+            asyncio.run(link.recv(1))
+    finally:
+        os.close(master)
+        os.close(slave)

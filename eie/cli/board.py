@@ -27,6 +27,10 @@ from .options import (
 
 __all__ = ["register", "cmd_board", "cmd_run_board"]
 
+#: run-board's --timeout range (seconds: a read answers within it, or the run stops) and the
+#: fastest UART a USB-serial bridge offers (12 Mbaud; the builds run at 115,200 to 3 M)
+MIN_TIMEOUT_S, MAX_TIMEOUT_S, MAX_BAUD = 0.001, 3600.0, 12_000_000
+
 
 def _progress(msg: str) -> None:
     print(f"  {msg}", file=sys.stderr, flush=True)
@@ -109,10 +113,12 @@ def cmd_run_board(args) -> int:
     if importlib.util.find_spec("serial") is None:
         raise InputError("eie run-board needs pyserial (module 'serial' is missing): pip install 'eie[fpga]'")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise InputError(f"--timeout must be a number of seconds > 0, not {args.timeout!r}")
-    if args.baud is not None and args.baud < 1:
-        raise InputError(f"--baud must be a positive integer, not {args.baud}")
+    if not math.isfinite(args.timeout) or not MIN_TIMEOUT_S <= args.timeout <= MAX_TIMEOUT_S:
+        raise InputError(f"--timeout must be a number of seconds in [{MIN_TIMEOUT_S:g}, {MAX_TIMEOUT_S:g}], "
+                         f"not {args.timeout!r}")
+    if args.baud is not None and not 1 <= args.baud <= MAX_BAUD:
+        raise InputError(f"--baud must be a positive integer of at most {MAX_BAUD:,} (bits per second), "
+                         f"not {args.baud}")
     rec, hw = _read_build(args.build)
     baud = rec["uart"]["baud"] if args.baud is None else args.baud
     layer = load_compressed(args.layer, density=args.density, bits=args.bits)

@@ -141,7 +141,11 @@ def cmd_lstm(args) -> int:
         xs = _load_sequence(args.input_seq, x_in)
         source = f"sequence {args.input_seq}"
     else:
+        from ..layer import MAX_ELEMENTS
         t = DEFAULT_SEQ if args.seq is None else args.seq
+        if t * x_in > MAX_ELEMENTS:
+            raise InputError(f"--seq {t} makes {t:,} x {x_in} = {t * x_in:,} input values, more than "
+                             f"{MAX_ELEMENTS:,} (eie.layer.MAX_ELEMENTS): give at most --seq {MAX_ELEMENTS // x_in}")
         xs = np.random.default_rng(args.seed).standard_normal((t, x_in))
         source = f"seeded random sequence (seed {args.seed}): {t} steps of {x_in} N(0, 1) values, 100 % dense"
     result = run_lstm_layer(layer, net_layer, xs, cfg, table=table, dense=dense)

@@ -98,16 +98,26 @@ class SerialLink(ByteLink):
         import serial
         try:
             self.serial = serial.Serial(port, baudrate=baud, timeout=timeout, write_timeout=timeout)
-        except (serial.SerialException, ValueError) as exc:
-            raise BridgeError(f"cannot open serial port {port!r}: {exc}") from None
+        except (serial.SerialException, ValueError, OverflowError, OSError) as exc:
+            raise BridgeError(f"cannot open serial port {port!r} at {baud} baud: {exc}") from None
         self.timeout = timeout
+        self._timeout_error = serial.SerialTimeoutException
 
     async def send(self, data: bytes) -> None:
-        self.serial.write(data)
+        try:
+            self.serial.write(data)
+        except self._timeout_error:
+            raise BridgeError(f"the port took no more bytes within {self.timeout:g} s (a stalled line, or a "
+                              f"wrong port?)") from None
+        except OSError as exc:
+            raise BridgeError(f"the port failed while sending: {exc}") from None
 
     async def recv(self, n: int) -> bytes:
-        self.serial.flush()
-        data = self.serial.read(n)
+        try:
+            self.serial.flush()
+            data = self.serial.read(n)
+        except OSError as exc:
+            raise BridgeError(f"the port failed while receiving: {exc}") from None
         if len(data) != n:
             raise BridgeError(f"the board answered {len(data)} of {n} bytes within {self.timeout:g} s "
                               f"(wrong port or baud rate, or no EIE bitstream loaded?)")
