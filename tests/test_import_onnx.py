@@ -104,6 +104,20 @@ def test_a_constant_left_operand_and_transA(tmp_path, rng):
     assert layer.shape == (6, 5) and np.allclose(layer.weight @ x + layer.bias, want, atol=1e-5)
 
 
+@pytest.mark.parametrize("attrs, needle", [({"alpha": float("inf")}, "alpha = inf is not a finite number"),
+                                           ({"beta": float("nan")}, "beta = nan is not a finite number"),
+                                           ({"alpha": 1e38}, "overflows float32")])
+def test_gemm_alpha_and_beta_must_keep_the_weights_finite(tmp_path, rng, attrs, needle):
+    """alpha = inf was imported: the layer file held weights of inf (the finite check ran on the
+    initialiser, before the scaling)."""
+    w = rng.normal(size=(3, 4)).astype(np.float32) * 100
+    path, _ = save(tmp_path, [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1, name="g", **attrs)],
+                   [init("w", w)], [helper.make_tensor_value_info("x", F, [1, 4])],
+                   [helper.make_tensor_value_info("y", F, [1, 3])])
+    with pytest.raises(InputError, match=needle):
+        import_file(path)
+
+
 def lstm_model(tmp_path, rng, direction="bidirectional", hidden=3, inp=4, bias=True, extra=None):
     dirs = 2 if direction == "bidirectional" else 1
     w = rng.normal(size=(dirs, 4 * hidden, inp)).astype(np.float32)

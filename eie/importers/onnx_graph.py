@@ -25,6 +25,7 @@ Sub-graphs (``If``, ``Loop``, ``Scan``) are not searched; nodes left out are lis
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -137,6 +138,10 @@ def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
     a_name, b_name = node.input[0], node.input[1]
     at = _attrs(node) if node.op_type == "Gemm" else {}
     alpha, beta = float(at.get("alpha", 1.0)), float(at.get("beta", 1.0))
+    for key, v in (("alpha", alpha), ("beta", beta)):
+        if not math.isfinite(v):
+            raise InputError(f"{where}: Gemm {node.name or node.output[0]!r}: {key} = {v!r} is not a finite "
+                             f"number (the weights would be inf or nan)")
     const_a, const_b = g.is_const(a_name), g.is_const(b_name)
     if const_a == const_b:
         return None                                       # no weight, or constant folding
@@ -149,7 +154,11 @@ def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
     else:
         m = m.T if at.get("transA", 0) else m            # A' is out x in
         wname = a_name
-    w = (alpha * m).astype(m.dtype) if alpha != 1.0 else m
+    with np.errstate(over="ignore", invalid="ignore"):      # an overflow is the error below
+        w = (alpha * m).astype(m.dtype) if alpha != 1.0 else m
+    if not np.all(np.isfinite(w)):
+        raise InputError(f"{where}: Gemm {node.name or node.output[0]!r}: alpha = {alpha!r} times the weight "
+                         f"{wname!r} overflows {w.dtype}")
     n_out = w.shape[0]
     bias, bname, out = None, "", node.output[0]
     if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
@@ -159,7 +168,11 @@ def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
         if not _per_output(c, n_out, column=not const_b):
             raise InputError(f"{where}: Gemm {node.name!r}: bias C has shape {c.shape}, not one value per output "
                              f"({n_out}) or one value")
-        bias, bname = np.broadcast_to(beta * c.reshape(-1), (n_out,)).astype(c.dtype), node.input[2]
+        with np.errstate(over="ignore", invalid="ignore"):
+            bias, bname = np.broadcast_to(beta * c.reshape(-1), (n_out,)).astype(c.dtype), node.input[2]
+        if not np.all(np.isfinite(bias)):
+            raise InputError(f"{where}: Gemm {node.name or node.output[0]!r}: beta = {beta!r} times the bias "
+                             f"{bname!r} overflows {bias.dtype}")
     else:
         bias, bname, out = _following_bias(g, out, n_out, column=not const_b)
     function, note = _function(g, out)
