@@ -46,9 +46,17 @@ def _check_int(name, value, lo, hi, extra=""):
         raise ConfigError(f"{name} must be an integer in [{lo}, {hi}]{extra}, not {value!r}")
 
 
-def _check_positive(name, value):
+def _check_positive(name, value, top: float):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0, not {value!r}")
+    if value > top:
+        raise ConfigError(f"{name} must be at most {top:,}, not {value!r}")
+
+
+#: the largest clock (MHz) and SRAM per PE (KiB) a configuration may name: far beyond any
+#: design (the paper's: 800 MHz, 128 KiB), short of the infinities they made (power inf mW,
+#: an energy table scaled past its limits)
+MAX_CLOCK_MHZ, MAX_SRAM_KB = 100_000, 1 << 20
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class EIEConfig:
 
     def __post_init__(self):
         _check_int("pes", self.pes, 1, 4096)
-        _check_positive("clock_mhz", self.clock_mhz)
+        _check_positive("clock_mhz", self.clock_mhz, MAX_CLOCK_MHZ)
         _check_int("weight_bits", self.weight_bits, 1, 8)
         _check_int("index_bits", self.index_bits, 1, 8)
         _check_int("act_bits", self.act_bits, 4, 32)
@@ -104,7 +112,7 @@ class EIEConfig:
                 f"line_bits must be a multiple of the entry width weight_bits+index_bits="
                 f"{self.entry_bits}, not {self.line_bits!r}")
         for name in ("spmat_kb", "ptr_kb", "act_sram_kb"):
-            _check_positive(name, getattr(self, name))
+            _check_positive(name, getattr(self, name), MAX_SRAM_KB)
         _check_int("regfile_entries", self.regfile_entries, 1, 1 << 16)
         _check_int("queue_depth", self.queue_depth, 1, 4096)
         _check_int("lnzd_fanin", self.lnzd_fanin, 2, 16)
@@ -197,7 +205,12 @@ class EIEConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{where} must be a table of configuration keys, not {type(data).__name__}")
         cls._check_keys(data, where)
-        return cls(**data)
+        if where == "configuration":
+            return cls(**data)
+        try:
+            return cls(**data)
+        except ConfigError as exc:          # name the file the bad field came from
+            raise ConfigError(f"{where}: {exc}") from None
 
     @classmethod
     def from_file(cls, path) -> EIEConfig:

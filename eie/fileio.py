@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import stat
 import sys
@@ -296,8 +297,28 @@ def json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _finite(o):
+    """``o`` with every float that is not finite as None (JSON has no NaN or Infinity)."""
+    import numpy as np
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _finite(o.tolist())
+    if isinstance(o, (float, np.floating)):
+        return float(o) if math.isfinite(o) else None
+    return o
+
+
 def dumps_json(obj) -> str:
-    return json.dumps(obj, indent=1, default=json_default) + "\n"
+    """``obj`` as JSON (indented, numpy values converted); a float that is not finite (a
+    power of ``inf`` mW, a ratio over 0) is written as ``null``: standard JSON has neither NaN
+    nor Infinity, and other readers refuse them."""
+    try:
+        return json.dumps(obj, indent=1, default=json_default, allow_nan=False) + "\n"
+    except ValueError:
+        return json.dumps(_finite(obj), indent=1, default=json_default, allow_nan=False) + "\n"
 
 
 def write_json(path, obj) -> None:

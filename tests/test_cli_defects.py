@@ -460,7 +460,7 @@ def test_run_board_timeout_must_be_finite(timeout, files, tmp_path, capsys):
     build = _board_json(tmp_path / "b", lambda r: None)
     code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build,
                         "--timeout", timeout], capsys)
-    refused(code, err, f"--timeout must be a number of seconds > 0, not {float(timeout)!r}")
+    refused(code, err, f"--timeout must be a number of seconds in [0.001, 3600], not {float(timeout)!r}")
     code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build,
                         "--timeout", 1], capsys)
     refused(code, err, "cannot open serial port")          # board.json intact: it gets to the port, one line

@@ -186,3 +186,20 @@ def test_bench_spec_extremes_are_one_error_naming_the_file(entry, needle, tmp_pa
     (tmp_path / "spec.toml").write_text(entry + "\n")
     one_error(main(["bench", "--spec", str(tmp_path / "spec.toml")]), capsys.readouterr().err,
               f"spec file {str(tmp_path / 'spec.toml')!r}", needle)
+
+
+def test_clock_and_sram_sizes_have_an_upper_bound_and_json_stays_json(tmp_path, capsys):
+    """clock_mhz = 1e308 gave "average power inf mW" and `Infinity` in --json (not JSON);
+    spmat_kb = 1e30 was blamed on the energy table. Both are bounded, the message names the
+    config file, and a non-finite float is written as null."""
+    from eie.config import EIEConfig
+    from eie.errors import ConfigError
+    from eie.fileio import dumps_json
+    for field, value, needle in (("clock_mhz", 1e308, "clock_mhz must be at most 100,000"),
+                                 ("spmat_kb", 1e30, "spmat_kb must be at most 1,048,576")):
+        (tmp_path / "c.toml").write_text(f"{field} = {value!r}\n")
+        with pytest.raises(ConfigError, match=f"config file '{tmp_path / 'c.toml'}': {needle}"):
+            EIEConfig.from_file(tmp_path / "c.toml")
+    text = dumps_json({"a": float("inf"), "b": [1.0, float("nan")], "c": np.array([np.inf, 2.0]), "d": "Infinity"})
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": [None, 2.0], "d": "Infinity"}
+    assert "Infinity" not in text.replace('"Infinity"', "") and "NaN" not in text
