@@ -132,12 +132,16 @@ def cmd_verify(args) -> int:
         raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
     if args.random_init and args.sim != "verilator":
         raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
+    if args.seed is not None and (args.seed < 1 or not args.random_init):
+        raise InputError(f"--seed is the seed of --random-init's power-up values, an integer >= 1, not {args.seed}"
+                         if args.seed < 1 else "--seed goes with --random-init (the seed of its power-up values)")
     layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
     hw = hw_from_args(cfg, args, prep.compiled)
     rep = verify_prepared(prep, relu=args.relu, sim=args.sim, hw=hw, waves=waves, max_cycles=args.max_cycles,
-                          random_init=args.random_init, progress=_progress, load=args.load)
+                          random_init=(args.seed or 1) if args.random_init else False, progress=_progress,
+                          load=args.load)
     print(rep.format(), file=human_stream(js))
     if js:
         write_json(js, rep.to_dict())
@@ -323,7 +327,9 @@ def register(sub) -> None:
     p.add_argument("--max-cycles", type=int, default=None,
                    help="cycle guard per pass, in cycles (default: twice the model's longest pass + 1000)")
     p.add_argument("--random-init", action="store_true",
-                   help="verilator: memories power up random instead of zero")
+                   help="verilator: memories power up random instead of zero (the same values on every run: --seed)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="with --random-init: the seed of the power-up values, an integer >= 1 (default 1)")
     p.add_argument("--load", choices=("auto", "backdoor", "port"), default="auto",
                    help="how the layer's memories get loaded: backdoor ($readmemh images, seconds for FC8), port "
                         "(every word through the host port, cycle by cycle); auto (default): backdoor on "

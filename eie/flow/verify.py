@@ -222,14 +222,16 @@ class RunOutput:
     cycles: dict                   # clock cycles per phase
 
 
-def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool = False, name: str = "case",
+def run(b: Build, layers, *, max_cycles: int, waves=None, random_init: bool | int = False, name: str = "case",
         preload: bool = False, load: str = "port") -> RunOutput:
     """Run layers (dicts ``{"jobs", "n_out"}`` [+ ``"chain"``, ``"load_act"``, ``"resident"``], jobs from
     :func:`eie.flow.host.layer_jobs`) in one simulation of build ``b``, in order.
 
     ``max_cycles`` guards every pass.  ``waves``: file to write (needs a ``waves`` build).
     ``random_init`` (Verilator): every storage element without an initial value (the
-    memories) powers up random, ``+verilator+rand+reset+2``.
+    memories) powers up random, ``+verilator+rand+reset+2``, from a seed (``True``: 1; an
+    integer >= 1: that seed, ``+verilator+seed+N``): the same values on every run (without a
+    seed Verilator takes one from the system).
     ``preload``: the build's Verilog holds the first job's image as memory init values
     (:func:`build` with ``verilog`` holding that image), so the first pass is not loaded.
     ``load``: ``port`` (every word through the host port, cycle by cycle) or ``backdoor``
@@ -275,7 +277,8 @@ def _run_locked(b: Build, layers, *, max_cycles, waves, random_init, name, prelo
     if waves and b.sim == "icarus":
         plusargs.append(f"+dumpfile_path={Path(waves).resolve()}")
     if random_init and b.sim == "verilator":
-        plusargs.append("+verilator+rand+reset+2")
+        seed = 1 if random_init is True else int(random_init)
+        plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed}"]
     if load == "backdoor":
         plusargs.append(f"+{PLUSARG}={bd_dir}")
     # the runner hands its sys.path to the simulator as PYTHONPATH: the testbench must be on it
@@ -401,7 +404,7 @@ def verify_layer(layer, config, x=None, **options) -> VerifyResult:
 
 
 def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWConfig | None = None,
-                    waves=None, max_cycles: int | None = None, random_init: bool = False,
+                    waves=None, max_cycles: int | None = None, random_init: bool | int = False,
                     progress=None, load: str = "auto") -> VerifyResult:
     """Run a prepared layer (:func:`eie.prepare.prepare_layer`, with an input) through the RTL
     and the model; returns the JSON-ready report
