@@ -203,3 +203,16 @@ def test_clock_and_sram_sizes_have_an_upper_bound_and_json_stays_json(tmp_path, 
     text = dumps_json({"a": float("inf"), "b": [1.0, float("nan")], "c": np.array([np.inf, 2.0]), "d": "Infinity"})
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": [None, 2.0], "d": "Infinity"}
     assert "Infinity" not in text.replace('"Infinity"', "") and "NaN" not in text
+
+
+def test_dse_db_is_never_written_through_a_link(tmp_path, capsys):
+    """--db through a link extended the linked database in place, or created one at a dangling
+    link's target; a read-only place was reported as "not an eie sweep database"."""
+    (tmp_path / "s.toml").write_text('[axes]\npes = [2]\n[workloads]\nlayers = ["NT-LSTM"]\n')
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside" / "created.db", tmp_path / "dangling.db")
+    one_error(main(["dse", str(tmp_path / "s.toml"), "--db", str(tmp_path / "dangling.db"), "--workers", "0"]),
+              capsys.readouterr().err, "is a symbolic link")
+    assert not (tmp_path / "outside" / "created.db").exists()
+    one_error(main(["dse", str(tmp_path / "s.toml"), "--db", "/proc/eie.db", "--workers", "0"]),
+              capsys.readouterr().err, "cannot be written")

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import InputError
+from ..fileio import probe_writable
 
 __all__ = ["Store", "SCHEMA_VERSION"]
 
@@ -59,10 +60,15 @@ class Store:
     def __init__(self, path):
         self.path = Path(path)
         where = f"--db {str(self.path)!r}"
+        if self.path.is_symlink():
+            # the database is written in place: a link (dangling or not) would write elsewhere
+            raise InputError(f"{where} is a symbolic link: give the path of the SQLite file itself")
         if self.path.exists() and not self.path.is_file():
             raise InputError(f"{where} is not a regular file: give the path of a SQLite file")
         if not self.path.parent.is_dir():
             raise InputError(f"{where}: directory {str(self.path.parent)!r} does not exist (create it first)")
+        if not self.path.exists():
+            probe_writable(self.path, where)       # a read-only place: said so, not "not an eie database"
         self.db = None
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
