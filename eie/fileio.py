@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .errors import EIEError, InputError
 
-__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "check_outside", "probe_writable", "write_text", "write_bytes",
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "check_not_inputs", "check_outside", "probe_writable", "write_text", "write_bytes",
            "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan", "read_text", "read_toml"]
 
 #: the path that means standard output (``--json -``)
@@ -156,6 +156,20 @@ def check_distinct(**outputs) -> None:
         if key in seen:
             raise InputError(f"{seen[key]} and {name} name the same file {str(path)!r}: give each output its own file")
         seen[key] = name
+
+
+def check_not_inputs(inputs: dict, **outputs) -> None:
+    """Refuse an output (``name=path``; None and ``-`` ignored) that is one of the run's input
+    files (``inputs``: what -> path, e.g. ``{"layer file": "l.npz"}``): ``eie simulate l.npz -o
+    l.npz --force`` replaced the layer by its output activations."""
+    given = {os.path.realpath(p): what for what, p in inputs.items() if p is not None and str(p) != STDOUT}
+    for name, path in outputs.items():
+        if path is None or str(path) == STDOUT:
+            continue
+        what = given.get(os.path.realpath(path))
+        if what is not None:
+            raise InputError(f"{name} {str(path)!r} is the {what}: eie never writes over its input; give {name} "
+                             f"another file")
 
 
 def check_outside(directory, what: str, **outputs) -> None:

@@ -92,7 +92,7 @@ def test_cli_refusals(tmp_path, capsys):
                                                                      tmp_path / "f")
     assert "--seed lists a seed twice (1 2 1): give each once" in run("board", "icebreaker", "--seed", 1, 2, 1, "-o",
                                                                      tmp_path / "g")
-    assert "--seed takes integers >= 0, not -3" in run("board", "icebreaker", "--seed", -3, "-o", tmp_path / "h")
+    assert "--seed takes integers in [0, 2147483647] (nextpnr reads a 32-bit int), not -3" in run("board", "icebreaker", "--seed", -3, "-o", tmp_path / "h")
     # seeds before the board: the board is the board, not a third seed (argparse alone would
     # read it as one), and the options after it still count
     assert "--seed lists a seed twice (2 2)" in run("board", "--seed", 2, 2, "icebreaker", "-o", tmp_path / "i")

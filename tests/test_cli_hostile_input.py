@@ -216,3 +216,21 @@ def test_dse_db_is_never_written_through_a_link(tmp_path, capsys):
     assert not (tmp_path / "outside" / "created.db").exists()
     one_error(main(["dse", str(tmp_path / "s.toml"), "--db", "/proc/eie.db", "--workers", "0"]),
               capsys.readouterr().err, "cannot be written")
+
+
+def test_an_output_is_never_one_of_the_inputs(tmp_path, capsys):
+    """eie simulate l.npz -o l.npz --force replaced the layer with its output activations."""
+    from eie.compress import synthetic_layer
+    from eie.layer import DenseLayer, save_layer
+    layer = synthetic_layer(8, 8, 0.5, seed=1)
+    save_layer(tmp_path / "l.npz", layer)
+    before = (tmp_path / "l.npz").read_bytes()
+    one_error(main(["simulate", str(tmp_path / "l.npz"), "--pes", "2", "-o", str(tmp_path / "l.npz"), "--force"]),
+              capsys.readouterr().err, "--output", "is the layer file: eie never writes over its input")
+    np.save(tmp_path / "x.npy", np.ones(8))
+    one_error(main(["simulate", str(tmp_path / "l.npz"), "--input", str(tmp_path / "x.npy"), "--json",
+                    str(tmp_path / "x.npy"), "--force"]), capsys.readouterr().err, "is the --input file")
+    save_layer(tmp_path / "d.npz", DenseLayer(np.ones((4, 4))))
+    one_error(main(["compress", str(tmp_path / "d.npz"), "-o", str(tmp_path / "d.npz"), "--force"]),
+              capsys.readouterr().err, "--out", "is the layer file")
+    assert (tmp_path / "l.npz").read_bytes() == before

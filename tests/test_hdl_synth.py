@@ -89,7 +89,8 @@ def _main(argv, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--target", "ecp5", "--device", "hx8k"], "--device must be one of 25k, 45k, 85k"),
     (["--target", "ice40", "--reference", "--freq", "0"], "--freq must be in [1, 1000]"),
-    (["--target", "ecp5", "--seed", "-1"], "--seed takes integers >= 0, not -1"),
+    (["--target", "ecp5", "--seed", "-1"], "--seed takes integers in [0, 2147483647] (nextpnr reads a 32-bit int), not -1"),
+    (["--target", "ecp5", "--seed", "99999999999999999999"], "--seed takes integers in [0, 2147483647]"),
     (["--target", "ecp5", "--seed", "3", "1", "3"], "--seed lists a seed twice (3 1 3): give each once"),
     (["--target", "ice40", "--reference", "--timing-weight", "0"], "--timing-weight must be an integer in [1, 1000]"),
     (["--target", "ecp5", "--reference", "--router", "router1", "--tmg-ripup"], "--tmg-ripup is a router2 option"),

@@ -15,6 +15,7 @@ from ..config import EIEConfig, to_toml
 from ..errors import CapacityError, EIEError, InputError
 from ..fileio import (
     check_distinct,
+    check_not_inputs,
     check_out,
     check_out_dir,
     check_outside,
@@ -45,6 +46,7 @@ def cmd_compress(args) -> int:
     out = check_out(args.out, args.force, "output file")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     check_distinct(**{"--out": out, "--json": js})
+    check_not_inputs({"layer file": args.layer}, **{"--out": out, "--json": js})
     say = human_stream(js)
     if args.density is not None and not (0 < args.density <= 1):
         raise InputError(f"--density must be in (0, 1], not {args.density!r}")

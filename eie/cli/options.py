@@ -176,11 +176,15 @@ def simulate_setup(args):
     simulate`` (one layer, a stack or a network directory): the outputs checked before any
     work (``--json``/``--output`` distinct), the table from ``--energy-table`` or the default."""
     from ..energy import EnergyTable
-    from ..fileio import check_distinct, check_out
+    from ..fileio import check_distinct, check_not_inputs, check_out
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out(args.output, args.force, "output file")
     check_distinct(**{"--json": js, "--output": out})
+    inputs = {f"layer file {i + 1}" if len(args.layer) > 1 else "layer file": p for i, p in enumerate(args.layer)}
+    inputs.update({"--input file": args.input, "--config file": getattr(args, "config", None),
+                   "--energy-table file": args.energy_table})
+    check_not_inputs(inputs, **{"--json": js, "--output": out})
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     return cfg, js, out, human_stream(js), table
 

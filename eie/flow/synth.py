@@ -449,8 +449,8 @@ def check_seeds(seed) -> list[int]:
     if not seeds:
         raise InputError("--seed needs at least one seed")
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise InputError(f"--seed takes integers >= 0, not {s!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 1 << 31:
+            raise InputError(f"--seed takes integers in [0, 2147483647] (nextpnr reads a 32-bit int), not {s!r}")
     if len(set(seeds)) != len(seeds):
         raise InputError(f"--seed lists a seed twice ({' '.join(map(str, seeds))}): give each once")
     return seeds
