@@ -307,8 +307,11 @@ def load_network_layers(directory, *, density: float | None = None, bits: int | 
         if isinstance(layer, DenseLayer):
             any_dense = True
             dense = layer
-            layer, _ = compress_layer(layer, density=density, bits=DEFAULT_BITS if bits is None else bits,
-                                      bias_mode="full" if bias_mode is None else bias_mode)
+            try:
+                layer, _ = compress_layer(layer, density=density, bits=DEFAULT_BITS if bits is None else bits,
+                                          bias_mode="full" if bias_mode is None else bias_mode)
+            except InputError as exc:           # name the layer and its file
+                raise InputError(f"layer {spec.name!r} ({net.path(spec)}): {exc}") from None
         out.append(LoadedLayer(spec, layer, dense))
     given = [flag for flag, v in (("--density", density), ("--bits", bits), ("--bias", bias_mode)) if v is not None]
     if given and not any_dense:

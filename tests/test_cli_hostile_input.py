@@ -234,3 +234,25 @@ def test_an_output_is_never_one_of_the_inputs(tmp_path, capsys):
     one_error(main(["compress", str(tmp_path / "d.npz"), "-o", str(tmp_path / "d.npz"), "--force"]),
               capsys.readouterr().err, "--out", "is the layer file")
     assert (tmp_path / "l.npz").read_bytes() == before
+
+
+def test_messages_name_the_file_or_layer(tmp_path, capsys):
+    """'the input sequence must be finite' and 'weight must fit a float32 codebook' named
+    neither the file nor the layer."""
+    from eie.layer import DenseLayer, save_layer
+    from eie.network import Network, NetworkLayer, network_toml
+    w = np.ones((8, 4))
+    w[0, 0] = 1e300
+    save_layer(tmp_path / "big.npz", DenseLayer(w))
+    (tmp_path / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("fc0", "big.npz", "fc", (8, 4)),))))
+    np.save(tmp_path / "x.npy", np.ones(4))
+    one_error(main(["simulate", str(tmp_path), "--input", str(tmp_path / "x.npy")]), capsys.readouterr().err,
+              "layer 'fc0'", "big.npz", "float32 codebook")
+    H, X = 2, 3
+    save_layer(tmp_path / "lstm.npz", DenseLayer(np.random.default_rng(0).normal(size=(4 * H, X + H))))
+    xs = np.zeros((2, X))
+    xs[1, 1] = np.nan
+    np.save(tmp_path / "xs.npy", xs)
+    one_error(main(["lstm", str(tmp_path / "lstm.npz"), "--hidden", str(H), "--input-size", str(X), "--input",
+                    str(tmp_path / "xs.npy")]), capsys.readouterr().err,
+              f"input sequence {str(tmp_path / 'xs.npy')!r} holds 1 values that are not finite")

@@ -28,7 +28,11 @@ def _load_sequence(path, x_in: int) -> np.ndarray:
     def check_shape(shape):
         if len(shape) != 2 or shape[1] != x_in or shape[0] < 1:
             raise InputError(f"input sequence {str(p)!r} must be T x X = T x {x_in}, not shape {shape}")
-    return read_npy(p, "input sequence", "use a shorter sequence", check_shape)
+    xs = read_npy(p, "input sequence", "use a shorter sequence", check_shape)
+    if xs.dtype.kind in "fc" and not np.all(np.isfinite(xs)):
+        raise InputError(f"input sequence {str(p)!r} holds {int(np.count_nonzero(~np.isfinite(xs)))} values that "
+                         f"are not finite (nan or inf): give finite numbers")
+    return xs
 
 
 def _layer_of(args):
