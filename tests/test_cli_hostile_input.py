@@ -256,3 +256,10 @@ def test_messages_name_the_file_or_layer(tmp_path, capsys):
     one_error(main(["lstm", str(tmp_path / "lstm.npz"), "--hidden", str(H), "--input-size", str(X), "--input",
                     str(tmp_path / "xs.npy")]), capsys.readouterr().err,
               f"input sequence {str(tmp_path / 'xs.npy')!r} holds 1 values that are not finite")
+
+
+@pytest.mark.parametrize("cmd, text", [("deep-compress", "foo = 1\n"), ("dsd", "[train]\nfoo = 1\n")])
+def test_a_training_config_key_error_names_the_file(cmd, text, tmp_path, capsys):
+    (tmp_path / "t.toml").write_text(text)
+    one_error(main([cmd, "--train-config", str(tmp_path / "t.toml"), "--epochs", "1"]), capsys.readouterr().err,
+              str(tmp_path / "t.toml"), "unknown training key 'foo'")

@@ -40,8 +40,11 @@ def _configs(args):
                                  f"under [dsd]")
             if not isinstance(value, dict):
                 raise InputError(f"{where}: {key} must be a table ([{key}]), not {value!r}")
-        train = train.replace(**data.get("train", {}))
-        dsd = dsd.replace(**data.get("dsd", {}))
+        try:
+            train = train.replace(**data.get("train", {}))
+            dsd = dsd.replace(**data.get("dsd", {}))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
     if train.hidden != TrainConfig().hidden:
         raise InputError(f"--train-config gives hidden = {list(train.hidden)}, but the example is LeNet-300-100 "
                          f"(300, 100): remove hidden from the file")

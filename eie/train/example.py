@@ -119,7 +119,10 @@ class TrainConfig:
         data = read_training_toml(path)
         if set(data) == {"train"} and isinstance(data["train"], dict):
             data = data["train"]
-        return cls().replace(**data)
+        try:
+            return cls().replace(**data)
+        except InputError as exc:           # name the file the bad key came from
+            raise InputError(f"training config {str(Path(path))!r}: {exc}") from None
 
 
 def replace_fields(config, kind: str, changes: dict):
