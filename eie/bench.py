@@ -152,11 +152,13 @@ def run_bench(config: EIEConfig, specs=None, fc8: str | None = None, table=None,
     return rows
 
 
-def format_bench(rows: list[dict], config: EIEConfig) -> str:
-    """The benchmark table; the paper's times and the difference only at its design point."""
+def format_bench(rows: list[dict], config: EIEConfig, energy_table: str | None = None) -> str:
+    """The benchmark table; the paper's times and the difference only at its design point.
+    ``energy_table``: the ``--energy-table`` given (named in the heading; None: the default)."""
     differs = paper_differences(config)
     paper_cols = not differs
-    head = (f"EIE benchmark: {config.pes} PEs, queue depth {config.queue_depth}, {config.clock_mhz:g} MHz\n"
+    table = f", energy table {energy_table}" if energy_table else ""
+    head = (f"EIE benchmark: {config.pes} PEs, queue depth {config.queue_depth}, {config.clock_mhz:g} MHz{table}\n"
             f"{'layer':<18}{'cycles':>9}{'us':>8}"
             + (f"{'paper us':>10}{'diff':>8}" if paper_cols else "")
             + f"{'theo us':>9}{'load eff':>10}{'energy uJ':>11}{'DRAM uJ':>11}{'x less':>8}  fits\n")

@@ -74,7 +74,7 @@ def test_bench_takes_an_energy_table_and_records_what_made_it(tmp_path, capsys):
     assert recs["fc8"]["energy_pj"]["total_pj"] != recs["steady"]["energy_pj"]["total_pj"]
     assert recs["fc8"]["cycles"] == recs["steady"]["cycles"]
     assert recs["steady"]["config"] == dataclasses.asdict(EIEConfig())
-    capsys.readouterr()
+    assert "EIE benchmark: 64 PEs, queue depth 8, 800 MHz, energy table steady" in capsys.readouterr().out
     assert main(["bench", "--layers", "NT-LSTM", "--energy-table", "stedy"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "energy table 'stedy' is neither a calibration (fc8, steady) nor a file" in err

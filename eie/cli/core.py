@@ -211,7 +211,7 @@ def cmd_bench(args) -> int:
         specs = [s for s in specs if s.name in wanted]
     rows = run_bench(cfg, specs, fc8=args.fc8, table=table,
                      progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
-    print(format_bench(rows, cfg), file=human_stream(js))
+    print(format_bench(rows, cfg, args.energy_table), file=human_stream(js))
     if js:
         write_json(js, rows)
     return 0
