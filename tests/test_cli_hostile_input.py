@@ -263,3 +263,19 @@ def test_a_training_config_key_error_names_the_file(cmd, text, tmp_path, capsys)
     (tmp_path / "t.toml").write_text(text)
     one_error(main([cmd, "--train-config", str(tmp_path / "t.toml"), "--epochs", "1"]), capsys.readouterr().err,
               str(tmp_path / "t.toml"), "unknown training key 'foo'")
+
+
+def test_a_diverging_training_run_says_so():
+    """lr = 1e308 in --train-config printed RuntimeWarnings, then "weight must be finite, not
+    -inf" from the compression: the epoch that diverged is now named, with the fix."""
+    from eie.errors import InputError
+    from eie.train.mlp import MLP, train_epochs
+    rng = np.random.default_rng(0)
+    model = MLP([rng.normal(size=(3, 4)).astype(np.float32)], [np.zeros(3, np.float32)])
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+
+    def step(gw, gb):
+        for w, g in zip(model.weights, gw, strict=True):
+            w -= np.float32(1e38) * g
+    with pytest.raises(InputError, match=r"training diverged in epoch 1 .*lower the learning rates"):
+        train_epochs(model, x, y, epochs=3, batch=4, step=step, rng=np.random.default_rng(1))

@@ -123,11 +123,16 @@ def train_epochs(model: MLP, x: np.ndarray, y: np.ndarray, *, epochs: int, batch
     losses = []
     for epoch in range(1, epochs + 1):
         total = 0.0
-        for idx in minibatches(len(x), batch, rng):
-            loss, gw, gb = model.loss_and_grads(x[idx], y[idx])
-            step(gw, gb)
-            total += loss * len(idx)
+        # a diverging run overflows inside the epoch; it is reported once, at the epoch's end
+        with np.errstate(over="ignore", invalid="ignore"):
+            for idx in minibatches(len(x), batch, rng):
+                loss, gw, gb = model.loss_and_grads(x[idx], y[idx])
+                step(gw, gb)
+                total += loss * len(idx)
         losses.append(total / len(x))
+        if not np.isfinite(losses[-1]) or not all(np.all(np.isfinite(w)) for w in model.weights):
+            raise InputError(f"training diverged in epoch {epoch} (mean loss {losses[-1]:g}, weights not all "
+                             f"finite): lower the learning rates (lr, retrain_lr, finetune_lr in --train-config)")
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     return losses
