@@ -158,3 +158,15 @@ def test_tmg_ripup_is_the_same_option_in_board_and_synth(argv, mode):
     if argv[0] == "board":
         assert args.target == "ulx3s"
 
+
+@pytest.mark.parametrize("argv", [["board", "--tmg-ripup", "atuo", "ulx3s", "-o", "d"],
+                                  ["synth", "--target", "ecp5", "--tmg-ripup", "sometimes"]])
+def test_a_mistyped_ripup_mode_stays_an_invalid_choice(argv, capsys):
+    """The bare-flag reading is for a word that is no mode (a board); a typo of a mode, or any
+    word in a command without positionals, is still argparse's "invalid choice"."""
+    from eie.cli import _positionals_before_int_lists, build_parser
+    ap = build_parser()
+    with pytest.raises(SystemExit):
+        ap.parse_args(_positionals_before_int_lists(ap, argv))
+    assert "invalid choice" in capsys.readouterr().err
+

@@ -8,6 +8,7 @@ output file written.  Existing files are never overwritten without ``--force``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import sys
@@ -41,9 +42,10 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     that option: argparse lets such an option take every word up to the next option, so
     ``eie board --seed 1 2 ulx3s`` read the board as a seed.  The options keep their order
     (a later ``--seed`` still wins); ``--seed=1 2`` is read as ``--seed 1 2``; words after
-    ``--`` stay where they are.  Likewise an option whose value is optional and one of a few
-    (``--tmg-ripup [MODE]``) followed by a word that is none of them is given its bare value,
-    so that ``eie board --tmg-ripup ulx3s`` reads the board as the board."""
+    ``--`` stay where they are.  Likewise, in a command with positional arguments, an option
+    whose value is optional and one of a few (``--tmg-ripup [MODE]``) followed by a word that
+    is none of them nor close to one (a typo stays argparse's "invalid choice") is given its
+    bare value, so that ``eie board --tmg-ripup ulx3s`` reads the board as the board."""
     sub = next((a for a in ap._actions if isinstance(a, argparse._SubParsersAction)), None)
     at = next((i for i, w in enumerate(argv) if sub and w in sub.choices), None)
     if at is None:
@@ -57,6 +59,8 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
         hits = [word] if word in parser._option_string_actions else [o for o in longs if o.startswith(word)]
         acts = {parser._option_string_actions[o] for o in hits}
         return next(iter(acts)) if len(acts) == 1 else None
+
+    takes_positional = any(not a.option_strings for a in parser._actions)
 
     def int_list(word: str) -> bool:
         act = action(word)
@@ -74,8 +78,9 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
             argv = argv[:i] + [opt, value] + argv[i + 1:]      # --seed=1 2 BOARD: as --seed 1 2 BOARD
             w = opt
         act = action(w)
-        if (act is not None and act.nargs == "?" and act.choices and j < len(argv)
-                and not argv[j].startswith("-") and argv[j] not in act.choices):
+        if (act is not None and act.nargs == "?" and act.choices and takes_positional and j < len(argv)
+                and not argv[j].startswith("-") and argv[j] not in act.choices
+                and not difflib.get_close_matches(argv[j], list(act.choices), cutoff=0.6)):   # a typo: argparse says so
             out.append(f"{w}={act.const}")        # --tmg-ripup ulx3s: the bare flag, then the board
             i = j
             continue
