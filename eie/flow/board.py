@@ -106,8 +106,8 @@ BOARDS = {
     # cells.  With the column-descriptor FIFO in block RAM (HWConfig.desc_fifo, the iCE40
     # default) the default is the iCE40-HX8K reference PE (16-bit activations, codebook,
     # accumulators and pointers, 1 KiB of lines, 16 accumulators, queue depth 4) with 32-bit
-    # lines instead of 64 (a 32-bit host word: narrower bridge and host path): 4,344 cells
-    # (82.3 %), 14 EBR, 35 MHz (reports/fpga/boards).  The reference PE itself (64-bit lines)
+    # lines instead of 64 (a 32-bit host word: narrower bridge and host path): 4,562 cells
+    # (86.4 %), 14 EBR, 37.9 MHz on HW version 6 (82.3 % when chosen; reports/fpga/boards).  The reference PE itself (64-bit lines)
     # needs 4,754 (90.0 %) and placed on seeds 1 and 2, too close to the limit for a default.
     # (With the FIFO in flip-flops it needed 99 % and did not place; the default was an
     # 8-bit datapath with 4 accumulators at 85.5 %.)  The 12 MHz oscillator is used directly

@@ -107,7 +107,7 @@ def summary_row(rec: dict) -> dict:
 def markdown_summary(records: list[dict]) -> str:
     """A Markdown table of :func:`summary_row` for reports/fpga/."""
     head = ("| device | PEs | memories per PE | LUT4 | FF | block RAM | DSP | nextpnr target | Fmax median (worst-best) | "
-            "MAC rate at the median | critical path (first seed) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "MAC rate at the median | critical path (the seed named) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for rec in records:
         s = summary_row(rec)

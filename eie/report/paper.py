@@ -74,7 +74,7 @@ def _fpga(doc: Doc, fpga: list | None) -> None:
         Column("brams", "block RAM", "int"), Column("dsps", "DSP", "int"), Column("flow", "nextpnr target", "text"),
         Column("fmax_median", "Fmax median", "num", 1, " MHz"), Column("fmax_worst", "worst", "num", 1, " MHz"),
         Column("fmax_best", "best", "num", 1, " MHz"), Column("seeds", "seeds", "int"),
-        Column("gmacs", "GMAC/s", "num", 2), Column("critical_path", "critical path (first seed)", "text")], rows,
+        Column("gmacs", "GMAC/s", "num", 2), Column("critical_path", "critical path (the seed named)", "text")], rows,
         notes=["The paper's ASIC: 64 PEs at 800 MHz = 51.2 GMAC/s (102 GOP/s) in 45 nm. Its memories (128 KB "
                "sparse matrix + 32 KB pointers per PE) need 82 DP16KD per PE, so FPGAs hold the architecture "
                "at smaller SRAMs and fewer PEs: block RAM, not logic, decides how many PEs fit."]))
