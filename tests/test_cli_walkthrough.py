@@ -170,3 +170,17 @@ def test_a_mistyped_ripup_mode_stays_an_invalid_choice(argv, capsys):
         ap.parse_args(_positionals_before_int_lists(ap, argv))
     assert "invalid choice" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("argv, bad", [(["synth", "--target", "ecp5", "--seed", "1", "x"], "x"),
+                                       (["synth", "--target", "ecp5", "--seed=1", "2x"], "2x"),
+                                       (["board", "--seed", "1", "2", "ulx3s", "--seed", "3", "y"], "y")])
+def test_a_word_after_seed_is_named(argv, bad, capsys):
+    """A non-integer after --seed is argparse's "invalid int value" naming it.  In eie synth
+    (no positionals) it was moved out of the list and reported as an "unrecognized
+    argument"; in eie board the first word after the seeds is taken as the board."""
+    from eie.cli import _positionals_before_int_lists, build_parser
+    ap = build_parser()
+    with pytest.raises(SystemExit):
+        ap.parse_args(_positionals_before_int_lists(ap, argv))
+    assert f"argument --seed: invalid int value: '{bad}'" in capsys.readouterr().err

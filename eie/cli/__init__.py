@@ -42,7 +42,8 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     that option: argparse lets such an option take every word up to the next option, so
     ``eie board --seed 1 2 ulx3s`` read the board as a seed.  The options keep their order
     (a later ``--seed`` still wins); ``--seed=1 2`` is read as ``--seed 1 2``; words after
-    ``--`` stay where they are.  Likewise, in a command with positional arguments, an option
+    ``--`` stay where they are; in a command without positional arguments nothing is moved
+    (``eie synth --seed 1 x``: argparse's "invalid int value: 'x'").  Likewise, in a command with positional arguments, an option
     whose value is optional and one of a few (``--tmg-ripup [MODE]``) followed by a word that
     is none of them nor close to one (a typo stays argparse's "invalid choice") is given its
     bare value, so that ``eie board --tmg-ripup ulx3s`` reads the board as the board."""
@@ -84,7 +85,7 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
             out.append(f"{w}={act.const}")        # --tmg-ripup ulx3s: the bare flag, then the board
             i = j
             continue
-        if int_list(w):
+        if int_list(w) and takes_positional:      # else argparse names the bad integer itself
             while j < len(argv) and re.fullmatch(r"-?\d+", argv[j]):
                 j += 1
             k = j
