@@ -66,6 +66,17 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def _open_tmp(tmp: Path, text: bool):
+    """Create the temporary file ``tmp`` new (``O_EXCL``, and ``O_NOFOLLOW``: never through a
+    link planted at its predictable name; a leftover of an earlier process with the same PID,
+    file or link, is removed first, the link itself and not what it names)."""
+    if tmp.is_symlink() or tmp.is_file():
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")
+
+
 def probe_writable(path: Path, label: str) -> None:
     """Create and remove the temporary file of ``path``: a place that cannot be written is
     refused before any work (``/proc``, a read-only mount, a full disk's inode table)."""
@@ -192,7 +203,7 @@ def check_outside(directory, what: str, **outputs) -> None:
 def _atomic(path: Path, data: bytes) -> None:
     tmp = _tmp_name(path)
     try:
-        with open(tmp, "wb") as fh:
+        with _open_tmp(tmp, text=False) as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException as exc:            # an interrupt too: never leave the temporary file
@@ -231,7 +242,7 @@ def write_stream(path, chunks) -> None:
         raise InputError(f"{str(path)!r} is {kind}: eie only replaces regular files")
     tmp = _tmp_name(path)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with _open_tmp(tmp, text=True) as fh:
             for chunk in chunks:
                 fh.write(chunk)
         os.replace(tmp, path)

@@ -34,7 +34,7 @@ from .config import EIEConfig
 from .energy import EnergyTable, estimate
 from .errors import InputError
 from .fixed import QuantPlan, plan_layer, quantize
-from .layer import CompressedLayer, DenseLayer
+from .layer import MAX_ELEMENTS, CompressedLayer, DenseLayer
 from .model import simulate
 from .network import GATES, NetworkLayer
 
@@ -120,6 +120,13 @@ def check_lstm(shape, net_layer: NetworkLayer) -> tuple[int, int, str, str]:
     return int(hidden), int(x_in), gates, direction
 
 
+def max_steps(hidden: int, x_in: int) -> int:
+    """The longest sequence a layer of ``hidden`` cells and ``x_in`` inputs may run: its
+    per-step arrays (the gates' pre-activations, 4H wide, and the array's inputs, X+H wide)
+    stacked over T steps stay within :data:`eie.layer.MAX_ELEMENTS` elements each."""
+    return MAX_ELEMENTS // max(4 * hidden, x_in + hidden)
+
+
 def _sequence(xs, x_in: int) -> np.ndarray:
     a = np.asarray(xs)
     if a.dtype.kind not in "fiu" or a.dtype.kind == "b":
@@ -189,6 +196,9 @@ def run_lstm_layer(layer: CompressedLayer, net_layer: NetworkLayer, xs, config: 
         raise InputError(f"layer must be a CompressedLayer, not {type(layer).__name__}")
     hidden, x_in, gates, direction = check_lstm(layer.shape, net_layer)
     xs = _sequence(xs, x_in)
+    if xs.shape[0] > max_steps(hidden, x_in):
+        raise InputError(f"the input sequence has {xs.shape[0]:,} steps; with H={hidden}, X={x_in} at most "
+                         f"{max_steps(hidden, x_in):,} fit (4H x T values per sequence, eie.layer.MAX_ELEMENTS)")
     h0, c0 = _state(h0, hidden, "h0"), _state(c0, hidden, "c0")
     if dense is not None and dense.weight.shape != layer.shape:
         raise InputError(f"the dense layer is {dense.weight.shape}, the compressed one {layer.shape}")

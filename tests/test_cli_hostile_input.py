@@ -128,6 +128,18 @@ def test_an_output_file_inside_the_output_directory_is_refused(tmp_path, capsys)
     assert list(rp.iterdir()) == [] and not (tmp_path / "s.db").exists()
 
 
+def test_dse_report_in_the_working_directory_keeps_the_default_database(tmp_path, capsys, monkeypatch):
+    """eie dse s.toml --report . --force was refused ("--db 's.db' is inside --report '.'")
+    although the user gave no --db: the default database sits in the working directory, and
+    no report file is a .db, so a report there, and a second one, leave it in place."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text('[axes]\npes = [2, 4]\n[workloads]\nlayers = ["NT-LSTM"]\n')
+    assert main(["dse", "s.toml", "--report", ".", "--workers", "0", "--force"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "s.db").is_file() and (tmp_path / "report.md").is_file()
+    assert main(["dse", "s.toml", "--report", ".", "--workers", "0", "--force"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "s.db").is_file() and (tmp_path / "s.toml").is_file()
+
+
 @pytest.mark.parametrize("cmd", ["dsd", "deep-compress"])
 def test_a_training_output_directory_holding_a_manifest_is_refused_before_training(cmd, tmp_path, capsys,
                                                                                     monkeypatch):
@@ -139,7 +151,7 @@ def test_a_training_output_directory_holding_a_manifest_is_refused_before_traini
     def no_training(*args, **kwargs):
         raise AssertionError("trained before refusing the output directory")
     monkeypatch.setattr("eie.train.dsd_example.run_dsd", no_training)
-    monkeypatch.setattr("eie.train.example.run_deep_compression", no_training, raising=False)
+    monkeypatch.setattr("eie.train.run_deep_compression", no_training)          # what eie deep-compress calls
     code = main([cmd, "-o", str(tmp_path / "o"), "--epochs", "1"])
     one_error(code, capsys.readouterr().err, "already holds 'manifest.json'", "use --force")
 
@@ -236,6 +248,50 @@ def test_an_output_is_never_one_of_the_inputs(tmp_path, capsys):
     assert (tmp_path / "l.npz").read_bytes() == before
 
 
+def test_no_command_writes_over_its_input(tmp_path, capsys):
+    """Every command, not only simulate and compress: an output (--json, --csv, --output) that
+    is a file the run reads, or a file of a network directory it reads, is refused with one
+    line and exit 2, and the input is unchanged."""
+    from eie.compress import synthetic_layer
+    from eie.layer import save_layer
+    from eie.network import Network, NetworkLayer, network_toml
+    save_layer(tmp_path / "c.npz", synthetic_layer(8, 8, 0.5, seed=1))
+    lstm = synthetic_layer(16, 6, 0.5, seed=2)          # 4 x hidden 4 rows, input 2 + hidden 4 columns
+    save_layer(tmp_path / "lstm.npz", lstm)
+    np.save(tmp_path / "xs.npy", np.ones((3, 2)))
+    (tmp_path / "s.toml").write_text('[axes]\npes = [2]\n[workloads]\nlayers = ["NT-LSTM"]\n')
+    (tmp_path / "b.toml").write_text('[[layer]]\nname = "x"\nrows = 8\ncols = 8\ndensity = 0.5\n')
+    net = tmp_path / "net"
+    net.mkdir()
+    save_layer(net / "fc1.npz", synthetic_layer(8, 12, 0.5, seed=3))
+    (net / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("fc1", "fc1.npz", "fc", (8, 12)),))))
+    np.save(tmp_path / "x12.npy", np.ones(12))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    cases = [
+        (["compile", "c.npz", "--json", "c.npz"], "--json 'c.npz' is the layer file"),
+        (["compile", "c.npz", "--input", "x12.npy", "--json", "x12.npy"], "is the --input file"),
+        (["rtl", "--layer", "c.npz", "-o", "r", "--json", "c.npz"], "is the --layer file"),
+        (["bench", "--spec", "b.toml", "--json", "b.toml"], "is the --spec file"),
+        (["dse", "s.toml", "--csv", "s.toml", "--workers", "0"], "--csv 's.toml' is the spec file"),
+        (["lstm", "lstm.npz", "--hidden", "4", "--input-size", "2", "--json", "lstm.npz"], "is the src file"),
+        (["lstm", "lstm.npz", "--hidden", "4", "--input", "xs.npy", "--json", "xs.npy"], "is the --input-seq file"),
+        (["simulate", "net", "--input", "x12.npy", "-o", "net/fc1.npz"],
+         "is the file of layer 'fc1' of the network directory 'net'"),
+        (["simulate", "net", "--input", "x12.npy", "--json", "net/network.toml"],
+         "is the network.toml of the network directory 'net'"),
+        (["eval", "net", "--data", "x12.npy", "--json", "x12.npy"], "is the --data file"),
+    ]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for argv, needle in cases:
+            one_error(main([*argv, "--force"]), capsys.readouterr().err, needle,
+                      "eie never writes over its input")
+    finally:
+        os.chdir(cwd)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 def test_messages_name_the_file_or_layer(tmp_path, capsys):
     """'the input sequence must be finite' and 'weight must fit a float32 codebook' named
     neither the file nor the layer."""
@@ -279,3 +335,22 @@ def test_a_diverging_training_run_says_so():
             w -= np.float32(1e38) * g
     with pytest.raises(InputError, match=r"training diverged in epoch 1 .*lower the learning rates"):
         train_epochs(model, x, y, epochs=3, batch=4, step=step, rng=np.random.default_rng(1))
+
+
+@pytest.mark.parametrize("writer", ["bytes", "stream"])
+def test_the_temporary_file_is_never_written_through_a_planted_link(tmp_path, writer):
+    """Every write goes to ``.NAME.PID.tmp`` and is renamed into place; a link planted at that
+    predictable name was followed (the linked file overwritten).  Now the temporary file is
+    created new (O_EXCL | O_NOFOLLOW) after removing the link itself: the linked file is
+    unchanged, the output written, no temporary file left."""
+    from eie.fileio import write_bytes, write_stream
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out.json"
+    (tmp_path / f".out.json.{os.getpid()}.tmp").symlink_to(victim)
+    if writer == "bytes":
+        write_bytes(out, b"{}\n")
+    else:
+        write_stream(out, iter(["{", "}\n"]))
+    assert victim.read_text() == "precious\n" and out.read_text() == "{}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "victim.txt"]

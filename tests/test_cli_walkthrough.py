@@ -139,6 +139,10 @@ def test_synth_takes_clock_mhz_as_its_target(monkeypatch, capsys):
     assert main(["synth", "--target", "ecp5", "--reference", "--clock-mhz", "100", "--freq", "120"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--clock-mhz 100 and --freq 120 name two clocks" in err
+    # out of nextpnr's range, the error names the option the user gave (it said --freq)
+    assert main(["synth", "--target", "ecp5", "--reference", "--clock-mhz", "1500"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--clock-mhz is nextpnr's target" in err and "not 1500" in err
 
 
 @pytest.mark.parametrize("argv, mode", [(["board", "--tmg-ripup", "ulx3s", "-o", "d"], "on"),

@@ -243,7 +243,10 @@ def test_cli_bad_input_is_one_error_and_writes_nothing(case, tmp_path, capsys):
         (["--hidden", H, "--input-size", X, "--gates", "ifg"], "gates must be an order"),
         (["--input-size", X], "--hidden H and --input-size X"),
         (["--hidden", H, "--input-size", X, "--seq", 0], "--seq must be"),
-        (["--hidden", H, "--input-size", X, "--seq", 99999999999], "input values, more than 268,435,456"),
+        (["--hidden", H, "--input-size", X, "--seq", 99999999999], "give at most --seq"),
+        # each per-step array of the sequence (4H wide the widest) within 2**28 values
+        (["--hidden", H, "--input-size", X, "--seq", (1 << 28) // (4 * H) + 1],
+         f"give at most --seq {(1 << 28) // (4 * H)}"),
         # --input is the sequence file, as in every other command; an old-style size names the fix
         (["--hidden", H, "--input-size", X, "--input", 7], "a layer file's input size is --input-size 7"),
         (["--hidden", H, "--input-size", X, "--input", tmp_path / "wide.npy"], f"T x {X}"),
@@ -252,6 +255,24 @@ def test_cli_bad_input_is_one_error_and_writes_nothing(case, tmp_path, capsys):
         rc, out, err = run(["lstm", tmp_path / "l.npz", *extra, "--json", js], capsys)
         refused(rc, err, needle)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_sequence_file_longer_than_the_arrays_allow_is_refused(case, tmp_path, capsys, monkeypatch):
+    """A sequence read from a file is held to the same bound as --seq: T x 4H values per
+    sequence (the pre-activations; a 4M x 1 file on a 512-cell layer asked numpy for 64 GiB).
+    With the element limit lowered to 16 x 4H, 17 steps are refused and 16 run."""
+    import eie.lstm
+    dense, layer, xs = case
+    monkeypatch.setattr(eie.lstm, "MAX_ELEMENTS", 16 * 4 * H)
+    save_layer(tmp_path / "l.npz", layer)
+    np.save(tmp_path / "long.npy", np.ones((17, X)))
+    np.save(tmp_path / "ok.npy", np.ones((16, X)))
+    rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input-size", X, "--input", tmp_path / "long.npy"],
+                       capsys)
+    refused(rc, err, f"the input sequence has 17 steps; with H={H}, X={X} at most 16 fit")
+    rc, out, err = run(["lstm", tmp_path / "l.npz", "--hidden", H, "--input-size", X, "--input", tmp_path / "ok.npy"],
+                       capsys)
+    assert rc == 0, err
 
 
 def _npy_header(shape, descr="<f8") -> bytes:

@@ -179,6 +179,18 @@ def test_verify_refuses_host_function(tmp_path, capsys):
     assert "cannot apply" in _bad(capsys, ["verify", str(d), "--input", str(tmp_path / "x.npy")])
 
 
+@pytest.mark.parametrize("extra, first", [(["--waves", "w.vcd"], "--waves"), (["--random-init"], "--random-init"),
+                                          (["--seed", "5"], "--seed")])
+def test_verify_dir_refuses_single_layer_options(tmp_path, capsys, extra, first):
+    """--waves, --random-init and --seed apply to one layer file; given with a network
+    directory they were refused (the first two) or silently ignored (--seed)."""
+    d = _net_dir(tmp_path, [6, 5], ["none"], seed=1)
+    np.save(tmp_path / "x.npy", np.ones(6))
+    rc = main(["verify", str(d), "--input", str(tmp_path / "x.npy"), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and f"{first} is for one layer file" in err[0], err
+
+
 @pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])

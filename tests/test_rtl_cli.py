@@ -331,7 +331,8 @@ def test_verify_waves(narrow_file, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--sim", "icarus", "--random-init"], "--random-init is a Verilator option"),
     (["--seed", 3], "--seed goes with --random-init"),
-    (["--random-init", "--seed", 0], "an integer >= 1, not 0"),
+    (["--random-init", "--seed", 0], "an integer in [1, 2147483647] (Verilator reads a 32-bit int), not 0"),
+    (["--random-init", "--seed", 1 << 31], f"not {1 << 31}"),       # Verilator's +verilator+seed+ is an int
     (["--waves", "w.fst"], "name the file *.vcd"),
     (["--max-cycles", 0], "--max-cycles must be an integer >= 1"),
     (["--pes", 1, "--spmat-kb", 0.01], "does not fit"),

@@ -99,11 +99,53 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
     return out
 
 
+#: the arguments that name what a command writes (a file or a directory); every other
+#: argument that names an existing file, or a network directory, is one of its inputs
+OUTPUT_DESTS = ("json", "csv", "output", "out", "waves", "report", "workdir", "reference")
+
+
+def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse an output that is one of the run's input files, in every command: each argument
+    outside :data:`OUTPUT_DESTS` that names an existing file is an input, and so are the
+    ``network.toml`` and layer files of a network directory given as an argument
+    (``eie compile l.npz --json l.npz --force`` replaced the layer with its JSON record; ``eie
+    simulate net -o net/fc1.npz --force`` a layer of the network)."""
+    from ..fileio import check_not_inputs
+    from ..network import load_network
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    parser = sub.choices[args.command]
+    names = {a.dest: a.option_strings[-1] if a.option_strings else a.dest for a in parser._actions}
+    outputs = {names[d]: v for d, v in vars(args).items() if d in OUTPUT_DESTS and d in names and isinstance(v, str)}
+    if not outputs:
+        return
+    inputs = {}
+    for dest, value in vars(args).items():
+        if dest in OUTPUT_DESTS or dest not in names:
+            continue
+        values = value if isinstance(value, list) else [value]
+        for i, v in enumerate(values):
+            if not isinstance(v, str) or v in ("", "-"):
+                continue
+            what = f"{names[dest]} file" + (f" {i + 1}" if len(values) > 1 else "")
+            if os.path.isfile(v):
+                inputs[what] = v
+            elif os.path.isfile(os.path.join(v, "network.toml")):
+                inputs[f"network.toml of the network directory {v!r}"] = os.path.join(v, "network.toml")
+                try:
+                    net = load_network(v, check_files=False)
+                except EIEError:
+                    continue                  # the command itself says what is wrong with it
+                for layer in net.layers:
+                    inputs[f"file of layer {layer.name!r} of the network directory {v!r}"] = str(net.path(layer))
+    check_not_inputs(inputs, **outputs)
+
+
 def main(argv=None) -> int:
     ap = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(_positionals_before_int_lists(ap, argv))
     try:
+        _check_outputs_are_not_inputs(ap, args)
         return args.func(args)
     except EIEError as exc:
         print(f"eie: error: {exc}", file=sys.stderr)

@@ -15,7 +15,6 @@ from ..config import EIEConfig, to_toml
 from ..errors import CapacityError, EIEError, InputError
 from ..fileio import (
     check_distinct,
-    check_not_inputs,
     check_out,
     check_out_dir,
     check_outside,
@@ -29,6 +28,7 @@ from .options import (
     BIAS_HELP,
     add_config_options,
     add_dense_options,
+    add_energy_table_option,
     config_from,
     dense_options,
     human_stream,
@@ -46,7 +46,6 @@ def cmd_compress(args) -> int:
     out = check_out(args.out, args.force, "output file")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     check_distinct(**{"--out": out, "--json": js})
-    check_not_inputs({"layer file": args.layer}, **{"--out": out, "--json": js})
     say = human_stream(js)
     if args.density is not None and not (0 < args.density <= 1):
         raise InputError(f"--density must be in (0, 1], not {args.density!r}")
@@ -310,9 +309,7 @@ def register(sub) -> None:
     p.add_argument("--input", metavar="ACT.npy", help="input activations .npy (default: the layer's 'activations')")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the (last layer's) outputs")
     add_dense_options(p)
-    p.add_argument("--energy-table", metavar="NAME|FILE",
-                   help="per-event energies: a calibration (fc8, the default; steady) or a TOML file of energies "
-                        "in pJ overriding the default table (docs/energy.md)")
+    add_energy_table_option(p)
     p.add_argument("--no-capacity-check", action="store_true",
                    help="simulate a layer larger than the SRAMs as if it fitted")
     p.add_argument("--json", metavar="FILE", help="write the full record as JSON ('-': standard output)")
@@ -325,9 +322,7 @@ def register(sub) -> None:
     p.add_argument("--spec", metavar="FILE", help="layer spec TOML (default: built-in Table III)")
     p.add_argument("--layers", help="comma-separated subset of layer names")
     p.add_argument("--fc8", metavar="FILE", help="also run the real AlexNet FC8 layer from this .npz")
-    p.add_argument("--energy-table", metavar="NAME|FILE",
-                   help="per-event energies: a calibration (fc8, the default; steady) or a TOML file of energies "
-                        "in pJ overriding the default table (docs/energy.md)")
+    add_energy_table_option(p)
     p.add_argument("--json", metavar="FILE", help="write one record per layer as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file (regular files only)")
     add_config_options(p)

@@ -13,7 +13,14 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_out, write_json
-from .options import add_config_options, add_dense_options, config_from, dense_options, human_stream
+from .options import (
+    add_config_options,
+    add_dense_options,
+    add_energy_table_option,
+    config_from,
+    dense_options,
+    human_stream,
+)
 
 __all__ = ["register", "cmd_lstm", "format_lstm"]
 
@@ -137,7 +144,7 @@ def cmd_lstm(args) -> int:
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     layer, dense, net_layer = _layer_of(args)
     from ..lstm import check_lstm
-    _, x_in, _, _ = check_lstm(layer.shape, net_layer)
+    hidden, x_in, _, _ = check_lstm(layer.shape, net_layer)
     if args.input_seq is not None:
         if args.input_seq.isdigit() and not Path(args.input_seq).exists():
             raise InputError(f"--input is the input sequence (a T x X .npy file), and {args.input_seq!r} is no file: "
@@ -145,11 +152,11 @@ def cmd_lstm(args) -> int:
         xs = _load_sequence(args.input_seq, x_in)
         source = f"sequence {args.input_seq}"
     else:
-        from ..layer import MAX_ELEMENTS
+        from ..lstm import max_steps
         t = DEFAULT_SEQ if args.seq is None else args.seq
-        if t * x_in > MAX_ELEMENTS:
-            raise InputError(f"--seq {t} makes {t:,} x {x_in} = {t * x_in:,} input values, more than "
-                             f"{MAX_ELEMENTS:,} (eie.layer.MAX_ELEMENTS): give at most --seq {MAX_ELEMENTS // x_in}")
+        if t > max_steps(hidden, x_in):
+            raise InputError(f"--seq {t} is more steps than a layer with H={hidden}, X={x_in} may run (4H x T values "
+                             f"per sequence, eie.layer.MAX_ELEMENTS): give at most --seq {max_steps(hidden, x_in)}")
         xs = np.random.default_rng(args.seed).standard_normal((t, x_in))
         source = f"seeded random sequence (seed {args.seed}): {t} steps of {x_in} N(0, 1) values, 100 % dense"
     result = run_lstm_layer(layer, net_layer, xs, cfg, table=table, dense=dense)
@@ -181,8 +188,7 @@ def register(sub) -> None:
                    help="the input sequence, a T x X .npy array (as --input is every command's input)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sequence (default 0)")
     add_dense_options(p)
-    p.add_argument("--energy-table", metavar="NAME|FILE",
-                   help="per-event energies: a calibration (fc8, the default; steady) or a TOML file (docs/energy.md)")
+    add_energy_table_option(p)
     p.add_argument("--json", metavar="FILE", help="write the run (steps, totals, h) as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file (regular files only)")
     add_config_options(p)

@@ -20,7 +20,17 @@ from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
 __all__ = ["flag", "overflow_warnings", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
            "BIAS_HELP", "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra",
-           "human_stream", "simulate_setup"]
+           "human_stream", "simulate_setup", "add_energy_table_option"]
+
+
+def add_energy_table_option(p: argparse.ArgumentParser) -> None:
+    """``--energy-table NAME|FILE``: a calibration of :data:`eie.energy.CALIBRATIONS` or a
+    TOML file of energies (its help lists the calibrations and names the default)."""
+    from ..energy import CALIBRATIONS, DEFAULT_CALIBRATION
+    names = [f"{n}, the default" if n == DEFAULT_CALIBRATION else n for n in CALIBRATIONS]
+    p.add_argument("--energy-table", metavar="NAME|FILE",
+                   help=f"per-event energies: a calibration ({'; '.join(names)}) or a TOML file of energies in pJ "
+                        f"overriding the default table (docs/energy.md)")
 
 
 def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's design point",
@@ -176,15 +186,11 @@ def simulate_setup(args):
     simulate`` (one layer, a stack or a network directory): the outputs checked before any
     work (``--json``/``--output`` distinct), the table from ``--energy-table`` or the default."""
     from ..energy import EnergyTable
-    from ..fileio import check_distinct, check_not_inputs, check_out
+    from ..fileio import check_distinct, check_out
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     out = check_out(args.output, args.force, "output file")
     check_distinct(**{"--json": js, "--output": out})
-    inputs = {f"layer file {i + 1}" if len(args.layer) > 1 else "layer file": p for i, p in enumerate(args.layer)}
-    inputs.update({"--input file": args.input, "--config file": getattr(args, "config", None),
-                   "--energy-table file": args.energy_table})
-    check_not_inputs(inputs, **{"--json": js, "--output": out})
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
     return cfg, js, out, human_stream(js), table
 

@@ -132,9 +132,11 @@ def cmd_verify(args) -> int:
         raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
     if args.random_init and args.sim != "verilator":
         raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
-    if args.seed is not None and (args.seed < 1 or not args.random_init):
-        raise InputError(f"--seed is the seed of --random-init's power-up values, an integer >= 1, not {args.seed}"
-                         if args.seed < 1 else "--seed goes with --random-init (the seed of its power-up values)")
+    if args.seed is not None and (not 1 <= args.seed < 1 << 31 or not args.random_init):
+        raise InputError(f"--seed is the seed of --random-init's power-up values, an integer in [1, 2147483647] "
+                         f"(Verilator reads a 32-bit int), not {args.seed}"
+                         if not 1 <= args.seed < 1 << 31 else "--seed goes with --random-init (the seed of its power-up "
+                         "values)")
     layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
@@ -161,9 +163,11 @@ def cmd_verify_network(args) -> int:
         require_extra("rtl", "eie verify")
     if args.relu:
         raise InputError("--relu does not apply to a network directory: network.toml names each layer's function")
-    if args.waves or args.random_init:
-        raise InputError(f"{'--waves' if args.waves else '--random-init'} is for one layer file; a network "
-                         f"directory takes neither")
+    given = [o for o, v in (("--waves", args.waves), ("--random-init", args.random_init),
+                            ("--seed", args.seed is not None)) if v]
+    if given:
+        raise InputError(f"{given[0]} is for one layer file; a network directory takes none of --waves, "
+                         f"--random-init, --seed")
     cfg = _rtl_config(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     net, loaded = load_network_layers(args.layer, **dense_options(args))
@@ -229,7 +233,7 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, check_seeds, run_synth
+    from ..flow.synth import DEVICES, FREQ_RANGE, check_seeds, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
@@ -245,6 +249,9 @@ def cmd_synth(args) -> int:
             raise InputError(f"--clock-mhz {args.cfg_clock_mhz:g} and --freq {freq:g} name two clocks: give one "
                              f"(--freq is nextpnr's target; --clock-mhz, when --freq is not given, is the target too)")
         freq = args.cfg_clock_mhz
+        if not FREQ_RANGE[0] <= freq <= FREQ_RANGE[1]:
+            raise InputError(f"--clock-mhz is nextpnr's target when --freq is not given, and must be in "
+                             f"[{FREQ_RANGE[0]:g}, {FREQ_RANGE[1]:g}] MHz, not {freq:g}")
     res = run_synth(hw, args.target, device, freq, seeds[0], args.workdir, args.io, seeds=seeds,
                     router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
                     floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed)

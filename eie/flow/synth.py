@@ -35,7 +35,7 @@ from ..report.fpga import RIPUP_MODES, ripup_mode
 from . import floorplan as fpl
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
-           "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
+           "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
            "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files"]
@@ -119,6 +119,8 @@ DEVICES = {
     },
 }
 DEFAULT_DEVICE = {"ecp5": "25k", "ice40": "hx8k"}
+#: the nextpnr targets ``eie synth`` accepts (``--freq``, or ``--clock-mhz`` standing for it), MHz
+FREQ_RANGE = (1.0, 1000.0)
 DEFAULT_FREQ = {"ecp5": 150.0, "ice40": 60.0}
 #: nextpnr's HeAP placer timing weight (its own default is 10).  On the ECP5-25k 4-PE
 #: reference (step-19 netlist, seeds 1-6): 80 gave 128.3 / 125.5 / 120.6 / 129.8 / 124.5 /
@@ -631,8 +633,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         raise InputError(f"--device must be one of {', '.join(DEVICES[target])} for {target}, not {device!r}")
     dev = DEVICES[target][device].graded(speed)
     freq = float(freq if freq is not None else DEFAULT_FREQ[target])
-    if not 1 <= freq <= 1000:
-        raise InputError(f"--freq must be in [1, 1000] MHz, not {freq!r}")
+    if not FREQ_RANGE[0] <= freq <= FREQ_RANGE[1]:
+        raise InputError(f"--freq must be in [{FREQ_RANGE[0]:g}, {FREQ_RANGE[1]:g}] MHz, not {freq!r}")
     if hw.vendor != target:
         hw = dataclasses.replace(hw, vendor=target)
     if timing_weight == "default":

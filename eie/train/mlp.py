@@ -132,7 +132,8 @@ def train_epochs(model: MLP, x: np.ndarray, y: np.ndarray, *, epochs: int, batch
         losses.append(total / len(x))
         if not np.isfinite(losses[-1]) or not all(np.all(np.isfinite(w)) for w in model.weights):
             raise InputError(f"training diverged in epoch {epoch} (mean loss {losses[-1]:g}, weights not all "
-                             f"finite): lower the learning rates (lr, retrain_lr, finetune_lr in --train-config)")
+                             f"finite): lower the learning rates in --train-config (lr, retrain_lr, finetune_lr; for "
+                             f"eie dsd also [dsd] sparse_lr and lr_drop)")
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     return losses
