@@ -13,14 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_out, write_json
-from .options import (
-    add_config_options,
-    add_dense_options,
-    add_energy_table_option,
-    config_from,
-    dense_options,
-    human_stream,
-)
+from . import options as opt
 
 __all__ = ["register", "cmd_lstm", "format_lstm"]
 
@@ -87,7 +80,7 @@ def _layer_of(args):
         path = src
     raw = load_layer(path)
     dense = raw if isinstance(raw, DenseLayer) else None
-    opts = dense_options(args)
+    opts = opt.dense_options(args)
     if dense is not None:
         from ..lstm import check_lstm
         check_lstm(dense.weight.shape, net_layer)       # before compressing
@@ -132,9 +125,9 @@ def format_lstm(result) -> str:
 def cmd_lstm(args) -> int:
     from ..energy import EnergyTable
     from ..lstm import run_lstm_layer
-    cfg = config_from(args)
+    cfg = opt.config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
-    say = human_stream(js)
+    say = opt.human_stream(js)
     if args.seq is not None and args.input_seq is not None:
         raise InputError("give --seq T (a seeded random sequence) or --input FILE.npy, not both")
     if args.seq is not None and args.seq < 1:
@@ -187,9 +180,9 @@ def register(sub) -> None:
     p.add_argument("--input", "--input-seq", dest="input_seq", metavar="FILE.npy",
                    help="the input sequence, a T x X .npy array (as --input is every command's input)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sequence (default 0)")
-    add_dense_options(p)
-    add_energy_table_option(p)
+    opt.add_dense_options(p)
+    opt.add_energy_table_option(p)
     p.add_argument("--json", metavar="FILE", help="write the run (steps, totals, h) as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="overwrite an existing JSON file (regular files only)")
-    add_config_options(p)
+    opt.add_config_options(p)
     p.set_defaults(func=cmd_lstm)
