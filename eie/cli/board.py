@@ -192,8 +192,8 @@ def register(sub) -> None:
                    help="nextpnr placement seed(s), tried in order until one places and meets the board clock "
                         "(default 1)")
     add_ripup_options(p, RIPUP_MODES, TMG_RIPUP,
-                      "nextpnr's timing-driven rip-up: off (default), on (the bare flag: every run), auto (a plain "
-                      "run, then a rip-up run at the board clock when it misses)")
+                      f"nextpnr's timing-driven rip-up (default {TMG_RIPUP}): off, on (the bare flag: every run), "
+                      f"auto (a plain run, then a rip-up run at the board clock when it misses)")
     p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites, as eie synth "
                         "(auto: when they fit one band of block-RAM rows; on: always; none: never)")

@@ -370,7 +370,7 @@ def register(sub) -> None:
                       "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
                       "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, up to "
                       "three rip-up runs toward 1.1x the best Fmax so far, climbing while they meet it, the "
-                      "fastest kept; off (default). docs/fpga.md")
+                      f"fastest kept; off. Default {TMG_RIPUP}. docs/fpga.md")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")
