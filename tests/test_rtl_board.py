@@ -76,6 +76,13 @@ def test_run_board_errors(tmp_path, capsys):
     code = cli.main(["run-board", str(path), "--port", str(tmp_path / "nope"), "--build", str(tmp_path / "b")])
     err = capsys.readouterr().err
     assert code == 2 and "cannot open serial port" in err
+    # --json over the build's manifest (the run's input) is refused, with --force too
+    manifest = (tmp_path / "b" / "board.json").read_bytes()
+    code = cli.main(["run-board", str(path), "--port", "/dev/null", "--build", str(tmp_path / "b"), "--json",
+                     str(tmp_path / "b" / "board.json"), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is the board.json of --build: eie never writes over its input" in err, err
+    assert (tmp_path / "b" / "board.json").read_bytes() == manifest
 
 
 @pytest.mark.parametrize("extra, needle", [(["--timeout", "0"], "--timeout must be a number of seconds in"),

@@ -113,6 +113,10 @@ def cmd_run_board(args) -> int:
     if importlib.util.find_spec("serial") is None:
         raise InputError("eie run-board needs pyserial (module 'serial' is missing): pip install 'eie[fpga]'")
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
+    if args.build is not None:      # the build's manifest is an input too (the CLI checks the named files)
+        from ..fileio import check_not_inputs
+        from ..flow.board import BOARD_JSON
+        check_not_inputs({f"{BOARD_JSON} of --build": str(Path(args.build) / BOARD_JSON)}, **{"--json": js})
     if not math.isfinite(args.timeout) or not MIN_TIMEOUT_S <= args.timeout <= MAX_TIMEOUT_S:
         raise InputError(f"--timeout must be a number of seconds in [{MIN_TIMEOUT_S:g}, {MAX_TIMEOUT_S:g}], "
                          f"not {args.timeout!r}")
