@@ -14,9 +14,11 @@ as FC8 needs (``--queue-depth 7`` is the authors' simulator, 7,926 cycles [arch 
 The layer's memories are loaded by back door (``--load backdoor``, the default:
 ``$readmemh`` images through the test-bench wrapper, eie/flow/backdoor.py) or word by word
 through the host port (``--load port``: 397,917 cycles, about 5 minutes on 64 PEs); the
-registers, the pass and the read-back always use the port.  Measured here with the back
-door: RTL run 5.9 s (start-up 1.0, load 0.7, pass 3.5, read-back 0.6), 7,896 cycles like the
+registers, the pass and the read-back always use the port.  Measured with the back door:
+RTL run 5.9 s (start-up 1.0, load 0.7, pass 3.5, read-back 0.6), 7,896 cycles like the
 model, outputs and counters identical; the 64-PE Verilator build took 1,689 s (excluded).
+On a later machine of the same kind, alone: RTL run 10.1 s (start-up 1.1, load 0.6, pass
+7.1, read-back 1.3), the same cycles, outputs and counters; build 694 s.
 
 Checks that the RTL's outputs are bit-identical to the model's, that its cycles and every
 counter are identical (exit code 1 otherwise), and prints the wall times: the build
