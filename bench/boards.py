@@ -35,14 +35,14 @@ from eie.flow.board import BOARDS, build_board  # noqa: E402
 from eie.hdl.params import HWConfig  # noqa: E402
 
 
-def build(target: str, seed: int, workdir: Path) -> dict:
+def build(target: str, seed: int, workdir: Path, force: bool = False) -> dict:
     """The default build of ``target`` with nextpnr seed ``seed`` into ``workdir``: the
     record, or ``{"board": ..., "error": message}`` when it does not fit or meet its clock."""
     board = BOARDS[target]
     hw = HWConfig(EIEConfig(**board.config), vendor=board.family)
     t0 = time.monotonic()
     try:
-        rec = build_board(target, hw, workdir / f"{target}-s{seed}", seed=seed).to_dict()
+        rec = build_board(target, hw, workdir / f"{target}-s{seed}", seed=seed, force=force).to_dict()
     except EIEError as exc:
         return {"board": target, "seed": seed, "error": str(exc), "wall_s": round(time.monotonic() - t0, 1)}
     rec = dict(rec, directory=f"build/{target}", bitstream=Path(rec["bitstream"]).name)
@@ -66,6 +66,7 @@ def main(argv=None) -> int:
                     help=f"these boards only (of {', '.join(BOARDS)})")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1], help="nextpnr seeds: one build each (default 1)")
     ap.add_argument("--workdir", help="keep the build directories here (default: a temporary directory)")
+    ap.add_argument("--force", action="store_true", help="build into the --workdir directories of an earlier run")
     ap.add_argument("--out", help="write <board>.json records into this directory")
     args = ap.parse_args(argv)
     targets = args.only or list(BOARDS)
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
         for target in targets:
             recs = []
             for seed in args.seeds:
-                rec = build(target, seed, work)
+                rec = build(target, seed, work, args.force)
                 print(line(rec), flush=True)
                 failed += "error" in rec
                 recs.append(rec)
