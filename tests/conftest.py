@@ -55,3 +55,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.rtl)
         if mod in _SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """An RTL test never skips: a skip of a test marked ``rtl`` (a missing simulator, a
+    ``pytest.skip`` in its body or a fixture) is reported as a failure naming the reason."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and item.get_closest_marker("rtl") is not None and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"an RTL test skipped ({reason}): RTL tests never skip, a missing simulator is a failure"

@@ -150,6 +150,16 @@ def test_rtl_writes_verilog_images_and_manifest(layer_file, tmp_path, capsys):
     assert (out / "images" / "pass1_pe3_spmat.hex").exists() and (out / "images" / "pe0_act.hex").exists()
     expected = [int(s, 16) for s in (out / "images" / "expected_outputs.hex").read_text().split()]
     assert len(expected) == 26 and lay["expected"]["cycles"] == sum(lay["expected"]["pass_cycles"])
+    # the expected outputs are the fixed-point rules worked row by row in plain integers
+    # (test_model.integer_reference) at the manifest's fraction bits, as 16-bit two's complement
+    from test_model import integer_reference
+    fb, src = lay["fraction_bits"], load_layer(layer_file)
+
+    def q(v, f):
+        return np.clip(np.floor(np.asarray(v, dtype=np.float64) * 2.0 ** f + 0.5), -32768, 32767).astype(int)
+    ref = integer_reference(src, q(src.activations, fb["fa"]), q(src.codebook, fb["fw"]), fb["shift"],
+                            fa=fb["fa"], fo=fb["fo"])
+    assert [v - (1 << 16) if v >= 1 << 15 else v for v in expected] == ref and any(ref)
     # the depths fit the layer (rounded up to powers of two)
     need = generate.layer_depths(compile_layer(load_layer(layer_file),
                                                EIEConfig(pes=4, queue_depth=2, regfile_entries=4)))
