@@ -160,9 +160,23 @@ def test_rtl_writes_verilog_images_and_manifest(layer_file, tmp_path, capsys):
     ref = integer_reference(src, q(src.activations, fb["fa"]), q(src.codebook, fb["fw"]), fb["shift"],
                             fa=fb["fa"], fo=fb["fo"])
     assert [v - (1 << 16) if v >= 1 << 15 else v for v in expected] == ref and any(ref)
-    # the depths fit the layer (rounded up to powers of two)
-    need = generate.layer_depths(compile_layer(load_layer(layer_file),
-                                               EIEConfig(pes=4, queue_depth=2, regfile_entries=4)))
+    # the depths fit the layer (rounded up to powers of two): its needs worked out here from the
+    # code matrix with the independent column encoder (cycle_ref.encode_column): passes of
+    # N x 4 rows, row i of a pass in PE i mod N, Cp columns and the coded-bias column, 8
+    # entries per 64-bit line, (Cp + 2) pointers in two banks
+    from cycle_ref import encode_column
+    n, rf, epl = 4, 4, 8
+    cp = -(-src.n_in // n) * n
+    lines = 0
+    for start in range(0, src.n_out, n * rf):
+        for pe in range(n):
+            rows = list(range(start + pe, min(start + n * rf, src.n_out), n))
+            cols = [src.codes[rows, j] if j < src.n_in else np.zeros(len(rows), int) for j in range(cp)]
+            count = sum(len(encode_column(list(c), 4)) for c in [*cols, src.bias_codes[rows]])
+            lines = max(lines, -(-count // epl))
+    need = {"spmat_lines": lines, "ptr_words": -(-(cp + 2) // 2), "act_depth": max(cp // n, -(-src.n_out // n)),
+            "dst_depth": rf}
+    assert generate.layer_depths(compile_layer(src, EIEConfig(pes=4, queue_depth=2, regfile_entries=4))) == need
     for k, v_need in need.items():
         assert v_need <= man["depths"][k] < 2 * v_need or man["depths"][k] == v_need
     # never overwrite without --force; with --force the same bytes
