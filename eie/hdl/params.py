@@ -105,7 +105,9 @@ class HWConfig:
     config : the array (widths, PEs, queue depth, LNZD fan-in) [arch §1].
     spmat_lines : sparse-matrix lines per PE (default: ``config.spmat_lines``).
     ptr_words : words of *each* pointer bank per PE (default: half of ``config.ptr_capacity``,
-        rounded up).  A pass with ``Cp`` columns needs ``Cp // 2 + 1`` words.
+        rounded up).  A pass with ``Cp`` columns needs ``(Cp + 1) // 2 + 1`` words
+        (with the bias column, ``Cp + 1`` columns have ``Cp + 2`` pointers, even ones in one
+        bank; :func:`eie.compile.memory_needs`).
     act_depth : activations per PE in each of the two activation banks (default:
         ``config.act_sram_entries``).  Holds ``G = Cp / N`` groups, so ``Cp <= act_depth * N``.
     dst_depth : destination register-file entries per PE (default: ``config.regfile_entries``).
