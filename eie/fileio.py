@@ -82,11 +82,10 @@ def probe_writable(path: Path, label: str) -> None:
     refused before any work (``/proc``, a read-only mount, a full disk's inode table)."""
     tmp = _tmp_name(path)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _open_tmp(tmp, text=False).close()
     except OSError as exc:
         raise InputError(f"{label} cannot be written ({exc.strerror or exc}): "
                          f"choose a writable directory") from None
-    os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(tmp)
 
