@@ -389,10 +389,8 @@ class OutputPlan:
         return out
 
     def check(self) -> None:
-        d = check_out_dir(self.directory, self.what)
+        d = check_out_dir(self.directory, self.what)         # probes the place it will write in
         check_files(d, self._files, force=self.force, what=self.what)
-        if d.is_dir() and self._files:
-            probe_writable(d / self.manifest, f"{self.what} {str(d)!r}")
 
     def commit(self) -> list[Path]:
         """Check, then write every file (the manifest last); returns the paths written."""
