@@ -100,7 +100,9 @@ def _positionals_before_int_lists(ap: argparse.ArgumentParser, argv: list[str]) 
 
 
 #: the arguments that name what a command writes (a file or a directory); every other
-#: argument that names an existing file, or a network directory, is one of its inputs
+#: argument that names an existing file, or a network directory, is one of its inputs, and so
+#: is each file a command declares in a directory argument (``set_defaults(inputs_in={dest:
+#: name})``: eie run-board reads ``--build``'s board.json)
 OUTPUT_DESTS = ("json", "csv", "output", "out", "waves", "report", "workdir", "reference")
 
 
@@ -137,6 +139,9 @@ def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Na
                     continue                  # the command itself says what is wrong with it
                 for layer in net.layers:
                     inputs[f"file of layer {layer.name!r} of the network directory {v!r}"] = str(net.path(layer))
+    for dest, name in getattr(args, "inputs_in", {}).items():
+        if isinstance(getattr(args, dest, None), str):
+            inputs[f"{name} of {names[dest]}"] = os.path.join(getattr(args, dest), name)
     check_not_inputs(inputs, **outputs)
 
 
