@@ -205,12 +205,12 @@ class EIEConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{where} must be a table of configuration keys, not {type(data).__name__}")
         cls._check_keys(data, where)
-        if where == "configuration":
-            return cls(**data)
         try:
             return cls(**data)
-        except ConfigError as exc:          # name the file the bad field came from
-            raise ConfigError(f"{where}: {exc}") from None
+        except ConfigError as exc:
+            if where == "configuration":
+                raise
+            raise ConfigError(f"{where}: {exc}") from None     # name the file the bad field came from
 
     @classmethod
     def from_file(cls, path) -> EIEConfig:

@@ -132,11 +132,11 @@ def cmd_verify(args) -> int:
         raise InputError(f"--max-cycles must be an integer >= 1, not {args.max_cycles}")
     if args.random_init and args.sim != "verilator":
         raise InputError("--random-init is a Verilator option (Icarus starts memories at x, Amaranth at 0)")
-    if args.seed is not None and (not 1 <= args.seed < 1 << 31 or not args.random_init):
+    if args.seed is not None and not 1 <= args.seed < 1 << 31:
         raise InputError(f"--seed is the seed of --random-init's power-up values, an integer in [1, 2147483647] "
-                         f"(Verilator reads a 32-bit int), not {args.seed}"
-                         if not 1 <= args.seed < 1 << 31 else "--seed goes with --random-init (the seed of its power-up "
-                         "values)")
+                         f"(Verilator reads a 32-bit int), not {args.seed}")
+    if args.seed is not None and not args.random_init:
+        raise InputError("--seed goes with --random-init (the seed of its power-up values)")
     layer = load_compressed(args.layer, **dense_options(args))
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x, need_input=True)           # compiled once
