@@ -20,6 +20,10 @@ def shared_dir() -> Path:
 def fc8_path():
     path = shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
     if not path.exists():
+        # CI always has shared/ beside the clone: there the guard on the authors' FC8 count
+        # (7,926 cycles) must run, so a missing layer fails instead of skipping
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"real FC8 layer not found at {path}: CI has shared/ beside the clone (set EIE_SHARED)")
         pytest.skip(f"real FC8 layer not found at {path} (set EIE_SHARED)")
     return path
 
