@@ -16,13 +16,26 @@ def shared_dir() -> Path:
     return Path(os.environ.get("EIE_SHARED", REPO.parent / "shared"))
 
 
+def in_ci() -> bool:
+    """Running under CI (``CI=true``, as .ci/run is run): what CI provides must be there."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def import_torch():
+    """PyTorch, or a skip naming its install; under CI, where .ci/run installs it, a failure."""
+    import importlib
+    if in_ci():
+        return importlib.import_module("torch")
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0: the CPU wheel)")
+
+
 @pytest.fixture
 def fc8_path():
     path = shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
     if not path.exists():
         # CI always has shared/ beside the clone: there the guard on the authors' FC8 count
         # (7,926 cycles) must run, so a missing layer fails instead of skipping
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail(f"real FC8 layer not found at {path}: CI has shared/ beside the clone (set EIE_SHARED)")
         pytest.skip(f"real FC8 layer not found at {path} (set EIE_SHARED)")
     return path

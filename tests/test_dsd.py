@@ -3,7 +3,6 @@ re-dense step starts from zeros at the pruned positions and trains at the droppe
 repeat bit for bit from the seed, the baselines differ from DSD only where they should, the
 command refuses bad input before any work, and the committed report agrees with its data."""
 
-import importlib.util
 import json
 import math
 import re
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import import_torch
 from test_train import blobs, needs_mnist, run_cli, tiny_dataset
 
 from eie.errors import InputError
@@ -416,9 +416,8 @@ def test_committed_report_is_consistent(where, dataset):
 
 # ---- PyTorch -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the PyTorch path needs torch")
 def test_torch_dsd_masks_hold_and_restore():
-    import torch
+    torch = import_torch()
 
     from eie.train.torch_path import dsd_torch, linear_layers
     torch.manual_seed(0)

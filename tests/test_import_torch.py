@@ -203,3 +203,15 @@ def test_real_torchscript_archive_is_refused(tmp_path, capsys):
     src = wheel_file("silero_vad", "data/silero_vad.jit")
     rc, _, err = run(["import", src, "-o", tmp_path / "o"], capsys)
     assert rc == 2 and "names the global __torch__." in err and not (tmp_path / "o").exists()
+
+
+def test_a_zero_dimensional_tensor_stays_zero_dimensional(tmp_path, mlp):
+    """A scalar buffer (batch norm's ``num_batches_tracked``: size (), stride ()) loads as a
+    0-d array, not a 1-element vector."""
+    tensors = dict(mlp, **{"bn.num_batches_tracked": Tensor(np.array(7, np.int64), 0, (), ())})
+    for writer in (torch_zip, torch_legacy):
+        path = tmp_path / "s.pt"
+        path.write_bytes(writer(tensors))
+        got = read_state_dict(path, use_torch=False)["bn.num_batches_tracked"]
+        a = got.load()
+        assert got.shape == () and a.shape == () and a.dtype == np.int64 and int(a) == 7

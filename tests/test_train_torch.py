@@ -1,13 +1,15 @@
 """The PyTorch path (eie/train/torch_path.py): the same stages on the nn.Linear layers of any
-module.  Skipped when torch is not installed (eie does not depend on it)."""
+module.  Skipped when torch is not installed (eie does not depend on it); under CI, where
+.ci/run installs it, a missing torch fails."""
 
 import copy
 import functools
 
 import numpy as np
 import pytest
+from conftest import import_torch
 
-torch = pytest.importorskip("torch")
+torch = import_torch()            # under CI (.ci/run installs it) a missing torch fails
 torch.set_num_threads(1)            # tiny tensors: threads only add overhead on a shared machine
 
 from eie.config import EIEConfig  # noqa: E402

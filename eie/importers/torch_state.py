@@ -97,7 +97,8 @@ class _Tensor:
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
         a = np.lib.stride_tricks.as_strided(raw[self.offset:], shape=self.size,
                                             strides=[s * raw.itemsize for s in self.stride], writeable=False)
-        return np.ascontiguousarray(a).astype(raw.dtype.newbyteorder("="), copy=False)
+        # a contiguous native-order copy; (ascontiguousarray would make a 0-d tensor 1-d)
+        return a.astype(raw.dtype.newbyteorder("="), order="C", copy=True)
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
