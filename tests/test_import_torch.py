@@ -215,3 +215,22 @@ def test_a_zero_dimensional_tensor_stays_zero_dimensional(tmp_path, mlp):
         got = read_state_dict(path, use_torch=False)["bn.num_batches_tracked"]
         a = got.load()
         assert got.shape == () and a.shape == () and a.dtype == np.int64 and int(a) == 7
+
+
+def test_a_bare_lstm_state_dict_is_named_after_the_file(tmp_path, rng):
+    """``torch.save(nn.LSTM(...).state_dict())``: keys with no module prefix."""
+    h, x = 3, 4
+    sd = {"weight_ih_l0": rng.normal(size=(4 * h, x)).astype(np.float32),
+          "weight_hh_l0": rng.normal(size=(4 * h, h)).astype(np.float32),
+          "bias_ih_l0": rng.normal(size=4 * h).astype(np.float32),
+          "bias_hh_l0": rng.normal(size=4 * h).astype(np.float32),
+          "weight_ih_l0_reverse": rng.normal(size=(4 * h, x)).astype(np.float32),
+          "weight_hh_l0_reverse": rng.normal(size=(4 * h, h)).astype(np.float32)}
+    path = tmp_path / "enc.pt"
+    path.write_bytes(torch_zip(sd))
+    net = import_file(path, use_torch=False)
+    assert [(y.name, y.kind, y.shape, y.direction) for y in net.layers] == [
+        ("enc.l0", "lstm", (12, 7), "forward"), ("enc.l0.reverse", "lstm", (12, 7), "reverse")]
+    assert np.allclose(net.layers[0].bias, sd["bias_ih_l0"] + sd["bias_hh_l0"]) and net.layers[1].bias is None
+    assert np.array_equal(net.layers[1].weight, np.concatenate([sd["weight_ih_l0_reverse"],
+                                                                sd["weight_hh_l0_reverse"]], axis=1))

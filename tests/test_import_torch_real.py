@@ -15,6 +15,7 @@ import pytest
 from conftest import import_torch
 from model_writers import Tensor, torch_legacy, torch_zip
 
+from eie.cli import main
 from eie.errors import InputError
 from eie.importers import import_file
 from eie.importers.torch_state import read_state_dict
@@ -138,3 +139,40 @@ def test_a_file_torch_refuses_eie_refuses_with_either_reader(tmp_path, legacy):
         read_state_dict(path, use_torch=False)
     with pytest.raises(InputError, match="refused"):
         import_file(path, use_torch=True)
+
+
+def test_an_imported_torch_lstm_against_torch_itself(tmp_path):
+    """nn.LSTM (two layers, bidirectional: PyTorch's gate order ifgo, its two biases, the
+    ``_reverse`` weights) through ``eie import``, run by eie's LSTM against nn.LSTM's forward:
+    layer 0 of each direction on the input sequence (the dense float run equal, the array's
+    within the 8-bit sharing and 16-bit fixed point)."""
+    from eie.compress import compress_layer
+    from eie.config import EIEConfig
+    from eie.layer import load_layer
+    from eie.lstm import run_lstm_layer
+    from eie.network import load_network
+    torch.manual_seed(5)
+    hid, inp, steps = 6, 4, 7
+    rnn = torch.nn.LSTM(inp, hid, num_layers=2, bidirectional=True)
+    # the bare LSTM's state dict (weight_ih_l0, ...: no prefix): layers named after the file
+    path = saved(rnn.state_dict(), tmp_path / "rnn.pt")
+    net_dir = tmp_path / "net"
+    assert main(["import", str(path), "-o", str(net_dir)]) == 0
+    net = load_network(net_dir)
+    assert [x.name for x in net.layers] == ["rnn.l0", "rnn.l0.reverse", "rnn.l1", "rnn.l1.reverse"]
+    assert [x.input for x in net.layers] == [inp, inp, 2 * hid, 2 * hid]
+    xs = torch.randn(steps, 1, inp)
+    with torch.no_grad():
+        # layer 0 alone: a one-layer bidirectional LSTM holding layer 0's weights
+        first = torch.nn.LSTM(inp, hid, bidirectional=True)
+        first.load_state_dict({k: v for k, v in rnn.state_dict().items() if "_l0" in k})
+        want = first(xs)[0][:, 0, :].numpy()                 # steps x 2H: forward, then reverse
+    cfg = EIEConfig(pes=4, weight_bits=8, line_bits=96)
+    for d, layer in enumerate(net.layers[:2]):
+        assert (layer.gates, layer.direction, layer.hidden, layer.input) == ("ifgo", ("forward", "reverse")[d], hid, inp)
+        dense = load_layer(net.path(layer))
+        comp, _ = compress_layer(dense, bits=8)
+        res = run_lstm_layer(comp, layer, xs[:, 0, :].numpy(), cfg, dense=dense)
+        ref = want[:, d * hid:(d + 1) * hid]
+        assert np.allclose(res.h_dense, ref, atol=1e-5)
+        assert np.abs(res.h - ref).max() < 0.05

@@ -14,7 +14,8 @@ PyTorch modules use (docs/networks.md, "State dicts"):
   is left out.
 
 The separator before ``weight``/``bias`` may be ``.``, ``/`` or ``_``; a file holding just
-``weight`` and ``bias`` is one layer named after the file.  The function after each layer
+``weight`` and ``bias`` is one layer named after the file, and a bare ``nn.LSTM``'s state dict
+(``weight_ih_l0``, ...) LSTM layers named after the file (``rnn.l0``, ``rnn.l0.reverse``).  The function after each layer
 is unknown without a graph: ReLU after every layer but the last (LSTM layers: none).
 """
 
@@ -34,7 +35,7 @@ from .result import ImportedLayer, as_float
 __all__ = ["TensorInfo", "natural_key", "layers_from_tensors"]
 
 _LEAF = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)$")
-_RNN = re.compile(r"^(?P<prefix>.*?)[./_](?P<leaf>weight|bias)_(?P<side>ih|hh)(?P<layer>_l\d+)?(?P<rev>_reverse)?$")
+_RNN = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)_(?P<side>ih|hh)(?P<layer>_l\d+)?(?P<rev>_reverse)?$")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> list[_Found]:
             hh, b_ih, b_hh = base + "weight_hh" + suffix, base + "bias_ih" + suffix, base + "bias_hh" + suffix
             if hh not in tensors:
                 continue
-            name = m["prefix"] + (m["layer"] or "").replace("_l", ".l") + (".reverse" if m["rev"] else "")
+            name = (m["prefix"] or stem) + (m["layer"] or "").replace("_l", ".l") + (".reverse" if m["rev"] else "")
             found[key] = _Found(name, "lstm", i, key, b_ih if b_ih in tensors else None, hh,
                                 b_hh if b_hh in tensors else None, bool(m["rev"]))
     return sorted(found.values(), key=lambda f: f.order)
