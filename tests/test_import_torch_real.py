@@ -176,3 +176,35 @@ def test_an_imported_torch_lstm_against_torch_itself(tmp_path):
         ref = want[:, d * hid:(d + 1) * hid]
         assert np.allclose(res.h_dense, ref, atol=1e-5)
         assert np.abs(res.h - ref).max() < 0.05
+
+
+def test_a_trained_torch_mlp_through_import_and_eval(tmp_path):
+    """A small nn.Sequential trained by PyTorch, saved, imported and scored by ``eie eval``:
+    the dense float top-1 is PyTorch's own (layer order, out x in weights, biases and ReLU
+    between the layers as the module computes them), and the array's is close to it."""
+    import json
+    rng = np.random.default_rng(11)
+    centres = rng.random((4, 24)) * 2
+    y = np.arange(400) % 4
+    x = np.maximum(centres[y] + 1.5 * rng.standard_normal((400, 24)), 0).astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(24, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    with torch.no_grad():
+        want = float((model(xt).argmax(1) == yt).double().mean())
+    assert 0.6 < want < 0.99                        # trained, and not trivially perfect
+    path = saved(model.state_dict(), tmp_path / "mlp.pt")
+    assert main(["import", str(path), "-o", str(tmp_path / "net")]) == 0
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    js = tmp_path / "e.json"
+    assert main(["eval", str(tmp_path / "net"), "--data", str(tmp_path / "data.npz"), "--density", "1",
+                 "--bits", "8", "--pes", "4", "--weight-bits", "8", "--line-bits", "96", "--json", str(js)]) == 0
+    top1 = json.loads(js.read_text())["top1"]
+    assert top1["dense_float"] == pytest.approx(want, abs=1e-12)
+    assert abs(top1["accelerator"] - want) <= 0.02
