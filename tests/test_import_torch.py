@@ -140,8 +140,9 @@ def test_a_view_past_its_storage_and_a_short_storage(tmp_path, rng):
 
 
 def test_with_torch_installed_torch_load_is_used_with_weights_only(tmp_path, mlp, monkeypatch):
-    """PyTorch is not installed here: a stand-in module checks that eie calls
-    torch.load(weights_only=True) and turns its refusal into an error."""
+    """A stand-in module (whether or not PyTorch is installed) checks that eie calls
+    torch.load(weights_only=True) and turns its refusal into an error; with the real one:
+    tests/test_import_torch_real.py."""
     calls = []
     fake = types.ModuleType("torch")
 
