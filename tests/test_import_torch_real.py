@@ -208,3 +208,14 @@ def test_a_trained_torch_mlp_through_import_and_eval(tmp_path):
     top1 = json.loads(js.read_text())["top1"]
     assert top1["dense_float"] == pytest.approx(want, abs=1e-12)
     assert abs(top1["accelerator"] - want) <= 0.02
+
+
+def test_a_whole_pickled_model_is_refused_with_the_fix(tmp_path):
+    """``torch.save(model)`` pickles the module's classes: refused by either reader, the
+    message naming the class and how to save what eie reads."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    path = saved(model, tmp_path / "whole.pt")
+    for use in (False, True):
+        with pytest.raises(InputError, match=r"torch\.nn\.modules\.container\.Sequential.*"
+                                             r"torch\.save\(model\.state_dict\(\), PATH\)"):
+            import_file(path, use_torch=use)

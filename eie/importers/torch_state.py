@@ -136,7 +136,8 @@ class _Unpickler(pickle.Unpickler):
         obj = _ALLOWED.get((module, name))
         if obj is None:
             raise Refused(f"the pickle names the global {module}.{name}, which is neither a tensor nor a plain "
-                          f"container: refused (eie only reads tensors, dicts and lists from a PyTorch file)")
+                          f"container: refused (eie only reads tensors, dicts and lists from a PyTorch file: save "
+                          f"the model's state dict, torch.save(model.state_dict(), PATH))")
         return obj
 
     def persistent_load(self, pid):
