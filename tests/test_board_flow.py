@@ -76,7 +76,8 @@ def test_cli_refusals(tmp_path, capsys):
         code = cli.main([str(a) for a in args])
         return one_error(code, capsys.readouterr().err)
 
-    assert "TARGET must be one of ulx3s, icebreaker, hx8k-breakout, not 'arty'" in run("board", "arty", "-o", tmp_path / "a")
+    assert "TARGET must be one of ulx3s, ulx3s-25f, ulx3s-45f, icebreaker, hx8k-breakout, not 'arty'" in run(
+        "board", "arty", "-o", tmp_path / "a")
     msg = run("board", "icebreaker", "--pes", 4, "-o", tmp_path / "b")
     assert "does not fit" in msg and "reduce --pes" in msg
     msg = run("board", "ulx3s", "--pes", 32, "-o", tmp_path / "c")
@@ -181,6 +182,68 @@ def test_ice40_pll_takes_the_clock_where_the_board_wires_it(target, prim, port, 
         assert re.search(rf"parameter \\{name} {pll.params[name]}\b", cell), name
     _write_design(board, dev, hw, tmp_path / "q", divisor=12, resync=240, pll=None)
     assert "SB_PLL40" not in (tmp_path / "q" / "eie_board.il").read_text()
+
+
+ULX3S = [name for name, b in BOARDS.items() if "ULX3S" in b.platform]
+
+
+def test_every_ulx3s_fpga_is_offered_but_the_12f():
+    assert sorted(ULX3S) == ["ulx3s", "ulx3s-25f", "ulx3s-45f"]
+    assert BOARDS["ulx3s"].platform.endswith("ULX3S_85F_Platform")
+
+
+@pytest.mark.parametrize("target", ULX3S)
+def test_ulx3s_part_is_the_boards_own(target):
+    """Each ULX3S target's device in the flow (nextpnr's die, the fit checks' capacities) is
+    the FPGA of its amaranth-boards platform: part, package and speed grade agree."""
+    board = BOARDS[target]
+    plat = board.make_platform()
+    dev = DEVICES["ecp5"][board.device].graded(board.speed)
+    # Lattice's ordering code names the caBGA381 package "BG381"; nextpnr calls it CABGA381
+    assert dev.part == f"{plat.device}-{plat.speed}{dev.package}" and dev.package == "CABGA" + plat.package[2:]
+    assert dev.pnr_args == (f"--{plat.device.split('-')[1][:-1].lower()}k",)
+    assert board.osc_mhz == plat.default_clk_frequency / 1e6
+
+
+@pytest.mark.parametrize("target", ULX3S)
+def test_ulx3s_builds_target_their_own_die(target, tmp_path, monkeypatch):
+    """With stand-in tools: nextpnr runs on the board's die and package, the PLL takes the
+    oscillator to the default clock, the resources are counted against that FPGA's."""
+    import eie.flow.board as fb
+    cmds = []
+    board = BOARDS[target]
+    dev = DEVICES["ecp5"][board.device]
+
+    def fake_run(cmd, cwd, what, log):
+        if what == "yosys":
+            (cwd / "stat.txt").write_text("  1000 cells\n   900   LUT4\n   500   TRELLIS_FF\n    12   DP16KD\n"
+                                          "     1   MULT18X18D\n")
+        elif what == "nextpnr":
+            cmds.append(cmd)
+            log.write_text("Info: Max frequency for clock 'clk': 90.00 MHz (FAIL at 150.00 MHz)\n")
+            (cwd / cmd[cmd.index("--textcfg") + 1]).write_text("placed")
+        else:
+            (cwd / "eie_board.bit").write_bytes(b"\0" * 16)
+        return 0.1
+
+    monkeypatch.setattr(fb, "_run", fake_run)
+    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    hw = HWConfig(EIEConfig(**dict(board.config, pes=1)), vendor="ecp5")
+    rec = build_board(target, hw, tmp_path / "b", floorplan="none").to_dict()
+    (cmd,) = cmds
+    assert cmd[cmd.index(dev.pnr_args[0])] == dev.pnr_args[0] and cmd[cmd.index("--package") + 1] == "CABGA381"
+    assert cmd[cmd.index("--speed") + 1] == "6"
+    assert rec["clock_mhz"] == 50.0 and rec["pll"]["f_out_mhz"] == 50.0 and rec["timing_met"]
+    # the block-RAM fit check before any tool runs is the FPGA's: 5 PEs need 60 DP16KD
+    cmds.clear()
+    five = HWConfig(EIEConfig(**dict(board.config, pes=5)), vendor="ecp5")
+    if dev.brams < 60:
+        with pytest.raises(DoesNotFit, match=rf"60 .*{dev.brams}"):
+            build_board(target, five, tmp_path / "c", floorplan="none")
+        assert not cmds
+    else:
+        build_board(target, five, tmp_path / "c", floorplan="none")
+        assert len(cmds) == 1
 
 
 # ---- one real build per board --------------------------------------------------------------------

@@ -94,14 +94,28 @@ class Board:
         return getattr(importlib.import_module(module), cls)()
 
 
+#: the ULX3S's default array, on every FPGA it is sold with: the ECP5-25k reference array (4
+#: PEs, 48 of the 25F's 56 block RAMs; the 45F and 85F hold 9 and 16 such PEs, reports/fpga),
+#: 4 PEs there too so that a build takes minutes, at 50 MHz from the 25 MHz oscillator through
+#: the PLL (the 4-PE array reaches 100+ MHz, reports/fpga/summary.md).  The FT231X on the board
+#: runs up to 3 Mbaud; 1 Mbaud divides 50 MHz exactly.
+ULX3S_ARRAY = dict(pes=4, clock_mhz=50.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2)
+
+
+def _ulx3s(name: str, fpga: str, device: str) -> Board:
+    """The ULX3S with the ECP5 ``fpga`` (amaranth-boards' ``ULX3S_<fpga>_Platform``); the
+    12F, the 25F die sold with half its resources, is not offered (nextpnr's ``--12k`` is
+    the 25k chip database: the flow's fit checks would not hold)."""
+    return Board(name, f"Radiona ULX3S (LFE5U-{fpga})", f"amaranth_boards.ulx3s:ULX3S_{fpga}_Platform", "ecp5", device,
+                 "6", 25.0, ULX3S_ARRAY["clock_mhz"], 1_000_000, dict(ULX3S_ARRAY))
+
+
 BOARDS = {
-    # ECP5-85F: block RAM allows 16 PEs of the 85k reference (reports/fpga); 4 by default so
-    # that a build takes minutes.  The 25 MHz oscillator goes through the PLL to 50 MHz (the
-    # 4-PE array reaches ~100 MHz on ECP5, reports/fpga/summary.md).  The FT231X on the board
-    # runs up to 3 Mbaud; 1 Mbaud divides 50 MHz exactly.
-    "ulx3s": Board("ulx3s", "Radiona ULX3S (LFE5U-85F)", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5", "85k",
-                   "6", 25.0, 50.0, 1_000_000,
-                   dict(pes=4, clock_mhz=50.0, spmat_kb=16, ptr_kb=4, act_sram_kb=2)),
+    # ULX3S: "ulx3s" is the 85F (the largest; the name from before the other FPGAs were
+    # offered), "ulx3s-25f" / "ulx3s-45f" the same board with the smaller parts
+    "ulx3s": _ulx3s("ulx3s", "85F", "85k"),
+    "ulx3s-25f": _ulx3s("ulx3s-25f", "25F", "25k"),
+    "ulx3s-45f": _ulx3s("ulx3s-45f", "45F", "45k"),
     # iCE40UP5K: 5,280 logic cells and no LUT RAM; placement failed above ~88-90 % of the
     # cells.  With the column-descriptor FIFO in block RAM (HWConfig.desc_fifo, the iCE40
     # default) the default is the iCE40-HX8K reference PE (16-bit activations, codebook,
