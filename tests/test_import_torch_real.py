@@ -145,7 +145,8 @@ def test_an_imported_torch_lstm_against_torch_itself(tmp_path):
     """nn.LSTM (two layers, bidirectional: PyTorch's gate order ifgo, its two biases, the
     ``_reverse`` weights) through ``eie import``, run by eie's LSTM against nn.LSTM's forward:
     layer 0 of each direction on the input sequence (the dense float run equal, the array's
-    within the 8-bit sharing and 16-bit fixed point)."""
+    within the 8-bit sharing and 16-bit fixed point), then layer 1 on layer 0's two
+    directions side by side: the stack's output is nn.LSTM's."""
     from eie.compress import compress_layer
     from eie.config import EIEConfig
     from eie.layer import load_layer
@@ -167,15 +168,22 @@ def test_an_imported_torch_lstm_against_torch_itself(tmp_path):
         first = torch.nn.LSTM(inp, hid, bidirectional=True)
         first.load_state_dict({k: v for k, v in rnn.state_dict().items() if "_l0" in k})
         want = first(xs)[0][:, 0, :].numpy()                 # steps x 2H: forward, then reverse
+        full = rnn(xs)[0][:, 0, :].numpy()                   # both layers
     cfg = EIEConfig(pes=4, weight_bits=8, line_bits=96)
-    for d, layer in enumerate(net.layers[:2]):
-        assert (layer.gates, layer.direction, layer.hidden, layer.input) == ("ifgo", ("forward", "reverse")[d], hid, inp)
-        dense = load_layer(net.path(layer))
-        comp, _ = compress_layer(dense, bits=8)
-        res = run_lstm_layer(comp, layer, xs[:, 0, :].numpy(), cfg, dense=dense)
-        ref = want[:, d * hid:(d + 1) * hid]
-        assert np.allclose(res.h_dense, ref, atol=1e-5)
-        assert np.abs(res.h - ref).max() < 0.05
+    seq = xs[:, 0, :].numpy()
+    for lay in (0, 1):
+        outs = []
+        for d, layer in enumerate(net.layers[2 * lay:2 * lay + 2]):
+            assert (layer.gates, layer.direction, layer.hidden) == ("ifgo", ("forward", "reverse")[d], hid)
+            dense = load_layer(net.path(layer))
+            comp, _ = compress_layer(dense, bits=8)
+            res = run_lstm_layer(comp, layer, seq, cfg, dense=dense)
+            ref = (want if lay == 0 else full)[:, d * hid:(d + 1) * hid]
+            assert np.allclose(res.h_dense, ref, atol=1e-5), (lay, d)
+            if lay == 0:
+                assert np.abs(res.h - ref).max() < 0.05
+            outs.append(res.h_dense)
+        seq = np.concatenate(outs, axis=1)                   # layer 1's input: steps x 2H
 
 
 def test_a_trained_torch_mlp_through_import_and_eval(tmp_path):

@@ -136,8 +136,8 @@ class _Unpickler(pickle.Unpickler):
         obj = _ALLOWED.get((module, name))
         if obj is None:
             raise Refused(f"the pickle names the global {module}.{name}, which is neither a tensor nor a plain "
-                          f"container: refused (eie only reads tensors, dicts and lists from a PyTorch file: save "
-                          f"the model's state dict, torch.save(model.state_dict(), PATH))")
+                          f"container: refused (eie only reads tensors, dicts and lists from a PyTorch file; a "
+                          f"whole pickled model: save its state dict, torch.save(model.state_dict(), PATH))")
         return obj
 
     def persistent_load(self, pid):
@@ -322,13 +322,18 @@ def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
     return {k: TensorInfo(tuple(t.shape), str(t.dtype), lambda t=t: numpy(t)) for k, t in flat(obj)}
 
 
+def torch_installed() -> bool:
+    """PyTorch can be imported (the default reader is then ``torch.load``)."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def read_state_dict(path, *, use_torch: bool | None = None) -> dict[str, TensorInfo]:
     """The tensors of a PyTorch file, in the file's order (lazy: each is read when loaded).
     ``use_torch`` None: PyTorch when it is installed, else eie's own reader."""
     path = Path(path)
     where = repr(str(path))
     if use_torch is None:
-        use_torch = importlib.util.find_spec("torch") is not None
+        use_torch = torch_installed()
     if use_torch:
         return _read_with_torch(path, where)
     return _read_own(path, where)
