@@ -250,6 +250,28 @@ def test_ulx3s_builds_target_their_own_die(target, tmp_path, monkeypatch):
         assert len(cmds) == 1
 
 
+def test_ecp5_board_reset_goes_through_a_global_buffer(tmp_path):
+    """On ECP5 the synchronised reset drives a DCCA whose output is the design's reset (so
+    nextpnr puts it on a primary clock network; as a fabric net it was the 4-PE ULX3S-25F's
+    worst path, 58.3 MHz); iCE40 keeps the plain synchroniser."""
+    from eie.flow.board import _write_design
+    board = BOARDS["ulx3s-25f"]
+    hw = HWConfig(EIEConfig(**dict(board.config, pes=1)), vendor="ecp5")
+    _, pll = board_clock(board, None)
+    _write_design(board, DEVICES["ecp5"]["25k"], hw, tmp_path / "e", divisor=50, resync=1000, pll=pll)
+    il = (tmp_path / "e" / "eie_board.il").read_text()
+    (cell,) = re.findall(r"cell \\DCCA \S+\n(.*?)  end\n", il, re.S)
+    clko = re.search(r"connect \\CLKO (\S+)", cell)[1]
+    clki = re.search(r"connect \\CLKI (\S+)", cell)[1]
+    assert clko == "\\rst" and "rst_sync" in clki
+    # every flip-flop reset of the array is that net: the sync domain's reset port of the core
+    assert re.search(r"connect \\rst \\rst\b", il)
+    ice = BOARDS["icebreaker"]
+    _write_design(ice, DEVICES["ice40"]["up5k"], HWConfig(EIEConfig(**ice.config), vendor="ice40"), tmp_path / "i",
+                  divisor=12, resync=240, pll=None)
+    assert "DCCA" not in (tmp_path / "i" / "eie_board.il").read_text()
+
+
 # ---- one real build per board --------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.synth
@@ -272,6 +294,9 @@ def test_real_board_build(target, args, tmp_path, capsys):
     assert (rec["pll"] is not None) == (target == "ulx3s")
     if target == "ulx3s":
         assert rec["pll"]["f_out_mhz"] == rec["clock_mhz"] == 50 and rec["floorplan"]["applied"]
+        # the reset reaches every flip-flop over a primary clock network (its DCCA), not fabric
+        log = "\n".join(p.read_text() for p in out.glob("eie_board*.tim"))
+        assert "promoting clock net rst to global network" in log and "routing clock net rst using global" in log
     assert json.loads((out / "board.json").read_text())["hw"] == rec["hw"]
     if target == "icebreaker":
         # the descriptor FIFO in block RAM left room for a 16-bit PE with 16 accumulators and a

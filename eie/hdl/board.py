@@ -8,7 +8,7 @@ UART pins and LEDs, for an ``amaranth-boards`` platform; :mod:`eie.flow.board` b
     tx ◀─┘                                               busy, done ─▶ LEDs
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out, connect
@@ -58,8 +58,9 @@ class BoardTop(Elaboratable):
     """:class:`BoardCore` on a board: the ``sync`` clock is the board's oscillator, or a PLL's
     output when ``pll`` is given (ECP5 ``EHXPLLL``; iCE40 ``SB_PLL40_PAD`` on the clock pad, or
     ``SB_PLL40_CORE`` behind the clock pin's buffer when ``pll_pad`` is False); reset is held
-    until the PLL locks (and for the synchroniser's stages after power-up).  LED 0 shows
-    ``busy``, LED 1 toggles at every ``done``.
+    until the PLL locks (and for the synchroniser's stages after power-up); on ECP5 the
+    synchronised reset reaches the flip-flops through a ``DCCA`` on a primary clock network.
+    LED 0 shows ``busy``, LED 1 toggles at every ``done``.
     """
 
     def __init__(self, hw: HWConfig, *, divisor: int, resync: int, pll: PLLSettings | None = None,
@@ -109,7 +110,19 @@ class BoardTop(Elaboratable):
                     o_PLLOUTGLOBAL=clk_out, i_RESETB=1, i_BYPASS=0, o_LOCK=locked)
             m.d.comb += ClockSignal("sync").eq(clk_out)
             platform.add_clock_constraint(clk_out, pll.f_out * 1e6)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        if self._hw.vendor == "ecp5":
+            # the reset reaches every flip-flop of the array (~2,500 per PE): as a fabric net
+            # it was the board's worst path (the 4-PE ULX3S-25F: the synchroniser -> a PE's
+            # LSR pin, 16.2 ns of routing, 58.3 MHz).  Synchronised in a domain of its own on
+            # the same clock, then through a DCCA onto a primary clock network, which nextpnr
+            # routes to the slices' LSR pins
+            m.domains.rst_sync = ClockDomain("rst_sync")
+            m.d.comb += ClockSignal("rst_sync").eq(ClockSignal("sync"))
+            m.submodules.reset = ResetSynchronizer(~locked, domain="rst_sync")
+            m.submodules.reset_buf = Instance("DCCA", i_CLKI=ResetSignal("rst_sync"), i_CE=1,
+                                              o_CLKO=ResetSignal("sync"))
+        else:
+            m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
 
         m.submodules.core = core = BoardCore(self._hw, divisor=self._divisor, resync=self._resync)
         # every line of the board's UART resource is requested raw (some have rts/dtr too);
