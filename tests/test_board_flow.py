@@ -184,6 +184,31 @@ def test_ice40_pll_takes_the_clock_where_the_board_wires_it(target, prim, port, 
     assert "SB_PLL40" not in (tmp_path / "q" / "eie_board.il").read_text()
 
 
+def _stand_in_tools(monkeypatch, stat: str, pnr_log: str, calls=None, pnr_cmds=None):
+    """yosys, nextpnr and the packer replaced by stand-ins that write ``stat`` and
+    ``pnr_log`` and a placed design and bitstream; ``calls`` collects the tools run,
+    ``pnr_cmds`` nextpnr's command lines."""
+    import eie.flow.board as fb
+
+    def fake_run(cmd, cwd, what, log):
+        if calls is not None:
+            calls.append(what)
+        if what == "yosys":
+            (cwd / "stat.txt").write_text(stat)
+        elif what == "nextpnr":
+            if pnr_cmds is not None:
+                pnr_cmds.append(cmd)
+            log.write_text(pnr_log)
+            placed = "--textcfg" if "--textcfg" in cmd else "--asc"
+            (cwd / cmd[cmd.index(placed) + 1]).write_text("placed")
+        else:
+            (cwd / ("eie_board.bit" if what == "ecppack" else "eie_board.bin")).write_bytes(b"\0" * 16)
+        return 0.1
+
+    monkeypatch.setattr(fb, "_run", fake_run)
+    monkeypatch.setattr(fb, "_tool", lambda name: name)
+
+
 ULX3S = [name for name, b in BOARDS.items() if "ULX3S" in b.platform]
 
 
@@ -209,25 +234,11 @@ def test_ulx3s_part_is_the_boards_own(target):
 def test_ulx3s_builds_target_their_own_die(target, tmp_path, monkeypatch):
     """With stand-in tools: nextpnr runs on the board's die and package, the PLL takes the
     oscillator to the default clock, the resources are counted against that FPGA's."""
-    import eie.flow.board as fb
     cmds = []
     board = BOARDS[target]
     dev = DEVICES["ecp5"][board.device]
-
-    def fake_run(cmd, cwd, what, log):
-        if what == "yosys":
-            (cwd / "stat.txt").write_text("  1000 cells\n   900   LUT4\n   500   TRELLIS_FF\n    12   DP16KD\n"
-                                          "     1   MULT18X18D\n")
-        elif what == "nextpnr":
-            cmds.append(cmd)
-            log.write_text("Info: Max frequency for clock 'clk': 90.00 MHz (FAIL at 150.00 MHz)\n")
-            (cwd / cmd[cmd.index("--textcfg") + 1]).write_text("placed")
-        else:
-            (cwd / "eie_board.bit").write_bytes(b"\0" * 16)
-        return 0.1
-
-    monkeypatch.setattr(fb, "_run", fake_run)
-    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    _stand_in_tools(monkeypatch, "  1000 cells\n   900   LUT4\n   500   TRELLIS_FF\n    12   DP16KD\n     1   MULT18X18D\n",
+                    "Info: Max frequency for clock 'clk': 90.00 MHz (FAIL at 150.00 MHz)\n", pnr_cmds=cmds)
     hw = HWConfig(EIEConfig(**dict(board.config, pes=1)), vendor="ecp5")
     rec = build_board(target, hw, tmp_path / "b", floorplan="none").to_dict()
     (cmd,) = cmds
@@ -337,22 +348,8 @@ def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
     """With yosys and nextpnr replaced by stand-ins that write their reports: an Fmax below
     the board clock is refused (DoesNotFit, exit 2) and nothing is packed; above it, the
     packer runs and board.json records bitstream, Fmax, clock and resources."""
-    import eie.flow.board as fb
     calls = []
-
-    def fake_run(cmd, cwd, what, log):
-        calls.append(what)
-        if what == "yosys":
-            (cwd / "stat.txt").write_text(STAT)
-        elif what == "nextpnr":
-            log.write_text(PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"))
-            (cwd / cmd[cmd.index("--asc") + 1]).write_text("placed")
-        else:
-            (cwd / "eie_board.bin").write_bytes(b"\0" * 16)
-        return 0.1
-
-    monkeypatch.setattr(fb, "_run", fake_run)
-    monkeypatch.setattr(fb, "_tool", lambda name: name)
+    _stand_in_tools(monkeypatch, STAT, PNR.format(fmax=fmax, verdict="PASS" if fmax >= 12 else "FAIL"), calls=calls)
     hw = HWConfig(EIEConfig(**BOARDS["icebreaker"].config), vendor="ice40")
     if fmax < 12:
         with pytest.raises(DoesNotFit, match=r"does not meet the board clock: Fmax 9.5 MHz < 12 MHz"):
