@@ -95,7 +95,7 @@ class Board:
 
 
 #: the ULX3S's default array, on every FPGA it is sold with: the ECP5-25k reference array (4
-#: PEs, 48 of the 25F's 56 block RAMs; the 45F and 85F hold 9 and 17 such PEs, reports/fpga),
+#: PEs, 48 of the 25F's 56 block RAMs; the 45F's and 85F's block RAMs hold 9 and 17 such PEs),
 #: 4 PEs there too so that a build takes minutes, at 50 MHz from the 25 MHz oscillator through
 #: the PLL (the 4-PE array reaches 100+ MHz, reports/fpga/summary.md).  The FT231X on the board
 #: runs up to 3 Mbaud; 1 Mbaud divides 50 MHz exactly.
