@@ -5,7 +5,7 @@ tests/model_writers.py write files PyTorch reads back to the same arrays; a file
 ``weights_only`` refuses, eie refuses too.
 
 PyTorch is not an eie dependency; `.ci/run` installs its CPU wheel so this file runs in CI
-(there a missing torch fails instead of skipping)."""
+(there a missing torch fails tests/test_ci_provides.py)."""
 
 import collections
 import io
@@ -20,7 +20,7 @@ from eie.errors import InputError
 from eie.importers import import_file
 from eie.importers.torch_state import read_state_dict
 
-torch = import_torch()            # .ci/run installs it: under CI a missing torch is a failure
+torch = import_torch()            # .ci/run installs it (tests/test_ci_provides.py)
 torch.set_num_threads(1)
 
 

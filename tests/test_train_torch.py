@@ -1,6 +1,6 @@
 """The PyTorch path (eie/train/torch_path.py): the same stages on the nn.Linear layers of any
-module.  Skipped when torch is not installed (eie does not depend on it); under CI, where
-.ci/run installs it, a missing torch fails."""
+module.  Skipped when torch is not installed (eie does not depend on it); .ci/run installs it
+(tests/test_ci_provides.py fails under CI without it)."""
 
 import copy
 import functools
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import import_torch
 
-torch = import_torch()            # under CI (.ci/run installs it) a missing torch fails
+torch = import_torch()            # .ci/run installs it (tests/test_ci_provides.py)
 torch.set_num_threads(1)            # tiny tensors: threads only add overhead on a shared machine
 
 from eie.config import EIEConfig  # noqa: E402
