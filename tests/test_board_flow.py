@@ -247,6 +247,10 @@ def test_ulx3s_builds_target_their_own_die(target, tmp_path, monkeypatch):
     assert cmd[cmd.index("--package") + 1] == "CABGA381"
     assert cmd[cmd.index("--speed") + 1] == "6"
     assert rec["clock_mhz"] == 50.0 and rec["pll"]["f_out_mhz"] == 50.0 and rec["timing_met"]
+    # 12 DP16KD per PE of the default array (8 for 16 KiB of lines, 2 pointer banks, 2
+    # activation banks): the FPGA's 56 / 108 / 208 hold 4 / 9 / 17 of them
+    assert rec["max_pes_by_bram"] == {"ulx3s": 17, "ulx3s-25f": 4, "ulx3s-45f": 9}[target]
+    assert f"block RAM for {rec['max_pes_by_bram']} PE(s) of this configuration" in format_board(rec)
     # the block-RAM fit check before any tool runs is the FPGA's: 5 PEs need 60 DP16KD, more
     # than the 25F's 56 (the 45F has 108, the 85F 208: the datasheet's EBR counts)
     assert dev.brams == {"ulx3s": 208, "ulx3s-25f": 56, "ulx3s-45f": 108}[target]

@@ -39,6 +39,7 @@ from .synth import (
     DoesNotFit,
     SynthError,
     ToolMissing,
+    bram_room,
     check_bram_fit,
     check_flow_files,
     check_seeds,
@@ -294,7 +295,8 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
                  "resync_cycles": resync},
         "seed": kept["seed"], "tmg_ripup": kept["tmg_ripup"], "attempts": attempts,
-        "resources": _resources(board, dev, parsed, need), "critical_path": parsed["critical_path"],
+        "resources": _resources(board, dev, parsed, need), "max_pes_by_bram": bram_room(hw, dev),
+        "critical_path": parsed["critical_path"],
         "yosys_cells": cells, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
         "directory": str(out.resolve()),
     }
@@ -453,6 +455,8 @@ def format_board(rec: dict) -> str:
                        ("brams", "block RAMs"), ("dsps", "multipliers"), ("io", "I/O"), ("plls", "PLLs")):
         if key in r:
             lines.append(f"  {label:<13} {r[key]['used']:>6} / {r[key]['total']:<6} {r[key]['pct']:5.1f} %")
+    if "max_pes_by_bram" in rec:
+        lines.append(f"  room          block RAM for {rec['max_pes_by_bram']} PE(s) of this configuration")
     cp = rec["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "

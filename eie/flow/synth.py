@@ -38,7 +38,7 @@ __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
-           "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit"]
+           "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit", "bram_room"]
 
 
 class SynthError(EIEError):
@@ -143,6 +143,11 @@ def _blocks(width: int, depth: int, modes) -> int:
     return min(-(-width // w) * -(-depth // d) for w, d in modes)
 
 
+def bram_room(hw: HWConfig, dev: Device) -> int:
+    """How many PEs of ``hw``'s configuration the block RAM of ``dev`` holds."""
+    return dev.brams // bram_estimate(hw, dev.target)["per_pe"]
+
+
 def check_bram_fit(hw: HWConfig, dev: Device, where: str) -> None:
     """:class:`DoesNotFit` (before any tool runs) when the array's memories need more block
     RAM than ``dev`` has; the message names the need per PE and how many PEs would fit."""
@@ -150,7 +155,7 @@ def check_bram_fit(hw: HWConfig, dev: Device, where: str) -> None:
     if est["total"] <= dev.brams:
         return
     per = ", ".join(f"{k} {v}" for k, v in est["per_memory"].items())
-    most = dev.brams // est["per_pe"]
+    most = bram_room(hw, dev)
     room = (f"at most {most} PE(s) of this configuration fit (reduce --pes, or --spmat-kb/--ptr-kb/--act-sram-kb)"
             if most else "not one PE of this configuration fits (reduce --spmat-kb/--ptr-kb/--act-sram-kb)")
     has = "the device" if where == dev.part else f"the {dev.part}"
