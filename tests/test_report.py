@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_dir
+from conftest import fc8_file
 
 import eie.report
 from eie.bench import load_specs, make_layer
@@ -67,7 +67,7 @@ def report(tmp_path_factory):
     out = tmp / "paper"
     args = ["report", "paper", "--spec", spec, "--out", out, "--queue-depths", "1,8", "--line-widths", "32,64,128",
             "--pe-counts", "1,4,64", "--jobs", "2"]
-    fc8 = shared_dir() / "data" / "alexnet-fc8" / "alexnet_fc8.npz"
+    fc8 = fc8_file()
     if fc8.exists():
         args += ["--fc8", fc8]
     args += ["--fpga", FPGA]
