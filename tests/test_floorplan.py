@@ -113,17 +113,22 @@ def test_fewer_pes_than_clusters_and_odd_sizes():
         check_common(fp, sites, by_pe)
 
 
-def test_auto_plans_one_band_only():
-    """``max_bands`` (what ``--floorplan auto`` passes): the 4-PE arrays fit one band and get
-    a plan; the 16-PE 85k needs two and gets none, with the reason naming ``--floorplan on``."""
+def test_auto_plans_up_to_two_bands():
+    """``max_bands`` (what ``--floorplan auto`` passes): the 4-PE arrays fit one band and the
+    16-PE 85k two, and both get a plan; an array that needs three bands gets none, with the
+    reason naming ``--floorplan on``, which plans it."""
     xs = [3 + 2 * i + (i // 4) * 3 for i in range(52)]
     big = grid([22, 46, 70, 82], xs)
     fp = fpl.plan(big, pe_cells(16), max_bands=fpl.AUTO_MAX_BANDS)
-    assert not fp.cells and "2 bands" in fp.reason and "--floorplan on" in fp.reason
-    assert fpl.plan(big, pe_cells(16)).bands == 2
+    assert fp.cells and fp.bands == 2
     for sites in (big, grid([25, 37], XS_25K)):
-        fp = fpl.plan(sites, pe_cells(4), max_bands=1)
+        fp = fpl.plan(sites, pe_cells(4), max_bands=fpl.AUTO_MAX_BANDS)
         assert fp.cells and fp.bands == 1 and fp.summary()["bands"] == 1
+    # six rows of 52 sites: clusters of 2 x 6, 8 to a band, so 24 PEs need three bands
+    tall = grid([10, 22, 34, 46, 58, 70], xs)
+    fp = fpl.plan(tall, pe_cells(24), max_bands=fpl.AUTO_MAX_BANDS)
+    assert not fp.cells and "3 bands" in fp.reason and "--floorplan on" in fp.reason
+    assert fpl.plan(tall, pe_cells(24)).bands == 3
 
 
 def test_floorplan_mode_errors_and_off(tmp_path):

@@ -376,8 +376,18 @@ def _fake_nextpnr(monkeypatch, fmax=lambda freq, ripup: 123.45) -> list:
 @pytest.mark.parametrize("plain, ripped, freq, expect", [
     # plain misses 150: the rip-up runs at 1.1 x 120 = 132 MHz and is kept (it is faster)
     (120.0, 131.5, 150.0, {"runs": [(150.0, False), (132.0, True)], "fmax": 131.5, "ripup": True, "met": False}),
-    # the rip-up ends lower than the plain run: the plain run is kept
-    (120.0, 118.0, 150.0, {"runs": [(150.0, False), (132.0, True)], "fmax": 120.0, "ripup": False, "met": False}),
+    # the rip-up ends lower than the plain run at every target: halfway back between the best
+    # (the plain 120) and the missed target, twice (126, then 123), and the plain run is kept
+    (120.0, 118.0, 150.0, {"runs": [(150.0, False), (132.0, True), (126.0, True), (123.0, True)], "fmax": 120.0,
+                           "ripup": False, "met": False}),
+    # step 20's seed 3: 1.1 x 120.6 = 132.7 missed, (120.6 + 132.7) / 2 = 126.6 nearly met (126.52
+    # is a miss), and the gap to the best is then below RIPUP_MIN_GAP: two rip-up runs, the second kept
+    (120.6, lambda f: 126.52 if f < 130 else 119.5, 150.0,
+     {"runs": [(150.0, False), (132.7, True), (126.6, True)], "fmax": 126.52, "ripup": True, "met": False}),
+    # step 20's seed 2: 138.1 missed (133.3), 135.7 met (136.02); 138.1 is then within 2 % of
+    # 136.02: no third run
+    (125.5, lambda f: 136.02 if f < 136 else 133.3, 150.0,
+     {"runs": [(150.0, False), (138.1, True), (135.7, True)], "fmax": 136.02, "ripup": True, "met": False}),
     # plain 140: 1.1 x 140 = 154 is above the clock asked for, so the rip-up aims at 150, and meets it
     (140.0, 150.3, 150.0, {"runs": [(150.0, False), (150.0, True)], "fmax": 150.3, "ripup": True, "met": True}),
     # plain meets the clock: no second run
@@ -386,9 +396,14 @@ def _fake_nextpnr(monkeypatch, fmax=lambda freq, ripup: 123.45) -> list:
     # 122.1, 1.1 x 123.1 = 135.4 stops after RIPUP_RUNS = 3 rip-up runs
     (100.0, lambda f: f + 1.0, 150.0, {"runs": [(150.0, False), (110.0, True), (122.1, True), (135.4, True)],
                                        "fmax": 136.4, "ripup": True, "met": False}),
-    # the second rip-up misses its target: the climb ends, the first rip-up is kept
+    # the second rip-up misses its target (133.7): the third aims halfway between the best
+    # (121.5) and the miss, 127.6, and meets it
     (110.0, lambda f: f + 0.5 if f < 130 else 120.0, 150.0,
-     {"runs": [(150.0, False), (121.0, True), (133.7, True)], "fmax": 121.5, "ripup": True, "met": False}),
+     {"runs": [(150.0, False), (121.0, True), (133.7, True), (127.6, True)], "fmax": 128.1, "ripup": True,
+      "met": False}),
+    # the first rip-up misses by less than RIPUP_MIN_GAP of the best: it is the routes' limit,
+    # no second one
+    (120.0, 131.5, 150.0, {"runs": [(150.0, False), (132.0, True)], "fmax": 131.5, "ripup": True, "met": False}),
 ])
 def test_auto_ripup_runs_a_second_route_only_when_the_plain_one_misses(monkeypatch, tmp_path, plain, ripped, freq,
                                                                        expect):
@@ -422,12 +437,13 @@ def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
                   vendor="ecp5")
     res = synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2], workdir=tmp_path, tmg_ripup="auto").to_dict()
     assert res["tmg_ripup"] == "auto" and [s["fmax_mhz"] for s in res["seeds"]] == [127.0, 127.0]
-    # 1.1 x 115 = 126.5 met, so a second rip-up at 1.1 x 127 = 139.7, missed: the first is kept
+    # 1.1 x 115 = 126.5 met, so a second rip-up at 1.1 x 127 = 139.7, missed, and a third halfway
+    # back, (127 + 139.7) / 2 = 133.3 (133.35 in binary is just below), missed: the first is kept
     assert [(s["tmg_ripup"], s["nextpnr_freq_mhz"]) for s in res["seeds"]] == [(True, 126.5)] * 2
-    assert [len(r["attempts"]) for r in res["runs"]] == [3, 3]
+    assert [len(r["attempts"]) for r in res["runs"]] == [4, 4]
     text = synth.format_result(res)
     assert ("Fmax (seed 2) 127.0 MHz (misses 150 MHz, tmg-ripup at 126.5 MHz: 127.0, tmg-ripup at 139.7 MHz: "
-            "127.0, plain 115.0)") in text
+            "127.0, tmg-ripup at 133.3 MHz: 127.0, plain 115.0)") in text
     res.pop("workdir")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "ecp5-25k-tmg-ripup-auto.json").write_text(json.dumps(res))

@@ -196,7 +196,7 @@ def register(sub) -> None:
                       f"auto (a plain run, then a rip-up run at the board clock when it misses)")
     p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites, as eie synth "
-                        "(auto: when they fit one band of block-RAM rows; on: always; none: never)")
+                        "(auto: when they fit two bands of block-RAM rows; on: always; none: never)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-': standard output)")
     p.add_argument("--force", action="store_true", help="build into a non-empty directory; overwrite the JSON file")
     add_config_options(p, "the board's default array and clock: " + "; ".join(

@@ -369,14 +369,14 @@ def register(sub) -> None:
                       "nextpnr's timing-driven rip-up: the router also re-routes the nets of failing paths. "
                       "on (the bare flag): toward --freq, give one the design nearly reaches (out of reach it "
                       "iterates up to 1,500 times); auto: a plain run first, then, if it misses --freq, up to "
-                      "three rip-up runs toward 1.1x the best Fmax so far, climbing while they meet it, the "
-                      f"fastest kept; off. Default {TMG_RIPUP}. docs/fpga.md")
+                      "three rip-up runs: toward 1.1x the best Fmax so far while they meet their target, after a "
+                      f"miss halfway back to it; the fastest kept; off. Default {TMG_RIPUP}. docs/fpga.md")
     p.add_argument("--io", choices=["auto", "parallel", "serial"], default="auto",
                    help="host pins: the parallel bus, or an 8-pin serial wrapper (auto: serial if the bus "
                         "does not fit the package)")
     p.add_argument("--floorplan", choices=list(FLOORPLANS), default="auto",
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites (docs/fpga.md, "
-                        "Floorplan); auto: only when every cluster fits one band of block-RAM rows; on: always; "
+                        "Floorplan); auto: only when the clusters fit two bands of block-RAM rows; on: always; "
                         "none: leave all placement to nextpnr")
     p.add_argument("--workdir", metavar="DIR",
                    help="keep Verilog, netlist and logs in this directory (created if its parent exists; its scratch "

@@ -20,7 +20,7 @@ placer puts the PE's logic next to them.
 * :func:`apply` writes the sites as ``BEL`` attributes into the netlist JSON (nextpnr binds
   such cells before placing the rest).
 
-``--floorplan auto`` (the default) plans only arrays that fit one band (:data:`AUTO_MAX_BANDS`,
+``--floorplan auto`` (the default) plans only arrays that fit two bands (:data:`AUTO_MAX_BANDS`,
 with the measurements behind it); ``on`` plans any array; ``none`` none.
 
 A design whose block RAMs cannot be clustered (more per PE than the shapes allow, or block
@@ -39,14 +39,16 @@ from ..errors import InputError
 __all__ = ["Site", "Floorplan", "probe_sites", "pe_brams", "plan", "apply", "check_mode", "UNIT_ORDER", "MODES",
            "AUTO_MAX_BANDS"]
 
-#: ``--floorplan``: ``auto`` plans only arrays whose clusters fit one band of block-RAM rows
-#: (:data:`AUTO_MAX_BANDS`), ``on`` plans any array, ``none`` leaves placement to nextpnr
+#: ``--floorplan``: ``auto`` plans only arrays whose clusters fit :data:`AUTO_MAX_BANDS` bands
+#: of block-RAM rows, ``on`` plans any array, ``none`` leaves placement to nextpnr
 MODES = ("auto", "on", "none")
-#: bands ``auto`` allows: a gain was measured only there (ECP5-25k 4-PE reference, one band:
-#: +3.6 % mean Fmax over six seeds).  On the ECP5-85k 16-PE reference (two bands): seed 2
-#: 66.3 MHz with the plan, 64.2 without (76.4 without on seed 1); router2 diverged on one seed
-#: each way -- no conclusion, and a whole-die plan fixes the PEs far apart (docs/fpga.md)
-AUTO_MAX_BANDS = 1
+#: bands ``auto`` allows: those where a gain was measured.  One band: the ECP5-25k 4-PE
+#: reference, +3.6 % mean Fmax over six seeds (HW version 6 as of step 12; within the seed
+#: spread on step 19's netlist).  Two: the ECP5-85k 16-PE reference (both bands of its four
+#: block-RAM rows, the whole die) on the step-19 netlist, 101.5 / 104.1 MHz on seeds 1 / 2
+#: against 92.5 / 95.7 without (step 12's netlist had given 66.3 against 64.2 on seed 2 and
+#: no conclusion); three or more were never built (docs/fpga.md)
+AUTO_MAX_BANDS = 2
 
 #: inside a PE's cluster, the memories in order of how central their sites are: the line
 #: memory's blocks (the widest fan-out: address copies and the entry select), then the
@@ -223,7 +225,7 @@ def plan(sites: list[Site], by_pe: dict, other=(), max_bands: int | None = None)
     used.sort()
     if max_bands is not None and len(used) > max_bands:
         return Floorplan({}, reason=f"{len(pes)} PEs need {len(used)} bands of block-RAM rows; --floorplan auto "
-                                    f"plans at most {max_bands} (a gain was measured only on one band, docs/fpga.md), "
+                                    f"plans at most {max_bands} (a gain was measured only there, docs/fpga.md), "
                                     f"--floorplan on forces it")
     # PEs per band: as even as the capacities allow
     left, counts = len(pes), []

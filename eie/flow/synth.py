@@ -37,7 +37,7 @@ from . import floorplan as fpl
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
-           "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "ripup_target", "close_timing", "check_seeds",
+           "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "RIPUP_MIN_GAP", "ripup_target", "close_timing", "check_seeds",
            "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit", "bram_room"]
 
 
@@ -437,10 +437,17 @@ TMG_RIPUP = "off"
 RIPUP_REACH = 1.10
 #: ``--tmg-ripup auto``: at most this many rip-up runs per seed.  A rip-up run that meets its
 #: target converged (4 PEs: ~40 router iterations, ~1 min) and the routes may allow more, so
-#: the next one aims 1.1x higher; one that misses ran all 1,500 iterations (~10 min) and ends
-#: the climb.  Measured: seed 2 of the step-18 4-PE netlist, plain 113.4 MHz, met 124.7 MHz in
-#: 41 iterations (125.3).
+#: the next one aims 1.1x higher; one that misses ran all 1,500 iterations (~10 min), and the
+#: next one aims between the best Fmax and that target (:data:`RIPUP_MIN_GAP`).  Measured: seed
+#: 2 of the step-18 4-PE netlist, plain 113.4 MHz, met 124.7 MHz in 41 iterations (125.3).
 RIPUP_RUNS = 3
+#: ``--tmg-ripup auto``: after a rip-up run that missed its target, the next aims halfway
+#: between the best Fmax so far and the lowest target missed, if that gap is at least this
+#: fraction of the best Fmax (a narrower one is within the ~1 % by which router2's estimate
+#: and the final timing differ).  A missed target is not the routes' limit: on the step-20
+#: 4-PE netlist seed 3 (plain 120.6 MHz) missed 132.6 (119.5) and nearly met 126.6 (126.5),
+#: seed 2 (plain 125.5) missed 138.1 (133.3) and met 135.7 (136.0).
+RIPUP_MIN_GAP = 0.02
 
 
 #: the names ``eie synth`` writes in its working directory (the floorplan probe's come from
@@ -541,11 +548,12 @@ def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = 
                  timing_weight: int | None = None, tmg_ripup: str = TMG_RIPUP) -> dict:
     """Place and route one seed toward ``freq`` with the rip-up ``tmg_ripup`` (one of
     :data:`RIPUP_MODES`): ``off``/``on`` one nextpnr run without/with it.  ``auto`` a plain
-    run, and when that misses ``freq`` rip-up runs that climb: each aims at
-    :func:`ripup_target` of the best Fmax so far (a clock the routes can nearly make: a
-    target out of reach makes router2 churn and can end lower), and the next one follows only
-    when this one met its target below ``freq`` (it converged, so there may be more), at
-    most :data:`RIPUP_RUNS` of them; the fastest run is kept.  Returns the kept run's parsed
+    run, and when that misses ``freq`` up to :data:`RIPUP_RUNS` rip-up runs: while every one
+    met its target (it converged, so there may be more) the next climbs to :func:`ripup_target`
+    of the best Fmax so far (a clock the routes can nearly make: a target out of reach makes
+    router2 churn and can end lower); after a miss the next aims halfway between the best
+    Fmax and the lowest missed target, unless they are closer than :data:`RIPUP_MIN_GAP`;
+    meeting ``freq`` ends it.  The fastest run is kept.  Returns the kept run's parsed
     log with ``tmg_ripup`` and ``nextpnr_freq_mhz`` (how it was run), ``timing_met`` against
     ``freq``, ``nextpnr_s`` summed over the runs, and ``attempts`` (each run: rip-up, clock,
     Fmax, seconds; the logs are ``pnr{tag}.log``, ``pnr{tag}-ripup.log``,
@@ -554,14 +562,22 @@ def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = 
     runs = [(mode == "on", freq, place_and_route(dev, workdir, freq, seed, tag=tag, router=router,
                                                   timing_weight=timing_weight, tmg_ripup=mode == "on"))]
     if mode == "auto" and not runs[0][2].get("timing_met"):
+        missed = None                            # the lowest target a rip-up run missed
         for k in range(RIPUP_RUNS):
-            # above every earlier target: a run that met its target is the best so far
-            target = ripup_target(freq, max(r[2]["fmax_mhz"] for r in runs))
+            best = max(r[2]["fmax_mhz"] for r in runs)
+            if missed is None:                   # climbing: above every earlier target
+                target = ripup_target(freq, best)
+            elif missed - best >= RIPUP_MIN_GAP * best:
+                target = round((best + missed) / 2, 1)      # between the best and the miss
+            else:
+                break                            # the miss is next to the best: the routes' limit
             pnr = place_and_route(dev, workdir, target, seed, tag=f"{tag}-ripup{k + 1 if k else ''}", router=router,
                                   timing_weight=timing_weight, tmg_ripup=True)
             runs.append((True, target, pnr))
-            if target >= freq or pnr["fmax_mhz"] < target:
-                break                            # the clock asked for, or the routes' limit
+            if pnr["fmax_mhz"] < target:
+                missed = target if missed is None else min(missed, target)
+            elif target >= freq:
+                break                            # met the clock asked for
     ripup, nfreq, best = max(runs, key=lambda r: r[2]["fmax_mhz"])      # the first on a tie
     out = dict(best)
     out.update(tmg_ripup=ripup, nextpnr_freq_mhz=nfreq,

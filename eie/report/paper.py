@@ -65,8 +65,8 @@ def _fpga(doc: Doc, fpga: list | None) -> None:
              "grade 6), over several placement seeds; the MAC rate is PEs x Fmax at full load, which EIE's load "
              "efficiency then scales exactly as in Table IV. \"tmg-ripup\": nextpnr's timing-driven rip-up, which "
              "re-routes failing paths toward the target it is given; \"tmg-ripup auto\": per seed a plain run, then, "
-             "when it misses, rip-up runs toward 1.1 times the best Fmax so far, climbing while they meet their "
-             "target, the fastest kept (docs/fpga.md).")
+             "when it misses, rip-up runs toward 1.1 times the best Fmax so far while they meet their target, after a "
+             "miss halfway between the best Fmax and the missed target, the fastest kept (docs/fpga.md).")
     rows = [summary_row(r) for r in fpga]
     doc.table(Table("fpga", "The array on FPGAs: resources and post-route Fmax", [
         Column("device", "device", "text"), Column("pes", "PEs", "int"), Column("memories", "memories per PE", "text"),
