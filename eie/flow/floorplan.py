@@ -45,9 +45,12 @@ MODES = ("auto", "on", "none")
 #: bands ``auto`` allows: those where a gain was measured.  One band: the ECP5-25k 4-PE
 #: reference, +3.6 % mean Fmax over six seeds (HW version 6 as of step 12; within the seed
 #: spread on step 19's netlist).  Two: the ECP5-85k 16-PE reference (both bands of its four
-#: block-RAM rows, the whole die) on the step-19 netlist, 101.5 / 104.1 MHz on seeds 1 / 2
-#: against 92.5 / 95.7 without (step 12's netlist had given 66.3 against 64.2 on seed 2 and
-#: no conclusion); three or more were never built (docs/fpga.md)
+#: block-RAM rows, the whole die) on the step-19 netlist, 101.5 / 104.1 / 80.5 MHz on seeds
+#: 1-3 against 92.5 / 95.7 / 89.4 without (median +9.7 %, mean +3.1 %; nextpnr in about half
+#: the time); on the ULX3S-85F board build of the same array 62.8 / 70.3 against 74.6 / 69.4
+#: (seeds 1 / 2; its worst path a host copy's shared input LUT either way), in half the build
+#: time.  Step 12's netlist had given 66.3 against 64.2 on seed 2 and no conclusion; three or
+#: more bands were never built (docs/fpga.md)
 AUTO_MAX_BANDS = 2
 
 #: inside a PE's cluster, the memories in order of how central their sites are: the line
