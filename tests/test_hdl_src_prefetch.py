@@ -12,11 +12,12 @@ from eie.hdl.params import SRC_LATENCY, HWConfig
 from eie.hdl.src_prefetch import SrcPrefetch
 
 
-def run_prefetch(n, groups, acts, take, max_cycles=2000):
+def run_prefetch(n, groups, acts, take, max_cycles=2000, vendor="generic"):
     """Drive ``SrcPrefetch`` with bank models; ``take(c)`` says whether the consumer takes
     the head group in cycle c (when there is one).  Returns the groups taken (values) and
-    the cycles in which the head was valid."""
-    hw = HWConfig(EIEConfig(pes=n, regfile_entries=4), spmat_lines=4, ptr_words=4, act_depth=64)
+    the cycles in which the head was valid.  ``vendor`` "ice40" builds the netlist without
+    ``timing_registers`` (one LUT RAM for every PE's word, not one per announce group)."""
+    hw = HWConfig(EIEConfig(pes=n, regfile_entries=4), spmat_lines=4, ptr_words=4, act_depth=64, vendor=vendor)
     dut = SrcPrefetch(hw)
     box = {}
 
@@ -61,20 +62,23 @@ def run_prefetch(n, groups, acts, take, max_cycles=2000):
     return box["out"]
 
 
-@pytest.mark.parametrize("n,seed", [(1, 0), (3, 1), (4, 2), (8, 3)])
-def test_groups_in_order(n, seed):
+@pytest.mark.parametrize("vendor", ["generic", "ice40"])
+@pytest.mark.parametrize("n,seed", [(1, 0), (3, 1), (4, 2), (8, 3), (16, 4)])
+def test_groups_in_order(n, seed, vendor):
+    assert HWConfig(EIEConfig(pes=n), vendor=vendor).timing_registers == (vendor != "ice40")
     rng = random.Random(seed)
     groups = rng.randrange(20, 60)
     acts = [rng.choice([0, 0, rng.randrange(-500, 500)]) for _ in range(groups * n)]
     pace = rng.choice([0.3, 0.7])
-    taken, _ = run_prefetch(n, groups, acts, lambda c: rng.random() < pace)
+    taken, _ = run_prefetch(n, groups, acts, lambda c: rng.random() < pace, vendor=vendor)
     assert taken == [acts[g * n:(g + 1) * n] for g in range(groups)]
 
 
-def test_one_group_per_cycle():
+@pytest.mark.parametrize("vendor", ["generic", "ice40"])
+def test_one_group_per_cycle(vendor):
     """Taking the head every cycle: once the first group is there, the head stays valid."""
     n, groups = 4, 50
     acts = [(i % 7) - 3 for i in range(groups * n)]
-    taken, valid = run_prefetch(n, groups, acts, lambda c: True)
+    taken, valid = run_prefetch(n, groups, acts, lambda c: True, vendor=vendor)
     assert taken == [acts[g * n:(g + 1) * n] for g in range(groups)]
     assert valid == list(range(valid[0], valid[0] + groups))
