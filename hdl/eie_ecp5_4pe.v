@@ -56,105 +56,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire [32:0] \$143 ;
-  wire [32:0] \$144 ;
-  wire [32:0] \$145 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire [32:0] \$148 ;
-  wire [32:0] \$149 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  reg [15:0] \$152 ;
-  reg [15:0] \$153 ;
-  reg [15:0] \$154 ;
-  reg [15:0] \$155 ;
-  reg [15:0] \$156 ;
-  reg [15:0] \$157 ;
-  reg [15:0] \$158 ;
-  reg [15:0] \$159 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  reg [15:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [15:0] \$162 ;
-  reg [15:0] \$163 ;
-  reg [15:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [63:0] \$168 ;
-  wire [63:0] \$169 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [63:0] \$170 ;
-  wire [63:0] \$171 ;
-  wire [63:0] \$172 ;
-  wire [63:0] \$173 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire \$179 ;
+  wire [32:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
+  wire [32:0] \$180 ;
+  wire [32:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
-  wire \$185 ;
+  wire [32:0] \$184 ;
+  wire [32:0] \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  reg [15:0] \$188 ;
+  reg [15:0] \$189 ;
   wire \$19 ;
-  wire [1:0] \$190 ;
-  wire [1:0] \$191 ;
-  wire [1:0] \$192 ;
-  wire [3:0] \$193 ;
-  wire [3:0] \$194 ;
-  wire [3:0] \$195 ;
-  reg \$196 ;
-  reg \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  reg [15:0] \$190 ;
+  reg [15:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg [15:0] \$194 ;
+  reg [15:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg [15:0] \$198 ;
+  reg [15:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg \$204 ;
-  reg [17:0] \$205 ;
-  reg [63:0] \$206 ;
-  reg \$207 ;
-  reg \$208 ;
-  reg [3:0] \$209 ;
+  reg [15:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [15:0] \$203 ;
+  reg [63:0] \$204 ;
+  wire [63:0] \$205 ;
+  wire [63:0] \$206 ;
+  wire [63:0] \$207 ;
+  wire [63:0] \$208 ;
+  wire [63:0] \$209 ;
   wire \$21 ;
-  reg [1:0] \$210 ;
-  reg [1:0] \$211 ;
-  reg [1:0] \$212 ;
-  reg [1:0] \$213 ;
-  reg [10:0] \$214 ;
-  reg [15:0] \$215 ;
-  reg [5:0] \$216 ;
-  reg \$217 ;
-  reg [9:0] \$218 ;
-  reg \$219 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  reg [9:0] \$220 ;
-  reg [10:0] \$221 ;
-  reg \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg \$225 ;
-  reg \$226 ;
-  reg \$227 ;
-  reg \$228 ;
-  reg \$229 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire [1:0] \$226 ;
+  wire [1:0] \$227 ;
+  wire [1:0] \$228 ;
+  wire [3:0] \$229 ;
   wire \$23 ;
-  reg \$230 ;
-  reg \$231 ;
+  wire [3:0] \$230 ;
+  wire [3:0] \$231 ;
   reg \$232 ;
   reg \$233 ;
   reg \$234 ;
@@ -164,33 +164,33 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
-  reg [5:0] \$240 ;
-  reg [9:0] \$241 ;
-  reg [10:0] \$242 ;
-  reg [9:0] \$243 ;
+  reg \$240 ;
+  reg [17:0] \$241 ;
+  reg [63:0] \$242 ;
+  reg \$243 ;
   reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg [5:0] \$247 ;
-  reg [9:0] \$248 ;
-  reg [10:0] \$249 ;
+  reg [3:0] \$245 ;
+  reg [1:0] \$246 ;
+  reg [1:0] \$247 ;
+  reg [1:0] \$248 ;
+  reg [1:0] \$249 ;
   wire \$25 ;
-  reg [9:0] \$250 ;
-  reg \$251 ;
-  reg \$252 ;
+  reg [10:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [5:0] \$252 ;
   reg \$253 ;
-  reg \$254 ;
+  reg [9:0] \$254 ;
   reg \$255 ;
-  reg \$256 ;
-  reg \$257 ;
+  reg [9:0] \$256 ;
+  reg [10:0] \$257 ;
   reg \$258 ;
-  reg [2:0] \$259 ;
+  reg \$259 ;
   wire \$26 ;
-  reg [10:0] \$260 ;
-  reg [10:0] \$261 ;
-  reg [63:0] \$262 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
   reg \$263 ;
-  reg [10:0] \$264 ;
+  reg \$264 ;
   reg \$265 ;
   reg \$266 ;
   reg \$267 ;
@@ -199,84 +199,134 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$27 ;
   reg \$270 ;
   reg \$271 ;
-  reg [2:0] \$272 ;
-  reg [10:0] \$273 ;
+  reg \$272 ;
+  reg \$273 ;
   reg [10:0] \$274 ;
-  reg [63:0] \$275 ;
+  reg \$275 ;
   reg \$276 ;
-  reg [10:0] \$277 ;
+  reg \$277 ;
   reg \$278 ;
   reg \$279 ;
   wire \$28 ;
   reg \$280 ;
   reg \$281 ;
   reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg [2:0] \$285 ;
-  reg [10:0] \$286 ;
-  reg [10:0] \$287 ;
-  reg [63:0] \$288 ;
+  reg [5:0] \$283 ;
+  reg [9:0] \$284 ;
+  reg [10:0] \$285 ;
+  reg [9:0] \$286 ;
+  reg \$287 ;
+  reg [10:0] \$288 ;
   reg \$289 ;
   wire \$29 ;
-  reg [10:0] \$290 ;
+  reg \$290 ;
   reg \$291 ;
   reg \$292 ;
   reg \$293 ;
   reg \$294 ;
   reg \$295 ;
   reg \$296 ;
-  reg \$297 ;
-  reg [2:0] \$298 ;
+  reg [5:0] \$297 ;
+  reg [9:0] \$298 ;
   reg [10:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  reg [10:0] \$300 ;
-  reg [63:0] \$301 ;
+  reg [9:0] \$300 ;
+  reg \$301 ;
   reg \$302 ;
-  reg [10:0] \$303 ;
+  reg \$303 ;
   reg \$304 ;
   reg \$305 ;
   reg \$306 ;
   reg \$307 ;
-  reg [31:0] \$308 ;
-  reg [31:0] \$309 ;
+  reg \$308 ;
+  reg [2:0] \$309 ;
   wire \$31 ;
-  reg [31:0] \$310 ;
-  reg [31:0] \$311 ;
-  reg [31:0] \$312 ;
+  reg [10:0] \$310 ;
+  reg [10:0] \$311 ;
+  reg [63:0] \$312 ;
   reg \$313 ;
-  reg [63:0] \$314 ;
-  reg [63:0] \$315 ;
-  reg [63:0] \$316 ;
-  reg [63:0] \$317 ;
-  reg [1:0] \$318 ;
-  reg [63:0] \$319 ;
+  reg [10:0] \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg \$318 ;
+  reg \$319 ;
   wire \$32 ;
   reg \$320 ;
   reg \$321 ;
-  reg \$322 ;
-  reg \$323 ;
-  reg \$324 ;
-  reg \$325 ;
+  reg [2:0] \$322 ;
+  reg [10:0] \$323 ;
+  reg [10:0] \$324 ;
+  reg [63:0] \$325 ;
   reg \$326 ;
-  reg [63:0] \$327 ;
+  reg [10:0] \$327 ;
   reg \$328 ;
-  reg [63:0] \$329 ;
+  reg \$329 ;
   wire \$33 ;
   reg \$330 ;
-  reg [63:0] \$331 ;
+  reg \$331 ;
   reg \$332 ;
   reg \$333 ;
-  reg [63:0] \$334 ;
-  reg [63:0] \$335 ;
-  reg [63:0] \$336 ;
-  reg \$337 ;
+  reg \$334 ;
+  reg [2:0] \$335 ;
+  reg [10:0] \$336 ;
+  reg [10:0] \$337 ;
+  reg [63:0] \$338 ;
+  reg \$339 ;
   wire \$34 ;
+  reg [10:0] \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg [2:0] \$348 ;
+  reg [10:0] \$349 ;
   wire \$35 ;
+  reg [10:0] \$350 ;
+  reg [63:0] \$351 ;
+  reg \$352 ;
+  reg [10:0] \$353 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg [31:0] \$358 ;
+  reg [31:0] \$359 ;
   wire \$36 ;
+  reg [31:0] \$360 ;
+  reg [31:0] \$361 ;
+  reg [31:0] \$362 ;
+  reg \$363 ;
+  reg [63:0] \$364 ;
+  reg [63:0] \$365 ;
+  reg [63:0] \$366 ;
+  reg [63:0] \$367 ;
+  reg [1:0] \$368 ;
+  reg [63:0] \$369 ;
   wire \$37 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg \$372 ;
+  reg \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg [63:0] \$377 ;
+  reg \$378 ;
+  reg [63:0] \$379 ;
   wire \$38 ;
+  reg \$380 ;
+  reg [63:0] \$381 ;
+  reg \$382 ;
+  reg \$383 ;
+  reg [63:0] \$384 ;
+  reg [63:0] \$385 ;
+  reg [63:0] \$386 ;
+  reg \$387 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
@@ -356,15 +406,20 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$225 ;
+  wire [15:0] \bias_act$239 ;
+  (* keep = 32'd1 *)
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$218 ;
+  wire \bias_sent$232 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
   (* keep = 32'd1 *)
   reg [63:0] bus_wdata = 64'h0000000000000000;
+  (* keep = 32'd1 *)
+  reg [10:0] bus_wdata_g0 = 11'h000;
+  (* keep = 32'd1 *)
+  reg [10:0] bus_wdata_g1 = 11'h000;
   output busy;
   wire busy;
   wire \busy$28 ;
@@ -373,37 +428,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy_pe2;
   wire busy_pe3;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$327 ;
-  wire [15:0] \ccu__ann__a$366 ;
-  wire [15:0] \ccu__ann__a$405 ;
+  wire [15:0] \ccu__ann__a$341 ;
+  wire [15:0] \ccu__ann__a$380 ;
+  wire [15:0] \ccu__ann__a$419 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$329 ;
-  wire [12:0] \ccu__ann__j$368 ;
-  wire [12:0] \ccu__ann__j$407 ;
+  wire [12:0] \ccu__ann__j$343 ;
+  wire [12:0] \ccu__ann__j$382 ;
+  wire [12:0] \ccu__ann__j$421 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$331 ;
-  wire \ccu__ann__valid$370 ;
-  wire \ccu__ann__valid$409 ;
+  wire \ccu__ann__valid$345 ;
+  wire \ccu__ann__valid$384 ;
+  wire \ccu__ann__valid$423 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$334 ;
-  wire \ccu__bc__room_nopush$373 ;
-  wire \ccu__bc__room_nopush$412 ;
+  wire \ccu__bc__room_nopush$348 ;
+  wire \ccu__bc__room_nopush$387 ;
+  wire \ccu__bc__room_nopush$426 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$336 ;
-  wire \ccu__bc__room_push$375 ;
-  wire \ccu__bc__room_push$414 ;
+  wire \ccu__bc__room_push$350 ;
+  wire \ccu__bc__room_push$389 ;
+  wire \ccu__bc__room_push$428 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$337 ;
-  wire \ccu__bc__strobe$376 ;
-  wire \ccu__bc__strobe$415 ;
+  wire \ccu__bc__strobe$351 ;
+  wire \ccu__bc__strobe$390 ;
+  wire \ccu__bc__strobe$429 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$340 ;
-  wire [15:0] \ccu__src__data$379 ;
-  wire [15:0] \ccu__src__data$418 ;
+  wire [15:0] \ccu__src__data$354 ;
+  wire [15:0] \ccu__src__data$393 ;
+  wire [15:0] \ccu__src__data$432 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$341 ;
-  wire \ccu__src__rd_en$380 ;
-  wire \ccu__src__rd_en$419 ;
+  wire \ccu__src__rd_en$355 ;
+  wire \ccu__src__rd_en$394 ;
+  wire \ccu__src__rd_en$433 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -450,82 +505,82 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$226 ;
+  wire \ctl__arm$240 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$283 ;
+  wire \ctl__arm$297 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$322 ;
+  wire \ctl__arm$336 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$361 ;
+  wire \ctl__arm$375 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$400 ;
+  wire \ctl__arm$414 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
-  wire \ctl__pf_active$233 ;
+  wire \ctl__pf_active$247 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$284 ;
+  wire \ctl__pf_active$298 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$323 ;
+  wire \ctl__pf_active$337 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$362 ;
+  wire \ctl__pf_active$376 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$401 ;
+  wire \ctl__pf_active$415 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$228 ;
+  wire \ctl__running$242 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$285 ;
+  wire \ctl__running$299 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$324 ;
+  wire \ctl__running$338 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$363 ;
+  wire \ctl__running$377 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$402 ;
+  wire \ctl__running$416 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$229 ;
+  wire \ctl__start$243 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$286 ;
+  wire \ctl__start$300 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$325 ;
+  wire \ctl__start$339 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$364 ;
+  wire \ctl__start$378 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$403 ;
+  wire \ctl__start$417 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$287 ;
+  wire \ctl__start_next$301 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$326 ;
+  wire \ctl__start_next$340 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$365 ;
+  wire \ctl__start_next$379 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$404 ;
+  wire \ctl__start_next$418 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -567,12 +622,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl_next__start_next;
   wire ctl_pe_next__start;
   wire ctl_pe_next__start_next;
+  (* keep = 32'd1 *)
   reg ctrl_w = 1'h0;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$163 ;
+  wire \done$177 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -580,11 +636,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$167 ;
-  wire \fault$168 ;
-  wire \fault$169 ;
-  wire \fault$170 ;
-  reg \fault$171  = 1'h0;
+  wire \fault$181 ;
+  wire \fault$182 ;
+  wire \fault$183 ;
+  wire \fault$184 ;
+  reg \fault$185  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -617,8 +673,9 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$224 ;
+  wire [10:0] \groups$238 ;
   reg [31:0] groups_scanned = 32'd0;
+  (* keep = 32'd1 *)
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
   reg [3:0] gsel = 4'h0;
@@ -800,105 +857,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$351 ;
+  wire [2:0] \host__mem$365 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$390 ;
+  wire [2:0] \host__mem$404 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$429 ;
+  wire [2:0] \host__mem$443 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$352 ;
+  wire [10:0] \host__off$366 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$391 ;
+  wire [10:0] \host__off$405 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$430 ;
+  wire [10:0] \host__off$444 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$353 ;
+  wire [10:0] \host__off_dst$367 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$392 ;
+  wire [10:0] \host__off_dst$406 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$431 ;
+  wire [10:0] \host__off_dst$445 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$354 ;
+  wire [10:0] \host__off_line$368 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$393 ;
+  wire [10:0] \host__off_line$407 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$432 ;
+  wire [10:0] \host__off_line$446 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$211 ;
-  wire [63:0] \host__rdata$212 ;
-  wire [63:0] \host__rdata$213 ;
+  wire [63:0] \host__rdata$225 ;
+  wire [63:0] \host__rdata$226 ;
+  wire [63:0] \host__rdata$227 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$356 ;
+  wire \host__rsel$370 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$395 ;
+  wire \host__rsel$409 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$434 ;
+  wire \host__rsel$448 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$357 ;
+  wire \host__sel$371 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$396 ;
+  wire \host__sel$410 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$435 ;
+  wire \host__sel$449 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$358 ;
+  wire [63:0] \host__wdata$372 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$397 ;
+  wire [63:0] \host__wdata$411 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$436 ;
+  wire [63:0] \host__wdata$450 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$359 ;
+  wire \host__we$373 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$398 ;
+  wire \host__we$412 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$437 ;
+  wire \host__we$451 ;
   wire idle;
-  wire \idle$221 ;
-  wire \idle$222 ;
-  wire \idle$223 ;
+  wire \idle$235 ;
+  wire \idle$236 ;
+  wire \idle$237 ;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   (* keep = 32'd1 *)
@@ -987,7 +1044,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [9:0] ptr_base_g0 = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base_g1 = 10'h000;
+  (* keep = 32'd1 *)
   reg ptr_base_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg ptr_base_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg ptr_base_w_g1 = 1'h0;
   output [63:0] rdata;
   reg [63:0] rdata = 64'h0000000000000000;
   input re;
@@ -1004,92 +1066,97 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire regs__keep_acc;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__keep_acc$256 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__keep_acc$269 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
   wire \regs__keep_acc$270 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$283 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$284 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$258 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$271 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
   wire [9:0] \regs__ptr_base$272 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$285 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__relu$260 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__relu$273 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
   wire \regs__relu$274 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__relu$287 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__relu$288 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$262 ;
-  (* init = 6'h00 *)
-  (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$275 ;
-  (* init = 6'h00 *)
-  (* keep = 32'd1 *)
   wire [5:0] \regs__shift$276 ;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$289 ;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$290 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$264 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$277 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
   wire [10:0] \regs__spmat_base$278 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$291 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$292 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \regs__src_sel$266 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__src_sel$279 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
   wire \regs__src_sel$280 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$293 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$294 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$268 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$281 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
   wire [9:0] \regs__wb_base$282 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$295 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$296 ;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
   (* keep = 32'd1 *)
   reg relu_g0 = 1'h0;
   (* keep = 32'd1 *)
   reg relu_g1 = 1'h0;
+  (* keep = 32'd1 *)
   reg relu_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg relu_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg relu_w_g1 = 1'h0;
   input rst;
   wire rst;
   output rvalid;
@@ -1100,21 +1167,36 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [5:0] shift_g0 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_g1 = 6'h00;
+  (* keep = 32'd1 *)
   reg shift_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg shift_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg shift_w_g1 = 1'h0;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base_g0 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base_g1 = 11'h000;
+  (* keep = 32'd1 *)
   reg spmat_base_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg spmat_base_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg spmat_base_w_g1 = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel_g0 = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel_g1 = 1'h0;
+  (* keep = 32'd1 *)
   reg src_sel_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg src_sel_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg src_sel_w_g1 = 1'h0;
   reg [31:0] stall_cycles = 32'd0;
   (* keep = 32'd1 *)
   reg start_cmd_c0 = 1'h0;
@@ -1126,24 +1208,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg start_cmd_c3 = 1'h0;
   wire [3:0] status;
   wire wb__busy;
-  wire \wb__busy$235 ;
-  wire \wb__busy$236 ;
-  wire \wb__busy$238 ;
+  wire \wb__busy$249 ;
+  wire \wb__busy$250 ;
+  wire \wb__busy$252 ;
   wire wb__busy_next;
-  wire \wb__busy_next$110 ;
-  wire \wb__busy_next$129 ;
-  wire \wb__busy_next$148 ;
+  wire \wb__busy_next$125 ;
+  wire \wb__busy_next$143 ;
+  wire \wb__busy_next$162 ;
   wire wb__start;
-  wire \wb__start$360 ;
-  wire \wb__start$399 ;
-  wire \wb__start$438 ;
+  wire \wb__start$374 ;
+  wire \wb__start$413 ;
+  wire \wb__start$452 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] wb_base_g0 = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] wb_base_g1 = 10'h000;
+  (* keep = 32'd1 *)
   reg wb_base_w = 1'h0;
+  (* keep = 32'd1 *)
+  reg wb_base_w_g0 = 1'h0;
+  (* keep = 32'd1 *)
+  reg wb_base_w_g1 = 1'h0;
   wire wb_busy;
   (* keep = 32'd1 *)
   reg wb_cmd_c0 = 1'h0;
@@ -1232,412 +1319,476 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$73  = ! addr[10:0];
   assign \$74  = \$72  & \$73 ;
   assign \$75  = \$74  & wdata[0];
-  assign \$76  = ~ busy_pe0;
-  assign \$77  = src_sel_w & \$76 ;
-  assign \$78  = ~ busy_pe0;
-  assign \$79  = relu_w & \$78 ;
-  assign \$80  = ~ busy_pe0;
-  assign \$81  = shift_w & \$80 ;
-  assign \$82  = ~ busy_pe0;
-  assign \$83  = ptr_base_w & \$82 ;
-  assign \$84  = ~ busy_pe0;
-  assign \$85  = spmat_base_w & \$84 ;
-  assign \$86  = ~ busy_pe0;
-  assign \$87  = wb_base_w & \$86 ;
-  assign \$88  = ~ busy_pe2;
-  assign \$89  = src_sel_w & \$88 ;
-  assign \$90  = ~ busy_pe2;
-  assign \$91  = relu_w & \$90 ;
-  assign \$92  = ~ busy_pe2;
-  assign \$93  = shift_w & \$92 ;
-  assign \$94  = ~ busy_pe2;
-  assign \$95  = ptr_base_w & \$94 ;
-  assign \$96  = ~ busy_pe2;
-  assign \$97  = spmat_base_w & \$96 ;
-  assign \$98  = ~ busy_pe2;
-  assign \$99  = wb_base_w & \$98 ;
-  assign \$100  = ~ addr[17];
-  assign \$101  = ! addr[15:14];
-  assign \$102  = addr[16] | \$101 ;
-  assign \$103  = \$100  & \$102 ;
-  assign \$104  = ~ addr[17];
-  assign \$105  = ! addr[15:14];
-  assign \$106  = \$104  & \$105 ;
-  assign \$107  = ctl_next_0__pf_active | wb__busy_next;
-  assign \$108  = ~ \$107 ;
-  assign \$109  = we & \$108 ;
-  assign \$110  = ~ addr[17];
-  assign \$111  = addr[15:14] == 1'h1;
-  assign \$112  = addr[16] | \$111 ;
-  assign \$113  = \$110  & \$112 ;
-  assign \$114  = ~ addr[17];
-  assign \$115  = addr[15:14] == 1'h1;
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = ctl_next_1__pf_active | \wb__busy_next$110 ;
-  assign \$118  = ~ \$117 ;
-  assign \$119  = we & \$118 ;
-  assign \$120  = ~ addr[17];
-  assign \$121  = addr[15:14] == 2'h2;
-  assign \$122  = addr[16] | \$121 ;
-  assign \$123  = \$120  & \$122 ;
-  assign \$124  = ~ addr[17];
-  assign \$125  = addr[15:14] == 2'h2;
-  assign \$126  = \$124  & \$125 ;
-  assign \$127  = ctl_next_2__pf_active | \wb__busy_next$129 ;
-  assign \$128  = ~ \$127 ;
-  assign \$129  = we & \$128 ;
-  assign \$130  = ~ addr[17];
-  assign \$131  = addr[15:14] == 2'h3;
-  assign \$132  = addr[16] | \$131 ;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = ~ addr[17];
-  assign \$135  = addr[15:14] == 2'h3;
-  assign \$136  = \$134  & \$135 ;
-  assign \$137  = ctl_next_3__pf_active | \wb__busy_next$148 ;
-  assign \$138  = ~ \$137 ;
-  assign \$139  = we & \$138 ;
-  assign \$140  = bcast & ctl__running;
-  assign \$141  = ev_stall & ctl__running;
-  assign \$142  = ev_search & ctl__running;
-  assign \$143  = broadcasts + 1'h1;
-  assign \$144  = stall_cycles + 1'h1;
-  assign \$145  = groups_scanned + 1'h1;
-  assign \$146  = ~ ctl__start;
-  assign \$147  = \$146  & ctl__running;
-  assign \$148  = cyc + 1'h1;
-  assign \$149  = cyc + 1'h1;
-  assign \$150  = | { \fault$170 , \fault$169 , \fault$168 , \fault$167  };
-  assign \$151  = fault | \$150 ;
-  assign \$169  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$170  = host__rdata | \host__rdata$211 ;
-  assign \$171  = \$170  | \host__rdata$212 ;
-  assign \$172  = \$171  | \host__rdata$213 ;
-  assign \$173  = pe_or0 | g5;
+  assign \$76  = we & addr[17];
+  assign \$77  = addr[10:0] == 3'h7;
+  assign \$78  = \$76  & \$77 ;
+  assign \$79  = we & addr[17];
+  assign \$80  = addr[10:0] == 3'h5;
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = we & addr[17];
+  assign \$83  = addr[10:0] == 3'h4;
+  assign \$84  = \$82  & \$83 ;
+  assign \$85  = we & addr[17];
+  assign \$86  = addr[10:0] == 4'he;
+  assign \$87  = \$85  & \$86 ;
+  assign \$88  = we & addr[17];
+  assign \$89  = addr[10:0] == 4'hf;
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = we & addr[17];
+  assign \$92  = addr[10:0] == 3'h6;
+  assign \$93  = \$91  & \$92 ;
+  assign \$94  = ~ busy_pe0;
+  assign \$95  = src_sel_w_g0 & \$94 ;
+  assign \$96  = ~ busy_pe0;
+  assign \$97  = relu_w_g0 & \$96 ;
+  assign \$98  = ~ busy_pe0;
+  assign \$99  = shift_w_g0 & \$98 ;
+  assign \$100  = ~ busy_pe0;
+  assign \$101  = ptr_base_w_g0 & \$100 ;
+  assign \$102  = ~ busy_pe0;
+  assign \$103  = spmat_base_w_g0 & \$102 ;
+  assign \$104  = ~ busy_pe0;
+  assign \$105  = wb_base_w_g0 & \$104 ;
+  assign \$106  = we & addr[17];
+  assign \$107  = addr[10:0] == 3'h7;
+  assign \$108  = \$106  & \$107 ;
+  assign \$109  = we & addr[17];
+  assign \$110  = addr[10:0] == 3'h5;
+  assign \$111  = \$109  & \$110 ;
+  assign \$112  = we & addr[17];
+  assign \$113  = addr[10:0] == 3'h4;
+  assign \$114  = \$112  & \$113 ;
+  assign \$115  = we & addr[17];
+  assign \$116  = addr[10:0] == 4'he;
+  assign \$117  = \$115  & \$116 ;
+  assign \$118  = we & addr[17];
+  assign \$119  = addr[10:0] == 4'hf;
+  assign \$120  = \$118  & \$119 ;
+  assign \$121  = we & addr[17];
+  assign \$122  = addr[10:0] == 3'h6;
+  assign \$123  = \$121  & \$122 ;
+  assign \$124  = ~ busy_pe2;
+  assign \$125  = src_sel_w_g1 & \$124 ;
+  assign \$126  = ~ busy_pe2;
+  assign \$127  = relu_w_g1 & \$126 ;
+  assign \$128  = ~ busy_pe2;
+  assign \$129  = shift_w_g1 & \$128 ;
+  assign \$130  = ~ busy_pe2;
+  assign \$131  = ptr_base_w_g1 & \$130 ;
+  assign \$132  = ~ busy_pe2;
+  assign \$133  = spmat_base_w_g1 & \$132 ;
+  assign \$134  = ~ busy_pe2;
+  assign \$135  = wb_base_w_g1 & \$134 ;
+  assign \$136  = ~ addr[17];
+  assign \$137  = ! addr[15:14];
+  assign \$138  = addr[16] | \$137 ;
+  assign \$139  = \$136  & \$138 ;
+  assign \$140  = ~ addr[17];
+  assign \$141  = ! addr[15:14];
+  assign \$142  = \$140  & \$141 ;
+  assign \$143  = ctl_next_0__pf_active | wb__busy_next;
+  assign \$144  = ~ \$143 ;
+  assign \$145  = we & \$144 ;
+  assign \$146  = ~ addr[17];
+  assign \$147  = addr[15:14] == 1'h1;
+  assign \$148  = addr[16] | \$147 ;
+  assign \$149  = \$146  & \$148 ;
+  assign \$150  = ~ addr[17];
+  assign \$151  = addr[15:14] == 1'h1;
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = ctl_next_1__pf_active | \wb__busy_next$125 ;
+  assign \$154  = ~ \$153 ;
+  assign \$155  = we & \$154 ;
+  assign \$156  = ~ addr[17];
+  assign \$157  = addr[15:14] == 2'h2;
+  assign \$158  = addr[16] | \$157 ;
+  assign \$159  = \$156  & \$158 ;
+  assign \$160  = ~ addr[17];
+  assign \$161  = addr[15:14] == 2'h2;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = ctl_next_2__pf_active | \wb__busy_next$143 ;
+  assign \$164  = ~ \$163 ;
+  assign \$165  = we & \$164 ;
+  assign \$166  = ~ addr[17];
+  assign \$167  = addr[15:14] == 2'h3;
+  assign \$168  = addr[16] | \$167 ;
+  assign \$169  = \$166  & \$168 ;
+  assign \$170  = ~ addr[17];
+  assign \$171  = addr[15:14] == 2'h3;
+  assign \$172  = \$170  & \$171 ;
+  assign \$173  = ctl_next_3__pf_active | \wb__busy_next$162 ;
+  assign \$174  = ~ \$173 ;
+  assign \$175  = we & \$174 ;
+  assign \$176  = bcast & ctl__running;
+  assign \$177  = ev_stall & ctl__running;
+  assign \$178  = ev_search & ctl__running;
+  assign \$179  = broadcasts + 1'h1;
+  assign \$180  = stall_cycles + 1'h1;
+  assign \$181  = groups_scanned + 1'h1;
+  assign \$182  = ~ ctl__start;
+  assign \$183  = \$182  & ctl__running;
+  assign \$184  = cyc + 1'h1;
+  assign \$185  = cyc + 1'h1;
+  assign \$186  = | { \fault$184 , \fault$183 , \fault$182 , \fault$181  };
+  assign \$187  = fault | \$186 ;
+  assign \$205  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$206  = host__rdata | \host__rdata$225 ;
+  assign \$207  = \$206  | \host__rdata$226 ;
+  assign \$208  = \$207  | \host__rdata$227 ;
+  assign \$209  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$223 , \idle$222 , \idle$221 , idle };
-  assign busy_pe0 = \ctl__pf_active$233  | wb_busy;
-  assign busy_pe1 = \ctl__pf_active$233  | \wb__busy$235 ;
-  assign busy_pe2 = \ctl__pf_active$233  | \wb__busy$236 ;
-  assign busy_pe3 = \ctl__pf_active$233  | \wb__busy$238 ;
-  assign \$174  = ~ busy_pe0;
-  assign ctl_next_0__arm = start_cmd_c0 & \$174 ;
-  assign \$175  = ~ busy_pe0;
-  assign \$176  = start_cmd_c0 & \$175 ;
-  assign ctl_next_0__pf_active = \$176  | \ctl__pf_active$233 ;
-  assign \$177  = ~ busy_pe1;
-  assign ctl_next_1__arm = start_cmd_c1 & \$177 ;
-  assign \$178  = ~ busy_pe1;
-  assign \$179  = start_cmd_c1 & \$178 ;
-  assign ctl_next_1__pf_active = \$179  | \ctl__pf_active$233 ;
-  assign \$180  = ~ busy_pe2;
-  assign ctl_next_2__arm = start_cmd_c2 & \$180 ;
-  assign \$181  = ~ busy_pe2;
-  assign \$182  = start_cmd_c2 & \$181 ;
-  assign ctl_next_2__pf_active = \$182  | \ctl__pf_active$233 ;
-  assign \$183  = ~ busy_pe3;
-  assign ctl_next_3__arm = start_cmd_c3 & \$183 ;
-  assign \$184  = ~ busy_pe3;
-  assign \$185  = start_cmd_c3 & \$184 ;
-  assign ctl_next_3__pf_active = \$185  | \ctl__pf_active$233 ;
+  assign pes_idle = & { \idle$237 , \idle$236 , \idle$235 , idle };
+  assign busy_pe0 = \ctl__pf_active$247  | wb_busy;
+  assign busy_pe1 = \ctl__pf_active$247  | \wb__busy$249 ;
+  assign busy_pe2 = \ctl__pf_active$247  | \wb__busy$250 ;
+  assign busy_pe3 = \ctl__pf_active$247  | \wb__busy$252 ;
+  assign \$210  = ~ busy_pe0;
+  assign ctl_next_0__arm = start_cmd_c0 & \$210 ;
+  assign \$211  = ~ busy_pe0;
+  assign \$212  = start_cmd_c0 & \$211 ;
+  assign ctl_next_0__pf_active = \$212  | \ctl__pf_active$247 ;
+  assign \$213  = ~ busy_pe1;
+  assign ctl_next_1__arm = start_cmd_c1 & \$213 ;
+  assign \$214  = ~ busy_pe1;
+  assign \$215  = start_cmd_c1 & \$214 ;
+  assign ctl_next_1__pf_active = \$215  | \ctl__pf_active$247 ;
+  assign \$216  = ~ busy_pe2;
+  assign ctl_next_2__arm = start_cmd_c2 & \$216 ;
+  assign \$217  = ~ busy_pe2;
+  assign \$218  = start_cmd_c2 & \$217 ;
+  assign ctl_next_2__pf_active = \$218  | \ctl__pf_active$247 ;
+  assign \$219  = ~ busy_pe3;
+  assign ctl_next_3__arm = start_cmd_c3 & \$219 ;
+  assign \$220  = ~ busy_pe3;
+  assign \$221  = start_cmd_c3 & \$220 ;
+  assign ctl_next_3__pf_active = \$221  | \ctl__pf_active$247 ;
   assign ctl_next_0__running = ctl_0_start | ctl__running;
-  assign \$186  = ~ busy_pe0;
-  assign wb__start = wb_cmd_c0 & \$186 ;
+  assign \$222  = ~ busy_pe0;
+  assign wb__start = wb_cmd_c0 & \$222 ;
   assign ctl_next_1__running = ctl_1_start | ctl__running;
-  assign \$187  = ~ busy_pe1;
-  assign \wb__start$360  = wb_cmd_c1 & \$187 ;
+  assign \$223  = ~ busy_pe1;
+  assign \wb__start$374  = wb_cmd_c1 & \$223 ;
   assign ctl_next_2__running = ctl_2_start | ctl__running;
-  assign \$188  = ~ busy_pe2;
-  assign \wb__start$399  = wb_cmd_c2 & \$188 ;
+  assign \$224  = ~ busy_pe2;
+  assign \wb__start$413  = wb_cmd_c2 & \$224 ;
   assign ctl_next_3__running = ctl_3_start | ctl__running;
-  assign \$189  = ~ busy_pe3;
-  assign \wb__start$438  = wb_cmd_c3 & \$189 ;
-  assign \$192  = \$190  | \$191 ;
-  assign \$194  = { 2'h0, \$192  } | \$193 ;
-  assign status = \$194  | \$195 ;
+  assign \$225  = ~ busy_pe3;
+  assign \wb__start$452  = wb_cmd_c3 & \$225 ;
+  assign \$228  = \$226  | \$227 ;
+  assign \$230  = { 2'h0, \$228  } | \$229 ;
+  assign status = \$230  | \$231 ;
   always @(posedge clk)
-    ctrl_w <= \$196 ;
+    ctrl_w <= \$232 ;
   always @(posedge clk)
-    groups_w <= \$197 ;
+    groups_w <= \$233 ;
   always @(posedge clk)
-    bias_act_w <= \$198 ;
+    bias_act_w <= \$234 ;
   always @(posedge clk)
-    shift_w <= \$199 ;
+    shift_w <= \$235 ;
   always @(posedge clk)
-    relu_w <= \$200 ;
+    relu_w <= \$236 ;
   always @(posedge clk)
-    wb_base_w <= \$201 ;
+    wb_base_w <= \$237 ;
   always @(posedge clk)
-    src_sel_w <= \$202 ;
+    src_sel_w <= \$238 ;
   always @(posedge clk)
-    ptr_base_w <= \$203 ;
+    ptr_base_w <= \$239 ;
   always @(posedge clk)
-    spmat_base_w <= \$204 ;
+    spmat_base_w <= \$240 ;
   always @(posedge clk)
-    bus_addr <= \$205 ;
+    bus_addr <= \$241 ;
   always @(posedge clk)
-    bus_wdata <= \$206 ;
+    bus_wdata <= \$242 ;
   always @(posedge clk)
-    \$signal  <= \$207 ;
+    \$signal  <= \$243 ;
   always @(posedge clk)
-    \re$22  <= \$208 ;
+    \re$22  <= \$244 ;
   always @(posedge clk)
-    gsel <= \$209 ;
+    gsel <= \$245 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$210 ;
+    gsel_lo_c0 <= \$246 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$211 ;
+    gsel_lo_c1 <= \$247 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$212 ;
+    gsel_lo_c2 <= \$248 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$213 ;
+    gsel_lo_c3 <= \$249 ;
   always @(posedge clk)
-    groups <= \$214 ;
+    groups <= \$250 ;
   always @(posedge clk)
-    bias_act <= \$215 ;
+    bias_act <= \$251 ;
   always @(posedge clk)
-    shift <= \$216 ;
+    shift <= \$252 ;
   always @(posedge clk)
-    relu <= \$217 ;
+    relu <= \$253 ;
   always @(posedge clk)
-    wb_base <= \$218 ;
+    wb_base <= \$254 ;
   always @(posedge clk)
-    src_sel <= \$219 ;
+    src_sel <= \$255 ;
   always @(posedge clk)
-    ptr_base <= \$220 ;
+    ptr_base <= \$256 ;
   always @(posedge clk)
-    spmat_base <= \$221 ;
+    spmat_base <= \$257 ;
   always @(posedge clk)
-    keep_acc <= \$222 ;
+    keep_acc <= \$258 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$223 ;
+    ctl_ccu_arm <= \$259 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$224 ;
+    ctl_ccu_start <= \$260 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$225 ;
+    ctl_ccu_running <= \$261 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$226 ;
+    ctl_ccu_pf_active <= \$262 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$227 ;
+    ctl_ccu_start_next <= \$263 ;
   always @(posedge clk)
-    ctl_ccu_arm_c0 <= \$228 ;
+    ctl_ccu_arm_c0 <= \$264 ;
   always @(posedge clk)
-    ctl_ccu_arm_c1 <= \$229 ;
+    ctl_ccu_arm_c1 <= \$265 ;
   always @(posedge clk)
-    wb_cmd_c0 <= \$230 ;
+    wb_cmd_c0 <= \$266 ;
   always @(posedge clk)
-    wb_cmd_c1 <= \$231 ;
+    wb_cmd_c1 <= \$267 ;
   always @(posedge clk)
-    wb_cmd_c2 <= \$232 ;
+    wb_cmd_c2 <= \$268 ;
   always @(posedge clk)
-    wb_cmd_c3 <= \$233 ;
+    wb_cmd_c3 <= \$269 ;
   always @(posedge clk)
-    start_cmd_c0 <= \$234 ;
+    start_cmd_c0 <= \$270 ;
   always @(posedge clk)
-    start_cmd_c1 <= \$235 ;
+    start_cmd_c1 <= \$271 ;
   always @(posedge clk)
-    start_cmd_c2 <= \$236 ;
+    start_cmd_c2 <= \$272 ;
   always @(posedge clk)
-    start_cmd_c3 <= \$237 ;
+    start_cmd_c3 <= \$273 ;
   always @(posedge clk)
-    src_sel_g0 <= \$238 ;
+    bus_wdata_g0 <= \$274 ;
   always @(posedge clk)
-    relu_g0 <= \$239 ;
+    src_sel_w_g0 <= \$275 ;
   always @(posedge clk)
-    shift_g0 <= \$240 ;
+    relu_w_g0 <= \$276 ;
   always @(posedge clk)
-    ptr_base_g0 <= \$241 ;
+    shift_w_g0 <= \$277 ;
   always @(posedge clk)
-    spmat_base_g0 <= \$242 ;
+    ptr_base_w_g0 <= \$278 ;
   always @(posedge clk)
-    wb_base_g0 <= \$243 ;
+    spmat_base_w_g0 <= \$279 ;
   always @(posedge clk)
-    keep_acc_g0 <= \$244 ;
+    wb_base_w_g0 <= \$280 ;
   always @(posedge clk)
-    src_sel_g1 <= \$245 ;
+    src_sel_g0 <= \$281 ;
   always @(posedge clk)
-    relu_g1 <= \$246 ;
+    relu_g0 <= \$282 ;
   always @(posedge clk)
-    shift_g1 <= \$247 ;
+    shift_g0 <= \$283 ;
   always @(posedge clk)
-    ptr_base_g1 <= \$248 ;
+    ptr_base_g0 <= \$284 ;
   always @(posedge clk)
-    spmat_base_g1 <= \$249 ;
+    spmat_base_g0 <= \$285 ;
   always @(posedge clk)
-    wb_base_g1 <= \$250 ;
+    wb_base_g0 <= \$286 ;
   always @(posedge clk)
-    keep_acc_g1 <= \$251 ;
+    keep_acc_g0 <= \$287 ;
   always @(posedge clk)
-    ctl_0_arm <= \$252 ;
+    bus_wdata_g1 <= \$288 ;
   always @(posedge clk)
-    ctl_0_start <= \$253 ;
+    src_sel_w_g1 <= \$289 ;
   always @(posedge clk)
-    ctl_0_running <= \$254 ;
+    relu_w_g1 <= \$290 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$255 ;
+    shift_w_g1 <= \$291 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$256 ;
+    ptr_base_w_g1 <= \$292 ;
   always @(posedge clk)
-    h_sel_0 <= \$257 ;
+    spmat_base_w_g1 <= \$293 ;
   always @(posedge clk)
-    h_rsel_0 <= \$258 ;
+    wb_base_w_g1 <= \$294 ;
   always @(posedge clk)
-    h_mem_0 <= \$259 ;
+    src_sel_g1 <= \$295 ;
   always @(posedge clk)
-    h_off_0 <= \$260 ;
+    relu_g1 <= \$296 ;
   always @(posedge clk)
-    h_off_line_0 <= \$261 ;
+    shift_g1 <= \$297 ;
   always @(posedge clk)
-    h_wdata_0 <= \$262 ;
+    ptr_base_g1 <= \$298 ;
   always @(posedge clk)
-    h_we_0 <= \$263 ;
+    spmat_base_g1 <= \$299 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$264 ;
+    wb_base_g1 <= \$300 ;
   always @(posedge clk)
-    ctl_1_arm <= \$265 ;
+    keep_acc_g1 <= \$301 ;
   always @(posedge clk)
-    ctl_1_start <= \$266 ;
+    ctl_0_arm <= \$302 ;
   always @(posedge clk)
-    ctl_1_running <= \$267 ;
+    ctl_0_start <= \$303 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$268 ;
+    ctl_0_running <= \$304 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$269 ;
+    ctl_0_pf_active <= \$305 ;
   always @(posedge clk)
-    h_sel_1 <= \$270 ;
+    ctl_0_start_next <= \$306 ;
   always @(posedge clk)
-    h_rsel_1 <= \$271 ;
+    h_sel_0 <= \$307 ;
   always @(posedge clk)
-    h_mem_1 <= \$272 ;
+    h_rsel_0 <= \$308 ;
   always @(posedge clk)
-    h_off_1 <= \$273 ;
+    h_mem_0 <= \$309 ;
   always @(posedge clk)
-    h_off_line_1 <= \$274 ;
+    h_off_0 <= \$310 ;
   always @(posedge clk)
-    h_wdata_1 <= \$275 ;
+    h_off_line_0 <= \$311 ;
   always @(posedge clk)
-    h_we_1 <= \$276 ;
+    h_wdata_0 <= \$312 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$277 ;
+    h_we_0 <= \$313 ;
   always @(posedge clk)
-    ctl_2_arm <= \$278 ;
+    h_off_dst_0 <= \$314 ;
   always @(posedge clk)
-    ctl_2_start <= \$279 ;
+    ctl_1_arm <= \$315 ;
   always @(posedge clk)
-    ctl_2_running <= \$280 ;
+    ctl_1_start <= \$316 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$281 ;
+    ctl_1_running <= \$317 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$282 ;
+    ctl_1_pf_active <= \$318 ;
   always @(posedge clk)
-    h_sel_2 <= \$283 ;
+    ctl_1_start_next <= \$319 ;
   always @(posedge clk)
-    h_rsel_2 <= \$284 ;
+    h_sel_1 <= \$320 ;
   always @(posedge clk)
-    h_mem_2 <= \$285 ;
+    h_rsel_1 <= \$321 ;
   always @(posedge clk)
-    h_off_2 <= \$286 ;
+    h_mem_1 <= \$322 ;
   always @(posedge clk)
-    h_off_line_2 <= \$287 ;
+    h_off_1 <= \$323 ;
   always @(posedge clk)
-    h_wdata_2 <= \$288 ;
+    h_off_line_1 <= \$324 ;
   always @(posedge clk)
-    h_we_2 <= \$289 ;
+    h_wdata_1 <= \$325 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$290 ;
+    h_we_1 <= \$326 ;
   always @(posedge clk)
-    ctl_3_arm <= \$291 ;
+    h_off_dst_1 <= \$327 ;
   always @(posedge clk)
-    ctl_3_start <= \$292 ;
+    ctl_2_arm <= \$328 ;
   always @(posedge clk)
-    ctl_3_running <= \$293 ;
+    ctl_2_start <= \$329 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$294 ;
+    ctl_2_running <= \$330 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$295 ;
+    ctl_2_pf_active <= \$331 ;
   always @(posedge clk)
-    h_sel_3 <= \$296 ;
+    ctl_2_start_next <= \$332 ;
   always @(posedge clk)
-    h_rsel_3 <= \$297 ;
+    h_sel_2 <= \$333 ;
   always @(posedge clk)
-    h_mem_3 <= \$298 ;
+    h_rsel_2 <= \$334 ;
   always @(posedge clk)
-    h_off_3 <= \$299 ;
+    h_mem_2 <= \$335 ;
   always @(posedge clk)
-    h_off_line_3 <= \$300 ;
+    h_off_2 <= \$336 ;
   always @(posedge clk)
-    h_wdata_3 <= \$301 ;
+    h_off_line_2 <= \$337 ;
   always @(posedge clk)
-    h_we_3 <= \$302 ;
+    h_wdata_2 <= \$338 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$303 ;
+    h_we_2 <= \$339 ;
   always @(posedge clk)
-    ev_broadcasts <= \$304 ;
+    h_off_dst_2 <= \$340 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$305 ;
+    ctl_3_arm <= \$341 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$306 ;
+    ctl_3_start <= \$342 ;
   always @(posedge clk)
-    done_flag <= \$307 ;
+    ctl_3_running <= \$343 ;
   always @(posedge clk)
-    cyc <= \$308 ;
+    ctl_3_pf_active <= \$344 ;
   always @(posedge clk)
-    broadcasts <= \$309 ;
+    ctl_3_start_next <= \$345 ;
   always @(posedge clk)
-    stall_cycles <= \$310 ;
+    h_sel_3 <= \$346 ;
   always @(posedge clk)
-    groups_scanned <= \$311 ;
+    h_rsel_3 <= \$347 ;
   always @(posedge clk)
-    cycles <= \$312 ;
+    h_mem_3 <= \$348 ;
   always @(posedge clk)
-    \fault$171  <= \$313 ;
+    h_off_3 <= \$349 ;
   always @(posedge clk)
-    g_grp0 <= \$314 ;
+    h_off_line_3 <= \$350 ;
   always @(posedge clk)
-    g_grp1 <= \$315 ;
+    h_wdata_3 <= \$351 ;
   always @(posedge clk)
-    g_grp2 <= \$316 ;
+    h_we_3 <= \$352 ;
   always @(posedge clk)
-    g_grp3 <= \$317 ;
+    h_off_dst_3 <= \$353 ;
   always @(posedge clk)
-    gsel_hi <= \$318 ;
+    ev_broadcasts <= \$354 ;
   always @(posedge clk)
-    g1 <= \$319 ;
+    ev_stall_cycles <= \$355 ;
   always @(posedge clk)
-    glob0 <= \$320 ;
+    ev_groups_scanned <= \$356 ;
   always @(posedge clk)
-    re_q0 <= \$321 ;
+    done_flag <= \$357 ;
   always @(posedge clk)
-    re_q1 <= \$322 ;
+    cyc <= \$358 ;
   always @(posedge clk)
-    re_q2 <= \$323 ;
+    broadcasts <= \$359 ;
   always @(posedge clk)
-    re_q3 <= \$324 ;
+    stall_cycles <= \$360 ;
   always @(posedge clk)
-    re_q4 <= \$325 ;
+    groups_scanned <= \$361 ;
   always @(posedge clk)
-    re_q5 <= \$326 ;
+    cycles <= \$362 ;
   always @(posedge clk)
-    g2 <= \$327 ;
+    \fault$185  <= \$363 ;
   always @(posedge clk)
-    glob1 <= \$328 ;
+    g_grp0 <= \$364 ;
   always @(posedge clk)
-    g3 <= \$329 ;
+    g_grp1 <= \$365 ;
   always @(posedge clk)
-    glob2 <= \$330 ;
+    g_grp2 <= \$366 ;
   always @(posedge clk)
-    g4 <= \$331 ;
+    g_grp3 <= \$367 ;
   always @(posedge clk)
-    glob3 <= \$332 ;
+    gsel_hi <= \$368 ;
   always @(posedge clk)
-    glob4 <= \$333 ;
+    g1 <= \$369 ;
   always @(posedge clk)
-    g5 <= \$334 ;
+    glob0 <= \$370 ;
   always @(posedge clk)
-    pe_or0 <= \$335 ;
+    re_q0 <= \$371 ;
   always @(posedge clk)
-    rdata <= \$336 ;
+    re_q1 <= \$372 ;
   always @(posedge clk)
-    rvalid <= \$337 ;
+    re_q2 <= \$373 ;
+  always @(posedge clk)
+    re_q3 <= \$374 ;
+  always @(posedge clk)
+    re_q4 <= \$375 ;
+  always @(posedge clk)
+    re_q5 <= \$376 ;
+  always @(posedge clk)
+    g2 <= \$377 ;
+  always @(posedge clk)
+    glob1 <= \$378 ;
+  always @(posedge clk)
+    g3 <= \$379 ;
+  always @(posedge clk)
+    glob2 <= \$380 ;
+  always @(posedge clk)
+    g4 <= \$381 ;
+  always @(posedge clk)
+    glob3 <= \$382 ;
+  always @(posedge clk)
+    glob4 <= \$383 ;
+  always @(posedge clk)
+    g5 <= \$384 ;
+  always @(posedge clk)
+    pe_or0 <= \$385 ;
+  always @(posedge clk)
+    rdata <= \$386 ;
+  always @(posedge clk)
+    rvalid <= \$387 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl_ccu_arm_c0),
     .\arm$2 (ctl_ccu_arm),
@@ -1660,16 +1811,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$341 ),
-    .pes__2__ann__a(\ccu__ann__a$366 ),
-    .pes__2__ann__j(\ccu__ann__j$368 ),
-    .pes__2__ann__valid(\ccu__ann__valid$370 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$355 ),
+    .pes__2__ann__a(\ccu__ann__a$380 ),
+    .pes__2__ann__j(\ccu__ann__j$382 ),
+    .pes__2__ann__valid(\ccu__ann__valid$384 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$380 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$394 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$419 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$433 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1690,7 +1841,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$167 ),
+    .fault(\fault$181 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1727,16 +1878,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$168 ),
+    .fault(\fault$182 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$211 ),
+    .host__rdata(\host__rdata$225 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$221 ),
+    .idle(\idle$235 ),
     .regs__keep_acc(keep_acc_g0),
     .regs__ptr_base(ptr_base_g0),
     .regs__relu(relu_g0),
@@ -1745,15 +1896,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g0),
     .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$341 ),
-    .wb__busy(\wb__busy$235 ),
-    .wb__busy_next(\wb__busy_next$110 ),
-    .wb__start(\wb__start$360 )
+    .src__rd_en(\ccu__src__rd_en$355 ),
+    .wb__busy(\wb__busy$249 ),
+    .wb__busy_next(\wb__busy_next$125 ),
+    .wb__start(\wb__start$374 )
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$366 ),
-    .ann__j(\ccu__ann__j$368 ),
-    .ann__valid(\ccu__ann__valid$370 ),
+    .ann__a(\ccu__ann__a$380 ),
+    .ann__j(\ccu__ann__j$382 ),
+    .ann__valid(\ccu__ann__valid$384 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1764,16 +1915,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$169 ),
+    .fault(\fault$183 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$212 ),
+    .host__rdata(\host__rdata$226 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$222 ),
+    .idle(\idle$236 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1782,15 +1933,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$380 ),
-    .wb__busy(\wb__busy$236 ),
-    .wb__busy_next(\wb__busy_next$129 ),
-    .wb__start(\wb__start$399 )
+    .src__rd_en(\ccu__src__rd_en$394 ),
+    .wb__busy(\wb__busy$250 ),
+    .wb__busy_next(\wb__busy_next$143 ),
+    .wb__start(\wb__start$413 )
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$366 ),
-    .ann__j(\ccu__ann__j$368 ),
-    .ann__valid(\ccu__ann__valid$370 ),
+    .ann__a(\ccu__ann__a$380 ),
+    .ann__j(\ccu__ann__j$382 ),
+    .ann__valid(\ccu__ann__valid$384 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1801,16 +1952,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$170 ),
+    .fault(\fault$184 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$213 ),
+    .host__rdata(\host__rdata$227 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$223 ),
+    .idle(\idle$237 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1819,10 +1970,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$419 ),
-    .wb__busy(\wb__busy$238 ),
-    .wb__busy_next(\wb__busy_next$148 ),
-    .wb__start(\wb__start$438 )
+    .src__rd_en(\ccu__src__rd_en$433 ),
+    .wb__busy(\wb__busy$252 ),
+    .wb__busy_next(\wb__busy_next$162 ),
+    .wb__start(\wb__start$452 )
   );
   \eie_ecp5_4pe.seq  seq (
     .bias_sent(bias_sent),
@@ -1830,7 +1981,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .clk(clk),
     .cmd_start(cmd_start),
     .ctl__arm(ctl__arm),
-    .ctl__pf_active(\ctl__pf_active$233 ),
+    .ctl__pf_active(\ctl__pf_active$247 ),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .ctl_next__arm(ctl_next__arm),
@@ -1848,13 +1999,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$152  = 16'h0000;
+          \$188  = 16'h0000;
       2'h1:
-          \$152  = { 12'h000, status };
+          \$188  = { 12'h000, status };
       2'h2:
-          \$152  = { 5'h00, groups };
+          \$188  = { 5'h00, groups };
       2'h3:
-          \$152  = bias_act;
+          \$188  = bias_act;
     endcase
   end
   always @* begin
@@ -1862,13 +2013,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$153  = 16'h0000;
+          \$189  = 16'h0000;
       2'h1:
-          \$153  = 16'h0000;
+          \$189  = 16'h0000;
       2'h2:
-          \$153  = 16'h0000;
+          \$189  = 16'h0000;
       2'h3:
-          \$153  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$189  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1876,13 +2027,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$154  = 16'h0000;
+          \$190  = 16'h0000;
       2'h1:
-          \$154  = 16'h0000;
+          \$190  = 16'h0000;
       2'h2:
-          \$154  = 16'h0000;
+          \$190  = 16'h0000;
       2'h3:
-          \$154  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$190  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1890,13 +2041,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$155  = 16'h0000;
+          \$191  = 16'h0000;
       2'h1:
-          \$155  = 16'h0000;
+          \$191  = 16'h0000;
       2'h2:
-          \$155  = 16'h0000;
+          \$191  = 16'h0000;
       2'h3:
-          \$155  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$191  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -1904,13 +2055,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$156  = { 10'h000, shift };
+          \$192  = { 10'h000, shift };
       2'h1:
-          \$156  = { 15'h0000, relu };
+          \$192  = { 15'h0000, relu };
       2'h2:
-          \$156  = { 6'h00, wb_base };
+          \$192  = { 6'h00, wb_base };
       2'h3:
-          \$156  = { 15'h0000, src_sel };
+          \$192  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -1918,13 +2069,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$157  = 16'h0000;
+          \$193  = 16'h0000;
       2'h1:
-          \$157  = 16'h0000;
+          \$193  = 16'h0000;
       2'h2:
-          \$157  = 16'h0000;
+          \$193  = 16'h0000;
       2'h3:
-          \$157  = 16'h0000;
+          \$193  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1932,13 +2083,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$158  = 16'h0000;
+          \$194  = 16'h0000;
       2'h1:
-          \$158  = 16'h0000;
+          \$194  = 16'h0000;
       2'h2:
-          \$158  = 16'h0000;
+          \$194  = 16'h0000;
       2'h3:
-          \$158  = 16'h0000;
+          \$194  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1946,13 +2097,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$159  = 16'h0000;
+          \$195  = 16'h0000;
       2'h1:
-          \$159  = 16'h0000;
+          \$195  = 16'h0000;
       2'h2:
-          \$159  = 16'h0000;
+          \$195  = 16'h0000;
       2'h3:
-          \$159  = 16'h0000;
+          \$195  = 16'h0000;
     endcase
   end
   always @* begin
@@ -1960,13 +2111,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$160  = cycles[15:0];
+          \$196  = cycles[15:0];
       2'h1:
-          \$160  = broadcasts[15:0];
+          \$196  = broadcasts[15:0];
       2'h2:
-          \$160  = stall_cycles[15:0];
+          \$196  = stall_cycles[15:0];
       2'h3:
-          \$160  = groups_scanned[15:0];
+          \$196  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -1974,13 +2125,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$161  = cycles[31:16];
+          \$197  = cycles[31:16];
       2'h1:
-          \$161  = broadcasts[31:16];
+          \$197  = broadcasts[31:16];
       2'h2:
-          \$161  = stall_cycles[31:16];
+          \$197  = stall_cycles[31:16];
       2'h3:
-          \$161  = groups_scanned[31:16];
+          \$197  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -1988,13 +2139,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$162  = 16'h0000;
+          \$198  = 16'h0000;
       2'h1:
-          \$162  = 16'h0000;
+          \$198  = 16'h0000;
       2'h2:
-          \$162  = 16'h0000;
+          \$198  = 16'h0000;
       2'h3:
-          \$162  = 16'h0000;
+          \$198  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2002,13 +2153,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$163  = 16'h0000;
+          \$199  = 16'h0000;
       2'h1:
-          \$163  = 16'h0000;
+          \$199  = 16'h0000;
       2'h2:
-          \$163  = 16'h0000;
+          \$199  = 16'h0000;
       2'h3:
-          \$163  = 16'h0000;
+          \$199  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2016,13 +2167,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$164  = 16'h0004;
+          \$200  = 16'h0004;
       2'h1:
-          \$164  = 16'h0006;
+          \$200  = 16'h0006;
       2'h2:
-          \$164  = { 6'h00, ptr_base };
+          \$200  = { 6'h00, ptr_base };
       2'h3:
-          \$164  = { 5'h00, spmat_base };
+          \$200  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -2030,13 +2181,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$165  = 16'h0000;
+          \$201  = 16'h0000;
       2'h1:
-          \$165  = 16'h0000;
+          \$201  = 16'h0000;
       2'h2:
-          \$165  = 16'h0000;
+          \$201  = 16'h0000;
       2'h3:
-          \$165  = 16'h0000;
+          \$201  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2044,13 +2195,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$166  = 16'h0000;
+          \$202  = 16'h0000;
       2'h1:
-          \$166  = 16'h0000;
+          \$202  = 16'h0000;
       2'h2:
-          \$166  = 16'h0000;
+          \$202  = 16'h0000;
       2'h3:
-          \$166  = 16'h0000;
+          \$202  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2058,13 +2209,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$167  = 16'h0000;
+          \$203  = 16'h0000;
       2'h1:
-          \$167  = 16'h0000;
+          \$203  = 16'h0000;
       2'h2:
-          \$167  = 16'h0000;
+          \$203  = 16'h0000;
       2'h3:
-          \$167  = 16'h0000;
+          \$203  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2072,1124 +2223,1222 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$168  = g_grp0;
+          \$204  = g_grp0;
       2'h1:
-          \$168  = g_grp1;
+          \$204  = g_grp1;
       2'h2:
-          \$168  = g_grp2;
+          \$204  = g_grp2;
       2'h3:
-          \$168  = g_grp3;
+          \$204  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = \$3 ;
-    if (rst) begin
-      \$196  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$6 ;
-    if (rst) begin
-      \$197  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = \$9 ;
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$12 ;
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = \$15 ;
-    if (rst) begin
-      \$200  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = \$18 ;
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = \$21 ;
-    if (rst) begin
-      \$202  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = \$24 ;
-    if (rst) begin
-      \$203  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$27 ;
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = addr;
-    if (rst) begin
-      \$205  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = wdata;
-    if (rst) begin
-      \$206  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = we;
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = re;
-    if (rst) begin
-      \$208  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = addr[3:0];
-    if (rst) begin
-      \$209  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = addr[1:0];
-    if (rst) begin
-      \$210  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = addr[1:0];
-    if (rst) begin
-      \$211  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = addr[1:0];
-    if (rst) begin
-      \$212  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = addr[1:0];
-    if (rst) begin
-      \$213  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = groups;
-    if (\$29 ) begin
-      \$214  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$214  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = bias_act;
-    if (\$31 ) begin
-      \$215  = bus_wdata[15:0];
-    end
-    if (rst) begin
-      \$215  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = shift;
-    if (\$33 ) begin
-      \$216  = bus_wdata[5:0];
-    end
-    if (rst) begin
-      \$216  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = relu;
-    if (\$35 ) begin
-      \$217  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = wb_base;
-    if (\$37 ) begin
-      \$218  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$218  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = src_sel;
-    if (\$39 ) begin
-      \$219  = bus_wdata[0];
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = ptr_base;
-    if (\$41 ) begin
-      \$220  = bus_wdata[9:0];
-    end
-    if (rst) begin
-      \$220  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = spmat_base;
-    if (\$43 ) begin
-      \$221  = bus_wdata[10:0];
-    end
-    if (rst) begin
-      \$221  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = keep_acc;
-    if (ctl_next__arm) begin
-      \$222  = bus_wdata[2];
-    end
-    if (rst) begin
-      \$222  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = ctl_next__arm;
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = ctl_next__start;
-    if (rst) begin
-      \$224  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = ctl_next__running;
-    if (rst) begin
-      \$225  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = ctl_next__pf_active;
-    if (rst) begin
-      \$226  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = ctl_next__start_next;
-    if (rst) begin
-      \$227  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = ctl_next__arm;
-    if (rst) begin
-      \$228  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = ctl_next__arm;
-    if (rst) begin
-      \$229  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = \$47 ;
-    if (rst) begin
-      \$230  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = \$51 ;
-    if (rst) begin
-      \$231  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = \$55 ;
+    \$232  = \$3 ;
     if (rst) begin
       \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = \$59 ;
+    \$233  = \$6 ;
     if (rst) begin
       \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = \$63 ;
+    \$234  = \$9 ;
     if (rst) begin
       \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = \$67 ;
+    \$235  = \$12 ;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = \$71 ;
+    \$236  = \$15 ;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = \$75 ;
+    \$237  = \$18 ;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = src_sel_g0;
-    if (\$77 ) begin
-      \$238  = bus_wdata[0];
-    end
+    \$238  = \$21 ;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = relu_g0;
-    if (\$79 ) begin
-      \$239  = bus_wdata[0];
-    end
+    \$239  = \$24 ;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = shift_g0;
-    if (\$81 ) begin
-      \$240  = bus_wdata[5:0];
-    end
+    \$240  = \$27 ;
     if (rst) begin
-      \$240  = 6'h00;
+      \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = ptr_base_g0;
-    if (\$83 ) begin
-      \$241  = bus_wdata[9:0];
-    end
+    \$241  = addr;
     if (rst) begin
-      \$241  = 10'h000;
+      \$241  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = spmat_base_g0;
-    if (\$85 ) begin
-      \$242  = bus_wdata[10:0];
-    end
+    \$242  = wdata;
     if (rst) begin
-      \$242  = 11'h000;
+      \$242  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = wb_base_g0;
-    if (\$87 ) begin
-      \$243  = bus_wdata[9:0];
-    end
+    \$243  = we;
     if (rst) begin
-      \$243  = 10'h000;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = keep_acc_g0;
-    if (ctl_next__arm) begin
-      \$244  = bus_wdata[2];
-    end
+    \$244  = re;
     if (rst) begin
       \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = src_sel_g1;
-    if (\$89 ) begin
-      \$245  = bus_wdata[0];
-    end
+    \$245  = addr[3:0];
     if (rst) begin
-      \$245  = 1'h0;
+      \$245  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = relu_g1;
-    if (\$91 ) begin
-      \$246  = bus_wdata[0];
-    end
+    \$246  = addr[1:0];
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = shift_g1;
-    if (\$93 ) begin
-      \$247  = bus_wdata[5:0];
-    end
+    \$247  = addr[1:0];
     if (rst) begin
-      \$247  = 6'h00;
+      \$247  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = ptr_base_g1;
-    if (\$95 ) begin
-      \$248  = bus_wdata[9:0];
-    end
+    \$248  = addr[1:0];
     if (rst) begin
-      \$248  = 10'h000;
+      \$248  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = spmat_base_g1;
-    if (\$97 ) begin
-      \$249  = bus_wdata[10:0];
-    end
+    \$249  = addr[1:0];
     if (rst) begin
-      \$249  = 11'h000;
+      \$249  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = wb_base_g1;
-    if (\$99 ) begin
-      \$250  = bus_wdata[9:0];
+    \$250  = groups;
+    if (\$29 ) begin
+      \$250  = bus_wdata[10:0];
     end
     if (rst) begin
-      \$250  = 10'h000;
+      \$250  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = keep_acc_g1;
-    if (ctl_next__arm) begin
-      \$251  = bus_wdata[2];
+    \$251  = bias_act;
+    if (\$31 ) begin
+      \$251  = bus_wdata[15:0];
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = ctl_next_0__arm;
+    \$252  = shift;
+    if (\$33 ) begin
+      \$252  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$252  = 1'h0;
+      \$252  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = ctl_next__start;
+    \$253  = relu;
+    if (\$35 ) begin
+      \$253  = bus_wdata[0];
+    end
     if (rst) begin
       \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = ctl_next_0__running;
+    \$254  = wb_base;
+    if (\$37 ) begin
+      \$254  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$254  = 1'h0;
+      \$254  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = ctl_next_0__pf_active;
+    \$255  = src_sel;
+    if (\$39 ) begin
+      \$255  = bus_wdata[0];
+    end
     if (rst) begin
       \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = ctl_next__start_next;
+    \$256  = ptr_base;
+    if (\$41 ) begin
+      \$256  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$256  = 1'h0;
+      \$256  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = \$103 ;
+    \$257  = spmat_base;
+    if (\$43 ) begin
+      \$257  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$257  = 1'h0;
+      \$257  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = \$106 ;
+    \$258  = keep_acc;
+    if (ctl_next__arm) begin
+      \$258  = bus_wdata[2];
+    end
     if (rst) begin
       \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = addr[13:11];
+    \$259  = ctl_next__arm;
     if (rst) begin
-      \$259  = 3'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = addr[10:0];
+    \$260  = ctl_next__start;
     if (rst) begin
-      \$260  = 11'h000;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = addr[10:0];
+    \$261  = ctl_next__running;
     if (rst) begin
-      \$261  = 11'h000;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = wdata;
+    \$262  = ctl_next__pf_active;
     if (rst) begin
-      \$262  = 64'h0000000000000000;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = \$109 ;
+    \$263  = ctl_next__start_next;
     if (rst) begin
       \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = addr[10:0];
+    \$264  = ctl_next__arm;
     if (rst) begin
-      \$264  = 11'h000;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = ctl_next_1__arm;
+    \$265  = ctl_next__arm;
     if (rst) begin
       \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = ctl_next__start;
+    \$266  = \$47 ;
     if (rst) begin
       \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = ctl_next_1__running;
+    \$267  = \$51 ;
     if (rst) begin
       \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = ctl_next_1__pf_active;
+    \$268  = \$55 ;
     if (rst) begin
       \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = ctl_next__start_next;
+    \$269  = \$59 ;
     if (rst) begin
       \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = \$113 ;
+    \$270  = \$63 ;
     if (rst) begin
       \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = \$116 ;
+    \$271  = \$67 ;
     if (rst) begin
       \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = addr[13:11];
+    \$272  = \$71 ;
     if (rst) begin
-      \$272  = 3'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = addr[10:0];
+    \$273  = \$75 ;
     if (rst) begin
-      \$273  = 11'h000;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = addr[10:0];
+    \$274  = wdata[10:0];
     if (rst) begin
       \$274  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = wdata;
+    \$275  = \$78 ;
     if (rst) begin
-      \$275  = 64'h0000000000000000;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = \$119 ;
+    \$276  = \$81 ;
     if (rst) begin
       \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = addr[10:0];
+    \$277  = \$84 ;
     if (rst) begin
-      \$277  = 11'h000;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = ctl_next_2__arm;
+    \$278  = \$87 ;
     if (rst) begin
       \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = ctl_next__start;
+    \$279  = \$90 ;
     if (rst) begin
       \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = ctl_next_2__running;
+    \$280  = \$93 ;
     if (rst) begin
       \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = ctl_next_2__pf_active;
+    \$281  = src_sel_g0;
+    if (\$95 ) begin
+      \$281  = bus_wdata_g0[0];
+    end
     if (rst) begin
       \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = ctl_next__start_next;
+    \$282  = relu_g0;
+    if (\$97 ) begin
+      \$282  = bus_wdata_g0[0];
+    end
     if (rst) begin
       \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = \$123 ;
+    \$283  = shift_g0;
+    if (\$99 ) begin
+      \$283  = bus_wdata_g0[5:0];
+    end
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = \$126 ;
+    \$284  = ptr_base_g0;
+    if (\$101 ) begin
+      \$284  = bus_wdata_g0[9:0];
+    end
     if (rst) begin
-      \$284  = 1'h0;
+      \$284  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = addr[13:11];
+    \$285  = spmat_base_g0;
+    if (\$103 ) begin
+      \$285  = bus_wdata_g0;
+    end
     if (rst) begin
-      \$285  = 3'h0;
+      \$285  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = addr[10:0];
+    \$286  = wb_base_g0;
+    if (\$105 ) begin
+      \$286  = bus_wdata_g0[9:0];
+    end
     if (rst) begin
-      \$286  = 11'h000;
+      \$286  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = addr[10:0];
+    \$287  = keep_acc_g0;
+    if (ctl_next_0__arm) begin
+      \$287  = bus_wdata_g0[2];
+    end
     if (rst) begin
-      \$287  = 11'h000;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = wdata;
+    \$288  = wdata[10:0];
     if (rst) begin
-      \$288  = 64'h0000000000000000;
+      \$288  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = \$129 ;
+    \$289  = \$108 ;
     if (rst) begin
       \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = addr[10:0];
+    \$290  = \$111 ;
     if (rst) begin
-      \$290  = 11'h000;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = ctl_next_3__arm;
+    \$291  = \$114 ;
     if (rst) begin
       \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = ctl_next__start;
+    \$292  = \$117 ;
     if (rst) begin
       \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = ctl_next_3__running;
+    \$293  = \$120 ;
     if (rst) begin
       \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = ctl_next_3__pf_active;
+    \$294  = \$123 ;
     if (rst) begin
       \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = ctl_next__start_next;
+    \$295  = src_sel_g1;
+    if (\$125 ) begin
+      \$295  = bus_wdata_g1[0];
+    end
     if (rst) begin
       \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = \$133 ;
+    \$296  = relu_g1;
+    if (\$127 ) begin
+      \$296  = bus_wdata_g1[0];
+    end
     if (rst) begin
       \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = \$136 ;
+    \$297  = shift_g1;
+    if (\$129 ) begin
+      \$297  = bus_wdata_g1[5:0];
+    end
     if (rst) begin
-      \$297  = 1'h0;
+      \$297  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = addr[13:11];
+    \$298  = ptr_base_g1;
+    if (\$131 ) begin
+      \$298  = bus_wdata_g1[9:0];
+    end
     if (rst) begin
-      \$298  = 3'h0;
+      \$298  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = addr[10:0];
+    \$299  = spmat_base_g1;
+    if (\$133 ) begin
+      \$299  = bus_wdata_g1;
+    end
     if (rst) begin
       \$299  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = addr[10:0];
+    \$300  = wb_base_g1;
+    if (\$135 ) begin
+      \$300  = bus_wdata_g1[9:0];
+    end
     if (rst) begin
-      \$300  = 11'h000;
+      \$300  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = wdata;
+    \$301  = keep_acc_g1;
+    if (ctl_next_2__arm) begin
+      \$301  = bus_wdata_g1[2];
+    end
     if (rst) begin
-      \$301  = 64'h0000000000000000;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = \$139 ;
+    \$302  = ctl_next_0__arm;
     if (rst) begin
       \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = addr[10:0];
+    \$303  = ctl_next__start;
     if (rst) begin
-      \$303  = 11'h000;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = \$140 ;
+    \$304  = ctl_next_0__running;
     if (rst) begin
       \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = \$141 ;
+    \$305  = ctl_next_0__pf_active;
     if (rst) begin
       \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = \$142 ;
+    \$306  = ctl_next__start_next;
     if (rst) begin
       \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = done_flag;
-    if (ctl__start) begin
-      \$307  = 1'h0;
-    end
-    if (\$147 ) begin
-      if (done) begin
-        \$307  = 1'h1;
-      end
-    end
+    \$307  = \$139 ;
     if (rst) begin
       \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = cyc;
-    if (ctl__start) begin
-      \$308  = 32'd0;
-    end
-    if (\$147 ) begin
-      \$308  = \$148 [31:0];
-    end
+    \$308  = \$142 ;
     if (rst) begin
-      \$308  = 32'd0;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$309  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$309  = \$143 [31:0];
-      end
-    end
+    \$309  = addr[13:11];
     if (rst) begin
-      \$309  = 32'd0;
+      \$309  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$310  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$310  = \$144 [31:0];
-      end
-    end
+    \$310  = addr[10:0];
     if (rst) begin
-      \$310  = 32'd0;
+      \$310  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$311  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$311  = \$145 [31:0];
-      end
-    end
+    \$311  = addr[10:0];
     if (rst) begin
-      \$311  = 32'd0;
+      \$311  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = cycles;
-    if (\$147 ) begin
-      if (done) begin
-        \$312  = \$149 [31:0];
-      end
-    end
+    \$312  = wdata;
     if (rst) begin
-      \$312  = 32'd0;
+      \$312  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = \fault$171 ;
-    if (ctl__arm) begin
-      \$313  = 1'h0;
-    end else if (\$151 ) begin
-      \$313  = 1'h1;
-    end
+    \$313  = \$145 ;
     if (rst) begin
       \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = { \$155 , \$154 , \$153 , \$152  };
+    \$314  = addr[10:0];
     if (rst) begin
-      \$314  = 64'h0000000000000000;
+      \$314  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = { \$159 , \$158 , \$157 , \$156  };
+    \$315  = ctl_next_1__arm;
     if (rst) begin
-      \$315  = 64'h0000000000000000;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = { \$163 , \$162 , \$161 , \$160  };
+    \$316  = ctl_next__start;
     if (rst) begin
-      \$316  = 64'h0000000000000000;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = { \$167 , \$166 , \$165 , \$164  };
+    \$317  = ctl_next_1__running;
     if (rst) begin
-      \$317  = 64'h0000000000000000;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = gsel[3:2];
+    \$318  = ctl_next_1__pf_active;
     if (rst) begin
-      \$318  = 2'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = \$168 ;
+    \$319  = ctl_next__start_next;
     if (rst) begin
-      \$319  = 64'h0000000000000000;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = bus_addr[17];
+    \$320  = \$149 ;
     if (rst) begin
       \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = \re$22 ;
+    \$321  = \$152 ;
     if (rst) begin
       \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = re_q0;
+    \$322  = addr[13:11];
     if (rst) begin
-      \$322  = 1'h0;
+      \$322  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = re_q1;
+    \$323  = addr[10:0];
     if (rst) begin
-      \$323  = 1'h0;
+      \$323  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = re_q2;
+    \$324  = addr[10:0];
     if (rst) begin
-      \$324  = 1'h0;
+      \$324  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = re_q3;
+    \$325  = wdata;
     if (rst) begin
-      \$325  = 1'h0;
+      \$325  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = re_q4;
+    \$326  = \$155 ;
     if (rst) begin
       \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = g1;
+    \$327  = addr[10:0];
     if (rst) begin
-      \$327  = 64'h0000000000000000;
+      \$327  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = glob0;
+    \$328  = ctl_next_2__arm;
     if (rst) begin
       \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = g2;
+    \$329  = ctl_next__start;
     if (rst) begin
-      \$329  = 64'h0000000000000000;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = glob1;
+    \$330  = ctl_next_2__running;
     if (rst) begin
       \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = g3;
+    \$331  = ctl_next_2__pf_active;
     if (rst) begin
-      \$331  = 64'h0000000000000000;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = glob2;
+    \$332  = ctl_next__start_next;
     if (rst) begin
       \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = glob3;
+    \$333  = \$159 ;
     if (rst) begin
       \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$169 ;
+    \$334  = \$162 ;
     if (rst) begin
-      \$334  = 64'h0000000000000000;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = \$172 ;
+    \$335  = addr[13:11];
     if (rst) begin
-      \$335  = 64'h0000000000000000;
+      \$335  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = \$173 ;
+    \$336  = addr[10:0];
     if (rst) begin
-      \$336  = 64'h0000000000000000;
+      \$336  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = re_q5;
+    \$337  = addr[10:0];
     if (rst) begin
-      \$337  = 1'h0;
+      \$337  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = wdata;
+    if (rst) begin
+      \$338  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = \$165 ;
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = addr[10:0];
+    if (rst) begin
+      \$340  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = ctl_next_3__arm;
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = ctl_next__start;
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = ctl_next_3__running;
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = ctl_next_3__pf_active;
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = ctl_next__start_next;
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = \$169 ;
+    if (rst) begin
+      \$346  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = \$172 ;
+    if (rst) begin
+      \$347  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = addr[13:11];
+    if (rst) begin
+      \$348  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = addr[10:0];
+    if (rst) begin
+      \$349  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = addr[10:0];
+    if (rst) begin
+      \$350  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = wdata;
+    if (rst) begin
+      \$351  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = \$175 ;
+    if (rst) begin
+      \$352  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = addr[10:0];
+    if (rst) begin
+      \$353  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = \$176 ;
+    if (rst) begin
+      \$354  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = \$177 ;
+    if (rst) begin
+      \$355  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = \$178 ;
+    if (rst) begin
+      \$356  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = done_flag;
+    if (ctl__start) begin
+      \$357  = 1'h0;
+    end
+    if (\$183 ) begin
+      if (done) begin
+        \$357  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$357  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = cyc;
+    if (ctl__start) begin
+      \$358  = 32'd0;
+    end
+    if (\$183 ) begin
+      \$358  = \$184 [31:0];
+    end
+    if (rst) begin
+      \$358  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$359  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$359  = \$179 [31:0];
+      end
+    end
+    if (rst) begin
+      \$359  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$360  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$360  = \$180 [31:0];
+      end
+    end
+    if (rst) begin
+      \$360  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$361  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$361  = \$181 [31:0];
+      end
+    end
+    if (rst) begin
+      \$361  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = cycles;
+    if (\$183 ) begin
+      if (done) begin
+        \$362  = \$185 [31:0];
+      end
+    end
+    if (rst) begin
+      \$362  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = \fault$185 ;
+    if (ctl__arm) begin
+      \$363  = 1'h0;
+    end else if (\$187 ) begin
+      \$363  = 1'h1;
+    end
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = { \$191 , \$190 , \$189 , \$188  };
+    if (rst) begin
+      \$364  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = { \$195 , \$194 , \$193 , \$192  };
+    if (rst) begin
+      \$365  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = { \$199 , \$198 , \$197 , \$196  };
+    if (rst) begin
+      \$366  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = { \$203 , \$202 , \$201 , \$200  };
+    if (rst) begin
+      \$367  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = gsel[3:2];
+    if (rst) begin
+      \$368  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = \$204 ;
+    if (rst) begin
+      \$369  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = bus_addr[17];
+    if (rst) begin
+      \$370  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = \re$22 ;
+    if (rst) begin
+      \$371  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = re_q0;
+    if (rst) begin
+      \$372  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = re_q1;
+    if (rst) begin
+      \$373  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = re_q2;
+    if (rst) begin
+      \$374  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = re_q3;
+    if (rst) begin
+      \$375  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = re_q4;
+    if (rst) begin
+      \$376  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = g1;
+    if (rst) begin
+      \$377  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = glob0;
+    if (rst) begin
+      \$378  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = g2;
+    if (rst) begin
+      \$379  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = glob1;
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = g3;
+    if (rst) begin
+      \$381  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = glob2;
+    if (rst) begin
+      \$382  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = glob3;
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = \$205 ;
+    if (rst) begin
+      \$384  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = \$208 ;
+    if (rst) begin
+      \$385  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = \$209 ;
+    if (rst) begin
+      \$386  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = re_q5;
+    if (rst) begin
+      \$387  = 1'h0;
     end
   end
   assign \busy$28  = busy;
@@ -3201,7 +3450,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign ctl_next_2__start_next = ctl_next__start_next;
   assign ctl_next_3__start = ctl_next__start;
   assign ctl_next_3__start_next = ctl_next__start_next;
-  assign \done$163  = done;
+  assign \done$177  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -3219,13 +3468,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$218  = bias_sent;
-  assign \groups$224  = groups;
-  assign \bias_act$225  = bias_act;
-  assign \ctl__arm$226  = ctl_ccu_arm;
+  assign \bias_sent$232  = bias_sent;
+  assign \groups$238  = groups;
+  assign \bias_act$239  = bias_act;
+  assign \ctl__arm$240  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$228  = ctl_ccu_running;
-  assign \ctl__start$229  = ctl_ccu_start;
+  assign \ctl__running$242  = ctl_ccu_running;
+  assign \ctl__start$243  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
   assign arm_pf = ctl_ccu_arm_c0;
   assign arm_ps = ctl_ccu_arm_c1;
@@ -3246,38 +3495,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs_g1__wb_base = wb_base_g1;
   assign pass_regs_g1__keep_acc = keep_acc_g1;
   assign regs__keep_acc = keep_acc_g0;
-  assign \regs__keep_acc$256  = keep_acc_g0;
+  assign \regs__keep_acc$270  = keep_acc_g0;
   assign regs__ptr_base = ptr_base_g0;
-  assign \regs__ptr_base$258  = ptr_base_g0;
+  assign \regs__ptr_base$272  = ptr_base_g0;
   assign regs__relu = relu_g0;
-  assign \regs__relu$260  = relu_g0;
+  assign \regs__relu$274  = relu_g0;
   assign regs__shift = shift_g0;
-  assign \regs__shift$262  = shift_g0;
+  assign \regs__shift$276  = shift_g0;
   assign regs__spmat_base = spmat_base_g0;
-  assign \regs__spmat_base$264  = spmat_base_g0;
+  assign \regs__spmat_base$278  = spmat_base_g0;
   assign regs__src_sel = src_sel_g0;
-  assign \regs__src_sel$266  = src_sel_g0;
+  assign \regs__src_sel$280  = src_sel_g0;
   assign regs__wb_base = wb_base_g0;
-  assign \regs__wb_base$268  = wb_base_g0;
-  assign \regs__keep_acc$269  = keep_acc_g1;
-  assign \regs__keep_acc$270  = keep_acc_g1;
-  assign \regs__ptr_base$271  = ptr_base_g1;
-  assign \regs__ptr_base$272  = ptr_base_g1;
-  assign \regs__relu$273  = relu_g1;
-  assign \regs__relu$274  = relu_g1;
-  assign \regs__shift$275  = shift_g1;
-  assign \regs__shift$276  = shift_g1;
-  assign \regs__spmat_base$277  = spmat_base_g1;
-  assign \regs__spmat_base$278  = spmat_base_g1;
-  assign \regs__src_sel$279  = src_sel_g1;
-  assign \regs__src_sel$280  = src_sel_g1;
-  assign \regs__wb_base$281  = wb_base_g1;
-  assign \regs__wb_base$282  = wb_base_g1;
-  assign \ctl__arm$283  = ctl_0_arm;
-  assign \ctl__pf_active$284  = ctl_0_pf_active;
-  assign \ctl__running$285  = ctl_0_running;
-  assign \ctl__start$286  = ctl_0_start;
-  assign \ctl__start_next$287  = ctl_0_start_next;
+  assign \regs__wb_base$282  = wb_base_g0;
+  assign \regs__keep_acc$283  = keep_acc_g1;
+  assign \regs__keep_acc$284  = keep_acc_g1;
+  assign \regs__ptr_base$285  = ptr_base_g1;
+  assign \regs__ptr_base$286  = ptr_base_g1;
+  assign \regs__relu$287  = relu_g1;
+  assign \regs__relu$288  = relu_g1;
+  assign \regs__shift$289  = shift_g1;
+  assign \regs__shift$290  = shift_g1;
+  assign \regs__spmat_base$291  = spmat_base_g1;
+  assign \regs__spmat_base$292  = spmat_base_g1;
+  assign \regs__src_sel$293  = src_sel_g1;
+  assign \regs__src_sel$294  = src_sel_g1;
+  assign \regs__wb_base$295  = wb_base_g1;
+  assign \regs__wb_base$296  = wb_base_g1;
+  assign \ctl__arm$297  = ctl_0_arm;
+  assign \ctl__pf_active$298  = ctl_0_pf_active;
+  assign \ctl__running$299  = ctl_0_running;
+  assign \ctl__start$300  = ctl_0_start;
+  assign \ctl__start_next$301  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -3304,23 +3553,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
-  assign \ctl__arm$322  = ctl_1_arm;
-  assign \ctl__pf_active$323  = ctl_1_pf_active;
-  assign \ctl__running$324  = ctl_1_running;
-  assign \ctl__start$325  = ctl_1_start;
-  assign \ctl__start_next$326  = ctl_1_start_next;
-  assign \ccu__ann__a$327  = ccu__ann__a;
+  assign \ctl__arm$336  = ctl_1_arm;
+  assign \ctl__pf_active$337  = ctl_1_pf_active;
+  assign \ctl__running$338  = ctl_1_running;
+  assign \ctl__start$339  = ctl_1_start;
+  assign \ctl__start_next$340  = ctl_1_start_next;
+  assign \ccu__ann__a$341  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$329  = ccu__ann__j;
+  assign \ccu__ann__j$343  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$331  = ccu__ann__valid;
+  assign \ccu__ann__valid$345  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$334  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$336  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$337  = bcast;
+  assign \ccu__bc__room_nopush$348  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$350  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$351  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$340  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$341 ;
+  assign \ccu__src__data$354  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$355 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -3329,29 +3578,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$351  = h_mem_1;
-  assign \host__off$352  = h_off_1;
-  assign \host__off_dst$353  = h_off_dst_1;
-  assign \host__off_line$354  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$211 ;
-  assign \host__rsel$356  = h_rsel_1;
-  assign \host__sel$357  = h_sel_1;
-  assign \host__wdata$358  = h_wdata_1;
-  assign \host__we$359  = h_we_1;
-  assign \ctl__arm$361  = ctl_2_arm;
-  assign \ctl__pf_active$362  = ctl_2_pf_active;
-  assign \ctl__running$363  = ctl_2_running;
-  assign \ctl__start$364  = ctl_2_start;
-  assign \ctl__start_next$365  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$366 ;
-  assign pes__2__ann__j = \ccu__ann__j$368 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$370 ;
-  assign \ccu__bc__room_nopush$373  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$375  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$376  = bcast;
+  assign \host__mem$365  = h_mem_1;
+  assign \host__off$366  = h_off_1;
+  assign \host__off_dst$367  = h_off_dst_1;
+  assign \host__off_line$368  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$225 ;
+  assign \host__rsel$370  = h_rsel_1;
+  assign \host__sel$371  = h_sel_1;
+  assign \host__wdata$372  = h_wdata_1;
+  assign \host__we$373  = h_we_1;
+  assign \ctl__arm$375  = ctl_2_arm;
+  assign \ctl__pf_active$376  = ctl_2_pf_active;
+  assign \ctl__running$377  = ctl_2_running;
+  assign \ctl__start$378  = ctl_2_start;
+  assign \ctl__start_next$379  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$380 ;
+  assign pes__2__ann__j = \ccu__ann__j$382 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$384 ;
+  assign \ccu__bc__room_nopush$387  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$389  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$390  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$379  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$380 ;
+  assign \ccu__src__data$393  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$394 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -3360,32 +3609,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$390  = h_mem_2;
-  assign \host__off$391  = h_off_2;
-  assign \host__off_dst$392  = h_off_dst_2;
-  assign \host__off_line$393  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$212 ;
-  assign \host__rsel$395  = h_rsel_2;
-  assign \host__sel$396  = h_sel_2;
-  assign \host__wdata$397  = h_wdata_2;
-  assign \host__we$398  = h_we_2;
-  assign \ctl__arm$400  = ctl_3_arm;
-  assign \ctl__pf_active$401  = ctl_3_pf_active;
-  assign \ctl__running$402  = ctl_3_running;
-  assign \ctl__start$403  = ctl_3_start;
-  assign \ctl__start_next$404  = ctl_3_start_next;
-  assign \ccu__ann__a$405  = \ccu__ann__a$366 ;
-  assign pes__3__ann__a = \ccu__ann__a$366 ;
-  assign \ccu__ann__j$407  = \ccu__ann__j$368 ;
-  assign pes__3__ann__j = \ccu__ann__j$368 ;
-  assign \ccu__ann__valid$409  = \ccu__ann__valid$370 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$370 ;
-  assign \ccu__bc__room_nopush$412  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$414  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$415  = bcast;
+  assign \host__mem$404  = h_mem_2;
+  assign \host__off$405  = h_off_2;
+  assign \host__off_dst$406  = h_off_dst_2;
+  assign \host__off_line$407  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$226 ;
+  assign \host__rsel$409  = h_rsel_2;
+  assign \host__sel$410  = h_sel_2;
+  assign \host__wdata$411  = h_wdata_2;
+  assign \host__we$412  = h_we_2;
+  assign \ctl__arm$414  = ctl_3_arm;
+  assign \ctl__pf_active$415  = ctl_3_pf_active;
+  assign \ctl__running$416  = ctl_3_running;
+  assign \ctl__start$417  = ctl_3_start;
+  assign \ctl__start_next$418  = ctl_3_start_next;
+  assign \ccu__ann__a$419  = \ccu__ann__a$380 ;
+  assign pes__3__ann__a = \ccu__ann__a$380 ;
+  assign \ccu__ann__j$421  = \ccu__ann__j$382 ;
+  assign pes__3__ann__j = \ccu__ann__j$382 ;
+  assign \ccu__ann__valid$423  = \ccu__ann__valid$384 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$384 ;
+  assign \ccu__bc__room_nopush$426  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$428  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$429  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$418  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$419 ;
+  assign \ccu__src__data$432  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$433 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -3394,19 +3643,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$429  = h_mem_3;
-  assign \host__off$430  = h_off_3;
-  assign \host__off_dst$431  = h_off_dst_3;
-  assign \host__off_line$432  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$213 ;
-  assign \host__rsel$434  = h_rsel_3;
-  assign \host__sel$435  = h_sel_3;
-  assign \host__wdata$436  = h_wdata_3;
-  assign \host__we$437  = h_we_3;
-  assign \$190  = { 1'h0, busy };
-  assign \$191  = { done_flag, 1'h0 };
-  assign \$193  = { 1'h0, src_sel, 2'h0 };
-  assign \$195  = { \fault$171 , 3'h0 };
+  assign \host__mem$443  = h_mem_3;
+  assign \host__off$444  = h_off_3;
+  assign \host__off_dst$445  = h_off_dst_3;
+  assign \host__off_line$446  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$227 ;
+  assign \host__rsel$448  = h_rsel_3;
+  assign \host__sel$449  = h_sel_3;
+  assign \host__wdata$450  = h_wdata_3;
+  assign \host__we$451  = h_we_3;
+  assign \$226  = { 1'h0, busy };
+  assign \$227  = { done_flag, 1'h0 };
+  assign \$229  = { 1'h0, src_sel, 2'h0 };
+  assign \$231  = { \fault$185 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3416,7 +3665,18 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
   wire \$10 ;
+  reg \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
+  reg \$107 ;
+  reg \$108 ;
+  wire [31:0] \$109 ;
   wire \$11 ;
+  wire [31:0] \$110 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -3429,79 +3689,97 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [11:0] \$23 ;
+  wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire [1:0] \$27 ;
-  wire [13:0] \$28 ;
-  wire [15:0] \$29 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire \$3 ;
-  wire [11:0] \$30 ;
-  wire [13:0] \$31 ;
+  wire \$30 ;
+  wire \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
+  wire [15:0] \$40 ;
+  wire [15:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [15:0] \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire \$46 ;
+  wire [11:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  reg \$54 ;
-  reg [12:0] \$55 ;
-  reg \$56 ;
-  reg [3:0] \$57 ;
-  reg \$58 ;
-  reg \$59 ;
+  wire [1:0] \$50 ;
+  wire [13:0] \$51 ;
+  wire [11:0] \$52 ;
+  wire [13:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [10:0] \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg [12:0] \$63 ;
-  reg [15:0] \$64 ;
-  reg \$65 ;
-  reg [12:0] \$66 ;
-  reg [15:0] \$67 ;
-  reg \$68 ;
-  reg [12:0] \$69 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  reg [15:0] \$70 ;
-  reg \$71 ;
-  reg \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
+  wire \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  reg [3:0] \$76 ;
   reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  reg [15:0] \$78 ;
+  reg [15:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  wire [31:0] \$81 ;
-  wire [31:0] \$82 ;
+  reg [15:0] \$80 ;
+  reg [15:0] \$81 ;
+  reg [15:0] \$82 ;
+  reg \$83 ;
+  reg [12:0] \$84 ;
+  reg \$85 ;
+  reg [3:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [10:0] \$89 ;
   wire \$9 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg [12:0] \$92 ;
+  reg \$93 ;
+  reg [12:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg [12:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg \$99 ;
   wire active;
   wire advance;
-  wire \advance$45 ;
+  wire \advance$37 ;
   reg [15:0] ann__a = 16'h0000;
   reg [12:0] ann__j = 13'h0000;
   reg ann__valid = 1'h0;
+  reg ann_bias = 1'h0;
   (* init = 16'h0000 *)
   (* keep = 32'd1 *)
   wire [15:0] ann_g0_a;
@@ -3520,6 +3798,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ann_g1_valid;
+  reg [3:0] ann_pick = 4'h0;
+  reg [15:0] ann_word0 = 16'h0000;
+  reg [15:0] ann_word1 = 16'h0000;
+  reg [15:0] ann_word2 = 16'h0000;
+  reg [15:0] ann_word3 = 16'h0000;
   input arm;
   wire arm;
   input \arm$2 ;
@@ -3567,11 +3850,10 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   reg last_group = 1'h0;
   reg last_group2 = 1'h0;
   wire live;
-  reg \live$79  = 1'h0;
+  reg \live$71  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
-  wire [15:0] o_val;
   (* keep = 32'd1 *)
   output [15:0] pes__0__ann__a;
   reg [15:0] pes__0__ann__a = 16'h0000;
@@ -3680,109 +3962,6 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   input [15:0] src__3__data;
   wire [15:0] src__3__data;
   wire src__3__rd_en;
-  wire [15:0] val__0;
-  wire [15:0] val__1;
-  wire [15:0] val__2;
-  wire [15:0] val__3;
-  assign \$11  = bias_sent | \$10 ;
-  assign bias_next = ctl__start ? 1'h0 : \$11 ;
-  assign \$12  = \live$79  & pop__valid;
-  assign \$13  = \$12  & pop__payload[0];
-  assign bcast = \$13  & room;
-  assign \$14  = ~ pop__payload[0];
-  assign \$15  = \$14  | room_fifo;
-  assign pop__ready = \live$79  & \$15 ;
-  assign \$16  = \live$79  & pop__valid;
-  assign \$17  = \$16  & pop__payload[0];
-  assign \$18  = ~ room;
-  assign ev_stall = \$17  & \$18 ;
-  assign \$19  = \live$79  & pop__valid;
-  assign \$20  = ~ held;
-  assign ev_search = \$19  & \$20 ;
-  assign \$21  = ! groups;
-  assign \$22  = | groups;
-  assign \$23  = groups - 1'h1;
-  assign \$24  = groups == 1'h1;
-  assign \$25  = groups == 2'h2;
-  assign \$26  = active & push__payload[0];
-  assign \$27  = at_bias ? 2'h0 : o_pos;
-  assign \$28  = jbase + \$27 ;
-  assign \$29  = at_bias ? bias_act : o_val;
-  assign \$30  = groups_left - 1'h1;
-  assign \$31  = jbase + 3'h4;
-  assign \$32  = ~ last_group;
-  assign \$33  = groups_left == 2'h2;
-  assign \$36  = \$35  | elig[1];
-  assign \$38  = \$37  | elig[1];
-  assign \$39  = \$38  | elig[2];
-  assign \$40  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$41  = ctl__start | \$40 ;
-  assign \$42  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign \$43  = ctl__start | \$42 ;
-  assign \$44  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$45  = ctl__start | \$44 ;
-  assign \$46  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign \$47  = ctl__start | \$46 ;
-  assign \$48  = ctl__start | ctl__running;
-  assign \$49  = ~ bias_next;
-  assign \$50  = \$48  & \$49 ;
-  assign \$51  = ctl__start ? 1'h0 : bcast;
-  assign \$52  = ~ pop__valid;
-  assign \$53  = \live$79  & \$52 ;
-  always @(posedge clk)
-    ps_live <= \$54 ;
-  always @(posedge clk)
-    jbase <= \$55 ;
-  always @(posedge clk)
-    at_bias <= \$56 ;
-  always @(posedge clk)
-    mask <= \$57 ;
-  always @(posedge clk)
-    ann__valid <= \$58 ;
-  always @(posedge clk)
-    ps_search <= \$59 ;
-  always @(posedge clk)
-    groups_left <= \$60 ;
-  always @(posedge clk)
-    last_group <= \$61 ;
-  always @(posedge clk)
-    last_group2 <= \$62 ;
-  always @(posedge clk)
-    ann__j <= \$63 ;
-  always @(posedge clk)
-    ann__a <= \$64 ;
-  always @(posedge clk)
-    pes__0__ann__valid <= \$65 ;
-  always @(posedge clk)
-    pes__0__ann__j <= \$66 ;
-  always @(posedge clk)
-    pes__0__ann__a <= \$67 ;
-  always @(posedge clk)
-    pes__2__ann__valid <= \$68 ;
-  always @(posedge clk)
-    pes__2__ann__j <= \$69 ;
-  always @(posedge clk)
-    pes__2__ann__a <= \$70 ;
-  always @(posedge clk)
-    room_all_push <= \$71 ;
-  always @(posedge clk)
-    room_all_nopush <= \$72 ;
-  always @(posedge clk)
-    room_all_push_fifo <= \$73 ;
-  always @(posedge clk)
-    room_all_nopush_fifo <= \$74 ;
-  always @(posedge clk)
-    \live$79  <= \$75 ;
-  always @(posedge clk)
-    bias_sent <= \$76 ;
-  always @(posedge clk)
-    push_r <= \$77 ;
-  always @(posedge clk)
-    held <= \$78 ;
-  always @(posedge clk)
-    push_r_fifo <= \$79 ;
-  always @(posedge clk)
-    fault <= \$80 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
@@ -3800,6 +3979,133 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign room = push_r ? room_all_push : room_all_nopush;
   assign room_fifo = push_r_fifo ? room_all_push_fifo : room_all_nopush_fifo;
   assign \$10  = bcast & pop__payload[1];
+  assign \$11  = bias_sent | \$10 ;
+  assign bias_next = ctl__start ? 1'h0 : \$11 ;
+  assign \$12  = \live$71  & pop__valid;
+  assign \$13  = \$12  & pop__payload[0];
+  assign bcast = \$13  & room;
+  assign \$14  = ~ pop__payload[0];
+  assign \$15  = \$14  | room_fifo;
+  assign pop__ready = \live$71  & \$15 ;
+  assign \$16  = \live$71  & pop__valid;
+  assign \$17  = \$16  & pop__payload[0];
+  assign \$18  = ~ room;
+  assign ev_stall = \$17  & \$18 ;
+  assign \$19  = \live$71  & pop__valid;
+  assign \$20  = ~ held;
+  assign ev_search = \$19  & \$20 ;
+  assign \$24  = ~ \$23 ;
+  assign \$25  = elig[1] & \$24 ;
+  assign \$27  = \$26  | elig[1];
+  assign \$28  = ~ \$27 ;
+  assign \$29  = elig[2] & \$28 ;
+  assign \$31  = \$30  | elig[1];
+  assign \$32  = \$31  | elig[2];
+  assign \$33  = ~ \$32 ;
+  assign \$34  = elig[3] & \$33 ;
+  assign \$35  = ann_pick[0] ? ann_word0 : 16'h0000;
+  assign \$37  = ann_pick[1] ? ann_word1 : 16'h0000;
+  assign \$38  = \$36  | \$37 ;
+  assign \$39  = ann_pick[2] ? ann_word2 : 16'h0000;
+  assign \$40  = \$38  | \$39 ;
+  assign \$41  = ann_pick[3] ? ann_word3 : 16'h0000;
+  assign \$42  = \$40  | \$41 ;
+  assign \$43  = ann_bias ? bias_act : \$42 ;
+  assign \$44  = ! groups;
+  assign \$45  = | groups;
+  assign \$46  = groups - 1'h1;
+  assign \$47  = groups == 1'h1;
+  assign \$48  = groups == 2'h2;
+  assign \$49  = active & push__payload[0];
+  assign \$50  = at_bias ? 2'h0 : o_pos;
+  assign \$51  = jbase + \$50 ;
+  assign \$52  = groups_left - 1'h1;
+  assign \$53  = jbase + 3'h4;
+  assign \$54  = ~ last_group;
+  assign \$55  = groups_left == 2'h2;
+  assign \$58  = \$57  | elig[1];
+  assign \$60  = \$59  | elig[1];
+  assign \$61  = \$60  | elig[2];
+  assign \$62  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$63  = ctl__start | \$62 ;
+  assign \$64  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$65  = ctl__start | \$64 ;
+  assign \$66  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$67  = ctl__start | \$66 ;
+  assign \$68  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$69  = ctl__start | \$68 ;
+  assign \$70  = ctl__start | ctl__running;
+  assign \$71  = ~ bias_next;
+  assign \$72  = \$70  & \$71 ;
+  assign \$73  = ctl__start ? 1'h0 : bcast;
+  assign \$74  = ~ pop__valid;
+  assign \$75  = \live$71  & \$74 ;
+  always @(posedge clk)
+    ann_pick <= \$76 ;
+  always @(posedge clk)
+    ann_bias <= \$77 ;
+  always @(posedge clk)
+    ann_word0 <= \$78 ;
+  always @(posedge clk)
+    ann_word1 <= \$79 ;
+  always @(posedge clk)
+    ann_word2 <= \$80 ;
+  always @(posedge clk)
+    ann_word3 <= \$81 ;
+  always @(posedge clk)
+    ann__a <= \$82 ;
+  always @(posedge clk)
+    ps_live <= \$83 ;
+  always @(posedge clk)
+    jbase <= \$84 ;
+  always @(posedge clk)
+    at_bias <= \$85 ;
+  always @(posedge clk)
+    mask <= \$86 ;
+  always @(posedge clk)
+    ann__valid <= \$87 ;
+  always @(posedge clk)
+    ps_search <= \$88 ;
+  always @(posedge clk)
+    groups_left <= \$89 ;
+  always @(posedge clk)
+    last_group <= \$90 ;
+  always @(posedge clk)
+    last_group2 <= \$91 ;
+  always @(posedge clk)
+    ann__j <= \$92 ;
+  always @(posedge clk)
+    pes__0__ann__valid <= \$93 ;
+  always @(posedge clk)
+    pes__0__ann__j <= \$94 ;
+  always @(posedge clk)
+    pes__0__ann__a <= \$95 ;
+  always @(posedge clk)
+    pes__2__ann__valid <= \$96 ;
+  always @(posedge clk)
+    pes__2__ann__j <= \$97 ;
+  always @(posedge clk)
+    pes__2__ann__a <= \$98 ;
+  always @(posedge clk)
+    room_all_push <= \$99 ;
+  always @(posedge clk)
+    room_all_nopush <= \$100 ;
+  always @(posedge clk)
+    room_all_push_fifo <= \$101 ;
+  always @(posedge clk)
+    room_all_nopush_fifo <= \$102 ;
+  always @(posedge clk)
+    \live$71  <= \$103 ;
+  always @(posedge clk)
+    bias_sent <= \$104 ;
+  always @(posedge clk)
+    push_r <= \$105 ;
+  always @(posedge clk)
+    held <= \$106 ;
+  always @(posedge clk)
+    push_r_fifo <= \$107 ;
+  always @(posedge clk)
+    fault <= \$108 ;
   \eie_ecp5_4pe.ccu.items  items (
     .arm(\arm$2 ),
     .clk(clk),
@@ -3818,8 +4124,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$464$0 (\$81 ),
-    .\port$467$0 (\$82 ),
+    .\port$526$0 (\$109 ),
+    .\port$529$0 (\$110 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -3833,322 +4139,354 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   \eie_ecp5_4pe.ccu.tree  tree (
     .o_found(o_found),
     .o_pos(o_pos),
-    .o_val(o_val),
-    .\port$323$0 (elig),
-    .\port$464$0 (\$81 ),
-    .\port$467$0 (\$82 )
+    .\port$363$0 (elig)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$54  = ps_live;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$54  = 1'h1;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-          \$54  = 1'h0;
-        end
-      end
-    end
+    \$76  = { \$34 , \$29 , \$25 , \$22  };
     if (rst) begin
-      \$54  = 1'h0;
+      \$76  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$55  = jbase;
+    \$77  = at_bias;
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$78  = \$109 [15:0];
+    if (rst) begin
+      \$78  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$79  = \$109 [31:16];
+    if (rst) begin
+      \$79  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$80  = \$110 [15:0];
+    if (rst) begin
+      \$80  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$81  = \$110 [31:16];
+    if (rst) begin
+      \$81  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$82  = \$43 ;
+    if (rst) begin
+      \$82  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$83  = ps_live;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$55  = 13'h0000;
+      \$83  = 1'h1;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+          \$83  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$84  = jbase;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$84  = 13'h0000;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$55  = \$31 [12:0];
+          \$84  = \$53 [12:0];
         end
       end
     end
     if (rst) begin
-      \$55  = 13'h0000;
+      \$84  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$56  = at_bias;
+    \$85  = at_bias;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$56  = \$21 ;
+      \$85  = \$44 ;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$56  = last_group;
+          \$85  = last_group;
         end
       end
     end
     if (rst) begin
-      \$56  = 1'h0;
+      \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$57  = mask;
+    \$86  = mask;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$57  = 4'hf;
+      \$86  = 4'hf;
     end else begin
       if (active) begin
         (* full_case = 32'd1 *)
         if (at_bias) begin
         end else if (advance) begin
-          \$57  = 4'hf;
+          \$86  = 4'hf;
         end else begin
-          \$57  = { \$39 , \$36 , \$34 , 1'h0 };
+          \$86  = { \$61 , \$58 , \$56 , 1'h0 };
         end
       end
     end
     if (rst) begin
-      \$57  = 4'hf;
+      \$86  = 4'hf;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$58  = 1'h0;
+      \$87  = 1'h0;
     end else begin
-      \$58  = \$26 ;
+      \$87  = \$49 ;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$87  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$59  = ps_search;
+    \$88  = ps_search;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$59  = \$22 ;
+      \$88  = \$45 ;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$59  = \$32 ;
+          \$88  = \$54 ;
         end
       end
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$60  = groups_left;
+    \$89  = groups_left;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$60  = \$23 [10:0];
+      \$89  = \$46 [10:0];
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$60  = \$30 [10:0];
+          \$89  = \$52 [10:0];
         end
       end
     end
     if (rst) begin
-      \$60  = 11'h000;
+      \$89  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$61  = last_group;
+    \$90  = last_group;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$61  = \$24 ;
+      \$90  = \$47 ;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$61  = last_group2;
+          \$90  = last_group2;
         end
       end
     end
     if (rst) begin
-      \$61  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$62  = last_group2;
+    \$91  = last_group2;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
-      \$62  = \$25 ;
+      \$91  = \$48 ;
     end else begin
       if (active) begin
         if (at_bias) begin
         end else if (advance) begin
-          \$62  = \$33 ;
+          \$91  = \$55 ;
         end
       end
     end
     if (rst) begin
-      \$62  = 1'h0;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$63  = ann__j;
+    \$92  = ann__j;
     (* full_case = 32'd1 *)
     if (arm_ps) begin
     end else begin
       if (active) begin
-        \$63  = \$28 [12:0];
+        \$92  = \$51 [12:0];
       end
     end
     if (rst) begin
-      \$63  = 13'h0000;
+      \$92  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$64  = ann__a;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-    end else begin
-      if (active) begin
-        \$64  = \$29 ;
-      end
-    end
+    \$93  = ann__valid;
     if (rst) begin
-      \$64  = 16'h0000;
+      \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$65  = ann__valid;
+    \$94  = ann__j;
     if (rst) begin
-      \$65  = 1'h0;
+      \$94  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$66  = ann__j;
+    \$95  = ann__a;
     if (rst) begin
-      \$66  = 13'h0000;
+      \$95  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$67  = ann__a;
+    \$96  = ann__valid;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$68  = ann__valid;
+    \$97  = ann__j;
     if (rst) begin
-      \$68  = 1'h0;
+      \$97  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$69  = ann__j;
+    \$98  = ann__a;
     if (rst) begin
-      \$69  = 13'h0000;
+      \$98  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$70  = ann__a;
+    \$99  = \$63 ;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$99  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$71  = \$41 ;
+    \$100  = \$65 ;
     if (rst) begin
-      \$71  = 1'h1;
+      \$100  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$72  = \$43 ;
+    \$101  = \$67 ;
     if (rst) begin
-      \$72  = 1'h1;
+      \$101  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$73  = \$45 ;
+    \$102  = \$69 ;
     if (rst) begin
-      \$73  = 1'h1;
+      \$102  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$74  = \$47 ;
+    \$103  = \$72 ;
     if (rst) begin
-      \$74  = 1'h1;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$75  = \$50 ;
+    \$104  = bias_next;
     if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = bias_next;
-    if (rst) begin
-      \$76  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$77  = 1'h0;
+      \$105  = 1'h0;
     end else begin
-      \$77  = bcast;
+      \$105  = bcast;
     end
     if (rst) begin
-      \$77  = 1'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$78  = 1'h0;
+      \$106  = 1'h0;
     end else begin
-      \$78  = ev_stall;
+      \$106  = ev_stall;
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = \$51 ;
+    \$107  = \$73 ;
     if (rst) begin
-      \$79  = 1'h0;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = fault;
+    \$108  = fault;
     if (\arm$2 ) begin
-      \$80  = 1'h0;
-    end else if (\$53 ) begin
-      \$80  = 1'h1;
+      \$108  = 1'h0;
+    end else if (\$75 ) begin
+      \$108  = 1'h1;
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$108  = 1'h0;
     end
   end
   assign arm_pf = arm;
@@ -4165,15 +4503,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign val__0 = \$81 [15:0];
-  assign head_val__0 = \$81 [15:0];
-  assign val__1 = \$81 [31:16];
-  assign head_val__1 = \$81 [31:16];
-  assign val__2 = \$82 [15:0];
-  assign head_val__2 = \$82 [15:0];
-  assign val__3 = \$82 [31:16];
-  assign head_val__3 = \$82 [31:16];
-  assign \advance$45  = advance;
+  assign \advance$37  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
   assign ann_g0_j = pes__0__ann__j;
@@ -4190,15 +4520,25 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign pes__1__bc__strobe = bcast;
   assign pes__2__bc__strobe = bcast;
   assign pes__3__bc__strobe = bcast;
+  assign head_val__0 = \$109 [15:0];
+  assign head_val__1 = \$109 [31:16];
+  assign head_val__2 = \$110 [15:0];
+  assign head_val__3 = \$110 [31:16];
   assign \push__payload.elem  = push__payload[0];
   assign \push__payload.bias  = push__payload[1];
   assign \pop__payload.elem  = pop__payload[0];
   assign \pop__payload.bias  = pop__payload[1];
   assign push__payload[1] = at_bias;
   assign push__payload[0] = \$2 ;
-  assign \$34  = elig[0];
-  assign \$35  = elig[0];
-  assign \$37  = elig[0];
+  assign \$21  = 1'h1;
+  assign \$22  = elig[0];
+  assign \$23  = elig[0];
+  assign \$26  = elig[0];
+  assign \$30  = elig[0];
+  assign \$36  = \$35 ;
+  assign \$56  = elig[0];
+  assign \$57  = elig[0];
+  assign \$59  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5478,7 +5818,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$464$0 , \port$467$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$526$0 , \port$529$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5596,10 +5936,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$464$0 , \port$467$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$464$0 ;
-  wire [31:0] \port$464$0 ;
-  output [31:0] \port$467$0 ;
-  wire [31:0] \port$467$0 ;
+  output [31:0] \port$526$0 ;
+  wire [31:0] \port$526$0 ;
+  output [31:0] \port$529$0 ;
+  wire [31:0] \port$529$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -6088,12 +6428,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$464$0 , \port$467$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$464$0  = \$signature__data$13 ;
-  assign \port$467$0  = \$signature__data$21 ;
+  assign \port$526$0  = \$signature__data$13 ;
+  assign \port$529$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
+module \eie_ecp5_4pe.ccu.tree (o_found, o_pos, \port$363$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -6108,15 +6448,10 @@ module \eie_ecp5_4pe.ccu.tree (\port$464$0 , \port$467$0 , o_found, o_pos, o_val
   output [1:0] o_pos;
   wire [1:0] o_pos;
   wire [1:0] \o_pos$19 ;
-  output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$323$0 ;
-  wire [3:0] \port$323$0 ;
-  input [31:0] \port$464$0 ;
-  wire [31:0] \port$464$0 ;
-  input [31:0] \port$467$0 ;
-  wire [31:0] \port$467$0 ;
+  input [3:0] \port$363$0 ;
+  wire [3:0] \port$363$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -6129,33 +6464,31 @@ module \eie_ecp5_4pe.ccu.tree (\port$464$0 , \port$467$0 , o_found, o_pos, o_val
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$323$0 (\port$323$0 ),
-    .\port$464$0 (\port$464$0 ),
-    .\port$467$0 (\port$467$0 )
+    .\port$363$0 (\port$363$0 )
   );
-  assign found__0 = \port$323$0 [0];
-  assign \found__0$1  = \port$323$0 [0];
-  assign val__0 = \port$464$0 [15:0];
-  assign \val__0$3  = \port$464$0 [15:0];
-  assign found__1 = \port$323$0 [1];
-  assign \found__1$5  = \port$323$0 [1];
-  assign val__1 = \port$464$0 [31:16];
-  assign \val__1$7  = \port$464$0 [31:16];
-  assign found__2 = \port$323$0 [2];
-  assign \found__2$9  = \port$323$0 [2];
-  assign val__2 = \port$467$0 [15:0];
-  assign \val__2$11  = \port$467$0 [15:0];
-  assign found__3 = \port$323$0 [3];
-  assign \found__3$13  = \port$323$0 [3];
-  assign val__3 = \port$467$0 [31:16];
-  assign \val__3$15  = \port$467$0 [31:16];
+  assign found__0 = \port$363$0 [0];
+  assign \found__0$1  = \port$363$0 [0];
+  assign val__0 = 16'h0000;
+  assign \val__0$3  = 16'h0000;
+  assign found__1 = \port$363$0 [1];
+  assign \found__1$5  = \port$363$0 [1];
+  assign val__1 = 16'h0000;
+  assign \val__1$7  = 16'h0000;
+  assign found__2 = \port$363$0 [2];
+  assign \found__2$9  = \port$363$0 [2];
+  assign val__2 = 16'h0000;
+  assign \val__2$11  = 16'h0000;
+  assign found__3 = \port$363$0 [3];
+  assign \found__3$13  = \port$363$0 [3];
+  assign val__3 = 16'h0000;
+  assign \val__3$15  = 16'h0000;
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, o_pos, o_val, \port$363$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -6174,12 +6507,8 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$464$0 , \port$467$0 , o_found, o_
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$323$0 ;
-  wire [3:0] \port$323$0 ;
-  input [31:0] \port$464$0 ;
-  wire [31:0] \port$464$0 ;
-  input [31:0] \port$467$0 ;
-  wire [31:0] \port$467$0 ;
+  input [3:0] \port$363$0 ;
+  wire [3:0] \port$363$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -6188,49 +6517,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$464$0 , \port$467$0 , o_found, o_
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$323$0 [0] | \port$323$0 [1];
-  assign \$6  = \$5  | \port$323$0 [2];
-  assign o_found = \$6  | \port$323$0 [3];
+  assign \$5  = \port$363$0 [0] | \port$363$0 [1];
+  assign \$6  = \$5  | \port$363$0 [2];
+  assign o_found = \$6  | \port$363$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$323$0 [3]) begin
+    if (\port$363$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$323$0 [2]) begin
+    if (\port$363$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$323$0 [1]) begin
+    if (\port$363$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$323$0 [0]) begin
+    if (\port$363$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$323$0 [3]) begin
-      o_val = \port$467$0 [31:16];
+    if (\port$363$0 [3]) begin
+      o_val = 16'h0000;
     end
-    if (\port$323$0 [2]) begin
-      o_val = \port$467$0 [15:0];
+    if (\port$363$0 [2]) begin
+      o_val = 16'h0000;
     end
-    if (\port$323$0 [1]) begin
-      o_val = \port$464$0 [31:16];
+    if (\port$363$0 [1]) begin
+      o_val = 16'h0000;
     end
-    if (\port$323$0 [0]) begin
-      o_val = \port$464$0 [15:0];
+    if (\port$363$0 [0]) begin
+      o_val = 16'h0000;
     end
   end
-  assign found__3 = \port$323$0 [3];
-  assign val__3 = \port$467$0 [31:16];
-  assign found__2 = \port$323$0 [2];
-  assign val__2 = \port$467$0 [15:0];
-  assign found__1 = \port$323$0 [1];
-  assign val__1 = \port$464$0 [31:16];
-  assign found__0 = \port$323$0 [0];
-  assign val__0 = \port$464$0 [15:0];
+  assign found__3 = \port$363$0 [3];
+  assign val__3 = 16'h0000;
+  assign found__2 = \port$363$0 [2];
+  assign val__2 = 16'h0000;
+  assign found__1 = \port$363$0 [1];
+  assign val__1 = 16'h0000;
+  assign found__0 = \port$363$0 [0];
+  assign val__0 = 16'h0000;
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -6991,13 +7320,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$25 (h_odd),
+    .\r_data$24 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$58 (h_we_odd),
+    .\w_en$57 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe0.queue  queue (
@@ -9958,7 +10287,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$12  = 1'h0;
   wire \$1 ;
@@ -10019,45 +10348,44 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
+  reg \$62 ;
+  reg [9:0] \$63 ;
   reg [9:0] \$64 ;
-  reg [9:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
   reg \$68 ;
-  reg \$69 ;
+  reg [15:0] \$69 ;
   wire [14:0] \$7 ;
-  reg [15:0] \$70 ;
+  reg \$70 ;
   reg \$71 ;
-  reg \$72 ;
+  reg [15:0] \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg \$79 ;
+  reg \$78 ;
+  reg [15:0] \$79 ;
   wire [12:0] \$8 ;
-  reg [15:0] \$80 ;
+  reg [10:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg [10:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
+  reg [2:0] \$86 ;
   reg [2:0] \$87 ;
-  reg [2:0] \$88 ;
+  reg [15:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg [15:0] \$90 ;
+  reg \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg \$96 ;
-  reg [15:0] \$97 ;
+  reg [15:0] \$96 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -10100,33 +10428,32 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$64 ;
+  wire [9:0] \r_addr$63 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$25 ;
-  wire [15:0] \r_data$25 ;
+  output [15:0] \r_data$24 ;
+  wire [15:0] \r_data$24 ;
   wire r_en;
-  wire \r_en$66 ;
+  wire \r_en$65 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$56 ;
+  wire [9:0] \w_addr$55 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$57 ;
+  wire [15:0] \w_data$56 ;
   input w_en;
   wire w_en;
-  input \w_en$58 ;
-  wire \w_en$58 ;
-  (* keep = 32'd1 *)
-  reg [15:0] x0_a = 16'h0000;
+  input \w_en$57 ;
+  wire \w_en$57 ;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
+  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -10165,7 +10492,6 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
-  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -10176,15 +10502,15 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$25  : r_data;
-  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$16  = x3_par ? \r_data$24  : r_data;
+  assign \$17  = x3_par ? \r_data$24  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$19  = x3_par ? \r_data$24  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$25 ;
-  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$24 ;
+  assign \$22  = x3_par ? \r_data$24  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$24  = x3_par ? r_data : \r_data$24 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -10204,9 +10530,9 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -10216,83 +10542,82 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$60 ;
+    x1_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$62 ;
+    x1_par <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$63 ;
+    x1_even_addr <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$64 ;
+    x1_odd_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$65 ;
+    x2_v <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$66 ;
+    x2_a <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$67 ;
+    x2_par <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$68 ;
+    x3_v <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$69 ;
+    x3_a <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$70 ;
+    x3_par <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$71 ;
+    x4_v <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$72 ;
+    x4_a <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$73 ;
+    x4_lo <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$74 ;
+    x4_lo1 <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$75 ;
+    x4_lo2 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$76 ;
+    x4_len <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$77 ;
+    x4_hm1 <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$78 ;
+    x5_v <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$79 ;
+    x5_a <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$80 ;
+    x5_line <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$81 ;
+    x5_line1 <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$82 ;
+    x5_line2 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$83 ;
+    x5_wrap0 <= \$83 ;
   always @(posedge clk)
-    x5_wrap0 <= \$84 ;
+    x5_wrap1 <= \$84 ;
   always @(posedge clk)
-    x5_wrap1 <= \$85 ;
+    x5_ne_last <= \$85 ;
   always @(posedge clk)
-    x5_ne_last <= \$86 ;
+    x5_slot <= \$86 ;
   always @(posedge clk)
-    x5_slot <= \$87 ;
+    x5_slot2 <= \$87 ;
   always @(posedge clk)
-    x5_slot2 <= \$88 ;
+    x5_lastline <= \$88 ;
   always @(posedge clk)
-    x5_lastline <= \$89 ;
+    x5_lm1 <= \$89 ;
   always @(posedge clk)
-    x5_lm1 <= \$90 ;
+    x5_nz <= \$90 ;
   always @(posedge clk)
-    x5_nz <= \$91 ;
+    x5_one <= \$91 ;
   always @(posedge clk)
-    x5_one <= \$92 ;
+    x5_two <= \$92 ;
   always @(posedge clk)
-    x5_two <= \$93 ;
+    x5_ge3 <= \$93 ;
   always @(posedge clk)
-    x5_ge3 <= \$94 ;
+    x5_ge4 <= \$94 ;
   always @(posedge clk)
-    x5_ge4 <= \$95 ;
+    have <= \$95 ;
   always @(posedge clk)
-    have <= \$96 ;
-  always @(posedge clk)
-    prev_last <= \$97 ;
+    prev_last <= \$96 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe0.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -10305,13 +10630,13 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe0.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$64 ),
-    .rp__en(\r_en$66 ),
+    .r_data(\r_data$24 ),
+    .rp__addr(\r_addr$63 ),
+    .rp__en(\r_en$65 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$58 )
+    .w_en(\w_en$57 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
@@ -10343,273 +10668,266 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$62  = x0_a;
+    \$62  = x0_j[0];
     if (rst) begin
-      \$62  = 16'h0000;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$63  = x0_j[0];
+    \$63  = \$7 [9:0];
     if (rst) begin
-      \$63  = 1'h0;
+      \$63  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$64  = \$7 [9:0];
+    \$64  = \$9 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$65  = \$9 [9:0];
+    \$65  = \$11 ;
     if (rst) begin
-      \$65  = 10'h000;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$66  = \$11 ;
+    \$66  = x1_a;
     if (rst) begin
-      \$66  = 1'h0;
+      \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$67  = x1_a;
+    \$67  = x1_par;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$68  = x1_par;
+    \$68  = \$13 ;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$69  = \$13 ;
+    \$69  = x2_a;
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$70  = x2_a;
+    \$70  = x2_par;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$71  = x2_par;
+    \$71  = \$15 ;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$72  = \$15 ;
+    \$72  = x3_a;
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$73  = x3_a;
+    \$73  = \$16 ;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$74  = \$16 ;
+    \$74  = \$18 [15:0];
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$75  = \$18 [15:0];
+    \$75  = \$20 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$76  = \$20 [15:0];
+    \$76  = \$23 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$77  = \$23 [15:0];
+    \$77  = \$25 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$78  = \$25 [15:0];
+    \$78  = \$27 ;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$79  = \$27 ;
+    \$79  = x4_a;
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$80  = x4_a;
+    \$80  = \$29 [10:0];
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$81  = \$29 [10:0];
+    \$81  = \$31 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$82  = \$31 [10:0];
+    \$82  = \$33 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$83  = \$33 [10:0];
+    \$83  = \$36 ;
     if (rst) begin
-      \$83  = 11'h000;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$84  = \$36 ;
+    \$84  = \$39 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$85  = \$39 ;
+    \$85  = \$43 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$86  = \$43 ;
+    \$86  = \$44 [2:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$87  = \$44 [2:0];
+    \$87  = \$45 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$88  = \$45 [2:0];
+    \$88  = \$46 ;
     if (rst) begin
-      \$88  = 3'h0;
+      \$88  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$89  = \$46 ;
+    \$89  = \$47 [15:0];
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$90  = \$47 [15:0];
+    \$90  = \$48 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$91  = \$48 ;
+    \$91  = \$49 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$92  = \$49 ;
+    \$92  = \$50 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$93  = \$50 ;
+    \$93  = \$51 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$94  = \$51 ;
+    \$94  = \$52 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$95  = \$52 ;
+    \$95  = have;
+    if (ctl__arm) begin
+      \$95  = 1'h0;
+    end else if (\$53 ) begin
+      \$95  = 1'h1;
+    end
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$96  = have;
-    if (ctl__arm) begin
-      \$96  = 1'h0;
-    end else if (\$53 ) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$97  = prev_last;
+    \$96  = prev_last;
     if (ctl__arm) begin
     end else if (\$53 ) begin
-      \$97  = x5_lastline;
+      \$96  = x5_lastline;
     end
     if (rst) begin
-      \$97  = 16'h0000;
+      \$96  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$56  = w_addr;
-  assign \w_data$57  = w_data;
-  assign h_we_odd = \w_en$58 ;
+  assign \w_addr$55  = w_addr;
+  assign \w_data$56  = w_data;
+  assign h_we_odd = \w_en$57 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$25 ;
+  assign h_odd = \r_data$24 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -12703,13 +13021,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$25 (h_odd),
+    .\r_data$24 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$58 (h_we_odd),
+    .\w_en$57 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe1.queue  queue (
@@ -15670,7 +15988,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$24  = 1'h0;
   wire \$1 ;
@@ -15731,45 +16049,44 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
+  reg \$62 ;
+  reg [9:0] \$63 ;
   reg [9:0] \$64 ;
-  reg [9:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
   reg \$68 ;
-  reg \$69 ;
+  reg [15:0] \$69 ;
   wire [14:0] \$7 ;
-  reg [15:0] \$70 ;
+  reg \$70 ;
   reg \$71 ;
-  reg \$72 ;
+  reg [15:0] \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg \$79 ;
+  reg \$78 ;
+  reg [15:0] \$79 ;
   wire [12:0] \$8 ;
-  reg [15:0] \$80 ;
+  reg [10:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg [10:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
+  reg [2:0] \$86 ;
   reg [2:0] \$87 ;
-  reg [2:0] \$88 ;
+  reg [15:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg [15:0] \$90 ;
+  reg \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg \$96 ;
-  reg [15:0] \$97 ;
+  reg [15:0] \$96 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -15812,33 +16129,32 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$64 ;
+  wire [9:0] \r_addr$63 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$25 ;
-  wire [15:0] \r_data$25 ;
+  output [15:0] \r_data$24 ;
+  wire [15:0] \r_data$24 ;
   wire r_en;
-  wire \r_en$66 ;
+  wire \r_en$65 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$56 ;
+  wire [9:0] \w_addr$55 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$57 ;
+  wire [15:0] \w_data$56 ;
   input w_en;
   wire w_en;
-  input \w_en$58 ;
-  wire \w_en$58 ;
-  (* keep = 32'd1 *)
-  reg [15:0] x0_a = 16'h0000;
+  input \w_en$57 ;
+  wire \w_en$57 ;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
+  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -15877,7 +16193,6 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
-  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -15888,15 +16203,15 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$25  : r_data;
-  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$16  = x3_par ? \r_data$24  : r_data;
+  assign \$17  = x3_par ? \r_data$24  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$19  = x3_par ? \r_data$24  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$25 ;
-  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$24 ;
+  assign \$22  = x3_par ? \r_data$24  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$24  = x3_par ? r_data : \r_data$24 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -15916,9 +16231,9 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -15928,83 +16243,82 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$60 ;
+    x1_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$62 ;
+    x1_par <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$63 ;
+    x1_even_addr <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$64 ;
+    x1_odd_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$65 ;
+    x2_v <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$66 ;
+    x2_a <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$67 ;
+    x2_par <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$68 ;
+    x3_v <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$69 ;
+    x3_a <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$70 ;
+    x3_par <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$71 ;
+    x4_v <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$72 ;
+    x4_a <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$73 ;
+    x4_lo <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$74 ;
+    x4_lo1 <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$75 ;
+    x4_lo2 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$76 ;
+    x4_len <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$77 ;
+    x4_hm1 <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$78 ;
+    x5_v <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$79 ;
+    x5_a <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$80 ;
+    x5_line <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$81 ;
+    x5_line1 <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$82 ;
+    x5_line2 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$83 ;
+    x5_wrap0 <= \$83 ;
   always @(posedge clk)
-    x5_wrap0 <= \$84 ;
+    x5_wrap1 <= \$84 ;
   always @(posedge clk)
-    x5_wrap1 <= \$85 ;
+    x5_ne_last <= \$85 ;
   always @(posedge clk)
-    x5_ne_last <= \$86 ;
+    x5_slot <= \$86 ;
   always @(posedge clk)
-    x5_slot <= \$87 ;
+    x5_slot2 <= \$87 ;
   always @(posedge clk)
-    x5_slot2 <= \$88 ;
+    x5_lastline <= \$88 ;
   always @(posedge clk)
-    x5_lastline <= \$89 ;
+    x5_lm1 <= \$89 ;
   always @(posedge clk)
-    x5_lm1 <= \$90 ;
+    x5_nz <= \$90 ;
   always @(posedge clk)
-    x5_nz <= \$91 ;
+    x5_one <= \$91 ;
   always @(posedge clk)
-    x5_one <= \$92 ;
+    x5_two <= \$92 ;
   always @(posedge clk)
-    x5_two <= \$93 ;
+    x5_ge3 <= \$93 ;
   always @(posedge clk)
-    x5_ge3 <= \$94 ;
+    x5_ge4 <= \$94 ;
   always @(posedge clk)
-    x5_ge4 <= \$95 ;
+    have <= \$95 ;
   always @(posedge clk)
-    have <= \$96 ;
-  always @(posedge clk)
-    prev_last <= \$97 ;
+    prev_last <= \$96 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe1.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -16017,13 +16331,13 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe1.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$64 ),
-    .rp__en(\r_en$66 ),
+    .r_data(\r_data$24 ),
+    .rp__addr(\r_addr$63 ),
+    .rp__en(\r_en$65 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$58 )
+    .w_en(\w_en$57 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
@@ -16055,273 +16369,266 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$62  = x0_a;
+    \$62  = x0_j[0];
     if (rst) begin
-      \$62  = 16'h0000;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$63  = x0_j[0];
+    \$63  = \$7 [9:0];
     if (rst) begin
-      \$63  = 1'h0;
+      \$63  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$64  = \$7 [9:0];
+    \$64  = \$9 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$65  = \$9 [9:0];
+    \$65  = \$11 ;
     if (rst) begin
-      \$65  = 10'h000;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$66  = \$11 ;
+    \$66  = x1_a;
     if (rst) begin
-      \$66  = 1'h0;
+      \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$67  = x1_a;
+    \$67  = x1_par;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$68  = x1_par;
+    \$68  = \$13 ;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$69  = \$13 ;
+    \$69  = x2_a;
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$70  = x2_a;
+    \$70  = x2_par;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$71  = x2_par;
+    \$71  = \$15 ;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$72  = \$15 ;
+    \$72  = x3_a;
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$73  = x3_a;
+    \$73  = \$16 ;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$74  = \$16 ;
+    \$74  = \$18 [15:0];
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$75  = \$18 [15:0];
+    \$75  = \$20 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$76  = \$20 [15:0];
+    \$76  = \$23 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$77  = \$23 [15:0];
+    \$77  = \$25 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$78  = \$25 [15:0];
+    \$78  = \$27 ;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$79  = \$27 ;
+    \$79  = x4_a;
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$80  = x4_a;
+    \$80  = \$29 [10:0];
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$81  = \$29 [10:0];
+    \$81  = \$31 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$82  = \$31 [10:0];
+    \$82  = \$33 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$83  = \$33 [10:0];
+    \$83  = \$36 ;
     if (rst) begin
-      \$83  = 11'h000;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$84  = \$36 ;
+    \$84  = \$39 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$85  = \$39 ;
+    \$85  = \$43 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$86  = \$43 ;
+    \$86  = \$44 [2:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$87  = \$44 [2:0];
+    \$87  = \$45 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$88  = \$45 [2:0];
+    \$88  = \$46 ;
     if (rst) begin
-      \$88  = 3'h0;
+      \$88  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$89  = \$46 ;
+    \$89  = \$47 [15:0];
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$90  = \$47 [15:0];
+    \$90  = \$48 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$91  = \$48 ;
+    \$91  = \$49 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$92  = \$49 ;
+    \$92  = \$50 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$93  = \$50 ;
+    \$93  = \$51 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$94  = \$51 ;
+    \$94  = \$52 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$95  = \$52 ;
+    \$95  = have;
+    if (ctl__arm) begin
+      \$95  = 1'h0;
+    end else if (\$53 ) begin
+      \$95  = 1'h1;
+    end
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$96  = have;
-    if (ctl__arm) begin
-      \$96  = 1'h0;
-    end else if (\$53 ) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$97  = prev_last;
+    \$96  = prev_last;
     if (ctl__arm) begin
     end else if (\$53 ) begin
-      \$97  = x5_lastline;
+      \$96  = x5_lastline;
     end
     if (rst) begin
-      \$97  = 16'h0000;
+      \$96  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$56  = w_addr;
-  assign \w_data$57  = w_data;
-  assign h_we_odd = \w_en$58 ;
+  assign \w_addr$55  = w_addr;
+  assign \w_data$56  = w_data;
+  assign h_we_odd = \w_en$57 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$25 ;
+  assign h_odd = \r_data$24 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -18415,13 +18722,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$25 (h_odd),
+    .\r_data$24 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$58 (h_we_odd),
+    .\w_en$57 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe2.queue  queue (
@@ -21382,7 +21689,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$36 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$36  = 1'h0;
   wire \$1 ;
@@ -21443,45 +21750,44 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
+  reg \$62 ;
+  reg [9:0] \$63 ;
   reg [9:0] \$64 ;
-  reg [9:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
   reg \$68 ;
-  reg \$69 ;
+  reg [15:0] \$69 ;
   wire [14:0] \$7 ;
-  reg [15:0] \$70 ;
+  reg \$70 ;
   reg \$71 ;
-  reg \$72 ;
+  reg [15:0] \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg \$79 ;
+  reg \$78 ;
+  reg [15:0] \$79 ;
   wire [12:0] \$8 ;
-  reg [15:0] \$80 ;
+  reg [10:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg [10:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
+  reg [2:0] \$86 ;
   reg [2:0] \$87 ;
-  reg [2:0] \$88 ;
+  reg [15:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg [15:0] \$90 ;
+  reg \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg \$96 ;
-  reg [15:0] \$97 ;
+  reg [15:0] \$96 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -21524,33 +21830,32 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$64 ;
+  wire [9:0] \r_addr$63 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$25 ;
-  wire [15:0] \r_data$25 ;
+  output [15:0] \r_data$24 ;
+  wire [15:0] \r_data$24 ;
   wire r_en;
-  wire \r_en$66 ;
+  wire \r_en$65 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$56 ;
+  wire [9:0] \w_addr$55 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$57 ;
+  wire [15:0] \w_data$56 ;
   input w_en;
   wire w_en;
-  input \w_en$58 ;
-  wire \w_en$58 ;
-  (* keep = 32'd1 *)
-  reg [15:0] x0_a = 16'h0000;
+  input \w_en$57 ;
+  wire \w_en$57 ;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
+  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -21589,7 +21894,6 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
-  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -21600,15 +21904,15 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$25  : r_data;
-  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$16  = x3_par ? \r_data$24  : r_data;
+  assign \$17  = x3_par ? \r_data$24  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$19  = x3_par ? \r_data$24  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$25 ;
-  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$24 ;
+  assign \$22  = x3_par ? \r_data$24  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$24  = x3_par ? r_data : \r_data$24 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -21628,9 +21932,9 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -21640,83 +21944,82 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$60 ;
+    x1_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$62 ;
+    x1_par <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$63 ;
+    x1_even_addr <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$64 ;
+    x1_odd_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$65 ;
+    x2_v <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$66 ;
+    x2_a <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$67 ;
+    x2_par <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$68 ;
+    x3_v <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$69 ;
+    x3_a <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$70 ;
+    x3_par <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$71 ;
+    x4_v <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$72 ;
+    x4_a <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$73 ;
+    x4_lo <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$74 ;
+    x4_lo1 <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$75 ;
+    x4_lo2 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$76 ;
+    x4_len <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$77 ;
+    x4_hm1 <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$78 ;
+    x5_v <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$79 ;
+    x5_a <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$80 ;
+    x5_line <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$81 ;
+    x5_line1 <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$82 ;
+    x5_line2 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$83 ;
+    x5_wrap0 <= \$83 ;
   always @(posedge clk)
-    x5_wrap0 <= \$84 ;
+    x5_wrap1 <= \$84 ;
   always @(posedge clk)
-    x5_wrap1 <= \$85 ;
+    x5_ne_last <= \$85 ;
   always @(posedge clk)
-    x5_ne_last <= \$86 ;
+    x5_slot <= \$86 ;
   always @(posedge clk)
-    x5_slot <= \$87 ;
+    x5_slot2 <= \$87 ;
   always @(posedge clk)
-    x5_slot2 <= \$88 ;
+    x5_lastline <= \$88 ;
   always @(posedge clk)
-    x5_lastline <= \$89 ;
+    x5_lm1 <= \$89 ;
   always @(posedge clk)
-    x5_lm1 <= \$90 ;
+    x5_nz <= \$90 ;
   always @(posedge clk)
-    x5_nz <= \$91 ;
+    x5_one <= \$91 ;
   always @(posedge clk)
-    x5_one <= \$92 ;
+    x5_two <= \$92 ;
   always @(posedge clk)
-    x5_two <= \$93 ;
+    x5_ge3 <= \$93 ;
   always @(posedge clk)
-    x5_ge3 <= \$94 ;
+    x5_ge4 <= \$94 ;
   always @(posedge clk)
-    x5_ge4 <= \$95 ;
+    have <= \$95 ;
   always @(posedge clk)
-    have <= \$96 ;
-  always @(posedge clk)
-    prev_last <= \$97 ;
+    prev_last <= \$96 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe2.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -21729,13 +22032,13 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe2.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$64 ),
-    .rp__en(\r_en$66 ),
+    .r_data(\r_data$24 ),
+    .rp__addr(\r_addr$63 ),
+    .rp__en(\r_en$65 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$58 )
+    .w_en(\w_en$57 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
@@ -21767,273 +22070,266 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$62  = x0_a;
+    \$62  = x0_j[0];
     if (rst) begin
-      \$62  = 16'h0000;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$63  = x0_j[0];
+    \$63  = \$7 [9:0];
     if (rst) begin
-      \$63  = 1'h0;
+      \$63  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$64  = \$7 [9:0];
+    \$64  = \$9 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$65  = \$9 [9:0];
+    \$65  = \$11 ;
     if (rst) begin
-      \$65  = 10'h000;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$66  = \$11 ;
+    \$66  = x1_a;
     if (rst) begin
-      \$66  = 1'h0;
+      \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$67  = x1_a;
+    \$67  = x1_par;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$68  = x1_par;
+    \$68  = \$13 ;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$69  = \$13 ;
+    \$69  = x2_a;
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$70  = x2_a;
+    \$70  = x2_par;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$71  = x2_par;
+    \$71  = \$15 ;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$72  = \$15 ;
+    \$72  = x3_a;
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$73  = x3_a;
+    \$73  = \$16 ;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$74  = \$16 ;
+    \$74  = \$18 [15:0];
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$75  = \$18 [15:0];
+    \$75  = \$20 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$76  = \$20 [15:0];
+    \$76  = \$23 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$77  = \$23 [15:0];
+    \$77  = \$25 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$78  = \$25 [15:0];
+    \$78  = \$27 ;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$79  = \$27 ;
+    \$79  = x4_a;
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$80  = x4_a;
+    \$80  = \$29 [10:0];
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$81  = \$29 [10:0];
+    \$81  = \$31 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$82  = \$31 [10:0];
+    \$82  = \$33 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$83  = \$33 [10:0];
+    \$83  = \$36 ;
     if (rst) begin
-      \$83  = 11'h000;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$84  = \$36 ;
+    \$84  = \$39 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$85  = \$39 ;
+    \$85  = \$43 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$86  = \$43 ;
+    \$86  = \$44 [2:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$87  = \$44 [2:0];
+    \$87  = \$45 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$88  = \$45 [2:0];
+    \$88  = \$46 ;
     if (rst) begin
-      \$88  = 3'h0;
+      \$88  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$89  = \$46 ;
+    \$89  = \$47 [15:0];
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$90  = \$47 [15:0];
+    \$90  = \$48 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$91  = \$48 ;
+    \$91  = \$49 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$92  = \$49 ;
+    \$92  = \$50 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$93  = \$50 ;
+    \$93  = \$51 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$94  = \$51 ;
+    \$94  = \$52 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$95  = \$52 ;
+    \$95  = have;
+    if (ctl__arm) begin
+      \$95  = 1'h0;
+    end else if (\$53 ) begin
+      \$95  = 1'h1;
+    end
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$96  = have;
-    if (ctl__arm) begin
-      \$96  = 1'h0;
-    end else if (\$53 ) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$97  = prev_last;
+    \$96  = prev_last;
     if (ctl__arm) begin
     end else if (\$53 ) begin
-      \$97  = x5_lastline;
+      \$96  = x5_lastline;
     end
     if (rst) begin
-      \$97  = 16'h0000;
+      \$96  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$56  = w_addr;
-  assign \w_data$57  = w_data;
-  assign h_we_odd = \w_en$58 ;
+  assign \w_addr$55  = w_addr;
+  assign \w_data$56  = w_data;
+  assign h_we_odd = \w_en$57 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$25 ;
+  assign h_odd = \r_data$24 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -24127,13 +24423,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$25 (h_odd),
+    .\r_data$24 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$58 (h_we_odd),
+    .\w_en$57 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe3.queue  queue (
@@ -27094,7 +27390,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
+module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$48 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$48  = 1'h0;
   wire \$1 ;
@@ -27155,45 +27451,44 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
+  reg \$62 ;
+  reg [9:0] \$63 ;
   reg [9:0] \$64 ;
-  reg [9:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
   reg \$68 ;
-  reg \$69 ;
+  reg [15:0] \$69 ;
   wire [14:0] \$7 ;
-  reg [15:0] \$70 ;
+  reg \$70 ;
   reg \$71 ;
-  reg \$72 ;
+  reg [15:0] \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg \$79 ;
+  reg \$78 ;
+  reg [15:0] \$79 ;
   wire [12:0] \$8 ;
-  reg [15:0] \$80 ;
+  reg [10:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg [10:0] \$83 ;
+  reg \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg \$86 ;
+  reg [2:0] \$86 ;
   reg [2:0] \$87 ;
-  reg [2:0] \$88 ;
+  reg [15:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg [15:0] \$90 ;
+  reg \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg \$96 ;
-  reg [15:0] \$97 ;
+  reg [15:0] \$96 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -27236,33 +27531,32 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$64 ;
+  wire [9:0] \r_addr$63 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$25 ;
-  wire [15:0] \r_data$25 ;
+  output [15:0] \r_data$24 ;
+  wire [15:0] \r_data$24 ;
   wire r_en;
-  wire \r_en$66 ;
+  wire \r_en$65 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$56 ;
+  wire [9:0] \w_addr$55 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$57 ;
+  wire [15:0] \w_data$56 ;
   input w_en;
   wire w_en;
-  input \w_en$58 ;
-  wire \w_en$58 ;
-  (* keep = 32'd1 *)
-  reg [15:0] x0_a = 16'h0000;
+  input \w_en$57 ;
+  wire \w_en$57 ;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
+  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -27301,7 +27595,6 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
-  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -27312,15 +27605,15 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$25  : r_data;
-  assign \$17  = x3_par ? \r_data$25  : r_data;
+  assign \$16  = x3_par ? \r_data$24  : r_data;
+  assign \$17  = x3_par ? \r_data$24  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$25  : r_data;
+  assign \$19  = x3_par ? \r_data$24  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$25 ;
-  assign \$22  = x3_par ? \r_data$25  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$24 ;
+  assign \$22  = x3_par ? \r_data$24  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$25 ;
+  assign \$24  = x3_par ? r_data : \r_data$24 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -27340,9 +27633,9 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -27352,83 +27645,82 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x0_a <= \$60 ;
+    x1_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_a <= \$62 ;
+    x1_par <= \$62 ;
   always @(posedge clk)
-    x1_par <= \$63 ;
+    x1_even_addr <= \$63 ;
   always @(posedge clk)
-    x1_even_addr <= \$64 ;
+    x1_odd_addr <= \$64 ;
   always @(posedge clk)
-    x1_odd_addr <= \$65 ;
+    x2_v <= \$65 ;
   always @(posedge clk)
-    x2_v <= \$66 ;
+    x2_a <= \$66 ;
   always @(posedge clk)
-    x2_a <= \$67 ;
+    x2_par <= \$67 ;
   always @(posedge clk)
-    x2_par <= \$68 ;
+    x3_v <= \$68 ;
   always @(posedge clk)
-    x3_v <= \$69 ;
+    x3_a <= \$69 ;
   always @(posedge clk)
-    x3_a <= \$70 ;
+    x3_par <= \$70 ;
   always @(posedge clk)
-    x3_par <= \$71 ;
+    x4_v <= \$71 ;
   always @(posedge clk)
-    x4_v <= \$72 ;
+    x4_a <= \$72 ;
   always @(posedge clk)
-    x4_a <= \$73 ;
+    x4_lo <= \$73 ;
   always @(posedge clk)
-    x4_lo <= \$74 ;
+    x4_lo1 <= \$74 ;
   always @(posedge clk)
-    x4_lo1 <= \$75 ;
+    x4_lo2 <= \$75 ;
   always @(posedge clk)
-    x4_lo2 <= \$76 ;
+    x4_len <= \$76 ;
   always @(posedge clk)
-    x4_len <= \$77 ;
+    x4_hm1 <= \$77 ;
   always @(posedge clk)
-    x4_hm1 <= \$78 ;
+    x5_v <= \$78 ;
   always @(posedge clk)
-    x5_v <= \$79 ;
+    x5_a <= \$79 ;
   always @(posedge clk)
-    x5_a <= \$80 ;
+    x5_line <= \$80 ;
   always @(posedge clk)
-    x5_line <= \$81 ;
+    x5_line1 <= \$81 ;
   always @(posedge clk)
-    x5_line1 <= \$82 ;
+    x5_line2 <= \$82 ;
   always @(posedge clk)
-    x5_line2 <= \$83 ;
+    x5_wrap0 <= \$83 ;
   always @(posedge clk)
-    x5_wrap0 <= \$84 ;
+    x5_wrap1 <= \$84 ;
   always @(posedge clk)
-    x5_wrap1 <= \$85 ;
+    x5_ne_last <= \$85 ;
   always @(posedge clk)
-    x5_ne_last <= \$86 ;
+    x5_slot <= \$86 ;
   always @(posedge clk)
-    x5_slot <= \$87 ;
+    x5_slot2 <= \$87 ;
   always @(posedge clk)
-    x5_slot2 <= \$88 ;
+    x5_lastline <= \$88 ;
   always @(posedge clk)
-    x5_lastline <= \$89 ;
+    x5_lm1 <= \$89 ;
   always @(posedge clk)
-    x5_lm1 <= \$90 ;
+    x5_nz <= \$90 ;
   always @(posedge clk)
-    x5_nz <= \$91 ;
+    x5_one <= \$91 ;
   always @(posedge clk)
-    x5_one <= \$92 ;
+    x5_two <= \$92 ;
   always @(posedge clk)
-    x5_two <= \$93 ;
+    x5_ge3 <= \$93 ;
   always @(posedge clk)
-    x5_ge3 <= \$94 ;
+    x5_ge4 <= \$94 ;
   always @(posedge clk)
-    x5_ge4 <= \$95 ;
+    have <= \$95 ;
   always @(posedge clk)
-    have <= \$96 ;
-  always @(posedge clk)
-    prev_last <= \$97 ;
+    prev_last <= \$96 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
+  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe3.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -27441,13 +27733,13 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe3.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$25 ),
-    .rp__addr(\r_addr$64 ),
-    .rp__en(\r_en$66 ),
+    .r_data(\r_data$24 ),
+    .rp__addr(\r_addr$63 ),
+    .rp__en(\r_en$65 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$58 )
+    .w_en(\w_en$57 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
@@ -27479,273 +27771,266 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$62  = x0_a;
+    \$62  = x0_j[0];
     if (rst) begin
-      \$62  = 16'h0000;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$63  = x0_j[0];
+    \$63  = \$7 [9:0];
     if (rst) begin
-      \$63  = 1'h0;
+      \$63  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$64  = \$7 [9:0];
+    \$64  = \$9 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$65  = \$9 [9:0];
+    \$65  = \$11 ;
     if (rst) begin
-      \$65  = 10'h000;
+      \$65  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$66  = \$11 ;
+    \$66  = x1_a;
     if (rst) begin
-      \$66  = 1'h0;
+      \$66  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$67  = x1_a;
+    \$67  = x1_par;
     if (rst) begin
-      \$67  = 16'h0000;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$68  = x1_par;
+    \$68  = \$13 ;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$69  = \$13 ;
+    \$69  = x2_a;
     if (rst) begin
-      \$69  = 1'h0;
+      \$69  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$70  = x2_a;
+    \$70  = x2_par;
     if (rst) begin
-      \$70  = 16'h0000;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$71  = x2_par;
+    \$71  = \$15 ;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$72  = \$15 ;
+    \$72  = x3_a;
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$73  = x3_a;
+    \$73  = \$16 ;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$74  = \$16 ;
+    \$74  = \$18 [15:0];
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$75  = \$18 [15:0];
+    \$75  = \$20 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$76  = \$20 [15:0];
+    \$76  = \$23 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$77  = \$23 [15:0];
+    \$77  = \$25 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$78  = \$25 [15:0];
+    \$78  = \$27 ;
     if (rst) begin
-      \$78  = 16'h0000;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$79  = \$27 ;
+    \$79  = x4_a;
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$80  = x4_a;
+    \$80  = \$29 [10:0];
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$81  = \$29 [10:0];
+    \$81  = \$31 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$82  = \$31 [10:0];
+    \$82  = \$33 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$83  = \$33 [10:0];
+    \$83  = \$36 ;
     if (rst) begin
-      \$83  = 11'h000;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$84  = \$36 ;
+    \$84  = \$39 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$85  = \$39 ;
+    \$85  = \$43 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$86  = \$43 ;
+    \$86  = \$44 [2:0];
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$87  = \$44 [2:0];
+    \$87  = \$45 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$88  = \$45 [2:0];
+    \$88  = \$46 ;
     if (rst) begin
-      \$88  = 3'h0;
+      \$88  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$89  = \$46 ;
+    \$89  = \$47 [15:0];
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$90  = \$47 [15:0];
+    \$90  = \$48 ;
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$91  = \$48 ;
+    \$91  = \$49 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$92  = \$49 ;
+    \$92  = \$50 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$93  = \$50 ;
+    \$93  = \$51 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$94  = \$51 ;
+    \$94  = \$52 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$95  = \$52 ;
+    \$95  = have;
+    if (ctl__arm) begin
+      \$95  = 1'h0;
+    end else if (\$53 ) begin
+      \$95  = 1'h1;
+    end
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$96  = have;
-    if (ctl__arm) begin
-      \$96  = 1'h0;
-    end else if (\$53 ) begin
-      \$96  = 1'h1;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$97  = prev_last;
+    \$96  = prev_last;
     if (ctl__arm) begin
     end else if (\$53 ) begin
-      \$97  = x5_lastline;
+      \$96  = x5_lastline;
     end
     if (rst) begin
-      \$97  = 16'h0000;
+      \$96  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$56  = w_addr;
-  assign \w_data$57  = w_data;
-  assign h_we_odd = \w_en$58 ;
+  assign \w_addr$55  = w_addr;
+  assign \w_data$56  = w_data;
+  assign h_we_odd = \w_en$57 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$25 ;
+  assign h_odd = \r_data$24 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
