@@ -3665,18 +3665,7 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   initial \$auto$verilog_backend.cc:2355:dump_module$2  = 1'h0;
   wire \$1 ;
   wire \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  wire [31:0] \$109 ;
   wire \$11 ;
-  wire [31:0] \$110 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
@@ -3689,97 +3678,79 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [11:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  wire [1:0] \$27 ;
+  wire [13:0] \$28 ;
+  wire [15:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
+  wire [11:0] \$30 ;
+  wire [13:0] \$31 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
-  wire [15:0] \$35 ;
-  wire [15:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
   wire \$44 ;
   wire \$45 ;
-  wire [11:0] \$46 ;
+  wire \$46 ;
   wire \$47 ;
   wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [1:0] \$50 ;
-  wire [13:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire [13:0] \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  reg \$54 ;
+  reg [12:0] \$55 ;
+  reg \$56 ;
+  reg [3:0] \$57 ;
+  reg \$58 ;
+  reg \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  reg [10:0] \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg [12:0] \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg [12:0] \$66 ;
+  reg [15:0] \$67 ;
+  reg \$68 ;
+  reg [12:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  reg [3:0] \$76 ;
+  reg [15:0] \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg \$73 ;
+  reg \$74 ;
+  reg \$75 ;
+  reg \$76 ;
   reg \$77 ;
-  reg [15:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg \$78 ;
+  reg \$79 ;
   wire \$8 ;
-  reg [15:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg \$83 ;
-  reg [12:0] \$84 ;
-  reg \$85 ;
-  reg [3:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg [10:0] \$89 ;
+  reg \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
   wire \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [12:0] \$92 ;
-  reg \$93 ;
-  reg [12:0] \$94 ;
-  reg [15:0] \$95 ;
-  reg \$96 ;
-  reg [12:0] \$97 ;
-  reg [15:0] \$98 ;
-  reg \$99 ;
   wire active;
   wire advance;
-  wire \advance$37 ;
+  wire \advance$45 ;
   reg [15:0] ann__a = 16'h0000;
   reg [12:0] ann__j = 13'h0000;
   reg ann__valid = 1'h0;
-  reg ann_bias = 1'h0;
   (* init = 16'h0000 *)
   (* keep = 32'd1 *)
   wire [15:0] ann_g0_a;
@@ -3798,11 +3769,6 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ann_g1_valid;
-  reg [3:0] ann_pick = 4'h0;
-  reg [15:0] ann_word0 = 16'h0000;
-  reg [15:0] ann_word1 = 16'h0000;
-  reg [15:0] ann_word2 = 16'h0000;
-  reg [15:0] ann_word3 = 16'h0000;
   input arm;
   wire arm;
   input \arm$2 ;
@@ -3850,10 +3816,11 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   reg last_group = 1'h0;
   reg last_group2 = 1'h0;
   wire live;
-  reg \live$71  = 1'h0;
+  reg \live$79  = 1'h0;
   reg [3:0] mask = 4'hf;
   wire o_found;
   wire [1:0] o_pos;
+  wire [15:0] o_val;
   (* keep = 32'd1 *)
   output [15:0] pes__0__ann__a;
   reg [15:0] pes__0__ann__a = 16'h0000;
@@ -3962,6 +3929,109 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   input [15:0] src__3__data;
   wire [15:0] src__3__data;
   wire src__3__rd_en;
+  wire [15:0] val__0;
+  wire [15:0] val__1;
+  wire [15:0] val__2;
+  wire [15:0] val__3;
+  assign \$11  = bias_sent | \$10 ;
+  assign bias_next = ctl__start ? 1'h0 : \$11 ;
+  assign \$12  = \live$79  & pop__valid;
+  assign \$13  = \$12  & pop__payload[0];
+  assign bcast = \$13  & room;
+  assign \$14  = ~ pop__payload[0];
+  assign \$15  = \$14  | room_fifo;
+  assign pop__ready = \live$79  & \$15 ;
+  assign \$16  = \live$79  & pop__valid;
+  assign \$17  = \$16  & pop__payload[0];
+  assign \$18  = ~ room;
+  assign ev_stall = \$17  & \$18 ;
+  assign \$19  = \live$79  & pop__valid;
+  assign \$20  = ~ held;
+  assign ev_search = \$19  & \$20 ;
+  assign \$21  = ! groups;
+  assign \$22  = | groups;
+  assign \$23  = groups - 1'h1;
+  assign \$24  = groups == 1'h1;
+  assign \$25  = groups == 2'h2;
+  assign \$26  = active & push__payload[0];
+  assign \$27  = at_bias ? 2'h0 : o_pos;
+  assign \$28  = jbase + \$27 ;
+  assign \$29  = at_bias ? bias_act : o_val;
+  assign \$30  = groups_left - 1'h1;
+  assign \$31  = jbase + 3'h4;
+  assign \$32  = ~ last_group;
+  assign \$33  = groups_left == 2'h2;
+  assign \$36  = \$35  | elig[1];
+  assign \$38  = \$37  | elig[1];
+  assign \$39  = \$38  | elig[2];
+  assign \$40  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$41  = ctl__start | \$40 ;
+  assign \$42  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$43  = ctl__start | \$42 ;
+  assign \$44  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
+  assign \$45  = ctl__start | \$44 ;
+  assign \$46  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
+  assign \$47  = ctl__start | \$46 ;
+  assign \$48  = ctl__start | ctl__running;
+  assign \$49  = ~ bias_next;
+  assign \$50  = \$48  & \$49 ;
+  assign \$51  = ctl__start ? 1'h0 : bcast;
+  assign \$52  = ~ pop__valid;
+  assign \$53  = \live$79  & \$52 ;
+  always @(posedge clk)
+    ps_live <= \$54 ;
+  always @(posedge clk)
+    jbase <= \$55 ;
+  always @(posedge clk)
+    at_bias <= \$56 ;
+  always @(posedge clk)
+    mask <= \$57 ;
+  always @(posedge clk)
+    ann__valid <= \$58 ;
+  always @(posedge clk)
+    ps_search <= \$59 ;
+  always @(posedge clk)
+    groups_left <= \$60 ;
+  always @(posedge clk)
+    last_group <= \$61 ;
+  always @(posedge clk)
+    last_group2 <= \$62 ;
+  always @(posedge clk)
+    ann__j <= \$63 ;
+  always @(posedge clk)
+    ann__a <= \$64 ;
+  always @(posedge clk)
+    pes__0__ann__valid <= \$65 ;
+  always @(posedge clk)
+    pes__0__ann__j <= \$66 ;
+  always @(posedge clk)
+    pes__0__ann__a <= \$67 ;
+  always @(posedge clk)
+    pes__2__ann__valid <= \$68 ;
+  always @(posedge clk)
+    pes__2__ann__j <= \$69 ;
+  always @(posedge clk)
+    pes__2__ann__a <= \$70 ;
+  always @(posedge clk)
+    room_all_push <= \$71 ;
+  always @(posedge clk)
+    room_all_nopush <= \$72 ;
+  always @(posedge clk)
+    room_all_push_fifo <= \$73 ;
+  always @(posedge clk)
+    room_all_nopush_fifo <= \$74 ;
+  always @(posedge clk)
+    \live$79  <= \$75 ;
+  always @(posedge clk)
+    bias_sent <= \$76 ;
+  always @(posedge clk)
+    push_r <= \$77 ;
+  always @(posedge clk)
+    held <= \$78 ;
+  always @(posedge clk)
+    push_r_fifo <= \$79 ;
+  always @(posedge clk)
+    fault <= \$80 ;
   assign elig = head_nz & mask;
   assign \$1  = at_bias | head_valid;
   assign push__valid = ps_live & \$1 ;
@@ -3979,133 +4049,6 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign room = push_r ? room_all_push : room_all_nopush;
   assign room_fifo = push_r_fifo ? room_all_push_fifo : room_all_nopush_fifo;
   assign \$10  = bcast & pop__payload[1];
-  assign \$11  = bias_sent | \$10 ;
-  assign bias_next = ctl__start ? 1'h0 : \$11 ;
-  assign \$12  = \live$71  & pop__valid;
-  assign \$13  = \$12  & pop__payload[0];
-  assign bcast = \$13  & room;
-  assign \$14  = ~ pop__payload[0];
-  assign \$15  = \$14  | room_fifo;
-  assign pop__ready = \live$71  & \$15 ;
-  assign \$16  = \live$71  & pop__valid;
-  assign \$17  = \$16  & pop__payload[0];
-  assign \$18  = ~ room;
-  assign ev_stall = \$17  & \$18 ;
-  assign \$19  = \live$71  & pop__valid;
-  assign \$20  = ~ held;
-  assign ev_search = \$19  & \$20 ;
-  assign \$24  = ~ \$23 ;
-  assign \$25  = elig[1] & \$24 ;
-  assign \$27  = \$26  | elig[1];
-  assign \$28  = ~ \$27 ;
-  assign \$29  = elig[2] & \$28 ;
-  assign \$31  = \$30  | elig[1];
-  assign \$32  = \$31  | elig[2];
-  assign \$33  = ~ \$32 ;
-  assign \$34  = elig[3] & \$33 ;
-  assign \$35  = ann_pick[0] ? ann_word0 : 16'h0000;
-  assign \$37  = ann_pick[1] ? ann_word1 : 16'h0000;
-  assign \$38  = \$36  | \$37 ;
-  assign \$39  = ann_pick[2] ? ann_word2 : 16'h0000;
-  assign \$40  = \$38  | \$39 ;
-  assign \$41  = ann_pick[3] ? ann_word3 : 16'h0000;
-  assign \$42  = \$40  | \$41 ;
-  assign \$43  = ann_bias ? bias_act : \$42 ;
-  assign \$44  = ! groups;
-  assign \$45  = | groups;
-  assign \$46  = groups - 1'h1;
-  assign \$47  = groups == 1'h1;
-  assign \$48  = groups == 2'h2;
-  assign \$49  = active & push__payload[0];
-  assign \$50  = at_bias ? 2'h0 : o_pos;
-  assign \$51  = jbase + \$50 ;
-  assign \$52  = groups_left - 1'h1;
-  assign \$53  = jbase + 3'h4;
-  assign \$54  = ~ last_group;
-  assign \$55  = groups_left == 2'h2;
-  assign \$58  = \$57  | elig[1];
-  assign \$60  = \$59  | elig[1];
-  assign \$61  = \$60  | elig[2];
-  assign \$62  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$63  = ctl__start | \$62 ;
-  assign \$64  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign \$65  = ctl__start | \$64 ;
-  assign \$66  = & { pes__3__bc__room_push, pes__2__bc__room_push, pes__1__bc__room_push, pes__0__bc__room_push };
-  assign \$67  = ctl__start | \$66 ;
-  assign \$68  = & { pes__3__bc__room_nopush, pes__2__bc__room_nopush, pes__1__bc__room_nopush, pes__0__bc__room_nopush };
-  assign \$69  = ctl__start | \$68 ;
-  assign \$70  = ctl__start | ctl__running;
-  assign \$71  = ~ bias_next;
-  assign \$72  = \$70  & \$71 ;
-  assign \$73  = ctl__start ? 1'h0 : bcast;
-  assign \$74  = ~ pop__valid;
-  assign \$75  = \live$71  & \$74 ;
-  always @(posedge clk)
-    ann_pick <= \$76 ;
-  always @(posedge clk)
-    ann_bias <= \$77 ;
-  always @(posedge clk)
-    ann_word0 <= \$78 ;
-  always @(posedge clk)
-    ann_word1 <= \$79 ;
-  always @(posedge clk)
-    ann_word2 <= \$80 ;
-  always @(posedge clk)
-    ann_word3 <= \$81 ;
-  always @(posedge clk)
-    ann__a <= \$82 ;
-  always @(posedge clk)
-    ps_live <= \$83 ;
-  always @(posedge clk)
-    jbase <= \$84 ;
-  always @(posedge clk)
-    at_bias <= \$85 ;
-  always @(posedge clk)
-    mask <= \$86 ;
-  always @(posedge clk)
-    ann__valid <= \$87 ;
-  always @(posedge clk)
-    ps_search <= \$88 ;
-  always @(posedge clk)
-    groups_left <= \$89 ;
-  always @(posedge clk)
-    last_group <= \$90 ;
-  always @(posedge clk)
-    last_group2 <= \$91 ;
-  always @(posedge clk)
-    ann__j <= \$92 ;
-  always @(posedge clk)
-    pes__0__ann__valid <= \$93 ;
-  always @(posedge clk)
-    pes__0__ann__j <= \$94 ;
-  always @(posedge clk)
-    pes__0__ann__a <= \$95 ;
-  always @(posedge clk)
-    pes__2__ann__valid <= \$96 ;
-  always @(posedge clk)
-    pes__2__ann__j <= \$97 ;
-  always @(posedge clk)
-    pes__2__ann__a <= \$98 ;
-  always @(posedge clk)
-    room_all_push <= \$99 ;
-  always @(posedge clk)
-    room_all_nopush <= \$100 ;
-  always @(posedge clk)
-    room_all_push_fifo <= \$101 ;
-  always @(posedge clk)
-    room_all_nopush_fifo <= \$102 ;
-  always @(posedge clk)
-    \live$71  <= \$103 ;
-  always @(posedge clk)
-    bias_sent <= \$104 ;
-  always @(posedge clk)
-    push_r <= \$105 ;
-  always @(posedge clk)
-    held <= \$106 ;
-  always @(posedge clk)
-    push_r_fifo <= \$107 ;
-  always @(posedge clk)
-    fault <= \$108 ;
   \eie_ecp5_4pe.ccu.items  items (
     .arm(\arm$2 ),
     .clk(clk),
@@ -4124,8 +4067,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$526$0 (\$109 ),
-    .\port$529$0 (\$110 ),
+    .\port$504$0 (\$81 ),
+    .\port$507$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -4139,354 +4082,322 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   \eie_ecp5_4pe.ccu.tree  tree (
     .o_found(o_found),
     .o_pos(o_pos),
-    .\port$363$0 (elig)
+    .o_val(o_val),
+    .\port$363$0 (elig),
+    .\port$504$0 (\$81 ),
+    .\port$507$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$76  = { \$34 , \$29 , \$25 , \$22  };
+    \$54  = ps_live;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$54  = 1'h1;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+          \$54  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
-      \$76  = 4'h0;
+      \$54  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$77  = at_bias;
+    \$55  = jbase;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$55  = 13'h0000;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$55  = \$31 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$55  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$56  = at_bias;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$56  = \$21 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$56  = last_group;
+        end
+      end
+    end
+    if (rst) begin
+      \$56  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$57  = mask;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$57  = 4'hf;
+    end else begin
+      if (active) begin
+        (* full_case = 32'd1 *)
+        if (at_bias) begin
+        end else if (advance) begin
+          \$57  = 4'hf;
+        end else begin
+          \$57  = { \$39 , \$36 , \$34 , 1'h0 };
+        end
+      end
+    end
+    if (rst) begin
+      \$57  = 4'hf;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$58  = 1'h0;
+    end else begin
+      \$58  = \$26 ;
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$59  = ps_search;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$59  = \$22 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$59  = \$32 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$60  = groups_left;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$60  = \$23 [10:0];
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$60  = \$30 [10:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$60  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$61  = last_group;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$61  = \$24 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$61  = last_group2;
+        end
+      end
+    end
+    if (rst) begin
+      \$61  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$62  = last_group2;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+      \$62  = \$25 ;
+    end else begin
+      if (active) begin
+        if (at_bias) begin
+        end else if (advance) begin
+          \$62  = \$33 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$63  = ann__j;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+    end else begin
+      if (active) begin
+        \$63  = \$28 [12:0];
+      end
+    end
+    if (rst) begin
+      \$63  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$64  = ann__a;
+    (* full_case = 32'd1 *)
+    if (arm_ps) begin
+    end else begin
+      if (active) begin
+        \$64  = \$29 ;
+      end
+    end
+    if (rst) begin
+      \$64  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$65  = ann__valid;
+    if (rst) begin
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$66  = ann__j;
+    if (rst) begin
+      \$66  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$67  = ann__a;
+    if (rst) begin
+      \$67  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$68  = ann__valid;
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$69  = ann__j;
+    if (rst) begin
+      \$69  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$70  = ann__a;
+    if (rst) begin
+      \$70  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$71  = \$41 ;
+    if (rst) begin
+      \$71  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = \$43 ;
+    if (rst) begin
+      \$72  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = \$45 ;
+    if (rst) begin
+      \$73  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = \$47 ;
+    if (rst) begin
+      \$74  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$75  = \$50 ;
+    if (rst) begin
+      \$75  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$76  = bias_next;
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$77  = 1'h0;
+    end else begin
+      \$77  = bcast;
+    end
     if (rst) begin
       \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$78  = \$109 [15:0];
-    if (rst) begin
-      \$78  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$79  = \$109 [31:16];
-    if (rst) begin
-      \$79  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$80  = \$110 [15:0];
-    if (rst) begin
-      \$80  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$81  = \$110 [31:16];
-    if (rst) begin
-      \$81  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$82  = \$43 ;
-    if (rst) begin
-      \$82  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$83  = ps_live;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$83  = 1'h1;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-          \$83  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$84  = jbase;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$84  = 13'h0000;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$84  = \$53 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$84  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$85  = at_bias;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$85  = \$44 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$85  = last_group;
-        end
-      end
-    end
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$86  = mask;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$86  = 4'hf;
-    end else begin
-      if (active) begin
-        (* full_case = 32'd1 *)
-        if (at_bias) begin
-        end else if (advance) begin
-          \$86  = 4'hf;
-        end else begin
-          \$86  = { \$61 , \$58 , \$56 , 1'h0 };
-        end
-      end
-    end
-    if (rst) begin
-      \$86  = 4'hf;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$87  = 1'h0;
-    end else begin
-      \$87  = \$49 ;
-    end
-    if (rst) begin
-      \$87  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$88  = ps_search;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$88  = \$45 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$88  = \$54 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$88  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$89  = groups_left;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$89  = \$46 [10:0];
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$89  = \$52 [10:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$89  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$90  = last_group;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$90  = \$47 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$90  = last_group2;
-        end
-      end
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$91  = last_group2;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-      \$91  = \$48 ;
-    end else begin
-      if (active) begin
-        if (at_bias) begin
-        end else if (advance) begin
-          \$91  = \$55 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$92  = ann__j;
-    (* full_case = 32'd1 *)
-    if (arm_ps) begin
-    end else begin
-      if (active) begin
-        \$92  = \$51 [12:0];
-      end
-    end
-    if (rst) begin
-      \$92  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$93  = ann__valid;
-    if (rst) begin
-      \$93  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$94  = ann__j;
-    if (rst) begin
-      \$94  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$95  = ann__a;
-    if (rst) begin
-      \$95  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$96  = ann__valid;
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$97  = ann__j;
-    if (rst) begin
-      \$97  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$98  = ann__a;
-    if (rst) begin
-      \$98  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$99  = \$63 ;
-    if (rst) begin
-      \$99  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$100  = \$65 ;
-    if (rst) begin
-      \$100  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$101  = \$67 ;
-    if (rst) begin
-      \$101  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$102  = \$69 ;
-    if (rst) begin
-      \$102  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = \$72 ;
-    if (rst) begin
-      \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = bias_next;
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (ctl__start) begin
-      \$105  = 1'h0;
+      \$78  = 1'h0;
     end else begin
-      \$105  = bcast;
+      \$78  = ev_stall;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$106  = 1'h0;
-    end else begin
-      \$106  = ev_stall;
-    end
+    \$79  = \$51 ;
     if (rst) begin
-      \$106  = 1'h0;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = \$73 ;
-    if (rst) begin
-      \$107  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = fault;
+    \$80  = fault;
     if (\arm$2 ) begin
-      \$108  = 1'h0;
-    end else if (\$75 ) begin
-      \$108  = 1'h1;
+      \$80  = 1'h0;
+    end else if (\$53 ) begin
+      \$80  = 1'h1;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$80  = 1'h0;
     end
   end
   assign arm_pf = arm;
@@ -4503,7 +4414,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign found__1 = elig[1];
   assign found__2 = elig[2];
   assign found__3 = elig[3];
-  assign \advance$37  = advance;
+  assign val__0 = \$81 [15:0];
+  assign head_val__0 = \$81 [15:0];
+  assign val__1 = \$81 [31:16];
+  assign head_val__1 = \$81 [31:16];
+  assign val__2 = \$82 [15:0];
+  assign head_val__2 = \$82 [15:0];
+  assign val__3 = \$82 [31:16];
+  assign head_val__3 = \$82 [31:16];
+  assign \advance$45  = advance;
   assign ann_g0_a = pes__0__ann__a;
   assign pes__1__ann__a = pes__0__ann__a;
   assign ann_g0_j = pes__0__ann__j;
@@ -4520,25 +4439,15 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
   assign pes__1__bc__strobe = bcast;
   assign pes__2__bc__strobe = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign head_val__0 = \$109 [15:0];
-  assign head_val__1 = \$109 [31:16];
-  assign head_val__2 = \$110 [15:0];
-  assign head_val__3 = \$110 [31:16];
   assign \push__payload.elem  = push__payload[0];
   assign \push__payload.bias  = push__payload[1];
   assign \pop__payload.elem  = pop__payload[0];
   assign \pop__payload.bias  = pop__payload[1];
   assign push__payload[1] = at_bias;
   assign push__payload[0] = \$2 ;
-  assign \$21  = 1'h1;
-  assign \$22  = elig[0];
-  assign \$23  = elig[0];
-  assign \$26  = elig[0];
-  assign \$30  = elig[0];
-  assign \$36  = \$35 ;
-  assign \$56  = elig[0];
-  assign \$57  = elig[0];
-  assign \$59  = elig[0];
+  assign \$34  = elig[0];
+  assign \$35  = elig[0];
+  assign \$37  = elig[0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5818,7 +5727,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$526$0 , \port$529$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$504$0 , \port$507$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5936,10 +5845,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$526$0 , \port$529$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$526$0 ;
-  wire [31:0] \port$526$0 ;
-  output [31:0] \port$529$0 ;
-  wire [31:0] \port$529$0 ;
+  output [31:0] \port$504$0 ;
+  wire [31:0] \port$504$0 ;
+  output [31:0] \port$507$0 ;
+  wire [31:0] \port$507$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -6428,12 +6337,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$526$0 , \port$529$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$526$0  = \$signature__data$13 ;
-  assign \port$529$0  = \$signature__data$21 ;
+  assign \port$504$0  = \$signature__data$13 ;
+  assign \port$507$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (o_found, o_pos, \port$363$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$504$0 , \port$507$0 , o_found, o_pos, o_val, \port$363$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -6448,10 +6357,15 @@ module \eie_ecp5_4pe.ccu.tree (o_found, o_pos, \port$363$0 );
   output [1:0] o_pos;
   wire [1:0] o_pos;
   wire [1:0] \o_pos$19 ;
+  output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
   input [3:0] \port$363$0 ;
   wire [3:0] \port$363$0 ;
+  input [31:0] \port$504$0 ;
+  wire [31:0] \port$504$0 ;
+  input [31:0] \port$507$0 ;
+  wire [31:0] \port$507$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -6464,31 +6378,33 @@ module \eie_ecp5_4pe.ccu.tree (o_found, o_pos, \port$363$0 );
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$363$0 (\port$363$0 )
+    .\port$363$0 (\port$363$0 ),
+    .\port$504$0 (\port$504$0 ),
+    .\port$507$0 (\port$507$0 )
   );
   assign found__0 = \port$363$0 [0];
   assign \found__0$1  = \port$363$0 [0];
-  assign val__0 = 16'h0000;
-  assign \val__0$3  = 16'h0000;
+  assign val__0 = \port$504$0 [15:0];
+  assign \val__0$3  = \port$504$0 [15:0];
   assign found__1 = \port$363$0 [1];
   assign \found__1$5  = \port$363$0 [1];
-  assign val__1 = 16'h0000;
-  assign \val__1$7  = 16'h0000;
+  assign val__1 = \port$504$0 [31:16];
+  assign \val__1$7  = \port$504$0 [31:16];
   assign found__2 = \port$363$0 [2];
   assign \found__2$9  = \port$363$0 [2];
-  assign val__2 = 16'h0000;
-  assign \val__2$11  = 16'h0000;
+  assign val__2 = \port$507$0 [15:0];
+  assign \val__2$11  = \port$507$0 [15:0];
   assign found__3 = \port$363$0 [3];
   assign \found__3$13  = \port$363$0 [3];
-  assign val__3 = 16'h0000;
-  assign \val__3$15  = 16'h0000;
+  assign val__3 = \port$507$0 [31:16];
+  assign \val__3$15  = \port$507$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, o_pos, o_val, \port$363$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$504$0 , \port$507$0 , o_found, o_pos, o_val, \port$363$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -6509,6 +6425,10 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, o_pos, o_val, \port$363$0 );
   reg [15:0] o_val;
   input [3:0] \port$363$0 ;
   wire [3:0] \port$363$0 ;
+  input [31:0] \port$504$0 ;
+  wire [31:0] \port$504$0 ;
+  input [31:0] \port$507$0 ;
+  wire [31:0] \port$507$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -6540,26 +6460,26 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (o_found, o_pos, o_val, \port$363$0 );
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
     if (\port$363$0 [3]) begin
-      o_val = 16'h0000;
+      o_val = \port$507$0 [31:16];
     end
     if (\port$363$0 [2]) begin
-      o_val = 16'h0000;
+      o_val = \port$507$0 [15:0];
     end
     if (\port$363$0 [1]) begin
-      o_val = 16'h0000;
+      o_val = \port$504$0 [31:16];
     end
     if (\port$363$0 [0]) begin
-      o_val = 16'h0000;
+      o_val = \port$504$0 [15:0];
     end
   end
   assign found__3 = \port$363$0 [3];
-  assign val__3 = 16'h0000;
+  assign val__3 = \port$507$0 [31:16];
   assign found__2 = \port$363$0 [2];
-  assign val__2 = 16'h0000;
+  assign val__2 = \port$507$0 [15:0];
   assign found__1 = \port$363$0 [1];
-  assign val__1 = 16'h0000;
+  assign val__1 = \port$504$0 [31:16];
   assign found__0 = \port$363$0 [0];
-  assign val__0 = 16'h0000;
+  assign val__0 = \port$504$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;
@@ -7320,13 +7240,13 @@ module \eie_ecp5_4pe.pe0 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$24 (h_odd),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$57 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe0.queue  queue (
@@ -10287,7 +10207,7 @@ module \eie_ecp5_4pe.pe0.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
+module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$12  = 1'h0;
   wire \$1 ;
@@ -10348,44 +10268,45 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [9:0] \$63 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
   reg [9:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
-  reg [15:0] \$69 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
-  reg \$70 ;
+  reg [15:0] \$70 ;
   reg \$71 ;
-  reg [15:0] \$72 ;
+  reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
-  reg [10:0] \$80 ;
+  reg [15:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg \$83 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg [2:0] \$86 ;
+  reg \$86 ;
   reg [2:0] \$87 ;
-  reg [15:0] \$88 ;
+  reg [2:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg \$90 ;
+  reg [15:0] \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg [15:0] \$96 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -10428,32 +10349,33 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$63 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$24 ;
-  wire [15:0] \r_data$24 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$65 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$55 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$56 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$57 ;
-  wire \w_en$57 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
+  (* keep = 32'd1 *)
+  reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
-  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -10492,6 +10414,7 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -10502,15 +10425,15 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$24  : r_data;
-  assign \$17  = x3_par ? \r_data$24  : r_data;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$24  : r_data;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$24 ;
-  assign \$22  = x3_par ? \r_data$24  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$24 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -10530,9 +10453,9 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -10542,82 +10465,83 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x1_a <= \$60 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_par <= \$62 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_even_addr <= \$63 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_odd_addr <= \$64 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x2_v <= \$65 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_a <= \$66 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_par <= \$67 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x3_v <= \$68 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_a <= \$69 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_par <= \$70 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x4_v <= \$71 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_a <= \$72 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_lo <= \$73 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo1 <= \$74 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo2 <= \$75 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_len <= \$76 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_hm1 <= \$77 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x5_v <= \$78 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_a <= \$79 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_line <= \$80 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line1 <= \$81 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line2 <= \$82 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_wrap0 <= \$83 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_wrap1 <= \$84 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_ne_last <= \$85 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_slot <= \$86 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_slot2 <= \$87 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_lastline <= \$88 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_lm1 <= \$89 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_nz <= \$90 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_one <= \$91 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_two <= \$92 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    x5_ge3 <= \$93 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    x5_ge4 <= \$94 ;
+    x5_ge3 <= \$94 ;
   always @(posedge clk)
-    have <= \$95 ;
+    x5_ge4 <= \$95 ;
   always @(posedge clk)
-    prev_last <= \$96 ;
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe0.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -10630,13 +10554,13 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe0.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$24 ),
-    .rp__addr(\r_addr$63 ),
-    .rp__en(\r_en$65 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$57 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
@@ -10668,266 +10592,273 @@ module \eie_ecp5_4pe.pe0.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$62  = x0_j[0];
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$63  = \$7 [9:0];
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 10'h000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$64  = \$9 [9:0];
+    \$64  = \$7 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$65  = \$11 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$66  = x1_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$67  = x1_par;
+    \$67  = x1_a;
     if (rst) begin
-      \$67  = 1'h0;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$68  = \$13 ;
+    \$68  = x1_par;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$69  = x2_a;
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$70  = x2_par;
+    \$70  = x2_a;
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$71  = \$15 ;
+    \$71  = x2_par;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$72  = x3_a;
+    \$72  = \$15 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$73  = \$16 ;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$74  = \$18 [15:0];
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$75  = \$20 [15:0];
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$76  = \$23 [15:0];
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$77  = \$25 [15:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$78  = \$27 ;
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$79  = x4_a;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$80  = \$29 [10:0];
+    \$80  = x4_a;
     if (rst) begin
-      \$80  = 11'h000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$81  = \$31 [10:0];
+    \$81  = \$29 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$82  = \$33 [10:0];
+    \$82  = \$31 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$83  = \$36 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$84  = \$39 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$85  = \$43 ;
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$86  = \$44 [2:0];
+    \$86  = \$43 ;
     if (rst) begin
-      \$86  = 3'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$87  = \$45 [2:0];
+    \$87  = \$44 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$88  = \$46 ;
+    \$88  = \$45 [2:0];
     if (rst) begin
-      \$88  = 16'h0000;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$89  = \$47 [15:0];
+    \$89  = \$46 ;
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$90  = \$48 ;
+    \$90  = \$47 [15:0];
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$91  = \$49 ;
+    \$91  = \$48 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$92  = \$50 ;
+    \$92  = \$49 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$93  = \$51 ;
+    \$93  = \$50 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$94  = \$52 ;
+    \$94  = \$51 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$95  = have;
-    if (ctl__arm) begin
-      \$95  = 1'h0;
-    end else if (\$53 ) begin
-      \$95  = 1'h1;
-    end
+    \$95  = \$52 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$96  = prev_last;
+    \$96  = have;
     if (ctl__arm) begin
+      \$96  = 1'h0;
     end else if (\$53 ) begin
-      \$96  = x5_lastline;
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$55  = w_addr;
-  assign \w_data$56  = w_data;
-  assign h_we_odd = \w_en$57 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$24 ;
+  assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -13021,13 +12952,13 @@ module \eie_ecp5_4pe.pe1 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$24 (h_odd),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$57 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe1.queue  queue (
@@ -15988,7 +15919,7 @@ module \eie_ecp5_4pe.pe1.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
+module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$24  = 1'h0;
   wire \$1 ;
@@ -16049,44 +15980,45 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [9:0] \$63 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
   reg [9:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
-  reg [15:0] \$69 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
-  reg \$70 ;
+  reg [15:0] \$70 ;
   reg \$71 ;
-  reg [15:0] \$72 ;
+  reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
-  reg [10:0] \$80 ;
+  reg [15:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg \$83 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg [2:0] \$86 ;
+  reg \$86 ;
   reg [2:0] \$87 ;
-  reg [15:0] \$88 ;
+  reg [2:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg \$90 ;
+  reg [15:0] \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg [15:0] \$96 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -16129,32 +16061,33 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$63 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$24 ;
-  wire [15:0] \r_data$24 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$65 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$55 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$56 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$57 ;
-  wire \w_en$57 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
+  (* keep = 32'd1 *)
+  reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
-  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -16193,6 +16126,7 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -16203,15 +16137,15 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$24  : r_data;
-  assign \$17  = x3_par ? \r_data$24  : r_data;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$24  : r_data;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$24 ;
-  assign \$22  = x3_par ? \r_data$24  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$24 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -16231,9 +16165,9 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -16243,82 +16177,83 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x1_a <= \$60 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_par <= \$62 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_even_addr <= \$63 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_odd_addr <= \$64 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x2_v <= \$65 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_a <= \$66 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_par <= \$67 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x3_v <= \$68 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_a <= \$69 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_par <= \$70 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x4_v <= \$71 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_a <= \$72 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_lo <= \$73 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo1 <= \$74 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo2 <= \$75 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_len <= \$76 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_hm1 <= \$77 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x5_v <= \$78 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_a <= \$79 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_line <= \$80 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line1 <= \$81 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line2 <= \$82 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_wrap0 <= \$83 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_wrap1 <= \$84 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_ne_last <= \$85 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_slot <= \$86 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_slot2 <= \$87 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_lastline <= \$88 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_lm1 <= \$89 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_nz <= \$90 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_one <= \$91 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_two <= \$92 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    x5_ge3 <= \$93 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    x5_ge4 <= \$94 ;
+    x5_ge3 <= \$94 ;
   always @(posedge clk)
-    have <= \$95 ;
+    x5_ge4 <= \$95 ;
   always @(posedge clk)
-    prev_last <= \$96 ;
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe1.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -16331,13 +16266,13 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe1.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$24 ),
-    .rp__addr(\r_addr$63 ),
-    .rp__en(\r_en$65 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$57 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
@@ -16369,266 +16304,273 @@ module \eie_ecp5_4pe.pe1.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$62  = x0_j[0];
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$63  = \$7 [9:0];
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 10'h000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$64  = \$9 [9:0];
+    \$64  = \$7 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$65  = \$11 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$66  = x1_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$67  = x1_par;
+    \$67  = x1_a;
     if (rst) begin
-      \$67  = 1'h0;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$68  = \$13 ;
+    \$68  = x1_par;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$69  = x2_a;
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$70  = x2_par;
+    \$70  = x2_a;
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$71  = \$15 ;
+    \$71  = x2_par;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$72  = x3_a;
+    \$72  = \$15 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$73  = \$16 ;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$74  = \$18 [15:0];
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$75  = \$20 [15:0];
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$76  = \$23 [15:0];
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$77  = \$25 [15:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$78  = \$27 ;
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$79  = x4_a;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$80  = \$29 [10:0];
+    \$80  = x4_a;
     if (rst) begin
-      \$80  = 11'h000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$81  = \$31 [10:0];
+    \$81  = \$29 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$82  = \$33 [10:0];
+    \$82  = \$31 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$83  = \$36 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$84  = \$39 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$85  = \$43 ;
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$86  = \$44 [2:0];
+    \$86  = \$43 ;
     if (rst) begin
-      \$86  = 3'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$87  = \$45 [2:0];
+    \$87  = \$44 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$88  = \$46 ;
+    \$88  = \$45 [2:0];
     if (rst) begin
-      \$88  = 16'h0000;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$89  = \$47 [15:0];
+    \$89  = \$46 ;
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$90  = \$48 ;
+    \$90  = \$47 [15:0];
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$91  = \$49 ;
+    \$91  = \$48 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$92  = \$50 ;
+    \$92  = \$49 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$93  = \$51 ;
+    \$93  = \$50 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$94  = \$52 ;
+    \$94  = \$51 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$95  = have;
-    if (ctl__arm) begin
-      \$95  = 1'h0;
-    end else if (\$53 ) begin
-      \$95  = 1'h1;
-    end
+    \$95  = \$52 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$96  = prev_last;
+    \$96  = have;
     if (ctl__arm) begin
+      \$96  = 1'h0;
     end else if (\$53 ) begin
-      \$96  = x5_lastline;
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$55  = w_addr;
-  assign \w_data$56  = w_data;
-  assign h_we_odd = \w_en$57 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$24 ;
+  assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -18722,13 +18664,13 @@ module \eie_ecp5_4pe.pe2 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$24 (h_odd),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$57 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe2.queue  queue (
@@ -21689,7 +21631,7 @@ module \eie_ecp5_4pe.pe2.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
+module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$36 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$36  = 1'h0;
   wire \$1 ;
@@ -21750,44 +21692,45 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [9:0] \$63 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
   reg [9:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
-  reg [15:0] \$69 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
-  reg \$70 ;
+  reg [15:0] \$70 ;
   reg \$71 ;
-  reg [15:0] \$72 ;
+  reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
-  reg [10:0] \$80 ;
+  reg [15:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg \$83 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg [2:0] \$86 ;
+  reg \$86 ;
   reg [2:0] \$87 ;
-  reg [15:0] \$88 ;
+  reg [2:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg \$90 ;
+  reg [15:0] \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg [15:0] \$96 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -21830,32 +21773,33 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$63 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$24 ;
-  wire [15:0] \r_data$24 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$65 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$55 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$56 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$57 ;
-  wire \w_en$57 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
+  (* keep = 32'd1 *)
+  reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
-  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -21894,6 +21838,7 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -21904,15 +21849,15 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$24  : r_data;
-  assign \$17  = x3_par ? \r_data$24  : r_data;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$24  : r_data;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$24 ;
-  assign \$22  = x3_par ? \r_data$24  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$24 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -21932,9 +21877,9 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -21944,82 +21889,83 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x1_a <= \$60 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_par <= \$62 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_even_addr <= \$63 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_odd_addr <= \$64 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x2_v <= \$65 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_a <= \$66 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_par <= \$67 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x3_v <= \$68 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_a <= \$69 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_par <= \$70 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x4_v <= \$71 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_a <= \$72 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_lo <= \$73 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo1 <= \$74 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo2 <= \$75 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_len <= \$76 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_hm1 <= \$77 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x5_v <= \$78 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_a <= \$79 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_line <= \$80 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line1 <= \$81 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line2 <= \$82 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_wrap0 <= \$83 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_wrap1 <= \$84 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_ne_last <= \$85 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_slot <= \$86 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_slot2 <= \$87 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_lastline <= \$88 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_lm1 <= \$89 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_nz <= \$90 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_one <= \$91 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_two <= \$92 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    x5_ge3 <= \$93 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    x5_ge4 <= \$94 ;
+    x5_ge3 <= \$94 ;
   always @(posedge clk)
-    have <= \$95 ;
+    x5_ge4 <= \$95 ;
   always @(posedge clk)
-    prev_last <= \$96 ;
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe2.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -22032,13 +21978,13 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe2.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$24 ),
-    .rp__addr(\r_addr$63 ),
-    .rp__en(\r_en$65 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$57 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
@@ -22070,266 +22016,273 @@ module \eie_ecp5_4pe.pe2.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$62  = x0_j[0];
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$63  = \$7 [9:0];
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 10'h000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$64  = \$9 [9:0];
+    \$64  = \$7 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$65  = \$11 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$66  = x1_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$67  = x1_par;
+    \$67  = x1_a;
     if (rst) begin
-      \$67  = 1'h0;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$68  = \$13 ;
+    \$68  = x1_par;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$69  = x2_a;
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$70  = x2_par;
+    \$70  = x2_a;
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$71  = \$15 ;
+    \$71  = x2_par;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$72  = x3_a;
+    \$72  = \$15 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$73  = \$16 ;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$74  = \$18 [15:0];
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$75  = \$20 [15:0];
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$76  = \$23 [15:0];
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$77  = \$25 [15:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$78  = \$27 ;
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$79  = x4_a;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$80  = \$29 [10:0];
+    \$80  = x4_a;
     if (rst) begin
-      \$80  = 11'h000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$81  = \$31 [10:0];
+    \$81  = \$29 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$82  = \$33 [10:0];
+    \$82  = \$31 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$83  = \$36 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$84  = \$39 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$85  = \$43 ;
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$86  = \$44 [2:0];
+    \$86  = \$43 ;
     if (rst) begin
-      \$86  = 3'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$87  = \$45 [2:0];
+    \$87  = \$44 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$88  = \$46 ;
+    \$88  = \$45 [2:0];
     if (rst) begin
-      \$88  = 16'h0000;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$89  = \$47 [15:0];
+    \$89  = \$46 ;
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$90  = \$48 ;
+    \$90  = \$47 [15:0];
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$91  = \$49 ;
+    \$91  = \$48 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$92  = \$50 ;
+    \$92  = \$49 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$93  = \$51 ;
+    \$93  = \$50 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$94  = \$52 ;
+    \$94  = \$51 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$95  = have;
-    if (ctl__arm) begin
-      \$95  = 1'h0;
-    end else if (\$53 ) begin
-      \$95  = 1'h1;
-    end
+    \$95  = \$52 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
-    \$96  = prev_last;
+    \$96  = have;
     if (ctl__arm) begin
+      \$96  = 1'h0;
     end else if (\$53 ) begin
-      \$96  = x5_lastline;
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$55  = w_addr;
-  assign \w_data$56  = w_data;
-  assign h_we_odd = \w_en$57 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$24 ;
+  assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];
@@ -24423,13 +24376,13 @@ module \eie_ecp5_4pe.pe3 (rst, wb__start, bc__strobe, fault, wb__busy, wb__busy_
     .desc__data(wr__data),
     .ptr_base(ptr_base),
     .r_data(h_even),
-    .\r_data$24 (h_odd),
+    .\r_data$25 (h_odd),
     .rst(rst),
     .spmat_base(spmat_base),
     .w_addr(host__off[9:0]),
     .w_data(host__wdata[15:0]),
     .w_en(h_we_even),
-    .\w_en$57 (h_we_odd),
+    .\w_en$58 (h_we_odd),
     .x5_v(wr__valid)
   );
   \eie_ecp5_4pe.pe3.queue  queue (
@@ -27390,7 +27343,7 @@ module \eie_ecp5_4pe.pe3.issue (rst, queue__nonempty, queue__pop, ev_empty, ev_l
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$24 , clk);
+module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$58 , ctl__arm, ctl__pf_active, w_addr, w_data, ann__valid, ann__j, ann__a, ptr_base, spmat_base, x5_v, desc__data, r_data, \r_data$25 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$48 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$48  = 1'h0;
   wire \$1 ;
@@ -27451,44 +27404,45 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   wire [13:0] \$6 ;
   reg [15:0] \$60 ;
   reg \$61 ;
-  reg \$62 ;
-  reg [9:0] \$63 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
   reg [9:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
+  reg [9:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
-  reg [15:0] \$69 ;
+  reg \$69 ;
   wire [14:0] \$7 ;
-  reg \$70 ;
+  reg [15:0] \$70 ;
   reg \$71 ;
-  reg [15:0] \$72 ;
+  reg \$72 ;
   reg [15:0] \$73 ;
   reg [15:0] \$74 ;
   reg [15:0] \$75 ;
   reg [15:0] \$76 ;
   reg [15:0] \$77 ;
-  reg \$78 ;
-  reg [15:0] \$79 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
   wire [12:0] \$8 ;
-  reg [10:0] \$80 ;
+  reg [15:0] \$80 ;
   reg [10:0] \$81 ;
   reg [10:0] \$82 ;
-  reg \$83 ;
+  reg [10:0] \$83 ;
   reg \$84 ;
   reg \$85 ;
-  reg [2:0] \$86 ;
+  reg \$86 ;
   reg [2:0] \$87 ;
-  reg [15:0] \$88 ;
+  reg [2:0] \$88 ;
   reg [15:0] \$89 ;
   wire [13:0] \$9 ;
-  reg \$90 ;
+  reg [15:0] \$90 ;
   reg \$91 ;
   reg \$92 ;
   reg \$93 ;
   reg \$94 ;
   reg \$95 ;
-  reg [15:0] \$96 ;
+  reg \$96 ;
+  reg [15:0] \$97 ;
   input [15:0] ann__a;
   wire [15:0] ann__a;
   input [12:0] ann__j;
@@ -27531,32 +27485,33 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   input [9:0] ptr_base;
   wire [9:0] ptr_base;
   wire [9:0] r_addr;
-  wire [9:0] \r_addr$63 ;
+  wire [9:0] \r_addr$64 ;
   output [15:0] r_data;
   wire [15:0] r_data;
-  output [15:0] \r_data$24 ;
-  wire [15:0] \r_data$24 ;
+  output [15:0] \r_data$25 ;
+  wire [15:0] \r_data$25 ;
   wire r_en;
-  wire \r_en$65 ;
+  wire \r_en$66 ;
   input rst;
   wire rst;
   input [10:0] spmat_base;
   wire [10:0] spmat_base;
   input [9:0] w_addr;
   wire [9:0] w_addr;
-  wire [9:0] \w_addr$55 ;
+  wire [9:0] \w_addr$56 ;
   input [15:0] w_data;
   wire [15:0] w_data;
-  wire [15:0] \w_data$56 ;
+  wire [15:0] \w_data$57 ;
   input w_en;
   wire w_en;
-  input \w_en$57 ;
-  wire \w_en$57 ;
+  input \w_en$58 ;
+  wire \w_en$58 ;
+  (* keep = 32'd1 *)
+  reg [15:0] x0_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [12:0] x0_j = 13'h0000;
   (* keep = 32'd1 *)
   reg x0_v = 1'h0;
-  (* keep = 32'd1 *)
   reg [15:0] x1_a = 16'h0000;
   (* keep = 32'd1 *)
   reg [9:0] x1_even_addr = 10'h000;
@@ -27595,6 +27550,7 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   reg x5_v = 1'h0;
   reg x5_wrap0 = 1'h0;
   reg x5_wrap1 = 1'h0;
+  assign \$3  = ~ ctl__arm;
   assign \$4  = x0_v & \$3 ;
   assign \$6  = ptr_base + \$5 ;
   assign \$7  = \$6  + x0_j[0];
@@ -27605,15 +27561,15 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$13  = x2_v & \$12 ;
   assign \$14  = ~ ctl__arm;
   assign \$15  = x3_v & \$14 ;
-  assign \$16  = x3_par ? \r_data$24  : r_data;
-  assign \$17  = x3_par ? \r_data$24  : r_data;
+  assign \$16  = x3_par ? \r_data$25  : r_data;
+  assign \$17  = x3_par ? \r_data$25  : r_data;
   assign \$18  = \$17  + 1'h1;
-  assign \$19  = x3_par ? \r_data$24  : r_data;
+  assign \$19  = x3_par ? \r_data$25  : r_data;
   assign \$20  = \$19  + 2'h2;
-  assign \$21  = x3_par ? r_data : \r_data$24 ;
-  assign \$22  = x3_par ? \r_data$24  : r_data;
+  assign \$21  = x3_par ? r_data : \r_data$25 ;
+  assign \$22  = x3_par ? \r_data$25  : r_data;
   assign \$23  = \$21  - \$22 ;
-  assign \$24  = x3_par ? r_data : \r_data$24 ;
+  assign \$24  = x3_par ? r_data : \r_data$25 ;
   assign \$25  = \$24  - 1'h1;
   assign \$26  = ~ ctl__arm;
   assign \$27  = x4_v & \$26 ;
@@ -27633,9 +27589,9 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   assign \$52  = x4_len >= 3'h4;
   assign \$53  = x5_v & x5_nz;
   assign r_addr = ctl__pf_active ? x1_even_addr : w_addr;
-  assign \r_addr$63  = ctl__pf_active ? x1_odd_addr : w_addr;
+  assign \r_addr$64  = ctl__pf_active ? x1_odd_addr : w_addr;
   assign r_en = ctl__pf_active ? x1_v : 1'h1;
-  assign \r_en$65  = ctl__pf_active ? x1_v : 1'h1;
+  assign \r_en$66  = ctl__pf_active ? x1_v : 1'h1;
   assign \$54  = ~ x5_nz;
   assign \$55  = ~ have;
   assign \$56  = \$55  | x5_ne_last;
@@ -27645,82 +27601,83 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   always @(posedge clk)
     x0_j <= \$59 ;
   always @(posedge clk)
-    x1_a <= \$60 ;
+    x0_a <= \$60 ;
   always @(posedge clk)
     x1_v <= \$61 ;
   always @(posedge clk)
-    x1_par <= \$62 ;
+    x1_a <= \$62 ;
   always @(posedge clk)
-    x1_even_addr <= \$63 ;
+    x1_par <= \$63 ;
   always @(posedge clk)
-    x1_odd_addr <= \$64 ;
+    x1_even_addr <= \$64 ;
   always @(posedge clk)
-    x2_v <= \$65 ;
+    x1_odd_addr <= \$65 ;
   always @(posedge clk)
-    x2_a <= \$66 ;
+    x2_v <= \$66 ;
   always @(posedge clk)
-    x2_par <= \$67 ;
+    x2_a <= \$67 ;
   always @(posedge clk)
-    x3_v <= \$68 ;
+    x2_par <= \$68 ;
   always @(posedge clk)
-    x3_a <= \$69 ;
+    x3_v <= \$69 ;
   always @(posedge clk)
-    x3_par <= \$70 ;
+    x3_a <= \$70 ;
   always @(posedge clk)
-    x4_v <= \$71 ;
+    x3_par <= \$71 ;
   always @(posedge clk)
-    x4_a <= \$72 ;
+    x4_v <= \$72 ;
   always @(posedge clk)
-    x4_lo <= \$73 ;
+    x4_a <= \$73 ;
   always @(posedge clk)
-    x4_lo1 <= \$74 ;
+    x4_lo <= \$74 ;
   always @(posedge clk)
-    x4_lo2 <= \$75 ;
+    x4_lo1 <= \$75 ;
   always @(posedge clk)
-    x4_len <= \$76 ;
+    x4_lo2 <= \$76 ;
   always @(posedge clk)
-    x4_hm1 <= \$77 ;
+    x4_len <= \$77 ;
   always @(posedge clk)
-    x5_v <= \$78 ;
+    x4_hm1 <= \$78 ;
   always @(posedge clk)
-    x5_a <= \$79 ;
+    x5_v <= \$79 ;
   always @(posedge clk)
-    x5_line <= \$80 ;
+    x5_a <= \$80 ;
   always @(posedge clk)
-    x5_line1 <= \$81 ;
+    x5_line <= \$81 ;
   always @(posedge clk)
-    x5_line2 <= \$82 ;
+    x5_line1 <= \$82 ;
   always @(posedge clk)
-    x5_wrap0 <= \$83 ;
+    x5_line2 <= \$83 ;
   always @(posedge clk)
-    x5_wrap1 <= \$84 ;
+    x5_wrap0 <= \$84 ;
   always @(posedge clk)
-    x5_ne_last <= \$85 ;
+    x5_wrap1 <= \$85 ;
   always @(posedge clk)
-    x5_slot <= \$86 ;
+    x5_ne_last <= \$86 ;
   always @(posedge clk)
-    x5_slot2 <= \$87 ;
+    x5_slot <= \$87 ;
   always @(posedge clk)
-    x5_lastline <= \$88 ;
+    x5_slot2 <= \$88 ;
   always @(posedge clk)
-    x5_lm1 <= \$89 ;
+    x5_lastline <= \$89 ;
   always @(posedge clk)
-    x5_nz <= \$90 ;
+    x5_lm1 <= \$90 ;
   always @(posedge clk)
-    x5_one <= \$91 ;
+    x5_nz <= \$91 ;
   always @(posedge clk)
-    x5_two <= \$92 ;
+    x5_one <= \$92 ;
   always @(posedge clk)
-    x5_ge3 <= \$93 ;
+    x5_two <= \$93 ;
   always @(posedge clk)
-    x5_ge4 <= \$94 ;
+    x5_ge3 <= \$94 ;
   always @(posedge clk)
-    have <= \$95 ;
+    x5_ge4 <= \$95 ;
   always @(posedge clk)
-    prev_last <= \$96 ;
+    have <= \$96 ;
+  always @(posedge clk)
+    prev_last <= \$97 ;
   assign \$1  = ~ ctl__arm;
   assign \$2  = ann__valid & \$1 ;
-  assign \$3  = ~ ctl__arm;
   \eie_ecp5_4pe.pe3.ptr.even  even (
     .clk(clk),
     .r_data(r_data),
@@ -27733,13 +27690,13 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   );
   \eie_ecp5_4pe.pe3.ptr.odd  odd (
     .clk(clk),
-    .r_data(\r_data$24 ),
-    .rp__addr(\r_addr$63 ),
-    .rp__en(\r_en$65 ),
+    .r_data(\r_data$25 ),
+    .rp__addr(\r_addr$64 ),
+    .rp__en(\r_en$66 ),
     .rst(rst),
     .w_addr(w_addr),
     .w_data(w_data),
-    .w_en(\w_en$57 )
+    .w_en(\w_en$58 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
@@ -27771,266 +27728,273 @@ module \eie_ecp5_4pe.pe3.ptr (rst, w_en, \w_en$57 , ctl__arm, ctl__pf_active, w_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$62  = x0_j[0];
+    \$62  = x0_a;
     if (rst) begin
-      \$62  = 1'h0;
+      \$62  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$63  = \$7 [9:0];
+    \$63  = x0_j[0];
     if (rst) begin
-      \$63  = 10'h000;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$64  = \$9 [9:0];
+    \$64  = \$7 [9:0];
     if (rst) begin
       \$64  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$65  = \$11 ;
+    \$65  = \$9 [9:0];
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$66  = x1_a;
+    \$66  = \$11 ;
     if (rst) begin
-      \$66  = 16'h0000;
+      \$66  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$67  = x1_par;
+    \$67  = x1_a;
     if (rst) begin
-      \$67  = 1'h0;
+      \$67  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$68  = \$13 ;
+    \$68  = x1_par;
     if (rst) begin
       \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$69  = x2_a;
+    \$69  = \$13 ;
     if (rst) begin
-      \$69  = 16'h0000;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$70  = x2_par;
+    \$70  = x2_a;
     if (rst) begin
-      \$70  = 1'h0;
+      \$70  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$71  = \$15 ;
+    \$71  = x2_par;
     if (rst) begin
       \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$72  = x3_a;
+    \$72  = \$15 ;
     if (rst) begin
-      \$72  = 16'h0000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$73  = \$16 ;
+    \$73  = x3_a;
     if (rst) begin
       \$73  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$74  = \$18 [15:0];
+    \$74  = \$16 ;
     if (rst) begin
       \$74  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$75  = \$20 [15:0];
+    \$75  = \$18 [15:0];
     if (rst) begin
       \$75  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$76  = \$23 [15:0];
+    \$76  = \$20 [15:0];
     if (rst) begin
       \$76  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$77  = \$25 [15:0];
+    \$77  = \$23 [15:0];
     if (rst) begin
       \$77  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$78  = \$27 ;
+    \$78  = \$25 [15:0];
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$79  = x4_a;
+    \$79  = \$27 ;
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$80  = \$29 [10:0];
+    \$80  = x4_a;
     if (rst) begin
-      \$80  = 11'h000;
+      \$80  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$81  = \$31 [10:0];
+    \$81  = \$29 [10:0];
     if (rst) begin
       \$81  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$82  = \$33 [10:0];
+    \$82  = \$31 [10:0];
     if (rst) begin
       \$82  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$83  = \$36 ;
+    \$83  = \$33 [10:0];
     if (rst) begin
-      \$83  = 1'h0;
+      \$83  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$84  = \$39 ;
+    \$84  = \$36 ;
     if (rst) begin
       \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$85  = \$43 ;
+    \$85  = \$39 ;
     if (rst) begin
       \$85  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$86  = \$44 [2:0];
+    \$86  = \$43 ;
     if (rst) begin
-      \$86  = 3'h0;
+      \$86  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$87  = \$45 [2:0];
+    \$87  = \$44 [2:0];
     if (rst) begin
       \$87  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$88  = \$46 ;
+    \$88  = \$45 [2:0];
     if (rst) begin
-      \$88  = 16'h0000;
+      \$88  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$89  = \$47 [15:0];
+    \$89  = \$46 ;
     if (rst) begin
       \$89  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$90  = \$48 ;
+    \$90  = \$47 [15:0];
     if (rst) begin
-      \$90  = 1'h0;
+      \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$91  = \$49 ;
+    \$91  = \$48 ;
     if (rst) begin
       \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$92  = \$50 ;
+    \$92  = \$49 ;
     if (rst) begin
       \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$93  = \$51 ;
+    \$93  = \$50 ;
     if (rst) begin
       \$93  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$94  = \$52 ;
+    \$94  = \$51 ;
     if (rst) begin
       \$94  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$95  = have;
-    if (ctl__arm) begin
-      \$95  = 1'h0;
-    end else if (\$53 ) begin
-      \$95  = 1'h1;
-    end
+    \$95  = \$52 ;
     if (rst) begin
       \$95  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
-    \$96  = prev_last;
+    \$96  = have;
     if (ctl__arm) begin
+      \$96  = 1'h0;
     end else if (\$53 ) begin
-      \$96  = x5_lastline;
+      \$96  = 1'h1;
     end
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$97  = prev_last;
+    if (ctl__arm) begin
+    end else if (\$53 ) begin
+      \$97  = x5_lastline;
+    end
+    if (rst) begin
+      \$97  = 16'h0000;
     end
   end
   assign h_addr = w_addr;
   assign h_wdata = w_data;
   assign h_we_even = w_en;
-  assign \w_addr$55  = w_addr;
-  assign \w_data$56  = w_data;
-  assign h_we_odd = \w_en$57 ;
+  assign \w_addr$56  = w_addr;
+  assign \w_data$57  = w_data;
+  assign h_we_odd = \w_en$58 ;
   assign h_even = r_data;
-  assign h_odd = \r_data$24 ;
+  assign h_odd = \r_data$25 ;
   assign desc__valid = x5_v;
   assign \desc__data.line0  = desc__data[10:0];
   assign \desc__data.line1  = desc__data[21:11];

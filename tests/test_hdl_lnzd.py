@@ -82,7 +82,6 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
         ra = [0] * n
         pipe = [[0] * n for _ in range(SRC_LATENCY)]  # words read 1 .. SRC_LATENCY cycles ago
         anns, strobes, searches, stalls = [], [], 0, 0
-        late_a = False
         c = -PREROLL - 1                              # the arm cycle
         while True:
             for p in range(n):
@@ -99,11 +98,8 @@ def run_ccu(hw, acts, groups, bias_act, room, max_cycles=3000):
                     ra[p] += 1
                 else:
                     new.append(pipe[0][p])            # the array latch holds
-            if late_a:                                # the activation comes a cycle after j
-                anns[-1] = (anns[-1][0], ctx.get(dut.pes[0].ann.a))
-            late_a = bool(ctx.get(dut.pes[0].ann.valid))
-            if late_a:
-                anns.append((ctx.get(dut.pes[0].ann.j), None))
+            if ctx.get(dut.pes[0].ann.valid):
+                anns.append((ctx.get(dut.pes[0].ann.j), ctx.get(dut.pes[0].ann.a)))
             if ctx.get(dut.bcast):
                 strobes.append(c)
             for link in dut.pes:                      # every PE sees the same bus and strobe

@@ -119,9 +119,7 @@ class WriteBack(wiring.Signature):
 class Announce(wiring.Signature):
     """The CCU's announce bus (registered): ``valid`` — element ``(j, a)`` is the next one in
     scan order, ``LEAD`` cycles or more before its broadcast; each PE prefetches column j's
-    pointers on it.  ``a`` comes a cycle after ``valid`` and ``j`` (the CCU chooses it from
-    registers of the search cycle; it travels behind the column through the PE's pointer
-    pipeline, so the PE takes it a stage later)."""
+    pointers on it."""
 
     def __init__(self, hw: HWConfig):
         super().__init__({"valid": Out(1), "j": Out(hw.col_bits), "a": Out(signed(hw.config.act_bits))})

@@ -213,7 +213,7 @@ class CCU(wiring.Component):
     def _prescan(self, m, pf, tree, push):
         """The contract's search [arch §5.1] on the head group, one per cycle while the item
         FIFO has room: each search pushes an item, and an element is also announced (the
-        returned :class:`Announce`, registered; its activation a cycle after the rest)."""
+        returned :class:`Announce`, registered)."""
         hw = self._hw
         n = hw.pes
         arm = self.arm_ps
@@ -233,6 +233,7 @@ class CCU(wiring.Component):
         advance = Signal()                      # ... that ends the head group
         m.d.comb += elig.eq(pf.head_nz & mask)
         m.d.comb += [tree.found[q].eq(elig[q]) for q in range(n)]
+        m.d.comb += [tree.val[q].eq(pf.head_val[q]) for q in range(n)]
         low_any = elig[:n - 1].any() if n > 1 else Const(0, 1)
         m.d.comb += [
             push.valid.eq(ps_live & (at_bias | pf.head_valid)),
@@ -249,21 +250,6 @@ class CCU(wiring.Component):
         for q in range(n):
             above.append(acc)
             acc = acc | elig[q]
-        # the announced activation, a cycle after valid and j (see Announce): this cycle's
-        # one-hot choice (the lowest eligible position), the head group's words and the bias
-        # flag are registered as they are, with no enable, and the choice among the words
-        # is made from those registers in the next cycle -- the head index -> group-word
-        # LUT RAM -> the LNZD tree's value choice -> ``ann.a`` in one cycle was the 16-PE
-        # ECP5-85k's worst path with nextpnr's rip-up (8.9 ns, five levels)
-        pick = Signal(n, name="ann_pick")
-        words = [Signal(signed(hw.config.act_bits), name=f"ann_word{q}") for q in range(n)]
-        bias_d = Signal(name="ann_bias")
-        m.d.sync += [pick.eq(Cat(*[elig[q] & ~above[q] for q in range(n)])), bias_d.eq(at_bias)]
-        m.d.sync += [words[q].eq(pf.head_val[q]) for q in range(n)]
-        chosen = Const(0, signed(hw.config.act_bits))
-        for q in range(n):
-            chosen = chosen | Mux(pick[q], words[q], 0)
-        m.d.sync += ann.a.eq(Mux(bias_d, self.bias_act, chosen))
         with m.If(arm):
             m.d.sync += [ps_live.eq(1), jbase.eq(0), at_bias.eq(self.groups == 0), mask.eq((1 << n) - 1),
                          ann.valid.eq(0), srch.eq(self.groups != 0), rem.eq(self.groups - 1),
@@ -271,7 +257,10 @@ class CCU(wiring.Component):
         with m.Else():
             m.d.sync += ann.valid.eq(active & push.payload.elem)
             with m.If(active):
-                m.d.sync += ann.j.eq(jbase + Mux(at_bias, 0, tree.o_pos))
+                m.d.sync += [
+                    ann.j.eq(jbase + Mux(at_bias, 0, tree.o_pos)),
+                    ann.a.eq(Mux(at_bias, self.bias_act, tree.o_val)),
+                ]
                 with m.If(at_bias):
                     m.d.sync += ps_live.eq(0)
                 with m.Elif(advance):

@@ -90,12 +90,10 @@ class PtrPrefetch(wiring.Component):
         def stage(name, shape=1, keep=False):
             return Signal(shape, name=name, attrs={"keep": 1} if keep else {})
 
-        # X0: this PE's copy of the announce bus; its activation comes a cycle after the
-        # column (Announce), so the copy of ``a`` is X1's
-        v0, j0 = stage("x0_v", keep=True), stage("x0_j", hw.col_bits, True)
-        a1 = stage("x1_a", signed(c.act_bits), True)
+        # X0: this PE's copy of the announce bus
+        v0, j0, a0 = stage("x0_v", keep=True), stage("x0_j", hw.col_bits, True), stage("x0_a", signed(c.act_bits), True)
         # X1: bank addresses
-        v1, par1 = stage("x1_v"), stage("x1_par")
+        v1, a1, par1 = stage("x1_v"), stage("x1_a", signed(c.act_bits)), stage("x1_par")
         ea1, oa1 = stage("x1_even_addr", ab, True), stage("x1_odd_addr", ab, True)
         # X2, X3: the banks' two-cycle read
         v2, a2, par2 = stage("x2_v"), stage("x2_a", signed(c.act_bits)), stage("x2_par")
@@ -115,8 +113,8 @@ class PtrPrefetch(wiring.Component):
 
         half = j0 >> 1
         m.d.sync += [
-            v0.eq(self.ann.valid & ~arm), j0.eq(self.ann.j), a1.eq(self.ann.a),
-            v1.eq(v0 & ~arm), par1.eq(j0[0]),
+            v0.eq(self.ann.valid & ~arm), j0.eq(self.ann.j), a0.eq(self.ann.a),
+            v1.eq(v0 & ~arm), a1.eq(a0), par1.eq(j0[0]),
             ea1.eq(self.ptr_base + half + j0[0]), oa1.eq(self.ptr_base + half),
             v2.eq(v1 & ~arm), a2.eq(a1), par2.eq(par1),
             v3.eq(v2 & ~arm), a3.eq(a2), par3.eq(par2),
