@@ -56,105 +56,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
+  wire [32:0] \$143 ;
+  wire [32:0] \$144 ;
+  wire [32:0] \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire [32:0] \$148 ;
+  wire [32:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  reg [15:0] \$152 ;
+  reg [15:0] \$153 ;
+  reg [15:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [15:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg [15:0] \$158 ;
+  reg [15:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  reg [15:0] \$160 ;
+  reg [15:0] \$161 ;
+  reg [15:0] \$162 ;
+  reg [15:0] \$163 ;
+  reg [15:0] \$164 ;
+  reg [15:0] \$165 ;
+  reg [15:0] \$166 ;
+  reg [15:0] \$167 ;
+  reg [63:0] \$168 ;
+  wire [63:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
+  wire [63:0] \$170 ;
+  wire [63:0] \$171 ;
+  wire [63:0] \$172 ;
+  wire [63:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire [32:0] \$179 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [32:0] \$180 ;
-  wire [32:0] \$181 ;
+  wire \$180 ;
+  wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [32:0] \$184 ;
-  wire [32:0] \$185 ;
+  wire \$184 ;
+  wire \$185 ;
   wire \$186 ;
   wire \$187 ;
-  reg [15:0] \$188 ;
-  reg [15:0] \$189 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  reg [15:0] \$190 ;
-  reg [15:0] \$191 ;
-  reg [15:0] \$192 ;
-  reg [15:0] \$193 ;
-  reg [15:0] \$194 ;
-  reg [15:0] \$195 ;
-  reg [15:0] \$196 ;
-  reg [15:0] \$197 ;
-  reg [15:0] \$198 ;
-  reg [15:0] \$199 ;
+  wire [1:0] \$190 ;
+  wire [1:0] \$191 ;
+  wire [1:0] \$192 ;
+  wire [3:0] \$193 ;
+  wire [3:0] \$194 ;
+  wire [3:0] \$195 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [15:0] \$200 ;
-  reg [15:0] \$201 ;
-  reg [15:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg [63:0] \$204 ;
-  wire [63:0] \$205 ;
-  wire [63:0] \$206 ;
-  wire [63:0] \$207 ;
-  wire [63:0] \$208 ;
-  wire [63:0] \$209 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg [17:0] \$205 ;
+  reg [63:0] \$206 ;
+  reg \$207 ;
+  reg \$208 ;
+  reg [3:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  reg [1:0] \$210 ;
+  reg [1:0] \$211 ;
+  reg [1:0] \$212 ;
+  reg [1:0] \$213 ;
+  reg [10:0] \$214 ;
+  reg [15:0] \$215 ;
+  reg [5:0] \$216 ;
+  reg \$217 ;
+  reg [9:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire [1:0] \$226 ;
-  wire [1:0] \$227 ;
-  wire [1:0] \$228 ;
-  wire [3:0] \$229 ;
+  reg [9:0] \$220 ;
+  reg [10:0] \$221 ;
+  reg \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg \$225 ;
+  reg \$226 ;
+  reg \$227 ;
+  reg \$228 ;
+  reg \$229 ;
   wire \$23 ;
-  wire [3:0] \$230 ;
-  wire [3:0] \$231 ;
+  reg \$230 ;
+  reg \$231 ;
   reg \$232 ;
   reg \$233 ;
   reg \$234 ;
@@ -164,33 +164,33 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
-  reg \$240 ;
-  reg [17:0] \$241 ;
-  reg [63:0] \$242 ;
-  reg \$243 ;
+  reg [5:0] \$240 ;
+  reg [9:0] \$241 ;
+  reg [10:0] \$242 ;
+  reg [9:0] \$243 ;
   reg \$244 ;
-  reg [3:0] \$245 ;
-  reg [1:0] \$246 ;
-  reg [1:0] \$247 ;
-  reg [1:0] \$248 ;
-  reg [1:0] \$249 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg [5:0] \$247 ;
+  reg [9:0] \$248 ;
+  reg [10:0] \$249 ;
   wire \$25 ;
-  reg [10:0] \$250 ;
-  reg [15:0] \$251 ;
-  reg [5:0] \$252 ;
+  reg [9:0] \$250 ;
+  reg \$251 ;
+  reg \$252 ;
   reg \$253 ;
-  reg [9:0] \$254 ;
+  reg \$254 ;
   reg \$255 ;
-  reg [9:0] \$256 ;
-  reg [10:0] \$257 ;
+  reg \$256 ;
+  reg \$257 ;
   reg \$258 ;
-  reg \$259 ;
+  reg [2:0] \$259 ;
   wire \$26 ;
-  reg \$260 ;
-  reg \$261 ;
-  reg \$262 ;
+  reg [10:0] \$260 ;
+  reg [10:0] \$261 ;
+  reg [63:0] \$262 ;
   reg \$263 ;
-  reg \$264 ;
+  reg [10:0] \$264 ;
   reg \$265 ;
   reg \$266 ;
   reg \$267 ;
@@ -199,134 +199,84 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire \$27 ;
   reg \$270 ;
   reg \$271 ;
-  reg \$272 ;
-  reg \$273 ;
+  reg [2:0] \$272 ;
+  reg [10:0] \$273 ;
   reg [10:0] \$274 ;
-  reg \$275 ;
+  reg [63:0] \$275 ;
   reg \$276 ;
-  reg \$277 ;
+  reg [10:0] \$277 ;
   reg \$278 ;
   reg \$279 ;
   wire \$28 ;
   reg \$280 ;
   reg \$281 ;
   reg \$282 ;
-  reg [5:0] \$283 ;
-  reg [9:0] \$284 ;
-  reg [10:0] \$285 ;
-  reg [9:0] \$286 ;
-  reg \$287 ;
-  reg [10:0] \$288 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg [2:0] \$285 ;
+  reg [10:0] \$286 ;
+  reg [10:0] \$287 ;
+  reg [63:0] \$288 ;
   reg \$289 ;
   wire \$29 ;
-  reg \$290 ;
+  reg [10:0] \$290 ;
   reg \$291 ;
   reg \$292 ;
   reg \$293 ;
   reg \$294 ;
   reg \$295 ;
   reg \$296 ;
-  reg [5:0] \$297 ;
-  reg [9:0] \$298 ;
+  reg \$297 ;
+  reg [2:0] \$298 ;
   reg [10:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  reg [9:0] \$300 ;
-  reg \$301 ;
+  reg [10:0] \$300 ;
+  reg [63:0] \$301 ;
   reg \$302 ;
-  reg \$303 ;
+  reg [10:0] \$303 ;
   reg \$304 ;
   reg \$305 ;
   reg \$306 ;
   reg \$307 ;
-  reg \$308 ;
-  reg [2:0] \$309 ;
+  reg [31:0] \$308 ;
+  reg [31:0] \$309 ;
   wire \$31 ;
-  reg [10:0] \$310 ;
-  reg [10:0] \$311 ;
-  reg [63:0] \$312 ;
+  reg [31:0] \$310 ;
+  reg [31:0] \$311 ;
+  reg [31:0] \$312 ;
   reg \$313 ;
-  reg [10:0] \$314 ;
-  reg \$315 ;
-  reg \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg \$319 ;
+  reg [63:0] \$314 ;
+  reg [63:0] \$315 ;
+  reg [63:0] \$316 ;
+  reg [63:0] \$317 ;
+  reg [1:0] \$318 ;
+  reg [63:0] \$319 ;
   wire \$32 ;
   reg \$320 ;
   reg \$321 ;
-  reg [2:0] \$322 ;
-  reg [10:0] \$323 ;
-  reg [10:0] \$324 ;
-  reg [63:0] \$325 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
   reg \$326 ;
-  reg [10:0] \$327 ;
+  reg [63:0] \$327 ;
   reg \$328 ;
-  reg \$329 ;
+  reg [63:0] \$329 ;
   wire \$33 ;
   reg \$330 ;
-  reg \$331 ;
+  reg [63:0] \$331 ;
   reg \$332 ;
   reg \$333 ;
-  reg \$334 ;
-  reg [2:0] \$335 ;
-  reg [10:0] \$336 ;
-  reg [10:0] \$337 ;
-  reg [63:0] \$338 ;
-  reg \$339 ;
+  reg [63:0] \$334 ;
+  reg [63:0] \$335 ;
+  reg [63:0] \$336 ;
+  reg \$337 ;
   wire \$34 ;
-  reg [10:0] \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg \$343 ;
-  reg \$344 ;
-  reg \$345 ;
-  reg \$346 ;
-  reg \$347 ;
-  reg [2:0] \$348 ;
-  reg [10:0] \$349 ;
   wire \$35 ;
-  reg [10:0] \$350 ;
-  reg [63:0] \$351 ;
-  reg \$352 ;
-  reg [10:0] \$353 ;
-  reg \$354 ;
-  reg \$355 ;
-  reg \$356 ;
-  reg \$357 ;
-  reg [31:0] \$358 ;
-  reg [31:0] \$359 ;
   wire \$36 ;
-  reg [31:0] \$360 ;
-  reg [31:0] \$361 ;
-  reg [31:0] \$362 ;
-  reg \$363 ;
-  reg [63:0] \$364 ;
-  reg [63:0] \$365 ;
-  reg [63:0] \$366 ;
-  reg [63:0] \$367 ;
-  reg [1:0] \$368 ;
-  reg [63:0] \$369 ;
   wire \$37 ;
-  reg \$370 ;
-  reg \$371 ;
-  reg \$372 ;
-  reg \$373 ;
-  reg \$374 ;
-  reg \$375 ;
-  reg \$376 ;
-  reg [63:0] \$377 ;
-  reg \$378 ;
-  reg [63:0] \$379 ;
   wire \$38 ;
-  reg \$380 ;
-  reg [63:0] \$381 ;
-  reg \$382 ;
-  reg \$383 ;
-  reg [63:0] \$384 ;
-  reg [63:0] \$385 ;
-  reg [63:0] \$386 ;
-  reg \$387 ;
   wire \$39 ;
   wire \$4 ;
   wire \$40 ;
@@ -406,20 +356,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire bcast;
   reg [15:0] bias_act = 16'h0000;
   (* init = 16'h0000 *)
-  wire [15:0] \bias_act$239 ;
-  (* keep = 32'd1 *)
+  wire [15:0] \bias_act$225 ;
   reg bias_act_w = 1'h0;
   wire bias_sent;
-  wire \bias_sent$232 ;
+  wire \bias_sent$218 ;
   reg [31:0] broadcasts = 32'd0;
   (* keep = 32'd1 *)
   reg [17:0] bus_addr = 18'h00000;
   (* keep = 32'd1 *)
   reg [63:0] bus_wdata = 64'h0000000000000000;
-  (* keep = 32'd1 *)
-  reg [10:0] bus_wdata_g0 = 11'h000;
-  (* keep = 32'd1 *)
-  reg [10:0] bus_wdata_g1 = 11'h000;
   output busy;
   wire busy;
   wire \busy$28 ;
@@ -428,37 +373,37 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire busy_pe2;
   wire busy_pe3;
   wire [15:0] ccu__ann__a;
-  wire [15:0] \ccu__ann__a$341 ;
-  wire [15:0] \ccu__ann__a$380 ;
-  wire [15:0] \ccu__ann__a$419 ;
+  wire [15:0] \ccu__ann__a$327 ;
+  wire [15:0] \ccu__ann__a$366 ;
+  wire [15:0] \ccu__ann__a$405 ;
   wire [12:0] ccu__ann__j;
-  wire [12:0] \ccu__ann__j$343 ;
-  wire [12:0] \ccu__ann__j$382 ;
-  wire [12:0] \ccu__ann__j$421 ;
+  wire [12:0] \ccu__ann__j$329 ;
+  wire [12:0] \ccu__ann__j$368 ;
+  wire [12:0] \ccu__ann__j$407 ;
   wire ccu__ann__valid;
-  wire \ccu__ann__valid$345 ;
-  wire \ccu__ann__valid$384 ;
-  wire \ccu__ann__valid$423 ;
+  wire \ccu__ann__valid$331 ;
+  wire \ccu__ann__valid$370 ;
+  wire \ccu__ann__valid$409 ;
   wire ccu__bc__room_nopush;
-  wire \ccu__bc__room_nopush$348 ;
-  wire \ccu__bc__room_nopush$387 ;
-  wire \ccu__bc__room_nopush$426 ;
+  wire \ccu__bc__room_nopush$334 ;
+  wire \ccu__bc__room_nopush$373 ;
+  wire \ccu__bc__room_nopush$412 ;
   wire ccu__bc__room_push;
-  wire \ccu__bc__room_push$350 ;
-  wire \ccu__bc__room_push$389 ;
-  wire \ccu__bc__room_push$428 ;
+  wire \ccu__bc__room_push$336 ;
+  wire \ccu__bc__room_push$375 ;
+  wire \ccu__bc__room_push$414 ;
   wire ccu__bc__strobe;
-  wire \ccu__bc__strobe$351 ;
-  wire \ccu__bc__strobe$390 ;
-  wire \ccu__bc__strobe$429 ;
+  wire \ccu__bc__strobe$337 ;
+  wire \ccu__bc__strobe$376 ;
+  wire \ccu__bc__strobe$415 ;
   wire [15:0] ccu__src__data;
-  wire [15:0] \ccu__src__data$354 ;
-  wire [15:0] \ccu__src__data$393 ;
-  wire [15:0] \ccu__src__data$432 ;
+  wire [15:0] \ccu__src__data$340 ;
+  wire [15:0] \ccu__src__data$379 ;
+  wire [15:0] \ccu__src__data$418 ;
   wire ccu__src__rd_en;
-  wire \ccu__src__rd_en$355 ;
-  wire \ccu__src__rd_en$394 ;
-  wire \ccu__src__rd_en$433 ;
+  wire \ccu__src__rd_en$341 ;
+  wire \ccu__src__rd_en$380 ;
+  wire \ccu__src__rd_en$419 ;
   input clk;
   wire clk;
   wire cmd_start;
@@ -505,82 +450,82 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl__arm;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$240 ;
+  wire \ctl__arm$226 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$297 ;
+  wire \ctl__arm$283 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$336 ;
+  wire \ctl__arm$322 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$375 ;
+  wire \ctl__arm$361 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__arm$414 ;
+  wire \ctl__arm$400 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__pf_active;
-  wire \ctl__pf_active$247 ;
+  wire \ctl__pf_active$233 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$298 ;
+  wire \ctl__pf_active$284 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$337 ;
+  wire \ctl__pf_active$323 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$376 ;
+  wire \ctl__pf_active$362 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__pf_active$415 ;
+  wire \ctl__pf_active$401 ;
   wire ctl__running;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$242 ;
+  wire \ctl__running$228 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$299 ;
+  wire \ctl__running$285 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$338 ;
+  wire \ctl__running$324 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$377 ;
+  wire \ctl__running$363 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__running$416 ;
+  wire \ctl__running$402 ;
   wire ctl__start;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$243 ;
+  wire \ctl__start$229 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$300 ;
+  wire \ctl__start$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$339 ;
+  wire \ctl__start$325 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$378 ;
+  wire \ctl__start$364 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start$417 ;
+  wire \ctl__start$403 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire ctl__start_next;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$301 ;
+  wire \ctl__start_next$287 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$340 ;
+  wire \ctl__start_next$326 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$379 ;
+  wire \ctl__start_next$365 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \ctl__start_next$418 ;
+  wire \ctl__start_next$404 ;
   (* keep = 32'd1 *)
   reg ctl_ccu_arm = 1'h0;
   (* keep = 32'd1 *)
@@ -622,13 +567,12 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ctl_next__start_next;
   wire ctl_pe_next__start;
   wire ctl_pe_next__start_next;
-  (* keep = 32'd1 *)
   reg ctrl_w = 1'h0;
   reg [31:0] cyc = 32'd0;
   reg [31:0] cycles = 32'd0;
   output done;
   wire done;
-  wire \done$177 ;
+  wire \done$163 ;
   reg done_flag = 1'h0;
   reg ev_broadcasts = 1'h0;
   reg ev_groups_scanned = 1'h0;
@@ -636,11 +580,11 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire ev_stall;
   reg ev_stall_cycles = 1'h0;
   wire fault;
-  wire \fault$181 ;
-  wire \fault$182 ;
-  wire \fault$183 ;
-  wire \fault$184 ;
-  reg \fault$185  = 1'h0;
+  wire \fault$167 ;
+  wire \fault$168 ;
+  wire \fault$169 ;
+  wire \fault$170 ;
+  reg \fault$171  = 1'h0;
   reg [63:0] g1 = 64'h0000000000000000;
   reg [63:0] g2 = 64'h0000000000000000;
   reg [63:0] g3 = 64'h0000000000000000;
@@ -673,9 +617,8 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg glob4 = 1'h0;
   reg [10:0] groups = 11'h000;
   (* init = 11'h000 *)
-  wire [10:0] \groups$238 ;
+  wire [10:0] \groups$224 ;
   reg [31:0] groups_scanned = 32'd0;
-  (* keep = 32'd1 *)
   reg groups_w = 1'h0;
   (* keep = 32'd1 *)
   reg [3:0] gsel = 4'h0;
@@ -857,105 +800,105 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire [2:0] host__mem;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$365 ;
+  wire [2:0] \host__mem$351 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$404 ;
+  wire [2:0] \host__mem$390 ;
   (* init = 3'h0 *)
   (* keep = 32'd1 *)
-  wire [2:0] \host__mem$443 ;
+  wire [2:0] \host__mem$429 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$366 ;
+  wire [10:0] \host__off$352 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$405 ;
+  wire [10:0] \host__off$391 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off$444 ;
+  wire [10:0] \host__off$430 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_dst;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$367 ;
+  wire [10:0] \host__off_dst$353 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$406 ;
+  wire [10:0] \host__off_dst$392 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_dst$445 ;
+  wire [10:0] \host__off_dst$431 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] host__off_line;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$368 ;
+  wire [10:0] \host__off_line$354 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$407 ;
+  wire [10:0] \host__off_line$393 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
-  wire [10:0] \host__off_line$446 ;
+  wire [10:0] \host__off_line$432 ;
   wire [63:0] host__rdata;
-  wire [63:0] \host__rdata$225 ;
-  wire [63:0] \host__rdata$226 ;
-  wire [63:0] \host__rdata$227 ;
+  wire [63:0] \host__rdata$211 ;
+  wire [63:0] \host__rdata$212 ;
+  wire [63:0] \host__rdata$213 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__rsel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$370 ;
+  wire \host__rsel$356 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$409 ;
+  wire \host__rsel$395 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__rsel$448 ;
+  wire \host__rsel$434 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$371 ;
+  wire \host__sel$357 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$410 ;
+  wire \host__sel$396 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__sel$449 ;
+  wire \host__sel$435 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
   wire [63:0] host__wdata;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$372 ;
+  wire [63:0] \host__wdata$358 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$411 ;
+  wire [63:0] \host__wdata$397 ;
   (* init = 64'h0000000000000000 *)
   (* keep = 32'd1 *)
-  wire [63:0] \host__wdata$450 ;
+  wire [63:0] \host__wdata$436 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire host__we;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$373 ;
+  wire \host__we$359 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$412 ;
+  wire \host__we$398 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
-  wire \host__we$451 ;
+  wire \host__we$437 ;
   wire idle;
-  wire \idle$235 ;
-  wire \idle$236 ;
-  wire \idle$237 ;
+  wire \idle$221 ;
+  wire \idle$222 ;
+  wire \idle$223 ;
   (* keep = 32'd1 *)
   reg keep_acc = 1'h0;
   (* keep = 32'd1 *)
@@ -1044,12 +987,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [9:0] ptr_base_g0 = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] ptr_base_g1 = 10'h000;
-  (* keep = 32'd1 *)
   reg ptr_base_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg ptr_base_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg ptr_base_w_g1 = 1'h0;
   output [63:0] rdata;
   reg [63:0] rdata = 64'h0000000000000000;
   input re;
@@ -1066,97 +1004,92 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   wire regs__keep_acc;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire \regs__keep_acc$256 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__keep_acc$269 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire \regs__keep_acc$270 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__keep_acc$283 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__keep_acc$284 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__ptr_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$258 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__ptr_base$271 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
   wire [9:0] \regs__ptr_base$272 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$285 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__ptr_base$286 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__relu;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire \regs__relu$260 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__relu$273 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire \regs__relu$274 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__relu$287 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__relu$288 ;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
   wire [5:0] regs__shift;
   (* init = 6'h00 *)
   (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$262 ;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
+  wire [5:0] \regs__shift$275 ;
+  (* init = 6'h00 *)
+  (* keep = 32'd1 *)
   wire [5:0] \regs__shift$276 ;
-  (* init = 6'h00 *)
-  (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$289 ;
-  (* init = 6'h00 *)
-  (* keep = 32'd1 *)
-  wire [5:0] \regs__shift$290 ;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
   wire [10:0] regs__spmat_base;
   (* init = 11'h000 *)
   (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$264 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
+  wire [10:0] \regs__spmat_base$277 ;
+  (* init = 11'h000 *)
+  (* keep = 32'd1 *)
   wire [10:0] \regs__spmat_base$278 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$291 ;
-  (* init = 11'h000 *)
-  (* keep = 32'd1 *)
-  wire [10:0] \regs__spmat_base$292 ;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
   wire regs__src_sel;
   (* init = 1'h0 *)
   (* keep = 32'd1 *)
+  wire \regs__src_sel$266 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
+  wire \regs__src_sel$279 ;
+  (* init = 1'h0 *)
+  (* keep = 32'd1 *)
   wire \regs__src_sel$280 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__src_sel$293 ;
-  (* init = 1'h0 *)
-  (* keep = 32'd1 *)
-  wire \regs__src_sel$294 ;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
   wire [9:0] regs__wb_base;
   (* init = 10'h000 *)
   (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$268 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
+  wire [9:0] \regs__wb_base$281 ;
+  (* init = 10'h000 *)
+  (* keep = 32'd1 *)
   wire [9:0] \regs__wb_base$282 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$295 ;
-  (* init = 10'h000 *)
-  (* keep = 32'd1 *)
-  wire [9:0] \regs__wb_base$296 ;
   (* keep = 32'd1 *)
   reg relu = 1'h0;
   (* keep = 32'd1 *)
   reg relu_g0 = 1'h0;
   (* keep = 32'd1 *)
   reg relu_g1 = 1'h0;
-  (* keep = 32'd1 *)
   reg relu_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg relu_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg relu_w_g1 = 1'h0;
   input rst;
   wire rst;
   output rvalid;
@@ -1167,36 +1100,21 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg [5:0] shift_g0 = 6'h00;
   (* keep = 32'd1 *)
   reg [5:0] shift_g1 = 6'h00;
-  (* keep = 32'd1 *)
   reg shift_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg shift_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg shift_w_g1 = 1'h0;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base_g0 = 11'h000;
   (* keep = 32'd1 *)
   reg [10:0] spmat_base_g1 = 11'h000;
-  (* keep = 32'd1 *)
   reg spmat_base_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg spmat_base_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg spmat_base_w_g1 = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel_g0 = 1'h0;
   (* keep = 32'd1 *)
   reg src_sel_g1 = 1'h0;
-  (* keep = 32'd1 *)
   reg src_sel_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg src_sel_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg src_sel_w_g1 = 1'h0;
   reg [31:0] stall_cycles = 32'd0;
   (* keep = 32'd1 *)
   reg start_cmd_c0 = 1'h0;
@@ -1208,29 +1126,24 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   reg start_cmd_c3 = 1'h0;
   wire [3:0] status;
   wire wb__busy;
-  wire \wb__busy$249 ;
-  wire \wb__busy$250 ;
-  wire \wb__busy$252 ;
+  wire \wb__busy$235 ;
+  wire \wb__busy$236 ;
+  wire \wb__busy$238 ;
   wire wb__busy_next;
-  wire \wb__busy_next$125 ;
-  wire \wb__busy_next$143 ;
-  wire \wb__busy_next$162 ;
+  wire \wb__busy_next$110 ;
+  wire \wb__busy_next$129 ;
+  wire \wb__busy_next$148 ;
   wire wb__start;
-  wire \wb__start$374 ;
-  wire \wb__start$413 ;
-  wire \wb__start$452 ;
+  wire \wb__start$360 ;
+  wire \wb__start$399 ;
+  wire \wb__start$438 ;
   (* keep = 32'd1 *)
   reg [9:0] wb_base = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] wb_base_g0 = 10'h000;
   (* keep = 32'd1 *)
   reg [9:0] wb_base_g1 = 10'h000;
-  (* keep = 32'd1 *)
   reg wb_base_w = 1'h0;
-  (* keep = 32'd1 *)
-  reg wb_base_w_g0 = 1'h0;
-  (* keep = 32'd1 *)
-  reg wb_base_w_g1 = 1'h0;
   wire wb_busy;
   (* keep = 32'd1 *)
   reg wb_cmd_c0 = 1'h0;
@@ -1319,476 +1232,412 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign \$73  = ! addr[10:0];
   assign \$74  = \$72  & \$73 ;
   assign \$75  = \$74  & wdata[0];
-  assign \$76  = we & addr[17];
-  assign \$77  = addr[10:0] == 3'h7;
-  assign \$78  = \$76  & \$77 ;
-  assign \$79  = we & addr[17];
-  assign \$80  = addr[10:0] == 3'h5;
-  assign \$81  = \$79  & \$80 ;
-  assign \$82  = we & addr[17];
-  assign \$83  = addr[10:0] == 3'h4;
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = we & addr[17];
-  assign \$86  = addr[10:0] == 4'he;
-  assign \$87  = \$85  & \$86 ;
-  assign \$88  = we & addr[17];
-  assign \$89  = addr[10:0] == 4'hf;
-  assign \$90  = \$88  & \$89 ;
-  assign \$91  = we & addr[17];
-  assign \$92  = addr[10:0] == 3'h6;
-  assign \$93  = \$91  & \$92 ;
-  assign \$94  = ~ busy_pe0;
-  assign \$95  = src_sel_w_g0 & \$94 ;
-  assign \$96  = ~ busy_pe0;
-  assign \$97  = relu_w_g0 & \$96 ;
-  assign \$98  = ~ busy_pe0;
-  assign \$99  = shift_w_g0 & \$98 ;
-  assign \$100  = ~ busy_pe0;
-  assign \$101  = ptr_base_w_g0 & \$100 ;
-  assign \$102  = ~ busy_pe0;
-  assign \$103  = spmat_base_w_g0 & \$102 ;
-  assign \$104  = ~ busy_pe0;
-  assign \$105  = wb_base_w_g0 & \$104 ;
-  assign \$106  = we & addr[17];
-  assign \$107  = addr[10:0] == 3'h7;
-  assign \$108  = \$106  & \$107 ;
-  assign \$109  = we & addr[17];
-  assign \$110  = addr[10:0] == 3'h5;
-  assign \$111  = \$109  & \$110 ;
-  assign \$112  = we & addr[17];
-  assign \$113  = addr[10:0] == 3'h4;
-  assign \$114  = \$112  & \$113 ;
-  assign \$115  = we & addr[17];
-  assign \$116  = addr[10:0] == 4'he;
-  assign \$117  = \$115  & \$116 ;
-  assign \$118  = we & addr[17];
-  assign \$119  = addr[10:0] == 4'hf;
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = we & addr[17];
-  assign \$122  = addr[10:0] == 3'h6;
-  assign \$123  = \$121  & \$122 ;
-  assign \$124  = ~ busy_pe2;
-  assign \$125  = src_sel_w_g1 & \$124 ;
-  assign \$126  = ~ busy_pe2;
-  assign \$127  = relu_w_g1 & \$126 ;
-  assign \$128  = ~ busy_pe2;
-  assign \$129  = shift_w_g1 & \$128 ;
-  assign \$130  = ~ busy_pe2;
-  assign \$131  = ptr_base_w_g1 & \$130 ;
-  assign \$132  = ~ busy_pe2;
-  assign \$133  = spmat_base_w_g1 & \$132 ;
-  assign \$134  = ~ busy_pe2;
-  assign \$135  = wb_base_w_g1 & \$134 ;
-  assign \$136  = ~ addr[17];
-  assign \$137  = ! addr[15:14];
-  assign \$138  = addr[16] | \$137 ;
-  assign \$139  = \$136  & \$138 ;
-  assign \$140  = ~ addr[17];
-  assign \$141  = ! addr[15:14];
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = ctl_next_0__pf_active | wb__busy_next;
-  assign \$144  = ~ \$143 ;
-  assign \$145  = we & \$144 ;
-  assign \$146  = ~ addr[17];
-  assign \$147  = addr[15:14] == 1'h1;
-  assign \$148  = addr[16] | \$147 ;
-  assign \$149  = \$146  & \$148 ;
-  assign \$150  = ~ addr[17];
-  assign \$151  = addr[15:14] == 1'h1;
-  assign \$152  = \$150  & \$151 ;
-  assign \$153  = ctl_next_1__pf_active | \wb__busy_next$125 ;
-  assign \$154  = ~ \$153 ;
-  assign \$155  = we & \$154 ;
-  assign \$156  = ~ addr[17];
-  assign \$157  = addr[15:14] == 2'h2;
-  assign \$158  = addr[16] | \$157 ;
-  assign \$159  = \$156  & \$158 ;
-  assign \$160  = ~ addr[17];
-  assign \$161  = addr[15:14] == 2'h2;
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = ctl_next_2__pf_active | \wb__busy_next$143 ;
-  assign \$164  = ~ \$163 ;
-  assign \$165  = we & \$164 ;
-  assign \$166  = ~ addr[17];
-  assign \$167  = addr[15:14] == 2'h3;
-  assign \$168  = addr[16] | \$167 ;
-  assign \$169  = \$166  & \$168 ;
-  assign \$170  = ~ addr[17];
-  assign \$171  = addr[15:14] == 2'h3;
-  assign \$172  = \$170  & \$171 ;
-  assign \$173  = ctl_next_3__pf_active | \wb__busy_next$162 ;
-  assign \$174  = ~ \$173 ;
-  assign \$175  = we & \$174 ;
-  assign \$176  = bcast & ctl__running;
-  assign \$177  = ev_stall & ctl__running;
-  assign \$178  = ev_search & ctl__running;
-  assign \$179  = broadcasts + 1'h1;
-  assign \$180  = stall_cycles + 1'h1;
-  assign \$181  = groups_scanned + 1'h1;
-  assign \$182  = ~ ctl__start;
-  assign \$183  = \$182  & ctl__running;
-  assign \$184  = cyc + 1'h1;
-  assign \$185  = cyc + 1'h1;
-  assign \$186  = | { \fault$184 , \fault$183 , \fault$182 , \fault$181  };
-  assign \$187  = fault | \$186 ;
-  assign \$205  = glob4 ? g4 : 64'h0000000000000000;
-  assign \$206  = host__rdata | \host__rdata$225 ;
-  assign \$207  = \$206  | \host__rdata$226 ;
-  assign \$208  = \$207  | \host__rdata$227 ;
-  assign \$209  = pe_or0 | g5;
+  assign \$76  = ~ busy_pe0;
+  assign \$77  = src_sel_w & \$76 ;
+  assign \$78  = ~ busy_pe0;
+  assign \$79  = relu_w & \$78 ;
+  assign \$80  = ~ busy_pe0;
+  assign \$81  = shift_w & \$80 ;
+  assign \$82  = ~ busy_pe0;
+  assign \$83  = ptr_base_w & \$82 ;
+  assign \$84  = ~ busy_pe0;
+  assign \$85  = spmat_base_w & \$84 ;
+  assign \$86  = ~ busy_pe0;
+  assign \$87  = wb_base_w & \$86 ;
+  assign \$88  = ~ busy_pe2;
+  assign \$89  = src_sel_w & \$88 ;
+  assign \$90  = ~ busy_pe2;
+  assign \$91  = relu_w & \$90 ;
+  assign \$92  = ~ busy_pe2;
+  assign \$93  = shift_w & \$92 ;
+  assign \$94  = ~ busy_pe2;
+  assign \$95  = ptr_base_w & \$94 ;
+  assign \$96  = ~ busy_pe2;
+  assign \$97  = spmat_base_w & \$96 ;
+  assign \$98  = ~ busy_pe2;
+  assign \$99  = wb_base_w & \$98 ;
+  assign \$100  = ~ addr[17];
+  assign \$101  = ! addr[15:14];
+  assign \$102  = addr[16] | \$101 ;
+  assign \$103  = \$100  & \$102 ;
+  assign \$104  = ~ addr[17];
+  assign \$105  = ! addr[15:14];
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = ctl_next_0__pf_active | wb__busy_next;
+  assign \$108  = ~ \$107 ;
+  assign \$109  = we & \$108 ;
+  assign \$110  = ~ addr[17];
+  assign \$111  = addr[15:14] == 1'h1;
+  assign \$112  = addr[16] | \$111 ;
+  assign \$113  = \$110  & \$112 ;
+  assign \$114  = ~ addr[17];
+  assign \$115  = addr[15:14] == 1'h1;
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = ctl_next_1__pf_active | \wb__busy_next$110 ;
+  assign \$118  = ~ \$117 ;
+  assign \$119  = we & \$118 ;
+  assign \$120  = ~ addr[17];
+  assign \$121  = addr[15:14] == 2'h2;
+  assign \$122  = addr[16] | \$121 ;
+  assign \$123  = \$120  & \$122 ;
+  assign \$124  = ~ addr[17];
+  assign \$125  = addr[15:14] == 2'h2;
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = ctl_next_2__pf_active | \wb__busy_next$129 ;
+  assign \$128  = ~ \$127 ;
+  assign \$129  = we & \$128 ;
+  assign \$130  = ~ addr[17];
+  assign \$131  = addr[15:14] == 2'h3;
+  assign \$132  = addr[16] | \$131 ;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = ~ addr[17];
+  assign \$135  = addr[15:14] == 2'h3;
+  assign \$136  = \$134  & \$135 ;
+  assign \$137  = ctl_next_3__pf_active | \wb__busy_next$148 ;
+  assign \$138  = ~ \$137 ;
+  assign \$139  = we & \$138 ;
+  assign \$140  = bcast & ctl__running;
+  assign \$141  = ev_stall & ctl__running;
+  assign \$142  = ev_search & ctl__running;
+  assign \$143  = broadcasts + 1'h1;
+  assign \$144  = stall_cycles + 1'h1;
+  assign \$145  = groups_scanned + 1'h1;
+  assign \$146  = ~ ctl__start;
+  assign \$147  = \$146  & ctl__running;
+  assign \$148  = cyc + 1'h1;
+  assign \$149  = cyc + 1'h1;
+  assign \$150  = | { \fault$170 , \fault$169 , \fault$168 , \fault$167  };
+  assign \$151  = fault | \$150 ;
+  assign \$169  = glob4 ? g4 : 64'h0000000000000000;
+  assign \$170  = host__rdata | \host__rdata$211 ;
+  assign \$171  = \$170  | \host__rdata$212 ;
+  assign \$172  = \$171  | \host__rdata$213 ;
+  assign \$173  = pe_or0 | g5;
   assign cmd_start = ctrl_w & bus_wdata[0];
-  assign pes_idle = & { \idle$237 , \idle$236 , \idle$235 , idle };
-  assign busy_pe0 = \ctl__pf_active$247  | wb_busy;
-  assign busy_pe1 = \ctl__pf_active$247  | \wb__busy$249 ;
-  assign busy_pe2 = \ctl__pf_active$247  | \wb__busy$250 ;
-  assign busy_pe3 = \ctl__pf_active$247  | \wb__busy$252 ;
-  assign \$210  = ~ busy_pe0;
-  assign ctl_next_0__arm = start_cmd_c0 & \$210 ;
-  assign \$211  = ~ busy_pe0;
-  assign \$212  = start_cmd_c0 & \$211 ;
-  assign ctl_next_0__pf_active = \$212  | \ctl__pf_active$247 ;
-  assign \$213  = ~ busy_pe1;
-  assign ctl_next_1__arm = start_cmd_c1 & \$213 ;
-  assign \$214  = ~ busy_pe1;
-  assign \$215  = start_cmd_c1 & \$214 ;
-  assign ctl_next_1__pf_active = \$215  | \ctl__pf_active$247 ;
-  assign \$216  = ~ busy_pe2;
-  assign ctl_next_2__arm = start_cmd_c2 & \$216 ;
-  assign \$217  = ~ busy_pe2;
-  assign \$218  = start_cmd_c2 & \$217 ;
-  assign ctl_next_2__pf_active = \$218  | \ctl__pf_active$247 ;
-  assign \$219  = ~ busy_pe3;
-  assign ctl_next_3__arm = start_cmd_c3 & \$219 ;
-  assign \$220  = ~ busy_pe3;
-  assign \$221  = start_cmd_c3 & \$220 ;
-  assign ctl_next_3__pf_active = \$221  | \ctl__pf_active$247 ;
+  assign pes_idle = & { \idle$223 , \idle$222 , \idle$221 , idle };
+  assign busy_pe0 = \ctl__pf_active$233  | wb_busy;
+  assign busy_pe1 = \ctl__pf_active$233  | \wb__busy$235 ;
+  assign busy_pe2 = \ctl__pf_active$233  | \wb__busy$236 ;
+  assign busy_pe3 = \ctl__pf_active$233  | \wb__busy$238 ;
+  assign \$174  = ~ busy_pe0;
+  assign ctl_next_0__arm = start_cmd_c0 & \$174 ;
+  assign \$175  = ~ busy_pe0;
+  assign \$176  = start_cmd_c0 & \$175 ;
+  assign ctl_next_0__pf_active = \$176  | \ctl__pf_active$233 ;
+  assign \$177  = ~ busy_pe1;
+  assign ctl_next_1__arm = start_cmd_c1 & \$177 ;
+  assign \$178  = ~ busy_pe1;
+  assign \$179  = start_cmd_c1 & \$178 ;
+  assign ctl_next_1__pf_active = \$179  | \ctl__pf_active$233 ;
+  assign \$180  = ~ busy_pe2;
+  assign ctl_next_2__arm = start_cmd_c2 & \$180 ;
+  assign \$181  = ~ busy_pe2;
+  assign \$182  = start_cmd_c2 & \$181 ;
+  assign ctl_next_2__pf_active = \$182  | \ctl__pf_active$233 ;
+  assign \$183  = ~ busy_pe3;
+  assign ctl_next_3__arm = start_cmd_c3 & \$183 ;
+  assign \$184  = ~ busy_pe3;
+  assign \$185  = start_cmd_c3 & \$184 ;
+  assign ctl_next_3__pf_active = \$185  | \ctl__pf_active$233 ;
   assign ctl_next_0__running = ctl_0_start | ctl__running;
-  assign \$222  = ~ busy_pe0;
-  assign wb__start = wb_cmd_c0 & \$222 ;
+  assign \$186  = ~ busy_pe0;
+  assign wb__start = wb_cmd_c0 & \$186 ;
   assign ctl_next_1__running = ctl_1_start | ctl__running;
-  assign \$223  = ~ busy_pe1;
-  assign \wb__start$374  = wb_cmd_c1 & \$223 ;
+  assign \$187  = ~ busy_pe1;
+  assign \wb__start$360  = wb_cmd_c1 & \$187 ;
   assign ctl_next_2__running = ctl_2_start | ctl__running;
-  assign \$224  = ~ busy_pe2;
-  assign \wb__start$413  = wb_cmd_c2 & \$224 ;
+  assign \$188  = ~ busy_pe2;
+  assign \wb__start$399  = wb_cmd_c2 & \$188 ;
   assign ctl_next_3__running = ctl_3_start | ctl__running;
-  assign \$225  = ~ busy_pe3;
-  assign \wb__start$452  = wb_cmd_c3 & \$225 ;
-  assign \$228  = \$226  | \$227 ;
-  assign \$230  = { 2'h0, \$228  } | \$229 ;
-  assign status = \$230  | \$231 ;
+  assign \$189  = ~ busy_pe3;
+  assign \wb__start$438  = wb_cmd_c3 & \$189 ;
+  assign \$192  = \$190  | \$191 ;
+  assign \$194  = { 2'h0, \$192  } | \$193 ;
+  assign status = \$194  | \$195 ;
   always @(posedge clk)
-    ctrl_w <= \$232 ;
+    ctrl_w <= \$196 ;
   always @(posedge clk)
-    groups_w <= \$233 ;
+    groups_w <= \$197 ;
   always @(posedge clk)
-    bias_act_w <= \$234 ;
+    bias_act_w <= \$198 ;
   always @(posedge clk)
-    shift_w <= \$235 ;
+    shift_w <= \$199 ;
   always @(posedge clk)
-    relu_w <= \$236 ;
+    relu_w <= \$200 ;
   always @(posedge clk)
-    wb_base_w <= \$237 ;
+    wb_base_w <= \$201 ;
   always @(posedge clk)
-    src_sel_w <= \$238 ;
+    src_sel_w <= \$202 ;
   always @(posedge clk)
-    ptr_base_w <= \$239 ;
+    ptr_base_w <= \$203 ;
   always @(posedge clk)
-    spmat_base_w <= \$240 ;
+    spmat_base_w <= \$204 ;
   always @(posedge clk)
-    bus_addr <= \$241 ;
+    bus_addr <= \$205 ;
   always @(posedge clk)
-    bus_wdata <= \$242 ;
+    bus_wdata <= \$206 ;
   always @(posedge clk)
-    \$signal  <= \$243 ;
+    \$signal  <= \$207 ;
   always @(posedge clk)
-    \re$22  <= \$244 ;
+    \re$22  <= \$208 ;
   always @(posedge clk)
-    gsel <= \$245 ;
+    gsel <= \$209 ;
   always @(posedge clk)
-    gsel_lo_c0 <= \$246 ;
+    gsel_lo_c0 <= \$210 ;
   always @(posedge clk)
-    gsel_lo_c1 <= \$247 ;
+    gsel_lo_c1 <= \$211 ;
   always @(posedge clk)
-    gsel_lo_c2 <= \$248 ;
+    gsel_lo_c2 <= \$212 ;
   always @(posedge clk)
-    gsel_lo_c3 <= \$249 ;
+    gsel_lo_c3 <= \$213 ;
   always @(posedge clk)
-    groups <= \$250 ;
+    groups <= \$214 ;
   always @(posedge clk)
-    bias_act <= \$251 ;
+    bias_act <= \$215 ;
   always @(posedge clk)
-    shift <= \$252 ;
+    shift <= \$216 ;
   always @(posedge clk)
-    relu <= \$253 ;
+    relu <= \$217 ;
   always @(posedge clk)
-    wb_base <= \$254 ;
+    wb_base <= \$218 ;
   always @(posedge clk)
-    src_sel <= \$255 ;
+    src_sel <= \$219 ;
   always @(posedge clk)
-    ptr_base <= \$256 ;
+    ptr_base <= \$220 ;
   always @(posedge clk)
-    spmat_base <= \$257 ;
+    spmat_base <= \$221 ;
   always @(posedge clk)
-    keep_acc <= \$258 ;
+    keep_acc <= \$222 ;
   always @(posedge clk)
-    ctl_ccu_arm <= \$259 ;
+    ctl_ccu_arm <= \$223 ;
   always @(posedge clk)
-    ctl_ccu_start <= \$260 ;
+    ctl_ccu_start <= \$224 ;
   always @(posedge clk)
-    ctl_ccu_running <= \$261 ;
+    ctl_ccu_running <= \$225 ;
   always @(posedge clk)
-    ctl_ccu_pf_active <= \$262 ;
+    ctl_ccu_pf_active <= \$226 ;
   always @(posedge clk)
-    ctl_ccu_start_next <= \$263 ;
+    ctl_ccu_start_next <= \$227 ;
   always @(posedge clk)
-    ctl_ccu_arm_c0 <= \$264 ;
+    ctl_ccu_arm_c0 <= \$228 ;
   always @(posedge clk)
-    ctl_ccu_arm_c1 <= \$265 ;
+    ctl_ccu_arm_c1 <= \$229 ;
   always @(posedge clk)
-    wb_cmd_c0 <= \$266 ;
+    wb_cmd_c0 <= \$230 ;
   always @(posedge clk)
-    wb_cmd_c1 <= \$267 ;
+    wb_cmd_c1 <= \$231 ;
   always @(posedge clk)
-    wb_cmd_c2 <= \$268 ;
+    wb_cmd_c2 <= \$232 ;
   always @(posedge clk)
-    wb_cmd_c3 <= \$269 ;
+    wb_cmd_c3 <= \$233 ;
   always @(posedge clk)
-    start_cmd_c0 <= \$270 ;
+    start_cmd_c0 <= \$234 ;
   always @(posedge clk)
-    start_cmd_c1 <= \$271 ;
+    start_cmd_c1 <= \$235 ;
   always @(posedge clk)
-    start_cmd_c2 <= \$272 ;
+    start_cmd_c2 <= \$236 ;
   always @(posedge clk)
-    start_cmd_c3 <= \$273 ;
+    start_cmd_c3 <= \$237 ;
   always @(posedge clk)
-    bus_wdata_g0 <= \$274 ;
+    src_sel_g0 <= \$238 ;
   always @(posedge clk)
-    src_sel_w_g0 <= \$275 ;
+    relu_g0 <= \$239 ;
   always @(posedge clk)
-    relu_w_g0 <= \$276 ;
+    shift_g0 <= \$240 ;
   always @(posedge clk)
-    shift_w_g0 <= \$277 ;
+    ptr_base_g0 <= \$241 ;
   always @(posedge clk)
-    ptr_base_w_g0 <= \$278 ;
+    spmat_base_g0 <= \$242 ;
   always @(posedge clk)
-    spmat_base_w_g0 <= \$279 ;
+    wb_base_g0 <= \$243 ;
   always @(posedge clk)
-    wb_base_w_g0 <= \$280 ;
+    keep_acc_g0 <= \$244 ;
   always @(posedge clk)
-    src_sel_g0 <= \$281 ;
+    src_sel_g1 <= \$245 ;
   always @(posedge clk)
-    relu_g0 <= \$282 ;
+    relu_g1 <= \$246 ;
   always @(posedge clk)
-    shift_g0 <= \$283 ;
+    shift_g1 <= \$247 ;
   always @(posedge clk)
-    ptr_base_g0 <= \$284 ;
+    ptr_base_g1 <= \$248 ;
   always @(posedge clk)
-    spmat_base_g0 <= \$285 ;
+    spmat_base_g1 <= \$249 ;
   always @(posedge clk)
-    wb_base_g0 <= \$286 ;
+    wb_base_g1 <= \$250 ;
   always @(posedge clk)
-    keep_acc_g0 <= \$287 ;
+    keep_acc_g1 <= \$251 ;
   always @(posedge clk)
-    bus_wdata_g1 <= \$288 ;
+    ctl_0_arm <= \$252 ;
   always @(posedge clk)
-    src_sel_w_g1 <= \$289 ;
+    ctl_0_start <= \$253 ;
   always @(posedge clk)
-    relu_w_g1 <= \$290 ;
+    ctl_0_running <= \$254 ;
   always @(posedge clk)
-    shift_w_g1 <= \$291 ;
+    ctl_0_pf_active <= \$255 ;
   always @(posedge clk)
-    ptr_base_w_g1 <= \$292 ;
+    ctl_0_start_next <= \$256 ;
   always @(posedge clk)
-    spmat_base_w_g1 <= \$293 ;
+    h_sel_0 <= \$257 ;
   always @(posedge clk)
-    wb_base_w_g1 <= \$294 ;
+    h_rsel_0 <= \$258 ;
   always @(posedge clk)
-    src_sel_g1 <= \$295 ;
+    h_mem_0 <= \$259 ;
   always @(posedge clk)
-    relu_g1 <= \$296 ;
+    h_off_0 <= \$260 ;
   always @(posedge clk)
-    shift_g1 <= \$297 ;
+    h_off_line_0 <= \$261 ;
   always @(posedge clk)
-    ptr_base_g1 <= \$298 ;
+    h_wdata_0 <= \$262 ;
   always @(posedge clk)
-    spmat_base_g1 <= \$299 ;
+    h_we_0 <= \$263 ;
   always @(posedge clk)
-    wb_base_g1 <= \$300 ;
+    h_off_dst_0 <= \$264 ;
   always @(posedge clk)
-    keep_acc_g1 <= \$301 ;
+    ctl_1_arm <= \$265 ;
   always @(posedge clk)
-    ctl_0_arm <= \$302 ;
+    ctl_1_start <= \$266 ;
   always @(posedge clk)
-    ctl_0_start <= \$303 ;
+    ctl_1_running <= \$267 ;
   always @(posedge clk)
-    ctl_0_running <= \$304 ;
+    ctl_1_pf_active <= \$268 ;
   always @(posedge clk)
-    ctl_0_pf_active <= \$305 ;
+    ctl_1_start_next <= \$269 ;
   always @(posedge clk)
-    ctl_0_start_next <= \$306 ;
+    h_sel_1 <= \$270 ;
   always @(posedge clk)
-    h_sel_0 <= \$307 ;
+    h_rsel_1 <= \$271 ;
   always @(posedge clk)
-    h_rsel_0 <= \$308 ;
+    h_mem_1 <= \$272 ;
   always @(posedge clk)
-    h_mem_0 <= \$309 ;
+    h_off_1 <= \$273 ;
   always @(posedge clk)
-    h_off_0 <= \$310 ;
+    h_off_line_1 <= \$274 ;
   always @(posedge clk)
-    h_off_line_0 <= \$311 ;
+    h_wdata_1 <= \$275 ;
   always @(posedge clk)
-    h_wdata_0 <= \$312 ;
+    h_we_1 <= \$276 ;
   always @(posedge clk)
-    h_we_0 <= \$313 ;
+    h_off_dst_1 <= \$277 ;
   always @(posedge clk)
-    h_off_dst_0 <= \$314 ;
+    ctl_2_arm <= \$278 ;
   always @(posedge clk)
-    ctl_1_arm <= \$315 ;
+    ctl_2_start <= \$279 ;
   always @(posedge clk)
-    ctl_1_start <= \$316 ;
+    ctl_2_running <= \$280 ;
   always @(posedge clk)
-    ctl_1_running <= \$317 ;
+    ctl_2_pf_active <= \$281 ;
   always @(posedge clk)
-    ctl_1_pf_active <= \$318 ;
+    ctl_2_start_next <= \$282 ;
   always @(posedge clk)
-    ctl_1_start_next <= \$319 ;
+    h_sel_2 <= \$283 ;
   always @(posedge clk)
-    h_sel_1 <= \$320 ;
+    h_rsel_2 <= \$284 ;
   always @(posedge clk)
-    h_rsel_1 <= \$321 ;
+    h_mem_2 <= \$285 ;
   always @(posedge clk)
-    h_mem_1 <= \$322 ;
+    h_off_2 <= \$286 ;
   always @(posedge clk)
-    h_off_1 <= \$323 ;
+    h_off_line_2 <= \$287 ;
   always @(posedge clk)
-    h_off_line_1 <= \$324 ;
+    h_wdata_2 <= \$288 ;
   always @(posedge clk)
-    h_wdata_1 <= \$325 ;
+    h_we_2 <= \$289 ;
   always @(posedge clk)
-    h_we_1 <= \$326 ;
+    h_off_dst_2 <= \$290 ;
   always @(posedge clk)
-    h_off_dst_1 <= \$327 ;
+    ctl_3_arm <= \$291 ;
   always @(posedge clk)
-    ctl_2_arm <= \$328 ;
+    ctl_3_start <= \$292 ;
   always @(posedge clk)
-    ctl_2_start <= \$329 ;
+    ctl_3_running <= \$293 ;
   always @(posedge clk)
-    ctl_2_running <= \$330 ;
+    ctl_3_pf_active <= \$294 ;
   always @(posedge clk)
-    ctl_2_pf_active <= \$331 ;
+    ctl_3_start_next <= \$295 ;
   always @(posedge clk)
-    ctl_2_start_next <= \$332 ;
+    h_sel_3 <= \$296 ;
   always @(posedge clk)
-    h_sel_2 <= \$333 ;
+    h_rsel_3 <= \$297 ;
   always @(posedge clk)
-    h_rsel_2 <= \$334 ;
+    h_mem_3 <= \$298 ;
   always @(posedge clk)
-    h_mem_2 <= \$335 ;
+    h_off_3 <= \$299 ;
   always @(posedge clk)
-    h_off_2 <= \$336 ;
+    h_off_line_3 <= \$300 ;
   always @(posedge clk)
-    h_off_line_2 <= \$337 ;
+    h_wdata_3 <= \$301 ;
   always @(posedge clk)
-    h_wdata_2 <= \$338 ;
+    h_we_3 <= \$302 ;
   always @(posedge clk)
-    h_we_2 <= \$339 ;
+    h_off_dst_3 <= \$303 ;
   always @(posedge clk)
-    h_off_dst_2 <= \$340 ;
+    ev_broadcasts <= \$304 ;
   always @(posedge clk)
-    ctl_3_arm <= \$341 ;
+    ev_stall_cycles <= \$305 ;
   always @(posedge clk)
-    ctl_3_start <= \$342 ;
+    ev_groups_scanned <= \$306 ;
   always @(posedge clk)
-    ctl_3_running <= \$343 ;
+    done_flag <= \$307 ;
   always @(posedge clk)
-    ctl_3_pf_active <= \$344 ;
+    cyc <= \$308 ;
   always @(posedge clk)
-    ctl_3_start_next <= \$345 ;
+    broadcasts <= \$309 ;
   always @(posedge clk)
-    h_sel_3 <= \$346 ;
+    stall_cycles <= \$310 ;
   always @(posedge clk)
-    h_rsel_3 <= \$347 ;
+    groups_scanned <= \$311 ;
   always @(posedge clk)
-    h_mem_3 <= \$348 ;
+    cycles <= \$312 ;
   always @(posedge clk)
-    h_off_3 <= \$349 ;
+    \fault$171  <= \$313 ;
   always @(posedge clk)
-    h_off_line_3 <= \$350 ;
+    g_grp0 <= \$314 ;
   always @(posedge clk)
-    h_wdata_3 <= \$351 ;
+    g_grp1 <= \$315 ;
   always @(posedge clk)
-    h_we_3 <= \$352 ;
+    g_grp2 <= \$316 ;
   always @(posedge clk)
-    h_off_dst_3 <= \$353 ;
+    g_grp3 <= \$317 ;
   always @(posedge clk)
-    ev_broadcasts <= \$354 ;
+    gsel_hi <= \$318 ;
   always @(posedge clk)
-    ev_stall_cycles <= \$355 ;
+    g1 <= \$319 ;
   always @(posedge clk)
-    ev_groups_scanned <= \$356 ;
+    glob0 <= \$320 ;
   always @(posedge clk)
-    done_flag <= \$357 ;
+    re_q0 <= \$321 ;
   always @(posedge clk)
-    cyc <= \$358 ;
+    re_q1 <= \$322 ;
   always @(posedge clk)
-    broadcasts <= \$359 ;
+    re_q2 <= \$323 ;
   always @(posedge clk)
-    stall_cycles <= \$360 ;
+    re_q3 <= \$324 ;
   always @(posedge clk)
-    groups_scanned <= \$361 ;
+    re_q4 <= \$325 ;
   always @(posedge clk)
-    cycles <= \$362 ;
+    re_q5 <= \$326 ;
   always @(posedge clk)
-    \fault$185  <= \$363 ;
+    g2 <= \$327 ;
   always @(posedge clk)
-    g_grp0 <= \$364 ;
+    glob1 <= \$328 ;
   always @(posedge clk)
-    g_grp1 <= \$365 ;
+    g3 <= \$329 ;
   always @(posedge clk)
-    g_grp2 <= \$366 ;
+    glob2 <= \$330 ;
   always @(posedge clk)
-    g_grp3 <= \$367 ;
+    g4 <= \$331 ;
   always @(posedge clk)
-    gsel_hi <= \$368 ;
+    glob3 <= \$332 ;
   always @(posedge clk)
-    g1 <= \$369 ;
+    glob4 <= \$333 ;
   always @(posedge clk)
-    glob0 <= \$370 ;
+    g5 <= \$334 ;
   always @(posedge clk)
-    re_q0 <= \$371 ;
+    pe_or0 <= \$335 ;
   always @(posedge clk)
-    re_q1 <= \$372 ;
+    rdata <= \$336 ;
   always @(posedge clk)
-    re_q2 <= \$373 ;
-  always @(posedge clk)
-    re_q3 <= \$374 ;
-  always @(posedge clk)
-    re_q4 <= \$375 ;
-  always @(posedge clk)
-    re_q5 <= \$376 ;
-  always @(posedge clk)
-    g2 <= \$377 ;
-  always @(posedge clk)
-    glob1 <= \$378 ;
-  always @(posedge clk)
-    g3 <= \$379 ;
-  always @(posedge clk)
-    glob2 <= \$380 ;
-  always @(posedge clk)
-    g4 <= \$381 ;
-  always @(posedge clk)
-    glob3 <= \$382 ;
-  always @(posedge clk)
-    glob4 <= \$383 ;
-  always @(posedge clk)
-    g5 <= \$384 ;
-  always @(posedge clk)
-    pe_or0 <= \$385 ;
-  always @(posedge clk)
-    rdata <= \$386 ;
-  always @(posedge clk)
-    rvalid <= \$387 ;
+    rvalid <= \$337 ;
   \eie_ecp5_4pe.ccu  ccu (
     .arm(ctl_ccu_arm_c0),
     .\arm$2 (ctl_ccu_arm),
@@ -1811,16 +1660,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .pes__0__src__rd_en(ccu__src__rd_en),
     .pes__1__bc__room_nopush(pes__1__bc__room_nopush),
     .pes__1__bc__room_push(pes__1__bc__room_push),
-    .pes__1__src__rd_en(\ccu__src__rd_en$355 ),
-    .pes__2__ann__a(\ccu__ann__a$380 ),
-    .pes__2__ann__j(\ccu__ann__j$382 ),
-    .pes__2__ann__valid(\ccu__ann__valid$384 ),
+    .pes__1__src__rd_en(\ccu__src__rd_en$341 ),
+    .pes__2__ann__a(\ccu__ann__a$366 ),
+    .pes__2__ann__j(\ccu__ann__j$368 ),
+    .pes__2__ann__valid(\ccu__ann__valid$370 ),
     .pes__2__bc__room_nopush(pes__2__bc__room_nopush),
     .pes__2__bc__room_push(pes__2__bc__room_push),
-    .pes__2__src__rd_en(\ccu__src__rd_en$394 ),
+    .pes__2__src__rd_en(\ccu__src__rd_en$380 ),
     .pes__3__bc__room_nopush(pes__3__bc__room_nopush),
     .pes__3__bc__room_push(pes__3__bc__room_push),
-    .pes__3__src__rd_en(\ccu__src__rd_en$433 ),
+    .pes__3__src__rd_en(\ccu__src__rd_en$419 ),
     .rst(rst),
     .src__0__data(pes__0__src__data),
     .src__1__data(pes__1__src__data),
@@ -1841,7 +1690,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_0_running),
     .ctl__start_next(ctl_0_start_next),
     .entry__h_line(h_off_line_0),
-    .fault(\fault$181 ),
+    .fault(\fault$167 ),
     .host__mem(h_mem_0),
     .host__off(h_off_0),
     .host__off_dst(h_off_dst_0),
@@ -1878,16 +1727,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_1_running),
     .ctl__start_next(ctl_1_start_next),
     .entry__h_line(h_off_line_1),
-    .fault(\fault$182 ),
+    .fault(\fault$168 ),
     .host__mem(h_mem_1),
     .host__off(h_off_1),
     .host__off_dst(h_off_dst_1),
-    .host__rdata(\host__rdata$225 ),
+    .host__rdata(\host__rdata$211 ),
     .host__rsel(h_rsel_1),
     .host__sel(h_sel_1),
     .host__wdata(h_wdata_1),
     .host__we(h_we_1),
-    .idle(\idle$235 ),
+    .idle(\idle$221 ),
     .regs__keep_acc(keep_acc_g0),
     .regs__ptr_base(ptr_base_g0),
     .regs__relu(relu_g0),
@@ -1896,15 +1745,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g0),
     .regs__wb_base(wb_base_g0),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$355 ),
-    .wb__busy(\wb__busy$249 ),
-    .wb__busy_next(\wb__busy_next$125 ),
-    .wb__start(\wb__start$374 )
+    .src__rd_en(\ccu__src__rd_en$341 ),
+    .wb__busy(\wb__busy$235 ),
+    .wb__busy_next(\wb__busy_next$110 ),
+    .wb__start(\wb__start$360 )
   );
   \eie_ecp5_4pe.pe2  pe2 (
-    .ann__a(\ccu__ann__a$380 ),
-    .ann__j(\ccu__ann__j$382 ),
-    .ann__valid(\ccu__ann__valid$384 ),
+    .ann__a(\ccu__ann__a$366 ),
+    .ann__j(\ccu__ann__j$368 ),
+    .ann__valid(\ccu__ann__valid$370 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__2__bc__room_nopush),
     .ccu__bc__room_push(pes__2__bc__room_push),
@@ -1915,16 +1764,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_2_running),
     .ctl__start_next(ctl_2_start_next),
     .entry__h_line(h_off_line_2),
-    .fault(\fault$183 ),
+    .fault(\fault$169 ),
     .host__mem(h_mem_2),
     .host__off(h_off_2),
     .host__off_dst(h_off_dst_2),
-    .host__rdata(\host__rdata$226 ),
+    .host__rdata(\host__rdata$212 ),
     .host__rsel(h_rsel_2),
     .host__sel(h_sel_2),
     .host__wdata(h_wdata_2),
     .host__we(h_we_2),
-    .idle(\idle$236 ),
+    .idle(\idle$222 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1933,15 +1782,15 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$394 ),
-    .wb__busy(\wb__busy$250 ),
-    .wb__busy_next(\wb__busy_next$143 ),
-    .wb__start(\wb__start$413 )
+    .src__rd_en(\ccu__src__rd_en$380 ),
+    .wb__busy(\wb__busy$236 ),
+    .wb__busy_next(\wb__busy_next$129 ),
+    .wb__start(\wb__start$399 )
   );
   \eie_ecp5_4pe.pe3  pe3 (
-    .ann__a(\ccu__ann__a$380 ),
-    .ann__j(\ccu__ann__j$382 ),
-    .ann__valid(\ccu__ann__valid$384 ),
+    .ann__a(\ccu__ann__a$366 ),
+    .ann__j(\ccu__ann__j$368 ),
+    .ann__valid(\ccu__ann__valid$370 ),
     .bc__strobe(bcast),
     .ccu__bc__room_nopush(pes__3__bc__room_nopush),
     .ccu__bc__room_push(pes__3__bc__room_push),
@@ -1952,16 +1801,16 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .ctl__running(ctl_3_running),
     .ctl__start_next(ctl_3_start_next),
     .entry__h_line(h_off_line_3),
-    .fault(\fault$184 ),
+    .fault(\fault$170 ),
     .host__mem(h_mem_3),
     .host__off(h_off_3),
     .host__off_dst(h_off_dst_3),
-    .host__rdata(\host__rdata$227 ),
+    .host__rdata(\host__rdata$213 ),
     .host__rsel(h_rsel_3),
     .host__sel(h_sel_3),
     .host__wdata(h_wdata_3),
     .host__we(h_we_3),
-    .idle(\idle$237 ),
+    .idle(\idle$223 ),
     .regs__keep_acc(keep_acc_g1),
     .regs__ptr_base(ptr_base_g1),
     .regs__relu(relu_g1),
@@ -1970,10 +1819,10 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .regs__src_sel(src_sel_g1),
     .regs__wb_base(wb_base_g1),
     .rst(rst),
-    .src__rd_en(\ccu__src__rd_en$433 ),
-    .wb__busy(\wb__busy$252 ),
-    .wb__busy_next(\wb__busy_next$162 ),
-    .wb__start(\wb__start$452 )
+    .src__rd_en(\ccu__src__rd_en$419 ),
+    .wb__busy(\wb__busy$238 ),
+    .wb__busy_next(\wb__busy_next$148 ),
+    .wb__start(\wb__start$438 )
   );
   \eie_ecp5_4pe.seq  seq (
     .bias_sent(bias_sent),
@@ -1981,7 +1830,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     .clk(clk),
     .cmd_start(cmd_start),
     .ctl__arm(ctl__arm),
-    .ctl__pf_active(\ctl__pf_active$247 ),
+    .ctl__pf_active(\ctl__pf_active$233 ),
     .ctl__running(ctl__running),
     .ctl__start(ctl__start),
     .ctl_next__arm(ctl_next__arm),
@@ -1999,13 +1848,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$188  = 16'h0000;
+          \$152  = 16'h0000;
       2'h1:
-          \$188  = { 12'h000, status };
+          \$152  = { 12'h000, status };
       2'h2:
-          \$188  = { 5'h00, groups };
+          \$152  = { 5'h00, groups };
       2'h3:
-          \$188  = bias_act;
+          \$152  = bias_act;
     endcase
   end
   always @* begin
@@ -2013,13 +1862,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$189  = 16'h0000;
+          \$153  = 16'h0000;
       2'h1:
-          \$189  = 16'h0000;
+          \$153  = 16'h0000;
       2'h2:
-          \$189  = 16'h0000;
+          \$153  = 16'h0000;
       2'h3:
-          \$189  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$153  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -2027,13 +1876,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$190  = 16'h0000;
+          \$154  = 16'h0000;
       2'h1:
-          \$190  = 16'h0000;
+          \$154  = 16'h0000;
       2'h2:
-          \$190  = 16'h0000;
+          \$154  = 16'h0000;
       2'h3:
-          \$190  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$154  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -2041,13 +1890,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$191  = 16'h0000;
+          \$155  = 16'h0000;
       2'h1:
-          \$191  = 16'h0000;
+          \$155  = 16'h0000;
       2'h2:
-          \$191  = 16'h0000;
+          \$155  = 16'h0000;
       2'h3:
-          \$191  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
+          \$155  = { bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15], bias_act[15] };
     endcase
   end
   always @* begin
@@ -2055,13 +1904,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$192  = { 10'h000, shift };
+          \$156  = { 10'h000, shift };
       2'h1:
-          \$192  = { 15'h0000, relu };
+          \$156  = { 15'h0000, relu };
       2'h2:
-          \$192  = { 6'h00, wb_base };
+          \$156  = { 6'h00, wb_base };
       2'h3:
-          \$192  = { 15'h0000, src_sel };
+          \$156  = { 15'h0000, src_sel };
     endcase
   end
   always @* begin
@@ -2069,13 +1918,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$193  = 16'h0000;
+          \$157  = 16'h0000;
       2'h1:
-          \$193  = 16'h0000;
+          \$157  = 16'h0000;
       2'h2:
-          \$193  = 16'h0000;
+          \$157  = 16'h0000;
       2'h3:
-          \$193  = 16'h0000;
+          \$157  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2083,13 +1932,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$194  = 16'h0000;
+          \$158  = 16'h0000;
       2'h1:
-          \$194  = 16'h0000;
+          \$158  = 16'h0000;
       2'h2:
-          \$194  = 16'h0000;
+          \$158  = 16'h0000;
       2'h3:
-          \$194  = 16'h0000;
+          \$158  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2097,13 +1946,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$195  = 16'h0000;
+          \$159  = 16'h0000;
       2'h1:
-          \$195  = 16'h0000;
+          \$159  = 16'h0000;
       2'h2:
-          \$195  = 16'h0000;
+          \$159  = 16'h0000;
       2'h3:
-          \$195  = 16'h0000;
+          \$159  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2111,13 +1960,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$196  = cycles[15:0];
+          \$160  = cycles[15:0];
       2'h1:
-          \$196  = broadcasts[15:0];
+          \$160  = broadcasts[15:0];
       2'h2:
-          \$196  = stall_cycles[15:0];
+          \$160  = stall_cycles[15:0];
       2'h3:
-          \$196  = groups_scanned[15:0];
+          \$160  = groups_scanned[15:0];
     endcase
   end
   always @* begin
@@ -2125,13 +1974,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$197  = cycles[31:16];
+          \$161  = cycles[31:16];
       2'h1:
-          \$197  = broadcasts[31:16];
+          \$161  = broadcasts[31:16];
       2'h2:
-          \$197  = stall_cycles[31:16];
+          \$161  = stall_cycles[31:16];
       2'h3:
-          \$197  = groups_scanned[31:16];
+          \$161  = groups_scanned[31:16];
     endcase
   end
   always @* begin
@@ -2139,13 +1988,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$198  = 16'h0000;
+          \$162  = 16'h0000;
       2'h1:
-          \$198  = 16'h0000;
+          \$162  = 16'h0000;
       2'h2:
-          \$198  = 16'h0000;
+          \$162  = 16'h0000;
       2'h3:
-          \$198  = 16'h0000;
+          \$162  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2153,13 +2002,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$199  = 16'h0000;
+          \$163  = 16'h0000;
       2'h1:
-          \$199  = 16'h0000;
+          \$163  = 16'h0000;
       2'h2:
-          \$199  = 16'h0000;
+          \$163  = 16'h0000;
       2'h3:
-          \$199  = 16'h0000;
+          \$163  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2167,13 +2016,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c0)
       2'h0:
-          \$200  = 16'h0004;
+          \$164  = 16'h0004;
       2'h1:
-          \$200  = 16'h0006;
+          \$164  = 16'h0006;
       2'h2:
-          \$200  = { 6'h00, ptr_base };
+          \$164  = { 6'h00, ptr_base };
       2'h3:
-          \$200  = { 5'h00, spmat_base };
+          \$164  = { 5'h00, spmat_base };
     endcase
   end
   always @* begin
@@ -2181,13 +2030,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c1)
       2'h0:
-          \$201  = 16'h0000;
+          \$165  = 16'h0000;
       2'h1:
-          \$201  = 16'h0000;
+          \$165  = 16'h0000;
       2'h2:
-          \$201  = 16'h0000;
+          \$165  = 16'h0000;
       2'h3:
-          \$201  = 16'h0000;
+          \$165  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2195,13 +2044,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c2)
       2'h0:
-          \$202  = 16'h0000;
+          \$166  = 16'h0000;
       2'h1:
-          \$202  = 16'h0000;
+          \$166  = 16'h0000;
       2'h2:
-          \$202  = 16'h0000;
+          \$166  = 16'h0000;
       2'h3:
-          \$202  = 16'h0000;
+          \$166  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2209,13 +2058,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_lo_c3)
       2'h0:
-          \$203  = 16'h0000;
+          \$167  = 16'h0000;
       2'h1:
-          \$203  = 16'h0000;
+          \$167  = 16'h0000;
       2'h2:
-          \$203  = 16'h0000;
+          \$167  = 16'h0000;
       2'h3:
-          \$203  = 16'h0000;
+          \$167  = 16'h0000;
     endcase
   end
   always @* begin
@@ -2223,1222 +2072,1124 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
     (* full_case = 32'd1 *)
     casez (gsel_hi)
       2'h0:
-          \$204  = g_grp0;
+          \$168  = g_grp0;
       2'h1:
-          \$204  = g_grp1;
+          \$168  = g_grp1;
       2'h2:
-          \$204  = g_grp2;
+          \$168  = g_grp2;
       2'h3:
-          \$204  = g_grp3;
+          \$168  = g_grp3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = \$3 ;
+    \$196  = \$3 ;
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = \$6 ;
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = \$9 ;
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = \$12 ;
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = \$15 ;
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = \$18 ;
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = \$21 ;
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = \$24 ;
+    if (rst) begin
+      \$203  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = \$27 ;
+    if (rst) begin
+      \$204  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = addr;
+    if (rst) begin
+      \$205  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = wdata;
+    if (rst) begin
+      \$206  = 64'h0000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = we;
+    if (rst) begin
+      \$207  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = re;
+    if (rst) begin
+      \$208  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = addr[3:0];
+    if (rst) begin
+      \$209  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = addr[1:0];
+    if (rst) begin
+      \$210  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = addr[1:0];
+    if (rst) begin
+      \$211  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = addr[1:0];
+    if (rst) begin
+      \$212  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = addr[1:0];
+    if (rst) begin
+      \$213  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = groups;
+    if (\$29 ) begin
+      \$214  = bus_wdata[10:0];
+    end
+    if (rst) begin
+      \$214  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = bias_act;
+    if (\$31 ) begin
+      \$215  = bus_wdata[15:0];
+    end
+    if (rst) begin
+      \$215  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = shift;
+    if (\$33 ) begin
+      \$216  = bus_wdata[5:0];
+    end
+    if (rst) begin
+      \$216  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = relu;
+    if (\$35 ) begin
+      \$217  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = wb_base;
+    if (\$37 ) begin
+      \$218  = bus_wdata[9:0];
+    end
+    if (rst) begin
+      \$218  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = src_sel;
+    if (\$39 ) begin
+      \$219  = bus_wdata[0];
+    end
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = ptr_base;
+    if (\$41 ) begin
+      \$220  = bus_wdata[9:0];
+    end
+    if (rst) begin
+      \$220  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = spmat_base;
+    if (\$43 ) begin
+      \$221  = bus_wdata[10:0];
+    end
+    if (rst) begin
+      \$221  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = keep_acc;
+    if (ctl_next__arm) begin
+      \$222  = bus_wdata[2];
+    end
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = ctl_next__arm;
+    if (rst) begin
+      \$223  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = ctl_next__start;
+    if (rst) begin
+      \$224  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = ctl_next__running;
+    if (rst) begin
+      \$225  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = ctl_next__pf_active;
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = ctl_next__start_next;
+    if (rst) begin
+      \$227  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = ctl_next__arm;
+    if (rst) begin
+      \$228  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = ctl_next__arm;
+    if (rst) begin
+      \$229  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = \$47 ;
+    if (rst) begin
+      \$230  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = \$51 ;
+    if (rst) begin
+      \$231  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = \$55 ;
     if (rst) begin
       \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = \$6 ;
+    \$233  = \$59 ;
     if (rst) begin
       \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = \$9 ;
+    \$234  = \$63 ;
     if (rst) begin
       \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = \$12 ;
+    \$235  = \$67 ;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = \$15 ;
+    \$236  = \$71 ;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = \$18 ;
+    \$237  = \$75 ;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = \$21 ;
+    \$238  = src_sel_g0;
+    if (\$77 ) begin
+      \$238  = bus_wdata[0];
+    end
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = \$24 ;
+    \$239  = relu_g0;
+    if (\$79 ) begin
+      \$239  = bus_wdata[0];
+    end
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = \$27 ;
+    \$240  = shift_g0;
+    if (\$81 ) begin
+      \$240  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$240  = 1'h0;
+      \$240  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = addr;
+    \$241  = ptr_base_g0;
+    if (\$83 ) begin
+      \$241  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$241  = 18'h00000;
+      \$241  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = wdata;
+    \$242  = spmat_base_g0;
+    if (\$85 ) begin
+      \$242  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$242  = 64'h0000000000000000;
+      \$242  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = we;
+    \$243  = wb_base_g0;
+    if (\$87 ) begin
+      \$243  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = re;
+    \$244  = keep_acc_g0;
+    if (ctl_next__arm) begin
+      \$244  = bus_wdata[2];
+    end
     if (rst) begin
       \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = addr[3:0];
+    \$245  = src_sel_g1;
+    if (\$89 ) begin
+      \$245  = bus_wdata[0];
+    end
     if (rst) begin
-      \$245  = 4'h0;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = addr[1:0];
+    \$246  = relu_g1;
+    if (\$91 ) begin
+      \$246  = bus_wdata[0];
+    end
     if (rst) begin
-      \$246  = 2'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = addr[1:0];
+    \$247  = shift_g1;
+    if (\$93 ) begin
+      \$247  = bus_wdata[5:0];
+    end
     if (rst) begin
-      \$247  = 2'h0;
+      \$247  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = addr[1:0];
+    \$248  = ptr_base_g1;
+    if (\$95 ) begin
+      \$248  = bus_wdata[9:0];
+    end
     if (rst) begin
-      \$248  = 2'h0;
+      \$248  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = addr[1:0];
+    \$249  = spmat_base_g1;
+    if (\$97 ) begin
+      \$249  = bus_wdata[10:0];
+    end
     if (rst) begin
-      \$249  = 2'h0;
+      \$249  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = groups;
-    if (\$29 ) begin
-      \$250  = bus_wdata[10:0];
+    \$250  = wb_base_g1;
+    if (\$99 ) begin
+      \$250  = bus_wdata[9:0];
     end
     if (rst) begin
-      \$250  = 11'h000;
+      \$250  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = bias_act;
-    if (\$31 ) begin
-      \$251  = bus_wdata[15:0];
+    \$251  = keep_acc_g1;
+    if (ctl_next__arm) begin
+      \$251  = bus_wdata[2];
     end
     if (rst) begin
-      \$251  = 16'h0000;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = shift;
-    if (\$33 ) begin
-      \$252  = bus_wdata[5:0];
-    end
+    \$252  = ctl_next_0__arm;
     if (rst) begin
-      \$252  = 6'h00;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = relu;
-    if (\$35 ) begin
-      \$253  = bus_wdata[0];
-    end
+    \$253  = ctl_next__start;
     if (rst) begin
       \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = wb_base;
-    if (\$37 ) begin
-      \$254  = bus_wdata[9:0];
-    end
+    \$254  = ctl_next_0__running;
     if (rst) begin
-      \$254  = 10'h000;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = src_sel;
-    if (\$39 ) begin
-      \$255  = bus_wdata[0];
-    end
+    \$255  = ctl_next_0__pf_active;
     if (rst) begin
       \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = ptr_base;
-    if (\$41 ) begin
-      \$256  = bus_wdata[9:0];
-    end
+    \$256  = ctl_next__start_next;
     if (rst) begin
-      \$256  = 10'h000;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = spmat_base;
-    if (\$43 ) begin
-      \$257  = bus_wdata[10:0];
-    end
+    \$257  = \$103 ;
     if (rst) begin
-      \$257  = 11'h000;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = keep_acc;
-    if (ctl_next__arm) begin
-      \$258  = bus_wdata[2];
-    end
+    \$258  = \$106 ;
     if (rst) begin
       \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = ctl_next__arm;
+    \$259  = addr[13:11];
     if (rst) begin
-      \$259  = 1'h0;
+      \$259  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = ctl_next__start;
+    \$260  = addr[10:0];
     if (rst) begin
-      \$260  = 1'h0;
+      \$260  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = ctl_next__running;
+    \$261  = addr[10:0];
     if (rst) begin
-      \$261  = 1'h0;
+      \$261  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = ctl_next__pf_active;
+    \$262  = wdata;
     if (rst) begin
-      \$262  = 1'h0;
+      \$262  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = ctl_next__start_next;
+    \$263  = \$109 ;
     if (rst) begin
       \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = ctl_next__arm;
+    \$264  = addr[10:0];
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = ctl_next__arm;
+    \$265  = ctl_next_1__arm;
     if (rst) begin
       \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = \$47 ;
+    \$266  = ctl_next__start;
     if (rst) begin
       \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = \$51 ;
+    \$267  = ctl_next_1__running;
     if (rst) begin
       \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = \$55 ;
+    \$268  = ctl_next_1__pf_active;
     if (rst) begin
       \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = \$59 ;
+    \$269  = ctl_next__start_next;
     if (rst) begin
       \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = \$63 ;
+    \$270  = \$113 ;
     if (rst) begin
       \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = \$67 ;
+    \$271  = \$116 ;
     if (rst) begin
       \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = \$71 ;
+    \$272  = addr[13:11];
     if (rst) begin
-      \$272  = 1'h0;
+      \$272  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = \$75 ;
+    \$273  = addr[10:0];
     if (rst) begin
-      \$273  = 1'h0;
+      \$273  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = wdata[10:0];
+    \$274  = addr[10:0];
     if (rst) begin
       \$274  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = \$78 ;
+    \$275  = wdata;
     if (rst) begin
-      \$275  = 1'h0;
+      \$275  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = \$81 ;
+    \$276  = \$119 ;
     if (rst) begin
       \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = \$84 ;
+    \$277  = addr[10:0];
     if (rst) begin
-      \$277  = 1'h0;
+      \$277  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = \$87 ;
+    \$278  = ctl_next_2__arm;
     if (rst) begin
       \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = \$90 ;
+    \$279  = ctl_next__start;
     if (rst) begin
       \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = \$93 ;
+    \$280  = ctl_next_2__running;
     if (rst) begin
       \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = src_sel_g0;
-    if (\$95 ) begin
-      \$281  = bus_wdata_g0[0];
-    end
+    \$281  = ctl_next_2__pf_active;
     if (rst) begin
       \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = relu_g0;
-    if (\$97 ) begin
-      \$282  = bus_wdata_g0[0];
-    end
+    \$282  = ctl_next__start_next;
     if (rst) begin
       \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = shift_g0;
-    if (\$99 ) begin
-      \$283  = bus_wdata_g0[5:0];
-    end
+    \$283  = \$123 ;
     if (rst) begin
-      \$283  = 6'h00;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = ptr_base_g0;
-    if (\$101 ) begin
-      \$284  = bus_wdata_g0[9:0];
-    end
+    \$284  = \$126 ;
     if (rst) begin
-      \$284  = 10'h000;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = spmat_base_g0;
-    if (\$103 ) begin
-      \$285  = bus_wdata_g0;
-    end
+    \$285  = addr[13:11];
     if (rst) begin
-      \$285  = 11'h000;
+      \$285  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = wb_base_g0;
-    if (\$105 ) begin
-      \$286  = bus_wdata_g0[9:0];
-    end
+    \$286  = addr[10:0];
     if (rst) begin
-      \$286  = 10'h000;
+      \$286  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = keep_acc_g0;
-    if (ctl_next_0__arm) begin
-      \$287  = bus_wdata_g0[2];
-    end
+    \$287  = addr[10:0];
     if (rst) begin
-      \$287  = 1'h0;
+      \$287  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = wdata[10:0];
+    \$288  = wdata;
     if (rst) begin
-      \$288  = 11'h000;
+      \$288  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = \$108 ;
+    \$289  = \$129 ;
     if (rst) begin
       \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = \$111 ;
+    \$290  = addr[10:0];
     if (rst) begin
-      \$290  = 1'h0;
+      \$290  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = \$114 ;
+    \$291  = ctl_next_3__arm;
     if (rst) begin
       \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = \$117 ;
+    \$292  = ctl_next__start;
     if (rst) begin
       \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = \$120 ;
+    \$293  = ctl_next_3__running;
     if (rst) begin
       \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = \$123 ;
+    \$294  = ctl_next_3__pf_active;
     if (rst) begin
       \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = src_sel_g1;
-    if (\$125 ) begin
-      \$295  = bus_wdata_g1[0];
-    end
+    \$295  = ctl_next__start_next;
     if (rst) begin
       \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = relu_g1;
-    if (\$127 ) begin
-      \$296  = bus_wdata_g1[0];
-    end
+    \$296  = \$133 ;
     if (rst) begin
       \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = shift_g1;
-    if (\$129 ) begin
-      \$297  = bus_wdata_g1[5:0];
-    end
+    \$297  = \$136 ;
     if (rst) begin
-      \$297  = 6'h00;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = ptr_base_g1;
-    if (\$131 ) begin
-      \$298  = bus_wdata_g1[9:0];
-    end
+    \$298  = addr[13:11];
     if (rst) begin
-      \$298  = 10'h000;
+      \$298  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = spmat_base_g1;
-    if (\$133 ) begin
-      \$299  = bus_wdata_g1;
-    end
+    \$299  = addr[10:0];
     if (rst) begin
       \$299  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = wb_base_g1;
-    if (\$135 ) begin
-      \$300  = bus_wdata_g1[9:0];
-    end
+    \$300  = addr[10:0];
     if (rst) begin
-      \$300  = 10'h000;
+      \$300  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = keep_acc_g1;
-    if (ctl_next_2__arm) begin
-      \$301  = bus_wdata_g1[2];
-    end
+    \$301  = wdata;
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = ctl_next_0__arm;
+    \$302  = \$139 ;
     if (rst) begin
       \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = ctl_next__start;
+    \$303  = addr[10:0];
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = ctl_next_0__running;
+    \$304  = \$140 ;
     if (rst) begin
       \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = ctl_next_0__pf_active;
+    \$305  = \$141 ;
     if (rst) begin
       \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = ctl_next__start_next;
+    \$306  = \$142 ;
     if (rst) begin
       \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = \$139 ;
+    \$307  = done_flag;
+    if (ctl__start) begin
+      \$307  = 1'h0;
+    end
+    if (\$147 ) begin
+      if (done) begin
+        \$307  = 1'h1;
+      end
+    end
     if (rst) begin
       \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = \$142 ;
+    \$308  = cyc;
+    if (ctl__start) begin
+      \$308  = 32'd0;
+    end
+    if (\$147 ) begin
+      \$308  = \$148 [31:0];
+    end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = addr[13:11];
+    \$309  = broadcasts;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$309  = 32'd0;
+    end else begin
+      if (ev_broadcasts) begin
+        \$309  = \$143 [31:0];
+      end
+    end
     if (rst) begin
-      \$309  = 3'h0;
+      \$309  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = addr[10:0];
+    \$310  = stall_cycles;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$310  = 32'd0;
+    end else begin
+      if (ev_stall_cycles) begin
+        \$310  = \$144 [31:0];
+      end
+    end
     if (rst) begin
-      \$310  = 11'h000;
+      \$310  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = addr[10:0];
+    \$311  = groups_scanned;
+    (* full_case = 32'd1 *)
+    if (ctl__start) begin
+      \$311  = 32'd0;
+    end else begin
+      if (ev_groups_scanned) begin
+        \$311  = \$145 [31:0];
+      end
+    end
     if (rst) begin
-      \$311  = 11'h000;
+      \$311  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = wdata;
+    \$312  = cycles;
+    if (\$147 ) begin
+      if (done) begin
+        \$312  = \$149 [31:0];
+      end
+    end
     if (rst) begin
-      \$312  = 64'h0000000000000000;
+      \$312  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = \$145 ;
+    \$313  = \fault$171 ;
+    if (ctl__arm) begin
+      \$313  = 1'h0;
+    end else if (\$151 ) begin
+      \$313  = 1'h1;
+    end
     if (rst) begin
       \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = addr[10:0];
+    \$314  = { \$155 , \$154 , \$153 , \$152  };
     if (rst) begin
-      \$314  = 11'h000;
+      \$314  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = ctl_next_1__arm;
+    \$315  = { \$159 , \$158 , \$157 , \$156  };
     if (rst) begin
-      \$315  = 1'h0;
+      \$315  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = ctl_next__start;
+    \$316  = { \$163 , \$162 , \$161 , \$160  };
     if (rst) begin
-      \$316  = 1'h0;
+      \$316  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = ctl_next_1__running;
+    \$317  = { \$167 , \$166 , \$165 , \$164  };
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = ctl_next_1__pf_active;
+    \$318  = gsel[3:2];
     if (rst) begin
-      \$318  = 1'h0;
+      \$318  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = ctl_next__start_next;
+    \$319  = \$168 ;
     if (rst) begin
-      \$319  = 1'h0;
+      \$319  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = \$149 ;
+    \$320  = bus_addr[17];
     if (rst) begin
       \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = \$152 ;
+    \$321  = \re$22 ;
     if (rst) begin
       \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = addr[13:11];
+    \$322  = re_q0;
     if (rst) begin
-      \$322  = 3'h0;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = addr[10:0];
+    \$323  = re_q1;
     if (rst) begin
-      \$323  = 11'h000;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = addr[10:0];
+    \$324  = re_q2;
     if (rst) begin
-      \$324  = 11'h000;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = wdata;
+    \$325  = re_q3;
     if (rst) begin
-      \$325  = 64'h0000000000000000;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = \$155 ;
+    \$326  = re_q4;
     if (rst) begin
       \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = addr[10:0];
+    \$327  = g1;
     if (rst) begin
-      \$327  = 11'h000;
+      \$327  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = ctl_next_2__arm;
+    \$328  = glob0;
     if (rst) begin
       \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = ctl_next__start;
+    \$329  = g2;
     if (rst) begin
-      \$329  = 1'h0;
+      \$329  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = ctl_next_2__running;
+    \$330  = glob1;
     if (rst) begin
       \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = ctl_next_2__pf_active;
+    \$331  = g3;
     if (rst) begin
-      \$331  = 1'h0;
+      \$331  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = ctl_next__start_next;
+    \$332  = glob2;
     if (rst) begin
       \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = \$159 ;
+    \$333  = glob3;
     if (rst) begin
       \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$162 ;
+    \$334  = \$169 ;
     if (rst) begin
-      \$334  = 1'h0;
+      \$334  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = addr[13:11];
+    \$335  = \$172 ;
     if (rst) begin
-      \$335  = 3'h0;
+      \$335  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = addr[10:0];
+    \$336  = \$173 ;
     if (rst) begin
-      \$336  = 11'h000;
+      \$336  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = addr[10:0];
+    \$337  = re_q5;
     if (rst) begin
-      \$337  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = wdata;
-    if (rst) begin
-      \$338  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = \$165 ;
-    if (rst) begin
-      \$339  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = addr[10:0];
-    if (rst) begin
-      \$340  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = ctl_next_3__arm;
-    if (rst) begin
-      \$341  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = ctl_next__start;
-    if (rst) begin
-      \$342  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = ctl_next_3__running;
-    if (rst) begin
-      \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = ctl_next_3__pf_active;
-    if (rst) begin
-      \$344  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = ctl_next__start_next;
-    if (rst) begin
-      \$345  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = \$169 ;
-    if (rst) begin
-      \$346  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = \$172 ;
-    if (rst) begin
-      \$347  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = addr[13:11];
-    if (rst) begin
-      \$348  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = addr[10:0];
-    if (rst) begin
-      \$349  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = addr[10:0];
-    if (rst) begin
-      \$350  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = wdata;
-    if (rst) begin
-      \$351  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = \$175 ;
-    if (rst) begin
-      \$352  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = addr[10:0];
-    if (rst) begin
-      \$353  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = \$176 ;
-    if (rst) begin
-      \$354  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = \$177 ;
-    if (rst) begin
-      \$355  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = \$178 ;
-    if (rst) begin
-      \$356  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = done_flag;
-    if (ctl__start) begin
-      \$357  = 1'h0;
-    end
-    if (\$183 ) begin
-      if (done) begin
-        \$357  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$357  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = cyc;
-    if (ctl__start) begin
-      \$358  = 32'd0;
-    end
-    if (\$183 ) begin
-      \$358  = \$184 [31:0];
-    end
-    if (rst) begin
-      \$358  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = broadcasts;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$359  = 32'd0;
-    end else begin
-      if (ev_broadcasts) begin
-        \$359  = \$179 [31:0];
-      end
-    end
-    if (rst) begin
-      \$359  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = stall_cycles;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$360  = 32'd0;
-    end else begin
-      if (ev_stall_cycles) begin
-        \$360  = \$180 [31:0];
-      end
-    end
-    if (rst) begin
-      \$360  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = groups_scanned;
-    (* full_case = 32'd1 *)
-    if (ctl__start) begin
-      \$361  = 32'd0;
-    end else begin
-      if (ev_groups_scanned) begin
-        \$361  = \$181 [31:0];
-      end
-    end
-    if (rst) begin
-      \$361  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = cycles;
-    if (\$183 ) begin
-      if (done) begin
-        \$362  = \$185 [31:0];
-      end
-    end
-    if (rst) begin
-      \$362  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = \fault$185 ;
-    if (ctl__arm) begin
-      \$363  = 1'h0;
-    end else if (\$187 ) begin
-      \$363  = 1'h1;
-    end
-    if (rst) begin
-      \$363  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = { \$191 , \$190 , \$189 , \$188  };
-    if (rst) begin
-      \$364  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = { \$195 , \$194 , \$193 , \$192  };
-    if (rst) begin
-      \$365  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = { \$199 , \$198 , \$197 , \$196  };
-    if (rst) begin
-      \$366  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = { \$203 , \$202 , \$201 , \$200  };
-    if (rst) begin
-      \$367  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = gsel[3:2];
-    if (rst) begin
-      \$368  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = \$204 ;
-    if (rst) begin
-      \$369  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = bus_addr[17];
-    if (rst) begin
-      \$370  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = \re$22 ;
-    if (rst) begin
-      \$371  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = re_q0;
-    if (rst) begin
-      \$372  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = re_q1;
-    if (rst) begin
-      \$373  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = re_q2;
-    if (rst) begin
-      \$374  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = re_q3;
-    if (rst) begin
-      \$375  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = re_q4;
-    if (rst) begin
-      \$376  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = g1;
-    if (rst) begin
-      \$377  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = glob0;
-    if (rst) begin
-      \$378  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = g2;
-    if (rst) begin
-      \$379  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = glob1;
-    if (rst) begin
-      \$380  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = g3;
-    if (rst) begin
-      \$381  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = glob2;
-    if (rst) begin
-      \$382  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = glob3;
-    if (rst) begin
-      \$383  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$205 ;
-    if (rst) begin
-      \$384  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$208 ;
-    if (rst) begin
-      \$385  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$209 ;
-    if (rst) begin
-      \$386  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = re_q5;
-    if (rst) begin
-      \$387  = 1'h0;
+      \$337  = 1'h0;
     end
   end
   assign \busy$28  = busy;
@@ -3450,7 +3201,7 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign ctl_next_2__start_next = ctl_next__start_next;
   assign ctl_next_3__start = ctl_next__start;
   assign ctl_next_3__start_next = ctl_next__start_next;
-  assign \done$177  = done;
+  assign \done$163  = done;
   assign g_ext0 = 64'h0000000000000000;
   assign g_ext1 = { 60'h000000000000000, status };
   assign g_ext2 = { 53'h00000000000000, groups };
@@ -3468,13 +3219,13 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign g_ext14 = { 54'h00000000000000, ptr_base };
   assign g_ext15 = { 53'h00000000000000, spmat_base };
   assign wb__busy = wb_busy;
-  assign \bias_sent$232  = bias_sent;
-  assign \groups$238  = groups;
-  assign \bias_act$239  = bias_act;
-  assign \ctl__arm$240  = ctl_ccu_arm;
+  assign \bias_sent$218  = bias_sent;
+  assign \groups$224  = groups;
+  assign \bias_act$225  = bias_act;
+  assign \ctl__arm$226  = ctl_ccu_arm;
   assign ctl__pf_active = ctl_ccu_pf_active;
-  assign \ctl__running$242  = ctl_ccu_running;
-  assign \ctl__start$243  = ctl_ccu_start;
+  assign \ctl__running$228  = ctl_ccu_running;
+  assign \ctl__start$229  = ctl_ccu_start;
   assign ctl__start_next = ctl_ccu_start_next;
   assign arm_pf = ctl_ccu_arm_c0;
   assign arm_ps = ctl_ccu_arm_c1;
@@ -3495,38 +3246,38 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign pass_regs_g1__wb_base = wb_base_g1;
   assign pass_regs_g1__keep_acc = keep_acc_g1;
   assign regs__keep_acc = keep_acc_g0;
-  assign \regs__keep_acc$270  = keep_acc_g0;
+  assign \regs__keep_acc$256  = keep_acc_g0;
   assign regs__ptr_base = ptr_base_g0;
-  assign \regs__ptr_base$272  = ptr_base_g0;
+  assign \regs__ptr_base$258  = ptr_base_g0;
   assign regs__relu = relu_g0;
-  assign \regs__relu$274  = relu_g0;
+  assign \regs__relu$260  = relu_g0;
   assign regs__shift = shift_g0;
-  assign \regs__shift$276  = shift_g0;
+  assign \regs__shift$262  = shift_g0;
   assign regs__spmat_base = spmat_base_g0;
-  assign \regs__spmat_base$278  = spmat_base_g0;
+  assign \regs__spmat_base$264  = spmat_base_g0;
   assign regs__src_sel = src_sel_g0;
-  assign \regs__src_sel$280  = src_sel_g0;
+  assign \regs__src_sel$266  = src_sel_g0;
   assign regs__wb_base = wb_base_g0;
-  assign \regs__wb_base$282  = wb_base_g0;
-  assign \regs__keep_acc$283  = keep_acc_g1;
-  assign \regs__keep_acc$284  = keep_acc_g1;
-  assign \regs__ptr_base$285  = ptr_base_g1;
-  assign \regs__ptr_base$286  = ptr_base_g1;
-  assign \regs__relu$287  = relu_g1;
-  assign \regs__relu$288  = relu_g1;
-  assign \regs__shift$289  = shift_g1;
-  assign \regs__shift$290  = shift_g1;
-  assign \regs__spmat_base$291  = spmat_base_g1;
-  assign \regs__spmat_base$292  = spmat_base_g1;
-  assign \regs__src_sel$293  = src_sel_g1;
-  assign \regs__src_sel$294  = src_sel_g1;
-  assign \regs__wb_base$295  = wb_base_g1;
-  assign \regs__wb_base$296  = wb_base_g1;
-  assign \ctl__arm$297  = ctl_0_arm;
-  assign \ctl__pf_active$298  = ctl_0_pf_active;
-  assign \ctl__running$299  = ctl_0_running;
-  assign \ctl__start$300  = ctl_0_start;
-  assign \ctl__start_next$301  = ctl_0_start_next;
+  assign \regs__wb_base$268  = wb_base_g0;
+  assign \regs__keep_acc$269  = keep_acc_g1;
+  assign \regs__keep_acc$270  = keep_acc_g1;
+  assign \regs__ptr_base$271  = ptr_base_g1;
+  assign \regs__ptr_base$272  = ptr_base_g1;
+  assign \regs__relu$273  = relu_g1;
+  assign \regs__relu$274  = relu_g1;
+  assign \regs__shift$275  = shift_g1;
+  assign \regs__shift$276  = shift_g1;
+  assign \regs__spmat_base$277  = spmat_base_g1;
+  assign \regs__spmat_base$278  = spmat_base_g1;
+  assign \regs__src_sel$279  = src_sel_g1;
+  assign \regs__src_sel$280  = src_sel_g1;
+  assign \regs__wb_base$281  = wb_base_g1;
+  assign \regs__wb_base$282  = wb_base_g1;
+  assign \ctl__arm$283  = ctl_0_arm;
+  assign \ctl__pf_active$284  = ctl_0_pf_active;
+  assign \ctl__running$285  = ctl_0_running;
+  assign \ctl__start$286  = ctl_0_start;
+  assign \ctl__start_next$287  = ctl_0_start_next;
   assign pes__0__ann__a = ccu__ann__a;
   assign pes__0__ann__j = ccu__ann__j;
   assign pes__0__ann__valid = ccu__ann__valid;
@@ -3553,23 +3304,23 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host__sel = h_sel_0;
   assign host__wdata = h_wdata_0;
   assign host__we = h_we_0;
-  assign \ctl__arm$336  = ctl_1_arm;
-  assign \ctl__pf_active$337  = ctl_1_pf_active;
-  assign \ctl__running$338  = ctl_1_running;
-  assign \ctl__start$339  = ctl_1_start;
-  assign \ctl__start_next$340  = ctl_1_start_next;
-  assign \ccu__ann__a$341  = ccu__ann__a;
+  assign \ctl__arm$322  = ctl_1_arm;
+  assign \ctl__pf_active$323  = ctl_1_pf_active;
+  assign \ctl__running$324  = ctl_1_running;
+  assign \ctl__start$325  = ctl_1_start;
+  assign \ctl__start_next$326  = ctl_1_start_next;
+  assign \ccu__ann__a$327  = ccu__ann__a;
   assign pes__1__ann__a = ccu__ann__a;
-  assign \ccu__ann__j$343  = ccu__ann__j;
+  assign \ccu__ann__j$329  = ccu__ann__j;
   assign pes__1__ann__j = ccu__ann__j;
-  assign \ccu__ann__valid$345  = ccu__ann__valid;
+  assign \ccu__ann__valid$331  = ccu__ann__valid;
   assign pes__1__ann__valid = ccu__ann__valid;
-  assign \ccu__bc__room_nopush$348  = pes__1__bc__room_nopush;
-  assign \ccu__bc__room_push$350  = pes__1__bc__room_push;
-  assign \ccu__bc__strobe$351  = bcast;
+  assign \ccu__bc__room_nopush$334  = pes__1__bc__room_nopush;
+  assign \ccu__bc__room_push$336  = pes__1__bc__room_push;
+  assign \ccu__bc__strobe$337  = bcast;
   assign pes__1__bc__strobe = bcast;
-  assign \ccu__src__data$354  = pes__1__src__data;
-  assign pes__1__src__rd_en = \ccu__src__rd_en$355 ;
+  assign \ccu__src__data$340  = pes__1__src__data;
+  assign pes__1__src__rd_en = \ccu__src__rd_en$341 ;
   assign host_1__sel = h_sel_1;
   assign host_1__rsel = h_rsel_1;
   assign host_1__mem = h_mem_1;
@@ -3578,29 +3329,29 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_1__off_dst = h_off_dst_1;
   assign host_1__wdata = h_wdata_1;
   assign host_1__we = h_we_1;
-  assign \host__mem$365  = h_mem_1;
-  assign \host__off$366  = h_off_1;
-  assign \host__off_dst$367  = h_off_dst_1;
-  assign \host__off_line$368  = h_off_line_1;
-  assign host_1__rdata = \host__rdata$225 ;
-  assign \host__rsel$370  = h_rsel_1;
-  assign \host__sel$371  = h_sel_1;
-  assign \host__wdata$372  = h_wdata_1;
-  assign \host__we$373  = h_we_1;
-  assign \ctl__arm$375  = ctl_2_arm;
-  assign \ctl__pf_active$376  = ctl_2_pf_active;
-  assign \ctl__running$377  = ctl_2_running;
-  assign \ctl__start$378  = ctl_2_start;
-  assign \ctl__start_next$379  = ctl_2_start_next;
-  assign pes__2__ann__a = \ccu__ann__a$380 ;
-  assign pes__2__ann__j = \ccu__ann__j$382 ;
-  assign pes__2__ann__valid = \ccu__ann__valid$384 ;
-  assign \ccu__bc__room_nopush$387  = pes__2__bc__room_nopush;
-  assign \ccu__bc__room_push$389  = pes__2__bc__room_push;
-  assign \ccu__bc__strobe$390  = bcast;
+  assign \host__mem$351  = h_mem_1;
+  assign \host__off$352  = h_off_1;
+  assign \host__off_dst$353  = h_off_dst_1;
+  assign \host__off_line$354  = h_off_line_1;
+  assign host_1__rdata = \host__rdata$211 ;
+  assign \host__rsel$356  = h_rsel_1;
+  assign \host__sel$357  = h_sel_1;
+  assign \host__wdata$358  = h_wdata_1;
+  assign \host__we$359  = h_we_1;
+  assign \ctl__arm$361  = ctl_2_arm;
+  assign \ctl__pf_active$362  = ctl_2_pf_active;
+  assign \ctl__running$363  = ctl_2_running;
+  assign \ctl__start$364  = ctl_2_start;
+  assign \ctl__start_next$365  = ctl_2_start_next;
+  assign pes__2__ann__a = \ccu__ann__a$366 ;
+  assign pes__2__ann__j = \ccu__ann__j$368 ;
+  assign pes__2__ann__valid = \ccu__ann__valid$370 ;
+  assign \ccu__bc__room_nopush$373  = pes__2__bc__room_nopush;
+  assign \ccu__bc__room_push$375  = pes__2__bc__room_push;
+  assign \ccu__bc__strobe$376  = bcast;
   assign pes__2__bc__strobe = bcast;
-  assign \ccu__src__data$393  = pes__2__src__data;
-  assign pes__2__src__rd_en = \ccu__src__rd_en$394 ;
+  assign \ccu__src__data$379  = pes__2__src__data;
+  assign pes__2__src__rd_en = \ccu__src__rd_en$380 ;
   assign host_2__sel = h_sel_2;
   assign host_2__rsel = h_rsel_2;
   assign host_2__mem = h_mem_2;
@@ -3609,32 +3360,32 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_2__off_dst = h_off_dst_2;
   assign host_2__wdata = h_wdata_2;
   assign host_2__we = h_we_2;
-  assign \host__mem$404  = h_mem_2;
-  assign \host__off$405  = h_off_2;
-  assign \host__off_dst$406  = h_off_dst_2;
-  assign \host__off_line$407  = h_off_line_2;
-  assign host_2__rdata = \host__rdata$226 ;
-  assign \host__rsel$409  = h_rsel_2;
-  assign \host__sel$410  = h_sel_2;
-  assign \host__wdata$411  = h_wdata_2;
-  assign \host__we$412  = h_we_2;
-  assign \ctl__arm$414  = ctl_3_arm;
-  assign \ctl__pf_active$415  = ctl_3_pf_active;
-  assign \ctl__running$416  = ctl_3_running;
-  assign \ctl__start$417  = ctl_3_start;
-  assign \ctl__start_next$418  = ctl_3_start_next;
-  assign \ccu__ann__a$419  = \ccu__ann__a$380 ;
-  assign pes__3__ann__a = \ccu__ann__a$380 ;
-  assign \ccu__ann__j$421  = \ccu__ann__j$382 ;
-  assign pes__3__ann__j = \ccu__ann__j$382 ;
-  assign \ccu__ann__valid$423  = \ccu__ann__valid$384 ;
-  assign pes__3__ann__valid = \ccu__ann__valid$384 ;
-  assign \ccu__bc__room_nopush$426  = pes__3__bc__room_nopush;
-  assign \ccu__bc__room_push$428  = pes__3__bc__room_push;
-  assign \ccu__bc__strobe$429  = bcast;
+  assign \host__mem$390  = h_mem_2;
+  assign \host__off$391  = h_off_2;
+  assign \host__off_dst$392  = h_off_dst_2;
+  assign \host__off_line$393  = h_off_line_2;
+  assign host_2__rdata = \host__rdata$212 ;
+  assign \host__rsel$395  = h_rsel_2;
+  assign \host__sel$396  = h_sel_2;
+  assign \host__wdata$397  = h_wdata_2;
+  assign \host__we$398  = h_we_2;
+  assign \ctl__arm$400  = ctl_3_arm;
+  assign \ctl__pf_active$401  = ctl_3_pf_active;
+  assign \ctl__running$402  = ctl_3_running;
+  assign \ctl__start$403  = ctl_3_start;
+  assign \ctl__start_next$404  = ctl_3_start_next;
+  assign \ccu__ann__a$405  = \ccu__ann__a$366 ;
+  assign pes__3__ann__a = \ccu__ann__a$366 ;
+  assign \ccu__ann__j$407  = \ccu__ann__j$368 ;
+  assign pes__3__ann__j = \ccu__ann__j$368 ;
+  assign \ccu__ann__valid$409  = \ccu__ann__valid$370 ;
+  assign pes__3__ann__valid = \ccu__ann__valid$370 ;
+  assign \ccu__bc__room_nopush$412  = pes__3__bc__room_nopush;
+  assign \ccu__bc__room_push$414  = pes__3__bc__room_push;
+  assign \ccu__bc__strobe$415  = bcast;
   assign pes__3__bc__strobe = bcast;
-  assign \ccu__src__data$432  = pes__3__src__data;
-  assign pes__3__src__rd_en = \ccu__src__rd_en$433 ;
+  assign \ccu__src__data$418  = pes__3__src__data;
+  assign pes__3__src__rd_en = \ccu__src__rd_en$419 ;
   assign host_3__sel = h_sel_3;
   assign host_3__rsel = h_rsel_3;
   assign host_3__mem = h_mem_3;
@@ -3643,19 +3394,19 @@ module eie_ecp5_4pe(wdata, we, re, clk, rst, rdata, rvalid, busy, done, addr);
   assign host_3__off_dst = h_off_dst_3;
   assign host_3__wdata = h_wdata_3;
   assign host_3__we = h_we_3;
-  assign \host__mem$443  = h_mem_3;
-  assign \host__off$444  = h_off_3;
-  assign \host__off_dst$445  = h_off_dst_3;
-  assign \host__off_line$446  = h_off_line_3;
-  assign host_3__rdata = \host__rdata$227 ;
-  assign \host__rsel$448  = h_rsel_3;
-  assign \host__sel$449  = h_sel_3;
-  assign \host__wdata$450  = h_wdata_3;
-  assign \host__we$451  = h_we_3;
-  assign \$226  = { 1'h0, busy };
-  assign \$227  = { done_flag, 1'h0 };
-  assign \$229  = { 1'h0, src_sel, 2'h0 };
-  assign \$231  = { \fault$185 , 3'h0 };
+  assign \host__mem$429  = h_mem_3;
+  assign \host__off$430  = h_off_3;
+  assign \host__off_dst$431  = h_off_dst_3;
+  assign \host__off_line$432  = h_off_line_3;
+  assign host_3__rdata = \host__rdata$213 ;
+  assign \host__rsel$434  = h_rsel_3;
+  assign \host__sel$435  = h_sel_3;
+  assign \host__wdata$436  = h_wdata_3;
+  assign \host__we$437  = h_we_3;
+  assign \$190  = { 1'h0, busy };
+  assign \$191  = { done_flag, 1'h0 };
+  assign \$193  = { 1'h0, src_sel, 2'h0 };
+  assign \$195  = { \fault$171 , 3'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4067,8 +3818,8 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .head_nz(head_nz),
     .head_valid(head_valid),
     .live(live),
-    .\port$504$0 (\$81 ),
-    .\port$507$0 (\$82 ),
+    .\port$464$0 (\$81 ),
+    .\port$467$0 (\$82 ),
     .rst(rst),
     .src__0__data(src__0__data),
     .src__0__rd_en(pes__0__src__rd_en),
@@ -4083,9 +3834,9 @@ module \eie_ecp5_4pe.ccu (rst, bcast, ev_stall, ev_search, groups, bias_act, \ar
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$363$0 (elig),
-    .\port$504$0 (\$81 ),
-    .\port$507$0 (\$82 )
+    .\port$323$0 (elig),
+    .\port$464$0 (\$81 ),
+    .\port$467$0 (\$82 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
@@ -5727,7 +5478,7 @@ module \eie_ecp5_4pe.ccu.items (rst, push__valid, pop__ready, push__ready, arm, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$504$0 , \port$507$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
+module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$464$0 , \port$467$0 , arm, head_nz, head_valid, src__0__rd_en, src__1__rd_en, src__2__rd_en, src__3__rd_en, src__0__data, src__1__data, src__2__data, src__3__data, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$4  = 1'h0;
   wire \$1 ;
@@ -5845,10 +5596,10 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$504$0 , \port$507$0
   reg [3:0] nz5 = 4'h0;
   reg [3:0] nz6 = 4'h0;
   reg [3:0] nz7 = 4'h0;
-  output [31:0] \port$504$0 ;
-  wire [31:0] \port$504$0 ;
-  output [31:0] \port$507$0 ;
-  wire [31:0] \port$507$0 ;
+  output [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  output [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   (* keep = 32'd1 *)
   reg rd = 1'h0;
   reg rd_d1 = 1'h0;
@@ -6337,12 +6088,12 @@ module \eie_ecp5_4pe.ccu.prefetch (rst, advance, live, \port$504$0 , \port$507$0
   assign rd_en_1 = src__1__rd_en;
   assign rd_en_2 = src__2__rd_en;
   assign rd_en_3 = src__3__rd_en;
-  assign \port$504$0  = \$signature__data$13 ;
-  assign \port$507$0  = \$signature__data$21 ;
+  assign \port$464$0  = \$signature__data$13 ;
+  assign \port$467$0  = \$signature__data$21 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree (\port$504$0 , \port$507$0 , o_found, o_pos, o_val, \port$363$0 );
+module \eie_ecp5_4pe.ccu.tree (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
   wire found__0;
   wire \found__0$1 ;
   wire found__1;
@@ -6360,12 +6111,12 @@ module \eie_ecp5_4pe.ccu.tree (\port$504$0 , \port$507$0 , o_found, o_pos, o_val
   output [15:0] o_val;
   wire [15:0] o_val;
   wire [15:0] \o_val$21 ;
-  input [3:0] \port$363$0 ;
-  wire [3:0] \port$363$0 ;
-  input [31:0] \port$504$0 ;
-  wire [31:0] \port$504$0 ;
-  input [31:0] \port$507$0 ;
-  wire [31:0] \port$507$0 ;
+  input [3:0] \port$323$0 ;
+  wire [3:0] \port$323$0 ;
+  input [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  input [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   wire [15:0] val__0;
   wire [15:0] \val__0$3 ;
   wire [15:0] val__1;
@@ -6378,33 +6129,33 @@ module \eie_ecp5_4pe.ccu.tree (\port$504$0 , \port$507$0 , o_found, o_pos, o_val
     .o_found(o_found),
     .o_pos(o_pos),
     .o_val(o_val),
-    .\port$363$0 (\port$363$0 ),
-    .\port$504$0 (\port$504$0 ),
-    .\port$507$0 (\port$507$0 )
+    .\port$323$0 (\port$323$0 ),
+    .\port$464$0 (\port$464$0 ),
+    .\port$467$0 (\port$467$0 )
   );
-  assign found__0 = \port$363$0 [0];
-  assign \found__0$1  = \port$363$0 [0];
-  assign val__0 = \port$504$0 [15:0];
-  assign \val__0$3  = \port$504$0 [15:0];
-  assign found__1 = \port$363$0 [1];
-  assign \found__1$5  = \port$363$0 [1];
-  assign val__1 = \port$504$0 [31:16];
-  assign \val__1$7  = \port$504$0 [31:16];
-  assign found__2 = \port$363$0 [2];
-  assign \found__2$9  = \port$363$0 [2];
-  assign val__2 = \port$507$0 [15:0];
-  assign \val__2$11  = \port$507$0 [15:0];
-  assign found__3 = \port$363$0 [3];
-  assign \found__3$13  = \port$363$0 [3];
-  assign val__3 = \port$507$0 [31:16];
-  assign \val__3$15  = \port$507$0 [31:16];
+  assign found__0 = \port$323$0 [0];
+  assign \found__0$1  = \port$323$0 [0];
+  assign val__0 = \port$464$0 [15:0];
+  assign \val__0$3  = \port$464$0 [15:0];
+  assign found__1 = \port$323$0 [1];
+  assign \found__1$5  = \port$323$0 [1];
+  assign val__1 = \port$464$0 [31:16];
+  assign \val__1$7  = \port$464$0 [31:16];
+  assign found__2 = \port$323$0 [2];
+  assign \found__2$9  = \port$323$0 [2];
+  assign val__2 = \port$467$0 [15:0];
+  assign \val__2$11  = \port$467$0 [15:0];
+  assign found__3 = \port$323$0 [3];
+  assign \found__3$13  = \port$323$0 [3];
+  assign val__3 = \port$467$0 [31:16];
+  assign \val__3$15  = \port$467$0 [31:16];
   assign \o_found$17  = o_found;
   assign \o_pos$19  = o_pos;
   assign \o_val$21  = o_val;
 endmodule
 
 (* generator = "Amaranth" *)
-module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$504$0 , \port$507$0 , o_found, o_pos, o_val, \port$363$0 );
+module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$464$0 , \port$467$0 , o_found, o_pos, o_val, \port$323$0 );
   reg \$auto$verilog_backend.cc:2355:dump_module$5 ;
   initial \$auto$verilog_backend.cc:2355:dump_module$5  = 1'h0;
   wire [2:0] \$1 ;
@@ -6423,12 +6174,12 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$504$0 , \port$507$0 , o_found, o_
   reg [1:0] o_pos;
   output [15:0] o_val;
   reg [15:0] o_val;
-  input [3:0] \port$363$0 ;
-  wire [3:0] \port$363$0 ;
-  input [31:0] \port$504$0 ;
-  wire [31:0] \port$504$0 ;
-  input [31:0] \port$507$0 ;
-  wire [31:0] \port$507$0 ;
+  input [3:0] \port$323$0 ;
+  wire [3:0] \port$323$0 ;
+  input [31:0] \port$464$0 ;
+  wire [31:0] \port$464$0 ;
+  input [31:0] \port$467$0 ;
+  wire [31:0] \port$467$0 ;
   wire [-1:0] pos__0;
   wire [-1:0] pos__1;
   wire [-1:0] pos__2;
@@ -6437,49 +6188,49 @@ module \eie_ecp5_4pe.ccu.tree.node_l0_0 (\port$504$0 , \port$507$0 , o_found, o_
   wire [15:0] val__1;
   wire [15:0] val__2;
   wire [15:0] val__3;
-  assign \$5  = \port$363$0 [0] | \port$363$0 [1];
-  assign \$6  = \$5  | \port$363$0 [2];
-  assign o_found = \$6  | \port$363$0 [3];
+  assign \$5  = \port$323$0 [0] | \port$323$0 [1];
+  assign \$6  = \$5  | \port$323$0 [2];
+  assign o_found = \$6  | \port$323$0 [3];
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_pos = 2'h0;
-    if (\port$363$0 [3]) begin
+    if (\port$323$0 [3]) begin
       o_pos = \$1 [1:0];
     end
-    if (\port$363$0 [2]) begin
+    if (\port$323$0 [2]) begin
       o_pos = \$2 [1:0];
     end
-    if (\port$363$0 [1]) begin
+    if (\port$323$0 [1]) begin
       o_pos = \$3 ;
     end
-    if (\port$363$0 [0]) begin
+    if (\port$323$0 [0]) begin
       o_pos = \$4 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     o_val = 16'h0000;
-    if (\port$363$0 [3]) begin
-      o_val = \port$507$0 [31:16];
+    if (\port$323$0 [3]) begin
+      o_val = \port$467$0 [31:16];
     end
-    if (\port$363$0 [2]) begin
-      o_val = \port$507$0 [15:0];
+    if (\port$323$0 [2]) begin
+      o_val = \port$467$0 [15:0];
     end
-    if (\port$363$0 [1]) begin
-      o_val = \port$504$0 [31:16];
+    if (\port$323$0 [1]) begin
+      o_val = \port$464$0 [31:16];
     end
-    if (\port$363$0 [0]) begin
-      o_val = \port$504$0 [15:0];
+    if (\port$323$0 [0]) begin
+      o_val = \port$464$0 [15:0];
     end
   end
-  assign found__3 = \port$363$0 [3];
-  assign val__3 = \port$507$0 [31:16];
-  assign found__2 = \port$363$0 [2];
-  assign val__2 = \port$507$0 [15:0];
-  assign found__1 = \port$363$0 [1];
-  assign val__1 = \port$504$0 [31:16];
-  assign found__0 = \port$363$0 [0];
-  assign val__0 = \port$504$0 [15:0];
+  assign found__3 = \port$323$0 [3];
+  assign val__3 = \port$467$0 [31:16];
+  assign found__2 = \port$323$0 [2];
+  assign val__2 = \port$467$0 [15:0];
+  assign found__1 = \port$323$0 [1];
+  assign val__1 = \port$464$0 [31:16];
+  assign found__0 = \port$323$0 [0];
+  assign val__0 = \port$464$0 [15:0];
   assign \$1  = 3'h3;
   assign \$2  = 3'h2;
   assign \$3  = 2'h1;

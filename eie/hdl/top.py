@@ -234,8 +234,7 @@ class EIETop(wiring.Component):
             pe_nexts = [seq.ctl_pe_next] * hw.pes
         # every PE: the pass registers (a PE registers its own copies), a registered copy of
         # the control and of the host bus (the fan-out to N PEs is one flip-flop per PE)
-        arm_at = [nxt.arm for nxt in pe_nexts] if hw.timing_registers else None
-        for group, pass_regs in self._pass_regs(m, bus, busy_at, regs, seq.ctl_next.arm, arm_at):
+        for group, pass_regs in self._pass_regs(m, bus, busy_at, regs, seq.ctl_next.arm):
             connect(m, pass_regs, *[pes[p].regs for p in group])
         for p, pe in enumerate(pes):
             ctl_copy = registered_copy(m, PassControl(), pe_nexts[p], name=f"ctl_{p}")
@@ -280,8 +279,8 @@ class EIETop(wiring.Component):
         def on_pins(name):                       # a write of global register ``name``, in c0
             return glob_w & (self.addr[:amap.ob] == GLOBAL_REGS[name])
 
-        def decoded(name):           # (originals of the pass registers' group strobes)
-            strobe = Signal(name=f"{name}_w", attrs=keep)
+        def decoded(name):
+            strobe = Signal(name=f"{name}_w")
             m.d.sync += strobe.eq(on_pins(name))
             return strobe
 
@@ -298,7 +297,7 @@ class EIETop(wiring.Component):
         glob = addr[amap.global_bit]
         return SimpleNamespace(off=addr[:amap.ob], glob=glob,
                                wdata=wdata, re=re, gw=gw, gsel=gsel, gsel_lo=gsel_lo, ctrl_w=ctrl_w,
-                               ctrl_pins=on_pins("ctrl"), on_pins=on_pins)
+                               ctrl_pins=on_pins("ctrl"))
 
     def _pe_commands(self, m, bus, busy_at, seq):
         """With ``timing_registers``, each PE's commands from flip-flops of its own (decoded
@@ -360,7 +359,7 @@ class EIETop(wiring.Component):
             self._write_reg(m, bus, busy, arm_next, name, sig)
         return regs
 
-    def _pass_regs(self, m, bus, busy_at, regs, arm_next, arm_at=None):
+    def _pass_regs(self, m, bus, busy_at, regs, arm_next):
         """The pass's static registers for the PEs (each PE registers them again): ``(group,
         PassRegs)`` pairs.  With ``timing_registers``, one copy of every register per group of
         PEs (:func:`~.params.announce_groups`), written by the same write as the top's register
@@ -369,11 +368,6 @@ class EIETop(wiring.Component):
         One top register driving every PE's copy was the ECP5-85k's worst path on a seed
         (11.2 ns of routing across the die).  A group's copies drop writes by the busy its first
         PE sees (``busy_at``: the pass's and that PE's write-back, the same as the array's).
-        Each group takes the write from a bus of its own, registered from the pins as the top's
-        is (the written data, ``bus_wdata_g{g}``, as wide as the widest pass register, and the
-        write strobes), and ``keep_acc`` at its first PE's ``arm`` (``arm_at``, equal to the
-        sequencer's): the top's bus register driving every group's copies across the die was
-        the ECP5-85k's worst path on a seed (10.0 ns, one route, step 22).
         Without ``timing_registers``: the top's."""
         hw = self._hw
         members = PassRegs(hw).members
@@ -382,22 +376,11 @@ class EIETop(wiring.Component):
             m.d.comb += [getattr(pass_regs, name).eq(regs[name]) for name in members]
             return [(range(hw.pes), pass_regs)]
         out = []
-        width = max([len(regs[name]) for name in members] + [CTRL_KEEP_ACC + 1])
-        written = [name for name in members if name in HOST_WRITTEN]
         for g, group in enumerate(announce_groups(hw.pes)):
-            # this group's bus: the data and the strobes registered from the pins (keep: not
-            # merged with the top's bus register or another group's)
-            wdata = Signal(width, name=f"bus_wdata_g{g}", attrs={"keep": 1})
-            m.d.sync += wdata.eq(self.wdata[:width])
-            gw = {}
-            for name in written:
-                gw[name] = Signal(name=f"{name}_w_g{g}", attrs={"keep": 1})
-                m.d.sync += gw[name].eq(bus.on_pins(name))
-            gbus = SimpleNamespace(wdata=wdata, gw=gw)
             pass_regs = PassRegs(hw).create(path=(f"pass_regs_g{g}",))
             for name in members:
                 reg = Signal(regs[name].shape(), init=regs[name].init, name=f"{name}_g{g}", attrs={"keep": 1})
-                self._write_reg(m, gbus, busy_at(group[0]), arm_at[group[0]], name, reg)
+                self._write_reg(m, bus, busy_at(group[0]), arm_next, name, reg)
                 m.d.comb += getattr(pass_regs, name).eq(reg)
             out.append((group, pass_regs))
         return out
