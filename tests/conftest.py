@@ -12,6 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 REPO_HDL = REPO / "hdl"
 
 
+# Verilator builds compile their C++ at -O0 (eie.flow.simulators.VERILATOR_OPTS): half the
+# build time, and the suite's layers are small, so they run about as fast.  A user's build is
+# the default (tests/test_rtl_cosim.py builds and runs one); EIE_VERILATOR_OPT=default runs
+# the whole suite on default builds.
+os.environ.setdefault("EIE_VERILATOR_OPT", "quick")
+
+
 def shared_dir() -> Path:
     return Path(os.environ.get("EIE_SHARED", REPO.parent / "shared"))
 

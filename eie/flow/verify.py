@@ -51,12 +51,14 @@ from .simulators import (
     BUILD_STAMP,
     TB_DIR,
     TESTBENCH,
+    VERILATOR_OPTS,
     BuildGone,
     cache_limit,
     cache_root,
     lock_build,
     pick_simulator,
     prune_cache,
+    verilator_opt,
 )
 
 __all__ = ["SIMULATORS", "LOADS", "WAVES_SUFFIX", "TOTALS", "RTLRunError", "Build", "RunOutput", "VerifyResult", "build", "run", "compare",
@@ -169,6 +171,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     from cocotb_tools.runner import get_runner
     sim = pick_simulator(sim)
     limit = cache_limit()                    # a bad $EIE_CACHE_MAX_GB fails before the build, not after
+    opt = verilator_opt() if sim == "verilator" else "default"      # and a bad $EIE_VERILATOR_OPT
     t0 = time.perf_counter()
     if verilog is None:
         if bus not in BUSES:
@@ -181,8 +184,9 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     digest = hashlib.sha256(f"{digest}\0{wrapper}".encode()).hexdigest()[:16]
     # the build's makefiles name the cocotb and Verilator installations by path: a build is
     # only reused by the environment that made it (two venvs share the per-user cache)
+    # (and how its C++ is compiled: $EIE_VERILATOR_OPT, for a Verilator build that is not the default)
     tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
-                           + top.encode()).hexdigest()[:6]
+                           + top.encode() + (b"" if opt == "default" else f"\0opt={opt}".encode())).hexdigest()[:6]
     bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
     vfile, wfile = bdir / f"{top}.v", bdir / f"{wrapper_name(top)}.v"
     runner = get_runner(sim)
@@ -202,7 +206,8 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
             if getattr(hw, "vendor", "generic") == "ecp5":      # DP16KD instances: the RTL's behavioural model
                 sources.append(TB_DIR / "ecp5_cells.v")
             runner.build(sources=sources, hdl_toplevel=wrapper_name(top), build_dir=bdir, always=False,
-                         build_args=["-Wno-fatal"] if sim == "verilator" else [], timescale=("1ns", "1ps"),
+                         build_args=["-Wno-fatal", *VERILATOR_OPTS[opt]] if sim == "verilator" else [],
+                         timescale=("1ns", "1ps"),
                          waves=waves, log_file=bdir / "build.log")
         except (SystemExit, Exception) as exc:
             ok.unlink(missing_ok=True)
