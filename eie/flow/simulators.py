@@ -181,7 +181,7 @@ def cache_root() -> Path:
 #: ``$EIE_VERILATOR_OPT``: its values and the arguments each adds to Verilator's command line
 #: (``-CFLAGS`` comes after Verilator's own optimisation flags on every compile line, so
 #: ``-O0`` wins; ``-O1`` is not offered: it applies to the construction code too, which
-#: Verilator compiles without optimisation, and took g++ over ten minutes on one 4-PE file)
+#: Verilator compiles without optimisation: g++ was still compiling one 4-PE file after 9.5 minutes)
 VERILATOR_OPTS = {"default": (), "quick": ("-CFLAGS", "-O0")}
 
 
