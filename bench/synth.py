@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", choices=sorted(CONFIGS), help="one family only")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="seeds placed and routed at once (eie synth --jobs; default one per seed up to the cores)")
     ap.add_argument("--freq", type=float, default=None, help="nextpnr target (default: 150 ecp5, 60 ice40)")
     ap.add_argument("--tiny", action="store_true", help="1 PE with small memories instead of the references")
     ap.add_argument("--router", default=DEFAULT_ROUTER, choices=list(ROUTERS))
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
                             floorplan=args.floorplan, tmg_ripup=args.tmg_ripup,
-                            speed=args.speed if target == "ecp5" else None).to_dict()
+                            speed=args.speed if target == "ecp5" else None, jobs=args.jobs).to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]

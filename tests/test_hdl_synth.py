@@ -102,6 +102,7 @@ def _main(argv, capsys):
     (["--target", "ecp5", "--reference", "--speed", "9"], "--speed must be one of 6, 7, 8 for the LFE5U-25F-6CABGA381"),
     (["--target", "ice40", "--reference", "--speed", "8"], "--speed: nextpnr has no speed grades for the iCE40HX8K"),
     (["--target", "ecp5", "--vendor", "x"], None),
+    (["--target", "ecp5", "--reference", "--seed", "1", "2", "--jobs", "0"], "--jobs must be an integer >= 1"),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
     if message is None:                        # unknown option: argparse's own exit 2
@@ -453,8 +454,8 @@ def test_auto_ripup_through_run_synth_record_and_summary(monkeypatch, tmp_path):
 
 
 def test_several_seeds_from_the_cli_to_the_median(monkeypatch, tmp_path, capsys):
-    """``eie synth --seed 4 2 9``: one netlist, one place-and-route per seed in the order
-    given, each seed's Fmax in the record, and the median and spread (worked by hand) in
+    """``eie synth --seed 4 2 9``: one netlist, one place-and-route per seed, each seed's
+    Fmax in the record in the order given, and the median and spread (worked by hand) in
     the human output."""
     from eie.cli import main as cli_main
     monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
@@ -475,11 +476,86 @@ def test_several_seeds_from_the_cli_to_the_median(monkeypatch, tmp_path, capsys)
     (tmp_path / "w").mkdir()
     code = cli_main(["synth", "--target", "ecp5", "--reference", "--pes", "1", "--seed", "4", "2", "9",
                      "--workdir", str(tmp_path / "w"), "--json", str(tmp_path / "r.json")])
-    assert code == 0 and calls == [4, 2, 9]
+    assert code == 0 and sorted(calls) == [2, 4, 9]          # (in parallel: any order)
     rec = json.loads((tmp_path / "r.json").read_text())
     assert [(s["seed"], s["fmax_mhz"]) for s in rec["seeds"]] == [(4, 101.25), (2, 97.5), (9, 120.0)]
     out = capsys.readouterr().out
     assert "median        101.2 MHz over 3 seeds (min 97.5, max 120.0, spread 22.5 MHz)" in out
+
+
+def _stub_synthesize(monkeypatch):
+    monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
+        "io": "serial", "pins": 8, "cells": {}, "bram_estimate": {}, "floorplan": None, "yosys_s": 1.0,
+        "floorplan_s": 0.0, "need": {"ffs": 10}})
+
+
+@pytest.mark.parametrize("jobs, overlap", [(1, 1), (2, 2), (None, 2), (8, 3)])
+def test_seeds_in_parallel_keep_each_seed_its_own_runs(monkeypatch, tmp_path, jobs, overlap):
+    """``--jobs``: that many nextpnr runs at once (None: one per seed up to the cores, two
+    here), never more than the seeds; each seed gets the runs and Fmax it gets alone, in
+    the order the seeds were given; the record says how many ran at once."""
+    import threading
+    monkeypatch.setattr(synth, "usable_cores", lambda: 2)
+    _stub_synthesize(monkeypatch)
+    fmax = {5: 101.0, 1: 140.0, 3: 95.0}         # 1 meets 130 (one run); 5 and 3 climb
+    lock, live, seen = threading.Lock(), [0], []
+
+    def fake_run(cmd, cwd, what, log=None):
+        seed, freq = int(cmd[cmd.index("--seed") + 1]), float(cmd[cmd.index("--freq") + 1])
+        with lock:
+            live[0] += 1
+            seen.append(live[0])
+        time.sleep(0.05)
+        f = fmax[seed] + (3.0 if "--tmg-ripup" in cmd else 0.0)
+        (cwd / Path(log).name).write_text(f"Info: Max frequency for clock 'clk': {f:.2f} MHz "
+                                          f"({'PASS' if f >= freq else 'FAIL'} at {freq:.2f} MHz)\n")
+        with lock:
+            live[0] -= 1
+        return "", 1.0
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+                  vendor="ecp5")
+    res = synth.run_synth(hw, "ecp5", "25k", 130.0, seeds=[5, 1, 3], workdir=tmp_path, tmg_ripup="auto",
+                          jobs=jobs).to_dict()
+    assert max(seen) == overlap and res["jobs"] == overlap
+    assert [s["seed"] for s in res["seeds"]] == [5, 1, 3]
+    # seed 5: plain 101 misses 130, the rip-up at 1.1 x 101 = 111.1 gives 104: missed, so
+    # halfway back, (104 + 111.1) / 2 = 107.55 (107.5 in binary), missed, then (104 + 107.5) / 2
+    # = 105.8, missed: three rip-up runs, the first kept; seed 1: plain 140 meets 130; seed 3:
+    # 95, then 104.5 -> 98, 101.2 -> 98 (101.25 rounded), 99.6 -> 98
+    assert [[a["freq_mhz"] for a in r["attempts"]] for r in res["runs"]] == [
+        [130.0, 111.1, 107.5, 105.8], [130.0], [130.0, 104.5, 101.2, 99.6]]
+    assert [s["fmax_mhz"] for s in res["seeds"]] == [104.0, 140.0, 98.0]
+    assert sorted(p.name for p in tmp_path.glob("pnr*.log")) == sorted(
+        ["pnr-s1.log"] + [f"pnr-s{s}{r}.log" for s in (5, 3) for r in ("", "-ripup", "-ripup2", "-ripup3")])
+
+
+def test_a_failing_seed_in_parallel_raises_its_error(monkeypatch, tmp_path):
+    _stub_synthesize(monkeypatch)
+
+    def fake_run(cmd, cwd, what, log=None):
+        seed = int(cmd[cmd.index("--seed") + 1])
+        if seed == 2:
+            raise synth.SynthError("nextpnr failed (exit 1): seed 2's own error")
+        time.sleep(0.05)
+        (cwd / Path(log).name).write_text("Info: Max frequency for clock 'clk': 120.00 MHz (FAIL at 150.00 MHz)\n")
+        return "", 1.0
+
+    monkeypatch.setattr(synth, "_tool", lambda name: name)
+    monkeypatch.setattr(synth, "_run", fake_run)
+    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+                  vendor="ecp5")
+    with pytest.raises(synth.SynthError, match="seed 2's own error"):
+        synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2, 3], workdir=tmp_path, jobs=2)
+
+
+def test_check_jobs():
+    assert synth.check_jobs(4, 3) == 3 and synth.check_jobs(1, 3) == 1
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(InputError, match="--jobs must be an integer >= 1"):
+            synth.check_jobs(bad, 2)
 
 
 @pytest.mark.parametrize("flags, grade", [([], "6"), (["--speed", "8"], "8"), (["--speed", "7"], "7")])

@@ -233,12 +233,13 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, FREQ_RANGE, check_seeds, run_synth
+    from ..flow.synth import DEVICES, FREQ_RANGE, check_jobs, check_seeds, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
                          f"not {args.device!r}")
     seeds = check_seeds(args.seed)
+    check_jobs(args.jobs, len(seeds))
     device = args.device or SYNTH_DEVICE[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
@@ -254,7 +255,7 @@ def cmd_synth(args) -> int:
                              f"[{FREQ_RANGE[0]:g}, {FREQ_RANGE[1]:g}] MHz, not {freq:g}")
     res = run_synth(hw, args.target, device, freq, seeds[0], args.workdir, args.io, seeds=seeds,
                     router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
-                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed)
+                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed, jobs=args.jobs)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -359,6 +360,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
                    help="nextpnr placement seed(s): one place-and-route per seed on the same netlist, each in the "
                         "record, with the median and spread (default 1)")
+    p.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help="seeds placed and routed at once (default: one per seed, up to the CPUs this process may "
+                        "use; each nextpnr run takes one core, and its results do not depend on J)")
     p.add_argument("--router", choices=list(ROUTERS), default=DEFAULT_ROUTER,
                    help=f"nextpnr router (default {DEFAULT_ROUTER}: router1 can oscillate for many minutes on the "
                         f"ECP5 array)")

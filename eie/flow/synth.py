@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import statistics
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from . import floorplan as fpl
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
            "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
-           "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "RIPUP_MIN_GAP", "ripup_target", "close_timing", "check_seeds",
+           "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "RIPUP_MIN_GAP", "ripup_target", "close_timing", "check_seeds", "check_jobs", "usable_cores",
            "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit", "bram_room"]
 
 
@@ -482,6 +484,25 @@ def check_seeds(seed) -> list[int]:
     return seeds
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the OS says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                      # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs, n_seeds: int) -> int:
+    """How many seeds are placed and routed at once: ``jobs`` (an integer >= 1; more than
+    the seeds is the seeds), or ``None``: one per seed up to :func:`usable_cores` (each
+    nextpnr run is one process on one core: yowasp's WebAssembly nextpnr has no threads)."""
+    if jobs is None:
+        return max(1, min(n_seeds, usable_cores()))
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"--jobs must be an integer >= 1 (seeds placed and routed at once), not {jobs!r}")
+    return min(jobs, n_seeds)
+
+
 def check_tmg_ripup(value) -> str:
     """``--tmg-ripup``'s value as one of :data:`RIPUP_MODES` (``True`` / ``False``: ``on`` /
     ``off``), or one clear error (``eie synth`` and ``eie board``)."""
@@ -522,7 +543,9 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
     if dev.target == "ice40":
         cmd.append("--pcf-allow-unconstrained")
     if dev.clock_pin:
-        (workdir / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{dev.clock_pin}";\n')
+        lpf, text = workdir / "clock.lpf", f'LOCATE COMP "clk" SITE "{dev.clock_pin}";\n'
+        if not lpf.is_file() or lpf.read_text() != text:    # (a seed's run in parallel may be reading it)
+            lpf.write_text(text)
         cmd += ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
     try:
         _, wall = _run(cmd, workdir, "nextpnr", log)
@@ -641,17 +664,38 @@ class SynthResult:
         return format_result(self.record)
 
 
+def _each_seed(route, seeds: list[int], jobs: int) -> list[dict]:
+    """``route(s)`` for every seed, ``jobs`` at a time, in the seeds' order.  A failing seed
+    stops the ones not yet started, waits for those running (their nextpnr processes end on
+    their own) and raises its error."""
+    if jobs == 1:
+        return [route(s) for s in seeds]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="eie-pnr") as ex:
+        futures = [ex.submit(route, s) for s in seeds]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for f in futures:
+                f.cancel()
+            raise failed[0].exception()
+        return [f.result() for f in futures]
+
+
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = DEFAULT_ROUTER,
               timing_weight: int | None | str = "default", floorplan: str = "auto",
-              tmg_ripup: str | bool = TMG_RIPUP, speed: str | int | None = None) -> SynthResult:
+              tmg_ripup: str | bool = TMG_RIPUP, speed: str | int | None = None,
+              jobs: int | None = None) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
     ``tmg_ripup``: nextpnr's timing-driven rip-up, one of :data:`RIPUP_MODES` (``True`` /
     ``False``: ``on`` / ``off``; :data:`TMG_RIPUP`, :func:`close_timing`);
     ``floorplan``: ``auto``/``on``/``none``, each PE's block RAMs in a cluster (ECP5,
     :mod:`eie.flow.floorplan`); ``speed``: the ECP5 speed grade (:data:`ECP5_SPEEDS`; None:
-    the device's own, 6)."""
+    the device's own, 6); ``jobs``: seeds placed and routed at once (:func:`check_jobs`;
+    each seed's runs are the same whatever the number: nextpnr is deterministic per seed
+    and netlist, and each run writes only its own log; only the wall times grow when more
+    runs than cores share the machine)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     tmg_ripup = check_tmg_ripup(tmg_ripup)
@@ -675,6 +719,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     if timing_weight is not None and not (isinstance(timing_weight, int) and 1 <= timing_weight <= 1000):
         raise InputError(f"--timing-weight must be an integer in [1, 1000], not {timing_weight!r}")
     seeds = check_seeds(seeds if seeds else seed)
+    jobs = check_jobs(jobs, len(seeds))
     # --workdir is an output directory (absent or a directory, not a link; its parent exists);
     # the files in it are the flow's scratch files, replaced on every run
     wd = None if workdir is None else check_out_dir(workdir, "--workdir")
@@ -688,10 +733,13 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         wd = Path(tmp.name)
     try:
         syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
+
+        def route(s):
+            return close_timing(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
+                                timing_weight=timing_weight, tmg_ripup=tmg_ripup)
+
         runs = []
-        for s in seeds:
-            pnr = close_timing(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
-                               timing_weight=timing_weight, tmg_ripup=tmg_ripup)
+        for s, pnr in zip(seeds, _each_seed(route, seeds, jobs), strict=True):
             runs.append({"seed": s, "fmax_mhz": pnr["fmax_mhz"], "timing_met": pnr.get("timing_met"),
                          "critical_path": pnr["critical_path"], "nextpnr_s": pnr["nextpnr_s"],
                          "tmg_ripup": pnr["tmg_ripup"], "nextpnr_freq_mhz": pnr["nextpnr_freq_mhz"],
@@ -703,7 +751,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     c = hw.config
     return SynthResult({
         "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"], "pins": syn["pins"],
-        "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "tmg_ripup": tmg_ripup, "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
+        "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "tmg_ripup": tmg_ripup, "jobs": jobs,
+        "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
         "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s", "tmg_ripup", "nextpnr_freq_mhz")}
                   for r in runs],
