@@ -520,6 +520,8 @@ def test_seeds_in_parallel_keep_each_seed_its_own_runs(monkeypatch, tmp_path, jo
     res = synth.run_synth(hw, "ecp5", "25k", 130.0, seeds=[5, 1, 3], workdir=tmp_path, tmg_ripup="auto",
                           jobs=jobs).to_dict()
     assert max(seen) == overlap and res["jobs"] == overlap
+    # each run's (stubbed) 1 s summed, and the place-and-route phase's own elapsed time
+    assert res["wall_s"]["nextpnr"] == 9.0 and 0 < res["wall_s"]["nextpnr_elapsed"] < 5
     assert [s["seed"] for s in res["seeds"]] == [5, 1, 3]
     # seed 5: plain 101 misses 130, the rip-up at 1.1 x 101 = 111.1 gives 104: missed, so
     # halfway back, (104 + 111.1) / 2 = 107.55 (107.5 in binary), missed, then (104 + 107.5) / 2
