@@ -318,3 +318,29 @@ def test_a_run_of_a_removed_build_is_an_error(tmp_path):
     (d / BUILD_STAMP).write_text("ok\n")
     with lock_build(d, shared=True), lock_build(d, shared=True):      # runs share it
         pass
+
+
+def test_eie_cache_list_says_what_each_build_is(cache, monkeypatch, capsys):
+    """``eie cache --list``: one line per build, most recently used first, with its
+    simulator, PEs and how its C++ was compiled, read from the build's own makefile (as
+    Verilator writes it: ``VM_USER_CFLAGS = \\`` then one flag per line)."""
+    root, b, now = cache
+    (b["a"] / "Vtop.mk").write_text("VM_USER_CFLAGS = \\\n  -O0 \\\n\n# User LDLIBS\nVM_USER_LDLIBS = \\\n")
+    (b["d"] / "Vtop.mk").write_text("VM_USER_CFLAGS = \\\n\n# User LDLIBS\nVM_USER_LDLIBS = \\\n  -O0 \\\n")
+    monkeypatch.setenv("EIE_CACHE", str(root))
+    assert main(["cache", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines[1:-1]]
+    unfinished = [r[-1] == "(unfinished)" for r in rows]
+    rows = [r[:-1] if u else r for r, u in zip(rows, unfinished, strict=True)]
+    # last use (date, time), MB, simulator [trace], PEs, C++, name
+    assert [(r[3:-1], r[-1]) for r in rows] == [
+        (["verilator", "trace", "2", "default"], b["d"].name),      # -O0 only in LDLIBS: not the C++ flags
+        (["verilator", "64", "?"], b["c"].name),                     # never finished: no makefile
+        (["icarus", "4", "-"], b["b"].name),
+        (["verilator", "4", "quick"], b["a"].name)]
+    assert unfinished == [False, True, False, False] and rows[0][2] == f"{(4000 + len(b['d'].joinpath('Vtop.mk').read_text())) / 1e6:.1f}"
+    assert lines[-1].startswith("4 builds")
+    assert main(["cache", "--list", "--clear"]) == 2
+    assert "--list and --clear exclude each other" in capsys.readouterr().err
+    assert all(d.is_dir() for d in b.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -264,11 +265,32 @@ def cmd_synth(args) -> int:
 
 # ---- eie cache -------------------------------------------------------------------------------
 def cmd_cache(args) -> int:
-    from ..flow.simulators import cache_limit, cache_root, cache_size, clear_cache, prune_cache
-    if args.clear and args.prune:
-        raise InputError("--prune and --clear exclude each other: give --prune (evict down to the limit) or "
-                         "--clear (remove every build)")
+    from ..flow.simulators import (
+        cache_builds,
+        cache_limit,
+        cache_root,
+        cache_size,
+        clear_cache,
+        describe_build,
+        prune_cache,
+    )
+    given = [flag for flag, on in (("--list", args.list), ("--prune", args.prune), ("--clear", args.clear)) if on]
+    if len(given) > 1:
+        raise InputError(f"{' and '.join(given)} exclude each other: give --list (every build), --prune (evict "
+                         "down to the limit) or --clear (remove every build)")
     root = cache_root()
+    if args.list:
+        builds = [describe_build(d) for d, _, _ in cache_builds(root)]
+        print(f"{'last use':<16}  {'MB':>7}  {'simulator':<15} {'PEs':>4}  {'C++':<8} build")
+        for b in reversed(builds):                          # most recently used first
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["last_use"]))
+            simn = b["sim"] + (" trace" if b["trace"] else "")
+            print(f"{when:<16}  {b['bytes'] / 1e6:7.1f}  {simn:<15} {b['pes'] if b['pes'] is not None else '?':>4}  "
+                  f"{b['opt']:<8} {b['name']}{'' if b['complete'] else ' (unfinished)'}")
+        total = sum(b["bytes"] for b in builds)
+        print(f"{len(builds)} builds, {total / 1e6:.1f} MB in {root} (C++: $EIE_VERILATOR_OPT's setting the "
+              f"Verilator build was compiled with)")
+        return 0
     size, builds = cache_size(root)
     if args.clear:                          # needs no limit: works with a bad $EIE_CACHE_MAX_GB too
         clear_cache(root)
@@ -402,6 +424,9 @@ def register(sub) -> None:
     p.add_argument("--clear", action="store_true", help="delete every cached build and the generated Verilog "
                                                          "(only what eie put there: other files stay, and so do "
                                                          "builds another eie process is building or running)")
+    p.add_argument("--list", action="store_true",
+                   help="one line per build, most recently used first: last use, size, simulator, PEs, how its C++ "
+                        "was compiled ($EIE_VERILATOR_OPT: default or quick)")
     p.add_argument("--prune", action="store_true",
                    help=f"evict the least recently used builds down to the limit ($EIE_CACHE_MAX_GB, default "
                         f"{CACHE_MAX_GB:g} GB; builds used in the last {CACHE_GRACE_S / 60:g} minutes or in use "

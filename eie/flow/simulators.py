@@ -54,7 +54,7 @@ from ..errors import ConfigError, EIEError
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
            "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "clear_cache",
            "lock_build", "BuildGone", "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP", "BUILD_LOCK",
-           "VERILATOR_OPTS", "verilator_opt"]
+           "VERILATOR_OPTS", "verilator_opt", "describe_build"]
 
 #: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
 CACHE_MAX_GB = 20.0
@@ -260,6 +260,37 @@ def cache_builds(root: Path | None = None) -> list[tuple[Path, float, int]]:
             continue
         out.append((d, used, _tree_size(d)))
     return sorted(out, key=lambda b: (b[1], b[0].name))
+
+
+def _build_opt(d: Path, sim: str) -> str:
+    """How build ``d``'s C++ was compiled, read from the build itself (Verilator writes
+    ``-CFLAGS`` into the model's makefile ``Vtop.mk`` as ``VM_USER_CFLAGS``): the
+    :data:`VERILATOR_OPTS` entry whose flags it holds, the one with most flags; ``-`` for an
+    Icarus build; ``?`` when the makefile is missing (a build that never finished)."""
+    if sim != "verilator":
+        return "-"
+    try:
+        text = (d / "Vtop.mk").read_text()
+    except OSError:
+        return "?"
+    flags = text.split("VM_USER_CFLAGS =", 1)[1].split("\n\n", 1)[0].split() if "VM_USER_CFLAGS =" in text else []
+    fits = [(len(opts), name) for name, opts in VERILATOR_OPTS.items()
+            if all(f in flags for f in opts[1::2])]          # the values after each -CFLAGS
+    return max(fits)[1]
+
+
+def describe_build(d: Path) -> dict:
+    """What a build directory of the cache holds, from its name
+    (``rtl-{sim}[-trace]-n{PEs}-{design hash}-{tools hash}``, :func:`eie.flow.verify.build`)
+    and its files: ``sim``, ``trace``, ``pes``, ``opt`` (:func:`_build_opt`), ``complete``
+    (its stamp exists), ``bytes``, ``last_use`` (epoch seconds), ``name``."""
+    parts = d.name.split("-")
+    trace = len(parts) > 2 and parts[2] == "trace"
+    rest = parts[3 if trace else 2:]
+    sim = parts[1] if len(parts) > 1 else "?"
+    pes = int(rest[0][1:]) if rest and rest[0][:1] == "n" and rest[0][1:].isdigit() else None
+    return {"name": d.name, "sim": sim, "trace": trace, "pes": pes, "opt": _build_opt(d, sim),
+            "complete": (d / BUILD_STAMP).is_file(), "bytes": _tree_size(d), "last_use": _last_use(d)}
 
 
 def _last_use(d: Path) -> float | None:
