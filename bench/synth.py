@@ -3,6 +3,7 @@
     .venv/bin/python bench/synth.py                 # ECP5-25k and iCE40-HX8K, seeds 1 2 3
     .venv/bin/python bench/synth.py --only ecp5 --seeds 1
     .venv/bin/python bench/synth.py --tiny          # 1 PE, small memories: the quick check
+    .venv/bin/python bench/synth.py --only ecp5-85k --tmg-ripup auto --out reports/fpga   # 16 PEs, ~1.5 h
 
 Prints one block per configuration (resources, Fmax per seed, critical path) and, with
 ``--out DIR`` (reports/fpga), writes ``DIR/<target>-<device>.json`` (the ``eie synth --json``
@@ -44,6 +45,9 @@ CONFIGS = {
     "ecp5": [("ecp5", "25k")],
     "ice40": [("ice40", "hx8k")],
 }
+#: run only when named (``--only ecp5-85k``): the 16-PE ECP5-85k, 15-20 minutes of nextpnr per
+#: seed plain, up to an hour more per seed with ``--tmg-ripup auto``
+ON_REQUEST = {"ecp5-85k": [("ecp5", "85k")]}
 
 
 def tiny_hw(target: str) -> HWConfig:
@@ -64,7 +68,8 @@ def paper_estimate() -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=sorted(CONFIGS), help="one family only")
+    ap.add_argument("--only", choices=sorted(CONFIGS) + sorted(ON_REQUEST),
+                    help="one family only, or the ECP5-85k reference (only when named)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--jobs", type=int, default=None,
                     help="seeds placed and routed at once (eie synth --jobs; default one per seed up to the cores)")
@@ -86,7 +91,7 @@ def main(argv=None) -> int:
         out.mkdir(parents=True, exist_ok=True)
     fams = [args.only] if args.only else sorted(CONFIGS)
     for fam in fams:
-        for target, device in CONFIGS[fam]:
+        for target, device in {**CONFIGS, **ON_REQUEST}[fam]:
             hw = tiny_hw(target) if args.tiny else device_reference(target, device)
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
