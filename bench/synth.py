@@ -96,7 +96,8 @@ def main(argv=None) -> int:
             t0 = time.monotonic()
             res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
                             floorplan=args.floorplan, tmg_ripup=args.tmg_ripup,
-                            speed=args.speed if target == "ecp5" else None, jobs=args.jobs).to_dict()
+                            speed=args.speed if target == "ecp5" else None, jobs=args.jobs,
+                            progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)).to_dict()
             res["bench_wall_s"] = round(time.monotonic() - t0, 1)
             if not args.tiny:
                 res["reference"] = DEVICE_REFERENCES[(target, device)]

@@ -479,8 +479,14 @@ def test_several_seeds_from_the_cli_to_the_median(monkeypatch, tmp_path, capsys)
     assert code == 0 and sorted(calls) == [2, 4, 9]          # (in parallel: any order)
     rec = json.loads((tmp_path / "r.json").read_text())
     assert [(s["seed"], s["fmax_mhz"]) for s in rec["seeds"]] == [(4, 101.25), (2, 97.5), (9, 120.0)]
-    out = capsys.readouterr().out
-    assert "median        101.2 MHz over 3 seeds (min 97.5, max 120.0, spread 22.5 MHz)" in out
+    cap = capsys.readouterr()
+    assert "median        101.2 MHz over 3 seeds (min 97.5, max 120.0, spread 22.5 MHz)" in cap.out
+    # progress on stderr: yosys, then each run as it starts and ends (a long run is not silent)
+    err = cap.err.splitlines()
+    assert err[0].strip().startswith("synthesising 1 PE(s) for the LFE5U-25F")
+    for seed, f in fmax.items():
+        assert sum(f"seed {seed}: placing and routing at 150 MHz" in ln for ln in err) == 1
+        assert sum(ln.strip() == f"seed {seed}: {f:.1f} MHz (missed 150 MHz; 1 s)" for ln in err) == 1
 
 
 def _stub_synthesize(monkeypatch):

@@ -256,7 +256,8 @@ def cmd_synth(args) -> int:
                              f"[{FREQ_RANGE[0]:g}, {FREQ_RANGE[1]:g}] MHz, not {freq:g}")
     res = run_synth(hw, args.target, device, freq, seeds[0], args.workdir, args.io, seeds=seeds,
                     router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
-                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed, jobs=args.jobs)
+                    floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed, jobs=args.jobs,
+                    progress=_progress)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())

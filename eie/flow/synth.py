@@ -568,7 +568,7 @@ def ripup_target(freq: float, plain_fmax: float) -> float:
 
 
 def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = "", router: str = DEFAULT_ROUTER,
-                 timing_weight: int | None = None, tmg_ripup: str = TMG_RIPUP) -> dict:
+                 timing_weight: int | None = None, tmg_ripup: str = TMG_RIPUP, progress=None) -> dict:
     """Place and route one seed toward ``freq`` with the rip-up ``tmg_ripup`` (one of
     :data:`RIPUP_MODES`): ``off``/``on`` one nextpnr run without/with it.  ``auto`` a plain
     run, and when that misses ``freq`` up to :data:`RIPUP_RUNS` rip-up runs: while every one
@@ -580,10 +580,22 @@ def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = 
     log with ``tmg_ripup`` and ``nextpnr_freq_mhz`` (how it was run), ``timing_met`` against
     ``freq``, ``nextpnr_s`` summed over the runs, and ``attempts`` (each run: rip-up, clock,
     Fmax, seconds; the logs are ``pnr{tag}.log``, ``pnr{tag}-ripup.log``,
-    ``pnr{tag}-ripup2.log`` ..)."""
+    ``pnr{tag}-ripup2.log`` ..).  ``progress(message)``, if given, hears of each run as it
+    starts and ends."""
     mode = ripup_mode(tmg_ripup)
-    runs = [(mode == "on", freq, place_and_route(dev, workdir, freq, seed, tag=tag, router=router,
-                                                  timing_weight=timing_weight, tmg_ripup=mode == "on"))]
+
+    def run(target, ripup, run_tag):
+        if progress:
+            progress(f"seed {seed}: placing and routing at {target:g} MHz{', timing-driven rip-up' if ripup else ''} "
+                     f"(nextpnr-{dev.target}, log {workdir / f'pnr{run_tag}.log'}) ...")
+        pnr = place_and_route(dev, workdir, target, seed, tag=run_tag, router=router, timing_weight=timing_weight,
+                              tmg_ripup=ripup)
+        if progress:
+            progress(f"seed {seed}: {pnr['fmax_mhz']:.1f} MHz ({'met' if pnr['fmax_mhz'] >= target else 'missed'} "
+                     f"{target:g} MHz{', rip-up' if ripup else ''}; {pnr['nextpnr_s']:.0f} s)")
+        return pnr
+
+    runs = [(mode == "on", freq, run(freq, mode == "on", tag))]
     if mode == "auto" and not runs[0][2].get("timing_met"):
         missed = None                            # the lowest target a rip-up run missed
         for k in range(RIPUP_RUNS):
@@ -594,8 +606,7 @@ def close_timing(dev: Device, workdir: Path, freq: float, seed: int, tag: str = 
                 target = round((best + missed) / 2, 1)      # between the best and the miss
             else:
                 break                            # the miss is next to the best: the routes' limit
-            pnr = place_and_route(dev, workdir, target, seed, tag=f"{tag}-ripup{k + 1 if k else ''}", router=router,
-                                  timing_weight=timing_weight, tmg_ripup=True)
+            pnr = run(target, True, f"{tag}-ripup{k + 1 if k else ''}")
             runs.append((True, target, pnr))
             if pnr["fmax_mhz"] < target:
                 missed = target if missed is None else min(missed, target)
@@ -685,7 +696,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = DEFAULT_ROUTER,
               timing_weight: int | None | str = "default", floorplan: str = "auto",
               tmg_ripup: str | bool = TMG_RIPUP, speed: str | int | None = None,
-              jobs: int | None = None) -> SynthResult:
+              jobs: int | None = None, progress=None) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
     ``tmg_ripup``: nextpnr's timing-driven rip-up, one of :data:`RIPUP_MODES` (``True`` /
@@ -695,7 +706,9 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     the device's own, 6); ``jobs``: seeds placed and routed at once (:func:`check_jobs`;
     each seed's runs are the same whatever the number: nextpnr is deterministic per seed
     and netlist, and each run writes only its own log; only the wall times grow when more
-    runs than cores share the machine)."""
+    runs than cores share the machine); ``progress(message)``: told of yosys and of every
+    nextpnr run as it starts and ends (from several threads with ``jobs`` > 1: each message
+    is one call)."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     tmg_ripup = check_tmg_ripup(tmg_ripup)
@@ -732,11 +745,16 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         tmp = tempfile.TemporaryDirectory(prefix="eie-synth-")
         wd = Path(tmp.name)
     try:
+        if progress:
+            progress(f"synthesising {hw.pes} PE(s) for the {dev.part} (yosys) ...")
         syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
+        if progress:
+            progress(f"seeds {' '.join(map(str, seeds))}, {jobs} at a time, toward {freq:g} MHz"
+                     f"{'' if tmg_ripup == 'off' else f' (tmg-ripup {tmg_ripup})'}")
 
         def route(s):
             return close_timing(dev, wd, freq, s, tag=f"-s{s}" if len(seeds) > 1 else "", router=router,
-                                timing_weight=timing_weight, tmg_ripup=tmg_ripup)
+                                timing_weight=timing_weight, tmg_ripup=tmg_ripup, progress=progress)
 
         runs, t0 = [], time.monotonic()
         for s, pnr in zip(seeds, _each_seed(route, seeds, jobs), strict=True):
