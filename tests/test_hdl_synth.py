@@ -559,6 +559,34 @@ def test_a_failing_seed_in_parallel_raises_its_error(monkeypatch, tmp_path):
         synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2, 3], workdir=tmp_path, jobs=2)
 
 
+def test_a_failing_seed_stops_the_runs_of_the_others(monkeypatch, tmp_path):
+    """Real processes: seed 2's nextpnr fails at once while seed 1's would run for a minute;
+    the command fails with seed 2's error within seconds (seed 1's process is stopped, seed
+    3 never starts), not after the minute."""
+    import sys
+    _stub_synthesize(monkeypatch)
+    tool = tmp_path / "fake-nextpnr"
+    started = tmp_path / "started"
+    tool.write_text(f"#!{sys.executable}\n"
+                    "import sys, time\n"
+                    "seed = sys.argv[sys.argv.index('--seed') + 1]\n"
+                    f"open({str(started)!r}, 'a').write(seed + '\\n')\n"
+                    "if seed == '2':\n"
+                    "    time.sleep(0.5); print('ERROR: seed 2 does not route'); sys.exit(1)\n"
+                    "time.sleep(60)\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(synth, "_tool", lambda name: str(tool) if "nextpnr" in name else name)
+    hw = HWConfig(EIEConfig(pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
+                  vendor="ecp5")
+    (tmp_path / "w").mkdir()
+    t0 = time.monotonic()
+    with pytest.raises(synth.SynthError, match="seed 2 does not route"):
+        synth.run_synth(hw, "ecp5", "25k", 150.0, seeds=[1, 2, 3], workdir=tmp_path / "w", jobs=2)
+    assert time.monotonic() - t0 < 20
+    assert {"1", "2"} <= set(started.read_text().split())
+    assert not synth._LIVE and not synth._STOP.is_set()
+
+
 def test_check_jobs():
     assert synth.check_jobs(4, 3) == 3 and synth.check_jobs(1, 3) == 1
     for bad in (0, -1, 1.5, True, "2"):

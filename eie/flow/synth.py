@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -305,16 +306,40 @@ def _tool(name: str) -> str:
     return exe
 
 
+#: the tool processes running now (``_run``), so that a failing seed's parallel runs can be
+#: stopped (:func:`_each_seed`); one ``eie synth`` per Python process
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_STOP = threading.Event()                       # set while a failing seed's runs are stopped
+
+
 def _run(cmd, cwd: Path, what: str, log: Path | None = None):
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    with _LIVE_LOCK:
+        if _STOP.is_set():
+            raise SynthError(f"{what} not started: another seed's run failed")
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _LIVE.add(proc)
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
-        text = proc.stdout + proc.stderr + (log.read_text() if log and log.exists() else "")
+        text = stdout + stderr + (log.read_text() if log and log.exists() else "")
         errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
         msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
         raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}")
-    return proc, wall
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), wall
+
+
+def _stop_live_runs() -> None:
+    """Kill the running tool processes; no new one starts until ``_STOP`` is cleared."""
+    with _LIVE_LOCK:
+        _STOP.set()
+        for proc in _LIVE:
+            proc.kill()
 
 
 def _check_fit(dev: Device, need: dict):
@@ -677,19 +702,26 @@ class SynthResult:
 
 def _each_seed(route, seeds: list[int], jobs: int) -> list[dict]:
     """``route(s)`` for every seed, ``jobs`` at a time, in the seeds' order.  A failing seed
-    stops the ones not yet started, waits for those running (their nextpnr processes end on
-    their own) and raises its error."""
+    (or an interrupt) cancels the seeds not yet started and stops the nextpnr runs of the
+    others, and its error is raised."""
     if jobs == 1:
         return [route(s) for s in seeds]
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="eie-pnr") as ex:
-        futures = [ex.submit(route, s) for s in seeds]
+    ex = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="eie-pnr")
+    futures = [ex.submit(route, s) for s in seeds]
+    try:
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]
         if failed:
-            for f in futures:
-                f.cancel()
             raise failed[0].exception()
         return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        _stop_live_runs()
+        raise
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+        _STOP.clear()
 
 
 def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float | None = None, seed: int = 1,
