@@ -322,6 +322,10 @@ def _run(cmd, cwd: Path, what: str, log: Path | None = None):
         _LIVE.add(proc)
     try:
         stdout, stderr = proc.communicate()
+    except BaseException:                       # an interrupt: no nextpnr left behind (as subprocess.run)
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
