@@ -528,6 +528,9 @@ def test_seeds_in_parallel_keep_each_seed_its_own_runs(monkeypatch, tmp_path, jo
     assert max(seen) == overlap and res["jobs"] == overlap
     # each run's (stubbed) 1 s summed, and the place-and-route phase's own elapsed time
     assert res["wall_s"]["nextpnr"] == 9.0 and 0 < res["wall_s"]["nextpnr_elapsed"] < 5
+    line = next(ln for ln in synth.format_result(res).splitlines() if ln.strip().startswith("time"))
+    assert "yosys 1 s, nextpnr 9 s over 9 runs" in line
+    assert (f" s elapsed with {overlap} at a time" in line) is (overlap > 1)
     assert [s["seed"] for s in res["seeds"]] == [5, 1, 3]
     # seed 5: plain 101 misses 130, the rip-up at 1.1 x 101 = 111.1 gives 104: missed, so
     # halfway back, (104 + 111.1) / 2 = 107.55 (107.5 in binary), missed, then (104 + 107.5) / 2

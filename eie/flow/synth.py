@@ -851,6 +851,13 @@ def format_result(res: dict) -> str:
         f = sorted(s["fmax_mhz"] for s in res["seeds"])
         lines.append(f"  median        {statistics.median(f):.1f} MHz over {len(f)} seeds (min {f[0]:.1f}, "
                      f"max {f[-1]:.1f}, spread {f[-1] - f[0]:.1f} MHz)")
+    w = res.get("wall_s") or {}
+    if "nextpnr" in w:
+        runs = sum(len(r.get("attempts") or [None]) for r in (res.get("runs") or res["seeds"]))
+        par = (f", {w['nextpnr_elapsed']:.0f} s elapsed with {res['jobs']} at a time"
+               if res.get("jobs", 1) > 1 and "nextpnr_elapsed" in w else "")
+        lines.append(f"  time          yosys {w.get('yosys', 0):.0f} s, nextpnr {w['nextpnr']:.0f} s over {runs} "
+                     f"run{'s' if runs != 1 else ''}{par}")
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
