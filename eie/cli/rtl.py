@@ -234,13 +234,12 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, FREQ_RANGE, check_jobs, check_seeds, run_synth
+    from ..flow.synth import DEVICES, FREQ_RANGE, check_seeds, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
                          f"not {args.device!r}")
     seeds = check_seeds(args.seed)
-    check_jobs(args.jobs, len(seeds))
     device = args.device or SYNTH_DEVICE[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
@@ -281,7 +280,7 @@ def cmd_cache(args) -> int:
                          "down to the limit) or --clear (remove every build)")
     root = cache_root()
     if args.list:
-        builds = [describe_build(d) for d, _, _ in cache_builds(root)]
+        builds = [describe_build(*b) for b in cache_builds(root)]
         print(f"{'last use':<16}  {'MB':>7}  {'simulator':<15} {'PEs':>4}  {'C++':<8} build")
         for b in reversed(builds):                          # most recently used first
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b["last_use"]))

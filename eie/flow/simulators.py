@@ -279,8 +279,9 @@ def _build_opt(d: Path, sim: str) -> str:
     return max(fits)[1]
 
 
-def describe_build(d: Path) -> dict:
-    """What a build directory of the cache holds, from its name
+def describe_build(d: Path, last_use: float, size: int) -> dict:
+    """What a build directory of the cache holds -- one entry of :func:`cache_builds`, whose
+    last use and bytes it keeps (not walked again) -- from its name
     (``rtl-{sim}[-trace]-n{PEs}-{design hash}-{tools hash}``, :func:`eie.flow.verify.build`)
     and its files: ``sim``, ``trace``, ``pes``, ``opt`` (:func:`_build_opt`), ``complete``
     (its stamp exists), ``bytes``, ``last_use`` (epoch seconds), ``name``."""
@@ -290,7 +291,7 @@ def describe_build(d: Path) -> dict:
     sim = parts[1] if len(parts) > 1 else "?"
     pes = int(rest[0][1:]) if rest and rest[0][:1] == "n" and rest[0][1:].isdigit() else None
     return {"name": d.name, "sim": sim, "trace": trace, "pes": pes, "opt": _build_opt(d, sim),
-            "complete": (d / BUILD_STAMP).is_file(), "bytes": _tree_size(d), "last_use": _last_use(d)}
+            "complete": (d / BUILD_STAMP).is_file(), "bytes": size, "last_use": last_use}
 
 
 def _last_use(d: Path) -> float | None:
