@@ -184,6 +184,13 @@ def test_ice40_pll_takes_the_clock_where_the_board_wires_it(target, prim, port, 
     assert "SB_PLL40" not in (tmp_path / "q" / "eie_board.il").read_text()
 
 
+#: the stand-in yosys's netlist: one flip-flop behind one LUT (the record's logic levels)
+NETLIST = json.dumps({"modules": {"top": {"attributes": {"top": "00000000000000000000000000000001"}, "cells": {
+    "l": {"type": "SB_LUT4", "port_directions": {"I0": "input", "O": "output"}, "connections": {"I0": [2], "O": [3]}},
+    "q": {"type": "SB_DFF", "port_directions": {"C": "input", "D": "input", "Q": "output"},
+          "connections": {"C": [1], "D": [3], "Q": [2]}}}}}})
+
+
 def _stand_in_tools(monkeypatch, stat: str, pnr_log: str, calls=None, pnr_cmds=None):
     """yosys, nextpnr and the packer replaced by stand-ins that write ``stat`` and
     ``pnr_log`` and a placed design and bitstream; ``calls`` collects the tools run,
@@ -195,6 +202,7 @@ def _stand_in_tools(monkeypatch, stat: str, pnr_log: str, calls=None, pnr_cmds=N
             calls.append(what)
         if what == "yosys":
             (cwd / "stat.txt").write_text(stat)
+            (cwd / "eie_board.json").write_text(NETLIST)
         elif what == "nextpnr":
             if pnr_cmds is not None:
                 pnr_cmds.append(cmd)
@@ -307,6 +315,8 @@ def test_real_board_build(target, args, tmp_path, capsys):
     assert rec["fmax_mhz"] >= rec["clock_mhz"] == BOARDS[target].clock_mhz and rec["timing_met"]
     assert rec["resources"]["luts"]["used"] > 0 and rec["resources"]["brams"]["used"] > 0
     assert (rec["pll"] is not None) == (target == "ulx3s")
+    lv = rec["logic_levels"]                # the board netlist's, UART bridge included
+    assert sum(lv["histogram"].values()) == lv["endpoints"] > rec["resources"]["ffs"]["used"] and lv["max"] >= 2
     if target == "ulx3s":
         assert rec["pll"]["f_out_mhz"] == rec["clock_mhz"] == 50 and rec["floorplan"]["applied"]
         # the reset reaches every flip-flop over a primary clock network (its DCCA), not fabric
@@ -365,6 +375,7 @@ def test_the_clock_decides_with_stand_in_tools(fmax, tmp_path, monkeypatch):
         saved = json.loads((tmp_path / "b" / "board.json").read_text())
         assert saved["fmax_mhz"] == rec["fmax_mhz"] == 39.0 and saved["clock_mhz"] == 12.0
         assert saved["bitstream"].endswith("eie_board.bin") and saved["resources"]["luts"]["used"] == 4626
+        assert saved["logic_levels"]["histogram"] == {"1": 1}       # the stand-in netlist's one LUT
 
 
 def _stand_in_nextpnr(monkeypatch, fmax_of):
@@ -377,6 +388,7 @@ def _stand_in_nextpnr(monkeypatch, fmax_of):
     def fake_run(cmd, cwd, what, log):
         if what == "yosys":
             (cwd / "stat.txt").write_text(STAT)
+            (cwd / "eie_board.json").write_text(NETLIST)
         elif what == "nextpnr":
             pnr_cmds.append(cmd)
             seed, ripup = int(cmd[cmd.index("--seed") + 1]), "--tmg-ripup" in cmd

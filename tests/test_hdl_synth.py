@@ -215,6 +215,9 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
         pes=1, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4), vendor="ice40"),
         "ice40")["total"] == 16
     assert res["critical_path"]["total_ns"] > 0
+    lv = res["logic_levels"]                # the netlist's logic levels (eie.flow.levels), printed too
+    assert sum(lv["histogram"].values()) == lv["endpoints"] > r["ffs"]["used"] and lv["max"] >= 2
+    assert f"logic levels  max {lv['max']}" in printed
 
 
 def _record(tmp_path, seeds_fmax):

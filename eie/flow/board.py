@@ -30,6 +30,7 @@ from ..fileio import check_out_dir
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
+from .levels import format_levels, logic_levels
 from .references import DEVICE_REFERENCES
 from .synth import (
     DEFAULT_ROUTER,
@@ -282,6 +283,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if progress:
         progress("synthesising (yosys) ...")
     cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
+    levels = logic_levels(out / f"{NAME}.json")
     fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan)
     kept, attempts, wall["nextpnr"] = _close_board_timing(board, dev, out, tools["pnr"], seeds, f_clk, tmg_ripup,
                                                           progress)
@@ -297,7 +299,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "seed": kept["seed"], "tmg_ripup": kept["tmg_ripup"], "attempts": attempts,
         "resources": _resources(board, dev, parsed, need), "max_pes_by_bram": bram_room(hw, dev, est),
         "critical_path": parsed["critical_path"],
-        "yosys_cells": cells, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
+        "yosys_cells": cells, "logic_levels": levels, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
         "directory": str(out.resolve()),
     }
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -457,6 +459,8 @@ def format_board(rec: dict) -> str:
             lines.append(f"  {label:<13} {r[key]['used']:>6} / {r[key]['total']:<6} {r[key]['pct']:5.1f} %")
     if "max_pes_by_bram" in rec:
         lines.append(f"  room          block RAM for {rec['max_pes_by_bram']} PE(s) of this configuration")
+    if rec.get("logic_levels"):
+        lines += format_levels(rec["logic_levels"])
     cp = rec["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "

@@ -36,6 +36,7 @@ from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
 from ..report.fpga import RIPUP_MODES, ripup_mode
 from . import floorplan as fpl
+from .levels import format_levels, logic_levels
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
@@ -416,9 +417,10 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
     need = yosys_needs(dev, cells, pins)
     _check_fit(dev, need)
+    levels = logic_levels(workdir / "top.json")     # before the floorplan (it adds only placement)
     fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
-            "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s}
+            "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s, "logic_levels": levels}
 
 
 def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto") -> tuple[dict, float]:
@@ -813,6 +815,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
                   for r in runs],
         "runs": runs,
         "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": syn["floorplan"],
+        "logic_levels": syn.get("logic_levels"),
         "config": c.to_dict(),
         "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
                "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
@@ -858,6 +861,8 @@ def format_result(res: dict) -> str:
                if res.get("jobs", 1) > 1 and "nextpnr_elapsed" in w else "")
         lines.append(f"  time          yosys {w.get('yosys', 0):.0f} s, nextpnr {w['nextpnr']:.0f} s over {runs} "
                      f"run{'s' if runs != 1 else ''}{par}")
+    if res.get("logic_levels"):
+        lines += format_levels(res["logic_levels"])
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "

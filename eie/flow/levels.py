@@ -1,0 +1,204 @@
+"""Logic levels of a synthesised netlist: how deep the logic between registers is.
+
+A place-and-route run answers "how fast" for one seed; its one critical path moves with the
+seed (docs/fpga.md).  The logic levels answer "how deep" for the netlist itself, before any
+placement: for every timing endpoint (a flip-flop's data, enable or set/reset input, a
+block RAM's or multiplier's registered input, a LUT RAM's write port, an output pin) the
+largest number of logic cells on a path to it from a start point (a flip-flop, a
+registered block RAM or multiplier output, an input pin).  It is what Vivado's
+``report_design_analysis -logic_level_distribution`` shows, for yosys's ECP5 and iCE40
+netlists, and it is deterministic: two RTL variants compare without the seed lottery.
+
+What counts as one level (:data:`LEVEL_CELLS`):
+
+* a LUT (ECP5 ``LUT4``, iCE40 ``SB_LUT4``);
+* an ECP5 wide-function multiplexer (``PFUMX``: two LUT4s into a LUT5, ``L6MUX21``) -- as
+  nextpnr's critical-path report counts them;
+* a LUT RAM read (ECP5 ``TRELLIS_DPR16X4``, address to data);
+* a carry chain, entered from a LUT input: the carry's way along the chain adds none;
+* an unregistered multiplier (``MULT18X18D`` without input registers).
+
+Every other cell is a start and end point.  :func:`logic_levels` reads the yosys JSON
+(``top.json`` of ``eie synth --workdir``); ``eie synth`` puts the result into its record
+(``logic_levels``) and prints the distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+__all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS"]
+
+#: combinational cell types: {type: {output port: (input ports reaching it, weight by input)}}
+#: -- ``None`` as the input list means "every input"; a weight function of the input port
+#: gives 0 for a carry arriving along its chain
+_CARRY_IN = {"CIN", "FCI", "CI"}
+LEVEL_CELLS = ("LUT4", "PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "CCU2C", "SB_LUT4", "SB_CARRY", "MULT18X18D")
+
+#: groups listed in ``deepest``
+DEEPEST_GROUPS = 10
+
+_SUFFIX = re.compile(r"(_TRELLIS|_LUT4|_CCU2|_PFUMX|_L6MUX|_DPR16|_SB_|_DP16KD|_MULT18)")
+_PE = re.compile(r"(?<![A-Za-z0-9_])pe\d+(?=[._]|$)")
+
+
+def group_name(cell: str) -> str:
+    """The register (or port) a cell belongs to, one name for all PEs: yosys's suffixes cut
+    (``pe2.queue.rptr2_c0_TRELLIS_FF_Q_3`` -> ``pe*.queue.rptr2_c0``), the PE index a ``*``."""
+    mo = _SUFFIX.search(cell)
+    base = (cell[:mo.start()] if mo else cell).rstrip("._") or cell
+    return _PE.sub("pe*", base)
+
+
+def _comb_inputs(cell: dict, out_port: str) -> list[tuple[str, int]] | None:
+    """The inputs of a combinational cell that reach ``out_port``, each with its weight (the
+    levels the cell adds on that way); None if the cell is a start/end point."""
+    t = cell["type"]
+    dirs = cell.get("port_directions", {})
+    inputs = [p for p, d in dirs.items() if d == "input"]
+    if t in ("LUT4", "SB_LUT4", "PFUMX", "L6MUX21"):
+        return [(p, 1) for p in inputs]
+    if t == "TRELLIS_DPR16X4":                    # asynchronous read: address -> data
+        return [(p, 1) for p in inputs if p.startswith("RAD")] if out_port.startswith("DO") else []
+    if t in ("CCU2C", "SB_CARRY"):
+        return [(p, 0 if p in _CARRY_IN else 1) for p in inputs]
+    if t == "MULT18X18D":
+        params = cell.get("parameters", {})
+        registered = any(str(params.get(f"REG_INPUT{x}_CLK", "NONE")).strip() not in ("NONE", "")
+                         for x in "AB")
+        if registered:
+            return None
+        return [(p, 1) for p in inputs if p[:1] in "AB" and p[1:].isdigit()]
+    return None
+
+
+def _is_top(module: dict) -> bool:
+    v = module.get("attributes", {}).get("top", 0)
+    if isinstance(v, str):                        # yosys writes attributes as binary strings
+        return set(v) <= {"0", "1"} and "1" in v
+    return bool(v)
+
+
+def _top_module(netlist: dict) -> dict:
+    tops = [m for m in (netlist.get("modules") or {}).values() if _is_top(m)]
+    if len(tops) != 1:
+        raise ValueError(f"a yosys JSON netlist names one top module (attribute 'top'); this one names {len(tops)}")
+    return tops[0]
+
+
+_CLOCKS = re.compile(r"CLK\w*|\w*CLK\d*|WCK")       # CLK, CLKA, CLK0, RCLK, INPUT_CLK, WCK ...
+
+
+def _is_clock(cell_type: str, port: str) -> bool:
+    return bool(_CLOCKS.fullmatch(port)) or (cell_type.startswith("SB_DFF") and port == "C")
+
+
+def _endpoint_ports(cell: dict) -> list[str]:
+    """The inputs of ``cell`` that end paths: every input of a start/end-point cell but its
+    clocks; of a LUT RAM its write port; of other combinational cells none."""
+    dirs = cell.get("port_directions", {})
+    t = cell.get("type", "")
+    inputs = [p for p, d in dirs.items() if d == "input" and not _is_clock(t, p)]
+    if t.startswith("$scopeinfo"):
+        return []
+    if t == "TRELLIS_DPR16X4":
+        return [p for p in inputs if not p.startswith("RAD")]
+    outs = [p for p, d in dirs.items() if d == "output"]
+    if t in LEVEL_CELLS and outs and _comb_inputs(cell, outs[0]) is not None:
+        return []
+    return inputs
+
+
+def logic_levels(netlist, *, deepest: int = DEEPEST_GROUPS) -> dict:
+    """The logic-level distribution of a yosys JSON netlist (a path, or the parsed dict).
+
+    Returns ``{"histogram": {levels: endpoints}, "max": deepest level, "endpoints": count,
+    "deepest": [{"to", "from", "levels", "endpoints"}, ...]}``: ``deepest`` lists the endpoint
+    groups (:func:`group_name`) with the most levels, each with the start point of its
+    deepest path and how many of its endpoint bits have that many levels, deepest first (then
+    the groups with most endpoints), at most ``deepest`` of them."""
+    if not isinstance(netlist, dict):
+        netlist = json.loads(Path(netlist).read_text())
+    top = _top_module(netlist)
+    cells: dict = top.get("cells", {})
+    driver: dict[int, tuple[str, str]] = {}
+    for name, cell in cells.items():
+        for port, bits in cell.get("connections", {}).items():
+            if cell.get("port_directions", {}).get(port) == "output":
+                for b in bits:
+                    if isinstance(b, int):
+                        driver[b] = (name, port)
+    memo: dict[int, tuple[int, str]] = {}
+
+    def depth(bit: int) -> tuple[int, str]:
+        """(levels, start point) of the deepest path ending at net bit ``bit``: iterative,
+        so a deep chain does not exhaust Python's stack; a combinational loop (none in a
+        synthesised netlist) is cut where it closes."""
+        if bit in memo:
+            return memo[bit]
+        stack = [(bit, False)]
+        on_path: set[int] = set()
+        while stack:
+            b, expanded = stack.pop()
+            if b in memo:
+                continue
+            if b not in driver:                   # a constant or an input port
+                memo[b] = (0, "(input)")
+                continue
+            name, port = driver[b]
+            cell = cells[name]
+            ins = _comb_inputs(cell, port)
+            if ins is None:                       # a start point
+                memo[b] = (0, name)
+                continue
+            in_bits = [(ib, w) for p, w in ins for ib in cell["connections"].get(p, []) if isinstance(ib, int)]
+            if not expanded:
+                on_path.add(b)
+                stack.append((b, True))
+                stack.extend((ib, False) for ib, _ in in_bits if ib not in memo and ib not in on_path)
+                continue
+            on_path.discard(b)
+            best = (0, name)
+            for ib, w in in_bits:
+                lv, src = memo.get(ib, (0, name))    # a loop's back edge counts as a start
+                if lv + w > best[0]:
+                    best = (lv + w, src)
+            memo[b] = best
+        return memo[bit]
+
+    hist: Counter = Counter()
+    groups: dict[str, dict] = defaultdict(lambda: {"levels": -1, "from": "", "endpoints": 0})
+    n = 0
+    for name, cell in cells.items():
+        for port in _endpoint_ports(cell):
+            for b in cell.get("connections", {}).get(port, []):
+                if not isinstance(b, int):        # a constant
+                    continue
+                lv, src = depth(b)
+                n += 1
+                hist[lv] += 1
+                g = groups[group_name(name)]
+                if lv > g["levels"]:
+                    g.update(levels=lv, endpoints=1, **{"from": group_name(src)})
+                elif lv == g["levels"]:
+                    g["endpoints"] += 1
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1]["levels"], -kv[1]["endpoints"], kv[0]))
+    return {
+        "histogram": {str(k): hist[k] for k in sorted(hist)},
+        "max": max(hist) if hist else 0,
+        "endpoints": n,
+        "deepest": [{"to": g, "from": v["from"], "levels": v["levels"], "endpoints": v["endpoints"]}
+                    for g, v in ranked[:deepest] if v["levels"] > 0],
+    }
+
+
+def format_levels(lv: dict, groups: int = 3) -> list[str]:
+    """Lines for ``eie synth``'s human output: the distribution and the deepest groups."""
+    hist = ", ".join(f"{k}: {v}" for k, v in lv["histogram"].items())
+    lines = [f"  logic levels  max {lv['max']} ({lv['endpoints']} endpoints by levels: {hist})"]
+    for d in lv["deepest"][:groups]:
+        lines.append(f"    {d['levels']} levels: {d['from']} -> {d['to']} ({d['endpoints']} bit{'s' if d['endpoints'] != 1 else ''})")
+    return lines
