@@ -2,6 +2,7 @@
 answer, UART divisors, the refusals (exit 2, one line naming the fix) before any tool
 runs, and one real build per board (slow; marked synth)."""
 
+import hashlib
 import json
 import re
 
@@ -315,6 +316,7 @@ def test_real_board_build(target, args, tmp_path, capsys):
     assert rec["fmax_mhz"] >= rec["clock_mhz"] == BOARDS[target].clock_mhz and rec["timing_met"]
     assert rec["resources"]["luts"]["used"] > 0 and rec["resources"]["brams"]["used"] > 0
     assert (rec["pll"] is not None) == (target == "ulx3s")
+    assert rec["design_sha256"] == hashlib.sha256((out / "eie_board.il").read_bytes()).hexdigest()
     lv = rec["logic_levels"]                # the board netlist's, UART bridge included
     assert sum(lv["histogram"].values()) == lv["endpoints"] > rec["resources"]["ffs"]["used"] and lv["max"] >= 2
     if target == "ulx3s":

@@ -69,9 +69,10 @@ def test_luts_between_registers_and_the_deepest_groups():
 
 
 def test_carry_chains_wide_muxes_lut_ram_and_multipliers():
-    """A carry chain is one level however long (the carry's way adds none); PFUMX and L6MUX21
-    each count; a LUT RAM's read counts and its write port ends paths; a MULT18X18D with
-    input registers ends and starts paths, one without counts as a level."""
+    """A carry chain is one level however long (the carry's way adds none); a LUT widened by
+    PFUMX and L6MUX21 is one level, a signal at their select adds one; a LUT RAM's read
+    counts and its write port ends paths; a MULT18X18D with input registers ends and starts
+    paths, one without counts as a level."""
     n = Net()
     q = n.ff("q_TRELLIS_FF_Q", n.bit())
     # LUT -> CCU2C(A0) -> CCU2C(CIN) -> CCU2C(CIN) -> S1: 1 + 1 + 0 + 0 = 2
@@ -81,12 +82,18 @@ def test_carry_chains_wide_muxes_lut_ram_and_multipliers():
     n.cell("c2", "CCU2C", {"A0": q, "CIN": co1}, {"COUT": co2, "S0": n.bit(), "S1": n.bit()})
     n.cell("c3", "CCU2C", {"A0": q, "CIN": co2}, {"COUT": n.bit(), "S0": n.bit(), "S1": s})
     n.ff("sum_TRELLIS_FF_Q", s)
-    # two LUTs -> PFUMX -> L6MUX21 -> FF: 1 + 1 + 1 = 3
+    # two LUTs -> PFUMX -> L6MUX21 -> FF: a LUT6, one level; the PFUMX's select from a LUT
+    # (1) adds one there (2), the L6MUX21's select from the wide LUT (2) one more (3)
     m5 = n.bit()
     n.cell("mx", "PFUMX", {"ALUT": n.lut("la", q), "BLUT": n.lut("lb", q), "C0": q}, {"Z": m5})
     m6 = n.bit()
     n.cell("m6", "L6MUX21", {"D0": m5, "D1": q, "SD": q}, {"Z": m6})
     n.ff("wide_TRELLIS_FF_Q", m6)
+    s5, s6 = n.bit(), n.bit()
+    n.cell("mx2", "PFUMX", {"ALUT": q, "BLUT": q, "C0": n.lut("sel", q)}, {"Z": s5})
+    n.cell("m62", "L6MUX21", {"D0": q, "D1": q, "SD": s5}, {"Z": s6})
+    n.ff("sel5_TRELLIS_FF_Q", s5)
+    n.ff("sel6_TRELLIS_FF_Q", s6)
     # LUT RAM: address through a LUT (1), read (1) -> FF: 2; its write data through a LUT: 1
     do = n.bit()
     n.cell("ram", "TRELLIS_DPR16X4", {"RAD0": n.lut("ra", q), "DI0": n.lut("wd", q), "WAD0": q, "WRE": q, "WCK": 1},
@@ -102,7 +109,8 @@ def test_carry_chains_wide_muxes_lut_ram_and_multipliers():
     n.ff("pcomb_TRELLIS_FF_Q", n.lut("after", p_comb))
     lv = logic_levels(n.json(), deepest=20)
     got = {d["to"]: (d["levels"], d["from"]) for d in lv["deepest"]}
-    assert got["sum"] == (2, "q") and got["wide"] == (3, "q") and got["rd"] == (2, "q")
+    assert got["sum"] == (2, "q") and got["wide"] == (1, "q") and got["rd"] == (2, "q")
+    assert got["sel5"] == (2, "q") and got["sel6"] == (3, "q")
     assert got["ram"] == (1, "q") and got["mreg"] == (1, "q") and got["pcomb"] == (2, "q")
     assert "preg" not in got                           # P of a registered multiplier: 0 levels
     assert lv["max"] == 3

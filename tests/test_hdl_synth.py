@@ -7,6 +7,7 @@ configurations themselves take minutes: ``bench/synth.py`` runs them.
 """
 
 import dataclasses
+import hashlib
 import json
 import re
 import time
@@ -199,7 +200,7 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
     out = tmp_path / "tiny.json"
     code = main(["synth", "--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
                        "--act-sram-kb", "0.5", "--regfile-entries", "16", "--queue-depth", "4",
-                       "--json", str(out)])
+                       "--json", str(out), "--workdir", str(tmp_path / "wd")])
     captured = capsys.readouterr()
     printed = captured.out
     assert code == 0, printed + captured.err
@@ -218,6 +219,8 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
     lv = res["logic_levels"]                # the netlist's logic levels (eie.flow.levels), printed too
     assert sum(lv["histogram"].values()) == lv["endpoints"] > r["ffs"]["used"] and lv["max"] >= 2
     assert f"logic levels  max {lv['max']}" in printed
+    # the record names its netlist: the SHA-256 of the Verilog that yosys read
+    assert res["verilog_sha256"] == hashlib.sha256((tmp_path / "wd" / "top.v").read_bytes()).hexdigest()
 
 
 def _record(tmp_path, seeds_fmax):

@@ -17,6 +17,7 @@ no PLL setting reaches within 1 % (``--clock-mhz``), is an :class:`~eie.errors.I
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
@@ -299,7 +300,8 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
         "seed": kept["seed"], "tmg_ripup": kept["tmg_ripup"], "attempts": attempts,
         "resources": _resources(board, dev, parsed, need), "max_pes_by_bram": bram_room(hw, dev, est),
         "critical_path": parsed["critical_path"],
-        "yosys_cells": cells, "logic_levels": levels, "floorplan": fp, "hw": hw.to_dict(), "pes": hw.pes, "wall_s": wall,
+        "yosys_cells": cells, "logic_levels": levels, "floorplan": fp, "hw": hw.to_dict(),
+        "design_sha256": hashlib.sha256((out / f"{NAME}.il").read_bytes()).hexdigest(), "pes": hw.pes, "wall_s": wall,
         "directory": str(out.resolve()),
     }
     (out / "report.json").write_text(json.dumps(record, indent=1) + "\n")

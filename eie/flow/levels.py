@@ -11,9 +11,11 @@ netlists, and it is deterministic: two RTL variants compare without the seed lot
 
 What counts as one level (:data:`LEVEL_CELLS`):
 
-* a LUT (ECP5 ``LUT4``, iCE40 ``SB_LUT4``);
-* an ECP5 wide-function multiplexer (``PFUMX``: two LUT4s into a LUT5, ``L6MUX21``) -- as
-  nextpnr's critical-path report counts them;
+* a LUT (ECP5 ``LUT4``, iCE40 ``SB_LUT4``), and on ECP5 a wider LUT built from LUT4s by the
+  slice's wide-function multiplexers (``PFUMX``: two LUT4s into a LUT5, ``L6MUX21``: two of
+  those into a LUT6, ...): the LUT4s' outputs reach the multiplexers on the slice's own
+  wires, so a LUT7 is one level; a signal that enters such a multiplexer at its select (a
+  routed input) adds a level, as it does in nextpnr's path report;
 * a LUT RAM read (ECP5 ``TRELLIS_DPR16X4``, address to data);
 * a carry chain, entered from a LUT input: the carry's way along the chain adds none;
 * an unregistered multiplier (``MULT18X18D`` without input registers).
@@ -59,8 +61,10 @@ def _comb_inputs(cell: dict, out_port: str) -> list[tuple[str, int]] | None:
     t = cell["type"]
     dirs = cell.get("port_directions", {})
     inputs = [p for p, d in dirs.items() if d == "input"]
-    if t in ("LUT4", "SB_LUT4", "PFUMX", "L6MUX21"):
+    if t in ("LUT4", "SB_LUT4"):
         return [(p, 1) for p in inputs]
+    if t in ("PFUMX", "L6MUX21"):                 # data from the LUTs beside it; the select is routed
+        return [(p, 1 if p in ("C0", "SD") else 0) for p in inputs]
     if t == "TRELLIS_DPR16X4":                    # asynchronous read: address -> data
         return [(p, 1) for p in inputs if p.startswith("RAD")] if out_port.startswith("DO") else []
     if t in ("CCU2C", "SB_CARRY"):

@@ -16,6 +16,7 @@ output, so they are tested on captured logs without running anything.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -420,7 +421,8 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     levels = logic_levels(workdir / "top.json")     # before the floorplan (it adds only placement)
     fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
-            "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s, "logic_levels": levels}
+            "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s, "logic_levels": levels,
+            "verilog_sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto") -> tuple[dict, float]:
@@ -816,6 +818,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         "runs": runs,
         "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": syn["floorplan"],
         "logic_levels": syn.get("logic_levels"),
+        # which netlist the record describes: two records with one hash place the same Verilog
+        "verilog_sha256": syn.get("verilog_sha256"),
         "config": c.to_dict(),
         "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
                "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
