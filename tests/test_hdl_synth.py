@@ -104,6 +104,12 @@ def _main(argv, capsys):
     (["--target", "ice40", "--reference", "--speed", "8"], "--speed: nextpnr has no speed grades for the iCE40HX8K"),
     (["--target", "ecp5", "--vendor", "x"], None),
     (["--target", "ecp5", "--reference", "--seed", "1", "2", "--jobs", "0"], "--jobs must be an integer >= 1"),
+    (["--target", "ecp5", "--reference", "--synth-only", "--seed", "1"],
+     "--synth-only runs no place-and-route: drop --seed (or --synth-only)"),
+    (["--target", "ecp5", "--reference", "--synth-only", "--tmg-ripup", "auto", "--freq", "120", "--jobs", "2"],
+     "--synth-only runs no place-and-route: drop --jobs, --tmg-ripup, --freq (or --synth-only)"),
+    (["--target", "ice40", "--reference", "--synth-only", "--router", "router2", "--timing-weight", "5"],
+     "drop --router, --timing-weight"),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
     if message is None:                        # unknown option: argparse's own exit 2
@@ -221,6 +227,59 @@ def test_tiny_synthesis_ice40(tmp_path, capsys):
     assert f"logic levels  max {lv['max']}" in printed
     # the record names its netlist: the SHA-256 of the Verilog that yosys read
     assert res["verilog_sha256"] == hashlib.sha256((tmp_path / "wd" / "top.v").read_bytes()).hexdigest()
+
+
+def test_synth_only_runs_yosys_alone(monkeypatch, tmp_path, capsys):
+    """``--synth-only``: yosys (a stand-in here) and nothing after it -- nextpnr is neither run
+    nor required; the record has no Fmax, yosys's counts against the device (hand-worked
+    percentages), and the FPGA summary refuses it by name."""
+    def no_tool(name):
+        if "nextpnr" in name:
+            raise AssertionError("nextpnr looked for")
+        return name
+    monkeypatch.setattr(synth, "_tool", no_tool)
+    monkeypatch.setattr(synth, "place_and_route", lambda *a, **k: pytest.fail("placed and routed"))
+    monkeypatch.setattr(synth, "synthesize", lambda hw, dev, wd, io, floorplan: {
+        "top": "top", "io": "parallel", "pins": 153, "cells": {"LUT4": 1}, "bram_estimate": {},
+        "need": {"luts": 12144, "ffs": 2429, "brams": 48, "dsps": 4, "io": 153}, "yosys_s": 3.0,
+        "floorplan": None, "floorplan_s": 0.0, "logic_levels": {"histogram": {"0": 2, "3": 1}, "max": 3,
+                                                                 "endpoints": 3, "deepest": []},
+        "verilog_sha256": "ab" * 32})
+    out = tmp_path / "so" / "r.json"
+    out.parent.mkdir()
+    code = main(["synth", "--target", "ecp5", "--reference", "--synth-only", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    rec = json.loads(out.read_text())
+    assert rec["synth_only"] is True and rec["fmax_mhz"] is None and rec["seeds"] == [] and rec["critical_path"] is None
+    r = rec["resources"]
+    assert r["luts"] == {"used": 12144, "total": 24288, "pct": 50.0} and r["brams"] == {"used": 48, "total": 56, "pct": 85.7}
+    assert r["ffs"]["pct"] == 10.0 and r["dsps"]["total"] == 28 and r["io"]["total"] == 197
+    assert rec["resources_from"] == "yosys" and rec["verilog_sha256"] == "ab" * 32
+    assert "synthesis only" in printed and "no Fmax" in printed and "Fmax (seed" not in printed
+    with pytest.raises(InputError, match=r"r.json: a synthesis-only record \(eie synth --synth-only\) has no Fmax"):
+        fpga.load_records(out.parent)
+
+
+@pytest.mark.synth
+def test_synth_only_with_real_yosys(tmp_path, capsys):
+    """A real ``--synth-only`` run (1 small PE on the iCE40-HX8K, ~10 s): the record's LUTs and
+    block RAMs are the counts in yosys's own statistics (read here with a regex), the logic
+    levels are there, and no nextpnr log was written."""
+    wd = tmp_path / "wd"
+    code = main(["synth", "--target", "ice40", "--pes", "1", "--spmat-kb", "1", "--ptr-kb", "0.5",
+                 "--act-sram-kb", "0.5", "--regfile-entries", "16", "--queue-depth", "4", "--synth-only",
+                 "--workdir", str(wd), "--json", str(tmp_path / "r.json")])
+    assert code == 0, capsys.readouterr().err
+    rec = json.loads((tmp_path / "r.json").read_text())
+    stat = (wd / "stat.txt").read_text()
+
+    def count(cell):
+        return sum(int(n) for n in re.findall(rf"^\s+(\d+)\s+{cell}\s*$", stat, re.M)[-1:])
+    assert rec["resources"]["luts"]["used"] == count("SB_LUT4") > 300
+    assert rec["resources"]["brams"]["used"] == count("SB_RAM40_4K") == 16
+    assert rec["logic_levels"]["max"] >= 2 and rec["fmax_mhz"] is None
+    assert not list(wd.glob("pnr*.log"))
 
 
 def _record(tmp_path, seeds_fmax):

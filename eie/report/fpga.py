@@ -53,6 +53,9 @@ def load_records(directory) -> list[dict]:
             raise InputError(f"{f}: not a JSON file ({exc})") from None
         if not isinstance(rec, dict) or "fmax_mhz" not in rec:
             continue
+        if rec.get("synth_only"):
+            raise InputError(f"{f}: a synthesis-only record (eie synth --synth-only) has no Fmax for the FPGA "
+                             f"summary: move it out of {d}, or run eie synth without --synth-only")
         missing = [k for k in _RECORD_KEYS if k not in rec]
         if missing:
             raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it with "
