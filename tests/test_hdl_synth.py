@@ -19,6 +19,7 @@ from eie.cli import main
 from eie.config import EIEConfig
 from eie.errors import InputError
 from eie.flow import synth
+from eie.flow.levels import ECP5_MAX_LEVELS, logic_levels
 from eie.flow.references import device_reference
 from eie.hdl.params import HWConfig, announce_groups
 from eie.report import fpga
@@ -361,7 +362,8 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
     """yosys merges an unmarked flip-flop into a ``keep`` one with the same input, so a copy
     exists only if the original is marked too: in the ECP5 netlist of four small PEs (the
     CCU's per-group copies need more than one announce group), each pair below must be
-    different flip-flops (no shared net bit), not one under two names."""
+    different flip-flops (no shared net bit), not one under two names.  And the same netlist
+    keeps the logic-depth rule."""
     hw = HWConfig(EIEConfig(pes=4, spmat_kb=1, ptr_kb=0.5, act_sram_kb=0.5, regfile_entries=16, queue_depth=4),
                   vendor="ecp5")
     assert hw.timing_registers and len(announce_groups(hw.pes)) > 1
@@ -388,6 +390,10 @@ def test_fan_out_copies_survive_synthesis_as_separate_flip_flops(tmp_path):
              ("=start_cmd_c0", "=start_cmd_c3", None), ("=ctl_0_running", "=ctl_3_running", None)]
     for a, b, width in pairs:
         assert not bits(a, width) & bits(b, width), f"{a} and {b} were merged into one flip-flop"
+    # the design rule on logic depth (docs/fpga.md, Logic levels): no endpoint deeper than
+    # ECP5_MAX_LEVELS; a change that adds a level somewhere fails here, before any placement
+    lv = logic_levels(tmp_path / "top.json")
+    assert lv["max"] <= ECP5_MAX_LEVELS, [d for d in lv["deepest"] if d["levels"] > ECP5_MAX_LEVELS]
 
 
 @pytest.mark.parametrize("ripup", [True, False, None])

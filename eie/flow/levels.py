@@ -32,7 +32,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-__all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS"]
+__all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS", "ECP5_MAX_LEVELS"]
 
 #: combinational cell types: {type: {output port: (input ports reaching it, weight by input)}}
 #: -- ``None`` as the input list means "every input"; a weight function of the input port
@@ -42,6 +42,11 @@ LEVEL_CELLS = ("LUT4", "PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "CCU2C", "SB_LUT4"
 
 #: groups listed in ``deepest``
 DEEPEST_GROUPS = 10
+
+#: the RTL's design rule on ECP5: no endpoint deeper than this many levels (docs/fpga.md,
+#: Logic levels; tests/test_hdl_synth.py holds the array's netlist to it), so that a change
+#: adding depth is seen without a place-and-route
+ECP5_MAX_LEVELS = 5
 
 _SUFFIX = re.compile(r"(_TRELLIS|_LUT4|_CCU2|_PFUMX|_L6MUX|_DPR16|_SB_|_DP16KD|_MULT18)")
 _PE = re.compile(r"(?<![A-Za-z0-9_])pe\d+(?=[._]|$)")
