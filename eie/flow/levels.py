@@ -48,7 +48,9 @@ DEEPEST_GROUPS = 10
 #: adding depth is seen without a place-and-route
 ECP5_MAX_LEVELS = 5
 
-_SUFFIX = re.compile(r"(_TRELLIS|_LUT4|_CCU2|_PFUMX|_L6MUX|_DPR16|_SB_|_DP16KD|_MULT18)")
+#: what yosys's techmap and nextpnr's packer append to a cell's design name
+PRIM_SUFFIXES = ("_TRELLIS", "_LUT4", "_CCU2", "_PFUMX", "_L6MUX", "_DPR16", "_SB_", "_DP16KD", "_MULT18")
+_SUFFIX = re.compile("|".join(map(re.escape, PRIM_SUFFIXES)))
 _PE = re.compile(r"(?<![A-Za-z0-9_])pe\d+(?=[._]|$)")
 
 

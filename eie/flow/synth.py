@@ -37,7 +37,7 @@ from ..hdl.bram import DP16KD_MODES, SB_RAM40_MODES
 from ..hdl.params import HWConfig
 from ..report.fpga import RIPUP_MODES, ripup_mode
 from . import floorplan as fpl
-from .levels import format_levels, logic_levels
+from .levels import PRIM_SUFFIXES, format_levels, logic_levels
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
@@ -222,7 +222,8 @@ def parse_yosys_stat(text: str) -> dict:
     return cells
 
 
-_PRIM_SUFFIX = re.compile(r"(_TRELLIS|_LUT4|_CCU2|_PFUMX|_L6MUX|_DPR16|_SB_|\$|_DP16KD|_MULT18)")
+# nextpnr's names: yosys's suffixes, and anything after a "$" (generated nets)
+_PRIM_SUFFIX = re.compile("|".join([*map(re.escape, PRIM_SUFFIXES), r"\$"]))
 
 
 def _short(name: str) -> str:
