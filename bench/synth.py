@@ -4,6 +4,7 @@
     .venv/bin/python bench/synth.py --only ecp5 --seeds 1
     .venv/bin/python bench/synth.py --tiny          # 1 PE, small memories: the quick check
     .venv/bin/python bench/synth.py --only ecp5-85k --tmg-ripup auto --out reports/fpga   # 16 PEs, ~1.5 h
+    .venv/bin/python bench/synth.py --levels        # yosys alone, every reference (85k too): cells, logic levels
 
 Prints one block per configuration (resources, Fmax per seed, critical path) and, with
 ``--out DIR`` (reports/fpga), writes ``DIR/<target>-<device>.json`` (the ``eie synth --json``
@@ -66,6 +67,19 @@ def paper_estimate() -> dict:
     return {"ecp5_dp16kd": bram_estimate(hw, "ecp5"), "ice40_ebr": bram_estimate(hw, "ice40")}
 
 
+def levels(args) -> int:
+    """yosys on each reference (or ``--only`` one), printing cells and logic levels."""
+    fams = [args.only] if args.only else sorted(CONFIGS) + sorted(ON_REQUEST)
+    for fam in fams:
+        for target, device in {**CONFIGS, **ON_REQUEST}[fam]:
+            hw = tiny_hw(target) if args.tiny else device_reference(target, device)
+            t0 = time.monotonic()
+            res = run_synth(hw, target, device, synth_only=True).to_dict()
+            print(format_result(res))
+            print(f"  wall {time.monotonic() - t0:.1f} s\n", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", choices=sorted(CONFIGS) + sorted(ON_REQUEST),
@@ -85,7 +99,14 @@ def main(argv=None) -> int:
     ap.add_argument("--speed", default=None, metavar="GRADE",
                     help="ECP5 speed grade (eie synth --speed; default the references' 6)")
     ap.add_argument("--out", help="directory for the JSON records")
+    ap.add_argument("--levels", action="store_true",
+                    help="yosys alone (eie synth --synth-only) on every reference, the ECP5-85k included: cells "
+                         "and logic levels in a few minutes; writes no record")
     args = ap.parse_args(argv)
+    if args.levels:
+        if args.out:
+            ap.error("--levels writes no record (a synthesis-only record has no Fmax for the summary): drop --out")
+        return levels(args)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
