@@ -101,7 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="directory for the JSON records")
     ap.add_argument("--levels", action="store_true",
                     help="yosys alone (eie synth --synth-only) on every reference, the ECP5-85k included: cells "
-                         "and logic levels in a few minutes; writes no record")
+                         "and logic levels in a few minutes; writes no record (--only and --tiny apply, the "
+                         "place-and-route options do not)")
     args = ap.parse_args(argv)
     if args.levels:
         if args.out:

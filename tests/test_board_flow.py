@@ -318,7 +318,7 @@ def test_real_board_build(target, args, tmp_path, capsys):
     assert (rec["pll"] is not None) == (target == "ulx3s")
     assert rec["design_sha256"] == hashlib.sha256((out / "eie_board.il").read_bytes()).hexdigest()
     lv = rec["logic_levels"]                # the board netlist's, UART bridge included
-    assert sum(lv["histogram"].values()) == lv["endpoints"] > rec["resources"]["ffs"]["used"] and lv["max"] >= 2
+    assert lv["endpoints"] > rec["resources"]["ffs"]["used"] and lv["max"] >= 2
     if target == "ulx3s":
         assert rec["pll"]["f_out_mhz"] == rec["clock_mhz"] == 50 and rec["floorplan"]["applied"]
         # the reset reaches every flip-flop over a primary clock network (its DCCA), not fabric

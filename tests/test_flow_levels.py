@@ -99,21 +99,62 @@ def test_carry_chains_wide_muxes_lut_ram_and_multipliers():
     n.cell("ram", "TRELLIS_DPR16X4", {"RAD0": n.lut("ra", q), "DI0": n.lut("wd", q), "WAD0": q, "WRE": q, "WCK": 1},
            {"DO0": do})
     n.ff("rd_TRELLIS_FF_Q", do)
-    # multipliers: registered inputs end a path (LUT -> A0: 1) and P starts one (P -> FF: 0);
-    # an unregistered one is a level (FF -> A0 -> P -> LUT -> FF: 2)
-    p_reg, p_comb = n.bit(), n.bit()
+    # multipliers.  Input registers (the references' MULT18X18D): LUT -> A0 ends at the
+    # register (1), the array is one level from it to P (-> FF: 1).  Unregistered: a level on
+    # the way (FF -> A0 -> P -> LUT -> FF: 2).  A product register only: LUT -> A0 -> the
+    # array -> the register (2), P starts (-> FF: 0).  A alone registered: B's way runs
+    # through (LUT -> LUT -> B0 -> P -> FF: 3), A's ends (0).
+    p_reg, p_comb, p_out, p_half = n.bit(), n.bit(), n.bit(), n.bit()
     n.cell("mreg", "MULT18X18D", {"A0": n.lut("ma", q), "B0": q, "CLK0": 1}, {"P0": p_reg}, REG_INPUTA_CLK="CLK0",
            REG_INPUTB_CLK="CLK0")
     n.ff("preg_TRELLIS_FF_Q", p_reg)
     n.cell("mcomb", "MULT18X18D", {"A0": q, "B0": q}, {"P0": p_comb}, REG_INPUTA_CLK="NONE", REG_INPUTB_CLK="NONE")
     n.ff("pcomb_TRELLIS_FF_Q", n.lut("after", p_comb))
-    lv = logic_levels(n.json(), deepest=20)
+    n.cell("mout", "MULT18X18D", {"A0": n.lut("mo", q), "B0": q, "CLK0": 1}, {"P0": p_out}, REG_OUTPUT_CLK="CLK0")
+    n.ff("pout_TRELLIS_FF_Q", p_out)
+    n.cell("mhalf", "MULT18X18D", {"A0": q, "B0": n.lut("mb2", n.lut("mb1", q)), "CLK0": 1}, {"P0": p_half},
+           REG_INPUTA_CLK="CLK0", REG_INPUTB_CLK="NONE")
+    n.ff("phalf_TRELLIS_FF_Q", p_half)
+    lv = logic_levels(n.json(), deepest=30)
     got = {d["to"]: (d["levels"], d["from"]) for d in lv["deepest"]}
     assert got["sum"] == (2, "q") and got["wide"] == (1, "q") and got["rd"] == (2, "q")
     assert got["sel5"] == (2, "q") and got["sel6"] == (3, "q")
     assert got["ram"] == (1, "q") and got["mreg"] == (1, "q") and got["pcomb"] == (2, "q")
-    assert "preg" not in got                           # P of a registered multiplier: 0 levels
+    assert got["preg"] == (1, "mreg") and got["mout"] == (2, "q") and "pout" not in got
+    assert got["phalf"] == (3, "q") and "mhalf" not in got     # its pins: A0 ends at 0 levels, B0 runs through
     assert lv["max"] == 3
+
+
+def test_carry_halves_ram_clocks_output_ports_and_mac16():
+    """A CCU2C's S0 comes from its first half only; a negative-edge RAM clock (RCLKN) ends
+    no path; the top's output driven by a LUT ends one (a pin without a driving cell does
+    not); an SB_MAC16 with no register is a level, with one it ends and starts paths."""
+    n = Net()
+    q = n.ff("q_TRELLIS_FF_Q", n.bit())
+    deep = n.lut("d2", n.lut("d1", q))                 # two levels into the second half
+    s0, s1 = n.bit(), n.bit()
+    n.cell("cc", "CCU2C", {"A0": q, "A1": deep, "CIN": "0"}, {"S0": s0, "S1": s1, "COUT": n.bit()})
+    n.ff("lo_TRELLIS_FF_Q", s0)
+    n.ff("hi_TRELLIS_FF_Q", s1)
+    n.cell("ram_SB_RAM40_4KNR", "SB_RAM40_4KNR", {"RCLKN": n.lut("ck", q), "RADDR0": q}, {"RDATA0": n.bit()})
+    out = n.lut("o", n.lut("o1", q))
+    mac_c, mac_r = n.bit(), n.bit()
+    n.cell("macc", "SB_MAC16", {"A0": n.lut("ma", q), "C0": q, "CLK": 1}, {"O0": mac_c}, A_REG="0", B_REG="0",
+           TOPOUTPUT_SELECT="11", BOTOUTPUT_SELECT="11")
+    n.ff("mc_TRELLIS_FF_Q", mac_c)
+    n.cell("macr", "SB_MAC16", {"A0": n.lut("mr", q), "CLK": 1}, {"O0": mac_r}, A_REG="1",
+           TOPOUTPUT_SELECT="01", BOTOUTPUT_SELECT="01")
+    n.ff("mr_TRELLIS_FF_Q", mac_r)
+    net = n.json()
+    net["modules"]["top"]["ports"] = {"busy": {"direction": "output", "bits": [out]},
+                                      "pad": {"direction": "output", "bits": [n.bit()]},
+                                      "din": {"direction": "input", "bits": [n.bit()]}}
+    lv = logic_levels(net, deepest=30)
+    got = {d["to"]: d["levels"] for d in lv["deepest"]}
+    assert got["lo"] == 1 and got["hi"] == 3          # S0 is not the second half's depth
+    assert "ram" not in got          # RADDR0 straight from q (0); RCLKN, through a LUT, ends no path
+    assert got["busy"] == 2 and "pad" not in got and "din" not in got
+    assert got["mc"] == 2 and got["macr"] == 1 and "mr" not in got
 
 
 def test_ice40_cells_and_a_combinational_loop():
@@ -137,7 +178,7 @@ def test_ice40_cells_and_a_combinational_loop():
     got = {d["to"]: d["levels"] for d in lv["deepest"]}
     assert got["top"] == 3                 # l1 (1) -> carry entry (1) -> carry (0) -> l2 (1)
     assert lv["endpoints"] == 3            # the three D inputs: a clock (C) ends no path, a constant neither
-    assert 1 <= got["loop"] <= 2
+    assert got["loop"] == 2                # a = LUT(b, q) with b = LUT(a): cut where it closes
 
 
 def test_group_names_and_bad_netlists(tmp_path):

@@ -243,7 +243,8 @@ def cmd_synth(args) -> int:
         pnr = [flag for flag, given in (("--seed", args.seed is not None), ("--jobs", args.jobs is not None),
                                         ("--router", args.router is not None),
                                         ("--timing-weight", args.timing_weight is not None),
-                                        ("--tmg-ripup", args.tmg_ripup != TMG_RIPUP), ("--freq", args.freq is not None))
+                                        ("--tmg-ripup", args.tmg_ripup != TMG_RIPUP), ("--freq", args.freq is not None),
+                                        ("--floorplan", args.floorplan != "auto"))
                if given]
         if pnr:
             raise InputError(f"--synth-only runs no place-and-route: drop {', '.join(pnr)} (or --synth-only)")
@@ -252,7 +253,7 @@ def cmd_synth(args) -> int:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     hw = synth_hw(args)
     freq = args.freq
-    if args.cfg_clock_mhz is not None:
+    if args.cfg_clock_mhz is not None and not args.synth_only:
         # the configuration's clock is the one to meet, unless --freq names the target itself
         if freq is not None and freq != args.cfg_clock_mhz:
             raise InputError(f"--clock-mhz {args.cfg_clock_mhz:g} and --freq {freq:g} name two clocks: give one "

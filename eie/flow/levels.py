@@ -18,11 +18,17 @@ What counts as one level (:data:`LEVEL_CELLS`):
   routed input) adds a level, as it does in nextpnr's path report;
 * a LUT RAM read (ECP5 ``TRELLIS_DPR16X4``, address to data);
 * a carry chain, entered from a LUT input: the carry's way along the chain adds none;
-* an unregistered multiplier (``MULT18X18D`` without input registers).
+* a multiplier's array (ECP5 ``MULT18X18D``, iCE40 ``SB_MAC16``): on the way from an
+  unregistered input, or from its input registers to an unregistered product; a product
+  register (ECP5 pipeline or output register) is a start point, and an unregistered input in
+  front of it ends its path there, the multiply counted.  (An ``SB_MAC16`` with any register
+  is taken as registered throughout.)
 
-Every other cell is a start and end point.  :func:`logic_levels` reads the yosys JSON
-(``top.json`` of ``eie synth --workdir``); ``eie synth`` puts the result into its record
-(``logic_levels``) and prints the distribution.
+Every other cell is a start and end point (flip-flops, block RAMs, I/O cells); so are the top
+module's ports, an output driven by a cell ending a path (yosys's ``synth_*`` netlists of
+``eie synth`` have no I/O cells; the board builds' have).  :func:`logic_levels` reads the
+yosys JSON (``top.json`` of ``eie synth --workdir``); ``eie synth`` puts the result into its
+record (``logic_levels``) and prints the distribution.
 """
 
 from __future__ import annotations
@@ -34,11 +40,10 @@ from pathlib import Path
 
 __all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS", "ECP5_MAX_LEVELS"]
 
-#: combinational cell types: {type: {output port: (input ports reaching it, weight by input)}}
-#: -- ``None`` as the input list means "every input"; a weight function of the input port
-#: gives 0 for a carry arriving along its chain
+#: the cell types that can be a level (the others are start and end points)
+LEVEL_CELLS = ("LUT4", "PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "CCU2C", "SB_LUT4", "SB_CARRY", "MULT18X18D",
+               "SB_MAC16")
 _CARRY_IN = {"CIN", "FCI", "CI"}
-LEVEL_CELLS = ("LUT4", "PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "CCU2C", "SB_LUT4", "SB_CARRY", "MULT18X18D")
 
 #: groups listed in ``deepest``
 DEEPEST_GROUPS = 10
@@ -62,9 +67,46 @@ def group_name(cell: str) -> str:
     return _PE.sub("pe*", base)
 
 
-def _comb_inputs(cell: dict, out_port: str) -> list[tuple[str, int]] | None:
+def _param_on(params: dict, name: str, off=("NONE", "", "0")) -> bool:
+    """A register parameter of a DSP cell set (yosys writes ``"CLK0"``/``"NONE"`` strings or
+    binary strings ``"0"``/``"1"``)."""
+    v = str(params.get(name, "NONE")).strip()
+    return v not in off and set(v) != {"0"}
+
+
+def _mult_regs(cell: dict) -> tuple[bool, bool, bool] | None:
+    """(A registered, B registered, product registered) of a multiplier cell, None if not one."""
+    params = cell.get("parameters", {})
+    if cell["type"] == "MULT18X18D":
+        return (_param_on(params, "REG_INPUTA_CLK"), _param_on(params, "REG_INPUTB_CLK"),
+                _param_on(params, "REG_PIPELINE_CLK") or _param_on(params, "REG_OUTPUT_CLK"))
+    if cell["type"] == "SB_MAC16":
+        regs = ("A_REG", "B_REG", "C_REG", "D_REG", "TOP_8x8_MULT_REG", "BOT_8x8_MULT_REG",
+                "PIPELINE_16x16_MULT_REG1", "PIPELINE_16x16_MULT_REG2")
+        sel = [str(params.get(k, "0")).strip() for k in ("TOPOUTPUT_SELECT", "BOTOUTPUT_SELECT")]
+        comb = not any(_param_on(params, k) for k in regs) and all(v in ("0", "00", "11", "10", "2", "3")
+                                                                   for v in sel)
+        return (not comb, not comb, not comb)
+    return None
+
+
+def _mult_input(cell: dict, port: str) -> str | None:
+    """``"A"``/``"B"`` for a multiplier's operand pin (iCE40: C and D count as A's)."""
+    if port[:1] in "AB" and port[1:].isdigit():
+        return port[0]
+    if cell["type"] == "SB_MAC16" and port[:1] in "CD" and port[1:].isdigit():
+        return "A"
+    return None
+
+
+#: a start inside the cell itself (``_comb_inputs``): its input registers before its array
+_INSIDE = None
+
+
+def _comb_inputs(cell: dict, out_port: str) -> list[tuple[str | None, int]] | None:
     """The inputs of a combinational cell that reach ``out_port``, each with its weight (the
-    levels the cell adds on that way); None if the cell is a start/end point."""
+    levels the cell adds on that way; ``(_INSIDE, w)``: a path that starts at a register in
+    the cell, ``w`` levels before the output); None if the output is a start point."""
     t = cell["type"]
     dirs = cell.get("port_directions", {})
     inputs = [p for p, d in dirs.items() if d == "input"]
@@ -74,15 +116,18 @@ def _comb_inputs(cell: dict, out_port: str) -> list[tuple[str, int]] | None:
         return [(p, 1 if p in ("C0", "SD") else 0) for p in inputs]
     if t == "TRELLIS_DPR16X4":                    # asynchronous read: address -> data
         return [(p, 1) for p in inputs if p.startswith("RAD")] if out_port.startswith("DO") else []
-    if t in ("CCU2C", "SB_CARRY"):
+    if t == "CCU2C":                              # S0 from the first half and the carry in
+        half = [p for p in inputs if p in ("A0", "B0", "C0", "D0", "CIN")] if out_port == "S0" else inputs
+        return [(p, 0 if p in _CARRY_IN else 1) for p in half]
+    if t == "SB_CARRY":
         return [(p, 0 if p in _CARRY_IN else 1) for p in inputs]
-    if t == "MULT18X18D":
-        params = cell.get("parameters", {})
-        registered = any(str(params.get(f"REG_INPUT{x}_CLK", "NONE")).strip() not in ("NONE", "")
-                         for x in "AB")
-        if registered:
+    regs = _mult_regs(cell) if t in ("MULT18X18D", "SB_MAC16") else None
+    if regs is not None:
+        reg_a, reg_b, reg_p = regs
+        if reg_p:
             return None
-        return [(p, 1) for p in inputs if p[:1] in "AB" and p[1:].isdigit()]
+        ways = [(p, 1) for p in inputs if (op := _mult_input(cell, p)) and not (reg_a if op == "A" else reg_b)]
+        return ways + ([(_INSIDE, 1)] if reg_a or reg_b else [])
     return None
 
 
@@ -100,27 +145,41 @@ def _top_module(netlist: dict) -> dict:
     return tops[0]
 
 
-_CLOCKS = re.compile(r"CLK\w*|\w*CLK\d*|WCK")       # CLK, CLKA, CLK0, RCLK, INPUT_CLK, WCK ...
+_CLOCKS = re.compile(r"CLK\w*|\w*CLKN?\d*|WCK")      # CLK, CLKA, CLK0, RCLK, RCLKN, INPUT_CLK, WCK ...
 
 
 def _is_clock(cell_type: str, port: str) -> bool:
     return bool(_CLOCKS.fullmatch(port)) or (cell_type.startswith("SB_DFF") and port == "C")
 
 
-def _endpoint_ports(cell: dict) -> list[str]:
-    """The inputs of ``cell`` that end paths: every input of a start/end-point cell but its
-    clocks; of a LUT RAM its write port; of other combinational cells none."""
+def _endpoint_ports(cell: dict) -> list[tuple[str, int]]:
+    """The inputs of ``cell`` that end paths, each with the levels the cell adds before its
+    register: every input of a start/end-point cell but its clocks; of a LUT RAM its write
+    port; of a multiplier its registered operands, and its unregistered ones when the product
+    is registered (the multiply counted); of other combinational cells none."""
     dirs = cell.get("port_directions", {})
     t = cell.get("type", "")
     inputs = [p for p, d in dirs.items() if d == "input" and not _is_clock(t, p)]
     if t.startswith("$scopeinfo"):
         return []
     if t == "TRELLIS_DPR16X4":
-        return [p for p in inputs if not p.startswith("RAD")]
+        return [(p, 0) for p in inputs if not p.startswith("RAD")]
+    regs = _mult_regs(cell) if t in ("MULT18X18D", "SB_MAC16") else None
+    if regs is not None:
+        reg_a, reg_b, reg_p = regs
+        out = []
+        for p in inputs:
+            op = _mult_input(cell, p)
+            # control pins (signs, enables, resets) and registered operands end here
+            if op is None or (reg_a if op == "A" else reg_b):
+                out.append((p, 0))
+            elif reg_p:
+                out.append((p, 1))
+        return out
     outs = [p for p, d in dirs.items() if d == "output"]
     if t in LEVEL_CELLS and outs and _comb_inputs(cell, outs[0]) is not None:
         return []
-    return inputs
+    return [(p, 0) for p in inputs]
 
 
 def logic_levels(netlist, *, deepest: int = DEEPEST_GROUPS) -> dict:
@@ -165,14 +224,16 @@ def logic_levels(netlist, *, deepest: int = DEEPEST_GROUPS) -> dict:
             if ins is None:                       # a start point
                 memo[b] = (0, name)
                 continue
-            in_bits = [(ib, w) for p, w in ins for ib in cell["connections"].get(p, []) if isinstance(ib, int)]
+            inside = max((w for p, w in ins if p is _INSIDE), default=None)
+            in_bits = [(ib, w) for p, w in ins if p is not _INSIDE
+                       for ib in cell["connections"].get(p, []) if isinstance(ib, int)]
             if not expanded:
                 on_path.add(b)
                 stack.append((b, True))
                 stack.extend((ib, False) for ib, _ in in_bits if ib not in memo and ib not in on_path)
                 continue
             on_path.discard(b)
-            best = (0, name)
+            best = (0 if inside is None else inside, name)     # from the cell's own registers
             for ib, w in in_bits:
                 lv, src = memo.get(ib, (0, name))    # a loop's back edge counts as a start
                 if lv + w > best[0]:
@@ -183,19 +244,30 @@ def logic_levels(netlist, *, deepest: int = DEEPEST_GROUPS) -> dict:
     hist: Counter = Counter()
     groups: dict[str, dict] = defaultdict(lambda: {"levels": -1, "from": "", "endpoints": 0})
     n = 0
+
+    def end(bit: int, extra: int, group: str) -> None:
+        nonlocal n
+        lv, src = depth(bit)
+        lv += extra
+        n += 1
+        hist[lv] += 1
+        g = groups[group]
+        if lv > g["levels"]:
+            g.update(levels=lv, endpoints=1, **{"from": group_name(src)})
+        elif lv == g["levels"]:
+            g["endpoints"] += 1
+
     for name, cell in cells.items():
-        for port in _endpoint_ports(cell):
+        for port, extra in _endpoint_ports(cell):
             for b in cell.get("connections", {}).get(port, []):
-                if not isinstance(b, int):        # a constant
-                    continue
-                lv, src = depth(b)
-                n += 1
-                hist[lv] += 1
-                g = groups[group_name(name)]
-                if lv > g["levels"]:
-                    g.update(levels=lv, endpoints=1, **{"from": group_name(src)})
-                elif lv == g["levels"]:
-                    g["endpoints"] += 1
+                if isinstance(b, int):            # not a constant
+                    end(b, extra, group_name(name))
+    # the top's outputs driven by a cell (an I/O cell's pad is not: its pin ended the path)
+    for pname, port in (top.get("ports") or {}).items():
+        if port.get("direction") == "output":
+            for b in port.get("bits", []):
+                if isinstance(b, int) and b in driver:
+                    end(b, 0, pname)
     ranked = sorted(groups.items(), key=lambda kv: (-kv[1]["levels"], -kv[1]["endpoints"], kv[0]))
     return {
         "histogram": {str(k): hist[k] for k in sorted(hist)},
