@@ -904,7 +904,7 @@ def format_result(res: dict) -> str:
     cp = res["critical_path"]
     if cp:
         lines.append(f"  critical path {cp['total_ns']:.2f} ns ({cp['logic_ns']} ns logic, {cp['routing_ns']} ns "
-                     f"routing, {cp['levels']} logic levels): {cp['from']} -> {cp['to']}")
+                     f"routing, {cp['levels']} logic cells): {cp['from']} -> {cp['to']}")
         lines.append(f"    through {' > '.join(cp['through'][:12])}")
     return "\n".join(lines)
 
