@@ -38,7 +38,8 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-__all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS", "ECP5_MAX_LEVELS"]
+__all__ = ["LEVEL_CELLS", "logic_levels", "group_name", "format_levels", "DEEPEST_GROUPS", "ECP5_MAX_LEVELS",
+           "PRIM_SUFFIXES"]
 
 #: the cell types that can be a level (the others are start and end points)
 LEVEL_CELLS = ("LUT4", "PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "CCU2C", "SB_LUT4", "SB_CARRY", "MULT18X18D",
