@@ -67,16 +67,21 @@ def paper_estimate() -> dict:
     return {"ecp5_dp16kd": bram_estimate(hw, "ecp5"), "ice40_ebr": bram_estimate(hw, "ice40")}
 
 
+def configurations(only: str | None, on_request: bool = False) -> list[tuple[str, str]]:
+    """``(target, device)`` of ``--only``'s family, else of every family (with the
+    :data:`ON_REQUEST` ones when ``on_request``)."""
+    fams = [only] if only else sorted(CONFIGS) + (sorted(ON_REQUEST) if on_request else [])
+    return [td for fam in fams for td in {**CONFIGS, **ON_REQUEST}[fam]]
+
+
 def levels(args) -> int:
     """yosys on each reference (or ``--only`` one), printing cells and logic levels."""
-    fams = [args.only] if args.only else sorted(CONFIGS) + sorted(ON_REQUEST)
-    for fam in fams:
-        for target, device in {**CONFIGS, **ON_REQUEST}[fam]:
-            hw = tiny_hw(target) if args.tiny else device_reference(target, device)
-            t0 = time.monotonic()
-            res = run_synth(hw, target, device, synth_only=True).to_dict()
-            print(format_result(res))
-            print(f"  wall {time.monotonic() - t0:.1f} s\n", flush=True)
+    for target, device in configurations(args.only, on_request=True):
+        hw = tiny_hw(target) if args.tiny else device_reference(target, device)
+        t0 = time.monotonic()
+        res = run_synth(hw, target, device, synth_only=True).to_dict()
+        print(format_result(res))
+        print(f"  wall {time.monotonic() - t0:.1f} s\n", flush=True)
     return 0
 
 
@@ -111,25 +116,23 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    fams = [args.only] if args.only else sorted(CONFIGS)
-    for fam in fams:
-        for target, device in {**CONFIGS, **ON_REQUEST}[fam]:
-            hw = tiny_hw(target) if args.tiny else device_reference(target, device)
-            t0 = time.monotonic()
-            res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
-                            floorplan=args.floorplan, tmg_ripup=args.tmg_ripup,
-                            speed=args.speed if target == "ecp5" else None, jobs=args.jobs,
-                            progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)).to_dict()
-            res["bench_wall_s"] = round(time.monotonic() - t0, 1)
-            if not args.tiny:
-                res["reference"] = DEVICE_REFERENCES[(target, device)]
-            print(format_result(res))
-            print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
-            if out:
-                grade = f"-speed{res['speed']}" if res["speed"] and res["speed"] != DEVICES[target][device].speed else ""
-                name = f"{target}-{device}{grade}{'-tiny' if args.tiny else ''}{RIPUP_SUFFIX[args.tmg_ripup]}.json"
-                res.pop("workdir", None)
-                write_json(out / name, res)
+    for target, device in configurations(args.only):
+        hw = tiny_hw(target) if args.tiny else device_reference(target, device)
+        t0 = time.monotonic()
+        res = run_synth(hw, target, device, args.freq, seeds=args.seeds, router=args.router,
+                        floorplan=args.floorplan, tmg_ripup=args.tmg_ripup,
+                        speed=args.speed if target == "ecp5" else None, jobs=args.jobs,
+                        progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)).to_dict()
+        res["bench_wall_s"] = round(time.monotonic() - t0, 1)
+        if not args.tiny:
+            res["reference"] = DEVICE_REFERENCES[(target, device)]
+        print(format_result(res))
+        print(f"  wall {res['bench_wall_s']} s (yosys {res['wall_s']['yosys']} s)\n", flush=True)
+        if out:
+            grade = f"-speed{res['speed']}" if res["speed"] and res["speed"] != DEVICES[target][device].speed else ""
+            name = f"{target}-{device}{grade}{'-tiny' if args.tiny else ''}{RIPUP_SUFFIX[args.tmg_ripup]}.json"
+            res.pop("workdir", None)
+            write_json(out / name, res)
     est = paper_estimate()
     print(f"paper design point (64 PEs x 128 KB): {est['ecp5_dp16kd']['total']} DP16KD "
           f"({est['ecp5_dp16kd']['per_pe']} per PE) or {est['ice40_ebr']['total']} iCE40 EBR")

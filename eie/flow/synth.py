@@ -812,27 +812,35 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
         if tmp is not None:
             tmp.cleanup()
     best = runs[0]
-    c = hw.config
     return SynthResult({
-        "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"], "pins": syn["pins"],
+        **_netlist_fields(hw, target, device, dev, syn),
         "freq_target_mhz": freq, "router": router, "timing_weight": timing_weight, "tmg_ripup": tmg_ripup, "jobs": jobs,
         "seed": best["seed"], "fmax_mhz": best["fmax_mhz"],
         "timing_met": best["timing_met"], "resources": best["resources"], "critical_path": best["critical_path"],
         "seeds": [{k: r[k] for k in ("seed", "fmax_mhz", "timing_met", "nextpnr_s", "tmg_ripup", "nextpnr_freq_mhz")}
                   for r in runs],
         "runs": runs,
-        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": syn["floorplan"],
-        "logic_levels": syn.get("logic_levels"),
-        # which netlist the record describes: two records with one hash place the same Verilog
-        "verilog_sha256": syn.get("verilog_sha256"),
-        "config": c.to_dict(),
-        "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
-               "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
+        "floorplan": syn["floorplan"],
         "wall_s": {"yosys": syn["yosys_s"], "floorplan": syn["floorplan_s"],
                    "nextpnr": round(sum(r["nextpnr_s"] for r in runs), 1),      # every run's time, summed
                    "nextpnr_elapsed": round(pnr_elapsed, 1)},                  # with --jobs: less
         "workdir": str(wd) if tmp is None else None,
     })
+
+
+def _netlist_fields(hw: HWConfig, target: str, device: str, dev: Device, syn: dict) -> dict:
+    """What every ``eie synth`` record says of the netlist (:func:`synthesize`'s result), with
+    or without a place-and-route."""
+    return {
+        "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"],
+        "pins": syn["pins"], "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"],
+        "logic_levels": syn.get("logic_levels"),
+        # which netlist the record describes: two records with one hash place the same Verilog
+        "verilog_sha256": syn.get("verilog_sha256"),
+        "config": hw.config.to_dict(),
+        "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
+               "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
+    }
 
 
 def yosys_resources(dev: Device, need: dict) -> dict:
@@ -845,17 +853,11 @@ def yosys_resources(dev: Device, need: dict) -> dict:
 
 
 def _synth_only_record(hw: HWConfig, target: str, device: str, dev: Device, syn: dict, wd: Path | None) -> dict:
-    c = hw.config
     return {
-        "target": target, "device": device, "part": dev.part, "speed": dev.speed or None, "io": syn["io"],
-        "pins": syn["pins"], "synth_only": True, "fmax_mhz": None, "timing_met": None, "seed": None, "seeds": [],
+        **_netlist_fields(hw, target, device, dev, syn),
+        "synth_only": True, "fmax_mhz": None, "timing_met": None, "seed": None, "seeds": [],
         "runs": [], "critical_path": None, "freq_target_mhz": None,
-        "resources": yosys_resources(dev, syn["need"]), "resources_from": "yosys",
-        "yosys_cells": syn["cells"], "bram_estimate": syn["bram_estimate"], "floorplan": None,
-        "logic_levels": syn.get("logic_levels"), "verilog_sha256": syn.get("verilog_sha256"),
-        "config": c.to_dict(),
-        "hw": {"spmat_lines": hw.spmat_lines, "ptr_words": hw.ptr_words, "act_depth": hw.act_depth,
-               "dst_depth": hw.dst_depth, "vendor": hw.vendor, "desc_fifo": hw.desc_fifo_ram},
+        "resources": yosys_resources(dev, syn["need"]), "resources_from": "yosys", "floorplan": None,
         "wall_s": {"yosys": syn["yosys_s"]},
         "workdir": None if wd is None else str(wd),
     }
