@@ -724,7 +724,7 @@ def synthetic_layer(n_out: int, n_in: int, weight_density: float, bits: int = 4,
     n_out, n_in : int >= 1
         Shape of the weight matrix.
     weight_density : float in (0, 1]
-        Exactly ``max(1, round(weight_density * n_out * n_in))`` non-zero codes.
+        Exactly ``max(1, round(weight_density * (n_out * n_in)))`` non-zero codes.
     bits : int in [1, 8]
     seed : int
         Seeds everything.  Three independent streams are spawned from

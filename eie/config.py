@@ -46,9 +46,11 @@ def _check_int(name, value, lo, hi, extra=""):
         raise ConfigError(f"{name} must be an integer in [{lo}, {hi}]{extra}, not {value!r}")
 
 
-def _check_positive(name, value, top: float):
+def _check_positive(name, value, top: float, bottom: float = 0.0):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0, not {value!r}")
+    if value < bottom:
+        raise ConfigError(f"{name} must be at least {bottom:g}, not {value!r}")
     if value > top:
         raise ConfigError(f"{name} must be at most {top:,}, not {value!r}")
 
@@ -57,6 +59,9 @@ def _check_positive(name, value, top: float):
 #: design (the paper's: 800 MHz, 128 KiB), short of the infinities they made (power inf mW,
 #: an energy table scaled past its limits)
 MAX_CLOCK_MHZ, MAX_SRAM_KB = 100_000, 1 << 20
+#: the smallest clock (MHz): 1 kHz; below it a layer's time overflows the float range
+#: (``--clock-mhz 1e-320`` made the energy model's static energy NaN)
+MIN_CLOCK_MHZ = 1e-3
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class EIEConfig:
 
     def __post_init__(self):
         _check_int("pes", self.pes, 1, 4096)
-        _check_positive("clock_mhz", self.clock_mhz, MAX_CLOCK_MHZ)
+        _check_positive("clock_mhz", self.clock_mhz, MAX_CLOCK_MHZ, MIN_CLOCK_MHZ)
         _check_int("weight_bits", self.weight_bits, 1, 8)
         _check_int("index_bits", self.index_bits, 1, 8)
         _check_int("act_bits", self.act_bits, 4, 32)

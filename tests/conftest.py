@@ -18,6 +18,18 @@ REPO_HDL = REPO / "hdl"
 # the whole suite on default builds.
 os.environ.setdefault("EIE_VERILATOR_OPT", "quick")
 
+# Property tests draw the same examples on every run (a run that fails fails again, and CI
+# is deterministic: a boundary case hypothesis happened upon once had failed one CI run in
+# many); HYPOTHESIS_PROFILE=explore draws fresh examples each run, to look for new ones.
+try:
+    from hypothesis import settings as _hyp_settings
+except ImportError:                       # no test extra: the property tests' own imports say so
+    pass
+else:
+    _hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+    _hyp_settings.register_profile("explore", derandomize=False, print_blob=True)
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def shared_dir() -> Path:
     return Path(os.environ.get("EIE_SHARED", REPO.parent / "shared"))

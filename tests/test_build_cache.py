@@ -344,3 +344,28 @@ def test_eie_cache_list_says_what_each_build_is(cache, monkeypatch, capsys):
     assert main(["cache", "--list", "--clear"]) == 2
     assert "--list and --clear exclude each other" in capsys.readouterr().err
     assert all(d.is_dir() for d in b.values())
+
+
+def test_only_names_of_eie_builds_are_eies(tmp_path, monkeypatch, capsys):
+    """A directory ``rtl-mynotes`` in the cache is the user's: not listed, not removed (the
+    cache had recognised its builds by the ``rtl-`` prefix alone); ``EIE_CACHE`` naming a
+    regular file is refused (it had reported an empty cache, exit 0)."""
+    root = tmp_path / "c"
+    (root / "rtl-mynotes").mkdir(parents=True)
+    (root / "rtl-mynotes" / "notes.txt").write_text("important\n")
+    build = _build(root, "rtl-verilator-n4-aaaa-111111", 1000, time.time() - 10 * HOUR)
+    monkeypatch.setenv("EIE_CACHE", str(root))
+    assert main(["cache", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "rtl-verilator-n4-aaaa-111111" in out and "rtl-mynotes" not in out and "1 builds" in out
+    assert main(["cache", "--clear"]) == 0
+    assert "1 other entries in it stay" in capsys.readouterr().out
+    assert not build.exists() and (root / "rtl-mynotes" / "notes.txt").read_text() == "important\n"
+    (tmp_path / "f").write_text("x\n")
+    monkeypatch.setenv("EIE_CACHE", str(tmp_path / "f"))
+    for flag in ("--list", "--clear"):
+        assert main(["cache", flag]) == 2
+        assert capsys.readouterr().err == (f"eie: error: EIE_CACHE must name a directory (made if absent), not "
+                                           f"{str(tmp_path / 'f')!r}, which is not one; point it at a directory or "
+                                           f"unset it for the default ~/.cache/eie\n")
+    assert (tmp_path / "f").read_text() == "x\n"

@@ -464,3 +464,28 @@ def test_run_board_timeout_must_be_finite(timeout, files, tmp_path, capsys):
     code, _, err = run(["run-board", files["comp"], "--port", tmp_path / "no-port", "--build", build,
                         "--timeout", 1], capsys)
     refused(code, err, "cannot open serial port")          # board.json intact: it gets to the port, one line
+
+
+def test_a_bad_clock_names_the_option_and_stops_before_work(capsys):
+    """``--clock-mhz 1e-320`` had simulated first and then failed on a NaN energy naming
+    ``eie_total_pj``; a clock below 1 kHz is refused by the configuration, named by the
+    option the user typed."""
+    for value in ("1e-320", "0.0005"):
+        assert main(["bench", "--layers", "NT-We", "--clock-mhz", value]) == 2
+        assert capsys.readouterr() == ("", f"eie: error: --clock-mhz: clock_mhz must be at least 0.001, not "
+                                           f"{float(value)!r}\n")
+    assert main(["bench", "--layers", "NT-We", "--pes", "0"]) == 2
+    assert capsys.readouterr().err == "eie: error: --pes: pes must be an integer in [1, 4096], not 0\n"
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Ctrl-C in any command: one line and the shell's code for SIGINT, no traceback."""
+    from eie.cli import build_parser
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    ap = build_parser()
+    ap._subparsers._group_actions[0].choices["config"].set_defaults(func=interrupted)
+    monkeypatch.setattr("eie.cli.build_parser", lambda: ap)
+    assert main(["config"]) == 130
+    assert capsys.readouterr() == ("", "eie config: interrupted\n")

@@ -613,3 +613,104 @@ def test_cli_json_to_stdout_and_interrupt(tmp_path, capsys, monkeypatch):
     s2 = spec_file(tmp_path, {"pes": "[8]"}, ["l.npz"], name="s2.toml")
     assert main(["dse", str(s2), "--workers", "0"]) == 130
     assert "interrupted after 0 of 1 points; the database s2.db keeps every finished point" in capsys.readouterr().err
+
+
+# ---- defects a review found: inputs as outputs, damaged databases, bad workloads ---------
+
+@pytest.mark.parametrize("out_opt", ["--json", "--csv"])
+def test_cli_outputs_never_replace_the_sweeps_inputs(tmp_path, capsys, monkeypatch, out_opt):
+    """--json/--csv with --force refused when they name a file the sweep reads (the
+    workloads' spec file, the base configuration, a layer file), before any work."""
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    (tmp_path / "cfg.toml").write_text("pes = 4\n")
+    (tmp_path / "specs.toml").write_text((REPO / "models" / "lenet_300_100.toml").read_text())
+    s = spec_file(tmp_path, {"pes": "[2, 4]"}, ["l.npz", "LeNet-ip3"],
+                  extra='spec = "specs.toml"\n[dse]\nbase = "cfg.toml"\n')
+    before = {p: p.read_bytes() for p in (tmp_path / "l.npz", tmp_path / "cfg.toml", tmp_path / "specs.toml")}
+    for victim, what in (("specs.toml", "workloads.spec file"), ("cfg.toml", "dse.base file"),
+                         ("l.npz", "file of workload 'l'")):
+        assert main(["dse", str(s), "--workers", "0", out_opt, victim, "--force"]) == 2
+        assert f"{out_opt} '{victim}' is the {what}: eie never writes over its input" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "s.db").exists()                       # refused before the database is made
+
+
+def test_cli_damaged_database_is_refused_by_name(tmp_path, capsys, monkeypatch):
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4, 8]", "queue_depth": "[4, 8]", "spmat_kb": "[8, 32]"}, ["l.npz"])
+    assert main(["dse", str(s), "--workers", "0", "--db", "c.db"]) == 0
+    capsys.readouterr()
+    pages = (tmp_path / "c.db").stat().st_size // 4096
+    assert pages >= 5
+    with open(tmp_path / "c.db", "r+b") as fh:                    # a page of points, not the first
+        fh.seek((pages - 1) * 4096 + 100)
+        fh.write(b"\xde\xad\xbe\xef" * 900)
+    assert main(["dse", str(s), "--workers", "0", "--db", "c.db"]) == 2
+    err = capsys.readouterr().err
+    # found when the database is opened (SQLite's check names the tree page), not by a query
+    # of the sweep (which had been a traceback)
+    assert err.startswith("eie: error: --db 'c.db' is not an eie sweep database, or a damaged one (")
+    assert "tree page" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"weight": np.ones((8, 16), np.float32), "activations": np.ones(5, np.float32)},
+     r"workloads.layers\[0\]: activations must have one value per input column \(16\), not 5"),
+    ({"weight": np.full((8, 16), np.nan, np.float32), "activations": np.ones(16, np.float32)},
+     r"workloads.layers\[0\]: weight must be finite"),
+    ({"weight": np.zeros((8, 16), np.float32), "activations": np.ones(16, np.float32)},
+     r"workloads.layers\[0\]: layer file .*bad.npz': every weight is 0"),
+])
+def test_cli_a_workload_every_point_would_fail_on_is_refused_up_front(tmp_path, capsys, monkeypatch, arrays,
+                                                                      message):
+    """Such a file had been accepted: every point failed and the summary said "no design fits
+    its memories"."""
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    s = spec_file(tmp_path, {"pes": "[2]"}, ["bad.npz"])
+    assert main(["dse", str(s), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    import re
+    assert re.search(message, err), err
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_cli_failed_points_are_said_on_every_run(tmp_path, capsys, monkeypatch):
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"act_bits": "[16, 32]", "acc_bits": "[16, 32]"}, ["l.npz"])
+    for _ in range(2):                                            # computed, then reused: said both times
+        assert main(["dse", str(s), "--workers", "0"]) == 0
+        out = capsys.readouterr().out
+        assert ("1 of the 4 points failed (stored: --retry-failed evaluates them again; every failure in --report "
+                "or --json); the first: l on act_bits=32 acc_bits=16: ConfigError: acc_bits must be") in out
+
+
+def test_a_number_spelled_as_int_or_float_is_one_point(tmp_path):
+    layer_file(tmp_path / "l.npz")
+    a = make_points(load_spec(spec_file(tmp_path, {"clock_mhz": "[800]", "spmat_kb": "[128]"}, ["l.npz"])))
+    b = make_points(load_spec(spec_file(tmp_path, {"clock_mhz": "[800.0]", "spmat_kb": "[128.0]"}, ["l.npz"],
+                                        name="t.toml")))
+    c = make_points(load_spec(spec_file(tmp_path, {"clock_mhz": "[801]"}, ["l.npz"], name="u.toml")))
+    assert a[0].key == b[0].key != c[0].key
+
+
+def test_cli_report_links_under_data_refused_before_the_sweep(tmp_path, capsys, monkeypatch):
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"pes": "[2, 4]"}, ["l.npz"])
+    (tmp_path / "rep" / "data").mkdir(parents=True)
+    (tmp_path / "target").write_text("precious\n")
+    (tmp_path / "rep" / "data" / "pareto.json").symlink_to(tmp_path / "target")
+    assert main(["dse", str(s), "--workers", "0", "--db", "new.db", "--report", "rep", "--force"]) == 2
+    assert capsys.readouterr() == ("", "eie: error: 'rep/data/pareto.json' is a symbolic link: eie only replaces "
+                                       "regular files\n")
+    assert not (tmp_path / "new.db").exists() and (tmp_path / "target").read_text() == "precious\n"

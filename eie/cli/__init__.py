@@ -155,6 +155,11 @@ def main(argv=None) -> int:
     except EIEError as exc:
         print(f"eie: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: one line and the shell's code for SIGINT, not a traceback (files are written
+        # whole or not at all, eie.fileio; a build directory says what it holds when done)
+        print(f"eie {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader of standard output went away (`eie ... | head`): stop quietly, and keep
         # Python from reporting the failed flush at exit

@@ -50,7 +50,10 @@ def cmd_board(args) -> int:
     base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
     cfg = config_from(args, base)
     if not 1 <= cfg.clock_mhz <= 500:
-        raise InputError(f"--clock-mhz must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}")
+        src = ("--clock-mhz" if args.cfg_clock_mhz is not None else
+               f"clock_mhz of --config {str(args.config)!r} (the paper's 800 MHz when the file names none)")
+        raise InputError(f"{src} must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}: give --clock-mhz "
+                         f"(the board's own clock is {board.clock_mhz:g} MHz)")
     hw = HWConfig(cfg, vendor=board.family)
     res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
                       tmg_ripup=args.tmg_ripup, force=args.force, progress=_progress, floorplan=args.floorplan)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import sys
 from pathlib import Path
 
-from ..errors import InputError
-from ..fileio import check_distinct, check_out, check_outside, write_stream
+from ..errors import EIEError, InputError
+from ..fileio import check_distinct, check_not_inputs, check_out, check_outside, write_stream
 from .options import human_stream, require_extra
 
 __all__ = ["register", "cmd_dse"]
@@ -61,11 +62,17 @@ def _summary(spec, counts, db, designs, fr, best, limits, sens) -> str:
                      f"{sum(d.complete for d in designs)} complete designs with the memory sizes ignored "
                      f"({len(fr)} on it)")
     lines += _table(fr[:20]) + ([f"  ... {len(fr) - 20} more (--report, --json)"] if len(fr) > 20 else [])
+    failed = [(d, w, e) for d in designs for w, e in d.errors.items()]
+    if failed:
+        d0, w0, e0 = failed[0]
+        lines.append(f"{len(failed):,} of the {spec.n_points:,} points failed (stored: --retry-failed evaluates them "
+                     f"again; every failure in --report or --json); the first: {w0} on {d0.label}: {e0}")
     d, n_ok = best
     given = ", ".join(f"{k.split()[0]} <= {v:g} {k.split()[1]}" for k, v in limits.items() if v is not None)
     if d is None:
         lines.append(f"best: no design that fits meets {given}" if given and fitted else
-                     "best: none (no design fits its memories with every workload)")
+                     "best: none (no design fits its memories with every workload)" if any(x.complete for x in designs)
+                     else "best: none (no design completed every workload: see the failures above)")
     else:
         lines.append(f"best (lowest {spec.objective}{', ' + given if given else ''}; {n_ok:,} qualify): {d.label}: "
                      f"{d.energy_pj / 1e6:.3f} uJ, "
@@ -100,11 +107,13 @@ def cmd_dse(args) -> int:
     spec = load_spec(args.spec)
     db = Path(args.db) if args.db else Path(f"{spec.name}.db")
     check_distinct(**{"--json": js, "--csv": csv, "--db": db})
+    check_not_inputs(dict(spec.inputs), **{"--json": js, "--csv": csv, "--db": db})
     # the default database (SPEC.db in the working directory) may sit in the report directory:
     # no report file ends in .db, so the report never writes or removes it
     check_outside(report, "--report", **{"--json": js, "--csv": csv, "--db": db if args.db else None})
     say = human_stream(js)
     points = make_points(spec)
+    new_db = not db.exists()
     with Store(db) as store:
         try:
             counts = run_sweep(spec, store, points, workers=args.workers, scheduler=args.scheduler,
@@ -113,6 +122,14 @@ def cmd_dse(args) -> int:
             print(f"eie dse: {exc}; the database {db} keeps every finished point: run the same command again "
                   f"to resume", file=sys.stderr)
             return 130
+        except EIEError:
+            if new_db and store.count() == 0:     # e.g. the scheduler could not be reached: leave nothing
+                store.close()
+                db.unlink(missing_ok=True)
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"--db {str(db)!r} failed during the sweep ({exc}): the points stored before it are "
+                             f"kept; if it is damaged, remove it and run again") from None
         designs = collect(joined(store, points))
         fr = fitting_front(designs)
         area, power, latency = limits.values()

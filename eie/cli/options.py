@@ -14,7 +14,7 @@ import sys
 
 from ..compress import BIAS_MODES
 from ..config import FIELD_DOCS, EIEConfig, flag
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..fileio import STDOUT
 from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
@@ -69,7 +69,13 @@ def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
         base = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
     changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
                if getattr(args, "cfg_" + f.name, None) is not None}
-    return base.replace(**changes) if changes else base
+    try:
+        return base.replace(**changes) if changes else base
+    except ConfigError as exc:                 # name the option the user typed, not the field
+        field = next((n for n in changes if str(exc).startswith(n + " ")), None)
+        if field is None:
+            raise
+        raise ConfigError(f"{flag(field)}: {exc}") from None
 
 
 def config_words(args) -> list[str]:

@@ -75,11 +75,20 @@ def _table_id(energy_table: str) -> str:
         return "sha256:" + hashlib.sha256(fh.read()).hexdigest()
 
 
+def _canonical(config: dict) -> dict:
+    """``config`` with every number of a float field as a float: ``clock_mhz = 800`` and
+    ``800.0`` are one configuration, so one point (they had been keyed apart and computed
+    twice)."""
+    floats = {f.name for f in dataclasses.fields(EIEConfig) if f.type in ("float", float)}
+    return {k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in config.items()}
+
+
 def point_key(config: dict, target: str, workload: Workload, table_id: str, reference_check: bool) -> str:
     """The key of a point: a hash of its configuration and target, its workload's content,
     the energy table, the reference check, the eie version and the record layout."""
     from .. import __version__
-    text = json.dumps({"config": config, "target": target, "workload": workload.digest, "energy_table": table_id,
+    text = json.dumps({"config": _canonical(config), "target": target, "workload": workload.digest, "energy_table": table_id,
                        "reference_check": reference_check, "eie": __version__, "record": RECORD_VERSION},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

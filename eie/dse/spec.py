@@ -77,6 +77,7 @@ class Spec:
     reference_check: bool
     objective: str
     fpga: dict                    # record name -> eie synth --json record (empty: no FPGA targets)
+    inputs: tuple = ()            # (what, absolute path) of every file the sweep reads: no output may be one
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -310,6 +311,26 @@ def _workloads(data: dict, path: Path) -> tuple:
     return tuple(out)
 
 
+def _inputs(data: dict, path: Path, workloads: tuple, fpga: dict) -> tuple:
+    """Every file the sweep reads, as (what, absolute path): the spec, its base
+    configuration, energy table, layer spec file and FPGA records, and each workload's files
+    (``eie dse s.toml --json lenet.toml --force`` had replaced the workloads' spec file)."""
+    dse = data.get("dse", {})
+    out = [("spec file", path)]
+    if "base" in dse:
+        out.append(("dse.base file", path.parent / dse["base"]))
+    if dse.get("energy_table", "fc8") not in ("fc8", "steady"):
+        out.append(("dse.energy_table file", path.parent / dse["energy_table"]))
+    if "spec" in data.get("workloads", {}):
+        out.append(("workloads.spec file", path.parent / data["workloads"]["spec"]))
+    if fpga:
+        records = path.parent / data["fpga"]["records"]
+        out += [(f"FPGA record {name!r}", records / rec["_file"]) for name, rec in fpga.items()]
+    for w in workloads:
+        out += [(f"file of workload {w.name!r}", Path(f)) for f in w.files]
+    return tuple((what, str(Path(f).resolve())) for what, f in out)
+
+
 def load_spec(path) -> Spec:
     """Read and check a spec file (see the module docstring)."""
     path = Path(path)
@@ -324,7 +345,7 @@ def load_spec(path) -> Spec:
     axes = tuple(Axis(name, _check_axis(name, vals, opts["base"], where, fpga, values)) for name, vals in values.items())
     workloads = _workloads(data, path)
     spec = Spec(path.resolve(), opts["name"], opts["base"], axes, workloads, opts["energy_table"],
-                opts["reference_check"], opts["objective"], fpga)
+                opts["reference_check"], opts["objective"], fpga, _inputs(data, path, workloads, fpga))
     if spec.n_points > MAX_POINTS:
         raise InputError(f"{where} asks for {spec.n_points:,} points ({spec.n_designs:,} designs x "
                          f"{len(workloads)} workloads), more than {MAX_POINTS:,}: use fewer axis values")

@@ -85,6 +85,12 @@ class Store:
             if row is not None and row[0] != str(SCHEMA_VERSION):
                 raise InputError(f"{where} was written by another eie (schema {row[0]}, this one reads "
                                  f"{SCHEMA_VERSION}): give another --db")
+            if row is not None:
+                # damage past the first page is found only when a query reaches it: look now,
+                # before any work (quick_check reads every page once: a second per ~100 MB)
+                bad = [" ".join(r[0].split()) for r in self.db.execute("PRAGMA quick_check(2)")]
+                if bad != ["ok"]:
+                    raise sqlite3.DatabaseError("; ".join(bad))
             self.db.executescript(_SCHEMA)
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -94,7 +100,8 @@ class Store:
                 self.db.close()
             if isinstance(exc, InputError):
                 raise
-            raise InputError(f"{where} is not an eie sweep database ({exc}): give another --db") from None
+            raise InputError(f"{where} is not an eie sweep database, or a damaged one ({exc}): give another --db "
+                             f"(a damaged one: remove it and run again; the sweep recomputes its points)") from None
 
     def close(self) -> None:
         self.db.close()

@@ -1,8 +1,10 @@
 """Workloads of a design-space sweep: benchmark layers, layer files, network directories
 (docs/dse.md §2).
 
-A :class:`Workload` is what the parent resolves and hashes up front (nothing large is
-read); :func:`load_layers` is what a worker runs to get the layers and their inputs.
+A :class:`Workload` is what the parent resolves, checks and hashes up front (each layer file
+is read once there, so that a file the array cannot run is refused by name before any point
+runs, and nothing large is kept); :func:`load_layers` is what a worker runs to get the layers
+and their inputs.
 
 * **benchmark layer** (a Table III name such as ``"Alex-7"``): the seeded synthetic layer
   of :func:`eie.bench.make_layer`, with ``weight_bits``-bit codes;
@@ -51,6 +53,7 @@ class Workload:
     digest: str
     spec: LayerSpec | None = None
     weight: float = 1.0            # rough work (non-zero weights), to order the tasks
+    files: tuple[str, ...] = ()    # the files it is read from (absolute paths): a run's outputs must be none of them
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "source": self.source, "digest": self.digest}
@@ -115,7 +118,9 @@ def resolve_workload(entry: str, root: Path, where: str, specs: dict | None = No
         if not _has_activations(path):
             raise InputError(f"{where}: layer file {str(path)!r} has no 'activations' array: a sweep needs the "
                              f"input (save it into the .npz as 'activations')")
-        return Workload(path.stem, "layer", str(path), _sha(b"layer", _file_digest(path)), None, n_out * n_in * 0.1)
+        _check_layer_file(path, where)
+        return Workload(path.stem, "layer", str(path), _sha(b"layer", _file_digest(path)), None, n_out * n_in * 0.1,
+                        (str(path),))
     raise InputError(f"{where}: {entry!r} is neither a benchmark layer ({', '.join(specs)}) nor a layer file or "
                      f"network directory (looked for {str(path)!r})")
 
@@ -127,19 +132,37 @@ def _network(path: Path, where: str) -> Workload:
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
     parts = [b"network", (path / "network.toml").read_bytes()]
+    files = [str(path / "network.toml")]
     previous = None
     work = 0.0
     for layer in net.layers:
         parts.append(_file_digest(net.path(layer)))
+        files.append(str(net.path(layer).resolve()))
         if not layer.runs:
             continue
         if (previous is None or previous.kind == "lstm") and not _has_activations(net.path(layer)):
             why = "the first layer that runs" if previous is None else f"it follows the lstm layer {previous.name!r}"
             raise InputError(f"{where}: network {str(path)!r}: layer {layer.name!r} needs an 'activations' array "
                              f"in {layer.file} ({why}): save its input into the file")
+        _check_layer_file(net.path(layer), f"{where}: network {str(path)!r}: layer {layer.name!r}")
         previous = layer
         work += layer.n_out * layer.n_in * 0.1
-    return Workload(net.name, "network", str(path), _sha(*parts), None, work)
+    return Workload(net.name, "network", str(path), _sha(*parts), None, work, tuple(files))
+
+
+def _check_layer_file(path: Path, where: str) -> None:
+    """Refuse, before any point runs, a layer file that every point would fail on: what
+    :func:`~eie.layer.load_layer` checks (shapes, finite values, one activation per column,
+    codes within the codebook) and a dense weight with no non-zero value (nothing to share
+    into a codebook).  The arrays are dropped again: the workers read the file themselves."""
+    from ..layer import DenseLayer, load_layer
+    try:
+        layer = load_layer(path)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if isinstance(layer, DenseLayer) and not np.any(layer.weight):
+        raise InputError(f"{where}: layer file {str(path)!r}: every weight is 0, so there is nothing to share into "
+                         f"a codebook or to run: give a layer with non-zero weights")
 
 
 # ---- worker side -----------------------------------------------------------------------

@@ -284,8 +284,9 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if progress:
         progress("synthesising (yosys) ...")
     cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
-    levels = logic_levels(out / f"{NAME}.json")
-    fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan)
+    design = json.loads((out / f"{NAME}.json").read_text())
+    levels = logic_levels(design)
+    fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan, design=design)
     kept, attempts, wall["nextpnr"] = _close_board_timing(board, dev, out, tools["pnr"], seeds, f_clk, tmg_ripup,
                                                           progress)
     fmax, parsed = kept["fmax_mhz"], kept["parsed"]

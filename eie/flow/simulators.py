@@ -45,6 +45,7 @@ import fcntl
 import importlib.util
 import math
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -54,7 +55,7 @@ from ..errors import ConfigError, EIEError
 __all__ = ["TB_DIR", "TESTBENCH", "NoSimulator", "cache_root", "setup_verilator", "available_simulators",
            "pick_simulator", "cache_size", "cache_limit", "cache_builds", "prune_cache", "clear_cache",
            "lock_build", "BuildGone", "CACHE_MAX_GB", "CACHE_GRACE_S", "BUILD_STAMP", "BUILD_LOCK",
-           "VERILATOR_OPTS", "verilator_opt", "describe_build"]
+           "VERILATOR_OPTS", "verilator_opt", "describe_build", "build_name"]
 
 #: the build cache's default size limit (a 64-PE Verilator build is about 0.45 GB, a 4-PE one 0.15)
 CACHE_MAX_GB = 20.0
@@ -67,6 +68,17 @@ BUILD_STAMP = "build.ok"
 BUILD_LOCK = "build.lock"
 #: cache entries that are not simulator builds (the generated-Verilog index): never evicted
 _NOT_BUILDS = ("rtl-src", "rtl-verilog")
+#: a simulator build's directory name (:func:`build_name`); the cache acts on no other
+#: ``rtl-*`` name (a user's ``rtl-notes`` next to the builds is neither listed nor removed)
+_BUILD_NAME = re.compile(r"rtl-(verilator|icarus)(-trace)?-n[0-9]+-[0-9a-f]+-[0-9a-f]+")
+
+
+def build_name(sim: str, waves: bool, pes: int, design: str, tools: str) -> str:
+    """The cache directory name of a simulator build: ``rtl-{sim}[-trace]-n{PEs}-{design
+    hash (16 hex)}-{tools hash (6 hex)}`` (:func:`eie.flow.verify.build`)."""
+    name = f"rtl-{sim}{'-trace' if waves else ''}-n{pes}-{design}-{tools}"
+    assert _BUILD_NAME.fullmatch(name), name
+    return name
 
 #: the packaged cocotb testbench and primitive models
 TB_DIR = Path(__file__).resolve().parent / "tb"
@@ -172,6 +184,9 @@ def cache_root() -> Path:
     """The per-user build cache (see the module docstring)."""
     env = os.environ.get("EIE_CACHE")
     if env:
+        if os.path.exists(env) and not os.path.isdir(env):
+            raise ConfigError(f"EIE_CACHE must name a directory (made if absent), not {env!r}, which is not one; "
+                              f"point it at a directory or unset it for the default ~/.cache/eie")
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
@@ -233,9 +248,9 @@ def _tree_size(path: Path) -> int:
 
 
 def _is_entry(d: Path) -> bool:
-    """An entry eie made in the cache: a directory (not a link) named ``rtl-*``, a simulator
-    build or the generated-Verilog index.  Nothing else in the cache root is eie's."""
-    return d.name.startswith("rtl-") and not d.is_symlink() and d.is_dir()
+    """An entry eie made in the cache: a directory (not a link) named as a simulator build
+    (:func:`build_name`) or as the generated-Verilog index.  Nothing else in the cache root is eie's."""
+    return (d.name in _NOT_BUILDS or _BUILD_NAME.fullmatch(d.name) is not None) and not d.is_symlink() and d.is_dir()
 
 
 def _is_build(d: Path) -> bool:

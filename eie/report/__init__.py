@@ -65,6 +65,17 @@ def check_out_dir(out, force: bool, what: str = "--out", doc: Doc | None = None)
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"{what} {str(out)!r} exists and is not empty: use --force to overwrite the report in it")
     check_files(out, report_files(doc), force=force, what=f"{what} directory")
+    if doc is None and out.is_dir():
+        # before the document exists its figures' and data files' names are not known, but
+        # they are PNGs at the top and files under data/: refuse now, not after the work, a
+        # link or a directory where one of them may go
+        data = out / "data"
+        names = [p.name for p in out.glob("*.png")]
+        if data.is_dir() and not data.is_symlink():
+            names += [f"data/{n}" for n in sorted(os.listdir(data))]
+        elif os.path.lexists(data):
+            names.append("data/report.json")          # only for the check that data is a directory
+        check_files(out, names, force=force, what=f"{what} directory")
     return out
 
 
