@@ -422,6 +422,7 @@ def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None, bias_q=None
             files[name] = hex_lines(grid[:, p], cfg.act_bits)
             manifest["activations"].append(name)
     manifest["files"] = sorted([*files, "manifest.json"])
+    manifest["written_by"] = "eie compile"             # eie.fileio.OutputPlan: its kind
     files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
     return files
 
@@ -431,7 +432,7 @@ def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, for
     """Write :func:`hex_images` into ``outdir`` (:class:`eie.fileio.OutputPlan`: every file
     checked before any is written; existing files only replaced with ``force``, and then the
     files of an earlier run that this one does not write are removed)."""
-    plan = OutputPlan(outdir, force=force, what="output directory")
+    plan = OutputPlan(outdir, force=force, kind="compile", what="output directory")
     for name, text in hex_images(compiled, codebook_q, act_q, bias_q).items():
         plan.add(name, text)
     return plan.commit()

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .errors import EIEError, InputError
 
-__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "check_not_inputs", "check_outside", "probe_writable", "write_text", "write_bytes",
+__all__ = ["STDOUT", "check_out", "check_out_dir", "check_files", "check_distinct", "check_not_inputs", "protect_inputs", "check_outside", "probe_writable", "write_text", "write_bytes",
            "write_stream", "json_default", "dumps_json", "write_json", "OutputPlan", "read_text", "read_toml"]
 
 #: the path that means standard output (``--json -``)
@@ -180,6 +180,21 @@ def check_not_inputs(inputs: dict, **outputs) -> None:
         if what is not None:
             raise InputError(f"{name} {str(path)!r} is the {what}: eie never writes over its input; give {name} "
                              f"another file")
+
+
+#: the current command's input files (real path -> what), set by the CLI for each command
+#: (:func:`protect_inputs`): an :class:`OutputPlan` neither writes over nor removes them
+_PROTECTED: dict[str, str] = {}
+
+
+def protect_inputs(inputs: dict) -> None:
+    """Make ``inputs`` (what -> path) the files no :class:`OutputPlan` of this command may
+    write over or remove as stale (``eie import s/fc.npz -o s --force`` had replaced the model
+    file with its own output; ``eie compile net/fc1.npz -o net --force`` had removed it as a file
+    of an earlier run).  Replaces the previous command's set."""
+    _PROTECTED.clear()
+    _PROTECTED.update({os.path.realpath(p): what for what, p in inputs.items()
+                       if p is not None and str(p) != STDOUT})
 
 
 def check_outside(directory, what: str, **outputs) -> None:
@@ -356,13 +371,19 @@ class OutputPlan:
     ``add(name, content)`` (text, bytes, or a JSON-ready dict for ``*.json``) collects;
     :meth:`commit` checks everything first (the directory, every existing file, the
     ``--force`` rule) and only then writes.  The manifest (``manifest`` name, a dict) gets a
-    ``files`` list of every file of the run; with ``force``, the files the previous run's
-    manifest listed that this run does not write are removed.
+    ``files`` list of every file of the run and ``written_by`` (``"eie <kind>"``); with
+    ``force``, the files that the previous manifest lists and this run does not write are
+    removed, if that manifest was written by the same kind of run (``eie compile -o NET
+    --force`` into an imported network directory had removed its ``network.toml`` and layer
+    files, listed by ``eie import``'s manifest).  A text manifest (``manifest.json`` written as
+    a string) must carry both keys itself.
     """
 
-    def __init__(self, directory, *, force: bool, what: str = "output directory", manifest: str = "manifest.json"):
+    def __init__(self, directory, *, force: bool, kind: str, what: str = "output directory",
+                 manifest: str = "manifest.json"):
         self.directory = Path(directory)
         self.force = force
+        self.kind = kind
         self.what = what
         self.manifest = manifest
         self._files: dict[str, object] = {}
@@ -373,14 +394,19 @@ class OutputPlan:
             raise ValueError(f"file name must be relative inside the directory, not {name!r}")
         self._files[rel.as_posix()] = content
 
+    @property
+    def written_by(self) -> str:
+        return f"eie {self.kind}"
+
     def _previous(self) -> list[str]:
-        """Files the previous run's manifest lists (relative, inside the directory)."""
+        """Files the previous run's manifest lists (relative, inside the directory), if that
+        run was of this plan's kind."""
         try:
             old = json.loads((self.directory / self.manifest).read_text())
         except (OSError, ValueError):
             return []
         names = old.get("files") if isinstance(old, dict) else None
-        if not isinstance(names, list):
+        if not isinstance(names, list) or old.get("written_by") != self.written_by:
             return []
         out = []
         for n in names:
@@ -391,6 +417,11 @@ class OutputPlan:
     def check(self) -> None:
         d = check_out_dir(self.directory, self.what)         # probes the place it will write in
         check_files(d, self._files, force=self.force, what=self.what)
+        for name in self._files:
+            what = _PROTECTED.get(os.path.realpath(d / name))
+            if what is not None:
+                raise InputError(f"{self.what} {str(d)!r}: this run writes {name!r}, which is the {what}: eie "
+                                 f"never writes over its input; give another directory")
 
     def commit(self) -> list[Path]:
         """Check, then write every file (the manifest last); returns the paths written."""
@@ -399,6 +430,7 @@ class OutputPlan:
         names = list(self._files)
         if self.manifest in self._files and isinstance(self._files[self.manifest], dict):
             self._files[self.manifest]["files"] = sorted(names)      # the caller's dict sees it too
+            self._files[self.manifest]["written_by"] = self.written_by
         stale = [n for n in self._previous() if n not in self._files] if self.force else []
         try:
             d.mkdir(exist_ok=True)
@@ -423,6 +455,7 @@ class OutputPlan:
             # the way (images/ -> elsewhere) would make this remove files outside the directory
             path = d / name
             parents = [d / p for p in reversed(Path(name).parents) if str(p) != "."]
-            if all(_kind(p) == "a directory" for p in parents) and _kind(path) is None and path.exists():
+            if (all(_kind(p) == "a directory" for p in parents) and _kind(path) is None and path.exists()
+                    and os.path.realpath(path) not in _PROTECTED):      # an input of this run stays
                 path.unlink()
         return written

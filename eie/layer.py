@@ -51,7 +51,8 @@ def _float_array(name: str, value, ndim: int) -> np.ndarray:
         raise InputError(f"{name} must be a numeric array, not dtype {a.dtype}")
     if a.ndim != ndim:
         raise InputError(f"{name} must be {ndim}-D, not shape {a.shape}")
-    a = a.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # a long double beyond float64: inf, refused below
+        a = a.astype(np.float64)
     _finite(name, a)
     return a
 
@@ -137,6 +138,10 @@ class CompressedLayer:
         a = np.asarray(value)
         if a.dtype.kind not in "iu":
             if a.dtype.kind == "f" and a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+                lo, hi = float(a.min()), float(a.max())
+                if lo < 0 or hi >= size:        # named as given, before a cast that would wrap it
+                    raise InputError(f"{name} must be in [0, {size - 1}] (the codebook has {size} entries), "
+                                     f"not {lo if lo < 0 else hi:g}")
                 a = a.astype(np.int64)
             else:
                 raise InputError(f"{name} must be an integer array, not dtype {a.dtype}")
@@ -306,8 +311,7 @@ def read_npy(path, what: str, fix: str, check_shape=None) -> np.ndarray:
 
 def _open_npz(path: Path) -> tuple[dict, list[str]]:
     """The arrays of :data:`LAYER_ARRAYS` a layer file holds, and the names of all it holds."""
-    if not path.exists():
-        raise InputError(f"layer file {str(path)!r} does not exist")
+    _input_file(path, "layer file")       # a FIFO or a device: refused, not opened (it would block)
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(_NPY_MAGIC))
@@ -369,9 +373,7 @@ def load_layer(path) -> DenseLayer | CompressedLayer:
 def load_activations(path, n: int) -> np.ndarray:
     """Load an input vector from ``.npy`` (or the ``activations`` array of an ``.npz``); its
     shape is checked from the header before the data is read."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"input file {str(path)!r} does not exist")
+    path = _input_file(path, "input file")   # a FIFO or a device: refused, not opened (it would block)
     name = f"input {path.name}"
     try:
         with open(path, "rb") as fh:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from eie.cli import main
+from eie.errors import InputError
 from eie.fileio import OutputPlan
 
 
@@ -28,7 +29,7 @@ def test_force_never_removes_a_stale_file_through_a_link(tmp_path):
     out, keep = tmp_path / "out", tmp_path / "keep"
     keep.mkdir()
     (keep / "a.hex").write_text("precious\n")
-    plan = OutputPlan(out, force=False)
+    plan = OutputPlan(out, force=False, kind="test")
     plan.add("images/a.hex", "1\n")
     plan.add("top.v", "module top; endmodule\n")
     plan.add("manifest.json", {})
@@ -41,7 +42,7 @@ def test_force_never_removes_a_stale_file_through_a_link(tmp_path):
     m = json.loads((out / "manifest.json").read_text())
     m["files"] += ["old.txt", "images/../../keep/a.hex"]
     (out / "manifest.json").write_text(json.dumps(m))
-    again = OutputPlan(out, force=True)
+    again = OutputPlan(out, force=True, kind="test")
     again.add("top.v", "module top; endmodule\n")
     again.add("manifest.json", {})
     again.commit()
@@ -354,3 +355,143 @@ def test_the_temporary_file_is_never_written_through_a_planted_link(tmp_path, wr
         write_stream(out, iter(["{", "}\n"]))
     assert victim.read_text() == "precious\n" and out.read_text() == "{}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "victim.txt"]
+
+
+# ---- found by a review: FIFOs, inputs inside output directories, corrupt ONNX -------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["simulate", "f.npz"], "layer file 'f.npz' is not a regular file"),
+    (["compress", "f.npz"], "layer file 'f.npz' is not a regular file"),
+    (["compile", "f.npz"], "layer file 'f.npz' is not a regular file"),
+    (["simulate", "l.npz", "--input", "f.npy"], "input file 'f.npy' is not a regular file"),
+])
+def test_a_fifo_is_refused_not_opened(tmp_path, monkeypatch, capsys, argv, message):
+    """Opening a FIFO with no writer blocks: the command had hung for ever."""
+    import threading
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    os.mkfifo(tmp_path / "f.npz")
+    os.mkfifo(tmp_path / "f.npy")
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("rc", main(argv)), daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():
+        for f in ("f.npz", "f.npy"):                  # a writer unblocks the reader: the run can end
+            with open(tmp_path / f, "wb"):
+                pass
+        pytest.fail(f"eie {' '.join(argv)} blocked on the FIFO")
+    assert result["rc"] == 2
+    assert capsys.readouterr().err == f"eie: error: {message}\n"
+
+
+def test_an_output_directory_never_loses_or_overwrites_an_input(tmp_path, monkeypatch, capsys):
+    """``eie import s/fc.npz -o s --force`` had replaced the model file; ``eie compile
+    net/fc1.npz -o net --force`` had removed the network's files (listed by import's manifest)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s").mkdir()
+    np.savez(tmp_path / "s" / "fc.npz", weight=np.ones((3, 4)), bias=np.zeros(3), activations=np.ones(4))
+    before = (tmp_path / "s" / "fc.npz").read_bytes()
+    assert main(["import", "s/fc.npz", "-o", "s", "--force"]) == 2
+    assert capsys.readouterr().err == ("eie: error: network directory 's': this run writes 'fc.npz', which is the "
+                                       "src file: eie never writes over its input; give another directory\n")
+    assert (tmp_path / "s" / "fc.npz").read_bytes() == before
+    np.savez(tmp_path / "m.npz", **{"fc1.weight": np.ones((4, 3)), "fc1.bias": np.zeros(4),
+                                    "fc2.weight": np.ones((2, 4)), "fc2.bias": np.zeros(2)})
+    assert main(["import", "m.npz", "-o", "net"]) == 0
+    files = sorted(p.name for p in (tmp_path / "net").iterdir())
+    # compiled into its own directory: written beside it, and neither it nor the network's other
+    # files (listed by import's manifest) are removed as an earlier run's
+    assert main(["compile", "net/fc1.npz", "--pes", "2", "-o", "net", "--force"]) == 0
+    assert set(files) <= {p.name for p in (tmp_path / "net").iterdir()}
+    assert main(["import", "m.npz", "-o", "net", "--force"]) == 0       # import's own files back, hex left
+    # compile's manifest was the last: import does not remove compile's files either
+    assert "codebook.hex" in {p.name for p in (tmp_path / "net").iterdir()}
+    # a layer from elsewhere compiled into the network directory: its own files are written, and
+    # the import's (listed by the import's manifest, another kind of run) are not removed as stale
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    assert main(["compile", "l.npz", "--pes", "2", "-o", "net", "--force"]) == 0
+    left = {p.name for p in (tmp_path / "net").iterdir()}
+    assert {"fc1.npz", "fc2.npz", "network.toml"} <= left and "codebook.hex" in left
+    assert json.loads((tmp_path / "net" / "manifest.json").read_text())["written_by"] == "eie compile"
+
+
+
+def test_force_removes_stale_files_only_of_its_own_kind(tmp_path):
+    out = tmp_path / "out"
+    first = OutputPlan(out, force=False, kind="rtl")
+    first.add("a.txt", "a\n")
+    first.add("manifest.json", {})
+    first.commit()
+    other = OutputPlan(out, force=True, kind="compile")
+    other.add("b.txt", "b\n")
+    other.add("manifest.json", {})
+    other.commit()
+    assert (out / "a.txt").exists()                  # listed by an rtl manifest: not compile's to remove
+    again = OutputPlan(out, force=True, kind="compile")
+    again.add("c.txt", "c\n")
+    again.add("manifest.json", {})
+    again.commit()
+    assert not (out / "b.txt").exists() and (out / "a.txt").exists() and (out / "c.txt").exists()
+    # a stale file of its own kind that is an input of this command stays
+    from eie.fileio import protect_inputs
+    protect_inputs({"layer file": out / "c.txt"})
+    try:
+        last = OutputPlan(out, force=True, kind="compile")
+        last.add("d.txt", "d\n")
+        last.add("manifest.json", {})
+        last.commit()
+        assert (out / "c.txt").exists() and (out / "d.txt").exists()
+        over = OutputPlan(out, force=True, kind="compile")
+        over.add("c.txt", "x\n")
+        with pytest.raises(InputError, match="this run writes 'c.txt', which is the layer file"):
+            over.commit()
+        assert (out / "c.txt").read_text() == "c\n"
+    finally:
+        protect_inputs({})
+
+
+def test_a_corrupt_onnx_constant_is_one_error(tmp_path, monkeypatch, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    monkeypatch.chdir(tmp_path)
+    for dims, message in (([6, 5], "constant 'fc.weight' declares shape [6, 5] but its data does not fit it "
+                                   "(cannot reshape array of size 3 into shape (6,5)): the file is truncated or "
+                                   "corrupt; export the model again"),
+                          ([100000, 100000], "constant 'fc.weight' declares shape [100000, 100000]: more than "
+                                             "268,435,456 values or a negative dimension")):
+        t = onnx.TensorProto()
+        t.name, t.data_type = "fc.weight", TensorProto.FLOAT
+        t.dims.extend(dims)
+        t.raw_data = b"\0" * 12
+        g = helper.make_graph([helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["y"], transB=1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])],
+                              [t, numpy_helper.from_array(np.zeros(6, np.float32), "fc.bias")])
+        (tmp_path / "m.onnx").write_bytes(helper.make_model(g).SerializeToString())
+        for extra in ([], ["--list"]):
+            assert main(["import", "m.onnx", "-o", "on", *extra]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"eie: error: {message}") and len(err.splitlines()) == 1
+        assert not (tmp_path / "on").exists()
+
+
+def test_import_refuses_an_empty_layer_before_writing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "z.npz", **{"fc.weight": np.zeros((0, 5), np.float32), "fc.bias": np.zeros(0, np.float32)})
+    assert main(["import", "z.npz", "-o", "zn"]) == 2
+    assert capsys.readouterr().err == ("eie: error: layer 'fc' has shape (0, 5): a layer needs at least one output "
+                                       "row and one input column; leave it out (--select)\n")
+    assert not (tmp_path / "zn").exists()
+
+
+def test_bad_values_are_one_line_naming_the_value(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "cf.npz", codebook=np.r_[0.0, np.ones(15)], codes=np.full((2, 2), 1e30))
+    assert main(["simulate", "cf.npz"]) == 2
+    assert capsys.readouterr().err == ("eie: error: codes must be in [0, 15] (the codebook has 16 entries), "
+                                       "not 1e+30\n")
+    np.savez(tmp_path / "ld.npz", weight=np.full((2, 2), np.longdouble("1e400")))
+    assert main(["compress", "ld.npz"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eie: error: weight must be finite") and len(err.splitlines()) == 1

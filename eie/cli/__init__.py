@@ -112,12 +112,13 @@ def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Na
     ``network.toml`` and layer files of a network directory given as an argument
     (``eie compile l.npz --json l.npz --force`` replaced the layer with its JSON record; ``eie
     simulate net -o net/fc1.npz --force`` a layer of the network)."""
-    from ..fileio import check_not_inputs
+    from ..fileio import check_not_inputs, protect_inputs
     from ..network import load_network
     sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
     parser = sub.choices[args.command]
     names = {a.dest: a.option_strings[-1] if a.option_strings else a.dest for a in parser._actions}
     outputs = {names[d]: v for d, v in vars(args).items() if d in OUTPUT_DESTS and d in names and isinstance(v, str)}
+    protect_inputs({})                     # this command's own, below: not the previous one's
     if not outputs:
         return
     inputs = {}
@@ -142,6 +143,7 @@ def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Na
     for dest, name in getattr(args, "inputs_in", {}).items():
         if isinstance(getattr(args, dest, None), str):
             inputs[f"{name} of {names[dest]}"] = os.path.join(getattr(args, dest), name)
+    protect_inputs(inputs)                 # output directories: eie.fileio.OutputPlan checks their files
     check_not_inputs(inputs, **outputs)
 
 

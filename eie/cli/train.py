@@ -91,7 +91,7 @@ def check_outputs(args, names) -> object:
     if args.out:
         out = check_out_dir(args.out)
         check_outside(out, "--out", **{"--json": js})
-        plan = OutputPlan(out, force=args.force)
+        plan = OutputPlan(out, force=args.force, kind=args.command)
         for name in [*names, "manifest.json"]:        # write_outputs adds the manifest: check it now too
             plan.add(name, "")
         plan.check()
@@ -101,7 +101,7 @@ def check_outputs(args, names) -> object:
 def write_outputs(args, files: dict, manifest: dict, say, listing: str) -> None:
     """Write ``files`` and the ``manifest`` into ``--out`` as one :class:`OutputPlan` (checked
     again, then written; ``--force`` rules) and say so on ``say``."""
-    plan = OutputPlan(args.out, force=args.force)
+    plan = OutputPlan(args.out, force=args.force, kind=args.command)
     for name, content in files.items():
         plan.add(name, content)
     plan.add("manifest.json", manifest)

@@ -238,7 +238,7 @@ def write_design(out, hw: HWConfig, *, top: str = TOPLEVEL, prepared=None, relu:
             raise CapacityError(f"{exc}: raise the depth (e.g. --depths layer)") from None
     elif prepared is not None:
         check_layer_fits(hw, prepared.compiled)
-    plan = OutputPlan(out, force=force, what="output directory")
+    plan = OutputPlan(out, force=force, kind="rtl", what="output directory")
     text = header(top, hw, "eie rtl (configuration: manifest.json)") + verilog_text(hw, top=top)
     manifest = {"verilog": f"{top}.v", **design_info(hw, top, text), "generator": generator_versions(),
                 "layer": None}

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..layer import MAX_ELEMENTS
 from .result import ImportedLayer, ImportedNetwork, as_float
 
 __all__ = ["read_onnx"]
@@ -67,7 +68,15 @@ class _Graph:
         t = self.consts.get(name)
         if t is None:
             return None
-        a = self.to_array(t)
+        dims = [int(d) for d in t.dims]
+        if any(d < 0 for d in dims) or math.prod(dims) > MAX_ELEMENTS:
+            raise InputError(f"constant {name!r} declares shape {dims}: more than {MAX_ELEMENTS:,} values or a "
+                             f"negative dimension; a layer that large is refused (split it)")
+        try:
+            a = self.to_array(t)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"constant {name!r} declares shape {dims} but its data does not fit it ({exc}): the "
+                             f"file is truncated or corrupt; export the model again") from None
         if a.dtype.kind not in "fiu" and a.dtype.name != "bfloat16":
             return None
         a = as_float(a)

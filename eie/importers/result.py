@@ -69,6 +69,11 @@ class ImportedLayer:
         m = self.weight if self.weight is not None else self.codes
         if m.ndim != 2:
             raise ValueError(f"the matrix of layer {self.name!r} must be 2-D, not shape {m.shape}")
+        if min(m.shape) < 1:
+            # a network directory's layers have shapes of at least 1 x 1 (eie.network): refused
+            # here, before anything is written, not by the next command that reads the directory
+            raise InputError(f"layer {self.name!r} has shape {tuple(int(v) for v in m.shape)}: a layer needs at "
+                             f"least one output row and one input column; leave it out (--select)")
         if self.bias is not None and self.bias.shape != (m.shape[0],):
             raise InputError(f"layer {self.name!r}: the bias has shape {self.bias.shape}, not one value per "
                              f"output row ({m.shape[0]})")
@@ -197,7 +202,7 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
             hint = "; import a chain of them with --select REGEX (eie import --list shows the layers)"
         raise InputError(f"{exc}{hint}") from None
     network = Network(net.name, entries, source=net.source)
-    plan = OutputPlan(directory, force=force, what="network directory")
+    plan = OutputPlan(directory, force=force, kind="import", what="network directory")
     for layer, f in zip(net.layers, files, strict=True):
         plan.add(f, npz_bytes(layer.arrays()))
     plan.add("network.toml", network_toml(network))

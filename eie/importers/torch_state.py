@@ -25,6 +25,7 @@ import importlib.util
 import io
 import pickle
 import struct
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -295,7 +296,11 @@ def _read_legacy(path: Path, where: str) -> dict[str, TensorInfo]:
 def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
     import torch
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's remarks on the pickle protocol of a file it then refuses, or reads: the
+            # outcome is said once, by eie, as one line (the refusal below, or the import)
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         # torch refused the file (a global outside its allow-list, a TorchScript archive) or
         # could not read it: eie's own reader -- an allow-list unpickler, which never calls
