@@ -64,6 +64,16 @@ MAX_CLOCK_MHZ, MAX_SRAM_KB = 100_000, 1 << 20
 MIN_CLOCK_MHZ = 1e-3
 
 
+def _no_duplicates(pairs: list) -> dict:
+    """A JSON object whose keys are each given once (TOML refuses a duplicate by itself; JSON
+    had kept the last of ``{"pes": 32, "pes": 16}`` without a word)."""
+    keys = [k for k, _ in pairs]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise ValueError(f"key {dup!r} is given twice")
+    return dict(pairs)
+
+
 @dataclass(frozen=True)
 class EIEConfig:
     """An EIE processing-element array.  Defaults are the paper's design point (ISCA 2016).
@@ -227,8 +237,8 @@ class EIEConfig:
         where = f"config file {str(path)!r}"
         text = read_text(path, where, ConfigError)
         try:
-            if path.suffix == ".json":
-                data = json.loads(text)
+            if path.suffix.lower() == ".json":
+                data = json.loads(text, object_pairs_hook=_no_duplicates)
             else:
                 data = tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:

@@ -489,3 +489,36 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr("eie.cli.build_parser", lambda: ap)
     assert main(["config"]) == 130
     assert capsys.readouterr() == ("", "eie config: interrupted\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--layers", ""], "--layers must be a comma-separated list of layer names with none empty, not ''"),
+    (["bench", "--layers", "NT-We,NT-We"], "--layers names 'NT-We' twice: give each once"),
+    (["bench", "--layers", "NT-We,"], "--layers must be a comma-separated list of layer names with none empty, "
+                                       "not 'NT-We,'"),
+    (["bench", "--layers", "NT-We", "--fc8", "missing.npz"],
+     "--fc8 'missing.npz' is not a file: give the path of alexnet_fc8.npz"),
+    (["report", "paper", "--out", "rp", "--pe-counts", ""],
+     "--pe-counts must be a comma-separated list of integers with none empty, not ''"),
+    (["report", "paper", "--out", "rp", "--pe-counts", "64,"],
+     "--pe-counts must be a comma-separated list of integers with none empty, not '64,'"),
+    (["report", "paper", "--out", "rp", "--queue-depths", "8,8"], "--queue-depths names '8' twice: give each once"),
+    (["report", "paper", "--out", "rp", "--layers", ""],
+     "--layers must be a comma-separated list of layer names with none empty, not ''"),
+])
+def test_lists_with_empty_or_repeated_items_are_refused_before_work(tmp_path, monkeypatch, capsys, argv, message):
+    """They had run every layer (``--layers ""``), the default sweep (``--pe-counts ""``), or
+    dropped the empty or repeated item without a word."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", f"eie: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_json_by_suffix_in_any_case_and_no_duplicate_keys(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "-o", "X.JSON"]) == 0
+    assert json.loads((tmp_path / "X.JSON").read_text())["pes"] == 64
+    (tmp_path / "d.json").write_text('{"pes": 32, "pes": 16}')
+    assert main(["config", "--config", "d.json"]) == 2
+    assert capsys.readouterr().err == "eie: error: config file 'd.json' is not valid json: key 'pes' is given twice\n"

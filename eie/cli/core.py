@@ -194,20 +194,39 @@ def _simulate(args, cfg, layers, x, table, say):
     return results[-1].outputs, {**summary, "layers": records}
 
 
+def _items(option: str, text: str, what: str) -> list[str]:
+    """The items of a comma-separated option: none empty (``""``, ``"a,,b"``, ``"64,"``), none
+    twice (they had been dropped or de-duplicated without a word)."""
+    items = [v.strip() for v in text.split(",")]
+    if not all(items):
+        raise InputError(f"{option} must be a comma-separated list of {what} with none empty, not {text!r}")
+    dup = next((v for v in items if items.count(v) > 1), None)
+    if dup is not None:
+        raise InputError(f"{option} names {dup!r} twice: give each once")
+    return items
+
+
+def _selected(specs, layers: str | None):
+    """The specs ``--layers`` names (all of them when it is not given), in the spec's order."""
+    if layers is None:
+        return specs
+    wanted = _items("--layers", layers, "layer names")
+    names = {s.name for s in specs}
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise InputError(f"--layers names {missing[0]!r}, not in the spec; choose from {', '.join(sorted(names))}")
+    return [s for s in specs if s.name in wanted]
+
+
 def cmd_bench(args) -> int:
     from ..bench import format_bench, load_specs, run_bench
     from ..energy import EnergyTable
     cfg = config_from(args)
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     table = EnergyTable.load(args.energy_table, config=cfg) if args.energy_table else EnergyTable.default(cfg)
-    specs = load_specs(args.spec)
-    if args.layers:
-        wanted = [s.strip() for s in args.layers.split(",")]
-        names = {s.name for s in specs}
-        missing = [w for w in wanted if w not in names]
-        if missing:
-            raise InputError(f"--layers names {missing[0]!r}, not in the spec; choose from {', '.join(sorted(names))}")
-        specs = [s for s in specs if s.name in wanted]
+    if args.fc8 is not None and not Path(args.fc8).is_file():
+        raise InputError(f"--fc8 {args.fc8!r} is not a file: give the path of alexnet_fc8.npz")
+    specs = _selected(load_specs(args.spec), args.layers)
     rows = run_bench(cfg, specs, fc8=args.fc8, table=table,
                      progress=lambda name: print(f"  running {name} ...", file=sys.stderr, flush=True))
     print(format_bench(rows, cfg, args.energy_table), file=human_stream(js))
@@ -225,23 +244,14 @@ def cmd_report(args) -> int:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
     if args.fc8 is not None and not Path(args.fc8).is_file():
         raise InputError(f"--fc8 {args.fc8!r} does not exist: give the path of alexnet_fc8.npz")
-    specs = load_specs(args.spec)
-    if args.layers:
-        wanted = [s.strip() for s in args.layers.split(",") if s.strip()]
-        names = {s.name for s in specs}
-        missing = [w for w in wanted if w not in names]
-        if missing or not wanted:
-            raise InputError(f"--layers names {(missing or [args.layers])[0]!r}, not in the spec; choose from "
-                             f"{', '.join(sorted(names))}")
-        specs = [s for s in specs if s.name in wanted]
+    specs = _selected(load_specs(args.spec), args.layers)
 
     def int_list(option, text, field):
+        items = _items(option, text, "integers")
         try:
-            values = [int(v) for v in text.split(",") if v.strip()]
+            values = [int(v) for v in items]
         except ValueError:
-            values = []
-        if not values:
-            raise InputError(f"{option} must be a comma-separated list of integers, not {text!r}")
+            raise InputError(f"{option} must be a comma-separated list of integers, not {text!r}") from None
         for v in values:
             try:
                 EIEConfig().replace(**{field: v})
@@ -251,9 +261,10 @@ def cmd_report(args) -> int:
 
     default = PaperSweeps()
     sweeps = PaperSweeps(
-        int_list("--queue-depths", args.queue_depths, "queue_depth") if args.queue_depths else default.queue_depths,
-        int_list("--line-widths", args.line_widths, "line_bits") if args.line_widths else default.line_bits,
-        int_list("--pe-counts", args.pe_counts, "pes") if args.pe_counts else default.pes)
+        int_list("--queue-depths", args.queue_depths, "queue_depth") if args.queue_depths is not None
+        else default.queue_depths,
+        int_list("--line-widths", args.line_widths, "line_bits") if args.line_widths is not None else default.line_bits,
+        int_list("--pe-counts", args.pe_counts, "pes") if args.pe_counts is not None else default.pes)
     command = " ".join(["eie report", args.which]
                        + [f"{flag} {value}" for flag, value in (
                            ("--fc8", args.fc8), ("--fpga", args.fpga), ("--out", args.out), ("--spec", args.spec), ("--layers", args.layers),
@@ -361,7 +372,7 @@ def cmd_config(args) -> int:
     TOML, or JSON for an output file named ``*.json`` (``--config`` reads a file by its suffix)."""
     out = check_out(args.out, args.force, "output file")
     config = config_from(args)
-    text = dumps_json(config.to_dict()) if out and out.suffix == ".json" else to_toml(config)
+    text = dumps_json(config.to_dict()) if out and out.suffix.lower() == ".json" else to_toml(config)
     if out:
         write_text(out, text)
         print(f"wrote {out}")
