@@ -33,7 +33,7 @@ from .compile import compile_layer
 from .config import EIEConfig
 from .energy import EnergyTable, estimate
 from .errors import InputError
-from .fixed import QuantPlan, plan_layer, quantize
+from .fixed import QuantPlan, plan_layer, quantize, saturated_count
 from .layer import MAX_ELEMENTS, CompressedLayer, DenseLayer
 from .model import simulate
 from .network import GATES, NetworkLayer
@@ -221,8 +221,10 @@ def run_lstm_layer(layer: CompressedLayer, net_layer: NetworkLayer, xs, config: 
     pre_q = np.zeros((T, 4 * hidden), np.int64)
     steps = []
     order = range(T - 1, -1, -1) if direction == "reverse" else range(T)
+    saturated = 0
     for t in order:
         z = np.concatenate([xs[t], h_q * scale])
+        saturated += saturated_count(xs[t], plan.fa, cfg.act_bits)    # h_q is in range by construction
         res = simulate(compiled, z, plan=plan, source=layer)
         pre_q[t] = res.outputs_q
         h, c = _cell(res.outputs, c, hidden, gates, np.float32)
@@ -249,6 +251,7 @@ def run_lstm_layer(layer: CompressedLayer, net_layer: NetworkLayer, xs, config: 
         "preacts_match_reference": all(s.preacts_match_reference for s in steps),
         "max_abs_error": max(s.max_abs_error for s in steps),
         "mean_abs_error": float(np.mean(np.abs(hs - h_float))),
+        "saturated_inputs": saturated, "max_abs_input": float(np.max(np.abs(xs), initial=0.0)),
     }
     if h_dense is not None:
         totals["max_abs_error_dense"] = float(np.max(np.abs(hs - h_dense)))

@@ -337,3 +337,24 @@ def test_an_imported_onnx_bilstm_against_onnx_reference(tmp_path, capsys):
         res = run_lstm_layer(comp, layer, xs, CFG.replace(weight_bits=8, line_bits=96), dense=dense)
         assert np.allclose(res.h_dense, want[:, d, 0, :], atol=1e-5)
         assert np.abs(res.h - want[:, d, 0, :]).max() < 0.05     # 8-bit sharing + 16-bit fixed point
+
+
+def test_saturated_inputs_are_counted_and_warned(tmp_path, monkeypatch, capsys):
+    """Inputs beyond the activations' range (fa = 0) had given only "within the fixed-point
+    bound: NO"; the count is the values of the sequence beyond the 16-bit range."""
+    monkeypatch.chdir(tmp_path)
+    H, X = 8, 6
+    w = np.random.default_rng(1).normal(size=(4 * H, X + H)).astype(np.float32)
+    np.savez(tmp_path / "lstm.npz", weight=w, bias=np.zeros(4 * H, np.float32))
+    seq = np.full((3, X), 0.5)
+    seq[1, 2], seq[2, 4] = 1e30, -1e30                  # two values no fixed-point format holds
+    np.save(tmp_path / "big.npy", seq)
+    np.save(tmp_path / "ok.npy", np.full((3, X), 0.5))
+    assert main(["lstm", "lstm.npz", "--hidden", str(H), "--input-size", str(X), "--input", "big.npy", "--pes", "2",
+                 "--json", "r.json"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 2 of 18 input values saturated (the 16-bit activations with fa=0 hold |x| <= 32767; the " \
+           "largest is 1e+30)" in out
+    assert json.loads((tmp_path / "r.json").read_text())["totals"]["saturated_inputs"] == 2
+    assert main(["lstm", "lstm.npz", "--hidden", str(H), "--input-size", str(X), "--input", "ok.npy", "--pes", "2"]) == 0
+    assert "saturated" not in capsys.readouterr().out

@@ -115,6 +115,11 @@ def format_lstm(result) -> str:
     lines.append(f"  h vs the float LSTM (same compressed weights): max {tot['max_abs_error']:.2e}, mean "
                  f"{tot['mean_abs_error']:.2e}; pre-activations within the fixed-point bound: "
                  f"{'yes' if tot['preacts_match_reference'] else 'NO'}")
+    if tot.get("saturated_inputs"):
+        top = ((1 << (cfg.act_bits - 1)) - 1) / 2.0 ** result.plan.fa
+        lines.append(f"  warning: {tot['saturated_inputs']} of {tot['steps'] * result.input} input values saturated "
+                     f"(the {cfg.act_bits}-bit activations with fa={result.plan.fa} hold |x| <= {top:g}; the largest "
+                     f"is {tot['max_abs_input']:g}), so h cannot follow the float LSTM: scale the sequence down")
     if dense:
         lines.append(f"  h vs the float LSTM of the dense weights: max {tot['max_abs_error_dense']:.2e}, mean "
                      f"{tot['mean_abs_error_dense']:.2e} (compression alone: max "
