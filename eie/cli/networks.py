@@ -123,9 +123,11 @@ def _load_data(spec: str, limit: int | None):
         cal_where = f"the first {{n}} images of the {spec} validation split"
     else:
         p = Path(spec)
-        if p.suffix != ".npz" or not p.is_file():
+        if p.suffix != ".npz" or not p.exists():
             raise InputError(f"--data must be {', '.join(DATASETS)} or an existing .npz with 'x' and 'y', "
                              f"not {spec!r}")
+        if not p.is_file():
+            raise InputError(f"--data {spec!r} is not a regular file: give an .npz with 'x' and 'y'")
         arrays, held = read_npz(p, ("x", "y"), "--data", "use fewer images")
         if "x" not in arrays or "y" not in arrays:
             raise InputError(f"--data {spec!r} must hold 'x' (images x inputs) and 'y' (labels); it holds "
@@ -136,6 +138,8 @@ def _load_data(spec: str, limit: int | None):
                              f"{x.dtype} {x.shape}")
         if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
             raise InputError(f"--data {spec!r}: 'y' must be {len(x)} integer labels, not {y.dtype} {y.shape}")
+        if y.dtype.kind == "u" and len(y) and int(y.max()) > np.iinfo(np.int64).max:
+            raise InputError(f"--data {spec!r} has label {int(y.max())}: labels must be 0..outputs-1")
         if not len(x):
             raise InputError(f"--data {spec!r} holds no images ('x' has shape {x.shape}): give at least one image "
                              f"and its label")
