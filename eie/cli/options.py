@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import os
 import sys
 
 from ..compress import BIAS_MODES
@@ -20,7 +21,7 @@ from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
 __all__ = ["flag", "overflow_warnings", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
            "BIAS_HELP", "add_depth_options", "add_desc_fifo_option", "hw_from_args", "EXTRAS", "require_extra",
-           "human_stream", "simulate_setup", "add_energy_table_option"]
+           "human_stream", "simulate_setup", "add_energy_table_option", "default_parent"]
 
 
 def add_energy_table_option(p: argparse.ArgumentParser) -> None:
@@ -218,3 +219,18 @@ def overflow_warnings(rec, cfg) -> list[str]:
                    f"(with fo={fb['fo']} they hold |y| <= {top:g}) and wrapped around, so they cannot match the "
                    f"reference: raise --acc-bits, or scale the weights or the input down")
     return out
+
+
+def default_parent(out: str) -> None:
+    """Create the parent directories of a command's *default* output directory (``reports/``
+    of ``reports/paper``): a path the user did not type is made whole, where one they typed
+    must have its parent already (docs/cli.md).  A file or a link in the way is left for the
+    output-directory check to refuse by name."""
+    from pathlib import Path
+    parent = Path(out).parent
+    if str(parent) not in ("", ".") and not os.path.lexists(parent):
+        try:
+            parent.mkdir(parents=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {str(parent)!r} for the default output {out!r}: "
+                             f"{exc.strerror or exc}; give the output directory yourself") from None

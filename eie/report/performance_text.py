@@ -8,7 +8,7 @@ order, under its headings.
 
 from __future__ import annotations
 
-from .doc import Column, Doc, Figure, Table
+from .doc import Column, Doc, Figure, Table, span
 from .metrics import (
     FLAT_TOLERANCE,
     WITHIN_PCT,
@@ -260,7 +260,7 @@ def _fig9_window(doc: Doc, lw) -> str:
     lo32 = [r["r32"] for r in rows if "r32" in r]
     return ("Why not 64 bits as in the paper: doubling the width halves the reads only if every entry of a "
             "line is used, but zero activations skip columns, so on sparse inputs the reads fall by less than "
-            "2x per doubling" + (f" (32 → 64 bits: {min(lo32):.2f}–{max(lo32):.2f}x here)" if lo32 else "")
+            "2x per doubling" + (f" (32 → 64 bits: {span(lo32, '.2f')}x here)" if lo32 else "")
             + " while our energy per read doubles (α = 1, docs/energy.md §4). 64 bits is the minimum only for "
             f"α inside the window of the table: open for {n_open} of {len(rows)} layers, "
             + (f"containing α = 1 for {n_one}" if n_one else "never containing α = 1")
@@ -355,6 +355,6 @@ def fig13(doc: Doc, runs: Runs, sw: PaperSweeps) -> None:
              "counts every issued entry (padding included) as busy, the left one only useful MACs (the Table IV "
              "definition, the authors' simulator's `efficiency`). With more PEs each PE has fewer rows and the "
              "slowest PE of each column sets the pace (load imbalance), while padding falls (Fig 12). "
-             f"At {ps[-1]} PEs the load efficiency is {d.lowest:.0f}–{d.highest:.0f} %"
+             f"At {ps[-1]} PEs the load efficiency is {span((d.lowest, d.highest), '.0f')} %"
              + (f"; from {d.from_pes} to {ps[-1]} PEs it falls most for {d.worst} ({d.worst_from:.0f} → "
                 f"{d.worst_to:.0f} %)" if d.from_pes != ps[-1] else "") + ".")
