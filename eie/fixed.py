@@ -111,6 +111,10 @@ class QuantPlan:
         return {"fa": self.fa, "fw": self.fw, "fo": self.fo, "shift": self.shift}
 
     def check(self, config: EIEConfig) -> None:
+        for name in ("fa", "fw", "fo"):      # forced through the API: fa=-1 had been a raw ValueError
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_FRAC_BITS:
+                raise InputError(f"{name} must be an integer in [0, {MAX_FRAC_BITS}] (fraction bits), not {v!r}")
         if not 0 <= self.shift <= 62:
             raise InputError(f"fraction bits must give 0 <= fa+fw-fo <= 62, not fa={self.fa} fw={self.fw} fo={self.fo}")
         if self.fa > config.act_bits - 2:
@@ -128,10 +132,14 @@ def plan_layer(codebook, x, y_float, config: EIEConfig, fa: int | None = None, f
     (``max|bias| * 2**fo <= 2**(acc_bits-1) - 1``: a saturated start value, unlike a
     wrapped partial sum, would not come back); then clamped so that the shift
     ``fa + fw - fo`` is at least 0.  ``fa``/``fo`` may be forced (a stack passes the previous
-    layer's ``fo`` as this layer's ``fa``); a forced ``fo`` is not capped.  ``feeds_next``:
+    layer's ``fo`` as this layer's ``fa``); a forced ``fo`` is not capped by ``feeds_next`` or the bias,
+    but every ``fo`` is at most ``fa + fw`` (the shift is never negative).  ``feeds_next``:
     the outputs stay on chip as the next layer's inputs [arch §8], so ``fo`` is also capped
     at that layer's ``fa`` limit, ``act_bits - 2`` (small or all-zero outputs would choose more).
     """
+    for name, v in (("fa", fa), ("fo", fo)):     # forced ones: whole numbers, not truncated (2.5 had been 2)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise InputError(f"{name} must be an integer in [0, {MAX_FRAC_BITS}] (fraction bits), not {v!r}")
     if fa is None:
         fa = choose_frac_bits(float(np.max(np.abs(x), initial=0.0)), config.act_bits, cap=config.act_bits - 2)
     fw = choose_frac_bits(float(np.max(np.abs(codebook), initial=0.0)), config.codebook_bits)

@@ -438,13 +438,20 @@ def _check_reference(result: SimResult, src: CompressedLayer, x, y_float, w) -> 
         hit = (clamped[src.codes] & used[None, :]).any(axis=1)
         if src.bias_codes is not None:
             hit |= clamped[src.bias_codes]
-    ok &= ~wrapped & ~hit
+    # nor when an input the row uses was clamped to the activations' range: the bound's
+    # |x| * eps_w term then grew with the lost part of x and had passed such outputs
+    sat_in = saturated_mask(np.asarray(x, np.float64), plan.fa, cfg.act_bits)
+    used_sat = np.zeros(len(ok), bool)
+    if sat_in.any():
+        used_sat = (np.asarray(src.codes)[:, sat_in] != 0).any(axis=1)
+    ok &= ~wrapped & ~hit & ~used_sat
     ref = np.maximum(y_float, 0) if result.relu else y_float
     result.reference.update({
         "outputs_match_reference": bool(ok.all()), "mismatches": int((~ok).sum()),
         "max_abs_error": float(np.max(np.abs(result.outputs - ref), initial=0.0)),
         "max_error_bound": float(bound.max(initial=0.0)),
         "wrapped_outputs": int(wrapped.sum()), "saturated_codebook": int(clamped.sum()),
+        "saturated_inputs": int(sat_in.sum()),
         "max_abs_codebook": float(np.max(np.abs(cb), initial=0.0)),
     })
 

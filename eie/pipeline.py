@@ -196,6 +196,6 @@ def input_saturation(layer: CompressedLayer, x, fa: int, act_bits: int) -> dict:
 
         def fits(k):
             return top / k <= limit and (bias >= out_limit or wx / k + bias <= out_limit)
-        while not fits(k) and k < 1 << 62:
+        while not fits(k) and k < 1 << 1023:       # a Python int: 2^62 had been too small for |x| ~ 1e30
             k *= 2
     return {"saturated_inputs": n, "input_scale": k, "max_abs_input": top}

@@ -583,3 +583,15 @@ def test_report_names_eie_not_the_users_repository(tmp_path, monkeypatch):
     assert paper._git_commit() is None
     monkeypatch.undo()
     assert paper._git_commit() is not None            # this checkout names its commit
+
+
+def test_the_suggested_input_scale_fixes_even_a_huge_input(tmp_path, monkeypatch, capsys):
+    """The scale had stopped at 2^62, which leaves 1e30 at 2.2e11, far beyond 32767."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "sat.npz", codebook=np.array([0.0, 0.5, -0.25, 1.0]), codes=np.ones((3, 3), int),
+             activations=np.array([1e30, 1.0, 0.0]))
+    assert main(["simulate", "sat.npz", "--pes", "2", "--json", "r.json"]) == 0
+    out = capsys.readouterr().out
+    assert "outputs match reference: False" in out and "scale the input by 1/2^85 " in out
+    k = json.loads((tmp_path / "r.json").read_text())["input_scale"]
+    assert k == 2 ** 85 and 1e30 / k <= 32767 < 1e30 / (k // 2)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eie.config import EIEConfig
+from eie.errors import InputError
 from eie.fixed import quantize
 from eie.layer import CompressedLayer, load_layer
 from eie.model import simulate, simulate_stack
@@ -238,3 +239,32 @@ def test_a_stack_whose_middle_outputs_are_small_caps_their_fraction_bits():
     assert abs(r2.outputs[0] - ref[0]) < 1e-3 and r2.reference["outputs_match_reference"]
     z1, z2 = simulate_stack([l1, l2], np.zeros(3), EIEConfig(pes=2))
     assert z1.plan.fo == 14 and list(z2.outputs_q) == [0]
+
+
+def test_an_output_using_a_saturated_input_is_a_mismatch():
+    """x = 1e30 clamps to 32767 at fa = 0; the bound's |x|·εw term (~2.5e29) had passed the
+    outputs that use it although they are 5e29 off the float result."""
+    cb = np.array([0.0, 0.5, -0.25, 1.0])
+    codes = np.array([[1, 1, 1], [0, 1, 1], [2, 0, 3]])
+    x = np.array([1e30, 1.0, 0.0])
+    r = simulate(CompressedLayer(cb, codes), x, config=EIEConfig(pes=2))
+    ref = r.reference
+    assert ref["saturated_inputs"] == 1
+    assert ref["mismatches"] == 2                          # rows 0 and 2 use x_0; row 1 does not
+    assert not ref["outputs_match_reference"]
+    y = cb[codes] @ x
+    assert abs(r.outputs[1] - y[1]) <= 2.0 ** -(r.plan.fo + 1) * 3   # row 1 within its bound (fo = 0 here)
+    r = simulate(CompressedLayer(cb, codes), np.array([3.0, 1.0, 0.0]), config=EIEConfig(pes=2))
+    assert r.reference["saturated_inputs"] == 0 and r.reference["outputs_match_reference"]
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"fa": -1}, r"fa must be an integer in \[0, 40\] \(fraction bits\), not -1"),
+    ({"fo": -3}, r"fo must be an integer in \[0, 40\] \(fraction bits\), not -3"),
+    ({"fa": 2.5}, r"fa must be an integer in \[0, 40\] \(fraction bits\), not 2.5"),
+    ({"fo": True}, r"fo must be an integer in \[0, 40\] \(fraction bits\), not True"),
+])
+def test_forced_fraction_bits_are_checked(kw, message):
+    lay = CompressedLayer(np.array([0.0, 0.5, -0.25, 1.0]), np.ones((3, 3), int))
+    with pytest.raises(InputError, match=message):
+        simulate(lay, np.ones(3), config=EIEConfig(pes=2), **kw)

@@ -149,6 +149,7 @@ def saturation_warning(rec, cfg) -> str:
     fa = rec["fraction_bits"]["fa"]
     top = ((1 << (cfg.act_bits - 1)) - 1) / 2.0 ** fa
     k = rec["input_scale"]
+    k = k if k < 1 << 20 else f"2^{int(k).bit_length() - 1}"
     return (f"  warning: {rec['saturated_inputs']} of {rec['n_in']} inputs saturated (the {cfg.act_bits}-bit "
             f"activations with fa={fa} hold |x| <= {top:g}; the largest is {rec['max_abs_input']:g}), so the "
             f"outputs cannot match the reference: "
