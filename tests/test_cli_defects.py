@@ -595,3 +595,24 @@ def test_the_suggested_input_scale_fixes_even_a_huge_input(tmp_path, monkeypatch
     assert "outputs match reference: False" in out and "scale the input by 1/2^85 " in out
     k = json.loads((tmp_path / "r.json").read_text())["input_scale"]
     assert k == 2 ** 85 and 1e30 / k <= 32767 < 1e30 / (k // 2)
+
+
+def test_a_default_field_in_conflict_names_the_option_that_changes_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    assert main(["simulate", "l.npz", "--weight-bits", "2"]) == 2
+    assert capsys.readouterr().err == ("eie: error: line_bits must be a multiple of the entry width "
+                                       "weight_bits+index_bits=6, not 64 (line_bits is the default: give --line-bits "
+                                       "with the options that changed it, --weight-bits)\n")
+
+
+def test_amaranth_cannot_simulate_the_ecp5_primitives(tmp_path, monkeypatch, capsys):
+    """They are black boxes to it: the run had read zeros (every output and the cycles
+    differed) instead of refusing."""
+    pytest.importorskip("amaranth")
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", codebook=np.array([0.0, 0.5]), codes=np.ones((3, 4), int), activations=np.ones(4))
+    assert main(["verify", "l.npz", "--sim", "amaranth", "--vendor", "ecp5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eie: error: the Amaranth simulator cannot run the ECP5 primitives (DP16KD, MULT18X18D)")
+    assert len(err.splitlines()) == 1

