@@ -376,6 +376,11 @@ def hex_lines(values, width_bits: int) -> str:
     return "".join(f"{int(x) & ((1 << width_bits) - 1):0{digits}x}\n" for x in values)
 
 
+#: the kind of run of ``eie compile``'s output directory (:class:`eie.fileio.OutputPlan`),
+#: which its text manifest names itself
+COMPILE_KIND = "compile"
+
+
 def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None, bias_q=None) -> dict[str, str]:
     """``{file name: text}`` of the ``$readmemh`` images: per pass and PE the sparse-matrix
     lines and both pointer banks, the quantised codebook and (if given) the quantised input
@@ -422,7 +427,7 @@ def hex_images(compiled: CompiledLayer, codebook_q=None, act_q=None, bias_q=None
             files[name] = hex_lines(grid[:, p], cfg.act_bits)
             manifest["activations"].append(name)
     manifest["files"] = sorted([*files, "manifest.json"])
-    manifest["written_by"] = "eie compile"             # eie.fileio.OutputPlan: its kind
+    manifest["written_by"] = f"eie {COMPILE_KIND}"     # what eie.fileio.OutputPlan(kind=COMPILE_KIND) compares
     files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
     return files
 
@@ -439,7 +444,7 @@ def hex_plan(compiled: CompiledLayer, outdir, codebook_q=None, act_q=None, force
              bias_q=None) -> OutputPlan:
     """The :class:`eie.fileio.OutputPlan` of :func:`export_hex`, not yet written: ``check()``
     it before saying anything, ``commit()`` it to write."""
-    plan = OutputPlan(outdir, force=force, kind="compile", what="output directory")
+    plan = OutputPlan(outdir, force=force, kind=COMPILE_KIND, what="output directory")
     for name, text in hex_images(compiled, codebook_q, act_q, bias_q).items():
         plan.add(name, text)
     return plan

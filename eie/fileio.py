@@ -373,13 +373,14 @@ class OutputPlan:
     ``--force`` rule) and only then writes.  The manifest (``manifest`` name, a dict) gets a
     ``files`` list of every file of the run and ``written_by`` (``"eie <kind>"``); with
     ``force``, the files that the previous manifest lists and this run does not write are
-    removed, if that manifest was written by the same kind of run (``eie compile -o NET
+    removed, if that manifest was written by the same kind of run (a plan without a ``kind``
+    removes none; manifests of eie before ``written_by`` neither) (``eie compile -o NET
     --force`` into an imported network directory had removed its ``network.toml`` and layer
     files, listed by ``eie import``'s manifest).  A text manifest (``manifest.json`` written as
     a string) must carry both keys itself.
     """
 
-    def __init__(self, directory, *, force: bool, kind: str, what: str = "output directory",
+    def __init__(self, directory, *, force: bool, kind: str | None = None, what: str = "output directory",
                  manifest: str = "manifest.json"):
         self.directory = Path(directory)
         self.force = force
@@ -395,8 +396,9 @@ class OutputPlan:
         self._files[rel.as_posix()] = content
 
     @property
-    def written_by(self) -> str:
-        return f"eie {self.kind}"
+    def written_by(self) -> str | None:
+        """``"eie <kind>"``; None for a plan without a kind, which removes no stale file."""
+        return None if self.kind is None else f"eie {self.kind}"
 
     def _previous(self) -> list[str]:
         """Files the previous run's manifest lists (relative, inside the directory), if that
@@ -406,7 +408,7 @@ class OutputPlan:
         except (OSError, ValueError):
             return []
         names = old.get("files") if isinstance(old, dict) else None
-        if not isinstance(names, list) or old.get("written_by") != self.written_by:
+        if not isinstance(names, list) or self.written_by is None or old.get("written_by") != self.written_by:
             return []
         out = []
         for n in names:
@@ -430,7 +432,8 @@ class OutputPlan:
         names = list(self._files)
         if self.manifest in self._files and isinstance(self._files[self.manifest], dict):
             self._files[self.manifest]["files"] = sorted(names)      # the caller's dict sees it too
-            self._files[self.manifest]["written_by"] = self.written_by
+            if self.written_by is not None:
+                self._files[self.manifest]["written_by"] = self.written_by
         stale = [n for n in self._previous() if n not in self._files] if self.force else []
         try:
             d.mkdir(exist_ok=True)

@@ -7,6 +7,7 @@ import json
 import os
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -567,6 +568,13 @@ def test_report_default_directory_is_made_anywhere(tmp_path, monkeypatch, capsys
     (tmp_path / "elsewhere" / "reports").write_text("a file\n")           # in the way: refused, not replaced
     assert main(["report", "paper", "--layers", "NT-We", "--no-timing"]) == 2
     assert (tmp_path / "elsewhere" / "reports").read_text() == "a file\n"
+    (tmp_path / "third").mkdir()
+    monkeypatch.chdir(tmp_path / "third")                    # a bad argument: nothing made, reports/ neither
+    assert main(["report", "paper", "--jobs", "0"]) == 2
+    assert list((tmp_path / "third").iterdir()) == []
+    assert main(["report", "paper", "--pe-counts", "8,08"]) == 2
+    assert capsys.readouterr().err.endswith("eie: error: --pe-counts names 8 twice: give each once\n")
+    assert list((tmp_path / "third").iterdir()) == []
 
 
 def test_report_names_eie_not_the_users_repository(tmp_path, monkeypatch):
@@ -582,7 +590,9 @@ def test_report_names_eie_not_the_users_repository(tmp_path, monkeypatch):
                     "--allow-empty", "-m", "x"], check=True)
     assert paper._git_commit() is None
     monkeypatch.undo()
-    assert paper._git_commit() is not None            # this checkout names its commit
+    from conftest import REPO
+    if (REPO / ".git").exists() and (REPO / "eie" / "report" / "paper.py").resolve() == Path(paper.__file__).resolve():
+        assert paper._git_commit() is not None        # run from this checkout: it names its commit
 
 
 def test_the_suggested_input_scale_fixes_even_a_huge_input(tmp_path, monkeypatch, capsys):
@@ -616,3 +626,30 @@ def test_amaranth_cannot_simulate_the_ecp5_primitives(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith("eie: error: the Amaranth simulator cannot run the ECP5 primitives (DP16KD, MULT18X18D)")
     assert len(err.splitlines()) == 1
+
+
+def test_inputs_are_protected_only_while_their_command_runs(tmp_path, monkeypatch):
+    """The CLI's protected inputs had stayed set after main() returned: a later API OutputPlan
+    in the same process could not write the last command's layer file."""
+    from eie.fileio import OutputPlan
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    assert main(["compile", "l.npz", "--pes", "2", "-o", "c"]) == 0
+    plan = OutputPlan(tmp_path, force=True, kind="mine")
+    plan.add("l.npz", b"x")
+    plan.commit()
+    assert (tmp_path / "l.npz").read_bytes() == b"x"
+
+
+def test_report_directory_check_leaves_the_users_own_entries_under_data(tmp_path):
+    """Before the document exists only its JSON names and PNGs are checked: a user's
+    ``data/mine/`` had been refused as 'a directory'; a link at a JSON name still is."""
+    from eie.errors import InputError
+    from eie.report import check_out_dir
+    rep = tmp_path / "rep"
+    (rep / "data" / "mine").mkdir(parents=True)
+    (rep / "data" / "notes.txt").symlink_to(tmp_path)
+    assert check_out_dir(rep, True) == rep
+    (rep / "data" / "pareto.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(InputError, match="pareto.json' is a symbolic link"):
+        check_out_dir(rep, True)

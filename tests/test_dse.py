@@ -630,7 +630,7 @@ def test_cli_outputs_never_replace_the_sweeps_inputs(tmp_path, capsys, monkeypat
                   extra='spec = "specs.toml"\n[dse]\nbase = "cfg.toml"\n')
     before = {p: p.read_bytes() for p in (tmp_path / "l.npz", tmp_path / "cfg.toml", tmp_path / "specs.toml")}
     for victim, what in (("specs.toml", "workloads.spec file"), ("cfg.toml", "dse.base file"),
-                         ("l.npz", "file of workload 'l'")):
+                         ("l.npz", "file 'l.npz' of workload 'l'")):
         assert main(["dse", str(s), "--workers", "0", out_opt, victim, "--force"]) == 2
         assert f"{out_opt} '{victim}' is the {what}: eie never writes over its input" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in before} == before
@@ -714,3 +714,23 @@ def test_cli_report_links_under_data_refused_before_the_sweep(tmp_path, capsys, 
     assert capsys.readouterr() == ("", "eie: error: 'rep/data/pareto.json' is a symbolic link: eie only replaces "
                                        "regular files\n")
     assert not (tmp_path / "new.db").exists() and (tmp_path / "target").read_text() == "precious\n"
+
+
+def test_cli_outputs_never_replace_a_network_workloads_files(tmp_path, capsys, monkeypatch):
+    """Every file of a network workload is an input (they had shared one label, so only the
+    last layer file was protected: --json net/network.toml --force replaced it)."""
+    from eie.cli import main
+    monkeypatch.chdir(tmp_path)
+    net = tmp_path / "net"
+    net.mkdir()
+    layer_file(net / "a.npz", n_out=16, n_in=24)
+    lay = synthetic_layer(8, 16, 0.3, seed=2)
+    save_npz(net / "b.npz", {"codebook": lay.codebook, "codes": lay.codes})
+    (net / "network.toml").write_text(network_toml(Network("net", (NetworkLayer("a", "a.npz", "fc", (16, 24)),
+                                                                   NetworkLayer("b", "b.npz", "fc", (8, 16))))))
+    s = spec_file(tmp_path, {"pes": "[2]"}, ["net"])
+    for victim in ("net/network.toml", "net/a.npz", "net/b.npz"):
+        before = (tmp_path / victim).read_bytes()
+        assert main(["dse", str(s), "--workers", "0", "--json", victim, "--force"]) == 2
+        assert f"--json '{victim}' is the file '{victim.split('/')[1]}' of workload 'net'" in capsys.readouterr().err
+        assert (tmp_path / victim).read_bytes() == before

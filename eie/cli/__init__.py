@@ -175,6 +175,7 @@ def main(argv=None) -> int:
     if extras:
         print(_unrecognized(ap, args.command, extras), file=sys.stderr)
         return 2
+    from ..fileio import protect_inputs
     try:
         _check_outputs_are_not_inputs(ap, args)
         return args.func(args)
@@ -191,3 +192,5 @@ def main(argv=None) -> int:
         # Python from reporting the failed flush at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        protect_inputs({})                 # the command's inputs: not a later API caller's concern

@@ -48,7 +48,7 @@ def cmd_board(args) -> int:
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     check_outside(args.out, "--out", **{"--json": js})
     base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
-    cfg = config_from(args, base)
+    cfg = config_from(args, base, origin=None if args.config else f"the {args.target} board's")
     if not 1 <= cfg.clock_mhz <= 500:
         src = ("--clock-mhz" if args.cfg_clock_mhz is not None else
                f"clock_mhz of --config {str(args.config)!r} (the paper's 800 MHz when the file names none)")

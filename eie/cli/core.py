@@ -251,10 +251,6 @@ def cmd_report(args) -> int:
     from ..bench import load_specs
     from ..report import PaperSweeps, run_paper_report
     from ..report import check_out_dir as check_report_dir
-    if args.out is None:                    # the default is created with its parent, in any directory
-        args.out = DEFAULT_REPORT_DIR
-        default_parent(args.out)
-    out = check_report_dir(args.out, args.force)
     if args.jobs < 1:
         raise InputError(f"--jobs must be an integer >= 1, not {args.jobs}")
     if args.fc8 is not None and not Path(args.fc8).is_file():
@@ -267,6 +263,9 @@ def cmd_report(args) -> int:
             values = [int(v) for v in items]
         except ValueError:
             raise InputError(f"{option} must be a comma-separated list of integers, not {text!r}") from None
+        dup = next((v for v in values if values.count(v) > 1), None)
+        if dup is not None:                  # 8 and 08 are one value
+            raise InputError(f"{option} names {dup} twice: give each once")
         for v in values:
             try:
                 EIEConfig().replace(**{field: v})
@@ -280,6 +279,14 @@ def cmd_report(args) -> int:
         else default.queue_depths,
         int_list("--line-widths", args.line_widths, "line_bits") if args.line_widths is not None else default.line_bits,
         int_list("--pe-counts", args.pe_counts, "pes") if args.pe_counts is not None else default.pes)
+    fpga = None
+    if args.fpga is not None:
+        from ..report.fpga import load_records
+        fpga = load_records(args.fpga)          # checked before the long run
+    if args.out is None:                    # every other argument checked: the default is made with its parent
+        args.out = DEFAULT_REPORT_DIR
+        default_parent(args.out)
+    out = check_report_dir(args.out, args.force)
     command = " ".join(["eie report", args.which]
                        + [f"{flag} {value}" for flag, value in (
                            ("--fc8", args.fc8), ("--fpga", args.fpga), ("--out", args.out), ("--spec", args.spec), ("--layers", args.layers),
@@ -287,10 +294,6 @@ def cmd_report(args) -> int:
                            ("--pe-counts", args.pe_counts)) if value is not None]
                        + ([f"--jobs {args.jobs}"] if args.jobs != 2 else [])
                        + (["--no-timing"] if args.no_timing else []) + (["--force"] if args.force else []))
-    fpga = None
-    if args.fpga is not None:
-        from ..report.fpga import load_records
-        fpga = load_records(args.fpga)          # checked before the long run
     meta = run_paper_report(out, specs, fc8=args.fc8, sweeps=sweeps, jobs=args.jobs, force=args.force,
                             timing=not args.no_timing, command=command, fpga=fpga)
     print(f"wrote {len(meta['files'])} files to {out}/ (report.md, report.html) in {meta['wall_s']:.0f} s")

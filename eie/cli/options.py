@@ -63,9 +63,10 @@ def add_ripup_options(p: argparse.ArgumentParser, modes, default: str, help: str
                    help=f"no timing-driven rip-up{' (the default)' if default == 'off' else ''}")
 
 
-def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
+def config_from(args, base: EIEConfig | None = None, origin: str | None = None) -> EIEConfig:
     """``base`` (default: ``--config FILE``, else the paper's design point) with every
-    ``--<field>`` option given applied."""
+    ``--<field>`` option given applied.  ``origin`` names where a given ``base`` came from
+    (``"the ulx3s board's"``), for the message of a conflict on a field not typed."""
     if base is None:
         base = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
     changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
@@ -79,7 +80,7 @@ def config_from(args, base: EIEConfig | None = None) -> EIEConfig:
         other = next((f.name for f in dataclasses.fields(EIEConfig) if str(exc).startswith(f.name + " ")), None)
         if other is None:
             raise
-        src = "--config's" if getattr(args, "config", None) else "the default"
+        src = origin or ("--config's" if getattr(args, "config", None) else "the default")
         # the field the message names was not typed: its value is the default's (line_bits
         # 64 against --weight-bits 2) -- say so, and which option changes it
         raise ConfigError(f"{exc} ({other} is {src}: give {flag(other)} with the options that changed it, "

@@ -327,7 +327,7 @@ def _inputs(data: dict, path: Path, workloads: tuple, fpga: dict) -> tuple:
         records = path.parent / data["fpga"]["records"]
         out += [(f"FPGA record {name!r}", records / rec["_file"]) for name, rec in fpga.items()]
     for w in workloads:
-        out += [(f"file of workload {w.name!r}", Path(f)) for f in w.files]
+        out += [(f"file {Path(f).name!r} of workload {w.name!r}", Path(f)) for f in w.files]
     return tuple((what, str(Path(f).resolve())) for what, f in out)
 
 

@@ -71,8 +71,8 @@ def check_out_dir(out, force: bool, what: str = "--out", doc: Doc | None = None)
         # link or a directory where one of them may go
         data = out / "data"
         names = [p.name for p in out.glob("*.png")]
-        if data.is_dir() and not data.is_symlink():
-            names += [f"data/{n}" for n in sorted(os.listdir(data))]
+        if data.is_dir() and not data.is_symlink():     # its JSON and CSV tables: a user's other entries stay
+            names += [f"data/{n}" for n in sorted(os.listdir(data)) if Path(n).suffix in (".json", ".csv")]
         elif os.path.lexists(data):
             names.append("data/report.json")          # only for the check that data is a directory
         check_files(out, names, force=force, what=f"{what} directory")
