@@ -168,23 +168,33 @@ def check_distinct(**outputs) -> None:
         seen[key] = name
 
 
+def _file_key(path):
+    """What makes two paths one file: its device and inode when it exists (a hard link or a
+    symbolic one is the same file), else its real path."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
+
+
 def check_not_inputs(inputs: dict, **outputs) -> None:
     """Refuse an output (``name=path``; None and ``-`` ignored) that is one of the run's input
     files (``inputs``: what -> path, e.g. ``{"layer file": "l.npz"}``): ``eie simulate l.npz -o
     l.npz --force`` replaced the layer by its output activations."""
-    given = {os.path.realpath(p): what for what, p in inputs.items() if p is not None and str(p) != STDOUT}
+    given = {_file_key(p): what for what, p in inputs.items() if p is not None and str(p) != STDOUT}
     for name, path in outputs.items():
         if path is None or str(path) == STDOUT:
             continue
-        what = given.get(os.path.realpath(path))
+        what = given.get(_file_key(path))
         if what is not None:
             raise InputError(f"{name} {str(path)!r} is the {what}: eie never writes over its input; give {name} "
                              f"another file")
 
 
-#: the current command's input files (real path -> what), set by the CLI for each command
+#: the current command's input files (:func:`_file_key` -> what), set by the CLI for each command
 #: (:func:`protect_inputs`): an :class:`OutputPlan` neither writes over nor removes them
-_PROTECTED: dict[str, str] = {}
+_PROTECTED: dict = {}
 
 
 def protect_inputs(inputs: dict) -> None:
@@ -193,8 +203,7 @@ def protect_inputs(inputs: dict) -> None:
     file with its own output; ``eie compile net/fc1.npz -o net --force`` had removed it as a file
     of an earlier run).  Replaces the previous command's set."""
     _PROTECTED.clear()
-    _PROTECTED.update({os.path.realpath(p): what for what, p in inputs.items()
-                       if p is not None and str(p) != STDOUT})
+    _PROTECTED.update({_file_key(p): what for what, p in inputs.items() if p is not None and str(p) != STDOUT})
 
 
 def check_outside(directory, what: str, **outputs) -> None:
@@ -420,7 +429,7 @@ class OutputPlan:
         d = check_out_dir(self.directory, self.what)         # probes the place it will write in
         check_files(d, self._files, force=self.force, what=self.what)
         for name in self._files:
-            what = _PROTECTED.get(os.path.realpath(d / name))
+            what = _PROTECTED.get(_file_key(d / name))
             if what is not None:
                 raise InputError(f"{self.what} {str(d)!r}: this run writes {name!r}, which is the {what}: eie "
                                  f"never writes over its input; give another directory")
@@ -459,6 +468,6 @@ class OutputPlan:
             path = d / name
             parents = [d / p for p in reversed(Path(name).parents) if str(p) != "."]
             if (all(_kind(p) == "a directory" for p in parents) and _kind(path) is None and path.exists()
-                    and os.path.realpath(path) not in _PROTECTED):      # an input of this run stays
+                    and _file_key(path) not in _PROTECTED):      # an input of this run stays
                 path.unlink()
         return written

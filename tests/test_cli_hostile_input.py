@@ -495,3 +495,12 @@ def test_bad_values_are_one_line_naming_the_value(tmp_path, monkeypatch, capsys)
     assert main(["compress", "ld.npz"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("eie: error: weight must be finite") and len(err.splitlines()) == 1
+
+
+def test_a_hard_link_to_an_input_is_the_input(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
+    os.link(tmp_path / "l.npz", tmp_path / "hl.npz")
+    assert main(["simulate", "l.npz", "--json", "hl.npz", "--force"]) == 2
+    assert capsys.readouterr().err == ("eie: error: --json 'hl.npz' is the layer file: eie never writes over its "
+                                       "input; give --json another file\n")
