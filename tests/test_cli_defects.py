@@ -653,3 +653,27 @@ def test_report_directory_check_leaves_the_users_own_entries_under_data(tmp_path
     (rep / "data" / "pareto.json").symlink_to(tmp_path / "elsewhere.json")
     with pytest.raises(InputError, match="pareto.json' is a symbolic link"):
         check_out_dir(rep, True)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--density", "0"], "--density must be a number in (0, 1] (the fraction of weights kept), not 0.0"),
+    (["--bits", "9"], "--bits must be an integer in [1, 8] (codebook of 2^bits entries), not 9"),
+])
+def test_dense_options_are_named_for_a_network_too(tmp_path, monkeypatch, capsys, extra, message):
+    """From inside a network's layer the message had named only 'density' / 'bits'."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "m.npz", **{"fc1.weight": np.ones((4, 3)), "fc1.bias": np.zeros(4),
+                                    "fc2.weight": np.ones((2, 4)), "fc2.bias": np.zeros(2)})
+    assert main(["import", "m.npz", "-o", "net"]) == 0
+    np.save(tmp_path / "x.npy", np.ones(3))
+    capsys.readouterr()
+    assert main(["simulate", "net", "--input", "x.npy", *extra]) == 2
+    assert capsys.readouterr().err == f"eie: error: {message}\n"
+
+
+def test_a_training_config_cannot_skip_dense_training():
+    from eie.errors import InputError
+    from eie.train.example import TrainConfig
+    with pytest.raises(InputError, match="dense_epochs must be an integer >= 1, not 0"):
+        TrainConfig(dense_epochs=0)
+    assert TrainConfig(retrain_epochs=0, finetune_epochs=0).finetune_epochs == 0      # skipping those is an ablation

@@ -463,7 +463,7 @@ def test_example_refuses_before_the_run(tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["deep-compress", "--seeds", 0], capsys)
     assert code == 2 and err.strip() == "eie: error: --seeds must be an integer >= 1, not 0"
     code, _, err = run_cli(["deep-compress", "--train-images", 5], capsys)
-    assert code == 2 and "train image limit must be an integer >= 10, not 5" in err
+    assert code == 2 and "--train-images must be an integer >= 10 (images), not 5" in err
 
 
 @pytest.mark.slow

@@ -120,8 +120,16 @@ def add_dense_options(p: argparse.ArgumentParser) -> None:
 
 
 def dense_options(args) -> dict:
-    """The keyword arguments of :func:`eie.prepare.load_compressed` that :func:`add_dense_options` declared."""
-    return {"density": args.density, "bits": args.bits, "bias_mode": args.bias_mode}
+    """The keyword arguments of :func:`eie.prepare.load_compressed` that :func:`add_dense_options`
+    declared, their ranges checked here so that the message names the option (from inside a
+    network's layer it had named only ``density``)."""
+    import math
+    d, b = args.density, args.bits
+    if d is not None and not (isinstance(d, (int, float)) and math.isfinite(d) and 0 < d <= 1):
+        raise InputError(f"--density must be a number in (0, 1] (the fraction of weights kept), not {d!r}")
+    if b is not None and not 1 <= b <= 8:
+        raise InputError(f"--bits must be an integer in [1, 8] (codebook of 2^bits entries), not {b!r}")
+    return {"density": d, "bits": b, "bias_mode": args.bias_mode}
 
 
 def add_depth_options(p: argparse.ArgumentParser, default_from: str) -> None:

@@ -65,7 +65,8 @@ def cmd_deep_compress(args) -> int:
             r = run_deep_compression(data, train, seed, cfg)
             t = r.test
             print(f"seed {seed}: test accuracy dense {100 * t.dense:.2f} %, pruned {100 * t.pruned:.2f} %, "
-                  f"pruned+shared {100 * t.finetuned:.2f} %, fixed point {100 * t.fixed_point:.2f} %; "
+                  f"pruned+shared {100 * t.shared:.2f} %, fine-tuned {100 * t.finetuned:.2f} %, "
+                  f"fixed point {100 * t.fixed_point:.2f} %; "
                   f"{r.total['compression_rate_huffman']:.1f}x (P+Q+H); {r.times.total:.1f} s", file=say, flush=True)
             runs.append(r)
     doc = summarize(runs, command=command, threads=args.threads)

@@ -71,9 +71,9 @@ class Dataset:
     def limited(self, train: int | None = None, test: int | None = None) -> Dataset:
         """The first ``train`` training and validation images and the first ``test`` test
         images (the split keeps every class spread over each part's order), for smoke runs."""
-        for name, v in (("train", train), ("test", test)):
+        for name, v in (("--train-images", train), ("--test-images", test)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 10):
-                raise InputError(f"{name} image limit must be an integer >= 10, not {v!r}")
+                raise InputError(f"{name} must be an integer >= 10 (images), not {v!r}")
         tr = slice(None) if train is None else slice(0, train)
         va = slice(None) if train is None else slice(0, max(10, train // 7))
         te = slice(None) if test is None else slice(0, test)

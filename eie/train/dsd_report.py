@@ -25,7 +25,7 @@ from .report import summary_stats
 __all__ = ["TITLES", "ARRAY_TITLES", "PAPER_DSD", "variant_titles", "records", "summarize", "baseline_note",
            "rebuild_files", "verdict", "silent_warning", "build_doc", "report_files"]
 
-TITLES = {"dense": "dense ({e} epochs)", "sparse": "sparse (S)", "dsd": "DSD",
+TITLES = {"dense": "dense ({e} epoch{s})", "sparse": "sparse (S)", "dsd": "DSD",
           "dense_same_epochs": "dense, same epochs ({t})", "dense_continued": "dense continued (no pruning)",
           "dc": "Deep Compression", "dsd_dc": "DSD + Deep Compression"}
 ARRAY_TITLES = {"dense_same_epochs": "dense baseline (all weights, 4-bit shared)",
@@ -40,7 +40,7 @@ PAPER_DSD = ("the DSD paper reports top-1 gains of +1.1 to +4.3 points on ImageN
 def variant_titles(doc: dict) -> dict:
     tc, dc = doc["train_config"], doc["dsd_config"]
     e, total = tc["dense_epochs"], tc["dense_epochs"] + dc["sparse_epochs"] + dc["redense_epochs"]
-    return {k: v.format(e=e, t=total) for k, v in TITLES.items()}
+    return {k: v.format(e=e, t=total, s="" if e == 1 else "s") for k, v in TITLES.items()}
 
 
 def records(runs: Sequence) -> list[dict]:

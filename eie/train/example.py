@@ -80,7 +80,9 @@ class TrainConfig:
         object.__setattr__(self, "densities", tuple(self.densities))
         for name in ("batch", "dense_epochs", "prune_steps", "retrain_epochs", "finetune_epochs"):
             v = getattr(self, name)
-            low = 1 if name in ("batch", "prune_steps") else 0
+            # the dense network must be trained (Deep Compression starts from one; 0 had run on an
+            # untrained one at chance); 0 retrain or fine-tune epochs skip that phase (an ablation)
+            low = 1 if name in ("batch", "prune_steps", "dense_epochs") else 0
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise InputError(f"{name} must be an integer >= {low}, not {v!r}")
         for name in ("lr", "retrain_lr", "finetune_lr"):

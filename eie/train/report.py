@@ -240,7 +240,7 @@ def _precision(doc: dict) -> list[str]:
     if doc["dataset"] == "mnist-5k":
         nt = doc["train_images"]
         out += [f"- The dense baseline is far below LeNet-300-100 on the full MNIST (1.64 % error in Deep "
-                f"Compression): {nt:,} training images are {100 * nt / 60000:.0f} % of the 60,000, and the "
+                f"Compression): {nt:,} training images are {100 * nt / 60000:.{0 if nt >= 600 else 2}f} % of the 60,000, and the "
                 f"network's {t['weights']:,} weights are {t['weights'] / nt:.0f} per training image"
                 + ("; pruning and sharing regularise a network this large for this little data, which is how the "
                    "compressed network can score above its dense parent here" if fp["mean"] < 0 else "")
