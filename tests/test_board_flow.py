@@ -466,3 +466,13 @@ def test_no_seed_meets_the_clock(mode, tmp_path, monkeypatch):
     assert not (out / "board.json").exists() and not (out / "eie_board.bin").exists()
     with pytest.raises(DoesNotFit, match=r"Unable to place cell 'x' \(seeds tried: 3\)"):
         build_board("icebreaker", hw, tmp_path / "c", seed=3, tmg_ripup=mode)
+
+
+def test_a_host_word_wider_than_the_bridge_is_refused_before_elaboration(tmp_path, capsys):
+    """--line-bits 512 had elaborated and then died on a ValueError traceback (exit 1)."""
+    from eie.cli import main
+    assert main(["board", "ulx3s", "--line-bits", "512", "--pes", "1", "-o", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr() == ("", "eie: error: the host word (data_bits, the widest of line_bits, acc_bits and "
+                                       "the others) must be at most 480 bits for the 32-bit bus, not 512: use "
+                                       "--line-bits of at most 480\n")
+    assert not (tmp_path / "o").exists()

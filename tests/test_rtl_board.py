@@ -131,3 +131,34 @@ def test_a_port_that_stops_taking_bytes_is_one_error(tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_board_run_that_does_not_finish_is_a_failed_run(tmp_path, capsys, monkeypatch):
+    """A pass that never ends (the driver's Timeout) or busy falling without done had escaped
+    as a traceback: it is a failed run, exit 1, said in one line and the verdict."""
+    from eie.flow import board_host, host
+    path, _ = _save(tmp_path / "l.npz", 12, 24, 0.3, 7)
+    (tmp_path / "b").mkdir()
+    from eie.flow.board_sim import write_manifest
+    write_manifest(tmp_path / "b", HW, baud=115_200, divisor=8)
+
+    class Link:
+        def __init__(self, *a, **k):
+            pass
+
+        def close(self):
+            pass
+
+    async def nothing(*a, **k):
+        return None
+
+    async def never(self, *a, **k):
+        raise host.Timeout("pass did not finish within 1000 cycles")
+    monkeypatch.setattr(board_host, "SerialLink", Link)
+    monkeypatch.setattr(board_host, "check_board", nothing)
+    monkeypatch.setattr(board_host.UARTDriver, "run_jobs", never)
+    code = cli.main(["run-board", str(path), "--port", "x", "--build", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines()[-2:] == ["eie run-board: the board run failed: pass did not finish within 1000 cycles",
+                                     "RESULT: MISMATCH (the run did not complete)"]

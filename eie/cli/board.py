@@ -55,6 +55,8 @@ def cmd_board(args) -> int:
         raise InputError(f"{src} must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}: give --clock-mhz "
                          f"(the board's own clock is {board.clock_mhz:g} MHz)")
     hw = HWConfig(cfg, vendor=board.family)
+    from ..hdl.busmap import WishboneMap
+    WishboneMap(hw)                         # the bridge's bus carries its words: checked before elaborating
     res = build_board(args.target, hw, args.out, clock_mhz=cfg.clock_mhz, baud=args.baud, seed=args.seed,
                       tmg_ripup=args.tmg_ripup, force=args.force, progress=_progress, floorplan=args.floorplan)
     print(res.format(), file=human_stream(js))
@@ -153,6 +155,10 @@ def cmd_run_board(args) -> int:
     t1 = time.perf_counter()
     try:
         res, drv = asyncio.run(session())
+    except AssertionError as exc:          # the board's protocol failed (a pass that never ends, busy without done)
+        print(f"eie run-board: the board run failed: {exc}\nRESULT: MISMATCH (the run did not complete)",
+              file=sys.stderr)
+        return 1
     finally:
         link.close()
     board_s = time.perf_counter() - t1

@@ -410,7 +410,8 @@ class WordDriver(HostDriver):
     addresses, ``width`` bus words per item or ``UART_HALF``); :meth:`wait_done` may be
     replaced by one that watches the ``done`` pin.  Host words go out as narrow as their
     memory allows: a pointer, activation or codebook word that fits 16 bits as a half-word,
-    a sparse-matrix line as all its bus words, everything else as word 0.  Reads take word 0
+    a sparse-matrix line, or any value wider than 32 bits (a destination preload of ``acc_bits``
+    > 32), as all its bus words, everything else as word 0.  Reads take word 0
     (sign-extended for the signed memories), lines all their words.
     """
 
@@ -442,6 +443,10 @@ class WordDriver(HostDriver):
             return self.wmap.words
         if bits is not None and bits <= 16 and all(0 <= v < 1 << 16 for v in values):
             return UART_HALF
+        if any(v >> 32 for v in values):
+            # wider than a bus word: an `out` preload of a negative bias with acc_bits > 32 (word 0
+            # alone had reached the array zero-extended: -113 as 4294967183)
+            return self.wmap.words
         return 1
 
     def _runs(self, addrs):

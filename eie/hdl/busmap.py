@@ -17,8 +17,10 @@ are written whole (``sel`` is ignored: no byte writes).  A host word (``data_bit
 
 * **Write**: a write of word ``j > 0`` only *stages* it; a write of word 0 writes
   ``{staged words, dat_w}`` to the array at once and clears the staged words.  So a wide
-  word (a sparse-matrix line wider than 32 bits) is written high word first, word 0 last;
-  every register, pointer, activation and codebook value is one write of word 0.
+  word (a sparse-matrix line wider than 32 bits, or a destination preload of an ``acc_bits``
+  > 32 value: a negative one has bits above 31) is written high word first, word 0 last;
+  every register, pointer, activation and codebook value (and a preload that fits 32 bits) is
+  one write of word 0, whose missing upper words are zeros.
 * **Read**: a read of word 0 reads the array (``READ_LATENCY`` cycles) and latches the
   whole word; a read of word ``j > 0`` returns bits of the latched word (one cycle).  So a
   wide word is read word 0 first.  Signed words read back sign-extended to ``data_bits``.
@@ -49,6 +51,8 @@ answer before sending anything (the bridge does not receive while it answers).
 """
 
 from __future__ import annotations
+
+from ..errors import ConfigError
 
 __all__ = ["WB_DATA_BITS", "WB_SEL_BITS", "WishboneMap", "UART_WRITE", "UART_READ", "UART_HALF", "UART_ACK",
            "UART_NAK", "UART_RESYNC_S", "UART_HEADER_BYTES", "UART_MAX_COUNT", "UART_MAX_WIDTH", "frame_bytes"]
@@ -88,8 +92,9 @@ class WishboneMap:
         #: width of ``adr``
         self.adr_bits = hw.host_addr_bits + self.sub_bits
         if self.words > UART_MAX_WIDTH:
-            raise ValueError(f"data_bits must be at most {UART_MAX_WIDTH * WB_DATA_BITS} for the 32-bit bus, "
-                             f"not {hw.data_bits}")
+            raise ConfigError(f"the host word (data_bits, the widest of line_bits, acc_bits and the others) must be "
+                              f"at most {UART_MAX_WIDTH * WB_DATA_BITS} bits for the 32-bit bus, not {hw.data_bits}: "
+                              f"use --line-bits of at most {UART_MAX_WIDTH * WB_DATA_BITS}")
 
     def adr(self, host_addr: int, j: int = 0) -> int:
         """Bus address of word ``j`` of host word ``host_addr``."""
