@@ -534,6 +534,9 @@ def test_config_json_by_suffix_in_any_case_and_no_duplicate_keys(tmp_path, monke
                                               "'eie simulate --help' lists the options"),
     (["report"], "eie report: error: the following arguments are required: REPORT; 'eie report --help' lists the "
                  "options"),
+    (["--bogus", "compile", "x.npz"], "eie: error: unrecognized argument before the command: --bogus (eie itself "
+                                      "takes --help and --version; options go after the command); 'eie --help' "
+                                      "lists the commands"),
 ])
 def test_argparse_mistakes_are_one_line_with_the_nearest_option(capsys, argv, line):
     """argparse had printed its usage first (the top-level one for a mistyped option, a dozen

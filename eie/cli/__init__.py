@@ -28,10 +28,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; '{self.prog} --help' lists the options\n")
 
 
-def _unrecognized(ap: argparse.ArgumentParser, command: str, extras: list[str]) -> str:
+def _unrecognized(ap: argparse.ArgumentParser, command: str, extras: list[str], argv: list[str]) -> str:
     """The one line for words no option or argument of ``command`` takes, with the nearest
-    option when the first is a mistyped one (``--densty`` -> ``--density``)."""
+    option when the first is a mistyped one (``--densty`` -> ``--density``); a word given
+    before the command is ``eie``'s own (``eie --bogus compile x``)."""
     sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    at = argv.index(command) if command in argv else len(argv)
+    if extras[0] in argv[:at]:
+        return (f"eie: error: unrecognized argument before the command: {extras[0]} (eie itself takes --help and "
+                f"--version; options go after the command); 'eie --help' lists the commands")
     parser = sub.choices[command]
     word = extras[0].split("=", 1)[0]
     near = (difflib.get_close_matches(word, [o for o in parser._option_string_actions if o.startswith("--")], n=1)
@@ -173,7 +178,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, extras = ap.parse_known_args(_positionals_before_int_lists(ap, argv))
     if extras:
-        print(_unrecognized(ap, args.command, extras), file=sys.stderr)
+        print(_unrecognized(ap, args.command, extras, argv), file=sys.stderr)
         return 2
     from ..fileio import protect_inputs
     try:
