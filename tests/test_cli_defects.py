@@ -680,3 +680,17 @@ def test_a_training_config_cannot_skip_dense_training():
     with pytest.raises(InputError, match="dense_epochs must be an integer >= 1, not 0"):
         TrainConfig(dense_epochs=0)
     assert TrainConfig(retrain_epochs=0, finetune_epochs=0).finetune_epochs == 0      # skipping those is an ablation
+
+
+def test_a_clamped_bias_is_a_warning_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "sb.npz", codebook=np.array([0.0, 0.5, -0.25, 1.0]), codes=np.ones((3, 3), int),
+             bias=np.array([2.0 ** 62, 0.5, -1.0]), activations=np.ones(3))
+    assert main(["simulate", "sb.npz", "--pes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert ("  warning: 1 bias value(s) clamped to the 16-bit accumulators (with fo=0 they hold |b| <= 32767), so "
+            "those outputs start from the clamped value: raise --acc-bits, or scale the bias down") in out.splitlines()
+    np.savez(tmp_path / "ok.npz", codebook=np.array([0.0, 0.5, -0.25, 1.0]), codes=np.ones((3, 3), int),
+             bias=np.array([2.0, 0.5, -1.0]), activations=np.ones(3))
+    assert main(["simulate", "ok.npz", "--pes", "2"]) == 0
+    assert "clamped" not in capsys.readouterr().out

@@ -229,6 +229,11 @@ def overflow_warnings(rec, cfg) -> list[str]:
                    f"codebook with fw={fb['fw']} holds |w| <= {top:g}; the largest is {rec['max_abs_codebook']:g}), "
                    f"so the outputs that use them cannot match the reference: scale the weights down by "
                    f"{rec['max_abs_codebook'] / top:.3g}x or more (or raise --codebook-bits)")
+    if rec.get("saturated_bias"):
+        top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
+        out.append(f"  warning: {rec['saturated_bias']} bias value(s) clamped to the {cfg.acc_bits}-bit accumulators "
+                   f"(with fo={fb['fo']} they hold |b| <= {top:g}), so those outputs start from the clamped value: "
+                   f"raise --acc-bits, or scale the bias down")
     if rec.get("wrapped_outputs"):
         top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
         out.append(f"  warning: {rec['wrapped_outputs']} output(s) overflowed the {cfg.acc_bits}-bit accumulators "
