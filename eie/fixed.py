@@ -14,7 +14,7 @@ import numpy as np
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["quantize", "saturated_mask", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "acc_preload",
+__all__ = ["max_value", "quantize", "saturated_mask", "saturated_count", "choose_frac_bits", "round_shift", "wrap", "saturate", "acc_preload",
            "QuantPlan", "plan_layer", "MAX_FRAC_BITS"]
 
 MAX_FRAC_BITS = 40
@@ -79,6 +79,12 @@ def wrap(x, bits: int) -> np.ndarray:
     m = np.int64(1) << np.int64(bits)
     h = np.int64(1) << np.int64(bits - 1)
     return ((x + h) & (m - 1)) - h
+
+
+def max_value(bits: int, frac: int) -> float:
+    """The largest value a ``bits``-wide two's-complement number with ``frac`` fraction bits
+    holds, ``(2**(bits-1) - 1) / 2**frac`` (what a saturation warning names as the bound)."""
+    return ((1 << (bits - 1)) - 1) / 2.0 ** frac
 
 
 def saturate(x, bits: int) -> np.ndarray:

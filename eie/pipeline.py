@@ -15,7 +15,7 @@ from .config import EIEConfig
 from .energy import EnergyTable, dram_baselines, estimate
 from .errors import InputError
 from .evaluate import OFF_ARRAY, apply_function, calibrate_plans, check_functions
-from .fixed import QuantPlan, quantize, saturated_count
+from .fixed import QuantPlan, max_value, quantize, saturated_count
 from .layer import CompressedLayer
 from .model import SimResult, simulate, simulate_stack
 from .reference import float_forward
@@ -189,7 +189,7 @@ def input_saturation(layer: CompressedLayer, x, fa: int, act_bits: int) -> dict:
     n = saturated_count(x, fa, act_bits)
     k = 1
     if n:
-        limit = ((1 << (act_bits - 1)) - 1) / 2.0 ** fa
+        limit = max_value(act_bits, fa)
         bias = float(np.max(np.abs(layer.bias_values()), initial=0.0))
         wx = float(np.max(np.abs(float_forward(layer, x) - layer.bias_values()), initial=0.0))
         out_limit = ((1 << (act_bits - 1)) - 1) / 2.0

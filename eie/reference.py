@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .fixed import max_value
 from .layer import CompressedLayer, check_activations
 
 __all__ = ["sparse_weight", "float_forward", "error_bound", "outputs_match"]
@@ -67,7 +68,7 @@ def error_bound(layer: CompressedLayer, x, fa: int, fw: int, fo: int, w: sp.csr_
 def outputs_match(y_fixed_float, y_float, bound, act_bits: int, fo: int, relu: bool = False) -> np.ndarray:
     """Per-output verdict.  The float result is saturated to the output range (and ReLU'd)
     before comparing, so an honest saturation is not a mismatch."""
-    hi = ((1 << (act_bits - 1)) - 1) / 2.0 ** fo
+    hi = max_value(act_bits, fo)
     lo = -(1 << (act_bits - 1)) / 2.0 ** fo
     ref = np.clip(y_float, lo, hi)
     if relu:

@@ -22,6 +22,7 @@ from ..fileio import (
     write_json,
     write_text,
 )
+from ..fixed import max_value
 from ..layer import save_npy
 from ..prepare import load_compressed
 from .options import (
@@ -147,7 +148,7 @@ def format_record(rec, cfg, title) -> str:
 def saturation_warning(rec, cfg) -> str:
     """The line that says how many inputs were clamped to the activation range, and the fix."""
     fa = rec["fraction_bits"]["fa"]
-    top = ((1 << (cfg.act_bits - 1)) - 1) / 2.0 ** fa
+    top = max_value(cfg.act_bits, fa)
     k = rec["input_scale"]
     k = k if k < 1 << 20 else f"2^{int(k).bit_length() - 1}"
     return (f"  warning: {rec['saturated_inputs']} of {rec['n_in']} inputs saturated (the {cfg.act_bits}-bit "

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_out, write_json
+from ..fixed import max_value
 from . import options as opt
 
 __all__ = ["register", "cmd_lstm", "format_lstm"]
@@ -116,7 +117,7 @@ def format_lstm(result) -> str:
                  f"{tot['mean_abs_error']:.2e}; pre-activations within the fixed-point bound: "
                  f"{'yes' if tot['preacts_match_reference'] else 'NO'}")
     if tot.get("saturated_inputs"):
-        top = ((1 << (cfg.act_bits - 1)) - 1) / 2.0 ** result.plan.fa
+        top = max_value(cfg.act_bits, result.plan.fa)
         lines.append(f"  warning: {tot['saturated_inputs']} of {tot['steps'] * result.input} input values saturated "
                      f"(the {cfg.act_bits}-bit activations with fa={result.plan.fa} hold |x| <= {top:g}; the largest "
                      f"is {tot['max_abs_input']:g}), so h cannot follow the float LSTM: scale the sequence down")

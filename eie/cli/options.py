@@ -17,6 +17,7 @@ from ..compress import BIAS_MODES
 from ..config import FIELD_DOCS, EIEConfig, flag
 from ..errors import ConfigError, InputError
 from ..fileio import STDOUT
+from ..fixed import max_value
 from ..hdl.params import DEPTHS, DESC_FIFOS, VENDORS, HWConfig
 
 __all__ = ["flag", "overflow_warnings", "add_config_options", "config_from", "config_words", "add_dense_options", "dense_options",
@@ -224,18 +225,18 @@ def overflow_warnings(rec, cfg) -> list[str]:
     out = []
     fb = rec["fraction_bits"]
     if rec.get("saturated_codebook"):
-        top = ((1 << (cfg.codebook_bits - 1)) - 1) / 2.0 ** fb["fw"]
+        top = max_value(cfg.codebook_bits, fb["fw"])
         out.append(f"  warning: {rec['saturated_codebook']} codebook value(s) saturated (the {cfg.codebook_bits}-bit "
                    f"codebook with fw={fb['fw']} holds |w| <= {top:g}; the largest is {rec['max_abs_codebook']:g}), "
                    f"so the outputs that use them cannot match the reference: scale the weights down by "
                    f"{rec['max_abs_codebook'] / top:.3g}x or more (or raise --codebook-bits)")
     if rec.get("saturated_bias"):
-        top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
+        top = max_value(cfg.acc_bits, fb["fo"])
         out.append(f"  warning: {rec['saturated_bias']} bias value(s) clamped to the {cfg.acc_bits}-bit accumulators "
                    f"(with fo={fb['fo']} they hold |b| <= {top:g}), so those outputs start from the clamped value: "
                    f"raise --acc-bits, or scale the bias down")
     if rec.get("wrapped_outputs"):
-        top = ((1 << (cfg.acc_bits - 1)) - 1) / 2.0 ** fb["fo"]
+        top = max_value(cfg.acc_bits, fb["fo"])
         out.append(f"  warning: {rec['wrapped_outputs']} output(s) overflowed the {cfg.acc_bits}-bit accumulators "
                    f"(with fo={fb['fo']} they hold |y| <= {top:g}) and wrapped around, so they cannot match the "
                    f"reference: raise --acc-bits, or scale the weights or the input down")
