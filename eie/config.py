@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, first_repeat
 from .fileio import read_text
 
 __all__ = ["EIEConfig", "FIELD_DOCS", "to_toml", "flag"]
@@ -67,8 +67,7 @@ MIN_CLOCK_MHZ = 1e-3
 def _no_duplicates(pairs: list) -> dict:
     """A JSON object whose keys are each given once (TOML refuses a duplicate by itself; JSON
     had kept the last of ``{"pes": 32, "pes": 16}`` without a word)."""
-    keys = [k for k, _ in pairs]
-    dup = next((k for k in keys if keys.count(k) > 1), None)
+    dup = first_repeat(k for k, _ in pairs)
     if dup is not None:
         raise ValueError(f"key {dup!r} is given twice")
     return dict(pairs)

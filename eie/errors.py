@@ -5,7 +5,7 @@ Messages name the field, the value and the fix, in the shape
 ``"<field> must be <rule>, not <value>"``.
 """
 
-__all__ = ["EIEError", "ConfigError", "InputError", "CapacityError"]
+__all__ = ["EIEError", "ConfigError", "InputError", "CapacityError", "first_repeat"]
 
 
 class EIEError(ValueError):
@@ -22,3 +22,12 @@ class InputError(EIEError):
 
 class CapacityError(EIEError):
     """A compiled layer does not fit the on-chip memories of the configuration."""
+
+
+def first_repeat(values):
+    """The first of ``values`` (hashable) that occurs more than once, or None: what a "named
+    twice" message names (option lists, spec axes, workload, layer and JSON key names)."""
+    from collections import Counter
+    values = list(values)
+    counts = Counter(values)
+    return next((v for v in values if counts[v] > 1), None)

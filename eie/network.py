@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, first_repeat
 from .fileio import read_toml
 
 __all__ = ["KINDS", "FUNCTIONS", "GATES", "NetworkLayer", "Network", "check_layers", "load_network",
@@ -160,7 +160,7 @@ def check_layers(layers, where: str) -> None:
     runnable fully-connected layers chain (out of one = in of the next).  ``where`` starts
     each message.  :func:`load_network` and ``eie import`` (before it writes anything) use it."""
     names = [layer.name for layer in layers]
-    dup = next((n for n in names if names.count(n) > 1), None)
+    dup = first_repeat(names)
     if dup:
         raise InputError(f"{where}: two layers are named {dup!r}: names must be unique")
     run = [layer for layer in layers if layer.runs]

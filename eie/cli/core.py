@@ -12,7 +12,7 @@ import numpy as np
 
 from ..compress import BIAS_MODES
 from ..config import EIEConfig, to_toml
-from ..errors import CapacityError, EIEError, InputError
+from ..errors import CapacityError, EIEError, InputError, first_repeat
 from ..fileio import (
     check_distinct,
     check_out,
@@ -213,7 +213,7 @@ def _items(option: str, text: str, what: str) -> list[str]:
     items = [v.strip() for v in text.split(",")]
     if not all(items):
         raise InputError(f"{option} must be a comma-separated list of {what} with none empty, not {text!r}")
-    dup = next((v for v in items if items.count(v) > 1), None)
+    dup = first_repeat(items)
     if dup is not None:
         raise InputError(f"{option} names {dup!r} twice: give each once")
     return items
@@ -264,7 +264,7 @@ def cmd_report(args) -> int:
             values = [int(v) for v in items]
         except ValueError:
             raise InputError(f"{option} must be a comma-separated list of integers, not {text!r}") from None
-        dup = next((v for v in values if values.count(v) > 1), None)
+        dup = first_repeat(values)
         if dup is not None:                  # 8 and 08 are one value
             raise InputError(f"{option} names {dup} twice: give each once")
         for v in values:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from ..bench import load_specs
 from ..config import EIEConfig
-from ..errors import EIEError, InputError
+from ..errors import EIEError, InputError, first_repeat
 from ..fileio import read_toml
 from .workload import Workload, resolve_workload
 
@@ -132,8 +132,8 @@ def axis_values(name: str, raw, where: str) -> tuple:
         raise InputError(f"{field} must be a list of values or a range table {{start, stop, step}}, not {raw!r}")
     if len(values) > _MAX_AXIS_VALUES:
         raise InputError(f"{field} has {len(values)} values, more than {_MAX_AXIS_VALUES}: use a coarser step")
-    if len(set(values)) != len(values):
-        dup = next(v for v in values if values.count(v) > 1)
+    dup = first_repeat(values)
+    if dup is not None:
         raise InputError(f"{field} lists {dup!r} twice: give each value once")
     return values
 
@@ -305,7 +305,7 @@ def _workloads(data: dict, path: Path) -> tuple:
             raise InputError(f"{where}: workloads.spec: {exc}") from None
     out = [resolve_workload(x, path.parent, f"{where}: workloads.layers[{i}]", specs) for i, x in enumerate(layers)]
     names = [w.name for w in out]
-    dup = next((n for n in names if names.count(n) > 1), None)
+    dup = first_repeat(names)
     if dup:
         raise InputError(f"{where}: workloads.layers names {dup!r} twice: give each workload once")
     return tuple(out)
