@@ -31,7 +31,7 @@ from ..fileio import check_out_dir
 from ..hdl.busmap import UART_RESYNC_S
 from ..hdl.params import HWConfig
 from .floorplan import check_mode as check_floorplan_mode
-from .levels import format_levels, logic_levels
+from .levels import format_levels
 from .references import DEVICE_REFERENCES
 from .synth import (
     DEFAULT_ROUTER,
@@ -46,7 +46,7 @@ from .synth import (
     check_flow_files,
     check_seeds,
     check_tmg_ripup,
-    floorplan_netlist,
+    levels_and_floorplan,
     nextpnr_options,
     parse_nextpnr_log,
     parse_yosys_stat,
@@ -284,9 +284,7 @@ def build_board(board_name: str, hw: HWConfig, out, *, clock_mhz: float | None =
     if progress:
         progress("synthesising (yosys) ...")
     cells, need, wall["yosys"] = _synthesize(board, dev, out, tools["yosys"])
-    design = json.loads((out / f"{NAME}.json").read_text())
-    levels = logic_levels(design)
-    fp, wall["floorplan"] = floorplan_netlist(dev, out, out / f"{NAME}.json", floorplan, design=design)
+    levels, fp, wall["floorplan"] = levels_and_floorplan(dev, out, out / f"{NAME}.json", floorplan)
     kept, attempts, wall["nextpnr"] = _close_board_timing(board, dev, out, tools["pnr"], seeds, f_clk, tmg_ripup,
                                                           progress)
     fmax, parsed = kept["fmax_mhz"], kept["parsed"]

@@ -41,7 +41,7 @@ from .levels import PRIM_SUFFIXES, format_levels, logic_levels
 
 __all__ = ["SynthError", "ToolMissing", "DoesNotFit", "Device", "DEVICES", "KEEP_FFS",
            "venv_bin", "DEFAULT_DEVICE", "DEFAULT_FREQ", "FREQ_RANGE", "ROUTERS", "DEFAULT_ROUTER", "DEFAULT_TIMING_WEIGHT", "bram_estimate", "parse_yosys_stat",
-           "parse_nextpnr_log", "yosys_needs", "resources", "yosys_resources", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
+           "parse_nextpnr_log", "yosys_needs", "resources", "yosys_resources", "levels_and_floorplan", "synthesize", "place_and_route", "run_synth", "SynthResult", "format_result",
            "ECP5_SPEEDS", "RIPUP_MODES", "TMG_RIPUP", "RIPUP_REACH", "RIPUP_RUNS", "RIPUP_MIN_GAP", "ripup_target", "close_timing", "check_seeds", "check_jobs", "usable_cores",
            "check_tmg_ripup", "nextpnr_options", "WORKDIR_FILES", "check_flow_files", "check_bram_fit", "bram_room"]
 
@@ -419,12 +419,20 @@ def synthesize(hw: HWConfig, dev: Device, workdir: Path, io: str = "auto", floor
     cells = parse_yosys_stat((workdir / "stat.txt").read_text())
     need = yosys_needs(dev, cells, pins)
     _check_fit(dev, need)
-    design = json.loads((workdir / "top.json").read_text())
-    levels = logic_levels(design)     # before the floorplan (it adds only placement)
-    fp, fp_s = floorplan_netlist(dev, workdir, workdir / "top.json", floorplan, design=design)
+    levels, fp, fp_s = levels_and_floorplan(dev, workdir, workdir / "top.json", floorplan)
     return {"top": top, "io": io, "pins": pins, "cells": cells, "need": need, "bram_estimate": est,
             "yosys_s": round(wall, 1), "floorplan": fp, "floorplan_s": fp_s, "logic_levels": levels,
             "verilog_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def levels_and_floorplan(dev: Device, workdir: Path, netlist: Path, mode: str = "auto") -> tuple[dict, dict, float]:
+    """The yosys netlist's logic levels (:func:`eie.flow.levels.logic_levels`, read before the
+    floorplan: it adds only placement) and :func:`floorplan_netlist` applied to it, the JSON
+    parsed once: ``(levels, plan summary, seconds)``.  ``eie synth`` and ``eie board``."""
+    design = json.loads(netlist.read_text())
+    levels = logic_levels(design)
+    fp, fp_s = floorplan_netlist(dev, workdir, netlist, mode, design=design)
+    return levels, fp, fp_s
 
 
 def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "auto", *,
@@ -432,8 +440,8 @@ def floorplan_netlist(dev: Device, workdir: Path, netlist: Path, mode: str = "au
     """Apply :mod:`eie.flow.floorplan` (``mode``: ``auto``, ``on`` or ``none``) to the yosys
     netlist ``netlist`` (rewritten in place) on ECP5; returns the plan's summary
     (``applied``, shape or ``reason``) and the seconds taken.  ``design``: the netlist
-    already parsed (the caller's :func:`~eie.flow.levels.logic_levels` read it), so a large
-    netlist is read once; it is modified with the plan."""
+    already parsed (:func:`levels_and_floorplan`), so a large netlist is read once; it is
+    modified with the plan."""
     fpl.check_mode(mode)
     if mode == "none":
         return {"applied": False, "reason": "turned off (--floorplan none)"}, 0.0
