@@ -266,6 +266,7 @@ def test_no_command_writes_over_its_input(tmp_path, capsys):
     net.mkdir()
     save_layer(net / "fc1.npz", synthetic_layer(8, 12, 0.5, seed=3))
     (net / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("fc1", "fc1.npz", "fc", (8, 12)),))))
+    (net / "manifest.json").write_text('{"files": ["fc1.npz", "network.toml"], "written_by": "eie import"}')
     np.save(tmp_path / "x12.npy", np.ones(12))
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     cases = [
@@ -280,6 +281,8 @@ def test_no_command_writes_over_its_input(tmp_path, capsys):
          "is the file of layer 'fc1' of the network directory 'net'"),
         (["simulate", "net", "--input", "x12.npy", "--json", "net/network.toml"],
          "is the network.toml of the network directory 'net'"),
+        (["simulate", "net", "--input", "x12.npy", "--json", "net/manifest.json"],
+         "is the manifest.json of the network directory 'net'"),
         (["eval", "net", "--data", "x12.npy", "--json", "x12.npy"], "is the --data file"),
     ]
     cwd = os.getcwd()

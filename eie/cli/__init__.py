@@ -135,7 +135,7 @@ OUTPUT_DESTS = ("json", "csv", "output", "out", "waves", "report", "workdir", "r
 def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse an output that is one of the run's input files, in every command: each argument
     outside :data:`OUTPUT_DESTS` that names an existing file is an input, and so are the
-    ``network.toml`` and layer files of a network directory given as an argument
+    ``network.toml``, ``manifest.json`` and layer files of a network directory given as an argument
     (``eie compile l.npz --json l.npz --force`` replaced the layer with its JSON record; ``eie
     simulate net -o net/fc1.npz --force`` a layer of the network)."""
     from ..fileio import check_not_inputs, protect_inputs
@@ -160,6 +160,10 @@ def _check_outputs_are_not_inputs(ap: argparse.ArgumentParser, args: argparse.Na
                 inputs[what] = v
             elif os.path.isfile(os.path.join(v, "network.toml")):
                 inputs[f"network.toml of the network directory {v!r}"] = os.path.join(v, "network.toml")
+                if os.path.isfile(os.path.join(v, "manifest.json")):
+                    # the record of the run that wrote the directory (eie import's: which files
+                    # are its own, for a later --force run's stale-file removal)
+                    inputs[f"manifest.json of the network directory {v!r}"] = os.path.join(v, "manifest.json")
                 try:
                     net = load_network(v, check_files=False)
                 except EIEError:
