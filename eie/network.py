@@ -211,7 +211,10 @@ def network_toml(net: Network) -> str:
 
     def value(v):
         if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            # a TOML basic string: backslash, quote and every control character escaped (a
+            # layer named after a tensor or an ONNX node may hold any character)
+            return '"' + "".join(c if c >= " " and c not in '\\"\x7f' else
+                                 {"\\": "\\\\", '"': '\\"'}.get(c, f"\\u{ord(c):04x}") for c in v) + '"'
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         return repr(v)

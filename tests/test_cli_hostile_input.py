@@ -475,7 +475,7 @@ def test_a_corrupt_onnx_constant_is_one_error(tmp_path, monkeypatch, capsys):
         for extra in ([], ["--list"]):
             assert main(["import", "m.onnx", "-o", "on", *extra]) == 2
             err = capsys.readouterr().err
-            assert err.startswith(f"eie: error: {message}") and len(err.splitlines()) == 1
+            assert err.startswith(f"eie: error: 'm.onnx': {message}") and len(err.splitlines()) == 1
         assert not (tmp_path / "on").exists()
 
 
@@ -483,7 +483,7 @@ def test_import_refuses_an_empty_layer_before_writing(tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     np.savez(tmp_path / "z.npz", **{"fc.weight": np.zeros((0, 5), np.float32), "fc.bias": np.zeros(0, np.float32)})
     assert main(["import", "z.npz", "-o", "zn"]) == 2
-    assert capsys.readouterr().err == ("eie: error: layer 'fc' has shape (0, 5): a layer needs at least one output "
+    assert capsys.readouterr().err == ("eie: error: 'z.npz': layer 'fc' has shape (0, 5): a layer needs at least one output "
                                        "row and one input column; leave it out (--select)\n")
     assert not (tmp_path / "zn").exists()
 

@@ -163,6 +163,7 @@ def test_with_torch_installed_torch_load_is_used_with_weights_only(tmp_path, mlp
     class FakeTensor:
         def __init__(self, a):
             self.a, self.shape, self.dtype = a, a.shape, "float32"
+            self.layout, self.is_quantized = "strided", False
 
         def detach(self):
             return self
@@ -180,7 +181,7 @@ def test_with_torch_installed_torch_load_is_used_with_weights_only(tmp_path, mlp
             raise pickle.UnpicklingError("Weights only load failed. Unsupported global: os.system")
         return {k: FakeTensor(v) for k, v in mlp.items()}
 
-    fake.load, fake.Tensor, fake.bfloat16 = load, FakeTensor, object()
+    fake.load, fake.Tensor, fake.bfloat16, fake.strided = load, FakeTensor, object(), "strided"
     monkeypatch.setitem(sys.modules, "torch", fake)
     path = tmp_path / "m.pt"
     path.write_bytes(torch_zip(mlp))

@@ -52,6 +52,13 @@ def detect_format(path, *, has_layout: bool = False) -> str:
     if is_npz(path, head):
         return "npz"
     if head.startswith(b"PK\x03\x04"):
+        import zipfile
+        try:
+            with zipfile.ZipFile(path):
+                pass
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"{str(path)!r} starts as a zip archive (a PyTorch file or an npz) but its directory "
+                             f"cannot be read ({exc}): the file is truncated or corrupt; copy or save it again") from None
         raise InputError(f"{str(path)!r} is a zip archive but neither a PyTorch file (no data.pkl) nor an npz (not "
                          f"only .npy members): give --format")
     if is_safetensors(path, head):
@@ -77,6 +84,16 @@ def import_file(path, fmt: str | None = None, *, layers=(), prototxt=None, selec
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     fmt = fmt or detect_format(path, has_layout=bool(layers or prototxt))
+    try:
+        net = _read(path, fmt, layers, prototxt, use_torch)
+    except InputError as exc:
+        if str(path) in str(exc):
+            raise
+        raise type(exc)(f"{str(path)!r}: {exc}") from None          # every message names the file
+    return select_layers(net, select)
+
+
+def _read(path: Path, fmt: str, layers, prototxt, use_torch) -> ImportedNetwork:
     if fmt != "deep-compression" and (layers or prototxt):
         raise InputError(f"--layer and --prototxt describe a Deep Compression file; {str(path)!r} is read as {fmt}, "
                          f"which names its own layers: drop them")
@@ -97,10 +114,10 @@ def import_file(path, fmt: str | None = None, *, layers=(), prototxt=None, selec
         from .torch_state import read_state_dict
         read = {"torch": lambda p: read_state_dict(p, use_torch=use_torch), "safetensors": read_safetensors,
                 "npz": read_npz}[fmt]
-        found = layers_from_tensors(read(path), repr(str(path)), path.stem)
-        net = ImportedNetwork(path.stem, path.name, fmt, tuple(found))
+        found, skipped, gaps = layers_from_tensors(read(path), repr(str(path)), path.stem)
+        net = ImportedNetwork(path.stem, path.name, fmt, tuple(found), tuple(skipped), tuple(gaps))
     if not net.layers:
         raise InputError(f"{str(path)!r} ({fmt}) holds no layer eie can import (fully-connected, LSTM or "
                          f"convolution with constant weights)"
                          + (f"; left out: {'; '.join(net.skipped[:3])}" if net.skipped else ""))
-    return select_layers(net, select)
+    return net

@@ -41,6 +41,9 @@ _FUNCTIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "
 _OTHER_ACTIVATIONS = {"Clip", "LeakyRelu", "Elu", "Selu", "Gelu", "HardSigmoid", "HardSwish", "Softplus", "PRelu",
                       "Mish", "Erf", "Celu", "ThresholdedRelu", "LogSoftmax"}
 _PASS = {"Identity", "Dropout"}
+#: nodes that only reshape an activation vector (between two layers they change nothing eie computes)
+_SHAPE = {"Flatten", "Reshape", "Squeeze", "Unsqueeze"}
+_LAYER_OPS = {"Gemm", "MatMul", "Conv", "LSTM"}
 _QUANTISED = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "QGemm", "DynamicQuantizeLSTM",
               "DynamicQuantizeMatMul", "MatMulNBits"}
 
@@ -57,6 +60,16 @@ class _Graph:
                 for a in node.attribute:
                     if a.name == "value":
                         self.consts[node.output[0]] = a.t
+        #: outputs of a Transpose or Identity of a constant (an export without constant folding
+        #: writes a bias-free Linear's weight as Transpose(initializer)): name -> (node, source)
+        self.derived: dict[str, tuple] = {}
+        for node in graph.node:
+            if (node.op_type in ("Transpose", "Identity") and len(node.input) == 1 and node.output
+                    and self.is_const(node.input[0])):
+                self.derived[node.output[0]] = (node, node.input[0])
+        self.produced_by_const = {o for node in graph.node if node.input and node.op_type != "Constant"
+                                  and all(self.is_const(i) or i in self.derived for i in node.input if i)
+                                  for o in node.output}
         self.consumers: dict[str, list] = {}
         for node in graph.node:
             for name in node.input:
@@ -65,6 +78,15 @@ class _Graph:
         self.outputs = {o.name for o in graph.output}
 
     def const(self, name: str) -> np.ndarray | None:
+        if name in self.derived:
+            node, src = self.derived[name]
+            a = self.const(src)
+            if a is None or node.op_type == "Identity":
+                return a
+            perm = [int(p) for p in _attrs(node).get("perm", range(a.ndim - 1, -1, -1))]
+            if sorted(perm) != list(range(a.ndim)):
+                raise InputError(f"Transpose {node.name!r} has perm {perm}, not a permutation of {a.ndim} axes")
+            return np.ascontiguousarray(a.transpose(perm))
         t = self.consts.get(name)
         if t is None:
             return None
@@ -85,7 +107,7 @@ class _Graph:
         return a
 
     def is_const(self, name: str) -> bool:
-        return name in self.consts
+        return name in self.consts or name in getattr(self, "derived", {})
 
     def sole_consumer(self, name: str):
         """The one node that reads ``name`` (through Identity/Dropout), or None."""
@@ -112,7 +134,9 @@ def _function(g: _Graph, out: str) -> tuple[str, str]:
         return _FUNCTIONS[node.op_type], ""
     if node.op_type in _OTHER_ACTIVATIONS:
         return "none", f"followed by {node.op_type} (not an eie function: recorded as none)"
-    return "none", ""
+    if node.op_type in _LAYER_OPS or node.op_type in _SHAPE:
+        return "none", ""
+    return "none", f"followed by {node.op_type} (not run by eie: recorded as none)"
 
 
 def _per_output(c: np.ndarray, n_out: int, column: bool) -> bool:
@@ -143,7 +167,9 @@ def _name(node, weight: str) -> str:
     return node.name or node.output[0]
 
 
-def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
+def _gemm_like(g: _Graph, node, where: str) -> tuple[ImportedLayer, str, str] | None:
+    """The layer of a Gemm or MatMul with a constant operand, the activation it reads and the
+    tensor its function (if any) writes; None without a constant 2-D operand."""
     a_name, b_name = node.input[0], node.input[1]
     at = _attrs(node) if node.op_type == "Gemm" else {}
     alpha, beta = float(at.get("alpha", 1.0)), float(at.get("beta", 1.0))
@@ -186,7 +212,10 @@ def _gemm_like(g: _Graph, node, where: str) -> ImportedLayer | None:
         bias, bname, out = _following_bias(g, out, n_out, column=not const_b)
     function, note = _function(g, out)
     origin = f"{node.op_type} {node.name or node.output[0]} ({wname}" + (f" + {bname})" if bname else ")")
-    return ImportedLayer(_name(node, wname), "fc", function, weight=w, bias=bias, origin=origin, note=note)
+    layer = ImportedLayer(_name(node, wname), "fc", function, weight=w, bias=bias, origin=origin, note=note)
+    after = g.sole_consumer(out)
+    end = after.output[0] if after is not None and after.op_type in _FUNCTIONS else out
+    return layer, (b_name if const_a else a_name), end
 
 
 class _Unsupported(Exception):
@@ -258,11 +287,19 @@ def read_onnx(path) -> ImportedNetwork:
                          f"{type(exc).__name__}: {exc}") from None
     g = _Graph(model.graph)
     layers, skipped = [], []
+    ends: dict[int, tuple[str, str]] = {}
     for node in model.graph.node:
         if node.op_type in ("Gemm", "MatMul") and len(node.input) >= 2:
-            layer = _gemm_like(g, node, where)
-            if layer is None and (g.is_const(node.input[0]) or g.is_const(node.input[1])):
+            got = _gemm_like(g, node, where)
+            layer = None
+            if got is not None:
+                layer, start, end = got
+                ends[id(layer)] = (start, end)
+            elif g.is_const(node.input[0]) or g.is_const(node.input[1]):
                 skipped.append(f"{node.op_type} {node.name!r}: its constant operand is not a 2-D matrix")
+            elif node.input[0] in g.produced_by_const or node.input[1] in g.produced_by_const:
+                skipped.append(f"{node.op_type} {node.name!r}: its weight is computed in the graph from constants "
+                               f"(export with constant folding)")
         elif node.op_type == "LSTM":
             try:
                 found = _lstm(g, node, where)
@@ -284,12 +321,36 @@ def read_onnx(path) -> ImportedNetwork:
             continue
         if layer is not None:
             layers.append(layer)
+    gaps = _gaps(g, layers, ends)
     seen: dict[str, int] = {}
     unique = []
     for layer in layers:
         k = seen.get(layer.name, 0)
         seen[layer.name] = k + 1
         unique.append(layer if k == 0 else replace(layer, name=f"{layer.name}_{k + 1}"))
-    return ImportedNetwork(path.stem, path.name, "onnx", tuple(unique), tuple(skipped))
+    return ImportedNetwork(path.stem, path.name, "onnx", tuple(unique), tuple(skipped), tuple(gaps))
+
+
+def _gaps(g: _Graph, layers: list, ends: dict) -> list[str]:
+    """Between two consecutive fully-connected layers, whatever the graph does that eie's chain
+    does not: a node other than a pass-through or a reshape on the way from the first one's
+    output (after its bias and function) to the second one's input, or a branch."""
+    out = []
+    for a, b in zip(layers, layers[1:], strict=False):
+        if a.kind != "fc" or b.kind != "fc" or id(a) not in ends or id(b) not in ends:
+            continue
+        name, target = ends[id(a)][1], ends[id(b)][0]
+        while name != target:
+            users = g.consumers.get(name, [])
+            if len(users) != 1 or name in g.outputs:
+                out.append(f"the output of {a.name!r} goes to {len(users)} nodes"
+                           + (" and out of the graph" if name in g.outputs else "") + f", not only to {b.name!r}")
+                break
+            node = users[0]
+            if node.op_type not in _PASS and node.op_type not in _SHAPE:
+                out.append(f"{node.op_type} {node.name or node.output[0]!r} between {a.name!r} and {b.name!r}")
+                break
+            name = node.output[0]
+    return out
 
 

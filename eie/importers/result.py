@@ -74,6 +74,17 @@ class ImportedLayer:
             # here, before anything is written, not by the next command that reads the directory
             raise InputError(f"layer {self.name!r} has shape {tuple(int(v) for v in m.shape)}: a layer needs at "
                              f"least one output row and one input column; leave it out (--select)")
+        if self.weight is not None and self.kind != "conv":
+            # what eie's compression refuses later (eie.compress.share_weights), said here with the
+            # layer's name, before anything is written
+            if not np.any(self.weight):
+                raise InputError(f"layer {self.name!r} has no non-zero weight: nothing for the array to compute "
+                                 f"(its output would be its bias alone); leave it out (--select)")
+            big, limit = float(np.max(np.abs(self.weight))), float(np.finfo(np.float32).max)
+            if big > limit:
+                raise InputError(f"layer {self.name!r} has a weight of magnitude {big:.4g}, beyond float32's "
+                                 f"{limit:.4g}: eie's codebooks are float32; scale the layer or leave it out "
+                                 f"(--select)")
         if self.bias is not None and self.bias.shape != (m.shape[0],):
             raise InputError(f"layer {self.name!r}: the bias has shape {self.bias.shape}, not one value per "
                              f"output row ({m.shape[0]})")
@@ -121,6 +132,11 @@ class ImportedNetwork:
     layers: tuple[ImportedLayer, ...]
     #: what the importer saw but could not take, one line each (printed by ``--list``)
     skipped: tuple[str, ...] = ()
+    #: what of that sits between two layers that run: the chain of the layers alone computes
+    #: something else, so writing it is refused unless ``--select`` names the layers
+    gaps: tuple[str, ...] = ()
+    #: the ``--select`` pattern that chose the layers (None: every layer of the file)
+    selected: str | None = None
 
     def describe(self) -> str:
         """The table ``eie import --list`` prints."""
@@ -132,13 +148,19 @@ class ImportedNetwork:
             stored = (f"compressed {len(layer.codebook)}-entry codebook" if layer.compressed else "dense")
             stored += ", bias" if layer.bias is not None else ""
             origin = layer.origin + (f"; {layer.note}" if layer.note else "")
-            rows.append((str(i), layer.name, layer.kind, shape, layer.function, stored, origin))
+            rows.append((str(i), _printable(layer.name), layer.kind, shape, layer.function, stored,
+                         _printable(origin)))
         widths = [max(len(r[k]) for r in rows) for k in range(6)]
         lines = [f"{self.name}: {len(self.layers)} layer(s) from {self.source} ({self.format})"]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6]
                   for r in rows]
         lines += [f"  left out: {s}" for s in self.skipped]
         return "\n".join(line.rstrip() for line in lines)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (a name with a newline broke the table)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def select_layers(net: ImportedNetwork, pattern: str | None) -> ImportedNetwork:
@@ -150,11 +172,12 @@ def select_layers(net: ImportedNetwork, pattern: str | None) -> ImportedNetwork:
     except re.error as exc:
         raise InputError(f"--select must be a regular expression, not {pattern!r} ({exc})") from None
     kept = tuple(layer for layer in net.layers if rx.search(layer.name))
+    # the user named the layers: a chain of them is what they asked for, whatever lies between
     if not kept:
         raise InputError(f"--select {pattern!r} matches none of the {len(net.layers)} layers of {net.source} "
                          f"({', '.join(layer.name for layer in net.layers[:8])}"
                          f"{', ...' if len(net.layers) > 8 else ''}): see eie import --list")
-    return replace(net, layers=kept)
+    return replace(net, layers=kept, gaps=(), selected=pattern)
 
 
 def file_names(names) -> list[str]:
@@ -199,8 +222,17 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
         if "nothing runs" in str(exc):
             hint = f"; left out: {'; '.join(net.skipped[:3])}" if net.skipped else ""
         else:
-            hint = "; import a chain of them with --select REGEX (eie import --list shows the layers)"
+            hint = ("; import a chain of them with --select REGEX (eie import --list shows the layers)"
+                    if net.selected is None else
+                    f"; --select {net.selected!r} picked layers that do not chain: pick a chain (eie import --list "
+                    f"shows the layers and their shapes)")
         raise InputError(f"{exc}{hint}") from None
+    if net.gaps:
+        listed = "; ".join(net.gaps[:3]) + (f"; and {len(net.gaps) - 3} more" if len(net.gaps) > 3 else "")
+        raise InputError(f"{net.source}: between the layers that run lies what eie cannot run: {listed}; the "
+                         f"network without it would compute something else.  Import the layers you want with "
+                         f"--select REGEX (eie import --list shows them); a batch norm can be folded into the layer "
+                         f"before it when exporting")
     network = Network(net.name, entries, source=net.source)
     plan = OutputPlan(directory, force=force, kind="import", what="network directory")
     for layer, f in zip(net.layers, files, strict=True):

@@ -3,15 +3,22 @@
 Such files hold no graph, only names, so the layers are found by the naming convention
 PyTorch modules use (docs/networks.md, "State dicts"):
 
-* ``P.weight`` (2-D, out x in) with ``P.bias`` (1-D, out): a fully-connected layer ``P``.
-  A 2-D weight without a bias is not taken: an embedding table looks the same.
+* ``P.weight`` (2-D, out x in) with or without ``P.bias`` (1-D, out): a fully-connected
+  layer ``P``; without a bias not when ``P``'s last name holds ``emb`` (an embedding table
+  looks the same).  A pruned weight (``P.weight_orig`` x ``P.weight_mask``) or a weight-normed
+  one (``P.weight_g``/``P.weight_v``, ``P.parametrizations.weight.original0``/``1``) is the
+  weight PyTorch computes with.
 * ``P.weight`` with 3 or more dimensions (out x in x k...): a convolution, flattened to
   ``out x (in*k...)`` (kind ``conv``: storage only); its bias is optional.
 * ``P.weight_ih_l0`` + ``P.weight_hh_l0`` [+ ``P.bias_ih_l0`` + ``P.bias_hh_l0``] (an
   ``nn.LSTM`` layer; ``_l1``... further layers, ``_reverse`` the second direction) or the
   same without ``_l0`` (an ``nn.LSTMCell``): an LSTM layer ``[W_ih | W_hh]`` with bias
-  ``b_ih + b_hh`` and PyTorch's gate order i, f, g, o.  A GRU (3H rows) is not an LSTM and
-  is left out.
+  ``b_ih + b_hh`` and PyTorch's gate order i, f, g, o.  A GRU (3H rows) and an LSTM with
+  ``proj_size`` are not eie's LSTM and are left out.
+
+Every tensor no layer takes is listed, by module, with the reason; a module left out
+between two layers that run makes the import refuse (unless ``--select`` names the layers,
+:func:`eie.importers.result.network_plan`).
 
 The separator before ``weight``/``bias`` may be ``.``, ``/`` or ``_``; a file holding just
 ``weight`` and ``bias`` is one layer named after the file, and a bare ``nn.LSTM``'s state dict
@@ -34,8 +41,8 @@ from .result import ImportedLayer, as_float
 
 __all__ = ["TensorInfo", "natural_key", "layers_from_tensors"]
 
-_LEAF = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)$")
-_RNN = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)_(?P<side>ih|hh)(?P<layer>_l\d+)?(?P<rev>_reverse)?$")
+_LEAF = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)\Z", re.S)
+_RNN = re.compile(r"^(?:(?P<prefix>.*?)[./_])?(?P<leaf>weight|bias)_(?P<side>ih|hh)(?P<layer>_l\d+)?(?P<rev>_reverse)?\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,19 @@ class _Found:
     name: str
     kind: str
     order: int
-    weight: str
+    weight: str                      # the weight's key (for a pruned or weight-normed one: its main tensor)
     bias: str | None = None
     hh: str | None = None
     bias_hh: str | None = None
     reverse: bool = False
+    #: how the weight is stored: ``plain``; ``pruned`` (``weight_orig`` x ``weight_mask``:
+    #: torch.nn.utils.prune); ``norm`` (``g`` x ``v / |v|``: weight_norm, old or parametrized)
+    form: str = "plain"
+    extra: tuple[str, ...] = ()      # the other tensors of that form (the mask; g)
+    bias_mask: str | None = None
+
+    def keys(self) -> set[str]:
+        return {k for k in (self.weight, self.bias, self.hh, self.bias_hh, self.bias_mask, *self.extra) if k}
 
 
 def _get(tensors: Mapping[str, TensorInfo], key: str, where: str) -> np.ndarray:
@@ -79,19 +94,85 @@ def _get(tensors: Mapping[str, TensorInfo], key: str, where: str) -> np.ndarray:
     return a
 
 
-def _find(tensors: Mapping[str, TensorInfo], stem: str) -> list[_Found]:
+def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndarray:
+    """The weight ``f`` stands for: the tensor itself, ``orig * mask`` (pruned), or
+    ``g * v / |v|`` (weight norm; the norm over the axes where ``g`` has size 1)."""
+    w = _get(tensors, f.weight, where)
+    if f.form == "pruned":
+        m = _get(tensors, f.extra[0], where)
+        if m.shape != w.shape:
+            raise InputError(f"{where}: pruning mask {f.extra[0]!r} has shape {m.shape}, its weight "
+                             f"{f.weight!r} {w.shape}: they must agree")
+        return (w * m).astype(w.dtype)
+    if f.form == "norm":
+        g = _get(tensors, f.extra[0], where)
+        if g.ndim not in (0, w.ndim) or any(a not in (1, b) for a, b in zip(g.shape, w.shape, strict=False)):
+            raise InputError(f"{where}: weight-norm magnitude {f.extra[0]!r} has shape {g.shape}, which does not "
+                             f"broadcast over its direction {f.weight!r} {w.shape}")
+        axes = tuple(i for i in range(w.ndim) if g.ndim == 0 or g.shape[i] == 1)
+        norm = np.sqrt(np.sum(np.square(w, dtype=np.float64), axis=axes, keepdims=True))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(norm > 0, w * (g / norm), 0.0)
+        return out.astype(w.dtype)
+    return w
+
+
+_PRUNED = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_orig\Z", re.S)
+_NORM_OLD = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_v\Z", re.S)
+_NORM_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original1\Z", re.S)
+_EMBEDDING = re.compile(r"emb", re.IGNORECASE)
+
+
+def _bias_of(tensors, stem: str) -> tuple[str | None, str | None]:
+    """``(bias key, its pruning mask)`` for a layer whose keys start with ``stem`` (``fc.``)."""
+    if stem + "bias" in tensors:
+        return stem + "bias", None
+    if stem + "bias_orig" in tensors and stem + "bias_mask" in tensors:
+        return stem + "bias_orig", stem + "bias_mask"
+    return None, None
+
+
+def _group(key: str) -> str:
+    """The module a tensor belongs to (``bn1`` of ``bn1.running_mean``)."""
+    cut = max(key.rfind("."), key.rfind("/"))
+    return key[:cut] if cut > 0 else key
+
+
+def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], dict[str, tuple[int, str]]]:
+    """The layers among ``tensors`` and what is left out: module -> (position, reason)."""
     found: dict[str, _Found] = {}
+    reasons: dict[str, str] = {}
+    order = {key: i for i, key in enumerate(tensors)}
     for i, key in enumerate(tensors):
+        shape = tensors[key].shape
+        m = _PRUNED.match(key)
+        if m and key[: -len("orig")] + "mask" in tensors:
+            head = key[: -len("weight_orig")]
+            bias, bmask = _bias_of(tensors, head)
+            kind = "conv" if len(shape) >= 3 else "fc"
+            if len(shape) >= 2:
+                found[key] = _Found(m["prefix"] or stem, kind, i, key, bias, form="pruned",
+                                    extra=(key[: -len("orig")] + "mask",), bias_mask=bmask)
+            continue
+        m = _NORM_OLD.match(key) or _NORM_NEW.match(key)
+        if m:
+            g = key[: -len("v")] + "g" if key.endswith("weight_v") else key[: -len("1")] + "0"
+            head = key[: -len("weight_v")] if key.endswith("weight_v") else key[: key.rindex("parametrizations")]
+            if g in tensors and len(shape) >= 2:
+                bias, bmask = _bias_of(tensors, head)
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
+                                    form="norm", extra=(g,), bias_mask=bmask)
+            continue
         m = _LEAF.match(key)
         if m and m["leaf"] == "weight":
             prefix = m["prefix"] or stem
-            bias = key[: -len("weight")] + "bias"
-            bias = bias if bias in tensors else None
-            shape = tensors[key].shape
+            bias, bmask = _bias_of(tensors, key[: -len("weight")])
             if len(shape) >= 3:
-                found[key] = _Found(prefix, "conv", i, key, bias)
-            elif len(shape) == 2 and bias is not None:
-                found[key] = _Found(prefix, "fc", i, key, bias)
+                found[key] = _Found(prefix, "conv", i, key, bias, bias_mask=bmask)
+            elif len(shape) == 2 and (bias is not None or not _EMBEDDING.search(prefix.rsplit(".", 1)[-1])):
+                found[key] = _Found(prefix, "fc", i, key, bias, bias_mask=bmask)     # a Linear, bias=False too
+            elif len(shape) == 2:
+                reasons[_group(key)] = "an embedding table (a lookup, not a layer)"
             continue
         m = _RNN.match(key)
         if m and m["leaf"] == "weight" and m["side"] == "ih":
@@ -100,24 +181,47 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> list[_Found]:
             hh, b_ih, b_hh = base + "weight_hh" + suffix, base + "bias_ih" + suffix, base + "bias_hh" + suffix
             if hh not in tensors:
                 continue
+            hr = base + "weight_hr" + suffix
+            h4 = shape[0] if len(shape) == 2 else 0
+            hshape = tensors[hh].shape
+            if hr in tensors:
+                reasons[_group(key)] = "an LSTM with proj_size (weight_hr): eie's LSTM has no projection"
+                continue
+            if len(shape) != 2 or len(hshape) != 2 or h4 % 4 or hshape != (h4, h4 // 4):
+                reasons[_group(key)] = ("a GRU (3H gate rows), not an LSTM" if len(hshape) == 2 and hshape[0] == 3 * hshape[1]
+                                        else "a recurrent layer that is not an LSTM")
+                continue
             name = (m["prefix"] or stem) + (m["layer"] or "").replace("_l", ".l") + (".reverse" if m["rev"] else "")
             found[key] = _Found(name, "lstm", i, key, b_ih if b_ih in tensors else None, hh,
                                 b_hh if b_hh in tensors else None, bool(m["rev"]))
-    return sorted(found.values(), key=lambda f: f.order)
+    used = set().union(*(f.keys() for f in found.values())) if found else set()
+    members: dict[str, list[str]] = {}
+    for key in tensors:
+        if key not in used:
+            members.setdefault(_group(key), []).append(key)
+    left: dict[str, tuple[int, str]] = {}
+    for mod, keys in members.items():
+        shown = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+        why = reasons.get(mod, "not a layer eie imports (a fully-connected weight, a convolution, an LSTM)")
+        left[mod] = (order[keys[0]], f"{mod!r} ({shown}): {why}")
+    return sorted(found.values(), key=lambda f: f.order), left
 
 
-def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str) -> list[ImportedLayer]:
-    """The layers among ``tensors`` (in their order), read and converted; ``where`` (the file)
-    starts every error, ``stem`` names a layer stored as bare ``weight``/``bias``."""
+def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str,
+                        stem: str) -> tuple[list[ImportedLayer], list[str], list[str]]:
+    """The layers among ``tensors`` (in their order), read and converted, what is left out
+    (one line per module), and which of those sit between two layers that run (a chain that
+    skips them computes something else); ``where`` (the file) starts every error, ``stem``
+    names a layer stored as bare ``weight``/``bias``."""
     out: list[ImportedLayer] = []
-    for f in _find(tensors, stem):
+    positions: list[int] = []
+    found, left = _find(tensors, stem)
+    for f in found:
         shape = tensors[f.weight].shape
-        origin = f.weight + (f" + {f.bias}" if f.bias else "")
+        origin = f.weight + "".join(f" x {k}" if f.form == "pruned" else f" / {k}" for k in f.extra)
+        origin += f" + {f.bias}" if f.bias else ""
         if f.kind == "lstm":
-            h4, x = shape if len(shape) == 2 else (0, 0)
-            hh = tensors[f.hh].shape
-            if len(shape) != 2 or len(hh) != 2 or h4 % 4 or hh != (h4, h4 // 4):
-                continue                     # a GRU (3H rows) or a vanilla RNN: not an LSTM
+            h4, x = shape
             w = np.concatenate([_get(tensors, f.weight, where), _get(tensors, f.hh, where)], axis=1)
             bias = None
             for key in (f.bias, f.bias_hh):
@@ -129,16 +233,26 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
             out.append(ImportedLayer(f.name, "lstm", weight=w, bias=bias, hidden=h4 // 4, input=x, gates="ifgo",
                                      direction="reverse" if f.reverse else "forward",
                                      origin=f"{f.weight} + {f.hh}" + (" + biases" if bias is not None else "")))
+            positions.append(f.order)
             continue
-        w = _get(tensors, f.weight, where)
+        w = _weight(tensors, f, where)
         if f.kind == "conv":
             w = w.reshape(shape[0], math.prod(shape[1:]))
         b = _get(tensors, f.bias, where) if f.bias else None
+        if b is not None and f.bias_mask is not None:
+            mask = _get(tensors, f.bias_mask, where)
+            b = (b * mask).astype(b.dtype) if mask.shape == b.shape else b
         if b is not None and b.shape != (shape[0],):
             if f.kind == "fc":
                 raise InputError(f"{where}: bias {f.bias!r} has shape {b.shape} but weight {f.weight!r} has "
                                  f"{shape[0]} output rows: they must agree")
             b = None
         out.append(ImportedLayer(f.name, f.kind, weight=w, bias=b, origin=origin))
-    return [layer if layer.kind == "lstm" or i == len(out) - 1 else replace(layer, function="relu")
-            for i, layer in enumerate(out)]
+        positions.append(f.order)
+    layers = [layer if layer.kind == "lstm" or i == len(out) - 1 else replace(layer, function="relu")
+              for i, layer in enumerate(out)]
+    skipped = [text for _, (_, text) in sorted(left.items(), key=lambda kv: kv[1][0])]
+    runs = [p for p, layer in zip(positions, layers, strict=True) if layer.runs]
+    gaps = [text for _, (pos, text) in sorted(left.items(), key=lambda kv: kv[1][0])
+            if len(runs) > 1 and runs[0] < pos < runs[-1]]
+    return layers, skipped, gaps

@@ -322,7 +322,13 @@ def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
 
     def numpy(t):
         t = t.detach().cpu()
-        return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+        if t.layout != torch.strided:          # a sparse COO/CSR/... weight: the dense matrix it stands for
+            t = t.to_dense()
+        if t.is_quantized:                     # qint8 and friends: the values they stand for
+            t = t.dequantize()
+        if t.dtype == torch.bfloat16 or "float8" in str(t.dtype):     # no numpy dtype: widened
+            t = t.float()
+        return t.numpy()
 
     return {k: TensorInfo(tuple(t.shape), str(t.dtype), lambda t=t: numpy(t)) for k, t in flat(obj)}
 

@@ -1,0 +1,197 @@
+"""How a trained network's layers are stored, against PyTorch and ONNX themselves: pruned
+(``torch.nn.utils.prune``: ``weight_orig`` x ``weight_mask``), weight-normed (old and
+parametrized), bias-free, sparse and quantised tensors import as the weight PyTorch computes
+with; what eie cannot run between two layers (a batch norm, a GRU, a Mul) is listed and the
+import refused unless --select names the layers; an ONNX weight written as
+``Transpose(initializer)`` is read; names with control characters make a valid
+``network.toml``.  Each of these had imported a shorter network silently (or crashed)."""
+
+import tomllib
+import warnings
+
+import numpy as np
+import pytest
+from conftest import import_torch
+
+from eie.cli import main
+from eie.importers import import_file
+from eie.network import load_network
+
+torch = import_torch()            # .ci/run installs it (tests/test_ci_provides.py)
+torch.set_num_threads(1)
+nn = torch.nn
+import torch.nn.utils.prune  # noqa: E402  (a submodule torch does not import itself)
+
+
+def mlp(middle):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), middle, nn.ReLU(), nn.Linear(16, 4))
+
+
+def effective(module) -> np.ndarray:
+    """The weight PyTorch multiplies with (after pruning or weight norm)."""
+    return module.weight.detach().numpy()
+
+
+@pytest.mark.parametrize("form", ["pruned", "bias-free", "weight-norm", "old-weight-norm", "pruned-bias"])
+def test_every_form_of_a_linear_imports_as_the_weight_torch_uses(tmp_path, form):
+    middle = nn.Linear(16, 16, bias=form != "bias-free")
+    if form.startswith("pruned"):
+        torch.nn.utils.prune.l1_unstructured(middle, "weight", amount=0.9)
+        if form == "pruned-bias":
+            torch.nn.utils.prune.l1_unstructured(middle, "bias", amount=0.5)
+    elif form == "weight-norm":
+        middle = torch.nn.utils.parametrizations.weight_norm(middle)
+    elif form == "old-weight-norm":
+        with pytest.warns(FutureWarning):
+            middle = torch.nn.utils.weight_norm(middle)
+    m = mlp(middle)
+    torch.save(m.state_dict(), tmp_path / "m.pt")
+    for use_torch in (True, False):
+        net = import_file(tmp_path / "m.pt", use_torch=use_torch)
+        assert [x.shape for x in net.layers] == [(16, 8), (16, 16), (4, 16)], form
+        layer = net.layers[1]
+        np.testing.assert_allclose(layer.weight, effective(m[2]), rtol=2e-6, atol=1e-7)
+        if form == "bias-free":
+            assert layer.bias is None
+        else:
+            np.testing.assert_array_equal(layer.bias, m[2].bias.detach().numpy())
+        assert not net.gaps and not net.skipped
+    # the whole network through eie's float path (dense, no compression) equals torch's forward
+    assert main(["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "net")]) == 0
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+    ref = m(torch.from_numpy(x)).detach().numpy()
+    h = x.astype(np.float64)
+    for layer in load_network(tmp_path / "net").layers:
+        arrays = np.load(tmp_path / "net" / layer.file)
+        h = arrays["weight"] @ h + arrays.get("bias", 0)
+        h = np.maximum(h, 0) if layer.function == "relu" else h
+    np.testing.assert_allclose(h, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("middle, needle", [
+    (nn.BatchNorm1d(16), "'2' (2.weight, 2.bias, 2.running_mean, 2.running_var, ...): not a layer eie imports"),
+    (nn.LayerNorm(16), "'2' (2.weight, 2.bias): not a layer eie imports"),
+], ids=["batch-norm", "layer-norm"])
+def test_what_lies_between_two_layers_is_listed_and_the_import_refused(tmp_path, capsys, middle, needle):
+    torch.save(mlp(middle).state_dict(), tmp_path / "m.pt")
+    assert main(["import", "--list", str(tmp_path / "m.pt")]) == 0
+    assert f"left out: {needle}" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "net")]) == 2
+    err = capsys.readouterr().err
+    assert "between the layers that run lies what eie cannot run" in err and needle in err and "--select" in err
+    assert not (tmp_path / "net").exists()
+    # the user names the layers: a chain of them is what they asked for
+    assert main(["import", str(tmp_path / "m.pt"), "--select", "^[04]$", "-o", str(tmp_path / "net")]) == 0
+    assert [x.name for x in load_network(tmp_path / "net").layers] == ["0", "4"]
+
+
+def test_a_gru_and_a_projected_lstm_are_left_out_with_the_reason(tmp_path, capsys):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(4, 6)
+            self.proj = nn.LSTM(4, 6, proj_size=3)
+            self.fc = nn.Linear(3, 2)
+
+    torch.save(M().state_dict(), tmp_path / "m.pt")
+    assert main(["import", "--list", str(tmp_path / "m.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "left out: 'gru' (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0): a GRU" in out
+    assert "'proj' (proj.weight_ih_l0, proj.weight_hh_l0, proj.bias_ih_l0, proj.bias_hh_l0, ...): an LSTM with " \
+           "proj_size" in out
+
+
+def test_an_embedding_table_is_not_a_layer(tmp_path):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(50, 4)
+            self.rnn = nn.LSTM(4, 3)
+
+    torch.save(M().state_dict(), tmp_path / "m.pt")
+    net = import_file(tmp_path / "m.pt")
+    assert [x.kind for x in net.layers] == ["lstm"]
+    assert net.skipped == ("'embedding' (embedding.weight): an embedding table (a lookup, not a layer)",)
+
+
+@pytest.mark.parametrize("kind", ["sparse-coo", "sparse-csr", "qint8", "float8"])
+def test_sparse_and_quantised_tensors_import_as_the_values_they_stand_for(tmp_path, kind):
+    warnings.simplefilter("ignore", UserWarning)      # torch: CSR "in beta", quantised "deprecated"
+    torch.manual_seed(1)
+    w = torch.randn(6, 5)
+    w[w.abs() < 0.8] = 0
+    if kind == "sparse-coo":
+        stored, dense = w.to_sparse(), w
+    elif kind == "sparse-csr":
+        stored, dense = w.to_sparse_csr(), w
+    elif kind == "qint8":
+        stored = torch.quantize_per_tensor(w, 0.05, 0, torch.qint8)
+        dense = stored.dequantize()
+    else:
+        stored = w.to(torch.float8_e4m3fn)
+        dense = stored.float()
+    torch.save({"fc.weight": stored, "fc.bias": torch.zeros(6)}, tmp_path / "m.pt")
+    (layer,) = import_file(tmp_path / "m.pt", use_torch=True).layers
+    np.testing.assert_array_equal(layer.weight, dense.numpy())
+
+
+def test_an_all_zero_layer_is_refused_at_import_naming_it(tmp_path, capsys):
+    np.savez(tmp_path / "z.npz", **{"a.weight": np.ones((4, 3)), "a.bias": np.zeros(4),
+                                    "b.weight": np.zeros((2, 4)), "b.bias": np.ones(2)})
+    assert main(["import", str(tmp_path / "z.npz"), "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'b' has no non-zero weight" in err and "z.npz" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "n").exists()
+
+
+def test_a_name_with_control_characters_makes_a_valid_network_toml(tmp_path, capsys):
+    np.savez(tmp_path / "c.npz", **{"a\x01b\n.weight": np.ones((2, 3)), "a\x01b\n.bias": np.zeros(2)})
+    assert main(["import", str(tmp_path / "c.npz"), "-o", str(tmp_path / "n")]) == 0
+    out = capsys.readouterr().out
+    assert "a\\x01b\\n" in out and "a\x01" not in out           # one table row, escaped
+    data = tomllib.loads((tmp_path / "n" / "network.toml").read_text())
+    assert data["layer"][0]["name"] == "a\x01b\n"
+    assert load_network(tmp_path / "n").layers[0].name == "a\x01b\n"
+
+
+def test_a_truncated_zip_says_so(tmp_path, capsys):
+    torch.save(mlp(nn.Linear(16, 16)).state_dict(), tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "t.pt").write_bytes(data[: len(data) * 99 // 100])
+    assert main(["import", str(tmp_path / "t.pt"), "-o", str(tmp_path / "n")]) == 2
+    assert "truncated or corrupt" in capsys.readouterr().err
+
+
+# ---- ONNX ----------------------------------------------------------------------------------
+
+onnx = pytest.importorskip("onnx")
+
+
+def export(model, path, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.zeros(1, model[0].in_features),), str(path), dynamo=False, **kw)
+    return path
+
+
+def test_onnx_a_batch_norm_between_layers_is_refused_not_dropped(tmp_path, capsys):
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 10), nn.BatchNorm1d(10), nn.ReLU(), nn.Linear(10, 3))
+    src = export(m, tmp_path / "bn.onnx")
+    assert main(["import", "--list", str(src)]) == 0
+    assert "followed by BatchNormalization (not run by eie" in capsys.readouterr().out
+    assert main(["import", str(src), "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert "BatchNormalization '/1/BatchNormalization' between '0' and '3'" in err and "--select" in err
+    assert not (tmp_path / "n").exists()
+
+
+def test_onnx_a_weight_written_as_a_transpose_of_a_constant_is_read(tmp_path):
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16, bias=False), nn.ReLU(), nn.Linear(16, 3))
+    net = import_file(export(m, tmp_path / "nf.onnx", do_constant_folding=False))
+    assert [x.shape for x in net.layers] == [(16, 6), (16, 16), (3, 16)] and not net.gaps
+    for layer, ref in zip(net.layers, (m[0], m[2], m[4]), strict=True):
+        np.testing.assert_array_equal(layer.weight, ref.weight.detach().numpy())
+    assert [x.function for x in net.layers] == ["relu", "relu", "none"]
