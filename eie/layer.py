@@ -260,6 +260,10 @@ def _input_file(path, what: str) -> Path:
     not an existing regular file."""
     path = Path(path)
     if not path.is_file():
+        if path.is_dir() and (path / "network.toml").is_file():
+            raise InputError(f"{what} {str(path)!r} is a network directory, not a layer file: give one of its "
+                             f"layer files (its network.toml lists them), or a command that takes a network "
+                             f"directory (eie simulate, eie eval, eie verify)")
         raise InputError(f"{what} {str(path)!r} does not exist" if not path.exists()
                          else f"{what} {str(path)!r} is not a regular file")
     return path

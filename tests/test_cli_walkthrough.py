@@ -188,3 +188,40 @@ def test_a_word_after_seed_is_named(argv, bad, capsys):
     with pytest.raises(SystemExit):
         ap.parse_args(_positionals_before_int_lists(ap, argv))
     assert f"argument --seed: invalid int value: '{bad}'" in capsys.readouterr().err
+
+
+def test_simulate_network_table_columns_fit_long_names_and_host_functions(tmp_path, capsys):
+    """`softmax (host)` (14 characters) and a layer name longer than 14 shifted every later
+    column of its row: each column now takes the width of its longest entry."""
+    from eie.compress import compress_layer
+    from eie.layer import DenseLayer, save_layer
+    from eie.network import Network, NetworkLayer, network_toml
+    rng = np.random.default_rng(0)
+    specs = []
+    for i, (name, n_out, n_in, f) in enumerate([("encoder.block.0.dense", 8, 12, "relu"), ("head", 4, 8, "softmax")]):
+        layer, _ = compress_layer(DenseLayer(rng.normal(size=(n_out, n_in)), name=name), density=0.5, bits=4)
+        save_layer(tmp_path / f"l{i}.npz", layer)
+        specs.append(NetworkLayer(name, f"l{i}.npz", "fc", (n_out, n_in), f))
+    (tmp_path / "network.toml").write_text(network_toml(Network("n", tuple(specs))))
+    np.save(tmp_path / "x.npy", rng.normal(size=12))
+    assert main(["simulate", str(tmp_path), "--input", str(tmp_path / "x.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.lstrip().startswith("layer "))
+    table = lines[head:head + 4]                        # header, two layers, total
+    assert "softmax (host)" in table[2] and table[1].lstrip().startswith("encoder.block.0.dense ")
+    # every column's right edge (the header's "cycles", "match") is where each row's value ends
+    for word in ("cycles", "load eff"):
+        end = table[0].index(word) + len(word)
+        for row in table[1:]:
+            assert row[end - 1] != " " and (end == len(row) or row[end] == " "), (word, row)
+
+
+def test_compile_of_a_network_directory_says_what_to_give(tmp_path, capsys):
+    from eie.compress import synthetic_layer
+    from eie.layer import save_layer
+    from eie.network import Network, NetworkLayer, network_toml
+    save_layer(tmp_path / "fc1.npz", synthetic_layer(8, 12, 0.5, seed=3))
+    (tmp_path / "network.toml").write_text(network_toml(Network("n", (NetworkLayer("fc1", "fc1.npz", "fc", (8, 12)),))))
+    assert main(["compile", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a network directory, not a layer file" in err and "eie simulate" in err and err.count("\n") == 1

@@ -71,21 +71,24 @@ def cmd_simulate_network(args) -> int:
     for line in notes:
         print(line, file=say)
     print(f"network {net.name}: {len(run)} layers on {cfg.pes} PEs, {cfg.clock_mhz:g} MHz", file=say)
-    head = f"  {'layer':<14} {'shape':>11} {'function':>9} {'nz in':>6} {'cycles':>9} {'time us':>9} " \
+    funcs = [item.spec.function + (" (host)" if rec["function_on"] == "host" else "")
+             for item, rec in zip(run, records, strict=True)]
+    nw = max([14, *(len(item.spec.name) for item in run)])       # the columns fit the longest entry
+    fw = max([9, *map(len, funcs)])
+    head = f"  {'layer':<{nw}} {'shape':>11} {'function':>{fw}} {'nz in':>6} {'cycles':>9} {'time us':>9} " \
            f"{'energy uJ':>10} {'load eff':>8} {'fa/fw/fo':>9}  match"
     print(head, file=say)
     layer_docs = []
-    for item, rec in zip(run, records, strict=True):
+    for item, rec, func in zip(run, records, funcs, strict=True):
         fb = rec["fraction_bits"]
-        where = " (host)" if rec["function_on"] == "host" else ""
-        print(f"  {item.spec.name:<14} {rec['n_out']:>5}x{rec['n_in']:<5} {item.spec.function + where:>9} "
+        print(f"  {item.spec.name:<{nw}} {rec['n_out']:>5}x{rec['n_in']:<5} {func:>{fw}} "
               f"{rec['nonzero_inputs']:>6} {rec['cycles']:>9} {rec['time_us']:>9.3f} "
               f"{rec['energy_pj']['total_pj'] / 1e6:>10.4f} {rec['load_efficiency']:>8.1%} "
               f"{fb['fa']:>3}/{fb['fw']}/{fb['fo']:<3}  {rec['outputs_match_reference']}", file=say)
         layer_docs.append({"name": item.spec.name, "cycles": rec["cycles"], "time_us": rec["time_us"],
                            "energy_pj": rec["energy_pj"]["total_pj"], "load_efficiency": rec["load_efficiency"],
                            "function": item.spec.function, "function_on": rec["function_on"], "record": rec})
-    print(f"  {'total':<14} {'':>11} {'':>9} {'':>6} {summary['cycles']:>9} {summary['time_us']:>9.3f} "
+    print(f"  {'total':<{nw}} {'':>11} {'':>{fw}} {'':>6} {summary['cycles']:>9} {summary['time_us']:>9.3f} "
           f"{summary['energy_pj'] / 1e6:>10.4f} {summary['load_efficiency']:>8.1%}            "
           f"{summary['outputs_match_reference']}", file=say)
     if summary["saturated_inputs"]:
