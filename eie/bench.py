@@ -132,7 +132,7 @@ def run_bench(config: EIEConfig, specs=None, fc8: str | None = None, table=None,
     jobs = [("spec", s) for s in specs] + ([("fc8", fc8)] if fc8 else [])
     for kind, item in jobs:
         if kind == "spec":
-            layer = make_layer(item)
+            layer = make_layer(item, bits=config.weight_bits)     # coded as the array decodes, as eie dse builds it
             paper = (item.paper_actual_us, item.paper_theoretical_us)
             name = item.name
         else:

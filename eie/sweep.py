@@ -26,7 +26,9 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -38,7 +40,7 @@ from .bench import LayerSpec, make_layer
 from .config import EIEConfig
 from .errors import InputError
 
-__all__ = ["LayerRef", "Point", "Progress", "IMAGE_FREE_FIELDS", "BLAS_ENV", "worker_env", "count_distinct", "group_points",
+__all__ = ["LayerRef", "Point", "Progress", "IMAGE_FREE_FIELDS", "BLAS_ENV", "worker_env", "process_pool", "count_distinct", "group_points",
            "run_points", "run_tasks", "simulate_points", "time_matvec"]
 
 #: EIEConfig fields the compiled memory images do not depend on [arch §3, §5].
@@ -71,10 +73,11 @@ class LayerRef:
     def of_file(cls, path, name: str | None = None) -> LayerRef:
         return cls(name or os.path.basename(str(path)), path=str(path))
 
-    def load(self):
-        """The compressed layer, with its input activations."""
+    def load(self, weight_bits: int = 4):
+        """The compressed layer, with its input activations (a benchmark spec's synthetic
+        layer coded in ``weight_bits``, as eie bench and eie dse build it)."""
         if self.spec is not None:
-            return make_layer(self.spec)
+            return make_layer(self.spec, bits=weight_bits)
         from .layer import CompressedLayer, load_layer
         layer = load_layer(self.path)
         if not isinstance(layer, CompressedLayer) or layer.activations is None:
@@ -117,10 +120,10 @@ _IMAGES: OrderedDict = OrderedDict()
 _IMAGES_KEPT = 2          # compiled layers kept per worker (VGG-6 at 64 PEs is ~100 MB)
 
 
-def _layer(ref: LayerRef):
-    layer = _LAYERS.get(ref)
+def _layer(ref: LayerRef, weight_bits: int = 4):
+    layer = _LAYERS.get((ref, weight_bits))
     if layer is None:
-        layer = _LAYERS[ref] = ref.load()
+        layer = _LAYERS[ref, weight_bits] = ref.load(weight_bits)
     return layer
 
 
@@ -151,7 +154,7 @@ def simulate_points(points: Sequence[Point], base: EIEConfig) -> list[dict]:
     first = None
     for pt in points:
         cfg = pt.config(base)
-        layer = _layer(pt.layer)
+        layer = _layer(pt.layer, cfg.weight_bits)
         t0 = time.perf_counter()
         if first is not None and first.compiled is not None and _same_images(first.config, cfg):
             result = retime(first, cfg)
@@ -262,6 +265,41 @@ def worker_env():
                 os.environ[k] = v
 
 
+def _ignore_sigint() -> None:
+    """A worker's initializer: Ctrl-C reaches the whole process group, and only the parent
+    decides what it means (:func:`process_pool`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def process_pool(jobs: int):
+    """A pool of ``jobs`` spawned workers (:func:`worker_env` while it is open), for a ``with``
+    block.  When the block ends with an exception (an error, Ctrl-C) the workers are
+    terminated at once, further Ctrl-Cs ignored until they are gone: waiting for their
+    running tasks took seconds, and a second Ctrl-C in that wait (``timeout -s INT`` sends
+    two) left the pool's threads deadlocked at exit, so ``eie dse`` hung for ever."""
+    with worker_env():
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_ignore_sigint)
+        try:
+            yield pool
+        except BaseException:
+            main = threading.current_thread() is threading.main_thread()
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                procs = list((getattr(pool, "_processes", None) or {}).values())   # no public handle before 3.14
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    proc.join(timeout=10)
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, old)
+            raise
+        pool.shutdown(wait=True)
+
+
 def _check_jobs(jobs) -> int:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"jobs must be an integer >= 1, not {jobs!r}")
@@ -281,25 +319,20 @@ def run_tasks(tasks: Iterable[tuple[Callable, tuple, int, str]], jobs: int = 2, 
     tasks, sequential = list(tasks), list(sequential)
     results: list = [None] * len(tasks)
     seq_results: list = []
-    with worker_env(), ProcessPoolExecutor(max_workers=jobs,
-                                            mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            pending = {pool.submit(fn, *args): (i, weight, label)
-                       for i, (fn, args, weight, label) in enumerate(tasks)}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i, weight, label = pending.pop(fut)
-                    results[i] = fut.result()
-                    if progress:
-                        progress.advance(weight, label)
-            for fn, args, weight, label in sequential:
-                seq_results.append(pool.submit(fn, *args).result())
+    with process_pool(jobs) as pool:
+        pending = {pool.submit(fn, *args): (i, weight, label)
+                   for i, (fn, args, weight, label) in enumerate(tasks)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i, weight, label = pending.pop(fut)
+                results[i] = fut.result()
                 if progress:
                     progress.advance(weight, label)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+        for fn, args, weight, label in sequential:
+            seq_results.append(pool.submit(fn, *args).result())
+            if progress:
+                progress.advance(weight, label)
     return results, seq_results
 
 

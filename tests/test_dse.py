@@ -5,6 +5,7 @@ hand-computed sets."""
 import csv
 import json
 import math
+import os
 import sqlite3
 
 import numpy as np
@@ -325,8 +326,8 @@ def test_front_best_and_sensitivity_by_hand():
     assert [d.label for d in front(ds)] == ["b", "a", "c"]           # d is dominated by a; e does not fit
     assert [d.label for d in front(ds, require_fit=False)] == ["e"]
     assert fitting_front([design("e", 1, 1, 1, fits=False)])[1] is False
-    # EDP: a 100, b 100, c 100, d 144 -> a (first by label among equals)
-    assert best_under(ds, "edp")[0].label == "a"
+    # EDP: a 100, b 100, c 100, d 144; of the equals a and b have the smaller chip, b the less energy
+    assert best_under(ds, "edp")[0].label == "b"
     assert best_under(ds, "edp", max_area=1)[1] == 2                  # a and b
     assert best_under(ds, "energy", max_latency=15)[0].label == "a"   # b is too slow
     assert best_under(ds, "latency", max_power=0.002)[0].label == "a"  # c draws 0.004 mW, a 0.001
@@ -734,3 +735,181 @@ def test_cli_outputs_never_replace_a_network_workloads_files(tmp_path, capsys, m
         assert main(["dse", str(s), "--workers", "0", "--json", victim, "--force"]) == 2
         assert f"--json '{victim}' is the file '{victim.split('/')[1]}' of workload 'net'" in capsys.readouterr().err
         assert (tmp_path / victim).read_bytes() == before
+
+
+@pytest.mark.slow
+def test_two_ctrl_cs_end_a_local_sweep_promptly(tmp_path):
+    """Ctrl-C reaches the whole process group; a second one while the pool waited for its
+    running tasks (``timeout -s INT`` sends two) deadlocked the pool's threads at exit and
+    ``eie dse`` hung for ever.  Now the workers ignore SIGINT and the parent terminates them:
+    exit 130 within seconds, the finished points kept, and a rerun completes the sweep."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    (tmp_path / "s.toml").write_text('[dse]\nname = "s"\n[axes]\npes = [8, 16, 24, 32, 48, 64]\n'
+                                     'queue_depth = [2, 4, 8, 16]\nclock_mhz = [500, 800]\n'
+                                     '[workloads]\nlayers = ["Alex-7", "NT-We"]\n')
+    cmd = [sys.executable, "-m", "eie", "dse", "s.toml", "--workers", "2"]
+    db = tmp_path / "s.db"
+
+    def stored() -> int:
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            return con.execute("select count(*) from points").fetchone()[0]
+
+    with subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          start_new_session=True) as p:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (db.exists() and stored()):   # the first task's points
+            time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGINT)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            pytest.fail("eie dse hung after two Ctrl-Cs")
+        err = p.stderr.read().decode()
+    assert rc == 130 and "interrupted after" in err and "Traceback" not in err, err
+    kept = stored()
+    assert 0 < kept < 96
+    r = subprocess.run([*cmd, "--json", "out.json"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["reused"] == kept and doc["computed"] == 96 - kept
+
+
+def test_a_tie_in_the_objective_goes_to_a_design_no_other_dominates():
+    """best_under broke ties by the label as text ("128" < "64"): the chosen design had the
+    same EDP as another on the front and a larger chip."""
+    big = design("pes=64 regfile_entries=128", 10, 10, 2.0)
+    small = design("pes=64 regfile_entries=64", 10, 10, 1.0)
+    assert best_under([big, small], "edp")[0] is small
+    assert best_under([small, big], "edp")[0] is small
+    assert front([big, small]) == [small]
+
+
+def test_each_workload_front_takes_the_designs_that_fit_that_workload():
+    """A design too small for another workload was left off this workload's front, where it
+    beats every design that fits everything."""
+    tiny = Design("tiny", "asic", {"x": 1}, {}, 0.5)
+    tiny.workloads["w1"] = {"energy_pj": 1, "time_us": 1, "power_mw": 1e-3, "fits": True}
+    tiny.workloads["w2"] = {"energy_pj": 1, "time_us": 1, "power_mw": 1e-3, "fits": False}
+    big = Design("big", "asic", {"x": 2}, {}, 40.0)
+    for w in ("w1", "w2"):
+        big.workloads[w] = {"energy_pj": 30, "time_us": 2, "power_mw": 15e-3, "fits": True}
+    assert [d.label for d in fitting_front([tiny, big], workload="w1")[0]] == ["tiny"]
+    assert [d.label for d in fitting_front([tiny, big], workload="w2")[0]] == ["big"]
+    assert [d.label for d in fitting_front([tiny, big])[0]] == ["big"]          # over both: fits both
+
+
+def test_designs_are_told_apart_by_their_exact_axis_values(tmp_path):
+    """Labels wrote floats with six digits: 1234.5671 and 1234.5674 MHz were one design, each
+    workload's numbers overwritten by the other's."""
+    layer_file(tmp_path / "l.npz")
+    spec = load_spec(spec_file(tmp_path, {"clock_mhz": "[1234.5671, 1234.5674, 800.0]"}, ["l.npz"]))
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        ds = collect(joined(store, pts))
+    assert [d.label for d in ds] == ["clock_mhz=1234.5671", "clock_mhz=1234.5674", "clock_mhz=800"]
+    assert ds[0].time_us != ds[1].time_us
+
+
+def test_an_fpga_record_is_part_of_the_point_key(tmp_path):
+    """A re-synthesised record (or another under the same name) reused the old resources."""
+    rec = json.loads((REPO / "reports" / "fpga" / "ecp5-25k.json").read_text())
+    keys = []
+    for i, factor in enumerate((1, 3)):
+        d = tmp_path / f"rec{i}"
+        d.mkdir()
+        rec["resources"]["luts"]["used"] *= factor
+        (d / "ecp5-25k.json").write_text(json.dumps(rec))
+        spec = load_spec(spec_file(tmp_path, {"target": '["ecp5-25k"]', "pes": "[4]"}, ["NT-We"],
+                                   extra=f'[fpga]\nrecords = "rec{i}"\n', name=f"s{i}.toml"))
+        keys.append(make_points(spec)[0].key)
+    assert keys[0] != keys[1]
+    asic = [make_points(load_spec(spec_file(tmp_path, {"pes": "[4]"}, ["NT-We"], name=f"a{i}.toml")))[0].key
+            for i in range(2)]
+    assert asic[0] == asic[1]                 # the ASIC points' keys did not move (databases stay valid)
+
+
+def test_a_reused_record_carries_the_name_it_is_read_for(tmp_path):
+    """Points are keyed by content: a layer file copied under another name reused the first
+    one's record, whose layer and fit problems named the old file."""
+    from eie.cli import main
+    layer_file(tmp_path / "w.npz", n_out=480, n_in=640)
+    (tmp_path / "renamed.npz").write_bytes((tmp_path / "w.npz").read_bytes())
+    for name in ("w", "renamed"):
+        s = spec_file(tmp_path, {"pes": "[4]", "spmat_kb": "[1]"}, [f"{name}.npz"], name=f"{name}.toml")
+        assert main(["dse", str(s), "--db", str(tmp_path / "r.db"), "--json", str(tmp_path / f"{name}.json"),
+                     "--workers", "0"]) == 0
+    doc = json.loads((tmp_path / "renamed.json").read_text())
+    assert doc["reused"] == 1
+    (pt,) = doc["points"]
+    assert pt["workload"] == "renamed" and [x["name"] for x in pt["layers"]] == ["renamed"]
+    assert pt["fit_problems"] and all(p.startswith("renamed: ") for p in pt["fit_problems"])
+
+
+def test_csv_with_a_target_axis_and_fpga_columns(tmp_path, capsys):
+    from eie.cli import main
+    s = spec_file(tmp_path, {"target": '["asic", "ecp5-25k"]', "pes": "[4]"}, ["NT-We"],
+                  extra=f'[fpga]\nrecords = "{REPO / "reports" / "fpga"}"\n')
+    assert main(["dse", str(s), "--db", str(tmp_path / "r.db"), "--csv", str(tmp_path / "o.csv"),
+                 "--json", str(tmp_path / "o.json"), "--workers", "0"]) == 0
+    with open(tmp_path / "o.csv") as fh:
+        header = next(csv.reader(fh))
+        fh.seek(0)
+        rows = list(csv.DictReader(fh))
+    assert header.count("target") == 1 and "fpga_luts_need" in header
+    rec = json.loads((REPO / "reports" / "fpga" / "ecp5-25k.json").read_text())
+    fpga = {r["target"]: r for r in rows}
+    assert fpga["asic"]["fpga_luts_need"] == ""
+    assert int(fpga["ecp5-25k"]["fpga_luts_need"]) == rec["resources"]["luts"]["used"]    # the record's own 4 PEs
+    doc = json.loads((tmp_path / "o.json").read_text())
+    assert doc["failed"] == 0 and doc["failed_points"] == 0
+
+
+def test_failed_points_counts_the_reused_failures_too(tmp_path):
+    from eie.cli import main
+    layer_file(tmp_path / "l.npz")
+    s = spec_file(tmp_path, {"weight_bits": "[4, 2]", "line_bits": "[64, 48]"}, ["l.npz"])
+    for run in range(2):
+        assert main(["dse", str(s), "--db", str(tmp_path / "r.db"), "--json", str(tmp_path / f"{run}.json"),
+                     "--workers", "0"]) == 0
+    first, second = (json.loads((tmp_path / f"{r}.json").read_text()) for r in range(2))
+    assert (first["failed"], first["failed_points"]) == (2, 2)
+    assert (second["failed"], second["failed_points"], second["reused"]) == (0, 2, 4)
+
+
+def test_json_naming_the_db_is_refused_as_such_before_the_force_advice(tmp_path, capsys):
+    from eie.cli import main
+    s = spec_file(tmp_path, {"pes": "[4]"}, ["NT-We"], extra='[dse]\nname = "r"\n')
+    (tmp_path / "r.db").write_bytes(b"")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)                             # the default database: r.db here
+    try:
+        assert main(["dse", str(s), "--json", "r.db"]) == 2
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    assert "--json and --db name the same file" in err and "--force" not in err
+
+
+def test_bench_and_dse_build_the_same_benchmark_layer_at_other_weight_bits(tmp_path):
+    """eie bench coded its synthetic layers in 4 bits whatever --weight-bits said, eie dse in
+    weight_bits (LeNet-ip1 at 8 bits: 794 cycles in one, 799 in the other)."""
+    from eie.bench import load_specs, run_bench
+    spec_path = spec_file(tmp_path, {"weight_bits": "[8]", "pes": "[7]", "line_bits": "[96]", "queue_depth": "[1]"},
+                          ["NT-We"])
+    spec = load_spec(spec_path)
+    with Store(tmp_path / "r.db") as store:
+        pts = make_points(spec)
+        run_sweep(spec, store, pts, workers=0, progress=False)
+        (row,) = store.rows([pts[0].key])
+    cfg = EIEConfig(weight_bits=8, pes=7, line_bits=96, queue_depth=1)
+    (bench,) = run_bench(cfg, [s for s in load_specs() if s.name == "NT-We"])
+    assert bench["cycles"] == row["record"]["cycles"]

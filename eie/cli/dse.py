@@ -20,9 +20,12 @@ def _limit(flag: str, value):
     return value
 
 
-def _outputs(args):
+def _outputs(args, db: Path):
     """Every output checked before any work (the --force rule, directories exist)."""
     from ..report import check_out_dir as check_report_dir
+    # the same file twice first: "exists: use --force" for a --json naming the (default)
+    # database was advice that then failed
+    check_distinct(**{"--json": args.json, "--csv": args.csv, "--db": db})
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     csv = check_out(args.csv, args.force, "CSV file")
     report = check_report_dir(args.report, args.force, "--report") if args.report else None
@@ -103,10 +106,9 @@ def cmd_dse(args) -> int:
         run_sweep,
         sensitivity,
     )
-    js, csv, report, limits = _outputs(args)
     spec = load_spec(args.spec)
     db = Path(args.db) if args.db else Path(f"{spec.name}.db")
-    check_distinct(**{"--json": js, "--csv": csv, "--db": db})
+    js, csv, report, limits = _outputs(args, db)
     check_not_inputs(dict(spec.inputs), **{"--json": js, "--csv": csv, "--db": db})
     # the default database (SPEC.db in the working directory) may sit in the report directory:
     # no report file ends in .db, so the report never writes or removes it
@@ -139,6 +141,7 @@ def cmd_dse(args) -> int:
         print(_summary(spec, counts, db, designs, fr, best, limits, sens), file=say)
         header = {"spec": spec.name, "spec_file": str(spec.path), "eie_version": __version__, "database": str(db),
                   "computed": counts.computed, "reused": counts.reused, "failed": counts.failed,
+                  "failed_points": len(failures),
                   "axes": {a.name: list(a.values) for a in spec.axes},
                   "workloads": [w.to_dict() for w in spec.workloads], "energy_table": spec.energy_table,
                   "objective": spec.objective}

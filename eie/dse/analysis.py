@@ -115,14 +115,15 @@ def pareto_mask(values) -> np.ndarray:
 
 def front(designs: list[Design], metrics=("energy", "latency", "area"), workload: str | None = None,
           require_fit: bool = True) -> list[Design]:
-    """The complete designs (that fit their memories, with ``require_fit``) that are
-    Pareto-optimal in ``metrics`` (over all workloads, or over one ``workload``), sorted by
-    the first metric."""
-    cand = [d for d in designs if d.complete and (d.fits or not require_fit)]
+    """The designs that are Pareto-optimal in ``metrics``, sorted by the first metric: over
+    all workloads, among the complete designs (that fit every workload's memories, with
+    ``require_fit``); or over one ``workload``, among the designs that ran it (and fit it:
+    a design too small for another workload is still on this one's front)."""
     if workload is not None:
-        cand = [d for d in cand if workload in d.workloads]
+        cand = [d for d in designs if workload in d.workloads and (d.workloads[workload]["fits"] or not require_fit)]
         vals = [[_workload_metric(d, workload, m) for m in metrics] for d in cand]
     else:
+        cand = [d for d in designs if d.complete and (d.fits or not require_fit)]
         vals = [[d.metric(m) for m in metrics] for d in cand]
     if not cand:
         return []
@@ -135,7 +136,8 @@ def fitting_front(designs: list[Design], **kw) -> tuple[list[Design], bool]:
     """:func:`front` of the designs that fit; when none fits, of all complete designs.
     Returns the front and whether it required the fit."""
     fr = front(designs, **kw)
-    if fr or not any(d.complete for d in designs):
+    w = kw.get("workload")
+    if fr or not any((w in d.workloads) if w is not None else d.complete for d in designs):
         return fr, True
     return front(designs, require_fit=False, **kw), False
 
@@ -168,7 +170,10 @@ def best_under(designs: list[Design], objective: str, max_area: float | None = N
         ok.append(d)
     if not ok:
         return None, 0
-    return min(ok, key=lambda d: (objective_value(d, objective), d.label)), len(ok)
+    # on a tie the smaller chip, then less energy, then less time: never a design another one
+    # of the tie dominates (the label, compared as text, had preferred "128" to "64")
+    return min(ok, key=lambda d: (objective_value(d, objective), d.area_mm2, d.energy_pj, d.time_us,
+                                  d.label)), len(ok)
 
 
 def sensitivity(designs: list[Design], axes: list[str], metrics=tuple(METRICS)) -> list[dict]:

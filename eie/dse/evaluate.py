@@ -64,8 +64,15 @@ class Task:
 
 
 def design_label(axes) -> str:
-    """``pes=32 queue_depth=8``: a design by its axis values."""
-    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in axes)
+    """``pes=32 queue_depth=8``: a design by its axis values, each exact (a float as its
+    shortest round-trip text; ``800.0`` as ``800``): designs are grouped by this label, and
+    ``{v:g}``'s six digits had merged ``clock_mhz = 1234.5671`` with ``1234.5674``."""
+    def text(v) -> str:
+        if isinstance(v, float):
+            short = f"{v:g}"
+            return short if float(short) == v else repr(v)
+        return str(v)
+    return " ".join(f"{k}={text(v)}" for k, v in axes)
 
 
 def _table_id(energy_table: str) -> str:
@@ -84,14 +91,25 @@ def _canonical(config: dict) -> dict:
             for k, v in config.items()}
 
 
-def point_key(config: dict, target: str, workload: Workload, table_id: str, reference_check: bool) -> str:
+def point_key(config: dict, target: str, workload: Workload, table_id: str, reference_check: bool,
+              fpga_record: str | None = None) -> str:
     """The key of a point: a hash of its configuration and target, its workload's content,
-    the energy table, the reference check, the eie version and the record layout."""
+    the energy table, the reference check, the eie version and the record layout; for an
+    FPGA target also the content of its record (``fpga_record``, :func:`record_id`: a
+    re-synthesised record, or another one under the same name, had reused the old
+    resources and fit verdicts)."""
     from .. import __version__
-    text = json.dumps({"config": _canonical(config), "target": target, "workload": workload.digest, "energy_table": table_id,
-                       "reference_check": reference_check, "eie": __version__, "record": RECORD_VERSION},
-                      sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    doc = {"config": _canonical(config), "target": target, "workload": workload.digest, "energy_table": table_id,
+           "reference_check": reference_check, "eie": __version__, "record": RECORD_VERSION}
+    if fpga_record is not None:
+        doc["fpga_record"] = fpga_record
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def record_id(record: dict) -> str:
+    """The content hash of an FPGA record (its file name left out)."""
+    body = {k: v for k, v in record.items() if k != "_file"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def make_points(spec: Spec) -> list[Point]:
@@ -112,7 +130,9 @@ def make_points(spec: Spec) -> list[Point]:
             cfg, error = None, f"ConfigError: {exc}"
         as_dict = cfg.to_dict() if cfg is not None else {**spec.base.to_dict(), **changes}
         designs.append((tuple(values.items()), target, cfg, as_dict, error))
-    return [Point(point_key(d, target, w, table_id, spec.reference_check), w, axes, target, cfg, error)
+    records = {name: record_id(rec) for name, rec in spec.fpga.items()}
+    return [Point(point_key(d, target, w, table_id, spec.reference_check, records.get(target)), w, axes, target,
+                  cfg, error)
             for w in spec.workloads for axes, target, cfg, d, error in designs]
 
 

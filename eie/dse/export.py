@@ -4,6 +4,7 @@ Both list the spec's points in spec order (workloads outermost), each with its k
 status; an ``ok`` point carries its record, a failed one its error.  JSON::
 
     {"spec": ..., "eie_version": ..., "database": ..., "computed": N, "reused": N, "failed": N,
+     "failed_points": N,
      "points": [{"key", "status", "workload", "design", "target", "axes", "config", "cycles",
                  "time_us", "energy_pj", "power_mw", "area_mm2", "edp", "fits", ...}, ...],
      "pareto": [...], "best": {...}, "sensitivity": [...]}
@@ -38,6 +39,21 @@ def joined(store, points):
             yield p, rows.get(p.key)
 
 
+def _named(rec: dict, name: str) -> dict:
+    """A stored record as the workload ``name`` it is read for.  Points are keyed by the
+    workload's content, so a layer file copied under another name reuses the first one's
+    record, whose layer (named after the file) and fit problems (``"w: ..."``) carry the old
+    name."""
+    old = rec.get("workload")
+    if old is None or old == name:
+        return rec
+    rec["fit_problems"] = [f"{name}: {p[len(old) + 2:]}" if p.startswith(f"{old}: ") else p
+                           for p in rec.get("fit_problems") or []]
+    rec["layers"] = [{**layer, "name": name} if layer.get("name") == old else layer for layer in rec.get("layers") or []]
+    rec["workload"] = name
+    return rec
+
+
 def flat_point(point, row) -> dict:
     """One point as exported: key, status, workload, design, target, axes, then the record's
     fields (``ok``) or the error."""
@@ -46,7 +62,7 @@ def flat_point(point, row) -> dict:
     if row is None:
         out["error"] = "not evaluated (run the sweep again)"
     elif row["status"] == "ok":
-        rec = dict(row["record"])
+        rec = _named(dict(row["record"]), point.workload.name)
         for k in ("workload", "design", "target", "axes"):
             rec.pop(k, None)
         out.update(rec)
@@ -70,10 +86,16 @@ def json_chunks(header: dict, pairs, trailer: dict):
     yield "\n ]" + ("," + tail[1:] if trailer else "\n}") + "\n"
 
 
+#: FPGA columns of the CSV (empty for the ASIC target): resources needed, then the verdicts
+_FPGA = ("luts_need", "ffs_need", "dsps_need", "brams_need", "fits_device", "fmax_mhz", "clock_ok")
+
+
 def csv_chunks(axes: list[str], pairs):
     """The CSV as text chunks (a header row, then one row per point)."""
+    axes = [a for a in axes if a != "target"]           # its own column already (it was written twice)
     cols = (["key", "status", "workload", "design", "target", *axes, *CSV_FIELDS]
-            + [f"energy_{c}_pj" for c in _ENERGY] + [f"area_{c}_mm2" for c in _AREA])
+            + [f"energy_{c}_pj" for c in _ENERGY] + [f"area_{c}_mm2" for c in _AREA]
+            + [f"fpga_{c}" for c in _FPGA])
     buf = io.StringIO()
     writer = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -87,6 +109,9 @@ def csv_chunks(axes: list[str], pairs):
             flat[f"energy_{c}_pj"] = v
         for c, v in (p.get("area_by_component_mm2") or {}).items():
             flat[f"area_{c}_mm2"] = v
+        fpga = p.get("fpga") or {}
+        for c in _FPGA:                # an FPGA target's resources (§4): what the device needs, and fits
+            flat[f"fpga_{c}"] = (fpga.get("need") or {}).get(c[:-5]) if c.endswith("_need") else fpga.get(c)
         writer.writerow(flat)
         if n % 200 == 0:
             yield buf.getvalue()

@@ -15,13 +15,12 @@ sweep (Ctrl-C, a lost machine) resumes where it stopped.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..sweep import Progress, worker_env
+from ..sweep import Progress, process_pool
 from .evaluate import Point, make_tasks, run_task
 from .spec import Spec
 from .store import Store
@@ -57,25 +56,20 @@ def check_scheduler(address: str) -> str:
 
 
 def _run_local(tasks, workers: int, done) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    with worker_env(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with process_pool(workers) as pool:
         todo = iter(tasks)
         pending = set()
-        try:
-            while True:
-                while len(pending) < 2 * workers:
-                    task = next(todo, None)
-                    if task is None:
-                        break
-                    pending.add(pool.submit(run_task, task))
-                if not pending:
-                    return
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    done(fut.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        while True:
+            while len(pending) < 2 * workers:
+                task = next(todo, None)
+                if task is None:
+                    break
+                pending.add(pool.submit(run_task, task))
+            if not pending:
+                return
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                done(fut.result())
 
 
 def _run_dask(tasks, address: str, done) -> None:
