@@ -385,8 +385,10 @@ class OutputPlan:
     removed, if that manifest was written by the same kind of run (a plan without a ``kind``
     removes none; manifests of eie before ``written_by`` neither) (``eie compile -o NET
     --force`` into an imported network directory had removed its ``network.toml`` and layer
-    files, listed by ``eie import``'s manifest).  A text manifest (``manifest.json`` written as
-    a string) must carry both keys itself.
+    files, listed by ``eie import``'s manifest).  A directory whose manifest another kind of
+    run wrote is refused, ``force`` or not (:meth:`_other_run`: replacing that record left the
+    other run's next ``--force`` blind to its own stale files).  A text manifest
+    (``manifest.json`` written as a string) must carry both keys itself.
     """
 
     def __init__(self, directory, *, force: bool, kind: str | None = None, what: str = "output directory",
@@ -427,12 +429,30 @@ class OutputPlan:
 
     def check(self) -> None:
         d = check_out_dir(self.directory, self.what)         # probes the place it will write in
+        other = self._other_run(d)
+        if other is not None:
+            raise InputError(f"{self.what} {str(d)!r} holds the files of an '{other}' run (its {self.manifest} "
+                             f"says so); this '{self.written_by}' run would replace that record, and a later "
+                             f"'{other} --force' could no longer tell its own files: give another directory "
+                             f"(e.g. {str(d / self.kind)!r})")
         check_files(d, self._files, force=self.force, what=self.what)
         for name in self._files:
             what = _PROTECTED.get(_file_key(d / name))
             if what is not None:
                 raise InputError(f"{self.what} {str(d)!r}: this run writes {name!r}, which is the {what}: eie "
                                  f"never writes over its input; give another directory")
+
+    def _other_run(self, d: Path) -> str | None:
+        """The ``written_by`` of the directory's manifest when another kind of run wrote it and
+        this plan would replace it (``eie compile -o NET`` replaced ``eie import``'s record)."""
+        if self.written_by is None or self.manifest not in self._files:
+            return None
+        try:
+            old = json.loads((d / self.manifest).read_text())
+        except (OSError, ValueError):
+            return None
+        by = old.get("written_by") if isinstance(old, dict) else None
+        return by if isinstance(by, str) and by.startswith("eie ") and by != self.written_by else None
 
     def commit(self) -> list[Path]:
         """Check, then write every file (the manifest last); returns the paths written."""

@@ -403,20 +403,20 @@ def test_an_output_directory_never_loses_or_overwrites_an_input(tmp_path, monkey
                                     "fc2.weight": np.ones((2, 4)), "fc2.bias": np.zeros(2)})
     assert main(["import", "m.npz", "-o", "net"]) == 0
     files = sorted(p.name for p in (tmp_path / "net").iterdir())
-    # compiled into its own directory: written beside it, and neither it nor the network's other
-    # files (listed by import's manifest) are removed as an earlier run's
-    assert main(["compile", "net/fc1.npz", "--pes", "2", "-o", "net", "--force"]) == 0
-    assert set(files) <= {p.name for p in (tmp_path / "net").iterdir()}
-    assert main(["import", "m.npz", "-o", "net", "--force"]) == 0       # import's own files back, hex left
-    # compile's manifest was the last: import does not remove compile's files either
-    assert "codebook.hex" in {p.name for p in (tmp_path / "net").iterdir()}
-    # a layer from elsewhere compiled into the network directory: its own files are written, and
-    # the import's (listed by the import's manifest, another kind of run) are not removed as stale
+    # compiled into the network directory: refused, --force or not (compile's manifest would
+    # replace import's record, and a later 'eie import --force' could not tell its stale files)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "net").iterdir()}
     np.savez(tmp_path / "l.npz", weight=np.ones((3, 4)), activations=np.ones(4))
-    assert main(["compile", "l.npz", "--pes", "2", "-o", "net", "--force"]) == 0
-    left = {p.name for p in (tmp_path / "net").iterdir()}
-    assert {"fc1.npz", "fc2.npz", "network.toml"} <= left and "codebook.hex" in left
-    assert json.loads((tmp_path / "net" / "manifest.json").read_text())["written_by"] == "eie compile"
+    for argv in (["compile", "net/fc1.npz", "--pes", "2", "-o", "net", "--force"],
+                 ["compile", "l.npz", "--pes", "2", "-o", "net", "--force"], ["compile", "l.npz", "-o", "net"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "holds the files of an 'eie import' run" in err and "'net/compile'" in err and err.count("\n") == 1
+        assert {p.name: p.read_bytes() for p in (tmp_path / "net").iterdir()} == before
+    assert main(["compile", "net/fc1.npz", "--pes", "2", "-o", "net/compile"]) == 0      # the suggested place
+    assert main(["import", "m.npz", "-o", "net", "--force"]) == 0       # import's own directory: its own run
+    assert main(["compile", "l.npz", "--pes", "2", "-o", "net/compile", "--force"]) == 0
+    assert sorted(files) == sorted(p.name for p in (tmp_path / "net").iterdir() if p.name != "compile")
 
 
 
@@ -429,8 +429,14 @@ def test_force_removes_stale_files_only_of_its_own_kind(tmp_path):
     other = OutputPlan(out, force=True, kind="compile")
     other.add("b.txt", "b\n")
     other.add("manifest.json", {})
+    with pytest.raises(InputError, match="holds the files of an 'eie rtl' run"):
+        other.commit()                               # it would replace rtl's record: refused, --force or not
+    assert (out / "a.txt").exists() and not (out / "b.txt").exists()
+    out = tmp_path / "out2"
+    (out).mkdir()
+    (out / "a.txt").write_text("a\n")               # a file no manifest lists: never removed
+    other.directory = out
     other.commit()
-    assert (out / "a.txt").exists()                  # listed by an rtl manifest: not compile's to remove
     again = OutputPlan(out, force=True, kind="compile")
     again.add("c.txt", "c\n")
     again.add("manifest.json", {})
