@@ -215,20 +215,24 @@ class EIEConfig:
                 f"{', '.join(sorted(known))}")
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "configuration") -> EIEConfig:
+    def from_dict(cls, data: dict, where: str = "configuration", base: EIEConfig | None = None) -> EIEConfig:
+        """The configuration ``data`` names; the fields it omits are ``base``'s (default: the
+        paper's design point)."""
         if not isinstance(data, dict):
             raise ConfigError(f"{where} must be a table of configuration keys, not {type(data).__name__}")
         cls._check_keys(data, where)
         try:
-            return cls(**data)
+            return cls(**data) if base is None else base.replace(**data)
         except ConfigError as exc:
             if where == "configuration":
                 raise
             raise ConfigError(f"{where}: {exc}") from None     # name the file the bad field came from
 
     @classmethod
-    def from_file(cls, path) -> EIEConfig:
+    def from_file(cls, path, base: EIEConfig | None = None) -> EIEConfig:
         """Load a TOML (``.toml``) or JSON (``.json``) file of fields; unknown keys are errors.
+        The fields it omits are ``base``'s (default: the paper's design point; a hardware
+        command passes its own starting point, e.g. ``eie rtl`` the 4-PE FPGA reference).
 
         A TOML file may put the fields at top level or under an ``[eie]`` table.
         """
@@ -250,7 +254,7 @@ class EIEConfig:
                 raise ConfigError(f"{where}: {what} {others[0]!r} next to [eie]: a config file holds the fields "
                                   f"either all under [eie] or all at top level, and nothing else")
             data = data["eie"]
-        return cls.from_dict(data, where=where)
+        return cls.from_dict(data, where=where, base=base)
 
 
 def to_toml(config: EIEConfig) -> str:

@@ -225,3 +225,19 @@ def test_compile_of_a_network_directory_says_what_to_give(tmp_path, capsys):
     assert main(["compile", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is a network directory, not a layer file" in err and "eie simulate" in err and err.count("\n") == 1
+
+
+def test_a_partial_config_file_keeps_the_hardware_commands_defaults(tmp_path, capsys):
+    """``eie rtl --config q.toml`` with only ``queue_depth = 4`` built the paper's 64 PEs (an
+    11 MB design, a 15-25 minute Verilator build for eie verify): the fields a file omits now
+    keep the command's own starting point, the 4-PE ECP5-25k reference."""
+    from eie.cli.rtl import _rtl_config
+    ref = EIEConfig.from_file(REPO / "models" / "ecp5_4pe.toml")
+    (tmp_path / "q.toml").write_text("queue_depth = 4\n")
+    ap_args = dataclasses.make_dataclass("A", [("config", str)] + [(f"cfg_{f.name}", object, None)
+                                                                    for f in dataclasses.fields(EIEConfig)])
+    cfg = _rtl_config(ap_args(str(tmp_path / "q.toml")))
+    assert cfg == ref.replace(queue_depth=4)
+    assert EIEConfig.from_file(tmp_path / "q.toml") == EIEConfig(queue_depth=4)     # elsewhere: the paper's
+    assert "fields it omits keep these defaults" in help_text(capsys, "rtl")
+    assert "fields it omits keep these defaults" in help_text(capsys, "board")

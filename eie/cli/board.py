@@ -47,11 +47,13 @@ def cmd_board(args) -> int:
     board = BOARDS[args.target]
     js = check_out(args.json, args.force, "JSON file", stdout_ok=True)
     check_outside(args.out, "--out", **{"--json": js})
-    base = EIEConfig.from_file(args.config) if args.config else EIEConfig(**board.config)
+    base = EIEConfig(**board.config)
+    if args.config:                            # the fields the file omits keep the board's values
+        base = EIEConfig.from_file(args.config, base=base)
     cfg = config_from(args, base, origin=None if args.config else f"the {args.target} board's")
     if not 1 <= cfg.clock_mhz <= 500:
         src = ("--clock-mhz" if args.cfg_clock_mhz is not None else
-               f"clock_mhz of --config {str(args.config)!r} (the paper's 800 MHz when the file names none)")
+               f"clock_mhz of --config {str(args.config)!r}")
         raise InputError(f"{src} must be in [1, 500] MHz for a board, not {cfg.clock_mhz!r}: give --clock-mhz "
                          f"(the board's own clock is {board.clock_mhz:g} MHz)")
     hw = HWConfig(cfg, vendor=board.family)

@@ -46,7 +46,8 @@ def add_config_options(p: argparse.ArgumentParser, default: str = "the paper's d
         title += "; `eie config` prints them"
     g = p.add_argument_group(title + ")")
     g.add_argument("--config", metavar="FILE", help="TOML/JSON file of EIEConfig fields ("
-                   + ("fields it omits take the paper's values, not these defaults; " if defaults is not None else "")
+                   + ("fields it omits keep these defaults; " if defaults is not None
+                      or default != "the paper's design point" else "")
                    + "the flags below override it)")
     start = defaults if defaults is not None else EIEConfig()
     for f in dataclasses.fields(EIEConfig):

@@ -48,9 +48,10 @@ def _rtl_config(args):
     hardware commands)."""
     from ..config import EIEConfig
     from ..flow.references import DEVICE_REFERENCES
-    if getattr(args, "config", None):
-        return config_from(args)
-    return config_from(args, EIEConfig(**DEVICE_REFERENCES[DEFAULT_DEVICE]))
+    base = EIEConfig(**DEVICE_REFERENCES[DEFAULT_DEVICE])
+    if getattr(args, "config", None):          # the fields the file omits keep the reference's values
+        base = EIEConfig.from_file(args.config, base=base)
+    return config_from(args, base)
 
 
 # ---- eie rtl ---------------------------------------------------------------------------------
