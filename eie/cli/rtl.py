@@ -347,7 +347,7 @@ def register(sub) -> None:
                         f"`{REGENERATE}` regenerates the repository's hdl/")
     p.add_argument("--design", action="append", metavar="NAME",
                    help="with --reference: also write this reference design's Verilog (e.g. eie_paper_64pe, "
-                        "7.6 MB, not in git)")
+                        "11 MB, not in git)")
     p.add_argument("--check", action="store_true",
                    help="with --reference: only compare DIR with a fresh generation; exit 1 if anything is stale")
     p.add_argument("--json", metavar="FILE", help="also write the manifest here ('-': standard output)")

@@ -4,7 +4,7 @@
   (``eie synth --reference``, the committed design ``eie_ecp5_4pe``, reports/fpga/).
 * :data:`REFERENCES` — the designs whose Verilog the manifest ``hdl/manifest.json``
   describes (with a SHA-256 of every text): ``committed`` ones are in git as text and
-  co-simulated exactly as committed; the others (the paper's 64 PEs, 7.6 MB) are generated
+  co-simulated exactly as committed; the others (the paper's 64 PEs, 11 MB) are generated
   on demand (``eie rtl --reference DIR --design NAME``) and checked against the manifest's
   hash.  ``eie rtl --reference hdl`` regenerates ``hdl/``; ``--check`` only compares.
 """
