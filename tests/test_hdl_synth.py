@@ -131,6 +131,7 @@ def test_paper_config_does_not_fit_and_names_block_ram(capsys):
     t0 = time.monotonic()
     code, err = _main(["--target", "ecp5", "--device", "85k"], capsys)
     assert code == 2 and "does not fit LFE5U-85F" in err and "DP16KD block RAMs" in err
+    assert err.count("\n") == 1                      # the refusal alone: no "synthesising ..." before it
     assert time.monotonic() - t0 < 10
     # it says how many PEs of the configuration would fit: the most whose need is within 208
     m = re.search(r"64 PEs x (\d+):.*has 208: at most (\d+) PE\(s\) of this configuration fit", err)
@@ -698,3 +699,21 @@ def test_speed_grade_reaches_nextpnr_the_record_and_the_summary(monkeypatch, tmp
                                                                                "act_depth": 1})
     out.write_text(json.dumps(rec))
     assert f"| ECP5 85k (-{grade}) |" in fpga.markdown_summary(fpga.load_records(out.parent))
+
+
+def test_a_placement_with_no_room_is_a_refusal_not_a_tool_failure(tmp_path):
+    """``eie synth --target ice40 --reference --pes 2``: yosys's counts fit (6,670 LUT4s of
+    7,680), the packed design does not (5,025 flip-flops in other control sets), and nextpnr
+    stopped with "no BELs remaining": a traceback-free refusal naming what to reduce (exit 2),
+    not "nextpnr failed (exit 125)"."""
+    import sys
+
+    from eie.flow.synth import DoesNotFit, SynthError, _run
+    say = ("import sys; print(\"ERROR: Unable to place cell 'pe1.arith.s2_a_DFFLC', no BELs remaining to "
+           "implement cell type 'ICESTORM_LC'\"); sys.exit(125)")
+    with pytest.raises(DoesNotFit, match=r"does not fit the device: nextpnr-ice40 found no room .*reduce --pes"):
+        _run([sys.executable, "-c", say], tmp_path, "nextpnr-ice40")
+    with pytest.raises(SynthError, match=r"nextpnr-ice40 failed \(exit 3\): something else") as info:
+        _run([sys.executable, "-c", "import sys; print('ERROR: something else'); sys.exit(3)"], tmp_path,
+             "nextpnr-ice40")
+    assert not isinstance(info.value, DoesNotFit)

