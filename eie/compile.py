@@ -320,7 +320,8 @@ def compile_layer(layer: CompressedLayer, config: EIEConfig, check: bool = True)
     if layer.codebook.size > config.codebook_size:
         raise InputError(
             f"codebook must have at most 2**weight_bits = {config.codebook_size} entries, not "
-            f"{layer.codebook.size}: recompress with bits={config.weight_bits} or raise weight_bits")
+            f"{layer.codebook.size}: recompress it with {config.weight_bits}-bit codes (--bits {config.weight_bits}) or "
+            f"raise weight_bits (--weight-bits {max(1, (layer.codebook.size - 1).bit_length())})")
     n = config.pes
     cp = -(-layer.n_in // n) * n
     r = config.rows_per_pass

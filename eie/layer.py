@@ -42,7 +42,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 def _finite(name: str, a: np.ndarray) -> None:
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
-        raise InputError(f"{name} must be finite, not {a[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
+        raise InputError(f"{name} must be finite, not {a[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
 
 
 def _float_array(name: str, value, ndim: int) -> np.ndarray:
@@ -111,7 +111,7 @@ class CompressedLayer:
         if cb.size < 1 or cb.size > 256:
             raise InputError(f"codebook must have 1 to 256 entries, not {cb.size}")
         if cb[0] != 0.0:
-            raise InputError(f"codebook[0] must be 0.0 (code 0 is the pruned weight), not {cb[0]!r}")
+            raise InputError(f"codebook[0] must be 0.0 (code 0 is the pruned weight), not {cb[0].item()!r}")
         object.__setattr__(self, "codebook", cb)
         codes = self._codes("codes", self.codes, 2, cb.size)
         if codes.shape[0] < 1 or codes.shape[1] < 1:

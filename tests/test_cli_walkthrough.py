@@ -241,3 +241,21 @@ def test_a_partial_config_file_keeps_the_hardware_commands_defaults(tmp_path, ca
     assert EIEConfig.from_file(tmp_path / "q.toml") == EIEConfig(queue_depth=4)     # elsewhere: the paper's
     assert "fields it omits keep these defaults" in help_text(capsys, "rtl")
     assert "fields it omits keep these defaults" in help_text(capsys, "board")
+
+
+def test_messages_show_values_and_options_not_numpy_reprs_or_parameter_names(tmp_path, capsys):
+    from eie.compress import synthetic_layer
+    from eie.layer import save_npz
+    lay = synthetic_layer(8, 12, 0.5, seed=3, act_density=0.5)
+    cb = lay.codebook.copy()
+    cb[0] = 0.5
+    save_npz(tmp_path / "c.npz", {"codebook": cb, "codes": lay.codes})
+    acts = lay.activations.astype(np.float64)
+    acts[3] = np.nan
+    save_npz(tmp_path / "a.npz", {"codebook": lay.codebook, "codes": lay.codes, "activations": acts})
+    np.savez(tmp_path / "d.npz", weight=np.random.default_rng(0).normal(size=(8, 12)), activations=np.ones(12))
+    for argv, needle in ((["simulate", "c.npz"], "not 0.5"), (["simulate", "a.npz"], "not nan at index (3,)"),
+                         (["simulate", "d.npz", "--bits", "5"], "(--bits 4) or raise weight_bits (--weight-bits 5)")):
+        assert main([argv[0], str(tmp_path / argv[1]), *argv[2:]]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "np.float" not in err, err
