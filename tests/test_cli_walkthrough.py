@@ -259,3 +259,15 @@ def test_messages_show_values_and_options_not_numpy_reprs_or_parameter_names(tmp
         assert main([argv[0], str(tmp_path / argv[1]), *argv[2:]]) == 2
         err = capsys.readouterr().err
         assert needle in err and "np.float" not in err, err
+
+
+def test_the_options_reference_of_cli_md_is_fresh():
+    """docs/cli.md's "Every option, by command" is generated from the parser (one owner for
+    each option's text): a new or changed option without the regeneration fails here.  Before
+    it, 60-odd options (verify --load, synth --router, dse --workers, ...) were in no doc."""
+    from eie.cli.optionsdoc import main as optionsdoc
+    assert optionsdoc([str(REPO / "docs" / "cli.md"), "--check"]) == 0, \
+        "run: python -m eie.cli.optionsdoc docs/cli.md"
+    text = (REPO / "docs" / "cli.md").read_text()
+    for option in ("--load", "--router", "--workers", "--calibrate", "--no-tmg-ripup", "--max-cycles"):
+        assert f"`{option}`" in text
