@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .layer import CompressedLayer, DenseLayer
+from .layer import CompressedLayer, DenseLayer, check_finite
 
 __all__ = [
     "prune",
@@ -97,10 +97,7 @@ def _check_array(name: str, value, ndim: int | None = None) -> np.ndarray:
         raise InputError(f"{name} must be {ndim}-D, not shape {a.shape}")
     if a.size == 0:
         raise InputError(f"{name} must have at least one element, not shape {a.shape}")
-    if not np.isfinite(a).all():
-        bad = np.argwhere(~np.isfinite(a))[0]
-        raise InputError(f"{name} must be finite, not {a[tuple(bad)].item()!r} at index "
-                         f"{tuple(int(i) for i in bad)}")
+    check_finite(name, a)
     return a
 
 

@@ -39,7 +39,8 @@ LAYER_ARRAYS = ("weight", "bias", "codebook", "codes", "bias_codes", "activation
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def _finite(name: str, a: np.ndarray) -> None:
+def check_finite(name: str, a: np.ndarray) -> None:
+    """Refuse an array with a NaN or an infinity, naming the first value and its index."""
     if not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise InputError(f"{name} must be finite, not {a[tuple(bad)].item()!r} at index {tuple(int(i) for i in bad)}")
@@ -53,7 +54,7 @@ def _float_array(name: str, value, ndim: int) -> np.ndarray:
         raise InputError(f"{name} must be {ndim}-D, not shape {a.shape}")
     with np.errstate(over="ignore", invalid="ignore"):  # a long double beyond float64: inf, refused below
         a = a.astype(np.float64)
-    _finite(name, a)
+    check_finite(name, a)
     return a
 
 
