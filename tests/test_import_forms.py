@@ -195,3 +195,122 @@ def test_onnx_a_weight_written_as_a_transpose_of_a_constant_is_read(tmp_path):
     for layer, ref in zip(net.layers, (m[0], m[2], m[4]), strict=True):
         np.testing.assert_array_equal(layer.weight, ref.weight.detach().numpy())
     assert [x.function for x in net.layers] == ["relu", "relu", "none"]
+
+
+def test_onnx_a_view_by_the_batch_size_between_layers_is_no_branch(tmp_path):
+    """``h.view(h.size(0), -1)`` exports a Shape node reading the activation: it reads only the
+    shape, so the two layers still chain (it had been refused as "goes to 2 nodes")."""
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.a, self.b = nn.Linear(6, 8), nn.Linear(8, 3)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return self.b(h.view(h.size(0), -1))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(M().eval(), (torch.zeros(2, 6),), str(tmp_path / "v.onnx"), dynamo=False,
+                          dynamic_axes={"x": {0: "n"}}, input_names=["x"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "v.onnx")).graph.node]
+    assert "Shape" in ops and "Reshape" in ops
+    net = import_file(tmp_path / "v.onnx")
+    assert [(x.name, x.function) for x in net.layers] == [("a", "relu"), ("b", "none")] and not net.gaps
+
+
+def test_onnx_a_function_after_a_flatten_is_the_layer_s_function(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(8, 6)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(size=(3, 8)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Gemm", ["x", "w1"], ["h"], transB=1, name="g1"),
+             helper.make_node("Flatten", ["h"], ["f"], name="fl"),
+             helper.make_node("Relu", ["f"], ["r"], name="r"),
+             helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1, name="g2")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    (tmp_path / "f.onnx").write_bytes(helper.make_model(g).SerializeToString())
+    net = import_file(tmp_path / "f.onnx")
+    assert [x.function for x in net.layers] == ["relu", "none"] and not net.gaps
+
+
+def test_list_and_select_still_work_when_one_layer_cannot_be_imported(tmp_path, capsys):
+    """The all-zero check ran while the file was read: --list failed and --select could not
+    leave the layer out, as its own message advised."""
+    np.savez(tmp_path / "z.npz", **{"fc1.weight": np.ones((4, 3)), "fc1.bias": np.zeros(4),
+                                    "fc2.weight": np.zeros((2, 4)), "fc2.bias": np.ones(2)})
+    assert main(["import", "--list", str(tmp_path / "z.npz")]) == 0
+    assert "cannot be imported: layer 'fc2' has no non-zero weight" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "z.npz"), "--select", "fc1", "-o", str(tmp_path / "n")]) == 0
+    assert [x.name for x in load_network(tmp_path / "n").layers] == ["fc1"]
+
+
+def test_a_bias_free_weight_is_a_layer_only_where_it_chains(tmp_path):
+    """A word-language model's embedding is called ``encoder`` (vocabulary x width): it had
+    become a ReLU layer in front of the LSTM.  A bias-free MLP still imports whole."""
+
+    class WLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Embedding(50, 8)
+            self.rnn = nn.LSTM(8, 6)
+            self.decoder = nn.Linear(6, 50, bias=False)
+
+    torch.save(WLM().state_dict(), tmp_path / "wlm.pt")
+    net = import_file(tmp_path / "wlm.pt")
+    assert [(x.name, x.kind) for x in net.layers] == [("rnn.l0", "lstm"), ("decoder", "fc")]
+    assert any(s.startswith("'encoder' (encoder.weight): a 2-D weight without a bias (50 x 8)") for s in net.skipped)
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(5, 7, bias=False), nn.ReLU(), nn.Linear(7, 3, bias=False))
+    torch.save(m.state_dict(), tmp_path / "mlp.pt")
+    net = import_file(tmp_path / "mlp.pt")
+    assert [x.shape for x in net.layers] == [(7, 5), (3, 7)] and not net.skipped
+    np.savez(tmp_path / "one.npz", weight=np.ones((3, 4)))                     # a file of one bias-free layer
+    assert [x.shape for x in import_file(tmp_path / "one.npz").layers] == [(3, 4)]
+
+
+def test_a_file_not_in_model_order_refuses_any_module_left_out(tmp_path, capsys):
+    """safetensors sorts its names: a batch norm named ``norm`` between ``fc1`` and ``fc2``
+    sorts after both, so 'between' in the file's order missed it and the import dropped it."""
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    rng = np.random.default_rng(0)
+    tensors = {"fc1.weight": rng.normal(size=(8, 4)).astype(np.float32), "fc1.bias": np.zeros(8, np.float32),
+               "norm.weight": np.ones(8, np.float32), "norm.bias": np.zeros(8, np.float32),
+               "norm.running_mean": np.zeros(8, np.float32), "norm.running_var": np.ones(8, np.float32),
+               "fc2.weight": rng.normal(size=(3, 8)).astype(np.float32), "fc2.bias": np.zeros(3, np.float32)}
+    safetensors_numpy.save_file(tensors, str(tmp_path / "m.safetensors"))
+    np.savez(tmp_path / "sorted.npz", **dict(sorted(tensors.items())))
+    for name in ("m.safetensors", "sorted.npz"):
+        assert main(["import", str(tmp_path / name), "-o", str(tmp_path / "n")]) == 2
+        assert "'norm' (norm." in capsys.readouterr().err
+    np.savez(tmp_path / "ordered.npz", **tensors)                   # the model's order: fc1, norm, fc2
+    assert main(["import", str(tmp_path / "ordered.npz"), "-o", str(tmp_path / "n")]) == 2
+    assert "'norm' (norm." in capsys.readouterr().err
+    tail = {k: v for k, v in tensors.items() if not k.startswith("norm")} | {"head.weight": np.ones(8, np.float32)}
+    np.savez(tmp_path / "after.npz", **tail)                         # after the last layer: not between
+    assert main(["import", str(tmp_path / "after.npz"), "-o", str(tmp_path / "n")]) == 0
+
+
+def test_a_pruned_bias_mask_of_another_shape_is_refused(tmp_path, capsys):
+    torch.save({"fc.weight": torch.ones(3, 4), "fc.bias_orig": torch.ones(3), "fc.bias_mask": torch.ones(2)},
+               tmp_path / "m.pt")
+    assert main(["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "n")]) == 2
+    assert "pruning mask 'fc.bias_mask' has shape (2,), its bias 'fc.bias_orig' (3,)" in capsys.readouterr().err
+
+
+def test_eie_s_own_reader_names_a_tensor_kind_it_does_not_read(tmp_path, capsys):
+    """Without PyTorch, a sparse tensor had been refused with the "whole pickled model" advice;
+    a complex32 weight had escaped as a TypeError traceback with PyTorch."""
+    w = torch.randn(6, 5)
+    torch.save({"fc.weight": w.to_sparse(), "fc.bias": torch.zeros(6)}, tmp_path / "s.pt")
+    with pytest.raises(Exception, match=r"a tensor eie's own reader does not read .*pip install torch"):
+        import_file(tmp_path / "s.pt", use_torch=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)                 # torch: ComplexHalf is "experimental"
+        torch.save({"fc.weight": torch.ones(3, 4).to(torch.complex32), "fc.bias": torch.zeros(3)}, tmp_path / "c.pt")
+    assert main(["import", str(tmp_path / "c.pt"), "-o", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert "tensor 'fc.weight' must be numeric, not complex64" in err and err.count("\n") == 1

@@ -87,10 +87,24 @@ def import_file(path, fmt: str | None = None, *, layers=(), prototxt=None, selec
     try:
         net = _read(path, fmt, layers, prototxt, use_torch)
     except InputError as exc:
-        if str(path) in str(exc):
+        if repr(str(path)) in str(exc):
             raise
         raise type(exc)(f"{str(path)!r}: {exc}") from None          # every message names the file
     return select_layers(net, select)
+
+
+def _model_order(path: Path, fmt: str) -> bool:
+    """Whether a file's tensors come in the model's order: a PyTorch state dict's do; a
+    safetensors file's are sorted by name; an npz keeps the order it was saved in unless
+    its names are sorted (then that order is unknown)."""
+    if fmt == "torch":
+        return True
+    if fmt == "npz":
+        import zipfile
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+        return names != sorted(names)
+    return False
 
 
 def _read(path: Path, fmt: str, layers, prototxt, use_torch) -> ImportedNetwork:
@@ -114,7 +128,8 @@ def _read(path: Path, fmt: str, layers, prototxt, use_torch) -> ImportedNetwork:
         from .torch_state import read_state_dict
         read = {"torch": lambda p: read_state_dict(p, use_torch=use_torch), "safetensors": read_safetensors,
                 "npz": read_npz}[fmt]
-        found, skipped, gaps = layers_from_tensors(read(path), repr(str(path)), path.stem)
+        found, skipped, gaps = layers_from_tensors(read(path), repr(str(path)), path.stem,
+                                                   ordered=_model_order(path, fmt))
         net = ImportedNetwork(path.stem, path.name, fmt, tuple(found), tuple(skipped), tuple(gaps))
     if not net.layers:
         raise InputError(f"{str(path)!r} ({fmt}) holds no layer eie can import (fully-connected, LSTM or "

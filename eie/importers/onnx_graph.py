@@ -44,6 +44,7 @@ _PASS = {"Identity", "Dropout"}
 #: nodes that only reshape an activation vector (between two layers they change nothing eie computes)
 _SHAPE = {"Flatten", "Reshape", "Squeeze", "Unsqueeze"}
 _LAYER_OPS = {"Gemm", "MatMul", "Conv", "LSTM"}
+_SHAPE_ONLY = {"Shape", "Size"}
 _QUANTISED = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "QGemm", "DynamicQuantizeLSTM",
               "DynamicQuantizeMatMul", "MatMulNBits"}
 
@@ -109,14 +110,19 @@ class _Graph:
     def is_const(self, name: str) -> bool:
         return name in self.consts or name in getattr(self, "derived", {})
 
+    def users(self, name: str) -> list:
+        """The nodes that read the values of ``name`` (a ``Shape`` or ``Size`` reads only its
+        shape: ``h.view(h.size(0), -1)`` is not a branch)."""
+        return [u for u in self.consumers.get(name, []) if u.op_type not in _SHAPE_ONLY]
+
     def sole_consumer(self, name: str):
-        """The one node that reads ``name`` (through Identity/Dropout), or None."""
+        """The one node that reads ``name`` (through Identity/Dropout and reshapes), or None."""
         while True:
-            users = self.consumers.get(name, [])
+            users = self.users(name)
             if len(users) != 1 or name in self.outputs:
                 return None
             node = users[0]
-            if node.op_type not in _PASS:
+            if node.op_type not in _PASS and node.op_type not in _SHAPE:
                 return node
             name = node.output[0]
 
@@ -321,13 +327,14 @@ def read_onnx(path) -> ImportedNetwork:
             continue
         if layer is not None:
             layers.append(layer)
-    gaps = _gaps(g, layers, ends)
     seen: dict[str, int] = {}
     unique = []
     for layer in layers:
         k = seen.get(layer.name, 0)
         seen[layer.name] = k + 1
         unique.append(layer if k == 0 else replace(layer, name=f"{layer.name}_{k + 1}"))
+    # the gaps named by the layers' final names (a repeated name had read "between 'fc' and 'fc'")
+    gaps = _gaps(g, unique, {id(u): ends[id(x)] for x, u in zip(layers, unique, strict=True) if id(x) in ends})
     return ImportedNetwork(path.stem, path.name, "onnx", tuple(unique), tuple(skipped), tuple(gaps))
 
 
@@ -341,7 +348,7 @@ def _gaps(g: _Graph, layers: list, ends: dict) -> list[str]:
             continue
         name, target = ends[id(a)][1], ends[id(b)][0]
         while name != target:
-            users = g.consumers.get(name, [])
+            users = g.users(name)
             if len(users) != 1 or name in g.outputs:
                 out.append(f"the output of {a.name!r} goes to {len(users)} nodes"
                            + (" and out of the graph" if name in g.outputs else "") + f", not only to {b.name!r}")

@@ -69,22 +69,6 @@ class ImportedLayer:
         m = self.weight if self.weight is not None else self.codes
         if m.ndim != 2:
             raise ValueError(f"the matrix of layer {self.name!r} must be 2-D, not shape {m.shape}")
-        if min(m.shape) < 1:
-            # a network directory's layers have shapes of at least 1 x 1 (eie.network): refused
-            # here, before anything is written, not by the next command that reads the directory
-            raise InputError(f"layer {self.name!r} has shape {tuple(int(v) for v in m.shape)}: a layer needs at "
-                             f"least one output row and one input column; leave it out (--select)")
-        if self.weight is not None and self.kind != "conv":
-            # what eie's compression refuses later (eie.compress.share_weights), said here with the
-            # layer's name, before anything is written
-            if not np.any(self.weight):
-                raise InputError(f"layer {self.name!r} has no non-zero weight: nothing for the array to compute "
-                                 f"(its output would be its bias alone); leave it out (--select)")
-            big, limit = float(np.max(np.abs(self.weight))), float(np.finfo(np.float32).max)
-            if big > limit:
-                raise InputError(f"layer {self.name!r} has a weight of magnitude {big:.4g}, beyond float32's "
-                                 f"{limit:.4g}: eie's codebooks are float32; scale the layer or leave it out "
-                                 f"(--select)")
         if self.bias is not None and self.bias.shape != (m.shape[0],):
             raise InputError(f"layer {self.name!r}: the bias has shape {self.bias.shape}, not one value per "
                              f"output row ({m.shape[0]})")
@@ -93,6 +77,27 @@ class ImportedLayer:
                 raise ValueError("an lstm layer needs hidden, input and gates")
             if m.shape != (4 * self.hidden, self.input + self.hidden):
                 raise ValueError(f"an lstm matrix must be 4H x (X+H), not {m.shape}")
+
+    def problem(self) -> str | None:
+        """Why the layer cannot be written into a network directory (None: it can).  Checked
+        when the layers are written (:func:`network_plan`), after ``--select``: ``--list``
+        shows such a layer and ``--select`` leaves it out (the check at reading had refused
+        the whole file)."""
+        m = self.weight if self.weight is not None else self.codes
+        if min(m.shape) < 1:
+            # a network directory's layers have shapes of at least 1 x 1 (eie.network)
+            return (f"layer {self.name!r} has shape {tuple(int(v) for v in m.shape)}: a layer needs at least one "
+                    f"output row and one input column; leave it out (--select)")
+        if self.weight is not None and self.kind != "conv":
+            # what eie's compression refuses later (eie.compress.share_weights), said with the name
+            if not np.any(self.weight):
+                return (f"layer {self.name!r} has no non-zero weight: nothing for the array to compute (its output "
+                        f"would be its bias alone); leave it out (--select)")
+            big, limit = float(np.max(np.abs(self.weight))), float(np.finfo(np.float32).max)
+            if big > limit:
+                return (f"layer {self.name!r} has a weight of magnitude {big:.4g}, beyond float32's {limit:.4g}: "
+                        f"eie's codebooks are float32; scale the layer or leave it out (--select)")
+        return None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -147,7 +152,9 @@ class ImportedNetwork:
                 shape += f" (H={layer.hidden}, X={layer.input}, {layer.gates}, {layer.direction})"
             stored = (f"compressed {len(layer.codebook)}-entry codebook" if layer.compressed else "dense")
             stored += ", bias" if layer.bias is not None else ""
-            origin = layer.origin + (f"; {layer.note}" if layer.note else "")
+            problem = layer.problem()
+            origin = layer.origin + (f"; {layer.note}" if layer.note else "") + (
+                f"; cannot be imported: {problem}" if problem else "")
             rows.append((str(i), _printable(layer.name), layer.kind, shape, layer.function, stored,
                          _printable(origin)))
         widths = [max(len(r[k]) for r in rows) for k in range(6)]
@@ -214,6 +221,10 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
     one ``.npz`` per layer, ``network.toml``, and ``manifest.json`` (the files of this import,
     so that ``--force`` removes those of an earlier one).  Nothing is written yet: call
     ``plan.commit()``."""
+    for layer in net.layers:
+        problem = layer.problem()
+        if problem is not None:
+            raise InputError(f"{net.source!r}: {problem}")
     files = file_names(layer.name for layer in net.layers)
     entries = tuple(layer.entry(f) for layer, f in zip(net.layers, files, strict=True))
     try:

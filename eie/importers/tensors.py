@@ -120,7 +120,9 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
 _PRUNED = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_orig\Z", re.S)
 _NORM_OLD = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_v\Z", re.S)
 _NORM_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original1\Z", re.S)
-_EMBEDDING = re.compile(r"emb", re.IGNORECASE)
+#: a module name that says "embedding table" (a word of its last name: ``tok_embeddings``,
+#: ``wte``), whatever its shape
+_EMBEDDING = re.compile(r"(?:^|[._/-])(?:emb|embed|embeds|embedding|embeddings|wte|wpe)$", re.IGNORECASE)
 
 
 def _bias_of(tensors, stem: str) -> tuple[str | None, str | None]:
@@ -141,6 +143,7 @@ def _group(key: str) -> str:
 def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], dict[str, tuple[int, str]]]:
     """The layers among ``tensors`` and what is left out: module -> (position, reason)."""
     found: dict[str, _Found] = {}
+    maybe: dict[str, _Found] = {}
     reasons: dict[str, str] = {}
     order = {key: i for i, key in enumerate(tensors)}
     for i, key in enumerate(tensors):
@@ -169,8 +172,10 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], d
             bias, bmask = _bias_of(tensors, key[: -len("weight")])
             if len(shape) >= 3:
                 found[key] = _Found(prefix, "conv", i, key, bias, bias_mask=bmask)
-            elif len(shape) == 2 and (bias is not None or not _EMBEDDING.search(prefix.rsplit(".", 1)[-1])):
-                found[key] = _Found(prefix, "fc", i, key, bias, bias_mask=bmask)     # a Linear, bias=False too
+            elif len(shape) == 2 and bias is not None:
+                found[key] = _Found(prefix, "fc", i, key, bias, bias_mask=bmask)
+            elif len(shape) == 2 and not _EMBEDDING.search(prefix):
+                maybe[key] = _Found(prefix, "fc", i, key, None)      # a Linear(bias=False), or a lookup table
             elif len(shape) == 2:
                 reasons[_group(key)] = "an embedding table (a lookup, not a layer)"
             continue
@@ -194,6 +199,7 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], d
             name = (m["prefix"] or stem) + (m["layer"] or "").replace("_l", ".l") + (".reverse" if m["rev"] else "")
             found[key] = _Found(name, "lstm", i, key, b_ih if b_ih in tensors else None, hh,
                                 b_hh if b_hh in tensors else None, bool(m["rev"]))
+    _take_bias_free(tensors, found, maybe, reasons)
     used = set().union(*(f.keys() for f in found.values())) if found else set()
     members: dict[str, list[str]] = {}
     for key in tensors:
@@ -207,19 +213,48 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], d
     return sorted(found.values(), key=lambda f: f.order), left
 
 
-def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str,
-                        stem: str) -> tuple[list[ImportedLayer], list[str], list[str]]:
+def _dims(tensors, f: _Found) -> tuple[int, int]:
+    """``(inputs, outputs)`` of a fully-connected or LSTM candidate."""
+    shape = tensors[f.weight].shape
+    return (shape[1], shape[0]) if f.kind == "fc" else (shape[1], shape[0] // 4)
+
+
+def _take_bias_free(tensors, found: dict, maybe: dict, reasons: dict) -> None:
+    """A 2-D weight without a bias is a ``Linear(bias=False)`` when it chains with the layer
+    before or after it (its inputs are that one's outputs, or its outputs that one's inputs)
+    or is the file's only layer; otherwise it is left out as what it more likely is, an
+    embedding table (a word-language model's ``encoder``, vocabulary x width, had become a
+    ReLU layer in front of its LSTM)."""
+    chain = sorted([f for f in found.values() if f.kind in ("fc", "lstm")] + list(maybe.values()),
+                   key=lambda f: f.order)
+    for key, f in maybe.items():
+        i = chain.index(f)
+        n_in, n_out = _dims(tensors, f)
+        before = i > 0 and _dims(tensors, chain[i - 1])[1] == n_in
+        after = i + 1 < len(chain) and _dims(tensors, chain[i + 1])[0] == n_out
+        if before or after or len(chain) == 1:
+            found[key] = f
+        else:
+            reasons[_group(key)] = (f"a 2-D weight without a bias ({n_out} x {n_in}) that chains with neither "
+                                    f"neighbouring layer: an embedding table, or a Linear(bias=False) eie cannot "
+                                    f"place in the chain")
+
+
+def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str,
+                        ordered: bool = True) -> tuple[list[ImportedLayer], list[str], list[str]]:
     """The layers among ``tensors`` (in their order), read and converted, what is left out
-    (one line per module), and which of those sit between two layers that run (a chain that
-    skips them computes something else); ``where`` (the file) starts every error, ``stem``
-    names a layer stored as bare ``weight``/``bias``."""
+    (one line per module), and which of those may sit between two layers that run (a chain
+    that skips them computes something else): those between them in the file's order, or,
+    when the file's order is not the model's (``ordered`` False: a safetensors file, an npz
+    sorted by name), every one when two or more layers run.  ``where`` (the file) starts every
+    error, ``stem`` names a layer stored as bare ``weight``/``bias``."""
     out: list[ImportedLayer] = []
     positions: list[int] = []
     found, left = _find(tensors, stem)
     for f in found:
         shape = tensors[f.weight].shape
         origin = f.weight + "".join(f" x {k}" if f.form == "pruned" else f" / {k}" for k in f.extra)
-        origin += f" + {f.bias}" if f.bias else ""
+        origin += (f" + {f.bias}" + (f" x {f.bias_mask}" if f.bias_mask else "")) if f.bias else ""
         if f.kind == "lstm":
             h4, x = shape
             w = np.concatenate([_get(tensors, f.weight, where), _get(tensors, f.hh, where)], axis=1)
@@ -241,7 +276,10 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str,
         b = _get(tensors, f.bias, where) if f.bias else None
         if b is not None and f.bias_mask is not None:
             mask = _get(tensors, f.bias_mask, where)
-            b = (b * mask).astype(b.dtype) if mask.shape == b.shape else b
+            if mask.shape != b.shape:
+                raise InputError(f"{where}: pruning mask {f.bias_mask!r} has shape {mask.shape}, its bias {f.bias!r} "
+                                 f"{b.shape}: they must agree")
+            b = (b * mask).astype(b.dtype)
         if b is not None and b.shape != (shape[0],):
             if f.kind == "fc":
                 raise InputError(f"{where}: bias {f.bias!r} has shape {b.shape} but weight {f.weight!r} has "
@@ -254,5 +292,5 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str,
     skipped = [text for _, (_, text) in sorted(left.items(), key=lambda kv: kv[1][0])]
     runs = [p for p, layer in zip(positions, layers, strict=True) if layer.runs]
     gaps = [text for _, (pos, text) in sorted(left.items(), key=lambda kv: kv[1][0])
-            if len(runs) > 1 and runs[0] < pos < runs[-1]]
+            if len(runs) > 1 and (not ordered or runs[0] < pos < runs[-1])]
     return layers, skipped, gaps

@@ -126,6 +126,11 @@ _ALLOWED = {
 }
 
 
+#: globals of tensors that are not plain dense ones (what eie's own reader says of them)
+_TENSOR_KINDS = {("torch", "float8_e4m3fn"), ("torch", "float8_e5m2"), ("torch", "qint8"), ("torch", "quint8"),
+                 ("torch", "qint32"), ("torch", "sparse_coo"), ("torch", "sparse_csr"), ("torch", "complex32")}
+
+
 class _Unpickler(pickle.Unpickler):
     """Globals only from :data:`_ALLOWED`; storages become :class:`_Storage` records."""
 
@@ -135,6 +140,11 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         obj = _ALLOWED.get((module, name))
+        if obj is None and ((module == "torch._utils" and name.startswith("_rebuild_"))
+                            or (module, name) in _TENSOR_KINDS):
+            raise Refused(f"the pickle holds a tensor eie's own reader does not read ({module}.{name}: a sparse, "
+                          f"quantised or otherwise non-dense tensor); with PyTorch installed (pip install torch) "
+                          f"eie reads it through torch.load(weights_only=True)")
         if obj is None:
             raise Refused(f"the pickle names the global {module}.{name}, which is neither a tensor nor a plain "
                           f"container: refused (eie only reads tensors, dicts and lists from a PyTorch file; a "
@@ -328,6 +338,8 @@ def _read_with_torch(path: Path, where: str) -> dict[str, TensorInfo]:
             t = t.dequantize()
         if t.dtype == torch.bfloat16 or "float8" in str(t.dtype):     # no numpy dtype: widened
             t = t.float()
+        if t.dtype == getattr(torch, "complex32", None):               # likewise; complex is refused later
+            t = t.to(torch.complex64)
         return t.numpy()
 
     return {k: TensorInfo(tuple(t.shape), str(t.dtype), lambda t=t: numpy(t)) for k, t in flat(obj)}
