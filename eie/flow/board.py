@@ -38,6 +38,7 @@ from .synth import (
     DEFAULT_TIMING_WEIGHT,
     DEVICES,
     KEEP_FFS,
+    NO_ROOM,
     DoesNotFit,
     SynthError,
     ToolMissing,
@@ -189,7 +190,7 @@ def _run(cmd, cwd: Path, what: str, log: Path) -> float:
         text = proc.stdout + proc.stderr + (log.read_text() if log.exists() else "")
         errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
         msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
-        if re.search(r"(not enough|Unable to place|Failed to expand region|no BELs remaining|too many)", text, re.I):
+        if NO_ROOM.search(text):
             raise DoesNotFit(f"the design does not fit the board's FPGA: {what}: {msg}")
         raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}; see {log}")
     return time.monotonic() - t0

@@ -316,6 +316,12 @@ _LIVE_LOCK = threading.Lock()
 _STOP = threading.Event()                       # set while a failing seed's runs are stopped
 
 
+#: what nextpnr says when the design does not fit the device (its messages for a full
+#: device: eie synth and eie board refuse the design with it, DoesNotFit, exit 2)
+NO_ROOM = re.compile(r"(not enough|Unable to place|Failed to expand region|no BELs remaining|cells of type|exceed|"
+                     r"too many)", re.I)
+
+
 def _run(cmd, cwd: Path, what: str, log: Path | None = None):
     t0 = time.monotonic()
     with _LIVE_LOCK:
@@ -337,11 +343,6 @@ def _run(cmd, cwd: Path, what: str, log: Path | None = None):
         text = stdout + stderr + (log.read_text() if log and log.exists() else "")
         errs = [ln.split("ERROR:", 1)[1].strip() for ln in text.splitlines() if "ERROR:" in ln]
         msg = errs[0] if errs else (text.strip().splitlines() or ["no output"])[-1]
-        if "no BELs remaining" in msg:
-            # yosys's counts fitted, the packed design does not (iCE40: a logic cell holds one
-            # LUT and one flip-flop of a shared control set): a refusal, not a tool failure
-            raise DoesNotFit(f"the design does not fit the device: {what} found no room to place it ({msg}); "
-                             f"reduce --pes (or the SRAM sizes)")
         raise SynthError(f"{what} failed (exit {proc.returncode}): {msg}")
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), wall
 
@@ -603,8 +604,10 @@ def place_and_route(dev: Device, workdir: Path, freq: float, seed: int, tag: str
         _, wall = _run(cmd, workdir, "nextpnr", log)
     except SynthError as exc:
         text = log.read_text() if log.exists() else ""
-        if re.search(r"(not enough|Unable to place|cells of type|exceed|too many)", text + str(exc), re.I):
-            raise DoesNotFit(f"the design does not fit {dev.part}: {exc}") from None
+        if NO_ROOM.search(text + str(exc)):
+            # yosys's counts fitted, the placed design does not (iCE40: a logic cell holds one
+            # LUT and one flip-flop of a shared control set): a refusal, not a tool failure
+            raise DoesNotFit(f"the design does not fit {dev.part}: {exc}; reduce --pes (or the SRAM sizes)") from None
         raise
     res = parse_nextpnr_log(log.read_text())
     if res["fmax_mhz"] is None:
