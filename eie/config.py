@@ -237,6 +237,12 @@ class EIEConfig:
         A TOML file may put the fields at top level or under an ``[eie]`` table.
         """
         path = Path(path)
+        return cls.from_dict(cls.file_fields(path), where=f"config file {str(path)!r}", base=base)
+
+    @classmethod
+    def file_fields(cls, path) -> dict:
+        """The fields a config file names (its table, not yet checked as a configuration)."""
+        path = Path(path)
         where = f"config file {str(path)!r}"
         text = read_text(path, where, ConfigError)
         try:
@@ -254,7 +260,7 @@ class EIEConfig:
                 raise ConfigError(f"{where}: {what} {others[0]!r} next to [eie]: a config file holds the fields "
                                   f"either all under [eie] or all at top level, and nothing else")
             data = data["eie"]
-        return cls.from_dict(data, where=where, base=base)
+        return data
 
 
 def to_toml(config: EIEConfig) -> str:

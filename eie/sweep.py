@@ -73,11 +73,12 @@ class LayerRef:
     def of_file(cls, path, name: str | None = None) -> LayerRef:
         return cls(name or os.path.basename(str(path)), path=str(path))
 
-    def load(self, weight_bits: int = 4):
+    def load(self, weight_bits: int | None = None):
         """The compressed layer, with its input activations (a benchmark spec's synthetic
-        layer coded in ``weight_bits``, as eie bench and eie dse build it)."""
+        layer coded in ``weight_bits``, as eie bench and eie dse build it; None: make_layer's
+        default)."""
         if self.spec is not None:
-            return make_layer(self.spec, bits=weight_bits)
+            return make_layer(self.spec) if weight_bits is None else make_layer(self.spec, bits=weight_bits)
         from .layer import CompressedLayer, load_layer
         layer = load_layer(self.path)
         if not isinstance(layer, CompressedLayer) or layer.activations is None:
@@ -120,7 +121,7 @@ _IMAGES: OrderedDict = OrderedDict()
 _IMAGES_KEPT = 2          # compiled layers kept per worker (VGG-6 at 64 PEs is ~100 MB)
 
 
-def _layer(ref: LayerRef, weight_bits: int = 4):
+def _layer(ref: LayerRef, weight_bits: int | None = None):
     layer = _LAYERS.get((ref, weight_bits))
     if layer is None:
         layer = _LAYERS[ref, weight_bits] = ref.load(weight_bits)

@@ -239,6 +239,15 @@ def test_a_partial_config_file_keeps_the_hardware_commands_defaults(tmp_path, ca
     cfg = _rtl_config(ap_args(str(tmp_path / "q.toml")))
     assert cfg == ref.replace(queue_depth=4)
     assert EIEConfig.from_file(tmp_path / "q.toml") == EIEConfig(queue_depth=4)     # elsewhere: the paper's
+    # a conflict on a field the file does not name is the reference's, not --config's
+    args = ap_args(str(tmp_path / "q.toml"))
+    args.cfg_weight_bits = 2
+    from eie.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"line_bits is the 4-PE reference's: give --line-bits"):
+        _rtl_config(args)
+    (tmp_path / "l.toml").write_text("queue_depth = 4\nline_bits = 64\n")
+    with pytest.raises(ConfigError, match=r"line_bits is --config's"):
+        _rtl_config(dataclasses.replace(args, config=str(tmp_path / "l.toml")))
     assert "fields it omits keep these defaults" in help_text(capsys, "rtl")
     assert "fields it omits keep these defaults" in help_text(capsys, "board")
 

@@ -50,7 +50,7 @@ def cmd_board(args) -> int:
     base = EIEConfig(**board.config)
     if args.config:                            # the fields the file omits keep the board's values
         base = EIEConfig.from_file(args.config, base=base)
-    cfg = config_from(args, base, origin=None if args.config else f"the {args.target} board's")
+    cfg = config_from(args, base, origin=f"the {args.target} board's")
     if not 1 <= cfg.clock_mhz <= 500:
         src = ("--clock-mhz" if args.cfg_clock_mhz is not None else
                f"clock_mhz of --config {str(args.config)!r}")

@@ -68,7 +68,9 @@ def add_ripup_options(p: argparse.ArgumentParser, modes, default: str, help: str
 def config_from(args, base: EIEConfig | None = None, origin: str | None = None) -> EIEConfig:
     """``base`` (default: ``--config FILE``, else the paper's design point) with every
     ``--<field>`` option given applied.  ``origin`` names where a given ``base`` came from
-    (``"the ulx3s board's"``), for the message of a conflict on a field not typed."""
+    (``"the ulx3s board's"``), for the message of a conflict on a field not typed: a field
+    the ``--config`` file names is "--config's", any other the origin's (default "the
+    default")."""
     if base is None:
         base = EIEConfig.from_file(args.config) if getattr(args, "config", None) else EIEConfig()
     changes = {f.name: getattr(args, "cfg_" + f.name) for f in dataclasses.fields(EIEConfig)
@@ -82,7 +84,9 @@ def config_from(args, base: EIEConfig | None = None, origin: str | None = None) 
         other = next((f.name for f in dataclasses.fields(EIEConfig) if str(exc).startswith(f.name + " ")), None)
         if other is None:
             raise
-        src = origin or ("--config's" if getattr(args, "config", None) else "the default")
+        cfg_file = getattr(args, "config", None)
+        named = cfg_file is not None and other in EIEConfig.file_fields(cfg_file)
+        src = "--config's" if named else (origin or "the default")
         # the field the message names was not typed: its value is the default's (line_bits
         # 64 against --weight-bits 2) -- say so, and which option changes it
         raise ConfigError(f"{exc} ({other} is {src}: give {flag(other)} with the options that changed it, "

@@ -44,11 +44,13 @@ def options_markdown() -> str:
     out = []
     for name, p in sub.choices.items():
         rows, has_fields = [], False
+        group = next((g for g in p._action_groups if g.title and g.title.startswith("array configuration")), None)
+        in_group = set(map(id, group._group_actions)) if group is not None else set()
         for a in p._actions:
             if isinstance(a, argparse._HelpAction):
                 continue
-            if any(o in fields for o in a.option_strings):
-                has_fields = True
+            if id(a) in in_group and any(o in fields for o in a.option_strings):
+                has_fields = True                # the per-field flags: one row below
                 continue
             names = ", ".join(f"`{o}`" for o in a.option_strings) or f"`{a.metavar or a.dest}`"
             arg = _argument(a) if a.option_strings else ""
@@ -58,8 +60,9 @@ def options_markdown() -> str:
         out.append("| option | argument | meaning |\n|---|---|---|")
         out += rows
         if has_fields:
+            title = group.title
             out.append("| `--pes`, `--clock-mhz`, ... | | one flag per `EIEConfig` field (section 1 of "
-                       "architecture.md; `eie config` prints them), overriding `--config` |")
+                       f"architecture.md), overriding `--config`: {_cell(title)} |")
         out.append("")
     return "\n".join(out)
 

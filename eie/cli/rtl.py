@@ -51,7 +51,7 @@ def _rtl_config(args):
     base = EIEConfig(**DEVICE_REFERENCES[DEFAULT_DEVICE])
     if getattr(args, "config", None):          # the fields the file omits keep the reference's values
         base = EIEConfig.from_file(args.config, base=base)
-    return config_from(args, base)
+    return config_from(args, base, origin="the 4-PE reference's")
 
 
 # ---- eie rtl ---------------------------------------------------------------------------------

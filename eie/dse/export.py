@@ -20,6 +20,7 @@ import json
 
 from ..fileio import json_default
 from .evaluate import design_label
+from .fpga import RESOURCES, VERDICTS
 
 __all__ = ["joined", "flat_point", "json_chunks", "csv_chunks", "CSV_FIELDS"]
 
@@ -87,7 +88,7 @@ def json_chunks(header: dict, pairs, trailer: dict):
 
 
 #: FPGA columns of the CSV (empty for the ASIC target): resources needed, then the verdicts
-_FPGA = ("luts_need", "ffs_need", "dsps_need", "brams_need", "fits_device", "fmax_mhz", "clock_ok")
+_FPGA = (*(f"{r}_need" for r in RESOURCES), *VERDICTS)
 
 
 def csv_chunks(axes: list[str], pairs):

@@ -42,12 +42,18 @@ def fpga_clock_mhz(record: dict) -> float:
     return float(summary_row(record)["fmax_median"])
 
 
+#: the resources a point on a device needs (``need``; block RAMs last, scaled per memory)
+RESOURCES = ("luts", "ffs", "dsps", "brams")
+#: a point's verdicts besides them (the CSV's ``fpga_*`` columns)
+VERDICTS = ("fits_device", "fmax_mhz", "clock_ok")
+
+
 def fpga_point(name: str, record: dict, config: EIEConfig) -> dict:
     """The resources of ``config`` on the device of ``record`` (see the module docstring)."""
     rc = record["config"]
     ratio = config.pes / rc["pes"]
     res = record["resources"]
-    need = {key: math.ceil(res[key]["used"] * ratio) for key in ("luts", "ffs", "dsps") if key in res}
+    need = {key: math.ceil(res[key]["used"] * ratio) for key in RESOURCES[:-1] if key in res}
     mine, theirs = _memory_bits(config.to_dict()), _memory_bits(rc)
     per_pe = sum(math.ceil(blocks * mine[m] / theirs[m]) if m in mine else blocks
                  for m, blocks in record["bram_estimate"]["per_memory"].items())

@@ -101,9 +101,10 @@ def build_report(spec, designs: list[Design], counts, best, constraints: dict, s
     doc.figure(_scatter("energy_area", "Energy vs area, all workloads (log scales)", designs, fr, "area", "energy", fitted))
     if len(spec.workloads) > 1:
         for i, w in enumerate(spec.workloads):
-            wf, _ = fitting_front(designs, workload=w.name)
-            doc.table(Table(f"pareto_{i}", f"Pareto front of {w.name}", design_cols + _cols(),
-                            [_row(x, w.name) for x in wf]))
+            wf, w_fitted = fitting_front(designs, workload=w.name)
+            caption = f"Pareto front of {w.name}" + ("" if w_fitted else
+                                                      " (no design fits its memories: memory sizes ignored)")
+            doc.table(Table(f"pareto_{i}", caption, design_cols + _cols(), [_row(x, w.name) for x in wf]))
     _sensitivity(doc, sens)
     if failures:
         doc.heading(1, "Failed points")
