@@ -314,3 +314,113 @@ def test_eie_s_own_reader_names_a_tensor_kind_it_does_not_read(tmp_path, capsys)
     assert main(["import", str(tmp_path / "c.pt"), "-o", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err
     assert "tensor 'fc.weight' must be numeric, not complex64" in err and err.count("\n") == 1
+
+
+def test_onnx_a_skip_from_the_second_layer_s_input_is_a_branch(tmp_path):
+    """fc2(h) + h: h is fc2's input and also goes to the Add after it; the walk stopped at fc2's
+    input without counting its readers, so the import ran fc1 -> fc2 and missed the skip."""
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc1, self.fc2 = nn.Linear(20, 16), nn.Linear(16, 16)
+
+        def forward(self, x):
+            h = torch.relu(self.fc1(x))
+            return self.fc2(h) + h
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(M().eval(), (torch.randn(2, 20),), str(tmp_path / "r.onnx"), dynamo=False)
+    net = import_file(tmp_path / "r.onnx")
+    assert net.gaps and "the output of 'fc1' goes to 2 nodes" in net.gaps[0]
+
+
+def test_onnx_softmax_over_another_axis_is_not_eie_s_softmax(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((3, 6), np.float32), "w")
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h"], transB=1, name="g"),
+             helper.make_node("Softmax", ["h"], ["y"], axis=0, name="s")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+    (tmp_path / "s.onnx").write_bytes(helper.make_model(g).SerializeToString())
+    (layer,) = import_file(tmp_path / "s.onnx").layers
+    assert layer.function == "none" and "Softmax over axis 0" in layer.note
+
+
+def test_safetensors_layers_whose_names_do_not_give_the_order_are_refused(tmp_path, capsys):
+    """safetensors sorts names: input/hidden/output came out as hidden, input, output and
+    imported (max error 0.2 against torch)."""
+    st = pytest.importorskip("safetensors.torch")
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input, self.hidden, self.output = nn.Linear(32, 32), nn.Linear(32, 32), nn.Linear(32, 10)
+
+    st.save_file(M().state_dict(), str(tmp_path / "m.safetensors"))
+    assert main(["import", "--list", str(tmp_path / "m.safetensors")]) == 0
+    assert "order: the layers' names" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "m.safetensors"), "-o", str(tmp_path / "n")]) == 2
+    assert "the order they would chain in is a guess" in capsys.readouterr().err
+    st.save_file(nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3)).state_dict(), str(tmp_path / "s.safetensors"))
+    assert main(["import", str(tmp_path / "s.safetensors"), "-o", str(tmp_path / "s")]) == 0    # numbered: 0, 2
+
+
+def test_select_guesses_the_functions_again(tmp_path):
+    """A checkpoint with the model twice (model, ema): --select '^model' kept the relu the
+    whole file had given model.2 (then followed by ema.0)."""
+    m = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.save({"model": m.state_dict(), "ema": m.state_dict()}, tmp_path / "e.pt")
+    net = import_file(tmp_path / "e.pt", select=r"^model\.")
+    assert [(x.name, x.function) for x in net.layers] == [("model.0", "relu"), ("model.2", "none")]
+
+
+def test_char_rnn_embedding_and_a_head_after_a_bidirectional_lstm(tmp_path):
+    """A square embedding (100 x 100) in front of an LSTM of 100 inputs had "chained" and
+    become a ReLU layer; a bias-free head after a bidirectional LSTM (2H inputs) had been
+    left out (it was compared with one direction's H)."""
+
+    class CharRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.rnn, self.decoder = nn.Embedding(100, 100), nn.LSTM(100, 100), nn.Linear(100, 100)
+
+    class Bi(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.proj = nn.LSTM(10, 8, bidirectional=True), nn.Linear(16, 5, bias=False)
+
+    torch.save(CharRNN().state_dict(), tmp_path / "c.pt")
+    assert [x.name for x in import_file(tmp_path / "c.pt").layers] == ["rnn.l0", "decoder"]
+    torch.save(Bi().state_dict(), tmp_path / "b.pt")
+    assert [x.name for x in import_file(tmp_path / "b.pt").layers] == ["lstm.l0", "lstm.l0.reverse", "proj"]
+
+
+def test_a_pruned_lstm_and_spectral_norm_import_as_torch_computes_them(tmp_path):
+    torch.manual_seed(0)
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.fc1, self.fc2 = nn.LSTM(10, 8), nn.Linear(8, 8), nn.Linear(8, 3)
+
+    m = M()
+    torch.nn.utils.prune.l1_unstructured(m.lstm, "weight_hh_l0", 0.5)
+    torch.save(m.state_dict(), tmp_path / "p.pt")
+    net = import_file(tmp_path / "p.pt")
+    assert [x.name for x in net.layers] == ["lstm.l0", "fc1", "fc2"] and not net.skipped
+    ref = torch.cat([m.lstm.weight_ih_l0, m.lstm.weight_hh_l0], dim=1).detach().numpy()
+    np.testing.assert_array_equal(net.layers[0].weight, ref)
+    for new in (False, True):
+        torch.manual_seed(1)
+        s = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        s[2] = (torch.nn.utils.parametrizations.spectral_norm if new else torch.nn.utils.spectral_norm)(s[2])
+        s.train()
+        s(torch.randn(4, 6))                             # one power iteration, as training leaves u and v
+        s.eval()
+        torch.save(s.state_dict(), tmp_path / "sn.pt")
+        net = import_file(tmp_path / "sn.pt")
+        assert [x.name for x in net.layers] == ["0", "2"] and not net.skipped, new
+        np.testing.assert_allclose(net.layers[1].weight, s[2].weight.detach().numpy(), rtol=1e-5, atol=1e-7)

@@ -128,9 +128,10 @@ def _read(path: Path, fmt: str, layers, prototxt, use_torch) -> ImportedNetwork:
         from .torch_state import read_state_dict
         read = {"torch": lambda p: read_state_dict(p, use_torch=use_torch), "safetensors": read_safetensors,
                 "npz": read_npz}[fmt]
-        found, skipped, gaps = layers_from_tensors(read(path), repr(str(path)), path.stem,
-                                                   ordered=_model_order(path, fmt))
-        net = ImportedNetwork(path.stem, path.name, fmt, tuple(found), tuple(skipped), tuple(gaps))
+        ordered = _model_order(path, fmt)
+        found, skipped, gaps = layers_from_tensors(read(path), repr(str(path)), path.stem, ordered=ordered)
+        net = ImportedNetwork(path.stem, path.name, fmt, tuple(found), tuple(skipped), tuple(gaps), guessed=True,
+                              by_name=not ordered)
     if not net.layers:
         raise InputError(f"{str(path)!r} ({fmt}) holds no layer eie can import (fully-connected, LSTM or "
                          f"convolution with constant weights)"

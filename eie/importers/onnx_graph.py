@@ -136,6 +136,9 @@ def _function(g: _Graph, out: str) -> tuple[str, str]:
     node = g.sole_consumer(out)
     if node is None:
         return "none", ""
+    if node.op_type == "Softmax" and int(_attrs(node).get("axis", -1)) not in (-1, 1):
+        return "none", (f"followed by Softmax over axis {_attrs(node)['axis']} (eie's softmax is over the outputs: "
+                        f"recorded as none)")
     if node.op_type in _FUNCTIONS:
         return _FUNCTIONS[node.op_type], ""
     if node.op_type in _OTHER_ACTIVATIONS:
@@ -218,9 +221,10 @@ def _gemm_like(g: _Graph, node, where: str) -> tuple[ImportedLayer, str, str] | 
         bias, bname, out = _following_bias(g, out, n_out, column=not const_b)
     function, note = _function(g, out)
     origin = f"{node.op_type} {node.name or node.output[0]} ({wname}" + (f" + {bname})" if bname else ")")
-    layer = ImportedLayer(_name(node, wname), "fc", function, weight=w, bias=bias, origin=origin, note=note)
+    source = g.derived[wname][1] if wname in g.derived else wname     # Transpose(fc1.weight): named fc1
+    layer = ImportedLayer(_name(node, source), "fc", function, weight=w, bias=bias, origin=origin, note=note)
     after = g.sole_consumer(out)
-    end = after.output[0] if after is not None and after.op_type in _FUNCTIONS else out
+    end = after.output[0] if after is not None and function != "none" else out
     return layer, (b_name if const_a else a_name), end
 
 
@@ -347,11 +351,16 @@ def _gaps(g: _Graph, layers: list, ends: dict) -> list[str]:
         if a.kind != "fc" or b.kind != "fc" or id(a) not in ends or id(b) not in ends:
             continue
         name, target = ends[id(a)][1], ends[id(b)][0]
-        while name != target:
+        while True:
+            # every tensor on the way, the second layer's input too, feeds that way alone (a skip
+            # from it to a later Add had been missed when it was the second layer's input); a
+            # graph output reading it as well changes nothing computed
             users = g.users(name)
-            if len(users) != 1 or name in g.outputs:
-                out.append(f"the output of {a.name!r} goes to {len(users)} nodes"
-                           + (" and out of the graph" if name in g.outputs else "") + f", not only to {b.name!r}")
+            if len(users) != 1:
+                out.append(f"the output of {a.name!r} goes to {len(users)} nodes, not only to {b.name!r} (a "
+                           f"branch: a skip connection, or an activation split into several nodes)")
+                break
+            if name == target:
                 break
             node = users[0]
             if node.op_type not in _PASS and node.op_type not in _SHAPE:

@@ -142,6 +142,10 @@ class ImportedNetwork:
     gaps: tuple[str, ...] = ()
     #: the ``--select`` pattern that chose the layers (None: every layer of the file)
     selected: str | None = None
+    #: the functions were guessed (a file without a graph): a selection guesses them again
+    guessed: bool = False
+    #: the layers' order is their names' (a safetensors file, a name-sorted npz), not the model's
+    by_name: bool = False
 
     def describe(self) -> str:
         """The table ``eie import --list`` prints."""
@@ -162,7 +166,17 @@ class ImportedNetwork:
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6]
                   for r in rows]
         lines += [f"  left out: {s}" for s in self.skipped]
+        if self.by_name and len(self.layers) > 1:
+            lines.append("  order: the layers' names (the file keeps its tensors sorted by name, not in the model's "
+                         "order)")
         return "\n".join(line.rstrip() for line in lines)
+
+
+def guess_functions(layers) -> list:
+    """A file without a graph says no function: ReLU after every layer but the last (an
+    LSTM's gates are its own: none), the rule of docs/networks.md, "State dicts"."""
+    return [layer if layer.kind == "lstm" else replace(layer, function="none" if i == len(layers) - 1 else "relu")
+            for i, layer in enumerate(layers)]
 
 
 def _printable(text: str) -> str:
@@ -184,6 +198,8 @@ def select_layers(net: ImportedNetwork, pattern: str | None) -> ImportedNetwork:
         raise InputError(f"--select {pattern!r} matches none of the {len(net.layers)} layers of {net.source} "
                          f"({', '.join(layer.name for layer in net.layers[:8])}"
                          f"{', ...' if len(net.layers) > 8 else ''}): see eie import --list")
+    if net.guessed:          # the last layer kept has no function after it (it had kept the file's relu)
+        kept = tuple(guess_functions(kept))
     return replace(net, layers=kept, gaps=(), selected=pattern)
 
 
@@ -232,12 +248,22 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
     except InputError as exc:
         if "nothing runs" in str(exc):
             hint = f"; left out: {'; '.join(net.skipped[:3])}" if net.skipped else ""
+        elif net.gaps:           # what lies between them says more than the shapes do
+            hint = (f"; left out between the layers (eie cannot run it): {'; '.join(net.gaps[:3])}; import a chain "
+                    f"with --select REGEX (eie import --list shows the layers)")
         else:
             hint = ("; import a chain of them with --select REGEX (eie import --list shows the layers)"
                     if net.selected is None else
                     f"; --select {net.selected!r} picked layers that do not chain: pick a chain (eie import --list "
                     f"shows the layers and their shapes)")
         raise InputError(f"{exc}{hint}") from None
+    runs = [layer.name for layer in net.layers if layer.runs]
+    if net.by_name and net.selected is None and len({re.sub(r"\d+", "#", n) for n in runs}) > 1:
+        raise InputError(f"{net.source}: the file keeps its tensors sorted by name, not in the model's order, and "
+                         f"the layers' names do not number it ({', '.join(runs[:4])}{', ...' if len(runs) > 4 else ''}): "
+                         f"the order they would chain in is a guess.  Import the layers you want with --select "
+                         f"REGEX (in the order --list shows), or save a PyTorch state dict (torch.save(model."
+                         f"state_dict())), which keeps the model's order")
     if net.gaps:
         listed = "; ".join(net.gaps[:3]) + (f"; and {len(net.gaps) - 3} more" if len(net.gaps) > 3 else "")
         raise InputError(f"{net.source}: between the layers that run lies what eie cannot run: {listed}; the "

@@ -31,13 +31,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from ..layer import check_array_header
-from .result import ImportedLayer, as_float
+from .result import ImportedLayer, as_float, guess_functions
 
 __all__ = ["TensorInfo", "natural_key", "layers_from_tensors"]
 
@@ -104,6 +104,17 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
             raise InputError(f"{where}: pruning mask {f.extra[0]!r} has shape {m.shape}, its weight "
                              f"{f.weight!r} {w.shape}: they must agree")
         return (w * m).astype(w.dtype)
+    if f.form == "spectral":
+        # torch's spectral norm in eval mode: the weight over sigma = u . (W v), W as out x rest
+        u, v = (_get(tensors, k, where).reshape(-1) for k in f.extra)
+        mat = w.reshape(w.shape[0], -1).astype(np.float64)
+        if u.shape != (mat.shape[0],) or v.shape != (mat.shape[1],):
+            raise InputError(f"{where}: spectral-norm vectors {f.extra[0]!r} {u.shape} and {f.extra[1]!r} {v.shape} "
+                             f"do not fit the weight {f.weight!r} {w.shape}")
+        sigma = float(u @ (mat @ v))
+        if not np.isfinite(sigma) or sigma == 0:
+            raise InputError(f"{where}: spectral norm of {f.weight!r} is {sigma!r}: the weight cannot be recovered")
+        return (w / sigma).astype(w.dtype)
     if f.form == "norm":
         g = _get(tensors, f.extra[0], where)
         if g.ndim not in (0, w.ndim) or any(a not in (1, b) for a, b in zip(g.shape, w.shape, strict=False)):
@@ -119,6 +130,7 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
 
 _PRUNED = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_orig\Z", re.S)
 _NORM_OLD = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_v\Z", re.S)
+_SPECTRAL_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original\Z", re.S)
 _NORM_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original1\Z", re.S)
 #: a module name that says "embedding table" (a word of its last name: ``tok_embeddings``,
 #: ``wte``), whatever its shape
@@ -140,14 +152,48 @@ def _group(key: str) -> str:
     return key[:cut] if cut > 0 else key
 
 
-def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], dict[str, tuple[int, str]]]:
-    """The layers among ``tensors`` and what is left out: module -> (position, reason)."""
+def _pruned_recurrent(tensors: Mapping[str, TensorInfo]) -> tuple[dict, dict]:
+    """``tensors`` with each pruned recurrent weight (``weight_hh_l0_orig`` x
+    ``weight_hh_l0_mask``, torch.nn.utils.prune on an LSTM) as the tensor it stands for, in
+    the original's place; and which two tensors each such one is made of."""
+    out, parts = {}, {}
+    for key, info in tensors.items():
+        base = key[: -len("_orig")] if key.endswith("_orig") else None
+        mask = tensors.get(f"{base}_mask") if base is not None else None
+        if base is not None and mask is not None and _RNN.match(base) and tuple(mask.shape) == tuple(info.shape):
+            out[base] = TensorInfo(info.shape, info.dtype, lambda o=info, m=mask: np.asarray(o.load()) * m.load())
+            parts[base] = (key, f"{base}_mask")
+        elif not (key.endswith("_mask") and key[: -len("_mask")] in parts):
+            out[key] = info
+    return out, parts
+
+
+def _find(tensors: Mapping[str, TensorInfo], stem: str,
+          parts: dict | None = None) -> tuple[list[_Found], dict[str, tuple[int, str]]]:
+    """The layers among ``tensors`` and what is left out: module -> (position, reason)
+    (``parts``: tensors made of two others, :func:`_pruned_recurrent`)."""
     found: dict[str, _Found] = {}
     maybe: dict[str, _Found] = {}
     reasons: dict[str, str] = {}
     order = {key: i for i, key in enumerate(tensors)}
     for i, key in enumerate(tensors):
         shape = tensors[key].shape
+        m = _PRUNED.match(key)
+        u_v = (key[: -len("orig")] + "u", key[: -len("orig")] + "v")
+        if m and key[: -len("orig")] + "mask" not in tensors and all(k in tensors for k in u_v):
+            if len(shape) >= 2:                  # spectral norm (old style): weight_orig, weight_u, weight_v
+                bias, bmask = _bias_of(tensors, key[: -len("weight_orig")])
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
+                                    form="spectral", extra=u_v, bias_mask=bmask)
+            continue
+        m = _SPECTRAL_NEW.match(key)
+        if m:
+            u_v = (key[: -len("original")] + "0._u", key[: -len("original")] + "0._v")
+            if len(shape) >= 2 and all(k in tensors for k in u_v):
+                bias, bmask = _bias_of(tensors, key[: key.rindex("parametrizations")])
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
+                                    form="spectral", extra=u_v, bias_mask=bmask)
+            continue
         m = _PRUNED.match(key)
         if m and key[: -len("orig")] + "mask" in tensors:
             head = key[: -len("weight_orig")]
@@ -201,6 +247,7 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], d
                                 b_hh if b_hh in tensors else None, bool(m["rev"]))
     _take_bias_free(tensors, found, maybe, reasons)
     used = set().union(*(f.keys() for f in found.values())) if found else set()
+    used |= {k for key in used & set(parts or {}) for k in parts[key]}
     members: dict[str, list[str]] = {}
     for key in tensors:
         if key not in used:
@@ -214,9 +261,12 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str) -> tuple[list[_Found], d
 
 
 def _dims(tensors, f: _Found) -> tuple[int, int]:
-    """``(inputs, outputs)`` of a fully-connected or LSTM candidate."""
+    """``(inputs, outputs)`` of a fully-connected or LSTM candidate (after a bidirectional
+    LSTM's second direction: both directions' outputs, 2H)."""
     shape = tensors[f.weight].shape
-    return (shape[1], shape[0]) if f.kind == "fc" else (shape[1], shape[0] // 4)
+    if f.kind == "fc":
+        return shape[1], shape[0]
+    return shape[1], shape[0] // 4 * (2 if f.reverse else 1)
 
 
 def _take_bias_free(tensors, found: dict, maybe: dict, reasons: dict) -> None:
@@ -232,12 +282,16 @@ def _take_bias_free(tensors, found: dict, maybe: dict, reasons: dict) -> None:
         n_in, n_out = _dims(tensors, f)
         before = i > 0 and _dims(tensors, chain[i - 1])[1] == n_in
         after = i + 1 < len(chain) and _dims(tensors, chain[i + 1])[0] == n_out
-        if before or after or len(chain) == 1:
+        feeds_lstm = i + 1 < len(chain) and chain[i + 1].kind == "lstm"
+        # in front of an LSTM with nothing before it is what an embedding table is (char-rnn's
+        # encoder, 100 x 100, "chained" with its LSTM's 100 inputs)
+        if before or (after and not feeds_lstm) or len(chain) == 1:
             found[key] = f
         else:
-            reasons[_group(key)] = (f"a 2-D weight without a bias ({n_out} x {n_in}) that chains with neither "
-                                    f"neighbouring layer: an embedding table, or a Linear(bias=False) eie cannot "
-                                    f"place in the chain")
+            reasons[_group(key)] = (f"a 2-D weight without a bias ({n_out} x {n_in}) that "
+                                    + ("feeds an LSTM with nothing before it" if after else
+                                       "chains with neither neighbouring layer")
+                                    + ": an embedding table, or a Linear(bias=False) eie cannot place in the chain")
 
 
 def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str,
@@ -250,7 +304,8 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
     error, ``stem`` names a layer stored as bare ``weight``/``bias``."""
     out: list[ImportedLayer] = []
     positions: list[int] = []
-    found, left = _find(tensors, stem)
+    tensors, parts = _pruned_recurrent(tensors)
+    found, left = _find(tensors, stem, parts)
     for f in found:
         shape = tensors[f.weight].shape
         origin = f.weight + "".join(f" x {k}" if f.form == "pruned" else f" / {k}" for k in f.extra)
@@ -287,8 +342,7 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
             b = None
         out.append(ImportedLayer(f.name, f.kind, weight=w, bias=b, origin=origin))
         positions.append(f.order)
-    layers = [layer if layer.kind == "lstm" or i == len(out) - 1 else replace(layer, function="relu")
-              for i, layer in enumerate(out)]
+    layers = guess_functions(out)
     skipped = [text for _, (_, text) in sorted(left.items(), key=lambda kv: kv[1][0])]
     runs = [p for p, layer in zip(positions, layers, strict=True) if layer.runs]
     gaps = [text for _, (pos, text) in sorted(left.items(), key=lambda kv: kv[1][0])
