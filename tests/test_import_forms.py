@@ -424,3 +424,69 @@ def test_a_pruned_lstm_and_spectral_norm_import_as_torch_computes_them(tmp_path)
         net = import_file(tmp_path / "sn.pt")
         assert [x.name for x in net.layers] == ["0", "2"] and not net.skipped, new
         np.testing.assert_allclose(net.layers[1].weight, s[2].weight.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_review_of_the_new_rules(tmp_path, capsys):
+    """A last review of the rules above: a pruned 2-layer LSTM came out l1 before l0 (pruning
+    moves weight_ih_l0_orig to the module's end); a bidirectional LSTM in safetensors was
+    refused as unnumbered (l0 vs l0.reverse); a spectrally normed all-zero or empty weight
+    broke --list; a pruned LSTM's mask of another shape dropped the LSTM silently; a
+    name-sorted file's chain error hid the real cause (the order)."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(8, 8, num_layers=2)
+    torch.nn.utils.prune.l1_unstructured(lstm, "weight_ih_l0", 0.5)
+    torch.save(lstm.state_dict(), tmp_path / "p.pt")
+    assert [x.name for x in import_file(tmp_path / "p.pt").layers] == ["p.l0", "p.l1"]
+    st = pytest.importorskip("safetensors.torch")
+    st.save_file(nn.LSTM(4, 3, num_layers=2, bidirectional=True).state_dict(), str(tmp_path / "bi.safetensors"))
+    assert main(["import", str(tmp_path / "bi.safetensors"), "-o", str(tmp_path / "bi")]) == 0
+    assert [x.name for x in load_network(tmp_path / "bi").layers] == ["bi.l0", "bi.l0.reverse", "bi.l1", "bi.l1.reverse"]
+    m = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    m[2] = torch.nn.utils.spectral_norm(m[2])
+    with torch.no_grad():
+        m[2].weight_orig.zero_()
+    torch.save(m.state_dict(), tmp_path / "z.pt")
+    capsys.readouterr()
+    assert main(["import", "--list", str(tmp_path / "z.pt")]) == 0
+    assert "layer '2' has no non-zero weight" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "z.pt"), "--select", "^0$", "-o", str(tmp_path / "z")]) == 0
+    torch.save({"rnn.weight_ih_l0": torch.ones(16, 4), "rnn.weight_hh_l0_orig": torch.ones(16, 4),
+                "rnn.weight_hh_l0_mask": torch.ones(16, 3), "head.weight": torch.ones(2, 4),
+                "head.bias": torch.zeros(2)}, tmp_path / "bm.pt")
+    assert main(["import", str(tmp_path / "bm.pt"), "-o", str(tmp_path / "bm")]) == 2
+    assert "pruning mask 'rnn.weight_hh_l0_mask' has shape (16, 3)" in capsys.readouterr().err
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input, self.hidden, self.output = nn.Linear(20, 16), nn.Linear(16, 8), nn.Linear(8, 3)
+
+    st.save_file(M().state_dict(), str(tmp_path / "ioh.safetensors"))          # sorted: hidden, input, output
+    assert main(["import", str(tmp_path / "ioh.safetensors"), "-o", str(tmp_path / "ioh")]) == 2
+    assert "the order they would chain in is a guess" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opset, axis, reshape, expected", [
+    (11, 2, False, "softmax"), (11, None, False, "none"), (13, 1, False, "none"), (13, None, False, "softmax"),
+    (13, None, True, "none")])
+def test_onnx_softmax_is_the_layer_s_only_over_its_outputs(tmp_path, opset, axis, reshape, expected):
+    """MatMul on a (B, S, 6) input: opset 11's Softmax(axis=2) is over the outputs (it had been
+    refused as "axis 2"), its default axis 1 flattens S x 12, axis 1 at opset 13 is over the
+    sequence; a softmax after a reshape (B, 3, 4) is three softmaxes, not one over 12."""
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((6, 12), np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm")]
+    src = "h"
+    if reshape:
+        shape = numpy_helper.from_array(np.array([2, 5, 3, 4], np.int64), "shape")
+        nodes.append(helper.make_node("Reshape", ["h", "shape"], ["r"], name="rs"))
+        src = "r"
+    kw = {} if axis is None else {"axis": axis}
+    nodes.append(helper.make_node("Softmax", [src], ["y"], name="sm", **kw))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [w] + ([shape] if reshape else []))
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    (tmp_path / "s.onnx").write_bytes(model.SerializeToString())
+    (layer,) = import_file(tmp_path / "s.onnx").layers
+    assert layer.function == expected, layer.note

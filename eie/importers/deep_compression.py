@@ -163,4 +163,4 @@ def read_release(path, specs: list[LayerSpec], *, name: str | None = None, relu_
         raise InputError(f"{where}: {len(data) - s.pos:,} bytes follow the last layer ({specs[-1].name!r}): the file "
                          f"holds more than the {len(specs)} layer(s) given (a missing --layer, or shapes that disagree "
                          f"with the file)")
-    return ImportedNetwork(name or path.stem, path.name, "deep-compression", tuple(layers))
+    return ImportedNetwork(name or path.stem, path.name, "deep-compression", tuple(layers), guessed=relu_between)

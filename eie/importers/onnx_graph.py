@@ -52,8 +52,10 @@ _QUANTISED = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "Q
 class _Graph:
     """Constants, producers and consumers of one ONNX graph."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, opset: int = 13, ranks: dict | None = None):
         from onnx import numpy_helper
+        self.opset = opset
+        self.ranks = ranks or {}             # tensor -> number of dimensions (ONNX shape inference)
         self.to_array = numpy_helper.to_array
         self.consts = {t.name: t for t in graph.initializer}
         for node in graph.node:
@@ -117,13 +119,19 @@ class _Graph:
 
     def sole_consumer(self, name: str):
         """The one node that reads ``name`` (through Identity/Dropout and reshapes), or None."""
+        return self.consumer_path(name)[0]
+
+    def consumer_path(self, name: str) -> tuple:
+        """:meth:`sole_consumer` and whether a reshape lies on the way to it."""
+        reshaped = False
         while True:
             users = self.users(name)
-            if len(users) != 1 or name in self.outputs:
-                return None
+            if len(users) != 1:               # (a graph output reading it as well changes nothing computed)
+                return None, reshaped
             node = users[0]
             if node.op_type not in _PASS and node.op_type not in _SHAPE:
-                return node
+                return node, reshaped
+            reshaped = reshaped or node.op_type in _SHAPE
             name = node.output[0]
 
 
@@ -133,12 +141,19 @@ def _attrs(node) -> dict:
 
 
 def _function(g: _Graph, out: str) -> tuple[str, str]:
-    node = g.sole_consumer(out)
+    node, reshaped = g.consumer_path(out)
     if node is None:
         return "none", ""
-    if node.op_type == "Softmax" and int(_attrs(node).get("axis", -1)) not in (-1, 1):
-        return "none", (f"followed by Softmax over axis {_attrs(node)['axis']} (eie's softmax is over the outputs: "
-                        f"recorded as none)")
+    if node.op_type == "Softmax":
+        # eie's softmax is over the layer's outputs: the input's last axis, read directly (a
+        # softmax after a reshape is over parts of them); ONNX before opset 13 flattens from
+        # ``axis`` (default 1), from 13 on takes ``axis`` alone (default -1)
+        axis = int(_attrs(node).get("axis", -1 if g.opset >= 13 else 1))
+        rank = g.ranks.get(node.input[0])
+        last = (axis % rank == rank - 1) if rank else axis == -1
+        if reshaped or not last:
+            where = "after a reshape" if reshaped else f"over axis {axis}" + (f" of {rank}" if rank else "")
+            return "none", f"followed by Softmax {where} (eie's softmax is over the outputs: recorded as none)"
     if node.op_type in _FUNCTIONS:
         return _FUNCTIONS[node.op_type], ""
     if node.op_type in _OTHER_ACTIVATIONS:
@@ -295,7 +310,8 @@ def read_onnx(path) -> ImportedNetwork:
     except Exception as exc:                  # protobuf's DecodeError, a missing external-data file...
         raise InputError(f"{where} is not a readable ONNX model (truncated or corrupt?): "
                          f"{type(exc).__name__}: {exc}") from None
-    g = _Graph(model.graph)
+    opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    g = _Graph(model.graph, opset, _ranks(model))
     layers, skipped = [], []
     ends: dict[int, tuple[str, str]] = {}
     for node in model.graph.node:
@@ -340,6 +356,19 @@ def read_onnx(path) -> ImportedNetwork:
     # the gaps named by the layers' final names (a repeated name had read "between 'fc' and 'fc'")
     gaps = _gaps(g, unique, {id(u): ends[id(x)] for x, u in zip(layers, unique, strict=True) if id(x) in ends})
     return ImportedNetwork(path.stem, path.name, "onnx", tuple(unique), tuple(skipped), tuple(gaps))
+
+
+def _ranks(model) -> dict:
+    """Each tensor's number of dimensions where ONNX shape inference knows it (empty when it
+    fails: a Softmax's axis is then taken as the last only when it is -1)."""
+    try:
+        from onnx import shape_inference
+        inferred = shape_inference.infer_shapes(model)
+    except Exception:                          # a model shape inference cannot follow
+        return {}
+    g = inferred.graph
+    return {vi.name: len(vi.type.tensor_type.shape.dim) for vi in [*g.value_info, *g.input, *g.output]
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")}
 
 
 def _gaps(g: _Graph, layers: list, ends: dict) -> list[str]:

@@ -241,6 +241,13 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
         problem = layer.problem()
         if problem is not None:
             raise InputError(f"{net.source!r}: {problem}")
+    runs = [layer.name for layer in net.layers if layer.runs]
+    if net.by_name and net.selected is None and len({re.sub(r"\d+", "#", n.removesuffix(".reverse")) for n in runs}) > 1:
+        raise InputError(f"{net.source}: the file keeps its tensors sorted by name, not in the model's order, and "
+                         f"the layers' names do not number it ({', '.join(runs[:4])}{', ...' if len(runs) > 4 else ''}): "
+                         f"the order they would chain in is a guess.  Import the layers you want with --select "
+                         f"REGEX (in the order --list shows), or save a PyTorch state dict (torch.save(model."
+                         f"state_dict())), which keeps the model's order")
     files = file_names(layer.name for layer in net.layers)
     entries = tuple(layer.entry(f) for layer, f in zip(net.layers, files, strict=True))
     try:
@@ -257,13 +264,6 @@ def network_plan(net: ImportedNetwork, directory, *, force: bool) -> tuple[Outpu
                     f"; --select {net.selected!r} picked layers that do not chain: pick a chain (eie import --list "
                     f"shows the layers and their shapes)")
         raise InputError(f"{exc}{hint}") from None
-    runs = [layer.name for layer in net.layers if layer.runs]
-    if net.by_name and net.selected is None and len({re.sub(r"\d+", "#", n) for n in runs}) > 1:
-        raise InputError(f"{net.source}: the file keeps its tensors sorted by name, not in the model's order, and "
-                         f"the layers' names do not number it ({', '.join(runs[:4])}{', ...' if len(runs) > 4 else ''}): "
-                         f"the order they would chain in is a guess.  Import the layers you want with --select "
-                         f"REGEX (in the order --list shows), or save a PyTorch state dict (torch.save(model."
-                         f"state_dict())), which keeps the model's order")
     if net.gaps:
         listed = "; ".join(net.gaps[:3]) + (f"; and {len(net.gaps) - 3} more" if len(net.gaps) > 3 else "")
         raise InputError(f"{net.source}: between the layers that run lies what eie cannot run: {listed}; the "

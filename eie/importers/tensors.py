@@ -106,7 +106,12 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
         return (w * m).astype(w.dtype)
     if f.form == "spectral":
         # torch's spectral norm in eval mode: the weight over sigma = u . (W v), W as out x rest
-        u, v = (_get(tensors, k, where).reshape(-1) for k in f.extra)
+        if w.size == 0 or not np.any(w):
+            return w                         # empty or all zero: ImportedLayer.problem() says so when written
+        u, v = (_get(tensors, k, where) for k in f.extra)
+        if u.ndim != 1 or v.ndim != 1:
+            raise InputError(f"{where}: spectral-norm vectors {f.extra[0]!r} {u.shape} and {f.extra[1]!r} {v.shape} "
+                             f"must be 1-D")
         mat = w.reshape(w.shape[0], -1).astype(np.float64)
         if u.shape != (mat.shape[0],) or v.shape != (mat.shape[1],):
             raise InputError(f"{where}: spectral-norm vectors {f.extra[0]!r} {u.shape} and {f.extra[1]!r} {v.shape} "
@@ -114,7 +119,8 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
         sigma = float(u @ (mat @ v))
         if not np.isfinite(sigma) or sigma == 0:
             raise InputError(f"{where}: spectral norm of {f.weight!r} is {sigma!r}: the weight cannot be recovered")
-        return (w / sigma).astype(w.dtype)
+        with np.errstate(over="ignore"):     # beyond float32: ImportedLayer.problem() says so when written
+            return (w / sigma).astype(w.dtype)
     if f.form == "norm":
         g = _get(tensors, f.extra[0], where)
         if g.ndim not in (0, w.ndim) or any(a not in (1, b) for a, b in zip(g.shape, w.shape, strict=False)):
@@ -152,7 +158,7 @@ def _group(key: str) -> str:
     return key[:cut] if cut > 0 else key
 
 
-def _pruned_recurrent(tensors: Mapping[str, TensorInfo]) -> tuple[dict, dict]:
+def _pruned_recurrent(tensors: Mapping[str, TensorInfo], where: str) -> tuple[dict, dict]:
     """``tensors`` with each pruned recurrent weight (``weight_hh_l0_orig`` x
     ``weight_hh_l0_mask``, torch.nn.utils.prune on an LSTM) as the tensor it stands for, in
     the original's place; and which two tensors each such one is made of."""
@@ -160,7 +166,10 @@ def _pruned_recurrent(tensors: Mapping[str, TensorInfo]) -> tuple[dict, dict]:
     for key, info in tensors.items():
         base = key[: -len("_orig")] if key.endswith("_orig") else None
         mask = tensors.get(f"{base}_mask") if base is not None else None
-        if base is not None and mask is not None and _RNN.match(base) and tuple(mask.shape) == tuple(info.shape):
+        if base is not None and mask is not None and _RNN.match(base):
+            if tuple(mask.shape) != tuple(info.shape):
+                raise InputError(f"{where}: pruning mask {base + '_mask'!r} has shape {tuple(mask.shape)}, its weight "
+                                 f"{key!r} {tuple(info.shape)}: they must agree")
             out[base] = TensorInfo(info.shape, info.dtype, lambda o=info, m=mask: np.asarray(o.load()) * m.load())
             parts[base] = (key, f"{base}_mask")
         elif not (key.endswith("_mask") and key[: -len("_mask")] in parts):
@@ -245,6 +254,7 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str,
             name = (m["prefix"] or stem) + (m["layer"] or "").replace("_l", ".l") + (".reverse" if m["rev"] else "")
             found[key] = _Found(name, "lstm", i, key, b_ih if b_ih in tensors else None, hh,
                                 b_hh if b_hh in tensors else None, bool(m["rev"]))
+    _lstm_order(found)
     _take_bias_free(tensors, found, maybe, reasons)
     used = set().union(*(f.keys() for f in found.values())) if found else set()
     used |= {k for key in used & set(parts or {}) for k in parts[key]}
@@ -258,6 +268,26 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str,
         why = reasons.get(mod, "not a layer eie imports (a fully-connected weight, a convolution, an LSTM)")
         left[mod] = (order[keys[0]], f"{mod!r} ({shown}): {why}")
     return sorted(found.values(), key=lambda f: f.order), left
+
+
+def _lstm_order(found: dict) -> None:
+    """An LSTM module's layers in the order they run (l0, l0.reverse, l1, ...), in the places
+    its layers hold: pruning moves ``weight_ih_l0_orig`` to the end of the module's tensors,
+    so the file's order had put l1 before l0."""
+    groups: dict[str, list[_Found]] = {}
+    for f in found.values():
+        m = re.search(r"\.l(\d+)(\.reverse)?\Z", f.name) if f.kind == "lstm" else None
+        if m:
+            groups.setdefault(f.name[: m.start()], []).append(f)
+    for members in groups.values():
+        slots = sorted(f.order for f in members)
+
+        def rank(f):
+            m = re.search(r"\.l(\d+)(\.reverse)?\Z", f.name)
+            return int(m[1]), bool(m[2])
+
+        for f, slot in zip(sorted(members, key=rank), slots, strict=True):
+            f.order = slot
 
 
 def _dims(tensors, f: _Found) -> tuple[int, int]:
@@ -304,7 +334,7 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
     error, ``stem`` names a layer stored as bare ``weight``/``bias``."""
     out: list[ImportedLayer] = []
     positions: list[int] = []
-    tensors, parts = _pruned_recurrent(tensors)
+    tensors, parts = _pruned_recurrent(tensors, where)
     found, left = _find(tensors, stem, parts)
     for f in found:
         shape = tensors[f.weight].shape
