@@ -64,19 +64,19 @@ class _Found:
     name: str
     kind: str
     order: int
-    weight: str                      # the weight's key (for a pruned or weight-normed one: its main tensor)
+    weight: str                      # the weight's key (for a normed one: its main tensor)
     bias: str | None = None
     hh: str | None = None
     bias_hh: str | None = None
     reverse: bool = False
-    #: how the weight is stored: ``plain``; ``pruned`` (``weight_orig`` x ``weight_mask``:
-    #: torch.nn.utils.prune); ``norm`` (``g`` x ``v / |v|``: weight_norm, old or parametrized)
+    #: how the weight is stored: ``plain`` (a pruned one too: :func:`_pruned` made it plain);
+    #: ``norm`` (``g`` x ``v / |v|``: weight_norm, old or parametrized); ``spectral``
+    #: (``W / sigma``, ``sigma = u . (W v)``: spectral_norm, old or parametrized)
     form: str = "plain"
-    extra: tuple[str, ...] = ()      # the other tensors of that form (the mask; g)
-    bias_mask: str | None = None
+    extra: tuple[str, ...] = ()      # the other tensors of that form (g; u and v)
 
     def keys(self) -> set[str]:
-        return {k for k in (self.weight, self.bias, self.hh, self.bias_hh, self.bias_mask, *self.extra) if k}
+        return {k for k in (self.weight, self.bias, self.hh, self.bias_hh, *self.extra) if k}
 
 
 def _get(tensors: Mapping[str, TensorInfo], key: str, where: str) -> np.ndarray:
@@ -95,15 +95,9 @@ def _get(tensors: Mapping[str, TensorInfo], key: str, where: str) -> np.ndarray:
 
 
 def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndarray:
-    """The weight ``f`` stands for: the tensor itself, ``orig * mask`` (pruned), or
+    """The weight ``f`` stands for: the tensor itself, ``W / sigma`` (spectral norm), or
     ``g * v / |v|`` (weight norm; the norm over the axes where ``g`` has size 1)."""
     w = _get(tensors, f.weight, where)
-    if f.form == "pruned":
-        m = _get(tensors, f.extra[0], where)
-        if m.shape != w.shape:
-            raise InputError(f"{where}: pruning mask {f.extra[0]!r} has shape {m.shape}, its weight "
-                             f"{f.weight!r} {w.shape}: they must agree")
-        return (w * m).astype(w.dtype)
     if f.form == "spectral":
         # torch's spectral norm in eval mode: the weight over sigma = u . (W v), W as out x rest
         if w.size == 0 or not np.any(w):
@@ -134,7 +128,7 @@ def _weight(tensors: Mapping[str, TensorInfo], f: _Found, where: str) -> np.ndar
     return w
 
 
-_PRUNED = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_orig\Z", re.S)
+_SPECTRAL_OLD = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_orig\Z", re.S)
 _NORM_OLD = re.compile(r"^(?:(?P<prefix>.*?)[./_])?weight_v\Z", re.S)
 _SPECTRAL_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original\Z", re.S)
 _NORM_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]original1\Z", re.S)
@@ -143,13 +137,9 @@ _NORM_NEW = re.compile(r"^(?:(?P<prefix>.*?)[./])?parametrizations[./]weight[./]
 _EMBEDDING = re.compile(r"(?:^|[._/-])(?:emb|embed|embeds|embedding|embeddings|wte|wpe)$", re.IGNORECASE)
 
 
-def _bias_of(tensors, stem: str) -> tuple[str | None, str | None]:
-    """``(bias key, its pruning mask)`` for a layer whose keys start with ``stem`` (``fc.``)."""
-    if stem + "bias" in tensors:
-        return stem + "bias", None
-    if stem + "bias_orig" in tensors and stem + "bias_mask" in tensors:
-        return stem + "bias_orig", stem + "bias_mask"
-    return None, None
+def _bias_of(tensors, stem: str) -> str | None:
+    """The bias key of a layer whose keys start with ``stem`` (``fc.``), if it has one."""
+    return stem + "bias" if stem + "bias" in tensors else None
 
 
 def _group(key: str) -> str:
@@ -158,21 +148,23 @@ def _group(key: str) -> str:
     return key[:cut] if cut > 0 else key
 
 
-def _pruned_recurrent(tensors: Mapping[str, TensorInfo], where: str) -> tuple[dict, dict]:
-    """``tensors`` with each pruned recurrent weight (``weight_hh_l0_orig`` x
-    ``weight_hh_l0_mask``, torch.nn.utils.prune on an LSTM) as the tensor it stands for, in
-    the original's place; and which two tensors each such one is made of."""
+def _pruned(tensors: Mapping[str, TensorInfo], where: str) -> tuple[dict, dict]:
+    """``tensors`` with every pruned tensor (``X_orig`` x ``X_mask``, torch.nn.utils.prune: a
+    layer's weight or bias, an LSTM's ``weight_hh_l0``) as the tensor ``X`` it stands for, in
+    the original's place; and which two tensors each such one is made of.  (A spectral norm's
+    ``weight_orig`` has no mask: it stays.)"""
     out, parts = {}, {}
     for key, info in tensors.items():
         base = key[: -len("_orig")] if key.endswith("_orig") else None
         mask = tensors.get(f"{base}_mask") if base is not None else None
-        if base is not None and mask is not None and _RNN.match(base):
+        if mask is not None:
             if tuple(mask.shape) != tuple(info.shape):
-                raise InputError(f"{where}: pruning mask {base + '_mask'!r} has shape {tuple(mask.shape)}, its weight "
+                what = "bias" if base.endswith("bias") else "weight"
+                raise InputError(f"{where}: pruning mask {base + '_mask'!r} has shape {tuple(mask.shape)}, its {what} "
                                  f"{key!r} {tuple(info.shape)}: they must agree")
             out[base] = TensorInfo(info.shape, info.dtype, lambda o=info, m=mask: np.asarray(o.load()) * m.load())
             parts[base] = (key, f"{base}_mask")
-        elif not (key.endswith("_mask") and key[: -len("_mask")] in parts):
+        elif not (key.endswith("_mask") and f"{key[: -len('_mask')]}_orig" in tensors):
             out[key] = info
     return out, parts
 
@@ -180,55 +172,44 @@ def _pruned_recurrent(tensors: Mapping[str, TensorInfo], where: str) -> tuple[di
 def _find(tensors: Mapping[str, TensorInfo], stem: str,
           parts: dict | None = None) -> tuple[list[_Found], dict[str, tuple[int, str]]]:
     """The layers among ``tensors`` and what is left out: module -> (position, reason)
-    (``parts``: tensors made of two others, :func:`_pruned_recurrent`)."""
+    (``parts``: tensors made of two others, :func:`_pruned`)."""
     found: dict[str, _Found] = {}
     maybe: dict[str, _Found] = {}
     reasons: dict[str, str] = {}
     order = {key: i for i, key in enumerate(tensors)}
     for i, key in enumerate(tensors):
         shape = tensors[key].shape
-        m = _PRUNED.match(key)
+        m = _SPECTRAL_OLD.match(key)
         u_v = (key[: -len("orig")] + "u", key[: -len("orig")] + "v")
-        if m and key[: -len("orig")] + "mask" not in tensors and all(k in tensors for k in u_v):
+        if m and all(k in tensors for k in u_v):
             if len(shape) >= 2:                  # spectral norm (old style): weight_orig, weight_u, weight_v
-                bias, bmask = _bias_of(tensors, key[: -len("weight_orig")])
-                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
-                                    form="spectral", extra=u_v, bias_mask=bmask)
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key,
+                                    _bias_of(tensors, key[: -len("weight_orig")]), form="spectral", extra=u_v)
             continue
         m = _SPECTRAL_NEW.match(key)
         if m:
             u_v = (key[: -len("original")] + "0._u", key[: -len("original")] + "0._v")
             if len(shape) >= 2 and all(k in tensors for k in u_v):
-                bias, bmask = _bias_of(tensors, key[: key.rindex("parametrizations")])
-                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
-                                    form="spectral", extra=u_v, bias_mask=bmask)
-            continue
-        m = _PRUNED.match(key)
-        if m and key[: -len("orig")] + "mask" in tensors:
-            head = key[: -len("weight_orig")]
-            bias, bmask = _bias_of(tensors, head)
-            kind = "conv" if len(shape) >= 3 else "fc"
-            if len(shape) >= 2:
-                found[key] = _Found(m["prefix"] or stem, kind, i, key, bias, form="pruned",
-                                    extra=(key[: -len("orig")] + "mask",), bias_mask=bmask)
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key,
+                                    _bias_of(tensors, key[: key.rindex("parametrizations")]), form="spectral",
+                                    extra=u_v)
             continue
         m = _NORM_OLD.match(key) or _NORM_NEW.match(key)
         if m:
             g = key[: -len("v")] + "g" if key.endswith("weight_v") else key[: -len("1")] + "0"
             head = key[: -len("weight_v")] if key.endswith("weight_v") else key[: key.rindex("parametrizations")]
             if g in tensors and len(shape) >= 2:
-                bias, bmask = _bias_of(tensors, head)
-                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key, bias,
-                                    form="norm", extra=(g,), bias_mask=bmask)
+                found[key] = _Found(m["prefix"] or stem, "conv" if len(shape) >= 3 else "fc", i, key,
+                                    _bias_of(tensors, head), form="norm", extra=(g,))
             continue
         m = _LEAF.match(key)
         if m and m["leaf"] == "weight":
             prefix = m["prefix"] or stem
-            bias, bmask = _bias_of(tensors, key[: -len("weight")])
+            bias = _bias_of(tensors, key[: -len("weight")])
             if len(shape) >= 3:
-                found[key] = _Found(prefix, "conv", i, key, bias, bias_mask=bmask)
+                found[key] = _Found(prefix, "conv", i, key, bias)
             elif len(shape) == 2 and bias is not None:
-                found[key] = _Found(prefix, "fc", i, key, bias, bias_mask=bmask)
+                found[key] = _Found(prefix, "fc", i, key, bias)
             elif len(shape) == 2 and not _EMBEDDING.search(prefix):
                 maybe[key] = _Found(prefix, "fc", i, key, None)      # a Linear(bias=False), or a lookup table
             elif len(shape) == 2:
@@ -264,29 +245,29 @@ def _find(tensors: Mapping[str, TensorInfo], stem: str,
             members.setdefault(_group(key), []).append(key)
     left: dict[str, tuple[int, str]] = {}
     for mod, keys in members.items():
-        shown = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+        held = [k for key in keys for k in (parts or {}).get(key, (key,))]     # a pruned tensor: the two held
+        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
         why = reasons.get(mod, "not a layer eie imports (a fully-connected weight, a convolution, an LSTM)")
         left[mod] = (order[keys[0]], f"{mod!r} ({shown}): {why}")
     return sorted(found.values(), key=lambda f: f.order), left
+
+
+#: an LSTM layer's name ends in its layer number and direction (``rnn.l1.reverse``)
+_LSTM_LAYER = re.compile(r"\.l(\d+)(\.reverse)?\Z")
 
 
 def _lstm_order(found: dict) -> None:
     """An LSTM module's layers in the order they run (l0, l0.reverse, l1, ...), in the places
     its layers hold: pruning moves ``weight_ih_l0_orig`` to the end of the module's tensors,
     so the file's order had put l1 before l0."""
-    groups: dict[str, list[_Found]] = {}
+    groups: dict[str, list[tuple]] = {}
     for f in found.values():
-        m = re.search(r"\.l(\d+)(\.reverse)?\Z", f.name) if f.kind == "lstm" else None
+        m = _LSTM_LAYER.search(f.name) if f.kind == "lstm" else None
         if m:
-            groups.setdefault(f.name[: m.start()], []).append(f)
+            groups.setdefault(f.name[: m.start()], []).append(((int(m[1]), bool(m[2])), f))
     for members in groups.values():
-        slots = sorted(f.order for f in members)
-
-        def rank(f):
-            m = re.search(r"\.l(\d+)(\.reverse)?\Z", f.name)
-            return int(m[1]), bool(m[2])
-
-        for f, slot in zip(sorted(members, key=rank), slots, strict=True):
+        slots = sorted(f.order for _, f in members)
+        for (_, f), slot in zip(sorted(members, key=lambda rf: rf[0]), slots, strict=True):
             f.order = slot
 
 
@@ -334,12 +315,15 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
     error, ``stem`` names a layer stored as bare ``weight``/``bias``."""
     out: list[ImportedLayer] = []
     positions: list[int] = []
-    tensors, parts = _pruned_recurrent(tensors, where)
+    tensors, parts = _pruned(tensors, where)
+
+    def shown(key: str) -> str:                 # a pruned tensor as the two the file holds
+        return " x ".join(parts[key]) if key in parts else key
+
     found, left = _find(tensors, stem, parts)
     for f in found:
         shape = tensors[f.weight].shape
-        origin = f.weight + "".join(f" x {k}" if f.form == "pruned" else f" / {k}" for k in f.extra)
-        origin += (f" + {f.bias}" + (f" x {f.bias_mask}" if f.bias_mask else "")) if f.bias else ""
+        origin = shown(f.weight) + "".join(f" / {k}" for k in f.extra) + (f" + {shown(f.bias)}" if f.bias else "")
         if f.kind == "lstm":
             h4, x = shape
             w = np.concatenate([_get(tensors, f.weight, where), _get(tensors, f.hh, where)], axis=1)
@@ -352,19 +336,13 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
                     bias = b if bias is None else bias + b
             out.append(ImportedLayer(f.name, "lstm", weight=w, bias=bias, hidden=h4 // 4, input=x, gates="ifgo",
                                      direction="reverse" if f.reverse else "forward",
-                                     origin=f"{f.weight} + {f.hh}" + (" + biases" if bias is not None else "")))
+                                     origin=f"{shown(f.weight)} + {shown(f.hh)}" + (" + biases" if bias is not None else "")))
             positions.append(f.order)
             continue
         w = _weight(tensors, f, where)
         if f.kind == "conv":
             w = w.reshape(shape[0], math.prod(shape[1:]))
         b = _get(tensors, f.bias, where) if f.bias else None
-        if b is not None and f.bias_mask is not None:
-            mask = _get(tensors, f.bias_mask, where)
-            if mask.shape != b.shape:
-                raise InputError(f"{where}: pruning mask {f.bias_mask!r} has shape {mask.shape}, its bias {f.bias!r} "
-                                 f"{b.shape}: they must agree")
-            b = (b * mask).astype(b.dtype)
         if b is not None and b.shape != (shape[0],):
             if f.kind == "fc":
                 raise InputError(f"{where}: bias {f.bias!r} has shape {b.shape} but weight {f.weight!r} has "
@@ -373,8 +351,8 @@ def layers_from_tensors(tensors: Mapping[str, TensorInfo], where: str, stem: str
         out.append(ImportedLayer(f.name, f.kind, weight=w, bias=b, origin=origin))
         positions.append(f.order)
     layers = guess_functions(out)
-    skipped = [text for _, (_, text) in sorted(left.items(), key=lambda kv: kv[1][0])]
+    left_out = sorted(left.values())                     # (position, text), in the file's order
     runs = [p for p, layer in zip(positions, layers, strict=True) if layer.runs]
-    gaps = [text for _, (pos, text) in sorted(left.items(), key=lambda kv: kv[1][0])
-            if len(runs) > 1 and (not ordered or runs[0] < pos < runs[-1])]
+    gaps = [text for pos, text in left_out if len(runs) > 1 and (not ordered or runs[0] < pos < runs[-1])]
+    skipped = [text for _, text in left_out]
     return layers, skipped, gaps
