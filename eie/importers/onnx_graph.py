@@ -71,14 +71,12 @@ class _Graph:
                     and self.is_const(node.input[0])):
                 self.derived[node.output[0]] = (node, node.input[0])
         self.produced_by_const = {o for node in graph.node if node.input and node.op_type != "Constant"
-                                  and all(self.is_const(i) or i in self.derived for i in node.input if i)
-                                  for o in node.output}
+                                  and all(self.is_const(i) for i in node.input if i) for o in node.output}
         self.consumers: dict[str, list] = {}
         for node in graph.node:
             for name in node.input:
                 if name:
                     self.consumers.setdefault(name, []).append(node)
-        self.outputs = {o.name for o in graph.output}
 
     def const(self, name: str) -> np.ndarray | None:
         if name in self.derived:
@@ -110,7 +108,7 @@ class _Graph:
         return a
 
     def is_const(self, name: str) -> bool:
-        return name in self.consts or name in getattr(self, "derived", {})
+        return name in self.consts or name in self.derived
 
     def users(self, name: str) -> list:
         """The nodes that read the values of ``name`` (a ``Shape`` or ``Size`` reads only its
@@ -123,14 +121,23 @@ class _Graph:
 
     def consumer_path(self, name: str) -> tuple:
         """:meth:`sole_consumer` and whether a reshape lies on the way to it."""
+        node, _, reshaped, _ = self.walk(name)
+        return node, reshaped
+
+    def walk(self, name: str) -> tuple:
+        """From ``name`` through pass-throughs and reshapes, each tensor on the way read by one
+        node alone (a graph output reading it as well changes nothing computed): ``(node,
+        the tensor it reads, whether a reshape was passed, readers)``, where ``node`` is the
+        first other node, or None at a tensor with ``readers`` other than 1 (a branch, or
+        the end)."""
         reshaped = False
         while True:
             users = self.users(name)
-            if len(users) != 1:               # (a graph output reading it as well changes nothing computed)
-                return None, reshaped
+            if len(users) != 1:
+                return None, name, reshaped, len(users)
             node = users[0]
             if node.op_type not in _PASS and node.op_type not in _SHAPE:
-                return node, reshaped
+                return node, name, reshaped, 1
             reshaped = reshaped or node.op_type in _SHAPE
             name = node.output[0]
 
@@ -379,23 +386,14 @@ def _gaps(g: _Graph, layers: list, ends: dict) -> list[str]:
     for a, b in zip(layers, layers[1:], strict=False):
         if a.kind != "fc" or b.kind != "fc" or id(a) not in ends or id(b) not in ends:
             continue
-        name, target = ends[id(a)][1], ends[id(b)][0]
-        while True:
-            # every tensor on the way, the second layer's input too, feeds that way alone (a skip
-            # from it to a later Add had been missed when it was the second layer's input); a
-            # graph output reading it as well changes nothing computed
-            users = g.users(name)
-            if len(users) != 1:
-                out.append(f"the output of {a.name!r} goes to {len(users)} nodes, not only to {b.name!r} (a "
-                           f"branch: a skip connection, or an activation split into several nodes)")
-                break
-            if name == target:
-                break
-            node = users[0]
-            if node.op_type not in _PASS and node.op_type not in _SHAPE:
-                out.append(f"{node.op_type} {node.name or node.output[0]!r} between {a.name!r} and {b.name!r}")
-                break
-            name = node.output[0]
+        # every tensor on the way, the second layer's input too, feeds that way alone (a skip
+        # from it to a later Add had been missed when it was the second layer's input)
+        node, read, _, readers = g.walk(ends[id(a)][1])
+        if node is None:
+            out.append(f"the output of {a.name!r} goes to {readers} nodes, not only to {b.name!r} (a branch: a skip "
+                       f"connection, or an activation split into several nodes)")
+        elif read != ends[id(b)][0]:
+            out.append(f"{node.op_type} {node.name or node.output[0]!r} between {a.name!r} and {b.name!r}")
     return out
 
 
