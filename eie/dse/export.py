@@ -88,7 +88,7 @@ def json_chunks(header: dict, pairs, trailer: dict):
 
 
 #: FPGA columns of the CSV (empty for the ASIC target): resources needed, then the verdicts
-_FPGA = (*(f"{r}_need" for r in RESOURCES), *VERDICTS)
+_FPGA = (*(f"fpga_{r}_need" for r in RESOURCES), *(f"fpga_{v}" for v in VERDICTS))
 
 
 def csv_chunks(axes: list[str], pairs):
@@ -96,7 +96,7 @@ def csv_chunks(axes: list[str], pairs):
     axes = [a for a in axes if a != "target"]           # its own column already (it was written twice)
     cols = (["key", "status", "workload", "design", "target", *axes, *CSV_FIELDS]
             + [f"energy_{c}_pj" for c in _ENERGY] + [f"area_{c}_mm2" for c in _AREA]
-            + [f"fpga_{c}" for c in _FPGA])
+            + list(_FPGA))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -110,9 +110,9 @@ def csv_chunks(axes: list[str], pairs):
             flat[f"energy_{c}_pj"] = v
         for c, v in (p.get("area_by_component_mm2") or {}).items():
             flat[f"area_{c}_mm2"] = v
-        fpga = p.get("fpga") or {}
-        for c in _FPGA:                # an FPGA target's resources (§4): what the device needs, and fits
-            flat[f"fpga_{c}"] = (fpga.get("need") or {}).get(c[:-5]) if c.endswith("_need") else fpga.get(c)
+        fpga = p.get("fpga") or {}     # an FPGA target's resources (§4): what the device needs, and fits
+        flat.update({f"fpga_{r}_need": (fpga.get("need") or {}).get(r) for r in RESOURCES})
+        flat.update({f"fpga_{v}": fpga.get(v) for v in VERDICTS})
         writer.writerow(flat)
         if n % 200 == 0:
             yield buf.getvalue()

@@ -101,9 +101,10 @@ def _model_order(path: Path, fmt: str) -> bool:
         return True
     if fmt == "npz":
         import zipfile
+
+        from .npz_file import model_order
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-        return names != sorted(names)
+            return model_order(zf.namelist())
     return False
 
 

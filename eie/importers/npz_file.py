@@ -36,14 +36,17 @@ def _header(zf: zipfile.ZipFile, name: str) -> tuple[tuple, np.dtype]:
     return tuple(int(v) for v in shape), dtype
 
 
+def model_order(names: list[str]) -> bool:
+    """Whether an archive's names keep the model's order: ``numpy.savez`` keeps the keyword
+    order, which for a saved state dict is the model's, unless the names are sorted as plain
+    strings -- the model's order was lost there (``net.10`` sorts before ``net.2``)."""
+    return names != sorted(names)
+
+
 def archive_order(names: list[str]) -> list[str]:
-    """The order the layers are taken in: the archive's (``numpy.savez`` keeps the keyword
-    order, which for a saved state dict is the model's), except in an archive whose names
-    are sorted as plain strings -- the model's order was lost there (``net.10`` sorts before
-    ``net.2``) -- which is taken in natural order, as a safetensors file is."""
-    if names == sorted(names):
-        return sorted(names, key=natural_key)
-    return list(names)
+    """The order the layers are taken in: the archive's where it is the model's
+    (:func:`model_order`), else natural order, as a safetensors file is."""
+    return list(names) if model_order(names) else sorted(names, key=natural_key)
 
 
 def read_npz(path) -> dict[str, TensorInfo]:
