@@ -168,10 +168,13 @@ def test_a_truncated_zip_says_so(tmp_path, capsys):
 onnx = pytest.importorskip("onnx")
 
 
-def export(model, path, **kw):
+def export(model, path, example=None, **kw):
+    """``model`` exported to ONNX at ``path`` (the legacy exporter, torch's warnings quiet),
+    traced on ``example`` (default: one zero input of a Sequential's first layer)."""
+    example = torch.zeros(1, model[0].in_features) if example is None else example
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.zeros(1, model[0].in_features),), str(path), dynamo=False, **kw)
+        torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, **kw)
     return path
 
 
@@ -211,10 +214,7 @@ def test_onnx_a_view_by_the_batch_size_between_layers_is_no_branch(tmp_path):
             h = torch.relu(self.a(x))
             return self.b(h.view(h.size(0), -1))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(M().eval(), (torch.zeros(2, 6),), str(tmp_path / "v.onnx"), dynamo=False,
-                          dynamic_axes={"x": {0: "n"}}, input_names=["x"])
+    export(M(), tmp_path / "v.onnx", torch.zeros(2, 6), dynamic_axes={"x": {0: "n"}}, input_names=["x"])
     ops = [n.op_type for n in onnx.load(str(tmp_path / "v.onnx")).graph.node]
     assert "Shape" in ops and "Reshape" in ops
     net = import_file(tmp_path / "v.onnx")
@@ -330,10 +330,7 @@ def test_onnx_a_skip_from_the_second_layer_s_input_is_a_branch(tmp_path):
             h = torch.relu(self.fc1(x))
             return self.fc2(h) + h
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(M().eval(), (torch.randn(2, 20),), str(tmp_path / "r.onnx"), dynamo=False)
-    net = import_file(tmp_path / "r.onnx")
+    net = import_file(export(M(), tmp_path / "r.onnx", torch.randn(2, 20)))
     assert net.gaps and "the output of 'fc1' goes to 2 nodes" in net.gaps[0]
 
 
